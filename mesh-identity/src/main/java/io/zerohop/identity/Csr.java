@@ -1,0 +1,86 @@
+package io.zerohop.identity;
+
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.identity.internal.X509;
+import java.io.IOException;
+import java.security.KeyPair;
+import java.security.PublicKey;
+import java.security.cert.CertificateParsingException;
+import java.util.ArrayList;
+import java.util.List;
+import org.bouncycastle.asn1.pkcs.PKCSObjectIdentifiers;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.asn1.x509.ExtensionsGenerator;
+import org.bouncycastle.asn1.x509.GeneralName;
+import org.bouncycastle.asn1.x509.GeneralNames;
+import org.bouncycastle.operator.jcajce.JcaContentVerifierProviderBuilder;
+import org.bouncycastle.pkcs.PKCS10CertificationRequest;
+import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequest;
+import org.bouncycastle.pkcs.jcajce.JcaPKCS10CertificationRequestBuilder;
+
+/** PKCS#10 requests for SPIFFE IDs: what the Istio CA client sends and what the in-memory CA signs. */
+public final class Csr {
+    private Csr() {}
+
+    /** A DER CSR for {@code id}, signed by {@code keys}, carrying the ID as its one URI SAN. */
+    public static byte[] create(KeyPair keys, SpiffeId id) {
+        try {
+            ExtensionsGenerator ext = new ExtensionsGenerator();
+            ext.addExtension(Extension.subjectAlternativeName, false,
+                    new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, id.toString())));
+            return new JcaPKCS10CertificationRequestBuilder(new X500Name(""), keys.getPublic())
+                    .addAttribute(PKCSObjectIdentifiers.pkcs_9_at_extensionRequest, ext.generate())
+                    .build(X509.signer(keys.getPrivate()))
+                    .getEncoded();
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    public static String toPem(byte[] der) {
+        return io.zerohop.identity.internal.Pem.encode("CERTIFICATE REQUEST", der);
+    }
+
+    public static byte[] fromPem(String pem) {
+        try (var parser = new org.bouncycastle.openssl.PEMParser(new java.io.StringReader(pem))) {
+            Object o = parser.readObject();
+            if (!(o instanceof PKCS10CertificationRequest csr)) {
+                throw new IllegalArgumentException("no CERTIFICATE REQUEST block in PEM");
+            }
+            return csr.getEncoded();
+        } catch (IOException e) {
+            throw new IllegalArgumentException("unreadable CSR PEM: " + e.getMessage(), e);
+        }
+    }
+
+    /** A CSR that was checked: its signature is valid and it names exactly one SPIFFE ID. */
+    public record Parsed(SpiffeId spiffeId, PublicKey publicKey) {}
+
+    public static Parsed parse(byte[] der) throws CertificateParsingException {
+        try {
+            JcaPKCS10CertificationRequest csr = new JcaPKCS10CertificationRequest(der);
+            if (!csr.isSignatureValid(new JcaContentVerifierProviderBuilder().build(csr.getSubjectPublicKeyInfo()))) {
+                throw new CertificateParsingException("CSR signature does not verify");
+            }
+            List<String> uris = new ArrayList<>();
+            var ext = csr.getRequestedExtensions();
+            GeneralNames names = ext == null ? null : GeneralNames.fromExtensions(ext, Extension.subjectAlternativeName);
+            if (names != null) {
+                for (GeneralName n : names.getNames()) {
+                    if (n.getTagNo() == GeneralName.uniformResourceIdentifier) {
+                        uris.add(n.getName().toString());
+                    }
+                }
+            }
+            if (uris.size() != 1) {
+                throw new CertificateParsingException("CSR has " + uris.size() + " URI SANs " + uris + "; exactly one SPIFFE ID is required");
+            }
+            return new Parsed(SpiffeIds.parse(uris.get(0)), csr.getPublicKey());
+        } catch (CertificateParsingException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new CertificateParsingException("unreadable CSR: " + e.getMessage(), e);
+        }
+    }
+}

@@ -1,0 +1,16 @@
+package io.zerohop.identity;
+
+import io.spiffe.bundle.x509bundle.X509BundleSet;
+import io.spiffe.svid.x509svid.X509Svid;
+
+/**
+ * Told when a provider's material changes. Called on the provider's own thread: keep it short
+ * and never block (TLS contexts only swap a reference here).
+ */
+public interface IdentityListener {
+    /** A new SVID is in force for {@code svid.getSpiffeId()}; new handshakes should present it. */
+    default void svidRotated(X509Svid svid) {}
+
+    /** The set of trusted bundles changed (a root was added, rotated or removed). */
+    default void bundlesChanged(X509BundleSet bundles) {}
+}

@@ -1,0 +1,38 @@
+package io.zerohop.identity;
+
+import io.spiffe.bundle.x509bundle.X509BundleSet;
+import io.spiffe.spiffeid.SpiffeId;
+import io.spiffe.svid.x509svid.X509Svid;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Where a workload's (or a node's many workloads') certificates and trust bundles come from:
+ * an in-memory CA, PEM files, the SPIRE Workload API or the Istio CA.
+ *
+ * <p>Single-workload providers (PEM files, SPIRE) serve one identity and fail the future for any
+ * other; node-mode providers (in-memory CA, Istio CA through {@link CertificateManager}) issue per
+ * identity on first use.
+ */
+public interface IdentityProvider extends AutoCloseable {
+
+    /** The identity a single-workload provider presents; empty for node-mode providers. */
+    Optional<SpiffeId> defaultIdentity();
+
+    /**
+     * The SVID currently in force for {@code id}. Completes at once when the SVID is held; a
+     * fetch (CSR to a CA) completes it later. Never blocks the caller.
+     */
+    CompletableFuture<X509Svid> svid(SpiffeId id);
+
+    /** The trust bundles in force now (own trust domain and any federated ones). */
+    X509BundleSet bundles();
+
+    void addListener(IdentityListener listener);
+
+    void removeListener(IdentityListener listener);
+
+    /** Releases watchers and connections; SVIDs already handed out stay usable. */
+    @Override
+    void close();
+}

@@ -1,0 +1,366 @@
+package io.zerohop.identity;
+
+import io.spiffe.bundle.x509bundle.X509Bundle;
+import io.spiffe.bundle.x509bundle.X509BundleSet;
+import io.spiffe.exception.X509SvidException;
+import io.spiffe.spiffeid.SpiffeId;
+import io.spiffe.spiffeid.TrustDomain;
+import io.spiffe.svid.x509svid.X509Svid;
+import io.zerohop.identity.internal.Pem;
+import io.zerohop.identity.internal.X509;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.KeyPair;
+import java.security.PrivateKey;
+import java.security.PublicKey;
+import java.security.cert.CertificateParsingException;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.bouncycastle.asn1.x500.X500Name;
+
+/**
+ * A real certificate authority held in memory: ECDSA P-256 root, optional intermediate, X.509-SVID
+ * leaves. Tests, the demo and {@code zerohop ca} use it; it is also a node-mode
+ * {@link IdentityProvider} that issues an SVID for any identity of its trust domain on first use
+ * and re-issues it past half its lifetime.
+ *
+ * <p>Root rotation follows SPIRE's shape: {@link #rotateRoot()} starts signing with a new root while
+ * the bundle holds old and new, so peers holding either keep verifying; {@link #retireOldRoots()}
+ * drops the old ones once every SVID has rolled.
+ */
+public final class InMemoryCa implements IdentityProvider {
+    /** Leaves are back-dated by this much so a peer whose clock is slightly behind accepts them. */
+    static final Duration BACKDATE = Duration.ofMinutes(1);
+
+    private record Signer(X509Certificate cert, PrivateKey key) {}
+
+    private final TrustDomain trustDomain;
+    private final boolean withIntermediate;
+    private final Duration svidTtl;
+    private final Duration caTtl;
+    private final Clock clock;
+    private final List<IdentityListener> listeners = new CopyOnWriteArrayList<>();
+    private final Map<SpiffeId, X509Svid> issued = new ConcurrentHashMap<>();
+    private final Set<X509Bundle> federated = ConcurrentHashMap.newKeySet();
+
+    // Guarded by this: the signing chain and the set of trusted roots change together.
+    private Signer root;
+    private Signer intermediate;
+    private final LinkedHashSet<X509Certificate> trustedRoots = new LinkedHashSet<>();
+
+    private InMemoryCa(Builder b, Signer root, Signer intermediate) {
+        this.trustDomain = b.trustDomain;
+        this.withIntermediate = b.intermediate;
+        this.svidTtl = b.svidTtl;
+        this.caTtl = b.caTtl;
+        this.clock = b.clock;
+        if (root == null) {
+            Signer[] chain = newChain();
+            root = chain[0];
+            intermediate = chain[1];
+        }
+        this.root = root;
+        this.intermediate = intermediate;
+        trustedRoots.add(root.cert());
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** A CA for {@code trustDomain} with defaults: no intermediate, 24 h SVIDs. */
+    public static InMemoryCa create(String trustDomain) {
+        return builder().trustDomain(trustDomain).build();
+    }
+
+    public TrustDomain trustDomain() {
+        return trustDomain;
+    }
+
+    public Duration svidTtl() {
+        return svidTtl;
+    }
+
+    /** The trusted roots (old and new during a rotation) as a java-spiffe bundle. */
+    public synchronized X509Bundle bundle() {
+        return new X509Bundle(trustDomain, new HashSet<>(trustedRoots));
+    }
+
+    /** The root that signs now. */
+    public synchronized X509Certificate root() {
+        return root.cert();
+    }
+
+    /** Trust another domain's bundle too (SPIFFE federation); providers built on this CA serve it. */
+    public void federate(X509Bundle other) {
+        if (other.getTrustDomain().equals(trustDomain)) {
+            throw new IllegalArgumentException("cannot federate with own trust domain " + trustDomain);
+        }
+        federated.removeIf(b -> b.getTrustDomain().equals(other.getTrustDomain()));
+        federated.add(other);
+        fireBundles();
+    }
+
+    /** A fresh SVID for {@code id} valid for the configured TTL. */
+    public X509Svid issue(SpiffeId id) {
+        return issue(id, svidTtl);
+    }
+
+    public X509Svid issue(SpiffeId id, Duration ttl) {
+        requireMember(id);
+        Instant now = clock.instant();
+        try {
+            return issue(LeafSpec.svid(id.toString(), now.minus(BACKDATE), now.plus(ttl))).toSvid();
+        } catch (X509SvidException e) {
+            throw new IllegalStateException("issued certificate is not a valid X.509-SVID: " + e.getMessage(), e);
+        }
+    }
+
+    /** Issues exactly what {@code spec} says, valid X.509-SVID or not. */
+    public IssuedCertificate issue(LeafSpec spec) {
+        KeyPair keys = X509.newP256();
+        return new IssuedCertificate(signLeaf(spec, keys.getPublic()), keys.getPrivate());
+    }
+
+    /**
+     * Signs a PKCS#10 request (DER) whose one URI SAN is a SPIFFE ID of this trust domain; returns
+     * the chain leaf first, root excluded.
+     */
+    public List<X509Certificate> signCsr(byte[] csrDer, Duration ttl) throws CertificateParsingException {
+        Csr.Parsed csr = Csr.parse(csrDer);
+        requireMember(csr.spiffeId());
+        Instant now = clock.instant();
+        return signLeaf(LeafSpec.svid(csr.spiffeId().toString(), now.minus(BACKDATE), now.plus(ttl)), csr.publicKey());
+    }
+
+    private synchronized List<X509Certificate> signLeaf(LeafSpec spec, PublicKey publicKey) {
+        Signer issuer = intermediate != null ? intermediate : root;
+        X509Certificate leaf = X509.sign(new X500Name("O=" + trustDomain.getName()), publicKey, issuer.cert(), issuer.key(),
+                spec.uriSans(), spec.ca(), spec.digitalSignature(), spec.notBefore(), spec.notAfter());
+        List<X509Certificate> chain = new ArrayList<>(2);
+        chain.add(leaf);
+        if (intermediate != null) {
+            chain.add(intermediate.cert());
+        }
+        return chain;
+    }
+
+    /**
+     * Starts signing with a new root (and intermediate); the bundle now trusts old and new. SVIDs
+     * this CA serves as a provider are re-issued under the new root and listeners told.
+     */
+    public void rotateRoot() {
+        synchronized (this) {
+            Signer[] chain = newChain();
+            root = chain[0];
+            intermediate = chain[1];
+            trustedRoots.add(root.cert());
+        }
+        fireBundles();
+        for (SpiffeId id : List.copyOf(issued.keySet())) {
+            reissue(id);
+        }
+    }
+
+    /** Trusts only the current root from now on. */
+    public void retireOldRoots() {
+        synchronized (this) {
+            trustedRoots.retainAll(Set.of(root.cert()));
+        }
+        fireBundles();
+    }
+
+    private Signer[] newChain() {
+        Instant now = clock.instant().minus(BACKDATE);
+        KeyPair rootKeys = X509.newP256();
+        X500Name rootName = new X500Name("O=" + trustDomain.getName() + ",CN=zerohop root " + now.getEpochSecond());
+        String tdId = trustDomain.newSpiffeId().toString();
+        X509Certificate rootCert = X509.sign(rootName, rootKeys.getPublic(), null, rootKeys.getPrivate(),
+                List.of(tdId), true, false, now, now.plus(caTtl));
+        Signer r = new Signer(rootCert, rootKeys.getPrivate());
+        if (!withIntermediate) {
+            return new Signer[] {r, null};
+        }
+        KeyPair interKeys = X509.newP256();
+        X509Certificate interCert = X509.sign(
+                new X500Name("O=" + trustDomain.getName() + ",CN=zerohop intermediate " + now.getEpochSecond()),
+                interKeys.getPublic(), rootCert, rootKeys.getPrivate(), List.of(tdId), true, false, now, now.plus(caTtl));
+        return new Signer[] {r, new Signer(interCert, interKeys.getPrivate())};
+    }
+
+    private void requireMember(SpiffeId id) {
+        if (!id.memberOf(trustDomain)) {
+            throw new IllegalArgumentException(id + " is not in trust domain " + trustDomain + " of this CA");
+        }
+    }
+
+    // ---- IdentityProvider: node mode, any identity of the trust domain ----
+
+    @Override
+    public Optional<SpiffeId> defaultIdentity() {
+        return Optional.empty();
+    }
+
+    @Override
+    public CompletableFuture<X509Svid> svid(SpiffeId id) {
+        if (!id.memberOf(trustDomain)) {
+            return CompletableFuture.failedFuture(new IllegalArgumentException(
+                    id + " is not in trust domain " + trustDomain + " of this CA"));
+        }
+        X509Svid current = issued.get(id);
+        if (current == null || pastHalfLife(current)) {
+            current = reissue(id);
+        }
+        return CompletableFuture.completedFuture(current);
+    }
+
+    private boolean pastHalfLife(X509Svid svid) {
+        long from = svid.getLeaf().getNotBefore().getTime();
+        long to = svid.getLeaf().getNotAfter().getTime();
+        return clock.millis() > from + (to - from) / 2;
+    }
+
+    private X509Svid reissue(SpiffeId id) {
+        X509Svid fresh = issue(id);
+        issued.put(id, fresh);
+        for (IdentityListener l : listeners) {
+            l.svidRotated(fresh);
+        }
+        return fresh;
+    }
+
+    @Override
+    public X509BundleSet bundles() {
+        List<X509Bundle> all = new ArrayList<>(federated);
+        all.add(bundle());
+        return X509BundleSet.of(all);
+    }
+
+    private void fireBundles() {
+        X509BundleSet set = bundles();
+        for (IdentityListener l : listeners) {
+            l.bundlesChanged(set);
+        }
+    }
+
+    @Override
+    public void addListener(IdentityListener listener) {
+        listeners.add(Objects.requireNonNull(listener));
+    }
+
+    @Override
+    public void removeListener(IdentityListener listener) {
+        listeners.remove(listener);
+    }
+
+    @Override
+    public void close() {
+        listeners.clear();
+    }
+
+    // ---- persistence for `zerohop ca init` / `ca issue` ----
+
+    /** Writes root (and intermediate) certificate and key, and bundle.pem, into {@code dir}. */
+    public synchronized void save(Path dir) throws IOException {
+        Pem.write(dir.resolve("root.pem"), Pem.certificates(List.of(root.cert())), false);
+        Pem.write(dir.resolve("root.key"), Pem.privateKey(root.key()), true);
+        if (intermediate != null) {
+            Pem.write(dir.resolve("intermediate.pem"), Pem.certificates(List.of(intermediate.cert())), false);
+            Pem.write(dir.resolve("intermediate.key"), Pem.privateKey(intermediate.key()), true);
+        }
+        Pem.write(dir.resolve("bundle.pem"), Pem.certificates(List.copyOf(trustedRoots)), false);
+    }
+
+    /** Loads a CA written by {@link #save}; the trust domain is read from the root's URI SAN. */
+    public static InMemoryCa load(Path dir, Duration svidTtl) throws IOException, GeneralSecurityException {
+        X509Certificate rootCert = single(dir.resolve("root.pem"));
+        Signer root = new Signer(rootCert, Pem.parsePrivateKey(Pem.read(dir.resolve("root.key"))));
+        Signer inter = null;
+        if (Files.exists(dir.resolve("intermediate.pem"))) {
+            inter = new Signer(single(dir.resolve("intermediate.pem")), Pem.parsePrivateKey(Pem.read(dir.resolve("intermediate.key"))));
+        }
+        List<String> sans = X509.uriSans(rootCert);
+        if (sans.size() != 1) {
+            throw new GeneralSecurityException(dir.resolve("root.pem") + ": root must carry its trust domain as one URI SAN, found " + sans);
+        }
+        Builder b = builder().trustDomain(SpiffeIds.parse(sans.get(0)).getTrustDomain().getName())
+                .intermediate(inter != null).svidTtl(svidTtl);
+        return new InMemoryCa(b, root, inter);
+    }
+
+    private static X509Certificate single(Path file) throws IOException, GeneralSecurityException {
+        List<X509Certificate> certs = Pem.parseCertificates(Pem.read(file));
+        if (certs.size() != 1) {
+            throw new GeneralSecurityException(file + ": expected one certificate, found " + certs.size());
+        }
+        return certs.get(0);
+    }
+
+    public static final class Builder {
+        private TrustDomain trustDomain;
+        private boolean intermediate;
+        private Duration svidTtl = Duration.ofHours(24);
+        private Duration caTtl = Duration.ofDays(3650);
+        private Clock clock = Clock.systemUTC();
+
+        private Builder() {}
+
+        public Builder trustDomain(String td) {
+            try {
+                this.trustDomain = TrustDomain.parse(td);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("invalid trust domain \"" + td + "\": " + e.getMessage(), e);
+            }
+            return this;
+        }
+
+        /** Sign leaves with an intermediate CA under the root, as most production CAs do. */
+        public Builder intermediate(boolean on) {
+            this.intermediate = on;
+            return this;
+        }
+
+        public Builder svidTtl(Duration ttl) {
+            if (ttl.isNegative() || ttl.isZero()) {
+                throw new IllegalArgumentException("svidTtl must be positive, got " + ttl);
+            }
+            this.svidTtl = ttl;
+            return this;
+        }
+
+        public Builder caTtl(Duration ttl) {
+            if (ttl.isNegative() || ttl.isZero()) {
+                throw new IllegalArgumentException("caTtl must be positive, got " + ttl);
+            }
+            this.caTtl = ttl;
+            return this;
+        }
+
+        public Builder clock(Clock clock) {
+            this.clock = Objects.requireNonNull(clock);
+            return this;
+        }
+
+        public InMemoryCa build() {
+            if (trustDomain == null) {
+                throw new IllegalStateException("trustDomain is required");
+            }
+            return new InMemoryCa(this, null, null);
+        }
+    }
+}

@@ -1,0 +1,34 @@
+package io.zerohop.identity;
+
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * What {@link InMemoryCa#issue(LeafSpec)} puts in a leaf. The defaults from {@link #svid} obey the
+ * X.509-SVID rules; the other fields exist so tests and tools can make certificates that break them
+ * (a CA flag on a leaf, two URI SANs, a validity window in the past).
+ */
+public record LeafSpec(List<String> uriSans, boolean ca, boolean digitalSignature, Instant notBefore, Instant notAfter) {
+    public LeafSpec {
+        uriSans = List.copyOf(uriSans);
+        if (!notAfter.isAfter(notBefore)) {
+            throw new IllegalArgumentException("notAfter " + notAfter + " must be after notBefore " + notBefore);
+        }
+    }
+
+    public static LeafSpec svid(String spiffeId, Instant notBefore, Instant notAfter) {
+        return new LeafSpec(List.of(spiffeId), false, true, notBefore, notAfter);
+    }
+
+    public LeafSpec withUriSans(String... sans) {
+        return new LeafSpec(List.of(sans), ca, digitalSignature, notBefore, notAfter);
+    }
+
+    public LeafSpec withCa(boolean isCa) {
+        return new LeafSpec(uriSans, isCa, digitalSignature, notBefore, notAfter);
+    }
+
+    public LeafSpec withDigitalSignature(boolean set) {
+        return new LeafSpec(uriSans, ca, set, notBefore, notAfter);
+    }
+}

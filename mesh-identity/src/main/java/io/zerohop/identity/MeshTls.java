@@ -1,0 +1,229 @@
+package io.zerohop.identity;
+
+import com.github.benmanes.caffeine.cache.AsyncCache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import io.netty.handler.ssl.ApplicationProtocolConfig;
+import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.ClientAuth;
+import io.netty.handler.ssl.OpenSsl;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
+import io.spiffe.bundle.x509bundle.X509BundleSet;
+import io.spiffe.spiffeid.SpiffeId;
+import io.spiffe.svid.x509svid.X509Svid;
+import io.zerohop.identity.internal.SpiffeTrustManager;
+import io.zerohop.identity.internal.X509;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateParsingException;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import javax.net.ssl.SSLException;
+import javax.net.ssl.SSLPeerUnverifiedException;
+import javax.net.ssl.SSLSession;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Netty TLS contexts for the mesh: TLS 1.3 only, ALPN {@code h2}, mutual authentication with
+ * X.509-SVIDs, BoringSSL through netty-tcnative (JDK provider only when the native library cannot
+ * load).
+ *
+ * <p>Contexts are cached per (role, own identity, expected peers) and dropped when the provider
+ * rotates that identity's SVID, so the next handshake presents the new certificate; bundles are read
+ * per handshake by the trust manager, so a rotated root applies at once. Established connections
+ * are never touched.
+ */
+public final class MeshTls implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(MeshTls.class);
+    private static final String TLS13 = "TLSv1.3";
+    private static final ApplicationProtocolConfig ALPN_H2 = new ApplicationProtocolConfig(
+            ApplicationProtocolConfig.Protocol.ALPN,
+            ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
+            ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
+            ApplicationProtocolNames.HTTP_2);
+
+    private enum Role { SERVER, CLIENT }
+
+    private record Key(Role role, SpiffeId self, Set<SpiffeId> expected) {}
+
+    private final IdentityProvider provider;
+    private final SslProvider sslProvider;
+    private final boolean sessionResumption;
+    private final AsyncCache<Key, SslContext> contexts;
+    private final IdentityListener rotation;
+    private volatile X509BundleSet bundles;
+
+    private MeshTls(Builder b) {
+        this.provider = b.provider;
+        this.sslProvider = b.sslProvider != null ? b.sslProvider : defaultProvider();
+        this.sessionResumption = b.sessionResumption;
+        this.contexts = Caffeine.newBuilder()
+                .maximumSize(b.maxContexts)
+                .expireAfterAccess(Duration.ofHours(1))
+                .buildAsync();
+        this.bundles = provider.bundles();
+        this.rotation = new IdentityListener() {
+            @Override
+            public void svidRotated(X509Svid svid) {
+                SpiffeId id = svid.getSpiffeId();
+                contexts.synchronous().asMap().keySet().removeIf(k -> k.self().equals(id));
+            }
+
+            @Override
+            public void bundlesChanged(X509BundleSet set) {
+                bundles = set;
+            }
+        };
+        provider.addListener(rotation);
+        // A change between reading bundles above and registering the listener must not be lost.
+        this.bundles = provider.bundles();
+    }
+
+    public static Builder builder(IdentityProvider provider) {
+        return new Builder(provider);
+    }
+
+    /** OpenSSL (BoringSSL via tcnative) when it loads; otherwise the JDK, with a warning saying why. */
+    public static SslProvider defaultProvider() {
+        return ProviderHolder.DEFAULT;
+    }
+
+    private static final class ProviderHolder {
+        static final SslProvider DEFAULT = choose();
+
+        private static SslProvider choose() {
+            if (OpenSsl.isAvailable() && SslProvider.isTlsv13Supported(SslProvider.OPENSSL)) {
+                log.debug("TLS provider: {} via netty-tcnative", OpenSsl.versionString());
+                return SslProvider.OPENSSL;
+            }
+            Throwable cause = OpenSsl.unavailabilityCause();
+            log.warn("netty-tcnative BoringSSL unavailable ({}); falling back to the JDK TLS provider, expect slower handshakes",
+                    cause == null ? "no TLS 1.3 support" : cause.toString());
+            return SslProvider.JDK;
+        }
+    }
+
+    public SslProvider sslProvider() {
+        return sslProvider;
+    }
+
+    public IdentityProvider identityProvider() {
+        return provider;
+    }
+
+    /** The trust bundles handshakes verify against right now. */
+    public X509BundleSet bundles() {
+        return bundles;
+    }
+
+    /**
+     * Server context presenting {@code self}'s SVID and requiring a client SVID from any trusted
+     * domain; authorization of that identity is the caller's business.
+     */
+    public CompletableFuture<SslContext> server(SpiffeId self) {
+        return context(new Key(Role.SERVER, self, Set.of()));
+    }
+
+    /**
+     * Client context presenting {@code self}'s SVID and accepting only a server whose SPIFFE ID is in
+     * {@code expectedPeers} (empty: any identity that chains to its domain's bundle).
+     */
+    public CompletableFuture<SslContext> client(SpiffeId self, Set<SpiffeId> expectedPeers) {
+        return context(new Key(Role.CLIENT, self, Set.copyOf(expectedPeers)));
+    }
+
+    private CompletableFuture<SslContext> context(Key key) {
+        Objects.requireNonNull(key.self(), "own SPIFFE ID");
+        return contexts.get(key, (k, executor) -> provider.svid(k.self()).thenApply(svid -> build(k, svid)));
+    }
+
+    private SslContext build(Key key, X509Svid svid) {
+        SpiffeTrustManager trust = new SpiffeTrustManager(this::bundles, key.expected());
+        try {
+            SslContextBuilder b = key.role() == Role.SERVER
+                    ? SslContextBuilder.forServer(svid.getPrivateKey(), svid.getChainArray()).clientAuth(ClientAuth.REQUIRE)
+                    : SslContextBuilder.forClient().keyManager(svid.getPrivateKey(), svid.getChainArray());
+            b.sslProvider(sslProvider)
+                    .protocols(TLS13)
+                    .trustManager(trust)
+                    .applicationProtocolConfig(ALPN_H2);
+            if (!sessionResumption) {
+                b.sessionCacheSize(1).sessionTimeout(1);
+            }
+            return b.build();
+        } catch (SSLException e) {
+            throw new IllegalStateException("cannot build TLS context for " + key.self() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The verified SPIFFE ID of the peer of a completed handshake. */
+    public static SpiffeId peerIdentity(SSLSession session) throws SSLPeerUnverifiedException {
+        Certificate[] certs = session.getPeerCertificates();
+        if (certs.length == 0 || !(certs[0] instanceof X509Certificate leaf)) {
+            throw new SSLPeerUnverifiedException("peer presented no X.509 certificate");
+        }
+        try {
+            return X509.spiffeId(leaf);
+        } catch (CertificateParsingException e) {
+            throw new SSLPeerUnverifiedException(e.getMessage());
+        }
+    }
+
+    /** The cipher/protocol list this class negotiates, for logs and benchmark reports. */
+    public static List<String> protocols() {
+        return List.of(TLS13);
+    }
+
+    @Override
+    public void close() {
+        provider.removeListener(rotation);
+        contexts.synchronous().invalidateAll();
+    }
+
+    public static final class Builder {
+        private final IdentityProvider provider;
+        private SslProvider sslProvider;
+        private boolean sessionResumption = true;
+        private long maxContexts = 10_000;
+
+        private Builder(IdentityProvider provider) {
+            this.provider = Objects.requireNonNull(provider, "identity provider");
+        }
+
+        /** Force a provider (benchmarks compare them); default {@link #defaultProvider()}. */
+        public Builder sslProvider(SslProvider p) {
+            if (p == SslProvider.OPENSSL_REFCNT) {
+                throw new IllegalArgumentException("OPENSSL_REFCNT contexts need explicit release; use OPENSSL");
+            }
+            if (p == SslProvider.OPENSSL && !OpenSsl.isAvailable()) {
+                throw new IllegalArgumentException("OPENSSL requested but netty-tcnative is unavailable: " + OpenSsl.unavailabilityCause());
+            }
+            this.sslProvider = p;
+            return this;
+        }
+
+        /** TLS session resumption (on by default); benchmarks turn it off to measure full handshakes. */
+        public Builder sessionResumption(boolean on) {
+            this.sessionResumption = on;
+            return this;
+        }
+
+        /** Bound on cached contexts (one per own identity and expected peer set). */
+        public Builder maxContexts(long n) {
+            if (n < 1) {
+                throw new IllegalArgumentException("maxContexts must be >= 1, got " + n);
+            }
+            this.maxContexts = n;
+            return this;
+        }
+
+        public MeshTls build() {
+            return new MeshTls(this);
+        }
+    }
+}

@@ -1,0 +1,100 @@
+package io.zerohop.identity;
+
+import io.spiffe.bundle.x509bundle.X509Bundle;
+import io.spiffe.bundle.x509bundle.X509BundleSet;
+import io.spiffe.exception.BundleNotFoundException;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.identity.internal.X509;
+import java.security.GeneralSecurityException;
+import java.security.cert.CertPath;
+import java.security.cert.CertPathValidator;
+import java.security.cert.CertPathValidatorException;
+import java.security.cert.CertificateException;
+import java.security.cert.CertificateExpiredException;
+import java.security.cert.CertificateFactory;
+import java.security.cert.CertificateNotYetValidException;
+import java.security.cert.PKIXParameters;
+import java.security.cert.TrustAnchor;
+import java.security.cert.X509Certificate;
+import java.util.Arrays;
+import java.util.Date;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * Verifies a peer's certificate chain as an X.509-SVID: the leaf rules of the SPIFFE spec first
+ * (they give the clearest errors), then a PKIX path to the trust bundle of the leaf's own trust
+ * domain — never to another domain's roots, so a rogue CA trusted for one domain cannot mint IDs
+ * of another.
+ */
+public final class SvidVerifier {
+    private SvidVerifier() {}
+
+    /**
+     * Returns the verified SPIFFE ID of {@code chain[0]}.
+     *
+     * @throws CertificateException with a message a person can act on
+     */
+    public static SpiffeId verify(X509Certificate[] chain, X509BundleSet bundles, Date at) throws CertificateException {
+        if (chain == null || chain.length == 0) {
+            throw new CertificateException("peer sent no certificate");
+        }
+        X509Certificate leaf = chain[0];
+        SpiffeId id = X509.spiffeId(leaf);
+        if (leaf.getBasicConstraints() != -1) {
+            throw new CertificateException(id + ": leaf certificate is a CA (basicConstraints CA=true); an X.509-SVID leaf must not be");
+        }
+        boolean[] ku = leaf.getKeyUsage();
+        if (ku == null || !ku[0]) {
+            throw new CertificateException(id + ": leaf lacks keyUsage digitalSignature");
+        }
+        if (ku.length > 6 && (ku[5] || ku[6])) {
+            throw new CertificateException(id + ": leaf has keyCertSign or cRLSign");
+        }
+        try {
+            leaf.checkValidity(at);
+        } catch (CertificateExpiredException e) {
+            throw new CertificateExpiredException(id + ": certificate expired at " + leaf.getNotAfter().toInstant());
+        } catch (CertificateNotYetValidException e) {
+            throw new CertificateNotYetValidException(id + ": certificate not valid before " + leaf.getNotBefore().toInstant());
+        }
+        X509Bundle bundle;
+        try {
+            bundle = bundles.getBundleForTrustDomain(id.getTrustDomain());
+        } catch (BundleNotFoundException e) {
+            throw new CertificateException(id + ": no trust bundle for trust domain " + id.getTrustDomain()
+                    + " (trusted: " + bundles.getBundles().keySet() + ")");
+        }
+        Set<X509Certificate> roots = bundle.getX509Authorities();
+        if (roots.isEmpty()) {
+            throw new CertificateException(id + ": trust bundle of " + id.getTrustDomain() + " is empty");
+        }
+        try {
+            Set<TrustAnchor> anchors = new HashSet<>(roots.size() * 2);
+            for (X509Certificate r : roots) {
+                anchors.add(new TrustAnchor(r, null));
+            }
+            PKIXParameters params = new PKIXParameters(anchors);
+            params.setRevocationEnabled(false);
+            params.setDate(at);
+            List<X509Certificate> path = Arrays.asList(chain);
+            // A peer may append its root; PKIX wants the path without the anchor.
+            if (path.size() > 1 && roots.contains(path.get(path.size() - 1))) {
+                path = path.subList(0, path.size() - 1);
+            }
+            CertPath certPath = CertificateFactory.getInstance("X.509").generateCertPath(path);
+            CertPathValidator.getInstance("PKIX").validate(certPath, params);
+        } catch (CertPathValidatorException e) {
+            throw new CertificateException(id + ": chain does not verify against the trust bundle of "
+                    + id.getTrustDomain() + ": " + e.getMessage(), e);
+        } catch (GeneralSecurityException e) {
+            throw new CertificateException(id + ": chain verification failed: " + e.getMessage(), e);
+        }
+        return id;
+    }
+
+    public static SpiffeId verify(X509Certificate[] chain, X509BundleSet bundles) throws CertificateException {
+        return verify(chain, bundles, new Date());
+    }
+}

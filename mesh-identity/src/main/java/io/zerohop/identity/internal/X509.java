@@ -1,0 +1,126 @@
+package io.zerohop.identity.internal;
+
+import io.spiffe.spiffeid.SpiffeId;
+import java.math.BigInteger;
+import java.security.GeneralSecurityException;
+import java.security.KeyPair;
+import java.security.KeyPairGenerator;
+import java.security.PrivateKey;
+import java.security.PublicKey;
+import java.security.SecureRandom;
+import java.security.cert.CertificateParsingException;
+import java.security.cert.X509Certificate;
+import java.security.spec.ECGenParameterSpec;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Date;
+import java.util.List;
+import org.bouncycastle.asn1.x500.X500Name;
+import org.bouncycastle.asn1.x509.BasicConstraints;
+import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
+import org.bouncycastle.asn1.x509.Extension;
+import org.bouncycastle.asn1.x509.GeneralName;
+import org.bouncycastle.asn1.x509.GeneralNames;
+import org.bouncycastle.asn1.x509.KeyPurposeId;
+import org.bouncycastle.asn1.x509.KeyUsage;
+import org.bouncycastle.cert.X509v3CertificateBuilder;
+import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
+import org.bouncycastle.cert.jcajce.JcaX509ExtensionUtils;
+import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
+import org.bouncycastle.operator.ContentSigner;
+import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
+
+/** Certificate building blocks shared by the CA and the CSR code. */
+public final class X509 {
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private X509() {}
+
+    public static KeyPair newP256() {
+        try {
+            KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
+            g.initialize(new ECGenParameterSpec("secp256r1"), RANDOM);
+            return g.generateKeyPair();
+        } catch (GeneralSecurityException e) {
+            throw new IllegalStateException("EC P-256 unavailable in this JVM", e);
+        }
+    }
+
+    public static ContentSigner signer(PrivateKey key) {
+        try {
+            String alg = key.getAlgorithm().equals("EC") ? "SHA256withECDSA" : "SHA256withRSA";
+            return new JcaContentSignerBuilder(alg).build(key);
+        } catch (Exception e) {
+            throw new IllegalStateException("cannot sign with " + key.getAlgorithm() + " key", e);
+        }
+    }
+
+    /**
+     * Signs one certificate. {@code issuer == null} makes it self-signed. CA certificates carry the
+     * trust domain's SPIFFE ID, as SPIRE's do.
+     */
+    public static X509Certificate sign(
+            X500Name subject, PublicKey subjectKey, X509Certificate issuer, PrivateKey issuerKey,
+            List<String> uriSans, boolean ca, boolean digitalSignature, Instant notBefore, Instant notAfter) {
+        try {
+            X500Name issuerName = issuer == null ? subject : X500Name.getInstance(issuer.getSubjectX500Principal().getEncoded());
+            BigInteger serial = new BigInteger(127, RANDOM).add(BigInteger.ONE);
+            X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(
+                    issuerName, serial, Date.from(notBefore), Date.from(notAfter), subject, subjectKey);
+            JcaX509ExtensionUtils ext = new JcaX509ExtensionUtils();
+            b.addExtension(Extension.basicConstraints, true, new BasicConstraints(ca));
+            int usage = ca ? KeyUsage.keyCertSign | KeyUsage.cRLSign : KeyUsage.keyEncipherment;
+            if (digitalSignature) {
+                usage |= KeyUsage.digitalSignature;
+            }
+            b.addExtension(Extension.keyUsage, true, new KeyUsage(usage));
+            if (!ca) {
+                b.addExtension(Extension.extendedKeyUsage, false,
+                        new ExtendedKeyUsage(new KeyPurposeId[] {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth}));
+            }
+            b.addExtension(Extension.subjectKeyIdentifier, false, ext.createSubjectKeyIdentifier(subjectKey));
+            if (issuer != null) {
+                b.addExtension(Extension.authorityKeyIdentifier, false, ext.createAuthorityKeyIdentifier(issuer));
+            }
+            if (!uriSans.isEmpty()) {
+                GeneralName[] names = new GeneralName[uriSans.size()];
+                for (int i = 0; i < names.length; i++) {
+                    names[i] = new GeneralName(GeneralName.uniformResourceIdentifier, uriSans.get(i));
+                }
+                b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(names));
+            }
+            return new JcaX509CertificateConverter().getCertificate(b.build(signer(issuerKey)));
+        } catch (Exception e) {
+            throw new IllegalStateException("certificate signing failed: " + e.getMessage(), e);
+        }
+    }
+
+    /** The URI SANs of a certificate, in order (empty when there are none). */
+    public static List<String> uriSans(X509Certificate cert) throws CertificateParsingException {
+        Collection<List<?>> sans = cert.getSubjectAlternativeNames();
+        List<String> uris = new ArrayList<>(1);
+        if (sans != null) {
+            for (List<?> san : sans) {
+                if (((Integer) san.get(0)) == GeneralName.uniformResourceIdentifier) {
+                    uris.add((String) san.get(1));
+                }
+            }
+        }
+        return uris;
+    }
+
+    /** The SPIFFE ID of a leaf that carries exactly one URI SAN, or a message saying why not. */
+    public static SpiffeId spiffeId(X509Certificate leaf) throws CertificateParsingException {
+        List<String> uris = uriSans(leaf);
+        if (uris.size() != 1) {
+            throw new CertificateParsingException("certificate has " + uris.size()
+                    + " URI SANs " + uris + "; an X.509-SVID has exactly one");
+        }
+        try {
+            return SpiffeId.parse(uris.get(0));
+        } catch (IllegalArgumentException e) {
+            throw new CertificateParsingException("URI SAN \"" + uris.get(0) + "\" is not a SPIFFE ID: " + e.getMessage());
+        }
+    }
+}
