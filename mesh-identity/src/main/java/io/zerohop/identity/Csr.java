@@ -60,7 +60,8 @@ public final class Csr {
     public static Parsed parse(byte[] der) throws CertificateParsingException {
         try {
             JcaPKCS10CertificationRequest csr = new JcaPKCS10CertificationRequest(der);
-            if (!csr.isSignatureValid(new JcaContentVerifierProviderBuilder().build(csr.getSubjectPublicKeyInfo()))) {
+            PublicKey key = new org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter().getPublicKey(csr.getSubjectPublicKeyInfo());
+            if (!csr.isSignatureValid(new JcaContentVerifierProviderBuilder().build(key))) {
                 throw new CertificateParsingException("CSR signature does not verify");
             }
             List<String> uris = new ArrayList<>();
@@ -76,7 +77,7 @@ public final class Csr {
             if (uris.size() != 1) {
                 throw new CertificateParsingException("CSR has " + uris.size() + " URI SANs " + uris + "; exactly one SPIFFE ID is required");
             }
-            return new Parsed(SpiffeIds.parse(uris.get(0)), csr.getPublicKey());
+            return new Parsed(SpiffeIds.parse(uris.get(0)), key);
         } catch (CertificateParsingException e) {
             throw e;
         } catch (Exception e) {

@@ -21,8 +21,14 @@ public final class SpiffeIds {
     /** Parses a SPIFFE ID, naming the input in the error (java-spiffe's messages do not). */
     public static SpiffeId parse(String id) {
         try {
-            return SpiffeId.parse(id);
-        } catch (IllegalArgumentException e) {
+            SpiffeId parsed = SpiffeId.parse(id);
+            // java-spiffe folds case in the trust domain; the SPIFFE spec says it must already be lower case.
+            if (!parsed.toString().equals(id)) {
+                throw new IllegalArgumentException("not in canonical form (trust domain must be lower case)");
+            }
+            return parsed;
+        } catch (RuntimeException e) {
+            // java-spiffe throws its own unchecked types; callers get one type that names the input.
             throw new IllegalArgumentException("invalid SPIFFE ID \"" + id + "\": " + e.getMessage(), e);
         }
     }

@@ -1,0 +1,109 @@
+package io.zerohop.identity;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.spiffe.spiffeid.SpiffeId;
+import io.spiffe.svid.x509svid.X509Svid;
+import io.zerohop.identity.internal.Pem;
+import io.zerohop.identity.internal.X509;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.KeyPair;
+import java.security.cert.CertificateParsingException;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class InMemoryCaTest {
+    static final SpiffeId ID = SpiffeIds.istio("cluster.local", "prod", "frontend");
+
+    @Test
+    void issuesSvidsThatObeyTheX509SvidRules() throws Exception {
+        InMemoryCa ca = InMemoryCa.builder().trustDomain("cluster.local").svidTtl(Duration.ofHours(2)).build();
+        X509Svid svid = ca.issue(ID);
+        X509Certificate leaf = svid.getLeaf();
+        assertThat(svid.getSpiffeId()).isEqualTo(ID);
+        assertThat(X509.uriSans(leaf)).containsExactly(ID.toString());
+        assertThat(leaf.getBasicConstraints()).isEqualTo(-1);
+        assertThat(leaf.getKeyUsage()[0]).as("digitalSignature").isTrue();
+        assertThat(leaf.getKeyUsage()[5]).as("keyCertSign").isFalse();
+        assertThat(leaf.getPublicKey().getAlgorithm()).isEqualTo("EC");
+        assertThat(Duration.between(leaf.getNotBefore().toInstant(), leaf.getNotAfter().toInstant()))
+                .isEqualTo(Duration.ofHours(2).plus(InMemoryCa.BACKDATE));
+        assertThat(SvidVerifier.verify(svid.getChainArray(), ca.bundles())).isEqualTo(ID);
+    }
+
+    @Test
+    void refusesIdentitiesOfOtherTrustDomains() {
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        assertThatThrownBy(() -> ca.issue(SpiffeIds.istio("other.org", "a", "b")))
+                .hasMessageContaining("not in trust domain cluster.local");
+        assertThat(ca.svid(SpiffeIds.istio("other.org", "a", "b"))).isCompletedExceptionally();
+    }
+
+    @Test
+    void signsCsrsForItsTrustDomainOnly() throws Exception {
+        InMemoryCa ca = InMemoryCa.builder().trustDomain("cluster.local").intermediate(true).build();
+        KeyPair keys = X509.newP256();
+        List<X509Certificate> chain = ca.signCsr(Csr.create(keys, ID), Duration.ofMinutes(30));
+        assertThat(chain).hasSize(2);
+        assertThat(chain.get(0).getPublicKey()).isEqualTo(keys.getPublic());
+        assertThat(SvidVerifier.verify(chain.toArray(new X509Certificate[0]), ca.bundles())).isEqualTo(ID);
+
+        byte[] foreign = Csr.create(keys, SpiffeIds.istio("evil.org", "a", "b"));
+        assertThatThrownBy(() -> ca.signCsr(foreign, Duration.ofMinutes(1))).hasMessageContaining("not in trust domain");
+        byte[] tampered = Csr.create(keys, ID);
+        tampered[tampered.length - 5] ^= 0x1;
+        assertThatThrownBy(() -> ca.signCsr(tampered, Duration.ofMinutes(1))).isInstanceOf(CertificateParsingException.class);
+        assertThat(Csr.fromPem(Csr.toPem(Csr.create(keys, ID)))).isNotEmpty();
+    }
+
+    @Test
+    void providerModeCachesAndNotifiesOnRootRotation() {
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        X509Svid first = ca.svid(ID).join();
+        assertThat(ca.svid(ID).join()).isSameAs(first);
+        java.util.List<X509Svid> rotated = new java.util.ArrayList<>();
+        ca.addListener(new IdentityListener() {
+            @Override
+            public void svidRotated(X509Svid svid) {
+                rotated.add(svid);
+            }
+        });
+        ca.rotateRoot();
+        assertThat(rotated).hasSize(1);
+        assertThat(ca.svid(ID).join()).isSameAs(rotated.get(0)).isNotSameAs(first);
+    }
+
+    @Test
+    void saveAndLoadRoundTripAndOpensslAgrees(@TempDir Path dir) throws Exception {
+        InMemoryCa ca = InMemoryCa.builder().trustDomain("example.org").intermediate(true).build();
+        ca.save(dir);
+        InMemoryCa loaded = InMemoryCa.load(dir, Duration.ofHours(1));
+        assertThat(loaded.trustDomain().getName()).isEqualTo("example.org");
+        assertThat(loaded.root()).isEqualTo(ca.root());
+        SpiffeId id = SpiffeIds.parse("spiffe://example.org/db");
+        X509Svid svid = loaded.issue(id);
+        assertThat(SvidVerifier.verify(svid.getChainArray(), ca.bundles())).isEqualTo(id);
+        if (Files.exists(dir.resolve("root.key"))) {
+            assertThat(Files.getPosixFilePermissions(dir.resolve("root.key")))
+                    .containsExactlyInAnyOrder(java.nio.file.attribute.PosixFilePermission.OWNER_READ,
+                            java.nio.file.attribute.PosixFilePermission.OWNER_WRITE);
+        }
+
+        // An independent verifier: openssl checks the chain we wrote.
+        Pem.write(dir.resolve("leaf.pem"), Pem.certificates(List.of(svid.getLeaf())), false);
+        Pem.write(dir.resolve("inter.pem"), Pem.certificates(svid.getChain().subList(1, 2)), false);
+        Process p = new ProcessBuilder("openssl", "verify", "-CAfile", dir.resolve("bundle.pem").toString(),
+                "-untrusted", dir.resolve("inter.pem").toString(), dir.resolve("leaf.pem").toString())
+                .redirectErrorStream(true).start();
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertThat(out).contains(": OK");
+        assertThat(p.exitValue()).isZero();
+    }
+}

@@ -1,0 +1,246 @@
+package io.zerohop.identity;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
+import io.netty.handler.ssl.util.InsecureTrustManagerFactory;
+import io.spiffe.bundle.x509bundle.X509BundleSet;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.identity.testing.FixedIdentityProvider;
+import io.zerohop.identity.testing.Handshakes;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/** Real TLS 1.3 handshakes on loopback: what the mesh accepts and what it rejects, and why. */
+class MeshTlsTest {
+    static final SpiffeId SERVER = SpiffeIds.istio("cluster.local", "prod", "backend");
+    static final SpiffeId CLIENT = SpiffeIds.istio("cluster.local", "prod", "frontend");
+
+    static Handshakes handshakes;
+    static InMemoryCa ca;
+    static MeshTls tls;
+
+    @BeforeAll
+    static void setUp() {
+        handshakes = new Handshakes();
+        ca = InMemoryCa.create("cluster.local");
+        tls = MeshTls.builder(ca).build();
+    }
+
+    @AfterAll
+    static void tearDown() {
+        tls.close();
+        handshakes.close();
+    }
+
+    static SslContext server(MeshTls t) {
+        return t.server(SERVER).join();
+    }
+
+    /** A peer outside our stack presenting whatever chain it likes and trusting anything. */
+    static SslContext rawClient(IssuedCertificate cert) throws Exception {
+        SslContextBuilder b = SslContextBuilder.forClient().protocols("TLSv1.3")
+                .trustManager(InsecureTrustManagerFactory.INSTANCE);
+        if (cert != null) {
+            b.keyManager(cert.privateKey(), cert.chain().toArray(new java.security.cert.X509Certificate[0]));
+        }
+        return b.build();
+    }
+
+    static SslContext rawServer(IssuedCertificate cert) throws Exception {
+        return SslContextBuilder.forServer(cert.privateKey(), cert.chain().toArray(new java.security.cert.X509Certificate[0]))
+                .protocols("TLSv1.3").build();
+    }
+
+    static LeafSpec validFor(SpiffeId id) {
+        Instant now = Instant.now();
+        return LeafSpec.svid(id.toString(), now.minusSeconds(60), now.plus(Duration.ofHours(1)));
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = SslProvider.class, names = {"OPENSSL", "JDK"})
+    void mutualHandshakeNegotiatesTls13AndH2AndSeesBothIdentities(SslProvider provider) throws Exception {
+        try (MeshTls t = MeshTls.builder(ca).sslProvider(provider).build()) {
+            Handshakes.Outcome o = handshakes.run(server(t), t.client(CLIENT, Set.of(SERVER)).join());
+            assertThat(o.succeeded()).as(o.errors()).isTrue();
+            assertThat(o.serverSawPeer()).isEqualTo(CLIENT);
+            assertThat(o.clientSawPeer()).isEqualTo(SERVER);
+            assertThat(o.protocol()).isEqualTo("TLSv1.3");
+            assertThat(o.alpn()).isEqualTo("h2");
+        }
+    }
+
+    @Test
+    void defaultProviderIsBoringSsl() {
+        assertThat(MeshTls.defaultProvider()).isEqualTo(SslProvider.OPENSSL);
+    }
+
+    @Test
+    void intermediateChainsVerify() throws Exception {
+        InMemoryCa withInter = InMemoryCa.builder().trustDomain("cluster.local").intermediate(true).build();
+        assertThat(withInter.issue(CLIENT).getChain()).hasSize(2);
+        try (MeshTls t = MeshTls.builder(withInter).build()) {
+            Handshakes.Outcome o = handshakes.run(server(t), t.client(CLIENT, Set.of(SERVER)).join());
+            assertThat(o.succeeded()).as(o.errors()).isTrue();
+            assertThat(o.serverSawPeer()).isEqualTo(CLIENT);
+        }
+    }
+
+    @Test
+    void rotatedRootIsTrustedAlongsideTheOldUntilRetired() throws Exception {
+        InMemoryCa rotating = InMemoryCa.builder().trustDomain("cluster.local").intermediate(true).build();
+        // A client that will keep its SVID from the old root throughout.
+        FixedIdentityProvider oldClient = new FixedIdentityProvider(rotating.issue(CLIENT), rotating.bundles());
+        try (MeshTls serverTls = MeshTls.builder(rotating).build(); MeshTls clientTls = MeshTls.builder(oldClient).build()) {
+            var before = serverTls.server(SERVER).join();
+            rotating.rotateRoot();
+            oldClient.bundles(rotating.bundles()); // the client learns the new root, as SPIRE would push it
+            var after = serverTls.server(SERVER).join();
+            assertThat(after).as("rotation must rebuild the server context").isNotSameAs(before);
+
+            Handshakes.Outcome o = handshakes.run(after, clientTls.client(CLIENT, Set.of(SERVER)).join());
+            assertThat(o.succeeded()).as(o.errors()).isTrue();
+            assertThat(rotating.bundle().getX509Authorities()).hasSize(2);
+
+            rotating.retireOldRoots();
+            Handshakes.Outcome retired = handshakes.run(serverTls.server(SERVER).join(), clientTls.client(CLIENT, Set.of(SERVER)).join());
+            assertThat(retired.serverError()).isNotNull();
+            assertThat(retired.errors()).contains("does not verify against the trust bundle of cluster.local");
+        }
+    }
+
+    @Test
+    void svidRotationAppliesToTheNextHandshake() throws Exception {
+        FixedIdentityProvider p = new FixedIdentityProvider(ca.issue(SERVER), ca.bundles());
+        try (MeshTls t = MeshTls.builder(p).build()) {
+            SslContext first = t.server(SERVER).join();
+            p.rotate(ca.issue(SERVER));
+            assertThat(t.server(SERVER).join()).isNotSameAs(first);
+            Handshakes.Outcome o = handshakes.run(t.server(SERVER).join(), tls.client(CLIENT, Set.of(SERVER)).join());
+            assertThat(o.succeeded()).as(o.errors()).isTrue();
+        }
+    }
+
+    @Test
+    void rogueCaClaimingAValidIdentityIsRejected() throws Exception {
+        InMemoryCa rogue = InMemoryCa.create("cluster.local");
+        Handshakes.Outcome o = handshakes.run(server(tls), rawClient(rogue.issue(validFor(CLIENT))));
+        assertThat(o.serverError()).isNotNull();
+        assertThat(o.errors()).contains(CLIENT + ": chain does not verify against the trust bundle of cluster.local");
+    }
+
+    @Test
+    void rogueServerIsRejectedByTheClient() throws Exception {
+        InMemoryCa rogue = InMemoryCa.create("cluster.local");
+        Handshakes.Outcome o = handshakes.run(rawServer(rogue.issue(validFor(SERVER))), tls.client(CLIENT, Set.of(SERVER)).join());
+        assertThat(o.clientError()).isNotNull();
+        assertThat(o.errors()).contains("chain does not verify");
+    }
+
+    @Test
+    void wrongServerIdentityIsRejectedByTheClient() throws Exception {
+        SpiffeId expected = SpiffeIds.istio("cluster.local", "prod", "payments");
+        Handshakes.Outcome o = handshakes.run(server(tls), tls.client(CLIENT, Set.of(expected)).join());
+        assertThat(o.clientError()).isNotNull();
+        assertThat(o.errors()).contains("peer identity " + SERVER + " is not the expected " + expected);
+    }
+
+    @Test
+    void anyOfSeveralExpectedIdentitiesIsAccepted() throws Exception {
+        SpiffeId other = SpiffeIds.istio("cluster.local", "prod", "payments");
+        Handshakes.Outcome o = handshakes.run(server(tls), tls.client(CLIENT, Set.of(other, SERVER)).join());
+        assertThat(o.succeeded()).as(o.errors()).isTrue();
+    }
+
+    @Test
+    void expiredCertificateIsRejected() throws Exception {
+        Instant past = Instant.now().minus(Duration.ofDays(2));
+        IssuedCertificate expired = ca.issue(LeafSpec.svid(CLIENT.toString(), past, past.plus(Duration.ofHours(1))));
+        Handshakes.Outcome o = handshakes.run(server(tls), rawClient(expired));
+        assertThat(o.serverError()).isNotNull();
+        assertThat(o.errors()).contains(CLIENT + ": certificate expired at");
+    }
+
+    @Test
+    void notYetValidCertificateIsRejected() throws Exception {
+        Instant future = Instant.now().plus(Duration.ofDays(2));
+        IssuedCertificate early = ca.issue(LeafSpec.svid(CLIENT.toString(), future, future.plus(Duration.ofHours(1))));
+        Handshakes.Outcome o = handshakes.run(server(tls), rawClient(early));
+        assertThat(o.serverError()).isNotNull();
+        assertThat(o.errors()).contains(CLIENT + ": certificate not valid before");
+    }
+
+    @Test
+    void caCertificateUsedAsLeafIsRejected() throws Exception {
+        Handshakes.Outcome o = handshakes.run(server(tls), rawClient(ca.issue(validFor(CLIENT).withCa(true))));
+        assertThat(o.serverError()).isNotNull();
+        assertThat(o.errors()).contains("leaf certificate is a CA");
+    }
+
+    @Test
+    void twoUriSansAreRejected() throws Exception {
+        IssuedCertificate two = ca.issue(validFor(CLIENT).withUriSans(CLIENT.toString(), SERVER.toString()));
+        Handshakes.Outcome o = handshakes.run(server(tls), rawClient(two));
+        assertThat(o.serverError()).isNotNull();
+        assertThat(o.errors()).contains("certificate has 2 URI SANs");
+    }
+
+    @Test
+    void leafWithoutDigitalSignatureIsRejected() throws Exception {
+        Handshakes.Outcome o = handshakes.run(server(tls), rawClient(ca.issue(validFor(CLIENT).withDigitalSignature(false))));
+        assertThat(o.serverError()).isNotNull();
+    }
+
+    @Test
+    void missingClientCertificateIsRejected() throws Exception {
+        Handshakes.Outcome o = handshakes.run(server(tls), rawClient(null));
+        assertThat(o.serverError()).as("server must require a client certificate").isNotNull();
+        assertThat(o.serverSawPeer()).isNull();
+    }
+
+    @Test
+    void otherTrustDomainIsRejectedUnlessFederated() throws Exception {
+        InMemoryCa other = InMemoryCa.create("other.example");
+        SpiffeId stranger = SpiffeIds.istio("other.example", "prod", "frontend");
+        try (MeshTls otherTls = MeshTls.builder(other).build()) {
+            // The stranger trusts us, so only our server's check can fail.
+            other.federate(ca.bundle());
+            Handshakes.Outcome o = handshakes.run(server(tls), otherTls.client(stranger, Set.of(SERVER)).join());
+            assertThat(o.serverError()).isNotNull();
+            assertThat(o.errors()).contains(stranger + ": no trust bundle for trust domain other.example");
+
+            InMemoryCa ours = InMemoryCa.create("cluster.local");
+            ours.federate(other.bundle());
+            try (MeshTls federated = MeshTls.builder(ours).build()) {
+                Handshakes.Outcome ok = handshakes.run(federated.server(SERVER).join(), otherTls.client(stranger, Set.of()).join());
+                // The stranger does not trust `ours` yet; federate both ways for a clean handshake.
+                other.federate(ours.bundle());
+                Handshakes.Outcome both = handshakes.run(federated.server(SERVER).join(), otherTls.client(stranger, Set.of(SERVER)).join());
+                assertThat(both.succeeded()).as(both.errors()).isTrue();
+                assertThat(both.serverSawPeer()).isEqualTo(stranger);
+                assertThat(ok.clientError()).isNotNull();
+            }
+        }
+    }
+
+    @Test
+    void bundleSetIsReadPerHandshake() throws Exception {
+        FixedIdentityProvider p = new FixedIdentityProvider(ca.issue(SERVER), ca.bundles());
+        try (MeshTls t = MeshTls.builder(p).build()) {
+            SslContext ctx = t.server(SERVER).join();
+            assertThat(handshakes.run(ctx, tls.client(CLIENT, Set.of(SERVER)).join()).succeeded()).isTrue();
+            p.bundles(X509BundleSet.of(List.of(InMemoryCa.create("cluster.local").bundle())));
+            Handshakes.Outcome o = handshakes.run(ctx, tls.client(CLIENT, Set.of(SERVER)).join());
+            assertThat(o.serverError()).as("the same context must see the new bundle").isNotNull();
+        }
+    }
+}

@@ -1,0 +1,119 @@
+package io.zerohop.identity.testing;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.identity.MeshTls;
+import java.net.InetSocketAddress;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/** Real TLS handshakes over loopback between two Netty contexts; records what each side saw. */
+public final class Handshakes implements AutoCloseable {
+    /** The handshake future already carries the failure; do not let it reach the pipeline tail as noise. */
+    private static final io.netty.channel.ChannelHandler CLOSE_ON_ERROR = new CloseOnError();
+
+    @io.netty.channel.ChannelHandler.Sharable
+    private static final class CloseOnError extends io.netty.channel.ChannelInboundHandlerAdapter {
+        @Override
+        public void exceptionCaught(io.netty.channel.ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+
+    private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
+
+    /** What one handshake ended in, per side: the peer ID seen, or the failure. */
+    public record Outcome(SpiffeId serverSawPeer, Throwable serverError, SpiffeId clientSawPeer, Throwable clientError,
+                          String alpn, String protocol) {
+        public boolean succeeded() {
+            return serverError == null && clientError == null;
+        }
+
+        /** Both sides' error messages, causes included, for asserting on the reason. */
+        public String errors() {
+            return describe(serverError) + " | " + describe(clientError);
+        }
+
+        private static String describe(Throwable t) {
+            StringBuilder sb = new StringBuilder();
+            for (Throwable c = t; c != null; c = c.getCause()) {
+                sb.append(c).append("; ");
+            }
+            return sb.toString();
+        }
+    }
+
+    public Outcome run(SslContext serverCtx, SslContext clientCtx) throws Exception {
+        CompletableFuture<SslHandler> server = new CompletableFuture<>();
+        Channel listener = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        SslHandler h = serverCtx.newHandler(ch.alloc());
+                        ch.pipeline().addLast(h, CLOSE_ON_ERROR);
+                        h.handshakeFuture().addListener(f -> complete(server, h, f.cause()));
+                    }
+                })
+                .bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
+        try {
+            int port = ((InetSocketAddress) listener.localAddress()).getPort();
+            CompletableFuture<SslHandler> client = new CompletableFuture<>();
+            Channel ch = new Bootstrap().group(group).channel(NioSocketChannel.class)
+                    .handler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel ch) {
+                            SslHandler h = clientCtx.newHandler(ch.alloc(), "127.0.0.1", port);
+                            ch.pipeline().addLast(h, CLOSE_ON_ERROR);
+                            h.handshakeFuture().addListener(f -> complete(client, h, f.cause()));
+                        }
+                    })
+                    .connect("127.0.0.1", port).sync().channel();
+            try {
+                Side s = side(server);
+                Side c = side(client);
+                String alpn = c.handler == null ? null : c.handler.applicationProtocol();
+                String proto = c.handler == null ? null : c.handler.engine().getSession().getProtocol();
+                return new Outcome(s.peer, s.error, c.peer, c.error, alpn, proto);
+            } finally {
+                ch.close().sync();
+            }
+        } finally {
+            listener.close().sync();
+        }
+    }
+
+    private record Side(SslHandler handler, SpiffeId peer, Throwable error) {}
+
+    private static void complete(CompletableFuture<SslHandler> f, SslHandler h, Throwable cause) {
+        if (cause != null) {
+            f.completeExceptionally(cause);
+        } else {
+            f.complete(h);
+        }
+    }
+
+    private static Side side(CompletableFuture<SslHandler> f) throws Exception {
+        try {
+            SslHandler h = f.get(10, TimeUnit.SECONDS);
+            return new Side(h, MeshTls.peerIdentity(h.engine().getSession()), null);
+        } catch (java.util.concurrent.ExecutionException e) {
+            return new Side(null, null, e.getCause());
+        }
+    }
+
+    @Override
+    public void close() {
+        group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+    }
+}
