@@ -6,7 +6,6 @@ import io.spiffe.exception.X509SvidException;
 import io.spiffe.spiffeid.SpiffeId;
 import io.spiffe.spiffeid.TrustDomain;
 import io.spiffe.svid.x509svid.X509Svid;
-import io.zerohop.identity.internal.Pem;
 import io.zerohop.identity.internal.X509;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -2,7 +2,6 @@ package io.zerohop.identity;
 
 import io.spiffe.exception.X509SvidException;
 import io.spiffe.svid.x509svid.X509Svid;
-import io.zerohop.identity.internal.Pem;
 import java.nio.charset.StandardCharsets;
 import java.security.PrivateKey;
 import java.security.cert.X509Certificate;

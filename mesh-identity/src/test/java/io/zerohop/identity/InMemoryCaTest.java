@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.spiffe.spiffeid.SpiffeId;
 import io.spiffe.svid.x509svid.X509Svid;
-import io.zerohop.identity.internal.Pem;
 import io.zerohop.identity.internal.X509;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,4 +1,4 @@
-package io.zerohop.identity.internal;
+package io.zerohop.identity;
 
 import java.io.ByteArrayInputStream;
 import java.io.IOException;

@@ -1,0 +1,78 @@
+package io.zerohop.cli;
+
+import io.spiffe.spiffeid.SpiffeId;
+import io.spiffe.svid.x509svid.X509Svid;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.identity.SpiffeIds;
+import io.zerohop.identity.Pem;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code zerohop ca init|issue}: a file-backed CA for development and small meshes. */
+@Command(name = "ca", mixinStandardHelpOptions = true, description = "Create a CA and issue X.509-SVIDs as PEM files.",
+        subcommands = {CaCommand.Init.class, CaCommand.Issue.class})
+final class CaCommand {
+
+    @Command(name = "init", mixinStandardHelpOptions = true,
+            description = "Create a root (and optionally an intermediate) CA: root.pem, root.key, bundle.pem in --out.")
+    static final class Init implements Callable<Integer> {
+        @Option(names = "--trust-domain", required = true, description = "Trust domain, e.g. cluster.local")
+        String trustDomain;
+
+        @Option(names = "--out", required = true, description = "Directory to write the CA into")
+        Path out;
+
+        @Option(names = "--intermediate", description = "Also create an intermediate CA that signs leaves")
+        boolean intermediate;
+
+        @Option(names = "--force", description = "Overwrite an existing CA in --out")
+        boolean force;
+
+        @Override
+        public Integer call() throws Exception {
+            if (Files.exists(out.resolve("root.key")) && !force) {
+                throw new IllegalArgumentException(out.resolve("root.key") + " exists; pass --force to replace the CA");
+            }
+            InMemoryCa ca = InMemoryCa.builder().trustDomain(trustDomain).intermediate(intermediate).build();
+            ca.save(out);
+            System.out.println("CA for trust domain " + trustDomain + " written to " + out
+                    + " (root.pem, root.key" + (intermediate ? ", intermediate.pem, intermediate.key" : "") + ", bundle.pem)");
+            return 0;
+        }
+    }
+
+    @Command(name = "issue", mixinStandardHelpOptions = true,
+            description = "Issue an X.509-SVID: cert.pem (chain, leaf first), key.pem (PKCS#8), bundle.pem in --out.")
+    static final class Issue implements Callable<Integer> {
+        @Option(names = "--ca", required = true, description = "CA directory written by `zerohop ca init`")
+        Path caDir;
+
+        @Option(names = "--id", required = true, description = "SPIFFE ID, e.g. spiffe://cluster.local/ns/prod/sa/web")
+        String id;
+
+        @Option(names = "--out", required = true, description = "Directory for cert.pem, key.pem, bundle.pem")
+        Path out;
+
+        @Option(names = "--ttl", defaultValue = "24h", description = "Validity (s, m, h, d), default ${DEFAULT-VALUE}")
+        String ttl;
+
+        @Override
+        public Integer call() throws Exception {
+            if (!Files.exists(caDir.resolve("root.pem"))) {
+                throw new IllegalArgumentException(caDir + " holds no CA (root.pem missing); run `zerohop ca init` first");
+            }
+            SpiffeId spiffeId = SpiffeIds.parse(id);
+            InMemoryCa ca = InMemoryCa.load(caDir, Cli.duration(ttl));
+            X509Svid svid = ca.issue(spiffeId);
+            Pem.write(out.resolve("cert.pem"), Pem.certificates(svid.getChain()), false);
+            Pem.write(out.resolve("key.pem"), Pem.privateKey(svid.getPrivateKey()), true);
+            Files.copy(caDir.resolve("bundle.pem"), out.resolve("bundle.pem"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            System.out.println("SVID for " + spiffeId + " valid until " + svid.getLeaf().getNotAfter().toInstant()
+                    + " written to " + out + " (cert.pem, key.pem, bundle.pem)");
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,60 @@
+package io.zerohop.cli;
+
+import java.time.Duration;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+
+/** Small shared pieces of the CLI. */
+final class Cli {
+    private Cli() {}
+
+    /** A refusal with a specific exit code (TLS, identity, HTTP status...). */
+    static final class RefusedException extends RuntimeException {
+        private final int exitCode;
+
+        RefusedException(String message, int exitCode) {
+            super(message);
+            this.exitCode = exitCode;
+        }
+
+        int exitCode() {
+            return exitCode;
+        }
+    }
+
+    /** The innermost useful message of a failure, on one line. */
+    static String describe(Throwable e) {
+        Throwable t = e;
+        while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
+            t = t.getCause();
+        }
+        String msg = t.getMessage();
+        // Prefer the deepest cause that has our own wording (certificate checks carry the reason).
+        for (Throwable c = t.getCause(); c != null; c = c.getCause()) {
+            if (c.getMessage() != null && c instanceof java.security.cert.CertificateException) {
+                msg = c.getMessage();
+            }
+        }
+        return (msg == null ? t.getClass().getSimpleName() : msg).lines().findFirst().orElse("");
+    }
+
+    /** Durations as people write them: 90s, 15m, 24h, 7d. */
+    static Duration duration(String s) {
+        if (s == null || s.length() < 2) {
+            throw new IllegalArgumentException("bad duration \"" + s + "\" (examples: 90s, 15m, 24h, 7d)");
+        }
+        long n;
+        try {
+            n = Long.parseLong(s.substring(0, s.length() - 1));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("bad duration \"" + s + "\" (examples: 90s, 15m, 24h, 7d)");
+        }
+        return switch (s.charAt(s.length() - 1)) {
+            case 's' -> Duration.ofSeconds(n);
+            case 'm' -> Duration.ofMinutes(n);
+            case 'h' -> Duration.ofHours(n);
+            case 'd' -> Duration.ofDays(n);
+            default -> throw new IllegalArgumentException("bad duration \"" + s + "\" (examples: 90s, 15m, 24h, 7d)");
+        };
+    }
+}

@@ -1,0 +1,30 @@
+package io.zerohop.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The {@code zerohop} command: CA tooling, policy checks, one-off tunnels, the node proxy, the demo. */
+@Command(name = "zerohop", mixinStandardHelpOptions = true, version = "zerohop 0.1.0",
+        description = "Sidecarless mTLS data plane: HBONE tunnels, SPIFFE identities, Istio and Cilium policy.",
+        subcommands = {CaCommand.class, PolicyCommand.class, ConnectCommand.class, ProxyCommand.class, DemoCommand.class,
+                CommandLine.HelpCommand.class})
+public final class Zerohop {
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs without exiting, for tests. */
+    public static int run(String... args) {
+        CommandLine cli = new CommandLine(new Zerohop());
+        // Any failure is one line a person can act on; stack traces only with ZEROHOP_DEBUG set.
+        cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            cmd.getErr().println("zerohop " + cmd.getCommandName() + ": " + Cli.describe(e));
+            if (System.getenv("ZEROHOP_DEBUG") != null) {
+                e.printStackTrace(cmd.getErr());
+            }
+            return e instanceof Cli.RefusedException r ? r.exitCode() : 1;
+        });
+        return cli.execute(args);
+    }
+}

@@ -1,0 +1,54 @@
+package io.zerohop.core;
+
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.identity.SpiffeIds;
+import io.zerohop.policy.WorkloadRef;
+import java.net.InetAddress;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * A workload the mesh knows: where it listens, who it is, and how to reach it.
+ *
+ * @param protocol {@link Protocol#HBONE} when its node runs an HBONE endpoint (traffic to it is
+ *                 tunnelled), {@link Protocol#TCP} for plaintext workloads outside the mesh
+ * @param node     name of the node whose proxy terminates HBONE for it (null: the workload's own
+ *                 address on port 15008, as ztunnel does in the pod network namespace)
+ */
+public record Workload(String namespace, String name, String serviceAccount, Map<String, String> labels,
+                       List<InetAddress> addresses, Protocol protocol, String node, String trustDomain) {
+
+    public enum Protocol { HBONE, TCP }
+
+    public Workload {
+        requireName("namespace", namespace);
+        requireName("name", name);
+        requireName("serviceAccount", serviceAccount);
+        labels = Map.copyOf(labels == null ? Map.of() : labels);
+        addresses = List.copyOf(addresses == null ? List.of() : addresses);
+        protocol = protocol == null ? Protocol.HBONE : protocol;
+        Objects.requireNonNull(trustDomain, "trustDomain");
+    }
+
+    private static void requireName(String field, String value) {
+        if (value == null || value.isBlank()) {
+            throw new IllegalArgumentException("workload " + field + " is required");
+        }
+    }
+
+    /** The Istio-layout SPIFFE ID this workload presents: {@code spiffe://TD/ns/NS/sa/SA}. */
+    public SpiffeId identity() {
+        return SpiffeIds.istio(trustDomain, namespace, serviceAccount);
+    }
+
+    /** The form mesh-policy evaluates against. */
+    public WorkloadRef ref() {
+        return new WorkloadRef(namespace, name, serviceAccount, labels);
+    }
+
+    @Override
+    public String toString() {
+        return namespace + "/" + name;
+    }
+}

@@ -1,0 +1,177 @@
+package io.zerohop.core;
+
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonMappingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Address → workload, and node → HBONE address. Lookups read an immutable snapshot; updates swap
+ * the whole snapshot, so a lookup never sees half an update.
+ *
+ * <p>YAML form (also what {@code zerohop proxy --workloads FILE} reads):
+ * <pre>
+ * trustDomain: cluster.local
+ * nodes:
+ *   - {name: node-b, hboneAddress: "10.0.0.2:15008"}
+ * workloads:
+ *   - {namespace: prod, name: backend, serviceAccount: backend, addresses: [10.0.1.2],
+ *      labels: {app: backend}, protocol: HBONE, node: node-b}
+ * </pre>
+ */
+public final class WorkloadRegistry {
+    /** Where a workload's HBONE tunnel ends when no node says otherwise (ztunnel's inbound port). */
+    public static final int HBONE_PORT = 15008;
+
+    private record Snapshot(Map<InetAddress, Workload> byAddress, Map<String, InetSocketAddress> nodes, List<Workload> all) {}
+
+    private volatile Snapshot snapshot = new Snapshot(Map.of(), Map.of(), List.of());
+
+    public static WorkloadRegistry empty() {
+        return new WorkloadRegistry();
+    }
+
+    public static WorkloadRegistry of(List<Workload> workloads, Map<String, InetSocketAddress> nodes) {
+        WorkloadRegistry r = new WorkloadRegistry();
+        r.replace(workloads, nodes);
+        return r;
+    }
+
+    public Optional<Workload> byAddress(InetAddress address) {
+        return Optional.ofNullable(snapshot.byAddress.get(address));
+    }
+
+    public Optional<Workload> byName(String namespace, String name) {
+        for (Workload w : snapshot.all) {
+            if (w.namespace().equals(namespace) && w.name().equals(name)) {
+                return Optional.of(w);
+            }
+        }
+        return Optional.empty();
+    }
+
+    public List<Workload> all() {
+        return snapshot.all;
+    }
+
+    /**
+     * Where to open the HBONE tunnel for a destination workload: its node's proxy, else the
+     * workload address itself on 15008.
+     */
+    public InetSocketAddress hboneAddress(Workload w, InetAddress dialled) {
+        if (w.node() != null) {
+            InetSocketAddress node = snapshot.nodes.get(w.node());
+            if (node != null) {
+                return node;
+            }
+        }
+        return new InetSocketAddress(dialled, HBONE_PORT);
+    }
+
+    /** Replaces everything at once; rejects two workloads claiming one address. */
+    public void replace(List<Workload> workloads, Map<String, InetSocketAddress> nodes) {
+        Map<InetAddress, Workload> byAddress = new HashMap<>();
+        for (Workload w : workloads) {
+            for (InetAddress a : w.addresses()) {
+                Workload prev = byAddress.putIfAbsent(a, w);
+                if (prev != null) {
+                    throw new IllegalArgumentException("address " + a.getHostAddress() + " claimed by both " + prev + " and " + w);
+                }
+            }
+        }
+        snapshot = new Snapshot(Map.copyOf(byAddress), Map.copyOf(nodes), List.copyOf(workloads));
+    }
+
+    /** Adds or replaces one workload (same namespace/name) at runtime. */
+    public synchronized void put(Workload w) {
+        List<Workload> next = new ArrayList<>();
+        for (Workload x : snapshot.all) {
+            if (!(x.namespace().equals(w.namespace()) && x.name().equals(w.name()))) {
+                next.add(x);
+            }
+        }
+        next.add(w);
+        replace(next, snapshot.nodes);
+    }
+
+    // ---- YAML ----
+
+    record NodeYaml(String name, String hboneAddress) {}
+
+    record WorkloadYaml(String namespace, String name, String serviceAccount, Map<String, String> labels,
+                        List<String> addresses, Workload.Protocol protocol, String node) {}
+
+    record FileYaml(String trustDomain, List<NodeYaml> nodes, List<WorkloadYaml> workloads) {}
+
+    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
+            .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+
+    /** Loads a registry file; errors name the file, line and field. */
+    public static WorkloadRegistry load(Path file) throws IOException {
+        WorkloadRegistry r = new WorkloadRegistry();
+        r.reload(file);
+        return r;
+    }
+
+    /** Re-reads {@code file}; on any error the registry is left as it was. */
+    public void reload(Path file) throws IOException {
+        FileYaml f;
+        try {
+            f = YAML.readValue(Files.readString(file), FileYaml.class);
+        } catch (JsonMappingException e) {
+            var loc = e.getLocation();
+            String field = e.getPathReference().replaceAll("io\\.zerohop\\.core\\.WorkloadRegistry\\$\\w+", "")
+                    .replace("[\"", ".").replace("\"]", "").replaceFirst("^\\.", "");
+            throw new IllegalArgumentException(file + ":" + (loc == null ? "?" : loc.getLineNr()) + ": " + field + ": "
+                    + e.getOriginalMessage().lines().findFirst().orElse(""), e);
+        }
+        if (f == null) {
+            throw new IllegalArgumentException(file + ": empty workload registry");
+        }
+        String td = f.trustDomain() == null ? "cluster.local" : f.trustDomain();
+        Map<String, InetSocketAddress> nodes = new HashMap<>();
+        if (f.nodes() != null) {
+            for (int i = 0; i < f.nodes().size(); i++) {
+                NodeYaml n = f.nodes().get(i);
+                nodes.put(n.name(), Addresses.parseHostPort(n.hboneAddress(), file + ": nodes[" + i + "].hboneAddress"));
+            }
+        }
+        List<Workload> out = new ArrayList<>();
+        if (f.workloads() != null) {
+            for (int i = 0; i < f.workloads().size(); i++) {
+                WorkloadYaml w = f.workloads().get(i);
+                String where = file + ": workloads[" + i + "]";
+                List<InetAddress> addrs = new ArrayList<>();
+                if (w.addresses() != null) {
+                    for (int j = 0; j < w.addresses().size(); j++) {
+                        addrs.add(Addresses.parseIp(w.addresses().get(j), where + ".addresses[" + j + "]"));
+                    }
+                }
+                if (w.node() != null && !nodes.containsKey(w.node())) {
+                    throw new IllegalArgumentException(where + ".node: unknown node \"" + w.node() + "\" (declare it under nodes:)");
+                }
+                try {
+                    out.add(new Workload(w.namespace(), w.name(), w.serviceAccount() == null ? "default" : w.serviceAccount(),
+                            w.labels(), addrs, w.protocol(), w.node(), td));
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException(where + ": " + e.getMessage(), e);
+                }
+            }
+        }
+        try {
+            replace(out, nodes);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+        }
+    }
+}
