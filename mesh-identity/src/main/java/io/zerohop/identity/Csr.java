@@ -39,7 +39,7 @@ public final class Csr {
     }
 
     public static String toPem(byte[] der) {
-        return io.zerohop.identity.internal.Pem.encode("CERTIFICATE REQUEST", der);
+        return Pem.encode("CERTIFICATE REQUEST", der);
     }
 
     public static byte[] fromPem(String pem) {
