@@ -322,7 +322,8 @@ public final class InMemoryCa implements IdentityProvider {
         public Builder trustDomain(String td) {
             try {
                 this.trustDomain = TrustDomain.parse(td);
-            } catch (IllegalArgumentException e) {
+            } catch (RuntimeException e) {
+                // java-spiffe throws its own unchecked InvalidSpiffeIdException; callers get one type.
                 throw new IllegalArgumentException("invalid trust domain \"" + td + "\": " + e.getMessage(), e);
             }
             return this;

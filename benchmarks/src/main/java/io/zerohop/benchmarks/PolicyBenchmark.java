@@ -1,0 +1,107 @@
+package io.zerohop.benchmarks;
+
+import io.zerohop.policy.AccessRequest;
+import io.zerohop.policy.Decision;
+import io.zerohop.policy.HttpAttributes;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoader;
+import io.zerohop.policy.WorkloadRef;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.openjdk.jmh.annotations.Benchmark;
+import org.openjdk.jmh.annotations.BenchmarkMode;
+import org.openjdk.jmh.annotations.Fork;
+import org.openjdk.jmh.annotations.Measurement;
+import org.openjdk.jmh.annotations.Mode;
+import org.openjdk.jmh.annotations.OutputTimeUnit;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.Warmup;
+
+/**
+ * ns per policy decision with 10, 1,000 and 10,000 policies loaded. The synthetic set puts every
+ * policy in one namespace (the worst case for namespace bucketing): one AuthorizationPolicy per
+ * workload selecting {@code app=svc-i}, a namespace-wide DENY, a STRICT PeerAuthentication and
+ * one CiliumNetworkPolicy per ten workloads. Requests hit a workload in the middle.
+ */
+@State(Scope.Benchmark)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.NANOSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(1)
+public class PolicyBenchmark {
+
+    @Param({"10", "1000", "10000"})
+    public int policies;
+
+    private PolicyEngine engine;
+    private AccessRequest allowedL4;
+    private AccessRequest deniedL4;
+    private AccessRequest allowedL7;
+
+    /** Synthetic policy YAML; shared with the mesh-policy measurement harness. */
+    public static String syntheticPolicies(int n) {
+        StringBuilder sb = new StringBuilder(n * 400);
+        sb.append("apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: bench}\n")
+                .append("spec: {mtls: {mode: STRICT}}\n---\n");
+        sb.append("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: deny-legacy, namespace: bench}\n")
+                .append("spec: {action: DENY, rules: [{from: [{source: {namespaces: [legacy]}}]}]}\n---\n");
+        for (int i = 0; i < n; i++) {
+            sb.append("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: allow-").append(i)
+                    .append(", namespace: bench}\nspec:\n  selector: {matchLabels: {app: svc-").append(i).append("}}\n")
+                    .append("  rules:\n  - from: [{source: {principals: [\"cluster.local/ns/bench/sa/client-").append(i)
+                    .append("\"]}}]\n    to: [{operation: {ports: [\"8080\"], methods: [GET]}}]\n  - to: [{operation: {ports: [\"9090\"]}}]\n---\n");
+            if (i % 10 == 0) {
+                sb.append("apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: cnp-").append(i)
+                        .append(", namespace: bench}\nspec:\n  endpointSelector: {matchLabels: {app: svc-").append(i).append("}}\n")
+                        .append("  ingress:\n  - fromEndpoints: [{matchLabels: {app: client-").append(i).append("}}]\n")
+                        .append("    toPorts: [{ports: [{port: \"8080\", protocol: TCP}], rules: {http: [{method: GET, path: \"/api/.*\"}]}}, {ports: [{port: \"9090\"}]}]\n---\n");
+            }
+        }
+        return sb.toString();
+    }
+
+    /** Requests against workload {@code svc-target}: [allowed at L7, allowed at L4 (port 9090), denied at L4]. */
+    public static AccessRequest[] requests(int n) {
+        int target = (n / 20) * 10;
+        WorkloadRef dest = new WorkloadRef("bench", "svc-" + target, "svc-" + target, Map.of("app", "svc-" + target));
+        WorkloadRef client = new WorkloadRef("bench", "client-" + target, "client-" + target, Map.of("app", "client-" + target));
+        AccessRequest.Builder b = AccessRequest.builder()
+                .sourcePrincipal("spiffe://cluster.local/ns/bench/sa/client-" + target)
+                .sourceAddress("10.1.0.7").destinationAddress("10.1.0.8").destination(dest).sourceWorkload(client);
+        AccessRequest l7 = b.destinationPort(8080).http(HttpAttributes.of("GET", "/api/orders")).build();
+        AccessRequest l4 = b.http(null).destinationPort(9090).build();
+        AccessRequest denied = b.destinationPort(8080).sourcePrincipal("spiffe://cluster.local/ns/bench/sa/intruder").build();
+        return new AccessRequest[] {l7, l4, denied};
+    }
+
+    @Setup
+    public void setUp() throws Exception {
+        engine = PolicyEngine.builder().policies(PolicyLoader.fromString("synthetic", syntheticPolicies(policies))).build();
+        AccessRequest[] r = requests(policies);
+        allowedL7 = r[0];
+        allowedL4 = r[1];
+        deniedL4 = r[2];
+        if (!engine.evaluate(allowedL7).allowed() || !engine.evaluate(allowedL4).allowed() || engine.evaluate(deniedL4).allowed()) {
+            throw new IllegalStateException("synthetic policies do not decide as intended");
+        }
+    }
+
+    @Benchmark
+    public Decision allowL7() {
+        return engine.evaluate(allowedL7);
+    }
+
+    @Benchmark
+    public Decision allowL4() {
+        return engine.evaluate(allowedL4);
+    }
+
+    @Benchmark
+    public Decision denyL4() {
+        return engine.evaluate(deniedL4);
+    }
+}

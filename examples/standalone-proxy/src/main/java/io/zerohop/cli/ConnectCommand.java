@@ -1,0 +1,96 @@
+package io.zerohop.cli;
+
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.core.Addresses;
+import io.zerohop.hbone.HboneClient;
+import io.zerohop.hbone.HboneRefusedException;
+import io.zerohop.hbone.HboneSocket;
+import io.zerohop.identity.MeshTls;
+import io.zerohop.identity.PemFileIdentityProvider;
+import io.zerohop.identity.SpiffeIds;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import javax.net.ssl.SSLException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code zerohop connect}: like {@code nc}, stdin/stdout through one HBONE tunnel. */
+@Command(name = "connect", mixinStandardHelpOptions = true,
+        description = {"Open one HBONE tunnel and copy stdin to it and it to stdout (like nc).",
+                "Exit codes: 0 done, 3 refused by the server (HTTP status printed), 4 TLS or identity failure, 1 other errors."})
+final class ConnectCommand implements Callable<Integer> {
+    @Option(names = "--via", required = true, description = "HBONE endpoint HOST:PORT (the destination node's :15008)")
+    String via;
+
+    @Option(names = "--target", required = true, description = "Destination workload IP:PORT (the CONNECT authority)")
+    String target;
+
+    @Option(names = "--cert", required = true, description = "Own certificate chain (PEM, leaf first)")
+    Path cert;
+
+    @Option(names = "--key", required = true, description = "Own private key (PKCS#8 PEM)")
+    Path key;
+
+    @Option(names = "--trust-bundle", required = true, description = "Trusted root(s) (PEM)")
+    Path bundle;
+
+    @Option(names = "--expect", required = true, split = ",", description = "Accepted server SPIFFE ID(s), comma separated")
+    List<String> expect;
+
+    @Override
+    public Integer call() throws Exception {
+        InetSocketAddress hbone = Addresses.parseHostPort(via, "--via");
+        InetSocketAddress dst = Addresses.parseHostPort(target, "--target");
+        Set<SpiffeId> expected = new LinkedHashSet<>();
+        for (String e : expect) {
+            expected.add(SpiffeIds.parse(e));
+        }
+        try (PemFileIdentityProvider ids = PemFileIdentityProvider.builder().certificateChain(cert).privateKey(key)
+                .trustBundle(bundle).watch(false).build();
+             MeshTls tls = MeshTls.builder(ids).build();
+             HboneClient client = HboneClient.builder().tls(tls).identity(ids.defaultIdentity().orElseThrow()).threads(1).build()) {
+            HboneSocket s;
+            try {
+                s = client.connectSocket(dst, expected, hbone, java.time.Duration.ofSeconds(15));
+            } catch (HboneRefusedException e) {
+                throw new Cli.RefusedException("refused by " + via + ": HTTP " + e.status() + " " + e.getMessage(), 3);
+            } catch (java.io.IOException e) {
+                if (hasCause(e, SSLException.class) || hasCause(e, java.security.cert.CertificateException.class)) {
+                    throw new Cli.RefusedException("TLS to " + via + " failed: " + Cli.describe(e), 4);
+                }
+                throw e;
+            }
+            try (s) {
+                Thread up = new Thread(() -> {
+                    try (InputStream in = System.in; OutputStream out = s.getOutputStream()) {
+                        in.transferTo(out);
+                        out.flush();
+                        s.shutdownOutput();
+                    } catch (Exception ignored) {
+                        // the download side reports what went wrong
+                    }
+                }, "connect-stdin");
+                up.setDaemon(true);
+                up.start();
+                s.getInputStream().transferTo(System.out);
+                System.out.flush();
+            }
+            return 0;
+        }
+    }
+
+    private static boolean hasCause(Throwable t, Class<? extends Throwable> type) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (type.isInstance(c)) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,229 @@
+package io.zerohop.cli;
+
+import com.sun.net.httpserver.HttpServer;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.zerohop.core.Addresses;
+import io.zerohop.core.Capture;
+import io.zerohop.core.Mesh;
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.identity.IdentityProvider;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.identity.PemFileIdentityProvider;
+import io.zerohop.identity.SpireIdentityProvider;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoader;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code zerohop proxy}: the node proxy. */
+@Command(name = "proxy", mixinStandardHelpOptions = true,
+        description = {"Run the node proxy: HBONE inbound (default :15008), outbound capture (TPROXY, SOCKS5, static forwards),",
+                "policy enforcement, ztunnel-named metrics on :15020/metrics and readiness on :15021/healthz/ready.",
+                "Every option can also come from a YAML file (--config): keys are the long option names without dashes."})
+final class ProxyCommand implements Callable<Integer> {
+
+    @Option(names = "--config", description = "YAML file of options (flags given on the command line win)")
+    Path config;
+
+    @Option(names = "--trust-domain", defaultValue = "cluster.local", description = "Trust domain, default ${DEFAULT-VALUE}")
+    String trustDomain;
+
+    @ArgGroup(exclusive = true, multiplicity = "1", heading = "Identity source (one of):%n")
+    IdentitySource identity;
+
+    static final class IdentitySource {
+        @ArgGroup(exclusive = false)
+        PemFiles pem;
+
+        @Option(names = "--spire-socket", description = "SPIRE Workload API socket (unix:/path or /path)")
+        String spireSocket;
+
+        @Option(names = "--ca", description = "CA directory from `zerohop ca init`: issue SVIDs for this node's workloads")
+        Path caDir;
+
+        @Option(names = "--in-memory-ca", description = "A throw-away in-memory CA (development only)")
+        boolean inMemoryCa;
+    }
+
+    static final class PemFiles {
+        @Option(names = "--cert", required = true, description = "Certificate chain PEM (reloaded on change)")
+        Path cert;
+
+        @Option(names = "--key", required = true, description = "PKCS#8 private key PEM")
+        Path key;
+
+        @Option(names = "--trust-bundle", required = true, description = "Trusted roots PEM")
+        Path bundle;
+    }
+
+    @Option(names = "--inbound", defaultValue = "0.0.0.0:15008", description = "HBONE listener, default ${DEFAULT-VALUE}; 'off' to disable")
+    String inbound;
+
+    @Option(names = "--policies", description = "Directory of Istio/Cilium policy YAML (hot reloaded)")
+    Path policies;
+
+    @Option(names = "--root-namespace", defaultValue = "istio-system", description = "Istio root namespace, default ${DEFAULT-VALUE}")
+    String rootNamespace;
+
+    @Option(names = "--workloads", description = "Workload registry YAML")
+    Path workloads;
+
+    @Option(names = "--node", description = "This node's name in the workload registry (inbound serves only its workloads)")
+    String node;
+
+    @Option(names = "--transparent", arity = "0..1", fallbackValue = "0.0.0.0:15001",
+            description = "TPROXY outbound capture listener (IP_TRANSPARENT), default address 0.0.0.0:15001 when given")
+    String transparent;
+
+    @Option(names = "--socks5", arity = "0..1", fallbackValue = "127.0.0.1:15080",
+            description = "SOCKS5 outbound capture listener, default address 127.0.0.1:15080 when given")
+    String socks5;
+
+    @Option(names = "--forward", split = ",", description = "Static mapping LOCAL=TARGET, e.g. 127.0.0.1:8080=10.0.1.2:8080 (repeatable)")
+    List<String> forwards = new ArrayList<>();
+
+    @Option(names = "--plaintext-inbound", arity = "0..1", fallbackValue = "0.0.0.0:15006",
+            description = "TPROXY capture of plaintext to local workloads (PeerAuthentication STRICT refuses it), default 0.0.0.0:15006")
+    String plaintextInbound;
+
+    @Option(names = "--passthrough-unknown", description = "Relay destinations outside the registry as plain TCP instead of refusing")
+    boolean passthroughUnknown;
+
+    @Option(names = "--metrics", defaultValue = "0.0.0.0:15020", description = "Prometheus metrics listener, default ${DEFAULT-VALUE}; 'off' to disable")
+    String metrics;
+
+    @Option(names = "--readiness", defaultValue = "0.0.0.0:15021", description = "Readiness listener, default ${DEFAULT-VALUE}; 'off' to disable")
+    String readiness;
+
+    @Option(names = "--drain", defaultValue = "10s", description = "How long shutdown lets tunnels drain, default ${DEFAULT-VALUE}")
+    String drain;
+
+    @Override
+    public Integer call() throws Exception {
+        WorkloadRegistry registry = workloads == null ? WorkloadRegistry.empty() : WorkloadRegistry.load(workloads);
+        PolicyEngine engine = null;
+        AutoCloseable watch = null;
+        if (policies != null) {
+            var set = Files.isDirectory(policies) ? PolicyLoader.fromDirectory(policies) : PolicyLoader.fromFile(policies);
+            set.warnings().forEach(w -> System.err.println("warning: " + w));
+            engine = PolicyEngine.builder().rootNamespace(rootNamespace).policies(set).build();
+            if (Files.isDirectory(policies)) {
+                watch = engine.watch(policies);
+            }
+        }
+        IdentityProvider provider = provider();
+        PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        Mesh.Builder b = Mesh.builder().trustDomain(trustDomain).identityProvider(provider).workloads(registry)
+                .policies(engine).node(node).meterRegistry(prometheus).passthroughUnknown(passthroughUnknown)
+                .drain(Cli.duration(drain));
+        if (!"off".equals(inbound)) {
+            b.inbound(Addresses.parseHostPort(inbound, "--inbound"));
+        }
+        Mesh mesh = b.build();
+        CountDownLatch stop = new CountDownLatch(1);
+        List<HttpServer> admin = new ArrayList<>();
+        try {
+            mesh.start().get(30, TimeUnit.SECONDS);
+            List<String> up = new ArrayList<>();
+            if (mesh.inboundAddress() != null) {
+                up.add("hbone " + Addresses.authority(mesh.inboundAddress()));
+            }
+            if (transparent != null) {
+                up.add("tproxy " + Addresses.authority(mesh.capture(Capture.transparent(Addresses.parseHostPort(transparent, "--transparent")))));
+            }
+            if (socks5 != null) {
+                up.add("socks5 " + Addresses.authority(mesh.capture(Capture.socks5(Addresses.parseHostPort(socks5, "--socks5")))));
+            }
+            for (String f : forwards) {
+                int eq = f.indexOf('=');
+                if (eq < 0) {
+                    throw new IllegalArgumentException("--forward must be LOCAL=TARGET, got \"" + f + "\"");
+                }
+                InetSocketAddress local = Addresses.parseHostPort(f.substring(0, eq), "--forward " + f);
+                InetSocketAddress dst = Addresses.parseHostPort(f.substring(eq + 1), "--forward " + f);
+                up.add("forward " + Addresses.authority(mesh.capture(Capture.forward(local, dst))) + "=" + Addresses.authority(dst));
+            }
+            if (plaintextInbound != null) {
+                up.add("plaintext-inbound " + Addresses.authority(mesh.plaintextInbound(
+                        Capture.transparent(Addresses.parseHostPort(plaintextInbound, "--plaintext-inbound")))));
+            }
+            if (!"off".equals(metrics)) {
+                HttpServer m = http(metrics, "--metrics");
+                m.createContext("/metrics", ex -> respond(ex, 200, prometheus.scrape()));
+                m.createContext("/stats/prometheus", ex -> respond(ex, 200, prometheus.scrape()));
+                admin.add(m);
+                up.add("metrics " + Addresses.authority(m.getAddress()));
+            }
+            if (!"off".equals(readiness)) {
+                HttpServer r = http(readiness, "--readiness");
+                r.createContext("/healthz/ready", ex -> respond(ex, stop.getCount() > 0 ? 200 : 503, "ready\n"));
+                admin.add(r);
+                up.add("readiness " + Addresses.authority(r.getAddress()));
+            }
+            admin.forEach(HttpServer::start);
+            System.out.println("zerohop proxy ready: " + String.join(", ", up) + "; identity source " + describeIdentity()
+                    + "; " + registry.all().size() + " workloads; policies " + (engine == null ? "none (allow all)" : engine.policies().size()));
+            System.out.flush();
+            Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown, "zerohop-shutdown"));
+            stop.await();
+            return 0;
+        } finally {
+            admin.forEach(h -> h.stop(0));
+            mesh.close();
+            if (watch != null) {
+                watch.close();
+            }
+            provider.close();
+        }
+    }
+
+    private IdentityProvider provider() throws Exception {
+        if (identity.pem != null) {
+            return PemFileIdentityProvider.builder().certificateChain(identity.pem.cert).privateKey(identity.pem.key)
+                    .trustBundle(identity.pem.bundle).build();
+        }
+        if (identity.spireSocket != null) {
+            return SpireIdentityProvider.builder().address(identity.spireSocket).buildAsync().get(30, TimeUnit.SECONDS);
+        }
+        if (identity.caDir != null) {
+            return InMemoryCa.load(identity.caDir, Duration.ofHours(24));
+        }
+        return InMemoryCa.create(trustDomain);
+    }
+
+    private String describeIdentity() {
+        if (identity.pem != null) {
+            return "PEM files " + identity.pem.cert;
+        }
+        if (identity.spireSocket != null) {
+            return "SPIRE " + identity.spireSocket;
+        }
+        return identity.caDir != null ? "CA " + identity.caDir : "in-memory CA";
+    }
+
+    private static HttpServer http(String addr, String flag) throws Exception {
+        return HttpServer.create(Addresses.parseHostPort(addr, flag), 16);
+    }
+
+    private static void respond(com.sun.net.httpserver.HttpExchange ex, int status, String body) throws java.io.IOException {
+        byte[] b = body.getBytes(StandardCharsets.UTF_8);
+        ex.getResponseHeaders().add("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+        ex.sendResponseHeaders(status, b.length);
+        try (OutputStream o = ex.getResponseBody()) {
+            o.write(b);
+        }
+    }
+}

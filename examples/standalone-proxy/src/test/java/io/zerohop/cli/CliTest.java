@@ -1,0 +1,107 @@
+package io.zerohop.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.identity.Pem;
+import io.zerohop.identity.SvidVerifier;
+import io.spiffe.bundle.x509bundle.X509Bundle;
+import io.spiffe.bundle.x509bundle.X509BundleSet;
+import io.spiffe.spiffeid.TrustDomain;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The CLI in-process: real files, real CA, exit codes and the one-line messages people read. */
+class CliTest {
+    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+    private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+    private PrintStream oldOut;
+    private PrintStream oldErr;
+
+    @BeforeEach
+    void capture() {
+        oldOut = System.out;
+        oldErr = System.err;
+        System.setOut(new PrintStream(out, true));
+        System.setErr(new PrintStream(err, true));
+    }
+
+    @AfterEach
+    void restore() {
+        System.setOut(oldOut);
+        System.setErr(oldErr);
+    }
+
+    static Path policies() throws Exception {
+        return Path.of(CliTest.class.getResource("/policies/backend.yaml").toURI()).getParent();
+    }
+
+    @Test
+    void caInitThenIssueWritesAVerifiableSvid(@TempDir Path dir) throws Exception {
+        assertThat(Zerohop.run("ca", "init", "--trust-domain", "cluster.local", "--out", dir.resolve("ca").toString())).isZero();
+        assertThat(Zerohop.run("ca", "issue", "--ca", dir.resolve("ca").toString(), "--id", "spiffe://cluster.local/ns/prod/sa/web",
+                "--out", dir.resolve("web").toString(), "--ttl", "2h")).isZero();
+        List<X509Certificate> chain = Pem.parseCertificates(Pem.read(dir.resolve("web/cert.pem")));
+        List<X509Certificate> roots = Pem.parseCertificates(Pem.read(dir.resolve("web/bundle.pem")));
+        X509BundleSet bundles = X509BundleSet.of(List.of(new X509Bundle(TrustDomain.parse("cluster.local"), new HashSet<>(roots))));
+        assertThat(SvidVerifier.verify(chain.toArray(new X509Certificate[0]), bundles).toString())
+                .isEqualTo("spiffe://cluster.local/ns/prod/sa/web");
+        assertThat(Duration.between(chain.get(0).getNotBefore().toInstant(), chain.get(0).getNotAfter().toInstant()))
+                .isLessThanOrEqualTo(Duration.ofHours(2).plusMinutes(1));
+        assertThat(Pem.parsePrivateKey(Pem.read(dir.resolve("web/key.pem"))).getAlgorithm()).isEqualTo("EC");
+        assertThat(InMemoryCa.load(dir.resolve("ca"), Duration.ofHours(1)).trustDomain().getName()).isEqualTo("cluster.local");
+    }
+
+    @Test
+    void caRefusesToOverwriteAndExplainsBadInput(@TempDir Path dir) {
+        assertThat(Zerohop.run("ca", "init", "--trust-domain", "cluster.local", "--out", dir.toString())).isZero();
+        assertThat(Zerohop.run("ca", "init", "--trust-domain", "cluster.local", "--out", dir.toString())).isEqualTo(1);
+        assertThat(err.toString()).contains("exists; pass --force");
+        assertThat(Zerohop.run("ca", "issue", "--ca", dir.toString(), "--id", "spiffe://Bad/x", "--out", dir.resolve("x").toString())).isEqualTo(1);
+        assertThat(err.toString()).contains("invalid SPIFFE ID \"spiffe://Bad/x\"");
+        assertThat(Zerohop.run("ca", "issue", "--ca", dir.toString(), "--id", "spiffe://cluster.local/a", "--out", dir.resolve("x").toString(),
+                "--ttl", "soon")).isEqualTo(1);
+        assertThat(err.toString()).contains("bad duration \"soon\"");
+        assertThat(Zerohop.run("ca", "init", "--out", dir.toString())).isEqualTo(2);
+        assertThat(err.toString()).contains("Missing required option: '--trust-domain");
+    }
+
+    @Test
+    void policyCheckExplainsAllowAndDenyInOneLine() throws Exception {
+        int allow = Zerohop.run("policy", "check", "--policies", policies().toString(),
+                "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--dest", "prod/backend:8080");
+        assertThat(allow).isZero();
+        assertThat(out.toString().strip()).startsWith("ALLOW by prod/backend-allow-frontend").doesNotContain("\n");
+        out.reset();
+        int deny = Zerohop.run("policy", "check", "--policies", policies().toString(),
+                "--source", "spiffe://cluster.local/ns/legacy/sa/old", "--dest", "prod/backend:8080");
+        assertThat(deny).isEqualTo(3);
+        assertThat(out.toString().strip()).startsWith("DENY");
+    }
+
+    @Test
+    void policyCheckRejectsMalformedDest() throws Exception {
+        assertThat(Zerohop.run("policy", "check", "--policies", policies().toString(), "--dest", "backend")).isEqualTo(1);
+        assertThat(err.toString()).contains("--dest must be NS/WORKLOAD[:PORT]");
+    }
+
+    @Test
+    void everyCommandHasHelp() {
+        for (String[] cmd : new String[][] {{"--help"}, {"ca", "--help"}, {"ca", "init", "--help"}, {"ca", "issue", "--help"},
+                {"policy", "check", "--help"}, {"connect", "--help"}, {"proxy", "--help"}, {"demo", "--help"}}) {
+            out.reset();
+            assertThat(Zerohop.run(cmd)).as(String.join(" ", cmd)).isZero();
+            assertThat(out.toString()).contains("Usage:");
+        }
+    }
+}

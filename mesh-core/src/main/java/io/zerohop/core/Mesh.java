@@ -1,0 +1,528 @@
+package io.zerohop.core;
+
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.spiffe.spiffeid.SpiffeId;
+import io.netty.channel.Channel;
+import io.zerohop.core.internal.CaptureListener;
+import io.zerohop.core.internal.MicrometerSink;
+import io.zerohop.core.internal.Relay;
+import io.zerohop.core.internal.TunnelObserver;
+import io.zerohop.hbone.Authorizer;
+import io.zerohop.hbone.AuthzDecision;
+import io.zerohop.hbone.AuthzRequest;
+import io.zerohop.hbone.Destination;
+import io.zerohop.hbone.HboneClient;
+import io.zerohop.hbone.HboneServer;
+import io.zerohop.hbone.HboneStream;
+import io.zerohop.hbone.Route;
+import io.zerohop.hbone.StreamHandler;
+import io.zerohop.identity.IdentityProvider;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.identity.MeshTls;
+import io.zerohop.identity.SpiffeIds;
+import io.zerohop.policy.AccessRequest;
+import io.zerohop.policy.Decision;
+import io.zerohop.policy.MtlsMode;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.WorkloadRef;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import javax.net.SocketFactory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The mesh for one process: identity + policy + HBONE transport, wired.
+ *
+ * <p>Outbound, {@link #connect} and {@link #socketFactory} look the destination up in the
+ * {@link WorkloadRegistry}, expect its SPIFFE identity and dial its HBONE endpoint; destinations the
+ * registry does not know are refused unless the caller passes a {@link Route}. Inbound, the HBONE
+ * listener presents the SVID of the workload that was dialled, authorizes every CONNECT with the
+ * {@link PolicyEngine} (ztunnel's 401 on deny), and delivers the stream to an in-process handler
+ * ({@link #serve}) or to the workload's TCP port on this node.
+ */
+public final class Mesh implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(Mesh.class);
+
+    private final IdentityProvider provider;
+    private final boolean ownsProvider;
+    private final MeshTls tls;
+    private final PolicyEngine policy;
+    private final WorkloadRegistry registry;
+    private final SpiffeId identity;
+    private final String node;
+    private final InetSocketAddress inbound;
+    private final EventLoopGroup group;
+    private final TunnelObserver observer;
+    private final int maxStreamsPerConnection;
+    private final Duration idleTimeout;
+    private final Duration drain;
+    private final Map<SpiffeId, HboneClient> clients = new ConcurrentHashMap<>();
+    private final Map<InetSocketAddress, StreamHandler> embedded = new ConcurrentHashMap<>();
+    private final java.util.List<Channel> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final boolean passthroughUnknown;
+    private volatile HboneServer server;
+
+    private Mesh(Builder b) {
+        this.ownsProvider = b.provider == null;
+        this.provider = b.provider != null ? b.provider : InMemoryCa.create(b.trustDomain);
+        if (ownsProvider) {
+            log.warn("no identity provider configured: using an in-memory CA for {} (development only)", b.trustDomain);
+        }
+        this.tls = MeshTls.builder(provider).build();
+        this.policy = b.policy;
+        this.registry = b.registry != null ? b.registry : WorkloadRegistry.empty();
+        this.identity = b.identity != null ? b.identity : provider.defaultIdentity().orElse(null);
+        this.node = b.node;
+        this.inbound = b.inbound;
+        IoHandlerFactory io = Epoll.isAvailable() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+        this.group = new MultiThreadIoEventLoopGroup(b.threads, new DefaultThreadFactory("zerohop", true), io);
+        Object meters = b.meterRegistry;
+        TunnelObserver.Sink sink = meters == null ? null
+                : new MicrometerSink((io.micrometer.core.instrument.MeterRegistry) meters);
+        this.observer = new TunnelObserver(registry, sink, b.onTunnelClosed);
+        this.maxStreamsPerConnection = b.maxStreamsPerConnection;
+        this.idleTimeout = b.idleTimeout;
+        this.drain = b.drain;
+        this.passthroughUnknown = b.passthroughUnknown;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Starts the inbound listener, if one was configured. */
+    public CompletableFuture<Mesh> start() {
+        if (inbound == null) {
+            return CompletableFuture.completedFuture(this);
+        }
+        HboneServer s = HboneServer.builder()
+                .tls(tls)
+                .bind(inbound)
+                .eventLoopGroup(group)
+                .identitySelector(this::selectIdentity)
+                .destinations(this::resolve)
+                .authorizer(authorizer())
+                .listener(observer)
+                .build();
+        this.server = s;
+        return s.start().thenApply(x -> this);
+    }
+
+    /** The HBONE listener's bound address (after {@link #start()}), or null without inbound. */
+    public InetSocketAddress inboundAddress() {
+        HboneServer s = server;
+        return s == null ? null : s.localAddress();
+    }
+
+    public WorkloadRegistry workloads() {
+        return registry;
+    }
+
+    public Optional<PolicyEngine> policy() {
+        return Optional.ofNullable(policy);
+    }
+
+    public MeshTls tls() {
+        return tls;
+    }
+
+    /** The identity this process presents by default (the embedded app's own), if any. */
+    public Optional<SpiffeId> identity() {
+        return Optional.ofNullable(identity);
+    }
+
+    // ---- outbound ----
+
+    /** A tunnel to {@code target} as this process's own identity. */
+    public CompletableFuture<HboneStream> connect(InetSocketAddress target) {
+        return connect(requireIdentity(), target);
+    }
+
+    /** A tunnel to a registry workload, as {@code source} (node proxies act for many sources). */
+    public CompletableFuture<HboneStream> connect(SpiffeId source, InetSocketAddress target) {
+        Route route;
+        try {
+            route = route(target);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        return connect(source, target, route);
+    }
+
+    /** A tunnel along an explicit route (for destinations outside the registry). */
+    public CompletableFuture<HboneStream> connect(SpiffeId source, InetSocketAddress target, Route route) {
+        return client(source).connect(target, route.expectedIdentities(), route.hboneAddress(), route.headers());
+    }
+
+    /**
+     * Where a registry workload is reached: its HBONE endpoint and identity.
+     *
+     * @throws UnknownDestinationException when the registry does not know the address or the
+     *                                     workload is not in the mesh (plaintext)
+     */
+    public Route route(InetSocketAddress target) {
+        Workload w = registry.byAddress(target.getAddress()).orElseThrow(() -> new UnknownDestinationException(
+                "destination " + Addresses.authority(target) + " is not a known mesh workload; its identity cannot be verified"
+                        + " (add it to the workload registry or pass an explicit Route)"));
+        if (w.protocol() != Workload.Protocol.HBONE) {
+            throw new UnknownDestinationException("destination " + w + " (" + Addresses.authority(target)
+                    + ") is a plaintext workload, not reachable over HBONE");
+        }
+        return new Route(registry.hboneAddress(w, target.getAddress()), w.identity());
+    }
+
+    /** Sockets that tunnel through HBONE: hand it to OkHttp, Apache HttpClient, JDBC drivers... */
+    public SocketFactory socketFactory() {
+        return socketFactory(requireIdentity());
+    }
+
+    public SocketFactory socketFactory(SpiffeId source) {
+        return client(source).socketFactory(this::route);
+    }
+
+    private HboneClient client(SpiffeId source) {
+        return clients.computeIfAbsent(source, id -> HboneClient.builder()
+                .tls(tls)
+                .identity(id)
+                .eventLoopGroup(group)
+                .listener(observer)
+                .maxStreamsPerConnection(maxStreamsPerConnection)
+                .idleTimeout(idleTimeout)
+                .build());
+    }
+
+    private SpiffeId requireIdentity() {
+        if (identity == null) {
+            throw new IllegalStateException("this mesh has no default identity: pass a source identity, "
+                    + "or configure Mesh.builder().identity(...) or a single-workload identity provider");
+        }
+        return identity;
+    }
+
+    // ---- node proxy: capture listeners ----
+
+    /**
+     * Binds an outbound capture listener: connections it accepts are tunnelled as the identity of
+     * the source workload (looked up by source IP; the mesh's own identity when the source is not
+     * a registry workload). Returns the bound address; the listener closes with the mesh.
+     */
+    public InetSocketAddress capture(Capture capture) throws InterruptedException {
+        Channel ch = CaptureListener.bind(group, capture, this::openOutbound);
+        listeners.add(ch);
+        return (InetSocketAddress) ch.localAddress();
+    }
+
+    private CompletableFuture<Relay.End> openOutbound(InetSocketAddress source, InetSocketAddress target) {
+        SpiffeId src = registry.byAddress(source.getAddress()).filter(this::isLocal).map(Workload::identity).orElse(identity);
+        if (src == null) {
+            return CompletableFuture.failedFuture(new IllegalStateException("source " + Addresses.authority(source)
+                    + " is not a workload of this node and the proxy has no identity of its own"));
+        }
+        Route route;
+        try {
+            route = route(target);
+        } catch (UnknownDestinationException e) {
+            if (passthroughUnknown && registry.byAddress(target.getAddress()).isEmpty()
+                    || registry.byAddress(target.getAddress()).map(w -> w.protocol() == Workload.Protocol.TCP).orElse(false)) {
+                log.debug("passthrough {} -> {}: {}", source, target, e.getMessage());
+                return CaptureListener.connectTcp(group, target);
+            }
+            return CompletableFuture.failedFuture(e);
+        }
+        return connect(src, target, route).thenApply(Relay::hbone);
+    }
+
+    /**
+     * Binds a listener for plaintext arriving at this node's workloads (ztunnel's 15006): a
+     * workload whose PeerAuthentication is STRICT refuses it (TCP reset); otherwise the policy
+     * decides with no peer identity, and allowed connections are relayed to the workload. Use
+     * {@link Capture#transparent} behind TPROXY, or {@link Capture#forward} for one workload port.
+     */
+    public InetSocketAddress plaintextInbound(Capture capture) throws InterruptedException {
+        if (capture.mode() == Capture.Mode.SOCKS5) {
+            throw new IllegalArgumentException("plaintext inbound takes TRANSPARENT or FORWARD capture, not SOCKS5");
+        }
+        Channel ch = CaptureListener.bind(group, capture, this::openPlaintextInbound);
+        listeners.add(ch);
+        return (InetSocketAddress) ch.localAddress();
+    }
+
+    private CompletableFuture<Relay.End> openPlaintextInbound(InetSocketAddress source, InetSocketAddress target) {
+        Workload w = registry.byAddress(target.getAddress()).filter(this::isLocal).orElse(null);
+        if (w == null) {
+            return CompletableFuture.failedFuture(new IllegalStateException("plaintext to " + Addresses.authority(target)
+                    + ": not a workload of this node"));
+        }
+        MtlsMode mode = mtlsMode(w, target.getPort());
+        if (!mode.allowsPlaintext()) {
+            log.warn("plaintext {} -> {} ({}) refused: PeerAuthentication {} requires mTLS", Addresses.authority(source),
+                    Addresses.authority(target), w.identity(), mode);
+            return CompletableFuture.failedFuture(new IllegalStateException("PeerAuthentication " + mode + " for " + w
+                    + " port " + target.getPort() + " refuses plaintext"));
+        }
+        if (policy != null) {
+            Decision d = policy.evaluate(AccessRequest.builder().sourceAddress(source.getAddress())
+                    .destinationAddress(target.getAddress()).destinationPort(target.getPort()).destination(w.ref())
+                    .sourceWorkload(registry.byAddress(source.getAddress()).map(Workload::ref).orElse(null)).build());
+            if (!d.allowed()) {
+                log.warn("plaintext {} -> {} ({}) denied: {}", Addresses.authority(source), Addresses.authority(target),
+                        w.identity(), d.explain());
+                return CompletableFuture.failedFuture(new IllegalStateException(d.explain()));
+            }
+        }
+        return CaptureListener.connectTcp(group, target);
+    }
+
+    // ---- inbound ----
+
+    /**
+     * Tunnels whose CONNECT target is {@code destination} are handed to {@code handler} in-process
+     * (after authorization) instead of being proxied to a TCP port.
+     */
+    public void serve(InetSocketAddress destination, StreamHandler handler) {
+        embedded.put(Objects.requireNonNull(destination), Objects.requireNonNull(handler));
+    }
+
+    /** The effective PeerAuthentication mode for plaintext arriving at {@code w}:{@code port}. */
+    public MtlsMode mtlsMode(Workload w, int port) {
+        return policy == null ? MtlsMode.PERMISSIVE : policy.mtlsMode(w.ref(), port);
+    }
+
+    private SpiffeId selectIdentity(InetSocketAddress local) {
+        Optional<Workload> w = registry.byAddress(local.getAddress());
+        if (w.isPresent() && isLocal(w.get())) {
+            return w.get().identity();
+        }
+        return identity;
+    }
+
+    private boolean isLocal(Workload w) {
+        return node == null || node.equals(w.node());
+    }
+
+    private Destination resolve(InetSocketAddress dst, SpiffeId localIdentity, InetSocketAddress local) {
+        StreamHandler h = embedded.get(dst);
+        if (h != null) {
+            return Destination.embedded(h);
+        }
+        Workload w = registry.byAddress(dst.getAddress()).orElse(null);
+        if (w == null || !isLocal(w)) {
+            return Destination.notServed();
+        }
+        if (!w.identity().equals(localIdentity)) {
+            // The client verified the identity we presented; tunnelling it to another workload would
+            // let it reach something it never authenticated.
+            return Destination.refuse(400, "destination " + w + " is " + w.identity() + ", but this connection presented " + localIdentity);
+        }
+        return Destination.proxy(dst);
+    }
+
+    private Authorizer authorizer() {
+        if (policy == null) {
+            return Authorizer.allowAll();
+        }
+        return r -> {
+            Decision d = policy.evaluate(accessRequest(r));
+            if (d.allowed()) {
+                return AuthzDecision.allow();
+            }
+            log.warn("denied {} -> {} ({}): {}", r.peer(), Addresses.authority(r.destination()), r.localIdentity(), d.explain());
+            return AuthzDecision.deny(d.explain());
+        };
+    }
+
+    private AccessRequest accessRequest(AuthzRequest r) {
+        WorkloadRef dst = registry.byAddress(r.destination().getAddress()).map(Workload::ref)
+                .orElseGet(() -> refOf(r.localIdentity()));
+        WorkloadRef src = registry.byAddress(r.peerAddress().getAddress()).map(Workload::ref).orElse(null);
+        return AccessRequest.builder()
+                .sourcePrincipal(r.peer().toString())
+                .sourceAddress(r.peerAddress().getAddress())
+                .destinationAddress(r.destination().getAddress())
+                .destinationPort(r.destination().getPort())
+                .destination(dst)
+                .sourceWorkload(src)
+                .build();
+    }
+
+    /** A workload known only by its identity: namespace and service account from the SPIFFE ID. */
+    private static WorkloadRef refOf(SpiffeId id) {
+        String sa = SpiffeIds.serviceAccount(id).orElse("default");
+        return new WorkloadRef(SpiffeIds.namespace(id).orElse("default"), sa, sa, Map.of());
+    }
+
+    // ---- lifecycle ----
+
+    /** Stops accepting, lets open tunnels drain up to the configured deadline, then closes. */
+    public CompletableFuture<Void> shutdown() {
+        HboneServer s = server;
+        listeners.forEach(Channel::close);
+        CompletableFuture<Void> drained = s == null ? CompletableFuture.completedFuture(null) : s.shutdownGracefully(drain);
+        return drained.whenComplete((x, e) -> {
+            clients.values().forEach(HboneClient::close);
+            tls.close();
+            if (ownsProvider) {
+                provider.close();
+            }
+            group.shutdownGracefully(0, 2, TimeUnit.SECONDS);
+        });
+    }
+
+    @Override
+    public void close() {
+        shutdown().orTimeout(drain.toMillis() + 5_000, TimeUnit.MILLISECONDS).exceptionally(e -> null).join();
+    }
+
+    /** The destination is not in the registry (or not in the mesh), so its identity is unknown. */
+    public static final class UnknownDestinationException extends IllegalStateException {
+        private static final long serialVersionUID = 1L;
+
+        public UnknownDestinationException(String message) {
+            super(message);
+        }
+    }
+
+    public static final class Builder {
+        private String trustDomain = "cluster.local";
+        private IdentityProvider provider;
+        private SpiffeId identity;
+        private PolicyEngine policy;
+        private WorkloadRegistry registry;
+        private String node;
+        private InetSocketAddress inbound;
+        private Object meterRegistry;
+        private Consumer<io.zerohop.hbone.TunnelResult> onTunnelClosed;
+        private int threads = Math.max(2, Runtime.getRuntime().availableProcessors());
+        private int maxStreamsPerConnection = 100;
+        private Duration idleTimeout = Duration.ofMinutes(5);
+        private Duration drain = Duration.ofSeconds(10);
+        private boolean passthroughUnknown;
+
+        private Builder() {}
+
+        public Builder trustDomain(String td) {
+            SpiffeIds.parse("spiffe://" + td); // validates, naming the input
+            this.trustDomain = td;
+            return this;
+        }
+
+        public Builder identityProvider(IdentityProvider p) {
+            this.provider = Objects.requireNonNull(p);
+            return this;
+        }
+
+        /** The identity this process presents (embedded apps); default: the provider's. */
+        public Builder identity(SpiffeId id) {
+            this.identity = id;
+            return this;
+        }
+
+        /** Authorization; without one every authenticated peer is allowed (Istio with no policy). */
+        public Builder policies(PolicyEngine engine) {
+            this.policy = engine;
+            return this;
+        }
+
+        public Builder workloads(WorkloadRegistry r) {
+            this.registry = r;
+            return this;
+        }
+
+        /** Node proxies: serve inbound only for workloads on this node. */
+        public Builder node(String name) {
+            this.node = name;
+            return this;
+        }
+
+        /** Bind an HBONE listener (ztunnel: {@code :15008}); none by default. */
+        public Builder inbound(InetSocketAddress address) {
+            this.inbound = address;
+            return this;
+        }
+
+        /** A Micrometer {@code MeterRegistry} for ztunnel-named metrics (Micrometer is optional). */
+        public Builder meterRegistry(Object registry) {
+            if (registry != null && !isMeterRegistry(registry)) {
+                throw new IllegalArgumentException("meterRegistry must be an io.micrometer.core.instrument.MeterRegistry, got "
+                        + registry.getClass().getName());
+            }
+            this.meterRegistry = registry;
+            return this;
+        }
+
+        private static boolean isMeterRegistry(Object o) {
+            try {
+                return Class.forName("io.micrometer.core.instrument.MeterRegistry").isInstance(o);
+            } catch (ClassNotFoundException e) {
+                return false;
+            }
+        }
+
+        /** Called once per closed tunnel (after metrics and the access log). */
+        public Builder onTunnelClosed(Consumer<io.zerohop.hbone.TunnelResult> c) {
+            this.onTunnelClosed = c;
+            return this;
+        }
+
+        public Builder threads(int n) {
+            if (n < 1) {
+                throw new IllegalArgumentException("threads must be >= 1, got " + n);
+            }
+            this.threads = n;
+            return this;
+        }
+
+        public Builder maxStreamsPerConnection(int n) {
+            if (n < 1) {
+                throw new IllegalArgumentException("maxStreamsPerConnection must be >= 1, got " + n);
+            }
+            this.maxStreamsPerConnection = n;
+            return this;
+        }
+
+        public Builder idleTimeout(Duration d) {
+            if (d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException("idleTimeout must be positive, got " + d);
+            }
+            this.idleTimeout = d;
+            return this;
+        }
+
+        /** How long {@link Mesh#shutdown()} lets open tunnels finish. */
+        public Builder drain(Duration d) {
+            if (d.isNegative()) {
+                throw new IllegalArgumentException("drain must not be negative, got " + d);
+            }
+            this.drain = d;
+            return this;
+        }
+
+        /**
+         * Capture listeners relay destinations the registry does not know as plain TCP (ztunnel's
+         * passthrough) instead of refusing them. Off by default: unknown means unauthenticated.
+         */
+        public Builder passthroughUnknown(boolean on) {
+            this.passthroughUnknown = on;
+            return this;
+        }
+
+        public Mesh build() {
+            return new Mesh(this);
+        }
+    }
+}

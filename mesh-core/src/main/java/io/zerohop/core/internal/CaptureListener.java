@@ -1,0 +1,207 @@
+package io.zerohop.core.internal;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollChannelOption;
+import io.netty.channel.epoll.EpollServerSocketChannel;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.socksx.v5.DefaultSocks5CommandResponse;
+import io.netty.handler.codec.socksx.v5.DefaultSocks5InitialResponse;
+import io.netty.handler.codec.socksx.v5.Socks5AddressType;
+import io.netty.handler.codec.socksx.v5.Socks5AuthMethod;
+import io.netty.handler.codec.socksx.v5.Socks5CommandRequest;
+import io.netty.handler.codec.socksx.v5.Socks5CommandRequestDecoder;
+import io.netty.handler.codec.socksx.v5.Socks5CommandStatus;
+import io.netty.handler.codec.socksx.v5.Socks5CommandType;
+import io.netty.handler.codec.socksx.v5.Socks5InitialRequest;
+import io.netty.handler.codec.socksx.v5.Socks5InitialRequestDecoder;
+import io.netty.handler.codec.socksx.v5.Socks5ServerEncoder;
+import io.netty.util.NetUtil;
+import io.zerohop.core.Addresses;
+import io.zerohop.core.Capture;
+import io.zerohop.hbone.HboneRefusedException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.concurrent.CompletableFuture;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One outbound capture listener of a node proxy: accepts the application's plain TCP, finds the
+ * original destination (TPROXY local address, SOCKS5 request or fixed target), and relays it through
+ * an HBONE tunnel opened as the source workload's identity.
+ */
+public final class CaptureListener {
+    private static final Logger log = LoggerFactory.getLogger(CaptureListener.class);
+
+    /** How the proxy opens a tunnel for (source address, destination). */
+    public interface Opener {
+        /** Completes with a relay end for the destination, or fails with the reason to log. */
+        CompletableFuture<Relay.End> open(InetSocketAddress source, InetSocketAddress destination);
+    }
+
+    private CaptureListener() {}
+
+    public static Channel bind(EventLoopGroup group, Capture capture, Opener opener) throws InterruptedException {
+        ServerBootstrap b = new ServerBootstrap().group(group)
+                .channel(Epoll.isAvailable() ? EpollServerSocketChannel.class : NioServerSocketChannel.class)
+                .option(ChannelOption.SO_REUSEADDR, true)
+                .childOption(ChannelOption.AUTO_READ, false)
+                .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        switch (capture.mode()) {
+                            case FORWARD -> relay(ch, capture.target(), opener, null);
+                            case TRANSPARENT -> relay(ch, ch.localAddress(), opener, null);
+                            case SOCKS5 -> {
+                                ch.pipeline().addLast(Socks5ServerEncoder.DEFAULT, new Socks5InitialRequestDecoder(), new Socks5(opener));
+                                ch.read();
+                            }
+                        }
+                    }
+                });
+        if (capture.mode() == Capture.Mode.TRANSPARENT) {
+            if (!Epoll.isAvailable()) {
+                throw new IllegalStateException("transparent capture needs the Linux epoll transport: " + Epoll.unavailabilityCause());
+            }
+            b.option(EpollChannelOption.IP_TRANSPARENT, true);
+        }
+        return b.bind(capture.bind()).sync().channel();
+    }
+
+    static void relay(SocketChannel ch, InetSocketAddress dst, Opener opener, Runnable onOpen) {
+        InetSocketAddress src = ch.remoteAddress();
+        opener.open(src, dst).whenComplete((end, e) -> {
+            if (e != null) {
+                log.info("outbound {} -> {} refused: {}", Addresses.authority(src), Addresses.authority(dst), rootMessage(e));
+                Relay.tcp(ch).reset();
+                return;
+            }
+            if (!ch.isActive()) {
+                end.reset();
+                return;
+            }
+            if (onOpen != null) {
+                onOpen.run();
+            }
+            Relay.join(Relay.tcp(ch), end);
+        });
+    }
+
+    static String rootMessage(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && !(t instanceof HboneRefusedException)) {
+            t = t.getCause();
+        }
+        return t instanceof HboneRefusedException r ? r.status() + " " + r.getMessage() : String.valueOf(t.getMessage());
+    }
+
+    /** Minimal SOCKS5: no authentication, CONNECT to an IPv4/IPv6 literal. */
+    private static final class Socks5 extends SimpleChannelInboundHandler<Object> {
+        private final Opener opener;
+
+        Socks5(Opener opener) {
+            this.opener = opener;
+        }
+
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof Socks5InitialRequest init) {
+                if (!init.authMethods().contains(Socks5AuthMethod.NO_AUTH)) {
+                    ctx.writeAndFlush(new DefaultSocks5InitialResponse(Socks5AuthMethod.UNACCEPTED)).addListener(f -> ctx.close());
+                    return;
+                }
+                ctx.pipeline().replace(Socks5InitialRequestDecoder.class, "socks5-cmd", new Socks5CommandRequestDecoder());
+                ctx.writeAndFlush(new DefaultSocks5InitialResponse(Socks5AuthMethod.NO_AUTH));
+                ctx.read();
+                return;
+            }
+            if (msg instanceof Socks5CommandRequest req) {
+                if (req.type() != Socks5CommandType.CONNECT) {
+                    reply(ctx, Socks5CommandStatus.COMMAND_UNSUPPORTED, true);
+                    return;
+                }
+                if (req.dstAddrType() == Socks5AddressType.DOMAIN) {
+                    // Resolving names would mean trusting DNS for identity; meshes route by IP.
+                    reply(ctx, Socks5CommandStatus.ADDRESS_UNSUPPORTED, true);
+                    return;
+                }
+                InetAddress ip;
+                try {
+                    ip = InetAddress.getByAddress(NetUtil.createByteArrayFromIpAddressString(req.dstAddr()));
+                } catch (Exception e) {
+                    reply(ctx, Socks5CommandStatus.ADDRESS_UNSUPPORTED, true);
+                    return;
+                }
+                SocketChannel ch = (SocketChannel) ctx.channel();
+                ctx.pipeline().remove(Socks5CommandRequestDecoder.class);
+                ctx.pipeline().remove(this);
+                InetSocketAddress dst = new InetSocketAddress(ip, req.dstPort());
+                InetSocketAddress src = ch.remoteAddress();
+                opener.open(src, dst).whenComplete((end, e) -> {
+                    if (e != null) {
+                        log.info("socks5 {} -> {} refused: {}", Addresses.authority(src), Addresses.authority(dst), rootMessage(e));
+                        ch.writeAndFlush(new DefaultSocks5CommandResponse(
+                                e.getCause() instanceof HboneRefusedException ? Socks5CommandStatus.FORBIDDEN : Socks5CommandStatus.CONNECTION_REFUSED,
+                                Socks5AddressType.IPv4)).addListener(f -> ch.close());
+                        return;
+                    }
+                    ch.writeAndFlush(new DefaultSocks5CommandResponse(Socks5CommandStatus.SUCCESS, Socks5AddressType.IPv4, "0.0.0.0", 0))
+                            .addListener(f -> {
+                                ch.pipeline().remove(Socks5ServerEncoder.class);
+                                Relay.join(Relay.tcp(ch), end);
+                            });
+                });
+            }
+        }
+
+        private static void reply(ChannelHandlerContext ctx, Socks5CommandStatus status, boolean close) {
+            ChannelFuture f = ctx.writeAndFlush(new DefaultSocks5CommandResponse(status, Socks5AddressType.IPv4));
+            if (close) {
+                f.addListener(x -> ctx.close());
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+
+    /** A plain TCP connection as a relay end (passthrough, plaintext inbound). */
+    public static CompletableFuture<Relay.End> connectTcp(EventLoopGroup group, InetSocketAddress dst) {
+        CompletableFuture<Relay.End> f = new CompletableFuture<>();
+        new Bootstrap().group(group)
+                .channel(Epoll.isAvailable() ? EpollSocketChannel.class : NioSocketChannel.class)
+                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 10_000)
+                .handler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {}
+                })
+                .connect(dst).addListener((ChannelFuture cf) -> {
+                    if (cf.isSuccess()) {
+                        f.complete(Relay.tcp((DuplexChannel) cf.channel()));
+                    } else {
+                        f.completeExceptionally(cf.cause());
+                    }
+                });
+        return f;
+    }
+}

@@ -1,0 +1,51 @@
+package io.zerohop.core.internal;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Tags;
+
+/**
+ * ztunnel's metric names through Micrometer: {@code istio.tcp.connections.opened} becomes
+ * {@code istio_tcp_connections_opened_total} in Prometheus text, the name Istio dashboards query.
+ * Byte counters are added when a tunnel closes (ztunnel adds them as bytes flow; the totals agree
+ * once tunnels end).
+ */
+public final class MicrometerSink implements TunnelObserver.Sink {
+    private final MeterRegistry registry;
+
+    public MicrometerSink(MeterRegistry registry) {
+        this.registry = registry;
+    }
+
+    private static Tags tags(TunnelObserver.Labels l) {
+        return Tags.of(
+                "reporter", l.reporter(),
+                "source_principal", l.sourcePrincipal(),
+                "source_workload", l.sourceWorkload(),
+                "source_workload_namespace", l.sourceNamespace(),
+                "destination_principal", l.destinationPrincipal(),
+                "destination_workload", l.destinationWorkload(),
+                "destination_workload_namespace", l.destinationNamespace(),
+                "request_protocol", "tcp",
+                "connection_security_policy", "mutual_tls");
+    }
+
+    @Override
+    public void opened(TunnelObserver.Labels l) {
+        Counter.builder("istio.tcp.connections.opened").tags(tags(l)).register(registry).increment();
+    }
+
+    @Override
+    public void closed(TunnelObserver.Labels l, long bytesSent, long bytesReceived) {
+        Tags t = tags(l);
+        Counter.builder("istio.tcp.connections.closed").tags(t).register(registry).increment();
+        Counter.builder("istio.tcp.sent.bytes").tags(t).register(registry).increment(bytesSent);
+        Counter.builder("istio.tcp.received.bytes").tags(t).register(registry).increment(bytesReceived);
+    }
+
+    @Override
+    public void refused(TunnelObserver.Labels l, int status) {
+        Counter.builder("zerohop.tunnels.refused").tags(tags(l)).tag("status", Integer.toString(status))
+                .register(registry).increment();
+    }
+}

@@ -1,0 +1,179 @@
+package io.zerohop.core.internal;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.util.ReferenceCountUtil;
+import io.zerohop.hbone.HboneStream;
+
+/**
+ * Joins two byte streams that may live on different event loops: a captured TCP connection and an
+ * HBONE stream (outbound capture), or two TCP connections (passthrough, plaintext inbound). Each
+ * side reads one burst, hands it to the other and reads again only when that write has been
+ * flushed, so neither buffers more than a read burst: HTTP/2 flow control or the TCP window then
+ * pushes back on the sender. FIN ⇔ END_STREAM/FIN, errors ⇔ RST_STREAM/RST.
+ */
+public final class Relay {
+
+    /** One side of a relay: how to half-close and how to abort it. */
+    public interface End {
+        Channel channel();
+
+        void shutdownOutput();
+
+        void reset();
+
+        /** Gracefully closes once both directions ended. */
+        void close();
+    }
+
+    public static End tcp(DuplexChannel ch) {
+        return new End() {
+            @Override
+            public Channel channel() {
+                return ch;
+            }
+
+            @Override
+            public void shutdownOutput() {
+                ch.shutdownOutput();
+            }
+
+            @Override
+            public void reset() {
+                if (ch.isActive()) {
+                    ch.config().setOption(ChannelOption.SO_LINGER, 0);
+                    ch.close();
+                }
+            }
+
+            @Override
+            public void close() {
+                ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+            }
+        };
+    }
+
+    public static End hbone(HboneStream stream) {
+        return new End() {
+            @Override
+            public Channel channel() {
+                return stream.channel();
+            }
+
+            @Override
+            public void shutdownOutput() {
+                stream.shutdownOutput();
+            }
+
+            @Override
+            public void reset() {
+                stream.reset();
+            }
+
+            @Override
+            public void close() {
+                stream.close();
+            }
+        };
+    }
+
+    private final End a;
+    private final End b;
+    private int eofs;
+    private boolean aborted;
+
+    private Relay(End a, End b) {
+        this.a = a;
+        this.b = b;
+    }
+
+    /** Both channels must have auto-read off; reading starts here. */
+    public static void join(End a, End b) {
+        Relay r = new Relay(a, b);
+        a.channel().pipeline().addLast("zerohop-relay", r.new Side(a, b));
+        b.channel().pipeline().addLast("zerohop-relay", r.new Side(b, a));
+        a.channel().read();
+        b.channel().read();
+    }
+
+    private synchronized boolean eof() {
+        return ++eofs == 2;
+    }
+
+    private synchronized boolean finished() {
+        return eofs == 2;
+    }
+
+    private void abort() {
+        synchronized (this) {
+            if (aborted) {
+                return;
+            }
+            aborted = true;
+        }
+        a.reset();
+        b.reset();
+    }
+
+    private final class Side extends ChannelInboundHandlerAdapter {
+        private final End in;
+        private final End out;
+
+        Side(End in, End out) {
+            this.in = in;
+            this.out = out;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            Channel o = out.channel();
+            if (!o.isActive()) {
+                ReferenceCountUtil.release(msg);
+                return;
+            }
+            o.writeAndFlush(msg).addListener(f -> {
+                if (f.isSuccess()) {
+                    in.channel().read();
+                } else {
+                    abort();
+                }
+            });
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof ChannelInputShutdownEvent) {
+                out.shutdownOutput();
+                if (eof()) {
+                    a.close();
+                    b.close();
+                }
+                return;
+            }
+            if (evt instanceof HboneStream.Reset) {
+                abort();
+                return;
+            }
+            ctx.fireUserEventTriggered(evt);
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            // Closed before both directions ended: the other side cannot finish cleanly either.
+            if (!finished()) {
+                abort();
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            abort();
+        }
+    }
+}

@@ -1,0 +1,106 @@
+package io.zerohop.core.internal;
+
+import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.hbone.HboneEvents;
+import io.zerohop.hbone.TunnelInfo;
+import io.zerohop.hbone.TunnelResult;
+import java.net.InetSocketAddress;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Turns HBONE events into one access-log line per tunnel (logger {@code io.zerohop.access}) and,
+ * when a metrics sink is present, ztunnel-named metrics. Runs on event loops: string building only
+ * when the log level is on, no blocking.
+ */
+public final class TunnelObserver implements HboneEvents {
+    private static final Logger access = LoggerFactory.getLogger("io.zerohop.access");
+
+    /** Labels ztunnel puts on its istio_tcp_* metrics (the subset we can know). */
+    public record Labels(String reporter, String sourcePrincipal, String sourceWorkload, String sourceNamespace,
+                         String destinationPrincipal, String destinationWorkload, String destinationNamespace) {}
+
+    /** Where metrics go; mesh-core's Micrometer adapter implements it (Micrometer stays optional). */
+    public interface Sink {
+        void opened(Labels labels);
+
+        void closed(Labels labels, long bytesSent, long bytesReceived);
+
+        void refused(Labels labels, int status);
+    }
+
+    private final WorkloadRegistry registry;
+    private final Sink sink;
+    private final Consumer<TunnelResult> extra;
+
+    public TunnelObserver(WorkloadRegistry registry, Sink sink, Consumer<TunnelResult> extra) {
+        this.registry = registry;
+        this.sink = sink;
+        this.extra = extra;
+    }
+
+    @Override
+    public void tunnelOpened(TunnelInfo t) {
+        if (sink != null) {
+            sink.opened(labels(t));
+        }
+    }
+
+    @Override
+    public void tunnelClosed(TunnelResult r) {
+        TunnelInfo t = r.info();
+        if (sink != null) {
+            // ztunnel's sent/received are from the reporter's side: what it sent to and got from the peer.
+            sink.closed(labels(t), r.bytesSent(), r.bytesReceived());
+        }
+        if (access.isInfoEnabled()) {
+            access.info("{} src={} src_id={} dst={} dst_id={} status={} bytes_sent={} bytes_received={} duration_ms={} end={}{}",
+                    t.direction() == TunnelInfo.Direction.INBOUND ? "inbound" : "outbound",
+                    addr(t.direction() == TunnelInfo.Direction.INBOUND ? t.peerAddress() : t.localAddress()),
+                    t.direction() == TunnelInfo.Direction.INBOUND ? t.peerIdentity() : t.localIdentity(),
+                    addr(t.destination()),
+                    t.direction() == TunnelInfo.Direction.INBOUND ? t.localIdentity() : t.peerIdentity(),
+                    r.status(), r.bytesSent(), r.bytesReceived(), r.duration().toMillis(),
+                    r.reset() ? "reset" : "fin", r.error() == null ? "" : " error=\"" + r.error() + "\"");
+        }
+        if (extra != null) {
+            extra.accept(r);
+        }
+    }
+
+    @Override
+    public void tunnelRefused(TunnelInfo t, int status, String reason) {
+        if (sink != null) {
+            sink.refused(labels(t), status);
+        }
+        if (access.isInfoEnabled()) {
+            access.info("{} refused src={} src_id={} dst={} dst_id={} status={} reason=\"{}\"",
+                    t.direction() == TunnelInfo.Direction.INBOUND ? "inbound" : "outbound",
+                    addr(t.peerAddress()), t.peerIdentity(), addr(t.destination()), t.localIdentity(), status, reason);
+        }
+    }
+
+    @Override
+    public void connectionFailed(InetSocketAddress peer, InetSocketAddress local, Throwable cause) {
+        access.info("connection failed peer={} local={} reason=\"{}\"", addr(peer), addr(local), cause.getMessage());
+    }
+
+    private Labels labels(TunnelInfo t) {
+        boolean inbound = t.direction() == TunnelInfo.Direction.INBOUND;
+        var src = inbound ? t.peerIdentity() : t.localIdentity();
+        var dst = inbound ? t.localIdentity() : t.peerIdentity();
+        Workload dw = t.destination() == null ? null : registry.byAddress(t.destination().getAddress()).orElse(null);
+        String srcNs = src == null ? "unknown" : io.zerohop.identity.SpiffeIds.namespace(src).orElse("unknown");
+        String srcSa = src == null ? "unknown" : io.zerohop.identity.SpiffeIds.serviceAccount(src).orElse("unknown");
+        return new Labels(inbound ? "destination" : "source",
+                src == null ? "unknown" : src.toString(), srcSa, srcNs,
+                dst == null ? "unknown" : dst.toString(),
+                dw == null ? "unknown" : dw.name(), dw == null ? "unknown" : dw.namespace());
+    }
+
+    private static String addr(InetSocketAddress a) {
+        return a == null ? "-" : io.zerohop.core.Addresses.authority(a);
+    }
+}

@@ -1,0 +1,421 @@
+package io.zerohop.identity;
+
+import io.spiffe.bundle.x509bundle.X509Bundle;
+import io.spiffe.bundle.x509bundle.X509BundleSet;
+import io.spiffe.exception.InvalidSpiffeIdException;
+import io.spiffe.spiffeid.SpiffeId;
+import io.spiffe.spiffeid.TrustDomain;
+import io.spiffe.svid.x509svid.X509Svid;
+import io.zerohop.identity.internal.FileWatcher;
+import io.zerohop.identity.internal.ListenerSet;
+import io.zerohop.identity.internal.Svids;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.security.PrivateKey;
+import java.security.cert.CertificateException;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Date;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One workload identity read from PEM files, as cert-manager ({@code tls.crt}, {@code tls.key},
+ * {@code ca.crt}) or Vault agent write them, reloaded when they change.
+ *
+ * <p>Files are watched (directory WatchService) and polled as a fallback. A new set of files is
+ * installed only when it is complete and valid: the chain parses and is an X.509-SVID, the key
+ * belongs to the leaf, the leaf verifies against the trust bundle file, and the SPIFFE ID is the
+ * one served so far. Anything else (a half-written file, a key from the previous rotation) is
+ * logged with the file names and the previous identity keeps serving.
+ *
+ * <p>The trust bundle file may hold several roots; they form the bundle of the SVID's own trust
+ * domain. Other trust domains' bundles can be added from files with
+ * {@link Builder#federatedBundle(String, Path)}.
+ */
+public final class PemFileIdentityProvider implements IdentityProvider {
+    private static final Logger log = LoggerFactory.getLogger(PemFileIdentityProvider.class);
+
+    /** Everything installed together, so readers never see an SVID with another load's bundles. */
+    private record Material(X509Svid svid, X509BundleSet bundles, List<byte[]> contents) {}
+
+    private final Path certFile;
+    private final Path keyFile;
+    private final Path bundleFile;
+    private final Map<TrustDomain, Path> federated;
+    private final Clock clock;
+    private final Consumer<? super Exception> onReloadFailure;
+    private final ListenerSet listeners = new ListenerSet();
+    private final FileWatcher watcher;
+
+    private volatile Material material;
+    // Guarded by this: the last contents that failed, so a bad file is reported once, not every poll.
+    private List<byte[]> lastFailed;
+
+    private PemFileIdentityProvider(Builder b) {
+        this.certFile = b.certFile;
+        this.keyFile = b.keyFile;
+        this.bundleFile = b.bundleFile;
+        this.federated = Map.copyOf(b.federated);
+        this.clock = b.clock;
+        this.onReloadFailure = b.onReloadFailure;
+        List<byte[]> contents;
+        try {
+            contents = readAll();
+            this.material = parse(contents, null);
+        } catch (IOException | GeneralSecurityException e) {
+            throw new IllegalStateException("cannot load identity from " + files() + ": " + e.getMessage(), e);
+        }
+        log.info("serving {} from {} (valid until {})", material.svid().getSpiffeId(), certFile,
+                material.svid().getLeaf().getNotAfter().toInstant());
+        Set<Path> dirs = new LinkedHashSet<>();
+        for (Path p : allFiles()) {
+            dirs.add(p.toAbsolutePath().getParent());
+        }
+        this.watcher = new FileWatcher("zerohop-pem-watch", dirs, b.watch, b.pollInterval, b.settle, this::reloadQuietly);
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * The layout of a cert-manager {@code Certificate} secret mounted at {@code dir}:
+     * {@code tls.crt}, {@code tls.key}, {@code ca.crt}; default reload settings.
+     */
+    public static PemFileIdentityProvider certManager(Path dir) {
+        return builder().directory(dir).build();
+    }
+
+    /** The SVID in force now. */
+    public X509Svid current() {
+        return material.svid();
+    }
+
+    /**
+     * Reads the files now and installs them if they changed and are valid; the watcher calls this
+     * on its own. Returns {@code true} when new material was installed (listeners have been told),
+     * {@code false} when the files hold what is already served.
+     *
+     * @throws IOException if a file cannot be read; the previous identity keeps serving
+     * @throws GeneralSecurityException if the files are not a valid identity (the message says
+     *     which and why); the previous identity keeps serving
+     */
+    public synchronized boolean reload() throws IOException, GeneralSecurityException {
+        Material old = material;
+        List<byte[]> contents = readAll();
+        if (sameContents(contents, old.contents())) {
+            lastFailed = null;
+            return false;
+        }
+        Material fresh = parse(contents, old.svid().getSpiffeId());
+        material = fresh;
+        lastFailed = null;
+        boolean svidChanged = !Svids.sameChain(old.svid(), fresh.svid());
+        boolean bundlesChanged = !old.bundles().equals(fresh.bundles());
+        if (svidChanged) {
+            log.info("reloaded {} from {} (valid until {})", fresh.svid().getSpiffeId(), certFile,
+                    fresh.svid().getLeaf().getNotAfter().toInstant());
+        }
+        if (bundlesChanged) {
+            log.info("reloaded trust bundles from {}: {}", bundleFile, fresh.bundles().getBundles().keySet());
+            listeners.bundlesChanged(fresh.bundles());
+        }
+        if (svidChanged) {
+            listeners.svidRotated(fresh.svid());
+        }
+        return svidChanged || bundlesChanged;
+    }
+
+    private synchronized void reloadQuietly() {
+        List<byte[]> before = lastFailed;
+        try {
+            reload();
+        } catch (IOException | GeneralSecurityException e) {
+            List<byte[]> now;
+            try {
+                now = readAll();
+            } catch (IOException io) {
+                now = null;
+            }
+            if (before == null || now == null || !sameContents(before, now)) {
+                log.warn("not reloading identity from {}: {}; still serving {} (valid until {})", files(), e.getMessage(),
+                        material.svid().getSpiffeId(), material.svid().getLeaf().getNotAfter().toInstant());
+                if (onReloadFailure != null) {
+                    try {
+                        onReloadFailure.accept(e);
+                    } catch (RuntimeException cb) {
+                        log.warn("onReloadFailure callback failed: {}", cb.toString(), cb);
+                    }
+                }
+            }
+            lastFailed = now;
+        }
+    }
+
+    private List<Path> allFiles() {
+        List<Path> all = new ArrayList<>(3 + federated.size());
+        all.add(certFile);
+        all.add(keyFile);
+        all.add(bundleFile);
+        all.addAll(federated.values());
+        return all;
+    }
+
+    private String files() {
+        return allFiles().toString();
+    }
+
+    private List<byte[]> readAll() throws IOException {
+        List<byte[]> out = new ArrayList<>();
+        for (Path p : allFiles()) {
+            try {
+                out.add(Files.readAllBytes(p));
+            } catch (NoSuchFileException e) {
+                throw new NoSuchFileException(p.toString(), null, "file not found");
+            }
+        }
+        return out;
+    }
+
+    private static boolean sameContents(List<byte[]> a, List<byte[]> b) {
+        if (a.size() != b.size()) {
+            return false;
+        }
+        for (int i = 0; i < a.size(); i++) {
+            if (!Arrays.equals(a.get(i), b.get(i))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private Material parse(List<byte[]> contents, SpiffeId expected) throws GeneralSecurityException {
+        List<X509Certificate> chain = certificates(certFile, contents.get(0));
+        PrivateKey key;
+        try {
+            key = Svids.parsePrivateKey(ascii(contents.get(1)));
+        } catch (GeneralSecurityException e) {
+            throw new GeneralSecurityException(keyFile + ": " + e.getMessage(), e);
+        }
+        X509Svid svid;
+        try {
+            svid = Svids.of(chain, key);
+        } catch (GeneralSecurityException e) {
+            throw new GeneralSecurityException(certFile + " with " + keyFile + ": " + e.getMessage(), e);
+        }
+        SpiffeId id = svid.getSpiffeId();
+        if (expected != null && !expected.equals(id)) {
+            throw new GeneralSecurityException(certFile + ": SPIFFE ID changed from " + expected + " to " + id
+                    + "; a provider serves one identity, restart to change it");
+        }
+        List<X509Certificate> roots = certificates(bundleFile, contents.get(2));
+        List<X509Bundle> bundles = new ArrayList<>();
+        bundles.add(new X509Bundle(id.getTrustDomain(), new HashSet<>(roots)));
+        int i = 3;
+        for (Map.Entry<TrustDomain, Path> e : federated.entrySet()) {
+            if (e.getKey().equals(id.getTrustDomain())) {
+                throw new GeneralSecurityException(e.getValue() + ": federated bundle for " + e.getKey()
+                        + " is the SVID's own trust domain; put those roots in " + bundleFile);
+            }
+            bundles.add(new X509Bundle(e.getKey(), new HashSet<>(certificates(e.getValue(), contents.get(i++)))));
+        }
+        X509BundleSet set = X509BundleSet.of(bundles);
+        try {
+            SvidVerifier.verify(svid.getChainArray(), set, Date.from(clock.instant()));
+        } catch (CertificateException e) {
+            throw new GeneralSecurityException(certFile + " against " + bundleFile + ": " + e.getMessage(), e);
+        }
+        return new Material(svid, set, contents);
+    }
+
+    private static List<X509Certificate> certificates(Path file, byte[] content) throws GeneralSecurityException {
+        List<X509Certificate> certs;
+        try {
+            certs = Pem.parseCertificates(ascii(content));
+        } catch (CertificateException | IllegalArgumentException e) {
+            throw new GeneralSecurityException(file + ": unparsable certificate PEM (" + e.getMessage() + ")", e);
+        }
+        if (certs.isEmpty()) {
+            throw new GeneralSecurityException(file + ": no CERTIFICATE block found");
+        }
+        return certs;
+    }
+
+    private static String ascii(byte[] b) {
+        return new String(b, StandardCharsets.US_ASCII);
+    }
+
+    // ---- IdentityProvider ----
+
+    @Override
+    public Optional<SpiffeId> defaultIdentity() {
+        return Optional.of(material.svid().getSpiffeId());
+    }
+
+    @Override
+    public CompletableFuture<X509Svid> svid(SpiffeId id) {
+        X509Svid svid = material.svid();
+        if (!svid.getSpiffeId().equals(id)) {
+            return CompletableFuture.failedFuture(new IllegalArgumentException(
+                    "no SVID for " + id + ": the PEM files at " + certFile + " hold only " + svid.getSpiffeId()));
+        }
+        return CompletableFuture.completedFuture(svid);
+    }
+
+    @Override
+    public X509BundleSet bundles() {
+        return material.bundles();
+    }
+
+    @Override
+    public void addListener(IdentityListener listener) {
+        listeners.add(listener);
+    }
+
+    @Override
+    public void removeListener(IdentityListener listener) {
+        listeners.remove(listener);
+    }
+
+    @Override
+    public void close() {
+        watcher.close();
+        listeners.clear();
+    }
+
+    public static final class Builder {
+        private Path certFile;
+        private Path keyFile;
+        private Path bundleFile;
+        private final Map<TrustDomain, Path> federated = new LinkedHashMap<>();
+        private boolean watch = true;
+        private Duration pollInterval = Duration.ofSeconds(30);
+        private Duration settle = Duration.ofMillis(100);
+        private Clock clock = Clock.systemUTC();
+        private Consumer<? super Exception> onReloadFailure;
+
+        private Builder() {}
+
+        /** cert-manager's names in {@code dir}: {@code tls.crt}, {@code tls.key}, {@code ca.crt}. */
+        public Builder directory(Path dir) {
+            Objects.requireNonNull(dir, "dir");
+            return certificateChain(dir.resolve("tls.crt")).privateKey(dir.resolve("tls.key")).trustBundle(dir.resolve("ca.crt"));
+        }
+
+        /** The leaf certificate followed by any intermediates (PEM). */
+        public Builder certificateChain(Path file) {
+            this.certFile = Objects.requireNonNull(file, "certificateChain");
+            return this;
+        }
+
+        /** The leaf's private key: PKCS#8, SEC1 (EC) or PKCS#1 (RSA) PEM. */
+        public Builder privateKey(Path file) {
+            this.keyFile = Objects.requireNonNull(file, "privateKey");
+            return this;
+        }
+
+        /** Roots (one or more, PEM) of the SVID's own trust domain. */
+        public Builder trustBundle(Path file) {
+            this.bundleFile = Objects.requireNonNull(file, "trustBundle");
+            return this;
+        }
+
+        /** Roots of another trust domain to trust too (SPIFFE federation), reloaded like the rest. */
+        public Builder federatedBundle(String trustDomain, Path file) {
+            TrustDomain td;
+            try {
+                td = TrustDomain.parse(trustDomain);
+            } catch (IllegalArgumentException | InvalidSpiffeIdException e) {
+                throw new IllegalArgumentException("invalid trust domain \"" + trustDomain + "\": " + e.getMessage(), e);
+            }
+            federated.put(td, Objects.requireNonNull(file, "file"));
+            return this;
+        }
+
+        /** Watch the files' directories for changes (default on); polling runs either way. */
+        public Builder watch(boolean on) {
+            this.watch = on;
+            return this;
+        }
+
+        /** How often the files are re-read when no change event arrives (default 30 s). */
+        public Builder pollInterval(Duration interval) {
+            this.pollInterval = positive("pollInterval", interval);
+            return this;
+        }
+
+        /** After a change event, how long the files must stay quiet before they are read (default 100 ms). */
+        public Builder settleTime(Duration settle) {
+            Objects.requireNonNull(settle, "settleTime");
+            if (settle.isNegative()) {
+                throw new IllegalArgumentException("settleTime must not be negative, got " + settle);
+            }
+            this.settle = settle;
+            return this;
+        }
+
+        /** The clock the leaf's validity is checked against on load. */
+        public Builder clock(Clock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /**
+         * Told why, each time changed files fail to load in the background (for health checks and
+         * metrics); the previous identity keeps serving.
+         */
+        public Builder onReloadFailure(Consumer<? super Exception> callback) {
+            this.onReloadFailure = callback;
+            return this;
+        }
+
+        /**
+         * Reads and checks the files and starts watching them.
+         *
+         * @throws IllegalStateException if the files are missing or not a valid identity, saying which and why
+         */
+        public PemFileIdentityProvider build() {
+            List<String> missing = new ArrayList<>();
+            if (certFile == null) {
+                missing.add("certificateChain");
+            }
+            if (keyFile == null) {
+                missing.add("privateKey");
+            }
+            if (bundleFile == null) {
+                missing.add("trustBundle");
+            }
+            if (!missing.isEmpty()) {
+                throw new IllegalStateException("PemFileIdentityProvider needs " + String.join(", ", missing)
+                        + " (or directory(dir) for cert-manager's tls.crt, tls.key, ca.crt)");
+            }
+            return new PemFileIdentityProvider(this);
+        }
+
+        private static Duration positive(String what, Duration d) {
+            Objects.requireNonNull(d, what);
+            if (d.isNegative() || d.isZero()) {
+                throw new IllegalArgumentException(what + " must be positive, got " + d);
+            }
+            return d;
+        }
+    }
+}

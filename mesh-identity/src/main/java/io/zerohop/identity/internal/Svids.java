@@ -1,0 +1,108 @@
+package io.zerohop.identity.internal;
+
+import io.spiffe.exception.X509SvidException;
+import io.spiffe.svid.x509svid.X509Svid;
+import io.zerohop.identity.Pem;
+import java.io.IOException;
+import java.io.StringReader;
+import java.nio.charset.StandardCharsets;
+import java.security.GeneralSecurityException;
+import java.security.PrivateKey;
+import java.security.SecureRandom;
+import java.security.Signature;
+import java.security.cert.X509Certificate;
+import java.time.Instant;
+import java.util.List;
+import org.bouncycastle.asn1.pkcs.PrivateKeyInfo;
+import org.bouncycastle.openssl.PEMKeyPair;
+import org.bouncycastle.openssl.PEMParser;
+import org.bouncycastle.openssl.jcajce.JcaPEMKeyConverter;
+
+/** Building and comparing SVIDs from raw material, with the checks java-spiffe leaves out. */
+public final class Svids {
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    private Svids() {}
+
+    /**
+     * An SVID from a chain (leaf first) and its key. java-spiffe checks the X.509-SVID rules but
+     * not that the key belongs to the leaf; a mismatched pair would only fail later, in a TLS
+     * handshake, so it is checked here.
+     */
+    public static X509Svid of(List<X509Certificate> chain, PrivateKey key) throws GeneralSecurityException {
+        if (chain.isEmpty()) {
+            throw new GeneralSecurityException("no certificate");
+        }
+        requireKeyMatches(key, chain.get(0));
+        try {
+            return X509Svid.parse(Pem.certificates(chain).getBytes(StandardCharsets.US_ASCII),
+                    Pem.privateKey(key).getBytes(StandardCharsets.US_ASCII));
+        } catch (X509SvidException e) {
+            throw new GeneralSecurityException("not an X.509-SVID: " + e.getMessage(), e);
+        }
+    }
+
+    /** Signs a random challenge with {@code key} and verifies it with the certificate's public key. */
+    public static void requireKeyMatches(PrivateKey key, X509Certificate leaf) throws GeneralSecurityException {
+        String alg = switch (key.getAlgorithm()) {
+            case "EC" -> "SHA256withECDSA";
+            case "RSA" -> "SHA256withRSA";
+            case "Ed25519", "EdDSA" -> "Ed25519";
+            default -> throw new GeneralSecurityException("unsupported private key algorithm " + key.getAlgorithm());
+        };
+        if (!leaf.getPublicKey().getAlgorithm().equals(key.getAlgorithm())) {
+            throw new GeneralSecurityException("private key (" + key.getAlgorithm() + ") does not match the certificate's public key ("
+                    + leaf.getPublicKey().getAlgorithm() + ")");
+        }
+        byte[] challenge = new byte[32];
+        RANDOM.nextBytes(challenge);
+        Signature s = Signature.getInstance(alg);
+        s.initSign(key);
+        s.update(challenge);
+        byte[] sig = s.sign();
+        Signature v = Signature.getInstance(alg);
+        v.initVerify(leaf.getPublicKey());
+        v.update(challenge);
+        if (!v.verify(sig)) {
+            throw new GeneralSecurityException("private key does not match the certificate's public key");
+        }
+    }
+
+    /**
+     * A private key in any of the PEM encodings cert-manager and Vault write: PKCS#8
+     * ({@code PRIVATE KEY}), SEC1 ({@code EC PRIVATE KEY}) or PKCS#1 ({@code RSA PRIVATE KEY}).
+     */
+    public static PrivateKey parsePrivateKey(String pem) throws GeneralSecurityException {
+        try (PEMParser parser = new PEMParser(new StringReader(pem))) {
+            JcaPEMKeyConverter converter = new JcaPEMKeyConverter();
+            for (Object o; (o = parser.readObject()) != null; ) {
+                if (o instanceof PrivateKeyInfo info) {
+                    return converter.getPrivateKey(info);
+                }
+                if (o instanceof PEMKeyPair pair) {
+                    // SEC1 keys often omit the public key, which getKeyPair would need
+                    return converter.getPrivateKey(pair.getPrivateKeyInfo());
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            throw new GeneralSecurityException("unreadable private key PEM: " + e.getMessage(), e);
+        }
+        throw new GeneralSecurityException("no PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY block found");
+    }
+
+    /** Same certificates in the same order (keys follow certificates once checked by {@link #of}). */
+    public static boolean sameChain(X509Svid a, X509Svid b) {
+        return a == b || (a != null && b != null && a.getChain().equals(b.getChain()));
+    }
+
+    /** The instant {@code fraction} of the way through the leaf's validity window. */
+    public static Instant lifetimePoint(X509Svid svid, double fraction) {
+        long from = svid.getLeaf().getNotBefore().getTime();
+        long to = svid.getLeaf().getNotAfter().getTime();
+        return Instant.ofEpochMilli(from + (long) ((to - from) * fraction));
+    }
+
+    public static Instant notAfter(X509Svid svid) {
+        return svid.getLeaf().getNotAfter().toInstant();
+    }
+}

@@ -1,0 +1,259 @@
+package io.zerohop.identity;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.google.protobuf.CodedOutputStream;
+import com.google.protobuf.Struct;
+import com.google.protobuf.UnknownFieldSet;
+import com.google.protobuf.Value;
+import io.grpc.Metadata;
+import io.grpc.Status;
+import io.spiffe.spiffeid.SpiffeId;
+import io.spiffe.svid.x509svid.X509Svid;
+import io.zerohop.identity.internal.IstioCaMessages;
+import io.zerohop.identity.internal.IstioCaMessages.CertificateRequest;
+import io.zerohop.identity.internal.IstioCaMessages.CertificateResponse;
+import io.zerohop.identity.testing.FakeIstioCa;
+import java.io.ByteArrayOutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class IstioCaClientTest {
+    private static final SpiffeId ID = SpiffeIds.istio("cluster.local", "shop", "cart");
+    private static final Metadata.Key<String> AUTH = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+    private static final Metadata.Key<String> CLUSTER = Metadata.Key.of("clusterid", Metadata.ASCII_STRING_MARSHALLER);
+
+    private static InMemoryCa ca;
+    private static FakeIstioCa server;
+
+    @TempDir
+    static Path shared;
+
+    @TempDir
+    Path dir;
+
+    private Path tokenFile;
+    private IstioCaClient client;
+
+    @BeforeAll
+    static void start() throws Exception {
+        ca = InMemoryCa.builder().trustDomain("cluster.local").intermediate(true).build();
+        server = new FakeIstioCa(ca, "token-1", Files.createDirectory(shared.resolve("tls")));
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        server.close();
+    }
+
+    @BeforeEach
+    void token() throws Exception {
+        tokenFile = dir.resolve("istio-token");
+        Files.writeString(tokenFile, "token-1\n");
+        server.expectToken("token-1");
+        server.tamper(r -> r);
+        server.failWith(null);
+    }
+
+    @AfterEach
+    void closeClient() {
+        if (client != null) {
+            client.close();
+        }
+    }
+
+    private IstioCaClient.Builder tls() {
+        return IstioCaClient.builder().address("127.0.0.1", server.port())
+                .caCertificates(List.of(ca.root())).authority(FakeIstioCa.SERVER_NAME)
+                .tokenFile(tokenFile);
+    }
+
+    private Throwable failure(IstioCaClient c, SpiffeId id) {
+        return assertThatThrownBy(() -> c.issue(id).get(20, TimeUnit.SECONDS))
+                .isInstanceOf(ExecutionException.class).actual().getCause();
+    }
+
+    @Test
+    void issuesOverTlsWithBearerTokenAndClusterId() throws Exception {
+        client = tls().clusterId("Kubernetes").validity(Duration.ofHours(2)).build();
+
+        X509Svid svid = client.issue(ID).get(20, TimeUnit.SECONDS);
+
+        assertThat(svid.getSpiffeId()).isEqualTo(ID);
+        assertThat(svid.getChain()).as("leaf and intermediate; the root Istio appends is dropped").hasSize(2)
+                .doesNotContain(ca.root());
+        assertThat(SvidVerifier.verify(svid.getChainArray(), ca.bundles())).isEqualTo(ID);
+        FakeIstioCa.Seen seen = server.seen().get(server.seen().size() - 1);
+        assertThat(seen.headers().get(AUTH)).isEqualTo("Bearer token-1");
+        assertThat(seen.headers().get(CLUSTER)).isEqualTo("Kubernetes");
+        assertThat(seen.request().validityDurationSeconds()).isEqualTo(7200);
+        assertThat(seen.request().metadata()).as("no impersonation unless asked").isNull();
+        assertThat(Csr.parse(Csr.fromPem(seen.request().csr())).spiffeId()).isEqualTo(ID);
+        long lifetime = svid.getLeaf().getNotAfter().getTime() - svid.getLeaf().getNotBefore().getTime();
+        assertThat(Duration.ofMillis(lifetime)).isBetween(Duration.ofHours(2), Duration.ofHours(2).plusMinutes(2));
+    }
+
+    @Test
+    void everyRequestHasAFreshKey() throws Exception {
+        client = tls().build();
+        X509Svid a = client.issue(ID).get(20, TimeUnit.SECONDS);
+        X509Svid b = client.issue(ID).get(20, TimeUnit.SECONDS);
+        assertThat(a.getLeaf().getPublicKey()).isNotEqualTo(b.getLeaf().getPublicKey());
+        assertThat(a.getPrivateKey().getAlgorithm()).isEqualTo("EC");
+    }
+
+    @Test
+    void tokenFileIsReadForEveryRequest() throws Exception {
+        client = tls().build();
+        client.issue(ID).get(20, TimeUnit.SECONDS);
+
+        Files.writeString(tokenFile, "token-2");
+        server.expectToken("token-2");
+        client.issue(ID).get(20, TimeUnit.SECONDS);
+
+        assertThat(server.seen().get(server.seen().size() - 1).headers().get(AUTH)).isEqualTo("Bearer token-2");
+    }
+
+    @Test
+    void unauthenticatedIsExplained() throws Exception {
+        server.expectToken("something-else");
+        client = tls().build();
+
+        Throwable t = failure(client, ID);
+        assertThat(t).isInstanceOf(IstioCaClient.CaException.class)
+                .hasMessageContaining("UNAUTHENTICATED").hasMessageContaining(tokenFile.toString())
+                .hasMessageContaining(ID.toString());
+        assertThat(((IstioCaClient.CaException) t).grpcStatus()).isEqualTo("UNAUTHENTICATED");
+    }
+
+    @Test
+    void missingTokenFileFailsTheFutureWithoutCallingTheCa() throws Exception {
+        int before = server.seen().size();
+        client = tls().tokenFile(dir.resolve("absent")).build();
+
+        assertThat(failure(client, ID)).isInstanceOf(IstioCaClient.CaException.class)
+                .hasMessageContaining(dir.resolve("absent").toString());
+        assertThat(server.seen()).hasSize(before);
+    }
+
+    @Test
+    void impersonationSendsTheIdentityAsMetadata() throws Exception {
+        client = tls().impersonate(true).build();
+        SpiffeId other = SpiffeIds.istio("cluster.local", "shop", "checkout");
+
+        assertThat(client.issue(other).get(20, TimeUnit.SECONDS).getSpiffeId()).isEqualTo(other);
+        Struct md = server.seen().get(server.seen().size() - 1).request().metadata();
+        assertThat(md.getFieldsOrThrow("ImpersonatedIdentity").getStringValue()).isEqualTo(other.toString());
+    }
+
+    @Test
+    void certificateForAnotherIdentityIsRejected() throws Exception {
+        X509Svid wrong = ca.issue(SpiffeIds.istio("cluster.local", "shop", "evil"));
+        server.tamper(r -> new CertificateResponse(List.of(Pem.certificates(wrong.getChain())), List.of()));
+        client = tls().build();
+
+        Throwable t = failure(client, ID);
+        assertThat(t).isInstanceOf(IstioCaClient.CaException.class).hasMessageContaining("not the requested " + ID);
+        assertThat(((IstioCaClient.CaException) t).grpcStatus()).isNull();
+    }
+
+    @Test
+    void certificateFromAnotherRootIsRejectedEvenIfTheCaSendsThatRoot() throws Exception {
+        InMemoryCa rogue = InMemoryCa.create("cluster.local");
+        server.tamper(r -> {
+            try {
+                List<java.security.cert.X509Certificate> signed = rogue.signCsr(
+                        Csr.fromPem(server.seen().get(server.seen().size() - 1).request().csr()), Duration.ofHours(1));
+                return new CertificateResponse(List.of(Pem.certificates(signed), Pem.certificates(List.of(rogue.root()))),
+                        List.of(Pem.certificates(List.of(rogue.root()))));
+            } catch (Exception e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        client = tls().build();
+
+        assertThat(failure(client, ID)).isInstanceOf(IstioCaClient.CaException.class)
+                .hasMessageContaining("does not verify");
+    }
+
+    @Test
+    void unavailableCaIsReported() throws Exception {
+        server.failWith(Status.UNAVAILABLE.withDescription("draining"));
+        client = tls().build();
+
+        Throwable t = failure(client, ID);
+        assertThat(t).hasMessageContaining("unavailable").hasMessageContaining("draining");
+        assertThat(((IstioCaClient.CaException) t).grpcStatus()).isEqualTo("UNAVAILABLE");
+    }
+
+    @Test
+    void serverCertificateFromAnUntrustedRootFailsTheHandshake() throws Exception {
+        client = IstioCaClient.builder().address("127.0.0.1", server.port())
+                .caCertificates(List.of(InMemoryCa.create("cluster.local").root())).meshRoots(List.of(ca.root()))
+                .authority(FakeIstioCa.SERVER_NAME).tokenFile(tokenFile).callTimeout(Duration.ofSeconds(10)).build();
+
+        Throwable t = failure(client, ID);
+        assertThat(((IstioCaClient.CaException) t).grpcStatus()).isEqualTo("UNAVAILABLE");
+    }
+
+    @Test
+    void requestWireFormatMatchesCaProtoFieldNumbers() throws Exception {
+        Struct md = Struct.newBuilder().putFields("ImpersonatedIdentity", Value.newBuilder().setStringValue("x").build()).build();
+        byte[] bytes = IstioCaMessages.REQUEST.stream(new CertificateRequest("CSR", 3600, md)).readAllBytes();
+
+        // Decoded by protobuf's generic parser: field numbers as in istio/api ca.proto.
+        UnknownFieldSet fields = UnknownFieldSet.parseFrom(bytes);
+        assertThat(fields.asMap().keySet()).containsExactly(1, 3, 4);
+        assertThat(fields.getField(1).getLengthDelimitedList().get(0).toStringUtf8()).isEqualTo("CSR");
+        assertThat(fields.getField(3).getVarintList()).containsExactly(3600L);
+        assertThat(Struct.parseFrom(fields.getField(4).getLengthDelimitedList().get(0))).isEqualTo(md);
+
+        CertificateRequest back = IstioCaMessages.REQUEST.parse(new java.io.ByteArrayInputStream(bytes));
+        assertThat(back).isEqualTo(new CertificateRequest("CSR", 3600, md));
+    }
+
+    @Test
+    void responseParsingReadsChainAndRootsAndSkipsUnknownFields() throws Exception {
+        ByteArrayOutputStream raw = new ByteArrayOutputStream();
+        CodedOutputStream out = CodedOutputStream.newInstance(raw);
+        out.writeString(1, "leaf");
+        out.writeInt64(99, 7); // a field from a future version
+        out.writeString(1, "root");
+        ByteArrayOutputStream roots = new ByteArrayOutputStream();
+        CodedOutputStream r = CodedOutputStream.newInstance(roots);
+        r.writeString(1, "r1");
+        r.writeString(1, "r2");
+        r.flush();
+        out.writeByteArray(2, roots.toByteArray());
+        out.flush();
+
+        CertificateResponse parsed = IstioCaMessages.RESPONSE.parse(new java.io.ByteArrayInputStream(raw.toByteArray()));
+        assertThat(parsed.certChain()).containsExactly("leaf", "root");
+        assertThat(parsed.rootCerts()).containsExactly("r1", "r2");
+        byte[] again = IstioCaMessages.RESPONSE.stream(parsed).readAllBytes();
+        assertThat(IstioCaMessages.RESPONSE.parse(new java.io.ByteArrayInputStream(again))).isEqualTo(parsed);
+    }
+
+    @Test
+    void builderSaysWhatIsMissing() {
+        assertThatThrownBy(() -> IstioCaClient.builder().build())
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("address").hasMessageContaining("caCertificates").hasMessageContaining("token");
+        assertThatThrownBy(() -> IstioCaClient.builder().address("istiod", 0)).hasMessageContaining("port");
+        assertThatThrownBy(() -> IstioCaClient.builder().header("Authorization", "x")).hasMessageContaining("tokenFile");
+        assertThatThrownBy(() -> IstioCaClient.builder().validity(Duration.ZERO)).hasMessageContaining("validity");
+        assertThatThrownBy(() -> IstioCaClient.builder().address("istiod", 15012).plaintext().tokenFile(tokenFile).build())
+                .hasMessageContaining("meshRoots");
+    }
+}

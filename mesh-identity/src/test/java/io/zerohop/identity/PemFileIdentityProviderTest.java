@@ -1,0 +1,330 @@
+package io.zerohop.identity;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.spiffe.bundle.x509bundle.X509Bundle;
+import io.spiffe.bundle.x509bundle.X509BundleSet;
+import io.spiffe.spiffeid.SpiffeId;
+import io.spiffe.spiffeid.TrustDomain;
+import io.spiffe.svid.x509svid.X509Svid;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import org.bouncycastle.asn1.sec.SECObjectIdentifiers;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class PemFileIdentityProviderTest {
+    private static final SpiffeId ID = SpiffeIds.istio("pem.test", "default", "app");
+    private static InMemoryCa ca;
+    private static InMemoryCa otherCa;
+
+    @TempDir
+    Path dir;
+
+    private final List<AutoCloseable> toClose = new ArrayList<>();
+
+    @BeforeAll
+    static void cas() {
+        ca = InMemoryCa.builder().trustDomain("pem.test").intermediate(true).build();
+        otherCa = InMemoryCa.create("pem.test");
+    }
+
+    @AfterEach
+    void closeAll() throws Exception {
+        for (AutoCloseable c : toClose) {
+            c.close();
+        }
+    }
+
+    private PemFileIdentityProvider open(PemFileIdentityProvider.Builder b) {
+        PemFileIdentityProvider p = b.build();
+        toClose.add(p);
+        return p;
+    }
+
+    /** A provider that only reloads when the test says so. */
+    private PemFileIdentityProvider manual() {
+        return open(PemFileIdentityProvider.builder().directory(dir).watch(false).pollInterval(Duration.ofHours(1)));
+    }
+
+    private void writeSvid(X509Svid svid) throws Exception {
+        Pem.write(dir.resolve("tls.key"), Pem.privateKey(svid.getPrivateKey()), true);
+        Pem.write(dir.resolve("tls.crt"), Pem.certificates(svid.getChain()), false);
+    }
+
+    private void writeBundle(X509Bundle bundle) throws Exception {
+        Pem.write(dir.resolve("ca.crt"), Pem.certificates(List.copyOf(bundle.getX509Authorities())), false);
+    }
+
+    private X509Svid writeFresh() throws Exception {
+        X509Svid svid = ca.issue(ID);
+        writeSvid(svid);
+        writeBundle(ca.bundle());
+        return svid;
+    }
+
+    @Test
+    void servesCertManagerLayoutWithIntermediate() throws Exception {
+        X509Svid issued = writeFresh();
+        PemFileIdentityProvider p = manual();
+
+        assertThat(p.defaultIdentity()).contains(ID);
+        X509Svid served = p.svid(ID).get(5, TimeUnit.SECONDS);
+        assertThat(served.getChain()).isEqualTo(issued.getChain()).hasSize(2);
+        assertThat(served.getPrivateKey().getEncoded()).isEqualTo(issued.getPrivateKey().getEncoded());
+        assertThat(p.bundles().getBundleForTrustDomain(TrustDomain.parse("pem.test")).getX509Authorities())
+                .containsExactly(ca.root());
+    }
+
+    @Test
+    void svidForAnotherIdentityFailsClearly() throws Exception {
+        writeFresh();
+        PemFileIdentityProvider p = manual();
+        SpiffeId other = SpiffeIds.istio("pem.test", "default", "other");
+
+        assertThatThrownBy(() -> p.svid(other).get(5, TimeUnit.SECONDS))
+                .isInstanceOf(ExecutionException.class)
+                .cause().isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining(other.toString())
+                .hasMessageContaining("hold only " + ID);
+    }
+
+    @Test
+    void bundleFileWithSeveralRoots() throws Exception {
+        InMemoryCa rotating = InMemoryCa.create("pem.test");
+        X509Svid svid = rotating.issue(ID);
+        rotating.rotateRoot();
+        writeSvid(svid);
+        writeBundle(rotating.bundle());
+        PemFileIdentityProvider p = manual();
+
+        assertThat(p.bundles().getBundleForTrustDomain(TrustDomain.parse("pem.test")).getX509Authorities()).hasSize(2);
+    }
+
+    @Test
+    void reloadsWhenWatchedFilesChange() throws Exception {
+        writeFresh();
+        PemFileIdentityProvider p = open(PemFileIdentityProvider.builder().directory(dir).pollInterval(Duration.ofHours(1)));
+        LinkedBlockingQueue<X509Svid> rotated = new LinkedBlockingQueue<>();
+        p.addListener(new IdentityListener() {
+            @Override
+            public void svidRotated(X509Svid svid) {
+                rotated.add(svid);
+            }
+        });
+
+        X509Svid next = ca.issue(ID);
+        writeSvid(next);
+
+        X509Svid seen = rotated.poll(10, TimeUnit.SECONDS);
+        assertThat(seen).as("svidRotated after the files changed").isNotNull();
+        assertThat(seen.getLeaf()).isEqualTo(next.getLeaf());
+        assertThat(p.svid(ID).get(5, TimeUnit.SECONDS).getLeaf()).isEqualTo(next.getLeaf());
+        assertThat(p.current().getPrivateKey().getEncoded()).isEqualTo(next.getPrivateKey().getEncoded());
+    }
+
+    @Test
+    void pollingFindsChangesWithoutWatchService() throws Exception {
+        writeFresh();
+        PemFileIdentityProvider p = open(PemFileIdentityProvider.builder().directory(dir)
+                .watch(false).pollInterval(Duration.ofMillis(50)));
+        CountDownLatch latch = new CountDownLatch(1);
+        p.addListener(new IdentityListener() {
+            @Override
+            public void svidRotated(X509Svid svid) {
+                latch.countDown();
+            }
+        });
+        X509Svid next = ca.issue(ID);
+        writeSvid(next);
+
+        assertThat(latch.await(10, TimeUnit.SECONDS)).as("poll picked up the new files").isTrue();
+        assertThat(p.current().getLeaf()).isEqualTo(next.getLeaf());
+    }
+
+    @Test
+    void keyFromAnotherPairIsRejectedAndOldKeepsServing() throws Exception {
+        X509Svid old = writeFresh();
+        PemFileIdentityProvider p = manual();
+        CountDownLatch fired = new CountDownLatch(1);
+        p.addListener(new IdentityListener() {
+            @Override
+            public void svidRotated(X509Svid svid) {
+                fired.countDown();
+            }
+        });
+
+        // cert-manager's order of writes can leave a new certificate next to the old key
+        Pem.write(dir.resolve("tls.crt"), Pem.certificates(ca.issue(ID).getChain()), false);
+
+        assertThatThrownBy(p::reload).isInstanceOf(GeneralSecurityException.class)
+                .hasMessageContaining("tls.crt").hasMessageContaining("tls.key")
+                .hasMessageContaining("does not match");
+        assertThat(p.current().getLeaf()).isEqualTo(old.getLeaf());
+        assertThat(fired.getCount()).isEqualTo(1);
+    }
+
+    @Test
+    void halfWrittenCertificateIsRejected() throws Exception {
+        X509Svid old = writeFresh();
+        PemFileIdentityProvider p = manual();
+        String pem = Pem.certificates(ca.issue(ID).getChain());
+        Files.writeString(dir.resolve("tls.crt"), pem.substring(0, pem.length() / 3), StandardCharsets.US_ASCII);
+
+        assertThatThrownBy(p::reload).isInstanceOf(GeneralSecurityException.class).hasMessageContaining("tls.crt");
+        assertThat(p.current().getLeaf()).isEqualTo(old.getLeaf());
+    }
+
+    @Test
+    void certificateThatIsNotAnSvidIsRejected() throws Exception {
+        X509Svid old = writeFresh();
+        PemFileIdentityProvider p = manual();
+        Instant now = Instant.now();
+        IssuedCertificate twoSans = ca.issue(LeafSpec.svid(ID.toString(), now.minusSeconds(60), now.plusSeconds(3600))
+                .withUriSans(ID.toString(), "spiffe://pem.test/second"));
+        Pem.write(dir.resolve("tls.key"), twoSans.keyPem(), true);
+        Pem.write(dir.resolve("tls.crt"), twoSans.chainPem(), false);
+
+        assertThatThrownBy(p::reload).isInstanceOf(GeneralSecurityException.class)
+                .hasMessageContaining("not an X.509-SVID");
+        assertThat(p.current().getLeaf()).isEqualTo(old.getLeaf());
+    }
+
+    @Test
+    void certificateFromAnUntrustedCaIsRejected() throws Exception {
+        X509Svid old = writeFresh();
+        PemFileIdentityProvider p = manual();
+        writeSvid(otherCa.issue(ID));
+
+        assertThatThrownBy(p::reload).isInstanceOf(GeneralSecurityException.class)
+                .hasMessageContaining("ca.crt").hasMessageContaining("does not verify");
+        assertThat(p.current().getLeaf()).isEqualTo(old.getLeaf());
+    }
+
+    @Test
+    void identityChangeIsRejected() throws Exception {
+        writeFresh();
+        PemFileIdentityProvider p = manual();
+        writeSvid(ca.issue(SpiffeIds.istio("pem.test", "default", "someone-else")));
+
+        assertThatThrownBy(p::reload).isInstanceOf(GeneralSecurityException.class).hasMessageContaining("SPIFFE ID changed");
+        assertThat(p.defaultIdentity()).contains(ID);
+    }
+
+    @Test
+    void backgroundFailureIsReportedAndALaterValidWriteRecovers() throws Exception {
+        X509Svid old = writeFresh();
+        AtomicReference<Exception> failure = new AtomicReference<>();
+        CountDownLatch failed = new CountDownLatch(1);
+        PemFileIdentityProvider p = open(PemFileIdentityProvider.builder().directory(dir)
+                .pollInterval(Duration.ofMillis(100))
+                .onReloadFailure(e -> {
+                    failure.set(e);
+                    failed.countDown();
+                }));
+        CountDownLatch rotated = new CountDownLatch(1);
+        p.addListener(new IdentityListener() {
+            @Override
+            public void svidRotated(X509Svid svid) {
+                rotated.countDown();
+            }
+        });
+
+        Files.writeString(dir.resolve("tls.key"), "-----BEGIN PRIVATE KEY-----\nAAAA", StandardCharsets.US_ASCII);
+        assertThat(failed.await(10, TimeUnit.SECONDS)).as("failure reported").isTrue();
+        assertThat(failure.get()).hasMessageContaining("tls.key");
+        assertThat(p.current().getLeaf()).isEqualTo(old.getLeaf());
+        assertThat(rotated.getCount()).isEqualTo(1);
+
+        X509Svid next = ca.issue(ID);
+        writeSvid(next);
+        assertThat(rotated.await(10, TimeUnit.SECONDS)).as("valid files installed after the bad ones").isTrue();
+        assertThat(p.current().getLeaf()).isEqualTo(next.getLeaf());
+    }
+
+    @Test
+    void bundleChangeFiresBundlesChangedOnly() throws Exception {
+        writeFresh();
+        PemFileIdentityProvider p = manual();
+        LinkedBlockingQueue<X509BundleSet> bundles = new LinkedBlockingQueue<>();
+        CountDownLatch svidFired = new CountDownLatch(1);
+        p.addListener(new IdentityListener() {
+            @Override
+            public void svidRotated(X509Svid svid) {
+                svidFired.countDown();
+            }
+
+            @Override
+            public void bundlesChanged(X509BundleSet set) {
+                bundles.add(set);
+            }
+        });
+        X509Bundle extra = new X509Bundle(TrustDomain.parse("pem.test"), new java.util.HashSet<>(List.of(ca.root(), otherCa.root())));
+        writeBundle(extra);
+
+        assertThat(p.reload()).isTrue();
+        assertThat(bundles).hasSize(1);
+        assertThat(bundles.peek().getBundleForTrustDomain(TrustDomain.parse("pem.test")).getX509Authorities())
+                .containsExactlyInAnyOrder(ca.root(), otherCa.root());
+        assertThat(svidFired.getCount()).isEqualTo(1);
+        assertThat(p.reload()).as("unchanged files are not reloaded").isFalse();
+    }
+
+    @Test
+    void federatedBundleFile() throws Exception {
+        writeFresh();
+        InMemoryCa partner = InMemoryCa.create("partner.test");
+        Path partnerFile = dir.resolve("partner.pem");
+        Pem.write(partnerFile, Pem.certificates(List.of(partner.root())), false);
+        PemFileIdentityProvider p = open(PemFileIdentityProvider.builder().directory(dir)
+                .federatedBundle("partner.test", partnerFile).watch(false).pollInterval(Duration.ofHours(1)));
+
+        assertThat(p.bundles().getBundles()).hasSize(2);
+        assertThat(p.bundles().getBundleForTrustDomain(TrustDomain.parse("partner.test")).getX509Authorities())
+                .containsExactly(partner.root());
+        X509Svid peer = partner.issue(SpiffeId.parse("spiffe://partner.test/peer"));
+        assertThat(SvidVerifier.verify(peer.getChainArray(), p.bundles())).isEqualTo(peer.getSpiffeId());
+    }
+
+    @Test
+    void sec1EcKeyAsCertManagerWritesByDefault() throws Exception {
+        X509Svid svid = ca.issue(ID);
+        // SEC1 with the curve named inside, as Go's x509.MarshalECPrivateKey writes it
+        java.security.interfaces.ECPrivateKey k = (java.security.interfaces.ECPrivateKey) svid.getPrivateKey();
+        String sec1 = Pem.encode("EC PRIVATE KEY",
+                new org.bouncycastle.asn1.sec.ECPrivateKey(256, k.getS(), SECObjectIdentifiers.secp256r1).getEncoded());
+        Pem.write(dir.resolve("tls.key"), sec1, true);
+        Pem.write(dir.resolve("tls.crt"), Pem.certificates(svid.getChain()), false);
+        writeBundle(ca.bundle());
+
+        assertThat(manual().current().getLeaf()).isEqualTo(svid.getLeaf());
+    }
+
+    @Test
+    void builderSaysWhatIsMissingOrWrong() throws Exception {
+        assertThatThrownBy(() -> PemFileIdentityProvider.builder().certificateChain(dir.resolve("a")).build())
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("privateKey").hasMessageContaining("trustBundle");
+        assertThatThrownBy(() -> PemFileIdentityProvider.builder().pollInterval(Duration.ZERO))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("pollInterval");
+        assertThatThrownBy(() -> PemFileIdentityProvider.builder().federatedBundle("Not A Domain!", dir))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("Not A Domain!");
+        assertThatThrownBy(() -> PemFileIdentityProvider.certManager(dir))
+                .isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining(dir.resolve("tls.crt").toString()).hasMessageContaining("not found");
+    }
+}

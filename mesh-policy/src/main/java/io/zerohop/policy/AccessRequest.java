@@ -1,0 +1,158 @@
+package io.zerohop.policy;
+
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.util.Objects;
+
+/**
+ * One inbound connection (L4) or request (L7) to authorize.
+ *
+ * @param sourcePrincipal     verified peer SPIFFE ID ({@code spiffe://td/ns/NS/sa/SA}), null for plaintext
+ * @param sourceAddress       peer address
+ * @param destinationAddress  local address the peer connected to
+ * @param destinationPort     destination (target) port, 1..65535
+ * @param destination         the workload receiving the connection
+ * @param sourceWorkload      the peer workload if the caller knows it (labels for Cilium
+ *                            {@code fromEndpoints}); may be null. Namespace and service account
+ *                            are taken from the verified SPIFFE ID whenever there is one.
+ * @param http                L7 attributes, null when deciding at L4
+ * @param sni                 TLS SNI, used by the {@code connection.sni} condition at L7; may be null
+ */
+public record AccessRequest(
+        String sourcePrincipal,
+        InetAddress sourceAddress,
+        InetAddress destinationAddress,
+        int destinationPort,
+        WorkloadRef destination,
+        WorkloadRef sourceWorkload,
+        HttpAttributes http,
+        String sni) {
+
+    public static final String SPIFFE_SCHEME = "spiffe://";
+
+    public AccessRequest {
+        if (sourcePrincipal != null && (!sourcePrincipal.startsWith(SPIFFE_SCHEME)
+                || sourcePrincipal.length() == SPIFFE_SCHEME.length())) {
+            throw new IllegalArgumentException("sourcePrincipal must be a SPIFFE ID (spiffe://...): " + sourcePrincipal);
+        }
+        Objects.requireNonNull(sourceAddress, "sourceAddress");
+        Objects.requireNonNull(destinationAddress, "destinationAddress");
+        if (destinationPort < 1 || destinationPort > 65535) {
+            throw new IllegalArgumentException("destinationPort out of range: " + destinationPort);
+        }
+        Objects.requireNonNull(destination, "destination");
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Same request seen at L7. */
+    public AccessRequest withHttp(HttpAttributes attributes) {
+        return new AccessRequest(sourcePrincipal, sourceAddress, destinationAddress, destinationPort,
+                destination, sourceWorkload, attributes, sni);
+    }
+
+    public static final class Builder {
+        private static final InetAddress UNSPECIFIED;
+
+        static {
+            try {
+                UNSPECIFIED = InetAddress.getByAddress(new byte[4]);
+            } catch (UnknownHostException e) {
+                throw new ExceptionInInitializerError(e);
+            }
+        }
+
+        private String sourcePrincipal;
+        private InetAddress sourceAddress = UNSPECIFIED;
+        private InetAddress destinationAddress = UNSPECIFIED;
+        private int destinationPort;
+        private WorkloadRef destination;
+        private WorkloadRef sourceWorkload;
+        private HttpAttributes http;
+        private String sni;
+
+        private Builder() {
+        }
+
+        public Builder sourcePrincipal(String spiffeId) {
+            this.sourcePrincipal = spiffeId;
+            return this;
+        }
+
+        public Builder sourceAddress(InetAddress address) {
+            this.sourceAddress = address;
+            return this;
+        }
+
+        /** Convenience for literal addresses; never does a DNS lookup. */
+        public Builder sourceAddress(String literal) {
+            this.sourceAddress = literal(literal);
+            return this;
+        }
+
+        public Builder destinationAddress(InetAddress address) {
+            this.destinationAddress = address;
+            return this;
+        }
+
+        public Builder destinationAddress(String literal) {
+            this.destinationAddress = literal(literal);
+            return this;
+        }
+
+        public Builder destinationPort(int port) {
+            this.destinationPort = port;
+            return this;
+        }
+
+        public Builder destination(WorkloadRef workload) {
+            this.destination = workload;
+            return this;
+        }
+
+        public Builder sourceWorkload(WorkloadRef workload) {
+            this.sourceWorkload = workload;
+            return this;
+        }
+
+        public Builder http(HttpAttributes attributes) {
+            this.http = attributes;
+            return this;
+        }
+
+        public Builder http(String method, String path) {
+            this.http = HttpAttributes.of(method, path);
+            return this;
+        }
+
+        public Builder sni(String sni) {
+            this.sni = sni;
+            return this;
+        }
+
+        public AccessRequest build() {
+            return new AccessRequest(sourcePrincipal, sourceAddress, destinationAddress, destinationPort,
+                    destination, sourceWorkload, http, sni);
+        }
+
+        private static InetAddress literal(String literal) {
+            // Only IP literals are accepted: a hostname here would mean a blocking DNS lookup.
+            boolean ok = !literal.isEmpty();
+            boolean v6 = literal.indexOf(':') >= 0;
+            for (int i = 0; ok && i < literal.length(); i++) {
+                char c = literal.charAt(i);
+                ok = v6 ? Character.digit(c, 16) >= 0 || c == ':' || c == '.' : (c >= '0' && c <= '9') || c == '.';
+            }
+            if (!ok) {
+                throw new IllegalArgumentException("not an IP literal: " + literal);
+            }
+            try {
+                return InetAddress.getByName(literal);
+            } catch (UnknownHostException e) {
+                throw new IllegalArgumentException("not an IP literal: " + literal, e);
+            }
+        }
+    }
+}

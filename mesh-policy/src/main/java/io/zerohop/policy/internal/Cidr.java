@@ -1,0 +1,129 @@
+package io.zerohop.policy.internal;
+
+import java.net.Inet4Address;
+import java.net.InetAddress;
+
+/** An IPv4 or IPv6 prefix. */
+final class Cidr {
+
+    private final boolean v4;
+    private final int v4Addr;
+    private final int v4Mask;
+    private final byte[] v6Addr;
+    private final int bits;
+    private final String text;
+
+    private Cidr(boolean v4, int v4Addr, int v4Mask, byte[] v6Addr, int bits, String text) {
+        this.v4 = v4;
+        this.v4Addr = v4Addr;
+        this.v4Mask = v4Mask;
+        this.v6Addr = v6Addr;
+        this.bits = bits;
+        this.text = text;
+    }
+
+    /** Parses {@code a.b.c.d[/n]} or an IPv6 literal with optional prefix; null if malformed. */
+    static Cidr parse(String s) {
+        String addr = s;
+        int bits = -1;
+        int slash = s.indexOf('/');
+        if (slash >= 0) {
+            addr = s.substring(0, slash);
+            try {
+                bits = Integer.parseInt(s.substring(slash + 1));
+            } catch (NumberFormatException e) {
+                return null;
+            }
+        }
+        byte[] bytes = parseLiteral(addr);
+        if (bytes == null) {
+            return null;
+        }
+        int max = bytes.length * 8;
+        if (bits == -1) {
+            bits = max;
+        }
+        if (bits < 0 || bits > max) {
+            return null;
+        }
+        if (bytes.length == 4) {
+            int a = ((bytes[0] & 0xff) << 24) | ((bytes[1] & 0xff) << 16) | ((bytes[2] & 0xff) << 8) | (bytes[3] & 0xff);
+            int mask = bits == 0 ? 0 : -1 << (32 - bits);
+            return new Cidr(true, a & mask, mask, null, bits, s);
+        }
+        return new Cidr(false, 0, 0, bytes, bits, s);
+    }
+
+    private static byte[] parseLiteral(String addr) {
+        if (addr.isEmpty()) {
+            return null;
+        }
+        if (addr.indexOf(':') < 0) {
+            String[] parts = addr.split("\\.", -1);
+            if (parts.length != 4) {
+                return null;
+            }
+            byte[] b = new byte[4];
+            for (int i = 0; i < 4; i++) {
+                if (parts[i].isEmpty() || parts[i].length() > 3 || !parts[i].chars().allMatch(Character::isDigit)) {
+                    return null;
+                }
+                int v = Integer.parseInt(parts[i]);
+                if (v > 255) {
+                    return null;
+                }
+                b[i] = (byte) v;
+            }
+            return b;
+        }
+        for (int i = 0; i < addr.length(); i++) {
+            char c = addr.charAt(i);
+            if (!(Character.digit(c, 16) >= 0 || c == ':' || c == '.')) {
+                return null;
+            }
+        }
+        try {
+            // A literal containing ':' is never resolved through DNS.
+            return InetAddress.getByName(addr).getAddress();
+        } catch (java.net.UnknownHostException e) {
+            return null;
+        }
+    }
+
+    boolean contains(InetAddress a) {
+        if (a instanceof Inet4Address) {
+            // Inet4Address.hashCode() is its address as an int: reading it avoids getAddress()'s copy.
+            return v4 && (a.hashCode() & v4Mask) == v4Addr;
+        }
+        if (v4) {
+            return false;
+        }
+        byte[] b = a.getAddress();
+        int full = bits / 8;
+        for (int i = 0; i < full; i++) {
+            if (b[i] != v6Addr[i]) {
+                return false;
+            }
+        }
+        int rem = bits % 8;
+        if (rem == 0) {
+            return true;
+        }
+        int mask = (0xff << (8 - rem)) & 0xff;
+        return (b[full] & mask) == (v6Addr[full] & mask);
+    }
+
+    static boolean any(Cidr[] cs, InetAddress a) {
+        for (Cidr c : cs) {
+            if (c.contains(a)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Override
+    public String toString() {
+        return text;
+    }
+}

@@ -1,0 +1,183 @@
+package io.zerohop.policy.internal;
+
+import io.zerohop.policy.AccessRequest;
+import io.zerohop.policy.Decision;
+import io.zerohop.policy.HttpAttributes;
+import io.zerohop.policy.PolicyRef;
+
+/** One compiled Cilium rule set (a CNP/CCNP {@code spec}, or one entry of {@code specs}). */
+final class CiliumPolicy {
+
+    final PolicyRef ref;
+    /** Null for clusterwide policies. */
+    final String namespace;
+    final Selector endpointSelector;
+    /** Whether selecting an endpoint puts its ingress into default deny. */
+    final boolean ingressDefaultDeny;
+    final Rule[] ingress;
+    final Rule[] ingressDeny;
+    final Decision defaultDeny;
+
+    CiliumPolicy(PolicyRef ref, String namespace, Selector endpointSelector, boolean ingressDefaultDeny,
+                 Rule[] ingress, Rule[] ingressDeny, Decision defaultDeny) {
+        this.ref = ref;
+        this.namespace = namespace;
+        this.endpointSelector = endpointSelector;
+        this.ingressDefaultDeny = ingressDefaultDeny;
+        this.ingress = ingress;
+        this.ingressDeny = ingressDeny;
+        this.defaultDeny = defaultDeny;
+    }
+
+    static final int PORT_NO_MATCH = 0;
+    static final int PORT_MATCH = 1;
+    /** The port matched only through rules.http and the request is L4-only: fails closed. */
+    static final int PORT_NEEDS_L7 = 2;
+
+    static final int PROTO_ANY = 0;
+    static final int PROTO_TCP = 1;
+    static final int PROTO_OTHER = 2;
+
+    static final class Rule {
+        final int index;
+        Selector[] fromEndpoints = new Selector[0];
+        boolean entityAll;
+        boolean entityCluster;
+        boolean entityWorld;
+        Cidr[] cidrs = new Cidr[0];
+        Cidr[][] cidrExcept = new Cidr[0][];
+        boolean hasL3;
+        Port[] ports;
+        boolean authRequired;
+        String spiffeTrustDomain;
+        StringMatch[] spiffeIdentities;
+        Decision matched;
+        Decision authMissing;
+        Decision spiffeRejected;
+        Decision needsL7;
+
+        Rule(int index) {
+            this.index = index;
+        }
+
+        /** Cilium: a rule with only toPorts applies to every peer; an empty rule to none. */
+        boolean matchesPeer(AccessRequest r) {
+            if (!hasL3) {
+                return ports != null;
+            }
+            if (entityAll) {
+                return true;
+            }
+            boolean endpoint = Peer.isClusterEndpoint(r);
+            if (entityCluster && endpoint) {
+                return true;
+            }
+            if (entityWorld && !endpoint) {
+                return true;
+            }
+            for (Selector s : fromEndpoints) {
+                if (s.matchesPeer(r)) {
+                    return true;
+                }
+            }
+            if (!endpoint) {
+                // CIDR rules select peers outside the cluster only, as Cilium does for pod IPs.
+                for (int i = 0; i < cidrs.length; i++) {
+                    if (cidrs[i].contains(r.sourceAddress()) && !Cidr.any(cidrExcept[i], r.sourceAddress())) {
+                        return true;
+                    }
+                }
+            }
+            return false;
+        }
+
+        int matchesPort(AccessRequest r) {
+            if (ports == null) {
+                return PORT_MATCH;
+            }
+            int result = PORT_NO_MATCH;
+            int port = r.destinationPort();
+            HttpAttributes h = r.http();
+            for (Port p : ports) {
+                if (p.protocol == PROTO_OTHER || (p.port != 0 && (port < p.port || port > p.endPort))) {
+                    continue;
+                }
+                if (p.http == null) {
+                    return PORT_MATCH;
+                }
+                if (h == null) {
+                    result = PORT_NEEDS_L7;
+                    continue;
+                }
+                for (Http rule : p.http) {
+                    if (rule.matches(h)) {
+                        return PORT_MATCH;
+                    }
+                }
+            }
+            return result;
+        }
+
+        /** Our extension of {@code mode: required}: trust domain and identity list of the peer. */
+        boolean spiffeAccepts(String principal) {
+            if (spiffeTrustDomain != null) {
+                int end = Peer.tdEnd(principal);
+                if (!Peer.regionEquals(principal, Peer.SCHEME, end, spiffeTrustDomain)) {
+                    return false;
+                }
+            }
+            return spiffeIdentities == null || StringMatch.any(spiffeIdentities, principal);
+        }
+    }
+
+    static final class Port {
+        final int port;
+        final int endPort;
+        final int protocol;
+        final Http[] http;
+        final String text;
+
+        Port(int port, int endPort, int protocol, Http[] http, String text) {
+            this.port = port;
+            this.endPort = endPort;
+            this.protocol = protocol;
+            this.http = http;
+            this.text = text;
+        }
+    }
+
+    static final class Http {
+        final Rx method;
+        final Rx path;
+        final Rx host;
+        final String[] headerNames;
+        final String[] headerValues;
+
+        Http(Rx method, Rx path, Rx host, String[] headerNames, String[] headerValues) {
+            this.method = method;
+            this.path = path;
+            this.host = host;
+            this.headerNames = headerNames;
+            this.headerValues = headerValues;
+        }
+
+        boolean matches(HttpAttributes h) {
+            if (method != null && !method.matches(h.method())) {
+                return false;
+            }
+            if (path != null && !path.matches(h.path())) {
+                return false;
+            }
+            if (host != null && !host.matches(h.host())) {
+                return false;
+            }
+            for (int i = 0; i < headerNames.length; i++) {
+                String v = h.header(headerNames[i]);
+                if (v == null || (headerValues[i] != null && !headerValues[i].equals(v))) {
+                    return false;
+                }
+            }
+            return true;
+        }
+    }
+}

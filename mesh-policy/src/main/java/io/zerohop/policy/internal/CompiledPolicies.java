@@ -1,0 +1,386 @@
+package io.zerohop.policy.internal;
+
+import io.zerohop.policy.AccessRequest;
+import io.zerohop.policy.CustomAuthorizer;
+import io.zerohop.policy.Decision;
+import io.zerohop.policy.MtlsMode;
+import io.zerohop.policy.PolicyRef;
+import io.zerohop.policy.WorkloadRef;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * An immutable, indexed policy snapshot and the evaluation over it. Not API: use
+ * {@code io.zerohop.policy.PolicyEngine}. Evaluation allocates nothing: every Decision it can
+ * return was built at compile time.
+ */
+public final class CompiledPolicies {
+
+    static final Decision ISTIO_OPEN = Decision.allowNoPolicy(
+            "no ALLOW AuthorizationPolicy applies and no DENY policy matched");
+    static final Decision NO_POLICY = Decision.allowNoPolicy("no policy selects the destination");
+
+    private static final int C_DENY = 0;
+    private static final int C_AUTH_MISSING = 1;
+    private static final int C_ALLOW = 2;
+    private static final int C_ENFORCING = 3;
+    private static final int C_EXPLAIN = 4;
+
+    public static final CompiledPolicies EMPTY = new Builder().build();
+
+    private final Map<String, LabelIndex> istio;
+    private final Map<String, LabelIndex> cilium;
+    private final LabelIndex ciliumClusterwide;
+    private final Map<String, PeerAuthn> namespacePeerAuthn;
+    private final Map<String, PeerAuthn[]> workloadPeerAuthn;
+    private final List<PolicyRef> refs;
+    private final List<String> warnings;
+
+    private CompiledPolicies(Map<String, LabelIndex> istio, Map<String, LabelIndex> cilium, LabelIndex ciliumClusterwide,
+                             Map<String, PeerAuthn> namespacePeerAuthn, Map<String, PeerAuthn[]> workloadPeerAuthn,
+                             List<PolicyRef> refs, List<String> warnings) {
+        this.istio = istio;
+        this.cilium = cilium;
+        this.ciliumClusterwide = ciliumClusterwide;
+        this.namespacePeerAuthn = namespacePeerAuthn;
+        this.workloadPeerAuthn = workloadPeerAuthn;
+        this.refs = refs;
+        this.warnings = warnings;
+    }
+
+    public List<PolicyRef> refs() {
+        return refs;
+    }
+
+    public List<String> warnings() {
+        return warnings;
+    }
+
+    // ---------------------------------------------------------------- evaluation
+
+    public Decision evaluate(AccessRequest r, String rootNamespace, CustomAuthorizer custom) {
+        if (r.sourcePrincipal() == null) {
+            PeerAuthn.Result m = mtls(r.destination(), r.destinationPort(), rootNamespace);
+            if (m.plaintextDenied() != null) {
+                return m.plaintextDenied();
+            }
+        }
+        Decision i = istio(r, rootNamespace, custom);
+        if (i != null && !i.allowed()) {
+            return i;
+        }
+        Decision c = cilium(r);
+        if (c != null && !c.allowed()) {
+            return c;
+        }
+        if (i != null && i.outcome() == Decision.Outcome.ALLOWED_BY_RULE) {
+            return i;
+        }
+        if (c != null) {
+            return c;
+        }
+        return i != null ? i : NO_POLICY;
+    }
+
+    public PeerAuthn.Result mtls(WorkloadRef w, int port, String rootNamespace) {
+        PeerAuthn.Result res = PeerAuthn.DEFAULT;
+        PeerAuthn mesh = namespacePeerAuthn.get(rootNamespace);
+        if (mesh != null && mesh.result != null) {
+            res = mesh.result;
+        }
+        String ns = w.namespace();
+        if (ns.equals(rootNamespace)) {
+            // istiod never treats a root-namespace policy with a selector as a workload policy.
+            return res;
+        }
+        PeerAuthn nsPolicy = namespacePeerAuthn.get(ns);
+        if (nsPolicy != null && nsPolicy.result != null) {
+            res = nsPolicy.result;
+        }
+        PeerAuthn[] workload = workloadPeerAuthn.get(ns);
+        if (workload != null) {
+            for (PeerAuthn pa : workload) {
+                if (pa.selects(w)) {
+                    if (pa.result != null) {
+                        res = pa.result;
+                    }
+                    PeerAuthn.Result port0 = pa.forPort(port);
+                    if (port0 != null) {
+                        res = port0;
+                    }
+                    break;
+                }
+            }
+        }
+        return res;
+    }
+
+    public MtlsMode mtlsMode(WorkloadRef w, int port, String rootNamespace) {
+        return mtls(w, port, rootNamespace).mode();
+    }
+
+    /** Istio step; null when no AuthorizationPolicy is in scope at all. */
+    private Decision istio(AccessRequest r, String root, CustomAuthorizer custom) {
+        String ns = r.destination().namespace();
+        LabelIndex g = istio.get(root);
+        LabelIndex n = ns.equals(root) ? null : istio.get(ns);
+        if (g == null && n == null) {
+            return null;
+        }
+        Decision d = istioScan(g, r, IstioPolicy.CUSTOM, custom);
+        if (d == null) {
+            d = istioScan(n, r, IstioPolicy.CUSTOM, custom);
+        }
+        if (d != null) {
+            return d;
+        }
+        d = istioScan(g, r, IstioPolicy.DENY, null);
+        if (d == null) {
+            d = istioScan(n, r, IstioPolicy.DENY, null);
+        }
+        if (d != null) {
+            return d;
+        }
+        d = istioScan(g, r, IstioPolicy.ALLOW, null);
+        if (d == null) {
+            d = istioScan(n, r, IstioPolicy.ALLOW, null);
+        }
+        if (d != null) {
+            return d;
+        }
+        // Istio: once any ALLOW policy applies to the workload, unmatched requests are denied.
+        d = istioScan(g, r, -IstioPolicy.ALLOW, null);
+        if (d == null) {
+            d = istioScan(n, r, -IstioPolicy.ALLOW, null);
+        }
+        return d != null ? d : ISTIO_OPEN;
+    }
+
+    private static Decision istioScan(LabelIndex idx, AccessRequest r, int action, CustomAuthorizer custom) {
+        if (idx == null) {
+            return null;
+        }
+        for (Object o : idx.unindexed) {
+            Decision d = istioCheck((IstioPolicy) o, r, action, custom);
+            if (d != null) {
+                return d;
+            }
+        }
+        for (int i = 0; i < idx.keys.length; i++) {
+            Object[] bucket = idx.bucket(i, r.destination());
+            if (bucket == null) {
+                continue;
+            }
+            for (Object o : bucket) {
+                Decision d = istioCheck((IstioPolicy) o, r, action, custom);
+                if (d != null) {
+                    return d;
+                }
+            }
+        }
+        return null;
+    }
+
+    /** {@code action} negative: "does an ALLOW policy apply?", answered with its no-match decision. */
+    private static Decision istioCheck(IstioPolicy p, AccessRequest r, int action, CustomAuthorizer custom) {
+        if (p.action != (action < 0 ? -action : action) || !p.selects(r.destination())) {
+            return null;
+        }
+        if (action < 0) {
+            return p.noMatch;
+        }
+        IstioPolicy.Rule rule = p.firstMatch(r);
+        if (rule == null) {
+            return null;
+        }
+        if (action == IstioPolicy.CUSTOM && custom != null) {
+            return custom.check(p.provider, r) ? null : rule.customDenied;
+        }
+        return rule.decisionFor(r);
+    }
+
+    /** Cilium step; null when no Cilium policy selects the destination for ingress enforcement. */
+    private Decision cilium(AccessRequest r) {
+        LabelIndex n = cilium.get(r.destination().namespace());
+        LabelIndex c = ciliumClusterwide;
+        if (n == null && c.isEmpty()) {
+            return null;
+        }
+        for (int mode = C_DENY; mode <= C_ALLOW; mode++) {
+            Decision d = ciliumScan(n, r, mode);
+            if (d == null) {
+                d = ciliumScan(c, r, mode);
+            }
+            if (d != null) {
+                return d;
+            }
+        }
+        Decision enforcing = ciliumScan(n, r, C_ENFORCING);
+        if (enforcing == null) {
+            enforcing = ciliumScan(c, r, C_ENFORCING);
+        }
+        if (enforcing == null) {
+            return null;
+        }
+        Decision why = ciliumScan(n, r, C_EXPLAIN);
+        if (why == null) {
+            why = ciliumScan(c, r, C_EXPLAIN);
+        }
+        return why != null ? why : enforcing;
+    }
+
+    private static Decision ciliumScan(LabelIndex idx, AccessRequest r, int mode) {
+        if (idx == null) {
+            return null;
+        }
+        for (Object o : idx.unindexed) {
+            Decision d = ciliumCheck((CiliumPolicy) o, r, mode);
+            if (d != null) {
+                return d;
+            }
+        }
+        for (int i = 0; i < idx.keys.length; i++) {
+            Object[] bucket = idx.bucket(i, r.destination());
+            if (bucket == null) {
+                continue;
+            }
+            for (Object o : bucket) {
+                Decision d = ciliumCheck((CiliumPolicy) o, r, mode);
+                if (d != null) {
+                    return d;
+                }
+            }
+        }
+        return null;
+    }
+
+    private static Decision ciliumCheck(CiliumPolicy p, AccessRequest r, int mode) {
+        if (!p.endpointSelector.matchesDestination(r.destination())) {
+            return null;
+        }
+        String principal = r.sourcePrincipal();
+        switch (mode) {
+            case C_DENY:
+                for (CiliumPolicy.Rule rule : p.ingressDeny) {
+                    if (rule.matchesPeer(r) && rule.matchesPort(r) == CiliumPolicy.PORT_MATCH) {
+                        return rule.matched;
+                    }
+                }
+                return null;
+            case C_AUTH_MISSING:
+                // Cilium keeps the auth requirement when rules merge, so one unmet "required" denies.
+                if (principal != null) {
+                    return null;
+                }
+                for (CiliumPolicy.Rule rule : p.ingress) {
+                    if (rule.authRequired && rule.matchesPeer(r) && rule.matchesPort(r) == CiliumPolicy.PORT_MATCH) {
+                        return rule.authMissing;
+                    }
+                }
+                return null;
+            case C_ALLOW:
+                for (CiliumPolicy.Rule rule : p.ingress) {
+                    if (rule.matchesPeer(r) && rule.matchesPort(r) == CiliumPolicy.PORT_MATCH
+                            && (!rule.authRequired || (principal != null && rule.spiffeAccepts(principal)))) {
+                        return rule.matched;
+                    }
+                }
+                return null;
+            case C_ENFORCING:
+                return p.ingressDefaultDeny ? p.defaultDeny : null;
+            default:
+                for (CiliumPolicy.Rule rule : p.ingress) {
+                    if (!rule.matchesPeer(r)) {
+                        continue;
+                    }
+                    int port = rule.matchesPort(r);
+                    if (port == CiliumPolicy.PORT_NEEDS_L7) {
+                        return rule.needsL7;
+                    }
+                    if (port == CiliumPolicy.PORT_MATCH && rule.authRequired && principal != null
+                            && !rule.spiffeAccepts(principal)) {
+                        return rule.spiffeRejected;
+                    }
+                }
+                return null;
+        }
+    }
+
+    // ---------------------------------------------------------------- building
+
+    /** Collects compiled objects in load order; the first of conflicting PeerAuthentications wins. */
+    public static final class Builder {
+        private final Map<String, LabelIndex.Builder> istio = new LinkedHashMap<>();
+        private final Map<String, LabelIndex.Builder> cilium = new LinkedHashMap<>();
+        private final LabelIndex.Builder clusterwide = new LabelIndex.Builder();
+        private boolean anyClusterwide;
+        private final Map<String, PeerAuthn> namespacePeerAuthn = new HashMap<>();
+        private final Map<String, List<PeerAuthn>> workloadPeerAuthn = new HashMap<>();
+        private final List<PolicyRef> refs = new ArrayList<>();
+        private final List<String> warnings = new ArrayList<>();
+
+        void add(IstioPolicy p) {
+            refs.add(p.ref);
+            String key = p.selectorKeys == null ? null : p.selectorKeys[0];
+            String value = p.selectorKeys == null ? null : p.selectorValues[0];
+            istio.computeIfAbsent(p.namespace, k -> new LabelIndex.Builder()).add(p, key, value);
+        }
+
+        void add(CiliumPolicy p, boolean firstOfObject) {
+            if (firstOfObject) {
+                refs.add(p.ref);
+            }
+            String key = null;
+            String value = null;
+            Selector s = p.endpointSelector;
+            for (int i = 0; i < s.keys.length; i++) {
+                // Namespaced policies are already bucketed by namespace: prefer a real label.
+                if (!s.keys[i].equals(Selector.NAMESPACE_KEY) || (p.namespace == null && key == null)) {
+                    key = s.keys[i];
+                    value = s.values[i];
+                    if (!key.equals(Selector.NAMESPACE_KEY)) {
+                        break;
+                    }
+                }
+            }
+            if (p.namespace == null) {
+                anyClusterwide = true;
+                clusterwide.add(p, key, value);
+            } else {
+                cilium.computeIfAbsent(p.namespace, k -> new LabelIndex.Builder()).add(p, key, value);
+            }
+        }
+
+        void add(PeerAuthn pa) {
+            refs.add(pa.ref);
+            if (pa.isWorkloadLevel()) {
+                workloadPeerAuthn.computeIfAbsent(pa.namespace, k -> new ArrayList<>()).add(pa);
+            } else if (namespacePeerAuthn.putIfAbsent(pa.namespace, pa) != null) {
+                warnings.add(pa.ref + ": another namespace-wide PeerAuthentication in " + pa.namespace
+                        + " was loaded first and wins (Istio: oldest wins)");
+            }
+        }
+
+        void warn(String warning) {
+            warnings.add(warning);
+        }
+
+        List<String> warnings() {
+            return warnings;
+        }
+
+        public CompiledPolicies build() {
+            Map<String, LabelIndex> i = new HashMap<>();
+            istio.forEach((k, v) -> i.put(k, v.build()));
+            Map<String, LabelIndex> c = new HashMap<>();
+            cilium.forEach((k, v) -> c.put(k, v.build()));
+            Map<String, PeerAuthn[]> w = new HashMap<>();
+            workloadPeerAuthn.forEach((k, v) -> w.put(k, v.toArray(new PeerAuthn[0])));
+            return new CompiledPolicies(i, c, anyClusterwide ? clusterwide.build() : LabelIndex.EMPTY,
+                    new HashMap<>(namespacePeerAuthn), w, List.copyOf(refs), List.copyOf(warnings));
+        }
+    }
+}

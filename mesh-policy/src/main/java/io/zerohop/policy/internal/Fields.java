@@ -1,0 +1,93 @@
+package io.zerohop.policy.internal;
+
+import io.zerohop.policy.PolicyLoadException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/** Typed readers shared by the compilers; each failure names the offending node. */
+final class Fields {
+
+    private Fields() {
+    }
+
+    static List<String> strings(YNode parent, String key) throws PolicyLoadException {
+        YNode n = parent.get(key);
+        if (n == null) {
+            return List.of();
+        }
+        List<String> out = new ArrayList<>();
+        for (YNode item : n.items()) {
+            out.add(item.text());
+        }
+        return out;
+    }
+
+    static int port(YNode n, boolean allowZero) throws PolicyLoadException {
+        String s = n.text();
+        int p;
+        try {
+            p = Integer.parseInt(s.trim());
+        } catch (NumberFormatException e) {
+            p = -1;
+        }
+        int min = allowZero ? 0 : 1;
+        if (p < min || p > 65535) {
+            throw n.error("bad port \"" + s + "\" (" + min + "..65535)");
+        }
+        return p;
+    }
+
+    static int[] ports(YNode parent, String key) throws PolicyLoadException {
+        YNode n = parent.get(key);
+        if (n == null) {
+            return IstioPolicy.NO_PORTS;
+        }
+        List<YNode> items = n.items();
+        int[] out = new int[items.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = port(items.get(i), false);
+        }
+        return out;
+    }
+
+    static Cidr cidr(YNode n) throws PolicyLoadException {
+        String s = n.text();
+        Cidr c = Cidr.parse(s.trim());
+        if (c == null) {
+            throw n.error("bad CIDR \"" + s + "\" (expected an IP address or address/prefix)");
+        }
+        return c;
+    }
+
+    static Cidr[] cidrs(YNode parent, String key) throws PolicyLoadException {
+        YNode n = parent.get(key);
+        if (n == null) {
+            return IstioPolicy.NO_CIDRS;
+        }
+        List<YNode> items = n.items();
+        Cidr[] out = new Cidr[items.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = cidr(items.get(i));
+        }
+        return out;
+    }
+
+    /** A flat string-to-string map (labels); sorted so compiled selectors are deterministic. */
+    static Map<String, String> stringMap(YNode n) throws PolicyLoadException {
+        Map<String, String> out = new TreeMap<>();
+        if (n == null) {
+            return out;
+        }
+        n.requireMap();
+        for (Map.Entry<String, YNode> e : n.map.entrySet()) {
+            if (e.getValue().isNull()) {
+                out.put(e.getKey(), "");
+            } else {
+                out.put(e.getKey(), e.getValue().text());
+            }
+        }
+        return out;
+    }
+}

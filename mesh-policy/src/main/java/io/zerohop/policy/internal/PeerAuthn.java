@@ -1,0 +1,134 @@
+package io.zerohop.policy.internal;
+
+import io.zerohop.policy.Decision;
+import io.zerohop.policy.Decision.Outcome;
+import io.zerohop.policy.MtlsMode;
+import io.zerohop.policy.PolicyLoadException;
+import io.zerohop.policy.PolicyRef;
+import io.zerohop.policy.WorkloadRef;
+import java.util.Map;
+import java.util.Set;
+
+/** A compiled PeerAuthentication. {@code mode == null} means UNSET (inherit). */
+final class PeerAuthn {
+
+    /** Effective mode of one workload port plus the decision to return for plaintext under STRICT. */
+    record Result(MtlsMode mode, PolicyRef source, Decision plaintextDenied) {
+    }
+
+    static final Result DEFAULT = new Result(MtlsMode.PERMISSIVE, null, null);
+
+    final PolicyRef ref;
+    final String namespace;
+    final String[] selectorKeys;
+    final String[] selectorValues;
+    final Result result;
+    final int[] ports;
+    final Result[] portResults;
+
+    private PeerAuthn(PolicyRef ref, String namespace, String[] selectorKeys, String[] selectorValues,
+                      Result result, int[] ports, Result[] portResults) {
+        this.ref = ref;
+        this.namespace = namespace;
+        this.selectorKeys = selectorKeys;
+        this.selectorValues = selectorValues;
+        this.result = result;
+        this.ports = ports;
+        this.portResults = portResults;
+    }
+
+    boolean selects(WorkloadRef w) {
+        for (int i = 0; i < selectorKeys.length; i++) {
+            if (!selectorValues[i].equals(w.labels().get(selectorKeys[i]))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    boolean isWorkloadLevel() {
+        return selectorKeys.length > 0;
+    }
+
+    static PeerAuthn compile(PolicyRef base, String namespace, YNode spec) throws PolicyLoadException {
+        String[] keys = new String[0];
+        String[] values = new String[0];
+        MtlsMode mode = null;
+        int[] ports = new int[0];
+        MtlsMode[] portModes = new MtlsMode[0];
+        YNode portLevel = null;
+        if (spec != null) {
+            spec.onlyKeys(Set.of("selector", "mtls", "portLevelMtls"));
+            YNode selector = spec.get("selector");
+            if (selector != null) {
+                selector.onlyKeys(Set.of("matchLabels"));
+                Map<String, String> labels = Fields.stringMap(selector.get("matchLabels"));
+                keys = labels.keySet().toArray(new String[0]);
+                values = labels.values().toArray(new String[0]);
+            }
+            mode = mode(spec.get("mtls"));
+            portLevel = spec.get("portLevelMtls");
+            if (portLevel != null) {
+                portLevel.requireMap();
+                if (keys.length == 0) {
+                    throw portLevel.error("portLevelMtls requires a workload selector");
+                }
+                ports = new int[portLevel.map.size()];
+                portModes = new MtlsMode[ports.length];
+                int i = 0;
+                for (Map.Entry<String, YNode> e : portLevel.map.entrySet()) {
+                    YNode keyNode = new YNode(YNode.Type.SCALAR, portLevel.file, e.getValue().line,
+                            portLevel.path + "." + e.getKey(), e.getKey(), null, null);
+                    ports[i] = Fields.port(keyNode, false);
+                    portModes[i] = mode(e.getValue());
+                    i++;
+                }
+            }
+        }
+        PolicyRef ref = new PolicyRef(base.kind(), base.namespace(), base.name(), mode == null ? "UNSET" : mode.name());
+        Result[] portResults = new Result[ports.length];
+        for (int i = 0; i < ports.length; i++) {
+            portResults[i] = result(ref, portModes[i], " on port " + ports[i]);
+        }
+        return new PeerAuthn(ref, namespace, keys, values, result(ref, mode, ""), ports, portResults);
+    }
+
+    private static Result result(PolicyRef ref, MtlsMode mode, String where) {
+        if (mode == null) {
+            return null;
+        }
+        Decision denied = mode == MtlsMode.STRICT
+                ? new Decision(false, Outcome.DENIED_AUTHENTICATION, ref, -1,
+                "plaintext connection rejected: mTLS mode STRICT" + where)
+                : null;
+        return new Result(mode, ref, denied);
+    }
+
+    private static MtlsMode mode(YNode mtls) throws PolicyLoadException {
+        if (mtls == null) {
+            return null;
+        }
+        mtls.onlyKeys(Set.of("mode"));
+        YNode m = mtls.get("mode");
+        if (m == null) {
+            return null;
+        }
+        return switch (m.text()) {
+            case "UNSET" -> null;
+            case "STRICT" -> MtlsMode.STRICT;
+            case "PERMISSIVE" -> MtlsMode.PERMISSIVE;
+            case "DISABLE" -> MtlsMode.DISABLE;
+            default -> throw m.error("unknown mTLS mode \"" + m.text() + "\" (UNSET, STRICT, PERMISSIVE, DISABLE)");
+        };
+    }
+
+    /** Port-level override of this workload policy, or null when the port inherits. */
+    Result forPort(int port) {
+        for (int i = 0; i < ports.length; i++) {
+            if (ports[i] == port) {
+                return portResults[i];
+            }
+        }
+        return null;
+    }
+}

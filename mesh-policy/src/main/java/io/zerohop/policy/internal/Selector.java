@@ -1,0 +1,224 @@
+package io.zerohop.policy.internal;
+
+import io.zerohop.policy.AccessRequest;
+import io.zerohop.policy.PolicyLoadException;
+import io.zerohop.policy.WorkloadRef;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * A Cilium endpoint selector (Kubernetes LabelSelector). Label keys lose their {@code k8s:} /
+ * {@code any:} source prefix; the pseudo-labels for namespace and service account are resolved
+ * from the workload (destination) or from the verified SPIFFE ID (peer).
+ */
+final class Selector {
+
+    static final String NAMESPACE_KEY = "io.kubernetes.pod.namespace";
+    static final String SERVICE_ACCOUNT_KEY = "io.cilium.k8s.policy.serviceaccount";
+
+    static final int IN = 0;
+    static final int NOT_IN = 1;
+    static final int EXISTS = 2;
+    static final int DOES_NOT_EXIST = 3;
+
+    final String[] keys;
+    final String[] values;
+    final String[] exprKeys;
+    final int[] exprOps;
+    final String[][] exprValues;
+    final String text;
+
+    private Selector(String[] keys, String[] values, String[] exprKeys, int[] exprOps, String[][] exprValues, String text) {
+        this.keys = keys;
+        this.values = values;
+        this.exprKeys = exprKeys;
+        this.exprOps = exprOps;
+        this.exprValues = exprValues;
+        this.text = text;
+    }
+
+    static String normalizeKey(String key) {
+        if (key.startsWith("k8s:")) {
+            return key.substring(4);
+        }
+        if (key.startsWith("any:")) {
+            return key.substring(4);
+        }
+        return key;
+    }
+
+    /** Compiles; {@code implicitNamespace} (non-null) is added unless the selector names a namespace. */
+    static Selector compile(YNode n, String implicitNamespace) throws PolicyLoadException {
+        Map<String, String> labels = new TreeMap<>();
+        List<String> ek = new ArrayList<>();
+        List<Integer> eo = new ArrayList<>();
+        List<String[]> ev = new ArrayList<>();
+        List<String> text = new ArrayList<>();
+        if (n != null) {
+            n.onlyKeys(Set.of("matchLabels", "matchExpressions"));
+            for (Map.Entry<String, String> e : Fields.stringMap(n.get("matchLabels")).entrySet()) {
+                labels.put(normalizeKey(e.getKey()), e.getValue());
+            }
+            YNode exprs = n.get("matchExpressions");
+            if (exprs != null) {
+                for (YNode x : exprs.items()) {
+                    x.onlyKeys(Set.of("key", "operator", "values"));
+                    String key = x.text("key", "");
+                    if (key.isEmpty()) {
+                        throw x.error("matchExpressions entry needs a key");
+                    }
+                    YNode opNode = x.get("operator");
+                    String opText = opNode == null ? "" : opNode.text();
+                    int op = switch (opText) {
+                        case "In" -> IN;
+                        case "NotIn" -> NOT_IN;
+                        case "Exists" -> EXISTS;
+                        case "DoesNotExist" -> DOES_NOT_EXIST;
+                        default -> throw (opNode == null ? x : opNode).error(
+                                "unknown operator \"" + opText + "\" (In, NotIn, Exists, DoesNotExist)");
+                    };
+                    List<String> vals = Fields.strings(x, "values");
+                    if ((op == IN || op == NOT_IN) && vals.isEmpty()) {
+                        throw x.error("operator " + opText + " needs values");
+                    }
+                    if ((op == EXISTS || op == DOES_NOT_EXIST) && !vals.isEmpty()) {
+                        throw x.error("operator " + opText + " takes no values");
+                    }
+                    ek.add(normalizeKey(key));
+                    eo.add(op);
+                    ev.add(vals.toArray(new String[0]));
+                    text.add(normalizeKey(key) + " " + opText + (vals.isEmpty() ? "" : " " + vals));
+                }
+            }
+        }
+        if (implicitNamespace != null && !labels.containsKey(NAMESPACE_KEY) && !ek.contains(NAMESPACE_KEY)) {
+            labels.put(NAMESPACE_KEY, implicitNamespace);
+        }
+        List<String> all = new ArrayList<>();
+        for (Map.Entry<String, String> e : labels.entrySet()) {
+            if (!e.getKey().equals(NAMESPACE_KEY) || implicitNamespace == null || !e.getValue().equals(implicitNamespace)) {
+                all.add(e.getKey() + "=" + e.getValue());
+            }
+        }
+        all.addAll(text);
+        int[] ops = new int[eo.size()];
+        for (int i = 0; i < ops.length; i++) {
+            ops[i] = eo.get(i);
+        }
+        return new Selector(labels.keySet().toArray(new String[0]), labels.values().toArray(new String[0]),
+                ek.toArray(new String[0]), ops, ev.toArray(new String[0][]), all.isEmpty() ? "{}" : String.join(",", all));
+    }
+
+    static String destLabel(WorkloadRef w, String key) {
+        if (key.equals(NAMESPACE_KEY)) {
+            return w.namespace();
+        }
+        if (key.equals(SERVICE_ACCOUNT_KEY)) {
+            return w.serviceAccount().isEmpty() ? null : w.serviceAccount();
+        }
+        return w.labels().get(key);
+    }
+
+    boolean matchesDestination(WorkloadRef w) {
+        for (int i = 0; i < keys.length; i++) {
+            if (!values[i].equals(destLabel(w, keys[i]))) {
+                return false;
+            }
+        }
+        for (int i = 0; i < exprKeys.length; i++) {
+            String v = destLabel(w, exprKeys[i]);
+            if (!expr(exprOps[i], exprValues[i], v != null, v)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static boolean expr(int op, String[] vals, boolean present, String v) {
+        switch (op) {
+            case EXISTS:
+                return present;
+            case DOES_NOT_EXIST:
+                return !present;
+            case IN:
+                return present && contains(vals, v);
+            default:
+                return !present || !contains(vals, v);
+        }
+    }
+
+    private static boolean contains(String[] vals, String v) {
+        for (String s : vals) {
+            if (s.equals(v)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Peer side: only a known cluster endpoint has labels at all. */
+    boolean matchesPeer(AccessRequest r) {
+        if (!Peer.isClusterEndpoint(r)) {
+            return false;
+        }
+        for (int i = 0; i < keys.length; i++) {
+            if (!peerIs(r, keys[i], values[i])) {
+                return false;
+            }
+        }
+        for (int i = 0; i < exprKeys.length; i++) {
+            String key = exprKeys[i];
+            int op = exprOps[i];
+            boolean present = peerHas(r, key);
+            boolean in = false;
+            if (present && (op == IN || op == NOT_IN)) {
+                for (String v : exprValues[i]) {
+                    if (peerIs(r, key, v)) {
+                        in = true;
+                        break;
+                    }
+                }
+            }
+            boolean ok = switch (op) {
+                case EXISTS -> present;
+                case DOES_NOT_EXIST -> !present;
+                case IN -> in;
+                default -> !in;
+            };
+            if (!ok) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static boolean peerIs(AccessRequest r, String key, String v) {
+        if (key.equals(NAMESPACE_KEY)) {
+            return Peer.namespaceIs(r, v);
+        }
+        if (key.equals(SERVICE_ACCOUNT_KEY)) {
+            return Peer.serviceAccountIs(r, v);
+        }
+        WorkloadRef w = r.sourceWorkload();
+        return w != null && v.equals(w.labels().get(key));
+    }
+
+    private static boolean peerHas(AccessRequest r, String key) {
+        if (key.equals(NAMESPACE_KEY)) {
+            return Peer.hasNamespace(r);
+        }
+        if (key.equals(SERVICE_ACCOUNT_KEY)) {
+            return Peer.hasServiceAccount(r);
+        }
+        WorkloadRef w = r.sourceWorkload();
+        return w != null && w.labels().containsKey(key);
+    }
+
+    @Override
+    public String toString() {
+        return text;
+    }
+}

@@ -1,0 +1,92 @@
+package io.zerohop.policy.internal;
+
+/**
+ * Istio string match: {@code exact}, {@code prefix*}, {@code *suffix}, or {@code *} (presence:
+ * any non-empty value). Matches a region of a string so callers can test the namespace inside a
+ * SPIFFE ID without cutting it out.
+ */
+final class StringMatch {
+
+    enum Kind { EXACT, PREFIX, SUFFIX, PRESENCE }
+
+    final Kind kind;
+    final String value;
+    final boolean ignoreCase;
+
+    private StringMatch(Kind kind, String value, boolean ignoreCase) {
+        this.kind = kind;
+        this.value = value;
+        this.ignoreCase = ignoreCase;
+    }
+
+    static StringMatch parse(String s) {
+        return parse(s, false);
+    }
+
+    static StringMatch parse(String s, boolean ignoreCase) {
+        if (s.equals("*")) {
+            return new StringMatch(Kind.PRESENCE, "", ignoreCase);
+        }
+        // Leading '*' wins, as in istiod: "*foo*" is a suffix match on "foo*".
+        if (s.startsWith("*")) {
+            return new StringMatch(Kind.SUFFIX, s.substring(1), ignoreCase);
+        }
+        if (s.endsWith("*")) {
+            return new StringMatch(Kind.PREFIX, s.substring(0, s.length() - 1), ignoreCase);
+        }
+        return new StringMatch(Kind.EXACT, s, ignoreCase);
+    }
+
+    boolean matches(String s) {
+        return s != null && matches(s, 0, s.length());
+    }
+
+    /** Matches {@code s[from, to)}. */
+    boolean matches(String s, int from, int to) {
+        int len = to - from;
+        int vlen = value.length();
+        switch (kind) {
+            case PRESENCE:
+                return len > 0;
+            case EXACT:
+                return len == vlen && s.regionMatches(ignoreCase, from, value, 0, vlen);
+            case PREFIX:
+                return len >= vlen && s.regionMatches(ignoreCase, from, value, 0, vlen);
+            case SUFFIX:
+                return len >= vlen && s.regionMatches(ignoreCase, to - vlen, value, 0, vlen);
+            default:
+                return false;
+        }
+    }
+
+    static boolean any(StringMatch[] ms, String s) {
+        if (s == null) {
+            return false;
+        }
+        for (StringMatch m : ms) {
+            if (m.matches(s, 0, s.length())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    static boolean any(StringMatch[] ms, String s, int from, int to) {
+        for (StringMatch m : ms) {
+            if (m.matches(s, from, to)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Override
+    public String toString() {
+        return switch (kind) {
+            case PRESENCE -> "*";
+            case EXACT -> value;
+            case PREFIX -> value + "*";
+            case SUFFIX -> "*" + value;
+        };
+    }
+}

@@ -1,0 +1,110 @@
+package io.zerohop.policy.internal;
+
+import io.zerohop.policy.PolicyLoadException;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * A YAML value that remembers where it came from. Jackson's JsonNode drops locations, and every
+ * load error must name file, line and field, so the loader builds this small tree instead.
+ */
+public final class YNode {
+
+    public enum Type { MAP, LIST, SCALAR, NULL }
+
+    final Type type;
+    final String file;
+    final int line;
+    final String path;
+    final String scalar;
+    final Map<String, YNode> map;
+    final List<YNode> list;
+
+    YNode(Type type, String file, int line, String path, String scalar, Map<String, YNode> map, List<YNode> list) {
+        this.type = type;
+        this.file = file;
+        this.line = line;
+        this.path = path;
+        this.scalar = scalar;
+        this.map = map;
+        this.list = list;
+    }
+
+    PolicyLoadException error(String problem) {
+        return new PolicyLoadException(file, line, path, problem);
+    }
+
+    boolean isNull() {
+        return type == Type.NULL;
+    }
+
+    /** Child by key, or null when absent or explicitly null. */
+    YNode get(String key) {
+        if (type != Type.MAP) {
+            return null;
+        }
+        YNode n = map.get(key);
+        return n == null || n.isNull() ? null : n;
+    }
+
+    boolean has(String key) {
+        return get(key) != null;
+    }
+
+    YNode requireMap() throws PolicyLoadException {
+        if (type != Type.MAP) {
+            throw error("expected a mapping, found " + describe());
+        }
+        return this;
+    }
+
+    /** Fails on keys outside {@code allowed}: a typo must not silently widen or narrow a policy. */
+    YNode onlyKeys(Set<String> allowed) throws PolicyLoadException {
+        requireMap();
+        for (Map.Entry<String, YNode> e : map.entrySet()) {
+            if (!allowed.contains(e.getKey())) {
+                throw e.getValue().error("unknown field (expected one of " + String.join(", ", new java.util.TreeSet<>(allowed)) + ")");
+            }
+        }
+        return this;
+    }
+
+    List<YNode> items() throws PolicyLoadException {
+        if (type == Type.NULL) {
+            return Collections.emptyList();
+        }
+        if (type != Type.LIST) {
+            throw error("expected a list, found " + describe());
+        }
+        return list;
+    }
+
+    String text() throws PolicyLoadException {
+        if (type != Type.SCALAR) {
+            throw error("expected a scalar value, found " + describe());
+        }
+        return scalar;
+    }
+
+    /** Scalar text of a child, or {@code dflt} when absent. */
+    String text(String key, String dflt) throws PolicyLoadException {
+        YNode n = get(key);
+        return n == null ? dflt : n.text();
+    }
+
+    String describe() {
+        return switch (type) {
+            case MAP -> "a mapping";
+            case LIST -> "a list";
+            case NULL -> "null";
+            case SCALAR -> "\"" + scalar + "\"";
+        };
+    }
+
+    static YNode map(String file, int line, String path) {
+        return new YNode(Type.MAP, file, line, path, null, new LinkedHashMap<>(), null);
+    }
+}

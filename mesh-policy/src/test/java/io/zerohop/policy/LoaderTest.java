@@ -1,0 +1,236 @@
+package io.zerohop.policy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+class LoaderTest {
+
+    private static final String AP_HEAD = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata:
+              name: foo
+              namespace: prod
+            spec:
+            """;
+
+    static Stream<Arguments> invalid() {
+        return Stream.of(
+                Arguments.of(AP_HEAD + """
+                          action: PERMIT
+                        """, 7, "spec.action", "unknown action \"PERMIT\""),
+                Arguments.of(AP_HEAD + """
+                          rules:
+                          - to:
+                            - operation:
+                                ports: ["8080", "70000"]
+                        """, 10, "spec.rules[0].to[0].operation.ports[1]", "bad port \"70000\" (1..65535)"),
+                Arguments.of(AP_HEAD + """
+                          rules:
+                          - from:
+                            - source:
+                                ipBlocks:
+                                - 10.0.0.0/33
+                        """, 11, "spec.rules[0].from[0].source.ipBlocks[0]", "bad CIDR \"10.0.0.0/33\""),
+                Arguments.of(AP_HEAD + """
+                          rules:
+                          - from:
+                            - source:
+                                principals:
+                                - frontend
+                        """, 11, "spec.rules[0].from[0].source.principals[0]", "not in td/ns/NS/sa/SA form"),
+                Arguments.of(AP_HEAD + """
+                          rules:
+                          - from:
+                            - source:
+                                principals: ["spiffe://cluster.local/ns/a/sa/b"]
+                        """, 10, "spec.rules[0].from[0].source.principals[0]", "must not include spiffe://"),
+                Arguments.of(AP_HEAD + """
+                          rules:
+                          - from:
+                            - source:
+                                principles: ["cluster.local/ns/a/sa/b"]
+                        """, 10, "spec.rules[0].from[0].source.principles", "unknown field"),
+                Arguments.of(AP_HEAD + """
+                          rules:
+                          - when:
+                            - key: request.colour
+                              values: [red]
+                        """, 9, "spec.rules[0].when[0].key", "unknown when key"),
+                Arguments.of(AP_HEAD + """
+                          action: CUSTOM
+                        """, 7, "spec", "requires provider.name"),
+                Arguments.of("""
+                        apiVersion: cilium.io/v2
+                        kind: CiliumNetworkPolicy
+                        metadata: {name: c, namespace: prod}
+                        spec:
+                          endpointSelector: {}
+                          ingress:
+                          - toPorts:
+                            - ports: [{port: "8080"}]
+                              rules:
+                                http:
+                                - path: "/api/(v1"
+                        """, 11, "spec.ingress[0].toPorts[0].rules.http[0].path", "bad regex"),
+                Arguments.of("""
+                        apiVersion: cilium.io/v2
+                        kind: CiliumNetworkPolicy
+                        metadata: {name: c, namespace: prod}
+                        spec:
+                          endpointSelector: {}
+                          ingress:
+                          - toPorts:
+                            - ports: [{port: "http"}]
+                        """, 8, "spec.ingress[0].toPorts[0].ports[0].port", "named port"),
+                Arguments.of("""
+                        apiVersion: cilium.io/v2
+                        kind: CiliumNetworkPolicy
+                        metadata: {name: c, namespace: prod}
+                        spec:
+                          endpointSelector: {}
+                          ingress:
+                          - authentication:
+                              mode: optional
+                        """, 8, "spec.ingress[0].authentication.mode", "unknown authentication mode"),
+                Arguments.of("""
+                        apiVersion: cilium.io/v2
+                        kind: CiliumNetworkPolicy
+                        metadata: {name: c, namespace: prod}
+                        spec:
+                          endpointSelector:
+                            matchExpressions:
+                            - {key: app, operator: Like, values: [x]}
+                        """, 7, "spec.endpointSelector.matchExpressions[0].operator", "unknown operator"),
+                Arguments.of("""
+                        apiVersion: security.istio.io/v1
+                        kind: PeerAuthentication
+                        metadata: {name: p, namespace: prod}
+                        spec:
+                          mtls: {mode: SOMETIMES}
+                        """, 5, "spec.mtls.mode", "unknown mTLS mode"),
+                Arguments.of("""
+                        apiVersion: security.istio.io/v1
+                        kind: PeerAuthentication
+                        metadata: {name: p, namespace: prod}
+                        spec:
+                          selector: {matchLabels: {app: a}}
+                          portLevelMtls:
+                            "0": {mode: STRICT}
+                        """, 7, "spec.portLevelMtls.0", "bad port \"0\""),
+                Arguments.of("""
+                        apiVersion: security.istio.io/v1
+                        kind: AuthorizationPolicy
+                        metadata: {namespace: prod}
+                        spec: {}
+                        """, 3, "metadata", "metadata.name is required"));
+    }
+
+    @ParameterizedTest(name = "{2}: {3}")
+    @MethodSource("invalid")
+    void rejectsWithFileLineAndField(String yaml, int line, String field, String problem) {
+        PolicyLoadException e = catchThrowableOfType(PolicyLoadException.class,
+                () -> PolicyLoader.fromString("policies/foo.yaml", yaml));
+        assertThat(e).as("load must fail").isNotNull();
+        assertThat(e.file()).isEqualTo("policies/foo.yaml");
+        assertThat(e.field()).isEqualTo(field);
+        assertThat(e.line()).as(e.getMessage()).isEqualTo(line);
+        assertThat(e.getMessage()).startsWith("policies/foo.yaml:" + line + ": " + field + ": ").contains(problem);
+    }
+
+    @Test
+    void messageFormatMatchesTheDocumentedExample() {
+        PolicyLoadException e = catchThrowableOfType(PolicyLoadException.class, () -> PolicyLoader.fromString("policies/foo.yaml",
+                AP_HEAD + "  rules:\n  - to:\n    - operation:\n        ports: [\"80\", \"70000\"]\n"));
+        assertThat(e.getMessage()).isEqualTo(
+                "policies/foo.yaml:10: spec.rules[0].to[0].operation.ports[1]: bad port \"70000\" (1..65535)");
+    }
+
+    @Test
+    void lineNumbersCountAcrossDocuments() {
+        String yaml = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n---\n" + AP_HEAD + "  action: NOPE\n";
+        PolicyLoadException e = catchThrowableOfType(PolicyLoadException.class, () -> PolicyLoader.fromString("m.yaml", yaml));
+        assertThat(e.line()).isEqualTo(11);
+    }
+
+    @Test
+    void invalidYamlNamesTheLine() {
+        PolicyLoadException e = catchThrowableOfType(PolicyLoadException.class,
+                () -> PolicyLoader.fromString("bad.yaml", "kind: AuthorizationPolicy\nspec: [unclosed\n"));
+        assertThat(e.getMessage()).startsWith("bad.yaml:").contains("invalid YAML");
+        assertThat(e.line()).isGreaterThan(0);
+    }
+
+    @Test
+    void unknownKindsAreSkippedWithOneWarningEach() throws Exception {
+        String yaml = """
+                apiVersion: v1
+                kind: Service
+                metadata: {name: a}
+                ---
+                apiVersion: v1
+                kind: Service
+                metadata: {name: b}
+                ---
+                apiVersion: networking.istio.io/v1
+                kind: VirtualService
+                metadata: {name: c}
+                ---
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: d, namespace: prod}
+                spec: {}
+                """;
+        PolicySet set = PolicyLoader.fromString("mixed.yaml", yaml);
+        assertThat(set.size()).isEqualTo(1);
+        assertThat(set.policies().get(0).qualifiedName()).isEqualTo("prod/d");
+        assertThat(set.warnings()).hasSize(2);
+        assertThat(set.warnings().get(0)).contains("v1 Service");
+    }
+
+    @Test
+    void duplicateObjectsAreRejected() {
+        String doc = AP_HEAD + "  action: ALLOW\n---\n";
+        assertThatThrownBy(() -> PolicyLoader.fromString("dup.yaml", doc + doc))
+                .isInstanceOf(PolicyLoadException.class).hasMessageContaining("duplicate AuthorizationPolicy prod/foo");
+    }
+
+    @Test
+    void directoryLoadsEveryYamlFileInNameOrderAndNamesTheFailingFile(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("a.yaml"), AP_HEAD + "  action: DENY\n  rules: [{}]\n");
+        Files.writeString(dir.resolve("b.yml"), AP_HEAD.replace("name: foo", "name: bar") + "  rules: [{}]\n");
+        Files.writeString(dir.resolve("notes.txt"), "not policy");
+        Files.writeString(dir.resolve(".hidden.yaml"), "garbage: [");
+        PolicySet set = PolicyLoader.fromDirectory(dir);
+        assertThat(set.policies()).extracting(PolicyRef::name).containsExactly("foo", "bar");
+
+        Files.writeString(dir.resolve("c.yaml"), AP_HEAD.replace("name: foo", "name: baz") + "  action: MAYBE\n");
+        PolicyLoadException e = catchThrowableOfType(PolicyLoadException.class, () -> PolicyLoader.fromDirectory(dir));
+        assertThat(e.file()).isEqualTo(dir.resolve("c.yaml").toString());
+        assertThat(e.line()).isEqualTo(7);
+    }
+
+    @Test
+    void kubectlListIsExpanded() throws Exception {
+        String yaml = """
+                apiVersion: v1
+                kind: List
+                items:
+                - apiVersion: security.istio.io/v1beta1
+                  kind: AuthorizationPolicy
+                  metadata: {name: one, namespace: prod}
+                  spec: {}
+                """;
+        assertThat(PolicyLoader.fromString("list.yaml", yaml).size()).isEqualTo(1);
+    }
+}
