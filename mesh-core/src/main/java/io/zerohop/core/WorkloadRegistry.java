@@ -116,6 +116,23 @@ public final class WorkloadRegistry {
     private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
             .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
 
+    /**
+     * Record deserialization buffers, so Jackson's own location points past the culprit; the line
+     * of the offending key is more useful to a person editing the file.
+     */
+    private static int lineOf(String text, String key, JsonMappingException e) {
+        if (key != null) {
+            String[] lines = text.split("\n", -1);
+            for (int i = 0; i < lines.length; i++) {
+                if (lines[i].matches(".*[\\s{,-]" + java.util.regex.Pattern.quote(key) + "\\s*:.*")
+                        || lines[i].startsWith(key + ":")) {
+                    return i + 1;
+                }
+            }
+        }
+        return e.getLocation() == null ? 0 : e.getLocation().getLineNr();
+    }
+
     /** Loads a registry file; errors name the file, line and field. */
     public static WorkloadRegistry load(Path file) throws IOException {
         WorkloadRegistry r = new WorkloadRegistry();
@@ -126,14 +143,22 @@ public final class WorkloadRegistry {
     /** Re-reads {@code file}; on any error the registry is left as it was. */
     public void reload(Path file) throws IOException {
         FileYaml f;
+        String text = Files.readString(file);
         try {
-            f = YAML.readValue(Files.readString(file), FileYaml.class);
+            f = YAML.readValue(text, FileYaml.class);
         } catch (JsonMappingException e) {
-            var loc = e.getLocation();
-            String field = e.getPathReference().replaceAll("io\\.zerohop\\.core\\.WorkloadRegistry\\$\\w+", "")
-                    .replace("[\"", ".").replace("\"]", "").replaceFirst("^\\.", "");
-            throw new IllegalArgumentException(file + ":" + (loc == null ? "?" : loc.getLineNr()) + ": " + field + ": "
-                    + e.getOriginalMessage().lines().findFirst().orElse(""), e);
+            StringBuilder field = new StringBuilder();
+            String last = null;
+            for (JsonMappingException.Reference r : e.getPath()) {
+                if (r.getFieldName() != null) {
+                    field.append(field.length() == 0 ? "" : ".").append(r.getFieldName());
+                    last = r.getFieldName();
+                } else if (r.getIndex() >= 0) {
+                    field.append('[').append(r.getIndex()).append(']');
+                }
+            }
+            throw new IllegalArgumentException(file + ":" + lineOf(text, last, e) + ": " + field + ": "
+                    + e.getOriginalMessage().lines().findFirst().orElse("").replaceAll(" \\(class [^)]*\\)", ""), e);
         }
         if (f == null) {
             throw new IllegalArgumentException(file + ": empty workload registry");

@@ -63,6 +63,10 @@ final class DemoCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        // A report, not a log: only warnings (the policy denial names both identities) interleave.
+        if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
+            System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+        }
         InetAddress backendIp = InetAddress.getByName("127.0.0.2");
         Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp),
                 Workload.Protocol.HBONE, null, TD);

@@ -76,9 +76,11 @@ public final class TunnelObserver implements HboneEvents {
             sink.refused(labels(t), status);
         }
         if (access.isInfoEnabled()) {
+            boolean inbound = t.direction() == TunnelInfo.Direction.INBOUND;
             access.info("{} refused src={} src_id={} dst={} dst_id={} status={} reason=\"{}\"",
-                    t.direction() == TunnelInfo.Direction.INBOUND ? "inbound" : "outbound",
-                    addr(t.peerAddress()), t.peerIdentity(), addr(t.destination()), t.localIdentity(), status, reason);
+                    inbound ? "inbound" : "outbound",
+                    addr(inbound ? t.peerAddress() : t.localAddress()), inbound ? t.peerIdentity() : t.localIdentity(),
+                    addr(t.destination()), inbound ? t.localIdentity() : t.peerIdentity(), status, reason);
         }
     }
 

@@ -1,0 +1,272 @@
+package io.zerohop.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.zerohop.hbone.HboneRefusedException;
+import io.zerohop.hbone.HboneServerSocket;
+import io.zerohop.hbone.HboneSocket;
+import io.zerohop.hbone.TunnelResult;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketException;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import javax.net.SocketFactory;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The wired mesh on loopback: three workloads on distinct 127.0.0.x addresses, a real CA, a real
+ * policy, real TCP apps behind the HBONE listener.
+ */
+class MeshTest {
+    static final String POLICY = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: backend-allow-frontend, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              action: ALLOW
+              rules:
+              - from: [{source: {principals: ["cluster.local/ns/prod/sa/frontend"]}}]
+                to: [{operation: {ports: ["8080", "9090"]}}]
+            ---
+            apiVersion: security.istio.io/v1
+            kind: PeerAuthentication
+            metadata: {name: strict, namespace: prod}
+            spec: {mtls: {mode: STRICT}}
+            ---
+            apiVersion: security.istio.io/v1
+            kind: PeerAuthentication
+            metadata: {name: permissive, namespace: legacy}
+            spec: {mtls: {mode: PERMISSIVE}}
+            """;
+
+    static InetAddress backendIp;
+    static Workload backend;
+    static Workload frontend;
+    static Workload legacy;
+    static InMemoryCa ca;
+    static Mesh server;
+    static Mesh clients;
+    static ServerSocket echoApp;
+    static SimpleMeterRegistry meters = new SimpleMeterRegistry();
+    static final List<TunnelResult> closed = new CopyOnWriteArrayList<>();
+
+    @BeforeAll
+    static void start() throws Exception {
+        backendIp = InetAddress.getByName("127.0.0.2");
+        backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp), Workload.Protocol.HBONE, null, "cluster.local");
+        frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"), List.of(InetAddress.getByName("127.0.0.3")),
+                Workload.Protocol.HBONE, null, "cluster.local");
+        legacy = new Workload("legacy", "old", "old", Map.of("app", "old"), List.of(InetAddress.getByName("127.0.0.4")),
+                Workload.Protocol.HBONE, null, "cluster.local");
+        WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend, legacy), Map.of());
+        ca = InMemoryCa.create("cluster.local");
+        PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("mesh-test.yaml", POLICY)).build();
+        echoApp = new ServerSocket(9090, 50, backendIp);
+        Thread t = new Thread(MeshTest::echoLoop, "echo-app");
+        t.setDaemon(true);
+        t.start();
+        server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(policy)
+                .inbound(new InetSocketAddress(backendIp, 0)).meterRegistry(meters).onTunnelClosed(closed::add).threads(2).build();
+        server.start().get(10, TimeUnit.SECONDS);
+        // The client side dials workloadIP:15008 by default; point the registry at the ephemeral listener.
+        registry.replace(List.of(
+                new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp), Workload.Protocol.HBONE, "b", "cluster.local"),
+                frontend, legacy), Map.of("b", server.inboundAddress()));
+        clients = Mesh.builder().identityProvider(ca).workloads(registry).threads(2).build();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        clients.close();
+        server.close();
+        echoApp.close();
+    }
+
+    static void echoLoop() {
+        while (!echoApp.isClosed()) {
+            try {
+                Socket c = echoApp.accept();
+                Thread t = new Thread(() -> {
+                    try (c) {
+                        c.getInputStream().transferTo(c.getOutputStream());
+                        c.shutdownOutput();
+                    } catch (IOException ignored) {
+                        // reset by the proxy: nothing to echo
+                    }
+                });
+                t.setDaemon(true);
+                t.start();
+            } catch (IOException e) {
+                return;
+            }
+        }
+    }
+
+    static byte[] echo(Socket s, byte[] payload) throws Exception {
+        OutputStream out = s.getOutputStream();
+        Thread w = new Thread(() -> {
+            try {
+                out.write(payload);
+                s.shutdownOutput();
+            } catch (IOException ignored) {
+                // the reader sees the failure
+            }
+        });
+        w.start();
+        byte[] back = s.getInputStream().readAllBytes();
+        w.join();
+        return back;
+    }
+
+    static byte[] random(int n) {
+        byte[] b = new byte[n];
+        new Random(n).nextBytes(b);
+        return b;
+    }
+
+    InetSocketAddress app() {
+        return new InetSocketAddress(backendIp, echoApp.getLocalPort());
+    }
+
+    @Test
+    void allowedCallerReachesTheTcpAppThroughTheProxyWithIntegrity() throws Exception {
+        byte[] payload = random(5 << 20);
+        try (Socket s = clients.socketFactory(frontend.identity()).createSocket(backendIp, 9090)) {
+            byte[] back = echo(s, payload);
+            assertThat(MessageDigest.getInstance("SHA-256").digest(back)).isEqualTo(MessageDigest.getInstance("SHA-256").digest(payload));
+        }
+    }
+
+    @Test
+    void allowedCallerIsDeniedOnAPortThePolicyDoesNotList() throws Exception {
+        try (ServerSocket other = new ServerSocket(0, 5, backendIp)) {
+            SocketFactory f = clients.socketFactory(frontend.identity());
+            assertThatThrownBy(() -> f.createSocket(backendIp, other.getLocalPort()))
+                    .isInstanceOf(HboneRefusedException.class)
+                    .satisfies(e -> assertThat(((HboneRefusedException) e).status()).isEqualTo(401));
+        }
+    }
+
+    @Test
+    void embeddedServeHandsAllowedTunnelsToInProcessCode() throws Exception {
+        InetSocketAddress dst = new InetSocketAddress(backendIp, 8080);
+        try (HboneServerSocket accept = new HboneServerSocket()) {
+            server.serve(dst, accept);
+            Thread srv = new Thread(() -> {
+                try (HboneSocket s = accept.accept()) {
+                    assertThat(s.peerIdentity()).isEqualTo(frontend.identity());
+                    s.getInputStream().transferTo(s.getOutputStream());
+                    s.shutdownOutput();
+                } catch (IOException e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            srv.start();
+            byte[] payload = random(3 << 20);
+            try (Socket s = clients.socketFactory(frontend.identity()).createSocket(backendIp, 8080)) {
+                assertThat(((HboneSocket) s).peerIdentity()).isEqualTo(backend.identity());
+                byte[] back = echo(s, payload);
+                assertThat(MessageDigest.getInstance("SHA-256").digest(back)).isEqualTo(MessageDigest.getInstance("SHA-256").digest(payload));
+            }
+            srv.join(10_000);
+            assertThat(srv.isAlive()).isFalse();
+        }
+    }
+
+    @Test
+    void deniedCallerGets401AndNoByteReachesTheDestination() throws Exception {
+        InetSocketAddress dst = new InetSocketAddress(backendIp, 9091);
+        HboneServerSocket accept = new HboneServerSocket();
+        server.serve(dst, accept);
+        ExecutionException e = org.junit.jupiter.api.Assertions.assertThrows(ExecutionException.class,
+                () -> clients.connect(legacy.identity(), dst).get(10, TimeUnit.SECONDS));
+        assertThat(e.getCause()).isInstanceOf(HboneRefusedException.class);
+        assertThat(((HboneRefusedException) e.getCause()).status()).isEqualTo(401);
+        accept.close();
+    }
+
+    @Test
+    void unknownDestinationsAreRefusedBeforeAnyConnection() {
+        InetSocketAddress nowhere = new InetSocketAddress("127.0.0.9", 8080);
+        assertThatThrownBy(() -> clients.connect(frontend.identity(), nowhere).get(5, TimeUnit.SECONDS))
+                .hasCauseInstanceOf(Mesh.UnknownDestinationException.class)
+                .hasMessageContaining("127.0.0.9:8080 is not a known mesh workload");
+        assertThatThrownBy(() -> clients.connect(nowhere)).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("no default identity");
+    }
+
+    @Test
+    void metricsUseZtunnelNamesAndLabels() throws Exception {
+        InetSocketAddress dst = new InetSocketAddress(backendIp, 8080);
+        try (HboneServerSocket accept = new HboneServerSocket()) {
+            server.serve(dst, accept);
+            Thread srv = new Thread(() -> {
+                try (HboneSocket s = accept.accept()) {
+                    s.getInputStream().transferTo(s.getOutputStream());
+                    s.shutdownOutput();
+                } catch (IOException ignored) {
+                    // reported by the client side
+                }
+            });
+            srv.start();
+            int before = closed.size();
+            try (Socket s = clients.socketFactory(frontend.identity()).createSocket(backendIp, 8080)) {
+                assertThat(echo(s, "ping".getBytes(StandardCharsets.US_ASCII))).hasSize(4);
+            }
+            srv.join(10_000);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (closed.size() == before && System.nanoTime() < deadline) {
+                Thread.onSpinWait();
+            }
+            assertThat(closed.size()).isGreaterThan(before);
+        }
+        var opened = meters.find("istio.tcp.connections.opened").tag("reporter", "destination")
+                .tag("source_principal", frontend.identity().toString())
+                .tag("destination_principal", backend.identity().toString())
+                .tag("destination_workload", "backend").tag("destination_workload_namespace", "prod")
+                .tag("source_workload_namespace", "prod").counter();
+        assertThat(opened).isNotNull();
+        assertThat(opened.count()).isGreaterThanOrEqualTo(1);
+        assertThat(meters.find("istio.tcp.received.bytes").tag("source_principal", frontend.identity().toString()).counter().count())
+                .isGreaterThanOrEqualTo(4);
+    }
+
+    @Test
+    void strictWorkloadRefusesPlaintextWhilePermissiveAcceptsIt() throws Exception {
+        assertThat(server.mtlsMode(backend, 8080)).hasToString("STRICT");
+        assertThat(server.mtlsMode(legacy, 8080)).hasToString("PERMISSIVE");
+        InetSocketAddress plain = server.plaintextInbound(Capture.forward(new InetSocketAddress("127.0.0.1", 0), app()));
+        try (Socket s = new Socket(plain.getAddress(), plain.getPort())) {
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write("hello".getBytes(StandardCharsets.US_ASCII));
+            InputStream in = s.getInputStream();
+            int r;
+            try {
+                r = in.read();
+            } catch (SocketException reset) {
+                r = -1;
+            }
+            assertThat(r).as("STRICT must not let plaintext reach the app").isEqualTo(-1);
+        }
+    }
+}

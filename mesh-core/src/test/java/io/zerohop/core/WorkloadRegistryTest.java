@@ -1,0 +1,65 @@
+package io.zerohop.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class WorkloadRegistryTest {
+    static final String GOOD = """
+            trustDomain: example.org
+            nodes:
+              - {name: node-b, hboneAddress: "10.0.0.2:15008"}
+            workloads:
+              - namespace: prod
+                name: backend
+                serviceAccount: backend-sa
+                addresses: [10.0.1.2, "fd00::2"]
+                labels: {app: backend}
+                node: node-b
+              - {namespace: prod, name: db, addresses: [10.0.1.3], protocol: TCP}
+            """;
+
+    @Test
+    void loadsWorkloadsNodesAndIdentities(@TempDir Path dir) throws Exception {
+        Path f = Files.writeString(dir.resolve("w.yaml"), GOOD);
+        WorkloadRegistry r = WorkloadRegistry.load(f);
+        Workload b = r.byAddress(InetAddress.getByName("fd00::2")).orElseThrow();
+        assertThat(b.identity().toString()).isEqualTo("spiffe://example.org/ns/prod/sa/backend-sa");
+        assertThat(r.hboneAddress(b, InetAddress.getByName("10.0.1.2"))).isEqualTo(new InetSocketAddress("10.0.0.2", 15008));
+        Workload db = r.byName("prod", "db").orElseThrow();
+        assertThat(db.protocol()).isEqualTo(Workload.Protocol.TCP);
+        assertThat(db.serviceAccount()).isEqualTo("default");
+        assertThat(r.hboneAddress(db, InetAddress.getByName("10.0.1.3"))).isEqualTo(new InetSocketAddress("10.0.1.3", 15008));
+    }
+
+    @Test
+    void errorsNameFileLineAndFieldAndKeepTheOldContents(@TempDir Path dir) throws Exception {
+        Path f = Files.writeString(dir.resolve("w.yaml"), GOOD);
+        WorkloadRegistry r = WorkloadRegistry.load(f);
+        Files.writeString(f, GOOD.replace("serviceAccount: backend-sa", "serviceAcount: backend-sa"));
+        assertThatThrownBy(() -> r.reload(f)).hasMessageContaining("w.yaml:7: workloads[0].serviceAcount: Unrecognized field");
+        Files.writeString(f, GOOD.replace("10.0.1.3", "db.local"));
+        assertThatThrownBy(() -> r.reload(f)).hasMessageContaining("workloads[1].addresses[0]: \"db.local\" is not an IP address literal");
+        Files.writeString(f, GOOD.replace("node: node-b", "node: node-x"));
+        assertThatThrownBy(() -> r.reload(f)).hasMessageContaining("workloads[0].node: unknown node \"node-x\"");
+        Files.writeString(f, GOOD.replace("10.0.1.3", "10.0.1.2"));
+        assertThatThrownBy(() -> r.reload(f)).hasMessageContaining("address 10.0.1.2 claimed by both prod/backend and prod/db");
+        assertThat(r.all()).hasSize(2);
+        assertThat(r.byName("prod", "backend")).isPresent();
+    }
+
+    @Test
+    void authorityBracketsIpv6() throws Exception {
+        assertThat(Addresses.authority(new InetSocketAddress(InetAddress.getByName("fd00::1"), 80))).isEqualTo("[fd00:0:0:0:0:0:0:1]:80");
+        assertThat(Addresses.parseHostPort("[fd00::1]:15008", "x").getPort()).isEqualTo(15008);
+        assertThat(Addresses.parseHostPort(":15008", "x").getAddress().isAnyLocalAddress()).isTrue();
+        assertThatThrownBy(() -> Addresses.parseHostPort("10.0.0.1:99999", "--via")).hasMessageContaining("--via: port 99999 out of range");
+        assertThatThrownBy(() -> Addresses.parseIp("example.com", "--dest-ip")).hasMessageContaining("not an IP address literal");
+    }
+}

@@ -1,0 +1,302 @@
+package io.zerohop.hbone;
+
+import io.netty.channel.EventLoopGroup;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.hbone.internal.ClientConfig;
+import io.zerohop.hbone.internal.ClientRuntime;
+import io.zerohop.hbone.internal.H2Config;
+import io.zerohop.hbone.internal.StreamSocket;
+import io.zerohop.identity.MeshTls;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
+import javax.net.SocketFactory;
+
+/**
+ * The HBONE client (ztunnel's outbound): opens tunnels as CONNECT streams over pooled mutual-TLS
+ * HTTP/2 connections. Connections are pooled per {@link PoolKey} (source identity, accepted
+ * destination identities, HBONE address), carry up to {@code maxStreamsPerConnection} tunnels (a
+ * further connection opens when all are full), are dropped when broken or GOAWAY'd and closed after
+ * {@code idleTimeout} without tunnels. A connection is never shared between different destination
+ * identity sets.
+ *
+ * <pre>{@code
+ * HboneClient client = HboneClient.builder().tls(meshTls).identity(me).build();
+ * HboneStream s = client.connect(podIp8080, Set.of(serverId), podIp15008).join();
+ * Socket socket = s.toSocket();                 // or s.channel() for Netty code
+ * SocketFactory sf = client.socketFactory(addr -> new Route(nodeIp15008, serverId));
+ * }</pre>
+ */
+public final class HboneClient implements AutoCloseable {
+    private final ClientRuntime runtime;
+
+    private HboneClient(ClientConfig config) {
+        this.runtime = new ClientRuntime(config);
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** The identity this client presents. */
+    public SpiffeId identity() {
+        return runtime.config().source();
+    }
+
+    /**
+     * Opens a tunnel to {@code target} (the destination workload's ip:port, sent as {@code :authority})
+     * through the HBONE endpoint {@code hboneAddress}, accepting only a server whose SPIFFE ID is in
+     * {@code expected}. Completes when the server answered 200; fails with an
+     * {@link javax.net.ssl.SSLHandshakeException} naming both identities on an identity mismatch,
+     * with {@link HboneRefusedException} on a non-200 status, with an {@link IOException} otherwise.
+     */
+    public CompletableFuture<HboneStream> connect(InetSocketAddress target, Set<SpiffeId> expected, InetSocketAddress hboneAddress) {
+        return connect(target, expected, hboneAddress, Map.of());
+    }
+
+    /** As {@link #connect(InetSocketAddress, Set, InetSocketAddress)} with extra request headers (baggage, traceparent, forwarded). */
+    public CompletableFuture<HboneStream> connect(InetSocketAddress target, Set<SpiffeId> expected, InetSocketAddress hboneAddress,
+                                                  Map<String, String> headers) {
+        Objects.requireNonNull(target, "target");
+        Objects.requireNonNull(hboneAddress, "hboneAddress");
+        Objects.requireNonNull(expected, "expected identities");
+        Objects.requireNonNull(headers, "headers");
+        if (expected.isEmpty()) {
+            return CompletableFuture.failedFuture(new IllegalArgumentException("at least one expected destination identity is required"));
+        }
+        if (target.isUnresolved() || hboneAddress.isUnresolved()) {
+            return CompletableFuture.failedFuture(new IllegalArgumentException(
+                    "HBONE addresses must be resolved IPs: target " + target + ", hbone " + hboneAddress));
+        }
+        for (String name : headers.keySet()) {
+            if (name.startsWith(":")) {
+                return CompletableFuture.failedFuture(new IllegalArgumentException("pseudo-header " + name + " cannot be set"));
+            }
+        }
+        return runtime.connect(target, Set.copyOf(expected), hboneAddress, headers);
+    }
+
+    /** Blocking convenience: {@link #connect} then {@link HboneStream#toSocket()}. */
+    public HboneSocket connectSocket(InetSocketAddress target, Set<SpiffeId> expected, InetSocketAddress hboneAddress,
+                                     Duration timeout) throws IOException {
+        try {
+            return connect(target, expected, hboneAddress).get(timeout.toMillis(), TimeUnit.MILLISECONDS).toSocket();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new java.io.InterruptedIOException("interrupted while connecting to " + target);
+        } catch (TimeoutException e) {
+            throw new java.net.SocketTimeoutException("HBONE connect to " + target + " timed out after " + timeout);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            throw new IOException(e.getCause());
+        }
+    }
+
+    /**
+     * A {@link SocketFactory} whose sockets tunnel {@code connect(address)} through HBONE along
+     * {@code routes} (null route: {@link java.net.ConnectException}). Host names are resolved with
+     * {@link InetAddress#getByName}; the target sent is the resolved ip:port.
+     */
+    public SocketFactory socketFactory(Function<InetSocketAddress, Route> routes) {
+        Objects.requireNonNull(routes, "routes");
+        return new SocketFactory() {
+            @Override
+            public Socket createSocket() throws IOException {
+                return StreamSocket.unconnected(runtime, routes);
+            }
+
+            @Override
+            public Socket createSocket(String host, int port) throws IOException {
+                return createSocket(InetAddress.getByName(host), port);
+            }
+
+            @Override
+            public Socket createSocket(String host, int port, InetAddress localHost, int localPort) throws IOException {
+                return createSocket(host, port);
+            }
+
+            @Override
+            public Socket createSocket(InetAddress host, int port) throws IOException {
+                Socket s = createSocket();
+                try {
+                    s.connect(new InetSocketAddress(host, port));
+                } catch (IOException | RuntimeException e) {
+                    s.close();
+                    throw e;
+                }
+                return s;
+            }
+
+            @Override
+            public Socket createSocket(InetAddress address, int port, InetAddress localAddress, int localPort) throws IOException {
+                return createSocket(address, port);
+            }
+        };
+    }
+
+    /** Pooled connections per key (for tests and metrics). */
+    public Map<PoolKey, Integer> poolStats() {
+        return runtime.connectionCounts();
+    }
+
+    /** Pooled connections for one key. */
+    public int connectionCount(Set<SpiffeId> expected, InetSocketAddress hboneAddress) {
+        return runtime.connectionCounts().getOrDefault(new PoolKey(identity(), expected, hboneAddress), 0);
+    }
+
+    /** Open or opening tunnels for one key. */
+    public int streamCount(Set<SpiffeId> expected, InetSocketAddress hboneAddress) {
+        return runtime.streamCount(new PoolKey(identity(), expected, hboneAddress));
+    }
+
+    /** Closes every connection (open tunnels are reset) and the own event loop group. */
+    public CompletableFuture<Void> closeAsync() {
+        return runtime.close();
+    }
+
+    @Override
+    public void close() {
+        try {
+            closeAsync().get(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            // best effort
+        }
+    }
+
+    public static final class Builder {
+        private MeshTls tls;
+        private SpiffeId identity;
+        private int maxStreamsPerConnection = 100;
+        private Duration idleTimeout = Duration.ofMinutes(5);
+        private Duration connectTimeout = Duration.ofSeconds(10);
+        private Duration handshakeTimeout = Duration.ofSeconds(10);
+        private int streamWindow = H2Config.DEFAULT_STREAM_WINDOW;
+        private int connectionWindow = H2Config.DEFAULT_CONNECTION_WINDOW;
+        private int maxFrameSize = H2Config.DEFAULT_MAX_FRAME_SIZE;
+        private int maxHeaderListSize = 16 * 1024;
+        private HboneEvents events = HboneEvents.NONE;
+        private EventLoopGroup group;
+        private int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
+
+        private Builder() {}
+
+        /** TLS contexts (required); the SVID comes from its {@link io.zerohop.identity.IdentityProvider}. */
+        public Builder tls(MeshTls tls) {
+            this.tls = Objects.requireNonNull(tls, "tls");
+            return this;
+        }
+
+        /** Source identity (required unless the provider has a default identity). */
+        public Builder identity(SpiffeId source) {
+            this.identity = Objects.requireNonNull(source, "identity");
+            return this;
+        }
+
+        /** Tunnels per connection before a further connection opens; default 100 (ztunnel). */
+        public Builder maxStreamsPerConnection(int n) {
+            if (n < 1) {
+                throw new IllegalArgumentException("maxStreamsPerConnection must be >= 1, got " + n);
+            }
+            this.maxStreamsPerConnection = n;
+            return this;
+        }
+
+        /** Close a pooled connection after this long without tunnels; default 5 min (ztunnel). */
+        public Builder idleTimeout(Duration d) {
+            this.idleTimeout = positive(d, "idleTimeout");
+            return this;
+        }
+
+        /** TCP connect deadline, and separately the wait for the CONNECT response; default 10 s. */
+        public Builder connectTimeout(Duration d) {
+            this.connectTimeout = positive(d, "connectTimeout");
+            return this;
+        }
+
+        /** TLS handshake deadline; default 10 s. */
+        public Builder handshakeTimeout(Duration d) {
+            this.handshakeTimeout = positive(d, "handshakeTimeout");
+            return this;
+        }
+
+        /** Per-stream receive window; default 4 MiB (ztunnel). */
+        public Builder streamWindow(int bytes) {
+            this.streamWindow = bytes;
+            return this;
+        }
+
+        /** Connection receive window; default 16 MiB (ztunnel). */
+        public Builder connectionWindow(int bytes) {
+            this.connectionWindow = bytes;
+            return this;
+        }
+
+        /** SETTINGS_MAX_FRAME_SIZE; default 1 MiB (ztunnel). */
+        public Builder maxFrameSize(int bytes) {
+            this.maxFrameSize = bytes;
+            return this;
+        }
+
+        /** SETTINGS_MAX_HEADER_LIST_SIZE for responses; default 16 KiB (ztunnel). */
+        public Builder maxHeaderListSize(int bytes) {
+            this.maxHeaderListSize = bytes;
+            return this;
+        }
+
+        /** Outbound metrics / access-log hook. */
+        public Builder listener(HboneEvents events) {
+            this.events = Objects.requireNonNull(events, "listener");
+            return this;
+        }
+
+        /** Use this event loop group (not shut down by the client); default: an own group. */
+        public Builder eventLoopGroup(EventLoopGroup group) {
+            this.group = Objects.requireNonNull(group, "event loop group");
+            return this;
+        }
+
+        /** Threads of the own event loop group; default: available processors. */
+        public Builder threads(int n) {
+            if (n < 1) {
+                throw new IllegalArgumentException("threads must be >= 1, got " + n);
+            }
+            this.threads = n;
+            return this;
+        }
+
+        public HboneClient build() {
+            if (tls == null) {
+                throw new IllegalStateException("HboneClient needs tls(MeshTls)");
+            }
+            SpiffeId source = identity != null ? identity : tls.identityProvider().defaultIdentity().orElse(null);
+            if (source == null) {
+                throw new IllegalStateException("HboneClient needs identity(SpiffeId): the identity provider has no default identity");
+            }
+            H2Config h2 = new H2Config(streamWindow, connectionWindow, maxFrameSize, maxHeaderListSize);
+            return new HboneClient(new ClientConfig(tls, source, maxStreamsPerConnection, idleTimeout, connectTimeout,
+                    handshakeTimeout, h2, events, group, threads));
+        }
+
+        private static Duration positive(Duration d, String name) {
+            Objects.requireNonNull(d, name);
+            if (d.isZero() || d.isNegative()) {
+                throw new IllegalArgumentException(name + " must be positive, got " + d);
+            }
+            return d;
+        }
+    }
+}

@@ -1,0 +1,26 @@
+package io.zerohop.hbone;
+
+import java.net.InetSocketAddress;
+
+/**
+ * Observability hook (metrics, access log). Called on event loops: implementations must be fast,
+ * thread-safe and must not block or throw (exceptions are logged and ignored).
+ */
+public interface HboneEvents {
+    HboneEvents NONE = new HboneEvents() {};
+
+    /** A CONNECT was accepted (server: 200 sent; client: 200 received). */
+    default void tunnelOpened(TunnelInfo tunnel) {}
+
+    /** An opened tunnel closed; exactly once per {@link #tunnelOpened}. */
+    default void tunnelClosed(TunnelResult result) {}
+
+    /**
+     * A CONNECT was refused (server: before any byte moved; client: non-200 response or failure to
+     * open). {@code tunnel.destination()} is null when the authority was malformed.
+     */
+    default void tunnelRefused(TunnelInfo tunnel, int status, String reason) {}
+
+    /** A connection failed before HTTP/2 (TLS handshake failure, timeout, missing ALPN h2). */
+    default void connectionFailed(InetSocketAddress peer, InetSocketAddress local, Throwable cause) {}
+}

@@ -1,0 +1,240 @@
+package io.zerohop.hbone;
+
+import io.netty.channel.EventLoopGroup;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.hbone.internal.H2Config;
+import io.zerohop.hbone.internal.ServerConfig;
+import io.zerohop.hbone.internal.ServerRuntime;
+import io.zerohop.identity.MeshTls;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * The HBONE server (ztunnel's inbound, port 15008): mutual TLS 1.3 with the destination workload's
+ * SVID, HTTP/2, one {@code CONNECT} stream per tunnel. Each stream is validated (method, authority),
+ * resolved ({@link DestinationResolver}), authorized ({@link Authorizer}), and only then answered 200
+ * and delivered (proxy or embedded mode). Refusals never move a byte to a destination.
+ *
+ * <pre>{@code
+ * HboneServer server = HboneServer.builder()
+ *         .tls(meshTls)
+ *         .identity(serverId)                       // or .identitySelector(local -> idFor(local))
+ *         .bind(new InetSocketAddress(15008))
+ *         .destinations(DestinationResolver.sameIp())
+ *         .authorizer(r -> policy.allows(r) ? AuthzDecision.allow() : AuthzDecision.deny("policy"))
+ *         .listener(metrics)
+ *         .build().start().join();
+ * }</pre>
+ */
+public final class HboneServer implements AutoCloseable {
+    /** ztunnel's inbound HBONE port. */
+    public static final int DEFAULT_PORT = 15008;
+
+    private final ServerRuntime runtime;
+
+    private HboneServer(ServerConfig config) {
+        this.runtime = new ServerRuntime(config);
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Binds and starts accepting; completes with this server once listening. */
+    public CompletableFuture<HboneServer> start() {
+        return runtime.start().thenApply(a -> this);
+    }
+
+    /** The bound address (with the actual port when bound to port 0); null before start. */
+    public InetSocketAddress localAddress() {
+        return runtime.localAddress();
+    }
+
+    /** Open HBONE connections right now (for tests and metrics). */
+    public int connectionCount() {
+        return runtime.connectionCount();
+    }
+
+    /**
+     * Stops accepting, sends GOAWAY on every connection so clients open no new tunnels here, lets open
+     * tunnels finish until {@code drain} elapses, then closes whatever is left.
+     */
+    public CompletableFuture<Void> shutdownGracefully(Duration drain) {
+        return runtime.shutdown(Objects.requireNonNull(drain, "drain"));
+    }
+
+    /** Immediate shutdown: closes listener and connections (open tunnels are reset); waits up to 5 s. */
+    @Override
+    public void close() {
+        try {
+            shutdownGracefully(Duration.ZERO).get(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (ExecutionException | TimeoutException e) {
+            // best effort
+        }
+    }
+
+    public static final class Builder {
+        private MeshTls tls;
+        private InetSocketAddress bind = new InetSocketAddress(DEFAULT_PORT);
+        private IdentitySelector identities;
+        private DestinationResolver destinations;
+        private Authorizer authorizer;
+        private HboneEvents events = HboneEvents.NONE;
+        private int maxConcurrentStreams = 200;
+        private Duration handshakeTimeout = Duration.ofSeconds(10);
+        private Duration idleTimeout = Duration.ofMinutes(10);
+        private Duration upstreamConnectTimeout = Duration.ofSeconds(10);
+        private int streamWindow = H2Config.DEFAULT_STREAM_WINDOW;
+        private int connectionWindow = H2Config.DEFAULT_CONNECTION_WINDOW;
+        private int maxFrameSize = H2Config.DEFAULT_MAX_FRAME_SIZE;
+        private int maxHeaderListSize = 64 * 1024;
+        private EventLoopGroup group;
+        private int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
+
+        private Builder() {}
+
+        /** TLS contexts (required). */
+        public Builder tls(MeshTls tls) {
+            this.tls = Objects.requireNonNull(tls, "tls");
+            return this;
+        }
+
+        /** Listen address; default {@code 0.0.0.0:15008}; port 0 picks a free port. */
+        public Builder bind(InetSocketAddress address) {
+            this.bind = Objects.requireNonNull(address, "bind address");
+            return this;
+        }
+
+        /** Per-connection choice of the identity to present (required unless {@link #identity} is set). */
+        public Builder identitySelector(IdentitySelector selector) {
+            this.identities = Objects.requireNonNull(selector, "identity selector");
+            return this;
+        }
+
+        /** Present one identity on every connection. */
+        public Builder identity(SpiffeId id) {
+            return identitySelector(IdentitySelector.fixed(id));
+        }
+
+        /** Which destinations are served and how (required). */
+        public Builder destinations(DestinationResolver resolver) {
+            this.destinations = Objects.requireNonNull(resolver, "destination resolver");
+            return this;
+        }
+
+        /** Per-stream authorization (required; use {@link Authorizer#allowAll()} explicitly to allow all). */
+        public Builder authorizer(Authorizer authorizer) {
+            this.authorizer = Objects.requireNonNull(authorizer, "authorizer");
+            return this;
+        }
+
+        /** Metrics / access-log hook. */
+        public Builder listener(HboneEvents events) {
+            this.events = Objects.requireNonNull(events, "listener");
+            return this;
+        }
+
+        /** SETTINGS_MAX_CONCURRENT_STREAMS per connection; default 200 (ztunnel). */
+        public Builder maxConcurrentStreams(int n) {
+            if (n < 1) {
+                throw new IllegalArgumentException("maxConcurrentStreams must be >= 1, got " + n);
+            }
+            this.maxConcurrentStreams = n;
+            return this;
+        }
+
+        /** TLS handshake deadline; default 10 s. */
+        public Builder handshakeTimeout(Duration d) {
+            this.handshakeTimeout = positive(d, "handshakeTimeout");
+            return this;
+        }
+
+        /** Close a connection that carried no stream for this long (GOAWAY); default 10 min; zero disables. */
+        public Builder idleTimeout(Duration d) {
+            Objects.requireNonNull(d, "idleTimeout");
+            if (d.isNegative()) {
+                throw new IllegalArgumentException("idleTimeout must not be negative, got " + d);
+            }
+            this.idleTimeout = d;
+            return this;
+        }
+
+        /** Proxy mode: TCP connect deadline to the destination (then 503); default 10 s. */
+        public Builder upstreamConnectTimeout(Duration d) {
+            this.upstreamConnectTimeout = positive(d, "upstreamConnectTimeout");
+            return this;
+        }
+
+        /** SETTINGS_MAX_HEADER_LIST_SIZE; default 64 KiB (ztunnel). */
+        public Builder maxHeaderListSize(int bytes) {
+            this.maxHeaderListSize = bytes;
+            return this;
+        }
+
+        /** Per-stream receive window; default 4 MiB (ztunnel). */
+        public Builder streamWindow(int bytes) {
+            this.streamWindow = bytes;
+            return this;
+        }
+
+        /** Connection receive window; default 16 MiB (ztunnel). */
+        public Builder connectionWindow(int bytes) {
+            this.connectionWindow = bytes;
+            return this;
+        }
+
+        /** SETTINGS_MAX_FRAME_SIZE; default 1 MiB (ztunnel). */
+        public Builder maxFrameSize(int bytes) {
+            this.maxFrameSize = bytes;
+            return this;
+        }
+
+        /** Use this event loop group (not shut down by the server); default: an own group. */
+        public Builder eventLoopGroup(EventLoopGroup group) {
+            this.group = Objects.requireNonNull(group, "event loop group");
+            return this;
+        }
+
+        /** Threads of the own event loop group; default: available processors. */
+        public Builder threads(int n) {
+            if (n < 1) {
+                throw new IllegalArgumentException("threads must be >= 1, got " + n);
+            }
+            this.threads = n;
+            return this;
+        }
+
+        public HboneServer build() {
+            if (tls == null) {
+                throw new IllegalStateException("HboneServer needs tls(MeshTls)");
+            }
+            if (identities == null) {
+                throw new IllegalStateException("HboneServer needs identity(SpiffeId) or identitySelector(IdentitySelector)");
+            }
+            if (destinations == null) {
+                throw new IllegalStateException("HboneServer needs destinations(DestinationResolver): it never proxies to destinations it was not told it serves");
+            }
+            if (authorizer == null) {
+                throw new IllegalStateException("HboneServer needs authorizer(Authorizer) (Authorizer.allowAll() to allow every peer)");
+            }
+            H2Config h2 = new H2Config(streamWindow, connectionWindow, maxFrameSize, maxHeaderListSize);
+            return new HboneServer(new ServerConfig(tls, bind, identities, destinations, authorizer, events,
+                    maxConcurrentStreams, handshakeTimeout, idleTimeout, upstreamConnectTimeout, h2, group, threads));
+        }
+
+        private static Duration positive(Duration d, String name) {
+            Objects.requireNonNull(d, name);
+            if (d.isZero() || d.isNegative()) {
+                throw new IllegalArgumentException(name + " must be positive, got " + d);
+            }
+            return d;
+        }
+    }
+}

@@ -1,0 +1,123 @@
+package io.zerohop.hbone;
+
+import io.netty.channel.Channel;
+import io.zerohop.hbone.internal.StreamSocket;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.net.SocketException;
+import java.net.SocketTimeoutException;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Embedded mode for blocking code: a {@link StreamHandler} that queues accepted tunnels, and a
+ * {@code ServerSocket}-like {@link #accept()}.
+ *
+ * <pre>{@code
+ * HboneServerSocket sockets = new HboneServerSocket();
+ * HboneServer.builder()...destinations((dst, id, local) -> dst.getPort() == 8080 ? Destination.embedded(sockets) : null)...
+ * try (HboneSocket s = sockets.accept()) { SpiffeId caller = s.peerIdentity(); ... }
+ * }</pre>
+ *
+ * When the backlog is full, further tunnels are reset.
+ */
+public final class HboneServerSocket implements StreamHandler, AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(HboneServerSocket.class);
+    private static final HboneSocket CLOSED;
+
+    static {
+        try {
+            CLOSED = StreamSocket.unconnected(null, null);
+        } catch (SocketException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    private final BlockingQueue<HboneSocket> backlog;
+    private volatile boolean closed;
+    private volatile int soTimeout;
+
+    public HboneServerSocket() {
+        this(1024);
+    }
+
+    public HboneServerSocket(int backlog) {
+        if (backlog < 1) {
+            throw new IllegalArgumentException("backlog must be >= 1, got " + backlog);
+        }
+        this.backlog = new ArrayBlockingQueue<>(backlog + 1);
+    }
+
+    @Override
+    public void initStream(Channel stream, TunnelInfo tunnel) throws Exception {
+        if (closed) {
+            stream.close();
+            return;
+        }
+        HboneSocket s = StreamSocket.attach(stream, tunnel);
+        if (backlog.remainingCapacity() <= 1 || !backlog.offer(s)) {
+            log.warn("HBONE accept backlog full, resetting tunnel {}", tunnel);
+            s.close();
+            stream.close();
+        }
+    }
+
+    /** The socket manages reads itself. */
+    @Override
+    public boolean autoRead() {
+        return false;
+    }
+
+    /** Waits for the next tunnel (bounded by {@link #setSoTimeout}, 0 = forever). */
+    public HboneSocket accept() throws IOException {
+        if (closed) {
+            throw new SocketException("Socket is closed");
+        }
+        HboneSocket s;
+        try {
+            int t = soTimeout;
+            s = t > 0 ? backlog.poll(t, TimeUnit.MILLISECONDS) : backlog.take();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted in accept");
+        }
+        if (s == null) {
+            throw new SocketTimeoutException("Accept timed out");
+        }
+        if (s == CLOSED || closed) {
+            backlog.offer(CLOSED);
+            if (s != CLOSED) {
+                s.close();
+            }
+            throw new SocketException("Socket is closed");
+        }
+        return s;
+    }
+
+    public void setSoTimeout(int timeoutMillis) {
+        if (timeoutMillis < 0) {
+            throw new IllegalArgumentException("timeout < 0");
+        }
+        this.soTimeout = timeoutMillis;
+    }
+
+    public boolean isClosed() {
+        return closed;
+    }
+
+    /** Stops accepting: queued tunnels are reset, blocked {@link #accept()} calls throw. */
+    @Override
+    public void close() throws IOException {
+        closed = true;
+        HboneSocket s;
+        while ((s = backlog.poll()) != null) {
+            if (s != CLOSED) {
+                s.close();
+            }
+        }
+        backlog.offer(CLOSED);
+    }
+}

@@ -1,0 +1,30 @@
+package io.zerohop.hbone;
+
+import io.spiffe.spiffeid.SpiffeId;
+import java.net.Socket;
+import java.net.SocketException;
+import java.net.SocketImpl;
+
+/**
+ * A blocking {@link Socket} whose bytes travel through an HBONE tunnel. Returned by
+ * {@link HboneStream#toSocket()}, by {@link HboneServerSocket#accept()} and by
+ * {@link HboneClient#socketFactory}. {@code shutdownOutput()} sends END_STREAM, a peer END_STREAM
+ * reads as end of stream, a reset reads as {@code SocketException("Connection reset")}. TCP options
+ * ({@code setTcpNoDelay}, buffer sizes, ...) are accepted and ignored; {@code setSoTimeout} applies to
+ * reads (and to connect when no timeout is passed).
+ */
+public abstract class HboneSocket extends Socket {
+
+    protected HboneSocket() throws SocketException {
+        super((SocketImpl) null);
+    }
+
+    /** The tunnel, or null while not connected. */
+    public abstract TunnelInfo tunnel();
+
+    /** The verified identity of the other end, or null while not connected. */
+    public SpiffeId peerIdentity() {
+        TunnelInfo t = tunnel();
+        return t == null ? null : t.peerIdentity();
+    }
+}

@@ -1,0 +1,61 @@
+package io.zerohop.hbone;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.spiffe.spiffeid.SpiffeId;
+import java.io.IOException;
+
+/**
+ * An open HBONE tunnel on the client side (the CONNECT got its 200).
+ *
+ * <p><b>As a Netty channel</b> ({@link #channel()}): an {@code Http2StreamChannel} whose pipeline
+ * carries {@link io.netty.buffer.ByteBuf}s: write buffers (they become DATA frames, flushed on
+ * {@code flush()}), read buffers. The channel is handed over with <b>auto-read off</b> so no byte is
+ * lost before your handlers are in place: add them, then {@code channel().config().setAutoRead(true)}
+ * or call {@code channel().read()}. The peer's END_STREAM arrives as a
+ * {@link io.netty.channel.socket.ChannelInputShutdownEvent} user event, a peer reset as {@link Reset}.
+ * {@code isWritable()} follows the stream's HTTP/2 flow-control window and the connection's socket
+ * buffer: stop writing when it is false and resume on {@code channelWritabilityChanged}.
+ *
+ * <p><b>As a socket</b> ({@link #toSocket()}): blocking streams; use one or the other, not both.
+ */
+public interface HboneStream extends AutoCloseable {
+
+    /** User event fired in the stream pipeline when the peer reset the stream (RST_STREAM). */
+    record Reset(long errorCode) {}
+
+    Channel channel();
+
+    TunnelInfo info();
+
+    default SpiffeId peerIdentity() {
+        return info().peerIdentity();
+    }
+
+    /** Half-close: END_STREAM (the peer sees FIN). */
+    default ChannelFuture shutdownOutput() {
+        return shutdownOutput(channel());
+    }
+
+    /** Sends END_STREAM on any tunnel stream channel (client or server side). */
+    static ChannelFuture shutdownOutput(Channel stream) {
+        return stream.writeAndFlush(new DefaultHttp2DataFrame(true));
+    }
+
+    /**
+     * A blocking {@link java.net.Socket} over this tunnel; call before enabling auto-read on
+     * {@link #channel()} and do not also add channel handlers.
+     */
+    HboneSocket toSocket() throws IOException;
+
+    /** Resets the stream (RST_STREAM CANCEL), like a TCP reset. */
+    void reset();
+
+    /**
+     * Graceful close: END_STREAM if not sent yet, then the stream is released once written (a peer that
+     * has not finished sending is reset, like closing a TCP socket with unread data).
+     */
+    @Override
+    void close();
+}

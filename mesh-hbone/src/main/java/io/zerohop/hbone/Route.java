@@ -1,0 +1,26 @@
+package io.zerohop.hbone;
+
+import io.spiffe.spiffeid.SpiffeId;
+import java.net.InetSocketAddress;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Where a socket-factory connection goes: the HBONE endpoint to dial (the destination node's
+ * or pod's {@code :15008}), the server identities accepted there, and extra CONNECT headers.
+ */
+public record Route(InetSocketAddress hboneAddress, Set<SpiffeId> expectedIdentities, Map<String, String> headers) {
+    public Route {
+        Objects.requireNonNull(hboneAddress, "hboneAddress");
+        expectedIdentities = Set.copyOf(expectedIdentities);
+        if (expectedIdentities.isEmpty()) {
+            throw new IllegalArgumentException("a route needs at least one expected destination identity");
+        }
+        headers = headers == null ? Map.of() : Map.copyOf(headers);
+    }
+
+    public Route(InetSocketAddress hboneAddress, SpiffeId expected) {
+        this(hboneAddress, Set.of(expected), Map.of());
+    }
+}

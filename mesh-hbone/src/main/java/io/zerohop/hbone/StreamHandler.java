@@ -1,0 +1,26 @@
+package io.zerohop.hbone;
+
+import io.netty.channel.Channel;
+
+/**
+ * Embedded-mode delivery of an accepted tunnel to in-process code, {@code ChannelInitializer}-style.
+ *
+ * <p>{@link #initStream} runs on the stream's event loop after the 200 was sent. The channel reads
+ * and writes {@link io.netty.buffer.ByteBuf}s (written buffers become DATA frames); the peer's
+ * END_STREAM arrives as a {@link io.netty.channel.socket.ChannelInputShutdownEvent} user event; a
+ * peer reset arrives as {@link HboneStream.Reset}; {@link HboneStream#shutdownOutput(Channel)} sends
+ * END_STREAM; {@code close()} before both directions ended resets the stream. Auto-read is off during
+ * {@code initStream} and turned on after it returns when {@link #autoRead()} is true.
+ *
+ * <p>For blocking code, {@link HboneServerSocket} implements this interface and offers {@code accept()}.
+ */
+@FunctionalInterface
+public interface StreamHandler {
+
+    void initStream(Channel stream, TunnelInfo tunnel) throws Exception;
+
+    /** Whether the server turns auto-read on after {@link #initStream} (default true). */
+    default boolean autoRead() {
+        return true;
+    }
+}

@@ -1,0 +1,35 @@
+package io.zerohop.hbone;
+
+import io.spiffe.spiffeid.SpiffeId;
+import java.net.InetSocketAddress;
+import java.util.Map;
+
+/**
+ * One HBONE tunnel (one CONNECT stream), as reported to {@link HboneEvents} and exposed on streams
+ * and sockets.
+ *
+ * @param direction     {@link Direction#INBOUND} on the server, {@link Direction#OUTBOUND} on the client
+ * @param localIdentity the identity this side presented
+ * @param peerIdentity  the verified identity of the other side
+ * @param localAddress  this side's socket address of the HBONE connection (server: the dialled address)
+ * @param peerAddress   the other side's socket address (server: the client, i.e. the source)
+ * @param destination   the CONNECT target ({@code :authority}); {@code null} only in refusals of a
+ *                      malformed authority
+ * @param headers       request headers without pseudo-headers (lower-case names)
+ */
+public record TunnelInfo(Direction direction, SpiffeId localIdentity, SpiffeId peerIdentity,
+                         InetSocketAddress localAddress, InetSocketAddress peerAddress,
+                         InetSocketAddress destination, Map<String, String> headers) {
+
+    public enum Direction { INBOUND, OUTBOUND }
+
+    public TunnelInfo {
+        headers = headers == null ? Map.of() : Map.copyOf(headers);
+    }
+
+    @Override
+    public String toString() {
+        return direction + " peer=" + peerIdentity + " local=" + localIdentity + " src=" + peerAddress
+                + " dst=" + destination;
+    }
+}

@@ -1,0 +1,13 @@
+package io.zerohop.hbone.internal;
+
+import io.netty.channel.EventLoopGroup;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.hbone.HboneEvents;
+import io.zerohop.identity.MeshTls;
+import java.time.Duration;
+
+/** Validated client settings (built by {@code HboneClient.Builder}). */
+public record ClientConfig(MeshTls tls, SpiffeId source, int maxStreamsPerConnection, Duration idleTimeout,
+                           Duration connectTimeout, Duration handshakeTimeout, H2Config h2, HboneEvents events,
+                           EventLoopGroup group, int threads) {
+}

@@ -1,0 +1,524 @@
+package io.zerohop.hbone.internal;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2GoAwayFrame;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2SettingsFrame;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.hbone.HboneRefusedException;
+import io.zerohop.hbone.HboneSocket;
+import io.zerohop.hbone.HboneStream;
+import io.zerohop.hbone.PoolKey;
+import io.zerohop.hbone.TunnelInfo;
+import io.zerohop.hbone.TunnelResult;
+import io.zerohop.identity.MeshTls;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLHandshakeException;
+import javax.net.ssl.SSLPeerUnverifiedException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** HBONE client: connection pool keyed by {@link PoolKey}, one CONNECT stream per tunnel. */
+public final class ClientRuntime {
+    private static final Logger log = LoggerFactory.getLogger("io.zerohop.hbone.HboneClient");
+
+    private final ClientConfig cfg;
+    private final EventLoopGroup group;
+    private final boolean ownGroup;
+    private final Object lock = new Object();
+    private final Map<PoolKey, List<PooledConnection>> pool = new HashMap<>();
+    private volatile boolean closed;
+
+    public ClientRuntime(ClientConfig cfg) {
+        this.cfg = cfg;
+        this.ownGroup = cfg.group() == null;
+        this.group = ownGroup ? Transports.newGroup(cfg.threads(), "hbone-client") : cfg.group();
+    }
+
+    public ClientConfig config() {
+        return cfg;
+    }
+
+    public CompletableFuture<HboneStream> connect(InetSocketAddress target, Set<SpiffeId> expected,
+                                                  InetSocketAddress hbone, Map<String, String> headers) {
+        if (closed) {
+            return CompletableFuture.failedFuture(new IOException("HBONE client is closed"));
+        }
+        PoolKey key = new PoolKey(cfg.source(), expected, hbone);
+        PooledConnection conn = acquire(key);
+        CompletableFuture<HboneStream> result = new CompletableFuture<>();
+        conn.ready.whenComplete((ch, err) -> {
+            if (err != null) {
+                conn.release();
+                result.completeExceptionally(err);
+            } else {
+                conn.openStream(target, headers, result);
+            }
+        });
+        return result;
+    }
+
+    private PooledConnection acquire(PoolKey key) {
+        PooledConnection fresh;
+        synchronized (lock) {
+            List<PooledConnection> list = pool.computeIfAbsent(key, k -> new ArrayList<>(2));
+            for (PooledConnection c : list) {
+                if (c.tryReserve()) {
+                    return c;
+                }
+            }
+            fresh = new PooledConnection(key);
+            fresh.tryReserve();
+            list.add(fresh);
+        }
+        fresh.connect();
+        return fresh;
+    }
+
+    private void remove(PooledConnection c) {
+        synchronized (lock) {
+            c.usable = false;
+            List<PooledConnection> list = pool.get(c.key);
+            if (list != null) {
+                list.remove(c);
+                if (list.isEmpty()) {
+                    pool.remove(c.key);
+                }
+            }
+        }
+    }
+
+    /** Pooled connections per key (usable or still draining their streams are both counted while pooled). */
+    public Map<PoolKey, Integer> connectionCounts() {
+        synchronized (lock) {
+            Map<PoolKey, Integer> out = new HashMap<>();
+            pool.forEach((k, v) -> out.put(k, v.size()));
+            return out;
+        }
+    }
+
+    /** Active (reserved or open) streams across all pooled connections of {@code key}. */
+    public int streamCount(PoolKey key) {
+        synchronized (lock) {
+            List<PooledConnection> list = pool.get(key);
+            return list == null ? 0 : list.stream().mapToInt(c -> c.streams).sum();
+        }
+    }
+
+    public CompletableFuture<Void> close() {
+        closed = true;
+        List<PooledConnection> all = new ArrayList<>();
+        synchronized (lock) {
+            pool.values().forEach(all::addAll);
+            pool.clear();
+        }
+        List<CompletableFuture<Void>> closes = new ArrayList<>();
+        for (PooledConnection c : all) {
+            c.usable = false;
+            CompletableFuture<Void> f = new CompletableFuture<>();
+            closes.add(f);
+            c.ready.whenComplete((ch, err) -> {
+                if (ch == null) {
+                    f.complete(null);
+                } else {
+                    ch.close().addListener(x -> f.complete(null));
+                }
+            });
+        }
+        CompletableFuture<Void> done = CompletableFuture.allOf(closes.toArray(CompletableFuture[]::new))
+                .completeOnTimeout(null, 5, TimeUnit.SECONDS);
+        if (!ownGroup) {
+            return done;
+        }
+        CompletableFuture<Void> terminated = new CompletableFuture<>();
+        done.whenComplete((v, e) -> group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS)
+                .addListener(f -> terminated.complete(null)));
+        return terminated;
+    }
+
+    /** One HTTP/2 connection to an HBONE endpoint; slot counts guarded by {@link #lock}. */
+    final class PooledConnection {
+        final PoolKey key;
+        final CompletableFuture<Channel> ready = new CompletableFuture<>();
+        int streams;
+        int limit = cfg.maxStreamsPerConnection();
+        boolean usable = true;
+        ScheduledFuture<?> idleTimer;
+        volatile Channel channel;
+        volatile SpiffeId peerId;
+
+        PooledConnection(PoolKey key) {
+            this.key = key;
+        }
+
+        /** Caller holds {@link #lock}. */
+        boolean tryReserve() {
+            if (!usable || streams >= limit) {
+                return false;
+            }
+            streams++;
+            if (idleTimer != null) {
+                idleTimer.cancel(false);
+                idleTimer = null;
+            }
+            return true;
+        }
+
+        void release() {
+            synchronized (lock) {
+                streams--;
+                if (streams == 0 && usable && channel != null) {
+                    long ms = cfg.idleTimeout().toMillis();
+                    idleTimer = channel.eventLoop().schedule(this::idleCheck, ms, TimeUnit.MILLISECONDS);
+                }
+            }
+        }
+
+        private void idleCheck() {
+            synchronized (lock) {
+                if (streams != 0 || !usable) {
+                    return;
+                }
+            }
+            remove(this);
+            log.debug("HBONE connection to {} idle for {}, closing", key.hboneAddress(), cfg.idleTimeout());
+            channel.close();
+        }
+
+        void connect() {
+            cfg.tls().client(key.source(), key.destinations()).whenComplete((sslCtx, err) -> {
+                if (err != null) {
+                    fail(new IOException("no TLS context for HBONE source " + key.source() + ": " + ServerRuntime.describe(err), err));
+                } else {
+                    dial(sslCtx);
+                }
+            });
+        }
+
+        private void fail(Throwable t) {
+            remove(this);
+            ready.completeExceptionally(t);
+        }
+
+        private void dial(SslContext sslCtx) {
+            InetSocketAddress hbone = key.hboneAddress();
+            Bootstrap b = new Bootstrap()
+                    .group(group)
+                    .channel(Transports.socketChannel(group))
+                    .option(ChannelOption.TCP_NODELAY, true)
+                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, cfg.connectTimeout().toMillis()))
+                    .option(ChannelOption.WRITE_BUFFER_WATER_MARK, ServerRuntime.CONNECTION_WATERMARK)
+                    .handler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel ch) {
+                            SslHandler ssl = sslCtx.newHandler(ch.alloc(), hbone.getHostString(), hbone.getPort());
+                            ssl.setHandshakeTimeoutMillis(cfg.handshakeTimeout().toMillis());
+                            ch.pipeline().addLast("tls", ssl).addLast("hbone-conn", new ConnHandler(ssl));
+                        }
+                    });
+            b.connect(hbone).addListener((ChannelFuture f) -> {
+                if (!f.isSuccess()) {
+                    ConnectException ce = new ConnectException("HBONE connection to " + hbone + " failed: " + ServerRuntime.describe(f.cause()));
+                    ce.initCause(f.cause());
+                    fail(ce);
+                    return;
+                }
+                channel = f.channel();
+                channel.closeFuture().addListener(x -> {
+                    remove(this);
+                    if (!ready.isDone()) {
+                        ready.completeExceptionally(new ConnectException("HBONE connection to " + hbone + " closed during setup"));
+                    }
+                });
+            });
+        }
+
+        final class ConnHandler extends ChannelInboundHandlerAdapter {
+            private final SslHandler ssl;
+
+            ConnHandler(SslHandler ssl) {
+                this.ssl = ssl;
+            }
+
+            @Override
+            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+                if (evt instanceof SslHandshakeCompletionEvent hs) {
+                    if (!hs.isSuccess()) {
+                        String msg = "HBONE TLS handshake with " + key.hboneAddress() + " failed (source " + key.source()
+                                + ", expected server identity " + names(key.destinations()) + "): " + ServerRuntime.describe(hs.cause());
+                        log.info(msg);
+                        SSLHandshakeException e = new SSLHandshakeException(msg);
+                        e.initCause(hs.cause());
+                        fail(e);
+                        safeEvent(() -> cfg.events().connectionFailed(key.hboneAddress(), null, hs.cause()));
+                        ctx.close();
+                        return;
+                    }
+                    String alpn = ssl.applicationProtocol();
+                    if (!ApplicationProtocolNames.HTTP_2.equals(alpn)) {
+                        fail(new SSLHandshakeException("HBONE server " + key.hboneAddress() + " did not negotiate ALPN h2 (got " + alpn + ")"));
+                        ctx.close();
+                        return;
+                    }
+                    try {
+                        peerId = MeshTls.peerIdentity(ssl.engine().getSession());
+                    } catch (SSLPeerUnverifiedException e) {
+                        fail(e);
+                        ctx.close();
+                        return;
+                    }
+                    H2Config h2 = cfg.h2();
+                    Http2Settings settings = Http2Settings.defaultSettings()
+                            .pushEnabled(false)
+                            .initialWindowSize(h2.streamWindow())
+                            .maxFrameSize(h2.maxFrameSize())
+                            .maxHeaderListSize(h2.maxHeaderListSize());
+                    Http2FrameCodec codec = H2Codecs.client(settings);
+                    ctx.pipeline().addLast("h2", codec)
+                            .addLast("h2-mux", new Http2MultiplexHandler(new RejectPush()))
+                            .addLast("hbone-settings", new SettingsWatcher());
+                    if (h2.connectionWindow() > 65_535) {
+                        ctx.channel().writeAndFlush(new DefaultHttp2WindowUpdateFrame(h2.connectionWindow() - 65_535));
+                    }
+                    ready.complete(ctx.channel());
+                }
+                ctx.fireUserEventTriggered(evt);
+            }
+
+            @Override
+            public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                log.debug("HBONE connection to {} failed", key.hboneAddress(), cause);
+                ctx.close();
+            }
+        }
+
+        final class SettingsWatcher extends ChannelInboundHandlerAdapter {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                try {
+                    if (msg instanceof Http2SettingsFrame s) {
+                        Long max = s.settings().maxConcurrentStreams();
+                        if (max != null) {
+                            synchronized (lock) {
+                                limit = (int) Math.min(cfg.maxStreamsPerConnection(), Math.max(1, max));
+                            }
+                        }
+                    } else if (msg instanceof Http2GoAwayFrame) {
+                        // No new streams here; the ones in flight finish, then the server closes.
+                        remove(PooledConnection.this);
+                    }
+                } finally {
+                    ReferenceCountUtil.release(msg);
+                }
+            }
+
+            @Override
+            public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                log.debug("HBONE connection to {} failed", key.hboneAddress(), cause);
+                ctx.close();
+            }
+        }
+
+        void openStream(InetSocketAddress target, Map<String, String> extra, CompletableFuture<HboneStream> result) {
+            Channel parent = channel;
+            OutboundStream s = new OutboundStream(this, target, result);
+            new Http2StreamChannelBootstrap(parent)
+                    .handler(new ChannelInitializer<Http2StreamChannel>() {
+                        @Override
+                        protected void initChannel(Http2StreamChannel ch) {
+                            ch.config().setAutoRead(false);
+                            ch.config().setWriteBufferWaterMark(ServerRuntime.STREAM_WATERMARK);
+                            ch.pipeline().addLast("hbone", s.codec);
+                        }
+                    })
+                    .open().addListener(f -> {
+                        if (!f.isSuccess()) {
+                            s.failOpen(new IOException("cannot open HBONE stream to " + target + " via " + key.hboneAddress()
+                                    + ": " + ServerRuntime.describe(f.cause()), f.cause()));
+                            s.releaseSlot();
+                            return;
+                        }
+                        Http2StreamChannel ch = (Http2StreamChannel) f.getNow();
+                        s.bind(ch);
+                        Http2Headers h = new DefaultHttp2Headers()
+                                .method("CONNECT")
+                                .authority(Authority.format(target));
+                        extra.forEach((n, v) -> h.add(n.toLowerCase(java.util.Locale.ROOT), v));
+                        ch.writeAndFlush(new DefaultHttp2HeadersFrame(h, false)).addListener(w -> {
+                            if (!w.isSuccess()) {
+                                s.failOpen(new IOException("cannot send CONNECT to " + key.hboneAddress() + ": "
+                                        + ServerRuntime.describe(w.cause()), w.cause()));
+                                ch.close();
+                            }
+                        });
+                    });
+        }
+    }
+
+    static String names(Set<SpiffeId> ids) {
+        return ids.isEmpty() ? "(any in trust bundle)" : ids.toString();
+    }
+
+    static void safeEvent(Runnable r) {
+        ServerRuntime.safe(r);
+    }
+
+    private static final class RejectPush extends ChannelInboundHandlerAdapter {
+        @Override
+        public void handlerAdded(ChannelHandlerContext ctx) {
+            ctx.channel().close();
+        }
+    }
+
+    /** The client half of one tunnel. */
+    final class OutboundStream implements HboneStream, TunnelCodec.Listener {
+        final PooledConnection conn;
+        final InetSocketAddress target;
+        final CompletableFuture<HboneStream> result;
+        final TunnelCodec codec = new TunnelCodec(this);
+        Http2StreamChannel ch;
+        TunnelInfo info;
+        ScheduledFuture<?> responseTimer;
+        boolean released;
+        volatile boolean opened;
+
+        OutboundStream(PooledConnection conn, InetSocketAddress target, CompletableFuture<HboneStream> result) {
+            this.conn = conn;
+            this.target = target;
+            this.result = result;
+        }
+
+        void bind(Http2StreamChannel ch) {
+            this.ch = ch;
+            InetSocketAddress local = (InetSocketAddress) conn.channel.localAddress();
+            this.info = new TunnelInfo(TunnelInfo.Direction.OUTBOUND, conn.key.source(), conn.peerId, local,
+                    conn.key.hboneAddress(), target, Map.of());
+            long ms = cfg.connectTimeout().toMillis();
+            responseTimer = ch.eventLoop().schedule(() -> {
+                if (!result.isDone()) {
+                    failOpen(new java.net.SocketTimeoutException("no CONNECT response from " + conn.key.hboneAddress()
+                            + " for " + target + " within " + cfg.connectTimeout()));
+                    ch.close();
+                }
+            }, ms, TimeUnit.MILLISECONDS);
+        }
+
+        void failOpen(Throwable t) {
+            if (result.completeExceptionally(t) && info != null) {
+                int status = t instanceof HboneRefusedException r ? r.status() : 0;
+                safeEvent(() -> cfg.events().tunnelRefused(info, status, t.getMessage()));
+            }
+        }
+
+        @Override
+        public void onHeaders(ChannelHandlerContext ctx, Http2Headers headers, boolean endStream) {
+            if (responseTimer != null) {
+                responseTimer.cancel(false);
+            }
+            CharSequence status = headers.status();
+            if (status != null && "200".contentEquals(status) && !endStream) {
+                codec.open();
+                opened = true;
+                if (result.complete(this)) {
+                    safeEvent(() -> cfg.events().tunnelOpened(info));
+                } else {
+                    ch.close();
+                }
+                return;
+            }
+            int code;
+            try {
+                code = status == null ? 0 : Integer.parseInt(status.toString());
+            } catch (NumberFormatException e) {
+                code = 0;
+            }
+            String msg = "HBONE CONNECT to " + target + " via " + conn.key.hboneAddress() + " (server " + conn.peerId
+                    + ") refused with status " + status;
+            log.debug(msg);
+            failOpen(new HboneRefusedException(code, msg));
+            ch.close();
+        }
+
+        @Override
+        public void onClosed(TunnelCodec c) {
+            if (responseTimer != null) {
+                responseTimer.cancel(false);
+            }
+            if (!result.isDone()) {
+                failOpen(new IOException("HBONE stream to " + target + " via " + conn.key.hboneAddress()
+                        + " closed before a CONNECT response (reset, GOAWAY or connection loss)"));
+            }
+            releaseSlot();
+            if (opened) {
+                Duration d = Duration.ofNanos(System.nanoTime() - c.startNanos());
+                boolean reset = !c.completed();
+                safeEvent(() -> cfg.events().tunnelClosed(new TunnelResult(info, 200, c.bytesIn(), c.bytesOut(), d, reset,
+                        reset ? (c.wasReset() ? "reset by peer" : "reset") : null)));
+            }
+        }
+
+        void releaseSlot() {
+            if (!released) {
+                released = true;
+                conn.release();
+            }
+        }
+
+        @Override
+        public Channel channel() {
+            return ch;
+        }
+
+        @Override
+        public TunnelInfo info() {
+            return info;
+        }
+
+        @Override
+        public HboneSocket toSocket() throws IOException {
+            return StreamSocket.attach(ch, info);
+        }
+
+        @Override
+        public void reset() {
+            ch.close();
+        }
+
+        @Override
+        public void close() {
+            ch.eventLoop().execute(() -> Streams.closeGracefully(ch, codec));
+        }
+    }
+}

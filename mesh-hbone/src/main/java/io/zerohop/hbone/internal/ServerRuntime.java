@@ -1,0 +1,500 @@
+package io.zerohop.hbone.internal;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import io.netty.util.concurrent.ScheduledFuture;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.hbone.AuthzDecision;
+import io.zerohop.hbone.AuthzRequest;
+import io.zerohop.hbone.Destination;
+import io.zerohop.hbone.HboneEvents;
+import io.zerohop.hbone.StreamHandler;
+import io.zerohop.hbone.TunnelInfo;
+import io.zerohop.hbone.TunnelResult;
+import io.zerohop.identity.MeshTls;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** The HBONE listener: TLS per destination identity, HTTP/2, one {@link InboundStream} per CONNECT. */
+public final class ServerRuntime {
+    private static final Logger log = LoggerFactory.getLogger("io.zerohop.hbone.HboneServer");
+    static final WriteBufferWaterMark CONNECTION_WATERMARK = new WriteBufferWaterMark(256 * 1024, 1024 * 1024);
+    static final WriteBufferWaterMark STREAM_WATERMARK = new WriteBufferWaterMark(128 * 1024, 512 * 1024);
+
+    private final ServerConfig cfg;
+    private final EventLoopGroup group;
+    private final boolean ownGroup;
+    private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
+    private volatile Channel listener;
+    private volatile boolean draining;
+    private final CompletableFuture<Void> terminated = new CompletableFuture<>();
+
+    public ServerRuntime(ServerConfig cfg) {
+        this.cfg = cfg;
+        this.ownGroup = cfg.group() == null;
+        this.group = ownGroup ? Transports.newGroup(cfg.threads(), "hbone-server") : cfg.group();
+    }
+
+    public CompletableFuture<InetSocketAddress> start() {
+        CompletableFuture<InetSocketAddress> started = new CompletableFuture<>();
+        ServerBootstrap b = new ServerBootstrap()
+                .group(group)
+                .channel(Transports.serverChannel(group))
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .childOption(ChannelOption.AUTO_READ, false)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, CONNECTION_WATERMARK)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        accept(ch);
+                    }
+                });
+        b.bind(cfg.bind()).addListener((ChannelFuture f) -> {
+            if (f.isSuccess()) {
+                listener = f.channel();
+                InetSocketAddress local = (InetSocketAddress) f.channel().localAddress();
+                log.info("HBONE listener on {} ({})", local, Transports.epoll() ? "epoll" : "nio");
+                started.complete(local);
+            } else {
+                if (ownGroup) {
+                    group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+                }
+                started.completeExceptionally(new java.io.IOException(
+                        "cannot bind HBONE listener to " + cfg.bind() + ": " + f.cause().getMessage(), f.cause()));
+            }
+        });
+        return started;
+    }
+
+    public InetSocketAddress localAddress() {
+        Channel l = listener;
+        return l == null ? null : (InetSocketAddress) l.localAddress();
+    }
+
+    public int connectionCount() {
+        return connections.size();
+    }
+
+    private void accept(SocketChannel ch) {
+        InetSocketAddress local = ch.localAddress();
+        InetSocketAddress peer = ch.remoteAddress();
+        if (draining) {
+            ch.close();
+            return;
+        }
+        SpiffeId id;
+        try {
+            id = cfg.identities().select(local);
+        } catch (RuntimeException e) {
+            log.warn("HBONE connection from {} to {} closed: identity selector failed: {}", peer, local, e.toString());
+            ch.close();
+            return;
+        }
+        if (id == null) {
+            log.info("HBONE connection from {} to {} closed: no local identity serves that address", peer, local);
+            cfg.events().connectionFailed(peer, local, new IllegalStateException("no identity for " + local));
+            ch.close();
+            return;
+        }
+        CompletableFuture<SslContext> ctxFuture = cfg.tls().server(id);
+        ctxFuture.whenComplete((sslCtx, err) -> ch.eventLoop().execute(() -> {
+            if (err != null) {
+                log.warn("HBONE connection from {} to {} closed: no TLS context for {}: {}", peer, local, id, err.toString());
+                ch.close();
+                return;
+            }
+            if (!ch.isActive()) {
+                return;
+            }
+            SslHandler ssl = sslCtx.newHandler(ch.alloc());
+            ssl.setHandshakeTimeoutMillis(cfg.handshakeTimeout().toMillis());
+            Connection conn = new Connection(ch, ssl, id, local, peer);
+            ch.pipeline().addLast("tls", ssl).addLast("hbone-conn", conn);
+            ch.config().setAutoRead(true);
+        }));
+    }
+
+    /** Stop accepting, GOAWAY every connection, wait for tunnels up to {@code drain}, then close the rest. */
+    public CompletableFuture<Void> shutdown(Duration drain) {
+        if (draining) {
+            return terminated;
+        }
+        draining = true;
+        Channel l = listener;
+        CompletableFuture<Void> listenerClosed = new CompletableFuture<>();
+        if (l != null) {
+            l.close().addListener(f -> listenerClosed.complete(null));
+        } else {
+            listenerClosed.complete(null);
+        }
+        listenerClosed.thenRun(() -> {
+            for (Connection c : connections) {
+                c.channel.eventLoop().execute(c::goAway);
+            }
+            CompletableFuture<?>[] closes = connections.stream().map(c -> c.closed).toArray(CompletableFuture[]::new);
+            CompletableFuture<Void> all = CompletableFuture.allOf(closes);
+            long ms = Math.max(0, drain.toMillis());
+            all.completeOnTimeout(null, ms, TimeUnit.MILLISECONDS).thenRun(() -> {
+                for (Connection c : connections) {
+                    c.channel.close();
+                }
+                CompletableFuture.allOf(connections.stream().map(c -> c.closed).toArray(CompletableFuture[]::new))
+                        .completeOnTimeout(null, 1, TimeUnit.SECONDS)
+                        .thenRun(() -> {
+                            if (ownGroup) {
+                                group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS)
+                                        .addListener(f -> terminated.complete(null));
+                            } else {
+                                terminated.complete(null);
+                            }
+                        });
+            });
+        });
+        return terminated;
+    }
+
+    /** One accepted HBONE connection (parent channel). */
+    final class Connection extends ChannelInboundHandlerAdapter {
+        final Channel channel;
+        final SslHandler ssl;
+        final SpiffeId localId;
+        final InetSocketAddress local;
+        final InetSocketAddress peer;
+        final CompletableFuture<Void> closed = new CompletableFuture<>();
+        SpiffeId peerId;
+        int activeStreams;
+        boolean goingAway;
+        ScheduledFuture<?> idleTimer;
+
+        Connection(Channel channel, SslHandler ssl, SpiffeId localId, InetSocketAddress local, InetSocketAddress peer) {
+            this.channel = channel;
+            this.ssl = ssl;
+            this.localId = localId;
+            this.local = local;
+            this.peer = peer;
+            connections.add(this);
+            channel.closeFuture().addListener(f -> {
+                connections.remove(this);
+                closed.complete(null);
+            });
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+            if (evt instanceof SslHandshakeCompletionEvent hs) {
+                if (!hs.isSuccess()) {
+                    log.info("HBONE TLS handshake from {} to {} (local identity {}) failed: {}", peer, local, localId,
+                            describe(hs.cause()));
+                    safe(() -> cfg.events().connectionFailed(peer, local, hs.cause()));
+                    ctx.close();
+                    return;
+                }
+                String alpn = ssl.applicationProtocol();
+                if (!ApplicationProtocolNames.HTTP_2.equals(alpn)) {
+                    log.info("HBONE connection from {} to {} closed: ALPN {} is not h2", peer, local, alpn);
+                    ctx.close();
+                    return;
+                }
+                try {
+                    peerId = MeshTls.peerIdentity(ssl.engine().getSession());
+                } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
+                    log.info("HBONE connection from {} to {} closed: {}", peer, local, e.getMessage());
+                    ctx.close();
+                    return;
+                }
+                H2Config h2 = cfg.h2();
+                Http2Settings settings = Http2Settings.defaultSettings()
+                        .maxConcurrentStreams(cfg.maxConcurrentStreams())
+                        .initialWindowSize(h2.streamWindow())
+                        .maxFrameSize(h2.maxFrameSize())
+                        .maxHeaderListSize(h2.maxHeaderListSize());
+                Http2FrameCodec codec = H2Codecs.server(settings);
+                ctx.pipeline().addLast("h2", codec)
+                        .addLast("h2-mux", new Http2MultiplexHandler(new StreamInit(this)));
+                if (h2.connectionWindow() > 65_535) {
+                    channel.writeAndFlush(new DefaultHttp2WindowUpdateFrame(h2.connectionWindow() - 65_535));
+                }
+                scheduleIdle();
+                if (draining) {
+                    goAway();
+                }
+            }
+            ctx.fireUserEventTriggered(evt);
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            log.debug("HBONE connection from {} failed", peer, cause);
+            ctx.close();
+        }
+
+        void goAway() {
+            if (goingAway || !channel.isActive()) {
+                return;
+            }
+            goingAway = true;
+            if (peerId == null) {
+                channel.close();
+                return;
+            }
+            channel.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
+            if (activeStreams == 0) {
+                channel.close();
+            }
+        }
+
+        void streamOpened() {
+            activeStreams++;
+            if (idleTimer != null) {
+                idleTimer.cancel(false);
+                idleTimer = null;
+            }
+        }
+
+        void streamClosed() {
+            activeStreams--;
+            if (activeStreams == 0) {
+                if (goingAway) {
+                    channel.close();
+                } else {
+                    scheduleIdle();
+                }
+            }
+        }
+
+        private void scheduleIdle() {
+            long ms = cfg.idleTimeout().toMillis();
+            if (ms <= 0 || activeStreams > 0) {
+                return;
+            }
+            idleTimer = channel.eventLoop().schedule(() -> {
+                if (activeStreams == 0 && channel.isActive()) {
+                    log.debug("HBONE connection from {} idle for {}, closing", peer, cfg.idleTimeout());
+                    goAway();
+                }
+            }, ms, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private final class StreamInit extends ChannelInitializer<Http2StreamChannel> {
+        private final Connection conn;
+
+        StreamInit(Connection conn) {
+            this.conn = conn;
+        }
+
+        @Override
+        protected void initChannel(Http2StreamChannel ch) {
+            ch.config().setAutoRead(false);
+            ch.config().setWriteBufferWaterMark(STREAM_WATERMARK);
+            conn.streamOpened();
+            InboundStream s = new InboundStream(conn, ch);
+            ch.pipeline().addLast("hbone", s.codec);
+        }
+    }
+
+    /** One CONNECT stream: validate, resolve, authorize, then splice or hand over. */
+    private final class InboundStream implements TunnelCodec.Listener {
+        final Connection conn;
+        final Http2StreamChannel ch;
+        final TunnelCodec codec = new TunnelCodec(this);
+        TunnelInfo info;
+        boolean opened;
+        boolean closedReported;
+
+        InboundStream(Connection conn, Http2StreamChannel ch) {
+            this.conn = conn;
+            this.ch = ch;
+        }
+
+        @Override
+        public void onHeaders(ChannelHandlerContext ctx, Http2Headers headers, boolean endStream) {
+            Map<String, String> plain = Headers.plain(headers);
+            info = new TunnelInfo(TunnelInfo.Direction.INBOUND, conn.localId, conn.peerId, conn.local, conn.peer, null, plain);
+            CharSequence method = headers.method();
+            if (method == null || !"CONNECT".contentEquals(method)) {
+                refuse(400, "method " + method + " is not CONNECT");
+                return;
+            }
+            if (headers.path() != null || headers.scheme() != null || headers.get(":protocol") != null) {
+                refuse(400, "extended CONNECT (:scheme/:path/:protocol) is not HBONE");
+                return;
+            }
+            InetSocketAddress dst = Authority.parse(headers.authority());
+            if (dst == null) {
+                refuse(400, "malformed :authority \"" + headers.authority() + "\" (want ip:port, IPv6 in brackets)");
+                return;
+            }
+            info = new TunnelInfo(TunnelInfo.Direction.INBOUND, conn.localId, conn.peerId, conn.local, conn.peer, dst, plain);
+            if (endStream) {
+                refuse(400, "CONNECT request ended the stream");
+                return;
+            }
+            Destination d;
+            try {
+                d = cfg.destinations().resolve(dst, conn.localId, conn.local);
+            } catch (RuntimeException e) {
+                log.warn("destination resolver failed for {}", dst, e);
+                refuse(503, "destination resolver failed: " + e);
+                return;
+            }
+            if (d == null) {
+                d = Destination.notServed();
+            }
+            if (d instanceof Destination.Refused r) {
+                refuse(r.status(), r.reason());
+                return;
+            }
+            AuthzDecision decision;
+            try {
+                decision = cfg.authorizer().authorize(new AuthzRequest(conn.peerId, conn.peer, conn.localId, dst, plain));
+            } catch (RuntimeException e) {
+                log.warn("authorizer failed for {} -> {}, denying", conn.peerId, dst, e);
+                decision = AuthzDecision.deny("authorizer failed: " + e);
+            }
+            if (decision == null || !decision.allowed()) {
+                refuse(decision == null ? 401 : decision.status(), decision == null ? "authorizer returned null" : decision.reason());
+                return;
+            }
+            if (d instanceof Destination.Proxy p) {
+                proxy(p.upstream());
+            } else if (d instanceof Destination.Embedded e) {
+                embed(e.handler());
+            }
+        }
+
+        private void proxy(InetSocketAddress upstream) {
+            Bootstrap b = new Bootstrap()
+                    .group(ch.eventLoop())
+                    .channel(Transports.socketChannel(group))
+                    .option(ChannelOption.AUTO_READ, false)
+                    .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                    .option(ChannelOption.TCP_NODELAY, true)
+                    .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, cfg.upstreamConnectTimeout().toMillis()))
+                    .handler(new ChannelInboundHandlerAdapter());
+            b.connect(upstream).addListener((ChannelFuture f) -> {
+                if (!f.isSuccess()) {
+                    refuse(503, "upstream " + upstream + " unreachable: " + describe(f.cause()));
+                    return;
+                }
+                SocketChannel tcp = (SocketChannel) f.channel();
+                if (!ch.isActive()) {
+                    tcp.close();
+                    return;
+                }
+                ch.closeFuture().addListener(x -> {
+                    if (tcp.isActive() && !codec.completed()) {
+                        tcp.close();
+                    }
+                });
+                accept200();
+                Splice.join(ch, codec, tcp);
+            });
+        }
+
+        private void embed(StreamHandler handler) {
+            accept200();
+            try {
+                handler.initStream(ch, info);
+            } catch (Exception e) {
+                log.warn("stream handler failed for {}, resetting the tunnel", info, e);
+                ch.close();
+                return;
+            }
+            codec.open();
+            if (handler.autoRead()) {
+                ch.config().setAutoRead(true);
+            }
+        }
+
+        private void accept200() {
+            opened = true;
+            ch.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200"), false));
+            log.debug("HBONE tunnel opened: {}", info);
+            safe(() -> cfg.events().tunnelOpened(info));
+        }
+
+        private void refuse(int status, String reason) {
+            log.info("HBONE CONNECT refused: status={} peer={} local={} src={} dst={} reason={}",
+                    status, conn.peerId, conn.localId, conn.peer, info.destination(), reason);
+            safe(() -> cfg.events().tunnelRefused(info, status, reason));
+            if (!ch.isActive()) {
+                return;
+            }
+            ch.write(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status(Integer.toString(status)), true));
+            ch.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR));
+        }
+
+        @Override
+        public void onClosed(TunnelCodec c) {
+            conn.streamClosed();
+            if (opened && !closedReported) {
+                closedReported = true;
+                Duration d = Duration.ofNanos(System.nanoTime() - c.startNanos());
+                boolean reset = !c.completed();
+                TunnelResult r = new TunnelResult(info, 200, c.bytesIn(), c.bytesOut(), d, reset,
+                        reset ? (c.wasReset() ? "reset by peer" : "reset") : null);
+                log.debug("HBONE tunnel closed: {} in={} out={} {}", info, r.bytesReceived(), r.bytesSent(), reset ? "reset" : "");
+                safe(() -> cfg.events().tunnelClosed(r));
+            }
+        }
+    }
+
+    static String describe(Throwable t) {
+        StringBuilder sb = new StringBuilder();
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (sb.length() > 0) {
+                sb.append(": ");
+            }
+            sb.append(c.getMessage() != null ? c.getMessage() : c.getClass().getSimpleName());
+            if (c.getCause() == c) {
+                break;
+            }
+        }
+        return sb.toString();
+    }
+
+    static void safe(Runnable r) {
+        try {
+            r.run();
+        } catch (RuntimeException e) {
+            log.warn("HBONE event listener failed", e);
+        }
+    }
+
+    static HboneEvents none() {
+        return HboneEvents.NONE;
+    }
+}

@@ -1,0 +1,234 @@
+package io.zerohop.hbone.internal;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.util.ReferenceCountUtil;
+import io.zerohop.hbone.HboneStream;
+import java.nio.channels.ClosedChannelException;
+import java.util.ArrayDeque;
+
+/**
+ * First handler of every tunnel stream channel (client and server). Turns the HTTP/2 stream into a
+ * byte stream: DATA payloads go up as {@link ByteBuf}s, END_STREAM as {@link ChannelInputShutdownEvent},
+ * RST_STREAM as {@link HboneStream.Reset}; written {@link ByteBuf}s go down as DATA frames.
+ *
+ * <p>Until the tunnel is open (status decided) the codec drives reads itself to get the HEADERS and
+ * hands them to its {@link Listener}; anything read after the HEADERS is held, in order, until the
+ * handlers above first ask to read. Counts payload bytes both ways for events.
+ */
+public final class TunnelCodec extends ChannelDuplexHandler {
+
+    public interface Listener {
+        /** The first HEADERS frame of the stream (request on the server, response on the client). */
+        void onHeaders(ChannelHandlerContext ctx, Http2Headers headers, boolean endStream);
+
+        /** The stream channel went inactive. */
+        void onClosed(TunnelCodec codec);
+    }
+
+    private final Listener listener;
+    private final long startNanos = System.nanoTime();
+    private ChannelHandlerContext ctx;
+    private boolean headersSeen;
+    private boolean open;
+    private boolean released;
+    private ArrayDeque<Object> pending;
+    private long bytesIn;
+    private long bytesOut;
+    private boolean inputEnded;
+    private boolean outputEnded;
+    private boolean reset;
+
+    public TunnelCodec(Listener listener) {
+        this.listener = listener;
+    }
+
+    public long startNanos() {
+        return startNanos;
+    }
+
+    public long bytesIn() {
+        return bytesIn;
+    }
+
+    public long bytesOut() {
+        return bytesOut;
+    }
+
+    public boolean inputEnded() {
+        return inputEnded;
+    }
+
+    public boolean outputEnded() {
+        return outputEnded;
+    }
+
+    /** True when the stream was reset by the peer (RST_STREAM received). */
+    public boolean wasReset() {
+        return reset;
+    }
+
+    /** True when both directions ended with END_STREAM. */
+    public boolean completed() {
+        return inputEnded && outputEnded && !reset;
+    }
+
+    /**
+     * The tunnel is open: from now on data goes to the handlers above, starting with what was held,
+     * once they ask to read (auto-read or an explicit {@code read()}). Call on the event loop.
+     */
+    public void open() {
+        open = true;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+        if (ctx.channel().isActive()) {
+            ctx.read();
+        }
+    }
+
+    @Override
+    public void channelActive(ChannelHandlerContext ctx) {
+        ctx.read();
+        ctx.fireChannelActive();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (msg instanceof Http2DataFrame data) {
+            boolean end = data.isEndStream();
+            ByteBuf content = data.content();
+            if (!headersSeen || inputEnded) {
+                data.release();
+                return;
+            }
+            if (content.isReadable()) {
+                bytesIn += content.readableBytes();
+                deliver(content);
+            } else {
+                content.release();
+            }
+            if (end) {
+                inputEnded = true;
+                deliver(ChannelInputShutdownEvent.INSTANCE);
+            }
+        } else if (msg instanceof Http2HeadersFrame headers) {
+            if (!headersSeen) {
+                headersSeen = true;
+                if (headers.isEndStream()) {
+                    inputEnded = true;
+                }
+                listener.onHeaders(ctx, headers.headers(), headers.isEndStream());
+            } else if (headers.isEndStream() && !inputEnded) {
+                // Trailers: HBONE has none to act on, but they end the stream.
+                inputEnded = true;
+                deliver(ChannelInputShutdownEvent.INSTANCE);
+            }
+        } else if (msg instanceof Http2ResetFrame rst) {
+            reset = true;
+            deliver(new HboneStream.Reset(rst.errorCode()));
+        } else {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    private void deliver(Object msg) {
+        if (released && (pending == null || pending.isEmpty())) {
+            fire(msg);
+        } else {
+            if (pending == null) {
+                pending = new ArrayDeque<>(4);
+            }
+            pending.add(msg);
+        }
+    }
+
+    private void fire(Object msg) {
+        if (msg instanceof ByteBuf) {
+            ctx.fireChannelRead(msg);
+        } else {
+            ctx.fireUserEventTriggered(msg);
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (released) {
+            ctx.fireChannelReadComplete();
+        }
+    }
+
+    @Override
+    public void read(ChannelHandlerContext ctx) {
+        if (!open) {
+            // The codec alone decides when to read until the tunnel is open.
+            return;
+        }
+        released = true;
+        if (pending != null && !pending.isEmpty()) {
+            Object m;
+            while ((m = pending.poll()) != null) {
+                fire(m);
+            }
+            ctx.fireChannelReadComplete();
+        }
+        ctx.read();
+    }
+
+    @Override
+    public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+        if (msg instanceof ByteBuf buf) {
+            if (outputEnded) {
+                buf.release();
+                promise.setFailure(new ClosedChannelException());
+                return;
+            }
+            bytesOut += buf.readableBytes();
+            ctx.write(new DefaultHttp2DataFrame(buf, false), promise);
+        } else {
+            if (msg instanceof Http2DataFrame data) {
+                bytesOut += data.content().readableBytes();
+                if (data.isEndStream()) {
+                    outputEnded = true;
+                }
+            } else if (msg instanceof Http2HeadersFrame h && h.isEndStream()) {
+                outputEnded = true;
+            }
+            ctx.write(msg, promise);
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        releasePending();
+        try {
+            listener.onClosed(this);
+        } finally {
+            ctx.fireChannelInactive();
+        }
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        releasePending();
+    }
+
+    private void releasePending() {
+        if (pending != null) {
+            Object m;
+            while ((m = pending.poll()) != null) {
+                ReferenceCountUtil.release(m);
+            }
+        }
+    }
+}

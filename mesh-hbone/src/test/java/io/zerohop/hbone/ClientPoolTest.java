@@ -1,0 +1,163 @@
+package io.zerohop.hbone;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.identity.SpiffeIds;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLHandshakeException;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+@Timeout(60)
+class ClientPoolTest {
+    static Mesh mesh;
+    static EchoServer echo;
+    static HboneServer server;
+    static SpiffeId otherId;
+
+    @BeforeAll
+    static void start() throws Exception {
+        mesh = new Mesh();
+        otherId = SpiffeIds.istio("cluster.local", "prod", "other");
+        echo = new EchoServer();
+        server = mesh.server(DestinationResolver.sameIp()).build().start().get();
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+        echo.close();
+        mesh.close();
+    }
+
+    private HboneStream open(HboneClient client, Set<SpiffeId> expected) throws Exception {
+        return client.connect(echo.address(), expected, server.localAddress()).get(10, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void wrongServerIdentityFailsNamingBothIdentities() {
+        try (HboneClient client = mesh.client().build()) {
+            assertThatThrownBy(() -> open(client, Set.of(otherId)))
+                    .isInstanceOf(ExecutionException.class)
+                    .cause().isInstanceOf(SSLHandshakeException.class)
+                    .hasMessageContaining(otherId.toString())
+                    .hasMessageContaining(mesh.serverId.toString())
+                    .hasMessageContaining(mesh.clientId.toString());
+            assertThat(client.connectionCount(Set.of(otherId), server.localAddress())).isZero();
+        }
+    }
+
+    @Test
+    void streamsShareOneConnectionPerKey() throws Exception {
+        try (HboneClient client = mesh.client().build()) {
+            HboneStream a = open(client, mesh.expectServer());
+            HboneStream b = open(client, mesh.expectServer());
+            assertThat(a.channel().parent()).isSameAs(b.channel().parent());
+            assertThat(client.connectionCount(mesh.expectServer(), server.localAddress())).isEqualTo(1);
+            assertThat(client.poolStats()).containsEntry(new PoolKey(mesh.clientId, mesh.expectServer(), server.localAddress()), 1);
+            a.reset();
+            b.reset();
+        }
+    }
+
+    @Test
+    void secondConnectionOpensAtStreamLimit() throws Exception {
+        try (HboneClient client = mesh.client().maxStreamsPerConnection(2).build()) {
+            HboneStream a = open(client, mesh.expectServer());
+            HboneStream b = open(client, mesh.expectServer());
+            HboneStream c = open(client, mesh.expectServer());
+            assertThat(a.channel().parent()).isSameAs(b.channel().parent());
+            assertThat(c.channel().parent()).isNotSameAs(a.channel().parent());
+            assertThat(client.connectionCount(mesh.expectServer(), server.localAddress())).isEqualTo(2);
+            // A freed slot is reused before any further connection opens.
+            a.reset();
+            a.channel().closeFuture().await(5, TimeUnit.SECONDS);
+            HboneStream d = open(client, mesh.expectServer());
+            assertThat(client.connectionCount(mesh.expectServer(), server.localAddress())).isEqualTo(2);
+            assertThat(d.channel().parent()).isIn(b.channel().parent(), c.channel().parent());
+        }
+    }
+
+    @Test
+    void differentDestinationIdentitiesNeverShareAConnection() throws Exception {
+        try (HboneClient client = mesh.client().build()) {
+            HboneStream a = open(client, Set.of(mesh.serverId));
+            HboneStream b = open(client, Set.of(mesh.serverId, otherId));
+            assertThat(a.channel().parent()).isNotSameAs(b.channel().parent());
+            assertThat(client.poolStats()).hasSize(2);
+        }
+    }
+
+    @Test
+    void brokenConnectionIsDropped() throws Exception {
+        HboneServer doomed = mesh.server(DestinationResolver.sameIp()).build().start().get();
+        try (HboneClient client = mesh.client().build()) {
+            HboneStream s = client.connect(echo.address(), mesh.expectServer(), doomed.localAddress()).get(10, TimeUnit.SECONDS);
+            assertThat(client.connectionCount(mesh.expectServer(), doomed.localAddress())).isEqualTo(1);
+            doomed.close();
+            assertThat(s.channel().parent().closeFuture().await(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(client.connectionCount(mesh.expectServer(), doomed.localAddress())).isZero();
+            assertThatThrownBy(() -> client.connect(echo.address(), mesh.expectServer(), doomed.localAddress()).get(10, TimeUnit.SECONDS))
+                    .isInstanceOf(ExecutionException.class)
+                    .cause().isInstanceOf(java.net.ConnectException.class);
+        }
+    }
+
+    @Test
+    void idleConnectionIsClosed() throws Exception {
+        try (HboneClient client = mesh.client().idleTimeout(Duration.ofMillis(200)).build()) {
+            HboneStream s = open(client, mesh.expectServer());
+            s.shutdownOutput();
+            try (var sock = s.toSocket()) {
+                assertThat(sock.getInputStream().read()).isEqualTo(-1);
+            }
+            assertThat(s.channel().parent().closeFuture().await(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(client.connectionCount(mesh.expectServer(), server.localAddress())).isZero();
+        }
+    }
+
+    @Test
+    void clientEventsReportOpenCloseAndBytes() throws Exception {
+        RecordingEvents events = new RecordingEvents();
+        try (HboneClient client = mesh.client().listener(events).build()) {
+            HboneStream s = open(client, mesh.expectServer());
+            TunnelInfo info = RecordingEvents.next(events.opened);
+            assertThat(info.direction()).isEqualTo(TunnelInfo.Direction.OUTBOUND);
+            assertThat(info.peerIdentity()).isEqualTo(mesh.serverId);
+            assertThat(info.localIdentity()).isEqualTo(mesh.clientId);
+            assertThat(info.destination()).isEqualTo(echo.address());
+            try (var sock = s.toSocket()) {
+                sock.getOutputStream().write(new byte[1000]);
+                sock.shutdownOutput();
+                assertThat(sock.getInputStream().readAllBytes()).hasSize(1000);
+            }
+            TunnelResult r = RecordingEvents.next(events.closed);
+            assertThat(r.bytesSent()).isEqualTo(1000);
+            assertThat(r.bytesReceived()).isEqualTo(1000);
+            assertThat(r.reset()).isFalse();
+        }
+    }
+
+    @Test
+    void builderValidates() {
+        assertThatThrownBy(() -> HboneClient.builder().build()).hasMessageContaining("tls");
+        assertThatThrownBy(() -> HboneClient.builder().maxStreamsPerConnection(0)).hasMessageContaining("maxStreamsPerConnection");
+        assertThatThrownBy(() -> HboneClient.builder().tls(mesh.tls).build()).hasMessageContaining("identity");
+        assertThatThrownBy(() -> HboneClient.builder().idleTimeout(Duration.ZERO)).hasMessageContaining("idleTimeout");
+        assertThatThrownBy(() -> HboneClient.builder().tls(mesh.tls).identity(mesh.clientId).streamWindow(10).build())
+                .hasMessageContaining("stream window");
+        assertThatThrownBy(() -> HboneServer.builder().tls(mesh.tls).identity(mesh.serverId).authorizer(Authorizer.allowAll()).build())
+                .hasMessageContaining("destinations");
+        assertThatThrownBy(() -> HboneServer.builder().tls(mesh.tls).identity(mesh.serverId).destinations(DestinationResolver.sameIp()).build())
+                .hasMessageContaining("authorizer");
+        assertThatThrownBy(() -> Destination.refuse(200, "x")).hasMessageContaining("4xx or 5xx");
+        assertThatThrownBy(() -> AuthzDecision.deny(302, "x")).hasMessageContaining("4xx or 5xx");
+    }
+}

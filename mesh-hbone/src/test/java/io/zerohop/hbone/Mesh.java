@@ -1,0 +1,40 @@
+package io.zerohop.hbone;
+
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.identity.MeshTls;
+import io.zerohop.identity.SpiffeIds;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Set;
+
+/** Per-test-class CA, identities and TLS (fresh CA per class, per DESIGN §8). */
+final class Mesh implements AutoCloseable {
+    final InMemoryCa ca = InMemoryCa.create("cluster.local");
+    final MeshTls tls = MeshTls.builder(ca).build();
+    final SpiffeId serverId = SpiffeIds.istio("cluster.local", "prod", "server");
+    final SpiffeId clientId = SpiffeIds.istio("cluster.local", "prod", "client");
+
+    HboneServer.Builder server(DestinationResolver destinations) {
+        return HboneServer.builder().tls(tls).identity(serverId).bind(new InetSocketAddress("127.0.0.1", 0))
+                .destinations(destinations).authorizer(Authorizer.allowAll()).threads(2);
+    }
+
+    HboneClient.Builder client() {
+        return HboneClient.builder().tls(tls).identity(clientId).threads(2).connectTimeout(Duration.ofSeconds(10));
+    }
+
+    Set<SpiffeId> expectServer() {
+        return Set.of(serverId);
+    }
+
+    static InetSocketAddress loopback(int port) {
+        return new InetSocketAddress("127.0.0.1", port);
+    }
+
+    @Override
+    public void close() {
+        tls.close();
+        ca.close();
+    }
+}

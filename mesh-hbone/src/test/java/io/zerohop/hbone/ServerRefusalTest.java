@@ -1,0 +1,197 @@
+package io.zerohop.hbone;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.identity.MeshTls;
+import io.zerohop.identity.SpiffeIds;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.atomic.AtomicReference;
+import javax.net.ssl.SSLException;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** Everything the server refuses, with the status ztunnel sends, before any byte reaches a destination. */
+@Timeout(60)
+class ServerRefusalTest {
+    static final int DENIED_PORT = 7001;
+    static final int REFUSED_503_PORT = 7002;
+    static Mesh mesh;
+    static EchoServer echo;
+    static HboneServer server;
+    static HboneClient client;
+    static RawH2 raw;
+    static int closedPort;
+    static final RecordingEvents events = new RecordingEvents();
+    static final AtomicReference<AuthzRequest> lastAuthz = new AtomicReference<>();
+
+    @BeforeAll
+    static void start() throws Exception {
+        mesh = new Mesh();
+        echo = new EchoServer();
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            closedPort = s.getLocalPort();
+        }
+        DestinationResolver resolver = (dst, id, local) -> {
+            if (dst.getPort() == echo.address().getPort() || dst.getPort() == DENIED_PORT) {
+                return Destination.proxy(echo.address());
+            }
+            if (dst.getPort() == closedPort) {
+                return Destination.proxy(Mesh.loopback(closedPort));
+            }
+            if (dst.getPort() == REFUSED_503_PORT) {
+                return Destination.refuse(503, "workload not ready");
+            }
+            return null;
+        };
+        Authorizer authz = r -> {
+            lastAuthz.set(r);
+            return r.destination().getPort() == DENIED_PORT ? AuthzDecision.deny("policy ns/deny-all") : AuthzDecision.allow();
+        };
+        server = mesh.server(resolver).authorizer(authz).listener(events).build().start().get();
+        client = mesh.client().build();
+        raw = new RawH2(mesh.tls, mesh.clientId, Set.of(mesh.serverId), server.localAddress());
+    }
+
+    @AfterAll
+    static void stop() {
+        raw.close();
+        client.close();
+        server.close();
+        echo.close();
+        mesh.close();
+    }
+
+    @BeforeEach
+    void reset() {
+        events.clear();
+    }
+
+    private String status(Http2Headers h) throws Exception {
+        return raw.request(h).get();
+    }
+
+    private static Http2Headers connect(String authority) {
+        return new DefaultHttp2Headers().method("CONNECT").authority(authority);
+    }
+
+    @Test
+    void getIsRefusedWith400LikeZtunnel() throws Exception {
+        int before = echo.accepted.get();
+        String authority = "127.0.0.1:" + echo.address().getPort();
+        assertThat(status(new DefaultHttp2Headers().method("GET").scheme("https").path("/").authority(authority))).isEqualTo("400");
+        RecordingEvents.Refusal r = RecordingEvents.next(events.refused);
+        assertThat(r.status()).isEqualTo(400);
+        assertThat(r.reason()).contains("GET");
+        assertThat(r.tunnel().peerIdentity()).isEqualTo(mesh.clientId);
+        assertThat(r.tunnel().localIdentity()).isEqualTo(mesh.serverId);
+        assertThat(echo.accepted.get()).isEqualTo(before);
+    }
+
+    @Test
+    void extendedConnectIsRefused() throws Exception {
+        String authority = "127.0.0.1:" + echo.address().getPort();
+        assertThat(status(connect(authority).scheme("https").path("/"))).isEqualTo("400");
+    }
+
+    @Test
+    void malformedAuthoritiesAreRefusedWith400() throws Exception {
+        int port = echo.address().getPort();
+        for (String a : new String[] {"example.com:" + port, "127.0.0.1", "127.0.0.1:", "127.0.0.1:99999", "127.0.0.1:0",
+                "[::1]" + port, "::1:" + port, "127.0.0.1:80x", "[fe80::1%eth0]:" + port, "1.2.3:" + port}) {
+            assertThat(status(connect(a))).as(a).isEqualTo("400");
+        }
+        assertThat(RecordingEvents.next(events.refused).tunnel().destination()).isNull();
+    }
+
+    @Test
+    void missingAuthorityIsRefused() throws Exception {
+        // Netty's decoder may reject the header block itself (RST PROTOCOL_ERROR = 1); either way no tunnel.
+        assertThat(status(new DefaultHttp2Headers().method("CONNECT"))).isIn("400", "RST:1");
+        assertThat(events.opened).isEmpty();
+    }
+
+    @Test
+    void bracketedIpv6AuthorityIsAccepted() throws Exception {
+        int port = echo.address().getPort();
+        assertThat(status(connect("[::1]:" + port))).isEqualTo("200");
+        assertThat(RecordingEvents.next(events.opened).destination()).isEqualTo(new InetSocketAddress("::1", port));
+    }
+
+    @Test
+    void destinationNotServedIs400() throws Exception {
+        int before = echo.accepted.get();
+        assertThat(status(connect("127.0.0.1:6999"))).isEqualTo("400");
+        assertThat(RecordingEvents.next(events.refused).reason()).contains("not served");
+        assertThat(echo.accepted.get()).isEqualTo(before);
+    }
+
+    @Test
+    void resolverRefusalCarriesItsStatus() throws Exception {
+        assertThat(status(connect("127.0.0.1:" + REFUSED_503_PORT))).isEqualTo("503");
+    }
+
+    @Test
+    void authorizerDenyIs401LikeZtunnelAndNoByteMoves() throws Exception {
+        int before = echo.accepted.get();
+        assertThat(status(connect("127.0.0.1:" + DENIED_PORT).add("baggage", "k8s.namespace.name=prod"))).isEqualTo("401");
+        RecordingEvents.Refusal r = RecordingEvents.next(events.refused);
+        assertThat(r.status()).isEqualTo(401);
+        assertThat(r.reason()).isEqualTo("policy ns/deny-all");
+        AuthzRequest seen = lastAuthz.get();
+        assertThat(seen.peer()).isEqualTo(mesh.clientId);
+        assertThat(seen.localIdentity()).isEqualTo(mesh.serverId);
+        assertThat(seen.destination()).isEqualTo(Mesh.loopback(DENIED_PORT));
+        assertThat(seen.peerAddress().getAddress().isLoopbackAddress()).isTrue();
+        assertThat(seen.headers()).containsEntry("baggage", "k8s.namespace.name=prod");
+        assertThat(echo.accepted.get()).isEqualTo(before);
+    }
+
+    @Test
+    void clientSeesRefusalStatus() {
+        assertThatThrownBy(() -> client.connect(Mesh.loopback(DENIED_PORT), mesh.expectServer(), server.localAddress(),
+                Map.of("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")).join())
+                .isInstanceOf(CompletionException.class)
+                .cause().isInstanceOf(HboneRefusedException.class)
+                .hasMessageContaining("401")
+                .satisfies(e -> assertThat(((HboneRefusedException) e).status()).isEqualTo(401));
+    }
+
+    @Test
+    void unreachableUpstreamIs503() throws Exception {
+        assertThat(status(connect("127.0.0.1:" + closedPort))).isEqualTo("503");
+        assertThat(RecordingEvents.next(events.refused).reason()).contains("unreachable");
+    }
+
+    @Test
+    void peerFromAnotherTrustDomainFailsTls() throws Exception {
+        try (InMemoryCa other = InMemoryCa.create("other.local"); MeshTls otherTls = MeshTls.builder(other).build();
+             HboneClient stranger = HboneClient.builder().tls(otherTls).identity(SpiffeIds.istio("other.local", "x", "y")).threads(1).build()) {
+            assertThatThrownBy(() -> stranger.connect(echo.address(), mesh.expectServer(), server.localAddress()).get())
+                    .isInstanceOf(ExecutionException.class)
+                    .cause().isInstanceOf(SSLException.class);
+            assertThat(RecordingEvents.next(events.failed)).isNotNull();
+            assertThat(events.opened).isEmpty();
+        }
+    }
+
+    @Test
+    void acceptedTunnelAfterRefusalsStillWorks() throws Exception {
+        try (HboneSocket s = client.connectSocket(echo.address(), mesh.expectServer(), server.localAddress(), java.time.Duration.ofSeconds(10))) {
+            s.getOutputStream().write(42);
+            assertThat(s.getInputStream().read()).isEqualTo(42);
+        }
+    }
+}
