@@ -12,7 +12,6 @@ import io.zerohop.identity.InMemoryCa;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.PolicyLoader;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -252,21 +251,74 @@ class MeshTest {
     }
 
     @Test
+    void forwardCaptureTunnelsPlainTcpAsTheSourceWorkload() throws Exception {
+        // The node-proxy client side: an app speaks plain TCP to a local port, bytes leave as HBONE.
+        InetSocketAddress local = clients.capture(Capture.forward(new InetSocketAddress("127.0.0.1", 0), new InetSocketAddress(backendIp, 9090)));
+        // Source 127.0.0.1 is not a registry workload and `clients` has no identity of its own: refused.
+        try (Socket s = new Socket(local.getAddress(), local.getPort())) {
+            s.setSoTimeout(10_000);
+            assertThat(readOrReset(s)).isEqualTo(-1);
+        }
+        // Bound to frontend's address, the connection is tunnelled as frontend and allowed.
+        try (Socket s = new Socket()) {
+            s.bind(new InetSocketAddress(frontend.addresses().get(0), 0));
+            s.connect(local);
+            byte[] payload = random(1 << 20);
+            assertThat(echo(s, payload)).isEqualTo(payload);
+        }
+    }
+
+    @Test
+    void socks5CaptureTunnelsIpDestinationsAndRefusesDeniedOnes() throws Exception {
+        InetSocketAddress socks = clients.capture(Capture.socks5(new InetSocketAddress("127.0.0.1", 0)));
+        java.net.Proxy proxy = new java.net.Proxy(java.net.Proxy.Type.SOCKS, socks);
+        try (Socket s = new Socket(proxy)) {
+            s.bind(new InetSocketAddress(frontend.addresses().get(0), 0));
+            s.connect(new InetSocketAddress(backendIp, 9090));
+            byte[] payload = random(256 << 10);
+            assertThat(echo(s, payload)).isEqualTo(payload);
+        }
+        try (Socket s = new Socket(proxy)) {
+            s.bind(new InetSocketAddress(legacy.addresses().get(0), 0));
+            assertThatThrownBy(() -> s.connect(new InetSocketAddress(backendIp, 9090))).isInstanceOf(IOException.class);
+        }
+    }
+
+    static int readOrReset(Socket s) throws IOException {
+        try {
+            return s.getInputStream().read();
+        } catch (SocketException reset) {
+            return -1;
+        }
+    }
+
+    @Test
     void strictWorkloadRefusesPlaintextWhilePermissiveAcceptsIt() throws Exception {
         assertThat(server.mtlsMode(backend, 8080)).hasToString("STRICT");
         assertThat(server.mtlsMode(legacy, 8080)).hasToString("PERMISSIVE");
         InetSocketAddress plain = server.plaintextInbound(Capture.forward(new InetSocketAddress("127.0.0.1", 0), app()));
         try (Socket s = new Socket(plain.getAddress(), plain.getPort())) {
             s.setSoTimeout(10_000);
-            s.getOutputStream().write("hello".getBytes(StandardCharsets.US_ASCII));
-            InputStream in = s.getInputStream();
-            int r;
             try {
-                r = in.read();
-            } catch (SocketException reset) {
-                r = -1;
+                s.getOutputStream().write("hello".getBytes(StandardCharsets.US_ASCII));
+            } catch (SocketException resetBeforeTheWrite) {
+                // the proxy may close (RST) before the client wrote: refused either way
             }
-            assertThat(r).as("STRICT must not let plaintext reach the app").isEqualTo(-1);
+            assertThat(readOrReset(s)).as("STRICT must not let plaintext reach the app").isEqualTo(-1);
         }
+        try (ServerSocket legacyApp = new ServerSocket(0, 5, legacy.addresses().get(0))) {
+            InetSocketAddress toLegacy = server.plaintextInbound(Capture.forward(new InetSocketAddress("127.0.0.1", 0),
+                    (InetSocketAddress) legacyApp.getLocalSocketAddress()));
+            try (Socket s = new Socket(toLegacy.getAddress(), toLegacy.getPort()); Socket accepted = acceptWithin(legacyApp)) {
+                s.getOutputStream().write('x');
+                s.getOutputStream().flush();
+                assertThat(accepted.getInputStream().read()).as("PERMISSIVE relays plaintext").isEqualTo('x');
+            }
+        }
+    }
+
+    static Socket acceptWithin(ServerSocket ss) throws IOException {
+        ss.setSoTimeout(10_000);
+        return ss.accept();
     }
 }

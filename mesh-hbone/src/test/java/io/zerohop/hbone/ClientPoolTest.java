@@ -95,6 +95,20 @@ class ClientPoolTest {
         }
     }
 
+    /**
+     * Regression: the pooled connection's channel used to be recorded by a connect listener that,
+     * added from a non-event-loop thread, could run after the handshake had already released the
+     * waiting streams; they then hung until their timeout (seen about once in 20 fresh connections).
+     */
+    @Test
+    void everyFreshConnectionComesUp() throws Exception {
+        for (int i = 0; i < 60; i++) {
+            try (HboneClient client = mesh.client().build()) {
+                assertThat(open(client, mesh.expectServer()).peerIdentity()).as("connection %d", i).isEqualTo(mesh.serverId);
+            }
+        }
+    }
+
     @Test
     void brokenConnectionIsDropped() throws Exception {
         HboneServer doomed = mesh.server(DestinationResolver.sameIp()).build().start().get();

@@ -8,7 +8,6 @@ import io.zerohop.hbone.HboneSocket;
 import io.zerohop.identity.MeshTls;
 import io.zerohop.identity.PemFileIdentityProvider;
 import io.zerohop.identity.SpiffeIds;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -68,8 +67,10 @@ final class ConnectCommand implements Callable<Integer> {
             }
             try (s) {
                 Thread up = new Thread(() -> {
-                    try (InputStream in = System.in; OutputStream out = s.getOutputStream()) {
-                        in.transferTo(out);
+                    // Not try-with-resources: closing a socket's stream closes the socket, and we still read.
+                    try {
+                        OutputStream out = s.getOutputStream();
+                        System.in.transferTo(out);
                         out.flush();
                         s.shutdownOutput();
                     } catch (Exception ignored) {

@@ -96,6 +96,72 @@ class CliTest {
     }
 
     @Test
+    void demoAllowsOneCallerAndDeniesTheOther() {
+        assertThat(Zerohop.run("demo", "--bytes", "65536")).isZero();
+        String report = out.toString();
+        assertThat(report).contains("ALLOWED spiffe://cluster.local/ns/prod/sa/frontend").contains("sha256 match");
+        assertThat(report).contains("DENIED  spiffe://cluster.local/ns/legacy/sa/old").contains(": 401 ");
+        assertThat(report).contains("result  : as the policy says");
+    }
+
+    @Test
+    void connectCopiesStdinThroughOneTunnelAndReportsRefusals(@TempDir Path dir) throws Exception {
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        ca.save(dir.resolve("ca"));
+        assertThat(Zerohop.run("ca", "issue", "--ca", dir.resolve("ca").toString(), "--id", "spiffe://cluster.local/ns/prod/sa/cli",
+                "--out", dir.resolve("cli").toString())).isZero();
+        var serverId = io.zerohop.identity.SpiffeIds.istio("cluster.local", "prod", "echo");
+        try (var tls = io.zerohop.identity.MeshTls.builder(ca).build();
+             var accept = new io.zerohop.hbone.HboneServerSocket();
+             var server = io.zerohop.hbone.HboneServer.builder().tls(tls).bind(new java.net.InetSocketAddress("127.0.0.1", 0))
+                     .identity(serverId)
+                     .destinations((dst, id, local) -> dst.getPort() == 7 ? io.zerohop.hbone.Destination.embedded(accept) : null)
+                     .authorizer(r -> r.peer().getPath().endsWith("/sa/cli") ? io.zerohop.hbone.AuthzDecision.allow()
+                             : io.zerohop.hbone.AuthzDecision.deny("not the cli"))
+                     .threads(1).build().start().get(10, java.util.concurrent.TimeUnit.SECONDS)) {
+            Thread echo = new Thread(() -> {
+                try (var s = accept.accept()) {
+                    s.getInputStream().transferTo(s.getOutputStream());
+                    s.shutdownOutput();
+                } catch (java.io.IOException ignored) {
+                    // the assertion on stdout reports it
+                }
+            });
+            echo.start();
+            String via = "127.0.0.1:" + server.localAddress().getPort();
+            String[] common = {"--via", via, "--cert", dir.resolve("cli/cert.pem").toString(), "--key", dir.resolve("cli/key.pem").toString(),
+                    "--trust-bundle", dir.resolve("cli/bundle.pem").toString()};
+            java.io.InputStream oldIn = System.in;
+            out.reset();
+            try {
+                System.setIn(new java.io.ByteArrayInputStream("hello through hbone\n".getBytes()));
+                int rc = Zerohop.run(concat(new String[] {"connect", "--target", "10.1.2.3:7", "--expect", serverId.toString()}, common));
+                assertThat(rc).as(err.toString()).isZero();
+                assertThat(out.toString()).isEqualTo("hello through hbone\n");
+
+                System.setIn(new java.io.ByteArrayInputStream(new byte[0]));
+                int refused = Zerohop.run(concat(new String[] {"connect", "--target", "10.1.2.3:8", "--expect", serverId.toString()}, common));
+                assertThat(refused).isEqualTo(3);
+                assertThat(err.toString()).contains("HTTP 400");
+
+                int wrongId = Zerohop.run(concat(new String[] {"connect", "--target", "10.1.2.3:7", "--expect",
+                        "spiffe://cluster.local/ns/prod/sa/other"}, common));
+                assertThat(wrongId).isEqualTo(4);
+                assertThat(err.toString()).contains("TLS to " + via + " failed").contains("is not the expected spiffe://cluster.local/ns/prod/sa/other");
+            } finally {
+                System.setIn(oldIn);
+            }
+            echo.join(10_000);
+        }
+    }
+
+    static String[] concat(String[] a, String[] b) {
+        String[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
+    @Test
     void everyCommandHasHelp() {
         for (String[] cmd : new String[][] {{"--help"}, {"ca", "--help"}, {"ca", "init", "--help"}, {"ca", "issue", "--help"},
                 {"policy", "check", "--help"}, {"connect", "--help"}, {"proxy", "--help"}, {"demo", "--help"}}) {

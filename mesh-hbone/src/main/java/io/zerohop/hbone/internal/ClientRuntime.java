@@ -84,7 +84,13 @@ public final class ClientRuntime {
                 conn.release();
                 result.completeExceptionally(err);
             } else {
-                conn.openStream(target, headers, result);
+                try {
+                    conn.openStream(ch, target, headers, result);
+                } catch (RuntimeException e) {
+                    // a callback's exception would vanish inside the future: fail the caller instead
+                    conn.release();
+                    result.completeExceptionally(e);
+                }
             }
         });
         return result;
@@ -243,6 +249,15 @@ public final class ClientRuntime {
                     .handler(new ChannelInitializer<SocketChannel>() {
                         @Override
                         protected void initChannel(SocketChannel ch) {
+                            // Set here, not in the connect listener: added from a non-loop thread, that
+                            // listener can run after the handshake already completed `ready`.
+                            channel = ch;
+                            ch.closeFuture().addListener(x -> {
+                                remove(PooledConnection.this);
+                                if (!ready.isDone()) {
+                                    ready.completeExceptionally(new ConnectException("HBONE connection to " + hbone + " closed during setup"));
+                                }
+                            });
                             SslHandler ssl = sslCtx.newHandler(ch.alloc(), hbone.getHostString(), hbone.getPort());
                             ssl.setHandshakeTimeoutMillis(cfg.handshakeTimeout().toMillis());
                             ch.pipeline().addLast("tls", ssl).addLast("hbone-conn", new ConnHandler(ssl));
@@ -253,19 +268,11 @@ public final class ClientRuntime {
                     ConnectException ce = new ConnectException("HBONE connection to " + hbone + " failed: " + ServerRuntime.describe(f.cause()));
                     ce.initCause(f.cause());
                     fail(ce);
-                    return;
                 }
-                channel = f.channel();
-                channel.closeFuture().addListener(x -> {
-                    remove(this);
-                    if (!ready.isDone()) {
-                        ready.completeExceptionally(new ConnectException("HBONE connection to " + hbone + " closed during setup"));
-                    }
-                });
             });
         }
 
-        final class ConnHandler extends ChannelInboundHandlerAdapter {
+        final class ConnHandler extends HandshakeHold {
             private final SslHandler ssl;
 
             ConnHandler(SslHandler ssl) {
@@ -309,6 +316,7 @@ public final class ClientRuntime {
                     ctx.pipeline().addLast("h2", codec)
                             .addLast("h2-mux", new Http2MultiplexHandler(new RejectPush()))
                             .addLast("hbone-settings", new SettingsWatcher());
+                    release(ctx);
                     if (h2.connectionWindow() > 65_535) {
                         ctx.channel().writeAndFlush(new DefaultHttp2WindowUpdateFrame(h2.connectionWindow() - 65_535));
                     }
@@ -319,7 +327,13 @@ public final class ClientRuntime {
 
             @Override
             public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-                log.debug("HBONE connection to {} failed", key.hboneAddress(), cause);
+                if (!ready.isDone()) {
+                    log.warn("HBONE connection setup to {} failed", key.hboneAddress(), cause);
+                    fail(new IOException("HBONE connection setup to " + key.hboneAddress() + " failed: "
+                            + ServerRuntime.describe(cause), cause));
+                } else {
+                    log.debug("HBONE connection to {} failed", key.hboneAddress(), cause);
+                }
                 ctx.close();
             }
         }
@@ -351,8 +365,7 @@ public final class ClientRuntime {
             }
         }
 
-        void openStream(InetSocketAddress target, Map<String, String> extra, CompletableFuture<HboneStream> result) {
-            Channel parent = channel;
+        void openStream(Channel parent, InetSocketAddress target, Map<String, String> extra, CompletableFuture<HboneStream> result) {
             OutboundStream s = new OutboundStream(this, target, result);
             new Http2StreamChannelBootstrap(parent)
                     .handler(new ChannelInitializer<Http2StreamChannel>() {

@@ -28,7 +28,7 @@ final class H2Codecs {
 
     private static final class Builder extends Http2FrameCodecBuilder {
         Builder(boolean server) {
-            server(server);
+            // The connection carries the role (the builder forbids setting both).
             DefaultHttp2Connection connection = new DefaultHttp2Connection(server);
             WeightedFairQueueByteDistributor distributor = new WeightedFairQueueByteDistributor(connection);
             distributor.allocationQuantum(ALLOCATION_QUANTUM);

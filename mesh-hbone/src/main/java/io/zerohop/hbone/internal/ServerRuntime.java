@@ -186,7 +186,7 @@ public final class ServerRuntime {
     }
 
     /** One accepted HBONE connection (parent channel). */
-    final class Connection extends ChannelInboundHandlerAdapter {
+    final class Connection extends HandshakeHold {
         final Channel channel;
         final SslHandler ssl;
         final SpiffeId localId;
@@ -243,6 +243,7 @@ public final class ServerRuntime {
                 Http2FrameCodec codec = H2Codecs.server(settings);
                 ctx.pipeline().addLast("h2", codec)
                         .addLast("h2-mux", new Http2MultiplexHandler(new StreamInit(this)));
+                release(ctx);
                 if (h2.connectionWindow() > 65_535) {
                     channel.writeAndFlush(new DefaultHttp2WindowUpdateFrame(h2.connectionWindow() - 65_535));
                 }
@@ -414,11 +415,6 @@ public final class ServerRuntime {
                     tcp.close();
                     return;
                 }
-                ch.closeFuture().addListener(x -> {
-                    if (tcp.isActive() && !codec.completed()) {
-                        tcp.close();
-                    }
-                });
                 accept200();
                 Splice.join(ch, codec, tcp);
             });

@@ -1,0 +1,31 @@
+package io.zerohop.hbone;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.zerohop.hbone.internal.Authority;
+import java.net.InetSocketAddress;
+import org.junit.jupiter.api.Test;
+
+class AuthorityTest {
+    @Test
+    void parsesLiteralIpPort() {
+        assertThat(Authority.parse("10.0.0.2:8080")).isEqualTo(new InetSocketAddress("10.0.0.2", 8080));
+        assertThat(Authority.parse("[fd00::2]:80")).isEqualTo(new InetSocketAddress("fd00::2", 80));
+        assertThat(Authority.parse("[::ffff:10.0.0.1]:80")).isNotNull();
+    }
+
+    @Test
+    void rejectsEverythingElse() {
+        for (String a : new String[] {null, "", "svc.ns.svc.cluster.local:80", "10.0.0.2", "10.0.0.2:", "10.0.0.2:0",
+                "10.0.0.2:65536", "10.0.0.2:+80", "fd00::2:80", "[fd00::2]", "[fd00::2]:", "[10.0.0.2]:80",
+                "010.0.0.2:80x", " 10.0.0.2:80", "[fe80::1%25eth0]:80"}) {
+            assertThat(Authority.parse(a)).as(String.valueOf(a)).isNull();
+        }
+    }
+
+    @Test
+    void formatsWithBracketsForIpv6() {
+        assertThat(Authority.format(new InetSocketAddress("10.0.0.2", 80))).isEqualTo("10.0.0.2:80");
+        assertThat(Authority.format(new InetSocketAddress("fd00::2", 80))).isEqualTo("[fd00::2]:80");
+    }
+}

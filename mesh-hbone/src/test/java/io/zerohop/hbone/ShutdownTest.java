@@ -1,0 +1,49 @@
+package io.zerohop.hbone;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+@Timeout(60)
+class ShutdownTest {
+
+    @Test
+    void gracefulShutdownDrainsOpenTunnelsAndRefusesNewOnes() throws Exception {
+        try (Mesh mesh = new Mesh(); EchoServer echo = new EchoServer()) {
+            HboneServer server = mesh.server(DestinationResolver.sameIp()).build().start().get();
+            try (HboneClient client = mesh.client().build()) {
+                HboneSocket open = client.connectSocket(echo.address(), mesh.expectServer(), server.localAddress(), Duration.ofSeconds(10));
+                CompletableFuture<Void> drained = server.shutdownGracefully(Duration.ofSeconds(30));
+                // GOAWAY reached the client: no new tunnel goes to the draining server.
+                assertThatThrownBy(() -> client.connect(echo.address(), mesh.expectServer(), server.localAddress()).get(10, TimeUnit.SECONDS))
+                        .isInstanceOf(ExecutionException.class);
+                assertThat(drained).isNotDone();
+                // The open tunnel still works and finishes normally.
+                open.getOutputStream().write(new byte[] {1, 2, 3});
+                open.shutdownOutput();
+                assertThat(open.getInputStream().readAllBytes()).containsExactly(1, 2, 3);
+                open.close();
+                drained.get(10, TimeUnit.SECONDS);
+                assertThat(server.connectionCount()).isZero();
+            }
+        }
+    }
+
+    @Test
+    void drainDeadlineClosesStragglers() throws Exception {
+        try (Mesh mesh = new Mesh(); EchoServer echo = new EchoServer()) {
+            HboneServer server = mesh.server(DestinationResolver.sameIp()).build().start().get();
+            try (HboneClient client = mesh.client().build()) {
+                HboneSocket open = client.connectSocket(echo.address(), mesh.expectServer(), server.localAddress(), Duration.ofSeconds(10));
+                server.shutdownGracefully(Duration.ofMillis(100)).get(10, TimeUnit.SECONDS);
+                assertThatThrownBy(() -> open.getInputStream().read()).isInstanceOf(java.net.SocketException.class);
+            }
+        }
+    }
+}
