@@ -23,7 +23,8 @@ import java.util.Optional;
  * <pre>
  * trustDomain: cluster.local
  * nodes:
- *   - {name: node-b, hboneAddress: "10.0.0.2:15008"}
+ *   - {name: node-a}                                 # tunnels dial the workload IP:15008
+ *   - {name: node-b, hboneAddress: "10.0.0.2:15008"} # tunnels dial this address
  * workloads:
  *   - {namespace: prod, name: backend, serviceAccount: backend, addresses: [10.0.1.2],
  *      labels: {app: backend}, protocol: HBONE, node: node-b}
@@ -65,8 +66,11 @@ public final class WorkloadRegistry {
     }
 
     /**
-     * Where to open the HBONE tunnel for a destination workload: its node's proxy, else the
-     * workload address itself on 15008.
+     * Where to open the HBONE tunnel for a destination workload: its node's proxy when the node
+     * declares an {@code hboneAddress}, else the workload address itself on 15008 (ztunnel). The
+     * receiving proxy picks the SVID it presents from the address dialled, so a node proxy serving
+     * several workloads (one SVID each) needs the latter; a node address suits a proxy presenting a
+     * single identity.
      */
     public InetSocketAddress hboneAddress(Workload w, InetAddress dialled) {
         if (w.node() != null) {
@@ -165,10 +169,16 @@ public final class WorkloadRegistry {
         }
         String td = f.trustDomain() == null ? "cluster.local" : f.trustDomain();
         Map<String, InetSocketAddress> nodes = new HashMap<>();
+        java.util.Set<String> nodeNames = new java.util.HashSet<>();
         if (f.nodes() != null) {
             for (int i = 0; i < f.nodes().size(); i++) {
                 NodeYaml n = f.nodes().get(i);
-                nodes.put(n.name(), Addresses.parseHostPort(n.hboneAddress(), file + ": nodes[" + i + "].hboneAddress"));
+                nodeNames.add(n.name());
+                // Without hboneAddress, tunnels to the node's workloads dial the workload's own IP on
+                // 15008 (ztunnel's way), so a node proxy holding many SVIDs can pick the dialled one.
+                if (n.hboneAddress() != null) {
+                    nodes.put(n.name(), Addresses.parseHostPort(n.hboneAddress(), file + ": nodes[" + i + "].hboneAddress"));
+                }
             }
         }
         List<Workload> out = new ArrayList<>();
@@ -182,7 +192,7 @@ public final class WorkloadRegistry {
                         addrs.add(Addresses.parseIp(w.addresses().get(j), where + ".addresses[" + j + "]"));
                     }
                 }
-                if (w.node() != null && !nodes.containsKey(w.node())) {
+                if (w.node() != null && !nodeNames.contains(w.node())) {
                     throw new IllegalArgumentException(where + ".node: unknown node \"" + w.node() + "\" (declare it under nodes:)");
                 }
                 try {

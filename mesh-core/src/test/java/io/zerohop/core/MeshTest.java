@@ -268,6 +268,29 @@ class MeshTest {
         }
     }
 
+    /**
+     * A captured client that writes and half-closes before its tunnel is open (a one-shot request)
+     * still gets every byte through and the echo back: the early bytes and FIN are held until the
+     * relay exists, and the relay never reads a TCP input that has already ended.
+     */
+    @Test
+    void bytesAndFinSentBeforeTheTunnelOpensAreKept() throws Exception {
+        InetSocketAddress local = clients.capture(Capture.forward(new InetSocketAddress("127.0.0.1", 0), new InetSocketAddress(backendIp, 9090)));
+        for (int i = 0; i < 20; i++) {
+            try (Socket s = new Socket()) {
+                s.bind(new InetSocketAddress(frontend.addresses().get(0), 0));
+                s.connect(local);
+                s.setSoTimeout(10_000);
+                byte[] payload = random(1000 + i);
+                s.getOutputStream().write(payload);
+                s.shutdownOutput();
+                byte[] back = s.getInputStream().readAllBytes();
+                assertThat(java.util.Arrays.equals(back, payload)).as("connection %d: %d of %d bytes came back intact", i, back.length,
+                        payload.length).isTrue();
+            }
+        }
+    }
+
     @Test
     void socks5CaptureTunnelsIpDestinationsAndRefusesDeniedOnes() throws Exception {
         InetSocketAddress socks = clients.capture(Capture.socks5(new InetSocketAddress("127.0.0.1", 0)));

@@ -39,6 +39,15 @@ class WorkloadRegistryTest {
     }
 
     @Test
+    void aNodeWithoutHboneAddressMeansDialTheWorkloadItself(@TempDir Path dir) throws Exception {
+        Path f = Files.writeString(dir.resolve("w.yaml"), GOOD.replace("{name: node-b, hboneAddress: \"10.0.0.2:15008\"}", "{name: node-b}"));
+        WorkloadRegistry r = WorkloadRegistry.load(f);
+        Workload b = r.byName("prod", "backend").orElseThrow();
+        assertThat(b.node()).isEqualTo("node-b");
+        assertThat(r.hboneAddress(b, InetAddress.getByName("10.0.1.2"))).isEqualTo(new InetSocketAddress("10.0.1.2", 15008));
+    }
+
+    @Test
     void errorsNameFileLineAndFieldAndKeepTheOldContents(@TempDir Path dir) throws Exception {
         Path f = Files.writeString(dir.resolve("w.yaml"), GOOD);
         WorkloadRegistry r = WorkloadRegistry.load(f);

@@ -24,10 +24,10 @@ import picocli.CommandLine.Option;
 final class PolicyCommand {
 
     @Command(name = "check", mixinStandardHelpOptions = true,
-            description = {"Evaluate one connection (or request, with --method/--path) against a policy directory and",
-                    "print the decision and the deciding policy. Exit code 0 = allow, 3 = deny.",
-                    "Without --workloads, the destination is namespace NS, name WORKLOAD, service account WORKLOAD,",
-                    "labels app=WORKLOAD (plus any --label)."})
+            description = {"Evaluate one connection (or request, with --method/--path) against a policy directory and "
+                    + "print the decision and the deciding policy. Exit code 0 = allow, 3 = deny.",
+                    "Without --workloads, the destination is namespace NS, name WORKLOAD, service account WORKLOAD, "
+                    + "labels app=WORKLOAD (plus any --label)."})
     static final class Check implements Callable<Integer> {
         @Option(names = "--policies", required = true, description = "Directory (or file) of Istio / Cilium policy YAML")
         Path policies;

@@ -25,6 +25,19 @@ public final class Zerohop {
             }
             return e instanceof Cli.RefusedException r ? r.exitCode() : 1;
         });
+        if (args.length > 0 && args[0].equals("proxy")) {
+            CommandLine proxy = cli.getSubcommands().get("proxy");
+            try {
+                String[] rest = ConfigFile.expand(java.util.Arrays.copyOfRange(args, 1, args.length), proxy.getCommandSpec());
+                String[] all = new String[rest.length + 1];
+                all[0] = "proxy";
+                System.arraycopy(rest, 0, all, 1, rest.length);
+                args = all;
+            } catch (ConfigFile.ConfigException e) {
+                cli.getErr().println("zerohop proxy: " + e.getMessage());
+                return 2;
+            }
+        }
         return cli.execute(args);
     }
 }

@@ -98,8 +98,20 @@ public final class Relay {
         Relay r = new Relay(a, b);
         a.channel().pipeline().addLast("zerohop-relay", r.new Side(a, b));
         b.channel().pipeline().addLast("zerohop-relay", r.new Side(b, a));
-        a.channel().read();
-        b.channel().read();
+        read(a.channel());
+        read(b.channel());
+    }
+
+    /**
+     * Asks for more unless the input already ended: with epoll, a read request on a socket whose
+     * input was shut down while auto-read was off fails (epoll_ctl ENOENT) and closes the channel,
+     * which would reset a connection that had only half-closed.
+     */
+    private static void read(Channel ch) {
+        if (ch instanceof DuplexChannel d && d.isInputShutdown()) {
+            return;
+        }
+        ch.read();
     }
 
     private synchronized boolean eof() {
@@ -139,7 +151,7 @@ public final class Relay {
             }
             o.writeAndFlush(msg).addListener(f -> {
                 if (f.isSuccess()) {
-                    in.channel().read();
+                    read(in.channel());
                 } else {
                     abort();
                 }

@@ -1,0 +1,150 @@
+package io.zerohop.cli;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
+
+/**
+ * {@code --config FILE}: a flat YAML mapping whose keys are a command's long option names without
+ * the dashes, turned into the flags they stand for. Flags given on the command line win, and the
+ * identity source counts as one setting: any identity flag on the command line drops every identity
+ * key of the file, so the two never combine into a mutually exclusive pair.
+ *
+ * <pre>
+ * # proxy.yaml
+ * ca: /etc/zerohop/ca
+ * workloads: /etc/zerohop/workloads.yaml
+ * policies: /etc/zerohop/policies
+ * node: node-a
+ * transparent: true          # the default address :15001
+ * forward: ["127.0.0.1:8080=10.0.1.2:8080"]
+ * </pre>
+ *
+ * Expanding flags rather than filling picocli default values keeps one code path for validation: a
+ * bad value in the file gets the same error as the same flag typed by hand, and the file's own
+ * mistakes (unknown key, nested mapping) are reported with file and line here.
+ */
+final class ConfigFile {
+    private static final Set<String> IDENTITY = Set.of("cert", "key", "trust-bundle", "spire-socket", "ca", "in-memory-ca");
+
+    private ConfigFile() {}
+
+    /** A mistake in the file, with its place. */
+    static final class ConfigException extends RuntimeException {
+        ConfigException(String message) {
+            super(message);
+        }
+    }
+
+    /**
+     * The command's arguments with the file's settings added in front; {@code args} unchanged when it
+     * names no {@code --config}.
+     *
+     * @param args the arguments after the subcommand name
+     */
+    static String[] expand(String[] args, CommandSpec spec) {
+        Path file = configPath(args);
+        if (file == null) {
+            return args;
+        }
+        List<String> given = new ArrayList<>();
+        for (String a : args) {
+            if (a.startsWith("--")) {
+                int eq = a.indexOf('=');
+                given.add(eq < 0 ? a.substring(2) : a.substring(2, eq));
+            }
+        }
+        boolean identityGiven = given.stream().anyMatch(IDENTITY::contains);
+        List<String> out = new ArrayList<>();
+        for (Setting s : read(file)) {
+            OptionSpec option = spec.findOption("--" + s.key());
+            if (option == null || s.key().equals("config") || s.key().equals("help") || s.key().equals("version")) {
+                throw new ConfigException(file + ":" + s.line() + ": unknown option \"" + s.key() + "\" (keys are the long options of `zerohop "
+                        + spec.name() + " --help` without dashes)");
+            }
+            if (given.contains(s.key()) || (identityGiven && IDENTITY.contains(s.key()))) {
+                continue;
+            }
+            boolean flagOnly = option.arity().max() == 0;
+            for (String v : s.values()) {
+                if (v == null || v.equals("false") && flagOnly) {
+                    continue;
+                }
+                if (v.equals("true") && (flagOnly || option.arity().min() == 0)) {
+                    out.add("--" + s.key());
+                } else if (flagOnly) {
+                    throw new ConfigException(file + ":" + s.line() + ": \"" + s.key() + "\" is a switch: true or false, not \"" + v + "\"");
+                } else {
+                    out.add("--" + s.key() + "=" + v);
+                }
+            }
+        }
+        out.addAll(Arrays.asList(args));
+        return out.toArray(String[]::new);
+    }
+
+    private static Path configPath(String[] args) {
+        for (int i = 0; i < args.length; i++) {
+            if (args[i].equals("--config") && i + 1 < args.length) {
+                return Path.of(args[i + 1]);
+            }
+            if (args[i].startsWith("--config=")) {
+                return Path.of(args[i].substring("--config=".length()));
+            }
+        }
+        return null;
+    }
+
+    record Setting(String key, int line, List<String> values) {}
+
+    static List<Setting> read(Path file) {
+        List<Setting> settings = new ArrayList<>();
+        try (JsonParser p = new YAMLFactory().createParser(Files.newBufferedReader(file))) {
+            JsonToken t = p.nextToken();
+            if (t == null) {
+                return settings;
+            }
+            if (t != JsonToken.START_OBJECT) {
+                throw new ConfigException(file + ":" + p.currentTokenLocation().getLineNr() + ": expected a mapping of option: value");
+            }
+            while (p.nextToken() == JsonToken.FIELD_NAME) {
+                String key = p.currentName();
+                int line = p.currentTokenLocation().getLineNr();
+                List<String> values = new ArrayList<>();
+                t = p.nextToken();
+                if (t == JsonToken.START_ARRAY) {
+                    while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
+                        values.add(scalar(p, t, file, key));
+                    }
+                } else {
+                    values.add(scalar(p, t, file, key));
+                }
+                settings.add(new Setting(key, line, values));
+            }
+        } catch (NoSuchFileException e) {
+            throw new ConfigException("config file " + file + " does not exist");
+        } catch (IOException e) {
+            // Jackson's message carries the line and column of a YAML syntax error.
+            throw new ConfigException(file + ": " + e.getMessage().lines().findFirst().orElse("unreadable"));
+        }
+        return settings;
+    }
+
+    private static String scalar(JsonParser p, JsonToken t, Path file, String key) throws IOException {
+        if (t == JsonToken.START_OBJECT || t == JsonToken.START_ARRAY) {
+            throw new ConfigException(file + ":" + p.currentTokenLocation().getLineNr() + ": \"" + key
+                    + "\" takes a value or a list of values, not a nested " + (t == JsonToken.START_OBJECT ? "mapping" : "list"));
+        }
+        return t == JsonToken.VALUE_NULL ? null : p.getText();
+    }
+}

@@ -1,0 +1,90 @@
+package io.zerohop.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+import picocli.CommandLine.Model.CommandSpec;
+
+/** {@code zerohop proxy --config FILE}: keys become flags, command-line flags win, mistakes name file and line. */
+class ConfigFileTest {
+    static final CommandSpec PROXY = new CommandLine(new Zerohop()).getSubcommands().get("proxy").getCommandSpec();
+
+    static Path write(Path dir, String yaml) throws Exception {
+        Path f = dir.resolve("proxy.yaml");
+        Files.writeString(f, yaml);
+        return f;
+    }
+
+    @Test
+    void keysBecomeFlagsAndTheCommandLineWins(@TempDir Path dir) throws Exception {
+        Path f = write(dir, """
+                ca: /etc/zerohop/ca
+                node: node-a
+                inbound: 0.0.0.0:15008
+                transparent: true
+                socks5: 127.0.0.1:1080
+                passthrough-unknown: false
+                forward:
+                  - 127.0.0.1:8080=10.0.1.2:8080
+                  - 127.0.0.1:8081=10.0.1.3:8080
+                metrics: "off"
+                """);
+        String[] args = ConfigFile.expand(new String[] {"--config", f.toString(), "--node", "node-b", "--in-memory-ca"}, PROXY);
+        assertThat(args).containsExactly(
+                "--inbound=0.0.0.0:15008", "--transparent", "--socks5=127.0.0.1:1080",
+                "--forward=127.0.0.1:8080=10.0.1.2:8080", "--forward=127.0.0.1:8081=10.0.1.3:8080", "--metrics=off",
+                "--config", f.toString(), "--node", "node-b", "--in-memory-ca");
+        // The expanded line parses: no identity conflict, node from the command line.
+        String[] line = new String[args.length + 1];
+        line[0] = "proxy";
+        System.arraycopy(args, 0, line, 1, args.length);
+        CommandLine.ParseResult parsed = new CommandLine(new Zerohop()).parseArgs(line).subcommand();
+        assertThat(parsed.matchedOptionValue("--node", "")).isEqualTo("node-b");
+        assertThat(parsed.matchedOptionValue("--forward", java.util.List.of())).hasSize(2);
+    }
+
+    @Test
+    void noConfigLeavesArgumentsAlone() {
+        String[] args = {"--in-memory-ca", "--inbound", "off"};
+        assertThat(ConfigFile.expand(args, PROXY)).isSameAs(args);
+    }
+
+    @Test
+    void unknownKeyNamesFileAndLine(@TempDir Path dir) throws Exception {
+        Path f = write(dir, "ca: /x\nnode: a\nworkload: w.yaml\n");
+        assertThatThrownBy(() -> ConfigFile.expand(new String[] {"--config=" + f}, PROXY))
+                .hasMessage(f + ":3: unknown option \"workload\" (keys are the long options of `zerohop proxy --help` without dashes)");
+    }
+
+    @Test
+    void nestedMappingAndBadSwitchAreRefused(@TempDir Path dir) throws Exception {
+        Path nested = write(dir, "ca: /x\nforward:\n  local: 127.0.0.1:1\n");
+        assertThatThrownBy(() -> ConfigFile.expand(new String[] {"--config", nested.toString()}, PROXY))
+                .hasMessageStartingWith(nested + ":3: \"forward\" takes a value or a list of values, not a nested mapping");
+        Path badSwitch = write(dir, "in-memory-ca: yes please\n");
+        assertThatThrownBy(() -> ConfigFile.expand(new String[] {"--config", badSwitch.toString()}, PROXY))
+                .hasMessage(badSwitch + ":1: \"in-memory-ca\" is a switch: true or false, not \"yes please\"");
+    }
+
+    @Test
+    void theCliReportsConfigMistakesInOneLineWithExitCode2(@TempDir Path dir) throws Exception {
+        Path f = write(dir, "in-memory-ca: true\ninbund: :15008\n");
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        PrintStream old = System.err;
+        System.setErr(new PrintStream(err, true));
+        try {
+            assertThat(Zerohop.run("proxy", "--config", f.toString())).isEqualTo(2);
+        } finally {
+            System.setErr(old);
+        }
+        assertThat(err.toString()).startsWith("zerohop proxy: " + f + ":2: unknown option \"inbund\"");
+        assertThat(Zerohop.run("proxy", "--config", dir.resolve("missing.yaml").toString())).isEqualTo(2);
+    }
+}

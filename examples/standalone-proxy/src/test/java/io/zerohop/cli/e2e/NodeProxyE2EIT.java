@@ -1,0 +1,413 @@
+package io.zerohop.cli.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.net.URISyntaxException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.time.LocalDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Predicate;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The node proxy end to end, as deployed: two network namespaces are two nodes joined by a veth
+ * pair, one {@code zerohop proxy} (the real CLI, shaded jar, child JVM under {@code ip netns exec})
+ * per node, identities from one {@code zerohop ca init} CA, the registry and policies from
+ * {@code src/test/resources/e2e}.
+ *
+ * <pre>
+ *  node A (ns a)                                   node B (ns b)
+ *  pods 10.10.1.2 frontend, 10.10.1.3 old (lo)     pod 10.10.2.2 backend (lo): echo :8080, :9090
+ *  nft: their TCP out -> mark -> lo -> TPROXY      nft: plaintext in on veth to :8080 -> TPROXY
+ *       -> proxy A :15001 (--transparent)               -> proxy B :15006 (--plaintext-inbound)
+ *  proxy A  10.10.0.1 ==== veth (tcpdump) ==== 10.10.0.2  proxy B :15008 (HBONE, per-workload SVIDs)
+ * </pre>
+ *
+ * The apps know nothing of the mesh: the clients speak plain TCP to 10.10.2.2:8080. Runs only as root
+ * with {@code ip} and {@code nft} present (CI); namespaces, their nft tables and every child process
+ * are removed whatever happens. Logs and the capture stay in {@code <build dir>/e2e/run-*}.
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+@Timeout(60)
+class NodeProxyE2EIT {
+    static final String FRONTEND = "10.10.1.2";
+    static final String OLD = "10.10.1.3";
+    static final String NODE_A = "10.10.0.1";
+    static final String NODE_B = "10.10.0.2";
+    static final String BACKEND = "10.10.2.2";
+    static final Duration START = Duration.ofSeconds(40);
+
+    static Netns net;
+    static Path work;
+    static Path pcapFile;
+    static Child tcpdump;
+    static Child proxyA;
+    static Child proxyB;
+    static Child echo;
+    static final List<Child> children = new ArrayList<>();
+    static long startNanos;
+
+    @BeforeAll
+    @Timeout(90)
+    static void twoNodes() throws Exception {
+        startNanos = System.nanoTime();
+        assumeTrue(isRoot(), "network-namespace e2e runs as root only (CI does)");
+        assumeTrue(Netns.onPath("ip") && Netns.onPath("nft"), "needs `ip` (iproute2) and `nft` (nftables)");
+        assertThat(Netns.onPath("tcpdump")).as("tcpdump is missing: apt-get install tcpdump (.ci/run installs it)").isTrue();
+        Path jar = Path.of(required("zerohop.e2e.jar"));
+        assertThat(jar).as("the shaded CLI jar (built in the package phase, before this integration test)").isRegularFile();
+
+        Path base = Path.of(System.getProperty("zerohop.e2e.workDir", System.getProperty("java.io.tmpdir") + "/zerohop-e2e"));
+        work = Files.createDirectories(base.resolve("run-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss"))
+                + "-" + ProcessHandle.current().pid()));
+        Path workloads = work.resolve("workloads.yaml");
+        Files.copy(resource("e2e/workloads.yaml"), workloads);
+        Path policies = Files.createDirectories(work.resolve("policies"));
+        Files.copy(resource("e2e/policies/backend.yaml"), policies.resolve("backend.yaml"));
+
+        // One CA for both nodes, made by the CLI; each proxy issues its local workloads' SVIDs from it.
+        Path ca = work.resolve("ca");
+        Netns.run(List.of(java(), "-jar", jar.toString(), "ca", "init", "--trust-domain", "cluster.local", "--out", ca.toString()));
+
+        Netns.reapStale();
+        net = new Netns();
+        net.add("a");
+        net.add("b");
+        net.veth("a", "va", "b", "vb");
+        net.ip("a", "addr", "add", NODE_A + "/24", "dev", net.dev("va"));
+        net.ip("b", "addr", "add", NODE_B + "/24", "dev", net.dev("vb"));
+        net.ip("a", "link", "set", net.dev("va"), "up");
+        net.ip("b", "link", "set", net.dev("vb"), "up");
+        // Pod addresses live on each node's loopback; the other node's pod range goes over the veth.
+        net.ip("a", "addr", "add", FRONTEND + "/32", "dev", "lo");
+        net.ip("a", "addr", "add", OLD + "/32", "dev", "lo");
+        net.ip("b", "addr", "add", BACKEND + "/32", "dev", "lo");
+        net.ip("a", "route", "add", "10.10.2.0/24", "via", NODE_B);
+        net.ip("b", "route", "add", "10.10.1.0/24", "via", NODE_A);
+        // TPROXY: marked packets are delivered locally (through lo), where the tproxy rule hands them
+        // to the proxy's IP_TRANSPARENT listener with the original destination kept.
+        for (String ns : List.of("a", "b")) {
+            net.ip(ns, "rule", "add", "fwmark", "0x1", "lookup", "100");
+            net.ip(ns, "route", "add", "local", "0.0.0.0/0", "dev", "lo", "table", "100");
+        }
+        // Node A: the pods' outbound TCP (not the proxy's own, which leaves from 10.10.0.1) is captured.
+        net.nft("a", """
+                table ip zerohop_e2e {
+                  chain output {
+                    type route hook output priority mangle; policy accept;
+                    ip saddr { %s, %s } ip daddr 10.10.2.0/24 meta l4proto tcp meta mark set 0x1
+                  }
+                  chain prerouting {
+                    type filter hook prerouting priority mangle; policy accept;
+                    iifname "lo" meta mark 0x1 meta l4proto tcp tproxy to 127.0.0.1:15001 accept
+                  }
+                }
+                """.formatted(FRONTEND, OLD));
+        // Node B: plaintext arriving from the wire for the backend's port 8080 goes to the plaintext
+        // inbound listener (PeerAuthentication decides); port 9090 is left uncaptured on purpose.
+        net.nft("b", """
+                table ip zerohop_e2e {
+                  chain prerouting {
+                    type filter hook prerouting priority mangle; policy accept;
+                    iifname "%s" ip daddr %s tcp dport 8080 meta mark set 0x1 tproxy to 127.0.0.1:15006 accept
+                  }
+                }
+                """.formatted(net.dev("vb"), BACKEND));
+
+        pcapFile = work.resolve("veth.pcap");
+        tcpdump = start("tcpdump", net.exec("a", List.of("tcpdump", "-i", net.dev("va"), "-n", "-U", "-B", "16384", "-s", "0",
+                "-Z", "root", "-w", pcapFile.toString(), "tcp")));
+        List<String> proxy = List.of(java(), "-Xmx256m", "-XX:+UseSerialGC", "-Dio.netty.leakDetection.level=paranoid",
+                "-jar", jar.toString(), "proxy", "--ca", ca.toString(), "--workloads", workloads.toString(), "--metrics", "off",
+                "--readiness", "off", "--drain", "1s");
+        proxyA = start("proxy-a", net.exec("a", concat(proxy, "--node", "node-a", "--transparent")));
+        proxyB = start("proxy-b", net.exec("b", concat(proxy, "--node", "node-b", "--policies", policies.toString(),
+                "--plaintext-inbound")));
+        echo = start("echo-server", net.exec("b", app(EchoServer.class, BACKEND + ":8080", BACKEND + ":9090")));
+        tcpdump.awaitLine(l -> l.contains("listening on"), "`listening on`", START);
+        proxyA.awaitLine(l -> l.startsWith("zerohop proxy ready"), "`zerohop proxy ready`", START);
+        proxyB.awaitLine(l -> l.startsWith("zerohop proxy ready"), "`zerohop proxy ready`", START);
+        echo.awaitLine("READY"::equals, "READY", START);
+        assertThat(proxyA.lines()).anyMatch(l -> l.contains("tproxy [0:0:0:0:0:0:0:0]:15001"));
+        assertThat(proxyB.lines()).anyMatch(l -> l.contains("plaintext-inbound [0:0:0:0:0:0:0:0]:15006") && l.contains("policies 3"));
+        System.out.printf("e2e: two nodes up in %d ms (%s, work dir %s)%n", elapsedMs(), net, work);
+    }
+
+    @AfterAll
+    static void tearDown() throws Exception {
+        List<Throwable> failures = new ArrayList<>();
+        for (int i = children.size() - 1; i >= 0; i--) {
+            try {
+                children.get(i).terminate(Duration.ofSeconds(3));
+            } catch (Throwable t) {
+                failures.add(t);
+            } finally {
+                children.get(i).close();
+            }
+        }
+        if (net != null) {
+            try {
+                net.close();
+            } catch (Throwable t) {
+                failures.add(t);
+            }
+        }
+        if (startNanos != 0) {
+            System.out.printf("e2e: finished in %d ms%n", elapsedMs());
+        }
+        if (!failures.isEmpty()) {
+            AssertionError e = new AssertionError("e2e teardown failed");
+            failures.forEach(e::addSuppressed);
+            throw e;
+        }
+    }
+
+    @Test
+    @Order(1)
+    void allowedClientTalksPlainTcpAndOnlyHboneMtlsCrossesTheWire() throws Exception {
+        String marker = marker();
+        byte[] payload = payload(4 << 20, marker, 1);
+        int echoFrom = echo.size();
+        int proxyBFrom = proxyB.size();
+
+        Map<String, String> r = client(FRONTEND, BACKEND + ":8080", payload);
+
+        // The app got its own bytes back, all of them.
+        assertThat(r).containsEntry("sent", Integer.toString(payload.length))
+                .containsEntry("received", Integer.toString(payload.length))
+                .containsEntry("receivedSha256", sha256(payload))
+                .containsEntry("writeError", "-").containsEntry("readError", "-");
+        // The server saw node B's proxy, never the client: the client's connection ended at proxy A.
+        String accepted = echo.awaitLine(echoFrom, l -> l.startsWith("ACCEPT " + BACKEND + ":8080 <- "), "ACCEPT on :8080",
+                Duration.ofSeconds(10));
+        String peer = accepted.substring(accepted.indexOf("<- ") + 3);
+        assertThat(peer).startsWith(BACKEND + ":").doesNotStartWith(FRONTEND);
+        echo.awaitLine(echoFrom, ("ECHOED " + payload.length + " from " + peer)::equals, "the echo of the whole payload", Duration.ofSeconds(10));
+        // Node B's proxy authenticated the client as frontend and ended the tunnel cleanly.
+        proxyB.awaitLine(proxyBFrom, l -> l.contains("access - inbound src=" + NODE_A + ":")
+                && l.contains("src_id=spiffe://cluster.local/ns/prod/sa/frontend") && l.contains("dst=" + BACKEND + ":8080")
+                && l.contains("status=200") && l.contains("bytes_received=" + payload.length) && l.contains("end=fin"),
+                "an inbound access log line for frontend", Duration.ofSeconds(10));
+
+        // On the wire: only node addresses, only port 15008, only TLS 1.3 records; never the marker.
+        Pcap cap = awaitCapture("both directions of the echo on 15008", c ->
+                c.payloadBytes(p -> p.src().getHostAddress().equals(NODE_A) && p.dport() == 15008) >= payload.length
+                        && c.payloadBytes(p -> p.sport() == 15008 && p.dst().getHostAddress().equals(NODE_A)) >= payload.length);
+        assertThat(cap.contains(marker.getBytes(StandardCharsets.US_ASCII))).as("plaintext marker on the wire").isFalse();
+        assertThat(cap.packets).as("pod addresses never appear on the wire")
+                .noneMatch(p -> p.involvesPrefix("10.10.1."));
+        assertThat(cap.packets).as("no plain TCP to the app's port crossed the wire").noneMatch(p -> p.port(8080));
+        List<Pcap.Stream> toServer = cap.streams(p -> p.dport() == 15008);
+        List<Pcap.Stream> fromServer = cap.streams(p -> p.sport() == 15008);
+        assertThat(toServer).isNotEmpty();
+        assertThat(fromServer).isNotEmpty();
+        Pcap.Stream up = toServer.get(0);
+        Pcap.Stream down = fromServer.get(0);
+        assertThat(up.bytes().length).isGreaterThan(payload.length);
+        assertThat(down.bytes().length).isGreaterThan(payload.length);
+        List<Pcap.TlsRecord> upRecords = Pcap.tlsRecords(up.bytes());
+        List<Pcap.TlsRecord> downRecords = Pcap.tlsRecords(down.bytes());
+        assertThat(upRecords.get(0).type()).as("ClientHello").isEqualTo(22);
+        assertThat(upRecords.get(0).firstBytes()[0]).as("ClientHello").isEqualTo((byte) 1);
+        assertThat(Pcap.serverHelloVersion(downRecords.get(0))).as("TLS version the ServerHello selects").isEqualTo(0x0304);
+        // After the hellos everything is encrypted (TLS 1.3: the certificates too): application data
+        // records, plus the compatibility change_cipher_spec.
+        assertThat(upRecords.subList(1, upRecords.size())).extracting(Pcap.TlsRecord::type).containsOnly(20, 23);
+        assertThat(downRecords.subList(1, downRecords.size())).extracting(Pcap.TlsRecord::type).containsOnly(20, 23);
+        System.out.printf("e2e allowed: %d B echoed, sha256 %s; capture %d packets, HBONE %d B up / %d B down in %d/%d TLS records,"
+                        + " TLS 0x%04x, plaintext marker absent%n", payload.length, sha256(payload).substring(0, 16), cap.packets.size(),
+                up.bytes().length, down.bytes().length, upRecords.size(), downRecords.size(), Pcap.serverHelloVersion(downRecords.get(0)));
+    }
+
+    @Test
+    @Order(2)
+    void deniedServiceAccountGetsItsConnectionReset() throws Exception {
+        byte[] payload = payload(64 << 10, marker(), 2);
+        int echoFrom = echo.size();
+        int proxyAFrom = proxyA.size();
+        int proxyBFrom = proxyB.size();
+
+        Map<String, String> r = client(OLD, BACKEND + ":8080", payload);
+
+        assertThat(r).as("denied: no byte comes back").containsEntry("received", "0");
+        assertThat(r.get("readError").equals("-") ? "EOF" : r.get("readError")).as("reset or EOF").matches("EOF|.*(?i:reset).*");
+        // The destination's proxy denied the old service account by the DENY policy (401), and the
+        // source's proxy turned the refusal into a reset of the app's connection.
+        proxyB.awaitLine(proxyBFrom, l -> l.contains("denied spiffe://cluster.local/ns/legacy/sa/old -> " + BACKEND + ":8080")
+                && l.contains("DENY by prod/backend-deny-legacy"), "the policy denial", Duration.ofSeconds(10));
+        proxyA.awaitLine(proxyAFrom, l -> l.contains("outbound " + OLD + ":") && l.contains("refused: 401"), "the 401 refusal",
+                Duration.ofSeconds(10));
+        assertThat(echo.lines().subList(echoFrom, echo.size())).as("the server never saw the denied client").isEmpty();
+        System.out.printf("e2e denied: %s, proxy B: DENY by prod/backend-deny-legacy (401)%n",
+                r.get("readError").equals("-") ? "EOF" : r.get("readError"));
+    }
+
+    @Test
+    @Order(3)
+    void strictWorkloadRefusesPlaintextWhileTheCaptureSeesPlaintextElsewhere() throws Exception {
+        String strictMarker = marker();
+        String controlMarker = marker();
+        byte[] toStrict = payload(64 << 10, strictMarker, 3);
+        byte[] toControl = payload(64 << 10, controlMarker, 4);
+        int echoFrom = echo.size();
+        int proxyBFrom = proxyB.size();
+
+        // From node A's own address nothing is captured on A: plain TCP crosses the wire to B.
+        List<Map<String, String>> rs = clients(NODE_A, List.of(BACKEND + ":8080", BACKEND + ":9090"), List.of(toStrict, toControl));
+
+        Map<String, String> strict = rs.get(0);
+        assertThat(strict).as("STRICT: plaintext must not reach the app").containsEntry("received", "0");
+        assertThat(strict.get("readError").equals("-") ? "EOF" : strict.get("readError")).matches("EOF|.*(?i:reset).*");
+        proxyB.awaitLine(proxyBFrom, l -> l.contains("plaintext " + NODE_A + ":") && l.contains("-> " + BACKEND + ":8080")
+                && l.contains("refused: PeerAuthentication STRICT requires mTLS"), "the STRICT refusal", Duration.ofSeconds(10));
+        // Control: the uncaptured port gets the plaintext, and the capture shows its marker, so the
+        // capture would have shown the first test's marker had it crossed in plain.
+        Map<String, String> control = rs.get(1);
+        assertThat(control).containsEntry("received", Integer.toString(toControl.length)).containsEntry("receivedSha256", sha256(toControl));
+        List<String> served = echo.lines().subList(echoFrom, echo.size());
+        assertThat(served).as("the app accepted only the control connection, straight from node A")
+                .allMatch(l -> !l.startsWith("ACCEPT") || l.startsWith("ACCEPT " + BACKEND + ":9090 <- " + NODE_A + ":"))
+                .anyMatch(l -> l.startsWith("ACCEPT " + BACKEND + ":9090 <- " + NODE_A + ":"));
+        Pcap cap = awaitCapture("the control marker", c -> c.contains(controlMarker.getBytes(StandardCharsets.US_ASCII)));
+        long plain8080 = cap.payloadBytes(p -> p.dport() == 8080 && p.src().getHostAddress().equals(NODE_A));
+        System.out.printf("e2e STRICT: plaintext to :8080 %s after %d B on the wire, nothing delivered; control :9090 echoed %d B,"
+                + " its marker visible in the capture (%d packets)%n", strict.get("readError").equals("-") ? "EOF" : strict.get("readError"),
+                plain8080, toControl.length, cap.packets.size());
+    }
+
+    // ---- helpers ----
+
+    static Map<String, String> client(String source, String target, byte[] payload) throws Exception {
+        return clients(source, List.of(target), List.of(payload)).get(0);
+    }
+
+    /** Runs {@link TcpClient} in node A's namespace, bound to {@code source}; one RESULT per target. */
+    static List<Map<String, String>> clients(String source, List<String> targets, List<byte[]> payloads) throws Exception {
+        List<String> args = new ArrayList<>(List.of(source));
+        for (int i = 0; i < targets.size(); i++) {
+            Path f = Files.write(work.resolve("payload-" + ThreadLocalRandom.current().nextInt(1 << 30) + ".bin"), payloads.get(i));
+            args.add(targets.get(i) + "=" + f);
+        }
+        Child c = start("client-" + source + "-" + ThreadLocalRandom.current().nextInt(1000), net.exec("a", app(TcpClient.class,
+                args.toArray(String[]::new))));
+        try {
+            int rc = c.awaitExit(Duration.ofSeconds(45));
+            assertThat(rc).as(c.tail()).isZero();
+            List<Map<String, String>> out = new ArrayList<>();
+            for (String l : c.lines()) {
+                if (l.startsWith("RESULT ")) {
+                    Map<String, String> m = new HashMap<>();
+                    for (String kv : l.substring(7).split(" ")) {
+                        int eq = kv.indexOf('=');
+                        m.put(kv.substring(0, eq), kv.substring(eq + 1));
+                    }
+                    out.add(m);
+                }
+            }
+            assertThat(out).as(c.tail()).hasSize(targets.size());
+            return out;
+        } finally {
+            c.close();
+        }
+    }
+
+    /** Re-reads the growing capture until {@code done} holds (tcpdump writes per packet, -U). */
+    static Pcap awaitCapture(String what, Predicate<Pcap> done) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(15).toNanos();
+        Pcap cap = Pcap.read(pcapFile);
+        while (!done.test(cap)) {
+            if (System.nanoTime() > deadline || !tcpdump.isAlive()) {
+                throw new AssertionError("capture never showed " + what + " (" + cap.packets.size() + " packets)\n" + tcpdump.tail());
+            }
+            Thread.sleep(100);
+            cap = Pcap.read(pcapFile);
+        }
+        return cap;
+    }
+
+    static Child start(String name, List<String> command) throws IOException {
+        Child c = Child.start(name, work, command);
+        children.add(c);
+        return c;
+    }
+
+    static List<String> app(Class<?> main, String... args) {
+        List<String> cmd = new ArrayList<>(List.of(java(), "-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xmx64m", "-cp",
+                System.getProperty("zerohop.e2e.testClasses", System.getProperty("java.class.path")), main.getName()));
+        cmd.addAll(List.of(args));
+        return cmd;
+    }
+
+    static List<String> concat(List<String> a, String... b) {
+        List<String> out = new ArrayList<>(a);
+        out.addAll(List.of(b));
+        return out;
+    }
+
+    static String java() {
+        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    }
+
+    /** Random bytes with {@code marker} written every 64 KiB, so plaintext anywhere would show it. */
+    static byte[] payload(int size, String marker, long seed) {
+        byte[] b = new byte[size];
+        new Random(seed ^ System.nanoTime()).nextBytes(b);
+        byte[] m = marker.getBytes(StandardCharsets.US_ASCII);
+        for (int off = 0; off + m.length <= size; off += 64 << 10) {
+            System.arraycopy(m, 0, b, off, m.length);
+        }
+        return b;
+    }
+
+    static String marker() {
+        return "ZEROHOP-E2E-PLAINTEXT-" + Long.toHexString(ThreadLocalRandom.current().nextLong() | Long.MIN_VALUE);
+    }
+
+    static String sha256(byte[] b) throws Exception {
+        return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
+    }
+
+    static Path resource(String name) throws URISyntaxException {
+        var url = NodeProxyE2EIT.class.getClassLoader().getResource(name);
+        assertThat(url).as("test resource " + name).isNotNull();
+        return Path.of(url.toURI());
+    }
+
+    static String required(String property) {
+        String v = System.getProperty(property);
+        assertThat(v).as("system property " + property + " (set by the failsafe configuration of examples/standalone-proxy)").isNotBlank();
+        return v;
+    }
+
+    static boolean isRoot() {
+        try (Stream<String> lines = Files.lines(Path.of("/proc/self/status"))) {
+            return lines.filter(l -> l.startsWith("Uid:")).findFirst().map(l -> l.split("\\s+")[1].equals("0")).orElse(false);
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    static long elapsedMs() {
+        return Duration.ofNanos(System.nanoTime() - startNanos).toMillis();
+    }
+}
