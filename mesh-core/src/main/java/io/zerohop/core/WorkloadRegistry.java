@@ -83,7 +83,7 @@ public final class WorkloadRegistry {
     }
 
     /** Replaces everything at once; rejects two workloads claiming one address. */
-    public void replace(List<Workload> workloads, Map<String, InetSocketAddress> nodes) {
+    public synchronized void replace(List<Workload> workloads, Map<String, InetSocketAddress> nodes) {
         Map<InetAddress, Workload> byAddress = new HashMap<>();
         for (Workload w : workloads) {
             for (InetAddress a : w.addresses()) {

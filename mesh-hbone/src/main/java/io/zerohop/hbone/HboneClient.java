@@ -89,12 +89,15 @@ public final class HboneClient implements AutoCloseable {
     /** Blocking convenience: {@link #connect} then {@link HboneStream#toSocket()}. */
     public HboneSocket connectSocket(InetSocketAddress target, Set<SpiffeId> expected, InetSocketAddress hboneAddress,
                                      Duration timeout) throws IOException {
+        CompletableFuture<HboneStream> pending = connect(target, expected, hboneAddress);
         try {
-            return connect(target, expected, hboneAddress).get(timeout.toMillis(), TimeUnit.MILLISECONDS).toSocket();
+            return pending.get(timeout.toMillis(), TimeUnit.MILLISECONDS).toSocket();
         } catch (InterruptedException e) {
+            pending.thenAccept(HboneStream::reset); // nobody will use it
             Thread.currentThread().interrupt();
             throw new java.io.InterruptedIOException("interrupted while connecting to " + target);
         } catch (TimeoutException e) {
+            pending.thenAccept(HboneStream::reset); // a late success would otherwise leak the stream
             throw new java.net.SocketTimeoutException("HBONE connect to " + target + " timed out after " + timeout);
         } catch (ExecutionException e) {
             if (e.getCause() instanceof IOException io) {

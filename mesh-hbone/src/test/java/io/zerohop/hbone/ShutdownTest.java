@@ -20,7 +20,13 @@ class ShutdownTest {
             try (HboneClient client = mesh.client().build()) {
                 HboneSocket open = client.connectSocket(echo.address(), mesh.expectServer(), server.localAddress(), Duration.ofSeconds(10));
                 CompletableFuture<Void> drained = server.shutdownGracefully(Duration.ofSeconds(30));
-                // GOAWAY reached the client: no new tunnel goes to the draining server.
+                // Once the GOAWAY reached the client, the connection leaves the pool and no new tunnel
+                // goes to the draining server (the listener is closed, so a fresh dial fails too).
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (client.connectionCount(mesh.expectServer(), server.localAddress()) != 0 && System.nanoTime() < deadline) {
+                    Thread.sleep(5);
+                }
+                assertThat(client.connectionCount(mesh.expectServer(), server.localAddress())).as("pooled after GOAWAY").isZero();
                 assertThatThrownBy(() -> client.connect(echo.address(), mesh.expectServer(), server.localAddress()).get(10, TimeUnit.SECONDS))
                         .isInstanceOf(ExecutionException.class);
                 assertThat(drained).isNotDone();

@@ -86,7 +86,8 @@ public final class TunnelObserver implements HboneEvents {
 
     @Override
     public void connectionFailed(InetSocketAddress peer, InetSocketAddress local, Throwable cause) {
-        access.info("connection failed peer={} local={} reason=\"{}\"", addr(peer), addr(local), cause.getMessage());
+        access.info("connection failed peer={} local={} reason=\"{}\"", addr(peer), addr(local),
+                cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage());
     }
 
     private Labels labels(TunnelInfo t) {
@@ -96,8 +97,13 @@ public final class TunnelObserver implements HboneEvents {
         Workload dw = t.destination() == null ? null : registry.byAddress(t.destination().getAddress()).orElse(null);
         String srcNs = src == null ? "unknown" : io.zerohop.identity.SpiffeIds.namespace(src).orElse("unknown");
         String srcSa = src == null ? "unknown" : io.zerohop.identity.SpiffeIds.serviceAccount(src).orElse("unknown");
+        // ztunnel labels the source workload by name; the peer address names it when it is a registry
+        // workload with that identity (a pod dialling directly), else the service account stands in.
+        InetSocketAddress srcAddr = inbound ? t.peerAddress() : t.localAddress();
+        Workload sw = srcAddr == null ? null : registry.byAddress(srcAddr.getAddress())
+                .filter(w -> src != null && w.identity().equals(src)).orElse(null);
         return new Labels(inbound ? "destination" : "source",
-                src == null ? "unknown" : src.toString(), srcSa, srcNs,
+                src == null ? "unknown" : src.toString(), sw != null ? sw.name() : srcSa, srcNs,
                 dst == null ? "unknown" : dst.toString(),
                 dw == null ? "unknown" : dw.name(), dw == null ? "unknown" : dw.namespace());
     }

@@ -217,8 +217,10 @@ public final class ClientRuntime {
                 if (streams != 0 || !usable) {
                     return;
                 }
+                // Still under the lock: a stream reserved after this point finds the connection gone
+                // from the pool instead of being killed by the close below.
+                remove(this);
             }
-            remove(this);
             log.debug("HBONE connection to {} idle for {}, closing", key.hboneAddress(), cfg.idleTimeout());
             channel.close();
         }
@@ -366,7 +368,7 @@ public final class ClientRuntime {
         }
 
         void openStream(Channel parent, InetSocketAddress target, Map<String, String> extra, CompletableFuture<HboneStream> result) {
-            OutboundStream s = new OutboundStream(this, target, result);
+            OutboundStream s = new OutboundStream(this, target, extra, result);
             new Http2StreamChannelBootstrap(parent)
                     .handler(new ChannelInitializer<Http2StreamChannel>() {
                         @Override
@@ -419,6 +421,7 @@ public final class ClientRuntime {
     final class OutboundStream implements HboneStream, TunnelCodec.Listener {
         final PooledConnection conn;
         final InetSocketAddress target;
+        final Map<String, String> headers;
         final CompletableFuture<HboneStream> result;
         final TunnelCodec codec = new TunnelCodec(this);
         Http2StreamChannel ch;
@@ -427,9 +430,11 @@ public final class ClientRuntime {
         boolean released;
         volatile boolean opened;
 
-        OutboundStream(PooledConnection conn, InetSocketAddress target, CompletableFuture<HboneStream> result) {
+        OutboundStream(PooledConnection conn, InetSocketAddress target, Map<String, String> headers,
+                       CompletableFuture<HboneStream> result) {
             this.conn = conn;
             this.target = target;
+            this.headers = headers;
             this.result = result;
         }
 
@@ -437,7 +442,7 @@ public final class ClientRuntime {
             this.ch = ch;
             InetSocketAddress local = (InetSocketAddress) conn.channel.localAddress();
             this.info = new TunnelInfo(TunnelInfo.Direction.OUTBOUND, conn.key.source(), conn.peerId, local,
-                    conn.key.hboneAddress(), target, Map.of());
+                    conn.key.hboneAddress(), target, headers);
             long ms = cfg.connectTimeout().toMillis();
             responseTimer = ch.eventLoop().schedule(() -> {
                 if (!result.isDone()) {

@@ -119,6 +119,7 @@ public final class ServerRuntime {
             id = cfg.identities().select(local);
         } catch (RuntimeException e) {
             log.warn("HBONE connection from {} to {} closed: identity selector failed: {}", peer, local, e.toString());
+            safe(() -> cfg.events().connectionFailed(peer, local, e));
             ch.close();
             return;
         }
@@ -132,6 +133,7 @@ public final class ServerRuntime {
         ctxFuture.whenComplete((sslCtx, err) -> ch.eventLoop().execute(() -> {
             if (err != null) {
                 log.warn("HBONE connection from {} to {} closed: no TLS context for {}: {}", peer, local, id, err.toString());
+                safe(() -> cfg.events().connectionFailed(peer, local, err));
                 ch.close();
                 return;
             }
