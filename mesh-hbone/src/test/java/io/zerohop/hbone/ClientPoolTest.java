@@ -109,6 +109,26 @@ class ClientPoolTest {
         }
     }
 
+    /**
+     * Tunnels closed by RST_STREAM are normal traffic for a tunnel pool (apps reset, nghttpx closes by
+     * reset): Netty's default rapid-reset guard (200 per 30 s) used to GOAWAY the connection and kill
+     * every tunnel on it.
+     */
+    @Test
+    void manyResetTunnelsDoNotCostThePooledConnection() throws Exception {
+        try (HboneClient client = mesh.client().build()) {
+            HboneStream first = open(client, mesh.expectServer());
+            io.netty.channel.Channel parent = first.channel().parent();
+            first.reset();
+            for (int i = 0; i < 300; i++) {
+                HboneStream s = open(client, mesh.expectServer());
+                assertThat(s.channel().parent()).as("tunnel %d rides the first connection", i).isSameAs(parent);
+                s.reset();
+            }
+            assertThat(parent.isActive()).isTrue();
+        }
+    }
+
     @Test
     void brokenConnectionIsDropped() throws Exception {
         HboneServer doomed = mesh.server(DestinationResolver.sameIp()).build().start().get();

@@ -14,6 +14,14 @@ import io.netty.handler.codec.http2.WeightedFairQueueByteDistributor;
  */
 final class H2Codecs {
     static final int ALLOCATION_QUANTUM = 64 * 1024;
+    /**
+     * RST_STREAM frames a peer may send per second on one connection before it is torn down (Netty's
+     * "rapid reset" guard). Netty's default, 200 per 30 s, is sized for request/response traffic: a
+     * pooled HBONE connection whose peer closes tunnels by resetting them (nghttpx does, and any app
+     * reset becomes one) passes that within seconds and every tunnel on it dies. 10,000/s is above
+     * the tunnel-open rate one connection sustains here (about 7,000/s) and still bounds a flood.
+     */
+    static final int MAX_RST_FRAMES_PER_SECOND = 10_000;
 
     private H2Codecs() {}
 
@@ -34,6 +42,7 @@ final class H2Codecs {
             distributor.allocationQuantum(ALLOCATION_QUANTUM);
             connection.remote().flowController(new DefaultHttp2RemoteFlowController(connection, distributor));
             connection(connection);
+            decoderEnforceMaxRstFramesPerWindow(MAX_RST_FRAMES_PER_SECOND, 1);
         }
     }
 }

@@ -42,7 +42,8 @@ import java.util.function.Function;
 public final class StreamSocket extends HboneSocket {
     static final int HIGH_WATER = 1024 * 1024;
     static final int LOW_WATER = 256 * 1024;
-    static final int WRITE_CHUNK = 64 * 1024;
+    /** Large enough that TLS records rarely span two buffers (Netty copies those through the heap). */
+    static final int WRITE_CHUNK = 256 * 1024;
     private static final long DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 
     private final ClientRuntime client;
@@ -364,26 +365,23 @@ public final class StreamSocket extends HboneSocket {
         public void write(byte[] b, int off, int len) throws IOException {
             java.util.Objects.checkFromIndexSize(off, len, b.length);
             Channel channel = requireConnected();
+            // One flush per write() call (or per high-water mark reached), not per chunk: every flush
+            // is a task on the event loop and a TLS record boundary. Failures need no per-chunk
+            // listener: the void promise fires exceptionCaught, which records writeError and closes.
             while (len > 0) {
                 checkWritable(channel);
                 int n = Math.min(len, WRITE_CHUNK);
                 ByteBuf buf = channel.alloc().ioBuffer(n);
                 buf.writeBytes(b, off, n);
-                channel.writeAndFlush(buf).addListener(f -> {
-                    if (!f.isSuccess()) {
-                        writeError = f.cause();
-                        lock.lock();
-                        try {
-                            writable.signalAll();
-                        } finally {
-                            lock.unlock();
-                        }
-                    }
-                });
+                channel.write(buf, channel.voidPromise());
                 off += n;
                 len -= n;
-                awaitWritable(channel);
+                if (!channel.isWritable()) {
+                    channel.flush();
+                    awaitWritable(channel);
+                }
             }
+            channel.flush();
         }
 
         @Override
