@@ -108,6 +108,12 @@ public final class Relay {
      * which would reset a connection that had only half-closed.
      */
     private static void read(Channel ch) {
+        // Decided on the channel's own loop: asked from the other side's loop (a write listener),
+        // the input could end between the check and the read.
+        if (!ch.eventLoop().inEventLoop()) {
+            ch.eventLoop().execute(() -> read(ch));
+            return;
+        }
         if (ch instanceof DuplexChannel d && d.isInputShutdown()) {
             return;
         }
@@ -161,8 +167,12 @@ public final class Relay {
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             if (evt instanceof ChannelInputShutdownEvent) {
+                // Counted before the FIN goes on: the two sides run on different event loops, and
+                // the peer's answering FIN (then the stream's close) must never find this EOF
+                // uncounted, or a clean end would look like an abort and reset the connection.
+                boolean both = eof();
                 out.shutdownOutput();
-                if (eof()) {
+                if (both) {
                     a.close();
                     b.close();
                 }
