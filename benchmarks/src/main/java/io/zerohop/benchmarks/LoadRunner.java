@@ -1,0 +1,512 @@
+package io.zerohop.benchmarks;
+
+import io.netty.channel.epoll.Epoll;
+import io.netty.handler.ssl.OpenSsl;
+import io.netty.handler.ssl.SslProvider;
+import io.zerohop.identity.MeshTls;
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.lang.management.ManagementFactory;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+import org.HdrHistogram.Histogram;
+
+/**
+ * End-to-end load runner: the same scenarios over every path, in one JVM run, on loopback.
+ *
+ * <pre>
+ * (see benchmarks/README.md)
+ * java -cp benchmarks.jar io.zerohop.benchmarks.LoadRunner [--paths tcp,zerohop-embedded,...]
+ *      [--scenarios bulk1,bulk16,latency,open,idle] [--seconds 5] [--idle 10000] [--out benchmarks/results]
+ * </pre>
+ *
+ * Scenarios: bulk throughput (1 and 16 streams, app → server, counted at the receiving app);
+ * request/response latency (1 KiB echo, one connection, one request in flight, HdrHistogram);
+ * tunnel-open rate (open, 1-byte echo, close; 2 threads); memory per idle tunnel (N tunnels open,
+ * heap after GC and RSS of this JVM plus the path's external processes).
+ */
+public final class LoadRunner {
+    private static final PrintStream out = System.out;
+
+    private final Map<String, Result> results = new LinkedHashMap<>();
+    private double seconds = 5;
+    private int idle = 10_000;
+    private Path outDir = Path.of("benchmarks/results");
+    private List<String> scenarios = List.of("bulk1", "bulk16", "latency", "open", "idle");
+    private List<String> pathNames = List.of("tcp", "zerohop-embedded", "zerohop-embedded-jdk", "zerohop-node", "haproxy", "stunnel",
+            "nghttpx-pair", "nghttpx→zerohop");
+
+    static final class Result {
+        String description;
+        String skipped;
+        double bulk1 = Double.NaN;
+        double bulk16 = Double.NaN;
+        Histogram latency;
+        double openRate = Double.NaN;
+        double heapPerTunnel = Double.NaN;
+        double rssPerTunnel = Double.NaN;
+        double extRssPerTunnel = Double.NaN;
+        int idleTunnels;
+        String idleNote;
+        List<String> errors = new ArrayList<>();
+    }
+
+    public static void main(String[] args) throws Exception {
+        // One access-log line per tunnel would flood the terminal (and the open-rate scenario):
+        // off unless asked for with -Dorg.slf4j.simpleLogger.log.io.zerohop.access=info.
+        if (System.getProperty("org.slf4j.simpleLogger.log.io.zerohop.access") == null) {
+            System.setProperty("org.slf4j.simpleLogger.log.io.zerohop.access", "warn");
+        }
+        LoadRunner r = new LoadRunner();
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--seconds" -> r.seconds = Double.parseDouble(args[++i]);
+                case "--idle" -> r.idle = Integer.parseInt(args[++i]);
+                case "--out" -> r.outDir = Path.of(args[++i]);
+                case "--paths" -> r.pathNames = List.of(args[++i].split(","));
+                case "--scenarios" -> r.scenarios = List.of(args[++i].split(","));
+                default -> {
+                    System.err.println("usage: LoadRunner [--paths a,b] [--scenarios bulk1,bulk16,latency,open,idle] "
+                            + "[--seconds S] [--idle N] [--out DIR]\npaths: tcp, zerohop-embedded, zerohop-embedded-jdk, zerohop-node, "
+                            + "haproxy, stunnel, nghttpx-pair, nghttpx→zerohop (or nghttpx-zerohop)");
+                    System.exit(2);
+                }
+            }
+        }
+        r.run();
+        System.exit(0);
+    }
+
+    private static Paths.BenchPath create(String name) {
+        return switch (name) {
+            case "tcp" -> new Paths.PlainTcp();
+            case "zerohop-embedded" -> new Paths.ZerohopEmbedded(SslProvider.OPENSSL);
+            case "zerohop-embedded-jdk" -> new Paths.ZerohopEmbedded(SslProvider.JDK);
+            case "zerohop-node" -> new Paths.ZerohopNode();
+            case "haproxy" -> new Paths.Haproxy();
+            case "stunnel" -> new Paths.Stunnel();
+            case "nghttpx-pair" -> new Paths.Nghttpx(false);
+            case "nghttpx→zerohop", "nghttpx-zerohop" -> new Paths.Nghttpx(true);
+            default -> throw new IllegalArgumentException("unknown path " + name);
+        };
+    }
+
+    private void run() throws Exception {
+        String machine = Sys.machine();
+        String loadBefore = Sys.loadAverage();
+        Instant started = Instant.now();
+        out.println("zerohop LoadRunner — " + started);
+        out.println(machine);
+        out.println("load average before: " + loadBefore);
+        try (Paths.Env env = new Paths.Env()) {
+            for (String name : pathNames) {
+                Result res = new Result();
+                Paths.BenchPath path = create(name);
+                results.put(path.name, res);
+                res.description = path.description;
+                out.printf("%n== %s: %s%n", path.name, path.description);
+                try {
+                    String skip = path.start(env);
+                    if (skip != null) {
+                        res.skipped = skip;
+                        out.println("   SKIPPED: " + skip);
+                        continue;
+                    }
+                    warmup(path);
+                    for (String sc : scenarios) {
+                        try {
+                            runScenario(sc, path, res);
+                        } catch (Exception e) {
+                            String msg = e.toString().replaceAll("\\s*\\R\\s*", " ");
+                            res.errors.add(sc + ": " + msg);
+                            out.println("   " + sc + " FAILED: " + msg);
+                        }
+                    }
+                } catch (Exception e) {
+                    res.skipped = "failed to start: " + e;
+                    out.println("   FAILED to start: " + e);
+                    e.printStackTrace(out);
+                } finally {
+                    path.close();
+                }
+            }
+        }
+        String loadAfter = Sys.loadAverage();
+        out.println("\nload average after: " + loadAfter);
+        Files.createDirectories(outDir);
+        String md = Report.markdown(results, machine, started, loadBefore, loadAfter, seconds, idle, scenarios);
+        Files.writeString(outDir.resolve("results.md"), md);
+        Files.writeString(outDir.resolve("latency.svg"), Report.svg(results));
+        byte[] png = Report.png(results);
+        if (png != null) {
+            Files.write(outDir.resolve("latency.png"), png);
+        }
+        out.println();
+        out.println(md);
+        out.println("wrote " + outDir.resolve("results.md") + ", " + outDir.resolve("latency.svg")
+                + (png != null ? " and " + outDir.resolve("latency.png") : ""));
+    }
+
+    private void runScenario(String sc, Paths.BenchPath path, Result res) throws Exception {
+        switch (sc) {
+            case "bulk1" -> {
+                res.bulk1 = bulk(path, 1);
+                out.printf("   bulk 1 stream:   %8.1f MB/s%n", res.bulk1 / 1e6);
+            }
+            case "bulk16" -> {
+                res.bulk16 = bulk(path, 16);
+                out.printf("   bulk 16 streams: %8.1f MB/s%n", res.bulk16 / 1e6);
+            }
+            case "latency" -> {
+                res.latency = latency(path);
+                Histogram h = res.latency;
+                out.printf("   1 KiB echo: p50 %.1f µs  p90 %.1f  p99 %.1f  p99.9 %.1f  (n=%d)%n", h.getValueAtPercentile(50) / 1e3,
+                        h.getValueAtPercentile(90) / 1e3, h.getValueAtPercentile(99) / 1e3, h.getValueAtPercentile(99.9) / 1e3,
+                        h.getTotalCount());
+            }
+            case "open" -> {
+                out.println("   tunnel open rate ...");
+                res.openRate = openRate(path);
+                out.printf("   tunnel open rate: %8.0f /s%n", res.openRate);
+            }
+            case "idle" -> idleMemory(path, res);
+            default -> throw new IllegalArgumentException("unknown scenario " + sc);
+        }
+    }
+
+    /** Opens a tunnel with a read timeout, so that a stalled path fails its scenario instead of hanging the run. */
+    private static Socket open(Paths.BenchPath path) throws IOException {
+        Socket s = path.open();
+        s.setSoTimeout(30_000);
+        return s;
+    }
+
+    private void warmup(Paths.BenchPath path) throws Exception {
+        // JIT warm-up of both the path and the generator: echo and sink briefly.
+        long end = System.nanoTime() + 1_000_000_000L;
+        try (Socket s = open(path)) {
+            OutputStream o = s.getOutputStream();
+            InputStream i = s.getInputStream();
+            o.write('E');
+            byte[] b = new byte[1024];
+            while (System.nanoTime() < end) {
+                o.write(b);
+                new DataInputStream(i).readFully(b);
+            }
+        }
+    }
+
+    /** Bytes/s delivered to the app by {@code streams} connections writing 64 KiB chunks flat out. */
+    private double bulk(Paths.BenchPath path, int streams) throws Exception {
+        List<Socket> sockets = new ArrayList<>();
+        for (int i = 0; i < streams; i++) {
+            sockets.add(open(path));
+        }
+        AtomicReference<Throwable> err = new AtomicReference<>();
+        CountDownLatch done = new CountDownLatch(streams);
+        long warmNanos = 1_000_000_000L;
+        long measureNanos = (long) (seconds * 1e9);
+        long start = System.nanoTime();
+        long stopAt = start + warmNanos + measureNanos;
+        for (Socket s : sockets) {
+            Thread t = new Thread(() -> {
+                byte[] chunk = new byte[64 * 1024];
+                try {
+                    OutputStream o = s.getOutputStream();
+                    o.write('S');
+                    while (System.nanoTime() < stopAt) {
+                        o.write(chunk);
+                    }
+                } catch (IOException e) {
+                    err.compareAndSet(null, e);
+                } finally {
+                    done.countDown();
+                }
+            }, "bulk-" + path.name);
+            t.setDaemon(true);
+            t.start();
+        }
+        Thread.sleep(warmNanos / 1_000_000);
+        long b0 = AppServer.SINK.sum();
+        long t0 = System.nanoTime();
+        Thread.sleep(measureNanos / 1_000_000);
+        long b1 = AppServer.SINK.sum();
+        long t1 = System.nanoTime();
+        done.await(10, java.util.concurrent.TimeUnit.SECONDS);
+        for (Socket s : sockets) {
+            s.close();
+        }
+        if (err.get() != null) {
+            throw new IOException("bulk writer failed: " + err.get(), err.get());
+        }
+        return (b1 - b0) / ((t1 - t0) / 1e9);
+    }
+
+    /** 1 KiB request, 1 KiB response, one in flight, one connection. */
+    private Histogram latency(Paths.BenchPath path) throws Exception {
+        Histogram h = new Histogram(60_000_000_000L, 3);
+        try (Socket s = open(path)) {
+            OutputStream o = s.getOutputStream();
+            DataInputStream i = new DataInputStream(s.getInputStream());
+            o.write('E');
+            byte[] req = new byte[1024];
+            byte[] resp = new byte[1024];
+            long warmEnd = System.nanoTime() + 1_000_000_000L;
+            while (System.nanoTime() < warmEnd) {
+                o.write(req);
+                i.readFully(resp);
+            }
+            long end = System.nanoTime() + (long) (seconds * 1e9);
+            long now = System.nanoTime();
+            while (now < end) {
+                o.write(req);
+                i.readFully(resp);
+                long t = System.nanoTime();
+                h.recordValue(t - now);
+                now = t;
+            }
+        }
+        return h;
+    }
+
+    /** New tunnels per second: open, 1-byte echo (proves the far end is reached), graceful close; 2 threads. */
+    private double openRate(Paths.BenchPath path) throws Exception {
+        int threads = 2;
+        AtomicLong count = new AtomicLong();
+        AtomicReference<Throwable> err = new AtomicReference<>();
+        long warm = 500_000_000L;
+        long measure = (long) (Math.min(seconds, 3) * 1e9);
+        long start = System.nanoTime();
+        long stopAt = start + warm + measure;
+        CountDownLatch done = new CountDownLatch(threads);
+        for (int t = 0; t < threads; t++) {
+            Thread th = new Thread(() -> {
+                try {
+                    while (System.nanoTime() < stopAt && err.get() == null) {
+                        try (Socket s = open(path)) {
+                            OutputStream o = s.getOutputStream();
+                            o.write(new byte[] {'E', 'x'});
+                            InputStream in = s.getInputStream();
+                            if (in.read() != 'x') {
+                                throw new IOException("echo failed");
+                            }
+                            // Graceful close, as a well-behaved client does: FIN / END_STREAM, then
+                            // wait for the app's. An abrupt close makes h2 proxies reset the stream,
+                            // and resets are rate-limited (rapid-reset defences).
+                            s.shutdownOutput();
+                            if (in.read() != -1) {
+                                throw new IOException("expected EOF after half-close");
+                            }
+                        }
+                        count.incrementAndGet();
+                    }
+                } catch (Throwable e) {
+                    err.compareAndSet(null, e);
+                } finally {
+                    done.countDown();
+                }
+            }, "open-" + path.name);
+            th.setDaemon(true);
+            th.start();
+        }
+        Thread.sleep(warm / 1_000_000);
+        long c0 = count.get();
+        long t0 = System.nanoTime();
+        Thread.sleep(measure / 1_000_000);
+        long c1 = count.get();
+        long t1 = System.nanoTime();
+        done.await(20, java.util.concurrent.TimeUnit.SECONDS);
+        if (err.get() != null) {
+            throw new IOException("open failed after " + count.get() + " tunnels: " + err.get(), err.get());
+        }
+        return (c1 - c0) / ((t1 - t0) / 1e9);
+    }
+
+    /** Opens {@code idle} tunnels (each proven by a 1-byte echo) and measures heap after GC and RSS. */
+    private void idleMemory(Paths.BenchPath path, Result res) throws Exception {
+        out.println("   idle tunnels ...");
+        int n0 = idle;
+        if (path.fdsPerTunnel() > 0) {
+            // No process of the path may run out of descriptors (RLIMIT_NOFILE is per process, and
+            // a container may not let us raise it): cap the count and say so.
+            long limit = Sys.fdLimit();
+            long budget = limit - Sys.openFds() - 1000;
+            int cap = (int) Math.max(100, budget / path.fdsPerTunnel());
+            if (cap < n0) {
+                res.idleNote = String.format(Locale.ROOT, "capped at %d of %d: RLIMIT_NOFILE %d per process, %d fds per tunnel in the busiest process",
+                        cap, idle, limit, path.fdsPerTunnel());
+                out.println("   idle: " + res.idleNote);
+                n0 = cap;
+            }
+        }
+        final int idle = n0;
+        res.idleTunnels = idle;
+        long[] before = Sys.memory(path.pids());
+        List<Socket> sockets = new ArrayList<>(idle);
+        try {
+            long t0 = System.nanoTime();
+            for (int n = 0; n < idle; n++) {
+                Socket s = open(path);
+                sockets.add(s);
+                s.getOutputStream().write(new byte[] {'E', 'x'});
+                if (s.getInputStream().read() != 'x') {
+                    throw new IOException("echo failed on idle tunnel " + n);
+                }
+                if ((n + 1) % 1000 == 0) {
+                    out.printf("   idle: %d tunnels open%n", n + 1);
+                }
+            }
+            Thread.sleep(500);
+            long[] after = Sys.memory(path.pids());
+            res.heapPerTunnel = (after[0] - before[0]) / (double) idle;
+            res.rssPerTunnel = (after[1] - before[1]) / (double) idle;
+            res.extRssPerTunnel = (after[2] - before[2]) / (double) idle;
+            out.printf("   %d idle tunnels (opened in %.1f s): JVM heap %+.0f B/tunnel, JVM RSS %+.0f B/tunnel, external RSS %+.0f B/tunnel%n",
+                    idle, (System.nanoTime() - t0) / 1e9, res.heapPerTunnel, res.rssPerTunnel, res.extRssPerTunnel);
+        } finally {
+            for (Socket s : sockets) {
+                try {
+                    s.close();
+                } catch (IOException ignored) {
+                    // closing
+                }
+            }
+            Thread.sleep(500);
+        }
+    }
+
+    /** Machine, JVM and memory facts. */
+    static final class Sys {
+        static String machine() {
+            String cpu = "unknown";
+            int cores = Runtime.getRuntime().availableProcessors();
+            try {
+                for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+                    if (line.startsWith("model name")) {
+                        cpu = line.substring(line.indexOf(':') + 1).trim();
+                        break;
+                    }
+                }
+            } catch (IOException ignored) {
+                // not Linux
+            }
+            String kernel = System.getProperty("os.name") + " " + System.getProperty("os.version");
+            String tls;
+            try {
+                tls = "TLS provider (zerohop default): " + MeshTls.defaultProvider() + ", " + OpenSsl.versionString()
+                        + " (netty-tcnative available: " + OpenSsl.isAvailable() + ")";
+            } catch (Throwable t) {
+                tls = "TLS provider: " + t;
+            }
+            String jvm = System.getProperty("java.vm.name") + " " + System.getProperty("java.runtime.version");
+            String flags = String.join(" ", ManagementFactory.getRuntimeMXBean().getInputArguments());
+            String gc = ManagementFactory.getGarbageCollectorMXBeans().stream().map(b -> b.getName()).toList().toString();
+            return String.format(Locale.ROOT, "machine: %d cores, %s, kernel %s%nJVM: %s, flags [%s], GC %s, max heap %d MiB%n%s%n"
+                            + "Netty transport: %s; tools: %s",
+                    cores, cpu, kernel, jvm, flags, gc, Runtime.getRuntime().maxMemory() >> 20, tls,
+                    Epoll.isAvailable() ? "native epoll" : "NIO", tools());
+        }
+
+        static String tools() {
+            List<String> v = new ArrayList<>();
+            v.add(version(List.of("haproxy", "-v")));
+            v.add(version(List.of(Paths.which("stunnel4", "stunnel") == null ? "stunnel" : Paths.which("stunnel4", "stunnel"), "-version")));
+            v.add(version(List.of("nghttpx", "--version")));
+            return String.join("; ", v);
+        }
+
+        static String version(List<String> cmd) {
+            String bin = Paths.which(cmd.get(0));
+            if (bin == null && !cmd.get(0).startsWith("/")) {
+                return cmd.get(0) + " missing";
+            }
+            try {
+                Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+                String s = new String(p.getInputStream().readAllBytes());
+                p.waitFor();
+                for (String line : s.split("\n")) {
+                    String l = line.trim();
+                    if (l.toLowerCase(Locale.ROOT).matches(".*(version|stunnel \\d|nghttp2/).*") && !l.isEmpty()) {
+                        return l.length() > 80 ? l.substring(0, 80) : l;
+                    }
+                }
+                return cmd.get(0) + " (version unknown)";
+            } catch (Exception e) {
+                return cmd.get(0) + " missing";
+            }
+        }
+
+        /** Soft RLIMIT_NOFILE of this process (the JVM raises it to the hard limit at start). */
+        static long fdLimit() {
+            try {
+                for (String line : Files.readAllLines(Path.of("/proc/self/limits"))) {
+                    if (line.startsWith("Max open files")) {
+                        String[] f = line.substring("Max open files".length()).trim().split("\\s+");
+                        return f[0].equals("unlimited") ? 1 << 20 : Long.parseLong(f[0]);
+                    }
+                }
+            } catch (IOException | NumberFormatException ignored) {
+                // not Linux
+            }
+            return 4096;
+        }
+
+        static long openFds() {
+            String[] fds = new java.io.File("/proc/self/fd").list();
+            return fds == null ? 0 : fds.length;
+        }
+
+        static String loadAverage() {
+            try {
+                return Files.readString(Path.of("/proc/loadavg")).trim();
+            } catch (IOException e) {
+                return String.valueOf(ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
+            }
+        }
+
+        /** [heap used after GC, RSS of this JVM, RSS of the given processes and their descendants], bytes. */
+        static long[] memory(List<Long> pids) throws InterruptedException {
+            for (int i = 0; i < 3; i++) {
+                System.gc();
+                Thread.sleep(100);
+            }
+            long heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+            long rss = rss("self");
+            long ext = 0;
+            for (long pid : pids) {
+                ext += rss(Long.toString(pid));
+                // nghttpx (and haproxy in master-worker mode) serve from forked workers
+                for (ProcessHandle d : ProcessHandle.of(pid).map(h -> h.descendants().toList()).orElse(List.of())) {
+                    ext += rss(Long.toString(d.pid()));
+                }
+            }
+            return new long[] {heap, rss, ext};
+        }
+
+        static long rss(String pid) {
+            try {
+                for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+                    if (line.startsWith("VmRSS:")) {
+                        return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                    }
+                }
+            } catch (IOException | NumberFormatException ignored) {
+                // gone
+            }
+            return 0;
+        }
+    }
+}
