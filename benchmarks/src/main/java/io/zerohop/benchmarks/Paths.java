@@ -371,10 +371,34 @@ final class Paths {
         }
     }
 
-    /** Sidecar model: two HAProxy processes, TCP mode, mTLS between them. */
-    static final class Haproxy extends BenchPath {
+    /** Two external proxy processes, mTLS between them: the server side starts first, the app dials the client side. */
+    abstract static class SidecarPair extends BenchPath {
         private InetSocketAddress front;
 
+        SidecarPair(String name, String description) {
+            super(name, description);
+        }
+
+        void launch(Env env, List<String> serverCmd, InetSocketAddress server, List<String> clientCmd, InetSocketAddress client)
+                throws Exception {
+            awaitListening(server, spawn(env, serverCmd), env.dir.resolve(name + "-0.log"));
+            awaitListening(client, spawn(env, clientCmd), env.dir.resolve(name + "-1.log"));
+            front = client;
+        }
+
+        @Override
+        Socket open() throws IOException {
+            return tcp(front);
+        }
+
+        @Override
+        int fdsPerTunnel() {
+            return 2; // this JVM: generator + app; each proxy: accepted + outbound
+        }
+    }
+
+    /** Sidecar model: two HAProxy processes, TCP mode, mTLS between them. */
+    static final class Haproxy extends SidecarPair {
         Haproxy() {
             super("haproxy", "app → HAProxy (tcp) → mTLS 1.3 → HAProxy (tcp, verify required) → app (sidecar pair)");
         }
@@ -397,29 +421,14 @@ final class Paths {
                     + "frontend fe\n  bind 127.0.0.12:" + p2 + " ssl crt " + env.serverCombined + " ca-file " + env.rootPem
                     + " verify required ssl-min-ver TLSv1.3\n  default_backend be\n"
                     + "backend be\n  server app " + env.appTcp.getAddress().getHostAddress() + ":" + env.appTcp.getPort() + "\n");
-            Process ps = spawn(env, List.of(bin, "-db", "-f", s.toString()));
-            awaitListening(new InetSocketAddress("127.0.0.12", p2), ps, env.dir.resolve(name + "-0.log"));
-            Process pc = spawn(env, List.of(bin, "-db", "-f", c.toString()));
-            front = new InetSocketAddress("127.0.0.11", p1);
-            awaitListening(front, pc, env.dir.resolve(name + "-1.log"));
+            launch(env, List.of(bin, "-db", "-f", s.toString()), new InetSocketAddress("127.0.0.12", p2),
+                    List.of(bin, "-db", "-f", c.toString()), new InetSocketAddress("127.0.0.11", p1));
             return null;
-        }
-
-        @Override
-        Socket open() throws IOException {
-            return tcp(front);
-        }
-
-        @Override
-        int fdsPerTunnel() {
-            return 2; // this JVM: generator + app; each proxy: accepted + outbound
         }
     }
 
     /** Sidecar model with stunnel: client-mode stunnel → mTLS 1.3 → server-mode stunnel. */
-    static final class Stunnel extends BenchPath {
-        private InetSocketAddress front;
-
+    static final class Stunnel extends SidecarPair {
         Stunnel() {
             super("stunnel", "app → stunnel (client) → mTLS 1.3 → stunnel (server, verifyChain) → app (sidecar pair)");
         }
@@ -440,22 +449,9 @@ final class Paths {
                     + "\nconnect = " + env.appTcp.getAddress().getHostAddress() + ":" + env.appTcp.getPort()
                     + "\ncert = " + env.serverCert + "\nkey = " + env.serverKey
                     + "\nCAfile = " + env.rootPem + "\nverifyChain = yes\nrequireCert = yes\nsslVersionMin = TLSv1.3\n");
-            Process ps = spawn(env, List.of(bin, s.toString()));
-            awaitListening(new InetSocketAddress("127.0.0.14", p2), ps, env.dir.resolve(name + "-0.log"));
-            Process pc = spawn(env, List.of(bin, c.toString()));
-            front = new InetSocketAddress("127.0.0.13", p1);
-            awaitListening(front, pc, env.dir.resolve(name + "-1.log"));
+            launch(env, List.of(bin, s.toString()), new InetSocketAddress("127.0.0.14", p2),
+                    List.of(bin, c.toString()), new InetSocketAddress("127.0.0.13", p1));
             return null;
-        }
-
-        @Override
-        Socket open() throws IOException {
-            return tcp(front);
-        }
-
-        @Override
-        int fdsPerTunnel() {
-            return 2; // this JVM: generator + app; each proxy: accepted + outbound
         }
     }
 
