@@ -240,7 +240,8 @@ public final class Mesh implements AutoCloseable {
             if (passthroughUnknown && registry.byAddress(target.getAddress()).isEmpty()
                     || registry.byAddress(target.getAddress()).map(w -> w.protocol() == Workload.Protocol.TCP).orElse(false)) {
                 log.debug("passthrough {} -> {}: {}", source, target, e.getMessage());
-                return CaptureListener.connectTcp(group, target);
+                return CaptureListener.connectTcp(group, target)
+                        .thenApply(end -> TunnelObserver.logged(end, "passthrough", source, target, null));
             }
             return CompletableFuture.failedFuture(e);
         }
@@ -285,7 +286,8 @@ public final class Mesh implements AutoCloseable {
                 return CompletableFuture.failedFuture(new IllegalStateException(d.explain()));
             }
         }
-        return CaptureListener.connectTcp(group, target);
+        return CaptureListener.connectTcp(group, target)
+                .thenApply(end -> TunnelObserver.logged(end, "plaintext-inbound", source, target, w.identity()));
     }
 
     // ---- inbound ----

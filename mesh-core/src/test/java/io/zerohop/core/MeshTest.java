@@ -383,6 +383,52 @@ class MeshTest {
         }
     }
 
+    @Test
+    void plainRelaysGetOneAccessLogLine() throws Exception {
+        java.io.ByteArrayOutputStream log = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream old = System.err;
+        System.setErr(new java.io.PrintStream(new OutputStream() {
+            @Override
+            public void write(int b) {
+                old.write(b);
+                log.write(b);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) {
+                old.write(b, off, len);
+                synchronized (log) {
+                    log.write(b, off, len);
+                }
+            }
+        }, true));
+        try (ServerSocket legacyApp = new ServerSocket(0, 5, legacy.addresses().get(0))) {
+            InetSocketAddress app = (InetSocketAddress) legacyApp.getLocalSocketAddress();
+            InetSocketAddress toLegacy = server.plaintextInbound(Capture.forward(new InetSocketAddress("127.0.0.1", 0), app));
+            try (Socket s = new Socket(toLegacy.getAddress(), toLegacy.getPort()); Socket accepted = acceptWithin(legacyApp)) {
+                s.getOutputStream().write(bytes("abc"));
+                s.shutdownOutput();
+                assertThat(accepted.getInputStream().readAllBytes()).isEqualTo(bytes("abc"));
+                accepted.getOutputStream().write(bytes("ok"));
+                accepted.shutdownOutput();
+                assertThat(s.getInputStream().readAllBytes()).isEqualTo(bytes("ok"));
+            }
+            String expected = "plaintext-inbound src=127.0.0.1:";
+            String tail = " dst=" + Addresses.authority(app) + " dst_id=" + legacy.identity() + " status=- bytes_sent=3 bytes_received=2 ";
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (!(log.toString().contains(expected) && log.toString().contains(tail)) && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertThat(log.toString()).contains(expected).contains(tail).containsPattern("plaintext-inbound .* end=fin");
+        } finally {
+            System.setErr(old);
+        }
+    }
+
+    static byte[] bytes(String s) {
+        return s.getBytes(StandardCharsets.US_ASCII);
+    }
+
     static Socket acceptWithin(ServerSocket ss) throws IOException {
         ss.setSoTimeout(10_000);
         return ss.accept();

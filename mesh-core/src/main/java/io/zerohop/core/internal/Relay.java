@@ -10,6 +10,8 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.zerohop.hbone.HboneStream;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Joins two byte streams that may live on different event loops: a captured TCP connection and an
@@ -30,7 +32,13 @@ public final class Relay {
 
         /** Gracefully closes once both directions ended. */
         void close();
+
+        /** Called once when the relay ended, cleanly or not (for plain relays' access log). */
+        default void ended(Stats stats) {}
     }
+
+    /** What one relay carried: bytes read from side a (written to b) and from side b, and how it ended. */
+    public record Stats(long bytesFromA, long bytesFromB, Duration duration, boolean reset) {}
 
     public static End tcp(DuplexChannel ch) {
         return new End() {
@@ -85,8 +93,12 @@ public final class Relay {
 
     private final End a;
     private final End b;
+    private final long startNanos = System.nanoTime();
+    private final AtomicLong fromA = new AtomicLong();
+    private final AtomicLong fromB = new AtomicLong();
     private int eofs;
     private boolean aborted;
+    private boolean reported;
 
     private Relay(End a, End b) {
         this.a = a;
@@ -137,6 +149,19 @@ public final class Relay {
         }
         a.reset();
         b.reset();
+        report(true);
+    }
+
+    private void report(boolean reset) {
+        synchronized (this) {
+            if (reported) {
+                return;
+            }
+            reported = true;
+        }
+        Stats s = new Stats(fromA.get(), fromB.get(), Duration.ofNanos(System.nanoTime() - startNanos), reset);
+        a.ended(s);
+        b.ended(s);
     }
 
     private final class Side extends ChannelInboundHandlerAdapter {
@@ -151,6 +176,9 @@ public final class Relay {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             Channel o = out.channel();
+            if (msg instanceof io.netty.buffer.ByteBuf buf) {
+                (in == a ? fromA : fromB).addAndGet(buf.readableBytes());
+            }
             if (!o.isActive()) {
                 ReferenceCountUtil.release(msg);
                 return;
@@ -175,6 +203,7 @@ public final class Relay {
                 if (both) {
                     a.close();
                     b.close();
+                    report(false);
                 }
                 return;
             }

@@ -90,6 +90,45 @@ public final class TunnelObserver implements HboneEvents {
                 cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage());
     }
 
+    /**
+     * {@code end} (the destination side of a plain TCP relay: passthrough or plaintext inbound) with
+     * one access-log line when the relay ends, in the tunnel line's format with {@code status=-}.
+     * {@code kind} names the relay; {@code dstId} is the destination workload's identity, if known.
+     */
+    public static Relay.End logged(Relay.End end, String kind, InetSocketAddress src, InetSocketAddress dst, Object dstId) {
+        return new Relay.End() {
+            @Override
+            public io.netty.channel.Channel channel() {
+                return end.channel();
+            }
+
+            @Override
+            public void shutdownOutput() {
+                end.shutdownOutput();
+            }
+
+            @Override
+            public void reset() {
+                end.reset();
+            }
+
+            @Override
+            public void close() {
+                end.close();
+            }
+
+            @Override
+            public void ended(Relay.Stats s) {
+                // The captured client is side a, this destination side b.
+                if (access.isInfoEnabled()) {
+                    access.info("{} src={} src_id=- dst={} dst_id={} status=- bytes_sent={} bytes_received={} duration_ms={} end={}",
+                            kind, addr(src), addr(dst), dstId == null ? "-" : dstId, s.bytesFromA(), s.bytesFromB(),
+                            s.duration().toMillis(), s.reset() ? "reset" : "fin");
+                }
+            }
+        };
+    }
+
     private Labels labels(TunnelInfo t) {
         boolean inbound = t.direction() == TunnelInfo.Direction.INBOUND;
         var src = inbound ? t.peerIdentity() : t.localIdentity();
