@@ -245,7 +245,16 @@ public final class Mesh implements AutoCloseable {
             }
             return CompletableFuture.failedFuture(e);
         }
-        return connect(src, target, route).thenApply(Relay::hbone);
+        // The captured app's address travels as `Forwarded: for=` (DESIGN §3): both access-log lines
+        // then name the app rather than the proxy's HBONE socket. Policy never reads it.
+        java.util.Map<String, String> headers = new java.util.HashMap<>(route.headers());
+        headers.putIfAbsent("forwarded", "for=" + forwardedNode(source));
+        return connect(src, target, new Route(route.hboneAddress(), route.expectedIdentities(), headers)).thenApply(Relay::hbone);
+    }
+
+    /** RFC 7239 node: {@code "ip:port"} quoted, IPv6 in brackets. */
+    static String forwardedNode(InetSocketAddress a) {
+        return "\"" + Addresses.authority(a) + "\"";
     }
 
     /**

@@ -383,26 +383,56 @@ class MeshTest {
         }
     }
 
+    /** Copies System.err (where slf4j-simple writes the access log) while open. */
+    static final class Stderr implements AutoCloseable {
+        private final java.io.ByteArrayOutputStream log = new java.io.ByteArrayOutputStream();
+        private final java.io.PrintStream old = System.err;
+
+        Stderr() {
+            System.setErr(new java.io.PrintStream(new OutputStream() {
+                @Override
+                public void write(int b) {
+                    write(new byte[] {(byte) b}, 0, 1);
+                }
+
+                @Override
+                public void write(byte[] b, int off, int len) {
+                    old.write(b, off, len);
+                    synchronized (log) {
+                        log.write(b, off, len);
+                    }
+                }
+            }, true));
+        }
+
+        /** The first line containing all {@code parts}, waiting up to 10 s for it (lines are logged at close). */
+        String awaitLine(String... parts) throws InterruptedException {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (true) {
+                String text;
+                synchronized (log) {
+                    text = log.toString(StandardCharsets.UTF_8);
+                }
+                java.util.Optional<String> line = text.lines().filter(l -> java.util.Arrays.stream(parts).allMatch(l::contains)).findFirst();
+                if (line.isPresent()) {
+                    return line.get();
+                }
+                if (System.nanoTime() > deadline) {
+                    throw new AssertionError("no log line containing " + java.util.Arrays.toString(parts) + " in:\n" + text);
+                }
+                Thread.sleep(10);
+            }
+        }
+
+        @Override
+        public void close() {
+            System.setErr(old);
+        }
+    }
+
     @Test
     void plainRelaysGetOneAccessLogLine() throws Exception {
-        java.io.ByteArrayOutputStream log = new java.io.ByteArrayOutputStream();
-        java.io.PrintStream old = System.err;
-        System.setErr(new java.io.PrintStream(new OutputStream() {
-            @Override
-            public void write(int b) {
-                old.write(b);
-                log.write(b);
-            }
-
-            @Override
-            public void write(byte[] b, int off, int len) {
-                old.write(b, off, len);
-                synchronized (log) {
-                    log.write(b, off, len);
-                }
-            }
-        }, true));
-        try (ServerSocket legacyApp = new ServerSocket(0, 5, legacy.addresses().get(0))) {
+        try (Stderr err = new Stderr(); ServerSocket legacyApp = new ServerSocket(0, 5, legacy.addresses().get(0))) {
             InetSocketAddress app = (InetSocketAddress) legacyApp.getLocalSocketAddress();
             InetSocketAddress toLegacy = server.plaintextInbound(Capture.forward(new InetSocketAddress("127.0.0.1", 0), app));
             try (Socket s = new Socket(toLegacy.getAddress(), toLegacy.getPort()); Socket accepted = acceptWithin(legacyApp)) {
@@ -413,15 +443,22 @@ class MeshTest {
                 accepted.shutdownOutput();
                 assertThat(s.getInputStream().readAllBytes()).isEqualTo(bytes("ok"));
             }
-            String expected = "plaintext-inbound src=127.0.0.1:";
-            String tail = " dst=" + Addresses.authority(app) + " dst_id=" + legacy.identity() + " status=- bytes_sent=3 bytes_received=2 ";
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (!(log.toString().contains(expected) && log.toString().contains(tail)) && System.nanoTime() < deadline) {
-                Thread.sleep(10);
-            }
-            assertThat(log.toString()).contains(expected).contains(tail).containsPattern("plaintext-inbound .* end=fin");
-        } finally {
-            System.setErr(old);
+            String line = err.awaitLine("plaintext-inbound src=127.0.0.1:", " dst=" + Addresses.authority(app) + " ");
+            assertThat(line).contains(" dst_id=" + legacy.identity() + " status=- bytes_sent=3 bytes_received=2 ").endsWith("end=fin");
+        }
+    }
+
+    /** Both proxies' access-log lines name the captured app, carried as `Forwarded: for=`, not a proxy socket. */
+    @Test
+    void accessLogNamesTheCapturedAppOnBothSides() throws Exception {
+        InetSocketAddress local = clients.capture(Capture.forward(new InetSocketAddress("127.0.0.1", 0), new InetSocketAddress(backendIp, 9090)));
+        try (Stderr err = new Stderr(); Socket s = new Socket()) {
+            s.bind(new InetSocketAddress(frontend.addresses().get(0), 0));
+            s.connect(local);
+            String app = Addresses.authority((InetSocketAddress) s.getLocalSocketAddress());
+            assertThat(echo(s, random(1000))).hasSize(1000);
+            assertThat(err.awaitLine("outbound src=" + app + " ", "src_id=" + frontend.identity())).contains("bytes_sent=1000");
+            assertThat(err.awaitLine("inbound src=" + app + " ", "src_id=" + frontend.identity())).contains("bytes_received=1000");
         }
     }
 

@@ -58,7 +58,7 @@ public final class TunnelObserver implements HboneEvents {
         if (access.isInfoEnabled()) {
             access.info("{} src={} src_id={} dst={} dst_id={} status={} bytes_sent={} bytes_received={} duration_ms={} end={}{}",
                     t.direction() == TunnelInfo.Direction.INBOUND ? "inbound" : "outbound",
-                    addr(t.direction() == TunnelInfo.Direction.INBOUND ? t.peerAddress() : t.localAddress()),
+                    source(t),
                     t.direction() == TunnelInfo.Direction.INBOUND ? t.peerIdentity() : t.localIdentity(),
                     addr(t.destination()),
                     t.direction() == TunnelInfo.Direction.INBOUND ? t.localIdentity() : t.peerIdentity(),
@@ -79,7 +79,7 @@ public final class TunnelObserver implements HboneEvents {
             boolean inbound = t.direction() == TunnelInfo.Direction.INBOUND;
             access.info("{} refused src={} src_id={} dst={} dst_id={} status={} reason=\"{}\"",
                     inbound ? "inbound" : "outbound",
-                    addr(inbound ? t.peerAddress() : t.localAddress()), inbound ? t.peerIdentity() : t.localIdentity(),
+                    source(t), inbound ? t.peerIdentity() : t.localIdentity(),
                     addr(t.destination()), inbound ? t.localIdentity() : t.peerIdentity(), status, reason);
         }
     }
@@ -145,6 +145,27 @@ public final class TunnelObserver implements HboneEvents {
                 src == null ? "unknown" : src.toString(), sw != null ? sw.name() : srcSa, srcNs,
                 dst == null ? "unknown" : dst.toString(),
                 dw == null ? "unknown" : dw.name(), dw == null ? "unknown" : dw.namespace());
+    }
+
+    /**
+     * The caller's address for the log: the {@code Forwarded: for=} node a capturing proxy sent (the
+     * app behind it), else the peer (inbound) or our own socket (outbound). Logged only, never
+     * trusted for policy.
+     */
+    static String source(TunnelInfo t) {
+        String fwd = t.headers() == null ? null : t.headers().get("forwarded");
+        if (fwd != null) {
+            for (String part : fwd.split("[;,]")) {
+                String p = part.trim();
+                if (p.regionMatches(true, 0, "for=", 0, 4)) {
+                    String node = p.substring(4).replace("\"", "");
+                    if (node.matches("[0-9A-Fa-f.:\\[\\]]{1,64}")) {
+                        return node;
+                    }
+                }
+            }
+        }
+        return addr(t.direction() == TunnelInfo.Direction.INBOUND ? t.peerAddress() : t.localAddress());
     }
 
     private static String addr(InetSocketAddress a) {
