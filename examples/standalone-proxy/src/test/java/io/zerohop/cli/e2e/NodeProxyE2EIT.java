@@ -203,8 +203,9 @@ class NodeProxyE2EIT {
         String peer = accepted.substring(accepted.indexOf("<- ") + 3);
         assertThat(peer).startsWith(BACKEND + ":").doesNotStartWith(FRONTEND);
         echo.awaitLine(echoFrom, ("ECHOED " + payload.length + " from " + peer)::equals, "the echo of the whole payload", Duration.ofSeconds(10));
-        // Node B's proxy authenticated the client as frontend and ended the tunnel cleanly.
-        proxyB.awaitLine(proxyBFrom, l -> l.contains("access - inbound src=" + NODE_A + ":")
+        // Node B's proxy authenticated the client as frontend and ended the tunnel cleanly; its log
+        // names the app behind proxy A (sent as Forwarded: for=), not proxy A's socket.
+        proxyB.awaitLine(proxyBFrom, l -> l.contains("access - inbound src=" + FRONTEND + ":")
                 && l.contains("src_id=spiffe://cluster.local/ns/prod/sa/frontend") && l.contains("dst=" + BACKEND + ":8080")
                 && l.contains("status=200") && l.contains("bytes_received=" + payload.length) && l.contains("end=fin"),
                 "an inbound access log line for frontend", Duration.ofSeconds(10));
