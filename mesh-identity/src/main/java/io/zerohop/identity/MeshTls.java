@@ -6,6 +6,7 @@ import io.netty.handler.ssl.ApplicationProtocolConfig;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.OpenSsl;
+import io.netty.handler.ssl.OpenSslCachingX509KeyManagerFactory;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
@@ -14,6 +15,8 @@ import io.spiffe.spiffeid.SpiffeId;
 import io.spiffe.svid.x509svid.X509Svid;
 import io.zerohop.identity.internal.SpiffeTrustManager;
 import io.zerohop.identity.internal.X509;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
@@ -22,6 +25,8 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLPeerUnverifiedException;
 import javax.net.ssl.SSLSession;
@@ -51,10 +56,14 @@ public final class MeshTls implements AutoCloseable {
 
     private record Key(Role role, SpiffeId self, Set<SpiffeId> expected) {}
 
+    /** One SVID's key managers, shared by every context presenting it. */
+    private record KeyMaterial(X509Svid svid, KeyManagerFactory factory) {}
+
     private final IdentityProvider provider;
     private final SslProvider sslProvider;
     private final boolean sessionResumption;
     private final AsyncCache<Key, SslContext> contexts;
+    private final ConcurrentHashMap<SpiffeId, KeyMaterial> keyMaterial = new ConcurrentHashMap<>();
     private final IdentityListener rotation;
     private volatile X509BundleSet bundles;
 
@@ -72,6 +81,7 @@ public final class MeshTls implements AutoCloseable {
             public void svidRotated(X509Svid svid) {
                 SpiffeId id = svid.getSpiffeId();
                 contexts.synchronous().asMap().keySet().removeIf(k -> k.self().equals(id));
+                keyMaterial.remove(id);
             }
 
             @Override
@@ -145,9 +155,10 @@ public final class MeshTls implements AutoCloseable {
     private SslContext build(Key key, X509Svid svid) {
         SpiffeTrustManager trust = new SpiffeTrustManager(this::bundles, key.expected());
         try {
+            KeyManagerFactory keys = keyManagers(svid);
             SslContextBuilder b = key.role() == Role.SERVER
-                    ? SslContextBuilder.forServer(svid.getPrivateKey(), svid.getChainArray()).clientAuth(ClientAuth.REQUIRE)
-                    : SslContextBuilder.forClient().keyManager(svid.getPrivateKey(), svid.getChainArray());
+                    ? SslContextBuilder.forServer(keys).clientAuth(ClientAuth.REQUIRE)
+                    : SslContextBuilder.forClient().keyManager(keys);
             b.sslProvider(sslProvider)
                     .protocols(TLS13)
                     .trustManager(trust)
@@ -158,6 +169,32 @@ public final class MeshTls implements AutoCloseable {
             return b.build();
         } catch (SSLException e) {
             throw new IllegalStateException("cannot build TLS context for " + key.self() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Key managers for {@code svid}, built once per SVID. Handing Netty the key and chain instead
+     * makes it build a password-protected PKCS#12 store per context (PBKDF2: about 8 ms each, for
+     * every new destination identity a client meets); with BoringSSL the caching factory also
+     * converts the key to native form once per context rather than per handshake.
+     */
+    private KeyManagerFactory keyManagers(X509Svid svid) {
+        KeyMaterial km = keyMaterial.get(svid.getSpiffeId());
+        if (km != null && km.svid() == svid) {
+            return km.factory();
+        }
+        try {
+            char[] password = new char[0];
+            KeyStore store = KeyStore.getInstance("PKCS12");
+            store.load(null, null);
+            store.setKeyEntry("svid", svid.getPrivateKey(), password, svid.getChainArray());
+            KeyManagerFactory jdk = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+            KeyManagerFactory factory = sslProvider == SslProvider.OPENSSL ? new OpenSslCachingX509KeyManagerFactory(jdk) : jdk;
+            factory.init(store, password);
+            keyMaterial.put(svid.getSpiffeId(), new KeyMaterial(svid, factory));
+            return factory;
+        } catch (GeneralSecurityException | java.io.IOException e) {
+            throw new IllegalStateException("cannot load the key of " + svid.getSpiffeId() + ": " + e.getMessage(), e);
         }
     }
 
