@@ -49,7 +49,7 @@ public interface HboneStream extends AutoCloseable {
      */
     HboneSocket toSocket() throws IOException;
 
-    /** Resets the stream (RST_STREAM CANCEL), like a TCP reset. */
+    /** Aborts the tunnel like a TCP reset: RST_STREAM(CONNECT_ERROR), which the peer passes on as a reset. */
     void reset();
 
     /**

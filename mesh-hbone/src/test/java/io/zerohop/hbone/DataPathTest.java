@@ -8,6 +8,8 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2Error;
 import java.io.BufferedReader;
 import java.io.InputStream;
 import java.io.InputStreamReader;
@@ -145,6 +147,42 @@ class DataPathTest {
         try (Socket up = upstream.accept()) {
             stream.reset();
             assertThatThrownBy(() -> up.getInputStream().read()).isInstanceOf(SocketException.class).hasMessageContaining("reset");
+        }
+    }
+
+    /** Our aborts carry CONNECT_ERROR (RFC 9113 §8.5), the code a ztunnel peer passes on as a reset. */
+    @Test
+    void upstreamResetArrivesAsConnectError() throws Exception {
+        HboneStream stream = client.connect(Mesh.loopback(UPSTREAM), mesh.expectServer(), server.localAddress()).get(10, TimeUnit.SECONDS);
+        CompletableFuture<Long> code = new CompletableFuture<>();
+        stream.channel().pipeline().addLast(new ChannelInboundHandlerAdapter() {
+            @Override
+            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+                if (evt instanceof HboneStream.Reset r) {
+                    code.complete(r.errorCode());
+                }
+            }
+        });
+        stream.channel().config().setAutoRead(true);
+        try (Socket up = upstream.accept()) {
+            up.setSoLinger(true, 0);
+        }
+        assertThat(code.get(10, TimeUnit.SECONDS)).isEqualTo(Http2Error.CONNECT_ERROR.code());
+    }
+
+    /**
+     * A peer's RST_STREAM(CANCEL) or (NO_ERROR) ends its data cleanly, as ztunnel reads it: the
+     * upstream app sees a FIN after everything sent, not a reset.
+     */
+    @Test
+    void peerCancelIsACleanEnd() throws Exception {
+        HboneStream stream = client.connect(Mesh.loopback(UPSTREAM), mesh.expectServer(), server.localAddress()).get(10, TimeUnit.SECONDS);
+        try (Socket up = upstream.accept()) {
+            up.setSoTimeout(10_000);
+            // Written out first: a RST_STREAM discards DATA the sender still holds in flow control.
+            stream.channel().writeAndFlush(Unpooled.wrappedBuffer(bytes("last words"))).sync();
+            stream.channel().writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
+            assertThat(up.getInputStream().readAllBytes()).isEqualTo(bytes("last words"));
         }
     }
 

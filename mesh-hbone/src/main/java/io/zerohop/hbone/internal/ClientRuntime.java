@@ -531,7 +531,7 @@ public final class ClientRuntime {
 
         @Override
         public void reset() {
-            ch.close();
+            Streams.reset(ch);
         }
 
         @Override

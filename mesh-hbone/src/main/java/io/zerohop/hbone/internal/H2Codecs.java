@@ -15,8 +15,8 @@ import io.netty.handler.codec.http2.WeightedFairQueueByteDistributor;
 final class H2Codecs {
     static final int ALLOCATION_QUANTUM = 64 * 1024;
     /**
-     * RST_STREAM frames a peer may send per second on one connection before it is torn down (Netty's
-     * "rapid reset" guard). Netty's default, 200 per 30 s, is sized for request/response traffic: a
+     * RST_STREAM frames a peer may send, and we may send, per second on one connection before it is
+     * torn down (Netty's "rapid reset" guards). Netty's default, 200 per 30 s, is sized for request/response traffic: a
      * pooled HBONE connection whose peer closes tunnels by resetting them (nghttpx does, and any app
      * reset becomes one) passes that within seconds and every tunnel on it dies. 10,000/s is above
      * the tunnel-open rate one connection sustains here (about 7,000/s) and still bounds a flood.
@@ -43,6 +43,8 @@ final class H2Codecs {
             connection.remote().flowController(new DefaultHttp2RemoteFlowController(connection, distributor));
             connection(connection);
             decoderEnforceMaxRstFramesPerWindow(MAX_RST_FRAMES_PER_SECOND, 1);
+            // The same bound on the RST_STREAM we send: every tunnel abort is one.
+            encoderEnforceMaxRstFramesPerWindow(MAX_RST_FRAMES_PER_SECOND, 1);
         }
     }
 }

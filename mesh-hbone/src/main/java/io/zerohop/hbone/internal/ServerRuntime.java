@@ -428,7 +428,7 @@ public final class ServerRuntime {
                 handler.initStream(ch, info);
             } catch (Exception e) {
                 log.warn("stream handler failed for {}, resetting the tunnel", info, e);
-                ch.close();
+                Streams.reset(ch);
                 return;
             }
             codec.open();

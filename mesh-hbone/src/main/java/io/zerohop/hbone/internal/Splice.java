@@ -120,7 +120,7 @@ public final class Splice {
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             log.debug("tunnel stream {} failed", stream, cause);
-            stream.close();
+            Streams.reset(stream);
         }
     }
 
@@ -172,7 +172,7 @@ public final class Splice {
         public void channelInactive(ChannelHandlerContext ctx) {
             if (stream.isActive() && (tcpFailed || !tcpInputDone || !streamInputDone)) {
                 // Upstream reset or vanished while the tunnel still ran: reset the stream.
-                stream.close();
+                Streams.reset(stream);
             }
         }
     }

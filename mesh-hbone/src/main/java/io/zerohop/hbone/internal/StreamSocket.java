@@ -510,7 +510,7 @@ public final class StreamSocket extends HboneSocket {
             TunnelCodec codec = c.pipeline().get(TunnelCodec.class);
             if (unread || codec == null || linger == 0) {
                 // Like TCP: closing with unread data (or SO_LINGER 0) resets.
-                c.close();
+                Streams.reset(c);
             } else {
                 Streams.closeGracefully(c, codec);
             }

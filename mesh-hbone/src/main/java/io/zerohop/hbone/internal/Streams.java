@@ -4,6 +4,8 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2Error;
 import io.netty.util.ReferenceCountUtil;
 import io.zerohop.hbone.HboneStream;
 import java.util.concurrent.TimeUnit;
@@ -14,6 +16,19 @@ public final class Streams {
     static final long LINGER_SECONDS = 30;
 
     private Streams() {}
+
+    /**
+     * Aborts a tunnel: RST_STREAM(CONNECT_ERROR), RFC 9113 §8.5's code for a CONNECT tunnel whose TCP
+     * side was reset or failed. Not CANCEL (what Netty sends when a stream channel is merely
+     * closed): ztunnel, like {@link TunnelCodec}, reads NO_ERROR and CANCEL as a clean end of the
+     * peer's data, so only an error code reaches the far application as a reset. Any thread.
+     */
+    public static void reset(Channel ch) {
+        if (!ch.isActive()) {
+            return;
+        }
+        ch.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CONNECT_ERROR)).addListener(f -> ch.close());
+    }
 
     /**
      * END_STREAM if not sent; if the peer has not finished, drop what it still sends until it does
@@ -34,11 +49,7 @@ public final class Streams {
         }
         ch.config().setAutoRead(true);
         ch.read();
-        ch.eventLoop().schedule(() -> {
-            if (ch.isActive()) {
-                ch.close();
-            }
-        }, LINGER_SECONDS, TimeUnit.SECONDS);
+        ch.eventLoop().schedule(() -> reset(ch), LINGER_SECONDS, TimeUnit.SECONDS);
     }
 
     @ChannelHandler.Sharable

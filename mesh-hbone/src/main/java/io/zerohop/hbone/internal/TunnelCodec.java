@@ -6,6 +6,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
@@ -46,6 +47,7 @@ public final class TunnelCodec extends ChannelDuplexHandler {
     private boolean inputEnded;
     private boolean outputEnded;
     private boolean reset;
+    private boolean peerClosed;
 
     public TunnelCodec(Listener listener) {
         this.listener = listener;
@@ -76,9 +78,12 @@ public final class TunnelCodec extends ChannelDuplexHandler {
         return reset;
     }
 
-    /** True when both directions ended with END_STREAM. */
+    /**
+     * True when the tunnel ended without an error: both directions ended with END_STREAM, or the
+     * peer closed the stream with RST_STREAM NO_ERROR or CANCEL after or instead of its END_STREAM.
+     */
     public boolean completed() {
-        return inputEnded && outputEnded && !reset;
+        return inputEnded && (outputEnded || peerClosed) && !reset;
     }
 
     /**
@@ -134,11 +139,30 @@ public final class TunnelCodec extends ChannelDuplexHandler {
                 inputEnded = true;
                 deliver(ChannelInputShutdownEvent.INSTANCE);
             }
-        } else if (msg instanceof Http2ResetFrame rst) {
-            reset = true;
-            deliver(new HboneStream.Reset(rst.errorCode()));
         } else {
             ReferenceCountUtil.release(msg);
+        }
+    }
+
+    /**
+     * Netty's multiplexer passes RST_STREAM to the stream as a user event, ahead of any DATA still
+     * waiting for a read. An error code is an abort: {@link HboneStream.Reset} goes up at once.
+     * NO_ERROR and CANCEL are read as ztunnel reads them (src/proxy/h2.rs): the peer is done, not
+     * failing, so the handlers above see the end of input after the last DATA, when the stream
+     * closes, and the far application gets a FIN (aborts carry CONNECT_ERROR, see Streams.reset).
+     */
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (!(evt instanceof Http2ResetFrame rst)) {
+            ctx.fireUserEventTriggered(evt);
+            return;
+        }
+        long code = rst.errorCode();
+        if (code == Http2Error.NO_ERROR.code() || code == Http2Error.CANCEL.code()) {
+            peerClosed = true;
+        } else if (!reset) {
+            reset = true;
+            deliver(new HboneStream.Reset(code));
         }
     }
 
@@ -210,6 +234,10 @@ public final class TunnelCodec extends ChannelDuplexHandler {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        if (peerClosed && !inputEnded && !reset && headersSeen) {
+            inputEnded = true;
+            deliver(ChannelInputShutdownEvent.INSTANCE);
+        }
         releasePending();
         try {
             listener.onClosed(this);
