@@ -70,21 +70,7 @@ class HboneClientToNghttpxServerTest {
 
     @AfterAll
     static void stop() throws Exception {
-        if (client != null) {
-            client.close();
-        }
-        if (nghttpx != null) {
-            nghttpx.close();
-        }
-        if (backend != null) {
-            backend.close();
-        }
-        if (echo != null) {
-            echo.close();
-        }
-        if (pki != null) {
-            pki.close();
-        }
+        Peers.closeAll(client, nghttpx, backend, echo, pki);
     }
 
     @Test

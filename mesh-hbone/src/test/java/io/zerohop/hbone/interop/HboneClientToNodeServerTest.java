@@ -65,16 +65,8 @@ class HboneClientToNodeServerTest {
     }
 
     @AfterAll
-    static void stop() {
-        if (client != null) {
-            client.close();
-        }
-        if (nodeServer != null) {
-            nodeServer.close();
-        }
-        if (pki != null) {
-            pki.close();
-        }
+    static void stop() throws Exception {
+        Peers.closeAll(client, nodeServer, pki);
     }
 
     /** The Node server's per-stream log lines (JSON on stderr) for a peer and status. */

@@ -96,18 +96,7 @@ class NghttpxClientToHboneServerTest {
 
     @AfterAll
     static void stop() throws Exception {
-        if (nghttpx != null) {
-            nghttpx.close();
-        }
-        if (server != null) {
-            server.close();
-        }
-        if (threads != null) {
-            threads.shutdownNow();
-        }
-        if (pki != null) {
-            pki.close();
-        }
+        Peers.closeAll(nghttpx, server, threads == null ? null : threads::shutdownNow, pki);
     }
 
     @BeforeEach

@@ -74,15 +74,7 @@ class NodeClientToHboneServerTest {
 
     @AfterAll
     static void stop() throws Exception {
-        if (server != null) {
-            server.close();
-        }
-        if (echo != null) {
-            echo.close();
-        }
-        if (pki != null) {
-            pki.close();
-        }
+        Peers.closeAll(server, echo, pki);
     }
 
     @BeforeEach

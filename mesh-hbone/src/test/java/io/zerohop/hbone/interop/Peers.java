@@ -12,6 +12,28 @@ import java.util.List;
 final class Peers {
     private Peers() {}
 
+    /** Closes what a test class started, in order, skipping what never started; the first failure is rethrown. */
+    static void closeAll(AutoCloseable... started) throws Exception {
+        Exception first = null;
+        for (AutoCloseable c : started) {
+            if (c == null) {
+                continue;
+            }
+            try {
+                c.close();
+            } catch (Exception e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
+
     /** The Node.js binary ({@code apt-get install nodejs}). */
     static Path node() {
         return onPath("node", "Node.js (`apt-get install nodejs`)");
