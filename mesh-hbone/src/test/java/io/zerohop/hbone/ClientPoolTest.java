@@ -129,6 +129,83 @@ class ClientPoolTest {
         }
     }
 
+    /**
+     * A TCP relay that can go silent: after {@link #freeze()} it swallows bytes both ways without
+     * closing, like a peer whose host died or a path that black-holes packets.
+     */
+    static final class Freezer implements AutoCloseable {
+        private final java.net.ServerSocket listener = new java.net.ServerSocket(0, 8, java.net.InetAddress.getLoopbackAddress());
+        private final java.util.List<java.net.Socket> sockets = new java.util.concurrent.CopyOnWriteArrayList<>();
+        private volatile boolean frozen;
+
+        Freezer(java.net.InetSocketAddress upstream) throws java.io.IOException {
+            daemon(() -> {
+                try {
+                    while (true) {
+                        java.net.Socket in = listener.accept();
+                        java.net.Socket out = new java.net.Socket(upstream.getAddress(), upstream.getPort());
+                        sockets.add(in);
+                        sockets.add(out);
+                        daemon(() -> pump(in, out));
+                        daemon(() -> pump(out, in));
+                    }
+                } catch (java.io.IOException closed) {
+                    // listener closed
+                }
+            });
+        }
+
+        private static void daemon(Runnable r) {
+            Thread t = new Thread(r, "freezer");
+            t.setDaemon(true);
+            t.start();
+        }
+
+        private void pump(java.net.Socket from, java.net.Socket to) {
+            byte[] buf = new byte[16 * 1024];
+            try {
+                int n;
+                while ((n = from.getInputStream().read(buf)) >= 0) {
+                    if (!frozen) {
+                        to.getOutputStream().write(buf, 0, n);
+                    }
+                }
+            } catch (java.io.IOException gone) {
+                // either side closed
+            }
+        }
+
+        java.net.InetSocketAddress address() {
+            return (java.net.InetSocketAddress) listener.getLocalSocketAddress();
+        }
+
+        void freeze() {
+            frozen = true;
+        }
+
+        @Override
+        public void close() throws java.io.IOException {
+            listener.close();
+            for (java.net.Socket s : sockets) {
+                s.close();
+            }
+        }
+    }
+
+    @Test
+    void keepalivePingsDropAConnectionWhosePeerWentSilent() throws Exception {
+        try (Freezer path = new Freezer(server.localAddress());
+             HboneClient client = mesh.client().keepalive(Duration.ofMillis(100), Duration.ofMillis(400)).build()) {
+            HboneStream s = client.connect(echo.address(), mesh.expectServer(), path.address()).get(10, TimeUnit.SECONDS);
+            io.netty.channel.Channel connection = s.channel().parent();
+            // Answered PINGs keep a quiet connection: several intervals and timeouts pass.
+            assertThat(connection.closeFuture().await(1500, TimeUnit.MILLISECONDS)).as("closed while the peer answered").isFalse();
+            path.freeze();
+            assertThat(connection.closeFuture().await(10, TimeUnit.SECONDS)).as("closed once PINGs went unanswered").isTrue();
+            assertThat(client.connectionCount(mesh.expectServer(), path.address())).isZero();
+        }
+    }
+
     @Test
     void brokenConnectionIsDropped() throws Exception {
         HboneServer doomed = mesh.server(DestinationResolver.sameIp()).build().start().get();

@@ -8,6 +8,6 @@ import java.time.Duration;
 
 /** Validated client settings (built by {@code HboneClient.Builder}). */
 public record ClientConfig(MeshTls tls, SpiffeId source, int maxStreamsPerConnection, Duration idleTimeout,
-                           Duration connectTimeout, Duration handshakeTimeout, H2Config h2, HboneEvents events,
-                           EventLoopGroup group, int threads) {
+                           Duration connectTimeout, Duration handshakeTimeout, Duration pingInterval,
+                           Duration pingTimeout, H2Config h2, HboneEvents events, EventLoopGroup group, int threads) {
 }
