@@ -95,6 +95,10 @@ public final class Mesh implements AutoCloseable {
         TunnelObserver.Sink sink = meters == null ? null
                 : new MicrometerSink((io.micrometer.core.instrument.MeterRegistry) meters);
         this.observer = new TunnelObserver(registry, sink, b.onTunnelClosed);
+        if (sink != null) {
+            long every = b.metricsInterval.toNanos();
+            group.next().scheduleAtFixedRate(observer::flush, every, every, TimeUnit.NANOSECONDS);
+        }
         this.maxStreamsPerConnection = b.maxStreamsPerConnection;
         this.idleTimeout = b.idleTimeout;
         this.drain = b.drain;
@@ -422,6 +426,7 @@ public final class Mesh implements AutoCloseable {
         private int maxStreamsPerConnection = 100;
         private Duration idleTimeout = Duration.ofMinutes(5);
         private Duration drain = Duration.ofSeconds(10);
+        private Duration metricsInterval = Duration.ofSeconds(5);
         private boolean passthroughUnknown;
 
         private Builder() {}
@@ -515,6 +520,18 @@ public final class Mesh implements AutoCloseable {
         }
 
         /** How long {@link Mesh#shutdown()} lets open tunnels finish. */
+        /**
+         * How often open tunnels' bytes are added to the byte counters (with a meter registry);
+         * default 5 s, so counters grow while long tunnels run. The rest is added at close.
+         */
+        public Builder metricsInterval(Duration d) {
+            if (d.isZero() || d.isNegative()) {
+                throw new IllegalArgumentException("metricsInterval must be positive, got " + d);
+            }
+            this.metricsInterval = d;
+            return this;
+        }
+
         public Builder drain(Duration d) {
             if (d.isNegative()) {
                 throw new IllegalArgumentException("drain must not be negative, got " + d);

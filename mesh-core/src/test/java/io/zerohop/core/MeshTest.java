@@ -20,6 +20,7 @@ import java.net.Socket;
 import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -85,7 +86,8 @@ class MeshTest {
         t.setDaemon(true);
         t.start();
         server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(policy)
-                .inbound(new InetSocketAddress(backendIp, 0)).meterRegistry(meters).onTunnelClosed(closed::add).threads(2).build();
+                .inbound(new InetSocketAddress(backendIp, 0)).meterRegistry(meters).metricsInterval(Duration.ofMillis(100))
+                .onTunnelClosed(closed::add).threads(2).build();
         server.start().get(10, TimeUnit.SECONDS);
         // The client side dials workloadIP:15008 by default; point the registry at the ephemeral listener.
         registry.replace(List.of(
@@ -464,6 +466,28 @@ class MeshTest {
 
     static byte[] bytes(String s) {
         return s.getBytes(StandardCharsets.US_ASCII);
+    }
+
+    static double receivedBytes(String source) {
+        return meters.find("istio.tcp.received.bytes").tag("reporter", "destination").tag("source_principal", source)
+                .counters().stream().mapToDouble(io.micrometer.core.instrument.Counter::count).sum();
+    }
+
+    /** Byte counters grow while a tunnel is still open, as ztunnel's do, not only at close. */
+    @Test
+    void byteCountersGrowWhileTheTunnelIsOpen() throws Exception {
+        String source = frontend.identity().toString();
+        double before = receivedBytes(source);
+        try (Socket s = clients.socketFactory(frontend.identity()).createSocket(backendIp, 9090)) {
+            byte[] payload = random(64 * 1024);
+            s.getOutputStream().write(payload);
+            assertThat(s.getInputStream().readNBytes(payload.length)).isEqualTo(payload);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (receivedBytes(source) < before + payload.length && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertThat(receivedBytes(source) - before).as("counted before the tunnel closed").isGreaterThanOrEqualTo(payload.length);
+        }
     }
 
     static Socket acceptWithin(ServerSocket ss) throws IOException {

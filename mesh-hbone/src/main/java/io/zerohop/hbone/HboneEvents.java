@@ -12,6 +12,14 @@ public interface HboneEvents {
     /** A CONNECT was accepted (server: 200 sent; client: 200 received). */
     default void tunnelOpened(TunnelInfo tunnel) {}
 
+    /**
+     * The same event with the tunnel's live byte counters, for metrics that grow while a tunnel
+     * runs (ztunnel counts bytes as they flow). The default calls {@link #tunnelOpened(TunnelInfo)}.
+     */
+    default void tunnelOpened(TunnelInfo tunnel, TunnelCounters live) {
+        tunnelOpened(tunnel);
+    }
+
     /** An opened tunnel closed; exactly once per {@link #tunnelOpened}. */
     default void tunnelClosed(TunnelResult result) {}
 

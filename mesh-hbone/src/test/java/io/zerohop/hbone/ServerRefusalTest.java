@@ -132,10 +132,11 @@ class ServerRefusalTest {
 
     @Test
     void destinationNotServedIs400() throws Exception {
-        int before = echo.accepted.get();
         assertThat(status(connect("127.0.0.1:6999"))).isEqualTo("400");
-        assertThat(RecordingEvents.next(events.refused).reason()).contains("not served");
-        assertThat(echo.accepted.get()).isEqualTo(before);
+        RecordingEvents.Refusal refusal = RecordingEvents.next(events.refused);
+        assertThat(refusal.reason()).contains("not served");
+        assertThat(refusal.tunnel().destination().getPort()).isEqualTo(6999);
+        assertThat(events.opened).noneMatch(t -> t.destination().getPort() == 6999);
     }
 
     @Test

@@ -7,8 +7,8 @@ import io.micrometer.core.instrument.Tags;
 /**
  * ztunnel's metric names through Micrometer: {@code istio.tcp.connections.opened} becomes
  * {@code istio_tcp_connections_opened_total} in Prometheus text, the name Istio dashboards query.
- * Byte counters are added when a tunnel closes (ztunnel adds them as bytes flow; the totals agree
- * once tunnels end).
+ * Byte counters grow while tunnels run (reported every few seconds, see {@code Mesh.Builder.metricsInterval})
+ * and get the rest when a tunnel closes, as ztunnel's grow as bytes flow.
  */
 public final class MicrometerSink implements TunnelObserver.Sink {
     private final MeterRegistry registry;
@@ -36,11 +36,15 @@ public final class MicrometerSink implements TunnelObserver.Sink {
     }
 
     @Override
-    public void closed(TunnelObserver.Labels l, long bytesSent, long bytesReceived) {
+    public void bytes(TunnelObserver.Labels l, long sent, long received) {
         Tags t = tags(l);
-        Counter.builder("istio.tcp.connections.closed").tags(t).register(registry).increment();
-        Counter.builder("istio.tcp.sent.bytes").tags(t).register(registry).increment(bytesSent);
-        Counter.builder("istio.tcp.received.bytes").tags(t).register(registry).increment(bytesReceived);
+        Counter.builder("istio.tcp.sent.bytes").tags(t).register(registry).increment(sent);
+        Counter.builder("istio.tcp.received.bytes").tags(t).register(registry).increment(received);
+    }
+
+    @Override
+    public void closed(TunnelObserver.Labels l) {
+        Counter.builder("istio.tcp.connections.closed").tags(tags(l)).register(registry).increment();
     }
 
     @Override

@@ -3,6 +3,7 @@ package io.zerohop.core.internal;
 import io.zerohop.core.Workload;
 import io.zerohop.core.WorkloadRegistry;
 import io.zerohop.hbone.HboneEvents;
+import io.zerohop.hbone.TunnelCounters;
 import io.zerohop.hbone.TunnelInfo;
 import io.zerohop.hbone.TunnelResult;
 import java.net.InetSocketAddress;
@@ -26,7 +27,10 @@ public final class TunnelObserver implements HboneEvents {
     public interface Sink {
         void opened(Labels labels);
 
-        void closed(Labels labels, long bytesSent, long bytesReceived);
+        /** Payload bytes that moved since the last report for these labels' tunnel. */
+        void bytes(Labels labels, long sent, long received);
+
+        void closed(Labels labels);
 
         void refused(Labels labels, int status);
     }
@@ -34,6 +38,32 @@ public final class TunnelObserver implements HboneEvents {
     private final WorkloadRegistry registry;
     private final Sink sink;
     private final Consumer<TunnelResult> extra;
+    /** Open tunnels whose bytes are reported as they flow; keyed by the TunnelInfo instance. */
+    private final java.util.Map<TunnelInfo, Live> open = java.util.Collections.synchronizedMap(new java.util.IdentityHashMap<>());
+
+    /** One open tunnel's counters and what of them was already reported. */
+    private static final class Live {
+        final TunnelCounters counters;
+        final Labels labels;
+        long sentReported;
+        long receivedReported;
+
+        Live(TunnelCounters counters, Labels labels) {
+            this.counters = counters;
+            this.labels = labels;
+        }
+
+        /** Reports what moved since the last call; final=true with the tunnel's totals at close. */
+        synchronized void report(Sink sink, long sent, long received) {
+            long ds = sent - sentReported;
+            long dr = received - receivedReported;
+            if (ds > 0 || dr > 0) {
+                sink.bytes(labels, Math.max(0, ds), Math.max(0, dr));
+                sentReported = Math.max(sent, sentReported);
+                receivedReported = Math.max(received, receivedReported);
+            }
+        }
+    }
 
     public TunnelObserver(WorkloadRegistry registry, Sink sink, Consumer<TunnelResult> extra) {
         this.registry = registry;
@@ -49,11 +79,45 @@ public final class TunnelObserver implements HboneEvents {
     }
 
     @Override
+    public void tunnelOpened(TunnelInfo t, TunnelCounters live) {
+        if (sink != null) {
+            Labels l = labels(t);
+            sink.opened(l);
+            open.put(t, new Live(live, l));
+        }
+    }
+
+    /**
+     * Adds the bytes open tunnels moved since the last call to the byte counters, so they grow
+     * while long tunnels run instead of jumping at close. Called periodically by {@code Mesh}.
+     */
+    public void flush() {
+        if (sink == null) {
+            return;
+        }
+        Live[] now;
+        synchronized (open) {
+            now = open.values().toArray(Live[]::new);
+        }
+        for (Live l : now) {
+            l.report(sink, l.counters.bytesSent(), l.counters.bytesReceived());
+        }
+    }
+
+    @Override
     public void tunnelClosed(TunnelResult r) {
         TunnelInfo t = r.info();
         if (sink != null) {
             // ztunnel's sent/received are from the reporter's side: what it sent to and got from the peer.
-            sink.closed(labels(t), r.bytesSent(), r.bytesReceived());
+            Live l = open.remove(t);
+            if (l != null) {
+                l.report(sink, r.bytesSent(), r.bytesReceived());
+                sink.closed(l.labels);
+            } else {
+                Labels labels = labels(t);
+                sink.bytes(labels, r.bytesSent(), r.bytesReceived());
+                sink.closed(labels);
+            }
         }
         if (access.isInfoEnabled()) {
             access.info("{} src={} src_id={} dst={} dst_id={} status={} bytes_sent={} bytes_received={} duration_ms={} end={}{}",

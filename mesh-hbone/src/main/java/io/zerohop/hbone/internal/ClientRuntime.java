@@ -500,7 +500,7 @@ public final class ClientRuntime {
                 codec.open();
                 opened = true;
                 if (result.complete(this)) {
-                    safeEvent(() -> cfg.events().tunnelOpened(info));
+                    safeEvent(() -> cfg.events().tunnelOpened(info, codec));
                 } else {
                     ch.close();
                 }

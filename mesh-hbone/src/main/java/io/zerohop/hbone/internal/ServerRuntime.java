@@ -441,7 +441,7 @@ public final class ServerRuntime {
             opened = true;
             ch.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200"), false));
             log.debug("HBONE tunnel opened: {}", info);
-            safe(() -> cfg.events().tunnelOpened(info));
+            safe(() -> cfg.events().tunnelOpened(info, codec));
         }
 
         private void refuse(int status, String reason) {

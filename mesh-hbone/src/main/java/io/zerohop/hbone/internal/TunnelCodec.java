@@ -25,7 +25,7 @@ import java.util.ArrayDeque;
  * hands them to its {@link Listener}; anything read after the HEADERS is held, in order, until the
  * handlers above first ask to read. Counts payload bytes both ways for events.
  */
-public final class TunnelCodec extends ChannelDuplexHandler {
+public final class TunnelCodec extends ChannelDuplexHandler implements io.zerohop.hbone.TunnelCounters {
 
     public interface Listener {
         /** The first HEADERS frame of the stream (request on the server, response on the client). */
@@ -42,8 +42,9 @@ public final class TunnelCodec extends ChannelDuplexHandler {
     private boolean open;
     private boolean released;
     private ArrayDeque<Object> pending;
-    private long bytesIn;
-    private long bytesOut;
+    // Written on the event loop only; volatile so metrics can read them from another thread.
+    private volatile long bytesIn;
+    private volatile long bytesOut;
     private boolean inputEnded;
     private boolean outputEnded;
     private boolean reset;
@@ -62,6 +63,16 @@ public final class TunnelCodec extends ChannelDuplexHandler {
     }
 
     public long bytesOut() {
+        return bytesOut;
+    }
+
+    @Override
+    public long bytesReceived() {
+        return bytesIn;
+    }
+
+    @Override
+    public long bytesSent() {
         return bytesOut;
     }
 
