@@ -1,5 +1,6 @@
 package io.zerohop.core.internal;
 
+import io.netty.channel.Channel;
 import io.zerohop.core.Workload;
 import io.zerohop.core.WorkloadRegistry;
 import io.zerohop.hbone.HboneEvents;
@@ -7,6 +8,9 @@ import io.zerohop.hbone.TunnelCounters;
 import io.zerohop.hbone.TunnelInfo;
 import io.zerohop.hbone.TunnelResult;
 import java.net.InetSocketAddress;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.Map;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,7 +43,7 @@ public final class TunnelObserver implements HboneEvents {
     private final Sink sink;
     private final Consumer<TunnelResult> extra;
     /** Open tunnels whose bytes are reported as they flow; keyed by the TunnelInfo instance. */
-    private final java.util.Map<TunnelInfo, Live> open = java.util.Collections.synchronizedMap(new java.util.IdentityHashMap<>());
+    private final Map<TunnelInfo, Live> open = Collections.synchronizedMap(new IdentityHashMap<>());
 
     /** One open tunnel's counters and what of them was already reported. */
     private static final class Live {
@@ -53,7 +57,7 @@ public final class TunnelObserver implements HboneEvents {
             this.labels = labels;
         }
 
-        /** Reports what moved since the last call; final=true with the tunnel's totals at close. */
+        /** Reports what moved since the last call (at close, with the tunnel's totals). */
         synchronized void report(Sink sink, long sent, long received) {
             long ds = sent - sentReported;
             long dr = received - receivedReported;
@@ -162,7 +166,7 @@ public final class TunnelObserver implements HboneEvents {
     public static Relay.End logged(Relay.End end, String kind, InetSocketAddress src, InetSocketAddress dst, Object dstId) {
         return new Relay.End() {
             @Override
-            public io.netty.channel.Channel channel() {
+            public Channel channel() {
                 return end.channel();
             }
 
