@@ -61,6 +61,7 @@ class ClientPoolTest {
             HboneStream b = open(client, mesh.expectServer());
             assertThat(a.channel().parent()).isSameAs(b.channel().parent());
             assertThat(client.connectionCount(mesh.expectServer(), server.localAddress())).isEqualTo(1);
+            assertThat(a.channel().parent().config().getOption(io.netty.channel.ChannelOption.SO_KEEPALIVE)).as("TCP keepalive").isTrue();
             assertThat(client.poolStats()).containsEntry(new PoolKey(mesh.clientId, mesh.expectServer(), server.localAddress()), 1);
             a.reset();
             b.reset();

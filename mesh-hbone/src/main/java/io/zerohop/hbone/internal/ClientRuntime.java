@@ -256,6 +256,7 @@ public final class ClientRuntime {
                             // Set here, not in the connect listener: added from a non-loop thread, that
                             // listener can run after the handshake already completed `ready`.
                             channel = ch;
+                            Transports.keepalive(ch);
                             ch.closeFuture().addListener(x -> {
                                 remove(PooledConnection.this);
                                 if (!ready.isDone()) {

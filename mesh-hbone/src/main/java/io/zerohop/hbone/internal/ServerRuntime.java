@@ -108,6 +108,7 @@ public final class ServerRuntime {
     }
 
     private void accept(SocketChannel ch) {
+        Transports.keepalive(ch);
         InetSocketAddress local = ch.localAddress();
         InetSocketAddress peer = ch.remoteAddress();
         if (draining) {

@@ -1,11 +1,14 @@
 package io.zerohop.hbone.internal;
 
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.IoEventLoopGroup;
 import io.netty.channel.IoHandlerFactory;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.ServerChannel;
 import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
@@ -34,6 +37,20 @@ public final class Transports {
 
     public static Class<? extends ServerChannel> serverChannel(EventLoopGroup group) {
         return isEpoll(group) ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
+    }
+
+    /** TCP keepalive after this long idle, as ztunnel sets on its HBONE sockets. */
+    static final int KEEPALIVE_IDLE_SECONDS = 180;
+
+    /**
+     * TCP keepalive on an HBONE connection (ztunnel: 180 s idle). The HTTP/2 PINGs catch a silent
+     * peer on pooled client connections; this also covers accepted ones and idle NATs.
+     */
+    public static void keepalive(Channel ch) {
+        ch.config().setOption(ChannelOption.SO_KEEPALIVE, true);
+        if (ch instanceof EpollSocketChannel) {
+            ch.config().setOption(EpollChannelOption.TCP_KEEPIDLE, KEEPALIVE_IDLE_SECONDS);
+        }
     }
 
     public static Class<? extends SocketChannel> socketChannel(EventLoopGroup group) {
