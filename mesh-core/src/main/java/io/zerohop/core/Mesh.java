@@ -326,8 +326,37 @@ public final class Mesh implements AutoCloseable {
         return identity;
     }
 
+    /**
+     * Whether {@code w} runs here. A node proxy knows its node's name. Without one (embedded, single
+     * host) a workload is ours when one of its addresses is this host's: a replica elsewhere that
+     * shares the identity is never proxied to (ztunnel only serves the local pod IPs).
+     */
     private boolean isLocal(Workload w) {
-        return node == null || node.equals(w.node());
+        if (node != null) {
+            return node.equals(w.node());
+        }
+        for (java.net.InetAddress a : w.addresses()) {
+            if (hostHas(a)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Host addresses as first seen (an interface lookup per address, then cached). */
+    private final ConcurrentHashMap<java.net.InetAddress, Boolean> hostAddresses = new ConcurrentHashMap<>();
+
+    private boolean hostHas(java.net.InetAddress a) {
+        return hostAddresses.computeIfAbsent(a, x -> {
+            if (x.isLoopbackAddress() || x.isAnyLocalAddress()) {
+                return true;
+            }
+            try {
+                return java.net.NetworkInterface.getByInetAddress(x) != null;
+            } catch (java.net.SocketException e) {
+                return false;
+            }
+        });
     }
 
     private Destination resolve(InetSocketAddress dst, SpiffeId localIdentity, InetSocketAddress local) {

@@ -108,6 +108,21 @@ public final class WorkloadRegistry {
         replace(next, snapshot.nodes);
     }
 
+    /** Removes the workload {@code namespace/name} (a pod that left); false when there was none. */
+    public synchronized boolean remove(String namespace, String name) {
+        List<Workload> next = new ArrayList<>();
+        for (Workload x : snapshot.all) {
+            if (!(x.namespace().equals(namespace) && x.name().equals(name))) {
+                next.add(x);
+            }
+        }
+        if (next.size() == snapshot.all.size()) {
+            return false;
+        }
+        replace(next, snapshot.nodes);
+        return true;
+    }
+
     // ---- YAML ----
 
     record NodeYaml(String name, String hboneAddress) {}

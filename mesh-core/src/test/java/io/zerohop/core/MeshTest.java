@@ -68,6 +68,7 @@ class MeshTest {
     static Mesh clients;
     static ServerSocket echoApp;
     static SimpleMeterRegistry meters = new SimpleMeterRegistry();
+    static WorkloadRegistry registry;
     static final List<TunnelResult> closed = new CopyOnWriteArrayList<>();
 
     @BeforeAll
@@ -78,7 +79,7 @@ class MeshTest {
                 Workload.Protocol.HBONE, null, "cluster.local");
         legacy = new Workload("legacy", "old", "old", Map.of("app", "old"), List.of(InetAddress.getByName("127.0.0.4")),
                 Workload.Protocol.HBONE, null, "cluster.local");
-        WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend, legacy), Map.of());
+        registry = WorkloadRegistry.of(List.of(backend, frontend, legacy), Map.of());
         ca = InMemoryCa.create("cluster.local");
         PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("mesh-test.yaml", POLICY)).build();
         echoApp = new ServerSocket(9090, 50, backendIp);
@@ -466,6 +467,26 @@ class MeshTest {
 
     static byte[] bytes(String s) {
         return s.getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /**
+     * Without a node name, a mesh serves only workloads whose address is on this host: a replica
+     * elsewhere with the same identity gets 400 "not served", and no connection is attempted.
+     */
+    @Test
+    void aReplicaOnAnotherHostIsNotServed() throws Exception {
+        InetAddress elsewhere = InetAddress.getByName("192.0.2.10"); // TEST-NET-1: never this host
+        registry.put(new Workload("prod", "backend-replica", "backend", Map.of("app", "backend"), List.of(elsewhere),
+                Workload.Protocol.HBONE, "b", "cluster.local"));
+        try {
+            Throwable t = org.assertj.core.api.Assertions.catchThrowable(() ->
+                    clients.connect(frontend.identity(), new InetSocketAddress(elsewhere, 9090)).get(10, TimeUnit.SECONDS));
+            assertThat(t).hasCauseInstanceOf(io.zerohop.hbone.HboneRefusedException.class);
+            io.zerohop.hbone.HboneRefusedException refused = (io.zerohop.hbone.HboneRefusedException) t.getCause();
+            assertThat(refused.status()).isEqualTo(400);
+        } finally {
+            assertThat(registry.remove("prod", "backend-replica")).isTrue();
+        }
     }
 
     static double receivedBytes(String source) {
