@@ -245,7 +245,7 @@ public final class Mesh implements AutoCloseable {
                     || registry.byAddress(target.getAddress()).map(w -> w.protocol() == Workload.Protocol.TCP).orElse(false)) {
                 log.debug("passthrough {} -> {}: {}", source, target, e.getMessage());
                 return CaptureListener.connectTcp(group, target)
-                        .thenApply(end -> TunnelObserver.logged(end, "passthrough", source, target, null));
+                        .thenApply(end -> observer.plain(end, "passthrough", false, source, target, null));
             }
             return CompletableFuture.failedFuture(e);
         }
@@ -300,7 +300,7 @@ public final class Mesh implements AutoCloseable {
             }
         }
         return CaptureListener.connectTcp(group, target)
-                .thenApply(end -> TunnelObserver.logged(end, "plaintext-inbound", source, target, w.identity()));
+                .thenApply(end -> observer.plain(end, "plaintext-inbound", true, source, target, w.identity()));
     }
 
     // ---- inbound ----

@@ -434,7 +434,7 @@ class MeshTest {
     }
 
     @Test
-    void plainRelaysGetOneAccessLogLine() throws Exception {
+    void plainRelaysGetAnAccessLogLineAndMetrics() throws Exception {
         try (Stderr err = new Stderr(); ServerSocket legacyApp = new ServerSocket(0, 5, legacy.addresses().get(0))) {
             InetSocketAddress app = (InetSocketAddress) legacyApp.getLocalSocketAddress();
             InetSocketAddress toLegacy = server.plaintextInbound(Capture.forward(new InetSocketAddress("127.0.0.1", 0), app));
@@ -448,6 +448,12 @@ class MeshTest {
             }
             String line = err.awaitLine("plaintext-inbound src=127.0.0.1:", " dst=" + Addresses.authority(app) + " ");
             assertThat(line).contains(" dst_id=" + legacy.identity() + " status=- bytes_sent=3 bytes_received=2 ").endsWith("end=fin");
+            // ...and ztunnel's metrics, marked as not mTLS.
+            var plain = meters.find("istio.tcp.sent.bytes").tag("connection_security_policy", "none")
+                    .tag("reporter", "destination").tag("destination_workload", legacy.name()).counter();
+            assertThat(plain).isNotNull();
+            assertThat(plain.count()).isGreaterThanOrEqualTo(3);
+            assertThat(meters.find("istio.tcp.connections.closed").tag("connection_security_policy", "none").counter()).isNotNull();
         }
     }
 

@@ -27,7 +27,7 @@ public final class MicrometerSink implements TunnelObserver.Sink {
                 "destination_workload", l.destinationWorkload(),
                 "destination_workload_namespace", l.destinationNamespace(),
                 "request_protocol", "tcp",
-                "connection_security_policy", "mutual_tls");
+                "connection_security_policy", l.connectionSecurityPolicy());
     }
 
     @Override

@@ -25,7 +25,8 @@ public final class TunnelObserver implements HboneEvents {
 
     /** Labels ztunnel puts on its istio_tcp_* metrics (the subset we can know). */
     public record Labels(String reporter, String sourcePrincipal, String sourceWorkload, String sourceNamespace,
-                         String destinationPrincipal, String destinationWorkload, String destinationNamespace) {}
+                         String destinationPrincipal, String destinationWorkload, String destinationNamespace,
+                         String connectionSecurityPolicy) {}
 
     /** Where metrics go; mesh-core's Micrometer adapter implements it (Micrometer stays optional). */
     public interface Sink {
@@ -160,10 +161,22 @@ public final class TunnelObserver implements HboneEvents {
 
     /**
      * {@code end} (the destination side of a plain TCP relay: passthrough or plaintext inbound) with
-     * one access-log line when the relay ends, in the tunnel line's format with {@code status=-}.
-     * {@code kind} names the relay; {@code dstId} is the destination workload's identity, if known.
+     * one access-log line when the relay ends, in the tunnel line's format with {@code status=-},
+     * and the istio_tcp_* metrics with {@code connection_security_policy="none"}. {@code kind} names
+     * the relay; {@code dstId} is the destination workload's identity, if known; {@code inbound}
+     * makes this side the destination reporter.
      */
-    public static Relay.End logged(Relay.End end, String kind, InetSocketAddress src, InetSocketAddress dst, Object dstId) {
+    public Relay.End plain(Relay.End end, String kind, boolean inbound, InetSocketAddress src, InetSocketAddress dst, Object dstId) {
+        Labels labels;
+        if (sink != null) {
+            Workload dw = registry.byAddress(dst.getAddress()).orElse(null);
+            labels = new Labels(inbound ? "destination" : "source", "unknown", "unknown", "unknown",
+                    dstId == null ? "unknown" : dstId.toString(), dw == null ? "unknown" : dw.name(),
+                    dw == null ? "unknown" : dw.namespace(), "none");
+            sink.opened(labels);
+        } else {
+            labels = null;
+        }
         return new Relay.End() {
             @Override
             public Channel channel() {
@@ -188,6 +201,10 @@ public final class TunnelObserver implements HboneEvents {
             @Override
             public void ended(Relay.Stats s) {
                 // The captured client is side a, this destination side b.
+                if (labels != null) {
+                    sink.bytes(labels, s.bytesFromA(), s.bytesFromB());
+                    sink.closed(labels);
+                }
                 if (access.isInfoEnabled()) {
                     access.info("{} src={} src_id=- dst={} dst_id={} status=- bytes_sent={} bytes_received={} duration_ms={} end={}",
                             kind, addr(src), addr(dst), dstId == null ? "-" : dstId, s.bytesFromA(), s.bytesFromB(),
@@ -212,7 +229,7 @@ public final class TunnelObserver implements HboneEvents {
         return new Labels(inbound ? "destination" : "source",
                 src == null ? "unknown" : src.toString(), sw != null ? sw.name() : srcSa, srcNs,
                 dst == null ? "unknown" : dst.toString(),
-                dw == null ? "unknown" : dw.name(), dw == null ? "unknown" : dw.namespace());
+                dw == null ? "unknown" : dw.name(), dw == null ? "unknown" : dw.namespace(), "mutual_tls");
     }
 
     /**
