@@ -15,9 +15,18 @@ import java.util.Objects;
  *                 tunnelled), {@link Protocol#TCP} for plaintext workloads outside the mesh
  * @param node     name of the node whose proxy terminates HBONE for it (null: the workload's own
  *                 address on port 15008, as ztunnel does in the pod network namespace)
+ * @param appProtocols per destination port, the application protocol it speaks (never null; a port
+ *                 not listed is {@link AppProtocol#AUTO})
  */
 public record Workload(String namespace, String name, String serviceAccount, Map<String, String> labels,
-                       List<InetAddress> addresses, Protocol protocol, String node, String trustDomain) {
+                       List<InetAddress> addresses, Protocol protocol, String node, String trustDomain,
+                       Map<Integer, AppProtocol> appProtocols) {
+
+    /** A workload whose ports are all {@link AppProtocol#AUTO}. */
+    public Workload(String namespace, String name, String serviceAccount, Map<String, String> labels,
+                    List<InetAddress> addresses, Protocol protocol, String node, String trustDomain) {
+        this(namespace, name, serviceAccount, labels, addresses, protocol, node, trustDomain, Map.of());
+    }
 
     public enum Protocol { HBONE, TCP }
 
@@ -29,6 +38,17 @@ public record Workload(String namespace, String name, String serviceAccount, Map
         addresses = List.copyOf(addresses == null ? List.of() : addresses);
         protocol = protocol == null ? Protocol.HBONE : protocol;
         Objects.requireNonNull(trustDomain, "trustDomain");
+        appProtocols = Map.copyOf(appProtocols == null ? Map.of() : appProtocols);
+        for (Integer port : appProtocols.keySet()) {
+            if (port < 1 || port > 65535) {
+                throw new IllegalArgumentException("workload port " + port + " is out of range 1-65535");
+            }
+        }
+    }
+
+    /** The application protocol of {@code port}: as declared, else {@link AppProtocol#AUTO}. */
+    public AppProtocol appProtocol(int port) {
+        return appProtocols.getOrDefault(port, AppProtocol.AUTO);
     }
 
     private static void requireName(String field, String value) {

@@ -27,7 +27,8 @@ import java.util.Optional;
  *   - {name: node-b, hboneAddress: "10.0.0.2:15008"} # tunnels dial this address
  * workloads:
  *   - {namespace: prod, name: backend, serviceAccount: backend, addresses: [10.0.1.2],
- *      labels: {app: backend}, protocol: HBONE, node: node-b}
+ *      labels: {app: backend}, protocol: HBONE, node: node-b,
+ *      ports: {8080: http, 9090: grpc, 5432: tcp}}   # appProtocol per port; unlisted ports: auto
  * </pre>
  */
 public final class WorkloadRegistry {
@@ -128,7 +129,8 @@ public final class WorkloadRegistry {
     record NodeYaml(String name, String hboneAddress) {}
 
     record WorkloadYaml(String namespace, String name, String serviceAccount, Map<String, String> labels,
-                        List<String> addresses, Workload.Protocol protocol, String node) {}
+                        List<String> addresses, Workload.Protocol protocol, String node,
+                        Map<Integer, String> ports) {}
 
     record FileYaml(String trustDomain, List<NodeYaml> nodes, List<WorkloadYaml> workloads) {}
 
@@ -210,9 +212,21 @@ public final class WorkloadRegistry {
                 if (w.node() != null && !nodeNames.contains(w.node())) {
                     throw new IllegalArgumentException(where + ".node: unknown node \"" + w.node() + "\" (declare it under nodes:)");
                 }
+                Map<Integer, AppProtocol> ports = new HashMap<>();
+                if (w.ports() != null) {
+                    for (Map.Entry<Integer, String> p : w.ports().entrySet()) {
+                        AppProtocol proto = AppProtocol.parse(p.getValue());
+                        if (proto == AppProtocol.AUTO && p.getValue() != null && !p.getValue().equalsIgnoreCase("auto")) {
+                            // A typo must not silently become "sniff": say which names are known.
+                            throw new IllegalArgumentException(where + ".ports." + p.getKey() + ": unknown application protocol \""
+                                    + p.getValue() + "\" (tcp, http, http2, grpc, auto, or an Istio protocol name)");
+                        }
+                        ports.put(p.getKey(), proto);
+                    }
+                }
                 try {
                     out.add(new Workload(w.namespace(), w.name(), w.serviceAccount() == null ? "default" : w.serviceAccount(),
-                            w.labels(), addrs, w.protocol(), w.node(), td));
+                            w.labels(), addrs, w.protocol(), w.node(), td, ports));
                 } catch (IllegalArgumentException e) {
                     throw new IllegalArgumentException(where + ": " + e.getMessage(), e);
                 }

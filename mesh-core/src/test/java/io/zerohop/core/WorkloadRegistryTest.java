@@ -71,4 +71,30 @@ class WorkloadRegistryTest {
         assertThatThrownBy(() -> Addresses.parseHostPort("10.0.0.1:99999", "--via")).hasMessageContaining("--via: port 99999 out of range");
         assertThatThrownBy(() -> Addresses.parseIp("example.com", "--dest-ip")).hasMessageContaining("not an IP address literal");
     }
+
+    @Test
+    void portsCarryTheirApplicationProtocolAndATypoIsRefused(@TempDir Path dir) throws Exception {
+        Path f = Files.writeString(dir.resolve("w.yaml"), GOOD.replace("node: node-b", "node: node-b\n    ports: {8080: http, 9090: GRPC, 5432: tcp}"));
+        Workload b = WorkloadRegistry.load(f).byName("prod", "backend").orElseThrow();
+        assertThat(b.appProtocol(8080)).isEqualTo(AppProtocol.HTTP);
+        assertThat(b.appProtocol(9090)).isEqualTo(AppProtocol.GRPC);
+        assertThat(b.appProtocol(5432)).isEqualTo(AppProtocol.TCP);
+        assertThat(b.appProtocol(7000)).isEqualTo(AppProtocol.AUTO);
+        Files.writeString(f, GOOD.replace("node: node-b", "node: node-b\n    ports: {8080: htp}"));
+        assertThatThrownBy(() -> WorkloadRegistry.load(f)).hasMessageContaining("workloads[0].ports.8080: unknown application protocol \"htp\"");
+    }
+
+    /** Istio's protocol selection: appProtocol wins, else the port name's prefix (istio.io "Protocol Selection"). */
+    @Test
+    void protocolSelectionFollowsIstiosServicePortConventions() {
+        assertThat(AppProtocol.of(null, "http-web")).isEqualTo(AppProtocol.HTTP);
+        assertThat(AppProtocol.of(null, "http2-api")).isEqualTo(AppProtocol.HTTP2);
+        assertThat(AppProtocol.of(null, "grpc")).isEqualTo(AppProtocol.GRPC);
+        assertThat(AppProtocol.of(null, "tcp-db")).isEqualTo(AppProtocol.TCP);
+        assertThat(AppProtocol.of(null, "https-admin")).isEqualTo(AppProtocol.TCP);
+        assertThat(AppProtocol.of(null, "web")).isEqualTo(AppProtocol.AUTO);
+        assertThat(AppProtocol.of(null, null)).isEqualTo(AppProtocol.AUTO);
+        assertThat(AppProtocol.of("kubernetes.io/h2c", "tcp-x")).isEqualTo(AppProtocol.HTTP2);
+        assertThat(AppProtocol.of("HTTP", "grpc")).isEqualTo(AppProtocol.HTTP);
+    }
 }
