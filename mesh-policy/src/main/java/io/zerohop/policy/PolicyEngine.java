@@ -8,6 +8,8 @@ import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,6 +33,7 @@ public final class PolicyEngine {
     private final long cacheSize;
     private final Duration pollInterval;
     private final ReloadListener listener;
+    private final CopyOnWriteArrayList<Consumer<PolicySet>> changeListeners = new CopyOnWriteArrayList<>();
     private volatile State state;
 
     private PolicyEngine(Builder b) {
@@ -78,9 +81,32 @@ public final class PolicyEngine {
         return rootNamespace;
     }
 
-    /** Atomically installs a new policy set; evaluations already running finish on the old one. */
+    /**
+     * Atomically installs a new policy set; evaluations already running finish on the old one.
+     * Then every change listener is told, on this thread.
+     */
     public void replace(PolicySet policies) {
         state = newState(Objects.requireNonNull(policies, "policies"));
+        for (Consumer<PolicySet> l : changeListeners) {
+            try {
+                l.accept(policies);
+            } catch (RuntimeException e) {
+                LOG.error("policy change listener failed", e);
+            }
+        }
+    }
+
+    /**
+     * Calls {@code listener} with the new set after every swap ({@link #replace}, a watched
+     * directory's reload, any other source), so that open connections can be re-authorized as
+     * ztunnel's policy watcher does. Listeners run on the thread that swapped and must not block.
+     *
+     * @return closing it removes the listener
+     */
+    public AutoCloseable addChangeListener(Consumer<PolicySet> listener) {
+        Objects.requireNonNull(listener, "listener");
+        changeListeners.add(listener);
+        return () -> changeListeners.remove(listener);
     }
 
     /**

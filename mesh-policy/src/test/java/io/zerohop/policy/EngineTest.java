@@ -137,4 +137,21 @@ class EngineTest {
             Thread.sleep(20);
         }
     }
+
+    @Test
+    void changeListenersHearEverySwapUntilRemoved() throws Exception {
+        PolicyEngine engine = PolicyEngine.builder().build();
+        java.util.List<PolicySet> seen = new java.util.ArrayList<>();
+        AutoCloseable handle = engine.addChangeListener(seen::add);
+        PolicySet next = PolicyLoader.fromString("mem", """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: deny-all, namespace: prod}
+                spec: {}
+                """);
+        engine.replace(next);
+        handle.close();
+        engine.replace(PolicySet.empty());
+        org.assertj.core.api.Assertions.assertThat(seen).containsExactly(next);
+    }
 }
