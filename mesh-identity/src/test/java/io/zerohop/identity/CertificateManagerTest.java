@@ -6,7 +6,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.spiffe.bundle.x509bundle.X509BundleSet;
 import io.spiffe.spiffeid.SpiffeId;
 import io.spiffe.svid.x509svid.X509Svid;
-import io.zerohop.identity.testing.FakeIstioCa;
 import io.zerohop.identity.testing.MutableClock;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -292,26 +291,6 @@ class CertificateManagerTest {
 
         assertThat(seen.poll(5, TimeUnit.SECONDS)).isEqualTo(ca.bundles());
         assertThat(m.bundles()).isEqualTo(ca.bundles());
-    }
-
-    @Test
-    void worksWithTheIstioCaClientInNodeMode(@TempDir Path dir) throws Exception {
-        InMemoryCa istioCa = InMemoryCa.create("cluster.local");
-        Path token = dir.resolve("token");
-        Files.writeString(token, "ztunnel-token");
-        try (FakeIstioCa server = new FakeIstioCa(istioCa, "ztunnel-token", null);
-                IstioCaClient client = IstioCaClient.builder().address("127.0.0.1", server.port()).plaintext()
-                        .meshRoots(List.of(istioCa.root())).tokenFile(token).impersonate(true).build()) {
-            CertificateManager m = CertificateManager.builder().issuer(client).trustBundles(istioCa.bundles())
-                    .checkInterval(null).build();
-            toClose.add(m);
-            SpiffeId x = SpiffeIds.istio("cluster.local", "a", "x");
-            SpiffeId y = SpiffeIds.istio("cluster.local", "b", "y");
-
-            assertThat(get(m, x).getSpiffeId()).isEqualTo(x);
-            assertThat(get(m, y).getSpiffeId()).isEqualTo(y);
-            assertThat(server.seen()).hasSize(2);
-        }
     }
 
     @Test

@@ -10,7 +10,7 @@ import io.zerohop.core.WorkloadRegistry;
 import io.zerohop.identity.IdentityProvider;
 import io.zerohop.identity.InMemoryCa;
 import io.zerohop.identity.PemFileIdentityProvider;
-import io.zerohop.identity.SpireIdentityProvider;
+import io.zerohop.identity.spire.SpireIdentityProvider;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.PolicyLoader;
 import java.io.OutputStream;

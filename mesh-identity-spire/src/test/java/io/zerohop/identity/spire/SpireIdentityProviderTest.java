@@ -1,4 +1,4 @@
-package io.zerohop.identity;
+package io.zerohop.identity.spire;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -18,7 +18,9 @@ import io.spiffe.spiffeid.TrustDomain;
 import io.spiffe.svid.x509svid.X509Svid;
 import io.spiffe.workloadapi.grpc.SpiffeWorkloadAPIGrpc;
 import io.spiffe.workloadapi.grpc.Workload;
-import io.zerohop.identity.testing.WorkloadApiServer;
+import io.zerohop.identity.IdentityListener;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.testing.WorkloadApiServer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;

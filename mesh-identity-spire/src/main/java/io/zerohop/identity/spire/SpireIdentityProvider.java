@@ -1,4 +1,4 @@
-package io.zerohop.identity;
+package io.zerohop.identity.spire;
 
 import io.spiffe.bundle.x509bundle.X509BundleSet;
 import io.spiffe.exception.SocketEndpointAddressException;
@@ -9,6 +9,8 @@ import io.spiffe.workloadapi.DefaultWorkloadApiClient;
 import io.spiffe.workloadapi.Watcher;
 import io.spiffe.workloadapi.WorkloadApiClient;
 import io.spiffe.workloadapi.X509Context;
+import io.zerohop.identity.IdentityListener;
+import io.zerohop.identity.IdentityProvider;
 import io.zerohop.identity.internal.ListenerSet;
 import io.zerohop.identity.internal.Svids;
 import java.security.GeneralSecurityException;

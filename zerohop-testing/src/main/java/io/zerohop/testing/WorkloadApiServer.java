@@ -1,4 +1,4 @@
-package io.zerohop.identity.testing;
+package io.zerohop.testing;
 
 import com.google.protobuf.ByteString;
 import io.grpc.Metadata;

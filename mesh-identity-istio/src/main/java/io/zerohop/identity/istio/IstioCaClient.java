@@ -1,4 +1,4 @@
-package io.zerohop.identity;
+package io.zerohop.identity.istio;
 
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
@@ -15,11 +15,15 @@ import io.spiffe.bundle.x509bundle.X509Bundle;
 import io.spiffe.bundle.x509bundle.X509BundleSet;
 import io.spiffe.spiffeid.SpiffeId;
 import io.spiffe.svid.x509svid.X509Svid;
-import io.zerohop.identity.internal.IstioCaMessages;
-import io.zerohop.identity.internal.IstioCaMessages.CertificateRequest;
-import io.zerohop.identity.internal.IstioCaMessages.CertificateResponse;
+import io.zerohop.identity.CertificateIssuer;
+import io.zerohop.identity.Csr;
+import io.zerohop.identity.Pem;
+import io.zerohop.identity.SvidVerifier;
 import io.zerohop.identity.internal.Svids;
 import io.zerohop.identity.internal.X509;
+import io.zerohop.identity.istio.internal.IstioCaMessages;
+import io.zerohop.identity.istio.internal.IstioCaMessages.CertificateRequest;
+import io.zerohop.identity.istio.internal.IstioCaMessages.CertificateResponse;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;

@@ -1,4 +1,4 @@
-package io.zerohop.identity.internal;
+package io.zerohop.identity.istio.internal;
 
 import com.google.protobuf.CodedInputStream;
 import com.google.protobuf.CodedOutputStream;

@@ -1,4 +1,4 @@
-package io.zerohop.identity;
+package io.zerohop.identity.istio;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -11,10 +11,16 @@ import io.grpc.Metadata;
 import io.grpc.Status;
 import io.spiffe.spiffeid.SpiffeId;
 import io.spiffe.svid.x509svid.X509Svid;
-import io.zerohop.identity.internal.IstioCaMessages;
-import io.zerohop.identity.internal.IstioCaMessages.CertificateRequest;
-import io.zerohop.identity.internal.IstioCaMessages.CertificateResponse;
-import io.zerohop.identity.testing.FakeIstioCa;
+import io.zerohop.identity.CertificateManager;
+import io.zerohop.identity.Csr;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.identity.Pem;
+import io.zerohop.identity.SpiffeIds;
+import io.zerohop.identity.SvidVerifier;
+import io.zerohop.identity.istio.internal.IstioCaMessages;
+import io.zerohop.identity.istio.internal.IstioCaMessages.CertificateRequest;
+import io.zerohop.identity.istio.internal.IstioCaMessages.CertificateResponse;
+import io.zerohop.testing.FakeIstioCa;
 import java.io.ByteArrayOutputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -160,7 +166,7 @@ class IstioCaClientTest {
     @Test
     void certificateForAnotherIdentityIsRejected() throws Exception {
         X509Svid wrong = ca.issue(SpiffeIds.istio("cluster.local", "shop", "evil"));
-        server.tamper(r -> new CertificateResponse(List.of(Pem.certificates(wrong.getChain())), List.of()));
+        server.tamper(r -> new FakeIstioCa.Response(List.of(Pem.certificates(wrong.getChain())), List.of()));
         client = tls().build();
 
         Throwable t = failure(client, ID);
@@ -175,7 +181,7 @@ class IstioCaClientTest {
             try {
                 List<java.security.cert.X509Certificate> signed = rogue.signCsr(
                         Csr.fromPem(server.seen().get(server.seen().size() - 1).request().csr()), Duration.ofHours(1));
-                return new CertificateResponse(List.of(Pem.certificates(signed), Pem.certificates(List.of(rogue.root()))),
+                return new FakeIstioCa.Response(List.of(Pem.certificates(signed), Pem.certificates(List.of(rogue.root()))),
                         List.of(Pem.certificates(List.of(rogue.root()))));
             } catch (Exception e) {
                 throw new IllegalStateException(e);
@@ -255,5 +261,27 @@ class IstioCaClientTest {
         assertThatThrownBy(() -> IstioCaClient.builder().validity(Duration.ZERO)).hasMessageContaining("validity");
         assertThatThrownBy(() -> IstioCaClient.builder().address("istiod", 15012).plaintext().tokenFile(tokenFile).build())
                 .hasMessageContaining("meshRoots");
+    }
+
+    /** Moved from mesh-identity's CertificateManagerTest with IstioCaClient: the node-mode pairing. */
+    @Test
+    void worksWithTheCertificateManagerInNodeMode(@TempDir Path tmp) throws Exception {
+        InMemoryCa istioCa = InMemoryCa.create("cluster.local");
+        Path token = tmp.resolve("token");
+        Files.writeString(token, "ztunnel-token");
+        try (FakeIstioCa plain = new FakeIstioCa(istioCa, "ztunnel-token", null);
+                IstioCaClient c = IstioCaClient.builder().address("127.0.0.1", plain.port()).plaintext()
+                        .meshRoots(List.of(istioCa.root())).tokenFile(token).impersonate(true).build();
+                CertificateManager m = CertificateManager.builder().issuer(c).trustBundles(istioCa.bundles())
+                        .checkInterval(null).build()) {
+            SpiffeId x = SpiffeIds.istio("cluster.local", "a", "x");
+            SpiffeId y = SpiffeIds.istio("cluster.local", "b", "y");
+
+            assertThat(m.svid(x).get(10, TimeUnit.SECONDS).getSpiffeId()).isEqualTo(x);
+            assertThat(m.svid(y).get(10, TimeUnit.SECONDS).getSpiffeId()).isEqualTo(y);
+            assertThat(plain.seen()).hasSize(2);
+        } finally {
+            istioCa.close();
+        }
     }
 }

@@ -1,4 +1,4 @@
-package io.zerohop.identity.testing;
+package io.zerohop.testing.netty;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.PooledByteBufAllocator;

@@ -1,6 +1,10 @@
-package io.zerohop.identity.testing;
+package io.zerohop.testing;
 
+import com.google.protobuf.ByteString;
+import com.google.protobuf.Struct;
+import com.google.protobuf.UnknownFieldSet;
 import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
 import io.grpc.Server;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
@@ -15,15 +19,18 @@ import io.zerohop.identity.Csr;
 import io.zerohop.identity.InMemoryCa;
 import io.zerohop.identity.IssuedCertificate;
 import io.zerohop.identity.Pem;
-import io.zerohop.identity.internal.IstioCaMessages;
-import io.zerohop.identity.internal.IstioCaMessages.CertificateRequest;
-import io.zerohop.identity.internal.IstioCaMessages.CertificateResponse;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.math.BigInteger;
 import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPair;
+import java.security.KeyPairGenerator;
 import java.security.PrivateKey;
+import java.security.spec.ECGenParameterSpec;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
@@ -49,12 +56,38 @@ import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
  * An in-process {@code istio.v1.auth.IstioCertificateService} on loopback TCP, optionally TLS:
  * checks the bearer token as istiod does and signs CSRs with an {@link InMemoryCa}, answering
  * leaf first and root last.
+ *
+ * <p>The messages of istio/api {@code security/v1alpha1/ca.proto} are read and written with
+ * protobuf's generic wire API ({@link UnknownFieldSet}), not with mesh-identity-istio's codec:
+ * the fake is an independent peer, so a wrong field number in the client fails the client's
+ * tests instead of being mirrored here. (It also keeps this artifact below mesh-identity-istio,
+ * whose tests use it.)
  */
 public final class FakeIstioCa implements AutoCloseable {
     public static final String SERVER_NAME = "istiod.istio-system.svc";
+    /** ca.proto's service and method, as on the wire. */
+    public static final String METHOD = "istio.v1.auth.IstioCertificateService/CreateCertificate";
+
+    /**
+     * {@code IstioRequest}: fields 1 ({@code csr}), 3 ({@code validity_duration},
+     * seconds) and 4 ({@code metadata}, {@code null} when absent).
+     */
+    public record Request(String csr, long validityDurationSeconds, Struct metadata) {}
+
+    /**
+     * {@code IstioResponse}: field 1 ({@code cert_chain}, leaf first) and, when
+     * {@code rootCerts} is not empty, field 2 ({@code Roots root_cert}, whose field 1 is
+     * {@code ca_cert}).
+     */
+    public record Response(List<String> certChain, List<String> rootCerts) {
+        public Response {
+            certChain = List.copyOf(certChain);
+            rootCerts = List.copyOf(rootCerts);
+        }
+    }
 
     /** What the server saw for one call. */
-    public record Seen(Metadata headers, CertificateRequest request) {}
+    public record Seen(Metadata headers, Request request) {}
 
     private static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
     private static final io.grpc.Context.Key<Metadata> HEADERS = io.grpc.Context.key("headers");
@@ -63,7 +96,7 @@ public final class FakeIstioCa implements AutoCloseable {
     private final Server server;
     private final ConcurrentLinkedQueue<Seen> seen = new ConcurrentLinkedQueue<>();
     private volatile String expectedToken;
-    private volatile UnaryOperator<CertificateResponse> tamper = UnaryOperator.identity();
+    private volatile UnaryOperator<Response> tamper = UnaryOperator.identity();
     private volatile Status failWith;
 
     /**
@@ -73,8 +106,10 @@ public final class FakeIstioCa implements AutoCloseable {
     public FakeIstioCa(InMemoryCa ca, String expectedToken, Path tlsDir) throws Exception {
         this.ca = ca;
         this.expectedToken = expectedToken;
-        ServerServiceDefinition service = ServerServiceDefinition.builder(IstioCaMessages.SERVICE)
-                .addMethod(IstioCaMessages.CREATE_CERTIFICATE, ServerCalls.asyncUnaryCall(this::create))
+        MethodDescriptor<Request, Response> method = MethodDescriptor.newBuilder(new RequestMarshaller(), new ResponseMarshaller())
+                .setType(MethodDescriptor.MethodType.UNARY).setFullMethodName(METHOD).build();
+        ServerServiceDefinition service = ServerServiceDefinition.builder(MethodDescriptor.extractFullServiceName(METHOD))
+                .addMethod(method, ServerCalls.asyncUnaryCall(this::create))
                 .build();
         NettyServerBuilder b = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0))
                 .addService(ServerInterceptors.intercept(service, new ServerInterceptor() {
@@ -100,7 +135,7 @@ public final class FakeIstioCa implements AutoCloseable {
     }
 
     /** Rewrites every answer (to test how the client treats a CA that misbehaves). */
-    public void tamper(UnaryOperator<CertificateResponse> f) {
+    public void tamper(UnaryOperator<Response> f) {
         this.tamper = f;
     }
 
@@ -113,7 +148,7 @@ public final class FakeIstioCa implements AutoCloseable {
         return new ArrayList<>(seen);
     }
 
-    private void create(CertificateRequest req, io.grpc.stub.StreamObserver<CertificateResponse> out) {
+    private void create(Request req, io.grpc.stub.StreamObserver<Response> out) {
         Metadata headers = HEADERS.get();
         seen.add(new Seen(headers, req));
         if (failWith != null) {
@@ -133,7 +168,7 @@ public final class FakeIstioCa implements AutoCloseable {
             for (X509Certificate c : chain) {
                 pems.add(Pem.certificates(List.of(c)));
             }
-            out.onNext(tamper.apply(new CertificateResponse(pems, List.of())));
+            out.onNext(tamper.apply(new Response(pems, List.of())));
             out.onCompleted();
         } catch (Exception e) {
             out.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
@@ -146,7 +181,9 @@ public final class FakeIstioCa implements AutoCloseable {
         PrivateKey rootKey = Pem.parsePrivateKey(Pem.read(dir.resolve("root.key")));
         Files.delete(dir.resolve("root.key"));
         X509Certificate root = ca.root();
-        KeyPair keys = io.zerohop.identity.internal.X509.newP256();
+        KeyPairGenerator g = KeyPairGenerator.getInstance("EC");
+        g.initialize(new ECGenParameterSpec("secp256r1"));
+        KeyPair keys = g.generateKeyPair();
         Instant now = Instant.now();
         JcaX509v3CertificateBuilder cb = new JcaX509v3CertificateBuilder(root, BigInteger.valueOf(now.toEpochMilli()),
                 Date.from(now.minusSeconds(60)), Date.from(now.plusSeconds(3600)), new X500Name("CN=" + dnsName), keys.getPublic());
@@ -157,6 +194,59 @@ public final class FakeIstioCa implements AutoCloseable {
         X509Certificate cert = new JcaX509CertificateConverter()
                 .getCertificate(cb.build(new JcaContentSignerBuilder("SHA256withECDSA").build(rootKey)));
         return new IssuedCertificate(List.of(cert), keys.getPrivate());
+    }
+
+
+    private static final class RequestMarshaller implements MethodDescriptor.Marshaller<Request> {
+        @Override
+        public InputStream stream(Request r) {
+            UnknownFieldSet.Builder b = UnknownFieldSet.newBuilder()
+                    .addField(1, UnknownFieldSet.Field.newBuilder().addLengthDelimited(ByteString.copyFromUtf8(r.csr())).build())
+                    .addField(3, UnknownFieldSet.Field.newBuilder().addVarint(r.validityDurationSeconds()).build());
+            if (r.metadata() != null) {
+                b.addField(4, UnknownFieldSet.Field.newBuilder().addLengthDelimited(r.metadata().toByteString()).build());
+            }
+            return new ByteArrayInputStream(b.build().toByteArray());
+        }
+
+        @Override
+        public Request parse(InputStream in) {
+            try {
+                UnknownFieldSet f = UnknownFieldSet.parseFrom(in.readAllBytes());
+                String csr = last(f, 1) == null ? "" : last(f, 1).toStringUtf8();
+                List<Long> validity = f.hasField(3) ? f.getField(3).getVarintList() : List.of();
+                ByteString md = last(f, 4);
+                return new Request(csr, validity.isEmpty() ? 0 : validity.get(validity.size() - 1), md == null ? null : Struct.parseFrom(md));
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+
+        private static ByteString last(UnknownFieldSet f, int number) {
+            List<ByteString> l = f.hasField(number) ? f.getField(number).getLengthDelimitedList() : List.of();
+            return l.isEmpty() ? null : l.get(l.size() - 1);
+        }
+    }
+
+    private static final class ResponseMarshaller implements MethodDescriptor.Marshaller<Response> {
+        @Override
+        public InputStream stream(Response r) {
+            UnknownFieldSet.Field.Builder chain = UnknownFieldSet.Field.newBuilder();
+            r.certChain().forEach(c -> chain.addLengthDelimited(ByteString.copyFromUtf8(c)));
+            UnknownFieldSet.Builder b = UnknownFieldSet.newBuilder().addField(1, chain.build());
+            if (!r.rootCerts().isEmpty()) {
+                UnknownFieldSet.Field.Builder roots = UnknownFieldSet.Field.newBuilder();
+                r.rootCerts().forEach(c -> roots.addLengthDelimited(ByteString.copyFromUtf8(c)));
+                b.addField(2, UnknownFieldSet.Field.newBuilder()
+                        .addLengthDelimited(UnknownFieldSet.newBuilder().addField(1, roots.build()).build().toByteString()).build());
+            }
+            return new ByteArrayInputStream(b.build().toByteArray());
+        }
+
+        @Override
+        public Response parse(InputStream in) {
+            throw new UnsupportedOperationException("a server never parses its responses");
+        }
     }
 
     @Override
