@@ -2,6 +2,7 @@ package io.zerohop.hbone;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.zerohop.testing.netty.EchoServer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;

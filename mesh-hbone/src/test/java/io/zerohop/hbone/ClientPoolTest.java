@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.identity.SpiffeIds;
+import io.zerohop.testing.netty.EchoServer;
 import java.time.Duration;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;

@@ -2,6 +2,7 @@ package io.zerohop.hbone;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.zerohop.testing.netty.EchoServer;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;

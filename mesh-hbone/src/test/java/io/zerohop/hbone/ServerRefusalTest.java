@@ -8,6 +8,7 @@ import io.netty.handler.codec.http2.Http2Headers;
 import io.zerohop.identity.InMemoryCa;
 import io.zerohop.identity.MeshTls;
 import io.zerohop.identity.SpiffeIds;
+import io.zerohop.testing.netty.EchoServer;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;

@@ -1,4 +1,4 @@
-package io.zerohop.hbone;
+package io.zerohop.testing.netty;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.Unpooled;
@@ -8,21 +8,30 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.SocketChannel;
-import io.zerohop.hbone.internal.Transports;
+import io.netty.channel.socket.nio.NioServerSocketChannel;
 import java.net.InetSocketAddress;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
-/** Plain TCP echo with back-pressure and half-close (FIN in → FIN out). */
-final class EchoServer implements AutoCloseable {
-    final EventLoopGroup group = Transports.newGroup(1, "echo");
-    final Channel channel;
-    final AtomicInteger accepted = new AtomicInteger();
+/**
+ * The shared plain-TCP echo server of zerohop's tests, on an ephemeral loopback port: echoes
+ * every byte with back-pressure (stops reading while the peer does not read) and half-close
+ * (FIN in, then FIN out once everything is written), like the {@code echo} apps of ztunnel's
+ * and Istio's tests. NIO, so it behaves the same on every OS; one event-loop thread.
+ */
+public final class EchoServer implements AutoCloseable {
+    private final EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    private final Channel channel;
+    /** Connections accepted so far (a test compares before and after to prove nothing connected). */
+    public final AtomicInteger accepted = new AtomicInteger();
 
-    EchoServer() throws InterruptedException {
-        channel = new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
+    /** Binds 127.0.0.1 on an ephemeral port and starts echoing; {@link #close()} stops it. */
+    public EchoServer() throws InterruptedException {
+        channel = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
@@ -65,7 +74,8 @@ final class EchoServer implements AutoCloseable {
                 }).bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
     }
 
-    InetSocketAddress address() {
+    /** The bound loopback address with its actual port. */
+    public InetSocketAddress address() {
         return (InetSocketAddress) channel.localAddress();
     }
 

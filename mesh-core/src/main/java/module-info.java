@@ -1,0 +1,26 @@
+/**
+ * The zerohop {@link io.zerohop.core.Mesh}: identity, policy and HBONE wired together, the
+ * workload registry, enforcement, metrics and access log. The API is {@link io.zerohop.core};
+ * {@code io.zerohop.core.internal} is not exported.
+ */
+module io.zerohop.core {
+    requires transitive io.zerohop.hbone;
+    requires transitive io.zerohop.identity;
+    requires transitive io.zerohop.policy;
+    requires com.fasterxml.jackson.databind;
+    requires com.fasterxml.jackson.dataformat.yaml;
+    requires io.netty.buffer;
+    requires io.netty.codec;
+    requires io.netty.codec.socks;
+    requires io.netty.common;
+    requires io.netty.transport;
+    requires io.netty.transport.classes.epoll;
+    requires io.netty.transport.unix.common;
+    // Optional (Mesh.Builder.meterRegistry): micrometer-core has only an Automatic-Module-Name.
+    requires static micrometer.core;
+    requires org.slf4j;
+
+    exports io.zerohop.core;
+    // WorkloadRegistry reads workloads.yaml into package-private records with Jackson databind.
+    opens io.zerohop.core to com.fasterxml.jackson.databind;
+}

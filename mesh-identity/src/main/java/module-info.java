@@ -1,0 +1,20 @@
+/**
+ * SPIFFE identities for zerohop: X.509-SVIDs and trust bundles from pluggable providers
+ * (in-memory CA, PEM files, node-mode certificate manager) and TLS 1.3 contexts with SPIFFE peer
+ * verification. The API is {@link io.zerohop.identity}; {@code io.zerohop.identity.internal} is
+ * shared only with the sibling provider modules (SPIRE, Istio CA), never with users.
+ */
+module io.zerohop.identity {
+    // MeshTls hands out Netty SslContexts; SVIDs, bundles and SPIFFE IDs are java-spiffe types.
+    requires transitive io.netty.handler;
+    // java-spiffe-core has neither module-info nor Automatic-Module-Name: this name is derived
+    // from the jar's file name (see the root README's module note).
+    requires transitive java.spiffe.core;
+    requires com.github.benmanes.caffeine;
+    requires org.bouncycastle.pkix;
+    requires org.bouncycastle.provider;
+    requires org.slf4j;
+
+    exports io.zerohop.identity;
+    exports io.zerohop.identity.internal to io.zerohop.identity.istio, io.zerohop.identity.spire;
+}

@@ -1,0 +1,5 @@
+/**
+ * Test support that needs no zerohop module: {@link LeakDetectionExtension} fails a test class
+ * that leaked a Netty {@code ByteBuf}, {@link Await} is the one way tests wait.
+ */
+package io.zerohop.testing.netty;

@@ -1,0 +1,63 @@
+package io.zerohop.testing.netty;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
+import static org.junit.platform.testkit.engine.EventConditions.container;
+import static org.junit.platform.testkit.engine.EventConditions.event;
+import static org.junit.platform.testkit.engine.EventConditions.finishedWithFailure;
+import static org.junit.platform.testkit.engine.TestExecutionResultConditions.message;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.PooledByteBufAllocator;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.platform.testkit.engine.EngineTestKit;
+
+/** The moved helpers still do their job: leaks fail the class, Await fails loudly, echo echoes and half-closes. */
+class LeakDetectionExtensionTest {
+
+    /** Drops a buffer without releasing it. Static member class: surefire skips it, the test kit runs it. */
+    @ExtendWith(LeakDetectionExtension.class)
+    static class Leaky {
+        @Test
+        void dropsABuffer() {
+            ByteBuf b = PooledByteBufAllocator.DEFAULT.directBuffer(64);
+            b.writeLong(42);
+            b = null; // unreleased and unreachable: the leak detector reports it after a GC
+        }
+    }
+
+    @Test
+    void aLeakedBufferFailsTheClass() {
+        EngineTestKit.engine("junit-jupiter").selectors(selectClass(Leaky.class)).execute()
+                .containerEvents().assertThatEvents().haveExactly(1,
+                        event(container(Leaky.class), finishedWithFailure(message(m -> m.contains("ByteBuf leak")))));
+    }
+
+    @Test
+    void awaitNamesWhatItWaitedFor() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                () -> Await.until("the impossible", java.time.Duration.ofMillis(50), () -> false))
+                .isInstanceOf(AssertionError.class).hasMessageContaining("the impossible");
+        org.assertj.core.api.Assertions.assertThatThrownBy(
+                () -> Await.result(CompletableFuture.failedFuture(new IOException("refused"))))
+                .isInstanceOf(AssertionError.class).hasRootCauseMessage("refused");
+        assertThat(Await.result(CompletableFuture.completedFuture("x"))).isEqualTo("x");
+    }
+
+    @Test
+    void echoServerEchoesAndAnswersFinWithFin() throws Exception {
+        try (EchoServer echo = new EchoServer(); Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", echo.address().getPort()), 5_000);
+            s.getOutputStream().write("ping".getBytes(StandardCharsets.US_ASCII));
+            s.shutdownOutput();
+            assertThat(new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII)).isEqualTo("ping");
+            assertThat(echo.accepted.get()).isEqualTo(1);
+        }
+    }
+}
