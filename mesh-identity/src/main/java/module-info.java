@@ -10,6 +10,11 @@ module io.zerohop.identity {
     // java-spiffe-core has neither module-info nor Automatic-Module-Name: this name is derived
     // from the jar's file name (see the root README's module note).
     requires transitive java.spiffe.core;
+    // Never named in our code, but Netty's OpenSsl finds BoringSSL only if the tcnative classes are in
+    // the module graph: without this line a module-path application silently falls back to the JDK
+    // provider. (The classifier jar with the native library must be added by the application:
+    // --add-modules io.netty.internal.tcnative.openssl.linux.x86_64, see zerohop-bom/README.md.)
+    requires io.netty.tcnative.classes.openssl;
     requires com.github.benmanes.caffeine;
     requires org.bouncycastle.pkix;
     requires org.bouncycastle.provider;
