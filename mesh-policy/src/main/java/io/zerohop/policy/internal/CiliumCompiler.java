@@ -365,6 +365,9 @@ final class CiliumCompiler {
                 out.add(new CiliumPolicy.Port(0, 65535, CiliumPolicy.PROTO_ANY, http, "any"));
                 texts.add("any");
             }
+            if (rules != null && rules.get("dns") != null && portItems.isEmpty()) {
+                throw rules.get("dns").error("Port 53 must be specified for DNS rules");
+            }
             if (portItems.size() > 40) {
                 throw pr.get("ports").error("too many ports, the max is 40");
             }

@@ -358,8 +358,9 @@ public final class CompiledPolicies {
             if (p.dryRun) {
                 dryRunNamespaces.add(p.namespace);
             }
-            String key = p.selectorKeys == null ? null : p.selectorKeys[0];
-            String value = p.selectorKeys == null ? null : p.selectorValues[0];
+            boolean indexed = p.selectorKeys != null && p.selectorKeys.length > 0;
+            String key = indexed ? p.selectorKeys[0] : null;
+            String value = indexed ? p.selectorValues[0] : null;
             istio.computeIfAbsent(p.namespace, k -> new LabelIndex.Builder()).add(p, key, value);
         }
 

@@ -47,7 +47,8 @@ final class IstioCompiler {
     private IstioCompiler() {
     }
 
-    static IstioPolicy authorizationPolicy(PolicyRef base, String namespace, YNode spec, boolean dryRun,
+    /** @param dryRunNode the {@code istio.io/dry-run} annotation, or null */
+    static IstioPolicy authorizationPolicy(PolicyRef base, String namespace, YNode spec, YNode dryRunNode,
                                            List<String> warnings) throws PolicyLoadException {
         if (spec == null) {
             // An empty spec is an ALLOW policy without rules: it selects the namespace and allows nothing.
@@ -63,6 +64,7 @@ final class IstioCompiler {
             case "CUSTOM" -> IstioPolicy.CUSTOM;
             default -> throw actionNode.error("unknown action \"" + actionText + "\" (ALLOW, DENY, AUDIT, CUSTOM)");
         };
+        boolean dryRun = dryRun(dryRunNode, actionText);
         YNode rulesNode = spec.get("rules");
         List<YNode> ruleItems = rulesNode == null ? List.of() : rulesNode.items();
         if ((action == IstioPolicy.DENY || action == IstioPolicy.CUSTOM) && ruleItems.isEmpty()) {
@@ -118,6 +120,22 @@ final class IstioCompiler {
                         : "ALLOW policies apply and none matched");
         return new IstioPolicy(ref, namespace, action, provider, dryRun, selKeys, selValues, List.copyOf(targetRefs),
                 rules.toArray(new IstioPolicy.Rule[0]), noMatch);
+    }
+
+    /** istiod's checkDryRunAnnotation: Go's strconv.ParseBool, and only on ALLOW and DENY. */
+    private static boolean dryRun(YNode n, String action) throws PolicyLoadException {
+        if (n == null) {
+            return false;
+        }
+        String v = n.string();
+        if (!action.equals("ALLOW") && !action.equals("DENY")) {
+            throw n.error("the annotation istio.io/dry-run currently only supports action ALLOW/DENY, found action " + action);
+        }
+        return switch (v) {
+            case "1", "t", "T", "TRUE", "true", "True" -> true;
+            case "0", "f", "F", "FALSE", "false", "False" -> false;
+            default -> throw n.error("annotation istio.io/dry-run with invalid value (" + v + ")");
+        };
     }
 
     /** The status messages istiod's ambient conversion gives this policy, as load warnings. */
@@ -179,6 +197,17 @@ final class IstioCompiler {
         }
         if (!t.string("namespace", "").isEmpty()) {
             throw t.get("namespace").error("targetRef namespace must not be set; cross namespace referencing is not supported");
+        }
+        String group = t.string("group", "");
+        boolean allowed = switch (kind) {
+            case "Service" -> group.isEmpty() || group.equals("core");
+            case "ServiceEntry" -> group.equals("networking.istio.io");
+            case "Gateway", "GatewayClass" -> group.equals("gateway.networking.k8s.io");
+            default -> false;
+        };
+        if (!allowed) {
+            throw t.error("targetRef must be to one of Service, networking.istio.io/ServiceEntry, "
+                    + "gateway.networking.k8s.io/Gateway or GatewayClass but was " + group + "/" + kind);
         }
         return kind + "/" + name;
     }

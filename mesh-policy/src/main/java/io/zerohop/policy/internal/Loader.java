@@ -159,7 +159,7 @@ public final class Loader {
         }
         switch (k) {
             case AUTHORIZATION_POLICY -> out.add(IstioCompiler.authorizationPolicy(ref, namespace, spec,
-                    dryRun(meta, ref), out.warnings()));
+                    dryRunAnnotation(meta), out.warnings()));
             case PEER_AUTHENTICATION -> out.add(PeerAuthn.compile(ref, namespace, spec, out.warnings()));
             default -> {
                 String ns = clusterwide ? null : namespace;
@@ -182,34 +182,14 @@ public final class Loader {
         }
     }
 
-    /**
-     * {@code istio.io/dry-run}, read with Go's strconv.ParseBool as istiod does; a value it cannot
-     * parse leaves the policy enforced (istiod logs an error and proceeds), with a warning here.
-     */
-    private boolean dryRun(YNode meta, PolicyRef ref) throws PolicyLoadException {
+    /** The {@code istio.io/dry-run} annotation's node, or null. */
+    private static YNode dryRunAnnotation(YNode meta) throws PolicyLoadException {
         YNode annotations = meta.get("annotations");
         if (annotations == null) {
-            return false;
+            return null;
         }
         annotations.requireMap();
-        YNode v = annotations.get("istio.io/dry-run");
-        if (v == null) {
-            return false;
-        }
-        String text = v.string();
-        switch (text) {
-            case "1", "t", "T", "TRUE", "true", "True" -> {
-                return true;
-            }
-            case "0", "f", "F", "FALSE", "false", "False" -> {
-                return false;
-            }
-            default -> {
-                out.warn(v.file + ":" + v.line + ": " + ref + ": cannot parse istio.io/dry-run \"" + text
-                        + "\" as a boolean; the policy is enforced (as istiod does)");
-                return false;
-            }
-        }
+        return annotations.get("istio.io/dry-run");
     }
 
     private static final String ISTIO_GROUP = "security.istio.io";
