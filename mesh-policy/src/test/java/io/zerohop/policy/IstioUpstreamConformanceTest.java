@@ -111,6 +111,11 @@ class IstioUpstreamConformanceTest {
         T.invalid(s, "source-nil", rules("[{from: [{}]}]"), "`from.source` must not be nil");
         T.invalid(s, "source-empty", rules("[{from: [{source: {}}]}]"), "`from.source` must not be empty");
         T.invalid(s, "to-empty", rules("[{to: []}]"), "`to` must not be empty");
+        T.invalid(s, "source with only empty lists is empty (proto3: [] is unset)", from("{principals: [], namespaces: []}"),
+                "`from.source` must not be empty");
+        T.invalid(s, "rule nil", rules("[~]"), "`rule` must not be nil, found at rule 0");
+        T.invalid(s, "rule nil after a good one", rules("[{}, null]"), "`rule` must not be nil, found at rule 1");
+        T.invalid(s, "DENY with rules: [] has no rules", spec("action: DENY, rules: []"), "DENY action without `rules` is meaningless");
         T.invalid(s, "operation-nil", rules("[{to: [{}]}]"), "`to.operation` must not be nil");
         T.invalid(s, "operation-empty", rules("[{to: [{operation: {}}]}]"), "`to.operation` must not be empty");
         for (String f : List.of("principals", "notPrincipals", "requestPrincipals", "notRequestPrincipals", "namespaces",
@@ -280,6 +285,16 @@ class IstioUpstreamConformanceTest {
                 r().http("GET", "/"), true, "prod/p");
         T.decide(s, "trustDomains are not sent to ztunnel: the source is an empty match",
                 from("{trustDomains: [cluster.local]}"), r(), false, "prod/p");
+        T.decide(s, "DENY: trustDomains are dropped for ztunnel, the rest of the source denies",
+                spec("action: DENY, rules: [{from: [{source: {principals: ['*'], notTrustDomains: [cluster.local]}}]}]"),
+                r(), false, "prod/p");
+        // zerohop deviation (README): an ALLOW rule whose trust domains ztunnel would drop is omitted at L4, never widened.
+        T.decide(s, "ALLOW with principals and trustDomains is omitted at L4 (zerohop: never wider)",
+                from("{principals: ['*'], trustDomains: [other.td]}"), r(), false, "prod/p");
+        T.warns(s, "ALLOW with trustDomains warns", from("{principals: ['*'], trustDomains: [other.td]}"),
+                "trustDomains are not sent to ztunnel");
+        T.decide(s, "ALLOW with principals and trustDomains at L7", from("{principals: ['*'], trustDomains: [cluster.local]}"),
+                r().http("GET", "/"), true, "prod/p");
         T.decide(s, "DENY with ports and methods keeps the ports at L4",
                 spec("action: DENY, rules: [{to: [{operation: {ports: ['8080'], methods: [POST]}}]}]"), r(), false, "prod/p");
         T.decide(s, "DENY to-entries ORed: the HTTP-only entry is skipped, the port entry kept",

@@ -114,6 +114,15 @@ final class IstioCompiler {
         }
         if (targetRefs.isEmpty()) {
             ambientWarnings(ref, action, rules, httpFound, warnings);
+            if (action == IstioPolicy.ALLOW) {
+                for (IstioPolicy.Rule r : rules) {
+                    if (r.trustDomains && !r.http) {
+                        warnings.add(ref + ": rule " + r.index + ": trustDomains are not sent to ztunnel by istiod; zerohop "
+                                + "omits this ALLOW rule on L4 connections rather than admit other trust domains "
+                                + "(enforced per HTTP request)");
+                    }
+                }
+            }
         }
         Decision noMatch = new Decision(false, Outcome.DENIED_DEFAULT, ref, -1,
                 rules.isEmpty() ? "ALLOW policy without rules allows nothing"

@@ -96,6 +96,12 @@ final class IstioPolicy {
         final Condition[] when;
         /** istiod's ambient conversion found an HTTP attribute (or a when key ztunnel lacks) in this rule. */
         final boolean http;
+        /**
+         * A source names trust domains, which istiod's ambient conversion drops. For DENY that denies
+         * more (as upstream); an ALLOW rule would admit other trust domains, so zerohop omits it at L4
+         * instead (documented deviation: never wider than the policy says).
+         */
+        final boolean trustDomains;
         /** Decision when the rule matches with every field evaluated. */
         Decision decision;
         /** Decision when the rule matches at L4 with its HTTP attributes omitted (DENY only). */
@@ -119,11 +125,16 @@ final class IstioPolicy {
                 any |= !c.l4;
             }
             this.http = any;
+            boolean td = false;
+            for (Source s : from) {
+                td |= s.trustDomains.length + s.notTrustDomains.length > 0;
+            }
+            this.trustDomains = td;
         }
 
         /** Whether ztunnel could ever match this rule (istiod's {@code hasEffectiveRules}, per rule). */
         boolean effectiveAtL4(int action) {
-            if (action == ALLOW && http) {
+            if (action == ALLOW && (http || trustDomains)) {
                 return false;
             }
             if (from.length > 0) {
@@ -153,7 +164,7 @@ final class IstioPolicy {
         }
 
         boolean matchesL4(AccessRequest r, int action) {
-            if (action == ALLOW && http) {
+            if (action == ALLOW && (http || trustDomains)) {
                 // istiod: "Within an ALLOW policy, rules matching HTTP attributes are omitted".
                 return false;
             }
