@@ -34,8 +34,11 @@ public final class YamlDocuments {
 
     /** Deepest nesting of mappings and lists accepted in one document. */
     public static final int MAX_DEPTH = 64;
-    /** Largest number of nodes one document may have after alias expansion (billion-laughs guard). */
-    public static final int MAX_NODES = 1_000_000;
+    /**
+     * Most nodes alias expansion may add to one document (billion-laughs guard). Nodes written out are
+     * bounded by {@link #MAX_CHARS} already.
+     */
+    public static final int MAX_ALIAS_NODES = 100_000;
     /** Largest text accepted, in characters. */
     public static final int MAX_CHARS = 64 << 20;
 
@@ -44,7 +47,10 @@ public final class YamlDocuments {
     private final String file;
     private final ParserImpl parser;
     private Map<String, YNode> anchors = new HashMap<>();
+    /** Node count of each anchored subtree, so that an alias too big to copy fails before copying. */
+    private Map<String, Integer> anchorSizes = new HashMap<>();
     private int nodes;
+    private int aliasNodes;
 
     private YamlDocuments(String file, String yaml) {
         this.file = file;
@@ -94,7 +100,9 @@ public final class YamlDocuments {
                 }
                 case DocumentStart -> {
                     anchors = new HashMap<>();
+                    anchorSizes = new HashMap<>();
                     nodes = 0;
+                    aliasNodes = 0;
                     YNode doc = node(parser.getEvent(), "", 0);
                     if (!doc.isNull()) {
                         docs.add(doc);
@@ -109,11 +117,13 @@ public final class YamlDocuments {
         return e.getStartMark() == null ? 0 : e.getStartMark().getLine() + 1;
     }
 
-    private void count(int line, String path) throws PolicyLoadException {
-        if (++nodes > MAX_NODES) {
-            throw new PolicyLoadException(file, line, path,
-                    "document too large after alias expansion (more than " + MAX_NODES + " nodes)");
-        }
+    private void count(int line, String path) {
+        nodes++;
+    }
+
+    private PolicyLoadException tooLarge(int line, String path) {
+        return new PolicyLoadException(file, line, path,
+                "document too large after alias expansion (more than " + MAX_ALIAS_NODES + " nodes from aliases)");
     }
 
     private YNode node(Event e, String path, int depth) throws PolicyLoadException {
@@ -126,8 +136,15 @@ public final class YamlDocuments {
             if (target == null) {
                 throw new PolicyLoadException(file, line, path, "unknown alias *" + a.getAnchor());
             }
+            int size = anchorSizes.get(a.getAnchor());
+            if (aliasNodes + size > MAX_ALIAS_NODES) {
+                throw tooLarge(line, path);
+            }
+            aliasNodes += size;
+            nodes += size;
             return copy(target, path);
         }
+        int before = nodes;
         count(line, path);
         YNode result;
         if (e instanceof ScalarEvent s) {
@@ -157,6 +174,7 @@ public final class YamlDocuments {
         String anchor = e instanceof NodeEvent ne ? ne.getAnchor() : null;
         if (anchor != null) {
             anchors.put(anchor, result);
+            anchorSizes.put(anchor, nodes - before);
         }
         return result;
     }
@@ -202,7 +220,8 @@ public final class YamlDocuments {
         for (YNode m : merged) {
             for (Map.Entry<String, YNode> e : m.map.entrySet()) {
                 if (!map.map.containsKey(e.getKey())) {
-                    map.map.put(e.getKey(), copy(e.getValue(), path.isEmpty() ? e.getKey() : path + "." + e.getKey()));
+                    // The merged mapping was read (or copied from its anchor) at this very path: no copy needed.
+                    map.map.put(e.getKey(), e.getValue());
                 }
             }
         }
@@ -229,8 +248,7 @@ public final class YamlDocuments {
     }
 
     /** Deep copy of an anchored node at a new path; lines stay those of the anchor's text. */
-    private YNode copy(YNode n, String path) throws PolicyLoadException {
-        count(n.line, path);
+    private YNode copy(YNode n, String path) {
         return switch (n.type) {
             case MAP -> {
                 YNode m = new YNode(YNode.Type.MAP, n.file, n.line, path, null, new LinkedHashMap<>(), null);
