@@ -90,6 +90,8 @@ class CiliumUpstreamConformanceTest {
                         "is not supported yet");
             }
         }
+        T.decide(s, "L7Rules.IsEmpty: http: [] is no L7 rule (plain L4 allow, any protocol)",
+                http("[{port: '8080'}]", "[]"), r(), true, "prod/c");
         T.invalid(s, "PortRule.sanitize: L7 on port 0", http("[{port: '0', protocol: TCP}]", "[{method: GET}]"),
                 "L7 rules can not be used when a port is 0");
         T.invalid(s, "PortProtocol.sanitize: port missing", ingress("{toPorts: [{ports: [{protocol: TCP}]}]}"), "Port must be specified");

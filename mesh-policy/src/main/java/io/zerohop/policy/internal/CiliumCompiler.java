@@ -331,9 +331,10 @@ final class CiliumCompiler {
                 if (ingress && rules.get("dns") != null && !rules.get("dns").items().isEmpty()) {
                     throw rules.get("dns").error("DNS rules are not allowed on ingress");
                 }
+                // L7Rules.IsEmpty: an empty list is no rule at all (the port stays a plain L4 allow).
                 int types = 0;
                 for (String key : new String[] {"http", "kafka", "dns"}) {
-                    types += rules.get(key) != null ? 1 : 0;
+                    types += rules.get(key) != null && !rules.get(key).items().isEmpty() ? 1 : 0;
                 }
                 types += rules.get("l7proto") != null ? 1 : 0;
                 if (rules.get("l7") != null && rules.get("l7proto") == null) {
@@ -351,7 +352,7 @@ final class CiliumCompiler {
                     }
                 }
                 YNode httpNode = rules.get("http");
-                if (httpNode != null) {
+                if (httpNode != null && !httpNode.items().isEmpty()) {
                     List<YNode> items = httpNode.items();
                     http = new CiliumPolicy.Http[items.size()];
                     for (int i = 0; i < items.size(); i++) {
@@ -365,7 +366,7 @@ final class CiliumCompiler {
                 out.add(new CiliumPolicy.Port(0, 65535, CiliumPolicy.PROTO_ANY, http, "any"));
                 texts.add("any");
             }
-            if (rules != null && rules.get("dns") != null && portItems.isEmpty()) {
+            if (rules != null && rules.get("dns") != null && !rules.get("dns").items().isEmpty() && portItems.isEmpty()) {
                 throw rules.get("dns").error("Port 53 must be specified for DNS rules");
             }
             if (portItems.size() > 40) {

@@ -60,9 +60,13 @@ public final class YamlDocuments {
     }
 
     public static List<YNode> parse(String file, String yaml) throws PolicyLoadException {
-        if (yaml.length() > MAX_CHARS) {
-            throw new PolicyLoadException(file, lineAt(yaml, MAX_CHARS), "",
-                    "too large: " + yaml.length() + " characters (limit " + MAX_CHARS + ")");
+        return parse(file, yaml, MAX_CHARS);
+    }
+
+    static List<YNode> parse(String file, String yaml, int maxChars) throws PolicyLoadException {
+        if (yaml.length() > maxChars) {
+            throw new PolicyLoadException(file, lineAt(yaml, maxChars), "",
+                    "too large: " + yaml.length() + " characters (limit " + maxChars + "); the limit is reached on this line");
         }
         YamlDocuments d = new YamlDocuments(file, yaml);
         try {
