@@ -208,6 +208,8 @@ class IstioUpstreamConformanceTest {
         T.invalid(ISTIO_CRD, "ports: integer item", to("{ports: [8080]}"), "expected a string, found integer 8080 (quote it)");
         T.invalid(ISTIO_CRD, "values: boolean item (YAML 1.1 yes)", when("{key: 'request.headers[x]', values: [yes]}"),
                 "expected a string, found boolean yes");
+        T.invalid(ISTIO_CRD, "matchLabels value: integer", spec("selector: {matchLabels: {version: 1}}"),
+                "expected a string, found integer 1");
         T.invalid(ISTIO_CRD, "action: unknown enum", spec("action: PERMIT"), "unknown action");
         T.invalid(ISTIO_CRD, "unknown field", from("{principles: [a]}"), "unknown field");
         T.invalid(ISTIO_CRD, "PeerAuthentication portLevelMtls: {}", "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"

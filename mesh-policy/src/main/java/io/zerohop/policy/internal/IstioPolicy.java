@@ -102,6 +102,8 @@ final class IstioPolicy {
          * instead (documented deviation: never wider than the policy says).
          */
         final boolean trustDomains;
+        /** Same as {@link #http}; the earlier name, kept for code written against it. */
+        final boolean l7;
         /** Decision when the rule matches with every field evaluated. */
         Decision decision;
         /** Decision when the rule matches at L4 with its HTTP attributes omitted (DENY only). */
@@ -130,6 +132,7 @@ final class IstioPolicy {
                 td |= s.trustDomains.length + s.notTrustDomains.length > 0;
             }
             this.trustDomains = td;
+            this.l7 = any;
         }
 
         /** Whether ztunnel could ever match this rule (istiod's {@code hasEffectiveRules}, per rule). */
@@ -259,12 +262,15 @@ final class IstioPolicy {
         StringMatch[] notRequestPrincipals = NO_STRINGS;
         /** Has an HTTP attribute: remoteIpBlocks, requestPrincipals or their not* forms. */
         boolean http;
+        /** Same as {@link #http}; the earlier name, kept for code written against it. */
+        boolean l7;
         /** Nothing ztunnel receives (istiod's conversion has no trust-domain field either). */
         boolean l4Empty;
 
         void finish() {
             http = remoteIpBlocks.length + notRemoteIpBlocks.length + requestPrincipals.length
                     + notRequestPrincipals.length > 0;
+            l7 = http;
             l4Empty = principals.length + notPrincipals.length + namespaces.length + notNamespaces.length
                     + saName.length + notSaName.length + ipBlocks.length + notIpBlocks.length == 0;
         }
@@ -380,9 +386,12 @@ final class IstioPolicy {
         PathMatch[] paths = NO_PATHS;
         PathMatch[] notPaths = NO_PATHS;
         boolean http;
+        /** Same as {@link #http}; the earlier name, kept for code written against it. */
+        boolean l7;
         boolean l4Empty;
 
         void finish() {
+            l7 = hosts.length + notHosts.length + methods.length + notMethods.length + paths.length + notPaths.length > 0;
             http = hosts.length + notHosts.length + methods.length + notMethods.length + paths.length + notPaths.length > 0;
             l4Empty = ports.length + notPorts.length == 0;
         }
@@ -436,6 +445,8 @@ final class IstioPolicy {
         final String header;
         /** One of the five keys istiod's ambient conversion passes to ztunnel. */
         final boolean l4;
+        /** {@code !l4}; the earlier name, kept for code written against it. */
+        final boolean l7;
         StringMatch[] values = NO_STRINGS;
         StringMatch[] notValues = NO_STRINGS;
         Cidr[] cidrs = NO_CIDRS;
@@ -454,6 +465,7 @@ final class IstioPolicy {
             this.header = header;
             this.l4 = key == SOURCE_IP || key == SOURCE_NAMESPACE || key == SOURCE_PRINCIPAL
                     || key == DESTINATION_IP || key == DESTINATION_PORT;
+            this.l7 = !l4;
         }
 
         boolean matches(AccessRequest r, String path) {
