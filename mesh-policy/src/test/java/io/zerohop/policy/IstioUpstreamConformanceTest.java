@@ -56,6 +56,34 @@ class IstioUpstreamConformanceTest {
         builder();
         normalization();
         dryRun();
+        peerAuthentication();
+    }
+
+    static String pa(String name, String spec) {
+        return "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: " + name
+                + ", namespace: prod}\nspec: " + spec + "\n";
+    }
+
+    /** validation_test.go TestValidatePeerAuthentication. */
+    static void peerAuthentication() {
+        String s = ISTIO_VALIDATION_TEST;
+        T.valid(s, "PeerAuthentication: empty spec", pa("default", "{}"));
+        T.valid(s, "PeerAuthentication: empty mtls with selector of empty labels", pa("default", "{selector: {}}"));
+        T.warns(s, "PeerAuthentication: empty mtls with selector of empty labels", pa("default", "{selector: {}}"),
+                "workload selector specified without labels");
+        T.valid(s, "PeerAuthentication: empty spec with non default name", pa("some-name", "{}"));
+        T.valid(s, "PeerAuthentication: default name with non empty selector", pa("default", "{selector: {matchLabels: {app: httpbin}}}"));
+        T.invalid(s, "PeerAuthentication: empty port level mtls", pa("foo", "{selector: {matchLabels: {app: httpbin}}, portLevelMtls: {}}"),
+                "port level mTLS, if defined, must have at least one element");
+        T.invalid(s, "PeerAuthentication: empty selector with port level mtls", pa("default", "{portLevelMtls: {'8080': {mode: UNSET}}}"),
+                "mesh/namespace peer authentication cannot have port level mTLS");
+        T.invalid(s, "PeerAuthentication: port 0", pa("foo", "{selector: {matchLabels: {app: httpbin}}, portLevelMtls: {'0': {mode: UNSET}}}"),
+                "bad port");
+        T.valid(s, "PeerAuthentication: unset mode", pa("default", "{mtls: {mode: UNSET}}"));
+        T.valid(s, "PeerAuthentication: port level", pa("port-level", "{selector: {matchLabels: {app: httpbin}}, "
+                + "portLevelMtls: {'8080': {mode: UNSET}}}"));
+        T.invalid(s, "PeerAuthentication: selector wildcard (validateWorkloadSelector)", pa("foo", "{selector: {matchLabels: {app: '*'}}}"),
+                "wildcard is not supported in selector");
     }
 
     /** pkg/config/validation/validation_test.go TestValidateAuthorizationPolicy, case by case. */
