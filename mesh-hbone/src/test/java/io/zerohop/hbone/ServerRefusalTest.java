@@ -109,7 +109,7 @@ class ServerRefusalTest {
     @Test
     void malformedAuthoritiesAreRefusedWith400() throws Exception {
         int port = echo.address().getPort();
-        for (String a : new String[] {"example.com:" + port, "127.0.0.1", "127.0.0.1:", "127.0.0.1:99999", "127.0.0.1:0",
+        for (String a : new String[] {"127.000.000.001:" + port, "127.0.0.01:" + port, "127.0.0.1", "127.0.0.1:", "127.0.0.1:99999", "127.0.0.1:0",
                 "[::1]" + port, "::1:" + port, "127.0.0.1:80x", "[fe80::1%eth0]:" + port, "1.2.3:" + port}) {
             assertThat(status(connect(a))).as(a).isEqualTo("400");
         }
@@ -121,6 +121,15 @@ class ServerRefusalTest {
         // Netty's decoder may reject the header block itself (RST PROTOCOL_ERROR = 1); either way no tunnel.
         assertThat(status(new DefaultHttp2Headers().method("CONNECT"))).isIn("400", "RST:1");
         assertThat(events.opened).isEmpty();
+    }
+
+    /** ztunnel src/proxy/inbound.rs: a hostname authority (HboneAddress::SvcHostname) naming no service is 503. */
+    @Test
+    void hostnameNamingNothingServedIs503() throws Exception {
+        int before = echo.accepted.get();
+        assertThat(status(connect("example.com:" + echo.address().getPort()))).isEqualTo("503");
+        assertThat(RecordingEvents.next(events.refused).reason()).contains("no service named example.com");
+        assertThat(echo.accepted.get()).isEqualTo(before);
     }
 
     @Test

@@ -357,6 +357,13 @@ public final class ServerRuntime {
                 return;
             }
             InetSocketAddress dst = Authority.parse(headers.authority());
+            String hostname = dst == null ? Authority.hostname(headers.authority()) : null;
+            if (hostname != null) {
+                // ztunnel (src/proxy/inbound.rs find_inbound_upstream): a service hostname that names
+                // nothing served is SERVICE_UNAVAILABLE. zerohop serves no hostname destinations.
+                refuse(503, "no service named " + hostname + " is served here");
+                return;
+            }
             if (dst == null) {
                 refuse(400, "malformed :authority \"" + headers.authority() + "\" (want ip:port, IPv6 in brackets)");
                 return;
