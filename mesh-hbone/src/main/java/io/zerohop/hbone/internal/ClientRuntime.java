@@ -13,9 +13,7 @@ import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.DefaultHttp2PingFrame;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
-import io.netty.handler.codec.http2.Http2PingFrame;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
@@ -320,12 +318,15 @@ public final class ClientRuntime {
                     Http2FrameCodec codec = H2Codecs.client(settings);
                     ctx.pipeline().addLast("h2", codec)
                             .addLast("h2-mux", new Http2MultiplexHandler(new RejectPush()))
+                            .addLast("h2-ping", new PingKeepalive(cfg.pingInterval(), cfg.pingTimeout(), () -> {
+                                log.info("HBONE connection to {} closed: PING unanswered for {}", key.hboneAddress(), cfg.pingTimeout());
+                                remove(PooledConnection.this);
+                            }))
                             .addLast("hbone-settings", new SettingsWatcher());
                     release(ctx);
                     if (h2.connectionWindow() > 65_535) {
                         ctx.channel().writeAndFlush(new DefaultHttp2WindowUpdateFrame(h2.connectionWindow() - 65_535));
                     }
-                    startKeepalive(ctx.channel());
                     ready.complete(ctx.channel());
                 }
                 ctx.fireUserEventTriggered(evt);
@@ -344,38 +345,11 @@ public final class ClientRuntime {
             }
         }
 
-        /** Nanos at which the unanswered PING was sent; 0 when none is outstanding. Event loop only. */
-        private long pingSentAt;
-
-        /**
-         * A PING each interval while the connection lives; the check runs on the connection's loop,
-         * so a PING that stays unanswered past the timeout closes it, like ztunnel's do_ping_pong.
-         */
-        private void startKeepalive(Channel ch) {
-            long every = cfg.pingInterval().toNanos();
-            ScheduledFuture<?> task = ch.eventLoop().scheduleAtFixedRate(() -> {
-                long now = System.nanoTime();
-                if (pingSentAt != 0) {
-                    if (now - pingSentAt >= cfg.pingTimeout().toNanos()) {
-                        log.info("HBONE connection to {} closed: PING unanswered for {}", key.hboneAddress(), cfg.pingTimeout());
-                        remove(PooledConnection.this);
-                        ch.close();
-                    }
-                    return;
-                }
-                pingSentAt = now;
-                ch.writeAndFlush(new DefaultHttp2PingFrame(now));
-            }, every, Math.min(every, cfg.pingTimeout().toNanos()), TimeUnit.NANOSECONDS);
-            ch.closeFuture().addListener(f -> task.cancel(false));
-        }
-
         final class SettingsWatcher extends ChannelInboundHandlerAdapter {
             @Override
             public void channelRead(ChannelHandlerContext ctx, Object msg) {
                 try {
-                    if (msg instanceof Http2PingFrame ping && ping.ack()) {
-                        pingSentAt = 0;
-                    } else if (msg instanceof Http2SettingsFrame s) {
+                    if (msg instanceof Http2SettingsFrame s) {
                         Long max = s.settings().maxConcurrentStreams();
                         if (max != null) {
                             synchronized (lock) {

@@ -245,7 +245,10 @@ public final class ServerRuntime {
                         .maxHeaderListSize(h2.maxHeaderListSize());
                 Http2FrameCodec codec = H2Codecs.server(settings);
                 ctx.pipeline().addLast("h2", codec)
-                        .addLast("h2-mux", new Http2MultiplexHandler(new StreamInit(this)));
+                        .addLast("h2-mux", new Http2MultiplexHandler(new StreamInit(this)))
+                        .addLast("h2-ping", new PingKeepalive(cfg.pingInterval(), cfg.pingTimeout(),
+                                () -> log.info("HBONE connection from {} ({}) closed: PING unanswered for {}",
+                                        peer, peerId, cfg.pingTimeout())));
                 release(ctx);
                 if (h2.connectionWindow() > 65_535) {
                     channel.writeAndFlush(new DefaultHttp2WindowUpdateFrame(h2.connectionWindow() - 65_535));
@@ -345,6 +348,13 @@ public final class ServerRuntime {
 
         @Override
         public void onHeaders(ChannelHandlerContext ctx, Http2Headers headers, boolean endStream) {
+            long headerListSize = H2Codecs.headerListSize(headers);
+            if (headerListSize > cfg.h2().maxHeaderListSize()) {
+                // Checked before anything reads the headers. ztunnel's h2 answers 431 per stream too.
+                info = new TunnelInfo(TunnelInfo.Direction.INBOUND, conn.localId, conn.peerId, conn.local, conn.peer, null, Map.of());
+                refuse(431, "request header list of " + headerListSize + " bytes exceeds " + cfg.h2().maxHeaderListSize());
+                return;
+            }
             Map<String, String> plain = Headers.plain(headers);
             info = new TunnelInfo(TunnelInfo.Direction.INBOUND, conn.localId, conn.peerId, conn.local, conn.peer, null, plain);
             CharSequence method = headers.method();
