@@ -197,6 +197,35 @@ class ServerRefusalTest {
         }
     }
 
+    /**
+     * TLS 1.3: the client's handshake completes before the server checks the client certificate, so
+     * the refusal is an alert on an established connection. It must surface as a TLS error, not as
+     * "closed" or a broken pipe on the first CONNECT.
+     */
+    @Test
+    void clientCertificateRefusedByTheServerFailsAsTls() throws Exception {
+        InMemoryCa rogue = InMemoryCa.create("cluster.local");
+        var bundles = io.spiffe.bundle.x509bundle.X509BundleSet.of(java.util.List.of(new io.spiffe.bundle.x509bundle.X509Bundle(
+                rogue.trustDomain(), java.util.Set.of(rogue.root(), mesh.ca.root()))));
+        try (var p = new io.zerohop.identity.testing.FixedIdentityProvider(rogue.issue(mesh.clientId), bundles);
+             MeshTls rogueTls = MeshTls.builder(p).build();
+             HboneClient c = HboneClient.builder().tls(rogueTls).identity(mesh.clientId).threads(1).build()) {
+            assertThatThrownBy(() -> c.connect(echo.address(), mesh.expectServer(), server.localAddress()).get())
+                    .isInstanceOf(ExecutionException.class)
+                    .satisfies(e -> assertThat(hasCause(e, SSLException.class)).as("cause chain of %s", e).isTrue());
+            assertThat(events.opened).isEmpty();
+        }
+    }
+
+    static boolean hasCause(Throwable t, Class<? extends Throwable> type) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (type.isInstance(c)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     @Test
     void acceptedTunnelAfterRefusalsStillWorks() throws Exception {
         try (HboneSocket s = client.connectSocket(echo.address(), mesh.expectServer(), server.localAddress(), java.time.Duration.ofSeconds(10))) {
