@@ -341,8 +341,9 @@ public final class ClientRuntime {
                             }))
                             .addLast("hbone-settings", new SettingsWatcher());
                     release(ctx);
-                    if (h2.connectionWindow() > 65_535) {
-                        ctx.channel().writeAndFlush(new DefaultHttp2WindowUpdateFrame(h2.connectionWindow() - 65_535));
+                    int window = h2.connectionWindowFor(cfg.maxStreamsPerConnection());
+                    if (window > 65_535) {
+                        ctx.channel().writeAndFlush(new DefaultHttp2WindowUpdateFrame(window - 65_535));
                     }
                     // Ready once the server's SETTINGS arrive, not at the end of our handshake: in TLS 1.3
                     // the server checks our certificate after we consider the handshake done, and its

@@ -280,8 +280,9 @@ public final class ServerRuntime {
                     }
                 }, cfg.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
                 release(ctx);
-                if (h2.connectionWindow() > 65_535) {
-                    channel.writeAndFlush(new DefaultHttp2WindowUpdateFrame(h2.connectionWindow() - 65_535));
+                int window = h2.connectionWindowFor(cfg.maxConcurrentStreams());
+                if (window > 65_535) {
+                    channel.writeAndFlush(new DefaultHttp2WindowUpdateFrame(window - 65_535));
                 }
                 scheduleIdle();
                 if (draining) {
