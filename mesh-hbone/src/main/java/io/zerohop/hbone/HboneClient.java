@@ -255,7 +255,10 @@ public final class HboneClient implements AutoCloseable {
             return this;
         }
 
-        /** Connection receive window; default 16 MiB (ztunnel). */
+        /**
+         * Connection receive window; default 16 MiB (ztunnel). The window actually granted is at least
+         * one stream window per admitted stream, so stalled tunnels cannot stop the others (see README).
+         */
         public Builder connectionWindow(int bytes) {
             this.connectionWindow = bytes;
             return this;

@@ -91,6 +91,8 @@ public final class HboneServer implements AutoCloseable {
         private Duration handshakeTimeout = Duration.ofSeconds(10);
         private Duration idleTimeout = Duration.ofMinutes(10);
         private Duration upstreamConnectTimeout = Duration.ofSeconds(10);
+        private Duration pingInterval = Duration.ofSeconds(10);
+        private Duration pingTimeout = Duration.ofSeconds(20);
         private int streamWindow = H2Config.DEFAULT_STREAM_WINDOW;
         private int connectionWindow = H2Config.DEFAULT_CONNECTION_WINDOW;
         private int maxFrameSize = H2Config.DEFAULT_MAX_FRAME_SIZE;
@@ -172,7 +174,23 @@ public final class HboneServer implements AutoCloseable {
             return this;
         }
 
-        /** SETTINGS_MAX_HEADER_LIST_SIZE; default 64 KiB (ztunnel). */
+        /**
+         * HTTP/2 PING on every accepted connection each {@code interval}; a connection whose PING is
+         * not answered within {@code timeout} is closed, so a client that vanished without a FIN or
+         * RST does not hold its tunnels. Default 10 s / 20 s, as ztunnel's server
+         * (src/proxy/h2/server.rs, do_ping_pong in src/proxy/h2.rs).
+         */
+        public Builder keepalive(Duration interval, Duration timeout) {
+            this.pingInterval = positive(interval, "ping interval");
+            this.pingTimeout = positive(timeout, "ping timeout");
+            return this;
+        }
+
+        /**
+         * Largest request header list (RFC 9113 6.5.2 size) a CONNECT may carry; default 64 KiB
+         * (ztunnel's server). A larger one gets 431 on its own stream; the connection and its other
+         * tunnels are unaffected (the HTTP/2 decoder itself accepts up to 1 MiB, see README).
+         */
         public Builder maxHeaderListSize(int bytes) {
             this.maxHeaderListSize = bytes;
             return this;
@@ -184,7 +202,10 @@ public final class HboneServer implements AutoCloseable {
             return this;
         }
 
-        /** Connection receive window; default 16 MiB (ztunnel). */
+        /**
+         * Connection receive window; default 16 MiB (ztunnel). The window actually granted is at least
+         * one stream window per admitted stream, so stalled tunnels cannot stop the others (see README).
+         */
         public Builder connectionWindow(int bytes) {
             this.connectionWindow = bytes;
             return this;
@@ -226,7 +247,8 @@ public final class HboneServer implements AutoCloseable {
             }
             H2Config h2 = new H2Config(streamWindow, connectionWindow, maxFrameSize, maxHeaderListSize);
             return new HboneServer(new ServerConfig(tls, bind, identities, destinations, authorizer, events,
-                    maxConcurrentStreams, handshakeTimeout, idleTimeout, upstreamConnectTimeout, h2, group, threads));
+                    maxConcurrentStreams, handshakeTimeout, idleTimeout, upstreamConnectTimeout, pingInterval, pingTimeout,
+                    h2, group, threads));
         }
 
         private static Duration positive(Duration d, String name) {

@@ -18,8 +18,20 @@ class AuthorityTest {
     void rejectsEverythingElse() {
         for (String a : new String[] {null, "", "svc.ns.svc.cluster.local:80", "10.0.0.2", "10.0.0.2:", "10.0.0.2:0",
                 "10.0.0.2:65536", "10.0.0.2:+80", "fd00::2:80", "[fd00::2]", "[fd00::2]:", "[10.0.0.2]:80",
-                "010.0.0.2:80x", " 10.0.0.2:80", "[fe80::1%25eth0]:80"}) {
+                "010.0.0.2:80x", " 10.0.0.2:80", "[fe80::1%25eth0]:80",
+                // Rust's Ipv4Addr parser (ztunnel's HboneAddress::try_from) refuses leading zeros.
+                "127.000.000.001:80", "010.0.0.2:80", "10.0.0.02:80", "[::ffff:010.0.0.1]:80"}) {
             assertThat(Authority.parse(a)).as(String.valueOf(a)).isNull();
+        }
+    }
+
+    @Test
+    void hostnamesAreToldFromMalformedIps() {
+        assertThat(Authority.hostname("backend.prod.svc.cluster.local:8080")).isEqualTo("backend.prod.svc.cluster.local");
+        assertThat(Authority.hostname("example.com:80")).isEqualTo("example.com");
+        for (String a : new String[] {"127.000.000.001:80", "1.2.3:80", "10.0.0.2:80", "example.com", "example.com:0",
+                "example.com:99999", "-bad.com:80", "a..b:80", "exa_mple.com:80", "[::1]:80", ":80"}) {
+            assertThat(Authority.hostname(a)).as(a).isNull();
         }
     }
 

@@ -110,7 +110,7 @@ class ServerRefusalTest {
     @Test
     void malformedAuthoritiesAreRefusedWith400() throws Exception {
         int port = echo.address().getPort();
-        for (String a : new String[] {"example.com:" + port, "127.0.0.1", "127.0.0.1:", "127.0.0.1:99999", "127.0.0.1:0",
+        for (String a : new String[] {"127.000.000.001:" + port, "127.0.0.01:" + port, "127.0.0.1", "127.0.0.1:", "127.0.0.1:99999", "127.0.0.1:0",
                 "[::1]" + port, "::1:" + port, "127.0.0.1:80x", "[fe80::1%eth0]:" + port, "1.2.3:" + port}) {
             assertThat(status(connect(a))).as(a).isEqualTo("400");
         }
@@ -122,6 +122,15 @@ class ServerRefusalTest {
         // Netty's decoder may reject the header block itself (RST PROTOCOL_ERROR = 1); either way no tunnel.
         assertThat(status(new DefaultHttp2Headers().method("CONNECT"))).isIn("400", "RST:1");
         assertThat(events.opened).isEmpty();
+    }
+
+    /** ztunnel src/proxy/inbound.rs: a hostname authority (HboneAddress::SvcHostname) naming no service is 503. */
+    @Test
+    void hostnameNamingNothingServedIs503() throws Exception {
+        int before = echo.accepted.get();
+        assertThat(status(connect("example.com:" + echo.address().getPort()))).isEqualTo("503");
+        assertThat(RecordingEvents.next(events.refused).reason()).contains("no service named example.com");
+        assertThat(echo.accepted.get()).isEqualTo(before);
     }
 
     @Test
@@ -187,6 +196,35 @@ class ServerRefusalTest {
             assertThat(RecordingEvents.next(events.failed)).isNotNull();
             assertThat(events.opened).isEmpty();
         }
+    }
+
+    /**
+     * TLS 1.3: the client's handshake completes before the server checks the client certificate, so
+     * the refusal is an alert on an established connection. It must surface as a TLS error, not as
+     * "closed" or a broken pipe on the first CONNECT.
+     */
+    @Test
+    void clientCertificateRefusedByTheServerFailsAsTls() throws Exception {
+        InMemoryCa rogue = InMemoryCa.create("cluster.local");
+        var bundles = io.spiffe.bundle.x509bundle.X509BundleSet.of(java.util.List.of(new io.spiffe.bundle.x509bundle.X509Bundle(
+                rogue.trustDomain(), java.util.Set.of(rogue.root(), mesh.ca.root()))));
+        try (var p = new io.zerohop.identity.testing.FixedIdentityProvider(rogue.issue(mesh.clientId), bundles);
+             MeshTls rogueTls = MeshTls.builder(p).build();
+             HboneClient c = HboneClient.builder().tls(rogueTls).identity(mesh.clientId).threads(1).build()) {
+            assertThatThrownBy(() -> c.connect(echo.address(), mesh.expectServer(), server.localAddress()).get())
+                    .isInstanceOf(ExecutionException.class)
+                    .satisfies(e -> assertThat(hasCause(e, SSLException.class)).as("cause chain of %s", e).isTrue());
+            assertThat(events.opened).isEmpty();
+        }
+    }
+
+    static boolean hasCause(Throwable t, Class<? extends Throwable> type) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (type.isInstance(c)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     @Test

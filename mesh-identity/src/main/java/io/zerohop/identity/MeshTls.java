@@ -62,6 +62,7 @@ public final class MeshTls implements AutoCloseable {
     private final IdentityProvider provider;
     private final SslProvider sslProvider;
     private final boolean sessionResumption;
+    private final boolean federation;
     private final AsyncCache<Key, SslContext> contexts;
     private final ConcurrentHashMap<SpiffeId, KeyMaterial> keyMaterial = new ConcurrentHashMap<>();
     private final IdentityListener rotation;
@@ -71,6 +72,7 @@ public final class MeshTls implements AutoCloseable {
         this.provider = b.provider;
         this.sslProvider = b.sslProvider != null ? b.sslProvider : defaultProvider();
         this.sessionResumption = b.sessionResumption;
+        this.federation = b.federation;
         this.contexts = Caffeine.newBuilder()
                 .maximumSize(b.maxContexts)
                 .expireAfterAccess(Duration.ofHours(1))
@@ -153,7 +155,8 @@ public final class MeshTls implements AutoCloseable {
     }
 
     private SslContext build(Key key, X509Svid svid) {
-        SpiffeTrustManager trust = new SpiffeTrustManager(this::bundles, key.expected());
+        SpiffeTrustManager trust = new SpiffeTrustManager(this::bundles, key.expected(),
+                federation ? null : key.self().getTrustDomain());
         try {
             KeyManagerFactory keys = keyManagers(svid);
             SslContextBuilder b = key.role() == Role.SERVER
@@ -226,6 +229,7 @@ public final class MeshTls implements AutoCloseable {
         private final IdentityProvider provider;
         private SslProvider sslProvider;
         private boolean sessionResumption = true;
+        private boolean federation;
         private long maxContexts = 10_000;
 
         private Builder(IdentityProvider provider) {
@@ -247,6 +251,16 @@ public final class MeshTls implements AutoCloseable {
         /** TLS session resumption (on by default); benchmarks turn it off to measure full handshakes. */
         public Builder sessionResumption(boolean on) {
             this.sessionResumption = on;
+            return this;
+        }
+
+        /**
+         * Accept peers of other trust domains whose bundles the provider serves (SPIFFE federation).
+         * Off by default: a peer must belong to the trust domain of the identity it talks to, even when
+         * the provider also carries federated bundles (a federated bundle never silently widens access).
+         */
+        public Builder federation(boolean on) {
+            this.federation = on;
             return this;
         }
 

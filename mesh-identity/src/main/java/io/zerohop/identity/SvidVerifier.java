@@ -27,6 +27,14 @@ import java.util.Set;
  * (they give the clearest errors), then a PKIX path to the trust bundle of the leaf's own trust
  * domain — never to another domain's roots, so a rogue CA trusted for one domain cannot mint IDs
  * of another.
+ *
+ * <p>The leaf and signing-certificate rules are those java-spiffe's {@code X509Svid} applies to its
+ * own SVIDs ({@code validateLeafSpiffeId}, {@code validateLeafCertificate},
+ * {@code validateSigningCertificates} in java-spiffe-core; spiffe/spiffe standards/X509-SVID.md
+ * sections 4.1 to 4.3): exactly one URI SAN holding a SPIFFE ID with a non-root path, not a CA,
+ * keyUsage digitalSignature and neither keyCertSign nor cRLSign; every other certificate the peer
+ * sends is a CA with keyCertSign. java-spiffe keeps those checks private and tied to a private key,
+ * so they are repeated here for peer chains.
  */
 public final class SvidVerifier {
     private SvidVerifier() {}
@@ -42,6 +50,10 @@ public final class SvidVerifier {
         }
         X509Certificate leaf = chain[0];
         SpiffeId id = X509.spiffeId(leaf);
+        if (id.getPath().isEmpty()) {
+            throw new CertificateException(id + ": leaf SPIFFE ID has no path; an X.509-SVID leaf must name a workload"
+                    + " (spiffe://trust-domain/path), not the trust domain itself");
+        }
         if (leaf.getBasicConstraints() != -1) {
             throw new CertificateException(id + ": leaf certificate is a CA (basicConstraints CA=true); an X.509-SVID leaf must not be");
         }
@@ -51,6 +63,18 @@ public final class SvidVerifier {
         }
         if (ku.length > 6 && (ku[5] || ku[6])) {
             throw new CertificateException(id + ": leaf has keyCertSign or cRLSign");
+        }
+        for (int i = 1; i < chain.length; i++) {
+            X509Certificate signer = chain[i];
+            boolean[] sku = signer.getKeyUsage();
+            if (signer.getBasicConstraints() == -1) {
+                throw new CertificateException(id + ": chain certificate " + i + " (" + signer.getSubjectX500Principal()
+                        + ") is not a CA; an X.509-SVID signing certificate must have basicConstraints CA=true");
+            }
+            if (sku == null || sku.length <= 5 || !sku[5]) {
+                throw new CertificateException(id + ": chain certificate " + i + " (" + signer.getSubjectX500Principal()
+                        + ") lacks keyUsage keyCertSign");
+            }
         }
         try {
             leaf.checkValidity(at);

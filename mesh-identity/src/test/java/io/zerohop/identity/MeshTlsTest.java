@@ -200,6 +200,40 @@ class MeshTlsTest {
         assertThat(o.serverError()).isNotNull();
     }
 
+    /** spiffe/spiffe X509-SVID.md 4.1 and java-spiffe X509Svid.validateLeafSpiffeId: a leaf names a workload. */
+    @Test
+    void leafWithoutPathIsRejectedByTheServer() throws Exception {
+        IssuedCertificate domainOnly = ca.issue(validFor(CLIENT).withUriSans("spiffe://cluster.local"));
+        Handshakes.Outcome o = handshakes.run(server(tls), rawClient(domainOnly));
+        assertThat(o.serverError()).isNotNull();
+        assertThat(o.serverSawPeer()).isNull();
+        assertThat(o.errors()).contains("spiffe://cluster.local: leaf SPIFFE ID has no path");
+    }
+
+    @Test
+    void leafWithoutPathIsRejectedByTheClientEvenWhenExpected() throws Exception {
+        IssuedCertificate domainOnly = ca.issue(validFor(SERVER).withUriSans("spiffe://cluster.local"));
+        SpiffeId bare = SpiffeId.parse("spiffe://cluster.local");
+        for (Set<SpiffeId> expected : List.of(Set.<SpiffeId>of(), Set.of(bare))) {
+            Handshakes.Outcome o = handshakes.run(rawServer(domainOnly), tls.client(CLIENT, expected).join());
+            assertThat(o.clientError()).as("expected %s", expected).isNotNull();
+            assertThat(o.clientSawPeer()).isNull();
+            assertThat(o.errors()).contains("leaf SPIFFE ID has no path");
+        }
+    }
+
+    /** java-spiffe X509Svid.validateSigningCertificates: every certificate above the leaf is a CA. */
+    @Test
+    void nonCaCertificateAboveTheLeafIsRejected() throws Exception {
+        IssuedCertificate leaf = ca.issue(validFor(CLIENT));
+        IssuedCertificate other = ca.issue(validFor(SERVER));
+        // Neither BoringSSL nor the JDK will send such a chain, so the verifier is called as the trust manager would.
+        java.security.cert.X509Certificate[] chain = {leaf.leaf(), other.leaf()};
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> SvidVerifier.verify(chain, ca.bundles()))
+                .isInstanceOf(java.security.cert.CertificateException.class)
+                .hasMessageContaining("chain certificate 1").hasMessageContaining("is not a CA");
+    }
+
     @Test
     void missingClientCertificateIsRejected() throws Exception {
         Handshakes.Outcome o = handshakes.run(server(tls), rawClient(null));
@@ -211,7 +245,7 @@ class MeshTlsTest {
     void otherTrustDomainIsRejectedUnlessFederated() throws Exception {
         InMemoryCa other = InMemoryCa.create("other.example");
         SpiffeId stranger = SpiffeIds.istio("other.example", "prod", "frontend");
-        try (MeshTls otherTls = MeshTls.builder(other).build()) {
+        try (MeshTls otherTls = MeshTls.builder(other).federation(true).build()) {
             // The stranger trusts us, so only our server's check can fail.
             other.federate(ca.bundle());
             Handshakes.Outcome o = handshakes.run(server(tls), otherTls.client(stranger, Set.of(SERVER)).join());
@@ -220,7 +254,15 @@ class MeshTlsTest {
 
             InMemoryCa ours = InMemoryCa.create("cluster.local");
             ours.federate(other.bundle());
-            try (MeshTls federated = MeshTls.builder(ours).build()) {
+            other.federate(ours.bundle());
+            try (MeshTls local = MeshTls.builder(ours).build()) {
+                // A federated bundle alone does not widen access: federation is an explicit option.
+                Handshakes.Outcome off = handshakes.run(local.server(SERVER).join(), otherTls.client(stranger, Set.of(SERVER)).join());
+                assertThat(off.serverError()).isNotNull();
+                assertThat(off.errors()).contains("is not the local trust domain cluster.local and federation is off");
+            }
+            other.federate(InMemoryCa.create("cluster.local").bundle());
+            try (MeshTls federated = MeshTls.builder(ours).federation(true).build()) {
                 Handshakes.Outcome ok = handshakes.run(federated.server(SERVER).join(), otherTls.client(stranger, Set.of()).join());
                 // The stranger does not trust `ours` yet; federate both ways for a clean handshake.
                 other.federate(ours.bundle());

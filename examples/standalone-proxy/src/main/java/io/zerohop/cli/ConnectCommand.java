@@ -16,13 +16,18 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import javax.net.ssl.SSLException;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code zerohop connect}: like {@code nc}, stdin/stdout through one HBONE tunnel. */
 @Command(name = "connect", mixinStandardHelpOptions = true,
         description = {"Open one HBONE tunnel and copy stdin to it and it to stdout (like nc).",
-                "Exit codes: 0 done, 3 refused by the server (HTTP status printed), 4 TLS or identity failure, 1 other errors."})
+                "Prints only the tunnel's data (stdout); log lines only with -v. A failure is one line on stderr.",
+                "Exit codes: 0 done, 2 usage, 3 refused by the server (HTTP status printed), 4 TLS or identity failure"
+                        + " (either side refused the other's certificate), 1 other errors."})
 final class ConnectCommand implements Callable<Integer> {
     @Option(names = "--via", required = true, description = "HBONE endpoint HOST:PORT (the destination node's :15008)")
     String via;
@@ -42,13 +47,33 @@ final class ConnectCommand implements Callable<Integer> {
     @Option(names = "--expect", required = true, split = ",", description = "Accepted server SPIFFE ID(s), comma separated")
     List<String> expect;
 
+    @Option(names = {"-v", "--verbose"}, description = "Log lines (INFO) on stderr; without it only data and a final error line")
+    boolean verbose;
+
+    @Spec
+    CommandSpec spec;
+
     @Override
     public Integer call() throws Exception {
+        if (!verbose) {
+            quiet();
+        }
         InetSocketAddress hbone = Addresses.parseHostPort(via, "--via");
         InetSocketAddress dst = Addresses.parseHostPort(target, "--target");
         Set<SpiffeId> expected = new LinkedHashSet<>();
         for (String e : expect) {
-            expected.add(SpiffeIds.parse(e));
+            SpiffeId id;
+            try {
+                id = SpiffeIds.parse(e);
+            } catch (IllegalArgumentException bad) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--expect: " + bad.getMessage());
+            }
+            if (id.getPath().isEmpty()) {
+                // spiffe/spiffe X509-SVID.md 4.1: a leaf names a workload; a bare trust domain never verifies.
+                throw new CommandLine.ParameterException(spec.commandLine(), "--expect " + e
+                        + ": a workload SPIFFE ID has a path (spiffe://trust-domain/path); a trust domain alone names no workload");
+            }
+            expected.add(id);
         }
         try (PemFileIdentityProvider ids = PemFileIdentityProvider.builder().certificateChain(cert).privateKey(key)
                 .trustBundle(bundle).watch(false).build();
@@ -84,6 +109,18 @@ final class ConnectCommand implements Callable<Integer> {
             }
             return 0;
         }
+    }
+
+    /**
+     * Silences slf4j-simple (and JUL, which java-spiffe uses) for this process, so stdout and stderr
+     * carry only the tunnel's data and the final error line. Works because nothing has logged yet
+     * when a subcommand starts: slf4j-simple reads its levels once, at first use.
+     */
+    private static void quiet() {
+        System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "off");
+        System.setProperty("org.slf4j.simpleLogger.log.io.netty", "off");
+        System.setProperty("org.slf4j.simpleLogger.log.io.grpc", "off");
+        java.util.logging.Logger.getLogger("").setLevel(java.util.logging.Level.OFF);
     }
 
     private static boolean hasCause(Throwable t, Class<? extends Throwable> type) {

@@ -5,7 +5,12 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 
-/** HBONE {@code :authority}: a literal {@code ip:port}, IPv6 in brackets. No host names. */
+/**
+ * HBONE {@code :authority}: a literal {@code ip:port}, IPv6 in brackets. IP literals are read as
+ * ztunnel reads them (Rust's {@code SocketAddr} parser in {@code HboneAddress::try_from}, src/proxy.rs):
+ * an IPv4 octet with a leading zero ({@code 127.000.000.001}) is not an address, since other parsers
+ * read {@code 010} as octal and would disagree about which host it names.
+ */
 public final class Authority {
     private Authority() {}
 
@@ -27,6 +32,10 @@ public final class Authority {
             if (!NetUtil.isValidIpV6Address(host) || host.indexOf('%') >= 0) {
                 return null;
             }
+            int lastColon = host.lastIndexOf(':');
+            if (host.indexOf('.', lastColon) >= 0 && hasLeadingZeroOctet(host.substring(lastColon + 1))) {
+                return null;
+            }
         } else {
             int colon = a.lastIndexOf(':');
             if (colon <= 0 || a.indexOf(':') != colon) {
@@ -34,24 +43,14 @@ public final class Authority {
             }
             host = a.substring(0, colon);
             port = a.substring(colon + 1);
-            if (!NetUtil.isValidIpV4Address(host)) {
+            if (!NetUtil.isValidIpV4Address(host) || hasLeadingZeroOctet(host)) {
                 return null;
             }
         }
-        if (port.isEmpty() || port.length() > 5) {
+        if (!validPort(port)) {
             return null;
         }
-        int p = 0;
-        for (int i = 0; i < port.length(); i++) {
-            char c = port.charAt(i);
-            if (c < '0' || c > '9') {
-                return null;
-            }
-            p = p * 10 + (c - '0');
-        }
-        if (p < 1 || p > 65535) {
-            return null;
-        }
+        int p = Integer.parseInt(port);
         byte[] bytes = NetUtil.createByteArrayFromIpAddressString(host);
         if (bytes == null) {
             return null;
@@ -61,6 +60,71 @@ public final class Authority {
         } catch (UnknownHostException e) {
             return null;
         }
+    }
+
+    private static boolean hasLeadingZeroOctet(String dotted) {
+        int start = 0;
+        while (start <= dotted.length()) {
+            int end = dotted.indexOf('.', start);
+            if (end < 0) {
+                end = dotted.length();
+            }
+            if (end - start > 1 && dotted.charAt(start) == '0') {
+                return true;
+            }
+            start = end + 1;
+        }
+        return false;
+    }
+
+    /**
+     * The host of a {@code host:port} authority whose host is a DNS name (RFC 1123 labels, at least one
+     * of them not all digits, so that a malformed IP literal is never taken for a name), or null.
+     * ztunnel reads such an authority as a service hostname ({@code HboneAddress::SvcHostname}).
+     */
+    public static String hostname(CharSequence authority) {
+        if (authority == null || authority.length() == 0 || authority.length() > 260) {
+            return null;
+        }
+        String a = authority.toString();
+        int colon = a.lastIndexOf(':');
+        if (colon <= 0 || a.indexOf(':') != colon || !validPort(a.substring(colon + 1))) {
+            return null;
+        }
+        String host = a.substring(0, colon);
+        if (host.length() > 253) {
+            return null;
+        }
+        boolean nonNumeric = false;
+        for (String label : host.split("\\.", -1)) {
+            if (label.isEmpty() || label.length() > 63 || label.charAt(0) == '-' || label.charAt(label.length() - 1) == '-') {
+                return null;
+            }
+            for (int i = 0; i < label.length(); i++) {
+                char c = label.charAt(i);
+                boolean digit = c >= '0' && c <= '9';
+                if (!digit && !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z') && c != '-') {
+                    return null;
+                }
+                nonNumeric |= !digit;
+            }
+        }
+        return nonNumeric ? host : null;
+    }
+
+    private static boolean validPort(String port) {
+        if (port.isEmpty() || port.length() > 5) {
+            return false;
+        }
+        int p = 0;
+        for (int i = 0; i < port.length(); i++) {
+            char c = port.charAt(i);
+            if (c < '0' || c > '9') {
+                return false;
+            }
+            p = p * 10 + (c - '0');
+        }
+        return p >= 1 && p <= 65535;
     }
 
     /** {@code ip:port} with IPv6 in brackets. */

@@ -13,9 +13,7 @@ import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.codec.http2.Http2FrameCodec;
-import io.netty.handler.codec.http2.DefaultHttp2PingFrame;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
-import io.netty.handler.codec.http2.Http2PingFrame;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
@@ -186,6 +184,15 @@ public final class ClientRuntime {
         ScheduledFuture<?> idleTimer;
         volatile Channel channel;
         volatile SpiffeId peerId;
+        /**
+         * Why the connection failed after setup, if it did. With TLS 1.3 the server verifies the client
+         * certificate after the client's handshake has completed, so a refusal arrives as an alert on
+         * the established connection; streams that die with it report this cause (an SSLException),
+         * not a bare "closed".
+         */
+        volatile Throwable failure;
+        /** Event loop only: until the server's first SETTINGS. */
+        ScheduledFuture<?> settingsTimer;
 
         PooledConnection(PoolKey key) {
             this.key = key;
@@ -259,9 +266,17 @@ public final class ClientRuntime {
                             Transports.keepalive(ch);
                             ch.closeFuture().addListener(x -> {
                                 remove(PooledConnection.this);
-                                if (!ready.isDone()) {
-                                    ready.completeExceptionally(new ConnectException("HBONE connection to " + hbone + " closed during setup"));
-                                }
+                                // Later on the loop: the error that closed the channel (a TLS alert) may be
+                                // fired after the close, and it names the cause better than "closed".
+                                ch.eventLoop().execute(() -> {
+                                    if (!ready.isDone()) {
+                                        Throwable why = failure;
+                                        ConnectException ce = new ConnectException("HBONE connection to " + hbone + " closed during setup"
+                                                + (why == null ? "" : ": " + ServerRuntime.describe(why)));
+                                        ce.initCause(why);
+                                        ready.completeExceptionally(ce);
+                                    }
+                                });
                             });
                             SslHandler ssl = sslCtx.newHandler(ch.alloc(), hbone.getHostString(), hbone.getPort());
                             ssl.setHandshakeTimeoutMillis(cfg.handshakeTimeout().toMillis());
@@ -320,21 +335,42 @@ public final class ClientRuntime {
                     Http2FrameCodec codec = H2Codecs.client(settings);
                     ctx.pipeline().addLast("h2", codec)
                             .addLast("h2-mux", new Http2MultiplexHandler(new RejectPush()))
+                            .addLast("h2-ping", new PingKeepalive(cfg.pingInterval(), cfg.pingTimeout(), () -> {
+                                log.info("HBONE connection to {} closed: PING unanswered for {}", key.hboneAddress(), cfg.pingTimeout());
+                                remove(PooledConnection.this);
+                            }))
                             .addLast("hbone-settings", new SettingsWatcher());
                     release(ctx);
-                    if (h2.connectionWindow() > 65_535) {
-                        ctx.channel().writeAndFlush(new DefaultHttp2WindowUpdateFrame(h2.connectionWindow() - 65_535));
+                    int window = h2.connectionWindowFor(cfg.maxStreamsPerConnection());
+                    if (window > 65_535) {
+                        ctx.channel().writeAndFlush(new DefaultHttp2WindowUpdateFrame(window - 65_535));
                     }
-                    startKeepalive(ctx.channel());
-                    ready.complete(ctx.channel());
+                    // Ready once the server's SETTINGS arrive, not at the end of our handshake: in TLS 1.3
+                    // the server checks our certificate after we consider the handshake done, and its
+                    // SETTINGS are the first sign it accepted us. A refusal arrives as an alert instead
+                    // and fails setup as a TLS error (never as a broken pipe on the first CONNECT).
+                    Channel parent = ctx.channel();
+                    settingsTimer = parent.eventLoop().schedule(() -> {
+                        if (!ready.isDone()) {
+                            fail(new SSLHandshakeException("HBONE server " + key.hboneAddress() + " sent no HTTP/2 SETTINGS within "
+                                    + cfg.handshakeTimeout() + " of the TLS handshake"));
+                            parent.close();
+                        }
+                    }, cfg.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
                 }
                 ctx.fireUserEventTriggered(evt);
             }
 
             @Override
             public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                failure = cause;
                 if (!ready.isDone()) {
-                    log.warn("HBONE connection setup to {} failed", key.hboneAddress(), cause);
+                    if (hasCause(cause, javax.net.ssl.SSLException.class)) {
+                        // The server refused our certificate (an alert after our side of the handshake).
+                        log.info("HBONE connection setup to {} failed: {}", key.hboneAddress(), ServerRuntime.describe(cause));
+                    } else {
+                        log.warn("HBONE connection setup to {} failed", key.hboneAddress(), cause);
+                    }
                     fail(new IOException("HBONE connection setup to " + key.hboneAddress() + " failed: "
                             + ServerRuntime.describe(cause), cause));
                 } else {
@@ -344,44 +380,16 @@ public final class ClientRuntime {
             }
         }
 
-        /** Nanos at which the unanswered PING was sent; 0 when none is outstanding. Event loop only. */
-        private long pingSentAt;
-
-        /**
-         * A PING each interval while the connection lives; the check runs on the connection's loop,
-         * so a PING that stays unanswered past the timeout closes it, like ztunnel's do_ping_pong.
-         */
-        private void startKeepalive(Channel ch) {
-            long every = cfg.pingInterval().toNanos();
-            ScheduledFuture<?> task = ch.eventLoop().scheduleAtFixedRate(() -> {
-                long now = System.nanoTime();
-                if (pingSentAt != 0) {
-                    if (now - pingSentAt >= cfg.pingTimeout().toNanos()) {
-                        log.info("HBONE connection to {} closed: PING unanswered for {}", key.hboneAddress(), cfg.pingTimeout());
-                        remove(PooledConnection.this);
-                        ch.close();
-                    }
-                    return;
-                }
-                pingSentAt = now;
-                ch.writeAndFlush(new DefaultHttp2PingFrame(now));
-            }, every, Math.min(every, cfg.pingTimeout().toNanos()), TimeUnit.NANOSECONDS);
-            ch.closeFuture().addListener(f -> task.cancel(false));
-        }
-
         final class SettingsWatcher extends ChannelInboundHandlerAdapter {
             @Override
             public void channelRead(ChannelHandlerContext ctx, Object msg) {
                 try {
-                    if (msg instanceof Http2PingFrame ping && ping.ack()) {
-                        pingSentAt = 0;
+                    if (msg instanceof Http2SettingsFrame s && !ready.isDone()) {
+                        settingsTimer.cancel(false);
+                        applyLimit(s);
+                        ready.complete(ctx.channel());
                     } else if (msg instanceof Http2SettingsFrame s) {
-                        Long max = s.settings().maxConcurrentStreams();
-                        if (max != null) {
-                            synchronized (lock) {
-                                limit = (int) Math.min(cfg.maxStreamsPerConnection(), Math.max(1, max));
-                            }
-                        }
+                        applyLimit(s);
                     } else if (msg instanceof Http2GoAwayFrame) {
                         // No new streams here; the ones in flight finish, then the server closes.
                         remove(PooledConnection.this);
@@ -391,8 +399,20 @@ public final class ClientRuntime {
                 }
             }
 
+            private void applyLimit(Http2SettingsFrame s) {
+                Long max = s.settings().maxConcurrentStreams();
+                if (max != null) {
+                    synchronized (lock) {
+                        limit = (int) Math.min(cfg.maxStreamsPerConnection(), Math.max(1, max));
+                    }
+                }
+            }
+
             @Override
             public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                if (failure == null) {
+                    failure = cause;
+                }
                 log.debug("HBONE connection to {} failed", key.hboneAddress(), cause);
                 ctx.close();
             }
@@ -526,8 +546,12 @@ public final class ClientRuntime {
                 responseTimer.cancel(false);
             }
             if (!result.isDone()) {
-                failOpen(new IOException("HBONE stream to " + target + " via " + conn.key.hboneAddress()
-                        + " closed before a CONNECT response (reset, GOAWAY or connection loss)"));
+                Throwable cause = conn.failure;
+                failOpen(cause == null
+                        ? new IOException("HBONE stream to " + target + " via " + conn.key.hboneAddress()
+                                + " closed before a CONNECT response (reset, GOAWAY or connection loss)")
+                        : new IOException("HBONE connection to " + conn.key.hboneAddress() + " failed before a CONNECT response for "
+                                + target + ": " + ServerRuntime.describe(cause), cause));
             }
             releaseSlot();
             if (opened) {
@@ -569,5 +593,14 @@ public final class ClientRuntime {
         public void close() {
             ch.eventLoop().execute(() -> Streams.closeGracefully(ch, codec));
         }
+    }
+
+    private static boolean hasCause(Throwable t, Class<? extends Throwable> type) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (type.isInstance(c)) {
+                return true;
+            }
+        }
+        return false;
     }
 }

@@ -1,11 +1,20 @@
 package io.zerohop.hbone.internal;
 
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http2.DefaultHttp2Connection;
 import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
+import io.netty.handler.codec.http2.Http2Connection;
+import io.netty.handler.codec.http2.Http2ConnectionAdapter;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Exception;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2FrameLogger;
+import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2Stream;
 import io.netty.handler.codec.http2.WeightedFairQueueByteDistributor;
+import io.netty.handler.logging.LogLevel;
 
 /**
  * Http2FrameCodec factory. Netty's default byte distributor hands each active stream 1 KiB per
@@ -22,16 +31,41 @@ final class H2Codecs {
      * the tunnel-open rate one connection sustains here (about 7,000/s) and still bounds a flood.
      */
     static final int MAX_RST_FRAMES_PER_SECOND = 10_000;
+    /**
+     * The header list size Netty's decoder is configured with. Netty tears the whole connection
+     * down (GOAWAY) once a header block passes 1.25 times its limit, before decoding it, because an
+     * undecoded block leaves HPACK state out of step. A request over the HBONE limit (64 KiB, as
+     * ztunnel's server) must stay a per-stream fault, so the decoder accepts up to this much and the
+     * HBONE limit is enforced per stream with a 431 ({@link #headerListSize}).
+     */
+    static final int DECODER_HEADER_LIST_LIMIT = 1024 * 1024;
 
     private H2Codecs() {}
 
+    /**
+     * {@code settings.maxHeaderListSize()} is the HBONE per-stream limit; the value advertised and
+     * used by the decoder is {@link #DECODER_HEADER_LIST_LIMIT} when larger.
+     */
     static Http2FrameCodec server(Http2Settings settings) {
+        Long max = settings.maxHeaderListSize();
+        if (max == null || max < DECODER_HEADER_LIST_LIMIT) {
+            settings.maxHeaderListSize(DECODER_HEADER_LIST_LIMIT);
+        }
         return new Builder(true).initialSettings(settings).gracefulShutdownTimeoutMillis(0).build();
     }
 
     static Http2FrameCodec client(Http2Settings settings) {
         return new Builder(false).initialSettings(settings).encoderEnforceMaxConcurrentStreams(true)
                 .gracefulShutdownTimeoutMillis(0).build();
+    }
+
+    /** RFC 9113 section 6.5.2: sum of name and value octets plus 32 per field. */
+    static long headerListSize(Http2Headers headers) {
+        long size = 0;
+        for (var e : headers) {
+            size += e.getKey().length() + e.getValue().length() + 32L;
+        }
+        return size;
     }
 
     private static final class Builder extends Http2FrameCodecBuilder {
@@ -45,6 +79,79 @@ final class H2Codecs {
             decoderEnforceMaxRstFramesPerWindow(MAX_RST_FRAMES_PER_SECOND, 1);
             // The same bound on the RST_STREAM we send: every tunnel abort is one.
             encoderEnforceMaxRstFramesPerWindow(MAX_RST_FRAMES_PER_SECOND, 1);
+            frameLogger(new StreamIdGuard(connection));
+        }
+    }
+
+    /**
+     * RFC 9113 section 5.1.1 (h2spec http2/5.1.1/2): a HEADERS frame opening a stream whose id is
+     * lower than one the peer already opened is a connection error PROTOCOL_ERROR. Netty cannot tell
+     * such an id (implicitly closed, never used) from a stream that ran and closed, so it answers
+     * RST_STREAM STREAM_CLOSED. This guard records the ids a peer skipped and fails the connection
+     * when one of them shows up in HEADERS.
+     *
+     * <p>It rides on the frame-logger hook because that is the one place Netty's builder lets a
+     * handler see each decoded frame before the connection decoder acts on it while keeping the
+     * builder's flood guards (control-frame queue, RST limits); logging is delegated unchanged.
+     * HPACK has already decoded the block, so compression state stays in step.
+     */
+    static final class StreamIdGuard extends Http2FrameLogger {
+        private static final int MAX_GAPS = 64;
+        private final Http2Connection connection;
+        /** Ring of skipped id ranges [from, to], odd/even as the peer's ids; event loop only. */
+        private final int[] gaps = new int[MAX_GAPS * 2];
+        private int gapCount;
+        private int gapNext;
+        private int lastRemote;
+
+        StreamIdGuard(Http2Connection connection) {
+            super(LogLevel.TRACE, "io.zerohop.hbone.h2.frames");
+            this.connection = connection;
+            connection.addListener(new Http2ConnectionAdapter() {
+                @Override
+                public void onStreamAdded(Http2Stream stream) {
+                    int id = stream.id();
+                    if (!connection.remote().isValidStreamId(id)) {
+                        return;
+                    }
+                    int firstExpected = lastRemote == 0 ? (connection.isServer() ? 1 : 2) : lastRemote + 2;
+                    if (id > firstExpected) {
+                        gaps[gapNext * 2] = firstExpected;
+                        gaps[gapNext * 2 + 1] = id - 2;
+                        gapNext = (gapNext + 1) % MAX_GAPS;
+                        gapCount = Math.min(MAX_GAPS, gapCount + 1);
+                    }
+                    lastRemote = Math.max(lastRemote, id);
+                }
+            });
+        }
+
+        private void check(Direction direction, int streamId) {
+            if (direction != Direction.INBOUND || gapCount == 0 || streamId >= lastRemote
+                    || !connection.remote().isValidStreamId(streamId) || connection.stream(streamId) != null) {
+                return;
+            }
+            for (int i = 0; i < gapCount; i++) {
+                if (streamId >= gaps[i * 2] && streamId <= gaps[i * 2 + 1]) {
+                    throw new IllegalStateException(Http2Exception.connectionError(Http2Error.PROTOCOL_ERROR,
+                            "HEADERS on stream %d, lower than stream %d the peer already opened (RFC 9113 5.1.1)",
+                            streamId, lastRemote));
+                }
+            }
+        }
+
+        @Override
+        public void logHeaders(Direction direction, ChannelHandlerContext ctx, int streamId, Http2Headers headers,
+                               int padding, boolean endStream) {
+            check(direction, streamId);
+            super.logHeaders(direction, ctx, streamId, headers, padding, endStream);
+        }
+
+        @Override
+        public void logHeaders(Direction direction, ChannelHandlerContext ctx, int streamId, Http2Headers headers,
+                               int streamDependency, short weight, boolean exclusive, int padding, boolean endStream) {
+            check(direction, streamId);
+            super.logHeaders(direction, ctx, streamId, headers, streamDependency, weight, exclusive, padding, endStream);
         }
     }
 }

@@ -20,4 +20,15 @@ public record H2Config(int streamWindow, int connectionWindow, int maxFrameSize,
             throw new IllegalArgumentException("max header list size must be >= 1024 bytes, got " + maxHeaderListSize);
         }
     }
+
+    /**
+     * The connection receive window for a connection that admits {@code streams} concurrent streams:
+     * at least the configured one, and at least {@code streams} full stream windows, so that streams
+     * whose reader stopped (each holding at most its own window) can never close the connection
+     * window on the others (ztunnel's 4 MiB / 16 MiB pair lets four stalled tunnels stop every other
+     * one, istio/ztunnel#1945). Memory stays bounded per stream by the stream window.
+     */
+    public int connectionWindowFor(int streams) {
+        return (int) Math.min(Integer.MAX_VALUE, Math.max(connectionWindow, (long) streamWindow * streams));
+    }
 }

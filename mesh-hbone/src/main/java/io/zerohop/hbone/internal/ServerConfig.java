@@ -13,5 +13,6 @@ import java.time.Duration;
 public record ServerConfig(MeshTls tls, InetSocketAddress bind, IdentitySelector identities,
                            DestinationResolver destinations, Authorizer authorizer, HboneEvents events,
                            int maxConcurrentStreams, Duration handshakeTimeout, Duration idleTimeout,
-                           Duration upstreamConnectTimeout, H2Config h2, EventLoopGroup group, int threads) {
+                           Duration upstreamConnectTimeout, Duration pingInterval, Duration pingTimeout,
+                           H2Config h2, EventLoopGroup group, int threads) {
 }

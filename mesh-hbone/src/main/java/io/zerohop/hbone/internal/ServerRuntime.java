@@ -16,16 +16,19 @@ import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
+import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2SettingsFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.hbone.AuthzDecision;
@@ -59,6 +62,9 @@ public final class ServerRuntime {
     private volatile Channel listener;
     private volatile boolean draining;
     private final CompletableFuture<Void> terminated = new CompletableFuture<>();
+    /** One budget per kind of per-peer noise, so a flood of one kind cannot hide another. */
+    private final LogBudget refusalLog = new LogBudget(20, Duration.ofSeconds(10));
+    private final LogBudget connectionLog = new LogBudget(20, Duration.ofSeconds(10));
 
     public ServerRuntime(ServerConfig cfg) {
         this.cfg = cfg;
@@ -125,7 +131,10 @@ public final class ServerRuntime {
             return;
         }
         if (id == null) {
-            log.info("HBONE connection from {} to {} closed: no local identity serves that address", peer, local);
+            long n = connectionLog.admit();
+            if (n >= 0) {
+                log.info("HBONE connection from {} to {} closed: no local identity serves that address{}", peer, local, LogBudget.note(n));
+            }
             cfg.events().connectionFailed(peer, local, new IllegalStateException("no identity for " + local));
             ch.close();
             return;
@@ -197,6 +206,8 @@ public final class ServerRuntime {
         final InetSocketAddress peer;
         final CompletableFuture<Void> closed = new CompletableFuture<>();
         SpiffeId peerId;
+        boolean prefaceSeen;
+        ScheduledFuture<?> prefaceTimer;
         int activeStreams;
         boolean goingAway;
         ScheduledFuture<?> idleTimer;
@@ -218,15 +229,21 @@ public final class ServerRuntime {
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
             if (evt instanceof SslHandshakeCompletionEvent hs) {
                 if (!hs.isSuccess()) {
-                    log.info("HBONE TLS handshake from {} to {} (local identity {}) failed: {}", peer, local, localId,
-                            describe(hs.cause()));
+                    long n = connectionLog.admit();
+                    if (n >= 0) {
+                        log.info("HBONE TLS handshake from {} to {} (local identity {}) failed: {}{}", peer, local, localId,
+                                describe(hs.cause()), LogBudget.note(n));
+                    }
                     safe(() -> cfg.events().connectionFailed(peer, local, hs.cause()));
                     ctx.close();
                     return;
                 }
                 String alpn = ssl.applicationProtocol();
                 if (!ApplicationProtocolNames.HTTP_2.equals(alpn)) {
-                    log.info("HBONE connection from {} to {} closed: ALPN {} is not h2", peer, local, alpn);
+                    long n = connectionLog.admit();
+                    if (n >= 0) {
+                        log.info("HBONE connection from {} to {} closed: ALPN {} is not h2{}", peer, local, alpn, LogBudget.note(n));
+                    }
                     ctx.close();
                     return;
                 }
@@ -245,10 +262,27 @@ public final class ServerRuntime {
                         .maxHeaderListSize(h2.maxHeaderListSize());
                 Http2FrameCodec codec = H2Codecs.server(settings);
                 ctx.pipeline().addLast("h2", codec)
-                        .addLast("h2-mux", new Http2MultiplexHandler(new StreamInit(this)));
+                        .addLast("h2-mux", new Http2MultiplexHandler(new StreamInit(this)))
+                        .addLast("h2-ping", new PingKeepalive(cfg.pingInterval(), cfg.pingTimeout(),
+                                () -> log.info("HBONE connection from {} ({}) closed: PING unanswered for {}",
+                                        peer, peerId, cfg.pingTimeout())))
+                        .addLast("h2-tail", new ConnTail());
+                // A peer that completed TLS but never starts HTTP/2 is bounded like the handshake
+                // (otherwise it would hold the connection for the whole idle timeout).
+                prefaceTimer = channel.eventLoop().schedule(() -> {
+                    if (!prefaceSeen && channel.isActive()) {
+                        long n = connectionLog.admit();
+                        if (n >= 0) {
+                            log.info("HBONE connection from {} ({}) closed: no HTTP/2 preface within {}{}",
+                                    peer, peerId, cfg.handshakeTimeout(), LogBudget.note(n));
+                        }
+                        channel.close();
+                    }
+                }, cfg.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
                 release(ctx);
-                if (h2.connectionWindow() > 65_535) {
-                    channel.writeAndFlush(new DefaultHttp2WindowUpdateFrame(h2.connectionWindow() - 65_535));
+                int window = h2.connectionWindowFor(cfg.maxConcurrentStreams());
+                if (window > 65_535) {
+                    channel.writeAndFlush(new DefaultHttp2WindowUpdateFrame(window - 65_535));
                 }
                 scheduleIdle();
                 if (draining) {
@@ -262,6 +296,35 @@ public final class ServerRuntime {
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             log.debug("HBONE connection from {} failed", peer, cause);
             ctx.close();
+        }
+
+        /**
+         * Last handler of the connection: the peer's first SETTINGS (which follows its preface) ends
+         * the preface deadline; a connection-level failure (a client that is not HTTP/2, a protocol
+         * error) is one budgeted INFO line, never a stack trace at the pipeline's tail.
+         */
+        final class ConnTail extends ChannelInboundHandlerAdapter {
+            @Override
+            public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                if (msg instanceof Http2SettingsFrame && !prefaceSeen) {
+                    prefaceSeen = true;
+                    prefaceTimer.cancel(false);
+                }
+                ReferenceCountUtil.release(msg);
+            }
+
+            @Override
+            public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+                long n = connectionLog.admit();
+                if (n >= 0) {
+                    log.info("HBONE connection from {} ({}) closed: {}{}", peer, peerId, describe(cause), LogBudget.note(n));
+                }
+                // An HTTP/2 error is the codec's to answer (GOAWAY with its code, or RST_STREAM) and it
+                // closes what it must; closing here first would send GOAWAY NO_ERROR instead.
+                if (Http2CodecUtil.getEmbeddedHttp2Exception(cause) == null) {
+                    ctx.close();
+                }
+            }
         }
 
         void goAway() {
@@ -345,6 +408,13 @@ public final class ServerRuntime {
 
         @Override
         public void onHeaders(ChannelHandlerContext ctx, Http2Headers headers, boolean endStream) {
+            long headerListSize = H2Codecs.headerListSize(headers);
+            if (headerListSize > cfg.h2().maxHeaderListSize()) {
+                // Checked before anything reads the headers. ztunnel's h2 answers 431 per stream too.
+                info = new TunnelInfo(TunnelInfo.Direction.INBOUND, conn.localId, conn.peerId, conn.local, conn.peer, null, Map.of());
+                refuse(431, "request header list of " + headerListSize + " bytes exceeds " + cfg.h2().maxHeaderListSize());
+                return;
+            }
             Map<String, String> plain = Headers.plain(headers);
             info = new TunnelInfo(TunnelInfo.Direction.INBOUND, conn.localId, conn.peerId, conn.local, conn.peer, null, plain);
             CharSequence method = headers.method();
@@ -357,6 +427,13 @@ public final class ServerRuntime {
                 return;
             }
             InetSocketAddress dst = Authority.parse(headers.authority());
+            String hostname = dst == null ? Authority.hostname(headers.authority()) : null;
+            if (hostname != null) {
+                // ztunnel (src/proxy/inbound.rs find_inbound_upstream): a service hostname that names
+                // nothing served is SERVICE_UNAVAILABLE. zerohop serves no hostname destinations.
+                refuse(503, "no service named " + hostname + " is served here");
+                return;
+            }
             if (dst == null) {
                 refuse(400, "malformed :authority \"" + headers.authority() + "\" (want ip:port, IPv6 in brackets)");
                 return;
@@ -446,8 +523,11 @@ public final class ServerRuntime {
         }
 
         private void refuse(int status, String reason) {
-            log.info("HBONE CONNECT refused: status={} peer={} local={} src={} dst={} reason={}",
-                    status, conn.peerId, conn.localId, conn.peer, info.destination(), reason);
+            long n = refusalLog.admit();
+            if (n >= 0) {
+                log.info("HBONE CONNECT refused: status={} peer={} local={} src={} dst={} reason={}{}",
+                        status, conn.peerId, conn.localId, conn.peer, info.destination(), reason, LogBudget.note(n));
+            }
             safe(() -> cfg.events().tunnelRefused(info, status, reason));
             if (!ch.isActive()) {
                 return;

@@ -174,6 +174,10 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
         } else if (!reset) {
             reset = true;
             deliver(new HboneStream.Reset(code));
+            // An abort discards what the reader has not taken yet, as a TCP reset does. Netty keeps a
+            // stream channel whose reader stopped open until it reads again, with everything queued
+            // (up to a stream window); closing it here frees that at once.
+            ctx.channel().close();
         }
     }
 

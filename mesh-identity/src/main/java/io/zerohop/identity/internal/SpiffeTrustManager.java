@@ -2,6 +2,7 @@ package io.zerohop.identity.internal;
 
 import io.spiffe.bundle.x509bundle.X509BundleSet;
 import io.spiffe.spiffeid.SpiffeId;
+import io.spiffe.spiffeid.TrustDomain;
 import io.zerohop.identity.SvidVerifier;
 import java.net.Socket;
 import java.security.cert.CertificateException;
@@ -20,15 +21,24 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
 
     private final Supplier<X509BundleSet> bundles;
     private final Set<SpiffeId> expected;
+    private final TrustDomain localDomain;
 
-    /** {@code expected} empty: any identity that chains to its own domain's bundle. */
-    public SpiffeTrustManager(Supplier<X509BundleSet> bundles, Set<SpiffeId> expected) {
+    /**
+     * {@code expected} empty: any identity that chains to its own domain's bundle. {@code localDomain}
+     * non-null: only peers of that trust domain (no federation); null: any domain with a bundle.
+     */
+    public SpiffeTrustManager(Supplier<X509BundleSet> bundles, Set<SpiffeId> expected, TrustDomain localDomain) {
         this.bundles = bundles;
         this.expected = Set.copyOf(expected);
+        this.localDomain = localDomain;
     }
 
     private void check(X509Certificate[] chain) throws CertificateException {
         SpiffeId id = SvidVerifier.verify(chain, bundles.get());
+        if (localDomain != null && !localDomain.equals(id.getTrustDomain())) {
+            throw new CertificateException(id + ": trust domain " + id.getTrustDomain() + " is not the local trust domain "
+                    + localDomain + " and federation is off (MeshTls.Builder.federation(true) accepts federated domains)");
+        }
         if (!expected.isEmpty() && !expected.contains(id)) {
             throw new CertificateException("peer identity " + id + " is not the expected "
                     + (expected.size() == 1 ? expected.iterator().next() : "one of " + expected));

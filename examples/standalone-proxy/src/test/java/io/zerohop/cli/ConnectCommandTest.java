@@ -1,0 +1,144 @@
+package io.zerohop.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.hbone.AuthzDecision;
+import io.zerohop.hbone.Destination;
+import io.zerohop.hbone.HboneServer;
+import io.zerohop.hbone.HboneServerSocket;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.identity.IssuedCertificate;
+import io.zerohop.identity.LeafSpec;
+import io.zerohop.identity.MeshTls;
+import io.zerohop.identity.Pem;
+import io.zerohop.identity.SpiffeIds;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code zerohop connect} run as a user runs it: a child JVM with real stdin, stdout and stderr,
+ * against a real HBONE server over mTLS (certificates from the in-memory CA, written as PEM files).
+ */
+@Timeout(120)
+class ConnectCommandTest {
+    static final SpiffeId SERVER = SpiffeIds.istio("cluster.local", "prod", "echo");
+    static final SpiffeId CLI = SpiffeIds.istio("cluster.local", "prod", "cli");
+
+    @TempDir
+    static Path dir;
+    static InMemoryCa ca;
+    static MeshTls tls;
+    static HboneServerSocket accept;
+    static HboneServer server;
+    static Thread echo;
+
+    @BeforeAll
+    static void start() throws Exception {
+        ca = InMemoryCa.create("cluster.local");
+        tls = MeshTls.builder(ca).build();
+        accept = new HboneServerSocket();
+        server = HboneServer.builder().tls(tls).bind(new InetSocketAddress("127.0.0.1", 0)).identity(SERVER)
+                .destinations((dst, id, local) -> dst.getPort() == 7 ? Destination.embedded(accept) : null)
+                .authorizer(r -> AuthzDecision.allow()).threads(1).build().start().get(10, TimeUnit.SECONDS);
+        echo = new Thread(() -> {
+            while (true) {
+                try (var s = accept.accept()) {
+                    s.getInputStream().transferTo(s.getOutputStream());
+                    s.shutdownOutput();
+                } catch (java.io.IOException e) {
+                    return;
+                }
+            }
+        }, "echo");
+        echo.setDaemon(true);
+        echo.start();
+        Instant now = Instant.now();
+        write("good", ca.issue(LeafSpec.svid(CLI.toString(), now.minusSeconds(60), now.plus(Duration.ofHours(1)))), List.of(ca.root()));
+        // Same trust domain, another CA the client also trusts: the client's own SVID is valid to
+        // itself and it accepts the server, but the server refuses the client's certificate.
+        InMemoryCa rogue = InMemoryCa.create("cluster.local");
+        write("rogue", rogue.issue(LeafSpec.svid(CLI.toString(), now.minusSeconds(60), now.plus(Duration.ofHours(1)))),
+                List.of(ca.root(), rogue.root()));
+    }
+
+    static void write(String name, IssuedCertificate cert, List<java.security.cert.X509Certificate> roots) throws Exception {
+        Path d = Files.createDirectories(dir.resolve(name));
+        Files.writeString(d.resolve("cert.pem"), cert.chainPem());
+        Files.writeString(d.resolve("key.pem"), cert.keyPem());
+        Files.writeString(d.resolve("bundle.pem"), Pem.certificates(roots));
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        server.close();
+        accept.close();
+        tls.close();
+        ca.close();
+    }
+
+    record Run(int exit, String stdout, String stderr) {}
+
+    static Run connect(String certs, String stdin, String... extra) throws Exception {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), Zerohop.class.getName(), "connect",
+                "--via", "127.0.0.1:" + server.localAddress().getPort(), "--target", "10.1.2.3:7",
+                "--cert", dir.resolve(certs + "/cert.pem").toString(), "--key", dir.resolve(certs + "/key.pem").toString(),
+                "--trust-bundle", dir.resolve(certs + "/bundle.pem").toString()));
+        cmd.addAll(List.of(extra));
+        if (!cmd.contains("--expect")) {
+            cmd.addAll(List.of("--expect", SERVER.toString()));
+        }
+        Path out = Files.createTempFile(dir, "out", ".txt");
+        Path err = Files.createTempFile(dir, "err", ".txt");
+        Process p = new ProcessBuilder(cmd).redirectOutput(out.toFile()).redirectError(err.toFile()).start();
+        try (OutputStream in = p.getOutputStream()) {
+            in.write(stdin.getBytes(StandardCharsets.UTF_8));
+        }
+        assertThat(p.waitFor(60, TimeUnit.SECONDS)).as("zerohop connect ends").isTrue();
+        return new Run(p.exitValue(), Files.readString(out), Files.readString(err));
+    }
+
+    @Test
+    void printsNothingButDataUnlessVerbose() throws Exception {
+        Run quiet = connect("good", "hello through hbone\n");
+        assertThat(quiet.exit()).as(quiet.stderr()).isZero();
+        assertThat(quiet.stdout()).isEqualTo("hello through hbone\n");
+        assertThat(quiet.stderr()).isEmpty();
+
+        Run verbose = connect("good", "again\n", "-v");
+        assertThat(verbose.exit()).as(verbose.stderr()).isZero();
+        assertThat(verbose.stdout()).isEqualTo("again\n");
+        assertThat(verbose.stderr()).as("-v shows what the quiet run hid").contains(" INFO ");
+    }
+
+    @Test
+    void clientCertificateRefusedByTheServerExits4() throws Exception {
+        Run r = connect("rogue", "never delivered\n");
+        assertThat(r.exit()).as(r.stderr()).isEqualTo(4);
+        assertThat(r.stdout()).isEmpty();
+        assertThat(r.stderr().lines().toList()).hasSize(1);
+        assertThat(r.stderr()).startsWith("zerohop connect: TLS to 127.0.0.1:");
+    }
+
+    /** spiffe/spiffe X509-SVID.md 4.1: a trust domain alone (no path) is never a workload identity. */
+    @Test
+    void expectingATrustDomainIsAUsageError() throws Exception {
+        Run r = connect("good", "", "--expect", "spiffe://cluster.local");
+        assertThat(r.exit()).isEqualTo(2);
+        assertThat(r.stderr()).contains("--expect spiffe://cluster.local: a workload SPIFFE ID has a path");
+    }
+}

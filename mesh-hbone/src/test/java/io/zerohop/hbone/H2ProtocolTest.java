@@ -1,0 +1,118 @@
+package io.zerohop.hbone;
+
+import static io.zerohop.hbone.RawFrames.DATA;
+import static io.zerohop.hbone.RawFrames.GOAWAY;
+import static io.zerohop.hbone.RawFrames.HEADERS;
+import static io.zerohop.hbone.RawFrames.PING;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Headers;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/** The HBONE server against a frame-level HTTP/2 peer: RFC 9113 conformance and per-stream faults. */
+@Timeout(60)
+class H2ProtocolTest {
+    static final Duration WAIT = Duration.ofSeconds(10);
+    static Mesh mesh;
+    static EchoServer echo;
+    static HboneServer server;
+
+    @BeforeAll
+    static void start() throws Exception {
+        mesh = new Mesh();
+        echo = new EchoServer();
+        server = mesh.server((dst, id, local) -> dst.getPort() == echo.address().getPort() ? Destination.proxy(echo.address()) : null)
+                .keepalive(Duration.ofMillis(200), Duration.ofMillis(600))
+                .build().start().get();
+    }
+
+    @AfterAll
+    static void stop() {
+        server.close();
+        echo.close();
+        mesh.close();
+    }
+
+    static RawFrames peer() throws Exception {
+        return new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress());
+    }
+
+    static Http2Headers connect() {
+        return new DefaultHttp2Headers().method("CONNECT").authority("127.0.0.1:" + echo.address().getPort());
+    }
+
+    static void assertEchoes(RawFrames p, int stream, String text) throws Exception {
+        p.data(stream, text.getBytes(StandardCharsets.UTF_8), false);
+        StringBuilder got = new StringBuilder();
+        while (got.length() < text.length()) {
+            RawFrames.Frame f = p.next(DATA, stream, WAIT);
+            assertThat(f).as("echo of %s on stream %d", text, stream).isNotNull();
+            got.append(new String(f.payload(), StandardCharsets.UTF_8));
+        }
+        assertThat(got.toString()).isEqualTo(text);
+    }
+
+    @Test
+    @DisplayName("h2spec http2/5.1.1/2: HEADERS on a stream id lower than one already opened is a connection PROTOCOL_ERROR")
+    void lowerStreamIdIsAConnectionError() throws Exception {
+        try (RawFrames p = peer()) {
+            p.preface().headers(5, connect(), false);
+            assertThat(p.next(HEADERS, 5, WAIT).status()).isEqualTo("200");
+            p.headers(7, connect(), false);
+            assertThat(p.next(HEADERS, 7, WAIT).status()).as("ascending ids stay fine").isEqualTo("200");
+            p.headers(3, connect(), false);
+            RawFrames.Frame goAway = p.next(f -> f.type() == GOAWAY, WAIT);
+            assertThat(goAway).isNotNull();
+            assertThat(goAway.errorCode()).isEqualTo(Http2Error.PROTOCOL_ERROR.code());
+            p.closed.get(10, TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    @DisplayName("an oversized request header list gets 431 on its stream; the connection and its other tunnel live on")
+    void oversizedHeadersArePerStream() throws Exception {
+        Random random = new Random(7);
+        try (RawFrames p = peer()) {
+            p.preface().headers(1, connect(), false);
+            assertThat(p.next(HEADERS, 1, WAIT).status()).isEqualTo("200");
+            assertEchoes(p, 1, "before");
+            int stream = 3;
+            for (int size : new int[] {70_000, 100_000, 500_000}) {
+                StringBuilder big = new StringBuilder(size);
+                for (int i = 0; i < size; i++) {
+                    big.append((char) ('!' + random.nextInt(94)));
+                }
+                p.headers(stream, connect().add("x-big", big), false);
+                RawFrames.Frame refused = p.next(HEADERS, stream, WAIT);
+                assertThat(refused).as("answer to %d bytes of headers", size).isNotNull();
+                assertThat(refused.status()).isEqualTo("431");
+                assertEchoes(p, 1, "after " + size);
+                stream += 2;
+            }
+            assertThat(p.frames).noneMatch(f -> f.type() == GOAWAY);
+            assertThat(p.isOpen()).isTrue();
+        }
+    }
+
+    @Test
+    @DisplayName("ztunnel src/proxy/h2.rs do_ping_pong: the server PINGs its connections and closes one whose PING goes unanswered")
+    void serverPingsAndClosesSilentPeers() throws Exception {
+        try (RawFrames p = peer()) {
+            p.preface();
+            assertThat(p.next(f -> f.type() == PING && (f.flags() & RawFrames.ACK) == 0, WAIT)).as("server PING").isNotNull();
+            assertThat(p.isOpen()).as("an answered PING keeps the connection").isTrue();
+            p.answerPings = false;
+            p.closed.get(20, TimeUnit.SECONDS);
+        }
+    }
+}

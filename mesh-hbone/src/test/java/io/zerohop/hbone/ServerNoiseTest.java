@@ -1,0 +1,173 @@
+package io.zerohop.hbone;
+
+import static io.zerohop.hbone.RawFrames.HEADERS;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.spiffe.svid.x509svid.X509Svid;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.identity.MeshTls;
+import io.zerohop.identity.Pem;
+import io.zerohop.identity.SpiffeIds;
+import java.io.ByteArrayOutputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What idle or noisy authenticated peers cost: bounded time before HTTP/2 starts, and a bounded
+ * number of log lines (counted from the real log output; this module's test logging puts
+ * io.zerohop.hbone.HboneServer at INFO).
+ */
+@Timeout(120)
+class ServerNoiseTest {
+    static Mesh mesh;
+    static EchoServer echo;
+
+    @BeforeAll
+    static void start() throws Exception {
+        mesh = new Mesh();
+        echo = new EchoServer();
+    }
+
+    @AfterAll
+    static void stop() {
+        echo.close();
+        mesh.close();
+    }
+
+    /** A fresh server per test: log budgets are per server. */
+    static HboneServer server(RecordingEvents events) throws Exception {
+        return mesh.server((dst, id, local) -> dst.getPort() == echo.address().getPort() ? Destination.proxy(echo.address()) : null)
+                .handshakeTimeout(Duration.ofMillis(500)).listener(events).build().start().get();
+    }
+
+    interface Action {
+        void run() throws Exception;
+    }
+
+    /** Log lines written to System.err (slf4j-simple's target, looked up per line) while {@code a} runs. */
+    static synchronized List<String> logLines(Action a) throws Exception {
+        PrintStream original = System.err;
+        ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(new OutputStream() {
+            @Override
+            public void write(int b) {
+                synchronized (captured) {
+                    captured.write(b);
+                }
+                original.write(b);
+            }
+
+            @Override
+            public void write(byte[] b, int off, int len) {
+                synchronized (captured) {
+                    captured.write(b, off, len);
+                }
+                original.write(b, off, len);
+            }
+        }, true));
+        try {
+            a.run();
+        } finally {
+            System.setErr(original);
+        }
+        synchronized (captured) {
+            return Arrays.asList(captured.toString(StandardCharsets.UTF_8).split("\n"));
+        }
+    }
+
+    @Test
+    void peerThatNeverSendsThePrefaceIsClosedAfterTheHandshakeTimeout() throws Exception {
+        try (HboneServer server = server(new RecordingEvents())) {
+            List<String> lines = logLines(() -> {
+                try (RawFrames silent = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress())) {
+                    // TLS is done; no preface follows. The 10-minute idle timeout must not be what ends it.
+                    silent.closed.get(15, TimeUnit.SECONDS);
+                }
+            });
+            assertThat(lines).filteredOn(l -> l.contains("no HTTP/2 preface within PT0.5S")).hasSize(1);
+        }
+    }
+
+    @Test
+    void refusalsAndFailedHandshakesCostABoundedNumberOfLines() throws Exception {
+        RecordingEvents events = new RecordingEvents();
+        try (HboneServer server = server(events);
+             InMemoryCa other = InMemoryCa.create("other.local");
+             MeshTls strangerTls = MeshTls.builder(other).build()) {
+            int refusals = 300;
+            int handshakes = 40;
+            List<String> lines = logLines(() -> {
+                try (RawFrames p = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress())) {
+                    p.preface();
+                    for (int i = 0; i < refusals; i++) {
+                        // One at a time: within SETTINGS_MAX_CONCURRENT_STREAMS.
+                        p.headers(1 + 2 * i, new DefaultHttp2Headers().method("CONNECT").authority("127.0.0.1:6999"), false);
+                        RawFrames.Frame f = p.next(HEADERS, 1 + 2 * i, Duration.ofSeconds(10));
+                        assertThat(f).isNotNull();
+                        assertThat(f.status()).isEqualTo("400");
+                    }
+                }
+                for (int i = 0; i < handshakes; i++) {
+                    try (RawFrames stranger = new RawFrames(
+                            strangerTls.client(SpiffeIds.istio("other.local", "x", "y"), Set.of()).get(), server.localAddress())) {
+                        stranger.closed.get(10, TimeUnit.SECONDS);
+                    } catch (Exception expected) {
+                        // the handshake fails on one side or the other; the server logs it
+                    }
+                }
+                for (int i = 0; i < handshakes; i++) {
+                    RecordingEvents.next(events.failed);
+                }
+            });
+            assertThat(events.refused).hasSize(refusals);
+            List<String> refusalLines = lines.stream().filter(l -> l.contains("HBONE CONNECT refused")).toList();
+            List<String> handshakeLines = lines.stream().filter(l -> l.contains("HBONE TLS handshake from")).toList();
+            assertThat(refusalLines).hasSizeBetween(1, 20);
+            assertThat(handshakeLines).hasSizeBetween(1, 20);
+        }
+    }
+
+    @Test
+    void tlsClientThatDoesNotSpeakH2GetsOneInfoLine(@TempDir Path dir) throws Exception {
+        X509Svid svid = mesh.ca.issue(mesh.clientId);
+        Path cert = dir.resolve("cert.pem");
+        Path key = dir.resolve("key.pem");
+        Path root = dir.resolve("root.pem");
+        Files.writeString(cert, Pem.certificates(svid.getChain()));
+        Files.writeString(key, Pem.privateKey(svid.getPrivateKey()));
+        Files.writeString(root, Pem.certificates(List.of(mesh.ca.root())));
+        for (List<String> alpn : List.of(List.of("-alpn", "h2"), List.<String>of())) {
+            try (HboneServer server = server(new RecordingEvents())) {
+                List<String> lines = logLines(() -> {
+                    List<String> cmd = new java.util.ArrayList<>(List.of("openssl", "s_client", "-quiet", "-tls1_3",
+                            "-connect", "127.0.0.1:" + server.localAddress().getPort(),
+                            "-cert", cert.toString(), "-key", key.toString(), "-CAfile", root.toString()));
+                    cmd.addAll(alpn);
+                    Process proc = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+                    try (OutputStream in = proc.getOutputStream()) {
+                        in.write("GET / HTTP/1.1\r\nHost: probe\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                    }
+                    assertThat(proc.waitFor(20, TimeUnit.SECONDS)).as("openssl s_client %s ends when the server closes", alpn).isTrue();
+                });
+                List<String> ours = lines.stream().filter(l -> l.contains("HBONE connection from")).toList();
+                assertThat(ours).as("alpn %s: %s", alpn, lines).hasSize(1);
+                assertThat(ours.get(0)).contains("INFO");
+                assertThat(lines).as("no stack trace").noneMatch(l -> l.startsWith("\tat ") || l.contains("WARN"));
+            }
+        }
+    }
+}
