@@ -9,7 +9,11 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.spiffe.spiffeid.SpiffeId;
 import io.netty.channel.Channel;
+import io.zerohop.core.internal.Baggage;
 import io.zerohop.core.internal.CaptureListener;
+import io.zerohop.core.internal.OutboundHeaders;
+import io.zerohop.core.internal.FanOut;
+import io.zerohop.core.internal.LiveAuthorization;
 import io.zerohop.core.internal.MicrometerSink;
 import io.zerohop.core.internal.Relay;
 import io.zerohop.core.internal.TunnelObserver;
@@ -68,6 +72,8 @@ public final class Mesh implements AutoCloseable {
     private final InetSocketAddress inbound;
     private final EventLoopGroup group;
     private final TunnelObserver observer;
+    private final LiveAuthorization live;
+    private volatile AutoCloseable policyChanges;
     private final int maxStreamsPerConnection;
     private final Duration idleTimeout;
     private final Duration drain;
@@ -95,6 +101,8 @@ public final class Mesh implements AutoCloseable {
         TunnelObserver.Sink sink = meters == null ? null
                 : new MicrometerSink((io.micrometer.core.instrument.MeterRegistry) meters);
         this.observer = new TunnelObserver(registry, sink, b.onTunnelClosed);
+        this.live = new LiveAuthorization(t -> policy.evaluate(accessRequest(new AuthzRequest(t.peerIdentity(),
+                t.peerAddress(), t.localIdentity(), t.destination(), t.headers()))), observer::lateDenied);
         if (sink != null) {
             long every = b.metricsInterval.toNanos();
             group.next().scheduleAtFixedRate(observer::flush, every, every, TimeUnit.NANOSECONDS);
@@ -121,9 +129,13 @@ public final class Mesh implements AutoCloseable {
                 .identitySelector(this::selectIdentity)
                 .destinations(this::resolve)
                 .authorizer(authorizer())
-                .listener(observer)
+                .listener(new FanOut(observer, live))
                 .build();
         this.server = s;
+        if (policy != null) {
+            // ztunnel's PolicyWatcher: every policy change re-decides the open inbound tunnels.
+            policyChanges = policy.addChangeListener(set -> live.reauthorize());
+        }
         return s.start().thenApply(x -> this);
     }
 
@@ -170,7 +182,24 @@ public final class Mesh implements AutoCloseable {
 
     /** A tunnel along an explicit route (for destinations outside the registry). */
     public CompletableFuture<HboneStream> connect(SpiffeId source, InetSocketAddress target, Route route) {
-        return client(source).connect(target, route.expectedIdentities(), route.hboneAddress(), route.headers());
+        Route r = withDefaultHeaders(source, route, null);
+        return client(source).connect(target, r.expectedIdentities(), r.hboneAddress(), r.headers());
+    }
+
+    /**
+     * ztunnel's default CONNECT headers (baggage of the source workload, traceparent, and for a
+     * captured app {@code forwarded: for=}), under the route's own. See {@link OutboundHeaders}.
+     */
+    private Route withDefaultHeaders(SpiffeId source, Route route, InetSocketAddress client) {
+        Baggage baggage = null;
+        for (Workload w : registry.all()) {
+            if (w.identity().equals(source) && isLocal(w)) {
+                baggage = Baggage.of(w);
+                break;
+            }
+        }
+        return new Route(route.hboneAddress(), route.expectedIdentities(),
+                OutboundHeaders.withDefaults(route.headers(), baggage, client, null));
     }
 
     /**
@@ -196,7 +225,7 @@ public final class Mesh implements AutoCloseable {
     }
 
     public SocketFactory socketFactory(SpiffeId source) {
-        return client(source).socketFactory(this::route);
+        return client(source).socketFactory(t -> withDefaultHeaders(source, route(t), null));
     }
 
     private HboneClient client(SpiffeId source) {
@@ -249,16 +278,9 @@ public final class Mesh implements AutoCloseable {
             }
             return CompletableFuture.failedFuture(e);
         }
-        // The captured app's address travels as `Forwarded: for=` (DESIGN §3): both access-log lines
-        // then name the app rather than the proxy's HBONE socket. Policy never reads it.
-        java.util.Map<String, String> headers = new java.util.HashMap<>(route.headers());
-        headers.putIfAbsent("forwarded", "for=" + forwardedNode(source));
-        return connect(src, target, new Route(route.hboneAddress(), route.expectedIdentities(), headers)).thenApply(Relay::hbone);
-    }
-
-    /** RFC 7239 node: {@code "ip:port"} quoted, IPv6 in brackets. */
-    static String forwardedNode(InetSocketAddress a) {
-        return "\"" + Addresses.authority(a) + "\"";
+        // The captured app's address travels as `Forwarded: for=` (ztunnel's build_forwarded): both
+        // access-log lines then name the app beside the proxy's socket. Policy never reads it.
+        return connect(src, target, withDefaultHeaders(src, route, source)).thenApply(Relay::hbone);
     }
 
     /**
@@ -415,6 +437,14 @@ public final class Mesh implements AutoCloseable {
     /** Stops accepting, lets open tunnels drain up to the configured deadline, then closes. */
     public CompletableFuture<Void> shutdown() {
         HboneServer s = server;
+        AutoCloseable changes = policyChanges;
+        if (changes != null) {
+            try {
+                changes.close();
+            } catch (Exception e) {
+                log.debug("policy change listener close failed", e);
+            }
+        }
         listeners.forEach(Channel::close);
         CompletableFuture<Void> drained = s == null ? CompletableFuture.completedFuture(null) : s.shutdownGracefully(drain);
         return drained.whenComplete((x, e) -> {
