@@ -12,6 +12,7 @@ import io.netty.channel.Channel;
 import io.zerohop.core.internal.Baggage;
 import io.zerohop.core.internal.CaptureListener;
 import io.zerohop.core.internal.OutboundHeaders;
+import io.zerohop.core.internal.RateLimitedLog;
 import io.zerohop.core.internal.FanOut;
 import io.zerohop.core.internal.LiveAuthorization;
 import io.zerohop.core.internal.MicrometerSink;
@@ -61,6 +62,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class Mesh implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Mesh.class);
+    /** Refusals a peer can trigger at will: 20 lines per 10 s, then a count (issue 11 item 8). */
+    private final RateLimitedLog refusals = new RateLimitedLog(log, "refusals (denied, self calls, plaintext refused)", 20,
+            Duration.ofSeconds(10));
 
     private final IdentityProvider provider;
     private final boolean ownsProvider;
@@ -81,6 +85,11 @@ public final class Mesh implements AutoCloseable {
     private final Map<InetSocketAddress, StreamHandler> embedded = new ConcurrentHashMap<>();
     private final java.util.List<Channel> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final boolean passthroughUnknown;
+    /**
+     * The proxy's own ports (ztunnel's {@code illegal_ports}, src/config.rs): 15008, 15006, 15001 and
+     * 15080 always, plus every port our listeners actually bound and what {@link #addOwnPort} adds.
+     */
+    private final Set<Integer> ownPorts = ConcurrentHashMap.newKeySet();
     private volatile HboneServer server;
 
     private Mesh(Builder b) {
@@ -97,10 +106,9 @@ public final class Mesh implements AutoCloseable {
         this.inbound = b.inbound;
         IoHandlerFactory io = Epoll.isAvailable() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         this.group = new MultiThreadIoEventLoopGroup(b.threads, new DefaultThreadFactory("zerohop", true), io);
-        Object meters = b.meterRegistry;
-        TunnelObserver.Sink sink = meters == null ? null
-                : new MicrometerSink((io.micrometer.core.instrument.MeterRegistry) meters);
+        TunnelObserver.Sink sink = b.meterRegistry == null ? null : new MicrometerSink(b.meterRegistry);
         this.observer = new TunnelObserver(registry, sink, b.onTunnelClosed);
+        group.next().scheduleAtFixedRate(refusals::flush, 10, 10, TimeUnit.SECONDS);
         this.live = new LiveAuthorization(t -> policy.evaluate(accessRequest(new AuthzRequest(t.peerIdentity(),
                 t.peerAddress(), t.localIdentity(), t.destination(), t.headers()))), observer::lateDenied);
         if (sink != null) {
@@ -111,6 +119,7 @@ public final class Mesh implements AutoCloseable {
         this.idleTimeout = b.idleTimeout;
         this.drain = b.drain;
         this.passthroughUnknown = b.passthroughUnknown;
+        ownPorts.addAll(Set.of(15008, 15006, 15001, 15080));
     }
 
     public static Builder builder() {
@@ -136,7 +145,10 @@ public final class Mesh implements AutoCloseable {
             // ztunnel's PolicyWatcher: every policy change re-decides the open inbound tunnels.
             policyChanges = policy.addChangeListener(set -> live.reauthorize());
         }
-        return s.start().thenApply(x -> this);
+        return s.start().thenApply(x -> {
+            addOwnPort(s.localAddress().getPort());
+            return this;
+        });
     }
 
     /** The HBONE listener's bound address (after {@link #start()}), or null without inbound. */
@@ -257,10 +269,37 @@ public final class Mesh implements AutoCloseable {
     public InetSocketAddress capture(Capture capture) throws InterruptedException {
         Channel ch = CaptureListener.bind(group, capture, this::openOutbound);
         listeners.add(ch);
+        addOwnPort(((InetSocketAddress) ch.localAddress()).getPort());
         return (InetSocketAddress) ch.localAddress();
     }
 
+    /**
+     * Declares a port of a listener this proxy runs besides the mesh's own (admin, metrics,
+     * readiness): HBONE CONNECTs to it get 503 and captured connections to it are dropped, as
+     * ztunnel treats its {@code illegal_ports}.
+     */
+    public void addOwnPort(int port) {
+        if (port < 1 || port > 65535) {
+            throw new IllegalArgumentException("port must be 1-65535, got " + port);
+        }
+        ownPorts.add(port);
+    }
+
+    /** The proxy's own ports right now (see {@link #addOwnPort}). */
+    public Set<Integer> ownPorts() {
+        return Set.copyOf(ownPorts);
+    }
+
     private CompletableFuture<Relay.End> openOutbound(InetSocketAddress source, InetSocketAddress target) {
+        // ztunnel's outbound drops a loopback destination on one of its own ports (src/proxy/outbound.rs
+        // proxy_to, Error::SelfCall). We also drop this host's own addresses: our capture listeners
+        // bind them, so a connection straight to the listener would otherwise be relayed to itself.
+        if (ownPorts.contains(target.getPort()) && hostHas(target.getAddress())) {
+            refusals.warn("self call {} -> {} dropped: one of this proxy's own ports", Addresses.authority(source),
+                    Addresses.authority(target));
+            return CompletableFuture.failedFuture(new IllegalStateException("self call: " + Addresses.authority(target)
+                    + " is one of this proxy's own ports, dropped"));
+        }
         SpiffeId src = registry.byAddress(source.getAddress()).filter(this::isLocal).map(Workload::identity).orElse(identity);
         if (src == null) {
             return CompletableFuture.failedFuture(new IllegalStateException("source " + Addresses.authority(source)
@@ -295,10 +334,18 @@ public final class Mesh implements AutoCloseable {
         }
         Channel ch = CaptureListener.bind(group, capture, this::openPlaintextInbound);
         listeners.add(ch);
+        addOwnPort(((InetSocketAddress) ch.localAddress()).getPort());
         return (InetSocketAddress) ch.localAddress();
     }
 
     private CompletableFuture<Relay.End> openPlaintextInbound(InetSocketAddress source, InetSocketAddress target) {
+        // ztunnel's inbound_passthrough.rs: any destination port of its own is an illegal call.
+        if (ownPorts.contains(target.getPort())) {
+            refusals.warn("self call {} -> {} dropped: one of this proxy's own ports", Addresses.authority(source),
+                    Addresses.authority(target));
+            return CompletableFuture.failedFuture(new IllegalStateException("self call: " + Addresses.authority(target)
+                    + " is one of this proxy's own ports, dropped"));
+        }
         Workload w = registry.byAddress(target.getAddress()).filter(this::isLocal).orElse(null);
         if (w == null) {
             return CompletableFuture.failedFuture(new IllegalStateException("plaintext to " + Addresses.authority(target)
@@ -306,7 +353,7 @@ public final class Mesh implements AutoCloseable {
         }
         MtlsMode mode = mtlsMode(w, target.getPort());
         if (!mode.allowsPlaintext()) {
-            log.warn("plaintext {} -> {} ({}) refused: PeerAuthentication {} requires mTLS", Addresses.authority(source),
+            refusals.warn("plaintext {} -> {} ({}) refused: PeerAuthentication {} requires mTLS", Addresses.authority(source),
                     Addresses.authority(target), w.identity(), mode);
             return CompletableFuture.failedFuture(new IllegalStateException("PeerAuthentication " + mode + " for " + w
                     + " port " + target.getPort() + " refuses plaintext"));
@@ -316,7 +363,7 @@ public final class Mesh implements AutoCloseable {
                     .destinationAddress(target.getAddress()).destinationPort(target.getPort()).destination(w.ref())
                     .sourceWorkload(registry.byAddress(source.getAddress()).map(Workload::ref).orElse(null)).build());
             if (!d.allowed()) {
-                log.warn("plaintext {} -> {} ({}) denied: {}", Addresses.authority(source), Addresses.authority(target),
+                refusals.warn("plaintext {} -> {} ({}) denied: {}", Addresses.authority(source), Addresses.authority(target),
                         w.identity(), d.explain());
                 return CompletableFuture.failedFuture(new IllegalStateException(d.explain()));
             }
@@ -395,6 +442,11 @@ public final class Mesh implements AutoCloseable {
             // let it reach something it never authenticated.
             return Destination.refuse(400, "destination " + w + " is " + w.identity() + ", but this connection presented " + localIdentity);
         }
+        if (ownPorts.contains(dst.getPort())) {
+            // ztunnel's inbound.rs find_inbound_upstream: `cfg.illegal_ports.contains(&dest.port())`
+            // is Error::SelfCall, answered 503 (SERVICE_UNAVAILABLE), after the 400 checks.
+            return Destination.refuse(503, "self call: port " + dst.getPort() + " is one of this proxy's own ports");
+        }
         return Destination.proxy(dst);
     }
 
@@ -407,7 +459,7 @@ public final class Mesh implements AutoCloseable {
             if (d.allowed()) {
                 return AuthzDecision.allow();
             }
-            log.warn("denied {} -> {} ({}): {}", r.peer(), Addresses.authority(r.destination()), r.localIdentity(), d.explain());
+            refusals.warn("denied {} -> {} ({}): {}", r.peer(), Addresses.authority(r.destination()), r.localIdentity(), d.explain());
             return AuthzDecision.deny(d.explain());
         };
     }
@@ -479,7 +531,7 @@ public final class Mesh implements AutoCloseable {
         private WorkloadRegistry registry;
         private String node;
         private InetSocketAddress inbound;
-        private Object meterRegistry;
+        private io.micrometer.core.instrument.MeterRegistry meterRegistry;
         private Consumer<io.zerohop.hbone.TunnelResult> onTunnelClosed;
         private int threads = Math.max(2, Runtime.getRuntime().availableProcessors());
         private int maxStreamsPerConnection = 100;
@@ -530,22 +582,14 @@ public final class Mesh implements AutoCloseable {
             return this;
         }
 
-        /** A Micrometer {@code MeterRegistry} for ztunnel-named metrics (Micrometer is optional). */
-        public Builder meterRegistry(Object registry) {
-            if (registry != null && !isMeterRegistry(registry)) {
-                throw new IllegalArgumentException("meterRegistry must be an io.micrometer.core.instrument.MeterRegistry, got "
-                        + registry.getClass().getName());
-            }
+        /**
+         * ztunnel's {@code istio_tcp_*} metrics into {@code registry} (null: no metrics). Micrometer is
+         * an optional dependency of mesh-core: callers of this method have it; a mesh built without
+         * it never loads a Micrometer class.
+         */
+        public Builder meterRegistry(io.micrometer.core.instrument.MeterRegistry registry) {
             this.meterRegistry = registry;
             return this;
-        }
-
-        private static boolean isMeterRegistry(Object o) {
-            try {
-                return Class.forName("io.micrometer.core.instrument.MeterRegistry").isInstance(o);
-            } catch (ClassNotFoundException e) {
-                return false;
-            }
         }
 
         /** Called once per closed tunnel (after metrics and the access log). */
