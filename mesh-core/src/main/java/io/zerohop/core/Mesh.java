@@ -13,6 +13,7 @@ import io.zerohop.core.internal.Baggage;
 import io.zerohop.core.internal.CaptureListener;
 import io.zerohop.core.internal.OutboundHeaders;
 import io.zerohop.core.internal.RateLimitedLog;
+import io.zerohop.core.internal.TunnelCount;
 import io.zerohop.core.internal.FanOut;
 import io.zerohop.core.internal.LiveAuthorization;
 import io.zerohop.core.internal.MicrometerSink;
@@ -77,6 +78,7 @@ public final class Mesh implements AutoCloseable {
     private final EventLoopGroup group;
     private final TunnelObserver observer;
     private final LiveAuthorization live;
+    private final TunnelCount tunnels = new TunnelCount();
     private volatile AutoCloseable policyChanges;
     private final int maxStreamsPerConnection;
     private final Duration idleTimeout;
@@ -138,7 +140,7 @@ public final class Mesh implements AutoCloseable {
                 .identitySelector(this::selectIdentity)
                 .destinations(this::resolve)
                 .authorizer(authorizer())
-                .listener(new FanOut(observer, live))
+                .listener(new FanOut(observer, live, tunnels))
                 .build();
         this.server = s;
         if (policy != null) {
@@ -245,7 +247,7 @@ public final class Mesh implements AutoCloseable {
                 .tls(tls)
                 .identity(id)
                 .eventLoopGroup(group)
-                .listener(observer)
+                .listener(new FanOut(observer, tunnels))
                 .maxStreamsPerConnection(maxStreamsPerConnection)
                 .idleTimeout(idleTimeout)
                 .build());
@@ -486,8 +488,15 @@ public final class Mesh implements AutoCloseable {
 
     // ---- lifecycle ----
 
-    /** Stops accepting, lets open tunnels drain up to the configured deadline, then closes. */
+    /**
+     * Drains, as ztunnel does on SIGTERM: stops accepting (HBONE and capture listeners), sends GOAWAY
+     * on every HBONE connection so peers open no new tunnels here, lets open tunnels (both
+     * directions) finish until the drain deadline, then resets those still open and closes. Logs the
+     * start and the outcome. Completes when everything is closed.
+     */
     public CompletableFuture<Void> shutdown() {
+        log.info("draining for up to {} ms: listeners closed, GOAWAY on every HBONE connection, {} tunnels open",
+                drain.toMillis(), tunnels.open());
         HboneServer s = server;
         AutoCloseable changes = policyChanges;
         if (changes != null) {
@@ -498,7 +507,16 @@ public final class Mesh implements AutoCloseable {
             }
         }
         listeners.forEach(Channel::close);
-        CompletableFuture<Void> drained = s == null ? CompletableFuture.completedFuture(null) : s.shutdownGracefully(drain);
+        CompletableFuture<Integer> left = tunnels.awaitIdle(drain);
+        CompletableFuture<Void> serverDrained = s == null ? CompletableFuture.completedFuture(null) : s.shutdownGracefully(drain);
+        left.thenAccept(n -> {
+            if (n == 0) {
+                log.info("drained: every tunnel finished");
+            } else {
+                log.warn("drain deadline of {} ms reached: resetting {} tunnels still open", drain.toMillis(), n);
+            }
+        });
+        CompletableFuture<Void> drained = CompletableFuture.allOf(serverDrained, left);
         return drained.whenComplete((x, e) -> {
             clients.values().forEach(HboneClient::close);
             tls.close();

@@ -22,7 +22,6 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -133,7 +132,7 @@ final class ProxyCommand implements Callable<Integer> {
             b.inbound(Addresses.parseHostPort(inbound, "--inbound"));
         }
         Mesh mesh = b.build();
-        CountDownLatch stop = new CountDownLatch(1);
+        Signals signals = Signals.install();
         List<HttpServer> admin = new ArrayList<>();
         try {
             mesh.start().get(30, TimeUnit.SECONDS);
@@ -169,7 +168,7 @@ final class ProxyCommand implements Callable<Integer> {
             }
             if (!"off".equals(readiness)) {
                 HttpServer r = http(readiness, "--readiness");
-                r.createContext("/healthz/ready", ex -> respond(ex, stop.getCount() > 0 ? 200 : 503, "ready\n"));
+                r.createContext("/healthz/ready", ex -> respond(ex, signals.stopping() ? 503 : 200, "ready\n"));
                 admin.add(r);
                 up.add("readiness " + Addresses.authority(r.getAddress()));
             }
@@ -177,12 +176,15 @@ final class ProxyCommand implements Callable<Integer> {
             System.out.println("zerohop proxy ready: " + String.join(", ", up) + "; identity source " + describeIdentity()
                     + "; " + registry.all().size() + " workloads; policies " + (engine == null ? "none (allow all)" : engine.policies().size()));
             System.out.flush();
-            Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown, "zerohop-shutdown"));
-            stop.await();
+            String signal = signals.await();
+            System.out.println("zerohop proxy: " + signal + ", draining for up to " + drain);
+            System.out.flush();
             return 0;
         } finally {
-            admin.forEach(h -> h.stop(0));
             mesh.close();
+            admin.forEach(h -> h.stop(0));
+            System.out.println("zerohop proxy: stopped");
+            System.out.flush();
             if (watch != null) {
                 watch.close();
             }
