@@ -12,7 +12,10 @@ import io.netty.channel.Channel;
 import io.zerohop.core.internal.Baggage;
 import io.zerohop.core.internal.CaptureListener;
 import io.zerohop.core.internal.OutboundHeaders;
+import io.zerohop.core.internal.ConfigDump;
+import io.zerohop.core.internal.HttpEndpointServer;
 import io.zerohop.core.internal.RateLimitedLog;
+import io.zerohop.core.internal.Readiness;
 import io.zerohop.core.internal.TunnelCount;
 import io.zerohop.core.internal.FanOut;
 import io.zerohop.core.internal.LiveAuthorization;
@@ -79,6 +82,10 @@ public final class Mesh implements AutoCloseable {
     private final TunnelObserver observer;
     private final LiveAuthorization live;
     private final TunnelCount tunnels = new TunnelCount();
+    private final Readiness readiness = new Readiness();
+    private final Runnable listenersReady = readiness.register("listeners");
+    private final java.util.List<Channel> httpServers = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private volatile java.util.concurrent.ExecutorService httpExecutor;
     private volatile AutoCloseable policyChanges;
     private final int maxStreamsPerConnection;
     private final Duration idleTimeout;
@@ -130,7 +137,9 @@ public final class Mesh implements AutoCloseable {
 
     /** Starts the inbound listener, if one was configured. */
     public CompletableFuture<Mesh> start() {
+        awaitIdentities();
         if (inbound == null) {
+            listenersReady.run();
             return CompletableFuture.completedFuture(this);
         }
         HboneServer s = HboneServer.builder()
@@ -149,8 +158,87 @@ public final class Mesh implements AutoCloseable {
         }
         return s.start().thenApply(x -> {
             addOwnPort(s.localAddress().getPort());
+            listenersReady.run();
             return this;
         });
+    }
+
+    /** Readiness waits until the SVIDs of the identities this mesh serves are issued. */
+    private void awaitIdentities() {
+        Set<SpiffeId> ids = servedIdentities();
+        if (ids.isEmpty()) {
+            return;
+        }
+        Runnable done = readiness.register("identity");
+        CompletableFuture.allOf(ids.stream().map(provider::svid).toArray(CompletableFuture[]::new)).whenComplete((x, e) -> {
+            if (e == null) {
+                done.run();
+            } else {
+                log.warn("identity not ready: {}", e.toString());
+            }
+        });
+    }
+
+    /** This process's own identity and those of the registry workloads it serves. */
+    private Set<SpiffeId> servedIdentities() {
+        Set<SpiffeId> ids = new java.util.LinkedHashSet<>();
+        if (identity != null) {
+            ids.add(identity);
+        }
+        for (Workload w : registry.all()) {
+            if (w.protocol() == Workload.Protocol.HBONE && isLocal(w)) {
+                ids.add(w.identity());
+            }
+        }
+        return ids;
+    }
+
+    /**
+     * Registers a task readiness waits for (e.g. {@code "policies"} until the first load, as
+     * ztunnel's {@code Ready::register_task}); run the result once it is done.
+     */
+    public Runnable readinessTask(String task) {
+        return readiness.register(Objects.requireNonNull(task, "task"));
+    }
+
+    /**
+     * ztunnel's {@code /healthz/ready}: 200 {@code ready}, or 500 {@code not ready, pending: ...}
+     * while identity, listeners or registered tasks are pending (and {@code draining} once shutdown
+     * began).
+     */
+    public HttpEndpoint.Handler readinessHandler() {
+        return readiness::answer;
+    }
+
+    /**
+     * The admin {@code /config_dump} as JSON: workloads, policies, certificates (state, serial,
+     * expiry), client pools, open tunnels, own ports, readiness; {@code extra} entries are added at the
+     * top level (e.g. the last policy reload result, which the policy's owner knows).
+     */
+    public String configDump(Map<String, Object> extra) throws Exception {
+        return ConfigDump.render(registry.all(), policy, provider, servedIdentities(), Map.copyOf(clients), tunnels.open(),
+                ownPorts, readiness.pending(), extra);
+    }
+
+    /**
+     * Binds a small HTTP/1.1 server for the proxy's own endpoints (admin, metrics, readiness) on this
+     * mesh's event loops; handlers run on one admin thread. Its port joins {@link #ownPorts()}; it
+     * closes after the drain.
+     */
+    public InetSocketAddress serveHttp(InetSocketAddress bind, Map<String, HttpEndpoint.Handler> routes) throws InterruptedException {
+        java.util.concurrent.ExecutorService ex;
+        synchronized (httpServers) {
+            ex = httpExecutor;
+            if (ex == null) {
+                ex = java.util.concurrent.Executors.newSingleThreadExecutor(new DefaultThreadFactory("zerohop-admin", true));
+                httpExecutor = ex;
+            }
+        }
+        Channel ch = HttpEndpointServer.bind(group, bind, routes, ex);
+        httpServers.add(ch);
+        InetSocketAddress local = (InetSocketAddress) ch.localAddress();
+        addOwnPort(local.getPort());
+        return local;
     }
 
     /** The HBONE listener's bound address (after {@link #start()}), or null without inbound. */
@@ -495,6 +583,7 @@ public final class Mesh implements AutoCloseable {
      * start and the outcome. Completes when everything is closed.
      */
     public CompletableFuture<Void> shutdown() {
+        readiness.register("draining");
         log.info("draining for up to {} ms: listeners closed, GOAWAY on every HBONE connection, {} tunnels open",
                 drain.toMillis(), tunnels.open());
         HboneServer s = server;
@@ -508,7 +597,9 @@ public final class Mesh implements AutoCloseable {
         }
         listeners.forEach(Channel::close);
         CompletableFuture<Integer> left = tunnels.awaitIdle(drain);
-        CompletableFuture<Void> serverDrained = s == null ? CompletableFuture.completedFuture(null) : s.shutdownGracefully(drain);
+        // The server's own deadline comes a little later, so that it finds the tunnels already aborted.
+        CompletableFuture<Void> serverDrained = s == null ? CompletableFuture.completedFuture(null)
+                : s.shutdownGracefully(drain.plusMillis(500));
         left.thenAccept(n -> {
             if (n == 0) {
                 log.info("drained: every tunnel finished");
@@ -518,6 +609,11 @@ public final class Mesh implements AutoCloseable {
         });
         CompletableFuture<Void> drained = CompletableFuture.allOf(serverDrained, left);
         return drained.whenComplete((x, e) -> {
+            httpServers.forEach(Channel::close);
+            java.util.concurrent.ExecutorService ex = httpExecutor;
+            if (ex != null) {
+                ex.shutdownNow();
+            }
             clients.values().forEach(HboneClient::close);
             tls.close();
             if (ownsProvider) {

@@ -60,7 +60,7 @@ class DrainE2EIT {
              Child proxy = Child.start("drain-proxy", work, List.of(NodeProxyE2EIT.java(), "-Xmx256m", "-XX:+UseSerialGC",
                      "-Dio.netty.leakDetection.level=paranoid", "-jar", jar.toString(), "proxy", "--ca", caDir.toString(),
                      "--workloads", work.resolve("workloads.yaml").toString(), "--node", "n1", "--inbound", "127.0.0.2:0",
-                     "--metrics", "off", "--readiness", "off", "--drain", "4s"))) {
+                     "--metrics", "off", "--readiness", "off", "--admin", "off", "--drain", "4s"))) {
             String ready = proxy.awaitLine(l -> l.startsWith("zerohop proxy ready"), "ready", Duration.ofSeconds(40));
             int port = Integer.parseInt(ready.replaceAll(".*hbone 127\\.0\\.0\\.2:(\\d+).*", "$1"));
             InetSocketAddress hbone = new InetSocketAddress(ip, port);
@@ -136,6 +136,49 @@ class DrainE2EIT {
                 tls.close();
             }
         }
+    }
+
+    /**
+     * Issue 11 item 16 on the real CLI: readiness on its port, the admin's /config_dump, /logging (as
+     * ztunnel's src/admin.rs: POST only) and /quitquitquit, which drains and exits 0.
+     */
+    @Test
+    void adminAndReadinessOfTheRealProxy() throws Exception {
+        Path jar = Path.of(System.getProperty("zerohop.e2e.jar"));
+        Path work = Files.createDirectories(Path.of(System.getProperty("zerohop.e2e.workDir"), "admin-" + System.nanoTime()));
+        Path caDir = work.resolve("ca");
+        Netns.run(List.of(NodeProxyE2EIT.java(), "-jar", jar.toString(), "ca", "init", "--trust-domain", "cluster.local",
+                "--out", caDir.toString()));
+        try (Child proxy = Child.start("admin-proxy", work, List.of(NodeProxyE2EIT.java(), "-Xmx256m", "-XX:+UseSerialGC",
+                "-jar", jar.toString(), "proxy", "--ca", caDir.toString(), "--inbound", "127.0.0.2:0",
+                "--metrics", "127.0.0.1:0", "--readiness", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--drain", "2s"))) {
+            String ready = proxy.awaitLine(l -> l.startsWith("zerohop proxy ready"), "ready", Duration.ofSeconds(40));
+            String admin = ready.replaceAll(".*admin (127\\.0\\.0\\.1:\\d+).*", "$1");
+            String readiness = ready.replaceAll(".*readiness (127\\.0\\.0\\.1:\\d+).*", "$1");
+            String metrics = ready.replaceAll(".*metrics (127\\.0\\.0\\.1:\\d+).*", "$1");
+            java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+            assertThat(send(http, "GET", readiness, "/healthz/ready").body()).isEqualTo("ready\n");
+            assertThat(send(http, "GET", metrics, "/metrics").statusCode()).isEqualTo(200);
+            var dump = send(http, "GET", admin, "/config_dump");
+            assertThat(dump.statusCode()).isEqualTo(200);
+            assertThat(dump.body()).contains("\"certificates\"", "\"pools\"", "\"policyReload\"", "\"ownPorts\"");
+            assertThat(send(http, "GET", admin, "/logging").statusCode()).isEqualTo(405);
+            var set = send(http, "POST", admin, "/logging?level=io.zerohop.access:warn");
+            assertThat(set.statusCode()).isEqualTo(200);
+            assertThat(set.body()).isEqualTo("current log level is info,io.zerohop.access=warn\n");
+            assertThat(send(http, "POST", admin, "/logging?level=loud").statusCode()).isEqualTo(400);
+            var quit = send(http, "POST", admin, "/quitquitquit");
+            assertThat(quit.body()).isEqualTo("shutdown now\n");
+            assertThat(proxy.awaitExit(Duration.ofSeconds(30))).isZero();
+            assertThat(proxy.lines()).anyMatch(l -> l.contains("zerohop proxy: /quitquitquit, draining for up to 2s"));
+        }
+    }
+
+    static java.net.http.HttpResponse<String> send(java.net.http.HttpClient http, String method, String authority, String path)
+            throws Exception {
+        return http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://" + authority + path))
+                        .method(method, java.net.http.HttpRequest.BodyPublishers.noBody()).timeout(Duration.ofSeconds(10)).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
     }
 
     /** "reset" when reading fails, "eof" on a clean end of stream. */
