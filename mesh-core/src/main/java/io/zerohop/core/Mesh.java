@@ -9,7 +9,16 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.spiffe.spiffeid.SpiffeId;
 import io.netty.channel.Channel;
+import io.zerohop.core.internal.Baggage;
 import io.zerohop.core.internal.CaptureListener;
+import io.zerohop.core.internal.OutboundHeaders;
+import io.zerohop.core.internal.ConfigDump;
+import io.zerohop.core.internal.HttpEndpointServer;
+import io.zerohop.core.internal.RateLimitedLog;
+import io.zerohop.core.internal.Readiness;
+import io.zerohop.core.internal.TunnelCount;
+import io.zerohop.core.internal.FanOut;
+import io.zerohop.core.internal.LiveAuthorization;
 import io.zerohop.core.internal.MicrometerSink;
 import io.zerohop.core.internal.Relay;
 import io.zerohop.core.internal.TunnelObserver;
@@ -57,6 +66,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class Mesh implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Mesh.class);
+    /** Refusals a peer can trigger at will: 20 lines per 10 s, then a count (issue 11 item 8). */
+    private final RateLimitedLog refusals = new RateLimitedLog(log, "refusals (denied, self calls, plaintext refused)", 20,
+            Duration.ofSeconds(10));
 
     private final IdentityProvider provider;
     private final boolean ownsProvider;
@@ -68,6 +80,13 @@ public final class Mesh implements AutoCloseable {
     private final InetSocketAddress inbound;
     private final EventLoopGroup group;
     private final TunnelObserver observer;
+    private final LiveAuthorization live;
+    private final TunnelCount tunnels = new TunnelCount();
+    private final Readiness readiness = new Readiness();
+    private final Runnable listenersReady = readiness.register("listeners");
+    private final java.util.List<Channel> httpServers = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private volatile java.util.concurrent.ExecutorService httpExecutor;
+    private volatile AutoCloseable policyChanges;
     private final int maxStreamsPerConnection;
     private final Duration idleTimeout;
     private final Duration drain;
@@ -75,6 +94,11 @@ public final class Mesh implements AutoCloseable {
     private final Map<InetSocketAddress, StreamHandler> embedded = new ConcurrentHashMap<>();
     private final java.util.List<Channel> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final boolean passthroughUnknown;
+    /**
+     * The proxy's own ports (ztunnel's {@code illegal_ports}, src/config.rs): 15008, 15006, 15001 and
+     * 15080 always, plus every port our listeners actually bound and what {@link #addOwnPort} adds.
+     */
+    private final Set<Integer> ownPorts = ConcurrentHashMap.newKeySet();
     private volatile HboneServer server;
 
     private Mesh(Builder b) {
@@ -91,10 +115,11 @@ public final class Mesh implements AutoCloseable {
         this.inbound = b.inbound;
         IoHandlerFactory io = Epoll.isAvailable() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         this.group = new MultiThreadIoEventLoopGroup(b.threads, new DefaultThreadFactory("zerohop", true), io);
-        Object meters = b.meterRegistry;
-        TunnelObserver.Sink sink = meters == null ? null
-                : new MicrometerSink((io.micrometer.core.instrument.MeterRegistry) meters);
+        TunnelObserver.Sink sink = b.meterRegistry == null ? null : new MicrometerSink(b.meterRegistry);
         this.observer = new TunnelObserver(registry, sink, b.onTunnelClosed);
+        group.next().scheduleAtFixedRate(refusals::flush, 10, 10, TimeUnit.SECONDS);
+        this.live = new LiveAuthorization(t -> policy.evaluate(accessRequest(new AuthzRequest(t.peerIdentity(),
+                t.peerAddress(), t.localIdentity(), t.destination(), t.headers()))), observer::lateDenied);
         if (sink != null) {
             long every = b.metricsInterval.toNanos();
             group.next().scheduleAtFixedRate(observer::flush, every, every, TimeUnit.NANOSECONDS);
@@ -103,6 +128,7 @@ public final class Mesh implements AutoCloseable {
         this.idleTimeout = b.idleTimeout;
         this.drain = b.drain;
         this.passthroughUnknown = b.passthroughUnknown;
+        ownPorts.addAll(Set.of(15008, 15006, 15001, 15080));
     }
 
     public static Builder builder() {
@@ -111,7 +137,9 @@ public final class Mesh implements AutoCloseable {
 
     /** Starts the inbound listener, if one was configured. */
     public CompletableFuture<Mesh> start() {
+        awaitIdentities();
         if (inbound == null) {
+            listenersReady.run();
             return CompletableFuture.completedFuture(this);
         }
         HboneServer s = HboneServer.builder()
@@ -121,10 +149,96 @@ public final class Mesh implements AutoCloseable {
                 .identitySelector(this::selectIdentity)
                 .destinations(this::resolve)
                 .authorizer(authorizer())
-                .listener(observer)
+                .listener(new FanOut(observer, live, tunnels))
                 .build();
         this.server = s;
-        return s.start().thenApply(x -> this);
+        if (policy != null) {
+            // ztunnel's PolicyWatcher: every policy change re-decides the open inbound tunnels.
+            policyChanges = policy.addChangeListener(set -> live.reauthorize());
+        }
+        return s.start().thenApply(x -> {
+            addOwnPort(s.localAddress().getPort());
+            listenersReady.run();
+            return this;
+        });
+    }
+
+    /** Readiness waits until the SVIDs of the identities this mesh serves are issued. */
+    private void awaitIdentities() {
+        Set<SpiffeId> ids = servedIdentities();
+        if (ids.isEmpty()) {
+            return;
+        }
+        Runnable done = readiness.register("identity");
+        CompletableFuture.allOf(ids.stream().map(provider::svid).toArray(CompletableFuture[]::new)).whenComplete((x, e) -> {
+            if (e == null) {
+                done.run();
+            } else {
+                log.warn("identity not ready: {}", e.toString());
+            }
+        });
+    }
+
+    /** This process's own identity and those of the registry workloads it serves. */
+    private Set<SpiffeId> servedIdentities() {
+        Set<SpiffeId> ids = new java.util.LinkedHashSet<>();
+        if (identity != null) {
+            ids.add(identity);
+        }
+        for (Workload w : registry.all()) {
+            if (w.protocol() == Workload.Protocol.HBONE && isLocal(w)) {
+                ids.add(w.identity());
+            }
+        }
+        return ids;
+    }
+
+    /**
+     * Registers a task readiness waits for (e.g. {@code "policies"} until the first load, as
+     * ztunnel's {@code Ready::register_task}); run the result once it is done.
+     */
+    public Runnable readinessTask(String task) {
+        return readiness.register(Objects.requireNonNull(task, "task"));
+    }
+
+    /**
+     * ztunnel's {@code /healthz/ready}: 200 {@code ready}, or 500 {@code not ready, pending: ...}
+     * while identity, listeners or registered tasks are pending (and {@code draining} once shutdown
+     * began).
+     */
+    public HttpEndpoint.Handler readinessHandler() {
+        return readiness::answer;
+    }
+
+    /**
+     * The admin {@code /config_dump} as JSON: workloads, policies, certificates (state, serial,
+     * expiry), client pools, open tunnels, own ports, readiness; {@code extra} entries are added at the
+     * top level (e.g. the last policy reload result, which the policy's owner knows).
+     */
+    public String configDump(Map<String, Object> extra) throws Exception {
+        return ConfigDump.render(registry.all(), policy, provider, servedIdentities(), Map.copyOf(clients), tunnels.open(),
+                ownPorts, readiness.pending(), extra);
+    }
+
+    /**
+     * Binds a small HTTP/1.1 server for the proxy's own endpoints (admin, metrics, readiness) on this
+     * mesh's event loops; handlers run on one admin thread. Its port joins {@link #ownPorts()}; it
+     * closes after the drain.
+     */
+    public InetSocketAddress serveHttp(InetSocketAddress bind, Map<String, HttpEndpoint.Handler> routes) throws InterruptedException {
+        java.util.concurrent.ExecutorService ex;
+        synchronized (httpServers) {
+            ex = httpExecutor;
+            if (ex == null) {
+                ex = java.util.concurrent.Executors.newSingleThreadExecutor(new DefaultThreadFactory("zerohop-admin", true));
+                httpExecutor = ex;
+            }
+        }
+        Channel ch = HttpEndpointServer.bind(group, bind, routes, ex);
+        httpServers.add(ch);
+        InetSocketAddress local = (InetSocketAddress) ch.localAddress();
+        addOwnPort(local.getPort());
+        return local;
     }
 
     /** The HBONE listener's bound address (after {@link #start()}), or null without inbound. */
@@ -170,7 +284,24 @@ public final class Mesh implements AutoCloseable {
 
     /** A tunnel along an explicit route (for destinations outside the registry). */
     public CompletableFuture<HboneStream> connect(SpiffeId source, InetSocketAddress target, Route route) {
-        return client(source).connect(target, route.expectedIdentities(), route.hboneAddress(), route.headers());
+        Route r = withDefaultHeaders(source, route, null);
+        return client(source).connect(target, r.expectedIdentities(), r.hboneAddress(), r.headers());
+    }
+
+    /**
+     * ztunnel's default CONNECT headers (baggage of the source workload, traceparent, and for a
+     * captured app {@code forwarded: for=}), under the route's own. See {@link OutboundHeaders}.
+     */
+    private Route withDefaultHeaders(SpiffeId source, Route route, InetSocketAddress client) {
+        Baggage baggage = null;
+        for (Workload w : registry.all()) {
+            if (w.identity().equals(source) && isLocal(w)) {
+                baggage = Baggage.of(w);
+                break;
+            }
+        }
+        return new Route(route.hboneAddress(), route.expectedIdentities(),
+                OutboundHeaders.withDefaults(route.headers(), baggage, client, null));
     }
 
     /**
@@ -196,7 +327,7 @@ public final class Mesh implements AutoCloseable {
     }
 
     public SocketFactory socketFactory(SpiffeId source) {
-        return client(source).socketFactory(this::route);
+        return client(source).socketFactory(t -> withDefaultHeaders(source, route(t), null));
     }
 
     private HboneClient client(SpiffeId source) {
@@ -204,7 +335,7 @@ public final class Mesh implements AutoCloseable {
                 .tls(tls)
                 .identity(id)
                 .eventLoopGroup(group)
-                .listener(observer)
+                .listener(new FanOut(observer, tunnels))
                 .maxStreamsPerConnection(maxStreamsPerConnection)
                 .idleTimeout(idleTimeout)
                 .build());
@@ -228,10 +359,37 @@ public final class Mesh implements AutoCloseable {
     public InetSocketAddress capture(Capture capture) throws InterruptedException {
         Channel ch = CaptureListener.bind(group, capture, this::openOutbound);
         listeners.add(ch);
+        addOwnPort(((InetSocketAddress) ch.localAddress()).getPort());
         return (InetSocketAddress) ch.localAddress();
     }
 
+    /**
+     * Declares a port of a listener this proxy runs besides the mesh's own (admin, metrics,
+     * readiness): HBONE CONNECTs to it get 503 and captured connections to it are dropped, as
+     * ztunnel treats its {@code illegal_ports}.
+     */
+    public void addOwnPort(int port) {
+        if (port < 1 || port > 65535) {
+            throw new IllegalArgumentException("port must be 1-65535, got " + port);
+        }
+        ownPorts.add(port);
+    }
+
+    /** The proxy's own ports right now (see {@link #addOwnPort}). */
+    public Set<Integer> ownPorts() {
+        return Set.copyOf(ownPorts);
+    }
+
     private CompletableFuture<Relay.End> openOutbound(InetSocketAddress source, InetSocketAddress target) {
+        // ztunnel's outbound drops a loopback destination on one of its own ports (src/proxy/outbound.rs
+        // proxy_to, Error::SelfCall). We also drop this host's own addresses: our capture listeners
+        // bind them, so a connection straight to the listener would otherwise be relayed to itself.
+        if (ownPorts.contains(target.getPort()) && hostHas(target.getAddress())) {
+            refusals.warn("self call {} -> {} dropped: one of this proxy's own ports", Addresses.authority(source),
+                    Addresses.authority(target));
+            return CompletableFuture.failedFuture(new IllegalStateException("self call: " + Addresses.authority(target)
+                    + " is one of this proxy's own ports, dropped"));
+        }
         SpiffeId src = registry.byAddress(source.getAddress()).filter(this::isLocal).map(Workload::identity).orElse(identity);
         if (src == null) {
             return CompletableFuture.failedFuture(new IllegalStateException("source " + Addresses.authority(source)
@@ -249,16 +407,9 @@ public final class Mesh implements AutoCloseable {
             }
             return CompletableFuture.failedFuture(e);
         }
-        // The captured app's address travels as `Forwarded: for=` (DESIGN §3): both access-log lines
-        // then name the app rather than the proxy's HBONE socket. Policy never reads it.
-        java.util.Map<String, String> headers = new java.util.HashMap<>(route.headers());
-        headers.putIfAbsent("forwarded", "for=" + forwardedNode(source));
-        return connect(src, target, new Route(route.hboneAddress(), route.expectedIdentities(), headers)).thenApply(Relay::hbone);
-    }
-
-    /** RFC 7239 node: {@code "ip:port"} quoted, IPv6 in brackets. */
-    static String forwardedNode(InetSocketAddress a) {
-        return "\"" + Addresses.authority(a) + "\"";
+        // The captured app's address travels as `Forwarded: for=` (ztunnel's build_forwarded): both
+        // access-log lines then name the app beside the proxy's socket. Policy never reads it.
+        return connect(src, target, withDefaultHeaders(src, route, source)).thenApply(Relay::hbone);
     }
 
     /**
@@ -273,10 +424,18 @@ public final class Mesh implements AutoCloseable {
         }
         Channel ch = CaptureListener.bind(group, capture, this::openPlaintextInbound);
         listeners.add(ch);
+        addOwnPort(((InetSocketAddress) ch.localAddress()).getPort());
         return (InetSocketAddress) ch.localAddress();
     }
 
     private CompletableFuture<Relay.End> openPlaintextInbound(InetSocketAddress source, InetSocketAddress target) {
+        // ztunnel's inbound_passthrough.rs: any destination port of its own is an illegal call.
+        if (ownPorts.contains(target.getPort())) {
+            refusals.warn("self call {} -> {} dropped: one of this proxy's own ports", Addresses.authority(source),
+                    Addresses.authority(target));
+            return CompletableFuture.failedFuture(new IllegalStateException("self call: " + Addresses.authority(target)
+                    + " is one of this proxy's own ports, dropped"));
+        }
         Workload w = registry.byAddress(target.getAddress()).filter(this::isLocal).orElse(null);
         if (w == null) {
             return CompletableFuture.failedFuture(new IllegalStateException("plaintext to " + Addresses.authority(target)
@@ -284,7 +443,7 @@ public final class Mesh implements AutoCloseable {
         }
         MtlsMode mode = mtlsMode(w, target.getPort());
         if (!mode.allowsPlaintext()) {
-            log.warn("plaintext {} -> {} ({}) refused: PeerAuthentication {} requires mTLS", Addresses.authority(source),
+            refusals.warn("plaintext {} -> {} ({}) refused: PeerAuthentication {} requires mTLS", Addresses.authority(source),
                     Addresses.authority(target), w.identity(), mode);
             return CompletableFuture.failedFuture(new IllegalStateException("PeerAuthentication " + mode + " for " + w
                     + " port " + target.getPort() + " refuses plaintext"));
@@ -294,7 +453,7 @@ public final class Mesh implements AutoCloseable {
                     .destinationAddress(target.getAddress()).destinationPort(target.getPort()).destination(w.ref())
                     .sourceWorkload(registry.byAddress(source.getAddress()).map(Workload::ref).orElse(null)).build());
             if (!d.allowed()) {
-                log.warn("plaintext {} -> {} ({}) denied: {}", Addresses.authority(source), Addresses.authority(target),
+                refusals.warn("plaintext {} -> {} ({}) denied: {}", Addresses.authority(source), Addresses.authority(target),
                         w.identity(), d.explain());
                 return CompletableFuture.failedFuture(new IllegalStateException(d.explain()));
             }
@@ -373,6 +532,11 @@ public final class Mesh implements AutoCloseable {
             // let it reach something it never authenticated.
             return Destination.refuse(400, "destination " + w + " is " + w.identity() + ", but this connection presented " + localIdentity);
         }
+        if (ownPorts.contains(dst.getPort())) {
+            // ztunnel's inbound.rs find_inbound_upstream: `cfg.illegal_ports.contains(&dest.port())`
+            // is Error::SelfCall, answered 503 (SERVICE_UNAVAILABLE), after the 400 checks.
+            return Destination.refuse(503, "self call: port " + dst.getPort() + " is one of this proxy's own ports");
+        }
         return Destination.proxy(dst);
     }
 
@@ -385,7 +549,7 @@ public final class Mesh implements AutoCloseable {
             if (d.allowed()) {
                 return AuthzDecision.allow();
             }
-            log.warn("denied {} -> {} ({}): {}", r.peer(), Addresses.authority(r.destination()), r.localIdentity(), d.explain());
+            refusals.warn("denied {} -> {} ({}): {}", r.peer(), Addresses.authority(r.destination()), r.localIdentity(), d.explain());
             return AuthzDecision.deny(d.explain());
         };
     }
@@ -412,12 +576,44 @@ public final class Mesh implements AutoCloseable {
 
     // ---- lifecycle ----
 
-    /** Stops accepting, lets open tunnels drain up to the configured deadline, then closes. */
+    /**
+     * Drains, as ztunnel does on SIGTERM: stops accepting (HBONE and capture listeners), sends GOAWAY
+     * on every HBONE connection so peers open no new tunnels here, lets open tunnels (both
+     * directions) finish until the drain deadline, then resets those still open and closes. Logs the
+     * start and the outcome. Completes when everything is closed.
+     */
     public CompletableFuture<Void> shutdown() {
+        readiness.register("draining");
+        log.info("draining for up to {} ms: listeners closed, GOAWAY on every HBONE connection, {} tunnels open",
+                drain.toMillis(), tunnels.open());
         HboneServer s = server;
+        AutoCloseable changes = policyChanges;
+        if (changes != null) {
+            try {
+                changes.close();
+            } catch (Exception e) {
+                log.debug("policy change listener close failed", e);
+            }
+        }
         listeners.forEach(Channel::close);
-        CompletableFuture<Void> drained = s == null ? CompletableFuture.completedFuture(null) : s.shutdownGracefully(drain);
+        CompletableFuture<Integer> left = tunnels.awaitIdle(drain);
+        // The server's own deadline comes a little later, so that it finds the tunnels already aborted.
+        CompletableFuture<Void> serverDrained = s == null ? CompletableFuture.completedFuture(null)
+                : s.shutdownGracefully(drain.plusMillis(500));
+        left.thenAccept(n -> {
+            if (n == 0) {
+                log.info("drained: every tunnel finished");
+            } else {
+                log.warn("drain deadline of {} ms reached: resetting {} tunnels still open", drain.toMillis(), n);
+            }
+        });
+        CompletableFuture<Void> drained = CompletableFuture.allOf(serverDrained, left);
         return drained.whenComplete((x, e) -> {
+            httpServers.forEach(Channel::close);
+            java.util.concurrent.ExecutorService ex = httpExecutor;
+            if (ex != null) {
+                ex.shutdownNow();
+            }
             clients.values().forEach(HboneClient::close);
             tls.close();
             if (ownsProvider) {
@@ -449,7 +645,7 @@ public final class Mesh implements AutoCloseable {
         private WorkloadRegistry registry;
         private String node;
         private InetSocketAddress inbound;
-        private Object meterRegistry;
+        private io.micrometer.core.instrument.MeterRegistry meterRegistry;
         private Consumer<io.zerohop.hbone.TunnelResult> onTunnelClosed;
         private int threads = Math.max(2, Runtime.getRuntime().availableProcessors());
         private int maxStreamsPerConnection = 100;
@@ -500,22 +696,14 @@ public final class Mesh implements AutoCloseable {
             return this;
         }
 
-        /** A Micrometer {@code MeterRegistry} for ztunnel-named metrics (Micrometer is optional). */
-        public Builder meterRegistry(Object registry) {
-            if (registry != null && !isMeterRegistry(registry)) {
-                throw new IllegalArgumentException("meterRegistry must be an io.micrometer.core.instrument.MeterRegistry, got "
-                        + registry.getClass().getName());
-            }
+        /**
+         * ztunnel's {@code istio_tcp_*} metrics into {@code registry} (null: no metrics). Micrometer is
+         * an optional dependency of mesh-core: callers of this method have it; a mesh built without
+         * it never loads a Micrometer class.
+         */
+        public Builder meterRegistry(io.micrometer.core.instrument.MeterRegistry registry) {
             this.meterRegistry = registry;
             return this;
-        }
-
-        private static boolean isMeterRegistry(Object o) {
-            try {
-                return Class.forName("io.micrometer.core.instrument.MeterRegistry").isInstance(o);
-            } catch (ClassNotFoundException e) {
-                return false;
-            }
         }
 
         /** Called once per closed tunnel (after metrics and the access log). */

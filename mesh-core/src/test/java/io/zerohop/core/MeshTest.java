@@ -427,6 +427,15 @@ class MeshTest {
             }
         }
 
+        /** Lines so far containing all {@code parts}. */
+        long count(String... parts) {
+            String text;
+            synchronized (log) {
+                text = log.toString(StandardCharsets.UTF_8);
+            }
+            return text.lines().filter(l -> java.util.Arrays.stream(parts).allMatch(l::contains)).count();
+        }
+
         @Override
         public void close() {
             System.setErr(old);
@@ -435,6 +444,8 @@ class MeshTest {
 
     @Test
     void plainRelaysGetAnAccessLogLineAndMetrics() throws Exception {
+        double receivedBefore = plainBytes("istio.tcp.received.bytes");
+        double sentBefore = plainBytes("istio.tcp.sent.bytes");
         try (Stderr err = new Stderr(); ServerSocket legacyApp = new ServerSocket(0, 5, legacy.addresses().get(0))) {
             InetSocketAddress app = (InetSocketAddress) legacyApp.getLocalSocketAddress();
             InetSocketAddress toLegacy = server.plaintextInbound(Capture.forward(new InetSocketAddress("127.0.0.1", 0), app));
@@ -448,13 +459,18 @@ class MeshTest {
             }
             String line = err.awaitLine("plaintext-inbound src=127.0.0.1:", " dst=" + Addresses.authority(app) + " ");
             assertThat(line).contains(" dst_id=" + legacy.identity() + " status=- bytes_sent=3 bytes_received=2 ").endsWith("end=fin");
-            // ...and ztunnel's metrics, marked as not mTLS.
-            var plain = meters.find("istio.tcp.sent.bytes").tag("connection_security_policy", "none")
-                    .tag("reporter", "destination").tag("destination_workload", legacy.name()).counter();
-            assertThat(plain).isNotNull();
-            assertThat(plain.count()).isGreaterThanOrEqualTo(3);
-            assertThat(meters.find("istio.tcp.connections.closed").tag("connection_security_policy", "none").counter()).isNotNull();
+            // ...and ztunnel's metrics: connection_security_policy "unknown" for plaintext (ztunnel's
+            // SecurityPolicy default), received = client->server ("abc"), sent = server->client ("ok").
+            assertThat(plainBytes("istio.tcp.received.bytes") - receivedBefore).isEqualTo(3);
+            assertThat(plainBytes("istio.tcp.sent.bytes") - sentBefore).isEqualTo(2);
+            assertThat(meters.find("istio.tcp.connections.closed").tag("connection_security_policy", "unknown").counter()).isNotNull();
         }
+    }
+
+    static double plainBytes(String name) {
+        return meters.find(name).tag("connection_security_policy", "unknown").tag("reporter", "destination")
+                .tag("destination_workload", legacy.name()).counters().stream()
+                .mapToDouble(io.micrometer.core.instrument.Counter::count).sum();
     }
 
     /** Both proxies' access-log lines name the captured app, carried as `Forwarded: for=`, not a proxy socket. */
@@ -467,7 +483,16 @@ class MeshTest {
             String app = Addresses.authority((InetSocketAddress) s.getLocalSocketAddress());
             assertThat(echo(s, random(1000))).hasSize(1000);
             assertThat(err.awaitLine("outbound src=" + app + " ", "src_id=" + frontend.identity())).contains("bytes_sent=1000");
-            assertThat(err.awaitLine("inbound src=" + app + " ", "src_id=" + frontend.identity())).contains("bytes_received=1000");
+            // The inbound line keeps the real TCP peer (the proxy's socket) and shows the claim beside it.
+            String inbound = err.awaitLine("inbound src=", " forwarded_for=" + app + " ", "src_id=" + frontend.identity());
+            assertThat(inbound).contains("bytes_received=1000").doesNotContain("inbound src=" + app);
+            // ztunnel's default headers arrived (src/proxy/outbound.rs): baggage of the source
+            // workload, a traceparent, forwarded for= the app.
+            TunnelResult r = closed.stream().filter(t -> t.info().direction() == io.zerohop.hbone.TunnelInfo.Direction.INBOUND
+                    && ("for=\"" + app + "\"").equals(t.info().headers().get("forwarded"))).findFirst().orElseThrow();
+            assertThat(r.info().headers().get("baggage"))
+                    .isEqualTo("k8s.namespace.name=prod,k8s.deployment.name=frontend,service.name=frontend,service.version=latest");
+            assertThat(r.info().headers().get("traceparent")).matches("00-[0-9a-f]{32}-[0-9a-f]{16}-00");
         }
     }
 

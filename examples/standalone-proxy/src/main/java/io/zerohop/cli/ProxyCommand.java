@@ -1,10 +1,10 @@
 package io.zerohop.cli;
 
-import com.sun.net.httpserver.HttpServer;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.zerohop.core.Addresses;
 import io.zerohop.core.Capture;
+import io.zerohop.core.HttpEndpoint;
 import io.zerohop.core.Mesh;
 import io.zerohop.core.WorkloadRegistry;
 import io.zerohop.identity.IdentityProvider;
@@ -12,17 +12,18 @@ import io.zerohop.identity.InMemoryCa;
 import io.zerohop.identity.PemFileIdentityProvider;
 import io.zerohop.identity.spire.SpireIdentityProvider;
 import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoadException;
 import io.zerohop.policy.PolicyLoader;
-import java.io.OutputStream;
+import io.zerohop.policy.PolicySet;
+import io.zerohop.policy.ReloadListener;
 import java.net.InetSocketAddress;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
@@ -31,7 +32,7 @@ import picocli.CommandLine.Option;
 /** {@code zerohop proxy}: the node proxy. */
 @Command(name = "proxy", mixinStandardHelpOptions = true,
         description = {"Run the node proxy: HBONE inbound (default :15008), outbound capture (TPROXY, SOCKS5, static forwards),",
-                "policy enforcement, ztunnel-named metrics on :15020/metrics and readiness on :15021/healthz/ready.",
+                "policy enforcement, ztunnel-named metrics on :15020/metrics, readiness on :15021/healthz/ready, admin on 127.0.0.1:15000.",
                 "Every option can also come from a YAML file (--config): keys are the long option names without dashes."})
 final class ProxyCommand implements Callable<Integer> {
 
@@ -108,6 +109,14 @@ final class ProxyCommand implements Callable<Integer> {
     @Option(names = "--readiness", defaultValue = "0.0.0.0:15021", description = "Readiness listener, default ${DEFAULT-VALUE}; 'off' to disable")
     String readiness;
 
+    @Option(names = "--admin", defaultValue = "127.0.0.1:15000",
+            description = "Admin listener (/config_dump, /logging, /quitquitquit), default ${DEFAULT-VALUE}; 'off' to disable")
+    String admin;
+
+    /** The last policy (re)load, for /config_dump. */
+    private final java.util.concurrent.atomic.AtomicReference<Map<String, Object>> policyReload =
+            new java.util.concurrent.atomic.AtomicReference<>(Map.of("result", "no policies configured"));
+
     @Option(names = "--drain", defaultValue = "10s", description = "How long shutdown lets tunnels drain, default ${DEFAULT-VALUE}")
     String drain;
 
@@ -119,7 +128,18 @@ final class ProxyCommand implements Callable<Integer> {
         if (policies != null) {
             var set = Files.isDirectory(policies) ? PolicyLoader.fromDirectory(policies) : PolicyLoader.fromFile(policies);
             set.warnings().forEach(w -> System.err.println("warning: " + w));
-            engine = PolicyEngine.builder().rootNamespace(rootNamespace).policies(set).build();
+            policyReload.set(reload("loaded", set.size() + " policies from " + set.source()));
+            engine = PolicyEngine.builder().rootNamespace(rootNamespace).policies(set).reloadListener(new ReloadListener() {
+                @Override
+                public void reloaded(PolicySet p) {
+                    policyReload.set(reload("loaded", p.size() + " policies from " + p.source()));
+                }
+
+                @Override
+                public void failed(PolicyLoadException e) {
+                    policyReload.set(reload("failed, previous policies stay in force", e.getMessage()));
+                }
+            }).build();
             if (Files.isDirectory(policies)) {
                 watch = engine.watch(policies);
             }
@@ -133,8 +153,7 @@ final class ProxyCommand implements Callable<Integer> {
             b.inbound(Addresses.parseHostPort(inbound, "--inbound"));
         }
         Mesh mesh = b.build();
-        CountDownLatch stop = new CountDownLatch(1);
-        List<HttpServer> admin = new ArrayList<>();
+        Signals signals = Signals.install();
         try {
             mesh.start().get(30, TimeUnit.SECONDS);
             List<String> up = new ArrayList<>();
@@ -161,28 +180,40 @@ final class ProxyCommand implements Callable<Integer> {
                         Capture.transparent(Addresses.parseHostPort(plaintextInbound, "--plaintext-inbound")))));
             }
             if (!"off".equals(metrics)) {
-                HttpServer m = http(metrics, "--metrics");
-                m.createContext("/metrics", ex -> respond(ex, 200, prometheus.scrape()));
-                m.createContext("/stats/prometheus", ex -> respond(ex, 200, prometheus.scrape()));
-                admin.add(m);
-                up.add("metrics " + Addresses.authority(m.getAddress()));
+                HttpEndpoint.Handler scrape = r -> new HttpEndpoint.Response(200, "text/plain; version=0.0.4; charset=utf-8",
+                        prometheus.scrape());
+                up.add("metrics " + Addresses.authority(mesh.serveHttp(Addresses.parseHostPort(metrics, "--metrics"),
+                        Map.of("/metrics", scrape, "/stats/prometheus", scrape))));
             }
             if (!"off".equals(readiness)) {
-                HttpServer r = http(readiness, "--readiness");
-                r.createContext("/healthz/ready", ex -> respond(ex, stop.getCount() > 0 ? 200 : 503, "ready\n"));
-                admin.add(r);
-                up.add("readiness " + Addresses.authority(r.getAddress()));
+                up.add("readiness " + Addresses.authority(mesh.serveHttp(Addresses.parseHostPort(readiness, "--readiness"),
+                        Map.of("/healthz/ready", mesh.readinessHandler()))));
             }
-            admin.forEach(HttpServer::start);
+            if (!"off".equals(admin)) {
+                // ztunnel's admin (src/admin.rs): /config_dump, /logging (POST), /quitquitquit (POST).
+                Map<String, HttpEndpoint.Handler> routes = Map.of(
+                        "/config_dump", r -> HttpEndpoint.Response.json(mesh.configDump(Map.of("policyReload", policyReload.get()))),
+                        "/logging", LogLevels::handle,
+                        "/quitquitquit", r -> {
+                            if (!r.method().equals("POST")) {
+                                return HttpEndpoint.Response.text(405, "");
+                            }
+                            signals.stop("/quitquitquit");
+                            return HttpEndpoint.Response.text(200, "shutdown now\n");
+                        });
+                up.add("admin " + Addresses.authority(mesh.serveHttp(Addresses.parseHostPort(admin, "--admin"), routes)));
+            }
             System.out.println("zerohop proxy ready: " + String.join(", ", up) + "; identity source " + describeIdentity()
                     + "; " + registry.all().size() + " workloads; policies " + (engine == null ? "none (allow all)" : engine.policies().size()));
             System.out.flush();
-            Runtime.getRuntime().addShutdownHook(new Thread(stop::countDown, "zerohop-shutdown"));
-            stop.await();
+            String signal = signals.await();
+            System.out.println("zerohop proxy: " + signal + ", draining for up to " + drain);
+            System.out.flush();
             return 0;
         } finally {
-            admin.forEach(h -> h.stop(0));
             mesh.close();
+            System.out.println("zerohop proxy: stopped");
+            System.out.flush();
             if (watch != null) {
                 watch.close();
             }
@@ -214,16 +245,7 @@ final class ProxyCommand implements Callable<Integer> {
         return identity.caDir != null ? "CA " + identity.caDir : "in-memory CA";
     }
 
-    private static HttpServer http(String addr, String flag) throws Exception {
-        return HttpServer.create(Addresses.parseHostPort(addr, flag), 16);
-    }
-
-    private static void respond(com.sun.net.httpserver.HttpExchange ex, int status, String body) throws java.io.IOException {
-        byte[] b = body.getBytes(StandardCharsets.UTF_8);
-        ex.getResponseHeaders().add("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
-        ex.sendResponseHeaders(status, b.length);
-        try (OutputStream o = ex.getResponseBody()) {
-            o.write(b);
-        }
+    private static Map<String, Object> reload(String result, String detail) {
+        return Map.of("result", result, "detail", detail, "at", java.time.Instant.now().toString());
     }
 }

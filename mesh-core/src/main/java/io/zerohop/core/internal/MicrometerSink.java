@@ -5,10 +5,11 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
 
 /**
- * ztunnel's metric names through Micrometer: {@code istio.tcp.connections.opened} becomes
- * {@code istio_tcp_connections_opened_total} in Prometheus text, the name Istio dashboards query.
- * Byte counters grow while tunnels run (reported every few seconds, see {@code Mesh.Builder.metricsInterval})
- * and get the rest when a tunnel closes, as ztunnel's grow as bytes flow.
+ * ztunnel's metrics through Micrometer (src/proxy/metrics.rs): {@code istio.tcp.connections.opened}
+ * becomes {@code istio_tcp_connections_opened_total} in Prometheus text, the name Istio dashboards
+ * query; likewise {@code closed}, {@code failed}, {@code sent.bytes}, {@code received.bytes}, each with
+ * ztunnel's full label set ({@link TrafficLabels}). Byte counters grow while tunnels run (reported every
+ * few seconds, see {@code Mesh.Builder.metricsInterval}) and get the rest when a tunnel closes.
  */
 public final class MicrometerSink implements TunnelObserver.Sink {
     private final MeterRegistry registry;
@@ -17,39 +18,51 @@ public final class MicrometerSink implements TunnelObserver.Sink {
         this.registry = registry;
     }
 
-    private static Tags tags(TunnelObserver.Labels l) {
+    static Tags tags(TrafficLabels l) {
         return Tags.of(
                 "reporter", l.reporter(),
-                "source_principal", l.sourcePrincipal(),
                 "source_workload", l.sourceWorkload(),
-                "source_workload_namespace", l.sourceNamespace(),
-                "destination_principal", l.destinationPrincipal(),
+                "source_canonical_service", l.sourceCanonicalService(),
+                "source_canonical_revision", l.sourceCanonicalRevision(),
+                "source_workload_namespace", l.sourceWorkloadNamespace(),
+                "source_principal", l.sourcePrincipal(),
+                "source_app", l.sourceApp(),
+                "source_version", l.sourceVersion(),
+                "source_cluster", l.sourceCluster(),
+                "destination_service", l.destinationService(),
+                "destination_service_namespace", l.destinationServiceNamespace(),
+                "destination_service_name", l.destinationServiceName(),
                 "destination_workload", l.destinationWorkload(),
-                "destination_workload_namespace", l.destinationNamespace(),
-                "request_protocol", "tcp",
+                "destination_canonical_service", l.destinationCanonicalService(),
+                "destination_canonical_revision", l.destinationCanonicalRevision(),
+                "destination_workload_namespace", l.destinationWorkloadNamespace(),
+                "destination_principal", l.destinationPrincipal(),
+                "destination_app", l.destinationApp(),
+                "destination_version", l.destinationVersion(),
+                "destination_cluster", l.destinationCluster(),
+                "request_protocol", l.requestProtocol(),
+                "response_flags", l.responseFlags(),
                 "connection_security_policy", l.connectionSecurityPolicy());
     }
 
     @Override
-    public void opened(TunnelObserver.Labels l) {
+    public void opened(TrafficLabels l) {
         Counter.builder("istio.tcp.connections.opened").tags(tags(l)).register(registry).increment();
     }
 
     @Override
-    public void bytes(TunnelObserver.Labels l, long sent, long received) {
+    public void bytes(TrafficLabels l, long sent, long received) {
         Tags t = tags(l);
         Counter.builder("istio.tcp.sent.bytes").tags(t).register(registry).increment(sent);
         Counter.builder("istio.tcp.received.bytes").tags(t).register(registry).increment(received);
     }
 
     @Override
-    public void closed(TunnelObserver.Labels l) {
-        Counter.builder("istio.tcp.connections.closed").tags(tags(l)).register(registry).increment();
-    }
-
-    @Override
-    public void refused(TunnelObserver.Labels l, int status) {
-        Counter.builder("zerohop.tunnels.refused").tags(tags(l)).tag("status", Integer.toString(status))
-                .register(registry).increment();
+    public void closed(TrafficLabels l) {
+        Tags t = tags(l);
+        Counter.builder("istio.tcp.connections.closed").tags(t).register(registry).increment();
+        if (l.failed()) {
+            Counter.builder("istio.tcp.connections.failed").tags(t).register(registry).increment();
+        }
     }
 }

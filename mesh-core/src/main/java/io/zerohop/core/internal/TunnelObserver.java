@@ -23,21 +23,19 @@ import org.slf4j.LoggerFactory;
 public final class TunnelObserver implements HboneEvents {
     private static final Logger access = LoggerFactory.getLogger("io.zerohop.access");
 
-    /** Labels ztunnel puts on its istio_tcp_* metrics (the subset we can know). */
-    public record Labels(String reporter, String sourcePrincipal, String sourceWorkload, String sourceNamespace,
-                         String destinationPrincipal, String destinationWorkload, String destinationNamespace,
-                         String connectionSecurityPolicy) {}
-
     /** Where metrics go; mesh-core's Micrometer adapter implements it (Micrometer stays optional). */
     public interface Sink {
-        void opened(Labels labels);
+        void opened(TrafficLabels labels);
 
-        /** Payload bytes that moved since the last report for these labels' tunnel. */
-        void bytes(Labels labels, long sent, long received);
+        /**
+         * Payload bytes that moved since the last report for these labels' tunnel, in ztunnel's
+         * directions for both reporters: {@code sent} = server to client (response),
+         * {@code received} = client to server (request).
+         */
+        void bytes(TrafficLabels labels, long sent, long received);
 
-        void closed(Labels labels);
-
-        void refused(Labels labels, int status);
+        /** A close; with response flags other than {@code -} it is also a failed connection. */
+        void closed(TrafficLabels labels);
     }
 
     private final WorkloadRegistry registry;
@@ -49,13 +47,27 @@ public final class TunnelObserver implements HboneEvents {
     /** One open tunnel's counters and what of them was already reported. */
     private static final class Live {
         final TunnelCounters counters;
-        final Labels labels;
+        final TrafficLabels labels;
+        final boolean outbound;
+        volatile boolean denied;
         long sentReported;
         long receivedReported;
 
-        Live(TunnelCounters counters, Labels labels) {
+        Live(TunnelCounters counters, TrafficLabels labels, boolean outbound) {
             this.counters = counters;
             this.labels = labels;
+            this.outbound = outbound;
+        }
+
+        /** Reports the tunnel's totals from this side's point of view, in ztunnel's directions. */
+        void reportSides(Sink sink, long bytesSentByUs, long bytesReceivedByUs) {
+            // ztunnel (and Istio, istio/istio#32399) count sent = server->client for both reporters:
+            // the client side sends the request, so its "sent" metric is what it received.
+            if (outbound) {
+                report(sink, bytesReceivedByUs, bytesSentByUs);
+            } else {
+                report(sink, bytesSentByUs, bytesReceivedByUs);
+            }
         }
 
         /** Reports what moved since the last call (at close, with the tunnel's totals). */
@@ -77,18 +89,22 @@ public final class TunnelObserver implements HboneEvents {
     }
 
     @Override
-    public void tunnelOpened(TunnelInfo t) {
+    public void tunnelOpened(TunnelInfo t, TunnelCounters live) {
         if (sink != null) {
-            sink.opened(labels(t));
+            TrafficLabels l = labels(t);
+            sink.opened(l);
+            open.put(t, new Live(live, l, t.direction() == TunnelInfo.Direction.OUTBOUND));
         }
     }
 
-    @Override
-    public void tunnelOpened(TunnelInfo t, TunnelCounters live) {
-        if (sink != null) {
-            Labels l = labels(t);
-            sink.opened(l);
-            open.put(t, new Live(live, l));
+    /**
+     * {@code t} is being closed because a policy change denies it: its close counts with
+     * {@code response_flags="DENY"} (ztunnel's {@code AuthorizationPolicyLateRejection}).
+     */
+    public void lateDenied(TunnelInfo t) {
+        Live l = open.get(t);
+        if (l != null) {
+            l.denied = true;
         }
     }
 
@@ -105,7 +121,7 @@ public final class TunnelObserver implements HboneEvents {
             now = open.values().toArray(Live[]::new);
         }
         for (Live l : now) {
-            l.report(sink, l.counters.bytesSent(), l.counters.bytesReceived());
+            l.reportSides(sink, l.counters.bytesSent(), l.counters.bytesReceived());
         }
     }
 
@@ -113,16 +129,14 @@ public final class TunnelObserver implements HboneEvents {
     public void tunnelClosed(TunnelResult r) {
         TunnelInfo t = r.info();
         if (sink != null) {
-            // ztunnel's sent/received are from the reporter's side: what it sent to and got from the peer.
             Live l = open.remove(t);
-            if (l != null) {
-                l.report(sink, r.bytesSent(), r.bytesReceived());
-                sink.closed(l.labels);
-            } else {
-                Labels labels = labels(t);
-                sink.bytes(labels, r.bytesSent(), r.bytesReceived());
-                sink.closed(labels);
+            if (l == null) {
+                l = new Live(null, labels(t), t.direction() == TunnelInfo.Direction.OUTBOUND);
             }
+            l.reportSides(sink, r.bytesSent(), r.bytesReceived());
+            // ztunnel records the close with the flag of its failure: a policy that now denies it
+            // (DENY), any other error ends as a connection failure (CONNECT).
+            sink.closed(l.labels.withResponseFlags(l.denied ? "DENY" : r.reset() ? "CONNECT" : TrafficLabels.NO_FLAGS));
         }
         if (access.isInfoEnabled()) {
             access.info("{} src={} src_id={} dst={} dst_id={} status={} bytes_sent={} bytes_received={} duration_ms={} end={}{}",
@@ -141,8 +155,13 @@ public final class TunnelObserver implements HboneEvents {
 
     @Override
     public void tunnelRefused(TunnelInfo t, int status, String reason) {
-        if (sink != null) {
-            sink.refused(labels(t), status);
+        String flags = refusalFlags(t, status);
+        if (sink != null && flags != null && t.destination() != null) {
+            // ztunnel opens the connection result before it authorizes, then records the failure:
+            // opened, closed and failed, with the flag.
+            TrafficLabels l = labels(t);
+            sink.opened(l);
+            sink.closed(l.withResponseFlags(flags));
         }
         if (access.isInfoEnabled()) {
             boolean inbound = t.direction() == TunnelInfo.Direction.INBOUND;
@@ -153,8 +172,35 @@ public final class TunnelObserver implements HboneEvents {
         }
     }
 
+    /**
+     * ztunnel's response flag for a refused CONNECT, or null when ztunnel records no metric for it.
+     * Inbound (src/proxy/inbound.rs): a policy deny (401/403) is {@code DENY}; an unreachable or
+     * self-addressed destination (503) a connection failure ({@code CONNECT}); a malformed or
+     * unserved request (400 and the other 4xx) is an "early deny", logged but not counted. Outbound
+     * (src/proxy/outbound.rs): every failure to open is a {@code CONNECT} failure.
+     */
+    static String refusalFlags(TunnelInfo t, int status) {
+        if (t.direction() == TunnelInfo.Direction.OUTBOUND) {
+            return "CONNECT";
+        }
+        if (status == 401 || status == 403) {
+            return "DENY";
+        }
+        return status >= 500 ? "CONNECT" : null;
+    }
+
     @Override
     public void connectionFailed(InetSocketAddress peer, InetSocketAddress local, Throwable cause) {
+        if (sink != null && local == null && peer != null) {
+            // The client side (no local address yet): ztunnel records an outbound TLS failure as an
+            // opened, closed and failed connection with TLS_FAILURE. A failed inbound handshake is an
+            // early deny there, logged only.
+            Workload dw = registry.byAddress(peer.getAddress()).orElse(null);
+            TrafficLabels l = TrafficLabels.of("source", TrafficLabels.Peer.NONE,
+                    TrafficLabels.Peer.of(dw, null), "mutual_tls");
+            sink.opened(l);
+            sink.closed(l.withResponseFlags(cause instanceof javax.net.ssl.SSLException ? "TLS_FAILURE" : "CONNECT"));
+        }
         access.info("connection failed peer={} local={} reason=\"{}\"", addr(peer), addr(local),
                 cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage());
     }
@@ -167,12 +213,13 @@ public final class TunnelObserver implements HboneEvents {
      * makes this side the destination reporter.
      */
     public Relay.End plain(Relay.End end, String kind, boolean inbound, InetSocketAddress src, InetSocketAddress dst, Object dstId) {
-        Labels labels;
+        TrafficLabels labels;
         if (sink != null) {
             Workload dw = registry.byAddress(dst.getAddress()).orElse(null);
-            labels = new Labels(inbound ? "destination" : "source", "unknown", "unknown", "unknown",
-                    dstId == null ? "unknown" : dstId.toString(), dw == null ? "unknown" : dw.name(),
-                    dw == null ? "unknown" : dw.namespace(), "none");
+            Workload sw = registry.byAddress(src.getAddress()).orElse(null);
+            // Plaintext: no verified principal, and ztunnel's connection_security_policy is "unknown".
+            labels = TrafficLabels.of(inbound ? "destination" : "source", TrafficLabels.Peer.of(sw, null),
+                    TrafficLabels.Peer.of(dw, null), TrafficLabels.UNKNOWN);
             sink.opened(labels);
         } else {
             labels = null;
@@ -202,8 +249,9 @@ public final class TunnelObserver implements HboneEvents {
             public void ended(Relay.Stats s) {
                 // The captured client is side a, this destination side b.
                 if (labels != null) {
-                    sink.bytes(labels, s.bytesFromA(), s.bytesFromB());
-                    sink.closed(labels);
+                    // sent = server to client (b to a), received = client to server, as ztunnel.
+                    sink.bytes(labels, s.bytesFromB(), s.bytesFromA());
+                    sink.closed(labels.withResponseFlags(s.reset() ? "CONNECT" : TrafficLabels.NO_FLAGS));
                 }
                 if (access.isInfoEnabled()) {
                     access.info("{} src={} src_id=- dst={} dst_id={} status=- bytes_sent={} bytes_received={} duration_ms={} end={}",
@@ -214,43 +262,57 @@ public final class TunnelObserver implements HboneEvents {
         };
     }
 
-    private Labels labels(TunnelInfo t) {
+    /**
+     * ztunnel's labels for a tunnel. The source principal is the verified peer (inbound) or our own
+     * identity (outbound); the source workload is the registry workload at the source address when it
+     * has that identity (a pod dialling directly), else what the {@code baggage} header claims
+     * (ztunnel's derived source), else unknown. The destination is the registry workload of the
+     * CONNECT target, with the verified identity as principal.
+     */
+    TrafficLabels labels(TunnelInfo t) {
         boolean inbound = t.direction() == TunnelInfo.Direction.INBOUND;
         var src = inbound ? t.peerIdentity() : t.localIdentity();
         var dst = inbound ? t.localIdentity() : t.peerIdentity();
+        String srcPrincipal = src == null ? null : src.toString();
         Workload dw = t.destination() == null ? null : registry.byAddress(t.destination().getAddress()).orElse(null);
-        String srcNs = src == null ? "unknown" : io.zerohop.identity.SpiffeIds.namespace(src).orElse("unknown");
-        String srcSa = src == null ? "unknown" : io.zerohop.identity.SpiffeIds.serviceAccount(src).orElse("unknown");
-        // ztunnel labels the source workload by name; the peer address names it when it is a registry
-        // workload with that identity (a pod dialling directly), else the service account stands in.
-        InetSocketAddress srcAddr = inbound ? t.peerAddress() : t.localAddress();
+        InetSocketAddress srcAddr = inbound ? t.peerAddress() : null;
         Workload sw = srcAddr == null ? null : registry.byAddress(srcAddr.getAddress())
                 .filter(w -> src != null && w.identity().equals(src)).orElse(null);
-        return new Labels(inbound ? "destination" : "source",
-                src == null ? "unknown" : src.toString(), sw != null ? sw.name() : srcSa, srcNs,
-                dst == null ? "unknown" : dst.toString(),
-                dw == null ? "unknown" : dw.name(), dw == null ? "unknown" : dw.namespace(), "mutual_tls");
+        TrafficLabels.Peer source = sw != null ? TrafficLabels.Peer.of(sw, srcPrincipal)
+                : TrafficLabels.Peer.derived(Baggage.parse(t.headers().get("baggage")), srcPrincipal);
+        return TrafficLabels.of(inbound ? "destination" : "source", source,
+                TrafficLabels.Peer.of(dw, dst == null ? null : dst.toString()), "mutual_tls");
     }
 
     /**
-     * The caller's address for the log: the {@code Forwarded: for=} node a capturing proxy sent (the
-     * app behind it), else the peer (inbound) or our own socket (outbound). Logged only, never
-     * trusted for policy.
+     * The {@code src=} of the access log: the real TCP peer (inbound) or, outbound, the captured app
+     * this proxy named in its own {@code Forwarded: for=} (else our socket).
      */
     static String source(TunnelInfo t) {
-        String fwd = t.headers() == null ? null : t.headers().get("forwarded");
+        if (t.direction() == TunnelInfo.Direction.INBOUND) {
+            return addr(t.peerAddress()) + forwardedFor(t).map(f -> " forwarded_for=" + f).orElse("");
+        }
+        return forwardedFor(t).orElseGet(() -> addr(t.localAddress()));
+    }
+
+    /**
+     * What a {@code Forwarded: for=} header claims (RFC 7239 node), if it looks like an address:
+     * shown in the access log beside the real peer, never trusted for anything else.
+     */
+    static java.util.Optional<String> forwardedFor(TunnelInfo t) {
+        String fwd = t.headers().get("forwarded");
         if (fwd != null) {
             for (String part : fwd.split("[;,]")) {
                 String p = part.trim();
                 if (p.regionMatches(true, 0, "for=", 0, 4)) {
                     String node = p.substring(4).replace("\"", "");
                     if (node.matches("[0-9A-Fa-f.:\\[\\]]{1,64}")) {
-                        return node;
+                        return java.util.Optional.of(node);
                     }
                 }
             }
         }
-        return addr(t.direction() == TunnelInfo.Direction.INBOUND ? t.peerAddress() : t.localAddress());
+        return java.util.Optional.empty();
     }
 
     private static String addr(InetSocketAddress a) {

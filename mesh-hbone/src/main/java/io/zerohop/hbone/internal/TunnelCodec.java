@@ -37,7 +37,7 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
 
     private final Listener listener;
     private final long startNanos = System.nanoTime();
-    private ChannelHandlerContext ctx;
+    private volatile ChannelHandlerContext ctx;
     private boolean headersSeen;
     private boolean open;
     private boolean released;
@@ -74,6 +74,14 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     @Override
     public long bytesSent() {
         return bytesOut;
+    }
+
+    @Override
+    public void abort() {
+        ChannelHandlerContext c = ctx;
+        if (c != null) {
+            Streams.reset(c.channel());
+        }
     }
 
     public boolean inputEnded() {

@@ -129,6 +129,17 @@ final class Child implements AutoCloseable {
         return process.exitValue();
     }
 
+    /**
+     * Sends SIGTERM with kill(1) and returns at once, so the test can watch what the process does
+     * next. Not {@link Process#destroy()}: it also closes our ends of the child's output pipes.
+     */
+    void sigterm() throws IOException, InterruptedException {
+        Process kill = new ProcessBuilder("kill", "-TERM", Long.toString(process.pid())).inheritIO().start();
+        if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+            throw new AssertionError("kill -TERM " + process.pid() + " failed");
+        }
+    }
+
     /** SIGTERM (lets tcpdump flush), then waits; falls back to SIGKILL. */
     void terminate(Duration grace) throws InterruptedException {
         process.destroy();

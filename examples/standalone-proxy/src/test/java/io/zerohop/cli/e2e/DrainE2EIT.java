@@ -1,0 +1,196 @@
+package io.zerohop.cli.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.hbone.HboneClient;
+import io.zerohop.hbone.Route;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.identity.MeshTls;
+import io.zerohop.identity.SpiffeIds;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import javax.net.SocketFactory;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Issue 11 item 4: {@code zerohop proxy --drain} on SIGTERM, with the real CLI in a child JVM. An
+ * upload in flight at SIGTERM completes intact; a tunnel still open at the deadline is reset (the app
+ * never sees a clean end); no new tunnel is accepted; the proxy logs the drain and exits 0. Loopback
+ * only, no root needed.
+ */
+@Timeout(90)
+class DrainE2EIT {
+    static final SpiffeId FRONTEND = SpiffeIds.istio("cluster.local", "prod", "frontend");
+    static final SpiffeId BACKEND = SpiffeIds.istio("cluster.local", "prod", "backend");
+
+    @Test
+    void sigtermDrainsOpenTunnelsThenExitsZero() throws Exception {
+        Path jar = Path.of(System.getProperty("zerohop.e2e.jar"));
+        Path work = Files.createDirectories(Path.of(System.getProperty("zerohop.e2e.workDir"), "drain-" + System.nanoTime()));
+        Path caDir = work.resolve("ca");
+        Netns.run(List.of(NodeProxyE2EIT.java(), "-jar", jar.toString(), "ca", "init", "--trust-domain", "cluster.local",
+                "--out", caDir.toString()));
+        InetAddress ip = InetAddress.getByName("127.0.0.2");
+        Files.writeString(work.resolve("workloads.yaml"), """
+                trustDomain: cluster.local
+                nodes: [{name: n1}]
+                workloads:
+                  - {namespace: prod, name: backend, serviceAccount: backend, addresses: [127.0.0.2], protocol: HBONE, node: n1}
+                  - {namespace: prod, name: frontend, serviceAccount: frontend, addresses: [127.0.0.3], protocol: HBONE}
+                """);
+        try (ServerSocket app = new ServerSocket(0, 50, ip);
+             Child proxy = Child.start("drain-proxy", work, List.of(NodeProxyE2EIT.java(), "-Xmx256m", "-XX:+UseSerialGC",
+                     "-Dio.netty.leakDetection.level=paranoid", "-jar", jar.toString(), "proxy", "--ca", caDir.toString(),
+                     "--workloads", work.resolve("workloads.yaml").toString(), "--node", "n1", "--inbound", "127.0.0.2:0",
+                     "--metrics", "off", "--readiness", "off", "--admin", "off", "--drain", "4s"))) {
+            String ready = proxy.awaitLine(l -> l.startsWith("zerohop proxy ready"), "ready", Duration.ofSeconds(40));
+            int port = Integer.parseInt(ready.replaceAll(".*hbone 127\\.0\\.0\\.2:(\\d+).*", "$1"));
+            InetSocketAddress hbone = new InetSocketAddress(ip, port);
+
+            InMemoryCa ca = InMemoryCa.load(caDir, Duration.ofHours(1));
+            MeshTls tls = MeshTls.builder(ca).build();
+            try (HboneClient client = HboneClient.builder().tls(tls).identity(FRONTEND).build()) {
+                SocketFactory sf = client.socketFactory(dst -> new Route(hbone, BACKEND));
+                app.setSoTimeout(20_000);
+                Socket upload = sf.createSocket(ip, app.getLocalPort());
+                Socket appUpload = app.accept();
+                Socket idle = sf.createSocket(ip, app.getLocalPort());
+                Socket appIdle = app.accept();
+                // The app digests the upload and answers with the digest once it has all of it.
+                CompletableFuture<String> digested = CompletableFuture.supplyAsync(() -> {
+                    try (appUpload) {
+                        MessageDigest md = MessageDigest.getInstance("SHA-256");
+                        long n = 0;
+                        byte[] buf = new byte[64 << 10];
+                        InputStream in = appUpload.getInputStream();
+                        for (int r; (r = in.read(buf)) >= 0; ) {
+                            md.update(buf, 0, r);
+                            n += r;
+                        }
+                        String hex = HexFormat.of().formatHex(md.digest());
+                        appUpload.getOutputStream().write((n + " " + hex).getBytes(StandardCharsets.US_ASCII));
+                        appUpload.shutdownOutput();
+                        return hex;
+                    } catch (Exception e) {
+                        return "failed: " + e;
+                    }
+                });
+                CompletableFuture<String> idleEnd = CompletableFuture.supplyAsync(() -> readUntilEnd(appIdle));
+
+                byte[] payload = new byte[4 << 20];
+                new Random(7).nextBytes(payload);
+                OutputStream out = upload.getOutputStream();
+                out.write(payload, 0, 1 << 20);
+                out.flush();
+
+                int from = proxy.size();
+                proxy.sigterm();
+                proxy.awaitLine(from, l -> l.contains("zerohop proxy: SIGTERM, draining for up to 4s"), "the drain starts",
+                        Duration.ofSeconds(10));
+                proxy.awaitLine(from, l -> l.contains("draining for up to 4000 ms") && l.contains("2 tunnels open"),
+                        "GOAWAY and the open tunnels", Duration.ofSeconds(10));
+
+                // No new tunnel once draining (GOAWAY on the pooled connection, listener closed).
+                Throwable refused = catchThrowable(() -> client.connect(new InetSocketAddress(ip, app.getLocalPort()),
+                        java.util.Set.of(BACKEND), hbone).get(10, TimeUnit.SECONDS));
+                assertThat(refused).as("a new tunnel while draining").isNotNull();
+
+                // The upload in flight finishes intact.
+                out.write(payload, 1 << 20, payload.length - (1 << 20));
+                upload.shutdownOutput();
+                upload.setSoTimeout(20_000);
+                String answer = new String(upload.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+                String expected = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(payload));
+                assertThat(answer).isEqualTo(payload.length + " " + expected);
+                assertThat(digested.get(20, TimeUnit.SECONDS)).isEqualTo(expected);
+                upload.close();
+
+                // The idle tunnel is still open at the deadline: reset on both ends, never a clean end.
+                idle.setSoTimeout(20_000);
+                assertThat(readUntilEnd(idle)).as("client side of the tunnel cut at the deadline").isEqualTo("reset");
+                assertThat(idleEnd.get(20, TimeUnit.SECONDS)).as("app side of the tunnel cut at the deadline").isEqualTo("reset");
+                idle.close();
+
+                assertThat(proxy.awaitExit(Duration.ofSeconds(30))).as("exit code after the drain").isZero();
+                assertThat(proxy.lines()).anyMatch(l -> l.contains("drain deadline of 4000 ms reached: resetting 1 tunnels still open"));
+                assertThat(proxy.lines()).anyMatch(l -> l.contains("zerohop proxy: stopped"));
+            } finally {
+                tls.close();
+            }
+        }
+    }
+
+    /**
+     * Issue 11 item 16 on the real CLI: readiness on its port, the admin's /config_dump, /logging (as
+     * ztunnel's src/admin.rs: POST only) and /quitquitquit, which drains and exits 0.
+     */
+    @Test
+    void adminAndReadinessOfTheRealProxy() throws Exception {
+        Path jar = Path.of(System.getProperty("zerohop.e2e.jar"));
+        Path work = Files.createDirectories(Path.of(System.getProperty("zerohop.e2e.workDir"), "admin-" + System.nanoTime()));
+        Path caDir = work.resolve("ca");
+        Netns.run(List.of(NodeProxyE2EIT.java(), "-jar", jar.toString(), "ca", "init", "--trust-domain", "cluster.local",
+                "--out", caDir.toString()));
+        try (Child proxy = Child.start("admin-proxy", work, List.of(NodeProxyE2EIT.java(), "-Xmx256m", "-XX:+UseSerialGC",
+                "-jar", jar.toString(), "proxy", "--ca", caDir.toString(), "--inbound", "127.0.0.2:0",
+                "--metrics", "127.0.0.1:0", "--readiness", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--drain", "2s"))) {
+            String ready = proxy.awaitLine(l -> l.startsWith("zerohop proxy ready"), "ready", Duration.ofSeconds(40));
+            String admin = ready.replaceAll(".*admin (127\\.0\\.0\\.1:\\d+).*", "$1");
+            String readiness = ready.replaceAll(".*readiness (127\\.0\\.0\\.1:\\d+).*", "$1");
+            String metrics = ready.replaceAll(".*metrics (127\\.0\\.0\\.1:\\d+).*", "$1");
+            java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+            assertThat(send(http, "GET", readiness, "/healthz/ready").body()).isEqualTo("ready\n");
+            assertThat(send(http, "GET", metrics, "/metrics").statusCode()).isEqualTo(200);
+            var dump = send(http, "GET", admin, "/config_dump");
+            assertThat(dump.statusCode()).isEqualTo(200);
+            assertThat(dump.body()).contains("\"certificates\"", "\"pools\"", "\"policyReload\"", "\"ownPorts\"");
+            assertThat(send(http, "GET", admin, "/logging").statusCode()).isEqualTo(405);
+            var set = send(http, "POST", admin, "/logging?level=io.zerohop.access:warn");
+            assertThat(set.statusCode()).isEqualTo(200);
+            assertThat(set.body()).isEqualTo("current log level is info,io.zerohop.access=warn\n");
+            assertThat(send(http, "POST", admin, "/logging?level=loud").statusCode()).isEqualTo(400);
+            var quit = send(http, "POST", admin, "/quitquitquit");
+            assertThat(quit.body()).isEqualTo("shutdown now\n");
+            assertThat(proxy.awaitExit(Duration.ofSeconds(30))).isZero();
+            assertThat(proxy.lines()).anyMatch(l -> l.contains("zerohop proxy: /quitquitquit, draining for up to 2s"));
+        }
+    }
+
+    static java.net.http.HttpResponse<String> send(java.net.http.HttpClient http, String method, String authority, String path)
+            throws Exception {
+        return http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://" + authority + path))
+                        .method(method, java.net.http.HttpRequest.BodyPublishers.noBody()).timeout(Duration.ofSeconds(10)).build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** "reset" when reading fails, "eof" on a clean end of stream. */
+    static String readUntilEnd(Socket s) {
+        try {
+            InputStream in = s.getInputStream();
+            while (in.read() >= 0) {
+                // drain
+            }
+            return "eof";
+        } catch (IOException e) {
+            return "reset";
+        }
+    }
+}

@@ -1,0 +1,79 @@
+package io.zerohop.core.internal;
+
+import io.zerohop.core.Workload;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The W3C {@code baggage} header ztunnel sends on every outbound CONNECT with the source workload's
+ * metadata, and reads on the inbound side for metric labels (src/baggage.rs): comma-separated
+ * {@code k8s.cluster.name}, {@code k8s.namespace.name}, {@code k8s.<type>.name} (deployment, cronjob,
+ * pod, job), {@code service.name}, {@code service.version}, {@code cloud.region},
+ * {@code cloud.availability_zone}; empty values are absent. A claim of the peer, never used for
+ * policy.
+ */
+public record Baggage(String clusterId, String namespace, String workloadName, String serviceName, String revision,
+                      String region, String zone) {
+    public static final Baggage EMPTY = new Baggage(null, null, null, null, null, null, null);
+
+    /**
+     * A registry workload's baggage as ztunnel's {@code Workload::baggage}: service name and version
+     * are the canonical service and revision; the workload type is {@code deployment} (the registry
+     * does not know controller kinds).
+     */
+    public static Baggage of(Workload w) {
+        return new Baggage(w.labels().get("topology.istio.io/cluster"), w.namespace(), w.name(),
+                TrafficLabels.canonicalService(w.labels(), w.name()), TrafficLabels.canonicalRevision(w.labels()),
+                w.labels().get("topology.kubernetes.io/region"), w.labels().get("topology.kubernetes.io/zone"));
+    }
+
+    /** The header value, keys in ztunnel's order ({@code baggage_header_val}). */
+    public String header() {
+        List<String> parts = new ArrayList<>(7);
+        add(parts, "k8s.cluster.name", clusterId);
+        add(parts, "k8s.namespace.name", namespace);
+        add(parts, "k8s.deployment.name", workloadName);
+        add(parts, "service.name", serviceName);
+        add(parts, "service.version", revision);
+        add(parts, "cloud.region", region);
+        add(parts, "cloud.availability_zone", zone);
+        return String.join(",", parts);
+    }
+
+    private static void add(List<String> parts, String key, String value) {
+        if (value != null && !value.isEmpty()) {
+            parts.add(key + "=" + value);
+        }
+    }
+
+    /**
+     * Parses a header value (repeated headers already joined with {@code ","}) as ztunnel's
+     * {@code parse_baggage_header}: unknown keys and members without {@code =} are skipped, empty
+     * values are absent, a later member wins.
+     */
+    public static Baggage parse(String header) {
+        if (header == null || header.isEmpty()) {
+            return EMPTY;
+        }
+        String cluster = null, ns = null, workload = null, service = null, rev = null, region = null, zone = null;
+        for (String member : header.split(",")) {
+            String[] kv = member.split("=", -1);
+            if (kv.length < 2) {
+                continue;
+            }
+            String k = kv[0].trim();
+            String v = kv[1].trim().isEmpty() ? null : kv[1].trim();
+            switch (k) {
+                case "k8s.cluster.name" -> cluster = v;
+                case "k8s.namespace.name" -> ns = v;
+                case "k8s.deployment.name", "k8s.cronjob.name", "k8s.pod.name", "k8s.job.name" -> workload = v;
+                case "service.name" -> service = v;
+                case "service.version" -> rev = v;
+                case "cloud.region" -> region = v;
+                case "cloud.availability_zone" -> zone = v;
+                default -> { }
+            }
+        }
+        return new Baggage(cluster, ns, workload, service, rev, region, zone);
+    }
+}

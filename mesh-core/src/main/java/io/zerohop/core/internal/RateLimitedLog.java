@@ -1,0 +1,73 @@
+package io.zerohop.core.internal;
+
+import java.time.Duration;
+import org.slf4j.Logger;
+
+/**
+ * WARN lines for events a peer can cause at will (policy denials, refused plaintext, self calls): at
+ * most {@code burst} lines per window, then one line saying how many were suppressed, so an attacker
+ * cannot flood the log (issue 11 item 8). Thread-safe; the summary is written by the first line after
+ * the window or by {@link #flush()}.
+ */
+public final class RateLimitedLog {
+    private final Logger log;
+    private final String what;
+    private final int burst;
+    private final long windowNanos;
+    private long windowStart = System.nanoTime();
+    private int written;
+    private long suppressed;
+
+    /**
+     * @param what  how the summary names the events, e.g. {@code "denied tunnels"}
+     * @param burst lines written per window before suppressing (at least 1)
+     */
+    public RateLimitedLog(Logger log, String what, int burst, Duration window) {
+        if (burst < 1 || window.isZero() || window.isNegative()) {
+            throw new IllegalArgumentException("burst must be >= 1 and window positive, got " + burst + ", " + window);
+        }
+        this.log = log;
+        this.what = what;
+        this.burst = burst;
+        this.windowNanos = window.toNanos();
+    }
+
+    /** Logs at WARN unless this window's budget is spent. */
+    public void warn(String format, Object... args) {
+        if (!log.isWarnEnabled()) {
+            return;
+        }
+        if (admit(System.nanoTime())) {
+            log.warn(format, args);
+        }
+    }
+
+    private synchronized boolean admit(long now) {
+        if (now - windowStart >= windowNanos) {
+            summarize();
+            windowStart = now;
+            written = 0;
+        }
+        if (written < burst) {
+            written++;
+            return true;
+        }
+        suppressed++;
+        return false;
+    }
+
+    /** Writes the summary of what this window suppressed, if anything, and starts a new window. */
+    public synchronized void flush() {
+        summarize();
+        windowStart = System.nanoTime();
+        written = 0;
+    }
+
+    private void summarize() {
+        if (suppressed > 0) {
+            log.warn("{} more {} not logged in the last {} s (at most {} lines per {} s)", suppressed, what,
+                    Duration.ofNanos(windowNanos).toSeconds(), burst, Duration.ofNanos(windowNanos).toSeconds());
+            suppressed = 0;
+        }
+    }
+}

@@ -1,0 +1,47 @@
+package io.zerohop.core.internal;
+
+import io.zerohop.core.HttpEndpoint;
+import java.util.Set;
+import java.util.TreeSet;
+
+/**
+ * ztunnel's readiness (src/readiness.rs, src/readiness/server.rs): named tasks that must finish
+ * before the proxy is ready; {@code /healthz/ready} answers 200 {@code ready} or 500
+ * {@code not ready, pending: a, b} (sorted, comma-separated).
+ */
+public final class Readiness {
+    private final Set<String> pending = new TreeSet<>();
+
+    /** Registers a pending task; run the result once it is done (idempotent). */
+    public Runnable register(String task) {
+        synchronized (pending) {
+            pending.add(task);
+        }
+        return () -> {
+            synchronized (pending) {
+                pending.remove(task);
+            }
+        };
+    }
+
+    public Set<String> pending() {
+        synchronized (pending) {
+            return Set.copyOf(pending);
+        }
+    }
+
+    /** The {@code /healthz/ready} answer for a GET (ztunnel answers other methods 405). */
+    public HttpEndpoint.Response answer(HttpEndpoint.Request r) {
+        if (!r.method().equals("GET")) {
+            return HttpEndpoint.Response.text(405, "");
+        }
+        String list;
+        synchronized (pending) {
+            if (pending.isEmpty()) {
+                return HttpEndpoint.Response.text(200, "ready\n");
+            }
+            list = String.join(", ", pending);
+        }
+        return HttpEndpoint.Response.text(500, "not ready, pending: " + list + "\n");
+    }
+}

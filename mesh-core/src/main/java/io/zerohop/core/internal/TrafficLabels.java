@@ -1,0 +1,116 @@
+package io.zerohop.core.internal;
+
+import io.zerohop.core.Workload;
+import java.util.Map;
+
+/**
+ * ztunnel's label set of its {@code istio_tcp_*} metrics ({@code CommonTrafficLabels} in
+ * src/proxy/metrics.rs), every value {@code "unknown"} when not known (ztunnel's
+ * {@code DefaultedUnknown}). The locality labels ztunnel adds only when it knows a locality are left
+ * out: the registry has none.
+ */
+public record TrafficLabels(String reporter,
+                            String sourceWorkload, String sourceCanonicalService, String sourceCanonicalRevision,
+                            String sourceWorkloadNamespace, String sourcePrincipal, String sourceApp,
+                            String sourceVersion, String sourceCluster,
+                            String destinationService, String destinationServiceNamespace, String destinationServiceName,
+                            String destinationWorkload, String destinationCanonicalService,
+                            String destinationCanonicalRevision, String destinationWorkloadNamespace,
+                            String destinationPrincipal, String destinationApp, String destinationVersion,
+                            String destinationCluster,
+                            String requestProtocol, String responseFlags, String connectionSecurityPolicy) {
+
+    public static final String UNKNOWN = "unknown";
+    /** ztunnel's {@code ResponseFlags::None}. */
+    public static final String NO_FLAGS = "-";
+
+    /** One side (source or destination) of the labels. */
+    public record Peer(String workload, String canonicalService, String canonicalRevision, String namespace,
+                       String principal, String app, String version, String cluster) {
+        static final Peer NONE = new Peer(UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN);
+
+        /**
+         * A registry workload, as ztunnel's {@code with_source}/{@code with_destination}: app and
+         * version are the canonical service and revision; the principal is passed separately (ztunnel
+         * takes the source principal only from the mTLS handshake).
+         */
+        public static Peer of(Workload w, String principal) {
+            if (w == null) {
+                return new Peer(UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, orUnknown(principal), UNKNOWN, UNKNOWN, UNKNOWN);
+            }
+            String service = TrafficLabels.canonicalService(w.labels(), w.name());
+            String revision = TrafficLabels.canonicalRevision(w.labels());
+            return new Peer(w.name(), service, revision, w.namespace(), orUnknown(principal), service, revision,
+                    orUnknown(w.labels().get("topology.istio.io/cluster")));
+        }
+
+        /**
+         * What a peer's {@code baggage} says of it, as ztunnel's {@code with_derived_source}: workload
+         * and app the workload name, canonical service {@code service.name}, revision
+         * {@code service.version}. Display only: policy never reads it.
+         */
+        public static Peer derived(Baggage b, String principal) {
+            return new Peer(orUnknown(b.workloadName()), orUnknown(b.serviceName()), orUnknown(b.revision()),
+                    orUnknown(b.namespace()), orUnknown(principal), orUnknown(b.workloadName()), orUnknown(b.revision()),
+                    orUnknown(b.clusterId()));
+        }
+
+        public Peer withPrincipal(String p) {
+            return new Peer(workload, canonicalService, canonicalRevision, namespace, orUnknown(p), app, version, cluster);
+        }
+    }
+
+    public static TrafficLabels of(String reporter, Peer src, Peer dst, String securityPolicy) {
+        return new TrafficLabels(reporter, src.workload, src.canonicalService, src.canonicalRevision, src.namespace,
+                src.principal, src.app, src.version, src.cluster, UNKNOWN, UNKNOWN, UNKNOWN,
+                dst.workload, dst.canonicalService, dst.canonicalRevision, dst.namespace, dst.principal, dst.app,
+                dst.version, dst.cluster, "tcp", NO_FLAGS, securityPolicy);
+    }
+
+    /** The same labels with ztunnel's {@code response_flags} value ({@code DENY}, {@code CONNECT}...). */
+    public TrafficLabels withResponseFlags(String flags) {
+        return new TrafficLabels(reporter, sourceWorkload, sourceCanonicalService, sourceCanonicalRevision,
+                sourceWorkloadNamespace, sourcePrincipal, sourceApp, sourceVersion, sourceCluster, destinationService,
+                destinationServiceNamespace, destinationServiceName, destinationWorkload, destinationCanonicalService,
+                destinationCanonicalRevision, destinationWorkloadNamespace, destinationPrincipal, destinationApp,
+                destinationVersion, destinationCluster, requestProtocol, flags, connectionSecurityPolicy);
+    }
+
+    /** Whether ztunnel counts a close with these flags in {@code istio_tcp_connections_failed_total}. */
+    public boolean failed() {
+        return !NO_FLAGS.equals(responseFlags);
+    }
+
+    /**
+     * Istio's canonical service name (istio/istio pkg/kube/labels/labels.go): the first of
+     * {@code service.istio.io/canonical-name}, {@code app.kubernetes.io/name}, {@code app}, else the
+     * workload name.
+     */
+    public static String canonicalService(Map<String, String> labels, String workloadName) {
+        for (String k : new String[] {"service.istio.io/canonical-name", "app.kubernetes.io/name", "app"}) {
+            String v = labels.get(k);
+            if (v != null) {
+                return v;
+            }
+        }
+        return workloadName;
+    }
+
+    /**
+     * Istio's canonical revision (same source): the first of {@code service.istio.io/canonical-revision},
+     * {@code app.kubernetes.io/version}, {@code version}, else {@code latest}.
+     */
+    public static String canonicalRevision(Map<String, String> labels) {
+        for (String k : new String[] {"service.istio.io/canonical-revision", "app.kubernetes.io/version", "version"}) {
+            String v = labels.get(k);
+            if (v != null) {
+                return v;
+            }
+        }
+        return "latest";
+    }
+
+    static String orUnknown(String s) {
+        return s == null || s.isEmpty() ? UNKNOWN : s;
+    }
+}

@@ -1,0 +1,85 @@
+package io.zerohop.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoader;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Issue 11 item 16: readiness as ztunnel's src/readiness/server.rs (200 "ready", 500 "not ready,
+ * pending: a, b", 405 for other methods) and the admin /config_dump, over Netty's HTTP codec, asked
+ * by the JDK's HTTP client.
+ */
+class AdminEndpointsTest {
+    final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+
+    HttpResponse<String> send(String method, InetSocketAddress a, String path) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create("http://" + Addresses.authority(a) + path))
+                .method(method, HttpRequest.BodyPublishers.noBody()).timeout(Duration.ofSeconds(10)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    @Test
+    void readinessWaitsForListenersIdentityAndRegisteredTasks() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.0.2");
+        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
+                Workload.Protocol.HBONE, null, "cluster.local");
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: allow-frontend, namespace: prod}
+                spec:
+                  action: ALLOW
+                  rules: [{from: [{source: {principals: ["cluster.local/ns/prod/sa/frontend"]}}]}]
+                """)).build();
+        try (Mesh mesh = Mesh.builder().identityProvider(ca).identity(backend.identity())
+                .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).policies(policy)
+                .inbound(new InetSocketAddress(ip, 0)).threads(2).build()) {
+            InetSocketAddress ready = mesh.serveHttp(new InetSocketAddress("127.0.0.1", 0), Map.of("/healthz/ready", mesh.readinessHandler()));
+            InetSocketAddress admin = mesh.serveHttp(new InetSocketAddress("127.0.0.1", 0),
+                    Map.of("/config_dump", r -> HttpEndpoint.Response.json(mesh.configDump(Map.of("policyReload", "loaded")))));
+            Runnable policies = mesh.readinessTask("policies");
+
+            HttpResponse<String> r = send("GET", ready, "/healthz/ready");
+            assertThat(r.statusCode()).isEqualTo(500);
+            assertThat(r.body()).isEqualTo("not ready, pending: listeners, policies\n");
+
+            mesh.start().get(10, TimeUnit.SECONDS);
+            policies.run();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while ((r = send("GET", ready, "/healthz/ready")).statusCode() != 200 && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertThat(r.statusCode()).isEqualTo(200);
+            assertThat(r.body()).isEqualTo("ready\n");
+            assertThat(send("POST", ready, "/healthz/ready").statusCode()).isEqualTo(405);
+            assertThat(send("GET", ready, "/nothing").statusCode()).isEqualTo(404);
+            assertThat(mesh.ownPorts()).contains(ready.getPort(), admin.getPort());
+
+            HttpResponse<String> dump = send("GET", admin, "/config_dump");
+            assertThat(dump.statusCode()).isEqualTo(200);
+            assertThat(dump.headers().firstValue("content-type")).hasValue("application/json");
+            var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(dump.body());
+            assertThat(json.at("/workloads/0/identity").asText()).isEqualTo(backend.identity().toString());
+            assertThat(json.at("/policies/items/0").asText()).contains("prod/allow-frontend").contains("ALLOW");
+            assertThat(json.at("/policyReload").asText()).isEqualTo("loaded");
+            assertThat(json.at("/certificates/0/state").asText()).isEqualTo("ready");
+            assertThat(json.at("/certificates/0/serial").asText()).matches("[0-9a-f]+");
+            assertThat(java.time.Instant.parse(json.at("/certificates/0/expiry").asText())).isAfter(java.time.Instant.now());
+            assertThat(json.at("/ownPorts").toString()).contains(Integer.toString(mesh.inboundAddress().getPort()));
+        }
+    }
+}

@@ -1,0 +1,105 @@
+package io.zerohop.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+
+import io.zerohop.hbone.HboneRefusedException;
+import io.zerohop.identity.InMemoryCa;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The proxy never loops into itself (issue 11 item 5), as ztunnel refuses its {@code illegal_ports}
+ * (istio/ztunnel src/config.rs: 15008, 15006, 15001 and the SOCKS5 port; checked in
+ * src/proxy/inbound.rs {@code find_inbound_upstream} with 503, src/proxy/outbound.rs and
+ * src/proxy/inbound_passthrough.rs by dropping the connection).
+ */
+class SelfCallTest {
+    static InetAddress ip;
+    static Workload backend;
+    static Workload frontend;
+    static WorkloadRegistry registry;
+    static InMemoryCa ca;
+    static Mesh server;
+    static Mesh clients;
+
+    @BeforeAll
+    static void start() throws Exception {
+        ip = InetAddress.getByName("127.0.0.2");
+        backend = new Workload("prod", "backend", "backend", Map.of(), List.of(ip), Workload.Protocol.HBONE, "b", "cluster.local");
+        frontend = new Workload("prod", "frontend", "frontend", Map.of(), List.of(InetAddress.getByName("127.0.0.3")),
+                Workload.Protocol.HBONE, null, "cluster.local");
+        ca = InMemoryCa.create("cluster.local");
+        registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of());
+        server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry)
+                .inbound(new InetSocketAddress(ip, 0)).threads(2).build();
+        server.start().get(10, TimeUnit.SECONDS);
+        registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
+        clients = Mesh.builder().identityProvider(ca).workloads(registry).passthroughUnknown(true).threads(2).build();
+    }
+
+    @AfterAll
+    static void stop() {
+        clients.close();
+        server.close();
+    }
+
+    int connectStatus(int port) {
+        Throwable t = catchThrowable(() -> clients.connect(frontend.identity(), new InetSocketAddress(ip, port)).get(10, TimeUnit.SECONDS));
+        assertThat(t).as("CONNECT to port " + port).hasCauseInstanceOf(HboneRefusedException.class);
+        return ((HboneRefusedException) t.getCause()).status();
+    }
+
+    @Test
+    void hboneConnectToTheProxysOwnPortsGets503() {
+        server.addOwnPort(15020); // what the CLI declares for its metrics listener
+        for (int port : new int[] {server.inboundAddress().getPort(), 15008, 15006, 15001, 15080, 15020}) {
+            assertThat(connectStatus(port)).as("port " + port).isEqualTo(503);
+        }
+        assertThat(server.ownPorts()).contains(server.inboundAddress().getPort(), 15008, 15006, 15001, 15080, 15020);
+    }
+
+    /** SOCKS5 capture with passthrough on: asking for the listener's own address is dropped, not relayed to itself. */
+    @Test
+    void aCapturedConnectionToTheListenerItselfIsDropped() throws Exception {
+        InetSocketAddress socks = clients.capture(Capture.socks5(new InetSocketAddress("127.0.0.1", 0)));
+        try (MeshTest.Stderr err = new MeshTest.Stderr();
+             Socket s = new Socket(new java.net.Proxy(java.net.Proxy.Type.SOCKS, socks))) {
+            Throwable t = catchThrowable(() -> s.connect(socks, 10_000));
+            if (t == null) {
+                assertThat(readUntilEnd(s.getInputStream())).isNotEqualTo("data");
+            }
+            err.awaitLine("self call ", " -> " + Addresses.authority(socks) + " dropped");
+            assertThat(err.count("self call")).as("one refusal, no loop").isEqualTo(1);
+        }
+    }
+
+    /** A forward capture whose target is the listener's own port on this host: dropped too. */
+    @Test
+    void aForwardToTheCaptureListenerItselfIsDropped() throws Exception {
+        InetSocketAddress p = clients.plaintextInbound(Capture.forward(new InetSocketAddress("127.0.0.2", 0),
+                new InetSocketAddress(ip, 15006)));
+        try (MeshTest.Stderr err = new MeshTest.Stderr(); Socket s = new Socket(p.getAddress(), p.getPort())) {
+            s.setSoTimeout(10_000);
+            assertThat(readUntilEnd(s.getInputStream())).isNotEqualTo("data");
+            err.awaitLine("self call ", " -> " + Addresses.authority(new InetSocketAddress(ip, 15006)) + " dropped");
+        }
+    }
+
+    static String readUntilEnd(InputStream in) {
+        try {
+            return in.read() < 0 ? "eof" : "data";
+        } catch (IOException e) {
+            return "reset";
+        }
+    }
+}
