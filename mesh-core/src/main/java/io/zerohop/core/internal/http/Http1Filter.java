@@ -402,6 +402,9 @@ final class Http1Filter extends ChannelDuplexHandler {
             return;
         }
         upstreamEnded = true;
+        if (closing) {
+            return;
+        }
         if (opaque) {
             shutdownOutput(ctx.channel());
             if (inputEnded) {
@@ -464,16 +467,17 @@ final class Http1Filter extends ChannelDuplexHandler {
             }
             return;
         }
+        Exchange bad = x != null ? x : new Exchange(new io.netty.handler.codec.http.DefaultHttpRequest(
+                HttpVersion.HTTP_1_1, io.netty.handler.codec.http.HttpMethod.valueOf("-"), "-"));
+        active = null;
+        closing = true;
         if (x != null && x.allowed) {
             // Part of the request went upstream: that connection can never be reused.
             upstream.close();
         }
-        Exchange bad = x != null ? x : new Exchange(new io.netty.handler.codec.http.DefaultHttpRequest(
-                HttpVersion.HTTP_1_1, io.netty.handler.codec.http.HttpMethod.valueOf("-"), "-"));
         bad.status = status.code();
         byte[] body = status.reasonPhrase().getBytes(StandardCharsets.US_ASCII);
         bad.responseBytes = body.length;
-        active = null;
         finish(bad, why);
         ctx.writeAndFlush(local(status, body, true));
         closeGracefully();
