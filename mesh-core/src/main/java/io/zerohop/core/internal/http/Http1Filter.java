@@ -441,6 +441,11 @@ final class Http1Filter extends ChannelDuplexHandler {
         if (decoder != null) {
             ctx.pipeline().remove(decoder.handler());
         }
+        // Netty's encoder refuses raw bytes between messages; after the 101 there are no messages.
+        ChannelHandlerContext encoder = ctx.pipeline().context(io.netty.handler.codec.http.HttpResponseEncoder.class);
+        if (encoder != null) {
+            ctx.pipeline().remove(encoder.handler());
+        }
         for (Object m; (m = queue.poll()) != null; ) {
             if (m == INPUT_END) {
                 upstream.shutdownOutput();
