@@ -226,6 +226,19 @@ public final class KubernetesDiscovery implements AutoCloseable {
         return engine;
     }
 
+    /**
+     * Whether every informer has a watch open right now. False while the API server is out of
+     * reach; the informers keep retrying (re-listing when the server answers {@code 410 Gone}).
+     */
+    public boolean watching() {
+        for (SharedIndexInformer<?> i : informers) {
+            if (!i.isWatching()) {
+                return false;
+            }
+        }
+        return !informers.isEmpty();
+    }
+
     /** The node this discovery serves, for {@link #forNode}; empty for {@link #forPod}. */
     public Optional<String> node() {
         return Optional.ofNullable(node);
