@@ -35,6 +35,19 @@ class KubernetesOptionTest {
     }
 
     @Test
+    void deployConfigMapNamesOnlyRealOptions(@TempDir Path dir) throws Exception {
+        // deploy/node-proxy/configmap.yaml's proxy.yaml is what the DaemonSet passes to --config.
+        var cm = new com.fasterxml.jackson.databind.ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())
+                .readTree(Path.of("..", "..", "deploy", "node-proxy", "configmap.yaml").toFile());
+        Path file = java.nio.file.Files.writeString(dir.resolve("proxy.yaml"), cm.path("data").path("proxy.yaml").asText());
+        String[] args = ConfigFile.expand(new String[] {"--config", file.toString(), "--spire-socket", "unix:/run/spire/sockets/agent.sock"},
+                new picocli.CommandLine(new ProxyCommand()).getCommandSpec());
+        assertThat(args).contains("--kubernetes", "--transparent=0.0.0.0:15001", "--readiness=0.0.0.0:15021", "--metrics=0.0.0.0:15020");
+        picocli.CommandLine.ParseResult parsed = new picocli.CommandLine(new ProxyCommand()).parseArgs(args);
+        assertThat(parsed.hasMatchedOption("--kubernetes")).isTrue();
+    }
+
+    @Test
     void kubernetesNeedsANodeName() {
         assumeTrue(System.getenv("NODE_NAME") == null, "NODE_NAME is set in this environment");
         int code = Zerohop.run("proxy", "--kubernetes", "--in-memory-ca");
