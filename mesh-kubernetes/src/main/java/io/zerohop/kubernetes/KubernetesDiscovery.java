@@ -383,11 +383,12 @@ public final class KubernetesDiscovery implements AutoCloseable {
         CompletableFuture<Void> listed = new CompletableFuture<>();
         ready.add(listed);
         informer.exceptionHandler((started, t) -> {
-            if (!started && isNotFound(t) && !listed.isDone()) {
-                // The CRD is not installed: nothing of that kind exists. Keep retrying so that it is
-                // picked up once it is installed.
-                LOG.info("{} is not served by the API server (CRD not installed?); treating it as empty", what);
-                listed.complete(null);
+            if (!started && isNotFound(t)) {
+                // The CRD is not installed: nothing of that kind exists. Keep retrying (with the
+                // informer's back-off) so that it is picked up once it is installed.
+                if (listed.complete(null)) {
+                    LOG.info("{} is not served by the API server (CRD not installed?); treating it as empty", what);
+                }
             } else if (!closed) {
                 LOG.warn("{} informer: {}; retrying", what, t.getMessage());
             }

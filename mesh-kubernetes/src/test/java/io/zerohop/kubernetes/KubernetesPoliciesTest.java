@@ -229,6 +229,24 @@ class KubernetesPoliciesTest {
     }
 
     @Test
+    @DisplayName("a cluster without the Cilium CRDs (404 on their list) still syncs, with the Istio policies in force")
+    void missingCrdsCountAsEmpty() throws Exception {
+        for (String plural : new String[] {"ciliumnetworkpolicies", "ciliumclusterwidenetworkpolicies"}) {
+            k8s.server.expect().get().withPath("/apis/cilium.io/v2/" + plural + "?resourceVersion=0")
+                    .andReturn(404, new io.fabric8.kubernetes.api.model.StatusBuilder().withCode(404).withReason("NotFound")
+                            .withMessage("the server could not find the requested resource").build())
+                    .always();
+        }
+        k8s.apply(ALLOW_FRONTEND);
+        try (KubernetesDiscovery istioOnly = KubernetesDiscovery.forNode(k8s.client, "node-a")
+                .debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start()) {
+            istioOnly.synced().get(30, TimeUnit.SECONDS);
+            assertThat(istioOnly.policyEngine().policies().policies()).extracting(p -> p.name()).containsExactly("backend-allow-frontend");
+            assertThat(istioOnly.policyEngine().evaluate(from(OLD, 8080)).allowed()).isFalse();
+        }
+    }
+
+    @Test
     @DisplayName("a burst of objects is installed in a few swaps, not one per event (debounce)")
     void burstsAreCoalesced() throws Exception {
         try (KubernetesDiscovery slow = KubernetesDiscovery.forNode(k8s.client, "node-a")

@@ -1,6 +1,7 @@
 package io.zerohop.kubernetes.internal;
 
 import java.time.Duration;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -44,7 +45,13 @@ public final class Debouncer {
     }
 
     private void schedule(long delayNanos) {
-        pending = executor.schedule(this::fire, Math.max(0, delayNanos), TimeUnit.NANOSECONDS);
+        try {
+            pending = executor.schedule(this::fire, Math.max(0, delayNanos), TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException e) {
+            // Shut down: events still arriving from stopping informers have nowhere to go.
+            pending = null;
+            firstEventNanos = -1;
+        }
     }
 
     private void fire() {
