@@ -33,7 +33,7 @@ import java.util.function.BooleanSupplier;
  * uses), spoken to over its real HTTP list/watch protocol, plus object builders.
  */
 final class MockCluster implements AutoCloseable {
-    static final Duration TIMEOUT = Duration.ofSeconds(30);
+    static final Duration TIMEOUT = Duration.ofSeconds(60);
 
     final Map<ServerRequest, Queue<ServerResponse>> responses = new HashMap<>();
     final KubernetesMockServer server = new KubernetesMockServer(new Context(Serialization.jsonMapper()), new MockWebServer(),
