@@ -390,7 +390,8 @@ public final class KubernetesDiscovery implements AutoCloseable {
                     LOG.info("{} is not served by the API server (CRD not installed?); treating it as empty", what);
                 }
             } else if (!closed) {
-                LOG.warn("{} informer: {}; retrying", what, t.getMessage());
+                // fabric8's Reflector already logs each failure at WARN, with its cause.
+                LOG.debug("{} informer: {}; retrying", what, t.toString());
             }
             return !closed;
         });

@@ -34,7 +34,7 @@ import org.junit.jupiter.api.Test;
  * server: not ready (no readiness listener) while the API server is unreachable, ready once synced.
  */
 class KubernetesProxyIT {
-    static final Duration START = Duration.ofSeconds(90);
+    static final Duration START = Duration.ofSeconds(180);
     /** The mock server logs every request at INFO through java.util.logging; held so the level sticks. */
     static final java.util.logging.Logger MOCK_LOG = java.util.logging.Logger.getLogger("io.fabric8.mockwebserver");
 
@@ -59,7 +59,9 @@ class KubernetesProxyIT {
                 responses, new KubernetesMixedDispatcher(responses), false);
         try (Child proxy = Child.start("k8s-proxy", work, List.of(NodeProxyE2EIT.java(), "-Xmx256m", "-XX:+UseSerialGC",
                 "-Dkubernetes.master=http://127.0.0.1:" + apiPort, "-Dkubernetes.auth.tryKubeConfig=false",
-                "-Dkubernetes.auth.tryServiceAccount=false", "-Dkubernetes.request.retry.backoffInterval=200",
+                "-Dkubernetes.auth.tryServiceAccount=false",
+                // No per-request retries: the informers' own back-off (capped at 32 x 200 ms) re-lists.
+                "-Dkubernetes.request.retry.backoffLimit=0", "-Dkubernetes.watch.reconnectInterval=200",
                 "-jar", jar.toString(), "proxy", "--kubernetes", "--node", "node-a", "--in-memory-ca",
                 "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "127.0.0.1:" + readyPort))) {
             proxy.awaitLine(l -> l.contains("syncing with the Kubernetes API server http://127.0.0.1:" + apiPort), "syncing", START);
