@@ -85,6 +85,10 @@ final class ProxyCommand implements Callable<Integer> {
     @Option(names = "--node", description = "This node's name in the workload registry (inbound serves only its workloads)")
     String node;
 
+    @Option(names = "--kubernetes", description = "Workloads and policies from the Kubernetes API server (in-cluster service account or kubeconfig);"
+            + " serves --node's pods (default $NODE_NAME); ready once fully synced")
+    boolean kubernetes;
+
     @Option(names = "--transparent", arity = "0..1", fallbackValue = "0.0.0.0:15001",
             description = "TPROXY outbound capture listener (IP_TRANSPARENT), default address 0.0.0.0:15001 when given")
     String transparent;
@@ -122,8 +126,10 @@ final class ProxyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        WorkloadRegistry registry = workloads == null ? WorkloadRegistry.empty() : WorkloadRegistry.load(workloads);
-        PolicyEngine engine = null;
+        KubernetesProxy kube = kubernetes ? KubernetesProxy.start(node, workloads, policies, trustDomain, rootNamespace) : null;
+        WorkloadRegistry registry = kube != null ? kube.discovery.registry()
+                : workloads == null ? WorkloadRegistry.empty() : WorkloadRegistry.load(workloads);
+        PolicyEngine engine = kube != null ? kube.discovery.policyEngine() : null;
         AutoCloseable watch = null;
         if (policies != null) {
             var set = Files.isDirectory(policies) ? PolicyLoader.fromDirectory(policies) : PolicyLoader.fromFile(policies);
@@ -147,7 +153,7 @@ final class ProxyCommand implements Callable<Integer> {
         IdentityProvider provider = provider();
         PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         Mesh.Builder b = Mesh.builder().trustDomain(trustDomain).identityProvider(provider).workloads(registry)
-                .policies(engine).node(node).meterRegistry(prometheus).passthroughUnknown(passthroughUnknown)
+                .policies(engine).node(kube != null ? kube.discovery.node().orElseThrow() : node).meterRegistry(prometheus).passthroughUnknown(passthroughUnknown)
                 .drain(Cli.duration(drain));
         if (!"off".equals(inbound)) {
             b.inbound(Addresses.parseHostPort(inbound, "--inbound"));
@@ -216,6 +222,9 @@ final class ProxyCommand implements Callable<Integer> {
             System.out.flush();
             if (watch != null) {
                 watch.close();
+            }
+            if (kube != null) {
+                kube.close();
             }
             provider.close();
         }

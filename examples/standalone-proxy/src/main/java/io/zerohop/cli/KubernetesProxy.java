@@ -1,0 +1,71 @@
+package io.zerohop.cli;
+
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.zerohop.kubernetes.KubernetesDiscovery;
+import io.zerohop.policy.PolicyEngine;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * {@code zerohop proxy --kubernetes [--node NAME]}: workloads and policies from the API server.
+ * fabric8's auto-configuration picks the in-cluster service account (token and CA under
+ * /var/run/secrets/kubernetes.io/serviceaccount, KUBERNETES_SERVICE_HOST), else $KUBECONFIG or
+ * ~/.kube/config.
+ */
+final class KubernetesProxy implements AutoCloseable {
+    final KubernetesClient client;
+    final KubernetesDiscovery discovery;
+
+    private KubernetesProxy(KubernetesClient client, KubernetesDiscovery discovery) {
+        this.client = client;
+        this.discovery = discovery;
+    }
+
+    /**
+     * Starts the informers and waits for the first full sync, so that the proxy (and its readiness
+     * listener, started after this returns) never serves a half-listed cluster.
+     *
+     * @param node the --node option; default $NODE_NAME (downward API spec.nodeName)
+     */
+    static KubernetesProxy start(String node, Path workloads, Path policies, String trustDomain, String rootNamespace)
+            throws InterruptedException {
+        if (workloads != null || policies != null) {
+            throw new IllegalArgumentException("--kubernetes reads workloads and policies from the API server; drop --workloads/--policies");
+        }
+        String nodeName = node != null ? node : System.getenv("NODE_NAME");
+        if (nodeName == null || nodeName.isBlank()) {
+            throw new IllegalArgumentException("--kubernetes needs --node NAME (or NODE_NAME from the downward API: spec.nodeName)");
+        }
+        KubernetesClient client = new KubernetesClientBuilder().build();
+        KubernetesDiscovery d;
+        try {
+            d = KubernetesDiscovery.forNode(client, nodeName).trustDomain(trustDomain)
+                    .policies(PolicyEngine.builder().rootNamespace(rootNamespace).build()).start();
+        } catch (RuntimeException e) {
+            client.close();
+            throw e;
+        }
+        System.out.println("zerohop proxy: syncing with the Kubernetes API server " + client.getMasterUrl() + " as node " + nodeName);
+        while (true) {
+            try {
+                d.synced().get(10, TimeUnit.SECONDS);
+                break;
+            } catch (TimeoutException e) {
+                System.err.println("zerohop proxy: still waiting for the first full sync with the API server (not ready)");
+            } catch (java.util.concurrent.ExecutionException e) {
+                d.close();
+                client.close();
+                throw new IllegalStateException("Kubernetes sync failed: " + e.getCause().getMessage(), e.getCause());
+            }
+        }
+        return new KubernetesProxy(client, d);
+    }
+
+    @Override
+    public void close() {
+        discovery.close();
+        client.close();
+    }
+}

@@ -1,0 +1,57 @@
+package io.zerohop.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code zerohop proxy --kubernetes}: option errors a person can act on, before any API call. */
+class KubernetesOptionTest {
+    private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+    private PrintStream oldErr;
+
+    @BeforeEach
+    void capture() {
+        oldErr = System.err;
+        System.setErr(new PrintStream(err, true));
+    }
+
+    @AfterEach
+    void restore() {
+        System.setErr(oldErr);
+    }
+
+    @Test
+    void kubernetesExcludesFileSources(@TempDir Path dir) {
+        int code = Zerohop.run("proxy", "--kubernetes", "--node", "node-a", "--policies", dir.toString(), "--in-memory-ca");
+        assertThat(code).isEqualTo(1);
+        assertThat(err.toString()).contains("--kubernetes reads workloads and policies from the API server; drop --workloads/--policies");
+    }
+
+    @Test
+    void deployConfigMapNamesOnlyRealOptions(@TempDir Path dir) throws Exception {
+        // deploy/node-proxy/configmap.yaml's proxy.yaml is what the DaemonSet passes to --config.
+        var cm = new com.fasterxml.jackson.databind.ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())
+                .readTree(Path.of("..", "..", "deploy", "node-proxy", "configmap.yaml").toFile());
+        Path file = java.nio.file.Files.writeString(dir.resolve("proxy.yaml"), cm.path("data").path("proxy.yaml").asText());
+        String[] args = ConfigFile.expand(new String[] {"--config", file.toString(), "--spire-socket", "unix:/run/spire/sockets/agent.sock"},
+                new picocli.CommandLine(new ProxyCommand()).getCommandSpec());
+        assertThat(args).contains("--kubernetes", "--transparent=0.0.0.0:15001", "--readiness=0.0.0.0:15021", "--metrics=0.0.0.0:15020");
+        picocli.CommandLine.ParseResult parsed = new picocli.CommandLine(new ProxyCommand()).parseArgs(args);
+        assertThat(parsed.hasMatchedOption("--kubernetes")).isTrue();
+    }
+
+    @Test
+    void kubernetesNeedsANodeName() {
+        assumeTrue(System.getenv("NODE_NAME") == null, "NODE_NAME is set in this environment");
+        int code = Zerohop.run("proxy", "--kubernetes", "--in-memory-ca");
+        assertThat(code).isEqualTo(1);
+        assertThat(err.toString()).contains("--kubernetes needs --node NAME (or NODE_NAME from the downward API: spec.nodeName)");
+    }
+}

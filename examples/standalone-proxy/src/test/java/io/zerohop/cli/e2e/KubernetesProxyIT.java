@@ -1,0 +1,87 @@
+package io.zerohop.cli.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMixedDispatcher;
+import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.fabric8.mockwebserver.Context;
+import io.fabric8.mockwebserver.MockWebServer;
+import io.fabric8.mockwebserver.ServerRequest;
+import io.fabric8.mockwebserver.ServerResponse;
+import java.net.ConnectException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Queue;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The shaded CLI as {@code zerohop proxy --kubernetes --node node-a} against fabric8's CRUD mock API
+ * server: not ready (no readiness listener) while the API server is unreachable, ready once synced.
+ */
+class KubernetesProxyIT {
+    static final Duration START = Duration.ofSeconds(180);
+    /** The mock server logs every request at INFO through java.util.logging; held so the level sticks. */
+    static final java.util.logging.Logger MOCK_LOG = java.util.logging.Logger.getLogger("io.fabric8.mockwebserver");
+
+    static {
+        MOCK_LOG.setLevel(java.util.logging.Level.WARNING);
+    }
+
+    static int freePort() throws Exception {
+        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            return s.getLocalPort();
+        }
+    }
+
+    @Test
+    void readyOnlyAfterTheFirstFullSync() throws Exception {
+        Path jar = Path.of(NodeProxyE2EIT.required("zerohop.e2e.jar"));
+        Path work = Files.createDirectories(Path.of(NodeProxyE2EIT.required("zerohop.e2e.workDir"), "kubernetes"));
+        int apiPort = freePort();
+        int readyPort = freePort();
+        Map<ServerRequest, Queue<ServerResponse>> responses = new HashMap<>();
+        KubernetesMockServer api = new KubernetesMockServer(new Context(Serialization.jsonMapper()), new MockWebServer(),
+                responses, new KubernetesMixedDispatcher(responses), false);
+        try (Child proxy = Child.start("k8s-proxy", work, List.of(NodeProxyE2EIT.java(), "-Xmx256m", "-XX:+UseSerialGC",
+                "-Dkubernetes.master=http://127.0.0.1:" + apiPort, "-Dkubernetes.auth.tryKubeConfig=false",
+                "-Dkubernetes.auth.tryServiceAccount=false",
+                // No per-request retries: the informers' own back-off (capped at 32 x 200 ms) re-lists.
+                "-Dkubernetes.request.retry.backoffLimit=0", "-Dkubernetes.watch.reconnectInterval=200",
+                "-jar", jar.toString(), "proxy", "--kubernetes", "--node", "node-a", "--in-memory-ca",
+                "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "127.0.0.1:" + readyPort))) {
+            proxy.awaitLine(l -> l.contains("syncing with the Kubernetes API server http://127.0.0.1:" + apiPort), "syncing", START);
+            // No API server yet, so no sync, so no readiness listener: the kubelet's probe fails.
+            assertThatThrownBy(() -> new Socket(InetAddress.getLoopbackAddress(), readyPort).close()).isInstanceOf(ConnectException.class);
+
+            api.init(InetAddress.getLoopbackAddress(), apiPort);
+            KubernetesClient client = api.createClient();
+            client.resource(new NamespaceBuilder().withNewMetadata().withName("prod")
+                    .addToLabels("istio.io/dataplane-mode", "ambient").endMetadata().build()).create();
+
+            proxy.awaitLine(l -> l.startsWith("zerohop proxy ready"), "`zerohop proxy ready`", START);
+            HttpResponse<String> ready = HttpClient.newHttpClient().send(
+                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + readyPort + "/healthz/ready")).build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(ready.statusCode()).isEqualTo(200);
+            assertThat(proxy.isAlive()).isTrue();
+            client.close();
+        } finally {
+            api.destroy();
+        }
+    }
+}

@@ -1,0 +1,566 @@
+package io.zerohop.kubernetes;
+
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.LoadingCache;
+import com.github.benmanes.caffeine.cache.RemovalCause;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Namespace;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.Informable;
+import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.zerohop.core.Mesh;
+import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.identity.SpiffeIds;
+import io.zerohop.kubernetes.internal.Debouncer;
+import io.zerohop.kubernetes.internal.PodConversion;
+import io.zerohop.kubernetes.internal.PolicyState;
+import io.zerohop.kubernetes.internal.WorkloadState;
+import io.zerohop.policy.PolicyEngine;
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Workloads and policies from the Kubernetes API server, fed into a {@link WorkloadRegistry} and a
+ * {@link PolicyEngine} by fabric8 informers (list, then watch; re-list on {@code 410 Gone}; watches
+ * re-established with back-off after a drop; periodic resync).
+ *
+ * <ul>
+ *   <li>Pods become {@link Workload}s (addresses from {@code status.podIPs}, dual stack; service
+ *       account; labels; node; HBONE or TCP as istiod and istio-cni decide, see
+ *       {@link PodConversion#inMesh}); Services give each pod's per-port {@link io.zerohop.core.AppProtocol};
+ *       Namespaces give {@code istio.io/dataplane-mode}.</li>
+ *   <li>{@code security.istio.io} v1 and v1beta1 {@code AuthorizationPolicy} and
+ *       {@code PeerAuthentication}, {@code cilium.io/v2} {@code CiliumNetworkPolicy} and
+ *       {@code CiliumClusterwideNetworkPolicy} are read as generic resources, each validated alone
+ *       by {@link io.zerohop.policy.PolicyLoader}; invalid objects are skipped with a log line
+ *       naming kind, namespace, name and field ({@link #rejectedPolicies()}), the rest installed with
+ *       one {@link PolicyEngine#replace}. A kind whose CRD is not installed counts as empty and is
+ *       picked up once it is.</li>
+ *   <li>Bursts of events are coalesced ({@link Builder#debounce}); nothing is installed before the
+ *       first full sync of every informer ({@link #synced()}), so a half-listed policy set never
+ *       decides anything.</li>
+ * </ul>
+ *
+ * <p>Two shapes: {@link #forNode} (the node proxy: every namespace; inbound serves only pods of its
+ * node, all pods stay known for outbound) and {@link #forPod} (embedded in an application pod:
+ * its own namespace, the root namespace's policies and cluster-wide Cilium policies; peers in other
+ * namespaces looked up by address on demand through a bounded cache, {@link #lookup}).
+ *
+ * <p>Thread-safe. Close it to stop the informers; the client stays open (it is the caller's).
+ */
+public final class KubernetesDiscovery implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(KubernetesDiscovery.class);
+
+    /** The policy kinds read, with their REST plural and scope. */
+    private record Kind(String group, String version, String kind, String plural, boolean namespaced) {
+        String apiVersion() {
+            return group + "/" + version;
+        }
+
+        ResourceDefinitionContext context() {
+            return new ResourceDefinitionContext.Builder().withGroup(group).withVersion(version).withKind(kind)
+                    .withPlural(plural).withNamespaced(namespaced).build();
+        }
+    }
+
+    private static final List<Kind> ISTIO_KINDS = List.of(
+            new Kind("security.istio.io", "v1", "AuthorizationPolicy", "authorizationpolicies", true),
+            new Kind("security.istio.io", "v1beta1", "AuthorizationPolicy", "authorizationpolicies", true),
+            new Kind("security.istio.io", "v1", "PeerAuthentication", "peerauthentications", true),
+            new Kind("security.istio.io", "v1beta1", "PeerAuthentication", "peerauthentications", true));
+    private static final Kind CNP = new Kind("cilium.io", "v2", "CiliumNetworkPolicy", "ciliumnetworkpolicies", true);
+    private static final Kind CCNP = new Kind("cilium.io", "v2", "CiliumClusterwideNetworkPolicy", "ciliumclusterwidenetworkpolicies", false);
+
+    private final KubernetesClient client;
+    private final WorkloadRegistry registry;
+    private final PolicyEngine engine;
+    private final String node;
+    private final String namespace;
+    private final String podName;
+    private final String rootNamespace;
+    private final long resyncMillis;
+    private final WorkloadState workloads;
+    private final PolicyState policies;
+    private final ScheduledThreadPoolExecutor executor;
+    private final Debouncer debouncer;
+    private final LoadingCache<InetAddress, Optional<Pod>> peers;
+    private final List<SharedIndexInformer<?>> informers = new ArrayList<>();
+    private final List<CompletableFuture<Void>> ready = new ArrayList<>();
+    private final CompletableFuture<Void> synced = new CompletableFuture<>();
+    private final List<Runnable> installListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private volatile boolean initialSyncDone;
+    private volatile boolean closed;
+
+    private KubernetesDiscovery(Builder b) {
+        this.client = b.client;
+        this.registry = b.registry != null ? b.registry : WorkloadRegistry.empty();
+        this.rootNamespace = b.rootNamespace != null ? b.rootNamespace
+                : b.engine != null ? b.engine.rootNamespace() : "istio-system";
+        this.engine = b.engine != null ? b.engine : PolicyEngine.builder().rootNamespace(rootNamespace).build();
+        this.node = b.node;
+        this.namespace = b.namespace;
+        this.podName = b.podName;
+        this.resyncMillis = b.resync.toMillis();
+        this.workloads = new WorkloadState(registry, b.trustDomain);
+        this.policies = new PolicyState(engine);
+        this.executor = new ScheduledThreadPoolExecutor(1, r -> {
+            Thread t = new Thread(r, "zerohop-kubernetes");
+            t.setDaemon(true);
+            return t;
+        });
+        this.executor.setRemoveOnCancelPolicy(true);
+        this.debouncer = new Debouncer(executor, b.debounce, b.debounceMax, this::install);
+        this.peers = namespace == null ? null : Caffeine.newBuilder()
+                .maximumSize(b.peerCacheSize)
+                .expireAfterWrite(b.peerCacheTtl)
+                .removalListener((InetAddress a, Optional<Pod> p, RemovalCause cause) -> {
+                    if (cause != RemovalCause.REPLACED && p != null && p.isPresent()) {
+                        workloads.removePeer(p.get().getMetadata().getNamespace(), p.get().getMetadata().getName());
+                        debouncer.trigger();
+                    }
+                })
+                .build(this::fetchPeer);
+    }
+
+    /**
+     * The node proxy's view: pods, Services and policies of every namespace. {@link #applyTo} sets
+     * the mesh's node, so inbound serves only {@code nodeName}'s pods while the others stay in the
+     * registry for outbound routing.
+     *
+     * @param nodeName this node's name ({@code spec.nodeName} of the pods it serves), required
+     */
+    public static Builder forNode(KubernetesClient client, String nodeName) {
+        if (nodeName == null || nodeName.isBlank()) {
+            throw new IllegalArgumentException("node name is required (--node, or NODE_NAME from the downward API)");
+        }
+        Builder b = new Builder(client);
+        b.node = nodeName;
+        return b;
+    }
+
+    /**
+     * An application pod's view: pods and Services of {@code namespace}, Istio policies of
+     * {@code namespace} and the root namespace, Cilium policies of {@code namespace} and cluster-wide
+     * ones, all namespaces' labels. Peers elsewhere are fetched by address on demand ({@link #lookup}).
+     *
+     * @param namespace the pod's namespace (downward API {@code metadata.namespace}), required
+     * @param podName   the pod's name (downward API {@code metadata.name}), required; see {@link #self()}
+     */
+    public static Builder forPod(KubernetesClient client, String namespace, String podName) {
+        if (namespace == null || namespace.isBlank() || podName == null || podName.isBlank()) {
+            throw new IllegalArgumentException("namespace and pod name are required (downward API metadata.namespace, metadata.name)");
+        }
+        Builder b = new Builder(client);
+        b.namespace = namespace;
+        b.podName = podName;
+        return b;
+    }
+
+    /** Starts every informer; returns at once. See {@link #synced()}. */
+    public KubernetesDiscovery start() {
+        if (namespace == null) {
+            inform("Pod", client.pods().inAnyNamespace(), this::onPod);
+            inform("Service", client.services().inAnyNamespace(), this::onService);
+        } else {
+            inform("Pod", client.pods().inNamespace(namespace), this::onPod);
+            inform("Service", client.services().inNamespace(namespace), this::onService);
+        }
+        inform("Namespace", client.namespaces(), this::onNamespace);
+        Set<String> istioNamespaces = namespace == null ? null : new LinkedHashSet<>(List.of(namespace, rootNamespace));
+        for (Kind k : ISTIO_KINDS) {
+            informPolicies(k, istioNamespaces);
+        }
+        informPolicies(CNP, namespace == null ? null : Set.of(namespace));
+        informPolicies(CCNP, null);
+        CompletableFuture.allOf(ready.toArray(CompletableFuture[]::new)).whenCompleteAsync((x, e) -> {
+            if (e != null) {
+                synced.completeExceptionally(e);
+                return;
+            }
+            initialSyncDone = true;
+            install();
+            synced.complete(null);
+            notifyInstalled();
+            LOG.info("Kubernetes sync complete: {} workloads, {} policies ({} objects rejected)",
+                    registry.all().size(), engine.policies().size(), policies.rejectedObjects().size());
+        }, executor);
+        return this;
+    }
+
+    /**
+     * Completes once every informer has listed its kind and the result is installed in the
+     * registry and the policy engine; until then nothing is installed. A node proxy reports ready
+     * ({@code /healthz/ready} on 15021) only after this, as ztunnel waits for its first full xDS
+     * push. Never completes while the API server refuses a list (RBAC, network): it keeps retrying.
+     */
+    public CompletableFuture<Void> synced() {
+        return synced.copy();
+    }
+
+    public WorkloadRegistry registry() {
+        return registry;
+    }
+
+    public PolicyEngine policyEngine() {
+        return engine;
+    }
+
+    /**
+     * Whether every informer has a watch open right now. False while the API server is out of
+     * reach; the informers keep retrying (re-listing when the server answers {@code 410 Gone}).
+     */
+    public boolean watching() {
+        for (SharedIndexInformer<?> i : informers) {
+            if (!i.isWatching()) {
+                return false;
+            }
+        }
+        return !informers.isEmpty();
+    }
+
+    /** The node this discovery serves, for {@link #forNode}; empty for {@link #forPod}. */
+    public Optional<String> node() {
+        return Optional.ofNullable(node);
+    }
+
+    /** Phase, readiness and node of a known pod (informer-watched, or a looked-up peer). */
+    public Optional<PodState> podState(String namespace, String name) {
+        return workloads.podState(namespace, name);
+    }
+
+    /** The application pod itself ({@link #forPod}), once listed. */
+    public Optional<Workload> self() {
+        return podName == null ? Optional.empty() : registry.byName(namespace, podName);
+    }
+
+    /** Policy objects left out as invalid right now: {@code Kind/namespace/name} → the loader's error (file:line: field: problem). */
+    public Map<String, String> rejectedPolicies() {
+        return policies.rejectedObjects();
+    }
+
+    /** How many times an object was rejected since start (a counter: a later fix does not lower it). */
+    public long rejectedPolicyCount() {
+        return policies.rejectedTotal();
+    }
+
+    /**
+     * The workload at {@code address}: from the registry; in the {@link #forPod} shape, a miss is
+     * looked up on the API server ({@code fieldSelector=status.podIP=ADDRESS} over all namespaces),
+     * cached in a bounded cache ({@link Builder#peerCache}, misses too) and added to the registry,
+     * so {@code Mesh.connect} to it then works. Blocks for one API call on a miss: never call it on
+     * an event loop.
+     */
+    public Optional<Workload> lookup(InetAddress address) {
+        Objects.requireNonNull(address, "address");
+        Optional<Workload> w = registry.byAddress(address);
+        if (w.isPresent() || peers == null) {
+            return w;
+        }
+        Optional<Pod> pod;
+        try {
+            pod = peers.get(address);
+        } catch (CompletionException | KubernetesClientException e) {
+            LOG.warn("looking up the pod at {} failed: {}", address.getHostAddress(), e.getMessage());
+            return Optional.empty();
+        }
+        if (pod.isPresent() && initialSyncDone && workloads.flush()) {
+            notifyInstalled();
+        }
+        return registry.byAddress(address);
+    }
+
+    private Optional<Pod> fetchPeer(InetAddress address) {
+        String ip = address.getHostAddress();
+        Pod newest = null;
+        for (Pod p : client.pods().inAnyNamespace().withField("status.podIP", ip).list().getItems()) {
+            // The field selector is the server's; check the address ourselves, and skip finished pods
+            // whose IP was handed on.
+            if (PodConversion.isTerminal(p) || !podIpsContain(p, ip)) {
+                continue;
+            }
+            if (newest == null || String.valueOf(p.getMetadata().getCreationTimestamp())
+                    .compareTo(String.valueOf(newest.getMetadata().getCreationTimestamp())) > 0) {
+                newest = p;
+            }
+        }
+        if (newest != null) {
+            workloads.putPeer(newest);
+        }
+        return Optional.ofNullable(newest);
+    }
+
+    private static boolean podIpsContain(Pod p, String ip) {
+        if (p.getStatus() == null) {
+            return false;
+        }
+        if (ip.equals(p.getStatus().getPodIP())) {
+            return true;
+        }
+        return p.getStatus().getPodIPs() != null && p.getStatus().getPodIPs().stream().anyMatch(x -> ip.equals(x.getIp()));
+    }
+
+    /**
+     * Points {@code mesh} at this discovery's registry and policy engine (and, for a node proxy, its
+     * node). mesh-core knows nothing of Kubernetes; this is the whole wiring.
+     */
+    public Mesh.Builder applyTo(Mesh.Builder mesh) {
+        mesh.workloads(registry).policies(engine);
+        if (node != null) {
+            mesh.node(node);
+        }
+        return mesh;
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        for (SharedIndexInformer<?> i : informers) {
+            i.stop();
+        }
+        executor.shutdownNow();
+        if (peers != null) {
+            peers.invalidateAll();
+        }
+    }
+
+    // ---- informers ----
+
+    private void install() {
+        if (!initialSyncDone || closed) {
+            return;
+        }
+        boolean changed = workloads.flush();
+        changed |= policies.flush();
+        if (changed) {
+            notifyInstalled();
+        }
+    }
+
+    private void notifyInstalled() {
+        for (Runnable l : installListeners) {
+            try {
+                l.run();
+            } catch (RuntimeException e) {
+                LOG.error("install listener failed", e);
+            }
+        }
+    }
+
+    /**
+     * Calls {@code listener} after every change installed into the registry or the policy engine
+     * (on the discovery's own thread, or a {@link #lookup} caller's; it must not block).
+     *
+     * @return closing it removes the listener
+     */
+    public AutoCloseable onInstalled(Runnable listener) {
+        installListeners.add(Objects.requireNonNull(listener, "listener"));
+        return () -> installListeners.remove(listener);
+    }
+
+    private <T extends HasMetadata> void inform(String what, Informable<T> source, Consumer<Event<T>> sink) {
+        SharedIndexInformer<T> informer = source.runnableInformer(resyncMillis);
+        CompletableFuture<Void> listed = new CompletableFuture<>();
+        ready.add(listed);
+        informer.exceptionHandler((started, t) -> {
+            if (!started && isNotFound(t)) {
+                // The CRD is not installed: nothing of that kind exists. Keep retrying (with the
+                // informer's back-off) so that it is picked up once it is installed.
+                if (listed.complete(null)) {
+                    LOG.info("{} is not served by the API server (CRD not installed?); treating it as empty", what);
+                }
+            } else if (!closed) {
+                // fabric8's Reflector already logs each failure at WARN, with its cause.
+                LOG.debug("{} informer: {}; retrying", what, t.toString());
+            }
+            return !closed;
+        });
+        informer.addEventHandler(new ResourceEventHandler<T>() {
+            @Override
+            public void onAdd(T obj) {
+                sink.accept(new Event<>(obj, false));
+                debouncer.trigger();
+            }
+
+            @Override
+            public void onUpdate(T oldObj, T newObj) {
+                sink.accept(new Event<>(newObj, false));
+                debouncer.trigger();
+            }
+
+            @Override
+            public void onDelete(T obj, boolean deletedFinalStateUnknown) {
+                sink.accept(new Event<>(obj, true));
+                debouncer.trigger();
+            }
+        });
+        informers.add(informer);
+        informer.start().whenComplete((x, e) -> {
+            if (e == null) {
+                listed.complete(null);
+            }
+        });
+    }
+
+    private void informPolicies(Kind k, Set<String> namespaces) {
+        var op = client.genericKubernetesResources(k.context());
+        String what = k.kind + " (" + k.apiVersion() + ")";
+        if (namespaces == null || !k.namespaced) {
+            inform(what, op.inAnyNamespace(), this::onPolicy);
+        } else {
+            for (String ns : namespaces) {
+                inform(what + " in " + ns, op.inNamespace(ns), this::onPolicy);
+            }
+        }
+    }
+
+    private static boolean isNotFound(Throwable t) {
+        for (Throwable x = t; x != null; x = x.getCause() == x ? null : x.getCause()) {
+            if (x instanceof KubernetesClientException k && k.getCode() == 404) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private record Event<T>(T object, boolean deleted) {}
+
+    private void onPod(Event<Pod> e) {
+        if (e.deleted) {
+            workloads.removePod(e.object);
+        } else {
+            workloads.putPod(e.object);
+        }
+    }
+
+    private void onService(Event<Service> e) {
+        if (e.deleted) {
+            workloads.removeService(e.object);
+        } else {
+            workloads.putService(e.object);
+        }
+    }
+
+    private void onNamespace(Event<Namespace> e) {
+        if (e.deleted) {
+            workloads.removeNamespace(e.object);
+        } else {
+            workloads.putNamespace(e.object);
+        }
+    }
+
+    private void onPolicy(Event<GenericKubernetesResource> e) {
+        if (e.deleted) {
+            policies.remove(e.object);
+        } else {
+            policies.put(e.object);
+        }
+    }
+
+    /** Validates and collects options for a {@link KubernetesDiscovery}. */
+    public static final class Builder {
+        private final KubernetesClient client;
+        private WorkloadRegistry registry;
+        private PolicyEngine engine;
+        private String trustDomain = "cluster.local";
+        private String rootNamespace;
+        private String node;
+        private String namespace;
+        private String podName;
+        private Duration debounce = Duration.ofMillis(100);
+        private Duration debounceMax = Duration.ofSeconds(10);
+        private Duration resync = Duration.ofMinutes(5);
+        private long peerCacheSize = 10_000;
+        private Duration peerCacheTtl = Duration.ofMinutes(1);
+
+        private Builder(KubernetesClient client) {
+            this.client = Objects.requireNonNull(client, "client");
+        }
+
+        /** The registry to fill (default: a new empty one). Its content is replaced: Kubernetes owns it. */
+        public Builder workloads(WorkloadRegistry registry) {
+            this.registry = Objects.requireNonNull(registry, "registry");
+            return this;
+        }
+
+        /** The engine whose policy set is replaced (default: a new one with the root namespace below). */
+        public Builder policies(PolicyEngine engine) {
+            this.engine = Objects.requireNonNull(engine, "engine");
+            return this;
+        }
+
+        /** Trust domain of the workloads' SPIFFE IDs, default {@code cluster.local} (Istio's). */
+        public Builder trustDomain(String trustDomain) {
+            SpiffeIds.parse("spiffe://" + trustDomain);
+            this.trustDomain = trustDomain;
+            return this;
+        }
+
+        /** Istio root namespace (default: the engine's, else {@code istio-system}). */
+        public Builder rootNamespace(String rootNamespace) {
+            if (rootNamespace == null || rootNamespace.isBlank()) {
+                throw new IllegalArgumentException("rootNamespace must not be empty");
+            }
+            this.rootNamespace = rootNamespace;
+            return this;
+        }
+
+        /**
+         * Quiet period before a burst of changes is installed (default 100 ms, istiod's
+         * {@code PILOT_DEBOUNCE_AFTER}) and the longest a burst is held (default 10 s,
+         * {@code PILOT_DEBOUNCE_MAX}).
+         */
+        public Builder debounce(Duration after, Duration max) {
+            if (after.isNegative() || max.isNegative() || max.compareTo(after) < 0) {
+                throw new IllegalArgumentException("debounce needs 0 <= after <= max, got " + after + ", " + max);
+            }
+            this.debounce = after;
+            this.debounceMax = max;
+            return this;
+        }
+
+        /** How often informers replay their cache as updates (default 5 min; 0 disables). */
+        public Builder resync(Duration resync) {
+            if (resync.isNegative()) {
+                throw new IllegalArgumentException("resync must not be negative, got " + resync);
+            }
+            this.resync = resync;
+            return this;
+        }
+
+        /** {@link #forPod} only: at most {@code size} peers by address, each kept {@code ttl} (default 10,000, 1 min). */
+        public Builder peerCache(long size, Duration ttl) {
+            if (size < 1 || ttl.isNegative() || ttl.isZero()) {
+                throw new IllegalArgumentException("peerCache needs size >= 1 and a positive ttl, got " + size + ", " + ttl);
+            }
+            this.peerCacheSize = size;
+            this.peerCacheTtl = ttl;
+            return this;
+        }
+
+        /** Builds and {@link KubernetesDiscovery#start() starts} it. */
+        public KubernetesDiscovery start() {
+            return new KubernetesDiscovery(this).start();
+        }
+    }
+}

@@ -1,0 +1,223 @@
+package io.zerohop.kubernetes.internal;
+
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerPort;
+import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodCondition;
+import io.fabric8.kubernetes.api.model.PodIP;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServicePort;
+import io.zerohop.core.Addresses;
+import io.zerohop.core.AppProtocol;
+import io.zerohop.core.Workload;
+import java.net.InetAddress;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Pod (+ its namespace's labels and the Services selecting it) to {@link Workload}, as istiod builds ambient workloads. */
+public final class PodConversion {
+    private static final Logger LOG = LoggerFactory.getLogger(PodConversion.class);
+
+    /** istio/api label {@code networking.istio.io/tunnel}: a comma-separated list; {@code http} means HBONE. */
+    public static final String TUNNEL_LABEL = "networking.istio.io/tunnel";
+    /** istio/api label {@code istio.io/dataplane-mode} ({@code ambient}, {@code none}). */
+    public static final String DATAPLANE_MODE_LABEL = "istio.io/dataplane-mode";
+    /** Set to {@code enabled} by istio-cni once it redirected the pod to the node proxy. */
+    public static final String AMBIENT_REDIRECTION_ANNOTATION = "ambient.istio.io/redirection";
+    /** Present on pods with an injected sidecar. */
+    public static final String SIDECAR_STATUS_ANNOTATION = "sidecar.istio.io/status";
+
+    private PodConversion() {
+    }
+
+    /**
+     * The workload for {@code pod}, or empty when istiod would build none: a terminal pod
+     * (Succeeded/Failed, {@code kubeutil.CheckPodTerminal}), a pod without IPs, or unparsable IPs
+     * ({@code podWorkloadBuilder} in istio/istio pilot/pkg/serviceregistry/ambient/workloads.go).
+     * Host-network pods are left out too: they share the node's address, so no address lookup can
+     * tell them apart, and istio-cni never captures them.
+     *
+     * @param namespaceLabels labels of the pod's namespace (empty when the namespace is not known yet)
+     * @param services        Services of the pod's namespace
+     */
+    public static Optional<Workload> toWorkload(Pod pod, Map<String, String> namespaceLabels,
+                                                Collection<Service> services, String trustDomain) {
+        if (isTerminal(pod) || (pod.getSpec() != null && Boolean.TRUE.equals(pod.getSpec().getHostNetwork()))) {
+            return Optional.empty();
+        }
+        String ns = pod.getMetadata().getNamespace();
+        String name = pod.getMetadata().getName();
+        List<InetAddress> addresses = new ArrayList<>();
+        try {
+            for (String ip : podIps(pod)) {
+                addresses.add(Addresses.parseIp(ip, "Pod/" + ns + "/" + name + ": status.podIPs"));
+            }
+        } catch (IllegalArgumentException e) {
+            LOG.warn("skipping {}", e.getMessage());
+            return Optional.empty();
+        }
+        if (addresses.isEmpty()) {
+            return Optional.empty();
+        }
+        Map<String, String> labels = pod.getMetadata().getLabels() == null ? Map.of() : pod.getMetadata().getLabels();
+        String sa = pod.getSpec() == null || blank(pod.getSpec().getServiceAccountName()) ? "default"
+                : pod.getSpec().getServiceAccountName();
+        String node = pod.getSpec() == null || blank(pod.getSpec().getNodeName()) ? null : pod.getSpec().getNodeName();
+        Workload.Protocol protocol = inMesh(pod, namespaceLabels) ? Workload.Protocol.HBONE : Workload.Protocol.TCP;
+        return Optional.of(new Workload(ns, name, sa, labels, addresses, protocol, node, trustDomain,
+                appProtocols(pod, services)));
+    }
+
+    /** {@code status.podIPs} (dual stack), else {@code status.podIP}: {@code getPodIPs} in istiod's workloads.go. */
+    static List<String> podIps(Pod pod) {
+        List<String> out = new ArrayList<>();
+        if (pod.getStatus() == null) {
+            return out;
+        }
+        if (pod.getStatus().getPodIPs() != null) {
+            for (PodIP ip : pod.getStatus().getPodIPs()) {
+                if (ip != null && !blank(ip.getIp())) {
+                    out.add(ip.getIp());
+                }
+            }
+        }
+        if (out.isEmpty() && !blank(pod.getStatus().getPodIP())) {
+            out.add(pod.getStatus().getPodIP());
+        }
+        return out;
+    }
+
+    /** Phase Succeeded or Failed (istio/istio pkg/kube/util.go {@code CheckPodTerminal}). */
+    public static boolean isTerminal(Pod pod) {
+        String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
+        return "Succeeded".equals(phase) || "Failed".equals(phase);
+    }
+
+    /** The {@code Ready} condition is {@code True} (istiod's {@code IsPodReady}, copied from Kubernetes). */
+    public static boolean isReady(Pod pod) {
+        if (pod.getStatus() == null || pod.getStatus().getConditions() == null) {
+            return false;
+        }
+        for (PodCondition c : pod.getStatus().getConditions()) {
+            if ("Ready".equals(c.getType())) {
+                return "True".equals(c.getStatus());
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Whether traffic to the pod is tunnelled (HBONE). As istiod's {@code setTunnelProtocol}
+     * (pilot/pkg/serviceregistry/ambient/workloads.go): the {@code ambient.istio.io/redirection: enabled}
+     * annotation, or {@code networking.istio.io/tunnel} listing {@code http}. A pod not yet annotated
+     * is enrolled as istio-cni would enrol it, since zerohop's node proxy is what captures it: the
+     * default enablement selectors (manifests/charts/istio-cni/values.yaml) and
+     * {@code CompiledEnablementSelectors.Matches} (cni/pkg/util/enablement_selector.go): never a
+     * host-network pod or one with a sidecar; the pod labelled {@code istio.io/dataplane-mode: ambient},
+     * or its namespace labelled so and the pod not labelled {@code none}.
+     */
+    public static boolean inMesh(Pod pod, Map<String, String> namespaceLabels) {
+        Map<String, String> labels = pod.getMetadata().getLabels() == null ? Map.of() : pod.getMetadata().getLabels();
+        Map<String, String> annotations = pod.getMetadata().getAnnotations() == null ? Map.of() : pod.getMetadata().getAnnotations();
+        if ("enabled".equals(annotations.get(AMBIENT_REDIRECTION_ANNOTATION)) || supportsTunnel(labels, "http")) {
+            return true;
+        }
+        if (pod.getSpec() != null && Boolean.TRUE.equals(pod.getSpec().getHostNetwork())) {
+            return false;
+        }
+        if (annotations.containsKey(SIDECAR_STATUS_ANNOTATION)) {
+            return false;
+        }
+        String podMode = labels.get(DATAPLANE_MODE_LABEL);
+        if ("ambient".equals(podMode)) {
+            return true;
+        }
+        String nsMode = namespaceLabels == null ? null : namespaceLabels.get(DATAPLANE_MODE_LABEL);
+        return "ambient".equals(nsMode) && !"none".equals(podMode);
+    }
+
+    /** istio/istio pilot/pkg/model/service.go {@code SupportsTunnel}: the label is a comma-separated list. */
+    static boolean supportsTunnel(Map<String, String> labels, String tunnelType) {
+        String tl = labels.get(TUNNEL_LABEL);
+        return tl != null && (tl.equals(tunnelType) || Arrays.asList(tl.split(",")).contains(tunnelType));
+    }
+
+    /**
+     * Per target port, the application protocol of the Services selecting the pod:
+     * {@link AppProtocol#of(String, String)} on each port's {@code appProtocol} and name. A named
+     * {@code targetPort} resolves through the pod's container ports; no {@code targetPort} means the
+     * Service port. When two Services disagree on a port, the first by name that declares more than
+     * {@code auto} wins.
+     */
+    static Map<Integer, AppProtocol> appProtocols(Pod pod, Collection<Service> services) {
+        Map<String, String> labels = pod.getMetadata().getLabels() == null ? Map.of() : pod.getMetadata().getLabels();
+        List<Service> sorted = new ArrayList<>(services);
+        sorted.sort((a, b) -> a.getMetadata().getName().compareTo(b.getMetadata().getName()));
+        Map<Integer, AppProtocol> out = new HashMap<>();
+        for (Service s : sorted) {
+            if (s.getSpec() == null || s.getSpec().getPorts() == null || !selects(s.getSpec().getSelector(), labels)) {
+                continue;
+            }
+            for (ServicePort sp : s.getSpec().getPorts()) {
+                Integer target = targetPort(pod, sp);
+                if (target == null || target < 1 || target > 65535) {
+                    continue;
+                }
+                AppProtocol p = AppProtocol.of(sp.getAppProtocol(), sp.getName());
+                AppProtocol prev = out.get(target);
+                if (prev == null || prev == AppProtocol.AUTO) {
+                    out.put(target, p);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** A Service without a selector selects no pod (its endpoints are managed by hand). */
+    static boolean selects(Map<String, String> selector, Map<String, String> labels) {
+        if (selector == null || selector.isEmpty()) {
+            return false;
+        }
+        for (Map.Entry<String, String> e : selector.entrySet()) {
+            if (!e.getValue().equals(labels.get(e.getKey()))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static Integer targetPort(Pod pod, ServicePort sp) {
+        IntOrString t = sp.getTargetPort();
+        if (t == null || (t.getIntVal() == null && blank(t.getStrVal()))) {
+            return sp.getPort();
+        }
+        if (t.getIntVal() != null) {
+            return t.getIntVal();
+        }
+        if (pod.getSpec() != null && pod.getSpec().getContainers() != null) {
+            for (Container c : pod.getSpec().getContainers()) {
+                if (c.getPorts() == null) {
+                    continue;
+                }
+                for (ContainerPort cp : c.getPorts()) {
+                    if (t.getStrVal().equals(cp.getName())) {
+                        return cp.getContainerPort();
+                    }
+                }
+            }
+        }
+        return null;
+    }
+
+    private static boolean blank(String s) {
+        return s == null || s.isBlank();
+    }
+}

@@ -1,0 +1,176 @@
+package io.zerohop.kubernetes.internal;
+
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoadException;
+import io.zerohop.policy.PolicyLoader;
+import io.zerohop.policy.PolicySet;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Policy objects from the API server, each validated alone by {@link PolicyLoader} (the same
+ * compiler and semantics as files); the valid ones are installed together with one
+ * {@link PolicyEngine#replace}. An invalid object is left out with a log line and a count, and
+ * never drops the others (as istiod, which rejects a bad object at admission and skips it in
+ * its informers, keeps converting the rest).
+ */
+public final class PolicyState {
+    private static final Logger LOG = LoggerFactory.getLogger(PolicyState.class);
+
+    /** Istio's {@code istio.io/dry-run} annotation: the policy is evaluated in shadow only, never enforced. */
+    public static final String DRY_RUN_ANNOTATION = "istio.io/dry-run";
+
+    /** One object as served at one API version; {@code yaml} null when invalid. */
+    private record Entry(String yaml, String error) {}
+
+    /** kind/namespace/name → apiVersion → entry; v1 and v1beta1 of one Istio object are the same object. */
+    private final Map<String, Map<String, Entry>> objects = new TreeMap<>();
+    private final PolicyEngine engine;
+    private final AtomicLong rejected = new AtomicLong();
+    private String installed;
+
+    public PolicyState(PolicyEngine engine) {
+        this.engine = engine;
+    }
+
+    private static String key(GenericKubernetesResource r) {
+        String ns = r.getMetadata().getNamespace();
+        return r.getKind() + "/" + (ns == null || ns.isEmpty() ? "" : ns + "/") + r.getMetadata().getName();
+    }
+
+    public void put(GenericKubernetesResource r) {
+        String key = key(r);
+        Entry e = validate(key, r);
+        synchronized (this) {
+            objects.computeIfAbsent(key, k -> new TreeMap<>()).put(r.getApiVersion(), e);
+        }
+    }
+
+    public synchronized void remove(GenericKubernetesResource r) {
+        String key = key(r);
+        Map<String, Entry> versions = objects.get(key);
+        if (versions != null) {
+            versions.remove(r.getApiVersion());
+            if (versions.isEmpty()) {
+                objects.remove(key);
+            }
+        }
+    }
+
+    private Entry validate(String key, GenericKubernetesResource r) {
+        Map<String, String> ann = r.getMetadata().getAnnotations();
+        if ("AuthorizationPolicy".equals(r.getKind()) && ann != null && "true".equals(ann.get(DRY_RUN_ANNOTATION))) {
+            LOG.info("{}: {}=true, not enforced (Istio evaluates dry-run policies in shadow only)", key, DRY_RUN_ANNOTATION);
+            return new Entry("", null);
+        }
+        String yaml = yamlOf(r);
+        try {
+            PolicyLoader.fromString(key, yaml);
+            return new Entry(yaml, null);
+        } catch (PolicyLoadException e) {
+            rejected.incrementAndGet();
+            String ns = r.getMetadata().getNamespace();
+            LOG.warn("rejected {} {}{}: field {}: {} (skipped; the other policies stay in force)", r.getKind(),
+                    ns == null || ns.isEmpty() ? "" : ns + "/", r.getMetadata().getName(),
+                    e.field().isEmpty() ? "(object)" : e.field(), e.problem());
+            return new Entry(null, e.getMessage());
+        } catch (RuntimeException e) {
+            // A loader bug must not take the informer down with it; the object stays out.
+            rejected.incrementAndGet();
+            LOG.warn("rejected {}: {}", key, e.toString());
+            return new Entry(null, e.toString());
+        }
+    }
+
+    /**
+     * The object as a policy file would hold it: apiVersion, kind, metadata.name/namespace/annotations,
+     * spec (and Cilium's specs). Server-owned fields (status, managedFields, uid) are dropped.
+     */
+    static String yamlOf(GenericKubernetesResource r) {
+        Map<String, Object> doc = new LinkedHashMap<>();
+        doc.put("apiVersion", r.getApiVersion());
+        doc.put("kind", r.getKind());
+        Map<String, Object> meta = new LinkedHashMap<>();
+        meta.put("name", r.getMetadata().getName());
+        if (r.getMetadata().getNamespace() != null) {
+            meta.put("namespace", r.getMetadata().getNamespace());
+        }
+        doc.put("metadata", meta);
+        for (String k : List.of("spec", "specs")) {
+            Object v = r.getAdditionalProperties().get(k);
+            if (v != null) {
+                doc.put(k, v);
+            }
+        }
+        return Serialization.asYaml(doc);
+    }
+
+    /** Objects now left out as invalid: {@code Kind/namespace/name} → the loader's message. */
+    public synchronized Map<String, String> rejectedObjects() {
+        Map<String, String> out = new TreeMap<>();
+        objects.forEach((k, versions) -> {
+            Entry e = preferred(versions);
+            if (e.error != null) {
+                out.put(k, e.error);
+            }
+        });
+        return out;
+    }
+
+    /** Invalid objects seen since start (each rejected version of each object counts once per change). */
+    public long rejectedTotal() {
+        return rejected.get();
+    }
+
+    /** The newest API version wins (security.istio.io v1 over v1beta1). */
+    private static Entry preferred(Map<String, Entry> versions) {
+        Entry v1 = versions.get("security.istio.io/v1");
+        return v1 != null ? v1 : versions.values().iterator().next();
+    }
+
+    /** Installs the valid objects' combined set when it changed; true when it did. */
+    public boolean flush() {
+        StringBuilder all = new StringBuilder();
+        int count = 0;
+        synchronized (this) {
+            for (Map<String, Entry> versions : objects.values()) {
+                Entry e = preferred(versions);
+                if (e.yaml != null && !e.yaml.isEmpty()) {
+                    all.append(e.yaml.startsWith("---") ? "" : "---\n").append(e.yaml).append('\n');
+                    count++;
+                }
+            }
+        }
+        String text = all.toString();
+        if (text.equals(installed)) {
+            return false;
+        }
+        PolicySet set;
+        try {
+            set = text.isEmpty() ? PolicySet.empty() : PolicyLoader.fromString("kubernetes", text);
+        } catch (PolicyLoadException e) {
+            // Each object passed alone; together they can only clash on a name, which the keys
+            // rule out. Keep what is in force rather than open up.
+            LOG.error("combined Kubernetes policy set failed to load, keeping the {} policies in force: {}",
+                    engine.policies().size(), e.getMessage());
+            return false;
+        }
+        engine.replace(set);
+        installed = text;
+        LOG.info("installed {} policy objects from Kubernetes ({} rejected)", count, rejectedObjects().size());
+        return true;
+    }
+
+    /** For tests: the objects' keys now known. */
+    public synchronized List<String> keys() {
+        return new ArrayList<>(objects.keySet());
+    }
+}

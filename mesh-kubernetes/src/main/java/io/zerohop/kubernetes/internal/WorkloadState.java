@@ -1,0 +1,163 @@
+package io.zerohop.kubernetes.internal;
+
+import io.fabric8.kubernetes.api.model.Namespace;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Service;
+import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.kubernetes.PodState;
+import java.net.InetAddress;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The pods, namespaces and Services seen so far, and the registry built from them. Events only
+ * record objects (cheap, any informer thread); {@link #flush} (the debouncer's thread) converts
+ * and installs the whole set with one {@link WorkloadRegistry#replace}.
+ *
+ * <p>An address is owned by the pod that most recently got it: when pod A's IP is handed to pod B
+ * before A's deletion arrives (or A lingers as a terminating pod), B gets the address and A keeps
+ * only its others, so no update is ever refused for an address "claimed by both".
+ */
+public final class WorkloadState {
+    private static final Logger LOG = LoggerFactory.getLogger(WorkloadState.class);
+
+    private record PodEntry(Pod pod, List<String> ips, long claimedAt) {}
+
+    private final WorkloadRegistry registry;
+    private final String trustDomain;
+    private final Map<String, PodEntry> pods = new ConcurrentHashMap<>();
+    private final Map<String, Map<String, String>> namespaceLabels = new ConcurrentHashMap<>();
+    private final Map<String, Map<String, Service>> services = new ConcurrentHashMap<>();
+    private final Map<String, PodEntry> peers = new ConcurrentHashMap<>();
+    private long claims;
+    private List<Workload> installed = List.of();
+
+    public WorkloadState(WorkloadRegistry registry, String trustDomain) {
+        this.registry = registry;
+        this.trustDomain = trustDomain;
+    }
+
+    private static String key(String ns, String name) {
+        return ns + "/" + name;
+    }
+
+    public synchronized void putPod(Pod p) {
+        pods.put(key(p.getMetadata().getNamespace(), p.getMetadata().getName()), entry(pods, p));
+    }
+
+    public void removePod(Pod p) {
+        pods.remove(key(p.getMetadata().getNamespace(), p.getMetadata().getName()));
+    }
+
+    /** A pod learnt outside the informers (the embedded mode's address lookups). */
+    public synchronized void putPeer(Pod p) {
+        peers.put(key(p.getMetadata().getNamespace(), p.getMetadata().getName()), entry(peers, p));
+    }
+
+    public void removePeer(String namespace, String name) {
+        peers.remove(key(namespace, name));
+    }
+
+    private PodEntry entry(Map<String, PodEntry> from, Pod p) {
+        List<String> ips = PodConversion.podIps(p);
+        PodEntry prev = from.get(key(p.getMetadata().getNamespace(), p.getMetadata().getName()));
+        long at = prev != null && prev.ips.equals(ips) ? prev.claimedAt : ++claims;
+        return new PodEntry(p, ips, at);
+    }
+
+    public void putNamespace(Namespace n) {
+        Map<String, String> l = n.getMetadata().getLabels();
+        namespaceLabels.put(n.getMetadata().getName(), l == null ? Map.of() : Map.copyOf(l));
+    }
+
+    public void removeNamespace(Namespace n) {
+        namespaceLabels.remove(n.getMetadata().getName());
+    }
+
+    public void putService(Service s) {
+        services.computeIfAbsent(s.getMetadata().getNamespace(), k -> new ConcurrentHashMap<>()).put(s.getMetadata().getName(), s);
+    }
+
+    public void removeService(Service s) {
+        Map<String, Service> m = services.get(s.getMetadata().getNamespace());
+        if (m != null) {
+            m.remove(s.getMetadata().getName());
+        }
+    }
+
+    public Optional<PodState> podState(String namespace, String name) {
+        PodEntry e = pods.get(key(namespace, name));
+        if (e == null) {
+            e = peers.get(key(namespace, name));
+        }
+        if (e == null) {
+            return Optional.empty();
+        }
+        Pod p = e.pod;
+        return Optional.of(new PodState(namespace, name, p.getSpec() == null ? null : p.getSpec().getNodeName(),
+                p.getStatus() == null ? null : p.getStatus().getPhase(), PodConversion.isReady(p),
+                PodConversion.inMesh(p, namespaceLabels.getOrDefault(namespace, Map.of()))));
+    }
+
+    /** Converts everything and installs it when it differs from what is installed; true when it did. */
+    public synchronized boolean flush() {
+        List<PodEntry> all = new ArrayList<>(pods.values());
+        for (Map.Entry<String, PodEntry> e : peers.entrySet()) {
+            if (!pods.containsKey(e.getKey())) {
+                all.add(e.getValue());
+            }
+        }
+        // Newest claim first, so it keeps a contested address.
+        all.sort(Comparator.comparingLong((PodEntry e) -> e.claimedAt).reversed());
+        Set<InetAddress> claimed = new HashSet<>();
+        List<Workload> out = new ArrayList<>(all.size());
+        for (PodEntry e : all) {
+            String ns = e.pod.getMetadata().getNamespace();
+            Collection<Service> svcs = services.getOrDefault(ns, Map.of()).values();
+            Optional<Workload> w = PodConversion.toWorkload(e.pod, namespaceLabels.getOrDefault(ns, Map.of()), svcs, trustDomain);
+            if (w.isEmpty()) {
+                continue;
+            }
+            Workload x = w.get();
+            List<InetAddress> free = new ArrayList<>();
+            for (InetAddress a : x.addresses()) {
+                if (claimed.add(a)) {
+                    free.add(a);
+                } else {
+                    LOG.debug("address {} of {} now belongs to a newer pod", a.getHostAddress(), x);
+                }
+            }
+            if (free.isEmpty()) {
+                continue;
+            }
+            if (free.size() != x.addresses().size()) {
+                x = new Workload(x.namespace(), x.name(), x.serviceAccount(), x.labels(), free, x.protocol(), x.node(),
+                        x.trustDomain(), x.appProtocols());
+            }
+            out.add(x);
+        }
+        out.sort(Comparator.comparing(Workload::namespace).thenComparing(Workload::name));
+        if (out.equals(installed)) {
+            return false;
+        }
+        registry.replace(out, Map.of());
+        installed = List.copyOf(out);
+        LOG.debug("installed {} workloads", out.size());
+        return true;
+    }
+
+    /** Number of namespaces known (for tests and logs). */
+    public int namespaces() {
+        return namespaceLabels.size();
+    }
+}

@@ -1,0 +1,186 @@
+package io.zerohop.kubernetes;
+
+import static io.zerohop.kubernetes.MockCluster.await;
+import static io.zerohop.kubernetes.MockCluster.namespace;
+import static io.zerohop.kubernetes.MockCluster.pod;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.PodIP;
+import io.fabric8.kubernetes.api.model.ServiceBuilder;
+import io.zerohop.core.AppProtocol;
+import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/** Pods, namespaces and Services on fabric8's CRUD mock API server, followed into the registry. */
+class KubernetesWorkloadsTest {
+    MockCluster k8s;
+    KubernetesDiscovery d;
+    final WorkloadRegistry registry = WorkloadRegistry.empty();
+
+    @BeforeEach
+    void start() throws Exception {
+        k8s = new MockCluster();
+        k8s.client.resource(namespace("prod", Map.of("istio.io/dataplane-mode", "ambient"))).create();
+        k8s.client.resource(namespace("legacy", Map.of())).create();
+        d = k8s.closeLater(KubernetesDiscovery.forNode(k8s.client, "node-a").workloads(registry)
+                .debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start());
+        d.synced().get(20, TimeUnit.SECONDS);
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        k8s.close();
+    }
+
+    static InetAddress ip(String s) throws Exception {
+        return InetAddress.getByName(s);
+    }
+
+    Optional<Workload> at(String address) {
+        try {
+            return registry.byAddress(ip(address));
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    @Test
+    @DisplayName("a pod's create, update and delete reach the registry: dual-stack podIPs, service account, labels, node")
+    void podLifecycle() throws Exception {
+        k8s.create(pod("prod", "backend-1", "node-b", "backend", Map.of("app", "backend"), "10.0.1.2", "fd00::102").build());
+        await(d, "backend-1 registered", () -> at("10.0.1.2").isPresent());
+        Workload w = at("10.0.1.2").orElseThrow();
+        assertThat(w.namespace()).isEqualTo("prod");
+        assertThat(w.name()).isEqualTo("backend-1");
+        assertThat(w.serviceAccount()).isEqualTo("backend");
+        assertThat(w.labels()).containsEntry("app", "backend");
+        assertThat(w.node()).isEqualTo("node-b");
+        assertThat(w.addresses()).containsExactly(ip("10.0.1.2"), ip("fd00::102"));
+        assertThat(w.identity().toString()).isEqualTo("spiffe://cluster.local/ns/prod/sa/backend");
+        assertThat(at("fd00::102")).contains(w);
+
+        Pod live = k8s.client.pods().inNamespace("prod").withName("backend-1").get();
+        live.getMetadata().getLabels().put("version", "v2");
+        k8s.client.resource(live).update();
+        await(d, "label update", () -> at("10.0.1.2").map(x -> "v2".equals(x.labels().get("version"))).orElse(false));
+
+        k8s.client.pods().inNamespace("prod").withName("backend-1").delete();
+        await(d, "backend-1 removed", () -> at("10.0.1.2").isEmpty() && at("fd00::102").isEmpty());
+    }
+
+    @Test
+    @DisplayName("phase and readiness are tracked; unready pods stay (istiod: UNHEALTHY), terminal pods leave (CheckPodTerminal)")
+    void phaseAndReadiness() throws Exception {
+        k8s.create(pod("prod", "job-1", "node-a", "default", Map.of(), "10.0.1.9").build());
+        await(d, "job-1 registered", () -> at("10.0.1.9").isPresent());
+        assertThat(d.podState("prod", "job-1")).get().extracting(PodState::phase, PodState::ready).containsExactly("Running", true);
+
+        Pod live = k8s.client.pods().inNamespace("prod").withName("job-1").get();
+        live.getStatus().getConditions().get(0).setStatus("False");
+        k8s.client.resource(live).update();
+        await(d, "job-1 unready", () -> d.podState("prod", "job-1").map(s -> !s.ready()).orElse(false));
+        assertThat(at("10.0.1.9")).isPresent();
+
+        live = k8s.client.pods().inNamespace("prod").withName("job-1").get();
+        live.getStatus().setPhase("Succeeded");
+        k8s.client.resource(live).update();
+        await(d, "finished job-1 leaves the registry", () -> at("10.0.1.9").isEmpty());
+    }
+
+    @Test
+    @DisplayName("a pod IP handed to a new pod before the old one's deletion arrives moves cleanly (no 'claimed by both')")
+    void reusedAddressMoves() throws Exception {
+        k8s.create(pod("prod", "old", "node-a", "old-sa", Map.of(), "10.0.2.7").build());
+        await(d, "old registered", () -> at("10.0.2.7").map(w -> w.name().equals("old")).orElse(false));
+        // Kubernetes hands the IP on once the old pod is done; its object can outlive that.
+        k8s.create(pod("legacy", "new", "node-a", "new-sa", Map.of(), "10.0.2.7").build());
+        await(d, "new owns the address", () -> at("10.0.2.7").map(w -> w.name().equals("new")).orElse(false));
+        assertThat(registry.byName("prod", "old")).isEmpty();
+        // Updates keep flowing for both (none is refused by the registry).
+        k8s.create(pod("prod", "other", "node-a", "x", Map.of(), "10.0.2.8").build());
+        await(d, "later pod registered", () -> at("10.0.2.8").isPresent());
+        k8s.client.pods().inNamespace("prod").withName("old").delete();
+        k8s.create(pod("prod", "old", "node-a", "old-sa", Map.of(), "10.0.2.9").build());
+        await(d, "old back with a new address", () -> at("10.0.2.9").map(w -> w.name().equals("old")).orElse(false));
+        assertThat(at("10.0.2.7")).get().extracting(Workload::name).isEqualTo("new");
+    }
+
+    @Test
+    @DisplayName("HBONE vs TCP: namespace istio.io/dataplane-mode=ambient, pod opt-out none, networking.istio.io/tunnel=http")
+    void meshMembership() throws Exception {
+        k8s.create(pod("prod", "in-ns", "node-a", "a", Map.of(), "10.0.3.1").build());
+        k8s.create(pod("prod", "opted-out", "node-a", "a", Map.of("istio.io/dataplane-mode", "none"), "10.0.3.2").build());
+        k8s.create(pod("legacy", "plain", "node-a", "a", Map.of(), "10.0.3.3").build());
+        k8s.create(pod("legacy", "tunnel", "node-a", "a", Map.of("networking.istio.io/tunnel", "http"), "10.0.3.4").build());
+        await(d, "four pods", () -> registry.all().size() == 4);
+        assertThat(at("10.0.3.1").orElseThrow().protocol()).isEqualTo(Workload.Protocol.HBONE);
+        assertThat(at("10.0.3.2").orElseThrow().protocol()).isEqualTo(Workload.Protocol.TCP);
+        assertThat(at("10.0.3.3").orElseThrow().protocol()).isEqualTo(Workload.Protocol.TCP);
+        assertThat(at("10.0.3.4").orElseThrow().protocol()).isEqualTo(Workload.Protocol.HBONE);
+
+        // Labelling the namespace enrols its pods, as istio-cni's namespace watch does.
+        k8s.client.namespaces().withName("legacy").edit(n -> {
+            n.getMetadata().getLabels().put("istio.io/dataplane-mode", "ambient");
+            return n;
+        });
+        await(d, "legacy/plain enrolled", () -> at("10.0.3.3").map(w -> w.protocol() == Workload.Protocol.HBONE).orElse(false));
+    }
+
+    @Test
+    @DisplayName("Service appProtocol / port-name prefix per target port, named targetPort resolved through the pod's container ports")
+    void servicesGiveAppProtocols() throws Exception {
+        k8s.create(pod("prod", "web-1", "node-a", "web", Map.of("app", "web"), "10.0.4.1").build());
+        k8s.client.resource(new ServiceBuilder().withNewMetadata().withNamespace("prod").withName("web").endMetadata()
+                .withNewSpec().withSelector(Map.of("app", "web"))
+                .addNewPort().withName("web").withPort(80).withTargetPort(new IntOrString("http-web")).withAppProtocol("http").endPort()
+                .addNewPort().withName("grpc-api").withPort(9090).endPort()
+                .addNewPort().withName("db").withPort(5432).withTargetPort(new IntOrString(15432)).withAppProtocol("tcp").endPort()
+                .endSpec().build()).create();
+        await(d, "ports mapped", () -> at("10.0.4.1").map(w -> w.appProtocols().size() == 3).orElse(false));
+        Workload w = at("10.0.4.1").orElseThrow();
+        assertThat(w.appProtocol(8080)).isEqualTo(AppProtocol.HTTP);
+        assertThat(w.appProtocol(9090)).isEqualTo(AppProtocol.GRPC);
+        assertThat(w.appProtocol(15432)).isEqualTo(AppProtocol.TCP);
+        assertThat(w.appProtocol(80)).isEqualTo(AppProtocol.AUTO);
+
+        k8s.client.services().inNamespace("prod").withName("web").delete();
+        await(d, "ports gone with the Service", () -> at("10.0.4.1").map(x -> x.appProtocols().isEmpty()).orElse(false));
+    }
+
+    @Test
+    @DisplayName("the node proxy's discovery keeps other nodes' pods (outbound) and tells the mesh its node (inbound serves only its own)")
+    void otherNodesPodsStayForOutbound() throws Exception {
+        k8s.create(pod("prod", "here", "node-a", "a", Map.of(), "10.0.5.1").build());
+        k8s.create(pod("prod", "there", "node-b", "b", Map.of(), "10.0.5.2").build());
+        await(d, "both pods", () -> registry.all().size() == 2);
+        assertThat(d.node()).contains("node-a");
+        assertThat(at("10.0.5.2").orElseThrow().node()).isEqualTo("node-b");
+        assertThat(registry.all()).extracting(Workload::name).containsExactlyInAnyOrder("here", "there");
+    }
+
+    @Test
+    @DisplayName("host-network pods share the node's address and are left out; pods without IPs wait")
+    void hostNetworkAndPending() throws Exception {
+        k8s.create(new PodBuilder(pod("kube-system", "kube-proxy-x", "node-a", "kp", Map.of(), "192.0.2.10").build())
+                .editSpec().withHostNetwork(true).endSpec().build());
+        k8s.create(new PodBuilder(pod("prod", "pending", "node-a", "p", Map.of()).build())
+                .editStatus().withPhase("Pending").withPodIPs(List.<PodIP>of()).endStatus().build());
+        k8s.create(pod("prod", "marker", "node-a", "m", Map.of(), "10.0.6.1").build());
+        await(d, "marker", () -> at("10.0.6.1").isPresent());
+        assertThat(registry.all()).extracting(Workload::name).containsExactly("marker");
+        assertThat(at("192.0.2.10")).isEmpty();
+    }
+}

@@ -1,0 +1,206 @@
+package io.zerohop.kubernetes;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.KubernetesResource;
+import io.fabric8.kubernetes.api.model.Namespace;
+import io.fabric8.kubernetes.api.model.ServiceAccount;
+import io.fabric8.kubernetes.api.model.apps.DaemonSet;
+import io.fabric8.kubernetes.api.model.apps.Deployment;
+import io.fabric8.kubernetes.api.model.rbac.ClusterRole;
+import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
+import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
+import io.fabric8.kubernetes.client.utils.Serialization;
+import io.fabric8.mockwebserver.http.RecordedRequest;
+import java.lang.reflect.Method;
+import java.lang.reflect.Modifier;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every manifest under deploy/ parsed by fabric8's deserializer into typed objects, with no field
+ * the model does not know (kubectl's strict validation would refuse a typo), and the fields that
+ * matter checked. No API server runs here, so {@code kubectl apply --dry-run=client} cannot.
+ */
+class ManifestsTest {
+    static final Path DEPLOY = Path.of("..", "deploy");
+
+    static List<HasMetadata> load(String file) throws Exception {
+        List<HasMetadata> out = new ArrayList<>();
+        for (String doc : Files.readString(DEPLOY.resolve(file)).split("(?m)^---\\s*$")) {
+            if (doc.lines().allMatch(l -> l.isBlank() || l.startsWith("#"))) {
+                continue;
+            }
+            Object o = Serialization.unmarshal(doc);
+            assertThat(o).as(file).isInstanceOf(HasMetadata.class);
+            assertThat(o.getClass().getSimpleName()).as(file + ": typed, not generic").isNotEqualTo("GenericKubernetesResource");
+            noUnknownFields(o, file + ": " + ((HasMetadata) o).getKind() + "/" + ((HasMetadata) o).getMetadata().getName());
+            out.add((HasMetadata) o);
+        }
+        return out;
+    }
+
+    /** Fails on any field the typed model put into additionalProperties (a misspelt or misplaced key). */
+    static void noUnknownFields(Object o, String where) throws Exception {
+        if (o == null) {
+            return;
+        }
+        if (o instanceof Collection<?> c) {
+            int i = 0;
+            for (Object x : c) {
+                noUnknownFields(x, where + "[" + i++ + "]");
+            }
+            return;
+        }
+        if (o instanceof Map<?, ?> m) {
+            for (Map.Entry<?, ?> e : m.entrySet()) {
+                noUnknownFields(e.getValue(), where + "." + e.getKey());
+            }
+            return;
+        }
+        if (!(o instanceof KubernetesResource)) {
+            return;
+        }
+        for (Method g : o.getClass().getMethods()) {
+            if (g.getParameterCount() != 0 || !g.getName().startsWith("get") || Modifier.isStatic(g.getModifiers())
+                    || g.getDeclaringClass() == Object.class) {
+                continue;
+            }
+            Object v = g.invoke(o);
+            if (g.getName().equals("getAdditionalProperties")) {
+                assertThat((Map<?, ?>) v).as(where + ": unknown fields").isNullOrEmpty();
+            } else {
+                String field = Character.toLowerCase(g.getName().charAt(3)) + g.getName().substring(4);
+                noUnknownFields(v, where + "." + field);
+            }
+        }
+    }
+
+    static <T> T only(List<HasMetadata> objs, Class<T> type) {
+        List<T> of = objs.stream().filter(type::isInstance).map(type::cast).toList();
+        assertThat(of).as(type.getSimpleName()).hasSize(1);
+        return of.get(0);
+    }
+
+    @Test
+    @DisplayName("the unknown-field check catches a misspelt key")
+    void unknownFieldIsCaught() {
+        Object pod = Serialization.unmarshal("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec: {contianers: []}\n");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> noUnknownFields(pod, "Pod/x"))
+                .isInstanceOf(AssertionError.class).hasMessageContaining("Pod/x.spec: unknown fields");
+    }
+
+    @Test
+    @DisplayName("every file under deploy/ parses into typed objects without unknown fields")
+    void everyManifestParses() throws Exception {
+        try (Stream<Path> files = Files.walk(DEPLOY)) {
+            List<Path> yamls = files.filter(p -> p.toString().endsWith(".yaml")).toList();
+            assertThat(yamls).hasSizeGreaterThanOrEqualTo(5);
+            for (Path p : yamls) {
+                assertThat(load(DEPLOY.relativize(p).toString())).as(p.toString()).isNotEmpty();
+            }
+        }
+    }
+
+    @Test
+    @DisplayName("node proxy DaemonSet: host network, NET_ADMIN/NET_RAW, probes on 15021, metrics on 15020 with Prometheus annotations, NODE_NAME")
+    void daemonSet() throws Exception {
+        DaemonSet ds = only(load("node-proxy/daemonset.yaml"), DaemonSet.class);
+        var pod = ds.getSpec().getTemplate();
+        assertThat(pod.getSpec().getHostNetwork()).isTrue();
+        assertThat(pod.getSpec().getServiceAccountName()).isEqualTo("zerohop-node");
+        assertThat(pod.getMetadata().getAnnotations()).containsEntry("prometheus.io/scrape", "true")
+                .containsEntry("prometheus.io/port", "15020").containsEntry("prometheus.io/path", "/metrics");
+        assertThat(pod.getMetadata().getLabels()).containsEntry("istio.io/dataplane-mode", "none");
+        Container proxy = pod.getSpec().getContainers().get(0);
+        assertThat(proxy.getSecurityContext().getCapabilities().getAdd()).containsExactlyInAnyOrder("NET_ADMIN", "NET_RAW");
+        assertThat(proxy.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/healthz/ready");
+        assertThat(proxy.getReadinessProbe().getHttpGet().getPort().getIntVal()).isEqualTo(15021);
+        assertThat(proxy.getPorts()).extracting(p -> p.getContainerPort()).contains(15008, 15020, 15021);
+        assertThat(proxy.getArgs()).containsSequence("proxy", "--config", "/etc/zerohop/proxy.yaml");
+        assertThat(proxy.getEnv()).anySatisfy(e -> {
+            assertThat(e.getName()).isEqualTo("NODE_NAME");
+            assertThat(e.getValueFrom().getFieldRef().getFieldPath()).isEqualTo("spec.nodeName");
+        });
+        Container init = pod.getSpec().getInitContainers().get(0);
+        assertThat(init.getSecurityContext().getCapabilities().getAdd()).contains("NET_ADMIN");
+
+        ConfigMap cm = only(load("node-proxy/configmap.yaml"), ConfigMap.class);
+        assertThat(cm.getData().get("proxy.yaml")).contains("kubernetes: true").contains("readiness: 0.0.0.0:15021")
+                .contains("metrics: 0.0.0.0:15020");
+        assertThat(cm.getData().get("capture.sh")).contains("tproxy to :15001");
+        assertThat(only(load("node-proxy/namespace.yaml"), Namespace.class).getMetadata().getName()).isEqualTo("zerohop-system");
+    }
+
+    @Test
+    @DisplayName("node proxy RBAC: get/list/watch on exactly the kinds the informers read, as the requests to a (mock) API server show")
+    void clusterRoleIsExactlyWhatTheProxyUses() throws Exception {
+        List<HasMetadata> rbac = load("node-proxy/rbac.yaml");
+        ClusterRole role = only(rbac, ClusterRole.class);
+        ClusterRoleBinding binding = only(rbac, ClusterRoleBinding.class);
+        ServiceAccount sa = only(rbac, ServiceAccount.class);
+        assertThat(binding.getRoleRef().getName()).isEqualTo(role.getMetadata().getName());
+        assertThat(binding.getSubjects().get(0).getName()).isEqualTo(sa.getMetadata().getName());
+        assertThat(binding.getSubjects().get(0).getNamespace()).isEqualTo(sa.getMetadata().getNamespace());
+
+        Set<String> granted = new TreeSet<>();
+        for (PolicyRule r : role.getRules()) {
+            assertThat(r.getVerbs()).containsExactlyInAnyOrder("get", "list", "watch");
+            for (String g : r.getApiGroups()) {
+                for (String res : r.getResources()) {
+                    granted.add(g + "/" + res);
+                }
+            }
+        }
+        // What a node proxy actually asks the API server for.
+        Set<String> used = new TreeSet<>();
+        try (MockCluster k8s = new MockCluster();
+             KubernetesDiscovery d = KubernetesDiscovery.forNode(k8s.client, "node-a")
+                     .debounce(Duration.ofMillis(10), Duration.ofSeconds(1)).start()) {
+            d.synced().get(30, TimeUnit.SECONDS);
+            int n = k8s.server.getRequestCount();
+            for (int i = 0; i < n; i++) {
+                RecordedRequest req = k8s.server.takeRequest(5, TimeUnit.SECONDS);
+                if (req == null) {
+                    break;
+                }
+                String path = req.getPath().replaceFirst("\\?.*", "");
+                String[] seg = path.split("/");
+                // /api/v1/RESOURCE or /apis/GROUP/VERSION/RESOURCE
+                used.add(seg[1].equals("api") ? "/" + seg[3] : seg[2] + "/" + seg[4]);
+            }
+        }
+        assertThat(used).isEqualTo(granted);
+    }
+
+    @Test
+    @DisplayName("embedded Deployment: projected istio-ca token, istio root cert, downward-API pod name and namespace, HBONE tunnel label")
+    void embeddedDeployment() throws Exception {
+        List<HasMetadata> objs = load("embedded/deployment.yaml");
+        Deployment dep = only(objs, Deployment.class);
+        var pod = dep.getSpec().getTemplate();
+        assertThat(pod.getMetadata().getLabels()).containsEntry("networking.istio.io/tunnel", "http");
+        assertThat(pod.getSpec().getVolumes()).filteredOn(v -> v.getProjected() != null)
+                .extracting(v -> v.getProjected().getSources().get(0).getServiceAccountToken().getAudience()).containsExactly("istio-ca");
+        assertThat(pod.getSpec().getVolumes()).filteredOn(v -> v.getConfigMap() != null)
+                .extracting(v -> v.getConfigMap().getName()).containsExactly("istio-ca-root-cert");
+        Container app = pod.getSpec().getContainers().get(0);
+        assertThat(app.getEnv()).extracting(e -> e.getName()).contains("POD_NAME", "POD_NAMESPACE", "ISTIO_CA_ADDRESS");
+        assertThat(objs).extracting(HasMetadata::getKind).contains("ServiceAccount", "Role", "RoleBinding", "ClusterRole",
+                "ClusterRoleBinding", "Deployment", "Service");
+    }
+}

@@ -1,0 +1,60 @@
+package io.zerohop.kubernetes;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.zerohop.kubernetes.internal.PodConversion;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** Mesh membership as Istio decides it, with upstream's own cases. */
+class PodConversionTest {
+    static final Map<String, String> AMBIENT = Map.of("istio.io/dataplane-mode", "ambient");
+    static final Map<String, String> NONE = Map.of("istio.io/dataplane-mode", "none");
+    static final Map<String, String> SIDECAR = Map.of("sidecar.istio.io/status", "test");
+
+    static Pod pod(Map<String, String> labels, Map<String, String> annotations, boolean hostNetwork) {
+        return new PodBuilder().withNewMetadata().withName("test").withNamespace("test").withLabels(labels)
+                .withAnnotations(annotations).endMetadata().withNewSpec().withHostNetwork(hostNetwork).endSpec().build();
+    }
+
+    /** istio/istio cni/pkg/util/podutil_test.go TestEnablementSelectorMatches, with the default selectors of manifests/charts/istio-cni/values.yaml. */
+    static Stream<Arguments> enablementSelectorMatches() {
+        return Stream.of(
+                Arguments.of("ambient mode enabled for namespace", AMBIENT, pod(Map.of(), Map.of(), false), true),
+                Arguments.of("ambient mode enabled for pod", Map.of(), pod(AMBIENT, Map.of(), false), true),
+                Arguments.of("ambient mode enabled for both namespace and pod", AMBIENT, pod(AMBIENT, Map.of(), false), true),
+                Arguments.of("ambient mode enabled for neither namespace nor pod", Map.of(), pod(Map.of(), Map.of(), false), false),
+                Arguments.of("pod has sidecar and namespace has ambient enabled", AMBIENT, pod(Map.of(), SIDECAR, false), false),
+                Arguments.of("pod has label to disable ambient redirection", AMBIENT, pod(NONE, Map.of(), false), false),
+                Arguments.of("pod has sidecar, pod has ambient mode label", Map.of(), pod(AMBIENT, SIDECAR, false), false),
+                Arguments.of("hostNetwork pod in ambient-enabled namespace", AMBIENT, pod(Map.of(), Map.of(), true), false),
+                Arguments.of("hostNetwork pod with ambient mode label", Map.of(), pod(AMBIENT, Map.of(), true), false));
+    }
+
+    @ParameterizedTest(name = "cni/pkg/util/podutil_test.go: {0}")
+    @MethodSource
+    void enablementSelectorMatches(String name, Map<String, String> namespaceLabels, Pod pod, boolean want) {
+        assertThat(PodConversion.inMesh(pod, namespaceLabels)).as(name).isEqualTo(want);
+    }
+
+    /** istio/istio pilot/pkg/serviceregistry/ambient/workloads.go setTunnelProtocol and pilot/pkg/model/service.go SupportsTunnel. */
+    static Stream<Arguments> tunnelProtocol() {
+        return Stream.of(
+                Arguments.of("redirection annotation enabled", pod(Map.of(), Map.of("ambient.istio.io/redirection", "enabled"), false), true),
+                Arguments.of("redirection annotation pending", pod(Map.of(), Map.of("ambient.istio.io/redirection", "pending"), false), false),
+                Arguments.of("tunnel label http", pod(Map.of("networking.istio.io/tunnel", "http"), Map.of(), false), true),
+                Arguments.of("tunnel label list containing http", pod(Map.of("networking.istio.io/tunnel", "foo,http"), Map.of(), false), true),
+                Arguments.of("tunnel label without http", pod(Map.of("networking.istio.io/tunnel", "https"), Map.of(), false), false));
+    }
+
+    @ParameterizedTest(name = "workloads.go setTunnelProtocol: {0}")
+    @MethodSource
+    void tunnelProtocol(String name, Pod pod, boolean hbone) {
+        assertThat(PodConversion.inMesh(pod, Map.of())).as(name).isEqualTo(hbone);
+    }
+}
