@@ -13,6 +13,7 @@ import io.zerohop.core.internal.CaptureListener;
 import io.zerohop.core.internal.MicrometerSink;
 import io.zerohop.core.internal.Relay;
 import io.zerohop.core.internal.TunnelObserver;
+import io.zerohop.core.internal.http.HttpEnforcement;
 import io.zerohop.hbone.Authorizer;
 import io.zerohop.hbone.AuthzDecision;
 import io.zerohop.hbone.AuthzRequest;
@@ -76,6 +77,9 @@ public final class Mesh implements AutoCloseable {
     private final java.util.List<Channel> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final boolean passthroughUnknown;
     private volatile HboneServer server;
+    private final HttpEnforcement http;
+    /** The CONNECT {@link #resolve} just handed to L7 enforcement; the authorizer, called next on this thread, defers to it. */
+    private final ThreadLocal<InetSocketAddress> l7Connect = new ThreadLocal<>();
 
     private Mesh(Builder b) {
         this.ownsProvider = b.provider == null;
@@ -103,6 +107,7 @@ public final class Mesh implements AutoCloseable {
         this.idleTimeout = b.idleTimeout;
         this.drain = b.drain;
         this.passthroughUnknown = b.passthroughUnknown;
+        this.http = new HttpEnforcement(policy, group, meters, a -> registry.byAddress(a).map(Workload::ref).orElse(null), 5_000);
     }
 
     public static Builder builder() {
@@ -282,6 +287,8 @@ public final class Mesh implements AutoCloseable {
             return CompletableFuture.failedFuture(new IllegalStateException("plaintext to " + Addresses.authority(target)
                     + ": not a workload of this node"));
         }
+        AppProtocol proto = w.appProtocol(target.getPort());
+        boolean l7 = http.enforces(w.ref(), proto, target.getPort());
         MtlsMode mode = mtlsMode(w, target.getPort());
         if (!mode.allowsPlaintext()) {
             log.warn("plaintext {} -> {} ({}) refused: PeerAuthentication {} requires mTLS", Addresses.authority(source),
@@ -289,7 +296,7 @@ public final class Mesh implements AutoCloseable {
             return CompletableFuture.failedFuture(new IllegalStateException("PeerAuthentication " + mode + " for " + w
                     + " port " + target.getPort() + " refuses plaintext"));
         }
-        if (policy != null) {
+        if (policy != null && !l7) {
             Decision d = policy.evaluate(AccessRequest.builder().sourceAddress(source.getAddress())
                     .destinationAddress(target.getAddress()).destinationPort(target.getPort()).destination(w.ref())
                     .sourceWorkload(registry.byAddress(source.getAddress()).map(Workload::ref).orElse(null)).build());
@@ -299,8 +306,9 @@ public final class Mesh implements AutoCloseable {
                 return CompletableFuture.failedFuture(new IllegalStateException(d.explain()));
             }
         }
-        return CaptureListener.connectTcp(group, target)
-                .thenApply(end -> observer.plain(end, "plaintext-inbound", true, source, target, w.identity()));
+        return CaptureListener.connectTcp(group, target).thenApply(end -> l7
+                ? http.plaintext(end, source, target, w.ref(), w.identity(), proto)
+                : observer.plain(end, "plaintext-inbound", true, source, target, w.identity()));
     }
 
     // ---- inbound ----
@@ -360,8 +368,16 @@ public final class Mesh implements AutoCloseable {
     }
 
     private Destination resolve(InetSocketAddress dst, SpiffeId localIdentity, InetSocketAddress local) {
+        l7Connect.remove();
         StreamHandler h = embedded.get(dst);
         if (h != null) {
+            Optional<Workload> ew = registry.byAddress(dst.getAddress());
+            WorkloadRef ref = ew.map(Workload::ref).orElseGet(() -> refOf(localIdentity));
+            AppProtocol proto = ew.map(x -> x.appProtocol(dst.getPort())).orElse(AppProtocol.AUTO);
+            if (http.enforces(ref, proto, dst.getPort())) {
+                l7Connect.set(dst);
+                return Destination.embedded(http.embedded(h, ref, proto));
+            }
             return Destination.embedded(h);
         }
         Workload w = registry.byAddress(dst.getAddress()).orElse(null);
@@ -373,6 +389,11 @@ public final class Mesh implements AutoCloseable {
             // let it reach something it never authenticated.
             return Destination.refuse(400, "destination " + w + " is " + w.identity() + ", but this connection presented " + localIdentity);
         }
+        AppProtocol proto = w.appProtocol(dst.getPort());
+        if (http.enforces(w.ref(), proto, dst.getPort())) {
+            l7Connect.set(dst);
+            return Destination.embedded(http.proxy(dst, w.ref(), proto));
+        }
         return Destination.proxy(dst);
     }
 
@@ -381,6 +402,11 @@ public final class Mesh implements AutoCloseable {
             return Authorizer.allowAll();
         }
         return r -> {
+            if (r.destination().equals(l7Connect.get())) {
+                // An HTTP port with HTTP rules: every request is decided instead (README "L7 enforcement").
+                l7Connect.remove();
+                return AuthzDecision.allow();
+            }
             Decision d = policy.evaluate(accessRequest(r));
             if (d.allowed()) {
                 return AuthzDecision.allow();

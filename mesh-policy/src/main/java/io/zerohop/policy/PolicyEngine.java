@@ -73,6 +73,23 @@ public final class PolicyEngine {
         return state.policies.compiled().mtlsMode(workload, port, rootNamespace);
     }
 
+    /**
+     * Whether requests to {@code destination}:{@code port} must be parsed as HTTP to be enforced:
+     * true when a policy selecting the destination has an HTTP-level rule that can apply to that
+     * port (Istio {@code methods}, {@code paths}, {@code hosts}, their {@code not*} forms,
+     * {@code requestPrincipals}, {@code when} keys {@code request.*}, {@code remote.ip},
+     * {@code connection.sni}; Cilium {@code toPorts.rules.http}). Evaluated on the current set.
+     * A data plane that cannot parse the port must decide at L4, where such ALLOW rules match
+     * nothing (fail closed, as ztunnel).
+     *
+     * @param destination the workload receiving the connection, not null
+     * @param port        destination port, 1..65535
+     */
+    public boolean requiresHttp(WorkloadRef destination, int port) {
+        Objects.requireNonNull(destination, "destination");
+        return state.policies.compiled().requiresHttp(destination, port, rootNamespace);
+    }
+
     public PolicySet policies() {
         return state.policies;
     }

@@ -106,7 +106,7 @@ public final class CaptureListener {
             if (onOpen != null) {
                 onOpen.run();
             }
-            Relay.join(Relay.tcp(ch), end);
+            end.joinFrom(Relay.tcp(ch));
             hold.replay();
         }));
     }

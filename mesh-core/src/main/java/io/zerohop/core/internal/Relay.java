@@ -35,6 +35,11 @@ public final class Relay {
 
         /** Called once when the relay ended, cleanly or not (for plain relays' access log). */
         default void ended(Stats stats) {}
+
+        /** Joins a captured client connection to this end; an end that parses the bytes (L7) overrides it. */
+        default void joinFrom(End client) {
+            Relay.join(client, this);
+        }
     }
 
     /** What one relay carried: bytes read from side a (written to b) and from side b, and how it ended. */

@@ -118,6 +118,11 @@ public final class CompiledPolicies {
         return res;
     }
 
+    /** Whether a policy in scope for {@code w}:{@code port} has a rule enforceable only on HTTP ({@link HttpRules}). */
+    public boolean requiresHttp(WorkloadRef w, int port, String rootNamespace) {
+        return HttpRules.requiresHttp(istio, cilium, ciliumClusterwide, w, port, rootNamespace);
+    }
+
     public MtlsMode mtlsMode(WorkloadRef w, int port, String rootNamespace) {
         return mtls(w, port, rootNamespace).mode();
     }

@@ -1,0 +1,337 @@
+package io.zerohop.core.internal.http;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseEncoder;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.core.Addresses;
+import io.zerohop.core.AppProtocol;
+import io.zerohop.core.internal.Relay;
+import io.zerohop.hbone.HboneStream;
+import io.zerohop.hbone.StreamHandler;
+import io.zerohop.hbone.TunnelInfo;
+import io.zerohop.policy.AccessRequest;
+import io.zerohop.policy.Decision;
+import io.zerohop.policy.HttpAttributes;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.WorkloadRef;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * L7 enforcement for the inbound paths of a {@code Mesh}: decides which connections are parsed as
+ * HTTP ({@link #enforces}) and builds the handlers that do it for the node proxy's relay to a local
+ * workload ({@link #proxy}), embedded {@code Mesh.serve} handlers ({@link #embedded}) and plaintext
+ * inbound ({@link #plaintext}).
+ *
+ * <p>On such a connection the CONNECT (or plaintext accept) is not decided at L4: as Envoy in a
+ * waypoint, the connection is accepted and every request is authorized with all its attributes,
+ * L4 ones included, and a denied request gets {@code 403 RBAC: access denied}. An {@code auto} port
+ * whose first bytes are not HTTP/1.x (or are the HTTP/2 preface, not parsed yet) falls back to the
+ * L4 decision the CONNECT would have got: ALLOW rules with HTTP fields match nothing there, so it
+ * fails closed.
+ */
+public final class HttpEnforcement {
+    private static final Logger log = LoggerFactory.getLogger("io.zerohop.core.Mesh");
+
+    private final PolicyEngine policy;
+    private final EventLoopGroup group;
+    private final Function<InetAddress, WorkloadRef> sourceLookup;
+    private final HttpObserver observer;
+    private final long sniffTimeoutMillis;
+
+    /**
+     * @param policy        the engine; null means no enforcement at all ({@link #enforces} is false)
+     * @param meterRegistry a Micrometer {@code MeterRegistry}, or null
+     * @param sourceLookup  registry workload at a source address, or null
+     */
+    public HttpEnforcement(PolicyEngine policy, EventLoopGroup group, Object meterRegistry,
+                           Function<InetAddress, WorkloadRef> sourceLookup, long sniffTimeoutMillis) {
+        this.policy = policy;
+        this.group = group;
+        this.sourceLookup = sourceLookup;
+        this.observer = new HttpObserver(meterRegistry == null ? null : new HttpMeters(meterRegistry));
+        this.sniffTimeoutMillis = sniffTimeoutMillis;
+    }
+
+    /**
+     * Whether connections to {@code target}:{@code port} are parsed and decided per request: the
+     * port may speak HTTP/1.x ({@code http}, or {@code auto} pending the sniff) and a policy has an
+     * HTTP-level rule for it. {@code http2}/{@code grpc} ports are not parsed yet and stay at L4
+     * (fail closed for ALLOW rules with HTTP fields).
+     */
+    public boolean enforces(WorkloadRef target, AppProtocol protocol, int port) {
+        return policy != null && (protocol == AppProtocol.HTTP || protocol == AppProtocol.AUTO)
+                && policy.requiresHttp(target, port);
+    }
+
+    /** Node proxy: requests on the tunnel go to {@code upstream} over TCP. */
+    public StreamHandler proxy(InetSocketAddress upstream, WorkloadRef target, AppProtocol protocol) {
+        return new StreamHandler() {
+            @Override
+            public void initStream(Channel stream, TunnelInfo tunnel) {
+                Conn conn = conn(tunnel, target);
+                whenHttp(stream, protocol, conn,
+                        installed -> connectThen(stream, upstream, tcp -> {
+                            install(stream, conn, f -> new TcpUpstream(f, tcp));
+                            installed.accept(true);
+                        }),
+                        installed -> connectThen(stream, upstream, tcp -> {
+                            Relay.join(streamEnd(stream), Relay.tcp((DuplexChannel) tcp));
+                            installed.accept(false);
+                        }));
+            }
+
+            @Override
+            public boolean autoRead() {
+                return false;
+            }
+        };
+    }
+
+    /** Embedded: requests on the tunnel go to the application's own stream handlers. */
+    public StreamHandler embedded(StreamHandler app, WorkloadRef target, AppProtocol protocol) {
+        return new StreamHandler() {
+            @Override
+            public void initStream(Channel stream, TunnelInfo tunnel) {
+                Conn conn = conn(tunnel, target);
+                whenHttp(stream, protocol, conn, installed -> {
+                    Http1Filter filter = install(stream, conn, AppBridge::new);
+                    stream.pipeline().addLast("zerohop-http-app", (AppBridge) filter.upstream());
+                    initApp(app, stream, tunnel);
+                    installed.accept(true);
+                }, installed -> {
+                    initApp(app, stream, tunnel);
+                    installed.accept(app.autoRead());
+                });
+            }
+
+            @Override
+            public boolean autoRead() {
+                return false;
+            }
+        };
+    }
+
+    /**
+     * Plaintext inbound under PERMISSIVE/DISABLE: the returned end, joined from the accepted
+     * connection, parses it (no peer identity: XFCC is removed, never set).
+     */
+    public Relay.End plaintext(Relay.End tcp, InetSocketAddress source, InetSocketAddress destination, WorkloadRef target,
+                               SpiffeId targetId, AppProtocol protocol) {
+        Conn conn = new Conn("plaintext-inbound", null, null, source, source, destination, target,
+                lookup(source.getAddress()), targetId);
+        return new Relay.End() {
+            @Override
+            public Channel channel() {
+                return tcp.channel();
+            }
+
+            @Override
+            public void shutdownOutput() {
+                tcp.shutdownOutput();
+            }
+
+            @Override
+            public void reset() {
+                tcp.reset();
+            }
+
+            @Override
+            public void close() {
+                tcp.close();
+            }
+
+            @Override
+            public void joinFrom(Relay.End client) {
+                Channel ch = client.channel();
+                ch.closeFuture().addListener(x -> tcp.channel().close());
+                whenHttp(ch, protocol, conn, installed -> {
+                    install(ch, conn, f -> new TcpUpstream(f, tcp.channel()));
+                    installed.accept(true);
+                }, installed -> {
+                    Relay.join(client, tcp);
+                    installed.accept(false);
+                });
+            }
+        };
+    }
+
+    // ---------------------------------------------------------------- wiring
+
+    /** Installs handlers (maybe after a connect), then says whether the downstream should auto-read. */
+    private interface Step {
+        void run(java.util.function.Consumer<Boolean> installed);
+    }
+
+    /**
+     * Runs {@code http} at once for an {@code http} port, or after the sniff for {@code auto}; a
+     * non-HTTP/1 sniff decides at L4 first and runs {@code opaque} only when that allows.
+     */
+    private void whenHttp(Channel ch, AppProtocol protocol, Conn conn, Step http, Step opaque) {
+        if (protocol == AppProtocol.HTTP) {
+            http.run(autoRead -> {
+                if (autoRead) {
+                    ch.config().setAutoRead(true);
+                }
+            });
+            return;
+        }
+        Sniffer[] holder = new Sniffer[1];
+        java.util.function.Consumer<Boolean> installed = autoRead -> {
+            holder[0].replay();
+            if (autoRead) {
+                ch.config().setAutoRead(true);
+            }
+        };
+        holder[0] = new Sniffer(sniffTimeoutMillis, result -> {
+            if (result == Sniffer.Result.HTTP1) {
+                http.run(installed);
+                return;
+            }
+            Decision d = policy.evaluate(l4(conn));
+            if (!d.allowed()) {
+                log.warn("denied {} -> {} ({}): {} (first bytes not HTTP/1.x: {})",
+                        conn.peer() == null ? "plaintext " + Addresses.authority(conn.source()) : conn.peer(),
+                        Addresses.authority(conn.destination()), conn.localId(), d.explain(), result);
+                reset(ch);
+                return;
+            }
+            opaque.run(installed);
+        });
+        ch.pipeline().addLast("zerohop-sniff", holder[0]);
+        // Later, not now: the HBONE server opens the stream for reading only after initStream returns.
+        ch.eventLoop().execute(ch::read);
+    }
+
+    private Http1Filter install(Channel ch, Conn conn, Function<Http1Filter, Upstream> upstream) {
+        Http1Filter filter = new Http1Filter(conn, this::authorize, observer, upstream);
+        ch.pipeline().addLast("zerohop-http-decoder", new Http1Decoder());
+        ch.pipeline().addLast("zerohop-http-encoder", new HttpResponseEncoder());
+        ch.pipeline().addLast("zerohop-http-filter", filter);
+        return filter;
+    }
+
+    private static void initApp(StreamHandler app, Channel stream, TunnelInfo tunnel) {
+        try {
+            app.initStream(stream, tunnel);
+        } catch (Exception e) {
+            log.warn("stream handler failed for {}, resetting the tunnel", tunnel, e);
+            reset(stream);
+        }
+    }
+
+    /** Connects to the workload on the stream's event loop; the tunnel is reset when it cannot be reached. */
+    private void connectThen(Channel stream, InetSocketAddress upstream, java.util.function.Consumer<Channel> then) {
+        new Bootstrap().group(stream.eventLoop())
+                .channel(Epoll.isAvailable() ? EpollSocketChannel.class : NioSocketChannel.class)
+                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 10_000)
+                .handler(new ChannelInboundHandlerAdapter())
+                .connect(upstream).addListener((ChannelFuture f) -> {
+                    if (!f.isSuccess()) {
+                        log.warn("upstream {} unreachable for an L7 tunnel: {}", Addresses.authority(upstream), f.cause().toString());
+                        reset(stream);
+                        return;
+                    }
+                    if (!stream.isActive()) {
+                        f.channel().close();
+                        return;
+                    }
+                    stream.closeFuture().addListener(x -> f.channel().close());
+                    then.accept(f.channel());
+                });
+    }
+
+    static void reset(Channel ch) {
+        if (ch instanceof DuplexChannel d) {
+            Relay.tcp(d).reset();
+        } else {
+            ch.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CONNECT_ERROR));
+            ch.close();
+        }
+    }
+
+    private static Relay.End streamEnd(Channel stream) {
+        return new Relay.End() {
+            @Override
+            public Channel channel() {
+                return stream;
+            }
+
+            @Override
+            public void shutdownOutput() {
+                HboneStream.shutdownOutput(stream);
+            }
+
+            @Override
+            public void reset() {
+                HttpEnforcement.reset(stream);
+            }
+
+            @Override
+            public void close() {
+                stream.close();
+            }
+        };
+    }
+
+    // ---------------------------------------------------------------- decisions
+
+    private Conn conn(TunnelInfo t, WorkloadRef target) {
+        return new Conn("inbound", t.peerIdentity(), t.localIdentity(), t.peerAddress(), t.peerAddress(), t.destination(),
+                target, lookup(t.peerAddress().getAddress()), t.localIdentity());
+    }
+
+    private WorkloadRef lookup(InetAddress a) {
+        return sourceLookup == null ? null : sourceLookup.apply(a);
+    }
+
+    private AccessRequest l4(Conn c) {
+        return AccessRequest.builder()
+                .sourcePrincipal(c.peer() == null ? null : c.peer().toString())
+                .sourceAddress(c.source().getAddress())
+                .destinationAddress(c.destination().getAddress())
+                .destinationPort(c.destination().getPort())
+                .destination(c.target())
+                .sourceWorkload(c.sourceRef())
+                .build();
+    }
+
+    /**
+     * One request: method, the request target as sent (the engine strips the query and normalizes,
+     * as Envoy's RBAC with Istio's settings), Host, every header (names lower case, repeated
+     * values joined with {@code ","} as Envoy's header matcher sees them), plus the connection's
+     * L4 attributes.
+     */
+    Decision authorize(Conn c, HttpRequest req) {
+        Map<String, String> headers = new HashMap<>();
+        for (Map.Entry<String, String> e : req.headers()) {
+            headers.merge(e.getKey().toLowerCase(java.util.Locale.ROOT), e.getValue(), (a, b) -> a + "," + b);
+        }
+        String host = req.headers().get(io.netty.handler.codec.http.HttpHeaderNames.HOST, "");
+        Decision d = policy.evaluate(l4(c).withHttp(new HttpAttributes(req.method().name(), req.uri(), host, headers)));
+        if (!d.allowed()) {
+            log.debug("denied {} {} {} -> {}: {}", c.peer(), req.method(), req.uri(), Addresses.authority(c.destination()), d.explain());
+        }
+        return d;
+    }
+}

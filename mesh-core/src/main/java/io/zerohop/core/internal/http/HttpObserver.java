@@ -1,0 +1,63 @@
+package io.zerohop.core.internal.http;
+
+import io.zerohop.core.Addresses;
+import io.zerohop.policy.Decision;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One access-log line per request (logger {@code io.zerohop.access}) and, with a meter registry,
+ * Istio's HTTP metrics as a waypoint reports them ({@code reporter="destination"}).
+ */
+final class HttpObserver {
+    private static final Logger access = LoggerFactory.getLogger("io.zerohop.access");
+
+    /** One finished request: what the log line and the metrics say. */
+    record RequestLog(Conn conn, String method, String path, int status, long durationNanos, Decision decision,
+                      long requestBytes, long responseBytes, String protocol) {}
+
+    private final Consumer<RequestLog> metrics;
+
+    HttpObserver(Consumer<RequestLog> metrics) {
+        this.metrics = metrics;
+    }
+
+    void request(RequestLog r) {
+        if (access.isInfoEnabled()) {
+            Conn c = r.conn();
+            access.info("{}-http src={} src_id={} dst={} dst_id={} method={} path=\"{}\" protocol={} status={} decision={} policy=\"{}\""
+                            + " bytes_received={} bytes_sent={} duration_ms={}",
+                    c.kind(), Addresses.authority(c.logSource()), c.peer() == null ? "-" : c.peer(),
+                    Addresses.authority(c.destination()), c.localId() == null ? "-" : c.localId(), r.method(),
+                    escape(r.path()), r.protocol(), r.status() == 0 ? "-" : r.status(),
+                    r.decision() == null ? "-" : r.decision().allowed() ? "allow" : "deny",
+                    r.decision() == null ? "-" : escape(r.decision().explain()), r.requestBytes(), r.responseBytes(),
+                    TimeUnit.NANOSECONDS.toMillis(r.durationNanos()));
+        }
+        if (metrics != null) {
+            try {
+                metrics.accept(r);
+            } catch (RuntimeException e) {
+                LoggerFactory.getLogger(HttpObserver.class).warn("HTTP metrics failed", e);
+            }
+        }
+    }
+
+    private static String escape(String s) {
+        StringBuilder b = null;
+        for (int i = 0; i < s.length(); i++) {
+            char ch = s.charAt(i);
+            if (ch == '"' || ch == '\\' || ch < 0x20 || ch == 0x7f) {
+                if (b == null) {
+                    b = new StringBuilder(s.length() + 8).append(s, 0, i);
+                }
+                b.append(String.format("\\x%02x", (int) ch));
+            } else if (b != null) {
+                b.append(ch);
+            }
+        }
+        return b == null ? s : b.toString();
+    }
+}

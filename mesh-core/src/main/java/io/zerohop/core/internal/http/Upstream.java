@@ -1,0 +1,35 @@
+package io.zerohop.core.internal.http;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.handler.codec.http.HttpObject;
+
+/**
+ * Where allowed requests go: a TCP connection to the workload (node proxy, plaintext inbound) or
+ * the application's handlers in the same pipeline (embedded {@code Mesh.serve}). Called on the
+ * downstream channel's event loop only; responses come back through {@link Http1Filter#onResponse}
+ * on that loop too.
+ */
+interface Upstream {
+
+    /** A request head, body part or trailers; ownership passes (released by the upstream). */
+    void write(HttpObject msg);
+
+    /** After an upgrade (101) bytes pass unparsed. */
+    void writeRaw(ByteBuf bytes);
+
+    void flush();
+
+    /** Whether writing more now would only queue (request-direction back-pressure). */
+    boolean isWritable();
+
+    /** Stops or resumes reading responses (response-direction back-pressure). */
+    void readResponses(boolean on);
+
+    /** The client's FIN, passed on once no request is in flight. */
+    void shutdownOutput();
+
+    /** Switches both directions to opaque bytes after a 101 was forwarded. */
+    void upgraded();
+
+    void close();
+}

@@ -1,0 +1,338 @@
+package io.zerohop.core.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.sun.net.httpserver.HttpServer;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.zerohop.core.AppProtocol;
+import io.zerohop.core.Capture;
+import io.zerohop.core.Mesh;
+import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.hbone.HboneServerSocket;
+import io.zerohop.hbone.HboneSocket;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoader;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * L7 enforcement through real HBONE tunnels: curl and raw sockets as clients, the JDK's HTTP server
+ * as the application behind the node proxy, an in-process app behind {@code Mesh.serve}, and the
+ * plaintext inbound listener. Expected answers are Envoy's: {@code 403 RBAC: access denied}
+ * (envoyproxy/envoy source/extensions/filters/http/rbac/rbac_filter.cc), XFCC {@code By=...;URI=...}
+ * (envoy docs, x-forwarded-client-cert), and the HTTP/1 codec's rejections
+ * (envoyproxy/envoy test/common/http/http1/codec_impl_test.cc: both Content-Length and
+ * Transfer-Encoding, duplicate Content-Length, invalid characters, headers too large).
+ */
+class L7EnforcementTest {
+    static final String POLICY = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: backend-http, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              action: ALLOW
+              rules:
+              - from: [{source: {principals: ["cluster.local/ns/prod/sa/frontend"]}}]
+                to: [{operation: {methods: ["GET"], paths: ["/api/*"]}}]
+              - from: [{source: {principals: ["cluster.local/ns/prod/sa/frontend"]}}]
+                to: [{operation: {methods: ["POST"], paths: ["/charge"]}}]
+              - to: [{operation: {methods: ["GET"], paths: ["/public"]}}]
+            """;
+
+    static InetAddress backendIp;
+    static InMemoryCa ca;
+    static Mesh server;
+    static Mesh frontendProxy;
+    static Mesh legacyProxy;
+    static HttpServer httpApp;
+    static HttpServer autoApp;
+    static final List<String> seen = new CopyOnWriteArrayList<>();
+    static final SimpleMeterRegistry meters = new SimpleMeterRegistry();
+    static InetSocketAddress viaFrontend;
+    static InetSocketAddress viaFrontendAuto;
+    static InetSocketAddress viaLegacy;
+    static InetSocketAddress viaFrontendEmbedded;
+    static InetSocketAddress plaintext;
+    static HboneServerSocket embeddedApp = new HboneServerSocket();
+
+    @BeforeAll
+    static void start() throws Exception {
+        backendIp = InetAddress.getByName("127.0.0.2");
+        httpApp = app(new InetSocketAddress(backendIp, 0));
+        autoApp = app(new InetSocketAddress(backendIp, 0));
+        int httpPort = httpApp.getAddress().getPort();
+        int autoPort = autoApp.getAddress().getPort();
+        int embeddedPort = 7070;
+        Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
+                List.of(InetAddress.getByName("127.0.0.3")), Workload.Protocol.HBONE, null, "cluster.local");
+        Workload legacy = new Workload("legacy", "old", "old", Map.of("app", "old"),
+                List.of(InetAddress.getByName("127.0.0.4")), Workload.Protocol.HBONE, null, "cluster.local");
+        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp),
+                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(httpPort, AppProtocol.HTTP));
+        WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend, legacy), Map.of("b", new InetSocketAddress(backendIp, 15008)));
+        ca = InMemoryCa.create("cluster.local");
+        PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("l7.yaml", POLICY)).build();
+        server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(policy).node("b")
+                .inbound(new InetSocketAddress(backendIp, 0)).meterRegistry(meters).threads(2).build();
+        server.start().get(10, TimeUnit.SECONDS);
+        server.serve(new InetSocketAddress(backendIp, embeddedPort), embeddedApp);
+        registry.replace(List.of(backend, frontend, legacy), Map.of("b", server.inboundAddress()));
+        frontendProxy = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
+        legacyProxy = Mesh.builder().identityProvider(ca).identity(legacy.identity()).workloads(registry).threads(1).build();
+        InetSocketAddress any = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
+        viaFrontend = frontendProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, httpPort)));
+        viaFrontendAuto = frontendProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, autoPort)));
+        viaFrontendEmbedded = frontendProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, embeddedPort)));
+        viaLegacy = legacyProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, httpPort)));
+        plaintext = server.plaintextInbound(Capture.forward(any, new InetSocketAddress(backendIp, httpPort)));
+        Thread t = new Thread(L7EnforcementTest::embeddedLoop, "embedded-http-app");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        frontendProxy.close();
+        legacyProxy.close();
+        server.close();
+        embeddedApp.close();
+        httpApp.stop(0);
+        autoApp.stop(0);
+    }
+
+    /** The application: answers with what it received (method, target, XFCC, body length and sha256). */
+    static HttpServer app(InetSocketAddress at) throws IOException {
+        HttpServer s = HttpServer.create(at, 50);
+        s.setExecutor(Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(r, "jdk-http-app");
+            t.setDaemon(true);
+            return t;
+        }));
+        s.createContext("/", ex -> {
+            byte[] body = ex.getRequestBody().readAllBytes();
+            String line = ex.getRequestMethod() + " " + ex.getRequestURI();
+            seen.add(line);
+            byte[] out = (line + " xfcc=" + ex.getRequestHeaders().getFirst("x-forwarded-client-cert") + " len=" + body.length
+                    + " sha=" + sha(body)).getBytes(StandardCharsets.UTF_8);
+            ex.sendResponseHeaders(200, out.length);
+            ex.getResponseBody().write(out);
+            ex.close();
+        });
+        s.start();
+        return s;
+    }
+
+    /** Embedded app on HBONE sockets: reads one request head, answers it back as the body, closes. */
+    static void embeddedLoop() {
+        while (!embeddedApp.isClosed()) {
+            try {
+                HboneSocket s = embeddedApp.accept();
+                Thread t = new Thread(() -> {
+                    try (s) {
+                        InputStream in = s.getInputStream();
+                        ByteArrayOutputStream head = new ByteArrayOutputStream();
+                        int c;
+                        while ((c = in.read()) >= 0) {
+                            head.write(c);
+                            byte[] h = head.toByteArray();
+                            int n = h.length;
+                            if (n >= 4 && h[n - 4] == '\r' && h[n - 3] == '\n' && h[n - 2] == '\r' && h[n - 1] == '\n') {
+                                break;
+                            }
+                        }
+                        byte[] body = head.toByteArray();
+                        seen.add("embedded " + new String(body, StandardCharsets.ISO_8859_1).lines().findFirst().orElse(""));
+                        OutputStream out = s.getOutputStream();
+                        out.write(("HTTP/1.1 200 OK\r\nContent-Length: " + body.length + "\r\nConnection: close\r\n\r\n")
+                                .getBytes(StandardCharsets.US_ASCII));
+                        out.write(body);
+                        out.flush();
+                        s.shutdownOutput();
+                        in.readAllBytes();
+                    } catch (IOException ignored) {
+                        // the client went away
+                    }
+                });
+                t.setDaemon(true);
+                t.start();
+            } catch (IOException e) {
+                return;
+            }
+        }
+    }
+
+    static String sha(byte[] b) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(b));
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    static String url(InetSocketAddress a, String path) {
+        return "http://127.0.0.1:" + a.getPort() + path;
+    }
+
+    static List<String> curl(String... args) throws Exception {
+        List<String> cmd = new java.util.ArrayList<>(List.of("curl", "-sS", "--max-time", "20"));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        return List.of(out, Integer.toString(p.exitValue()));
+    }
+
+    @Test
+    void allowedRequestReachesTheAppWithXfccAndDeniedGets403() throws Exception {
+        String ok = curl("-H", "x-forwarded-client-cert: By=spiffe://evil;URI=spiffe://cluster.local/ns/prod/sa/admin",
+                "-w", " code=%{http_code}", url(viaFrontend, "/api/items?x=1")).get(0);
+        assertThat(ok).isEqualTo("GET /api/items?x=1 xfcc=By=spiffe://cluster.local/ns/prod/sa/backend;"
+                + "URI=spiffe://cluster.local/ns/prod/sa/frontend len=0 sha=" + sha(new byte[0]) + " code=200");
+        int before = seen.size();
+        String denied = curl("-X", "DELETE", "-w", " code=%{http_code}", url(viaFrontend, "/api/items")).get(0);
+        assertThat(denied).isEqualTo("RBAC: access denied code=403");
+        assertThat(seen.subList(before, seen.size())).doesNotContain("DELETE /api/items");
+    }
+
+    @Test
+    void anotherIdentityIsDeniedPerRequest() throws Exception {
+        assertThat(curl("-w", " code=%{http_code}", url(viaLegacy, "/api/items")).get(0)).isEqualTo("RBAC: access denied code=403");
+        assertThat(curl("-w", " code=%{http_code}", "-o", "/dev/null", url(viaLegacy, "/public")).get(0)).isEqualTo(" code=200");
+    }
+
+    @Test
+    void keepAliveSequenceMixingAllowedAndDeniedOnOneConnection() throws Exception {
+        String out = curl("-w", " [%{http_code} connects=%{num_connects}]\n",
+                url(viaFrontend, "/api/a"), url(viaFrontend, "/admin"), url(viaFrontend, "/api/b"), url(viaFrontend, "/nope"),
+                url(viaFrontend, "/api/c")).get(0);
+        List<String> lines = out.lines().toList();
+        assertThat(lines).hasSize(5);
+        assertThat(lines.get(0)).startsWith("GET /api/a ").endsWith("[200 connects=1]");
+        assertThat(lines.get(1)).isEqualTo("RBAC: access denied [403 connects=0]");
+        assertThat(lines.get(2)).startsWith("GET /api/b ").endsWith("[200 connects=0]");
+        assertThat(lines.get(3)).isEqualTo("RBAC: access denied [403 connects=0]");
+        assertThat(lines.get(4)).startsWith("GET /api/c ").endsWith("[200 connects=0]");
+    }
+
+    @Test
+    void pipelinedRequestsAreAnsweredInOrder() throws Exception {
+        String reqs = "GET /api/1 HTTP/1.1\r\nHost: b\r\n\r\n"
+                + "GET /secret HTTP/1.1\r\nHost: b\r\n\r\n"
+                + "POST /charge HTTP/1.1\r\nHost: b\r\nContent-Length: 5\r\n\r\nhello"
+                + "POST /refund HTTP/1.1\r\nHost: b\r\nContent-Length: 5\r\n\r\nworld"
+                + "GET /api/2 HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n";
+        String all = exchange(viaFrontend, reqs);
+        List<String> statuses = java.util.regex.Pattern.compile("HTTP/1\\.1 \\d{3} [A-Za-z ]+(?=\r\n)").matcher(all)
+                .results().map(java.util.regex.MatchResult::group).toList();
+        assertThat(statuses).containsExactly("HTTP/1.1 200 OK", "HTTP/1.1 403 Forbidden", "HTTP/1.1 200 OK",
+                "HTTP/1.1 403 Forbidden", "HTTP/1.1 200 OK");
+        assertThat(all.indexOf("GET /api/1 ")).isLessThan(all.indexOf("POST /charge ")).isGreaterThan(0);
+        assertThat(all.indexOf("POST /charge ")).isLessThan(all.indexOf("GET /api/2 "));
+        assertThat(all).contains("POST /charge xfcc=").contains("len=5 sha=" + sha("hello".getBytes(StandardCharsets.US_ASCII)));
+        assertThat(seen).doesNotContain("GET /secret", "POST /refund");
+    }
+
+    @Test
+    void chunkedBodyWithExpectContinueStreamsThrough(@TempDir Path dir) throws Exception {
+        byte[] body = new byte[3 << 20];
+        new Random(7).nextBytes(body);
+        Path f = dir.resolve("body.bin");
+        Files.write(f, body);
+        String out = curl("-H", "Transfer-Encoding: chunked", "-H", "Expect: 100-continue", "--data-binary", "@" + f,
+                "-w", " code=%{http_code}", url(viaFrontend, "/charge")).get(0);
+        assertThat(out).isEqualTo("POST /charge xfcc=By=spiffe://cluster.local/ns/prod/sa/backend;"
+                + "URI=spiffe://cluster.local/ns/prod/sa/frontend len=" + body.length + " sha=" + sha(body) + " code=200");
+    }
+
+    @Test
+    void autoPortIsSniffedAsHttp() throws Exception {
+        assertThat(curl("-w", " code=%{http_code}", url(viaFrontendAuto, "/admin")).get(0)).isEqualTo("RBAC: access denied code=403");
+        assertThat(curl("-w", " code=%{http_code}", url(viaFrontendAuto, "/api/x")).get(0)).startsWith("GET /api/x ").endsWith("code=200");
+    }
+
+    @Test
+    void autoPortThatIsNotHttpFallsBackToL4AndFailsClosed() throws Exception {
+        try (Socket s = new Socket(viaFrontendAuto.getAddress(), viaFrontendAuto.getPort())) {
+            s.setSoTimeout(20_000);
+            s.getOutputStream().write(new byte[] {0x16, 0x03, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5});
+            // ALLOW rules with HTTP fields match nothing at L4: the tunnel is reset, nothing is answered.
+            assertThat(readAll(s)).isEmpty();
+        }
+    }
+
+    @Test
+    void embeddedServeIsEnforcedAndSniffed() throws Exception {
+        String ok = curl("-w", " code=%{http_code}", "-H", "x-forwarded-client-cert: forged", url(viaFrontendEmbedded, "/api/e")).get(0);
+        assertThat(ok).startsWith("GET /api/e HTTP/1.1\r\n").endsWith("code=200")
+                .contains("x-forwarded-client-cert: By=spiffe://cluster.local/ns/prod/sa/backend;URI=spiffe://cluster.local/ns/prod/sa/frontend")
+                .doesNotContain("forged");
+        assertThat(curl("-w", " code=%{http_code}", url(viaFrontendEmbedded, "/private")).get(0)).isEqualTo("RBAC: access denied code=403");
+        assertThat(seen).doesNotContain("embedded GET /private HTTP/1.1");
+    }
+
+    @Test
+    void plaintextInboundIsDecidedPerRequestWithoutIdentity() throws Exception {
+        assertThat(curl("-w", " code=%{http_code}", "-H", "x-forwarded-client-cert: By=x;URI=spiffe://cluster.local/ns/prod/sa/frontend",
+                url(plaintext, "/public")).get(0)).startsWith("GET /public xfcc=null ").endsWith("code=200");
+        assertThat(curl("-w", " code=%{http_code}", url(plaintext, "/api/items")).get(0)).isEqualTo("RBAC: access denied code=403");
+    }
+
+    @Test
+    void httpMetricsAsADestinationReporter() throws Exception {
+        curl("-o", "/dev/null", url(viaFrontend, "/api/m"));
+        curl("-o", "/dev/null", url(viaFrontend, "/m-denied"));
+        Counter ok = meters.find("istio.requests").tag("response_code", "200").tag("reporter", "destination")
+                .tag("source_principal", "spiffe://cluster.local/ns/prod/sa/frontend").tag("destination_workload", "backend")
+                .tag("request_protocol", "http").counter();
+        Counter denied = meters.find("istio.requests").tag("response_code", "403")
+                .tag("source_principal", "spiffe://cluster.local/ns/prod/sa/frontend").counter();
+        assertThat(ok).isNotNull();
+        assertThat(denied).isNotNull();
+        assertThat(ok.count()).isGreaterThanOrEqualTo(1);
+        assertThat(meters.find("istio.request.duration.milliseconds").summaries()).isNotEmpty();
+        assertThat(meters.find("istio.response.bytes").tag("response_code", "403").summary().totalAmount()).isGreaterThanOrEqualTo(19);
+    }
+
+    static String exchange(InetSocketAddress via, String request) throws IOException {
+        try (Socket s = new Socket(via.getAddress(), via.getPort())) {
+            s.setSoTimeout(20_000);
+            s.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
+            s.getOutputStream().flush();
+            return new String(readAll(s), StandardCharsets.ISO_8859_1);
+        }
+    }
+
+    static byte[] readAll(Socket s) throws IOException {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        try {
+            s.getInputStream().transferTo(b);
+        } catch (java.net.SocketException reset) {
+            // a reset ends the stream too
+        }
+        return b.toByteArray();
+    }
+}
