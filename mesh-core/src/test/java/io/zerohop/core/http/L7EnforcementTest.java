@@ -317,6 +317,75 @@ class L7EnforcementTest {
         assertThat(meters.find("istio.response.bytes").tag("response_code", "403").summary().totalAmount()).isGreaterThanOrEqualTo(19);
     }
 
+    /**
+     * Each ambiguous framing gets Envoy's HTTP/1 codec answer and a close, and nothing of it reaches
+     * the application. Cases from envoyproxy/envoy test/common/http/http1/codec_impl_test.cc
+     * (ContentLengthAndTransferEncoding..., DuplicateContentLength, HeaderInvalidCharacters,
+     * LargeRequestHeadersRejected, InvalidTransferEncoding...) and RFC 9112 §5.2 (obs-fold).
+     */
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0}")
+    @org.junit.jupiter.params.provider.MethodSource("smuggling")
+    void ambiguousFramingIsRejectedAndNeverReachesTheApp(String name, int status, String rest) throws Exception {
+        String id = Integer.toHexString(name.hashCode());
+        String path = "/api/smuggle-" + id;
+        String smuggled = "GET /api/smuggled-" + id + " HTTP/1.1\r\nHost: b\r\n\r\n";
+        String all = exchange(viaFrontend, "GET " + path + " HTTP/1.1\r\nHost: b\r\n" + rest + smuggled);
+        assertThat(all).startsWith("HTTP/1.1 " + status + " ");
+        assertThat(all).contains("connection: close");
+        assertThat(java.util.regex.Pattern.compile("HTTP/1\\.1 \\d{3}").matcher(all).results().count()).isEqualTo(1);
+        // A chunked request's head goes upstream before its bad chunk arrives; its body never does.
+        if (!name.equals("bad chunk size")) {
+            assertThat(seen).noneMatch(l -> l.contains(path));
+        }
+        assertThat(seen).noneMatch(l -> l.contains("smuggled-" + id));
+    }
+
+    /**
+     * Cases from envoyproxy/envoy test/common/http/http1/codec_impl_test.cc (Content-Length with
+     * Transfer-Encoding, duplicate Content-Length, invalid header characters, invalid transfer
+     * codings answered 501) and RFC 9112 §5.2 (obs-fold); the request after each is the smuggled one.
+     */
+    static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> smuggling() {
+        return java.util.stream.Stream.of(
+                org.junit.jupiter.params.provider.Arguments.of("both Content-Length and Transfer-Encoding", 400,
+                        "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+                org.junit.jupiter.params.provider.Arguments.of("duplicate Content-Length", 400,
+                        "Content-Length: 3\r\nContent-Length: 3\r\n\r\nabc"),
+                org.junit.jupiter.params.provider.Arguments.of("conflicting Content-Length", 400,
+                        "Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"),
+                org.junit.jupiter.params.provider.Arguments.of("Content-Length list", 400, "Content-Length: 3, 4\r\n\r\nabcd"),
+                org.junit.jupiter.params.provider.Arguments.of("obs-fold", 400, "X-Folded: a\r\n b\r\n\r\n"),
+                org.junit.jupiter.params.provider.Arguments.of("obs-fold with tab", 400, "X-Folded: a\r\n\tb\r\n\r\n"),
+                org.junit.jupiter.params.provider.Arguments.of("space before colon", 400, "X-Bad : a\r\n\r\n"),
+                org.junit.jupiter.params.provider.Arguments.of("control character in a value", 400, "X-Bad: a\u0001b\r\n\r\n"),
+                org.junit.jupiter.params.provider.Arguments.of("bare LF line end", 400, "X-Bad: a\n\r\n"),
+                org.junit.jupiter.params.provider.Arguments.of("chunked not last", 501,
+                        "Transfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n"),
+                org.junit.jupiter.params.provider.Arguments.of("unknown transfer coding", 501,
+                        "Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n"),
+                org.junit.jupiter.params.provider.Arguments.of("bad chunk size", 400,
+                        "Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"));
+    }
+
+    @Test
+    void oversizedHeadersGet431AndClose() throws Exception {
+        String all = exchange(viaFrontend, "GET /api/big HTTP/1.1\r\nHost: b\r\nX-Big: " + "a".repeat(70 * 1024) + "\r\n\r\n");
+        assertThat(all).startsWith("HTTP/1.1 431 ");
+        assertThat(seen).doesNotContain("GET /api/big");
+    }
+
+    @Test
+    void aBadRequestAfterGoodOnesClosesOnlyAfterTheirResponses() throws Exception {
+        String all = exchange(viaFrontend, "GET /api/p1 HTTP/1.1\r\nHost: b\r\n\r\n"
+                + "GET /admin HTTP/1.1\r\nHost: b\r\n\r\n"
+                + "GET /api/p3 HTTP/1.1\r\nHost: b\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab"
+                + "GET /api/p4 HTTP/1.1\r\nHost: b\r\n\r\n");
+        List<String> statuses = java.util.regex.Pattern.compile("HTTP/1\\.1 \\d{3}").matcher(all).results()
+                .map(java.util.regex.MatchResult::group).toList();
+        assertThat(statuses).containsExactly("HTTP/1.1 200", "HTTP/1.1 403", "HTTP/1.1 400");
+        assertThat(seen).contains("GET /api/p1").doesNotContain("GET /api/p3", "GET /api/p4", "GET /admin");
+    }
+
     static String exchange(InetSocketAddress via, String request) throws IOException {
         try (Socket s = new Socket(via.getAddress(), via.getPort())) {
             s.setSoTimeout(20_000);

@@ -402,6 +402,9 @@ final class Http1Filter extends ChannelDuplexHandler {
             return;
         }
         upstreamEnded = true;
+        if (closing) {
+            return;
+        }
         if (opaque) {
             shutdownOutput(ctx.channel());
             if (inputEnded) {
@@ -438,6 +441,11 @@ final class Http1Filter extends ChannelDuplexHandler {
         if (decoder != null) {
             ctx.pipeline().remove(decoder.handler());
         }
+        // Netty's encoder refuses raw bytes between messages; after the 101 there are no messages.
+        ChannelHandlerContext encoder = ctx.pipeline().context(io.netty.handler.codec.http.HttpResponseEncoder.class);
+        if (encoder != null) {
+            ctx.pipeline().remove(encoder.handler());
+        }
         for (Object m; (m = queue.poll()) != null; ) {
             if (m == INPUT_END) {
                 upstream.shutdownOutput();
@@ -464,16 +472,17 @@ final class Http1Filter extends ChannelDuplexHandler {
             }
             return;
         }
+        Exchange bad = x != null ? x : new Exchange(new io.netty.handler.codec.http.DefaultHttpRequest(
+                HttpVersion.HTTP_1_1, io.netty.handler.codec.http.HttpMethod.valueOf("-"), "-"));
+        active = null;
+        closing = true;
         if (x != null && x.allowed) {
             // Part of the request went upstream: that connection can never be reused.
             upstream.close();
         }
-        Exchange bad = x != null ? x : new Exchange(new io.netty.handler.codec.http.DefaultHttpRequest(
-                HttpVersion.HTTP_1_1, io.netty.handler.codec.http.HttpMethod.valueOf("-"), "-"));
         bad.status = status.code();
         byte[] body = status.reasonPhrase().getBytes(StandardCharsets.US_ASCII);
         bad.responseBytes = body.length;
-        active = null;
         finish(bad, why);
         ctx.writeAndFlush(local(status, body, true));
         closeGracefully();

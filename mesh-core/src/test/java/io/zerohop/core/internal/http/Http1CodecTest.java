@@ -1,0 +1,251 @@
+package io.zerohop.core.internal.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http.DefaultHttpResponse;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseEncoder;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
+import io.netty.util.ReferenceCountUtil;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.policy.Decision;
+import io.zerohop.policy.WorkloadRef;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/** The HTTP/1 handlers on an {@link EmbeddedChannel}: decoder additions, sniffing, and the filter's exchange logic. */
+class Http1CodecTest {
+
+    static ByteBuf ascii(String s) {
+        return Unpooled.copiedBuffer(s, StandardCharsets.ISO_8859_1);
+    }
+
+    static List<Object> decode(String... parts) {
+        EmbeddedChannel ch = new EmbeddedChannel(new Http1Decoder());
+        for (String p : parts) {
+            ch.writeInbound(ascii(p));
+        }
+        List<Object> out = new ArrayList<>();
+        for (Object o; (o = ch.readInbound()) != null; ) {
+            out.add(o);
+        }
+        ch.finishAndReleaseAll();
+        return out;
+    }
+
+    static void release(List<Object> l) {
+        l.forEach(ReferenceCountUtil::release);
+    }
+
+    @Test
+    @DisplayName("obs-fold fails the request even when the folded line arrives in a later read (RFC 9112 §5.2)")
+    void obsFoldAcrossReads() {
+        List<Object> out = decode("GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n", " c\r\n\r\nGET /next HTTP/1.1\r\nHost: a\r\n\r\n");
+        assertThat(out).hasSize(1);
+        assertThat(((HttpRequest) out.get(0)).decoderResult().cause()).isInstanceOf(Http1Decoder.ObsFoldException.class);
+        release(out);
+    }
+
+    @Test
+    @DisplayName("CRLF SP inside a body is data, not folding; pipelined requests after it decode")
+    void foldLikeBytesInABodyAreData() {
+        List<Object> out = decode("POST /a HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\n\r\nx\r\n yz", "GET /b HTTP/1.1\r\nHost: a\r\n\r\n");
+        assertThat(out).filteredOn(o -> o instanceof HttpRequest).hasSize(2)
+                .allMatch(o -> ((HttpRequest) o).decoderResult().isSuccess());
+        assertThat(out).filteredOn(o -> o instanceof HttpContent c && c.content().readableBytes() > 0)
+                .singleElement().matches(o -> ((HttpContent) o).content().toString(StandardCharsets.ISO_8859_1).equals("x\r\n yz"));
+        release(out);
+    }
+
+    @Test
+    @DisplayName("Netty already fails CL+TE and duplicate Content-Length (kept as a regression guard on upgrades)")
+    void nettyRejections() {
+        for (String h : List.of("Content-Length: 1\r\nTransfer-Encoding: chunked\r\n", "Content-Length: 1\r\nContent-Length: 1\r\n")) {
+            List<Object> out = decode("POST / HTTP/1.1\r\nHost: a\r\n" + h + "\r\n0\r\n\r\n");
+            assertThat(((HttpRequest) out.get(0)).decoderResult().isFailure()).as(h).isTrue();
+            release(out);
+        }
+    }
+
+    /** Cases in the spirit of envoyproxy/envoy test/extensions/filters/listener/http_inspector/http_inspector_test.cc. */
+    @Test
+    void sniffing() {
+        assertThat(classify("GET /anything HTTP/1.1\r\n", false)).isEqualTo(Sniffer.Result.HTTP1);
+        assertThat(classify("GET /anything HTTP/1.0\r\nHost: x\r\n", false)).isEqualTo(Sniffer.Result.HTTP1);
+        assertThat(classify("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", false)).isEqualTo(Sniffer.Result.HTTP2);
+        assertThat(classify("PRI * HTTP/2", false)).as("preface prefix: wait").isNull();
+        assertThat(classify("GE", false)).isNull();
+        assertThat(classify("GET /anything HTTP/1.1", false)).as("no CRLF yet").isNull();
+        assertThat(classify("GET /anything HTTP/1.1", true)).as("input ended").isEqualTo(Sniffer.Result.OPAQUE);
+        assertThat(classify("\u0016\u0003\u0001\u0000", false)).as("TLS ClientHello").isEqualTo(Sniffer.Result.OPAQUE);
+        assertThat(classify("GET /x HTTP/3.0\r\n", false)).isEqualTo(Sniffer.Result.OPAQUE);
+        assertThat(classify("GET\r\n", false)).isEqualTo(Sniffer.Result.OPAQUE);
+        assertThat(classify("SSH-2.0-OpenSSH_9.6\r\n", false)).isEqualTo(Sniffer.Result.OPAQUE);
+        assertThat(classify("", true)).isEqualTo(Sniffer.Result.OPAQUE);
+    }
+
+    static Sniffer.Result classify(String s, boolean fin) {
+        byte[] b = s.getBytes(StandardCharsets.ISO_8859_1);
+        return Sniffer.classify(b, b.length, fin);
+    }
+
+    // ---------------------------------------------------------------- the filter
+
+    static final class FakeUpstream implements Upstream {
+        final List<Object> written = new ArrayList<>();
+        boolean upgraded;
+        boolean closed;
+
+        @Override
+        public void write(HttpObject msg) {
+            written.add(msg);
+        }
+
+        @Override
+        public void writeRaw(ByteBuf bytes) {
+            written.add(bytes);
+        }
+
+        @Override
+        public void flush() {}
+
+        @Override
+        public boolean isWritable() {
+            return true;
+        }
+
+        @Override
+        public void readResponses(boolean on) {}
+
+        @Override
+        public void shutdownOutput() {}
+
+        @Override
+        public void upgraded() {
+            upgraded = true;
+        }
+
+        @Override
+        public void close() {
+            closed = true;
+        }
+
+        void release() {
+            written.forEach(ReferenceCountUtil::release);
+        }
+    }
+
+    static final Conn CONN = new Conn("inbound", SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/frontend"),
+            SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"), new InetSocketAddress("127.0.0.1", 1),
+            new InetSocketAddress("127.0.0.1", 1), new InetSocketAddress("127.0.0.2", 8080),
+            new WorkloadRef("prod", "backend", "backend", Map.of()), null, null);
+
+    static final Decision DENY = new Decision(false, Decision.Outcome.DENIED_DEFAULT, null, -1, "test");
+
+    FakeUpstream upstream = new FakeUpstream();
+    Http1Filter filter;
+
+    EmbeddedChannel channel() {
+        filter = new Http1Filter(CONN, (c, r) -> r.uri().startsWith("/ok") ? Decision.allowNoPolicy("test") : DENY,
+                new HttpObserver(null), f -> upstream);
+        return new EmbeddedChannel(new Http1Decoder(), new HttpResponseEncoder(), filter);
+    }
+
+    static String outbound(EmbeddedChannel ch) {
+        StringBuilder sb = new StringBuilder();
+        for (Object o; (o = ch.readOutbound()) != null; ) {
+            if (o instanceof ByteBuf b) {
+                sb.append(b.toString(StandardCharsets.ISO_8859_1));
+            }
+            ReferenceCountUtil.release(o);
+        }
+        return sb.toString();
+    }
+
+    @Test
+    @DisplayName("a denied request is answered with Envoy's RBAC body and nothing goes upstream")
+    void deniedAnswer() {
+        EmbeddedChannel ch = channel();
+        ch.writeInbound(ascii("GET /no HTTP/1.1\r\nHost: a\r\n\r\n"));
+        assertThat(outbound(ch)).isEqualTo("HTTP/1.1 403 Forbidden\r\ncontent-length: 19\r\ncontent-type: text/plain\r\n\r\nRBAC: access denied");
+        assertThat(upstream.written).isEmpty();
+        assertThat(ch.isActive()).isTrue();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    @DisplayName("XFCC from the client is replaced by By=<local>;URI=<peer>")
+    void xfccReplaced() {
+        EmbeddedChannel ch = channel();
+        ch.writeInbound(ascii("GET /ok HTTP/1.1\r\nHost: a\r\nX-Forwarded-Client-Cert: By=x;URI=spiffe://evil\r\n"
+                + "x-forwarded-client-cert: second\r\n\r\n"));
+        HttpRequest r = (HttpRequest) upstream.written.get(0);
+        assertThat(r.headers().getAll("x-forwarded-client-cert"))
+                .containsExactly("By=spiffe://cluster.local/ns/prod/sa/backend;URI=spiffe://cluster.local/ns/prod/sa/frontend");
+        upstream.release();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    @DisplayName("Expect: 100-continue: the interim 100 goes out and the exchange ends only with the final response")
+    void interimResponse() {
+        EmbeddedChannel ch = channel();
+        ch.writeInbound(ascii("POST /ok HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"));
+        ch.writeInbound(ascii("GET /no HTTP/1.1\r\nHost: a\r\n\r\n"));
+        filter.onResponse(new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE));
+        filter.onResponse(LastHttpContent.EMPTY_LAST_CONTENT);
+        assertThat(outbound(ch)).isEqualTo("HTTP/1.1 100 Continue\r\n\r\n");
+        ch.writeInbound(ascii("hi"));
+        DefaultHttpResponse ok = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+        ok.headers().set("content-length", 0);
+        filter.onResponse(ok);
+        ch.flush();
+        assertThat(outbound(ch)).as("the queued denied request waits for the final response").isEqualTo("HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+        filter.onResponse(LastHttpContent.EMPTY_LAST_CONTENT);
+        assertThat(outbound(ch)).startsWith("HTTP/1.1 403 Forbidden\r\n");
+        upstream.release();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    @DisplayName("an allowed Upgrade answered 101 turns the connection into opaque bytes both ways")
+    void upgrade() {
+        EmbeddedChannel ch = channel();
+        ch.writeInbound(ascii("GET /ok/ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"));
+        DefaultHttpResponse r = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS);
+        r.headers().set("connection", "Upgrade").set("upgrade", "websocket");
+        filter.onResponse(r);
+        filter.onResponse(LastHttpContent.EMPTY_LAST_CONTENT);
+        assertThat(upstream.upgraded).isTrue();
+        ch.writeInbound(ascii("GET /no HTTP/1.1\r\n\r\n\u0000\u0001"));
+        assertThat(upstream.written).hasSize(3);
+        assertThat(((ByteBuf) upstream.written.get(2)).toString(StandardCharsets.ISO_8859_1)).isEqualTo("GET /no HTTP/1.1\r\n\r\n\u0000\u0001");
+        filter.onResponse(ascii("frame"));
+        ch.flush();
+        assertThat(outbound(ch)).endsWith("frame");
+        upstream.release();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    @DisplayName("a denied Upgrade is answered 403 and the connection closes (what follows cannot be framed)")
+    void deniedUpgrade() {
+        EmbeddedChannel ch = channel();
+        ch.writeInbound(ascii("GET /no HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"));
+        assertThat(outbound(ch)).startsWith("HTTP/1.1 403 Forbidden\r\n").contains("connection: close");
+        assertThat(upstream.written).isEmpty();
+        ch.finishAndReleaseAll();
+    }
+}
