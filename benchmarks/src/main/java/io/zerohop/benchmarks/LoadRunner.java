@@ -53,6 +53,8 @@ public final class LoadRunner {
     private List<String> pathNames = List.of("tcp", "zerohop-embedded", "zerohop-embedded-jdk", "zerohop-node", "haproxy", "stunnel",
             "nghttpx-pair", "nghttpx→zerohop", "zerohop-l4", "zerohop-l7", "haproxy-l7");
     private List<Integer> httpClients = List.of(1, 16);
+    /** h2load's warm-up per run: the JVM paths need a few thousand requests before the JIT has compiled the HTTP codec. */
+    private int httpWarmup = 3;
 
     static final class Result {
         String description;
@@ -88,9 +90,10 @@ public final class LoadRunner {
                 case "--paths" -> r.pathNames = List.of(args[++i].split(","));
                 case "--scenarios" -> r.scenarios = List.of(args[++i].split(","));
                 case "--http-clients" -> r.httpClients = java.util.Arrays.stream(args[++i].split(",")).map(Integer::valueOf).toList();
+                case "--http-warmup" -> r.httpWarmup = Integer.parseInt(args[++i]);
                 default -> {
                     System.err.println("usage: LoadRunner [--paths a,b] [--scenarios bulk1,bulk16,latency,open,idle,http] "
-                            + "[--seconds S] [--idle N] [--http-clients 1,16] [--out DIR]\npaths: tcp, zerohop-embedded, zerohop-embedded-jdk, zerohop-node, "
+                            + "[--seconds S] [--idle N] [--http-clients 1,16] [--http-warmup S] [--out DIR]\npaths: tcp, zerohop-embedded, zerohop-embedded-jdk, zerohop-node, "
                             + "haproxy, stunnel, nghttpx-pair, nghttpx→zerohop (or nghttpx-zerohop), zerohop-l4, zerohop-l7, haproxy-l7");
                     System.exit(2);
                 }
@@ -166,7 +169,7 @@ public final class LoadRunner {
         String loadAfter = Sys.loadAverage();
         out.println("\nload average after: " + loadAfter);
         Files.createDirectories(outDir);
-        String md = Report.markdown(results, machine, started, loadBefore, loadAfter, seconds, idle, scenarios, httpClients);
+        String md = Report.markdown(results, machine, started, loadBefore, loadAfter, seconds, idle, scenarios, httpClients, httpWarmup);
         Files.writeString(outDir.resolve("results.md"), md);
         out.println();
         out.println(md);
@@ -419,7 +422,7 @@ public final class LoadRunner {
      * Small HTTP/1.1 requests through the path: first one allowed request (must be 200) and, when the
      * path has an HTTP rule, one refused request (must be 403), each on its own connection; then
      * h2load per client count ({@code --h1}, keep-alive, one request in flight per connection,
-     * {@code GET /bench}, {@code seconds} measured after 1 s of warm-up).
+     * {@code GET /bench}, {@code seconds} measured after {@code httpWarmup} seconds of warm-up).
      */
     private void http(Paths.BenchPath path, Result res) throws Exception {
         InetSocketAddress front = path.httpFront();
@@ -441,14 +444,14 @@ public final class LoadRunner {
         for (int clients : httpClients) {
             Path logFile = Files.createTempFile("h2load", ".log");
             try {
-                long warmUs = 1_000_000L;
+                long warmUs = httpWarmup * 1_000_000L;
                 List<String> cmd = List.of(h2load, "--h1", "-c", Integer.toString(clients), "-t", "1", "-m", "1",
-                        "-D", Long.toString(Math.max(1, Math.round(seconds))), "--warm-up-time", "1",
+                        "-D", Long.toString(Math.max(1, Math.round(seconds))), "--warm-up-time", Integer.toString(httpWarmup),
                         "--log-file=" + logFile, "http://" + front.getAddress().getHostAddress() + ":" + front.getPort() + Paths.HTTP_PATH);
                 long startUs = Instant.now().toEpochMilli() * 1000;
                 Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
                 String text = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-                if (!p.waitFor((long) seconds + 30, java.util.concurrent.TimeUnit.SECONDS) || p.exitValue() != 0) {
+                if (!p.waitFor((long) seconds + httpWarmup + 30, java.util.concurrent.TimeUnit.SECONDS) || p.exitValue() != 0) {
                     p.destroyForcibly();
                     throw new IOException("h2load failed: " + text.strip());
                 }

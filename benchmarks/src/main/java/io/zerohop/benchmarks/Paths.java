@@ -536,10 +536,11 @@ final class Paths {
                     + "  - from:\n    - source:\n        principals: [\"" + TD + "/ns/bench/sa/client\"]\n" + to;
             io.zerohop.policy.PolicyEngine policy = io.zerohop.policy.PolicyEngine.builder()
                     .policies(io.zerohop.policy.PolicyLoader.fromString(name + ".yaml", yaml)).build();
-            b = Mesh.builder().identityProvider(env.ca).identity(env.serverId).node("node-b").policies(policy)
+            // One event loop per proxy, as the HAProxy pair runs nbthread 1 per process.
+            b = Mesh.builder().identityProvider(env.ca).identity(env.serverId).node("node-b").policies(policy).threads(1)
                     .workloads(WorkloadRegistry.of(List.of(client, server), nodes))
                     .inbound(new InetSocketAddress(serverIp, hbonePort)).build().start().get(10, TimeUnit.SECONDS);
-            a = Mesh.builder().identityProvider(env.ca).identity(env.clientId).node("node-a")
+            a = Mesh.builder().identityProvider(env.ca).identity(env.clientId).node("node-a").threads(1)
                     .workloads(WorkloadRegistry.of(List.of(client, server), nodes)).build().start().get(10, TimeUnit.SECONDS);
             capture = a.capture(Capture.forward(new InetSocketAddress(clientIp, 0), appB));
             return null;

@@ -14,7 +14,8 @@ final class Report {
     private static final double[] PCTS = {50, 90, 99, 99.9};
 
     static String markdown(Map<String, LoadRunner.Result> results, String machine, Instant started, String loadBefore,
-                           String loadAfter, double seconds, int idle, List<String> scenarios, List<Integer> httpClients) {
+                           String loadAfter, double seconds, int idle, List<String> scenarios, List<Integer> httpClients,
+                           int httpWarmup) {
         LoadRunner.Result tcp = results.get("tcp");
         StringBuilder sb = new StringBuilder();
         sb.append("## Load runner results (").append(started).append(")\n\n");
@@ -25,7 +26,7 @@ final class Report {
                 .append("```\n\n");
         sb.append("Ratios in parentheses are to plain TCP (throughput and open rate: higher is better; latency: lower is better).\n\n");
         if (scenarios.contains("http")) {
-            http(sb, results, httpClients, seconds);
+            http(sb, results, httpClients, seconds, httpWarmup);
         }
         if (scenarios.stream().anyMatch(x -> !x.equals("http"))) {
             bytes(sb, results, tcp);
@@ -42,10 +43,11 @@ final class Report {
     }
 
     /** Small HTTP/1.1 requests (h2load): requests/s and latency percentiles per client count. */
-    private static void http(StringBuilder sb, Map<String, LoadRunner.Result> results, List<Integer> clients, double seconds) {
+    private static void http(StringBuilder sb, Map<String, LoadRunner.Result> results, List<Integer> clients, double seconds,
+                             int warmup) {
         LoadRunner.Result tcp = results.get("tcp");
-        sb.append(String.format(Locale.ROOT, "### HTTP/1.1 `GET %s` (h2load --h1, keep-alive, 1 request in flight per connection, %.0f s after 1 s warm-up)%n%n",
-                Paths.HTTP_PATH, seconds));
+        sb.append(String.format(Locale.ROOT, "### HTTP/1.1 `GET %s` (h2load --h1, keep-alive, 1 request in flight per connection, %.0f s after %d s warm-up)%n%n",
+                Paths.HTTP_PATH, seconds, warmup));
         StringBuilder head = new StringBuilder("| path |");
         StringBuilder rule = new StringBuilder("|---|");
         for (int c : clients) {
