@@ -72,13 +72,13 @@ public final class HttpEnforcement {
 
     /**
      * Whether connections to {@code target}:{@code port} are parsed and decided per request: the
-     * port may speak HTTP/1.x ({@code http}, or {@code auto} pending the sniff) and a policy has an
-     * HTTP-level rule for it. {@code http2}/{@code grpc} ports are not parsed yet and stay at L4
-     * (fail closed for ALLOW rules with HTTP fields).
+     * port may speak HTTP ({@code http}, {@code http2}, {@code grpc}, or {@code auto} pending the
+     * sniff) and a policy has an HTTP-level rule for it. Where a connection then cannot be parsed
+     * (an embedded handler on an HTTP/2 port, non-HTTP bytes on an {@code auto} port) it is decided
+     * at L4, which fails closed for ALLOW rules with HTTP fields.
      */
     public boolean enforces(WorkloadRef target, AppProtocol protocol, int port) {
-        return policy != null && (protocol == AppProtocol.HTTP || protocol == AppProtocol.AUTO)
-                && policy.requiresHttp(target, port);
+        return policy != null && protocol != AppProtocol.TCP && policy.requiresHttp(target, port);
     }
 
     /** Node proxy: requests on the tunnel go to {@code upstream} over TCP. */
@@ -90,6 +90,10 @@ public final class HttpEnforcement {
                 whenHttp(stream, protocol, conn,
                         installed -> connectThen(stream, upstream, tcp -> {
                             install(stream, conn, f -> new TcpUpstream(f, tcp));
+                            installed.accept(true);
+                        }),
+                        installed -> connectThen(stream, upstream, tcp -> {
+                            H2Proxy.install(stream, tcp, conn, HttpEnforcement.this::authorize, observer);
                             installed.accept(true);
                         }),
                         installed -> connectThen(stream, upstream, tcp -> {
@@ -116,7 +120,7 @@ public final class HttpEnforcement {
                     stream.pipeline().addLast("zerohop-http-app", (AppBridge) filter.upstream());
                     initApp(app, stream, tunnel);
                     installed.accept(true);
-                }, installed -> {
+                }, null, installed -> {
                     initApp(app, stream, tunnel);
                     installed.accept(app.autoRead());
                 });
@@ -166,6 +170,9 @@ public final class HttpEnforcement {
                     install(ch, conn, f -> new TcpUpstream(f, tcp.channel()));
                     installed.accept(true);
                 }, installed -> {
+                    H2Proxy.install(ch, tcp.channel(), conn, HttpEnforcement.this::authorize, observer);
+                    installed.accept(true);
+                }, installed -> {
                     Relay.join(client, tcp);
                     installed.accept(false);
                 });
@@ -181,43 +188,59 @@ public final class HttpEnforcement {
     }
 
     /**
-     * Runs {@code http} at once for an {@code http} port, or after the sniff for {@code auto}; a
-     * non-HTTP/1 sniff decides at L4 first and runs {@code opaque} only when that allows.
+     * Picks the handling for the port: HTTP/1 ({@code http}, or an {@code auto} sniff that sees a
+     * request line), HTTP/2 ({@code http2}, {@code grpc}, or the preface; {@code h2} null where
+     * HTTP/2 cannot be parsed), else the L4 decision the CONNECT would have got, and {@code opaque}
+     * only when that allows.
      */
-    private void whenHttp(Channel ch, AppProtocol protocol, Conn conn, Step http, Step opaque) {
+    private void whenHttp(Channel ch, AppProtocol protocol, Conn conn, Step http1, Step h2, Step opaque) {
+        java.util.function.Consumer<Boolean> direct = autoRead -> {
+            if (autoRead) {
+                ch.config().setAutoRead(true);
+            }
+        };
         if (protocol == AppProtocol.HTTP) {
-            http.run(autoRead -> {
-                if (autoRead) {
-                    ch.config().setAutoRead(true);
-                }
-            });
+            http1.run(direct);
+            return;
+        }
+        if (protocol == AppProtocol.HTTP2 || protocol == AppProtocol.GRPC) {
+            if (h2 != null) {
+                h2.run(direct);
+            } else {
+                atL4(ch, conn, opaque, direct, protocol + " is not parsed on this path");
+            }
             return;
         }
         Sniffer[] holder = new Sniffer[1];
         java.util.function.Consumer<Boolean> installed = autoRead -> {
             holder[0].replay();
-            if (autoRead) {
-                ch.config().setAutoRead(true);
-            }
+            direct.accept(autoRead);
         };
         holder[0] = new Sniffer(sniffTimeoutMillis, result -> {
             if (result == Sniffer.Result.HTTP1) {
-                http.run(installed);
-                return;
+                http1.run(installed);
+            } else if (result == Sniffer.Result.HTTP2 && h2 != null) {
+                h2.run(installed);
+            } else {
+                atL4(ch, conn, opaque, installed, "first bytes: " + result);
             }
-            Decision d = policy.evaluate(l4(conn));
-            if (!d.allowed()) {
-                log.warn("denied {} -> {} ({}): {} (first bytes not HTTP/1.x: {})",
-                        conn.peer() == null ? "plaintext " + Addresses.authority(conn.source()) : conn.peer(),
-                        Addresses.authority(conn.destination()), conn.localId(), d.explain(), result);
-                reset(ch);
-                return;
-            }
-            opaque.run(installed);
         });
         ch.pipeline().addLast("zerohop-sniff", holder[0]);
         // Later, not now: the HBONE server opens the stream for reading only after initStream returns.
         ch.eventLoop().execute(ch::read);
+    }
+
+    /** The connection cannot be parsed: decided as the CONNECT would have been at L4 (fail closed). */
+    private void atL4(Channel ch, Conn conn, Step opaque, java.util.function.Consumer<Boolean> installed, String why) {
+        Decision d = policy.evaluate(l4(conn));
+        if (!d.allowed()) {
+            log.warn("denied {} -> {} ({}): {} (not parsed as HTTP: {})",
+                    conn.peer() == null ? "plaintext " + Addresses.authority(conn.source()) : conn.peer(),
+                    Addresses.authority(conn.destination()), conn.localId(), d.explain(), why);
+            reset(ch);
+            return;
+        }
+        opaque.run(installed);
     }
 
     private Http1Filter install(Channel ch, Conn conn, Function<Http1Filter, Upstream> upstream) {
@@ -328,9 +351,14 @@ public final class HttpEnforcement {
             headers.merge(e.getKey().toLowerCase(java.util.Locale.ROOT), e.getValue(), (a, b) -> a + "," + b);
         }
         String host = req.headers().get(io.netty.handler.codec.http.HttpHeaderNames.HOST, "");
-        Decision d = policy.evaluate(l4(c).withHttp(new HttpAttributes(req.method().name(), req.uri(), host, headers)));
+        return authorize(c, req.method().name(), req.uri(), host, headers);
+    }
+
+    /** The same for an HTTP/2 request: {@code :method}, {@code :path}, {@code :authority} as the host. */
+    Decision authorize(Conn c, String method, String path, String host, Map<String, String> headers) {
+        Decision d = policy.evaluate(l4(c).withHttp(new HttpAttributes(method, path, host, headers)));
         if (!d.allowed()) {
-            log.debug("denied {} {} {} -> {}: {}", c.peer(), req.method(), req.uri(), Addresses.authority(c.destination()), d.explain());
+            log.debug("denied {} {} {} -> {}: {}", c.peer(), method, path, Addresses.authority(c.destination()), d.explain());
         }
         return d;
     }

@@ -1,0 +1,349 @@
+package io.zerohop.core.internal.http;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2HeadersFrame;
+import io.netty.handler.codec.http2.Http2MultiplexCodecBuilder;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.util.AsciiString;
+import io.netty.util.ReferenceCountUtil;
+import io.zerohop.policy.Decision;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * HTTP/2 (h2c, prior knowledge) enforcement between a downstream connection and an h2c connection
+ * to the workload, with Netty's frame codec and multiplexer on both: each downstream stream is
+ * authorized on its HEADERS; an allowed one gets its own upstream stream and frames are relayed
+ * both ways with per-stream back-pressure (flow-control windows open as the other side accepts);
+ * a denied one is answered locally: {@code 403 RBAC: access denied}, or for gRPC
+ * ({@code content-type: application/grpc*}) Envoy's trailers-only {@code grpc-status: 7}.
+ * Other streams are unaffected.
+ */
+final class H2Proxy {
+    private static final Logger log = LoggerFactory.getLogger(H2Proxy.class);
+    private static final AsciiString XFCC = AsciiString.cached("x-forwarded-client-cert");
+
+    interface Authorizer {
+        Decision authorize(Conn conn, String method, String path, String authority, Map<String, String> headers);
+    }
+
+    private H2Proxy() {}
+
+    /** Installs the server side on {@code downstream} and the client side on the connected {@code upstream}. */
+    @SuppressWarnings("deprecation")
+    static void install(Channel downstream, Channel upstream, Conn conn, Authorizer authorizer, HttpObserver observer) {
+        upstream.pipeline().addLast(Http2FrameCodecBuilder.forClient().autoAckSettingsFrame(true).build(),
+                new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()), new ConnectionEnd(downstream));
+        upstream.config().setAutoRead(true);
+        // Http2MultiplexHandler takes a channel whose parent is not a ServerChannel for a client, and an
+        // HBONE stream's parent is its connection: the older codec asks its own connection instead.
+        downstream.pipeline().addLast("zerohop-h2-codec", Http2MultiplexCodecBuilder.forServer(new ChannelInitializer<Http2StreamChannel>() {
+            @Override
+            protected void initChannel(Http2StreamChannel ch) {
+                ch.pipeline().addLast(new Downstream(upstream, conn, authorizer, observer));
+            }
+        }).build());
+        downstream.pipeline().addLast("zerohop-h2-end", new ConnectionEnd(upstream));
+    }
+
+    /** Either connection ending ends the other. */
+    private static final class ConnectionEnd extends ChannelInboundHandlerAdapter {
+        private final Channel other;
+
+        ConnectionEnd(Channel other) {
+            this.other = other;
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof ChannelInputShutdownEvent) {
+                ctx.close();
+                return;
+            }
+            ctx.fireUserEventTriggered(evt);
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            other.close();
+            ctx.fireChannelInactive();
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            log.debug("h2 connection {} failed", ctx.channel(), cause);
+            ctx.close();
+        }
+    }
+
+    /** One downstream stream (one request). */
+    private static final class Downstream extends ChannelInboundHandlerAdapter {
+        private final Channel upstreamConnection;
+        private final Conn conn;
+        private final Authorizer authorizer;
+        private final HttpObserver observer;
+        private final ArrayDeque<Object> pending = new ArrayDeque<>();
+        private final long start = System.nanoTime();
+        private ChannelHandlerContext ctx;
+        private Http2StreamChannel up;
+        private boolean started;
+        private boolean denied;
+        private boolean logged;
+        private String method = "-";
+        private String path = "-";
+        private Decision decision;
+        private int status;
+        private long requestBytes;
+        private long responseBytes;
+
+        Downstream(Channel upstreamConnection, Conn conn, Authorizer authorizer, HttpObserver observer) {
+            this.upstreamConnection = upstreamConnection;
+            this.conn = conn;
+            this.authorizer = authorizer;
+            this.observer = observer;
+        }
+
+        @Override
+        public void handlerAdded(ChannelHandlerContext ctx) {
+            this.ctx = ctx;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (denied) {
+                ReferenceCountUtil.release(msg);
+                return;
+            }
+            if (!started && msg instanceof Http2HeadersFrame h) {
+                started = true;
+                onRequest(h);
+                return;
+            }
+            if (msg instanceof Http2DataFrame d) {
+                requestBytes += d.content().readableBytes();
+                forward(new DefaultHttp2DataFrame(d.content().retain(), d.isEndStream(), d.padding()));
+                d.release();
+                return;
+            }
+            if (msg instanceof Http2HeadersFrame h) {
+                forward(new DefaultHttp2HeadersFrame(h.headers(), h.isEndStream(), h.padding()));
+                return;
+            }
+            ReferenceCountUtil.release(msg);
+        }
+
+        private void onRequest(Http2HeadersFrame frame) {
+            Http2Headers h = frame.headers();
+            method = String.valueOf(h.method());
+            path = String.valueOf(h.path());
+            String authority = h.authority() == null ? "" : h.authority().toString();
+            Map<String, String> plain = new HashMap<>();
+            for (Map.Entry<CharSequence, CharSequence> e : h) {
+                String name = e.getKey().toString();
+                if (!name.startsWith(":")) {
+                    plain.merge(name, e.getValue().toString(), (a, b) -> a + "," + b);
+                }
+            }
+            try {
+                decision = authorizer.authorize(conn, method, path, authority, plain);
+            } catch (RuntimeException e) {
+                log.warn("authorization failed for {} {} {}, denying", conn.peer(), method, path, e);
+                decision = null;
+            }
+            if (decision == null || !decision.allowed()) {
+                denied = true;
+                deny(h);
+                return;
+            }
+            h.remove(XFCC);
+            String xfcc = conn.xfcc();
+            if (xfcc != null) {
+                h.set(XFCC, xfcc);
+            }
+            pending.add(new DefaultHttp2HeadersFrame(h, frame.isEndStream(), frame.padding()));
+            ctx.channel().config().setAutoRead(false);
+            new Http2StreamChannelBootstrap(upstreamConnection).handler(new Upstream()).open().addListener(f -> {
+                if (!f.isSuccess()) {
+                    log.debug("no upstream h2 stream for {} {}: {}", method, path, f.cause().toString());
+                    releasePending();
+                    status = 503;
+                    respond(new DefaultHttp2Headers().status("503").set("content-type", "text/plain"),
+                            "upstream connect error or disconnect/reset before headers", true);
+                    return;
+                }
+                up = (Http2StreamChannel) f.getNow();
+                if (!ctx.channel().isActive()) {
+                    up.close();
+                    releasePending();
+                    return;
+                }
+                for (Object m; (m = pending.poll()) != null; ) {
+                    up.write(m);
+                }
+                up.flush();
+                ctx.channel().config().setAutoRead(true);
+            });
+        }
+
+        private void deny(Http2Headers request) {
+            CharSequence ct = request.get("content-type");
+            if (ct != null && ct.toString().startsWith("application/grpc")) {
+                // Envoy's local reply for gRPC: trailers-only, PERMISSION_DENIED.
+                status = 200;
+                ctx.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200")
+                        .set("content-type", "application/grpc").set("grpc-status", "7")
+                        .set("grpc-message", "RBAC: access denied"), true));
+            } else {
+                status = 403;
+                respond(new DefaultHttp2Headers().status("403").set("content-type", "text/plain")
+                        .setInt("content-length", Http1Filter.DENIED.length), "RBAC: access denied", false);
+            }
+            // A request body still coming is read and dropped (its flow-control credit returned as it
+            // is read); no RST_STREAM: Node's client drops a response whose stream is reset.
+            finish();
+        }
+
+        private void respond(Http2Headers headers, String body, boolean finish) {
+            byte[] b = body.getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            responseBytes = b.length;
+            ctx.write(new DefaultHttp2HeadersFrame(headers, false));
+            ctx.writeAndFlush(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(b), true));
+            if (finish) {
+                finish();
+            }
+        }
+
+        private void forward(Object frame) {
+            if (up == null) {
+                pending.add(frame);
+                return;
+            }
+            up.writeAndFlush(frame);
+            if (!up.isWritable()) {
+                ctx.channel().config().setAutoRead(false);
+            }
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof Http2ResetFrame r && up != null) {
+                up.writeAndFlush(new DefaultHttp2ResetFrame(r.errorCode()));
+                return;
+            }
+            ctx.fireUserEventTriggered(evt);
+        }
+
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+            if (up != null) {
+                up.config().setAutoRead(ctx.channel().isWritable());
+            }
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            releasePending();
+            if (up != null) {
+                up.close();
+            }
+            finish();
+        }
+
+        private void releasePending() {
+            for (Object m; (m = pending.poll()) != null; ) {
+                ReferenceCountUtil.release(m);
+            }
+        }
+
+        private void finish() {
+            if (logged) {
+                return;
+            }
+            logged = true;
+            observer.request(new HttpObserver.RequestLog(conn, method, path, status, System.nanoTime() - start, decision,
+                    requestBytes, responseBytes, "HTTP/2"));
+        }
+
+        /** The upstream stream of this request: its frames go back downstream as new frames. */
+        private final class Upstream extends ChannelInboundHandlerAdapter {
+            @Override
+            public void channelRead(ChannelHandlerContext uctx, Object msg) {
+                Channel down = ctx.channel();
+                if (msg instanceof Http2HeadersFrame h) {
+                    CharSequence s = h.headers().status();
+                    if (s != null && status == 0 && !s.toString().startsWith("1")) {
+                        status = Integer.parseInt(s.toString());
+                    }
+                    down.write(new DefaultHttp2HeadersFrame(h.headers(), h.isEndStream(), h.padding()));
+                    if (h.isEndStream()) {
+                        down.flush();
+                        finish();
+                    }
+                } else if (msg instanceof Http2DataFrame d) {
+                    responseBytes += d.content().readableBytes();
+                    down.write(new DefaultHttp2DataFrame(d.content().retain(), d.isEndStream(), d.padding()));
+                    d.release();
+                    if (d.isEndStream()) {
+                        down.flush();
+                        finish();
+                    }
+                } else {
+                    ReferenceCountUtil.release(msg);
+                }
+                if (!down.isWritable()) {
+                    uctx.channel().config().setAutoRead(false);
+                }
+            }
+
+            @Override
+            public void channelReadComplete(ChannelHandlerContext uctx) {
+                ctx.channel().flush();
+            }
+
+            @Override
+            public void channelWritabilityChanged(ChannelHandlerContext uctx) {
+                if (uctx.channel().isWritable()) {
+                    ctx.channel().config().setAutoRead(true);
+                }
+            }
+
+            @Override
+            public void userEventTriggered(ChannelHandlerContext uctx, Object evt) {
+                if (evt instanceof Http2ResetFrame r) {
+                    ctx.channel().writeAndFlush(new DefaultHttp2ResetFrame(r.errorCode()));
+                    finish();
+                    return;
+                }
+                uctx.fireUserEventTriggered(evt);
+            }
+
+            @Override
+            public void channelInactive(ChannelHandlerContext uctx) {
+                if (!logged) {
+                    // The upstream stream went away before its response ended: reset ours too.
+                    ctx.channel().writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
+                    finish();
+                }
+            }
+        }
+    }
+}

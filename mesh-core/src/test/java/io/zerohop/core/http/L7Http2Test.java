@@ -1,0 +1,261 @@
+package io.zerohop.core.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.grpc.CallOptions;
+import io.grpc.ManagedChannel;
+import io.grpc.MethodDescriptor;
+import io.grpc.Server;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.stub.ClientCalls;
+import io.grpc.stub.ServerCalls;
+import io.zerohop.core.AppProtocol;
+import io.zerohop.core.Capture;
+import io.zerohop.core.Mesh;
+import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoader;
+import java.io.ByteArrayInputStream;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * HTTP/2 and gRPC enforcement through real tunnels: curl {@code --http2-prior-knowledge}, nghttp and
+ * Node's http2 client against Node's h2c server, grpc-java client and server. Denials as Envoy's:
+ * {@code 403 RBAC: access denied} on h2, trailers-only {@code grpc-status: 7} for gRPC
+ * (envoyproxy/envoy source/extensions/filters/http/rbac/rbac_filter.cc, local reply for gRPC).
+ */
+class L7Http2Test {
+    static final String POLICY = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: backend-h2, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              action: ALLOW
+              rules:
+              - from: [{source: {principals: ["cluster.local/ns/prod/sa/frontend"]}}]
+                to: [{operation: {methods: ["GET"], paths: ["/api/*"]}}]
+              - from: [{source: {principals: ["cluster.local/ns/prod/sa/frontend"]}}]
+                to: [{operation: {methods: ["POST"], paths: ["/upload", "/test.Echo/Allowed", "/test.Echo/Stream"]}}]
+            """;
+
+    static final MethodDescriptor.Marshaller<byte[]> BYTES = new MethodDescriptor.Marshaller<>() {
+        @Override
+        public InputStream stream(byte[] value) {
+            return new ByteArrayInputStream(value);
+        }
+
+        @Override
+        public byte[] parse(InputStream stream) {
+            try {
+                return stream.readAllBytes();
+            } catch (java.io.IOException e) {
+                throw new IllegalStateException(e);
+            }
+        }
+    };
+
+    static MethodDescriptor<byte[], byte[]> method(String name, MethodDescriptor.MethodType type) {
+        return MethodDescriptor.<byte[], byte[]>newBuilder().setType(type).setFullMethodName("test.Echo/" + name)
+                .setRequestMarshaller(BYTES).setResponseMarshaller(BYTES).build();
+    }
+
+    static final MethodDescriptor<byte[], byte[]> ALLOWED = method("Allowed", MethodDescriptor.MethodType.UNARY);
+    static final MethodDescriptor<byte[], byte[]> DENIED = method("Denied", MethodDescriptor.MethodType.UNARY);
+    static final MethodDescriptor<byte[], byte[]> STREAM = method("Stream", MethodDescriptor.MethodType.BIDI_STREAMING);
+
+    static InetAddress backendIp;
+    static Mesh server;
+    static Mesh frontendProxy;
+    static Process nodeApp;
+    static Server grpcApp;
+    static final List<String> grpcSeen = new java.util.concurrent.CopyOnWriteArrayList<>();
+    static InetSocketAddress viaH2;
+    static InetSocketAddress viaGrpc;
+    static InetSocketAddress viaAutoH2;
+
+    @BeforeAll
+    static void start() throws Exception {
+        backendIp = InetAddress.getByName("127.0.0.2");
+        nodeApp = new ProcessBuilder("node", resource("h2c-server.js"), "127.0.0.2").redirectErrorStream(true).start();
+        int h2Port = Integer.parseInt(new java.io.BufferedReader(new java.io.InputStreamReader(nodeApp.getInputStream())).readLine().trim());
+        grpcApp = NettyServerBuilder.forAddress(new InetSocketAddress(backendIp, 0)).addService(ServerServiceDefinition.builder("test.Echo")
+                .addMethod(ALLOWED, ServerCalls.asyncUnaryCall((req, obs) -> {
+                    grpcSeen.add("Allowed");
+                    obs.onNext(("echo " + new String(req, StandardCharsets.UTF_8)).getBytes(StandardCharsets.UTF_8));
+                    obs.onCompleted();
+                }))
+                .addMethod(DENIED, ServerCalls.asyncUnaryCall((req, obs) -> {
+                    grpcSeen.add("Denied");
+                    obs.onNext(req);
+                    obs.onCompleted();
+                }))
+                .addMethod(STREAM, ServerCalls.asyncBidiStreamingCall(obs -> new io.grpc.stub.StreamObserver<byte[]>() {
+                    @Override
+                    public void onNext(byte[] v) {
+                        obs.onNext(v);
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {}
+
+                    @Override
+                    public void onCompleted() {
+                        obs.onCompleted();
+                    }
+                })).build()).build().start();
+        int grpcPort = ((InetSocketAddress) grpcApp.getListenSockets().get(0)).getPort();
+        // A second listener of the node app, undeclared (auto): the h2 preface is sniffed.
+        Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
+                List.of(InetAddress.getByName("127.0.0.3")), Workload.Protocol.HBONE, null, "cluster.local");
+        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp),
+                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(h2Port, AppProtocol.HTTP2, grpcPort, AppProtocol.GRPC));
+        WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of("b", new InetSocketAddress(backendIp, 15008)));
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("h2.yaml", POLICY)).build();
+        server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(policy).node("b")
+                .inbound(new InetSocketAddress(backendIp, 0)).threads(2).build();
+        server.start().get(10, TimeUnit.SECONDS);
+        registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
+        frontendProxy = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
+        InetSocketAddress any = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
+        viaH2 = frontendProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, h2Port)));
+        viaGrpc = frontendProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, grpcPort)));
+        // The same node app reached on a port the registry does not declare: registry says auto.
+        registry.replace(List.of(new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp),
+                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(grpcPort, AppProtocol.GRPC)), frontend), Map.of("b", server.inboundAddress()));
+        viaAutoH2 = frontendProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, h2Port)));
+    }
+
+    static String resource(String name) throws Exception {
+        return Path.of(L7Http2Test.class.getResource("/http/" + name).toURI()).toString();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        frontendProxy.close();
+        server.close();
+        grpcApp.shutdownNow();
+        nodeApp.destroy();
+        nodeApp.waitFor(10, TimeUnit.SECONDS);
+    }
+
+    static String run(String... cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        return out;
+    }
+
+    static final String XFCC = "xfcc=By=spiffe://cluster.local/ns/prod/sa/backend;URI=spiffe://cluster.local/ns/prod/sa/frontend";
+
+    /**
+     * One curl per request: curl 7.88 fails its second request on a reused h2c prior-knowledge
+     * connection to Node's server even without zerohop in between ("Error in the HTTP2 framing layer").
+     */
+    @Test
+    void curlPriorKnowledge() throws Exception {
+        String base = "http://127.0.0.1:" + viaH2.getPort();
+        assertThat(run("curl", "-sS", "--max-time", "20", "--http2-prior-knowledge", "-w", " [%{http_version} %{http_code}]",
+                "-H", "x-forwarded-client-cert: forged", base + "/api/a"))
+                .startsWith("GET /api/a " + XFCC + " len=0").endsWith("[2 200]");
+        assertThat(run("curl", "-sS", "--max-time", "20", "--http2-prior-knowledge", "-w", " [%{http_version} %{http_code}]",
+                base + "/admin")).isEqualTo("RBAC: access denied [2 403]");
+        assertThat(run("curl", "-sS", "--max-time", "20", "--http2-prior-knowledge", "-w", " [%{http_version} %{http_code}]",
+                "--data-binary", "abc", base + "/upload")).startsWith("POST /upload " + XFCC + " len=3").endsWith("[2 200]");
+    }
+
+    @Test
+    void nghttpConcurrentStreams() throws Exception {
+        String base = "http://127.0.0.1:" + viaH2.getPort();
+        String out = run("nghttp", "-n", "-s", base + "/api/1", base + "/denied", base + "/api/2");
+        // -s prints per-stream statistics; -n discards bodies. Status codes appear in the stats table.
+        assertThat(out).contains("200").contains("403");
+        String v = run("nghttp", base + "/denied");
+        assertThat(v).isEqualTo("RBAC: access denied");
+    }
+
+    @Test
+    void nodeHttp2ClientMixesAllowedAndDeniedOnOneSession() throws Exception {
+        String out = run("node", resource("h2-client.js"), Integer.toString(viaH2.getPort()), "/api/n1", "/secret", "POST /upload", "POST /other");
+        List<String> lines = out.lines().toList();
+        assertThat(lines).hasSize(4);
+        assertThat(lines.get(0)).startsWith("200 GET /api/n1 " + XFCC);
+        assertThat(lines.get(1)).isEqualTo("403 RBAC: access denied");
+        assertThat(lines.get(2)).startsWith("200 POST /upload " + XFCC + " len=100000");
+        assertThat(lines.get(3)).isEqualTo("403 RBAC: access denied");
+    }
+
+    @Test
+    void autoPortSniffsThePreface() throws Exception {
+        String base = "http://127.0.0.1:" + viaAutoH2.getPort();
+        assertThat(run("curl", "-sS", "--max-time", "20", "--http2-prior-knowledge", "-w", " %{http_code}", base + "/nope"))
+                .isEqualTo("RBAC: access denied 403");
+        assertThat(run("curl", "-sS", "--max-time", "20", "--http2-prior-knowledge", base + "/api/s")).startsWith("GET /api/s " + XFCC);
+    }
+
+    @Test
+    void grpcAllowedDeniedAndStreaming() throws Exception {
+        ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", viaGrpc.getPort()).usePlaintext().build();
+        try {
+            byte[] r = ClientCalls.blockingUnaryCall(ch, ALLOWED, CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS),
+                    "hi".getBytes(StandardCharsets.UTF_8));
+            assertThat(new String(r, StandardCharsets.UTF_8)).isEqualTo("echo hi");
+            assertThatThrownBy(() -> ClientCalls.blockingUnaryCall(ch, DENIED, CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS),
+                    "no".getBytes(StandardCharsets.UTF_8)))
+                    .isInstanceOfSatisfying(StatusRuntimeException.class, e -> {
+                        assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
+                        assertThat(e.getStatus().getDescription()).isEqualTo("RBAC: access denied");
+                    });
+            assertThat(grpcSeen).doesNotContain("Denied");
+            // A bidirectional stream: 50 messages each way on the same connection, after the denial.
+            List<byte[]> got = new ArrayList<>();
+            java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
+            io.grpc.stub.StreamObserver<byte[]> requests = ClientCalls.asyncBidiStreamingCall(
+                    ch.newCall(STREAM, CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS)), new io.grpc.stub.StreamObserver<>() {
+                        @Override
+                        public void onNext(byte[] v) {
+                            got.add(v);
+                        }
+
+                        @Override
+                        public void onError(Throwable t) {
+                            done.countDown();
+                        }
+
+                        @Override
+                        public void onCompleted() {
+                            done.countDown();
+                        }
+                    });
+            for (int i = 0; i < 50; i++) {
+                requests.onNext(("m" + i).getBytes(StandardCharsets.UTF_8));
+            }
+            requests.onCompleted();
+            assertThat(done.await(20, TimeUnit.SECONDS)).isTrue();
+            assertThat(got).hasSize(50);
+            assertThat(new String(got.get(49), StandardCharsets.UTF_8)).isEqualTo("m49");
+        } finally {
+            ch.shutdownNow();
+        }
+    }
+
+}

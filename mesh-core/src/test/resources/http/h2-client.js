@@ -1,0 +1,21 @@
+// Node's http2 client: several requests on one connection, printing "status body" per line in order.
+// Usage: node h2-client.js PORT PATH...
+const http2 = require('http2');
+const [port, ...paths] = process.argv.slice(2);
+const session = http2.connect(`http://127.0.0.1:${port}`);
+(async () => {
+  for (const p of paths) {
+    const [method, path] = p.includes(' ') ? p.split(' ') : ['GET', p];
+    await new Promise((resolve, reject) => {
+      const req = session.request({ ':method': method, ':path': path });
+      let status, body = '';
+      req.on('response', (h) => { status = h[':status']; });
+      req.setEncoding('utf8');
+      req.on('data', (d) => { body += d; });
+      req.on('end', () => { console.log(`${status} ${body}`); resolve(); });
+      req.on('error', reject);
+      req.end(method === 'POST' ? 'x'.repeat(100000) : undefined);
+    });
+  }
+  session.close();
+})().catch((e) => { console.error(e); process.exit(1); });

@@ -1,0 +1,15 @@
+// An independent h2c (prior knowledge) application: answers with what it received.
+// Usage: node h2c-server.js HOST ; prints the bound port on stdout.
+const http2 = require('http2');
+const crypto = require('crypto');
+const server = http2.createServer();
+server.on('stream', (stream, headers) => {
+  const hash = crypto.createHash('sha256');
+  let len = 0;
+  stream.on('data', (c) => { len += c.length; hash.update(c); });
+  stream.on('end', () => {
+    stream.respond({ ':status': 200, 'content-type': 'text/plain' });
+    stream.end(`${headers[':method']} ${headers[':path']} xfcc=${headers['x-forwarded-client-cert']} len=${len} sha=${hash.digest('hex')}`);
+  });
+});
+server.listen(0, process.argv[2], () => console.log(server.address().port));
