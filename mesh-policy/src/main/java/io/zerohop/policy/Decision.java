@@ -11,8 +11,11 @@ import java.util.Objects;
  * @param policy    the deciding policy, or null when no policy applied
  * @param ruleIndex index of the deciding rule within the policy, -1 when no single rule decided
  * @param reason    short human-readable explanation
+ * @param dryRun    what the {@code istio.io/dry-run} policies in scope would have decided had they
+ *                  been enforced (e.g. {@code DENY by prod/deny-legacy (AuthorizationPolicy DENY, rule 0): ...}),
+ *                  or null when none is in scope; never changes {@link #allowed()}
  */
-public record Decision(boolean allowed, Outcome outcome, PolicyRef policy, int ruleIndex, String reason) {
+public record Decision(boolean allowed, Outcome outcome, PolicyRef policy, int ruleIndex, String reason, String dryRun) {
 
     public enum Outcome {
         /** A rule of an allowing policy matched. */
@@ -37,12 +40,22 @@ public record Decision(boolean allowed, Outcome outcome, PolicyRef policy, int r
         }
     }
 
+    public Decision(boolean allowed, Outcome outcome, PolicyRef policy, int ruleIndex, String reason) {
+        this(allowed, outcome, policy, ruleIndex, reason, null);
+    }
+
+    /** This decision, carrying the would-be verdict of dry-run policies (istio.io/dry-run). */
+    public Decision withDryRun(String wouldBe) {
+        return new Decision(allowed, outcome, policy, ruleIndex, reason, wouldBe);
+    }
+
     public static Decision allowNoPolicy(String reason) {
         return new Decision(true, Outcome.ALLOWED_NO_POLICY, null, -1, reason);
     }
 
     /**
-     * One line for logs and {@code zerohop policy check}, e.g.
+     * One line for logs and {@code zerohop policy check} (with the dry-run verdict appended in
+     * brackets when there is one), e.g.
      * {@code DENY by prod/deny-legacy (AuthorizationPolicy DENY, rule 0): source.principal cluster.local/ns/legacy/sa/old matched}.
      */
     public String explain() {
@@ -62,7 +75,11 @@ public record Decision(boolean allowed, Outcome outcome, PolicyRef policy, int r
             }
             sb.append(')');
         }
-        return sb.append(": ").append(reason).toString();
+        sb.append(": ").append(reason);
+        if (dryRun != null) {
+            sb.append(" [dry-run, not enforced: would ").append(dryRun).append(']');
+        }
+        return sb.toString();
     }
 
     @Override

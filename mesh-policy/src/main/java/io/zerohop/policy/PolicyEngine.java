@@ -54,18 +54,29 @@ public final class PolicyEngine {
         return new State(set, cache);
     }
 
+    /**
+     * Decides {@code request}. When an {@code istio.io/dry-run} policy is in scope, the decision is
+     * the one without it, {@link Decision#dryRun()} says what it would have been, and one INFO line
+     * is logged (as ztunnel logs "dry-run: ... policy match"); the verdict itself never changes.
+     */
     public Decision evaluate(AccessRequest request) {
         State s = state;
+        Decision d;
         if (s.cache != null) {
-            Decision d = s.cache.getIfPresent(request);
+            d = s.cache.getIfPresent(request);
             if (d != null) {
                 return d;
             }
             d = s.policies.compiled().evaluate(request, rootNamespace, customAuthorizer);
             s.cache.put(request, d);
-            return d;
+        } else {
+            d = s.policies.compiled().evaluate(request, rootNamespace, customAuthorizer);
         }
-        return s.policies.compiled().evaluate(request, rootNamespace, customAuthorizer);
+        if (d.dryRun() != null) {
+            LOG.info("dry-run: {} -> {}:{}: {}", request.sourcePrincipal() == null ? request.sourceAddress().getHostAddress()
+                    : request.sourcePrincipal(), request.destination(), request.destinationPort(), d.explain());
+        }
+        return d;
     }
 
     /** Effective PeerAuthentication mode (mesh, then namespace, then workload, then port). */

@@ -2,7 +2,7 @@ package io.zerohop.policy;
 
 /**
  * Invalid policy input. The message reads {@code file:line: field: problem}, for example
- * {@code policies/foo.yaml:12: spec.rules[0].to[0].operation.ports[1]: bad port "70000" (1..65535)}.
+ * {@code policies/foo.yaml:12: spec.rules[0].to[0].operation.ports[1]: bad port (70000)}.
  */
 public final class PolicyLoadException extends Exception {
 

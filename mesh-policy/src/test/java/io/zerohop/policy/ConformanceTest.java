@@ -89,7 +89,6 @@ class ConformanceTest {
                 r().dest("dev", "backend", Map.of("app", "backend")), null);
         denyRule("deny-all: DENY rules [{}]", ap("prod", "deny-all", "{action: DENY, rules: [{}]}"), r(), "prod/deny-all");
         denyRule("deny-all hits plaintext too", ap("prod", "deny-all", "{action: DENY, rules: [{}]}"), r().plaintext(), "prod/deny-all");
-        allow("DENY without rules matches nothing", ap("prod", "deny-none", "{action: DENY}"), r(), null);
         allow("allow-all: rules [{}]", ap("prod", "allow-all", "{rules: [{}]}"), r(), "prod/allow-all");
         allow("allow-all admits plaintext", ap("prod", "allow-all", "{rules: [{}]}"), r().plaintext(), "prod/allow-all");
         String denyLegacy = ap("prod", "deny-legacy", "{action: DENY, rules: [{from: [{source: {principals: [cluster.local/ns/legacy/sa/old]}}]}]}");
@@ -97,8 +96,13 @@ class ConformanceTest {
         allow("DENY not matching leaves ALLOW", ap("prod", "allow-all", "{rules: [{}]}") + denyLegacy, r(), "prod/allow-all");
         allow("only DENY policies: unmatched is allowed", denyLegacy, r(), null);
         allow("AUDIT never changes the decision", ap("prod", "audit", "{action: AUDIT, rules: [{}]}"), r(), null);
-        deny("CUSTOM without an authorizer denies what it matches",
-                ap("prod", "ext", "{action: CUSTOM, provider: {name: opa}, rules: [{}]}"), r(), "prod/ext", Outcome.DENIED_CUSTOM);
+        // ztunnel never receives CUSTOM (pilot/pkg/serviceregistry/ambient/authorization.go): no effect at L4 ...
+        allow("CUSTOM without an authorizer has no effect at L4",
+                ap("prod", "ext", "{action: CUSTOM, provider: {name: opa}, rules: [{}]}"), r(), null);
+        // ... and at L7, without the external authorizer, what it matches is denied (fail closed).
+        deny("CUSTOM without an authorizer denies what it matches at L7",
+                ap("prod", "ext", "{action: CUSTOM, provider: {name: opa}, rules: [{}]}"), r().http("GET", "/"), "prod/ext",
+                Outcome.DENIED_CUSTOM);
         allow("CUSTOM not matching is skipped",
                 ap("prod", "ext", "{action: CUSTOM, provider: {name: opa}, rules: [{to: [{operation: {ports: ['9999']}}]}]}"), r(), null);
         allow("targetRefs policies are recorded, not enforced on workloads",
@@ -178,7 +182,8 @@ class ConformanceTest {
         deny("ALLOW with methods matches nothing at L4", allowTo("{methods: [GET]}"), r(), "prod/p");
         allow("ALLOW with methods at L7", allowTo("{methods: [GET]}"), r().http("GET", "/"), "prod/p");
         deny("ALLOW with methods at L7, other method", allowTo("{methods: [GET]}"), r().http("POST", "/"), "prod/p");
-        denyRule("DENY with methods fails closed at L4", ap("prod", "d", "{action: DENY, rules: [{to: [{operation: {methods: [POST]}}]}]}"), r(), "prod/d");
+        allow("DENY with only methods has no effect at L4 (ztunnel skips the empty match)",
+                ap("prod", "d", "{action: DENY, rules: [{to: [{operation: {methods: [POST]}}]}]}"), r(), null);
         allow("DENY with methods at L7, other method", ap("prod", "d", "{action: DENY, rules: [{to: [{operation: {methods: [POST]}}]}]}"), r().http("GET", "/"), null);
         denyRule("DENY with methods at L7", ap("prod", "d", "{action: DENY, rules: [{to: [{operation: {methods: [POST]}}]}]}"), r().http("POST", "/"), "prod/d");
         allow("DENY keeps its L4 part at L4", ap("prod", "d", "{action: DENY, rules: [{to: [{operation: {ports: ['9090'], methods: [POST]}}]}]}"), r(), null);

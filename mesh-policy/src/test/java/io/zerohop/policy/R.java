@@ -73,6 +73,11 @@ final class R {
         return this;
     }
 
+    R l4() {
+        http = null;
+        return this;
+    }
+
     R sni(String s) {
         sni = s;
         return this;

@@ -10,9 +10,14 @@ import io.zerohop.policy.HttpAttributes;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.PolicyLoader;
 import io.zerohop.policy.WorkloadRef;
+import java.net.InetAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -24,10 +29,13 @@ import picocli.CommandLine.Option;
 final class PolicyCommand {
 
     @Command(name = "check", mixinStandardHelpOptions = true,
-            description = {"Evaluate one connection (or request, with --method/--path) against a policy directory and "
-                    + "print the decision and the deciding policy. Exit code 0 = allow, 3 = deny.",
-                    "Without --workloads, the destination is namespace NS, name WORKLOAD, service account WORKLOAD, "
-                    + "labels app=WORKLOAD (plus any --label)."})
+            description = {"Evaluate one connection (or request, with --method/--path/--host/--header) against a policy "
+                    + "directory and print the decision and the deciding policy, then any load warnings on stderr. "
+                    + "Exit code 0 = allow, 3 = deny.",
+                    "With --workloads, as the proxy does: the destination is the named workload of the registry and the "
+                    + "source workload (labels for Cilium fromEndpoints) is the one owning --source-ip. Without it, the "
+                    + "destination is namespace NS, name WORKLOAD, service account WORKLOAD, labels app=WORKLOAD (plus any "
+                    + "--label) and the source is unknown."})
     static final class Check implements Callable<Integer> {
         @Option(names = "--policies", required = true, description = "Directory (or file) of Istio / Cilium policy YAML")
         Path policies;
@@ -56,8 +64,18 @@ final class PolicyCommand {
         @Option(names = "--method", description = "HTTP method: decide at L7")
         String method;
 
-        @Option(names = "--path", description = "HTTP path: decide at L7")
+        @Option(names = "--path", description = "HTTP path (:path, query included): decide at L7")
         String path;
+
+        @Option(names = "--host", description = "HTTP Host / :authority: decide at L7")
+        String host;
+
+        @Option(names = "--header", description = "HTTP request header NAME=VALUE (repeatable; repeats are joined with \", \" "
+                + "as Envoy does): decide at L7")
+        List<String> headers = new ArrayList<>();
+
+        @Option(names = "--sni", description = "TLS SNI (Istio when-key connection.sni)")
+        String sni;
 
         @Override
         public Integer call() throws Exception {
@@ -77,32 +95,52 @@ final class PolicyCommand {
                 }
                 rest = rest.substring(0, colon);
             }
-            WorkloadRef target = destination(ns, rest);
+            WorkloadRegistry registry = workloads == null ? null : WorkloadRegistry.load(workloads);
+            WorkloadRef target = destination(registry, ns, rest);
+            InetAddress srcIp = Addresses.parseIp(sourceIp, "--source-ip");
+            // As the proxy does (Mesh.accessRequest): the peer's workload is the one owning its address.
+            WorkloadRef sourceWorkload = registry == null ? null
+                    : registry.byAddress(srcIp).map(Workload::ref).orElse(null);
             if (source != null) {
                 SpiffeIds.parse(source);
             }
             var set = Files.isDirectory(policies) ? PolicyLoader.fromDirectory(policies) : PolicyLoader.fromFile(policies);
-            for (String w : set.warnings()) {
-                System.err.println("warning: " + w);
-            }
             PolicyEngine engine = PolicyEngine.builder().rootNamespace(rootNamespace).policies(set).build();
             AccessRequest.Builder req = AccessRequest.builder()
                     .sourcePrincipal(source)
-                    .sourceAddress(Addresses.parseIp(sourceIp, "--source-ip"))
+                    .sourceAddress(srcIp)
                     .destinationAddress(Addresses.parseIp(destIp, "--dest-ip"))
                     .destinationPort(port)
-                    .destination(target);
-            if (method != null || path != null) {
-                req.http(HttpAttributes.of(method == null ? "GET" : method, path == null ? "/" : path));
+                    .destination(target)
+                    .sourceWorkload(sourceWorkload)
+                    .sni(sni);
+            if (method != null || path != null || host != null || !headers.isEmpty()) {
+                req.http(new HttpAttributes(method == null ? "GET" : method, path == null ? "/" : path, host, headerMap()));
             }
             Decision d = engine.evaluate(req.build());
             System.out.println(d.explain());
+            for (String w : set.warnings()) {
+                System.err.println("warning: " + w);
+            }
             return d.allowed() ? 0 : 3;
         }
 
-        private WorkloadRef destination(String ns, String name) throws Exception {
-            if (workloads != null) {
-                Workload w = WorkloadRegistry.load(workloads).byName(ns, name).orElseThrow(() ->
+        private Map<String, String> headerMap() {
+            Map<String, String> out = new LinkedHashMap<>();
+            for (String h : headers) {
+                int eq = h.indexOf('=');
+                if (eq <= 0) {
+                    throw new IllegalArgumentException("--header must be NAME=VALUE, got \"" + h + "\"");
+                }
+                String name = h.substring(0, eq).toLowerCase(Locale.ROOT);
+                out.merge(name, h.substring(eq + 1), (a, b) -> a + ", " + b);
+            }
+            return out;
+        }
+
+        private WorkloadRef destination(WorkloadRegistry registry, String ns, String name) {
+            if (registry != null) {
+                Workload w = registry.byName(ns, name).orElseThrow(() ->
                         new IllegalArgumentException("workload " + ns + "/" + name + " is not in " + workloads));
                 Map<String, String> l = new HashMap<>(w.labels());
                 l.putAll(labels);

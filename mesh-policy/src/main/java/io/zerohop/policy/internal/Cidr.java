@@ -29,11 +29,13 @@ final class Cidr {
         int slash = s.indexOf('/');
         if (slash >= 0) {
             addr = s.substring(0, slash);
-            try {
-                bits = Integer.parseInt(s.substring(slash + 1));
-            } catch (NumberFormatException e) {
+            String b = s.substring(slash + 1);
+            // Go's netip.ParsePrefix: decimal digits only, no leading zero.
+            if (b.isEmpty() || b.length() > 3 || !b.chars().allMatch(c -> c >= '0' && c <= '9')
+                    || (b.length() > 1 && b.charAt(0) == '0')) {
                 return null;
             }
+            bits = Integer.parseInt(b);
         }
         byte[] bytes = parseLiteral(addr);
         if (bytes == null) {
@@ -65,7 +67,9 @@ final class Cidr {
             }
             byte[] b = new byte[4];
             for (int i = 0; i < 4; i++) {
-                if (parts[i].isEmpty() || parts[i].length() > 3 || !parts[i].chars().allMatch(Character::isDigit)) {
+                // Go's netip.ParseAddr refuses leading zeros (010.0.0.1 is octal to some parsers).
+                if (parts[i].isEmpty() || parts[i].length() > 3 || !parts[i].chars().allMatch(c -> c >= '0' && c <= '9')
+                        || (parts[i].length() > 1 && parts[i].charAt(0) == '0')) {
                     return null;
                 }
                 int v = Integer.parseInt(parts[i]);
@@ -111,6 +115,21 @@ final class Cidr {
         }
         int mask = (0xff << (8 - rem)) & 0xff;
         return (b[full] & mask) == (v6Addr[full] & mask);
+    }
+
+    /** Whether {@code other}'s network address lies in this prefix (same family), as Go's Prefix.Contains(other.Addr()). */
+    boolean containsPrefixStart(Cidr other) {
+        if (v4 != other.v4) {
+            return false;
+        }
+        try {
+            InetAddress start = v4 ? InetAddress.getByAddress(new byte[] {(byte) (other.v4Addr >>> 24),
+                    (byte) (other.v4Addr >>> 16), (byte) (other.v4Addr >>> 8), (byte) other.v4Addr})
+                    : InetAddress.getByAddress(other.v6Addr);
+            return contains(start);
+        } catch (java.net.UnknownHostException e) {
+            return false;
+        }
     }
 
     static boolean any(Cidr[] cs, InetAddress a) {

@@ -13,12 +13,20 @@ import java.util.Set;
 final class CiliumCompiler {
 
     private static final Set<String> SPEC_KEYS = Set.of("endpointSelector", "nodeSelector", "ingress", "ingressDeny",
-            "egress", "egressDeny", "labels", "description", "enableDefaultDeny");
+            "egress", "egressDeny", "labels", "description", "enableDefaultDeny", "log");
     private static final Set<String> INGRESS_KEYS = Set.of("fromEndpoints", "fromEntities", "fromCIDR", "fromCIDRSet",
             "toPorts", "authentication", "fromRequires", "fromGroups", "fromNodes", "icmps");
     private static final Set<String> UNSUPPORTED_INGRESS = Set.of("fromRequires", "fromGroups", "fromNodes", "icmps");
-    private static final Set<String> ENTITIES = Set.of("all", "cluster", "world", "host", "remote-node",
-            "kube-apiserver", "health", "init", "ingress", "unmanaged");
+    /** pkg/policy/api EntitySelectorMapping. Over HBONE only all, world*, cluster and cluster-mesh can match. */
+    private static final Set<String> ENTITIES = Set.of("all", "cluster", "cluster-mesh", "world", "world-ipv4",
+            "world-ipv6", "host", "remote-node", "kube-apiserver", "health", "init", "ingress", "unmanaged", "none");
+    private static final String[] L3_INGRESS = {"fromEndpoints", "fromCIDR", "fromCIDRSet", "fromEntities", "fromNodes",
+            "fromGroups"};
+    private static final String[] L3_EGRESS = {"toCIDR", "toCIDRSet", "toEndpoints", "toEntities", "toServices", "toFQDNs",
+            "toGroups", "toNodes"};
+    private static final Set<String> EGRESS_KEYS = Set.of("toEndpoints", "toEntities", "toCIDR", "toCIDRSet", "toPorts",
+            "toServices", "toFQDNs", "toGroups", "toNodes", "toRequires", "icmps", "authentication");
+    private static final Set<String> L4_PROTOCOLS = Set.of("ANY", "TCP", "UDP", "SCTP", "ICMP", "ICMPV6", "VRRP", "IGMP");
     private static final Set<String> HTTP_KEYS = Set.of("method", "path", "host", "headers", "headerMatches");
 
     private CiliumCompiler() {
@@ -37,7 +45,24 @@ final class CiliumCompiler {
         }
         // A namespaced policy only ever selects endpoints of its own namespace.
         Selector selector = Selector.compile(endpointSelector, namespace);
+        if (spec.get("ingress") == null && spec.get("ingressDeny") == null && spec.get("egress") == null
+                && spec.get("egressDeny") == null) {
+            throw spec.error("rule has neither ingress nor egress (ingress, ingressDeny, egress or egressDeny)");
+        }
+        YNode log = spec.get("log");
+        if (log != null) {
+            log.onlyKeys(Set.of("value"));
+            log.string("value", "");
+        }
         if (spec.has("egress") || spec.has("egressDeny")) {
+            // Validated as Cilium does (a malformed egress is an error), then not enforced.
+            for (String key : new String[] {"egress", "egressDeny"}) {
+                if (spec.get(key) != null) {
+                    for (YNode e : spec.get(key).items()) {
+                        egress(e, namespace, key.equals("egressDeny"));
+                    }
+                }
+            }
             warnings.add(ref + ": egress rules ignored (zerohop enforces ingress only)");
         }
         List<YNode> ingressItems = spec.get("ingress") == null ? List.of() : spec.get("ingress").items();
@@ -76,6 +101,7 @@ final class CiliumCompiler {
         List<String> parts = new ArrayList<>();
         if (!n.isNull()) {
             n.onlyKeys(INGRESS_KEYS);
+            l3Combination(n, L3_INGRESS);
             for (String key : UNSUPPORTED_INGRESS) {
                 if (n.has(key)) {
                     throw n.get(key).error(key + " is not supported by zerohop");
@@ -100,13 +126,13 @@ final class CiliumCompiler {
             if (entities != null) {
                 List<String> names = new ArrayList<>();
                 for (YNode e : entities.items()) {
-                    String v = e.text();
-                    if (!ENTITIES.contains(v)) {
-                        throw e.error("unknown entity \"" + v + "\"");
-                    }
+                    String v = entity(e);
                     rule.entityAll |= v.equals("all");
-                    rule.entityCluster |= v.equals("cluster");
+                    // Every HBONE peer with a workload identity is an endpoint of this cluster or of the mesh.
+                    rule.entityCluster |= v.equals("cluster") || v.equals("cluster-mesh");
                     rule.entityWorld |= v.equals("world");
+                    rule.entityWorldV4 |= v.equals("world-ipv4");
+                    rule.entityWorldV6 |= v.equals("world-ipv6");
                     names.add(v);
                 }
                 parts.add("fromEntities " + names);
@@ -117,7 +143,7 @@ final class CiliumCompiler {
             YNode cidrList = n.get("fromCIDR");
             if (cidrList != null) {
                 for (YNode c : cidrList.items()) {
-                    cidrs.add(Fields.cidr(c));
+                    cidrs.add(cidr(c));
                     excepts.add(new Cidr[0]);
                 }
                 rule.hasL3 = true;
@@ -125,12 +151,9 @@ final class CiliumCompiler {
             YNode cidrSet = n.get("fromCIDRSet");
             if (cidrSet != null) {
                 for (YNode c : cidrSet.items()) {
-                    c.onlyKeys(Set.of("cidr", "except", "cidrGroupRef", "cidrGroupSelector"));
-                    if (c.get("cidr") == null) {
-                        throw c.error("only cidr (with except) is supported in fromCIDRSet");
-                    }
-                    cidrs.add(Fields.cidr(c.get("cidr")));
-                    excepts.add(Fields.cidrs(c, "except"));
+                    Cidr[] pair = cidrRule(c);
+                    cidrs.add(pair[0]);
+                    excepts.add(java.util.Arrays.copyOfRange(pair, 1, pair.length));
                 }
                 rule.hasL3 = true;
             }
@@ -156,7 +179,8 @@ final class CiliumCompiler {
         rule.matched = new Decision(!deny, outcome, ref, index, what);
         rule.authMissing = new Decision(false, Outcome.DENIED_AUTHENTICATION, ref, index,
                 "authentication.mode required and the peer has no verified SPIFFE identity");
-        rule.spiffeRejected = new Decision(false, Outcome.DENIED_AUTHENTICATION, ref, index,
+        rule.spiffeRejected = rule.authAlwaysFails ? new Decision(false, Outcome.DENIED_AUTHENTICATION, ref, index,
+                "authentication.mode test-always-fail: authentication never succeeds") : new Decision(false, Outcome.DENIED_AUTHENTICATION, ref, index,
                 "peer SPIFFE identity not accepted by authentication.spiffe"
                         + (rule.spiffeTrustDomain == null ? "" : " (trustDomain " + rule.spiffeTrustDomain + ")"));
         rule.needsL7 = new Decision(false, Outcome.DENIED_DEFAULT, ref, index,
@@ -164,7 +188,129 @@ final class CiliumCompiler {
         return rule;
     }
 
+    /** pkg/policy/api rule_validation.go: one kind of peer selector per rule. */
+    private static void l3Combination(YNode n, String[] members) throws PolicyLoadException {
+        for (String m1 : members) {
+            for (String m2 : members) {
+                if (!m1.equals(m2) && n.get(m1) != null && !n.get(m1).items().isEmpty() && n.get(m2) != null
+                        && !n.get(m2).items().isEmpty()) {
+                    throw n.get(m2).error("Combining " + m1 + " and " + m2 + " is not supported yet");
+                }
+            }
+        }
+    }
+
+    private static String entity(YNode e) throws PolicyLoadException {
+        String v = e.string();
+        if (!ENTITIES.contains(v)) {
+            throw e.error("unsupported entity: " + v);
+        }
+        return v;
+    }
+
+    /** api.CIDR: an address or a prefix (Go netip, no leading zeros). */
+    private static Cidr cidr(YNode c) throws PolicyLoadException {
+        String v = c.string();
+        if (v.isEmpty()) {
+            throw c.error("IP must be specified");
+        }
+        Cidr parsed = Cidr.parse(v);
+        if (parsed == null) {
+            throw c.error("unable to parse CIDR \"" + v + "\"");
+        }
+        return parsed;
+    }
+
+    /** api.CIDRRule: cidr in prefix notation, each except a prefix inside it. [0] = cidr, rest = excepts. */
+    private static Cidr[] cidrRule(YNode c) throws PolicyLoadException {
+        c.onlyKeys(Set.of("cidr", "except", "cidrGroupRef", "cidrGroupSelector"));
+        if (c.get("cidr") == null) {
+            throw c.error("only cidr (with except) is supported in CIDR sets by zerohop (cidrGroupRef needs the API server)");
+        }
+        YNode cn = c.get("cidr");
+        String v = cn.string();
+        Cidr cidr = v.contains("/") ? Cidr.parse(v) : null;
+        if (cidr == null) {
+            throw cn.error("Unable to parse CIDRRule \"" + v + "\" (address/prefix)");
+        }
+        List<Cidr> out = new ArrayList<>();
+        out.add(cidr);
+        YNode except = c.get("except");
+        if (except != null) {
+            for (YNode x : except.items()) {
+                String xs = x.string();
+                Cidr e = xs.contains("/") ? Cidr.parse(xs) : null;
+                if (e == null) {
+                    throw x.error("Unable to parse except \"" + xs + "\" (address/prefix)");
+                }
+                if (!cidr.containsPrefixStart(e)) {
+                    throw x.error("allow CIDR prefix " + v + " does not contain exclude CIDR prefix " + xs);
+                }
+                out.add(e);
+            }
+        }
+        return out.toArray(new Cidr[0]);
+    }
+
+    /** An egress rule, validated as pkg/policy/api does and otherwise unused (zerohop enforces ingress). */
+    private static void egress(YNode n, String namespace, boolean deny) throws PolicyLoadException {
+        if (n.isNull()) {
+            return;
+        }
+        n.onlyKeys(EGRESS_KEYS);
+        l3Combination(n, L3_EGRESS);
+        if (n.get("toServices") != null && !n.get("toServices").items().isEmpty() && n.get("toPorts") != null
+                && !n.get("toPorts").items().isEmpty()) {
+            throw n.get("toServices").error("Combining toServices and ToPorts is not supported yet");
+        }
+        for (String key : new String[] {"toEndpoints", "toRequires"}) {
+            if (n.get(key) != null) {
+                for (YNode s : n.get(key).items()) {
+                    Selector.compile(s.isNull() ? null : s, namespace);
+                }
+            }
+        }
+        if (n.get("toEntities") != null) {
+            for (YNode e : n.get("toEntities").items()) {
+                entity(e);
+            }
+        }
+        if (n.get("toCIDR") != null) {
+            for (YNode c : n.get("toCIDR").items()) {
+                cidr(c);
+            }
+        }
+        if (n.get("toCIDRSet") != null) {
+            for (YNode c : n.get("toCIDRSet").items()) {
+                cidrRule(c);
+            }
+        }
+        if (n.get("toFQDNs") != null) {
+            for (YNode f : n.get("toFQDNs").items()) {
+                f.onlyKeys(Set.of("matchName", "matchPattern"));
+                if (f.string("matchName", "").isEmpty() && f.string("matchPattern", "").isEmpty()) {
+                    throw f.error("one of matchName or matchPattern is required");
+                }
+            }
+        }
+        if (n.get("icmps") != null && !n.get("icmps").items().isEmpty() && n.get("toPorts") != null
+                && !n.get("toPorts").items().isEmpty()) {
+            throw n.get("icmps").error("The ICMPs block may only be present without ToPorts. Define a separate rule to use ToPorts.");
+        }
+        if (n.get("toPorts") != null) {
+            ports(n.get("toPorts"), deny, new ArrayList<>(), false);
+        }
+        if (n.get("authentication") != null) {
+            authentication(new CiliumPolicy.Rule(0), n.get("authentication"), new ArrayList<>());
+        }
+    }
+
     private static CiliumPolicy.Port[] ports(YNode toPorts, boolean deny, List<String> parts) throws PolicyLoadException {
+        return ports(toPorts, deny, parts, true);
+    }
+
+    private static CiliumPolicy.Port[] ports(YNode toPorts, boolean deny, List<String> parts, boolean ingress)
+            throws PolicyLoadException {
         List<CiliumPolicy.Port> out = new ArrayList<>();
         List<String> texts = new ArrayList<>();
         for (YNode pr : toPorts.items()) {
@@ -176,18 +322,37 @@ final class CiliumCompiler {
             }
             CiliumPolicy.Http[] http = null;
             YNode rules = pr.get("rules");
+            boolean hasL7 = false;
             if (rules != null) {
                 if (deny) {
                     throw rules.error("L7 rules are not allowed in ingressDeny");
                 }
                 rules.onlyKeys(Set.of("http", "dns", "kafka", "l7proto", "l7"));
-                for (String key : new String[] {"dns", "kafka", "l7proto", "l7"}) {
-                    if (rules.has(key)) {
-                        throw rules.get(key).error(key + " rules are not supported by zerohop");
+                if (ingress && rules.get("dns") != null && !rules.get("dns").items().isEmpty()) {
+                    throw rules.get("dns").error("DNS rules are not allowed on ingress");
+                }
+                // L7Rules.IsEmpty: an empty list is no rule at all (the port stays a plain L4 allow).
+                int types = 0;
+                for (String key : new String[] {"http", "kafka", "dns"}) {
+                    types += rules.get(key) != null && !rules.get(key).items().isEmpty() ? 1 : 0;
+                }
+                types += rules.get("l7proto") != null ? 1 : 0;
+                if (rules.get("l7") != null && rules.get("l7proto") == null) {
+                    throw rules.get("l7").error("'l7' may only be specified when a 'l7proto' is also specified");
+                }
+                if (types > 1) {
+                    throw rules.error("multiple L7 protocol rule types specified in single rule");
+                }
+                hasL7 = types > 0;
+                if (ingress) {
+                    for (String key : new String[] {"kafka", "l7proto"}) {
+                        if (rules.has(key)) {
+                            throw rules.get(key).error(key + " rules are not supported by zerohop");
+                        }
                     }
                 }
                 YNode httpNode = rules.get("http");
-                if (httpNode != null) {
+                if (httpNode != null && !httpNode.items().isEmpty()) {
                     List<YNode> items = httpNode.items();
                     http = new CiliumPolicy.Http[items.size()];
                     for (int i = 0; i < items.size(); i++) {
@@ -201,34 +366,67 @@ final class CiliumCompiler {
                 out.add(new CiliumPolicy.Port(0, 65535, CiliumPolicy.PROTO_ANY, http, "any"));
                 texts.add("any");
             }
+            if (rules != null && rules.get("dns") != null && !rules.get("dns").items().isEmpty() && portItems.isEmpty()) {
+                throw rules.get("dns").error("Port 53 must be specified for DNS rules");
+            }
+            if (portItems.size() > 40) {
+                throw pr.get("ports").error("too many ports, the max is 40");
+            }
             for (YNode p : portItems) {
                 p.onlyKeys(Set.of("port", "endPort", "protocol"));
                 YNode portNode = p.get("port");
-                int port = 0;
-                if (portNode != null) {
-                    String text = portNode.text();
-                    if (!text.isEmpty() && !Character.isDigit(text.charAt(0))) {
-                        throw portNode.error("named port \"" + text + "\" is not supported (use the port number)");
-                    }
-                    port = Fields.port(portNode, true);
+                if (portNode == null || portNode.string().isEmpty()) {
+                    throw (portNode == null ? p : portNode).error("Port must be specified");
                 }
+                String text = portNode.string();
+                if (isSvcName(text)) {
+                    throw portNode.error("named port \"" + text + "\" is not supported by zerohop (use the port number)");
+                }
+                int port = parseUint16(text);
+                if (port < 0) {
+                    throw portNode.error("Unable to parse port \"" + text + "\"");
+                }
+                // Cilium: an endPort at or below port means the single port.
                 int endPort = port == 0 ? 65535 : port;
-                if (p.get("endPort") != null) {
-                    endPort = Fields.port(p.get("endPort"), false);
-                    if (endPort < port) {
-                        throw p.get("endPort").error("endPort " + endPort + " is below port " + port);
+                if (p.get("endPort") != null && port != 0) {
+                    YNode ep = p.get("endPort");
+                    if (!"int".equals(ep.tag)) {
+                        throw ep.error("expected an integer, found " + ep.describe());
                     }
+                    long e;
+                    try {
+                        e = Long.parseLong(ep.text());
+                    } catch (NumberFormatException ex) {
+                        throw ep.error("bad endPort " + ep.text());
+                    }
+                    if (e > 65535) {
+                        throw ep.error("bad endPort " + e + " (0..65535)");
+                    }
+                    endPort = (int) Math.max(port, e);
                 }
-                String proto = p.text("protocol", "ANY").toUpperCase(Locale.ROOT);
+                String proto = p.string("protocol", "ANY").toUpperCase(Locale.ROOT);
+                if (proto.isEmpty()) {
+                    proto = "ANY";
+                }
+                if (!L4_PROTOCOLS.contains(proto)) {
+                    throw p.get("protocol").error("invalid protocol \"" + proto + "\", must be { TCP | UDP | SCTP | ICMP | ICMPv6 | VRRP | IGMP | ANY }");
+                }
+                boolean dnsRules = rules != null && rules.get("dns") != null;
+                if (hasL7 && !dnsRules && !proto.equals("TCP")) {
+                    throw (p.get("protocol") == null ? p : p.get("protocol")).error(
+                            "L7 rules can only apply to TCP (not " + proto + ") except for DNS rules");
+                }
+                if (hasL7 && port == 0) {
+                    throw portNode.error("L7 rules can not be used when a port is 0");
+                }
                 int protocol = switch (proto) {
                     case "ANY" -> CiliumPolicy.PROTO_ANY;
                     case "TCP" -> CiliumPolicy.PROTO_TCP;
-                    case "UDP", "SCTP", "ICMP", "ICMPV6", "VRRP", "IGMP" -> CiliumPolicy.PROTO_OTHER;
-                    default -> throw p.get("protocol").error("unknown protocol \"" + proto + "\" (TCP, UDP, SCTP, ANY)");
+                    default -> CiliumPolicy.PROTO_OTHER;
                 };
-                String text = (port == 0 ? "any" : port + (endPort != port ? "-" + endPort : "")) + "/" + proto;
-                texts.add(text);
-                out.add(new CiliumPolicy.Port(port, endPort, protocol, http, text));
+                String desc = (port == 0 ? "any" : port + (endPort != port ? "-" + endPort : "")) + "/" + proto;
+                texts.add(desc);
+                out.add(new CiliumPolicy.Port(port, endPort, protocol, http, desc));
             }
             if (http != null) {
                 List<String> h = new ArrayList<>();
@@ -240,6 +438,54 @@ final class CiliumCompiler {
         }
         parts.add("toPorts " + String.join(" ", texts));
         return out.toArray(new CiliumPolicy.Port[0]);
+    }
+
+    /** IANA service name (RFC 6335), as Cilium's iana.IsSvcName: then the port is named, not numeric. */
+    static boolean isSvcName(String s) {
+        if (s.isEmpty() || s.length() > 15 || s.startsWith("-") || s.endsWith("-") || s.contains("--")) {
+            return false;
+        }
+        boolean letter = false;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isLetter(c) && c < 128) {
+                letter = true;
+            } else if (!(c >= '0' && c <= '9') && c != '-') {
+                return false;
+            }
+        }
+        return letter;
+    }
+
+    /** Go's strconv.ParseUint(s, 0, 16): decimal, or 0x / 0o / 0b prefixed, or leading-0 octal; -1 if invalid. */
+    static int parseUint16(String s) {
+        int radix = 10;
+        String digits = s;
+        if (s.length() > 1 && s.charAt(0) == '0') {
+            char k = Character.toLowerCase(s.charAt(1));
+            if (k == 'x' || k == 'o' || k == 'b') {
+                radix = k == 'x' ? 16 : k == 'o' ? 8 : 2;
+                digits = s.substring(2);
+            } else {
+                radix = 8;
+                digits = s.substring(1);
+            }
+        }
+        digits = digits.replace("_", "");
+        if (digits.isEmpty()) {
+            return -1;
+        }
+        for (int i = 0; i < digits.length(); i++) {
+            if (Character.digit(digits.charAt(i), radix) < 0) {
+                return -1;
+            }
+        }
+        try {
+            long v = Long.parseLong(digits, radix);
+            return v > 65535 ? -1 : (int) v;
+        } catch (NumberFormatException e) {
+            return -1;
+        }
     }
 
     private static CiliumPolicy.Http http(YNode n) throws PolicyLoadException {
@@ -254,10 +500,20 @@ final class CiliumCompiler {
         String[] names = new String[headers.size()];
         String[] values = new String[headers.size()];
         for (int i = 0; i < headers.size(); i++) {
+            // pkg/envoy/xds_server.go: split at the first space; "Name: value" drops the trailing ':' of
+            // the name and matches the rest exactly; without a space the whole entry is a name to be present.
             String h = headers.get(i);
-            int colon = h.indexOf(':');
-            names[i] = (colon < 0 ? h : h.substring(0, colon)).trim().toLowerCase(Locale.ROOT);
-            values[i] = colon < 0 ? null : h.substring(colon + 1).trim();
+            int space = h.indexOf(' ');
+            String name = space < 0 ? h : h.substring(0, space);
+            if (space >= 0) {
+                int end = name.length();
+                while (end > 0 && name.charAt(end - 1) == ':') {
+                    end--;
+                }
+                name = name.substring(0, end);
+            }
+            names[i] = name.toLowerCase(Locale.ROOT);
+            values[i] = space < 0 ? null : h.substring(space + 1);
             if (names[i].isEmpty()) {
                 throw n.get("headers").items().get(i).error("empty header name");
             }
@@ -268,30 +524,44 @@ final class CiliumCompiler {
     private static void authentication(CiliumPolicy.Rule rule, YNode auth, List<String> parts) throws PolicyLoadException {
         auth.onlyKeys(Set.of("mode", "spiffe"));
         YNode modeNode = auth.get("mode");
-        String mode = modeNode == null ? "" : modeNode.text();
+        String mode = modeNode == null ? "" : modeNode.string();
         switch (mode) {
             case "required" -> rule.authRequired = true;
             case "disabled" -> rule.authRequired = false;
+            case "test-always-fail" -> {
+                rule.authRequired = true;
+                rule.authAlwaysFails = true;
+                parts.add("authentication test-always-fail");
+            }
             default -> throw (modeNode == null ? auth : modeNode).error(
-                    "unknown authentication mode \"" + mode + "\" (required, disabled)");
+                    "unknown authentication mode \"" + mode + "\" (disabled, required, test-always-fail)");
         }
         YNode spiffe = auth.get("spiffe");
         if (spiffe != null) {
             if (!rule.authRequired) {
                 throw spiffe.error("authentication.spiffe needs mode: required");
             }
-            spiffe.onlyKeys(Set.of("trustDomain", "identities"));
-            String td = spiffe.text("trustDomain", null);
+            spiffe.onlyKeys(Set.of("trustDomain", "identities", "identity"));
+            String td = spiffe.string("trustDomain", null);
             if (td != null && (td.isEmpty() || td.indexOf('/') >= 0 || td.indexOf(':') >= 0)) {
                 throw spiffe.get("trustDomain").error("bad trust domain \"" + td + "\"");
             }
             rule.spiffeTrustDomain = td;
             YNode ids = spiffe.get("identities");
+            YNode one = spiffe.get("identity");
+            if (ids != null && one != null) {
+                throw one.error("set identity or identities, not both");
+            }
+            if (one != null) {
+                // The seed article's singular form: one identity.
+                one.string();
+                ids = new YNode(YNode.Type.LIST, one.file, one.line, one.path, null, null, List.of(one));
+            }
             if (ids != null) {
                 List<YNode> items = ids.items();
                 rule.spiffeIdentities = new StringMatch[items.size()];
                 for (int i = 0; i < items.size(); i++) {
-                    String id = items.get(i).text();
+                    String id = items.get(i).string();
                     boolean wildcard = id.startsWith("*") || id.endsWith("*");
                     if (!wildcard && !id.startsWith("spiffe://")) {
                         throw items.get(i).error("identity \"" + id + "\" must be a SPIFFE ID (spiffe://...)");
@@ -301,7 +571,11 @@ final class CiliumCompiler {
                     }
                     rule.spiffeIdentities[i] = StringMatch.parse(id);
                 }
-                parts.add("authentication spiffe " + Fields.strings(spiffe, "identities"));
+                List<String> idTexts = new ArrayList<>();
+                for (YNode item : items) {
+                    idTexts.add(item.text());
+                }
+                parts.add("authentication spiffe " + idTexts);
             } else if (td != null) {
                 parts.add("authentication spiffe trustDomain " + td);
             }

@@ -44,6 +44,10 @@ final class CiliumPolicy {
         boolean entityAll;
         boolean entityCluster;
         boolean entityWorld;
+        boolean entityWorldV4;
+        boolean entityWorldV6;
+        /** authentication.mode test-always-fail: Cilium's test mode, authentication never succeeds. */
+        boolean authAlwaysFails;
         Cidr[] cidrs = new Cidr[0];
         Cidr[][] cidrExcept = new Cidr[0][];
         boolean hasL3;
@@ -72,7 +76,9 @@ final class CiliumPolicy {
             if (entityCluster && endpoint) {
                 return true;
             }
-            if (entityWorld && !endpoint) {
+            if (!endpoint && (entityWorld
+                    || (entityWorldV4 && r.sourceAddress() instanceof java.net.Inet4Address)
+                    || (entityWorldV6 && r.sourceAddress() instanceof java.net.Inet6Address))) {
                 return true;
             }
             for (Selector s : fromEndpoints) {
@@ -120,6 +126,9 @@ final class CiliumPolicy {
 
         /** Our extension of {@code mode: required}: trust domain and identity list of the peer. */
         boolean spiffeAccepts(String principal) {
+            if (authAlwaysFails) {
+                return false;
+            }
             if (spiffeTrustDomain != null) {
                 int end = Peer.tdEnd(principal);
                 if (!Peer.regionEquals(principal, Peer.SCHEME, end, spiffeTrustDomain)) {

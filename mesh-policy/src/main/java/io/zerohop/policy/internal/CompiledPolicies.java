@@ -38,10 +38,13 @@ public final class CompiledPolicies {
     private final Map<String, PeerAuthn[]> workloadPeerAuthn;
     private final List<PolicyRef> refs;
     private final List<String> warnings;
+    /** Namespaces holding an istio.io/dry-run AuthorizationPolicy. */
+    private final java.util.Set<String> dryRunNamespaces;
 
     private CompiledPolicies(Map<String, LabelIndex> istio, Map<String, LabelIndex> cilium, LabelIndex ciliumClusterwide,
                              Map<String, PeerAuthn> namespacePeerAuthn, Map<String, PeerAuthn[]> workloadPeerAuthn,
-                             List<PolicyRef> refs, List<String> warnings) {
+                             List<PolicyRef> refs, List<String> warnings, java.util.Set<String> dryRunNamespaces) {
+        this.dryRunNamespaces = dryRunNamespaces;
         this.istio = istio;
         this.cilium = cilium;
         this.ciliumClusterwide = ciliumClusterwide;
@@ -61,14 +64,33 @@ public final class CompiledPolicies {
 
     // ---------------------------------------------------------------- evaluation
 
+    static final Decision PATH_REJECTED = new Decision(false, Decision.Outcome.DENIED_DEFAULT, null, -1,
+            "request path contains %00, which Envoy rejects (400) before any AuthorizationPolicy");
+
+    /**
+     * Decides {@code r}. When an {@code istio.io/dry-run} policy is in scope, the decision also
+     * carries what it would have been with the dry-run policies enforced (only then does this allocate).
+     */
     public Decision evaluate(AccessRequest r, String rootNamespace, CustomAuthorizer custom) {
+        Decision d = evaluate(r, rootNamespace, custom, false);
+        if (!dryRunNamespaces.isEmpty() && (dryRunNamespaces.contains(rootNamespace)
+                || dryRunNamespaces.contains(r.destination().namespace()))) {
+            Decision wouldBe = evaluate(r, rootNamespace, custom, true);
+            if (wouldBe != d) {
+                return d.withDryRun(wouldBe.explain());
+            }
+        }
+        return d;
+    }
+
+    private Decision evaluate(AccessRequest r, String rootNamespace, CustomAuthorizer custom, boolean dryRun) {
         if (r.sourcePrincipal() == null) {
             PeerAuthn.Result m = mtls(r.destination(), r.destinationPort(), rootNamespace);
             if (m.plaintextDenied() != null) {
                 return m.plaintextDenied();
             }
         }
-        Decision i = istio(r, rootNamespace, custom);
+        Decision i = istio(r, rootNamespace, custom, dryRun);
         if (i != null && !i.allowed()) {
             return i;
         }
@@ -128,48 +150,51 @@ public final class CompiledPolicies {
     }
 
     /** Istio step; null when no AuthorizationPolicy is in scope at all. */
-    private Decision istio(AccessRequest r, String root, CustomAuthorizer custom) {
+    private Decision istio(AccessRequest r, String root, CustomAuthorizer custom, boolean dryRun) {
         String ns = r.destination().namespace();
         LabelIndex g = istio.get(root);
         LabelIndex n = ns.equals(root) ? null : istio.get(ns);
         if (g == null && n == null) {
             return null;
         }
-        Decision d = istioScan(g, r, IstioPolicy.CUSTOM, custom);
+        if (r.http() != null && PathNormalizer.forIstio(r.http().path()) == null) {
+            return PATH_REJECTED;
+        }
+        Decision d = istioScan(g, r, IstioPolicy.CUSTOM, custom, dryRun);
         if (d == null) {
-            d = istioScan(n, r, IstioPolicy.CUSTOM, custom);
+            d = istioScan(n, r, IstioPolicy.CUSTOM, custom, dryRun);
         }
         if (d != null) {
             return d;
         }
-        d = istioScan(g, r, IstioPolicy.DENY, null);
+        d = istioScan(g, r, IstioPolicy.DENY, null, dryRun);
         if (d == null) {
-            d = istioScan(n, r, IstioPolicy.DENY, null);
+            d = istioScan(n, r, IstioPolicy.DENY, null, dryRun);
         }
         if (d != null) {
             return d;
         }
-        d = istioScan(g, r, IstioPolicy.ALLOW, null);
+        d = istioScan(g, r, IstioPolicy.ALLOW, null, dryRun);
         if (d == null) {
-            d = istioScan(n, r, IstioPolicy.ALLOW, null);
+            d = istioScan(n, r, IstioPolicy.ALLOW, null, dryRun);
         }
         if (d != null) {
             return d;
         }
         // Istio: once any ALLOW policy applies to the workload, unmatched requests are denied.
-        d = istioScan(g, r, -IstioPolicy.ALLOW, null);
+        d = istioScan(g, r, -IstioPolicy.ALLOW, null, dryRun);
         if (d == null) {
-            d = istioScan(n, r, -IstioPolicy.ALLOW, null);
+            d = istioScan(n, r, -IstioPolicy.ALLOW, null, dryRun);
         }
         return d != null ? d : ISTIO_OPEN;
     }
 
-    private static Decision istioScan(LabelIndex idx, AccessRequest r, int action, CustomAuthorizer custom) {
+    private static Decision istioScan(LabelIndex idx, AccessRequest r, int action, CustomAuthorizer custom, boolean dryRun) {
         if (idx == null) {
             return null;
         }
         for (Object o : idx.unindexed) {
-            Decision d = istioCheck((IstioPolicy) o, r, action, custom);
+            Decision d = istioCheck((IstioPolicy) o, r, action, custom, dryRun);
             if (d != null) {
                 return d;
             }
@@ -180,7 +205,7 @@ public final class CompiledPolicies {
                 continue;
             }
             for (Object o : bucket) {
-                Decision d = istioCheck((IstioPolicy) o, r, action, custom);
+                Decision d = istioCheck((IstioPolicy) o, r, action, custom, dryRun);
                 if (d != null) {
                     return d;
                 }
@@ -190,8 +215,13 @@ public final class CompiledPolicies {
     }
 
     /** {@code action} negative: "does an ALLOW policy apply?", answered with its no-match decision. */
-    private static Decision istioCheck(IstioPolicy p, AccessRequest r, int action, CustomAuthorizer custom) {
-        if (p.action != (action < 0 ? -action : action) || !p.selects(r.destination())) {
+    private static Decision istioCheck(IstioPolicy p, AccessRequest r, int action, CustomAuthorizer custom,
+                                       boolean dryRun) {
+        if (p.action != (action < 0 ? -action : action) || (p.dryRun && !dryRun) || !p.selects(r.destination())) {
+            return null;
+        }
+        if (p.action == IstioPolicy.CUSTOM && custom == null && r.http() == null) {
+            // istiod never sends CUSTOM policies to ztunnel: without an external authorizer, no effect at L4.
             return null;
         }
         if (action < 0) {
@@ -326,11 +356,16 @@ public final class CompiledPolicies {
         private final Map<String, List<PeerAuthn>> workloadPeerAuthn = new HashMap<>();
         private final List<PolicyRef> refs = new ArrayList<>();
         private final List<String> warnings = new ArrayList<>();
+        private final java.util.Set<String> dryRunNamespaces = new java.util.HashSet<>();
 
         void add(IstioPolicy p) {
             refs.add(p.ref);
-            String key = p.selectorKeys == null ? null : p.selectorKeys[0];
-            String value = p.selectorKeys == null ? null : p.selectorValues[0];
+            if (p.dryRun) {
+                dryRunNamespaces.add(p.namespace);
+            }
+            boolean indexed = p.selectorKeys != null && p.selectorKeys.length > 0;
+            String key = indexed ? p.selectorKeys[0] : null;
+            String value = indexed ? p.selectorValues[0] : null;
             istio.computeIfAbsent(p.namespace, k -> new LabelIndex.Builder()).add(p, key, value);
         }
 
@@ -385,7 +420,8 @@ public final class CompiledPolicies {
             Map<String, PeerAuthn[]> w = new HashMap<>();
             workloadPeerAuthn.forEach((k, v) -> w.put(k, v.toArray(new PeerAuthn[0])));
             return new CompiledPolicies(i, c, anyClusterwide ? clusterwide.build() : LabelIndex.EMPTY,
-                    new HashMap<>(namespacePeerAuthn), w, List.copyOf(refs), List.copyOf(warnings));
+                    new HashMap<>(namespacePeerAuthn), w, List.copyOf(refs), List.copyOf(warnings),
+                    java.util.Set.copyOf(dryRunNamespaces));
         }
     }
 }

@@ -85,7 +85,8 @@ final class Fields {
             if (e.getValue().isNull()) {
                 out.put(e.getKey(), "");
             } else {
-                out.put(e.getKey(), e.getValue().text());
+                // Label values are strings in Kubernetes: "version: 1" is refused by the API server.
+                out.put(e.getKey(), e.getValue().string());
             }
         }
         return out;

@@ -4,6 +4,11 @@ import io.zerohop.policy.PolicyLoadException;
 import io.zerohop.policy.PolicyRef;
 import io.zerohop.policy.PolicyRef.Kind;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.CharBuffer;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CoderResult;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -46,15 +51,44 @@ public final class Loader {
     public static CompiledPolicies loadFiles(List<Path> files) throws PolicyLoadException {
         Loader l = new Loader();
         for (Path f : files) {
-            String text;
-            try {
-                text = Files.readString(f, StandardCharsets.UTF_8);
-            } catch (IOException e) {
-                throw new PolicyLoadException(f.toString(), 0, "", "cannot read: " + e.getMessage(), e);
-            }
-            l.addText(f.toString(), text);
+            l.addText(f.toString(), readUtf8(f));
         }
         return l.finish();
+    }
+
+    /** The file's text; a file that is not UTF-8 fails naming file, line and byte offset. */
+    static String readUtf8(Path f) throws PolicyLoadException {
+        byte[] bytes;
+        try {
+            long size = Files.size(f);
+            if (size > YamlDocuments.MAX_CHARS) {
+                throw new PolicyLoadException(f.toString(), 0, "", "too large: " + size + " bytes (limit "
+                        + YamlDocuments.MAX_CHARS + ")");
+            }
+            bytes = Files.readAllBytes(f);
+        } catch (IOException e) {
+            throw new PolicyLoadException(f.toString(), 0, "", "cannot read: " + e.getMessage(), e);
+        }
+        CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
+        ByteBuffer in = ByteBuffer.wrap(bytes);
+        CharBuffer out = CharBuffer.allocate(bytes.length);
+        CoderResult r = decoder.decode(in, out, true);
+        if (r.isError()) {
+            int offset = in.position();
+            int line = 1;
+            for (int i = 0; i < offset; i++) {
+                if (bytes[i] == '\n') {
+                    line++;
+                }
+            }
+            throw new PolicyLoadException(f.toString(), line, "", String.format(
+                    "not UTF-8 text (byte 0x%02x at offset %d); policy files must be UTF-8", bytes[offset] & 0xff, offset));
+        }
+        decoder.flush(out);
+        out.flip();
+        String text = out.toString();
+        return text.startsWith("\uFEFF") ? text.substring(1) : text;
     }
 
     public static CompiledPolicies loadString(String name, String yaml) throws PolicyLoadException {
@@ -91,19 +125,8 @@ public final class Loader {
             }
             return;
         }
-        Kind k = switch (kind) {
-            case "AuthorizationPolicy" -> isIstio(apiVersion) ? Kind.AUTHORIZATION_POLICY : null;
-            case "PeerAuthentication" -> isIstio(apiVersion) ? Kind.PEER_AUTHENTICATION : null;
-            case "CiliumNetworkPolicy" -> apiVersion.equals("cilium.io/v2") ? Kind.CILIUM_NETWORK_POLICY : null;
-            case "CiliumClusterwideNetworkPolicy" ->
-                    apiVersion.equals("cilium.io/v2") ? Kind.CILIUM_CLUSTERWIDE_NETWORK_POLICY : null;
-            default -> null;
-        };
+        Kind k = kind(doc, kind, apiVersion);
         if (k == null) {
-            String what = (apiVersion.isEmpty() ? "?" : apiVersion) + " " + (kind.isEmpty() ? "?" : kind);
-            if (skippedKinds.add(what)) {
-                out.warn(doc.file + ":" + doc.line + ": skipped unsupported kind " + what);
-            }
             return;
         }
         doc.onlyKeys(TOP_KEYS);
@@ -135,8 +158,9 @@ public final class Loader {
             throw doc.get("specs").error("unknown field");
         }
         switch (k) {
-            case AUTHORIZATION_POLICY -> out.add(IstioCompiler.authorizationPolicy(ref, namespace, spec));
-            case PEER_AUTHENTICATION -> out.add(PeerAuthn.compile(ref, namespace, spec));
+            case AUTHORIZATION_POLICY -> out.add(IstioCompiler.authorizationPolicy(ref, namespace, spec,
+                    dryRunAnnotation(meta), out.warnings()));
+            case PEER_AUTHENTICATION -> out.add(PeerAuthn.compile(ref, namespace, spec, out.warnings()));
             default -> {
                 String ns = clusterwide ? null : namespace;
                 List<YNode> specs = new ArrayList<>();
@@ -158,7 +182,62 @@ public final class Loader {
         }
     }
 
-    private static boolean isIstio(String apiVersion) {
-        return apiVersion.equals("security.istio.io/v1") || apiVersion.equals("security.istio.io/v1beta1");
+    /** The {@code istio.io/dry-run} annotation's node, or null. */
+    private static YNode dryRunAnnotation(YNode meta) throws PolicyLoadException {
+        YNode annotations = meta.get("annotations");
+        if (annotations == null) {
+            return null;
+        }
+        annotations.requireMap();
+        return annotations.get("istio.io/dry-run");
+    }
+
+    private static final String ISTIO_GROUP = "security.istio.io";
+    private static final String CILIUM_GROUP = "cilium.io";
+
+    /**
+     * The kind to compile, or null to skip the object with a warning. A known kind in its own group
+     * with a version that group does not serve (a typo such as {@code v1beta}), or without an
+     * apiVersion, is an error: skipping it would silently drop a DENY.
+     */
+    private Kind kind(YNode doc, String kind, String apiVersion) throws PolicyLoadException {
+        int slash = apiVersion.indexOf('/');
+        String group = slash < 0 ? "" : apiVersion.substring(0, slash);
+        String version = slash < 0 ? apiVersion : apiVersion.substring(slash + 1);
+        Kind k = switch (kind) {
+            case "AuthorizationPolicy" -> Kind.AUTHORIZATION_POLICY;
+            case "PeerAuthentication" -> Kind.PEER_AUTHENTICATION;
+            case "CiliumNetworkPolicy" -> Kind.CILIUM_NETWORK_POLICY;
+            case "CiliumClusterwideNetworkPolicy" -> Kind.CILIUM_CLUSTERWIDE_NETWORK_POLICY;
+            default -> null;
+        };
+        YNode at = doc.get("apiVersion") != null ? doc.get("apiVersion") : doc;
+        boolean ourGroup = group.equals(ISTIO_GROUP) || group.equals(CILIUM_GROUP);
+        if (k != null) {
+            boolean istio = k == Kind.AUTHORIZATION_POLICY || k == Kind.PEER_AUTHENTICATION;
+            String expected = istio ? ISTIO_GROUP + "/v1 or " + ISTIO_GROUP + "/v1beta1" : CILIUM_GROUP + "/v2";
+            if (apiVersion.isEmpty()) {
+                throw doc.error("apiVersion is required for kind " + kind + " (" + expected + ")");
+            }
+            if (group.equals(istio ? ISTIO_GROUP : CILIUM_GROUP)) {
+                boolean served = istio ? version.equals("v1") || version.equals("v1beta1") : version.equals("v2");
+                if (!served) {
+                    throw at.error("unknown version \"" + apiVersion + "\" for kind " + kind + " (" + expected + ")");
+                }
+                return k;
+            }
+            if (ourGroup || group.isEmpty()) {
+                throw at.error("kind " + kind + " is not in " + (group.isEmpty() ? "the core group" : group)
+                        + " (" + expected + ")");
+            }
+            // Another product's kind of the same name (e.g. policy.linkerd.io AuthorizationPolicy).
+        } else if (ourGroup && kind.isEmpty()) {
+            throw doc.error("kind is required");
+        }
+        String what = (apiVersion.isEmpty() ? "?" : apiVersion) + " " + (kind.isEmpty() ? "?" : kind);
+        if (skippedKinds.add(what)) {
+            out.warn(doc.file + ":" + doc.line + ": skipped unsupported kind " + what);
+        }
+        return null;
     }
 }

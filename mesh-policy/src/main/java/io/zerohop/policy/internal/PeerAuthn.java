@@ -50,7 +50,8 @@ final class PeerAuthn {
         return selectorKeys.length > 0;
     }
 
-    static PeerAuthn compile(PolicyRef base, String namespace, YNode spec) throws PolicyLoadException {
+    static PeerAuthn compile(PolicyRef base, String namespace, YNode spec, java.util.List<String> warnings)
+            throws PolicyLoadException {
         String[] keys = new String[0];
         String[] values = new String[0];
         MtlsMode mode = null;
@@ -58,20 +59,33 @@ final class PeerAuthn {
         MtlsMode[] portModes = new MtlsMode[0];
         YNode portLevel = null;
         if (spec != null) {
-            spec.onlyKeys(Set.of("selector", "mtls", "portLevelMtls"));
+            spec.onlyKeys(Set.of("selector", "mtls", "portLevelMtls", "mode"));
             YNode selector = spec.get("selector");
             if (selector != null) {
-                selector.onlyKeys(Set.of("matchLabels"));
-                Map<String, String> labels = Fields.stringMap(selector.get("matchLabels"));
+                Map<String, String> labels = IstioCompiler.workloadSelector(selector, base, warnings);
                 keys = labels.keySet().toArray(new String[0]);
                 values = labels.values().toArray(new String[0]);
             }
-            mode = mode(spec.get("mtls"));
+            YNode flatMode = spec.get("mode");
+            if (flatMode != null) {
+                // The seed article writes spec.mode; upstream has only spec.mtls.mode. Same meaning, said once.
+                if (spec.get("mtls") != null) {
+                    throw flatMode.error("spec.mode and spec.mtls both set; PeerAuthentication's field is spec.mtls.mode");
+                }
+                mode = modeValue(flatMode);
+                warnings.add(flatMode.file + ":" + flatMode.line + ": " + base + ": spec.mode is not a PeerAuthentication "
+                        + "field; read as spec.mtls.mode (upstream form: spec: {mtls: {mode: " + flatMode.text() + "}})");
+            } else {
+                mode = mode(spec.get("mtls"));
+            }
             portLevel = spec.get("portLevelMtls");
             if (portLevel != null) {
                 portLevel.requireMap();
                 if (keys.length == 0) {
-                    throw portLevel.error("portLevelMtls requires a workload selector");
+                    throw portLevel.error("mesh/namespace peer authentication cannot have port level mTLS");
+                }
+                if (portLevel.map.isEmpty()) {
+                    throw portLevel.error("port level mTLS, if defined, must have at least one element");
                 }
                 ports = new int[portLevel.map.size()];
                 portModes = new MtlsMode[ports.length];
@@ -113,7 +127,11 @@ final class PeerAuthn {
         if (m == null) {
             return null;
         }
-        return switch (m.text()) {
+        return modeValue(m);
+    }
+
+    private static MtlsMode modeValue(YNode m) throws PolicyLoadException {
+        return switch (m.string()) {
             case "UNSET" -> null;
             case "STRICT" -> MtlsMode.STRICT;
             case "PERMISSIVE" -> MtlsMode.PERMISSIVE;

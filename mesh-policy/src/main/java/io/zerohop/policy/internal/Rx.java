@@ -1,11 +1,13 @@
 package io.zerohop.policy.internal;
 
 import io.zerohop.policy.PolicyLoadException;
-import java.util.regex.Pattern;
-import java.util.regex.PatternSyntaxException;
+import com.google.re2j.Pattern;
+import com.google.re2j.PatternSyntaxException;
 
 /**
- * An anchored regular expression as Cilium's HTTP rules use them (Envoy full match). Literal and
+ * An anchored regular expression as Cilium's HTTP rules use them: RE2 syntax, full match (Envoy's
+ * {@code safe_regex}), run by RE2J in time linear in the input, so no pattern can overflow the
+ * stack or backtrack for ever; syntax RE2 refuses (lookaround, backreferences) fails the load. Literal and
  * literal-prefix patterns ({@code /api/.*}) are answered without a Matcher, so the common cases
  * do not allocate per request.
  */
@@ -26,12 +28,12 @@ final class Rx {
     }
 
     static Rx compile(YNode n) throws PolicyLoadException {
-        String s = n.text();
+        String s = n.string();
         Pattern p;
         try {
             p = Pattern.compile(s);
         } catch (PatternSyntaxException e) {
-            throw n.error("bad regex \"" + s + "\": " + e.getDescription());
+            throw n.error("bad regex \"" + s + "\" (RE2 syntax): " + e.getDescription());
         }
         if (isLiteral(s)) {
             return new Rx(s, s, false, p);
@@ -58,7 +60,7 @@ final class Rx {
         if (literal != null) {
             return prefix ? s.startsWith(literal) : s.equals(literal);
         }
-        return pattern.matcher(s).matches();
+        return pattern.matches(s);
     }
 
     @Override

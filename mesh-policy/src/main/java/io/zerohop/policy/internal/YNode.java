@@ -22,8 +22,16 @@ public final class YNode {
     final String scalar;
     final Map<String, YNode> map;
     final List<YNode> list;
+    /** YAML 1.1 type of a scalar as kubectl's reader resolves it: str, int, float, bool, ... (null otherwise). */
+    final String tag;
 
     YNode(Type type, String file, int line, String path, String scalar, Map<String, YNode> map, List<YNode> list) {
+        this(type, file, line, path, scalar, map, list, type == Type.SCALAR ? "str" : null);
+    }
+
+    YNode(Type type, String file, int line, String path, String scalar, Map<String, YNode> map, List<YNode> list,
+          String tag) {
+        this.tag = tag;
         this.type = type;
         this.file = file;
         this.line = line;
@@ -89,6 +97,28 @@ public final class YNode {
         return scalar;
     }
 
+    /**
+     * Text of a scalar that must be a YAML string: Kubernetes' schema refuses {@code 8080} or {@code true}
+     * where a string is declared, so an unquoted number or boolean is an error, not a silent conversion.
+     */
+    String string() throws PolicyLoadException {
+        String t = text();
+        if (!"str".equals(tag)) {
+            throw error("expected a string, found " + describe() + " (quote it)");
+        }
+        return t;
+    }
+
+    boolean isString() {
+        return type == Type.SCALAR && "str".equals(tag);
+    }
+
+    /** String text of a child, or {@code dflt} when absent. */
+    String string(String key, String dflt) throws PolicyLoadException {
+        YNode n = get(key);
+        return n == null ? dflt : n.string();
+    }
+
     /** Scalar text of a child, or {@code dflt} when absent. */
     String text(String key, String dflt) throws PolicyLoadException {
         YNode n = get(key);
@@ -100,7 +130,16 @@ public final class YNode {
             case MAP -> "a mapping";
             case LIST -> "a list";
             case NULL -> "null";
-            case SCALAR -> "\"" + scalar + "\"";
+            case SCALAR -> "str".equals(tag) ? "\"" + scalar + "\"" : (tag == null ? "" : typeName(tag) + " ") + scalar;
+        };
+    }
+
+    private static String typeName(String tag) {
+        return switch (tag) {
+            case "int" -> "integer";
+            case "bool" -> "boolean";
+            case "float" -> "number";
+            default -> tag;
         };
     }
 

@@ -1,86 +1,274 @@
 package io.zerohop.policy.internal;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.core.JsonToken;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.zerohop.policy.PolicyLoadException;
-import java.io.IOException;
+import java.io.StringReader;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.error.Mark;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
+import org.yaml.snakeyaml.error.YAMLException;
+import org.yaml.snakeyaml.events.AliasEvent;
+import org.yaml.snakeyaml.events.Event;
+import org.yaml.snakeyaml.events.MappingStartEvent;
+import org.yaml.snakeyaml.events.NodeEvent;
+import org.yaml.snakeyaml.events.ScalarEvent;
+import org.yaml.snakeyaml.events.SequenceStartEvent;
+import org.yaml.snakeyaml.nodes.NodeId;
+import org.yaml.snakeyaml.nodes.Tag;
+import org.yaml.snakeyaml.parser.ParserImpl;
+import org.yaml.snakeyaml.reader.StreamReader;
+import org.yaml.snakeyaml.resolver.Resolver;
 
-/** Reads every document of a (multi-document) YAML text into located {@link YNode} trees. */
+/**
+ * Reads every document of a (multi-document) YAML text into located {@link YNode} trees, with the
+ * semantics kubectl's YAML reader (go-yaml, YAML 1.1) gives them: anchors and aliases are
+ * expanded, merge keys ({@code <<}) are merged with explicit keys winning, a duplicate key is an
+ * error, and plain scalars are typed (int, bool, null, ...) so that a field expecting a string can
+ * refuse {@code 8080}. Expansion, nesting and size are bounded; each limit's error names file and line.
+ */
 public final class YamlDocuments {
 
-    private static final YAMLFactory FACTORY = new YAMLFactory();
+    /** Deepest nesting of mappings and lists accepted in one document. */
+    public static final int MAX_DEPTH = 64;
+    /**
+     * Most nodes alias expansion may add to one document (billion-laughs guard). Nodes written out are
+     * bounded by {@link #MAX_CHARS} already.
+     */
+    public static final int MAX_ALIAS_NODES = 100_000;
+    /** Largest text accepted, in characters. */
+    public static final int MAX_CHARS = 64 << 20;
 
-    private YamlDocuments() {
+    private static final Resolver RESOLVER = new Resolver();
+
+    private final String file;
+    private final ParserImpl parser;
+    private Map<String, YNode> anchors = new HashMap<>();
+    /** Node count of each anchored subtree, so that an alias too big to copy fails before copying. */
+    private Map<String, Integer> anchorSizes = new HashMap<>();
+    private int nodes;
+    private int aliasNodes;
+
+    private YamlDocuments(String file, String yaml) {
+        this.file = file;
+        LoaderOptions options = new LoaderOptions();
+        options.setCodePointLimit(Integer.MAX_VALUE);
+        this.parser = new ParserImpl(new StreamReader(new StringReader(yaml)), options);
     }
 
     public static List<YNode> parse(String file, String yaml) throws PolicyLoadException {
+        return parse(file, yaml, MAX_CHARS);
+    }
+
+    static List<YNode> parse(String file, String yaml, int maxChars) throws PolicyLoadException {
+        if (yaml.length() > maxChars) {
+            throw new PolicyLoadException(file, lineAt(yaml, maxChars), "",
+                    "too large: " + yaml.length() + " characters (limit " + maxChars + "); the limit is reached on this line");
+        }
+        YamlDocuments d = new YamlDocuments(file, yaml);
+        try {
+            return d.documents();
+        } catch (MarkedYAMLException e) {
+            Mark m = e.getProblemMark() != null ? e.getProblemMark() : e.getContextMark();
+            String problem = e.getProblem() == null ? e.getMessage() : e.getProblem();
+            String context = e.getContext() == null ? "" : e.getContext() + ": ";
+            throw new PolicyLoadException(file, m == null ? 0 : m.getLine() + 1, "",
+                    "invalid YAML: " + context + problem, e);
+        } catch (YAMLException e) {
+            throw new PolicyLoadException(file, 0, "", "invalid YAML: " + e.getMessage(), e);
+        }
+    }
+
+    static int lineAt(String text, int offset) {
+        int line = 1;
+        for (int i = 0; i < offset && i < text.length(); i++) {
+            if (text.charAt(i) == '\n') {
+                line++;
+            }
+        }
+        return line;
+    }
+
+    private List<YNode> documents() throws PolicyLoadException {
         List<YNode> docs = new ArrayList<>();
-        try (JsonParser p = FACTORY.createParser(yaml)) {
-            JsonToken t;
-            while ((t = p.nextToken()) != null) {
-                YNode doc = read(p, t, file, "");
-                if (!doc.isNull()) {
-                    docs.add(doc);
+        while (true) {
+            Event e = parser.getEvent();
+            switch (e.getEventId()) {
+                case StreamStart, DocumentEnd, Comment -> {
                 }
-            }
-        } catch (JsonProcessingException e) {
-            int line = e.getLocation() == null ? 0 : e.getLocation().getLineNr();
-            throw new PolicyLoadException(file, line, "", "invalid YAML: " + e.getOriginalMessage(), e);
-        } catch (IOException e) {
-            throw new PolicyLoadException(file, 0, "", "cannot read: " + e.getMessage(), e);
-        }
-        return docs;
-    }
-
-    private static YNode read(JsonParser p, JsonToken t, String file, String path) throws IOException {
-        int line = p.currentTokenLocation().getLineNr();
-        switch (t) {
-            case START_OBJECT -> {
-                YNode node = new YNode(YNode.Type.MAP, file, line, path, null, new LinkedHashMap<>(), null);
-                JsonToken k;
-                while ((k = p.nextToken()) == JsonToken.FIELD_NAME) {
-                    String key = p.currentName();
-                    String childPath = path.isEmpty() ? key : path + "." + key;
-                    YNode child = read(p, p.nextToken(), file, childPath);
-                    node.map.put(key, child);
+                case StreamEnd -> {
+                    return docs;
                 }
-                if (k != JsonToken.END_OBJECT) {
-                    throw new JsonParseFailure("unexpected " + k, p);
-                }
-                return node;
-            }
-            case START_ARRAY -> {
-                YNode node = new YNode(YNode.Type.LIST, file, line, path, null, null, new ArrayList<>());
-                JsonToken v;
-                int i = 0;
-                while ((v = p.nextToken()) != JsonToken.END_ARRAY) {
-                    if (v == null) {
-                        throw new JsonParseFailure("unterminated list", p);
+                case DocumentStart -> {
+                    anchors = new HashMap<>();
+                    anchorSizes = new HashMap<>();
+                    nodes = 0;
+                    aliasNodes = 0;
+                    YNode doc = node(parser.getEvent(), "", 0);
+                    if (!doc.isNull()) {
+                        docs.add(doc);
                     }
-                    node.list.add(read(p, v, file, path + "[" + i++ + "]"));
                 }
-                return node;
+                default -> throw new PolicyLoadException(file, line(e), "", "invalid YAML: unexpected " + e.getEventId());
             }
-            case VALUE_NULL -> {
-                return new YNode(YNode.Type.NULL, file, line, path, null, null, null);
-            }
-            case VALUE_STRING, VALUE_NUMBER_INT, VALUE_NUMBER_FLOAT, VALUE_TRUE, VALUE_FALSE -> {
-                return new YNode(YNode.Type.SCALAR, file, line, path, p.getText(), null, null);
-            }
-            default -> throw new JsonParseFailure("unexpected token " + t, p);
         }
     }
 
-    private static final class JsonParseFailure extends JsonProcessingException {
-        private static final long serialVersionUID = 1L;
+    private static int line(Event e) {
+        return e.getStartMark() == null ? 0 : e.getStartMark().getLine() + 1;
+    }
 
-        JsonParseFailure(String msg, JsonParser p) {
-            super(msg, p.currentLocation());
+    private void count(int line, String path) {
+        nodes++;
+    }
+
+    private PolicyLoadException tooLarge(int line, String path) {
+        return new PolicyLoadException(file, line, path,
+                "document too large after alias expansion (more than " + MAX_ALIAS_NODES + " nodes from aliases)");
+    }
+
+    private YNode node(Event e, String path, int depth) throws PolicyLoadException {
+        while (e.getEventId() == Event.ID.Comment) {
+            e = parser.getEvent();
         }
+        int line = line(e);
+        if (e instanceof AliasEvent a) {
+            YNode target = anchors.get(a.getAnchor());
+            if (target == null) {
+                throw new PolicyLoadException(file, line, path, "unknown alias *" + a.getAnchor());
+            }
+            int size = anchorSizes.get(a.getAnchor());
+            if (aliasNodes + size > MAX_ALIAS_NODES) {
+                throw tooLarge(line, path);
+            }
+            aliasNodes += size;
+            nodes += size;
+            return copy(target, path);
+        }
+        int before = nodes;
+        count(line, path);
+        YNode result;
+        if (e instanceof ScalarEvent s) {
+            result = scalar(s, line, path);
+        } else if (e instanceof SequenceStartEvent) {
+            if (depth >= MAX_DEPTH) {
+                throw new PolicyLoadException(file, line, path, "nested deeper than " + MAX_DEPTH + " levels");
+            }
+            YNode list = new YNode(YNode.Type.LIST, file, line, path, null, null, new ArrayList<>());
+            Event next;
+            int i = 0;
+            while ((next = parser.getEvent()).getEventId() != Event.ID.SequenceEnd) {
+                if (next.getEventId() == Event.ID.Comment) {
+                    continue;
+                }
+                list.list.add(node(next, path + "[" + i++ + "]", depth + 1));
+            }
+            result = list;
+        } else if (e instanceof MappingStartEvent) {
+            if (depth >= MAX_DEPTH) {
+                throw new PolicyLoadException(file, line, path, "nested deeper than " + MAX_DEPTH + " levels");
+            }
+            result = mapping(line, path, depth);
+        } else {
+            throw new PolicyLoadException(file, line, path, "invalid YAML: unexpected " + e.getEventId());
+        }
+        String anchor = e instanceof NodeEvent ne ? ne.getAnchor() : null;
+        if (anchor != null) {
+            anchors.put(anchor, result);
+            anchorSizes.put(anchor, nodes - before);
+        }
+        return result;
+    }
+
+    private YNode mapping(int line, String path, int depth) throws PolicyLoadException {
+        YNode map = new YNode(YNode.Type.MAP, file, line, path, null, new LinkedHashMap<>(), null);
+        List<YNode> merged = new ArrayList<>();
+        Event k;
+        while ((k = parser.getEvent()).getEventId() != Event.ID.MappingEnd) {
+            if (k.getEventId() == Event.ID.Comment) {
+                continue;
+            }
+            int keyLine = line(k);
+            if (!(k instanceof ScalarEvent ks)) {
+                throw new PolicyLoadException(file, keyLine, path, "mapping keys must be scalars");
+            }
+            String key = ks.getValue();
+            boolean merge = ks.isPlain() && key.equals("<<") && ks.getTag() == null;
+            String childPath = merge ? path : path.isEmpty() ? key : path + "." + key;
+            YNode value = node(parser.getEvent(), childPath, depth + 1);
+            if (merge) {
+                // YAML merge key: a mapping or a list of mappings; explicit keys win, then earlier sources.
+                if (value.type == YNode.Type.MAP) {
+                    merged.add(value);
+                } else if (value.type == YNode.Type.LIST) {
+                    for (YNode m : value.list) {
+                        if (m.type != YNode.Type.MAP) {
+                            throw m.error("merge key << needs mappings, found " + m.describe());
+                        }
+                        merged.add(m);
+                    }
+                } else {
+                    throw value.error("merge key << needs a mapping or a list of mappings, found " + value.describe());
+                }
+                continue;
+            }
+            if (map.map.containsKey(key)) {
+                throw new PolicyLoadException(file, keyLine, childPath,
+                        "duplicate key \"" + key + "\" (first at line " + map.map.get(key).line + ")");
+            }
+            map.map.put(key, value);
+        }
+        for (YNode m : merged) {
+            for (Map.Entry<String, YNode> e : m.map.entrySet()) {
+                if (!map.map.containsKey(e.getKey())) {
+                    // The merged mapping was read (or copied from its anchor) at this very path: no copy needed.
+                    map.map.put(e.getKey(), e.getValue());
+                }
+            }
+        }
+        return map;
+    }
+
+    private YNode scalar(ScalarEvent s, int line, String path) {
+        String value = s.getValue();
+        String tag = s.getTag();
+        String resolved;
+        if (tag != null && !tag.equals("!")) {
+            resolved = tag;
+        } else if (s.isPlain()) {
+            resolved = RESOLVER.resolve(NodeId.scalar, value, true).getValue();
+        } else {
+            resolved = Tag.STR.getValue();
+        }
+        YNode.Type type = resolved.equals(Tag.NULL.getValue()) ? YNode.Type.NULL : YNode.Type.SCALAR;
+        return new YNode(type, file, line, path, type == YNode.Type.NULL ? null : value, null, null, shortTag(resolved));
+    }
+
+    private static String shortTag(String tag) {
+        return tag.startsWith(Tag.PREFIX) ? tag.substring(Tag.PREFIX.length()) : tag;
+    }
+
+    /** Deep copy of an anchored node at a new path; lines stay those of the anchor's text. */
+    private YNode copy(YNode n, String path) {
+        return switch (n.type) {
+            case MAP -> {
+                YNode m = new YNode(YNode.Type.MAP, n.file, n.line, path, null, new LinkedHashMap<>(), null);
+                for (Map.Entry<String, YNode> e : n.map.entrySet()) {
+                    m.map.put(e.getKey(), copy(e.getValue(), path.isEmpty() ? e.getKey() : path + "." + e.getKey()));
+                }
+                yield m;
+            }
+            case LIST -> {
+                YNode l = new YNode(YNode.Type.LIST, n.file, n.line, path, null, null, new ArrayList<>());
+                for (int i = 0; i < n.list.size(); i++) {
+                    l.list.add(copy(n.list.get(i), path + "[" + i + "]"));
+                }
+                yield l;
+            }
+            default -> new YNode(n.type, n.file, n.line, path, n.scalar, null, null, n.tag);
+        };
     }
 }

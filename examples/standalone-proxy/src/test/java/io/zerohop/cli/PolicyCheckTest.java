@@ -1,0 +1,145 @@
+package io.zerohop.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code zerohop policy check} builds the request the proxy would build: source workload, host, headers, SNI, addresses. */
+class PolicyCheckTest {
+    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+    private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+    private PrintStream oldOut;
+    private PrintStream oldErr;
+
+    @TempDir
+    Path dir;
+
+    @BeforeEach
+    void capture() {
+        oldOut = System.out;
+        oldErr = System.err;
+        System.setOut(new PrintStream(out, true));
+        System.setErr(new PrintStream(err, true));
+    }
+
+    @AfterEach
+    void restore() {
+        System.setOut(oldOut);
+        System.setErr(oldErr);
+    }
+
+    static final String WORKLOADS = """
+            trustDomain: cluster.local
+            workloads:
+              - {namespace: prod, name: backend, serviceAccount: backend, addresses: [10.0.0.2], labels: {app: backend}}
+              - {namespace: prod, name: frontend, serviceAccount: frontend, addresses: [10.0.0.1], labels: {app: frontend}}
+              - {namespace: prod, name: batch, serviceAccount: frontend, addresses: [10.0.0.3], labels: {app: batch}}
+            """;
+
+    private int check(String policies, String... args) throws Exception {
+        Path p = Files.createDirectories(dir.resolve("policies"));
+        Files.writeString(p.resolve("p.yaml"), policies);
+        Path w = Files.writeString(dir.resolve("workloads.yaml"), WORKLOADS);
+        String[] all = new String[args.length + 6];
+        all[0] = "policy";
+        all[1] = "check";
+        all[2] = "--policies";
+        all[3] = p.toString();
+        all[4] = "--workloads";
+        all[5] = w.toString();
+        System.arraycopy(args, 0, all, 6, args.length);
+        out.reset();
+        err.reset();
+        return Zerohop.run(all);
+    }
+
+    static final String FROM_FRONTEND = """
+            apiVersion: cilium.io/v2
+            kind: CiliumNetworkPolicy
+            metadata: {name: from-frontend, namespace: prod}
+            spec:
+              endpointSelector: {matchLabels: {app: backend}}
+              ingress:
+              - fromEndpoints: [{matchLabels: {app: frontend}}]
+            """;
+
+    @Test
+    void theSourceWorkloadComesFromTheSourceIpAsInTheProxy() throws Exception {
+        String id = "spiffe://cluster.local/ns/prod/sa/frontend";
+        assertThat(check(FROM_FRONTEND, "--source", id, "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080")).isZero();
+        assertThat(out.toString()).startsWith("ALLOW by prod/from-frontend (CiliumNetworkPolicy ingress, rule 0)");
+        // Same service account, other pod: its labels are app=batch.
+        assertThat(check(FROM_FRONTEND, "--source", id, "--source-ip", "10.0.0.3", "--dest", "prod/backend:8080")).isEqualTo(3);
+        assertThat(out.toString()).startsWith("DENY by prod/from-frontend");
+        // An address no workload owns: no labels.
+        assertThat(check(FROM_FRONTEND, "--source", id, "--source-ip", "10.9.9.9", "--dest", "prod/backend:8080")).isEqualTo(3);
+    }
+
+    static final String L7 = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: l7, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              rules:
+              - to: [{operation: {hosts: [api.example.com], methods: [GET]}}]
+                when:
+                - {key: "request.headers[x-tenant]", values: [blue]}
+                - {key: connection.sni, values: [api.example.com]}
+                - {key: destination.ip, values: [10.0.0.2]}
+            """;
+
+    @Test
+    void hostHeaderSniAndDestIpReachTheDecision() throws Exception {
+        String[] base = {"--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--dest", "prod/backend:8080",
+                "--method", "GET", "--dest-ip", "10.0.0.2"};
+        assertThat(check(L7, concat(base, "--host", "api.example.com", "--header", "X-Tenant=blue", "--sni", "api.example.com")))
+                .as(out.toString()).isZero();
+        assertThat(out.toString()).startsWith("ALLOW by prod/l7");
+        assertThat(check(L7, concat(base, "--host", "other.example.com", "--header", "X-Tenant=blue", "--sni", "api.example.com")))
+                .isEqualTo(3);
+        assertThat(check(L7, concat(base, "--host", "api.example.com", "--header", "X-Tenant=red", "--sni", "api.example.com")))
+                .isEqualTo(3);
+        assertThat(check(L7, concat(base, "--host", "api.example.com", "--header", "X-Tenant=blue"))).as("no SNI").isEqualTo(3);
+        // Repeated headers are joined as Envoy does: "blue, red" is not "blue".
+        assertThat(check(L7, concat(base, "--host", "api.example.com", "--header", "x-tenant=blue", "--header", "x-tenant=red",
+                "--sni", "api.example.com"))).isEqualTo(3);
+        String[] otherIp = base.clone();
+        otherIp[otherIp.length - 1] = "10.0.0.7";
+        assertThat(check(L7, concat(otherIp, "--host", "api.example.com", "--header", "X-Tenant=blue", "--sni", "api.example.com")))
+                .isEqualTo(3);
+        assertThat(check(L7, concat(base, "--header", "novalue"))).isEqualTo(1);
+        assertThat(err.toString()).contains("--header must be NAME=VALUE");
+    }
+
+    @Test
+    void istiodWarningsArePrinted() throws Exception {
+        String deny = """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: deny-post, namespace: prod}
+                spec:
+                  action: DENY
+                  rules: [{to: [{operation: {methods: [POST]}}]}]
+                """;
+        assertThat(check(deny, "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--dest", "prod/backend:8080")).isZero();
+        assertThat(err.toString()).contains("warning: AuthorizationPolicy prod/deny-post: ztunnel does not support HTTP attributes "
+                + "(found: methods)").contains("will have no effect");
+        assertThat(check(deny, "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--dest", "prod/backend:8080",
+                "--method", "POST")).isEqualTo(3);
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] r = new String[a.length + b.length];
+        System.arraycopy(a, 0, r, 0, a.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+}

@@ -1,0 +1,64 @@
+package io.zerohop.policy.internal;
+
+import com.google.re2j.Pattern;
+
+/**
+ * An Istio {@code paths} entry: exact, {@code prefix*}, {@code *suffix}, {@code *}, or a path
+ * template with {@code {*}} (one segment) and {@code {**}} (any rest, last), which istiod turns
+ * into Envoy's {@code uri_template} matcher. Matched against the normalised path.
+ */
+final class PathMatch {
+
+    /** RFC 3986 pchar without '/', as Envoy's uri_template matches one segment. */
+    private static final String SEGMENT = "[a-zA-Z0-9\\-._~%!$&'()+,;:@=]+";
+    private static final String REST = "[a-zA-Z0-9\\-._~%!$&'()+,;:@=/]*";
+
+    private final StringMatch plain;
+    private final Pattern template;
+
+    private PathMatch(StringMatch plain, Pattern template) {
+        this.plain = plain;
+        this.template = template;
+    }
+
+    static PathMatch parse(String s) {
+        if (s.contains("{*}") || s.contains("{**}")) {
+            StringBuilder rx = new StringBuilder();
+            int i = 0;
+            while (i < s.length()) {
+                if (s.startsWith("{**}", i)) {
+                    rx.append(REST);
+                    i += 4;
+                } else if (s.startsWith("{*}", i)) {
+                    rx.append(SEGMENT);
+                    i += 3;
+                } else {
+                    int next = s.indexOf('{', i);
+                    if (next < 0) {
+                        next = s.length();
+                    }
+                    rx.append(Pattern.quote(s.substring(i, next)));
+                    i = next;
+                }
+            }
+            return new PathMatch(null, Pattern.compile(rx.toString()));
+        }
+        return new PathMatch(StringMatch.parse(s), null);
+    }
+
+    boolean matches(String path) {
+        if (path == null) {
+            return false;
+        }
+        return plain != null ? plain.matches(path) : template.matches(path);
+    }
+
+    static boolean any(PathMatch[] ms, String path) {
+        for (PathMatch m : ms) {
+            if (m.matches(path)) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,110 @@
+package io.zerohop.policy.internal;
+
+/**
+ * The request path an Istio {@code paths}/{@code notPaths} rule sees under Istio's default
+ * normalization ({@code BASE}, istio.io "Authorization Policy Normalization"): query and fragment
+ * dropped, percent-encoded unreserved characters ({@code ALPHA DIGIT - . _ ~}) decoded once,
+ * backslashes turned into slashes, and dot segments removed as RFC 3986 section 5.2.4 says.
+ * Encoded slashes ({@code %2F}, {@code %5C}) stay encoded and repeated slashes are kept: those are
+ * the non-default {@code DECODE_AND_MERGE_SLASHES} / {@code MERGE_SLASHES} options.
+ */
+public final class PathNormalizer {
+
+    private PathNormalizer() {
+    }
+
+    /**
+     * @return the normalised path (the argument itself when nothing changes, so the common case
+     *         allocates nothing), or null when Envoy would reject the request ({@code %00}: 400)
+     */
+    public static String forIstio(String raw) {
+        boolean simple = true;
+        for (int i = 0; i < raw.length() && simple; i++) {
+            char c = raw.charAt(i);
+            simple = c != '?' && c != '#' && c != '%' && c != '\\'
+                    && !(c == '.' && i > 0 && raw.charAt(i - 1) == '/');
+        }
+        if (simple) {
+            return raw;
+        }
+        int end = raw.length();
+        for (int i = 0; i < raw.length(); i++) {
+            char c = raw.charAt(i);
+            if (c == '?' || c == '#') {
+                end = i;
+                break;
+            }
+        }
+        StringBuilder sb = new StringBuilder(end);
+        for (int i = 0; i < end; i++) {
+            char c = raw.charAt(i);
+            if (c == '%' && i + 2 < end) {
+                int h = Character.digit(raw.charAt(i + 1), 16);
+                int l = Character.digit(raw.charAt(i + 2), 16);
+                if (h >= 0 && l >= 0) {
+                    int v = h * 16 + l;
+                    if (v == 0) {
+                        return null;
+                    }
+                    if (unreserved(v)) {
+                        sb.append((char) v);
+                        i += 2;
+                        continue;
+                    }
+                }
+                sb.append(c);
+            } else if (c == '\\') {
+                sb.append('/');
+            } else {
+                sb.append(c);
+            }
+        }
+        return removeDotSegments(sb.toString());
+    }
+
+    private static boolean unreserved(int c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                || c == '-' || c == '.' || c == '_' || c == '~';
+    }
+
+    /** RFC 3986 section 5.2.4. */
+    static String removeDotSegments(String in) {
+        StringBuilder out = new StringBuilder(in.length());
+        int i = 0;
+        int n = in.length();
+        while (i < n) {
+            if (in.startsWith("../", i)) {
+                i += 3;
+            } else if (in.startsWith("./", i)) {
+                i += 2;
+            } else if (in.startsWith("/./", i)) {
+                i += 2;
+            } else if (i + 2 == n && in.startsWith("/.", i)) {
+                out.append('/');
+                i = n;
+            } else if (in.startsWith("/../", i)) {
+                i += 3;
+                dropLastSegment(out);
+            } else if (i + 3 == n && in.startsWith("/..", i)) {
+                dropLastSegment(out);
+                out.append('/');
+                i = n;
+            } else if ((i + 1 == n && in.charAt(i) == '.') || (i + 2 == n && in.startsWith("..", i))) {
+                i = n;
+            } else {
+                int next = in.indexOf('/', i + (in.charAt(i) == '/' ? 1 : 0));
+                if (next < 0) {
+                    next = n;
+                }
+                out.append(in, i, next);
+                i = next;
+            }
+        }
+        return out.toString();
+    }
+
+    private static void dropLastSegment(StringBuilder out) {
+        int slash = out.lastIndexOf("/");
+        out.setLength(Math.max(slash, 0));
+    }
+}

@@ -1,0 +1,231 @@
+package io.zerohop.policy;
+
+import static io.zerohop.policy.R.r;
+import static io.zerohop.policy.Upstream.CILIUM_CRD;
+import static io.zerohop.policy.Upstream.CILIUM_ENTITY;
+import static io.zerohop.policy.Upstream.CILIUM_L4;
+import static io.zerohop.policy.Upstream.CILIUM_RULE_VALIDATION;
+import static io.zerohop.policy.Upstream.CILIUM_XDS;
+import static io.zerohop.policy.Upstream.RE2_SYNTAX;
+import static io.zerohop.policy.Upstream.ccnp;
+import static io.zerohop.policy.Upstream.cnp;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** CiliumNetworkPolicy as pkg/policy/api sanitizes it and as the Envoy HTTP rules Cilium generates match. */
+class CiliumUpstreamConformanceTest {
+
+    static final Upstream T = new Upstream();
+
+    static String ingress(String rule) {
+        return cnp("prod", "c", "{endpointSelector: {}, ingress: [" + rule + "]}");
+    }
+
+    static String http(String ports, String http) {
+        return ingress("{fromEndpoints: [{}], toPorts: [{ports: " + ports + ", rules: {http: " + http + "}}]}");
+    }
+
+    static {
+        validation();
+        entities();
+        ports();
+        headers();
+        regex();
+    }
+
+    /** rule_validation.go (Sanitize) and rule_validation_test.go. */
+    static void validation() {
+        String s = CILIUM_RULE_VALIDATION;
+        T.valid(s, "TestL7RulesWithNonTCPProtocols: HTTP on TCP 80 and 81",
+                http("[{port: '80', protocol: TCP}, {port: '81', protocol: TCP}]", "[{method: GET, path: /}]"));
+        T.invalid(s, "TestL7RulesWithNonTCPProtocols: HTTP on UDP", http("[{port: '80', protocol: UDP}]", "[{method: GET, path: /}]"),
+                "L7 rules can only apply to TCP (not UDP) except for DNS rules");
+        T.invalid(s, "TestL7RulesWithNonTCPProtocols: HTTP on ANY", http("[{port: '80', protocol: ANY}]", "[{method: GET, path: /}]"),
+                "L7 rules can only apply to TCP (not ANY) except for DNS rules");
+        T.invalid(s, "TestL7RulesWithNonTCPProtocols: HTTP without protocol is ANY", http("[{port: '80'}]", "[{method: GET}]"),
+                "L7 rules can only apply to TCP (not ANY)");
+        T.invalid(s, "TestL7RulesWithNonTCPProtocols: TCP then UDP", http("[{port: '80', protocol: TCP}, {port: '12345', protocol: UDP}]",
+                "[{method: GET, path: /}]"), "L7 rules can only apply to TCP (not UDP)");
+        T.invalid(s, "TestL7RulesWithNonTCPProtocols: UDP then TCP", http("[{port: '80', protocol: UDP}, {port: '12345', protocol: TCP}]",
+                "[{method: GET, path: /}]"), "L7 rules can only apply to TCP (not UDP)");
+        T.invalid(s, "TestL7RulesWithNonTCPProtocols: DNS on ingress", ingress("{fromEndpoints: [{}], toPorts: [{ports: "
+                + "[{port: '53', protocol: ANY}], rules: {dns: [{matchName: domain.com}]}}]}"), "DNS rules are not allowed on ingress");
+        T.invalid(s, "TestL7RulesWithNonTCPProtocols: DNS without port 53", cnp("prod", "c", "{endpointSelector: {}, egress: "
+                + "[{toEndpoints: [{}], toPorts: [{rules: {dns: [{matchName: domain.com}]}}]}]}"), "Port 53 must be specified for DNS rules");
+        T.valid(s, "TestL7RulesWithNonTCPProtocols: DNS on TCP and UDP 53 (egress)", cnp("prod", "c", "{endpointSelector: {}, egress: "
+                + "[{toEndpoints: [{}], toPorts: [{ports: [{port: '53', protocol: TCP}, {port: '53', protocol: UDP}], "
+                + "rules: {dns: [{matchName: domain.com}]}}]}]}"));
+        T.invalid(s, "TestHTTPRuleRegexes: path '*'", http("[{port: '80', protocol: TCP}]", "[{method: GET, path: '*'}]"), "bad regex");
+        T.invalid(s, "TestHTTPRuleRegexes: method '*'", http("[{port: '80', protocol: TCP}]", "[{method: '*', path: /}]"), "bad regex");
+        for (String c : List.of("0.0.0.0/0", "10.0.0.0/24", "192.0.2.3/32", "'::/0'", "'ff02::/64'",
+                "'2001:0db8:85a3:0000:0000:8a2e:0370:7334/128'")) {
+            T.valid(s, "TestCIDRsanitize " + c, ingress("{fromCIDRSet: [{cidr: " + c + "}]}"));
+        }
+        T.invalid(s, "TestCIDRsanitize non-contiguous mask", ingress("{fromCIDRSet: [{cidr: 10.0.0.0/254.0.0.255}]}"), "Unable to parse CIDRRule");
+        T.invalid(s, "CIDRRule needs a prefix", ingress("{fromCIDRSet: [{cidr: 10.0.0.1}]}"), "Unable to parse CIDRRule");
+        T.valid(s, "api.CIDR accepts an address", ingress("{fromCIDR: [10.0.0.1]}"));
+        T.invalid(s, "api.CIDR leading zeros (netip)", ingress("{fromCIDR: ['010.0.0.1']}"), "unable to parse CIDR");
+        T.invalid(s, "except outside its CIDR", ingress("{fromCIDRSet: [{cidr: 10.0.0.0/8, except: [192.168.0.0/16]}]}"),
+                "allow CIDR prefix 10.0.0.0/8 does not contain exclude CIDR prefix 192.168.0.0/16");
+        T.valid(s, "except inside its CIDR", ingress("{fromCIDRSet: [{cidr: 10.0.0.0/8, except: [10.96.0.0/12]}]}"));
+        StringBuilder ports = new StringBuilder();
+        for (int i = 80; i <= 120; i++) {
+            ports.append(i == 80 ? "" : ", ").append("{port: '").append(i).append("', protocol: TCP}");
+        }
+        T.invalid(s, "TestTooManyPortsRule: 41 ports", ingress("{fromEndpoints: [{}], toPorts: [{ports: [" + ports + "]}]}"),
+                "too many ports, the max is 40");
+        T.invalid(s, "TestInvalidEndpointSelectors: bad operator", ingress("{fromEndpoints: [{matchExpressions: "
+                + "[{key: any.foo, operator: asdfasdfasdf, values: [default]}]}]}"), "unknown operator");
+        String[] l3 = {"fromEndpoints: [{}]", "fromCIDR: [10.0.0.0/8]", "fromCIDRSet: [{cidr: 10.0.0.0/8}]", "fromEntities: [world]"};
+        String[] l3Names = {"fromEndpoints", "fromCIDR", "fromCIDRSet", "fromEntities"};
+        for (int i = 0; i < l3.length; i++) {
+            for (int j = i + 1; j < l3.length; j++) {
+                T.invalid(s, "IngressRule.sanitize: " + l3Names[i] + " with " + l3Names[j], ingress("{" + l3[i] + ", " + l3[j] + "}"),
+                        "is not supported yet");
+            }
+        }
+        T.decide(s, "L7Rules.IsEmpty: http: [] is no L7 rule (plain L4 allow, any protocol)",
+                http("[{port: '8080'}]", "[]"), r(), true, "prod/c");
+        T.invalid(s, "PortRule.sanitize: L7 on port 0", http("[{port: '0', protocol: TCP}]", "[{method: GET}]"),
+                "L7 rules can not be used when a port is 0");
+        T.invalid(s, "PortProtocol.sanitize: port missing", ingress("{toPorts: [{ports: [{protocol: TCP}]}]}"), "Port must be specified");
+        T.invalid(s, "PortProtocol.sanitize: unparsable port", ingress("{toPorts: [{ports: [{port: '99999'}]}]}"), "Unable to parse port");
+        T.invalid(s, "L7Rules.sanitize: two rule types", ingress("{toPorts: [{ports: [{port: '80', protocol: TCP}], rules: "
+                + "{http: [{method: GET}], dns: [{matchName: a}]}}]}"), "not allowed on ingress");
+        T.invalid(s, "EgressRule.sanitize: toEndpoints with toCIDR", cnp("prod", "c", "{endpointSelector: {}, egress: "
+                + "[{toEndpoints: [{}], toCIDR: [10.0.0.0/8]}]}"), "Combining toCIDR and toEndpoints is not supported yet");
+        T.invalid(s, "EgressRule.sanitize: toServices with toPorts", cnp("prod", "c", "{endpointSelector: {}, egress: "
+                + "[{toServices: [{k8sService: {serviceName: a, namespace: b}}], toPorts: [{ports: [{port: '80'}]}]}]}"),
+                "Combining toServices and ToPorts is not supported yet");
+        T.invalid(s, "EgressRule.sanitize: unknown entity", cnp("prod", "c", "{endpointSelector: {}, egress: [{toEntities: [moon]}]}"),
+                "unsupported entity: moon");
+        T.invalid(s, "EgressRule.sanitize: except outside", cnp("prod", "c", "{endpointSelector: {}, egress: "
+                + "[{toCIDRSet: [{cidr: 10.0.0.0/8, except: [11.0.0.0/8]}]}]}"), "does not contain exclude CIDR prefix");
+        T.invalid(s, "EgressRule.sanitize: ICMPs with toPorts", cnp("prod", "c", "{endpointSelector: {}, egress: "
+                + "[{icmps: [{fields: [{type: 8}]}], toPorts: [{ports: [{port: '80'}]}]}]}"), "The ICMPs block may only be present without ToPorts");
+        T.warns(s, "a valid egress is parsed, then not enforced", cnp("prod", "c", "{endpointSelector: {}, egress: "
+                + "[{toEndpoints: [{}], toPorts: [{ports: [{port: '53', protocol: UDP}], rules: {dns: [{matchPattern: '*'}]}}]}]}"),
+                "egress rules ignored");
+        T.invalid(CILIUM_CRD, "a rule with neither ingress nor egress", cnp("prod", "c", "{endpointSelector: {}}"),
+                "rule has neither ingress nor egress");
+        T.valid(CILIUM_CRD, "spec.log and description", cnp("prod", "c", "{description: d, log: {value: x}, endpointSelector: {}, ingress: [{}]}"));
+        T.invalid(CILIUM_CRD, "port: integer (the CRD declares a string)", ingress("{toPorts: [{ports: [{port: 80}]}]}"),
+                "expected a string, found integer 80");
+        T.valid(CILIUM_CRD, "authentication.mode test-always-fail", ingress("{fromEndpoints: [{}], authentication: {mode: test-always-fail}}"));
+        T.decide(CILIUM_CRD, "authentication.mode test-always-fail never authenticates",
+                ingress("{fromEndpoints: [{}], authentication: {mode: test-always-fail}}"), r(), false, "prod/c");
+        T.invalid(CILIUM_CRD, "authentication.mode unknown", ingress("{fromEndpoints: [{}], authentication: {mode: optional}}"),
+                "unknown authentication mode");
+    }
+
+    /** entity.go EntitySelectorMapping: every entity is valid; over HBONE only some can match. */
+    static void entities() {
+        String s = CILIUM_ENTITY;
+        for (String e : List.of("all", "world", "world-ipv4", "world-ipv6", "cluster", "cluster-mesh", "host", "remote-node",
+                "kube-apiserver", "health", "init", "ingress", "unmanaged", "none")) {
+            T.valid(s, "fromEntities " + e, ingress("{fromEntities: [" + e + "]}"));
+        }
+        T.invalid(s, "fromEntities unknown", ingress("{fromEntities: [moon]}"), "unsupported entity: moon");
+        T.decide(s, "none selects nothing", ingress("{fromEntities: [none]}"), r(), false, "prod/c");
+        T.decide(s, "host never matches over HBONE", ingress("{fromEntities: [host, remote-node, kube-apiserver]}"), r(), false, "prod/c");
+        T.decide(s, "cluster-mesh covers a peer with a workload identity", ingress("{fromEntities: [cluster-mesh]}"), r(), true, "prod/c");
+        T.decide(s, "world-ipv4 admits an outside IPv4 peer", ingress("{fromEntities: [world-ipv4]}"),
+                r().plaintext().source(null), true, "prod/c");
+        T.decide(s, "world-ipv6 does not admit an IPv4 peer", ingress("{fromEntities: [world-ipv6]}"),
+                r().plaintext().source(null), false, "prod/c");
+        T.decide(s, "world-ipv6 admits an outside IPv6 peer", ingress("{fromEntities: [world-ipv6]}"),
+                r().plaintext().source(null).src("fd00::1").dst("fd00::2"), true, "prod/c");
+    }
+
+    /** l4.go: protocols, port ranges. */
+    static void ports() {
+        String s = CILIUM_L4;
+        for (String p : List.of("TCP", "UDP", "SCTP", "ICMP", "ICMPv6", "VRRP", "IGMP", "ANY", "tcp")) {
+            T.valid(s, "protocol " + p, ingress("{toPorts: [{ports: [{port: '8080', protocol: " + p + "}]}]}"));
+        }
+        T.invalid(s, "protocol unknown", ingress("{toPorts: [{ports: [{port: '8080', protocol: QUIC}]}]}"), "invalid protocol");
+        T.decide(s, "SCTP never matches an HBONE (TCP) connection", ingress("{toPorts: [{ports: [{port: '8080', protocol: SCTP}]}]}"),
+                r(), false, "prod/c");
+        T.decide(s, "endPort below port means the single port", ingress("{toPorts: [{ports: [{port: '8080', endPort: 80}]}]}"),
+                r(), true, "prod/c");
+        T.decide(s, "endPort below port: not the range", ingress("{toPorts: [{ports: [{port: '8080', endPort: 80}]}]}"),
+                r().port(8000), false, "prod/c");
+        T.decide(s, "endPort range", ingress("{toPorts: [{ports: [{port: '8000', endPort: 8100}]}]}"), r(), true, "prod/c");
+        T.decide(s, "port 0 is every port", ingress("{toPorts: [{ports: [{port: '0'}]}]}"), r().port(1), true, "prod/c");
+        T.decide(s, "port with a leading 0 is octal (ParseUint base 0)", ingress("{toPorts: [{ports: [{port: '010'}]}]}"),
+                r().port(8), true, "prod/c");
+        T.invalid(s, "0x1F90 has a letter: an IANA service name, i.e. a named port", ingress("{toPorts: [{ports: [{port: '0x1F90'}]}]}"),
+                "named port");
+    }
+
+    /** xds_server.go getHTTPRule: headers split at the first space; "Name:" loses its colon; the value matches exactly. */
+    static void headers() {
+        String s = CILIUM_XDS;
+        String kv = http("[{port: '8080', protocol: TCP}]", "[{headers: ['X-Key: true']}]");
+        T.decide(s, "'X-Key: true' matches x-key=true", kv, r().http("GET", "/", "", Map.of("X-Key", "true")), true, "prod/c");
+        T.decide(s, "'X-Key: true' needs the exact value", kv, r().http("GET", "/", "", Map.of("X-Key", "false")), false, "prod/c");
+        String presence = http("[{port: '8080', protocol: TCP}]", "[{headers: [X-Key]}]");
+        T.decide(s, "'X-Key' is presence", presence, r().http("GET", "/", "", Map.of("x-key", "")), true, "prod/c");
+        T.decide(s, "'X-Key' absent", presence, r().http("GET", "/"), false, "prod/c");
+        String noSpace = http("[{port: '8080', protocol: TCP}]", "[{headers: ['X-Key:true']}]");
+        T.decide(s, "'X-Key:true' (no space) is the presence of a header so named", noSpace,
+                r().http("GET", "/", "", Map.of("X-Key", "true")), false, "prod/c");
+        String spaced = http("[{port: '8080', protocol: TCP}]", "[{headers: ['X-Key  two']}]");
+        T.decide(s, "the value keeps what follows the first space", spaced,
+                r().http("GET", "/", "", Map.of("X-Key", " two")), true, "prod/c");
+        T.decide(s, "the value is not trimmed", spaced, r().http("GET", "/", "", Map.of("X-Key", "two")), false, "prod/c");
+        String noColonKey = http("[{port: '8080', protocol: TCP}]", "[{headers: ['X-Key true']}]");
+        T.decide(s, "'X-Key true' matches too", noColonKey, r().http("GET", "/", "", Map.of("X-Key", "true")), true, "prod/c");
+        String path = http("[{port: '8080', protocol: TCP}]", "[{path: /api}]");
+        T.decide(s, ":path regex sees the query", path, r().http("GET", "/api?x=1"), false, "prod/c");
+        T.decide(s, ":path regex full match", path, r().http("GET", "/api"), true, "prod/c");
+        T.decide(s, ":path regex is not normalised", http("[{port: '8080', protocol: TCP}]", "[{path: '/admin'}]"),
+                r().http("GET", "/public/../admin"), false, "prod/c");
+    }
+
+    /** RE2 syntax: what RE2 refuses fails the load; matching is linear. */
+    static void regex() {
+        String s = RE2_SYNTAX;
+        T.invalid(s, "lookahead", http("[{port: '8080', protocol: TCP}]", "[{path: '/(?=a)a'}]"), "RE2 syntax");
+        T.invalid(s, "negative lookbehind", http("[{port: '8080', protocol: TCP}]", "[{path: '/(?<!b)a'}]"), "RE2 syntax");
+        T.invalid(s, "backreference", http("[{port: '8080', protocol: TCP}]", "[{path: '/(a)\\1'}]"), "RE2 syntax");
+        T.invalid(s, "possessive quantifier", http("[{port: '8080', protocol: TCP}]", "[{path: '/a*+'}]"), "RE2 syntax");
+        T.valid(s, "named group (?P<n>...)", http("[{port: '8080', protocol: TCP}]", "[{path: '/(?P<id>[0-9]+)'}]"));
+        T.decide(s, "(a|b)* on a 3 KB path", http("[{port: '8080', protocol: TCP}]", "[{path: '/(a|b)*'}]"),
+                r().http("GET", "/" + "ab".repeat(1536)), true, "prod/c");
+        T.decide(s, "((a+)+)+b does not backtrack", http("[{port: '8080', protocol: TCP}]", "[{path: '/((a+)+)+b'}]"),
+                r().http("GET", "/" + "a".repeat(5000) + "c"), false, "prod/c");
+    }
+
+    static List<Upstream.Case> cases() {
+        return T.cases;
+    }
+
+    /** The timeout only guards against a hang (catastrophic backtracking would never end); it measures nothing. */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    @Timeout(60)
+    void conforms(Upstream.Case c) throws Exception {
+        c.check().run();
+    }
+
+    @Test
+    void countsPerSource() {
+        T.counts().forEach((k, v) -> System.out.println("conformance cases: " + v + "  " + k));
+        assertThat(T.counts()).containsKeys(CILIUM_RULE_VALIDATION, CILIUM_ENTITY, CILIUM_L4, CILIUM_XDS, RE2_SYNTAX, CILIUM_CRD);
+    }
+
+    @Test
+    void clusterwideSelectsAcrossNamespaces() throws Exception {
+        PolicyEngine e = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml",
+                ccnp("cw", "{endpointSelector: {matchLabels: {app: backend}}, ingress: [{fromEntities: [cluster]}]}"))).build();
+        assertThat(e.evaluate(r().dest("dev", "backend", Map.of("app", "backend")).build()).allowed()).isTrue();
+        assertThat(e.evaluate(r().plaintext().source(null).dest("dev", "backend", Map.of("app", "backend")).build()).allowed()).isFalse();
+    }
+}

@@ -1,0 +1,517 @@
+package io.zerohop.policy;
+
+import static io.zerohop.policy.R.r;
+import static io.zerohop.policy.Upstream.ISTIO_AMBIENT_TEST;
+import static io.zerohop.policy.Upstream.ISTIO_BUILDER_TESTDATA;
+import static io.zerohop.policy.Upstream.ISTIO_CRD;
+import static io.zerohop.policy.Upstream.ISTIO_NORMALIZATION;
+import static io.zerohop.policy.Upstream.ISTIO_SECURITY;
+import static io.zerohop.policy.Upstream.ISTIO_VALIDATION_TEST;
+import static io.zerohop.policy.Upstream.ZTUNNEL_RBAC;
+import static io.zerohop.policy.Upstream.ZTUNNEL_STATE;
+import static io.zerohop.policy.Upstream.ap;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Istio AuthorizationPolicy as upstream validates it (istiod), converts it for ztunnel (L4) and
+ * builds it for Envoy (L7). Every case names its upstream source.
+ */
+class IstioUpstreamConformanceTest {
+
+    static final Upstream T = new Upstream();
+
+    static final String SEL = "selector: {matchLabels: {app: backend}}";
+
+    static String spec(String body) {
+        return ap("prod", "p", "{" + body + "}");
+    }
+
+    static String rules(String rules) {
+        return spec(SEL + ", rules: " + rules);
+    }
+
+    static String from(String source) {
+        return rules("[{from: [{source: " + source + "}]}]");
+    }
+
+    static String to(String op) {
+        return rules("[{to: [{operation: " + op + "}]}]");
+    }
+
+    static String when(String cond) {
+        return rules("[{when: [" + cond + "]}]");
+    }
+
+    static {
+        validation();
+        security();
+        ambient();
+        ztunnel();
+        builder();
+        normalization();
+        dryRun();
+        peerAuthentication();
+    }
+
+    static String pa(String name, String spec) {
+        return "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: " + name
+                + ", namespace: prod}\nspec: " + spec + "\n";
+    }
+
+    /** validation_test.go TestValidatePeerAuthentication. */
+    static void peerAuthentication() {
+        String s = ISTIO_VALIDATION_TEST;
+        T.valid(s, "PeerAuthentication: empty spec", pa("default", "{}"));
+        T.valid(s, "PeerAuthentication: empty mtls with selector of empty labels", pa("default", "{selector: {}}"));
+        T.warns(s, "PeerAuthentication: empty mtls with selector of empty labels", pa("default", "{selector: {}}"),
+                "workload selector specified without labels");
+        T.valid(s, "PeerAuthentication: empty spec with non default name", pa("some-name", "{}"));
+        T.valid(s, "PeerAuthentication: default name with non empty selector", pa("default", "{selector: {matchLabels: {app: httpbin}}}"));
+        T.invalid(s, "PeerAuthentication: empty port level mtls", pa("foo", "{selector: {matchLabels: {app: httpbin}}, portLevelMtls: {}}"),
+                "port level mTLS, if defined, must have at least one element");
+        T.invalid(s, "PeerAuthentication: empty selector with port level mtls", pa("default", "{portLevelMtls: {'8080': {mode: UNSET}}}"),
+                "mesh/namespace peer authentication cannot have port level mTLS");
+        T.invalid(s, "PeerAuthentication: port 0", pa("foo", "{selector: {matchLabels: {app: httpbin}}, portLevelMtls: {'0': {mode: UNSET}}}"),
+                "bad port");
+        T.valid(s, "PeerAuthentication: unset mode", pa("default", "{mtls: {mode: UNSET}}"));
+        T.valid(s, "PeerAuthentication: port level", pa("port-level", "{selector: {matchLabels: {app: httpbin}}, "
+                + "portLevelMtls: {'8080': {mode: UNSET}}}"));
+        T.invalid(s, "PeerAuthentication: selector wildcard (validateWorkloadSelector)", pa("foo", "{selector: {matchLabels: {app: '*'}}}"),
+                "wildcard is not supported in selector");
+    }
+
+    /** pkg/config/validation/validation_test.go TestValidateAuthorizationPolicy, case by case. */
+    static void validation() {
+        String s = ISTIO_VALIDATION_TEST;
+        T.valid(s, "good", spec("selector: {matchLabels: {app: httpbin, version: v1}}, rules: [{from: [{source: {principals: [sa1]}}, "
+                + "{source: {principals: [sa2]}}], to: [{operation: {methods: [GET]}}, {operation: {methods: [POST]}}], when: "
+                + "[{key: source.ip, values: [1.2.3.4, 5.6.7.0/24]}, {key: 'request.headers[:authority]', values: [v1, v2]}]}]"));
+        T.valid(s, "good serviceAccounts", from("{serviceAccounts: [ns1/sa1, ns2/sa2]}}, {source: {principals: [sa2]}"));
+        T.invalid(s, "serviceAccounts and namespaces", from("{serviceAccounts: [ns1/sa1, ns2/sa2], namespaces: [ns]}"),
+                "cannot set serviceAccounts with namespaces or principals");
+        T.valid(s, "custom-good", spec("action: CUSTOM, provider: {name: my-custom-authz}, rules: [{}]"));
+        T.invalid(s, "custom-empty-provider", spec("action: CUSTOM, provider: {name: ''}, rules: [{}]"), "`provider.name` must not be empty");
+        T.invalid(s, "custom-nil-provider", spec("action: CUSTOM, rules: [{}]"), "`provider.name` must not be empty");
+        T.invalid(s, "custom-invalid-rule", spec("action: CUSTOM, provider: {name: my-custom-authz}, rules: [{from: [{source: "
+                + "{namespaces: [ns], notNamespaces: [ns], principals: [id], notPrincipals: [id], requestPrincipals: [req], "
+                + "notRequestPrincipals: [req]}}]}]"), "is currently not supported with CUSTOM action");
+        T.invalid(s, "provider-wrong-action", spec("action: ALLOW, provider: {name: ''}, rules: [{}]"),
+                "`provider` must not be with non CUSTOM action");
+        T.valid(s, "allow-rules-nil", spec("action: ALLOW"));
+        T.valid(s, "dry-run-valid-allow", dryRun("'true'", "{action: ALLOW}"));
+        T.valid(s, "dry-run-valid-deny", dryRun("'false'", "{action: DENY, rules: [{}]}"));
+        T.invalid(s, "dry-run-invalid-value", dryRun("foo", "{action: ALLOW}"), "istio.io/dry-run with invalid value (foo)");
+        T.invalid(s, "dry-run-invalid-action-custom", dryRun("'true'", "{action: CUSTOM}"),
+                "only supports action ALLOW/DENY, found action CUSTOM");
+        T.invalid(s, "dry-run-invalid-action-audit", dryRun("'true'", "{action: AUDIT}"),
+                "only supports action ALLOW/DENY, found action AUDIT");
+        T.invalid(s, "deny-rules-nil", spec("action: DENY"), "DENY action without `rules` is meaningless");
+        T.valid(s, "selector-empty-value", spec("selector: {matchLabels: {app: '', version: v1}}"));
+        T.invalid(s, "selector-empty-key", spec("selector: {matchLabels: {app: httpbin, '': v1}}"), "empty key is not supported in selector");
+        T.valid(s, "selector-empty-labels", spec("selector: {}"));
+        T.warns(s, "selector-empty-labels", spec("selector: {}"), "workload selector specified without labels");
+        T.invalid(s, "selector-wildcard-value", spec("selector: {matchLabels: {app: httpbin-*}}"), "wildcard is not supported in selector");
+        T.invalid(s, "selector-wildcard-key", spec("selector: {matchLabels: {app-*: httpbin}}"), "wildcard is not supported in selector");
+        String l4l7 = ", rules: [{from: [{source: {principals: [temp]}}], to: [{operation: {ports: ['8080'], methods: [GET, DELETE]}}]}]";
+        String gw = "{group: gateway.networking.k8s.io, kind: Gateway, name: foo";
+        T.valid(s, "target-ref-good", spec("action: DENY, targetRef: " + gw + "}" + l4l7));
+        T.valid(s, "target-refs-good", spec("action: DENY, targetRefs: [" + gw + "}]" + l4l7));
+        T.valid(s, "target-refs-good-service", spec("action: DENY, targetRefs: [{group: '', kind: Service, name: foo}]" + l4l7));
+        T.invalid(s, "target-ref-non-empty-namespace", spec("action: DENY, targetRef: " + gw + ", namespace: bar}" + l4l7),
+                "targetRef namespace must not be set");
+        T.invalid(s, "target-ref-empty-name", spec("action: DENY, targetRef: {group: gateway.networking.k8s.io, kind: Gateway}" + l4l7),
+                "targetRef name must be set");
+        T.invalid(s, "target-ref-wrong-group", spec("action: DENY, targetRef: {group: wrong-group, kind: Gateway, name: foo}" + l4l7),
+                "targetRef must be to one of");
+        T.invalid(s, "target-ref-wrong-kind", spec("action: DENY, targetRef: {group: gateway.networking.k8s.io, kind: wrong-kind, name: foo}" + l4l7),
+                "targetRef must be to one of");
+        T.invalid(s, "target-ref-and-selector-cannot-both-be-set", spec("action: DENY, targetRef: " + gw + "}, " + SEL + l4l7),
+                "only one of targetRefs or workloadSelector can be set");
+        T.invalid(s, "target-refs-and-selector-cannot-both-be-set", spec("action: DENY, targetRefs: [" + gw + "}], " + SEL + l4l7),
+                "only one of targetRefs or workloadSelector can be set");
+        T.invalid(s, "from-empty", rules("[{from: []}]"), "`from` must not be empty");
+        T.invalid(s, "source-nil", rules("[{from: [{}]}]"), "`from.source` must not be nil");
+        T.invalid(s, "source-empty", rules("[{from: [{source: {}}]}]"), "`from.source` must not be empty");
+        T.invalid(s, "to-empty", rules("[{to: []}]"), "`to` must not be empty");
+        T.invalid(s, "source with only empty lists is empty (proto3: [] is unset)", from("{principals: [], namespaces: []}"),
+                "`from.source` must not be empty");
+        T.invalid(s, "rule nil", rules("[~]"), "`rule` must not be nil, found at rule 0");
+        T.invalid(s, "rule nil after a good one", rules("[{}, null]"), "`rule` must not be nil, found at rule 1");
+        T.invalid(s, "DENY with rules: [] has no rules", spec("action: DENY, rules: []"), "DENY action without `rules` is meaningless");
+        T.invalid(s, "operation-nil", rules("[{to: [{}]}]"), "`to.operation` must not be nil");
+        T.invalid(s, "operation-empty", rules("[{to: [{operation: {}}]}]"), "`to.operation` must not be empty");
+        for (String f : List.of("principals", "notPrincipals", "requestPrincipals", "notRequestPrincipals", "namespaces",
+                "serviceAccounts", "notNamespaces", "ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks")) {
+            String good = f.toLowerCase().contains("ipblocks") ? "1.2.3.4" : "p1";
+            T.invalid(s, cap(f) + "-empty", from("{" + f + ": [" + good + ", '']}"), "empty value not allowed");
+        }
+        for (String f : List.of("hosts", "notHosts", "ports", "notPorts", "methods", "notMethods", "paths", "notPaths")) {
+            String good = f.toLowerCase().contains("ports") ? "'80'" : "p1";
+            T.invalid(s, cap(f) + "-empty", to("{" + f + ": [" + good + ", '']}"), "empty value not allowed");
+        }
+        T.invalid(s, "value-empty", when("{key: 'request.headers[:authority]', values: [v1, '']}"), "empty value not allowed");
+        T.invalid(s, "invalid ip and port in ipBlocks", rules("[{from: [{source: {ipBlocks: [1.2.3.4, ip1], notIpBlocks: [5.6.7.8, ip2]}}], "
+                + "to: [{operation: {ports: ['80', port1], notPorts: ['90', port2]}}]}]"), "bad IP address (ip1)");
+        T.invalid(s, "invalid ip and port in remoteIpBlocks", rules("[{from: [{source: {remoteIpBlocks: [1.2.3.4, ip1], "
+                + "notRemoteIpBlocks: [5.6.7.8, ip2]}}], to: [{operation: {ports: ['80', port1], notPorts: ['90', port2]}}]}]"),
+                "bad IP address (ip1)");
+        T.invalid(s, "condition-key-missing", when("{values: [v1, v2]}"), "`key` must not be empty");
+        T.invalid(s, "condition-key-empty", when("{key: '', values: [v1, v2]}"), "`key` must not be empty");
+        T.invalid(s, "condition-value-missing", when("{key: source.principal}"),
+                "at least one of `values` or `notValues` must be set for key source.principal");
+        T.invalid(s, "condition-value-invalid", when("{key: source.ip, values: [a.b.c.d]}"), "bad IP address (a.b.c.d)");
+        T.invalid(s, "condition-notValue-invalid", when("{key: source.ip, notValues: [a.b.c.d]}"), "bad IP address (a.b.c.d)");
+        T.invalid(s, "condition-unknown", when("{key: key1, values: [v1]}"), "unknown attribute: key1");
+        T.valid(s, "L7DenyWithFrom", spec("action: DENY, " + SEL + ", rules: [{from: [{source: {requestPrincipals: [example.com/sub-1]}}]}]"));
+        T.valid(s, "L7DenyWithTo", spec("action: DENY, " + SEL + ", rules: [{to: [{operation: {methods: [GET, DELETE]}}]}]"));
+        T.valid(s, "L7DenyWithFromAndTo", spec("action: DENY, " + SEL + ", rules: [{from: [{source: {principals: [temp]}}], "
+                + "to: [{operation: {methods: [GET, DELETE]}}]}]"));
+        T.valid(s, "L7DenyWithFromAndToWithPort", spec("action: DENY, " + SEL + l4l7));
+    }
+
+    static String cap(String f) {
+        return Character.toUpperCase(f.charAt(0)) + f.substring(1);
+    }
+
+    static String dryRun(String value, String spec) {
+        return "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p, namespace: prod, "
+                + "annotations: {istio.io/dry-run: " + value + "}}\nspec: " + spec + "\n";
+    }
+
+    /** pkg/config/security/security.go (CheckServiceAccount, CheckTrustDomainValues, ValidateIPs, ValidatePorts, ValidateAttribute, CheckValidPathTemplate). */
+    static void security() {
+        String s = ISTIO_SECURITY;
+        StringBuilder seventeen = new StringBuilder();
+        for (int i = 0; i < 17; i++) {
+            seventeen.append(i == 0 ? "" : ", ").append("sa").append(i);
+        }
+        T.invalid(s, "CheckServiceAccount: more than 16", from("{serviceAccounts: [" + seventeen + "]}"), "may not have more than 16 values");
+        T.valid(s, "CheckServiceAccount: 16 is fine", from("{serviceAccounts: [" + seventeen.substring(0, seventeen.lastIndexOf(",")) + "]}"));
+        T.invalid(s, "CheckServiceAccount: wildcard", from("{serviceAccounts: ['ns/*']}"), "wildcard not allowed");
+        T.invalid(s, "CheckServiceAccount: two slashes", from("{serviceAccounts: [a/b/c]}"), "expected format 'serviceAccount' or 'namespace/serviceAccount'");
+        T.invalid(s, "CheckServiceAccount: empty namespace", from("{serviceAccounts: [/sa]}"), "found empty namespace");
+        T.invalid(s, "CheckServiceAccount: empty service account", from("{serviceAccounts: [ns/]}"), "found empty serviceAccount");
+        T.invalid(s, "CheckServiceAccount: notServiceAccounts with principals", from("{notServiceAccounts: [sa], principals: [p]}"),
+                "cannot set serviceAccounts with namespaces or principals");
+        T.invalid(s, "CheckTrustDomainValues: slash", from("{trustDomains: [a/b]}"), "trust domain must not contain '/'");
+        T.invalid(s, "CheckWildcardValues: middle wildcard", from("{trustDomains: ['a*b']}"), "wildcard is only allowed at the start or end");
+        T.invalid(s, "CheckWildcardValues: two wildcards", from("{notTrustDomains: ['*a*']}"), "at most one wildcard is allowed");
+        T.valid(s, "trustDomains and notTrustDomains", from("{trustDomains: [cluster.local, '*.example.com'], notTrustDomains: ['bad*']}"));
+        T.invalid(s, "ValidateAttribute source.trustDomain wildcard", when("{key: source.trustDomain, values: ['*td*']}"),
+                "at most one wildcard is allowed");
+        T.valid(s, "ValidateAttribute source.trustDomain", when("{key: source.trustDomain, values: [cluster.local]}"));
+        T.valid(s, "ValidateAttribute source.serviceAccount", when("{key: source.serviceAccount, values: [ns/sa, sa]}"));
+        T.invalid(s, "ValidateAttribute source.serviceAccount wildcard", when("{key: source.serviceAccount, values: ['sa*']}"), "wildcard not allowed");
+        T.invalid(s, "ValidateIPs: leading zeros (netip)", from("{ipBlocks: ['010.0.0.1']}"), "bad IP address (010.0.0.1)");
+        T.invalid(s, "ValidateIPs: CIDR bits", from("{ipBlocks: [10.0.0.0/33]}"), "bad CIDR range (10.0.0.0/33)");
+        T.valid(s, "ValidateIPs: unmasked prefix", from("{ipBlocks: [10.0.0.1/24, 'fd00::/8', '::1']}"));
+        T.valid(s, "ValidatePorts: 0", to("{ports: ['0']}"));
+        T.invalid(s, "ValidatePorts: 65536", to("{ports: ['65536']}"), "bad port (65536)");
+        T.invalid(s, "ValidatePorts: negative", to("{notPorts: ['-1']}"), "bad port (-1)");
+        T.valid(s, "ValidatePorts: destination.port 0", when("{key: destination.port, values: ['0']}"));
+        T.invalid(s, "validateMapKey: no brackets", when("{key: request.headers, values: [a]}"), "should have format a[b]");
+        T.invalid(s, "validateMapKey: empty brackets", when("{key: 'request.headers[]', values: [a]}"), "should have format a[b]");
+        T.valid(s, "request.auth.claims[iss]", when("{key: 'request.auth.claims[iss]', values: [a]}"));
+        T.valid(s, "experimental.envoy.filters.*", when("{key: 'experimental.envoy.filters.network.mysql_proxy[db.table]', values: ['[update]']}"));
+        T.invalid(s, "destination.namespace", when("{key: destination.namespace, values: [a]}"), "replaced by the metadata.namespace");
+        T.invalid(s, "destination.labels", when("{key: 'destination.labels[app]', values: [a]}"), "replaced by the workload selector");
+        T.invalid(s, "destination.name", when("{key: destination.name, values: [a]}"), "only supported in v1alpha1");
+        T.valid(s, "connection.sni", when("{key: connection.sni, values: ['*.example.com']}"));
+        T.valid(s, "CheckValidPathTemplate: {*}", to("{paths: ['/foo/{*}/bar']}"));
+        T.valid(s, "CheckValidPathTemplate: {**} last", to("{paths: ['/foo/{**}']}"));
+        T.valid(s, "CheckValidPathTemplate: {**} then literal", to("{notPaths: ['/{**}/path/template']}"));
+        T.invalid(s, "CheckValidPathTemplate: {**} not last operator", to("{paths: ['/foo/{**}/{*}']}"), "{**} is not the last operator");
+        T.invalid(s, "CheckValidPathTemplate: other braces", to("{paths: ['/foo/{bar}']}"), "beyond a supported path template");
+        T.invalid(s, "CheckValidPathTemplate: invalid literal", to("{paths: ['/foo/{*}/a b']}"), "with invalid string literal");
+        // Principals are only checked for emptiness: any string is accepted (and compared as written).
+        T.valid(s, "principals: any non-empty string", from("{principals: [admin, example.org/workload/vm-1, "
+                + "cluster.local/ns/a/sa/b/extra, 'spiffe://cluster.local/ns/a/sa/b']}"));
+        // The CRD declares ports and values as strings: the API server refuses an unquoted number.
+        T.invalid(ISTIO_CRD, "ports: integer item", to("{ports: [8080]}"), "expected a string, found integer 8080 (quote it)");
+        T.invalid(ISTIO_CRD, "values: boolean item (YAML 1.1 yes)", when("{key: 'request.headers[x]', values: [yes]}"),
+                "expected a string, found boolean yes");
+        T.invalid(ISTIO_CRD, "matchLabels value: integer", spec("selector: {matchLabels: {version: 1}}"),
+                "expected a string, found integer 1");
+        T.invalid(ISTIO_CRD, "action: unknown enum", spec("action: PERMIT"), "unknown action");
+        T.invalid(ISTIO_CRD, "unknown field", from("{principles: [a]}"), "unknown field");
+        T.invalid(ISTIO_CRD, "PeerAuthentication portLevelMtls: {}", "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
+                + "metadata: {name: p, namespace: prod}\nspec: {selector: {matchLabels: {app: a}}, portLevelMtls: {}}\n",
+                "port level mTLS, if defined, must have at least one element");
+        T.invalid(ISTIO_VALIDATION_TEST, "PeerAuthentication: namespace policy with portLevelMtls", "apiVersion: security.istio.io/v1\n"
+                + "kind: PeerAuthentication\nmetadata: {name: p, namespace: prod}\nspec: {portLevelMtls: {'8080': {mode: DISABLE}}}\n",
+                "mesh/namespace peer authentication cannot have port level mTLS");
+        T.invalid(ISTIO_VALIDATION_TEST, "PeerAuthentication: port 0", "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
+                + "metadata: {name: p, namespace: prod}\nspec: {selector: {matchLabels: {app: a}}, portLevelMtls: {'0': {mode: DISABLE}}}\n",
+                "bad port");
+        T.valid(ISTIO_VALIDATION_TEST, "PeerAuthentication: workload with portLevelMtls", "apiVersion: security.istio.io/v1\n"
+                + "kind: PeerAuthentication\nmetadata: {name: p, namespace: prod}\nspec: {selector: {matchLabels: {app: a}}, "
+                + "mtls: {mode: STRICT}, portLevelMtls: {'8080': {mode: DISABLE}}}\n");
+    }
+
+    static final String FOO_BAR = "spiffe://cluster.local/ns/foo/sa/bar";
+
+    /** pilot/pkg/serviceregistry/ambient/authorization_test.go: what ztunnel receives, and the status istiod sets. */
+    static void ambient() {
+        String s = ISTIO_AMBIENT_TEST;
+        String audit = spec("action: AUDIT, rules: [{from: [{source: {principals: [trust/ns/echo-1234/]}}], to: [{operation: {ports: ['80']}}]}]");
+        T.warns(s, "unsupported AUDIT action", audit, "ztunnel does not support the AUDIT action");
+        T.decide(s, "unsupported AUDIT action: no effect", audit, r().port(80), true, null);
+        String custom = spec("action: CUSTOM, provider: {name: ext}, rules: [{to: [{operation: {ports: ['8080']}}]}]");
+        T.warns(s, "unsupported CUSTOM action", custom, "ztunnel does not support the CUSTOM action");
+        T.decide(s, "unsupported CUSTOM action: no effect at L4", custom, r(), true, null);
+        String http = spec("rules: [{from: [{source: {requestPrincipals: [example.com/sub-1]}}], to: [{operation: {methods: [GET]}}], "
+                + "when: [{key: request.auth.presenter, values: [presenter.example.com]}]}]");
+        T.warns(s, "unsupported HTTP methods", http, "ztunnel does not support HTTP attributes (found: methods, "
+                + "request.auth.presenter, requestPrincipals). In ambient mode you must use a waypoint proxy to enforce HTTP "
+                + "rules. Within an ALLOW policy, rules matching HTTP attributes are omitted. This will be more restrictive than requested.");
+        T.decide(s, "unsupported HTTP methods: the ALLOW rule is omitted", http, r(), false, "prod/p");
+        String l4 = spec("action: DENY, rules: [{from: [{source: {principals: [cluster.local/ns/foo/sa/bar]}}]}]");
+        T.noWarnings(s, "DENY policy with only L4 attributes - no status warning", l4);
+        T.decide(s, "DENY policy with only L4 attributes: denies", l4, r().principal(FOO_BAR), false, "prod/p");
+        String l7only = spec("action: DENY, rules: [{from: [{source: {notRequestPrincipals: [example.com/sub-1]}}]}]");
+        T.warns(s, "DENY policy with only L7 attributes results in no effect at ztunnel", l7only,
+                "ztunnel does not support HTTP attributes (found: notRequestPrincipals). In ambient mode you must use a "
+                        + "waypoint proxy to enforce HTTP rules. After omitting unsupported HTTP attributes, this DENY policy has "
+                        + "no enforceable rules at ztunnel and will have no effect. Deploy a waypoint proxy and use a targetRef "
+                        + "to enforce this policy.");
+        T.decide(s, "DENY policy with only L7 attributes: no effect at L4", l7only, r().principal(FOO_BAR), true, null);
+        T.decide(s, "DENY policy with only L7 attributes: enforced at L7", l7only, r().principal(FOO_BAR).http("GET", "/"), false, "prod/p");
+        String mixed = spec("action: DENY, rules: [{from: [{source: {principals: [cluster.local/ns/foo/sa/bar], "
+                + "notRequestPrincipals: [example.com/sub-1]}}]}]");
+        T.warns(s, "DENY policy with mixed L4 and L7 attributes is enforced without HTTP rules", mixed,
+                "DENY policy with HTTP attributes is enforced without the HTTP rules. This will be more restrictive than requested.");
+        T.decide(s, "DENY mixed: L4 part enforced", mixed, r().principal(FOO_BAR), false, "prod/p");
+        T.decide(s, "DENY mixed: others pass", mixed, r(), true, null);
+        String separate = spec("action: DENY, rules: [{from: [{source: {notRequestPrincipals: [example.com/sub-1]}}]}, "
+                + "{from: [{source: {principals: [cluster.local/ns/foo/sa/bar]}}]}]");
+        T.warns(s, "DENY policy with L7-only and separate L4 rule is still enforced", separate, "is enforced without the HTTP rules");
+        T.decide(s, "DENY L7-only + L4 rule: L4 rule denies", separate, r().principal(FOO_BAR), false, "prod/p");
+        T.decide(s, "DENY L7-only + L4 rule: L7-only rule skipped", separate, r(), true, null);
+        String catchAll = spec("action: DENY, rules: [{}, {from: [{source: {notRequestPrincipals: [example.com/sub-1]}}]}]");
+        T.warns(s, "DENY policy with empty catch-all rule and L7-only rule is still enforced", catchAll, "is enforced without the HTTP rules");
+        T.decide(s, "DENY catch-all: denies everything", catchAll, r(), false, "prod/p");
+        String fromWhen = spec("action: DENY, rules: [{from: [{source: {principals: [cluster.local/ns/foo/sa/bar]}}], "
+                + "when: [{key: 'request.headers[x-token]', values: [secret]}]}]");
+        T.warns(s, "DENY policy with L4 From and L7 When is a no-op due to AND empty clause", fromWhen, "will have no effect");
+        T.decide(s, "DENY L4 From + L7 When: no-op at L4", fromWhen, r().principal(FOO_BAR), true, null);
+        String fromMethods = spec("action: DENY, rules: [{from: [{source: {principals: [cluster.local/ns/foo/sa/bar]}}], "
+                + "to: [{operation: {methods: [GET]}}]}]");
+        T.warns(s, "DENY policy with L4 From and L7-only To methods is a no-op due to AND empty clause", fromMethods, "will have no effect");
+        T.decide(s, "DENY L4 From + L7 To: no-op at L4", fromMethods, r().principal(FOO_BAR), true, null);
+        T.decide(s, "DENY L4 From + L7 To: enforced at L7", fromMethods, r().principal(FOO_BAR).http("GET", "/"), false, "prod/p");
+        String targetRef = spec("action: DENY, targetRefs: [{kind: Service, group: '', name: test-svc}], rules: [{}]");
+        T.noWarnings(s, "no status - targetRef is not for ztunnel", targetRef);
+        T.decide(s, "targetRef is not for ztunnel: no effect", targetRef, r(), true, null);
+        // Conversion facts (authorization.go handleRule/l4WhenAttributes), one case each.
+        T.decide(s, "when source.serviceAccount is not an L4 key: ALLOW rule omitted",
+                when("{key: source.serviceAccount, values: [prod/frontend]}"), r(), false, "prod/p");
+        T.decide(s, "when source.serviceAccount at L7", when("{key: source.serviceAccount, values: [prod/frontend]}"),
+                r().http("GET", "/"), true, "prod/p");
+        T.decide(s, "trustDomains are not sent to ztunnel: the source is an empty match",
+                from("{trustDomains: [cluster.local]}"), r(), false, "prod/p");
+        T.decide(s, "DENY: trustDomains are dropped for ztunnel, the rest of the source denies",
+                spec("action: DENY, rules: [{from: [{source: {principals: ['*'], notTrustDomains: [cluster.local]}}]}]"),
+                r(), false, "prod/p");
+        // zerohop deviation (README): an ALLOW rule whose trust domains ztunnel would drop is omitted at L4, never widened.
+        T.decide(s, "ALLOW with principals and trustDomains is omitted at L4 (zerohop: never wider)",
+                from("{principals: ['*'], trustDomains: [other.td]}"), r(), false, "prod/p");
+        T.warns(s, "ALLOW with trustDomains warns", from("{principals: ['*'], trustDomains: [other.td]}"),
+                "trustDomains are not sent to ztunnel");
+        T.decide(s, "ALLOW with principals and trustDomains at L7", from("{principals: ['*'], trustDomains: [cluster.local]}"),
+                r().http("GET", "/"), true, "prod/p");
+        T.decide(s, "DENY with ports and methods keeps the ports at L4",
+                spec("action: DENY, rules: [{to: [{operation: {ports: ['8080'], methods: [POST]}}]}]"), r(), false, "prod/p");
+        T.decide(s, "DENY to-entries ORed: the HTTP-only entry is skipped, the port entry kept",
+                spec("action: DENY, rules: [{to: [{operation: {methods: [POST]}}, {operation: {ports: ['9090']}}]}]"), r(), true, null);
+        T.decide(s, "DENY notPorts is an L4 field", spec("action: DENY, rules: [{to: [{operation: {notPorts: ['9090']}}]}]"),
+                r(), false, "prod/p");
+    }
+
+    static final String TD = "spiffe://td/ns/namespace/sa/account";
+    static final String TD_ALT = "spiffe://td-alt/ns/ns-alt/sa/sa=alt";
+
+    static R plain() {
+        return r().plaintext().source(null).src("127.0.0.1").dst("127.0.0.2").port(8080);
+    }
+
+    static R tls() {
+        return r().principal(TD).src("127.0.0.1").dst("127.0.0.2").port(8080);
+    }
+
+    static R tlsAlt() {
+        return r().principal(TD_ALT).src("127.0.0.3").dst("127.0.0.4").port(9090);
+    }
+
+    static void rbac(String name, String policy, boolean plain, boolean tls, boolean alt) {
+        String yaml = ap("prod", "p", policy);
+        T.decide(ZTUNNEL_RBAC, name + ": plaintext_conn", yaml, plain(), plain, "prod/p");
+        T.decide(ZTUNNEL_RBAC, name + ": tls_conn", yaml, tls(), tls, "prod/p");
+        T.decide(ZTUNNEL_RBAC, name + ": tls_conn_alt", yaml, tlsAlt(), alt, "prod/p");
+    }
+
+    /** src/rbac.rs tests: each rbac_test! macro against plaintext_conn, tls_conn and tls_conn_alt. */
+    static void ztunnel() {
+        rbac("namespaces", "{rules: [{from: [{source: {namespaces: [namespace]}}]}]}", false, true, false);
+        rbac("not_namespaces", "{rules: [{from: [{source: {notNamespaces: [namespace]}}]}]}", true, false, true);
+        rbac("service_accounts", "{rules: [{from: [{source: {serviceAccounts: [namespace/account]}}]}]}", false, true, false);
+        rbac("not_service_accounts", "{rules: [{from: [{source: {notServiceAccounts: [namespace/account]}}]}]}", true, false, true);
+        rbac("principals", "{rules: [{from: [{source: {principals: [td/ns/namespace/sa/account]}}]}]}", false, true, false);
+        rbac("not_principals", "{rules: [{from: [{source: {notPrincipals: [td/ns/namespace/sa/account]}}]}]}", true, false, true);
+        rbac("source_ips", "{rules: [{from: [{source: {ipBlocks: [127.0.0.1/32]}}]}]}", true, true, false);
+        rbac("not_source_ips", "{rules: [{from: [{source: {notIpBlocks: [127.0.0.1/32]}}]}]}", false, false, true);
+        rbac("destination_ips", "{rules: [{when: [{key: destination.ip, values: [127.0.0.2/32]}]}]}", true, true, false);
+        rbac("not_destination_ips", "{rules: [{when: [{key: destination.ip, notValues: [127.0.0.2/32]}]}]}", false, false, true);
+        rbac("cidr_range", "{rules: [{when: [{key: destination.ip, values: [127.0.0.1/24]}]}]}", true, true, true);
+        rbac("destination_ports", "{rules: [{to: [{operation: {ports: ['8080']}}]}]}", true, true, false);
+        rbac("not_destination_ports", "{rules: [{to: [{operation: {notPorts: ['8080']}}]}]}", false, false, true);
+        String s = ZTUNNEL_RBAC;
+        T.decide(s, "rbac_empty_policy: empty rule matches", ap("prod", "p", "{rules: [{}]}"), plain(), true, "prod/p");
+        T.decide(s, "rbac_empty_policy: no rules never match", ap("prod", "p", "{}"), plain(), false, "prod/p");
+        String nested = ap("prod", "p", "{rules: [{from: [{source: {namespaces: [a]}}, {source: {namespaces: [b]}}], "
+                + "to: [{operation: {ports: ['80']}}]}]}");
+        T.decide(s, "rbac_nesting: namespace a", nested, r().principal("spiffe://td/ns/a/sa/account").port(80), true, "prod/p");
+        T.decide(s, "rbac_nesting: namespace b", nested, r().principal("spiffe://td/ns/b/sa/account").port(80), true, "prod/p");
+        T.decide(s, "rbac_nesting: wrong namespace", nested, r().principal("spiffe://td/ns/bad/sa/account").port(80), false, "prod/p");
+        T.decide(s, "rbac_nesting: wrong port", nested, r().principal("spiffe://td/ns/b/sa/account").port(12345), false, "prod/p");
+        String multi = ap("prod", "p", "{rules: [{from: [{source: {namespaces: [a]}}]}, {from: [{source: {namespaces: [b]}}]}]}");
+        T.decide(s, "rbac_multi_rule: a", multi, r().principal("spiffe://td/ns/a/sa/account"), true, "prod/p");
+        T.decide(s, "rbac_multi_rule: b", multi, r().principal("spiffe://td/ns/b/sa/account"), true, "prod/p");
+        T.decide(s, "rbac_multi_rule: wrong namespace", multi, r().principal("spiffe://td/ns/bad/sa/account"), false, "prod/p");
+        // string_match test_cases, through namespaces (ztunnel compares the namespace of the identity).
+        String[][] sm = {
+                {"foo", "foo", "true", "exact match"}, {"foo", "not", "false", "exact mismatch"},
+                {"foo*", "foobar", "true", "prefix match"}, {"foo*", "notfoo", "false", "prefix mismatch"},
+                {"*foo", "barfoo", "true", "suffix match"}, {"*foo", "foonot", "false", "suffix mismatch"},
+                {"*", "foo", "true", "presence match"}};
+        for (String[] c : sm) {
+            T.decide(s, "string_match " + c[3], ap("prod", "p", "{rules: [{from: [{source: {namespaces: ['" + c[0] + "']}}]}]}"),
+                    r().principal("spiffe://td/ns/" + c[1] + "/sa/x"), Boolean.parseBoolean(c[2]), "prod/p");
+        }
+        T.decide(s, "string_match presence mismatch (no identity, empty namespace)",
+                ap("prod", "p", "{rules: [{from: [{source: {namespaces: ['*']}}]}]}"), plain(), false, "prod/p");
+        T.decide(s, "matches_principal: a prefix match is on the ID without spiffe://",
+                ap("prod", "p", "{rules: [{from: [{source: {principals: ['td/*']}}]}]}"), tls(), true, "prod/p");
+    }
+
+    /** pilot/pkg/security/authz/builder/testdata/http: the policies istiod turns into Envoy RBAC, decided per request. */
+    static void builder() {
+        String s = ISTIO_BUILDER_TESTDATA;
+        String paths = to("{paths: [/exact, '/prefix/*', '*/suffix', '/path/template/{*}', '/{**}/path/template']}");
+        T.decide(s, "allow-path: exact", paths, r().http("GET", "/exact"), true, "prod/p");
+        T.decide(s, "allow-path: exact is exact", paths, r().http("GET", "/exact/more"), false, "prod/p");
+        T.decide(s, "allow-path: prefix", paths, r().http("GET", "/prefix/a/b"), true, "prod/p");
+        T.decide(s, "allow-path: suffix", paths, r().http("GET", "/a/b/suffix"), true, "prod/p");
+        T.decide(s, "allow-path: {*} one segment", paths, r().http("GET", "/path/template/a"), true, "prod/p");
+        T.decide(s, "allow-path: {*} not two segments", paths, r().http("GET", "/path/template/a/b"), false, "prod/p");
+        T.decide(s, "allow-path: {**} any segments", paths, r().http("GET", "/a/b/c/path/template"), true, "prod/p");
+        T.decide(s, "allow-path: notPaths '*' excludes every path",
+                to("{paths: [/exact], notPaths: ['*']}"), r().http("GET", "/exact"), false, "prod/p");
+        String deny = ap("foo", "httpbin-deny", "{action: DENY, rules: [{from: [{source: {principals: [deny]}}]}]}")
+                + ap("foo", "httpbin-allow", "{action: ALLOW, rules: [{from: [{source: {principals: [allow]}}]}]}");
+        R foo = r().dest("foo", "httpbin", Map.of("app", "httpbin"));
+        T.decide(s, "deny-and-allow: deny", deny, foo.http("GET", "/").principal("spiffe://deny"), false, "foo/httpbin-deny");
+        T.decide(s, "deny-and-allow: allow", deny, r().dest("foo", "httpbin", Map.of()).http("GET", "/").principal("spiffe://allow"),
+                true, "foo/httpbin-allow");
+        T.decide(s, "deny-and-allow: other", deny, r().dest("foo", "httpbin", Map.of()).http("GET", "/"), false, "foo/httpbin-allow");
+        T.decide(s, "deny-empty-rule", ap("prod", "p", "{action: DENY, rules: [{}]}"), r().http("GET", "/"), false, "prod/p");
+        T.decide(s, "allow-empty-rule", ap("prod", "p", "{rules: [{}]}"), r().http("GET", "/"), true, "prod/p");
+        T.decide(s, "allow-nil-rule: no rules allow nothing", spec(SEL), r().http("GET", "/"), false, "prod/p");
+        String tds = from("{trustDomains: [cluster.local, another.local]}}, {source: {notTrustDomains: ['bad*', untrusted]}");
+        T.decide(s, "trust-domains: listed", tds, r().http("GET", "/"), true, "prod/p");
+        T.decide(s, "trust-domains: not excluded", tds, r().principal("spiffe://other.td/ns/a/sa/b").http("GET", "/"), true, "prod/p");
+        T.decide(s, "trust-domains: excluded by prefix", tds, r().principal("spiffe://bad.td/ns/a/sa/b").http("GET", "/"), false, "prod/p");
+        // Envoy: a not_id over the authenticated principal holds when there is none.
+        T.decide(s, "trust-domains: plaintext passes notTrustDomains", tds, r().plaintext().http("GET", "/"), true, "prod/p");
+        T.decide(s, "trust-domains: plaintext fails trustDomains", from("{trustDomains: [cluster.local]}"),
+                r().plaintext().http("GET", "/"), false, "prod/p");
+        String single = spec(SEL + ", rules: [{from: [{source: {principals: ['rule[0]-from[0]-principal[1]'], "
+                + "requestPrincipals: ['rule[0]-from[0]-requestPrincipal[1]']}}], to: [{operation: {ports: ['9001']}}]}]");
+        T.valid(s, "single-policy: bracketed values", single);
+        T.decide(s, "single-policy: requestPrincipals never match without JWT", single,
+                r().principal("spiffe://rule[0]-from[0]-principal[1]").port(9001).http("GET", "/"), false, "prod/p");
+        String header = when("{key: 'request.headers[X-header]', values: [header, 'header-prefix-*', '*-suffix-header', '*']}");
+        T.decide(s, "single-policy: header presence", header, r().http("GET", "/", "", Map.of("x-header", "anything")), true, "prod/p");
+        T.decide(s, "single-policy: header absent", header, r().http("GET", "/"), false, "prod/p");
+        T.decide(s, "hosts are case-insensitive", to("{hosts: [Httpbin.Foo]}"), r().http("GET", "/", "httpbin.foo", Map.of()), true, "prod/p");
+        T.decide(s, "methods compared as sent", to("{methods: [POST]}"), r().http("post", "/"), false, "prod/p");
+    }
+
+    /** istio.io "Authorization Policy Normalization": a DENY on /admin under the default (BASE). */
+    static void normalization() {
+        String s = ISTIO_NORMALIZATION;
+        String deny = spec("action: DENY, rules: [{to: [{operation: {paths: [/admin]}}]}]");
+        String[][] denied = {{"/admin?x=1", "query dropped"}, {"/admin#frag", "fragment dropped"}, {"/public/../admin", "dot-dot"},
+                {"/./admin", "dot"}, {"/%61dmin", "%61 is a"}, {"/%61%64%6D%69%6E", "all letters encoded, upper-case hex"},
+                {"/%2e%2e/admin", "encoded dots then dot-dot"}, {"\\admin", "backslash"}, {"/x/%2E%2E/admin", "%2E"}};
+        for (String[] c : denied) {
+            T.decide(s, c[1] + ": " + c[0] + " is /admin", deny, r().http("GET", c[0]), false, "prod/p");
+        }
+        String[][] passed = {{"//admin", "slashes not merged (MERGE_SLASHES is not the default)"},
+                {"/admin%2f", "%2F stays encoded (DECODE_AND_MERGE_SLASHES is not the default)"},
+                {"/Admin", "case-sensitive"}, {"/%2561dmin", "decoded once only"}};
+        for (String[] c : passed) {
+            T.decide(s, c[1] + ": " + c[0], deny, r().http("GET", c[0]), true, null);
+        }
+        T.decide(s, "%00 is rejected", spec("rules: [{}]"), r().http("GET", "/a%00b"), false, null);
+        T.decide(s, "prefix on the normalised path", to("{paths: ['/api/*']}"), r().http("GET", "/x/../api/v1?y=2"), true, "prod/p");
+    }
+
+    /** src/state.rs (dry-run partitions) and builder testdata dry-run-*: a dry-run policy never decides. */
+    static void dryRun() {
+        String s = ZTUNNEL_STATE;
+        String denyDry = dryRun("'true'", "{action: DENY, rules: [{}]}");
+        T.add(s, "dry-run DENY match: allowed, explanation says it would deny", () -> {
+            Decision d = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", denyDry)).build().evaluate(r().build());
+            assertThat(d.allowed()).isTrue();
+            assertThat(d.dryRun()).startsWith("DENY by prod/p (AuthorizationPolicy DENY, rule 0)");
+            assertThat(d.explain()).contains("[dry-run, not enforced: would DENY by prod/p");
+        });
+        String allowDry = dryRun("'true'", "{rules: [{from: [{source: {namespaces: [other]}}]}]}");
+        T.add(s, "dry-run ALLOW only, no match: allowed, would be denied", () -> {
+            Decision d = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", allowDry)).build().evaluate(r().build());
+            assertThat(d.allowed()).isTrue();
+            assertThat(d.policy()).isNull();
+            assertThat(d.dryRun()).startsWith("DENY by prod/p (AuthorizationPolicy ALLOW, default deny)");
+        });
+        String mix = dryRun("'true'", "{rules: [{to: [{operation: {paths: [/allow]}}]}]}").replace("name: p,", "name: httpbin-1,")
+                + "---\n" + dryRun("'false'", "{rules: [{to: [{operation: {paths: [/another]}}]}]}").replace("name: p,", "name: httpbin-2,");
+        T.add(ISTIO_BUILDER_TESTDATA, "dry-run-mix: the dry-run ALLOW does not allow", () -> {
+            PolicyEngine e = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", mix)).build();
+            Decision d = e.evaluate(r().http("GET", "/allow").build());
+            assertThat(d.allowed()).isFalse();
+            assertThat(d.policy().name()).isEqualTo("httpbin-2");
+            assertThat(d.dryRun()).startsWith("ALLOW by prod/httpbin-1");
+            Decision another = e.evaluate(r().http("GET", "/another").build());
+            assertThat(another.allowed()).isTrue();
+            assertThat(another.policy().name()).isEqualTo("httpbin-2");
+        });
+        T.add(s, "no dry-run policy in scope: no dry-run text", () -> {
+            Decision d = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", denyDry)).build()
+                    .evaluate(r().dest("dev", "x", Map.of()).build());
+            assertThat(d.dryRun()).isNull();
+        });
+    }
+
+    static List<Upstream.Case> cases() {
+        return T.cases;
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void conforms(Upstream.Case c) throws Exception {
+        c.check().run();
+    }
+
+    @Test
+    void countsPerSource() {
+        T.counts().forEach((k, v) -> System.out.println("conformance cases: " + v + "  " + k));
+        assertThat(T.counts()).containsKeys(ISTIO_VALIDATION_TEST, ISTIO_SECURITY, ISTIO_AMBIENT_TEST, ZTUNNEL_RBAC,
+                ISTIO_BUILDER_TESTDATA, ISTIO_NORMALIZATION, ZTUNNEL_STATE, ISTIO_CRD);
+    }
+}

@@ -1,0 +1,215 @@
+package io.zerohop.policy;
+
+import static io.zerohop.policy.R.r;
+import static io.zerohop.policy.Upstream.CILIUM_CRD;
+import static io.zerohop.policy.Upstream.ISTIO_CRD;
+import static io.zerohop.policy.Upstream.YAML_KUBECTL;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** YAML as kubectl reads it, the served API versions, and the limits of the loader. */
+class LoaderConformanceTest {
+
+    static final Upstream T = new Upstream();
+
+    static final String HEAD = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p, namespace: prod}\n";
+
+    static {
+        yaml();
+        apiVersions();
+    }
+
+    static void yaml() {
+        String s = YAML_KUBECTL;
+        String alias = HEAD + """
+                spec:
+                  action: DENY
+                  rules:
+                  - from:
+                    - source:
+                        principals: &blocked ["cluster.local/ns/legacy/sa/old"]
+                  - to:
+                    - operation: {ports: ["9090"]}
+                    from:
+                    - source:
+                        principals: *blocked
+                """;
+        T.decide(s, "an alias is the anchored list, not the anchor's name", alias, r().principal("spiffe://cluster.local/ns/legacy/sa/old"),
+                false, "prod/p");
+        T.decide(s, "the aliased rule keeps its other fields", alias,
+                r().principal("spiffe://cluster.local/ns/prod/sa/frontend").port(9090), true, null);
+        String scalar = HEAD + """
+                spec:
+                  action: DENY
+                  rules:
+                  - from:
+                    - source:
+                        principals: [&old "cluster.local/ns/legacy/sa/old", "cluster.local/ns/a/sa/b", *old]
+                """;
+        T.decide(s, "a scalar alias", scalar, r().principal("spiffe://cluster.local/ns/legacy/sa/old"), false, "prod/p");
+        String merge = HEAD + """
+                spec:
+                  action: DENY
+                  rules:
+                  - from:
+                    - source: &base
+                        namespaces: [legacy]
+                        ipBlocks: [10.0.0.0/8]
+                  - from:
+                    - source:
+                        <<: *base
+                        namespaces: [other]
+                """;
+        T.decide(s, "merge key: merged fields apply", merge, r().principal("spiffe://cluster.local/ns/legacy/sa/x"), false, "prod/p");
+        T.decide(s, "merge key: explicit keys win over merged ones", merge,
+                r().principal("spiffe://cluster.local/ns/other/sa/x").src("192.168.0.1"), true, null);
+        String mergeList = HEAD + """
+                x-a: &a {namespaces: [first]}
+                x-b: &b {namespaces: [second], ipBlocks: [10.0.0.0/8]}
+                spec:
+                  action: DENY
+                  rules:
+                  - from:
+                    - source:
+                        <<: [*a, *b]
+                """;
+        T.invalid(s, "unknown top-level fields still fail", mergeList, "unknown field");
+        String mergeList2 = HEAD + """
+                spec:
+                  action: DENY
+                  rules:
+                  - to: [{operation: {ports: ["1"]}}]
+                    from:
+                    - source: &a {namespaces: [first]}
+                    - source: &b {namespaces: [second], ipBlocks: [10.0.0.0/8]}
+                  - from:
+                    - source:
+                        <<: [*a, *b]
+                """;
+        T.decide(s, "merge list: the earlier mapping wins", mergeList2,
+                r().principal("spiffe://cluster.local/ns/first/sa/x").src("192.168.0.1"), true, null);
+        T.decide(s, "merge list: later mappings add missing keys", mergeList2,
+                r().principal("spiffe://cluster.local/ns/first/sa/x").src("10.0.0.1"), false, "prod/p");
+        T.invalid(s, "duplicate key", HEAD + "spec:\n  action: ALLOW\n  action: DENY\n", "duplicate key \"action\" (first at line 5)");
+        T.invalid(s, "duplicate key in a flow mapping", HEAD + "spec: {rules: [{from: [{source: {principals: [a], principals: [b]}}]}]}\n",
+                "duplicate key \"principals\"");
+        T.invalid(s, "unknown alias", HEAD + "spec:\n  rules: *nothing\n", "nothing");
+        StringBuilder laughs = new StringBuilder(HEAD).append("x0: &l0 [a, a, a, a, a, a, a, a, a, a]\n");
+        for (int i = 1; i < 9; i++) {
+            laughs.append("x").append(i).append(": &l").append(i).append(" [");
+            for (int j = 0; j < 10; j++) {
+                laughs.append(j == 0 ? "" : ", ").append("*l").append(i - 1);
+            }
+            laughs.append("]\n");
+        }
+        T.invalid(s, "billion laughs: expansion is bounded", laughs + "spec: {}\n", "too large after alias expansion");
+        T.invalid(s, "nesting deeper than the limit names the line", HEAD + "spec:\n  rules: " + "[".repeat(100) + "]".repeat(100) + "\n",
+                "nested deeper than 64 levels");
+        T.invalid(s, "YAML 1.1 boolean where a string is expected", HEAD + "spec: {action: ALLOW, rules: [{to: [{operation: "
+                + "{methods: [on]}}]}]}\n", "expected a string, found boolean on");
+        T.valid(s, "JSON is YAML", "{\"apiVersion\": \"security.istio.io/v1\", \"kind\": \"AuthorizationPolicy\", \"metadata\": "
+                + "{\"name\": \"p\", \"namespace\": \"prod\"}, \"spec\": {\"rules\": [{\"to\": [{\"operation\": {\"ports\": [\"80\"]}}]}]}}");
+        T.invalid(s, "a tab where indentation is expected", HEAD + "spec:\n\taction: DENY\n", "invalid YAML");
+    }
+
+    static void apiVersions() {
+        String ap = "kind: AuthorizationPolicy\nmetadata: {name: p, namespace: prod}\nspec: {action: DENY, rules: [{}]}\n";
+        T.invalid(ISTIO_CRD, "v1beta (typo) on a known kind", "apiVersion: security.istio.io/v1beta\n" + ap,
+                "unknown version \"security.istio.io/v1beta\" for kind AuthorizationPolicy");
+        T.invalid(ISTIO_CRD, "v1alpha1 is not served", "apiVersion: security.istio.io/v1alpha1\n" + ap, "unknown version");
+        T.invalid(ISTIO_CRD, "no apiVersion", ap, "apiVersion is required for kind AuthorizationPolicy");
+        T.invalid(ISTIO_CRD, "core group", "apiVersion: v1\n" + ap, "kind AuthorizationPolicy is not in the core group");
+        T.invalid(ISTIO_CRD, "the other group of ours", "apiVersion: cilium.io/v2\n" + ap, "kind AuthorizationPolicy is not in cilium.io");
+        T.invalid(ISTIO_CRD, "kind missing in security.istio.io", "apiVersion: security.istio.io/v1\nmetadata: {name: p}\n", "kind is required");
+        T.valid(ISTIO_CRD, "v1beta1 is served", "apiVersion: security.istio.io/v1beta1\n" + ap);
+        T.warns(ISTIO_CRD, "another product's AuthorizationPolicy is skipped", "apiVersion: policy.linkerd.io/v1alpha1\n" + ap,
+                "skipped unsupported kind policy.linkerd.io/v1alpha1 AuthorizationPolicy");
+        T.warns(ISTIO_CRD, "another kind of security.istio.io is skipped", "apiVersion: security.istio.io/v1\nkind: "
+                + "RequestAuthentication\nmetadata: {name: r}\n", "skipped unsupported kind security.istio.io/v1 RequestAuthentication");
+        String cnp = "kind: CiliumNetworkPolicy\nmetadata: {name: c, namespace: prod}\nspec: {endpointSelector: {}, ingress: [{}]}\n";
+        T.invalid(CILIUM_CRD, "cilium.io/v2alpha1 CiliumNetworkPolicy", "apiVersion: cilium.io/v2alpha1\n" + cnp, "unknown version");
+        T.invalid(CILIUM_CRD, "cilium.io/v3", "apiVersion: cilium.io/v3\n" + cnp, "unknown version");
+        T.invalid(CILIUM_CRD, "no apiVersion", cnp, "apiVersion is required for kind CiliumNetworkPolicy");
+        T.warns(CILIUM_CRD, "another kind of cilium.io is skipped", "apiVersion: cilium.io/v2alpha1\nkind: CiliumCIDRGroup\n"
+                + "metadata: {name: g}\n", "skipped unsupported kind cilium.io/v2alpha1 CiliumCIDRGroup");
+    }
+
+    static List<Upstream.Case> cases() {
+        return T.cases;
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void conforms(Upstream.Case c) throws Exception {
+        c.check().run();
+    }
+
+    @Test
+    void countsPerSource() {
+        T.counts().forEach((k, v) -> System.out.println("conformance cases: " + v + "  " + k));
+    }
+
+    @Test
+    void duplicateKeyNamesFileLineAndField() {
+        PolicyLoadException e = catchThrowableOfType(PolicyLoadException.class,
+                () -> PolicyLoader.fromString("d.yaml", HEAD + "spec:\n  action: ALLOW\n  action: DENY\n"));
+        assertThat(e.getMessage()).isEqualTo("d.yaml:6: spec.action: duplicate key \"action\" (first at line 5)");
+    }
+
+    @Test
+    void depthLimitNamesFileAndLine() {
+        PolicyLoadException e = catchThrowableOfType(PolicyLoadException.class,
+                () -> PolicyLoader.fromString("deep.yaml", HEAD + "spec:\n  rules:\n" + "  - ".repeat(1) + "[".repeat(80) + "]".repeat(80) + "\n"));
+        assertThat(e.getMessage()).startsWith("deep.yaml:6: ").contains("nested deeper than 64 levels");
+    }
+
+    @Test
+    void notUtf8NamesTheFileLineAndByte(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("latin1.yaml");
+        byte[] head = (HEAD + "spec:\n  action: DENY\n  rules: [{from: [{source: {principals: [\"caf").getBytes(StandardCharsets.UTF_8);
+        byte[] tail = "\"]}}]}]\n".getBytes(StandardCharsets.UTF_8);
+        byte[] all = new byte[head.length + 1 + tail.length];
+        System.arraycopy(head, 0, all, 0, head.length);
+        all[head.length] = (byte) 0xE9;
+        System.arraycopy(tail, 0, all, head.length + 1, tail.length);
+        Files.write(f, all);
+        PolicyLoadException e = catchThrowableOfType(PolicyLoadException.class, () -> PolicyLoader.fromFile(f));
+        assertThat(e.getMessage()).isEqualTo(f + ":6: not UTF-8 text (byte 0xe9 at offset " + head.length
+                + "); policy files must be UTF-8");
+    }
+
+    @Test
+    void aUtf8ByteOrderMarkIsFine(@TempDir Path dir) throws Exception {
+        Path f = dir.resolve("bom.yaml");
+        Files.writeString(f, "\uFEFF" + HEAD + "spec: {}\n");
+        assertThat(PolicyLoader.fromFile(f).size()).isEqualTo(1);
+    }
+
+    @Test
+    void customAuthorizerIsConsultedAtL4WhenConfigured() throws Exception {
+        PolicySet set = PolicyLoader.fromString("c.yaml", HEAD.replace("name: p", "name: ext")
+                + "spec: {action: CUSTOM, provider: {name: opa}, rules: [{to: [{operation: {ports: ['8080']}}]}]}\n");
+        List<String> asked = new java.util.concurrent.CopyOnWriteArrayList<>();
+        PolicyEngine e = PolicyEngine.builder().policies(set).customAuthorizer((provider, req) -> {
+            asked.add(provider);
+            return req.sourcePrincipal() != null && req.sourcePrincipal().endsWith("/frontend");
+        }).build();
+        assertThat(e.evaluate(r().build()).allowed()).isTrue();
+        Decision denied = e.evaluate(r().principal("spiffe://cluster.local/ns/prod/sa/other").build());
+        assertThat(denied.outcome()).isEqualTo(Decision.Outcome.DENIED_CUSTOM);
+        assertThat(asked).containsExactly("opa", "opa");
+        // Without an authorizer: skipped at L4 (ztunnel never receives CUSTOM), denied at L7.
+        PolicyEngine none = PolicyEngine.builder().policies(set).build();
+        assertThat(none.evaluate(r().principal("spiffe://cluster.local/ns/prod/sa/other").build()).allowed()).isTrue();
+        assertThat(none.evaluate(r().http("GET", "/").build()).outcome()).isEqualTo(Decision.Outcome.DENIED_CUSTOM);
+    }
+}

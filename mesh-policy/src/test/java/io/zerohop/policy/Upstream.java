@@ -1,0 +1,106 @@
+package io.zerohop.policy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import io.zerohop.policy.Decision.Outcome;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * A table of conformance cases, each taken from an upstream source (test, testdata, validation
+ * code or documentation) and tagged with it. The facts are upstream's; the YAML and code are ours.
+ */
+final class Upstream {
+
+    static final String ISTIO_VALIDATION_TEST = "istio/istio pkg/config/validation/validation_test.go";
+    static final String ISTIO_SECURITY = "istio/istio pkg/config/security/security.go";
+    static final String ISTIO_CRD = "istio/api kubernetes/customresourcedefinitions.gen.yaml";
+    static final String ISTIO_AMBIENT_TEST = "istio/istio pilot/pkg/serviceregistry/ambient/authorization_test.go";
+    static final String ISTIO_BUILDER_TESTDATA = "istio/istio pilot/pkg/security/authz/builder/testdata/http";
+    static final String ISTIO_NORMALIZATION = "istio.io docs/reference/config/security/normalization";
+    static final String ZTUNNEL_RBAC = "istio/ztunnel src/rbac.rs";
+    static final String ZTUNNEL_STATE = "istio/ztunnel src/state.rs";
+    static final String CILIUM_RULE_VALIDATION = "cilium/cilium pkg/policy/api/rule_validation.go + rule_validation_test.go";
+    static final String CILIUM_ENTITY = "cilium/cilium pkg/policy/api/entity.go";
+    static final String CILIUM_L4 = "cilium/cilium pkg/policy/api/l4.go";
+    static final String CILIUM_XDS = "cilium/cilium pkg/envoy/xds_server.go (getHTTPRule)";
+    static final String CILIUM_CRD = "cilium/cilium pkg/k8s/apis/cilium.io/client/crds/v2";
+    static final String RE2_SYNTAX = "google/re2 doc/syntax (RE2J)";
+    static final String YAML_KUBECTL = "YAML 1.1 as kubectl reads it (sigs.k8s.io/yaml, go-yaml)";
+    static final String SEED = "seed article 000_b0781c9adee22133";
+
+    interface Check {
+        void run() throws Exception;
+    }
+
+    record Case(String source, String name, Check check) {
+        @Override
+        public String toString() {
+            return "[" + source + "] " + name;
+        }
+    }
+
+    final List<Case> cases = new ArrayList<>();
+
+    void add(String source, String name, Check check) {
+        cases.add(new Case(source, name, check));
+    }
+
+    void valid(String source, String name, String yaml) {
+        add(source, name + " (valid)", () -> PolicyLoader.fromString("case.yaml", yaml));
+    }
+
+    void invalid(String source, String name, String yaml, String fragment) {
+        add(source, name + " (invalid)", () -> {
+            PolicyLoadException e = catchThrowableOfType(PolicyLoadException.class,
+                    () -> PolicyLoader.fromString("case.yaml", yaml));
+            assertThat(e).as("load must fail").isNotNull();
+            assertThat(e.getMessage()).startsWith("case.yaml:").contains(fragment);
+        });
+    }
+
+    void warns(String source, String name, String yaml, String fragment) {
+        add(source, name + " (warning)", () -> assertThat(PolicyLoader.fromString("case.yaml", yaml).warnings())
+                .anySatisfy(w -> assertThat(w).contains(fragment)));
+    }
+
+    void noWarnings(String source, String name, String yaml) {
+        add(source, name + " (no warning)", () -> assertThat(PolicyLoader.fromString("case.yaml", yaml).warnings()).isEmpty());
+    }
+
+    /** {@code policy} null: no policy decided (ALLOWED_NO_POLICY when allowed). */
+    void decide(String source, String name, String yaml, R request, boolean allowed, String policy) {
+        add(source, name, () -> {
+            Decision d = PolicyEngine.builder().policies(PolicyLoader.fromString("case.yaml", yaml)).build()
+                    .evaluate(request.build());
+            assertThat(d.allowed()).as("allowed for %s: %s", request, d).isEqualTo(allowed);
+            assertThat(d.policy() == null ? null : d.policy().qualifiedName()).as("deciding policy: %s", d).isEqualTo(policy);
+            if (allowed && policy == null) {
+                assertThat(d.outcome()).isEqualTo(Outcome.ALLOWED_NO_POLICY);
+            }
+        });
+    }
+
+    Map<String, Integer> counts() {
+        Map<String, Integer> out = new TreeMap<>();
+        for (Case c : cases) {
+            out.merge(c.source(), 1, Integer::sum);
+        }
+        return out;
+    }
+
+    static String ap(String ns, String name, String spec) {
+        return ConformanceTest.ap(ns, name, spec);
+    }
+
+    static String cnp(String ns, String name, String spec) {
+        return ConformanceTest.cnp(ns, name, spec);
+    }
+
+    static String ccnp(String name, String spec) {
+        return ConformanceTest.ccnp(name, spec);
+    }
+}
