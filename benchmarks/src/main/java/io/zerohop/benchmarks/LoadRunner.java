@@ -53,8 +53,12 @@ public final class LoadRunner {
     private List<String> pathNames = List.of("tcp", "zerohop-embedded", "zerohop-embedded-jdk", "zerohop-node", "haproxy", "stunnel",
             "nghttpx-pair", "nghttpx→zerohop", "zerohop-l4", "zerohop-l7", "haproxy-l7");
     private List<Integer> httpClients = List.of(1, 16);
-    /** h2load's warm-up per run: the JVM paths need a few thousand requests before the JIT has compiled the HTTP codec. */
-    private int httpWarmup = 3;
+    /**
+     * h2load's warm-up per run. The JVM paths need thousands of requests before the JIT has compiled
+     * the HTTP codecs; on a loaded machine the compiler threads get little CPU, and 3 s left the L7
+     * path at a fraction of its warm rate (benchmarks/README.md).
+     */
+    private int httpWarmup = 10;
 
     static final class Result {
         String description;
