@@ -78,6 +78,8 @@ class L7EnforcementTest {
     static InetSocketAddress viaFrontendEmbedded;
     static InetSocketAddress plaintext;
     static HboneServerSocket embeddedApp = new HboneServerSocket();
+    static Process nodeApp;
+    static InetSocketAddress viaFrontendNode;
 
     @BeforeAll
     static void start() throws Exception {
@@ -87,12 +89,14 @@ class L7EnforcementTest {
         int httpPort = httpApp.getAddress().getPort();
         int autoPort = autoApp.getAddress().getPort();
         int embeddedPort = 7070;
+        nodeApp = new ProcessBuilder("node", resource("h1-upgrade-server.js"), "127.0.0.2").redirectErrorStream(true).start();
+        int nodePort = Integer.parseInt(new java.io.BufferedReader(new java.io.InputStreamReader(nodeApp.getInputStream())).readLine().trim());
         Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
                 List.of(InetAddress.getByName("127.0.0.3")), Workload.Protocol.HBONE, null, "cluster.local");
         Workload legacy = new Workload("legacy", "old", "old", Map.of("app", "old"),
                 List.of(InetAddress.getByName("127.0.0.4")), Workload.Protocol.HBONE, null, "cluster.local");
         Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp),
-                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(httpPort, AppProtocol.HTTP));
+                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(httpPort, AppProtocol.HTTP, nodePort, AppProtocol.HTTP));
         WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend, legacy), Map.of("b", new InetSocketAddress(backendIp, 15008)));
         ca = InMemoryCa.create("cluster.local");
         PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("l7.yaml", POLICY)).build();
@@ -107,6 +111,7 @@ class L7EnforcementTest {
         viaFrontend = frontendProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, httpPort)));
         viaFrontendAuto = frontendProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, autoPort)));
         viaFrontendEmbedded = frontendProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, embeddedPort)));
+        viaFrontendNode = frontendProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, nodePort)));
         viaLegacy = legacyProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, httpPort)));
         plaintext = server.plaintextInbound(Capture.forward(any, new InetSocketAddress(backendIp, httpPort)));
         Thread t = new Thread(L7EnforcementTest::embeddedLoop, "embedded-http-app");
@@ -121,6 +126,8 @@ class L7EnforcementTest {
         server.close();
         embeddedApp.close();
         httpApp.stop(0);
+        nodeApp.destroy();
+        nodeApp.waitFor(10, TimeUnit.SECONDS);
         autoApp.stop(0);
     }
 
@@ -384,6 +391,59 @@ class L7EnforcementTest {
                 .map(java.util.regex.MatchResult::group).toList();
         assertThat(statuses).containsExactly("HTTP/1.1 200", "HTTP/1.1 403", "HTTP/1.1 400");
         assertThat(seen).contains("GET /api/p1").doesNotContain("GET /api/p3", "GET /api/p4", "GET /admin");
+    }
+
+    static String resource(String name) throws Exception {
+        return Path.of(L7EnforcementTest.class.getResource("/http/" + name).toURI()).toString();
+    }
+
+    @Test
+    void nodeHttpClientKeepAliveMixesAllowedAndDenied() throws Exception {
+        Process p = new ProcessBuilder("node", resource("h1-client.js"), Integer.toString(viaFrontend.getPort()),
+                "/api/k1", "/k2", "/api/k3").redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        List<String> lines = out.lines().toList();
+        assertThat(lines).hasSize(4);
+        assertThat(lines.get(0)).startsWith("200 GET /api/k1 xfcc=By=spiffe://cluster.local/ns/prod/sa/backend;");
+        assertThat(lines.get(1)).isEqualTo("403 RBAC: access denied");
+        assertThat(lines.get(2)).startsWith("200 GET /api/k3 ");
+        assertThat(lines.get(3)).isEqualTo("sockets=1");
+    }
+
+    /** An allowed WebSocket-style upgrade: authorized on the request, then opaque (what follows would be denied if parsed). */
+    @Test
+    void allowedUpgradeBecomesOpaqueAndDeniedUpgradeIsRefused() throws Exception {
+        try (Socket s = new Socket(viaFrontendNode.getAddress(), viaFrontendNode.getPort())) {
+            s.setSoTimeout(20_000);
+            OutputStream out = s.getOutputStream();
+            out.write("GET /api/ws HTTP/1.1\r\nHost: b\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+                    .getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            InputStream in = s.getInputStream();
+            String head = readHead(in);
+            assertThat(head).startsWith("HTTP/1.1 101 Switching Protocols\r\n").contains("X-Seen: /api/ws");
+            byte[] opaque = "DELETE /admin HTTP/1.1\r\n\r\n\u0000\u0001binary".getBytes(StandardCharsets.ISO_8859_1);
+            out.write(opaque);
+            out.flush();
+            assertThat(in.readNBytes(opaque.length)).isEqualTo(opaque);
+        }
+        String denied = exchange(viaFrontendNode, "GET /ws HTTP/1.1\r\nHost: b\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+        assertThat(denied).startsWith("HTTP/1.1 403 Forbidden\r\n").contains("connection: close").endsWith("RBAC: access denied");
+    }
+
+    static String readHead(InputStream in) throws IOException {
+        ByteArrayOutputStream b = new ByteArrayOutputStream();
+        int c;
+        while ((c = in.read()) >= 0) {
+            b.write(c);
+            byte[] h = b.toByteArray();
+            int n = h.length;
+            if (n >= 4 && h[n - 4] == '\r' && h[n - 3] == '\n' && h[n - 2] == '\r' && h[n - 1] == '\n') {
+                break;
+            }
+        }
+        return b.toString(StandardCharsets.ISO_8859_1);
     }
 
     static String exchange(InetSocketAddress via, String request) throws IOException {

@@ -91,6 +91,7 @@ class L7Http2Test {
     static InetSocketAddress viaH2;
     static InetSocketAddress viaGrpc;
     static InetSocketAddress viaAutoH2;
+    static InetSocketAddress plaintextH2;
 
     @BeforeAll
     static void start() throws Exception {
@@ -139,6 +140,7 @@ class L7Http2Test {
         InetSocketAddress any = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
         viaH2 = frontendProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, h2Port)));
         viaGrpc = frontendProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, grpcPort)));
+        plaintextH2 = server.plaintextInbound(Capture.forward(any, new InetSocketAddress(backendIp, h2Port)));
         // The same node app reached on a port the registry does not declare: registry says auto.
         registry.replace(List.of(new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp),
                 Workload.Protocol.HBONE, "b", "cluster.local", Map.of(grpcPort, AppProtocol.GRPC)), frontend), Map.of("b", server.inboundAddress()));
@@ -210,6 +212,13 @@ class L7Http2Test {
         assertThat(run("curl", "-sS", "--max-time", "20", "--http2-prior-knowledge", "-w", " %{http_code}", base + "/nope"))
                 .isEqualTo("RBAC: access denied 403");
         assertThat(run("curl", "-sS", "--max-time", "20", "--http2-prior-knowledge", base + "/api/s")).startsWith("GET /api/s " + XFCC);
+    }
+
+    @Test
+    void plaintextInboundH2IsParsedAndHasNoIdentity() throws Exception {
+        // Every rule names the frontend's principal: plaintext matches none, per request (not a reset).
+        assertThat(run("curl", "-sS", "--max-time", "20", "--http2-prior-knowledge", "-w", " %{http_code}",
+                "http://127.0.0.1:" + plaintextH2.getPort() + "/api/p")).isEqualTo("RBAC: access denied 403");
     }
 
     @Test

@@ -338,7 +338,15 @@ final class Http1Filter extends ChannelDuplexHandler {
     void onResponse(Object msg) {
         Exchange x = active;
         if (opaque) {
-            ctx.write(msg);
+            // After a 101 only bytes pass; an object the removed codec still emitted carries at most bytes.
+            if (msg instanceof ByteBuf) {
+                ctx.write(msg);
+            } else {
+                if (msg instanceof HttpContent c && c.content().isReadable()) {
+                    ctx.write(c.content().retain());
+                }
+                ReferenceCountUtil.release(msg);
+            }
             return;
         }
         if (x == null || !x.allowed || x.responseDone || closing) {
@@ -365,6 +373,14 @@ final class Http1Filter extends ChannelDuplexHandler {
                 }
                 if (code != 101) {
                     x.upgrade = false;
+                } else if (x.upgrade) {
+                    // Switched: what follows is not HTTP, whatever the client codec thinks of the body.
+                    ctx.write(msg);
+                    ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
+                    x.responseDone = true;
+                    x.requestDone = true;
+                    pump();
+                    return;
                 }
             }
         }
