@@ -9,8 +9,12 @@ import java.util.List;
 /**
  * Loads Istio ({@code security.istio.io/v1}, {@code v1beta1}: AuthorizationPolicy,
  * PeerAuthentication) and Cilium ({@code cilium.io/v2}: CiliumNetworkPolicy,
- * CiliumClusterwideNetworkPolicy) YAML, multi-document files included. Other kinds are skipped
- * with one warning each; an invalid object of a known kind fails the whole load.
+ * CiliumClusterwideNetworkPolicy) YAML or JSON, multi-document files included, with kubectl's YAML
+ * semantics (YAML 1.1 types, anchors/aliases and merge keys expanded, duplicate keys refused).
+ * Validation is istiod's ({@code pkg/config/validation}) and Cilium's ({@code pkg/policy/api}).
+ * Other kinds are skipped with one warning each; one of these four kinds with an unserved version
+ * or without {@code apiVersion}, or any invalid object, fails the whole load with a
+ * {@link PolicyLoadException} naming file, line and field. Never returns null.
  */
 public final class PolicyLoader {
 

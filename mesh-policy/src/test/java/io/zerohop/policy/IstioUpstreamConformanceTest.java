@@ -179,6 +179,11 @@ class IstioUpstreamConformanceTest {
         return Character.toUpperCase(f.charAt(0)) + f.substring(1);
     }
 
+    static String dryRunIn(String ns, String name, String spec) {
+        return "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: " + name + ", namespace: " + ns
+                + ", annotations: {istio.io/dry-run: 'true'}}\nspec: " + spec + "\n---\n";
+    }
+
     static String dryRun(String value, String spec) {
         return "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p, namespace: prod, "
                 + "annotations: {istio.io/dry-run: " + value + "}}\nspec: " + spec + "\n";
@@ -490,6 +495,25 @@ class IstioUpstreamConformanceTest {
             Decision another = e.evaluate(r().http("GET", "/another").build());
             assertThat(another.allowed()).isTrue();
             assertThat(another.policy().name()).isEqualTo("httpbin-2");
+        });
+        String real = ap("ns1", "real-deny", "{action: DENY, rules: [{from: [{source: {principals: [cluster.local/ns/default/sa/denyacct]}}]}]}")
+                + dryRunIn("ns1", "dry-run-deny", "{action: DENY, rules: [{from: [{source: {principals: [cluster.local/ns/default/sa/defaultacct]}}]}, "
+                + "{from: [{source: {principals: [cluster.local/ns/default/sa/denyacct]}}]}]}")
+                + "---\n" + ap("ns1", "real-allow", "{rules: [{from: [{source: {principals: [cluster.local/ns/default/sa/defaultacct]}}]}]}")
+                + dryRunIn("ns1", "dry-run-allow", "{rules: [{from: [{source: {principals: [cluster.local/ns/default/sa/defaultacct]}}]}]}");
+        T.add(s, "assert_rbac_dry_run_with_real_policies: defaultacct allowed by the real ALLOW, the dry-run DENY would deny", () -> {
+            PolicyEngine e = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", real)).build();
+            Decision d = e.evaluate(r().principal("spiffe://cluster.local/ns/default/sa/defaultacct")
+                    .dest("ns1", "w", Map.of()).build());
+            assertThat(d.allowed()).isTrue();
+            assertThat(d.policy().qualifiedName()).isEqualTo("ns1/real-allow");
+            assertThat(d.dryRun()).startsWith("DENY by ns1/dry-run-deny");
+        });
+        T.add(s, "assert_rbac_dry_run_with_real_policies: denyacct denied by the real DENY", () -> {
+            PolicyEngine e = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", real)).build();
+            Decision d = e.evaluate(r().principal("spiffe://cluster.local/ns/default/sa/denyacct").dest("ns1", "w", Map.of()).build());
+            assertThat(d.allowed()).isFalse();
+            assertThat(d.policy().qualifiedName()).isEqualTo("ns1/real-deny");
         });
         T.add(s, "no dry-run policy in scope: no dry-run text", () -> {
             Decision d = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", denyDry)).build()

@@ -243,7 +243,9 @@ final class CiliumCompiler {
                 if (e == null) {
                     throw x.error("Unable to parse except \"" + xs + "\" (address/prefix)");
                 }
-                if (!cidr.containsPrefixStart(e)) {
+                // Go: prefix.Contains(except.Addr()), the address as written (not masked).
+                Cidr addr = Cidr.parse(xs.substring(0, xs.indexOf('/')));
+                if (addr == null || !cidr.containsPrefixStart(addr)) {
                     throw x.error("allow CIDR prefix " + v + " does not contain exclude CIDR prefix " + xs);
                 }
                 out.add(e);

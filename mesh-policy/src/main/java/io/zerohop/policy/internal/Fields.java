@@ -12,6 +12,7 @@ final class Fields {
     private Fields() {
     }
 
+    /** A list of YAML strings (an unquoted number or boolean is an error, as the API server's schema). */
     static List<String> strings(YNode parent, String key) throws PolicyLoadException {
         YNode n = parent.get(key);
         if (n == null) {
@@ -19,7 +20,7 @@ final class Fields {
         }
         List<String> out = new ArrayList<>();
         for (YNode item : n.items()) {
-            out.add(item.text());
+            out.add(item.string());
         }
         return out;
     }
@@ -37,41 +38,6 @@ final class Fields {
             throw n.error("bad port \"" + s + "\" (" + min + "..65535)");
         }
         return p;
-    }
-
-    static int[] ports(YNode parent, String key) throws PolicyLoadException {
-        YNode n = parent.get(key);
-        if (n == null) {
-            return IstioPolicy.NO_PORTS;
-        }
-        List<YNode> items = n.items();
-        int[] out = new int[items.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = port(items.get(i), false);
-        }
-        return out;
-    }
-
-    static Cidr cidr(YNode n) throws PolicyLoadException {
-        String s = n.text();
-        Cidr c = Cidr.parse(s.trim());
-        if (c == null) {
-            throw n.error("bad CIDR \"" + s + "\" (expected an IP address or address/prefix)");
-        }
-        return c;
-    }
-
-    static Cidr[] cidrs(YNode parent, String key) throws PolicyLoadException {
-        YNode n = parent.get(key);
-        if (n == null) {
-            return IstioPolicy.NO_CIDRS;
-        }
-        List<YNode> items = n.items();
-        Cidr[] out = new Cidr[items.size()];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = cidr(items.get(i));
-        }
-        return out;
     }
 
     /** A flat string-to-string map (labels); sorted so compiled selectors are deterministic. */

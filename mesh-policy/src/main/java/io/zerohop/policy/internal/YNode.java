@@ -109,10 +109,6 @@ public final class YNode {
         return t;
     }
 
-    boolean isString() {
-        return type == Type.SCALAR && "str".equals(tag);
-    }
-
     /** String text of a child, or {@code dflt} when absent. */
     String string(String key, String dflt) throws PolicyLoadException {
         YNode n = get(key);

@@ -121,10 +121,6 @@ public final class YamlDocuments {
         return e.getStartMark() == null ? 0 : e.getStartMark().getLine() + 1;
     }
 
-    private void count(int line, String path) {
-        nodes++;
-    }
-
     private PolicyLoadException tooLarge(int line, String path) {
         return new PolicyLoadException(file, line, path,
                 "document too large after alias expansion (more than " + MAX_ALIAS_NODES + " nodes from aliases)");
@@ -148,8 +144,7 @@ public final class YamlDocuments {
             nodes += size;
             return copy(target, path);
         }
-        int before = nodes;
-        count(line, path);
+        int before = nodes++;
         YNode result;
         if (e instanceof ScalarEvent s) {
             result = scalar(s, line, path);
