@@ -17,6 +17,16 @@ import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpServerCodec;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import java.net.InetSocketAddress;
@@ -29,7 +39,9 @@ import java.util.concurrent.atomic.LongAdder;
  * The application at the far end of every path: one Netty handler that works on a TCP channel and
  * on an HBONE stream channel alike. The first byte picks the mode: {@code 'E'} echo, {@code 'S'} sink
  * (bytes are counted in {@link #SINK} and dropped). A leading HTTP/1.1 {@code CONNECT} request (from
- * an nghttpx backend connection) is answered 200 and then the mode byte follows.
+ * an nghttpx backend connection) is answered 200 and then the mode byte follows. A connection that
+ * starts with {@code G}, {@code P} or {@code H} (GET, POST, PUT, HEAD) is HTTP/1.1: Netty's server
+ * codec, every request answered {@code 200 ok} (3 bytes), keep-alive and pipelining as the client asks.
  */
 final class AppServer implements AutoCloseable {
     /** Bytes received by every sink-mode connection, all paths (the bulk scenario reads deltas). */
@@ -97,6 +109,14 @@ final class AppServer implements AutoCloseable {
                     state = SINK_MODE;
                 } else if (c == 'C') {
                     state = CONNECT_HEADER;
+                } else if ((c == 'G' || c == 'P' || c == 'H') && !pendingFlush) {
+                    // An HTTP client: hand the whole connection, this byte included, to the HTTP codec.
+                    b.readerIndex(b.readerIndex() - 1);
+                    ctx.pipeline().addAfter(ctx.name(), "http", new HttpServerCodec());
+                    ctx.pipeline().addAfter("http", "ok", new HttpOk());
+                    ctx.pipeline().remove(this);
+                    ctx.fireChannelRead(b);
+                    return;
                 } else {
                     b.release();
                     ctx.close();
@@ -142,6 +162,53 @@ final class AppServer implements AutoCloseable {
                 } else {
                     ctx.close();
                 }
+            }
+            ReferenceCountUtil.release(evt);
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            ctx.close();
+        }
+    }
+
+    /** Answers every HTTP/1.1 request {@code 200 ok}; responses to pipelined requests flush together. */
+    static final class HttpOk extends io.netty.channel.SimpleChannelInboundHandler<HttpObject> {
+        private static final byte[] OK = "ok\n".getBytes(StandardCharsets.US_ASCII);
+        private boolean keepAlive;
+        private boolean pendingFlush;
+
+        @Override
+        protected void channelRead0(ChannelHandlerContext ctx, HttpObject msg) {
+            if (msg instanceof HttpRequest req) {
+                keepAlive = HttpUtil.isKeepAlive(req);
+            }
+            if (msg instanceof LastHttpContent) {
+                FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, Unpooled.wrappedBuffer(OK));
+                resp.headers().set(HttpHeaderNames.CONTENT_TYPE, "text/plain").setInt(HttpHeaderNames.CONTENT_LENGTH, OK.length);
+                HttpUtil.setKeepAlive(resp, keepAlive);
+                if (keepAlive) {
+                    ctx.write(resp, ctx.voidPromise());
+                    pendingFlush = true;
+                } else {
+                    ctx.writeAndFlush(resp).addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+                }
+            }
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            if (pendingFlush) {
+                pendingFlush = false;
+                ctx.flush();
+            }
+            ctx.fireChannelReadComplete();
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof ChannelInputShutdownEvent) {
+                ctx.close();
             }
             ReferenceCountUtil.release(evt);
         }

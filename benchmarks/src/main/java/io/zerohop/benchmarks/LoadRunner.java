@@ -10,6 +10,7 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.PrintStream;
 import java.lang.management.ManagementFactory;
+import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -30,13 +31,16 @@ import org.HdrHistogram.Histogram;
  * <pre>
  * (see benchmarks/README.md)
  * java -cp benchmarks.jar io.zerohop.benchmarks.LoadRunner [--paths tcp,zerohop-embedded,...]
- *      [--scenarios bulk1,bulk16,latency,open,idle] [--seconds 5] [--idle 10000] [--out benchmarks/results]
+ *      [--scenarios bulk1,bulk16,latency,open,idle,http] [--seconds 5] [--idle 10000] [--http-clients 1,16]
+ *      [--out benchmarks/results]
  * </pre>
  *
  * Scenarios: bulk throughput (1 and 16 streams, app → server, counted at the receiving app);
  * request/response latency (1 KiB echo, one connection, one request in flight, HdrHistogram);
  * tunnel-open rate (open, 1-byte echo, close; 2 threads); memory per idle tunnel (N tunnels open,
- * heap after GC and RSS of this JVM plus the path's external processes).
+ * heap after GC and RSS of this JVM plus the path's external processes); small HTTP/1.1 requests
+ * (h2load, keep-alive, one request in flight per connection: requests/s and latency percentiles from
+ * its per-request log) through paths with a TCP front.
  */
 public final class LoadRunner {
     private static final PrintStream out = System.out;
@@ -45,9 +49,16 @@ public final class LoadRunner {
     private double seconds = 5;
     private int idle = 10_000;
     private Path outDir = Path.of("benchmarks/results");
-    private List<String> scenarios = List.of("bulk1", "bulk16", "latency", "open", "idle");
+    private List<String> scenarios = List.of("bulk1", "bulk16", "latency", "open", "idle", "http");
     private List<String> pathNames = List.of("tcp", "zerohop-embedded", "zerohop-embedded-jdk", "zerohop-node", "haproxy", "stunnel",
-            "nghttpx-pair", "nghttpx→zerohop");
+            "nghttpx-pair", "nghttpx→zerohop", "zerohop-l4", "zerohop-l7", "haproxy-l7");
+    private List<Integer> httpClients = List.of(1, 16);
+    /**
+     * h2load's warm-up per run. The JVM paths need thousands of requests before the JIT has compiled
+     * the HTTP codecs; on a loaded machine the compiler threads get little CPU, and 3 s left the L7
+     * path at a fraction of its warm rate (benchmarks/README.md).
+     */
+    private int httpWarmup = 10;
 
     static final class Result {
         String description;
@@ -61,6 +72,10 @@ public final class LoadRunner {
         double extRssPerTunnel = Double.NaN;
         int idleTunnels;
         String idleNote;
+        /** False for paths that carry only the http scenario (their byte-scenario row is left out). */
+        boolean bytes = true;
+        /** HTTP scenario results by number of concurrent h2load clients. */
+        final Map<Integer, Http> http = new java.util.TreeMap<>();
         List<String> errors = new ArrayList<>();
     }
 
@@ -78,10 +93,12 @@ public final class LoadRunner {
                 case "--out" -> r.outDir = Path.of(args[++i]);
                 case "--paths" -> r.pathNames = List.of(args[++i].split(","));
                 case "--scenarios" -> r.scenarios = List.of(args[++i].split(","));
+                case "--http-clients" -> r.httpClients = java.util.Arrays.stream(args[++i].split(",")).map(Integer::valueOf).toList();
+                case "--http-warmup" -> r.httpWarmup = Integer.parseInt(args[++i]);
                 default -> {
-                    System.err.println("usage: LoadRunner [--paths a,b] [--scenarios bulk1,bulk16,latency,open,idle] "
-                            + "[--seconds S] [--idle N] [--out DIR]\npaths: tcp, zerohop-embedded, zerohop-embedded-jdk, zerohop-node, "
-                            + "haproxy, stunnel, nghttpx-pair, nghttpx→zerohop (or nghttpx-zerohop)");
+                    System.err.println("usage: LoadRunner [--paths a,b] [--scenarios bulk1,bulk16,latency,open,idle,http] "
+                            + "[--seconds S] [--idle N] [--http-clients 1,16] [--http-warmup S] [--out DIR]\npaths: tcp, zerohop-embedded, zerohop-embedded-jdk, zerohop-node, "
+                            + "haproxy, stunnel, nghttpx-pair, nghttpx→zerohop (or nghttpx-zerohop), zerohop-l4, zerohop-l7, haproxy-l7");
                     System.exit(2);
                 }
             }
@@ -100,6 +117,9 @@ public final class LoadRunner {
             case "stunnel" -> new Paths.Stunnel();
             case "nghttpx-pair" -> new Paths.Nghttpx(false);
             case "nghttpx→zerohop", "nghttpx-zerohop" -> new Paths.Nghttpx(true);
+            case "zerohop-l4" -> new Paths.ZerohopNodeHttp(false);
+            case "zerohop-l7" -> new Paths.ZerohopNodeHttp(true);
+            case "haproxy-l7" -> new Paths.HaproxyHttp();
             default -> throw new IllegalArgumentException("unknown path " + name);
         };
     }
@@ -117,6 +137,7 @@ public final class LoadRunner {
                 Paths.BenchPath path = create(name);
                 results.put(path.name, res);
                 res.description = path.description;
+                res.bytes = path.carriesBytes();
                 out.printf("%n== %s: %s%n", path.name, path.description);
                 try {
                     String skip = path.start(env);
@@ -125,8 +146,13 @@ public final class LoadRunner {
                         out.println("   SKIPPED: " + skip);
                         continue;
                     }
-                    warmup(path);
+                    if (path.carriesBytes()) {
+                        warmup(path);
+                    }
                     for (String sc : scenarios) {
+                        if (sc.equals("http") ? path.httpFront() == null : !path.carriesBytes()) {
+                            continue; // the path cannot carry this scenario: its cells stay "–"
+                        }
                         try {
                             runScenario(sc, path, res);
                         } catch (Exception e) {
@@ -147,17 +173,21 @@ public final class LoadRunner {
         String loadAfter = Sys.loadAverage();
         out.println("\nload average after: " + loadAfter);
         Files.createDirectories(outDir);
-        String md = Report.markdown(results, machine, started, loadBefore, loadAfter, seconds, idle, scenarios);
+        String md = Report.markdown(results, machine, started, loadBefore, loadAfter, seconds, idle, scenarios, httpClients, httpWarmup);
         Files.writeString(outDir.resolve("results.md"), md);
-        Files.writeString(outDir.resolve("latency.svg"), Report.svg(results));
-        byte[] png = Report.png(results);
-        if (png != null) {
-            Files.write(outDir.resolve("latency.png"), png);
-        }
         out.println();
         out.println(md);
-        out.println("wrote " + outDir.resolve("results.md") + ", " + outDir.resolve("latency.svg")
-                + (png != null ? " and " + outDir.resolve("latency.png") : ""));
+        if (results.values().stream().anyMatch(r -> r.latency != null)) {
+            Files.writeString(outDir.resolve("latency.svg"), Report.svg(results));
+            byte[] png = Report.png(results);
+            if (png != null) {
+                Files.write(outDir.resolve("latency.png"), png);
+            }
+            out.println("wrote " + outDir.resolve("results.md") + ", " + outDir.resolve("latency.svg")
+                    + (png != null ? " and " + outDir.resolve("latency.png") : ""));
+        } else {
+            out.println("wrote " + outDir.resolve("results.md"));
+        }
     }
 
     private void runScenario(String sc, Paths.BenchPath path, Result res) throws Exception {
@@ -183,6 +213,7 @@ public final class LoadRunner {
                 out.printf("   tunnel open rate: %8.0f /s%n", res.openRate);
             }
             case "idle" -> idleMemory(path, res);
+            case "http" -> http(path, res);
             default -> throw new IllegalArgumentException("unknown scenario " + sc);
         }
     }
@@ -388,6 +419,92 @@ public final class LoadRunner {
         }
     }
 
+    /** One h2load run: requests/s over the measured period and per-request latency (ns) from its log. */
+    record Http(double rps, Histogram latency, long done, long non2xx, String command) {}
+
+    /**
+     * Small HTTP/1.1 requests through the path: first one allowed request (must be 200) and, when the
+     * path has an HTTP rule, one refused request (must be 403), each on its own connection; then
+     * h2load per client count ({@code --h1}, keep-alive, one request in flight per connection,
+     * {@code GET /bench}, {@code seconds} measured after {@code httpWarmup} seconds of warm-up).
+     */
+    private void http(Paths.BenchPath path, Result res) throws Exception {
+        InetSocketAddress front = path.httpFront();
+        int ok = probe(front, Paths.HTTP_PATH);
+        if (ok != 200) {
+            throw new IOException("GET " + Paths.HTTP_PATH + " answered " + ok + ", expected 200");
+        }
+        if (path.deniedPath() != null) {
+            int no = probe(front, path.deniedPath());
+            if (no != 403) {
+                throw new IOException("GET " + path.deniedPath() + " answered " + no + ", expected 403 from the path's HTTP rule");
+            }
+            out.printf("   rules in force: GET %s → 200, GET %s → 403%n", Paths.HTTP_PATH, path.deniedPath());
+        }
+        String h2load = Paths.which("h2load");
+        if (h2load == null) {
+            throw new IOException("h2load not installed (apt-get install -y nghttp2-client)");
+        }
+        for (int clients : httpClients) {
+            Path logFile = Files.createTempFile("h2load", ".log");
+            try {
+                long warmUs = httpWarmup * 1_000_000L;
+                List<String> cmd = List.of(h2load, "--h1", "-c", Integer.toString(clients), "-t", "1", "-m", "1",
+                        "-D", Long.toString(Math.max(1, Math.round(seconds))), "--warm-up-time", Integer.toString(httpWarmup),
+                        "--log-file=" + logFile, "http://" + front.getAddress().getHostAddress() + ":" + front.getPort() + Paths.HTTP_PATH);
+                long startUs = Instant.now().toEpochMilli() * 1000;
+                Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+                String text = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+                if (!p.waitFor((long) seconds + httpWarmup + 30, java.util.concurrent.TimeUnit.SECONDS) || p.exitValue() != 0) {
+                    p.destroyForcibly();
+                    throw new IOException("h2load failed: " + text.strip());
+                }
+                java.util.regex.Matcher m = java.util.regex.Pattern.compile("finished in [^,]+, ([0-9.]+) req/s").matcher(text);
+                java.util.regex.Matcher st = java.util.regex.Pattern.compile("status codes: (\\d+) 2xx, (\\d+) 3xx, (\\d+) 4xx, (\\d+) 5xx")
+                        .matcher(text);
+                java.util.regex.Matcher rq = java.util.regex.Pattern.compile("requests: \\d+ total, \\d+ started, (\\d+) done, \\d+ succeeded, (\\d+) failed")
+                        .matcher(text);
+                if (!m.find() || !st.find() || !rq.find()) {
+                    throw new IOException("unexpected h2load output: " + text.strip());
+                }
+                long non2xx = Long.parseLong(st.group(2)) + Long.parseLong(st.group(3)) + Long.parseLong(st.group(4));
+                long failed = Long.parseLong(rq.group(2));
+                Histogram h = new Histogram(60_000_000_000L, 3);
+                // The log also has the warm-up's requests: keep those that started after it.
+                for (String line : Files.readAllLines(logFile)) {
+                    String[] f = line.split("\t");
+                    if (f.length >= 3 && Long.parseLong(f[0]) >= startUs + warmUs && f[1].equals("200")) {
+                        h.recordValue(Long.parseLong(f[2]) * 1000);
+                    }
+                }
+                Http r = new Http(Double.parseDouble(m.group(1)), h, Long.parseLong(rq.group(1)), non2xx + failed, String.join(" ", cmd.subList(1, cmd.size())).replace(logFile.toString(), "FILE"));
+                res.http.put(clients, r);
+                out.printf("   HTTP %2d client(s): %8.0f req/s  p50 %.1f µs  p99 %.1f µs  p99.9 %.1f µs  (n=%d, non-2xx or failed %d)%n", clients, r.rps,
+                        h.getValueAtPercentile(50) / 1e3, h.getValueAtPercentile(99) / 1e3, h.getValueAtPercentile(99.9) / 1e3,
+                        h.getTotalCount(), r.non2xx);
+                if (r.non2xx > 0) {
+                    res.errors.add("http: " + r.non2xx + " of " + r.done + " requests with " + clients + " client(s) were not 2xx or failed");
+                }
+            } finally {
+                Files.deleteIfExists(logFile);
+            }
+        }
+    }
+
+    /** One {@code GET path} on a fresh connection ({@code Connection: close}); the response's status code. */
+    private static int probe(InetSocketAddress front, String path) throws IOException {
+        try (Socket s = Paths.BenchPath.tcp(front)) {
+            s.setSoTimeout(30_000);
+            s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+                    .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            String status = new String(s.getInputStream().readNBytes(12), java.nio.charset.StandardCharsets.US_ASCII);
+            if (!status.startsWith("HTTP/1.1 ") || status.length() < 12) {
+                throw new IOException("GET " + path + ": not an HTTP/1.1 response: \"" + status + "\"");
+            }
+            return Integer.parseInt(status.substring(9, 12));
+        }
+    }
+
     /** Machine, JVM and memory facts. */
     static final class Sys {
         static String machine() {
@@ -414,10 +531,27 @@ public final class LoadRunner {
             String jvm = System.getProperty("java.vm.name") + " " + System.getProperty("java.runtime.version");
             String flags = String.join(" ", ManagementFactory.getRuntimeMXBean().getInputArguments());
             String gc = ManagementFactory.getGarbageCollectorMXBeans().stream().map(b -> b.getName()).toList().toString();
-            return String.format(Locale.ROOT, "machine: %d cores, %s, kernel %s%nJVM: %s, flags [%s], GC %s, max heap %d MiB%n%s%n"
+            return String.format(Locale.ROOT, "commit: %s%nmachine: %d cores, %s, kernel %s%nJVM: %s, flags [%s], GC %s, max heap %d MiB%n%s%n"
                             + "Netty transport: %s; tools: %s",
-                    cores, cpu, kernel, jvm, flags, gc, Runtime.getRuntime().maxMemory() >> 20, tls,
+                    commit(), cores, cpu, kernel, jvm, flags, gc, Runtime.getRuntime().maxMemory() >> 20, tls,
                     Epoll.isAvailable() ? "native epoll" : "NIO", tools());
+        }
+
+        /** The git commit of the working directory, with "+ uncommitted changes" when it is dirty. */
+        static String commit() {
+            try {
+                Process p = new ProcessBuilder("git", "rev-parse", "--short", "HEAD").redirectErrorStream(true).start();
+                String head = new String(p.getInputStream().readAllBytes()).strip();
+                if (p.waitFor() != 0) {
+                    return "unknown (not a git checkout)";
+                }
+                Process d = new ProcessBuilder("git", "status", "--porcelain", "--untracked-files=no").redirectErrorStream(true).start();
+                String dirty = new String(d.getInputStream().readAllBytes()).strip();
+                d.waitFor();
+                return head + (dirty.isEmpty() ? "" : " + uncommitted changes");
+            } catch (IOException | InterruptedException e) {
+                return "unknown (" + e.getMessage() + ")";
+            }
         }
 
         static String tools() {
@@ -425,6 +559,7 @@ public final class LoadRunner {
             v.add(version(List.of("haproxy", "-v")));
             v.add(version(List.of(Paths.which("stunnel4", "stunnel") == null ? "stunnel" : Paths.which("stunnel4", "stunnel"), "-version")));
             v.add(version(List.of("nghttpx", "--version")));
+            v.add(version(List.of("h2load", "--version")));
             return String.join("; ", v);
         }
 

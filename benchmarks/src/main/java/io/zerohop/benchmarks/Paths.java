@@ -147,6 +147,24 @@ final class Paths {
          */
         abstract int fdsPerTunnel();
 
+        /**
+         * A TCP address where an HTTP/1.1 client (h2load) reaches the app through this path, for the
+         * {@code http} scenario; null when the path has no TCP front (the embedded paths).
+         */
+        InetSocketAddress httpFront() {
+            return null;
+        }
+
+        /** Whether the path carries the byte scenarios (echo / sink); HTTP-only paths do not. */
+        boolean carriesBytes() {
+            return true;
+        }
+
+        /** A request path this path's policy refuses with 403 (checked before measuring), or null when it has no HTTP rule. */
+        String deniedPath() {
+            return null;
+        }
+
         /** PIDs of external processes of this path (for RSS). */
         List<Long> pids() {
             return processes.stream().map(Process::pid).toList();
@@ -243,6 +261,11 @@ final class Paths {
         @Override
         Socket open() throws IOException {
             return tcp(target);
+        }
+
+        @Override
+        InetSocketAddress httpFront() {
+            return target;
         }
 
         @Override
@@ -356,6 +379,11 @@ final class Paths {
         }
 
         @Override
+        InetSocketAddress httpFront() {
+            return capture;
+        }
+
+        @Override
         int fdsPerTunnel() {
             return 4; // generator, proxy A accepted, proxy B → app, app accepted: all in this JVM
         }
@@ -389,6 +417,11 @@ final class Paths {
         @Override
         Socket open() throws IOException {
             return tcp(front);
+        }
+
+        @Override
+        InetSocketAddress httpFront() {
+            return front;
         }
 
         @Override
@@ -452,6 +485,148 @@ final class Paths {
             launch(env, List.of(bin, s.toString()), new InetSocketAddress("127.0.0.14", p2),
                     List.of(bin, c.toString()), new InetSocketAddress("127.0.0.13", p1));
             return null;
+        }
+    }
+
+    /** The request path every HTTP benchmark request uses; the L7 rules allow exactly {@code GET} on it. */
+    static final String HTTP_PATH = "/bench";
+    /** A path the L7 rules refuse, probed once before measuring to prove the rules are in force. */
+    static final String HTTP_DENIED_PATH = "/admin";
+
+    /**
+     * The zerohop node pair carrying HTTP/1.1: app → node proxy A (capture) → HBONE → node proxy B →
+     * app, the destination port declared {@code http}. {@code l7}: an Istio ALLOW rule with
+     * {@code methods: [GET]} and {@code paths: [/bench]} applies, so proxy B runs the HTTP codec and
+     * authorizes every request (403 otherwise). Otherwise the rule names the same principal and the
+     * port only: no HTTP rule, so proxy B splices bytes without parsing.
+     */
+    static final class ZerohopNodeHttp extends BenchPath {
+        private final boolean l7;
+        private Mesh a;
+        private Mesh b;
+        private InetSocketAddress capture;
+
+        ZerohopNodeHttp(boolean l7) {
+            super(l7 ? "zerohop-l7" : "zerohop-l4", l7
+                    ? "app → node proxy A → HBONE → node proxy B, port declared http, Istio ALLOW rule with methods [GET] paths [/bench]:"
+                    + " every request parsed and authorized (403 otherwise) → app"
+                    : "app → node proxy A → HBONE → node proxy B, port declared http, Istio ALLOW rule on principal and port only:"
+                    + " no HTTP rule, bytes spliced unparsed → app");
+            this.l7 = l7;
+        }
+
+        @Override
+        String start(Env env) throws Exception {
+            String clientIp = l7 ? "127.0.0.27" : "127.0.0.25";
+            String serverIp = l7 ? "127.0.0.28" : "127.0.0.26";
+            InetSocketAddress appB = env.app.bind(new InetSocketAddress(serverIp, 0));
+            int hbonePort = freePort(serverIp);
+            Workload client = new Workload("bench", "client", "client", Map.of("app", "client"),
+                    List.of(InetAddress.getByName(clientIp)), Workload.Protocol.HBONE, "node-a", TD);
+            Workload server = new Workload("bench", "server", "server", Map.of("app", "server"),
+                    List.of(InetAddress.getByName(serverIp)), Workload.Protocol.HBONE, "node-b", TD,
+                    Map.of(appB.getPort(), io.zerohop.core.AppProtocol.HTTP));
+            Map<String, InetSocketAddress> nodes = Map.of("node-b", new InetSocketAddress(serverIp, hbonePort),
+                    "node-a", new InetSocketAddress(clientIp, freePort(clientIp)));
+            String to = l7
+                    ? "    to:\n    - operation:\n        methods: [\"GET\"]\n        paths: [\"" + HTTP_PATH + "\"]\n"
+                    : "    to:\n    - operation:\n        ports: [\"" + appB.getPort() + "\"]\n";
+            String yaml = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: bench-server\n"
+                    + "  namespace: bench\nspec:\n  selector:\n    matchLabels:\n      app: server\n  action: ALLOW\n  rules:\n"
+                    + "  - from:\n    - source:\n        principals: [\"" + TD + "/ns/bench/sa/client\"]\n" + to;
+            io.zerohop.policy.PolicyEngine policy = io.zerohop.policy.PolicyEngine.builder()
+                    .policies(io.zerohop.policy.PolicyLoader.fromString(name + ".yaml", yaml)).build();
+            // One event loop per proxy, as the HAProxy pair runs nbthread 1 per process.
+            b = Mesh.builder().identityProvider(env.ca).identity(env.serverId).node("node-b").policies(policy).threads(1)
+                    .workloads(WorkloadRegistry.of(List.of(client, server), nodes))
+                    .inbound(new InetSocketAddress(serverIp, hbonePort)).build().start().get(10, TimeUnit.SECONDS);
+            a = Mesh.builder().identityProvider(env.ca).identity(env.clientId).node("node-a").threads(1)
+                    .workloads(WorkloadRegistry.of(List.of(client, server), nodes)).build().start().get(10, TimeUnit.SECONDS);
+            capture = a.capture(Capture.forward(new InetSocketAddress(clientIp, 0), appB));
+            return null;
+        }
+
+        @Override
+        Socket open() throws IOException {
+            return tcp(capture);
+        }
+
+        @Override
+        InetSocketAddress httpFront() {
+            return capture;
+        }
+
+        @Override
+        boolean carriesBytes() {
+            return false;
+        }
+
+        @Override
+        String deniedPath() {
+            return l7 ? HTTP_DENIED_PATH : null;
+        }
+
+        @Override
+        int fdsPerTunnel() {
+            return 4;
+        }
+
+        @Override
+        public void close() {
+            if (a != null) {
+                a.close();
+            }
+            if (b != null) {
+                b.close();
+            }
+        }
+    }
+
+    /**
+     * The waypoint-class baseline: an HAProxy pair, client side TCP mode (L4, like the zerohop pair's
+     * proxy A), server side HTTP mode behind mTLS 1.3 with {@code verify required} and the same rule
+     * as {@code zerohop-l7}: {@code http-request deny} (403) unless {@code GET /bench}.
+     */
+    static final class HaproxyHttp extends SidecarPair {
+        HaproxyHttp() {
+            super("haproxy-l7", "app → HAProxy (tcp) → mTLS 1.3 → HAProxy (http, verify required, http-request deny unless GET /bench)"
+                    + " → app (sidecar pair with L7 rules)");
+        }
+
+        @Override
+        String start(Env env) throws Exception {
+            String bin = which("haproxy");
+            if (bin == null) {
+                return "haproxy not installed (apt-get install -y haproxy)";
+            }
+            int p1 = freePort("127.0.0.29");
+            int p2 = freePort("127.0.0.30");
+            String common = "global\n  maxconn 9800\n  nbthread 1\n  tune.ssl.default-dh-param 2048\n"
+                    + "defaults\n  timeout connect 5s\n  timeout client 1h\n  timeout server 1h\n  timeout http-keep-alive 1h\n"
+                    + "  timeout http-request 1h\n";
+            Path c = env.write("haproxy-l7-client.cfg", common
+                    + "frontend fe\n  mode tcp\n  bind 127.0.0.29:" + p1 + "\n  default_backend be\n"
+                    + "backend be\n  mode tcp\n  server s 127.0.0.30:" + p2 + " ssl crt " + env.clientCombined + " ca-file " + env.rootPem
+                    + " verify required ssl-min-ver TLSv1.3\n");
+            Path s = env.write("haproxy-l7-server.cfg", common
+                    + "frontend fe\n  mode http\n  option http-keep-alive\n  bind 127.0.0.30:" + p2 + " ssl crt " + env.serverCombined
+                    + " ca-file " + env.rootPem + " verify required ssl-min-ver TLSv1.3\n"
+                    + "  http-request deny deny_status 403 unless METH_GET { path " + HTTP_PATH + " }\n  default_backend be\n"
+                    + "backend be\n  mode http\n  http-reuse always\n  server app " + env.appTcp.getAddress().getHostAddress() + ":"
+                    + env.appTcp.getPort() + "\n");
+            launch(env, List.of(bin, "-db", "-f", s.toString()), new InetSocketAddress("127.0.0.30", p2),
+                    List.of(bin, "-db", "-f", c.toString()), new InetSocketAddress("127.0.0.29", p1));
+            return null;
+        }
+
+        @Override
+        boolean carriesBytes() {
+            return false;
+        }
+
+        @Override
+        String deniedPath() {
+            return HTTP_DENIED_PATH;
         }
     }
 

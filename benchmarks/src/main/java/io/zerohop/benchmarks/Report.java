@@ -14,7 +14,8 @@ final class Report {
     private static final double[] PCTS = {50, 90, 99, 99.9};
 
     static String markdown(Map<String, LoadRunner.Result> results, String machine, Instant started, String loadBefore,
-                           String loadAfter, double seconds, int idle, List<String> scenarios) {
+                           String loadAfter, double seconds, int idle, List<String> scenarios, List<Integer> httpClients,
+                           int httpWarmup) {
         LoadRunner.Result tcp = results.get("tcp");
         StringBuilder sb = new StringBuilder();
         sb.append("## Load runner results (").append(started).append(")\n\n");
@@ -24,11 +25,76 @@ final class Report {
                         scenarios, seconds, idle))
                 .append("```\n\n");
         sb.append("Ratios in parentheses are to plain TCP (throughput and open rate: higher is better; latency: lower is better).\n\n");
+        if (scenarios.contains("http")) {
+            http(sb, results, httpClients, seconds, httpWarmup);
+        }
+        if (scenarios.stream().anyMatch(x -> !x.equals("http"))) {
+            bytes(sb, results, tcp);
+        }
+        List<String> errs = new ArrayList<>();
+        results.forEach((k, r) -> r.errors.forEach(x -> errs.add(k + " " + x)));
+        if (!errs.isEmpty()) {
+            sb.append("\nErrors (`failed*` cells):\n");
+            errs.forEach(x -> sb.append("- ").append(x.replace("\n", " ")).append('\n'));
+        }
+        sb.append("\nPaths:\n");
+        results.forEach((k, r) -> sb.append("- `").append(k).append("`: ").append(r.description).append('\n'));
+        return sb.toString();
+    }
+
+    /** Small HTTP/1.1 requests (h2load): requests/s and latency percentiles per client count. */
+    private static void http(StringBuilder sb, Map<String, LoadRunner.Result> results, List<Integer> clients, double seconds,
+                             int warmup) {
+        LoadRunner.Result tcp = results.get("tcp");
+        sb.append(String.format(Locale.ROOT, "### HTTP/1.1 `GET %s` (h2load --h1, keep-alive, 1 request in flight per connection, %.0f s after %d s warm-up)%n%n",
+                Paths.HTTP_PATH, seconds, warmup));
+        StringBuilder head = new StringBuilder("| path |");
+        StringBuilder rule = new StringBuilder("|---|");
+        for (int c : clients) {
+            head.append(String.format(Locale.ROOT, " %d conn req/s | p50 µs | p99 µs | p99.9 µs |", c));
+            rule.append("---:|---:|---:|---:|");
+        }
+        sb.append(head).append('\n').append(rule).append('\n');
+        for (Map.Entry<String, LoadRunner.Result> e : results.entrySet()) {
+            LoadRunner.Result r = e.getValue();
+            if (r.skipped != null) {
+                sb.append("| ").append(e.getKey()).append(" | skipped: ").append(r.skipped.replace("|", "/")).append(" |\n");
+                continue;
+            }
+            if (r.http.isEmpty() && r.errors.stream().noneMatch(x -> x.startsWith("http:"))) {
+                continue; // no TCP front: the embedded paths
+            }
+            sb.append("| ").append(e.getKey());
+            for (int c : clients) {
+                LoadRunner.Http h = r.http.get(c);
+                LoadRunner.Http b = tcp == null ? null : tcp.http.get(c);
+                sb.append(" | ").append(failed(r, "http", h == null ? "–" : rate(h.rps(), b == null ? Double.NaN : b.rps(), "%.0f")));
+                for (double p : new double[] {50, 99, 99.9}) {
+                    double v = h == null || h.latency().getTotalCount() == 0 ? Double.NaN : h.latency().getValueAtPercentile(p) / 1e3;
+                    double base = b == null || b.latency().getTotalCount() == 0 ? Double.NaN : b.latency().getValueAtPercentile(p) / 1e3;
+                    sb.append(" | ").append(rate(v, base, "%.0f"));
+                }
+            }
+            sb.append(" |\n");
+        }
+        sb.append('\n');
+        results.forEach((k, r) -> r.http.forEach((c, h) -> {
+            if (c == clients.get(0)) {
+                sb.append("- `").append(k).append("`: `h2load ").append(h.command()).append("`\n");
+            }
+        }));
+        sb.append('\n');
+    }
+
+    private static void bytes(StringBuilder sb, Map<String, LoadRunner.Result> results, LoadRunner.Result tcp) {
         sb.append("| path | bulk 1 stream MB/s | bulk 16 streams MB/s | 1 KiB echo p50 µs | p90 µs | p99 µs | p99.9 µs | tunnel opens/s |"
                 + " idle tunnels | per idle tunnel: JVM heap B | JVM RSS B | proxy processes RSS B |\n");
         sb.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for (Map.Entry<String, LoadRunner.Result> e : results.entrySet()) {
             LoadRunner.Result r = e.getValue();
+            if (!r.bytes) {
+                continue; // an HTTP-only path
+            }
             if (r.skipped != null) {
                 sb.append("| ").append(e.getKey()).append(" | skipped: ").append(r.skipped.replace("|", "/")).append(" ||||||||||\n");
                 continue;
@@ -55,15 +121,6 @@ final class Report {
             }
         });
         sb.append('\n');
-        List<String> errs = new ArrayList<>();
-        results.forEach((k, r) -> r.errors.forEach(x -> errs.add(k + " " + x)));
-        if (!errs.isEmpty()) {
-            sb.append("\nErrors (`failed*` cells):\n");
-            errs.forEach(x -> sb.append("- ").append(x.replace("\n", " ")).append('\n'));
-        }
-        sb.append("\nPaths:\n");
-        results.forEach((k, r) -> sb.append("- `").append(k).append("`: ").append(r.description).append('\n'));
-        return sb.toString();
     }
 
     /** "failed" (see Errors below the table) in place of a dash when the scenario threw. */

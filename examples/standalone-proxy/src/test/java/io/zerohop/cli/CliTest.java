@@ -95,14 +95,7 @@ class CliTest {
         assertThat(err.toString()).contains("--dest must be NS/WORKLOAD[:PORT]");
     }
 
-    @Test
-    void demoAllowsOneCallerAndDeniesTheOther() {
-        assertThat(Zerohop.run("demo", "--bytes", "65536")).isZero();
-        String report = out.toString();
-        assertThat(report).contains("ALLOWED spiffe://cluster.local/ns/prod/sa/frontend").contains("sha256 match");
-        assertThat(report).contains("DENIED  spiffe://cluster.local/ns/legacy/sa/old").contains(": 401 ");
-        assertThat(report).contains("result  : as the policy says");
-    }
+    // The demo's tests are in DemoCommandTest.
 
     @Test
     void connectCopiesStdinThroughOneTunnelAndReportsRefusals(@TempDir Path dir) throws Exception {

@@ -1,0 +1,163 @@
+package io.zerohop.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code zerohop demo} in-process, once for the class: the seed article's scenes over real
+ * sockets, TLS and HBONE tunnels; each report line and the exit code are checked here.
+ */
+class DemoCommandTest {
+    private static final String ARTICLE = "000_b0781c9adee22133.txt";
+    private static int exit;
+    private static String report;
+    private static String log;
+
+    @BeforeAll
+    static void runDemo() {
+        PrintStream oldOut = System.out;
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+        System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+        try {
+            // A /24 of loopback of our own: a concurrent build on this host never holds our ports.
+            ThreadLocalRandom r = ThreadLocalRandom.current();
+            exit = Zerohop.run("demo", "--ip-prefix", "127." + r.nextInt(1, 255) + "." + r.nextInt(1, 255));
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+        report = out.toString(StandardCharsets.UTF_8);
+        log = err.toString(StandardCharsets.UTF_8);
+        System.out.println(report);
+        System.out.println(log);
+    }
+
+    private static String line(String start) {
+        List<String> l = report.lines().filter(s -> s.startsWith(start)).toList();
+        assertThat(l).as("exactly one report line starting with %s in%n%s%s", start, report, log).hasSize(1);
+        return l.get(0);
+    }
+
+    @Test
+    @DisplayName("Istio scene: frontend-sa reaches checkout over HBONE, allowed by allow-internal-only rule 0")
+    void istioFrontendReachesCheckout() {
+        assertThat(line("ALLOWED spiffe://cluster.local/ns/e-commerce/sa/frontend-sa POST /charge -> e-commerce/checkout "))
+                .contains("HTTP 200 from checkout (it saw POST /charge", "body sha256 match",
+                        "; ALLOW by e-commerce/allow-internal-only (AuthorizationPolicy ALLOW, rule 0): ")
+                .doesNotContain("NOT as the article says");
+    }
+
+    @Test
+    @DisplayName("Istio scene: another service account is refused with ztunnel's 401 at CONNECT, never reaching checkout")
+    void istioOtherServiceAccountGets401() {
+        assertThat(line("DENIED  spiffe://cluster.local/ns/e-commerce/sa/inventory-sa POST /charge -> e-commerce/checkout "))
+                .contains("HBONE CONNECT refused with 401, checkout app saw nothing",
+                        "; DENY by e-commerce/allow-internal-only (AuthorizationPolicy ALLOW, default deny): ")
+                .doesNotContain("NOT as the article says");
+        assertThat(log).contains("denied spiffe://cluster.local/ns/e-commerce/sa/inventory-sa");
+    }
+
+    @Test
+    @DisplayName("Istio scene: plaintext is refused under the article's PeerAuthentication STRICT")
+    void istioPlaintextRefusedUnderStrict() {
+        assertThat(report).contains("mTLS     : PeerAuthentication e-commerce/default, mode STRICT; port 8080 declared http,"
+                + " no HTTP rule applies: bytes pass unparsed");
+        assertThat(line("DENIED  plaintext (no TLS, no identity) POST /charge -> e-commerce/checkout "))
+                .contains("no response, checkout app saw nothing", "; DENY by e-commerce/default (PeerAuthentication STRICT): ")
+                .doesNotContain("NOT as the article says");
+        assertThat(log).contains("refused: PeerAuthentication STRICT requires mTLS");
+    }
+
+    @Test
+    @DisplayName("Cilium scene: the article's frontend identity may POST /charge on checkout:8080; a real HTTP server answers")
+    void ciliumFrontendMayPostCharge() {
+        assertThat(line("ALLOWED spiffe://cluster.local/ns/production/sa/frontend-service-account POST /charge -> production/checkout "))
+                .contains(":8080: HTTP 200 from checkout (it saw POST /charge", "body sha256 match",
+                        "; ALLOW by enforce-mtls-checkout (CiliumClusterwideNetworkPolicy ")
+                .doesNotContain("NOT as the article says");
+        assertThat(report).contains("port 8080 declared http and an HTTP rule applies: zerohop parses and authorizes each request");
+    }
+
+    @Test
+    @DisplayName("Cilium scene: checkout learns its caller from x-forwarded-client-cert (Envoy's By=...;URI=... format)")
+    void ciliumCheckoutSeesTheVerifiedCaller() {
+        assertThat(line("ALLOWED spiffe://cluster.local/ns/production/sa/frontend-service-account POST /charge -> production/checkout "))
+                .contains("x-forwarded-client-cert By=spiffe://cluster.local/ns/production/sa/checkout;"
+                        + "URI=spiffe://cluster.local/ns/production/sa/frontend-service-account");
+    }
+
+    @Test
+    @DisplayName("Cilium scene: the checkout's istio_requests_total counts exactly what the callers got (one 200, two 403)")
+    void ciliumMetricsCountWhatCallersGot() {
+        assertThat(report).contains("istio_requests_total {200=1, 403=2} (reporter=destination): the statuses the callers got");
+    }
+
+    @Test
+    @DisplayName("Cilium scene: GET /charge gets Envoy's 403 'RBAC: access denied' from zerohop, on the same tunnel")
+    void ciliumGetChargeGets403() {
+        assertThat(line("DENIED  spiffe://cluster.local/ns/production/sa/frontend-service-account GET /charge -> production/checkout "))
+                .contains("HTTP 403 \"RBAC: access denied\" from zerohop, checkout app saw nothing",
+                        "; DENY by enforce-mtls-checkout (CiliumClusterwideNetworkPolicy ")
+                .doesNotContain("NOT as the article says");
+    }
+
+    @Test
+    @DisplayName("Cilium scene: another identity with the same app: frontend labels is refused by the SPIFFE identity")
+    void ciliumOtherIdentityRefused() {
+        assertThat(line("DENIED  spiffe://cluster.local/ns/production/sa/batch-jobs POST /charge -> production/checkout "))
+                .containsAnyOf("HBONE CONNECT refused with 401, checkout app saw nothing",
+                        "HTTP 403 \"RBAC: access denied\" from zerohop, checkout app saw nothing")
+                .contains("; DENY by enforce-mtls-checkout (CiliumClusterwideNetworkPolicy ")
+                .doesNotContain("NOT as the article says");
+    }
+
+    @Test
+    @DisplayName("exit 0 and the closing line only when all six calls came out as the article says")
+    void exitsZeroWhenEverySceneIsAsTheArticleSays() {
+        assertThat(report).doesNotContain("NOT as the article says");
+        assertThat(report.lines().filter(s -> s.startsWith("ALLOWED ") || s.startsWith("DENIED  ")).count()).isEqualTo(6);
+        assertThat(report).contains("result   : 6 of 6 calls came out as the article says");
+        assertThat(exit).as("exit code; report:%n%s%s", report, log).isZero();
+    }
+
+    @Test
+    @DisplayName("the shipped manifests are the seed article's text, byte for byte (when the article is beside the repository)")
+    void manifestsAreTheArticlesText() throws Exception {
+        Path moduleDir = Path.of("").toAbsolutePath();
+        Path article = List.of(moduleDir.resolve("../../../shared/seed/" + ARTICLE), Path.of("/work/shared/seed/" + ARTICLE)).stream()
+                .map(Path::normalize).filter(Files::isRegularFile).findFirst().orElse(null);
+        String istio = resource(DemoCommand.ISTIO_MANIFEST);
+        String cilium = resource(DemoCommand.CILIUM_MANIFEST);
+        // Whatever the article's whereabouts, the files hold the article's objects as printed.
+        assertThat(istio).startsWith("apiVersion: security.istio.io/v1beta1\nkind: PeerAuthentication\n")
+                .contains("  mode: STRICT\n", "  name: allow-internal-only\n",
+                        "        principals: [\"cluster.local/ns/e-commerce/sa/frontend-sa\"]\n");
+        assertThat(cilium).startsWith("apiVersion: \"cilium.io/v2\"\nkind: CiliumClusterwideNetworkPolicy\n")
+                .endsWith("        identity: \"spiffe://cluster.local/ns/production/sa/frontend-service-account\"\n");
+        assumeTrue(article != null, "the seed article is not beside this repository (../shared/seed/" + ARTICLE + ")");
+        String text = Files.readString(article, StandardCharsets.UTF_8);
+        assertThat(text).contains("\n" + istio).contains("\n" + cilium);
+    }
+
+    private static String resource(String name) throws Exception {
+        try (InputStream in = DemoCommand.class.getResourceAsStream(name)) {
+            assertThat(in).as(name).isNotNull();
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+    }
+}
