@@ -11,7 +11,10 @@ module io.zerohop.core {
     requires com.fasterxml.jackson.dataformat.yaml;
     requires io.netty.buffer;
     requires io.netty.codec;
+    requires io.netty.codec.http;
+    requires io.netty.codec.http2;
     requires io.netty.codec.socks;
+    requires io.netty.handler;
     requires io.netty.common;
     requires io.netty.transport;
     requires io.netty.transport.classes.epoll;

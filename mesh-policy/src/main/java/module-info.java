@@ -3,8 +3,9 @@
  * with upstream semantics. The API is {@link io.zerohop.policy}; nothing else is exported.
  */
 module io.zerohop.policy {
-    requires com.fasterxml.jackson.databind;
-    requires com.fasterxml.jackson.dataformat.yaml;
+    requires org.yaml.snakeyaml;
+    // RE2J 1.8 ships no Automatic-Module-Name: its module name comes from the jar's file name.
+    requires re2j;
     requires com.github.benmanes.caffeine;
     requires org.slf4j;
 

@@ -133,7 +133,7 @@ public final class Mesh implements AutoCloseable {
         this.drain = b.drain;
         this.passthroughUnknown = b.passthroughUnknown;
         ownPorts.addAll(Set.of(15008, 15006, 15001, 15080));
-        this.http = new HttpEnforcement(policy, group, meters, a -> registry.byAddress(a).map(Workload::ref).orElse(null), 5_000);
+        this.http = new HttpEnforcement(policy, group, b.meterRegistry, a -> registry.byAddress(a).map(Workload::ref).orElse(null), 5_000);
     }
 
     public static Builder builder() {

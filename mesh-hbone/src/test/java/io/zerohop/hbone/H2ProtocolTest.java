@@ -1,5 +1,6 @@
 package io.zerohop.hbone;
 
+import io.zerohop.testing.netty.EchoServer;
 import static io.zerohop.hbone.RawFrames.DATA;
 import static io.zerohop.hbone.RawFrames.GOAWAY;
 import static io.zerohop.hbone.RawFrames.HEADERS;

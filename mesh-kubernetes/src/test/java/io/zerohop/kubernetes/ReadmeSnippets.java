@@ -6,7 +6,7 @@ import io.spiffe.bundle.x509bundle.X509Bundle;
 import io.spiffe.spiffeid.TrustDomain;
 import io.zerohop.core.Mesh;
 import io.zerohop.identity.CertificateManager;
-import io.zerohop.identity.IstioCaClient;
+import io.zerohop.identity.istio.IstioCaClient;
 import io.zerohop.identity.Pem;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
