@@ -28,6 +28,7 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import io.zerohop.hbone.internal.Inspect;
 
 /**
  * Opening an HBONE tunnel on a warm pooled connection (no TLS handshake): CONNECT → 200 over
@@ -67,7 +68,7 @@ public class StreamOpenBenchmark {
 
     @TearDown(Level.Trial)
     public void tearDown() {
-        int connections = client.connectionCount(expected, server.localAddress());
+        int connections = Inspect.connectionCount(client, expected, server.localAddress());
         client.close();
         server.close();
         tls.close();

@@ -24,7 +24,7 @@ import javax.net.SocketFactory;
 
 /**
  * The HBONE client (ztunnel's outbound): opens tunnels as CONNECT streams over pooled mutual-TLS
- * HTTP/2 connections. Connections are pooled per {@link PoolKey} (source identity, accepted
+ * HTTP/2 connections. Connections are pooled per key (source identity, accepted
  * destination identities, HBONE address), carry up to {@code maxStreamsPerConnection} tunnels (a
  * further connection opens when all are full), are dropped when broken or GOAWAY'd and closed after
  * {@code idleTimeout} without tunnels. A connection is never shared between different destination
@@ -147,21 +147,6 @@ public final class HboneClient implements AutoCloseable {
                 return createSocket(address, port);
             }
         };
-    }
-
-    /** Pooled connections per key (for tests and metrics). */
-    public Map<PoolKey, Integer> poolStats() {
-        return runtime.connectionCounts();
-    }
-
-    /** Pooled connections for one key. */
-    public int connectionCount(Set<SpiffeId> expected, InetSocketAddress hboneAddress) {
-        return runtime.connectionCounts().getOrDefault(new PoolKey(identity(), expected, hboneAddress), 0);
-    }
-
-    /** Open or opening tunnels for one key. */
-    public int streamCount(Set<SpiffeId> expected, InetSocketAddress hboneAddress) {
-        return runtime.streamCount(new PoolKey(identity(), expected, hboneAddress));
     }
 
     /** Closes every connection (open tunnels are reset) and the own event loop group. */

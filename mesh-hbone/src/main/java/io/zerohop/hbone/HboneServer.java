@@ -55,10 +55,6 @@ public final class HboneServer implements AutoCloseable {
         return runtime.localAddress();
     }
 
-    /** Open HBONE connections right now (for tests and metrics). */
-    public int connectionCount() {
-        return runtime.connectionCount();
-    }
 
     /**
      * Stops accepting, sends GOAWAY on every connection so clients open no new tunnels here, lets open

@@ -11,6 +11,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import io.zerohop.hbone.internal.Inspect;
 
 /** Byte-exact echo through proxy mode: CRC32 of everything sent equals CRC32 of everything received. */
 @Timeout(120)
@@ -69,8 +70,8 @@ class BulkEchoTest {
         }
         CompletableFuture.allOf(opened.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
         // All 200 open at once; 100 streams per connection (ztunnel's pool default) means two connections.
-        assertThat(client.streamCount(mesh.expectServer(), server.localAddress())).isEqualTo(tunnels);
-        assertThat(client.connectionCount(mesh.expectServer(), server.localAddress())).isEqualTo(2);
+        assertThat(Inspect.streamCount(client, mesh.expectServer(), server.localAddress())).isEqualTo(tunnels);
+        assertThat(Inspect.connectionCount(client, mesh.expectServer(), server.localAddress())).isEqualTo(2);
         long t0 = System.nanoTime();
         List<CompletableFuture<Pump.Result>> results = new ArrayList<>();
         for (int i = 0; i < tunnels; i++) {

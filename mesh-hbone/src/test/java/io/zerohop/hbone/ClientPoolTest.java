@@ -15,6 +15,8 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import io.zerohop.hbone.internal.Inspect;
+import io.zerohop.hbone.internal.PoolKey;
 
 @Timeout(60)
 class ClientPoolTest {
@@ -51,7 +53,7 @@ class ClientPoolTest {
                     .hasMessageContaining(otherId.toString())
                     .hasMessageContaining(mesh.serverId.toString())
                     .hasMessageContaining(mesh.clientId.toString());
-            assertThat(client.connectionCount(Set.of(otherId), server.localAddress())).isZero();
+            assertThat(Inspect.connectionCount(client, Set.of(otherId), server.localAddress())).isZero();
         }
     }
 
@@ -61,9 +63,9 @@ class ClientPoolTest {
             HboneStream a = open(client, mesh.expectServer());
             HboneStream b = open(client, mesh.expectServer());
             assertThat(a.channel().parent()).isSameAs(b.channel().parent());
-            assertThat(client.connectionCount(mesh.expectServer(), server.localAddress())).isEqualTo(1);
+            assertThat(Inspect.connectionCount(client, mesh.expectServer(), server.localAddress())).isEqualTo(1);
             assertThat(a.channel().parent().config().getOption(io.netty.channel.ChannelOption.SO_KEEPALIVE)).as("TCP keepalive").isTrue();
-            assertThat(client.poolStats()).containsEntry(new PoolKey(mesh.clientId, mesh.expectServer(), server.localAddress()), 1);
+            assertThat(Inspect.poolStats(client)).containsEntry(new PoolKey(mesh.clientId, mesh.expectServer(), server.localAddress()), 1);
             a.reset();
             b.reset();
         }
@@ -77,12 +79,12 @@ class ClientPoolTest {
             HboneStream c = open(client, mesh.expectServer());
             assertThat(a.channel().parent()).isSameAs(b.channel().parent());
             assertThat(c.channel().parent()).isNotSameAs(a.channel().parent());
-            assertThat(client.connectionCount(mesh.expectServer(), server.localAddress())).isEqualTo(2);
+            assertThat(Inspect.connectionCount(client, mesh.expectServer(), server.localAddress())).isEqualTo(2);
             // A freed slot is reused before any further connection opens.
             a.reset();
             a.channel().closeFuture().await(5, TimeUnit.SECONDS);
             HboneStream d = open(client, mesh.expectServer());
-            assertThat(client.connectionCount(mesh.expectServer(), server.localAddress())).isEqualTo(2);
+            assertThat(Inspect.connectionCount(client, mesh.expectServer(), server.localAddress())).isEqualTo(2);
             assertThat(d.channel().parent()).isIn(b.channel().parent(), c.channel().parent());
         }
     }
@@ -93,7 +95,7 @@ class ClientPoolTest {
             HboneStream a = open(client, Set.of(mesh.serverId));
             HboneStream b = open(client, Set.of(mesh.serverId, otherId));
             assertThat(a.channel().parent()).isNotSameAs(b.channel().parent());
-            assertThat(client.poolStats()).hasSize(2);
+            assertThat(Inspect.poolStats(client)).hasSize(2);
         }
     }
 
@@ -204,7 +206,7 @@ class ClientPoolTest {
             assertThat(connection.closeFuture().await(1500, TimeUnit.MILLISECONDS)).as("closed while the peer answered").isFalse();
             path.freeze();
             assertThat(connection.closeFuture().await(10, TimeUnit.SECONDS)).as("closed once PINGs went unanswered").isTrue();
-            assertThat(client.connectionCount(mesh.expectServer(), path.address())).isZero();
+            assertThat(Inspect.connectionCount(client, mesh.expectServer(), path.address())).isZero();
         }
     }
 
@@ -213,10 +215,10 @@ class ClientPoolTest {
         HboneServer doomed = mesh.server(DestinationResolver.sameIp()).build().start().get();
         try (HboneClient client = mesh.client().build()) {
             HboneStream s = client.connect(echo.address(), mesh.expectServer(), doomed.localAddress()).get(10, TimeUnit.SECONDS);
-            assertThat(client.connectionCount(mesh.expectServer(), doomed.localAddress())).isEqualTo(1);
+            assertThat(Inspect.connectionCount(client, mesh.expectServer(), doomed.localAddress())).isEqualTo(1);
             doomed.close();
             assertThat(s.channel().parent().closeFuture().await(10, TimeUnit.SECONDS)).isTrue();
-            assertThat(client.connectionCount(mesh.expectServer(), doomed.localAddress())).isZero();
+            assertThat(Inspect.connectionCount(client, mesh.expectServer(), doomed.localAddress())).isZero();
             assertThatThrownBy(() -> client.connect(echo.address(), mesh.expectServer(), doomed.localAddress()).get(10, TimeUnit.SECONDS))
                     .isInstanceOf(ExecutionException.class)
                     .cause().isInstanceOf(java.net.ConnectException.class);
@@ -232,7 +234,7 @@ class ClientPoolTest {
                 assertThat(sock.getInputStream().read()).isEqualTo(-1);
             }
             assertThat(s.channel().parent().closeFuture().await(10, TimeUnit.SECONDS)).isTrue();
-            assertThat(client.connectionCount(mesh.expectServer(), server.localAddress())).isZero();
+            assertThat(Inspect.connectionCount(client, mesh.expectServer(), server.localAddress())).isZero();
         }
     }
 

@@ -21,6 +21,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import io.zerohop.hbone.internal.Inspect;
 
 /**
  * Back-pressure is per tunnel: tunnels whose reader stopped, each holding a full stream window,
@@ -106,7 +107,7 @@ class HeadOfLineTest {
             // More than the 16 MiB connection window is in flight each way: each stalled tunnel filled its 4 MiB window.
             assertThat(upFull.await(30, TimeUnit.SECONDS)).as("client->server: every stalled tunnel got its stream window").isTrue();
             assertThat(downFull.await(30, TimeUnit.SECONDS)).as("server->client: every stalled tunnel got its stream window").isTrue();
-            assertThat(server.connectionCount()).as("one HTTP/2 connection carries them all").isEqualTo(1);
+            assertThat(Inspect.connectionCount(server)).as("one HTTP/2 connection carries them all").isEqualTo(1);
 
             byte[] payload = new byte[1024 * 1024];
             new Random(1).nextBytes(payload);
@@ -126,7 +127,7 @@ class HeadOfLineTest {
                 upload.get(30, TimeUnit.SECONDS);
                 assertThat(Arrays.equals(back, payload)).as("1 MiB echoed intact beside the stalled tunnels").isTrue();
             }
-            assertThat(server.connectionCount()).isEqualTo(1);
+            assertThat(Inspect.connectionCount(server)).isEqualTo(1);
             // Client-side readers resume (they read the reset); the server-side ones never do: the
             // reset alone must free what they hold (paranoid leak detection checks it).
             for (HboneStream st : stalled) {

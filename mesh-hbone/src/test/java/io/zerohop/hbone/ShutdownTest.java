@@ -10,6 +10,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import io.zerohop.hbone.internal.Inspect;
 
 @Timeout(60)
 class ShutdownTest {
@@ -24,10 +25,10 @@ class ShutdownTest {
                 // Once the GOAWAY reached the client, the connection leaves the pool and no new tunnel
                 // goes to the draining server (the listener is closed, so a fresh dial fails too).
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-                while (client.connectionCount(mesh.expectServer(), server.localAddress()) != 0 && System.nanoTime() < deadline) {
+                while (Inspect.connectionCount(client, mesh.expectServer(), server.localAddress()) != 0 && System.nanoTime() < deadline) {
                     Thread.sleep(5);
                 }
-                assertThat(client.connectionCount(mesh.expectServer(), server.localAddress())).as("pooled after GOAWAY").isZero();
+                assertThat(Inspect.connectionCount(client, mesh.expectServer(), server.localAddress())).as("pooled after GOAWAY").isZero();
                 assertThatThrownBy(() -> client.connect(echo.address(), mesh.expectServer(), server.localAddress()).get(10, TimeUnit.SECONDS))
                         .isInstanceOf(ExecutionException.class);
                 assertThat(drained).isNotDone();
@@ -37,7 +38,7 @@ class ShutdownTest {
                 assertThat(open.getInputStream().readAllBytes()).containsExactly(1, 2, 3);
                 open.close();
                 drained.get(10, TimeUnit.SECONDS);
-                assertThat(server.connectionCount()).isZero();
+                assertThat(Inspect.connectionCount(server)).isZero();
             }
         }
     }

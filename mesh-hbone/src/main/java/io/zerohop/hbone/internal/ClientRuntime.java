@@ -30,7 +30,6 @@ import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.hbone.HboneRefusedException;
 import io.zerohop.hbone.HboneSocket;
 import io.zerohop.hbone.HboneStream;
-import io.zerohop.hbone.PoolKey;
 import io.zerohop.hbone.TunnelInfo;
 import io.zerohop.hbone.TunnelResult;
 import io.zerohop.identity.MeshTls;

@@ -24,6 +24,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import io.zerohop.hbone.internal.Inspect;
 
 /**
  * Interop, outbound direction with a second independent server: nghttpx in HTTP/2 proxy mode
@@ -106,7 +107,7 @@ class HboneClientToNghttpxServerTest {
         for (int i = 0; i < tunnels; i++) {
             assertThat(echoes.get(i).get()).as("tunnel %d echo", i).isEqualTo(Bytes.sha256(payloads.get(i)));
         }
-        assertThat(client.connectionCount(Set.of(NGHTTPX), nghttpx.address()))
+        assertThat(Inspect.connectionCount(client, Set.of(NGHTTPX), nghttpx.address()))
                 .as("streams are multiplexed: nghttpx allows 100 concurrent streams per connection").isBetween(1, 3);
     }
 

@@ -29,6 +29,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import io.zerohop.hbone.internal.Inspect;
 
 /**
  * Interop, outbound direction: our {@link HboneClient} opens tunnels to an independent HBONE server
@@ -119,7 +120,7 @@ class HboneClientToNodeServerTest {
         for (int i = 0; i < tunnels; i++) {
             assertThat(echoes.get(i).get()).as("tunnel %d echo", i).isEqualTo(Bytes.sha256(payloads.get(i)));
         }
-        assertThat(client.connectionCount(Set.of(NODE_SERVER), nodeAddress))
+        assertThat(Inspect.connectionCount(client, Set.of(NODE_SERVER), nodeAddress))
                 .as("200 tunnels share pooled HTTP/2 connections (at most 100 streams each)").isBetween(1, 2);
         assertThat(nodeLog(CLIENT, 200, before + tunnels)).hasSizeGreaterThanOrEqualTo(before + tunnels);
     }

@@ -1,4 +1,4 @@
-package io.zerohop.hbone;
+package io.zerohop.hbone.internal;
 
 import io.spiffe.spiffeid.SpiffeId;
 import java.net.InetSocketAddress;

@@ -1,0 +1,48 @@
+package io.zerohop.hbone.internal;
+
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.hbone.HboneClient;
+import io.zerohop.hbone.HboneServer;
+import java.lang.reflect.Field;
+import java.net.InetSocketAddress;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Pool and connection counts of a client or server, for tests and benchmarks only: not API, may
+ * change without notice. Kept out of {@link HboneClient} and {@link HboneServer} so that their public
+ * surface is what applications use; reached through the private {@code runtime} field.
+ */
+public final class Inspect {
+    private Inspect() {}
+
+    /** Pooled connections per key. */
+    public static Map<PoolKey, Integer> poolStats(HboneClient client) {
+        return runtime(client, ClientRuntime.class).connectionCounts();
+    }
+
+    /** Pooled connections of {@code client}'s identity to {@code expected} at {@code hboneAddress}. */
+    public static int connectionCount(HboneClient client, Set<SpiffeId> expected, InetSocketAddress hboneAddress) {
+        return poolStats(client).getOrDefault(new PoolKey(client.identity(), expected, hboneAddress), 0);
+    }
+
+    /** Open or opening tunnels for one pool key. */
+    public static int streamCount(HboneClient client, Set<SpiffeId> expected, InetSocketAddress hboneAddress) {
+        return runtime(client, ClientRuntime.class).streamCount(new PoolKey(client.identity(), expected, hboneAddress));
+    }
+
+    /** Accepted connections the server holds. */
+    public static int connectionCount(HboneServer server) {
+        return runtime(server, ServerRuntime.class).connectionCount();
+    }
+
+    private static <T> T runtime(Object owner, Class<T> type) {
+        try {
+            Field f = owner.getClass().getDeclaredField("runtime");
+            f.setAccessible(true);
+            return type.cast(f.get(owner));
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("cannot inspect " + owner.getClass().getName(), e);
+        }
+    }
+}
