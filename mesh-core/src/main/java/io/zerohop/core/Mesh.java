@@ -622,10 +622,11 @@ public final class Mesh implements AutoCloseable {
             }
         }
         listeners.forEach(Channel::close);
-        CompletableFuture<Integer> left = tunnels.awaitIdle(drain);
-        // The server's own deadline comes a little later, so that it finds the tunnels already aborted.
+        CompletableFuture<Integer> left = tunnels.awaitIdle(drain, Duration.ofSeconds(2), group.next());
+        // The server's own deadline comes later, so that it finds the tunnels already aborted (its
+        // connections then close as soon as their last stream has gone).
         CompletableFuture<Void> serverDrained = s == null ? CompletableFuture.completedFuture(null)
-                : s.shutdownGracefully(drain.plusMillis(500));
+                : s.shutdownGracefully(drain.plusSeconds(3));
         left.thenAccept(n -> {
             if (n == 0) {
                 log.info("drained: every tunnel finished");
@@ -651,7 +652,7 @@ public final class Mesh implements AutoCloseable {
 
     @Override
     public void close() {
-        shutdown().orTimeout(drain.toMillis() + 5_000, TimeUnit.MILLISECONDS).exceptionally(e -> null).join();
+        shutdown().orTimeout(drain.toMillis() + 8_000, TimeUnit.MILLISECONDS).exceptionally(e -> null).join();
     }
 
     /** The destination is not in the registry (or not in the mesh), so its identity is unknown. */

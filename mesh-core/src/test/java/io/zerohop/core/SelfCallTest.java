@@ -83,6 +83,28 @@ class SelfCallTest {
         }
     }
 
+    /**
+     * The reported loop: a connection made straight to the TPROXY listener has the listener's own
+     * address as its original destination; with passthrough on it was relayed to itself until file
+     * descriptors ran out. Needs epoll and CAP_NET_ADMIN (IP_TRANSPARENT), as CI has.
+     */
+    @Test
+    void aConnectionStraightToTheTransparentListenerIsDropped() throws Exception {
+        InetSocketAddress t;
+        try {
+            t = clients.capture(Capture.transparent(new InetSocketAddress("127.0.0.1", 0)));
+        } catch (RuntimeException e) {
+            org.junit.jupiter.api.Assumptions.assumeTrue(false, "transparent capture unavailable here: " + e.getMessage());
+            return;
+        }
+        try (MeshTest.Stderr err = new MeshTest.Stderr(); Socket s = new Socket(t.getAddress(), t.getPort())) {
+            s.setSoTimeout(10_000);
+            assertThat(readUntilEnd(s.getInputStream())).isNotEqualTo("data");
+            err.awaitLine("self call ", " -> " + Addresses.authority(t) + " dropped");
+            assertThat(err.count("self call")).as("one refusal, no loop").isEqualTo(1);
+        }
+    }
+
     /** A forward capture whose target is the listener's own port on this host: dropped too. */
     @Test
     void aForwardToTheCaptureListenerItselfIsDropped() throws Exception {

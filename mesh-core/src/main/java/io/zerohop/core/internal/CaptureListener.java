@@ -48,6 +48,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class CaptureListener {
     private static final Logger log = LoggerFactory.getLogger(CaptureListener.class);
+    /** A client can make us refuse at will: 20 lines per 10 s, then a count. */
+    private static final RateLimitedLog refusals = new RateLimitedLog(log, "captured connections refused", 20,
+            java.time.Duration.ofSeconds(10));
 
     /** How the proxy opens a tunnel for (source address, destination). */
     public interface Opener {
@@ -95,7 +98,7 @@ public final class CaptureListener {
         ch.pipeline().addLast("zerohop-hold", hold);
         opener.open(src, dst).whenComplete((end, e) -> ch.eventLoop().execute(() -> {
             if (e != null) {
-                log.info("outbound {} -> {} refused: {}", Addresses.authority(src), Addresses.authority(dst), rootMessage(e));
+                refusals.info("outbound {} -> {} refused: {}", Addresses.authority(src), Addresses.authority(dst), rootMessage(e));
                 Relay.tcp(ch).reset();
                 return;
             }
@@ -214,7 +217,7 @@ public final class CaptureListener {
                 InetSocketAddress src = ch.remoteAddress();
                 opener.open(src, dst).whenComplete((end, e) -> {
                     if (e != null) {
-                        log.info("socks5 {} -> {} refused: {}", Addresses.authority(src), Addresses.authority(dst), rootMessage(e));
+                        refusals.info("socks5 {} -> {} refused: {}", Addresses.authority(src), Addresses.authority(dst), rootMessage(e));
                         ch.writeAndFlush(new DefaultSocks5CommandResponse(
                                 e.getCause() instanceof HboneRefusedException ? Socks5CommandStatus.FORBIDDEN : Socks5CommandStatus.CONNECTION_REFUSED,
                                 Socks5AddressType.IPv4)).addListener(f -> ch.close());

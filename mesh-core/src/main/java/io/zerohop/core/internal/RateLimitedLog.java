@@ -4,7 +4,7 @@ import java.time.Duration;
 import org.slf4j.Logger;
 
 /**
- * WARN lines for events a peer can cause at will (policy denials, refused plaintext, self calls): at
+ * Log lines for events a peer can cause at will (policy denials, refused plaintext, self calls): at
  * most {@code burst} lines per window, then one line saying how many were suppressed, so an attacker
  * cannot flood the log (issue 11 item 8). Thread-safe; the summary is written by the first line after
  * the window or by {@link #flush()}.
@@ -39,6 +39,16 @@ public final class RateLimitedLog {
         }
         if (admit(System.nanoTime())) {
             log.warn(format, args);
+        }
+    }
+
+    /** Logs at INFO unless this window's budget is spent (summaries are WARN). */
+    public void info(String format, Object... args) {
+        if (!log.isInfoEnabled()) {
+            return;
+        }
+        if (admit(System.nanoTime())) {
+            log.info(format, args);
         }
     }
 

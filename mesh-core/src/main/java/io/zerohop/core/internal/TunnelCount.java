@@ -47,34 +47,53 @@ public final class TunnelCount implements HboneEvents {
     }
 
     /**
-     * Completes with 0 once no tunnel is open, or at the deadline with the number still open, after
-     * aborting each of them.
+     * Completes with 0 once no tunnel is open; or, at the deadline, aborts every tunnel still open,
+     * waits up to {@code abortGrace} for them to close, and completes with how many there were.
+     * Timers run on {@code timer} (an event loop: the work is short and never blocks).
      */
-    public CompletableFuture<Integer> awaitIdle(Duration deadline) {
-        CompletableFuture<Void> f = new CompletableFuture<>();
-        synchronized (this) {
-            if (open.isEmpty()) {
-                return CompletableFuture.completedFuture(0);
-            }
-            idle.add(f);
-        }
+    public CompletableFuture<Integer> awaitIdle(Duration deadline, Duration abortGrace,
+                                                java.util.concurrent.ScheduledExecutorService timer) {
         CompletableFuture<Integer> r = new CompletableFuture<>();
-        f.thenRun(() -> r.complete(0));
-        CompletableFuture.delayedExecutor(Math.max(0, deadline.toMillis()), TimeUnit.MILLISECONDS).execute(() -> {
+        java.util.concurrent.atomic.AtomicBoolean aborting = new java.util.concurrent.atomic.AtomicBoolean();
+        CompletableFuture<Void> first = idleFuture();
+        first.thenRun(() -> {
+            if (!aborting.get()) {
+                r.complete(0);
+            }
+        });
+        timer.schedule(() -> {
             List<TunnelCounters> left;
             synchronized (this) {
                 left = new ArrayList<>(open.values());
             }
-            if (r.complete(left.size())) {
-                for (TunnelCounters t : left) {
-                    try {
-                        t.abort();
-                    } catch (UnsupportedOperationException e) {
-                        // closed with its connection instead
-                    }
+            if (r.isDone() || left.isEmpty()) {
+                r.complete(0);
+                return;
+            }
+            aborting.set(true);
+            for (TunnelCounters t : left) {
+                try {
+                    t.abort();
+                } catch (UnsupportedOperationException e) {
+                    // closed with its connection instead
                 }
             }
-        });
+            CompletableFuture<Void> gone = idleFuture();
+            gone.thenRun(() -> r.complete(left.size()));
+            timer.schedule(() -> r.complete(left.size()), abortGrace.toMillis(), TimeUnit.MILLISECONDS);
+        }, Math.max(0, deadline.toMillis()), TimeUnit.MILLISECONDS);
         return r;
+    }
+
+    private CompletableFuture<Void> idleFuture() {
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        synchronized (this) {
+            if (open.isEmpty()) {
+                f.complete(null);
+            } else {
+                idle.add(f);
+            }
+        }
+        return f;
     }
 }

@@ -22,6 +22,9 @@ import org.slf4j.LoggerFactory;
  */
 public final class TunnelObserver implements HboneEvents {
     private static final Logger access = LoggerFactory.getLogger("io.zerohop.access");
+    /** Failed handshakes are a peer's to cause at will: 20 lines per 10 s, then a count (issue 11 item 8). */
+    private static final RateLimitedLog failures = new RateLimitedLog(access, "failed connections", 20,
+            java.time.Duration.ofSeconds(10));
 
     /** Where metrics go; mesh-core's Micrometer adapter implements it (Micrometer stays optional). */
     public interface Sink {
@@ -201,7 +204,7 @@ public final class TunnelObserver implements HboneEvents {
             sink.opened(l);
             sink.closed(l.withResponseFlags(cause instanceof javax.net.ssl.SSLException ? "TLS_FAILURE" : "CONNECT"));
         }
-        access.info("connection failed peer={} local={} reason=\"{}\"", addr(peer), addr(local),
+        failures.info("connection failed peer={} local={} reason=\"{}\"", addr(peer), addr(local),
                 cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage());
     }
 

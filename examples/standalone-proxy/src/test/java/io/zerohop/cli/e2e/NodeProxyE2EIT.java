@@ -204,8 +204,10 @@ class NodeProxyE2EIT {
         assertThat(peer).startsWith(BACKEND + ":").doesNotStartWith(FRONTEND);
         echo.awaitLine(echoFrom, ("ECHOED " + payload.length + " from " + peer)::equals, "the echo of the whole payload", Duration.ofSeconds(10));
         // Node B's proxy authenticated the client as frontend and ended the tunnel cleanly; its log
-        // names the app behind proxy A (sent as Forwarded: for=), not proxy A's socket.
-        proxyB.awaitLine(proxyBFrom, l -> l.contains("access - inbound src=" + FRONTEND + ":")
+        // keeps the real peer (proxy A's socket) and shows the app behind it as proxy A's
+        // Forwarded: for= claims it.
+        proxyB.awaitLine(proxyBFrom, l -> l.contains("access - inbound src=" + NODE_A + ":")
+                && l.contains(" forwarded_for=" + FRONTEND + ":")
                 && l.contains("src_id=spiffe://cluster.local/ns/prod/sa/frontend") && l.contains("dst=" + BACKEND + ":8080")
                 && l.contains("status=200") && l.contains("bytes_received=" + payload.length) && l.contains("end=fin"),
                 "an inbound access log line for frontend", Duration.ofSeconds(10));
