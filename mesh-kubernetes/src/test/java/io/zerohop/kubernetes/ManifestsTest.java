@@ -188,6 +188,54 @@ class ManifestsTest {
     }
 
     @Test
+    @DisplayName("embedded RBAC: every request forPod makes (watches, a peer lookup) is granted by its Roles and ClusterRole, for its namespace")
+    void embeddedRbacCoversWhatForPodAsks() throws Exception {
+        List<HasMetadata> objs = load("embedded/deployment.yaml");
+        // grants: "namespace|group/resource|verb", namespace "*" for the ClusterRole
+        Set<String> granted = new TreeSet<>();
+        for (HasMetadata o : objs) {
+            List<PolicyRule> rules = o instanceof io.fabric8.kubernetes.api.model.rbac.Role r ? r.getRules()
+                    : o instanceof ClusterRole c ? c.getRules() : List.of();
+            String scope = o instanceof ClusterRole ? "*" : o.getMetadata().getNamespace();
+            for (PolicyRule r : rules) {
+                for (String g : r.getApiGroups()) {
+                    for (String res : r.getResources()) {
+                        for (String v : r.getVerbs()) {
+                            granted.add(scope + "|" + g + "/" + res + "|" + v);
+                        }
+                    }
+                }
+            }
+        }
+        Set<String> asked = new TreeSet<>();
+        try (MockCluster k8s = new MockCluster();
+             KubernetesDiscovery d = KubernetesDiscovery.forPod(k8s.client, "shop", "quotes-0")
+                     .debounce(Duration.ofMillis(10), Duration.ofSeconds(1)).start()) {
+            d.synced().get(60, TimeUnit.SECONDS);
+            d.lookup(java.net.InetAddress.getByName("10.9.0.1"));
+            int n = k8s.server.getRequestCount();
+            for (int i = 0; i < n; i++) {
+                RecordedRequest req = k8s.server.takeRequest(5, TimeUnit.SECONDS);
+                if (req == null) {
+                    break;
+                }
+                String verb = req.getPath().contains("watch=true") ? "watch" : "list";
+                String path = req.getPath().replaceFirst("\\?.*", "");
+                java.util.regex.Matcher m = java.util.regex.Pattern
+                        .compile("/apis?(?:/([^/]+))?/v[^/]*(?:/namespaces/([^/]+))?/([^/]+)").matcher(path);
+                assertThat(m.matches()).as(path).isTrue();
+                String group = path.startsWith("/api/") ? "" : m.group(1);
+                asked.add((m.group(2) == null ? "*" : m.group(2)) + "|" + group + "/" + m.group(3) + "|" + verb);
+            }
+        }
+        assertThat(asked).isNotEmpty();
+        for (String a : asked) {
+            String anyNamespace = "*" + a.substring(a.indexOf('|'));
+            assertThat(granted.contains(a) || granted.contains(anyNamespace)).as("granted: " + a).isTrue();
+        }
+    }
+
+    @Test
     @DisplayName("embedded Deployment: projected istio-ca token, istio root cert, downward-API pod name and namespace, HBONE tunnel label")
     void embeddedDeployment() throws Exception {
         List<HasMetadata> objs = load("embedded/deployment.yaml");
