@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.io.PrintStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -133,6 +135,29 @@ class DemoCommandTest {
         assertThat(report.lines().filter(s -> s.startsWith("ALLOWED ") || s.startsWith("DENIED  ")).count()).isEqualTo(6);
         assertThat(report).contains("result   : 6 of 6 calls came out as the article says");
         assertThat(exit).as("exit code; report:%n%s%s", report, log).isZero();
+    }
+
+    @Test
+    @DisplayName("a checkout address already in use ends the demo with exit 1 and a line naming it, never a hang or a false pass")
+    void busyCheckoutAddressFailsClearly() throws Exception {
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        String prefix = "127." + r.nextInt(1, 255) + "." + r.nextInt(1, 255);
+        PrintStream oldOut = System.out;
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code;
+        try (ServerSocket busy = new ServerSocket(DemoCommand.CHECKOUT_PORT, 1, InetAddress.getByName(prefix + ".2"))) {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            code = Zerohop.run("demo", "--ip-prefix", prefix);
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+        assertThat(code).isEqualTo(1);
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains(prefix + ".2:8080 is in use", "--ip-prefix");
+        assertThat(out.toString(StandardCharsets.UTF_8)).doesNotContain("came out as the article says");
     }
 
     @Test
