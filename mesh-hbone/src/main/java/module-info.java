@@ -17,4 +17,7 @@ module io.zerohop.hbone {
     requires org.slf4j;
 
     exports io.zerohop.hbone;
+    // mesh-core's /config_dump reads pool state through Inspect (grpc-java's Internal* accessor
+    // pattern): a test and admin hook, deliberately not public API.
+    exports io.zerohop.hbone.internal to io.zerohop.core;
 }

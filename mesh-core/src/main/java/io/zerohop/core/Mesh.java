@@ -37,6 +37,7 @@ import io.zerohop.identity.InMemoryCa;
 import io.zerohop.identity.MeshTls;
 import io.zerohop.identity.SpiffeIds;
 import io.zerohop.policy.AccessRequest;
+import io.zerohop.hbone.TunnelInfo;
 import io.zerohop.policy.Decision;
 import io.zerohop.policy.MtlsMode;
 import io.zerohop.policy.PolicyEngine;
@@ -122,8 +123,7 @@ public final class Mesh implements AutoCloseable {
         TunnelObserver.Sink sink = b.meterRegistry == null ? null : new MicrometerSink(b.meterRegistry);
         this.observer = new TunnelObserver(registry, sink, b.onTunnelClosed);
         group.next().scheduleAtFixedRate(refusals::flush, 10, 10, TimeUnit.SECONDS);
-        this.live = new LiveAuthorization(t -> policy.evaluate(accessRequest(new AuthzRequest(t.peerIdentity(),
-                t.peerAddress(), t.localIdentity(), t.destination(), t.headers()))), observer::lateDenied);
+        this.live = new LiveAuthorization(this::liveDecision, observer::lateDenied);
         if (sink != null) {
             long every = b.metricsInterval.toNanos();
             group.next().scheduleAtFixedRate(observer::flush, every, every, TimeUnit.NANOSECONDS);
@@ -524,6 +524,28 @@ public final class Mesh implements AutoCloseable {
                 return false;
             }
         });
+    }
+
+    private static final Decision DECIDED_PER_REQUEST = Decision.allowNoPolicy(
+            "decided per HTTP request: every request meets the policies in force");
+
+    /**
+     * What keeps an open inbound tunnel after a policy change. On a port declared http, http2 or
+     * grpc that has HTTP rules, each request is decided on its own against the current policies, so
+     * the tunnel stays (an L4 verdict would close every tunnel whose ALLOW rules name HTTP fields).
+     * An {@code auto} port may have fallen back to opaque bytes, so it is re-decided at L4: that can
+     * close a parsed tunnel (the client reconnects), never keep a denied one open.
+     */
+    private Decision liveDecision(TunnelInfo t) {
+        InetSocketAddress dst = t.destination();
+        Optional<Workload> w = registry.byAddress(dst.getAddress());
+        AppProtocol proto = w.map(x -> x.appProtocol(dst.getPort())).orElse(AppProtocol.AUTO);
+        WorkloadRef ref = w.map(Workload::ref).orElseGet(() -> refOf(t.localIdentity()));
+        if (proto != AppProtocol.AUTO && http.enforces(ref, proto, dst.getPort())) {
+            return DECIDED_PER_REQUEST;
+        }
+        return policy.evaluate(accessRequest(new AuthzRequest(t.peerIdentity(), t.peerAddress(), t.localIdentity(),
+                dst, t.headers())));
     }
 
     private Destination resolve(InetSocketAddress dst, SpiffeId localIdentity, InetSocketAddress local) {

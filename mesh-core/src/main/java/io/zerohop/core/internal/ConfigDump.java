@@ -76,7 +76,7 @@ public final class ConfigDump {
         }
         dump.put("certificates", certs);
         List<Map<String, Object>> pools = new ArrayList<>();
-        clients.forEach((src, client) -> client.poolStats().forEach((key, n) -> {
+        clients.forEach((src, client) -> io.zerohop.hbone.internal.Inspect.poolStats(client).forEach((key, n) -> {
             Map<String, Object> p = new LinkedHashMap<>();
             p.put("source", src.toString());
             p.put("destinations", key.destinations().stream().map(Object::toString).sorted().toList());

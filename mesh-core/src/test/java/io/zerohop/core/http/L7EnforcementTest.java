@@ -432,6 +432,42 @@ class L7EnforcementTest {
         assertThat(denied).startsWith("HTTP/1.1 403 Forbidden\r\n").contains("connection: close").endsWith("RBAC: access denied");
     }
 
+    /**
+     * A policy change re-decides open tunnels (ztunnel's PolicyWatcher), but on a port parsed per
+     * request the tunnel stays: its next request is decided by the new policies, not the tunnel reset.
+     */
+    @Test
+    void aPolicyChangeKeepsAnHttpTunnelAndDecidesItsNextRequestByTheNewPolicy() throws Exception {
+        PolicyEngine engine = server.policy().orElseThrow();
+        var before = engine.policies();
+        String getApi = "  - from: [{source: {principals: [\"cluster.local/ns/prod/sa/frontend\"]}}]\n"
+                + "    to: [{operation: {methods: [\"GET\"], paths: [\"/api/*\"]}}]\n";
+        assertThat(POLICY).contains(getApi);
+        try (Socket s = new Socket(viaFrontend.getAddress(), viaFrontend.getPort())) {
+            s.setSoTimeout(20_000);
+            OutputStream out = s.getOutputStream();
+            InputStream in = s.getInputStream();
+            out.write("GET /api/live HTTP/1.1\r\nHost: b\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            assertThat(readResponse(in)).startsWith("HTTP/1.1 200 ").contains("GET /api/live ");
+            // The same policy without its GET /api/* rule: the port still has HTTP rules.
+            engine.replace(PolicyLoader.fromString("l7-changed.yaml", POLICY.replace(getApi, "")));
+            out.write("GET /api/live HTTP/1.1\r\nHost: b\r\n\r\n".getBytes(StandardCharsets.ISO_8859_1));
+            out.flush();
+            assertThat(readResponse(in)).startsWith("HTTP/1.1 403 Forbidden\r\n").endsWith("RBAC: access denied");
+        } finally {
+            engine.replace(before);
+        }
+    }
+
+    /** One HTTP/1.1 response whose body has a Content-Length: head and body. */
+    static String readResponse(InputStream in) throws IOException {
+        String head = readHead(in);
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("(?im)^content-length:\\s*(\\d+)").matcher(head);
+        int len = m.find() ? Integer.parseInt(m.group(1)) : 0;
+        return head + new String(in.readNBytes(len), StandardCharsets.ISO_8859_1);
+    }
+
     static String readHead(InputStream in) throws IOException {
         ByteArrayOutputStream b = new ByteArrayOutputStream();
         int c;
