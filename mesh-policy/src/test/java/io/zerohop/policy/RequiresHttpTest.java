@@ -84,8 +84,11 @@ class RequiresHttpTest {
     void cilium() throws Exception {
         PolicyEngine seed = PolicyEngine.builder()
                 .policies(PolicyLoader.fromDirectory(Path.of("src/test/resources/seed").toAbsolutePath())).build();
-        assertThat(seed.requiresHttp(BACKEND, 8080)).isTrue();
-        assertThat(seed.requiresHttp(BACKEND, 8081)).isFalse();
+        // The article's CiliumClusterwideNetworkPolicy selects app: checkout; its Istio policy has no HTTP fields.
+        WorkloadRef checkout = new WorkloadRef("e-commerce", "checkout", "checkout", Map.of("app", "checkout"));
+        assertThat(seed.requiresHttp(checkout, 8080)).isTrue();
+        assertThat(seed.requiresHttp(checkout, 8081)).isFalse();
+        assertThat(seed.requiresHttp(BACKEND, 8080)).as("a workload the policy does not select").isFalse();
         PolicyEngine l4 = engine(cnp("prod", "c", "{endpointSelector: {matchLabels: {app: backend}}, ingress: [{fromEndpoints: [{}],"
                 + " toPorts: [{ports: [{port: \"8080\", protocol: TCP}]}]}]}"));
         assertThat(l4.requiresHttp(BACKEND, 8080)).isFalse();
