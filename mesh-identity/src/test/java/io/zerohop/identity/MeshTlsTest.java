@@ -274,6 +274,25 @@ class MeshTlsTest {
         }
     }
 
+    /**
+     * A client holding a resumable TLS 1.3 session (same client context, same host:port) is verified
+     * against the bundle of the moment: a root removed from the bundle cuts it too. The test does not
+     * observe whether BoringSSL resumed; it proves the property either way.
+     */
+    @Test
+    void resumedSessionIsVerifiedAgainstTheCurrentBundle() throws Exception {
+        FixedIdentityProvider p = new FixedIdentityProvider(ca.issue(SERVER), ca.bundles());
+        try (MeshTls t = MeshTls.builder(p).build(); MeshTls c = MeshTls.builder(ca).build()) {
+            SslContext server = t.server(SERVER).join();
+            SslContext client = c.client(CLIENT, Set.of(SERVER)).join();
+            List<Handshakes.Outcome> o = handshakes.series(server, client, 2,
+                    () -> p.bundles(X509BundleSet.of(List.of(InMemoryCa.create("cluster.local").bundle()))));
+            assertThat(o.get(0).succeeded()).as(o.get(0).errors()).isTrue();
+            assertThat(o.get(1).succeeded()).as(o.get(1).errors()).isTrue();
+            assertThat(o.get(2).succeeded()).as("a resumed session must not skip verification").isFalse();
+        }
+    }
+
     @Test
     void bundleSetIsReadPerHandshake() throws Exception {
         FixedIdentityProvider p = new FixedIdentityProvider(ca.issue(SERVER), ca.bundles());
