@@ -79,6 +79,26 @@ class MeshTlsTest {
         }
     }
 
+    /**
+     * ztunnel in COMPLIANCE_POLICY=pqc mode offers and accepts only X25519MLKEM768 (src/tls/lib.rs).
+     * A server restricted to that group completes a handshake with our client; a JDK 17 client, which
+     * has no ML-KEM, fails against the same server (so the restriction is real).
+     */
+    @Test
+    void postQuantumOnlyPeerInteroperates() throws Exception {
+        IssuedCertificate cert = ca.issue(validFor(SERVER));
+        SslContext pqOnly = SslContextBuilder.forServer(cert.privateKey(), cert.chain().toArray(new java.security.cert.X509Certificate[0]))
+                .sslProvider(SslProvider.OPENSSL).protocols("TLSv1.3")
+                .clientAuth(io.netty.handler.ssl.ClientAuth.OPTIONAL).trustManager(InsecureTrustManagerFactory.INSTANCE)
+                .option(io.netty.handler.ssl.OpenSslContextOption.GROUPS, new String[] {"X25519MLKEM768"}).build();
+        Handshakes.Outcome ours = handshakes.run(pqOnly, tls.client(CLIENT, Set.of(SERVER)).join());
+        assertThat(ours.clientError()).as(ours.errors()).isNull();
+        assertThat(ours.clientSawPeer()).isEqualTo(SERVER);
+        SslContext jdk = SslContextBuilder.forClient().sslProvider(SslProvider.JDK).protocols("TLSv1.3")
+                .trustManager(InsecureTrustManagerFactory.INSTANCE).build();
+        assertThat(handshakes.run(pqOnly, jdk).clientError()).as("control: a client without ML-KEM fails").isNotNull();
+    }
+
     @Test
     void defaultProviderIsBoringSsl() {
         assertThat(MeshTls.defaultProvider()).isEqualTo(SslProvider.OPENSSL);
