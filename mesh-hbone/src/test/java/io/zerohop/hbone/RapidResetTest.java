@@ -1,5 +1,6 @@
 package io.zerohop.hbone;
 
+import io.zerohop.testing.netty.EchoServer;
 import static io.zerohop.hbone.RawFrames.HEADERS;
 import static org.assertj.core.api.Assertions.assertThat;
 
