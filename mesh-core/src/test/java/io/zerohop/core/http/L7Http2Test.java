@@ -86,6 +86,7 @@ class L7Http2Test {
     static Mesh server;
     static Mesh frontendProxy;
     static Process nodeApp;
+    static final io.micrometer.core.instrument.simple.SimpleMeterRegistry meters = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
     static Server grpcApp;
     static final List<String> grpcSeen = new java.util.concurrent.CopyOnWriteArrayList<>();
     static InetSocketAddress viaH2;
@@ -133,7 +134,7 @@ class L7Http2Test {
         InMemoryCa ca = InMemoryCa.create("cluster.local");
         PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("h2.yaml", POLICY)).build();
         server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(policy).node("b")
-                .inbound(new InetSocketAddress(backendIp, 0)).threads(2).build();
+                .inbound(new InetSocketAddress(backendIp, 0)).meterRegistry(meters).threads(2).build();
         server.start().get(10, TimeUnit.SECONDS);
         registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
         frontendProxy = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
@@ -235,6 +236,9 @@ class L7Http2Test {
                         assertThat(e.getStatus().getDescription()).isEqualTo("RBAC: access denied");
                     });
             assertThat(grpcSeen).doesNotContain("Denied");
+            assertThat(meters.find("istio.requests").tag("grpc_response_status", "7").tag("response_code", "200").counter())
+                    .as("Istio labels a denied gRPC call 200 / grpc_response_status 7").isNotNull();
+            assertThat(meters.find("istio.requests").tag("grpc_response_status", "0").counter()).isNotNull();
             // A bidirectional stream: 50 messages each way on the same connection, after the denial.
             List<byte[]> got = new ArrayList<>();
             java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);

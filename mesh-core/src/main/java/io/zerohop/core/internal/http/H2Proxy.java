@@ -114,6 +114,7 @@ final class H2Proxy {
         private int status;
         private long requestBytes;
         private long responseBytes;
+        private String grpcStatus = "";
 
         Downstream(Channel upstreamConnection, Conn conn, Authorizer authorizer, HttpObserver observer) {
             this.upstreamConnection = upstreamConnection;
@@ -209,6 +210,7 @@ final class H2Proxy {
             if (ct != null && ct.toString().startsWith("application/grpc")) {
                 // Envoy's local reply for gRPC: trailers-only, PERMISSION_DENIED.
                 status = 200;
+                grpcStatus = "7";
                 ctx.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200")
                         .set("content-type", "application/grpc").set("grpc-status", "7")
                         .set("grpc-message", "RBAC: access denied"), true));
@@ -280,7 +282,7 @@ final class H2Proxy {
             }
             logged = true;
             observer.request(new HttpObserver.RequestLog(conn, method, path, status, System.nanoTime() - start, decision,
-                    requestBytes, responseBytes, "HTTP/2"));
+                    requestBytes, responseBytes, "HTTP/2", grpcStatus));
         }
 
         /** The upstream stream of this request: its frames go back downstream as new frames. */
@@ -289,6 +291,10 @@ final class H2Proxy {
             public void channelRead(ChannelHandlerContext uctx, Object msg) {
                 Channel down = ctx.channel();
                 if (msg instanceof Http2HeadersFrame h) {
+                    CharSequence g = h.headers().get("grpc-status");
+                    if (g != null) {
+                        grpcStatus = g.toString();
+                    }
                     CharSequence s = h.headers().status();
                     if (s != null && status == 0 && !s.toString().startsWith("1")) {
                         status = Integer.parseInt(s.toString());

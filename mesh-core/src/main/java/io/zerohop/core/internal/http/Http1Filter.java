@@ -581,7 +581,7 @@ final class Http1Filter extends ChannelDuplexHandler {
 
     private void finish(Exchange x, String error) {
         observer.request(new HttpObserver.RequestLog(conn, x.method, x.path, x.status, System.nanoTime() - x.start,
-                x.decision, x.requestBytes, x.responseBytes, x.request.protocolVersion().text()));
+                x.decision, x.requestBytes, x.responseBytes, x.request.protocolVersion().text(), ""));
     }
 
     static FullHttpResponse local(HttpResponseStatus status, byte[] body, boolean close) {

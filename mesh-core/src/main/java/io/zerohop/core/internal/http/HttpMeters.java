@@ -41,6 +41,7 @@ final class HttpMeters implements Consumer<HttpObserver.RequestLog> {
                 "destination_workload_namespace", d.namespace(),
                 "request_protocol", "http",
                 "response_code", Integer.toString(r.status()),
+                "grpc_response_status", r.grpcStatus(),
                 "connection_security_policy", c.peer() == null ? "none" : "mutual_tls");
         Counter.builder("istio.requests").tags(t).register(registry).increment();
         DistributionSummary.builder("istio.request.duration.milliseconds").tags(t).register(registry)

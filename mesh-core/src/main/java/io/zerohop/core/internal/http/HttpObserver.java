@@ -15,8 +15,9 @@ final class HttpObserver {
     private static final Logger access = LoggerFactory.getLogger("io.zerohop.access");
 
     /** One finished request: what the log line and the metrics say. */
+    /** {@code grpcStatus}: the {@code grpc-status} a gRPC response ended with, or "" (Istio's label value otherwise). */
     record RequestLog(Conn conn, String method, String path, int status, long durationNanos, Decision decision,
-                      long requestBytes, long responseBytes, String protocol) {}
+                      long requestBytes, long responseBytes, String protocol, String grpcStatus) {}
 
     private final Consumer<RequestLog> metrics;
 
@@ -27,11 +28,12 @@ final class HttpObserver {
     void request(RequestLog r) {
         if (access.isInfoEnabled()) {
             Conn c = r.conn();
-            access.info("{}-http src={} src_id={} dst={} dst_id={} method={} path=\"{}\" protocol={} status={} decision={} policy=\"{}\""
+            access.info("{}-http src={} src_id={} dst={} dst_id={} method={} path=\"{}\" protocol={} status={}{} decision={} policy=\"{}\""
                             + " bytes_received={} bytes_sent={} duration_ms={}",
                     c.kind(), Addresses.authority(c.logSource()), c.peer() == null ? "-" : c.peer(),
                     Addresses.authority(c.destination()), c.localId() == null ? "-" : c.localId(), r.method(),
                     escape(r.path()), r.protocol(), r.status() == 0 ? "-" : r.status(),
+                    r.grpcStatus().isEmpty() ? "" : " grpc_status=" + r.grpcStatus(),
                     r.decision() == null ? "-" : r.decision().allowed() ? "allow" : "deny",
                     r.decision() == null ? "-" : escape(r.decision().explain()), r.requestBytes(), r.responseBytes(),
                     TimeUnit.NANOSECONDS.toMillis(r.durationNanos()));
