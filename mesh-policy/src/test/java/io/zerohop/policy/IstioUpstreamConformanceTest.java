@@ -237,6 +237,10 @@ class IstioUpstreamConformanceTest {
         // Principals are only checked for emptiness: any string is accepted (and compared as written).
         T.valid(s, "principals: any non-empty string", from("{principals: [admin, example.org/workload/vm-1, "
                 + "cluster.local/ns/a/sa/b/extra, 'spiffe://cluster.local/ns/a/sa/b']}"));
+        T.warns(s, "principals with spiffe:// are valid but never match", from("{notPrincipals: ['spiffe://cluster.local/ns/a/sa/b']}"),
+                "notPrincipals \"spiffe://cluster.local/ns/a/sa/b\" never matches");
+        T.decide(s, "principals with spiffe:// never match", from("{principals: ['spiffe://cluster.local/ns/prod/sa/frontend']}"),
+                r(), false, "prod/p");
         // The CRD declares ports and values as strings: the API server refuses an unquoted number.
         T.invalid(ISTIO_CRD, "ports: integer item", to("{ports: [8080]}"), "expected a string, found integer 8080 (quote it)");
         T.invalid(ISTIO_CRD, "values: boolean item (YAML 1.1 yes)", when("{key: 'request.headers[x]', values: [yes]}"),

@@ -110,7 +110,7 @@ final class IstioCompiler {
         List<IstioPolicy.Rule> rules = new ArrayList<>();
         TreeSet<String> httpFound = new TreeSet<>();
         for (int i = 0; i < ruleItems.size(); i++) {
-            rules.add(rule(i, ruleItems.get(i), namespace, ref, action, provider, httpFound));
+            rules.add(rule(i, ruleItems.get(i), namespace, ref, action, provider, httpFound, warnings));
         }
         if (targetRefs.isEmpty()) {
             ambientWarnings(ref, action, rules, httpFound, warnings);
@@ -222,7 +222,7 @@ final class IstioCompiler {
     }
 
     private static IstioPolicy.Rule rule(int index, YNode n, String namespace, PolicyRef ref, int action, String provider,
-                                         TreeSet<String> httpFound) throws PolicyLoadException {
+                                         TreeSet<String> httpFound, List<String> warnings) throws PolicyLoadException {
         if (n.isNull()) {
             throw n.error("`rule` must not be nil, found at rule " + index);
         }
@@ -249,6 +249,16 @@ final class IstioCompiler {
                     throw f.error("`from.source` must not be nil, found at rule " + index);
                 }
                 from[i] = source(src.onlyKeys(SOURCE_KEYS), namespace, action, index, parts, l7Parts, httpFound);
+                for (String key : new String[] {"principals", "notPrincipals"}) {
+                    for (String p : values(src, key)) {
+                        if (p.startsWith("spiffe://")) {
+                            // Valid for istiod, but compared with the ID *without* its scheme: never equal.
+                            warnings.add(src.get(key).file + ":" + src.get(key).line + ": " + ref + ": " + key + " \"" + p
+                                    + "\" never matches: Istio principals are SPIFFE IDs without spiffe://"
+                                    + (key.equals("notPrincipals") ? " (so this exclusion excludes nobody)" : ""));
+                        }
+                    }
+                }
             }
         }
         YNode toNode = n.get("to");
