@@ -1,2 +1,24 @@
 #!/bin/sh
-exec java ${JAVA_OPTS:-} -jar /opt/zerohop/zerohop.jar "$@"
+# zerohop launcher (the image's entrypoint). The default JVM flags size the node proxy on purpose;
+# each flag's measured effect is in benchmarks/README.md ("Footprint") and benchmarks/results/.
+#   JAVA_OPTS               replaces the defaults entirely (set it empty for the JVM's own defaults)
+#   ZEROHOP_JAVA_OPTS_EXTRA added after the defaults (e.g. -Xmx512m for very many tunnels)
+#   ZEROHOP_JAR             the shaded CLI jar, default /opt/zerohop/zerohop.jar
+#   ZEROHOP_CDS_ARCHIVE     AppCDS archive built for that jar, default /opt/zerohop/zerohop.jsa;
+#                           used when readable (a stale one is ignored by the JVM, never fatal)
+JAR=${ZEROHOP_JAR:-/opt/zerohop/zerohop.jar}
+CDS=${ZEROHOP_CDS_ARCHIVE:-/opt/zerohop/zerohop.jsa}
+# SerialGC: one GC thread, no remembered-set/region overhead; a proxy's heap is small.
+# -Xms8m/-Xmx128m: idle live heap is ~10 MB; ~4 KB of heap per open tunnel, so 10,000 tunnels fit.
+# MaxDirectMemorySize: bounds Netty's direct buffers (also Netty's own limit, io.netty.maxDirectMemory).
+# TieredStopAtLevel=1: C1 only; less compile CPU and code cache at start-up (throughput cost measured).
+# -Xss256k, ReservedCodeCacheSize, MaxMetaspaceSize: caps well above what the proxy uses.
+ZEROHOP_DEFAULT_OPTS="-XX:+UseSerialGC -Xms8m -Xmx128m -XX:MaxDirectMemorySize=64m -XX:TieredStopAtLevel=1 \
+-Xss256k -XX:ReservedCodeCacheSize=32m -XX:MaxMetaspaceSize=96m -XX:+ExitOnOutOfMemoryError"
+if [ -r "$CDS" ]; then
+    ZEROHOP_DEFAULT_OPTS="$ZEROHOP_DEFAULT_OPTS -XX:SharedArchiveFile=$CDS -Xshare:auto"
+fi
+# glibc's per-thread malloc arenas hold native memory (BoringSSL, JVM) the proxy never gives back.
+export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
+# shellcheck disable=SC2086 # word splitting of the option lists is intended
+exec java ${JAVA_OPTS-$ZEROHOP_DEFAULT_OPTS} ${ZEROHOP_JAVA_OPTS_EXTRA:-} -jar "$JAR" "$@"

@@ -33,6 +33,8 @@ public final class CompiledPolicies {
 
     private final Map<String, LabelIndex> istio;
     private final Map<String, LabelIndex> cilium;
+    /** Namespace → {Istio index, Cilium index} (either may be null): one lookup per decision for both steps. */
+    private final Map<String, LabelIndex[]> byNamespace;
     private final LabelIndex ciliumClusterwide;
     private final Map<String, PeerAuthn> namespacePeerAuthn;
     private final Map<String, PeerAuthn[]> workloadPeerAuthn;
@@ -47,6 +49,10 @@ public final class CompiledPolicies {
         this.dryRunNamespaces = dryRunNamespaces;
         this.istio = istio;
         this.cilium = cilium;
+        Map<String, LabelIndex[]> both = new HashMap<>();
+        istio.forEach((ns, idx) -> both.computeIfAbsent(ns, k -> new LabelIndex[2])[0] = idx);
+        cilium.forEach((ns, idx) -> both.computeIfAbsent(ns, k -> new LabelIndex[2])[1] = idx);
+        this.byNamespace = both;
         this.ciliumClusterwide = ciliumClusterwide;
         this.namespacePeerAuthn = namespacePeerAuthn;
         this.workloadPeerAuthn = workloadPeerAuthn;
@@ -90,11 +96,12 @@ public final class CompiledPolicies {
                 return m.plaintextDenied();
             }
         }
-        Decision i = istio(r, rootNamespace, custom, dryRun);
+        LabelIndex[] ns = byNamespace.get(r.destination().namespace());
+        Decision i = istio(r, rootNamespace, custom, dryRun, ns == null ? null : ns[0]);
         if (i != null && !i.allowed()) {
             return i;
         }
-        Decision c = cilium(r);
+        Decision c = cilium(r, ns == null ? null : ns[1]);
         if (c != null && !c.allowed()) {
             return c;
         }
@@ -149,63 +156,109 @@ public final class CompiledPolicies {
         return mtls(w, port, rootNamespace).mode();
     }
 
-    /** Istio step; null when no AuthorizationPolicy is in scope at all. */
-    private Decision istio(AccessRequest r, String root, CustomAuthorizer custom, boolean dryRun) {
-        String ns = r.destination().namespace();
-        LabelIndex g = istio.get(root);
-        LabelIndex n = ns.equals(root) ? null : istio.get(ns);
+    /** The index of the root namespace, remembered for the root name last asked for (evaluation passes the same one). */
+    private static final class RootIndex {
+        final String root;
+        final LabelIndex index;
+
+        RootIndex(String root, LabelIndex index) {
+            this.root = root;
+            this.index = index;
+        }
+    }
+
+    /** Racy on purpose: an immutable holder, at worst recomputed; saves a hash lookup per decision. */
+    private RootIndex rootIndex;
+
+    private LabelIndex istioRoot(String root) {
+        RootIndex c = rootIndex;
+        if (c != null && (c.root == root || c.root.equals(root))) {
+            return c.index;
+        }
+        LabelIndex idx = istio.get(root);
+        rootIndex = new RootIndex(root, idx);
+        return idx;
+    }
+
+    /** Istio step; null when no AuthorizationPolicy is in scope at all. {@code nsIndex}: the destination namespace's. */
+    private Decision istio(AccessRequest r, String root, CustomAuthorizer custom, boolean dryRun, LabelIndex nsIndex) {
+        WorkloadRef dest = r.destination();
+        String ns = dest.namespace();
+        LabelIndex g = istioRoot(root);
+        LabelIndex n = ns.equals(root) ? null : nsIndex;
         if (g == null && n == null) {
             return null;
         }
-        if (r.http() != null && PathNormalizer.forIstio(r.http().path()) == null) {
-            return PATH_REJECTED;
+        String path = null;
+        if (r.http() != null) {
+            // Normalised once here, not once per candidate policy.
+            path = PathNormalizer.forIstio(r.http().path());
+            if (path == null) {
+                return PATH_REJECTED;
+            }
         }
-        Decision d = istioScan(g, r, IstioPolicy.CUSTOM, custom, dryRun);
+        // Each index's label bucket is looked up once and shared by the four passes below.
+        Object[] gb = g == null ? null : g.firstBucket(dest);
+        Object[] nb = n == null ? null : n.firstBucket(dest);
+        Decision d = istioScan(g, gb, r, path, IstioPolicy.CUSTOM, custom, dryRun);
         if (d == null) {
-            d = istioScan(n, r, IstioPolicy.CUSTOM, custom, dryRun);
+            d = istioScan(n, nb, r, path, IstioPolicy.CUSTOM, custom, dryRun);
         }
         if (d != null) {
             return d;
         }
-        d = istioScan(g, r, IstioPolicy.DENY, null, dryRun);
+        d = istioScan(g, gb, r, path, IstioPolicy.DENY, null, dryRun);
         if (d == null) {
-            d = istioScan(n, r, IstioPolicy.DENY, null, dryRun);
+            d = istioScan(n, nb, r, path, IstioPolicy.DENY, null, dryRun);
         }
         if (d != null) {
             return d;
         }
-        d = istioScan(g, r, IstioPolicy.ALLOW, null, dryRun);
+        d = istioScan(g, gb, r, path, IstioPolicy.ALLOW, null, dryRun);
         if (d == null) {
-            d = istioScan(n, r, IstioPolicy.ALLOW, null, dryRun);
+            d = istioScan(n, nb, r, path, IstioPolicy.ALLOW, null, dryRun);
         }
         if (d != null) {
             return d;
         }
         // Istio: once any ALLOW policy applies to the workload, unmatched requests are denied.
-        d = istioScan(g, r, -IstioPolicy.ALLOW, null, dryRun);
+        d = istioScan(g, gb, r, path, -IstioPolicy.ALLOW, null, dryRun);
         if (d == null) {
-            d = istioScan(n, r, -IstioPolicy.ALLOW, null, dryRun);
+            d = istioScan(n, nb, r, path, -IstioPolicy.ALLOW, null, dryRun);
         }
         return d != null ? d : ISTIO_OPEN;
     }
 
-    private static Decision istioScan(LabelIndex idx, AccessRequest r, int action, CustomAuthorizer custom, boolean dryRun) {
-        if (idx == null) {
+    /**
+     * Candidates in index order: unindexed, then the first key's bucket ({@code first}, already
+     * looked up), then the other keys' buckets. A pass no policy of the index can answer is skipped.
+     */
+    private static Decision istioScan(LabelIndex idx, Object[] first, AccessRequest r, String path, int action,
+                                      CustomAuthorizer custom, boolean dryRun) {
+        if (idx == null || !idx.has(1 << (action < 0 ? -action : action))) {
             return null;
         }
         for (Object o : idx.unindexed) {
-            Decision d = istioCheck((IstioPolicy) o, r, action, custom, dryRun);
+            Decision d = istioCheck((IstioPolicy) o, r, path, action, custom, dryRun);
             if (d != null) {
                 return d;
             }
         }
-        for (int i = 0; i < idx.keys.length; i++) {
+        if (first != null) {
+            for (Object o : first) {
+                Decision d = istioCheck((IstioPolicy) o, r, path, action, custom, dryRun);
+                if (d != null) {
+                    return d;
+                }
+            }
+        }
+        for (int i = 1; i < idx.keys.length; i++) {
             Object[] bucket = idx.bucket(i, r.destination());
             if (bucket == null) {
                 continue;
             }
             for (Object o : bucket) {
-                Decision d = istioCheck((IstioPolicy) o, r, action, custom, dryRun);
+                Decision d = istioCheck((IstioPolicy) o, r, path, action, custom, dryRun);
                 if (d != null) {
                     return d;
                 }
@@ -215,7 +268,7 @@ public final class CompiledPolicies {
     }
 
     /** {@code action} negative: "does an ALLOW policy apply?", answered with its no-match decision. */
-    private static Decision istioCheck(IstioPolicy p, AccessRequest r, int action, CustomAuthorizer custom,
+    private static Decision istioCheck(IstioPolicy p, AccessRequest r, String path, int action, CustomAuthorizer custom,
                                        boolean dryRun) {
         if (p.action != (action < 0 ? -action : action) || (p.dryRun && !dryRun) || !p.selects(r.destination())) {
             return null;
@@ -227,7 +280,7 @@ public final class CompiledPolicies {
         if (action < 0) {
             return p.noMatch;
         }
-        IstioPolicy.Rule rule = p.firstMatch(r);
+        IstioPolicy.Rule rule = p.firstMatch(r, path);
         if (rule == null) {
             return null;
         }
@@ -237,38 +290,75 @@ public final class CompiledPolicies {
         return rule.decisionFor(r);
     }
 
-    /** Cilium step; null when no Cilium policy selects the destination for ingress enforcement. */
-    private Decision cilium(AccessRequest r) {
-        LabelIndex n = cilium.get(r.destination().namespace());
+    /** {@link LabelIndex#flags} of a Cilium index: which passes its policies can answer. */
+    static final int CF_DENY = 1;
+    static final int CF_AUTH = 2;
+    static final int CF_INGRESS = 4;
+    static final int CF_ENFORCING = 8;
+
+    static int ciliumFlags(CiliumPolicy p) {
+        int f = 0;
+        if (p.ingressDeny.length > 0) {
+            f |= CF_DENY;
+        }
+        if (p.ingress.length > 0) {
+            f |= CF_INGRESS;
+        }
+        for (CiliumPolicy.Rule rule : p.ingress) {
+            if (rule.authRequired) {
+                f |= CF_AUTH;
+            }
+        }
+        if (p.ingressDefaultDeny) {
+            f |= CF_ENFORCING;
+        }
+        return f;
+    }
+
+    private static int ciliumFlag(int mode) {
+        return switch (mode) {
+            case C_DENY -> CF_DENY;
+            case C_AUTH_MISSING -> CF_AUTH;
+            case C_ENFORCING -> CF_ENFORCING;
+            default -> CF_INGRESS;
+        };
+    }
+
+    /** Cilium step; null when no Cilium policy selects the destination for ingress enforcement. {@code n}: the namespace's index. */
+    private Decision cilium(AccessRequest r, LabelIndex n) {
+        WorkloadRef dest = r.destination();
         LabelIndex c = ciliumClusterwide;
         if (n == null && c.isEmpty()) {
             return null;
         }
+        Object[] nb = n == null ? null : n.firstBucket(dest);
+        Object[] cb = c.firstBucket(dest);
         for (int mode = C_DENY; mode <= C_ALLOW; mode++) {
-            Decision d = ciliumScan(n, r, mode);
+            Decision d = ciliumScan(n, nb, r, mode);
             if (d == null) {
-                d = ciliumScan(c, r, mode);
+                d = ciliumScan(c, cb, r, mode);
             }
             if (d != null) {
                 return d;
             }
         }
-        Decision enforcing = ciliumScan(n, r, C_ENFORCING);
+        Decision enforcing = ciliumScan(n, nb, r, C_ENFORCING);
         if (enforcing == null) {
-            enforcing = ciliumScan(c, r, C_ENFORCING);
+            enforcing = ciliumScan(c, cb, r, C_ENFORCING);
         }
         if (enforcing == null) {
             return null;
         }
-        Decision why = ciliumScan(n, r, C_EXPLAIN);
+        Decision why = ciliumScan(n, nb, r, C_EXPLAIN);
         if (why == null) {
-            why = ciliumScan(c, r, C_EXPLAIN);
+            why = ciliumScan(c, cb, r, C_EXPLAIN);
         }
         return why != null ? why : enforcing;
     }
 
-    private static Decision ciliumScan(LabelIndex idx, AccessRequest r, int mode) {
-        if (idx == null) {
+    private static Decision ciliumScan(LabelIndex idx, Object[] first, AccessRequest r, int mode) {
+        if (idx == null || !idx.has(ciliumFlag(mode)) || (mode == C_AUTH_MISSING && r.sourcePrincipal() != null)) {
+            // The pass cannot match: no policy here has such rules, or (auth) the peer is authenticated.
             return null;
         }
         for (Object o : idx.unindexed) {
@@ -277,7 +367,15 @@ public final class CompiledPolicies {
                 return d;
             }
         }
-        for (int i = 0; i < idx.keys.length; i++) {
+        if (first != null) {
+            for (Object o : first) {
+                Decision d = ciliumCheck((CiliumPolicy) o, r, mode);
+                if (d != null) {
+                    return d;
+                }
+            }
+        }
+        for (int i = 1; i < idx.keys.length; i++) {
             Object[] bucket = idx.bucket(i, r.destination());
             if (bucket == null) {
                 continue;
@@ -293,7 +391,8 @@ public final class CompiledPolicies {
     }
 
     private static Decision ciliumCheck(CiliumPolicy p, AccessRequest r, int mode) {
-        if (!p.endpointSelector.matchesDestination(r.destination())) {
+        // A policy without rules for this pass answers nothing: skip its selector.
+        if ((p.flags & ciliumFlag(mode)) == 0 || !p.endpointSelector.matchesDestination(r.destination())) {
             return null;
         }
         String principal = r.sourcePrincipal();
@@ -366,7 +465,7 @@ public final class CompiledPolicies {
             boolean indexed = p.selectorKeys != null && p.selectorKeys.length > 0;
             String key = indexed ? p.selectorKeys[0] : null;
             String value = indexed ? p.selectorValues[0] : null;
-            istio.computeIfAbsent(p.namespace, k -> new LabelIndex.Builder()).add(p, key, value);
+            istio.computeIfAbsent(p.namespace, k -> new LabelIndex.Builder()).add(p, key, value, 1 << p.action);
         }
 
         void add(CiliumPolicy p, boolean firstOfObject) {
@@ -388,9 +487,9 @@ public final class CompiledPolicies {
             }
             if (p.namespace == null) {
                 anyClusterwide = true;
-                clusterwide.add(p, key, value);
+                clusterwide.add(p, key, value, p.flags);
             } else {
-                cilium.computeIfAbsent(p.namespace, k -> new LabelIndex.Builder()).add(p, key, value);
+                cilium.computeIfAbsent(p.namespace, k -> new LabelIndex.Builder()).add(p, key, value, p.flags);
             }
         }
 

@@ -43,6 +43,7 @@ final class IstioPolicy {
     final Rule[] rules;
     /** For ALLOW policies: what to say when this policy applies and nothing matched. */
     final Decision noMatch;
+    private final boolean hasTargetRefs;
 
     IstioPolicy(PolicyRef ref, String namespace, int action, String provider, boolean dryRun, String[] selectorKeys,
                 String[] selectorValues, List<String> targetRefs, Rule[] rules, Decision noMatch) {
@@ -56,10 +57,11 @@ final class IstioPolicy {
         this.targetRefs = targetRefs;
         this.rules = rules;
         this.noMatch = noMatch;
+        this.hasTargetRefs = !targetRefs.isEmpty();
     }
 
     boolean selects(WorkloadRef w) {
-        if (!targetRefs.isEmpty()) {
+        if (hasTargetRefs) {
             // targetRefs attach to waypoints and gateways; ztunnel never enforces them on a workload.
             return false;
         }
@@ -76,11 +78,12 @@ final class IstioPolicy {
 
     /** The matching rule, or null. */
     Rule firstMatch(AccessRequest r) {
+        return firstMatch(r, r.http() == null ? null : PathNormalizer.forIstio(r.http().path()));
+    }
+
+    /** As {@link #firstMatch(AccessRequest)}, {@code path} being {@link PathNormalizer#forIstio} of the request's path. */
+    Rule firstMatch(AccessRequest r, String path) {
         boolean l4 = r.http() == null;
-        String path = null;
-        if (!l4) {
-            path = PathNormalizer.forIstio(r.http().path());
-        }
         for (Rule rule : rules) {
             if (l4 ? rule.matchesL4(r, action) : rule.matchesL7(r, path)) {
                 return rule;
@@ -328,7 +331,7 @@ final class IstioPolicy {
         if (principal == null) {
             return false;
         }
-        return StringMatch.any(ms, principal, Peer.SCHEME, principal.length());
+        return StringMatch.anyPrincipal(ms, principal);
     }
 
     static boolean namespaceAny(StringMatch[] ms, String principal) {

@@ -14,21 +14,35 @@ import java.util.Map;
  */
 final class LabelIndex {
 
-    static final LabelIndex EMPTY = new LabelIndex(new Object[0], new String[0], newMaps(0));
+    static final LabelIndex EMPTY = new LabelIndex(new Object[0], new String[0], newMaps(0), 0);
 
     final Object[] unindexed;
     final String[] keys;
+    /** {@link Selector#kindOf} of each key, so a lookup does not compare the key with the pseudo-labels. */
+    private final int[] keyKinds;
     final Map<String, Object[]>[] byValue;
+    /** OR of the flags its policies were added with: lets evaluation skip a pass no policy here can answer. */
+    final int flags;
 
     @SuppressWarnings({"unchecked", "rawtypes"})
     private static Map<String, Object[]>[] newMaps(int n) {
         return new Map[n];
     }
 
-    private LabelIndex(Object[] unindexed, String[] keys, Map<String, Object[]>[] byValue) {
+    private LabelIndex(Object[] unindexed, String[] keys, Map<String, Object[]>[] byValue, int flags) {
         this.unindexed = unindexed;
         this.keys = keys;
         this.byValue = byValue;
+        this.flags = flags;
+        this.keyKinds = new int[keys.length];
+        for (int i = 0; i < keys.length; i++) {
+            keyKinds[i] = Selector.kindOf(keys[i]);
+        }
+    }
+
+    /** Whether some policy here was added with one of {@code flag}'s bits. */
+    boolean has(int flag) {
+        return (flags & flag) != 0;
     }
 
     boolean isEmpty() {
@@ -37,16 +51,31 @@ final class LabelIndex {
 
     /** Candidate bucket for index key {@code i} given the destination, or null. */
     Object[] bucket(int i, WorkloadRef w) {
-        String v = Selector.destLabel(w, keys[i]);
+        String v = Selector.destLabel(w, keys[i], keyKinds[i]);
         return v == null ? null : byValue[i].get(v);
+    }
+
+    /**
+     * The bucket of the first key (the only one in the common case), looked up once per evaluation
+     * and handed to every pass instead of hashing the destination's label again in each.
+     */
+    Object[] firstBucket(WorkloadRef w) {
+        return keys.length == 0 ? null : bucket(0, w);
     }
 
     static final class Builder {
         private final List<Object> unindexed = new ArrayList<>();
         private final Map<String, Map<String, List<Object>>> indexed = new LinkedHashMap<>();
+        private int flags;
 
         /** {@code key}/{@code value} null when the selector cannot be indexed (empty, or expressions only). */
         void add(Object policy, String key, String value) {
+            add(policy, key, value, 0);
+        }
+
+        /** As {@link #add(Object, String, String)}; {@code flags} are OR-ed into {@link LabelIndex#flags}. */
+        void add(Object policy, String key, String value, int flags) {
+            this.flags |= flags;
             if (key == null) {
                 unindexed.add(policy);
             } else {
@@ -64,7 +93,7 @@ final class LabelIndex {
                 }
                 maps[i] = m;
             }
-            return new LabelIndex(unindexed.toArray(), keys, maps);
+            return new LabelIndex(unindexed.toArray(), keys, maps, flags);
         }
     }
 }

@@ -9,7 +9,8 @@ import io.zerohop.policy.WorkloadRef;
  */
 final class Peer {
 
-    static final int SCHEME = AccessRequest.SPIFFE_SCHEME.length();
+    static final String SPIFFE_SCHEME = AccessRequest.SPIFFE_SCHEME;
+    static final int SCHEME = SPIFFE_SCHEME.length();
 
     private Peer() {
     }

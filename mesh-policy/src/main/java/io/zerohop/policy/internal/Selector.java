@@ -30,6 +30,8 @@ final class Selector {
     final int[] exprOps;
     final String[][] exprValues;
     final String text;
+    private final int[] keyKinds;
+    private final int[] exprKinds;
 
     private Selector(String[] keys, String[] values, String[] exprKeys, int[] exprOps, String[][] exprValues, String text) {
         this.keys = keys;
@@ -38,6 +40,8 @@ final class Selector {
         this.exprOps = exprOps;
         this.exprValues = exprValues;
         this.text = text;
+        this.keyKinds = kindsOf(keys);
+        this.exprKinds = kindsOf(exprKeys);
     }
 
     static String normalizeKey(String key) {
@@ -112,11 +116,36 @@ final class Selector {
                 ek.toArray(new String[0]), ops, ev.toArray(new String[0][]), all.isEmpty() ? "{}" : String.join(",", all));
     }
 
-    static String destLabel(WorkloadRef w, String key) {
+    static final int KIND_LABEL = 0;
+    static final int KIND_NAMESPACE = 1;
+    static final int KIND_SERVICE_ACCOUNT = 2;
+
+    /** How {@link #destLabel(WorkloadRef, String, int)} resolves {@code key}; decided once, at compile time. */
+    static int kindOf(String key) {
         if (key.equals(NAMESPACE_KEY)) {
+            return KIND_NAMESPACE;
+        }
+        return key.equals(SERVICE_ACCOUNT_KEY) ? KIND_SERVICE_ACCOUNT : KIND_LABEL;
+    }
+
+    private static int[] kindsOf(String[] keys) {
+        int[] kinds = new int[keys.length];
+        for (int i = 0; i < keys.length; i++) {
+            kinds[i] = kindOf(keys[i]);
+        }
+        return kinds;
+    }
+
+    static String destLabel(WorkloadRef w, String key) {
+        return destLabel(w, key, kindOf(key));
+    }
+
+    /** {@code kind}: {@link #kindOf}({@code key}). */
+    static String destLabel(WorkloadRef w, String key, int kind) {
+        if (kind == KIND_NAMESPACE) {
             return w.namespace();
         }
-        if (key.equals(SERVICE_ACCOUNT_KEY)) {
+        if (kind == KIND_SERVICE_ACCOUNT) {
             return w.serviceAccount().isEmpty() ? null : w.serviceAccount();
         }
         return w.labels().get(key);
@@ -124,12 +153,12 @@ final class Selector {
 
     boolean matchesDestination(WorkloadRef w) {
         for (int i = 0; i < keys.length; i++) {
-            if (!values[i].equals(destLabel(w, keys[i]))) {
+            if (!values[i].equals(destLabel(w, keys[i], keyKinds[i]))) {
                 return false;
             }
         }
         for (int i = 0; i < exprKeys.length; i++) {
-            String v = destLabel(w, exprKeys[i]);
+            String v = destLabel(w, exprKeys[i], exprKinds[i]);
             if (!expr(exprOps[i], exprValues[i], v != null, v)) {
                 return false;
             }
@@ -165,18 +194,19 @@ final class Selector {
             return false;
         }
         for (int i = 0; i < keys.length; i++) {
-            if (!peerIs(r, keys[i], values[i])) {
+            if (!peerIs(r, keys[i], keyKinds[i], values[i])) {
                 return false;
             }
         }
         for (int i = 0; i < exprKeys.length; i++) {
             String key = exprKeys[i];
+            int kind = exprKinds[i];
             int op = exprOps[i];
-            boolean present = peerHas(r, key);
+            boolean present = peerHas(r, key, kind);
             boolean in = false;
             if (present && (op == IN || op == NOT_IN)) {
                 for (String v : exprValues[i]) {
-                    if (peerIs(r, key, v)) {
+                    if (peerIs(r, key, kind, v)) {
                         in = true;
                         break;
                     }
@@ -195,22 +225,22 @@ final class Selector {
         return true;
     }
 
-    private static boolean peerIs(AccessRequest r, String key, String v) {
-        if (key.equals(NAMESPACE_KEY)) {
+    private static boolean peerIs(AccessRequest r, String key, int kind, String v) {
+        if (kind == KIND_NAMESPACE) {
             return Peer.namespaceIs(r, v);
         }
-        if (key.equals(SERVICE_ACCOUNT_KEY)) {
+        if (kind == KIND_SERVICE_ACCOUNT) {
             return Peer.serviceAccountIs(r, v);
         }
         WorkloadRef w = r.sourceWorkload();
         return w != null && v.equals(w.labels().get(key));
     }
 
-    private static boolean peerHas(AccessRequest r, String key) {
-        if (key.equals(NAMESPACE_KEY)) {
+    private static boolean peerHas(AccessRequest r, String key, int kind) {
+        if (kind == KIND_NAMESPACE) {
             return Peer.hasNamespace(r);
         }
-        if (key.equals(SERVICE_ACCOUNT_KEY)) {
+        if (kind == KIND_SERVICE_ACCOUNT) {
             return Peer.hasServiceAccount(r);
         }
         WorkloadRef w = r.sourceWorkload();

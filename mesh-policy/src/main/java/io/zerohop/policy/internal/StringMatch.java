@@ -12,11 +12,17 @@ final class StringMatch {
     final Kind kind;
     final String value;
     final boolean ignoreCase;
+    /**
+     * {@code spiffe://} + value for a case-sensitive exact match: a principal (always a SPIFFE ID)
+     * is then compared whole with the intrinsic {@link String#equals} instead of region by region.
+     */
+    private final String spiffeExact;
 
     private StringMatch(Kind kind, String value, boolean ignoreCase) {
         this.kind = kind;
         this.value = value;
         this.ignoreCase = ignoreCase;
+        this.spiffeExact = kind == Kind.EXACT && !ignoreCase ? Peer.SPIFFE_SCHEME + value : null;
     }
 
     static StringMatch parse(String s) {
@@ -65,6 +71,20 @@ final class StringMatch {
         }
         for (StringMatch m : ms) {
             if (m.matches(s, 0, s.length())) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Whether one of {@code ms} matches {@code principal} without its scheme; {@code principal}
+     * non-null and starting with {@code spiffe://} (as {@code AccessRequest} guarantees).
+     */
+    static boolean anyPrincipal(StringMatch[] ms, String principal) {
+        for (StringMatch m : ms) {
+            if (m.spiffeExact != null ? m.spiffeExact.equals(principal)
+                    : m.matches(principal, Peer.SCHEME, principal.length())) {
                 return true;
             }
         }
