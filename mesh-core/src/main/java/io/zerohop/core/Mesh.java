@@ -80,6 +80,7 @@ public final class Mesh implements AutoCloseable {
     private final SpiffeId identity;
     private final String node;
     private final InetSocketAddress inbound;
+    private final boolean inboundTransparent;
     private final EventLoopGroup group;
     private final TunnelObserver observer;
     private final LiveAuthorization live;
@@ -118,6 +119,7 @@ public final class Mesh implements AutoCloseable {
         this.identity = b.identity != null ? b.identity : provider.defaultIdentity().orElse(null);
         this.node = b.node;
         this.inbound = b.inbound;
+        this.inboundTransparent = b.inboundTransparent;
         IoHandlerFactory io = Epoll.isAvailable() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
         this.group = new MultiThreadIoEventLoopGroup(b.threads, new DefaultThreadFactory("zerohop", true), io);
         TunnelObserver.Sink sink = b.meterRegistry == null ? null : new MicrometerSink(b.meterRegistry);
@@ -150,6 +152,7 @@ public final class Mesh implements AutoCloseable {
         HboneServer s = HboneServer.builder()
                 .tls(tls)
                 .bind(inbound)
+                .transparent(inboundTransparent)
                 .eventLoopGroup(group)
                 .identitySelector(this::selectIdentity)
                 .destinations(this::resolve)
@@ -694,6 +697,7 @@ public final class Mesh implements AutoCloseable {
         private WorkloadRegistry registry;
         private String node;
         private InetSocketAddress inbound;
+        private boolean inboundTransparent;
         private io.micrometer.core.instrument.MeterRegistry meterRegistry;
         private Consumer<io.zerohop.hbone.TunnelResult> onTunnelClosed;
         private int threads = Math.max(2, Runtime.getRuntime().availableProcessors());
@@ -742,6 +746,19 @@ public final class Mesh implements AutoCloseable {
         /** Bind an HBONE listener (ztunnel: {@code :15008}); none by default. */
         public Builder inbound(InetSocketAddress address) {
             this.inbound = address;
+            return this;
+        }
+
+        /**
+         * Node proxies in the host network namespace: make the HBONE listener {@code IP_TRANSPARENT}
+         * (default false) so that a TPROXY rule can deliver tunnels peers dial to a local pod's
+         * {@code POD_IP:15008} (ztunnel listens in each pod's namespace instead). The SVID presented
+         * is the one of the workload at the dialled address, as without it. Linux epoll and
+         * CAP_NET_ADMIN only: {@link Mesh#start()} fails otherwise. See
+         * {@link io.zerohop.hbone.HboneServer.Builder#transparent(boolean)}.
+         */
+        public Builder inboundTransparent(boolean on) {
+            this.inboundTransparent = on;
             return this;
         }
 

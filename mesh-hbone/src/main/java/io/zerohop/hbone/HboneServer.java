@@ -95,8 +95,21 @@ public final class HboneServer implements AutoCloseable {
         private int maxHeaderListSize = 64 * 1024;
         private EventLoopGroup group;
         private int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
+        private boolean transparent;
 
         private Builder() {}
+
+        /**
+         * Sets {@code IP_TRANSPARENT} on the listener (default false), so that an nftables/iptables
+         * TPROXY rule can deliver connections addressed to other IPs, such as a node proxy's pods'
+         * {@code POD_IP:15008} (ztunnel reaches the same by listening inside each pod's network
+         * namespace). The identity is still selected by the dialled (local) address. Needs the Linux
+         * epoll transport and CAP_NET_ADMIN; {@link #start()} fails otherwise.
+         */
+        public Builder transparent(boolean on) {
+            this.transparent = on;
+            return this;
+        }
 
         /** TLS contexts (required). */
         public Builder tls(MeshTls tls) {
@@ -244,7 +257,7 @@ public final class HboneServer implements AutoCloseable {
             H2Config h2 = new H2Config(streamWindow, connectionWindow, maxFrameSize, maxHeaderListSize);
             return new HboneServer(new ServerConfig(tls, bind, identities, destinations, authorizer, events,
                     maxConcurrentStreams, handshakeTimeout, idleTimeout, upstreamConnectTimeout, pingInterval, pingTimeout,
-                    h2, group, threads));
+                    h2, group, threads, transparent));
         }
 
         private static Duration positive(Duration d, String name) {

@@ -5,8 +5,6 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.zerohop.kubernetes.KubernetesDiscovery;
 import io.zerohop.policy.PolicyEngine;
 import java.nio.file.Path;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 
 /**
  * {@code zerohop proxy --kubernetes [--node NAME]}: workloads and policies from the API server.
@@ -24,13 +22,13 @@ final class KubernetesProxy implements AutoCloseable {
     }
 
     /**
-     * Starts the informers and waits for the first full sync, so that the proxy (and its readiness
-     * listener, started after this returns) never serves a half-listed cluster.
+     * Starts the informers and returns at once: the caller registers {@link #discovery}'s
+     * {@code synced()} as a readiness task, so {@code /healthz/ready} says
+     * {@code not ready, pending: kubernetes sync} until the first full sync.
      *
      * @param node the --node option; default $NODE_NAME (downward API spec.nodeName)
      */
-    static KubernetesProxy start(String node, Path workloads, Path policies, String trustDomain, String rootNamespace)
-            throws InterruptedException {
+    static KubernetesProxy start(String node, Path workloads, Path policies, String trustDomain, String rootNamespace) {
         if (workloads != null || policies != null) {
             throw new IllegalArgumentException("--kubernetes reads workloads and policies from the API server; drop --workloads/--policies");
         }
@@ -48,18 +46,6 @@ final class KubernetesProxy implements AutoCloseable {
             throw e;
         }
         System.out.println("zerohop proxy: syncing with the Kubernetes API server " + client.getMasterUrl() + " as node " + nodeName);
-        while (true) {
-            try {
-                d.synced().get(10, TimeUnit.SECONDS);
-                break;
-            } catch (TimeoutException e) {
-                System.err.println("zerohop proxy: still waiting for the first full sync with the API server (not ready)");
-            } catch (java.util.concurrent.ExecutionException e) {
-                d.close();
-                client.close();
-                throw new IllegalStateException("Kubernetes sync failed: " + e.getCause().getMessage(), e.getCause());
-            }
-        }
         return new KubernetesProxy(client, d);
     }
 

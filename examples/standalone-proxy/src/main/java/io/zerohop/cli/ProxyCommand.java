@@ -73,6 +73,10 @@ final class ProxyCommand implements Callable<Integer> {
     @Option(names = "--inbound", defaultValue = "0.0.0.0:15008", description = "HBONE listener, default ${DEFAULT-VALUE}; 'off' to disable")
     String inbound;
 
+    @Option(names = "--inbound-transparent",
+            description = "Make the HBONE listener IP_TRANSPARENT so a TPROXY rule can hand it tunnels dialled to local pods' POD_IP:15008 (host-network node proxy; needs CAP_NET_ADMIN)")
+    boolean inboundTransparent;
+
     @Option(names = "--policies", description = "Directory of Istio/Cilium policy YAML (hot reloaded)")
     Path policies;
 
@@ -126,6 +130,9 @@ final class ProxyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (inboundTransparent && "off".equals(inbound)) {
+            throw new IllegalArgumentException("--inbound-transparent needs an HBONE listener, but --inbound is off");
+        }
         KubernetesProxy kube = kubernetes ? KubernetesProxy.start(node, workloads, policies, trustDomain, rootNamespace) : null;
         WorkloadRegistry registry = kube != null ? kube.discovery.registry()
                 : workloads == null ? WorkloadRegistry.empty() : WorkloadRegistry.load(workloads);
@@ -156,10 +163,26 @@ final class ProxyCommand implements Callable<Integer> {
                 .policies(engine).node(kube != null ? kube.discovery.node().orElseThrow() : node).meterRegistry(prometheus).passthroughUnknown(passthroughUnknown)
                 .drain(Cli.duration(drain));
         if (!"off".equals(inbound)) {
-            b.inbound(Addresses.parseHostPort(inbound, "--inbound"));
+            b.inbound(Addresses.parseHostPort(inbound, "--inbound")).inboundTransparent(inboundTransparent);
         }
         Mesh mesh = b.build();
         Signals signals = Signals.install();
+        java.util.concurrent.atomic.AtomicReference<Throwable> syncFailure = new java.util.concurrent.atomic.AtomicReference<>();
+        if (kube != null) {
+            // Listeners start now; readiness waits for the first full sync (a half-listed cluster
+            // never makes the kubelet send traffic here).
+            Runnable synced = mesh.readinessTask("kubernetes sync");
+            kube.discovery.synced().whenComplete((v, e) -> {
+                if (e == null) {
+                    synced.run();
+                    System.out.println("zerohop proxy: first full sync with the Kubernetes API server done");
+                    System.out.flush();
+                } else {
+                    syncFailure.set(e);
+                    signals.stop("Kubernetes sync failed");
+                }
+            });
+        }
         try {
             mesh.start().get(30, TimeUnit.SECONDS);
             List<String> up = new ArrayList<>();
@@ -213,6 +236,9 @@ final class ProxyCommand implements Callable<Integer> {
                     + "; " + registry.all().size() + " workloads; policies " + (engine == null ? "none (allow all)" : engine.policies().size()));
             System.out.flush();
             String signal = signals.await();
+            if (syncFailure.get() != null) {
+                throw new IllegalStateException("Kubernetes sync failed: " + syncFailure.get().getMessage(), syncFailure.get());
+            }
             System.out.println("zerohop proxy: " + signal + ", draining for up to " + drain);
             System.out.flush();
             return 0;

@@ -11,13 +11,10 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.epoll.Epoll;
-import io.netty.channel.epoll.EpollChannelOption;
-import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.socksx.v5.DefaultSocks5CommandResponse;
 import io.netty.handler.codec.socksx.v5.DefaultSocks5InitialResponse;
@@ -35,6 +32,7 @@ import io.netty.util.ReferenceCountUtil;
 import io.zerohop.core.Addresses;
 import io.zerohop.core.Capture;
 import io.zerohop.hbone.HboneRefusedException;
+import io.zerohop.hbone.internal.Transports;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.concurrent.CompletableFuture;
@@ -62,7 +60,7 @@ public final class CaptureListener {
 
     public static Channel bind(EventLoopGroup group, Capture capture, Opener opener) throws InterruptedException {
         ServerBootstrap b = new ServerBootstrap().group(group)
-                .channel(Epoll.isAvailable() ? EpollServerSocketChannel.class : NioServerSocketChannel.class)
+                .channel(Transports.serverChannel(group))
                 .option(ChannelOption.SO_REUSEADDR, true)
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
@@ -80,13 +78,16 @@ public final class CaptureListener {
                         }
                     }
                 });
-        if (capture.mode() == Capture.Mode.TRANSPARENT) {
-            if (!Epoll.isAvailable()) {
-                throw new IllegalStateException("transparent capture needs the Linux epoll transport: " + Epoll.unavailabilityCause());
-            }
-            b.option(EpollChannelOption.IP_TRANSPARENT, true);
+        boolean transparent = capture.mode() == Capture.Mode.TRANSPARENT;
+        if (transparent) {
+            Transports.transparent(b, group);
         }
-        return b.bind(capture.bind()).sync().channel();
+        Channel ch = b.bind(capture.bind()).sync().channel();
+        if (transparent && !Transports.isTransparent(ch)) {
+            ch.close();
+            throw new IllegalStateException("cannot set IP_TRANSPARENT on the capture listener " + capture.bind() + " (needs CAP_NET_ADMIN)");
+        }
+        return ch;
     }
 
     static void relay(SocketChannel ch, InetSocketAddress dst, Opener opener, Runnable onOpen) {

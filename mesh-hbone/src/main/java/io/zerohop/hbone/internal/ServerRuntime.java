@@ -87,11 +87,29 @@ public final class ServerRuntime {
                         accept(ch);
                     }
                 });
+        if (cfg.transparent()) {
+            try {
+                Transports.transparent(b, group);
+            } catch (IllegalStateException e) {
+                if (ownGroup) {
+                    group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+                }
+                started.completeExceptionally(e);
+                return started;
+            }
+        }
         b.bind(cfg.bind()).addListener((ChannelFuture f) -> {
-            if (f.isSuccess()) {
+            if (f.isSuccess() && cfg.transparent() && !Transports.isTransparent(f.channel())) {
+                f.channel().close();
+                if (ownGroup) {
+                    group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+                }
+                started.completeExceptionally(new java.io.IOException("cannot set IP_TRANSPARENT on the HBONE listener "
+                        + cfg.bind() + " (needs CAP_NET_ADMIN)"));
+            } else if (f.isSuccess()) {
                 listener = f.channel();
                 InetSocketAddress local = (InetSocketAddress) f.channel().localAddress();
-                log.info("HBONE listener on {} ({})", local, Transports.epoll() ? "epoll" : "nio");
+                log.info("HBONE listener on {} ({}{})", local, Transports.epoll() ? "epoll" : "nio", cfg.transparent() ? ", transparent" : "");
                 started.complete(local);
             } else {
                 if (ownGroup) {

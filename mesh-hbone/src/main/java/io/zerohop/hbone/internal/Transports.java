@@ -39,6 +39,29 @@ public final class Transports {
         return isEpoll(group) ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
     }
 
+    /**
+     * {@code IP_TRANSPARENT} on a listener, so that TPROXY can hand it connections addressed to
+     * addresses that are not the host's (the kernel's tproxy.rst; ztunnel's capture sockets). Only
+     * the epoll transport can set it; NIO would silently ignore the option, so that is an error.
+     *
+     * @throws IllegalStateException when {@code group} is not an epoll group
+     */
+    public static void transparent(io.netty.bootstrap.ServerBootstrap b, EventLoopGroup group) {
+        if (!isEpoll(group)) {
+            throw new IllegalStateException("a transparent (IP_TRANSPARENT) listener needs the Linux epoll transport"
+                    + (epoll() ? " and an epoll event loop group" : ": " + Epoll.unavailabilityCause()));
+        }
+        b.option(EpollChannelOption.IP_TRANSPARENT, true);
+    }
+
+    /**
+     * Whether a bound listener really has {@code IP_TRANSPARENT}: Netty only logs a warning when
+     * setting it fails (no CAP_NET_ADMIN), which would leave a listener TPROXY cannot reach.
+     */
+    public static boolean isTransparent(Channel listener) {
+        return Boolean.TRUE.equals(listener.config().getOption(EpollChannelOption.IP_TRANSPARENT));
+    }
+
     /** TCP keepalive after this long idle, as ztunnel sets on its HBONE sockets. */
     static final int KEEPALIVE_IDLE_SECONDS = 180;
 

@@ -31,7 +31,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The shaded CLI as {@code zerohop proxy --kubernetes --node node-a} against fabric8's CRUD mock API
- * server: not ready (no readiness listener) while the API server is unreachable, ready once synced.
+ * server: {@code /healthz/ready} answers 500 {@code not ready, pending: kubernetes sync} while the API
+ * server is unreachable, 200 once synced.
  */
 class KubernetesProxyIT {
     static final Duration START = Duration.ofSeconds(180);
@@ -46,6 +47,11 @@ class KubernetesProxyIT {
         try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             return s.getLocalPort();
         }
+    }
+
+    static HttpResponse<String> ready(int port) throws Exception {
+        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/healthz/ready")).build(),
+                HttpResponse.BodyHandlers.ofString());
     }
 
     @Test
@@ -65,18 +71,19 @@ class KubernetesProxyIT {
                 "-jar", jar.toString(), "proxy", "--kubernetes", "--node", "node-a", "--in-memory-ca",
                 "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "127.0.0.1:" + readyPort))) {
             proxy.awaitLine(l -> l.contains("syncing with the Kubernetes API server http://127.0.0.1:" + apiPort), "syncing", START);
-            // No API server yet, so no sync, so no readiness listener: the kubelet's probe fails.
-            assertThatThrownBy(() -> new Socket(InetAddress.getLoopbackAddress(), readyPort).close()).isInstanceOf(ConnectException.class);
+            // No API server yet, so no sync: the listeners are up, but readiness names what it waits for.
+            proxy.awaitLine(l -> l.startsWith("zerohop proxy ready"), "`zerohop proxy ready`", START);
+            HttpResponse<String> notReady = ready(readyPort);
+            assertThat(notReady.statusCode()).isEqualTo(500);
+            assertThat(notReady.body()).isEqualTo("not ready, pending: kubernetes sync\n");
 
             api.init(InetAddress.getLoopbackAddress(), apiPort);
             KubernetesClient client = api.createClient();
             client.resource(new NamespaceBuilder().withNewMetadata().withName("prod")
                     .addToLabels("istio.io/dataplane-mode", "ambient").endMetadata().build()).create();
 
-            proxy.awaitLine(l -> l.startsWith("zerohop proxy ready"), "`zerohop proxy ready`", START);
-            HttpResponse<String> ready = HttpClient.newHttpClient().send(
-                    HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + readyPort + "/healthz/ready")).build(),
-                    HttpResponse.BodyHandlers.ofString());
+            proxy.awaitLine(l -> l.contains("first full sync with the Kubernetes API server done"), "the first sync", START);
+            HttpResponse<String> ready = ready(readyPort);
             assertThat(ready.statusCode()).isEqualTo(200);
             assertThat(proxy.isAlive()).isTrue();
             client.close();
