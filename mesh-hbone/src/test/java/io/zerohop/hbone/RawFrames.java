@@ -106,8 +106,8 @@ final class RawFrames implements AutoCloseable {
             int n = Math.min(CHUNK, block.readableBytes());
             boolean last = n == block.readableBytes();
             int flags = (last ? END_HEADERS : 0) | (first && endStream ? END_STREAM : 0);
-            ch.write(header(n, first ? HEADERS : CONTINUATION, flags, stream));
-            ch.write(block.readRetainedSlice(n));
+            // One write per frame: ACKs written by the reader must not land inside a frame.
+            ch.write(Unpooled.wrappedBuffer(header(n, first ? HEADERS : CONTINUATION, flags, stream), block.readRetainedSlice(n)));
             first = false;
         }
         block.release();
@@ -128,8 +128,7 @@ final class RawFrames implements AutoCloseable {
     }
 
     RawFrames frame(int type, int flags, int stream, ByteBuf payload) {
-        ch.write(header(payload.readableBytes(), type, flags, stream));
-        ch.writeAndFlush(payload);
+        ch.writeAndFlush(Unpooled.wrappedBuffer(header(payload.readableBytes(), type, flags, stream), payload));
         return this;
     }
 
@@ -200,8 +199,7 @@ final class RawFrames implements AutoCloseable {
                     settingsToAck++;
                 }
             } else if (type == PING && (flags & ACK) == 0 && answerPings) {
-                ctx.write(header(8, PING, ACK, 0));
-                ctx.writeAndFlush(Unpooled.wrappedBuffer(payload));
+                ctx.writeAndFlush(Unpooled.wrappedBuffer(header(8, PING, ACK, 0), Unpooled.wrappedBuffer(payload)));
             }
             if (type == HEADERS || type == CONTINUATION) {
                 if (type == HEADERS) {

@@ -7,6 +7,7 @@ import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.ClientAuth;
 import io.netty.handler.ssl.OpenSsl;
 import io.netty.handler.ssl.OpenSslCachingX509KeyManagerFactory;
+import io.netty.handler.ssl.OpenSslContextOption;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslProvider;
@@ -51,6 +52,9 @@ public final class MeshTls implements AutoCloseable {
             ApplicationProtocolConfig.SelectorFailureBehavior.NO_ADVERTISE,
             ApplicationProtocolConfig.SelectedListenerFailureBehavior.ACCEPT,
             ApplicationProtocolNames.HTTP_2);
+
+    /** Key exchange groups offered with BoringSSL, most preferred first. */
+    static final String[] KEY_EXCHANGE_GROUPS = {"X25519MLKEM768", "X25519", "P-256", "P-384"};
 
     private enum Role { SERVER, CLIENT }
 
@@ -166,6 +170,11 @@ public final class MeshTls implements AutoCloseable {
                     .protocols(TLS13)
                     .trustManager(trust)
                     .applicationProtocolConfig(ALPN_H2);
+            if (sslProvider == SslProvider.OPENSSL) {
+                // Post-quantum hybrid first, so a ztunnel in COMPLIANCE_POLICY=pqc mode (X25519MLKEM768 only,
+                // src/tls/lib.rs) interoperates; classic groups after it for everyone else.
+                b.option(OpenSslContextOption.GROUPS, KEY_EXCHANGE_GROUPS);
+            }
             if (!sessionResumption) {
                 b.sessionCacheSize(1).sessionTimeout(1);
             }

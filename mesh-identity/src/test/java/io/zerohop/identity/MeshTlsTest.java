@@ -79,6 +79,26 @@ class MeshTlsTest {
         }
     }
 
+    /**
+     * ztunnel in COMPLIANCE_POLICY=pqc mode offers and accepts only X25519MLKEM768 (src/tls/lib.rs).
+     * A server restricted to that group completes a handshake with our client; a JDK 17 client, which
+     * has no ML-KEM, fails against the same server (so the restriction is real).
+     */
+    @Test
+    void postQuantumOnlyPeerInteroperates() throws Exception {
+        IssuedCertificate cert = ca.issue(validFor(SERVER));
+        SslContext pqOnly = SslContextBuilder.forServer(cert.privateKey(), cert.chain().toArray(new java.security.cert.X509Certificate[0]))
+                .sslProvider(SslProvider.OPENSSL).protocols("TLSv1.3")
+                .clientAuth(io.netty.handler.ssl.ClientAuth.OPTIONAL).trustManager(InsecureTrustManagerFactory.INSTANCE)
+                .option(io.netty.handler.ssl.OpenSslContextOption.GROUPS, new String[] {"X25519MLKEM768"}).build();
+        Handshakes.Outcome ours = handshakes.run(pqOnly, tls.client(CLIENT, Set.of(SERVER)).join());
+        assertThat(ours.clientError()).as(ours.errors()).isNull();
+        assertThat(ours.clientSawPeer()).isEqualTo(SERVER);
+        SslContext jdk = SslContextBuilder.forClient().sslProvider(SslProvider.JDK).protocols("TLSv1.3")
+                .trustManager(InsecureTrustManagerFactory.INSTANCE).build();
+        assertThat(handshakes.run(pqOnly, jdk).clientError()).as("control: a client without ML-KEM fails").isNotNull();
+    }
+
     @Test
     void defaultProviderIsBoringSsl() {
         assertThat(MeshTls.defaultProvider()).isEqualTo(SslProvider.OPENSSL);
@@ -271,6 +291,25 @@ class MeshTlsTest {
                 assertThat(both.serverSawPeer()).isEqualTo(stranger);
                 assertThat(ok.clientError()).isNotNull();
             }
+        }
+    }
+
+    /**
+     * A client holding a resumable TLS 1.3 session (same client context, same host:port) is verified
+     * against the bundle of the moment: a root removed from the bundle cuts it too. The test does not
+     * observe whether BoringSSL resumed; it proves the property either way.
+     */
+    @Test
+    void resumedSessionIsVerifiedAgainstTheCurrentBundle() throws Exception {
+        FixedIdentityProvider p = new FixedIdentityProvider(ca.issue(SERVER), ca.bundles());
+        try (MeshTls t = MeshTls.builder(p).build(); MeshTls c = MeshTls.builder(ca).build()) {
+            SslContext server = t.server(SERVER).join();
+            SslContext client = c.client(CLIENT, Set.of(SERVER)).join();
+            List<Handshakes.Outcome> o = handshakes.series(server, client, 2,
+                    () -> p.bundles(X509BundleSet.of(List.of(InMemoryCa.create("cluster.local").bundle()))));
+            assertThat(o.get(0).succeeded()).as(o.get(0).errors()).isTrue();
+            assertThat(o.get(1).succeeded()).as(o.get(1).errors()).isTrue();
+            assertThat(o.get(2).succeeded()).as("a resumed session must not skip verification").isFalse();
         }
     }
 

@@ -485,9 +485,19 @@ public final class ServerRuntime {
                     .option(ChannelOption.TCP_NODELAY, true)
                     .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, cfg.upstreamConnectTimeout().toMillis()))
                     .handler(new ChannelInboundHandlerAdapter());
-            b.connect(upstream).addListener((ChannelFuture f) -> {
+            ChannelFuture dial = b.connect(upstream);
+            // The stream ended (reset, connection lost) before the upstream answered: abandon the dial,
+            // so CONNECT+RST loops cost no upstream connections and no sockets. Dials in progress are
+            // then bounded by the streams a connection admits (SETTINGS_MAX_CONCURRENT_STREAMS).
+            ch.closeFuture().addListener(x -> {
+                if (!dial.isDone()) {
+                    dial.channel().close();
+                }
+            });
+            dial.addListener((ChannelFuture f) -> {
                 if (!f.isSuccess()) {
-                    refuse(503, "upstream " + upstream + " unreachable: " + describe(f.cause()));
+                    refuse(503, ch.isActive() ? "upstream " + upstream + " unreachable: " + describe(f.cause())
+                            : "stream ended before the upstream " + upstream + " answered; dial abandoned");
                     return;
                 }
                 SocketChannel tcp = (SocketChannel) f.channel();

@@ -179,6 +179,11 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
         long code = rst.errorCode();
         if (code == Http2Error.NO_ERROR.code() || code == Http2Error.CANCEL.code()) {
             peerClosed = true;
+            if (!open) {
+                // Ended before the tunnel opened: nothing to deliver. Closing now ends whatever the
+                // opening was waiting for (an upstream dial), so CONNECT+RST costs nothing further.
+                ctx.channel().close();
+            }
         } else if (!reset) {
             reset = true;
             deliver(new HboneStream.Reset(code));

@@ -35,7 +35,7 @@ public final class Handshakes implements AutoCloseable {
 
     /** What one handshake ended in, per side: the peer ID seen, or the failure. */
     public record Outcome(SpiffeId serverSawPeer, Throwable serverError, SpiffeId clientSawPeer, Throwable clientError,
-                          String alpn, String protocol) {
+                          String alpn, String protocol, long sessionCreated) {
         public boolean succeeded() {
             return serverError == null && clientError == null;
         }
@@ -55,11 +55,22 @@ public final class Handshakes implements AutoCloseable {
     }
 
     public Outcome run(SslContext serverCtx, SslContext clientCtx) throws Exception {
-        CompletableFuture<SslHandler> server = new CompletableFuture<>();
+        return series(serverCtx, clientCtx, 1, () -> { }).get(0);
+    }
+
+    /**
+     * {@code before} handshakes, then {@code between}, then one more, all to one listener (one
+     * host:port, so the client may resume a session). {@link Outcome#sessionCreated} tells a resumed
+     * session (same creation time as an earlier one) from a fresh one.
+     */
+    public java.util.List<Outcome> series(SslContext serverCtx, SslContext clientCtx, int before, Runnable between) throws Exception {
+        java.util.concurrent.BlockingQueue<CompletableFuture<SslHandler>> servers = new java.util.concurrent.LinkedBlockingQueue<>();
         Channel listener = new ServerBootstrap().group(group).channel(NioServerSocketChannel.class)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        CompletableFuture<SslHandler> server = new CompletableFuture<>();
+                        servers.add(server);
                         SslHandler h = serverCtx.newHandler(ch.alloc());
                         ch.pipeline().addLast(h, CLOSE_ON_ERROR);
                         h.handshakeFuture().addListener(f -> complete(server, h, f.cause()));
@@ -68,28 +79,45 @@ public final class Handshakes implements AutoCloseable {
                 .bind(new InetSocketAddress("127.0.0.1", 0)).sync().channel();
         try {
             int port = ((InetSocketAddress) listener.localAddress()).getPort();
-            CompletableFuture<SslHandler> client = new CompletableFuture<>();
-            Channel ch = new Bootstrap().group(group).channel(NioSocketChannel.class)
-                    .handler(new ChannelInitializer<SocketChannel>() {
-                        @Override
-                        protected void initChannel(SocketChannel ch) {
-                            SslHandler h = clientCtx.newHandler(ch.alloc(), "127.0.0.1", port);
-                            ch.pipeline().addLast(h, CLOSE_ON_ERROR);
-                            h.handshakeFuture().addListener(f -> complete(client, h, f.cause()));
-                        }
-                    })
-                    .connect("127.0.0.1", port).sync().channel();
-            try {
-                Side s = side(server);
-                Side c = side(client);
-                String alpn = c.handler == null ? null : c.handler.applicationProtocol();
-                String proto = c.handler == null ? null : c.handler.engine().getSession().getProtocol();
-                return new Outcome(s.peer, s.error, c.peer, c.error, alpn, proto);
-            } finally {
-                ch.close().sync();
+            java.util.List<Outcome> out = new java.util.ArrayList<>();
+            for (int i = 0; i <= before; i++) {
+                if (i == before && before > 0) {
+                    between.run();
+                }
+                out.add(handshake(clientCtx, port, servers));
+                if (before == 0) {
+                    break;
+                }
             }
+            return out;
         } finally {
             listener.close().sync();
+        }
+    }
+
+    private Outcome handshake(SslContext clientCtx, int port, java.util.concurrent.BlockingQueue<CompletableFuture<SslHandler>> servers)
+            throws Exception {
+        CompletableFuture<SslHandler> client = new CompletableFuture<>();
+        Channel ch = new Bootstrap().group(group).channel(NioSocketChannel.class)
+                .handler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        SslHandler h = clientCtx.newHandler(ch.alloc(), "127.0.0.1", port);
+                        ch.pipeline().addLast(h, CLOSE_ON_ERROR);
+                        h.handshakeFuture().addListener(f -> complete(client, h, f.cause()));
+                    }
+                })
+                .connect("127.0.0.1", port).sync().channel();
+        try {
+            Side c = side(client);
+            CompletableFuture<SslHandler> server = servers.poll(10, TimeUnit.SECONDS);
+            Side s = server == null ? new Side(null, null, new IllegalStateException("no server connection")) : side(server);
+            String alpn = c.handler == null ? null : c.handler.applicationProtocol();
+            String proto = c.handler == null ? null : c.handler.engine().getSession().getProtocol();
+            long created = c.handler == null ? 0 : c.handler.engine().getSession().getCreationTime();
+            return new Outcome(s.peer, s.error, c.peer, c.error, alpn, proto, created);
+        } finally {
+            ch.close().sync();
         }
     }
 
