@@ -160,6 +160,8 @@ class RapidResetTest {
                     }
                 }));
             }
+            // Meanwhile another peer's tunnel works.
+            Victim.echoMiB(mesh, echo.address(), server, VICTIM);
             CompletableFuture.allOf(floods.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
             for (RawFrames p : attackers) {
                 RawFrames.Frame goAway = p.next(f -> f.type() == GOAWAY, Duration.ofSeconds(60));
