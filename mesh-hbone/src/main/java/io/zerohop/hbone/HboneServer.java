@@ -4,6 +4,7 @@ import io.netty.channel.EventLoopGroup;
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.hbone.internal.H2Config;
 import io.zerohop.hbone.internal.ServerConfig;
+import io.zerohop.hbone.internal.ServerLimits;
 import io.zerohop.hbone.internal.ServerRuntime;
 import io.zerohop.identity.MeshTls;
 import java.net.InetSocketAddress;
@@ -93,6 +94,14 @@ public final class HboneServer implements AutoCloseable {
         private int connectionWindow = H2Config.DEFAULT_CONNECTION_WINDOW;
         private int maxFrameSize = H2Config.DEFAULT_MAX_FRAME_SIZE;
         private int maxHeaderListSize = 64 * 1024;
+        private long queuedBytes = Math.max(1L << 20, Math.min(256L << 20, io.netty.util.internal.PlatformDependent.maxDirectMemory() / 4));
+        private long queuedBytesPerPeer = queuedBytes / 4;
+        private Duration stalledWindowTimeout = Duration.ofSeconds(60);
+        private int pendingDialsPerConnection;
+        private int pendingDialsPerPeer = 512;
+        private int pendingDials = 1024;
+        private int preOpenResets = 200;
+        private Duration resetWindow = Duration.ofSeconds(30);
         private EventLoopGroup group;
         private int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
         private boolean transparent;
@@ -226,6 +235,55 @@ public final class HboneServer implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Budgets for upstream bytes read and queued toward tunnels whose HTTP/2 window is closed
+         * (proxy mode), in bytes: per peer identity (over all its connections) and server-wide.
+         * A tunnel that reads while its peer or the server is over budget stops reading its upstream
+         * until the count falls below half; over the server-wide budget the tunnels longest without
+         * write progress are also reset. Each tunnel alone queues at most its stream's write
+         * watermark (512 KiB) plus one read. Defaults: server-wide a quarter of Netty's direct memory
+         * limit, at most 256 MiB; per peer a quarter of that. Throws IllegalArgumentException unless
+         * 64 KiB <= perPeer <= total.
+         */
+        public Builder outboundBudget(long perPeer, long total) {
+            this.queuedBytesPerPeer = perPeer;
+            this.queuedBytes = total;
+            return this;
+        }
+
+        /**
+         * A tunnel with upstream bytes queued whose peer's window makes no progress for this long is
+         * reset (RST_STREAM CONNECT_ERROR, upstream reset) and logged; default 60 s.
+         */
+        public Builder stalledWindowTimeout(Duration d) {
+            this.stalledWindowTimeout = positive(d, "stalledWindowTimeout");
+            return this;
+        }
+
+        /**
+         * Proxy mode: upstream TCP connects in progress allowed per HBONE connection, per peer
+         * identity and server-wide; a CONNECT over a limit is refused with 503 before any socket is
+         * opened. Open tunnels are not counted. Defaults: {@code maxConcurrentStreams}, 512, 1024.
+         */
+        public Builder maxPendingDials(int perConnection, int perPeer, int total) {
+            this.pendingDialsPerConnection = perConnection;
+            this.pendingDialsPerPeer = perPeer;
+            this.pendingDials = total;
+            return this;
+        }
+
+        /**
+         * Rapid-reset budget: a connection whose peer resets more than {@code streams} streams before
+         * their tunnel answered, within {@code window}, gets GOAWAY ENHANCE_YOUR_CALM and is closed.
+         * Default 200 per 30 s (Netty's default RST_STREAM budget, applied to the resets that cost a
+         * stream and a dial). Resets of open tunnels are not counted.
+         */
+        public Builder resetBudget(int streams, Duration window) {
+            this.preOpenResets = streams;
+            this.resetWindow = positive(window, "reset window");
+            return this;
+        }
+
         /** Use this event loop group (not shut down by the server); default: an own group. */
         public Builder eventLoopGroup(EventLoopGroup group) {
             this.group = Objects.requireNonNull(group, "event loop group");
@@ -257,7 +315,10 @@ public final class HboneServer implements AutoCloseable {
             H2Config h2 = new H2Config(streamWindow, connectionWindow, maxFrameSize, maxHeaderListSize);
             return new HboneServer(new ServerConfig(tls, bind, identities, destinations, authorizer, events,
                     maxConcurrentStreams, handshakeTimeout, idleTimeout, upstreamConnectTimeout, pingInterval, pingTimeout,
-                    h2, group, threads, transparent));
+                    h2, new ServerLimits(queuedBytesPerPeer, queuedBytes, stalledWindowTimeout,
+                            pendingDialsPerConnection > 0 ? pendingDialsPerConnection : maxConcurrentStreams,
+                            pendingDialsPerPeer, pendingDials, preOpenResets, resetWindow),
+                    group, threads, transparent));
         }
 
         private static Duration positive(Duration d, String name) {

@@ -1,17 +1,30 @@
 package io.zerohop.hbone;
 
-import io.zerohop.testing.netty.EchoServer;
+import static io.zerohop.hbone.RawFrames.GOAWAY;
 import static io.zerohop.hbone.RawFrames.HEADERS;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Headers;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.hbone.internal.Inspect;
+import io.zerohop.identity.SpiffeIds;
+import io.zerohop.testing.netty.EchoServer;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -20,36 +33,66 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
 /**
- * Rapid reset against proxy mode (CVE-2023-44487 shape): CONNECT then RST_STREAM at once, over and
- * over. The upstream here never completes a connect (a listener whose accept queue is full drops
- * SYNs), so every dial the server starts holds a socket until the connect timeout unless it is
- * abandoned when its stream ends.
+ * Issue 11 item 6, rapid reset against proxy mode (CVE-2023-44487 shape): CONNECT then RST_STREAM
+ * at once, over and over. Three defences: a stream ended before its tunnel opened abandons its
+ * upstream dial; pending dials are bounded per connection, peer identity and server (503 above);
+ * and more than 200 such resets per 30 s end the connection with GOAWAY ENHANCE_YOUR_CALM (what
+ * hyper/h2 answers past max_pending_accept_reset_streams, ztunnel's HTTP/2 library, and Netty past
+ * its RST_STREAM frame budget).
  */
-@Timeout(120)
+@Timeout(180)
 class RapidResetTest {
+    static final SpiffeId VICTIM = SpiffeIds.istio("cluster.local", "prod", "victim");
+    static final SpiffeId OTHER = SpiffeIds.istio("cluster.local", "prod", "other");
+    /** CONNECT+RST pairs each attacking connection sends: past the budget of 200, not much more (2 shared cores). */
+    static final int PAIRS = 300;
     static Mesh mesh;
     static EchoServer echo;
+    /** Completes no connect: its accept queue is full, so further SYNs are dropped. */
     static ServerSocket full;
+    static final List<Socket> backlogFillers = new ArrayList<>();
+    /** Accepts nothing during a test; the kernel queues (up to 4096) the connections made to it. */
+    static ServerSocketChannel slow;
     static HboneServer server;
 
     @BeforeAll
     static void start() throws Exception {
         mesh = new Mesh();
         echo = new EchoServer();
-        full = new ServerSocket(0, 1, InetAddress.getLoopbackAddress()); // never accepts
-        int fullPort = full.getLocalPort();
-        server = mesh.server((dst, id, local) -> {
-            if (dst.getPort() == echo.address().getPort()) {
-                return Destination.proxy(echo.address());
+        full = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+        for (int i = 0; i < 16; i++) {
+            Socket s = new Socket();
+            try {
+                s.connect(full.getLocalSocketAddress(), 500);
+                backlogFillers.add(s);
+            } catch (SocketTimeoutException queueFull) {
+                s.close();
+                break;
             }
-            return dst.getPort() == fullPort ? Destination.proxy(Mesh.loopback(fullPort)) : null;
-        }).upstreamConnectTimeout(Duration.ofSeconds(60)).build().start().get();
+        }
+        slow = ServerSocketChannel.open().bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 4096);
+        server = mesh.server(RapidResetTest::route).upstreamConnectTimeout(Duration.ofSeconds(60)).build().start().get();
+    }
+
+    static Destination route(InetSocketAddress dst, SpiffeId id, InetSocketAddress local) {
+        int port = dst.getPort();
+        if (port == echo.address().getPort()) {
+            return Destination.proxy(echo.address());
+        }
+        if (port == full.getLocalPort() || port == slow.socket().getLocalPort()) {
+            return Destination.proxy(Mesh.loopback(port));
+        }
+        return null;
     }
 
     @AfterAll
     static void stop() throws Exception {
         server.close();
+        for (Socket s : backlogFillers) {
+            s.close();
+        }
         full.close();
+        slow.close();
         echo.close();
         mesh.close();
     }
@@ -64,21 +107,118 @@ class RapidResetTest {
         return new DefaultHttp2Headers().method("CONNECT").authority("127.0.0.1:" + port);
     }
 
+    /** Connections the kernel completed to {@code slow} since the last call (accepted and closed now). */
+    static int drainSlow() throws Exception {
+        slow.configureBlocking(false);
+        int n = 0;
+        for (SocketChannel c; (c = slow.accept()) != null; n++) {
+            c.close();
+        }
+        return n;
+    }
+
+    RawFrames peer(SpiffeId self, HboneServer to) throws Exception {
+        return new RawFrames(mesh.tls.client(self, mesh.expectServer()).get(), to.localAddress()).preface();
+    }
+
     @Test
-    @DisplayName("500 CONNECT+RST pairs leave no upstream dial behind")
+    @DisplayName("150 CONNECT+RST pairs (under the reset budget) leave no upstream dial behind")
     void resetStreamsAbandonTheirDials() throws Exception {
-        try (RawFrames p = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress())) {
-            p.preface();
+        try (RawFrames p = peer(mesh.clientId, server)) {
             long before = openFds();
             int stream = 1;
-            for (int i = 0; i < 500; i++, stream += 2) {
-                p.headers(stream, connect(full.getLocalPort()), false).rst(stream, Http2Error.CANCEL.code());
+            for (int i = 0; i < 150; i++, stream += 2) {
+                p.headersAndRst(stream, connect(full.getLocalPort()), Http2Error.CANCEL.code());
             }
             // The server handles one connection's frames in order: this answer means every reset was seen.
             p.headers(stream, connect(echo.address().getPort()), false);
             assertThat(p.next(HEADERS, stream, Duration.ofSeconds(20)).status()).isEqualTo("200");
-            long after = openFds();
-            assertThat(after - before).as("sockets still held for abandoned dials").isLessThan(16);
+            assertThat(openFds() - before).as("sockets still held for abandoned dials").isLessThan(16);
+            assertThat(Inspect.pendingDials(server)).isZero();
+        }
+    }
+
+    @Test
+    @DisplayName("10 connections x 300 CONNECT+RST pairs: each gets GOAWAY ENHANCE_YOUR_CALM after 200; backend connections and descriptors stay bounded; another peer's tunnel works")
+    void resetFloodEndsInEnhanceYourCalm() throws Exception {
+        drainSlow();
+        long fdsBefore = openFds();
+        List<RawFrames> attackers = new ArrayList<>();
+        try {
+            for (int c = 0; c < 10; c++) {
+                attackers.add(peer(mesh.clientId, server));
+            }
+            List<CompletableFuture<Void>> floods = new ArrayList<>();
+            for (RawFrames p : attackers) {
+                floods.add(CompletableFuture.runAsync(() -> {
+                    try {
+                        for (int i = 0, stream = 1; i < PAIRS && p.isOpen(); i++, stream += 2) {
+                            p.headersAndRst(stream, connect(slow.socket().getLocalPort()), Http2Error.CANCEL.code());
+                        }
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                }));
+            }
+            // Meanwhile another peer's tunnel works.
+            Victim.echoMiB(mesh, echo.address(), server, VICTIM);
+            CompletableFuture.allOf(floods.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
+            for (RawFrames p : attackers) {
+                RawFrames.Frame goAway = p.next(f -> f.type() == GOAWAY, Duration.ofSeconds(60));
+                assertThat(goAway).as("GOAWAY").isNotNull();
+                assertThat(goAway.errorCode()).isEqualTo(Http2Error.ENHANCE_YOUR_CALM.code());
+                p.closed.get(20, TimeUnit.SECONDS);
+            }
+        } finally {
+            attackers.forEach(RawFrames::close);
+        }
+        int backend = drainSlow();
+        // 201 counted resets per connection, plus what was in flight when its GOAWAY went out;
+        // without the budget every pair makes one (3,000).
+        assertThat(backend).as("backend connections made for 3,000 CONNECT+RST").isLessThan(10 * 250);
+        assertThat(openFds() - fdsBefore).as("descriptors left behind").isLessThan(32);
+        Victim.echoMiB(mesh, echo.address(), server, VICTIM);
+        System.out.printf("rapid reset: 10 x %d CONNECT+RST -> %d backend connections%n", PAIRS, backend);
+    }
+
+    @Test
+    @DisplayName("pending dials are bounded per connection, per peer identity and per server; over a limit: 503 before dialling")
+    void pendingDialsAreBounded() throws Exception {
+        try (HboneServer limited = mesh.server(RapidResetTest::route).upstreamConnectTimeout(Duration.ofSeconds(60))
+                .maxPendingDials(20, 30, 40).build().start().get();
+             RawFrames a1 = peer(mesh.clientId, limited);
+             RawFrames a2 = peer(mesh.clientId, limited);
+             RawFrames b = peer(OTHER, limited)) {
+            assertThat(statuses(a1, 25)).as("per connection").isEqualTo(5);
+            assertThat(statuses(a2, 15)).as("per peer identity").isEqualTo(5);
+            assertThat(statuses(b, 15)).as("per server").isEqualTo(5);
+            assertThat(Inspect.pendingDials(limited)).isEqualTo(40);
+            // Pending dials are not open tunnels: freeing them (resets) lets a new CONNECT dial again.
+            for (int i = 0, stream = 1; i < 20; i++, stream += 2) {
+                a1.rst(stream, Http2Error.CANCEL.code());
+            }
+            a1.headers(101, connect(echo.address().getPort()), false);
+            assertThat(a1.next(HEADERS, 101, Duration.ofSeconds(20)).status()).isEqualTo("200");
+        }
+    }
+
+    /** Opens {@code n} CONNECTs to the never-connecting upstream; returns how many got 503 at once. */
+    static int statuses(RawFrames p, int n) throws Exception {
+        for (int i = 0, stream = 1; i < n; i++, stream += 2) {
+            p.headers(stream, connect(full.getLocalPort()), false);
+        }
+        // A marker CONNECT answered with 400 (not served) bounds the wait: frames are handled in order.
+        int marker = 2 * n + 1;
+        p.headers(marker, new DefaultHttp2Headers().method("CONNECT").authority("127.0.0.1:1"), false);
+        int refused = 0;
+        while (true) {
+            RawFrames.Frame f = p.next(x -> x.type() == HEADERS, Duration.ofSeconds(20));
+            assertThat(f).as("answers").isNotNull();
+            if (f.stream() == marker) {
+                return refused;
+            }
+            assertThat(f.status()).isEqualTo("503");
+            refused++;
         }
     }
 }

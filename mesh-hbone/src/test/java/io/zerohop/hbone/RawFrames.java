@@ -115,6 +115,15 @@ final class RawFrames implements AutoCloseable {
         return this;
     }
 
+    /** HEADERS (one frame) and RST_STREAM in one write and flush, as a rapid-reset attacker pipelines them. */
+    RawFrames headersAndRst(int stream, Http2Headers headers, long code) throws Exception {
+        ByteBuf block = Unpooled.buffer();
+        encoder.encodeHeaders(stream, headers, block);
+        ch.writeAndFlush(Unpooled.wrappedBuffer(header(block.readableBytes(), HEADERS, END_HEADERS, stream), block,
+                header(4, RST_STREAM, 0, stream), Unpooled.buffer(4).writeInt((int) code)));
+        return this;
+    }
+
     RawFrames data(int stream, byte[] bytes, boolean endStream) {
         return frame(DATA, endStream ? END_STREAM : 0, stream, Unpooled.wrappedBuffer(bytes));
     }

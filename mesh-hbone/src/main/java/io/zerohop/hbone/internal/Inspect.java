@@ -36,6 +36,16 @@ public final class Inspect {
         return runtime(server, ServerRuntime.class).connectionCount();
     }
 
+    /** Upstream bytes the server holds queued toward tunnels (behind closed windows). */
+    public static long queuedBytes(HboneServer server) {
+        return runtime(server, ServerRuntime.class).queuedBytes();
+    }
+
+    /** Upstream connects the server has in progress. */
+    public static int pendingDials(HboneServer server) {
+        return runtime(server, ServerRuntime.class).pendingDials();
+    }
+
     private static <T> T runtime(Object owner, Class<T> type) {
         try {
             Field f = owner.getClass().getDeclaredField("runtime");

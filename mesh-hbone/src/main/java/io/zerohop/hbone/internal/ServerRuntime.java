@@ -65,11 +65,24 @@ public final class ServerRuntime {
     /** One budget per kind of per-peer noise, so a flood of one kind cannot hide another. */
     private final LogBudget refusalLog = new LogBudget(20, Duration.ofSeconds(10));
     private final LogBudget connectionLog = new LogBudget(20, Duration.ofSeconds(10));
+    private final LogBudget resetLog = new LogBudget(20, Duration.ofSeconds(10));
+    private final Budgets budgets;
 
     public ServerRuntime(ServerConfig cfg) {
         this.cfg = cfg;
         this.ownGroup = cfg.group() == null;
         this.group = ownGroup ? Transports.newGroup(cfg.threads(), "hbone-server") : cfg.group();
+        this.budgets = new Budgets(cfg.limits());
+    }
+
+    /** Upstream bytes queued toward tunnels behind closed windows, server-wide. */
+    public long queuedBytes() {
+        return budgets.queuedBytes();
+    }
+
+    /** Upstream connects in progress, server-wide. */
+    public int pendingDials() {
+        return budgets.pendingDials();
     }
 
     public CompletableFuture<InetSocketAddress> start() {
@@ -228,6 +241,10 @@ public final class ServerRuntime {
         ScheduledFuture<?> prefaceTimer;
         int activeStreams;
         boolean goingAway;
+        Budgets.Peer share;
+        int pendingDials;
+        int preOpenResets;
+        long resetWindowStart = System.nanoTime();
         ScheduledFuture<?> idleTimer;
 
         Connection(Channel channel, SslHandler ssl, SpiffeId localId, InetSocketAddress local, InetSocketAddress peer) {
@@ -238,6 +255,9 @@ public final class ServerRuntime {
             this.peer = peer;
             connections.add(this);
             channel.closeFuture().addListener(f -> {
+                if (share != null) {
+                    budgets.detach(share);
+                }
                 connections.remove(this);
                 closed.complete(null);
             });
@@ -272,6 +292,7 @@ public final class ServerRuntime {
                     ctx.close();
                     return;
                 }
+                share = budgets.attach(peerId);
                 H2Config h2 = cfg.h2();
                 Http2Settings settings = Http2Settings.defaultSettings()
                         .maxConcurrentStreams(cfg.maxConcurrentStreams())
@@ -360,6 +381,32 @@ public final class ServerRuntime {
             }
         }
 
+        /**
+         * The peer reset a stream before its tunnel answered (CONNECT then RST_STREAM). Such a reset
+         * cost us a stream and a dial and the peer nothing, so more than
+         * {@code preOpenResets} of them per {@code resetWindow} end the connection with GOAWAY
+         * ENHANCE_YOUR_CALM (hyper/h2's answer past max_pending_accept_reset_streams, Netty's past
+         * its RST_STREAM frame budget).
+         */
+        void preOpenReset() {
+            long now = System.nanoTime();
+            if (now - resetWindowStart > cfg.limits().resetWindow().toNanos()) {
+                resetWindowStart = now;
+                preOpenResets = 0;
+            }
+            if (++preOpenResets <= cfg.limits().preOpenResets() || goingAway || !channel.isActive()) {
+                return;
+            }
+            goingAway = true;
+            long n = resetLog.admit();
+            if (n >= 0) {
+                log.info("HBONE connection from {} ({}) closed: GOAWAY ENHANCE_YOUR_CALM, {} streams reset before they were answered within {}{}",
+                        peer, peerId, preOpenResets, cfg.limits().resetWindow(), LogBudget.note(n));
+            }
+            channel.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.ENHANCE_YOUR_CALM))
+                    .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+        }
+
         void streamOpened() {
             activeStreams++;
             if (idleTimer != null) {
@@ -417,6 +464,8 @@ public final class ServerRuntime {
         final TunnelCodec codec = new TunnelCodec(this);
         TunnelInfo info;
         boolean opened;
+        boolean statusSent;
+        boolean dialPending;
         boolean closedReported;
 
         InboundStream(Connection conn, Http2StreamChannel ch) {
@@ -495,6 +544,16 @@ public final class ServerRuntime {
         }
 
         private void proxy(InetSocketAddress upstream) {
+            // Pending dials are bounded per connection, per peer identity and per server before any
+            // socket is opened; over a limit the answer is 503, ztunnel's status for an upstream it
+            // cannot reach (src/proxy/inbound.rs).
+            String over = budgets.tryDial(conn.share, conn.pendingDials);
+            if (over != null) {
+                refuse(503, over);
+                return;
+            }
+            conn.pendingDials++;
+            dialPending = true;
             Bootstrap b = new Bootstrap()
                     .group(ch.eventLoop())
                     .channel(Transports.socketChannel(group))
@@ -509,10 +568,27 @@ public final class ServerRuntime {
             // then bounded by the streams a connection admits (SETTINGS_MAX_CONCURRENT_STREAMS).
             ch.closeFuture().addListener(x -> {
                 if (!dial.isDone()) {
+                    releaseDial();
                     dial.channel().close();
                 }
             });
-            dial.addListener((ChannelFuture f) -> {
+            // A loopback connect can complete inside connect(): the answer still waits for the rest of
+            // the current read, so a RST_STREAM that came with the HEADERS finds the stream unanswered
+            // (and counts against the reset budget) instead of a tunnel that opened.
+            dial.addListener((ChannelFuture f) -> ch.eventLoop().execute(() -> dialed(f, upstream)));
+        }
+
+        /** Ends this stream's claim on the pending-dial limits, once: when the dial ends or is abandoned. */
+        private void releaseDial() {
+            if (dialPending) {
+                dialPending = false;
+                conn.pendingDials--;
+                budgets.dialDone(conn.share);
+            }
+        }
+
+        private void dialed(ChannelFuture f, InetSocketAddress upstream) {
+                releaseDial();
                 if (!f.isSuccess()) {
                     refuse(503, ch.isActive() ? "upstream " + upstream + " unreachable: " + describe(f.cause())
                             : "stream ended before the upstream " + upstream + " answered; dial abandoned");
@@ -524,8 +600,7 @@ public final class ServerRuntime {
                     return;
                 }
                 accept200();
-                Splice.join(ch, codec, tcp);
-            });
+                Splice.join(ch, codec, tcp, budgets, conn.share);
         }
 
         private void embed(StreamHandler handler) {
@@ -545,6 +620,7 @@ public final class ServerRuntime {
 
         private void accept200() {
             opened = true;
+            statusSent = true;
             ch.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200"), false));
             log.debug("HBONE tunnel opened: {}", info);
             safe(() -> cfg.events().tunnelOpened(info, codec));
@@ -560,6 +636,7 @@ public final class ServerRuntime {
             if (!ch.isActive()) {
                 return;
             }
+            statusSent = true;
             ch.write(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status(Integer.toString(status)), true));
             ch.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR));
         }
@@ -567,6 +644,13 @@ public final class ServerRuntime {
         @Override
         public void onClosed(TunnelCodec c) {
             conn.streamClosed();
+            // A stream the peer reset before we answered it freed its MAX_CONCURRENT_STREAMS slot at
+            // once, having cost us a stream and a dial: that is what the reset budget counts. Resets of
+            // answered tunnels are bounded by the streams the connection admits (the peer waited for
+            // the 200), as pooled clients that close tunnels by reset need.
+            if (c.rstReceived() && !statusSent) {
+                conn.preOpenReset();
+            }
             if (opened && !closedReported) {
                 closedReported = true;
                 Duration d = Duration.ofNanos(System.nanoTime() - c.startNanos());

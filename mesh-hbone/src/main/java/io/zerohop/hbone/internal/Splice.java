@@ -7,18 +7,25 @@ import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.EventLoop;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.zerohop.hbone.HboneStream;
+import io.netty.util.concurrent.ScheduledFuture;
 import java.io.IOException;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Proxy-mode data path: splices a tunnel stream channel and a TCP channel. Buffers move as they are,
  * flushes are batched per read burst, each side stops reading while the other is not writable (HTTP/2
- * flow control then stops the remote sender), END_STREAM ⇔ FIN, RST_STREAM ⇔ TCP reset.
+ * flow control then stops the remote sender), END_STREAM ⇔ FIN, RST_STREAM ⇔ TCP reset. Upstream bytes
+ * queued toward the stream (behind its HTTP/2 window) are bounded per tunnel by the stream channel's
+ * write watermark, per peer identity and server-wide by {@link Budgets}, and in time by the
+ * stalled-window timeout.
  */
 public final class Splice {
     private static final Logger log = LoggerFactory.getLogger(Splice.class);
@@ -29,21 +36,136 @@ public final class Splice {
     private boolean streamInputDone;
     private boolean tcpInputDone;
     private boolean tcpFailed;
+    private final Budgets budgets;
+    private final Budgets.Peer peer;
+    /** Upstream bytes written to the stream whose write has not completed (queued behind its window). */
+    private volatile long queued;
+    private volatile long lastProgress = System.nanoTime();
+    private boolean budgetPaused;
+    private ScheduledFuture<?> stallTimer;
 
-    private Splice(Channel stream, TunnelCodec codec, SocketChannel tcp) {
+    private Splice(Channel stream, TunnelCodec codec, SocketChannel tcp, Budgets budgets, Budgets.Peer peer) {
         this.stream = stream;
         this.codec = codec;
         this.tcp = tcp;
+        this.budgets = budgets;
+        this.peer = peer;
     }
 
-    /** Joins both channels (both on the same event loop, both with auto-read off) and starts reading. */
-    public static void join(Channel stream, TunnelCodec codec, SocketChannel tcp) {
-        Splice s = new Splice(stream, codec, tcp);
+    /**
+     * Joins both channels (both on the same event loop, both with auto-read off) and starts reading.
+     * Upstream bytes queued toward the stream are counted against {@code peer}'s and the server's
+     * budgets in {@code budgets}.
+     */
+    static void join(Channel stream, TunnelCodec codec, SocketChannel tcp, Budgets budgets, Budgets.Peer peer) {
+        Splice s = new Splice(stream, codec, tcp, budgets, peer);
+        budgets.register(peer, s);
         stream.pipeline().addLast("hbone-splice", s.new StreamSide());
         tcp.pipeline().addLast("hbone-splice", s.new TcpSide());
         codec.open();
         stream.config().setAutoRead(true);
-        tcp.config().setAutoRead(true);
+        if (budgets.overPeer(peer) || budgets.overGlobal()) {
+            // Over budget already: this tunnel's upstream waits before its first read.
+            s.budgetPaused = true;
+            budgets.await(peer, s);
+        } else {
+            tcp.config().setAutoRead(true);
+        }
+    }
+
+    long queuedBytes() {
+        return queued;
+    }
+
+    long lastProgressNanos() {
+        return lastProgress;
+    }
+
+    EventLoop eventLoop() {
+        return tcp.eventLoop();
+    }
+
+    /** Reads the upstream only while the stream can take more and no budget is exceeded. Event loop only. */
+    private void updateTcpRead() {
+        if (!tcpInputDone) {
+            tcp.config().setAutoRead(stream.isWritable() && !budgetPaused);
+        }
+    }
+
+    private void charge(int n) {
+        if (queued == 0) {
+            lastProgress = System.nanoTime();
+        }
+        queued += n;
+        budgets.charge(peer, n);
+        if (stallTimer == null) {
+            long ms = budgets.limits.stalledWindowTimeout().toMillis();
+            stallTimer = tcp.eventLoop().schedule(this::checkStall, ms, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    private void discharge(int n) {
+        queued -= n;
+        lastProgress = System.nanoTime();
+        budgets.discharge(peer, n);
+    }
+
+    /** A tunnel whose queued bytes made no progress for the stalled-window timeout is reset. */
+    private void checkStall() {
+        stallTimer = null;
+        if (!stream.isActive() || queued == 0) {
+            return;
+        }
+        long timeout = budgets.limits.stalledWindowTimeout().toNanos();
+        long idle = System.nanoTime() - lastProgress;
+        if (idle < timeout) {
+            stallTimer = tcp.eventLoop().schedule(this::checkStall, timeout - idle, TimeUnit.NANOSECONDS);
+            return;
+        }
+        long n = budgets.stallLog.admit();
+        if (n >= 0) {
+            log.info("HBONE tunnel {} reset: {} bytes queued and the peer's window made no progress for {}{}",
+                    stream, queued, budgets.limits.stalledWindowTimeout(), LogBudget.note(n));
+        }
+        Streams.reset(stream);
+    }
+
+    /** Server budget exceeded and this tunnel stalled longest: reset it (any thread). */
+    void shed() {
+        tcp.eventLoop().execute(() -> Streams.reset(stream));
+    }
+
+    /** A budget covering this tunnel was crossed (any thread). */
+    void pauseForBudget() {
+        if (tcp.eventLoop().inEventLoop()) {
+            pauseIfOverBudget();
+        } else {
+            tcp.eventLoop().execute(this::pauseIfOverBudget);
+        }
+    }
+
+    private void pauseIfOverBudget() {
+        if (!budgetPaused && tcp.isActive() && (budgets.overPeer(peer) || budgets.overGlobal())) {
+            budgetPaused = true;
+            tcp.config().setAutoRead(false);
+            budgets.await(peer, this);
+        }
+    }
+
+    /** A budget this tunnel waited for has room (any thread). */
+    void wakeFromBudget() {
+        tcp.eventLoop().execute(() -> {
+            if (budgetPaused && tcp.isActive()) {
+                if (budgets.overPeer(peer) || budgets.overGlobal()) {
+                    budgets.await(peer, this);
+                    return;
+                }
+                budgetPaused = false;
+                updateTcpRead();
+            }
+            // Resumed, or gone: either way the next waiter may go.
+            budgets.resumed(peer);
+        });
     }
 
     private void maybeFinish() {
@@ -100,14 +222,17 @@ public final class Splice {
 
         @Override
         public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-            if (!tcpInputDone) {
-                tcp.config().setAutoRead(stream.isWritable());
-            }
+            updateTcpRead();
             ctx.fireChannelWritabilityChanged();
         }
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
+            budgets.unregister(peer, Splice.this);
+            if (stallTimer != null) {
+                stallTimer.cancel(false);
+                stallTimer = null;
+            }
             if (tcp.isActive()) {
                 if (codec.completed()) {
                     tcp.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
@@ -127,11 +252,16 @@ public final class Splice {
     private final class TcpSide extends ChannelInboundHandlerAdapter {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            if (msg instanceof ByteBuf && stream.isActive()) {
-                stream.write(msg, stream.voidPromise());
+            if (msg instanceof ByteBuf buf && stream.isActive()) {
+                int n = buf.readableBytes();
+                ChannelPromise written = stream.newPromise();
+                charge(n);
+                written.addListener(f -> discharge(n));
+                stream.write(buf, written);
                 if (!stream.isWritable()) {
                     tcp.config().setAutoRead(false);
                 }
+                pauseIfOverBudget();
             } else {
                 ReferenceCountUtil.release(msg);
             }

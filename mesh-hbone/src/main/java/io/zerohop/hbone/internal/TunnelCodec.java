@@ -49,6 +49,7 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     private boolean outputEnded;
     private boolean reset;
     private boolean peerClosed;
+    private boolean rstReceived;
 
     public TunnelCodec(Listener listener) {
         this.listener = listener;
@@ -90,6 +91,11 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
 
     public boolean outputEnded() {
         return outputEnded;
+    }
+
+    /** True when the peer sent RST_STREAM with any code (NO_ERROR and CANCEL included). */
+    public boolean rstReceived() {
+        return rstReceived;
     }
 
     /** True when the stream was reset by the peer (RST_STREAM received). */
@@ -176,6 +182,7 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
             ctx.fireUserEventTriggered(evt);
             return;
         }
+        rstReceived = true;
         long code = rst.errorCode();
         if (code == Http2Error.NO_ERROR.code() || code == Http2Error.CANCEL.code()) {
             peerClosed = true;

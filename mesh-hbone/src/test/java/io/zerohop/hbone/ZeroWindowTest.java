@@ -1,0 +1,191 @@
+package io.zerohop.hbone;
+
+import static io.zerohop.hbone.RawFrames.HEADERS;
+import static io.zerohop.hbone.RawFrames.RST_STREAM;
+import static io.zerohop.hbone.RawFrames.SETTINGS_INITIAL_WINDOW_SIZE;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.hbone.internal.Inspect;
+import io.zerohop.identity.SpiffeIds;
+import io.zerohop.testing.netty.EchoServer;
+import java.io.InputStream;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Issue 11 item 7: a client that opens many tunnels to a fast upstream and never opens its HTTP/2
+ * window (SETTINGS_INITIAL_WINDOW_SIZE 0, no WINDOW_UPDATE) must not make the server buffer
+ * without bound. Without the budgets each tunnel queues its 512 KiB stream watermark (150 tunnels:
+ * 75 MiB); ztunnel bounds each stream's send buffer at 400 KiB (h2 max_send_buffer_size,
+ * src/proxy/h2/server.rs) and has no per-peer or global bound.
+ */
+@Timeout(180)
+class ZeroWindowTest {
+    static final long PER_PEER = 4L << 20;
+    static final long TOTAL = 6L << 20;
+    /**
+     * Tunnels reading when a budget is crossed each finish one read (at most 64 KiB) before they
+     * stop; on two busy shared cores that has been up to about 3.5 MiB here.
+     */
+    static final long SLACK = 4L << 20;
+    static Mesh mesh;
+    static Firehose firehose;
+    static EchoServer echo;
+    static final SpiffeId VICTIM = SpiffeIds.istio("cluster.local", "prod", "victim");
+    static final SpiffeId SECOND = SpiffeIds.istio("cluster.local", "prod", "second-attacker");
+
+    @BeforeAll
+    static void start() throws Exception {
+        mesh = new Mesh();
+        firehose = new Firehose();
+        echo = new EchoServer();
+    }
+
+    @AfterAll
+    static void stop() {
+        echo.close();
+        firehose.close();
+        mesh.close();
+    }
+
+    HboneServer server(Duration stalledWindowTimeout) throws Exception {
+        return mesh.server((dst, id, local) -> {
+            if (dst.getPort() == firehose.port()) {
+                return Destination.proxy(Mesh.loopback(firehose.port()));
+            }
+            return dst.getPort() == echo.address().getPort() ? Destination.proxy(echo.address()) : null;
+        }).outboundBudget(PER_PEER, TOTAL).stalledWindowTimeout(stalledWindowTimeout).build().start().get();
+    }
+
+    /** One zero-window connection of {@code self} opening {@code tunnels} CONNECTs to the firehose. */
+    static RawFrames attack(HboneServer server, SpiffeId self, int tunnels) throws Exception {
+        RawFrames p = new RawFrames(mesh.tls.client(self, mesh.expectServer()).get(), server.localAddress());
+        p.preface(SETTINGS_INITIAL_WINDOW_SIZE, 0);
+        Http2Headers connect = new DefaultHttp2Headers().method("CONNECT").authority("127.0.0.1:" + firehose.port());
+        for (int i = 0, stream = 1; i < tunnels; i++, stream += 2) {
+            p.headers(stream, connect, false);
+        }
+        return p;
+    }
+
+    /** Largest value of the server's queued-byte count seen while sampling. */
+    static final class Sampler implements AutoCloseable {
+        final AtomicLong max = new AtomicLong();
+        final AtomicBoolean run = new AtomicBoolean(true);
+        final Thread t;
+
+        Sampler(HboneServer server) {
+            t = new Thread(() -> {
+                while (run.get()) {
+                    max.accumulateAndGet(Inspect.queuedBytes(server), Math::max);
+                    Thread.onSpinWait();
+                }
+            }, "queued-sampler");
+            t.setDaemon(true);
+            t.start();
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            run.set(false);
+            t.join();
+        }
+    }
+
+    static boolean await(BooleanSupplier condition, Duration timeout) throws InterruptedException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            if (condition.getAsBoolean()) {
+                return true;
+            }
+            TimeUnit.MILLISECONDS.sleep(20);
+        }
+        return condition.getAsBoolean();
+    }
+
+    /** Stream ids that got RST_STREAM (CONNECT_ERROR) within {@code timeout}, up to {@code expected}. */
+    static Set<Integer> resets(RawFrames p, int expected, Duration timeout) throws InterruptedException {
+        Set<Integer> ids = new HashSet<>();
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (ids.size() < expected && System.nanoTime() < deadline) {
+            RawFrames.Frame f = p.next(x -> x.type() == RST_STREAM, Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
+            if (f != null) {
+                assertThat(f.errorCode()).isEqualTo(Http2Error.CONNECT_ERROR.code());
+                ids.add(f.stream());
+            }
+        }
+        return ids;
+    }
+
+    @Test
+    @DisplayName("3 zero-window connections x 50 tunnels: queued bytes stay under the per-peer budget, another peer echoes, the stalled tunnels time out")
+    void zeroWindowTunnelsAreBoundedAndTimedOut() throws Exception {
+        try (HboneServer server = server(Duration.ofSeconds(8)); Sampler sampler = new Sampler(server)) {
+            List<RawFrames> attackers = new ArrayList<>();
+            try {
+                for (int i = 0; i < 3; i++) {
+                    attackers.add(attack(server, mesh.clientId, 50));
+                }
+                assertThat(attackers.get(0).next(HEADERS, 1, Duration.ofSeconds(20)).status()).isEqualTo("200");
+                assertThat(await(() -> Inspect.queuedBytes(server) >= PER_PEER, Duration.ofSeconds(20)))
+                        .as("the attacker fills its budget").isTrue();
+                // The attacker now holds its whole budget behind closed windows; another peer is unaffected.
+                Victim.echoMiB(mesh, echo.address(), server, VICTIM);
+                assertThat(Inspect.queuedBytes(server)).as("the attacker still holds its budget").isGreaterThan(PER_PEER / 2);
+                int reset = 0;
+                for (RawFrames a : attackers) {
+                    reset += resets(a, 50, Duration.ofSeconds(60)).size();
+                }
+                assertThat(reset).as("stalled tunnels reset after the stalled-window timeout").isEqualTo(150);
+                assertThat(await(() -> Inspect.queuedBytes(server) == 0, Duration.ofSeconds(10)))
+                        .as("every queued byte released, now " + Inspect.queuedBytes(server)).isTrue();
+            } finally {
+                attackers.forEach(RawFrames::close);
+            }
+            System.out.printf("zero window, one peer: at most %d bytes queued (per-peer budget %d)%n", sampler.max.get(), PER_PEER);
+            assertThat(sampler.max.get()).as("most bytes queued at once").isLessThanOrEqualTo(PER_PEER + SLACK);
+        }
+    }
+
+    @Test
+    @DisplayName("two zero-window peers over the server budget: the longest-stalled tunnels are reset early, another peer echoes")
+    void overTheServerBudgetTheStalledTunnelsAreShed() throws Exception {
+        try (HboneServer server = server(Duration.ofSeconds(120)); Sampler sampler = new Sampler(server)) {
+            RawFrames a = attack(server, mesh.clientId, 40);
+            RawFrames b = null;
+            try {
+                assertThat(await(() -> Inspect.queuedBytes(server) >= PER_PEER, Duration.ofSeconds(20))).isTrue();
+                b = attack(server, SECOND, 40);
+                // Long before the 120 s stalled-window timeout, the server sheds stalled tunnels.
+                assertThat(resets(a, 1, Duration.ofSeconds(30))).as("tunnels of the first attacker shed").isNotEmpty();
+                Victim.echoMiB(mesh, echo.address(), server, VICTIM);
+            } finally {
+                a.close();
+                if (b != null) {
+                    b.close();
+                }
+            }
+            assertThat(await(() -> Inspect.queuedBytes(server) == 0, Duration.ofSeconds(10))).isTrue();
+            System.out.printf("zero window, two peers: at most %d bytes queued (server budget %d)%n", sampler.max.get(), TOTAL);
+            assertThat(sampler.max.get()).as("most bytes queued at once").isLessThanOrEqualTo(TOTAL + SLACK);
+        }
+    }
+}
