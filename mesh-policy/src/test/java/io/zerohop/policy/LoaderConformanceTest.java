@@ -141,6 +141,15 @@ class LoaderConformanceTest {
         T.invalid(CILIUM_CRD, "no apiVersion", cnp, "apiVersion is required for kind CiliumNetworkPolicy");
         T.warns(CILIUM_CRD, "another kind of cilium.io is skipped", "apiVersion: cilium.io/v2alpha1\nkind: CiliumCIDRGroup\n"
                 + "metadata: {name: g}\n", "skipped unsupported kind cilium.io/v2alpha1 CiliumCIDRGroup");
+        // A misspelt enforced kind in our groups would otherwise be skipped and its DENY lost (kubectl refuses
+        // a kind its API server does not serve; zerohop has no API server to ask when reading files).
+        String apBody = "\nmetadata: {name: p, namespace: prod}\nspec: {action: DENY, rules: [{}]}\n";
+        T.invalid(ISTIO_CRD, "British spelling of AuthorizationPolicy", "apiVersion: security.istio.io/v1\nkind: AuthorisationPolicy" + apBody,
+                "unknown kind \"AuthorisationPolicy\" in security.istio.io: did you mean AuthorizationPolicy?");
+        T.invalid(ISTIO_CRD, "kind in the wrong case", "apiVersion: security.istio.io/v1\nkind: Authorizationpolicy" + apBody,
+                "did you mean AuthorizationPolicy?");
+        T.invalid(CILIUM_CRD, "a letter missing in CiliumNetworkPolicy", "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolcy\n"
+                + "metadata: {name: c, namespace: prod}\nspec: {endpointSelector: {}, ingress: [{}]}\n", "did you mean CiliumNetworkPolicy?");
     }
 
     static List<Upstream.Case> cases() {

@@ -433,6 +433,22 @@ class L7EnforcementTest {
     }
 
     /**
+     * RFC 9112 section 3.2, as Envoy's HTTP/1 codec applies it before RBAC: an absolute-form target is
+     * decided and forwarded as its origin-form path (so {@code GET http://b/admin} cannot slip past a
+     * rule on {@code /admin}); a target in neither form is a 400 that never reaches the app.
+     */
+    @Test
+    void requestTargetsAreDecidedInOriginForm() throws Exception {
+        String abs = exchange(viaFrontend, "GET http://b/api/abs?q=1 HTTP/1.1\r\nHost: ignored\r\nConnection: close\r\n\r\n");
+        assertThat(abs).startsWith("HTTP/1.1 200 ").contains("GET /api/abs?q=1 ");
+        String absDenied = exchange(viaFrontend, "GET HTTP://b/secret-abs HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n");
+        assertThat(absDenied).startsWith("HTTP/1.1 403 Forbidden\r\n").endsWith("RBAC: access denied");
+        String relative = exchange(viaFrontend, "GET api/rel HTTP/1.1\r\nHost: b\r\n\r\n");
+        assertThat(relative).startsWith("HTTP/1.1 400 Bad Request\r\n");
+        assertThat(seen).noneMatch(s -> s.contains("api/rel") || s.contains("secret-abs") || s.contains("http://"));
+    }
+
+    /**
      * A policy change re-decides open tunnels (ztunnel's PolicyWatcher), but on a port parsed per
      * request the tunnel stays: its next request is decided by the new policies, not the tunnel reset.
      */

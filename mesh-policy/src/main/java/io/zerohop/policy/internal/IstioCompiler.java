@@ -35,7 +35,10 @@ final class IstioCompiler {
     private static final Pattern VALID_LITERAL = Pattern.compile("[a-zA-Z0-9-._~%!$&'()+,;:@=]+");
 
     static final String HTTP_RULE_FMT = "ztunnel does not support HTTP attributes (found: %s). "
-            + "In ambient mode you must use a waypoint proxy to enforce HTTP rules. %s";
+            + "In ambient mode you must use a waypoint proxy to enforce HTTP rules. %s"
+            // istiod's words, then what they mean here: zerohop is its own waypoint on HTTP ports.
+            + " (zerohop: this is the policy at L4, on opaque TCP; on ports it parses as HTTP, zerohop enforces the"
+            + " HTTP attributes per request.)";
     static final String HTTP_DENY_NO_EFFECT = "After omitting unsupported HTTP attributes, this DENY policy has no "
             + "enforceable rules at ztunnel and will have no effect. Deploy a waypoint proxy and use a targetRef to "
             + "enforce this policy.";

@@ -192,6 +192,29 @@ public final class Loader {
         return annotations.get("istio.io/dry-run");
     }
 
+    private static final List<String> ENFORCED_KINDS = List.of("AuthorizationPolicy", "PeerAuthentication",
+            "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy");
+
+    /** Levenshtein distance; kinds are short, so the quadratic table is fine. */
+    static int editDistance(String a, String b) {
+        int[] prev = new int[b.length() + 1];
+        int[] cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) {
+            prev[j] = j;
+        }
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                int sub = prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
+                cur[j] = Math.min(sub, Math.min(prev[j] + 1, cur[j - 1] + 1));
+            }
+            int[] t = prev;
+            prev = cur;
+            cur = t;
+        }
+        return prev[b.length()];
+    }
+
     private static final String ISTIO_GROUP = "security.istio.io";
     private static final String CILIUM_GROUP = "cilium.io";
 
@@ -233,6 +256,15 @@ public final class Loader {
             // Another product's kind of the same name (e.g. policy.linkerd.io AuthorizationPolicy).
         } else if (ourGroup && kind.isEmpty()) {
             throw doc.error("kind is required");
+        } else if (ourGroup) {
+            // The groups hold kinds zerohop rightly skips (RequestAuthentication, CiliumNode...), but
+            // one a letter or two away from a kind it enforces is a typo: skipping it could drop a DENY.
+            for (String known : ENFORCED_KINDS) {
+                if (editDistance(kind.toLowerCase(java.util.Locale.ROOT), known.toLowerCase(java.util.Locale.ROOT)) <= 2) {
+                    throw (doc.get("kind") != null ? doc.get("kind") : doc).error("unknown kind \"" + kind + "\" in " + group
+                            + ": did you mean " + known + "?");
+                }
+            }
         }
         String what = (apiVersion.isEmpty() ? "?" : apiVersion) + " " + (kind.isEmpty() ? "?" : kind);
         if (skippedKinds.add(what)) {

@@ -164,6 +164,14 @@ final class H2Proxy {
                     plain.merge(name, e.getValue().toString(), (a, b) -> a + "," + b);
                 }
             }
+            if (!path.startsWith("/") && !(path.equals("*") && method.equals("OPTIONS"))) {
+                // RFC 9113 section 8.3.1: a :path that is not origin-form (or OPTIONS *) makes the request
+                // malformed; never let RBAC match, and never forward, a path the app would read otherwise.
+                denied = true;
+                status = 400;
+                respond(new DefaultHttp2Headers().status("400").set("content-type", "text/plain"), "invalid :path", true);
+                return;
+            }
             try {
                 decision = authorizer.authorize(conn, method, path, authority, plain);
             } catch (RuntimeException e) {

@@ -245,6 +245,12 @@ final class Http1Filter extends ChannelDuplexHandler {
                 protocolError(statusFor(req.decoderResult().cause()), String.valueOf(req.decoderResult().cause()));
                 return;
             }
+            String badTarget = toOriginForm(req);
+            if (badTarget != null) {
+                ReferenceCountUtil.release(m);
+                protocolError(HttpResponseStatus.BAD_REQUEST, badTarget);
+                return;
+            }
             start(req);
             if (m instanceof HttpContent c) {
                 content(c);
@@ -261,6 +267,52 @@ final class Http1Filter extends ChannelDuplexHandler {
             return;
         }
         ReferenceCountUtil.release(m);
+    }
+
+    /**
+     * Puts the request target in origin-form before anything decides on it, as Envoy's HTTP/1 codec
+     * does before its filters (RFC 9112 section 3.2): an absolute-form target
+     * ({@code GET http://b/admin}) becomes {@code /admin} with {@code Host} taken from its authority
+     * (section 3.2.2), so the path RBAC matches is the path the application serves. OPTIONS
+     * {@code *} stays. Anything else (authority-form, {@code GET admin}) is refused.
+     *
+     * @return null when the target is acceptable (now in origin-form), else why it is not
+     */
+    static String toOriginForm(HttpRequest req) {
+        String uri = req.uri();
+        if (uri.startsWith("/")) {
+            return null;
+        }
+        if (uri.equals("*") && req.method() == io.netty.handler.codec.http.HttpMethod.OPTIONS) {
+            return null;
+        }
+        int scheme = uri.indexOf("://");
+        String s = scheme > 0 ? uri.substring(0, scheme).toLowerCase(java.util.Locale.ROOT) : "";
+        if (!s.equals("http") && !s.equals("https")) {
+            return "request target \"" + uri + "\" is neither origin-form nor absolute-form";
+        }
+        String rest = uri.substring(scheme + 3);
+        int slash = indexOfAny(rest, "/?#");
+        String authority = slash < 0 ? rest : rest.substring(0, slash);
+        if (authority.isEmpty() || authority.contains("@")) {
+            return "request target \"" + uri + "\" has no usable authority";
+        }
+        String path = slash < 0 ? "/" : rest.substring(slash);
+        if (!path.startsWith("/")) {
+            path = "/" + path;
+        }
+        req.setUri(path);
+        req.headers().set(HttpHeaderNames.HOST, authority);
+        return null;
+    }
+
+    private static int indexOfAny(String s, String chars) {
+        for (int i = 0; i < s.length(); i++) {
+            if (chars.indexOf(s.charAt(i)) >= 0) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     private void start(HttpRequest req) {
