@@ -41,20 +41,20 @@ final class Cli {
     /** Durations as people write them: 90s, 15m, 24h, 7d. */
     static Duration duration(String s) {
         if (s == null || s.length() < 2) {
-            throw new IllegalArgumentException("bad duration \"" + s + "\" (examples: 90s, 15m, 24h, 7d)");
+            throw new RefusedException("bad duration \"" + s + "\" (examples: 90s, 15m, 24h, 7d)", 2); // a usage error
         }
         long n;
         try {
             n = Long.parseLong(s.substring(0, s.length() - 1));
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("bad duration \"" + s + "\" (examples: 90s, 15m, 24h, 7d)");
+            throw new RefusedException("bad duration \"" + s + "\" (examples: 90s, 15m, 24h, 7d)", 2); // a usage error
         }
         return switch (s.charAt(s.length() - 1)) {
             case 's' -> Duration.ofSeconds(n);
             case 'm' -> Duration.ofMinutes(n);
             case 'h' -> Duration.ofHours(n);
             case 'd' -> Duration.ofDays(n);
-            default -> throw new IllegalArgumentException("bad duration \"" + s + "\" (examples: 90s, 15m, 24h, 7d)");
+            default -> throw new RefusedException("bad duration \"" + s + "\" (examples: 90s, 15m, 24h, 7d)", 2); // a usage error
         };
     }
 }

@@ -70,7 +70,7 @@ class CliTest {
         assertThat(Zerohop.run("ca", "issue", "--ca", dir.toString(), "--id", "spiffe://Bad/x", "--out", dir.resolve("x").toString())).isEqualTo(1);
         assertThat(err.toString()).contains("invalid SPIFFE ID \"spiffe://Bad/x\"");
         assertThat(Zerohop.run("ca", "issue", "--ca", dir.toString(), "--id", "spiffe://cluster.local/a", "--out", dir.resolve("x").toString(),
-                "--ttl", "soon")).isEqualTo(1);
+                "--ttl", "soon")).as("a malformed option value is a usage error").isEqualTo(2);
         assertThat(err.toString()).contains("bad duration \"soon\"");
         assertThat(Zerohop.run("ca", "init", "--out", dir.toString())).isEqualTo(2);
         assertThat(err.toString()).contains("Missing required option: '--trust-domain");
