@@ -158,7 +158,7 @@ public final class ClientRuntime {
                 if (ch == null) {
                     f.complete(null);
                 } else {
-                    ch.close().addListener(x -> f.complete(null));
+                    Transports.closeNow(ch).addListener(x -> f.complete(null));
                 }
             });
         }

@@ -211,10 +211,10 @@ public final class ServerRuntime {
             long ms = Math.max(0, drain.toMillis());
             all.completeOnTimeout(null, ms, TimeUnit.MILLISECONDS).thenRun(() -> {
                 for (Connection c : connections) {
-                    c.channel.close();
+                    Transports.closeNow(c.channel);
                 }
                 CompletableFuture.allOf(connections.stream().map(c -> c.closed).toArray(CompletableFuture[]::new))
-                        .completeOnTimeout(null, 1, TimeUnit.SECONDS)
+                        .completeOnTimeout(null, 5, TimeUnit.SECONDS)
                         .thenRun(() -> {
                             if (ownGroup) {
                                 group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS)

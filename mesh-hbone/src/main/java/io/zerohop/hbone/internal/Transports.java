@@ -22,6 +22,17 @@ import io.netty.util.concurrent.DefaultThreadFactory;
 public final class Transports {
     private Transports() {}
 
+    /**
+     * Closes the socket now, skipping the handlers' own close (HTTP/2's waits for its GOAWAY to be
+     * written, TLS's for close_notify). For shutdown past its drain deadline: a peer that stops
+     * reading keeps those writes pending, and a channel still open when its event loop terminates
+     * is closed without pipeline events, so its decoders never release what they hold.
+     */
+    public static io.netty.channel.ChannelFuture closeNow(Channel ch) {
+        io.netty.channel.ChannelHandlerContext first = ch.pipeline().firstContext();
+        return first == null ? ch.close() : first.close();
+    }
+
     public static boolean epoll() {
         return Epoll.isAvailable();
     }
