@@ -1,47 +1,17 @@
 package io.zerohop.core;
 
-import io.netty.channel.EventLoopGroup;
-import io.netty.channel.IoHandlerFactory;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.Epoll;
-import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.util.concurrent.DefaultThreadFactory;
 import io.spiffe.spiffeid.SpiffeId;
-import io.netty.channel.Channel;
-import io.zerohop.core.internal.Baggage;
-import io.zerohop.core.internal.CaptureListener;
-import io.zerohop.core.internal.OutboundHeaders;
-import io.zerohop.core.internal.ConfigDump;
-import io.zerohop.core.internal.HttpEndpointServer;
-import io.zerohop.core.internal.RateLimitedLog;
-import io.zerohop.core.internal.Readiness;
-import io.zerohop.core.internal.TunnelCount;
-import io.zerohop.core.internal.FanOut;
-import io.zerohop.core.internal.LiveAuthorization;
-import io.zerohop.core.internal.MicrometerSink;
-import io.zerohop.core.internal.Relay;
-import io.zerohop.core.internal.TunnelObserver;
-import io.zerohop.core.internal.http.HttpEnforcement;
-import io.zerohop.hbone.Authorizer;
-import io.zerohop.hbone.AuthzDecision;
-import io.zerohop.hbone.AuthzRequest;
-import io.zerohop.hbone.Destination;
-import io.zerohop.hbone.HboneClient;
-import io.zerohop.hbone.HboneServer;
+import io.zerohop.core.internal.MeshConfig;
+import io.zerohop.core.internal.MeshRuntime;
 import io.zerohop.hbone.HboneStream;
 import io.zerohop.hbone.Route;
 import io.zerohop.hbone.StreamHandler;
+import io.zerohop.hbone.TunnelResult;
 import io.zerohop.identity.IdentityProvider;
-import io.zerohop.identity.InMemoryCa;
 import io.zerohop.identity.MeshTls;
 import io.zerohop.identity.SpiffeIds;
-import io.zerohop.policy.AccessRequest;
-import io.zerohop.hbone.TunnelInfo;
-import io.zerohop.policy.Decision;
 import io.zerohop.policy.MtlsMode;
 import io.zerohop.policy.PolicyEngine;
-import io.zerohop.policy.WorkloadRef;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Map;
@@ -49,15 +19,16 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import javax.net.SocketFactory;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * The mesh for one process: identity + policy + HBONE transport, wired.
+ * The mesh for one process: identity + policy + HBONE transport, wired. A facade over its parts,
+ * laid out as ztunnel's {@code src/proxy}: outbound routing and capture ({@code internal.Outbound},
+ * ztunnel's {@code outbound.rs}), the HBONE server side ({@code internal.Inbound}, {@code inbound.rs}),
+ * plaintext inbound ({@code internal.PlaintextInbound}, {@code inbound_passthrough.rs}) and the policy
+ * adapter ({@code internal.PolicyAuthorizer}).
  *
  * <p>Outbound, {@link #connect} and {@link #socketFactory} look the destination up in the
  * {@link WorkloadRegistry}, expect its SPIFFE identity and dial its HBONE endpoint; destinations the
@@ -65,140 +36,36 @@ import org.slf4j.LoggerFactory;
  * listener presents the SVID of the workload that was dialled, authorizes every CONNECT with the
  * {@link PolicyEngine} (ztunnel's 401 on deny), and delivers the stream to an in-process handler
  * ({@link #serve}) or to the workload's TCP port on this node.
+ *
+ * <p>Addresses are resolved IPs with ports (logged in {@code :authority} form, IPv6 in brackets);
+ * durations are {@link Duration}s. Arguments are non-null unless a method says otherwise. Methods
+ * are thread-safe. Returned futures may complete on an event-loop thread: never block in their
+ * callbacks.
  */
 public final class Mesh implements AutoCloseable {
-    private static final Logger log = LoggerFactory.getLogger(Mesh.class);
-    /** Refusals a peer can trigger at will: 20 lines per 10 s, then a count (issue 11 item 8). */
-    private final RateLimitedLog refusals = new RateLimitedLog(log, "refusals (denied, self calls, plaintext refused)", 20,
-            Duration.ofSeconds(10));
-
-    private final IdentityProvider provider;
-    private final boolean ownsProvider;
-    private final MeshTls tls;
+    private final MeshRuntime runtime;
     private final PolicyEngine policy;
     private final WorkloadRegistry registry;
-    private final SpiffeId identity;
-    private final String node;
-    private final InetSocketAddress inbound;
-    private final boolean inboundTransparent;
-    private final EventLoopGroup group;
-    private final TunnelObserver observer;
-    private final LiveAuthorization live;
-    private final TunnelCount tunnels = new TunnelCount();
-    private final Readiness readiness = new Readiness();
-    private final Runnable listenersReady = readiness.register("listeners");
-    private final java.util.List<Channel> httpServers = new java.util.concurrent.CopyOnWriteArrayList<>();
-    private volatile java.util.concurrent.ExecutorService httpExecutor;
-    private volatile AutoCloseable policyChanges;
-    private final int maxStreamsPerConnection;
-    private final Duration idleTimeout;
     private final Duration drain;
-    private final Map<SpiffeId, HboneClient> clients = new ConcurrentHashMap<>();
-    private final Map<InetSocketAddress, StreamHandler> embedded = new ConcurrentHashMap<>();
-    private final java.util.List<Channel> listeners = new java.util.concurrent.CopyOnWriteArrayList<>();
-    private final boolean passthroughUnknown;
-    /**
-     * The proxy's own ports (ztunnel's {@code illegal_ports}, src/config.rs): 15008, 15006, 15001 and
-     * 15080 always, plus every port our listeners actually bound and what {@link #addOwnPort} adds.
-     */
-    private final Set<Integer> ownPorts = ConcurrentHashMap.newKeySet();
-    private volatile HboneServer server;
-    private final HttpEnforcement http;
-    /** The CONNECT {@link #resolve} just handed to L7 enforcement; the authorizer, called next on this thread, defers to it. */
-    private final ThreadLocal<InetSocketAddress> l7Connect = new ThreadLocal<>();
 
-    private Mesh(Builder b) {
-        this.ownsProvider = b.provider == null;
-        this.provider = b.provider != null ? b.provider : InMemoryCa.create(b.trustDomain);
-        if (ownsProvider) {
-            log.warn("no identity provider configured: using an in-memory CA for {} (development only)", b.trustDomain);
-        }
-        this.tls = MeshTls.builder(provider).build();
-        this.policy = b.policy;
-        this.registry = b.registry != null ? b.registry : WorkloadRegistry.empty();
-        this.identity = b.identity != null ? b.identity : provider.defaultIdentity().orElse(null);
-        this.node = b.node;
-        this.inbound = b.inbound;
-        this.inboundTransparent = b.inboundTransparent;
-        IoHandlerFactory io = Epoll.isAvailable() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
-        this.group = new MultiThreadIoEventLoopGroup(b.threads, new DefaultThreadFactory("zerohop", true), io);
-        TunnelObserver.Sink sink = b.meterRegistry == null ? null : new MicrometerSink(b.meterRegistry);
-        this.observer = new TunnelObserver(registry, sink, b.onTunnelClosed);
-        group.next().scheduleAtFixedRate(refusals::flush, 10, 10, TimeUnit.SECONDS);
-        this.live = new LiveAuthorization(this::liveDecision, observer::lateDenied);
-        if (sink != null) {
-            long every = b.metricsInterval.toNanos();
-            group.next().scheduleAtFixedRate(observer::flush, every, every, TimeUnit.NANOSECONDS);
-        }
-        this.maxStreamsPerConnection = b.maxStreamsPerConnection;
-        this.idleTimeout = b.idleTimeout;
-        this.drain = b.drain;
-        this.passthroughUnknown = b.passthroughUnknown;
-        ownPorts.addAll(Set.of(15008, 15006, 15001, 15080));
-        this.http = new HttpEnforcement(policy, group, b.meterRegistry, a -> registry.byAddress(a).map(Workload::ref).orElse(null), 5_000);
+    private Mesh(MeshConfig cfg) {
+        this.runtime = new MeshRuntime(cfg);
+        this.policy = cfg.policy();
+        this.registry = cfg.registry();
+        this.drain = cfg.drain();
     }
 
     public static Builder builder() {
         return new Builder();
     }
 
-    /** Starts the inbound listener, if one was configured. */
+    /**
+     * Starts the inbound listener, if one was configured; readiness then also waits for the SVIDs of
+     * the identities this mesh serves. Completes with this mesh once bound, or exceptionally when
+     * binding fails (e.g. the port is taken, or {@code inboundTransparent} without CAP_NET_ADMIN).
+     */
     public CompletableFuture<Mesh> start() {
-        awaitIdentities();
-        if (inbound == null) {
-            listenersReady.run();
-            return CompletableFuture.completedFuture(this);
-        }
-        HboneServer s = HboneServer.builder()
-                .tls(tls)
-                .bind(inbound)
-                .transparent(inboundTransparent)
-                .eventLoopGroup(group)
-                .identitySelector(this::selectIdentity)
-                .destinations(this::resolve)
-                .authorizer(authorizer())
-                .listener(new FanOut(observer, live, tunnels))
-                .build();
-        this.server = s;
-        if (policy != null) {
-            // ztunnel's PolicyWatcher: every policy change re-decides the open inbound tunnels.
-            policyChanges = policy.addChangeListener(set -> live.reauthorize());
-        }
-        return s.start().thenApply(x -> {
-            addOwnPort(s.localAddress().getPort());
-            listenersReady.run();
-            return this;
-        });
-    }
-
-    /** Readiness waits until the SVIDs of the identities this mesh serves are issued. */
-    private void awaitIdentities() {
-        Set<SpiffeId> ids = servedIdentities();
-        if (ids.isEmpty()) {
-            return;
-        }
-        Runnable done = readiness.register("identity");
-        CompletableFuture.allOf(ids.stream().map(provider::svid).toArray(CompletableFuture[]::new)).whenComplete((x, e) -> {
-            if (e == null) {
-                done.run();
-            } else {
-                log.warn("identity not ready: {}", e.toString());
-            }
-        });
-    }
-
-    /** This process's own identity and those of the registry workloads it serves. */
-    private Set<SpiffeId> servedIdentities() {
-        Set<SpiffeId> ids = new java.util.LinkedHashSet<>();
-        if (identity != null) {
-            ids.add(identity);
-        }
-        for (Workload w : registry.all()) {
-            if (w.protocol() == Workload.Protocol.HBONE && isLocal(w)) {
-                ids.add(w.identity());
-            }
-        }
-        return ids;
+        return runtime.start().thenApply(x -> this);
     }
 
     /**
@@ -206,7 +73,7 @@ public final class Mesh implements AutoCloseable {
      * ztunnel's {@code Ready::register_task}); run the result once it is done.
      */
     public Runnable readinessTask(String task) {
-        return readiness.register(Objects.requireNonNull(task, "task"));
+        return runtime.readiness().register(Objects.requireNonNull(task, "task"));
     }
 
     /**
@@ -215,7 +82,7 @@ public final class Mesh implements AutoCloseable {
      * began).
      */
     public HttpEndpoint.Handler readinessHandler() {
-        return readiness::answer;
+        return runtime.readiness()::answer;
     }
 
     /**
@@ -224,35 +91,21 @@ public final class Mesh implements AutoCloseable {
      * top level (e.g. the last policy reload result, which the policy's owner knows).
      */
     public String configDump(Map<String, Object> extra) throws Exception {
-        return ConfigDump.render(registry.all(), policy, provider, servedIdentities(), Map.copyOf(clients), tunnels.open(),
-                ownPorts, readiness.pending(), extra);
+        return runtime.configDump(extra);
     }
 
     /**
      * Binds a small HTTP/1.1 server for the proxy's own endpoints (admin, metrics, readiness) on this
      * mesh's event loops; handlers run on one admin thread. Its port joins {@link #ownPorts()}; it
-     * closes after the drain.
+     * closes after the drain. Returns the bound address.
      */
     public InetSocketAddress serveHttp(InetSocketAddress bind, Map<String, HttpEndpoint.Handler> routes) throws InterruptedException {
-        java.util.concurrent.ExecutorService ex;
-        synchronized (httpServers) {
-            ex = httpExecutor;
-            if (ex == null) {
-                ex = java.util.concurrent.Executors.newSingleThreadExecutor(new DefaultThreadFactory("zerohop-admin", true));
-                httpExecutor = ex;
-            }
-        }
-        Channel ch = HttpEndpointServer.bind(group, bind, routes, ex);
-        httpServers.add(ch);
-        InetSocketAddress local = (InetSocketAddress) ch.localAddress();
-        addOwnPort(local.getPort());
-        return local;
+        return runtime.listeners().bindHttp(bind, routes);
     }
 
     /** The HBONE listener's bound address (after {@link #start()}), or null without inbound. */
     public InetSocketAddress inboundAddress() {
-        HboneServer s = server;
-        return s == null ? null : s.localAddress();
+        return runtime.inboundAddress();
     }
 
     public WorkloadRegistry workloads() {
@@ -264,22 +117,31 @@ public final class Mesh implements AutoCloseable {
     }
 
     public MeshTls tls() {
-        return tls;
+        return runtime.tls();
     }
 
     /** The identity this process presents by default (the embedded app's own), if any. */
     public Optional<SpiffeId> identity() {
-        return Optional.ofNullable(identity);
+        return Optional.ofNullable(runtime.identity());
     }
 
     // ---- outbound ----
 
-    /** A tunnel to {@code target} as this process's own identity. */
+    /**
+     * A tunnel to {@code target} as this process's own identity.
+     *
+     * @throws IllegalStateException when this mesh has no identity of its own
+     */
     public CompletableFuture<HboneStream> connect(InetSocketAddress target) {
         return connect(requireIdentity(), target);
     }
 
-    /** A tunnel to a registry workload, as {@code source} (node proxies act for many sources). */
+    /**
+     * A tunnel to a registry workload, as {@code source} (node proxies act for many sources). The
+     * future fails with {@link UnknownDestinationException} when {@link #route} does, and with the
+     * transport's error (e.g. {@code HboneRefusedException} for a non-200 answer) when the tunnel
+     * does not open.
+     */
     public CompletableFuture<HboneStream> connect(SpiffeId source, InetSocketAddress target) {
         Route route;
         try {
@@ -290,26 +152,13 @@ public final class Mesh implements AutoCloseable {
         return connect(source, target, route);
     }
 
-    /** A tunnel along an explicit route (for destinations outside the registry). */
-    public CompletableFuture<HboneStream> connect(SpiffeId source, InetSocketAddress target, Route route) {
-        Route r = withDefaultHeaders(source, route, null);
-        return client(source).connect(target, r.expectedIdentities(), r.hboneAddress(), r.headers());
-    }
-
     /**
-     * ztunnel's default CONNECT headers (baggage of the source workload, traceparent, and for a
-     * captured app {@code forwarded: for=}), under the route's own. See {@link OutboundHeaders}.
+     * A tunnel along an explicit route (for destinations outside the registry), with ztunnel's default
+     * CONNECT headers ({@code baggage}, {@code traceparent}) under the route's own.
      */
-    private Route withDefaultHeaders(SpiffeId source, Route route, InetSocketAddress client) {
-        Baggage baggage = null;
-        for (Workload w : registry.all()) {
-            if (w.identity().equals(source) && isLocal(w)) {
-                baggage = Baggage.of(w);
-                break;
-            }
-        }
-        return new Route(route.hboneAddress(), route.expectedIdentities(),
-                OutboundHeaders.withDefaults(route.headers(), baggage, client, null));
+    public CompletableFuture<HboneStream> connect(SpiffeId source, InetSocketAddress target, Route route) {
+        return runtime.outbound().connect(Objects.requireNonNull(source, "source"), Objects.requireNonNull(target, "target"),
+                Objects.requireNonNull(route, "route"));
     }
 
     /**
@@ -319,14 +168,7 @@ public final class Mesh implements AutoCloseable {
      *                                     workload is not in the mesh (plaintext)
      */
     public Route route(InetSocketAddress target) {
-        Workload w = registry.byAddress(target.getAddress()).orElseThrow(() -> new UnknownDestinationException(
-                "destination " + Addresses.authority(target) + " is not a known mesh workload; its identity cannot be verified"
-                        + " (add it to the workload registry or pass an explicit Route)"));
-        if (w.protocol() != Workload.Protocol.HBONE) {
-            throw new UnknownDestinationException("destination " + w + " (" + Addresses.authority(target)
-                    + ") is a plaintext workload, not reachable over HBONE");
-        }
-        return new Route(registry.hboneAddress(w, target.getAddress()), w.identity());
+        return runtime.outbound().route(target);
     }
 
     /** Sockets that tunnel through HBONE: hand it to OkHttp, Apache HttpClient, JDBC drivers... */
@@ -334,22 +176,16 @@ public final class Mesh implements AutoCloseable {
         return socketFactory(requireIdentity());
     }
 
+    /**
+     * Sockets that tunnel as {@code source}; connecting one to a destination {@link #route} does not
+     * know throws its {@link UnknownDestinationException} and never dials in plaintext.
+     */
     public SocketFactory socketFactory(SpiffeId source) {
-        return client(source).socketFactory(t -> withDefaultHeaders(source, route(t), null));
-    }
-
-    private HboneClient client(SpiffeId source) {
-        return clients.computeIfAbsent(source, id -> HboneClient.builder()
-                .tls(tls)
-                .identity(id)
-                .eventLoopGroup(group)
-                .listener(new FanOut(observer, tunnels))
-                .maxStreamsPerConnection(maxStreamsPerConnection)
-                .idleTimeout(idleTimeout)
-                .build());
+        return runtime.outbound().socketFactory(Objects.requireNonNull(source, "source"));
     }
 
     private SpiffeId requireIdentity() {
+        SpiffeId identity = runtime.identity();
         if (identity == null) {
             throw new IllegalStateException("this mesh has no default identity: pass a source identity, "
                     + "or configure Mesh.builder().identity(...) or a single-workload identity provider");
@@ -365,59 +201,23 @@ public final class Mesh implements AutoCloseable {
      * a registry workload). Returns the bound address; the listener closes with the mesh.
      */
     public InetSocketAddress capture(Capture capture) throws InterruptedException {
-        Channel ch = CaptureListener.bind(group, capture, this::openOutbound);
-        listeners.add(ch);
-        addOwnPort(((InetSocketAddress) ch.localAddress()).getPort());
-        return (InetSocketAddress) ch.localAddress();
+        return runtime.listeners().bindCapture(capture, runtime.outbound()::open);
     }
 
     /**
      * Declares a port of a listener this proxy runs besides the mesh's own (admin, metrics,
      * readiness): HBONE CONNECTs to it get 503 and captured connections to it are dropped, as
      * ztunnel treats its {@code illegal_ports}.
+     *
+     * @throws IllegalArgumentException when {@code port} is not 1-65535
      */
     public void addOwnPort(int port) {
-        if (port < 1 || port > 65535) {
-            throw new IllegalArgumentException("port must be 1-65535, got " + port);
-        }
-        ownPorts.add(port);
+        runtime.ownPorts().add(port);
     }
 
-    /** The proxy's own ports right now (see {@link #addOwnPort}). */
+    /** The proxy's own ports right now (see {@link #addOwnPort}), an immutable snapshot. */
     public Set<Integer> ownPorts() {
-        return Set.copyOf(ownPorts);
-    }
-
-    private CompletableFuture<Relay.End> openOutbound(InetSocketAddress source, InetSocketAddress target) {
-        // ztunnel's outbound drops a loopback destination on one of its own ports (src/proxy/outbound.rs
-        // proxy_to, Error::SelfCall). We also drop this host's own addresses: our capture listeners
-        // bind them, so a connection straight to the listener would otherwise be relayed to itself.
-        if (ownPorts.contains(target.getPort()) && hostHas(target.getAddress())) {
-            refusals.warn("self call {} -> {} dropped: one of this proxy's own ports", Addresses.authority(source),
-                    Addresses.authority(target));
-            return CompletableFuture.failedFuture(new IllegalStateException("self call: " + Addresses.authority(target)
-                    + " is one of this proxy's own ports, dropped"));
-        }
-        SpiffeId src = registry.byAddress(source.getAddress()).filter(this::isLocal).map(Workload::identity).orElse(identity);
-        if (src == null) {
-            return CompletableFuture.failedFuture(new IllegalStateException("source " + Addresses.authority(source)
-                    + " is not a workload of this node and the proxy has no identity of its own"));
-        }
-        Route route;
-        try {
-            route = route(target);
-        } catch (UnknownDestinationException e) {
-            if (passthroughUnknown && registry.byAddress(target.getAddress()).isEmpty()
-                    || registry.byAddress(target.getAddress()).map(w -> w.protocol() == Workload.Protocol.TCP).orElse(false)) {
-                log.debug("passthrough {} -> {}: {}", source, target, e.getMessage());
-                return CaptureListener.connectTcp(group, target)
-                        .thenApply(end -> observer.plain(end, "passthrough", false, source, target, null));
-            }
-            return CompletableFuture.failedFuture(e);
-        }
-        // The captured app's address travels as `Forwarded: for=` (ztunnel's build_forwarded): both
-        // access-log lines then name the app beside the proxy's socket. Policy never reads it.
-        return connect(src, target, withDefaultHeaders(src, route, source)).thenApply(Relay::hbone);
+        return runtime.ownPorts().snapshot();
     }
 
     /**
@@ -425,52 +225,14 @@ public final class Mesh implements AutoCloseable {
      * workload whose PeerAuthentication is STRICT refuses it (TCP reset); otherwise the policy
      * decides with no peer identity, and allowed connections are relayed to the workload. Use
      * {@link Capture#transparent} behind TPROXY, or {@link Capture#forward} for one workload port.
+     *
+     * @throws IllegalArgumentException for a {@link Capture.Mode#SOCKS5} capture
      */
     public InetSocketAddress plaintextInbound(Capture capture) throws InterruptedException {
         if (capture.mode() == Capture.Mode.SOCKS5) {
             throw new IllegalArgumentException("plaintext inbound takes TRANSPARENT or FORWARD capture, not SOCKS5");
         }
-        Channel ch = CaptureListener.bind(group, capture, this::openPlaintextInbound);
-        listeners.add(ch);
-        addOwnPort(((InetSocketAddress) ch.localAddress()).getPort());
-        return (InetSocketAddress) ch.localAddress();
-    }
-
-    private CompletableFuture<Relay.End> openPlaintextInbound(InetSocketAddress source, InetSocketAddress target) {
-        // ztunnel's inbound_passthrough.rs: any destination port of its own is an illegal call.
-        if (ownPorts.contains(target.getPort())) {
-            refusals.warn("self call {} -> {} dropped: one of this proxy's own ports", Addresses.authority(source),
-                    Addresses.authority(target));
-            return CompletableFuture.failedFuture(new IllegalStateException("self call: " + Addresses.authority(target)
-                    + " is one of this proxy's own ports, dropped"));
-        }
-        Workload w = registry.byAddress(target.getAddress()).filter(this::isLocal).orElse(null);
-        if (w == null) {
-            return CompletableFuture.failedFuture(new IllegalStateException("plaintext to " + Addresses.authority(target)
-                    + ": not a workload of this node"));
-        }
-        AppProtocol proto = w.appProtocol(target.getPort());
-        boolean l7 = http.enforces(w.ref(), proto, target.getPort());
-        MtlsMode mode = mtlsMode(w, target.getPort());
-        if (!mode.allowsPlaintext()) {
-            refusals.warn("plaintext {} -> {} ({}) refused: PeerAuthentication {} requires mTLS", Addresses.authority(source),
-                    Addresses.authority(target), w.identity(), mode);
-            return CompletableFuture.failedFuture(new IllegalStateException("PeerAuthentication " + mode + " for " + w
-                    + " port " + target.getPort() + " refuses plaintext"));
-        }
-        if (policy != null && !l7) {
-            Decision d = policy.evaluate(AccessRequest.builder().sourceAddress(source.getAddress())
-                    .destinationAddress(target.getAddress()).destinationPort(target.getPort()).destination(w.ref())
-                    .sourceWorkload(registry.byAddress(source.getAddress()).map(Workload::ref).orElse(null)).build());
-            if (!d.allowed()) {
-                refusals.warn("plaintext {} -> {} ({}) denied: {}", Addresses.authority(source), Addresses.authority(target),
-                        w.identity(), d.explain());
-                return CompletableFuture.failedFuture(new IllegalStateException(d.explain()));
-            }
-        }
-        return CaptureListener.connectTcp(group, target).thenApply(end -> l7
-                ? http.plaintext(end, source, target, w.ref(), w.identity(), proto)
-                : observer.plain(end, "plaintext-inbound", true, source, target, w.identity()));
+        return runtime.listeners().bindCapture(capture, runtime.plaintext()::open);
     }
 
     // ---- inbound ----
@@ -480,149 +242,12 @@ public final class Mesh implements AutoCloseable {
      * (after authorization) instead of being proxied to a TCP port.
      */
     public void serve(InetSocketAddress destination, StreamHandler handler) {
-        embedded.put(Objects.requireNonNull(destination), Objects.requireNonNull(handler));
+        runtime.inbound().serve(destination, handler);
     }
 
     /** The effective PeerAuthentication mode for plaintext arriving at {@code w}:{@code port}. */
     public MtlsMode mtlsMode(Workload w, int port) {
-        return policy == null ? MtlsMode.PERMISSIVE : policy.mtlsMode(w.ref(), port);
-    }
-
-    private SpiffeId selectIdentity(InetSocketAddress local) {
-        Optional<Workload> w = registry.byAddress(local.getAddress());
-        if (w.isPresent() && isLocal(w.get())) {
-            return w.get().identity();
-        }
-        return identity;
-    }
-
-    /**
-     * Whether {@code w} runs here. A node proxy knows its node's name. Without one (embedded, single
-     * host) a workload is ours when one of its addresses is this host's: a replica elsewhere that
-     * shares the identity is never proxied to (ztunnel only serves the local pod IPs).
-     */
-    private boolean isLocal(Workload w) {
-        if (node != null) {
-            return node.equals(w.node());
-        }
-        for (java.net.InetAddress a : w.addresses()) {
-            if (hostHas(a)) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    /** Host addresses as first seen (an interface lookup per address, then cached). */
-    private final ConcurrentHashMap<java.net.InetAddress, Boolean> hostAddresses = new ConcurrentHashMap<>();
-
-    private boolean hostHas(java.net.InetAddress a) {
-        return hostAddresses.computeIfAbsent(a, x -> {
-            if (x.isLoopbackAddress() || x.isAnyLocalAddress()) {
-                return true;
-            }
-            try {
-                return java.net.NetworkInterface.getByInetAddress(x) != null;
-            } catch (java.net.SocketException e) {
-                return false;
-            }
-        });
-    }
-
-    private static final Decision DECIDED_PER_REQUEST = Decision.allowNoPolicy(
-            "decided per HTTP request: every request meets the policies in force");
-
-    /**
-     * What keeps an open inbound tunnel after a policy change. On a port declared http, http2 or
-     * grpc that has HTTP rules, each request is decided on its own against the current policies, so
-     * the tunnel stays (an L4 verdict would close every tunnel whose ALLOW rules name HTTP fields).
-     * An {@code auto} port may have fallen back to opaque bytes, so it is re-decided at L4: that can
-     * close a parsed tunnel (the client reconnects), never keep a denied one open.
-     */
-    private Decision liveDecision(TunnelInfo t) {
-        InetSocketAddress dst = t.destination();
-        Optional<Workload> w = registry.byAddress(dst.getAddress());
-        AppProtocol proto = w.map(x -> x.appProtocol(dst.getPort())).orElse(AppProtocol.AUTO);
-        WorkloadRef ref = w.map(Workload::ref).orElseGet(() -> refOf(t.localIdentity()));
-        if (proto != AppProtocol.AUTO && http.enforces(ref, proto, dst.getPort())) {
-            return DECIDED_PER_REQUEST;
-        }
-        return policy.evaluate(accessRequest(new AuthzRequest(t.peerIdentity(), t.peerAddress(), t.localIdentity(),
-                dst, t.headers())));
-    }
-
-    private Destination resolve(InetSocketAddress dst, SpiffeId localIdentity, InetSocketAddress local) {
-        l7Connect.remove();
-        StreamHandler h = embedded.get(dst);
-        if (h != null) {
-            Optional<Workload> ew = registry.byAddress(dst.getAddress());
-            WorkloadRef ref = ew.map(Workload::ref).orElseGet(() -> refOf(localIdentity));
-            AppProtocol proto = ew.map(x -> x.appProtocol(dst.getPort())).orElse(AppProtocol.AUTO);
-            if (http.enforces(ref, proto, dst.getPort())) {
-                l7Connect.set(dst);
-                return Destination.embedded(http.embedded(h, ref, proto));
-            }
-            return Destination.embedded(h);
-        }
-        Workload w = registry.byAddress(dst.getAddress()).orElse(null);
-        if (w == null || !isLocal(w)) {
-            return Destination.notServed();
-        }
-        if (!w.identity().equals(localIdentity)) {
-            // The client verified the identity we presented; tunnelling it to another workload would
-            // let it reach something it never authenticated.
-            return Destination.refuse(400, "destination " + w + " is " + w.identity() + ", but this connection presented " + localIdentity);
-        }
-        if (ownPorts.contains(dst.getPort())) {
-            // ztunnel's inbound.rs find_inbound_upstream: `cfg.illegal_ports.contains(&dest.port())`
-            // is Error::SelfCall, answered 503 (SERVICE_UNAVAILABLE), after the 400 checks.
-            return Destination.refuse(503, "self call: port " + dst.getPort() + " is one of this proxy's own ports");
-        }
-        AppProtocol proto = w.appProtocol(dst.getPort());
-        if (http.enforces(w.ref(), proto, dst.getPort())) {
-            l7Connect.set(dst);
-            return Destination.embedded(http.proxy(dst, w.ref(), proto));
-        }
-        return Destination.proxy(dst);
-    }
-
-    private Authorizer authorizer() {
-        if (policy == null) {
-            return Authorizer.allowAll();
-        }
-        return r -> {
-            if (r.destination().equals(l7Connect.get())) {
-                // An HTTP port with HTTP rules: every request is decided instead (README "L7 enforcement").
-                l7Connect.remove();
-                return AuthzDecision.allow();
-            }
-            Decision d = policy.evaluate(accessRequest(r));
-            if (d.allowed()) {
-                return AuthzDecision.allow();
-            }
-            refusals.warn("denied {} -> {} ({}): {}", r.peer(), Addresses.authority(r.destination()), r.localIdentity(), d.explain());
-            return AuthzDecision.deny(d.explain());
-        };
-    }
-
-    private AccessRequest accessRequest(AuthzRequest r) {
-        WorkloadRef dst = registry.byAddress(r.destination().getAddress()).map(Workload::ref)
-                .orElseGet(() -> refOf(r.localIdentity()));
-        WorkloadRef src = registry.byAddress(r.peerAddress().getAddress()).map(Workload::ref).orElse(null);
-        return AccessRequest.builder()
-                .sourcePrincipal(r.peer().toString())
-                .sourceAddress(r.peerAddress().getAddress())
-                .destinationAddress(r.destination().getAddress())
-                .destinationPort(r.destination().getPort())
-                .destination(dst)
-                .sourceWorkload(src)
-                .build();
-    }
-
-    /** A workload known only by its identity: namespace and service account from the SPIFFE ID. */
-    private static WorkloadRef refOf(SpiffeId id) {
-        String sa = SpiffeIds.serviceAccount(id).orElse("default");
-        return new WorkloadRef(SpiffeIds.namespace(id).orElse("default"), sa, sa, Map.of());
+        return runtime.plaintext().mtlsMode(w, port);
     }
 
     // ---- lifecycle ----
@@ -634,47 +259,10 @@ public final class Mesh implements AutoCloseable {
      * start and the outcome. Completes when everything is closed.
      */
     public CompletableFuture<Void> shutdown() {
-        readiness.register("draining");
-        log.info("draining for up to {} ms: listeners closed, GOAWAY on every HBONE connection, {} tunnels open",
-                drain.toMillis(), tunnels.open());
-        HboneServer s = server;
-        AutoCloseable changes = policyChanges;
-        if (changes != null) {
-            try {
-                changes.close();
-            } catch (Exception e) {
-                log.debug("policy change listener close failed", e);
-            }
-        }
-        listeners.forEach(Channel::close);
-        CompletableFuture<Integer> left = tunnels.awaitIdle(drain, Duration.ofSeconds(2), group.next());
-        // The server's own deadline comes later, so that it finds the tunnels already aborted (its
-        // connections then close as soon as their last stream has gone).
-        CompletableFuture<Void> serverDrained = s == null ? CompletableFuture.completedFuture(null)
-                : s.shutdownGracefully(drain.plusSeconds(3));
-        left.thenAccept(n -> {
-            if (n == 0) {
-                log.info("drained: every tunnel finished");
-            } else {
-                log.warn("drain deadline of {} ms reached: resetting {} tunnels still open", drain.toMillis(), n);
-            }
-        });
-        CompletableFuture<Void> drained = CompletableFuture.allOf(serverDrained, left);
-        return drained.whenComplete((x, e) -> {
-            httpServers.forEach(Channel::close);
-            java.util.concurrent.ExecutorService ex = httpExecutor;
-            if (ex != null) {
-                ex.shutdownNow();
-            }
-            clients.values().forEach(HboneClient::close);
-            tls.close();
-            if (ownsProvider) {
-                provider.close();
-            }
-            group.shutdownGracefully(0, 2, TimeUnit.SECONDS);
-        });
+        return runtime.shutdown();
     }
 
+    /** {@link #shutdown()} and wait for it, at most the drain plus 8 s; never throws. */
     @Override
     public void close() {
         shutdown().orTimeout(drain.toMillis() + 8_000, TimeUnit.MILLISECONDS).exceptionally(e -> null).join();
@@ -689,6 +277,11 @@ public final class Mesh implements AutoCloseable {
         }
     }
 
+    /**
+     * Settings of a {@link Mesh}; every setter validates at once and names what is wrong
+     * ({@link IllegalArgumentException}). Setters that take an object accept null only where they
+     * say so. Not thread-safe.
+     */
     public static final class Builder {
         private String trustDomain = "cluster.local";
         private IdentityProvider provider;
@@ -699,7 +292,7 @@ public final class Mesh implements AutoCloseable {
         private InetSocketAddress inbound;
         private boolean inboundTransparent;
         private io.micrometer.core.instrument.MeterRegistry meterRegistry;
-        private Consumer<io.zerohop.hbone.TunnelResult> onTunnelClosed;
+        private Consumer<TunnelResult> onTunnelClosed;
         private int threads = Math.max(2, Runtime.getRuntime().availableProcessors());
         private int maxStreamsPerConnection = 100;
         private Duration idleTimeout = Duration.ofMinutes(5);
@@ -709,46 +302,59 @@ public final class Mesh implements AutoCloseable {
 
         private Builder() {}
 
+        /**
+         * Trust domain of the fallback in-memory CA used when no {@link #identityProvider} is set;
+         * default {@code cluster.local}.
+         *
+         * @throws IllegalArgumentException when {@code td} is not a valid SPIFFE trust domain
+         */
         public Builder trustDomain(String td) {
             SpiffeIds.parse("spiffe://" + td); // validates, naming the input
             this.trustDomain = td;
             return this;
         }
 
+        /**
+         * Source of SVIDs and bundles; not closed by the mesh. Default: an in-memory CA for
+         * {@link #trustDomain}, with a WARN "development only".
+         */
         public Builder identityProvider(IdentityProvider p) {
-            this.provider = Objects.requireNonNull(p);
+            this.provider = Objects.requireNonNull(p, "identity provider");
             return this;
         }
 
-        /** The identity this process presents (embedded apps); default: the provider's. */
+        /** The identity this process presents (embedded apps); null or unset: the provider's default, if any. */
         public Builder identity(SpiffeId id) {
             this.identity = id;
             return this;
         }
 
-        /** Authorization; without one every authenticated peer is allowed (Istio with no policy). */
+        /** Authorization; null or unset: every authenticated peer is allowed (Istio with no policy), every mode PERMISSIVE. */
         public Builder policies(PolicyEngine engine) {
             this.policy = engine;
             return this;
         }
 
+        /** Address to workload, node to HBONE address; null or unset: {@link WorkloadRegistry#empty()}. */
         public Builder workloads(WorkloadRegistry r) {
             this.registry = r;
             return this;
         }
 
-        /** Node proxies: serve inbound only for workloads on this node. */
+        /**
+         * Node proxies: only workloads whose {@code node} is {@code name} are local (served inbound,
+         * sources of captured traffic). Null or unset: the workloads with an address of this host.
+         */
         public Builder node(String name) {
             this.node = name;
             return this;
         }
 
-        /** Bind an HBONE listener (ztunnel: {@code :15008}); none by default. */
+        /** Bind an HBONE listener (ztunnel: {@code :15008}); null or unset: none, outbound only. */
         public Builder inbound(InetSocketAddress address) {
             this.inbound = address;
             return this;
         }
-
         /**
          * Node proxies in the host network namespace: make the HBONE listener {@code IP_TRANSPARENT}
          * (default false) so that a TPROXY rule can deliver tunnels peers dial to a local pod's
@@ -772,49 +378,40 @@ public final class Mesh implements AutoCloseable {
             return this;
         }
 
-        /** Called once per closed tunnel (after metrics and the access log). */
-        public Builder onTunnelClosed(Consumer<io.zerohop.hbone.TunnelResult> c) {
+        /** Called once per closed tunnel (after metrics and the access log), on an event loop; null: none. */
+        public Builder onTunnelClosed(Consumer<TunnelResult> c) {
             this.onTunnelClosed = c;
             return this;
         }
 
+        /** Threads of the one event loop group shared by every listener and client; default max(2, processors). */
         public Builder threads(int n) {
-            if (n < 1) {
-                throw new IllegalArgumentException("threads must be >= 1, got " + n);
-            }
-            this.threads = n;
+            this.threads = atLeastOne(n, "threads");
             return this;
         }
 
+        /** Streams (tunnels) per pooled HBONE connection of each client; default 100. */
         public Builder maxStreamsPerConnection(int n) {
-            if (n < 1) {
-                throw new IllegalArgumentException("maxStreamsPerConnection must be >= 1, got " + n);
-            }
-            this.maxStreamsPerConnection = n;
+            this.maxStreamsPerConnection = atLeastOne(n, "maxStreamsPerConnection");
             return this;
         }
 
+        /** How long an unused pooled client connection stays open; default 5 min. */
         public Builder idleTimeout(Duration d) {
-            if (d.isNegative() || d.isZero()) {
-                throw new IllegalArgumentException("idleTimeout must be positive, got " + d);
-            }
-            this.idleTimeout = d;
+            this.idleTimeout = positive(d, "idleTimeout");
             return this;
         }
 
-        /** How long {@link Mesh#shutdown()} lets open tunnels finish. */
         /**
          * How often open tunnels' bytes are added to the byte counters (with a meter registry);
          * default 5 s, so counters grow while long tunnels run. The rest is added at close.
          */
         public Builder metricsInterval(Duration d) {
-            if (d.isZero() || d.isNegative()) {
-                throw new IllegalArgumentException("metricsInterval must be positive, got " + d);
-            }
-            this.metricsInterval = d;
+            this.metricsInterval = positive(d, "metricsInterval");
             return this;
         }
 
+        /** How long {@link Mesh#shutdown()} lets open tunnels finish; default 10 s, zero allowed. */
         public Builder drain(Duration d) {
             if (d.isNegative()) {
                 throw new IllegalArgumentException("drain must not be negative, got " + d);
@@ -832,8 +429,27 @@ public final class Mesh implements AutoCloseable {
             return this;
         }
 
+        /**
+         * Creates the TLS contexts and the event loop group; binds nothing (see {@link Mesh#start()}).
+         */
         public Mesh build() {
-            return new Mesh(this);
+            return new Mesh(new MeshConfig(provider, trustDomain, identity, policy,
+                    registry != null ? registry : WorkloadRegistry.empty(), node, inbound, inboundTransparent, meterRegistry,
+                    onTunnelClosed, threads, maxStreamsPerConnection, idleTimeout, drain, metricsInterval, passthroughUnknown));
+        }
+
+        private static int atLeastOne(int n, String name) {
+            if (n < 1) {
+                throw new IllegalArgumentException(name + " must be >= 1, got " + n);
+            }
+            return n;
+        }
+
+        private static Duration positive(Duration d, String name) {
+            if (d.isZero() || d.isNegative()) {
+                throw new IllegalArgumentException(name + " must be positive, got " + d);
+            }
+            return d;
         }
     }
 }

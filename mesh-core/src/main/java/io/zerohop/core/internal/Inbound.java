@@ -1,0 +1,182 @@
+package io.zerohop.core.internal;
+
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.core.AppProtocol;
+import io.zerohop.core.Workload;
+import io.zerohop.core.internal.http.HttpEnforcement;
+import io.zerohop.hbone.Authorizer;
+import io.zerohop.hbone.AuthzDecision;
+import io.zerohop.hbone.AuthzRequest;
+import io.zerohop.hbone.Destination;
+import io.zerohop.hbone.DestinationResolver;
+import io.zerohop.hbone.IdentitySelector;
+import io.zerohop.hbone.StreamHandler;
+import io.zerohop.hbone.TunnelInfo;
+import io.zerohop.policy.Decision;
+import io.zerohop.policy.WorkloadRef;
+import java.net.InetSocketAddress;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The HBONE server side of a mesh, along ztunnel's {@code src/proxy/inbound.rs}. The HBONE server
+ * validates each CONNECT (method, {@code :authority}) and then asks this class, in order:
+ * <ol>
+ *   <li><b>identity</b> ({@link #select}, once per connection): the SVID the handshake presents;
+ *   <li><b>resolve</b> ({@link #resolve}): whether the target is served here and how it is
+ *       delivered, or the refusal status (ztunnel's {@code build_inbound_request});
+ *   <li><b>authorize</b> ({@link #authorize}): the policy decision for the CONNECT, or none when
+ *       the resolve phase chose per-request (L7) enforcement;
+ *   <li><b>deliver</b>: the server dials {@link Destination.Proxy} or hands the stream to the
+ *       {@link Destination.Embedded} handler chosen by resolve.
+ * </ol>
+ * Each phase is also callable with explicit values ({@link #resolveTarget}, {@link #authorize(AuthzRequest, Resolved)}).
+ *
+ * <p><b>The one thread-local.</b> mesh-hbone's API passes the resolve phase's result to the
+ * server, not to the {@link Authorizer}: {@link AuthzRequest} carries no {@link Destination}. So the
+ * {@link Resolved} value is handed from {@link #resolve} to {@link #authorize(AuthzRequest)} in
+ * {@link #handOff}; the server calls both synchronously, in that order, on the connection's event
+ * loop, for one stream at a time. Recomputing the choice in the authorizer instead would race a
+ * policy change between the two calls and could admit a raw tunnel unchecked. Gone once hbone's
+ * authorizer receives the resolved destination.
+ */
+public final class Inbound implements IdentitySelector, DestinationResolver, Authorizer {
+    private static final Decision DECIDED_PER_REQUEST = Decision.allowNoPolicy(
+            "decided per HTTP request: every request meets the policies in force");
+
+    /** What the resolve phase chose for one CONNECT, read by the authorize phase. */
+    public record Resolved(InetSocketAddress target, Destination destination, boolean perRequest) {
+        public Resolved {
+            Objects.requireNonNull(target, "target");
+            Objects.requireNonNull(destination, "destination");
+        }
+    }
+
+    private final LocalWorkloads local;
+    private final SpiffeId identity;
+    private final OwnPorts ownPorts;
+    private final HttpEnforcement http;
+    private final PolicyAuthorizer policy;
+    private final Map<InetSocketAddress, StreamHandler> embedded = new ConcurrentHashMap<>();
+    private final ThreadLocal<Resolved> handOff = new ThreadLocal<>();
+
+    /**
+     * @param identity the mesh's own identity, presented when the dialled address is no local
+     *                 workload; may be null
+     * @param policy   null: every authenticated peer is allowed (Istio with no policy)
+     */
+    public Inbound(LocalWorkloads local, SpiffeId identity, OwnPorts ownPorts, HttpEnforcement http, PolicyAuthorizer policy) {
+        this.local = Objects.requireNonNull(local, "local");
+        this.identity = identity;
+        this.ownPorts = Objects.requireNonNull(ownPorts, "ownPorts");
+        this.http = Objects.requireNonNull(http, "http");
+        this.policy = policy;
+    }
+
+    /** Tunnels to exactly {@code destination} go to {@code handler} in-process, before any other rule. */
+    public void serve(InetSocketAddress destination, StreamHandler handler) {
+        embedded.put(Objects.requireNonNull(destination, "destination"), Objects.requireNonNull(handler, "handler"));
+    }
+
+    // ---- phase 1: identity ----
+
+    /** The SVID of the local workload at the dialled address, else the mesh's own identity (null: refused). */
+    @Override
+    public SpiffeId select(InetSocketAddress localAddress) {
+        return local.at(localAddress.getAddress()).map(Workload::identity).orElse(identity);
+    }
+
+    // ---- phase 2: resolve ----
+
+    @Override
+    public Destination resolve(InetSocketAddress dst, SpiffeId localIdentity, InetSocketAddress localAddress) {
+        handOff.remove();
+        Resolved r = resolveTarget(dst, localIdentity);
+        if (r.perRequest()) {
+            handOff.set(r);
+        }
+        return r.destination();
+    }
+
+    /**
+     * In order: a {@link #serve} registration for exactly {@code dst}; 400 for an IP that is no local
+     * workload; 400 for a local workload of another identity than the one presented (the client
+     * verified that one); 503 for one of the proxy's own ports (ztunnel's {@code Error::SelfCall},
+     * after its 400 checks); else the workload's TCP port. On ports with HTTP rules the delivery
+     * parses requests and the result is {@link Resolved#perRequest()}.
+     */
+    public Resolved resolveTarget(InetSocketAddress dst, SpiffeId localIdentity) {
+        StreamHandler h = embedded.get(dst);
+        Optional<Workload> w = local.registry().byAddress(dst.getAddress());
+        if (h != null) {
+            WorkloadRef ref = w.map(Workload::ref).orElseGet(() -> PolicyAuthorizer.refOf(localIdentity));
+            AppProtocol proto = w.map(x -> x.appProtocol(dst.getPort())).orElse(AppProtocol.AUTO);
+            return http.enforces(ref, proto, dst.getPort())
+                    ? new Resolved(dst, Destination.embedded(http.embedded(h, ref, proto)), true)
+                    : new Resolved(dst, Destination.embedded(h), false);
+        }
+        if (w.isEmpty() || !local.isLocal(w.get())) {
+            return new Resolved(dst, Destination.notServed(), false);
+        }
+        Workload workload = w.get();
+        if (!workload.identity().equals(localIdentity)) {
+            // Tunnelling to another workload would let the client reach something it never authenticated.
+            return new Resolved(dst, Destination.refuse(400, "destination " + workload + " is " + workload.identity()
+                    + ", but this connection presented " + localIdentity), false);
+        }
+        if (ownPorts.contains(dst.getPort())) {
+            // ztunnel's inbound.rs find_inbound_upstream: `cfg.illegal_ports.contains(&dest.port())`.
+            return new Resolved(dst, Destination.refuse(503, "self call: port " + dst.getPort()
+                    + " is one of this proxy's own ports"), false);
+        }
+        AppProtocol proto = workload.appProtocol(dst.getPort());
+        return http.enforces(workload.ref(), proto, dst.getPort())
+                ? new Resolved(dst, Destination.embedded(http.proxy(dst, workload.ref(), proto)), true)
+                : new Resolved(dst, Destination.proxy(dst), false);
+    }
+
+    // ---- phase 3: authorize ----
+
+    @Override
+    public AuthzDecision authorize(AuthzRequest request) {
+        Resolved r = handOff.get();
+        handOff.remove();
+        return authorize(request, r != null && r.target().equals(request.destination()) ? r : null);
+    }
+
+    /**
+     * The CONNECT's decision: allowed without a verdict when {@code resolved} is per-request (each
+     * request is decided instead, README "L7 enforcement"), else the policy's L4 decision.
+     *
+     * @param resolved the resolve phase's result for this CONNECT, or null when unknown (decided at L4)
+     */
+    public AuthzDecision authorize(AuthzRequest request, Resolved resolved) {
+        if (resolved != null && resolved.perRequest()) {
+            return AuthzDecision.allow();
+        }
+        return policy == null ? AuthzDecision.allow() : policy.authorize(request);
+    }
+
+    /**
+     * What keeps an open tunnel after a policy change (ztunnel's {@code PolicyWatcher}). On a port
+     * declared http, http2 or grpc that has HTTP rules every request is decided on its own, so the
+     * tunnel stays (an L4 verdict would close every tunnel whose ALLOW rules name HTTP fields). An
+     * {@code auto} port may have fallen back to opaque bytes, so it is re-decided at L4: that can close
+     * a parsed tunnel (the client reconnects), never keep a denied one open.
+     */
+    public Decision reauthorize(TunnelInfo t) {
+        if (policy == null) {
+            return Decision.allowNoPolicy("no policy engine: every authenticated peer is allowed");
+        }
+        InetSocketAddress dst = t.destination();
+        Optional<Workload> w = local.registry().byAddress(dst.getAddress());
+        AppProtocol proto = w.map(x -> x.appProtocol(dst.getPort())).orElse(AppProtocol.AUTO);
+        WorkloadRef ref = w.map(Workload::ref).orElseGet(() -> PolicyAuthorizer.refOf(t.localIdentity()));
+        if (proto != AppProtocol.AUTO && http.enforces(ref, proto, dst.getPort())) {
+            return DECIDED_PER_REQUEST;
+        }
+        return policy.decide(new AuthzRequest(t.peerIdentity(), t.peerAddress(), t.localIdentity(), dst, t.headers()));
+    }
+}

@@ -1,0 +1,75 @@
+package io.zerohop.core.internal;
+
+import io.netty.channel.Channel;
+import io.netty.channel.EventLoopGroup;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.zerohop.core.Capture;
+import io.zerohop.core.HttpEndpoint;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+/**
+ * The plain listeners of a mesh besides HBONE: capture and plaintext-inbound listeners, which stop
+ * accepting when the drain begins, and the proxy's own HTTP endpoints (admin, metrics, readiness),
+ * which stay up until it ends. Every bound port joins {@link OwnPorts}.
+ */
+public final class Listeners {
+    private final EventLoopGroup group;
+    private final OwnPorts ownPorts;
+    private final List<Channel> capture = new CopyOnWriteArrayList<>();
+    private final List<Channel> http = new CopyOnWriteArrayList<>();
+    private ExecutorService httpExecutor;
+
+    public Listeners(EventLoopGroup group, OwnPorts ownPorts) {
+        this.group = group;
+        this.ownPorts = ownPorts;
+    }
+
+    /** Binds a capture listener whose connections {@code opener} opens; returns its bound address. */
+    public InetSocketAddress bindCapture(Capture c, CaptureListener.Opener opener) throws InterruptedException {
+        Channel ch = CaptureListener.bind(group, c, opener);
+        capture.add(ch);
+        return bound(ch);
+    }
+
+    /** Binds an HTTP/1.1 server on the mesh's event loops; handlers run on one shared admin thread. */
+    public InetSocketAddress bindHttp(InetSocketAddress bind, Map<String, HttpEndpoint.Handler> routes) throws InterruptedException {
+        ExecutorService ex;
+        synchronized (this) {
+            if (httpExecutor == null) {
+                httpExecutor = Executors.newSingleThreadExecutor(new DefaultThreadFactory("zerohop-admin", true));
+            }
+            ex = httpExecutor;
+        }
+        Channel ch = HttpEndpointServer.bind(group, bind, routes, ex);
+        http.add(ch);
+        return bound(ch);
+    }
+
+    /** Closes the capture and plaintext-inbound listeners (the drain's start). */
+    public void stopAccepting() {
+        capture.forEach(Channel::close);
+    }
+
+    /** Closes the HTTP endpoints and their thread (the drain's end). */
+    public void closeHttp() {
+        http.forEach(Channel::close);
+        ExecutorService ex;
+        synchronized (this) {
+            ex = httpExecutor;
+        }
+        if (ex != null) {
+            ex.shutdownNow();
+        }
+    }
+
+    private InetSocketAddress bound(Channel ch) {
+        InetSocketAddress local = (InetSocketAddress) ch.localAddress();
+        ownPorts.add(local.getPort());
+        return local;
+    }
+}

@@ -1,0 +1,24 @@
+package io.zerohop.core.internal;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.hbone.TunnelResult;
+import io.zerohop.identity.IdentityProvider;
+import io.zerohop.policy.PolicyEngine;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.function.Consumer;
+
+/**
+ * Validated mesh settings, built by {@code Mesh.Builder} (see its Javadoc for each). Nullable:
+ * {@code provider} (then an in-memory CA for {@code trustDomain}), {@code identity}, {@code policy},
+ * {@code node}, {@code inbound}, {@code meterRegistry} (a mesh without one never loads a Micrometer
+ * class: nothing here calls {@code toString()} or {@code equals()} on this record), {@code onTunnelClosed}.
+ */
+public record MeshConfig(IdentityProvider provider, String trustDomain, SpiffeId identity, PolicyEngine policy,
+                         WorkloadRegistry registry, String node, InetSocketAddress inbound, boolean inboundTransparent,
+                         MeterRegistry meterRegistry, Consumer<TunnelResult> onTunnelClosed, int threads,
+                         int maxStreamsPerConnection, Duration idleTimeout, Duration drain, Duration metricsInterval,
+                         boolean passthroughUnknown) {
+}

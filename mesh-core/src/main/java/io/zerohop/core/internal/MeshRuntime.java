@@ -1,0 +1,220 @@
+package io.zerohop.core.internal;
+
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.core.internal.http.HttpEnforcement;
+import io.zerohop.hbone.HboneServer;
+import io.zerohop.identity.IdentityProvider;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.identity.MeshTls;
+import io.zerohop.policy.PolicyEngine;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What a {@code Mesh} runs, as ztunnel's {@code Proxy} (src/proxy.rs) runs its inbound, inbound
+ * passthrough and outbound parts: it builds the parts from a {@link MeshConfig} and the state they
+ * share (event loops, {@link LocalWorkloads}, {@link OwnPorts}, metrics and access log, the open
+ * tunnel count, readiness), starts the HBONE listener and drains everything at shutdown.
+ */
+public final class MeshRuntime {
+    private static final Logger log = LoggerFactory.getLogger("io.zerohop.core.Mesh");
+
+    private final RateLimitedLog refusals = new RateLimitedLog(log, "refusals (denied, self calls, plaintext refused)", 20,
+            Duration.ofSeconds(10));
+    private final MeshConfig cfg;
+    private final IdentityProvider provider;
+    private final boolean ownsProvider;
+    private final MeshTls tls;
+    private final WorkloadRegistry registry;
+    private final SpiffeId identity;
+    private final EventLoopGroup group;
+    private final LocalWorkloads local;
+    private final OwnPorts ownPorts = new OwnPorts();
+    private final TunnelObserver observer;
+    private final TunnelCount tunnels = new TunnelCount();
+    private final LiveAuthorization live;
+    private final Readiness readiness = new Readiness();
+    private final Runnable listenersReady = readiness.register("listeners");
+    private final Listeners listeners;
+    private final Outbound outbound;
+    private final Inbound inbound;
+    private final PlaintextInbound plaintext;
+    private volatile HboneServer server;
+    private volatile AutoCloseable policyChanges;
+
+    public MeshRuntime(MeshConfig cfg) {
+        this.cfg = cfg;
+        this.ownsProvider = cfg.provider() == null;
+        this.provider = ownsProvider ? InMemoryCa.create(cfg.trustDomain()) : cfg.provider();
+        if (ownsProvider) {
+            log.warn("no identity provider configured: using an in-memory CA for {} (development only)", cfg.trustDomain());
+        }
+        this.tls = MeshTls.builder(provider).build();
+        this.registry = cfg.registry();
+        this.identity = cfg.identity() != null ? cfg.identity() : provider.defaultIdentity().orElse(null);
+        this.group = new MultiThreadIoEventLoopGroup(cfg.threads(), new DefaultThreadFactory("zerohop", true),
+                Epoll.isAvailable() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+        this.local = new LocalWorkloads(registry, cfg.node());
+        TunnelObserver.Sink sink = cfg.meterRegistry() == null ? null : new MicrometerSink(cfg.meterRegistry());
+        this.observer = new TunnelObserver(registry, sink, cfg.onTunnelClosed());
+        group.next().scheduleAtFixedRate(refusals::flush, 10, 10, TimeUnit.SECONDS);
+        if (sink != null) {
+            long every = cfg.metricsInterval().toNanos();
+            group.next().scheduleAtFixedRate(observer::flush, every, every, TimeUnit.NANOSECONDS);
+        }
+        PolicyEngine policy = cfg.policy();
+        HttpEnforcement http = new HttpEnforcement(policy, group, cfg.meterRegistry(),
+                a -> registry.byAddress(a).map(Workload::ref).orElse(null), 5_000);
+        PolicyAuthorizer authorizer = policy == null ? null : new PolicyAuthorizer(policy, registry, refusals);
+        this.listeners = new Listeners(group, ownPorts);
+        this.outbound = new Outbound(tls, group, local, identity, ownPorts, cfg.passthroughUnknown(), new FanOut(observer, tunnels),
+                observer, refusals, cfg.maxStreamsPerConnection(), cfg.idleTimeout());
+        this.inbound = new Inbound(local, identity, ownPorts, http, authorizer);
+        this.plaintext = new PlaintextInbound(group, local, ownPorts, policy, authorizer, http, observer, refusals);
+        this.live = new LiveAuthorization(inbound::reauthorize, observer::lateDenied);
+    }
+
+    /** Binds the HBONE listener, if configured; readiness waits for the served identities' SVIDs. */
+    public CompletableFuture<Void> start() {
+        awaitIdentities();
+        if (cfg.inbound() == null) {
+            listenersReady.run();
+            return CompletableFuture.completedFuture(null);
+        }
+        HboneServer s = HboneServer.builder()
+                .tls(tls)
+                .bind(cfg.inbound())
+                .transparent(cfg.inboundTransparent())
+                .eventLoopGroup(group)
+                .identitySelector(inbound)
+                .destinations(inbound)
+                .authorizer(inbound)
+                .listener(new FanOut(observer, live, tunnels))
+                .build();
+        this.server = s;
+        if (cfg.policy() != null) {
+            // ztunnel's PolicyWatcher: every policy change re-decides the open inbound tunnels.
+            policyChanges = cfg.policy().addChangeListener(set -> live.reauthorize());
+        }
+        return s.start().thenRun(() -> {
+            ownPorts.add(s.localAddress().getPort());
+            listenersReady.run();
+        });
+    }
+
+    private void awaitIdentities() {
+        Set<SpiffeId> ids = local.servedIdentities(identity);
+        if (ids.isEmpty()) {
+            return;
+        }
+        Runnable done = readiness.register("identity");
+        CompletableFuture.allOf(ids.stream().map(provider::svid).toArray(CompletableFuture[]::new)).whenComplete((x, e) -> {
+            if (e == null) {
+                done.run();
+            } else {
+                log.warn("identity not ready: {}", e.toString());
+            }
+        });
+    }
+
+    /**
+     * ztunnel's drain: readiness says {@code draining}, listeners stop accepting, GOAWAY on every HBONE
+     * connection, open tunnels get until the deadline, the rest are reset; then everything closes.
+     */
+    public CompletableFuture<Void> shutdown() {
+        readiness.register("draining");
+        Duration drain = cfg.drain();
+        log.info("draining for up to {} ms: listeners closed, GOAWAY on every HBONE connection, {} tunnels open",
+                drain.toMillis(), tunnels.open());
+        HboneServer s = server;
+        AutoCloseable changes = policyChanges;
+        if (changes != null) {
+            try {
+                changes.close();
+            } catch (Exception e) {
+                log.debug("policy change listener close failed", e);
+            }
+        }
+        listeners.stopAccepting();
+        CompletableFuture<Integer> left = tunnels.awaitIdle(drain, Duration.ofSeconds(2), group.next());
+        // The server's own deadline comes later, so that it finds the tunnels already aborted (its
+        // connections then close as soon as their last stream has gone).
+        CompletableFuture<Void> serverDrained = s == null ? CompletableFuture.completedFuture(null)
+                : s.shutdownGracefully(drain.plusSeconds(3));
+        left.thenAccept(n -> {
+            if (n == 0) {
+                log.info("drained: every tunnel finished");
+            } else {
+                log.warn("drain deadline of {} ms reached: resetting {} tunnels still open", drain.toMillis(), n);
+            }
+        });
+        return CompletableFuture.allOf(serverDrained, left).whenComplete((x, e) -> {
+            listeners.closeHttp();
+            outbound.close();
+            tls.close();
+            if (ownsProvider) {
+                provider.close();
+            }
+            group.shutdownGracefully(0, 2, TimeUnit.SECONDS);
+        });
+    }
+
+    /** The admin {@code /config_dump} JSON. */
+    public String configDump(Map<String, Object> extra) throws Exception {
+        return ConfigDump.render(registry.all(), cfg.policy(), provider, local.servedIdentities(identity), outbound.clients(),
+                tunnels.open(), ownPorts.snapshot(), readiness.pending(), extra);
+    }
+
+    /** The HBONE listener's bound address, or null before start or without inbound. */
+    public InetSocketAddress inboundAddress() {
+        HboneServer s = server;
+        return s == null ? null : s.localAddress();
+    }
+
+    public MeshTls tls() {
+        return tls;
+    }
+
+    /** The mesh's own identity, or null. */
+    public SpiffeId identity() {
+        return identity;
+    }
+
+    public Readiness readiness() {
+        return readiness;
+    }
+
+    public OwnPorts ownPorts() {
+        return ownPorts;
+    }
+
+    public Listeners listeners() {
+        return listeners;
+    }
+
+    public Outbound outbound() {
+        return outbound;
+    }
+
+    public Inbound inbound() {
+        return inbound;
+    }
+
+    public PlaintextInbound plaintext() {
+        return plaintext;
+    }
+}

@@ -1,0 +1,195 @@
+package io.zerohop.core.internal;
+
+import io.netty.channel.EventLoopGroup;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.core.Addresses;
+import io.zerohop.core.Mesh;
+import io.zerohop.core.Workload;
+import io.zerohop.hbone.HboneClient;
+import io.zerohop.hbone.HboneEvents;
+import io.zerohop.hbone.HboneStream;
+import io.zerohop.hbone.Route;
+import io.zerohop.identity.MeshTls;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import javax.net.SocketFactory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The client side of a mesh, along ztunnel's {@code src/proxy/outbound.rs}: a destination is routed
+ * ({@link #route}, and for captured connections {@link #buildRequest}, ztunnel's {@code build_request})
+ * to an HBONE tunnel, plain TCP passthrough or a refusal, then opened ({@link #open}, ztunnel's
+ * {@code proxy_to_hbone} / {@code proxy_to_tcp}). Tunnels go through one {@link HboneClient} (and
+ * pool) per source identity, created on first use and kept until {@link #close()}. Every CONNECT
+ * carries ztunnel's default headers ({@link OutboundHeaders}) under the route's own.
+ */
+public final class Outbound {
+    private static final Logger log = LoggerFactory.getLogger("io.zerohop.core.Mesh");
+
+    /** What {@link #buildRequest} decided for a captured connection (ztunnel's {@code OutboundProtocol}). */
+    public sealed interface Request {
+        /** A tunnel as {@code source} along {@code route}, whose headers already carry the defaults. */
+        record Hbone(SpiffeId source, Route route) implements Request {}
+
+        /** Plain TCP to the target: a {@code protocol: TCP} workload, or unknown with passthrough on. */
+        record Passthrough(String why) implements Request {}
+
+        /** Sent nowhere; {@code error} is what the capture listener logs. A self call is logged here too. */
+        record Refused(RuntimeException error, boolean selfCall) implements Request {}
+    }
+
+    private final MeshTls tls;
+    private final EventLoopGroup group;
+    private final LocalWorkloads local;
+    private final SpiffeId identity;
+    private final OwnPorts ownPorts;
+    private final boolean passthroughUnknown;
+    private final HboneEvents events;
+    private final TunnelObserver observer;
+    private final RateLimitedLog refusals;
+    private final int maxStreamsPerConnection;
+    private final Duration idleTimeout;
+    private final Map<SpiffeId, HboneClient> clients = new ConcurrentHashMap<>();
+
+    /**
+     * @param identity the mesh's own identity (captured sources that are no local workload use it), or null
+     * @param events   what every client reports to (metrics, access log, the drain's count)
+     */
+    public Outbound(MeshTls tls, EventLoopGroup group, LocalWorkloads local, SpiffeId identity, OwnPorts ownPorts,
+                    boolean passthroughUnknown, HboneEvents events, TunnelObserver observer, RateLimitedLog refusals,
+                    int maxStreamsPerConnection, Duration idleTimeout) {
+        this.tls = Objects.requireNonNull(tls, "tls");
+        this.group = Objects.requireNonNull(group, "group");
+        this.local = Objects.requireNonNull(local, "local");
+        this.identity = identity;
+        this.ownPorts = Objects.requireNonNull(ownPorts, "ownPorts");
+        this.passthroughUnknown = passthroughUnknown;
+        this.events = Objects.requireNonNull(events, "events");
+        this.observer = Objects.requireNonNull(observer, "observer");
+        this.refusals = Objects.requireNonNull(refusals, "refusals");
+        this.maxStreamsPerConnection = maxStreamsPerConnection;
+        this.idleTimeout = Objects.requireNonNull(idleTimeout, "idleTimeout");
+    }
+
+    /**
+     * {@code Route(registry.hboneAddress(w, ip), w.identity())} for the registry workload at
+     * {@code target}'s IP.
+     *
+     * @throws Mesh.UnknownDestinationException when the IP is unknown or its workload is {@code protocol: TCP}
+     */
+    public Route route(InetSocketAddress target) {
+        Workload w = local.registry().byAddress(target.getAddress()).orElseThrow(() -> new Mesh.UnknownDestinationException(
+                "destination " + Addresses.authority(target) + " is not a known mesh workload; its identity cannot be verified"
+                        + " (add it to the workload registry or pass an explicit Route)"));
+        if (w.protocol() != Workload.Protocol.HBONE) {
+            throw new Mesh.UnknownDestinationException("destination " + w + " (" + Addresses.authority(target)
+                    + ") is a plaintext workload, not reachable over HBONE");
+        }
+        return new Route(local.registry().hboneAddress(w, target.getAddress()), w.identity());
+    }
+
+    /**
+     * {@code route} with ztunnel's default CONNECT headers (baggage of the local workload with
+     * identity {@code source}, traceparent, and for a captured app {@code forwarded: for=}) under its own.
+     *
+     * @param client the captured app, or null when this process is the client
+     */
+    public Route withDefaultHeaders(SpiffeId source, Route route, InetSocketAddress client) {
+        return new Route(route.hboneAddress(), route.expectedIdentities(),
+                OutboundHeaders.withDefaults(route.headers(), local.baggageOf(source), client, null));
+    }
+
+    /** A tunnel to {@code target} as {@code source} along {@code route} (default headers added). */
+    public CompletableFuture<HboneStream> connect(SpiffeId source, InetSocketAddress target, Route route) {
+        return tunnel(source, target, withDefaultHeaders(source, route, null));
+    }
+
+    /** Sockets that tunnel as {@code source}; an unknown destination fails {@code createSocket}, never dialled in plaintext. */
+    public SocketFactory socketFactory(SpiffeId source) {
+        return client(source).socketFactory(t -> withDefaultHeaders(source, route(t), null));
+    }
+
+    /**
+     * ztunnel's {@code build_request} for a connection captured from {@code source} to {@code target},
+     * in order: a self call (one of the proxy's own ports on this host) is dropped; the source
+     * identity is the local workload's at the source IP, else the mesh's own, else refused; a
+     * registry workload with {@code protocol: HBONE} gets a tunnel, a {@code protocol: TCP} one plain
+     * TCP, an unknown IP plain TCP with passthrough on and a refusal without.
+     */
+    public Request buildRequest(InetSocketAddress source, InetSocketAddress target) {
+        // ztunnel's outbound drops a loopback destination on one of its own ports (proxy_to,
+        // Error::SelfCall). We also drop this host's own addresses: our capture listeners bind them,
+        // so a connection straight to the listener would otherwise be relayed to itself.
+        if (ownPorts.contains(target.getPort()) && local.hostHas(target.getAddress())) {
+            return new Request.Refused(new IllegalStateException("self call: " + Addresses.authority(target)
+                    + " is one of this proxy's own ports, dropped"), true);
+        }
+        SpiffeId src = local.at(source.getAddress()).map(Workload::identity).orElse(identity);
+        if (src == null) {
+            return new Request.Refused(new IllegalStateException("source " + Addresses.authority(source)
+                    + " is not a workload of this node and the proxy has no identity of its own"), false);
+        }
+        Route route;
+        try {
+            route = route(target);
+        } catch (Mesh.UnknownDestinationException e) {
+            Workload w = local.registry().byAddress(target.getAddress()).orElse(null);
+            if (w == null ? passthroughUnknown : w.protocol() == Workload.Protocol.TCP) {
+                return new Request.Passthrough(e.getMessage());
+            }
+            return new Request.Refused(e, false);
+        }
+        // The captured app's address travels as `Forwarded: for=` (ztunnel's build_forwarded): both
+        // access-log lines then name the app beside the proxy's socket. Policy never reads it.
+        return new Request.Hbone(src, withDefaultHeaders(src, route, source));
+    }
+
+    /** The capture listeners' opener: {@link #buildRequest}, then the tunnel or the plain TCP connection. */
+    public CompletableFuture<Relay.End> open(InetSocketAddress source, InetSocketAddress target) {
+        Request r = buildRequest(source, target);
+        if (r instanceof Request.Hbone h) {
+            return tunnel(h.source(), target, h.route()).thenApply(Relay::hbone);
+        }
+        if (r instanceof Request.Passthrough p) {
+            log.debug("passthrough {} -> {}: {}", source, target, p.why());
+            return CaptureListener.connectTcp(group, target)
+                    .thenApply(end -> observer.plain(end, "passthrough", false, source, target, null));
+        }
+        Request.Refused refused = (Request.Refused) r;
+        if (refused.selfCall()) {
+            refusals.warn("self call {} -> {} dropped: one of this proxy's own ports", Addresses.authority(source),
+                    Addresses.authority(target));
+        }
+        return CompletableFuture.failedFuture(refused.error());
+    }
+
+    /** The clients by source identity, for the admin dump (a snapshot). */
+    public Map<SpiffeId, HboneClient> clients() {
+        return Map.copyOf(clients);
+    }
+
+    /** Closes every client and its pooled connections. */
+    public void close() {
+        clients.values().forEach(HboneClient::close);
+    }
+
+    private CompletableFuture<HboneStream> tunnel(SpiffeId source, InetSocketAddress target, Route route) {
+        return client(source).connect(target, route.expectedIdentities(), route.hboneAddress(), route.headers());
+    }
+
+    private HboneClient client(SpiffeId source) {
+        return clients.computeIfAbsent(source, id -> HboneClient.builder()
+                .tls(tls)
+                .identity(id)
+                .eventLoopGroup(group)
+                .listener(events)
+                .maxStreamsPerConnection(maxStreamsPerConnection)
+                .idleTimeout(idleTimeout)
+                .build());
+    }
+}

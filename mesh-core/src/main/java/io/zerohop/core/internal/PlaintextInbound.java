@@ -1,0 +1,102 @@
+package io.zerohop.core.internal;
+
+import io.netty.channel.EventLoopGroup;
+import io.zerohop.core.Addresses;
+import io.zerohop.core.AppProtocol;
+import io.zerohop.core.Workload;
+import io.zerohop.core.internal.http.HttpEnforcement;
+import io.zerohop.policy.Decision;
+import io.zerohop.policy.MtlsMode;
+import io.zerohop.policy.PolicyEngine;
+import java.net.InetSocketAddress;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * Plaintext arriving at this node's workloads, along ztunnel's {@code src/proxy/inbound_passthrough.rs}
+ * (its port 15006). Phases, in order: a destination port of the proxy's own is a self call, dropped;
+ * the destination must be a local workload; its PeerAuthentication must allow plaintext (STRICT
+ * refuses); the policy decides with no peer identity, unless the port is decided per HTTP request;
+ * then the connection is relayed to the workload (parsed on such a port). A refusal fails the
+ * returned future and the capture listener resets the connection.
+ */
+public final class PlaintextInbound {
+    /** What {@link #admit} decided: relay to {@code workload} (parsing requests when {@code perRequest}), or refuse. */
+    public record Admission(Workload workload, boolean perRequest, RuntimeException refusal) {}
+
+    private final EventLoopGroup group;
+    private final LocalWorkloads local;
+    private final OwnPorts ownPorts;
+    private final PolicyEngine engine;
+    private final PolicyAuthorizer policy;
+    private final HttpEnforcement http;
+    private final TunnelObserver observer;
+    private final RateLimitedLog refusals;
+
+    /** @param engine null: every mode is PERMISSIVE and every connection allowed (then {@code policy} is null too) */
+    public PlaintextInbound(EventLoopGroup group, LocalWorkloads local, OwnPorts ownPorts, PolicyEngine engine,
+                            PolicyAuthorizer policy, HttpEnforcement http, TunnelObserver observer, RateLimitedLog refusals) {
+        this.group = group;
+        this.local = Objects.requireNonNull(local, "local");
+        this.ownPorts = Objects.requireNonNull(ownPorts, "ownPorts");
+        this.engine = engine;
+        this.policy = policy;
+        this.http = Objects.requireNonNull(http, "http");
+        this.observer = observer;
+        this.refusals = Objects.requireNonNull(refusals, "refusals");
+    }
+
+    /** The effective PeerAuthentication mode for plaintext arriving at {@code w}:{@code port}. */
+    public MtlsMode mtlsMode(Workload w, int port) {
+        return engine == null ? MtlsMode.PERMISSIVE : engine.mtlsMode(w.ref(), port);
+    }
+
+    /** Every phase before the relay; refusals are logged here (rate-limited). */
+    public Admission admit(InetSocketAddress source, InetSocketAddress target) {
+        // ztunnel's inbound_passthrough.rs: any destination port of its own is an illegal call.
+        if (ownPorts.contains(target.getPort())) {
+            refusals.warn("self call {} -> {} dropped: one of this proxy's own ports", Addresses.authority(source),
+                    Addresses.authority(target));
+            return refused(new IllegalStateException("self call: " + Addresses.authority(target)
+                    + " is one of this proxy's own ports, dropped"));
+        }
+        Workload w = local.at(target.getAddress()).orElse(null);
+        if (w == null) {
+            return refused(new IllegalStateException("plaintext to " + Addresses.authority(target) + ": not a workload of this node"));
+        }
+        boolean perRequest = http.enforces(w.ref(), w.appProtocol(target.getPort()), target.getPort());
+        MtlsMode mode = mtlsMode(w, target.getPort());
+        if (!mode.allowsPlaintext()) {
+            refusals.warn("plaintext {} -> {} ({}) refused: PeerAuthentication {} requires mTLS", Addresses.authority(source),
+                    Addresses.authority(target), w.identity(), mode);
+            return refused(new IllegalStateException("PeerAuthentication " + mode + " for " + w
+                    + " port " + target.getPort() + " refuses plaintext"));
+        }
+        if (policy != null && !perRequest) {
+            Decision d = policy.decidePlaintext(source, w, target);
+            if (!d.allowed()) {
+                refusals.warn("plaintext {} -> {} ({}) denied: {}", Addresses.authority(source), Addresses.authority(target),
+                        w.identity(), d.explain());
+                return refused(new IllegalStateException(d.explain()));
+            }
+        }
+        return new Admission(w, perRequest, null);
+    }
+
+    /** The capture listener's opener: {@link #admit}, then the TCP connection to the workload. */
+    public CompletableFuture<Relay.End> open(InetSocketAddress source, InetSocketAddress target) {
+        Admission a = admit(source, target);
+        if (a.refusal() != null) {
+            return CompletableFuture.failedFuture(a.refusal());
+        }
+        Workload w = a.workload();
+        AppProtocol proto = w.appProtocol(target.getPort());
+        return CaptureListener.connectTcp(group, target).thenApply(end -> a.perRequest()
+                ? http.plaintext(end, source, target, w.ref(), w.identity(), proto)
+                : observer.plain(end, "plaintext-inbound", true, source, target, w.identity()));
+    }
+
+    private static Admission refused(RuntimeException e) {
+        return new Admission(null, false, e);
+    }
+}

@@ -1,0 +1,100 @@
+package io.zerohop.core.internal;
+
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.core.Addresses;
+import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.hbone.Authorizer;
+import io.zerohop.hbone.AuthzDecision;
+import io.zerohop.hbone.AuthzRequest;
+import io.zerohop.identity.SpiffeIds;
+import io.zerohop.policy.AccessRequest;
+import io.zerohop.policy.Decision;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.WorkloadRef;
+import java.net.InetSocketAddress;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * The adapter between mesh-policy and mesh-hbone (the two do not know each other): an HBONE
+ * CONNECT's {@link AuthzRequest} becomes an {@link AccessRequest} (ztunnel's {@code rbac::Connection}:
+ * peer principal, source address and workload, destination address, port and workload) and the
+ * engine's {@link Decision} becomes {@link AuthzDecision#allow()}, or {@link AuthzDecision#deny(String)}
+ * (401, ztunnel's status for an RBAC deny) with {@link Decision#explain()} as the reason. A dry-run
+ * verdict ({@code istio.io/dry-run}) never changes the outcome; it travels in the reason.
+ *
+ * <p>Deciding a tunnel per HTTP request instead of per CONNECT is not this class's choice: see
+ * {@link Inbound}. Thread-safe; called on event loops, never blocks.
+ */
+public final class PolicyAuthorizer implements Authorizer {
+    private final PolicyEngine policy;
+    private final WorkloadRegistry registry;
+    private final RateLimitedLog refusals;
+
+    /** @param refusals where denials are logged (a peer can cause them at will, so rate-limited) */
+    public PolicyAuthorizer(PolicyEngine policy, WorkloadRegistry registry, RateLimitedLog refusals) {
+        this.policy = Objects.requireNonNull(policy, "policy");
+        this.registry = Objects.requireNonNull(registry, "registry");
+        this.refusals = Objects.requireNonNull(refusals, "refusals");
+    }
+
+    @Override
+    public AuthzDecision authorize(AuthzRequest r) {
+        Decision d = decide(r);
+        if (d.allowed()) {
+            return AuthzDecision.allow();
+        }
+        refusals.warn("denied {} -> {} ({}): {}", r.peer(), Addresses.authority(r.destination()), r.localIdentity(), d.explain());
+        return AuthzDecision.deny(d.explain());
+    }
+
+    /** The engine's L4 decision for an HBONE tunnel (also what a policy change re-decides). */
+    public Decision decide(AuthzRequest r) {
+        return policy.evaluate(accessRequest(r));
+    }
+
+    /**
+     * The L4 decision for plaintext (no peer identity) from {@code source} to the local workload
+     * {@code destination} at {@code target}.
+     */
+    public Decision decidePlaintext(InetSocketAddress source, Workload destination, InetSocketAddress target) {
+        return policy.evaluate(AccessRequest.builder()
+                .sourceAddress(source.getAddress())
+                .destinationAddress(target.getAddress())
+                .destinationPort(target.getPort())
+                .destination(destination.ref())
+                .sourceWorkload(registry.byAddress(source.getAddress()).map(Workload::ref).orElse(null))
+                .build());
+    }
+
+    /**
+     * What the engine sees for a CONNECT. The destination is the registry workload at the target
+     * address, else one known only by the identity this connection presented; the source workload is
+     * the registry's at the peer address, when there is one.
+     */
+    public AccessRequest accessRequest(AuthzRequest r) {
+        return AccessRequest.builder()
+                .sourcePrincipal(r.peer().toString())
+                .sourceAddress(r.peerAddress().getAddress())
+                .destinationAddress(r.destination().getAddress())
+                .destinationPort(r.destination().getPort())
+                .destination(destinationRef(r.destination(), r.localIdentity()))
+                .sourceWorkload(registry.byAddress(r.peerAddress().getAddress()).map(Workload::ref).orElse(null))
+                .build();
+    }
+
+    /** The registry workload at {@code dst}, else {@link #refOf} the identity that was presented. */
+    public WorkloadRef destinationRef(InetSocketAddress dst, SpiffeId localIdentity) {
+        return registry.byAddress(dst.getAddress()).map(Workload::ref).orElseGet(() -> refOf(localIdentity));
+    }
+
+    /**
+     * A workload known only by its identity: namespace and service account from the SPIFFE ID
+     * ({@code default} when absent), name = service account, no labels (so selectors never match it).
+     */
+    public static WorkloadRef refOf(SpiffeId id) {
+        String sa = SpiffeIds.serviceAccount(id).orElse("default");
+        return new WorkloadRef(SpiffeIds.namespace(id).orElse("default"), sa, sa, Map.of());
+    }
+}
