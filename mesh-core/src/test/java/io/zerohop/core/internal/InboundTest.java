@@ -1,0 +1,136 @@
+package io.zerohop.core.internal;
+
+import static io.zerohop.core.internal.PartsFixture.BACKEND;
+import static io.zerohop.core.internal.PartsFixture.BACKEND_IP;
+import static io.zerohop.core.internal.PartsFixture.FRONTEND;
+import static io.zerohop.core.internal.PartsFixture.FRONTEND_IP;
+import static io.zerohop.core.internal.PartsFixture.LEGACY;
+import static io.zerohop.core.internal.PartsFixture.REMOTE;
+import static io.zerohop.core.internal.PartsFixture.REMOTE_IP;
+import static io.zerohop.core.internal.PartsFixture.UNKNOWN_IP;
+import static io.zerohop.core.internal.PartsFixture.connect;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.hbone.AuthzDecision;
+import io.zerohop.hbone.Destination;
+import io.zerohop.hbone.StreamHandler;
+import io.zerohop.hbone.TunnelInfo;
+import java.net.InetSocketAddress;
+import java.util.Map;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The HBONE server side's phases alone, with the statuses of istio/ztunnel src/proxy/inbound.rs
+ * {@code build_inbound_request} / {@code find_inbound_upstream}: a destination not served here is
+ * 400 (BAD_REQUEST), a self call to one of the proxy's own ports 503 (SERVICE_UNAVAILABLE, after the
+ * 400 checks), an RBAC deny 401 (UNAUTHORIZED). End to end the same rules are covered by
+ * {@code MeshTest} and {@code SelfCallTest}.
+ */
+class InboundTest {
+    static final SpiffeId OWN = SpiffeId.parse("spiffe://cluster.local/ns/zerohop/sa/proxy");
+    final PartsFixture f = new PartsFixture();
+    final Inbound inbound = new Inbound(f.local, OWN, f.ownPorts, f.http, f.authorizer);
+    final InetSocketAddress backend8080 = new InetSocketAddress(BACKEND_IP, 8080);
+    final InetSocketAddress backendHttp = new InetSocketAddress(BACKEND_IP, 8081);
+
+    @Test
+    void theHandshakePresentsTheDialledLocalWorkloadElseTheOwnIdentity() {
+        assertThat(inbound.select(new InetSocketAddress(BACKEND_IP, 15008))).isEqualTo(BACKEND.identity());
+        assertThat(inbound.select(new InetSocketAddress(REMOTE_IP, 15008))).as("another node's workload").isEqualTo(OWN);
+        assertThat(inbound.select(new InetSocketAddress(UNKNOWN_IP, 15008))).isEqualTo(OWN);
+    }
+
+    @Test
+    @DisplayName("resolve: an IP outside the registry or on another node is not served (400)")
+    void notServedIs400() {
+        assertThat(refusal(new InetSocketAddress(UNKNOWN_IP, 80), OWN).status()).isEqualTo(400);
+        assertThat(refusal(new InetSocketAddress(REMOTE_IP, 80), REMOTE.identity()).status()).isEqualTo(400);
+    }
+
+    @Test
+    @DisplayName("resolve: a local workload of another identity than the one presented is 400")
+    void anotherIdentityIs400() {
+        Destination.Refused r = refusal(backend8080, FRONTEND.identity());
+        assertThat(r.status()).isEqualTo(400);
+        assertThat(r.reason()).contains(BACKEND.identity().toString()).contains(FRONTEND.identity().toString());
+    }
+
+    @Test
+    @DisplayName("resolve: one of the proxy's own ports is a self call, 503 (ztunnel illegal_ports)")
+    void ownPortsAre503() {
+        f.ownPorts.add(15020);
+        for (int port : new int[] {15008, 15006, 15001, 15080, 15020}) {
+            assertThat(refusal(new InetSocketAddress(BACKEND_IP, port), BACKEND.identity()).status()).as("port " + port).isEqualTo(503);
+        }
+        assertThat(refusal(new InetSocketAddress(FRONTEND_IP, 15008), BACKEND.identity()).status())
+                .as("the identity check comes first").isEqualTo(400);
+    }
+
+    @Test
+    void aLocalWorkloadPortIsProxiedAndDecidedAtL4() {
+        Inbound.Resolved r = inbound.resolveTarget(backend8080, BACKEND.identity());
+        assertThat(r.destination()).isEqualTo(Destination.proxy(backend8080));
+        assertThat(r.perRequest()).isFalse();
+        assertThat(inbound.authorize(connect(FRONTEND.identity(), FRONTEND_IP, backend8080, BACKEND.identity()), r).allowed()).isTrue();
+        AuthzDecision denied = inbound.authorize(connect(LEGACY, FRONTEND_IP, backend8080, BACKEND.identity()), r);
+        assertThat(denied.status()).isEqualTo(401);
+    }
+
+    @Test
+    void aServeRegistrationWinsEvenOutsideTheRegistry() {
+        StreamHandler app = (stream, tunnel) -> {};
+        InetSocketAddress dst = new InetSocketAddress(UNKNOWN_IP, 7070);
+        inbound.serve(dst, app);
+        Inbound.Resolved r = inbound.resolveTarget(dst, OWN);
+        assertThat(r.destination()).isEqualTo(Destination.embedded(app));
+        assertThat(r.perRequest()).isFalse();
+    }
+
+    @Test
+    @DisplayName("an HTTP port with HTTP rules: resolve hands its choice to authorize, which leaves the decision to each request")
+    void anHttpPortIsDecidedPerRequest() {
+        Destination d = inbound.resolve(backendHttp, BACKEND.identity(), new InetSocketAddress(BACKEND_IP, 15008));
+        assertThat(d).isInstanceOf(Destination.Embedded.class);
+        assertThat(inbound.authorize(connect(FRONTEND.identity(), FRONTEND_IP, backendHttp, BACKEND.identity())))
+                .as("after resolve chose per-request").isEqualTo(AuthzDecision.allow());
+        // Without that hand-off the same CONNECT meets the L4 verdict: the ALLOW rule names paths, so it
+        // matches nothing at L4 and the default deny applies (ztunnel rbac.rs).
+        assertThat(inbound.authorize(connect(FRONTEND.identity(), FRONTEND_IP, backendHttp, BACKEND.identity())).status())
+                .as("the hand-off is used once").isEqualTo(401);
+    }
+
+    @Test
+    void theHandOffNeverCrossesToAnotherConnect() {
+        inbound.resolve(backendHttp, BACKEND.identity(), new InetSocketAddress(BACKEND_IP, 15008));
+        inbound.resolve(backend8080, BACKEND.identity(), new InetSocketAddress(BACKEND_IP, 15008));
+        assertThat(inbound.authorize(connect(LEGACY, FRONTEND_IP, backend8080, BACKEND.identity())).status())
+                .as("a later L4 resolve clears the earlier per-request choice").isEqualTo(401);
+        inbound.resolve(backendHttp, BACKEND.identity(), new InetSocketAddress(BACKEND_IP, 15008));
+        assertThat(inbound.authorize(connect(LEGACY, FRONTEND_IP, backend8080, BACKEND.identity())).status())
+                .as("a choice for another target does not apply").isEqualTo(401);
+    }
+
+    @Test
+    void withoutAPolicyEngineEveryAuthenticatedPeerIsAllowed() {
+        Inbound open = new Inbound(f.local, OWN, f.ownPorts, f.http, null);
+        assertThat(open.authorize(connect(LEGACY, FRONTEND_IP, backend8080, BACKEND.identity()))).isEqualTo(AuthzDecision.allow());
+    }
+
+    @Test
+    void aPolicyChangeReDecidesL4TunnelsAndKeepsDeclaredHttpPortsToTheirRequests() {
+        TunnelInfo l4 = new TunnelInfo(TunnelInfo.Direction.INBOUND, BACKEND.identity(), LEGACY,
+                new InetSocketAddress(BACKEND_IP, 15008), new InetSocketAddress(FRONTEND_IP, 40000), backend8080, Map.of());
+        assertThat(inbound.reauthorize(l4).allowed()).isFalse();
+        TunnelInfo http = new TunnelInfo(TunnelInfo.Direction.INBOUND, BACKEND.identity(), LEGACY,
+                new InetSocketAddress(BACKEND_IP, 15008), new InetSocketAddress(FRONTEND_IP, 40000), backendHttp, Map.of());
+        assertThat(inbound.reauthorize(http).allowed()).as("every request there is decided on its own").isTrue();
+    }
+
+    private Destination.Refused refusal(InetSocketAddress dst, SpiffeId presented) {
+        Destination d = inbound.resolveTarget(dst, presented).destination();
+        assertThat(d).isInstanceOf(Destination.Refused.class);
+        return (Destination.Refused) d;
+    }
+}

@@ -1,0 +1,145 @@
+package io.zerohop.core.internal;
+
+import static io.zerohop.core.internal.PartsFixture.BACKEND;
+import static io.zerohop.core.internal.PartsFixture.BACKEND_IP;
+import static io.zerohop.core.internal.PartsFixture.DB_IP;
+import static io.zerohop.core.internal.PartsFixture.FRONTEND;
+import static io.zerohop.core.internal.PartsFixture.FRONTEND_IP;
+import static io.zerohop.core.internal.PartsFixture.REMOTE;
+import static io.zerohop.core.internal.PartsFixture.REMOTE_IP;
+import static io.zerohop.core.internal.PartsFixture.UNKNOWN_IP;
+import static io.zerohop.core.internal.PartsFixture.ip;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.nio.NioIoHandler;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.core.Mesh;
+import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.hbone.Route;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.identity.MeshTls;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Outbound routing alone: {@link Outbound#buildRequest} decides, without opening anything, what
+ * istio/ztunnel src/proxy/outbound.rs {@code build_request} decides (its tests
+ * {@code build_request_known_dest_{local,remote}_node_{tcp,hbone}} and {@code build_request_unknown_dest}),
+ * and drops self calls as its {@code proxy_to} does ({@code Error::SelfCall}).
+ */
+class OutboundTest {
+    static final SpiffeId OWN = SpiffeId.parse("spiffe://cluster.local/ns/zerohop/sa/proxy");
+    static InMemoryCa ca;
+    static MeshTls tls;
+    static EventLoopGroup group;
+    final PartsFixture f = new PartsFixture();
+    final InetSocketAddress app = new InetSocketAddress(FRONTEND_IP, 41000);
+
+    @BeforeAll
+    static void start() {
+        ca = InMemoryCa.create("cluster.local");
+        tls = MeshTls.builder(ca).build();
+        group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
+    }
+
+    @AfterAll
+    static void stop() {
+        group.shutdownGracefully(0, 0, java.util.concurrent.TimeUnit.SECONDS);
+        tls.close();
+        ca.close();
+    }
+
+    Outbound outbound(LocalWorkloads local, SpiffeId identity, boolean passthroughUnknown) {
+        TunnelObserver observer = new TunnelObserver(local.registry(), null, null);
+        return new Outbound(tls, group, local, identity, f.ownPorts, passthroughUnknown, observer, observer, f.refusals, 100,
+                Duration.ofMinutes(5));
+    }
+
+    @Test
+    @DisplayName("ztunnel build_request_known_dest_{local,remote}_node_hbone: HBONE to ip:port via ip:15008")
+    void anHboneWorkloadOnAnyNodeGetsATunnelToItsIpOn15008() {
+        for (String node : new String[] {"local-node", "remote-node"}) {
+            Workload w = new Workload("ns", "test-tcp", "test-tcp", Map.of(), List.of(ip("127.0.0.2")), Workload.Protocol.HBONE,
+                    node, "cluster.local");
+            LocalWorkloads local = new LocalWorkloads(WorkloadRegistry.of(List.of(w), Map.of()), "local-node");
+            Outbound.Request r = outbound(local, OWN, false).buildRequest(new InetSocketAddress(ip("127.0.0.1"), 41000),
+                    new InetSocketAddress(ip("127.0.0.2"), 80));
+            assertThat(r).as(node).isInstanceOf(Outbound.Request.Hbone.class);
+            Route route = ((Outbound.Request.Hbone) r).route();
+            assertThat(route.hboneAddress()).isEqualTo(new InetSocketAddress(ip("127.0.0.2"), 15008));
+            assertThat(route.expectedIdentities()).isEqualTo(Set.of(w.identity()));
+        }
+    }
+
+    @Test
+    @DisplayName("ztunnel build_request_known_dest_{local,remote}_node_tcp: a workload without a tunnel is plain TCP")
+    void aTcpWorkloadIsPassedThrough() {
+        assertThat(outbound(f.local, OWN, false).buildRequest(app, new InetSocketAddress(DB_IP, 5432)))
+                .isInstanceOf(Outbound.Request.Passthrough.class);
+    }
+
+    @Test
+    @DisplayName("ztunnel build_request_unknown_dest is TCP; zerohop refuses unless passthroughUnknown (README)")
+    void anUnknownDestinationIsRefusedUnlessPassthroughIsOn() {
+        InetSocketAddress unknown = new InetSocketAddress(UNKNOWN_IP, 80);
+        Outbound.Request refused = outbound(f.local, OWN, false).buildRequest(app, unknown);
+        assertThat(refused).isInstanceOf(Outbound.Request.Refused.class);
+        assertThat(((Outbound.Request.Refused) refused).error()).isInstanceOf(Mesh.UnknownDestinationException.class);
+        assertThat(outbound(f.local, OWN, true).buildRequest(app, unknown)).isInstanceOf(Outbound.Request.Passthrough.class);
+    }
+
+    @Test
+    void theTunnelIsOpenedAsTheSourceWorkloadAndNamesTheApp() {
+        Outbound.Request r = outbound(f.local, OWN, false).buildRequest(app, new InetSocketAddress(BACKEND_IP, 8080));
+        Outbound.Request.Hbone h = (Outbound.Request.Hbone) r;
+        assertThat(h.source()).isEqualTo(FRONTEND.identity());
+        assertThat(h.route().headers()).containsEntry("forwarded", "for=\"10.1.0.3:41000\"")
+                .containsKey("traceparent")
+                .hasEntrySatisfying("baggage", b -> assertThat(b).contains("k8s.deployment.name=frontend"));
+        assertThat(h.route().expectedIdentities()).isEqualTo(Set.of(BACKEND.identity()));
+    }
+
+    @Test
+    void aSourceThatIsNoLocalWorkloadUsesTheOwnIdentityOrIsRefused() {
+        InetSocketAddress remoteSource = new InetSocketAddress(REMOTE_IP, 41000);
+        InetSocketAddress dst = new InetSocketAddress(BACKEND_IP, 8080);
+        assertThat(((Outbound.Request.Hbone) outbound(f.local, OWN, false).buildRequest(remoteSource, dst)).source())
+                .as("a workload of another node is no source of ours").isEqualTo(OWN).isNotEqualTo(REMOTE.identity());
+        Outbound.Request r = outbound(f.local, null, false).buildRequest(remoteSource, dst);
+        assertThat(r).isInstanceOf(Outbound.Request.Refused.class);
+        assertThat(((Outbound.Request.Refused) r).selfCall()).isFalse();
+    }
+
+    @Test
+    @DisplayName("ztunnel proxy_to: one of the proxy's own ports on this host is a self call, dropped")
+    void aSelfCallIsDropped() {
+        Outbound o = outbound(new LocalWorkloads(f.registry, null), OWN, true);
+        Outbound.Request r = o.buildRequest(app, new InetSocketAddress(ip("127.0.0.1"), 15001));
+        assertThat(r).isInstanceOf(Outbound.Request.Refused.class);
+        assertThat(((Outbound.Request.Refused) r).selfCall()).isTrue();
+        assertThat(o.buildRequest(app, new InetSocketAddress(ip("192.0.2.1"), 15001)))
+                .as("the same port elsewhere is another host's").isInstanceOf(Outbound.Request.Passthrough.class);
+    }
+
+    @Test
+    void routeRefusesWhatTheRegistryCannotVouchFor() {
+        Outbound o = outbound(f.local, OWN, true);
+        assertThatThrownBy(() -> o.route(new InetSocketAddress(UNKNOWN_IP, 80)))
+                .isInstanceOf(Mesh.UnknownDestinationException.class).hasMessageContaining("10.9.9.9:80");
+        assertThatThrownBy(() -> o.route(new InetSocketAddress(DB_IP, 5432)))
+                .isInstanceOf(Mesh.UnknownDestinationException.class).hasMessageContaining("plaintext workload");
+        assertThat(o.route(new InetSocketAddress(REMOTE_IP, 80)).hboneAddress())
+                .as("node b's declared HBONE address").isEqualTo(new InetSocketAddress(ip("192.168.0.2"), 15008));
+    }
+}

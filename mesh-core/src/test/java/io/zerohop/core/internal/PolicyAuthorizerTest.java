@@ -1,0 +1,87 @@
+package io.zerohop.core.internal;
+
+import static io.zerohop.core.internal.PartsFixture.BACKEND;
+import static io.zerohop.core.internal.PartsFixture.BACKEND_IP;
+import static io.zerohop.core.internal.PartsFixture.FRONTEND;
+import static io.zerohop.core.internal.PartsFixture.FRONTEND_IP;
+import static io.zerohop.core.internal.PartsFixture.LEGACY;
+import static io.zerohop.core.internal.PartsFixture.UNKNOWN_IP;
+import static io.zerohop.core.internal.PartsFixture.connect;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.hbone.AuthzDecision;
+import io.zerohop.hbone.AuthzRequest;
+import io.zerohop.policy.AccessRequest;
+import io.zerohop.policy.Decision;
+import io.zerohop.policy.WorkloadRef;
+import java.net.InetSocketAddress;
+import java.util.Map;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The policy adapter alone: mesh-policy's {@link Decision} to mesh-hbone's {@link AuthzDecision}.
+ * A deny is 401 as ztunnel answers an RBAC rejection (istio/ztunnel src/proxy/inbound.rs,
+ * {@code StatusCode::UNAUTHORIZED} for the connection guard); the request carries ztunnel's
+ * {@code rbac::Connection} fields (src/rbac.rs); dry-run follows Istio's {@code istio.io/dry-run}
+ * annotation: never enforced, reported beside the decision.
+ */
+class PolicyAuthorizerTest {
+    final PartsFixture f = new PartsFixture();
+    final InetSocketAddress backend8080 = new InetSocketAddress(BACKEND_IP, 8080);
+
+    @Test
+    void anAllowedConnectIsAllowed() {
+        AuthzDecision d = f.authorizer.authorize(connect(FRONTEND.identity(), FRONTEND_IP, backend8080, BACKEND.identity()));
+        assertThat(d).isEqualTo(AuthzDecision.allow());
+    }
+
+    @Test
+    @DisplayName("a deny is 401 (ztunnel inbound.rs) with the decision's explanation as the reason")
+    void aDenyIs401WithTheExplanation() {
+        AuthzRequest r = connect(LEGACY, FRONTEND_IP, backend8080, BACKEND.identity());
+        AuthzDecision d = f.authorizer.authorize(r);
+        Decision decision = f.authorizer.decide(r);
+        assertThat(d.allowed()).isFalse();
+        assertThat(d.status()).isEqualTo(401);
+        assertThat(d.reason()).isEqualTo(decision.explain()).startsWith("DENY by prod/backend-allow");
+    }
+
+    @Test
+    @DisplayName("a dry-run DENY that matches does not deny; its would-be verdict is reported (istio.io/dry-run)")
+    void aDryRunDenyNeverDenies() {
+        AuthzRequest r = connect(FRONTEND.identity(), FRONTEND_IP, backend8080, BACKEND.identity());
+        Decision decision = f.authorizer.decide(r);
+        assertThat(decision.allowed()).isTrue();
+        assertThat(decision.dryRun()).contains("prod/deny-frontend-dry-run");
+        assertThat(f.authorizer.authorize(r).allowed()).isTrue();
+    }
+
+    @Test
+    void theAccessRequestCarriesPeerSourceWorkloadAndDestination() {
+        AccessRequest a = f.authorizer.accessRequest(connect(FRONTEND.identity(), FRONTEND_IP, backend8080, BACKEND.identity()));
+        assertThat(a.sourcePrincipal()).isEqualTo(FRONTEND.identity().toString());
+        assertThat(a.sourceAddress()).isEqualTo(FRONTEND_IP);
+        assertThat(a.sourceWorkload()).isEqualTo(FRONTEND.ref());
+        assertThat(a.destination()).isEqualTo(BACKEND.ref());
+        assertThat(a.destinationAddress()).isEqualTo(BACKEND_IP);
+        assertThat(a.destinationPort()).isEqualTo(8080);
+    }
+
+    @Test
+    void aDestinationOutsideTheRegistryIsKnownByThePresentedIdentityOnly() {
+        SpiffeId cart = SpiffeId.parse("spiffe://cluster.local/ns/shop/sa/cart");
+        AccessRequest a = f.authorizer.accessRequest(connect(LEGACY, UNKNOWN_IP, new InetSocketAddress(UNKNOWN_IP, 80), cart));
+        assertThat(a.destination()).isEqualTo(new WorkloadRef("shop", "cart", "cart", Map.of()));
+        assertThat(a.sourceWorkload()).as("the peer address is no registry workload").isNull();
+        assertThat(PolicyAuthorizer.refOf(SpiffeId.parse("spiffe://example.org/some/path")))
+                .as("no ns/sa segments").isEqualTo(new WorkloadRef("default", "default", "default", Map.of()));
+    }
+
+    @Test
+    void plaintextHasNoPrincipalSoPrincipalRulesDoNotMatch() {
+        Decision d = f.authorizer.decidePlaintext(new InetSocketAddress(FRONTEND_IP, 40000), BACKEND, backend8080);
+        assertThat(d.allowed()).as("the ALLOW rule names a principal").isFalse();
+    }
+}
