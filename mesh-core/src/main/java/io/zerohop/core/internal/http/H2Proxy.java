@@ -225,7 +225,7 @@ final class H2Proxy {
             } else {
                 status = 403;
                 respond(new DefaultHttp2Headers().status("403").set("content-type", "text/plain")
-                        .setInt("content-length", Http1Filter.DENIED.length), "RBAC: access denied", false);
+                        .setInt("content-length", LocalReplies.DENIED.length), "RBAC: access denied", false);
             }
             // A request body still coming is read and dropped (its flow-control credit returned as it
             // is read); no RST_STREAM: Node's client drops a response whose stream is reset.

@@ -1,29 +1,22 @@
 package io.zerohop.core.internal.http;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
-import io.netty.handler.codec.TooLongFrameException;
-import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
-import io.netty.handler.codec.http.TooLongHttpHeaderException;
 import io.netty.util.ReferenceCountUtil;
 import io.zerohop.hbone.HboneStream;
 import io.zerohop.policy.Decision;
@@ -45,7 +38,6 @@ import org.slf4j.LoggerFactory;
  */
 final class Http1Filter extends ChannelDuplexHandler {
     private static final Logger log = LoggerFactory.getLogger(Http1Filter.class);
-    static final byte[] DENIED = "RBAC: access denied".getBytes(StandardCharsets.US_ASCII);
     private static final Object INPUT_END = new Object();
 
     /** Decides one request; never null. */
@@ -60,7 +52,7 @@ final class Http1Filter extends ChannelDuplexHandler {
     private final ArrayDeque<Object> queue = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
     private Upstream upstream;
-    private Exchange active;
+    private Http1Exchange active;
     private boolean pumping;
     private boolean closing;
     private boolean inputEnded;
@@ -68,29 +60,6 @@ final class Http1Filter extends ChannelDuplexHandler {
     private boolean opaque;
     private boolean pausedForQueue;
     private boolean closeOnInputEnd;
-
-    private static final class Exchange {
-        final HttpRequest request;
-        final long start = System.nanoTime();
-        final String method;
-        final String path;
-        Decision decision;
-        boolean allowed;
-        boolean requestDone;
-        boolean responseDone;
-        boolean interim;
-        boolean closeAfter;
-        boolean upgrade;
-        int status;
-        long requestBytes;
-        long responseBytes;
-
-        Exchange(HttpRequest request) {
-            this.request = request;
-            this.method = request.method().name();
-            this.path = request.uri();
-        }
-    }
 
     Http1Filter(Conn conn, Authorizer authorizer, HttpObserver observer, Function<Http1Filter, Upstream> upstreamFactory) {
         this.conn = conn;
@@ -193,7 +162,7 @@ final class Http1Filter extends ChannelDuplexHandler {
         try {
             while (!closing) {
                 if (active != null && active.requestDone && active.responseDone) {
-                    Exchange done = active;
+                    Http1Exchange done = active;
                     active = null;
                     finish(done, null);
                     if (done.closeAfter || upstreamEnded) {
@@ -242,10 +211,10 @@ final class Http1Filter extends ChannelDuplexHandler {
             }
             if (req.decoderResult().isFailure()) {
                 ReferenceCountUtil.release(m);
-                protocolError(statusFor(req.decoderResult().cause()), String.valueOf(req.decoderResult().cause()));
+                protocolError(LocalReplies.statusFor(req.decoderResult().cause()), String.valueOf(req.decoderResult().cause()));
                 return;
             }
-            String badTarget = toOriginForm(req);
+            String badTarget = RequestTarget.toOriginForm(req);
             if (badTarget != null) {
                 ReferenceCountUtil.release(m);
                 protocolError(HttpResponseStatus.BAD_REQUEST, badTarget);
@@ -260,7 +229,7 @@ final class Http1Filter extends ChannelDuplexHandler {
         if (m instanceof HttpContent c) {
             if (c.decoderResult().isFailure()) {
                 c.release();
-                protocolError(statusFor(c.decoderResult().cause()), String.valueOf(c.decoderResult().cause()));
+                protocolError(LocalReplies.statusFor(c.decoderResult().cause()), String.valueOf(c.decoderResult().cause()));
                 return;
             }
             content(c);
@@ -269,54 +238,8 @@ final class Http1Filter extends ChannelDuplexHandler {
         ReferenceCountUtil.release(m);
     }
 
-    /**
-     * Puts the request target in origin-form before anything decides on it, as Envoy's HTTP/1 codec
-     * does before its filters (RFC 9112 section 3.2): an absolute-form target
-     * ({@code GET http://b/admin}) becomes {@code /admin} with {@code Host} taken from its authority
-     * (section 3.2.2), so the path RBAC matches is the path the application serves. OPTIONS
-     * {@code *} stays. Anything else (authority-form, {@code GET admin}) is refused.
-     *
-     * @return null when the target is acceptable (now in origin-form), else why it is not
-     */
-    static String toOriginForm(HttpRequest req) {
-        String uri = req.uri();
-        if (uri.startsWith("/")) {
-            return null;
-        }
-        if (uri.equals("*") && req.method() == io.netty.handler.codec.http.HttpMethod.OPTIONS) {
-            return null;
-        }
-        int scheme = uri.indexOf("://");
-        String s = scheme > 0 ? uri.substring(0, scheme).toLowerCase(java.util.Locale.ROOT) : "";
-        if (!s.equals("http") && !s.equals("https")) {
-            return "request target \"" + uri + "\" is neither origin-form nor absolute-form";
-        }
-        String rest = uri.substring(scheme + 3);
-        int slash = indexOfAny(rest, "/?#");
-        String authority = slash < 0 ? rest : rest.substring(0, slash);
-        if (authority.isEmpty() || authority.contains("@")) {
-            return "request target \"" + uri + "\" has no usable authority";
-        }
-        String path = slash < 0 ? "/" : rest.substring(slash);
-        if (!path.startsWith("/")) {
-            path = "/" + path;
-        }
-        req.setUri(path);
-        req.headers().set(HttpHeaderNames.HOST, authority);
-        return null;
-    }
-
-    private static int indexOfAny(String s, String chars) {
-        for (int i = 0; i < s.length(); i++) {
-            if (chars.indexOf(s.charAt(i)) >= 0) {
-                return i;
-            }
-        }
-        return -1;
-    }
-
     private void start(HttpRequest req) {
-        Exchange x = new Exchange(req);
+        Http1Exchange x = new Http1Exchange(req);
         active = x;
         Decision d;
         try {
@@ -348,13 +271,13 @@ final class Http1Filter extends ChannelDuplexHandler {
         }
         x.status = 403;
         x.responseDone = true;
-        FullHttpResponse r = local(HttpResponseStatus.FORBIDDEN, DENIED, x.closeAfter);
-        x.responseBytes = DENIED.length;
+        FullHttpResponse r = LocalReplies.local(HttpResponseStatus.FORBIDDEN, LocalReplies.DENIED, x.closeAfter);
+        x.responseBytes = LocalReplies.DENIED.length;
         ctx.writeAndFlush(r);
     }
 
     private void content(HttpContent c) {
-        Exchange x = active;
+        Http1Exchange x = active;
         if (x == null) {
             c.release();
             return;
@@ -388,7 +311,7 @@ final class Http1Filter extends ChannelDuplexHandler {
 
     /** A response object from the application; ownership passes. */
     void onResponse(Object msg) {
-        Exchange x = active;
+        Http1Exchange x = active;
         if (opaque) {
             // After a 101 only bytes pass; an object the removed codec still emitted carries at most bytes.
             if (msg instanceof ByteBuf) {
@@ -414,27 +337,14 @@ final class Http1Filter extends ChannelDuplexHandler {
             abort("malformed response from the application: " + o.decoderResult().cause());
             return;
         }
-        if (msg instanceof HttpResponse r) {
-            int code = r.status().code();
-            if (r.status().codeClass() == HttpStatusClass.INFORMATIONAL && code != 101) {
-                x.interim = true;
-            } else {
-                x.status = code;
-                if (!HttpUtil.isKeepAlive(r)) {
-                    x.closeAfter = true;
-                }
-                if (code != 101) {
-                    x.upgrade = false;
-                } else if (x.upgrade) {
-                    // Switched: what follows is not HTTP, whatever the client codec thinks of the body.
-                    ctx.write(msg);
-                    ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
-                    x.responseDone = true;
-                    x.requestDone = true;
-                    pump();
-                    return;
-                }
-            }
+        if (msg instanceof HttpResponse r && x.responseHead(r)) {
+            // Switched: what follows is not HTTP, whatever the client codec thinks of the body.
+            ctx.write(msg);
+            ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
+            x.responseDone = true;
+            x.requestDone = true;
+            pump();
+            return;
         }
         if (msg instanceof HttpContent c) {
             x.responseBytes += c.content().readableBytes();
@@ -486,8 +396,7 @@ final class Http1Filter extends ChannelDuplexHandler {
                 active.closeAfter = true;
                 active.responseDone = true;
                 active.requestDone = true;
-                ctx.writeAndFlush(local(HttpResponseStatus.SERVICE_UNAVAILABLE,
-                        "upstream connect error or disconnect/reset before headers".getBytes(StandardCharsets.US_ASCII), true));
+                ctx.writeAndFlush(LocalReplies.local(HttpResponseStatus.SERVICE_UNAVAILABLE, LocalReplies.UPSTREAM_RESET, true));
                 pump();
                 return;
             }
@@ -530,7 +439,7 @@ final class Http1Filter extends ChannelDuplexHandler {
 
     private void protocolError(HttpResponseStatus status, String why) {
         log.debug("HTTP protocol error from {} to {}: {}", conn.source(), conn.destination(), why);
-        Exchange x = active;
+        Http1Exchange x = active;
         if (x != null && x.status != 0) {
             // A response (the application's, or our 403) already started: nothing more can be said in-band.
             if (x.allowed) {
@@ -540,8 +449,7 @@ final class Http1Filter extends ChannelDuplexHandler {
             }
             return;
         }
-        Exchange bad = x != null ? x : new Exchange(new io.netty.handler.codec.http.DefaultHttpRequest(
-                HttpVersion.HTTP_1_1, io.netty.handler.codec.http.HttpMethod.valueOf("-"), "-"));
+        Http1Exchange bad = x != null ? x : Http1Exchange.unparsed();
         active = null;
         closing = true;
         if (x != null && x.allowed) {
@@ -552,22 +460,8 @@ final class Http1Filter extends ChannelDuplexHandler {
         byte[] body = status.reasonPhrase().getBytes(StandardCharsets.US_ASCII);
         bad.responseBytes = body.length;
         finish(bad, why);
-        ctx.writeAndFlush(local(status, body, true));
+        ctx.writeAndFlush(LocalReplies.local(status, body, true));
         closeGracefully();
-    }
-
-    static HttpResponseStatus statusFor(Throwable cause) {
-        if (cause instanceof TooLongHttpHeaderException) {
-            return HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE;
-        }
-        if (cause instanceof TooLongFrameException) {
-            return HttpResponseStatus.REQUEST_URI_TOO_LONG;
-        }
-        String m = String.valueOf(cause.getMessage());
-        if (m.contains("final transfer coding") || m.contains("chunked must be the last")) {
-            return HttpResponseStatus.NOT_IMPLEMENTED;
-        }
-        return HttpResponseStatus.BAD_REQUEST;
     }
 
     /**
@@ -595,7 +489,7 @@ final class Http1Filter extends ChannelDuplexHandler {
     private void abort(String why) {
         log.debug("HTTP connection {} -> {} aborted: {}", conn.source(), conn.destination(), why);
         if (active != null) {
-            Exchange x = active;
+            Http1Exchange x = active;
             active = null;
             finish(x, why);
         }
@@ -631,19 +525,10 @@ final class Http1Filter extends ChannelDuplexHandler {
         }
     }
 
-    private void finish(Exchange x, String error) {
+    private void finish(Http1Exchange x, String error) {
         observer.request(new HttpObserver.RequestLog(conn, x.method, x.path, x.status, System.nanoTime() - x.start,
                 x.decision, x.requestBytes, x.responseBytes, x.request.protocolVersion().text(), ""));
     }
 
-    static FullHttpResponse local(HttpResponseStatus status, byte[] body, boolean close) {
-        FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.wrappedBuffer(body));
-        r.headers().set(HttpHeaderNames.CONTENT_LENGTH, body.length)
-                .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.TEXT_PLAIN);
-        if (close) {
-            r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-        }
-        return r;
-    }
 
 }

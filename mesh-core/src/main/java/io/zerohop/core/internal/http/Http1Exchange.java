@@ -1,0 +1,67 @@
+package io.zerohop.core.internal.http;
+
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpStatusClass;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.HttpVersion;
+import io.zerohop.policy.Decision;
+
+/**
+ * One request and its response on an HTTP/1 connection, as {@link Http1Filter} tracks it: the
+ * decision, whether each side has ended, how the connection continues afterwards (close, upgrade)
+ * and what the access log and metrics report. Event-loop confined.
+ */
+final class Http1Exchange {
+    final HttpRequest request;
+    final long start = System.nanoTime();
+    final String method;
+    final String path;
+    Decision decision;
+    boolean allowed;
+    boolean requestDone;
+    boolean responseDone;
+    /** A 1xx other than 101 was forwarded; its end is not the response's end. */
+    boolean interim;
+    boolean closeAfter;
+    /** The request asked to upgrade; cleared by any final status but 101. */
+    boolean upgrade;
+    int status;
+    long requestBytes;
+    long responseBytes;
+
+    Http1Exchange(HttpRequest request) {
+        this.request = request;
+        this.method = request.method().name();
+        this.path = request.uri();
+    }
+
+    /** Stands for a request the decoder could not even frame, for its log line. */
+    static Http1Exchange unparsed() {
+        return new Http1Exchange(new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.valueOf("-"), "-"));
+    }
+
+    /**
+     * Notes the application's response head.
+     *
+     * @return true when it switches protocols: a 101 answering a request that asked to upgrade
+     */
+    boolean responseHead(HttpResponse r) {
+        int code = r.status().code();
+        if (r.status().codeClass() == HttpStatusClass.INFORMATIONAL && code != 101) {
+            interim = true;
+            return false;
+        }
+        status = code;
+        if (!HttpUtil.isKeepAlive(r)) {
+            closeAfter = true;
+        }
+        if (code != 101) {
+            upgrade = false;
+            return false;
+        }
+        return upgrade;
+    }
+}

@@ -1,0 +1,51 @@
+package io.zerohop.core.internal.http;
+
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.TooLongFrameException;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * What the L7 filters answer themselves, in Envoy's words and statuses: the RBAC filter's
+ * {@code 403 RBAC: access denied} (envoyproxy/envoy source/extensions/filters/http/rbac/rbac_filter.cc),
+ * the router's 503 when the upstream ends before its response head, and the HTTP/1 codec's
+ * rejections (431 headers too large, 414 request line too long, 501 unknown transfer coding, else 400).
+ */
+final class LocalReplies {
+    static final byte[] DENIED = "RBAC: access denied".getBytes(StandardCharsets.US_ASCII);
+    static final byte[] UPSTREAM_RESET = "upstream connect error or disconnect/reset before headers".getBytes(StandardCharsets.US_ASCII);
+
+    private LocalReplies() {}
+
+    /** A {@code text/plain} response with {@code body}; {@code Connection: close} when {@code close}. */
+    static FullHttpResponse local(HttpResponseStatus status, byte[] body, boolean close) {
+        FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.wrappedBuffer(body));
+        r.headers().set(HttpHeaderNames.CONTENT_LENGTH, body.length)
+                .set(HttpHeaderNames.CONTENT_TYPE, HttpHeaderValues.TEXT_PLAIN);
+        if (close) {
+            r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        }
+        return r;
+    }
+
+    /** The status for a request the decoder rejected with {@code cause}. */
+    static HttpResponseStatus statusFor(Throwable cause) {
+        if (cause instanceof TooLongHttpHeaderException) {
+            return HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE;
+        }
+        if (cause instanceof TooLongFrameException) {
+            return HttpResponseStatus.REQUEST_URI_TOO_LONG;
+        }
+        String m = String.valueOf(cause.getMessage());
+        if (m.contains("final transfer coding") || m.contains("chunked must be the last")) {
+            return HttpResponseStatus.NOT_IMPLEMENTED;
+        }
+        return HttpResponseStatus.BAD_REQUEST;
+    }
+}

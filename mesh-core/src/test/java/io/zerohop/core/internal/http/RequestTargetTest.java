@@ -1,0 +1,68 @@
+package io.zerohop.core.internal.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The request-target forms of RFC 9112 section 3.2, with its own examples, reduced to origin-form
+ * before RBAC sees them (as Envoy's HTTP/1 codec does); and the codec's rejection statuses.
+ */
+class RequestTargetTest {
+    static HttpRequest get(HttpMethod method, String target) {
+        HttpRequest r = new DefaultHttpRequest(HttpVersion.HTTP_1_1, method, target);
+        r.headers().set(HttpHeaderNames.HOST, "original");
+        return r;
+    }
+
+    @Test
+    @DisplayName("RFC 9112 3.2.1 origin-form stays as it is")
+    void originFormStays() {
+        HttpRequest r = get(HttpMethod.GET, "/where?q=now");
+        assertThat(RequestTarget.toOriginForm(r)).isNull();
+        assertThat(r.uri()).isEqualTo("/where?q=now");
+        assertThat(r.headers().get(HttpHeaderNames.HOST)).isEqualTo("original");
+    }
+
+    @Test
+    @DisplayName("RFC 9112 3.2.2 absolute-form: path from the target, Host from its authority")
+    void absoluteFormBecomesOriginForm() {
+        HttpRequest r = get(HttpMethod.GET, "http://www.example.org/pub/WWW/TheProject.html");
+        assertThat(RequestTarget.toOriginForm(r)).isNull();
+        assertThat(r.uri()).isEqualTo("/pub/WWW/TheProject.html");
+        assertThat(r.headers().get(HttpHeaderNames.HOST)).isEqualTo("www.example.org");
+        HttpRequest empty = get(HttpMethod.GET, "HTTP://www.example.org:8080?x=1");
+        assertThat(RequestTarget.toOriginForm(empty)).isNull();
+        assertThat(empty.uri()).as("an empty path is sent as /").isEqualTo("/?x=1");
+        assertThat(empty.headers().get(HttpHeaderNames.HOST)).isEqualTo("www.example.org:8080");
+    }
+
+    @Test
+    @DisplayName("RFC 9112 3.2.4 asterisk-form only for OPTIONS; 3.2.3 authority-form and bare words are refused")
+    void otherFormsAreRefused() {
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.OPTIONS, "*"))).isNull();
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.GET, "*"))).isNotNull();
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.GET, "www.example.com:80"))).isNotNull();
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.GET, "admin"))).isNotNull();
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.GET, "http://user@evil/admin"))).contains("no usable authority");
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.GET, "ftp://b/admin"))).isNotNull();
+    }
+
+    @Test
+    void decoderRejectionsGetEnvoysStatuses() {
+        assertThat(LocalReplies.statusFor(new TooLongHttpHeaderException("big"))).isEqualTo(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE);
+        assertThat(LocalReplies.statusFor(new io.netty.handler.codec.http.TooLongHttpLineException("long")))
+                .isEqualTo(HttpResponseStatus.REQUEST_URI_TOO_LONG);
+        assertThat(LocalReplies.statusFor(new IllegalArgumentException("gzip is not the final transfer coding")))
+                .isEqualTo(HttpResponseStatus.NOT_IMPLEMENTED);
+        assertThat(LocalReplies.statusFor(new IllegalArgumentException("bad"))).isEqualTo(HttpResponseStatus.BAD_REQUEST);
+    }
+}
