@@ -43,16 +43,12 @@ import javax.net.SocketFactory;
  * callbacks.
  */
 public final class Mesh implements AutoCloseable {
+    private final MeshConfig cfg;
     private final MeshRuntime runtime;
-    private final PolicyEngine policy;
-    private final WorkloadRegistry registry;
-    private final Duration drain;
 
     private Mesh(MeshConfig cfg) {
+        this.cfg = cfg;
         this.runtime = new MeshRuntime(cfg);
-        this.policy = cfg.policy();
-        this.registry = cfg.registry();
-        this.drain = cfg.drain();
     }
 
     public static Builder builder() {
@@ -109,11 +105,11 @@ public final class Mesh implements AutoCloseable {
     }
 
     public WorkloadRegistry workloads() {
-        return registry;
+        return cfg.registry();
     }
 
     public Optional<PolicyEngine> policy() {
-        return Optional.ofNullable(policy);
+        return Optional.ofNullable(cfg.policy());
     }
 
     public MeshTls tls() {
@@ -133,7 +129,7 @@ public final class Mesh implements AutoCloseable {
      * @throws IllegalStateException when this mesh has no identity of its own
      */
     public CompletableFuture<HboneStream> connect(InetSocketAddress target) {
-        return connect(requireIdentity(), target);
+        return connect(runtime.requireIdentity(), target);
     }
 
     /**
@@ -143,13 +139,7 @@ public final class Mesh implements AutoCloseable {
      * does not open.
      */
     public CompletableFuture<HboneStream> connect(SpiffeId source, InetSocketAddress target) {
-        Route route;
-        try {
-            route = route(target);
-        } catch (RuntimeException e) {
-            return CompletableFuture.failedFuture(e);
-        }
-        return connect(source, target, route);
+        return runtime.outbound().connect(Objects.requireNonNull(source, "source"), target);
     }
 
     /**
@@ -173,7 +163,7 @@ public final class Mesh implements AutoCloseable {
 
     /** Sockets that tunnel through HBONE: hand it to OkHttp, Apache HttpClient, JDBC drivers... */
     public SocketFactory socketFactory() {
-        return socketFactory(requireIdentity());
+        return socketFactory(runtime.requireIdentity());
     }
 
     /**
@@ -182,15 +172,6 @@ public final class Mesh implements AutoCloseable {
      */
     public SocketFactory socketFactory(SpiffeId source) {
         return runtime.outbound().socketFactory(Objects.requireNonNull(source, "source"));
-    }
-
-    private SpiffeId requireIdentity() {
-        SpiffeId identity = runtime.identity();
-        if (identity == null) {
-            throw new IllegalStateException("this mesh has no default identity: pass a source identity, "
-                    + "or configure Mesh.builder().identity(...) or a single-workload identity provider");
-        }
-        return identity;
     }
 
     // ---- node proxy: capture listeners ----
@@ -265,7 +246,7 @@ public final class Mesh implements AutoCloseable {
     /** {@link #shutdown()} and wait for it, at most the drain plus 8 s; never throws. */
     @Override
     public void close() {
-        shutdown().orTimeout(drain.toMillis() + 8_000, TimeUnit.MILLISECONDS).exceptionally(e -> null).join();
+        shutdown().orTimeout(cfg.drain().toMillis() + 8_000, TimeUnit.MILLISECONDS).exceptionally(e -> null).join();
     }
 
     /** The destination is not in the registry (or not in the mesh), so its identity is unknown. */

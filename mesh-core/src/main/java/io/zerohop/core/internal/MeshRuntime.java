@@ -194,6 +194,15 @@ public final class MeshRuntime {
         return identity;
     }
 
+    /** @throws IllegalStateException when this mesh has no identity of its own */
+    public SpiffeId requireIdentity() {
+        if (identity == null) {
+            throw new IllegalStateException("this mesh has no default identity: pass a source identity, "
+                    + "or configure Mesh.builder().identity(...) or a single-workload identity provider");
+        }
+        return identity;
+    }
+
     public Readiness readiness() {
         return readiness;
     }

@@ -104,6 +104,17 @@ public final class Outbound {
                 OutboundHeaders.withDefaults(route.headers(), local.baggageOf(source), client, null));
     }
 
+    /** A tunnel to the registry workload at {@code target}; fails with {@link #route}'s exception when it throws. */
+    public CompletableFuture<HboneStream> connect(SpiffeId source, InetSocketAddress target) {
+        Route route;
+        try {
+            route = route(target);
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+        return connect(source, target, route);
+    }
+
     /** A tunnel to {@code target} as {@code source} along {@code route} (default headers added). */
     public CompletableFuture<HboneStream> connect(SpiffeId source, InetSocketAddress target, Route route) {
         return tunnel(source, target, withDefaultHeaders(source, route, null));
