@@ -37,7 +37,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p><b>The one thread-local.</b> mesh-hbone's API passes the resolve phase's result to the
  * server, not to the {@link Authorizer}: {@link AuthzRequest} carries no {@link Destination}. So the
  * {@link Resolved} value is handed from {@link #resolve} to {@link #authorize(AuthzRequest)} in
- * {@link #handOff}; the server calls both synchronously, in that order, on the connection's event
+ * {@code handOff}; the server calls both synchronously, in that order, on the connection's event
  * loop, for one stream at a time. Recomputing the choice in the authorizer instead would race a
  * policy change between the two calls and could admit a raw tunnel unchecked. Gone once hbone's
  * authorizer receives the resolved destination.
