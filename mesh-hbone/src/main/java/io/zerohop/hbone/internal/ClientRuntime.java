@@ -279,7 +279,8 @@ public final class ClientRuntime {
                             });
                             SslHandler ssl = sslCtx.newHandler(ch.alloc(), hbone.getHostString(), hbone.getPort());
                             ssl.setHandshakeTimeoutMillis(cfg.handshakeTimeout().toMillis());
-                            ch.pipeline().addLast("tls", ssl).addLast("hbone-conn", new ConnHandler(ssl));
+                            ConnHandler conn = new ConnHandler(ssl);
+                            ch.pipeline().addLast("tls", ssl).addLast("hbone-conn", conn).addLast("hbone-hold", conn.hold);
                         }
                     });
             b.connect(hbone).addListener((ChannelFuture f) -> {
@@ -291,8 +292,10 @@ public final class ClientRuntime {
             });
         }
 
-        final class ConnHandler extends HandshakeHold {
+        final class ConnHandler extends ChannelInboundHandlerAdapter {
             private final SslHandler ssl;
+            /** Frames that ride in with the TLS Finished wait here for the h2 codec. */
+            final Hold hold = new Hold();
 
             ConnHandler(SslHandler ssl) {
                 this.ssl = ssl;
@@ -339,7 +342,7 @@ public final class ClientRuntime {
                                 remove(PooledConnection.this);
                             }))
                             .addLast("hbone-settings", new SettingsWatcher());
-                    release(ctx);
+                    hold.release();
                     int window = h2.connectionWindowFor(cfg.maxStreamsPerConnection());
                     if (window > 65_535) {
                         ctx.channel().writeAndFlush(new DefaultHttp2WindowUpdateFrame(window - 65_535));
@@ -425,7 +428,7 @@ public final class ClientRuntime {
                         protected void initChannel(Http2StreamChannel ch) {
                             ch.config().setAutoRead(false);
                             ch.config().setWriteBufferWaterMark(ServerRuntime.STREAM_WATERMARK);
-                            ch.pipeline().addLast("hbone", s.codec);
+                            ch.pipeline().addLast(HbonePipeline.TUNNEL, s.codec);
                         }
                     })
                     .open().addListener(f -> {

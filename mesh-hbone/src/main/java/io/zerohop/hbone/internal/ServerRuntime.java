@@ -184,7 +184,7 @@ public final class ServerRuntime {
             SslHandler ssl = sslCtx.newHandler(ch.alloc());
             ssl.setHandshakeTimeoutMillis(cfg.handshakeTimeout().toMillis());
             Connection conn = new Connection(ch, ssl, id, local, peer);
-            ch.pipeline().addLast("tls", ssl).addLast("hbone-conn", conn);
+            ch.pipeline().addLast("tls", ssl).addLast("hbone-conn", conn).addLast("hbone-hold", conn.hold);
             ch.config().setAutoRead(true);
         }));
     }
@@ -229,7 +229,9 @@ public final class ServerRuntime {
     }
 
     /** One accepted HBONE connection (parent channel). */
-    final class Connection extends HandshakeHold {
+    final class Connection extends ChannelInboundHandlerAdapter {
+        /** Frames that ride in with the TLS Finished wait here for the h2 codec. */
+        final Hold hold = new Hold();
         final Channel channel;
         final SslHandler ssl;
         final SpiffeId localId;
@@ -318,7 +320,7 @@ public final class ServerRuntime {
                         channel.close();
                     }
                 }, cfg.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
-                release(ctx);
+                hold.release();
                 int window = h2.connectionWindowFor(cfg.maxConcurrentStreams());
                 if (window > 65_535) {
                     channel.writeAndFlush(new DefaultHttp2WindowUpdateFrame(window - 65_535));
@@ -453,7 +455,7 @@ public final class ServerRuntime {
             ch.config().setWriteBufferWaterMark(STREAM_WATERMARK);
             conn.streamOpened();
             InboundStream s = new InboundStream(conn, ch);
-            ch.pipeline().addLast("hbone", s.codec);
+            ch.pipeline().addLast(HbonePipeline.TUNNEL, s.codec);
         }
     }
 

@@ -44,8 +44,8 @@ public final class Streams {
         if (codec.inputEnded()) {
             return;
         }
-        if (ch.pipeline().get("hbone-discard") == null) {
-            ch.pipeline().addAfter("hbone", "hbone-discard", new Discard());
+        if (ch.pipeline().get(HbonePipeline.DISCARD) == null) {
+            ch.pipeline().addAfter(HbonePipeline.TUNNEL, HbonePipeline.DISCARD, new Discard());
         }
         ch.config().setAutoRead(true);
         ch.read();

@@ -49,7 +49,7 @@ class TunnelCodecTest {
     private EmbeddedChannel stream() {
         EmbeddedChannel ch = new EmbeddedChannel();
         ch.config().setAutoRead(false);
-        ch.pipeline().addLast("hbone", codec);
+        ch.pipeline().addLast(HbonePipeline.TUNNEL, codec);
         return ch;
     }
 
