@@ -32,6 +32,7 @@ import io.netty.util.ReferenceCountUtil;
 import io.zerohop.core.Addresses;
 import io.zerohop.core.Capture;
 import io.zerohop.hbone.HboneRefusedException;
+import io.zerohop.hbone.internal.Relay;
 import io.zerohop.hbone.internal.Transports;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;

@@ -602,7 +602,8 @@ public final class ServerRuntime {
                     return;
                 }
                 accept200();
-                Splice.join(ch, codec, tcp, budgets, conn.share);
+                codec.open();
+                Relay.join(Relay.tunnel(ch, new TunnelBudget(budgets, conn.share)), Relay.tcp(tcp));
         }
 
         private void embed(StreamHandler handler) {
