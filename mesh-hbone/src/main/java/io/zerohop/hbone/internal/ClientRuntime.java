@@ -12,18 +12,14 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
-import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2GoAwayFrame;
 import io.netty.handler.codec.http2.Http2Headers;
-import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2SettingsFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
-import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
-import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.spiffe.spiffeid.SpiffeId;
@@ -32,7 +28,6 @@ import io.zerohop.hbone.HboneSocket;
 import io.zerohop.hbone.HboneStream;
 import io.zerohop.hbone.TunnelInfo;
 import io.zerohop.hbone.TunnelResult;
-import io.zerohop.identity.MeshTls;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
@@ -255,7 +250,7 @@ public final class ClientRuntime {
                     .channel(Transports.socketChannel(group))
                     .option(ChannelOption.TCP_NODELAY, true)
                     .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, cfg.connectTimeout().toMillis()))
-                    .option(ChannelOption.WRITE_BUFFER_WATER_MARK, ServerRuntime.CONNECTION_WATERMARK)
+                    .option(ChannelOption.WRITE_BUFFER_WATER_MARK, HbonePipeline.CONNECTION_WATERMARK)
                     .handler(new ChannelInitializer<SocketChannel>() {
                         @Override
                         protected void initChannel(SocketChannel ch) {
@@ -279,8 +274,7 @@ public final class ClientRuntime {
                             });
                             SslHandler ssl = sslCtx.newHandler(ch.alloc(), hbone.getHostString(), hbone.getPort());
                             ssl.setHandshakeTimeoutMillis(cfg.handshakeTimeout().toMillis());
-                            ConnHandler conn = new ConnHandler(ssl);
-                            ch.pipeline().addLast("tls", ssl).addLast("hbone-conn", conn).addLast("hbone-hold", conn.hold);
+                            HbonePipeline.connection(ch, ssl, new ConnHandler(ssl));
                         }
                     });
             b.connect(hbone).addListener((ChannelFuture f) -> {
@@ -292,75 +286,64 @@ public final class ClientRuntime {
             });
         }
 
-        final class ConnHandler extends ChannelInboundHandlerAdapter {
-            private final SslHandler ssl;
-            /** Frames that ride in with the TLS Finished wait here for the h2 codec. */
-            final Hold hold = new Hold();
-
+        final class ConnHandler extends Negotiator {
             ConnHandler(SslHandler ssl) {
-                this.ssl = ssl;
+                super(ssl);
             }
 
             @Override
-            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
-                if (evt instanceof SslHandshakeCompletionEvent hs) {
-                    if (!hs.isSuccess()) {
-                        String msg = "HBONE TLS handshake with " + key.hboneAddress() + " failed (source " + key.source()
-                                + ", expected server identity " + names(key.destinations()) + "): " + ServerRuntime.describe(hs.cause());
-                        log.info(msg);
-                        SSLHandshakeException e = new SSLHandshakeException(msg);
-                        e.initCause(hs.cause());
-                        fail(e);
-                        safeEvent(() -> cfg.events().connectionFailed(key.hboneAddress(), null, hs.cause()));
-                        ctx.close();
-                        return;
+            protected void handshakeFailed(ChannelHandlerContext ctx, Throwable cause) {
+                String msg = "HBONE TLS handshake with " + key.hboneAddress() + " failed (source " + key.source()
+                        + ", expected server identity " + names(key.destinations()) + "): " + ServerRuntime.describe(cause);
+                log.info(msg);
+                SSLHandshakeException e = new SSLHandshakeException(msg);
+                e.initCause(cause);
+                fail(e);
+                safeEvent(() -> cfg.events().connectionFailed(key.hboneAddress(), null, cause));
+            }
+
+            @Override
+            protected void notH2(ChannelHandlerContext ctx, String alpn) {
+                fail(new SSLHandshakeException("HBONE server " + key.hboneAddress() + " did not negotiate ALPN h2 (got " + alpn + ")"));
+            }
+
+            @Override
+            protected void unverifiedPeer(ChannelHandlerContext ctx, SSLPeerUnverifiedException e) {
+                fail(e);
+            }
+
+            @Override
+            protected void negotiated(ChannelHandlerContext ctx, SpiffeId peer) {
+                peerId = peer;
+                H2Config h2 = cfg.h2();
+                Http2Settings settings = Http2Settings.defaultSettings()
+                        .pushEnabled(false)
+                        .initialWindowSize(h2.streamWindow())
+                        .maxFrameSize(h2.maxFrameSize())
+                        .maxHeaderListSize(h2.maxHeaderListSize());
+                Channel parent = ctx.channel();
+                // Ready once the server's SETTINGS arrive, not at the end of our handshake: in TLS 1.3
+                // the server checks our certificate after we consider the handshake done, and its
+                // SETTINGS are the first sign it accepted us. A refusal arrives as an alert instead
+                // and fails setup as a TLS error (never as a broken pipe on the first CONNECT).
+                // Scheduled before the held frames (maybe those SETTINGS) are let through.
+                settingsTimer = parent.eventLoop().schedule(() -> {
+                    if (!ready.isDone()) {
+                        fail(new SSLHandshakeException("HBONE server " + key.hboneAddress() + " sent no HTTP/2 SETTINGS within "
+                                + cfg.handshakeTimeout() + " of the TLS handshake"));
+                        parent.close();
                     }
-                    String alpn = ssl.applicationProtocol();
-                    if (!ApplicationProtocolNames.HTTP_2.equals(alpn)) {
-                        fail(new SSLHandshakeException("HBONE server " + key.hboneAddress() + " did not negotiate ALPN h2 (got " + alpn + ")"));
-                        ctx.close();
-                        return;
-                    }
-                    try {
-                        peerId = MeshTls.peerIdentity(ssl.engine().getSession());
-                    } catch (SSLPeerUnverifiedException e) {
-                        fail(e);
-                        ctx.close();
-                        return;
-                    }
-                    H2Config h2 = cfg.h2();
-                    Http2Settings settings = Http2Settings.defaultSettings()
-                            .pushEnabled(false)
-                            .initialWindowSize(h2.streamWindow())
-                            .maxFrameSize(h2.maxFrameSize())
-                            .maxHeaderListSize(h2.maxHeaderListSize());
-                    Http2FrameCodec codec = H2Codecs.client(settings);
-                    ctx.pipeline().addLast("h2", codec)
-                            .addLast("h2-mux", new Http2MultiplexHandler(new RejectPush()))
-                            .addLast("h2-ping", new PingKeepalive(cfg.pingInterval(), cfg.pingTimeout(), () -> {
-                                log.info("HBONE connection to {} closed: PING unanswered for {}", key.hboneAddress(), cfg.pingTimeout());
-                                remove(PooledConnection.this);
-                            }))
-                            .addLast("hbone-settings", new SettingsWatcher());
-                    hold.release();
-                    int window = h2.connectionWindowFor(cfg.maxStreamsPerConnection());
-                    if (window > 65_535) {
-                        ctx.channel().writeAndFlush(new DefaultHttp2WindowUpdateFrame(window - 65_535));
-                    }
-                    // Ready once the server's SETTINGS arrive, not at the end of our handshake: in TLS 1.3
-                    // the server checks our certificate after we consider the handshake done, and its
-                    // SETTINGS are the first sign it accepted us. A refusal arrives as an alert instead
-                    // and fails setup as a TLS error (never as a broken pipe on the first CONNECT).
-                    Channel parent = ctx.channel();
-                    settingsTimer = parent.eventLoop().schedule(() -> {
-                        if (!ready.isDone()) {
-                            fail(new SSLHandshakeException("HBONE server " + key.hboneAddress() + " sent no HTTP/2 SETTINGS within "
-                                    + cfg.handshakeTimeout() + " of the TLS handshake"));
-                            parent.close();
-                        }
-                    }, cfg.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+                }, cfg.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+                HbonePipeline.clientH2(ctx.pipeline(), H2Codecs.client(settings),
+                        new PingKeepalive(cfg.pingInterval(), cfg.pingTimeout(), () -> {
+                            log.info("HBONE connection to {} closed: PING unanswered for {}", key.hboneAddress(), cfg.pingTimeout());
+                            remove(PooledConnection.this);
+                        }),
+                        new SettingsWatcher());
+                int window = h2.connectionWindowFor(cfg.maxStreamsPerConnection());
+                if (window > 65_535) {
+                    parent.writeAndFlush(new DefaultHttp2WindowUpdateFrame(window - 65_535));
                 }
-                ctx.fireUserEventTriggered(evt);
             }
 
             @Override
@@ -426,9 +409,7 @@ public final class ClientRuntime {
                     .handler(new ChannelInitializer<Http2StreamChannel>() {
                         @Override
                         protected void initChannel(Http2StreamChannel ch) {
-                            ch.config().setAutoRead(false);
-                            ch.config().setWriteBufferWaterMark(ServerRuntime.STREAM_WATERMARK);
-                            ch.pipeline().addLast(HbonePipeline.TUNNEL, s.codec);
+                            HbonePipeline.tunnel(ch, s.codec);
                         }
                     })
                     .open().addListener(f -> {
@@ -461,13 +442,6 @@ public final class ClientRuntime {
 
     static void safeEvent(Runnable r) {
         ServerRuntime.safe(r);
-    }
-
-    private static final class RejectPush extends ChannelInboundHandlerAdapter {
-        @Override
-        public void handlerAdded(ChannelHandlerContext ctx) {
-            ctx.channel().close();
-        }
     }
 
     /** The client half of one tunnel. */

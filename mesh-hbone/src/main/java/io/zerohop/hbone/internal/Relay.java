@@ -215,8 +215,8 @@ public final class Relay {
      */
     public static void join(End a, End b) {
         Relay r = new Relay(a, b);
-        a.channel().pipeline().addLast(HbonePipeline.RELAY, r.sideA);
-        b.channel().pipeline().addLast(HbonePipeline.RELAY, r.sideB);
+        HbonePipeline.relay(a.channel(), r.sideA);
+        HbonePipeline.relay(b.channel(), r.sideB);
         r.sideA.start();
         r.sideB.start();
     }

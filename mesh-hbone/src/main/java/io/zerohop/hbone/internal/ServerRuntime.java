@@ -9,7 +9,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
@@ -18,16 +17,12 @@ import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Error;
-import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2Headers;
-import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2SettingsFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
-import io.netty.handler.ssl.ApplicationProtocolNames;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
-import io.netty.handler.ssl.SslHandshakeCompletionEvent;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.spiffe.spiffeid.SpiffeId;
@@ -38,7 +33,6 @@ import io.zerohop.hbone.HboneEvents;
 import io.zerohop.hbone.StreamHandler;
 import io.zerohop.hbone.TunnelInfo;
 import io.zerohop.hbone.TunnelResult;
-import io.zerohop.identity.MeshTls;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Map;
@@ -52,8 +46,6 @@ import org.slf4j.LoggerFactory;
 /** The HBONE listener: TLS per destination identity, HTTP/2, one {@link InboundStream} per CONNECT. */
 public final class ServerRuntime {
     private static final Logger log = LoggerFactory.getLogger("io.zerohop.hbone.HboneServer");
-    static final WriteBufferWaterMark CONNECTION_WATERMARK = new WriteBufferWaterMark(256 * 1024, 1024 * 1024);
-    static final WriteBufferWaterMark STREAM_WATERMARK = new WriteBufferWaterMark(128 * 1024, 512 * 1024);
 
     private final ServerConfig cfg;
     private final EventLoopGroup group;
@@ -93,7 +85,7 @@ public final class ServerRuntime {
                 .option(ChannelOption.SO_BACKLOG, 1024)
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childOption(ChannelOption.TCP_NODELAY, true)
-                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, CONNECTION_WATERMARK)
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, HbonePipeline.CONNECTION_WATERMARK)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
@@ -184,7 +176,7 @@ public final class ServerRuntime {
             SslHandler ssl = sslCtx.newHandler(ch.alloc());
             ssl.setHandshakeTimeoutMillis(cfg.handshakeTimeout().toMillis());
             Connection conn = new Connection(ch, ssl, id, local, peer);
-            ch.pipeline().addLast("tls", ssl).addLast("hbone-conn", conn).addLast("hbone-hold", conn.hold);
+            HbonePipeline.connection(ch, ssl, conn);
             ch.config().setAutoRead(true);
         }));
     }
@@ -229,11 +221,8 @@ public final class ServerRuntime {
     }
 
     /** One accepted HBONE connection (parent channel). */
-    final class Connection extends ChannelInboundHandlerAdapter {
-        /** Frames that ride in with the TLS Finished wait here for the h2 codec. */
-        final Hold hold = new Hold();
+    final class Connection extends Negotiator {
         final Channel channel;
-        final SslHandler ssl;
         final SpiffeId localId;
         final InetSocketAddress local;
         final InetSocketAddress peer;
@@ -250,8 +239,8 @@ public final class ServerRuntime {
         ScheduledFuture<?> idleTimer;
 
         Connection(Channel channel, SslHandler ssl, SpiffeId localId, InetSocketAddress local, InetSocketAddress peer) {
+            super(ssl);
             this.channel = channel;
-            this.ssl = ssl;
             this.localId = localId;
             this.local = local;
             this.peer = peer;
@@ -266,71 +255,67 @@ public final class ServerRuntime {
         }
 
         @Override
-        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
-            if (evt instanceof SslHandshakeCompletionEvent hs) {
-                if (!hs.isSuccess()) {
-                    long n = connectionLog.admit();
-                    if (n >= 0) {
-                        log.info("HBONE TLS handshake from {} to {} (local identity {}) failed: {}{}", peer, local, localId,
-                                describe(hs.cause()), LogBudget.note(n));
-                    }
-                    safe(() -> cfg.events().connectionFailed(peer, local, hs.cause()));
-                    ctx.close();
-                    return;
-                }
-                String alpn = ssl.applicationProtocol();
-                if (!ApplicationProtocolNames.HTTP_2.equals(alpn)) {
-                    long n = connectionLog.admit();
-                    if (n >= 0) {
-                        log.info("HBONE connection from {} to {} closed: ALPN {} is not h2{}", peer, local, alpn, LogBudget.note(n));
-                    }
-                    ctx.close();
-                    return;
-                }
-                try {
-                    peerId = MeshTls.peerIdentity(ssl.engine().getSession());
-                } catch (javax.net.ssl.SSLPeerUnverifiedException e) {
-                    log.info("HBONE connection from {} to {} closed: {}", peer, local, e.getMessage());
-                    ctx.close();
-                    return;
-                }
-                share = budgets.attach(peerId);
-                H2Config h2 = cfg.h2();
-                Http2Settings settings = Http2Settings.defaultSettings()
-                        .maxConcurrentStreams(cfg.maxConcurrentStreams())
-                        .initialWindowSize(h2.streamWindow())
-                        .maxFrameSize(h2.maxFrameSize())
-                        .maxHeaderListSize(h2.maxHeaderListSize());
-                Http2FrameCodec codec = H2Codecs.server(settings);
-                ctx.pipeline().addLast("h2", codec)
-                        .addLast("h2-mux", new Http2MultiplexHandler(new StreamInit(this)))
-                        .addLast("h2-ping", new PingKeepalive(cfg.pingInterval(), cfg.pingTimeout(),
-                                () -> log.info("HBONE connection from {} ({}) closed: PING unanswered for {}",
-                                        peer, peerId, cfg.pingTimeout())))
-                        .addLast("h2-tail", new ConnTail());
-                // A peer that completed TLS but never starts HTTP/2 is bounded like the handshake
-                // (otherwise it would hold the connection for the whole idle timeout).
-                prefaceTimer = channel.eventLoop().schedule(() -> {
-                    if (!prefaceSeen && channel.isActive()) {
-                        long n = connectionLog.admit();
-                        if (n >= 0) {
-                            log.info("HBONE connection from {} ({}) closed: no HTTP/2 preface within {}{}",
-                                    peer, peerId, cfg.handshakeTimeout(), LogBudget.note(n));
-                        }
-                        channel.close();
-                    }
-                }, cfg.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
-                hold.release();
-                int window = h2.connectionWindowFor(cfg.maxConcurrentStreams());
-                if (window > 65_535) {
-                    channel.writeAndFlush(new DefaultHttp2WindowUpdateFrame(window - 65_535));
-                }
-                scheduleIdle();
-                if (draining) {
-                    goAway();
-                }
+        protected void handshakeFailed(ChannelHandlerContext ctx, Throwable cause) {
+            long n = connectionLog.admit();
+            if (n >= 0) {
+                log.info("HBONE TLS handshake from {} to {} (local identity {}) failed: {}{}", peer, local, localId,
+                        describe(cause), LogBudget.note(n));
             }
-            ctx.fireUserEventTriggered(evt);
+            safe(() -> cfg.events().connectionFailed(peer, local, cause));
+        }
+
+        @Override
+        protected void notH2(ChannelHandlerContext ctx, String alpn) {
+            long n = connectionLog.admit();
+            if (n >= 0) {
+                log.info("HBONE connection from {} to {} closed: ALPN {} is not h2{}", peer, local, alpn, LogBudget.note(n));
+            }
+        }
+
+        @Override
+        protected void unverifiedPeer(ChannelHandlerContext ctx, javax.net.ssl.SSLPeerUnverifiedException e) {
+            log.info("HBONE connection from {} to {} closed: {}", peer, local, e.getMessage());
+        }
+
+        @Override
+        protected void negotiated(ChannelHandlerContext ctx, SpiffeId peerIdentity) {
+            peerId = peerIdentity;
+            share = budgets.attach(peerId);
+            H2Config h2 = cfg.h2();
+            Http2Settings settings = Http2Settings.defaultSettings()
+                    .maxConcurrentStreams(cfg.maxConcurrentStreams())
+                    .initialWindowSize(h2.streamWindow())
+                    .maxFrameSize(h2.maxFrameSize())
+                    .maxHeaderListSize(h2.maxHeaderListSize());
+            HbonePipeline.serverH2(ctx.pipeline(), H2Codecs.server(settings), new StreamInit(this),
+                    new PingKeepalive(cfg.pingInterval(), cfg.pingTimeout(),
+                            () -> log.info("HBONE connection from {} ({}) closed: PING unanswered for {}",
+                                    peer, peerId, cfg.pingTimeout())),
+                    new ConnTail());
+            // A peer that completed TLS but never starts HTTP/2 is bounded like the handshake
+            // (otherwise it would hold the connection for the whole idle timeout).
+            prefaceTimer = channel.eventLoop().schedule(() -> {
+                if (!prefaceSeen && channel.isActive()) {
+                    long n = connectionLog.admit();
+                    if (n >= 0) {
+                        log.info("HBONE connection from {} ({}) closed: no HTTP/2 preface within {}{}",
+                                peer, peerId, cfg.handshakeTimeout(), LogBudget.note(n));
+                    }
+                    channel.close();
+                }
+            }, cfg.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        }
+
+        @Override
+        protected void released(ChannelHandlerContext ctx) {
+            int window = cfg.h2().connectionWindowFor(cfg.maxConcurrentStreams());
+            if (window > 65_535) {
+                channel.writeAndFlush(new DefaultHttp2WindowUpdateFrame(window - 65_535));
+            }
+            scheduleIdle();
+            if (draining) {
+                goAway();
+            }
         }
 
         @Override
@@ -451,11 +436,9 @@ public final class ServerRuntime {
 
         @Override
         protected void initChannel(Http2StreamChannel ch) {
-            ch.config().setAutoRead(false);
-            ch.config().setWriteBufferWaterMark(STREAM_WATERMARK);
             conn.streamOpened();
             InboundStream s = new InboundStream(conn, ch);
-            ch.pipeline().addLast(HbonePipeline.TUNNEL, s.codec);
+            HbonePipeline.tunnel(ch, s.codec);
         }
     }
 

@@ -96,9 +96,9 @@ public final class StreamSocket extends HboneSocket {
         this.ch = channel;
         Bridge bridge = new Bridge();
         if (channel.eventLoop().inEventLoop()) {
-            channel.pipeline().addLast("hbone-socket", bridge);
+            HbonePipeline.socket(channel, bridge);
         } else {
-            channel.eventLoop().execute(() -> channel.pipeline().addLast("hbone-socket", bridge));
+            channel.eventLoop().execute(() -> HbonePipeline.socket(channel, bridge));
         }
         lock.lock();
         try {

@@ -44,8 +44,8 @@ public final class Streams {
         if (codec.inputEnded()) {
             return;
         }
-        if (ch.pipeline().get(HbonePipeline.DISCARD) == null) {
-            ch.pipeline().addAfter(HbonePipeline.TUNNEL, HbonePipeline.DISCARD, new Discard());
+        if (!HbonePipeline.discardInput(ch)) {
+            return;
         }
         ch.config().setAutoRead(true);
         ch.read();
@@ -54,6 +54,8 @@ public final class Streams {
 
     @ChannelHandler.Sharable
     static final class Discard extends ChannelInboundHandlerAdapter {
+        static final Discard INSTANCE = new Discard();
+
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             ReferenceCountUtil.release(msg);

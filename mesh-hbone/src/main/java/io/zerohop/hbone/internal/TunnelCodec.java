@@ -205,7 +205,7 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     private void deliver(Object msg) {
         if (!released && hold == null) {
             hold = new Hold();
-            ctx.pipeline().addAfter(ctx.name(), HbonePipeline.HOLD, hold);
+            HbonePipeline.holdAfter(ctx, hold);
         }
         if (msg instanceof ByteBuf) {
             ctx.fireChannelRead(msg);
