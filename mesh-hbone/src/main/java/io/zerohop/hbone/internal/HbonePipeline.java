@@ -18,14 +18,15 @@ import io.netty.handler.ssl.SslHandler;
  * {@link Negotiator} → {@link Hold}; the negotiator then adds the rest behind the hold and releases it):
  * <pre>
  *  socket ─▶ hbone-tls ─▶ hbone-conn ─▶ hbone-hold ─▶ hbone-h2 ─▶ hbone-h2-mux ─▶ hbone-ping ─▶ hbone-settings   (client)
- *            SslHandler   Negotiator    Hold          Http2Frame  Http2Multiplex  PingKeepalive  SETTINGS/GOAWAY
- *                         (ClientRuntime.ConnHandler) (removed    Codec           (PINGs, close                   watcher
- *                                                      once                        when unanswered)
- *                                                      released)
+ *            SslHandler   Negotiator:   Hold: frames  Http2Frame  Http2Multiplex  PingKeepalive  SETTINGS, GOAWAY
+ *                         ClientConn-   read with the Codec       Handler         (PING, close   (ClientConnection)
+ *                         ection        Finished;                                 when
+ *                                       leaves once                               unanswered)
+ *                                       released
  *  socket ─▶ hbone-tls ─▶ hbone-conn ─▶ hbone-hold ─▶ hbone-h2 ─▶ hbone-h2-mux ─▶ hbone-ping ─▶ hbone-conn-tail  (server)
- *                         (ServerRuntime.Connection)                (one stream                   preface deadline,
- *                                                                   channel per                   budgeted error log
- *                                                                   CONNECT)
+ *                         Negotiator:                             one tunnel                     preface deadline,
+ *                         ServerConn-                             channel per                    budgeted error log
+ *                         ection                                  CONNECT
  * </pre>
  *
  * <p>Tunnel (one {@link Http2StreamChannel} per CONNECT, both sides; auto-read off until the tunnel
@@ -33,7 +34,7 @@ import io.netty.handler.ssl.SslHandler;
  * <pre>
  *  hbone-h2-mux ─▶ hbone-tunnel ─▶ [hbone-hold] ─▶ [hbone-discard] ─▶ one of:
  *                  TunnelCodec     Hold: DATA /    Discard: after a      hbone-relay   Relay side (proxy mode, core's capture)
- *                  DATA ⇄ ByteBuf  END_STREAM read graceful close,       hbone-socket  StreamSocket's bridge (blocking socket)
+ *                  DATA ⇄ ByteBuf  END_STREAM read graceful close,       hbone-socket  SocketBridge of a TunnelSocket     
  *                  END_STREAM ⇄    with the        what the peer still   app handlers  Destination.embedded / HboneStream.channel()
  *                  input shutdown  HEADERS, until  sends is dropped
  *                  RST ⇄ Reset     the first read
@@ -58,7 +59,7 @@ public final class HbonePipeline {
     /** HBONE connections: writes pause above 1 MiB queued, resume below 256 KiB. */
     static final WriteBufferWaterMark CONNECTION_WATERMARK = new WriteBufferWaterMark(256 * 1024, 1024 * 1024);
     /** Tunnel streams: bounds what one tunnel queues behind its HTTP/2 window. */
-    static final WriteBufferWaterMark STREAM_WATERMARK = new WriteBufferWaterMark(128 * 1024, 512 * 1024);
+    static final WriteBufferWaterMark TUNNEL_WATERMARK = new WriteBufferWaterMark(128 * 1024, 512 * 1024);
 
     private HbonePipeline() {}
 
@@ -86,7 +87,7 @@ public final class HbonePipeline {
     /** A tunnel stream channel, client or server: auto-read off, its watermark, the codec first. */
     static void tunnel(Http2StreamChannel ch, TunnelCodec codec) {
         ch.config().setAutoRead(false);
-        ch.config().setWriteBufferWaterMark(STREAM_WATERMARK);
+        ch.config().setWriteBufferWaterMark(TUNNEL_WATERMARK);
         ch.pipeline().addLast(TUNNEL, codec);
     }
 
@@ -103,7 +104,7 @@ public final class HbonePipeline {
             return false;
         }
         if (p.get(DISCARD) == null) {
-            p.addAfter(codec.name(), DISCARD, Streams.Discard.INSTANCE);
+            p.addAfter(codec.name(), DISCARD, Tunnels.Discard.INSTANCE);
         }
         return true;
     }

@@ -162,7 +162,7 @@ public final class Relay {
 
             @Override
             public void reset() {
-                Streams.reset(stream);
+                Tunnels.reset(stream);
             }
 
             @Override
@@ -170,7 +170,7 @@ public final class Relay {
                 stream.eventLoop().execute(() -> {
                     TunnelCodec codec = stream.pipeline().get(TunnelCodec.class);
                     if (codec != null) {
-                        Streams.closeGracefully(stream, codec);
+                        Tunnels.closeGracefully(stream, codec);
                     } else {
                         stream.close();
                     }

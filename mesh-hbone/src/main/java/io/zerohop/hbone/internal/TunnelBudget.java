@@ -109,12 +109,12 @@ final class TunnelBudget implements Relay.Throttle {
             log.info("HBONE tunnel {} reset: {} bytes queued and the peer's window made no progress for {}{}",
                     stream, queued, budgets.limits.stalledWindowTimeout(), LogBudget.note(n));
         }
-        Streams.reset(stream);
+        Tunnels.reset(stream);
     }
 
     /** Server budget exceeded and this tunnel stalled longest: reset it (any thread). */
     void shed() {
-        eventLoop().execute(() -> Streams.reset(stream));
+        eventLoop().execute(() -> Tunnels.reset(stream));
     }
 
     /** A budget covering this tunnel was crossed (any thread). */

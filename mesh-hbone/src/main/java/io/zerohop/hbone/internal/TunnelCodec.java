@@ -82,7 +82,7 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     public void abort() {
         ChannelHandlerContext c = ctx;
         if (c != null) {
-            Streams.reset(c.channel());
+            Tunnels.reset(c.channel());
         }
     }
 
@@ -175,7 +175,7 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
      * waiting for a read. An error code is an abort: {@link HboneStream.Reset} goes up at once.
      * NO_ERROR and CANCEL are read as ztunnel reads them (src/proxy/h2.rs): the peer is done, not
      * failing, so the handlers above see the end of input after the last DATA, when the stream
-     * closes, and the far application gets a FIN (aborts carry CONNECT_ERROR, see Streams.reset).
+     * closes, and the far application gets a FIN (aborts carry CONNECT_ERROR, see Tunnels.reset).
      */
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {

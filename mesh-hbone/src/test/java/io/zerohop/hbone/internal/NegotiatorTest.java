@@ -97,7 +97,7 @@ class NegotiatorTest {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            // What ClientRuntime's and ServerRuntime's connections do with a TLS alert: close.
+            // What ClientConnection and ServerConnection do with a TLS alert: close.
             calls.add("exception");
             ctx.close();
         }

@@ -234,12 +234,12 @@ class TunnelCodecTest {
     }
 
     @Test
-    @DisplayName("reset out: Streams.reset sends RST_STREAM CONNECT_ERROR (RFC 9113 §8.5), not CANCEL, and closes")
+    @DisplayName("reset out: Tunnels.reset sends RST_STREAM CONNECT_ERROR (RFC 9113 §8.5), not CANCEL, and closes")
     void resetSendsConnectError() {
         EmbeddedChannel ch = stream();
         ch.writeInbound(connect());
         open(ch);
-        Streams.reset(ch);
+        Tunnels.reset(ch);
         Http2ResetFrame rst = ch.readOutbound();
         assertThat(rst.errorCode()).isEqualTo(Http2Error.CONNECT_ERROR.code());
         assertThat(ch.isActive()).isFalse();
@@ -252,7 +252,7 @@ class TunnelCodecTest {
         EmbeddedChannel ch = stream();
         ch.writeInbound(connect());
         open(ch);
-        Streams.closeGracefully(ch, codec);
+        Tunnels.closeGracefully(ch, codec);
         Http2DataFrame end = ch.readOutbound();
         assertThat(end.isEndStream()).isTrue();
         end.release();
