@@ -347,10 +347,12 @@ public final class Relay {
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
-            if (eofs.get() < 2 && !aborted.get()) {
+            // Not when the relay already ended (both EOFs, a clean close, an abort): the other
+            // side's close then follows from it and is no failure.
+            if (eofs.get() < 2 && !reported.get()) {
                 if (in.closedCleanly()) {
-                    out.close();
                     report(false);
+                    out.close();
                 } else {
                     // Closed before both directions ended: the other side cannot finish cleanly either.
                     abort();

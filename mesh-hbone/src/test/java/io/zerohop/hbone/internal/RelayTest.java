@@ -288,6 +288,23 @@ class RelayTest {
     }
 
     @Test
+    @DisplayName("the peer's END_STREAM then CANCEL while the TCP side still sends: the TCP side is closed, not reset, and its close aborts nothing")
+    void cleanTunnelCloseBeforeTcpEof() throws Exception {
+        FakeTcp tcp = new FakeTcp();
+        EmbeddedChannel stream = openTunnel();
+        Relay.join(tcp, Relay.tunnel(stream));
+        stream.writeInbound(new DefaultHttp2DataFrame(ascii("bye"), true));
+        stream.pipeline().fireUserEventTriggered(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
+        stream.close(); // Netty closes a stream channel after RST_STREAM
+        assertThat(tcp.did).containsExactly("FIN", "CLOSE");
+        assertThat(tcp.stats.get(1, TimeUnit.SECONDS).reset()).isFalse();
+        assertThat(tcp.ch.isActive()).isFalse();
+        assertThat(tcp.did).doesNotContain("RST");
+        stream.finishAndReleaseAll();
+        tcp.ch.finishAndReleaseAll();
+    }
+
+    @Test
     @DisplayName("across two event loops on loopback: 4 MiB each way, FIN both ways, nothing lost, clean end")
     void acrossEventLoops() throws Exception {
         EventLoopGroup group = Transports.newGroup(2, "relay-test");
