@@ -45,7 +45,7 @@ final class ClientConnection {
     private final ClientConfig cfg;
     final PoolKey key;
     final CompletableFuture<Channel> ready = new CompletableFuture<>();
-    int streams;
+    int tunnels;
     int limit;
     boolean usable = true;
     ScheduledFuture<?> idleTimer;
@@ -54,7 +54,7 @@ final class ClientConnection {
     /**
      * Why the connection failed after setup, if it did. With TLS 1.3 the server verifies the client
      * certificate after the client's handshake has completed, so a refusal arrives as an alert on
-     * the established connection; streams that die with it report this cause (an SSLException),
+     * the established connection; tunnels that die with it report this cause (an SSLException),
      * not a bare "closed".
      */
     volatile Throwable failure;
@@ -74,10 +74,10 @@ final class ClientConnection {
 
     /** Caller holds the pool's lock. */
     boolean tryReserve() {
-        if (!usable || streams >= limit) {
+        if (!usable || tunnels >= limit) {
             return false;
         }
-        streams++;
+        tunnels++;
         if (idleTimer != null) {
             idleTimer.cancel(false);
             idleTimer = null;
@@ -87,8 +87,8 @@ final class ClientConnection {
 
     void release() {
         synchronized (pool.lock) {
-            streams--;
-            if (streams == 0 && usable && channel != null) {
+            tunnels--;
+            if (tunnels == 0 && usable && channel != null) {
                 long ms = cfg.idleTimeout().toMillis();
                 idleTimer = channel.eventLoop().schedule(this::idleCheck, ms, TimeUnit.MILLISECONDS);
             }
@@ -97,7 +97,7 @@ final class ClientConnection {
 
     private void idleCheck() {
         synchronized (pool.lock) {
-            if (streams != 0 || !usable) {
+            if (tunnels != 0 || !usable) {
                 return;
             }
             // Still under the lock: a stream reserved after this point finds the connection gone
@@ -256,7 +256,7 @@ final class ClientConnection {
                 } else if (msg instanceof Http2SettingsFrame s) {
                     applyLimit(s);
                 } else if (msg instanceof Http2GoAwayFrame) {
-                    // No new streams here; the ones in flight finish, then the server closes.
+                    // No new tunnels here; the ones in flight finish, then the server closes.
                     pool.remove(ClientConnection.this);
                 }
             } finally {

@@ -96,7 +96,7 @@ public final class ConnectionPool {
         }
     }
 
-    /** Pooled connections per key (usable or still draining their streams are both counted while pooled). */
+    /** Pooled connections per key (usable or still draining their tunnels are both counted while pooled). */
     public Map<PoolKey, Integer> connectionCounts() {
         synchronized (lock) {
             Map<PoolKey, Integer> out = new HashMap<>();
@@ -105,11 +105,11 @@ public final class ConnectionPool {
         }
     }
 
-    /** Active (reserved or open) streams across all pooled connections of {@code key}. */
-    public int streamCount(PoolKey key) {
+    /** Active (reserved or open) tunnels across all pooled connections of {@code key}. */
+    public int tunnelCount(PoolKey key) {
         synchronized (lock) {
             List<ClientConnection> list = pool.get(key);
-            return list == null ? 0 : list.stream().mapToInt(c -> c.streams).sum();
+            return list == null ? 0 : list.stream().mapToInt(c -> c.tunnels).sum();
         }
     }
 

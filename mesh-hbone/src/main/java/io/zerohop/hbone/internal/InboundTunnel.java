@@ -250,7 +250,7 @@ final class InboundTunnel implements TunnelCodec.Listener {
 
     @Override
     public void onClosed(TunnelCodec c) {
-        conn.streamClosed();
+        conn.tunnelClosed();
         // A stream the peer reset before we answered it freed its MAX_CONCURRENT_STREAMS slot at
         // once, having cost us a stream and a dial: that is what the reset budget counts. Resets of
         // answered tunnels are bounded by the streams the connection admits (the peer waited for

@@ -27,8 +27,8 @@ public final class Inspect {
     }
 
     /** Open or opening tunnels for one pool key. */
-    public static int streamCount(HboneClient client, Set<SpiffeId> expected, InetSocketAddress hboneAddress) {
-        return runtime(client, ConnectionPool.class).streamCount(new PoolKey(client.identity(), expected, hboneAddress));
+    public static int tunnelCount(HboneClient client, Set<SpiffeId> expected, InetSocketAddress hboneAddress) {
+        return runtime(client, ConnectionPool.class).tunnelCount(new PoolKey(client.identity(), expected, hboneAddress));
     }
 
     /** Accepted connections the server holds. */

@@ -37,7 +37,7 @@ final class ServerConnection extends Negotiator {
     SpiffeId peerId;
     boolean prefaceSeen;
     ScheduledFuture<?> prefaceTimer;
-    int activeStreams;
+    int activeTunnels;
     boolean goingAway;
     Budgets.Peer share;
     int pendingDials;
@@ -176,7 +176,7 @@ final class ServerConnection extends Negotiator {
             return;
         }
         channel.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
-        if (activeStreams == 0) {
+        if (activeTunnels == 0) {
             channel.close();
         }
     }
@@ -207,17 +207,17 @@ final class ServerConnection extends Negotiator {
                 .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
     }
 
-    void streamOpened() {
-        activeStreams++;
+    void tunnelOpened() {
+        activeTunnels++;
         if (idleTimer != null) {
             idleTimer.cancel(false);
             idleTimer = null;
         }
     }
 
-    void streamClosed() {
-        activeStreams--;
-        if (activeStreams == 0) {
+    void tunnelClosed() {
+        activeTunnels--;
+        if (activeTunnels == 0) {
             if (goingAway) {
                 channel.close();
             } else {
@@ -228,11 +228,11 @@ final class ServerConnection extends Negotiator {
 
     private void scheduleIdle() {
         long ms = cfg.idleTimeout().toMillis();
-        if (ms <= 0 || activeStreams > 0) {
+        if (ms <= 0 || activeTunnels > 0) {
             return;
         }
         idleTimer = channel.eventLoop().schedule(() -> {
-            if (activeStreams == 0 && channel.isActive()) {
+            if (activeTunnels == 0 && channel.isActive()) {
                 log.debug("HBONE connection from {} idle for {}, closing", peer, cfg.idleTimeout());
                 goAway();
             }
@@ -244,7 +244,7 @@ final class ServerConnection extends Negotiator {
 
         @Override
         protected void initChannel(Http2StreamChannel ch) {
-            streamOpened();
+            tunnelOpened();
             InboundTunnel s = new InboundTunnel(ServerConnection.this, ch);
             HbonePipeline.tunnel(ch, s.codec);
         }
