@@ -70,7 +70,7 @@ class BulkEchoTest {
         }
         CompletableFuture.allOf(opened.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
         // All 200 open at once; 100 streams per connection (ztunnel's pool default) means two connections.
-        assertThat(Inspect.streamCount(client, mesh.expectServer(), server.localAddress())).isEqualTo(tunnels);
+        assertThat(Inspect.tunnelCount(client, mesh.expectServer(), server.localAddress())).isEqualTo(tunnels);
         assertThat(Inspect.connectionCount(client, mesh.expectServer(), server.localAddress())).isEqualTo(2);
         long t0 = System.nanoTime();
         List<CompletableFuture<Pump.Result>> results = new ArrayList<>();

@@ -1,5 +1,6 @@
 package io.zerohop.core.internal;
 
+import io.zerohop.hbone.internal.Relay;
 import io.netty.channel.EventLoopGroup;
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.core.Addresses;
@@ -164,7 +165,7 @@ public final class Outbound {
     public CompletableFuture<Relay.End> open(InetSocketAddress source, InetSocketAddress target) {
         Request r = buildRequest(source, target);
         if (r instanceof Request.Hbone h) {
-            return tunnel(h.source(), target, h.route()).thenApply(Relay::hbone);
+            return tunnel(h.source(), target, h.route()).thenApply(Relay::tunnel);
         }
         if (r instanceof Request.Passthrough p) {
             log.debug("passthrough {} -> {}: {}", source, target, p.why());

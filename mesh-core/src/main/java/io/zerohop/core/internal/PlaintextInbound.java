@@ -1,5 +1,6 @@
 package io.zerohop.core.internal;
 
+import io.zerohop.hbone.internal.Relay;
 import io.netty.channel.EventLoopGroup;
 import io.zerohop.core.Addresses;
 import io.zerohop.core.AppProtocol;
