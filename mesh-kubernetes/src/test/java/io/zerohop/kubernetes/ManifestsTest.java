@@ -147,6 +147,34 @@ class ManifestsTest {
     }
 
     @Test
+    @DisplayName("node proxy with the Istio CA: ztunnel's token (audience istio-ca) and istio-ca-root-cert mounts, --istio-ca args; otherwise the SPIRE DaemonSet")
+    void istioDaemonSetDiffersFromTheSpireOneOnlyInIdentity() throws Exception {
+        DaemonSet spire = only(load("node-proxy/daemonset.yaml"), DaemonSet.class);
+        DaemonSet istio = only(load("node-proxy-istio/daemonset.yaml"), DaemonSet.class);
+        var pod = istio.getSpec().getTemplate().getSpec();
+        Container proxy = pod.getContainers().get(0);
+        // ztunnel's DaemonSet (istio/istio manifests/charts/ztunnel/templates/daemonset.yaml): same paths and sources.
+        assertThat(proxy.getArgs()).containsSequence("--istio-ca", "istiod.istio-system.svc:15012")
+                .containsSequence("--istio-ca-root", "/var/run/secrets/istio/root-cert.pem")
+                .containsSequence("--token-file", "/var/run/secrets/tokens/istio-token");
+        assertThat(proxy.getVolumeMounts()).extracting(m -> m.getName() + "=" + m.getMountPath())
+                .contains("istiod-ca-cert=/var/run/secrets/istio", "istio-token=/var/run/secrets/tokens");
+        var token = pod.getVolumes().stream().filter(v -> v.getName().equals("istio-token")).findFirst().orElseThrow()
+                .getProjected().getSources().get(0).getServiceAccountToken();
+        assertThat(token.getAudience()).isEqualTo("istio-ca");
+        assertThat(token.getPath()).isEqualTo("istio-token");
+        assertThat(pod.getVolumes()).filteredOn(v -> v.getName().equals("istiod-ca-cert"))
+                .extracting(v -> v.getConfigMap().getName()).containsExactly("istio-ca-root-cert");
+
+        // Everything else is the SPIRE DaemonSet's, so the two cannot drift apart.
+        Container spireProxy = spire.getSpec().getTemplate().getSpec().getContainers().get(0);
+        spireProxy.setArgs(proxy.getArgs());
+        spireProxy.setVolumeMounts(proxy.getVolumeMounts());
+        spire.getSpec().getTemplate().getSpec().setVolumes(pod.getVolumes());
+        assertThat(istio).isEqualTo(spire);
+    }
+
+    @Test
     @DisplayName("node proxy RBAC: get/list/watch on exactly the kinds the informers read, as the requests to a (mock) API server show")
     void clusterRoleIsExactlyWhatTheProxyUses() throws Exception {
         List<HasMetadata> rbac = load("node-proxy/rbac.yaml");
