@@ -34,7 +34,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Every manifest under deploy/ parsed by fabric8's deserializer into typed objects, with no field
  * the model does not know (kubectl's strict validation would refuse a typo), and the fields that
- * matter checked. No API server runs here, so {@code kubectl apply --dry-run=client} cannot.
+ * matter checked. {@link KubectlApplyTest} runs the real kubectl on the same files.
  */
 class ManifestsTest {
     static final Path DEPLOY = Path.of("..", "deploy");
