@@ -46,6 +46,9 @@ public final class Relay {
     public record Stats(long bytesFromA, long bytesFromB, Duration duration, boolean reset) {}
 
     public static End tcp(DuplexChannel ch) {
+        // A relayed socket goes on writing after its peer's FIN; Netty 4.2.18-20's epoll fails such
+        // writes once the fd's interest set was empty (see Transports.keepEpollRegistered).
+        io.zerohop.hbone.internal.Transports.keepEpollRegistered(ch);
         return new End() {
             @Override
             public Channel channel() {
@@ -54,7 +57,13 @@ public final class Relay {
 
             @Override
             public void shutdownOutput() {
-                ch.shutdownOutput();
+                // Netty's shutdownOutput fails the writes still queued (ChannelOutboundBuffer.failFlushed):
+                // the FIN goes after the last byte, as hbone's Splice does it.
+                ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> {
+                    if (f.isSuccess()) {
+                        ch.shutdownOutput();
+                    }
+                });
             }
 
             @Override

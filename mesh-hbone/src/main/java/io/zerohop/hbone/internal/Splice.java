@@ -58,6 +58,8 @@ public final class Splice {
      * budgets in {@code budgets}.
      */
     static void join(Channel stream, TunnelCodec codec, SocketChannel tcp, Budgets budgets, Budgets.Peer peer) {
+        // The upstream socket may go on receiving after its FIN (Transports.keepEpollRegistered).
+        Transports.keepEpollRegistered(tcp);
         Splice s = new Splice(stream, codec, tcp, budgets, peer);
         budgets.register(peer, s);
         stream.pipeline().addLast("hbone-splice", s.new StreamSide());
