@@ -159,7 +159,8 @@ final class ProxyCommand implements Callable<Integer> {
         if (inboundTransparent && "off".equals(inbound)) {
             throw new IllegalArgumentException("--inbound-transparent needs an HBONE listener, but --inbound is off");
         }
-        KubernetesProxy kube = kubernetes ? KubernetesProxy.start(node, workloads, policies, trustDomain, rootNamespace) : null;
+        PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        KubernetesProxy kube = kubernetes ? KubernetesProxy.start(node, workloads, policies, trustDomain, rootNamespace, prometheus) : null;
         WorkloadRegistry registry = kube != null ? kube.discovery.registry()
                 : workloads == null ? WorkloadRegistry.empty() : WorkloadRegistry.load(workloads);
         PolicyEngine engine = kube != null ? kube.discovery.policyEngine() : null;
@@ -196,7 +197,6 @@ final class ProxyCommand implements Callable<Integer> {
                 throw e;
             }
         }
-        PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         Mesh.Builder b = Mesh.builder().trustDomain(trustDomain).identityProvider(provider).workloads(registry)
                 .policies(engine).node(kube != null ? kube.discovery.node().orElseThrow() : node).meterRegistry(prometheus).passthroughUnknown(passthroughUnknown)
                 .drain(Cli.duration(drain));
