@@ -123,7 +123,8 @@ public final class KubernetesDiscovery implements AutoCloseable {
         this.podName = b.podName;
         this.resyncMillis = b.resync.toMillis();
         this.workloads = new WorkloadState(registry, b.trustDomain);
-        this.policies = new PolicyState(engine);
+        this.policies = b.meterRegistry == null ? new PolicyState(engine)
+                : new PolicyState(engine, io.zerohop.kubernetes.internal.RejectedObjectsMeter.of(b.meterRegistry));
         this.executor = new ScheduledThreadPoolExecutor(1, r -> {
             Thread t = new Thread(r, "zerohop-kubernetes");
             t.setDaemon(true);
@@ -490,6 +491,7 @@ public final class KubernetesDiscovery implements AutoCloseable {
         private Duration debounce = Duration.ofMillis(100);
         private Duration debounceMax = Duration.ofSeconds(10);
         private Duration resync = Duration.ofMinutes(5);
+        private io.micrometer.core.instrument.MeterRegistry meterRegistry;
         private long peerCacheSize = 10_000;
         private Duration peerCacheTtl = Duration.ofMinutes(1);
 
@@ -555,6 +557,17 @@ public final class KubernetesDiscovery implements AutoCloseable {
             }
             this.peerCacheSize = size;
             this.peerCacheTtl = ttl;
+            return this;
+        }
+
+        /**
+         * Counts rejected policy objects in {@code registry} as
+         * {@code zerohop_kubernetes_rejected_objects_total{group, version, kind, reason}} (reason
+         * {@code invalid}: the loader refused it; {@code error}: the loader failed), the labels of
+         * istiod's {@code galley_validation_failed} with the kind; the log line names the object and field.
+         */
+        public Builder meterRegistry(io.micrometer.core.instrument.MeterRegistry registry) {
+            this.meterRegistry = Objects.requireNonNull(registry, "registry");
             return this;
         }
 

@@ -31,12 +31,13 @@ class KubernetesPoliciesTest {
     KubernetesDiscovery d;
     final PolicyEngine engine = PolicyEngine.builder().rootNamespace("istio-system").build();
     final AtomicInteger swaps = new AtomicInteger();
+    final io.micrometer.core.instrument.simple.SimpleMeterRegistry meters = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
 
     @BeforeEach
     void start() throws Exception {
         k8s = new MockCluster();
         engine.addChangeListener(s -> swaps.incrementAndGet());
-        d = k8s.closeLater(KubernetesDiscovery.forNode(k8s.client, "node-a").policies(engine)
+        d = k8s.closeLater(KubernetesDiscovery.forNode(k8s.client, "node-a").policies(engine).meterRegistry(meters)
                 .debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start());
         d.synced().get(20, TimeUnit.SECONDS);
     }
@@ -201,6 +202,9 @@ class KubernetesPoliciesTest {
         assertThat(d.rejectedPolicies().get("AuthorizationPolicy/prod/typo"))
                 .startsWith("AuthorizationPolicy/prod/typo:").contains("spec.rules[0].to[0].operation.ports[0]").contains("70000");
         assertThat(d.rejectedPolicyCount()).isEqualTo(1);
+        // The same count as a meter, labelled as istiod's galley_validation_failed (with the kind).
+        assertThat(meters.get("zerohop.kubernetes.rejected.objects").tag("group", "security.istio.io").tag("version", "v1")
+                .tag("kind", "AuthorizationPolicy").tag("reason", "invalid").counter().count()).isEqualTo(1.0);
         assertThat(allowed(FRONTEND, 8080)).isTrue();
         assertThat(allowed(OLD, 8080)).isFalse();
         assertThat(engine.evaluate(from(FRONTEND, 9090)).explain()).contains("prod/deny-9090");
@@ -208,6 +212,7 @@ class KubernetesPoliciesTest {
         k8s.apply(bad.replace("70000", "7000"));
         await(d, "fixed object installed", () -> engine.policies().size() == 3 && d.rejectedPolicies().isEmpty());
         assertThat(d.rejectedPolicyCount()).isEqualTo(1);
+        assertThat(meters.get("zerohop.kubernetes.rejected.objects").counter().count()).as("a counter: the fix does not lower it").isEqualTo(1.0);
     }
 
     @Test

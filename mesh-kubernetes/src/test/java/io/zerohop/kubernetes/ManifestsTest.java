@@ -34,7 +34,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Every manifest under deploy/ parsed by fabric8's deserializer into typed objects, with no field
  * the model does not know (kubectl's strict validation would refuse a typo), and the fields that
- * matter checked. No API server runs here, so {@code kubectl apply --dry-run=client} cannot.
+ * matter checked. {@link KubectlApplyTest} runs the real kubectl on the same files.
  */
 class ManifestsTest {
     static final Path DEPLOY = Path.of("..", "deploy");
@@ -144,6 +144,34 @@ class ManifestsTest {
                 .contains("metrics: 0.0.0.0:15020");
         assertThat(cm.getData().get("capture.sh")).contains("tproxy to :15001");
         assertThat(only(load("node-proxy/namespace.yaml"), Namespace.class).getMetadata().getName()).isEqualTo("zerohop-system");
+    }
+
+    @Test
+    @DisplayName("node proxy with the Istio CA: ztunnel's token (audience istio-ca) and istio-ca-root-cert mounts, --istio-ca args; otherwise the SPIRE DaemonSet")
+    void istioDaemonSetDiffersFromTheSpireOneOnlyInIdentity() throws Exception {
+        DaemonSet spire = only(load("node-proxy/daemonset.yaml"), DaemonSet.class);
+        DaemonSet istio = only(load("node-proxy-istio/daemonset.yaml"), DaemonSet.class);
+        var pod = istio.getSpec().getTemplate().getSpec();
+        Container proxy = pod.getContainers().get(0);
+        // ztunnel's DaemonSet (istio/istio manifests/charts/ztunnel/templates/daemonset.yaml): same paths and sources.
+        assertThat(proxy.getArgs()).containsSequence("--istio-ca", "istiod.istio-system.svc:15012")
+                .containsSequence("--istio-ca-root", "/var/run/secrets/istio/root-cert.pem")
+                .containsSequence("--token-file", "/var/run/secrets/tokens/istio-token");
+        assertThat(proxy.getVolumeMounts()).extracting(m -> m.getName() + "=" + m.getMountPath())
+                .contains("istiod-ca-cert=/var/run/secrets/istio", "istio-token=/var/run/secrets/tokens");
+        var token = pod.getVolumes().stream().filter(v -> v.getName().equals("istio-token")).findFirst().orElseThrow()
+                .getProjected().getSources().get(0).getServiceAccountToken();
+        assertThat(token.getAudience()).isEqualTo("istio-ca");
+        assertThat(token.getPath()).isEqualTo("istio-token");
+        assertThat(pod.getVolumes()).filteredOn(v -> v.getName().equals("istiod-ca-cert"))
+                .extracting(v -> v.getConfigMap().getName()).containsExactly("istio-ca-root-cert");
+
+        // Everything else is the SPIRE DaemonSet's, so the two cannot drift apart.
+        Container spireProxy = spire.getSpec().getTemplate().getSpec().getContainers().get(0);
+        spireProxy.setArgs(proxy.getArgs());
+        spireProxy.setVolumeMounts(proxy.getVolumeMounts());
+        spire.getSpec().getTemplate().getSpec().setVolumes(pod.getVolumes());
+        assertThat(istio).isEqualTo(spire);
     }
 
     @Test

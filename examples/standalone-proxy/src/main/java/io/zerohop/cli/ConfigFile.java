@@ -35,7 +35,8 @@ import picocli.CommandLine.Model.OptionSpec;
  * mistakes (unknown key, nested mapping) are reported with file and line here.
  */
 final class ConfigFile {
-    private static final Set<String> IDENTITY = Set.of("cert", "key", "trust-bundle", "spire-socket", "ca", "in-memory-ca");
+    private static final Set<String> IDENTITY = Set.of("cert", "key", "trust-bundle", "spire-socket", "ca", "in-memory-ca",
+            "istio-ca", "istio-ca-root", "token-file", "cluster-id", "istio-ca-hostname");
 
     private ConfigFile() {}
 

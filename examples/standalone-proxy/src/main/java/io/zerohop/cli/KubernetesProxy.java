@@ -27,8 +27,10 @@ final class KubernetesProxy implements AutoCloseable {
      * {@code not ready, pending: kubernetes sync} until the first full sync.
      *
      * @param node the --node option; default $NODE_NAME (downward API spec.nodeName)
+     * @param meters where the rejected-objects counter goes (the proxy's /metrics)
      */
-    static KubernetesProxy start(String node, Path workloads, Path policies, String trustDomain, String rootNamespace) {
+    static KubernetesProxy start(String node, Path workloads, Path policies, String trustDomain, String rootNamespace,
+                                 io.micrometer.core.instrument.MeterRegistry meters) {
         if (workloads != null || policies != null) {
             throw new IllegalArgumentException("--kubernetes reads workloads and policies from the API server; drop --workloads/--policies");
         }
@@ -39,7 +41,7 @@ final class KubernetesProxy implements AutoCloseable {
         KubernetesClient client = new KubernetesClientBuilder().build();
         KubernetesDiscovery d;
         try {
-            d = KubernetesDiscovery.forNode(client, nodeName).trustDomain(trustDomain)
+            d = KubernetesDiscovery.forNode(client, nodeName).trustDomain(trustDomain).meterRegistry(meters)
                     .policies(PolicyEngine.builder().rootNamespace(rootNamespace).build()).start();
         } catch (RuntimeException e) {
             client.close();

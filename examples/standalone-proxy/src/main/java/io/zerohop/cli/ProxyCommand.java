@@ -33,7 +33,9 @@ import picocli.CommandLine.Option;
 @Command(name = "proxy", mixinStandardHelpOptions = true,
         description = {"Run the node proxy: HBONE inbound (default :15008), outbound capture (TPROXY, SOCKS5, static forwards),",
                 "policy enforcement, ztunnel-named metrics on :15020/metrics, readiness on :15021/healthz/ready, admin on 127.0.0.1:15000.",
-                "Every option can also come from a YAML file (--config): keys are the long option names without dashes."})
+                "Every option can also come from a YAML file (--config): keys are the long option names without dashes.",
+                "Exit codes: 0 stopped by a signal or /quitquitquit after draining, 1 failure, 2 usage,",
+                "4 identity failure (the Istio CA refused the token, was unreachable or gave no usable certificate)."})
 final class ProxyCommand implements Callable<Integer> {
 
     @Option(names = "--config", description = "YAML file of options (flags given on the command line win)")
@@ -57,6 +59,30 @@ final class ProxyCommand implements Callable<Integer> {
 
         @Option(names = "--in-memory-ca", description = "A throw-away in-memory CA (development only)")
         boolean inMemoryCa;
+
+        @ArgGroup(exclusive = false)
+        IstioCa istio;
+    }
+
+    /** ztunnel's CA_ADDRESS, CA_ROOT_CA, the istio-token and CLUSTER_ID / ALT_CA_HOSTNAME settings. */
+    static final class IstioCa {
+        @Option(names = "--istio-ca", required = true,
+                description = "Istio CA (istiod's gRPC port 15012) HOST:PORT: SVIDs for this node's pods, asked for with ImpersonatedIdentity as ztunnel does")
+        String address;
+
+        @Option(names = "--istio-ca-root", required = true,
+                description = "istiod's root certificate PEM (the istio-ca-root-cert ConfigMap's root-cert.pem): verifies the CA and the mesh")
+        Path root;
+
+        @Option(names = "--token-file", required = true,
+                description = "Projected service-account token for the Istio CA (audience istio-ca), re-read for every request")
+        Path tokenFile;
+
+        @Option(names = "--cluster-id", description = "ClusterID header istiod validates the token in, default Kubernetes")
+        String clusterId;
+
+        @Option(names = "--istio-ca-hostname", description = "Name the CA's TLS certificate is checked against when it differs from --istio-ca's host")
+        String hostname;
     }
 
     static final class PemFiles {
@@ -133,7 +159,8 @@ final class ProxyCommand implements Callable<Integer> {
         if (inboundTransparent && "off".equals(inbound)) {
             throw new IllegalArgumentException("--inbound-transparent needs an HBONE listener, but --inbound is off");
         }
-        KubernetesProxy kube = kubernetes ? KubernetesProxy.start(node, workloads, policies, trustDomain, rootNamespace) : null;
+        PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        KubernetesProxy kube = kubernetes ? KubernetesProxy.start(node, workloads, policies, trustDomain, rootNamespace, prometheus) : null;
         WorkloadRegistry registry = kube != null ? kube.discovery.registry()
                 : workloads == null ? WorkloadRegistry.empty() : WorkloadRegistry.load(workloads);
         PolicyEngine engine = kube != null ? kube.discovery.policyEngine() : null;
@@ -158,7 +185,18 @@ final class ProxyCommand implements Callable<Integer> {
             }
         }
         IdentityProvider provider = provider();
-        PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        if (provider instanceof IstioCaProvider istio && kube == null) {
+            // Before any listener: a proxy that cannot get certificates never says it is ready.
+            try {
+                firstLocalIdentity(registry).ifPresent(istio::check);
+            } catch (RuntimeException e) {
+                provider.close();
+                if (watch != null) {
+                    watch.close();
+                }
+                throw e;
+            }
+        }
         Mesh.Builder b = Mesh.builder().trustDomain(trustDomain).identityProvider(provider).workloads(registry)
                 .policies(engine).node(kube != null ? kube.discovery.node().orElseThrow() : node).meterRegistry(prometheus).passthroughUnknown(passthroughUnknown)
                 .drain(Cli.duration(drain));
@@ -168,6 +206,7 @@ final class ProxyCommand implements Callable<Integer> {
         Mesh mesh = b.build();
         Signals signals = Signals.install();
         java.util.concurrent.atomic.AtomicReference<Throwable> syncFailure = new java.util.concurrent.atomic.AtomicReference<>();
+        java.util.concurrent.atomic.AtomicReference<Cli.RefusedException> caFailure = new java.util.concurrent.atomic.AtomicReference<>();
         if (kube != null) {
             // Listeners start now; readiness waits for the first full sync (a half-listed cluster
             // never makes the kubelet send traffic here).
@@ -177,6 +216,16 @@ final class ProxyCommand implements Callable<Integer> {
                     synced.run();
                     System.out.println("zerohop proxy: first full sync with the Kubernetes API server done");
                     System.out.flush();
+                    if (provider instanceof IstioCaProvider istio) {
+                        firstLocalIdentity(registry).ifPresent(id -> java.util.concurrent.CompletableFuture.runAsync(() -> {
+                            try {
+                                istio.check(id);
+                            } catch (Cli.RefusedException refused) {
+                                caFailure.set(refused);
+                                signals.stop("Istio CA check failed");
+                            }
+                        }));
+                    }
                 } else {
                     syncFailure.set(e);
                     signals.stop("Kubernetes sync failed");
@@ -239,6 +288,9 @@ final class ProxyCommand implements Callable<Integer> {
             if (syncFailure.get() != null) {
                 throw new IllegalStateException("Kubernetes sync failed: " + syncFailure.get().getMessage(), syncFailure.get());
             }
+            if (caFailure.get() != null) {
+                throw caFailure.get();
+            }
             System.out.println("zerohop proxy: " + signal + ", draining for up to " + drain);
             System.out.flush();
             return 0;
@@ -267,7 +319,22 @@ final class ProxyCommand implements Callable<Integer> {
         if (identity.caDir != null) {
             return InMemoryCa.load(identity.caDir, Duration.ofHours(24));
         }
+        if (identity.istio != null) {
+            IstioCa i = identity.istio;
+            return IstioCaProvider.create(i.address, i.root, i.tokenFile, i.clusterId, i.hostname, trustDomain);
+        }
         return InMemoryCa.create(trustDomain);
+    }
+
+    /**
+     * The identity of one HBONE workload this proxy serves, for the Istio CA start-up check (ztunnel
+     * prefetches every local workload's certificate; one answer proves token, TLS and impersonation).
+     */
+    private java.util.Optional<io.spiffe.spiffeid.SpiffeId> firstLocalIdentity(WorkloadRegistry registry) {
+        String self = node != null ? node : System.getenv("NODE_NAME");
+        return registry.all().stream()
+                .filter(w -> w.protocol() == io.zerohop.core.Workload.Protocol.HBONE && self != null && self.equals(w.node()))
+                .map(io.zerohop.core.Workload::identity).sorted(java.util.Comparator.comparing(Object::toString)).findFirst();
     }
 
     private String describeIdentity() {
@@ -276,6 +343,9 @@ final class ProxyCommand implements Callable<Integer> {
         }
         if (identity.spireSocket != null) {
             return "SPIRE " + identity.spireSocket;
+        }
+        if (identity.istio != null) {
+            return "Istio CA " + identity.istio.address + " (node mode: ImpersonatedIdentity)";
         }
         return identity.caDir != null ? "CA " + identity.caDir : "in-memory CA";
     }

@@ -50,6 +50,28 @@ class ConfigFileTest {
         assertThat(parsed.matchedOptionValue("--forward", java.util.List.of())).hasSize(2);
     }
 
+    /** The DaemonSet's Istio CA variant (deploy/node-proxy/configmap-istio.yaml) as a config file. */
+    @Test
+    void istioCaKeysParseAndAnIdentityFlagOnTheCommandLineReplacesThemAll(@TempDir Path dir) throws Exception {
+        Path f = write(dir, """
+                istio-ca: istiod.istio-system.svc:15012
+                istio-ca-root: /var/run/secrets/istio/root-cert.pem
+                token-file: /var/run/secrets/tokens/istio-token
+                cluster-id: Kubernetes
+                """);
+        String[] args = ConfigFile.expand(new String[] {"--config", f.toString()}, PROXY);
+        String[] line = new String[args.length + 1];
+        line[0] = "proxy";
+        System.arraycopy(args, 0, line, 1, args.length);
+        CommandLine.ParseResult parsed = new CommandLine(new Zerohop()).parseArgs(line).subcommand();
+        assertThat(parsed.matchedOptionValue("--istio-ca", "")).isEqualTo("istiod.istio-system.svc:15012");
+        assertThat(parsed.matchedOptionValue("--token-file", (Path) null)).isEqualTo(Path.of("/var/run/secrets/tokens/istio-token"));
+        assertThat(ConfigFile.expand(new String[] {"--config", f.toString(), "--in-memory-ca"}, PROXY))
+                .containsExactly("--config", f.toString(), "--in-memory-ca");
+        // --istio-ca without its root and token is a usage error, not a CA that fails later.
+        assertThat(Zerohop.run("proxy", "--istio-ca", "istiod.istio-system.svc:15012")).isEqualTo(2);
+    }
+
     @Test
     void noConfigLeavesArgumentsAlone() {
         String[] args = {"--in-memory-ca", "--inbound", "off"};

@@ -48,6 +48,25 @@ class KubernetesOptionTest {
         assertThat(parsed.hasMatchedOption("--inbound-transparent")).as("inbound tunnels to pod IPs reach the node proxy").isTrue();
     }
 
+    /** Both DaemonSets' container args (SPIRE and Istio CA) with the ConfigMap's proxy.yaml parse as the CLI reads them. */
+    @Test
+    void deployDaemonSetArgsParse(@TempDir Path dir) throws Exception {
+        var yaml = new com.fasterxml.jackson.databind.ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory());
+        var cm = yaml.readTree(Path.of("..", "..", "deploy", "node-proxy", "configmap.yaml").toFile());
+        Path file = java.nio.file.Files.writeString(dir.resolve("proxy.yaml"), cm.path("data").path("proxy.yaml").asText());
+        for (String ds : new String[] {"node-proxy", "node-proxy-istio"}) {
+            var container = yaml.readTree(Path.of("..", "..", "deploy", ds, "daemonset.yaml").toFile())
+                    .at("/spec/template/spec/containers/0/args");
+            java.util.List<String> args = new java.util.ArrayList<>();
+            container.forEach(a -> args.add(a.asText().equals("/etc/zerohop/proxy.yaml") ? file.toString() : a.asText()));
+            assertThat(args.remove(0)).isEqualTo("proxy");
+            String[] expanded = ConfigFile.expand(args.toArray(String[]::new), new picocli.CommandLine(new ProxyCommand()).getCommandSpec());
+            picocli.CommandLine.ParseResult parsed = new picocli.CommandLine(new ProxyCommand()).parseArgs(expanded);
+            assertThat(parsed.hasMatchedOption("--kubernetes")).as(ds).isTrue();
+            assertThat(parsed.hasMatchedOption(ds.endsWith("istio") ? "--istio-ca" : "--spire-socket")).as(ds).isTrue();
+        }
+    }
+
     @Test
     void inboundTransparentNeedsAnInboundListener() {
         int code = Zerohop.run("proxy", "--inbound", "off", "--inbound-transparent", "--in-memory-ca");

@@ -33,6 +33,83 @@ public final class Transports {
         return first == null ? ch.close() : first.close();
     }
 
+    /**
+     * Works around an epoll bug of Netty 4.2.18 to 4.2.20 (netty#16689): when a channel's interest
+     * set becomes empty, {@code EpollIoHandler} deletes its fd from epoll but keeps the registration
+     * marked as added, so the next interest (EPOLLOUT when a write does not fit the socket buffer,
+     * EPOLLIN on read) is an {@code EPOLL_CTL_MOD} that fails with ENOENT; Netty then fails the write
+     * and shuts the output down. A relayed socket whose input ended (the peer's FIN) reaches an empty
+     * set as soon as nothing is queued, so a later burst toward that peer failed and the relay reset
+     * the connection mid-stream (the node proxy's e2e: a client that half-closed after its upload
+     * lost the rest of the echo). The wrapper submits {@code EPOLLET} in place of the empty set: the
+     * fd stays registered with no event of interest (edge-triggered, so a final EPOLLHUP wakes it
+     * once, not in a loop), and later interests are valid modifications.
+     *
+     * <p>No-op for NIO channels, when the registration is not there yet, or when the module system
+     * refuses the reflective access (a warning names the cause once).
+     */
+    public static void keepEpollRegistered(Channel ch) {
+        java.lang.reflect.Field f = EpollRegistration.FIELD;
+        if (f == null || !f.getDeclaringClass().isInstance(ch)) {
+            return;
+        }
+        try {
+            Object r = f.get(ch);
+            if (r instanceof io.netty.channel.IoRegistration reg && !(r instanceof EpollRegistration)) {
+                f.set(ch, new EpollRegistration(reg));
+            }
+        } catch (IllegalAccessException e) {
+            EpollRegistration.unavailable(e);
+        }
+    }
+
+    /** See {@link #keepEpollRegistered}. */
+    private static final class EpollRegistration implements io.netty.channel.IoRegistration {
+        static final java.lang.reflect.Field FIELD = field();
+        private final io.netty.channel.IoRegistration delegate;
+
+        EpollRegistration(io.netty.channel.IoRegistration delegate) {
+            this.delegate = delegate;
+        }
+
+        private static java.lang.reflect.Field field() {
+            try {
+                java.lang.reflect.Field f = Class.forName("io.netty.channel.epoll.AbstractEpollChannel").getDeclaredField("registration");
+                f.setAccessible(true);
+                return f;
+            } catch (ReflectiveOperationException | RuntimeException e) {
+                unavailable(e);
+                return null;
+            }
+        }
+
+        static void unavailable(Exception e) {
+            org.slf4j.LoggerFactory.getLogger(Transports.class).warn("cannot work around Netty's epoll registration bug (netty#16689): {};"
+                    + " relayed connections whose peer half-closed may be reset when a later write fills the socket buffer", e.toString());
+        }
+
+        @Override
+        public <T> T attachment() {
+            return delegate.attachment();
+        }
+
+        @Override
+        public long submit(io.netty.channel.IoOps ops) {
+            return delegate.submit(ops instanceof io.netty.channel.epoll.EpollIoOps e && e.value() == 0
+                    ? io.netty.channel.epoll.EpollIoOps.EPOLLET : ops);
+        }
+
+        @Override
+        public boolean isValid() {
+            return delegate.isValid();
+        }
+
+        @Override
+        public boolean cancel() {
+            return delegate.cancel();
+        }
+    }
+
     public static boolean epoll() {
         return Epoll.isAvailable();
     }

@@ -35,10 +35,22 @@ public final class PolicyState {
     private final Map<String, Map<String, Entry>> objects = new TreeMap<>();
     private final PolicyEngine engine;
     private final AtomicLong rejected = new AtomicLong();
+    private final Rejections listener;
     private String installed;
 
+    /** Told of every rejection: the object's {@code apiVersion} and {@code kind}, and why ({@code invalid} or {@code error}). */
+    @FunctionalInterface
+    public interface Rejections {
+        void rejected(String apiVersion, String kind, String reason);
+    }
+
     public PolicyState(PolicyEngine engine) {
+        this(engine, (v, k, r) -> {});
+    }
+
+    public PolicyState(PolicyEngine engine, Rejections listener) {
         this.engine = engine;
+        this.listener = listener;
     }
 
     private static String key(GenericKubernetesResource r) {
@@ -77,6 +89,7 @@ public final class PolicyState {
             return new Entry(yaml, null);
         } catch (PolicyLoadException e) {
             rejected.incrementAndGet();
+            listener.rejected(r.getApiVersion(), r.getKind(), "invalid");
             String ns = r.getMetadata().getNamespace();
             LOG.warn("rejected {} {}{}: field {}: {} (skipped; the other policies stay in force)", r.getKind(),
                     ns == null || ns.isEmpty() ? "" : ns + "/", r.getMetadata().getName(),
@@ -85,6 +98,7 @@ public final class PolicyState {
         } catch (RuntimeException e) {
             // A loader bug must not take the informer down with it; the object stays out.
             rejected.incrementAndGet();
+            listener.rejected(r.getApiVersion(), r.getKind(), "error");
             LOG.warn("rejected {}: {}", key, e.toString());
             return new Entry(null, e.toString());
         }

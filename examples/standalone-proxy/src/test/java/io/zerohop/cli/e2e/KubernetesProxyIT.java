@@ -32,7 +32,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The shaded CLI as {@code zerohop proxy --kubernetes --node node-a} against fabric8's CRUD mock API
  * server: {@code /healthz/ready} answers 500 {@code not ready, pending: kubernetes sync} while the API
- * server is unreachable, 200 once synced.
+ * server is unreachable, 200 once synced; an invalid policy object then shows as one log line and
+ * as {@code zerohop_kubernetes_rejected_objects_total} on {@code /metrics}.
  */
 class KubernetesProxyIT {
     static final Duration START = Duration.ofSeconds(180);
@@ -60,6 +61,7 @@ class KubernetesProxyIT {
         Path work = Files.createDirectories(Path.of(NodeProxyE2EIT.required("zerohop.e2e.workDir"), "kubernetes"));
         int apiPort = freePort();
         int readyPort = freePort();
+        int metricsPort = freePort();
         Map<ServerRequest, Queue<ServerResponse>> responses = new HashMap<>();
         KubernetesMockServer api = new KubernetesMockServer(new Context(Serialization.jsonMapper()), new MockWebServer(),
                 responses, new KubernetesMixedDispatcher(responses), false);
@@ -69,7 +71,7 @@ class KubernetesProxyIT {
                 // No per-request retries: the informers' own back-off (capped at 32 x 200 ms) re-lists.
                 "-Dkubernetes.request.retry.backoffLimit=0", "-Dkubernetes.watch.reconnectInterval=200",
                 "-jar", jar.toString(), "proxy", "--kubernetes", "--node", "node-a", "--in-memory-ca",
-                "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "127.0.0.1:" + readyPort))) {
+                "--inbound", "127.0.0.1:0", "--metrics", "127.0.0.1:" + metricsPort, "--readiness", "127.0.0.1:" + readyPort))) {
             proxy.awaitLine(l -> l.contains("syncing with the Kubernetes API server http://127.0.0.1:" + apiPort), "syncing", START);
             // No API server yet, so no sync: the listeners are up, but readiness names what it waits for.
             proxy.awaitLine(l -> l.startsWith("zerohop proxy ready"), "`zerohop proxy ready`", START);
@@ -86,6 +88,27 @@ class KubernetesProxyIT {
             HttpResponse<String> ready = ready(readyPort);
             assertThat(ready.statusCode()).isEqualTo(200);
             assertThat(proxy.isAlive()).isTrue();
+
+            // An invalid AuthorizationPolicy: one log line naming kind, namespace, name and field, and
+            // the rejected-objects counter on /metrics (istiod's validation labels plus the kind).
+            int from = proxy.size();
+            client.genericKubernetesResources(new io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext.Builder()
+                    .withGroup("security.istio.io").withVersion("v1").withKind("AuthorizationPolicy").withPlural("authorizationpolicies")
+                    .withNamespaced(true).build()).inNamespace("prod").resource(Serialization.unmarshal("""
+                    apiVersion: security.istio.io/v1
+                    kind: AuthorizationPolicy
+                    metadata: {name: typo, namespace: prod}
+                    spec:
+                      action: DENY
+                      rules: [{to: [{operation: {ports: ["70000"]}}]}]
+                    """, io.fabric8.kubernetes.api.model.GenericKubernetesResource.class)).create();
+            proxy.awaitLine(from, l -> l.contains("rejected AuthorizationPolicy prod/typo: field spec.rules[0].to[0].operation.ports[0]"),
+                    "the rejection log line", START);
+            String line = "zerohop_kubernetes_rejected_objects_total{group=\"security.istio.io\",kind=\"AuthorizationPolicy\","
+                    + "reason=\"invalid\",version=\"v1\"} 1.0";
+            HttpResponse<String> metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + metricsPort + "/metrics")).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(metrics.body().lines()).as(metrics.body()).contains(line);
             client.close();
         } finally {
             api.destroy();

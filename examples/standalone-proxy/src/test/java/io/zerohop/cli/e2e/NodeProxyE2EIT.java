@@ -40,8 +40,16 @@ import org.junit.jupiter.api.Timeout;
  *  pods 10.10.1.2 frontend, 10.10.1.3 old (lo)     pod 10.10.2.2 backend (lo): echo :8080, :9090
  *  nft: their TCP out -> mark -> lo -> TPROXY      nft: plaintext in on veth to :8080 -> TPROXY
  *       -> proxy A :15001 (--transparent)               -> proxy B :15006 (--plaintext-inbound)
- *  proxy A  10.10.0.1 ==== veth (tcpdump) ==== 10.10.0.2  proxy B :15008 (HBONE, per-workload SVIDs)
+ *  proxy A  10.10.0.1 ==== veth (tcpdump) ==== 10.10.0.2  proxy B :15008 (HBONE, per-workload SVIDs,
+ *                                                          --inbound-transparent)
+ *                                                 nft: 10.10.2.0/24 tcp dport 15008 -> TPROXY -> :15008
+ *                                                 10.10.0.2 ==== veth ==== pod ns p: 10.10.2.4 reviews
+ *                                                                          echo :8080
  * </pre>
+ *
+ * The pod in its own namespace is the node-proxy shape of deploy/node-proxy/configmap.yaml's
+ * {@code capture.sh}: proxy A dials {@code 10.10.2.4:15008} (no node hboneAddress), an address node B
+ * does not own, and only the TPROXY rule with proxy B's IP_TRANSPARENT HBONE listener delivers it.
  *
  * The apps know nothing of the mesh: the clients speak plain TCP to 10.10.2.2:8080. Runs only as root
  * with {@code ip} and {@code nft} present (CI); namespaces, their nft tables and every child process
@@ -55,6 +63,8 @@ class NodeProxyE2EIT {
     static final String NODE_A = "10.10.0.1";
     static final String NODE_B = "10.10.0.2";
     static final String BACKEND = "10.10.2.2";
+    /** The pod in its own namespace behind node B. */
+    static final String REVIEWS = "10.10.2.4";
     static final Duration START = Duration.ofSeconds(40);
 
     static Netns net;
@@ -64,6 +74,7 @@ class NodeProxyE2EIT {
     static Child proxyA;
     static Child proxyB;
     static Child echo;
+    static Child podEcho;
     static final List<Child> children = new ArrayList<>();
     static long startNanos;
 
@@ -104,6 +115,17 @@ class NodeProxyE2EIT {
         net.ip("b", "addr", "add", BACKEND + "/32", "dev", "lo");
         net.ip("a", "route", "add", "10.10.2.0/24", "via", NODE_B);
         net.ip("b", "route", "add", "10.10.1.0/24", "via", NODE_A);
+        // A pod in its own namespace behind node B, wired as Calico wires one: node B's end of the
+        // veth carries node B's address, the pod routes everything to it, node B a /32 to the pod.
+        net.add("p");
+        net.veth("b", "vpb", "p", "vp");
+        net.ip("b", "addr", "add", NODE_B + "/32", "dev", net.dev("vpb"));
+        net.ip("p", "addr", "add", REVIEWS + "/32", "dev", net.dev("vp"));
+        net.ip("b", "link", "set", net.dev("vpb"), "up");
+        net.ip("p", "link", "set", net.dev("vp"), "up");
+        net.ip("b", "route", "add", REVIEWS + "/32", "dev", net.dev("vpb"));
+        net.ip("p", "route", "add", NODE_B + "/32", "dev", net.dev("vp"));
+        net.ip("p", "route", "add", "default", "via", NODE_B, "dev", net.dev("vp"));
         // TPROXY: marked packets are delivered locally (through lo), where the tproxy rule hands them
         // to the proxy's IP_TRANSPARENT listener with the original destination kept.
         for (String ns : List.of("a", "b")) {
@@ -130,9 +152,10 @@ class NodeProxyE2EIT {
                   chain prerouting {
                     type filter hook prerouting priority mangle; policy accept;
                     iifname "%s" ip daddr %s tcp dport 8080 meta mark set 0x1 tproxy to 127.0.0.1:15006 accept
+                    %s
                   }
                 }
-                """.formatted(net.dev("vb"), BACKEND));
+                """.formatted(net.dev("vb"), BACKEND, String.join("\n", deployInboundRules("10.10.2.0/24"))));
 
         pcapFile = work.resolve("veth.pcap");
         tcpdump = start("tcpdump", net.exec("a", List.of("tcpdump", "-i", net.dev("va"), "-n", "-U", "-B", "16384", "-s", "0",
@@ -142,14 +165,17 @@ class NodeProxyE2EIT {
                 "--readiness", "off", "--drain", "1s");
         proxyA = start("proxy-a", net.exec("a", concat(proxy, "--node", "node-a", "--transparent")));
         proxyB = start("proxy-b", net.exec("b", concat(proxy, "--node", "node-b", "--policies", policies.toString(),
-                "--plaintext-inbound")));
+                "--plaintext-inbound", "--inbound-transparent")));
         echo = start("echo-server", net.exec("b", app(EchoServer.class, BACKEND + ":8080", BACKEND + ":9090")));
         tcpdump.awaitLine(l -> l.contains("listening on"), "`listening on`", START);
         proxyA.awaitLine(l -> l.startsWith("zerohop proxy ready"), "`zerohop proxy ready`", START);
         proxyB.awaitLine(l -> l.startsWith("zerohop proxy ready"), "`zerohop proxy ready`", START);
+        podEcho = start("pod-echo-server", net.exec("p", app(EchoServer.class, REVIEWS + ":8080")));
         echo.awaitLine("READY"::equals, "READY", START);
+        podEcho.awaitLine("READY"::equals, "READY", START);
         assertThat(proxyA.lines()).anyMatch(l -> l.contains("tproxy [0:0:0:0:0:0:0:0]:15001"));
         assertThat(proxyB.lines()).anyMatch(l -> l.contains("plaintext-inbound [0:0:0:0:0:0:0:0]:15006") && l.contains("policies 3"));
+        assertThat(proxyB.lines()).anyMatch(l -> l.contains("HBONE listener on") && l.contains("transparent"));
         System.out.printf("e2e: two nodes up in %d ms (%s, work dir %s)%n", elapsedMs(), net, work);
     }
 
@@ -298,7 +324,71 @@ class NodeProxyE2EIT {
                 plain8080, toControl.length, cap.packets.size());
     }
 
+    @Test
+    @Order(4)
+    void tunnelDialledToAPodIpBehindTheNodeReachesThePodThroughTheTransparentInboundListener() throws Exception {
+        byte[] payload = payload(2 << 20, marker(), 5);
+        int podFrom = podEcho.size();
+        int proxyBFrom = proxyB.size();
+
+        Map<String, String> r = client(FRONTEND, REVIEWS + ":8080", payload);
+
+        assertThat(r).containsEntry("sent", Integer.toString(payload.length))
+                .containsEntry("received", Integer.toString(payload.length))
+                .containsEntry("receivedSha256", sha256(payload))
+                .containsEntry("writeError", "-").containsEntry("readError", "-");
+        // The pod's app saw node B's proxy (node B's address on the pod's veth), not the client.
+        String accepted = podEcho.awaitLine(podFrom, l -> l.startsWith("ACCEPT " + REVIEWS + ":8080 <- "), "ACCEPT in the pod",
+                Duration.ofSeconds(10));
+        String peer = accepted.substring(accepted.indexOf("<- ") + 3);
+        assertThat(peer).startsWith(NODE_B + ":");
+        podEcho.awaitLine(podFrom, ("ECHOED " + payload.length + " from " + peer)::equals, "the echo of the whole payload", Duration.ofSeconds(10));
+        // Proxy B accepted the tunnel dialled to the pod's IP (an address it does not own) and
+        // authenticated the client, presenting reviews' SVID (selected by the dialled address).
+        proxyB.awaitLine(proxyBFrom, l -> l.contains("access - inbound src=" + NODE_A + ":")
+                && l.contains("src_id=spiffe://cluster.local/ns/prod/sa/frontend") && l.contains("dst=" + REVIEWS + ":8080")
+                && l.contains("dst_id=spiffe://cluster.local/ns/prod/sa/reviews") && l.contains("status=200") && l.contains("bytes_received=" + payload.length) && l.contains("end=fin"),
+                "an inbound access log line for the pod", Duration.ofSeconds(10));
+        Pcap cap = awaitCapture("HBONE to the pod's IP on 15008", c ->
+                c.payloadBytes(p -> p.src().getHostAddress().equals(NODE_A) && p.dst().getHostAddress().equals(REVIEWS)
+                        && p.dport() == 15008) >= payload.length);
+        assertThat(cap.packets).as("no plain TCP to the pod's app port crossed the wire")
+                .noneMatch(p -> p.dst().getHostAddress().equals(REVIEWS) && p.dport() == 8080);
+        System.out.printf("e2e transparent inbound: %d B echoed by the pod %s behind node B, sha256 %s, pod saw %s%n",
+                payload.length, REVIEWS, sha256(payload).substring(0, 16), peer);
+    }
+
+    @Test
+    @Order(5)
+    void deniedIdentityIsRefusedAtTheTransparentInboundListener() throws Exception {
+        byte[] payload = payload(64 << 10, marker(), 6);
+        int podFrom = podEcho.size();
+        int proxyBFrom = proxyB.size();
+
+        Map<String, String> r = client(OLD, REVIEWS + ":8080", payload);
+
+        assertThat(r).as("denied: no byte comes back").containsEntry("received", "0");
+        assertThat(r.get("readError").equals("-") ? "EOF" : r.get("readError")).as("reset or EOF").matches("EOF|.*(?i:reset).*");
+        proxyB.awaitLine(proxyBFrom, l -> l.contains("denied spiffe://cluster.local/ns/legacy/sa/old -> " + REVIEWS + ":8080")
+                && l.contains("DENY by prod/backend-deny-legacy"), "the policy denial", Duration.ofSeconds(10));
+        assertThat(podEcho.lines().subList(podFrom, podEcho.size())).as("the pod never saw the denied client").isEmpty();
+    }
+
     // ---- helpers ----
+
+    /**
+     * deploy/node-proxy/configmap.yaml's capture.sh inbound rules (the host-traffic return and the
+     * 15008 TPROXY), verbatim with {@code POD_CIDR} filled in, so that this test runs the shipped rule.
+     */
+    static List<String> deployInboundRules(String podCidr) throws IOException {
+        var cm = new com.fasterxml.jackson.databind.ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())
+                .readTree(Path.of("..", "..", "deploy", "node-proxy", "configmap.yaml").toFile());
+        List<String> rules = cm.path("data").path("capture.sh").asText().lines().map(String::strip)
+                .filter(l -> l.equals("fib saddr type local return") || l.contains("tcp dport 15008 tproxy"))
+                .map(l -> l.replace("${POD_CIDR}", podCidr)).toList();
+        assertThat(rules).as("capture.sh's inbound rules").hasSize(2);
+        return rules;
+    }
 
     static Map<String, String> client(String source, String target, byte[] payload) throws Exception {
         return clients(source, List.of(target), List.of(payload)).get(0);

@@ -1,0 +1,158 @@
+package io.zerohop.cli;
+
+import io.spiffe.bundle.x509bundle.X509Bundle;
+import io.spiffe.bundle.x509bundle.X509BundleSet;
+import io.spiffe.spiffeid.SpiffeId;
+import io.spiffe.spiffeid.TrustDomain;
+import io.spiffe.svid.x509svid.X509Svid;
+import io.zerohop.identity.CertificateManager;
+import io.zerohop.identity.IdentityListener;
+import io.zerohop.identity.IdentityProvider;
+import io.zerohop.identity.Pem;
+import io.zerohop.identity.istio.IstioCaClient;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.cert.CertificateException;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+/**
+ * {@code zerohop proxy --istio-ca HOST:PORT}: the node proxy's SVIDs from istiod (or istio-csr) as
+ * ztunnel gets them in shared (node) mode: one {@link IstioCaClient} with the node proxy's own
+ * projected token (audience {@code istio-ca}), asking for each local pod's identity with the
+ * {@code ImpersonatedIdentity} request metadata (ztunnel src/identity/caclient.rs;
+ * {@code enable_impersonated_identity} is on in ztunnel's shared mode). istiod grants that only to
+ * a caller listed in {@code CA_TRUSTED_NODE_ACCOUNTS} and only for identities of pods on the
+ * caller's node (istio/istio security/pkg/server/ca/server.go, node_auth.go).
+ *
+ * <p>Defaults follow ztunnel's config.rs: header {@code ClusterID: Kubernetes} (CLUSTER_ID), the
+ * root from the {@code istio-ca-root-cert} ConfigMap both as the CA's TLS roots and as the mesh
+ * roots (CA_ROOT_CA), and {@code --istio-ca-hostname} as ztunnel's ALT_CA_HOSTNAME.
+ */
+final class IstioCaProvider implements IdentityProvider {
+    /**
+     * Caffeine logs every failed asynchronous load with its stack trace through java.util.logging;
+     * CertificateManager's callers already report the CA's failure in one line (held so it sticks).
+     */
+    private static final java.util.logging.Logger CAFFEINE = java.util.logging.Logger.getLogger("com.github.benmanes.caffeine.cache");
+
+    static {
+        CAFFEINE.setLevel(java.util.logging.Level.SEVERE);
+    }
+
+    /** How long the start-up check waits for the first certificate. */
+    static final Duration FIRST_CERTIFICATE = Duration.ofSeconds(30);
+
+    private final IstioCaClient client;
+    private final CertificateManager manager;
+
+    private IstioCaProvider(IstioCaClient client, CertificateManager manager) {
+        this.client = client;
+        this.manager = manager;
+    }
+
+    static IstioCaProvider create(String address, Path root, Path tokenFile, String clusterId, String hostname, String trustDomain) {
+        int colon = address == null ? -1 : address.lastIndexOf(':');
+        int port = -1;
+        if (colon > 0) {
+            try {
+                port = Integer.parseInt(address.substring(colon + 1));
+            } catch (NumberFormatException e) {
+                port = -1;
+            }
+        }
+        String host = colon > 0 ? address.substring(0, colon).replaceAll("^\\[(.*)]$", "$1") : "";
+        if (host.isEmpty() || port < 1 || port > 65535) {
+            throw new Cli.RefusedException("--istio-ca: \"" + address + "\" is not HOST:PORT (e.g. istiod.istio-system.svc:15012)", 2);
+        }
+        List<X509Certificate> roots = roots(root);
+        if (!Files.isReadable(tokenFile)) {
+            throw new Cli.RefusedException("--token-file " + tokenFile + " is not a readable file (the projected service-account token,"
+                    + " audience istio-ca)", 2);
+        }
+        IstioCaClient.Builder b = IstioCaClient.builder().address(host, port).caCertificates(roots)
+                .tokenFile(tokenFile).clusterId(clusterId == null ? "Kubernetes" : clusterId).impersonate(true)
+                .callTimeout(FIRST_CERTIFICATE);
+        if (hostname != null) {
+            b.authority(hostname);
+        }
+        IstioCaClient client = b.build();
+        CertificateManager manager = CertificateManager.builder().issuer(client)
+                .trustBundle(new X509Bundle(TrustDomain.parse(trustDomain), new HashSet<>(roots))).build();
+        return new IstioCaProvider(client, manager);
+    }
+
+    private static List<X509Certificate> roots(Path file) {
+        try {
+            List<X509Certificate> roots = Pem.parseCertificates(Pem.read(file));
+            if (roots.isEmpty()) {
+                throw new Cli.RefusedException("--istio-ca-root " + file + ": no CERTIFICATE block found", 2);
+            }
+            return roots;
+        } catch (IOException | CertificateException e) {
+            throw new Cli.RefusedException("--istio-ca-root " + file + ": " + e.getMessage(), 2);
+        }
+    }
+
+    String target() {
+        return client.target();
+    }
+
+    /**
+     * Asks the CA for {@code id} now and waits for the answer: the start-up check that turns a
+     * wrong token, an unreachable CA or a refused impersonation into one line and exit code 4
+     * rather than a proxy that reports ready and then fails every tunnel.
+     */
+    void check(SpiffeId id) {
+        try {
+            manager.svid(id).get(FIRST_CERTIFICATE.toSeconds() + 5, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            throw new Cli.RefusedException(Cli.describe(e), 4);
+        } catch (TimeoutException e) {
+            throw new Cli.RefusedException("Istio CA at " + client.target() + " gave no certificate for " + id + " within "
+                    + FIRST_CERTIFICATE.toSeconds() + " s", 4);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new Cli.RefusedException("interrupted while waiting for the Istio CA", 4);
+        }
+    }
+
+    @Override
+    public Optional<SpiffeId> defaultIdentity() {
+        return manager.defaultIdentity();
+    }
+
+    @Override
+    public CompletableFuture<X509Svid> svid(SpiffeId id) {
+        return manager.svid(id);
+    }
+
+    @Override
+    public X509BundleSet bundles() {
+        return manager.bundles();
+    }
+
+    @Override
+    public void addListener(IdentityListener listener) {
+        manager.addListener(listener);
+    }
+
+    @Override
+    public void removeListener(IdentityListener listener) {
+        manager.removeListener(listener);
+    }
+
+    @Override
+    public void close() {
+        manager.close();
+        client.close();
+    }
+}

@@ -1,0 +1,182 @@
+package io.zerohop.cli.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.grpc.Metadata;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.hbone.HboneClient;
+import io.zerohop.hbone.HboneSocket;
+import io.zerohop.identity.Csr;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.identity.MeshTls;
+import io.zerohop.identity.Pem;
+import io.zerohop.identity.SpiffeIds;
+import io.zerohop.testing.FakeIstioCa;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * Issue 13: {@code zerohop proxy --istio-ca} (the shaded CLI in a child JVM) against
+ * zerohop-testing's {@link FakeIstioCa}, real gRPC over TLS on loopback. The node proxy serves two
+ * pods with different service accounts; each SVID comes from the CA through one request carrying the
+ * node proxy's own token and, as ztunnel in shared mode (istio/ztunnel src/identity/caclient.rs),
+ * the {@code ImpersonatedIdentity} metadata istiod's node authorizer checks (istio/istio
+ * security/pkg/server/ca/server.go). A wrong token and an unreachable CA stop the proxy with one
+ * line and exit code 4. Loopback only, no root needed.
+ */
+@Timeout(120)
+class IstioCaE2EIT {
+    static final String TOKEN = "node-proxy-token";
+    static final SpiffeId FRONTEND = SpiffeIds.istio("cluster.local", "prod", "frontend");
+    static final SpiffeId BACKEND = SpiffeIds.istio("cluster.local", "prod", "backend");
+    static final SpiffeId REVIEWS = SpiffeIds.istio("cluster.local", "prod", "reviews");
+    static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+    static final Metadata.Key<String> CLUSTER_ID = Metadata.Key.of("clusterid", Metadata.ASCII_STRING_MARSHALLER);
+
+    static InMemoryCa ca;
+    static FakeIstioCa istiod;
+    static Path work;
+    static Path root;
+
+    @BeforeAll
+    static void istiod() throws Exception {
+        work = Files.createDirectories(Path.of(NodeProxyE2EIT.required("zerohop.e2e.workDir"), "istio-ca-" + System.nanoTime()));
+        ca = InMemoryCa.builder().trustDomain("cluster.local").intermediate(true).build();
+        istiod = new FakeIstioCa(ca, TOKEN, Files.createDirectories(work.resolve("istiod-tls")));
+        // What the istio-ca-root-cert ConfigMap holds (root-cert.pem).
+        root = work.resolve("root-cert.pem");
+        Files.writeString(root, Pem.certificates(List.of(ca.root())));
+        Files.writeString(work.resolve("workloads.yaml"), """
+                trustDomain: cluster.local
+                nodes: [{name: node-a}, {name: node-b}]
+                workloads:
+                  - {namespace: prod, name: backend, serviceAccount: backend, addresses: [127.0.0.2], protocol: HBONE, node: node-a}
+                  - {namespace: prod, name: reviews, serviceAccount: reviews, addresses: [127.0.0.3], protocol: HBONE, node: node-a}
+                  - {namespace: prod, name: frontend, serviceAccount: frontend, addresses: [127.0.0.4], protocol: HBONE, node: node-b}
+                """);
+    }
+
+    @AfterAll
+    static void stop() {
+        if (istiod != null) {
+            istiod.close();
+        }
+    }
+
+    static Child proxy(String name, String caAddress, Path tokenFile) throws IOException {
+        return Child.start(name, work, List.of(NodeProxyE2EIT.java(), "-Xmx256m", "-XX:+UseSerialGC",
+                "-Dio.netty.leakDetection.level=paranoid", "-jar", NodeProxyE2EIT.required("zerohop.e2e.jar"), "proxy",
+                "--istio-ca", caAddress, "--istio-ca-root", root.toString(), "--token-file", tokenFile.toString(),
+                // The fake's TLS certificate names istiod's Service, as the real one does (ztunnel's ALT_CA_HOSTNAME).
+                "--istio-ca-hostname", FakeIstioCa.SERVER_NAME,
+                "--workloads", work.resolve("workloads.yaml").toString(), "--node", "node-a",
+                // Every address, so that a tunnel dialled to each pod's IP reaches it, as with HBONE to POD_IP:15008:
+                // the dialled address selects the certificate the proxy presents.
+                "--inbound", "0.0.0.0:0",
+                "--metrics", "off", "--readiness", "off", "--admin", "off", "--drain", "1s"));
+    }
+
+    @Test
+    void servesTwoServiceAccountsWithCertificatesFromTheIstioCa() throws Exception {
+        Path token = Files.writeString(work.resolve("istio-token"), TOKEN + "\n");
+        int seenBefore = istiod.seen().size();
+        try (ServerSocket backend = echo(InetAddress.getByName("127.0.0.2"));
+             ServerSocket reviews = echo(InetAddress.getByName("127.0.0.3"));
+             Child proxy = proxy("istio-ca-proxy", "127.0.0.1:" + istiod.port(), token)) {
+            String ready = proxy.awaitLine(l -> l.startsWith("zerohop proxy ready"), "ready", Duration.ofSeconds(60));
+            assertThat(ready).contains("identity source Istio CA 127.0.0.1:" + istiod.port());
+            int hbonePort = Integer.parseInt(ready.replaceAll(".*hbone [^;]*:(\\d+);.*", "$1"));
+
+            // The client is frontend on node-b: its SVID from the same CA, as another node's proxy would hold.
+            try (MeshTls tls = MeshTls.builder(ca).build();
+                 HboneClient client = HboneClient.builder().tls(tls).identity(FRONTEND).build()) {
+                for (var target : List.of(new Object[] {backend, BACKEND}, new Object[] {reviews, REVIEWS})) {
+                    ServerSocket app = (ServerSocket) target[0];
+                    SpiffeId expected = (SpiffeId) target[1];
+                    try (HboneSocket s = client.connectSocket(new InetSocketAddress(app.getInetAddress(), app.getLocalPort()),
+                            Set.of(expected), new InetSocketAddress(app.getInetAddress(), hbonePort), Duration.ofSeconds(20))) {
+                        // The TLS handshake checked the node proxy's certificate names this pod's identity.
+                        assertThat(s.peerIdentity()).isEqualTo(expected);
+                        s.setSoTimeout(20_000);
+                        s.getOutputStream().write(("hello " + expected).getBytes(StandardCharsets.US_ASCII));
+                        s.shutdownOutput();
+                        assertThat(new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII)).isEqualTo("hello " + expected);
+                    }
+                }
+            }
+
+            List<FakeIstioCa.Seen> calls = istiod.seen().subList(seenBefore, istiod.seen().size());
+            List<String> impersonated = new ArrayList<>();
+            for (FakeIstioCa.Seen call : calls) {
+                assertThat(call.headers().get(AUTHORIZATION)).isEqualTo("Bearer " + TOKEN);
+                assertThat(call.headers().get(CLUSTER_ID)).as("ztunnel's default CLUSTER_ID").isEqualTo("Kubernetes");
+                assertThat(call.request().metadata()).as("ImpersonatedIdentity metadata").isNotNull();
+                String id = call.request().metadata().getFieldsOrThrow("ImpersonatedIdentity").getStringValue();
+                // The CSR asks for the same identity the metadata impersonates (ztunnel's CsrOptions san).
+                assertThat(Csr.parse(Csr.fromPem(call.request().csr())).spiffeId().toString()).isEqualTo(id);
+                impersonated.add(id);
+            }
+            // One issuance per identity, however many tunnels and the start-up check asked.
+            assertThat(impersonated).containsExactlyInAnyOrder(BACKEND.toString(), REVIEWS.toString());
+
+            proxy.sigterm();
+            assertThat(proxy.awaitExit(Duration.ofSeconds(30))).isZero();
+        }
+    }
+
+    @Test
+    void aWrongTokenStopsTheProxyWithExitCode4() throws Exception {
+        Path token = Files.writeString(work.resolve("wrong-token"), "not-the-token\n");
+        try (Child proxy = proxy("istio-ca-wrong-token", "127.0.0.1:" + istiod.port(), token)) {
+            assertThat(proxy.awaitExit(Duration.ofSeconds(60))).isEqualTo(4);
+            assertThat(proxy.lines()).anyMatch(l -> l.equals("[err] zerohop proxy: Istio CA at 127.0.0.1:" + istiod.port()
+                    + " rejected the credentials for " + BACKEND + " (UNAUTHENTICATED: authenticate failed: token rejected);"
+                    + " check the service-account token from " + token));
+            assertThat(proxy.lines()).noneMatch(l -> l.startsWith("zerohop proxy ready"));
+        }
+    }
+
+    @Test
+    void anUnreachableCaStopsTheProxyWithExitCode4() throws Exception {
+        Path token = Files.writeString(work.resolve("istio-token-2"), TOKEN);
+        int closed = KubernetesProxyIT.freePort();
+        try (Child proxy = proxy("istio-ca-unreachable", "127.0.0.1:" + closed, token)) {
+            assertThat(proxy.awaitExit(Duration.ofSeconds(60))).isEqualTo(4);
+            assertThat(proxy.lines()).anyMatch(l -> l.startsWith("[err] zerohop proxy: Istio CA at 127.0.0.1:" + closed
+                    + " is unavailable (UNAVAILABLE"));
+            assertThat(proxy.lines()).noneMatch(l -> l.startsWith("zerohop proxy ready"));
+        }
+    }
+
+    /** A one-connection-at-a-time echo: reads to the client's FIN, echoes, then closes. */
+    static ServerSocket echo(InetAddress ip) throws IOException {
+        ServerSocket ss = new ServerSocket(0, 16, ip);
+        Thread t = new Thread(() -> {
+            while (!ss.isClosed()) {
+                try (Socket s = ss.accept()) {
+                    s.getOutputStream().write(s.getInputStream().readAllBytes());
+                    s.shutdownOutput();
+                } catch (IOException e) {
+                    // closed at the end of the test
+                }
+            }
+        }, "echo-" + ip.getHostAddress());
+        t.setDaemon(true);
+        t.start();
+        return ss;
+    }
+}

@@ -1,0 +1,121 @@
+package io.zerohop.hbone.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.channel.socket.SocketChannel;
+import io.zerohop.testing.netty.Await;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * A relayed TCP connection whose client half-closes first and then receives much more than the
+ * socket buffers hold: every byte arrives, then a clean FIN. This is the node proxy's outbound
+ * capture when an app sends its request and shuts its output down (NodeProxyE2EIT's echo). Two
+ * bugs made it reset or cut short, both reproduced here with small socket buffers on real epoll
+ * sockets:
+ * <ul>
+ *   <li>Netty 4.2.18-20 epoll deletes the fd of a half-closed channel from epoll once nothing is
+ *       queued but keeps it registered as added, so the next partial write fails (ENOENT) and the
+ *       relay resets both sides ({@code Transports.keepEpollRegistered});
+ *   <li>{@code Channel.shutdownOutput()} fails writes still queued, so the upstream's FIN relayed
+ *       at once dropped the tail ({@code Relay.tcp}'s FIN now follows an empty write).
+ * </ul>
+ */
+@Timeout(60)
+class RelayHalfCloseTest {
+    static final int SMALL_BUFFER = 8 << 10;
+    static final int ANSWER = 4 << 20;
+
+    @Test
+    void clientThatHalfClosedFirstGetsTheWholeAnswerThenFin() throws Exception {
+        assumeTrue(Transports.epoll(), "the bug and the fix are epoll's; no native epoll here");
+        EventLoopGroup group = Transports.newGroup(2, "relay-test");
+        InetAddress lo = InetAddress.getLoopbackAddress();
+        byte[] answer = new byte[ANSWER];
+        new Random(11).nextBytes(answer);
+        try (ServerSocket upstream = new ServerSocket(0, 1, lo)) {
+            CountDownLatch requestEnded = new CountDownLatch(1);
+            CountDownLatch joined = new CountDownLatch(1);
+            CompletableFuture<Long> upstreamRead = CompletableFuture.supplyAsync(() -> {
+                try (Socket s = upstream.accept()) {
+                    long n = s.getInputStream().readAllBytes().length; // until the relayed FIN
+                    requestEnded.countDown();
+                    s.getOutputStream().write(answer);
+                    s.shutdownOutput();
+                    return n;
+                } catch (Exception e) {
+                    throw new java.util.concurrent.CompletionException(e);
+                }
+            });
+            Channel listener = new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
+                    .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                    .childOption(ChannelOption.SO_SNDBUF, SMALL_BUFFER)
+                    .childHandler(new ChannelInitializer<SocketChannel>() {
+                        @Override
+                        protected void initChannel(SocketChannel client) {
+                            new Bootstrap().group(client.eventLoop()).channel(Transports.socketChannel(group))
+                                    .option(ChannelOption.AUTO_READ, false).option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                                    .handler(new ChannelInitializer<>() {
+                                        @Override
+                                        protected void initChannel(Channel ch) {}
+                                    })
+                                    .connect(upstream.getLocalSocketAddress()).addListener(f -> {
+                                        if (f.isSuccess()) {
+                                            Relay.join(Relay.tcp(client), Relay.tcp((DuplexChannel) ((io.netty.channel.ChannelFuture) f).channel()));
+                                            joined.countDown();
+                                        } else {
+                                            client.close();
+                                        }
+                                    });
+                        }
+                    })
+                    .bind(new InetSocketAddress(lo, 0)).sync().channel();
+            try (Socket client = new Socket()) {
+                client.setReceiveBufferSize(SMALL_BUFFER);
+                client.setSoTimeout(30_000);
+                client.connect(listener.localAddress());
+                // Bytes and FIN before the relay is joined are CaptureListener's hold's business, not this test's.
+                assertThat(joined.await(10, TimeUnit.SECONDS)).as("relay joined").isTrue();
+                client.getOutputStream().write(new byte[1024]);
+                client.shutdownOutput();
+                // The relay has taken the client's FIN (it passed it upstream) before any answer byte.
+                assertThat(requestEnded.await(10, TimeUnit.SECONDS)).as("the request's FIN relayed upstream").isTrue();
+                MessageDigest md = MessageDigest.getInstance("SHA-256");
+                long got = 0;
+                InputStream in = client.getInputStream();
+                byte[] buf = new byte[64 << 10];
+                for (int r; (r = in.read(buf)) >= 0; ) {
+                    md.update(buf, 0, r);
+                    got += r;
+                }
+                assertThat(got).as("answer bytes before the FIN").isEqualTo(ANSWER);
+                assertThat(HexFormat.of().formatHex(md.digest()))
+                        .isEqualTo(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(answer)));
+                assertThat(Await.result(upstreamRead)).isEqualTo(1024L);
+            } finally {
+                listener.close().sync();
+            }
+        } finally {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+        }
+    }
+}
