@@ -114,4 +114,51 @@ class KubernetesProxyIT {
             api.destroy();
         }
     }
+
+    /**
+     * {@code --kubernetes --istio-ca} with a token the CA refuses: once synced, the proxy asks the CA
+     * for its first local pod's certificate (ztunnel prefetches them), and the refusal stops it with
+     * one line and exit code 4.
+     */
+    @Test
+    void aRefusedIstioCaTokenStopsTheSyncedProxyWithExitCode4() throws Exception {
+        Path jar = Path.of(NodeProxyE2EIT.required("zerohop.e2e.jar"));
+        Path work = Files.createDirectories(Path.of(NodeProxyE2EIT.required("zerohop.e2e.workDir"), "kubernetes-istio-ca"));
+        io.zerohop.identity.InMemoryCa ca = io.zerohop.identity.InMemoryCa.create("cluster.local");
+        Path root = Files.writeString(work.resolve("root-cert.pem"), io.zerohop.identity.Pem.certificates(List.of(ca.root())));
+        Path token = Files.writeString(work.resolve("istio-token"), "not-the-token");
+        int apiPort = freePort();
+        Map<ServerRequest, Queue<ServerResponse>> responses = new HashMap<>();
+        KubernetesMockServer api = new KubernetesMockServer(new Context(Serialization.jsonMapper()), new MockWebServer(),
+                responses, new KubernetesMixedDispatcher(responses), false);
+        api.init(InetAddress.getLoopbackAddress(), apiPort);
+        try (io.zerohop.testing.FakeIstioCa istiod = new io.zerohop.testing.FakeIstioCa(ca, "node-token",
+                Files.createDirectories(work.resolve("istiod-tls")));
+             KubernetesClient client = api.createClient()) {
+            client.resource(new NamespaceBuilder().withNewMetadata().withName("prod")
+                    .addToLabels("istio.io/dataplane-mode", "ambient").endMetadata().build()).create();
+            client.resource(new io.fabric8.kubernetes.api.model.PodBuilder()
+                    .withNewMetadata().withNamespace("prod").withName("backend-1").endMetadata()
+                    .withNewSpec().withNodeName("node-a").withServiceAccountName("backend")
+                    .addNewContainer().withName("app").withImage("app:1").endContainer().endSpec()
+                    .withNewStatus().withPhase("Running").withPodIP("10.9.0.5")
+                    .addNewCondition().withType("Ready").withStatus("True").endCondition().endStatus().build()).create();
+            try (Child proxy = Child.start("k8s-istio-ca", work, List.of(NodeProxyE2EIT.java(), "-Xmx256m", "-XX:+UseSerialGC",
+                    "-Dkubernetes.master=http://127.0.0.1:" + apiPort, "-Dkubernetes.auth.tryKubeConfig=false",
+                    "-Dkubernetes.auth.tryServiceAccount=false", "-jar", jar.toString(), "proxy", "--kubernetes", "--node", "node-a",
+                    "--istio-ca", "127.0.0.1:" + istiod.port(), "--istio-ca-root", root.toString(), "--token-file", token.toString(),
+                    "--istio-ca-hostname", io.zerohop.testing.FakeIstioCa.SERVER_NAME,
+                    "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "off", "--admin", "off", "--drain", "1s"))) {
+                assertThat(proxy.awaitExit(START)).isEqualTo(4);
+                assertThat(proxy.lines()).anyMatch(l -> l.contains("first full sync with the Kubernetes API server done"));
+                assertThat(proxy.lines()).anyMatch(l -> l.equals("[err] zerohop proxy: Istio CA at 127.0.0.1:" + istiod.port()
+                        + " rejected the credentials for spiffe://cluster.local/ns/prod/sa/backend (UNAUTHENTICATED:"
+                        + " authenticate failed: token rejected); check the service-account token from " + token));
+            }
+            assertThat(istiod.seen()).isNotEmpty().allSatisfy(c -> assertThat(c.request().metadata()
+                    .getFieldsOrThrow("ImpersonatedIdentity").getStringValue()).isEqualTo("spiffe://cluster.local/ns/prod/sa/backend"));
+        } finally {
+            api.destroy();
+        }
+    }
 }
