@@ -32,7 +32,7 @@ final class IstioConditions {
         return key.endsWith("]") && open > 0 && open < key.length() - 2;
     }
 
-    static IstioPolicy.Condition condition(YNode n, String namespace, int action, List<String> parts,
+    static IstioCondition condition(YNode n, String namespace, int action, List<String> parts,
                                                    List<String> l7, TreeSet<String> httpFound) throws PolicyLoadException {
         YNode keyNode = n.get("key");
         String key = keyNode == null ? "" : keyNode.string();
@@ -54,26 +54,26 @@ final class IstioConditions {
             if (!validMapKey(key)) {
                 throw keyNode.error("bad key (" + key + "): should have format a[b]");
             }
-            kind = IstioPolicy.Condition.REQUEST_HEADER;
+            kind = IstioCondition.REQUEST_HEADER;
             header = key.substring(key.indexOf('[') + 1, key.length() - 1).toLowerCase(Locale.ROOT);
         } else if (key.startsWith("request.auth.claims") || key.startsWith("experimental.envoy.filters.")) {
             if (!validMapKey(key)) {
                 throw keyNode.error("bad key (" + key + "): should have format a[b]");
             }
-            kind = IstioPolicy.Condition.ABSENT;
+            kind = IstioCondition.ABSENT;
         } else {
             kind = switch (key) {
-                case "source.ip" -> IstioPolicy.Condition.SOURCE_IP;
-                case "remote.ip" -> IstioPolicy.Condition.REMOTE_IP;
-                case "source.namespace" -> IstioPolicy.Condition.SOURCE_NAMESPACE;
-                case "source.principal" -> IstioPolicy.Condition.SOURCE_PRINCIPAL;
-                case "source.serviceAccount" -> IstioPolicy.Condition.SOURCE_SERVICE_ACCOUNT;
-                case "source.trustDomain" -> IstioPolicy.Condition.SOURCE_TRUST_DOMAIN;
-                case "destination.ip" -> IstioPolicy.Condition.DESTINATION_IP;
-                case "destination.port" -> IstioPolicy.Condition.DESTINATION_PORT;
-                case "connection.sni" -> IstioPolicy.Condition.CONNECTION_SNI;
+                case "source.ip" -> IstioCondition.SOURCE_IP;
+                case "remote.ip" -> IstioCondition.REMOTE_IP;
+                case "source.namespace" -> IstioCondition.SOURCE_NAMESPACE;
+                case "source.principal" -> IstioCondition.SOURCE_PRINCIPAL;
+                case "source.serviceAccount" -> IstioCondition.SOURCE_SERVICE_ACCOUNT;
+                case "source.trustDomain" -> IstioCondition.SOURCE_TRUST_DOMAIN;
+                case "destination.ip" -> IstioCondition.DESTINATION_IP;
+                case "destination.port" -> IstioCondition.DESTINATION_PORT;
+                case "connection.sni" -> IstioCondition.CONNECTION_SNI;
                 case "request.auth.principal", "request.auth.audiences", "request.auth.presenter" ->
-                        IstioPolicy.Condition.ABSENT;
+                        IstioCondition.ABSENT;
                 case "destination.namespace" -> throw keyNode.error("attribute " + key + " is replaced by the metadata.namespace");
                 case "destination.name", "destination.user" ->
                         throw keyNode.error("deprecated attribute " + key + ": only supported in v1alpha1");
@@ -85,19 +85,19 @@ final class IstioConditions {
                 }
             };
         }
-        IstioPolicy.Condition c = new IstioPolicy.Condition(kind, header);
+        IstioCondition c = new IstioCondition(kind, header);
         c.hasValues = !values.isEmpty();
         c.hasNotValues = !notValues.isEmpty();
         switch (kind) {
-            case IstioPolicy.Condition.SOURCE_IP, IstioPolicy.Condition.REMOTE_IP, IstioPolicy.Condition.DESTINATION_IP -> {
+            case IstioCondition.SOURCE_IP, IstioCondition.REMOTE_IP, IstioCondition.DESTINATION_IP -> {
                 c.cidrs = cidrs(n, "values", key, new ArrayList<>());
                 c.notCidrs = cidrs(n, "notValues", key, new ArrayList<>());
             }
-            case IstioPolicy.Condition.DESTINATION_PORT -> {
+            case IstioCondition.DESTINATION_PORT -> {
                 c.ports = ports(n, "values", key);
                 c.notPorts = ports(n, "notValues", key);
             }
-            case IstioPolicy.Condition.SOURCE_SERVICE_ACCOUNT -> {
+            case IstioCondition.SOURCE_SERVICE_ACCOUNT -> {
                 String[][] sa = serviceAccounts(n, "values", namespace, new ArrayList<>());
                 c.saNamespace = sa[0];
                 c.saName = sa[1];
@@ -106,7 +106,7 @@ final class IstioConditions {
                 c.notSaName = notSa[1];
             }
             default -> {
-                if (kind == IstioPolicy.Condition.SOURCE_TRUST_DOMAIN) {
+                if (kind == IstioCondition.SOURCE_TRUST_DOMAIN) {
                     wildcards(n, "values");
                     wildcards(n, "notValues");
                 }

@@ -54,13 +54,13 @@ final class IstioRules {
         n.onlyKeys(RULE_KEYS);
         List<String> parts = new ArrayList<>();
         List<String> l7Parts = new ArrayList<>();
-        IstioPolicy.Source[] from = new IstioPolicy.Source[0];
-        IstioPolicy.Operation[] to = new IstioPolicy.Operation[0];
-        IstioPolicy.Condition[] when = new IstioPolicy.Condition[0];
+        IstioSource[] from = new IstioSource[0];
+        IstioOperation[] to = new IstioOperation[0];
+        IstioCondition[] when = new IstioCondition[0];
         YNode fromNode = n.get("from");
         if (fromNode != null) {
             List<YNode> items = clauses(fromNode, "from", index);
-            from = new IstioPolicy.Source[items.size()];
+            from = new IstioSource[items.size()];
             for (int i = 0; i < from.length; i++) {
                 YNode src = clause(items.get(i), "from", "source", index);
                 from[i] = source(src.onlyKeys(SOURCE_KEYS), namespace, action, index, parts, l7Parts, httpFound);
@@ -79,7 +79,7 @@ final class IstioRules {
         YNode toNode = n.get("to");
         if (toNode != null) {
             List<YNode> items = clauses(toNode, "to", index);
-            to = new IstioPolicy.Operation[items.size()];
+            to = new IstioOperation[items.size()];
             for (int i = 0; i < to.length; i++) {
                 YNode op = clause(items.get(i), "to", "operation", index);
                 to[i] = operation(op.onlyKeys(OPERATION_KEYS), index, parts, l7Parts, httpFound);
@@ -88,7 +88,7 @@ final class IstioRules {
         YNode whenNode = n.get("when");
         if (whenNode != null) {
             List<YNode> items = whenNode.items();
-            when = new IstioPolicy.Condition[items.size()];
+            when = new IstioCondition[items.size()];
             for (int i = 0; i < when.length; i++) {
                 YNode c = items.get(i);
                 if (c.isNull()) {
@@ -146,7 +146,7 @@ final class IstioRules {
     }
 
 
-    private static IstioPolicy.Source source(YNode src, String namespace, int action, int ruleIndex, List<String> parts,
+    private static IstioSource source(YNode src, String namespace, int action, int ruleIndex, List<String> parts,
                                               List<String> l7, TreeSet<String> httpFound) throws PolicyLoadException {
         boolean any = false;
         for (String key : SOURCE_KEYS) {
@@ -169,7 +169,7 @@ final class IstioRules {
         if (pn > 0 && sn > 0) {
             throw src.error("cannot set serviceAccounts with namespaces or principals, found at rule " + ruleIndex);
         }
-        IstioPolicy.Source s = new IstioPolicy.Source();
+        IstioSource s = new IstioSource();
         s.principals = field(src, "principals", "source.principal", false, parts);
         s.notPrincipals = field(src, "notPrincipals", "source.principal", false, parts);
         s.namespaces = field(src, "namespaces", "source.namespace", false, parts);
@@ -200,7 +200,7 @@ final class IstioRules {
     }
 
 
-    private static IstioPolicy.Operation operation(YNode op, int ruleIndex, List<String> parts, List<String> l7,
+    private static IstioOperation operation(YNode op, int ruleIndex, List<String> parts, List<String> l7,
                                                    TreeSet<String> httpFound) throws PolicyLoadException {
         boolean any = false;
         for (String key : OPERATION_KEYS) {
@@ -209,7 +209,7 @@ final class IstioRules {
         if (!any) {
             throw op.error("`to.operation` must not be empty, found at rule " + ruleIndex);
         }
-        IstioPolicy.Operation o = new IstioPolicy.Operation();
+        IstioOperation o = new IstioOperation();
         o.ports = ports(op, "ports", "Ports");
         o.notPorts = ports(op, "notPorts", "NotPorts");
         if (o.ports.length > 0) {
