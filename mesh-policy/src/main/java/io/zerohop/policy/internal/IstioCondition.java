@@ -55,6 +55,11 @@ final class IstioCondition {
         this.l7 = !l4;
     }
 
+    /** At L4 ({@code l4}) a key ztunnel lacks is an empty match: never; each when entry is its own clause. */
+    boolean matches(AccessRequest r, String path, boolean l4) {
+        return l4 ? this.l4 && matches(r, null) : matches(r, path);
+    }
+
     boolean matches(AccessRequest r, String path) {
         if (hasValues && !test(r, false)) {
             return false;

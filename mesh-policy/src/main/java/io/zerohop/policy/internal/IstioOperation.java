@@ -33,6 +33,11 @@ final class IstioOperation {
         l4Empty = ports.length + notPorts.length == 0;
     }
 
+    /** At L4 ({@code l4}) the ports only, an operation without ports never matching (ztunnel); else every field. */
+    boolean matches(AccessRequest r, String path, boolean l4) {
+        return l4 ? !l4Empty && matchesPorts(r) : matchesPorts(r) && matchesHttp(r.http(), path);
+    }
+
     boolean matchesPorts(AccessRequest r) {
         int port = r.destinationPort();
         if (ports.length > 0 && !portIn(ports, port)) {

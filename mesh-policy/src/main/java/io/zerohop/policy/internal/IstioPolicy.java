@@ -110,6 +110,8 @@ final class IstioPolicy {
         final boolean trustDomains;
         /** Same as {@link #http}; the earlier name, kept for code written against it. */
         final boolean l7;
+        /** Some request could match at L4, whatever the action: no clause is left empty by omitting HTTP fields. */
+        private final boolean l4Reachable;
         /** Decision when the rule matches with every field evaluated. */
         Decision decision;
         /** Decision when the rule matches at L4 with its HTTP attributes omitted (DENY only). */
@@ -123,99 +125,57 @@ final class IstioPolicy {
             this.to = to;
             this.when = when;
             boolean any = false;
+            boolean td = false;
+            boolean fromAtL4 = from.length == 0;
+            boolean toAtL4 = to.length == 0;
+            boolean whenHttp = false;
             for (IstioSource s : from) {
                 any |= s.http;
+                td |= s.trustDomains.length + s.notTrustDomains.length > 0;
+                fromAtL4 |= !s.l4Empty;
             }
             for (IstioOperation o : to) {
                 any |= o.http;
+                toAtL4 |= !o.l4Empty;
             }
             for (IstioCondition c : when) {
-                any |= !c.l4;
+                whenHttp |= !c.l4;
             }
+            any |= whenHttp;
             this.http = any;
-            boolean td = false;
-            for (IstioSource s : from) {
-                td |= s.trustDomains.length + s.notTrustDomains.length > 0;
-            }
             this.trustDomains = td;
             this.l7 = any;
+            // A from (or to) whose every entry is empty at L4 never matches there; an absent one is no constraint.
+            this.l4Reachable = fromAtL4 && toAtL4 && !whenHttp;
         }
 
         /** Whether ztunnel could ever match this rule (istiod's {@code hasEffectiveRules}, per rule). */
         boolean effectiveAtL4(int action) {
-            if (action == ALLOW && (http || trustDomains)) {
-                return false;
-            }
-            if (from.length > 0) {
-                boolean any = false;
-                for (IstioSource s : from) {
-                    any |= !s.l4Empty;
-                }
-                if (!any) {
-                    return false;
-                }
-            }
-            if (to.length > 0) {
-                boolean any = false;
-                for (IstioOperation o : to) {
-                    any |= !o.l4Empty;
-                }
-                if (!any) {
-                    return false;
-                }
-            }
-            for (IstioCondition c : when) {
-                if (!c.l4) {
-                    return false;
-                }
-            }
-            return true;
+            return !omittedAtL4(action) && l4Reachable;
+        }
+
+        /** istiod: "Within an ALLOW policy, rules matching HTTP attributes are omitted" (and zerohop omits trustDomains). */
+        private boolean omittedAtL4(int action) {
+            return action == ALLOW && (http || trustDomains);
         }
 
         boolean matchesL4(AccessRequest r, int action) {
-            if (action == ALLOW && (http || trustDomains)) {
-                // istiod: "Within an ALLOW policy, rules matching HTTP attributes are omitted".
-                return false;
-            }
-            if (from.length > 0) {
-                boolean any = false;
-                for (IstioSource s : from) {
-                    // ztunnel skips an empty match: a source with only HTTP fields never matches.
-                    if (!s.l4Empty && s.matchesL4(r)) {
-                        any = true;
-                        break;
-                    }
-                }
-                if (!any) {
-                    return false;
-                }
-            }
-            if (to.length > 0) {
-                boolean any = false;
-                for (IstioOperation o : to) {
-                    if (!o.l4Empty && o.matchesPorts(r)) {
-                        any = true;
-                        break;
-                    }
-                }
-                if (!any) {
-                    return false;
-                }
-            }
-            for (IstioCondition c : when) {
-                // Each when entry is its own clause; a key ztunnel lacks is an empty match: never.
-                if (!c.l4 || !c.matches(r, null)) {
-                    return false;
-                }
-            }
-            return true;
+            return !omittedAtL4(action) && matches(r, null, true);
         }
 
         boolean matchesL7(AccessRequest r, String path) {
+            return matches(r, path, false);
+        }
+
+        /**
+         * The clauses ANDed, the entries of {@code from} and {@code to} ORed; at L4 ({@code l4}) each
+         * entry evaluates only what ztunnel receives.
+         */
+        private boolean matches(AccessRequest r, String path, boolean l4) {
             if (from.length > 0) {
                 boolean any = false;
                 for (IstioSource s : from) {
-                    if (s.matchesL4(r) && s.matchesL7Only(r)) {
+                    if (s.matches(r, l4)) {
                         any = true;
                         break;
                     }
@@ -227,7 +187,7 @@ final class IstioPolicy {
             if (to.length > 0) {
                 boolean any = false;
                 for (IstioOperation o : to) {
-                    if (o.matchesPorts(r) && o.matchesHttp(r.http(), path)) {
+                    if (o.matches(r, path, l4)) {
                         any = true;
                         break;
                     }
@@ -237,7 +197,7 @@ final class IstioPolicy {
                 }
             }
             for (IstioCondition c : when) {
-                if (!c.matches(r, path)) {
+                if (!c.matches(r, path, l4)) {
                     return false;
                 }
             }

@@ -45,6 +45,14 @@ final class IstioSource {
                 + saName.length + notSaName.length + ipBlocks.length + notIpBlocks.length == 0;
     }
 
+    /**
+     * At L4 ({@code l4}) the fields ztunnel receives, and ztunnel skips an empty match: a source
+     * with only HTTP fields never matches. Otherwise every field, as Envoy.
+     */
+    boolean matches(AccessRequest r, boolean l4) {
+        return l4 ? !l4Empty && matchesL4(r) : matchesL4(r) && matchesL7Only(r);
+    }
+
     /** The fields ztunnel evaluates. */
     boolean matchesL4(AccessRequest r) {
         String p = r.sourcePrincipal();
