@@ -3,7 +3,6 @@ package io.zerohop.policy.internal;
 import static io.zerohop.policy.internal.IstioPolicy.NO_CIDRS;
 import static io.zerohop.policy.internal.IstioPolicy.NO_PORTS;
 import static io.zerohop.policy.internal.IstioPolicy.NO_STRINGS;
-import static io.zerohop.policy.internal.IstioPolicy.NO_TEXT;
 import static io.zerohop.policy.internal.IstioPolicy.portIn;
 
 import io.zerohop.policy.AccessRequest;
@@ -40,10 +39,8 @@ final class IstioCondition {
     Cidr[] notCidrs = NO_CIDRS;
     int[] ports = NO_PORTS;
     int[] notPorts = NO_PORTS;
-    String[] saNamespace = NO_TEXT;
-    String[] saName = NO_TEXT;
-    String[] notSaNamespace = NO_TEXT;
-    String[] notSaName = NO_TEXT;
+    IstioServiceAccounts serviceAccounts = IstioServiceAccounts.NONE;
+    IstioServiceAccounts notServiceAccounts = IstioServiceAccounts.NONE;
     boolean hasValues;
     boolean hasNotValues;
 
@@ -84,8 +81,7 @@ final class IstioCondition {
             case SOURCE_TRUST_DOMAIN:
                 return IstioSource.trustDomainAny(sm, r.sourcePrincipal());
             case SOURCE_SERVICE_ACCOUNT:
-                return negative ? IstioSource.serviceAccountAny(notSaNamespace, notSaName, r.sourcePrincipal())
-                        : IstioSource.serviceAccountAny(saNamespace, saName, r.sourcePrincipal());
+                return (negative ? notServiceAccounts : serviceAccounts).any(r.sourcePrincipal());
             case CONNECTION_SNI:
                 return StringMatch.any(sm, r.sni());
             case REQUEST_HEADER:

@@ -98,12 +98,8 @@ final class IstioConditions {
                 c.notPorts = ports(n, "notValues", key);
             }
             case IstioCondition.SOURCE_SERVICE_ACCOUNT -> {
-                String[][] sa = serviceAccounts(n, "values", namespace, new ArrayList<>());
-                c.saNamespace = sa[0];
-                c.saName = sa[1];
-                String[][] notSa = serviceAccounts(n, "notValues", namespace, new ArrayList<>());
-                c.notSaNamespace = notSa[0];
-                c.notSaName = notSa[1];
+                c.serviceAccounts = serviceAccounts(n, "values", namespace, new ArrayList<>());
+                c.notServiceAccounts = serviceAccounts(n, "notValues", namespace, new ArrayList<>());
             }
             default -> {
                 if (kind == IstioCondition.SOURCE_TRUST_DOMAIN) {

@@ -174,12 +174,8 @@ final class IstioRules {
         s.notPrincipals = field(src, "notPrincipals", "source.principal", false, parts);
         s.namespaces = field(src, "namespaces", "source.namespace", false, parts);
         s.notNamespaces = field(src, "notNamespaces", "source.namespace", false, parts);
-        String[][] sa = serviceAccounts(src, "serviceAccounts", namespace, parts);
-        s.saNamespace = sa[0];
-        s.saName = sa[1];
-        String[][] notSa = serviceAccounts(src, "notServiceAccounts", namespace, parts);
-        s.notSaNamespace = notSa[0];
-        s.notSaName = notSa[1];
+        s.serviceAccounts = serviceAccounts(src, "serviceAccounts", namespace, parts);
+        s.notServiceAccounts = serviceAccounts(src, "notServiceAccounts", namespace, parts);
         trustDomainValues(src, "trustDomains");
         trustDomainValues(src, "notTrustDomains");
         s.trustDomains = field(src, "trustDomains", "source.trustDomain", false, l7);

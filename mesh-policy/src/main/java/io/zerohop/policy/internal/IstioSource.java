@@ -2,7 +2,6 @@ package io.zerohop.policy.internal;
 
 import static io.zerohop.policy.internal.IstioPolicy.NO_CIDRS;
 import static io.zerohop.policy.internal.IstioPolicy.NO_STRINGS;
-import static io.zerohop.policy.internal.IstioPolicy.NO_TEXT;
 
 import io.zerohop.policy.AccessRequest;
 
@@ -18,10 +17,8 @@ final class IstioSource {
     StringMatch[] notPrincipals = NO_STRINGS;
     StringMatch[] namespaces = NO_STRINGS;
     StringMatch[] notNamespaces = NO_STRINGS;
-    String[] saNamespace = NO_TEXT;
-    String[] saName = NO_TEXT;
-    String[] notSaNamespace = NO_TEXT;
-    String[] notSaName = NO_TEXT;
+    IstioServiceAccounts serviceAccounts = IstioServiceAccounts.NONE;
+    IstioServiceAccounts notServiceAccounts = IstioServiceAccounts.NONE;
     StringMatch[] trustDomains = NO_STRINGS;
     StringMatch[] notTrustDomains = NO_STRINGS;
     Cidr[] ipBlocks = NO_CIDRS;
@@ -42,7 +39,7 @@ final class IstioSource {
                 + notRequestPrincipals.length > 0;
         l7 = http;
         l4Empty = principals.length + notPrincipals.length + namespaces.length + notNamespaces.length
-                + saName.length + notSaName.length + ipBlocks.length + notIpBlocks.length == 0;
+                + serviceAccounts.size() + notServiceAccounts.size() + ipBlocks.length + notIpBlocks.length == 0;
     }
 
     /**
@@ -68,10 +65,10 @@ final class IstioSource {
         if (notNamespaces.length > 0 && namespaceAny(notNamespaces, p)) {
             return false;
         }
-        if (saName.length > 0 && !serviceAccountAny(saNamespace, saName, p)) {
+        if (serviceAccounts.size() > 0 && !serviceAccounts.any(p)) {
             return false;
         }
-        if (notSaName.length > 0 && serviceAccountAny(notSaNamespace, notSaName, p)) {
+        if (notServiceAccounts.size() > 0 && notServiceAccounts.any(p)) {
             return false;
         }
         if (ipBlocks.length > 0 && !Cidr.any(ipBlocks, r.sourceAddress())) {
@@ -126,20 +123,5 @@ final class IstioSource {
             return false;
         }
         return StringMatch.any(ms, principal, Peer.SCHEME, end);
-    }
-
-    static boolean serviceAccountAny(String[] nss, String[] sas, String principal) {
-        int s = Peer.nsStart(principal);
-        int e = Peer.nsEnd(principal, s);
-        if (e < 0) {
-            return false;
-        }
-        int saStart = e + 4;
-        for (int i = 0; i < sas.length; i++) {
-            if (Peer.regionEquals(principal, s, e, nss[i]) && Peer.regionEquals(principal, saStart, principal.length(), sas[i])) {
-                return true;
-            }
-        }
-        return false;
     }
 }

@@ -22,19 +22,7 @@ final class IstioValues {
 
     /** A list of non-empty strings (istiod's CheckEmptyValues; quoted as the CRD's string type requires). */
     static List<String> values(YNode parent, String key) throws PolicyLoadException {
-        YNode n = parent.get(key);
-        if (n == null) {
-            return List.of();
-        }
-        List<String> out = new ArrayList<>();
-        for (YNode item : n.items()) {
-            String v = item.string();
-            if (v.isEmpty()) {
-                throw item.error("empty value not allowed, found in " + capitalize(key));
-            }
-            out.add(v);
-        }
-        return out;
+        return Fields.strings(parent, key, capitalize(key));
     }
 
     /** Whether {@code key} holds a list with at least one entry. */
@@ -122,11 +110,11 @@ final class IstioValues {
     }
 
     /** istiod's CheckServiceAccount; entries are {@code name} (the policy's namespace) or {@code ns/name}. */
-    static String[][] serviceAccounts(YNode src, String key, String namespace, List<String> describe)
+    static IstioServiceAccounts serviceAccounts(YNode src, String key, String namespace, List<String> describe)
             throws PolicyLoadException {
         YNode n = src.get(key);
         if (n == null || n.items().isEmpty()) {
-            return new String[][] {IstioPolicy.NO_TEXT, IstioPolicy.NO_TEXT};
+            return IstioServiceAccounts.NONE;
         }
         List<YNode> items = n.items();
         if (items.size() > 16) {
@@ -166,7 +154,7 @@ final class IstioValues {
             texts.add(nss[i] + "/" + names[i]);
         }
         describe.add(part("source.serviceAccount", texts, key.startsWith("not")));
-        return new String[][] {nss, names};
+        return new IstioServiceAccounts(nss, names);
     }
 
     /** istiod's ValidatePorts: a decimal 0..65535 given as a string. */
