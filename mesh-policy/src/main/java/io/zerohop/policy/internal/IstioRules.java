@@ -18,6 +18,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.IntFunction;
 import java.util.regex.Pattern;
 
 /**
@@ -54,37 +55,14 @@ final class IstioRules {
         n.onlyKeys(RULE_KEYS);
         List<String> parts = new ArrayList<>();
         List<String> l7Parts = new ArrayList<>();
-        IstioSource[] from = new IstioSource[0];
-        IstioOperation[] to = new IstioOperation[0];
+        IstioSource[] from = entries(n.get("from"), "from", "source", index, IstioSource[]::new, src -> {
+            IstioSource compiled = source(src.onlyKeys(SOURCE_KEYS), namespace, action, index, parts, l7Parts, httpFound);
+            schemeWarnings(src, ref, warnings);
+            return compiled;
+        });
+        IstioOperation[] to = entries(n.get("to"), "to", "operation", index, IstioOperation[]::new,
+                op -> operation(op.onlyKeys(OPERATION_KEYS), index, parts, l7Parts, httpFound));
         IstioCondition[] when = new IstioCondition[0];
-        YNode fromNode = n.get("from");
-        if (fromNode != null) {
-            List<YNode> items = clauses(fromNode, "from", index);
-            from = new IstioSource[items.size()];
-            for (int i = 0; i < from.length; i++) {
-                YNode src = clause(items.get(i), "from", "source", index);
-                from[i] = source(src.onlyKeys(SOURCE_KEYS), namespace, action, index, parts, l7Parts, httpFound);
-                for (String key : new String[] {"principals", "notPrincipals"}) {
-                    for (String p : values(src, key)) {
-                        if (p.startsWith("spiffe://")) {
-                            // Valid for istiod, but compared with the ID *without* its scheme: never equal.
-                            warnings.add(src.get(key).file + ":" + src.get(key).line + ": " + ref + ": " + key + " \"" + p
-                                    + "\" never matches: Istio principals are SPIFFE IDs without spiffe://"
-                                    + (key.equals("notPrincipals") ? " (so this exclusion excludes nobody)" : ""));
-                        }
-                    }
-                }
-            }
-        }
-        YNode toNode = n.get("to");
-        if (toNode != null) {
-            List<YNode> items = clauses(toNode, "to", index);
-            to = new IstioOperation[items.size()];
-            for (int i = 0; i < to.length; i++) {
-                YNode op = clause(items.get(i), "to", "operation", index);
-                to[i] = operation(op.onlyKeys(OPERATION_KEYS), index, parts, l7Parts, httpFound);
-            }
-        }
         YNode whenNode = n.get("when");
         if (whenNode != null) {
             List<YNode> items = whenNode.items();
@@ -118,25 +96,51 @@ final class IstioRules {
         return rule;
     }
 
-    /** The entries of a rule's {@code from} or {@code to} list, which istiod requires non-empty. */
-    private static List<YNode> clauses(YNode list, String field, int ruleIndex) throws PolicyLoadException {
+    /** Principals written with {@code spiffe://}: valid for istiod, but compared with the ID without its scheme, never equal. */
+    private static void schemeWarnings(YNode src, PolicyRef ref, List<String> warnings) throws PolicyLoadException {
+        for (String key : new String[] {"principals", "notPrincipals"}) {
+            for (String p : values(src, key)) {
+                if (p.startsWith("spiffe://")) {
+                    warnings.add(src.get(key).file + ":" + src.get(key).line + ": " + ref + ": " + key + " \"" + p
+                            + "\" never matches: Istio principals are SPIFFE IDs without spiffe://"
+                            + (key.equals("notPrincipals") ? " (so this exclusion excludes nobody)" : ""));
+                }
+            }
+        }
+    }
+
+    /** Compiles the inner node of one {@code from} or {@code to} entry. */
+    private interface EntryCompiler<T> {
+        T compile(YNode inner) throws PolicyLoadException;
+    }
+
+    /**
+     * A rule's {@code from} (each entry's {@code source}) or {@code to} (each entry's
+     * {@code operation}), compiled entry by entry; none when {@code list} is absent. istiod requires
+     * the list non-empty and each entry and its inner node non-nil.
+     */
+    private static <T> T[] entries(YNode list, String field, String inner, int ruleIndex, IntFunction<T[]> array,
+                                   EntryCompiler<T> compiler) throws PolicyLoadException {
+        if (list == null) {
+            return array.apply(0);
+        }
         List<YNode> items = list.items();
         if (items.isEmpty()) {
             throw list.error("`" + field + "` must not be empty, found at rule " + ruleIndex);
         }
-        return items;
-    }
-
-    /** The {@code source} of a {@code from} entry or the {@code operation} of a {@code to} entry, never nil. */
-    private static YNode clause(YNode entry, String field, String inner, int ruleIndex) throws PolicyLoadException {
-        if (entry.isNull()) {
-            throw entry.error("`" + field + "` must not be nil, found at rule " + ruleIndex);
+        T[] out = array.apply(items.size());
+        for (int i = 0; i < out.length; i++) {
+            YNode entry = items.get(i);
+            if (entry.isNull()) {
+                throw entry.error("`" + field + "` must not be nil, found at rule " + ruleIndex);
+            }
+            YNode n = entry.onlyKeys(Set.of(inner)).get(inner);
+            if (n == null) {
+                throw entry.error("`" + field + "." + inner + "` must not be nil, found at rule " + ruleIndex);
+            }
+            out[i] = compiler.compile(n);
         }
-        YNode n = entry.onlyKeys(Set.of(inner)).get(inner);
-        if (n == null) {
-            throw entry.error("`" + field + "." + inner + "` must not be nil, found at rule " + ruleIndex);
-        }
-        return n;
+        return out;
     }
 
     private static String describe(List<String> parts, List<String> l7Parts) {
