@@ -1,6 +1,5 @@
 package io.zerohop.identity;
 
-import io.spiffe.bundle.x509bundle.X509Bundle;
 import io.spiffe.bundle.x509bundle.X509BundleSet;
 import io.spiffe.exception.InvalidSpiffeIdException;
 import io.spiffe.spiffeid.SpiffeId;
@@ -8,22 +7,15 @@ import io.spiffe.spiffeid.TrustDomain;
 import io.spiffe.svid.x509svid.X509Svid;
 import io.zerohop.identity.internal.FileWatcher;
 import io.zerohop.identity.internal.ListenerSet;
+import io.zerohop.identity.internal.PemFiles;
 import io.zerohop.identity.internal.Svids;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
-import java.security.PrivateKey;
-import java.security.cert.CertificateException;
-import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Arrays;
-import java.util.Date;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -53,40 +45,33 @@ import org.slf4j.LoggerFactory;
 public final class PemFileIdentityProvider implements IdentityProvider {
     private static final Logger log = LoggerFactory.getLogger(PemFileIdentityProvider.class);
 
-    /** Everything installed together, so readers never see an SVID with another load's bundles. */
-    private record Material(X509Svid svid, X509BundleSet bundles, List<byte[]> contents) {}
-
     private final Path certFile;
-    private final Path keyFile;
     private final Path bundleFile;
-    private final Map<TrustDomain, Path> federated;
-    private final Clock clock;
+    private final PemFiles files;
     private final Consumer<? super Exception> onReloadFailure;
     private final ListenerSet listeners = new ListenerSet();
     private final FileWatcher watcher;
 
-    private volatile Material material;
+    private volatile PemFiles.Material material;
     // Guarded by this: the last contents that failed, so a bad file is reported once, not every poll.
     private List<byte[]> lastFailed;
 
     private PemFileIdentityProvider(Builder b) {
         this.certFile = b.certFile;
-        this.keyFile = b.keyFile;
         this.bundleFile = b.bundleFile;
-        this.federated = Map.copyOf(b.federated);
-        this.clock = b.clock;
+        this.files = new PemFiles(b.certFile, b.keyFile, b.bundleFile, b.federated, b.clock);
         this.onReloadFailure = b.onReloadFailure;
         List<byte[]> contents;
         try {
-            contents = readAll();
-            this.material = parse(contents, null);
+            contents = files.readAll();
+            this.material = files.parse(contents, null);
         } catch (IOException | GeneralSecurityException e) {
-            throw new IllegalStateException("cannot load identity from " + files() + ": " + e.getMessage(), e);
+            throw new IllegalStateException("cannot load identity from " + files.files() + ": " + e.getMessage(), e);
         }
         log.info("serving {} from {} (valid until {})", material.svid().getSpiffeId(), certFile,
                 material.svid().getLeaf().getNotAfter().toInstant());
         Set<Path> dirs = new LinkedHashSet<>();
-        for (Path p : allFiles()) {
+        for (Path p : files.allFiles()) {
             dirs.add(p.toAbsolutePath().getParent());
         }
         this.watcher = new FileWatcher("zerohop-pem-watch", dirs, b.watch, b.pollInterval, b.settle, this::reloadQuietly);
@@ -119,13 +104,13 @@ public final class PemFileIdentityProvider implements IdentityProvider {
      *     which and why); the previous identity keeps serving
      */
     public synchronized boolean reload() throws IOException, GeneralSecurityException {
-        Material old = material;
-        List<byte[]> contents = readAll();
-        if (sameContents(contents, old.contents())) {
+        PemFiles.Material old = material;
+        List<byte[]> contents = files.readAll();
+        if (PemFiles.sameContents(contents, old.contents())) {
             lastFailed = null;
             return false;
         }
-        Material fresh = parse(contents, old.svid().getSpiffeId());
+        PemFiles.Material fresh = files.parse(contents, old.svid().getSpiffeId());
         material = fresh;
         lastFailed = null;
         boolean svidChanged = !Svids.sameChain(old.svid(), fresh.svid());
@@ -151,12 +136,12 @@ public final class PemFileIdentityProvider implements IdentityProvider {
         } catch (IOException | GeneralSecurityException e) {
             List<byte[]> now;
             try {
-                now = readAll();
+                now = files.readAll();
             } catch (IOException io) {
                 now = null;
             }
-            if (before == null || now == null || !sameContents(before, now)) {
-                log.warn("not reloading identity from {}: {}; still serving {} (valid until {})", files(), e.getMessage(),
+            if (before == null || now == null || !PemFiles.sameContents(before, now)) {
+                log.warn("not reloading identity from {}: {}; still serving {} (valid until {})", files.files(), e.getMessage(),
                         material.svid().getSpiffeId(), material.svid().getLeaf().getNotAfter().toInstant());
                 if (onReloadFailure != null) {
                     try {
@@ -168,99 +153,6 @@ public final class PemFileIdentityProvider implements IdentityProvider {
             }
             lastFailed = now;
         }
-    }
-
-    private List<Path> allFiles() {
-        List<Path> all = new ArrayList<>(3 + federated.size());
-        all.add(certFile);
-        all.add(keyFile);
-        all.add(bundleFile);
-        all.addAll(federated.values());
-        return all;
-    }
-
-    private String files() {
-        return allFiles().toString();
-    }
-
-    private List<byte[]> readAll() throws IOException {
-        List<byte[]> out = new ArrayList<>();
-        for (Path p : allFiles()) {
-            try {
-                out.add(Files.readAllBytes(p));
-            } catch (NoSuchFileException e) {
-                throw new NoSuchFileException(p.toString(), null, "file not found");
-            }
-        }
-        return out;
-    }
-
-    private static boolean sameContents(List<byte[]> a, List<byte[]> b) {
-        if (a.size() != b.size()) {
-            return false;
-        }
-        for (int i = 0; i < a.size(); i++) {
-            if (!Arrays.equals(a.get(i), b.get(i))) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private Material parse(List<byte[]> contents, SpiffeId expected) throws GeneralSecurityException {
-        List<X509Certificate> chain = certificates(certFile, contents.get(0));
-        PrivateKey key;
-        try {
-            key = Svids.parsePrivateKey(ascii(contents.get(1)));
-        } catch (GeneralSecurityException e) {
-            throw new GeneralSecurityException(keyFile + ": " + e.getMessage(), e);
-        }
-        X509Svid svid;
-        try {
-            svid = Svids.of(chain, key);
-        } catch (GeneralSecurityException e) {
-            throw new GeneralSecurityException(certFile + " with " + keyFile + ": " + e.getMessage(), e);
-        }
-        SpiffeId id = svid.getSpiffeId();
-        if (expected != null && !expected.equals(id)) {
-            throw new GeneralSecurityException(certFile + ": SPIFFE ID changed from " + expected + " to " + id
-                    + "; a provider serves one identity, restart to change it");
-        }
-        List<X509Certificate> roots = certificates(bundleFile, contents.get(2));
-        List<X509Bundle> bundles = new ArrayList<>();
-        bundles.add(new X509Bundle(id.getTrustDomain(), new HashSet<>(roots)));
-        int i = 3;
-        for (Map.Entry<TrustDomain, Path> e : federated.entrySet()) {
-            if (e.getKey().equals(id.getTrustDomain())) {
-                throw new GeneralSecurityException(e.getValue() + ": federated bundle for " + e.getKey()
-                        + " is the SVID's own trust domain; put those roots in " + bundleFile);
-            }
-            bundles.add(new X509Bundle(e.getKey(), new HashSet<>(certificates(e.getValue(), contents.get(i++)))));
-        }
-        X509BundleSet set = X509BundleSet.of(bundles);
-        try {
-            SvidVerifier.verify(svid.getChainArray(), set, Date.from(clock.instant()));
-        } catch (CertificateException e) {
-            throw new GeneralSecurityException(certFile + " against " + bundleFile + ": " + e.getMessage(), e);
-        }
-        return new Material(svid, set, contents);
-    }
-
-    private static List<X509Certificate> certificates(Path file, byte[] content) throws GeneralSecurityException {
-        List<X509Certificate> certs;
-        try {
-            certs = Pem.parseCertificates(ascii(content));
-        } catch (CertificateException | IllegalArgumentException e) {
-            throw new GeneralSecurityException(file + ": unparsable certificate PEM (" + e.getMessage() + ")", e);
-        }
-        if (certs.isEmpty()) {
-            throw new GeneralSecurityException(file + ": no CERTIFICATE block found");
-        }
-        return certs;
-    }
-
-    private static String ascii(byte[] b) {
-        return new String(b, StandardCharsets.US_ASCII);
     }
 
     // ---- IdentityProvider ----

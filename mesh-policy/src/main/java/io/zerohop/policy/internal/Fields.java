@@ -14,13 +14,22 @@ final class Fields {
 
     /** A list of YAML strings (an unquoted number or boolean is an error, as the API server's schema). */
     static List<String> strings(YNode parent, String key) throws PolicyLoadException {
+        return strings(parent, key, null);
+    }
+
+    /** As {@link #strings(YNode, String)}; unless {@code emptyIn} is null, an empty string is refused naming it. */
+    static List<String> strings(YNode parent, String key, String emptyIn) throws PolicyLoadException {
         YNode n = parent.get(key);
         if (n == null) {
             return List.of();
         }
         List<String> out = new ArrayList<>();
         for (YNode item : n.items()) {
-            out.add(item.string());
+            String v = item.string();
+            if (emptyIn != null && v.isEmpty()) {
+                throw item.error("empty value not allowed, found in " + emptyIn);
+            }
+            out.add(v);
         }
         return out;
     }

@@ -64,8 +64,8 @@ final class HttpRules {
     }
 
     private static boolean appliesToPort(IstioPolicy.Rule rule, int port) {
-        for (IstioPolicy.Condition c : rule.when) {
-            if (c.key == IstioPolicy.Condition.DESTINATION_PORT
+        for (IstioCondition c : rule.when) {
+            if (c.key == IstioCondition.DESTINATION_PORT
                     && ((c.hasValues && !IstioPolicy.portIn(c.ports, port))
                     || (c.hasNotValues && IstioPolicy.portIn(c.notPorts, port)))) {
                 return false;
@@ -74,7 +74,7 @@ final class HttpRules {
         if (rule.to.length == 0) {
             return true;
         }
-        for (IstioPolicy.Operation o : rule.to) {
+        for (IstioOperation o : rule.to) {
             if ((o.ports.length == 0 || IstioPolicy.portIn(o.ports, port))
                     && (o.notPorts.length == 0 || !IstioPolicy.portIn(o.notPorts, port))) {
                 return true;

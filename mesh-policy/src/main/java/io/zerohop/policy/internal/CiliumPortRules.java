@@ -1,0 +1,239 @@
+package io.zerohop.policy.internal;
+
+import io.zerohop.policy.PolicyLoadException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * Compiles the {@code toPorts} of a Cilium rule: port rules (numeric ports, IANA service names,
+ * end ports, protocols) and their L7 HTTP rules, validated as Cilium's {@code pkg/policy/api}
+ * does ({@code l4.go} PortRule and PortProtocol, {@code http.go} PortRuleHTTP,
+ * {@code rule_validation.go} sanitize) and worded for decisions' explanations.
+ */
+final class CiliumPortRules {
+
+    private static final Set<String> L4_PROTOCOLS = Set.of("ANY", "TCP", "UDP", "SCTP", "ICMP", "ICMPV6", "VRRP", "IGMP");
+    private static final Set<String> HTTP_KEYS = Set.of("method", "path", "host", "headers", "headerMatches");
+
+    private CiliumPortRules() {
+    }
+
+    static CiliumPolicy.Port[] ports(YNode toPorts, boolean deny, List<String> parts) throws PolicyLoadException {
+        return ports(toPorts, deny, parts, true);
+    }
+
+    static CiliumPolicy.Port[] ports(YNode toPorts, boolean deny, List<String> parts, boolean ingress)
+            throws PolicyLoadException {
+        List<CiliumPolicy.Port> out = new ArrayList<>();
+        List<String> texts = new ArrayList<>();
+        for (YNode pr : toPorts.items()) {
+            pr.onlyKeys(Set.of("ports", "rules", "serverNames", "listener", "originatingTLS", "terminatingTLS"));
+            for (String key : new String[] {"serverNames", "listener", "originatingTLS", "terminatingTLS"}) {
+                if (pr.has(key)) {
+                    throw pr.get(key).error(key + " is not supported by zerohop");
+                }
+            }
+            CiliumPolicy.Http[] http = null;
+            YNode rules = pr.get("rules");
+            boolean hasL7 = false;
+            if (rules != null) {
+                if (deny) {
+                    throw rules.error("L7 rules are not allowed in ingressDeny");
+                }
+                rules.onlyKeys(Set.of("http", "dns", "kafka", "l7proto", "l7"));
+                if (ingress && rules.get("dns") != null && !rules.get("dns").items().isEmpty()) {
+                    throw rules.get("dns").error("DNS rules are not allowed on ingress");
+                }
+                // L7Rules.IsEmpty: an empty list is no rule at all (the port stays a plain L4 allow).
+                int types = 0;
+                for (String key : new String[] {"http", "kafka", "dns"}) {
+                    types += rules.get(key) != null && !rules.get(key).items().isEmpty() ? 1 : 0;
+                }
+                types += rules.get("l7proto") != null ? 1 : 0;
+                if (rules.get("l7") != null && rules.get("l7proto") == null) {
+                    throw rules.get("l7").error("'l7' may only be specified when a 'l7proto' is also specified");
+                }
+                if (types > 1) {
+                    throw rules.error("multiple L7 protocol rule types specified in single rule");
+                }
+                hasL7 = types > 0;
+                if (ingress) {
+                    for (String key : new String[] {"kafka", "l7proto"}) {
+                        if (rules.has(key)) {
+                            throw rules.get(key).error(key + " rules are not supported by zerohop");
+                        }
+                    }
+                }
+                YNode httpNode = rules.get("http");
+                if (httpNode != null && !httpNode.items().isEmpty()) {
+                    List<YNode> items = httpNode.items();
+                    http = new CiliumPolicy.Http[items.size()];
+                    for (int i = 0; i < items.size(); i++) {
+                        http[i] = http(items.get(i));
+                    }
+                }
+            }
+            List<YNode> portItems = pr.get("ports") == null ? List.of() : pr.get("ports").items();
+            if (portItems.isEmpty()) {
+                // A toPorts entry without ports only carries L7 rules: it applies to every port.
+                out.add(new CiliumPolicy.Port(0, 65535, CiliumPolicy.PROTO_ANY, http, "any"));
+                texts.add("any");
+            }
+            if (rules != null && rules.get("dns") != null && !rules.get("dns").items().isEmpty() && portItems.isEmpty()) {
+                throw rules.get("dns").error("Port 53 must be specified for DNS rules");
+            }
+            if (portItems.size() > 40) {
+                throw pr.get("ports").error("too many ports, the max is 40");
+            }
+            for (YNode p : portItems) {
+                p.onlyKeys(Set.of("port", "endPort", "protocol"));
+                YNode portNode = p.get("port");
+                if (portNode == null || portNode.string().isEmpty()) {
+                    throw (portNode == null ? p : portNode).error("Port must be specified");
+                }
+                String text = portNode.string();
+                if (isSvcName(text)) {
+                    throw portNode.error("named port \"" + text + "\" is not supported by zerohop (use the port number)");
+                }
+                int port = parseUint16(text);
+                if (port < 0) {
+                    throw portNode.error("Unable to parse port \"" + text + "\"");
+                }
+                // Cilium: an endPort at or below port means the single port.
+                int endPort = port == 0 ? 65535 : port;
+                if (p.get("endPort") != null && port != 0) {
+                    YNode ep = p.get("endPort");
+                    if (!"int".equals(ep.tag)) {
+                        throw ep.error("expected an integer, found " + ep.describe());
+                    }
+                    long e;
+                    try {
+                        e = Long.parseLong(ep.text());
+                    } catch (NumberFormatException ex) {
+                        throw ep.error("bad endPort " + ep.text());
+                    }
+                    if (e > 65535) {
+                        throw ep.error("bad endPort " + e + " (0..65535)");
+                    }
+                    endPort = (int) Math.max(port, e);
+                }
+                String proto = p.string("protocol", "ANY").toUpperCase(Locale.ROOT);
+                if (proto.isEmpty()) {
+                    proto = "ANY";
+                }
+                if (!L4_PROTOCOLS.contains(proto)) {
+                    throw p.get("protocol").error("invalid protocol \"" + proto + "\", must be { TCP | UDP | SCTP | ICMP | ICMPv6 | VRRP | IGMP | ANY }");
+                }
+                boolean dnsRules = rules != null && rules.get("dns") != null;
+                if (hasL7 && !dnsRules && !proto.equals("TCP")) {
+                    throw (p.get("protocol") == null ? p : p.get("protocol")).error(
+                            "L7 rules can only apply to TCP (not " + proto + ") except for DNS rules");
+                }
+                if (hasL7 && port == 0) {
+                    throw portNode.error("L7 rules can not be used when a port is 0");
+                }
+                int protocol = switch (proto) {
+                    case "ANY" -> CiliumPolicy.PROTO_ANY;
+                    case "TCP" -> CiliumPolicy.PROTO_TCP;
+                    default -> CiliumPolicy.PROTO_OTHER;
+                };
+                String desc = (port == 0 ? "any" : port + (endPort != port ? "-" + endPort : "")) + "/" + proto;
+                texts.add(desc);
+                out.add(new CiliumPolicy.Port(port, endPort, protocol, http, desc));
+            }
+            if (http != null) {
+                List<String> h = new ArrayList<>();
+                for (YNode item : rules.get("http").items()) {
+                    h.add((item.text("method", "*") + " " + item.text("path", "*")).trim());
+                }
+                texts.add("http " + String.join(" | ", h));
+            }
+        }
+        parts.add("toPorts " + String.join(" ", texts));
+        return out.toArray(new CiliumPolicy.Port[0]);
+    }
+
+    /** IANA service name (RFC 6335), as Cilium's iana.IsSvcName: then the port is named, not numeric. */
+    static boolean isSvcName(String s) {
+        if (s.isEmpty() || s.length() > 15 || s.startsWith("-") || s.endsWith("-") || s.contains("--")) {
+            return false;
+        }
+        boolean letter = false;
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (Character.isLetter(c) && c < 128) {
+                letter = true;
+            } else if (!(c >= '0' && c <= '9') && c != '-') {
+                return false;
+            }
+        }
+        return letter;
+    }
+
+    /** Go's strconv.ParseUint(s, 0, 16): decimal, or 0x / 0o / 0b prefixed, or leading-0 octal; -1 if invalid. */
+    static int parseUint16(String s) {
+        int radix = 10;
+        String digits = s;
+        if (s.length() > 1 && s.charAt(0) == '0') {
+            char k = Character.toLowerCase(s.charAt(1));
+            if (k == 'x' || k == 'o' || k == 'b') {
+                radix = k == 'x' ? 16 : k == 'o' ? 8 : 2;
+                digits = s.substring(2);
+            } else {
+                radix = 8;
+                digits = s.substring(1);
+            }
+        }
+        digits = digits.replace("_", "");
+        if (digits.isEmpty()) {
+            return -1;
+        }
+        for (int i = 0; i < digits.length(); i++) {
+            if (Character.digit(digits.charAt(i), radix) < 0) {
+                return -1;
+            }
+        }
+        try {
+            long v = Long.parseLong(digits, radix);
+            return v > 65535 ? -1 : (int) v;
+        } catch (NumberFormatException e) {
+            return -1;
+        }
+    }
+
+    private static CiliumPolicy.Http http(YNode n) throws PolicyLoadException {
+        n.onlyKeys(HTTP_KEYS);
+        if (n.has("headerMatches")) {
+            throw n.get("headerMatches").error("headerMatches is not supported by zerohop (use headers)");
+        }
+        Rx method = n.get("method") == null ? null : Rx.compile(n.get("method"));
+        Rx path = n.get("path") == null ? null : Rx.compile(n.get("path"));
+        Rx host = n.get("host") == null ? null : Rx.compile(n.get("host"));
+        List<String> headers = Fields.strings(n, "headers");
+        String[] names = new String[headers.size()];
+        String[] values = new String[headers.size()];
+        for (int i = 0; i < headers.size(); i++) {
+            // pkg/envoy/xds_server.go: split at the first space; "Name: value" drops the trailing ':' of
+            // the name and matches the rest exactly; without a space the whole entry is a name to be present.
+            String h = headers.get(i);
+            int space = h.indexOf(' ');
+            String name = space < 0 ? h : h.substring(0, space);
+            if (space >= 0) {
+                int end = name.length();
+                while (end > 0 && name.charAt(end - 1) == ':') {
+                    end--;
+                }
+                name = name.substring(0, end);
+            }
+            names[i] = name.toLowerCase(Locale.ROOT);
+            values[i] = space < 0 ? null : h.substring(space + 1);
+            if (names[i].isEmpty()) {
+                throw n.get("headers").items().get(i).error("empty header name");
+            }
+        }
+        return new CiliumPolicy.Http(method, path, host, names, values);
+    }
+
+}

@@ -1,0 +1,93 @@
+package io.zerohop.policy.internal;
+
+import static io.zerohop.policy.internal.IstioPolicy.NO_CIDRS;
+import static io.zerohop.policy.internal.IstioPolicy.NO_PORTS;
+import static io.zerohop.policy.internal.IstioPolicy.NO_STRINGS;
+import static io.zerohop.policy.internal.IstioPolicy.portIn;
+
+import io.zerohop.policy.AccessRequest;
+
+/**
+ * A compiled {@code when} condition of an Istio AuthorizationPolicy rule; keys are resolved to an
+ * int at compile time ({@link IstioConditions}). Matched as the conditions istiod generates
+ * ({@code pilot/pkg/security/authz/model}); {@link #l4} marks the five keys istiod's ambient
+ * conversion passes to ztunnel.
+ */
+final class IstioCondition {
+    static final int SOURCE_IP = 0;
+    static final int SOURCE_NAMESPACE = 1;
+    static final int SOURCE_PRINCIPAL = 2;
+    static final int DESTINATION_IP = 3;
+    static final int DESTINATION_PORT = 4;
+    static final int REMOTE_IP = 5;
+    static final int CONNECTION_SNI = 6;
+    static final int REQUEST_HEADER = 7;
+    /** request.auth.*, experimental.envoy.filters.*: no JWT or filter metadata here, so always absent. */
+    static final int ABSENT = 8;
+    static final int SOURCE_SERVICE_ACCOUNT = 9;
+    static final int SOURCE_TRUST_DOMAIN = 10;
+
+    final int key;
+    final String header;
+    /** One of the five keys istiod's ambient conversion passes to ztunnel. */
+    final boolean l4;
+    /** {@code !l4}; the earlier name, kept for code written against it. */
+    final boolean l7;
+    StringMatch[] values = NO_STRINGS;
+    StringMatch[] notValues = NO_STRINGS;
+    Cidr[] cidrs = NO_CIDRS;
+    Cidr[] notCidrs = NO_CIDRS;
+    int[] ports = NO_PORTS;
+    int[] notPorts = NO_PORTS;
+    IstioServiceAccounts serviceAccounts = IstioServiceAccounts.NONE;
+    IstioServiceAccounts notServiceAccounts = IstioServiceAccounts.NONE;
+    boolean hasValues;
+    boolean hasNotValues;
+
+    IstioCondition(int key, String header) {
+        this.key = key;
+        this.header = header;
+        this.l4 = key == SOURCE_IP || key == SOURCE_NAMESPACE || key == SOURCE_PRINCIPAL
+                || key == DESTINATION_IP || key == DESTINATION_PORT;
+        this.l7 = !l4;
+    }
+
+    /** At L4 ({@code l4}) a key ztunnel lacks is an empty match: never; each when entry is its own clause. */
+    boolean matches(AccessRequest r, String path, boolean l4) {
+        return l4 ? this.l4 && matches(r, null) : matches(r, path);
+    }
+
+    boolean matches(AccessRequest r, String path) {
+        if (hasValues && !test(r, false)) {
+            return false;
+        }
+        return !hasNotValues || !test(r, true);
+    }
+
+    private boolean test(AccessRequest r, boolean negative) {
+        StringMatch[] sm = negative ? notValues : values;
+        switch (key) {
+            case SOURCE_IP:
+            case REMOTE_IP:
+                return Cidr.any(negative ? notCidrs : cidrs, r.sourceAddress());
+            case DESTINATION_IP:
+                return Cidr.any(negative ? notCidrs : cidrs, r.destinationAddress());
+            case DESTINATION_PORT:
+                return portIn(negative ? notPorts : ports, r.destinationPort());
+            case SOURCE_NAMESPACE:
+                return IstioSource.namespaceAny(sm, r.sourcePrincipal());
+            case SOURCE_PRINCIPAL:
+                return IstioSource.principalAny(sm, r.sourcePrincipal());
+            case SOURCE_TRUST_DOMAIN:
+                return IstioSource.trustDomainAny(sm, r.sourcePrincipal());
+            case SOURCE_SERVICE_ACCOUNT:
+                return (negative ? notServiceAccounts : serviceAccounts).any(r.sourcePrincipal());
+            case CONNECTION_SNI:
+                return StringMatch.any(sm, r.sni());
+            case REQUEST_HEADER:
+                return r.http() != null && StringMatch.any(sm, r.http().header(header));
+            default:
+                return false;
+        }
+    }
+}

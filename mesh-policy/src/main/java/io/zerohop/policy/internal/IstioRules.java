@@ -1,0 +1,278 @@
+package io.zerohop.policy.internal;
+
+import static io.zerohop.policy.internal.IstioValues.capitalize;
+import static io.zerohop.policy.internal.IstioValues.cidrs;
+import static io.zerohop.policy.internal.IstioValues.field;
+import static io.zerohop.policy.internal.IstioValues.nonEmpty;
+import static io.zerohop.policy.internal.IstioValues.part;
+import static io.zerohop.policy.internal.IstioValues.ports;
+import static io.zerohop.policy.internal.IstioValues.serviceAccounts;
+import static io.zerohop.policy.internal.IstioValues.trustDomainValues;
+import static io.zerohop.policy.internal.IstioValues.values;
+
+import io.zerohop.policy.Decision;
+import io.zerohop.policy.Decision.Outcome;
+import io.zerohop.policy.PolicyLoadException;
+import io.zerohop.policy.PolicyRef;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.function.IntFunction;
+import java.util.regex.Pattern;
+
+/**
+ * Compiles one AuthorizationPolicy rule: its {@code from} sources and {@code to} operations,
+ * validated as istiod's {@code pkg/config/validation/validation.go} (ValidateAuthorizationPolicy's
+ * per-rule checks, CheckValidPathTemplate), and the rule's two decisions: every field evaluated
+ * (the Envoy RBAC of {@code pilot/pkg/security/authz/model}) and its L4 part, which istiod's
+ * ambient conversion ({@code pilot/pkg/serviceregistry/ambient/authorization.go}) sends to
+ * ztunnel. {@code when} conditions are {@link IstioConditions}' job.
+ */
+final class IstioRules {
+
+    private static final Set<String> RULE_KEYS = Set.of("from", "to", "when");
+    private static final Set<String> SOURCE_KEYS = Set.of("principals", "notPrincipals", "requestPrincipals",
+            "notRequestPrincipals", "namespaces", "notNamespaces", "serviceAccounts", "notServiceAccounts",
+            "trustDomains", "notTrustDomains", "ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks");
+    private static final Set<String> OPERATION_KEYS = Set.of("hosts", "notHosts", "ports", "notPorts",
+            "methods", "notMethods", "paths", "notPaths");
+    private static final Set<String> CONDITION_KEYS = Set.of("key", "values", "notValues");
+    private static final Set<String> CUSTOM_FORBIDDEN_SOURCE = Set.of("namespaces", "notNamespaces", "serviceAccounts",
+            "notServiceAccounts", "trustDomains", "notTrustDomains", "principals", "notPrincipals", "requestPrincipals",
+            "notRequestPrincipals");
+    /** RFC 3986 pchar, which istiod requires of every literal segment of a path template. */
+    private static final Pattern VALID_LITERAL = Pattern.compile("[a-zA-Z0-9-._~%!$&'()+,;:@=]+");
+
+    private IstioRules() {
+    }
+
+    static IstioPolicy.Rule rule(int index, YNode n, String namespace, PolicyRef ref, int action, String provider,
+                                         TreeSet<String> httpFound, List<String> warnings) throws PolicyLoadException {
+        if (n.isNull()) {
+            throw n.error("`rule` must not be nil, found at rule " + index);
+        }
+        n.onlyKeys(RULE_KEYS);
+        List<String> parts = new ArrayList<>();
+        List<String> l7Parts = new ArrayList<>();
+        IstioSource[] from = entries(n.get("from"), "from", "source", index, IstioSource[]::new, src -> {
+            IstioSource compiled = source(src.onlyKeys(SOURCE_KEYS), namespace, action, index, parts, l7Parts, httpFound);
+            schemeWarnings(src, ref, warnings);
+            return compiled;
+        });
+        IstioOperation[] to = entries(n.get("to"), "to", "operation", index, IstioOperation[]::new,
+                op -> operation(op.onlyKeys(OPERATION_KEYS), index, parts, l7Parts, httpFound));
+        IstioCondition[] when = new IstioCondition[0];
+        YNode whenNode = n.get("when");
+        if (whenNode != null) {
+            List<YNode> items = whenNode.items();
+            when = new IstioCondition[items.size()];
+            for (int i = 0; i < when.length; i++) {
+                YNode c = items.get(i);
+                if (c.isNull()) {
+                    throw c.error(action == IstioPolicy.CUSTOM ? "when field cannot be nil" : "`key` must not be empty");
+                }
+                when[i] = IstioConditions.condition(c.onlyKeys(CONDITION_KEYS), namespace, action, parts, l7Parts, httpFound);
+            }
+        }
+        IstioPolicy.Rule rule = new IstioPolicy.Rule(index, from, to, when);
+        String all = describe(parts, l7Parts);
+        boolean deny = action == IstioPolicy.DENY || action == IstioPolicy.CUSTOM;
+        Outcome hit = switch (action) {
+            case IstioPolicy.ALLOW, IstioPolicy.AUDIT -> Outcome.ALLOWED_BY_RULE;
+            case IstioPolicy.CUSTOM -> Outcome.DENIED_CUSTOM;
+            default -> Outcome.DENIED_BY_RULE;
+        };
+        String suffix = action == IstioPolicy.CUSTOM
+                ? " (CUSTOM provider \"" + provider + "\": no external authorizer configured, denied)" : "";
+        rule.decision = new Decision(!deny, hit, ref, index, all + suffix);
+        rule.l4Decision = l7Parts.isEmpty() ? rule.decision
+                : new Decision(!deny, hit, ref, index, (parts.isEmpty() ? "every connection matched" : describe(parts, List.of()))
+                        + " (" + String.join(", ", l7Parts) + " omitted at L4, as ztunnel)" + suffix);
+        if (action == IstioPolicy.CUSTOM) {
+            rule.customDenied = new Decision(false, Outcome.DENIED_CUSTOM, ref, index,
+                    all + " (CUSTOM provider \"" + provider + "\" denied)");
+        }
+        return rule;
+    }
+
+    /** Principals written with {@code spiffe://}: valid for istiod, but compared with the ID without its scheme, never equal. */
+    private static void schemeWarnings(YNode src, PolicyRef ref, List<String> warnings) throws PolicyLoadException {
+        for (String key : new String[] {"principals", "notPrincipals"}) {
+            for (String p : values(src, key)) {
+                if (p.startsWith("spiffe://")) {
+                    warnings.add(src.get(key).file + ":" + src.get(key).line + ": " + ref + ": " + key + " \"" + p
+                            + "\" never matches: Istio principals are SPIFFE IDs without spiffe://"
+                            + (key.equals("notPrincipals") ? " (so this exclusion excludes nobody)" : ""));
+                }
+            }
+        }
+    }
+
+    /** Compiles the inner node of one {@code from} or {@code to} entry. */
+    private interface EntryCompiler<T> {
+        T compile(YNode inner) throws PolicyLoadException;
+    }
+
+    /**
+     * A rule's {@code from} (each entry's {@code source}) or {@code to} (each entry's
+     * {@code operation}), compiled entry by entry; none when {@code list} is absent. istiod requires
+     * the list non-empty and each entry and its inner node non-nil.
+     */
+    private static <T> T[] entries(YNode list, String field, String inner, int ruleIndex, IntFunction<T[]> array,
+                                   EntryCompiler<T> compiler) throws PolicyLoadException {
+        if (list == null) {
+            return array.apply(0);
+        }
+        List<YNode> items = list.items();
+        if (items.isEmpty()) {
+            throw list.error("`" + field + "` must not be empty, found at rule " + ruleIndex);
+        }
+        T[] out = array.apply(items.size());
+        for (int i = 0; i < out.length; i++) {
+            YNode entry = items.get(i);
+            if (entry.isNull()) {
+                throw entry.error("`" + field + "` must not be nil, found at rule " + ruleIndex);
+            }
+            YNode n = entry.onlyKeys(Set.of(inner)).get(inner);
+            if (n == null) {
+                throw entry.error("`" + field + "." + inner + "` must not be nil, found at rule " + ruleIndex);
+            }
+            out[i] = compiler.compile(n);
+        }
+        return out;
+    }
+
+    private static String describe(List<String> parts, List<String> l7Parts) {
+        List<String> all = new ArrayList<>(parts);
+        all.addAll(l7Parts);
+        return all.isEmpty() ? "empty rule matches everything" : String.join(", ", all) + " matched";
+    }
+
+
+    private static IstioSource source(YNode src, String namespace, int action, int ruleIndex, List<String> parts,
+                                              List<String> l7, TreeSet<String> httpFound) throws PolicyLoadException {
+        boolean any = false;
+        for (String key : SOURCE_KEYS) {
+            any |= nonEmpty(src, key);
+        }
+        if (!any) {
+            throw src.error("`from.source` must not be empty, found at rule " + ruleIndex);
+        }
+        if (action == IstioPolicy.CUSTOM) {
+            for (String key : CUSTOM_FORBIDDEN_SOURCE) {
+                if (nonEmpty(src, key)) {
+                    throw src.get(key).error("From." + capitalize(key) + " is currently not supported with CUSTOM action");
+                }
+            }
+        }
+        int pn = values(src, "principals").size() + values(src, "notPrincipals").size()
+                + values(src, "namespaces").size() + values(src, "notNamespaces").size();
+        int sn = src.get("serviceAccounts") == null ? 0 : src.get("serviceAccounts").items().size();
+        sn += src.get("notServiceAccounts") == null ? 0 : src.get("notServiceAccounts").items().size();
+        if (pn > 0 && sn > 0) {
+            throw src.error("cannot set serviceAccounts with namespaces or principals, found at rule " + ruleIndex);
+        }
+        IstioSource s = new IstioSource();
+        s.principals = field(src, "principals", "source.principal", false, parts);
+        s.notPrincipals = field(src, "notPrincipals", "source.principal", false, parts);
+        s.namespaces = field(src, "namespaces", "source.namespace", false, parts);
+        s.notNamespaces = field(src, "notNamespaces", "source.namespace", false, parts);
+        s.serviceAccounts = serviceAccounts(src, "serviceAccounts", namespace, parts);
+        s.notServiceAccounts = serviceAccounts(src, "notServiceAccounts", namespace, parts);
+        trustDomainValues(src, "trustDomains");
+        trustDomainValues(src, "notTrustDomains");
+        s.trustDomains = field(src, "trustDomains", "source.trustDomain", false, l7);
+        s.notTrustDomains = field(src, "notTrustDomains", "source.trustDomain", false, l7);
+        s.ipBlocks = cidrs(src, "ipBlocks", "source.ip", parts);
+        s.notIpBlocks = cidrs(src, "notIpBlocks", "source.ip", parts);
+        s.remoteIpBlocks = cidrs(src, "remoteIpBlocks", "remote.ip", l7);
+        s.notRemoteIpBlocks = cidrs(src, "notRemoteIpBlocks", "remote.ip", l7);
+        s.requestPrincipals = field(src, "requestPrincipals", "request.auth.principal", false, l7);
+        s.notRequestPrincipals = field(src, "notRequestPrincipals", "request.auth.principal", false, l7);
+        s.finish();
+        for (String key : new String[] {"remoteIpBlocks", "notRemoteIpBlocks", "requestPrincipals", "notRequestPrincipals"}) {
+            if (nonEmpty(src, key)) {
+                httpFound.add(key);
+            }
+        }
+        return s;
+    }
+
+
+    private static IstioOperation operation(YNode op, int ruleIndex, List<String> parts, List<String> l7,
+                                                   TreeSet<String> httpFound) throws PolicyLoadException {
+        boolean any = false;
+        for (String key : OPERATION_KEYS) {
+            any |= nonEmpty(op, key);
+        }
+        if (!any) {
+            throw op.error("`to.operation` must not be empty, found at rule " + ruleIndex);
+        }
+        IstioOperation o = new IstioOperation();
+        o.ports = ports(op, "ports", "Ports");
+        o.notPorts = ports(op, "notPorts", "NotPorts");
+        if (o.ports.length > 0) {
+            parts.add(part("destination.port", values(op, "ports"), false));
+        }
+        if (o.notPorts.length > 0) {
+            parts.add(part("destination.port", values(op, "notPorts"), true));
+        }
+        // Hosts compare case-insensitively, as istiod generates for Envoy.
+        o.hosts = field(op, "hosts", "request.host", true, l7);
+        o.notHosts = field(op, "notHosts", "request.host", true, l7);
+        o.methods = field(op, "methods", "request.method", false, l7);
+        o.notMethods = field(op, "notMethods", "request.method", false, l7);
+        o.paths = paths(op, "paths", l7);
+        o.notPaths = paths(op, "notPaths", l7);
+        o.finish();
+        for (String key : new String[] {"hosts", "notHosts", "methods", "notMethods", "paths", "notPaths"}) {
+            if (nonEmpty(op, key)) {
+                httpFound.add(key);
+            }
+        }
+        return o;
+    }
+
+    private static PathMatch[] paths(YNode op, String key, List<String> describe) throws PolicyLoadException {
+        List<String> values = values(op, key);
+        if (values.isEmpty()) {
+            return IstioPolicy.NO_PATHS;
+        }
+        List<YNode> items = op.get(key).items();
+        PathMatch[] out = new PathMatch[values.size()];
+        for (int i = 0; i < out.length; i++) {
+            validPathTemplate(items.get(i), capitalize(key));
+            out[i] = PathMatch.parse(values.get(i));
+        }
+        describe.add(part("request.path", values, key.startsWith("not")));
+        return out;
+    }
+
+    /** istiod's CheckValidPathTemplate. */
+    private static void validPathTemplate(YNode item, String field) throws PolicyLoadException {
+        String path = item.string();
+        boolean template = path.contains("{*}") || path.contains("{**}");
+        String trimmed = path.replaceAll("^/+", "").replaceAll("/+$", "");
+        boolean anySeen = false;
+        for (String glob : trimmed.split("/", -1)) {
+            if (glob.equals("{*}") && !anySeen) {
+                continue;
+            } else if (glob.equals("{**}") && !anySeen) {
+                anySeen = true;
+                continue;
+            } else if ((glob.equals("{**}") || glob.equals("{*}")) && anySeen) {
+                throw item.error("invalid or unsupported path " + trimmed + ", found in " + field + ". {**} is not the last operator");
+            }
+            if (glob.contains("{") || glob.contains("}")) {
+                throw item.error("invalid or unsupported path " + trimmed + ", found in " + field
+                        + ". Contains '{' or '}' beyond a supported path template");
+            }
+            if (template && !VALID_LITERAL.matcher(glob).matches()) {
+                throw item.error("invalid or unsupported path " + trimmed + ", found in " + field
+                        + ". Contains segment " + glob + " with invalid string literal");
+            }
+        }
+    }
+
+}

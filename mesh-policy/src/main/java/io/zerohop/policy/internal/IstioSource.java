@@ -1,0 +1,127 @@
+package io.zerohop.policy.internal;
+
+import static io.zerohop.policy.internal.IstioPolicy.NO_CIDRS;
+import static io.zerohop.policy.internal.IstioPolicy.NO_STRINGS;
+
+import io.zerohop.policy.AccessRequest;
+
+/**
+ * One {@code from.source} of an Istio AuthorizationPolicy rule, compiled, and the matching of
+ * Istio's {@code source.*} attributes against a SPIFFE principal (as the principal, namespace,
+ * service-account and trust-domain matchers istiod generates, {@code pilot/pkg/security/authz/model}
+ * generator.go). {@link #matchesL4} covers the fields ztunnel receives ({@code src/rbac.rs}),
+ * {@link #matchesL7Only} the rest, which only Envoy evaluates.
+ */
+final class IstioSource {
+    StringMatch[] principals = NO_STRINGS;
+    StringMatch[] notPrincipals = NO_STRINGS;
+    StringMatch[] namespaces = NO_STRINGS;
+    StringMatch[] notNamespaces = NO_STRINGS;
+    IstioServiceAccounts serviceAccounts = IstioServiceAccounts.NONE;
+    IstioServiceAccounts notServiceAccounts = IstioServiceAccounts.NONE;
+    StringMatch[] trustDomains = NO_STRINGS;
+    StringMatch[] notTrustDomains = NO_STRINGS;
+    Cidr[] ipBlocks = NO_CIDRS;
+    Cidr[] notIpBlocks = NO_CIDRS;
+    Cidr[] remoteIpBlocks = NO_CIDRS;
+    Cidr[] notRemoteIpBlocks = NO_CIDRS;
+    StringMatch[] requestPrincipals = NO_STRINGS;
+    StringMatch[] notRequestPrincipals = NO_STRINGS;
+    /** Has an HTTP attribute: remoteIpBlocks, requestPrincipals or their not* forms. */
+    boolean http;
+    /** Same as {@link #http}; the earlier name, kept for code written against it. */
+    boolean l7;
+    /** Nothing ztunnel receives (istiod's conversion has no trust-domain field either). */
+    boolean l4Empty;
+
+    void finish() {
+        http = remoteIpBlocks.length + notRemoteIpBlocks.length + requestPrincipals.length
+                + notRequestPrincipals.length > 0;
+        l7 = http;
+        l4Empty = principals.length + notPrincipals.length + namespaces.length + notNamespaces.length
+                + serviceAccounts.size() + notServiceAccounts.size() + ipBlocks.length + notIpBlocks.length == 0;
+    }
+
+    /**
+     * At L4 ({@code l4}) the fields ztunnel receives, and ztunnel skips an empty match: a source
+     * with only HTTP fields never matches. Otherwise every field, as Envoy.
+     */
+    boolean matches(AccessRequest r, boolean l4) {
+        return l4 ? !l4Empty && matchesL4(r) : matchesL4(r) && matchesL7Only(r);
+    }
+
+    /** The fields ztunnel evaluates. */
+    boolean matchesL4(AccessRequest r) {
+        String p = r.sourcePrincipal();
+        if (principals.length > 0 && !principalAny(principals, p)) {
+            return false;
+        }
+        if (notPrincipals.length > 0 && principalAny(notPrincipals, p)) {
+            return false;
+        }
+        if (namespaces.length > 0 && !namespaceAny(namespaces, p)) {
+            return false;
+        }
+        if (notNamespaces.length > 0 && namespaceAny(notNamespaces, p)) {
+            return false;
+        }
+        if (serviceAccounts.size() > 0 && !serviceAccounts.any(p)) {
+            return false;
+        }
+        if (notServiceAccounts.size() > 0 && notServiceAccounts.any(p)) {
+            return false;
+        }
+        if (ipBlocks.length > 0 && !Cidr.any(ipBlocks, r.sourceAddress())) {
+            return false;
+        }
+        return notIpBlocks.length == 0 || !Cidr.any(notIpBlocks, r.sourceAddress());
+    }
+
+    /** The fields only Envoy evaluates. */
+    boolean matchesL7Only(AccessRequest r) {
+        String p = r.sourcePrincipal();
+        if (trustDomains.length > 0 && !trustDomainAny(trustDomains, p)) {
+            return false;
+        }
+        if (notTrustDomains.length > 0 && trustDomainAny(notTrustDomains, p)) {
+            return false;
+        }
+        // Without X-Forwarded-For handling the remote address is the peer address, as Envoy's default.
+        if (remoteIpBlocks.length > 0 && !Cidr.any(remoteIpBlocks, r.sourceAddress())) {
+            return false;
+        }
+        if (notRemoteIpBlocks.length > 0 && Cidr.any(notRemoteIpBlocks, r.sourceAddress())) {
+            return false;
+        }
+        // No request authentication (JWT) is performed, so the request principal is absent.
+        return requestPrincipals.length == 0;
+    }
+    /** Istio principals are SPIFFE IDs without the scheme; a peer without one never matches. */
+    static boolean principalAny(StringMatch[] ms, String principal) {
+        if (principal == null) {
+            return false;
+        }
+        return StringMatch.anyPrincipal(ms, principal);
+    }
+
+    static boolean namespaceAny(StringMatch[] ms, String principal) {
+        int s = Peer.nsStart(principal);
+        int e = Peer.nsEnd(principal, s);
+        if (e < 0) {
+            return false;
+        }
+        return StringMatch.any(ms, principal, s, e);
+    }
+
+    /** istiod's trust-domain generator: the SPIFFE ID's authority, wildcards within it only. */
+    static boolean trustDomainAny(StringMatch[] ms, String principal) {
+        if (principal == null) {
+            return false;
+        }
+        int end = Peer.tdEnd(principal);
+        if (end >= principal.length()) {
+            return false;
+        }
+        return StringMatch.any(ms, principal, Peer.SCHEME, end);
+    }
+}
