@@ -138,7 +138,7 @@ public final class MeshRuntime {
     public CompletableFuture<Void> shutdown() {
         readiness.register("draining");
         Duration drain = cfg.drain();
-        log.info("draining for up to {} ms: listeners closed, GOAWAY on every HBONE connection, {} tunnels open",
+        log.info("draining for up to {} ms: closing listeners, then GOAWAY on every HBONE connection; {} tunnels open",
                 drain.toMillis(), tunnels.open());
         HboneServer s = server;
         AutoCloseable changes = policyChanges;
