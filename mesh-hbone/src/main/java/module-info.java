@@ -17,7 +17,8 @@ module io.zerohop.hbone {
     requires org.slf4j;
 
     exports io.zerohop.hbone;
-    // mesh-core's /config_dump reads pool state through Inspect (grpc-java's Internal* accessor
-    // pattern): a test and admin hook, deliberately not public API.
+    // mesh-core uses the one Relay (and Hold) for its capture, passthrough and plaintext paths, and
+    // its /config_dump reads pool state through Inspect (grpc-java's Internal* accessor pattern):
+    // shared machinery and an admin hook, deliberately not public API.
     exports io.zerohop.hbone.internal to io.zerohop.core;
 }

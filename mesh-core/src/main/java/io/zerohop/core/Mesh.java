@@ -20,7 +20,7 @@ import io.zerohop.core.internal.TunnelCount;
 import io.zerohop.core.internal.FanOut;
 import io.zerohop.core.internal.LiveAuthorization;
 import io.zerohop.core.internal.MicrometerSink;
-import io.zerohop.core.internal.Relay;
+import io.zerohop.hbone.internal.Relay;
 import io.zerohop.core.internal.TunnelObserver;
 import io.zerohop.core.internal.http.HttpEnforcement;
 import io.zerohop.hbone.Authorizer;
@@ -417,7 +417,7 @@ public final class Mesh implements AutoCloseable {
         }
         // The captured app's address travels as `Forwarded: for=` (ztunnel's build_forwarded): both
         // access-log lines then name the app beside the proxy's socket. Policy never reads it.
-        return connect(src, target, withDefaultHeaders(src, route, source)).thenApply(Relay::hbone);
+        return connect(src, target, withDefaultHeaders(src, route, source)).thenApply(Relay::tunnel);
     }
 
     /**

@@ -3,9 +3,9 @@ package io.zerohop.hbone;
 import io.netty.channel.EventLoopGroup;
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.hbone.internal.ClientConfig;
-import io.zerohop.hbone.internal.ClientRuntime;
+import io.zerohop.hbone.internal.ConnectionPool;
 import io.zerohop.hbone.internal.H2Config;
-import io.zerohop.hbone.internal.StreamSocket;
+import io.zerohop.hbone.internal.TunnelSocket;
 import io.zerohop.identity.MeshTls;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -38,10 +38,10 @@ import javax.net.SocketFactory;
  * }</pre>
  */
 public final class HboneClient implements AutoCloseable {
-    private final ClientRuntime runtime;
+    private final ConnectionPool runtime;
 
     private HboneClient(ClientConfig config) {
-        this.runtime = new ClientRuntime(config);
+        this.runtime = new ConnectionPool(config);
     }
 
     public static Builder builder() {
@@ -117,7 +117,7 @@ public final class HboneClient implements AutoCloseable {
         return new SocketFactory() {
             @Override
             public Socket createSocket() throws IOException {
-                return StreamSocket.unconnected(runtime, routes);
+                return TunnelSocket.unconnected(runtime, routes);
             }
 
             @Override

@@ -5,7 +5,7 @@ import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.hbone.internal.H2Config;
 import io.zerohop.hbone.internal.ServerConfig;
 import io.zerohop.hbone.internal.ServerLimits;
-import io.zerohop.hbone.internal.ServerRuntime;
+import io.zerohop.hbone.internal.HboneListener;
 import io.zerohop.identity.MeshTls;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -36,10 +36,10 @@ public final class HboneServer implements AutoCloseable {
     /** ztunnel's inbound HBONE port. */
     public static final int DEFAULT_PORT = 15008;
 
-    private final ServerRuntime runtime;
+    private final HboneListener runtime;
 
     private HboneServer(ServerConfig config) {
-        this.runtime = new ServerRuntime(config);
+        this.runtime = new HboneListener(config);
     }
 
     public static Builder builder() {

@@ -1,7 +1,7 @@
 package io.zerohop.hbone;
 
 import io.netty.channel.Channel;
-import io.zerohop.hbone.internal.StreamSocket;
+import io.zerohop.hbone.internal.TunnelSocket;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.SocketException;
@@ -30,7 +30,7 @@ public final class HboneServerSocket implements StreamHandler, AutoCloseable {
 
     static {
         try {
-            CLOSED = StreamSocket.unconnected(null, null);
+            CLOSED = TunnelSocket.unconnected(null, null);
         } catch (SocketException e) {
             throw new ExceptionInInitializerError(e);
         }
@@ -57,7 +57,7 @@ public final class HboneServerSocket implements StreamHandler, AutoCloseable {
             stream.close();
             return;
         }
-        HboneSocket s = StreamSocket.attach(stream, tunnel);
+        HboneSocket s = TunnelSocket.attach(stream, tunnel);
         if (backlog.remainingCapacity() <= 1 || !backlog.offer(s)) {
             log.warn("HBONE accept backlog full, resetting tunnel {}", tunnel);
             s.close();

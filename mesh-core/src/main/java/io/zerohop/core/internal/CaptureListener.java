@@ -5,14 +5,12 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollSocketChannel;
-import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioSocketChannel;
@@ -28,10 +26,11 @@ import io.netty.handler.codec.socksx.v5.Socks5InitialRequest;
 import io.netty.handler.codec.socksx.v5.Socks5InitialRequestDecoder;
 import io.netty.handler.codec.socksx.v5.Socks5ServerEncoder;
 import io.netty.util.NetUtil;
-import io.netty.util.ReferenceCountUtil;
 import io.zerohop.core.Addresses;
 import io.zerohop.core.Capture;
 import io.zerohop.hbone.HboneRefusedException;
+import io.zerohop.hbone.internal.Hold;
+import io.zerohop.hbone.internal.Relay;
 import io.zerohop.hbone.internal.Transports;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -111,59 +110,8 @@ public final class CaptureListener {
                 onOpen.run();
             }
             end.joinFrom(Relay.tcp(ch));
-            hold.replay();
+            hold.release();
         }));
-    }
-
-    /**
-     * Keeps what arrives on a captured connection before its relay exists (bytes, the peer's FIN),
-     * and hands it on in order once the relay is behind it; releases it if the connection dies first.
-     */
-    static final class Hold extends ChannelInboundHandlerAdapter {
-        private final java.util.ArrayDeque<Object> held = new java.util.ArrayDeque<>();
-        private ChannelHandlerContext ctx;
-
-        @Override
-        public void handlerAdded(ChannelHandlerContext ctx) {
-            this.ctx = ctx;
-        }
-
-        @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            held.add(msg);
-        }
-
-        @Override
-        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-            if (evt instanceof ChannelInputShutdownEvent) {
-                held.add(evt);
-            } else {
-                ctx.fireUserEventTriggered(evt);
-            }
-        }
-
-        /** On the channel's event loop, after the relay was added behind this handler. */
-        void replay() {
-            if (ctx.isRemoved()) {
-                return;
-            }
-            while (!held.isEmpty()) {
-                Object m = held.poll();
-                if (m instanceof ChannelInputShutdownEvent) {
-                    ctx.fireUserEventTriggered(m);
-                } else {
-                    ctx.fireChannelRead(m);
-                }
-            }
-            ctx.pipeline().remove(this);
-        }
-
-        @Override
-        public void handlerRemoved(ChannelHandlerContext ctx) {
-            for (Object m; (m = held.poll()) != null; ) {
-                ReferenceCountUtil.release(m);
-            }
-        }
     }
 
     static String rootMessage(Throwable e) {

@@ -7,6 +7,7 @@ import io.zerohop.hbone.HboneEvents;
 import io.zerohop.hbone.TunnelCounters;
 import io.zerohop.hbone.TunnelInfo;
 import io.zerohop.hbone.TunnelResult;
+import io.zerohop.hbone.internal.Relay;
 import java.net.InetSocketAddress;
 import java.util.Collections;
 import java.util.IdentityHashMap;
@@ -246,6 +247,11 @@ public final class TunnelObserver implements HboneEvents {
             @Override
             public void close() {
                 end.close();
+            }
+
+            @Override
+            public boolean closedCleanly() {
+                return end.closedCleanly();
             }
 
             @Override

@@ -20,7 +20,7 @@ import org.slf4j.LoggerFactory;
  * blocks or allocates buffers, so an event loop only ever asks, counts and pauses reads.
  *
  * <p>A tunnel that reads from its upstream while its peer's (or the server's) queued bytes are over
- * budget stops reading ({@link Splice}) and waits here; it is woken once the count falls below half
+ * budget stops reading ({@link TunnelBudget}, through the {@link Relay}) and waits here; it is woken once the count falls below half
  * the budget. Over the server-wide budget the tunnels that have gone longest without write progress
  * are also reset, so that stalled tunnels of some peers cannot stop every other peer's tunnels.
  */
@@ -33,8 +33,8 @@ final class Budgets {
     private final AtomicLong queued = new AtomicLong();
     private final AtomicInteger dials = new AtomicInteger();
     private final ConcurrentHashMap<SpiffeId, Peer> peers = new ConcurrentHashMap<>();
-    private final Set<Splice> tunnels = ConcurrentHashMap.newKeySet();
-    private final Queue<Splice> waiters = new ConcurrentLinkedQueue<>();
+    private final Set<TunnelBudget> tunnels = ConcurrentHashMap.newKeySet();
+    private final Queue<TunnelBudget> waiters = new ConcurrentLinkedQueue<>();
     private final AtomicBoolean shedding = new AtomicBoolean();
     /** A tunnel counts as stalled for shedding after this long without write progress. */
     private static final long STALLED_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
@@ -52,8 +52,8 @@ final class Budgets {
         private int refs;
         final AtomicLong queued = new AtomicLong();
         final AtomicInteger dials = new AtomicInteger();
-        final Queue<Splice> waiters = new ConcurrentLinkedQueue<>();
-        final Set<Splice> tunnels = ConcurrentHashMap.newKeySet();
+        final Queue<TunnelBudget> waiters = new ConcurrentLinkedQueue<>();
+        final Set<TunnelBudget> tunnels = ConcurrentHashMap.newKeySet();
 
         Peer(SpiffeId id) {
             this.id = id;
@@ -106,12 +106,12 @@ final class Budgets {
 
     // ---- queued outbound bytes -----------------------------------------------------------------
 
-    void register(Peer peer, Splice s) {
+    void register(Peer peer, TunnelBudget s) {
         tunnels.add(s);
         peer.tunnels.add(s);
     }
 
-    void unregister(Peer peer, Splice s) {
+    void unregister(Peer peer, TunnelBudget s) {
         tunnels.remove(s);
         peer.tunnels.remove(s);
     }
@@ -124,10 +124,10 @@ final class Budgets {
         long p = peer.queued.addAndGet(n);
         long g = queued.addAndGet(n);
         if (p > limits.queuedBytesPerPeer() && p - n <= limits.queuedBytesPerPeer()) {
-            peer.tunnels.forEach(Splice::pauseForBudget);
+            peer.tunnels.forEach(TunnelBudget::pauseForBudget);
         }
         if (g > limits.queuedBytes() && g - n <= limits.queuedBytes()) {
-            tunnels.forEach(Splice::pauseForBudget);
+            tunnels.forEach(TunnelBudget::pauseForBudget);
         }
     }
 
@@ -156,9 +156,9 @@ final class Budgets {
     }
 
     /** Wakes as many waiters as {@code room} bytes can take at one read each (at least one). */
-    private static void wake(Queue<Splice> q, long room) {
+    private static void wake(Queue<TunnelBudget> q, long room) {
         for (long n = Math.max(1, room / READ); n > 0; n--) {
-            Splice s = q.poll();
+            TunnelBudget s = q.poll();
             if (s == null) {
                 return;
             }
@@ -178,7 +178,7 @@ final class Budgets {
      * {@code s} stopped reading because a budget is exceeded: wake it when that budget has room
      * again. Re-checks after queueing, so a wake that raced with the queueing is not lost.
      */
-    void await(Peer peer, Splice s) {
+    void await(Peer peer, TunnelBudget s) {
         if (overPeer(peer)) {
             peer.waiters.add(s);
             if (!overPeer(peer)) {
@@ -198,7 +198,7 @@ final class Budgets {
 
     private void retry() {
         retryScheduled.set(false);
-        Splice s = waiters.peek();
+        TunnelBudget s = waiters.peek();
         if (s == null) {
             return;
         }
@@ -225,16 +225,16 @@ final class Budgets {
                 return;
             }
             long now = System.nanoTime();
-            List<Splice> stalled = new ArrayList<>();
-            for (Splice s : tunnels) {
+            List<TunnelBudget> stalled = new ArrayList<>();
+            for (TunnelBudget s : tunnels) {
                 if (s.queuedBytes() > 0 && now - s.lastProgressNanos() >= STALLED_NANOS) {
                     stalled.add(s);
                 }
             }
-            stalled.sort(Comparator.comparingLong(Splice::lastProgressNanos)
-                    .thenComparing(Comparator.comparingLong(Splice::queuedBytes).reversed()));
+            stalled.sort(Comparator.comparingLong(TunnelBudget::lastProgressNanos)
+                    .thenComparing(Comparator.comparingLong(TunnelBudget::queuedBytes).reversed()));
             int n = 0;
-            for (Splice s : stalled) {
+            for (TunnelBudget s : stalled) {
                 if (total <= target) {
                     break;
                 }

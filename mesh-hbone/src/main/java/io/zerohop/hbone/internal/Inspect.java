@@ -18,7 +18,7 @@ public final class Inspect {
 
     /** Pooled connections per key. */
     public static Map<PoolKey, Integer> poolStats(HboneClient client) {
-        return runtime(client, ClientRuntime.class).connectionCounts();
+        return runtime(client, ConnectionPool.class).connectionCounts();
     }
 
     /** Pooled connections of {@code client}'s identity to {@code expected} at {@code hboneAddress}. */
@@ -28,22 +28,22 @@ public final class Inspect {
 
     /** Open or opening tunnels for one pool key. */
     public static int streamCount(HboneClient client, Set<SpiffeId> expected, InetSocketAddress hboneAddress) {
-        return runtime(client, ClientRuntime.class).streamCount(new PoolKey(client.identity(), expected, hboneAddress));
+        return runtime(client, ConnectionPool.class).streamCount(new PoolKey(client.identity(), expected, hboneAddress));
     }
 
     /** Accepted connections the server holds. */
     public static int connectionCount(HboneServer server) {
-        return runtime(server, ServerRuntime.class).connectionCount();
+        return runtime(server, HboneListener.class).connectionCount();
     }
 
     /** Upstream bytes the server holds queued toward tunnels (behind closed windows). */
     public static long queuedBytes(HboneServer server) {
-        return runtime(server, ServerRuntime.class).queuedBytes();
+        return runtime(server, HboneListener.class).queuedBytes();
     }
 
     /** Upstream connects the server has in progress. */
     public static int pendingDials(HboneServer server) {
-        return runtime(server, ServerRuntime.class).pendingDials();
+        return runtime(server, HboneListener.class).pendingDials();
     }
 
     private static <T> T runtime(Object owner, Class<T> type) {

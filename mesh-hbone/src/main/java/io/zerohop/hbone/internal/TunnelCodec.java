@@ -14,7 +14,6 @@ import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.util.ReferenceCountUtil;
 import io.zerohop.hbone.HboneStream;
 import java.nio.channels.ClosedChannelException;
-import java.util.ArrayDeque;
 
 /**
  * First handler of every tunnel stream channel (client and server). Turns the HTTP/2 stream into a
@@ -22,8 +21,9 @@ import java.util.ArrayDeque;
  * RST_STREAM as {@link HboneStream.Reset}; written {@link ByteBuf}s go down as DATA frames.
  *
  * <p>Until the tunnel is open (status decided) the codec drives reads itself to get the HEADERS and
- * hands them to its {@link Listener}; anything read after the HEADERS is held, in order, until the
- * handlers above first ask to read. Counts payload bytes both ways for events.
+ * hands them to its {@link Listener}; anything read after the HEADERS waits in a {@link Hold} right
+ * behind the codec until the handlers above first ask to read. Counts payload bytes both ways for
+ * events.
  */
 public final class TunnelCodec extends ChannelDuplexHandler implements io.zerohop.hbone.TunnelCounters {
 
@@ -41,7 +41,8 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     private boolean headersSeen;
     private boolean open;
     private boolean released;
-    private ArrayDeque<Object> pending;
+    /** Added behind the codec only when something arrives before the first read (rarely). */
+    private Hold hold;
     // Written on the event loop only; volatile so metrics can read them from another thread.
     private volatile long bytesIn;
     private volatile long bytesOut;
@@ -81,7 +82,7 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     public void abort() {
         ChannelHandlerContext c = ctx;
         if (c != null) {
-            Streams.reset(c.channel());
+            Tunnels.reset(c.channel());
         }
     }
 
@@ -174,7 +175,7 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
      * waiting for a read. An error code is an abort: {@link HboneStream.Reset} goes up at once.
      * NO_ERROR and CANCEL are read as ztunnel reads them (src/proxy/h2.rs): the peer is done, not
      * failing, so the handlers above see the end of input after the last DATA, when the stream
-     * closes, and the far application gets a FIN (aborts carry CONNECT_ERROR, see Streams.reset).
+     * closes, and the far application gets a FIN (aborts carry CONNECT_ERROR, see Tunnels.reset).
      */
     @Override
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
@@ -202,17 +203,10 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     }
 
     private void deliver(Object msg) {
-        if (released && (pending == null || pending.isEmpty())) {
-            fire(msg);
-        } else {
-            if (pending == null) {
-                pending = new ArrayDeque<>(4);
-            }
-            pending.add(msg);
+        if (!released && hold == null) {
+            hold = new Hold();
+            HbonePipeline.holdAfter(ctx, hold);
         }
-    }
-
-    private void fire(Object msg) {
         if (msg instanceof ByteBuf) {
             ctx.fireChannelRead(msg);
         } else {
@@ -233,13 +227,13 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
             // The codec alone decides when to read until the tunnel is open.
             return;
         }
-        released = true;
-        if (pending != null && !pending.isEmpty()) {
-            Object m;
-            while ((m = pending.poll()) != null) {
-                fire(m);
+        if (!released) {
+            released = true;
+            if (hold != null) {
+                Hold h = hold;
+                hold = null;
+                h.release();
             }
-            ctx.fireChannelReadComplete();
         }
         ctx.read();
     }
@@ -271,27 +265,15 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
         if (peerClosed && !inputEnded && !reset && headersSeen) {
             inputEnded = true;
-            deliver(ChannelInputShutdownEvent.INSTANCE);
+            if (released) {
+                // Unreleased, it would only be dropped with the rest the hold keeps.
+                deliver(ChannelInputShutdownEvent.INSTANCE);
+            }
         }
-        releasePending();
         try {
             listener.onClosed(this);
         } finally {
             ctx.fireChannelInactive();
-        }
-    }
-
-    @Override
-    public void handlerRemoved(ChannelHandlerContext ctx) {
-        releasePending();
-    }
-
-    private void releasePending() {
-        if (pending != null) {
-            Object m;
-            while ((m = pending.poll()) != null) {
-                ReferenceCountUtil.release(m);
-            }
         }
     }
 }

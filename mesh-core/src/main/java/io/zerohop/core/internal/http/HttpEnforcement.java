@@ -17,8 +17,7 @@ import io.netty.handler.codec.http2.Http2Error;
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.core.Addresses;
 import io.zerohop.core.AppProtocol;
-import io.zerohop.core.internal.Relay;
-import io.zerohop.hbone.HboneStream;
+import io.zerohop.hbone.internal.Relay;
 import io.zerohop.hbone.StreamHandler;
 import io.zerohop.hbone.TunnelInfo;
 import io.zerohop.policy.AccessRequest;
@@ -97,7 +96,7 @@ public final class HttpEnforcement {
                             installed.accept(true);
                         }),
                         installed -> connectThen(stream, upstream, tcp -> {
-                            Relay.join(streamEnd(stream), Relay.tcp((DuplexChannel) tcp));
+                            Relay.join(Relay.tunnel(stream), Relay.tcp((DuplexChannel) tcp));
                             installed.accept(false);
                         }));
             }
@@ -291,30 +290,6 @@ public final class HttpEnforcement {
             ch.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CONNECT_ERROR));
             ch.close();
         }
-    }
-
-    private static Relay.End streamEnd(Channel stream) {
-        return new Relay.End() {
-            @Override
-            public Channel channel() {
-                return stream;
-            }
-
-            @Override
-            public void shutdownOutput() {
-                HboneStream.shutdownOutput(stream);
-            }
-
-            @Override
-            public void reset() {
-                HttpEnforcement.reset(stream);
-            }
-
-            @Override
-            public void close() {
-                stream.close();
-            }
-        };
     }
 
     // ---------------------------------------------------------------- decisions

@@ -10,12 +10,12 @@ import io.netty.util.ReferenceCountUtil;
 import io.zerohop.hbone.HboneStream;
 import java.util.concurrent.TimeUnit;
 
-/** Graceful close of a tunnel stream channel, shared by streams and sockets. */
-public final class Streams {
+/** Reset and graceful close of a tunnel channel, shared by the relay, both tunnel halves and sockets. */
+public final class Tunnels {
     /** How long a closed tunnel waits for the peer's END_STREAM before resetting the stream. */
     static final long LINGER_SECONDS = 30;
 
-    private Streams() {}
+    private Tunnels() {}
 
     /**
      * Aborts a tunnel: RST_STREAM(CONNECT_ERROR), RFC 9113 §8.5's code for a CONNECT tunnel whose TCP
@@ -44,8 +44,8 @@ public final class Streams {
         if (codec.inputEnded()) {
             return;
         }
-        if (ch.pipeline().get("hbone-discard") == null) {
-            ch.pipeline().addAfter("hbone", "hbone-discard", new Discard());
+        if (!HbonePipeline.discardInput(ch)) {
+            return;
         }
         ch.config().setAutoRead(true);
         ch.read();
@@ -54,6 +54,8 @@ public final class Streams {
 
     @ChannelHandler.Sharable
     static final class Discard extends ChannelInboundHandlerAdapter {
+        static final Discard INSTANCE = new Discard();
+
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             ReferenceCountUtil.release(msg);

@@ -1,0 +1,326 @@
+package io.zerohop.hbone.internal;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
+import io.netty.handler.codec.http2.Http2GoAwayFrame;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2SettingsFrame;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.hbone.HboneStream;
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import javax.net.ssl.SSLHandshakeException;
+import javax.net.ssl.SSLPeerUnverifiedException;
+import org.slf4j.Logger;
+
+/**
+ * One pooled HTTP/2 connection to an HBONE endpoint (ztunnel's src/proxy/h2/client.rs): dial, the
+ * shared {@link Negotiator}, SETTINGS and GOAWAY, PING keepalive, idle close, and its tunnel slots
+ * (guarded by the pool's lock).
+ */
+final class ClientConnection {
+    private static final Logger log = ConnectionPool.log;
+    private final ConnectionPool pool;
+    private final ClientConfig cfg;
+    final PoolKey key;
+    final CompletableFuture<Channel> ready = new CompletableFuture<>();
+    int streams;
+    int limit;
+    boolean usable = true;
+    ScheduledFuture<?> idleTimer;
+    volatile Channel channel;
+    volatile SpiffeId peerId;
+    /**
+     * Why the connection failed after setup, if it did. With TLS 1.3 the server verifies the client
+     * certificate after the client's handshake has completed, so a refusal arrives as an alert on
+     * the established connection; streams that die with it report this cause (an SSLException),
+     * not a bare "closed".
+     */
+    volatile Throwable failure;
+    /** Event loop only: until the server's first SETTINGS. */
+    ScheduledFuture<?> settingsTimer;
+
+    ClientConnection(ConnectionPool pool, PoolKey key) {
+        this.pool = pool;
+        this.cfg = pool.config();
+        this.key = key;
+        this.limit = cfg.maxStreamsPerConnection();
+    }
+
+    ConnectionPool pool() {
+        return pool;
+    }
+
+    /** Caller holds the pool's lock. */
+    boolean tryReserve() {
+        if (!usable || streams >= limit) {
+            return false;
+        }
+        streams++;
+        if (idleTimer != null) {
+            idleTimer.cancel(false);
+            idleTimer = null;
+        }
+        return true;
+    }
+
+    void release() {
+        synchronized (pool.lock) {
+            streams--;
+            if (streams == 0 && usable && channel != null) {
+                long ms = cfg.idleTimeout().toMillis();
+                idleTimer = channel.eventLoop().schedule(this::idleCheck, ms, TimeUnit.MILLISECONDS);
+            }
+        }
+    }
+
+    private void idleCheck() {
+        synchronized (pool.lock) {
+            if (streams != 0 || !usable) {
+                return;
+            }
+            // Still under the lock: a stream reserved after this point finds the connection gone
+            // from the pool instead of being killed by the close below.
+            pool.remove(this);
+        }
+        log.debug("HBONE connection to {} idle for {}, closing", key.hboneAddress(), cfg.idleTimeout());
+        channel.close();
+    }
+
+    void connect() {
+        cfg.tls().client(key.source(), key.destinations()).whenComplete((sslCtx, err) -> {
+            if (err != null) {
+                fail(new IOException("no TLS context for HBONE source " + key.source() + ": " + HboneListener.describe(err), err));
+            } else {
+                dial(sslCtx);
+            }
+        });
+    }
+
+    private void fail(Throwable t) {
+        pool.remove(this);
+        ready.completeExceptionally(t);
+    }
+
+    private void dial(SslContext sslCtx) {
+        InetSocketAddress hbone = key.hboneAddress();
+        Bootstrap b = new Bootstrap()
+                .group(pool.group)
+                .channel(Transports.socketChannel(pool.group))
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, cfg.connectTimeout().toMillis()))
+                .option(ChannelOption.WRITE_BUFFER_WATER_MARK, HbonePipeline.CONNECTION_WATERMARK)
+                .handler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        // Set here, not in the connect listener: added from a non-loop thread, that
+                        // listener can run after the handshake already completed `ready`.
+                        channel = ch;
+                        Transports.keepalive(ch);
+                        ch.closeFuture().addListener(x -> {
+                            pool.remove(ClientConnection.this);
+                            // Later on the loop: the error that closed the channel (a TLS alert) may be
+                            // fired after the close, and it names the cause better than "closed".
+                            ch.eventLoop().execute(() -> {
+                                if (!ready.isDone()) {
+                                    Throwable why = failure;
+                                    ConnectException ce = new ConnectException("HBONE connection to " + hbone + " closed during setup"
+                                            + (why == null ? "" : ": " + HboneListener.describe(why)));
+                                    ce.initCause(why);
+                                    ready.completeExceptionally(ce);
+                                }
+                            });
+                        });
+                        SslHandler ssl = sslCtx.newHandler(ch.alloc(), hbone.getHostString(), hbone.getPort());
+                        ssl.setHandshakeTimeoutMillis(cfg.handshakeTimeout().toMillis());
+                        HbonePipeline.connection(ch, ssl, new ConnHandler(ssl));
+                    }
+                });
+        b.connect(hbone).addListener((ChannelFuture f) -> {
+            if (!f.isSuccess()) {
+                ConnectException ce = new ConnectException("HBONE connection to " + hbone + " failed: " + HboneListener.describe(f.cause()));
+                ce.initCause(f.cause());
+                fail(ce);
+            }
+        });
+    }
+
+    final class ConnHandler extends Negotiator {
+        ConnHandler(SslHandler ssl) {
+            super(ssl);
+        }
+
+        @Override
+        protected void handshakeFailed(ChannelHandlerContext ctx, Throwable cause) {
+            String msg = "HBONE TLS handshake with " + key.hboneAddress() + " failed (source " + key.source()
+                    + ", expected server identity " + ConnectionPool.names(key.destinations()) + "): " + HboneListener.describe(cause);
+            log.info(msg);
+            SSLHandshakeException e = new SSLHandshakeException(msg);
+            e.initCause(cause);
+            fail(e);
+            ConnectionPool.safeEvent(() -> cfg.events().connectionFailed(key.hboneAddress(), null, cause));
+        }
+
+        @Override
+        protected void notH2(ChannelHandlerContext ctx, String alpn) {
+            fail(new SSLHandshakeException("HBONE server " + key.hboneAddress() + " did not negotiate ALPN h2 (got " + alpn + ")"));
+        }
+
+        @Override
+        protected void unverifiedPeer(ChannelHandlerContext ctx, SSLPeerUnverifiedException e) {
+            fail(e);
+        }
+
+        @Override
+        protected void negotiated(ChannelHandlerContext ctx, SpiffeId peer) {
+            peerId = peer;
+            H2Config h2 = cfg.h2();
+            Http2Settings settings = Http2Settings.defaultSettings()
+                    .pushEnabled(false)
+                    .initialWindowSize(h2.streamWindow())
+                    .maxFrameSize(h2.maxFrameSize())
+                    .maxHeaderListSize(h2.maxHeaderListSize());
+            Channel parent = ctx.channel();
+            // Ready once the server's SETTINGS arrive, not at the end of our handshake: in TLS 1.3
+            // the server checks our certificate after we consider the handshake done, and its
+            // SETTINGS are the first sign it accepted us. A refusal arrives as an alert instead
+            // and fails setup as a TLS error (never as a broken pipe on the first CONNECT).
+            // Scheduled before the held frames (maybe those SETTINGS) are let through.
+            settingsTimer = parent.eventLoop().schedule(() -> {
+                if (!ready.isDone()) {
+                    fail(new SSLHandshakeException("HBONE server " + key.hboneAddress() + " sent no HTTP/2 SETTINGS within "
+                            + cfg.handshakeTimeout() + " of the TLS handshake"));
+                    parent.close();
+                }
+            }, cfg.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+            HbonePipeline.clientH2(ctx.pipeline(), H2Codecs.client(settings),
+                    new PingKeepalive(cfg.pingInterval(), cfg.pingTimeout(), () -> {
+                        log.info("HBONE connection to {} closed: PING unanswered for {}", key.hboneAddress(), cfg.pingTimeout());
+                        pool.remove(ClientConnection.this);
+                    }),
+                    new SettingsWatcher());
+            int window = h2.connectionWindowFor(cfg.maxStreamsPerConnection());
+            if (window > 65_535) {
+                parent.writeAndFlush(new DefaultHttp2WindowUpdateFrame(window - 65_535));
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            failure = cause;
+            if (!ready.isDone()) {
+                if (hasCause(cause, javax.net.ssl.SSLException.class)) {
+                    // The server refused our certificate (an alert after our side of the handshake).
+                    log.info("HBONE connection setup to {} failed: {}", key.hboneAddress(), HboneListener.describe(cause));
+                } else {
+                    log.warn("HBONE connection setup to {} failed", key.hboneAddress(), cause);
+                }
+                fail(new IOException("HBONE connection setup to " + key.hboneAddress() + " failed: "
+                        + HboneListener.describe(cause), cause));
+            } else {
+                log.debug("HBONE connection to {} failed", key.hboneAddress(), cause);
+            }
+            ctx.close();
+        }
+    }
+
+    final class SettingsWatcher extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            try {
+                if (msg instanceof Http2SettingsFrame s && !ready.isDone()) {
+                    settingsTimer.cancel(false);
+                    applyLimit(s);
+                    ready.complete(ctx.channel());
+                } else if (msg instanceof Http2SettingsFrame s) {
+                    applyLimit(s);
+                } else if (msg instanceof Http2GoAwayFrame) {
+                    // No new streams here; the ones in flight finish, then the server closes.
+                    pool.remove(ClientConnection.this);
+                }
+            } finally {
+                ReferenceCountUtil.release(msg);
+            }
+        }
+
+        private void applyLimit(Http2SettingsFrame s) {
+            Long max = s.settings().maxConcurrentStreams();
+            if (max != null) {
+                synchronized (pool.lock) {
+                    limit = (int) Math.min(cfg.maxStreamsPerConnection(), Math.max(1, max));
+                }
+            }
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (failure == null) {
+                failure = cause;
+            }
+            log.debug("HBONE connection to {} failed", key.hboneAddress(), cause);
+            ctx.close();
+        }
+    }
+
+    void openTunnel(Channel parent, InetSocketAddress target, Map<String, String> extra, CompletableFuture<HboneStream> result) {
+        OutboundTunnel s = new OutboundTunnel(this, target, extra, result);
+        new Http2StreamChannelBootstrap(parent)
+                .handler(new ChannelInitializer<Http2StreamChannel>() {
+                    @Override
+                    protected void initChannel(Http2StreamChannel ch) {
+                        HbonePipeline.tunnel(ch, s.codec);
+                    }
+                })
+                .open().addListener(f -> {
+                    if (!f.isSuccess()) {
+                        s.failOpen(new IOException("cannot open HBONE stream to " + target + " via " + key.hboneAddress()
+                                + ": " + HboneListener.describe(f.cause()), f.cause()));
+                        s.releaseSlot();
+                        return;
+                    }
+                    Http2StreamChannel ch = (Http2StreamChannel) f.getNow();
+                    s.bind(ch);
+                    Http2Headers h = new DefaultHttp2Headers()
+                            .method("CONNECT")
+                            .authority(Authority.format(target));
+                    extra.forEach((n, v) -> h.add(n.toLowerCase(java.util.Locale.ROOT), v));
+                    ch.writeAndFlush(new DefaultHttp2HeadersFrame(h, false)).addListener(w -> {
+                        if (!w.isSuccess()) {
+                            s.failOpen(new IOException("cannot send CONNECT to " + key.hboneAddress() + ": "
+                                    + HboneListener.describe(w.cause()), w.cause()));
+                            ch.close();
+                        }
+                    });
+                });
+    }
+
+    private static boolean hasCause(Throwable t, Class<? extends Throwable> type) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (type.isInstance(c)) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

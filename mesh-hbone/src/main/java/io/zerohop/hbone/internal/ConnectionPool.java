@@ -1,0 +1,154 @@
+package io.zerohop.hbone.internal;
+
+import io.netty.channel.EventLoopGroup;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.hbone.HboneStream;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The client's connection pool (ztunnel's src/proxy/pool.rs): one or more HTTP/2 connections per
+ * {@link PoolKey} (source identity, expected server identities, HBONE address), each carrying up to
+ * the server's SETTINGS_MAX_CONCURRENT_STREAMS tunnels; a {@link ClientConnection} per connection, an
+ * {@link OutboundTunnel} per CONNECT.
+ */
+public final class ConnectionPool {
+    static final Logger log = LoggerFactory.getLogger("io.zerohop.hbone.HboneClient");
+
+    final ClientConfig cfg;
+    final EventLoopGroup group;
+    private final boolean ownGroup;
+    final Object lock = new Object();
+    private final Map<PoolKey, List<ClientConnection>> pool = new HashMap<>();
+    private volatile boolean closed;
+
+    public ConnectionPool(ClientConfig cfg) {
+        this.cfg = cfg;
+        this.ownGroup = cfg.group() == null;
+        this.group = ownGroup ? Transports.newGroup(cfg.threads(), "hbone-client") : cfg.group();
+    }
+
+    public ClientConfig config() {
+        return cfg;
+    }
+
+    public CompletableFuture<HboneStream> connect(InetSocketAddress target, Set<SpiffeId> expected,
+                                                  InetSocketAddress hbone, Map<String, String> headers) {
+        if (closed) {
+            return CompletableFuture.failedFuture(new IOException("HBONE client is closed"));
+        }
+        PoolKey key = new PoolKey(cfg.source(), expected, hbone);
+        ClientConnection conn = acquire(key);
+        CompletableFuture<HboneStream> result = new CompletableFuture<>();
+        conn.ready.whenComplete((ch, err) -> {
+            if (err != null) {
+                conn.release();
+                result.completeExceptionally(err);
+            } else {
+                try {
+                    conn.openTunnel(ch, target, headers, result);
+                } catch (RuntimeException e) {
+                    // a callback's exception would vanish inside the future: fail the caller instead
+                    conn.release();
+                    result.completeExceptionally(e);
+                }
+            }
+        });
+        return result;
+    }
+
+    private ClientConnection acquire(PoolKey key) {
+        ClientConnection fresh;
+        synchronized (lock) {
+            List<ClientConnection> list = pool.computeIfAbsent(key, k -> new ArrayList<>(2));
+            for (ClientConnection c : list) {
+                if (c.tryReserve()) {
+                    return c;
+                }
+            }
+            fresh = new ClientConnection(this, key);
+            fresh.tryReserve();
+            list.add(fresh);
+        }
+        fresh.connect();
+        return fresh;
+    }
+
+    void remove(ClientConnection c) {
+        synchronized (lock) {
+            c.usable = false;
+            List<ClientConnection> list = pool.get(c.key);
+            if (list != null) {
+                list.remove(c);
+                if (list.isEmpty()) {
+                    pool.remove(c.key);
+                }
+            }
+        }
+    }
+
+    /** Pooled connections per key (usable or still draining their streams are both counted while pooled). */
+    public Map<PoolKey, Integer> connectionCounts() {
+        synchronized (lock) {
+            Map<PoolKey, Integer> out = new HashMap<>();
+            pool.forEach((k, v) -> out.put(k, v.size()));
+            return out;
+        }
+    }
+
+    /** Active (reserved or open) streams across all pooled connections of {@code key}. */
+    public int streamCount(PoolKey key) {
+        synchronized (lock) {
+            List<ClientConnection> list = pool.get(key);
+            return list == null ? 0 : list.stream().mapToInt(c -> c.streams).sum();
+        }
+    }
+
+    public CompletableFuture<Void> close() {
+        closed = true;
+        List<ClientConnection> all = new ArrayList<>();
+        synchronized (lock) {
+            pool.values().forEach(all::addAll);
+            pool.clear();
+        }
+        List<CompletableFuture<Void>> closes = new ArrayList<>();
+        for (ClientConnection c : all) {
+            c.usable = false;
+            CompletableFuture<Void> f = new CompletableFuture<>();
+            closes.add(f);
+            c.ready.whenComplete((ch, err) -> {
+                if (ch == null) {
+                    f.complete(null);
+                } else {
+                    Transports.closeNow(ch).addListener(x -> f.complete(null));
+                }
+            });
+        }
+        CompletableFuture<Void> done = CompletableFuture.allOf(closes.toArray(CompletableFuture[]::new))
+                .completeOnTimeout(null, 5, TimeUnit.SECONDS);
+        if (!ownGroup) {
+            return done;
+        }
+        CompletableFuture<Void> terminated = new CompletableFuture<>();
+        done.whenComplete((v, e) -> group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS)
+                .addListener(f -> terminated.complete(null)));
+        return terminated;
+    }
+
+    static String names(Set<SpiffeId> ids) {
+        return ids.isEmpty() ? "(any in trust bundle)" : ids.toString();
+    }
+
+    static void safeEvent(Runnable r) {
+        HboneListener.safe(r);
+    }
+}

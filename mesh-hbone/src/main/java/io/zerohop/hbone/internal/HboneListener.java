@@ -1,0 +1,230 @@
+package io.zerohop.hbone.internal;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslHandler;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.hbone.HboneEvents;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The HBONE listener (ztunnel's src/proxy/inbound.rs accept loop): binds :15008, picks the local
+ * identity per accepted connection, hands each to a {@link ServerConnection} (which opens an
+ * {@link InboundTunnel} per CONNECT), and drains on shutdown. Holds the server-wide budgets and log
+ * budgets its connections share.
+ */
+public final class HboneListener {
+    static final Logger log = LoggerFactory.getLogger("io.zerohop.hbone.HboneServer");
+
+    final ServerConfig cfg;
+    final EventLoopGroup group;
+    private final boolean ownGroup;
+    final Set<ServerConnection> connections = ConcurrentHashMap.newKeySet();
+    private volatile Channel listener;
+    volatile boolean draining;
+    private final CompletableFuture<Void> terminated = new CompletableFuture<>();
+    /** One budget per kind of per-peer noise, so a flood of one kind cannot hide another. */
+    final LogBudget refusalLog = new LogBudget(20, Duration.ofSeconds(10));
+    final LogBudget connectionLog = new LogBudget(20, Duration.ofSeconds(10));
+    final LogBudget resetLog = new LogBudget(20, Duration.ofSeconds(10));
+    final Budgets budgets;
+
+    public HboneListener(ServerConfig cfg) {
+        this.cfg = cfg;
+        this.ownGroup = cfg.group() == null;
+        this.group = ownGroup ? Transports.newGroup(cfg.threads(), "hbone-server") : cfg.group();
+        this.budgets = new Budgets(cfg.limits());
+    }
+
+    /** Upstream bytes queued toward tunnels behind closed windows, server-wide. */
+    public long queuedBytes() {
+        return budgets.queuedBytes();
+    }
+
+    /** Upstream connects in progress, server-wide. */
+    public int pendingDials() {
+        return budgets.pendingDials();
+    }
+
+    public CompletableFuture<InetSocketAddress> start() {
+        CompletableFuture<InetSocketAddress> started = new CompletableFuture<>();
+        ServerBootstrap b = new ServerBootstrap()
+                .group(group)
+                .channel(Transports.serverChannel(group))
+                .option(ChannelOption.SO_BACKLOG, 1024)
+                .childOption(ChannelOption.AUTO_READ, false)
+                .childOption(ChannelOption.TCP_NODELAY, true)
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, HbonePipeline.CONNECTION_WATERMARK)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        accept(ch);
+                    }
+                });
+        if (cfg.transparent()) {
+            try {
+                Transports.transparent(b, group);
+            } catch (IllegalStateException e) {
+                if (ownGroup) {
+                    group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+                }
+                started.completeExceptionally(e);
+                return started;
+            }
+        }
+        b.bind(cfg.bind()).addListener((ChannelFuture f) -> {
+            if (f.isSuccess() && cfg.transparent() && !Transports.isTransparent(f.channel())) {
+                f.channel().close();
+                if (ownGroup) {
+                    group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+                }
+                started.completeExceptionally(new java.io.IOException("cannot set IP_TRANSPARENT on the HBONE listener "
+                        + cfg.bind() + " (needs CAP_NET_ADMIN)"));
+            } else if (f.isSuccess()) {
+                listener = f.channel();
+                InetSocketAddress local = (InetSocketAddress) f.channel().localAddress();
+                log.info("HBONE listener on {} ({}{})", local, Transports.epoll() ? "epoll" : "nio", cfg.transparent() ? ", transparent" : "");
+                started.complete(local);
+            } else {
+                if (ownGroup) {
+                    group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+                }
+                started.completeExceptionally(new java.io.IOException(
+                        "cannot bind HBONE listener to " + cfg.bind() + ": " + f.cause().getMessage(), f.cause()));
+            }
+        });
+        return started;
+    }
+
+    public InetSocketAddress localAddress() {
+        Channel l = listener;
+        return l == null ? null : (InetSocketAddress) l.localAddress();
+    }
+
+    public int connectionCount() {
+        return connections.size();
+    }
+
+    private void accept(SocketChannel ch) {
+        Transports.keepalive(ch);
+        InetSocketAddress local = ch.localAddress();
+        InetSocketAddress peer = ch.remoteAddress();
+        if (draining) {
+            ch.close();
+            return;
+        }
+        SpiffeId id;
+        try {
+            id = cfg.identities().select(local);
+        } catch (RuntimeException e) {
+            log.warn("HBONE connection from {} to {} closed: identity selector failed: {}", peer, local, e.toString());
+            safe(() -> cfg.events().connectionFailed(peer, local, e));
+            ch.close();
+            return;
+        }
+        if (id == null) {
+            long n = connectionLog.admit();
+            if (n >= 0) {
+                log.info("HBONE connection from {} to {} closed: no local identity serves that address{}", peer, local, LogBudget.note(n));
+            }
+            cfg.events().connectionFailed(peer, local, new IllegalStateException("no identity for " + local));
+            ch.close();
+            return;
+        }
+        CompletableFuture<SslContext> ctxFuture = cfg.tls().server(id);
+        ctxFuture.whenComplete((sslCtx, err) -> ch.eventLoop().execute(() -> {
+            if (err != null) {
+                log.warn("HBONE connection from {} to {} closed: no TLS context for {}: {}", peer, local, id, err.toString());
+                safe(() -> cfg.events().connectionFailed(peer, local, err));
+                ch.close();
+                return;
+            }
+            if (!ch.isActive()) {
+                return;
+            }
+            SslHandler ssl = sslCtx.newHandler(ch.alloc());
+            ssl.setHandshakeTimeoutMillis(cfg.handshakeTimeout().toMillis());
+            ServerConnection conn = new ServerConnection(this, ch, ssl, id, local, peer);
+            HbonePipeline.connection(ch, ssl, conn);
+            ch.config().setAutoRead(true);
+        }));
+    }
+
+    /** Stop accepting, GOAWAY every connection, wait for tunnels up to {@code drain}, then close the rest. */
+    public CompletableFuture<Void> shutdown(Duration drain) {
+        if (draining) {
+            return terminated;
+        }
+        draining = true;
+        Channel l = listener;
+        CompletableFuture<Void> listenerClosed = new CompletableFuture<>();
+        if (l != null) {
+            l.close().addListener(f -> listenerClosed.complete(null));
+        } else {
+            listenerClosed.complete(null);
+        }
+        listenerClosed.thenRun(() -> {
+            for (ServerConnection c : connections) {
+                c.channel.eventLoop().execute(c::goAway);
+            }
+            CompletableFuture<?>[] closes = connections.stream().map(c -> c.closed).toArray(CompletableFuture[]::new);
+            CompletableFuture<Void> all = CompletableFuture.allOf(closes);
+            long ms = Math.max(0, drain.toMillis());
+            all.completeOnTimeout(null, ms, TimeUnit.MILLISECONDS).thenRun(() -> {
+                for (ServerConnection c : connections) {
+                    Transports.closeNow(c.channel);
+                }
+                CompletableFuture.allOf(connections.stream().map(c -> c.closed).toArray(CompletableFuture[]::new))
+                        .completeOnTimeout(null, 5, TimeUnit.SECONDS)
+                        .thenRun(() -> {
+                            if (ownGroup) {
+                                group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS)
+                                        .addListener(f -> terminated.complete(null));
+                            } else {
+                                terminated.complete(null);
+                            }
+                        });
+            });
+        });
+        return terminated;
+    }
+
+    static String describe(Throwable t) {
+        StringBuilder sb = new StringBuilder();
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (sb.length() > 0) {
+                sb.append(": ");
+            }
+            sb.append(c.getMessage() != null ? c.getMessage() : c.getClass().getSimpleName());
+            if (c.getCause() == c) {
+                break;
+            }
+        }
+        return sb.toString();
+    }
+
+    static void safe(Runnable r) {
+        try {
+            r.run();
+        } catch (RuntimeException e) {
+            log.warn("HBONE event listener failed", e);
+        }
+    }
+
+    static HboneEvents none() {
+        return HboneEvents.NONE;
+    }
+}

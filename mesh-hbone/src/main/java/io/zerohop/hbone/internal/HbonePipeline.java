@@ -1,0 +1,129 @@
+package io.zerohop.hbone.internal;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPipeline;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.handler.codec.http2.Http2FrameCodec;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.ssl.SslHandler;
+
+/**
+ * Every Netty pipeline hbone builds, and every handler name in them (one prefix, {@code hbone-}).
+ * Nothing else in hbone adds a handler by name or looks one up by name.
+ *
+ * <p>Connection (client and server alike until HTTP/2 is negotiated; TCP → TLS → the shared
+ * {@link Negotiator} → {@link Hold}; the negotiator then adds the rest behind the hold and releases it):
+ * <pre>
+ *  socket ─▶ hbone-tls ─▶ hbone-conn ─▶ hbone-hold ─▶ hbone-h2 ─▶ hbone-h2-mux ─▶ hbone-ping ─▶ hbone-settings   (client)
+ *            SslHandler   Negotiator:   Hold: frames  Http2Frame  Http2Multiplex  PingKeepalive  SETTINGS, GOAWAY
+ *                         ClientConn-   read with the Codec       Handler         (PING, close   (ClientConnection)
+ *                         ection        Finished;                                 when
+ *                                       leaves once                               unanswered)
+ *                                       released
+ *  socket ─▶ hbone-tls ─▶ hbone-conn ─▶ hbone-hold ─▶ hbone-h2 ─▶ hbone-h2-mux ─▶ hbone-ping ─▶ hbone-conn-tail  (server)
+ *                         Negotiator:                             one tunnel                     preface deadline,
+ *                         ServerConn-                             channel per                    budgeted error log
+ *                         ection                                  CONNECT
+ * </pre>
+ *
+ * <p>Tunnel (one {@link Http2StreamChannel} per CONNECT, both sides; auto-read off until the tunnel
+ * is open and its handlers are in place):
+ * <pre>
+ *  hbone-h2-mux ─▶ hbone-tunnel ─▶ [hbone-hold] ─▶ [hbone-discard] ─▶ one of:
+ *                  TunnelCodec     Hold: DATA /    Discard: after a      hbone-relay   Relay side (proxy mode, core's capture)
+ *                  DATA ⇄ ByteBuf  END_STREAM read graceful close,       hbone-socket  SocketBridge of a TunnelSocket     
+ *                  END_STREAM ⇄    with the        what the peer still   app handlers  Destination.embedded / HboneStream.channel()
+ *                  input shutdown  HEADERS, until  sends is dropped
+ *                  RST ⇄ Reset     the first read
+ * </pre>
+ *
+ * <p>A proxy-mode upstream TCP connection has one handler, {@code hbone-relay}.
+ */
+public final class HbonePipeline {
+    public static final String TLS = "hbone-tls";
+    public static final String CONNECTION = "hbone-conn";
+    public static final String HOLD = "hbone-hold";
+    public static final String H2 = "hbone-h2";
+    public static final String MUX = "hbone-h2-mux";
+    public static final String PING = "hbone-ping";
+    public static final String SETTINGS = "hbone-settings";
+    public static final String CONNECTION_TAIL = "hbone-conn-tail";
+    public static final String TUNNEL = "hbone-tunnel";
+    public static final String DISCARD = "hbone-discard";
+    public static final String SOCKET = "hbone-socket";
+    public static final String RELAY = "hbone-relay";
+
+    /** HBONE connections: writes pause above 1 MiB queued, resume below 256 KiB. */
+    static final WriteBufferWaterMark CONNECTION_WATERMARK = new WriteBufferWaterMark(256 * 1024, 1024 * 1024);
+    /** Tunnel streams: bounds what one tunnel queues behind its HTTP/2 window. */
+    static final WriteBufferWaterMark TUNNEL_WATERMARK = new WriteBufferWaterMark(128 * 1024, 512 * 1024);
+
+    private HbonePipeline() {}
+
+    /** A connection up to the negotiator: TLS, the negotiator, the hold behind it. */
+    static void connection(Channel ch, SslHandler tls, Negotiator negotiator) {
+        ch.pipeline().addLast(TLS, tls).addLast(CONNECTION, negotiator).addLast(HOLD, negotiator.hold);
+    }
+
+    /** The client's HTTP/2 handlers, added by its negotiator (push streams are refused). */
+    static void clientH2(ChannelPipeline p, Http2FrameCodec codec, PingKeepalive ping, ChannelHandler settings) {
+        p.addLast(H2, codec)
+                .addLast(MUX, new Http2MultiplexHandler(new RejectPush()))
+                .addLast(PING, ping)
+                .addLast(SETTINGS, settings);
+    }
+
+    /** The server's HTTP/2 handlers, added by its negotiator; {@code streams} initialises each CONNECT stream. */
+    static void serverH2(ChannelPipeline p, Http2FrameCodec codec, ChannelHandler streams, PingKeepalive ping, ChannelHandler tail) {
+        p.addLast(H2, codec)
+                .addLast(MUX, new Http2MultiplexHandler(streams))
+                .addLast(PING, ping)
+                .addLast(CONNECTION_TAIL, tail);
+    }
+
+    /** A tunnel stream channel, client or server: auto-read off, its watermark, the codec first. */
+    static void tunnel(Http2StreamChannel ch, TunnelCodec codec) {
+        ch.config().setAutoRead(false);
+        ch.config().setWriteBufferWaterMark(TUNNEL_WATERMARK);
+        ch.pipeline().addLast(TUNNEL, codec);
+    }
+
+    /** Puts {@code hold} right behind the tunnel codec whose context is {@code codec}. */
+    static void holdAfter(ChannelHandlerContext codec, Hold hold) {
+        codec.pipeline().addAfter(codec.name(), HOLD, hold);
+    }
+
+    /** Drops the tunnel's input from now on (graceful close), once; false when the stream has no codec. */
+    static boolean discardInput(Channel stream) {
+        ChannelPipeline p = stream.pipeline();
+        ChannelHandlerContext codec = p.context(TunnelCodec.class);
+        if (codec == null) {
+            return false;
+        }
+        if (p.get(DISCARD) == null) {
+            p.addAfter(codec.name(), DISCARD, Tunnels.Discard.INSTANCE);
+        }
+        return true;
+    }
+
+    /** Adds a relay side at the end of {@code ch}'s pipeline. */
+    static void relay(Channel ch, ChannelHandler side) {
+        ch.pipeline().addLast(RELAY, side);
+    }
+
+    /** Adds a blocking socket's bridge at the end of the tunnel's pipeline. */
+    static void socket(Channel stream, ChannelHandler bridge) {
+        stream.pipeline().addLast(SOCKET, bridge);
+    }
+
+    /** The client's push-stream initializer: HBONE has no server push, any pushed stream is closed. */
+    private static final class RejectPush extends io.netty.channel.ChannelInboundHandlerAdapter {
+        @Override
+        public void handlerAdded(ChannelHandlerContext ctx) {
+            ctx.channel().close();
+        }
+    }
+}

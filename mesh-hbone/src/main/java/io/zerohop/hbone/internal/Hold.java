@@ -1,0 +1,173 @@
+package io.zerohop.hbone.internal;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufHolder;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.util.ReferenceCountUtil;
+import io.zerohop.hbone.HboneStream;
+import java.util.ArrayDeque;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Hold until ready: keeps what reaches it (messages, and the in-band end-of-input events
+ * {@link ChannelInputShutdownEvent} and {@link HboneStream.Reset}, in order with the bytes) until the
+ * handlers behind it are in place, then replays it into them and leaves the pipeline. Other user
+ * events pass at once. What is held is released (reference counts) when the channel goes inactive,
+ * the hold is removed, or {@link #fail} is called; past {@code maxBytes} held it fails by itself.
+ *
+ * <p>Used where bytes can arrive before their consumer exists: decrypted HTTP/2 frames riding in
+ * with the TLS Finished before the h2 codec is added (Netty's ApplicationProtocolNegotiationHandler
+ * buffers them for the same reason), and tunnel DATA/END_STREAM read with the CONNECT HEADERS before
+ * the tunnel's handlers first read. Written for captured connections waiting for their tunnel and
+ * the L7 sniffer too: a subclass sees each held item in {@link #held}.
+ *
+ * <p>Event loop only. Not sharable.
+ */
+public class Hold extends ChannelInboundHandlerAdapter {
+    private static final Logger log = LoggerFactory.getLogger(Hold.class);
+
+    private final long maxBytes;
+    private ArrayDeque<Object> queue;
+    private long bytes;
+    private boolean released;
+    private ChannelHandlerContext ctx;
+
+    /** Bounded only by the caller's flow control (the TLS record, the HTTP/2 stream window). */
+    public Hold() {
+        this(Long.MAX_VALUE);
+    }
+
+    /** @param maxBytes held payload bytes past which the hold {@linkplain #fail fails}; positive */
+    public Hold(long maxBytes) {
+        if (maxBytes <= 0) {
+            throw new IllegalArgumentException("maxBytes must be positive: " + maxBytes);
+        }
+        this.maxBytes = maxBytes;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+    }
+
+    /** The context this hold was added with (null before). */
+    protected final ChannelHandlerContext context() {
+        return ctx;
+    }
+
+    /** Called after {@code item} (a message or an end-of-input event) was queued. */
+    protected void held(ChannelHandlerContext ctx, Object item) {}
+
+    /** Payload bytes held now. */
+    public final long heldBytes() {
+        return bytes;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (released) {
+            ctx.fireChannelRead(msg);
+            return;
+        }
+        bytes += msg instanceof ByteBuf b ? b.readableBytes() : msg instanceof ByteBufHolder h ? h.content().readableBytes() : 0;
+        queue().add(msg);
+        if (bytes > maxBytes) {
+            fail(new IllegalStateException("more than " + maxBytes + " bytes arrived before " + ctx.channel() + " was ready"));
+            return;
+        }
+        held(ctx, msg);
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        if (released) {
+            ctx.fireChannelReadComplete();
+        }
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        if (released || !(evt instanceof ChannelInputShutdownEvent || evt instanceof HboneStream.Reset)) {
+            ctx.fireUserEventTriggered(evt);
+            return;
+        }
+        queue().add(evt);
+        held(ctx, evt);
+    }
+
+    private ArrayDeque<Object> queue() {
+        if (queue == null) {
+            queue = new ArrayDeque<>(4);
+        }
+        return queue;
+    }
+
+    /**
+     * Replays everything held, in order, into the handlers after this one (one
+     * {@code channelReadComplete} after it, if anything was held), then removes this handler; later
+     * reads pass straight through. Event loop only; once; a no-op after {@link #fail}.
+     */
+    public final void release() {
+        if (released || ctx == null || ctx.isRemoved()) {
+            return;
+        }
+        released = true;
+        ArrayDeque<Object> q = queue;
+        queue = null;
+        bytes = 0;
+        if (q != null && !q.isEmpty()) {
+            for (Object m; (m = q.poll()) != null; ) {
+                if (m instanceof ChannelInputShutdownEvent || m instanceof HboneStream.Reset) {
+                    ctx.fireUserEventTriggered(m);
+                } else {
+                    ctx.fireChannelRead(m);
+                }
+            }
+            ctx.fireChannelReadComplete();
+        }
+        if (!ctx.isRemoved()) {
+            ctx.pipeline().remove(this);
+        }
+    }
+
+    /**
+     * Gives up: releases what is held, leaves the pipeline and closes the channel. Event loop only.
+     */
+    public final void fail(Throwable cause) {
+        if (released) {
+            return;
+        }
+        released = true;
+        discard();
+        log.debug("hold on {} failed", ctx.channel(), cause);
+        if (!ctx.isRemoved()) {
+            ctx.pipeline().remove(this);
+        }
+        ctx.channel().close();
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        discard();
+        ctx.fireChannelInactive();
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        discard();
+    }
+
+    private void discard() {
+        ArrayDeque<Object> q = queue;
+        queue = null;
+        bytes = 0;
+        if (q != null) {
+            for (Object m; (m = q.poll()) != null; ) {
+                ReferenceCountUtil.release(m);
+            }
+        }
+    }
+}

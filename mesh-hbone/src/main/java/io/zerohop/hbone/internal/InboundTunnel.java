@@ -1,0 +1,271 @@
+package io.zerohop.hbone.internal;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.zerohop.hbone.AuthzDecision;
+import io.zerohop.hbone.AuthzRequest;
+import io.zerohop.hbone.Destination;
+import io.zerohop.hbone.StreamHandler;
+import io.zerohop.hbone.TunnelInfo;
+import io.zerohop.hbone.TunnelResult;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Map;
+import org.slf4j.Logger;
+
+/**
+ * The server half of one tunnel (ztunnel's src/proxy/inbound.rs): the CONNECT handled in four
+ * phases, each of which may refuse with ztunnel's status: validate (header list size, method,
+ * :authority, 400/431/503) -> resolve (the {@link io.zerohop.hbone.DestinationResolver}, 400 or its
+ * status) -> authorize (the {@link io.zerohop.hbone.Authorizer}, 401) -> deliver (proxy: dial the
+ * upstream under the pending-dial limits, 503 if unreachable, then the {@link Relay}; embedded: the
+ * application's handler). Then the tunnel's events.
+ */
+final class InboundTunnel implements TunnelCodec.Listener {
+    private static final Logger log = HboneListener.log;
+    private final HboneListener server;
+    private final ServerConfig cfg;
+    final ServerConnection conn;
+    final Http2StreamChannel ch;
+    final TunnelCodec codec = new TunnelCodec(this);
+    TunnelInfo info;
+    boolean opened;
+    boolean statusSent;
+    boolean dialPending;
+    boolean closedReported;
+
+    InboundTunnel(ServerConnection conn, Http2StreamChannel ch) {
+        this.conn = conn;
+        this.server = conn.server();
+        this.cfg = server.cfg;
+        this.ch = ch;
+    }
+
+    @Override
+    public void onHeaders(ChannelHandlerContext ctx, Http2Headers headers, boolean endStream) {
+        InetSocketAddress dst = validate(headers, endStream);
+        if (dst == null) {
+            return;
+        }
+        Destination d = resolve(dst);
+        if (d == null || !authorize(dst)) {
+            return;
+        }
+        deliver(d);
+    }
+
+    /** Phase 1: a well-formed HBONE CONNECT for an ip:port, or null once refused. Sets {@link #info}. */
+    private InetSocketAddress validate(Http2Headers headers, boolean endStream) {
+        long headerListSize = H2Codecs.headerListSize(headers);
+        if (headerListSize > cfg.h2().maxHeaderListSize()) {
+            // Checked before anything reads the headers. ztunnel's h2 answers 431 per stream too.
+            info = new TunnelInfo(TunnelInfo.Direction.INBOUND, conn.localId, conn.peerId, conn.local, conn.peer, null, Map.of());
+            refuse(431, "request header list of " + headerListSize + " bytes exceeds " + cfg.h2().maxHeaderListSize());
+            return null;
+        }
+        Map<String, String> plain = Headers.plain(headers);
+        info = new TunnelInfo(TunnelInfo.Direction.INBOUND, conn.localId, conn.peerId, conn.local, conn.peer, null, plain);
+        CharSequence method = headers.method();
+        if (method == null || !"CONNECT".contentEquals(method)) {
+            refuse(400, "method " + method + " is not CONNECT");
+            return null;
+        }
+        if (headers.path() != null || headers.scheme() != null || headers.get(":protocol") != null) {
+            refuse(400, "extended CONNECT (:scheme/:path/:protocol) is not HBONE");
+            return null;
+        }
+        InetSocketAddress dst = Authority.parse(headers.authority());
+        String hostname = dst == null ? Authority.hostname(headers.authority()) : null;
+        if (hostname != null) {
+            // ztunnel (src/proxy/inbound.rs find_inbound_upstream): a service hostname that names
+            // nothing served is SERVICE_UNAVAILABLE. zerohop serves no hostname destinations.
+            refuse(503, "no service named " + hostname + " is served here");
+            return null;
+        }
+        if (dst == null) {
+            refuse(400, "malformed :authority \"" + headers.authority() + "\" (want ip:port, IPv6 in brackets)");
+            return null;
+        }
+        info = new TunnelInfo(TunnelInfo.Direction.INBOUND, conn.localId, conn.peerId, conn.local, conn.peer, dst, plain);
+        if (endStream) {
+            refuse(400, "CONNECT request ended the stream");
+            return null;
+        }
+        return dst;
+    }
+
+    /** Phase 2: how {@code dst} is served (proxy or embedded), or null once refused (400 when not served). */
+    private Destination resolve(InetSocketAddress dst) {
+        Destination d;
+        try {
+            d = cfg.destinations().resolve(dst, conn.localId, conn.local);
+        } catch (RuntimeException e) {
+            log.warn("destination resolver failed for {}", dst, e);
+            refuse(503, "destination resolver failed: " + e);
+            return null;
+        }
+        if (d == null) {
+            d = Destination.notServed();
+        }
+        if (d instanceof Destination.Refused r) {
+            refuse(r.status(), r.reason());
+            return null;
+        }
+        return d;
+    }
+
+    /** Phase 3: the authorizer's decision for a served destination; false once refused (401 unless it says otherwise). */
+    private boolean authorize(InetSocketAddress dst) {
+        AuthzDecision decision;
+        try {
+            decision = cfg.authorizer().authorize(new AuthzRequest(conn.peerId, conn.peer, conn.localId, dst, info.headers()));
+        } catch (RuntimeException e) {
+            log.warn("authorizer failed for {} -> {}, denying", conn.peerId, dst, e);
+            decision = AuthzDecision.deny("authorizer failed: " + e);
+        }
+        if (decision == null || !decision.allowed()) {
+            refuse(decision == null ? 401 : decision.status(), decision == null ? "authorizer returned null" : decision.reason());
+            return false;
+        }
+        return true;
+    }
+
+    /** Phase 4: the 200 and the bytes' way: dial and relay (proxy mode) or the application's handler. */
+    private void deliver(Destination d) {
+        if (d instanceof Destination.Proxy p) {
+            proxy(p.upstream());
+        } else if (d instanceof Destination.Embedded e) {
+            embed(e.handler());
+        }
+    }
+
+    private void proxy(InetSocketAddress upstream) {
+        // Pending dials are bounded per connection, per peer identity and per server before any
+        // socket is opened; over a limit the answer is 503, ztunnel's status for an upstream it
+        // cannot reach (src/proxy/inbound.rs).
+        String over = server.budgets.tryDial(conn.share, conn.pendingDials);
+        if (over != null) {
+            refuse(503, over);
+            return;
+        }
+        conn.pendingDials++;
+        dialPending = true;
+        Bootstrap b = new Bootstrap()
+                .group(ch.eventLoop())
+                .channel(Transports.socketChannel(server.group))
+                .option(ChannelOption.AUTO_READ, false)
+                .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, cfg.upstreamConnectTimeout().toMillis()))
+                .handler(new ChannelInboundHandlerAdapter());
+        ChannelFuture dial = b.connect(upstream);
+        // The stream ended (reset, connection lost) before the upstream answered: abandon the dial,
+        // so CONNECT+RST loops cost no upstream connections and no sockets. Dials in progress are
+        // then bounded by the streams a connection admits (SETTINGS_MAX_CONCURRENT_STREAMS).
+        ch.closeFuture().addListener(x -> {
+            if (!dial.isDone()) {
+                releaseDial();
+                dial.channel().close();
+            }
+        });
+        // A loopback connect can complete inside connect(): the answer still waits for the rest of
+        // the current read, so a RST_STREAM that came with the HEADERS finds the stream unanswered
+        // (and counts against the reset budget) instead of a tunnel that opened.
+        dial.addListener((ChannelFuture f) -> ch.eventLoop().execute(() -> dialed(f, upstream)));
+    }
+
+    /** Ends this stream's claim on the pending-dial limits, once: when the dial ends or is abandoned. */
+    private void releaseDial() {
+        if (dialPending) {
+            dialPending = false;
+            conn.pendingDials--;
+            server.budgets.dialDone(conn.share);
+        }
+    }
+
+    private void dialed(ChannelFuture f, InetSocketAddress upstream) {
+        releaseDial();
+        if (!f.isSuccess()) {
+            refuse(503, ch.isActive() ? "upstream " + upstream + " unreachable: " + HboneListener.describe(f.cause())
+                    : "stream ended before the upstream " + upstream + " answered; dial abandoned");
+            return;
+        }
+        SocketChannel tcp = (SocketChannel) f.channel();
+        if (!ch.isActive()) {
+            tcp.close();
+            return;
+        }
+        accept200();
+        codec.open();
+        Relay.join(Relay.tunnel(ch, new TunnelBudget(server.budgets, conn.share)), Relay.tcp(tcp));
+    }
+
+    private void embed(StreamHandler handler) {
+        accept200();
+        try {
+            handler.initStream(ch, info);
+        } catch (Exception e) {
+            log.warn("stream handler failed for {}, resetting the tunnel", info, e);
+            Tunnels.reset(ch);
+            return;
+        }
+        codec.open();
+        if (handler.autoRead()) {
+            ch.config().setAutoRead(true);
+        }
+    }
+
+    private void accept200() {
+        opened = true;
+        statusSent = true;
+        ch.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200"), false));
+        log.debug("HBONE tunnel opened: {}", info);
+        HboneListener.safe(() -> cfg.events().tunnelOpened(info, codec));
+    }
+
+    private void refuse(int status, String reason) {
+        long n = server.refusalLog.admit();
+        if (n >= 0) {
+            log.info("HBONE CONNECT refused: status={} peer={} local={} src={} dst={} reason={}{}",
+                    status, conn.peerId, conn.localId, conn.peer, info.destination(), reason, LogBudget.note(n));
+        }
+        HboneListener.safe(() -> cfg.events().tunnelRefused(info, status, reason));
+        if (!ch.isActive()) {
+            return;
+        }
+        statusSent = true;
+        ch.write(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status(Integer.toString(status)), true));
+        ch.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR));
+    }
+
+    @Override
+    public void onClosed(TunnelCodec c) {
+        conn.streamClosed();
+        // A stream the peer reset before we answered it freed its MAX_CONCURRENT_STREAMS slot at
+        // once, having cost us a stream and a dial: that is what the reset budget counts. Resets of
+        // answered tunnels are bounded by the streams the connection admits (the peer waited for
+        // the 200), as pooled clients that close tunnels by reset need.
+        if (c.rstReceived() && !statusSent) {
+            conn.preOpenReset();
+        }
+        if (opened && !closedReported) {
+            closedReported = true;
+            Duration d = Duration.ofNanos(System.nanoTime() - c.startNanos());
+            boolean reset = !c.completed();
+            TunnelResult r = new TunnelResult(info, 200, c.bytesIn(), c.bytesOut(), d, reset,
+                    reset ? (c.wasReset() ? "reset by peer" : "reset") : null);
+            log.debug("HBONE tunnel closed: {} in={} out={} {}", info, r.bytesReceived(), r.bytesSent(), reset ? "reset" : "");
+            HboneListener.safe(() -> cfg.events().tunnelClosed(r));
+        }
+    }
+}

@@ -1,0 +1,75 @@
+package io.zerohop.hbone.internal;
+
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.ssl.ApplicationProtocolNames;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.handler.ssl.SslHandshakeCompletionEvent;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.identity.MeshTls;
+import javax.net.ssl.SSLPeerUnverifiedException;
+
+/**
+ * The HBONE connection set-up both sides share (grpc-java's ProtocolNegotiator idea): mutual TLS,
+ * then ALPN must be {@code h2}, then the peer's SPIFFE ID is read from its verified chain; only then
+ * does the subclass add its HTTP/2 handlers ({@link #negotiated}), and frames that arrived with the
+ * TLS Finished are let through from the {@link Hold} that follows this handler. Any failure closes
+ * the connection after the subclass has reported it. Sits at {@link HbonePipeline#CONNECTION}.
+ */
+abstract class Negotiator extends ChannelInboundHandlerAdapter {
+    /** What arrived before the HTTP/2 codec existed; installed right behind this handler. */
+    final Hold hold = new Hold();
+    private final SslHandler ssl;
+
+    Negotiator(SslHandler ssl) {
+        this.ssl = ssl;
+    }
+
+    /** The TLS handshake failed ({@code cause} from the SslHandler). The connection is closed next. */
+    protected abstract void handshakeFailed(ChannelHandlerContext ctx, Throwable cause);
+
+    /** The peer did not negotiate ALPN {@code h2} ({@code alpn} may be null). The connection is closed next. */
+    protected abstract void notH2(ChannelHandlerContext ctx, String alpn);
+
+    /** The peer's chain carries no usable SPIFFE ID. The connection is closed next. */
+    protected abstract void unverifiedPeer(ChannelHandlerContext ctx, SSLPeerUnverifiedException e);
+
+    /**
+     * Mutual TLS and h2 are up and {@code peer} is the verified peer identity: add the HTTP/2
+     * handlers with {@code ctx.pipeline().addLast} (they land behind the hold, which is released
+     * when this returns).
+     */
+    protected abstract void negotiated(ChannelHandlerContext ctx, SpiffeId peer) throws Exception;
+
+    /** After {@link #negotiated}: the held frames went through. */
+    protected void released(ChannelHandlerContext ctx) {}
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+        if (evt instanceof SslHandshakeCompletionEvent hs) {
+            if (!hs.isSuccess()) {
+                handshakeFailed(ctx, hs.cause());
+                ctx.close();
+                return;
+            }
+            String alpn = ssl.applicationProtocol();
+            if (!ApplicationProtocolNames.HTTP_2.equals(alpn)) {
+                notH2(ctx, alpn);
+                ctx.close();
+                return;
+            }
+            SpiffeId peer;
+            try {
+                peer = MeshTls.peerIdentity(ssl.engine().getSession());
+            } catch (SSLPeerUnverifiedException e) {
+                unverifiedPeer(ctx, e);
+                ctx.close();
+                return;
+            }
+            negotiated(ctx, peer);
+            hold.release();
+            released(ctx);
+        }
+        ctx.fireUserEventTriggered(evt);
+    }
+}

@@ -1,0 +1,152 @@
+package io.zerohop.hbone.internal;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http2.Http2Headers;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.util.concurrent.ScheduledFuture;
+import io.zerohop.hbone.HboneRefusedException;
+import io.zerohop.hbone.HboneSocket;
+import io.zerohop.hbone.HboneStream;
+import io.zerohop.hbone.TunnelInfo;
+import io.zerohop.hbone.TunnelResult;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+
+/**
+ * The client half of one tunnel (ztunnel's src/proxy/outbound.rs once the connection is chosen): the
+ * CONNECT, its response deadline, the 200 or the refusal, and the tunnel's events.
+ */
+final class OutboundTunnel implements HboneStream, TunnelCodec.Listener {
+    private static final Logger log = ConnectionPool.log;
+    private final ClientConfig cfg;
+    final ClientConnection conn;
+    final InetSocketAddress target;
+    final Map<String, String> headers;
+    final CompletableFuture<HboneStream> result;
+    final TunnelCodec codec = new TunnelCodec(this);
+    Http2StreamChannel ch;
+    TunnelInfo info;
+    ScheduledFuture<?> responseTimer;
+    boolean released;
+    volatile boolean opened;
+
+    OutboundTunnel(ClientConnection conn, InetSocketAddress target, Map<String, String> headers,
+                   CompletableFuture<HboneStream> result) {
+        this.conn = conn;
+        this.cfg = conn.pool().config();
+        this.target = target;
+        this.headers = headers;
+        this.result = result;
+    }
+
+    void bind(Http2StreamChannel ch) {
+        this.ch = ch;
+        InetSocketAddress local = (InetSocketAddress) conn.channel.localAddress();
+        this.info = new TunnelInfo(TunnelInfo.Direction.OUTBOUND, conn.key.source(), conn.peerId, local,
+                conn.key.hboneAddress(), target, headers);
+        long ms = cfg.connectTimeout().toMillis();
+        responseTimer = ch.eventLoop().schedule(() -> {
+            if (!result.isDone()) {
+                failOpen(new java.net.SocketTimeoutException("no CONNECT response from " + conn.key.hboneAddress()
+                        + " for " + target + " within " + cfg.connectTimeout()));
+                ch.close();
+            }
+        }, ms, TimeUnit.MILLISECONDS);
+    }
+
+    void failOpen(Throwable t) {
+        if (result.completeExceptionally(t) && info != null) {
+            int status = t instanceof HboneRefusedException r ? r.status() : 0;
+            ConnectionPool.safeEvent(() -> cfg.events().tunnelRefused(info, status, t.getMessage()));
+        }
+    }
+
+    @Override
+    public void onHeaders(ChannelHandlerContext ctx, Http2Headers headers, boolean endStream) {
+        if (responseTimer != null) {
+            responseTimer.cancel(false);
+        }
+        CharSequence status = headers.status();
+        if (status != null && "200".contentEquals(status) && !endStream) {
+            codec.open();
+            opened = true;
+            if (result.complete(this)) {
+                ConnectionPool.safeEvent(() -> cfg.events().tunnelOpened(info, codec));
+            } else {
+                ch.close();
+            }
+            return;
+        }
+        int code;
+        try {
+            code = status == null ? 0 : Integer.parseInt(status.toString());
+        } catch (NumberFormatException e) {
+            code = 0;
+        }
+        String msg = "HBONE CONNECT to " + target + " via " + conn.key.hboneAddress() + " (server " + conn.peerId
+                + ") refused with status " + status;
+        log.debug(msg);
+        failOpen(new HboneRefusedException(code, msg));
+        ch.close();
+    }
+
+    @Override
+    public void onClosed(TunnelCodec c) {
+        if (responseTimer != null) {
+            responseTimer.cancel(false);
+        }
+        if (!result.isDone()) {
+            Throwable cause = conn.failure;
+            failOpen(cause == null
+                    ? new IOException("HBONE stream to " + target + " via " + conn.key.hboneAddress()
+                            + " closed before a CONNECT response (reset, GOAWAY or connection loss)")
+                    : new IOException("HBONE connection to " + conn.key.hboneAddress() + " failed before a CONNECT response for "
+                            + target + ": " + HboneListener.describe(cause), cause));
+        }
+        releaseSlot();
+        if (opened) {
+            Duration d = Duration.ofNanos(System.nanoTime() - c.startNanos());
+            boolean reset = !c.completed();
+            ConnectionPool.safeEvent(() -> cfg.events().tunnelClosed(new TunnelResult(info, 200, c.bytesIn(), c.bytesOut(), d, reset,
+                    reset ? (c.wasReset() ? "reset by peer" : "reset") : null)));
+        }
+    }
+
+    void releaseSlot() {
+        if (!released) {
+            released = true;
+            conn.release();
+        }
+    }
+
+    @Override
+    public Channel channel() {
+        return ch;
+    }
+
+    @Override
+    public TunnelInfo info() {
+        return info;
+    }
+
+    @Override
+    public HboneSocket toSocket() throws IOException {
+        return TunnelSocket.attach(ch, info);
+    }
+
+    @Override
+    public void reset() {
+        Tunnels.reset(ch);
+    }
+
+    @Override
+    public void close() {
+        ch.eventLoop().execute(() -> Tunnels.closeGracefully(ch, codec));
+    }
+}

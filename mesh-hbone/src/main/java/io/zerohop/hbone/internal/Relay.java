@@ -1,0 +1,370 @@
+package io.zerohop.hbone.internal;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.ChannelPromise;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.channel.socket.DuplexChannel;
+import io.netty.util.ReferenceCountUtil;
+import io.zerohop.hbone.HboneStream;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one relay (ztunnel's {@code copy_bidirectional}, src/copy.rs): joins two byte streams, each
+ * an {@link End} (a TCP connection, {@link #tcp}, or a tunnel stream, {@link #tunnel}), on the same
+ * or on different event loops. Every byte-splicing path uses it: proxy-mode inbound, outbound
+ * capture, passthrough, plaintext inbound and L7's opaque fallback.
+ *
+ * <ul>
+ *   <li>Buffers move as they are; one flush per read burst ({@code channelReadComplete}).</li>
+ *   <li>Back-pressure: a side reads (auto-read) only while the other side's channel is writable,
+ *       so HTTP/2 flow control or the TCP window pushes back on the sender; an end's
+ *       {@link Throttle} may hold reads longer (hbone's upstream budgets).</li>
+ *   <li>FIN ⇔ END_STREAM: an end's input shutdown half-closes the other end after everything
+ *       before it was written; both ended: both are closed gracefully.</li>
+ *   <li>Reset ⇔ RST_STREAM: a reset, failure or close of one end before both directions ended
+ *       resets the other (TCP RST with SO_LINGER 0, RST_STREAM CONNECT_ERROR), unless the end says
+ *       it {@linkplain End#closedCleanly closed cleanly} (a peer's NO_ERROR/CANCEL after its
+ *       END_STREAM, read as ztunnel's h2.rs reads it).</li>
+ * </ul>
+ *
+ * <p>Each side's reads are switched on and off only on its own event loop, so a write listener or a
+ * writability change on the other loop can never race a read request against an input that just
+ * ended (with epoll such a read fails and closes a half-closed socket).
+ */
+public final class Relay {
+    private static final Logger log = LoggerFactory.getLogger(Relay.class);
+
+    /** One side of a relay: its channel, how to half-close, abort and close it. */
+    public interface End {
+        Channel channel();
+
+        /** FIN / END_STREAM, after everything written before it. Any thread. */
+        void shutdownOutput();
+
+        /** TCP RST / RST_STREAM(CONNECT_ERROR). Any thread. */
+        void reset();
+
+        /** Gracefully closes once both directions ended. Any thread. */
+        void close();
+
+        /**
+         * Whether this end's channel closing before both directions ended is still a clean end (the
+         * other end is then closed, not reset). Asked on this end's event loop.
+         */
+        default boolean closedCleanly() {
+            return false;
+        }
+
+        /** Meters bytes written toward this end; null for none. */
+        default Throttle throttle() {
+            return null;
+        }
+
+        /** Called once when the relay ended, cleanly or not (for plain relays' access log). */
+        default void ended(Stats stats) {}
+
+        /** Joins a captured client connection to this end; an end that parses the bytes (L7) overrides it. */
+        default void joinFrom(End client) {
+            Relay.join(client, this);
+        }
+    }
+
+    /**
+     * Meters the bytes written toward one end and may hold reading the other end beyond
+     * writability (hbone's per-peer and server budgets for bytes queued behind a closed window).
+     */
+    public interface Throttle {
+        /** Joined; {@code recheck} re-evaluates (on the reading side's loop) whether to read; any thread may call it. */
+        void attached(Channel toward, Runnable recheck);
+
+        /** {@code n} bytes go toward the end now; {@code written} completes when they left. */
+        void writing(int n, ChannelPromise written);
+
+        /** False while reading the other end must wait. */
+        boolean allowsReads();
+    }
+
+    /** What one relay carried: bytes read from side a (written to b) and from side b, and how it ended. */
+    public record Stats(long bytesFromA, long bytesFromB, Duration duration, boolean reset) {}
+
+    /** A TCP connection (half-closable). */
+    public static End tcp(DuplexChannel ch) {
+        return new End() {
+            @Override
+            public Channel channel() {
+                return ch;
+            }
+
+            @Override
+            public void shutdownOutput() {
+                // shutdownOutput() fails writes still queued: FIN only once they are out.
+                ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> {
+                    if (ch.isActive()) {
+                        ch.shutdownOutput();
+                    }
+                });
+            }
+
+            @Override
+            public void reset() {
+                if (ch.isActive()) {
+                    try {
+                        ch.config().setOption(ChannelOption.SO_LINGER, 0);
+                    } catch (RuntimeException e) {
+                        log.debug("SO_LINGER 0 not applied to {}", ch, e);
+                    }
+                }
+                ch.close();
+            }
+
+            @Override
+            public void close() {
+                ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+            }
+        };
+    }
+
+    /** A tunnel (client or server side). */
+    public static End tunnel(HboneStream stream) {
+        return tunnel(stream.channel());
+    }
+
+    /** A tunnel stream channel, whose first handler is its {@link TunnelCodec}. */
+    public static End tunnel(Channel stream) {
+        return tunnel(stream, null);
+    }
+
+    /** A tunnel stream channel whose incoming bytes are metered by {@code throttle}. */
+    static End tunnel(Channel stream, Throttle throttle) {
+        return new End() {
+            @Override
+            public Channel channel() {
+                return stream;
+            }
+
+            @Override
+            public void shutdownOutput() {
+                if (stream.isActive()) {
+                    HboneStream.shutdownOutput(stream);
+                }
+            }
+
+            @Override
+            public void reset() {
+                Tunnels.reset(stream);
+            }
+
+            @Override
+            public void close() {
+                stream.eventLoop().execute(() -> {
+                    TunnelCodec codec = stream.pipeline().get(TunnelCodec.class);
+                    if (codec != null) {
+                        Tunnels.closeGracefully(stream, codec);
+                    } else {
+                        stream.close();
+                    }
+                });
+            }
+
+            @Override
+            public boolean closedCleanly() {
+                TunnelCodec codec = stream.pipeline().get(TunnelCodec.class);
+                return codec != null && codec.completed();
+            }
+
+            @Override
+            public Throttle throttle() {
+                return throttle;
+            }
+        };
+    }
+
+    private final End a;
+    private final End b;
+    private final Side sideA;
+    private final Side sideB;
+    private final long startNanos = System.nanoTime();
+    /** Ends whose input ended (0..2). Counted before the FIN goes on, see {@link Side#userEventTriggered}. */
+    private final AtomicInteger eofs = new AtomicInteger();
+    private final AtomicBoolean aborted = new AtomicBoolean();
+    private final AtomicBoolean reported = new AtomicBoolean();
+
+    private Relay(End a, End b) {
+        this.a = a;
+        this.b = b;
+        this.sideA = new Side(a, b);
+        this.sideB = new Side(b, a);
+        sideA.other = sideB;
+        sideB.other = sideA;
+    }
+
+    /**
+     * Joins {@code a} and {@code b} and starts reading both. Both channels must have auto-read off
+     * and nothing behind this relay's handler consuming their reads. Any thread.
+     */
+    public static void join(End a, End b) {
+        Relay r = new Relay(a, b);
+        HbonePipeline.relay(a.channel(), r.sideA);
+        HbonePipeline.relay(b.channel(), r.sideB);
+        r.sideA.start();
+        r.sideB.start();
+    }
+
+    private void finish() {
+        a.close();
+        b.close();
+        report(false);
+    }
+
+    private void abort() {
+        if (!aborted.compareAndSet(false, true)) {
+            return;
+        }
+        a.reset();
+        b.reset();
+        report(true);
+    }
+
+    private void report(boolean reset) {
+        if (!reported.compareAndSet(false, true)) {
+            return;
+        }
+        Stats s = new Stats(sideA.bytes, sideB.bytes, Duration.ofNanos(System.nanoTime() - startNanos), reset);
+        a.ended(s);
+        b.ended(s);
+    }
+
+    /** Reads {@code in}, writes {@code out}; lives in {@code in}'s pipeline, runs on its loop. */
+    private final class Side extends ChannelInboundHandlerAdapter {
+        private final End in;
+        private final End out;
+        private final Channel inCh;
+        private final Channel outCh;
+        private final Throttle throttle;
+        private Side other;
+        /** Bytes read from {@code in}; written on its loop only, read by {@link #report} anywhere. */
+        private volatile long bytes;
+        private boolean inputEnded;
+
+        Side(End in, End out) {
+            this.in = in;
+            this.out = out;
+            this.inCh = in.channel();
+            this.outCh = out.channel();
+            this.throttle = out.throttle();
+        }
+
+        void start() {
+            if (throttle != null) {
+                throttle.attached(outCh, this::recheck);
+            }
+            recheck();
+        }
+
+        /** Re-decides whether {@code in} reads, on its loop. Any thread. */
+        void recheck() {
+            if (inCh.eventLoop().inEventLoop()) {
+                updateReads();
+            } else {
+                inCh.eventLoop().execute(this::updateReads);
+            }
+        }
+
+        private void updateReads() {
+            if (inputEnded || !inCh.isActive() || (inCh instanceof DuplexChannel d && d.isInputShutdown())) {
+                return;
+            }
+            boolean read = outCh.isWritable() && (throttle == null || throttle.allowsReads());
+            if (inCh.config().isAutoRead() != read) {
+                inCh.config().setAutoRead(read);
+            }
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (!(msg instanceof ByteBuf buf) || !outCh.isActive() || (outCh instanceof DuplexChannel d && d.isOutputShutdown())) {
+                ReferenceCountUtil.release(msg);
+                return;
+            }
+            int n = buf.readableBytes();
+            bytes += n;
+            if (throttle == null) {
+                outCh.write(buf, outCh.voidPromise());
+            } else {
+                ChannelPromise written = outCh.newPromise();
+                throttle.writing(n, written);
+                outCh.write(buf, written);
+            }
+            if (!outCh.isWritable() || (throttle != null && !throttle.allowsReads())) {
+                updateReads();
+            }
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            outCh.flush();
+        }
+
+        @Override
+        public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+            // This side's channel is the other side's output.
+            other.recheck();
+            ctx.fireChannelWritabilityChanged();
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof ChannelInputShutdownEvent) {
+                if (inputEnded) {
+                    return;
+                }
+                inputEnded = true;
+                // Counted before the FIN goes on: the two sides may run on different event loops, and
+                // the peer's answering FIN (then the channel's close) must never find this EOF
+                // uncounted, or a clean end would look like an abort and reset the connection.
+                boolean both = eofs.incrementAndGet() == 2;
+                out.shutdownOutput();
+                if (both) {
+                    finish();
+                }
+            } else if (evt instanceof HboneStream.Reset) {
+                abort();
+            } else {
+                ctx.fireUserEventTriggered(evt);
+            }
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            if (eofs.get() < 2 && !aborted.get()) {
+                if (in.closedCleanly()) {
+                    out.close();
+                    report(false);
+                } else {
+                    // Closed before both directions ended: the other side cannot finish cleanly either.
+                    abort();
+                }
+            }
+            ctx.fireChannelInactive();
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            if (!(cause instanceof IOException)) {
+                log.debug("relay {} -> {} failed", inCh, outCh, cause);
+            }
+            abort();
+        }
+    }
+}

@@ -1,0 +1,252 @@
+package io.zerohop.hbone.internal;
+
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.ChannelInitializer;
+import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
+import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
+import io.netty.handler.codec.http2.Http2CodecUtil;
+import io.netty.handler.codec.http2.Http2Error;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2SettingsFrame;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.ssl.SslHandler;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.ScheduledFuture;
+import io.spiffe.spiffeid.SpiffeId;
+import java.net.InetSocketAddress;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+
+/**
+ * One accepted HBONE connection (ztunnel's src/proxy/h2/server.rs): the shared {@link Negotiator},
+ * HTTP/2 with the preface deadline, idle close, GOAWAY on drain, and the per-connection limits
+ * (pending dials, pre-open resets); one {@link InboundTunnel} per CONNECT stream.
+ */
+final class ServerConnection extends Negotiator {
+    private static final Logger log = HboneListener.log;
+    private final HboneListener server;
+    private final ServerConfig cfg;
+    final Channel channel;
+    final SpiffeId localId;
+    final InetSocketAddress local;
+    final InetSocketAddress peer;
+    final CompletableFuture<Void> closed = new CompletableFuture<>();
+    SpiffeId peerId;
+    boolean prefaceSeen;
+    ScheduledFuture<?> prefaceTimer;
+    int activeStreams;
+    boolean goingAway;
+    Budgets.Peer share;
+    int pendingDials;
+    int preOpenResets;
+    long resetWindowStart = System.nanoTime();
+    ScheduledFuture<?> idleTimer;
+
+    ServerConnection(HboneListener server, Channel channel, SslHandler ssl, SpiffeId localId, InetSocketAddress local, InetSocketAddress peer) {
+        super(ssl);
+        this.server = server;
+        this.cfg = server.cfg;
+        this.channel = channel;
+        this.localId = localId;
+        this.local = local;
+        this.peer = peer;
+        server.connections.add(this);
+        channel.closeFuture().addListener(f -> {
+            if (share != null) {
+                server.budgets.detach(share);
+            }
+            server.connections.remove(this);
+            closed.complete(null);
+        });
+    }
+
+    HboneListener server() {
+        return server;
+    }
+
+    @Override
+    protected void handshakeFailed(ChannelHandlerContext ctx, Throwable cause) {
+        long n = server.connectionLog.admit();
+        if (n >= 0) {
+            log.info("HBONE TLS handshake from {} to {} (local identity {}) failed: {}{}", peer, local, localId,
+                    HboneListener.describe(cause), LogBudget.note(n));
+        }
+        HboneListener.safe(() -> cfg.events().connectionFailed(peer, local, cause));
+    }
+
+    @Override
+    protected void notH2(ChannelHandlerContext ctx, String alpn) {
+        long n = server.connectionLog.admit();
+        if (n >= 0) {
+            log.info("HBONE connection from {} to {} closed: ALPN {} is not h2{}", peer, local, alpn, LogBudget.note(n));
+        }
+    }
+
+    @Override
+    protected void unverifiedPeer(ChannelHandlerContext ctx, javax.net.ssl.SSLPeerUnverifiedException e) {
+        log.info("HBONE connection from {} to {} closed: {}", peer, local, e.getMessage());
+    }
+
+    @Override
+    protected void negotiated(ChannelHandlerContext ctx, SpiffeId peerIdentity) {
+        peerId = peerIdentity;
+        share = server.budgets.attach(peerId);
+        H2Config h2 = cfg.h2();
+        Http2Settings settings = Http2Settings.defaultSettings()
+                .maxConcurrentStreams(cfg.maxConcurrentStreams())
+                .initialWindowSize(h2.streamWindow())
+                .maxFrameSize(h2.maxFrameSize())
+                .maxHeaderListSize(h2.maxHeaderListSize());
+        HbonePipeline.serverH2(ctx.pipeline(), H2Codecs.server(settings), new TunnelInit(),
+                new PingKeepalive(cfg.pingInterval(), cfg.pingTimeout(),
+                        () -> log.info("HBONE connection from {} ({}) closed: PING unanswered for {}",
+                                peer, peerId, cfg.pingTimeout())),
+                new ConnTail());
+        // A peer that completed TLS but never starts HTTP/2 is bounded like the handshake
+        // (otherwise it would hold the connection for the whole idle timeout).
+        prefaceTimer = channel.eventLoop().schedule(() -> {
+            if (!prefaceSeen && channel.isActive()) {
+                long n = server.connectionLog.admit();
+                if (n >= 0) {
+                    log.info("HBONE connection from {} ({}) closed: no HTTP/2 preface within {}{}",
+                            peer, peerId, cfg.handshakeTimeout(), LogBudget.note(n));
+                }
+                channel.close();
+            }
+        }, cfg.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    @Override
+    protected void released(ChannelHandlerContext ctx) {
+        int window = cfg.h2().connectionWindowFor(cfg.maxConcurrentStreams());
+        if (window > 65_535) {
+            channel.writeAndFlush(new DefaultHttp2WindowUpdateFrame(window - 65_535));
+        }
+        scheduleIdle();
+        if (server.draining) {
+            goAway();
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        log.debug("HBONE connection from {} failed", peer, cause);
+        ctx.close();
+    }
+
+    /**
+     * Last handler of the connection: the peer's first SETTINGS (which follows its preface) ends
+     * the preface deadline; a connection-level failure (a client that is not HTTP/2, a protocol
+     * error) is one budgeted INFO line, never a stack trace at the pipeline's tail.
+     */
+    final class ConnTail extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof Http2SettingsFrame && !prefaceSeen) {
+                prefaceSeen = true;
+                prefaceTimer.cancel(false);
+            }
+            ReferenceCountUtil.release(msg);
+        }
+
+        @Override
+        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            long n = server.connectionLog.admit();
+            if (n >= 0) {
+                log.info("HBONE connection from {} ({}) closed: {}{}", peer, peerId, HboneListener.describe(cause), LogBudget.note(n));
+            }
+            // An HTTP/2 error is the codec's to answer (GOAWAY with its code, or RST_STREAM) and it
+            // closes what it must; closing here first would send GOAWAY NO_ERROR instead.
+            if (Http2CodecUtil.getEmbeddedHttp2Exception(cause) == null) {
+                ctx.close();
+            }
+        }
+    }
+
+    void goAway() {
+        if (goingAway || !channel.isActive()) {
+            return;
+        }
+        goingAway = true;
+        if (peerId == null) {
+            channel.close();
+            return;
+        }
+        channel.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
+        if (activeStreams == 0) {
+            channel.close();
+        }
+    }
+
+    /**
+     * The peer reset a stream before its tunnel answered (CONNECT then RST_STREAM). Such a reset
+     * cost us a stream and a dial and the peer nothing, so more than
+     * {@code preOpenResets} of them per {@code resetWindow} end the connection with GOAWAY
+     * ENHANCE_YOUR_CALM (hyper/h2's answer past max_pending_accept_reset_streams, Netty's past
+     * its RST_STREAM frame budget).
+     */
+    void preOpenReset() {
+        long now = System.nanoTime();
+        if (now - resetWindowStart > cfg.limits().resetWindow().toNanos()) {
+            resetWindowStart = now;
+            preOpenResets = 0;
+        }
+        if (++preOpenResets <= cfg.limits().preOpenResets() || goingAway || !channel.isActive()) {
+            return;
+        }
+        goingAway = true;
+        long n = server.resetLog.admit();
+        if (n >= 0) {
+            log.info("HBONE connection from {} ({}) closed: GOAWAY ENHANCE_YOUR_CALM, {} streams reset before they were answered within {}{}",
+                    peer, peerId, preOpenResets, cfg.limits().resetWindow(), LogBudget.note(n));
+        }
+        channel.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.ENHANCE_YOUR_CALM))
+                .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
+    }
+
+    void streamOpened() {
+        activeStreams++;
+        if (idleTimer != null) {
+            idleTimer.cancel(false);
+            idleTimer = null;
+        }
+    }
+
+    void streamClosed() {
+        activeStreams--;
+        if (activeStreams == 0) {
+            if (goingAway) {
+                channel.close();
+            } else {
+                scheduleIdle();
+            }
+        }
+    }
+
+    private void scheduleIdle() {
+        long ms = cfg.idleTimeout().toMillis();
+        if (ms <= 0 || activeStreams > 0) {
+            return;
+        }
+        idleTimer = channel.eventLoop().schedule(() -> {
+            if (activeStreams == 0 && channel.isActive()) {
+                log.debug("HBONE connection from {} idle for {}, closing", peer, cfg.idleTimeout());
+                goAway();
+            }
+        }, ms, TimeUnit.MILLISECONDS);
+    }
+
+    /** Sets up each CONNECT stream the multiplexer opens. */
+    private final class TunnelInit extends ChannelInitializer<Http2StreamChannel> {
+
+        @Override
+        protected void initChannel(Http2StreamChannel ch) {
+            streamOpened();
+            InboundTunnel s = new InboundTunnel(ServerConnection.this, ch);
+            HbonePipeline.tunnel(ch, s.codec);
+        }
+    }
+}

@@ -1,0 +1,104 @@
+package io.zerohop.hbone.internal;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.util.ReferenceCountUtil;
+import io.zerohop.hbone.HboneStream;
+
+/**
+ * The event-loop side of a {@link TunnelSocket}: last handler of the tunnel channel
+ * ({@link HbonePipeline#SOCKET}); queues what the tunnel reads into the {@link SocketState} and asks
+ * for more only below its high-water mark, records the end of input, a reset, writability and the
+ * channel's end, and wakes the blocked application threads.
+ */
+final class SocketBridge extends ChannelInboundHandlerAdapter {
+    private final SocketState st;
+
+    SocketBridge(SocketState st) {
+        this.st = st;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!(msg instanceof ByteBuf buf)) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        st.lock.lock();
+        try {
+            if (st.closed || st.discardInput) {
+                buf.release();
+                return;
+            }
+            st.queue.add(buf);
+            st.buffered += buf.readableBytes();
+            st.readable.signalAll();
+        } finally {
+            st.lock.unlock();
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        boolean more;
+        st.lock.lock();
+        try {
+            more = !st.eof && (st.buffered < SocketState.HIGH_WATER || st.discardInput || st.closed);
+            st.readPending = more;
+        } finally {
+            st.lock.unlock();
+        }
+        if (more) {
+            ctx.read();
+        }
+    }
+
+    @Override
+    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+        st.lock.lock();
+        try {
+            if (evt instanceof ChannelInputShutdownEvent) {
+                st.eof = true;
+            } else if (evt instanceof HboneStream.Reset) {
+                st.reset = true;
+            }
+            st.readable.signalAll();
+        } finally {
+            st.lock.unlock();
+        }
+        ReferenceCountUtil.release(evt);
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        st.lock.lock();
+        try {
+            st.writable.signalAll();
+        } finally {
+            st.lock.unlock();
+        }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) {
+        st.lock.lock();
+        try {
+            st.inactive = true;
+            if (st.closed) {
+                st.releaseQueue();
+            }
+            st.readable.signalAll();
+            st.writable.signalAll();
+        } finally {
+            st.lock.unlock();
+        }
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        st.writeError = cause;
+        ctx.close();
+    }
+}

@@ -1,0 +1,253 @@
+package io.zerohop.hbone.internal;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.io.OutputStream;
+import java.net.SocketException;
+import java.net.SocketTimeoutException;
+import java.util.ArrayDeque;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The state a {@link TunnelSocket} shares between application threads (its blocking streams, here)
+ * and the tunnel's event loop (the {@link SocketBridge}): bytes read and not yet taken, the end of
+ * input, reset and close flags, under one lock with a condition each for readable and writable.
+ * Reads ask the channel for more only while less than {@link #HIGH_WATER} bytes wait unread, so a
+ * slow reader stops the HTTP/2 window; writes block while the tunnel channel is not writable.
+ */
+final class SocketState {
+    static final int HIGH_WATER = 1024 * 1024;
+    static final int LOW_WATER = 256 * 1024;
+    /** Large enough that TLS records rarely span two buffers (Netty copies those through the heap). */
+    static final int WRITE_CHUNK = 256 * 1024;
+
+    private final TunnelSocket socket;
+    final ReentrantLock lock = new ReentrantLock();
+    final Condition readable = lock.newCondition();
+    final Condition writable = lock.newCondition();
+    final ArrayDeque<ByteBuf> queue = new ArrayDeque<>();
+    long buffered;
+    boolean eof;
+    boolean reset;
+    boolean inactive;
+    boolean readPending;
+    boolean inputShutdown;
+    boolean outputShutdown;
+    boolean discardInput;
+    volatile boolean closed;
+    volatile Throwable writeError;
+    final InputStream in = new In();
+    final OutputStream out = new Out();
+
+    SocketState(TunnelSocket socket) {
+        this.socket = socket;
+    }
+
+    /** Under {@link #lock}. */
+    void releaseQueue() {
+        ByteBuf b;
+        while ((b = queue.poll()) != null) {
+            b.release();
+        }
+        buffered = 0;
+    }
+
+    /** Drops what is unread and wakes every waiter; true when something was unread. */
+    boolean close() {
+        lock.lock();
+        try {
+            closed = true;
+            boolean unread = !queue.isEmpty();
+            releaseQueue();
+            readable.signalAll();
+            writable.signalAll();
+            return unread;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Input ends here: what arrives from now on is dropped (the channel keeps reading it). */
+    void shutdownInput(Channel c) {
+        lock.lock();
+        try {
+            inputShutdown = true;
+            discardInput = true;
+            releaseQueue();
+            readable.signalAll();
+            if (!readPending && !eof) {
+                readPending = true;
+                c.eventLoop().execute(c::read);
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private final class In extends InputStream {
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            int n = read(one, 0, 1);
+            return n < 0 ? -1 : one[0] & 0xff;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            java.util.Objects.checkFromIndexSize(off, len, b.length);
+            if (len == 0) {
+                return 0;
+            }
+            Channel channel = socket.requireConnected();
+            int soTimeout = socket.getSoTimeout();
+            boolean askMore = false;
+            int n;
+            lock.lock();
+            try {
+                long deadline = soTimeout > 0 ? System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(soTimeout) : 0;
+                while (queue.isEmpty()) {
+                    if (closed) {
+                        throw new SocketException("Socket closed");
+                    }
+                    if (reset) {
+                        throw new SocketException("Connection reset");
+                    }
+                    if (eof || inputShutdown) {
+                        return -1;
+                    }
+                    if (inactive) {
+                        throw new SocketException("Connection reset");
+                    }
+                    try {
+                        if (deadline == 0) {
+                            readable.await();
+                        } else {
+                            long left = deadline - System.nanoTime();
+                            if (left <= 0) {
+                                throw new SocketTimeoutException("Read timed out");
+                            }
+                            readable.awaitNanos(left);
+                        }
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new InterruptedIOException("interrupted while reading");
+                    }
+                }
+                if (reset) {
+                    throw new SocketException("Connection reset");
+                }
+                ByteBuf head = queue.peek();
+                n = Math.min(len, head.readableBytes());
+                head.readBytes(b, off, n);
+                buffered -= n;
+                if (!head.isReadable()) {
+                    queue.poll();
+                    head.release();
+                }
+                if (!readPending && !eof && !inactive && buffered < LOW_WATER) {
+                    readPending = true;
+                    askMore = true;
+                }
+            } finally {
+                lock.unlock();
+            }
+            if (askMore) {
+                channel.eventLoop().execute(channel::read);
+            }
+            return n;
+        }
+
+        @Override
+        public int available() {
+            lock.lock();
+            try {
+                return (int) Math.min(Integer.MAX_VALUE, buffered);
+            } finally {
+                lock.unlock();
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            socket.close();
+        }
+    }
+
+    private final class Out extends OutputStream {
+        @Override
+        public void write(int b) throws IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            java.util.Objects.checkFromIndexSize(off, len, b.length);
+            Channel channel = socket.requireConnected();
+            // One flush per write() call (or per high-water mark reached), not per chunk: every flush
+            // is a task on the event loop and a TLS record boundary. Failures need no per-chunk
+            // listener: the void promise fires exceptionCaught, which records writeError and closes.
+            while (len > 0) {
+                checkWritable(channel);
+                int n = Math.min(len, WRITE_CHUNK);
+                ByteBuf buf = channel.alloc().ioBuffer(n);
+                buf.writeBytes(b, off, n);
+                channel.write(buf, channel.voidPromise());
+                off += n;
+                len -= n;
+                if (!channel.isWritable()) {
+                    channel.flush();
+                    awaitWritable(channel);
+                }
+            }
+            channel.flush();
+        }
+
+        @Override
+        public void flush() {
+            // every write is flushed
+        }
+
+        @Override
+        public void close() throws IOException {
+            socket.close();
+        }
+    }
+
+    private void checkWritable(Channel channel) throws IOException {
+        if (closed) {
+            throw new SocketException("Socket closed");
+        }
+        if (outputShutdown) {
+            throw new SocketException("Socket output is shutdown");
+        }
+        Throwable err = writeError;
+        if (err != null || !channel.isActive()) {
+            SocketException e = new SocketException(reset ? "Connection reset" : "Broken pipe");
+            if (err != null) {
+                e.initCause(err);
+            }
+            throw e;
+        }
+    }
+
+    private void awaitWritable(Channel channel) throws IOException {
+        lock.lock();
+        try {
+            while (!channel.isWritable() && channel.isActive() && writeError == null && !closed) {
+                try {
+                    writable.awaitNanos(TimeUnit.MILLISECONDS.toNanos(100));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new InterruptedIOException("interrupted while writing");
+                }
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+}

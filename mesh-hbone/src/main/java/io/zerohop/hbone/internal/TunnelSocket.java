@@ -1,0 +1,299 @@
+package io.zerohop.hbone.internal;
+
+import io.netty.channel.Channel;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.hbone.HboneSocket;
+import io.zerohop.hbone.HboneStream;
+import io.zerohop.hbone.Route;
+import io.zerohop.hbone.TunnelInfo;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.io.OutputStream;
+import java.net.ConnectException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.SocketException;
+import java.net.SocketTimeoutException;
+import java.nio.channels.SocketChannel;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
+
+/**
+ * A blocking {@link java.net.Socket} over a tunnel (the facade): connect along a route, half-close,
+ * close, the tunnel's addresses and the socket options (accepted, mostly without effect on a tunnel).
+ * Its streams and the state they share with the event loop are in {@link SocketState}; the
+ * event-loop side is the {@link SocketBridge}.
+ */
+public final class TunnelSocket extends TunnelSocketOptions {
+    private static final long DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+
+    private final ConnectionPool client;
+    private final Function<InetSocketAddress, Route> routes;
+    private volatile Channel ch;
+    private volatile TunnelInfo info;
+    private volatile HboneStream stream;
+    private final SocketState st = new SocketState(this);
+
+    private TunnelSocket(ConnectionPool client, Function<InetSocketAddress, Route> routes) throws SocketException {
+        this.client = client;
+        this.routes = routes;
+    }
+
+    /** An unconnected socket whose {@code connect(addr)} opens a tunnel along {@code routes}. */
+    public static TunnelSocket unconnected(ConnectionPool client, Function<InetSocketAddress, Route> routes) throws SocketException {
+        return new TunnelSocket(client, routes);
+    }
+
+    /** A socket over an open tunnel stream channel (auto-read must be off and no other handler reading). */
+    public static TunnelSocket attach(Channel ch, TunnelInfo info) throws SocketException {
+        TunnelSocket s = new TunnelSocket(null, null);
+        s.attachTo(ch, info);
+        return s;
+    }
+
+    private void attachTo(Channel channel, TunnelInfo tunnel) {
+        this.info = tunnel;
+        this.ch = channel;
+        SocketBridge bridge = new SocketBridge(st);
+        if (channel.eventLoop().inEventLoop()) {
+            HbonePipeline.socket(channel, bridge);
+        } else {
+            channel.eventLoop().execute(() -> HbonePipeline.socket(channel, bridge));
+        }
+        st.lock.lock();
+        try {
+            st.readPending = true;
+        } finally {
+            st.lock.unlock();
+        }
+        // Later, so that it runs after the server opened the codec (embedded mode).
+        channel.eventLoop().execute(channel::read);
+    }
+
+    @Override
+    public TunnelInfo tunnel() {
+        return info;
+    }
+
+    // ---- connect ----
+
+    @Override
+    public void connect(SocketAddress endpoint) throws IOException {
+        connect(endpoint, 0);
+    }
+
+    @Override
+    public void connect(SocketAddress endpoint, int timeout) throws IOException {
+        if (st.closed) {
+            throw new SocketException("Socket is closed");
+        }
+        if (ch != null) {
+            throw new SocketException("already connected");
+        }
+        if (client == null || routes == null) {
+            throw new SocketException("this socket cannot connect");
+        }
+        if (!(endpoint instanceof InetSocketAddress isa)) {
+            throw new IllegalArgumentException("unsupported address type: " + endpoint);
+        }
+        if (isa.isUnresolved()) {
+            isa = new InetSocketAddress(InetAddress.getByName(isa.getHostString()), isa.getPort());
+        }
+        Route route = routes.apply(isa);
+        if (route == null) {
+            throw new ConnectException("no HBONE route to " + isa);
+        }
+        int soTimeout = getSoTimeout();
+        long ms = timeout > 0 ? timeout : soTimeout > 0 ? soTimeout : DEFAULT_CONNECT_TIMEOUT_MS;
+        var future = client.connect(isa, route.expectedIdentities(), route.hboneAddress(), route.headers());
+        HboneStream s;
+        try {
+            s = future.get(ms, TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            future.thenAccept(HboneStream::reset);
+            throw new InterruptedIOException("interrupted while connecting to " + isa);
+        } catch (TimeoutException e) {
+            future.thenAccept(HboneStream::reset);
+            throw new SocketTimeoutException("HBONE connect to " + isa + " via " + route.hboneAddress() + " timed out after " + ms + " ms");
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause();
+            if (c instanceof IOException io) {
+                throw io;
+            }
+            throw new ConnectException("HBONE connect to " + isa + " failed: " + c);
+        }
+        this.stream = s;
+        attachTo(s.channel(), s.info());
+    }
+
+    @Override
+    public void bind(SocketAddress bindpoint) throws IOException {
+        throw new SocketException("HBONE sockets cannot bind a local address");
+    }
+
+
+    Channel requireConnected() throws SocketException {
+        Channel c = ch;
+        if (c == null) {
+            throw new SocketException(st.closed ? "Socket is closed" : "Socket is not connected");
+        }
+        return c;
+    }
+
+    @Override
+    public InputStream getInputStream() throws IOException {
+        requireConnected();
+        if (st.closed) {
+            throw new SocketException("Socket is closed");
+        }
+        return st.in;
+    }
+
+    @Override
+    public OutputStream getOutputStream() throws IOException {
+        requireConnected();
+        if (st.closed) {
+            throw new SocketException("Socket is closed");
+        }
+        return st.out;
+    }
+
+    // ---- half-close and close ----
+
+    @Override
+    public void shutdownOutput() throws IOException {
+        Channel c = requireConnected();
+        if (st.outputShutdown) {
+            return;
+        }
+        st.outputShutdown = true;
+        if (c.isActive()) {
+            HboneStream.shutdownOutput(c);
+        }
+    }
+
+    @Override
+    public void shutdownInput() throws IOException {
+        st.shutdownInput(requireConnected());
+    }
+
+    @Override
+    public void close() throws IOException {
+        if (st.closed) {
+            return;
+        }
+        Channel c = ch;
+        boolean unread = st.close();
+        if (c == null) {
+            return;
+        }
+        c.eventLoop().execute(() -> {
+            TunnelCodec codec = c.pipeline().get(TunnelCodec.class);
+            if (unread || codec == null || getSoLinger() == 0) {
+                // Like TCP: closing with unread data (or SO_LINGER 0) resets.
+                Tunnels.reset(c);
+            } else {
+                Tunnels.closeGracefully(c, codec);
+            }
+        });
+    }
+
+    @Override
+    public boolean isConnected() {
+        return ch != null;
+    }
+
+    @Override
+    public boolean isBound() {
+        return ch != null;
+    }
+
+    @Override
+    public boolean isClosed() {
+        return st.closed;
+    }
+
+    @Override
+    public boolean isInputShutdown() {
+        return st.inputShutdown;
+    }
+
+    @Override
+    public boolean isOutputShutdown() {
+        return st.outputShutdown;
+    }
+
+    // ---- addresses: the tunnel's view (remote = CONNECT target on the client, source on the server) ----
+
+    @Override
+    public InetAddress getInetAddress() {
+        InetSocketAddress r = remote();
+        return r == null ? null : r.getAddress();
+    }
+
+    @Override
+    public int getPort() {
+        InetSocketAddress r = remote();
+        return r == null ? 0 : r.getPort();
+    }
+
+    @Override
+    public SocketAddress getRemoteSocketAddress() {
+        return remote();
+    }
+
+    private InetSocketAddress remote() {
+        TunnelInfo t = info;
+        if (t == null) {
+            return null;
+        }
+        return t.direction() == TunnelInfo.Direction.OUTBOUND ? t.destination() : t.peerAddress();
+    }
+
+    private InetSocketAddress local() {
+        TunnelInfo t = info;
+        if (t == null) {
+            return null;
+        }
+        return t.direction() == TunnelInfo.Direction.INBOUND ? t.destination() : t.localAddress();
+    }
+
+    @Override
+    public InetAddress getLocalAddress() {
+        InetSocketAddress l = local();
+        return l == null ? null : l.getAddress();
+    }
+
+    @Override
+    public int getLocalPort() {
+        InetSocketAddress l = local();
+        return l == null ? -1 : l.getPort();
+    }
+
+    @Override
+    public SocketAddress getLocalSocketAddress() {
+        return local();
+    }
+
+    @Override
+    public SocketChannel getChannel() {
+        return null;
+    }
+
+    @Override
+    public String toString() {
+        TunnelInfo t = info;
+        return t == null ? "HboneSocket[unconnected]" : "HboneSocket[" + t + "]";
+    }
+
+    /** Identity of the other end (convenience for logs). */
+    SpiffeId peer() {
+        TunnelInfo t = info;
+        return t == null ? null : t.peerIdentity();
+    }
+}

@@ -1,0 +1,178 @@
+package io.zerohop.hbone.internal;
+
+import io.zerohop.hbone.HboneSocket;
+import java.io.IOException;
+import java.net.SocketException;
+import java.net.SocketOption;
+import java.net.StandardSocketOptions;
+import java.util.Set;
+
+/**
+ * The socket options of a {@link TunnelSocket}: {@code SO_TIMEOUT} bounds reads (and connect when no
+ * timeout is passed) and {@code SO_LINGER 0} makes close a reset; the others are accepted and
+ * remembered, without effect on a tunnel (what an application sets on a plain socket must not fail).
+ */
+abstract class TunnelSocketOptions extends HboneSocket {
+    private int soTimeout;
+    private boolean tcpNoDelay = true;
+    private boolean keepAlive;
+    private int sendBuffer = 256 * 1024;
+    private int receiveBuffer = 256 * 1024;
+    private int linger = -1;
+
+    TunnelSocketOptions() throws SocketException {
+    }
+
+
+    @Override
+    public synchronized void setSoTimeout(int timeout) throws SocketException {
+        if (timeout < 0) {
+            throw new IllegalArgumentException("timeout < 0");
+        }
+        soTimeout = timeout;
+    }
+
+    @Override
+    public synchronized int getSoTimeout() {
+        return soTimeout;
+    }
+
+    @Override
+    public void setTcpNoDelay(boolean on) {
+        tcpNoDelay = on;
+    }
+
+    @Override
+    public boolean getTcpNoDelay() {
+        return tcpNoDelay;
+    }
+
+    @Override
+    public void setSoLinger(boolean on, int seconds) {
+        linger = on ? seconds : -1;
+    }
+
+    @Override
+    public int getSoLinger() {
+        return linger;
+    }
+
+    @Override
+    public void sendUrgentData(int data) throws IOException {
+        throw new SocketException("urgent data is not supported over HBONE");
+    }
+
+    @Override
+    public void setOOBInline(boolean on) {
+    }
+
+    @Override
+    public boolean getOOBInline() {
+        return false;
+    }
+
+    @Override
+    public synchronized void setSendBufferSize(int size) {
+        if (size <= 0) {
+            throw new IllegalArgumentException("negative send size");
+        }
+        sendBuffer = size;
+    }
+
+    @Override
+    public synchronized int getSendBufferSize() {
+        return sendBuffer;
+    }
+
+    @Override
+    public synchronized void setReceiveBufferSize(int size) {
+        if (size <= 0) {
+            throw new IllegalArgumentException("invalid receive size");
+        }
+        receiveBuffer = size;
+    }
+
+    @Override
+    public synchronized int getReceiveBufferSize() {
+        return receiveBuffer;
+    }
+
+    @Override
+    public void setKeepAlive(boolean on) {
+        keepAlive = on;
+    }
+
+    @Override
+    public boolean getKeepAlive() {
+        return keepAlive;
+    }
+
+    @Override
+    public void setTrafficClass(int tc) {
+    }
+
+    @Override
+    public int getTrafficClass() {
+        return 0;
+    }
+
+    @Override
+    public void setReuseAddress(boolean on) {
+    }
+
+    @Override
+    public boolean getReuseAddress() {
+        return false;
+    }
+
+    @Override
+    public void setPerformancePreferences(int connectionTime, int latency, int bandwidth) {
+    }
+
+    @Override
+    public <T> java.net.Socket setOption(SocketOption<T> name, T value) throws IOException {
+        if (name == StandardSocketOptions.TCP_NODELAY) {
+            setTcpNoDelay((Boolean) value);
+        } else if (name == StandardSocketOptions.SO_KEEPALIVE) {
+            setKeepAlive((Boolean) value);
+        } else if (name == StandardSocketOptions.SO_SNDBUF) {
+            setSendBufferSize((Integer) value);
+        } else if (name == StandardSocketOptions.SO_RCVBUF) {
+            setReceiveBufferSize((Integer) value);
+        } else if (name == StandardSocketOptions.SO_LINGER) {
+            int v = (Integer) value;
+            setSoLinger(v >= 0, Math.max(0, v));
+        } else if (!supportedOptions().contains(name)) {
+            throw new UnsupportedOperationException("'" + name + "' not supported");
+        }
+        return this;
+    }
+
+    @Override
+    @SuppressWarnings("unchecked")
+    public <T> T getOption(SocketOption<T> name) throws IOException {
+        if (name == StandardSocketOptions.TCP_NODELAY) {
+            return (T) Boolean.valueOf(tcpNoDelay);
+        } else if (name == StandardSocketOptions.SO_KEEPALIVE) {
+            return (T) Boolean.valueOf(keepAlive);
+        } else if (name == StandardSocketOptions.SO_SNDBUF) {
+            return (T) Integer.valueOf(sendBuffer);
+        } else if (name == StandardSocketOptions.SO_RCVBUF) {
+            return (T) Integer.valueOf(receiveBuffer);
+        } else if (name == StandardSocketOptions.SO_LINGER) {
+            return (T) Integer.valueOf(linger);
+        } else if (name == StandardSocketOptions.SO_REUSEADDR) {
+            return (T) Boolean.FALSE;
+        } else if (name == StandardSocketOptions.IP_TOS) {
+            return (T) Integer.valueOf(0);
+        }
+        throw new UnsupportedOperationException("'" + name + "' not supported");
+    }
+
+    @Override
+    public Set<SocketOption<?>> supportedOptions() {
+        return Set.of(StandardSocketOptions.TCP_NODELAY, StandardSocketOptions.SO_KEEPALIVE, StandardSocketOptions.SO_SNDBUF,
+                StandardSocketOptions.SO_RCVBUF, StandardSocketOptions.SO_LINGER, StandardSocketOptions.SO_REUSEADDR,
+                StandardSocketOptions.IP_TOS);
+    }
+}
