@@ -13,8 +13,11 @@ CDS=${ZEROHOP_CDS_ARCHIVE:-/opt/zerohop/zerohop.jsa}
 # MaxDirectMemorySize: bounds Netty's direct buffers (also Netty's own limit, io.netty.maxDirectMemory).
 # TieredStopAtLevel=1: C1 only; less compile CPU and code cache at start-up (throughput cost measured).
 # -Xss256k, ReservedCodeCacheSize, MaxMetaspaceSize: caps well above what the proxy uses.
+# io.netty.jfr.enabled=false: Netty 4.2's buffer events would start the JDK's Flight Recorder
+# classes (~130 classes, 2.7 MB RSS, ~0.2 s of start-up CPU) in every proxy; a JFR recording
+# started with -XX:StartFlightRecording still works, only Netty's allocator events are off.
 ZEROHOP_DEFAULT_OPTS="-XX:+UseSerialGC -Xms8m -Xmx128m -XX:MaxDirectMemorySize=64m -XX:TieredStopAtLevel=1 \
--Xss256k -XX:ReservedCodeCacheSize=32m -XX:MaxMetaspaceSize=96m -XX:+ExitOnOutOfMemoryError"
+-Xss256k -XX:ReservedCodeCacheSize=32m -XX:MaxMetaspaceSize=96m -XX:+ExitOnOutOfMemoryError -Dio.netty.jfr.enabled=false"
 if [ -r "$CDS" ]; then
     ZEROHOP_DEFAULT_OPTS="$ZEROHOP_DEFAULT_OPTS -XX:SharedArchiveFile=$CDS -Xshare:auto"
 fi

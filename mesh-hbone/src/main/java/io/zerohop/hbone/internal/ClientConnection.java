@@ -48,7 +48,14 @@ final class ClientConnection {
     int tunnels;
     int limit;
     boolean usable = true;
-    ScheduledFuture<?> idleTimer;
+    /**
+     * When the last tunnel ended (System.nanoTime()), and whether an idle check is armed. One check
+     * at a time, re-armed for the rest of the timeout when tunnels came and went meanwhile, rather
+     * than a timer scheduled and cancelled per tunnel: a connection that alternates between zero
+     * and one tunnel paid both on every open (issue 14, benchmarks/results/profile-open.md).
+     */
+    long idleSince;
+    boolean idleCheckArmed;
     volatile Channel channel;
     volatile SpiffeId peerId;
     /**
@@ -78,10 +85,6 @@ final class ClientConnection {
             return false;
         }
         tunnels++;
-        if (idleTimer != null) {
-            idleTimer.cancel(false);
-            idleTimer = null;
-        }
         return true;
     }
 
@@ -89,15 +92,26 @@ final class ClientConnection {
         synchronized (pool.lock) {
             tunnels--;
             if (tunnels == 0 && usable && channel != null) {
-                long ms = cfg.idleTimeout().toMillis();
-                idleTimer = channel.eventLoop().schedule(this::idleCheck, ms, TimeUnit.MILLISECONDS);
+                idleSince = System.nanoTime();
+                if (!idleCheckArmed) {
+                    idleCheckArmed = true;
+                    channel.eventLoop().schedule(this::idleCheck, cfg.idleTimeout().toNanos(), TimeUnit.NANOSECONDS);
+                }
             }
         }
     }
 
     private void idleCheck() {
         synchronized (pool.lock) {
+            idleCheckArmed = false;
             if (tunnels != 0 || !usable) {
+                return;
+            }
+            long left = cfg.idleTimeout().toNanos() - (System.nanoTime() - idleSince);
+            if (left > 0) {
+                // Tunnels came and went since the check was armed: idle only since the last one ended.
+                idleCheckArmed = true;
+                channel.eventLoop().schedule(this::idleCheck, left, TimeUnit.NANOSECONDS);
                 return;
             }
             // Still under the lock: a stream reserved after this point finds the connection gone

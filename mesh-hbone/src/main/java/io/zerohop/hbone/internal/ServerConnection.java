@@ -43,7 +43,9 @@ final class ServerConnection extends Negotiator {
     int pendingDials;
     int preOpenResets;
     long resetWindowStart = System.nanoTime();
-    ScheduledFuture<?> idleTimer;
+    /** As {@link ClientConnection#idleSince}: one idle check at a time, not a timer per tunnel. Event loop only. */
+    long idleSince;
+    boolean idleCheckArmed;
 
     ServerConnection(HboneListener server, Channel channel, SslHandler ssl, SpiffeId localId, InetSocketAddress local, InetSocketAddress peer) {
         super(ssl);
@@ -209,10 +211,6 @@ final class ServerConnection extends Negotiator {
 
     void tunnelOpened() {
         activeTunnels++;
-        if (idleTimer != null) {
-            idleTimer.cancel(false);
-            idleTimer = null;
-        }
     }
 
     void tunnelClosed() {
@@ -231,12 +229,27 @@ final class ServerConnection extends Negotiator {
         if (ms <= 0 || activeTunnels > 0) {
             return;
         }
-        idleTimer = channel.eventLoop().schedule(() -> {
-            if (activeTunnels == 0 && channel.isActive()) {
-                log.debug("HBONE connection from {} idle for {}, closing", peer, cfg.idleTimeout());
-                goAway();
-            }
-        }, ms, TimeUnit.MILLISECONDS);
+        idleSince = System.nanoTime();
+        if (!idleCheckArmed) {
+            idleCheckArmed = true;
+            channel.eventLoop().schedule(this::idleCheck, cfg.idleTimeout().toNanos(), TimeUnit.NANOSECONDS);
+        }
+    }
+
+    private void idleCheck() {
+        idleCheckArmed = false;
+        if (activeTunnels != 0 || !channel.isActive()) {
+            return;
+        }
+        long left = cfg.idleTimeout().toNanos() - (System.nanoTime() - idleSince);
+        if (left > 0) {
+            // Tunnels came and went since the check was armed: idle only since the last one ended.
+            idleCheckArmed = true;
+            channel.eventLoop().schedule(this::idleCheck, left, TimeUnit.NANOSECONDS);
+            return;
+        }
+        log.debug("HBONE connection from {} idle for {}, closing", peer, cfg.idleTimeout());
+        goAway();
     }
 
     /** Sets up each CONNECT stream the multiplexer opens. */

@@ -49,7 +49,11 @@ public final class Tunnels {
         }
         ch.config().setAutoRead(true);
         ch.read();
-        ch.eventLoop().schedule(() -> reset(ch), LINGER_SECONDS, TimeUnit.SECONDS);
+        // Cancelled when the tunnel closes: left pending, the timer would hold the closed stream
+        // channel (pipeline, handlers, tunnel info) for the whole linger time, so open/close churn
+        // filled the old generation (issue 14, benchmarks/results/profile-open.md).
+        io.netty.util.concurrent.Future<?> linger = ch.eventLoop().schedule(() -> reset(ch), LINGER_SECONDS, TimeUnit.SECONDS);
+        ch.closeFuture().addListener(f -> linger.cancel(false));
     }
 
     @ChannelHandler.Sharable

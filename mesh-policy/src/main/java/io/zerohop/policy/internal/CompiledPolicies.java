@@ -96,12 +96,12 @@ public final class CompiledPolicies {
                 return m.plaintextDenied();
             }
         }
-        LabelIndex[] ns = byNamespace.get(r.destination().namespace());
-        Decision i = istio(r, rootNamespace, custom, dryRun, ns == null ? null : ns[0]);
+        Selected sel = selected(r.destination(), rootNamespace);
+        Decision i = istio(r, custom, dryRun, sel);
         if (i != null && !i.allowed()) {
             return i;
         }
-        Decision c = cilium(r, ns == null ? null : ns[1]);
+        Decision c = cilium(r, sel);
         if (c != null && !c.allowed()) {
             return c;
         }
@@ -180,13 +180,126 @@ public final class CompiledPolicies {
         return idx;
     }
 
-    /** Istio step; null when no AuthorizationPolicy is in scope at all. {@code nsIndex}: the destination namespace's. */
-    private Decision istio(AccessRequest r, String root, CustomAuthorizer custom, boolean dryRun, LabelIndex nsIndex) {
-        WorkloadRef dest = r.destination();
+    /**
+     * The policies that select one destination workload, per index and in scan order (unindexed,
+     * then the first key's bucket, then the other keys' buckets), with the OR of their flags so a
+     * pass none of them can answer is skipped. Selectors depend only on the destination (an
+     * immutable {@link WorkloadRef}), so they are matched once per destination and policy set, not
+     * per decision: ztunnel likewise holds each workload's policy list (istiod's
+     * {@code Workload.authorization_policies}) rather than matching selectors per connection.
+     */
+    static final class Selected {
+        final WorkloadRef dest;
+        final String root;
+        /** Whether any AuthorizationPolicy is in scope (root or destination namespace index exists). */
+        final boolean istioInScope;
+        final IstioPolicy[] istioRoot;
+        final IstioPolicy[] istioNs;
+        final int istioFlags;
+        /** Whether any Cilium policy could be in scope (namespace index or a clusterwide one exists). */
+        final boolean ciliumInScope;
+        final CiliumPolicy[] ciliumNs;
+        final CiliumPolicy[] ciliumCw;
+        final int ciliumFlags;
+
+        Selected(WorkloadRef dest, String root, boolean istioInScope, IstioPolicy[] istioRoot, IstioPolicy[] istioNs,
+                 boolean ciliumInScope, CiliumPolicy[] ciliumNs, CiliumPolicy[] ciliumCw) {
+            this.dest = dest;
+            this.root = root;
+            this.istioInScope = istioInScope;
+            this.istioRoot = istioRoot;
+            this.istioNs = istioNs;
+            int f = 0;
+            for (IstioPolicy p : istioRoot) {
+                f |= 1 << p.action;
+            }
+            for (IstioPolicy p : istioNs) {
+                f |= 1 << p.action;
+            }
+            this.istioFlags = f;
+            this.ciliumInScope = ciliumInScope;
+            this.ciliumNs = ciliumNs;
+            this.ciliumCw = ciliumCw;
+            f = 0;
+            for (CiliumPolicy p : ciliumNs) {
+                f |= p.flags;
+            }
+            for (CiliumPolicy p : ciliumCw) {
+                f |= p.flags;
+            }
+            this.ciliumFlags = f;
+        }
+    }
+
+    private static final int SELECTED_SLOTS = 1024;
+    /**
+     * Direct-mapped by the destination's identity. Racy on purpose: entries are immutable, a slot
+     * lost to a race or a collision is recomputed. Steady-state decisions allocate nothing.
+     */
+    private final Selected[] selected = new Selected[SELECTED_SLOTS];
+
+    Selected selected(WorkloadRef dest, String root) {
+        int slot = System.identityHashCode(dest) & (SELECTED_SLOTS - 1);
+        Selected s = selected[slot];
+        if (s != null && s.dest == dest && (s.root == root || s.root.equals(root))) {
+            return s;
+        }
+        s = select(dest, root);
+        selected[slot] = s;
+        return s;
+    }
+
+    private Selected select(WorkloadRef dest, String root) {
         String ns = dest.namespace();
+        LabelIndex[] both = byNamespace.get(ns);
         LabelIndex g = istioRoot(root);
-        LabelIndex n = ns.equals(root) ? null : nsIndex;
-        if (g == null && n == null) {
+        LabelIndex n = ns.equals(root) || both == null ? null : both[0];
+        LabelIndex cn = both == null ? null : both[1];
+        return new Selected(dest, root, g != null || n != null, istioSelecting(g, dest), istioSelecting(n, dest),
+                cn != null || !ciliumClusterwide.isEmpty(), ciliumSelecting(cn, dest), ciliumSelecting(ciliumClusterwide, dest));
+    }
+
+    private static IstioPolicy[] istioSelecting(LabelIndex idx, WorkloadRef dest) {
+        List<IstioPolicy> out = new ArrayList<>();
+        for (Object o : candidates(idx, dest)) {
+            IstioPolicy p = (IstioPolicy) o;
+            if (p.selects(dest)) {
+                out.add(p);
+            }
+        }
+        return out.toArray(new IstioPolicy[0]);
+    }
+
+    private static CiliumPolicy[] ciliumSelecting(LabelIndex idx, WorkloadRef dest) {
+        List<CiliumPolicy> out = new ArrayList<>();
+        for (Object o : candidates(idx, dest)) {
+            CiliumPolicy p = (CiliumPolicy) o;
+            if (p.endpointSelector.matchesDestination(dest)) {
+                out.add(p);
+            }
+        }
+        return out.toArray(new CiliumPolicy[0]);
+    }
+
+    /** An index's candidates for {@code dest} in scan order: unindexed, the first key's bucket, the other keys' buckets. */
+    private static List<Object> candidates(LabelIndex idx, WorkloadRef dest) {
+        List<Object> out = new ArrayList<>();
+        if (idx == null) {
+            return out;
+        }
+        java.util.Collections.addAll(out, idx.unindexed);
+        for (int i = 0; i < idx.keys.length; i++) {
+            Object[] bucket = idx.bucket(i, dest);
+            if (bucket != null) {
+                java.util.Collections.addAll(out, bucket);
+            }
+        }
+        return out;
+    }
+
+    /** Istio step; null when no AuthorizationPolicy is in scope at all. */
+    private static Decision istio(AccessRequest r, CustomAuthorizer custom, boolean dryRun, Selected sel) {
+        if (!sel.istioInScope) {
             return null;
         }
         String path = null;
@@ -197,71 +310,55 @@ public final class CompiledPolicies {
                 return PATH_REJECTED;
             }
         }
-        // Each index's label bucket is looked up once and shared by the four passes below.
-        Object[] gb = g == null ? null : g.firstBucket(dest);
-        Object[] nb = n == null ? null : n.firstBucket(dest);
-        Decision d = istioScan(g, gb, r, path, IstioPolicy.CUSTOM, custom, dryRun);
-        if (d == null) {
-            d = istioScan(n, nb, r, path, IstioPolicy.CUSTOM, custom, dryRun);
-        }
-        if (d != null) {
-            return d;
-        }
-        d = istioScan(g, gb, r, path, IstioPolicy.DENY, null, dryRun);
-        if (d == null) {
-            d = istioScan(n, nb, r, path, IstioPolicy.DENY, null, dryRun);
-        }
-        if (d != null) {
-            return d;
-        }
-        d = istioScan(g, gb, r, path, IstioPolicy.ALLOW, null, dryRun);
-        if (d == null) {
-            d = istioScan(n, nb, r, path, IstioPolicy.ALLOW, null, dryRun);
-        }
-        if (d != null) {
-            return d;
-        }
-        // Istio: once any ALLOW policy applies to the workload, unmatched requests are denied.
-        d = istioScan(g, gb, r, path, -IstioPolicy.ALLOW, null, dryRun);
-        if (d == null) {
-            d = istioScan(n, nb, r, path, -IstioPolicy.ALLOW, null, dryRun);
-        }
-        return d != null ? d : ISTIO_OPEN;
-    }
-
-    /**
-     * Candidates in index order: unindexed, then the first key's bucket ({@code first}, already
-     * looked up), then the other keys' buckets. A pass no policy of the index can answer is skipped.
-     */
-    private static Decision istioScan(LabelIndex idx, Object[] first, AccessRequest r, String path, int action,
-                                      CustomAuthorizer custom, boolean dryRun) {
-        if (idx == null || !idx.has(1 << (action < 0 ? -action : action))) {
-            return null;
-        }
-        for (Object o : idx.unindexed) {
-            Decision d = istioCheck((IstioPolicy) o, r, path, action, custom, dryRun);
+        IstioPolicy[] g = sel.istioRoot;
+        IstioPolicy[] n = sel.istioNs;
+        int flags = sel.istioFlags;
+        Decision d;
+        if ((flags & (1 << IstioPolicy.CUSTOM)) != 0) {
+            d = istioScan(g, r, path, IstioPolicy.CUSTOM, custom, dryRun);
+            if (d == null) {
+                d = istioScan(n, r, path, IstioPolicy.CUSTOM, custom, dryRun);
+            }
             if (d != null) {
                 return d;
             }
         }
-        if (first != null) {
-            for (Object o : first) {
-                Decision d = istioCheck((IstioPolicy) o, r, path, action, custom, dryRun);
-                if (d != null) {
-                    return d;
-                }
+        if ((flags & (1 << IstioPolicy.DENY)) != 0) {
+            d = istioScan(g, r, path, IstioPolicy.DENY, null, dryRun);
+            if (d == null) {
+                d = istioScan(n, r, path, IstioPolicy.DENY, null, dryRun);
+            }
+            if (d != null) {
+                return d;
             }
         }
-        for (int i = 1; i < idx.keys.length; i++) {
-            Object[] bucket = idx.bucket(i, r.destination());
-            if (bucket == null) {
-                continue;
+        if ((flags & (1 << IstioPolicy.ALLOW)) != 0) {
+            d = istioScan(g, r, path, IstioPolicy.ALLOW, null, dryRun);
+            if (d == null) {
+                d = istioScan(n, r, path, IstioPolicy.ALLOW, null, dryRun);
             }
-            for (Object o : bucket) {
-                Decision d = istioCheck((IstioPolicy) o, r, path, action, custom, dryRun);
-                if (d != null) {
-                    return d;
-                }
+            if (d != null) {
+                return d;
+            }
+            // Istio: once any ALLOW policy applies to the workload, unmatched requests are denied.
+            d = istioScan(g, r, path, -IstioPolicy.ALLOW, null, dryRun);
+            if (d == null) {
+                d = istioScan(n, r, path, -IstioPolicy.ALLOW, null, dryRun);
+            }
+            if (d != null) {
+                return d;
+            }
+        }
+        return ISTIO_OPEN;
+    }
+
+    /** The selecting policies of one index, in scan order, for one pass. */
+    private static Decision istioScan(IstioPolicy[] selecting, AccessRequest r, String path, int action,
+                                      CustomAuthorizer custom, boolean dryRun) {
+        for (IstioPolicy p : selecting) {
+            Decision d = istioCheck(p, r, path, action, custom, dryRun);
+            if (d != null) {
+                return d;
             }
         }
         return null;
@@ -270,7 +367,8 @@ public final class CompiledPolicies {
     /** {@code action} negative: "does an ALLOW policy apply?", answered with its no-match decision. */
     private static Decision istioCheck(IstioPolicy p, AccessRequest r, String path, int action, CustomAuthorizer custom,
                                        boolean dryRun) {
-        if (p.action != (action < 0 ? -action : action) || (p.dryRun && !dryRun) || !p.selects(r.destination())) {
+        // The selector was matched when the destination's policies were selected.
+        if (p.action != (action < 0 ? -action : action) || (p.dryRun && !dryRun)) {
             return null;
         }
         if (p.action == IstioPolicy.CUSTOM && custom == null && r.http() == null) {
@@ -324,75 +422,61 @@ public final class CompiledPolicies {
         };
     }
 
-    /** Cilium step; null when no Cilium policy selects the destination for ingress enforcement. {@code n}: the namespace's index. */
-    private Decision cilium(AccessRequest r, LabelIndex n) {
-        WorkloadRef dest = r.destination();
-        LabelIndex c = ciliumClusterwide;
-        if (n == null && c.isEmpty()) {
+    /** Cilium step; null when no Cilium policy selects the destination for ingress enforcement. */
+    private static Decision cilium(AccessRequest r, Selected sel) {
+        if (!sel.ciliumInScope) {
             return null;
         }
-        Object[] nb = n == null ? null : n.firstBucket(dest);
-        Object[] cb = c.firstBucket(dest);
+        CiliumPolicy[] n = sel.ciliumNs;
+        CiliumPolicy[] c = sel.ciliumCw;
+        int flags = sel.ciliumFlags;
         for (int mode = C_DENY; mode <= C_ALLOW; mode++) {
-            Decision d = ciliumScan(n, nb, r, mode);
+            if ((flags & ciliumFlag(mode)) == 0 || (mode == C_AUTH_MISSING && r.sourcePrincipal() != null)) {
+                // The pass cannot match: no selecting policy has such rules, or (auth) the peer is authenticated.
+                continue;
+            }
+            Decision d = ciliumScan(n, r, mode);
             if (d == null) {
-                d = ciliumScan(c, cb, r, mode);
+                d = ciliumScan(c, r, mode);
             }
             if (d != null) {
                 return d;
             }
         }
-        Decision enforcing = ciliumScan(n, nb, r, C_ENFORCING);
+        if ((flags & CF_ENFORCING) == 0) {
+            return null;
+        }
+        Decision enforcing = ciliumScan(n, r, C_ENFORCING);
         if (enforcing == null) {
-            enforcing = ciliumScan(c, cb, r, C_ENFORCING);
+            enforcing = ciliumScan(c, r, C_ENFORCING);
         }
         if (enforcing == null) {
             return null;
         }
-        Decision why = ciliumScan(n, nb, r, C_EXPLAIN);
-        if (why == null) {
-            why = ciliumScan(c, cb, r, C_EXPLAIN);
+        Decision why = null;
+        if ((flags & CF_INGRESS) != 0) {
+            why = ciliumScan(n, r, C_EXPLAIN);
+            if (why == null) {
+                why = ciliumScan(c, r, C_EXPLAIN);
+            }
         }
         return why != null ? why : enforcing;
     }
 
-    private static Decision ciliumScan(LabelIndex idx, Object[] first, AccessRequest r, int mode) {
-        if (idx == null || !idx.has(ciliumFlag(mode)) || (mode == C_AUTH_MISSING && r.sourcePrincipal() != null)) {
-            // The pass cannot match: no policy here has such rules, or (auth) the peer is authenticated.
-            return null;
-        }
-        for (Object o : idx.unindexed) {
-            Decision d = ciliumCheck((CiliumPolicy) o, r, mode);
+    private static Decision ciliumScan(CiliumPolicy[] selecting, AccessRequest r, int mode) {
+        for (CiliumPolicy p : selecting) {
+            Decision d = ciliumCheck(p, r, mode);
             if (d != null) {
                 return d;
-            }
-        }
-        if (first != null) {
-            for (Object o : first) {
-                Decision d = ciliumCheck((CiliumPolicy) o, r, mode);
-                if (d != null) {
-                    return d;
-                }
-            }
-        }
-        for (int i = 1; i < idx.keys.length; i++) {
-            Object[] bucket = idx.bucket(i, r.destination());
-            if (bucket == null) {
-                continue;
-            }
-            for (Object o : bucket) {
-                Decision d = ciliumCheck((CiliumPolicy) o, r, mode);
-                if (d != null) {
-                    return d;
-                }
             }
         }
         return null;
     }
 
     private static Decision ciliumCheck(CiliumPolicy p, AccessRequest r, int mode) {
-        // A policy without rules for this pass answers nothing: skip its selector.
-        if ((p.flags & ciliumFlag(mode)) == 0 || !p.endpointSelector.matchesDestination(r.destination())) {
+        // A policy without rules for this pass answers nothing. Its selector was matched when the
+        // destination's policies were selected.
+        if ((p.flags & ciliumFlag(mode)) == 0) {
             return null;
         }
         String principal = r.sourcePrincipal();
