@@ -221,7 +221,7 @@ public final class HttpEnforcement {
         }
         Sniffer[] holder = new Sniffer[1];
         java.util.function.Consumer<Boolean> installed = autoRead -> {
-            holder[0].replay();
+            holder[0].release();
             direct.accept(autoRead);
         };
         holder[0] = new Sniffer(sniffTimeoutMillis, result -> {
