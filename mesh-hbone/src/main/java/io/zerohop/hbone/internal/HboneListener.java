@@ -177,9 +177,17 @@ public final class HboneListener {
             listenerClosed.complete(null);
         }
         listenerClosed.thenRun(() -> {
-            for (ServerConnection c : connections) {
-                c.channel.eventLoop().execute(c::goAway);
-            }
+            CompletableFuture<?>[] sent = connections.stream().map(c -> {
+                CompletableFuture<Void> f = new CompletableFuture<>();
+                c.channel.eventLoop().execute(() -> {
+                    c.goAway();
+                    f.complete(null);
+                });
+                return f;
+            }).toArray(CompletableFuture[]::new);
+            // From here on every connection refuses new streams (REFUSED_STREAM past GOAWAY's
+            // last-stream-id): the observable point where the drain has taken effect.
+            CompletableFuture.allOf(sent).thenRun(() -> log.info("HBONE drain: listener closed, GOAWAY sent on {} connections", sent.length));
             CompletableFuture<?>[] closes = connections.stream().map(c -> c.closed).toArray(CompletableFuture[]::new);
             CompletableFuture<Void> all = CompletableFuture.allOf(closes);
             long ms = Math.max(0, drain.toMillis());

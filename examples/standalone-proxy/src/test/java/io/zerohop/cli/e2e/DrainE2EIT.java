@@ -108,7 +108,12 @@ class DrainE2EIT {
                 proxy.awaitLine(from, l -> l.contains("draining for up to 4000 ms") && l.contains("2 tunnels open"),
                         "GOAWAY and the open tunnels", Duration.ofSeconds(10));
 
-                // No new tunnel once draining (GOAWAY on the pooled connection, listener closed).
+                // No new tunnel once draining (GOAWAY on the pooled connection, listener closed). The
+                // line above is logged as the drain begins, before the GOAWAY is written; a CONNECT that
+                // reaches the server first is legitimately accepted (RFC 9113 section 6.8), so wait for
+                // the server's word that every connection has sent its GOAWAY.
+                proxy.awaitLine(from, l -> l.contains("HBONE drain: listener closed, GOAWAY sent on"),
+                        "GOAWAY sent on every HBONE connection", Duration.ofSeconds(10));
                 Throwable refused = catchThrowable(() -> client.connect(new InetSocketAddress(ip, app.getLocalPort()),
                         java.util.Set.of(BACKEND), hbone).get(10, TimeUnit.SECONDS));
                 assertThat(refused).as("a new tunnel while draining").isNotNull();
