@@ -37,6 +37,7 @@ class ServerRefusalTest {
     static int closedPort;
     static final RecordingEvents events = new RecordingEvents();
     static final AtomicReference<AuthzRequest> lastAuthz = new AtomicReference<>();
+    static final AtomicReference<Destination> lastDestination = new AtomicReference<>();
 
     @BeforeAll
     static void start() throws Exception {
@@ -57,9 +58,18 @@ class ServerRefusalTest {
             }
             return null;
         };
-        Authorizer authz = r -> {
-            lastAuthz.set(r);
-            return r.destination().getPort() == DENIED_PORT ? AuthzDecision.deny("policy ns/deny-all") : AuthzDecision.allow();
+        Authorizer authz = new Authorizer() {
+            @Override
+            public AuthzDecision authorize(AuthzRequest r) {
+                throw new AssertionError("the server calls authorize(request, destination)");
+            }
+
+            @Override
+            public AuthzDecision authorize(AuthzRequest r, Destination d) {
+                lastAuthz.set(r);
+                lastDestination.set(d);
+                return r.destination().getPort() == DENIED_PORT ? AuthzDecision.deny("policy ns/deny-all") : AuthzDecision.allow();
+            }
         };
         server = mesh.server(resolver).authorizer(authz).listener(events).build().start().get();
         client = mesh.client().build();
@@ -167,6 +177,8 @@ class ServerRefusalTest {
         assertThat(seen.destination()).isEqualTo(Mesh.loopback(DENIED_PORT));
         assertThat(seen.peerAddress().getAddress().isLoopbackAddress()).isTrue();
         assertThat(seen.headers()).containsEntry("baggage", "k8s.namespace.name=prod");
+        assertThat(lastDestination.get()).as("the resolve phase's choice reaches the authorizer")
+                .isEqualTo(Destination.proxy(echo.address()));
         assertThat(echo.accepted.get()).isEqualTo(before);
     }
 

@@ -27,32 +27,20 @@ import java.util.concurrent.ConcurrentHashMap;
  *   <li><b>identity</b> ({@link #select}, once per connection): the SVID the handshake presents;
  *   <li><b>resolve</b> ({@link #resolve}): whether the target is served here and how it is
  *       delivered, or the refusal status (ztunnel's {@code build_inbound_request});
- *   <li><b>authorize</b> ({@link #authorize}): the policy decision for the CONNECT, or none when
- *       the resolve phase chose per-request (L7) enforcement;
+ *   <li><b>authorize</b> ({@link #authorize(AuthzRequest, Destination)}): the policy decision for
+ *       the CONNECT, or none when the resolve phase chose per-request (L7) enforcement; the server
+ *       passes the resolve phase's {@link Destination}, so the choice is never recomputed (which
+ *       would race a policy change between the two calls and could admit a raw tunnel unchecked);
+
  *   <li><b>deliver</b>: the server dials {@link Destination.Proxy} or hands the stream to the
  *       {@link Destination.Embedded} handler chosen by resolve.
  * </ol>
- * Each phase is also callable with explicit values ({@link #resolveTarget}, {@link #authorize(AuthzRequest, Resolved)}).
- *
- * <p><b>The one thread-local.</b> mesh-hbone's API passes the resolve phase's result to the
- * server, not to the {@link Authorizer}: {@link AuthzRequest} carries no {@link Destination}. So the
- * {@link Resolved} value is handed from {@link #resolve} to {@link #authorize(AuthzRequest)} in
- * {@code handOff}; the server calls both synchronously, in that order, on the connection's event
- * loop, for one stream at a time. Recomputing the choice in the authorizer instead would race a
- * policy change between the two calls and could admit a raw tunnel unchecked. Gone once hbone's
- * authorizer receives the resolved destination.
+ * Every phase is a pure function of its arguments and the state in force: nothing is carried
+ * between calls.
  */
 public final class Inbound implements IdentitySelector, DestinationResolver, Authorizer {
     private static final Decision DECIDED_PER_REQUEST = Decision.allowNoPolicy(
             "decided per HTTP request: every request meets the policies in force");
-
-    /** What the resolve phase chose for one CONNECT, read by the authorize phase. */
-    public record Resolved(InetSocketAddress target, Destination destination, boolean perRequest) {
-        public Resolved {
-            Objects.requireNonNull(target, "target");
-            Objects.requireNonNull(destination, "destination");
-        }
-    }
 
     private final LocalWorkloads local;
     private final SpiffeId identity;
@@ -60,7 +48,6 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
     private final HttpEnforcement http;
     private final PolicyAuthorizer policy;
     private final Map<InetSocketAddress, StreamHandler> embedded = new ConcurrentHashMap<>();
-    private final ThreadLocal<Resolved> handOff = new ThreadLocal<>();
 
     /**
      * @param identity the mesh's own identity, presented when the dialled address is no local
@@ -90,72 +77,64 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
 
     // ---- phase 2: resolve ----
 
-    @Override
-    public Destination resolve(InetSocketAddress dst, SpiffeId localIdentity, InetSocketAddress localAddress) {
-        handOff.remove();
-        Resolved r = resolveTarget(dst, localIdentity);
-        if (r.perRequest()) {
-            handOff.set(r);
-        }
-        return r.destination();
-    }
-
     /**
      * In order: a {@link #serve} registration for exactly {@code dst}; 400 for an IP that is no local
      * workload; 400 for a local workload of another identity than the one presented (the client
      * verified that one); 503 for one of the proxy's own ports (ztunnel's {@code Error::SelfCall},
      * after its 400 checks); else the workload's TCP port. On ports with HTTP rules the delivery
-     * parses requests and the result is {@link Resolved#perRequest()}.
+     * parses requests and the result {@link HttpEnforcement#decidesPerRequest decides per request}.
+     * {@code localAddress} (the listener's) plays no part.
      */
-    public Resolved resolveTarget(InetSocketAddress dst, SpiffeId localIdentity) {
+    @Override
+    public Destination resolve(InetSocketAddress dst, SpiffeId localIdentity, InetSocketAddress localAddress) {
         StreamHandler h = embedded.get(dst);
         Optional<Workload> w = local.registry().byAddress(dst.getAddress());
         if (h != null) {
             WorkloadRef ref = w.map(Workload::ref).orElseGet(() -> PolicyAuthorizer.refOf(localIdentity));
             AppProtocol proto = w.map(x -> x.appProtocol(dst.getPort())).orElse(AppProtocol.AUTO);
             return http.enforces(ref, proto, dst.getPort())
-                    ? new Resolved(dst, Destination.embedded(http.embedded(h, ref, proto)), true)
-                    : new Resolved(dst, Destination.embedded(h), false);
+                    ? Destination.embedded(http.embedded(h, ref, proto))
+                    : Destination.embedded(h);
         }
         if (w.isEmpty() || !local.isLocal(w.get())) {
-            return new Resolved(dst, Destination.notServed(), false);
+            return Destination.notServed();
         }
         Workload workload = w.get();
         if (!workload.identity().equals(localIdentity)) {
             // Tunnelling to another workload would let the client reach something it never authenticated.
-            return new Resolved(dst, Destination.refuse(400, "destination " + workload + " is " + workload.identity()
-                    + ", but this connection presented " + localIdentity), false);
+            return Destination.refuse(400, "destination " + workload + " is " + workload.identity()
+                    + ", but this connection presented " + localIdentity);
         }
         if (ownPorts.contains(dst.getPort())) {
             // ztunnel's inbound.rs find_inbound_upstream: `cfg.illegal_ports.contains(&dest.port())`.
-            return new Resolved(dst, Destination.refuse(503, "self call: port " + dst.getPort()
-                    + " is one of this proxy's own ports"), false);
+            return Destination.refuse(503, "self call: port " + dst.getPort()
+                    + " is one of this proxy's own ports");
         }
         AppProtocol proto = workload.appProtocol(dst.getPort());
         return http.enforces(workload.ref(), proto, dst.getPort())
-                ? new Resolved(dst, Destination.embedded(http.proxy(dst, workload.ref(), proto)), true)
-                : new Resolved(dst, Destination.proxy(dst), false);
+                ? Destination.embedded(http.proxy(dst, workload.ref(), proto))
+                : Destination.proxy(dst);
     }
 
     // ---- phase 3: authorize ----
 
-    @Override
-    public AuthzDecision authorize(AuthzRequest request) {
-        Resolved r = handOff.get();
-        handOff.remove();
-        return authorize(request, r != null && r.target().equals(request.destination()) ? r : null);
-    }
-
     /**
-     * The CONNECT's decision: allowed without a verdict when {@code resolved} is per-request (each
-     * request is decided instead, README "L7 enforcement"), else the policy's L4 decision.
+     * The CONNECT's decision: allowed without a verdict when the resolve phase chose a delivery that
+     * decides each request (README "L7 enforcement"), else the policy's L4 decision.
      *
-     * @param resolved the resolve phase's result for this CONNECT, or null when unknown (decided at L4)
+     * @param destination what {@link #resolve} returned for this CONNECT
      */
-    public AuthzDecision authorize(AuthzRequest request, Resolved resolved) {
-        if (resolved != null && resolved.perRequest()) {
+    @Override
+    public AuthzDecision authorize(AuthzRequest request, Destination destination) {
+        if (HttpEnforcement.decidesPerRequest(destination)) {
             return AuthzDecision.allow();
         }
+        return authorize(request);
+    }
+
+    /** The policy's L4 decision, for a caller that does not know the delivery (never skips the policy). */
+    @Override
+    public AuthzDecision authorize(AuthzRequest request) {
         return policy == null ? AuthzDecision.allow() : policy.authorize(request);
     }
 

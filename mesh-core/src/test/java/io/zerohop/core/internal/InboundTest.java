@@ -12,6 +12,7 @@ import static io.zerohop.core.internal.PartsFixture.connect;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.core.internal.http.HttpEnforcement;
 import io.zerohop.hbone.AuthzDecision;
 import io.zerohop.hbone.Destination;
 import io.zerohop.hbone.StreamHandler;
@@ -34,6 +35,7 @@ class InboundTest {
     final Inbound inbound = new Inbound(f.local, OWN, f.ownPorts, f.http, f.authorizer);
     final InetSocketAddress backend8080 = new InetSocketAddress(BACKEND_IP, 8080);
     final InetSocketAddress backendHttp = new InetSocketAddress(BACKEND_IP, 8081);
+    final InetSocketAddress listener = new InetSocketAddress(BACKEND_IP, 15008);
 
     @Test
     void theHandshakePresentsTheDialledLocalWorkloadElseTheOwnIdentity() {
@@ -70,11 +72,11 @@ class InboundTest {
 
     @Test
     void aLocalWorkloadPortIsProxiedAndDecidedAtL4() {
-        Inbound.Resolved r = inbound.resolveTarget(backend8080, BACKEND.identity());
-        assertThat(r.destination()).isEqualTo(Destination.proxy(backend8080));
-        assertThat(r.perRequest()).isFalse();
-        assertThat(inbound.authorize(connect(FRONTEND.identity(), FRONTEND_IP, backend8080, BACKEND.identity()), r).allowed()).isTrue();
-        AuthzDecision denied = inbound.authorize(connect(LEGACY, FRONTEND_IP, backend8080, BACKEND.identity()), r);
+        Destination d = inbound.resolve(backend8080, BACKEND.identity(), listener);
+        assertThat(d).isEqualTo(Destination.proxy(backend8080));
+        assertThat(HttpEnforcement.decidesPerRequest(d)).isFalse();
+        assertThat(inbound.authorize(connect(FRONTEND.identity(), FRONTEND_IP, backend8080, BACKEND.identity()), d).allowed()).isTrue();
+        AuthzDecision denied = inbound.authorize(connect(LEGACY, FRONTEND_IP, backend8080, BACKEND.identity()), d);
         assertThat(denied.status()).isEqualTo(401);
     }
 
@@ -83,33 +85,36 @@ class InboundTest {
         StreamHandler app = (stream, tunnel) -> {};
         InetSocketAddress dst = new InetSocketAddress(UNKNOWN_IP, 7070);
         inbound.serve(dst, app);
-        Inbound.Resolved r = inbound.resolveTarget(dst, OWN);
-        assertThat(r.destination()).isEqualTo(Destination.embedded(app));
-        assertThat(r.perRequest()).isFalse();
+        Destination d = inbound.resolve(dst, OWN, listener);
+        assertThat(d).isEqualTo(Destination.embedded(app));
+        assertThat(HttpEnforcement.decidesPerRequest(d)).isFalse();
     }
 
     @Test
-    @DisplayName("an HTTP port with HTTP rules: resolve hands its choice to authorize, which leaves the decision to each request")
+    @DisplayName("an HTTP port with HTTP rules: the destination resolve chose reaches authorize, which leaves the decision to each request")
     void anHttpPortIsDecidedPerRequest() {
-        Destination d = inbound.resolve(backendHttp, BACKEND.identity(), new InetSocketAddress(BACKEND_IP, 15008));
+        Destination d = inbound.resolve(backendHttp, BACKEND.identity(), listener);
         assertThat(d).isInstanceOf(Destination.Embedded.class);
-        assertThat(inbound.authorize(connect(FRONTEND.identity(), FRONTEND_IP, backendHttp, BACKEND.identity())))
-                .as("after resolve chose per-request").isEqualTo(AuthzDecision.allow());
-        // Without that hand-off the same CONNECT meets the L4 verdict: the ALLOW rule names paths, so it
-        // matches nothing at L4 and the default deny applies (ztunnel rbac.rs).
+        assertThat(HttpEnforcement.decidesPerRequest(d)).isTrue();
+        assertThat(inbound.authorize(connect(FRONTEND.identity(), FRONTEND_IP, backendHttp, BACKEND.identity()), d))
+                .as("with the per-request destination").isEqualTo(AuthzDecision.allow());
+        // Without it the same CONNECT meets the L4 verdict: the ALLOW rule names paths, so it matches
+        // nothing at L4 and the default deny applies (ztunnel rbac.rs).
         assertThat(inbound.authorize(connect(FRONTEND.identity(), FRONTEND_IP, backendHttp, BACKEND.identity())).status())
-                .as("the hand-off is used once").isEqualTo(401);
+                .as("without a destination").isEqualTo(401);
     }
 
     @Test
-    void theHandOffNeverCrossesToAnotherConnect() {
-        inbound.resolve(backendHttp, BACKEND.identity(), new InetSocketAddress(BACKEND_IP, 15008));
-        inbound.resolve(backend8080, BACKEND.identity(), new InetSocketAddress(BACKEND_IP, 15008));
-        assertThat(inbound.authorize(connect(LEGACY, FRONTEND_IP, backend8080, BACKEND.identity())).status())
-                .as("a later L4 resolve clears the earlier per-request choice").isEqualTo(401);
-        inbound.resolve(backendHttp, BACKEND.identity(), new InetSocketAddress(BACKEND_IP, 15008));
-        assertThat(inbound.authorize(connect(LEGACY, FRONTEND_IP, backend8080, BACKEND.identity())).status())
-                .as("a choice for another target does not apply").isEqualTo(401);
+    @DisplayName("authorize decides from the destination it is given, never from an earlier resolve")
+    void nothingCarriesOverBetweenConnects() {
+        Destination perRequest = inbound.resolve(backendHttp, BACKEND.identity(), listener);
+        Destination l4 = inbound.resolve(backend8080, BACKEND.identity(), listener);
+        assertThat(inbound.authorize(connect(LEGACY, FRONTEND_IP, backend8080, BACKEND.identity()), l4).status())
+                .as("an L4 destination after a per-request resolve").isEqualTo(401);
+        assertThat(inbound.authorize(connect(LEGACY, FRONTEND_IP, backendHttp, BACKEND.identity())).status())
+                .as("the one-argument authorize, after a per-request resolve, still meets the policy").isEqualTo(401);
+        assertThat(inbound.authorize(connect(FRONTEND.identity(), FRONTEND_IP, backendHttp, BACKEND.identity()), perRequest))
+                .isEqualTo(AuthzDecision.allow());
     }
 
     @Test
@@ -129,7 +134,7 @@ class InboundTest {
     }
 
     private Destination.Refused refusal(InetSocketAddress dst, SpiffeId presented) {
-        Destination d = inbound.resolveTarget(dst, presented).destination();
+        Destination d = inbound.resolve(dst, presented, listener);
         assertThat(d).isInstanceOf(Destination.Refused.class);
         return (Destination.Refused) d;
     }

@@ -177,23 +177,17 @@ public final class HboneListener {
             listenerClosed.complete(null);
         }
         listenerClosed.thenRun(() -> {
-            // Logged once every connection's codec has written its GOAWAY: a CONNECT arriving after
-            // this line is past the GOAWAY's last stream id and refused; one arriving before it was
-            // legitimately accepted (RFC 9113 6.8). Operators and DrainE2EIT wait on this line.
-            java.util.List<ServerConnection> open = java.util.List.copyOf(connections);
-            java.util.concurrent.atomic.AtomicInteger pending = new java.util.concurrent.atomic.AtomicInteger(open.size());
-            Runnable sent = () -> log.info("GOAWAY sent on {} HBONE connections", open.size());
-            if (open.isEmpty()) {
-                sent.run();
-            }
-            for (ServerConnection c : open) {
+            CompletableFuture<?>[] sent = connections.stream().map(c -> {
+                CompletableFuture<Void> f = new CompletableFuture<>();
                 c.channel.eventLoop().execute(() -> {
                     c.goAway();
-                    if (pending.decrementAndGet() == 0) {
-                        sent.run();
-                    }
+                    f.complete(null);
                 });
-            }
+                return f;
+            }).toArray(CompletableFuture[]::new);
+            // From here on every connection refuses new streams (REFUSED_STREAM past GOAWAY's
+            // last-stream-id): the observable point where the drain has taken effect.
+            CompletableFuture.allOf(sent).thenRun(() -> log.info("HBONE drain: listener closed, GOAWAY sent on {} connections", sent.length));
             CompletableFuture<?>[] closes = connections.stream().map(c -> c.closed).toArray(CompletableFuture[]::new);
             CompletableFuture<Void> all = CompletableFuture.allOf(closes);
             long ms = Math.max(0, drain.toMillis());

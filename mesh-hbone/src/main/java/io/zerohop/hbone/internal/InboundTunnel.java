@@ -58,7 +58,7 @@ final class InboundTunnel implements TunnelCodec.Listener {
             return;
         }
         Destination d = resolve(dst);
-        if (d == null || !authorize(dst)) {
+        if (d == null || !authorize(dst, d)) {
             return;
         }
         deliver(d);
@@ -125,10 +125,10 @@ final class InboundTunnel implements TunnelCodec.Listener {
     }
 
     /** Phase 3: the authorizer's decision for a served destination; false once refused (401 unless it says otherwise). */
-    private boolean authorize(InetSocketAddress dst) {
+    private boolean authorize(InetSocketAddress dst, Destination d) {
         AuthzDecision decision;
         try {
-            decision = cfg.authorizer().authorize(new AuthzRequest(conn.peerId, conn.peer, conn.localId, dst, info.headers()));
+            decision = cfg.authorizer().authorize(new AuthzRequest(conn.peerId, conn.peer, conn.localId, dst, info.headers()), d);
         } catch (RuntimeException e) {
             log.warn("authorizer failed for {} -> {}, denying", conn.peerId, dst, e);
             decision = AuthzDecision.deny("authorizer failed: " + e);

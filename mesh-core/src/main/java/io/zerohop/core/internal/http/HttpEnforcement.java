@@ -17,6 +17,7 @@ import io.netty.handler.codec.http2.Http2Error;
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.core.Addresses;
 import io.zerohop.core.AppProtocol;
+import io.zerohop.hbone.Destination;
 import io.zerohop.hbone.internal.Relay;
 import io.zerohop.hbone.StreamHandler;
 import io.zerohop.hbone.TunnelInfo;
@@ -80,9 +81,25 @@ public final class HttpEnforcement {
         return policy != null && protocol != AppProtocol.TCP && policy.requiresHttp(target, port);
     }
 
+    /**
+     * Whether {@code destination} is one of this class's deliveries ({@link #proxy}, {@link #embedded}),
+     * whose requests are each decided on their own, so the CONNECT carries no L4 verdict.
+     */
+    public static boolean decidesPerRequest(Destination destination) {
+        return destination instanceof Destination.Embedded e && e.handler() instanceof PerRequest;
+    }
+
+    /** The deliveries that parse a tunnel's requests; they start reading once the filter is installed. */
+    private abstract static class PerRequest implements StreamHandler {
+        @Override
+        public boolean autoRead() {
+            return false;
+        }
+    }
+
     /** Node proxy: requests on the tunnel go to {@code upstream} over TCP. */
     public StreamHandler proxy(InetSocketAddress upstream, WorkloadRef target, AppProtocol protocol) {
-        return new StreamHandler() {
+        return new PerRequest() {
             @Override
             public void initStream(Channel stream, TunnelInfo tunnel) {
                 Conn conn = conn(tunnel, target);
@@ -101,16 +118,12 @@ public final class HttpEnforcement {
                         }));
             }
 
-            @Override
-            public boolean autoRead() {
-                return false;
-            }
         };
     }
 
     /** Embedded: requests on the tunnel go to the application's own stream handlers. */
     public StreamHandler embedded(StreamHandler app, WorkloadRef target, AppProtocol protocol) {
-        return new StreamHandler() {
+        return new PerRequest() {
             @Override
             public void initStream(Channel stream, TunnelInfo tunnel) {
                 Conn conn = conn(tunnel, target);
@@ -125,10 +138,6 @@ public final class HttpEnforcement {
                 });
             }
 
-            @Override
-            public boolean autoRead() {
-                return false;
-            }
         };
     }
 
@@ -212,7 +221,7 @@ public final class HttpEnforcement {
         }
         Sniffer[] holder = new Sniffer[1];
         java.util.function.Consumer<Boolean> installed = autoRead -> {
-            holder[0].replay();
+            holder[0].release();
             direct.accept(autoRead);
         };
         holder[0] = new Sniffer(sniffTimeoutMillis, result -> {

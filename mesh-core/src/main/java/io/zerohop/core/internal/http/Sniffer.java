@@ -2,12 +2,11 @@ package io.zerohop.core.internal.http;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
-import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.zerohop.hbone.HboneStream;
+import io.zerohop.hbone.internal.Hold;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayDeque;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 
@@ -16,10 +15,12 @@ import java.util.function.Consumer;
  * looks at the first bytes for an HTTP/1.x request line ({@code METHOD SP target SP HTTP/1.x CRLF})
  * or the HTTP/2 connection preface, within {@link #MAX_INSPECT} bytes (Envoy's inspector reads at
  * most 8 KiB) and {@link #timeoutMillis} (Istio's listener filter timeout). Anything else, the
- * client's FIN first, or the timeout gives {@link Result#OPAQUE}. Holds what it read and replays
- * it, with the FIN, into the handlers installed behind it.
+ * client's FIN (or a tunnel reset) first, or the timeout gives {@link Result#OPAQUE}.
+ *
+ * <p>A {@link Hold}: what it read, with the FIN or reset in order, stays held until the handlers
+ * chosen for the result are installed behind it, then {@link #release()} replays it into them.
  */
-final class Sniffer extends ChannelInboundHandlerAdapter {
+final class Sniffer extends Hold {
     enum Result { HTTP1, HTTP2, OPAQUE }
 
     static final int MAX_INSPECT = 8192;
@@ -27,13 +28,12 @@ final class Sniffer extends ChannelInboundHandlerAdapter {
 
     private final long timeoutMillis;
     private final Consumer<Result> decided;
-    private final ArrayDeque<Object> held = new ArrayDeque<>();
     private final byte[] head = new byte[MAX_INSPECT];
     private int headLength;
     private boolean done;
-    private ChannelHandlerContext ctx;
     private ScheduledFuture<?> timer;
 
+    /** Holds without a byte limit: the sniffer asks for more only until {@link #MAX_INSPECT} bytes. */
     Sniffer(long timeoutMillis, Consumer<Result> decided) {
         this.timeoutMillis = timeoutMillis;
         this.decided = decided;
@@ -41,14 +41,22 @@ final class Sniffer extends ChannelInboundHandlerAdapter {
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
-        this.ctx = ctx;
+        super.handlerAdded(ctx);
         timer = ctx.executor().schedule(() -> decide(Result.OPAQUE), timeoutMillis, TimeUnit.MILLISECONDS);
     }
 
     @Override
-    public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        held.add(msg);
-        if (done || !(msg instanceof ByteBuf b)) {
+    protected void held(ChannelHandlerContext ctx, Object item) {
+        if (done) {
+            return;
+        }
+        if (item instanceof ChannelInputShutdownEvent || item instanceof HboneStream.Reset) {
+            // No more bytes will come.
+            Result r = classify(head, headLength, true);
+            decide(r == null ? Result.OPAQUE : r);
+            return;
+        }
+        if (!(item instanceof ByteBuf b)) {
             return;
         }
         int n = Math.min(b.readableBytes(), MAX_INSPECT - headLength);
@@ -63,24 +71,21 @@ final class Sniffer extends ChannelInboundHandlerAdapter {
     }
 
     @Override
-    public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-        if (evt instanceof ChannelInputShutdownEvent) {
-            held.add(evt);
-            if (!done) {
-                Result r = classify(head, headLength, true);
-                decide(r == null ? Result.OPAQUE : r);
-            }
-            return;
-        }
-        ctx.fireUserEventTriggered(evt);
+    public void channelInactive(ChannelHandlerContext ctx) {
+        cancelTimer();
+        super.channelInactive(ctx);
     }
 
     @Override
-    public void channelInactive(ChannelHandlerContext ctx) {
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        cancelTimer();
+        super.handlerRemoved(ctx);
+    }
+
+    private void cancelTimer() {
         if (timer != null) {
             timer.cancel(false);
         }
-        ctx.fireChannelInactive();
     }
 
     private void decide(Result r) {
@@ -88,36 +93,9 @@ final class Sniffer extends ChannelInboundHandlerAdapter {
             return;
         }
         done = true;
-        timer.cancel(false);
-        if (ctx.channel().isActive()) {
+        cancelTimer();
+        if (context().channel().isActive()) {
             decided.accept(r);
-        }
-    }
-
-    /** Passes on what was held, in order, once handlers are behind this one; then leaves. */
-    void replay() {
-        if (ctx.isRemoved()) {
-            return;
-        }
-        while (!held.isEmpty()) {
-            Object m = held.poll();
-            if (m instanceof ChannelInputShutdownEvent) {
-                ctx.fireUserEventTriggered(m);
-            } else {
-                ctx.fireChannelRead(m);
-            }
-        }
-        ctx.fireChannelReadComplete();
-        ctx.pipeline().remove(this);
-    }
-
-    @Override
-    public void handlerRemoved(ChannelHandlerContext ctx) {
-        for (Object m; (m = held.poll()) != null; ) {
-            ReferenceCountUtil.release(m);
-        }
-        if (timer != null) {
-            timer.cancel(false);
         }
     }
 
