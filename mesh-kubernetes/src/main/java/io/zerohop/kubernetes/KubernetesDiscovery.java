@@ -1,42 +1,28 @@
 package io.zerohop.kubernetes;
 
-import com.github.benmanes.caffeine.cache.Caffeine;
-import com.github.benmanes.caffeine.cache.LoadingCache;
-import com.github.benmanes.caffeine.cache.RemovalCause;
-import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
-import io.fabric8.kubernetes.api.model.HasMetadata;
-import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.fabric8.kubernetes.client.dsl.Informable;
-import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
-import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
-import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.zerohop.core.Mesh;
 import io.zerohop.core.Workload;
 import io.zerohop.core.WorkloadRegistry;
 import io.zerohop.identity.SpiffeIds;
 import io.zerohop.kubernetes.internal.Debouncer;
+import io.zerohop.kubernetes.internal.Informers;
+import io.zerohop.kubernetes.internal.PeerLookup;
 import io.zerohop.kubernetes.internal.PodConversion;
 import io.zerohop.kubernetes.internal.PolicyState;
 import io.zerohop.kubernetes.internal.WorkloadState;
 import io.zerohop.policy.PolicyEngine;
 import java.net.InetAddress;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
-import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -72,26 +58,6 @@ import org.slf4j.LoggerFactory;
 public final class KubernetesDiscovery implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(KubernetesDiscovery.class);
 
-    /** The policy kinds read, with their REST plural and scope. */
-    private record Kind(String group, String version, String kind, String plural, boolean namespaced) {
-        String apiVersion() {
-            return group + "/" + version;
-        }
-
-        ResourceDefinitionContext context() {
-            return new ResourceDefinitionContext.Builder().withGroup(group).withVersion(version).withKind(kind)
-                    .withPlural(plural).withNamespaced(namespaced).build();
-        }
-    }
-
-    private static final List<Kind> ISTIO_KINDS = List.of(
-            new Kind("security.istio.io", "v1", "AuthorizationPolicy", "authorizationpolicies", true),
-            new Kind("security.istio.io", "v1beta1", "AuthorizationPolicy", "authorizationpolicies", true),
-            new Kind("security.istio.io", "v1", "PeerAuthentication", "peerauthentications", true),
-            new Kind("security.istio.io", "v1beta1", "PeerAuthentication", "peerauthentications", true));
-    private static final Kind CNP = new Kind("cilium.io", "v2", "CiliumNetworkPolicy", "ciliumnetworkpolicies", true);
-    private static final Kind CCNP = new Kind("cilium.io", "v2", "CiliumClusterwideNetworkPolicy", "ciliumclusterwidenetworkpolicies", false);
-
     private final KubernetesClient client;
     private final WorkloadRegistry registry;
     private final PolicyEngine engine;
@@ -99,14 +65,12 @@ public final class KubernetesDiscovery implements AutoCloseable {
     private final String namespace;
     private final String podName;
     private final String rootNamespace;
-    private final long resyncMillis;
     private final WorkloadState workloads;
     private final PolicyState policies;
     private final ScheduledThreadPoolExecutor executor;
     private final Debouncer debouncer;
-    private final LoadingCache<InetAddress, Optional<Pod>> peers;
-    private final List<SharedIndexInformer<?>> informers = new ArrayList<>();
-    private final List<CompletableFuture<Void>> ready = new ArrayList<>();
+    private final Informers informers;
+    private final PeerLookup peers;
     private final CompletableFuture<Void> synced = new CompletableFuture<>();
     private final List<Runnable> installListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile boolean initialSyncDone;
@@ -121,7 +85,6 @@ public final class KubernetesDiscovery implements AutoCloseable {
         this.node = b.node;
         this.namespace = b.namespace;
         this.podName = b.podName;
-        this.resyncMillis = b.resync.toMillis();
         this.workloads = new WorkloadState(registry, b.trustDomain);
         this.policies = b.meterRegistry == null ? new PolicyState(engine)
                 : new PolicyState(engine, io.zerohop.kubernetes.internal.RejectedObjectsMeter.of(b.meterRegistry));
@@ -132,16 +95,9 @@ public final class KubernetesDiscovery implements AutoCloseable {
         });
         this.executor.setRemoveOnCancelPolicy(true);
         this.debouncer = new Debouncer(executor, b.debounce, b.debounceMax, this::install);
-        this.peers = namespace == null ? null : Caffeine.newBuilder()
-                .maximumSize(b.peerCacheSize)
-                .expireAfterWrite(b.peerCacheTtl)
-                .removalListener((InetAddress a, Optional<Pod> p, RemovalCause cause) -> {
-                    if (cause != RemovalCause.REPLACED && p != null && p.isPresent()) {
-                        workloads.removePeer(p.get().getMetadata().getNamespace(), p.get().getMetadata().getName());
-                        debouncer.trigger();
-                    }
-                })
-                .build(this::fetchPeer);
+        this.informers = new Informers(client, b.resync.toMillis(), workloads, policies, debouncer::trigger);
+        this.peers = namespace == null ? null
+                : new PeerLookup(client, workloads, b.peerCacheSize, b.peerCacheTtl, debouncer::trigger);
     }
 
     /**
@@ -180,21 +136,7 @@ public final class KubernetesDiscovery implements AutoCloseable {
 
     /** Starts every informer; returns at once. See {@link #synced()}. */
     public KubernetesDiscovery start() {
-        if (namespace == null) {
-            inform("Pod", client.pods().inAnyNamespace(), this::onPod);
-            inform("Service", client.services().inAnyNamespace(), this::onService);
-        } else {
-            inform("Pod", client.pods().inNamespace(namespace), this::onPod);
-            inform("Service", client.services().inNamespace(namespace), this::onService);
-        }
-        inform("Namespace", client.namespaces(), this::onNamespace);
-        Set<String> istioNamespaces = namespace == null ? null : new LinkedHashSet<>(List.of(namespace, rootNamespace));
-        for (Kind k : ISTIO_KINDS) {
-            informPolicies(k, istioNamespaces);
-        }
-        informPolicies(CNP, namespace == null ? null : Set.of(namespace));
-        informPolicies(CCNP, null);
-        CompletableFuture.allOf(ready.toArray(CompletableFuture[]::new)).whenCompleteAsync((x, e) -> {
+        informers.start(namespace, rootNamespace).whenCompleteAsync((x, e) -> {
             if (e != null) {
                 synced.completeExceptionally(e);
                 return;
@@ -232,12 +174,7 @@ public final class KubernetesDiscovery implements AutoCloseable {
      * reach; the informers keep retrying (re-listing when the server answers {@code 410 Gone}).
      */
     public boolean watching() {
-        for (SharedIndexInformer<?> i : informers) {
-            if (!i.isWatching()) {
-                return false;
-            }
-        }
-        return !informers.isEmpty();
+        return informers.watching();
     }
 
     /** The node this discovery serves, for {@link #forNode}; empty for {@link #forPod}. */
@@ -291,36 +228,6 @@ public final class KubernetesDiscovery implements AutoCloseable {
         return registry.byAddress(address);
     }
 
-    private Optional<Pod> fetchPeer(InetAddress address) {
-        String ip = address.getHostAddress();
-        Pod newest = null;
-        for (Pod p : client.pods().inAnyNamespace().withField("status.podIP", ip).list().getItems()) {
-            // The field selector is the server's; check the address ourselves, and skip finished pods
-            // whose IP was handed on.
-            if (PodConversion.isTerminal(p) || !podIpsContain(p, ip)) {
-                continue;
-            }
-            if (newest == null || String.valueOf(p.getMetadata().getCreationTimestamp())
-                    .compareTo(String.valueOf(newest.getMetadata().getCreationTimestamp())) > 0) {
-                newest = p;
-            }
-        }
-        if (newest != null) {
-            workloads.putPeer(newest);
-        }
-        return Optional.ofNullable(newest);
-    }
-
-    private static boolean podIpsContain(Pod p, String ip) {
-        if (p.getStatus() == null) {
-            return false;
-        }
-        if (ip.equals(p.getStatus().getPodIP())) {
-            return true;
-        }
-        return p.getStatus().getPodIPs() != null && p.getStatus().getPodIPs().stream().anyMatch(x -> ip.equals(x.getIp()));
-    }
-
     /**
      * Points {@code mesh} at this discovery's registry and policy engine (and, for a node proxy, its
      * node). mesh-core knows nothing of Kubernetes; this is the whole wiring.
@@ -336,16 +243,14 @@ public final class KubernetesDiscovery implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        for (SharedIndexInformer<?> i : informers) {
-            i.stop();
-        }
+        informers.close();
         executor.shutdownNow();
         if (peers != null) {
             peers.invalidateAll();
         }
     }
 
-    // ---- informers ----
+    // ---- installing ----
 
     private void install() {
         if (!initialSyncDone || closed) {
@@ -377,105 +282,6 @@ public final class KubernetesDiscovery implements AutoCloseable {
     public AutoCloseable onInstalled(Runnable listener) {
         installListeners.add(Objects.requireNonNull(listener, "listener"));
         return () -> installListeners.remove(listener);
-    }
-
-    private <T extends HasMetadata> void inform(String what, Informable<T> source, Consumer<Event<T>> sink) {
-        SharedIndexInformer<T> informer = source.runnableInformer(resyncMillis);
-        CompletableFuture<Void> listed = new CompletableFuture<>();
-        ready.add(listed);
-        informer.exceptionHandler((started, t) -> {
-            if (!started && isNotFound(t)) {
-                // The CRD is not installed: nothing of that kind exists. Keep retrying (with the
-                // informer's back-off) so that it is picked up once it is installed.
-                if (listed.complete(null)) {
-                    LOG.info("{} is not served by the API server (CRD not installed?); treating it as empty", what);
-                }
-            } else if (!closed) {
-                // fabric8's Reflector already logs each failure at WARN, with its cause.
-                LOG.debug("{} informer: {}; retrying", what, t.toString());
-            }
-            return !closed;
-        });
-        informer.addEventHandler(new ResourceEventHandler<T>() {
-            @Override
-            public void onAdd(T obj) {
-                sink.accept(new Event<>(obj, false));
-                debouncer.trigger();
-            }
-
-            @Override
-            public void onUpdate(T oldObj, T newObj) {
-                sink.accept(new Event<>(newObj, false));
-                debouncer.trigger();
-            }
-
-            @Override
-            public void onDelete(T obj, boolean deletedFinalStateUnknown) {
-                sink.accept(new Event<>(obj, true));
-                debouncer.trigger();
-            }
-        });
-        informers.add(informer);
-        informer.start().whenComplete((x, e) -> {
-            if (e == null) {
-                listed.complete(null);
-            }
-        });
-    }
-
-    private void informPolicies(Kind k, Set<String> namespaces) {
-        var op = client.genericKubernetesResources(k.context());
-        String what = k.kind + " (" + k.apiVersion() + ")";
-        if (namespaces == null || !k.namespaced) {
-            inform(what, op.inAnyNamespace(), this::onPolicy);
-        } else {
-            for (String ns : namespaces) {
-                inform(what + " in " + ns, op.inNamespace(ns), this::onPolicy);
-            }
-        }
-    }
-
-    private static boolean isNotFound(Throwable t) {
-        for (Throwable x = t; x != null; x = x.getCause() == x ? null : x.getCause()) {
-            if (x instanceof KubernetesClientException k && k.getCode() == 404) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private record Event<T>(T object, boolean deleted) {}
-
-    private void onPod(Event<Pod> e) {
-        if (e.deleted) {
-            workloads.removePod(e.object);
-        } else {
-            workloads.putPod(e.object);
-        }
-    }
-
-    private void onService(Event<Service> e) {
-        if (e.deleted) {
-            workloads.removeService(e.object);
-        } else {
-            workloads.putService(e.object);
-        }
-    }
-
-    private void onNamespace(Event<Namespace> e) {
-        if (e.deleted) {
-            workloads.removeNamespace(e.object);
-        } else {
-            workloads.putNamespace(e.object);
-        }
-    }
-
-    private void onPolicy(Event<GenericKubernetesResource> e) {
-        if (e.deleted) {
-            policies.remove(e.object);
-        } else {
-            policies.put(e.object);
-        }
     }
 
     /** Validates and collects options for a {@link KubernetesDiscovery}. */

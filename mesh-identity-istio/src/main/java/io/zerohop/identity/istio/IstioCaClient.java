@@ -11,17 +11,14 @@ import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.StreamObserver;
-import io.spiffe.bundle.x509bundle.X509Bundle;
-import io.spiffe.bundle.x509bundle.X509BundleSet;
 import io.spiffe.spiffeid.SpiffeId;
 import io.spiffe.svid.x509svid.X509Svid;
 import io.zerohop.identity.CertificateIssuer;
 import io.zerohop.identity.Csr;
 import io.zerohop.identity.Pem;
-import io.zerohop.identity.SvidVerifier;
-import io.zerohop.identity.internal.Svids;
 import io.zerohop.identity.internal.X509;
 import io.zerohop.identity.istio.internal.IstioCaMessages;
+import io.zerohop.identity.istio.internal.IstioCaResponses;
 import io.zerohop.identity.istio.internal.IstioCaMessages.CertificateRequest;
 import io.zerohop.identity.istio.internal.IstioCaMessages.CertificateResponse;
 import java.io.IOException;
@@ -36,8 +33,6 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Date;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -208,47 +203,11 @@ public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
 
     private X509Svid toSvid(SpiffeId id, KeyPair keys, CertificateResponse response) throws CaException {
         try {
-            List<X509Certificate> all = new ArrayList<>();
-            for (String pem : response.certChain()) {
-                all.addAll(Pem.parseCertificates(pem));
-            }
-            if (all.isEmpty()) {
-                throw new GeneralSecurityException("empty certificate chain");
-            }
-            // Istio appends the root(s) last; an SVID chain carries leaf and intermediates only.
-            List<X509Certificate> chain = new ArrayList<>(all.size());
-            chain.add(all.get(0));
-            for (X509Certificate c : all.subList(1, all.size())) {
-                if (!selfSigned(c)) {
-                    chain.add(c);
-                }
-            }
-            SpiffeId got = X509.spiffeId(chain.get(0));
-            if (!got.equals(id)) {
-                throw new GeneralSecurityException("leaf names " + got + ", not the requested " + id);
-            }
-            if (!chain.get(0).getPublicKey().equals(keys.getPublic())) {
-                throw new GeneralSecurityException("leaf is not for the key of this request");
-            }
-            X509BundleSet bundles = X509BundleSet.of(List.of(new X509Bundle(id.getTrustDomain(), new HashSet<>(meshRoots))));
-            SvidVerifier.verify(chain.toArray(new X509Certificate[0]), bundles, Date.from(clock.instant()));
-            X509Svid svid = Svids.of(chain, keys.getPrivate());
+            X509Svid svid = IstioCaResponses.toSvid(id, keys, response, meshRoots, clock.instant());
             log.debug("Istio CA at {} issued {} valid until {}", target, id, svid.getLeaf().getNotAfter().toInstant());
             return svid;
         } catch (GeneralSecurityException | RuntimeException e) {
             throw new CaException("Istio CA at " + target + " returned an unusable certificate for " + id + ": " + e.getMessage(), null, e);
-        }
-    }
-
-    private static boolean selfSigned(X509Certificate c) {
-        if (!c.getSubjectX500Principal().equals(c.getIssuerX500Principal())) {
-            return false;
-        }
-        try {
-            c.verify(c.getPublicKey());
-            return true;
-        } catch (GeneralSecurityException e) {
-            return false;
         }
     }
 

@@ -17,7 +17,7 @@ final class CiliumPolicy {
     final Rule[] ingress;
     final Rule[] ingressDeny;
     final Decision defaultDeny;
-    /** {@link CompiledPolicies#ciliumFlags}: which evaluation passes this policy can answer. */
+    /** {@link CiliumStep#ciliumFlags}: which evaluation passes this policy can answer. */
     final int flags;
 
     CiliumPolicy(PolicyRef ref, String namespace, Selector endpointSelector, boolean ingressDefaultDeny,
@@ -29,7 +29,7 @@ final class CiliumPolicy {
         this.ingress = ingress;
         this.ingressDeny = ingressDeny;
         this.defaultDeny = defaultDeny;
-        this.flags = CompiledPolicies.ciliumFlags(this);
+        this.flags = CiliumStep.ciliumFlags(this);
     }
 
     static final int PORT_NO_MATCH = 0;

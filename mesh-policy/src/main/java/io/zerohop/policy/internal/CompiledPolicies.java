@@ -8,7 +8,6 @@ import io.zerohop.policy.PolicyRef;
 import io.zerohop.policy.WorkloadRef;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -23,13 +22,7 @@ public final class CompiledPolicies {
             "no ALLOW AuthorizationPolicy applies and no DENY policy matched");
     static final Decision NO_POLICY = Decision.allowNoPolicy("no policy selects the destination");
 
-    private static final int C_DENY = 0;
-    private static final int C_AUTH_MISSING = 1;
-    private static final int C_ALLOW = 2;
-    private static final int C_ENFORCING = 3;
-    private static final int C_EXPLAIN = 4;
-
-    public static final CompiledPolicies EMPTY = new Builder().build();
+    public static final CompiledPolicies EMPTY = new CompiledPoliciesBuilder().build();
 
     private final Map<String, LabelIndex> istio;
     private final Map<String, LabelIndex> cilium;
@@ -43,7 +36,7 @@ public final class CompiledPolicies {
     /** Namespaces holding an istio.io/dry-run AuthorizationPolicy. */
     private final java.util.Set<String> dryRunNamespaces;
 
-    private CompiledPolicies(Map<String, LabelIndex> istio, Map<String, LabelIndex> cilium, LabelIndex ciliumClusterwide,
+    CompiledPolicies(Map<String, LabelIndex> istio, Map<String, LabelIndex> cilium, LabelIndex ciliumClusterwide,
                              Map<String, PeerAuthn> namespacePeerAuthn, Map<String, PeerAuthn[]> workloadPeerAuthn,
                              List<PolicyRef> refs, List<String> warnings, java.util.Set<String> dryRunNamespaces) {
         this.dryRunNamespaces = dryRunNamespaces;
@@ -101,7 +94,7 @@ public final class CompiledPolicies {
         if (i != null && !i.allowed()) {
             return i;
         }
-        Decision c = cilium(r, sel);
+        Decision c = CiliumStep.decide(r, sel);
         if (c != null && !c.allowed()) {
             return c;
         }
@@ -386,225 +379,5 @@ public final class CompiledPolicies {
             return custom.check(p.provider, r) ? null : rule.customDenied;
         }
         return rule.decisionFor(r);
-    }
-
-    /** {@link LabelIndex#flags} of a Cilium index: which passes its policies can answer. */
-    static final int CF_DENY = 1;
-    static final int CF_AUTH = 2;
-    static final int CF_INGRESS = 4;
-    static final int CF_ENFORCING = 8;
-
-    static int ciliumFlags(CiliumPolicy p) {
-        int f = 0;
-        if (p.ingressDeny.length > 0) {
-            f |= CF_DENY;
-        }
-        if (p.ingress.length > 0) {
-            f |= CF_INGRESS;
-        }
-        for (CiliumPolicy.Rule rule : p.ingress) {
-            if (rule.authRequired) {
-                f |= CF_AUTH;
-            }
-        }
-        if (p.ingressDefaultDeny) {
-            f |= CF_ENFORCING;
-        }
-        return f;
-    }
-
-    private static int ciliumFlag(int mode) {
-        return switch (mode) {
-            case C_DENY -> CF_DENY;
-            case C_AUTH_MISSING -> CF_AUTH;
-            case C_ENFORCING -> CF_ENFORCING;
-            default -> CF_INGRESS;
-        };
-    }
-
-    /** Cilium step; null when no Cilium policy selects the destination for ingress enforcement. */
-    private static Decision cilium(AccessRequest r, Selected sel) {
-        if (!sel.ciliumInScope) {
-            return null;
-        }
-        CiliumPolicy[] n = sel.ciliumNs;
-        CiliumPolicy[] c = sel.ciliumCw;
-        int flags = sel.ciliumFlags;
-        for (int mode = C_DENY; mode <= C_ALLOW; mode++) {
-            if ((flags & ciliumFlag(mode)) == 0 || (mode == C_AUTH_MISSING && r.sourcePrincipal() != null)) {
-                // The pass cannot match: no selecting policy has such rules, or (auth) the peer is authenticated.
-                continue;
-            }
-            Decision d = ciliumScan(n, r, mode);
-            if (d == null) {
-                d = ciliumScan(c, r, mode);
-            }
-            if (d != null) {
-                return d;
-            }
-        }
-        if ((flags & CF_ENFORCING) == 0) {
-            return null;
-        }
-        Decision enforcing = ciliumScan(n, r, C_ENFORCING);
-        if (enforcing == null) {
-            enforcing = ciliumScan(c, r, C_ENFORCING);
-        }
-        if (enforcing == null) {
-            return null;
-        }
-        Decision why = null;
-        if ((flags & CF_INGRESS) != 0) {
-            why = ciliumScan(n, r, C_EXPLAIN);
-            if (why == null) {
-                why = ciliumScan(c, r, C_EXPLAIN);
-            }
-        }
-        return why != null ? why : enforcing;
-    }
-
-    private static Decision ciliumScan(CiliumPolicy[] selecting, AccessRequest r, int mode) {
-        for (CiliumPolicy p : selecting) {
-            Decision d = ciliumCheck(p, r, mode);
-            if (d != null) {
-                return d;
-            }
-        }
-        return null;
-    }
-
-    private static Decision ciliumCheck(CiliumPolicy p, AccessRequest r, int mode) {
-        // A policy without rules for this pass answers nothing. Its selector was matched when the
-        // destination's policies were selected.
-        if ((p.flags & ciliumFlag(mode)) == 0) {
-            return null;
-        }
-        String principal = r.sourcePrincipal();
-        switch (mode) {
-            case C_DENY:
-                for (CiliumPolicy.Rule rule : p.ingressDeny) {
-                    if (rule.matchesPeer(r) && rule.matchesPort(r) == CiliumPolicy.PORT_MATCH) {
-                        return rule.matched;
-                    }
-                }
-                return null;
-            case C_AUTH_MISSING:
-                // Cilium keeps the auth requirement when rules merge, so one unmet "required" denies.
-                if (principal != null) {
-                    return null;
-                }
-                for (CiliumPolicy.Rule rule : p.ingress) {
-                    if (rule.authRequired && rule.matchesPeer(r) && rule.matchesPort(r) == CiliumPolicy.PORT_MATCH) {
-                        return rule.authMissing;
-                    }
-                }
-                return null;
-            case C_ALLOW:
-                for (CiliumPolicy.Rule rule : p.ingress) {
-                    if (rule.matchesPeer(r) && rule.matchesPort(r) == CiliumPolicy.PORT_MATCH
-                            && (!rule.authRequired || (principal != null && rule.spiffeAccepts(principal)))) {
-                        return rule.matched;
-                    }
-                }
-                return null;
-            case C_ENFORCING:
-                return p.ingressDefaultDeny ? p.defaultDeny : null;
-            default:
-                for (CiliumPolicy.Rule rule : p.ingress) {
-                    if (!rule.matchesPeer(r)) {
-                        continue;
-                    }
-                    int port = rule.matchesPort(r);
-                    if (port == CiliumPolicy.PORT_NEEDS_L7) {
-                        return rule.needsL7;
-                    }
-                    if (port == CiliumPolicy.PORT_MATCH && rule.authRequired && principal != null
-                            && !rule.spiffeAccepts(principal)) {
-                        return rule.spiffeRejected;
-                    }
-                }
-                return null;
-        }
-    }
-
-    // ---------------------------------------------------------------- building
-
-    /** Collects compiled objects in load order; the first of conflicting PeerAuthentications wins. */
-    public static final class Builder {
-        private final Map<String, LabelIndex.Builder> istio = new LinkedHashMap<>();
-        private final Map<String, LabelIndex.Builder> cilium = new LinkedHashMap<>();
-        private final LabelIndex.Builder clusterwide = new LabelIndex.Builder();
-        private boolean anyClusterwide;
-        private final Map<String, PeerAuthn> namespacePeerAuthn = new HashMap<>();
-        private final Map<String, List<PeerAuthn>> workloadPeerAuthn = new HashMap<>();
-        private final List<PolicyRef> refs = new ArrayList<>();
-        private final List<String> warnings = new ArrayList<>();
-        private final java.util.Set<String> dryRunNamespaces = new java.util.HashSet<>();
-
-        void add(IstioPolicy p) {
-            refs.add(p.ref);
-            if (p.dryRun) {
-                dryRunNamespaces.add(p.namespace);
-            }
-            boolean indexed = p.selectorKeys != null && p.selectorKeys.length > 0;
-            String key = indexed ? p.selectorKeys[0] : null;
-            String value = indexed ? p.selectorValues[0] : null;
-            istio.computeIfAbsent(p.namespace, k -> new LabelIndex.Builder()).add(p, key, value, 1 << p.action);
-        }
-
-        void add(CiliumPolicy p, boolean firstOfObject) {
-            if (firstOfObject) {
-                refs.add(p.ref);
-            }
-            String key = null;
-            String value = null;
-            Selector s = p.endpointSelector;
-            for (int i = 0; i < s.keys.length; i++) {
-                // Namespaced policies are already bucketed by namespace: prefer a real label.
-                if (!s.keys[i].equals(Selector.NAMESPACE_KEY) || (p.namespace == null && key == null)) {
-                    key = s.keys[i];
-                    value = s.values[i];
-                    if (!key.equals(Selector.NAMESPACE_KEY)) {
-                        break;
-                    }
-                }
-            }
-            if (p.namespace == null) {
-                anyClusterwide = true;
-                clusterwide.add(p, key, value, p.flags);
-            } else {
-                cilium.computeIfAbsent(p.namespace, k -> new LabelIndex.Builder()).add(p, key, value, p.flags);
-            }
-        }
-
-        void add(PeerAuthn pa) {
-            refs.add(pa.ref);
-            if (pa.isWorkloadLevel()) {
-                workloadPeerAuthn.computeIfAbsent(pa.namespace, k -> new ArrayList<>()).add(pa);
-            } else if (namespacePeerAuthn.putIfAbsent(pa.namespace, pa) != null) {
-                warnings.add(pa.ref + ": another namespace-wide PeerAuthentication in " + pa.namespace
-                        + " was loaded first and wins (Istio: oldest wins)");
-            }
-        }
-
-        void warn(String warning) {
-            warnings.add(warning);
-        }
-
-        List<String> warnings() {
-            return warnings;
-        }
-
-        public CompiledPolicies build() {
-            Map<String, LabelIndex> i = new HashMap<>();
-            istio.forEach((k, v) -> i.put(k, v.build()));
-            Map<String, LabelIndex> c = new HashMap<>();
-            cilium.forEach((k, v) -> c.put(k, v.build()));
-            Map<String, PeerAuthn[]> w = new HashMap<>();
-            workloadPeerAuthn.forEach((k, v) -> w.put(k, v.toArray(new PeerAuthn[0])));
-            return new CompiledPolicies(i, c, anyClusterwide ? clusterwide.build() : LabelIndex.EMPTY,
-                    new HashMap<>(namespacePeerAuthn), w, List.copyOf(refs), List.copyOf(warnings),
-                    java.util.Set.copyOf(dryRunNamespaces));
-        }
     }
 }

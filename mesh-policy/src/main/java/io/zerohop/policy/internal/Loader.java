@@ -28,7 +28,7 @@ public final class Loader {
     private static final Set<String> TOP_KEYS = Set.of("apiVersion", "kind", "metadata", "spec", "specs", "status");
     private static final Pattern DNS_NAME = Pattern.compile("[a-z0-9]([-a-z0-9.]*[a-z0-9])?");
 
-    private final CompiledPolicies.Builder out = new CompiledPolicies.Builder();
+    private final CompiledPoliciesBuilder out = new CompiledPoliciesBuilder();
     private final Set<String> seen = new HashSet<>();
     private final Set<String> skippedKinds = new HashSet<>();
 

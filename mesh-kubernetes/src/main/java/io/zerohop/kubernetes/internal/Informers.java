@@ -1,0 +1,207 @@
+package io.zerohop.kubernetes.internal;
+
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.Namespace;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.Informable;
+import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The fabric8 informers of a {@code KubernetesDiscovery}: pods, Services and Namespaces into a
+ * {@link WorkloadState}, policy kinds (as generic resources) into a {@link PolicyState}; every event
+ * then calls {@code changed} (the debouncer's trigger).
+ */
+public final class Informers {
+    private static final Logger LOG = LoggerFactory.getLogger("io.zerohop.kubernetes.KubernetesDiscovery");
+
+    /** The policy kinds read, with their REST plural and scope. */
+    private record Kind(String group, String version, String kind, String plural, boolean namespaced) {
+        String apiVersion() {
+            return group + "/" + version;
+        }
+
+        ResourceDefinitionContext context() {
+            return new ResourceDefinitionContext.Builder().withGroup(group).withVersion(version).withKind(kind)
+                    .withPlural(plural).withNamespaced(namespaced).build();
+        }
+    }
+
+    private static final List<Kind> ISTIO_KINDS = List.of(
+            new Kind("security.istio.io", "v1", "AuthorizationPolicy", "authorizationpolicies", true),
+            new Kind("security.istio.io", "v1beta1", "AuthorizationPolicy", "authorizationpolicies", true),
+            new Kind("security.istio.io", "v1", "PeerAuthentication", "peerauthentications", true),
+            new Kind("security.istio.io", "v1beta1", "PeerAuthentication", "peerauthentications", true));
+    private static final Kind CNP = new Kind("cilium.io", "v2", "CiliumNetworkPolicy", "ciliumnetworkpolicies", true);
+    private static final Kind CCNP = new Kind("cilium.io", "v2", "CiliumClusterwideNetworkPolicy", "ciliumclusterwidenetworkpolicies", false);
+
+    private final KubernetesClient client;
+    private final long resyncMillis;
+    private final WorkloadState workloads;
+    private final PolicyState policies;
+    private final Runnable changed;
+    private final List<SharedIndexInformer<?>> informers = new ArrayList<>();
+    private final List<CompletableFuture<Void>> ready = new ArrayList<>();
+    private volatile boolean closed;
+
+    public Informers(KubernetesClient client, long resyncMillis, WorkloadState workloads, PolicyState policies,
+            Runnable changed) {
+        this.client = client;
+        this.resyncMillis = resyncMillis;
+        this.workloads = workloads;
+        this.policies = policies;
+        this.changed = changed;
+    }
+
+    /**
+     * Starts every informer: of {@code namespace} (null: all namespaces) and, for Istio kinds, the root
+     * namespace. The future completes once each has listed its kind (a kind not served counts as listed).
+     */
+    public CompletableFuture<Void> start(String namespace, String rootNamespace) {
+        if (namespace == null) {
+            inform("Pod", client.pods().inAnyNamespace(), this::onPod);
+            inform("Service", client.services().inAnyNamespace(), this::onService);
+        } else {
+            inform("Pod", client.pods().inNamespace(namespace), this::onPod);
+            inform("Service", client.services().inNamespace(namespace), this::onService);
+        }
+        inform("Namespace", client.namespaces(), this::onNamespace);
+        Set<String> istioNamespaces = namespace == null ? null : new LinkedHashSet<>(List.of(namespace, rootNamespace));
+        for (Kind k : ISTIO_KINDS) {
+            informPolicies(k, istioNamespaces);
+        }
+        informPolicies(CNP, namespace == null ? null : Set.of(namespace));
+        informPolicies(CCNP, null);
+        return CompletableFuture.allOf(ready.toArray(CompletableFuture[]::new));
+    }
+
+    /** Whether every informer has a watch open right now (false before any started). */
+    public boolean watching() {
+        for (SharedIndexInformer<?> i : informers) {
+            if (!i.isWatching()) {
+                return false;
+            }
+        }
+        return !informers.isEmpty();
+    }
+
+    /** Stops every informer. */
+    public void close() {
+        closed = true;
+        for (SharedIndexInformer<?> i : informers) {
+            i.stop();
+        }
+    }
+
+    private <T extends HasMetadata> void inform(String what, Informable<T> source, Consumer<Event<T>> sink) {
+        SharedIndexInformer<T> informer = source.runnableInformer(resyncMillis);
+        CompletableFuture<Void> listed = new CompletableFuture<>();
+        ready.add(listed);
+        informer.exceptionHandler((started, t) -> {
+            if (!started && isNotFound(t)) {
+                // The CRD is not installed: nothing of that kind exists. Keep retrying (with the
+                // informer's back-off) so that it is picked up once it is installed.
+                if (listed.complete(null)) {
+                    LOG.info("{} is not served by the API server (CRD not installed?); treating it as empty", what);
+                }
+            } else if (!closed) {
+                // fabric8's Reflector already logs each failure at WARN, with its cause.
+                LOG.debug("{} informer: {}; retrying", what, t.toString());
+            }
+            return !closed;
+        });
+        informer.addEventHandler(new ResourceEventHandler<T>() {
+            @Override
+            public void onAdd(T obj) {
+                sink.accept(new Event<>(obj, false));
+                changed.run();
+            }
+
+            @Override
+            public void onUpdate(T oldObj, T newObj) {
+                sink.accept(new Event<>(newObj, false));
+                changed.run();
+            }
+
+            @Override
+            public void onDelete(T obj, boolean deletedFinalStateUnknown) {
+                sink.accept(new Event<>(obj, true));
+                changed.run();
+            }
+        });
+        informers.add(informer);
+        informer.start().whenComplete((x, e) -> {
+            if (e == null) {
+                listed.complete(null);
+            }
+        });
+    }
+
+    private void informPolicies(Kind k, Set<String> namespaces) {
+        var op = client.genericKubernetesResources(k.context());
+        String what = k.kind + " (" + k.apiVersion() + ")";
+        if (namespaces == null || !k.namespaced) {
+            inform(what, op.inAnyNamespace(), this::onPolicy);
+        } else {
+            for (String ns : namespaces) {
+                inform(what + " in " + ns, op.inNamespace(ns), this::onPolicy);
+            }
+        }
+    }
+
+    private static boolean isNotFound(Throwable t) {
+        for (Throwable x = t; x != null; x = x.getCause() == x ? null : x.getCause()) {
+            if (x instanceof KubernetesClientException k && k.getCode() == 404) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private record Event<T>(T object, boolean deleted) {}
+
+    private void onPod(Event<Pod> e) {
+        if (e.deleted) {
+            workloads.removePod(e.object);
+        } else {
+            workloads.putPod(e.object);
+        }
+    }
+
+    private void onService(Event<Service> e) {
+        if (e.deleted) {
+            workloads.removeService(e.object);
+        } else {
+            workloads.putService(e.object);
+        }
+    }
+
+    private void onNamespace(Event<Namespace> e) {
+        if (e.deleted) {
+            workloads.removeNamespace(e.object);
+        } else {
+            workloads.putNamespace(e.object);
+        }
+    }
+
+    private void onPolicy(Event<GenericKubernetesResource> e) {
+        if (e.deleted) {
+            policies.remove(e.object);
+        } else {
+            policies.put(e.object);
+        }
+    }
+}

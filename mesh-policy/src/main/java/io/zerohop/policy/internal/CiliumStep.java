@@ -1,0 +1,157 @@
+package io.zerohop.policy.internal;
+
+import io.zerohop.policy.AccessRequest;
+import io.zerohop.policy.Decision;
+
+/**
+ * The Cilium step of {@link CompiledPolicies#evaluate}: the passes over the Cilium policies selecting
+ * a destination (deny, missing mutual auth, allow, default-deny enforcement, explanation).
+ */
+final class CiliumStep {
+    private static final int C_DENY = 0;
+    private static final int C_AUTH_MISSING = 1;
+    private static final int C_ALLOW = 2;
+    private static final int C_ENFORCING = 3;
+    private static final int C_EXPLAIN = 4;
+
+    /** {@link LabelIndex#flags} of a Cilium index: which passes its policies can answer. */
+    static final int CF_DENY = 1;
+    static final int CF_AUTH = 2;
+    static final int CF_INGRESS = 4;
+    static final int CF_ENFORCING = 8;
+
+    static int ciliumFlags(CiliumPolicy p) {
+        int f = 0;
+        if (p.ingressDeny.length > 0) {
+            f |= CF_DENY;
+        }
+        if (p.ingress.length > 0) {
+            f |= CF_INGRESS;
+        }
+        for (CiliumPolicy.Rule rule : p.ingress) {
+            if (rule.authRequired) {
+                f |= CF_AUTH;
+            }
+        }
+        if (p.ingressDefaultDeny) {
+            f |= CF_ENFORCING;
+        }
+        return f;
+    }
+
+    private static int ciliumFlag(int mode) {
+        return switch (mode) {
+            case C_DENY -> CF_DENY;
+            case C_AUTH_MISSING -> CF_AUTH;
+            case C_ENFORCING -> CF_ENFORCING;
+            default -> CF_INGRESS;
+        };
+    }
+
+    /** Cilium step; null when no Cilium policy selects the destination for ingress enforcement. */
+    static Decision decide(AccessRequest r, CompiledPolicies.Selected sel) {
+        if (!sel.ciliumInScope) {
+            return null;
+        }
+        CiliumPolicy[] n = sel.ciliumNs;
+        CiliumPolicy[] c = sel.ciliumCw;
+        int flags = sel.ciliumFlags;
+        for (int mode = C_DENY; mode <= C_ALLOW; mode++) {
+            if ((flags & ciliumFlag(mode)) == 0 || (mode == C_AUTH_MISSING && r.sourcePrincipal() != null)) {
+                // The pass cannot match: no selecting policy has such rules, or (auth) the peer is authenticated.
+                continue;
+            }
+            Decision d = ciliumScan(n, r, mode);
+            if (d == null) {
+                d = ciliumScan(c, r, mode);
+            }
+            if (d != null) {
+                return d;
+            }
+        }
+        if ((flags & CF_ENFORCING) == 0) {
+            return null;
+        }
+        Decision enforcing = ciliumScan(n, r, C_ENFORCING);
+        if (enforcing == null) {
+            enforcing = ciliumScan(c, r, C_ENFORCING);
+        }
+        if (enforcing == null) {
+            return null;
+        }
+        Decision why = null;
+        if ((flags & CF_INGRESS) != 0) {
+            why = ciliumScan(n, r, C_EXPLAIN);
+            if (why == null) {
+                why = ciliumScan(c, r, C_EXPLAIN);
+            }
+        }
+        return why != null ? why : enforcing;
+    }
+
+    private static Decision ciliumScan(CiliumPolicy[] selecting, AccessRequest r, int mode) {
+        for (CiliumPolicy p : selecting) {
+            Decision d = ciliumCheck(p, r, mode);
+            if (d != null) {
+                return d;
+            }
+        }
+        return null;
+    }
+
+    private static Decision ciliumCheck(CiliumPolicy p, AccessRequest r, int mode) {
+        // A policy without rules for this pass answers nothing. Its selector was matched when the
+        // destination's policies were selected.
+        if ((p.flags & ciliumFlag(mode)) == 0) {
+            return null;
+        }
+        String principal = r.sourcePrincipal();
+        switch (mode) {
+            case C_DENY:
+                for (CiliumPolicy.Rule rule : p.ingressDeny) {
+                    if (rule.matchesPeer(r) && rule.matchesPort(r) == CiliumPolicy.PORT_MATCH) {
+                        return rule.matched;
+                    }
+                }
+                return null;
+            case C_AUTH_MISSING:
+                // Cilium keeps the auth requirement when rules merge, so one unmet "required" denies.
+                if (principal != null) {
+                    return null;
+                }
+                for (CiliumPolicy.Rule rule : p.ingress) {
+                    if (rule.authRequired && rule.matchesPeer(r) && rule.matchesPort(r) == CiliumPolicy.PORT_MATCH) {
+                        return rule.authMissing;
+                    }
+                }
+                return null;
+            case C_ALLOW:
+                for (CiliumPolicy.Rule rule : p.ingress) {
+                    if (rule.matchesPeer(r) && rule.matchesPort(r) == CiliumPolicy.PORT_MATCH
+                            && (!rule.authRequired || (principal != null && rule.spiffeAccepts(principal)))) {
+                        return rule.matched;
+                    }
+                }
+                return null;
+            case C_ENFORCING:
+                return p.ingressDefaultDeny ? p.defaultDeny : null;
+            default:
+                for (CiliumPolicy.Rule rule : p.ingress) {
+                    if (!rule.matchesPeer(r)) {
+                        continue;
+                    }
+                    int port = rule.matchesPort(r);
+                    if (port == CiliumPolicy.PORT_NEEDS_L7) {
+                        return rule.needsL7;
+                    }
+                    if (port == CiliumPolicy.PORT_MATCH && rule.authRequired && principal != null
+                            && !rule.spiffeAccepts(principal)) {
+                        return rule.spiffeRejected;
+                    }
+                }
+                return null;
+        }
+    }
+
+    private CiliumStep() {}
+}

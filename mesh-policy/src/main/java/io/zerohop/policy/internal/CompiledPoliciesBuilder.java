@@ -1,0 +1,87 @@
+package io.zerohop.policy.internal;
+
+import io.zerohop.policy.PolicyRef;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** Collects compiled objects in load order; the first of conflicting PeerAuthentications wins. */
+public final class CompiledPoliciesBuilder {
+    private final Map<String, LabelIndex.Builder> istio = new LinkedHashMap<>();
+    private final Map<String, LabelIndex.Builder> cilium = new LinkedHashMap<>();
+    private final LabelIndex.Builder clusterwide = new LabelIndex.Builder();
+    private boolean anyClusterwide;
+    private final Map<String, PeerAuthn> namespacePeerAuthn = new HashMap<>();
+    private final Map<String, List<PeerAuthn>> workloadPeerAuthn = new HashMap<>();
+    private final List<PolicyRef> refs = new ArrayList<>();
+    private final List<String> warnings = new ArrayList<>();
+    private final java.util.Set<String> dryRunNamespaces = new java.util.HashSet<>();
+
+    void add(IstioPolicy p) {
+        refs.add(p.ref);
+        if (p.dryRun) {
+            dryRunNamespaces.add(p.namespace);
+        }
+        boolean indexed = p.selectorKeys != null && p.selectorKeys.length > 0;
+        String key = indexed ? p.selectorKeys[0] : null;
+        String value = indexed ? p.selectorValues[0] : null;
+        istio.computeIfAbsent(p.namespace, k -> new LabelIndex.Builder()).add(p, key, value, 1 << p.action);
+    }
+
+    void add(CiliumPolicy p, boolean firstOfObject) {
+        if (firstOfObject) {
+            refs.add(p.ref);
+        }
+        String key = null;
+        String value = null;
+        Selector s = p.endpointSelector;
+        for (int i = 0; i < s.keys.length; i++) {
+            // Namespaced policies are already bucketed by namespace: prefer a real label.
+            if (!s.keys[i].equals(Selector.NAMESPACE_KEY) || (p.namespace == null && key == null)) {
+                key = s.keys[i];
+                value = s.values[i];
+                if (!key.equals(Selector.NAMESPACE_KEY)) {
+                    break;
+                }
+            }
+        }
+        if (p.namespace == null) {
+            anyClusterwide = true;
+            clusterwide.add(p, key, value, p.flags);
+        } else {
+            cilium.computeIfAbsent(p.namespace, k -> new LabelIndex.Builder()).add(p, key, value, p.flags);
+        }
+    }
+
+    void add(PeerAuthn pa) {
+        refs.add(pa.ref);
+        if (pa.isWorkloadLevel()) {
+            workloadPeerAuthn.computeIfAbsent(pa.namespace, k -> new ArrayList<>()).add(pa);
+        } else if (namespacePeerAuthn.putIfAbsent(pa.namespace, pa) != null) {
+            warnings.add(pa.ref + ": another namespace-wide PeerAuthentication in " + pa.namespace
+                    + " was loaded first and wins (Istio: oldest wins)");
+        }
+    }
+
+    void warn(String warning) {
+        warnings.add(warning);
+    }
+
+    List<String> warnings() {
+        return warnings;
+    }
+
+    public CompiledPolicies build() {
+        Map<String, LabelIndex> i = new HashMap<>();
+        istio.forEach((k, v) -> i.put(k, v.build()));
+        Map<String, LabelIndex> c = new HashMap<>();
+        cilium.forEach((k, v) -> c.put(k, v.build()));
+        Map<String, PeerAuthn[]> w = new HashMap<>();
+        workloadPeerAuthn.forEach((k, v) -> w.put(k, v.toArray(new PeerAuthn[0])));
+        return new CompiledPolicies(i, c, anyClusterwide ? clusterwide.build() : LabelIndex.EMPTY,
+                new HashMap<>(namespacePeerAuthn), w, List.copyOf(refs), List.copyOf(warnings),
+                java.util.Set.copyOf(dryRunNamespaces));
+    }
+}
