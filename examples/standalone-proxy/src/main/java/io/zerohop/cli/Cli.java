@@ -28,6 +28,13 @@ final class Cli {
         while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
             t = t.getCause();
         }
+        // The JDK's file exceptions carry only the path as their message ("zerohop proxy: /x.yaml").
+        if (t instanceof java.nio.file.NoSuchFileException f) {
+            return "no such file: " + f.getFile();
+        }
+        if (t instanceof java.nio.file.AccessDeniedException f) {
+            return "permission denied: " + f.getFile();
+        }
         String msg = t.getMessage();
         // Prefer the deepest cause that has our own wording (certificate checks carry the reason).
         for (Throwable c = t.getCause(); c != null; c = c.getCause()) {

@@ -98,7 +98,7 @@ final class IstioCaProvider implements IdentityProvider {
             }
             return roots;
         } catch (IOException | CertificateException e) {
-            throw new Cli.RefusedException("--istio-ca-root " + file + ": " + e.getMessage(), 2);
+            throw new Cli.RefusedException("--istio-ca-root " + file + ": " + Cli.describe(e), 2);
         }
     }
 

@@ -47,6 +47,14 @@ class CliTest {
     }
 
     @Test
+    void aMissingFileIsNamedAsMissing(@TempDir Path dir) {
+        Path missing = dir.resolve("workloads.yaml");
+        assertThat(Zerohop.run("proxy", "--in-memory-ca", "--workloads", missing.toString(), "--inbound", "127.0.0.1:0",
+                "--metrics", "off", "--readiness", "off", "--admin", "off")).isNotZero();
+        assertThat(err.toString()).contains("zerohop proxy: no such file: " + missing);
+    }
+
+    @Test
     void caInitThenIssueWritesAVerifiableSvid(@TempDir Path dir) throws Exception {
         assertThat(Zerohop.run("ca", "init", "--trust-domain", "cluster.local", "--out", dir.resolve("ca").toString())).isZero();
         assertThat(Zerohop.run("ca", "issue", "--ca", dir.resolve("ca").toString(), "--id", "spiffe://cluster.local/ns/prod/sa/web",
