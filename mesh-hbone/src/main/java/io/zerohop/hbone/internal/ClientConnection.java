@@ -319,13 +319,15 @@ final class ClientConnection {
                             .method("CONNECT")
                             .authority(Authority.format(target));
                     extra.forEach((n, v) -> h.add(n.toLowerCase(java.util.Locale.ROOT), v));
-                    ch.writeAndFlush(new DefaultHttp2HeadersFrame(h, false)).addListener(w -> {
+                    ch.write(new DefaultHttp2HeadersFrame(h, false)).addListener(w -> {
                         if (!w.isSuccess()) {
                             s.failOpen(new IOException("cannot send CONNECT to " + key.hboneAddress() + ": "
                                     + HboneListener.describe(w.cause()), w.cause()));
                             ch.close();
                         }
                     });
+                    // Tunnels opened together share one TLS record and one send().
+                    Tunnels.flushSoon(ch);
                 });
     }
 

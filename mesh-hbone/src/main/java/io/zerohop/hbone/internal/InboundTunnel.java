@@ -205,13 +205,18 @@ final class InboundTunnel implements TunnelCodec.Listener {
             tcp.close();
             return;
         }
+        // Dials complete in tasks of their own: the 200s of tunnels dialled together share one flush.
         accept200();
+        Tunnels.flushSoon(ch);
         codec.open();
         Relay.join(Relay.tunnel(ch, new TunnelBudget(server.budgets, conn.share)), Relay.tcp(tcp));
     }
 
     private void embed(StreamHandler handler) {
         accept200();
+        // Inside the connection's read: Netty's multiplexer flushes every stream's writes once, at
+        // the end of the read.
+        ch.flush();
         try {
             handler.initStream(ch, info);
         } catch (Exception e) {
@@ -228,7 +233,7 @@ final class InboundTunnel implements TunnelCodec.Listener {
     private void accept200() {
         opened = true;
         statusSent = true;
-        ch.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200"), false));
+        ch.write(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200"), false));
         log.debug("HBONE tunnel opened: {}", info);
         HboneListener.safe(() -> cfg.events().tunnelOpened(info, codec));
     }

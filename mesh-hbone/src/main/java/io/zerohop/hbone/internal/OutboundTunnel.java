@@ -147,6 +147,11 @@ final class OutboundTunnel implements HboneStream, TunnelCodec.Listener {
 
     @Override
     public void close() {
-        ch.eventLoop().execute(() -> Tunnels.closeGracefully(ch, codec));
+        // On the loop already (a callback of the open future, a handler): no task hand-off.
+        if (ch.eventLoop().inEventLoop()) {
+            Tunnels.closeGracefully(ch, codec);
+        } else {
+            ch.eventLoop().execute(() -> Tunnels.closeGracefully(ch, codec));
+        }
     }
 }

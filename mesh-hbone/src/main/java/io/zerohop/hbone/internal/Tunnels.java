@@ -4,10 +4,11 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2Error;
+import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
-import io.zerohop.hbone.HboneStream;
 import java.util.concurrent.TimeUnit;
 
 /** Reset and graceful close of a tunnel channel, shared by the relay, both tunnel halves and sockets. */
@@ -32,14 +33,17 @@ public final class Tunnels {
 
     /**
      * END_STREAM if not sent; if the peer has not finished, drop what it still sends until it does
-     * (the stream then closes by itself), resetting after {@link #LINGER_SECONDS}. Event loop only.
+     * (the stream then closes by itself), resetting after {@link #LINGER_SECONDS}. The END_STREAM is
+     * flushed with the other tunnels' writes of this pass of the event loop ({@link #flushSoon}).
+     * Event loop only.
      */
     public static void closeGracefully(Channel ch, TunnelCodec codec) {
         if (!ch.isActive()) {
             return;
         }
         if (!codec.outputEnded()) {
-            HboneStream.shutdownOutput(ch);
+            ch.write(new DefaultHttp2DataFrame(true));
+            flushSoon(ch);
         }
         if (codec.inputEnded()) {
             return;
@@ -54,6 +58,54 @@ public final class Tunnels {
         // filled the old generation (issue 14, benchmarks/results/profile-open.md).
         io.netty.util.concurrent.Future<?> linger = ch.eventLoop().schedule(() -> reset(ch), LINGER_SECONDS, TimeUnit.SECONDS);
         ch.closeFuture().addListener(f -> linger.cancel(false));
+    }
+
+    private static final AttributeKey<FlushBatch> FLUSH_BATCH = AttributeKey.valueOf(Tunnels.class, "flushBatch");
+
+    /**
+     * Flushes the connection that carries {@code stream} once the tasks already queued on its event
+     * loop have run, once for all the tunnel writes made by those tasks: tunnels opened or closed
+     * together then cost one TLS record and one {@code send()}, not one each (issue 14,
+     * benchmarks/results/open-batch.md; gRPC-java's {@code WriteQueue} batches its stream writes
+     * the same way, and Netty's own multiplexer does it for writes made while the connection is
+     * being read). A lone write waits only for the loop's current pass, never for a timer.
+     * Without a parent (a test's EmbeddedChannel) the stream is flushed at once. Event loop only.
+     */
+    static void flushSoon(Channel stream) {
+        Channel parent = stream.parent();
+        if (parent == null) {
+            stream.flush();
+            return;
+        }
+        FlushBatch b = parent.attr(FLUSH_BATCH).get();
+        if (b == null) {
+            b = new FlushBatch(parent);
+            parent.attr(FLUSH_BATCH).set(b);
+        }
+        b.request();
+    }
+
+    /** One connection's pending batched flush. Event loop only. */
+    private static final class FlushBatch implements Runnable {
+        private final Channel connection;
+        private boolean queued;
+
+        FlushBatch(Channel connection) {
+            this.connection = connection;
+        }
+
+        void request() {
+            if (!queued) {
+                queued = true;
+                connection.eventLoop().execute(this);
+            }
+        }
+
+        @Override
+        public void run() {
+            queued = false;
+            connection.flush();
+        }
     }
 
     @ChannelHandler.Sharable
