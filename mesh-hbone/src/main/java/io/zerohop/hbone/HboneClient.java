@@ -90,8 +90,18 @@ public final class HboneClient implements AutoCloseable {
     public HboneSocket connectSocket(InetSocketAddress target, Set<SpiffeId> expected, InetSocketAddress hboneAddress,
                                      Duration timeout) throws IOException {
         CompletableFuture<HboneStream> pending = connect(target, expected, hboneAddress);
+        // The socket is attached by the thread that completes the open, the connection's event loop,
+        // while it handles the 200: its handler goes in without a task hand-off, and the caller's
+        // first write finds it in place (issue 14: one loop wake-up fewer per tunnel).
+        CompletableFuture<HboneSocket> socket = pending.thenApply(s -> {
+            try {
+                return s.toSocket();
+            } catch (IOException e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        });
         try {
-            return pending.get(timeout.toMillis(), TimeUnit.MILLISECONDS).toSocket();
+            return socket.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             pending.thenAccept(HboneStream::reset); // nobody will use it
             Thread.currentThread().interrupt();

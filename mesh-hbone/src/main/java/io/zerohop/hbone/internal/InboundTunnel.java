@@ -69,31 +69,33 @@ final class InboundTunnel implements TunnelCodec.Listener {
         long headerListSize = H2Codecs.headerListSize(headers);
         if (headerListSize > cfg.h2().maxHeaderListSize()) {
             // Checked before anything reads the headers. ztunnel's h2 answers 431 per stream too.
-            info = new TunnelInfo(TunnelInfo.Direction.INBOUND, conn.localId, conn.peerId, conn.local, conn.peer, null, Map.of());
+            info = withoutTarget(Map.of());
             refuse(431, "request header list of " + headerListSize + " bytes exceeds " + cfg.h2().maxHeaderListSize());
             return null;
         }
         Map<String, String> plain = Headers.plain(headers);
-        info = new TunnelInfo(TunnelInfo.Direction.INBOUND, conn.localId, conn.peerId, conn.local, conn.peer, null, plain);
         CharSequence method = headers.method();
         if (method == null || !"CONNECT".contentEquals(method)) {
+            info = withoutTarget(plain);
             refuse(400, "method " + method + " is not CONNECT");
             return null;
         }
         if (headers.path() != null || headers.scheme() != null || headers.get(":protocol") != null) {
+            info = withoutTarget(plain);
             refuse(400, "extended CONNECT (:scheme/:path/:protocol) is not HBONE");
             return null;
         }
         InetSocketAddress dst = Authority.parse(headers.authority());
-        String hostname = dst == null ? Authority.hostname(headers.authority()) : null;
-        if (hostname != null) {
-            // ztunnel (src/proxy/inbound.rs find_inbound_upstream): a service hostname that names
-            // nothing served is SERVICE_UNAVAILABLE. zerohop serves no hostname destinations.
-            refuse(503, "no service named " + hostname + " is served here");
-            return null;
-        }
         if (dst == null) {
-            refuse(400, "malformed :authority \"" + headers.authority() + "\" (want ip:port, IPv6 in brackets)");
+            info = withoutTarget(plain);
+            String hostname = Authority.hostname(headers.authority());
+            if (hostname != null) {
+                // ztunnel (src/proxy/inbound.rs find_inbound_upstream): a service hostname that names
+                // nothing served is SERVICE_UNAVAILABLE. zerohop serves no hostname destinations.
+                refuse(503, "no service named " + hostname + " is served here");
+            } else {
+                refuse(400, "malformed :authority \"" + headers.authority() + "\" (want ip:port, IPv6 in brackets)");
+            }
             return null;
         }
         info = new TunnelInfo(TunnelInfo.Direction.INBOUND, conn.localId, conn.peerId, conn.local, conn.peer, dst, plain);
@@ -102,6 +104,11 @@ final class InboundTunnel implements TunnelCodec.Listener {
             return null;
         }
         return dst;
+    }
+
+    /** The tunnel of a CONNECT refused before its target was known. */
+    private TunnelInfo withoutTarget(Map<String, String> plain) {
+        return new TunnelInfo(TunnelInfo.Direction.INBOUND, conn.localId, conn.peerId, conn.local, conn.peer, null, plain);
     }
 
     /** Phase 2: how {@code dst} is served (proxy or embedded), or null once refused (400 when not served). */
