@@ -1,34 +1,35 @@
 #!/bin/bash
-# Idle footprint and start-to-ready of `zerohop proxy --in-memory-ca` under JVM flag sets, back to
-# back (issue 14). Prints one row per run: label, ready ms (start -> first 200 from /healthz/ready),
-# CPU ms of the JVM at that moment, VmRSS / RssAnon / RssFile MB after IDLE seconds, threads, and
-# loaded classes (jcmd, when available).
+# Idle footprint and start-to-ready of `zerohop proxy --in-memory-ca` as shipped (issue 14): every
+# run goes through the launcher deploy/zerohop.sh with a class-data-sharing archive that
+# deploy/train-cds.sh trained with the same JRE and flags, as deploy/Dockerfile builds the image.
+# Prints one row per run: label, ready ms (start -> first 200 from /healthz/ready), CPU ms of the
+# JVM at that moment, VmRSS / RssAnon / RssFile MB after IDLE seconds, threads, loaded classes.
 #
 #   benchmarks/footprint.sh [JAR]            JAR: the shaded CLI, default examples/standalone-proxy/target/zerohop.jar
-# Environment: IDLE (seconds, default 10), RUNS (repeats of the whole list, default 1),
-#              FLAGSETS (newline-separated "label|JVM flags"; default: the launcher's flags),
-#              CDS_DIR (where per-set AppCDS archives are built, see @CDS@ below).
-# MALLOC_ARENA_MAX=2 is set for every run, as the launcher sets it.
+# Environment: LAUNCHER (default deploy/zerohop.sh), IDLE (seconds, default 10), RUNS (repeats of the whole list, default 1),
+#   FLAGSETS: newline-separated "label|[launcher=PATH] [jdk=JAVA_HOME] [nocds] [flags]"; the flags are added after
+#             the launcher's (ZEROHOP_JAVA_OPTS_EXTRA, the later flag wins); "launcher=" runs another
+#             launcher script (an older deploy/zerohop.sh, for before/after); "jdk=" runs the launcher
+#             on another JRE; "nocds" runs without an archive; "defaults" replaces the launcher's
+#             flags by the JVM's own (JAVA_OPTS empty). Default: one set, the launcher as shipped.
+#   CDS_DIR: where the per-set archives are kept (reused while the jar is unchanged).
 set -u
-JAR=${1:-examples/standalone-proxy/target/zerohop.jar}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+JAR=$(realpath "${1:-$ROOT/examples/standalone-proxy/target/zerohop.jar}")
 IDLE=${IDLE:-10}
 RUNS=${RUNS:-1}
+LAUNCHER=${LAUNCHER:-$ROOT/deploy/zerohop.sh}
 PROXY_ARGS="proxy --in-memory-ca --inbound=127.0.0.1:2628 --metrics=127.0.0.1:26220 --readiness=127.0.0.1:26221 --admin=127.0.0.1:26200 --socks5=127.0.0.1:26280 --drain=0s"
-SHIPPED="-XX:+UseSerialGC -Xms8m -Xmx128m -XX:MaxDirectMemorySize=64m -XX:TieredStopAtLevel=1 -Xss256k -XX:ReservedCodeCacheSize=32m -XX:MaxMetaspaceSize=96m -XX:+ExitOnOutOfMemoryError"
-export MALLOC_ARENA_MAX=2
 CLK=$(getconf CLK_TCK)
+CDS_DIR=${CDS_DIR:-/tmp/zerohop-footprint-cds}
+mkdir -p "$CDS_DIR"
+export ZEROHOP_JAR=$JAR
 
-start_proxy() { # flags... ; sets PID
-    # shellcheck disable=SC2086
-    java $1 -jar "$JAR" $PROXY_ARGS >/tmp/footprint-proxy.log 2>&1 &
-    PID=$!
-}
-
-wait_ready() { # prints ms to ready or -1
-    local t0=$1 i
+wait_ready() { # t0 -> prints ms to ready or -1
+    local i
     for i in $(seq 1 3000); do
         if curl -fs -o /dev/null http://127.0.0.1:26221/healthz/ready; then
-            echo $(( ($(date +%s%N) - t0) / 1000000 ))
+            echo $(( ($(date +%s%N) - $1) / 1000000 ))
             return
         fi
         kill -0 "$PID" 2>/dev/null || { echo -1; return; }
@@ -37,34 +38,48 @@ wait_ready() { # prints ms to ready or -1
     echo -1
 }
 
-# "@CDS@" in a flag set: an AppCDS archive trained with that set's own flags (as deploy/Dockerfile
-# trains with the launcher's), built once per set into $CDS_DIR and substituted.
-CDS_DIR=${CDS_DIR:-/tmp/zerohop-footprint-cds}
-mkdir -p "$CDS_DIR"
-archive_for() { # label flags -> prints flags with @CDS@ replaced
-    local label=$1 flags=$2 jsa
-    if [[ $flags != *@CDS@* ]]; then echo "$flags"; return; fi
-    jsa="$CDS_DIR/$(echo -n "$label" | tr -c 'A-Za-z0-9' '_').jsa"
-    if [ ! -s "$jsa" ]; then
-        start_proxy "${flags//@CDS@/} -XX:ArchiveClassesAtExit=$jsa"
-        wait_ready "$(date +%s%N)" >/dev/null
-        kill -TERM "$PID"; wait "$PID" 2>/dev/null
+# Parses a flag set into the environment the launcher reads: JAVA_HOME/PATH, ZEROHOP_JAVA_OPTS_EXTRA,
+# JAVA_OPTS, ZEROHOP_CDS_ARCHIVE (trained on first use).
+configure() { # label spec
+    local label=$1 spec=$2 word extra="" cds=1 jdk=""
+    unset JAVA_OPTS
+    RUN_LAUNCHER=$LAUNCHER
+    for word in $spec; do
+        case $word in
+            jdk=*) jdk=${word#jdk=} ;;
+            launcher=*) RUN_LAUNCHER=$(realpath "${word#launcher=}") ;;
+            nocds) cds=0 ;;
+            defaults) export JAVA_OPTS=""; cds=0 ;;
+            *) extra="$extra $word" ;;
+        esac
+    done
+    export PATH=${jdk:+$jdk/bin:}$BASE_PATH
+    export ZEROHOP_JAVA_OPTS_EXTRA=$extra
+    export ZEROHOP_CDS_ARCHIVE=/nonexistent
+    if [ $cds = 1 ]; then
+        local jsa
+        jsa="$CDS_DIR/$(echo -n "$label" | tr -c 'A-Za-z0-9' '_')-$(stat -c %Y "$JAR").jsa"
+        [ -s "$jsa" ] || ZEROHOP=$RUN_LAUNCHER TRAIN_PORT_BASE=26000 "$ROOT/deploy/train-cds.sh" "$jsa" \
+            || echo "training the archive for $label failed" >&2
+        export ZEROHOP_CDS_ARCHIVE=$jsa
     fi
-    echo "${flags//@CDS@/-XX:SharedArchiveFile=$jsa -Xshare:auto}"
 }
 
-mapfile -t FLAGSETS <<EOF
-${FLAGSETS:-shipped (deploy/zerohop.sh)|$SHIPPED @CDS@}
+BASE_PATH=$PATH
+mapfile -t SETS <<EOF
+${FLAGSETS:-shipped (deploy/zerohop.sh)|}
 EOF
 
-printf '# %s  load %s\n' "$(date -u +%FT%TZ)" "$(cut -d' ' -f1-3 /proc/loadavg)"
-printf '| flags | ready ms | CPU ms to ready | VmRSS MB | RssAnon MB | RssFile MB | threads | classes |\n|---|---:|---:|---:|---:|---:|---:|---:|\n'
+printf '# %s  load %s  jar %s\n' "$(date -u +%FT%TZ)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$JAR"
+printf '| flags | ready ms | CPU ms to ready | VmRSS MB | RssAnon MB | RssFile MB | threads | classes | load |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 for run in $(seq 1 "$RUNS"); do
-    for line in "${FLAGSETS[@]}"; do
+    for line in "${SETS[@]}"; do
         label=${line%%|*}
-        flags=$(archive_for "$label" "${line#*|}")
+        configure "$label" "${line#*|}"
         t0=$(date +%s%N)
-        start_proxy "$flags"
+        # shellcheck disable=SC2086
+        "$RUN_LAUNCHER" $PROXY_ARGS >/tmp/footprint-proxy.log 2>&1 &
+        PID=$!
         ready=$(wait_ready "$t0")
         read -r -a st < /proc/$PID/stat
         cpu=$(( (st[13] + st[14]) * 1000 / CLK ))
@@ -74,8 +89,9 @@ for run in $(seq 1 "$RUNS"); do
         file=$(awk '/RssFile/{print $2}' /proc/$PID/status)
         thr=$(awk '/Threads/{print $2}' /proc/$PID/status)
         classes=$(jcmd "$PID" PerfCounter.print 2>/dev/null | awk -F= '/^java.cls.loadedClasses=|^java.cls.sharedLoadedClasses=/{n+=$2} END {print n}')
-        printf '| %s | %s | %s | %.1f | %.1f | %.1f | %s | %s |\n' "$label" "$ready" "$cpu" \
-            "$(echo "$rss/1024" | bc -l)" "$(echo "$anon/1024" | bc -l)" "$(echo "$file/1024" | bc -l)" "$thr" "${classes:-?}"
+        printf '| %s | %s | %s | %.1f | %.1f | %.1f | %s | %s | %s |\n' "$label" "$ready" "$cpu" \
+            "$(echo "$rss/1024" | bc -l)" "$(echo "$anon/1024" | bc -l)" "$(echo "$file/1024" | bc -l)" "$thr" \
+            "${classes:-?}" "$(cut -d' ' -f1 /proc/loadavg)"
         kill -TERM "$PID"; wait "$PID" 2>/dev/null
     done
 done

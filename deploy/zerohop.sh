@@ -9,15 +9,23 @@
 JAR=${ZEROHOP_JAR:-/opt/zerohop/zerohop.jar}
 CDS=${ZEROHOP_CDS_ARCHIVE:-/opt/zerohop/zerohop.jsa}
 # SerialGC: one GC thread, no remembered-set/region overhead; a proxy's heap is small.
-# -Xms8m/-Xmx128m: idle live heap is ~10 MB; ~4 KB of heap per open tunnel, so 10,000 tunnels fit.
+# -Xms8m/-Xmx128m: idle live heap is ~10 MB; ~5 KB of heap per open tunnel, so 10,000 tunnels fit.
+# MaxNewSize=8m: SerialGC otherwise lets the young generation grow to a third of the heap, and
+# eden is touched end to end between collections: with 10,000 tunnels ~25 MB of it was resident.
+# The cap cuts ~12-19 MB RSS there (benchmarks/results/footprint-xmn.md); the young generation still
+# starts small, so idle RSS is unchanged (a fixed -Xmn8m cost +5 MB idle; -Xmn4m 2.5x the young
+# collections). For far more tunnels raise -Xmx and -XX:MaxNewSize together.
 # MaxDirectMemorySize: bounds Netty's direct buffers (also Netty's own limit, io.netty.maxDirectMemory).
 # TieredStopAtLevel=1: C1 only; less compile CPU and code cache at start-up (throughput cost measured).
 # -Xss256k, ReservedCodeCacheSize, MaxMetaspaceSize: caps well above what the proxy uses.
 # io.netty.jfr.enabled=false: Netty 4.2's buffer events would start the JDK's Flight Recorder
 # classes (~130 classes, 2.7 MB RSS, ~0.2 s of start-up CPU) in every proxy; a JFR recording
 # started with -XX:StartFlightRecording still works, only Netty's allocator events are off.
-ZEROHOP_DEFAULT_OPTS="-XX:+UseSerialGC -Xms8m -Xmx128m -XX:MaxDirectMemorySize=64m -XX:TieredStopAtLevel=1 \
--Xss256k -XX:ReservedCodeCacheSize=32m -XX:MaxMetaspaceSize=96m -XX:+ExitOnOutOfMemoryError -Dio.netty.jfr.enabled=false"
+# --enable-native-access=ALL-UNNAMED: netty-tcnative and Netty's epoll load JNI libraries from the
+# class path; JDK 22+ warns about that without it (accepted and without effect on JDK 17).
+ZEROHOP_DEFAULT_OPTS="-XX:+UseSerialGC -Xms8m -Xmx128m -XX:MaxNewSize=8m -XX:MaxDirectMemorySize=64m \
+-XX:TieredStopAtLevel=1 -Xss256k -XX:ReservedCodeCacheSize=32m -XX:MaxMetaspaceSize=96m \
+-XX:+ExitOnOutOfMemoryError -Dio.netty.jfr.enabled=false --enable-native-access=ALL-UNNAMED"
 if [ -r "$CDS" ]; then
     ZEROHOP_DEFAULT_OPTS="$ZEROHOP_DEFAULT_OPTS -XX:SharedArchiveFile=$CDS -Xshare:auto"
 fi

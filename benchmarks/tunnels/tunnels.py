@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Echo app and tunnel generator for benchmarks/tunnels.sh (issue 14: RSS with N open tunnels).
+
+  tunnels.py echo HOST PORT                  echo every byte back, forever
+  tunnels.py hold N SRC_IP HOST PORT READY   open N connections from SRC_IP, prove each with a
+                                             1-byte echo, write "open N" to READY, hold them
+                                             until stdin closes
+A connection counts only once its echo came back, so every counted tunnel crossed both proxies.
+"""
+import asyncio
+import sys
+
+
+async def echo(host, port):
+    async def handle(reader, writer):
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except ConnectionError:
+            pass
+        writer.close()
+    server = await asyncio.start_server(handle, host, port, backlog=4096)
+    async with server:
+        await server.serve_forever()
+
+
+async def hold(n, src, host, port, ready_file):
+    conns = []
+    sem = asyncio.Semaphore(64)  # opens in flight; the proxies' accept queues stay short
+
+    async def one(i):
+        async with sem:
+            reader, writer = await asyncio.open_connection(host, port, local_addr=(src, 0))
+            writer.write(b"x")
+            await writer.drain()
+            got = await asyncio.wait_for(reader.readexactly(1), 30)
+            if got != b"x":
+                raise RuntimeError(f"tunnel {i}: echo returned {got!r}")
+            conns.append((reader, writer))
+
+    results = await asyncio.gather(*(one(i) for i in range(n)), return_exceptions=True)
+    errors = [r for r in results if isinstance(r, BaseException)]
+    with open(ready_file, "w") as f:
+        f.write(f"open {len(conns)} failed {len(errors)}\n")
+    if errors:
+        print(f"first failure: {errors[0]!r}", file=sys.stderr)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.read)  # held until the caller closes stdin
+    for _, w in conns:
+        w.close()
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "echo":
+        asyncio.run(echo(sys.argv[2], int(sys.argv[3])))
+    else:
+        asyncio.run(hold(int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6]))

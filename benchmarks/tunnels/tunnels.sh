@@ -1,0 +1,89 @@
+#!/bin/bash
+# RSS of two node proxies, as shipped, holding N open tunnels (issue 14: <= 100 MB with 10,000).
+#
+#   benchmarks/tunnels/tunnels.sh [JAR]     JAR: the shaded CLI, default examples/standalone-proxy/target/zerohop.jar
+# Environment: N (tunnels, default 10000); LAUNCHER (default deploy/zerohop.sh); LABEL (row label); ZEROHOP_CDS_ARCHIVE (default: one
+# trained here with deploy/train-cds.sh); JAVA_OPTS / ZEROHOP_JAVA_OPTS_EXTRA as the launcher reads
+# them; JAVA_HOME (the JRE the launcher runs); DIAG (a directory for jcmd/pmap summaries at the
+# peak; add -XX:NativeMemoryTracking=summary to ZEROHOP_JAVA_OPTS_EXTRA for the native part);
+# DUMP=1 with DIAG: also a heap dump of each proxy (a.hprof, b.hprof).
+#
+# Both proxies run through deploy/zerohop.sh with a CA from `zerohop ca init`:
+#   A (node-a): --forward 127.0.0.1:27500=127.0.0.2:27900, no HBONE listener
+#   B (node-b): HBONE inbound on 127.0.0.2:15008 for the echo app on 127.0.0.2:27900
+# tunnels.py opens N connections from 127.0.0.3 (workload "client" on node-a) to A's forward, proves
+# each by a 1-byte echo through A -> HBONE/mTLS -> B -> app, and holds them; one HBONE connection
+# carries them all as HTTP/2 streams. RSS is read IDLE s after the last echo.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+JAR=$(realpath "${1:-$ROOT/examples/standalone-proxy/target/zerohop.jar}")
+N=${N:-10000}
+IDLE=${IDLE:-10}
+LABEL=${LABEL:-shipped}
+LAUNCHER=${LAUNCHER:-$ROOT/deploy/zerohop.sh}
+W=$(mktemp -d /tmp/zerohop-tunnels.XXXXXX)
+PIDS=()
+cleanup() {
+    exec 9>&- 2>/dev/null || true
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$W"
+}
+trap cleanup EXIT
+[ -n "${JAVA_HOME:-}" ] && export PATH="$JAVA_HOME/bin:$PATH"
+ulimit -n "$(ulimit -Hn)"
+export ZEROHOP_JAR=$JAR
+if [ -z "${ZEROHOP_CDS_ARCHIVE:-}" ]; then
+    ZEROHOP="$LAUNCHER" TRAIN_PORT_BASE=27000 "$ROOT/deploy/train-cds.sh" "$W/zerohop.jsa"
+    export ZEROHOP_CDS_ARCHIVE=$W/zerohop.jsa
+fi
+
+java -jar "$JAR" ca init --out "$W/ca" --trust-domain cluster.local >/dev/null
+cat > "$W/workloads.yaml" <<YAML
+trustDomain: cluster.local
+nodes:
+  - {name: node-a}
+  - {name: node-b}
+workloads:
+  - {namespace: bench, name: client, serviceAccount: client, addresses: [127.0.0.3], protocol: HBONE, node: node-a}
+  - {namespace: bench, name: echo, serviceAccount: echo, addresses: [127.0.0.2], protocol: HBONE, node: node-b}
+YAML
+
+python3 "$HERE/tunnels.py" echo 127.0.0.2 27900 & PIDS+=($!)
+start() { # name, args...
+    local name=$1; shift
+    "$LAUNCHER" proxy --ca "$W/ca" --workloads "$W/workloads.yaml" --drain=0s "$@" >"$W/$name.log" 2>&1 &
+    PIDS+=($!)
+}
+ready() { # port
+    local i
+    for i in $(seq 1 600); do curl -fs -o /dev/null "http://$1/healthz/ready" && return; sleep 0.1; done
+    echo "proxy on $1 never ready" >&2; exit 1
+}
+start b --node node-b --inbound 127.0.0.2:15008 --readiness 127.0.0.2:27121 --metrics off --admin 127.0.0.2:27100
+PB=${PIDS[-1]}
+start a --node node-a --inbound off --forward 127.0.0.1:27500=127.0.0.2:27900 --readiness 127.0.0.3:27121 --metrics off --admin 127.0.0.3:27100
+PA=${PIDS[-1]}
+ready 127.0.0.2:27121; ready 127.0.0.3:27121
+sleep "$IDLE"
+rss() { awk '/^VmRSS/{r=$2} /^RssAnon/{a=$2} /^Threads/{t=$2} END {printf "%.1f (anon %.1f, %d threads)", r/1024, a/1024, t}' "/proc/$1/status"; }
+idle_a=$(rss "$PA"); idle_b=$(rss "$PB")
+
+exec 9> >(python3 "$HERE/tunnels.py" hold "$N" 127.0.0.3 127.0.0.1 27500 "$W/open")
+t0=$(date +%s)
+until [ -s "$W/open" ]; do sleep 0.5; [ $(( $(date +%s) - t0 )) -lt 300 ] || { echo "tunnels not open after 300 s" >&2; exit 1; }; done
+opened=$(cat "$W/open")
+sleep "$IDLE"
+fds=$(ls "/proc/$PA/fd" | wc -l)
+if [ -n "${DIAG:-}" ]; then # a directory: heap and native-memory summaries of both proxies at the peak
+    mkdir -p "$DIAG"
+    set +o pipefail # head closes the histogram's pipe early
+    for p in a:$PA b:$PB; do
+        { jcmd "${p#*:}" GC.heap_info; jstat -gc "${p#*:}"; jcmd "${p#*:}" VM.native_memory summary; jcmd "${p#*:}" GC.class_histogram | head -40
+          pmap -x "${p#*:}" | sort -k3 -n -r | head -20; } >"$DIAG/${p%%:*}.txt" 2>&1
+        [ -z "${DUMP:-}" ] || jcmd "${p#*:}" GC.heap_dump "$DIAG/${p%%:*}.hprof" >/dev/null || true
+    done
+fi
+printf '| %s | %s | %s | %s | %s | %s | %s s | %s |\n' "$LABEL" "$idle_a" "$idle_b" "$(rss "$PA")" "$(rss "$PB")" \
+    "$opened" "$(( $(date +%s) - t0 - IDLE ))" "$fds fds on A, load $(cut -d' ' -f1 /proc/loadavg)"
