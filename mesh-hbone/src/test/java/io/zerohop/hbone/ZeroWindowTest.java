@@ -176,7 +176,16 @@ class ZeroWindowTest {
                 b = attack(server, SECOND, 40);
                 // Long before the 120 s stalled-window timeout, the server sheds stalled tunnels.
                 assertThat(resets(a, 1, Duration.ofSeconds(30))).as("tunnels of the first attacker shed").isNotEmpty();
-                Victim.echoMiB(mesh, echo.address(), server, VICTIM);
+                // Well before the stalled-window timeout (120 s) would free the budget instead: the
+                // victim, paused when the server's budget was crossed, must be woken once shedding made
+                // room, even when the waiters ahead of it are gone or held by their own peer's budget.
+                CompletableFuture.runAsync(() -> {
+                    try {
+                        Victim.echoMiB(mesh, echo.address(), server, VICTIM);
+                    } catch (Exception e) {
+                        throw new java.util.concurrent.CompletionException(e);
+                    }
+                }).get(60, TimeUnit.SECONDS);
             } finally {
                 a.close();
                 if (b != null) {

@@ -37,6 +37,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Date;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
@@ -89,6 +90,56 @@ public final class FakeIstioCa implements AutoCloseable {
     /** What the server saw for one call. */
     public record Seen(Metadata headers, Request request) {}
 
+    /** A pod as istiod's node authorizer sees it: metadata namespace, name and uid; spec serviceAccountName and nodeName. */
+    public record Pod(String namespace, String name, String uid, String serviceAccount, String node) {}
+
+    /**
+     * istiod's node authorizer, which decides whether a caller may ask for another identity through
+     * the {@code ImpersonatedIdentity} request metadata (ztunnel's node mode): istio/istio
+     * security/pkg/server/ca/server.go {@code CreateCertificate} and node_auth.go
+     * {@code authenticateImpersonation}.
+     *
+     * @param trustedNodeAccounts istiod's {@code CA_TRUSTED_NODE_ACCOUNTS}, {@code namespace/name} each;
+     *     empty: istiod without a node authorizer, which refuses every impersonation
+     * @param caller the pod the bearer token belongs to (the pod claims of a Kubernetes token); may be null
+     * @param pods   the cluster's pods, as istiod's pod informer holds them
+     */
+    public record NodeAuthorization(Set<String> trustedNodeAccounts, Pod caller, List<Pod> pods) {
+        public NodeAuthorization {
+            trustedNodeAccounts = Set.copyOf(trustedNodeAccounts);
+            pods = List.copyOf(pods);
+        }
+
+        /** Why istiod refuses {@code requested} to this caller (its log line), or {@code null} when it allows it. */
+        String refusal(String requested) {
+            if (caller == null || !trustedNodeAccounts.contains(caller.namespace() + "/" + caller.serviceAccount())) {
+                return "caller (" + caller + ") is not allowed to impersonate";
+            }
+            // spiffe.ParseIdentity: spiffe://<trust domain>/ns/<namespace>/sa/<service account>, nothing else.
+            String[] p = requested.startsWith("spiffe://") ? requested.substring("spiffe://".length()).split("/", -1) : new String[0];
+            if (p.length != 5 || !p[1].equals("ns") || !p[3].equals("sa")) {
+                return "failed to validate impersonated identity " + requested;
+            }
+            Pod self = pods.stream().filter(x -> x.namespace().equals(caller.namespace()) && x.name().equals(caller.name()))
+                    .findFirst().orElse(null);
+            if (self == null) {
+                return "failed to lookup pod: pod " + caller.namespace() + "/" + caller.name() + " not found";
+            }
+            if (!self.uid().equals(caller.uid())) {
+                return "pod found, but UID does not match: " + self.uid() + " vs " + caller.uid();
+            }
+            if (!self.serviceAccount().equals(caller.serviceAccount())) {
+                return "pod found, but ServiceAccount does not match: " + self.serviceAccount() + " vs " + caller.serviceAccount();
+            }
+            boolean onNode = pods.stream().anyMatch(x -> x.namespace().equals(p[2]) && x.serviceAccount().equals(p[4])
+                    && x.node().equals(self.node()));
+            return onNode ? null : "no instances of \"" + p[2] + "/" + p[4] + "\" found on node \"" + self.node() + "\"";
+        }
+    }
+
+    /** istiod's answer to any refused impersonation: opaque on purpose, the reason goes only to its log. */
+    public static final String IMPERSONATION_REFUSED = "request impersonation authentication failure";
+
     private static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
     private static final io.grpc.Context.Key<Metadata> HEADERS = io.grpc.Context.key("headers");
 
@@ -98,6 +149,8 @@ public final class FakeIstioCa implements AutoCloseable {
     private volatile String expectedToken;
     private volatile UnaryOperator<Response> tamper = UnaryOperator.identity();
     private volatile Status failWith;
+    private volatile NodeAuthorization nodeAuthorization;
+    private final ConcurrentLinkedQueue<String> refusals = new ConcurrentLinkedQueue<>();
 
     /**
      * @param tlsDir when non-null, serve TLS with a certificate for {@link #SERVER_NAME} signed by
@@ -144,6 +197,19 @@ public final class FakeIstioCa implements AutoCloseable {
         this.failWith = status;
     }
 
+    /**
+     * Enforces istiod's node authorizer on requests that carry {@code ImpersonatedIdentity} from now on;
+     * {@code null} (the default) lets any caller impersonate, which istiod never does.
+     */
+    public void nodeAuthorization(NodeAuthorization authorization) {
+        this.nodeAuthorization = authorization;
+    }
+
+    /** The reasons impersonations were refused, in order (what istiod logs; the caller only sees {@link #IMPERSONATION_REFUSED}). */
+    public List<String> refusals() {
+        return new ArrayList<>(refusals);
+    }
+
     public List<Seen> seen() {
         return new ArrayList<>(seen);
     }
@@ -160,6 +226,16 @@ public final class FakeIstioCa implements AutoCloseable {
             out.onError(Status.UNAUTHENTICATED.withDescription("authenticate failed: token rejected").asRuntimeException());
             return;
         }
+        NodeAuthorization nodes = nodeAuthorization;
+        String impersonated = impersonatedIdentity(req.metadata());
+        if (nodes != null && !impersonated.isEmpty()) {
+            String why = nodes.refusal(impersonated);
+            if (why != null) {
+                refusals.add(why);
+                out.onError(Status.UNAUTHENTICATED.withDescription(IMPERSONATION_REFUSED).asRuntimeException());
+                return;
+            }
+        }
         try {
             List<X509Certificate> chain = new ArrayList<>(ca.signCsr(Csr.fromPem(req.csr()),
                     Duration.ofSeconds(req.validityDurationSeconds() > 0 ? req.validityDurationSeconds() : 3600)));
@@ -173,6 +249,14 @@ public final class FakeIstioCa implements AutoCloseable {
         } catch (Exception e) {
             out.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
         }
+    }
+
+    /** ca.proto's {@code metadata} field {@code ImpersonatedIdentity} as a string, or "" (protobuf's GetStringValue). */
+    private static String impersonatedIdentity(Struct metadata) {
+        if (metadata == null || !metadata.containsFields("ImpersonatedIdentity")) {
+            return "";
+        }
+        return metadata.getFieldsOrThrow("ImpersonatedIdentity").getStringValue();
     }
 
     /** A TLS server certificate with a DNS SAN, signed by {@code ca}'s current root. */

@@ -27,6 +27,7 @@ final class TunnelBudget implements Relay.Throttle {
     private volatile long lastProgress = System.nanoTime();
     private boolean paused;
     private ScheduledFuture<?> stallTimer;
+    private volatile boolean shed;
 
     TunnelBudget(Budgets budgets, Budgets.Peer peer) {
         this.budgets = budgets;
@@ -112,8 +113,14 @@ final class TunnelBudget implements Relay.Throttle {
         Tunnels.reset(stream);
     }
 
+    /** True once {@link #shed} was called: the reset is on its way, its bytes about to be released. */
+    boolean shedding() {
+        return shed;
+    }
+
     /** Server budget exceeded and this tunnel stalled longest: reset it (any thread). */
     void shed() {
+        shed = true;
         eventLoop().execute(() -> Tunnels.reset(stream));
     }
 
@@ -137,15 +144,20 @@ final class TunnelBudget implements Relay.Throttle {
     /** A budget this tunnel waited for has room (any thread). */
     void wakeFromBudget() {
         eventLoop().execute(() -> {
-            if (paused && stream.isActive()) {
-                if (budgets.overPeer(peer) || budgets.overGlobal()) {
-                    budgets.await(peer, this);
-                    return;
-                }
-                paused = false;
-                recheck.run();
+            if (!paused || !stream.isActive()) {
+                // Gone: the wake is unused.
+                budgets.passOn(peer);
+                return;
             }
-            // Resumed, or gone: either way the next waiter may go.
+            if (budgets.overPeer(peer) || budgets.overGlobal()) {
+                // Held by the other budget (woken for the server's, over its peer's, or the reverse):
+                // waiting again, this tunnel must not keep the wake from the waiters behind it.
+                budgets.await(peer, this);
+                budgets.passOn(peer);
+                return;
+            }
+            paused = false;
+            recheck.run();
             budgets.resumed(peer);
         });
     }

@@ -189,6 +189,16 @@ public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
     private CaException explain(SpiffeId id, Throwable t) {
         Status s = Status.fromThrowable(t);
         String desc = s.getDescription() == null ? "" : ": " + s.getDescription();
+        if (s.getCode() == Status.Code.UNAUTHENTICATED && impersonate && desc.contains("impersonation")) {
+            // istiod answers every refused impersonation so, the reason only in its own log (istio/istio
+            // security/pkg/server/ca/server.go CreateCertificate, node_auth.go authenticateImpersonation).
+            return new CaException("Istio CA at " + target + " refused to issue " + id + " to this caller on that workload's behalf"
+                    + " (UNAUTHENTICATED" + desc + "): istiod lets a caller impersonate only when its service account is listed in"
+                    + " CA_TRUSTED_NODE_ACCOUNTS (ztunnel's: istio-system/ztunnel) and a pod running as " + serviceAccount(id)
+                    + " is on the caller's node; give the node proxy such a service account's token"
+                    + (tokenSource != null ? " (now " + tokenSource + ")" : ""), s.getCode().name(),
+                    t instanceof StatusRuntimeException ? t : s.asRuntimeException());
+        }
         String msg = switch (s.getCode()) {
             case UNAUTHENTICATED -> "Istio CA at " + target + " rejected the credentials for " + id + " (UNAUTHENTICATED" + desc
                     + "); check the service-account token" + (tokenSource != null ? " from " + tokenSource : " (none configured)");
@@ -199,6 +209,12 @@ public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
             default -> "Istio CA at " + target + " failed to issue " + id + " (" + s.getCode() + desc + ")";
         };
         return new CaException(msg, s.getCode().name(), t instanceof StatusRuntimeException ? t : s.asRuntimeException());
+    }
+
+    /** {@code namespace/name} of an Istio identity ({@code .../ns/<namespace>/sa/<name>}), else the ID itself. */
+    private static String serviceAccount(SpiffeId id) {
+        String[] p = id.getPath().split("/");
+        return p.length == 5 && p[1].equals("ns") && p[3].equals("sa") ? p[2] + "/" + p[4] : id.toString();
     }
 
     private X509Svid toSvid(SpiffeId id, KeyPair keys, CertificateResponse response) throws CaException {

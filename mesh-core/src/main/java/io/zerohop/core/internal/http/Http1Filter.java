@@ -19,6 +19,7 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import io.zerohop.hbone.HboneStream;
+import io.zerohop.hbone.internal.Relay;
 import io.zerohop.policy.Decision;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
@@ -51,6 +52,8 @@ final class Http1Filter extends ChannelDuplexHandler {
     private final Function<Http1Filter, Upstream> upstreamFactory;
     private final ArrayDeque<Object> queue = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
+    /** The downstream connection when it is TCP (plaintext inbound), null for an HBONE stream. */
+    private Relay.End tcp;
     private Upstream upstream;
     private Http1Exchange active;
     private boolean pumping;
@@ -71,6 +74,7 @@ final class Http1Filter extends ChannelDuplexHandler {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
+        this.tcp = ctx.channel() instanceof DuplexChannel d ? Relay.tcp(d) : null;
         this.upstream = upstreamFactory.apply(this);
     }
 
@@ -113,7 +117,7 @@ final class Http1Filter extends ChannelDuplexHandler {
         if (evt instanceof ChannelInputShutdownEvent) {
             inputEnded = true;
             if (closeOnInputEnd) {
-                ctx.close();
+                closeAfterWrites();
             } else if (opaque) {
                 upstream.shutdownOutput();
             } else if (!closing) {
@@ -198,7 +202,7 @@ final class Http1Filter extends ChannelDuplexHandler {
             inputEnded = true;
             upstream.shutdownOutput();
             if (upstreamEnded) {
-                ctx.close();
+                closeAfterWrites();
             }
             return;
         }
@@ -386,7 +390,7 @@ final class Http1Filter extends ChannelDuplexHandler {
         if (opaque) {
             shutdownOutput(ctx.channel());
             if (inputEnded) {
-                ctx.close();
+                closeAfterWrites();
             }
             return;
         }
@@ -474,7 +478,7 @@ final class Http1Filter extends ChannelDuplexHandler {
         upstream.close();
         shutdownOutput(ctx.channel());
         if (inputEnded) {
-            ctx.close();
+            closeAfterWrites();
             return;
         }
         closeOnInputEnd = true;
@@ -508,12 +512,29 @@ final class Http1Filter extends ChannelDuplexHandler {
         ctx.close();
     }
 
-    /** FIN to the client, written from this handler so an embedded application behind it never sees it. */
+    /**
+     * FIN to the client after what was written before it (the relay's way, {@link Relay#tcp}: Netty's
+     * {@code shutdownOutput()} fails writes still queued, a response's tail to a slow client); on an HBONE
+     * stream END_STREAM, written from this handler so an embedded application behind it never sees it.
+     */
     private void shutdownOutput(Channel ch) {
-        if (ch instanceof DuplexChannel d) {
-            d.shutdownOutput();
+        if (tcp != null) {
+            tcp.shutdownOutput();
         } else {
             ctx.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2DataFrame(true));
+        }
+    }
+
+    /**
+     * Closes the client connection once what was written before is out (TCP; {@code close()} would fail it
+     * as {@code shutdownOutput()} does). An HBONE stream closes at once: its END_STREAM was written before,
+     * and the connection's flow control sends the DATA queued ahead of it.
+     */
+    private void closeAfterWrites() {
+        if (tcp != null) {
+            tcp.close();
+        } else {
+            ctx.close();
         }
     }
 

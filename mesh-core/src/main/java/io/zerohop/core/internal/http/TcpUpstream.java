@@ -8,6 +8,7 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpObject;
+import io.zerohop.hbone.internal.Relay;
 
 /**
  * A TCP connection to the workload, on the downstream channel's event loop, speaking HTTP/1.1
@@ -18,10 +19,13 @@ import io.netty.handler.codec.http.HttpObject;
 final class TcpUpstream implements Upstream {
     private final Http1Filter filter;
     private final Channel ch;
+    /** The relay's view of the connection: its FIN follows the writes queued before it. */
+    private final Relay.End tcp;
 
     TcpUpstream(Http1Filter filter, Channel connected) {
         this.filter = filter;
         this.ch = connected;
+        this.tcp = connected instanceof DuplexChannel d ? Relay.tcp(d) : null;
         ch.pipeline().addLast("zerohop-http-client", new HttpClientCodec(Http1Decoder.MAX_INITIAL_LINE,
                 Http1Decoder.MAX_HEADER_SIZE, 64 * 1024));
         ch.pipeline().addLast("zerohop-http-upstream", new Reader());
@@ -55,9 +59,9 @@ final class TcpUpstream implements Upstream {
 
     @Override
     public void shutdownOutput() {
-        if (ch.isActive() && ch instanceof DuplexChannel d) {
-            ch.flush();
-            d.shutdownOutput();
+        if (tcp != null && ch.isActive()) {
+            // Not ch.shutdownOutput() at once: it fails the request bytes the application has not taken yet.
+            tcp.shutdownOutput();
         }
     }
 
