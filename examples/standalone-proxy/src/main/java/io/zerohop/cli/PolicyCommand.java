@@ -9,6 +9,7 @@ import io.zerohop.policy.Decision;
 import io.zerohop.policy.HttpAttributes;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.PolicyLoader;
+import io.zerohop.policy.PolicySet;
 import io.zerohop.policy.WorkloadRef;
 import java.net.InetAddress;
 import java.nio.file.Files;
@@ -37,6 +38,9 @@ final class PolicyCommand {
                     + "destination is namespace NS, name WORKLOAD, service account WORKLOAD, labels app=WORKLOAD (plus any "
                     + "--label) and the source is unknown."})
     static final class Check implements Callable<Integer> {
+        /** The logger mesh-policy's loader reports load warnings on. */
+        static final String LOADER_LOGGER = "io.zerohop.policy.internal.Loader";
+
         @Option(names = "--policies", required = true, description = "Directory (or file) of Istio / Cilium policy YAML")
         Path policies;
 
@@ -104,7 +108,9 @@ final class PolicyCommand {
             if (source != null) {
                 SpiffeIds.parse(source);
             }
-            var set = Files.isDirectory(policies) ? PolicyLoader.fromDirectory(policies) : PolicyLoader.fromFile(policies);
+            // The loader logs each warning; this command prints them itself, once, after the decision.
+            PolicySet set = LogLevels.silenced(LOADER_LOGGER,
+                    () -> Files.isDirectory(policies) ? PolicyLoader.fromDirectory(policies) : PolicyLoader.fromFile(policies));
             PolicyEngine engine = PolicyEngine.builder().rootNamespace(rootNamespace).policies(set).build();
             AccessRequest.Builder req = AccessRequest.builder()
                     .sourcePrincipal(source)

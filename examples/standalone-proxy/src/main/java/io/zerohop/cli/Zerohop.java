@@ -25,6 +25,17 @@ public final class Zerohop {
             }
             return e instanceof Cli.RefusedException r ? r.exitCode() : 1;
         });
+        // A usage error is its message and where to read more, not the whole usage (which scrolls the message away).
+        cli.setParameterExceptionHandler((e, given) -> {
+            CommandLine cmd = e.getCommandLine();
+            java.io.PrintWriter err = cmd.getErr();
+            String msg = e.getMessage().startsWith("Error: ") ? e.getMessage().substring(7) : e.getMessage();
+            err.println(cmd.getCommandSpec().qualifiedName() + ": " + msg);
+            CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
+            err.println("Run '" + cmd.getCommandSpec().qualifiedName() + " --help' for usage.");
+            err.flush();
+            return cmd.getCommandSpec().exitCodeOnInvalidInput();
+        });
         if (args.length > 0 && args[0].equals("proxy")) {
             CommandLine proxy = cli.getSubcommands().get("proxy");
             try {
