@@ -32,7 +32,7 @@ final class PolicyCommand {
     @Command(name = "check", mixinStandardHelpOptions = true,
             description = {"Evaluate one connection (or request, with --method/--path/--host/--header) against a policy "
                     + "directory and print the decision and the deciding policy, then any load warnings on stderr. "
-                    + "Exit code 0 = allow, 3 = deny.",
+                    + "Exit code 0 = allow, 3 = deny, 1 = an input it cannot read (the message names file:line:field), 2 = usage.",
                     "With --workloads, as the proxy does: the destination is the named workload of the registry and the "
                     + "source workload (labels for Cilium fromEndpoints) is the one owning --source-ip. Without it, the "
                     + "destination is namespace NS, name WORKLOAD, service account WORKLOAD, labels app=WORKLOAD (plus any "
@@ -59,7 +59,7 @@ final class PolicyCommand {
         @Option(names = "--workloads", description = "Workload registry YAML to take the destination's labels and service account from")
         Path workloads;
 
-        @Option(names = "--label", description = "Extra destination label k=v (repeatable)")
+        @Option(names = "--label", paramLabel = "KEY=VALUE", description = "Extra destination label k=v (repeatable)")
         Map<String, String> labels = new HashMap<>();
 
         @Option(names = "--root-namespace", defaultValue = "istio-system", description = "Istio root namespace, default ${DEFAULT-VALUE}")

@@ -31,8 +31,9 @@ import picocli.CommandLine.Option;
 
 /** {@code zerohop proxy}: the node proxy. */
 @Command(name = "proxy", mixinStandardHelpOptions = true,
-        description = {"Run the node proxy: HBONE inbound (default :15008), outbound capture (TPROXY, SOCKS5, static forwards),",
-                "policy enforcement, ztunnel-named metrics on :15020/metrics, readiness on :15021/healthz/ready, admin on 127.0.0.1:15000.",
+        // One element per paragraph: the command list of `zerohop --help` shows the first one only.
+        description = {"Run the node proxy: HBONE inbound (default :15008), outbound capture (TPROXY, SOCKS5, static forwards), "
+                + "policy enforcement, ztunnel-named metrics on :15020/metrics, readiness on :15021/healthz/ready, admin on 127.0.0.1:15000.",
                 "Every option can also come from a YAML file (--config): keys are the long option names without dashes.",
                 "Exit codes: 0 stopped by a signal or /quitquitquit after draining, 1 failure, 2 usage,",
                 "4 identity failure (the Istio CA refused the token, was unreachable or gave no usable certificate)."})

@@ -19,7 +19,8 @@ public final class Zerohop {
         CommandLine cli = new CommandLine(new Zerohop());
         // Any failure is one line a person can act on; stack traces only with ZEROHOP_DEBUG set.
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            cmd.getErr().println("zerohop " + cmd.getCommandName() + ": " + Cli.describe(e));
+            // The whole command path ("zerohop policy check: ..."), as usage errors name it.
+            cmd.getErr().println(cmd.getCommandSpec().qualifiedName() + ": " + Cli.describe(e));
             if (System.getenv("ZEROHOP_DEBUG") != null) {
                 e.printStackTrace(cmd.getErr());
             }

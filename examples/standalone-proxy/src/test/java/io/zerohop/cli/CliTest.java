@@ -226,4 +226,31 @@ class CliTest {
             assertThat(out.toString()).contains("Usage:");
         }
     }
+
+    @Test
+    @org.junit.jupiter.api.DisplayName("zerohop --help lists each command with a whole sentence, not a line cut at a comma")
+    void topLevelHelpShowsWholeSentences() {
+        assertThat(Zerohop.run("--help")).isZero();
+        assertThat(out.toString().lines().filter(l -> l.startsWith("  proxy")).findFirst().orElseThrow()).doesNotEndWith(",");
+        out.reset();
+        assertThat(Zerohop.run("policy", "check", "--help")).isZero();
+        assertThat(out.toString().replaceAll("\\s+", " ")).contains("--label=KEY=VALUE").contains("1 = an input it cannot read");
+    }
+
+    @Test
+    @org.junit.jupiter.api.DisplayName("a malformed policy file: the full command name, then file:line: field: reason; exit 1")
+    void aBadPolicyFileIsNamedWithLineAndField(@TempDir Path dir) throws Exception {
+        Path f = Files.writeString(dir.resolve("bad.yaml"), """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: x, namespace: prod}
+                spec:
+                  action: DENY
+                  rules:
+                  - to: [{operation: {ports: [8080]}}]
+                """);
+        assertThat(Zerohop.run("policy", "check", "--policies", f.toString(), "--dest", "prod/web")).isEqualTo(1);
+        assertThat(err.toString()).isEqualTo("zerohop policy check: " + f + ":7: spec.rules[0].to[0].operation.ports[0]: "
+                + "expected a string, found integer 8080 (quote it)" + System.lineSeparator());
+    }
 }
