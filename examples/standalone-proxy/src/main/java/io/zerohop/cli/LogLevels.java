@@ -58,6 +58,25 @@ final class LogLevels {
         return HttpEndpoint.Response.text(200, sb.append('\n').toString());
     }
 
+    /**
+     * Runs {@code body} with logger {@code name} silenced, then restores its level: for a command
+     * that prints what that logger would say in its own words (once). Without slf4j-simple it just runs.
+     */
+    static synchronized <T> T silenced(String name, java.util.concurrent.Callable<T> body) throws Exception {
+        if (!(LoggerFactory.getLogger(name) instanceof SimpleLogger l)) {
+            return body.call();
+        }
+        Field current = SimpleLogger.class.getDeclaredField("currentLogLevel");
+        current.setAccessible(true);
+        int before = current.getInt(l);
+        current.setInt(l, LEVELS.get("off"));
+        try {
+            return body.call();
+        } finally {
+            current.setInt(l, before);
+        }
+    }
+
     @SuppressWarnings("unchecked")
     private static void apply(String prefix, String level) throws ReflectiveOperationException {
         Field map = SimpleLoggerFactory.class.getDeclaredField("loggerMap");

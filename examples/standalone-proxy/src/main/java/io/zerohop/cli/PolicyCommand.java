@@ -9,6 +9,7 @@ import io.zerohop.policy.Decision;
 import io.zerohop.policy.HttpAttributes;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.PolicyLoader;
+import io.zerohop.policy.PolicySet;
 import io.zerohop.policy.WorkloadRef;
 import java.net.InetAddress;
 import java.nio.file.Files;
@@ -31,12 +32,15 @@ final class PolicyCommand {
     @Command(name = "check", mixinStandardHelpOptions = true,
             description = {"Evaluate one connection (or request, with --method/--path/--host/--header) against a policy "
                     + "directory and print the decision and the deciding policy, then any load warnings on stderr. "
-                    + "Exit code 0 = allow, 3 = deny.",
+                    + "Exit code 0 = allow, 3 = deny, 1 = an input it cannot read (the message names file:line:field), 2 = usage.",
                     "With --workloads, as the proxy does: the destination is the named workload of the registry and the "
                     + "source workload (labels for Cilium fromEndpoints) is the one owning --source-ip. Without it, the "
                     + "destination is namespace NS, name WORKLOAD, service account WORKLOAD, labels app=WORKLOAD (plus any "
                     + "--label) and the source is unknown."})
     static final class Check implements Callable<Integer> {
+        /** The logger mesh-policy's loader reports load warnings on. */
+        static final String LOADER_LOGGER = "io.zerohop.policy.internal.Loader";
+
         @Option(names = "--policies", required = true, description = "Directory (or file) of Istio / Cilium policy YAML")
         Path policies;
 
@@ -55,7 +59,7 @@ final class PolicyCommand {
         @Option(names = "--workloads", description = "Workload registry YAML to take the destination's labels and service account from")
         Path workloads;
 
-        @Option(names = "--label", description = "Extra destination label k=v (repeatable)")
+        @Option(names = "--label", paramLabel = "KEY=VALUE", description = "Extra destination label k=v (repeatable)")
         Map<String, String> labels = new HashMap<>();
 
         @Option(names = "--root-namespace", defaultValue = "istio-system", description = "Istio root namespace, default ${DEFAULT-VALUE}")
@@ -104,7 +108,9 @@ final class PolicyCommand {
             if (source != null) {
                 SpiffeIds.parse(source);
             }
-            var set = Files.isDirectory(policies) ? PolicyLoader.fromDirectory(policies) : PolicyLoader.fromFile(policies);
+            // The loader logs each warning; this command prints them itself, once, after the decision.
+            PolicySet set = LogLevels.silenced(LOADER_LOGGER,
+                    () -> Files.isDirectory(policies) ? PolicyLoader.fromDirectory(policies) : PolicyLoader.fromFile(policies));
             PolicyEngine engine = PolicyEngine.builder().rootNamespace(rootNamespace).policies(set).build();
             AccessRequest.Builder req = AccessRequest.builder()
                     .sourcePrincipal(source)

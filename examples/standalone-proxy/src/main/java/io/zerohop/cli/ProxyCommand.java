@@ -31,8 +31,9 @@ import picocli.CommandLine.Option;
 
 /** {@code zerohop proxy}: the node proxy. */
 @Command(name = "proxy", mixinStandardHelpOptions = true,
-        description = {"Run the node proxy: HBONE inbound (default :15008), outbound capture (TPROXY, SOCKS5, static forwards),",
-                "policy enforcement, ztunnel-named metrics on :15020/metrics, readiness on :15021/healthz/ready, admin on 127.0.0.1:15000.",
+        // One element per paragraph: the command list of `zerohop --help` shows the first one only.
+        description = {"Run the node proxy: HBONE inbound (default :15008), outbound capture (TPROXY, SOCKS5, static forwards), "
+                + "policy enforcement, ztunnel-named metrics on :15020/metrics, readiness on :15021/healthz/ready, admin on 127.0.0.1:15000.",
                 "Every option can also come from a YAML file (--config): keys are the long option names without dashes.",
                 "Exit codes: 0 stopped by a signal or /quitquitquit after draining, 1 failure, 2 usage,",
                 "4 identity failure (the Istio CA refused the token, was unreachable or gave no usable certificate)."})
@@ -166,9 +167,13 @@ final class ProxyCommand implements Callable<Integer> {
         PolicyEngine engine = kube != null ? kube.discovery.policyEngine() : null;
         AutoCloseable watch = null;
         if (policies != null) {
-            var set = Files.isDirectory(policies) ? PolicyLoader.fromDirectory(policies) : PolicyLoader.fromFile(policies);
-            set.warnings().forEach(w -> System.err.println("warning: " + w));
-            policyReload.set(reload("loaded", set.size() + " policies from " + set.source()));
+            // Loaded once: a directory by watch() (which loads it first), a file here. The loader logs each
+            // warning of each load, so they are not printed again here.
+            boolean dir = Files.isDirectory(policies);
+            PolicySet set = dir ? PolicySet.empty() : PolicyLoader.fromFile(policies);
+            if (!dir) {
+                policyReload.set(reload("loaded", set.size() + " policies from " + set.source()));
+            }
             engine = PolicyEngine.builder().rootNamespace(rootNamespace).policies(set).reloadListener(new ReloadListener() {
                 @Override
                 public void reloaded(PolicySet p) {
@@ -180,11 +185,20 @@ final class ProxyCommand implements Callable<Integer> {
                     policyReload.set(reload("failed, previous policies stay in force", e.getMessage()));
                 }
             }).build();
-            if (Files.isDirectory(policies)) {
+            if (dir) {
                 watch = engine.watch(policies);
             }
         }
-        IdentityProvider provider = provider();
+        IdentityProvider provider;
+        try {
+            provider = provider();
+        } catch (Exception e) {
+            // The policy watcher's thread would otherwise outlive the failed command.
+            if (watch != null) {
+                watch.close();
+            }
+            throw e;
+        }
         if (provider instanceof IstioCaProvider istio && kube == null) {
             // Before any listener: a proxy that cannot get certificates never says it is ready.
             try {

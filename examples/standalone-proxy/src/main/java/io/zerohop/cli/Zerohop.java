@@ -19,11 +19,23 @@ public final class Zerohop {
         CommandLine cli = new CommandLine(new Zerohop());
         // Any failure is one line a person can act on; stack traces only with ZEROHOP_DEBUG set.
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
-            cmd.getErr().println("zerohop " + cmd.getCommandName() + ": " + Cli.describe(e));
+            // The whole command path ("zerohop policy check: ..."), as usage errors name it.
+            cmd.getErr().println(cmd.getCommandSpec().qualifiedName() + ": " + Cli.describe(e));
             if (System.getenv("ZEROHOP_DEBUG") != null) {
                 e.printStackTrace(cmd.getErr());
             }
             return e instanceof Cli.RefusedException r ? r.exitCode() : 1;
+        });
+        // A usage error is its message and where to read more, not the whole usage (which scrolls the message away).
+        cli.setParameterExceptionHandler((e, given) -> {
+            CommandLine cmd = e.getCommandLine();
+            java.io.PrintWriter err = cmd.getErr();
+            String msg = e.getMessage().startsWith("Error: ") ? e.getMessage().substring(7) : e.getMessage();
+            err.println(cmd.getCommandSpec().qualifiedName() + ": " + msg);
+            CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
+            err.println("Run '" + cmd.getCommandSpec().qualifiedName() + " --help' for usage.");
+            err.flush();
+            return cmd.getCommandSpec().exitCodeOnInvalidInput();
         });
         if (args.length > 0 && args[0].equals("proxy")) {
             CommandLine proxy = cli.getSubcommands().get("proxy");

@@ -55,6 +55,61 @@ class CliTest {
     }
 
     @Test
+    @org.junit.jupiter.api.DisplayName("a usage error is one line naming the mistake and one hint, not the whole usage; exit 2")
+    void aUsageErrorIsOneLineAndAHint() {
+        assertThat(Zerohop.run("proxy", "--istio-ca", "istiod.istio-system.svc:15012")).isEqualTo(2);
+        assertThat(err.toString().lines().toList()).containsExactly(
+                "zerohop proxy: Missing required argument(s): --istio-ca-root=<root>, --token-file=<tokenFile>",
+                "Run 'zerohop proxy --help' for usage.");
+        err.reset();
+        assertThat(Zerohop.run("policy", "check", "--policies", "p/", "--dest", "prod/web", "--souce=x")).isEqualTo(2);
+        assertThat(err.toString()).startsWith("zerohop policy check: Unknown option: '--souce=x'")
+                .contains("--source").endsWith("Run 'zerohop policy check --help' for usage." + System.lineSeparator())
+                .doesNotContain("Usage:");
+    }
+
+    static final String HTTP_ONLY_DENY = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: deny-admin, namespace: prod}
+            spec:
+              action: DENY
+              rules:
+              - to: [{operation: {paths: ["/admin"]}}]
+            """;
+
+    private static int count(String haystack, String needle) {
+        int n = 0;
+        for (int i = haystack.indexOf(needle); i >= 0; i = haystack.indexOf(needle, i + 1)) {
+            n++;
+        }
+        return n;
+    }
+
+    @Test
+    @org.junit.jupiter.api.DisplayName("policy check prints each load warning once (the loader's own log line is not repeated)")
+    void policyCheckPrintsEachWarningOnce(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("p.yaml"), HTTP_ONLY_DENY);
+        assertThat(Zerohop.run("policy", "check", "--policies", dir.toString(), "--dest", "prod/web:8080")).isZero();
+        assertThat(count(err.toString(), "prod/deny-admin: ztunnel does not support HTTP attributes")).as(err.toString()).isEqualTo(1);
+        assertThat(err.toString()).startsWith("warning: AuthorizationPolicy prod/deny-admin");
+        // The silenced logger is the one the loader logs on.
+        assertThat(Class.forName(PolicyCommand.Check.LOADER_LOGGER).getSimpleName()).isEqualTo("Loader");
+    }
+
+    @Test
+    @org.junit.jupiter.api.DisplayName("proxy start: a policy directory is loaded once and each warning logged once")
+    void proxyLogsEachWarningOnce(@TempDir Path dir) throws Exception {
+        Path policies = Files.createDirectories(dir.resolve("policies"));
+        Files.writeString(policies.resolve("p.yaml"), HTTP_ONLY_DENY);
+        // Fails after the policies are loaded (the identity files do not exist), so the start-up output is complete.
+        assertThat(Zerohop.run("proxy", "--policies", policies.toString(), "--cert", dir.resolve("c.pem").toString(),
+                "--key", dir.resolve("k.pem").toString(), "--trust-bundle", dir.resolve("b.pem").toString(),
+                "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "off", "--admin", "off")).isNotZero();
+        assertThat(count(err.toString(), "prod/deny-admin: ztunnel does not support HTTP attributes")).as(err.toString()).isEqualTo(1);
+    }
+
+    @Test
     void caInitThenIssueWritesAVerifiableSvid(@TempDir Path dir) throws Exception {
         assertThat(Zerohop.run("ca", "init", "--trust-domain", "cluster.local", "--out", dir.resolve("ca").toString())).isZero();
         assertThat(Zerohop.run("ca", "issue", "--ca", dir.resolve("ca").toString(), "--id", "spiffe://cluster.local/ns/prod/sa/web",
@@ -170,5 +225,32 @@ class CliTest {
             assertThat(Zerohop.run(cmd)).as(String.join(" ", cmd)).isZero();
             assertThat(out.toString()).contains("Usage:");
         }
+    }
+
+    @Test
+    @org.junit.jupiter.api.DisplayName("zerohop --help lists each command with a whole sentence, not a line cut at a comma")
+    void topLevelHelpShowsWholeSentences() {
+        assertThat(Zerohop.run("--help")).isZero();
+        assertThat(out.toString().lines().filter(l -> l.startsWith("  proxy")).findFirst().orElseThrow()).doesNotEndWith(",");
+        out.reset();
+        assertThat(Zerohop.run("policy", "check", "--help")).isZero();
+        assertThat(out.toString().replaceAll("\\s+", " ")).contains("--label=KEY=VALUE").contains("1 = an input it cannot read");
+    }
+
+    @Test
+    @org.junit.jupiter.api.DisplayName("a malformed policy file: the full command name, then file:line: field: reason; exit 1")
+    void aBadPolicyFileIsNamedWithLineAndField(@TempDir Path dir) throws Exception {
+        Path f = Files.writeString(dir.resolve("bad.yaml"), """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: x, namespace: prod}
+                spec:
+                  action: DENY
+                  rules:
+                  - to: [{operation: {ports: [8080]}}]
+                """);
+        assertThat(Zerohop.run("policy", "check", "--policies", f.toString(), "--dest", "prod/web")).isEqualTo(1);
+        assertThat(err.toString()).isEqualTo("zerohop policy check: " + f + ":7: spec.rules[0].to[0].operation.ports[0]: "
+                + "expected a string, found integer 8080 (quote it)" + System.lineSeparator());
     }
 }

@@ -186,8 +186,13 @@ public final class CompiledPolicies {
         final String root;
         /** Whether any AuthorizationPolicy is in scope (root or destination namespace index exists). */
         final boolean istioInScope;
-        final IstioPolicy[] istioRoot;
-        final IstioPolicy[] istioNs;
+        /**
+         * The selecting AuthorizationPolicies of the root namespace and of the destination's, split by action ({@link IstioPolicy#CUSTOM},
+         * {@link IstioPolicy#DENY}, {@link IstioPolicy#ALLOW}), each in scan order: a pass walks only
+         * the policies that can answer it, and the order within a pass, hence every decision, is unchanged.
+         */
+        final IstioPolicy[][] istioRootByAction;
+        final IstioPolicy[][] istioNsByAction;
         final int istioFlags;
         /** Whether any Cilium policy could be in scope (namespace index or a clusterwide one exists). */
         final boolean ciliumInScope;
@@ -200,8 +205,6 @@ public final class CompiledPolicies {
             this.dest = dest;
             this.root = root;
             this.istioInScope = istioInScope;
-            this.istioRoot = istioRoot;
-            this.istioNs = istioNs;
             int f = 0;
             for (IstioPolicy p : istioRoot) {
                 f |= 1 << p.action;
@@ -210,6 +213,8 @@ public final class CompiledPolicies {
                 f |= 1 << p.action;
             }
             this.istioFlags = f;
+            this.istioRootByAction = byAction(istioRoot);
+            this.istioNsByAction = byAction(istioNs);
             this.ciliumInScope = ciliumInScope;
             this.ciliumNs = ciliumNs;
             this.ciliumCw = ciliumCw;
@@ -222,6 +227,20 @@ public final class CompiledPolicies {
             }
             this.ciliumFlags = f;
         }
+    }
+
+    private static IstioPolicy[][] byAction(IstioPolicy[] policies) {
+        IstioPolicy[][] out = new IstioPolicy[IstioPolicy.ALLOW + 1][];
+        for (int action = 0; action <= IstioPolicy.ALLOW; action++) {
+            List<IstioPolicy> l = new ArrayList<>();
+            for (IstioPolicy p : policies) {
+                if (p.action == action) {
+                    l.add(p);
+                }
+            }
+            out[action] = l.toArray(new IstioPolicy[0]);
+        }
+        return out;
     }
 
     private static final int SELECTED_SLOTS = 1024;
@@ -303,40 +322,42 @@ public final class CompiledPolicies {
                 return PATH_REJECTED;
             }
         }
-        IstioPolicy[] g = sel.istioRoot;
-        IstioPolicy[] n = sel.istioNs;
+        IstioPolicy[][] g = sel.istioRootByAction;
+        IstioPolicy[][] n = sel.istioNsByAction;
         int flags = sel.istioFlags;
         Decision d;
         if ((flags & (1 << IstioPolicy.CUSTOM)) != 0) {
-            d = istioScan(g, r, path, IstioPolicy.CUSTOM, custom, dryRun);
+            d = istioScan(g[IstioPolicy.CUSTOM], r, path, IstioPolicy.CUSTOM, custom, dryRun);
             if (d == null) {
-                d = istioScan(n, r, path, IstioPolicy.CUSTOM, custom, dryRun);
+                d = istioScan(n[IstioPolicy.CUSTOM], r, path, IstioPolicy.CUSTOM, custom, dryRun);
             }
             if (d != null) {
                 return d;
             }
         }
         if ((flags & (1 << IstioPolicy.DENY)) != 0) {
-            d = istioScan(g, r, path, IstioPolicy.DENY, null, dryRun);
+            d = istioScan(g[IstioPolicy.DENY], r, path, IstioPolicy.DENY, null, dryRun);
             if (d == null) {
-                d = istioScan(n, r, path, IstioPolicy.DENY, null, dryRun);
+                d = istioScan(n[IstioPolicy.DENY], r, path, IstioPolicy.DENY, null, dryRun);
             }
             if (d != null) {
                 return d;
             }
         }
         if ((flags & (1 << IstioPolicy.ALLOW)) != 0) {
-            d = istioScan(g, r, path, IstioPolicy.ALLOW, null, dryRun);
+            IstioPolicy[] ga = g[IstioPolicy.ALLOW];
+            IstioPolicy[] na = n[IstioPolicy.ALLOW];
+            d = istioScan(ga, r, path, IstioPolicy.ALLOW, null, dryRun);
             if (d == null) {
-                d = istioScan(n, r, path, IstioPolicy.ALLOW, null, dryRun);
+                d = istioScan(na, r, path, IstioPolicy.ALLOW, null, dryRun);
             }
             if (d != null) {
                 return d;
             }
             // Istio: once any ALLOW policy applies to the workload, unmatched requests are denied.
-            d = istioScan(g, r, path, -IstioPolicy.ALLOW, null, dryRun);
+            d = istioScan(ga, r, path, -IstioPolicy.ALLOW, null, dryRun);
             if (d == null) {
-                d = istioScan(n, r, path, -IstioPolicy.ALLOW, null, dryRun);
+                d = istioScan(na, r, path, -IstioPolicy.ALLOW, null, dryRun);
             }
             if (d != null) {
                 return d;
@@ -348,6 +369,12 @@ public final class CompiledPolicies {
     /** The selecting policies of one index, in scan order, for one pass. */
     private static Decision istioScan(IstioPolicy[] selecting, AccessRequest r, String path, int action,
                                       CustomAuthorizer custom, boolean dryRun) {
+        // Most passes of most indexes are empty: answered here, where the JIT inlines it, without a call.
+        return selecting.length == 0 ? null : istioScanAll(selecting, r, path, action, custom, dryRun);
+    }
+
+    private static Decision istioScanAll(IstioPolicy[] selecting, AccessRequest r, String path, int action,
+                                         CustomAuthorizer custom, boolean dryRun) {
         for (IstioPolicy p : selecting) {
             Decision d = istioCheck(p, r, path, action, custom, dryRun);
             if (d != null) {

@@ -33,11 +33,14 @@ final class IstioSource {
     boolean l7;
     /** Nothing ztunnel receives (istiod's conversion has no trust-domain field either). */
     boolean l4Empty;
+    /** Has a field {@link #matchesL7Only} checks; without one it is true and is skipped. */
+    private boolean l7Fields;
 
     void finish() {
         http = remoteIpBlocks.length + notRemoteIpBlocks.length + requestPrincipals.length
                 + notRequestPrincipals.length > 0;
         l7 = http;
+        l7Fields = http || trustDomains.length + notTrustDomains.length > 0;
         l4Empty = principals.length + notPrincipals.length + namespaces.length + notNamespaces.length
                 + serviceAccounts.size() + notServiceAccounts.size() + ipBlocks.length + notIpBlocks.length == 0;
     }
@@ -79,6 +82,9 @@ final class IstioSource {
 
     /** The fields only Envoy evaluates. */
     boolean matchesL7Only(AccessRequest r) {
+        if (!l7Fields) {
+            return true;
+        }
         String p = r.sourcePrincipal();
         if (trustDomains.length > 0 && !trustDomainAny(trustDomains, p)) {
             return false;
@@ -106,11 +112,29 @@ final class IstioSource {
 
     static boolean namespaceAny(StringMatch[] ms, String principal) {
         int s = Peer.nsStart(principal);
-        int e = Peer.nsEnd(principal, s);
-        if (e < 0) {
+        if (s < 0) {
             return false;
         }
-        return StringMatch.any(ms, principal, s, e);
+        int e = -2;
+        for (StringMatch m : ms) {
+            if (m.exactCaseSensitive()) {
+                // Equal to [s, nsEnd) iff equal from s and followed by the first "/sa/": nsEnd searched only then.
+                if (Peer.namespaceEquals(principal, s, m.value)) {
+                    return true;
+                }
+                continue;
+            }
+            if (e == -2) {
+                e = Peer.nsEnd(principal, s);
+            }
+            if (e < 0) {
+                return false;
+            }
+            if (m.matches(principal, s, e)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** istiod's trust-domain generator: the SPIFFE ID's authority, wildcards within it only. */

@@ -18,13 +18,7 @@ public final class PathNormalizer {
      *         allocates nothing), or null when Envoy would reject the request ({@code %00}: 400)
      */
     public static String forIstio(String raw) {
-        boolean simple = true;
-        for (int i = 0; i < raw.length() && simple; i++) {
-            char c = raw.charAt(i);
-            simple = c != '?' && c != '#' && c != '%' && c != '\\'
-                    && !(c == '.' && i > 0 && raw.charAt(i - 1) == '/');
-        }
-        if (simple) {
+        if (simple(raw)) {
             return raw;
         }
         int end = raw.length();
@@ -60,6 +54,27 @@ public final class PathNormalizer {
             }
         }
         return removeDotSegments(sb.toString());
+    }
+
+    /** Characters that may start a change: {@code ? # % \\ .} (a dot matters only after a slash). */
+    private static final boolean[] SPECIAL = new boolean[128];
+
+    static {
+        for (char c : "?#%\\.".toCharArray()) {
+            SPECIAL[c] = true;
+        }
+    }
+
+    /** Whether normalisation leaves {@code raw} as it is: one table lookup per character. */
+    private static boolean simple(String raw) {
+        int n = raw.length();
+        for (int i = 0; i < n; i++) {
+            char c = raw.charAt(i);
+            if (c < 128 && SPECIAL[c] && (c != '.' || (i > 0 && raw.charAt(i - 1) == '/'))) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private static boolean unreserved(int c) {

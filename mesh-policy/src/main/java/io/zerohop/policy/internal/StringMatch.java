@@ -25,6 +25,11 @@ final class StringMatch {
         this.spiffeExact = kind == Kind.EXACT && !ignoreCase ? Peer.SPIFFE_SCHEME + value : null;
     }
 
+    /** An exact, case-sensitive match: {@link #value} compared character for character. */
+    boolean exactCaseSensitive() {
+        return kind == Kind.EXACT && !ignoreCase;
+    }
+
     static StringMatch parse(String s) {
         return parse(s, false);
     }
