@@ -265,12 +265,16 @@ final class SocketState {
         submitted.addAndGet(n);
         try {
             channel.eventLoop().execute(() -> {
-                channel.write(buf, channel.voidPromise());
-                if (flush) {
-                    channel.flush();
-                }
-                if (submitted.addAndGet(-n) <= SUBMIT_LOW && writerWaiting) {
-                    signalWritable();
+                try {
+                    channel.write(buf, channel.voidPromise());
+                    if (flush) {
+                        channel.flush();
+                    }
+                } finally {
+                    // Counted down whatever the write did, or a waiting writer would wait for good.
+                    if (submitted.addAndGet(-n) <= SUBMIT_LOW && writerWaiting) {
+                        signalWritable();
+                    }
                 }
             });
         } catch (RejectedExecutionException e) {
