@@ -31,7 +31,7 @@ import org.HdrHistogram.Histogram;
  * <pre>
  * (see benchmarks/README.md)
  * java -cp benchmarks.jar io.zerohop.benchmarks.LoadRunner [--paths tcp,zerohop-embedded,...]
- *      [--scenarios bulk1,bulk16,latency,open,idle,http] [--seconds 5] [--idle 10000] [--http-clients 1,16]
+ *      [--scenarios bulk1,bulk16,latency,open,idle,http] [--seconds 5] [--warmup 1] [--idle 10000] [--http-clients 1,16]
  *      [--out benchmarks/results]
  * </pre>
  *
@@ -47,6 +47,12 @@ public final class LoadRunner {
 
     private final Map<String, Result> results = new LinkedHashMap<>();
     private double seconds = 5;
+    /**
+     * Warm-up before each byte scenario (and of each path), seconds. The default 1 s leaves the JIT
+     * compiling the JVM paths on a loaded 2-vCPU machine (C2 took a quarter to half of the process's
+     * CPU in the first 6 s measured: benchmarks/results/bulk-*.md); a longer one measures steady state.
+     */
+    private double warmup = 1;
     private int idle = 10_000;
     private Path outDir = Path.of("benchmarks/results");
     private List<String> scenarios = List.of("bulk1", "bulk16", "latency", "open", "idle", "http");
@@ -65,6 +71,9 @@ public final class LoadRunner {
         String skipped;
         double bulk1 = Double.NaN;
         double bulk16 = Double.NaN;
+        /** CPU per MB delivered in the bulk scenarios: {javaThreads, process, external} ns per MB, or null. */
+        double[] bulk1Cpu;
+        double[] bulk16Cpu;
         Histogram latency;
         double openRate = Double.NaN;
         double heapPerTunnel = Double.NaN;
@@ -89,6 +98,7 @@ public final class LoadRunner {
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--seconds" -> r.seconds = Double.parseDouble(args[++i]);
+                case "--warmup" -> r.warmup = Double.parseDouble(args[++i]);
                 case "--idle" -> r.idle = Integer.parseInt(args[++i]);
                 case "--out" -> r.outDir = Path.of(args[++i]);
                 case "--paths" -> r.pathNames = List.of(args[++i].split(","));
@@ -97,7 +107,7 @@ public final class LoadRunner {
                 case "--http-warmup" -> r.httpWarmup = Integer.parseInt(args[++i]);
                 default -> {
                     System.err.println("usage: LoadRunner [--paths a,b] [--scenarios bulk1,bulk16,latency,open,idle,http] "
-                            + "[--seconds S] [--idle N] [--http-clients 1,16] [--http-warmup S] [--out DIR]\npaths: tcp, zerohop-embedded, zerohop-embedded-jdk, zerohop-node, "
+                            + "[--seconds S] [--warmup S] [--idle N] [--http-clients 1,16] [--http-warmup S] [--out DIR]\npaths: tcp, zerohop-embedded, zerohop-embedded-jdk, zerohop-node, "
                             + "haproxy, stunnel, nghttpx-pair, nghttpx→zerohop (or nghttpx-zerohop), zerohop-l4, zerohop-l7, haproxy-l7");
                     System.exit(2);
                 }
@@ -173,7 +183,7 @@ public final class LoadRunner {
         String loadAfter = Sys.loadAverage();
         out.println("\nload average after: " + loadAfter);
         Files.createDirectories(outDir);
-        String md = Report.markdown(results, machine, started, loadBefore, loadAfter, seconds, idle, scenarios, httpClients, httpWarmup);
+        String md = Report.markdown(results, machine, started, loadBefore, loadAfter, seconds, warmup, idle, scenarios, httpClients, httpWarmup);
         Files.writeString(outDir.resolve("results.md"), md);
         out.println();
         out.println(md);
@@ -193,12 +203,14 @@ public final class LoadRunner {
     private void runScenario(String sc, Paths.BenchPath path, Result res) throws Exception {
         switch (sc) {
             case "bulk1" -> {
-                res.bulk1 = bulk(path, 1);
-                out.printf("   bulk 1 stream:   %8.1f MB/s%n", res.bulk1 / 1e6);
+                res.bulk1Cpu = new double[3];
+                res.bulk1 = bulk(path, 1, res.bulk1Cpu);
+                out.printf("   bulk 1 stream:   %8.1f MB/s%s%n", res.bulk1 / 1e6, cpuNote(res.bulk1Cpu));
             }
             case "bulk16" -> {
-                res.bulk16 = bulk(path, 16);
-                out.printf("   bulk 16 streams: %8.1f MB/s%n", res.bulk16 / 1e6);
+                res.bulk16Cpu = new double[3];
+                res.bulk16 = bulk(path, 16, res.bulk16Cpu);
+                out.printf("   bulk 16 streams: %8.1f MB/s%s%n", res.bulk16 / 1e6, cpuNote(res.bulk16Cpu));
             }
             case "latency" -> {
                 res.latency = latency(path);
@@ -227,7 +239,7 @@ public final class LoadRunner {
 
     private void warmup(Paths.BenchPath path) throws Exception {
         // JIT warm-up of both the path and the generator: echo and sink briefly.
-        long end = System.nanoTime() + 1_000_000_000L;
+        long end = System.nanoTime() + (long) (warmup * 1e9);
         try (Socket s = open(path)) {
             OutputStream o = s.getOutputStream();
             InputStream i = s.getInputStream();
@@ -240,15 +252,26 @@ public final class LoadRunner {
         }
     }
 
-    /** Bytes/s delivered to the app by {@code streams} connections writing 64 KiB chunks flat out. */
-    private double bulk(Paths.BenchPath path, int streams) throws Exception {
+    private static String cpuNote(double[] cpu) {
+        return String.format(Locale.ROOT, "  (CPU µs per MB: Java threads %.0f, JVM process %.0f, external processes %.0f)",
+                cpu[0] / 1e3, cpu[1] / 1e3, cpu[2] / 1e3);
+    }
+
+    /**
+     * Bytes/s delivered to the app by {@code streams} connections writing 64 KiB chunks flat out; fills
+     * {@code cpu} with the CPU ns spent per MB delivered over the measured period by this JVM's Java
+     * threads (generator, app, in-process proxies; not JIT or GC), by this whole JVM, and by the
+     * path's external processes. On a shared machine the CPU per MB moves far less with the load
+     * than the rate does.
+     */
+    private double bulk(Paths.BenchPath path, int streams, double[] cpu) throws Exception {
         List<Socket> sockets = new ArrayList<>();
         for (int i = 0; i < streams; i++) {
             sockets.add(open(path));
         }
         AtomicReference<Throwable> err = new AtomicReference<>();
         CountDownLatch done = new CountDownLatch(streams);
-        long warmNanos = 1_000_000_000L;
+        long warmNanos = (long) (warmup * 1e9);
         long measureNanos = (long) (seconds * 1e9);
         long start = System.nanoTime();
         long stopAt = start + warmNanos + measureNanos;
@@ -271,11 +294,17 @@ public final class LoadRunner {
             t.start();
         }
         Thread.sleep(warmNanos / 1_000_000);
+        long[] c0 = Sys.cpu(path.pids());
         long b0 = AppServer.SINK.sum();
         long t0 = System.nanoTime();
         Thread.sleep(measureNanos / 1_000_000);
         long b1 = AppServer.SINK.sum();
         long t1 = System.nanoTime();
+        long[] c1 = Sys.cpu(path.pids());
+        double mb = Math.max(1, b1 - b0) / 1e6;
+        for (int i = 0; i < 3; i++) {
+            cpu[i] = (c1[i] - c0[i]) / mb;
+        }
         done.await(10, java.util.concurrent.TimeUnit.SECONDS);
         for (Socket s : sockets) {
             s.close();
@@ -295,7 +324,7 @@ public final class LoadRunner {
             o.write('E');
             byte[] req = new byte[1024];
             byte[] resp = new byte[1024];
-            long warmEnd = System.nanoTime() + 1_000_000_000L;
+            long warmEnd = System.nanoTime() + (long) (warmup * 1e9);
             while (System.nanoTime() < warmEnd) {
                 o.write(req);
                 i.readFully(resp);
@@ -613,6 +642,36 @@ public final class LoadRunner {
         }
 
         /** [heap used after GC, RSS of this JVM, RSS of the given processes and their descendants], bytes. */
+        /** CPU ns so far: {sum over this JVM's live Java threads, this JVM, the external processes and their descendants}. */
+        static long[] cpu(List<Long> pids) {
+            java.lang.management.ThreadMXBean t = java.lang.management.ManagementFactory.getThreadMXBean();
+            long threads = 0;
+            for (long id : t.getAllThreadIds()) {
+                long c = t.getThreadCpuTime(id);
+                if (c > 0) {
+                    threads += c;
+                }
+            }
+            long process = ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+                    .getProcessCpuTime();
+            long ext = 0;
+            for (long pid : pids) {
+                List<Long> all = new ArrayList<>();
+                all.add(pid);
+                ProcessHandle.of(pid).ifPresent(h -> h.descendants().forEach(d -> all.add(d.pid())));
+                for (long p : all) {
+                    try {
+                        String stat = Files.readString(Path.of("/proc/" + p + "/stat"));
+                        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+                        ext += (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10_000_000L; // utime + stime, 100 ticks/s
+                    } catch (IOException | RuntimeException e) {
+                        // exited
+                    }
+                }
+            }
+            return new long[] {threads, process, ext};
+        }
+
         static long[] memory(List<Long> pids) throws InterruptedException {
             for (int i = 0; i < 3; i++) {
                 System.gc();

@@ -14,15 +14,15 @@ final class Report {
     private static final double[] PCTS = {50, 90, 99, 99.9};
 
     static String markdown(Map<String, LoadRunner.Result> results, String machine, Instant started, String loadBefore,
-                           String loadAfter, double seconds, int idle, List<String> scenarios, List<Integer> httpClients,
+                           String loadAfter, double seconds, double warmup, int idle, List<String> scenarios, List<Integer> httpClients,
                            int httpWarmup) {
         LoadRunner.Result tcp = results.get("tcp");
         StringBuilder sb = new StringBuilder();
         sb.append("## Load runner results (").append(started).append(")\n\n");
         sb.append("```\n").append(machine).append("\nload average before: ").append(loadBefore)
                 .append("\nload average after:  ").append(loadAfter)
-                .append(String.format(Locale.ROOT, "\nscenarios: %s; %.0f s measured per throughput/latency scenario (+1 s warm-up), idle tunnels: %d\n",
-                        scenarios, seconds, idle))
+                .append(String.format(Locale.ROOT, "\nscenarios: %s; %.0f s measured per throughput/latency scenario (+%.1f s warm-up), idle tunnels: %d\n",
+                        scenarios, seconds, warmup, idle))
                 .append("```\n\n");
         sb.append("Ratios in parentheses are to plain TCP (throughput and open rate: higher is better; latency: lower is better).\n\n");
         if (scenarios.contains("http")) {
@@ -111,6 +111,25 @@ final class Report {
             sb.append(" | ").append(r.idleTunnels == 0 ? "–" : String.format(Locale.ROOT, "%,d", r.idleTunnels));
             sb.append(" | ").append(num(r.heapPerTunnel)).append(" | ").append(num(r.rssPerTunnel)).append(" | ")
                     .append(num(r.extRssPerTunnel)).append(" |\n");
+        }
+        if (results.values().stream().anyMatch(r -> r.bulk1Cpu != null || r.bulk16Cpu != null)) {
+            sb.append("\nCPU per MB delivered in the bulk scenarios, µs (Java threads of this JVM: generator, app and in-process"
+                    + " proxies, without JIT and GC / the whole JVM / the path's external processes); moves less with the machine's"
+                    + " load than MB/s:\n\n| path | bulk 1: Java threads | JVM | external | bulk 16: Java threads | JVM | external |\n"
+                    + "|---|---:|---:|---:|---:|---:|---:|\n");
+            for (Map.Entry<String, LoadRunner.Result> e : results.entrySet()) {
+                LoadRunner.Result r = e.getValue();
+                if (r.bulk1Cpu == null && r.bulk16Cpu == null) {
+                    continue;
+                }
+                sb.append("| ").append(e.getKey());
+                for (double[] c : new double[][] {r.bulk1Cpu, r.bulk16Cpu}) {
+                    for (int i = 0; i < 3; i++) {
+                        sb.append(" | ").append(c == null ? "–" : String.format(Locale.ROOT, "%.0f", c[i] / 1e3));
+                    }
+                }
+                sb.append(" |\n");
+            }
         }
         sb.append("\nIdle-tunnel memory is the growth per open tunnel measured in this JVM (load generator sockets, app server, and the"
                 + " in-process zerohop client/server/proxies) after 3× System.gc(), plus the RSS growth of the path's external proxy"

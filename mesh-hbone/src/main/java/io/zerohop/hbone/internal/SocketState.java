@@ -9,7 +9,9 @@ import java.io.OutputStream;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
 import java.util.ArrayDeque;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
 
@@ -18,13 +20,24 @@ import java.util.concurrent.locks.ReentrantLock;
  * and the tunnel's event loop (the {@link SocketBridge}): bytes read and not yet taken, the end of
  * input, reset and close flags, under one lock with a condition each for readable and writable.
  * Reads ask the channel for more only while less than {@link #HIGH_WATER} bytes wait unread, so a
- * slow reader stops the HTTP/2 window; writes block while the tunnel channel is not writable.
+ * slow reader stops the HTTP/2 window; writes block while the tunnel channel is not writable or
+ * more than {@link #SUBMIT_HIGH} bytes wait for the event loop to take them.
  */
 final class SocketState {
     static final int HIGH_WATER = 1024 * 1024;
     static final int LOW_WATER = 256 * 1024;
     /** Large enough that TLS records rarely span two buffers (Netty copies those through the heap). */
     static final int WRITE_CHUNK = 256 * 1024;
+    /**
+     * Bytes a writer may hand to the event loop before the loop has taken them into the channel.
+     * A stream channel counts its pending bytes (and so turns unwritable) only on its event loop, so
+     * {@code isWritable()} alone never stopped a writer on another thread: it queued write tasks
+     * without bound (with heap buffers a 1 GiB heap ran out within seconds of bulk writing; with direct
+     * ones Netty's allocator made and zeroed new chunks all the time). The writer now waits above
+     * {@link #SUBMIT_HIGH} until the loop has caught up to {@link #SUBMIT_LOW}.
+     */
+    static final int SUBMIT_HIGH = 512 * 1024;
+    static final int SUBMIT_LOW = 128 * 1024;
 
     private final TunnelSocket socket;
     final ReentrantLock lock = new ReentrantLock();
@@ -40,6 +53,10 @@ final class SocketState {
     boolean outputShutdown;
     boolean discardInput;
     volatile boolean closed;
+    /** Bytes submitted to the event loop by {@code write} and not yet written into the channel there. */
+    final AtomicLong submitted = new AtomicLong();
+    /** A writer waits in {@link #awaitWritable}; the event loop signals {@link #writable} only then. */
+    volatile boolean writerWaiting;
     volatile Throwable writeError;
     final InputStream in = new In();
     final OutputStream out = new Out();
@@ -191,20 +208,20 @@ final class SocketState {
             // One flush per write() call (or per high-water mark reached), not per chunk: every flush
             // is a task on the event loop and a TLS record boundary. Failures need no per-chunk
             // listener: the void promise fires exceptionCaught, which records writeError and closes.
+            // The last chunk goes with its flush: one task for the event loop instead of two.
             while (len > 0) {
                 checkWritable(channel);
                 int n = Math.min(len, WRITE_CHUNK);
                 ByteBuf buf = channel.alloc().ioBuffer(n);
                 buf.writeBytes(b, off, n);
-                channel.write(buf, channel.voidPromise());
                 off += n;
                 len -= n;
-                if (!channel.isWritable()) {
-                    channel.flush();
+                boolean wait = submitted.get() + n >= SUBMIT_HIGH || !channel.isWritable();
+                submit(channel, buf, len == 0 || wait);
+                if (wait) {
                     awaitWritable(channel);
                 }
             }
-            channel.flush();
         }
 
         @Override
@@ -235,10 +252,53 @@ final class SocketState {
         }
     }
 
-    private void awaitWritable(Channel channel) throws IOException {
+    /** Hands {@code buf} to the channel on its event loop, counted in {@link #submitted} until it is there. */
+    private void submit(Channel channel, ByteBuf buf, boolean flush) throws IOException {
+        if (channel.eventLoop().inEventLoop()) {
+            channel.write(buf, channel.voidPromise());
+            if (flush) {
+                channel.flush();
+            }
+            return;
+        }
+        int n = buf.readableBytes();
+        submitted.addAndGet(n);
+        try {
+            channel.eventLoop().execute(() -> {
+                try {
+                    channel.write(buf, channel.voidPromise());
+                    if (flush) {
+                        channel.flush();
+                    }
+                } finally {
+                    // Counted down whatever the write did, or a waiting writer would wait for good.
+                    if (submitted.addAndGet(-n) <= SUBMIT_LOW && writerWaiting) {
+                        signalWritable();
+                    }
+                }
+            });
+        } catch (RejectedExecutionException e) {
+            submitted.addAndGet(-n);
+            buf.release();
+            throw (SocketException) new SocketException("Broken pipe").initCause(e);
+        }
+    }
+
+    /** Wakes a writer waiting in {@link #awaitWritable}. Any thread. */
+    void signalWritable() {
         lock.lock();
         try {
-            while (!channel.isWritable() && channel.isActive() && writeError == null && !closed) {
+            writable.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void awaitWritable(Channel channel) throws IOException {
+        lock.lock();
+        writerWaiting = true;
+        try {
+            while ((submitted.get() > SUBMIT_LOW || !channel.isWritable()) && channel.isActive() && writeError == null && !closed) {
                 try {
                     writable.awaitNanos(TimeUnit.MILLISECONDS.toNanos(100));
                 } catch (InterruptedException e) {
@@ -247,6 +307,7 @@ final class SocketState {
                 }
             }
         } finally {
+            writerWaiting = false;
             lock.unlock();
         }
     }
