@@ -172,6 +172,13 @@ final class H2Proxy {
                 respond(new DefaultHttp2Headers().status("400").set("content-type", "text/plain"), "invalid :path", true);
                 return;
             }
+            if (RequestTarget.encodedNul(path) != null) {
+                // Envoy's path normalization fails on %00 before any filter (see RequestTarget).
+                denied = true;
+                status = 400;
+                respond(new DefaultHttp2Headers().status("400").set("content-type", "text/plain"), "invalid :path", true);
+                return;
+            }
             try {
                 decision = authorizer.authorize(conn, method, path, authority, plain);
             } catch (RuntimeException e) {

@@ -10,7 +10,11 @@ import java.util.Locale;
  * codec does before its filters (RFC 9112 section 3.2): an absolute-form target
  * ({@code GET http://b/admin}) becomes {@code /admin} with {@code Host} taken from its authority
  * (section 3.2.2), so the path RBAC matches is the path the application serves. OPTIONS {@code *}
- * stays. Anything else (authority-form, {@code GET admin}) is refused.
+ * stays. Anything else (authority-form, {@code GET admin}) is refused. A path (before {@code ?})
+ * with an encoded NUL ({@code %00}) is refused too: Envoy's path normalization, which istiod turns
+ * on ({@code BASE}), fails on it and the request gets 400 before any filter (envoyproxy/envoy
+ * source/common/http/path_utility.cc, test/common/http/path_utility_test.cc {@code InvalidPaths}),
+ * on every request, whether or not a policy would look at the path.
  */
 final class RequestTarget {
     private RequestTarget() {}
@@ -19,7 +23,7 @@ final class RequestTarget {
     static String toOriginForm(HttpRequest req) {
         String uri = req.uri();
         if (uri.startsWith("/")) {
-            return null;
+            return encodedNul(uri);
         }
         if (uri.equals("*") && req.method() == HttpMethod.OPTIONS) {
             return null;
@@ -39,9 +43,20 @@ final class RequestTarget {
         if (!path.startsWith("/")) {
             path = "/" + path;
         }
+        String nul = encodedNul(path);
+        if (nul != null) {
+            return nul;
+        }
         req.setUri(path);
         req.headers().set(HttpHeaderNames.HOST, authority);
         return null;
+    }
+
+    /** @return null, or why {@code target}'s path (up to {@code ?} or {@code #}) cannot be normalised */
+    static String encodedNul(String target) {
+        int end = indexOfAny(target, "?#");
+        int nul = target.indexOf("%00");
+        return nul >= 0 && (end < 0 || nul < end) ? "request path \"" + target + "\" has an encoded NUL (%00)" : null;
     }
 
     private static int indexOfAny(String s, String chars) {

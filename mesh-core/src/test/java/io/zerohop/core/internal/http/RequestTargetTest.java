@@ -57,6 +57,17 @@ class RequestTargetTest {
     }
 
     @Test
+    @DisplayName("envoy test/common/http/path_utility_test.cc InvalidPaths: %00 in the path fails normalization; in the query it is data")
+    void anEncodedNulInThePathIsRefused() {
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.GET, "/admin%00"))).contains("%00");
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.GET, "/xyz/.%00../abc"))).contains("%00");
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.GET, "http://b/admin%00/x"))).contains("%00");
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.GET, "/search?q=%00"))).isNull();
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.GET, "/a#%00"))).isNull();
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.GET, "/admin%2500"))).as("an encoded percent, then 00").isNull();
+    }
+
+    @Test
     void decoderRejectionsGetEnvoysStatuses() {
         assertThat(LocalReplies.statusFor(new TooLongHttpHeaderException("big"))).isEqualTo(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE);
         assertThat(LocalReplies.statusFor(new io.netty.handler.codec.http.TooLongHttpLineException("long")))
