@@ -4,10 +4,13 @@ import static io.zerohop.policy.ConformanceTest.ap;
 import static io.zerohop.policy.R.r;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.zerohop.policy.internal.CompiledPolicies;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -68,7 +71,7 @@ class PolicyDirectoryTest {
         Path dir = Path.of("pol");
         PolicySet two = set("a.yaml", "b.yaml");
         PolicySet oneOfThem = set("a.yaml");
-        PolicySet none = new PolicySet(io.zerohop.policy.internal.CompiledPolicies.EMPTY, "pol", java.util.List.of());
+        PolicySet none = new PolicySet(CompiledPolicies.EMPTY, "pol", List.of());
         assertThat(PolicyEngine.lossWarning(two, two, dir)).isNull();
         assertThat(PolicyEngine.lossWarning(oneOfThem, two, dir)).isNull();
         assertThat(PolicyEngine.lossWarning(PolicySet.empty(), none, dir)).isNull();
@@ -80,7 +83,7 @@ class PolicyDirectoryTest {
 
     private static PolicySet set(String... names) throws PolicyLoadException {
         StringBuilder yaml = new StringBuilder();
-        java.util.List<Path> files = new java.util.ArrayList<>();
+        List<Path> files = new ArrayList<>();
         for (String n : names) {
             yaml.append(ap("prod", n.replace(".yaml", ""), "{action: DENY, rules: [{}]}"));
             files.add(Path.of("pol", n));

@@ -50,7 +50,7 @@ public final class Loader {
     public record Listing(List<Path> files, List<String> warnings) {
     }
 
-    /** Policy files of a directory: {@code *.yaml}, {@code *.yml}, {@code *.json}, not hidden, sorted by name. */
+    /** The files {@link #list} loads: what the watcher fingerprints. */
     public static List<Path> policyFiles(Path dir) throws IOException {
         return list(dir).files();
     }
