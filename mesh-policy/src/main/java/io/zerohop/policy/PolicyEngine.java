@@ -7,6 +7,8 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
@@ -159,8 +161,17 @@ public final class PolicyEngine {
     private void reload(Path dir) {
         try {
             PolicySet next = PolicyLoader.fromDirectory(dir);
+            PolicySet previous = state.policies;
             replace(next);
-            LOG.info("reloaded {} policies from {}", next.size(), dir);
+            String lost = lossWarning(previous, next, dir);
+            if (lost == null) {
+                LOG.info("reloaded {} policies from {}", next.size(), dir);
+            } else {
+                LOG.warn(lost);
+                if (listener != null) {
+                    listener.lost(lost);
+                }
+            }
             if (listener != null) {
                 listener.reloaded(next);
             }
@@ -170,6 +181,40 @@ public final class PolicyEngine {
                 listener.failed(e);
             }
         }
+    }
+
+    /**
+     * The WARN line of a reload that dropped files loaded before or went from some policies to
+     * none (a renamed or deleted file silently widens access otherwise); null for any other reload.
+     */
+    static String lossWarning(PolicySet previous, PolicySet next, Path dir) {
+        List<String> dropped = new ArrayList<>();
+        for (Path f : previous.files()) {
+            if (!next.files().contains(f)) {
+                dropped.add(f.getFileName().toString());
+            }
+        }
+        if (dropped.isEmpty() && (previous.size() == 0 || next.size() > 0)) {
+            return null;
+        }
+        StringBuilder sb = new StringBuilder("reloaded ").append(next.size()).append(" policies from ").append(dir)
+                .append(" (was ").append(previous.size()).append(')');
+        if (!dropped.isEmpty()) {
+            sb.append("; no longer loaded: ").append(String.join(", ", dropped));
+        }
+        List<String> added = new ArrayList<>();
+        for (Path f : next.files()) {
+            if (!previous.files().contains(f)) {
+                added.add(f.getFileName().toString());
+            }
+        }
+        if (!added.isEmpty()) {
+            sb.append("; newly loaded: ").append(String.join(", ", added));
+        }
+        if (next.size() == 0) {
+            sb.append("; no policy is in force now");
+        }
+        return sb.toString();
     }
 
     public static final class Builder {

@@ -21,22 +21,29 @@ public final class PolicyLoader {
     private PolicyLoader() {
     }
 
-    /** Every {@code *.yaml}, {@code *.yml} and {@code *.json} file directly in {@code dir} (hidden files skipped), in name order. */
+    /**
+     * Every {@code *.yaml}, {@code *.yml} and {@code *.json} file directly in {@code dir}, in name
+     * order, as {@code kubectl apply -f dir} reads them (k8s.io/cli-runtime pkg/resource/visitor.go
+     * {@code ignoreFile}), except that the extension matches in any case: {@code seed.YAML} is
+     * loaded with a warning, where kubectl skips it silently (a skipped DENY widens access). Hidden
+     * entries are skipped silently; every other file or directory not loaded is named in a warning
+     * ({@link PolicySet#warnings()}, logged at WARN).
+     */
     public static PolicySet fromDirectory(Path dir) throws PolicyLoadException {
         if (!Files.isDirectory(dir)) {
             throw new PolicyLoadException(dir.toString(), 0, "", "not a directory");
         }
-        List<Path> files;
+        Loader.Listing listing;
         try {
-            files = Loader.policyFiles(dir);
+            listing = Loader.list(dir);
         } catch (IOException e) {
             throw new PolicyLoadException(dir.toString(), 0, "", "cannot list: " + e.getMessage(), e);
         }
-        return new PolicySet(Loader.loadFiles(files), dir.toString());
+        return new PolicySet(Loader.loadFiles(listing.files(), listing.warnings()), dir.toString(), listing.files());
     }
 
     public static PolicySet fromFile(Path file) throws PolicyLoadException {
-        return new PolicySet(Loader.loadFiles(List.of(file)), file.toString());
+        return new PolicySet(Loader.loadFiles(List.of(file)), file.toString(), List.of(file));
     }
 
     /** @param name used in error messages in place of a file name */

@@ -1,6 +1,7 @@
 package io.zerohop.policy;
 
 import io.zerohop.policy.internal.CompiledPolicies;
+import java.nio.file.Path;
 import java.util.List;
 
 /**
@@ -14,10 +15,16 @@ public final class PolicySet {
 
     private final CompiledPolicies compiled;
     private final String source;
+    private final List<Path> files;
 
     PolicySet(CompiledPolicies compiled, String source) {
+        this(compiled, source, List.of());
+    }
+
+    PolicySet(CompiledPolicies compiled, String source, List<Path> files) {
         this.compiled = compiled;
         this.source = source;
+        this.files = List.copyOf(files);
     }
 
     public static PolicySet empty() {
@@ -33,9 +40,20 @@ public final class PolicySet {
         return compiled.refs().size();
     }
 
-    /** Non-fatal findings of the load (skipped kinds, ignored egress rules, PeerAuthentication conflicts). */
+    /**
+     * Non-fatal findings of the load, each logged at WARN by the loader: entries of a directory
+     * that were not loaded, skipped kinds, ignored egress rules, PeerAuthentication conflicts.
+     */
     public List<String> warnings() {
         return compiled.warnings();
+    }
+
+    /**
+     * The files it was loaded from, in load order: never null, empty for {@link PolicyLoader#fromString}
+     * and {@link #empty()}. A reload compares them to name files no longer loaded.
+     */
+    public List<Path> files() {
+        return files;
     }
 
     /** Where it was loaded from: a directory, file or in-memory name. */

@@ -111,4 +111,28 @@ class SeedManifestTest {
         assertThat(e.evaluate(r().dest("production", "db", Map.of("app", "db")).build()).outcome())
                 .isEqualTo(Outcome.ALLOWED_NO_POLICY);
     }
+
+    /**
+     * New-user pass: policy check with only a SPIFFE ID is denied, rightly (Cilium's fromEndpoints
+     * match the peer's labels, not its identity), and the explanation says that the source's labels
+     * are unknown instead of only "no ingress rule allowed".
+     */
+    @Test
+    void ciliumDefaultDenySaysWhenTheSourceHasNoKnownLabels() throws Exception {
+        PolicyEngine e = PolicyEngine.builder().policies(PolicyLoader.fromFile(seed("cilium-enforce-mtls-checkout.yaml"))).build();
+        String noRule = "DENY by enforce-mtls-checkout (CiliumClusterwideNetworkPolicy ingress, default deny): "
+                + "endpoint selected by app=checkout for ingress and no ingress rule allowed";
+        R unknown = r().principal(CILIUM_ID).dest("production", "checkout", Map.of("app", "checkout")).source(null)
+                .http("POST", "/charge");
+        Decision d = e.evaluate(unknown.build());
+        assertThat(d.outcome()).isEqualTo(Outcome.DENIED_DEFAULT);
+        assertThat(d.explain()).isEqualTo(noRule
+                + "; the source has no known workload, so fromEndpoints selectors on pod labels cannot match it");
+        Decision unlabelled = e.evaluate(unknown.sourceLabels("production", Map.of()).build());
+        assertThat(unlabelled.explain()).isEqualTo(noRule
+                + "; the source workload has no labels, so fromEndpoints selectors on pod labels cannot match it");
+        Decision otherLabels = e.evaluate(unknown.sourceLabels("production", Map.of("app", "batch")).build());
+        assertThat(otherLabels.explain()).as("labels known: nothing to add").isEqualTo(noRule);
+        assertThat(e.evaluate(unknown.sourceLabels("production", Map.of("app", "frontend")).build()).allowed()).isTrue();
+    }
 }

@@ -124,7 +124,7 @@ final class PolicyCommand {
                 req.http(new HttpAttributes(method == null ? "GET" : method, path == null ? "/" : path, host, headerMap()));
             }
             Decision d = engine.evaluate(req.build());
-            System.out.println(d.explain());
+            System.out.println(d.explain() + (d.explain().contains("the source has no known workload") ? " (the source workload comes from --workloads and --source-ip)" : ""));
             for (String w : set.warnings()) {
                 System.err.println("warning: " + w);
             }

@@ -78,8 +78,26 @@ class PolicyCheckTest {
         // Same service account, other pod: its labels are app=batch.
         assertThat(check(FROM_FRONTEND, "--source", id, "--source-ip", "10.0.0.3", "--dest", "prod/backend:8080")).isEqualTo(3);
         assertThat(out.toString()).startsWith("DENY by prod/from-frontend");
-        // An address no workload owns: no labels.
+        // An address no workload owns: no labels, and the explanation says so.
         assertThat(check(FROM_FRONTEND, "--source", id, "--source-ip", "10.9.9.9", "--dest", "prod/backend:8080")).isEqualTo(3);
+        assertThat(out.toString()).isEqualTo("DENY by prod/from-frontend (CiliumNetworkPolicy ingress, default deny): endpoint "
+                + "selected by app=backend for ingress and no ingress rule allowed; the source has no known workload, so "
+                + "fromEndpoints selectors on pod labels cannot match it (the source workload comes from --workloads and "
+                + "--source-ip)" + System.lineSeparator());
+    }
+
+    /** New-user pass: deny.YAML was skipped without a word and the caller allowed; now it is loaded and named once. */
+    @Test
+    void aCapitalisedPolicyFileIsEnforcedAndNamedOnceOnStderr() throws Exception {
+        Path p = Files.createDirectories(dir.resolve("policies"));
+        Files.writeString(p.resolve("deny.YAML"), DENY_ADMIN.replace("rules: [{to: [{operation: {paths: [/admin]}}]}]", "rules: [{}]"));
+        Files.writeString(p.resolve("old.yaml.bak"), FROM_FRONTEND);
+        assertThat(check("# nothing\n", "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--dest", "prod/backend:8080"))
+                .as(out.toString()).isEqualTo(3);
+        assertThat(out.toString()).startsWith("DENY by prod/deny-admin");
+        String kubectl = "deny.YAML: loaded, but kubectl apply -f";
+        assertThat(err.toString().split(java.util.regex.Pattern.quote(kubectl), -1)).hasSize(2);
+        assertThat(err.toString()).contains("old.yaml.bak: skipped: not a policy file");
     }
 
     static final String L7 = """

@@ -93,9 +93,30 @@ final class CiliumCompiler {
         for (int i = 0; i < deny.length; i++) {
             deny[i] = rule(i, denyItems.get(i), namespace, denyRef, true);
         }
-        Decision defaultDecision = new Decision(false, Outcome.DENIED_DEFAULT, allowRef, -1,
-                "endpoint selected by " + selector + " for ingress and no ingress rule allowed");
-        return new CiliumPolicy(ref, namespace, selector, defaultDeny, ingress, deny, defaultDecision);
+        String noRule = "endpoint selected by " + selector + " for ingress and no ingress rule allowed";
+        Decision defaultDecision = new Decision(false, Outcome.DENIED_DEFAULT, allowRef, -1, noRule);
+        // Cilium's fromEndpoints match the peer's labels, which only its workload carries: without one
+        // the default deny must say so, or a caller the policy means to allow looks wrongly denied.
+        Decision noWorkload = null;
+        Decision noLabels = null;
+        if (fromEndpointsUsePodLabels(ingress)) {
+            noWorkload = new Decision(false, Outcome.DENIED_DEFAULT, allowRef, -1, noRule
+                    + "; the source has no known workload, so fromEndpoints selectors on pod labels cannot match it");
+            noLabels = new Decision(false, Outcome.DENIED_DEFAULT, allowRef, -1, noRule
+                    + "; the source workload has no labels, so fromEndpoints selectors on pod labels cannot match it");
+        }
+        return new CiliumPolicy(ref, namespace, selector, defaultDeny, ingress, deny, defaultDecision, noWorkload, noLabels);
+    }
+
+    private static boolean fromEndpointsUsePodLabels(CiliumPolicy.Rule[] ingress) {
+        for (CiliumPolicy.Rule rule : ingress) {
+            for (Selector s : rule.fromEndpoints) {
+                if (s.usesPodLabels()) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     private static CiliumPolicy.Rule rule(int index, YNode n, String namespace, PolicyRef ref, boolean deny)

@@ -4,6 +4,7 @@ import io.zerohop.policy.AccessRequest;
 import io.zerohop.policy.Decision;
 import io.zerohop.policy.HttpAttributes;
 import io.zerohop.policy.PolicyRef;
+import io.zerohop.policy.WorkloadRef;
 
 /** One compiled Cilium rule set (a CNP/CCNP {@code spec}, or one entry of {@code specs}). */
 final class CiliumPolicy {
@@ -17,11 +18,17 @@ final class CiliumPolicy {
     final Rule[] ingress;
     final Rule[] ingressDeny;
     final Decision defaultDeny;
+    /** The default deny explained for a source without a workload or labels; null when no fromEndpoints tests a pod label. */
+    private final Decision defaultDenyNoWorkload;
+    private final Decision defaultDenyNoLabels;
     /** {@link CiliumStep#ciliumFlags}: which evaluation passes this policy can answer. */
     final int flags;
 
     CiliumPolicy(PolicyRef ref, String namespace, Selector endpointSelector, boolean ingressDefaultDeny,
-                 Rule[] ingress, Rule[] ingressDeny, Decision defaultDeny) {
+                 Rule[] ingress, Rule[] ingressDeny, Decision defaultDeny, Decision defaultDenyNoWorkload,
+                 Decision defaultDenyNoLabels) {
+        this.defaultDenyNoWorkload = defaultDenyNoWorkload;
+        this.defaultDenyNoLabels = defaultDenyNoLabels;
         this.ref = ref;
         this.namespace = namespace;
         this.endpointSelector = endpointSelector;
@@ -30,6 +37,20 @@ final class CiliumPolicy {
         this.ingressDeny = ingressDeny;
         this.defaultDeny = defaultDeny;
         this.flags = CiliumStep.ciliumFlags(this);
+    }
+
+    /** The default-deny decision for {@code r}: it says when the source's labels are unknown. Allocation-free. */
+    Decision defaultDeny(AccessRequest r) {
+        if (defaultDenyNoWorkload != null) {
+            WorkloadRef source = r.sourceWorkload();
+            if (source == null) {
+                return defaultDenyNoWorkload;
+            }
+            if (source.labels().isEmpty()) {
+                return defaultDenyNoLabels;
+            }
+        }
+        return defaultDeny;
     }
 
     static final int PORT_NO_MATCH = 0;

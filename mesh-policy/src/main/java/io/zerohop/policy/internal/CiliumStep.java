@@ -129,7 +129,7 @@ final class CiliumStep {
             case C_ALLOW:
                 return allow(p, r, principal);
             case C_ENFORCING:
-                return p.ingressDefaultDeny ? p.defaultDeny : null;
+                return p.ingressDefaultDeny ? p.defaultDeny(r) : null;
             default:
                 for (CiliumPolicy.Rule rule : p.ingress) {
                     if (!rule.matchesPeer(r)) {

@@ -14,8 +14,10 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Set;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -32,24 +34,92 @@ public final class Loader {
     private final Set<String> seen = new HashSet<>();
     private final Set<String> skippedKinds = new HashSet<>();
 
-    /** Policy files of a directory: {@code *.yaml}, {@code *.yml}, {@code *.json}, not hidden, sorted by name. */
+    /**
+     * kubectl's extensions ({@code FileExtensions} in k8s.io/cli-runtime pkg/resource/builder.go),
+     * which kubectl compares case-sensitively ({@code ignoreFile} in pkg/resource/visitor.go).
+     */
+    private static final List<String> EXTENSIONS = List.of(".json", ".yaml", ".yml");
+
+    /**
+     * A directory's policy files and what was left out of it.
+     *
+     * @param files    the files to load, sorted by name
+     * @param warnings one line per entry not loaded (non-hidden regular file or directory) and per
+     *                 file loaded that kubectl would skip (extension not in lower case)
+     */
+    public record Listing(List<Path> files, List<String> warnings) {
+    }
+
+    /** The files {@link #list} loads: what the watcher fingerprints. */
     public static List<Path> policyFiles(Path dir) throws IOException {
+        return list(dir).files();
+    }
+
+    /**
+     * Lists {@code dir} as {@link #policyFiles}, extension case-insensitively: a {@code .YAML} file
+     * is loaded (skipping it could drop a DENY and widen access) with a warning that kubectl would
+     * not apply it. Hidden entries ({@code .x}, ConfigMap mounts' {@code ..data}) are skipped silently.
+     */
+    public static Listing list(Path dir) throws IOException {
         List<Path> files = new ArrayList<>();
+        List<Path> skipped = new ArrayList<>();
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
             for (Path p : ds) {
                 String name = p.getFileName().toString();
-                if (!name.startsWith(".") && (name.endsWith(".yaml") || name.endsWith(".yml") || name.endsWith(".json"))
-                        && Files.isRegularFile(p)) {
+                if (name.startsWith(".")) {
+                    continue;
+                }
+                if (Files.isRegularFile(p) && extension(name) != null) {
                     files.add(p);
+                } else {
+                    skipped.add(p);
                 }
             }
         }
-        files.sort((a, b) -> a.getFileName().toString().compareTo(b.getFileName().toString()));
-        return files;
+        files.sort(Comparator.comparing(f -> f.getFileName().toString()));
+        skipped.sort(Comparator.comparing(f -> f.getFileName().toString()));
+        List<String> warnings = new ArrayList<>();
+        for (Path f : files) {
+            String name = f.getFileName().toString();
+            String ext = extension(name);
+            if (!EXTENSIONS.contains(ext)) {
+                warnings.add(f + ": loaded, but kubectl apply -f " + dir + " would skip it (its extension match is"
+                        + " case-sensitive); rename it to " + name.substring(0, name.length() - ext.length())
+                        + ext.toLowerCase(Locale.ROOT));
+            }
+        }
+        for (Path p : skipped) {
+            warnings.add(p + (Files.isDirectory(p)
+                    ? ": directory skipped: only files directly in " + dir + " are loaded (not recursive)"
+                    : Files.isRegularFile(p) ? ": skipped: not a policy file (only *.yaml, *.yml and *.json are loaded)"
+                    : ": skipped: not a regular file"));
+        }
+        return new Listing(List.copyOf(files), List.copyOf(warnings));
+    }
+
+    /** The file's extension as kubectl's list spells it, matched case-insensitively; null if none. */
+    private static String extension(String name) {
+        int dot = name.lastIndexOf('.');
+        if (dot <= 0) {
+            return null;
+        }
+        String ext = name.substring(dot);
+        for (String e : EXTENSIONS) {
+            if (e.equalsIgnoreCase(ext)) {
+                return ext;
+            }
+        }
+        return null;
     }
 
     public static CompiledPolicies loadFiles(List<Path> files) throws PolicyLoadException {
+        return loadFiles(files, List.of());
+    }
+
+    /** Loads {@code files}; {@code warnings} (a {@link Listing}'s) come first in the result's warnings. */
+    public static CompiledPolicies loadFiles(List<Path> files, List<String> warnings) throws PolicyLoadException {
         Loader l = new Loader();
+        warnings.forEach(l.out::warn);
         for (Path f : files) {
             l.addText(f.toString(), readUtf8(f));
         }

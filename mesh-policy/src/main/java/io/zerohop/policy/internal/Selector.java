@@ -116,6 +116,21 @@ final class Selector {
                 ek.toArray(new String[0]), ops, ev.toArray(new String[0][]), all.isEmpty() ? "{}" : String.join(",", all));
     }
 
+    /** Whether it tests a pod label, as opposed to only the namespace and service account, which a SPIFFE ID also carries. */
+    boolean usesPodLabels() {
+        for (int k : keyKinds) {
+            if (k == KIND_LABEL) {
+                return true;
+            }
+        }
+        for (int k : exprKinds) {
+            if (k == KIND_LABEL) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     static final int KIND_LABEL = 0;
     static final int KIND_NAMESPACE = 1;
     static final int KIND_SERVICE_ACCOUNT = 2;

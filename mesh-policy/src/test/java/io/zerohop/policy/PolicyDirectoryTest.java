@@ -1,0 +1,135 @@
+package io.zerohop.policy;
+
+import static io.zerohop.policy.ConformanceTest.ap;
+import static io.zerohop.policy.R.r;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.zerohop.policy.internal.CompiledPolicies;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What a policy directory loads and what it names as not loaded. kubectl apply -f DIR reads
+ * .json, .yaml and .yml compared case-sensitively and skips everything else silently
+ * (kubernetes staging/src/k8s.io/cli-runtime/pkg/resource/visitor.go ignoreFile, builder.go
+ * FileExtensions); zerohop goes further so that a typo never drops a policy silently.
+ */
+class PolicyDirectoryTest {
+
+    private static final String DENY_ALL = ap("prod", "deny-all", "{action: DENY, rules: [{}]}");
+    private static final String DENY_LEGACY = ap("prod", "deny-legacy",
+            "{action: DENY, rules: [{from: [{source: {principals: [cluster.local/ns/legacy/sa/old]}}]}]}");
+
+    @Test
+    @DisplayName("kubectl's extensions (cli-runtime visitor.go ignoreFile) load; a capitalised one loads too, with a warning")
+    void aCapitalisedExtensionIsLoadedWithAWarning(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("deny.YAML"), DENY_ALL);
+        Files.writeString(dir.resolve("b.yml"), DENY_LEGACY.replace("deny-legacy", "b"));
+        Files.writeString(dir.resolve("c.Json"), "{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {\"name\": \"c\"}}");
+        PolicySet set = PolicyLoader.fromDirectory(dir);
+        assertThat(set.files()).extracting(p -> p.getFileName().toString()).containsExactly("b.yml", "c.Json", "deny.YAML");
+        assertThat(set.policies()).extracting(PolicyRef::name).containsExactlyInAnyOrder("deny-all", "b");
+        assertThat(PolicyEngine.builder().policies(set).build().evaluate(r().build()).allowed())
+                .as("the DENY in deny.YAML is enforced").isFalse();
+        assertThat(set.warnings()).contains(
+                dir.resolve("deny.YAML") + ": loaded, but kubectl apply -f " + dir
+                        + " would skip it (its extension match is case-sensitive); rename it to deny.yaml",
+                dir.resolve("c.Json") + ": loaded, but kubectl apply -f " + dir
+                        + " would skip it (its extension match is case-sensitive); rename it to c.json");
+        assertThat(set.warnings()).noneMatch(w -> w.startsWith(dir.resolve("b.yml").toString()));
+    }
+
+    @Test
+    void everyNonHiddenEntryNotLoadedIsNamedOnce(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("a.yaml"), DENY_LEGACY);
+        Files.writeString(dir.resolve("deny.yaml.bak"), DENY_ALL);
+        Files.writeString(dir.resolve("README"), "notes");
+        Files.writeString(dir.resolve(".hidden.yaml"), DENY_ALL);
+        Files.createDirectory(dir.resolve("more"));
+        Files.writeString(dir.resolve("more/deny.yaml"), DENY_ALL);
+        Files.createDirectory(dir.resolve("..2026_11_30_data"));
+        PolicySet set = PolicyLoader.fromDirectory(dir);
+        assertThat(set.policies()).extracting(PolicyRef::name).containsExactly("deny-legacy");
+        assertThat(set.warnings()).containsExactly(
+                dir.resolve("README") + ": skipped: not a policy file (only *.yaml, *.yml and *.json are loaded)",
+                dir.resolve("deny.yaml.bak") + ": skipped: not a policy file (only *.yaml, *.yml and *.json are loaded)",
+                dir.resolve("more") + ": directory skipped: only files directly in " + dir + " are loaded (not recursive)");
+    }
+
+    @Test
+    void aReloadThatDropsAFileOrEveryPolicyIsAWarningNamingTheFiles() throws Exception {
+        Path dir = Path.of("pol");
+        PolicySet two = set("a.yaml", "b.yaml");
+        PolicySet oneOfThem = set("a.yaml");
+        PolicySet none = new PolicySet(CompiledPolicies.EMPTY, "pol", List.of());
+        assertThat(PolicyEngine.lossWarning(two, two, dir)).isNull();
+        assertThat(PolicyEngine.lossWarning(oneOfThem, two, dir)).isNull();
+        assertThat(PolicyEngine.lossWarning(PolicySet.empty(), none, dir)).isNull();
+        assertThat(PolicyEngine.lossWarning(two, oneOfThem, dir))
+                .isEqualTo("reloaded 1 policies from pol (was 2); no longer loaded: b.yaml");
+        assertThat(PolicyEngine.lossWarning(two, none, dir))
+                .isEqualTo("reloaded 0 policies from pol (was 2); no longer loaded: a.yaml, b.yaml; no policy is in force now");
+    }
+
+    private static PolicySet set(String... names) throws PolicyLoadException {
+        StringBuilder yaml = new StringBuilder();
+        List<Path> files = new ArrayList<>();
+        for (String n : names) {
+            yaml.append(ap("prod", n.replace(".yaml", ""), "{action: DENY, rules: [{}]}"));
+            files.add(Path.of("pol", n));
+        }
+        PolicySet s = PolicyLoader.fromString("x.yaml", yaml.toString());
+        return new PolicySet(s.compiled(), "pol", files);
+    }
+
+    @Test
+    @DisplayName("live: renaming seed.yaml to seed.YAML keeps its DENY; to seed.yaml.bak warns naming it and still reloads")
+    void liveReloadThroughTheWatcher(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("seed.yaml"), DENY_ALL);
+        BlockingQueue<PolicySet> reloaded = new LinkedBlockingQueue<>();
+        BlockingQueue<String> lost = new LinkedBlockingQueue<>();
+        PolicyEngine e = PolicyEngine.builder().pollInterval(Duration.ofMillis(100)).reloadListener(new ReloadListener() {
+            @Override
+            public void reloaded(PolicySet policies) {
+                reloaded.add(policies);
+            }
+
+            @Override
+            public void lost(String warning) {
+                lost.add(warning);
+            }
+        }).build();
+        AccessRequest caller = r().build();
+        try (AutoCloseable watcher = e.watch(dir)) {
+            assertThat(reloaded.poll(20, TimeUnit.SECONDS).size()).isEqualTo(1);
+            assertThat(e.evaluate(caller).allowed()).isFalse();
+
+            Files.move(dir.resolve("seed.yaml"), dir.resolve("seed.YAML"), StandardCopyOption.ATOMIC_MOVE);
+            PolicySet next = reloaded.poll(20, TimeUnit.SECONDS);
+            assertThat(next).isNotNull();
+            assertThat(next.size()).isEqualTo(1);
+            assertThat(e.evaluate(caller).allowed()).as("a capitalised extension never widens access").isFalse();
+            assertThat(lost.poll(1, TimeUnit.SECONDS))
+                    .isEqualTo("reloaded 1 policies from " + dir + " (was 1); no longer loaded: seed.yaml; newly loaded: seed.YAML");
+
+            Files.move(dir.resolve("seed.YAML"), dir.resolve("seed.yaml.bak"), StandardCopyOption.ATOMIC_MOVE);
+            assertThat(lost.poll(20, TimeUnit.SECONDS)).isEqualTo("reloaded 0 policies from " + dir
+                    + " (was 1); no longer loaded: seed.YAML; no policy is in force now");
+            PolicySet empty = reloaded.poll(20, TimeUnit.SECONDS);
+            assertThat(empty.size()).isZero();
+            assertThat(empty.warnings()).containsExactly(dir.resolve("seed.yaml.bak")
+                    + ": skipped: not a policy file (only *.yaml, *.yml and *.json are loaded)");
+            assertThat(e.evaluate(caller).allowed()).isTrue();
+        }
+    }
+}
