@@ -4,11 +4,28 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** The {@code zerohop} command: CA tooling, policy checks, one-off tunnels, the node proxy, the demo. */
-@Command(name = "zerohop", mixinStandardHelpOptions = true, version = "zerohop 0.1.0",
-        description = "Sidecarless mTLS data plane: HBONE tunnels, SPIFFE identities, Istio and Cilium policy.",
+@Command(name = Zerohop.NAME, mixinStandardHelpOptions = true, version = Zerohop.VERSION, description = Zerohop.DESCRIPTION,
         subcommands = {CaCommand.class, PolicyCommand.class, ConnectCommand.class, ProxyCommand.class, DemoCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Zerohop {
+    static final String NAME = "zerohop";
+    static final String VERSION = "zerohop 0.1.0";
+    static final String DESCRIPTION = "Sidecarless mTLS data plane: HBONE tunnels, SPIFFE identities, Istio and Cilium policy.";
+
+    /**
+     * The subcommands that can be built alone, by the name that selects them. picocli builds the
+     * model of every subcommand (options, mixins, nested commands) when the top command is built:
+     * ~16 % of {@code zerohop proxy}'s start-up CPU (benchmarks/results/footprint-xmn.md) for
+     * commands that are never run.
+     */
+    private static final java.util.Map<String, Class<?>> SUBCOMMANDS = java.util.Map.of(
+            "ca", CaCommand.class, "policy", PolicyCommand.class, "connect", ConnectCommand.class,
+            "proxy", ProxyCommand.class, "demo", DemoCommand.class);
+
+    /** {@link Zerohop} without its subcommands, so that only the one being run is added to it. */
+    @Command(name = NAME, mixinStandardHelpOptions = true, version = VERSION, description = DESCRIPTION)
+    static final class Top {
+    }
 
     public static void main(String[] args) {
         System.exit(run(args));
@@ -16,7 +33,25 @@ public final class Zerohop {
 
     /** Runs without exiting, for tests. */
     public static int run(String... args) {
-        CommandLine cli = new CommandLine(new Zerohop());
+        return run(commandLine(args), args);
+    }
+
+    /**
+     * The command model for {@code args}: when the first word names a subcommand, the top command
+     * with only that subcommand (its usage, errors and suggestions are the subcommand's own, the
+     * same as in the full model); otherwise (no words, an option such as {@code --help}, {@code help},
+     * an unknown word) the full model, so that the top usage lists every subcommand and an unknown
+     * word gets its suggestions.
+     */
+    static CommandLine commandLine(String... args) {
+        Class<?> only = args.length > 0 ? SUBCOMMANDS.get(args[0]) : null;
+        if (only == null) {
+            return new CommandLine(new Zerohop());
+        }
+        return new CommandLine(new Top()).addSubcommand(args[0], new CommandLine(only));
+    }
+
+    static int run(CommandLine cli, String... args) {
         // Any failure is one line a person can act on; stack traces only with ZEROHOP_DEBUG set.
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
             // The whole command path ("zerohop policy check: ..."), as usage errors name it.

@@ -68,6 +68,39 @@ class CliTest {
                 .doesNotContain("Usage:");
     }
 
+    /** Exit code, stdout and stderr of one run on a given model. */
+    private static String transcript(picocli.CommandLine cli, String... args) {
+        java.io.StringWriter o = new java.io.StringWriter();
+        java.io.StringWriter e = new java.io.StringWriter();
+        cli.setOut(new java.io.PrintWriter(o, true));
+        cli.setErr(new java.io.PrintWriter(e, true));
+        int code = Zerohop.run(cli, args);
+        return "exit " + code + "\n--- out\n" + o + "--- err\n" + e;
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {
+        "proxy --help", "proxy -h", "proxy --version", "proxy -V", "proxy --bogus", "proxy --inbund=127.0.0.1:0",
+        "proxy --istio-ca istiod:15012", "proxy help",
+        "ca", "ca --help", "ca init --help", "ca bogus", "ca isue", "ca init", "ca issue --ttl",
+        "policy", "policy --help", "policy check --help", "policy check --souce=x", "policy chek",
+        "connect", "connect --help", "connect --bogus", "demo --help", "demo --bogus=1"})
+    @org.junit.jupiter.api.DisplayName("a subcommand built alone prints, refuses and suggests exactly as in the full model")
+    void aSubcommandBuiltAloneBehavesAsInTheFullModel(String line) {
+        String[] args = line.split(" ");
+        picocli.CommandLine sparse = Zerohop.commandLine(args);
+        assertThat(sparse.getSubcommands()).as("only the subcommand being run is built").containsOnlyKeys(args[0]);
+        assertThat(transcript(sparse, args)).isEqualTo(transcript(new picocli.CommandLine(new Zerohop()), args));
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"", "--help", "-V", "help", "help proxy", "prxy", "bogus --help"})
+    @org.junit.jupiter.api.DisplayName("no subcommand word: the full model, so the top usage lists every subcommand and typos get suggestions")
+    void withoutASubcommandWordTheFullModelIsBuilt(String line) {
+        String[] args = line.isEmpty() ? new String[0] : line.split(" ");
+        assertThat(Zerohop.commandLine(args).getSubcommands()).containsKeys("ca", "policy", "connect", "proxy", "demo", "help");
+    }
+
     static final String HTTP_ONLY_DENY = """
             apiVersion: security.istio.io/v1
             kind: AuthorizationPolicy

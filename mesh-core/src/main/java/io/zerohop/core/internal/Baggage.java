@@ -27,8 +27,16 @@ public record Baggage(String clusterId, String namespace, String workloadName, S
                 w.labels().get("topology.kubernetes.io/region"), w.labels().get("topology.kubernetes.io/zone"));
     }
 
-    /** The header value, keys in ztunnel's order ({@code baggage_header_val}). */
+    /**
+     * The header value, keys in ztunnel's order ({@code baggage_header_val}). Equal baggage gives the
+     * same String instance: every tunnel of a workload shares it (issue 14).
+     */
     public String header() {
+        return WorkloadStrings.header(this);
+    }
+
+    /** The header value built anew; {@link #header()} shares it. */
+    String formatHeader() {
         List<String> parts = new ArrayList<>(7);
         add(parts, "k8s.cluster.name", clusterId);
         add(parts, "k8s.namespace.name", namespace);
@@ -49,9 +57,17 @@ public record Baggage(String clusterId, String namespace, String workloadName, S
     /**
      * Parses a header value (repeated headers already joined with {@code ","}) as ztunnel's
      * {@code parse_baggage_header}: unknown keys and members without {@code =} are skipped, empty
-     * values are absent, a later member wins.
+     * values are absent, a later member wins. Equal headers give the same instance (its strings are
+     * shared by every tunnel that carried that header).
      */
     public static Baggage parse(String header) {
+        if (header == null || header.isEmpty()) {
+            return EMPTY;
+        }
+        return WorkloadStrings.parsed(header);
+    }
+
+    static Baggage read(String header) {
         if (header == null || header.isEmpty()) {
             return EMPTY;
         }

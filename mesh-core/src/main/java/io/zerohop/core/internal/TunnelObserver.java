@@ -282,7 +282,7 @@ public final class TunnelObserver implements HboneEvents {
         boolean inbound = t.direction() == TunnelInfo.Direction.INBOUND;
         var src = inbound ? t.peerIdentity() : t.localIdentity();
         var dst = inbound ? t.localIdentity() : t.peerIdentity();
-        String srcPrincipal = src == null ? null : src.toString();
+        String srcPrincipal = WorkloadStrings.text(src);
         Workload dw = t.destination() == null ? null : registry.byAddress(t.destination().getAddress()).orElse(null);
         InetSocketAddress srcAddr = inbound ? t.peerAddress() : null;
         Workload sw = srcAddr == null ? null : registry.byAddress(srcAddr.getAddress())
@@ -290,7 +290,7 @@ public final class TunnelObserver implements HboneEvents {
         TrafficLabels.Peer source = sw != null ? TrafficLabels.Peer.of(sw, srcPrincipal)
                 : TrafficLabels.Peer.derived(Baggage.parse(t.headers().get("baggage")), srcPrincipal);
         return TrafficLabels.of(inbound ? "destination" : "source", source,
-                TrafficLabels.Peer.of(dw, dst == null ? null : dst.toString()), "mutual_tls");
+                TrafficLabels.Peer.of(dw, WorkloadStrings.text(dst)), "mutual_tls");
     }
 
     /**

@@ -1,0 +1,63 @@
+package io.zerohop.core.internal;
+
+import io.spiffe.spiffeid.SpiffeId;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Function;
+
+/**
+ * Strings that are the same for every tunnel of one workload (its baggage header value, the parsed
+ * baggage, SPIFFE IDs as text), built once and shared by all its tunnels instead of once per
+ * CONNECT: at 10,000 open tunnels of one workload the per-tunnel copies were ~0.5 KB each (issue 14,
+ * benchmarks/results/footprint-xmn.md). Each table is bounded: keys can come from peers (a
+ * {@code baggage} header is a claim of the peer), so when one is full it is emptied and refilled,
+ * which costs only the sharing, never correctness.
+ */
+final class WorkloadStrings {
+    /** Far above the workloads one node serves or talks to, small enough to never matter in memory. */
+    static final int MAX_ENTRIES = 4096;
+
+    private WorkloadStrings() {}
+
+    private static final Table<Baggage, String> HEADERS = new Table<>();
+    private static final Table<String, Baggage> PARSED = new Table<>();
+    private static final Table<SpiffeId, String> IDS = new Table<>();
+
+    /** {@link Baggage#header()} of {@code b}, the same instance for equal baggage. */
+    static String header(Baggage b) {
+        return HEADERS.get(b, Baggage::formatHeader);
+    }
+
+    /** {@link Baggage#parse} of {@code header}, the same instance for equal headers. */
+    static Baggage parsed(String header) {
+        return PARSED.get(header, Baggage::read);
+    }
+
+    /** {@code id.toString()} (java-spiffe formats a new string on every call), the same instance for equal IDs. */
+    static String text(SpiffeId id) {
+        return id == null ? null : IDS.get(id, SpiffeId::toString);
+    }
+
+    /** A bounded memo: emptied when full rather than grown or evicted entry by entry. */
+    static final class Table<K, V> {
+        private final ConcurrentHashMap<K, V> map = new ConcurrentHashMap<>();
+
+        V get(K key, Function<K, V> compute) {
+            V v = map.get(key);
+            if (v == null) {
+                v = compute.apply(key);
+                if (map.size() >= MAX_ENTRIES) {
+                    map.clear();
+                }
+                V prior = map.putIfAbsent(key, v);
+                if (prior != null) {
+                    v = prior;
+                }
+            }
+            return v;
+        }
+
+        int size() {
+            return map.size();
+        }
+    }
+}
