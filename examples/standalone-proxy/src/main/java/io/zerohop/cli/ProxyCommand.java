@@ -246,6 +246,7 @@ final class ProxyCommand implements Callable<Integer> {
                 }
             });
         }
+        boolean ready = false;
         try {
             mesh.start().get(30, TimeUnit.SECONDS);
             List<String> up = new ArrayList<>();
@@ -298,6 +299,7 @@ final class ProxyCommand implements Callable<Integer> {
             System.out.println("zerohop proxy ready: " + String.join(", ", up) + "; identity source " + describeIdentity()
                     + "; " + registry.all().size() + " workloads; policies " + (engine == null ? "none (allow all)" : engine.policies().size()));
             System.out.flush();
+            ready = true;
             String signal = signals.await();
             if (syncFailure.get() != null) {
                 throw new IllegalStateException("Kubernetes sync failed: " + syncFailure.get().getMessage(), syncFailure.get());
@@ -310,8 +312,11 @@ final class ProxyCommand implements Callable<Integer> {
             return 0;
         } finally {
             mesh.close();
-            System.out.println("zerohop proxy: stopped");
-            System.out.flush();
+            if (ready) {
+                // A proxy that never became ready says why on stderr; "stopped" would read as a clean stop.
+                System.out.println("zerohop proxy: stopped");
+                System.out.flush();
+            }
             if (watch != null) {
                 watch.close();
             }

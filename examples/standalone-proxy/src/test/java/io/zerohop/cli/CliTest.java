@@ -55,6 +55,16 @@ class CliTest {
     }
 
     @Test
+    void aListenerThatCannotBindFailsWithoutSayingStopped() throws Exception {
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            assertThat(Zerohop.run("proxy", "--in-memory-ca", "--inbound", "127.0.0.1:" + taken.getLocalPort(),
+                    "--metrics", "off", "--readiness", "off", "--admin", "off")).isEqualTo(1);
+        }
+        assertThat(err.toString()).contains("zerohop proxy: ").contains("cannot bind HBONE listener");
+        assertThat(out.toString()).doesNotContain("zerohop proxy ready").doesNotContain("zerohop proxy: stopped");
+    }
+
+    @Test
     @org.junit.jupiter.api.DisplayName("a usage error is one line naming the mistake and one hint, not the whole usage; exit 2")
     void aUsageErrorIsOneLineAndAHint() {
         assertThat(Zerohop.run("proxy", "--istio-ca", "istiod.istio-system.svc:15012")).isEqualTo(2);
