@@ -38,7 +38,8 @@ final class CaCommand {
             }
             InMemoryCa ca = InMemoryCa.builder().trustDomain(trustDomain).intermediate(intermediate).build();
             ca.save(out);
-            System.out.println("CA for trust domain " + trustDomain + " written to " + out
+            // The trust domain as the certificates carry it (java-spiffe lower-cases it), not as typed.
+            System.out.println("CA for trust domain " + ca.trustDomain().getName() + " written to " + out
                     + " (root.pem, root.key" + (intermediate ? ", intermediate.pem, intermediate.key" : "") + ", bundle.pem)");
             return 0;
         }

@@ -55,6 +55,13 @@ class CliTest {
     }
 
     @Test
+    void caInitReportsTheTrustDomainItsCertificatesCarry(@TempDir Path dir) throws Exception {
+        assertThat(Zerohop.run("ca", "init", "--trust-domain", "Cluster.Local", "--out", dir.toString())).isZero();
+        assertThat(out.toString()).startsWith("CA for trust domain cluster.local written to ");
+        assertThat(InMemoryCa.load(dir, Duration.ofHours(1)).trustDomain().getName()).isEqualTo("cluster.local");
+    }
+
+    @Test
     void aListenerThatCannotBindFailsWithoutSayingStopped() throws Exception {
         try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             assertThat(Zerohop.run("proxy", "--in-memory-ca", "--inbound", "127.0.0.1:" + taken.getLocalPort(),
