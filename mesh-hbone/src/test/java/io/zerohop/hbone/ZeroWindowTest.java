@@ -176,11 +176,9 @@ class ZeroWindowTest {
                 b = attack(server, SECOND, 40);
                 // Long before the 120 s stalled-window timeout, the server sheds stalled tunnels.
                 assertThat(resets(a, 1, Duration.ofSeconds(30))).as("tunnels of the first attacker shed").isNotEmpty();
-                // The victim, paused when the server's budget was crossed, must echo. It should be woken
-                // once shedding made room (BudgetsTest proves one lost wake fixed), but now and then it
-                // still waits until the 120 s stalled-window timeout frees the budget (a fresh-clone CI
-                // run at load ~1 timed out a 60 s bound): a known weak spot, named in mesh-hbone's README.
-                // So the bound is past that timeout: the victim is never starved for good.
+                // The victim, paused when the server's budget was crossed, must echo once shedding made
+                // room. Two lost wakes that made it wait for the 120 s stalled-window timeout are fixed
+                // (BudgetsTest); the bound stays past that timeout until enough runs show 60 s holds.
                 CompletableFuture.runAsync(() -> {
                     try {
                         Victim.echoMiB(mesh, echo.address(), server, VICTIM);

@@ -143,16 +143,14 @@ final class Budgets {
     }
 
     /**
-     * A woken tunnel found room and reads again: wake the next waiter too while under half, so
-     * tunnels resume a few at a time (each may read {@link #READ} before it sees the budget again).
+     * A woken tunnel found room and reads again: wake the next waiter too while the budget has room,
+     * so tunnels resume one after another (each may read {@link #READ} before it sees the budget
+     * again). Not only below half: a woken tunnel whose own stream is stalled reads nothing, and
+     * with the count settled between half and full the waiters behind it (another peer's tunnel,
+     * ZeroWindowTest's victim) stayed paused until a stalled-window timeout freed the budget.
      */
     void resumed(Peer peer) {
-        if (peer.queued.get() <= limits.queuedBytesPerPeer() / 2) {
-            wake(peer.waiters, READ);
-        }
-        if (queued.get() <= limits.queuedBytes() / 2) {
-            wake(waiters, READ);
-        }
+        passOn(peer);
     }
 
     /**

@@ -103,4 +103,32 @@ class BudgetsTest {
         assertThat(b2.budget.allowsReads()).as("b is over its own budget").isFalse();
         assertThat(victim.budget.allowsReads()).as("the victim reads again: the server budget has room").isTrue();
     }
+
+    @Test
+    @DisplayName("a woken tunnel that resumes wakes the next waiter while the server budget has room, not only below half")
+    void aResumedTunnelWakesTheNextWhileThereIsRoom() {
+        Budgets.Peer c = budgets.attach(SpiffeIds.istio("cluster.local", "prod", "c"));
+        Budgets.Peer d = budgets.attach(SpiffeIds.istio("cluster.local", "prod", "d"));
+        Budgets.Peer e = budgets.attach(SpiffeIds.istio("cluster.local", "prod", "e"));
+        Budgets.Peer v = budgets.attach(SpiffeIds.istio("cluster.local", "prod", "victim"));
+        Tunnel c1 = new Tunnel(c);
+        Tunnel d1 = new Tunnel(d);
+        Tunnel e1 = new Tunnel(e);
+        c1.wrote(200 * K);
+        d1.wrote(200 * K);
+        e1.wrote(100 * K); // the server over its budget (500 KiB), no peer over its own: all wait for the server's
+        assertThat(budgets.overGlobal()).isTrue();
+        Tunnel victim = new Tunnel(v);
+        assertThat(victim.budget.allowsReads()).isFalse();
+
+        e1.reset(); // 100 KiB released: 400 KiB, under the budget, above half of it: no discharge wakes anyone
+        runLoops(Duration.ZERO);
+        assertThat(budgets.overGlobal()).isFalse();
+        assertThat(victim.budget.allowsReads()).isFalse();
+        // The one-second re-check wakes the first waiter; its stream stays stalled (nothing more is
+        // discharged), so only the wake chain can reach the victim before a stalled-window timeout.
+        runLoops(Duration.ofSeconds(1));
+
+        assertThat(victim.budget.allowsReads()).as("the victim reads again: the server budget has room").isTrue();
+    }
 }
