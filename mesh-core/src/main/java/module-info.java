@@ -8,6 +8,7 @@ module io.zerohop.core {
     requires transitive io.zerohop.identity;
     requires transitive io.zerohop.policy;
     requires com.fasterxml.jackson.databind;
+    requires com.github.benmanes.caffeine;
     requires com.fasterxml.jackson.dataformat.yaml;
     requires io.netty.buffer;
     requires io.netty.codec;

@@ -1,7 +1,8 @@
 package io.zerohop.core.internal;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import io.spiffe.spiffeid.SpiffeId;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 
 /**
@@ -9,8 +10,8 @@ import java.util.function.Function;
  * baggage, SPIFFE IDs as text), built once and shared by all its tunnels instead of once per
  * CONNECT: at 10,000 open tunnels of one workload the per-tunnel copies were ~0.5 KB each (issue 14,
  * benchmarks/results/footprint-xmn.md). Each table is bounded: keys can come from peers (a
- * {@code baggage} header is a claim of the peer), so when one is full it is emptied and refilled,
- * which costs only the sharing, never correctness.
+ * {@code baggage} header is a claim of the peer), and an evicted entry costs only the sharing, never
+ * correctness.
  */
 final class WorkloadStrings {
     /** Far above the workloads one node serves or talks to, small enough to never matter in memory. */
@@ -37,27 +38,20 @@ final class WorkloadStrings {
         return id == null ? null : IDS.get(id, SpiffeId::toString);
     }
 
-    /** A bounded memo: emptied when full rather than grown or evicted entry by entry. */
+    /**
+     * A bounded memo (Caffeine, as the project's other caches): eviction runs on the calling thread,
+     * so no pool thread is started for it; an evicted entry costs only its sharing.
+     */
     static final class Table<K, V> {
-        private final ConcurrentHashMap<K, V> map = new ConcurrentHashMap<>();
+        private final Cache<K, V> cache = Caffeine.newBuilder().maximumSize(MAX_ENTRIES).executor(Runnable::run).build();
 
         V get(K key, Function<K, V> compute) {
-            V v = map.get(key);
-            if (v == null) {
-                v = compute.apply(key);
-                if (map.size() >= MAX_ENTRIES) {
-                    map.clear();
-                }
-                V prior = map.putIfAbsent(key, v);
-                if (prior != null) {
-                    v = prior;
-                }
-            }
-            return v;
+            return cache.get(key, compute);
         }
 
-        int size() {
-            return map.size();
+        long size() {
+            cache.cleanUp();
+            return cache.estimatedSize();
         }
     }
 }

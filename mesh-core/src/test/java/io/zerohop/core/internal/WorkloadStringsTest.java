@@ -75,7 +75,7 @@ class WorkloadStringsTest {
         for (int i = 0; i < 3 * WorkloadStrings.MAX_ENTRIES; i++) {
             assertThat(t.get("k" + i, k -> k + "!")).isEqualTo("k" + i + "!");
         }
-        assertThat(t.size()).isBetween(1, WorkloadStrings.MAX_ENTRIES);
+        assertThat(t.size()).isBetween(1L, (long) WorkloadStrings.MAX_ENTRIES);
         String v = t.get("again", k -> new String("v"));
         assertThat(t.get("again", k -> new String("v"))).isSameAs(v);
     }
