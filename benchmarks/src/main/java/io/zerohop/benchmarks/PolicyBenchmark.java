@@ -26,7 +26,16 @@ import org.openjdk.jmh.annotations.Warmup;
  * ns per policy decision with 10, 1,000 and 10,000 policies loaded. The synthetic set puts every
  * policy in one namespace (the worst case for namespace bucketing): one AuthorizationPolicy per
  * workload selecting {@code app=svc-i}, a namespace-wide DENY, a STRICT PeerAuthentication and
- * one CiliumNetworkPolicy per ten workloads. Requests hit a workload in the middle.
+ * one CiliumNetworkPolicy per ten workloads. {@code allowL7}, {@code allowL4} and {@code denyL4} send
+ * one fixed request to a workload in the middle, the same objects every time (the easy case: every
+ * branch predicted, every string's hash cached, one destination).
+ *
+ * <p>{@code mixed} is closer to a node proxy: it cycles through {@value #MIXED} requests to 16
+ * workloads spread over the set, five shapes each (allowed at L7 with a query string, allowed at L4,
+ * denied at L4 by the default deny, denied at L7 by method, denied by the namespace-wide DENY), in a
+ * shuffled order, each request with its own {@link WorkloadRef} and principal string, as mesh-core
+ * builds them per connection (a workload's refs share its labels map). {@code allowList} decides a
+ * peer against an ALLOW listing {@value #ALLOW_LIST} exact principals (another namespace).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -43,6 +52,12 @@ public class PolicyBenchmark {
     private AccessRequest allowedL4;
     private AccessRequest deniedL4;
     private AccessRequest allowedL7;
+    private AccessRequest[] mixedRequests;
+    private int next;
+    private AccessRequest allowListed;
+
+    static final int MIXED = 4096;
+    static final int ALLOW_LIST = 200;
 
     /** Synthetic policy YAML; shared with the mesh-policy measurement harness. */
     public static String syntheticPolicies(int n) {
@@ -63,7 +78,60 @@ public class PolicyBenchmark {
                         .append("    toPorts: [{ports: [{port: \"8080\", protocol: TCP}], rules: {http: [{method: GET, path: \"/api/.*\"}]}}, {ports: [{port: \"9090\"}]}]\n---\n");
             }
         }
+        sb.append("apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: allow-list, namespace: shop}\n")
+                .append("spec:\n  rules:\n  - from: [{source: {principals: [");
+        for (int i = 0; i < ALLOW_LIST; i++) {
+            sb.append(i == 0 ? "" : ", ").append("\"cluster.local/ns/shop/sa/buyer-").append(i).append('"');
+        }
+        sb.append("]}}]\n---\n");
         return sb.toString();
+    }
+
+    /** {@link #ALLOW_LIST}'s 150th principal to a workload of namespace {@code shop}, at L4: allowed. */
+    public static AccessRequest allowListRequest() {
+        return AccessRequest.builder().sourcePrincipal("spiffe://cluster.local/ns/shop/sa/buyer-" + (ALLOW_LIST * 3 / 4))
+                .sourceAddress("10.1.0.9").destinationAddress("10.1.0.10").destinationPort(8080)
+                .destination(new WorkloadRef("shop", "cart", "cart", Map.of("app", "cart"))).build();
+    }
+
+    /**
+     * {@link #MIXED} requests as described in the class comment, shuffled with a fixed seed, with
+     * {@code expected[i]} the intended verdict of {@code requests[i]}.
+     */
+    public static AccessRequest[] mixedRequests(int n, boolean[] expected) {
+        int workloads = 16;
+        java.util.List<Object[]> out = new java.util.ArrayList<>();
+        java.util.Map<Integer, Map<String, String>> labelsOf = new java.util.HashMap<>();
+        for (int k = 0; out.size() < MIXED; k++) {
+            int j = k % workloads;
+            int target = (int) ((long) j * n / workloads);
+            // One labels map per workload, as mesh-core's Workload holds it and shares with every ref it makes.
+            Map<String, String> labels = labelsOf.computeIfAbsent(target, t -> Map.of("app", "svc-" + t));
+            Map<String, String> clientLabels = labelsOf.computeIfAbsent(-1 - target, t -> Map.of("app", "client-" + (-1 - t)));
+            int shape = (k / workloads) % 5;
+            // A new ref and principal string per request: what a node proxy builds per connection.
+            WorkloadRef dest = new WorkloadRef("bench", "svc-" + target, "svc-" + target, labels);
+            WorkloadRef client = new WorkloadRef("bench", "client-" + target, "client-" + target, clientLabels);
+            String principal = new String("spiffe://cluster.local/ns/bench/sa/client-" + target);
+            AccessRequest.Builder b = AccessRequest.builder().sourcePrincipal(principal).sourceAddress("10.1.0.7")
+                    .destinationAddress("10.1.0.8").destination(dest).sourceWorkload(client).destinationPort(8080);
+            boolean allowed;
+            switch (shape) {
+                case 0 -> { b.http(HttpAttributes.of("GET", "/api/orders?id=" + k)); allowed = true; }
+                case 1 -> { b.destinationPort(9090); allowed = true; }
+                case 2 -> { b.sourcePrincipal(new String("spiffe://cluster.local/ns/bench/sa/intruder")); allowed = false; }
+                case 3 -> { b.http(HttpAttributes.of("POST", "/api/orders")); allowed = false; }
+                default -> { b.sourcePrincipal(new String("spiffe://cluster.local/ns/legacy/sa/old")).destinationPort(9090); allowed = false; }
+            }
+            out.add(new Object[] {b.build(), allowed});
+        }
+        java.util.Collections.shuffle(out, new java.util.Random(14));
+        AccessRequest[] r = new AccessRequest[out.size()];
+        for (int i = 0; i < r.length; i++) {
+            r[i] = (AccessRequest) out.get(i)[0];
+            expected[i] = (Boolean) out.get(i)[1];
+        }
+        return r;
     }
 
     /** Requests against workload {@code svc-target}: [allowed at L7, allowed at L4 (port 9090), denied at L4]. */
@@ -89,6 +157,17 @@ public class PolicyBenchmark {
         deniedL4 = r[2];
         if (!engine.evaluate(allowedL7).allowed() || !engine.evaluate(allowedL4).allowed() || engine.evaluate(deniedL4).allowed()) {
             throw new IllegalStateException("synthetic policies do not decide as intended");
+        }
+        boolean[] expected = new boolean[MIXED];
+        mixedRequests = mixedRequests(policies, expected);
+        for (int i = 0; i < MIXED; i++) {
+            if (engine.evaluate(mixedRequests[i]).allowed() != expected[i]) {
+                throw new IllegalStateException("mixed request " + i + " not decided as intended: " + engine.evaluate(mixedRequests[i]).explain());
+            }
+        }
+        allowListed = allowListRequest();
+        if (!engine.evaluate(allowListed).allowed()) {
+            throw new IllegalStateException("allow-list request denied");
         }
     }
 
@@ -125,6 +204,21 @@ public class PolicyBenchmark {
     public Decision allowL4() {
         ops++;
         return engine.evaluate(allowedL4);
+    }
+
+    /** One of {@link #MIXED} shuffled requests per call (see the class comment). */
+    @Benchmark
+    public Decision mixed() {
+        ops++;
+        int i = next;
+        next = (i + 1) & (MIXED - 1);
+        return engine.evaluate(mixedRequests[i]);
+    }
+
+    @Benchmark
+    public Decision allowList() {
+        ops++;
+        return engine.evaluate(allowListed);
     }
 
     @Benchmark

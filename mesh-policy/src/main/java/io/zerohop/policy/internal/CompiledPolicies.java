@@ -176,24 +176,35 @@ public final class CompiledPolicies {
     /**
      * The policies that select one destination workload, per index and in scan order (unindexed,
      * then the first key's bucket, then the other keys' buckets), with the OR of their flags so a
-     * pass none of them can answer is skipped. Selectors depend only on the destination (an
-     * immutable {@link WorkloadRef}), so they are matched once per destination and policy set, not
+     * pass none of them can answer is skipped. Selectors depend only on the destination's namespace,
+     * service account and labels, so they are matched once per destination and policy set, not
      * per decision: ztunnel likewise holds each workload's policy list (istiod's
      * {@code Workload.authorization_policies}) rather than matching selectors per connection.
      */
     static final class Selected {
-        final WorkloadRef dest;
+        /** The key: what selection reads of the destination (never its name), and the root namespace. */
+        final String namespace;
+        final String serviceAccount;
+        final Map<String, String> labels;
         final String root;
         /** Whether any AuthorizationPolicy is in scope (root or destination namespace index exists). */
         final boolean istioInScope;
         /**
-         * The selecting AuthorizationPolicies of the root namespace and of the destination's, split by action ({@link IstioPolicy#CUSTOM},
-         * {@link IstioPolicy#DENY}, {@link IstioPolicy#ALLOW}), each in scan order: a pass walks only
-         * the policies that can answer it, and the order within a pass, hence every decision, is unchanged.
+         * The selecting AuthorizationPolicies of the root namespace then the destination's, one array
+         * per action, each in scan order (root before namespace, as two passes would see them): a pass
+         * walks only the policies that can answer it, so every decision is unchanged. {@code enforced}
+         * leaves out {@code istio.io/dry-run} policies, {@code withDryRun} keeps them (the would-be decision).
          */
-        final IstioPolicy[][] istioRootByAction;
-        final IstioPolicy[][] istioNsByAction;
-        final int istioFlags;
+        final IstioPolicy[] custom;
+        final IstioPolicy[] denyEnforced;
+        final IstioPolicy[] denyWithDryRun;
+        final IstioPolicy[] allowEnforced;
+        final IstioPolicy[] allowWithDryRun;
+        /** "An ALLOW policy applies and nothing matched": the first of each allow array's no-match decision, or null. */
+        final Decision allowNoMatchEnforced;
+        final Decision allowNoMatchWithDryRun;
+        /** Some selecting AuthorizationPolicy has {@code paths} or {@code notPaths}: only then is the path normalised. */
+        final boolean istioPaths;
         /** Whether any Cilium policy could be in scope (namespace index or a clusterwide one exists). */
         final boolean ciliumInScope;
         final CiliumPolicy[] ciliumNs;
@@ -202,23 +213,29 @@ public final class CompiledPolicies {
 
         Selected(WorkloadRef dest, String root, boolean istioInScope, IstioPolicy[] istioRoot, IstioPolicy[] istioNs,
                  boolean ciliumInScope, CiliumPolicy[] ciliumNs, CiliumPolicy[] ciliumCw) {
-            this.dest = dest;
+            this.namespace = dest.namespace();
+            this.serviceAccount = dest.serviceAccount();
+            this.labels = dest.labels();
             this.root = root;
             this.istioInScope = istioInScope;
-            int f = 0;
-            for (IstioPolicy p : istioRoot) {
-                f |= 1 << p.action;
+            List<IstioPolicy> all = new ArrayList<>(List.of(istioRoot));
+            all.addAll(List.of(istioNs));
+            this.custom = pass(all, IstioPolicy.CUSTOM, true);
+            this.denyEnforced = pass(all, IstioPolicy.DENY, false);
+            this.denyWithDryRun = pass(all, IstioPolicy.DENY, true);
+            this.allowEnforced = pass(all, IstioPolicy.ALLOW, false);
+            this.allowWithDryRun = pass(all, IstioPolicy.ALLOW, true);
+            this.allowNoMatchEnforced = allowEnforced.length == 0 ? null : allowEnforced[0].noMatch;
+            this.allowNoMatchWithDryRun = allowWithDryRun.length == 0 ? null : allowWithDryRun[0].noMatch;
+            boolean paths = false;
+            for (IstioPolicy p : all) {
+                paths |= p.usesPaths();
             }
-            for (IstioPolicy p : istioNs) {
-                f |= 1 << p.action;
-            }
-            this.istioFlags = f;
-            this.istioRootByAction = byAction(istioRoot);
-            this.istioNsByAction = byAction(istioNs);
+            this.istioPaths = paths;
             this.ciliumInScope = ciliumInScope;
             this.ciliumNs = ciliumNs;
             this.ciliumCw = ciliumCw;
-            f = 0;
+            int f = 0;
             for (CiliumPolicy p : ciliumNs) {
                 f |= p.flags;
             }
@@ -227,33 +244,46 @@ public final class CompiledPolicies {
             }
             this.ciliumFlags = f;
         }
+
+        /** Whether this entry answers for {@code dest} under {@code root}; identity first, as the same workload's refs share their parts. */
+        boolean isFor(WorkloadRef dest, String root) {
+            Map<String, String> l = dest.labels();
+            return (l == labels || l.equals(labels)) && namespace.equals(dest.namespace())
+                    && serviceAccount.equals(dest.serviceAccount()) && (this.root == root || this.root.equals(root));
+        }
     }
 
-    private static IstioPolicy[][] byAction(IstioPolicy[] policies) {
-        IstioPolicy[][] out = new IstioPolicy[IstioPolicy.ALLOW + 1][];
-        for (int action = 0; action <= IstioPolicy.ALLOW; action++) {
-            List<IstioPolicy> l = new ArrayList<>();
-            for (IstioPolicy p : policies) {
-                if (p.action == action) {
-                    l.add(p);
-                }
+    private static IstioPolicy[] pass(List<IstioPolicy> policies, int action, boolean withDryRun) {
+        List<IstioPolicy> l = new ArrayList<>();
+        for (IstioPolicy p : policies) {
+            if (p.action == action && (withDryRun || !p.dryRun)) {
+                l.add(p);
             }
-            out[action] = l.toArray(new IstioPolicy[0]);
         }
-        return out;
+        return l.toArray(new IstioPolicy[0]);
     }
 
     private static final int SELECTED_SLOTS = 1024;
     /**
-     * Direct-mapped by the destination's identity. Racy on purpose: entries are immutable, a slot
-     * lost to a race or a collision is recomputed. Steady-state decisions allocate nothing.
+     * Direct-mapped by the identity of the destination's labels map (a workload's refs share one
+     * immutable map, as {@code Map.copyOf} keeps it; label-less refs by namespace and service
+     * account instead), compared by value: a caller that builds a new {@link WorkloadRef} per connection from the
+     * same workload (as mesh-core does) still finds its entry. Racy on purpose: entries are
+     * immutable, a slot lost to a race or a collision is recomputed. Steady-state decisions
+     * allocate nothing.
      */
     private final Selected[] selected = new Selected[SELECTED_SLOTS];
 
     Selected selected(WorkloadRef dest, String root) {
-        int slot = System.identityHashCode(dest) & (SELECTED_SLOTS - 1);
+        Map<String, String> labels = dest.labels();
+        int h = System.identityHashCode(labels);
+        if (labels.isEmpty()) {
+            // Every label-less ref shares Map.of()'s one instance: spread them by what else selection reads.
+            h ^= dest.namespace().hashCode() * 31 + dest.serviceAccount().hashCode();
+        }
+        int slot = (h ^ (h >>> 10)) & (SELECTED_SLOTS - 1);
         Selected s = selected[slot];
-        if (s != null && s.dest == dest && (s.root == root || s.root.equals(root))) {
+        if (s != null && s.isFor(dest, root)) {
             return s;
         }
         s = select(dest, root);
@@ -316,63 +346,45 @@ public final class CompiledPolicies {
         }
         String path = null;
         if (r.http() != null) {
-            // Normalised once here, not once per candidate policy.
-            path = PathNormalizer.forIstio(r.http().path());
+            String raw = r.http().path();
+            // Normalised only when a rule in scope reads it; Envoy refuses %00 (400) whatever the rules.
+            path = sel.istioPaths ? PathNormalizer.forIstio(raw) : PathNormalizer.rejects(raw) ? null : raw;
             if (path == null) {
                 return PATH_REJECTED;
             }
         }
-        IstioPolicy[][] g = sel.istioRootByAction;
-        IstioPolicy[][] n = sel.istioNsByAction;
-        int flags = sel.istioFlags;
         Decision d;
-        if ((flags & (1 << IstioPolicy.CUSTOM)) != 0) {
-            d = istioScan(g[IstioPolicy.CUSTOM], r, path, IstioPolicy.CUSTOM, custom, dryRun);
-            if (d == null) {
-                d = istioScan(n[IstioPolicy.CUSTOM], r, path, IstioPolicy.CUSTOM, custom, dryRun);
-            }
+        if (sel.custom.length > 0) {
+            d = istioScanAll(sel.custom, r, path, IstioPolicy.CUSTOM, custom, dryRun);
             if (d != null) {
                 return d;
             }
         }
-        if ((flags & (1 << IstioPolicy.DENY)) != 0) {
-            d = istioScan(g[IstioPolicy.DENY], r, path, IstioPolicy.DENY, null, dryRun);
-            if (d == null) {
-                d = istioScan(n[IstioPolicy.DENY], r, path, IstioPolicy.DENY, null, dryRun);
-            }
-            if (d != null) {
-                return d;
-            }
+        d = firstMatch(dryRun ? sel.denyWithDryRun : sel.denyEnforced, r, path);
+        if (d != null) {
+            return d;
         }
-        if ((flags & (1 << IstioPolicy.ALLOW)) != 0) {
-            IstioPolicy[] ga = g[IstioPolicy.ALLOW];
-            IstioPolicy[] na = n[IstioPolicy.ALLOW];
-            d = istioScan(ga, r, path, IstioPolicy.ALLOW, null, dryRun);
-            if (d == null) {
-                d = istioScan(na, r, path, IstioPolicy.ALLOW, null, dryRun);
-            }
-            if (d != null) {
-                return d;
-            }
-            // Istio: once any ALLOW policy applies to the workload, unmatched requests are denied.
-            d = istioScan(ga, r, path, -IstioPolicy.ALLOW, null, dryRun);
-            if (d == null) {
-                d = istioScan(na, r, path, -IstioPolicy.ALLOW, null, dryRun);
-            }
-            if (d != null) {
-                return d;
-            }
+        IstioPolicy[] allow = dryRun ? sel.allowWithDryRun : sel.allowEnforced;
+        if (allow.length == 0) {
+            return ISTIO_OPEN;
         }
-        return ISTIO_OPEN;
+        d = firstMatch(allow, r, path);
+        // Istio: once any ALLOW policy applies to the workload, unmatched requests are denied.
+        return d != null ? d : dryRun ? sel.allowNoMatchWithDryRun : sel.allowNoMatchEnforced;
     }
 
-    /** The selecting policies of one index, in scan order, for one pass. */
-    private static Decision istioScan(IstioPolicy[] selecting, AccessRequest r, String path, int action,
-                                      CustomAuthorizer custom, boolean dryRun) {
-        // Most passes of most indexes are empty: answered here, where the JIT inlines it, without a call.
-        return selecting.length == 0 ? null : istioScanAll(selecting, r, path, action, custom, dryRun);
+    /** A DENY or ALLOW pass: the decision of the first matching rule of the first policy with one, or null. */
+    private static Decision firstMatch(IstioPolicy[] policies, AccessRequest r, String path) {
+        for (IstioPolicy p : policies) {
+            IstioPolicy.Rule rule = p.firstMatch(r, path);
+            if (rule != null) {
+                return rule.decisionFor(r);
+            }
+        }
+        return null;
     }
 
+    /** The CUSTOM pass (rare): every check of {@link #istioCheck}. */
     private static Decision istioScanAll(IstioPolicy[] selecting, AccessRequest r, String path, int action,
                                          CustomAuthorizer custom, boolean dryRun) {
         for (IstioPolicy p : selecting) {

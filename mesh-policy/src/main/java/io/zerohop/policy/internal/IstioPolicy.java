@@ -79,6 +79,18 @@ final class IstioPolicy {
         return true;
     }
 
+    /** Whether a rule reads the request path ({@code paths} or {@code notPaths}). */
+    boolean usesPaths() {
+        for (Rule rule : rules) {
+            for (IstioOperation o : rule.to) {
+                if (o.paths.length + o.notPaths.length > 0) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
     /** The matching rule, or null. */
     Rule firstMatch(AccessRequest r) {
         return firstMatch(r, r.http() == null ? null : PathNormalizer.forIstio(r.http().path()));

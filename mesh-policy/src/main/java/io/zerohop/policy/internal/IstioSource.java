@@ -35,6 +35,27 @@ final class IstioSource {
     boolean l4Empty;
     /** Has a field {@link #matchesL7Only} checks; without one it is true and is skipped. */
     private boolean l7Fields;
+    /** Which L4 fields are set (bits {@code F_*}): one register test per field instead of two loads. */
+    private int l4Fields;
+
+    /** Long lists' exact entries as hash sets, the other entries in the {@code *Rest} arrays ({@link ExactSet}). */
+    private ExactSet principalSet;
+    private ExactSet notPrincipalSet;
+    private ExactSet namespaceSet;
+    private ExactSet notNamespaceSet;
+    private StringMatch[] principalRest = NO_STRINGS;
+    private StringMatch[] notPrincipalRest = NO_STRINGS;
+    private StringMatch[] namespaceRest = NO_STRINGS;
+    private StringMatch[] notNamespaceRest = NO_STRINGS;
+
+    private static final int F_PRINCIPALS = 1;
+    private static final int F_NOT_PRINCIPALS = 2;
+    private static final int F_NAMESPACES = 4;
+    private static final int F_NOT_NAMESPACES = 8;
+    private static final int F_SERVICE_ACCOUNTS = 16;
+    private static final int F_NOT_SERVICE_ACCOUNTS = 32;
+    private static final int F_IP_BLOCKS = 64;
+    private static final int F_NOT_IP_BLOCKS = 128;
 
     void finish() {
         http = remoteIpBlocks.length + notRemoteIpBlocks.length + requestPrincipals.length
@@ -43,6 +64,19 @@ final class IstioSource {
         l7Fields = http || trustDomains.length + notTrustDomains.length > 0;
         l4Empty = principals.length + notPrincipals.length + namespaces.length + notNamespaces.length
                 + serviceAccounts.size() + notServiceAccounts.size() + ipBlocks.length + notIpBlocks.length == 0;
+        l4Fields = (principals.length > 0 ? F_PRINCIPALS : 0) | (notPrincipals.length > 0 ? F_NOT_PRINCIPALS : 0)
+                | (namespaces.length > 0 ? F_NAMESPACES : 0) | (notNamespaces.length > 0 ? F_NOT_NAMESPACES : 0)
+                | (serviceAccounts.size() > 0 ? F_SERVICE_ACCOUNTS : 0)
+                | (notServiceAccounts.size() > 0 ? F_NOT_SERVICE_ACCOUNTS : 0)
+                | (ipBlocks.length > 0 ? F_IP_BLOCKS : 0) | (notIpBlocks.length > 0 ? F_NOT_IP_BLOCKS : 0);
+        principalSet = ExactSet.of(principals);
+        principalRest = ExactSet.rest(principals, principalSet);
+        notPrincipalSet = ExactSet.of(notPrincipals);
+        notPrincipalRest = ExactSet.rest(notPrincipals, notPrincipalSet);
+        namespaceSet = ExactSet.of(namespaces);
+        namespaceRest = ExactSet.rest(namespaces, namespaceSet);
+        notNamespaceSet = ExactSet.of(notNamespaces);
+        notNamespaceRest = ExactSet.rest(notNamespaces, notNamespaceSet);
     }
 
     /**
@@ -55,29 +89,38 @@ final class IstioSource {
 
     /** The fields ztunnel evaluates. */
     boolean matchesL4(AccessRequest r) {
+        int f = l4Fields;
         String p = r.sourcePrincipal();
-        if (principals.length > 0 && !principalAny(principals, p)) {
+        if ((f & F_PRINCIPALS) != 0 && !principalIn(principalSet, principalRest, p)) {
             return false;
         }
-        if (notPrincipals.length > 0 && principalAny(notPrincipals, p)) {
+        if (f <= F_PRINCIPALS) {
+            return true;
+        }
+        if ((f & F_NOT_PRINCIPALS) != 0 && principalIn(notPrincipalSet, notPrincipalRest, p)) {
             return false;
         }
-        if (namespaces.length > 0 && !namespaceAny(namespaces, p)) {
+        if ((f & F_NAMESPACES) != 0 && !namespaceIn(namespaceSet, namespaceRest, p)) {
             return false;
         }
-        if (notNamespaces.length > 0 && namespaceAny(notNamespaces, p)) {
+        if ((f & F_NOT_NAMESPACES) != 0 && namespaceIn(notNamespaceSet, notNamespaceRest, p)) {
             return false;
         }
-        if (serviceAccounts.size() > 0 && !serviceAccounts.any(p)) {
+        return f < F_SERVICE_ACCOUNTS || matchesL4Rest(r, f, p);
+    }
+
+    /** Service accounts and IP blocks: the fields sources name less often, kept out of {@link #matchesL4} so it stays small. */
+    private boolean matchesL4Rest(AccessRequest r, int f, String p) {
+        if ((f & F_SERVICE_ACCOUNTS) != 0 && !serviceAccounts.any(p)) {
             return false;
         }
-        if (notServiceAccounts.size() > 0 && notServiceAccounts.any(p)) {
+        if ((f & F_NOT_SERVICE_ACCOUNTS) != 0 && notServiceAccounts.any(p)) {
             return false;
         }
-        if (ipBlocks.length > 0 && !Cidr.any(ipBlocks, r.sourceAddress())) {
+        if ((f & F_IP_BLOCKS) != 0 && !Cidr.any(ipBlocks, r.sourceAddress())) {
             return false;
         }
-        return notIpBlocks.length == 0 || !Cidr.any(notIpBlocks, r.sourceAddress());
+        return (f & F_NOT_IP_BLOCKS) == 0 || !Cidr.any(notIpBlocks, r.sourceAddress());
     }
 
     /** The fields only Envoy evaluates. */
@@ -108,6 +151,28 @@ final class IstioSource {
             return false;
         }
         return StringMatch.anyPrincipal(ms, principal);
+    }
+
+    /** {@link #principalAny} over a list split into {@code set} (its exact entries, or null) and {@code rest}. */
+    static boolean principalIn(ExactSet set, StringMatch[] rest, String principal) {
+        if (principal == null) {
+            return false;
+        }
+        return (set != null && set.contains(principal, Peer.SCHEME, principal.length()))
+                || (rest.length > 0 && StringMatch.anyPrincipal(rest, principal));
+    }
+
+    /** {@link #namespaceAny} over a list split into {@code set} (its exact entries, or null) and {@code rest}. */
+    static boolean namespaceIn(ExactSet set, StringMatch[] rest, String principal) {
+        if (set == null) {
+            return namespaceAny(rest, principal);
+        }
+        int s = Peer.nsStart(principal);
+        int e = Peer.nsEnd(principal, s);
+        if (e < 0) {
+            return false;
+        }
+        return set.contains(principal, s, e) || (rest.length > 0 && namespaceAny(rest, principal));
     }
 
     static boolean namespaceAny(StringMatch[] ms, String principal) {

@@ -56,6 +56,14 @@ public final class PathNormalizer {
         return removeDotSegments(sb.toString());
     }
 
+    /**
+     * Whether {@link #forIstio} would return null (Envoy answers 400), without building the
+     * normalised path when it cannot: only a path with a {@code %} can be refused.
+     */
+    public static boolean rejects(String raw) {
+        return raw.indexOf('%') >= 0 && forIstio(raw) == null;
+    }
+
     /** Characters that may start a change: {@code ? # % \\ .} (a dot matters only after a slash). */
     private static final boolean[] SPECIAL = new boolean[128];
 
