@@ -90,6 +90,11 @@ final class CiliumPolicy {
 
         /** Cilium: a rule with only toPorts applies to every peer; an empty rule to none. */
         boolean matchesPeer(AccessRequest r) {
+            return matchesPeer(r, Peer.UNKNOWN);
+        }
+
+        /** {@code parts}: {@link Peer#parts} of the principal, or {@link Peer#UNKNOWN}. */
+        boolean matchesPeer(AccessRequest r, long parts) {
             if (!hasL3) {
                 return ports != null;
             }
@@ -106,7 +111,7 @@ final class CiliumPolicy {
                 return true;
             }
             for (Selector s : fromEndpoints) {
-                if (s.matchesPeer(r)) {
+                if (s.matchesPeer(r, parts)) {
                     return true;
                 }
             }

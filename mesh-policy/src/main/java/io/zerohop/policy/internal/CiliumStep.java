@@ -50,6 +50,11 @@ final class CiliumStep {
 
     /** Cilium step; null when no Cilium policy selects the destination for ingress enforcement. */
     static Decision decide(AccessRequest r, CompiledPolicies.Selected sel) {
+        return decide(r, sel, Peer.UNKNOWN);
+    }
+
+    /** {@code parts}: {@link Peer#parts} of the principal, or {@link Peer#UNKNOWN}. */
+    static Decision decide(AccessRequest r, CompiledPolicies.Selected sel, long parts) {
         if (!sel.ciliumInScope) {
             return null;
         }
@@ -61,9 +66,9 @@ final class CiliumStep {
                 // The pass cannot match: no selecting policy has such rules, or (auth) the peer is authenticated.
                 continue;
             }
-            Decision d = ciliumScan(n, r, mode);
+            Decision d = ciliumScan(n, r, mode, parts);
             if (d == null) {
-                d = ciliumScan(c, r, mode);
+                d = ciliumScan(c, r, mode, parts);
             }
             if (d != null) {
                 return d;
@@ -72,27 +77,27 @@ final class CiliumStep {
         if ((flags & CF_ENFORCING) == 0) {
             return null;
         }
-        Decision enforcing = ciliumScan(n, r, C_ENFORCING);
+        Decision enforcing = ciliumScan(n, r, C_ENFORCING, parts);
         if (enforcing == null) {
-            enforcing = ciliumScan(c, r, C_ENFORCING);
+            enforcing = ciliumScan(c, r, C_ENFORCING, parts);
         }
         if (enforcing == null) {
             return null;
         }
         Decision why = null;
         if ((flags & CF_INGRESS) != 0) {
-            why = ciliumScan(n, r, C_EXPLAIN);
+            why = ciliumScan(n, r, C_EXPLAIN, parts);
             if (why == null) {
-                why = ciliumScan(c, r, C_EXPLAIN);
+                why = ciliumScan(c, r, C_EXPLAIN, parts);
             }
         }
         return why != null ? why : enforcing;
     }
 
-    private static Decision ciliumScan(CiliumPolicy[] selecting, AccessRequest r, int mode) {
+    private static Decision ciliumScan(CiliumPolicy[] selecting, AccessRequest r, int mode, long parts) {
         for (CiliumPolicy p : selecting) {
-            Decision d = mode == C_ALLOW ? ((p.flags & CF_INGRESS) == 0 ? null : allow(p, r, r.sourcePrincipal()))
-                    : ciliumCheck(p, r, mode);
+            Decision d = mode == C_ALLOW ? ((p.flags & CF_INGRESS) == 0 ? null : allow(p, r, r.sourcePrincipal(), parts))
+                    : ciliumCheck(p, r, mode, parts);
             if (d != null) {
                 return d;
             }
@@ -100,7 +105,7 @@ final class CiliumStep {
         return null;
     }
 
-    private static Decision ciliumCheck(CiliumPolicy p, AccessRequest r, int mode) {
+    private static Decision ciliumCheck(CiliumPolicy p, AccessRequest r, int mode, long parts) {
         // A policy without rules for this pass answers nothing. Its selector was matched when the
         // destination's policies were selected.
         if ((p.flags & ciliumFlag(mode)) == 0) {
@@ -110,7 +115,7 @@ final class CiliumStep {
         switch (mode) {
             case C_DENY:
                 for (CiliumPolicy.Rule rule : p.ingressDeny) {
-                    if (rule.matchesPeer(r) && rule.matchesPort(r) == CiliumPolicy.PORT_MATCH) {
+                    if (rule.matchesPeer(r, parts) && rule.matchesPort(r) == CiliumPolicy.PORT_MATCH) {
                         return rule.matched;
                     }
                 }
@@ -121,18 +126,18 @@ final class CiliumStep {
                     return null;
                 }
                 for (CiliumPolicy.Rule rule : p.ingress) {
-                    if (rule.authRequired && rule.matchesPeer(r) && rule.matchesPort(r) == CiliumPolicy.PORT_MATCH) {
+                    if (rule.authRequired && rule.matchesPeer(r, parts) && rule.matchesPort(r) == CiliumPolicy.PORT_MATCH) {
                         return rule.authMissing;
                     }
                 }
                 return null;
             case C_ALLOW:
-                return allow(p, r, principal);
+                return allow(p, r, principal, parts);
             case C_ENFORCING:
                 return p.ingressDefaultDeny ? p.defaultDeny(r) : null;
             default:
                 for (CiliumPolicy.Rule rule : p.ingress) {
-                    if (!rule.matchesPeer(r)) {
+                    if (!rule.matchesPeer(r, parts)) {
                         continue;
                     }
                     int port = rule.matchesPort(r);
@@ -149,9 +154,9 @@ final class CiliumStep {
     }
 
     /** The allow pass, the one every allowed request runs: small enough for the JIT to inline. */
-    private static Decision allow(CiliumPolicy p, AccessRequest r, String principal) {
+    private static Decision allow(CiliumPolicy p, AccessRequest r, String principal, long parts) {
         for (CiliumPolicy.Rule rule : p.ingress) {
-            if (rule.matchesPeer(r) && rule.matchesPort(r) == CiliumPolicy.PORT_MATCH
+            if (rule.matchesPeer(r, parts) && rule.matchesPort(r) == CiliumPolicy.PORT_MATCH
                     && (!rule.authRequired || (principal != null && rule.spiffeAccepts(principal)))) {
                 return rule.matched;
             }

@@ -90,11 +90,13 @@ public final class CompiledPolicies {
             }
         }
         Selected sel = selected(r.destination(), rootNamespace);
-        Decision i = istio(r, custom, dryRun, sel);
+        String principal = r.sourcePrincipal();
+        long parts = !sel.peerParts ? Peer.UNKNOWN : principal == null ? Peer.NONE : Peer.parts(principal);
+        Decision i = istio(r, custom, dryRun, sel, parts);
         if (i != null && !i.allowed()) {
             return i;
         }
-        Decision c = CiliumStep.decide(r, sel);
+        Decision c = CiliumStep.decide(r, sel, parts);
         if (c != null && !c.allowed()) {
             return c;
         }
@@ -205,6 +207,11 @@ public final class CompiledPolicies {
         final Decision allowNoMatchWithDryRun;
         /** Some selecting AuthorizationPolicy has {@code paths} or {@code notPaths}: only then is the path normalised. */
         final boolean istioPaths;
+        /**
+         * A selecting policy compares the peer's namespace (an Istio source's {@code namespaces}, a Cilium
+         * selector): only then is the namespace found in the principal, once per decision ({@link Peer#parts}).
+         */
+        final boolean peerParts;
         /** Whether any Cilium policy could be in scope (namespace index or a clusterwide one exists). */
         final boolean ciliumInScope;
         final CiliumPolicy[] ciliumNs;
@@ -232,6 +239,11 @@ public final class CompiledPolicies {
                 paths |= p.usesPaths();
             }
             this.istioPaths = paths;
+            boolean namespaces = ciliumNs.length + ciliumCw.length > 0;
+            for (IstioPolicy p : all) {
+                namespaces |= p.usesNamespaces();
+            }
+            this.peerParts = namespaces;
             this.ciliumInScope = ciliumInScope;
             this.ciliumNs = ciliumNs;
             this.ciliumCw = ciliumCw;
@@ -263,16 +275,20 @@ public final class CompiledPolicies {
         return l.toArray(new IstioPolicy[0]);
     }
 
-    private static final int SELECTED_SLOTS = 1024;
+    private static final int SELECTED_SLOTS = 4096;
+    /** Each destination may sit in any of this many consecutive slots (a set), so two or three colliding ones do not evict each other. */
+    private static final int SELECTED_WAYS = 4;
     /**
-     * Direct-mapped by the identity of the destination's labels map (a workload's refs share one
+     * Set-associative by the identity of the destination's labels map (a workload's refs share one
      * immutable map, as {@code Map.copyOf} keeps it; label-less refs by namespace and service
-     * account instead), compared by value: a caller that builds a new {@link WorkloadRef} per connection from the
-     * same workload (as mesh-core does) still finds its entry. Racy on purpose: entries are
-     * immutable, a slot lost to a race or a collision is recomputed. Steady-state decisions
-     * allocate nothing.
+     * account instead), compared by value: a caller that builds a new {@link WorkloadRef} per
+     * connection from the same workload (as mesh-core does) still finds its entry. Racy on purpose:
+     * entries are immutable, a slot lost to a race or an eviction is recomputed. Steady-state
+     * decisions allocate nothing.
      */
     private final Selected[] selected = new Selected[SELECTED_SLOTS];
+    /** Which way of a full set the next new entry replaces; racy, any value is fine. */
+    private int victim;
 
     Selected selected(WorkloadRef dest, String root) {
         Map<String, String> labels = dest.labels();
@@ -281,13 +297,23 @@ public final class CompiledPolicies {
             // Every label-less ref shares Map.of()'s one instance: spread them by what else selection reads.
             h ^= dest.namespace().hashCode() * 31 + dest.serviceAccount().hashCode();
         }
-        int slot = (h ^ (h >>> 10)) & (SELECTED_SLOTS - 1);
-        Selected s = selected[slot];
-        if (s != null && s.isFor(dest, root)) {
-            return s;
+        int set = (h ^ (h >>> 12)) & (SELECTED_SLOTS - SELECTED_WAYS);
+        Selected[] table = selected;
+        for (int i = set; i < set + SELECTED_WAYS; i++) {
+            Selected s = table[i];
+            if (s == null) {
+                s = select(dest, root);
+                table[i] = s;
+                return s;
+            }
+            if (s.isFor(dest, root)) {
+                return s;
+            }
         }
-        s = select(dest, root);
-        selected[slot] = s;
+        Selected s = select(dest, root);
+        int v = victim;
+        victim = v + 1;
+        table[set + (v & (SELECTED_WAYS - 1))] = s;
         return s;
     }
 
@@ -340,7 +366,7 @@ public final class CompiledPolicies {
     }
 
     /** Istio step; null when no AuthorizationPolicy is in scope at all. */
-    private static Decision istio(AccessRequest r, CustomAuthorizer custom, boolean dryRun, Selected sel) {
+    private static Decision istio(AccessRequest r, CustomAuthorizer custom, boolean dryRun, Selected sel, long parts) {
         if (!sel.istioInScope) {
             return null;
         }
@@ -360,7 +386,7 @@ public final class CompiledPolicies {
                 return d;
             }
         }
-        d = firstMatch(dryRun ? sel.denyWithDryRun : sel.denyEnforced, r, path);
+        d = firstMatch(dryRun ? sel.denyWithDryRun : sel.denyEnforced, r, path, parts);
         if (d != null) {
             return d;
         }
@@ -368,15 +394,15 @@ public final class CompiledPolicies {
         if (allow.length == 0) {
             return ISTIO_OPEN;
         }
-        d = firstMatch(allow, r, path);
+        d = firstMatch(allow, r, path, parts);
         // Istio: once any ALLOW policy applies to the workload, unmatched requests are denied.
         return d != null ? d : dryRun ? sel.allowNoMatchWithDryRun : sel.allowNoMatchEnforced;
     }
 
     /** A DENY or ALLOW pass: the decision of the first matching rule of the first policy with one, or null. */
-    private static Decision firstMatch(IstioPolicy[] policies, AccessRequest r, String path) {
+    private static Decision firstMatch(IstioPolicy[] policies, AccessRequest r, String path, long parts) {
         for (IstioPolicy p : policies) {
-            IstioPolicy.Rule rule = p.firstMatch(r, path);
+            IstioPolicy.Rule rule = p.firstMatch(r, path, parts);
             if (rule != null) {
                 return rule.decisionFor(r);
             }

@@ -91,6 +91,18 @@ final class IstioPolicy {
         return false;
     }
 
+    /** Whether a rule's source names namespaces ({@code namespaces} or {@code notNamespaces}). */
+    boolean usesNamespaces() {
+        for (Rule rule : rules) {
+            for (IstioSource s : rule.from) {
+                if (s.namespaces.length + s.notNamespaces.length > 0) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
     /** The matching rule, or null. */
     Rule firstMatch(AccessRequest r) {
         return firstMatch(r, r.http() == null ? null : PathNormalizer.forIstio(r.http().path()));
@@ -98,9 +110,14 @@ final class IstioPolicy {
 
     /** As {@link #firstMatch(AccessRequest)}, {@code path} being {@link PathNormalizer#forIstio} of the request's path. */
     Rule firstMatch(AccessRequest r, String path) {
+        return firstMatch(r, path, Peer.UNKNOWN);
+    }
+
+    /** {@code parts}: {@link Peer#parts} of the principal, or {@link Peer#UNKNOWN}. */
+    Rule firstMatch(AccessRequest r, String path, long parts) {
         boolean l4 = r.http() == null;
         for (Rule rule : rules) {
-            if (l4 ? rule.matchesL4(r, action) : rule.matchesL7(r, path)) {
+            if (l4 ? rule.matchesL4(r, action, parts) : rule.matchesL7(r, path, parts)) {
                 return rule;
             }
         }
@@ -172,22 +189,30 @@ final class IstioPolicy {
         }
 
         boolean matchesL4(AccessRequest r, int action) {
-            return !omittedAtL4(action) && matches(r, null, true);
+            return matchesL4(r, action, Peer.UNKNOWN);
+        }
+
+        boolean matchesL4(AccessRequest r, int action, long parts) {
+            return !omittedAtL4(action) && matches(r, null, true, parts);
         }
 
         boolean matchesL7(AccessRequest r, String path) {
-            return matches(r, path, false);
+            return matchesL7(r, path, Peer.UNKNOWN);
+        }
+
+        boolean matchesL7(AccessRequest r, String path, long parts) {
+            return matches(r, path, false, parts);
         }
 
         /**
          * The clauses ANDed, the entries of {@code from} and {@code to} ORed; at L4 ({@code l4}) each
          * entry evaluates only what ztunnel receives.
          */
-        private boolean matches(AccessRequest r, String path, boolean l4) {
+        private boolean matches(AccessRequest r, String path, boolean l4, long parts) {
             if (from.length > 0) {
                 boolean any = false;
                 for (IstioSource s : from) {
-                    if (s.matches(r, l4)) {
+                    if (s.matches(r, l4, parts)) {
                         any = true;
                         break;
                     }

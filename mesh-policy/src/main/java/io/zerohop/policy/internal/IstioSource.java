@@ -84,11 +84,20 @@ final class IstioSource {
      * with only HTTP fields never matches. Otherwise every field, as Envoy.
      */
     boolean matches(AccessRequest r, boolean l4) {
-        return l4 ? !l4Empty && matchesL4(r) : matchesL4(r) && matchesL7Only(r);
+        return matches(r, l4, Peer.UNKNOWN);
+    }
+
+    /** {@code parts}: {@link Peer#parts} of the principal, or {@link Peer#UNKNOWN}. */
+    boolean matches(AccessRequest r, boolean l4, long parts) {
+        return l4 ? !l4Empty && matchesL4(r, parts) : matchesL4(r, parts) && matchesL7Only(r);
     }
 
     /** The fields ztunnel evaluates. */
     boolean matchesL4(AccessRequest r) {
+        return matchesL4(r, Peer.UNKNOWN);
+    }
+
+    boolean matchesL4(AccessRequest r, long parts) {
         int f = l4Fields;
         String p = r.sourcePrincipal();
         if ((f & F_PRINCIPALS) != 0 && !principalIn(principalSet, principalRest, p)) {
@@ -100,10 +109,10 @@ final class IstioSource {
         if ((f & F_NOT_PRINCIPALS) != 0 && principalIn(notPrincipalSet, notPrincipalRest, p)) {
             return false;
         }
-        if ((f & F_NAMESPACES) != 0 && !namespaceIn(namespaceSet, namespaceRest, p)) {
+        if ((f & F_NAMESPACES) != 0 && !namespaceIn(namespaceSet, namespaceRest, p, parts)) {
             return false;
         }
-        if ((f & F_NOT_NAMESPACES) != 0 && namespaceIn(notNamespaceSet, notNamespaceRest, p)) {
+        if ((f & F_NOT_NAMESPACES) != 0 && namespaceIn(notNamespaceSet, notNamespaceRest, p, parts)) {
             return false;
         }
         return f < F_SERVICE_ACCOUNTS || matchesL4Rest(r, f, p);
@@ -163,16 +172,25 @@ final class IstioSource {
     }
 
     /** {@link #namespaceAny} over a list split into {@code set} (its exact entries, or null) and {@code rest}. */
-    static boolean namespaceIn(ExactSet set, StringMatch[] rest, String principal) {
-        if (set == null) {
-            return namespaceAny(rest, principal);
+    static boolean namespaceIn(ExactSet set, StringMatch[] rest, String principal, long parts) {
+        if (parts == Peer.UNKNOWN) {
+            parts = principal == null ? Peer.NONE : Peer.parts(principal);
         }
-        int s = Peer.nsStart(principal);
-        int e = Peer.nsEnd(principal, s);
-        if (e < 0) {
+        if (parts < 0) {
+            // No namespace: no entry matches (namespaceAny answers false for such a principal too).
             return false;
         }
-        return set.contains(principal, s, e) || (rest.length > 0 && namespaceAny(rest, principal));
+        int s = (int) (parts >>> 32);
+        int e = (int) parts;
+        if (set != null && set.contains(principal, s, e)) {
+            return true;
+        }
+        for (StringMatch m : rest) {
+            if (m.exactCaseSensitive() ? Peer.regionEquals(principal, s, e, m.value) : m.matches(principal, s, e)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     static boolean namespaceAny(StringMatch[] ms, String principal) {

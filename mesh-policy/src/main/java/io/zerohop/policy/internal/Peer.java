@@ -48,11 +48,47 @@ final class Peer {
         return to - from == v.length() && s.regionMatches(from, v, 0, v.length());
     }
 
+    /** {@link #parts} not computed: each check finds the namespace itself. */
+    static final long UNKNOWN = Long.MIN_VALUE;
+    /** {@link #parts} of a principal without a namespace (none, or not {@code .../ns/NS/sa/...}). */
+    static final long NONE = -1L;
+
+    /**
+     * Where the namespace of {@code p} starts and ends ({@code nsStart << 32 | nsEnd}), or {@link #NONE}:
+     * found once per decision and passed down, instead of searched for by every namespace check.
+     */
+    static long parts(String p) {
+        int s = nsStart(p);
+        int e = nsEnd(p, s);
+        return e < 0 ? NONE : (long) s << 32 | e;
+    }
+
+    /**
+     * Whether the namespace of {@code p} equals {@code v}, {@code parts} being {@link #parts}({@code p})
+     * or {@link #UNKNOWN}; the same answer as {@link #namespaceEquals}.
+     */
+    static boolean namespaceEquals(String p, long parts, String v) {
+        if (parts == UNKNOWN) {
+            return namespaceEquals(p, nsStart(p), v);
+        }
+        if (parts < 0) {
+            return false;
+        }
+        int s = (int) (parts >>> 32);
+        int len = (int) parts - s;
+        return len == v.length() && p.regionMatches(s, v, 0, len);
+    }
+
     /** The peer's namespace equals {@code v}: verified SPIFFE ID first, registry second. */
     static boolean namespaceIs(AccessRequest r, String v) {
+        return namespaceIs(r, v, UNKNOWN);
+    }
+
+    /** As {@link #namespaceIs(AccessRequest, String)}, {@code parts} being {@link #parts} of the principal or {@link #UNKNOWN}. */
+    static boolean namespaceIs(AccessRequest r, String v, long parts) {
         String p = r.sourcePrincipal();
         if (p != null) {
-            return namespaceEquals(p, nsStart(p), v);
+            return namespaceEquals(p, parts, v);
         }
         WorkloadRef w = r.sourceWorkload();
         return w != null && w.namespace().equals(v);

@@ -205,11 +205,16 @@ final class Selector {
 
     /** Peer side: only a known cluster endpoint has labels at all. */
     boolean matchesPeer(AccessRequest r) {
+        return matchesPeer(r, Peer.UNKNOWN);
+    }
+
+    /** {@code parts}: {@link Peer#parts} of the principal, or {@link Peer#UNKNOWN}. */
+    boolean matchesPeer(AccessRequest r, long parts) {
         if (!Peer.isClusterEndpoint(r)) {
             return false;
         }
         for (int i = 0; i < keys.length; i++) {
-            if (!peerIs(r, keys[i], keyKinds[i], values[i])) {
+            if (!peerIs(r, keys[i], keyKinds[i], values[i], parts)) {
                 return false;
             }
         }
@@ -221,7 +226,7 @@ final class Selector {
             boolean in = false;
             if (present && (op == IN || op == NOT_IN)) {
                 for (String v : exprValues[i]) {
-                    if (peerIs(r, key, kind, v)) {
+                    if (peerIs(r, key, kind, v, parts)) {
                         in = true;
                         break;
                     }
@@ -240,9 +245,9 @@ final class Selector {
         return true;
     }
 
-    private static boolean peerIs(AccessRequest r, String key, int kind, String v) {
+    private static boolean peerIs(AccessRequest r, String key, int kind, String v, long parts) {
         if (kind == KIND_NAMESPACE) {
-            return Peer.namespaceIs(r, v);
+            return Peer.namespaceIs(r, v, parts);
         }
         if (kind == KIND_SERVICE_ACCOUNT) {
             return Peer.serviceAccountIs(r, v);

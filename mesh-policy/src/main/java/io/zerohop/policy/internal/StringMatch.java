@@ -75,7 +75,9 @@ final class StringMatch {
             return false;
         }
         for (StringMatch m : ms) {
-            if (m.matches(s, 0, s.length())) {
+            // A whole-string exact match is String.equals (an intrinsic), not a region loop.
+            if (m.kind == Kind.EXACT ? (m.ignoreCase ? m.value.equalsIgnoreCase(s) : m.value.equals(s))
+                    : m.matches(s, 0, s.length())) {
                 return true;
             }
         }
