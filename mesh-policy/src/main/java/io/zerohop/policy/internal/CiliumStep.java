@@ -61,14 +61,27 @@ final class CiliumStep {
         CiliumPolicy[] n = sel.ciliumNs;
         CiliumPolicy[] c = sel.ciliumCw;
         int flags = sel.ciliumFlags;
-        for (int mode = C_DENY; mode <= C_ALLOW; mode++) {
-            if ((flags & ciliumFlag(mode)) == 0 || (mode == C_AUTH_MISSING && r.sourcePrincipal() != null)) {
-                // The pass cannot match: no selecting policy has such rules, or (auth) the peer is authenticated.
-                continue;
+        String principal = r.sourcePrincipal();
+        // Deny, then missing mutual auth, then allow; a pass no selecting policy can answer is skipped
+        // (auth also when the peer is authenticated).
+        if ((flags & CF_DENY) != 0 || ((flags & CF_AUTH) != 0 && principal == null)) {
+            for (int mode = C_DENY; mode <= C_AUTH_MISSING; mode++) {
+                if ((flags & ciliumFlag(mode)) == 0 || (mode == C_AUTH_MISSING && principal != null)) {
+                    continue;
+                }
+                Decision d = ciliumScan(n, r, mode, parts);
+                if (d == null) {
+                    d = ciliumScan(c, r, mode, parts);
+                }
+                if (d != null) {
+                    return d;
+                }
             }
-            Decision d = ciliumScan(n, r, mode, parts);
+        }
+        if ((flags & CF_INGRESS) != 0) {
+            Decision d = allowScan(n, r, principal, parts);
             if (d == null) {
-                d = ciliumScan(c, r, mode, parts);
+                d = allowScan(c, r, principal, parts);
             }
             if (d != null) {
                 return d;
@@ -92,6 +105,19 @@ final class CiliumStep {
             }
         }
         return why != null ? why : enforcing;
+    }
+
+    /** The allow pass over one index's selecting policies. */
+    private static Decision allowScan(CiliumPolicy[] selecting, AccessRequest r, String principal, long parts) {
+        for (CiliumPolicy p : selecting) {
+            if ((p.flags & CF_INGRESS) != 0) {
+                Decision d = allow(p, r, principal, parts);
+                if (d != null) {
+                    return d;
+                }
+            }
+        }
+        return null;
     }
 
     private static Decision ciliumScan(CiliumPolicy[] selecting, AccessRequest r, int mode, long parts) {
