@@ -248,6 +248,13 @@ final class CiliumCompiler {
     /** api.CIDRRule: cidr in prefix notation, each except a prefix inside it. [0] = cidr, rest = excepts. */
     private static Cidr[] cidrRule(YNode c) throws PolicyLoadException {
         c.onlyKeys(Set.of("cidr", "except", "cidrGroupRef", "cidrGroupSelector"));
+        for (String key : new String[] {"cidrGroupRef", "cidrGroupSelector"}) {
+            // Even next to a cidr (which the API server's OneOf refuses): ignoring the group would make an
+            // ingressDeny deny less.
+            if (c.has(key)) {
+                throw c.get(key).error(key + " is not supported by zerohop (CiliumCIDRGroup objects are not loaded; list the CIDRs)");
+            }
+        }
         if (c.get("cidr") == null) {
             throw c.error("only cidr (with except) is supported in CIDR sets by zerohop (cidrGroupRef needs the API server)");
         }

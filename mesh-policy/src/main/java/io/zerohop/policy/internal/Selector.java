@@ -34,6 +34,14 @@ final class Selector {
     private final int[] exprKinds;
 
     private Selector(String[] keys, String[] values, String[] exprKeys, int[] exprOps, String[][] exprValues, String text) {
+        // Interned: label keys read by Jackson (the Kubernetes client) and Java literals are interned too,
+        // so the labels map's key comparison usually ends at the identity check.
+        for (int i = 0; i < keys.length; i++) {
+            keys[i] = keys[i].intern();
+        }
+        for (int i = 0; i < exprKeys.length; i++) {
+            exprKeys[i] = exprKeys[i].intern();
+        }
         this.keys = keys;
         this.values = values;
         this.exprKeys = exprKeys;
