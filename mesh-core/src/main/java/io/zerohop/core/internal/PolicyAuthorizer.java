@@ -75,7 +75,7 @@ public final class PolicyAuthorizer implements Authorizer {
      */
     public AccessRequest accessRequest(AuthzRequest r) {
         return AccessRequest.builder()
-                .sourcePrincipal(r.peer().toString())
+                .sourcePrincipal(WorkloadStrings.text(r.peer()))
                 .sourceAddress(r.peerAddress().getAddress())
                 .destinationAddress(r.destination().getAddress())
                 .destinationPort(r.destination().getPort())
