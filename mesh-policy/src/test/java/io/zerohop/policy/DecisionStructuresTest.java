@@ -254,4 +254,33 @@ class DecisionStructuresTest {
         // The dry-run ALLOW would have applied, and matched nothing for sa/c.
         assertThat(c.explain()).contains("would DENY by prod/dry-allow");
     }
+
+    @Test
+    void theNamespaceFoundOnceAnswersCiliumAndIstioAsEachCheckAlone() throws Exception {
+        // An Istio namespace source and a Cilium "this namespace" selector on one destination: both read
+        // the peer's namespace found once per decision (Peer.parts).
+        PolicyEngine e = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml",
+                ap("prod", "deny-legacy", "{action: DENY, rules: [{from: [{source: {namespaces: [legacy]}}]}]}")
+                        + cnp("prod", "same-ns", "{endpointSelector: {matchLabels: {app: backend}}, ingress: [{fromEndpoints: [{}]}]}")))
+                .build();
+        Map<String, Boolean> cases = new java.util.LinkedHashMap<>();
+        cases.put("spiffe://cluster.local/ns/prod/sa/x", true);
+        cases.put("spiffe://other.td/ns/prod/sa/sa/x", true);
+        cases.put("spiffe://cluster.local/ns/prodx/sa/x", false);
+        cases.put("spiffe://cluster.local/ns/pro/sa/x", false);
+        cases.put("spiffe://cluster.local/ns/prod", false);
+        cases.put("spiffe://cluster.local/workload/prod", false);
+        cases.put("spiffe://cluster.local/ns/prod/sa/x/ns/legacy/sa/y", true);
+        cases.put("spiffe://cluster.local/ns/legacy/sa/prod", false);
+        for (Map.Entry<String, Boolean> c : cases.entrySet()) {
+            Decision d = e.evaluate(request(c.getKey()));
+            assertThat(d.allowed()).as(c.getKey() + ": " + d.explain()).isEqualTo(c.getValue());
+        }
+        assertThat(e.evaluate(request("spiffe://cluster.local/ns/legacy/sa/prod")).explain()).contains("prod/deny-legacy");
+        // Plaintext: the registry's workload namespace (no principal to read it from).
+        AccessRequest.Builder plain = AccessRequest.builder().sourceAddress("10.0.0.1").destinationAddress("10.0.0.2")
+                .destinationPort(8080).destination(new WorkloadRef("prod", "backend", "backend", Map.of("app", "backend")));
+        assertThat(e.evaluate(plain.sourceWorkload(new WorkloadRef("prod", "w", "w", Map.of())).build()).allowed()).isTrue();
+        assertThat(e.evaluate(plain.sourceWorkload(new WorkloadRef("staging", "w", "w", Map.of())).build()).allowed()).isFalse();
+    }
 }
