@@ -13,7 +13,7 @@ import java.util.function.Function;
  * {@code baggage} header is a claim of the peer), and an evicted entry costs only the sharing, never
  * correctness.
  */
-final class WorkloadStrings {
+public final class WorkloadStrings {
     /** Far above the workloads one node serves or talks to, small enough to never matter in memory. */
     static final int MAX_ENTRIES = 4096;
 
@@ -34,7 +34,7 @@ final class WorkloadStrings {
     }
 
     /** {@code id.toString()} (java-spiffe formats a new string on every call), the same instance for equal IDs. */
-    static String text(SpiffeId id) {
+    public static String text(SpiffeId id) {
         return id == null ? null : IDS.get(id, SpiffeId::toString);
     }
 

@@ -314,7 +314,7 @@ public final class HttpEnforcement {
 
     private AccessRequest l4(Conn c) {
         return AccessRequest.builder()
-                .sourcePrincipal(c.peer() == null ? null : c.peer().toString())
+                .sourcePrincipal(io.zerohop.core.internal.WorkloadStrings.text(c.peer()))
                 .sourceAddress(c.source().getAddress())
                 .destinationAddress(c.destination().getAddress())
                 .destinationPort(c.destination().getPort())
