@@ -16,7 +16,6 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.zerohop.core.Capture;
-import io.zerohop.hbone.internal.Relay;
 import io.zerohop.hbone.internal.Transports;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
@@ -64,7 +63,7 @@ class CaptureLoopTest {
             CountDownLatch clientDone = new CountDownLatch(1);
             AtomicReference<EventLoop> acceptedLoop = new AtomicReference<>();
             AtomicReference<EventLoop> endLoop = new AtomicReference<>();
-            AtomicReference<EventLoop> joinedOn = new AtomicReference<>();
+            AtomicReference<Channel> accepted = new AtomicReference<>();
             CaptureListener.Opener opener = (src, dst, loop) -> {
                 acceptedLoop.set(loop);
                 EventLoop other = group.next() == loop ? group.next() : loop;
@@ -76,11 +75,21 @@ class CaptureLoopTest {
                         .thenCompose(x -> CaptureListener.connectTcp(away, echoAddress))
                         .thenApply(end -> {
                             endLoop.set(end.channel().eventLoop());
-                            return new Joined(end, joinedOn);
+                            return end;
                         });
             };
             listener = CaptureListener.bind(group, Capture.forward(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
                     echoAddress), opener);
+            // Sees each accepted connection before the listener's acceptor registers it. Added on the
+            // listener's loop, so it is in force before the test connects.
+            Channel l = listener;
+            l.eventLoop().submit(() -> l.pipeline().addFirst(new ChannelInboundHandlerAdapter() {
+                @Override
+                public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                    accepted.set((Channel) msg);
+                    ctx.fireChannelRead(msg);
+                }
+            })).sync();
             byte[] sent = new byte[1024];
             new Random(14).nextBytes(sent);
             try (Socket s = new Socket()) {
@@ -101,7 +110,7 @@ class CaptureLoopTest {
                 assertThat(got.toByteArray()).as("echo of the bytes sent before the relay was joined").isEqualTo(sent);
             }
             assertThat(endLoop.get()).as("the end was opened on another loop than the accepted connection's").isNotSameAs(acceptedLoop.get());
-            assertThat(joinedOn.get()).as("the accepted connection's loop when the relay was joined").isSameAs(endLoop.get());
+            assertThat(accepted.get().eventLoop()).as("the loop the accepted connection was relayed on").isSameAs(endLoop.get());
         } finally {
             if (listener != null) {
                 listener.close().sync();
@@ -121,35 +130,6 @@ class CaptureLoopTest {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
-        }
-    }
-
-    /** The end, recording the captured connection's loop when the relay is joined. */
-    private record Joined(Relay.End end, AtomicReference<EventLoop> joinedOn) implements Relay.End {
-        @Override
-        public Channel channel() {
-            return end.channel();
-        }
-
-        @Override
-        public void shutdownOutput() {
-            end.shutdownOutput();
-        }
-
-        @Override
-        public void reset() {
-            end.reset();
-        }
-
-        @Override
-        public void close() {
-            end.close();
-        }
-
-        @Override
-        public void joinFrom(Relay.End client) {
-            joinedOn.set(client.channel().eventLoop());
-            Relay.join(client, end);
         }
     }
 
