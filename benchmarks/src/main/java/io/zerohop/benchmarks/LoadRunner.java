@@ -203,12 +203,12 @@ public final class LoadRunner {
     private void runScenario(String sc, Paths.BenchPath path, Result res) throws Exception {
         switch (sc) {
             case "bulk1" -> {
-                res.bulk1Cpu = new double[3];
+                res.bulk1Cpu = new double[4];
                 res.bulk1 = bulk(path, 1, res.bulk1Cpu);
                 out.printf("   bulk 1 stream:   %8.1f MB/s%s%n", res.bulk1 / 1e6, cpuNote(res.bulk1Cpu));
             }
             case "bulk16" -> {
-                res.bulk16Cpu = new double[3];
+                res.bulk16Cpu = new double[4];
                 res.bulk16 = bulk(path, 16, res.bulk16Cpu);
                 out.printf("   bulk 16 streams: %8.1f MB/s%s%n", res.bulk16 / 1e6, cpuNote(res.bulk16Cpu));
             }
@@ -253,8 +253,8 @@ public final class LoadRunner {
     }
 
     private static String cpuNote(double[] cpu) {
-        return String.format(Locale.ROOT, "  (CPU µs per MB: Java threads %.0f, JVM process %.0f, external processes %.0f)",
-                cpu[0] / 1e3, cpu[1] / 1e3, cpu[2] / 1e3);
+        return String.format(Locale.ROOT, "  (CPU µs per MB: Java threads %.0f (proxy event loops %.0f), JVM process %.0f, external processes %.0f)",
+                cpu[0] / 1e3, cpu[3] / 1e3, cpu[1] / 1e3, cpu[2] / 1e3);
     }
 
     /**
@@ -294,17 +294,15 @@ public final class LoadRunner {
             t.start();
         }
         Thread.sleep(warmNanos / 1_000_000);
-        long[] c0 = Sys.cpu(path.pids());
+        Sys.Cpu c0 = Sys.cpu(path.pids());
         long b0 = AppServer.SINK.sum();
         long t0 = System.nanoTime();
         Thread.sleep(measureNanos / 1_000_000);
         long b1 = AppServer.SINK.sum();
         long t1 = System.nanoTime();
-        long[] c1 = Sys.cpu(path.pids());
+        Sys.Cpu c1 = Sys.cpu(path.pids());
         double mb = Math.max(1, b1 - b0) / 1e6;
-        for (int i = 0; i < 3; i++) {
-            cpu[i] = (c1[i] - c0[i]) / mb;
-        }
+        System.arraycopy(c1.perMbSince(c0, mb), 0, cpu, 0, cpu.length);
         done.await(10, java.util.concurrent.TimeUnit.SECONDS);
         for (Socket s : sockets) {
             s.close();
@@ -642,14 +640,46 @@ public final class LoadRunner {
         }
 
         /** [heap used after GC, RSS of this JVM, RSS of the given processes and their descendants], bytes. */
-        /** CPU ns so far: {sum over this JVM's live Java threads, this JVM, the external processes and their descendants}. */
-        static long[] cpu(List<Long> pids) {
+        /**
+         * CPU ns so far: per live Java thread of this JVM (id → [cpu, 1 when it is a proxy event loop]),
+         * this JVM, and the external processes and their descendants.
+         */
+        record Cpu(Map<Long, long[]> threads, long process, long ext) {
+            /**
+             * ns per MB between {@code before} and this: {Java threads, this JVM, external processes,
+             * proxy event loops}. Per thread, so a thread that ends in between (another scenario's
+             * writer) cannot make the sum negative; a thread that starts counts from zero.
+             */
+            double[] perMbSince(Cpu before, double mb) {
+                long threadsNs = 0;
+                long loopsNs = 0;
+                for (Map.Entry<Long, long[]> e : threads.entrySet()) {
+                    long[] was = before.threads.get(e.getKey());
+                    long d = e.getValue()[0] - (was == null ? 0 : was[0]);
+                    threadsNs += d;
+                    if (e.getValue()[1] == 1) {
+                        loopsNs += d;
+                    }
+                }
+                return new double[] {threadsNs / mb, (process - before.process) / mb, (ext - before.ext) / mb, loopsNs / mb};
+            }
+        }
+
+        /** The event-loop threads of the in-process zerohop proxies, clients and servers (not the app's, not the generator). */
+        static boolean proxyLoop(String threadName) {
+            return threadName.startsWith("zerohop-") || threadName.startsWith("hbone-");
+        }
+
+        static Cpu cpu(List<Long> pids) {
             java.lang.management.ThreadMXBean t = java.lang.management.ManagementFactory.getThreadMXBean();
-            long threads = 0;
-            for (long id : t.getAllThreadIds()) {
-                long c = t.getThreadCpuTime(id);
+            Map<Long, long[]> threads = new java.util.HashMap<>();
+            for (java.lang.management.ThreadInfo info : t.getThreadInfo(t.getAllThreadIds())) {
+                if (info == null) {
+                    continue;
+                }
+                long c = t.getThreadCpuTime(info.getThreadId());
                 if (c > 0) {
-                    threads += c;
+                    threads.put(info.getThreadId(), new long[] {c, proxyLoop(info.getThreadName()) ? 1 : 0});
                 }
             }
             long process = ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
@@ -669,7 +699,7 @@ public final class LoadRunner {
                     }
                 }
             }
-            return new long[] {threads, process, ext};
+            return new Cpu(threads, process, ext);
         }
 
         static long[] memory(List<Long> pids) throws InterruptedException {

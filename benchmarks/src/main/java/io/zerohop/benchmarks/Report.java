@@ -114,9 +114,10 @@ final class Report {
         }
         if (results.values().stream().anyMatch(r -> r.bulk1Cpu != null || r.bulk16Cpu != null)) {
             sb.append("\nCPU per MB delivered in the bulk scenarios, µs (Java threads of this JVM: generator, app and in-process"
-                    + " proxies, without JIT and GC / the whole JVM / the path's external processes); moves less with the machine's"
-                    + " load than MB/s:\n\n| path | bulk 1: Java threads | JVM | external | bulk 16: Java threads | JVM | external |\n"
-                    + "|---|---:|---:|---:|---:|---:|---:|\n");
+                    + " proxies, without JIT and GC / of those, the in-process proxies' event loops / the whole JVM / the path's"
+                    + " external processes); moves less with the machine's load than MB/s:\n\n| path | bulk 1: Java threads | proxy loops"
+                    + " | JVM | external | bulk 16: Java threads | proxy loops | JVM | external |\n"
+                    + "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
             for (Map.Entry<String, LoadRunner.Result> e : results.entrySet()) {
                 LoadRunner.Result r = e.getValue();
                 if (r.bulk1Cpu == null && r.bulk16Cpu == null) {
@@ -124,7 +125,7 @@ final class Report {
                 }
                 sb.append("| ").append(e.getKey());
                 for (double[] c : new double[][] {r.bulk1Cpu, r.bulk16Cpu}) {
-                    for (int i = 0; i < 3; i++) {
+                    for (int i : new int[] {0, 3, 1, 2}) {
                         sb.append(" | ").append(c == null ? "–" : String.format(Locale.ROOT, "%.0f", c[i] / 1e3));
                     }
                 }

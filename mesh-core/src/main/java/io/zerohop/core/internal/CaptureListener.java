@@ -7,13 +7,11 @@ import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
-import io.netty.channel.epoll.Epoll;
-import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.socket.SocketChannel;
-import io.netty.channel.socket.nio.NioSocketChannel;
 import io.netty.handler.codec.socksx.v5.DefaultSocks5CommandResponse;
 import io.netty.handler.codec.socksx.v5.DefaultSocks5InitialResponse;
 import io.netty.handler.codec.socksx.v5.Socks5AddressType;
@@ -51,8 +49,13 @@ public final class CaptureListener {
 
     /** How the proxy opens a tunnel for (source address, destination). */
     public interface Opener {
-        /** Completes with a relay end for the destination, or fails with the reason to log. */
-        CompletableFuture<Relay.End> open(InetSocketAddress source, InetSocketAddress destination);
+        /**
+         * Completes with a relay end for the destination, or fails with the reason to log.
+         *
+         * @param loop the accepted connection's event loop: a connection dialled for it (passthrough)
+         *             is dialled there, so the relay's two sides share it
+         */
+        CompletableFuture<Relay.End> open(InetSocketAddress source, InetSocketAddress destination, EventLoop loop);
     }
 
     private CaptureListener() {}
@@ -96,22 +99,72 @@ public final class CaptureListener {
         // its FIN at the pipeline's tail. Hold them until the relay is in place.
         Hold hold = new Hold();
         ch.pipeline().addLast("zerohop-hold", hold);
-        opener.open(src, dst).whenComplete((end, e) -> ch.eventLoop().execute(() -> {
+        opener.open(src, dst, ch.eventLoop()).whenComplete((end, e) -> {
             if (e != null) {
-                refusals.info("outbound {} -> {} refused: {}", Addresses.authority(src), Addresses.authority(dst), rootMessage(e));
-                Relay.tcp(ch).reset();
+                ch.eventLoop().execute(() -> {
+                    refusals.info("outbound {} -> {} refused: {}", Addresses.authority(src), Addresses.authority(dst), rootMessage(e));
+                    Relay.tcp(ch).reset();
+                });
                 return;
             }
-            if (!ch.isActive()) {
+            onLoopOf(ch, end, () -> {
+                if (!ch.isActive()) {
+                    end.reset();
+                    return;
+                }
+                if (onOpen != null) {
+                    onOpen.run();
+                }
+                end.joinFrom(Relay.tcp(ch));
+                hold.release();
+            });
+        });
+    }
+
+    /**
+     * Runs {@code join} on {@code end}'s event loop after moving the accepted connection {@code ch}
+     * there (deregistered from its own loop, registered on the end's). A relay whose two channels
+     * share a loop hands each buffer over by a direct call, and the tunnel's write back-pressure is
+     * seen at once; across two loops every write is a task, every read burst wakes the other thread,
+     * and the buffers read on one loop are freed on the other, so the allocator makes new chunks
+     * (issue 14: proxy A read the captured socket on one loop and wrote its pooled HBONE connection on
+     * another). Netty's proxy example keeps both sides on one loop the same way: it dials the outbound
+     * connection on the inbound channel's loop. The tunnels of one pooled connection so all run on
+     * that connection's loop; other destinations' connections (and connections beyond the
+     * server's stream limit) are spread over the group's loops as before.
+     *
+     * <p>{@code ch} must not be reading (auto-read off, no read requested) nor joined yet; what the
+     * kernel receives meanwhile waits in the socket. When the move fails (the target loop is shutting
+     * down), {@code end} is reset and so is {@code ch}, back on its own loop.
+     */
+    static void onLoopOf(SocketChannel ch, Relay.End end, Runnable join) {
+        EventLoop home = ch.eventLoop();
+        EventLoop loop = end.channel().eventLoop();
+        if (loop == home || !ch.isActive()) {
+            home.execute(join);
+            return;
+        }
+        ch.deregister().addListener(d -> {
+            if (!d.isSuccess()) {
+                home.execute(join);
+                return;
+            }
+            loop.register(ch).addListener(r -> {
+                if (r.isSuccess()) {
+                    join.run();
+                    return;
+                }
+                log.warn("cannot move {} onto its tunnel's event loop: {}", ch, r.cause().toString());
                 end.reset();
-                return;
-            }
-            if (onOpen != null) {
-                onOpen.run();
-            }
-            end.joinFrom(Relay.tcp(ch));
-            hold.release();
-        }));
+                home.register(ch).addListener(back -> {
+                    if (back.isSuccess()) {
+                        Relay.tcp(ch).reset();
+                    } else {
+                        ch.unsafe().closeForcibly();
+                    }
+                });
+            });
+        });
     }
 
     static String rootMessage(Throwable e) {
@@ -164,7 +217,7 @@ public final class CaptureListener {
                 ctx.pipeline().remove(this);
                 InetSocketAddress dst = new InetSocketAddress(ip, req.dstPort());
                 InetSocketAddress src = ch.remoteAddress();
-                opener.open(src, dst).whenComplete((end, e) -> {
+                opener.open(src, dst, ch.eventLoop()).whenComplete((end, e) -> {
                     if (e != null) {
                         refusals.info("socks5 {} -> {} refused: {}", Addresses.authority(src), Addresses.authority(dst), rootMessage(e));
                         ch.writeAndFlush(new DefaultSocks5CommandResponse(
@@ -173,10 +226,10 @@ public final class CaptureListener {
                         return;
                     }
                     ch.writeAndFlush(new DefaultSocks5CommandResponse(Socks5CommandStatus.SUCCESS, Socks5AddressType.IPv4, "0.0.0.0", 0))
-                            .addListener(f -> {
+                            .addListener(f -> onLoopOf(ch, end, () -> {
                                 ch.pipeline().remove(Socks5ServerEncoder.class);
                                 Relay.join(Relay.tcp(ch), end);
-                            });
+                            }));
                 });
             }
         }
@@ -198,7 +251,7 @@ public final class CaptureListener {
     public static CompletableFuture<Relay.End> connectTcp(EventLoopGroup group, InetSocketAddress dst) {
         CompletableFuture<Relay.End> f = new CompletableFuture<>();
         new Bootstrap().group(group)
-                .channel(Epoll.isAvailable() ? EpollSocketChannel.class : NioSocketChannel.class)
+                .channel(Transports.socketChannel(group))
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)

@@ -84,7 +84,7 @@ public final class MeshRuntime {
         this.outbound = new Outbound(tls, group, local, identity, ownPorts, cfg.passthroughUnknown(), new FanOut(observer, tunnels),
                 observer, refusals, cfg.maxStreamsPerConnection(), cfg.idleTimeout());
         this.inbound = new Inbound(local, identity, ownPorts, http, authorizer);
-        this.plaintext = new PlaintextInbound(group, local, ownPorts, policy, authorizer, http, observer, refusals);
+        this.plaintext = new PlaintextInbound(local, ownPorts, policy, authorizer, http, observer, refusals);
         this.live = new LiveAuthorization(inbound::reauthorize, observer::lateDenied);
     }
 

@@ -1,6 +1,7 @@
 package io.zerohop.core.internal;
 
 import io.zerohop.hbone.internal.Relay;
+import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.core.Addresses;
@@ -162,14 +163,14 @@ public final class Outbound {
     }
 
     /** The capture listeners' opener: {@link #buildRequest}, then the tunnel or the plain TCP connection. */
-    public CompletableFuture<Relay.End> open(InetSocketAddress source, InetSocketAddress target) {
+    public CompletableFuture<Relay.End> open(InetSocketAddress source, InetSocketAddress target, EventLoop loop) {
         Request r = buildRequest(source, target);
         if (r instanceof Request.Hbone h) {
             return tunnel(h.source(), target, h.route()).thenApply(Relay::tunnel);
         }
         if (r instanceof Request.Passthrough p) {
             log.debug("passthrough {} -> {}: {}", source, target, p.why());
-            return CaptureListener.connectTcp(group, target)
+            return CaptureListener.connectTcp(loop, target)
                     .thenApply(end -> observer.plain(end, "passthrough", false, source, target, null));
         }
         Request.Refused refused = (Request.Refused) r;

@@ -1,7 +1,7 @@
 package io.zerohop.core.internal;
 
 import io.zerohop.hbone.internal.Relay;
-import io.netty.channel.EventLoopGroup;
+import io.netty.channel.EventLoop;
 import io.zerohop.core.Addresses;
 import io.zerohop.core.AppProtocol;
 import io.zerohop.core.Workload;
@@ -25,7 +25,6 @@ public final class PlaintextInbound {
     /** What {@link #admit} decided: relay to {@code workload} (parsing requests when {@code perRequest}), or refuse. */
     public record Admission(Workload workload, boolean perRequest, RuntimeException refusal) {}
 
-    private final EventLoopGroup group;
     private final LocalWorkloads local;
     private final OwnPorts ownPorts;
     private final PolicyEngine engine;
@@ -35,9 +34,8 @@ public final class PlaintextInbound {
     private final RateLimitedLog refusals;
 
     /** @param engine null: every mode is PERMISSIVE and every connection allowed (then {@code policy} is null too) */
-    public PlaintextInbound(EventLoopGroup group, LocalWorkloads local, OwnPorts ownPorts, PolicyEngine engine,
+    public PlaintextInbound(LocalWorkloads local, OwnPorts ownPorts, PolicyEngine engine,
                             PolicyAuthorizer policy, HttpEnforcement http, TunnelObserver observer, RateLimitedLog refusals) {
-        this.group = group;
         this.local = Objects.requireNonNull(local, "local");
         this.ownPorts = Objects.requireNonNull(ownPorts, "ownPorts");
         this.engine = engine;
@@ -84,15 +82,18 @@ public final class PlaintextInbound {
         return new Admission(w, perRequest, null);
     }
 
-    /** The capture listener's opener: {@link #admit}, then the TCP connection to the workload. */
-    public CompletableFuture<Relay.End> open(InetSocketAddress source, InetSocketAddress target) {
+    /**
+     * The capture listener's opener: {@link #admit}, then the TCP connection to the workload, dialled
+     * on {@code loop} (the accepted connection's) so that the relay's two sides share it.
+     */
+    public CompletableFuture<Relay.End> open(InetSocketAddress source, InetSocketAddress target, EventLoop loop) {
         Admission a = admit(source, target);
         if (a.refusal() != null) {
             return CompletableFuture.failedFuture(a.refusal());
         }
         Workload w = a.workload();
         AppProtocol proto = w.appProtocol(target.getPort());
-        return CaptureListener.connectTcp(group, target).thenApply(end -> a.perRequest()
+        return CaptureListener.connectTcp(loop, target).thenApply(end -> a.perRequest()
                 ? http.plaintext(end, source, target, w.ref(), w.identity(), proto)
                 : observer.plain(end, "plaintext-inbound", true, source, target, w.identity()));
     }

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
  */
 class PlaintextInboundTest {
     final PartsFixture f = new PartsFixture();
-    final PlaintextInbound plaintext = new PlaintextInbound(null, f.local, f.ownPorts, f.engine, f.authorizer, f.http, null,
+    final PlaintextInbound plaintext = new PlaintextInbound(f.local, f.ownPorts, f.engine, f.authorizer, f.http, null,
             f.refusals);
     final InetSocketAddress source = new InetSocketAddress(FRONTEND_IP, 40000);
 
@@ -57,7 +57,7 @@ class PlaintextInboundTest {
 
     @Test
     void withoutAPolicyEngineEveryModeIsPermissiveAndEveryConnectionAdmitted() {
-        PlaintextInbound open = new PlaintextInbound(null, f.local, f.ownPorts, null, null, f.http, null, f.refusals);
+        PlaintextInbound open = new PlaintextInbound(f.local, f.ownPorts, null, null, f.http, null, f.refusals);
         assertThat(open.mtlsMode(VAULT, 8200)).isEqualTo(MtlsMode.PERMISSIVE);
         PlaintextInbound.Admission a = open.admit(source, new InetSocketAddress(VAULT_IP, 8200));
         assertThat(a.refusal()).isNull();

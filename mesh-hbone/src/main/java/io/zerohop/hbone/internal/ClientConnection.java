@@ -48,14 +48,8 @@ final class ClientConnection {
     int tunnels;
     int limit;
     boolean usable = true;
-    /**
-     * When the last tunnel ended (System.nanoTime()), and whether an idle check is armed. One check
-     * at a time, re-armed for the rest of the timeout when tunnels came and went meanwhile, rather
-     * than a timer scheduled and cancelled per tunnel: a connection that alternates between zero
-     * and one tunnel paid both on every open (issue 14, benchmarks/results/profile-open.md).
-     */
-    long idleSince;
-    boolean idleCheckArmed;
+    /** Closes the connection once it carried no tunnel for the idle timeout; guarded by the pool's lock. */
+    private final IdleTimer idle;
     volatile Channel channel;
     volatile SpiffeId peerId;
     /**
@@ -73,6 +67,10 @@ final class ClientConnection {
         this.cfg = pool.config();
         this.key = key;
         this.limit = cfg.maxStreamsPerConnection();
+        this.idle = new IdleTimer(cfg.idleTimeout(), pool.lock, () -> tunnels == 0 && usable, () -> pool.remove(this), () -> {
+            log.debug("HBONE connection to {} idle for {}, closing", key.hboneAddress(), cfg.idleTimeout());
+            channel.close();
+        });
     }
 
     ConnectionPool pool() {
@@ -92,34 +90,9 @@ final class ClientConnection {
         synchronized (pool.lock) {
             tunnels--;
             if (tunnels == 0 && usable && channel != null) {
-                idleSince = System.nanoTime();
-                if (!idleCheckArmed) {
-                    idleCheckArmed = true;
-                    channel.eventLoop().schedule(this::idleCheck, cfg.idleTimeout().toNanos(), TimeUnit.NANOSECONDS);
-                }
+                idle.idleFrom(channel.eventLoop());
             }
         }
-    }
-
-    private void idleCheck() {
-        synchronized (pool.lock) {
-            idleCheckArmed = false;
-            if (tunnels != 0 || !usable) {
-                return;
-            }
-            long left = cfg.idleTimeout().toNanos() - (System.nanoTime() - idleSince);
-            if (left > 0) {
-                // Tunnels came and went since the check was armed: idle only since the last one ended.
-                idleCheckArmed = true;
-                channel.eventLoop().schedule(this::idleCheck, left, TimeUnit.NANOSECONDS);
-                return;
-            }
-            // Still under the lock: a stream reserved after this point finds the connection gone
-            // from the pool instead of being killed by the close below.
-            pool.remove(this);
-        }
-        log.debug("HBONE connection to {} idle for {}, closing", key.hboneAddress(), cfg.idleTimeout());
-        channel.close();
     }
 
     void connect() {

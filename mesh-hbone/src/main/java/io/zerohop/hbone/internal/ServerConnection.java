@@ -43,9 +43,8 @@ final class ServerConnection extends Negotiator {
     int pendingDials;
     int preOpenResets;
     long resetWindowStart = System.nanoTime();
-    /** As {@link ClientConnection#idleSince}: one idle check at a time, not a timer per tunnel. Event loop only. */
-    long idleSince;
-    boolean idleCheckArmed;
+    /** Sends GOAWAY once the connection carried no tunnel for the idle timeout. Event loop only. */
+    private final IdleTimer idle;
 
     ServerConnection(HboneListener server, Channel channel, SslHandler ssl, SpiffeId localId, InetSocketAddress local, InetSocketAddress peer) {
         super(ssl);
@@ -55,6 +54,10 @@ final class ServerConnection extends Negotiator {
         this.localId = localId;
         this.local = local;
         this.peer = peer;
+        this.idle = new IdleTimer(cfg.idleTimeout(), this, () -> activeTunnels == 0 && channel.isActive(), () -> {}, () -> {
+            log.debug("HBONE connection from {} idle for {}, closing", peer, cfg.idleTimeout());
+            goAway();
+        });
         server.connections.add(this);
         channel.closeFuture().addListener(f -> {
             if (share != null) {
@@ -225,31 +228,9 @@ final class ServerConnection extends Negotiator {
     }
 
     private void scheduleIdle() {
-        long ms = cfg.idleTimeout().toMillis();
-        if (ms <= 0 || activeTunnels > 0) {
-            return;
+        if (activeTunnels == 0) {
+            idle.idleFrom(channel.eventLoop());
         }
-        idleSince = System.nanoTime();
-        if (!idleCheckArmed) {
-            idleCheckArmed = true;
-            channel.eventLoop().schedule(this::idleCheck, cfg.idleTimeout().toNanos(), TimeUnit.NANOSECONDS);
-        }
-    }
-
-    private void idleCheck() {
-        idleCheckArmed = false;
-        if (activeTunnels != 0 || !channel.isActive()) {
-            return;
-        }
-        long left = cfg.idleTimeout().toNanos() - (System.nanoTime() - idleSince);
-        if (left > 0) {
-            // Tunnels came and went since the check was armed: idle only since the last one ended.
-            idleCheckArmed = true;
-            channel.eventLoop().schedule(this::idleCheck, left, TimeUnit.NANOSECONDS);
-            return;
-        }
-        log.debug("HBONE connection from {} idle for {}, closing", peer, cfg.idleTimeout());
-        goAway();
     }
 
     /** Sets up each CONNECT stream the multiplexer opens. */

@@ -1,0 +1,136 @@
+package io.zerohop.hbone.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
+import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
+import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2MultiplexHandler;
+import io.netty.handler.codec.http2.Http2Settings;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.util.ReferenceCountUtil;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The bulk-byte tuning of {@link H2Codecs} (issue 14), on the real wire bytes between a client and a
+ * server codec: how a large write is framed, and that a DATA frame arriving in two reads is not
+ * copied together. Windows and frame size are zerohop's and ztunnel's (4 MiB stream window, 1 MiB
+ * frames, the connection window opened as {@link ClientConnection} opens it).
+ */
+class H2CodecsTest {
+    private final List<Http2DataFrame> received = new ArrayList<>();
+    private final EmbeddedChannel client = new EmbeddedChannel(H2Codecs.client(settings()),
+            new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
+    private final EmbeddedChannel server = new EmbeddedChannel(H2Codecs.server(settings()),
+            new Http2MultiplexHandler(new Collect()));
+
+    /** Keeps the DATA frames every server-side stream reads. */
+    @io.netty.channel.ChannelHandler.Sharable
+    private final class Collect extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof Http2DataFrame d) {
+                received.add(d);
+            } else {
+                ReferenceCountUtil.release(msg);
+            }
+        }
+    }
+
+    private Http2StreamChannel stream;
+
+    private static Http2Settings settings() {
+        return Http2Settings.defaultSettings().initialWindowSize(H2Config.DEFAULT_STREAM_WINDOW)
+                .maxFrameSize(H2Config.DEFAULT_MAX_FRAME_SIZE);
+    }
+
+    @AfterEach
+    void tearDown() {
+        received.forEach(ReferenceCountUtil::release);
+        client.finishAndReleaseAll();
+        server.finishAndReleaseAll();
+    }
+
+    /**
+     * Prefaces, SETTINGS both ways, both connection windows opened, then a CONNECT stream. The
+     * client's connection has the write watermark of {@link ClientConnection}'s (Netty's flow
+     * controller writes no more than the bytes before the connection turns unwritable).
+     */
+    private void open() {
+        client.config().setWriteBufferWaterMark(HbonePipeline.CONNECTION_WATERMARK);
+        server.writeAndFlush(new DefaultHttp2WindowUpdateFrame(H2Config.DEFAULT_CONNECTION_WINDOW - 65_535));
+        client.writeAndFlush(new DefaultHttp2WindowUpdateFrame(H2Config.DEFAULT_CONNECTION_WINDOW - 65_535));
+        server.writeInbound(drain(client));
+        client.writeInbound(drain(server));
+        server.writeInbound(drain(client));
+        stream = new Http2StreamChannelBootstrap(client).handler(new ChannelInboundHandlerAdapter()).open().getNow();
+        stream.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().method("CONNECT").authority("10.0.0.1:80"), false));
+        client.runPendingTasks();
+        server.writeInbound(drain(client));
+        server.runPendingTasks();
+    }
+
+    private static ByteBuf drain(EmbeddedChannel ch) {
+        ch.runPendingTasks();
+        ByteBuf all = Unpooled.buffer();
+        for (ByteBuf b; (b = ch.readOutbound()) != null; ) {
+            all.writeBytes(b);
+            b.release();
+        }
+        return all;
+    }
+
+    @Test
+    @DisplayName("two busy streams: each 256 KiB write goes out as one DATA frame (the 64 KiB quantum cut them into eight)")
+    void busyStreamsSendLargeDataFrames() {
+        open();
+        Http2StreamChannel other = new Http2StreamChannelBootstrap(client).handler(new ChannelInboundHandlerAdapter()).open().getNow();
+        other.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().method("CONNECT").authority("10.0.0.2:80"), false));
+        client.runPendingTasks();
+        server.writeInbound(drain(client));
+        server.runPendingTasks();
+        // Both queued before the connection flushes, so the distributor shares one pass between them.
+        stream.write(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(new byte[256 * 1024]), false));
+        other.write(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(new byte[256 * 1024]), false));
+        stream.flush();
+        other.flush();
+        server.writeInbound(drain(client));
+        server.runPendingTasks();
+        assertThat(received).extracting(d -> d.content().readableBytes()).containsExactly(256 * 1024, 256 * 1024);
+    }
+
+    @Test
+    @DisplayName("a DATA frame that arrives in two reads (two TLS records) is handed on without copying its bytes together")
+    void aDataFrameInTwoReadsIsNotCopied() {
+        open();
+        stream.writeAndFlush(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(new byte[32 * 1024]), false));
+        ByteBuf wire = drain(client);
+        int half = wire.readableBytes() / 2;
+        ByteBuf first = wire.readRetainedSlice(half);
+        ByteBuf second = Unpooled.buffer(wire.readableBytes()).writeBytes(wire);
+        wire.release();
+        second.retain(); // kept by the test, to write into after the frame was decoded
+        server.writeInbound(first);
+        server.writeInbound(second);
+        server.runPendingTasks();
+        assertThat(received).hasSize(1);
+        ByteBuf payload = received.get(0).content();
+        assertThat(payload.readableBytes()).isEqualTo(32 * 1024);
+        // The frame's last byte is the second read's last byte: the same memory, not a copy of it.
+        second.setByte(second.writerIndex() - 1, 0x5a);
+        second.release();
+        assertThat(payload.getByte(payload.writerIndex() - 1)).isEqualTo((byte) 0x5a);
+    }
+}
