@@ -1,7 +1,6 @@
 package io.zerohop.cli;
 
 import io.spiffe.spiffeid.SpiffeId;
-import io.zerohop.core.Addresses;
 import io.zerohop.hbone.HboneClient;
 import io.zerohop.hbone.HboneRefusedException;
 import io.zerohop.hbone.HboneSocket;
@@ -58,8 +57,9 @@ final class ConnectCommand implements Callable<Integer> {
         if (!verbose) {
             quiet();
         }
-        InetSocketAddress hbone = Addresses.parseHostPort(via, "--via");
-        InetSocketAddress dst = Addresses.parseHostPort(target, "--target");
+        Usage u = new Usage(spec, ConfigFile.Origins.NONE);
+        InetSocketAddress hbone = u.hostPort("via", via);
+        InetSocketAddress dst = u.hostPort("target", target);
         Set<SpiffeId> expected = new LinkedHashSet<>();
         for (String e : expect) {
             SpiffeId id;

@@ -27,7 +27,9 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code zerohop proxy}: the node proxy. */
 @Command(name = "proxy", mixinStandardHelpOptions = true,
@@ -155,11 +157,58 @@ final class ProxyCommand implements Callable<Integer> {
     @Option(names = "--drain", defaultValue = "10s", description = "How long shutdown lets tunnels drain, default ${DEFAULT-VALUE}")
     String drain;
 
+    @Spec
+    CommandSpec spec;
+
+    /** Which options the --config file supplied, so that errors name its file:line (set by {@link Zerohop#run}). */
+    ConfigFile.Origins origins = ConfigFile.Origins.NONE;
+
+    /** Every listener address, the drain time and the forwards, checked before anything starts. */
+    private record Checked(InetSocketAddress inbound, InetSocketAddress transparent, InetSocketAddress socks5,
+            InetSocketAddress plaintextInbound, InetSocketAddress metrics, InetSocketAddress readiness, InetSocketAddress admin,
+            List<InetSocketAddress[]> forwards, Duration drain) {}
+
+    /**
+     * The options' values, checked up front: a mistake is a usage error (exit 2) naming the option, or
+     * the config file's line, before any listener, watcher or identity provider exists.
+     */
+    private Checked check() {
+        Usage u = new Usage(spec, origins);
+        InetSocketAddress in = u.listener("inbound", inbound);
+        if (inboundTransparent && in == null) {
+            throw u.error("inbound-transparent", "true", "needs an HBONE listener, but " + origins.label("inbound") + " is off");
+        }
+        List<InetSocketAddress[]> fwd = new ArrayList<>();
+        for (String f : forwards) {
+            int eq = f.indexOf('=');
+            if (eq < 0) {
+                throw u.error("forward", f, "must be LOCAL=TARGET, got \"" + f + "\"");
+            }
+            fwd.add(new InetSocketAddress[] {u.hostPort("forward", f.substring(0, eq)), u.hostPort("forward", f.substring(eq + 1))});
+        }
+        Checked c = new Checked(in, transparent == null ? null : u.hostPort("transparent", transparent),
+                socks5 == null ? null : u.hostPort("socks5", socks5),
+                plaintextInbound == null ? null : u.hostPort("plaintext-inbound", plaintextInbound),
+                u.listener("metrics", metrics), u.listener("readiness", readiness), u.listener("admin", admin), fwd,
+                u.duration("drain", drain));
+        u.path("policies", policies, Usage.Kind.FILE_OR_DIRECTORY);
+        u.path("workloads", workloads, Usage.Kind.FILE);
+        if (identity.pem != null) {
+            u.path("cert", identity.pem.cert, Usage.Kind.FILE);
+            u.path("key", identity.pem.key, Usage.Kind.FILE);
+            u.path("trust-bundle", identity.pem.bundle, Usage.Kind.FILE);
+        }
+        u.path("ca", identity.caDir, Usage.Kind.DIRECTORY);
+        if (identity.istio != null) {
+            u.path("istio-ca-root", identity.istio.root, Usage.Kind.FILE);
+            u.path("token-file", identity.istio.tokenFile, Usage.Kind.FILE);
+        }
+        return c;
+    }
+
     @Override
     public Integer call() throws Exception {
-        if (inboundTransparent && "off".equals(inbound)) {
-            throw new IllegalArgumentException("--inbound-transparent needs an HBONE listener, but --inbound is off");
-        }
+        Checked checked = check();
         PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         KubernetesProxy kube = kubernetes ? KubernetesProxy.start(node, workloads, policies, trustDomain, rootNamespace, prometheus) : null;
         WorkloadRegistry registry = kube != null ? kube.discovery.registry()
@@ -213,9 +262,9 @@ final class ProxyCommand implements Callable<Integer> {
         }
         Mesh.Builder b = Mesh.builder().trustDomain(trustDomain).identityProvider(provider).workloads(registry)
                 .policies(engine).node(kube != null ? kube.discovery.node().orElseThrow() : node).meterRegistry(prometheus).passthroughUnknown(passthroughUnknown)
-                .drain(Cli.duration(drain));
-        if (!"off".equals(inbound)) {
-            b.inbound(Addresses.parseHostPort(inbound, "--inbound")).inboundTransparent(inboundTransparent);
+                .drain(checked.drain());
+        if (checked.inbound() != null) {
+            b.inbound(checked.inbound()).inboundTransparent(inboundTransparent);
         }
         Mesh mesh = b.build();
         Signals signals = Signals.install();
@@ -253,36 +302,29 @@ final class ProxyCommand implements Callable<Integer> {
             if (mesh.inboundAddress() != null) {
                 up.add("hbone " + Addresses.authority(mesh.inboundAddress()));
             }
-            if (transparent != null) {
-                up.add("tproxy " + Addresses.authority(mesh.capture(Capture.transparent(Addresses.parseHostPort(transparent, "--transparent")))));
+            if (checked.transparent() != null) {
+                up.add("tproxy " + Addresses.authority(mesh.capture(Capture.transparent(checked.transparent()))));
             }
-            if (socks5 != null) {
-                up.add("socks5 " + Addresses.authority(mesh.capture(Capture.socks5(Addresses.parseHostPort(socks5, "--socks5")))));
+            if (checked.socks5() != null) {
+                up.add("socks5 " + Addresses.authority(mesh.capture(Capture.socks5(checked.socks5()))));
             }
-            for (String f : forwards) {
-                int eq = f.indexOf('=');
-                if (eq < 0) {
-                    throw new IllegalArgumentException("--forward must be LOCAL=TARGET, got \"" + f + "\"");
-                }
-                InetSocketAddress local = Addresses.parseHostPort(f.substring(0, eq), "--forward " + f);
-                InetSocketAddress dst = Addresses.parseHostPort(f.substring(eq + 1), "--forward " + f);
-                up.add("forward " + Addresses.authority(mesh.capture(Capture.forward(local, dst))) + "=" + Addresses.authority(dst));
+            for (InetSocketAddress[] f : checked.forwards()) {
+                up.add("forward " + Addresses.authority(mesh.capture(Capture.forward(f[0], f[1]))) + "=" + Addresses.authority(f[1]));
             }
-            if (plaintextInbound != null) {
-                up.add("plaintext-inbound " + Addresses.authority(mesh.plaintextInbound(
-                        Capture.transparent(Addresses.parseHostPort(plaintextInbound, "--plaintext-inbound")))));
+            if (checked.plaintextInbound() != null) {
+                up.add("plaintext-inbound " + Addresses.authority(mesh.plaintextInbound(Capture.transparent(checked.plaintextInbound()))));
             }
-            if (!"off".equals(metrics)) {
+            if (checked.metrics() != null) {
                 HttpEndpoint.Handler scrape = r -> new HttpEndpoint.Response(200, "text/plain; version=0.0.4; charset=utf-8",
                         prometheus.scrape());
-                up.add("metrics " + Addresses.authority(mesh.serveHttp(Addresses.parseHostPort(metrics, "--metrics"),
+                up.add("metrics " + Addresses.authority(mesh.serveHttp(checked.metrics(),
                         Map.of("/metrics", scrape, "/stats/prometheus", scrape))));
             }
-            if (!"off".equals(readiness)) {
-                up.add("readiness " + Addresses.authority(mesh.serveHttp(Addresses.parseHostPort(readiness, "--readiness"),
+            if (checked.readiness() != null) {
+                up.add("readiness " + Addresses.authority(mesh.serveHttp(checked.readiness(),
                         Map.of("/healthz/ready", mesh.readinessHandler()))));
             }
-            if (!"off".equals(admin)) {
+            if (checked.admin() != null) {
                 // ztunnel's admin (src/admin.rs): /config_dump, /logging (POST), /quitquitquit (POST).
                 Map<String, HttpEndpoint.Handler> routes = Map.of(
                         "/config_dump", r -> HttpEndpoint.Response.json(mesh.configDump(Map.of("policyReload", policyReload.get()))),
@@ -294,7 +336,7 @@ final class ProxyCommand implements Callable<Integer> {
                             signals.stop("/quitquitquit");
                             return HttpEndpoint.Response.text(200, "shutdown now\n");
                         });
-                up.add("admin " + Addresses.authority(mesh.serveHttp(Addresses.parseHostPort(admin, "--admin"), routes)));
+                up.add("admin " + Addresses.authority(mesh.serveHttp(checked.admin(), routes)));
             }
             System.out.println("zerohop proxy ready: " + String.join(", ", up) + "; identity source " + describeIdentity()
                     + "; " + registry.all().size() + " workloads; policies " + (engine == null ? "none (allow all)" : engine.policies().size()));
