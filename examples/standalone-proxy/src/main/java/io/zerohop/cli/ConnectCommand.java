@@ -28,7 +28,7 @@ import picocli.CommandLine.Spec;
                 "Exit codes: 0 done, 2 usage, 3 refused by the server (HTTP status printed), 4 TLS or identity failure"
                         + " (either side refused the other's certificate), 1 other errors."})
 final class ConnectCommand implements Callable<Integer> {
-    @Option(names = "--via", required = true, description = "HBONE endpoint HOST:PORT (the destination node's :15008)")
+    @Option(names = "--via", required = true, description = "HBONE endpoint HOST:PORT (the destination node's port 15008)")
     String via;
 
     @Option(names = "--target", required = true, description = "Destination workload IP:PORT (the CONNECT authority)")

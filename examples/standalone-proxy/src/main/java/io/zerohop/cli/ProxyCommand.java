@@ -32,19 +32,37 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code zerohop proxy}: the node proxy. */
-@Command(name = "proxy", mixinStandardHelpOptions = true,
-        // One element per paragraph: the command list of `zerohop --help` shows the first one only.
-        description = {"Run the node proxy: HBONE inbound (default :15008), outbound capture (TPROXY, SOCKS5, static forwards), "
-                + "policy enforcement, ztunnel-named metrics on :15020/metrics, readiness on :15021/healthz/ready, admin on 127.0.0.1:15000.",
-                "Every option can also come from a YAML file (--config): keys are the long option names without dashes.",
-                "Exit codes: 0 stopped by a signal or /quitquitquit after draining, 1 failure, 2 usage,",
-                "4 identity failure (the Istio CA refused the token, was unreachable or gave no usable certificate)."})
+@Command(name = "proxy", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
+        // The synopsis picocli builds lists all 25 options over 17 lines; this one names what is required.
+        customSynopsis = {"zerohop proxy [OPTIONS] IDENTITY-SOURCE",
+                "  IDENTITY-SOURCE: --in-memory-ca | --ca=DIR | --spire-socket=PATH",
+                "    | --cert=FILE --key=FILE --trust-bundle=FILE",
+                "    | --istio-ca=HOST:PORT --istio-ca-root=FILE --token-file=FILE"},
+        // One element per line, each under 80 columns: picocli's line breaking splits "0.0.0.0:" from
+        // "15020", and the command list of `zerohop --help` shows the first element only.
+        description = {"Run the node proxy: HBONE tunnels in and out, with policy enforcement.",
+                "  HBONE inbound     0.0.0.0:15008 (--inbound)",
+                "  outbound capture  TPROXY, SOCKS5, static forwards (each when given)",
+                "  metrics           0.0.0.0:15020/metrics (ztunnel's metric names)",
+                "  readiness         0.0.0.0:15021/healthz/ready",
+                "  admin             127.0.0.1:15000 (/config_dump, /logging, /quitquitquit)",
+                "Any option can be set in a YAML file given by --config, under its long name",
+                "without the dashes; flags on the command line win.",
+                "Exit codes:",
+                "  0  stopped by a signal or /quitquitquit, after draining",
+                "  1  failure",
+                "  2  usage: the message names the option, or the config file's line",
+                "  4  Istio CA: token refused, CA unreachable or no usable certificate",
+                ""})
 final class ProxyCommand implements Callable<Integer> {
+    /** A default on a line of its own: picocli's line breaking would split an address after its colon. */
+    private static final String DEFAULT = "Default: ${DEFAULT-VALUE}";
+    private static final String FALLBACK = "Without a value: ${FALLBACK-VALUE}";
 
-    @Option(names = "--config", description = "YAML file of options (flags given on the command line win)")
+    @Option(names = "--config", paramLabel = "FILE", description = "YAML file of options (command-line flags win)")
     Path config;
 
-    @Option(names = "--trust-domain", defaultValue = "cluster.local", description = "Trust domain, default ${DEFAULT-VALUE}")
+    @Option(names = "--trust-domain", paramLabel = "DOMAIN", defaultValue = "cluster.local", description = {"Trust domain", DEFAULT})
     String trustDomain;
 
     @ArgGroup(exclusive = true, multiplicity = "1", heading = "Identity source (one of):%n")
@@ -54,10 +72,10 @@ final class ProxyCommand implements Callable<Integer> {
         @ArgGroup(exclusive = false)
         PemFiles pem;
 
-        @Option(names = "--spire-socket", description = "SPIRE Workload API socket (unix:/path or /path)")
+        @Option(names = "--spire-socket", paramLabel = "PATH", description = "SPIRE Workload API socket (unix:/path or /path)")
         String spireSocket;
 
-        @Option(names = "--ca", description = "CA directory from `zerohop ca init`: issue SVIDs for this node's workloads")
+        @Option(names = "--ca", paramLabel = "DIR", description = "CA directory from `zerohop ca init`: issues SVIDs for this node's workloads")
         Path caDir;
 
         @Option(names = "--in-memory-ca", description = "A throw-away in-memory CA (development only)")
@@ -69,92 +87,92 @@ final class ProxyCommand implements Callable<Integer> {
 
     /** ztunnel's CA_ADDRESS, CA_ROOT_CA, the istio-token and CLUSTER_ID / ALT_CA_HOSTNAME settings. */
     static final class IstioCa {
-        @Option(names = "--istio-ca", required = true,
-                description = "Istio CA (istiod's gRPC port 15012) HOST:PORT: SVIDs for this node's pods, asked for with ImpersonatedIdentity as ztunnel does")
+        @Option(names = "--istio-ca", paramLabel = "HOST:PORT", required = true,
+                description = "Istio CA (istiod's port 15012): SVIDs for this node's pods, asked for with ImpersonatedIdentity as ztunnel does")
         String address;
 
-        @Option(names = "--istio-ca-root", required = true,
-                description = "istiod's root certificate PEM (the istio-ca-root-cert ConfigMap's root-cert.pem): verifies the CA and the mesh")
+        @Option(names = "--istio-ca-root", paramLabel = "FILE", required = true,
+                description = "istiod's root certificate PEM (istio-ca-root-cert ConfigMap's root-cert.pem): verifies the CA and the mesh")
         Path root;
 
-        @Option(names = "--token-file", required = true,
+        @Option(names = "--token-file", paramLabel = "FILE", required = true,
                 description = "Projected service-account token for the Istio CA (audience istio-ca), re-read for every request")
         Path tokenFile;
 
-        @Option(names = "--cluster-id", description = "ClusterID header istiod validates the token in, default Kubernetes")
+        @Option(names = "--cluster-id", paramLabel = "ID", description = {"ClusterID header istiod validates the token in", "Default: Kubernetes"})
         String clusterId;
 
-        @Option(names = "--istio-ca-hostname", description = "Name the CA's TLS certificate is checked against when it differs from --istio-ca's host")
+        @Option(names = "--istio-ca-hostname", paramLabel = "NAME", description = "Name to check the CA's certificate against, when not --istio-ca's host")
         String hostname;
     }
 
     static final class PemFiles {
-        @Option(names = "--cert", required = true, description = "Certificate chain PEM (reloaded on change)")
+        @Option(names = "--cert", paramLabel = "FILE", required = true, description = "Certificate chain PEM (reloaded on change)")
         Path cert;
 
-        @Option(names = "--key", required = true, description = "PKCS#8 private key PEM")
+        @Option(names = "--key", paramLabel = "FILE", required = true, description = "PKCS#8 private key PEM")
         Path key;
 
-        @Option(names = "--trust-bundle", required = true, description = "Trusted roots PEM")
+        @Option(names = "--trust-bundle", paramLabel = "FILE", required = true, description = "Trusted roots PEM")
         Path bundle;
     }
 
-    @Option(names = "--inbound", defaultValue = "0.0.0.0:15008", description = "HBONE listener, default ${DEFAULT-VALUE}; 'off' to disable")
+    @Option(names = "--inbound", paramLabel = "ADDR", defaultValue = "0.0.0.0:15008", description = {"HBONE listener, or off", DEFAULT})
     String inbound;
 
     @Option(names = "--inbound-transparent",
-            description = "Make the HBONE listener IP_TRANSPARENT so a TPROXY rule can hand it tunnels dialled to local pods' POD_IP:15008 (host-network node proxy; needs CAP_NET_ADMIN)")
+            description = "Make the HBONE listener IP_TRANSPARENT, for a TPROXY rule that hands it tunnels dialled to local pods' HBONE port (needs CAP_NET_ADMIN)")
     boolean inboundTransparent;
 
-    @Option(names = "--policies", description = "Directory of Istio/Cilium policy YAML (hot reloaded)")
+    @Option(names = "--policies", paramLabel = "PATH", description = "Directory (or file) of Istio/Cilium policy YAML, hot reloaded")
     Path policies;
 
-    @Option(names = "--root-namespace", defaultValue = "istio-system", description = "Istio root namespace, default ${DEFAULT-VALUE}")
+    @Option(names = "--root-namespace", paramLabel = "NS", defaultValue = "istio-system", description = {"Istio root namespace", DEFAULT})
     String rootNamespace;
 
-    @Option(names = "--workloads", description = "Workload registry YAML")
+    @Option(names = "--workloads", paramLabel = "FILE", description = "Workload registry YAML")
     Path workloads;
 
-    @Option(names = "--node", description = "This node's name in the workload registry (inbound serves only its workloads)")
+    @Option(names = "--node", paramLabel = "NAME", description = "This node's name in the registry: inbound serves only its workloads")
     String node;
 
-    @Option(names = "--kubernetes", description = "Workloads and policies from the Kubernetes API server (in-cluster service account or kubeconfig);"
-            + " serves --node's pods (default $NODE_NAME); ready once fully synced")
+    @Option(names = "--kubernetes", description = "Workloads and policies from the Kubernetes API server (in-cluster or kubeconfig);"
+            + " serves --node's pods (default $NODE_NAME); ready once synced")
     boolean kubernetes;
 
-    @Option(names = "--transparent", arity = "0..1", fallbackValue = "0.0.0.0:15001",
-            description = "TPROXY outbound capture listener (IP_TRANSPARENT), default address 0.0.0.0:15001 when given")
+    @Option(names = "--transparent", paramLabel = "ADDR", arity = "0..1", fallbackValue = "0.0.0.0:15001",
+            description = {"TPROXY outbound capture listener (IP_TRANSPARENT)", FALLBACK})
     String transparent;
 
-    @Option(names = "--socks5", arity = "0..1", fallbackValue = "127.0.0.1:15080",
-            description = "SOCKS5 outbound capture listener, default address 127.0.0.1:15080 when given")
+    @Option(names = "--socks5", paramLabel = "ADDR", arity = "0..1", fallbackValue = "127.0.0.1:15080",
+            description = {"SOCKS5 outbound capture listener", FALLBACK})
     String socks5;
 
-    @Option(names = "--forward", split = ",", description = "Static mapping LOCAL=TARGET, e.g. 127.0.0.1:8080=10.0.1.2:8080 (repeatable)")
+    @Option(names = "--forward", paramLabel = "LOCAL=TARGET", split = ",", description = {"Static outbound mapping (repeatable), e.g.", "127.0.0.1:8080=10.0.1.2:8080"})
     List<String> forwards = new ArrayList<>();
 
-    @Option(names = "--plaintext-inbound", arity = "0..1", fallbackValue = "0.0.0.0:15006",
-            description = "TPROXY capture of plaintext to local workloads (PeerAuthentication STRICT refuses it), default 0.0.0.0:15006")
+    @Option(names = "--plaintext-inbound", paramLabel = "ADDR", arity = "0..1", fallbackValue = "0.0.0.0:15006",
+            description = {"TPROXY capture of plaintext to local workloads (PeerAuthentication STRICT refuses it)", FALLBACK})
     String plaintextInbound;
 
     @Option(names = "--passthrough-unknown", description = "Relay destinations outside the registry as plain TCP instead of refusing")
     boolean passthroughUnknown;
 
-    @Option(names = "--metrics", defaultValue = "0.0.0.0:15020", description = "Prometheus metrics listener, default ${DEFAULT-VALUE}; 'off' to disable")
+    @Option(names = "--metrics", paramLabel = "ADDR", defaultValue = "0.0.0.0:15020", description = {"Prometheus metrics listener, or off", DEFAULT})
     String metrics;
 
-    @Option(names = "--readiness", defaultValue = "0.0.0.0:15021", description = "Readiness listener, default ${DEFAULT-VALUE}; 'off' to disable")
+    @Option(names = "--readiness", paramLabel = "ADDR", defaultValue = "0.0.0.0:15021", description = {"Readiness listener, or off", DEFAULT})
     String readiness;
 
-    @Option(names = "--admin", defaultValue = "127.0.0.1:15000",
-            description = "Admin listener (/config_dump, /logging, /quitquitquit), default ${DEFAULT-VALUE}; 'off' to disable")
+    @Option(names = "--admin", paramLabel = "ADDR", defaultValue = "127.0.0.1:15000",
+            description = {"Admin listener (/config_dump, /logging, /quitquitquit), or off", DEFAULT})
     String admin;
 
     /** The last policy (re)load, for /config_dump. */
     private final java.util.concurrent.atomic.AtomicReference<Map<String, Object>> policyReload =
             new java.util.concurrent.atomic.AtomicReference<>(Map.of("result", "no policies configured"));
 
-    @Option(names = "--drain", defaultValue = "10s", description = "How long shutdown lets tunnels drain, default ${DEFAULT-VALUE}")
+    @Option(names = "--drain", paramLabel = "DURATION", defaultValue = "10s", description = {"How long shutdown lets tunnels drain", DEFAULT})
     String drain;
 
     @Spec

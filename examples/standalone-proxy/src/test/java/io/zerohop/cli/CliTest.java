@@ -123,7 +123,7 @@ class CliTest {
     void aUsageErrorIsOneLineAndAHint() {
         assertThat(Zerohop.run("proxy", "--istio-ca", "istiod.istio-system.svc:15012")).isEqualTo(2);
         assertThat(err.toString().lines().toList()).containsExactly(
-                "zerohop proxy: Missing required argument(s): --istio-ca-root=<root>, --token-file=<tokenFile>",
+                "zerohop proxy: Missing required argument(s): --istio-ca-root=FILE, --token-file=FILE",
                 "Run 'zerohop proxy --help' for usage.");
         err.reset();
         assertThat(Zerohop.run("policy", "check", "--policies", "p/", "--dest", "prod/web", "--souce=x")).isEqualTo(2);
@@ -324,6 +324,34 @@ class CliTest {
             out.reset();
             assertThat(Zerohop.run(cmd)).as(String.join(" ", cmd)).isZero();
             assertThat(out.toString()).contains("Usage:");
+        }
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"", "ca", "ca init", "ca issue", "policy", "policy check", "connect",
+        "proxy", "demo"})
+    @org.junit.jupiter.api.DisplayName("every usage fits 80 columns without an address cut after its colon")
+    void everyUsageFits80Columns(String command) {
+        picocli.CommandLine cli = new picocli.CommandLine(new Zerohop());
+        for (String word : command.isEmpty() ? new String[0] : command.split(" ")) {
+            cli = cli.getSubcommands().get(word);
+        }
+        cli.setUsageHelpAutoWidth(false);
+        cli.setUsageHelpWidth(80);
+        List<String> lines = cli.getUsageMessage(picocli.CommandLine.Help.Ansi.OFF).lines().toList();
+        for (int i = 0; i < lines.size(); i++) {
+            assertThat(lines.get(i).length()).as("line %d: %s", i + 1, lines.get(i)).isLessThanOrEqualTo(80);
+            // picocli's line breaking may split "0.0.0.0:" from "15020": such an address must not sit where a line
+            // wraps. A heading word ("Exit codes:") may end a line.
+            if (i + 1 < lines.size() && lines.get(i).endsWith(":") && !lines.get(i).matches(".*(^| )[A-Za-z]+:")) {
+                assertThat(lines.get(i + 1).strip()).as("line %d after \"%s\"", i + 2, lines.get(i)).doesNotMatch("^[0-9].*");
+            }
+        }
+        if (command.equals("proxy")) {
+            // The synopsis names what is required instead of listing all 25 options over 17 lines.
+            assertThat(lines.subList(0, 4)).allMatch(l -> !l.contains("--admin")).first().asString()
+                    .isEqualTo("Usage: zerohop proxy [OPTIONS] IDENTITY-SOURCE");
+            assertThat(lines).contains("  2  usage: the message names the option, or the config file's line");
         }
     }
 
