@@ -400,7 +400,7 @@ final class ProxyCommand implements Callable<Integer> {
         }
         if (identity.istio != null) {
             IstioCa i = identity.istio;
-            return IstioCaProvider.create(i.address, i.root, i.tokenFile, i.clusterId, i.hostname, trustDomain);
+            return IstioCaProvider.create(i.address, i.root, i.tokenFile, i.clusterId, i.hostname, trustDomain, origins::label);
         }
         return InMemoryCa.create(trustDomain);
     }

@@ -146,6 +146,13 @@ class ConfigFileTest {
         // The same value on the command line is named by its flag, and wins over the file's.
         assertThat(proxyWith(f, "--policies", dir.resolve("gone").toString()))
                 .isEqualTo("exit 2: zerohop proxy: --policies: " + dir.resolve("gone") + " does not exist");
+        // Checked where the Istio CA provider is built, after parsing: still the file's line.
+        Path emptyRoot = Files.writeString(dir.resolve("root-cert.pem"), "");
+        Path token = Files.writeString(dir.resolve("istio-token"), "t");
+        f = write(dir, "metrics: \"off\"\nistio-ca: istiod\nistio-ca-root: " + emptyRoot + "\ntoken-file: " + token + "\n");
+        assertThat(proxyWith(f)).startsWith("exit 2: zerohop proxy: " + f + ":2: istio-ca: \"istiod\" is not HOST:PORT");
+        f = write(dir, "metrics: \"off\"\nistio-ca: istiod:15012\nistio-ca-root: " + emptyRoot + "\ntoken-file: " + token + "\n");
+        assertThat(proxyWith(f)).isEqualTo("exit 2: zerohop proxy: " + f + ":3: istio-ca-root: " + emptyRoot + ": no CERTIFICATE block found");
         // picocli's own conversion error (a NUL in a path) gets the file's place in front.
         f = write(dir, QUIET + "workloads: \"a\\0b\"\n");
         assertThat(proxyWith(f)).startsWith("exit 2: zerohop proxy: " + f + ":5: workloads: Invalid value for option '--workloads'");
