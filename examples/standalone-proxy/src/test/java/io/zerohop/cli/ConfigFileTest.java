@@ -132,43 +132,40 @@ class ConfigFileTest {
     /** Listeners "off" so that a run that wrongly got past the checks fails on nothing else. */
     private static final String QUIET = "in-memory-ca: true\nmetrics: \"off\"\nreadiness: \"off\"\nadmin: \"off\"\n";
 
+    /** {@code yaml} as the config file is refused with exit 2 and a first stderr line starting {@code file + where}. */
+    private static void refused(Path dir, String yaml, String where, String... more) throws Exception {
+        Path f = write(dir, yaml);
+        assertThat(proxyWith(f, more)).startsWith("exit 2: zerohop proxy: " + f + where);
+    }
+
     @Test
     @org.junit.jupiter.api.DisplayName("a bad value in the config file is a usage error naming file:line: key, as the policy loader names file:line: field")
     void aBadValueInTheFileNamesFileLineAndKey(@TempDir Path dir) throws Exception {
-        Path f = write(dir, QUIET + "inbound: 127.0.0.1:99999\n");
-        assertThat(proxyWith(f)).isEqualTo("exit 2: zerohop proxy: " + f + ":5: inbound: port 99999 out of range 0..65535");
-        f = write(dir, QUIET + "inbound: 127.0.0.1:0\ndrain: 10x\n");
-        assertThat(proxyWith(f)).isEqualTo("exit 2: zerohop proxy: " + f + ":6: drain: bad duration \"10x\" (examples: 90s, 15m, 24h, 7d)");
-        f = write(dir, QUIET + "forward: [\"127.0.0.1:0=10.0.0.1:80\", \"127.0.0.1:0\"]\n");
-        assertThat(proxyWith(f)).isEqualTo("exit 2: zerohop proxy: " + f + ":5: forward: must be LOCAL=TARGET, got \"127.0.0.1:0\"");
-        f = write(dir, QUIET + "policies: " + dir.resolve("nope") + "\n");
-        assertThat(proxyWith(f)).isEqualTo("exit 2: zerohop proxy: " + f + ":5: policies: " + dir.resolve("nope") + " does not exist");
+        refused(dir, QUIET + "inbound: 127.0.0.1:99999\n", ":5: inbound: port 99999 out of range 0..65535");
+        refused(dir, QUIET + "inbound: 127.0.0.1:0\ndrain: 10x\n", ":6: drain: bad duration \"10x\" (examples: 90s, 15m, 24h, 7d)");
+        refused(dir, QUIET + "forward: [\"127.0.0.1:0=10.0.0.1:80\", \"127.0.0.1:0\"]\n", ":5: forward: must be LOCAL=TARGET, got \"127.0.0.1:0\"");
+        refused(dir, QUIET + "policies: " + dir.resolve("nope") + "\n", ":5: policies: " + dir.resolve("nope") + " does not exist");
         // The same value on the command line is named by its flag, and wins over the file's.
-        assertThat(proxyWith(f, "--policies", dir.resolve("gone").toString()))
+        assertThat(proxyWith(write(dir, QUIET + "policies: " + dir.resolve("nope") + "\n"), "--policies", dir.resolve("gone").toString()))
                 .isEqualTo("exit 2: zerohop proxy: --policies: " + dir.resolve("gone") + " does not exist");
         // Checked where the Istio CA provider is built, after parsing: still the file's line.
         Path emptyRoot = Files.writeString(dir.resolve("root-cert.pem"), "");
-        Path token = Files.writeString(dir.resolve("istio-token"), "t");
-        f = write(dir, "metrics: \"off\"\nistio-ca: istiod\nistio-ca-root: " + emptyRoot + "\ntoken-file: " + token + "\n");
-        assertThat(proxyWith(f)).startsWith("exit 2: zerohop proxy: " + f + ":2: istio-ca: \"istiod\" is not HOST:PORT");
-        f = write(dir, "metrics: \"off\"\nistio-ca: istiod:15012\nistio-ca-root: " + emptyRoot + "\ntoken-file: " + token + "\n");
-        assertThat(proxyWith(f)).isEqualTo("exit 2: zerohop proxy: " + f + ":3: istio-ca-root: " + emptyRoot + ": no CERTIFICATE block found");
+        String istio = "istio-ca-root: " + emptyRoot + "\ntoken-file: " + Files.writeString(dir.resolve("istio-token"), "t") + "\n";
+        refused(dir, "istio-ca: istiod\n" + istio, ":1: istio-ca: \"istiod\" is not HOST:PORT");
+        refused(dir, "istio-ca: istiod:15012\n" + istio, ":2: istio-ca-root: " + emptyRoot + ": no CERTIFICATE block found");
         // picocli's own conversion error (a NUL in a path) gets the file's place in front.
-        f = write(dir, QUIET + "workloads: \"a\\0b\"\n");
-        assertThat(proxyWith(f)).startsWith("exit 2: zerohop proxy: " + f + ":5: workloads: Invalid value for option '--workloads'");
+        refused(dir, QUIET + "workloads: \"a\\0b\"\n", ":5: workloads: Invalid value for option '--workloads'");
     }
 
     @Test
     @org.junit.jupiter.api.DisplayName("a key given twice, a list for a one-value option, two identity sources: file:line: key, exit 2")
     void theFilesOwnContradictionsNameBothLines(@TempDir Path dir) throws Exception {
-        Path f = write(dir, QUIET + "inbound: 127.0.0.1:0\ninbound: 127.0.0.1:1\n");
-        assertThat(proxyWith(f)).isEqualTo("exit 2: zerohop proxy: " + f + ":6: inbound: repeated key (first on line 5)");
-        f = write(dir, QUIET + "inbound: [127.0.0.1:0, 127.0.0.1:1]\n");
-        assertThat(proxyWith(f)).isEqualTo("exit 2: zerohop proxy: " + f + ":5: inbound: takes one value, not a list");
-        f = write(dir, "cert: c.pem\nkey: k.pem\ntrust-bundle: b.pem\nspire-socket: /run/spire.sock\n");
-        assertThat(proxyWith(f)).isEqualTo("exit 2: zerohop proxy: " + f
-                + ":4: spire-socket: a second identity source (\"cert\" on line 1); give one of them");
+        refused(dir, QUIET + "inbound: 127.0.0.1:0\ninbound: 127.0.0.1:1\n", ":6: inbound: repeated key (first on line 5)");
+        refused(dir, QUIET + "inbound: [127.0.0.1:0, 127.0.0.1:1]\n", ":5: inbound: takes one value, not a list");
+        String pem = "cert: c.pem\nkey: k.pem\ntrust-bundle: b.pem\n";
+        refused(dir, pem + "spire-socket: /run/spire.sock\n", ":4: spire-socket: a second identity source (\"cert\" on line 1); give one of them");
         // cert, key and trust-bundle are one source together; an identity flag on the command line replaces them.
+        Path f = write(dir, pem + "spire-socket: /run/spire.sock\n");
         assertThat(ConfigFile.expand(new String[] {"--config", f.toString(), "--in-memory-ca"}, PROXY))
                 .containsExactly("--config", f.toString(), "--in-memory-ca");
     }
