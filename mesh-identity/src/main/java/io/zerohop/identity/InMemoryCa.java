@@ -141,10 +141,18 @@ public final class InMemoryCa implements IdentityProvider {
      * the chain leaf first, root excluded.
      */
     public List<X509Certificate> signCsr(byte[] csrDer, Duration ttl) throws CertificateParsingException {
+        return signCsr(csrDer, Csr.parse(csrDer).spiffeId(), ttl);
+    }
+
+    /**
+     * Signs the request's public key for {@code subject}, whatever SAN the request names, as istiod's
+     * CreateCertificate names the authenticated caller (istio/istio security/pkg/server/ca/server.go).
+     */
+    public List<X509Certificate> signCsr(byte[] csrDer, SpiffeId subject, Duration ttl) throws CertificateParsingException {
         Csr.Parsed csr = Csr.parse(csrDer);
-        requireMember(csr.spiffeId());
+        requireMember(subject);
         Instant now = clock.instant();
-        return signLeaf(LeafSpec.svid(csr.spiffeId().toString(), now.minus(BACKDATE), now.plus(ttl)), csr.publicKey());
+        return signLeaf(LeafSpec.svid(subject.toString(), now.minus(BACKDATE), now.plus(ttl)), csr.publicKey());
     }
 
     private synchronized List<X509Certificate> signLeaf(LeafSpec spec, PublicKey publicKey) {

@@ -88,7 +88,7 @@ public final class SvidVerifier {
             bundle = bundles.getBundleForTrustDomain(id.getTrustDomain());
         } catch (BundleNotFoundException e) {
             throw new CertificateException(id + ": no trust bundle for trust domain " + id.getTrustDomain()
-                    + " (trusted: " + bundles.getBundles().keySet() + ")");
+                    + " (trusted: " + bundles.getBundles().keySet() + ")", e);
         }
         Set<X509Certificate> roots = bundle.getX509Authorities();
         if (roots.isEmpty()) {

@@ -166,6 +166,36 @@ class MeshTlsTest {
         assertThat(o.errors()).contains("chain does not verify");
     }
 
+    /**
+     * The alert the refusing side sends is ztunnel's: its client verifier returns
+     * {@code CertificateError::Other(SanError)} for an unexpected identity (istio/ztunnel
+     * src/tls/workload.rs {@code verify_full_san}), which rustls sends as {@code certificate_unknown};
+     * webpki's {@code UnknownIssuer} is {@code unknown_ca}. Before, BoringSSL sent
+     * {@code internal_error}, and the server's log read TLSV1_ALERT_INTERNAL_ERROR.
+     */
+    @Test
+    @org.junit.jupiter.api.DisplayName("an unexpected identity is refused with certificate_unknown, an unknown issuer with unknown_ca (ztunnel src/tls/workload.rs via rustls)")
+    void theRefusingSideSendsZtunnelsAlert() throws Exception {
+        SpiffeId expected = SpiffeIds.istio("cluster.local", "prod", "payments");
+        Handshakes.Outcome wrongId = handshakes.run(server(tls), tls.client(CLIENT, Set.of(expected)).join());
+        assertThat(wrongId.clientError()).hasStackTraceContaining("peer identity " + SERVER + " is not the expected " + expected);
+        assertThat(wrongId.serverError()).as(wrongId.errors()).hasStackTraceContaining("ALERT_CERTIFICATE_UNKNOWN");
+
+        InMemoryCa rogue = InMemoryCa.create("cluster.local");
+        Handshakes.Outcome rogueServer = handshakes.run(rawServer(rogue.issue(validFor(SERVER))), tls.client(CLIENT, Set.of(SERVER)).join());
+        assertThat(rogueServer.serverError()).as(rogueServer.errors()).hasStackTraceContaining("ALERT_UNKNOWN_CA");
+
+        // Another trust domain with federation off: ztunnel's SanTrustDomainError, also certificate_unknown.
+        InMemoryCa other = InMemoryCa.create("other.local");
+        SpiffeId foreign = SpiffeIds.istio("other.local", "prod", "backend");
+        try (MeshTls both = MeshTls.builder(new FixedIdentityProvider(ca.issue(CLIENT),
+                X509BundleSet.of(List.of(ca.bundle(), other.bundle())))).build()) {
+            Handshakes.Outcome o = handshakes.run(rawServer(other.issue(validFor(foreign))), both.client(CLIENT, Set.of()).join());
+            assertThat(o.clientError()).hasStackTraceContaining("is not the local trust domain");
+            assertThat(o.serverError()).as(o.errors()).hasStackTraceContaining("ALERT_CERTIFICATE_UNKNOWN");
+        }
+    }
+
     @Test
     void wrongServerIdentityIsRejectedByTheClient() throws Exception {
         SpiffeId expected = SpiffeIds.istio("cluster.local", "prod", "payments");

@@ -54,9 +54,18 @@ import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 
 /**
- * An in-process {@code istio.v1.auth.IstioCertificateService} on loopback TCP, optionally TLS:
- * checks the bearer token as istiod does and signs CSRs with an {@link InMemoryCa}, answering
- * leaf first and root last.
+ * An in-process {@code istio.v1.auth.IstioCertificateService} on loopback TCP, optionally TLS,
+ * signing with an {@link InMemoryCa} and answering leaf first and root last.
+ *
+ * <p>By default it decides as istiod's {@code CreateCertificate} does (istio/istio
+ * security/pkg/server/ca/server.go, pki/ca/ca.go): a wrong token is {@code UNAUTHENTICATED
+ * "request authenticate failure"}; the certificate names the caller, the pod the token belongs to
+ * ({@link #caller}), whatever SAN the CSR asks for; an {@code ImpersonatedIdentity} is refused
+ * unless a node authorizer is configured ({@link #nodeAuthorization}) and allows it; a requested
+ * validity above 90 days (istiod's {@code MAX_WORKLOAD_CERT_TTL}) is {@code INVALID_ARGUMENT}, none
+ * at all gets 24 hours ({@code DEFAULT_WORKLOAD_CERT_TTL}). {@link #lenient} turns that off for a
+ * test that only needs certificates: the CSR's own SAN is signed for any valid token, and any
+ * identity may be impersonated.
  *
  * <p>The messages of istio/api {@code security/v1alpha1/ca.proto} are read and written with
  * protobuf's generic wire API ({@link UnknownFieldSet}), not with mesh-identity-istio's codec:
@@ -139,6 +148,11 @@ public final class FakeIstioCa implements AutoCloseable {
 
     /** istiod's answer to any refused impersonation: opaque on purpose, the reason goes only to its log. */
     public static final String IMPERSONATION_REFUSED = "request impersonation authentication failure";
+    /** istiod's answer to a token it cannot authenticate. */
+    public static final String AUTHENTICATION_REFUSED = "request authenticate failure";
+    /** istiod's {@code MAX_WORKLOAD_CERT_TTL} and {@code DEFAULT_WORKLOAD_CERT_TTL} defaults (pilot/pkg/features). */
+    public static final Duration MAX_CERT_TTL = Duration.ofDays(90);
+    public static final Duration DEFAULT_CERT_TTL = Duration.ofHours(24);
 
     private static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
     private static final io.grpc.Context.Key<Metadata> HEADERS = io.grpc.Context.key("headers");
@@ -150,6 +164,8 @@ public final class FakeIstioCa implements AutoCloseable {
     private volatile UnaryOperator<Response> tamper = UnaryOperator.identity();
     private volatile Status failWith;
     private volatile NodeAuthorization nodeAuthorization;
+    private volatile Pod caller;
+    private volatile boolean lenient;
     private final ConcurrentLinkedQueue<String> refusals = new ConcurrentLinkedQueue<>();
 
     /**
@@ -198,14 +214,36 @@ public final class FakeIstioCa implements AutoCloseable {
     }
 
     /**
-     * Enforces istiod's node authorizer on requests that carry {@code ImpersonatedIdentity} from now on;
-     * {@code null} (the default) lets any caller impersonate, which istiod never does.
+     * istiod's node authorizer ({@code CA_TRUSTED_NODE_ACCOUNTS}) for requests that carry
+     * {@code ImpersonatedIdentity}; {@code null} (the default) is istiod without one, which refuses
+     * every impersonation. Its {@code caller} is also the token's pod when {@link #caller} is not set.
      */
     public void nodeAuthorization(NodeAuthorization authorization) {
         this.nodeAuthorization = authorization;
     }
 
-    /** The reasons impersonations were refused, in order (what istiod logs; the caller only sees {@link #IMPERSONATION_REFUSED}). */
+    /**
+     * The pod the expected token belongs to (istiod reads its namespace and service account from the
+     * token): a request without {@code ImpersonatedIdentity} gets a certificate for
+     * {@code spiffe://<trust domain>/ns/<namespace>/sa/<service account>}, whatever its CSR names.
+     */
+    public void caller(Pod pod) {
+        this.caller = pod;
+    }
+
+    /**
+     * {@code true}: sign the CSR's own SAN for any request with the right token and let any caller
+     * impersonate (validity unchecked, one hour by default). For tests about something else than
+     * istiod's authorization; say so where it is used.
+     */
+    public void lenient(boolean on) {
+        this.lenient = on;
+    }
+
+    /**
+     * The reasons requests were refused as unauthenticated, in order (what istiod logs; the caller
+     * only sees {@link #IMPERSONATION_REFUSED} or {@link #AUTHENTICATION_REFUSED}).
+     */
     public List<String> refusals() {
         return new ArrayList<>(refusals);
     }
@@ -223,22 +261,44 @@ public final class FakeIstioCa implements AutoCloseable {
         }
         String auth = headers.get(AUTHORIZATION);
         if (auth == null || !auth.equals("Bearer " + expectedToken)) {
-            out.onError(Status.UNAUTHENTICATED.withDescription("authenticate failed: token rejected").asRuntimeException());
+            refuse(out, "authenticate failed: token rejected", AUTHENTICATION_REFUSED);
             return;
         }
+        boolean easy = lenient;
         NodeAuthorization nodes = nodeAuthorization;
         String impersonated = impersonatedIdentity(req.metadata());
-        if (nodes != null && !impersonated.isEmpty()) {
-            String why = nodes.refusal(impersonated);
+        io.spiffe.spiffeid.SpiffeId san = null;
+        if (!impersonated.isEmpty()) {
+            String why = easy ? null : nodes == null
+                    ? "impersonation not allowed, as node authorizer (CA_TRUSTED_NODE_ACCOUNTS) is not configured"
+                    : nodes.refusal(impersonated);
             if (why != null) {
-                refusals.add(why);
-                out.onError(Status.UNAUTHENTICATED.withDescription(IMPERSONATION_REFUSED).asRuntimeException());
+                refuse(out, why, IMPERSONATION_REFUSED);
                 return;
             }
+            san = io.spiffe.spiffeid.SpiffeId.parse(impersonated);
+        } else if (!easy) {
+            Pod pod = caller != null ? caller : nodes != null ? nodes.caller() : null;
+            if (pod == null) {
+                refuse(out, "no pod for the token: FakeIstioCa.caller names the pod it belongs to", AUTHENTICATION_REFUSED);
+                return;
+            }
+            // kube_jwt.go: the caller's identity is its pod's service account, in the mesh's trust domain.
+            san = io.spiffe.spiffeid.SpiffeId.fromSegments(ca.trustDomain(), "ns", pod.namespace(), "sa", pod.serviceAccount());
+        }
+        Duration ttl = Duration.ofSeconds(req.validityDurationSeconds());
+        if (!easy && ttl.compareTo(MAX_CERT_TTL) > 0) {
+            // pki/ca/ca.go sign(): a TTLError, which CreateCertificate returns as its HTTP code's gRPC status.
+            out.onError(Status.INVALID_ARGUMENT.withDescription("CSR signing error (requested TTL " + ttl.getSeconds()
+                    + "s is greater than the max allowed TTL " + MAX_CERT_TTL.getSeconds() + "s)").asRuntimeException());
+            return;
+        }
+        if (req.validityDurationSeconds() <= 0) {
+            ttl = easy ? Duration.ofHours(1) : DEFAULT_CERT_TTL;
         }
         try {
-            List<X509Certificate> chain = new ArrayList<>(ca.signCsr(Csr.fromPem(req.csr()),
-                    Duration.ofSeconds(req.validityDurationSeconds() > 0 ? req.validityDurationSeconds() : 3600)));
+            byte[] csr = Csr.fromPem(req.csr());
+            List<X509Certificate> chain = new ArrayList<>(san == null ? ca.signCsr(csr, ttl) : ca.signCsr(csr, san, ttl));
             chain.add(ca.root());
             List<String> pems = new ArrayList<>();
             for (X509Certificate c : chain) {
@@ -249,6 +309,11 @@ public final class FakeIstioCa implements AutoCloseable {
         } catch (Exception e) {
             out.onError(Status.INVALID_ARGUMENT.withDescription(e.getMessage()).asRuntimeException());
         }
+    }
+
+    private void refuse(io.grpc.stub.StreamObserver<Response> out, String reason, String status) {
+        refusals.add(reason);
+        out.onError(Status.UNAUTHENTICATED.withDescription(status).asRuntimeException());
     }
 
     /** ca.proto's {@code metadata} field {@code ImpersonatedIdentity} as a string, or "" (protobuf's GetStringValue). */

@@ -9,10 +9,16 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import picocli.CommandLine.Model.ArgSpec;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
+import picocli.CommandLine.OverwrittenOptionException;
+import picocli.CommandLine.ParameterException;
 
 /**
  * {@code --config FILE}: a flat YAML mapping whose keys are a command's long option names without
@@ -31,8 +37,10 @@ import picocli.CommandLine.Model.OptionSpec;
  * </pre>
  *
  * Expanding flags rather than filling picocli default values keeps one code path for validation: a
- * bad value in the file gets the same error as the same flag typed by hand, and the file's own
- * mistakes (unknown key, nested mapping) are reported with file and line here.
+ * bad value in the file gets the same check as the same flag typed by hand, and its error names
+ * {@code file:line: key:} in place of {@code --key} ({@link Origins}, as the policy loader names
+ * {@code file:line: field:}). The file's own mistakes (unknown or repeated key, a list for a
+ * one-value option, a nested mapping, two identity sources) are reported with file and line here.
  */
 final class ConfigFile {
     private static final Set<String> IDENTITY = Set.of("cert", "key", "trust-bundle", "spire-socket", "ca", "in-memory-ca",
@@ -48,15 +56,55 @@ final class ConfigFile {
     }
 
     /**
+     * Where each option's value came from: the config file's line for the keys it supplied (and the
+     * command line did not override), the command line otherwise.
+     */
+    record Origins(Path file, Map<String, Integer> lines) {
+        static final Origins NONE = new Origins(null, Map.of());
+
+        /**
+         * How an error names option {@code key} (long name without dashes): {@code file:line: key}
+         * when the file supplied it, {@code --key} when the command line did.
+         */
+        String label(String key) {
+            Integer line = lines.get(key);
+            return line == null ? "--" + key : file + ":" + line + ": " + key;
+        }
+
+        /**
+         * picocli's {@code message} about an option the file supplied, prefixed with the file's
+         * {@code file:line: key}; unchanged when the option came from the command line or the
+         * message already names the line.
+         */
+        String name(ParameterException e, String message) {
+            ArgSpec arg = e instanceof OverwrittenOptionException o ? o.getOverwritten() : e.getArgSpec();
+            if (!(arg instanceof OptionSpec option)) {
+                return message;
+            }
+            String key = option.longestName().substring(2);
+            String label = label(key);
+            return lines.containsKey(key) && !message.startsWith(label) ? label + ": " + message : message;
+        }
+    }
+
+    /** The expanded arguments and where each option came from. */
+    record Expansion(String[] args, Origins origins) {}
+
+    /**
      * The command's arguments with the file's settings added in front; {@code args} unchanged when it
      * names no {@code --config}.
      *
      * @param args the arguments after the subcommand name
      */
     static String[] expand(String[] args, CommandSpec spec) {
+        return load(args, spec).args();
+    }
+
+    /** {@link #expand} with the file line of each option the file supplied. */
+    static Expansion load(String[] args, CommandSpec spec) {
         Path file = configPath(args);
         if (file == null) {
-            return args;
+            return new Expansion(args, Origins.NONE);
         }
         List<String> given = new ArrayList<>();
         for (String a : args) {
@@ -67,15 +115,33 @@ final class ConfigFile {
         }
         boolean identityGiven = given.stream().anyMatch(IDENTITY::contains);
         List<String> out = new ArrayList<>();
+        Map<String, Integer> lines = new LinkedHashMap<>();
+        Map<Object, Setting> identitySources = new HashMap<>();
         for (Setting s : read(file)) {
             OptionSpec option = spec.findOption("--" + s.key());
             if (option == null || s.key().equals("config") || s.key().equals("help") || s.key().equals("version")) {
-                throw new ConfigException(file + ":" + s.line() + ": unknown option \"" + s.key() + "\" (keys are the long options of `zerohop "
+                throw new ConfigException(file + ":" + s.line() + ": " + s.key() + ": unknown option (keys are the long options of `zerohop "
                         + spec.name() + " --help` without dashes)");
             }
             if (given.contains(s.key()) || (identityGiven && IDENTITY.contains(s.key()))) {
                 continue;
             }
+            if (s.values().size() > 1 && !option.isMultiValue()) {
+                throw new ConfigException(file + ":" + s.line() + ": " + s.key() + ": takes one value, not a list");
+            }
+            if (IDENTITY.contains(s.key())) {
+                // One identity source: the options of a non-exclusive subgroup (cert, key, trust-bundle)
+                // are one source together; every other identity option is a source of its own.
+                Object source = identitySourceOf(spec, s.key());
+                for (Map.Entry<Object, Setting> other : identitySources.entrySet()) {
+                    if (!other.getKey().equals(source)) {
+                        throw new ConfigException(file + ":" + s.line() + ": " + s.key() + ": a second identity source (\""
+                                + other.getValue().key() + "\" on line " + other.getValue().line() + "); give one of them");
+                    }
+                }
+                identitySources.putIfAbsent(source, s);
+            }
+            lines.put(s.key(), s.line());
             boolean flagOnly = option.arity().max() == 0;
             for (String v : s.values()) {
                 if (v == null || v.equals("false") && flagOnly) {
@@ -84,14 +150,19 @@ final class ConfigFile {
                 if (v.equals("true") && (flagOnly || option.arity().min() == 0)) {
                     out.add("--" + s.key());
                 } else if (flagOnly) {
-                    throw new ConfigException(file + ":" + s.line() + ": \"" + s.key() + "\" is a switch: true or false, not \"" + v + "\"");
+                    throw new ConfigException(file + ":" + s.line() + ": " + s.key() + ": a switch: true or false, not \"" + v + "\"");
                 } else {
                     out.add("--" + s.key() + "=" + v);
                 }
             }
         }
         out.addAll(Arrays.asList(args));
-        return out.toArray(String[]::new);
+        return new Expansion(out.toArray(String[]::new), new Origins(file, Map.copyOf(lines)));
+    }
+
+    private static Object identitySourceOf(CommandSpec spec, String key) {
+        OptionSpec option = spec.findOption("--" + key);
+        return option.group() != null && !option.group().exclusive() ? option.group() : key;
     }
 
     private static Path configPath(String[] args) {
@@ -110,6 +181,7 @@ final class ConfigFile {
 
     static List<Setting> read(Path file) {
         List<Setting> settings = new ArrayList<>();
+        Map<String, Integer> seen = new HashMap<>();
         try (JsonParser p = new YAMLFactory().createParser(Files.newBufferedReader(file))) {
             JsonToken t = p.nextToken();
             if (t == null) {
@@ -121,6 +193,12 @@ final class ConfigFile {
             while (p.nextToken() == JsonToken.FIELD_NAME) {
                 String key = p.currentName();
                 int line = p.currentTokenLocation().getLineNr();
+                Integer first = seen.putIfAbsent(key, line);
+                if (first != null) {
+                    // YAML forbids repeated keys (YAML 1.2 3.2.1.1), and kubectl refuses them: the file
+                    // would say two things and only one would count.
+                    throw new ConfigException(file + ":" + line + ": " + key + ": repeated key (first on line " + first + ")");
+                }
                 List<String> values = new ArrayList<>();
                 t = p.nextToken();
                 if (t == JsonToken.START_ARRAY) {
@@ -143,8 +221,8 @@ final class ConfigFile {
 
     private static String scalar(JsonParser p, JsonToken t, Path file, String key) throws IOException {
         if (t == JsonToken.START_OBJECT || t == JsonToken.START_ARRAY) {
-            throw new ConfigException(file + ":" + p.currentTokenLocation().getLineNr() + ": \"" + key
-                    + "\" takes a value or a list of values, not a nested " + (t == JsonToken.START_OBJECT ? "mapping" : "list"));
+            throw new ConfigException(file + ":" + p.currentTokenLocation().getLineNr() + ": " + key
+                    + ": takes a value or a list of values, not a nested " + (t == JsonToken.START_OBJECT ? "mapping" : "list"));
         }
         return t == JsonToken.VALUE_NULL ? null : p.getText();
     }

@@ -1,7 +1,6 @@
 package io.zerohop.cli;
 
 import io.spiffe.spiffeid.SpiffeId;
-import io.zerohop.core.Addresses;
 import io.zerohop.hbone.HboneClient;
 import io.zerohop.hbone.HboneRefusedException;
 import io.zerohop.hbone.HboneSocket;
@@ -29,7 +28,7 @@ import picocli.CommandLine.Spec;
                 "Exit codes: 0 done, 2 usage, 3 refused by the server (HTTP status printed), 4 TLS or identity failure"
                         + " (either side refused the other's certificate), 1 other errors."})
 final class ConnectCommand implements Callable<Integer> {
-    @Option(names = "--via", required = true, description = "HBONE endpoint HOST:PORT (the destination node's :15008)")
+    @Option(names = "--via", required = true, description = "HBONE endpoint HOST:PORT (the destination node's port 15008)")
     String via;
 
     @Option(names = "--target", required = true, description = "Destination workload IP:PORT (the CONNECT authority)")
@@ -58,8 +57,9 @@ final class ConnectCommand implements Callable<Integer> {
         if (!verbose) {
             quiet();
         }
-        InetSocketAddress hbone = Addresses.parseHostPort(via, "--via");
-        InetSocketAddress dst = Addresses.parseHostPort(target, "--target");
+        Usage u = new Usage(spec, ConfigFile.Origins.NONE);
+        InetSocketAddress hbone = u.hostPort("via", via);
+        InetSocketAddress dst = u.hostPort("target", target);
         Set<SpiffeId> expected = new LinkedHashSet<>();
         for (String e : expect) {
             SpiffeId id;

@@ -59,7 +59,12 @@ final class IstioCaProvider implements IdentityProvider {
         this.manager = manager;
     }
 
-    static IstioCaProvider create(String address, Path root, Path tokenFile, String clusterId, String hostname, String trustDomain) {
+    /**
+     * @param where how an error names an option (long name without dashes): {@code --istio-ca}, or the
+     *     config file's {@code file:line: istio-ca} ({@link ConfigFile.Origins#label})
+     */
+    static IstioCaProvider create(String address, Path root, Path tokenFile, String clusterId, String hostname, String trustDomain,
+                                  java.util.function.UnaryOperator<String> where) {
         int colon = address == null ? -1 : address.lastIndexOf(':');
         int port = -1;
         if (colon > 0) {
@@ -71,11 +76,11 @@ final class IstioCaProvider implements IdentityProvider {
         }
         String host = colon > 0 ? address.substring(0, colon).replaceAll("^\\[(.*)]$", "$1") : "";
         if (host.isEmpty() || port < 1 || port > 65535) {
-            throw new Cli.RefusedException("--istio-ca: \"" + address + "\" is not HOST:PORT (e.g. istiod.istio-system.svc:15012)", 2);
+            throw new Cli.RefusedException(where.apply("istio-ca") + ": \"" + address + "\" is not HOST:PORT (e.g. istiod.istio-system.svc:15012)", 2);
         }
-        List<X509Certificate> roots = roots(root);
+        List<X509Certificate> roots = roots(root, where.apply("istio-ca-root"));
         if (!Files.isReadable(tokenFile)) {
-            throw new Cli.RefusedException("--token-file " + tokenFile + " is not a readable file (the projected service-account token,"
+            throw new Cli.RefusedException(where.apply("token-file") + ": " + tokenFile + " is not a readable file (the projected service-account token,"
                     + " audience istio-ca)", 2);
         }
         IstioCaClient.Builder b = IstioCaClient.builder().address(host, port).caCertificates(roots)
@@ -90,15 +95,15 @@ final class IstioCaProvider implements IdentityProvider {
         return new IstioCaProvider(client, manager);
     }
 
-    private static List<X509Certificate> roots(Path file) {
+    private static List<X509Certificate> roots(Path file, String label) {
         try {
             List<X509Certificate> roots = Pem.parseCertificates(Pem.read(file));
             if (roots.isEmpty()) {
-                throw new Cli.RefusedException("--istio-ca-root " + file + ": no CERTIFICATE block found", 2);
+                throw new Cli.RefusedException(label + ": " + file + ": no CERTIFICATE block found", 2);
             }
             return roots;
         } catch (IOException | CertificateException e) {
-            throw new Cli.RefusedException("--istio-ca-root " + file + ": " + Cli.describe(e), 2);
+            throw new Cli.RefusedException(label + ": " + file + ": " + Cli.describe(e), 2);
         }
     }
 

@@ -22,7 +22,9 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code zerohop policy check}: one decision, explained in one line, exactly as the proxy would take it. */
 @Command(name = "policy", mixinStandardHelpOptions = true, description = "Inspect policy decisions.",
@@ -32,7 +34,8 @@ final class PolicyCommand {
     @Command(name = "check", mixinStandardHelpOptions = true,
             description = {"Evaluate one connection (or request, with --method/--path/--host/--header) against a policy "
                     + "directory and print the decision and the deciding policy, then any load warnings on stderr. "
-                    + "Exit code 0 = allow, 3 = deny, 1 = an input it cannot read (the message names file:line:field), 2 = usage.",
+                    + "Exit code 0 = allow, 3 = deny, 1 = an input it cannot read (the message names file:line:field), "
+                    + "2 = usage (including a path that does not exist or is not readable).",
                     "With --workloads, as the proxy does: the destination is the named workload of the registry and the "
                     + "source workload (labels for Cilium fromEndpoints) is the one owning --source-ip. Without it, the "
                     + "destination is namespace NS, name WORKLOAD, service account WORKLOAD, labels app=WORKLOAD (plus any "
@@ -81,33 +84,46 @@ final class PolicyCommand {
         @Option(names = "--sni", description = "TLS SNI (Istio when-key connection.sni)")
         String sni;
 
+        @Spec
+        CommandSpec spec;
+
         @Override
         public Integer call() throws Exception {
+            Usage u = new Usage(spec, ConfigFile.Origins.NONE);
             int slash = dest.indexOf('/');
             if (slash <= 0 || slash == dest.length() - 1) {
-                throw new IllegalArgumentException("--dest must be NS/WORKLOAD[:PORT], got \"" + dest + "\"");
+                throw u.error("dest", dest, "must be NS/WORKLOAD[:PORT], got \"" + dest + "\"");
             }
             String ns = dest.substring(0, slash);
             String rest = dest.substring(slash + 1);
             int port = 80;
             int colon = rest.indexOf(':');
             if (colon >= 0) {
+                String p = rest.substring(colon + 1);
                 try {
-                    port = Integer.parseInt(rest.substring(colon + 1));
+                    port = Integer.parseInt(p);
                 } catch (NumberFormatException e) {
-                    throw new IllegalArgumentException("--dest port is not a number: \"" + rest.substring(colon + 1) + "\"");
+                    throw u.error("dest", dest, "port \"" + p + "\" is not a number (NS/WORKLOAD[:PORT])");
+                }
+                // A destination port is 1..65535 (AccessRequest's range: no connection is made to port 0).
+                if (port < 1 || port > 65535) {
+                    throw u.error("dest", dest, "port " + p + " out of range 1..65535");
                 }
                 rest = rest.substring(0, colon);
             }
+            u.path("policies", policies, Usage.Kind.FILE_OR_DIRECTORY);
+            u.path("workloads", workloads, Usage.Kind.FILE);
+            Map<String, String> headerMap = headerMap(u);
+            InetAddress srcIp = usage(u, "source-ip", sourceIp, () -> Addresses.parseIp(sourceIp, "--source-ip"));
+            InetAddress dstIp = usage(u, "dest-ip", destIp, () -> Addresses.parseIp(destIp, "--dest-ip"));
+            if (source != null) {
+                usage(u, "source", source, () -> SpiffeIds.parse(source));
+            }
             WorkloadRegistry registry = workloads == null ? null : WorkloadRegistry.load(workloads);
             WorkloadRef target = destination(registry, ns, rest);
-            InetAddress srcIp = Addresses.parseIp(sourceIp, "--source-ip");
             // As the proxy does (Mesh.accessRequest): the peer's workload is the one owning its address.
             WorkloadRef sourceWorkload = registry == null ? null
                     : registry.byAddress(srcIp).map(Workload::ref).orElse(null);
-            if (source != null) {
-                SpiffeIds.parse(source);
-            }
             // The loader logs each warning; this command prints them itself, once, after the decision.
             PolicySet set = LogLevels.silenced(LOADER_LOGGER,
                     () -> Files.isDirectory(policies) ? PolicyLoader.fromDirectory(policies) : PolicyLoader.fromFile(policies));
@@ -115,13 +131,13 @@ final class PolicyCommand {
             AccessRequest.Builder req = AccessRequest.builder()
                     .sourcePrincipal(source)
                     .sourceAddress(srcIp)
-                    .destinationAddress(Addresses.parseIp(destIp, "--dest-ip"))
+                    .destinationAddress(dstIp)
                     .destinationPort(port)
                     .destination(target)
                     .sourceWorkload(sourceWorkload)
                     .sni(sni);
             if (method != null || path != null || host != null || !headers.isEmpty()) {
-                req.http(new HttpAttributes(method == null ? "GET" : method, path == null ? "/" : path, host, headerMap()));
+                req.http(new HttpAttributes(method == null ? "GET" : method, path == null ? "/" : path, host, headerMap));
             }
             Decision d = engine.evaluate(req.build());
             System.out.println(d.explain() + (d.explain().contains("the source has no known workload") ? " (the source workload comes from --workloads and --source-ip)" : ""));
@@ -131,12 +147,22 @@ final class PolicyCommand {
             return d.allowed() ? 0 : 3;
         }
 
-        private Map<String, String> headerMap() {
+        /** {@code parse}'s result; its IllegalArgumentException as a usage error about option {@code key}. */
+        private static <T> T usage(Usage u, String key, String value, java.util.function.Supplier<T> parse) {
+            try {
+                return parse.get();
+            } catch (IllegalArgumentException e) {
+                String m = e.getMessage();
+                throw u.error(key, value, m.startsWith("--" + key + ": ") ? m.substring(key.length() + 4) : m);
+            }
+        }
+
+        private Map<String, String> headerMap(Usage u) {
             Map<String, String> out = new LinkedHashMap<>();
             for (String h : headers) {
                 int eq = h.indexOf('=');
                 if (eq <= 0) {
-                    throw new IllegalArgumentException("--header must be NAME=VALUE, got \"" + h + "\"");
+                    throw u.error("header", h, "must be NAME=VALUE, got \"" + h + "\"");
                 }
                 String name = h.substring(0, eq).toLowerCase(Locale.ROOT);
                 out.merge(name, h.substring(eq + 1), (a, b) -> a + ", " + b);

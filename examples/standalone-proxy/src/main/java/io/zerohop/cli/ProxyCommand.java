@@ -27,22 +27,42 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code zerohop proxy}: the node proxy. */
-@Command(name = "proxy", mixinStandardHelpOptions = true,
-        // One element per paragraph: the command list of `zerohop --help` shows the first one only.
-        description = {"Run the node proxy: HBONE inbound (default :15008), outbound capture (TPROXY, SOCKS5, static forwards), "
-                + "policy enforcement, ztunnel-named metrics on :15020/metrics, readiness on :15021/healthz/ready, admin on 127.0.0.1:15000.",
-                "Every option can also come from a YAML file (--config): keys are the long option names without dashes.",
-                "Exit codes: 0 stopped by a signal or /quitquitquit after draining, 1 failure, 2 usage,",
-                "4 identity failure (the Istio CA refused the token, was unreachable or gave no usable certificate)."})
+@Command(name = "proxy", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
+        // The synopsis picocli builds lists all 25 options over 17 lines; this one names what is required.
+        customSynopsis = {"zerohop proxy [OPTIONS] IDENTITY-SOURCE",
+                "  IDENTITY-SOURCE: --in-memory-ca | --ca=DIR | --spire-socket=PATH",
+                "    | --cert=FILE --key=FILE --trust-bundle=FILE",
+                "    | --istio-ca=HOST:PORT --istio-ca-root=FILE --token-file=FILE"},
+        // One element per line, each under 80 columns: picocli's line breaking splits "0.0.0.0:" from
+        // "15020", and the command list of `zerohop --help` shows the first element only.
+        description = {"Run the node proxy: HBONE tunnels in and out, with policy enforcement.",
+                "  HBONE inbound     0.0.0.0:15008 (--inbound)",
+                "  outbound capture  TPROXY, SOCKS5, static forwards (each when given)",
+                "  metrics           0.0.0.0:15020/metrics (ztunnel's metric names)",
+                "  readiness         0.0.0.0:15021/healthz/ready",
+                "  admin             127.0.0.1:15000 (/config_dump, /logging, /quitquitquit)",
+                "Any option can be set in a YAML file given by --config, under its long name",
+                "without the dashes; flags on the command line win.",
+                "Exit codes:",
+                "  0  stopped by a signal or /quitquitquit, after draining",
+                "  1  failure",
+                "  2  usage: the message names the option, or the config file's line",
+                "  4  Istio CA: token refused, CA unreachable or no usable certificate",
+                ""})
 final class ProxyCommand implements Callable<Integer> {
+    /** A default on a line of its own: picocli's line breaking would split an address after its colon. */
+    private static final String DEFAULT = "Default: ${DEFAULT-VALUE}";
+    private static final String FALLBACK = "Without a value: ${FALLBACK-VALUE}";
 
-    @Option(names = "--config", description = "YAML file of options (flags given on the command line win)")
+    @Option(names = "--config", paramLabel = "FILE", description = "YAML file of options (command-line flags win)")
     Path config;
 
-    @Option(names = "--trust-domain", defaultValue = "cluster.local", description = "Trust domain, default ${DEFAULT-VALUE}")
+    @Option(names = "--trust-domain", paramLabel = "DOMAIN", defaultValue = "cluster.local", description = {"Trust domain", DEFAULT})
     String trustDomain;
 
     @ArgGroup(exclusive = true, multiplicity = "1", heading = "Identity source (one of):%n")
@@ -52,10 +72,10 @@ final class ProxyCommand implements Callable<Integer> {
         @ArgGroup(exclusive = false)
         PemFiles pem;
 
-        @Option(names = "--spire-socket", description = "SPIRE Workload API socket (unix:/path or /path)")
+        @Option(names = "--spire-socket", paramLabel = "PATH", description = "SPIRE Workload API socket (unix:/path or /path)")
         String spireSocket;
 
-        @Option(names = "--ca", description = "CA directory from `zerohop ca init`: issue SVIDs for this node's workloads")
+        @Option(names = "--ca", paramLabel = "DIR", description = "CA directory from `zerohop ca init`: issues SVIDs for this node's workloads")
         Path caDir;
 
         @Option(names = "--in-memory-ca", description = "A throw-away in-memory CA (development only)")
@@ -67,99 +87,146 @@ final class ProxyCommand implements Callable<Integer> {
 
     /** ztunnel's CA_ADDRESS, CA_ROOT_CA, the istio-token and CLUSTER_ID / ALT_CA_HOSTNAME settings. */
     static final class IstioCa {
-        @Option(names = "--istio-ca", required = true,
-                description = "Istio CA (istiod's gRPC port 15012) HOST:PORT: SVIDs for this node's pods, asked for with ImpersonatedIdentity as ztunnel does")
+        @Option(names = "--istio-ca", paramLabel = "HOST:PORT", required = true,
+                description = "Istio CA (istiod's port 15012): SVIDs for this node's pods, asked for with ImpersonatedIdentity as ztunnel does")
         String address;
 
-        @Option(names = "--istio-ca-root", required = true,
-                description = "istiod's root certificate PEM (the istio-ca-root-cert ConfigMap's root-cert.pem): verifies the CA and the mesh")
+        @Option(names = "--istio-ca-root", paramLabel = "FILE", required = true,
+                description = "istiod's root certificate PEM (istio-ca-root-cert ConfigMap's root-cert.pem): verifies the CA and the mesh")
         Path root;
 
-        @Option(names = "--token-file", required = true,
+        @Option(names = "--token-file", paramLabel = "FILE", required = true,
                 description = "Projected service-account token for the Istio CA (audience istio-ca), re-read for every request")
         Path tokenFile;
 
-        @Option(names = "--cluster-id", description = "ClusterID header istiod validates the token in, default Kubernetes")
+        @Option(names = "--cluster-id", paramLabel = "ID", description = {"ClusterID header istiod validates the token in", "Default: Kubernetes"})
         String clusterId;
 
-        @Option(names = "--istio-ca-hostname", description = "Name the CA's TLS certificate is checked against when it differs from --istio-ca's host")
+        @Option(names = "--istio-ca-hostname", paramLabel = "NAME", description = "Name to check the CA's certificate against, when not --istio-ca's host")
         String hostname;
     }
 
     static final class PemFiles {
-        @Option(names = "--cert", required = true, description = "Certificate chain PEM (reloaded on change)")
+        @Option(names = "--cert", paramLabel = "FILE", required = true, description = "Certificate chain PEM (reloaded on change)")
         Path cert;
 
-        @Option(names = "--key", required = true, description = "PKCS#8 private key PEM")
+        @Option(names = "--key", paramLabel = "FILE", required = true, description = "PKCS#8 private key PEM")
         Path key;
 
-        @Option(names = "--trust-bundle", required = true, description = "Trusted roots PEM")
+        @Option(names = "--trust-bundle", paramLabel = "FILE", required = true, description = "Trusted roots PEM")
         Path bundle;
     }
 
-    @Option(names = "--inbound", defaultValue = "0.0.0.0:15008", description = "HBONE listener, default ${DEFAULT-VALUE}; 'off' to disable")
+    @Option(names = "--inbound", paramLabel = "ADDR", defaultValue = "0.0.0.0:15008", description = {"HBONE listener, or off", DEFAULT})
     String inbound;
 
     @Option(names = "--inbound-transparent",
-            description = "Make the HBONE listener IP_TRANSPARENT so a TPROXY rule can hand it tunnels dialled to local pods' POD_IP:15008 (host-network node proxy; needs CAP_NET_ADMIN)")
+            description = "Make the HBONE listener IP_TRANSPARENT, for a TPROXY rule that hands it tunnels dialled to local pods' HBONE port (needs CAP_NET_ADMIN)")
     boolean inboundTransparent;
 
-    @Option(names = "--policies", description = "Directory of Istio/Cilium policy YAML (hot reloaded)")
+    @Option(names = "--policies", paramLabel = "PATH", description = "Directory (or file) of Istio/Cilium policy YAML, hot reloaded")
     Path policies;
 
-    @Option(names = "--root-namespace", defaultValue = "istio-system", description = "Istio root namespace, default ${DEFAULT-VALUE}")
+    @Option(names = "--root-namespace", paramLabel = "NS", defaultValue = "istio-system", description = {"Istio root namespace", DEFAULT})
     String rootNamespace;
 
-    @Option(names = "--workloads", description = "Workload registry YAML")
+    @Option(names = "--workloads", paramLabel = "FILE", description = "Workload registry YAML")
     Path workloads;
 
-    @Option(names = "--node", description = "This node's name in the workload registry (inbound serves only its workloads)")
+    @Option(names = "--node", paramLabel = "NAME", description = "This node's name in the registry: inbound serves only its workloads")
     String node;
 
-    @Option(names = "--kubernetes", description = "Workloads and policies from the Kubernetes API server (in-cluster service account or kubeconfig);"
-            + " serves --node's pods (default $NODE_NAME); ready once fully synced")
+    @Option(names = "--kubernetes", description = "Workloads and policies from the Kubernetes API server (in-cluster or kubeconfig);"
+            + " serves --node's pods (default $NODE_NAME); ready once synced")
     boolean kubernetes;
 
-    @Option(names = "--transparent", arity = "0..1", fallbackValue = "0.0.0.0:15001",
-            description = "TPROXY outbound capture listener (IP_TRANSPARENT), default address 0.0.0.0:15001 when given")
+    @Option(names = "--transparent", paramLabel = "ADDR", arity = "0..1", fallbackValue = "0.0.0.0:15001",
+            description = {"TPROXY outbound capture listener (IP_TRANSPARENT)", FALLBACK})
     String transparent;
 
-    @Option(names = "--socks5", arity = "0..1", fallbackValue = "127.0.0.1:15080",
-            description = "SOCKS5 outbound capture listener, default address 127.0.0.1:15080 when given")
+    @Option(names = "--socks5", paramLabel = "ADDR", arity = "0..1", fallbackValue = "127.0.0.1:15080",
+            description = {"SOCKS5 outbound capture listener", FALLBACK})
     String socks5;
 
-    @Option(names = "--forward", split = ",", description = "Static mapping LOCAL=TARGET, e.g. 127.0.0.1:8080=10.0.1.2:8080 (repeatable)")
+    @Option(names = "--forward", paramLabel = "LOCAL=TARGET", split = ",", description = {"Static outbound mapping (repeatable), e.g.", "127.0.0.1:8080=10.0.1.2:8080"})
     List<String> forwards = new ArrayList<>();
 
-    @Option(names = "--plaintext-inbound", arity = "0..1", fallbackValue = "0.0.0.0:15006",
-            description = "TPROXY capture of plaintext to local workloads (PeerAuthentication STRICT refuses it), default 0.0.0.0:15006")
+    @Option(names = "--plaintext-inbound", paramLabel = "ADDR", arity = "0..1", fallbackValue = "0.0.0.0:15006",
+            description = {"TPROXY capture of plaintext to local workloads (PeerAuthentication STRICT refuses it)", FALLBACK})
     String plaintextInbound;
 
     @Option(names = "--passthrough-unknown", description = "Relay destinations outside the registry as plain TCP instead of refusing")
     boolean passthroughUnknown;
 
-    @Option(names = "--metrics", defaultValue = "0.0.0.0:15020", description = "Prometheus metrics listener, default ${DEFAULT-VALUE}; 'off' to disable")
+    @Option(names = "--metrics", paramLabel = "ADDR", defaultValue = "0.0.0.0:15020", description = {"Prometheus metrics listener, or off", DEFAULT})
     String metrics;
 
-    @Option(names = "--readiness", defaultValue = "0.0.0.0:15021", description = "Readiness listener, default ${DEFAULT-VALUE}; 'off' to disable")
+    @Option(names = "--readiness", paramLabel = "ADDR", defaultValue = "0.0.0.0:15021", description = {"Readiness listener, or off", DEFAULT})
     String readiness;
 
-    @Option(names = "--admin", defaultValue = "127.0.0.1:15000",
-            description = "Admin listener (/config_dump, /logging, /quitquitquit), default ${DEFAULT-VALUE}; 'off' to disable")
+    @Option(names = "--admin", paramLabel = "ADDR", defaultValue = "127.0.0.1:15000",
+            description = {"Admin listener (/config_dump, /logging, /quitquitquit), or off", DEFAULT})
     String admin;
 
     /** The last policy (re)load, for /config_dump. */
     private final java.util.concurrent.atomic.AtomicReference<Map<String, Object>> policyReload =
             new java.util.concurrent.atomic.AtomicReference<>(Map.of("result", "no policies configured"));
 
-    @Option(names = "--drain", defaultValue = "10s", description = "How long shutdown lets tunnels drain, default ${DEFAULT-VALUE}")
+    @Option(names = "--drain", paramLabel = "DURATION", defaultValue = "10s", description = {"How long shutdown lets tunnels drain", DEFAULT})
     String drain;
+
+    @Spec
+    CommandSpec spec;
+
+    /** Which options the --config file supplied, so that errors name its file:line (set by {@link Zerohop#run}). */
+    ConfigFile.Origins origins = ConfigFile.Origins.NONE;
+
+    /** Every listener address, the drain time and the forwards, checked before anything starts. */
+    private record Checked(InetSocketAddress inbound, InetSocketAddress transparent, InetSocketAddress socks5,
+            InetSocketAddress plaintextInbound, InetSocketAddress metrics, InetSocketAddress readiness, InetSocketAddress admin,
+            List<InetSocketAddress[]> forwards, Duration drain) {}
+
+    /**
+     * The options' values, checked up front: a mistake is a usage error (exit 2) naming the option, or
+     * the config file's line, before any listener, watcher or identity provider exists.
+     */
+    private Checked check() {
+        Usage u = new Usage(spec, origins);
+        InetSocketAddress in = u.listener("inbound", inbound);
+        if (inboundTransparent && in == null) {
+            throw u.error("inbound-transparent", "true", "needs an HBONE listener, but " + origins.label("inbound") + " is off");
+        }
+        List<InetSocketAddress[]> fwd = new ArrayList<>();
+        for (String f : forwards) {
+            int eq = f.indexOf('=');
+            if (eq < 0) {
+                throw u.error("forward", f, "must be LOCAL=TARGET, got \"" + f + "\"");
+            }
+            fwd.add(new InetSocketAddress[] {u.hostPort("forward", f.substring(0, eq)), u.hostPort("forward", f.substring(eq + 1))});
+        }
+        Checked c = new Checked(in, transparent == null ? null : u.hostPort("transparent", transparent),
+                socks5 == null ? null : u.hostPort("socks5", socks5),
+                plaintextInbound == null ? null : u.hostPort("plaintext-inbound", plaintextInbound),
+                u.listener("metrics", metrics), u.listener("readiness", readiness), u.listener("admin", admin), fwd,
+                u.duration("drain", drain));
+        u.path("policies", policies, Usage.Kind.FILE_OR_DIRECTORY);
+        u.path("workloads", workloads, Usage.Kind.FILE);
+        if (identity.pem != null) {
+            u.path("cert", identity.pem.cert, Usage.Kind.FILE);
+            u.path("key", identity.pem.key, Usage.Kind.FILE);
+            u.path("trust-bundle", identity.pem.bundle, Usage.Kind.FILE);
+        }
+        u.path("ca", identity.caDir, Usage.Kind.DIRECTORY);
+        if (identity.istio != null) {
+            u.path("istio-ca-root", identity.istio.root, Usage.Kind.FILE);
+            u.path("token-file", identity.istio.tokenFile, Usage.Kind.FILE);
+        }
+        return c;
+    }
 
     @Override
     public Integer call() throws Exception {
-        if (inboundTransparent && "off".equals(inbound)) {
-            throw new IllegalArgumentException("--inbound-transparent needs an HBONE listener, but --inbound is off");
-        }
+        Checked checked = check();
         PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         KubernetesProxy kube = kubernetes ? KubernetesProxy.start(node, workloads, policies, trustDomain, rootNamespace, prometheus) : null;
         WorkloadRegistry registry = kube != null ? kube.discovery.registry()
@@ -213,9 +280,9 @@ final class ProxyCommand implements Callable<Integer> {
         }
         Mesh.Builder b = Mesh.builder().trustDomain(trustDomain).identityProvider(provider).workloads(registry)
                 .policies(engine).node(kube != null ? kube.discovery.node().orElseThrow() : node).meterRegistry(prometheus).passthroughUnknown(passthroughUnknown)
-                .drain(Cli.duration(drain));
-        if (!"off".equals(inbound)) {
-            b.inbound(Addresses.parseHostPort(inbound, "--inbound")).inboundTransparent(inboundTransparent);
+                .drain(checked.drain());
+        if (checked.inbound() != null) {
+            b.inbound(checked.inbound()).inboundTransparent(inboundTransparent);
         }
         Mesh mesh = b.build();
         Signals signals = Signals.install();
@@ -253,36 +320,29 @@ final class ProxyCommand implements Callable<Integer> {
             if (mesh.inboundAddress() != null) {
                 up.add("hbone " + Addresses.authority(mesh.inboundAddress()));
             }
-            if (transparent != null) {
-                up.add("tproxy " + Addresses.authority(mesh.capture(Capture.transparent(Addresses.parseHostPort(transparent, "--transparent")))));
+            if (checked.transparent() != null) {
+                up.add("tproxy " + Addresses.authority(mesh.capture(Capture.transparent(checked.transparent()))));
             }
-            if (socks5 != null) {
-                up.add("socks5 " + Addresses.authority(mesh.capture(Capture.socks5(Addresses.parseHostPort(socks5, "--socks5")))));
+            if (checked.socks5() != null) {
+                up.add("socks5 " + Addresses.authority(mesh.capture(Capture.socks5(checked.socks5()))));
             }
-            for (String f : forwards) {
-                int eq = f.indexOf('=');
-                if (eq < 0) {
-                    throw new IllegalArgumentException("--forward must be LOCAL=TARGET, got \"" + f + "\"");
-                }
-                InetSocketAddress local = Addresses.parseHostPort(f.substring(0, eq), "--forward " + f);
-                InetSocketAddress dst = Addresses.parseHostPort(f.substring(eq + 1), "--forward " + f);
-                up.add("forward " + Addresses.authority(mesh.capture(Capture.forward(local, dst))) + "=" + Addresses.authority(dst));
+            for (InetSocketAddress[] f : checked.forwards()) {
+                up.add("forward " + Addresses.authority(mesh.capture(Capture.forward(f[0], f[1]))) + "=" + Addresses.authority(f[1]));
             }
-            if (plaintextInbound != null) {
-                up.add("plaintext-inbound " + Addresses.authority(mesh.plaintextInbound(
-                        Capture.transparent(Addresses.parseHostPort(plaintextInbound, "--plaintext-inbound")))));
+            if (checked.plaintextInbound() != null) {
+                up.add("plaintext-inbound " + Addresses.authority(mesh.plaintextInbound(Capture.transparent(checked.plaintextInbound()))));
             }
-            if (!"off".equals(metrics)) {
+            if (checked.metrics() != null) {
                 HttpEndpoint.Handler scrape = r -> new HttpEndpoint.Response(200, "text/plain; version=0.0.4; charset=utf-8",
                         prometheus.scrape());
-                up.add("metrics " + Addresses.authority(mesh.serveHttp(Addresses.parseHostPort(metrics, "--metrics"),
+                up.add("metrics " + Addresses.authority(mesh.serveHttp(checked.metrics(),
                         Map.of("/metrics", scrape, "/stats/prometheus", scrape))));
             }
-            if (!"off".equals(readiness)) {
-                up.add("readiness " + Addresses.authority(mesh.serveHttp(Addresses.parseHostPort(readiness, "--readiness"),
+            if (checked.readiness() != null) {
+                up.add("readiness " + Addresses.authority(mesh.serveHttp(checked.readiness(),
                         Map.of("/healthz/ready", mesh.readinessHandler()))));
             }
-            if (!"off".equals(admin)) {
+            if (checked.admin() != null) {
                 // ztunnel's admin (src/admin.rs): /config_dump, /logging (POST), /quitquitquit (POST).
                 Map<String, HttpEndpoint.Handler> routes = Map.of(
                         "/config_dump", r -> HttpEndpoint.Response.json(mesh.configDump(Map.of("policyReload", policyReload.get()))),
@@ -294,7 +354,7 @@ final class ProxyCommand implements Callable<Integer> {
                             signals.stop("/quitquitquit");
                             return HttpEndpoint.Response.text(200, "shutdown now\n");
                         });
-                up.add("admin " + Addresses.authority(mesh.serveHttp(Addresses.parseHostPort(admin, "--admin"), routes)));
+                up.add("admin " + Addresses.authority(mesh.serveHttp(checked.admin(), routes)));
             }
             System.out.println("zerohop proxy ready: " + String.join(", ", up) + "; identity source " + describeIdentity()
                     + "; " + registry.all().size() + " workloads; policies " + (engine == null ? "none (allow all)" : engine.policies().size()));
@@ -340,7 +400,7 @@ final class ProxyCommand implements Callable<Integer> {
         }
         if (identity.istio != null) {
             IstioCa i = identity.istio;
-            return IstioCaProvider.create(i.address, i.root, i.tokenFile, i.clusterId, i.hostname, trustDomain);
+            return IstioCaProvider.create(i.address, i.root, i.tokenFile, i.clusterId, i.hostname, trustDomain, origins::label);
         }
         return InMemoryCa.create(trustDomain);
     }

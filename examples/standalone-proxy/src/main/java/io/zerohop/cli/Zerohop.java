@@ -52,6 +52,23 @@ public final class Zerohop {
     }
 
     static int run(CommandLine cli, String... args) {
+        ConfigFile.Origins origins = ConfigFile.Origins.NONE;
+        if (args.length > 0 && args[0].equals("proxy")) {
+            CommandLine proxy = cli.getSubcommands().get("proxy");
+            try {
+                ConfigFile.Expansion x = ConfigFile.load(java.util.Arrays.copyOfRange(args, 1, args.length), proxy.getCommandSpec());
+                String[] all = new String[x.args().length + 1];
+                all[0] = "proxy";
+                System.arraycopy(x.args(), 0, all, 1, x.args().length);
+                args = all;
+                origins = x.origins();
+                ((ProxyCommand) proxy.getCommand()).origins = origins;
+            } catch (ConfigFile.ConfigException e) {
+                cli.getErr().println("zerohop proxy: " + e.getMessage());
+                return 2;
+            }
+        }
+        ConfigFile.Origins from = origins;
         // Any failure is one line a person can act on; stack traces only with ZEROHOP_DEBUG set.
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
             // The whole command path ("zerohop policy check: ..."), as usage errors name it.
@@ -66,25 +83,12 @@ public final class Zerohop {
             CommandLine cmd = e.getCommandLine();
             java.io.PrintWriter err = cmd.getErr();
             String msg = e.getMessage().startsWith("Error: ") ? e.getMessage().substring(7) : e.getMessage();
-            err.println(cmd.getCommandSpec().qualifiedName() + ": " + msg);
+            err.println(cmd.getCommandSpec().qualifiedName() + ": " + from.name(e, msg));
             CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
             err.println("Run '" + cmd.getCommandSpec().qualifiedName() + " --help' for usage.");
             err.flush();
             return cmd.getCommandSpec().exitCodeOnInvalidInput();
         });
-        if (args.length > 0 && args[0].equals("proxy")) {
-            CommandLine proxy = cli.getSubcommands().get("proxy");
-            try {
-                String[] rest = ConfigFile.expand(java.util.Arrays.copyOfRange(args, 1, args.length), proxy.getCommandSpec());
-                String[] all = new String[rest.length + 1];
-                all[0] = "proxy";
-                System.arraycopy(rest, 0, all, 1, rest.length);
-                args = all;
-            } catch (ConfigFile.ConfigException e) {
-                cli.getErr().println("zerohop proxy: " + e.getMessage());
-                return 2;
-            }
-        }
         return cli.execute(args);
     }
 }

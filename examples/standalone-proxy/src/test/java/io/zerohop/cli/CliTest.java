@@ -50,8 +50,55 @@ class CliTest {
     void aMissingFileIsNamedAsMissing(@TempDir Path dir) {
         Path missing = dir.resolve("workloads.yaml");
         assertThat(Zerohop.run("proxy", "--in-memory-ca", "--workloads", missing.toString(), "--inbound", "127.0.0.1:0",
-                "--metrics", "off", "--readiness", "off", "--admin", "off")).isNotZero();
-        assertThat(err.toString()).contains("zerohop proxy: no such file: " + missing);
+                "--metrics", "off", "--readiness", "off", "--admin", "off")).isEqualTo(2);
+        assertThat(err.toString()).startsWith("zerohop proxy: --workloads: " + missing + " does not exist" + System.lineSeparator());
+    }
+
+    /** {@code zerohop proxy --in-memory-ca} with every listener off and {@code more}: exit code and the first stderr line. */
+    private String proxy(String... more) {
+        String[] args = new String[more.length + 8];
+        System.arraycopy(new String[] {"proxy", "--in-memory-ca", "--metrics", "off", "--readiness", "off", "--admin", "off"}, 0, args, 0, 8);
+        System.arraycopy(more, 0, args, 8, more.length);
+        err.reset();
+        int code = Zerohop.run(args);
+        return "exit " + code + ": " + err.toString().lines().findFirst().orElse("");
+    }
+
+    @Test
+    @org.junit.jupiter.api.DisplayName("a path option says whether the path does not exist, is the wrong kind, or is not readable; exit 2")
+    void aBadPathSaysWhatIsWrongWithIt(@TempDir Path dir) throws Exception {
+        Path nope = dir.resolve("nope");
+        assertThat(proxy("--inbound", "off", "--policies", nope + "/")).isEqualTo("exit 2: zerohop proxy: --policies: " + nope + " does not exist");
+        Path file = Files.writeString(dir.resolve("workloads.yaml"), "workloads: []\n");
+        assertThat(proxy("--inbound", "off", "--policies", file.resolve("p.yaml").toString())).isEqualTo("exit 2: zerohop proxy: --policies: "
+                + file.resolve("p.yaml") + " does not exist (" + file + " is not a directory)");
+        assertThat(proxy("--inbound", "off", "--workloads", dir.toString())).isEqualTo("exit 2: zerohop proxy: --workloads: " + dir + " is not a file");
+        err.reset();
+        assertThat(Zerohop.run("proxy", "--ca", file.toString(), "--inbound", "off")).isEqualTo(2);
+        assertThat(err.toString()).startsWith("zerohop proxy: --ca: " + file + " is not a directory");
+        // Permissions bind only a non-root user (CI runs as root, which reads everything).
+        Path locked = Files.createDirectory(dir.resolve("locked"));
+        Files.setPosixFilePermissions(locked, java.util.Set.of());
+        try {
+            org.junit.jupiter.api.Assumptions.assumeFalse(Files.isReadable(locked), "running as root: permissions are not enforced");
+            assertThat(proxy("--inbound", "off", "--policies", locked.toString()))
+                    .isEqualTo("exit 2: zerohop proxy: --policies: " + locked + " is not readable (permission denied)");
+        } finally {
+            Files.setPosixFilePermissions(locked, java.nio.file.attribute.PosixFilePermissions.fromString("rwx------"));
+        }
+    }
+
+    @Test
+    @org.junit.jupiter.api.DisplayName("a bad listener address is a usage error (exit 2) naming the option, checked before anything starts")
+    void aBadListenerAddressIsAUsageError() {
+        assertThat(proxy("--inbound", "127.0.0.1:99999")).isEqualTo("exit 2: zerohop proxy: --inbound: port 99999 out of range 0..65535");
+        assertThat(err.toString().lines().toList()).hasSize(2).last().isEqualTo("Run 'zerohop proxy --help' for usage.");
+        assertThat(proxy("--inbound", "off", "--socks5=localhost:1080"))
+                .isEqualTo("exit 2: zerohop proxy: --socks5: \"localhost\" is not an IP address literal");
+        assertThat(proxy("--inbound", "off", "--drain", "5x")).isEqualTo("exit 2: zerohop proxy: --drain: bad duration \"5x\" (examples: 90s, 15m, 24h, 7d)");
+        assertThat(proxy("--inbound", "off", "--inbound-transparent"))
+                .isEqualTo("exit 2: zerohop proxy: --inbound-transparent: needs an HBONE listener, but --inbound is off");
+        assertThat(out.toString()).doesNotContain("zerohop proxy ready");
     }
 
     @Test
@@ -76,7 +123,7 @@ class CliTest {
     void aUsageErrorIsOneLineAndAHint() {
         assertThat(Zerohop.run("proxy", "--istio-ca", "istiod.istio-system.svc:15012")).isEqualTo(2);
         assertThat(err.toString().lines().toList()).containsExactly(
-                "zerohop proxy: Missing required argument(s): --istio-ca-root=<root>, --token-file=<tokenFile>",
+                "zerohop proxy: Missing required argument(s): --istio-ca-root=FILE, --token-file=FILE",
                 "Run 'zerohop proxy --help' for usage.");
         err.reset();
         assertThat(Zerohop.run("policy", "check", "--policies", "p/", "--dest", "prod/web", "--souce=x")).isEqualTo(2);
@@ -152,7 +199,10 @@ class CliTest {
     void proxyLogsEachWarningOnce(@TempDir Path dir) throws Exception {
         Path policies = Files.createDirectories(dir.resolve("policies"));
         Files.writeString(policies.resolve("p.yaml"), HTTP_ONLY_DENY);
-        // Fails after the policies are loaded (the identity files do not exist), so the start-up output is complete.
+        // Fails after the policies are loaded (the identity files are empty), so the start-up output is complete.
+        for (String f : List.of("c.pem", "k.pem", "b.pem")) {
+            Files.writeString(dir.resolve(f), "");
+        }
         assertThat(Zerohop.run("proxy", "--policies", policies.toString(), "--cert", dir.resolve("c.pem").toString(),
                 "--key", dir.resolve("k.pem").toString(), "--trust-bundle", dir.resolve("b.pem").toString(),
                 "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "off", "--admin", "off")).isNotZero();
@@ -204,8 +254,8 @@ class CliTest {
 
     @Test
     void policyCheckRejectsMalformedDest() throws Exception {
-        assertThat(Zerohop.run("policy", "check", "--policies", policies().toString(), "--dest", "backend")).isEqualTo(1);
-        assertThat(err.toString()).contains("--dest must be NS/WORKLOAD[:PORT]");
+        assertThat(Zerohop.run("policy", "check", "--policies", policies().toString(), "--dest", "backend")).isEqualTo(2);
+        assertThat(err.toString()).startsWith("zerohop policy check: --dest: must be NS/WORKLOAD[:PORT]");
     }
 
     // The demo's tests are in DemoCommandTest.
@@ -274,6 +324,34 @@ class CliTest {
             out.reset();
             assertThat(Zerohop.run(cmd)).as(String.join(" ", cmd)).isZero();
             assertThat(out.toString()).contains("Usage:");
+        }
+    }
+
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"", "ca", "ca init", "ca issue", "policy", "policy check", "connect",
+        "proxy", "demo"})
+    @org.junit.jupiter.api.DisplayName("every usage fits 80 columns without an address cut after its colon")
+    void everyUsageFits80Columns(String command) {
+        picocli.CommandLine cli = new picocli.CommandLine(new Zerohop());
+        for (String word : command.isEmpty() ? new String[0] : command.split(" ")) {
+            cli = cli.getSubcommands().get(word);
+        }
+        cli.setUsageHelpAutoWidth(false);
+        cli.setUsageHelpWidth(80);
+        List<String> lines = cli.getUsageMessage(picocli.CommandLine.Help.Ansi.OFF).lines().toList();
+        for (int i = 0; i < lines.size(); i++) {
+            assertThat(lines.get(i).length()).as("line %d: %s", i + 1, lines.get(i)).isLessThanOrEqualTo(80);
+            // picocli's line breaking may split "0.0.0.0:" from "15020": such an address must not sit where a line
+            // wraps. A heading word ("Exit codes:") may end a line.
+            if (i + 1 < lines.size() && lines.get(i).endsWith(":") && !lines.get(i).matches(".*(^| )[A-Za-z]+:")) {
+                assertThat(lines.get(i + 1).strip()).as("line %d after \"%s\"", i + 2, lines.get(i)).doesNotMatch("^[0-9].*");
+            }
+        }
+        if (command.equals("proxy")) {
+            // The synopsis names what is required instead of listing all 25 options over 17 lines.
+            assertThat(lines.subList(0, 4)).allMatch(l -> !l.contains("--admin")).first().asString()
+                    .isEqualTo("Usage: zerohop proxy [OPTIONS] IDENTITY-SOURCE");
+            assertThat(lines).contains("  2  usage: the message names the option, or the config file's line");
         }
     }
 

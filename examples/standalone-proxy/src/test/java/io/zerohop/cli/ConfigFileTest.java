@@ -82,17 +82,17 @@ class ConfigFileTest {
     void unknownKeyNamesFileAndLine(@TempDir Path dir) throws Exception {
         Path f = write(dir, "ca: /x\nnode: a\nworkload: w.yaml\n");
         assertThatThrownBy(() -> ConfigFile.expand(new String[] {"--config=" + f}, PROXY))
-                .hasMessage(f + ":3: unknown option \"workload\" (keys are the long options of `zerohop proxy --help` without dashes)");
+                .hasMessage(f + ":3: workload: unknown option (keys are the long options of `zerohop proxy --help` without dashes)");
     }
 
     @Test
     void nestedMappingAndBadSwitchAreRefused(@TempDir Path dir) throws Exception {
         Path nested = write(dir, "ca: /x\nforward:\n  local: 127.0.0.1:1\n");
         assertThatThrownBy(() -> ConfigFile.expand(new String[] {"--config", nested.toString()}, PROXY))
-                .hasMessageStartingWith(nested + ":3: \"forward\" takes a value or a list of values, not a nested mapping");
+                .hasMessageStartingWith(nested + ":3: forward: takes a value or a list of values, not a nested mapping");
         Path badSwitch = write(dir, "in-memory-ca: yes please\n");
         assertThatThrownBy(() -> ConfigFile.expand(new String[] {"--config", badSwitch.toString()}, PROXY))
-                .hasMessage(badSwitch + ":1: \"in-memory-ca\" is a switch: true or false, not \"yes please\"");
+                .hasMessage(badSwitch + ":1: in-memory-ca: a switch: true or false, not \"yes please\"");
     }
 
     @Test
@@ -106,7 +106,67 @@ class ConfigFileTest {
         } finally {
             System.setErr(old);
         }
-        assertThat(err.toString()).startsWith("zerohop proxy: " + f + ":2: unknown option \"inbund\"");
+        assertThat(err.toString()).startsWith("zerohop proxy: " + f + ":2: inbund: unknown option");
         assertThat(Zerohop.run("proxy", "--config", dir.resolve("missing.yaml").toString())).isEqualTo(2);
+    }
+
+    /** Exit code and stderr of {@code zerohop proxy --config FILE} with a file whose last lines are {@code yaml}. */
+    private static String proxyWith(Path f, String... more) {
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        PrintStream old = System.err;
+        System.setErr(new PrintStream(err, true));
+        int code;
+        try {
+            String[] args = new String[more.length + 3];
+            args[0] = "proxy";
+            args[1] = "--config";
+            args[2] = f.toString();
+            System.arraycopy(more, 0, args, 3, more.length);
+            code = Zerohop.run(args);
+        } finally {
+            System.setErr(old);
+        }
+        return "exit " + code + ": " + err.toString().lines().findFirst().orElse("");
+    }
+
+    /** Listeners "off" so that a run that wrongly got past the checks fails on nothing else. */
+    private static final String QUIET = "in-memory-ca: true\nmetrics: \"off\"\nreadiness: \"off\"\nadmin: \"off\"\n";
+
+    /** {@code yaml} as the config file is refused with exit 2 and a first stderr line starting {@code file + where}. */
+    private static void refused(Path dir, String yaml, String where, String... more) throws Exception {
+        Path f = write(dir, yaml);
+        assertThat(proxyWith(f, more)).startsWith("exit 2: zerohop proxy: " + f + where);
+    }
+
+    @Test
+    @org.junit.jupiter.api.DisplayName("a bad value in the config file is a usage error naming file:line: key, as the policy loader names file:line: field")
+    void aBadValueInTheFileNamesFileLineAndKey(@TempDir Path dir) throws Exception {
+        refused(dir, QUIET + "inbound: 127.0.0.1:99999\n", ":5: inbound: port 99999 out of range 0..65535");
+        refused(dir, QUIET + "inbound: 127.0.0.1:0\ndrain: 10x\n", ":6: drain: bad duration \"10x\" (examples: 90s, 15m, 24h, 7d)");
+        refused(dir, QUIET + "forward: [\"127.0.0.1:0=10.0.0.1:80\", \"127.0.0.1:0\"]\n", ":5: forward: must be LOCAL=TARGET, got \"127.0.0.1:0\"");
+        refused(dir, QUIET + "policies: " + dir.resolve("nope") + "\n", ":5: policies: " + dir.resolve("nope") + " does not exist");
+        // The same value on the command line is named by its flag, and wins over the file's.
+        assertThat(proxyWith(write(dir, QUIET + "policies: " + dir.resolve("nope") + "\n"), "--policies", dir.resolve("gone").toString()))
+                .isEqualTo("exit 2: zerohop proxy: --policies: " + dir.resolve("gone") + " does not exist");
+        // Checked where the Istio CA provider is built, after parsing: still the file's line.
+        Path emptyRoot = Files.writeString(dir.resolve("root-cert.pem"), "");
+        String istio = "istio-ca-root: " + emptyRoot + "\ntoken-file: " + Files.writeString(dir.resolve("istio-token"), "t") + "\n";
+        refused(dir, "istio-ca: istiod\n" + istio, ":1: istio-ca: \"istiod\" is not HOST:PORT");
+        refused(dir, "istio-ca: istiod:15012\n" + istio, ":2: istio-ca-root: " + emptyRoot + ": no CERTIFICATE block found");
+        // picocli's own conversion error (a NUL in a path) gets the file's place in front.
+        refused(dir, QUIET + "workloads: \"a\\0b\"\n", ":5: workloads: Invalid value for option '--workloads'");
+    }
+
+    @Test
+    @org.junit.jupiter.api.DisplayName("a key given twice, a list for a one-value option, two identity sources: file:line: key, exit 2")
+    void theFilesOwnContradictionsNameBothLines(@TempDir Path dir) throws Exception {
+        refused(dir, QUIET + "inbound: 127.0.0.1:0\ninbound: 127.0.0.1:1\n", ":6: inbound: repeated key (first on line 5)");
+        refused(dir, QUIET + "inbound: [127.0.0.1:0, 127.0.0.1:1]\n", ":5: inbound: takes one value, not a list");
+        String pem = "cert: c.pem\nkey: k.pem\ntrust-bundle: b.pem\n";
+        refused(dir, pem + "spire-socket: /run/spire.sock\n", ":4: spire-socket: a second identity source (\"cert\" on line 1); give one of them");
+        // cert, key and trust-bundle are one source together; an identity flag on the command line replaces them.
+        Path f = write(dir, pem + "spire-socket: /run/spire.sock\n");
+        assertThat(ConfigFile.expand(new String[] {"--config", f.toString(), "--in-memory-ca"}, PROXY))
+                .containsExactly("--config", f.toString(), "--in-memory-ca");
     }
 }

@@ -70,8 +70,8 @@ class KubernetesOptionTest {
     @Test
     void inboundTransparentNeedsAnInboundListener() {
         int code = Zerohop.run("proxy", "--inbound", "off", "--inbound-transparent", "--in-memory-ca");
-        assertThat(code).isEqualTo(1);
-        assertThat(err.toString()).contains("--inbound-transparent needs an HBONE listener, but --inbound is off");
+        assertThat(code).as("a usage error").isEqualTo(2);
+        assertThat(err.toString()).contains("--inbound-transparent: needs an HBONE listener, but --inbound is off");
     }
 
     @Test

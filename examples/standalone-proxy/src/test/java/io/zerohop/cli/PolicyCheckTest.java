@@ -133,8 +133,8 @@ class PolicyCheckTest {
         otherIp[otherIp.length - 1] = "10.0.0.7";
         assertThat(check(L7, concat(otherIp, "--host", "api.example.com", "--header", "X-Tenant=blue", "--sni", "api.example.com")))
                 .isEqualTo(3);
-        assertThat(check(L7, concat(base, "--header", "novalue"))).isEqualTo(1);
-        assertThat(err.toString()).contains("--header must be NAME=VALUE");
+        assertThat(check(L7, concat(base, "--header", "novalue"))).isEqualTo(2);
+        assertThat(err.toString()).startsWith("zerohop policy check: --header: must be NAME=VALUE");
     }
 
     @Test
@@ -187,5 +187,28 @@ class PolicyCheckTest {
         System.arraycopy(a, 0, r, 0, a.length);
         System.arraycopy(b, 0, r, a.length, b.length);
         return r;
+    }
+
+    @Test
+    @org.junit.jupiter.api.DisplayName("--dest's port is named as the user typed it (--dest and the port), a usage error: exit 2")
+    void aBadDestPortNamesDest() throws Exception {
+        assertThat(check(FROM_FRONTEND, "--dest", "prod/backend:99999")).isEqualTo(2);
+        assertThat(err.toString()).startsWith("zerohop policy check: --dest: port 99999 out of range 1..65535" + System.lineSeparator())
+                .doesNotContain("destinationPort");
+        assertThat(check(FROM_FRONTEND, "--dest", "prod/backend:0")).isEqualTo(2);
+        assertThat(err.toString()).startsWith("zerohop policy check: --dest: port 0 out of range 1..65535");
+        assertThat(check(FROM_FRONTEND, "--dest", "prod/backend:http")).isEqualTo(2);
+        assertThat(err.toString()).startsWith("zerohop policy check: --dest: port \"http\" is not a number (NS/WORKLOAD[:PORT])");
+        assertThat(check(FROM_FRONTEND, "--dest", "prod/backend", "--source-ip", "10.0.0")).isEqualTo(2);
+        assertThat(err.toString()).startsWith("zerohop policy check: --source-ip: \"10.0.0\" is not an IP address literal");
+    }
+
+    @Test
+    void aMissingPolicyDirectoryIsNamedAsMissing() throws Exception {
+        Path nope = dir.resolve("nope");
+        out.reset();
+        err.reset();
+        assertThat(Zerohop.run("policy", "check", "--policies", nope + "/", "--dest", "prod/backend")).isEqualTo(2);
+        assertThat(err.toString()).startsWith("zerohop policy check: --policies: " + nope + " does not exist" + System.lineSeparator());
     }
 }

@@ -56,7 +56,12 @@ class IstioCaClientTest {
     static void start() throws Exception {
         ca = InMemoryCa.builder().trustDomain("cluster.local").intermediate(true).build();
         server = new FakeIstioCa(ca, "token-1", Files.createDirectory(shared.resolve("tls")));
+        // The pod token-1 belongs to: istiod names ID in the certificate because the token is cart's.
+        server.caller(CART);
     }
+
+    static final FakeIstioCa.Pod CART = new FakeIstioCa.Pod("shop", "cart-7d9f", "uid-cart", "cart", "node-a");
+    static final FakeIstioCa.Pod ZTUNNEL = new FakeIstioCa.Pod("istio-system", "ztunnel-x2k", "uid-zt", "ztunnel", "node-a");
 
     @AfterAll
     static void stop() throws Exception {
@@ -70,6 +75,7 @@ class IstioCaClientTest {
         server.expectToken("token-1");
         server.tamper(r -> r);
         server.failWith(null);
+        server.nodeAuthorization(null);
     }
 
     @AfterEach
@@ -157,6 +163,9 @@ class IstioCaClientTest {
     void impersonationSendsTheIdentityAsMetadata() throws Exception {
         client = tls().impersonate(true).build();
         SpiffeId other = SpiffeIds.istio("cluster.local", "shop", "checkout");
+        // istiod lets a trusted node account ask for a service account with a pod on its node (node_auth.go).
+        server.nodeAuthorization(new FakeIstioCa.NodeAuthorization(java.util.Set.of("istio-system/ztunnel"), ZTUNNEL,
+                List.of(ZTUNNEL, new FakeIstioCa.Pod("shop", "checkout-5c4b", "uid-co", "checkout", "node-a"))));
 
         assertThat(client.issue(other).get(20, TimeUnit.SECONDS).getSpiffeId()).isEqualTo(other);
         Struct md = server.seen().get(server.seen().size() - 1).request().metadata();
@@ -263,6 +272,38 @@ class IstioCaClientTest {
                 .hasMessageContaining("meshRoots");
     }
 
+    /**
+     * istiod names the caller, not the CSR (server.go: {@code sans := caller.Identities}): a client
+     * asking for another identity without impersonation gets cart's certificate and refuses it.
+     */
+    @Test
+    @org.junit.jupiter.api.DisplayName("istiod signs the caller's identity whatever the CSR asks for (security/pkg/server/ca/server.go)")
+    void aCsrForAnotherIdentityGetsTheCallersCertificate() throws Exception {
+        client = tls().build();
+        SpiffeId other = SpiffeIds.istio("cluster.local", "shop", "checkout");
+        assertThat(failure(client, other)).hasMessageContaining(ID.toString()).hasMessageContaining(other.toString());
+        assertThat(client.issue(ID).get(20, TimeUnit.SECONDS).getSpiffeId()).isEqualTo(ID);
+    }
+
+    @Test
+    @org.junit.jupiter.api.DisplayName("a validity above istiod's MAX_WORKLOAD_CERT_TTL (90 days) is INVALID_ARGUMENT (security/pkg/pki/ca/ca.go)")
+    void aValidityAboveIstiodsMaximumIsRefused() throws Exception {
+        client = tls().validity(Duration.ofDays(91)).build();
+        Throwable t = failure(client, ID);
+        assertThat(((IstioCaClient.CaException) t).grpcStatus()).isEqualTo("INVALID_ARGUMENT");
+        assertThat(t).hasMessageContaining("is greater than the max allowed TTL");
+    }
+
+    @Test
+    @org.junit.jupiter.api.DisplayName("istiod without CA_TRUSTED_NODE_ACCOUNTS refuses any ImpersonatedIdentity (server.go)")
+    void impersonationWithoutANodeAuthorizerIsRefused() throws Exception {
+        client = tls().impersonate(true).build();
+        Throwable t = failure(client, ID);
+        assertThat(((IstioCaClient.CaException) t).grpcStatus()).isEqualTo("UNAUTHENTICATED");
+        assertThat(t).hasMessageContaining(FakeIstioCa.IMPERSONATION_REFUSED);
+        assertThat(server.refusals()).last().asString().contains("node authorizer (CA_TRUSTED_NODE_ACCOUNTS) is not configured");
+    }
+
     /** Moved from mesh-identity's CertificateManagerTest with IstioCaClient: the node-mode pairing. */
     @Test
     void worksWithTheCertificateManagerInNodeMode(@TempDir Path tmp) throws Exception {
@@ -276,6 +317,8 @@ class IstioCaClientTest {
                         .checkInterval(null).build()) {
             SpiffeId x = SpiffeIds.istio("cluster.local", "a", "x");
             SpiffeId y = SpiffeIds.istio("cluster.local", "b", "y");
+            plain.nodeAuthorization(new FakeIstioCa.NodeAuthorization(java.util.Set.of("istio-system/ztunnel"), ZTUNNEL, List.of(ZTUNNEL,
+                    new FakeIstioCa.Pod("a", "x-1", "u1", "x", "node-a"), new FakeIstioCa.Pod("b", "y-1", "u2", "y", "node-a"))));
 
             assertThat(m.svid(x).get(10, TimeUnit.SECONDS).getSpiffeId()).isEqualTo(x);
             assertThat(m.svid(y).get(10, TimeUnit.SECONDS).getSpiffeId()).isEqualTo(y);

@@ -1,10 +1,15 @@
 package io.zerohop.identity.internal;
 
+import io.netty.handler.ssl.OpenSslCertificateException;
+import io.netty.handler.ssl.ReferenceCountedOpenSslEngine;
+import io.netty.internal.tcnative.CertificateVerifier;
 import io.spiffe.bundle.x509bundle.X509BundleSet;
+import io.spiffe.exception.BundleNotFoundException;
 import io.spiffe.spiffeid.SpiffeId;
 import io.spiffe.spiffeid.TrustDomain;
 import io.zerohop.identity.SvidVerifier;
 import java.net.Socket;
+import java.security.cert.CertPathValidatorException;
 import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.util.Set;
@@ -15,6 +20,16 @@ import javax.net.ssl.X509ExtendedTrustManager;
 /**
  * Trust decisions for both sides of an mTLS handshake. Bundles are read at each handshake, so a
  * rotated bundle applies to the next connection without rebuilding any SSL context.
+ *
+ * <p>The TLS alert a refusal sends is ztunnel's (rustls' {@code AlertDescription} from the
+ * {@code CertificateError} ztunnel's verifiers return, istio/ztunnel {@code src/tls/workload.rs}):
+ * an identity outside the expected set or the local trust domain is {@code certificate_unknown}
+ * ({@code CertificateError::Other(SanError | SanTrustDomainError)}), a chain no bundle vouches for
+ * is {@code unknown_ca} ({@code UnknownIssuer}), an expired certificate {@code certificate_expired},
+ * any other SVID rule {@code certificate_unknown} ({@code Other}). On BoringSSL the alert follows
+ * from the X.509 error code handed back to netty-tcnative ({@code SSL_alert_from_verify_result});
+ * a plain {@link CertificateException} would be {@code X509_V_ERR_UNSPECIFIED}, which BoringSSL
+ * sends as {@code internal_error}, so the peer's log would blame itself.
  */
 public final class SpiffeTrustManager extends X509ExtendedTrustManager {
     private static final X509Certificate[] NO_ISSUERS = new X509Certificate[0];
@@ -33,16 +48,61 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
         this.localDomain = localDomain;
     }
 
+    /** A verified SVID whose identity is not one this side accepts. */
+    private static final class IdentityMismatch extends CertificateException {
+        private static final long serialVersionUID = 1L;
+
+        IdentityMismatch(String message) {
+            super(message);
+        }
+    }
+
     private void check(X509Certificate[] chain) throws CertificateException {
         SpiffeId id = SvidVerifier.verify(chain, bundles.get());
         if (localDomain != null && !localDomain.equals(id.getTrustDomain())) {
-            throw new CertificateException(id + ": trust domain " + id.getTrustDomain() + " is not the local trust domain "
+            throw new IdentityMismatch(id + ": trust domain " + id.getTrustDomain() + " is not the local trust domain "
                     + localDomain + " and federation is off (MeshTls.Builder.federation(true) accepts federated domains)");
         }
         if (!expected.isEmpty() && !expected.contains(id)) {
-            throw new CertificateException("peer identity " + id + " is not the expected "
+            throw new IdentityMismatch("peer identity " + id + " is not the expected "
                     + (expected.size() == 1 ? expected.iterator().next() : "one of " + expected));
         }
+    }
+
+    /** {@link #check(X509Certificate[])}, its refusal carrying the X.509 error code of ztunnel's alert on BoringSSL. */
+    private void check(X509Certificate[] chain, SSLEngine engine) throws CertificateException {
+        try {
+            check(chain);
+        } catch (CertificateException e) {
+            if (!(engine instanceof ReferenceCountedOpenSslEngine)) {
+                throw e; // the JDK's engine picks the alert itself
+            }
+            int code = errorCode(e);
+            // e's own cause, not e: the logs print each cause's message, and e's is the same as this one's.
+            throw code == CertificateVerifier.X509_V_OK ? e : new OpenSslCertificateException(e.getMessage(), e.getCause(), code);
+        }
+    }
+
+    /** The X.509 error code whose BoringSSL alert is ztunnel's for {@code e}; X509_V_OK: netty's own mapping is right. */
+    private static int errorCode(CertificateException e) {
+        if (e instanceof java.security.cert.CertificateExpiredException || e instanceof java.security.cert.CertificateNotYetValidException) {
+            return CertificateVerifier.X509_V_OK; // netty: certificate_expired, as rustls' Expired / NotValidYet
+        }
+        Throwable cause = e.getCause();
+        if (cause instanceof CertPathValidatorException p) {
+            CertPathValidatorException.Reason r = p.getReason();
+            if (r == CertPathValidatorException.BasicReason.EXPIRED || r == CertPathValidatorException.BasicReason.NOT_YET_VALID
+                    || r == CertPathValidatorException.BasicReason.REVOKED) {
+                return CertificateVerifier.X509_V_OK; // netty maps these reasons: certificate_expired / certificate_revoked
+            }
+            return CertificateVerifier.X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY; // unknown_ca
+        }
+        if (cause instanceof BundleNotFoundException) {
+            return CertificateVerifier.X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY; // unknown_ca
+        }
+        // No X.509 code means "identity not accepted"; a name-constraint violation is the nearest, and
+        // BoringSSL sends every code it does not list as certificate_unknown.
+        return CertificateVerifier.X509_V_ERR_PERMITTED_VIOLATION;
     }
 
     @Override
@@ -67,12 +127,12 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
 
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
-        check(chain);
+        check(chain, engine);
     }
 
     @Override
     public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
-        check(chain);
+        check(chain, engine);
     }
 
     /** Empty: advertising every root in CertificateRequest only costs bytes; peers send their SVID anyway. */

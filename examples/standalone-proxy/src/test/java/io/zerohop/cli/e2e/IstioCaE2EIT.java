@@ -57,6 +57,12 @@ class IstioCaE2EIT {
         work = Files.createDirectories(Path.of(NodeProxyE2EIT.required("zerohop.e2e.workDir"), "istio-ca-" + System.nanoTime()));
         ca = InMemoryCa.builder().trustDomain("cluster.local").intermediate(true).build();
         istiod = new FakeIstioCa(ca, TOKEN, Files.createDirectories(work.resolve("istiod-tls")));
+        // istiod with CA_TRUSTED_NODE_ACCOUNTS=istio-system/ztunnel: the token is node-a's ztunnel pod's, and
+        // backend and reviews have pods on node-a, so it may ask for both (node_auth.go).
+        FakeIstioCa.Pod ztunnel = new FakeIstioCa.Pod("istio-system", "ztunnel-a", "uid-zt-a", "ztunnel", "node-a");
+        istiod.nodeAuthorization(new FakeIstioCa.NodeAuthorization(java.util.Set.of("istio-system/ztunnel"), ztunnel,
+                List.of(ztunnel, new FakeIstioCa.Pod("prod", "backend-1", "uid-b", "backend", "node-a"),
+                        new FakeIstioCa.Pod("prod", "reviews-1", "uid-r", "reviews", "node-a"))));
         // What the istio-ca-root-cert ConfigMap holds (root-cert.pem).
         root = work.resolve("root-cert.pem");
         Files.writeString(root, Pem.certificates(List.of(ca.root())));
@@ -144,7 +150,7 @@ class IstioCaE2EIT {
         try (Child proxy = proxy("istio-ca-wrong-token", "127.0.0.1:" + istiod.port(), token)) {
             assertThat(proxy.awaitExit(Duration.ofSeconds(60))).isEqualTo(4);
             assertThat(proxy.lines()).anyMatch(l -> l.equals("[err] zerohop proxy: Istio CA at 127.0.0.1:" + istiod.port()
-                    + " rejected the credentials for " + BACKEND + " (UNAUTHENTICATED: authenticate failed: token rejected);"
+                    + " rejected the credentials for " + BACKEND + " (UNAUTHENTICATED: request authenticate failure);"
                     + " check the service-account token from " + token));
             assertThat(proxy.lines()).noneMatch(l -> l.startsWith("zerohop proxy ready"));
         }

@@ -153,7 +153,7 @@ class KubernetesProxyIT {
                 assertThat(proxy.lines()).anyMatch(l -> l.contains("first full sync with the Kubernetes API server done"));
                 assertThat(proxy.lines()).anyMatch(l -> l.equals("[err] zerohop proxy: Istio CA at 127.0.0.1:" + istiod.port()
                         + " rejected the credentials for spiffe://cluster.local/ns/prod/sa/backend (UNAUTHENTICATED:"
-                        + " authenticate failed: token rejected); check the service-account token from " + token));
+                        + " request authenticate failure); check the service-account token from " + token));
             }
             assertThat(istiod.seen()).isNotEmpty().allSatisfy(c -> assertThat(c.request().metadata()
                     .getFieldsOrThrow("ImpersonatedIdentity").getStringValue()).isEqualTo("spiffe://cluster.local/ns/prod/sa/backend"));

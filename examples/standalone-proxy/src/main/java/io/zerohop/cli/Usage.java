@@ -1,0 +1,92 @@
+package io.zerohop.cli;
+
+import io.zerohop.core.Addresses;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+
+/**
+ * Option values checked before a command starts anything. Each mistake is a usage error (picocli's
+ * {@link ParameterException}: one line, the {@code --help} hint, exit 2) that names the option as the
+ * user gave it: {@code --inbound} on the command line, {@code file:line: inbound} when the
+ * {@code --config} file supplied it ({@link ConfigFile.Origins}).
+ */
+final class Usage {
+    /** What a path option must name. */
+    enum Kind {
+        FILE("a file"), DIRECTORY("a directory"), FILE_OR_DIRECTORY("a file or a directory");
+
+        private final String text;
+
+        Kind(String text) {
+            this.text = text;
+        }
+    }
+
+    private final CommandSpec spec;
+    private final ConfigFile.Origins origins;
+
+    Usage(CommandSpec spec, ConfigFile.Origins origins) {
+        this.spec = spec;
+        this.origins = origins;
+    }
+
+    /** A usage error about option {@code key} (long name without dashes) and its {@code value}. */
+    ParameterException error(String key, String value, String problem) {
+        return new ParameterException(spec.commandLine(), origins.label(key) + ": " + problem, spec.findOption("--" + key), value);
+    }
+
+    /** {@code ip:port}, {@code [v6]:port} or {@code :port} ({@link Addresses#parseHostPort}). */
+    InetSocketAddress hostPort(String key, String value) {
+        try {
+            return Addresses.parseHostPort(value, origins.label(key));
+        } catch (IllegalArgumentException e) {
+            throw new ParameterException(spec.commandLine(), e.getMessage(), spec.findOption("--" + key), value);
+        }
+    }
+
+    /** A listener address, or null for {@code off}. */
+    InetSocketAddress listener(String key, String value) {
+        return "off".equals(value) ? null : hostPort(key, value);
+    }
+
+    /** {@link Cli#duration} with the option named. */
+    Duration duration(String key, String value) {
+        try {
+            return Cli.duration(value);
+        } catch (Cli.RefusedException e) {
+            throw error(key, value, e.getMessage());
+        }
+    }
+
+    /**
+     * {@code path} unchanged (null stays null) when it exists, is of {@code kind} and is readable;
+     * otherwise a usage error saying which of the three it is not. Checked up front because the
+     * JDK's own exceptions carry only the path ("nope: cannot read: nope").
+     */
+    Path path(String key, Path path, Kind kind) {
+        if (path == null) {
+            return null;
+        }
+        if (!Files.exists(path)) {
+            // The deepest part that does exist says why: a file where a directory was meant, or a missing parent.
+            Path existing = path.toAbsolutePath().getParent();
+            while (existing != null && !Files.exists(existing)) {
+                existing = existing.getParent();
+            }
+            String why = existing != null && !Files.isDirectory(existing) ? " (" + existing + " is not a directory)" : "";
+            throw error(key, path.toString(), path + " does not exist" + why);
+        }
+        boolean dir = Files.isDirectory(path);
+        if (kind == Kind.FILE && dir || kind == Kind.DIRECTORY && !dir) {
+            throw error(key, path.toString(), path + " is not " + kind.text);
+        }
+        if (!Files.isReadable(path) || dir && !Files.isExecutable(path)) {
+            throw error(key, path.toString(), path + " is not readable (permission denied)");
+        }
+        return path;
+    }
+}
