@@ -8,7 +8,7 @@
 # (-XX:ArchiveClassesAtExit) on top of the JDK's: JDK 17's dynamic archive cannot hold classes
 # compiled for Java 5 (picocli's 177, parsed and verified again at every start), and the JDK's
 # default archive brings classes the proxy never loads; the static one is 3 MB smaller resident and
-# starts with less CPU (benchmarks/results/footprint-*.md).
+# starts with less CPU (benchmarks/results/footprint-5771f1d.md).
 #   train-cds.sh ARCHIVE        ZEROHOP (launcher, default /usr/local/bin/zerohop), ZEROHOP_JAR,
 #                               ZEROHOP_NATIVE_DIR, TRAIN_PORT_BASE (default 15000: ports BASE..BASE+80 on 127.0.0.1)
 set -eu

@@ -35,7 +35,7 @@ if [ -r "$CDS" ]; then
 fi
 # Netty loads netty-tcnative (BoringSSL) and epoll from java.library.path when they are there, and
 # only otherwise inflates the .so from the jar into a temporary file at every start (~3 MB:
-# benchmarks/results/footprint-<sha>.md). The JDK's default path stays after it.
+# benchmarks/results/footprint-5771f1d.md). The JDK's default path stays after it.
 if [ -d "$NATIVE" ]; then
     ZEROHOP_DEFAULT_OPTS="$ZEROHOP_DEFAULT_OPTS -Djava.library.path=$NATIVE:/usr/java/packages/lib:/usr/lib64:/lib64:/lib:/usr/lib"
 fi

@@ -40,7 +40,7 @@ public final class Zerohop {
      * depend on its options: initialising slf4j (slf4j-simple's date format: locale and calendar
      * data; Micrometer's registry asks for a logger) and choosing the TLS provider (loading
      * netty-tcnative's BoringSSL and Netty's probe of the JDK's TLS). Together they were ~30 % of
-     * the main thread's CPU before ready (benchmarks/results/footprint-*.md); the main thread builds
+     * the main thread's CPU before ready (benchmarks/results/footprint-5771f1d.md); the main thread builds
      * the command model, parses the options and makes the identity source meanwhile, and later
      * finds both done or waits for the same initialisation instead of repeating it.
      */

@@ -20,7 +20,7 @@ import org.junit.jupiter.api.Test;
 /**
  * {@code zerohop proxy} started as the image starts it (issue 14, start-up): deploy/train-cds.sh's
  * archive, deploy/zerohop.sh's flags and native directory, on the shaded jar. Each assertion fails
- * without the change it names; the timing they are for is in benchmarks/results/footprint-*.md.
+ * without the change it names; the timing they are for is in benchmarks/results/footprint-5771f1d.md.
  */
 class LauncherE2EIT {
 
