@@ -35,9 +35,10 @@ if [ -r "$CDS" ]; then
 fi
 # Netty loads netty-tcnative (BoringSSL) and epoll from java.library.path when they are there, and
 # only otherwise inflates the .so from the jar into a temporary file at every start (~3 MB:
-# benchmarks/results/footprint-5771f1d.md). The JDK's default path stays after it.
+# benchmarks/results/footprint-5771f1d.md). It replaces the JRE's default path (which differs by
+# distribution and holds no library zerohop loads; the JDK's own libraries are found without it).
 if [ -d "$NATIVE" ]; then
-    ZEROHOP_DEFAULT_OPTS="$ZEROHOP_DEFAULT_OPTS -Djava.library.path=$NATIVE:/usr/java/packages/lib:/usr/lib64:/lib64:/lib:/usr/lib"
+    ZEROHOP_DEFAULT_OPTS="$ZEROHOP_DEFAULT_OPTS -Djava.library.path=$NATIVE"
 fi
 # glibc's per-thread malloc arenas hold native memory (BoringSSL, JVM) the proxy never gives back.
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"
