@@ -3,7 +3,7 @@
 # run goes through the launcher deploy/zerohop.sh with a class-data-sharing archive that
 # deploy/train-cds.sh trained with the same JRE and flags, as deploy/Dockerfile builds the image.
 # Prints one row per run: label, ready ms (start -> first 200 from /healthz/ready), CPU ms of the
-# JVM at that moment, VmRSS / RssAnon / RssFile MB after IDLE seconds, threads, loaded classes.
+# JVM and of its main thread at that moment, VmRSS / RssAnon / RssFile MB after IDLE seconds, threads, loaded classes.
 #
 #   benchmarks/footprint.sh [JAR]            JAR: the shaded CLI, default examples/standalone-proxy/target/zerohop.jar
 # Environment: LAUNCHER (default deploy/zerohop.sh), IDLE (seconds, default 10), RUNS (repeats of the whole list, default 1),
@@ -11,8 +11,13 @@
 #             the launcher's (ZEROHOP_JAVA_OPTS_EXTRA, the later flag wins); "launcher=" runs another
 #             launcher script (an older deploy/zerohop.sh, for before/after); "jdk=" runs the launcher
 #             on another JRE; "nocds" runs without an archive; "defaults" replaces the launcher's
-#             flags by the JVM's own (JAVA_OPTS empty). Default: one set, the launcher as shipped.
-#   CDS_DIR: where the per-set archives are kept (reused while the jar is unchanged).
+#             flags by the JVM's own (JAVA_OPTS empty); "jar=PATH" runs another shaded jar (A/B of
+#             code changes in one interleaved run); "nonative" leaves the jar's native libraries
+#             packed (Netty then extracts them at every start, as before the image unpacked them).
+#             Default: one set, the launcher as shipped.
+#   NICE: run the proxy at this nice value (e.g. -10 as root): on a machine shared with other work it
+#         gets most of the CPU it would get on a quiet one, so its wall time to ready means something.
+#   CDS_DIR: where the per-set archives and unpacked native libraries are kept (reused while the jar is unchanged).
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 JAR=$(realpath "${1:-$ROOT/examples/standalone-proxy/target/zerohop.jar}")
@@ -24,6 +29,19 @@ CLK=$(getconf CLK_TCK)
 CDS_DIR=${CDS_DIR:-/tmp/zerohop-footprint-cds}
 mkdir -p "$CDS_DIR"
 export ZEROHOP_JAR=$JAR
+
+# CPU ms of the launcher's thread that creates the JVM and runs main() (named "java", like the
+# primordial thread, which only waits): start-up's critical path, which the load of other
+# processes distorts less than wall time.
+main_cpu() {
+    local t n=0 f
+    for t in /proc/$1/task/*; do
+        [ "$(cat "$t/comm" 2>/dev/null)" = java ] || continue
+        read -r -a f < "$t/stat"
+        n=$(( n + f[13] + f[14] ))
+    done
+    echo $(( n * 1000 / CLK ))
+}
 
 wait_ready() { # t0 -> prints ms to ready or -1
     local i
@@ -41,12 +59,15 @@ wait_ready() { # t0 -> prints ms to ready or -1
 # Parses a flag set into the environment the launcher reads: JAVA_HOME/PATH, ZEROHOP_JAVA_OPTS_EXTRA,
 # JAVA_OPTS, ZEROHOP_CDS_ARCHIVE (trained on first use).
 configure() { # label spec
-    local label=$1 spec=$2 word extra="" cds=1 jdk=""
+    local label=$1 spec=$2 word extra="" cds=1 jdk="" native=1
     unset JAVA_OPTS
     RUN_LAUNCHER=$LAUNCHER
+    RUN_JAR=$JAR
     for word in $spec; do
         case $word in
             jdk=*) jdk=${word#jdk=} ;;
+            jar=*) RUN_JAR=$(realpath "${word#jar=}") ;;
+            nonative) native=0 ;;
             launcher=*) RUN_LAUNCHER=$(realpath "${word#launcher=}") ;;
             nocds) cds=0 ;;
             defaults) export JAVA_OPTS=""; cds=0 ;;
@@ -55,10 +76,17 @@ configure() { # label spec
     done
     export PATH=${jdk:+$jdk/bin:}$BASE_PATH
     export ZEROHOP_JAVA_OPTS_EXTRA=$extra
+    export ZEROHOP_JAR=$RUN_JAR
+    export ZEROHOP_NATIVE_DIR=/nonexistent
+    if [ $native = 1 ]; then
+        # As deploy/Dockerfile does: the jar's Linux JNI libraries, unpacked once per jar.
+        ZEROHOP_NATIVE_DIR="$CDS_DIR/native-$(echo -n "$RUN_JAR" | md5sum | cut -c1-8)-$(stat -c %Y "$RUN_JAR")"
+        [ -d "$ZEROHOP_NATIVE_DIR" ] || unzip -q -o -j "$RUN_JAR" 'META-INF/native/*.so' -d "$ZEROHOP_NATIVE_DIR"
+    fi
     export ZEROHOP_CDS_ARCHIVE=/nonexistent
     if [ $cds = 1 ]; then
         local jsa
-        jsa="$CDS_DIR/$(echo -n "$label" | tr -c 'A-Za-z0-9' '_')-$(stat -c %Y "$JAR").jsa"
+        jsa="$CDS_DIR/$(echo -n "$label" | tr -c 'A-Za-z0-9' '_')-$(stat -c %Y "$RUN_JAR").jsa"
         [ -s "$jsa" ] || ZEROHOP=$RUN_LAUNCHER TRAIN_PORT_BASE=26000 "$ROOT/deploy/train-cds.sh" "$jsa" \
             || echo "training the archive for $label failed" >&2
         export ZEROHOP_CDS_ARCHIVE=$jsa
@@ -70,26 +98,27 @@ mapfile -t SETS <<EOF
 ${FLAGSETS:-shipped (deploy/zerohop.sh)|}
 EOF
 
-printf '# %s  load %s  jar %s\n' "$(date -u +%FT%TZ)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$JAR"
-printf '| flags | ready ms | CPU ms to ready | VmRSS MB | RssAnon MB | RssFile MB | threads | classes | load |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n'
+printf '# %s  load %s  jar %s  nice %s\n' "$(date -u +%FT%TZ)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$JAR" "${NICE:-0}"
+printf '| flags | ready ms | CPU ms to ready | main thread CPU ms | VmRSS MB | RssAnon MB | RssFile MB | threads | classes | load |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 for run in $(seq 1 "$RUNS"); do
     for line in "${SETS[@]}"; do
         label=${line%%|*}
         configure "$label" "${line#*|}"
         t0=$(date +%s%N)
         # shellcheck disable=SC2086
-        "$RUN_LAUNCHER" $PROXY_ARGS >/tmp/footprint-proxy.log 2>&1 &
+        nice -n "${NICE:-0}" "$RUN_LAUNCHER" $PROXY_ARGS >/tmp/footprint-proxy.log 2>&1 &
         PID=$!
         ready=$(wait_ready "$t0")
         read -r -a st < /proc/$PID/stat
         cpu=$(( (st[13] + st[14]) * 1000 / CLK ))
+        main=$(main_cpu "$PID")
         sleep "$IDLE"
         rss=$(awk '/VmRSS/{print $2}' /proc/$PID/status)
         anon=$(awk '/RssAnon/{print $2}' /proc/$PID/status)
         file=$(awk '/RssFile/{print $2}' /proc/$PID/status)
         thr=$(awk '/Threads/{print $2}' /proc/$PID/status)
         classes=$(jcmd "$PID" PerfCounter.print 2>/dev/null | awk -F= '/^java.cls.loadedClasses=|^java.cls.sharedLoadedClasses=/{n+=$2} END {print n}')
-        printf '| %s | %s | %s | %.1f | %.1f | %.1f | %s | %s | %s |\n' "$label" "$ready" "$cpu" \
+        printf '| %s | %s | %s | %s | %.1f | %.1f | %.1f | %s | %s | %s |\n' "$label" "$ready" "$cpu" "$main" \
             "$(echo "$rss/1024" | bc -l)" "$(echo "$anon/1024" | bc -l)" "$(echo "$file/1024" | bc -l)" "$thr" \
             "${classes:-?}" "$(cut -d' ' -f1 /proc/loadavg)"
         kill -TERM "$PID"; wait "$PID" 2>/dev/null

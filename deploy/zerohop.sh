@@ -6,8 +6,12 @@
 #   ZEROHOP_JAR             the shaded CLI jar, default /opt/zerohop/zerohop.jar
 #   ZEROHOP_CDS_ARCHIVE     AppCDS archive built for that jar, default /opt/zerohop/zerohop.jsa;
 #                           used when readable (a stale one is ignored by the JVM, never fatal)
+#   ZEROHOP_NATIVE_DIR      the jar's META-INF/native/*.so unpacked (the image does it at build time),
+#                           default /opt/zerohop/native; used when it is a directory. It must come
+#                           from the same jar (the JNI code must match the Java classes).
 JAR=${ZEROHOP_JAR:-/opt/zerohop/zerohop.jar}
 CDS=${ZEROHOP_CDS_ARCHIVE:-/opt/zerohop/zerohop.jsa}
+NATIVE=${ZEROHOP_NATIVE_DIR:-/opt/zerohop/native}
 # SerialGC: one GC thread, no remembered-set/region overhead; a proxy's heap is small.
 # -Xms8m/-Xmx128m: idle live heap is ~10 MB; ~5 KB of heap per open tunnel, so 10,000 tunnels fit.
 # MaxNewSize=8m: SerialGC otherwise lets the young generation grow to a third of the heap, and
@@ -28,6 +32,13 @@ ZEROHOP_DEFAULT_OPTS="-XX:+UseSerialGC -Xms8m -Xmx128m -XX:MaxNewSize=8m -XX:Max
 -XX:+ExitOnOutOfMemoryError -Dio.netty.jfr.enabled=false --enable-native-access=ALL-UNNAMED"
 if [ -r "$CDS" ]; then
     ZEROHOP_DEFAULT_OPTS="$ZEROHOP_DEFAULT_OPTS -XX:SharedArchiveFile=$CDS -Xshare:auto"
+fi
+# Netty loads netty-tcnative (BoringSSL) and epoll from java.library.path when they are there, and
+# only otherwise inflates the .so from the jar into a temporary file at every start (~3 MB:
+# benchmarks/results/footprint-5771f1d.md). It replaces the JRE's default path (which differs by
+# distribution and holds no library zerohop loads; the JDK's own libraries are found without it).
+if [ -d "$NATIVE" ]; then
+    ZEROHOP_DEFAULT_OPTS="$ZEROHOP_DEFAULT_OPTS -Djava.library.path=$NATIVE"
 fi
 # glibc's per-thread malloc arenas hold native memory (BoringSSL, JVM) the proxy never gives back.
 export MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}"

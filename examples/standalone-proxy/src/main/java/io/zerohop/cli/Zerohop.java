@@ -1,5 +1,6 @@
 package io.zerohop.cli;
 
+import io.zerohop.identity.MeshTls;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -28,7 +29,29 @@ public final class Zerohop {
     }
 
     public static void main(String[] args) {
+        if (args.length > 0 && args[0].equals("proxy")) {
+            loadInBackground();
+        }
         System.exit(run(args));
+    }
+
+    /**
+     * Starts, on a second thread, two pieces of start-up work that every proxy needs and that do not
+     * depend on its options: initialising slf4j (slf4j-simple's date format: locale and calendar
+     * data; Micrometer's registry asks for a logger) and choosing the TLS provider (loading
+     * netty-tcnative's BoringSSL and Netty's probe of the JDK's TLS). Together they were ~30 % of
+     * the main thread's CPU before ready (benchmarks/results/footprint-5771f1d.md); the main thread builds
+     * the command model, parses the options and makes the identity source meanwhile, and later
+     * finds both done or waits for the same initialisation instead of repeating it.
+     */
+    static Thread loadInBackground() {
+        Thread t = new Thread(() -> {
+            org.slf4j.LoggerFactory.getILoggerFactory();
+            MeshTls.defaultProvider();
+        }, "zerohop-start");
+        t.setDaemon(true);
+        t.start();
+        return t;
     }
 
     /** Runs without exiting, for tests. */
