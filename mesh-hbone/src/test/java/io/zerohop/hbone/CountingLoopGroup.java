@@ -1,0 +1,62 @@
+package io.zerohop.hbone;
+
+import io.netty.channel.IoEventLoop;
+import io.netty.channel.IoHandlerFactory;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.SingleThreadIoEventLoop;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.netty.util.concurrent.RejectedExecutionHandlers;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * One event loop that counts the tasks handed to it: {@link #fromOutside()} those submitted by
+ * another thread (each one wakes a sleeping loop: an eventfd write and an epoll return), and
+ * {@link #all()} every task. Scheduled tasks are not counted (they do not pass the task queue).
+ */
+final class CountingLoopGroup extends MultiThreadIoEventLoopGroup {
+    static final String THREAD = "hbone-counted";
+    // Assigned by newChild, which the super constructor calls: no initializer, or it would be reset.
+    private CountingQueue queue;
+
+    CountingLoopGroup() {
+        super(1, new DefaultThreadFactory(THREAD, true), NioIoHandler.newFactory());
+    }
+
+    @Override
+    protected IoEventLoop newChild(Executor executor, IoHandlerFactory factory, Object... args) {
+        queue = new CountingQueue();
+        return new SingleThreadIoEventLoop(this, executor, factory, queue, new ConcurrentLinkedQueue<>(),
+                RejectedExecutionHandlers.reject()) {
+        };
+    }
+
+    int fromOutside() {
+        return queue.outside.get();
+    }
+
+    int all() {
+        return queue.all.get();
+    }
+
+    void resetCounts() {
+        queue.outside.set(0);
+        queue.all.set(0);
+    }
+
+    private static final class CountingQueue extends ConcurrentLinkedQueue<Runnable> {
+        final AtomicInteger outside = new AtomicInteger();
+        final AtomicInteger all = new AtomicInteger();
+
+        @Override
+        public boolean offer(Runnable task) {
+            all.incrementAndGet();
+            if (!Thread.currentThread().getName().startsWith(THREAD)) {
+                outside.incrementAndGet();
+            }
+            return super.offer(task);
+        }
+    }
+}
