@@ -14,7 +14,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * One event loop that counts the tasks handed to it: {@link #fromOutside()} those submitted by
  * another thread (each one wakes a sleeping loop: an eventfd write and an epoll return), and
- * {@link #all()} every task. Scheduled tasks are not counted (they do not pass the task queue).
+ * {@link #all()} every task; {@link #scheduled()} counts timers apart (they do not pass the task queue).
  */
 final class CountingLoopGroup extends MultiThreadIoEventLoopGroup {
     static final String THREAD = "hbone-counted";
@@ -30,6 +30,18 @@ final class CountingLoopGroup extends MultiThreadIoEventLoopGroup {
         queue = new CountingQueue();
         return new SingleThreadIoEventLoop(this, executor, factory, queue, new ConcurrentLinkedQueue<>(),
                 RejectedExecutionHandlers.reject()) {
+            @Override
+            public io.netty.util.concurrent.ScheduledFuture<?> schedule(Runnable task, long delay, java.util.concurrent.TimeUnit unit) {
+                queue.scheduled.incrementAndGet();
+                return super.schedule(task, delay, unit);
+            }
+
+            @Override
+            public <V> io.netty.util.concurrent.ScheduledFuture<V> schedule(java.util.concurrent.Callable<V> task, long delay,
+                                                                             java.util.concurrent.TimeUnit unit) {
+                queue.scheduled.incrementAndGet();
+                return super.schedule(task, delay, unit);
+            }
         };
     }
 
@@ -41,7 +53,13 @@ final class CountingLoopGroup extends MultiThreadIoEventLoopGroup {
         return queue.all.get();
     }
 
+    /** Timers scheduled ({@code schedule} calls, from any thread). */
+    int scheduled() {
+        return queue.scheduled.get();
+    }
+
     void resetCounts() {
+        queue.scheduled.set(0);
         queue.outside.set(0);
         queue.all.set(0);
     }
@@ -49,6 +67,7 @@ final class CountingLoopGroup extends MultiThreadIoEventLoopGroup {
     private static final class CountingQueue extends ConcurrentLinkedQueue<Runnable> {
         final AtomicInteger outside = new AtomicInteger();
         final AtomicInteger all = new AtomicInteger();
+        final AtomicInteger scheduled = new AtomicInteger();
 
         @Override
         public boolean offer(Runnable task) {
