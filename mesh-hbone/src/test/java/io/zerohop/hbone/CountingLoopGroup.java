@@ -49,6 +49,12 @@ final class CountingLoopGroup extends MultiThreadIoEventLoopGroup {
         return queue.outside.get();
     }
 
+    /** Tasks handed over by {@code thread} since the last {@link #resetCounts}. */
+    int from(Thread thread) {
+        String name = thread.getName() + ": ";
+        return (int) queue.outsiders.stream().filter(t -> t.startsWith(name)).count();
+    }
+
     int all() {
         return queue.all.get();
     }
@@ -58,7 +64,13 @@ final class CountingLoopGroup extends MultiThreadIoEventLoopGroup {
         return queue.scheduled.get();
     }
 
+    /** The tasks counted by {@link #fromOutside()}: thread and task. */
+    java.util.List<String> outsiders() {
+        return java.util.List.copyOf(queue.outsiders);
+    }
+
     void resetCounts() {
+        queue.outsiders.clear();
         queue.scheduled.set(0);
         queue.outside.set(0);
         queue.all.set(0);
@@ -68,12 +80,15 @@ final class CountingLoopGroup extends MultiThreadIoEventLoopGroup {
         final AtomicInteger outside = new AtomicInteger();
         final AtomicInteger all = new AtomicInteger();
         final AtomicInteger scheduled = new AtomicInteger();
+        /** Who handed each task from outside, and what it was: a failing count names them. */
+        final java.util.Queue<String> outsiders = new ConcurrentLinkedQueue<>();
 
         @Override
         public boolean offer(Runnable task) {
             all.incrementAndGet();
             if (!Thread.currentThread().getName().startsWith(THREAD)) {
                 outside.incrementAndGet();
+                outsiders.add(Thread.currentThread().getName() + ": " + task);
             }
             return super.offer(task);
         }

@@ -28,6 +28,7 @@ final class TunnelSet {
     private int size;
     private Deadlines responses;
     private final Deadlines lingers;
+    private Headers.Memo headers;
 
     private TunnelSet(Channel connection) {
         this.connection = connection;
@@ -113,6 +114,14 @@ final class TunnelSet {
             responses = new Deadlines(connection, timeoutNanos);
         }
         return responses;
+    }
+
+    /** The names and last values of the connection's CONNECT headers, shared by its tunnels' {@code TunnelInfo}s. */
+    Headers.Memo headers() {
+        if (headers == null) {
+            headers = new Headers.Memo();
+        }
+        return headers;
     }
 
     /** The graceful closes' deadlines ({@link Tunnels#LINGER_SECONDS}). */

@@ -59,19 +59,23 @@ public final class TunnelSocket extends TunnelSocketOptions {
         this.info = tunnel;
         this.ch = channel;
         SocketBridge bridge = new SocketBridge(st);
-        if (channel.eventLoop().inEventLoop()) {
-            HbonePipeline.socket(channel, bridge);
-        } else {
-            channel.eventLoop().execute(() -> HbonePipeline.socket(channel, bridge));
-        }
         st.lock.lock();
         try {
             st.readPending = true;
         } finally {
             st.lock.unlock();
         }
-        // Later, so that it runs after the server opened the codec (embedded mode).
-        channel.eventLoop().execute(channel::read);
+        if (channel.eventLoop().inEventLoop()) {
+            HbonePipeline.socket(channel, bridge);
+            // Later, so that it runs after the server opened the codec (embedded mode).
+            channel.eventLoop().execute(channel::read);
+        } else {
+            // From an application thread: one task, one wake-up, for both.
+            channel.eventLoop().execute(() -> {
+                HbonePipeline.socket(channel, bridge);
+                channel.read();
+            });
+        }
     }
 
     @Override
