@@ -89,16 +89,9 @@ public final class HbonePipeline {
         ch.config().setAutoRead(false);
         ch.config().setWriteBufferWaterMark(TUNNEL_WATERMARK);
         ch.pipeline().addLast(TUNNEL, codec);
-        // When the connection dies, Netty only marks a stream channel's input ended and frees its
-        // queued DATA frames once that channel reads again; a tunnel paused by back-pressure or
-        // still waiting for its CONNECT to be decided never does, and its frames leaked. Closing
-        // it with its connection frees them.
-        Channel parent = ch.parent();
-        if (parent != null) {
-            io.netty.channel.ChannelFutureListener closeTunnel = f -> ch.close();
-            parent.closeFuture().addListener(closeTunnel);
-            ch.closeFuture().addListener(f -> parent.closeFuture().removeListener(closeTunnel));
-        }
+        // Closed with its connection (TunnelSet: one listener per connection, not two per tunnel).
+        codec.channel = ch;
+        TunnelSet.of(ch).add(codec);
     }
 
     /** Puts {@code hold} right behind the tunnel codec whose context is {@code codec}. */

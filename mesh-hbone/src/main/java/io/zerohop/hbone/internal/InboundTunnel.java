@@ -73,7 +73,7 @@ final class InboundTunnel implements TunnelCodec.Listener {
             refuse(431, "request header list of " + headerListSize + " bytes exceeds " + cfg.h2().maxHeaderListSize());
             return null;
         }
-        Map<String, String> plain = Headers.plain(headers);
+        Map<String, String> plain = Headers.plain(headers, TunnelSet.of(ch).headers());
         CharSequence method = headers.method();
         if (method == null || !"CONNECT".contentEquals(method)) {
             info = withoutTarget(plain);

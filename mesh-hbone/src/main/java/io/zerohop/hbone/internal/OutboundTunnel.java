@@ -4,7 +4,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2StreamChannel;
-import io.netty.util.concurrent.ScheduledFuture;
 import io.zerohop.hbone.HboneRefusedException;
 import io.zerohop.hbone.HboneSocket;
 import io.zerohop.hbone.HboneStream;
@@ -15,14 +14,13 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 
 /**
  * The client half of one tunnel (ztunnel's src/proxy/outbound.rs once the connection is chosen): the
  * CONNECT, its response deadline, the 200 or the refusal, and the tunnel's events.
  */
-final class OutboundTunnel implements HboneStream, TunnelCodec.Listener {
+final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, TunnelCodec.Listener {
     private static final Logger log = ConnectionPool.log;
     private final ClientConfig cfg;
     final ClientConnection conn;
@@ -32,7 +30,6 @@ final class OutboundTunnel implements HboneStream, TunnelCodec.Listener {
     final TunnelCodec codec = new TunnelCodec(this);
     Http2StreamChannel ch;
     TunnelInfo info;
-    ScheduledFuture<?> responseTimer;
     boolean released;
     volatile boolean opened;
 
@@ -50,14 +47,17 @@ final class OutboundTunnel implements HboneStream, TunnelCodec.Listener {
         InetSocketAddress local = (InetSocketAddress) conn.channel.localAddress();
         this.info = new TunnelInfo(TunnelInfo.Direction.OUTBOUND, conn.key.source(), conn.peerId, local,
                 conn.key.hboneAddress(), target, headers);
-        long ms = cfg.connectTimeout().toMillis();
-        responseTimer = ch.eventLoop().schedule(() -> {
-            if (!result.isDone()) {
-                failOpen(new java.net.SocketTimeoutException("no CONNECT response from " + conn.key.hboneAddress()
-                        + " for " + target + " within " + cfg.connectTimeout()));
-                ch.close();
-            }
-        }, ms, TimeUnit.MILLISECONDS);
+        // The response deadline: one timer for all of the connection's pending CONNECTs (TunnelSet).
+        TunnelSet.of(ch).responses(cfg.connectTimeout().toNanos()).add(this);
+    }
+
+    @Override
+    void expire() {
+        if (!result.isDone()) {
+            failOpen(new java.net.SocketTimeoutException("no CONNECT response from " + conn.key.hboneAddress()
+                    + " for " + target + " within " + cfg.connectTimeout()));
+            ch.close();
+        }
     }
 
     void failOpen(Throwable t) {
@@ -69,9 +69,7 @@ final class OutboundTunnel implements HboneStream, TunnelCodec.Listener {
 
     @Override
     public void onHeaders(ChannelHandlerContext ctx, Http2Headers headers, boolean endStream) {
-        if (responseTimer != null) {
-            responseTimer.cancel(false);
-        }
+        cancel();
         CharSequence status = headers.status();
         if (status != null && "200".contentEquals(status) && !endStream) {
             codec.open();
@@ -98,9 +96,7 @@ final class OutboundTunnel implements HboneStream, TunnelCodec.Listener {
 
     @Override
     public void onClosed(TunnelCodec c) {
-        if (responseTimer != null) {
-            responseTimer.cancel(false);
-        }
+        cancel();
         if (!result.isDone()) {
             Throwable cause = conn.failure;
             failOpen(cause == null

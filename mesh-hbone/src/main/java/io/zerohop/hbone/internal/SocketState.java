@@ -89,6 +89,20 @@ final class SocketState {
         }
     }
 
+    /**
+     * Both directions have ended: the peer's END_STREAM has been read and our output was shut down
+     * (its END_STREAM handed to the loop ahead of anything queued later), so a graceful close has
+     * nothing left to send or to drain.
+     */
+    boolean ended() {
+        lock.lock();
+        try {
+            return eof && outputShutdown;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     /** Input ends here: what arrives from now on is dropped (the channel keeps reading it). */
     void shutdownInput(Channel c) {
         lock.lock();

@@ -1,6 +1,7 @@
 package io.zerohop.hbone.internal;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
@@ -51,6 +52,13 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     private boolean reset;
     private boolean peerClosed;
     private boolean rstReceived;
+    // Its connection's TunnelSet (an intrusive list: no node object per tunnel). Event loop only.
+    TunnelSet set;
+    TunnelCodec prevInSet;
+    TunnelCodec nextInSet;
+    Channel channel;
+    /** The graceful close's linger deadline, while one is pending. */
+    TunnelSet.Deadline linger;
 
     public TunnelCodec(Listener listener) {
         this.listener = listener;
@@ -261,8 +269,30 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
         }
     }
 
+    /** The tunnel's channel, once the codec is in a pipeline. */
+    Channel channel() {
+        return channel;
+    }
+
+    /** The tunnel has ended: it leaves its connection's set and its linger deadline, if any. Idempotent. */
+    private void leave() {
+        if (linger != null) {
+            linger.cancel();
+            linger = null;
+        }
+        if (set != null) {
+            set.remove(this);
+        }
+    }
+
+    @Override
+    public void handlerRemoved(ChannelHandlerContext ctx) {
+        leave();
+    }
+
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        leave();
         if (peerClosed && !inputEnded && !reset && headersSeen) {
             inputEnded = true;
             if (released) {

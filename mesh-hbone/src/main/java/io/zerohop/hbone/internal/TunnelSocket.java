@@ -59,19 +59,23 @@ public final class TunnelSocket extends TunnelSocketOptions {
         this.info = tunnel;
         this.ch = channel;
         SocketBridge bridge = new SocketBridge(st);
-        if (channel.eventLoop().inEventLoop()) {
-            HbonePipeline.socket(channel, bridge);
-        } else {
-            channel.eventLoop().execute(() -> HbonePipeline.socket(channel, bridge));
-        }
         st.lock.lock();
         try {
             st.readPending = true;
         } finally {
             st.lock.unlock();
         }
-        // Later, so that it runs after the server opened the codec (embedded mode).
-        channel.eventLoop().execute(channel::read);
+        if (channel.eventLoop().inEventLoop()) {
+            HbonePipeline.socket(channel, bridge);
+            // Later, so that it runs after the server opened the codec (embedded mode).
+            channel.eventLoop().execute(channel::read);
+        } else {
+            // From an application thread: one task, one wake-up, for both.
+            channel.eventLoop().execute(() -> {
+                HbonePipeline.socket(channel, bridge);
+                channel.read();
+            });
+        }
     }
 
     @Override
@@ -110,15 +114,25 @@ public final class TunnelSocket extends TunnelSocketOptions {
         int soTimeout = getSoTimeout();
         long ms = timeout > 0 ? timeout : soTimeout > 0 ? soTimeout : DEFAULT_CONNECT_TIMEOUT_MS;
         var future = client.connect(isa, route.expectedIdentities(), route.hboneAddress(), route.headers());
-        HboneStream s;
+        // Attached by the thread that completes the open, the connection's event loop while it
+        // handles the 200 (as HboneClient.connectSocket does): attaching from this thread after
+        // get() handed the loop two tasks, two wake-ups per connect (issue 14,
+        // TunnelSocketHandOffTest). A caller that gave up has closed the socket first: no attach.
+        var attached = future.thenApply(s -> {
+            if (!st.closed) {
+                this.stream = s;
+                attachTo(s.channel(), s.info());
+            }
+            return s;
+        });
         try {
-            s = future.get(ms, TimeUnit.MILLISECONDS);
+            attached.get(ms, TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            future.thenAccept(HboneStream::reset);
+            abandon(future);
             throw new InterruptedIOException("interrupted while connecting to " + isa);
         } catch (TimeoutException e) {
-            future.thenAccept(HboneStream::reset);
+            abandon(future);
             throw new SocketTimeoutException("HBONE connect to " + isa + " via " + route.hboneAddress() + " timed out after " + ms + " ms");
         } catch (ExecutionException e) {
             Throwable c = e.getCause();
@@ -127,8 +141,15 @@ public final class TunnelSocket extends TunnelSocketOptions {
             }
             throw new ConnectException("HBONE connect to " + isa + " failed: " + c);
         }
-        this.stream = s;
-        attachTo(s.channel(), s.info());
+    }
+
+    /**
+     * A connect the caller gave up on (timeout, interrupt): the socket is closed, as the JDK's
+     * socket is after a failed connect, and a tunnel that opens late is reset.
+     */
+    private void abandon(java.util.concurrent.CompletableFuture<HboneStream> future) {
+        st.close();
+        future.thenAccept(HboneStream::reset);
     }
 
     @Override
@@ -192,15 +213,28 @@ public final class TunnelSocket extends TunnelSocketOptions {
         if (c == null) {
             return;
         }
-        c.eventLoop().execute(() -> {
-            TunnelCodec codec = c.pipeline().get(TunnelCodec.class);
-            if (unread || codec == null || getSoLinger() == 0) {
-                // Like TCP: closing with unread data (or SO_LINGER 0) resets.
-                Tunnels.reset(c);
-            } else {
-                Tunnels.closeGracefully(c, codec);
-            }
-        });
+        boolean abort = unread || getSoLinger() == 0;
+        if (!c.isActive() || (!abort && st.ended())) {
+            // Nothing left to do on the loop: the channel is gone, or both sides have ended (our
+            // END_STREAM is queued or sent, the peer's has been read) and the stream closes by
+            // itself. A task here would only wake the loop (issue 14, TunnelSocketHandOffTest).
+            return;
+        }
+        if (c.eventLoop().inEventLoop()) {
+            finish(c, abort);
+        } else {
+            c.eventLoop().execute(() -> finish(c, abort));
+        }
+    }
+
+    private static void finish(Channel c, boolean abort) {
+        TunnelCodec codec = c.pipeline().get(TunnelCodec.class);
+        if (abort || codec == null) {
+            // Like TCP: closing with unread data (or SO_LINGER 0) resets.
+            Tunnels.reset(c);
+        } else {
+            Tunnels.closeGracefully(c, codec);
+        }
     }
 
     @Override

@@ -9,7 +9,6 @@ import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
-import java.util.concurrent.TimeUnit;
 
 /** Reset and graceful close of a tunnel channel, shared by the relay, both tunnel halves and sockets. */
 public final class Tunnels {
@@ -53,11 +52,27 @@ public final class Tunnels {
         }
         ch.config().setAutoRead(true);
         ch.read();
-        // Cancelled when the tunnel closes: left pending, the timer would hold the closed stream
-        // channel (pipeline, handlers, tunnel info) for the whole linger time, so open/close churn
-        // filled the old generation (issue 14, benchmarks/results/profile-open.md).
-        io.netty.util.concurrent.Future<?> linger = ch.eventLoop().schedule(() -> reset(ch), LINGER_SECONDS, TimeUnit.SECONDS);
-        ch.closeFuture().addListener(f -> linger.cancel(false));
+        // One timer per connection (TunnelSet), and the deadline leaves it when the tunnel closes:
+        // left pending, a per-tunnel timer held the closed stream channel (pipeline, handlers,
+        // tunnel info) for the whole linger time, so open/close churn filled the old generation
+        // (issue 14, benchmarks/results/profile-open.md).
+        Linger l = new Linger(ch);
+        codec.linger = l;
+        TunnelSet.of(ch).lingers().add(l);
+    }
+
+    /** A gracefully closed tunnel still waiting for the peer's END_STREAM: reset when it expires. */
+    private static final class Linger extends TunnelSet.Deadline {
+        private final Channel ch;
+
+        Linger(Channel ch) {
+            this.ch = ch;
+        }
+
+        @Override
+        void expire() {
+            reset(ch);
+        }
     }
 
     private static final AttributeKey<FlushBatch> FLUSH_BATCH = AttributeKey.valueOf(Tunnels.class, "flushBatch");

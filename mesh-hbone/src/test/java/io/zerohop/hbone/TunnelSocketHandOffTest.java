@@ -1,0 +1,180 @@
+package io.zerohop.hbone;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.util.ReferenceCountUtil;
+import io.zerohop.hbone.internal.Inspect;
+import java.io.InputStream;
+import java.net.Socket;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import javax.net.SocketFactory;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Tasks a {@code TunnelSocket} hands to its connection's event loop from the application thread.
+ * Each one wakes a sleeping loop (an eventfd write, an epoll return: tens of µs on a busy 2-vCPU
+ * VM), so the ones with nothing to do on the loop are gone (issue 14, benchmarks/results/open-*.md).
+ * The client runs on a {@link CountingLoopGroup}; own mechanics, no upstream to cite.
+ */
+class TunnelSocketHandOffTest {
+    static final int ECHO = 8080;
+    static Mesh mesh;
+    static HboneServer server;
+    static HboneClient client;
+    static CountingLoopGroup loop;
+    static SocketFactory sockets;
+
+    @BeforeAll
+    static void start() throws Exception {
+        mesh = new Mesh();
+        server = mesh.server((dst, id, local) -> Destination.embedded((ch, info) -> ch.pipeline().addLast(new EchoThenEnd())))
+                .build().start().get(10, TimeUnit.SECONDS);
+        loop = new CountingLoopGroup();
+        client = mesh.client().eventLoopGroup(loop).build();
+        sockets = client.socketFactory(addr -> new Route(server.localAddress(), mesh.serverId));
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        client.close();
+        server.close();
+        loop.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).await(10, TimeUnit.SECONDS);
+        mesh.close();
+    }
+
+    /** Closed after each test, so that a failed one leaves no tunnel open for the next. */
+    private final java.util.List<Socket> tunnelsLeft = new java.util.ArrayList<>();
+
+    @org.junit.jupiter.api.AfterEach
+    void closeLeft() throws Exception {
+        for (Socket s : tunnelsLeft) {
+            s.close();
+        }
+    }
+
+    @BeforeEach
+    void warm() throws Exception {
+        // The first tunnel also makes the connection (handshake, SETTINGS): not what is counted.
+        try (Socket s = sockets.createSocket("127.0.0.1", ECHO)) {
+            echoAndEnd(s);
+        }
+        awaitNoTunnels();
+    }
+
+    private static void echoAndEnd(Socket s) throws Exception {
+        s.setSoTimeout(10_000);
+        s.getOutputStream().write('x');
+        InputStream in = s.getInputStream();
+        assertThat(in.read()).isEqualTo('x');
+        s.shutdownOutput();
+        assertThat(in.read()).as("the peer's END_STREAM").isEqualTo(-1);
+    }
+
+    private static void awaitNoTunnels() throws Exception {
+        // The pool counts a tunnel until its stream channel has closed, on the loop.
+        CompletableFuture<Integer> left = new CompletableFuture<>();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        do {
+            loop.next().submit(() -> left.obtrudeValue(Inspect.tunnelCount(client, mesh.expectServer(), server.localAddress())))
+                    .await(10, TimeUnit.SECONDS);
+            if (left.get() == 0) {
+                return;
+            }
+        } while (System.nanoTime() < deadline);
+        throw new AssertionError("tunnels still open after 20 s: " + left.get());
+    }
+
+    @Test
+    @DisplayName("connect(addr) through the socket factory hands the loop one task, the stream's open: the socket is attached on the loop as the 200 is handled")
+    void connectHandsTheLoopOnlyTheOpen() throws Exception {
+        Socket s = sockets.createSocket();
+        loop.resetCounts();
+        try {
+            s.connect(Mesh.loopback(ECHO), 10_000);
+        } finally {
+            tunnelsLeft.add(s);
+        }
+        // One, the stream's open; two only when the loop completed the whole open before this thread
+        // registered its callback, so that this thread attaches (with one task).
+        assertThat(loop.from(Thread.currentThread())).as("tasks from the caller's thread: %s", loop.outsiders()).isBetween(1, 2);
+        assertThat(s.isConnected()).isTrue();
+        echoAndEnd(s);
+        s.close();
+        awaitNoTunnels();
+    }
+
+    @Test
+    @DisplayName("close() after both sides ended hands the loop nothing, and the tunnel still ends")
+    void closeAfterBothEndsIsNotATask() throws Exception {
+        Socket s = sockets.createSocket("127.0.0.1", ECHO);
+        tunnelsLeft.add(s);
+        echoAndEnd(s);
+        loop.resetCounts();
+        s.close();
+        assertThat(loop.from(Thread.currentThread())).as("tasks from the caller's thread: %s", loop.outsiders()).isZero();
+        assertThat(s.isClosed()).isTrue();
+        awaitNoTunnels();
+    }
+
+    @Test
+    @DisplayName("close() of an open tunnel still sends END_STREAM (one task), and the tunnel ends")
+    void closeOfAnOpenTunnelIsOneTask() throws Exception {
+        Socket s = sockets.createSocket("127.0.0.1", ECHO);
+        tunnelsLeft.add(s);
+        s.setSoTimeout(10_000);
+        s.getOutputStream().write('x');
+        assertThat(s.getInputStream().read()).isEqualTo('x');
+        loop.resetCounts();
+        s.close();
+        assertThat(loop.from(Thread.currentThread())).as("tasks from the caller's thread: %s", loop.outsiders()).isEqualTo(1);
+        // The server answers our END_STREAM with its own: the tunnel closes without a reset or the linger timer.
+        awaitNoTunnels();
+    }
+
+    @Test
+    @DisplayName("close() on the event loop runs there and then: no task")
+    void closeOnTheLoopIsInline() throws Exception {
+        Socket s = sockets.createSocket("127.0.0.1", ECHO);
+        tunnelsLeft.add(s);
+        s.setSoTimeout(10_000);
+        s.getOutputStream().write('x');
+        assertThat(s.getInputStream().read()).isEqualTo('x');
+        CompletableFuture<Integer> tasks = new CompletableFuture<>();
+        loop.next().execute(() -> {
+            int before = loop.all();
+            try {
+                s.close();
+            } catch (Exception e) {
+                tasks.completeExceptionally(e);
+            }
+            tasks.complete(loop.all() - before);
+        });
+        // The close writes END_STREAM and asks for one batched flush (Tunnels.flushSoon): that is the only task.
+        assertThat(tasks.get(10, TimeUnit.SECONDS)).isEqualTo(1);
+        awaitNoTunnels();
+    }
+
+    /** Echoes, and ends its side when the client's END_STREAM arrives. */
+    static final class EchoThenEnd extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ctx.writeAndFlush(msg);
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof ChannelInputShutdownEvent) {
+                HboneStream.shutdownOutput(ctx.channel());
+            }
+            ReferenceCountUtil.release(evt);
+        }
+    }
+}

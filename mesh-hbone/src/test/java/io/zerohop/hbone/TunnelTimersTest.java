@@ -1,0 +1,125 @@
+package io.zerohop.hbone;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.util.ReferenceCountUtil;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A connection's tunnels share its timers (internal TunnelSet): the CONNECT response deadline and
+ * the graceful close's linger cost no timer per tunnel (issue 14: per tunnel they were a
+ * priority-queue insert and remove and three objects each). The client runs on a
+ * {@link CountingLoopGroup}; own mechanics, no upstream to cite.
+ */
+class TunnelTimersTest {
+    static final int TUNNELS = 32;
+    static Mesh mesh;
+    static HboneServer server;
+    static HboneClient client;
+    static CountingLoopGroup loop;
+
+    @BeforeAll
+    static void start() throws Exception {
+        mesh = new Mesh();
+        server = mesh.server((dst, id, local) -> Destination.embedded((ch, info) -> ch.pipeline().addLast(new EndWhenEnded())))
+                .build().start().get(10, TimeUnit.SECONDS);
+        loop = new CountingLoopGroup();
+        client = mesh.client().eventLoopGroup(loop).build();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        client.close();
+        server.close();
+        loop.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).await(10, TimeUnit.SECONDS);
+        mesh.close();
+    }
+
+    private static void openAndClose(int n) throws Exception {
+        List<CompletableFuture<Void>> closed = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            CompletableFuture<Void> done = new CompletableFuture<>();
+            closed.add(done);
+            client.connect(Mesh.loopback(8080), mesh.expectServer(), server.localAddress()).whenComplete((s, err) -> {
+                if (err != null) {
+                    done.completeExceptionally(err);
+                    return;
+                }
+                // We end first: the tunnel lingers until the server's END_STREAM arrives.
+                s.close();
+                s.channel().closeFuture().addListener(f -> done.complete(null));
+            });
+        }
+        CompletableFuture.allOf(closed.toArray(CompletableFuture[]::new)).get(30, TimeUnit.SECONDS);
+    }
+
+    @Test
+    @DisplayName("32 tunnels opened and gracefully closed together arm a handful of timers on the client loop, not two per tunnel")
+    void tunnelsShareTheirConnectionsTimers() throws Exception {
+        openAndClose(1); // the connection, its handshake, its own timers
+        loop.resetCounts();
+        openAndClose(TUNNELS);
+        // At most: one response timer, one linger timer, the connection's idle check and keep-alive.
+        assertThat(loop.scheduled()).as("timers scheduled for %d tunnels", TUNNELS).isLessThanOrEqualTo(4);
+    }
+
+    @Test
+    @DisplayName("CONNECTs left unanswered fail after the client's connect timeout, each with its own SocketTimeoutException, from the shared timer")
+    void unansweredConnectsTimeOut() throws Exception {
+        java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
+        // The server decides nothing until released: its loop is held in the authorizer (a stuck
+        // server, for this test only), so no 200 can come.
+        HboneServer stuck = mesh.server((dst, id, local) -> Destination.embedded((ch, info) -> { }))
+                .authorizer(request -> {
+                    try {
+                        release.await(30, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    return AuthzDecision.allow();
+                }).build().start().get(10, TimeUnit.SECONDS);
+        HboneClient impatient = mesh.client().connectTimeout(java.time.Duration.ofMillis(300)).build();
+        try {
+            List<CompletableFuture<HboneStream>> opens = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                opens.add(impatient.connect(Mesh.loopback(8080 + i), mesh.expectServer(), stuck.localAddress()));
+            }
+            for (int i = 0; i < 3; i++) {
+                int port = 8080 + i;
+                assertThat(opens.get(i)).failsWithin(20, TimeUnit.SECONDS).withThrowableOfType(java.util.concurrent.ExecutionException.class)
+                        .havingCause().isInstanceOf(java.net.SocketTimeoutException.class)
+                        .withMessageContaining("no CONNECT response").withMessageContaining(":" + port);
+            }
+        } finally {
+            release.countDown();
+            impatient.close();
+            stuck.close();
+        }
+    }
+
+    /** Ends its side when the client's END_STREAM arrives. */
+    static final class EndWhenEnded extends ChannelInboundHandlerAdapter {
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            ReferenceCountUtil.release(msg);
+        }
+
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof ChannelInputShutdownEvent) {
+                HboneStream.shutdownOutput(ctx.channel());
+            }
+            ReferenceCountUtil.release(evt);
+        }
+    }
+}
