@@ -44,7 +44,7 @@ import io.zerohop.hbone.internal.Inspect;
  * Opening an HBONE tunnel on a warm pooled connection (no TLS handshake): CONNECT → 200 over
  * loopback to an in-process {@link HboneServer} whose embedded handler closes the stream when the
  * client does. There is no upstream dial: the destination is an embedded handler
- * ({@link Destination#embedded}), so what is measured is the tunnel itself. One op = open (future
+ * ({@link Destination#embedded}, an echo), so what is measured is the tunnel itself. One op = open (future
  * completes on the 200) + graceful close until the stream channel closed, so streams never pile up
  * and the pool never opens a second connection (checked at tear-down).
  *
@@ -54,6 +54,11 @@ import io.zerohop.hbone.internal.Inspect;
  *       the client loop and the server loop, so mostly thread wake-ups on a shared VM.</li>
  *   <li>{@code openStreams32}: 32 tunnels opened and closed concurrently on the same connection (well under its 100 streams, whose slots are released only after each stream channel closed);
  *       the score is per tunnel, so it is the CPU cost of a tunnel with the wake-ups amortised.</li>
+ *   <li>{@code openEcho}: the load runner's {@code open} scenario one at a time (connectSocket, 1-byte
+ *       echo, half-close, end of stream, close); {@code openTcp}: the same over plain TCP.</li>
+ *   <li>{@code echo}: one 1 KiB echo over a tunnel opened once ({@link HboneClient#connectSocket}, a
+ *       blocking socket, as the load runner's {@code latency} scenario); {@code echoTcp}: the same
+ *       over plain TCP to a Netty echo server, the floor. The difference is what the tunnel adds.</li>
  * </ul>
  * {@code loops}: {@code separate} gives the client and the server one event loop each (as two
  * processes would have); {@code shared} runs both on one event loop, so no hand-off between
@@ -91,7 +96,7 @@ public class StreamOpenBenchmark {
             cb.eventLoopGroup(shared);
         }
         server = sb.tls(tls).identity(serverId).bind(new InetSocketAddress("127.0.0.3", 0))
-                .destinations((dst, id, local) -> Destination.embedded((ch, info) -> ch.pipeline().addLast(new CloseOnEnd())))
+                .destinations((dst, id, local) -> Destination.embedded((ch, info) -> ch.pipeline().addLast(new EchoThenEnd())))
                 .authorizer(Authorizer.allowAll()).threads(1)
                 .build().start().get(10, TimeUnit.SECONDS);
         client = cb.tls(tls).identity(SpiffeIds.istio("cluster.local", "bench", "client")).threads(1).build();
@@ -102,17 +107,18 @@ public class StreamOpenBenchmark {
 
     private final com.sun.management.OperatingSystemMXBean os =
             (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
-    private long tunnels;
+    /** Operations done: tunnels opened and closed, or echoes. */
+    private long ops;
     private long cpuAtStart;
-    private long tunnelsAtStart;
+    private long opsAtStart;
 
     private final java.lang.management.ThreadMXBean threadBean = java.lang.management.ManagementFactory.getThreadMXBean();
     private long[] tunnelThreads = new long[0];
     private long tunnelCpuAtStart;
 
     /**
-     * CPU per tunnel, printed after each iteration: the CPU time of the threads that carry tunnels
-     * (the caller and the hbone event loops) over tunnels opened and closed, and beside it the whole
+     * CPU per op (a tunnel opened and closed, or an echo), printed after each iteration: the CPU
+     * time of the threads that carry tunnels (the caller and the hbone event loops), and beside it the whole
      * process's (GC and JIT included). Unlike the score, neither counts time spent waiting for a
      * core, which on a shared VM is most of the wall time; the first also leaves out the JIT, which
      * on a loaded 2-vCPU machine is still compiling after a short warm-up.
@@ -129,7 +135,7 @@ public class StreamOpenBenchmark {
         tunnelThreads = ids.stream().mapToLong(Long::longValue).toArray();
         tunnelCpuAtStart = tunnelCpu();
         cpuAtStart = os.getProcessCpuTime();
-        tunnelsAtStart = tunnels;
+        opsAtStart = ops;
     }
 
     private long tunnelCpu() {
@@ -143,9 +149,9 @@ public class StreamOpenBenchmark {
 
     @TearDown(Level.Iteration)
     public void iterationEnd() {
-        long n = tunnels - tunnelsAtStart;
+        long n = ops - opsAtStart;
         if (n > 0) {
-            System.out.printf(" [tunnel threads CPU %.1f us/tunnel, process %.1f, over %d tunnels]",
+            System.out.printf(" [tunnel threads CPU %.1f us/op, process %.1f, over %d ops]",
                     (tunnelCpu() - tunnelCpuAtStart) / 1e3 / n, (os.getProcessCpuTime() - cpuAtStart) / 1e3 / n, n);
         }
     }
@@ -167,14 +173,14 @@ public class StreamOpenBenchmark {
 
     @Benchmark
     public Object openStream() throws Exception {
-        tunnels++;
+        ops++;
         return openAndClose();
     }
 
     @Benchmark
     @OperationsPerInvocation(CONCURRENT)
     public void openStreams32() throws Exception {
-        tunnels += CONCURRENT;
+        ops += CONCURRENT;
         CountDownLatch done = new CountDownLatch(CONCURRENT);
         AtomicReference<Throwable> failure = new AtomicReference<>();
         for (int i = 0; i < CONCURRENT; i++) {
@@ -205,17 +211,151 @@ public class StreamOpenBenchmark {
         return s;
     }
 
-    /** Server side: closes (END_STREAM back) when the client's END_STREAM arrives. */
-    static final class CloseOnEnd extends ChannelInboundHandlerAdapter {
+    /**
+     * One 1 KiB echo (write, then read the answer in full) over a tunnel opened once per trial by
+     * {@link HboneClient#connectSocket}, as the load runner's {@code latency} scenario does it: the
+     * blocking socket's path (caller thread, client loop, TLS, server loop, embedded handler and
+     * back). Its CPU per echo is comparable with {@link #echoTcp}'s.
+     */
+    @Benchmark
+    public void echo(EchoTunnel t) throws Exception {
+        ops++;
+        t.echo();
+    }
+
+    /** The same echo over plain TCP to a Netty epoll/NIO echo server on its own loop: the floor. */
+    @Benchmark
+    public void echoTcp(EchoTcp t) throws Exception {
+        ops++;
+        t.echo();
+    }
+
+    /**
+     * The load runner's {@code open} scenario, one at a time: {@link HboneClient#connectSocket}, a
+     * 1-byte echo, half-close, the peer's end of stream, close. Comparable with {@link #openTcp}.
+     */
+    @Benchmark
+    public void openEcho() throws Exception {
+        ops++;
+        try (java.net.Socket s = client.connectSocket(target, expected, server.localAddress(), java.time.Duration.ofSeconds(10))) {
+            Echo.once(s);
+        }
+    }
+
+    /** {@link #openEcho} over plain TCP: connect, 1-byte echo, half-close, end of stream, close. */
+    @Benchmark
+    public void openTcp(EchoTcp t) throws Exception {
+        ops++;
+        try (java.net.Socket s = new java.net.Socket()) {
+            s.setTcpNoDelay(true);
+            s.connect(t.listener.localAddress());
+            Echo.once(s);
+        }
+    }
+
+    /** A blocking socket and its 1 KiB buffers. */
+    abstract static class Echo {
+        static final int SIZE = 1024;
+        java.net.Socket socket;
+        java.io.OutputStream out;
+        java.io.DataInputStream in;
+        final byte[] request = new byte[SIZE];
+        final byte[] response = new byte[SIZE];
+
+        void use(java.net.Socket s) throws java.io.IOException {
+            socket = s;
+            s.setSoTimeout(10_000);
+            out = s.getOutputStream();
+            in = new java.io.DataInputStream(s.getInputStream());
+        }
+
+        void echo() throws java.io.IOException {
+            out.write(request);
+            in.readFully(response);
+        }
+
+        /** One byte there and back, then our end, then the peer's. */
+        static void once(java.net.Socket s) throws java.io.IOException {
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write('x');
+            java.io.InputStream in = s.getInputStream();
+            if (in.read() != 'x') {
+                throw new java.io.IOException("echo failed");
+            }
+            s.shutdownOutput();
+            if (in.read() != -1) {
+                throw new java.io.IOException("expected the end of stream after the half-close");
+            }
+        }
+    }
+
+    @State(Scope.Benchmark)
+    public static class EchoTunnel extends Echo {
+        @Setup(Level.Trial)
+        public void open(StreamOpenBenchmark b) throws Exception {
+            use(b.client.connectSocket(b.target, b.expected, b.server.localAddress(), java.time.Duration.ofSeconds(10)));
+        }
+
+        @TearDown(Level.Trial)
+        public void close() throws Exception {
+            socket.close();
+        }
+    }
+
+    @State(Scope.Benchmark)
+    public static class EchoTcp extends Echo {
+        private EventLoopGroup group;
+        private io.netty.channel.Channel listener;
+
+        @Setup(Level.Trial)
+        public void open() throws Exception {
+            // Named hbone-*: its CPU is counted with the tunnel threads'.
+            group = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("hbone-tcp-echo", true),
+                    Epoll.isAvailable() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+            listener = new io.netty.bootstrap.ServerBootstrap().group(group)
+                    .channel(Epoll.isAvailable() ? io.netty.channel.epoll.EpollServerSocketChannel.class
+                            : io.netty.channel.socket.nio.NioServerSocketChannel.class)
+                    .childOption(io.netty.channel.ChannelOption.TCP_NODELAY, true)
+                    .childHandler(new EchoThenEnd())
+                    .bind(new InetSocketAddress("127.0.0.3", 0)).sync().channel();
+            java.net.Socket s = new java.net.Socket();
+            s.setTcpNoDelay(true);
+            s.connect(listener.localAddress());
+            use(s);
+        }
+
+        @TearDown(Level.Trial)
+        public void close() throws Exception {
+            socket.close();
+            listener.close().sync();
+            group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).sync();
+        }
+    }
+
+    /**
+     * Server side: echoes what it reads (one flush per read burst), and ends its side, then closes,
+     * when the client's END_STREAM (or FIN) arrives.
+     */
+    @io.netty.channel.ChannelHandler.Sharable
+    static final class EchoThenEnd extends ChannelInboundHandlerAdapter {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            ReferenceCountUtil.release(msg);
+            ctx.write(msg);
+        }
+
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            ctx.flush();
         }
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             if (evt instanceof ChannelInputShutdownEvent) {
-                HboneStream.shutdownOutput(ctx.channel()).addListener(f -> ctx.close());
+                if (ctx.channel() instanceof io.netty.handler.codec.http2.Http2StreamChannel) {
+                    HboneStream.shutdownOutput(ctx.channel()).addListener(f -> ctx.close());
+                } else {
+                    ctx.close();
+                }
             }
             ReferenceCountUtil.release(evt);
         }
