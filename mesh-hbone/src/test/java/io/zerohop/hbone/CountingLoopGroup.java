@@ -20,6 +20,8 @@ final class CountingLoopGroup extends MultiThreadIoEventLoopGroup {
     static final String THREAD = "hbone-counted";
     // Assigned by newChild, which the super constructor calls: no initializer, or it would be reset.
     private CountingQueue queue;
+    /** See {@link #runOutsideTasksBeforeReturning}. */
+    private volatile boolean synchronous;
 
     CountingLoopGroup() {
         super(1, new DefaultThreadFactory(THREAD, true), NioIoHandler.newFactory());
@@ -30,6 +32,37 @@ final class CountingLoopGroup extends MultiThreadIoEventLoopGroup {
         queue = new CountingQueue();
         return new SingleThreadIoEventLoop(this, executor, factory, queue, new ConcurrentLinkedQueue<>(),
                 RejectedExecutionHandlers.reject()) {
+            @Override
+            public void execute(Runnable task) {
+                if (!synchronous || inEventLoop()) {
+                    super.execute(task);
+                    return;
+                }
+                java.util.concurrent.CountDownLatch ran = new java.util.concurrent.CountDownLatch(1);
+                super.execute(new Runnable() {
+                    @Override
+                    public void run() {
+                        try {
+                            task.run();
+                        } finally {
+                            ran.countDown();
+                        }
+                    }
+
+                    @Override
+                    public String toString() {
+                        return task.toString();
+                    }
+                });
+                try {
+                    if (!ran.await(10, java.util.concurrent.TimeUnit.SECONDS)) {
+                        throw new IllegalStateException("the loop did not run " + task + " within 10 s");
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+
             @Override
             public io.netty.util.concurrent.ScheduledFuture<?> schedule(Runnable task, long delay, java.util.concurrent.TimeUnit unit) {
                 queue.scheduled.incrementAndGet();
@@ -43,6 +76,15 @@ final class CountingLoopGroup extends MultiThreadIoEventLoopGroup {
                 return super.schedule(task, delay, unit);
             }
         };
+    }
+
+    /**
+     * While on, a task handed over from another thread has run on the loop before {@code execute}
+     * returns: the interleaving where the loop, woken by the task, finishes it while the caller is
+     * still on its next line (which a loaded machine produces now and then), made certain.
+     */
+    void runOutsideTasksBeforeReturning(boolean on) {
+        synchronous = on;
     }
 
     int fromOutside() {

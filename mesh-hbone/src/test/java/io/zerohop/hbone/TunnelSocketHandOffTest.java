@@ -112,6 +112,28 @@ class TunnelSocketHandOffTest {
     }
 
     @Test
+    @DisplayName("connect() from an application thread hands the loop one task even when the loop finishes the open before connect() returns")
+    void anOpenIsOneTaskWhateverTheInterleaving() throws Exception {
+        // Netty's Http2StreamChannelBootstrap.open() from outside the loop hands it the open; a
+        // listener added to its already completed future was a second task (and wake-up).
+        loop.resetCounts();
+        loop.runOutsideTasksBeforeReturning(true);
+        CompletableFuture<HboneStream> open;
+        try {
+            open = client.connect(Mesh.loopback(ECHO), mesh.expectServer(), server.localAddress());
+        } finally {
+            loop.runOutsideTasksBeforeReturning(false);
+        }
+        HboneStream s = open.get(10, TimeUnit.SECONDS);
+        try {
+            assertThat(loop.from(Thread.currentThread())).as("tasks from the caller's thread: %s", loop.outsiders()).isEqualTo(1);
+        } finally {
+            s.close();
+        }
+        awaitNoTunnels();
+    }
+
+    @Test
     @DisplayName("close() after both sides ended hands the loop nothing, and the tunnel still ends")
     void closeAfterBothEndsIsNotATask() throws Exception {
         Socket s = sockets.createSocket("127.0.0.1", ECHO);

@@ -26,9 +26,11 @@ import io.zerohop.hbone.HboneStream;
 import java.io.IOException;
 import java.net.ConnectException;
 import java.net.InetSocketAddress;
+import java.nio.channels.ClosedChannelException;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLHandshakeException;
 import javax.net.ssl.SSLPeerUnverifiedException;
@@ -270,8 +272,33 @@ final class ClientConnection {
         }
     }
 
+    /**
+     * Opens the CONNECT stream on the connection's event loop, in one task when called from another
+     * thread (an application thread whose pooled connection was ready). Netty's
+     * {@code Http2StreamChannelBootstrap.open()} from outside the loop hands it the open, and the
+     * listener added afterwards, when the loop had already finished the open (its wake-up lets it run
+     * while the caller is still in {@code open()}), is a second task and a second wake-up: one in
+     * four opens paid it (issue 14, benchmarks/results/wake-*.md; OpenTunnelHandOffTest).
+     */
     void openTunnel(Channel parent, InetSocketAddress target, Map<String, String> extra, CompletableFuture<HboneStream> result) {
         OutboundTunnel s = new OutboundTunnel(this, target, extra, result);
+        if (parent.eventLoop().inEventLoop()) {
+            openOnLoop(parent, s);
+            return;
+        }
+        try {
+            parent.eventLoop().execute(() -> openOnLoop(parent, s));
+        } catch (RejectedExecutionException e) {
+            openFailed(s, e);
+        }
+    }
+
+    private void openOnLoop(Channel parent, OutboundTunnel s) {
+        if (!parent.isActive()) {
+            openFailed(s, new ClosedChannelException());
+            return;
+        }
+        // On the loop, open() runs at once and the listener is called in place: no task.
         new Http2StreamChannelBootstrap(parent)
                 .handler(new ChannelInitializer<Http2StreamChannel>() {
                     @Override
@@ -281,18 +308,12 @@ final class ClientConnection {
                 })
                 .open().addListener(f -> {
                     if (!f.isSuccess()) {
-                        s.failOpen(new IOException("cannot open HBONE stream to " + target + " via " + key.hboneAddress()
-                                + ": " + HboneListener.describe(f.cause()), f.cause()));
-                        s.releaseSlot();
+                        openFailed(s, f.cause());
                         return;
                     }
                     Http2StreamChannel ch = (Http2StreamChannel) f.getNow();
                     s.bind(ch);
-                    Http2Headers h = new DefaultHttp2Headers()
-                            .method("CONNECT")
-                            .authority(Authority.format(target));
-                    extra.forEach((n, v) -> h.add(n.toLowerCase(java.util.Locale.ROOT), v));
-                    ch.write(new DefaultHttp2HeadersFrame(h, false)).addListener(w -> {
+                    ch.write(new DefaultHttp2HeadersFrame(connectHeaders(s.target, s.headers), false)).addListener(w -> {
                         if (!w.isSuccess()) {
                             s.failOpen(new IOException("cannot send CONNECT to " + key.hboneAddress() + ": "
                                     + HboneListener.describe(w.cause()), w.cause()));
@@ -302,6 +323,20 @@ final class ClientConnection {
                     // Tunnels opened together share one TLS record and one send().
                     Tunnels.flushSoon(ch);
                 });
+    }
+
+    private static Http2Headers connectHeaders(InetSocketAddress target, Map<String, String> extra) {
+        Http2Headers h = new DefaultHttp2Headers()
+                .method("CONNECT")
+                .authority(Authority.format(target));
+        extra.forEach((n, v) -> h.add(n.toLowerCase(java.util.Locale.ROOT), v));
+        return h;
+    }
+
+    private void openFailed(OutboundTunnel s, Throwable cause) {
+        s.failOpen(new IOException("cannot open HBONE stream to " + s.target + " via " + key.hboneAddress()
+                + ": " + HboneListener.describe(cause), cause));
+        s.releaseSlot();
     }
 
     private static boolean hasCause(Throwable t, Class<? extends Throwable> type) {
