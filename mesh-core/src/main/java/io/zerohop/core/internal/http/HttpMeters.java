@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
+import io.zerohop.core.internal.Baggage;
 import io.zerohop.core.internal.MicrometerSink;
 import io.zerohop.core.internal.TrafficLabels;
 import io.zerohop.identity.SpiffeIds;
@@ -51,7 +52,12 @@ final class HttpMeters implements Consumer<HttpObserver.RequestLog> {
     static Tags tags(HttpObserver.RequestLog r) {
         Conn c = r.conn();
         String principal = c.peer() == null ? null : c.peer().toString();
-        TrafficLabels.Peer source = TrafficLabels.Peer.of(sourceWorkload(c), principal);
+        WorkloadRef sw = sourceWorkload(c);
+        // As the tunnel's istio_tcp_* labels (TunnelObserver.labels): the registry workload at the peer's
+        // address when it has the peer's identity, else what the tunnel's baggage says (ztunnel's derived
+        // source: a node proxy dials from its own address), else what the SPIFFE ID says.
+        TrafficLabels.Peer source = sw != null || c.baggage() == null ? TrafficLabels.Peer.of(sw, principal)
+                : TrafficLabels.Peer.derived(Baggage.parse(c.baggage()), principal);
         if (c.peer() != null && source.workload().equals(TrafficLabels.UNKNOWN)) {
             // No registry workload with this identity at the source address: what the identity says (Istio's layout).
             source = new TrafficLabels.Peer(SpiffeIds.serviceAccount(c.peer()).orElse(TrafficLabels.UNKNOWN),

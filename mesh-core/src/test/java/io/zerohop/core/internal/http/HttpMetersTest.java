@@ -98,6 +98,23 @@ class HttpMetersTest {
     }
 
     @Test
+    @DisplayName("through a node proxy (peer address not the caller's pod) the source comes from the tunnel's baggage, as the tunnel's istio_tcp_* labels")
+    void nodeProxiedSourceFromBaggage() {
+        InetSocketAddress proxy = new InetSocketAddress("10.0.9.1", 40000);
+        Conn c = new Conn("inbound", SpiffeIds.istio("cluster.local", "prod", "frontend"),
+                SpiffeIds.istio("cluster.local", "prod", "backend"), proxy, proxy, new InetSocketAddress("10.0.0.2", 8080),
+                BACKEND, null, SpiffeIds.istio("cluster.local", "prod", "backend"),
+                // ztunnel's baggage_header_val for a Deployment frontend-v2 (app=frontend, version=v2)
+                "k8s.cluster.name=Kubernetes,k8s.namespace.name=prod,k8s.deployment.name=frontend-v2,service.name=frontend,service.version=v2");
+        SimpleMeterRegistry meters = new SimpleMeterRegistry();
+        new HttpMeters(meters).accept(new HttpObserver.RequestLog(c, "GET", "/", 200, 1_000_000L, null, 0, 0, "HTTP/1.1", ""));
+        assertThat(tags(meters.find("istio.requests").counter())).containsEntry("source_workload", "frontend-v2")
+                .containsEntry("source_canonical_service", "frontend").containsEntry("source_canonical_revision", "v2")
+                .containsEntry("source_workload_namespace", "prod").containsEntry("source_cluster", "Kubernetes")
+                .containsEntry("source_principal", "spiffe://cluster.local/ns/prod/sa/frontend");
+    }
+
+    @Test
     @DisplayName("a gRPC response counts with request_protocol grpc, as Istio's")
     void grpcProtocol() {
         SimpleMeterRegistry meters = new SimpleMeterRegistry();
