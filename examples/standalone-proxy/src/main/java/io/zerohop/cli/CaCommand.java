@@ -9,7 +9,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code zerohop ca init|issue}: a file-backed CA for development and small meshes. */
 @Command(name = "ca", mixinStandardHelpOptions = true, description = "Create a CA and issue X.509-SVIDs as PEM files.",
@@ -31,12 +33,18 @@ final class CaCommand {
         @Option(names = "--force", description = "Overwrite an existing CA in --out")
         boolean force;
 
+        @Spec
+        CommandSpec spec;
+
         @Override
         public Integer call() throws Exception {
+            Usage u = new Usage(spec, ConfigFile.Origins.NONE);
+            // A mistyped trust domain is a usage error naming the option, as every other option value.
+            InMemoryCa.Builder builder = Usage.parse(u, "trust-domain", trustDomain, () -> InMemoryCa.builder().trustDomain(trustDomain));
             if (Files.exists(out.resolve("root.key")) && !force) {
                 throw new IllegalArgumentException(out.resolve("root.key") + " exists; pass --force to replace the CA");
             }
-            InMemoryCa ca = InMemoryCa.builder().trustDomain(trustDomain).intermediate(intermediate).build();
+            InMemoryCa ca = builder.intermediate(intermediate).build();
             ca.save(out);
             // The trust domain as the certificates carry it (java-spiffe lower-cases it), not as typed.
             System.out.println("CA for trust domain " + ca.trustDomain().getName() + " written to " + out
@@ -60,13 +68,25 @@ final class CaCommand {
         @Option(names = "--ttl", defaultValue = "24h", description = "Validity (s, m, h, d), default ${DEFAULT-VALUE}")
         String ttl;
 
+        @Spec
+        CommandSpec spec;
+
         @Override
         public Integer call() throws Exception {
-            if (!Files.exists(caDir.resolve("root.pem"))) {
-                throw new IllegalArgumentException(caDir + " holds no CA (root.pem missing); run `zerohop ca init` first");
+            // Every option is checked before anything is read or written: a mistake is a usage error (exit 2)
+            // naming its option, as in `proxy`, `connect` and `policy check`.
+            Usage u = new Usage(spec, ConfigFile.Origins.NONE);
+            u.path("ca", caDir, Usage.Kind.DIRECTORY);
+            SpiffeId spiffeId = Usage.parse(u, "id", id, () -> SpiffeIds.parse(id));
+            if (spiffeId.getPath().isEmpty()) {
+                // spiffe/spiffe X509-SVID.md 4.1: a leaf names a workload; the CA would issue one no peer accepts.
+                throw u.error("id", id, "a workload SPIFFE ID has a path (spiffe://trust-domain/path); a trust domain alone names no workload");
             }
-            SpiffeId spiffeId = SpiffeIds.parse(id);
-            InMemoryCa ca = InMemoryCa.load(caDir, Cli.duration(ttl));
+            java.time.Duration validity = u.duration("ttl", ttl);
+            if (!Files.exists(caDir.resolve("root.pem"))) {
+                throw u.error("ca", caDir.toString(), caDir + " holds no CA (root.pem missing); run `zerohop ca init` first");
+            }
+            InMemoryCa ca = InMemoryCa.load(caDir, validity);
             X509Svid svid = ca.issue(spiffeId);
             Pem.write(out.resolve("cert.pem"), Pem.certificates(svid.getChain()), false);
             Pem.write(out.resolve("key.pem"), Pem.privateKey(svid.getPrivateKey()), true);

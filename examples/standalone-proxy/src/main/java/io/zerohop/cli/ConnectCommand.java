@@ -15,7 +15,6 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import javax.net.ssl.SSLException;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -62,19 +61,17 @@ final class ConnectCommand implements Callable<Integer> {
         InetSocketAddress dst = u.hostPort("target", target);
         Set<SpiffeId> expected = new LinkedHashSet<>();
         for (String e : expect) {
-            SpiffeId id;
-            try {
-                id = SpiffeIds.parse(e);
-            } catch (IllegalArgumentException bad) {
-                throw new CommandLine.ParameterException(spec.commandLine(), "--expect: " + bad.getMessage());
-            }
+            SpiffeId id = Usage.parse(u, "expect", e, () -> SpiffeIds.parse(e));
             if (id.getPath().isEmpty()) {
                 // spiffe/spiffe X509-SVID.md 4.1: a leaf names a workload; a bare trust domain never verifies.
-                throw new CommandLine.ParameterException(spec.commandLine(), "--expect " + e
-                        + ": a workload SPIFFE ID has a path (spiffe://trust-domain/path); a trust domain alone names no workload");
+                throw u.error("expect", e, e + ": a workload SPIFFE ID has a path (spiffe://trust-domain/path); a trust domain alone names no workload");
             }
             expected.add(id);
         }
+        // As `proxy` checks them: a missing or unreadable file is a usage error naming its option.
+        u.path("cert", cert, Usage.Kind.FILE);
+        u.path("key", key, Usage.Kind.FILE);
+        u.path("trust-bundle", bundle, Usage.Kind.FILE);
         try (PemFileIdentityProvider ids = PemFileIdentityProvider.builder().certificateChain(cert).privateKey(key)
                 .trustBundle(bundle).watch(false).build();
              MeshTls tls = MeshTls.builder(ids).build();

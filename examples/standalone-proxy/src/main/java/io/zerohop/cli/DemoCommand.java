@@ -93,6 +93,13 @@ final class DemoCommand implements Callable<Integer> {
         try (InMemoryCa ca = InMemoryCa.create(TD)) {
             istioScene(ca, istioIp);
             ciliumScene(ca, ciliumIp);
+        } catch (Exception e) {
+            if (addressInUse(e) && !Cli.describe(e).contains("--ip-prefix")) {
+                // The demo's ports are fixed (the article's 8080, HBONE's 15008): say how to move off a busy address.
+                throw new IllegalStateException(Cli.describe(e) + " (another process uses it: run the demo on other"
+                        + " loopback addresses with --ip-prefix, e.g. --ip-prefix 127.0.9)", e);
+            }
+            throw e;
         }
         out.println();
         if (failures == 0 && metricFailures == 0) {
@@ -181,6 +188,15 @@ final class DemoCommand implements Callable<Integer> {
             throw e;
         }
         return node;
+    }
+
+    static boolean addressInUse(Throwable e) {
+        for (Throwable c = e; c != null; c = c.getCause()) {
+            if (c instanceof java.net.BindException || c.getMessage() != null && c.getMessage().contains("Address already in use")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private void tally(DemoScene s) {

@@ -114,10 +114,10 @@ final class PolicyCommand {
             u.path("policies", policies, Usage.Kind.FILE_OR_DIRECTORY);
             u.path("workloads", workloads, Usage.Kind.FILE);
             Map<String, String> headerMap = headerMap(u);
-            InetAddress srcIp = usage(u, "source-ip", sourceIp, () -> Addresses.parseIp(sourceIp, "--source-ip"));
-            InetAddress dstIp = usage(u, "dest-ip", destIp, () -> Addresses.parseIp(destIp, "--dest-ip"));
+            InetAddress srcIp = Usage.parse(u, "source-ip", sourceIp, () -> Addresses.parseIp(sourceIp, "--source-ip"));
+            InetAddress dstIp = Usage.parse(u, "dest-ip", destIp, () -> Addresses.parseIp(destIp, "--dest-ip"));
             if (source != null) {
-                usage(u, "source", source, () -> SpiffeIds.parse(source));
+                Usage.parse(u, "source", source, () -> SpiffeIds.parse(source));
             }
             WorkloadRegistry registry = workloads == null ? null : WorkloadRegistry.load(workloads);
             WorkloadRef target = destination(registry, ns, rest);
@@ -145,16 +145,6 @@ final class PolicyCommand {
                 System.err.println("warning: " + w);
             }
             return d.allowed() ? 0 : 3;
-        }
-
-        /** {@code parse}'s result; its IllegalArgumentException as a usage error about option {@code key}. */
-        private static <T> T usage(Usage u, String key, String value, java.util.function.Supplier<T> parse) {
-            try {
-                return parse.get();
-            } catch (IllegalArgumentException e) {
-                String m = e.getMessage();
-                throw u.error(key, value, m.startsWith("--" + key + ": ") ? m.substring(key.length() + 4) : m);
-            }
         }
 
         private Map<String, String> headerMap(Usage u) {

@@ -53,6 +53,19 @@ final class Usage {
         return "off".equals(value) ? null : hostPort(key, value);
     }
 
+    /**
+     * {@code parse}'s result; its {@link IllegalArgumentException} (an invalid SPIFFE ID, trust domain,
+     * IP literal...) as a usage error about option {@code key}.
+     */
+    static <T> T parse(Usage u, String key, String value, java.util.function.Supplier<T> parse) {
+        try {
+            return parse.get();
+        } catch (IllegalArgumentException e) {
+            String m = e.getMessage();
+            throw u.error(key, value, m.startsWith("--" + key + ": ") ? m.substring(key.length() + 4) : m);
+        }
+    }
+
     /** {@link Cli#duration} with the option named. */
     Duration duration(String key, String value) {
         try {

@@ -230,7 +230,8 @@ class CliTest {
         assertThat(Zerohop.run("ca", "init", "--trust-domain", "cluster.local", "--out", dir.toString())).isZero();
         assertThat(Zerohop.run("ca", "init", "--trust-domain", "cluster.local", "--out", dir.toString())).isEqualTo(1);
         assertThat(err.toString()).contains("exists; pass --force");
-        assertThat(Zerohop.run("ca", "issue", "--ca", dir.toString(), "--id", "spiffe://Bad/x", "--out", dir.resolve("x").toString())).isEqualTo(1);
+        assertThat(Zerohop.run("ca", "issue", "--ca", dir.toString(), "--id", "spiffe://Bad/x", "--out", dir.resolve("x").toString()))
+                .as("a malformed --id is a usage error").isEqualTo(2);
         assertThat(err.toString()).contains("invalid SPIFFE ID \"spiffe://Bad/x\"");
         assertThat(Zerohop.run("ca", "issue", "--ca", dir.toString(), "--id", "spiffe://cluster.local/a", "--out", dir.resolve("x").toString(),
                 "--ttl", "soon")).as("a malformed option value is a usage error").isEqualTo(2);

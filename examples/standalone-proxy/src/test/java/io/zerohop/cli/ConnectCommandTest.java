@@ -139,6 +139,6 @@ class ConnectCommandTest {
     void expectingATrustDomainIsAUsageError() throws Exception {
         Run r = connect("good", "", "--expect", "spiffe://cluster.local");
         assertThat(r.exit()).isEqualTo(2);
-        assertThat(r.stderr()).contains("--expect spiffe://cluster.local: a workload SPIFFE ID has a path");
+        assertThat(r.stderr()).contains("--expect: spiffe://cluster.local: a workload SPIFFE ID has a path");
     }
 }

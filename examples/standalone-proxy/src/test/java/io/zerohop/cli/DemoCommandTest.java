@@ -161,6 +161,30 @@ class DemoCommandTest {
     }
 
     @Test
+    @DisplayName("an HBONE address already in use (127.x.y.2:15008) names it and says --ip-prefix moves the demo (new-user pass)")
+    void busyHboneAddressSaysHowToMove() throws Exception {
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        String prefix = "127." + r.nextInt(1, 255) + "." + r.nextInt(1, 255);
+        PrintStream oldOut = System.out;
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int code;
+        try (ServerSocket busy = new ServerSocket(15008, 1, InetAddress.getByName(prefix + ".2"))) {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            code = Zerohop.run("demo", "--ip-prefix", prefix);
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+        assertThat(code).isEqualTo(1);
+        String e = err.toString(StandardCharsets.UTF_8);
+        assertThat(e).contains(prefix + ".2:15008", "--ip-prefix");
+        assertThat(e.split("loopback addresses with --ip-prefix", -1)).as("the hint once: %s", e).hasSize(2);
+    }
+
+    @Test
     @DisplayName("the shipped manifests are the seed article's text, byte for byte (when the article is beside the repository)")
     void manifestsAreTheArticlesText() throws Exception {
         Path moduleDir = Path.of("").toAbsolutePath();

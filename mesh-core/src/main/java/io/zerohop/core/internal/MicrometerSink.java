@@ -18,7 +18,8 @@ public final class MicrometerSink implements TunnelObserver.Sink {
         this.registry = registry;
     }
 
-    static Tags tags(TrafficLabels l) {
+    /** ztunnel's label set as Micrometer tags; also the base of the L7 path's {@code istio_requests_total} family. */
+    public static Tags tags(TrafficLabels l) {
         return Tags.of(
                 "reporter", l.reporter(),
                 "source_workload", l.sourceWorkload(),

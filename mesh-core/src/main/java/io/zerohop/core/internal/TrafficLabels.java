@@ -1,6 +1,7 @@
 package io.zerohop.core.internal;
 
 import io.zerohop.core.Workload;
+import io.zerohop.policy.WorkloadRef;
 import java.util.Map;
 
 /**
@@ -44,6 +45,17 @@ public record TrafficLabels(String reporter,
                     orUnknown(w.labels().get("topology.istio.io/cluster")));
         }
 
+        /** {@link #of(Workload, String)} for the policy view of a workload (what the L7 path holds); null: unknown. */
+        public static Peer of(WorkloadRef w, String principal) {
+            if (w == null) {
+                return new Peer(UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, orUnknown(principal), UNKNOWN, UNKNOWN, UNKNOWN);
+            }
+            String service = TrafficLabels.canonicalService(w.labels(), w.name());
+            String revision = TrafficLabels.canonicalRevision(w.labels());
+            return new Peer(orUnknown(w.name()), service, revision, orUnknown(w.namespace()), orUnknown(principal), service,
+                    revision, orUnknown(w.labels().get("topology.istio.io/cluster")));
+        }
+
         /**
          * What a peer's {@code baggage} says of it, as ztunnel's {@code with_derived_source}: workload
          * and app the workload name, canonical service {@code service.name}, revision
@@ -74,6 +86,15 @@ public record TrafficLabels(String reporter,
                 destinationServiceNamespace, destinationServiceName, destinationWorkload, destinationCanonicalService,
                 destinationCanonicalRevision, destinationWorkloadNamespace, destinationPrincipal, destinationApp,
                 destinationVersion, destinationCluster, requestProtocol, flags, connectionSecurityPolicy);
+    }
+
+    /** The same labels with another {@code request_protocol} ({@code http}, {@code grpc}: Istio's HTTP metrics). */
+    public TrafficLabels withRequestProtocol(String protocol) {
+        return new TrafficLabels(reporter, sourceWorkload, sourceCanonicalService, sourceCanonicalRevision,
+                sourceWorkloadNamespace, sourcePrincipal, sourceApp, sourceVersion, sourceCluster, destinationService,
+                destinationServiceNamespace, destinationServiceName, destinationWorkload, destinationCanonicalService,
+                destinationCanonicalRevision, destinationWorkloadNamespace, destinationPrincipal, destinationApp,
+                destinationVersion, destinationCluster, protocol, responseFlags, connectionSecurityPolicy);
     }
 
     /** Whether ztunnel counts a close with these flags in {@code istio_tcp_connections_failed_total}. */

@@ -16,9 +16,16 @@ import java.net.InetSocketAddress;
  * @param target      the workload receiving the requests, as policy sees it
  * @param sourceRef   the registry workload at the source address, may be null
  * @param localId     the destination identity for logs and metrics (may equal {@code local}); may be null
+ * @param baggage     the tunnel's {@code baggage} header (what the peer says of its workload, for metrics only); may be null
  */
 record Conn(String kind, SpiffeId peer, SpiffeId local, InetSocketAddress source, InetSocketAddress logSource,
-            InetSocketAddress destination, WorkloadRef target, WorkloadRef sourceRef, SpiffeId localId) {
+            InetSocketAddress destination, WorkloadRef target, WorkloadRef sourceRef, SpiffeId localId, String baggage) {
+
+    /** A connection without a {@code baggage} header (plaintext). */
+    Conn(String kind, SpiffeId peer, SpiffeId local, InetSocketAddress source, InetSocketAddress logSource,
+         InetSocketAddress destination, WorkloadRef target, WorkloadRef sourceRef, SpiffeId localId) {
+        this(kind, peer, local, source, logSource, destination, target, sourceRef, localId, null);
+    }
 
     /** Envoy's XFCC with {@code set_current_client_cert_details: {uri: true}}: {@code By=<local>;URI=<peer>}. */
     String xfcc() {

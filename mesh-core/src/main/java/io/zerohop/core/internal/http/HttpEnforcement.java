@@ -305,7 +305,7 @@ public final class HttpEnforcement {
 
     private Conn conn(TunnelInfo t, WorkloadRef target) {
         return new Conn("inbound", t.peerIdentity(), t.localIdentity(), t.peerAddress(), t.peerAddress(), t.destination(),
-                target, lookup(t.peerAddress().getAddress()), t.localIdentity());
+                target, lookup(t.peerAddress().getAddress()), t.localIdentity(), t.headers().get("baggage"));
     }
 
     private WorkloadRef lookup(InetAddress a) {

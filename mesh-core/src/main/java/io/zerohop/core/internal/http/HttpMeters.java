@@ -4,6 +4,9 @@ import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.DistributionSummary;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Tags;
+import io.zerohop.core.internal.Baggage;
+import io.zerohop.core.internal.MicrometerSink;
+import io.zerohop.core.internal.TrafficLabels;
 import io.zerohop.identity.SpiffeIds;
 import io.zerohop.policy.WorkloadRef;
 import java.util.function.Consumer;
@@ -11,13 +14,22 @@ import java.util.function.Consumer;
 /**
  * Istio's standard HTTP metrics as the destination side reports them (a waypoint or sidecar:
  * {@code reporter="destination"}), through Micrometer: {@code istio.requests} becomes
- * {@code istio_requests_total} in Prometheus text, the duration and size summaries keep their
+ * {@code istio_requests_total} in Prometheus text, the duration and size distributions keep their
  * Istio names ({@code istio_request_duration_milliseconds}, {@code istio_request_bytes},
- * {@code istio_response_bytes}). Labels are the subset of Istio's that zerohop knows, named and
- * valued as {@code istio_tcp_*}'s in mesh-core, plus {@code response_code}.
- * Only loaded when a meter registry is configured (Micrometer is optional).
+ * {@code istio_response_bytes}) and are histograms with Envoy's default buckets
+ * ({@link #ENVOY_BUCKETS}), so that dashboards' {@code histogram_quantile(..._bucket)} panels work.
+ * Labels are Istio's: ztunnel's {@code istio_tcp_*} set ({@link MicrometerSink#tags}) with
+ * {@code request_protocol} {@code http} or {@code grpc}, plus {@code response_code} and
+ * {@code grpc_response_status}. Only loaded when a meter registry is configured (Micrometer is optional).
  */
 final class HttpMeters implements Consumer<HttpObserver.RequestLog> {
+    /**
+     * Envoy's default histogram buckets (envoy/api {@code config/metrics/v3/stats.proto},
+     * {@code histogram_bucket_settings}), which Istio's proxies use for all three distributions.
+     */
+    static final double[] ENVOY_BUCKETS = {0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000,
+        300000, 600000, 1800000, 3600000};
+
     private final MeterRegistry registry;
 
     HttpMeters(Object registry) {
@@ -26,27 +38,52 @@ final class HttpMeters implements Consumer<HttpObserver.RequestLog> {
 
     @Override
     public void accept(HttpObserver.RequestLog r) {
-        Conn c = r.conn();
-        String srcNs = c.peer() == null ? "unknown" : SpiffeIds.namespace(c.peer()).orElse("unknown");
-        String srcWl = c.sourceRef() != null && c.peer() != null ? c.sourceRef().name()
-                : c.peer() == null ? "unknown" : SpiffeIds.serviceAccount(c.peer()).orElse("unknown");
-        WorkloadRef d = c.target();
-        Tags t = Tags.of(
-                "reporter", "destination",
-                "source_principal", c.peer() == null ? "unknown" : c.peer().toString(),
-                "source_workload", srcWl,
-                "source_workload_namespace", srcNs,
-                "destination_principal", c.localId() == null ? "unknown" : c.localId().toString(),
-                "destination_workload", d.name().isEmpty() ? "unknown" : d.name(),
-                "destination_workload_namespace", d.namespace(),
-                "request_protocol", "http",
-                "response_code", Integer.toString(r.status()),
-                "grpc_response_status", r.grpcStatus(),
-                "connection_security_policy", c.peer() == null ? "none" : "mutual_tls");
+        Tags t = tags(r);
         Counter.builder("istio.requests").tags(t).register(registry).increment();
-        DistributionSummary.builder("istio.request.duration.milliseconds").tags(t).register(registry)
-                .record(r.durationNanos() / 1_000_000.0);
-        DistributionSummary.builder("istio.request.bytes").tags(t).register(registry).record(r.requestBytes());
-        DistributionSummary.builder("istio.response.bytes").tags(t).register(registry).record(r.responseBytes());
+        histogram("istio.request.duration.milliseconds", t).record(r.durationNanos() / 1_000_000.0);
+        histogram("istio.request.bytes", t).record(r.requestBytes());
+        histogram("istio.response.bytes", t).record(r.responseBytes());
+    }
+
+    private DistributionSummary histogram(String name, Tags t) {
+        return DistributionSummary.builder(name).tags(t).serviceLevelObjectives(ENVOY_BUCKETS).register(registry);
+    }
+
+    static Tags tags(HttpObserver.RequestLog r) {
+        Conn c = r.conn();
+        String principal = c.peer() == null ? null : c.peer().toString();
+        WorkloadRef sw = sourceWorkload(c);
+        // As the tunnel's istio_tcp_* labels (TunnelObserver.labels): the registry workload at the peer's
+        // address when it has the peer's identity, else what the tunnel's baggage says (ztunnel's derived
+        // source: a node proxy dials from its own address), else what the SPIFFE ID says.
+        TrafficLabels.Peer source = sw != null || c.baggage() == null ? TrafficLabels.Peer.of(sw, principal)
+                : TrafficLabels.Peer.derived(Baggage.parse(c.baggage()), principal);
+        if (c.peer() != null && source.workload().equals(TrafficLabels.UNKNOWN)) {
+            // No registry workload with this identity at the source address: what the identity says (Istio's layout).
+            source = new TrafficLabels.Peer(SpiffeIds.serviceAccount(c.peer()).orElse(TrafficLabels.UNKNOWN),
+                    TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN, SpiffeIds.namespace(c.peer()).orElse(TrafficLabels.UNKNOWN),
+                    principal, TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN);
+        }
+        WorkloadRef d = c.target();
+        TrafficLabels.Peer destination = TrafficLabels.Peer.of(d.name().isEmpty() ? null : d,
+                c.localId() == null ? null : c.localId().toString());
+        if (d.name().isEmpty()) {
+            destination = new TrafficLabels.Peer(TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN,
+                    d.namespace(), destination.principal(), TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN);
+        }
+        TrafficLabels l = TrafficLabels.of("destination", source, destination, c.peer() == null ? "none" : "mutual_tls")
+                .withRequestProtocol(r.grpcStatus().isEmpty() ? "http" : "grpc");
+        return MicrometerSink.tags(l).and("response_code", Integer.toString(r.status()), "grpc_response_status", r.grpcStatus());
+    }
+
+    /** The registry workload at the source address, when it is the caller (same identity as the peer's, as ztunnel checks). */
+    private static WorkloadRef sourceWorkload(Conn c) {
+        WorkloadRef s = c.sourceRef();
+        if (s == null || c.peer() == null) {
+            return s;
+        }
+        boolean same = SpiffeIds.namespace(c.peer()).filter(s.namespace()::equals).isPresent()
+                && SpiffeIds.serviceAccount(c.peer()).filter(s.serviceAccount()::equals).isPresent();
+        return same ? s : null;
     }
 }
