@@ -1,9 +1,6 @@
 package io.zerohop.benchmarks;
 
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.socket.ChannelInputShutdownEvent;
-import io.netty.util.ReferenceCountUtil;
+import io.netty.channel.ChannelFutureListener;
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.hbone.Authorizer;
 import io.zerohop.hbone.Destination;
@@ -13,6 +10,7 @@ import io.zerohop.hbone.HboneStream;
 import io.zerohop.identity.InMemoryCa;
 import io.zerohop.identity.MeshTls;
 import io.zerohop.identity.SpiffeIds;
+import io.zerohop.testing.netty.HalfClosingPeer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
@@ -91,7 +89,7 @@ public class StreamOpenBenchmark {
             cb.eventLoopGroup(shared);
         }
         server = sb.tls(tls).identity(serverId).bind(new InetSocketAddress("127.0.0.3", 0))
-                .destinations((dst, id, local) -> Destination.embedded((ch, info) -> ch.pipeline().addLast(new CloseOnEnd())))
+                .destinations((dst, id, local) -> Destination.embedded((ch, info) -> ch.pipeline().addLast(CLOSE_ON_END)))
                 .authorizer(Authorizer.allowAll()).threads(1)
                 .build().start().get(10, TimeUnit.SECONDS);
         client = cb.tls(tls).identity(SpiffeIds.istio("cluster.local", "bench", "client")).threads(1).build();
@@ -206,18 +204,6 @@ public class StreamOpenBenchmark {
     }
 
     /** Server side: closes (END_STREAM back) when the client's END_STREAM arrives. */
-    static final class CloseOnEnd extends ChannelInboundHandlerAdapter {
-        @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            ReferenceCountUtil.release(msg);
-        }
-
-        @Override
-        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-            if (evt instanceof ChannelInputShutdownEvent) {
-                HboneStream.shutdownOutput(ctx.channel()).addListener(f -> ctx.close());
-            }
-            ReferenceCountUtil.release(evt);
-        }
-    }
+    static final HalfClosingPeer CLOSE_ON_END = HalfClosingPeer.discard(
+            ch -> HboneStream.shutdownOutput(ch).addListener(ChannelFutureListener.CLOSE));
 }
