@@ -2,11 +2,8 @@ package io.zerohop.hbone;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.socket.ChannelInputShutdownEvent;
-import io.netty.util.ReferenceCountUtil;
 import io.zerohop.hbone.internal.Inspect;
+import io.zerohop.testing.netty.HalfClosingPeer;
 import java.io.InputStream;
 import java.net.Socket;
 import java.util.concurrent.CompletableFuture;
@@ -35,7 +32,7 @@ class TunnelSocketHandOffTest {
     @BeforeAll
     static void start() throws Exception {
         mesh = new Mesh();
-        server = mesh.server((dst, id, local) -> Destination.embedded((ch, info) -> ch.pipeline().addLast(new EchoThenEnd())))
+        server = mesh.server((dst, id, local) -> Destination.embedded((ch, info) -> ch.pipeline().addLast(HalfClosingPeer.echo(HboneStream::shutdownOutput))))
                 .build().start().get(10, TimeUnit.SECONDS);
         loop = new CountingLoopGroup();
         client = mesh.client().eventLoopGroup(loop).build();
@@ -182,21 +179,5 @@ class TunnelSocketHandOffTest {
         // The close writes END_STREAM and asks for one batched flush (Tunnels.flushSoon): that is the only task.
         assertThat(tasks.get(10, TimeUnit.SECONDS)).isEqualTo(1);
         awaitNoTunnels();
-    }
-
-    /** Echoes, and ends its side when the client's END_STREAM arrives. */
-    static final class EchoThenEnd extends ChannelInboundHandlerAdapter {
-        @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            ctx.writeAndFlush(msg);
-        }
-
-        @Override
-        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-            if (evt instanceof ChannelInputShutdownEvent) {
-                HboneStream.shutdownOutput(ctx.channel());
-            }
-            ReferenceCountUtil.release(evt);
-        }
     }
 }

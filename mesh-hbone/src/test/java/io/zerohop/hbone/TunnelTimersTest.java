@@ -2,10 +2,7 @@ package io.zerohop.hbone;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.socket.ChannelInputShutdownEvent;
-import io.netty.util.ReferenceCountUtil;
+import io.zerohop.testing.netty.HalfClosingPeer;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -31,7 +28,7 @@ class TunnelTimersTest {
     @BeforeAll
     static void start() throws Exception {
         mesh = new Mesh();
-        server = mesh.server((dst, id, local) -> Destination.embedded((ch, info) -> ch.pipeline().addLast(new EndWhenEnded())))
+        server = mesh.server((dst, id, local) -> Destination.embedded((ch, info) -> ch.pipeline().addLast(HalfClosingPeer.discard(HboneStream::shutdownOutput))))
                 .build().start().get(10, TimeUnit.SECONDS);
         loop = new CountingLoopGroup();
         client = mesh.client().eventLoopGroup(loop).build();
@@ -104,22 +101,6 @@ class TunnelTimersTest {
             release.countDown();
             impatient.close();
             stuck.close();
-        }
-    }
-
-    /** Ends its side when the client's END_STREAM arrives. */
-    static final class EndWhenEnded extends ChannelInboundHandlerAdapter {
-        @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            ReferenceCountUtil.release(msg);
-        }
-
-        @Override
-        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-            if (evt instanceof ChannelInputShutdownEvent) {
-                HboneStream.shutdownOutput(ctx.channel());
-            }
-            ReferenceCountUtil.release(evt);
         }
     }
 }

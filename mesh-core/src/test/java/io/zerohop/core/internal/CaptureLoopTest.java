@@ -2,22 +2,17 @@ package io.zerohop.core.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
-import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
-import io.netty.channel.socket.ChannelInputShutdownEvent;
-import io.netty.channel.socket.DuplexChannel;
-import io.netty.channel.socket.SocketChannel;
 import io.zerohop.core.Capture;
 import io.zerohop.hbone.internal.Relay;
 import io.zerohop.hbone.internal.Transports;
+import io.zerohop.testing.netty.EchoServer;
 import java.io.ByteArrayOutputStream;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -49,18 +44,11 @@ class CaptureLoopTest {
     void theCapturedConnectionIsRelayedOnItsEndsLoop(String transport) throws Exception {
         EventLoopGroup group = transport.equals("epoll") ? Transports.newGroup(2, "capture-loop-test")
                 : new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
-        Channel echo = null;
+        EchoServer echo = null;
         Channel listener = null;
         try {
-            echo = new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
-                    .childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                    .childHandler(new ChannelInitializer<SocketChannel>() {
-                        @Override
-                        protected void initChannel(SocketChannel ch) {
-                            ch.pipeline().addLast(new Echo());
-                        }
-                    }).bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)).sync().channel();
-            InetSocketAddress echoAddress = (InetSocketAddress) echo.localAddress();
+            echo = new EchoServer();
+            InetSocketAddress echoAddress = echo.address();
             CountDownLatch clientDone = new CountDownLatch(1);
             AtomicReference<EventLoop> acceptedLoop = new AtomicReference<>();
             AtomicReference<EventLoop> endLoop = new AtomicReference<>();
@@ -123,7 +111,7 @@ class CaptureLoopTest {
                 listener.close().sync();
             }
             if (echo != null) {
-                echo.close().sync();
+                echo.close();
             }
             group.shutdownGracefully(0, 0, TimeUnit.SECONDS).sync();
         }
@@ -137,24 +125,6 @@ class CaptureLoopTest {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IllegalStateException(e);
-        }
-    }
-
-    /** Echoes, and half-closes after the peer's FIN. */
-    private static final class Echo extends ChannelInboundHandlerAdapter {
-        @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            ctx.writeAndFlush(msg);
-        }
-
-        @Override
-        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-            if (evt instanceof ChannelInputShutdownEvent) {
-                ctx.writeAndFlush(io.netty.buffer.Unpooled.EMPTY_BUFFER)
-                        .addListener(f -> ((DuplexChannel) ctx.channel()).shutdownOutput());
-            } else {
-                ctx.fireUserEventTriggered(evt);
-            }
         }
     }
 }
