@@ -19,7 +19,8 @@ import picocli.CommandLine.Spec;
 final class CaCommand {
 
     @Command(name = "init", mixinStandardHelpOptions = true,
-            description = "Create a root (and optionally an intermediate) CA: root.pem, root.key, bundle.pem in --out.")
+            description = {"Create a root (and optionally an intermediate) CA: root.pem, root.key, bundle.pem in --out.",
+                    "Exit codes: 0 written, 1 failure (a CA already in --out without --force), 2 usage (the message names the option)."})
     static final class Init implements Callable<Integer> {
         @Option(names = "--trust-domain", required = true, description = "Trust domain, e.g. cluster.local")
         String trustDomain;
@@ -54,7 +55,8 @@ final class CaCommand {
     }
 
     @Command(name = "issue", mixinStandardHelpOptions = true,
-            description = "Issue an X.509-SVID: cert.pem (chain, leaf first), key.pem (PKCS#8), bundle.pem in --out.")
+            description = {"Issue an X.509-SVID: cert.pem (chain, leaf first), key.pem (PKCS#8), bundle.pem in --out.",
+                    "Exit codes: 0 written, 1 failure (e.g. --id outside the CA's trust domain), 2 usage (the message names the option)."})
     static final class Issue implements Callable<Integer> {
         @Option(names = "--ca", required = true, description = "CA directory written by `zerohop ca init`")
         Path caDir;

@@ -295,8 +295,6 @@ final class ProxyCommand implements Callable<Integer> {
             kube.discovery.synced().whenComplete((v, e) -> {
                 if (e == null) {
                     synced.run();
-                    System.out.println("zerohop proxy: first full sync with the Kubernetes API server done");
-                    System.out.flush();
                     if (provider instanceof IstioCaProvider istio) {
                         firstLocalIdentity(registry).ifPresent(id -> java.util.concurrent.CompletableFuture.runAsync(() -> {
                             try {
@@ -311,6 +309,15 @@ final class ProxyCommand implements Callable<Integer> {
                     syncFailure.set(e);
                     signals.stop("Kubernetes sync failed");
                 }
+            });
+        }
+        // The "ready" line is printed when /healthz/ready would say so: with --kubernetes only once the
+        // listeners are up and the first full sync is done (before, the kubelet sees 500 pending: kubernetes sync).
+        java.util.concurrent.CompletableFuture<String> listening = new java.util.concurrent.CompletableFuture<>();
+        if (kube != null) {
+            kube.discovery.synced().thenCombine(listening, (v, what) -> what).thenAccept(what -> {
+                System.out.println("zerohop proxy ready: first full sync with the Kubernetes API server done; " + what);
+                System.out.flush();
             });
         }
         boolean ready = false;
@@ -356,9 +363,15 @@ final class ProxyCommand implements Callable<Integer> {
                         });
                 up.add("admin " + Addresses.authority(mesh.serveHttp(checked.admin(), routes)));
             }
-            System.out.println("zerohop proxy ready: " + String.join(", ", up) + "; identity source " + describeIdentity()
-                    + "; " + registry.all().size() + " workloads; policies " + (engine == null ? "none (allow all)" : engine.policies().size()));
+            String what = (up.isEmpty() ? "no listeners" : String.join(", ", up)) + "; identity source " + describeIdentity()
+                    + "; " + registry.all().size() + " workloads; policies " + (engine == null ? "none (allow all)" : engine.policies().size());
+            if (kube == null) {
+                System.out.println("zerohop proxy ready: " + what);
+            } else {
+                System.out.println("zerohop proxy listening: " + what + "; ready after the first full sync with the Kubernetes API server");
+            }
             System.out.flush();
+            listening.complete(what);
             ready = true;
             String signal = signals.await();
             if (syncFailure.get() != null) {

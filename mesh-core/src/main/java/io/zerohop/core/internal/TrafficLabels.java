@@ -36,24 +36,23 @@ public record TrafficLabels(String reporter,
          * takes the source principal only from the mTLS handshake).
          */
         public static Peer of(Workload w, String principal) {
-            if (w == null) {
-                return new Peer(UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, orUnknown(principal), UNKNOWN, UNKNOWN, UNKNOWN);
-            }
-            String service = TrafficLabels.canonicalService(w.labels(), w.name());
-            String revision = TrafficLabels.canonicalRevision(w.labels());
-            return new Peer(w.name(), service, revision, w.namespace(), orUnknown(principal), service, revision,
-                    orUnknown(w.labels().get("topology.istio.io/cluster")));
+            return w == null ? unknown(principal) : of(w.name(), w.namespace(), w.labels(), principal);
         }
 
         /** {@link #of(Workload, String)} for the policy view of a workload (what the L7 path holds); null: unknown. */
         public static Peer of(WorkloadRef w, String principal) {
-            if (w == null) {
-                return new Peer(UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, orUnknown(principal), UNKNOWN, UNKNOWN, UNKNOWN);
-            }
-            String service = TrafficLabels.canonicalService(w.labels(), w.name());
-            String revision = TrafficLabels.canonicalRevision(w.labels());
-            return new Peer(orUnknown(w.name()), service, revision, orUnknown(w.namespace()), orUnknown(principal), service,
-                    revision, orUnknown(w.labels().get("topology.istio.io/cluster")));
+            return w == null ? unknown(principal) : of(w.name(), w.namespace(), w.labels(), principal);
+        }
+
+        private static Peer of(String name, String namespace, Map<String, String> labels, String principal) {
+            String service = TrafficLabels.canonicalService(labels, name);
+            String revision = TrafficLabels.canonicalRevision(labels);
+            return new Peer(orUnknown(name), service, revision, orUnknown(namespace), orUnknown(principal), service, revision,
+                    orUnknown(labels.get("topology.istio.io/cluster")));
+        }
+
+        private static Peer unknown(String principal) {
+            return new Peer(UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, orUnknown(principal), UNKNOWN, UNKNOWN, UNKNOWN);
         }
 
         /**

@@ -74,17 +74,20 @@ class KubernetesProxyIT {
                 "--inbound", "127.0.0.1:0", "--metrics", "127.0.0.1:" + metricsPort, "--readiness", "127.0.0.1:" + readyPort))) {
             proxy.awaitLine(l -> l.contains("syncing with the Kubernetes API server http://127.0.0.1:" + apiPort), "syncing", START);
             // No API server yet, so no sync: the listeners are up, but readiness names what it waits for.
-            proxy.awaitLine(l -> l.startsWith("zerohop proxy ready"), "`zerohop proxy ready`", START);
+            proxy.awaitLine(l -> l.startsWith("zerohop proxy listening: "), "`zerohop proxy listening`", START);
             HttpResponse<String> notReady = ready(readyPort);
             assertThat(notReady.statusCode()).isEqualTo(500);
             assertThat(notReady.body()).isEqualTo("not ready, pending: kubernetes sync\n");
+            // stdout says "ready" only when /healthz/ready does (new-user pass: it said so before the sync).
+            assertThat(proxy.lines()).noneMatch(l -> l.startsWith("zerohop proxy ready"));
 
             api.init(InetAddress.getLoopbackAddress(), apiPort);
             KubernetesClient client = api.createClient();
             client.resource(new NamespaceBuilder().withNewMetadata().withName("prod")
                     .addToLabels("istio.io/dataplane-mode", "ambient").endMetadata().build()).create();
 
-            proxy.awaitLine(l -> l.contains("first full sync with the Kubernetes API server done"), "the first sync", START);
+            proxy.awaitLine(l -> l.startsWith("zerohop proxy ready: first full sync with the Kubernetes API server done; hbone 127.0.0.1:"),
+                    "the first sync", START);
             HttpResponse<String> ready = ready(readyPort);
             assertThat(ready.statusCode()).isEqualTo(200);
             assertThat(proxy.isAlive()).isTrue();
