@@ -115,6 +115,42 @@ public class StreamOpenBenchmark {
     private final java.lang.management.ThreadMXBean threadBean = java.lang.management.ManagementFactory.getThreadMXBean();
     private long[] tunnelThreads = new long[0];
     private long tunnelCpuAtStart;
+    private long sleepsAtStart;
+
+    /**
+     * Times the tunnel threads went to sleep (Linux: voluntary context switches of the threads whose
+     * name starts like the hbone loops' or this benchmark's, from /proc/self/task/N/status): each
+     * one is a wake-up later, a hand-off. Unlike CPU time it does not grow with the machine's load.
+     * -1 where /proc is missing.
+     */
+    private static long sleeps() {
+        java.nio.file.Path tasks = java.nio.file.Path.of("/proc/self/task");
+        if (!java.nio.file.Files.isDirectory(tasks)) {
+            return -1;
+        }
+        long sum = 0;
+        try (var dirs = java.nio.file.Files.newDirectoryStream(tasks)) {
+            for (java.nio.file.Path t : dirs) {
+                try {
+                    String comm = java.nio.file.Files.readString(t.resolve("comm")).trim();
+                    // Linux keeps the first 15 characters of a thread's name.
+                    if (!comm.startsWith("hbone-") && !comm.startsWith("io.zerohop.benc")) {
+                        continue;
+                    }
+                    for (String line : java.nio.file.Files.readAllLines(t.resolve("status"))) {
+                        if (line.startsWith("voluntary_ctxt_switches:")) {
+                            sum += Long.parseLong(line.substring(line.indexOf(':') + 1).trim());
+                        }
+                    }
+                } catch (java.io.IOException | RuntimeException e) {
+                    // a thread that ended meanwhile
+                }
+            }
+        } catch (java.io.IOException e) {
+            return -1;
+        }
+        return sum;
+    }
 
     /**
      * CPU per op (a tunnel opened and closed, or an echo), printed after each iteration: the CPU
@@ -134,6 +170,7 @@ public class StreamOpenBenchmark {
         }
         tunnelThreads = ids.stream().mapToLong(Long::longValue).toArray();
         tunnelCpuAtStart = tunnelCpu();
+        sleepsAtStart = sleeps();
         cpuAtStart = os.getProcessCpuTime();
         opsAtStart = ops;
     }
@@ -151,8 +188,10 @@ public class StreamOpenBenchmark {
     public void iterationEnd() {
         long n = ops - opsAtStart;
         if (n > 0) {
-            System.out.printf(" [tunnel threads CPU %.1f us/op, process %.1f, over %d ops]",
-                    (tunnelCpu() - tunnelCpuAtStart) / 1e3 / n, (os.getProcessCpuTime() - cpuAtStart) / 1e3 / n, n);
+            long cpu = tunnelCpu() - tunnelCpuAtStart;
+            long sleeps = sleeps() - sleepsAtStart;
+            System.out.printf(" [tunnel threads CPU %.1f us/op, process %.1f, sleeps %.2f/op, over %d ops]",
+                    cpu / 1e3 / n, (os.getProcessCpuTime() - cpuAtStart) / 1e3 / n, sleepsAtStart < 0 ? -1.0 : (double) sleeps / n, n);
         }
     }
 
