@@ -135,13 +135,36 @@ public final class WorkloadRegistry {
     record FileYaml(String trustDomain, List<NodeYaml> nodes, List<WorkloadYaml> workloads) {}
 
     /**
-     * Built on first use, not when the registry class loads: a proxy without a registry file then
-     * never initialises Jackson databind (~400 classes and the JDK's locale providers, 2-3 MB of
-     * metadata and ~0.1 s of start-up; issue 14).
+     * The Jackson side, a class of its own: built on first use, not when the registry class loads,
+     * so a proxy without a registry file never initialises Jackson databind (~400 classes and the
+     * JDK's locale providers, 2-3 MB of metadata and ~0.1 s of start-up; issue 14); and its catch
+     * handler stays out of the registry's methods, whose verification would otherwise load four
+     * Jackson exception classes at every start (ConfigFileTest.aStartWithoutConfigLoadsNoJacksonClass).
      */
     private static final class Yaml {
         static final ObjectMapper MAPPER = new ObjectMapper(new YAMLFactory())
                 .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+
+        /** Reads {@code file}; a mapping error names the file, the line and the field. */
+        static FileYaml read(Path file) throws IOException {
+            String text = Files.readString(file);
+            try {
+                return MAPPER.readValue(text, FileYaml.class);
+            } catch (JsonMappingException e) {
+                StringBuilder field = new StringBuilder();
+                String last = null;
+                for (JsonMappingException.Reference r : e.getPath()) {
+                    if (r.getFieldName() != null) {
+                        field.append(field.length() == 0 ? "" : ".").append(r.getFieldName());
+                        last = r.getFieldName();
+                    } else if (r.getIndex() >= 0) {
+                        field.append('[').append(r.getIndex()).append(']');
+                    }
+                }
+                throw new IllegalArgumentException(file + ":" + lineOf(text, last, e) + ": " + field + ": "
+                        + e.getOriginalMessage().lines().findFirst().orElse("").replaceAll(" \\(class [^)]*\\)", ""), e);
+            }
+        }
     }
 
     /**
@@ -170,24 +193,7 @@ public final class WorkloadRegistry {
 
     /** Re-reads {@code file}; on any error the registry is left as it was. */
     public void reload(Path file) throws IOException {
-        FileYaml f;
-        String text = Files.readString(file);
-        try {
-            f = Yaml.MAPPER.readValue(text, FileYaml.class);
-        } catch (JsonMappingException e) {
-            StringBuilder field = new StringBuilder();
-            String last = null;
-            for (JsonMappingException.Reference r : e.getPath()) {
-                if (r.getFieldName() != null) {
-                    field.append(field.length() == 0 ? "" : ".").append(r.getFieldName());
-                    last = r.getFieldName();
-                } else if (r.getIndex() >= 0) {
-                    field.append('[').append(r.getIndex()).append(']');
-                }
-            }
-            throw new IllegalArgumentException(file + ":" + lineOf(text, last, e) + ": " + field + ": "
-                    + e.getOriginalMessage().lines().findFirst().orElse("").replaceAll(" \\(class [^)]*\\)", ""), e);
-        }
+        FileYaml f = Yaml.read(file);
         if (f == null) {
             throw new IllegalArgumentException(file + ": empty workload registry");
         }

@@ -117,7 +117,7 @@ final class ConfigFile {
         List<String> out = new ArrayList<>();
         Map<String, Integer> lines = new LinkedHashMap<>();
         Map<Object, Setting> identitySources = new HashMap<>();
-        for (Setting s : read(file)) {
+        for (Setting s : Yaml.read(file)) {
             OptionSpec option = spec.findOption("--" + s.key());
             if (option == null || s.key().equals("config") || s.key().equals("help") || s.key().equals("version")) {
                 throw new ConfigException(file + ":" + s.line() + ": " + s.key() + ": unknown option (keys are the long options of `zerohop "
@@ -177,53 +177,65 @@ final class ConfigFile {
         return null;
     }
 
+    /** One key of the file: its line and its value or values (null for an empty value). */
     record Setting(String key, int line, List<String> values) {}
 
-    static List<Setting> read(Path file) {
-        List<Setting> settings = new ArrayList<>();
-        Map<String, Integer> seen = new HashMap<>();
-        try (JsonParser p = new YAMLFactory().createParser(Files.newBufferedReader(file))) {
-            JsonToken t = p.nextToken();
-            if (t == null) {
-                return settings;
-            }
-            if (t != JsonToken.START_OBJECT) {
-                throw new ConfigException(file + ":" + p.currentTokenLocation().getLineNr() + ": expected a mapping of option: value");
-            }
-            while (p.nextToken() == JsonToken.FIELD_NAME) {
-                String key = p.currentName();
-                int line = p.currentTokenLocation().getLineNr();
-                Integer first = seen.putIfAbsent(key, line);
-                if (first != null) {
-                    // YAML forbids repeated keys (YAML 1.2 3.2.1.1), and kubectl refuses them: the file
-                    // would say two things and only one would count.
-                    throw new ConfigException(file + ":" + line + ": " + key + ": repeated key (first on line " + first + ")");
+    /**
+     * The YAML reading, the only code here that touches Jackson. A class of its own so that a start
+     * without {@code --config} loads no Jackson class: the verifier of a method loads the classes
+     * its catch handlers and calls need checked, so while this code sat in {@link ConfigFile} every
+     * {@code zerohop proxy} start loaded nine Jackson/YAML classes (benchmarks/results/footprint-5771f1d.md;
+     * {@code ConfigFileTest.aStartWithoutConfigLoadsNoJacksonClass}).
+     */
+    static final class Yaml {
+        private Yaml() {}
+
+        static List<Setting> read(Path file) {
+            List<Setting> settings = new ArrayList<>();
+            Map<String, Integer> seen = new HashMap<>();
+            try (JsonParser p = new YAMLFactory().createParser(Files.newBufferedReader(file))) {
+                JsonToken t = p.nextToken();
+                if (t == null) {
+                    return settings;
                 }
-                List<String> values = new ArrayList<>();
-                t = p.nextToken();
-                if (t == JsonToken.START_ARRAY) {
-                    while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
+                if (t != JsonToken.START_OBJECT) {
+                    throw new ConfigException(file + ":" + p.currentTokenLocation().getLineNr() + ": expected a mapping of option: value");
+                }
+                while (p.nextToken() == JsonToken.FIELD_NAME) {
+                    String key = p.currentName();
+                    int line = p.currentTokenLocation().getLineNr();
+                    Integer first = seen.putIfAbsent(key, line);
+                    if (first != null) {
+                        // YAML forbids repeated keys (YAML 1.2 3.2.1.1), and kubectl refuses them: the file
+                        // would say two things and only one would count.
+                        throw new ConfigException(file + ":" + line + ": " + key + ": repeated key (first on line " + first + ")");
+                    }
+                    List<String> values = new ArrayList<>();
+                    t = p.nextToken();
+                    if (t == JsonToken.START_ARRAY) {
+                        while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
+                            values.add(scalar(p, t, file, key));
+                        }
+                    } else {
                         values.add(scalar(p, t, file, key));
                     }
-                } else {
-                    values.add(scalar(p, t, file, key));
+                    settings.add(new Setting(key, line, values));
                 }
-                settings.add(new Setting(key, line, values));
+            } catch (NoSuchFileException e) {
+                throw new ConfigException("config file " + file + " does not exist");
+            } catch (IOException e) {
+                // Jackson's message carries the line and column of a YAML syntax error.
+                throw new ConfigException(file + ": " + e.getMessage().lines().findFirst().orElse("unreadable"));
             }
-        } catch (NoSuchFileException e) {
-            throw new ConfigException("config file " + file + " does not exist");
-        } catch (IOException e) {
-            // Jackson's message carries the line and column of a YAML syntax error.
-            throw new ConfigException(file + ": " + e.getMessage().lines().findFirst().orElse("unreadable"));
+            return settings;
         }
-        return settings;
-    }
 
-    private static String scalar(JsonParser p, JsonToken t, Path file, String key) throws IOException {
-        if (t == JsonToken.START_OBJECT || t == JsonToken.START_ARRAY) {
-            throw new ConfigException(file + ":" + p.currentTokenLocation().getLineNr() + ": " + key
-                    + ": takes a value or a list of values, not a nested " + (t == JsonToken.START_OBJECT ? "mapping" : "list"));
+        private static String scalar(JsonParser p, JsonToken t, Path file, String key) throws IOException {
+            if (t == JsonToken.START_OBJECT || t == JsonToken.START_ARRAY) {
+                throw new ConfigException(file + ":" + p.currentTokenLocation().getLineNr() + ": " + key
+                        + ": takes a value or a list of values, not a nested " + (t == JsonToken.START_OBJECT ? "mapping" : "list"));
+            }
+            return t == JsonToken.VALUE_NULL ? null : p.getText();
         }
-        return t == JsonToken.VALUE_NULL ? null : p.getText();
     }
 }

@@ -3,11 +3,20 @@ package io.zerohop.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
+import java.io.InputStreamReader;
 import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
 import picocli.CommandLine.Model.CommandSpec;
@@ -168,5 +177,41 @@ class ConfigFileTest {
         Path f = write(dir, pem + "spire-socket: /run/spire.sock\n");
         assertThat(ConfigFile.expand(new String[] {"--config", f.toString(), "--in-memory-ca"}, PROXY))
                 .containsExactly("--config", f.toString(), "--in-memory-ca");
+    }
+
+    @Test
+    @Timeout(180)
+    @DisplayName("a `zerohop proxy` start without --config loads no Jackson class (footprint-5771f1d.md: nine did); with --config it does")
+    void aStartWithoutConfigLoadsNoJacksonClass(@TempDir Path dir) throws Exception {
+        assertThat(jacksonClassesUntilReady(dir, "plain")).as("Jackson classes loaded by a start without --config").isEmpty();
+        // The control: the same start reading a config file loads Jackson, so the log does show it.
+        Path f = write(dir, "drain: 0s\n");
+        assertThat(jacksonClassesUntilReady(dir, "config", "--config", f.toString())).isNotEmpty();
+    }
+
+    /** Starts {@code zerohop proxy} in a child JVM, waits for its ready line, stops it: the com.fasterxml classes it loaded. */
+    private static List<String> jacksonClassesUntilReady(Path dir, String name, String... extra) throws Exception {
+        Path classes = dir.resolve(name + "-classes.txt");
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xlog:class+load=info:file=" + classes, "-cp", System.getProperty("java.class.path"), Zerohop.class.getName(),
+                "proxy", "--in-memory-ca", "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "127.0.0.1:0",
+                "--admin", "off", "--drain", "0s"));
+        cmd.addAll(List.of(extra));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        List<String> output = new ArrayList<>();
+        try (BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+            for (String line; (line = out.readLine()) != null && !line.startsWith("zerohop proxy ready"); ) {
+                output.add(line);
+            }
+            assertThat(p.isAlive()).as("the proxy started: %s", output).isTrue();
+        } finally {
+            p.destroy();
+            if (!p.waitFor(30, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+            }
+        }
+        try (Stream<String> lines = Files.lines(classes)) {
+            return lines.filter(l -> l.contains(" com.fasterxml.")).toList();
+        }
     }
 }

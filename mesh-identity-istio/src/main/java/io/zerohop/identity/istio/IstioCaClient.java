@@ -5,8 +5,6 @@ import com.google.protobuf.Value;
 import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
-import io.grpc.Status;
-import io.grpc.StatusRuntimeException;
 import io.grpc.netty.shaded.io.grpc.netty.GrpcSslContexts;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.stub.ClientCalls;
@@ -22,8 +20,6 @@ import io.zerohop.identity.istio.internal.IstioCaResponses;
 import io.zerohop.identity.istio.internal.IstioCaMessages.CertificateRequest;
 import io.zerohop.identity.istio.internal.IstioCaMessages.CertificateResponse;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
@@ -56,7 +52,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(IstioCaClient.class);
-    private static final Metadata.Key<String> AUTHORIZATION = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
 
     /** The CA refused or could not be reached; {@link #grpcStatus()} names the gRPC status code. */
     public static final class CaException extends Exception {
@@ -76,9 +71,8 @@ public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
 
     private final String target;
     private final ManagedChannel channel;
-    private final Supplier<String> token;
-    private final String tokenSource;
-    private final Map<String, String> headers;
+    private final AuthSource auth;
+    private final CaErrors errors;
     private final boolean impersonate;
     private final Duration validity;
     private final Duration callTimeout;
@@ -88,9 +82,8 @@ public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
     private IstioCaClient(Builder b, ManagedChannel channel) {
         this.target = b.host + ":" + b.port;
         this.channel = channel;
-        this.token = b.token;
-        this.tokenSource = b.tokenSource;
-        this.headers = Map.copyOf(b.headers);
+        this.auth = new AuthSource(b.token, b.tokenSource, b.headers);
+        this.errors = new CaErrors(target, b.impersonate, b.tokenSource, b.callTimeout);
         this.impersonate = b.impersonate;
         this.validity = b.validity;
         this.callTimeout = b.callTimeout;
@@ -116,13 +109,13 @@ public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
         Metadata md;
         CertificateRequest request;
         try {
-            md = metadata(id);
+            md = auth.metadata(id);
             keys = X509.newP256();
             request = new CertificateRequest(Csr.toPem(Csr.create(keys, id)), validity.toSeconds(), requestMetadata(id));
         } catch (CaException | RuntimeException e) {
             return CompletableFuture.failedFuture(e);
         }
-        var call = withHeaders(channel.newCall(IstioCaMessages.CREATE_CERTIFICATE,
+        var call = AuthSource.withHeaders(channel.newCall(IstioCaMessages.CREATE_CERTIFICATE,
                 CallOptions.DEFAULT.withDeadlineAfter(callTimeout.toNanos(), TimeUnit.NANOSECONDS)), md);
         ClientCalls.asyncUnaryCall(call,
                 request, new StreamObserver<>() {
@@ -137,7 +130,7 @@ public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
 
                     @Override
                     public void onError(Throwable t) {
-                        result.completeExceptionally(explain(id, t));
+                        result.completeExceptionally(errors.explain(id, t));
                     }
 
                     @Override
@@ -148,73 +141,12 @@ public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
         return result;
     }
 
-    private static <Q, R> io.grpc.ClientCall<Q, R> withHeaders(io.grpc.ClientCall<Q, R> call, Metadata extra) {
-        return new io.grpc.ForwardingClientCall.SimpleForwardingClientCall<>(call) {
-            @Override
-            public void start(Listener<R> listener, Metadata headers) {
-                headers.merge(extra);
-                super.start(listener, headers);
-            }
-        };
-    }
-
-    private Metadata metadata(SpiffeId id) throws CaException {
-        Metadata md = new Metadata();
-        if (token != null) {
-            String t;
-            try {
-                t = token.get();
-            } catch (RuntimeException e) {
-                throw new CaException("cannot read the bearer token for " + id + " from " + tokenSource + ": " + e.getMessage(), null, e);
-            }
-            if (t == null || t.isBlank()) {
-                throw new CaException("bearer token from " + tokenSource + " is empty; cannot request " + id, null, null);
-            }
-            md.put(AUTHORIZATION, "Bearer " + t.strip());
-        }
-        for (Map.Entry<String, String> h : headers.entrySet()) {
-            md.put(Metadata.Key.of(h.getKey(), Metadata.ASCII_STRING_MARSHALLER), h.getValue());
-        }
-        return md;
-    }
-
     private Struct requestMetadata(SpiffeId id) {
         if (!impersonate) {
             return null;
         }
         // ztunnel's node-mode field: istiod issues for this identity to a caller allowed to impersonate it
         return Struct.newBuilder().putFields("ImpersonatedIdentity", Value.newBuilder().setStringValue(id.toString()).build()).build();
-    }
-
-    private CaException explain(SpiffeId id, Throwable t) {
-        Status s = Status.fromThrowable(t);
-        String desc = s.getDescription() == null ? "" : ": " + s.getDescription();
-        if (s.getCode() == Status.Code.UNAUTHENTICATED && impersonate && desc.contains("impersonation")) {
-            // istiod answers every refused impersonation so, the reason only in its own log (istio/istio
-            // security/pkg/server/ca/server.go CreateCertificate, node_auth.go authenticateImpersonation).
-            return new CaException("Istio CA at " + target + " refused to issue " + id + " to this caller on that workload's behalf"
-                    + " (UNAUTHENTICATED" + desc + "): istiod lets a caller impersonate only when its service account is listed in"
-                    + " CA_TRUSTED_NODE_ACCOUNTS (ztunnel's: istio-system/ztunnel) and a pod running as " + serviceAccount(id)
-                    + " is on the caller's node; give the node proxy such a service account's token"
-                    + (tokenSource != null ? " (now " + tokenSource + ")" : ""), s.getCode().name(),
-                    t instanceof StatusRuntimeException ? t : s.asRuntimeException());
-        }
-        String msg = switch (s.getCode()) {
-            case UNAUTHENTICATED -> "Istio CA at " + target + " rejected the credentials for " + id + " (UNAUTHENTICATED" + desc
-                    + "); check the service-account token" + (tokenSource != null ? " from " + tokenSource : " (none configured)");
-            case PERMISSION_DENIED -> "Istio CA at " + target + " does not allow this caller to request " + id
-                    + " (PERMISSION_DENIED" + desc + ")" + (impersonate ? "; impersonation needs a node (ztunnel) identity" : "");
-            case UNAVAILABLE -> "Istio CA at " + target + " is unavailable (UNAVAILABLE" + desc + ")";
-            case DEADLINE_EXCEEDED -> "Istio CA at " + target + " did not answer within " + callTimeout + " for " + id;
-            default -> "Istio CA at " + target + " failed to issue " + id + " (" + s.getCode() + desc + ")";
-        };
-        return new CaException(msg, s.getCode().name(), t instanceof StatusRuntimeException ? t : s.asRuntimeException());
-    }
-
-    /** {@code namespace/name} of an Istio identity ({@code .../ns/<namespace>/sa/<name>}), else the ID itself. */
-    private static String serviceAccount(SpiffeId id) {
-        String[] p = id.getPath().split("/");
-        return p.length == 5 && p[1].equals("ns") && p[3].equals("sa") ? p[2] + "/" + p[4] : id.toString();
     }
 
     private X509Svid toSvid(SpiffeId id, KeyPair keys, CertificateResponse response) throws CaException {
@@ -317,13 +249,7 @@ public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
         public Builder tokenFile(Path file) {
             Objects.requireNonNull(file, "tokenFile");
             this.tokenSource = file.toString();
-            this.token = () -> {
-                try {
-                    return Files.readString(file, StandardCharsets.US_ASCII);
-                } catch (IOException e) {
-                    throw new java.io.UncheckedIOException(e.getClass().getSimpleName() + " " + e.getMessage(), e);
-                }
-            };
+            this.token = AuthSource.tokenFile(file);
             return this;
         }
 

@@ -1,12 +1,14 @@
 package io.zerohop.core.internal.http;
 
 import io.netty.handler.codec.http.DefaultHttpRequest;
+import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpStatusClass;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.LastHttpContent;
 import io.zerohop.policy.Decision;
 
 /**
@@ -43,12 +45,54 @@ final class Http1Exchange {
         return new Http1Exchange(new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.valueOf("-"), "-"));
     }
 
+    /** What one part of the application's response is to the exchange. */
+    enum ResponsePart {
+        /** The head of a 101 answering a request that asked to upgrade: bytes follow. */
+        SWITCHED,
+        /** The end of a 1xx other than 101: the response proper is still to come. */
+        INTERIM_END,
+        /** The end of the response. */
+        END,
+        /** A head or body part, more to come. */
+        MORE
+    }
+
+    /**
+     * Notes one part of the application's response (its head, body bytes, an interim response's
+     * end); the response's end is recorded by {@link #responseEnded} once it was written.
+     */
+    ResponsePart responsePart(Object msg) {
+        if (msg instanceof HttpResponse r && responseHead(r)) {
+            return ResponsePart.SWITCHED;
+        }
+        if (msg instanceof HttpContent c) {
+            responseBytes += c.content().readableBytes();
+        }
+        if (!(msg instanceof LastHttpContent)) {
+            return ResponsePart.MORE;
+        }
+        if (interim) {
+            interim = false;
+            return ResponsePart.INTERIM_END;
+        }
+        return ResponsePart.END;
+    }
+
+    /** The response's last part ({@link ResponsePart#SWITCHED} or {@link ResponsePart#END}) was written. */
+    void responseEnded(ResponsePart part) {
+        responseDone = true;
+        if (part == ResponsePart.SWITCHED || status == 101 && upgrade) {
+            // After a 101 the request side has nothing more to send as HTTP.
+            requestDone = true;
+        }
+    }
+
     /**
      * Notes the application's response head.
      *
      * @return true when it switches protocols: a 101 answering a request that asked to upgrade
      */
-    boolean responseHead(HttpResponse r) {
+    private boolean responseHead(HttpResponse r) {
         int code = r.status().code();
         if (r.status().codeClass() == HttpStatusClass.INFORMATIONAL && code != 101) {
             interim = true;
@@ -63,5 +107,11 @@ final class Http1Exchange {
             return false;
         }
         return upgrade;
+    }
+
+    /** The access-log entry of this exchange on {@code conn}, as it stands now. */
+    HttpObserver.RequestLog logLine(Conn conn) {
+        return new HttpObserver.RequestLog(conn, method, path, status, System.nanoTime() - start,
+                decision, requestBytes, responseBytes, request.protocolVersion().text(), "");
     }
 }

@@ -1,28 +1,17 @@
 package io.zerohop.core.internal.http;
 
-import io.netty.buffer.ByteBuf;
-import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
-import io.netty.channel.socket.DuplexChannel;
-import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
-import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import io.zerohop.hbone.HboneStream;
-import io.zerohop.hbone.internal.Relay;
-import io.zerohop.policy.Decision;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayDeque;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -39,32 +28,24 @@ import org.slf4j.LoggerFactory;
  */
 final class Http1Filter extends ChannelDuplexHandler {
     private static final Logger log = LoggerFactory.getLogger(Http1Filter.class);
-    private static final Object INPUT_END = new Object();
-
-    /** Decides one request; never null. */
-    interface Authorizer {
-        Decision authorize(Conn conn, HttpRequest request);
-    }
 
     private final Conn conn;
-    private final Authorizer authorizer;
+    private final RequestAdmission.Authorizer authorizer;
     private final HttpObserver observer;
     private final Function<Http1Filter, Upstream> upstreamFactory;
-    private final ArrayDeque<Object> queue = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
-    /** The downstream connection when it is TCP (plaintext inbound), null for an HBONE stream. */
-    private Relay.End tcp;
+    private Downstream downstream;
+    private PipelinedRequests requests;
     private Upstream upstream;
     private Http1Exchange active;
     private boolean pumping;
     private boolean closing;
     private boolean inputEnded;
     private boolean upstreamEnded;
-    private boolean opaque;
-    private boolean pausedForQueue;
-    private boolean closeOnInputEnd;
+    /** Set once a 101 was forwarded: bytes only from then on. */
+    private UpgradedConnection upgraded;
 
-    Http1Filter(Conn conn, Authorizer authorizer, HttpObserver observer, Function<Http1Filter, Upstream> upstreamFactory) {
+    Http1Filter(Conn conn, RequestAdmission.Authorizer authorizer, HttpObserver observer, Function<Http1Filter, Upstream> upstreamFactory) {
         this.conn = conn;
         this.authorizer = authorizer;
         this.observer = observer;
@@ -74,7 +55,8 @@ final class Http1Filter extends ChannelDuplexHandler {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
-        this.tcp = ctx.channel() instanceof DuplexChannel d ? Relay.tcp(d) : null;
+        this.downstream = new Downstream(ctx);
+        this.requests = new PipelinedRequests(ctx.channel());
         this.upstream = upstreamFactory.apply(this);
     }
 
@@ -90,20 +72,13 @@ final class Http1Filter extends ChannelDuplexHandler {
             ReferenceCountUtil.release(msg);
             return;
         }
-        if (opaque) {
-            if (msg instanceof ByteBuf b) {
-                upstream.writeRaw(b);
-            } else {
-                ReferenceCountUtil.release(msg);
-            }
+        if (upgraded != null) {
+            upgraded.fromClient(msg);
             return;
         }
-        queue.add(msg);
+        requests.add(msg);
         pump();
-        if (!queue.isEmpty() && !pausedForQueue) {
-            pausedForQueue = true;
-            ctx.channel().config().setAutoRead(false);
-        }
+        requests.pauseWhileWaiting();
     }
 
     @Override
@@ -116,12 +91,13 @@ final class Http1Filter extends ChannelDuplexHandler {
     public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
         if (evt instanceof ChannelInputShutdownEvent) {
             inputEnded = true;
-            if (closeOnInputEnd) {
-                closeAfterWrites();
-            } else if (opaque) {
+            if (downstream.inputEnded()) {
+                return; // a graceful close was waiting for this FIN
+            }
+            if (upgraded != null) {
                 upstream.shutdownOutput();
             } else if (!closing) {
-                queue.add(INPUT_END);
+                requests.add(PipelinedRequests.INPUT_END);
                 pump();
             }
             return;
@@ -141,11 +117,11 @@ final class Http1Filter extends ChannelDuplexHandler {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
-        releaseQueue();
+        requests.releaseAll();
         upstream.close();
         if (active != null && !active.responseDone) {
             active.status = 0;
-            finish(active, "downstream closed");
+            observer.request(active.logLine(conn));
             active = null;
         }
         ctx.fireChannelInactive();
@@ -168,7 +144,7 @@ final class Http1Filter extends ChannelDuplexHandler {
                 if (active != null && active.requestDone && active.responseDone) {
                     Http1Exchange done = active;
                     active = null;
-                    finish(done, null);
+                    observer.request(done.logLine(conn));
                     if (done.closeAfter || upstreamEnded) {
                         closeGracefully();
                         break;
@@ -182,15 +158,14 @@ final class Http1Filter extends ChannelDuplexHandler {
                 if (active != null && active.requestDone) {
                     break;
                 }
-                Object m = queue.poll();
+                Object m = requests.poll();
                 if (m == null) {
                     break;
                 }
                 handle(m);
             }
-            if (queue.isEmpty() && pausedForQueue && !closing) {
-                pausedForQueue = false;
-                ctx.channel().config().setAutoRead(true);
+            if (!closing) {
+                requests.resumeWhenDrained();
             }
         } finally {
             pumping = false;
@@ -198,11 +173,11 @@ final class Http1Filter extends ChannelDuplexHandler {
     }
 
     private void handle(Object m) {
-        if (m == INPUT_END) {
+        if (m == PipelinedRequests.INPUT_END) {
             inputEnded = true;
             upstream.shutdownOutput();
             if (upstreamEnded) {
-                closeAfterWrites();
+                downstream.closeAfterWrites();
             }
             return;
         }
@@ -243,41 +218,13 @@ final class Http1Filter extends ChannelDuplexHandler {
     }
 
     private void start(HttpRequest req) {
-        Http1Exchange x = new Http1Exchange(req);
+        Http1Exchange x = RequestAdmission.admit(conn, authorizer, req);
         active = x;
-        Decision d;
-        try {
-            d = authorizer.authorize(conn, req);
-        } catch (RuntimeException e) {
-            log.warn("authorization failed for {} {} {}, denying", conn.peer(), x.method, x.path, e);
-            d = null;
-        }
-        x.decision = d;
-        x.allowed = d != null && d.allowed();
-        if (!HttpUtil.isKeepAlive(req)) {
-            x.closeAfter = true;
-        }
-        x.upgrade = req.headers().contains(HttpHeaderNames.UPGRADE);
         if (x.allowed) {
-            HttpHeaders h = req.headers();
-            h.remove("x-forwarded-client-cert");
-            String xfcc = conn.xfcc();
-            if (xfcc != null) {
-                h.set("x-forwarded-client-cert", xfcc);
-            }
             upstream.write(req);
             return;
         }
-        log.debug("denied {} {} {} -> {}: {}", conn.peer(), x.method, x.path, conn.destination(), d == null ? "error" : d.explain());
-        if (HttpUtil.is100ContinueExpected(req) || x.upgrade) {
-            // The client may or may not send the body now: the framing of what follows is unknown.
-            x.closeAfter = true;
-        }
-        x.status = 403;
-        x.responseDone = true;
-        FullHttpResponse r = LocalReplies.local(HttpResponseStatus.FORBIDDEN, LocalReplies.DENIED, x.closeAfter);
-        x.responseBytes = LocalReplies.DENIED.length;
-        ctx.writeAndFlush(r);
+        ctx.writeAndFlush(LocalReplies.local(HttpResponseStatus.FORBIDDEN, LocalReplies.DENIED, x.closeAfter));
     }
 
     private void content(HttpContent c) {
@@ -290,7 +237,7 @@ final class Http1Filter extends ChannelDuplexHandler {
         boolean last = c instanceof LastHttpContent;
         if (x.allowed) {
             upstream.write(c);
-            if (!upstream.isWritable() && !pausedForQueue) {
+            if (!upstream.isWritable() && !requests.paused()) {
                 ctx.channel().config().setAutoRead(false);
             }
         } else {
@@ -306,7 +253,7 @@ final class Http1Filter extends ChannelDuplexHandler {
 
     /** Upstream became writable again: resume reading request bodies. */
     void upstreamWritable() {
-        if (!pausedForQueue && !closing && !opaque) {
+        if (!requests.paused() && !closing && upgraded == null) {
             ctx.channel().config().setAutoRead(true);
         }
     }
@@ -316,16 +263,8 @@ final class Http1Filter extends ChannelDuplexHandler {
     /** A response object from the application; ownership passes. */
     void onResponse(Object msg) {
         Http1Exchange x = active;
-        if (opaque) {
-            // After a 101 only bytes pass; an object the removed codec still emitted carries at most bytes.
-            if (msg instanceof ByteBuf) {
-                ctx.write(msg);
-            } else {
-                if (msg instanceof HttpContent c && c.content().isReadable()) {
-                    ctx.write(c.content().retain());
-                }
-                ReferenceCountUtil.release(msg);
-            }
+        if (upgraded != null) {
+            upgraded.fromApplication(msg);
             return;
         }
         if (x == null || !x.allowed || x.responseDone || closing) {
@@ -341,36 +280,27 @@ final class Http1Filter extends ChannelDuplexHandler {
             abort("malformed response from the application: " + o.decoderResult().cause());
             return;
         }
-        if (msg instanceof HttpResponse r && x.responseHead(r)) {
-            // Switched: what follows is not HTTP, whatever the client codec thinks of the body.
-            ctx.write(msg);
-            ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
-            x.responseDone = true;
-            x.requestDone = true;
-            pump();
-            return;
-        }
-        if (msg instanceof HttpContent c) {
-            x.responseBytes += c.content().readableBytes();
-        }
-        boolean last = msg instanceof LastHttpContent;
-        if (last && x.interim) {
-            x.interim = false;
-            ctx.writeAndFlush(msg);
-            return;
-        }
-        if (last) {
-            ctx.writeAndFlush(msg);
-            x.responseDone = true;
-            if (x.status == 101 && x.upgrade) {
-                x.requestDone = true;
+        Http1Exchange.ResponsePart part = x.responsePart(msg);
+        switch (part) {
+            case SWITCHED -> {
+                // What follows is not HTTP, whatever the client codec thinks of the body.
+                ctx.write(msg);
+                ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT);
+                x.responseEnded(part);
+                pump();
             }
-            pump();
-            return;
-        }
-        ctx.write(msg);
-        if (!ctx.channel().isWritable()) {
-            upstream.readResponses(false);
+            case INTERIM_END -> ctx.writeAndFlush(msg);
+            case END -> {
+                ctx.writeAndFlush(msg);
+                x.responseEnded(part);
+                pump();
+            }
+            case MORE -> {
+                ctx.write(msg);
+                if (!ctx.channel().isWritable()) {
+                    upstream.readResponses(false);
+                }
+            }
         }
     }
 
@@ -387,10 +317,10 @@ final class Http1Filter extends ChannelDuplexHandler {
         if (closing) {
             return;
         }
-        if (opaque) {
-            shutdownOutput(ctx.channel());
+        if (upgraded != null) {
+            downstream.shutdownOutput();
             if (inputEnded) {
-                closeAfterWrites();
+                downstream.closeAfterWrites();
             }
             return;
         }
@@ -407,7 +337,7 @@ final class Http1Filter extends ChannelDuplexHandler {
             abort("application closed mid-response");
             return;
         }
-        if (active == null && queue.isEmpty()) {
+        if (active == null && requests.isEmpty()) {
             closeGracefully();
         }
     }
@@ -415,30 +345,9 @@ final class Http1Filter extends ChannelDuplexHandler {
     // ---------------------------------------------------------------- endings
 
     private void switchToOpaque() {
-        opaque = true;
-        upstream.upgraded();
-        ChannelHandlerContext decoder = ctx.pipeline().context(Http1Decoder.class);
-        // Bytes after the upgrade request that the decoder holds come out as raw ByteBufs.
-        if (decoder != null) {
-            ctx.pipeline().remove(decoder.handler());
-        }
-        // Netty's encoder refuses raw bytes between messages; after the 101 there are no messages.
-        ChannelHandlerContext encoder = ctx.pipeline().context(io.netty.handler.codec.http.HttpResponseEncoder.class);
-        if (encoder != null) {
-            ctx.pipeline().remove(encoder.handler());
-        }
-        for (Object m; (m = queue.poll()) != null; ) {
-            if (m == INPUT_END) {
-                upstream.shutdownOutput();
-            } else if (m instanceof ByteBuf b) {
-                upstream.writeRaw(b);
-            } else {
-                ReferenceCountUtil.release(m);
-            }
-        }
-        upstream.flush();
-        pausedForQueue = false;
-        ctx.channel().config().setAutoRead(true);
+        upgraded = new UpgradedConnection(ctx, upstream);
+        upgraded.switchOver(requests);
+        requests.resume();
     }
 
     private void protocolError(HttpResponseStatus status, String why) {
@@ -463,93 +372,29 @@ final class Http1Filter extends ChannelDuplexHandler {
         bad.status = status.code();
         byte[] body = status.reasonPhrase().getBytes(StandardCharsets.US_ASCII);
         bad.responseBytes = body.length;
-        finish(bad, why);
+        observer.request(bad.logLine(conn));
         ctx.writeAndFlush(LocalReplies.local(status, body, true));
         closeGracefully();
     }
 
-    /**
-     * FIN to the client, then close once its FIN arrives (or after {@link #LINGER_SECONDS}): closing
-     * an HBONE stream before the peer ended would reset it, and a reset can cut a response short.
-     */
+    /** FIN to the client, then close once its FIN arrives ({@link Downstream#closeGracefully}). */
     private void closeGracefully() {
         closing = true;
-        releaseQueue();
+        requests.releaseAll();
         upstream.close();
-        shutdownOutput(ctx.channel());
-        if (inputEnded) {
-            closeAfterWrites();
-            return;
-        }
-        closeOnInputEnd = true;
-        ctx.channel().config().setAutoRead(true);
-        ctx.executor().schedule(() -> {
-            ctx.close();
-        }, LINGER_SECONDS, java.util.concurrent.TimeUnit.SECONDS);
+        downstream.closeGracefully(inputEnded);
     }
-
-    static final int LINGER_SECONDS = 10;
 
     private void abort(String why) {
         log.debug("HTTP connection {} -> {} aborted: {}", conn.source(), conn.destination(), why);
         if (active != null) {
             Http1Exchange x = active;
             active = null;
-            finish(x, why);
+            observer.request(x.logLine(conn));
         }
         closing = true;
-        releaseQueue();
+        requests.releaseAll();
         upstream.close();
-        Channel ch = ctx.channel();
-        if (ch instanceof DuplexChannel d && d.isActive()) {
-            d.config().setOption(io.netty.channel.ChannelOption.SO_LINGER, 0);
-        }
-        if (!(ch instanceof DuplexChannel)) {
-            // An HBONE stream: RST_STREAM(CONNECT_ERROR), the tunnel's TCP reset.
-            ctx.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2ResetFrame(
-                    io.netty.handler.codec.http2.Http2Error.CONNECT_ERROR));
-        }
-        ctx.close();
+        downstream.reset();
     }
-
-    /**
-     * FIN to the client after what was written before it (the relay's way, {@link Relay#tcp}: Netty's
-     * {@code shutdownOutput()} fails writes still queued, a response's tail to a slow client); on an HBONE
-     * stream END_STREAM, written from this handler so an embedded application behind it never sees it.
-     */
-    private void shutdownOutput(Channel ch) {
-        if (tcp != null) {
-            tcp.shutdownOutput();
-        } else {
-            ctx.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2DataFrame(true));
-        }
-    }
-
-    /**
-     * Closes the client connection once what was written before is out (TCP; {@code close()} would fail it
-     * as {@code shutdownOutput()} does). An HBONE stream closes at once: its END_STREAM was written before,
-     * and the connection's flow control sends the DATA queued ahead of it.
-     */
-    private void closeAfterWrites() {
-        if (tcp != null) {
-            tcp.close();
-        } else {
-            ctx.close();
-        }
-    }
-
-    private void releaseQueue() {
-        for (Object m; (m = queue.poll()) != null; ) {
-            if (m != INPUT_END) {
-                ReferenceCountUtil.release(m);
-            }
-        }
-    }
-
-    private void finish(Http1Exchange x, String error) {
-        observer.request(new HttpObserver.RequestLog(conn, x.method, x.path, x.status, System.nanoTime() - x.start,
-                x.decision, x.requestBytes, x.responseBytes, x.request.protocolVersion().text(), ""));
-    }
-
-
 }

@@ -1,0 +1,68 @@
+package io.zerohop.core.internal.http;
+
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.handler.codec.http.HttpUtil;
+import io.zerohop.policy.Decision;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Whether one HTTP/1 request may go upstream, decided on its head before any of its bytes leave:
+ * Envoy's RBAC filter (allowed, or answered {@code 403 RBAC: access denied} locally; an authorizer
+ * that fails denies) and, for an allowed request, the connection manager's
+ * {@code forward_client_cert_details: SANITIZE_SET} (whatever {@code x-forwarded-client-cert} the
+ * client sent is replaced by this connection's, {@link Conn#xfcc}). Logs under {@link Http1Filter}'s
+ * name, as before this was split out of it.
+ */
+final class RequestAdmission {
+    private static final Logger log = LoggerFactory.getLogger(Http1Filter.class);
+
+    /** Decides one request; never null. */
+    interface Authorizer {
+        Decision authorize(Conn conn, HttpRequest request);
+    }
+
+    private RequestAdmission() {}
+
+    /**
+     * The exchange {@code req} starts on {@code conn}, decided. Allowed: XFCC set on {@code req}, to
+     * be forwarded. Denied: its 403 is the response (status, size and whether the connection closes
+     * after it set), for the caller to write.
+     */
+    static Http1Exchange admit(Conn conn, Authorizer authorizer, HttpRequest req) {
+        Http1Exchange x = new Http1Exchange(req);
+        Decision d;
+        try {
+            d = authorizer.authorize(conn, req);
+        } catch (RuntimeException e) {
+            log.warn("authorization failed for {} {} {}, denying", conn.peer(), x.method, x.path, e);
+            d = null;
+        }
+        x.decision = d;
+        x.allowed = d != null && d.allowed();
+        if (!HttpUtil.isKeepAlive(req)) {
+            x.closeAfter = true;
+        }
+        x.upgrade = req.headers().contains(HttpHeaderNames.UPGRADE);
+        if (x.allowed) {
+            HttpHeaders h = req.headers();
+            h.remove("x-forwarded-client-cert");
+            String xfcc = conn.xfcc();
+            if (xfcc != null) {
+                h.set("x-forwarded-client-cert", xfcc);
+            }
+            return x;
+        }
+        log.debug("denied {} {} {} -> {}: {}", conn.peer(), x.method, x.path, conn.destination(), d == null ? "error" : d.explain());
+        if (HttpUtil.is100ContinueExpected(req) || x.upgrade) {
+            // The client may or may not send the body now: the framing of what follows is unknown.
+            x.closeAfter = true;
+        }
+        x.status = 403;
+        x.responseDone = true;
+        x.responseBytes = LocalReplies.DENIED.length;
+        return x;
+    }
+}

@@ -1,0 +1,75 @@
+package io.zerohop.core.internal.http;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpResponseEncoder;
+import io.netty.util.ReferenceCountUtil;
+
+/**
+ * An HTTP/1 connection after {@link Http1Filter} forwarded a 101 answering an upgrade request: from
+ * then on bytes pass both ways unparsed, as Envoy's connection manager passes an upgraded stream's
+ * data through (WebSocket and the like; {@code upgrade_configs}). Policy was decided on the upgrade
+ * request. Event loop of the connection only.
+ */
+final class UpgradedConnection {
+    private final ChannelHandlerContext ctx;
+    private final Upstream upstream;
+
+    UpgradedConnection(ChannelHandlerContext ctx, Upstream upstream) {
+        this.ctx = ctx;
+        this.upstream = upstream;
+    }
+
+    /**
+     * Switches the filter's connection to bytes: the HTTP/1 codecs leave the pipeline and what the
+     * client sent after the upgrade request (bytes, and its FIN) goes on to the application, flushed.
+     * The filter hands its reads here first: bytes the decoder still held come out of its removal
+     * as reads, ahead of what waited in {@code waiting}.
+     */
+    void switchOver(PipelinedRequests waiting) {
+        upstream.upgraded();
+        ChannelHandlerContext decoder = ctx.pipeline().context(Http1Decoder.class);
+        // Bytes after the upgrade request that the decoder holds come out as raw ByteBufs.
+        if (decoder != null) {
+            ctx.pipeline().remove(decoder.handler());
+        }
+        // Netty's encoder refuses raw bytes between messages; after the 101 there are no messages.
+        ChannelHandlerContext encoder = ctx.pipeline().context(HttpResponseEncoder.class);
+        if (encoder != null) {
+            ctx.pipeline().remove(encoder.handler());
+        }
+        for (Object m; (m = waiting.poll()) != null; ) {
+            if (m == PipelinedRequests.INPUT_END) {
+                upstream.shutdownOutput();
+            } else if (m instanceof ByteBuf b) {
+                upstream.writeRaw(b);
+            } else {
+                ReferenceCountUtil.release(m);
+            }
+        }
+        upstream.flush();
+    }
+
+    /** Read from the client; ownership passes. */
+    void fromClient(Object msg) {
+        if (msg instanceof ByteBuf b) {
+            upstream.writeRaw(b);
+        } else {
+            ReferenceCountUtil.release(msg);
+        }
+    }
+
+    /** From the application; ownership passes. */
+    void fromApplication(Object msg) {
+        // Only bytes pass; an object the removed codec still emitted carries at most bytes.
+        if (msg instanceof ByteBuf) {
+            ctx.write(msg);
+        } else {
+            if (msg instanceof HttpContent c && c.content().isReadable()) {
+                ctx.write(c.content().retain());
+            }
+            ReferenceCountUtil.release(msg);
+        }
+    }
+}

@@ -1,0 +1,59 @@
+package io.zerohop.identity.istio;
+
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.identity.istio.IstioCaClient.CaException;
+import java.time.Duration;
+
+/**
+ * What a failed {@code CreateCertificate} call means for the person running the proxy: the gRPC
+ * status turned into a {@link CaException} that says what to check (the token, istiod's node
+ * authorizer, the address), keeping the status code.
+ */
+final class CaErrors {
+    private final String target;
+    private final boolean impersonate;
+    /** Where the token comes from; null when none is configured. */
+    private final String tokenSource;
+    private final Duration callTimeout;
+
+    CaErrors(String target, boolean impersonate, String tokenSource, Duration callTimeout) {
+        this.target = target;
+        this.impersonate = impersonate;
+        this.tokenSource = tokenSource;
+        this.callTimeout = callTimeout;
+    }
+
+    /** The failure {@code t} of a request for {@code id}, explained. */
+    CaException explain(SpiffeId id, Throwable t) {
+        Status s = Status.fromThrowable(t);
+        String desc = s.getDescription() == null ? "" : ": " + s.getDescription();
+        if (s.getCode() == Status.Code.UNAUTHENTICATED && impersonate && desc.contains("impersonation")) {
+            // istiod answers every refused impersonation so, the reason only in its own log (istio/istio
+            // security/pkg/server/ca/server.go CreateCertificate, node_auth.go authenticateImpersonation).
+            return new CaException("Istio CA at " + target + " refused to issue " + id + " to this caller on that workload's behalf"
+                    + " (UNAUTHENTICATED" + desc + "): istiod lets a caller impersonate only when its service account is listed in"
+                    + " CA_TRUSTED_NODE_ACCOUNTS (ztunnel's: istio-system/ztunnel) and a pod running as " + serviceAccount(id)
+                    + " is on the caller's node; give the node proxy such a service account's token"
+                    + (tokenSource != null ? " (now " + tokenSource + ")" : ""), s.getCode().name(),
+                    t instanceof StatusRuntimeException ? t : s.asRuntimeException());
+        }
+        String msg = switch (s.getCode()) {
+            case UNAUTHENTICATED -> "Istio CA at " + target + " rejected the credentials for " + id + " (UNAUTHENTICATED" + desc
+                    + "); check the service-account token" + (tokenSource != null ? " from " + tokenSource : " (none configured)");
+            case PERMISSION_DENIED -> "Istio CA at " + target + " does not allow this caller to request " + id
+                    + " (PERMISSION_DENIED" + desc + ")" + (impersonate ? "; impersonation needs a node (ztunnel) identity" : "");
+            case UNAVAILABLE -> "Istio CA at " + target + " is unavailable (UNAVAILABLE" + desc + ")";
+            case DEADLINE_EXCEEDED -> "Istio CA at " + target + " did not answer within " + callTimeout + " for " + id;
+            default -> "Istio CA at " + target + " failed to issue " + id + " (" + s.getCode() + desc + ")";
+        };
+        return new CaException(msg, s.getCode().name(), t instanceof StatusRuntimeException ? t : s.asRuntimeException());
+    }
+
+    /** {@code namespace/name} of an Istio identity ({@code .../ns/<namespace>/sa/<name>}), else the ID itself. */
+    private static String serviceAccount(SpiffeId id) {
+        String[] p = id.getPath().split("/");
+        return p.length == 5 && p[1].equals("ns") && p[3].equals("sa") ? p[2] + "/" + p[4] : id.toString();
+    }
+}
