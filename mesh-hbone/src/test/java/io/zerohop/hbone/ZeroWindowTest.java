@@ -180,13 +180,15 @@ class ZeroWindowTest {
                 // room, well within half the 120 s stalled-window timeout: a lost wake (BudgetsTest)
                 // leaves it paused until that timeout frees the budget, and fails this bound.
                 long started = System.nanoTime();
-                Await.result(CompletableFuture.runAsync(() -> {
+                CompletableFuture<Void> victim = CompletableFuture.runAsync(() -> {
                     try {
                         Victim.echoMiB(mesh, echo.address(), server, VICTIM);
                     } catch (Exception e) {
                         throw new java.util.concurrent.CompletionException(e);
                     }
-                }), Duration.ofSeconds(60));
+                });
+                Await.until("the victim's 1 MiB echo", Duration.ofSeconds(60), victim::isDone);
+                Await.result(victim);
                 long held = Inspect.queuedBytes(server);
                 System.out.printf("zero window, two peers: the victim echoed 1 MiB in %d ms; %d bytes still queued, %d of %d attacker tunnels reset%n",
                         TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started), held, 1 + resetsSoFar(a) + resetsSoFar(b), 2 * SHED_TUNNELS);
