@@ -13,7 +13,8 @@ JAR=${ZEROHOP_JAR:-/opt/zerohop/zerohop.jar}
 CDS=${ZEROHOP_CDS_ARCHIVE:-/opt/zerohop/zerohop.jsa}
 NATIVE=${ZEROHOP_NATIVE_DIR:-/opt/zerohop/native}
 # SerialGC: one GC thread, no remembered-set/region overhead; a proxy's heap is small.
-# -Xms8m/-Xmx128m: idle live heap is ~10 MB; ~5 KB of heap per open tunnel, so 10,000 tunnels fit.
+# -Xms8m/-Xmx128m: idle live heap is ~10 MB; ~4 KB of heap per open tunnel (benchmarks/results/
+# tunnels-fc729fd.md), so 10,000 tunnels fit.
 # MaxNewSize=8m: SerialGC otherwise lets the young generation grow to a third of the heap, and
 # eden is touched end to end between collections: with 10,000 tunnels ~25 MB of it was resident.
 # The cap cuts ~12-19 MB RSS there (benchmarks/results/footprint-xmn.md); the young generation still

@@ -5,7 +5,8 @@
 # Environment: N (tunnels, default 10000); LAUNCHER (default deploy/zerohop.sh); LABEL (row label); ZEROHOP_CDS_ARCHIVE (default: one
 # trained here with deploy/train-cds.sh); JAVA_OPTS / ZEROHOP_JAVA_OPTS_EXTRA as the launcher reads
 # them; JAVA_HOME (the JRE the launcher runs); DIAG (a directory for jcmd/pmap summaries at the
-# peak; add -XX:NativeMemoryTracking=summary to ZEROHOP_JAVA_OPTS_EXTRA for the native part);
+# peak, and an idle snapshot (*-idle.txt: heap, pmap, NMT baseline) that the peak's NMT summary.diff
+# is taken against; add -XX:NativeMemoryTracking=summary to ZEROHOP_JAVA_OPTS_EXTRA for the native part);
 # DUMP=1 with DIAG: also a heap dump of each proxy (a.hprof, b.hprof).
 #
 # Both proxies run through deploy/zerohop.sh with a CA from `zerohop ca init`:
@@ -69,6 +70,12 @@ ready 127.0.0.2:27121; ready 127.0.0.3:27121
 sleep "$IDLE"
 rss() { awk '/^VmRSS/{r=$2} /^RssAnon/{a=$2} /^Threads/{t=$2} END {printf "%.1f (anon %.1f, %d threads)", r/1024, a/1024, t}' "/proc/$1/status"; }
 idle_a=$(rss "$PA"); idle_b=$(rss "$PB")
+if [ -n "${DIAG:-}" ]; then # idle snapshots to compare the peak with (NMT baseline when NMT is on)
+    mkdir -p "$DIAG"
+    for p in a:$PA b:$PB; do
+        { jcmd "${p#*:}" GC.heap_info; jcmd "${p#*:}" VM.native_memory baseline; pmap -x "${p#*:}"; } >"$DIAG/${p%%:*}-idle.txt" 2>&1
+    done
+fi
 
 exec 9> >(python3 "$HERE/tunnels.py" hold "$N" 127.0.0.3 127.0.0.1 27500 "$W/open")
 t0=$(date +%s)
@@ -80,8 +87,9 @@ if [ -n "${DIAG:-}" ]; then # a directory: heap and native-memory summaries of b
     mkdir -p "$DIAG"
     set +o pipefail # head closes the histogram's pipe early
     for p in a:$PA b:$PB; do
-        { jcmd "${p#*:}" GC.heap_info; jstat -gc "${p#*:}"; jcmd "${p#*:}" VM.native_memory summary; jcmd "${p#*:}" GC.class_histogram | head -40
+        { jcmd "${p#*:}" GC.heap_info; jstat -gc "${p#*:}"; jcmd "${p#*:}" VM.native_memory summary.diff; jcmd "${p#*:}" GC.class_histogram | head -40
           pmap -x "${p#*:}" | sort -k3 -n -r | head -20; } >"$DIAG/${p%%:*}.txt" 2>&1
+        pmap -x "${p#*:}" >"$DIAG/${p%%:*}-pmap.txt" 2>&1
         [ -z "${DUMP:-}" ] || jcmd "${p#*:}" GC.heap_dump "$DIAG/${p%%:*}.hprof" >/dev/null || true
     done
 fi

@@ -1,5 +1,6 @@
 package io.zerohop.core.internal;
 
+import com.github.benmanes.caffeine.cache.Interner;
 import io.netty.channel.Channel;
 import io.zerohop.core.Workload;
 import io.zerohop.core.WorkloadRegistry;
@@ -45,6 +46,12 @@ public final class TunnelObserver implements HboneEvents {
     private final WorkloadRegistry registry;
     private final Sink sink;
     private final Consumer<TunnelResult> extra;
+    /**
+     * One instance per distinct label set among open tunnels: every tunnel between two workloads
+     * has equal labels, and each kept its own copy (104 bytes per open tunnel on both proxies;
+     * issue 14). Weak: a label set goes with the last tunnel that holds it.
+     */
+    private final Interner<TrafficLabels> shared = Interner.newWeakInterner();
     /** Open tunnels whose bytes are reported as they flow; keyed by the TunnelInfo instance. */
     private final Map<TunnelInfo, Live> open = Collections.synchronizedMap(new IdentityHashMap<>());
 
@@ -95,7 +102,7 @@ public final class TunnelObserver implements HboneEvents {
     @Override
     public void tunnelOpened(TunnelInfo t, TunnelCounters live) {
         if (sink != null) {
-            TrafficLabels l = labels(t);
+            TrafficLabels l = shared.intern(labels(t));
             sink.opened(l);
             open.put(t, new Live(live, l, t.direction() == TunnelInfo.Direction.OUTBOUND));
         }

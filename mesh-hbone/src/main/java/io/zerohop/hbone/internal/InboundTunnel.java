@@ -3,7 +3,8 @@ package io.zerohop.hbone.internal;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
@@ -12,6 +13,8 @@ import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.util.concurrent.Future;
+import io.netty.util.concurrent.GenericFutureListener;
 import io.zerohop.hbone.AuthzDecision;
 import io.zerohop.hbone.AuthzRequest;
 import io.zerohop.hbone.Destination;
@@ -31,7 +34,7 @@ import org.slf4j.Logger;
  * upstream under the pending-dial limits, 503 if unreachable, then the {@link Relay}; embedded: the
  * application's handler). Then the tunnel's events.
  */
-final class InboundTunnel implements TunnelCodec.Listener {
+final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.Listener {
     private static final Logger log = HboneListener.log;
     private final HboneListener server;
     private final ServerConfig cfg;
@@ -43,6 +46,22 @@ final class InboundTunnel implements TunnelCodec.Listener {
     boolean statusSent;
     boolean dialPending;
     boolean closedReported;
+    /** The upstream channel while its connect is in progress (its deadline is this tunnel's {@link TunnelSet#dials}). */
+    private Channel dialing;
+    private boolean dialTimedOut;
+    /** The stream's close listener that abandons an unfinished upstream dial; null once the dial is done. */
+    private GenericFutureListener<Future<? super Void>> abandon;
+
+    /**
+     * The upstream channel's bootstrap handler: Netty wants one, and the {@link Relay} adds the real
+     * one. An initializer removes itself at registration; a no-op adapter stayed in every upstream
+     * pipeline, a context and a handler per tunnel (80 bytes; issue 14).
+     */
+    private static final ChannelInitializer<Channel> NO_HANDLER = new ChannelInitializer<>() {
+        @Override
+        protected void initChannel(Channel c) {
+        }
+    };
 
     InboundTunnel(ServerConnection conn, Http2StreamChannel ch) {
         this.conn = conn;
@@ -85,7 +104,7 @@ final class InboundTunnel implements TunnelCodec.Listener {
             refuse(400, "extended CONNECT (:scheme/:path/:protocol) is not HBONE");
             return null;
         }
-        InetSocketAddress dst = Authority.parse(headers.authority());
+        InetSocketAddress dst = TunnelSet.of(ch).destination(headers.authority());
         if (dst == null) {
             info = withoutTarget(plain);
             String hostname = Authority.hostname(headers.authority());
@@ -174,18 +193,25 @@ final class InboundTunnel implements TunnelCodec.Listener {
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.RCVBUF_ALLOCATOR, Relay.READS)
-                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, cfg.upstreamConnectTimeout().toMillis()))
-                .handler(new ChannelInboundHandlerAdapter());
+                // Timed by the connection's dial deadlines (expire() below), not by Netty: its
+                // per-channel timer stayed referenced by the channel, cancelled, for the tunnel's
+                // life (a ScheduledFutureTask per open tunnel; issue 14).
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 0)
+                .handler(NO_HANDLER);
         ChannelFuture dial = b.connect(upstream);
+        dialing = dial.channel();
+        TunnelSet.of(ch).dials(cfg.upstreamConnectTimeout().toNanos()).add(this);
         // The stream ended (reset, connection lost) before the upstream answered: abandon the dial,
         // so CONNECT+RST loops cost no upstream connections and no sockets. Dials in progress are
         // then bounded by the streams a connection admits (SETTINGS_MAX_CONCURRENT_STREAMS).
-        ch.closeFuture().addListener(x -> {
+        // Removed once the dial is done: it held the dial's promise for the tunnel's life.
+        abandon = x -> {
             if (!dial.isDone()) {
                 releaseDial();
                 dial.channel().close();
             }
-        });
+        };
+        ch.closeFuture().addListener(abandon);
         // A loopback connect can complete inside connect(): the answer still waits for the rest of
         // the current read, so a RST_STREAM that came with the HEADERS finds the stream unanswered
         // (and counts against the reset budget) instead of a tunnel that opened.
@@ -201,10 +227,32 @@ final class InboundTunnel implements TunnelCodec.Listener {
         }
     }
 
+    /**
+     * The upstream connect took the server's upstream connect timeout: closing the channel fails
+     * the connect, which {@link #dialed} reports as Netty's connect timeout did.
+     */
+    @Override
+    void expire() {
+        Channel c = dialing;
+        if (c != null) {
+            dialing = null;
+            dialTimedOut = true;
+            c.close();
+        }
+    }
+
     private void dialed(ChannelFuture f, InetSocketAddress upstream) {
         releaseDial();
+        cancel();
+        dialing = null;
+        ch.closeFuture().removeListener(abandon);
+        abandon = null;
         if (!f.isSuccess()) {
-            refuse(503, ch.isActive() ? "upstream " + upstream + " unreachable: " + HboneListener.describe(f.cause())
+            String cause = dialTimedOut
+                    // Netty's ConnectTimeoutException message, as before the dial had its own timer.
+                    ? "connection timed out after " + cfg.upstreamConnectTimeout().toMillis() + " ms: " + upstream
+                    : HboneListener.describe(f.cause());
+            refuse(503, ch.isActive() ? "upstream " + upstream + " unreachable: " + cause
                     : "stream ended before the upstream " + upstream + " answered; dial abandoned");
             return;
         }

@@ -27,8 +27,12 @@ final class TunnelSet {
     private TunnelCodec head;
     private int size;
     private Deadlines responses;
+    private Deadlines stalls;
+    private Deadlines dials;
     private final Deadlines lingers;
     private Headers.Memo headers;
+    private String lastAuthority;
+    private java.net.InetSocketAddress lastDestination;
 
     private TunnelSet(Channel connection) {
         this.connection = connection;
@@ -116,12 +120,51 @@ final class TunnelSet {
         return responses;
     }
 
+    /**
+     * The stalled-window deadlines of the connection's proxy-mode tunnels ({@link TunnelBudget}): a
+     * tunnel is in it only while upstream bytes wait behind its window, at its last write progress
+     * plus the server's stalled-window timeout (one duration per server).
+     */
+    Deadlines stalls(long timeoutNanos) {
+        if (stalls == null) {
+            stalls = new Deadlines(connection, timeoutNanos);
+        }
+        return stalls;
+    }
+
+    /** The upstream connect deadlines of the connection's proxy-mode tunnels (the server's upstream connect timeout). */
+    Deadlines dials(long timeoutNanos) {
+        if (dials == null) {
+            dials = new Deadlines(connection, timeoutNanos);
+        }
+        return dials;
+    }
+
     /** The names and last values of the connection's CONNECT headers, shared by its tunnels' {@code TunnelInfo}s. */
     Headers.Memo headers() {
         if (headers == null) {
             headers = new Headers.Memo();
         }
         return headers;
+    }
+
+    /**
+     * {@link Authority#parse} of a CONNECT's {@code :authority}, the same {@code InetSocketAddress}
+     * as the connection's previous CONNECT's when the text is the same: tunnels from one client to
+     * one destination (the usual pooled connection) share it instead of an address, its holder, its
+     * {@code InetAddress} and two host strings each (~200 bytes per tunnel held by its
+     * {@code TunnelInfo}; issue 14). Null when malformed, as {@link Authority#parse}.
+     */
+    java.net.InetSocketAddress destination(CharSequence authority) {
+        if (lastAuthority != null && authority != null && io.netty.util.AsciiString.contentEquals(lastAuthority, authority)) {
+            return lastDestination;
+        }
+        java.net.InetSocketAddress dst = Authority.parse(authority);
+        if (dst != null) {
+            lastAuthority = authority.toString();
+            lastDestination = dst;
+        }
+        return dst;
     }
 
     /** The graceful closes' deadlines ({@link Tunnels#LINGER_SECONDS}). */
@@ -138,6 +181,11 @@ final class TunnelSet {
 
         /** The deadline passed; already removed. Event loop. */
         abstract void expire();
+
+        /** Whether this waits in a {@link Deadlines}. */
+        final boolean pending() {
+            return owner != null;
+        }
 
         /** Removes this from its deadlines, if it is in one. */
         final void cancel() {

@@ -1,0 +1,84 @@
+package io.zerohop.core.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.hbone.TunnelCounters;
+import io.zerohop.hbone.TunnelInfo;
+import io.zerohop.hbone.TunnelResult;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Open tunnels with equal metric labels hold one {@link TrafficLabels} instance (issue 14: each
+ * open tunnel kept its own 104-byte copy, 1 MB per proxy at 10,000 tunnels), and the metrics read
+ * as before: the labels stay equal, the close still carries its response flags.
+ */
+class TunnelObserverLabelsTest {
+    static final SpiffeId ECHO = SpiffeId.parse("spiffe://cluster.local/ns/bench/sa/echo");
+
+    /** Records what the observer hands the metrics sink. */
+    static final class Recording implements TunnelObserver.Sink {
+        final List<TrafficLabels> opened = new ArrayList<>();
+        final List<TrafficLabels> closed = new ArrayList<>();
+
+        @Override
+        public void opened(TrafficLabels labels) {
+            opened.add(labels);
+        }
+
+        @Override
+        public void bytes(TrafficLabels labels, long sent, long received) {
+        }
+
+        @Override
+        public void closed(TrafficLabels labels) {
+            closed.add(labels);
+        }
+    }
+
+    static final TunnelCounters NO_BYTES = new TunnelCounters() {
+        @Override
+        public long bytesSent() {
+            return 0;
+        }
+
+        @Override
+        public long bytesReceived() {
+            return 0;
+        }
+    };
+
+    static TunnelInfo tunnel(int i) {
+        String baggage = new String(Baggage.of(WorkloadStringsTest.CLIENT).formatHeader());
+        return new TunnelInfo(TunnelInfo.Direction.OUTBOUND, WorkloadStringsTest.CLIENT.identity(), ECHO,
+                new InetSocketAddress("127.0.0.3", 40000 + i), new InetSocketAddress("127.0.0.2", 15008),
+                new InetSocketAddress("127.0.0.2", 8080), Map.of("baggage", baggage));
+    }
+
+    @Test
+    @DisplayName("three open tunnels between the same workloads share one TrafficLabels; each close still reports its flags")
+    void openTunnelsShareTheirLabels() {
+        Recording sink = new Recording();
+        TunnelObserver observer = new TunnelObserver(WorkloadRegistry.of(List.of(WorkloadStringsTest.CLIENT), Map.of()), sink, null);
+        List<TunnelInfo> tunnels = List.of(tunnel(0), tunnel(1), tunnel(2));
+        for (TunnelInfo t : tunnels) {
+            observer.tunnelOpened(t, NO_BYTES);
+        }
+        assertThat(sink.opened).hasSize(3);
+        assertThat(sink.opened.get(1)).isSameAs(sink.opened.get(0));
+        assertThat(sink.opened.get(2)).isSameAs(sink.opened.get(0));
+        assertThat(sink.opened.get(0)).isEqualTo(observer.labels(tunnel(3)));
+
+        observer.tunnelClosed(new TunnelResult(tunnels.get(0), 200, 0, 0, Duration.ZERO, false, null));
+        observer.tunnelClosed(new TunnelResult(tunnels.get(1), 200, 0, 0, Duration.ZERO, true, "reset"));
+        assertThat(sink.closed).extracting(TrafficLabels::responseFlags).containsExactly(TrafficLabels.NO_FLAGS, "CONNECT");
+        assertThat(sink.closed.get(1).withResponseFlags(TrafficLabels.NO_FLAGS)).isEqualTo(sink.opened.get(0));
+    }
+}

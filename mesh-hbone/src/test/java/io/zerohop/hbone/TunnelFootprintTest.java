@@ -1,0 +1,132 @@
+package io.zerohop.hbone;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.zerohop.testing.netty.EchoServer;
+import org.assertj.core.api.SoftAssertions;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What an open, idle proxy-mode tunnel holds (issue 14: <= 100 MB RSS with 10,000 tunnels; at
+ * 4-5 KB of heap per tunnel per proxy that target is missed, benchmarks/results/tunnels-*.md). The
+ * JVM's own class histogram (the {@code GC.class_histogram} diagnostic command, after a full GC)
+ * before and after {@value #TUNNELS} tunnels opened through an HBONE server in proxy mode to an
+ * echo app, each proven by a 1-byte echo; client, server and app share this JVM, so the counts per
+ * tunnel are of all three. Own mechanics, no upstream to cite.
+ */
+class TunnelFootprintTest {
+    static final int TUNNELS = 200;
+    static Mesh mesh;
+    static EchoServer echo;
+    static HboneServer server;
+    static HboneClient client;
+    static final RecordingEvents events = new RecordingEvents();
+    static String lastTable;
+
+    @BeforeAll
+    static void start() throws Exception {
+        mesh = new Mesh();
+        echo = new EchoServer();
+        server = mesh.server((dst, id, local) -> Destination.proxy(echo.address())).listener(events)
+                .build().start().get(10, TimeUnit.SECONDS);
+        client = mesh.client().build();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        client.close();
+        server.close();
+        echo.close();
+        mesh.close();
+    }
+
+    static HboneSocket open() throws IOException {
+        HboneSocket s = client.connectSocket(Mesh.loopback(8080), mesh.expectServer(), server.localAddress(), Duration.ofSeconds(20));
+        s.setSoTimeout(20_000);
+        s.getOutputStream().write('x');
+        assertThat(s.getInputStream().read()).isEqualTo('x');
+        return s;
+    }
+
+    /** Live instances per class after a full GC; lambdas counted per defining class ({@code Foo$$Lambda}). */
+    static Map<String, Long> histogram() throws Exception {
+        // By reflection: the test sources compile into io.zerohop.hbone, which does not read
+        // java.management (the tests run on the class path, where it is there).
+        Object mbeans = Class.forName("java.lang.management.ManagementFactory").getMethod("getPlatformMBeanServer").invoke(null);
+        Class<?> objectName = Class.forName("javax.management.ObjectName");
+        Object command = objectName.getConstructor(String.class).newInstance("com.sun.management:type=DiagnosticCommand");
+        String text = (String) Class.forName("javax.management.MBeanServerConnection")
+                .getMethod("invoke", objectName, String.class, Object[].class, String[].class)
+                .invoke(mbeans, command, "gcClassHistogram", new Object[] {new String[0]}, new String[] {String[].class.getName()});
+        Map<String, Long> counts = new TreeMap<>();
+        for (String line : text.split("\n")) {
+            String[] f = line.trim().split("\\s+");
+            if (f.length >= 4 && f[0].endsWith(":")) {
+                String name = f[3];
+                int lambda = name.indexOf("$$Lambda");
+                counts.merge(lambda > 0 ? name.substring(0, lambda + 8) : name, Long.parseLong(f[1]), Long::sum);
+            }
+        }
+        return counts;
+    }
+
+    @Test
+    @DisplayName("an idle proxied tunnel holds no timer of its own, no placeholder handler, no finished dial's listener")
+    void anIdleProxiedTunnelHoldsOnlyWhatItUses() throws Exception {
+        List<HboneSocket> sockets = new ArrayList<>();
+        try {
+            sockets.add(open()); // the pooled connection, its handshake, the classes
+            Map<String, Long> before = histogram();
+            for (int i = 0; i < TUNNELS; i++) {
+                sockets.add(open());
+            }
+            Map<String, Long> after = histogram();
+            Map<String, Double> perTunnel = new TreeMap<>();
+            after.forEach((k, v) -> {
+                double d = (v - before.getOrDefault(k, 0L)) / (double) TUNNELS;
+                if (d >= 0.5) {
+                    perTunnel.put(k, d);
+                }
+            });
+            String table = perTunnel.toString().replace(", ", "\n");
+            lastTable = table;
+            // Was 1 each: the stalled-window timer (armed by the first upstream byte, kept 60 s) and
+            // the epoll channel's connect-timeout task (Netty keeps the cancelled task).
+            SoftAssertions soft = new SoftAssertions();
+            soft.assertThat(perTunnel.getOrDefault("io.netty.util.concurrent.ScheduledFutureTask", 0.0))
+                    .as("scheduled tasks per tunnel; all per tunnel:\n%s", table).isLessThan(1.5);
+            // Was 1: the upstream bootstrap's no-op handler stayed in every upstream pipeline.
+            soft.assertThat(perTunnel.getOrDefault("io.netty.channel.ChannelInboundHandlerAdapter", 0.0))
+                    .as("placeholder handlers per tunnel; all per tunnel:\n%s", table).isLessThan(0.5);
+            // Was 1: the stream's close listener that abandons an unfinished dial, with the dial's promise.
+            soft.assertThat(perTunnel.getOrDefault("io.zerohop.hbone.internal.InboundTunnel$$Lambda", 0.0))
+                    .as("InboundTunnel lambdas per tunnel; all per tunnel:\n%s", table).isLessThan(0.5);
+            soft.assertAll();
+        } finally {
+            for (HboneSocket s : sockets) {
+                s.close();
+            }
+        }
+        // Every tunnel named the same :authority: one InetSocketAddress for all the tunnels of a
+        // connection (the pool spreads them over connections of 100 streams).
+        List<TunnelInfo> opened = new ArrayList<>(events.opened);
+        assertThat(opened).hasSize(TUNNELS + 1);
+        Map<InetSocketAddress, List<TunnelInfo>> byConnection = opened.stream()
+                .collect(java.util.stream.Collectors.groupingBy(TunnelInfo::peerAddress));
+        assertThat(byConnection).hasSizeLessThan(TUNNELS / 10);
+        byConnection.values().forEach(tunnels -> assertThat(tunnels)
+                .allSatisfy(t -> assertThat(t.destination()).isSameAs(tunnels.get(0).destination())));
+        System.out.println("per tunnel (client, server and app in one JVM):\n" + lastTable);
+    }
+}
