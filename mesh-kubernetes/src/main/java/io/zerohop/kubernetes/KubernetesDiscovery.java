@@ -39,9 +39,11 @@ import org.slf4j.LoggerFactory;
  *   <li>{@code security.istio.io} v1 and v1beta1 {@code AuthorizationPolicy} and
  *       {@code PeerAuthentication}, {@code cilium.io/v2} {@code CiliumNetworkPolicy} and
  *       {@code CiliumClusterwideNetworkPolicy} are read as generic resources, each validated alone
- *       by {@link io.zerohop.policy.PolicyLoader}; invalid objects are skipped with a log line
- *       naming kind, namespace, name and field ({@link #rejectedPolicies()}), the rest installed with
- *       one {@link PolicyEngine#replace}. A kind whose CRD is not installed counts as empty and is
+ *       by {@link io.zerohop.policy.PolicyLoader}; an invalid (or unenforceable) object is logged
+ *       naming kind, namespace, name and field ({@link #rejectedPolicies()}) and fails closed: a
+ *       stand-in under its name denies what it could have restricted (its ALLOW rules allow nothing,
+ *       its DENY rules deny everything, a PeerAuthentication is STRICT, for its selector, else its
+ *       namespace); everything is installed with one {@link PolicyEngine#replace}. A kind whose CRD is not installed counts as empty and is
  *       picked up once it is.</li>
  *   <li>Bursts of events are coalesced ({@link Builder#debounce}); nothing is installed before the
  *       first full sync of every informer ({@link #synced()}), so a half-listed policy set never
@@ -192,7 +194,10 @@ public final class KubernetesDiscovery implements AutoCloseable {
         return podName == null ? Optional.empty() : registry.byName(namespace, podName);
     }
 
-    /** Policy objects left out as invalid right now: {@code Kind/namespace/name} → the loader's error (file:line: field: problem). */
+    /**
+     * Policy objects rejected right now (each in force as its fail-closed stand-in, or left out when
+     * it cannot restrict access): {@code Kind/namespace/name} → the loader's error (file:line: field: problem).
+     */
     public Map<String, String> rejectedPolicies() {
         return policies.rejectedObjects();
     }

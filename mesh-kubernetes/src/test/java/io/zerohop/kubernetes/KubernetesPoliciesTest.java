@@ -174,7 +174,7 @@ class KubernetesPoliciesTest {
     }
 
     @Test
-    @DisplayName("an invalid object is skipped and reported (kind, namespace, name, field; counter); the valid ones next to it stay in force")
+    @DisplayName("an invalid object is reported (kind, namespace, name, field; counter) and fails closed; the valid ones next to it stay in force")
     void invalidObjectNextToValidOnes() throws Exception {
         k8s.apply(ALLOW_FRONTEND);
         await(d, "valid ALLOW", () -> !allowed(OLD, 8080));
@@ -197,20 +197,24 @@ class KubernetesPoliciesTest {
                   action: DENY
                   rules: [{to: [{operation: {ports: ["9090"]}}]}]
                 """);
+        // The typo fails closed (KubernetesFailClosedTest): in force as a DENY-all stand-in for its selector.
         await(d, "valid neighbour installed, typo rejected",
-                () -> engine.policies().size() == 2 && d.rejectedPolicies().containsKey("AuthorizationPolicy/prod/typo"));
+                () -> engine.policies().size() == 3 && d.rejectedPolicies().containsKey("AuthorizationPolicy/prod/typo"));
         assertThat(d.rejectedPolicies().get("AuthorizationPolicy/prod/typo"))
                 .startsWith("AuthorizationPolicy/prod/typo:").contains("spec.rules[0].to[0].operation.ports[0]").contains("70000");
         assertThat(d.rejectedPolicyCount()).isEqualTo(1);
         // The same count as a meter, labelled as istiod's galley_validation_failed (with the kind).
         assertThat(meters.get("zerohop.kubernetes.rejected.objects").tag("group", "security.istio.io").tag("version", "v1")
                 .tag("kind", "AuthorizationPolicy").tag("reason", "invalid").counter().count()).isEqualTo(1.0);
-        assertThat(allowed(FRONTEND, 8080)).isTrue();
+        assertThat(allowed(FRONTEND, 8080)).isFalse();
+        assertThat(engine.evaluate(from(FRONTEND, 8080)).explain()).contains("prod/typo");
         assertThat(allowed(OLD, 8080)).isFalse();
-        assertThat(engine.evaluate(from(FRONTEND, 9090)).explain()).contains("prod/deny-9090");
+        assertThat(engine.policies().policies()).extracting(p -> p.name()).contains("backend-allow-frontend", "deny-9090");
 
         k8s.apply(bad.replace("70000", "7000"));
-        await(d, "fixed object installed", () -> engine.policies().size() == 3 && d.rejectedPolicies().isEmpty());
+        await(d, "fixed object installed", () -> allowed(FRONTEND, 8080) && d.rejectedPolicies().isEmpty());
+        assertThat(engine.policies().size()).isEqualTo(3);
+        assertThat(engine.evaluate(from(FRONTEND, 9090)).explain()).contains("prod/deny-9090");
         assertThat(d.rejectedPolicyCount()).isEqualTo(1);
         assertThat(meters.get("zerohop.kubernetes.rejected.objects").counter().count()).as("a counter: the fix does not lower it").isEqualTo(1.0);
     }

@@ -18,9 +18,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Policy objects from the API server, each validated alone by {@link PolicyLoader} (the same
  * compiler and semantics as files); the valid ones are installed together with one
- * {@link PolicyEngine#replace}. An invalid object is left out with a log line and a count, and
- * never drops the others (as istiod, which rejects a bad object at admission and skips it in
- * its informers, keeps converting the rest).
+ * {@link PolicyEngine#replace}. An invalid object (or one zerohop cannot enforce) is logged, counted
+ * and listed, never drops the others (as istiod keeps converting the rest), and is replaced by its
+ * fail-closed stand-in ({@link FailClosed}): leaving it out could widen access.
  */
 public final class PolicyState {
     private static final Logger LOG = LoggerFactory.getLogger(PolicyState.class);
@@ -28,7 +28,10 @@ public final class PolicyState {
     /** Istio's {@code istio.io/dry-run} annotation: the policy is evaluated in shadow only, never enforced. */
     public static final String DRY_RUN_ANNOTATION = "istio.io/dry-run";
 
-    /** One object as served at one API version; {@code yaml} null when invalid. */
+    /**
+     * One object as served at one API version: {@code yaml} is what is installed for it (its own text,
+     * or for a rejected object its fail-closed stand-in, or null); {@code error} non-null when rejected.
+     */
     private record Entry(String yaml, String error) {}
 
     /** kind/namespace/name → apiVersion → entry; v1 and v1beta1 of one Istio object are the same object. */
@@ -84,24 +87,43 @@ public final class PolicyState {
             return new Entry("", null);
         }
         String yaml = yamlOf(r);
+        String reason;
+        String error;
+        String problem;
         try {
             PolicyLoader.fromString(key, yaml);
             return new Entry(yaml, null);
         } catch (PolicyLoadException e) {
-            rejected.incrementAndGet();
-            listener.rejected(r.getApiVersion(), r.getKind(), "invalid");
-            String ns = r.getMetadata().getNamespace();
-            LOG.warn("rejected {} {}{}: field {}: {} (skipped; the other policies stay in force)", r.getKind(),
-                    ns == null || ns.isEmpty() ? "" : ns + "/", r.getMetadata().getName(),
-                    e.field().isEmpty() ? "(object)" : e.field(), e.problem());
-            return new Entry(null, e.getMessage());
+            reason = "invalid";
+            error = e.getMessage();
+            problem = "field " + (e.field().isEmpty() ? "(object)" : e.field()) + ": " + e.problem();
         } catch (RuntimeException e) {
-            // A loader bug must not take the informer down with it; the object stays out.
-            rejected.incrementAndGet();
-            listener.rejected(r.getApiVersion(), r.getKind(), "error");
-            LOG.warn("rejected {}: {}", key, e.toString());
-            return new Entry(null, e.toString());
+            // A loader bug must not take the informer down with it; the object fails closed as an invalid one.
+            reason = "error";
+            error = e.toString();
+            problem = e.toString();
         }
+        rejected.incrementAndGet();
+        listener.rejected(r.getApiVersion(), r.getKind(), reason);
+        String ns = r.getMetadata().getNamespace();
+        String shown = r.getKind() + " " + (ns == null || ns.isEmpty() ? "" : ns + "/") + r.getMetadata().getName();
+        List<FailClosed.StandIn> standIns = FailClosed.standIns(r);
+        for (FailClosed.StandIn s : standIns) {
+            try {
+                PolicyLoader.fromString(key, s.yaml());
+                LOG.warn("rejected {}: {} (in force as {} until fixed; the other policies stay in force)", shown, problem, s.what());
+                return new Entry(s.yaml(), error);
+            } catch (PolicyLoadException | RuntimeException next) {
+                // This reading of the scope is itself unreadable: try the wider one.
+                LOG.debug("{}: stand-in ({}) does not load: {}", key, s.what(), next.toString());
+            }
+        }
+        if (standIns.isEmpty()) {
+            LOG.warn("rejected {}: {} (left out: it cannot restrict access; the other policies stay in force)", shown, problem);
+        } else {
+            LOG.error("rejected {}: {} (no fail-closed stand-in loads; left out)", shown, problem);
+        }
+        return new Entry(null, error);
     }
 
     /**
@@ -109,15 +131,7 @@ public final class PolicyState {
      * spec (and Cilium's specs). Server-owned fields (status, managedFields, uid) are dropped.
      */
     static String yamlOf(GenericKubernetesResource r) {
-        Map<String, Object> doc = new LinkedHashMap<>();
-        doc.put("apiVersion", r.getApiVersion());
-        doc.put("kind", r.getKind());
-        Map<String, Object> meta = new LinkedHashMap<>();
-        meta.put("name", r.getMetadata().getName());
-        if (r.getMetadata().getNamespace() != null) {
-            meta.put("namespace", r.getMetadata().getNamespace());
-        }
-        doc.put("metadata", meta);
+        Map<String, Object> doc = header(r);
         for (String k : List.of("spec", "specs")) {
             Object v = r.getAdditionalProperties().get(k);
             if (v != null) {
@@ -127,7 +141,21 @@ public final class PolicyState {
         return Serialization.asYaml(doc);
     }
 
-    /** Objects now left out as invalid: {@code Kind/namespace/name} → the loader's message. */
+    /** apiVersion, kind and metadata name/namespace of the object, in a mutable map. */
+    static Map<String, Object> header(GenericKubernetesResource r) {
+        Map<String, Object> doc = new LinkedHashMap<>();
+        doc.put("apiVersion", r.getApiVersion());
+        doc.put("kind", r.getKind());
+        Map<String, Object> meta = new LinkedHashMap<>();
+        meta.put("name", r.getMetadata().getName());
+        if (r.getMetadata().getNamespace() != null) {
+            meta.put("namespace", r.getMetadata().getNamespace());
+        }
+        doc.put("metadata", meta);
+        return doc;
+    }
+
+    /** Objects now rejected (left out or in force as their fail-closed stand-in): {@code Kind/namespace/name} → the loader's message. */
     public synchronized Map<String, String> rejectedObjects() {
         Map<String, String> out = new TreeMap<>();
         objects.forEach((k, versions) -> {
@@ -179,7 +207,8 @@ public final class PolicyState {
         }
         engine.replace(set);
         installed = text;
-        LOG.info("installed {} policy objects from Kubernetes ({} rejected)", count, rejectedObjects().size());
+        LOG.info("installed {} policy objects from Kubernetes ({} rejected, in force as fail-closed stand-ins or left out)",
+                count, rejectedObjects().size());
         return true;
     }
 
