@@ -167,6 +167,39 @@ class KubernetesFailClosedTest {
     }
 
     @Test
+    @DisplayName("a Cilium policy with ingressDeny it cannot enforce (fromRequires) denies every caller of its endpoints, even those "
+            + "another policy allows; fixed, only what it names is denied")
+    void ciliumIngressDenyFailsClosed() throws Exception {
+        k8s.apply("""
+                apiVersion: cilium.io/v2
+                kind: CiliumNetworkPolicy
+                metadata: {name: backend-from-all, namespace: prod}
+                spec:
+                  endpointSelector: {matchLabels: {app: backend}}
+                  ingress: [{fromEntities: [all]}]
+                """);
+        String deny = """
+                apiVersion: cilium.io/v2
+                kind: CiliumNetworkPolicy
+                metadata: {name: deny-unless-prod, namespace: prod}
+                spec:
+                  endpointSelector: {matchLabels: {app: backend}}
+                  ingressDeny: [{fromRequires: [{matchLabels: {env: prod}}]}]
+                """;
+        k8s.apply(deny);
+        await(d, "ingressDeny stand-in", () -> d.rejectedPolicies().containsKey("CiliumNetworkPolicy/prod/deny-unless-prod")
+                && !allowed(FRONTEND, BACKEND, 8080));
+        Decision dec = call(FRONTEND, BACKEND, 8080);
+        assertThat(dec.outcome()).isEqualTo(Decision.Outcome.DENIED_BY_RULE);
+        assertThat(dec.policy().qualifiedName()).isEqualTo("prod/deny-unless-prod");
+        assertThat(allowed(BACKEND, FRONTEND, 8080)).as("not selected").isTrue();
+        k8s.apply(deny.replace("fromRequires: [{matchLabels: {env: prod}}]", "fromEndpoints: [{matchLabels: {k8s:io.kubernetes.pod.namespace: legacy}}]"));
+        await(d, "fixed", () -> allowed(FRONTEND, BACKEND, 8080));
+        assertThat(allowed(OLD, BACKEND, 8080)).isFalse();
+        assertThat(d.rejectedPolicies()).isEmpty();
+    }
+
+    @Test
     @DisplayName("an unreadable selector: the rejected policy denies its whole namespace; a clusterwide Cilium policy every endpoint")
     void unreadableSelectorWidensTheScope() throws Exception {
         String bad = """
@@ -223,7 +256,7 @@ class KubernetesFailClosedTest {
     }
 
     @Test
-    @DisplayName("objects that cannot restrict a caller (an invalid AUDIT policy, an egress-only Cilium rule) are listed, not stood in for")
+    @DisplayName("objects that cannot restrict a caller (an invalid AUDIT policy, an egress-only Cilium rule, a host policy) are listed, not stood in for")
     void nothingToNarrow() throws Exception {
         k8s.apply("""
                 apiVersion: security.istio.io/v1
@@ -241,7 +274,23 @@ class KubernetesFailClosedTest {
                   endpointSelector: {matchLabels: {app: backend}}
                   egress: [{toPorts: [{ports: [{port: "99999"}]}]}]
                 """);
+        k8s.apply("""
+                apiVersion: cilium.io/v2
+                kind: CiliumClusterwideNetworkPolicy
+                metadata: {name: host-fw}
+                spec:
+                  nodeSelector: {matchLabels: {role: worker}}
+                  ingress: [{fromEntities: [cluster]}]
+                """);
         // Valid objects after them in each watch: once these are in, the invalid ones were seen.
+        k8s.apply("""
+                apiVersion: cilium.io/v2
+                kind: CiliumClusterwideNetworkPolicy
+                metadata: {name: old-from-cluster}
+                spec:
+                  endpointSelector: {matchLabels: {app: old}}
+                  ingress: [{fromEntities: [cluster]}]
+                """);
         k8s.apply("""
                 apiVersion: security.istio.io/v1
                 kind: AuthorizationPolicy
@@ -256,7 +305,7 @@ class KubernetesFailClosedTest {
                   endpointSelector: {}
                   ingress: [{fromEntities: [all]}]
                 """);
-        await(d, "sentinels in, both invalid objects rejected", () -> engine.policies().size() == 2 && d.rejectedPolicies().size() == 2);
+        await(d, "sentinels in, both invalid objects rejected", () -> engine.policies().size() == 3 && d.rejectedPolicies().size() == 3);
         assertThat(allowed(FRONTEND, BACKEND, 8080)).isTrue();
         assertThat(allowed(FRONTEND, BACKEND, 9090)).isTrue();
     }

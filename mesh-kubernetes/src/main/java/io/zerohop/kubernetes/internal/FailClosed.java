@@ -37,8 +37,9 @@ import java.util.Set;
  *
  * <p>Scope: the object's own selector ({@code selector}, {@code targetRef(s)}, {@code endpointSelector})
  * when the stand-in with it loads; else the whole of the object's scope: its namespace (the root
- * namespace: the mesh), and for a {@code CiliumClusterwideNetworkPolicy} every endpoint. Cilium
- * itself refuses a policy it cannot parse and leaves it out; this goes beyond it.
+ * namespace: the mesh), and for a {@code CiliumClusterwideNetworkPolicy} every endpoint. Cilium's
+ * agent does not import a policy whose {@code Parse} fails (pkg/k8s/watchers/cilium_network_policy.go):
+ * a new one is left out, a bad update keeps the previous version; this goes beyond it.
  */
 final class FailClosed {
     /** One candidate: its policy-file text and a phrase for the log ("DENY all for selector ..."). */
