@@ -63,10 +63,8 @@ public final class HbonePipeline {
 
     private HbonePipeline() {}
 
-    /** A connection up to the negotiator: reads of up to 256 KiB ({@link Relay#READS}), TLS, the negotiator, the hold behind it. */
+    /** A connection up to the negotiator: TLS, the negotiator, the hold behind it. */
     static void connection(Channel ch, SslHandler tls, Negotiator negotiator) {
-        // Before the first read (the TLS handshake's): Netty keeps the read handle made then.
-        ch.config().setRecvByteBufAllocator(Relay.READS);
         ch.pipeline().addLast(TLS, tls).addLast(CONNECTION, negotiator).addLast(HOLD, negotiator.hold);
     }
 

@@ -173,7 +173,6 @@ final class InboundTunnel implements TunnelCodec.Listener {
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)
-                .option(ChannelOption.RCVBUF_ALLOCATOR, Relay.READS)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, cfg.upstreamConnectTimeout().toMillis()))
                 .handler(new ChannelInboundHandlerAdapter());
         ChannelFuture dial = b.connect(upstream);
