@@ -10,7 +10,6 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.nio.NioIoHandler;
 import io.zerohop.core.Capture;
-import io.zerohop.hbone.internal.Relay;
 import io.zerohop.hbone.internal.Transports;
 import io.zerohop.testing.netty.EchoServer;
 import java.io.ByteArrayOutputStream;
@@ -40,7 +39,7 @@ class CaptureLoopTest {
 
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"epoll", "nio"})
-    @DisplayName("the accepted connection moves onto the loop of its relay end; bytes and FIN sent meanwhile arrive; both sockets read up to 256 KiB")
+    @DisplayName("the accepted connection moves onto the loop of its relay end; bytes and FIN sent meanwhile arrive")
     void theCapturedConnectionIsRelayedOnItsEndsLoop(String transport) throws Exception {
         EventLoopGroup group = transport.equals("epoll") ? Transports.newGroup(2, "capture-loop-test")
                 : new MultiThreadIoEventLoopGroup(2, NioIoHandler.newFactory());
@@ -52,7 +51,6 @@ class CaptureLoopTest {
             CountDownLatch clientDone = new CountDownLatch(1);
             AtomicReference<EventLoop> acceptedLoop = new AtomicReference<>();
             AtomicReference<EventLoop> endLoop = new AtomicReference<>();
-            AtomicReference<Channel> endChannel = new AtomicReference<>();
             AtomicReference<Channel> accepted = new AtomicReference<>();
             CaptureListener.Opener opener = (src, dst, loop) -> {
                 acceptedLoop.set(loop);
@@ -65,7 +63,6 @@ class CaptureLoopTest {
                         .thenCompose(x -> CaptureListener.connectTcp(away, echoAddress))
                         .thenApply(end -> {
                             endLoop.set(end.channel().eventLoop());
-                            endChannel.set(end.channel());
                             return end;
                         });
             };
@@ -102,10 +99,6 @@ class CaptureLoopTest {
             }
             assertThat(endLoop.get()).as("the end was opened on another loop than the accepted connection's").isNotSameAs(acceptedLoop.get());
             assertThat(accepted.get().eventLoop()).as("the loop the accepted connection was relayed on").isSameAs(endLoop.get());
-            // Both relayed sockets read up to 256 KiB, as ztunnel's (src/copy.rs JUMBO_BUFFER_SIZE;
-            // Relay.READS, its growth: ReadSizeTest), not Netty's 64 KiB.
-            assertThat((Object) accepted.get().config().getRecvByteBufAllocator()).as("the captured socket's reads").isSameAs(Relay.READS);
-            assertThat((Object) endChannel.get().config().getRecvByteBufAllocator()).as("the dialled socket's reads").isSameAs(Relay.READS);
         } finally {
             if (listener != null) {
                 listener.close().sync();

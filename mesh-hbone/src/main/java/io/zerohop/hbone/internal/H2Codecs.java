@@ -47,20 +47,6 @@ final class H2Codecs {
      */
     static final int ALLOCATION_QUANTUM = H2Config.DEFAULT_MAX_FRAME_SIZE;
     /**
-     * Plaintext bytes SslHandler hands BoringSSL per wrap on an HBONE connection: 64 KiB, four TLS
-     * records (BoringSSL still cuts records at 16 KiB) written into one buffer by one
-     * {@code SSL_write}, where Netty's default (16 KiB) makes one wrap, one output buffer, one
-     * write promise and one {@code writev} entry per record (issue 14: on the node pair's proxy A,
-     * {@code SslHandler.wrap} took 29 % of the loop, 17 % in {@code SSL_write}; the rest, and the
-     * removal of each written buffer, is per wrap). The price: the record that starts a
-     * DATA frame (9-byte header, then payload) is assembled by copying up to this many bytes
-     * instead of 16 KiB: at most a quarter of a relay's DATA frame (256 KiB reads, merged up to
-     * 1 MiB), but all of a lone 64 KiB frame from a {@code TunnelSocket} writer; the embedded path's
-     * CPU per MB was not worse in the A/B (benchmarks/results/bytes-*.md).
-     * Netty mechanics, beyond upstream: ztunnel's TLS (rustls) has no per-wrap cost to save.
-     */
-    static final int WRAP_DATA_SIZE = 64 * 1024;
-    /**
      * RST_STREAM frames a peer may send, and we may send, per second on one connection before it is
      * torn down (Netty's "rapid reset" guards). Netty's default, 200 per 30 s, is sized for request/response traffic: a
      * pooled HBONE connection whose peer closes tunnels by resetting them (nghttpx does, and any app

@@ -63,14 +63,8 @@ public final class HbonePipeline {
 
     private HbonePipeline() {}
 
-    /**
-     * A connection up to the negotiator: reads of up to 256 KiB ({@link Relay#READS}), TLS wrapping
-     * 64 KiB at a time ({@link H2Codecs#WRAP_DATA_SIZE}), the negotiator, the hold behind it.
-     */
+    /** A connection up to the negotiator: TLS, the negotiator, the hold behind it. */
     static void connection(Channel ch, SslHandler tls, Negotiator negotiator) {
-        // Before the first read (the TLS handshake's): Netty keeps the read handle made then.
-        ch.config().setRecvByteBufAllocator(Relay.READS);
-        tls.setWrapDataSize(H2Codecs.WRAP_DATA_SIZE);
         ch.pipeline().addLast(TLS, tls).addLast(CONNECTION, negotiator).addLast(HOLD, negotiator.hold);
     }
 

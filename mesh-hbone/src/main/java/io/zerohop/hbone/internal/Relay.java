@@ -2,14 +2,12 @@ package io.zerohop.hbone.internal;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
-import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPromise;
-import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.http2.Http2StreamChannel;
@@ -32,7 +30,6 @@ import org.slf4j.LoggerFactory;
  *   <li>Buffers move as they are. A TCP end is flushed once per read burst of the other side
  *       ({@code channelReadComplete}); a tunnel's connection once per pass of its event loop, for
  *       all the tunnels that wrote in that pass ({@link Tunnels#flushSoon}).</li>
- *   <li>Sockets that carry tunnel bytes read up to 256 KiB at a time ({@link #READS}).</li>
  *   <li>Back-pressure: a side reads (auto-read) only while the other side's channel is writable,
  *       so HTTP/2 flow control or the TCP window pushes back on the sender; an end's
  *       {@link Throttle} may hold reads longer (hbone's upstream budgets).</li>
@@ -50,20 +47,6 @@ import org.slf4j.LoggerFactory;
  */
 public final class Relay {
     private static final Logger log = LoggerFactory.getLogger(Relay.class);
-
-    /**
-     * How every socket that carries tunnel bytes reads (relayed TCP connections, set where they are
-     * accepted or dialled, and HBONE connections): Netty's adaptive sizing, which starts at 2 KiB
-     * and grows while reads fill the buffer, up to 256 KiB instead of Netty's 64 KiB. ztunnel does
-     * the same: a connection's read buffer starts at 1 KiB and grows to 256 KiB for high-bandwidth
-     * connections (istio/ztunnel src/copy.rs {@code JUMBO_BUFFER_SIZE}, 16 TLS records; ztunnel
-     * grows it by bytes carried, Netty by full reads). Reads of 64 KiB cost proxy A and B 15 reads
-     * per MB each on the node pair; 256 KiB reads, 4 (issue 14, benchmarks/results/bytes-*.md):
-     * fewer system calls, fewer passes through the pipeline, fewer flushes behind them. A read
-     * buffer exists only while a read is in progress, so idle tunnels hold none. Must be set before
-     * the channel first reads (Netty keeps the handle it made then).
-     */
-    public static final RecvByteBufAllocator READS = new AdaptiveRecvByteBufAllocator(64, 2048, 256 * 1024);
 
     /** One side of a relay: its channel, how to half-close, abort and close it. */
     public interface End {
