@@ -10,7 +10,6 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
-import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.zerohop.hbone.HboneStream;
 import java.io.IOException;
@@ -27,9 +26,7 @@ import org.slf4j.LoggerFactory;
  * capture, passthrough, plaintext inbound and L7's opaque fallback.
  *
  * <ul>
- *   <li>Buffers move as they are. A TCP end is flushed once per read burst of the other side
- *       ({@code channelReadComplete}); a tunnel's connection once per pass of its event loop, for
- *       all the tunnels that wrote in that pass ({@link Tunnels#flushSoon}).</li>
+ *   <li>Buffers move as they are; one flush per read burst ({@code channelReadComplete}).</li>
  *   <li>Back-pressure: a side reads (auto-read) only while the other side's channel is writable,
  *       so HTTP/2 flow control or the TCP window pushes back on the sender; an end's
  *       {@link Throttle} may hold reads longer (hbone's upstream budgets).</li>
@@ -319,15 +316,7 @@ public final class Relay {
 
         @Override
         public void channelReadComplete(ChannelHandlerContext ctx) {
-            if (outCh instanceof Http2StreamChannel && outCh.eventLoop().inEventLoop()) {
-                // The tunnels of one connection share its event loop (the captured and the dialled
-                // sockets are moved or dialled there): when several read in one pass, their
-                // connection is flushed once at the end of it (one HTTP/2 flush, one SslHandler
-                // wrap pass, one writev), not once per tunnel.
-                Tunnels.flushSoon(outCh);
-            } else {
-                outCh.flush();
-            }
+            outCh.flush();
         }
 
         @Override
