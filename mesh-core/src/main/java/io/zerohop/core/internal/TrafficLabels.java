@@ -80,20 +80,20 @@ public record TrafficLabels(String reporter,
 
     /** The same labels with ztunnel's {@code response_flags} value ({@code DENY}, {@code CONNECT}...). */
     public TrafficLabels withResponseFlags(String flags) {
-        return new TrafficLabels(reporter, sourceWorkload, sourceCanonicalService, sourceCanonicalRevision,
-                sourceWorkloadNamespace, sourcePrincipal, sourceApp, sourceVersion, sourceCluster, destinationService,
-                destinationServiceNamespace, destinationServiceName, destinationWorkload, destinationCanonicalService,
-                destinationCanonicalRevision, destinationWorkloadNamespace, destinationPrincipal, destinationApp,
-                destinationVersion, destinationCluster, requestProtocol, flags, connectionSecurityPolicy);
+        return with(requestProtocol, flags);
     }
 
     /** The same labels with another {@code request_protocol} ({@code http}, {@code grpc}: Istio's HTTP metrics). */
     public TrafficLabels withRequestProtocol(String protocol) {
+        return with(protocol, responseFlags);
+    }
+
+    private TrafficLabels with(String protocol, String flags) {
         return new TrafficLabels(reporter, sourceWorkload, sourceCanonicalService, sourceCanonicalRevision,
                 sourceWorkloadNamespace, sourcePrincipal, sourceApp, sourceVersion, sourceCluster, destinationService,
                 destinationServiceNamespace, destinationServiceName, destinationWorkload, destinationCanonicalService,
                 destinationCanonicalRevision, destinationWorkloadNamespace, destinationPrincipal, destinationApp,
-                destinationVersion, destinationCluster, protocol, responseFlags, connectionSecurityPolicy);
+                destinationVersion, destinationCluster, protocol, flags, connectionSecurityPolicy);
     }
 
     /** Whether ztunnel counts a close with these flags in {@code istio_tcp_connections_failed_total}. */
