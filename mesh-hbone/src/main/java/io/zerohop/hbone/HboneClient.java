@@ -101,6 +101,8 @@ public final class HboneClient implements AutoCloseable {
             }
         });
         try {
+            // Latency mode: spin briefly for the 200 before parking (off by default).
+            io.zerohop.hbone.internal.LatencyMode.spin(socket::isDone, io.zerohop.hbone.internal.LatencyMode.spinNanos());
             return socket.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             pending.thenAccept(HboneStream::reset); // nobody will use it

@@ -34,7 +34,7 @@ final class SocketBridge extends ChannelInboundHandlerAdapter {
             }
             st.queue.add(buf);
             st.buffered += buf.readableBytes();
-            st.readable.signalAll();
+            st.signalReadable();
         } finally {
             st.lock.unlock();
         }
@@ -64,7 +64,7 @@ final class SocketBridge extends ChannelInboundHandlerAdapter {
             } else if (evt instanceof HboneStream.Reset) {
                 st.reset = true;
             }
-            st.readable.signalAll();
+            st.signalReadable();
         } finally {
             st.lock.unlock();
         }
@@ -89,7 +89,7 @@ final class SocketBridge extends ChannelInboundHandlerAdapter {
             if (st.closed) {
                 st.releaseQueue();
             }
-            st.readable.signalAll();
+            st.signalReadable();
             st.writable.signalAll();
         } finally {
             st.lock.unlock();

@@ -60,9 +60,36 @@ final class SocketState {
     volatile Throwable writeError;
     final InputStream in = new In();
     final OutputStream out = new Out();
+    /**
+     * Nanoseconds a reader spins before it parks ({@link LatencyMode#SPIN_PROPERTY}); 0 parks at once.
+     * A reader that is spinning is not in {@link #readable}'s wait queue, so the event loop's
+     * {@code signalAll} finds nobody to unpark: the hand-off costs no futex call on either side.
+     */
+    private final long spinNanos;
+    /** Bumped under {@link #lock} with every signal of {@link #readable}: what a spinning reader watches. */
+    private volatile int readableSignals;
+    /** Times a reader parked on {@link #readable} (tests: a spin that worked parks none). */
+    private volatile long parks;
+    /** Times a reader began to spin (tests). */
+    private volatile long spins;
 
-    SocketState(TunnelSocket socket) {
+    SocketState(TunnelSocket socket, long spinNanos) {
         this.socket = socket;
+        this.spinNanos = spinNanos;
+    }
+
+    /** Wakes readers: one parked on {@link #readable}, or one spinning. Under {@link #lock}. */
+    void signalReadable() {
+        readableSignals++; // only under the lock: no lost update
+        readable.signalAll();
+    }
+
+    long parks() {
+        return parks;
+    }
+
+    long spins() {
+        return spins;
     }
 
     /** Under {@link #lock}. */
@@ -81,7 +108,7 @@ final class SocketState {
             closed = true;
             boolean unread = !queue.isEmpty();
             releaseQueue();
-            readable.signalAll();
+            signalReadable();
             writable.signalAll();
             return unread;
         } finally {
@@ -110,7 +137,7 @@ final class SocketState {
             inputShutdown = true;
             discardInput = true;
             releaseQueue();
-            readable.signalAll();
+            signalReadable();
             if (!readPending && !eof) {
                 readPending = true;
                 c.eventLoop().execute(c::read);
@@ -137,6 +164,7 @@ final class SocketState {
             Channel channel = socket.requireConnected();
             int soTimeout = socket.getSoTimeout();
             boolean askMore = false;
+            boolean spun = spinNanos <= 0;
             int n;
             lock.lock();
             try {
@@ -154,6 +182,19 @@ final class SocketState {
                     if (inactive) {
                         throw new SocketException("Connection reset");
                     }
+                    if (!spun) {
+                        spun = true;
+                        int seen = readableSignals;
+                        spins++; // under the lock
+                        lock.unlock();
+                        try {
+                            spinWhileUnsignalled(seen, deadline);
+                        } finally {
+                            lock.lock();
+                        }
+                        continue;
+                    }
+                    parks++; // under the lock
                     try {
                         if (deadline == 0) {
                             readable.await();
@@ -206,6 +247,17 @@ final class SocketState {
         @Override
         public void close() throws IOException {
             socket.close();
+        }
+    }
+
+    /** Spins (without the lock) until the loop signals or the spin or the read deadline is over. */
+    private void spinWhileUnsignalled(int seen, long readDeadline) {
+        long end = System.nanoTime() + spinNanos;
+        if (readDeadline != 0 && readDeadline - end < 0) {
+            end = readDeadline;
+        }
+        for (int turn = 1; readableSignals == seen && System.nanoTime() - end < 0; turn++) {
+            LatencyMode.pause(turn);
         }
     }
 

@@ -114,8 +114,30 @@ public final class Transports {
         return Epoll.isAvailable();
     }
 
+    /**
+     * An hbone event loop group: epoll when it loads, NIO otherwise. With
+     * {@link LatencyMode#POLL_PROPERTY} set (epoll only), its loops poll for that long before they
+     * sleep ({@link LoopPoll}).
+     *
+     * @throws IllegalArgumentException when {@link LatencyMode#POLL_PROPERTY} is malformed
+     */
     public static EventLoopGroup newGroup(int threads, String name) {
-        IoHandlerFactory factory = epoll() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
+        long poll = LatencyMode.pollNanos();
+        return newGroup(threads, name, poll > 0 ? new LoopPoll(poll) : null);
+    }
+
+    /** {@link #newGroup(int, String)} with an explicit polling strategy, or none ({@code null}). */
+    static EventLoopGroup newGroup(int threads, String name, LoopPoll poll) {
+        IoHandlerFactory factory;
+        if (!epoll()) {
+            if (poll != null) {
+                org.slf4j.LoggerFactory.getLogger(Transports.class).warn("-D{} ignored: event loop polling needs the epoll transport ({})",
+                        LatencyMode.POLL_PROPERTY, Epoll.unavailabilityCause().toString());
+            }
+            factory = NioIoHandler.newFactory();
+        } else {
+            factory = poll == null ? EpollIoHandler.newFactory() : EpollIoHandler.newFactory(0, poll);
+        }
         return new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory(name, true), factory);
     }
 

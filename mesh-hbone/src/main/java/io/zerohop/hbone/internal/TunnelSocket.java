@@ -36,23 +36,37 @@ public final class TunnelSocket extends TunnelSocketOptions {
     private volatile Channel ch;
     private volatile TunnelInfo info;
     private volatile HboneStream stream;
-    private final SocketState st = new SocketState(this);
+    private final SocketState st;
+    /** {@link LatencyMode#SPIN_PROPERTY}: how long a blocked read or connect spins before parking. */
+    private final long spinNanos;
 
-    private TunnelSocket(ConnectionPool client, Function<InetSocketAddress, Route> routes) throws SocketException {
+    private TunnelSocket(ConnectionPool client, Function<InetSocketAddress, Route> routes, long spinNanos) throws SocketException {
         this.client = client;
         this.routes = routes;
+        this.spinNanos = spinNanos;
+        this.st = new SocketState(this, spinNanos);
     }
 
     /** An unconnected socket whose {@code connect(addr)} opens a tunnel along {@code routes}. */
     public static TunnelSocket unconnected(ConnectionPool client, Function<InetSocketAddress, Route> routes) throws SocketException {
-        return new TunnelSocket(client, routes);
+        return new TunnelSocket(client, routes, LatencyMode.spinNanos());
     }
 
     /** A socket over an open tunnel stream channel (auto-read must be off and no other handler reading). */
     public static TunnelSocket attach(Channel ch, TunnelInfo info) throws SocketException {
-        TunnelSocket s = new TunnelSocket(null, null);
+        return attach(ch, info, LatencyMode.spinNanos());
+    }
+
+    /** {@link #attach(Channel, TunnelInfo)} with a reader spin of {@code spinNanos} (tests). */
+    static TunnelSocket attach(Channel ch, TunnelInfo info, long spinNanos) throws SocketException {
+        TunnelSocket s = new TunnelSocket(null, null, spinNanos);
         s.attachTo(ch, info);
         return s;
+    }
+
+    /** The state shared with the event loop (tests). */
+    SocketState state() {
+        return st;
     }
 
     private void attachTo(Channel channel, TunnelInfo tunnel) {
@@ -126,6 +140,7 @@ public final class TunnelSocket extends TunnelSocketOptions {
             return s;
         });
         try {
+            LatencyMode.spin(attached::isDone, spinNanos);
             attached.get(ms, TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
