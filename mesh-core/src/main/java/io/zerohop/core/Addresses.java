@@ -55,9 +55,30 @@ public final class Addresses {
         return new InetSocketAddress(parseIp(host, where), port);
     }
 
-    /** The HBONE {@code :authority} form: {@code ip:port}, IPv6 in brackets. */
+    /**
+     * {@code ip:port} for people (logs, the access log, {@code /config_dump}, the CLI's lines), IPv6 in
+     * brackets and in RFC 5952's short form ({@code [fd00::1]:80}, {@code [::]:15008}), as ztunnel
+     * prints a Rust {@code SocketAddr}; the JDK's own form ({@code [fd00:0:0:0:0:0:0:1]}) is for no
+     * one. Not the wire's: mesh-hbone formats the CONNECT authority itself.
+     *
+     * @param a a resolved address, not null
+     */
     public static String authority(InetSocketAddress a) {
-        String ip = a.getAddress().getHostAddress();
-        return (ip.indexOf(':') >= 0 ? "[" + ip + "]" : ip) + ":" + a.getPort();
+        java.net.InetAddress ip = a.getAddress();
+        String host = io.netty.util.NetUtil.toAddressString(ip);
+        return (ip instanceof java.net.Inet6Address ? "[" + host + "]" : host) + ":" + a.getPort();
+    }
+
+    /**
+     * A listener as the user asked for it, on the port it got: {@code configured}'s IP (a wildcard
+     * {@code 0.0.0.0} stays {@code 0.0.0.0}, although Netty's epoll binds it as the dual-stack
+     * {@code ::}, and {@code [::]} stays {@code [::]}) with {@code bound}'s port (port 0 shows the
+     * port the kernel chose). Human-facing only, e.g. {@code zerohop proxy ready: tproxy 0.0.0.0:15001}.
+     *
+     * @param configured the address given (option or builder), not null
+     * @param bound the listener's local address, not null
+     */
+    public static String listener(InetSocketAddress configured, InetSocketAddress bound) {
+        return authority(new InetSocketAddress(configured.getAddress(), bound.getPort()));
     }
 }

@@ -64,8 +64,21 @@ class WorkloadRegistryTest {
     }
 
     @Test
+    @org.junit.jupiter.api.DisplayName("a listener shows the IP it was given (0.0.0.0, not the dual-stack [::] epoll binds) and the port it got")
+    void listenerShowsTheConfiguredIpAndTheBoundPort() throws Exception {
+        InetSocketAddress dualStack = new InetSocketAddress(InetAddress.getByName("::"), 15001);
+        assertThat(Addresses.listener(Addresses.parseHostPort("0.0.0.0:15001", "x"), dualStack)).isEqualTo("0.0.0.0:15001");
+        assertThat(Addresses.listener(Addresses.parseHostPort("[::]:15001", "x"), dualStack)).isEqualTo("[::]:15001");
+        assertThat(Addresses.listener(Addresses.parseHostPort("127.0.0.1:0", "x"),
+                new InetSocketAddress(InetAddress.getLoopbackAddress(), 40123))).isEqualTo("127.0.0.1:40123");
+        assertThat(Addresses.listener(Addresses.parseHostPort(":15001", "x"), dualStack)).doesNotContain("0:0:0:0:0").endsWith(":15001");
+    }
+
+    @Test
     void authorityBracketsIpv6() throws Exception {
-        assertThat(Addresses.authority(new InetSocketAddress(InetAddress.getByName("fd00::1"), 80))).isEqualTo("[fd00:0:0:0:0:0:0:1]:80");
+        // RFC 5952's short form, as ztunnel prints a Rust SocketAddr (std's Ipv6Addr Display follows RFC 5952).
+        assertThat(Addresses.authority(new InetSocketAddress(InetAddress.getByName("fd00::1"), 80))).isEqualTo("[fd00::1]:80");
+        assertThat(Addresses.authority(new InetSocketAddress(InetAddress.getByName("::"), 15008))).isEqualTo("[::]:15008");
         assertThat(Addresses.parseHostPort("[fd00::1]:15008", "x").getPort()).isEqualTo(15008);
         assertThat(Addresses.parseHostPort(":15008", "x").getAddress().isAnyLocalAddress()).isTrue();
         assertThatThrownBy(() -> Addresses.parseHostPort("10.0.0.1:99999", "--via")).hasMessageContaining("--via: port 99999 out of range");

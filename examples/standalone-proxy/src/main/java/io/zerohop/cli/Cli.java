@@ -45,6 +45,32 @@ final class Cli {
         return (msg == null ? t.getClass().getSimpleName() : msg).lines().findFirst().orElse("");
     }
 
+    /**
+     * What the operating system said, for one line a person reads: the deepest cause's message
+     * without Netty's native prefix ({@code "finishConnect(..) failed with error(-111): "}), so
+     * {@code "Connection refused"}, {@code "Address already in use"}. Netty's exceptions repeat
+     * their cause's text (an annotated exception carries it plus the address), so printing the chain
+     * said it twice.
+     */
+    static String reason(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        String m = root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
+        return m.replaceFirst("^\\w+\\(\\.\\.\\) failed with error\\(-?\\d+\\): ", "").lines().findFirst().orElse("");
+    }
+
+    /** {@link #reason} when {@code e} is a listener's failure to bind (epoll's {@code bind(..)} or the JDK's), else null. */
+    static String bindFailure(Throwable e) {
+        for (Throwable c = e; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof java.net.BindException || c.getMessage() != null && c.getMessage().startsWith("bind(..) failed")) {
+                return reason(c);
+            }
+        }
+        return null;
+    }
+
     /** Durations as people write them: 90s, 15m, 24h, 7d. */
     static Duration duration(String s) {
         if (s == null || s.length() < 2) {

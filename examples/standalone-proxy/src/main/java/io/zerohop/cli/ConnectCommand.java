@@ -27,7 +27,7 @@ import picocli.CommandLine.Spec;
                 "Exit codes: 0 done, 2 usage, 3 refused by the server (HTTP status printed), 4 TLS or identity failure"
                         + " (either side refused the other's certificate), 1 other errors."})
 final class ConnectCommand implements Callable<Integer> {
-    @Option(names = "--via", required = true, description = "HBONE endpoint HOST:PORT (the destination node's port 15008)")
+    @Option(names = "--via", required = true, description = "HBONE endpoint IP:PORT (the destination node's port 15008)")
     String via;
 
     @Option(names = "--target", required = true, description = "Destination workload IP:PORT (the CONNECT authority)")
@@ -80,12 +80,15 @@ final class ConnectCommand implements Callable<Integer> {
             try {
                 s = client.connectSocket(dst, expected, hbone, java.time.Duration.ofSeconds(15));
             } catch (HboneRefusedException e) {
-                throw new Cli.RefusedException("refused by " + via + ": HTTP " + e.status() + " " + e.getMessage(), 3);
+                throw new Cli.RefusedException("refused by " + via + ": HTTP " + e.status() + " for CONNECT " + target
+                        + meaning(e.status()), 3);
             } catch (java.io.IOException e) {
                 if (hasCause(e, SSLException.class) || hasCause(e, java.security.cert.CertificateException.class)) {
                     throw new Cli.RefusedException("TLS to " + via + " failed: " + Cli.describe(e), 4);
                 }
-                throw e;
+                // What the kernel said, once ("Connection refused"), not the chain of Netty's wrappers.
+                throw new Cli.RefusedException("HBONE connection to " + via + " failed: "
+                        + (e.getCause() == null ? Cli.describe(e) : Cli.reason(e)), 1);
             }
             try (s) {
                 Thread up = new Thread(() -> {
@@ -118,6 +121,16 @@ final class ConnectCommand implements Callable<Integer> {
         System.setProperty("org.slf4j.simpleLogger.log.io.netty", "off");
         System.setProperty("org.slf4j.simpleLogger.log.io.grpc", "off");
         java.util.logging.Logger.getLogger("").setLevel(java.util.logging.Level.OFF);
+    }
+
+    /** What an HBONE status means, as ztunnel's inbound answers (mesh-hbone/README.md, status codes). */
+    private static String meaning(int status) {
+        return switch (status) {
+            case 401 -> " (denied by policy at the destination)";
+            case 400 -> " (malformed, or a destination that endpoint does not serve)";
+            case 503 -> " (destination unreachable from that endpoint, or one of its own ports)";
+            default -> "";
+        };
     }
 
     private static boolean hasCause(Throwable t, Class<? extends Throwable> type) {

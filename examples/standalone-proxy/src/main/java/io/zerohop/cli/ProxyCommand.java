@@ -322,31 +322,35 @@ final class ProxyCommand implements Callable<Integer> {
         }
         boolean ready = false;
         try {
-            mesh.start().get(30, TimeUnit.SECONDS);
+            listen("inbound", checked.inbound(), () -> {
+                mesh.start().get(30, TimeUnit.SECONDS);
+                return mesh.inboundAddress();
+            });
             List<String> up = new ArrayList<>();
             if (mesh.inboundAddress() != null) {
-                up.add("hbone " + Addresses.authority(mesh.inboundAddress()));
+                up.add("hbone " + Addresses.listener(checked.inbound(), mesh.inboundAddress()));
             }
             if (checked.transparent() != null) {
-                up.add("tproxy " + Addresses.authority(mesh.capture(Capture.transparent(checked.transparent()))));
+                up.add("tproxy " + listen("transparent", checked.transparent(), () -> mesh.capture(Capture.transparent(checked.transparent()))));
             }
             if (checked.socks5() != null) {
-                up.add("socks5 " + Addresses.authority(mesh.capture(Capture.socks5(checked.socks5()))));
+                up.add("socks5 " + listen("socks5", checked.socks5(), () -> mesh.capture(Capture.socks5(checked.socks5()))));
             }
             for (InetSocketAddress[] f : checked.forwards()) {
-                up.add("forward " + Addresses.authority(mesh.capture(Capture.forward(f[0], f[1]))) + "=" + Addresses.authority(f[1]));
+                up.add("forward " + listen("forward", f[0], () -> mesh.capture(Capture.forward(f[0], f[1]))) + "=" + Addresses.authority(f[1]));
             }
             if (checked.plaintextInbound() != null) {
-                up.add("plaintext-inbound " + Addresses.authority(mesh.plaintextInbound(Capture.transparent(checked.plaintextInbound()))));
+                up.add("plaintext-inbound " + listen("plaintext-inbound", checked.plaintextInbound(),
+                        () -> mesh.plaintextInbound(Capture.transparent(checked.plaintextInbound()))));
             }
             if (checked.metrics() != null) {
                 HttpEndpoint.Handler scrape = r -> new HttpEndpoint.Response(200, "text/plain; version=0.0.4; charset=utf-8",
                         prometheus.scrape());
-                up.add("metrics " + Addresses.authority(mesh.serveHttp(checked.metrics(),
+                up.add("metrics " + listen("metrics", checked.metrics(), () -> mesh.serveHttp(checked.metrics(),
                         Map.of("/metrics", scrape, "/stats/prometheus", scrape))));
             }
             if (checked.readiness() != null) {
-                up.add("readiness " + Addresses.authority(mesh.serveHttp(checked.readiness(),
+                up.add("readiness " + listen("readiness", checked.readiness(), () -> mesh.serveHttp(checked.readiness(),
                         Map.of("/healthz/ready", mesh.readinessHandler()))));
             }
             if (checked.admin() != null) {
@@ -361,7 +365,7 @@ final class ProxyCommand implements Callable<Integer> {
                             signals.stop("/quitquitquit");
                             return HttpEndpoint.Response.text(200, "shutdown now\n");
                         });
-                up.add("admin " + Addresses.authority(mesh.serveHttp(checked.admin(), routes)));
+                up.add("admin " + listen("admin", checked.admin(), () -> mesh.serveHttp(checked.admin(), routes)));
             }
             String what = (up.isEmpty() ? "no listeners" : String.join(", ", up)) + "; identity source " + describeIdentity()
                     + "; " + registry.all().size() + " workloads; policies " + (engine == null ? "none (allow all)" : engine.policies().size());
@@ -440,6 +444,30 @@ final class ProxyCommand implements Callable<Integer> {
             return "Istio CA " + identity.istio.address + " (node mode: ImpersonatedIdentity)";
         }
         return identity.caDir != null ? "CA " + identity.caDir : "in-memory CA";
+    }
+
+    /** Binds one listener. */
+    private interface Bind {
+        InetSocketAddress bind() throws Exception;
+    }
+
+    /**
+     * {@code bind}'s listener as the ready line shows it ({@link Addresses#listener}: the IP as given,
+     * the port as bound). A failure to bind names the option (or the config file's line) and the
+     * address with what the kernel said, e.g. {@code --metrics 0.0.0.0:15020: cannot listen: Address
+     * already in use} (exit 1); other failures pass unchanged.
+     */
+    private String listen(String key, InetSocketAddress at, Bind bind) throws Exception {
+        try {
+            InetSocketAddress bound = bind.bind();
+            return bound == null ? null : Addresses.listener(at, bound);
+        } catch (Exception e) {
+            String why = e instanceof InterruptedException || at == null ? null : Cli.bindFailure(e);
+            if (why == null) {
+                throw e;
+            }
+            throw new Cli.RefusedException(origins.label(key) + " " + Addresses.authority(at) + ": cannot listen: " + why, 1);
+        }
     }
 
     private static Map<String, Object> reload(String result, String detail) {

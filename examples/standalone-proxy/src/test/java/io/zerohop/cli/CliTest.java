@@ -114,8 +114,39 @@ class CliTest {
             assertThat(Zerohop.run("proxy", "--in-memory-ca", "--inbound", "127.0.0.1:" + taken.getLocalPort(),
                     "--metrics", "off", "--readiness", "off", "--admin", "off")).isEqualTo(1);
         }
-        assertThat(err.toString()).contains("zerohop proxy: ").contains("cannot bind HBONE listener");
+        assertThat(err.toString()).contains("zerohop proxy: --inbound 127.0.0.1:").contains(": cannot listen: Address already in use");
         assertThat(out.toString()).doesNotContain("zerohop proxy ready").doesNotContain("zerohop proxy: stopped");
+    }
+
+    @Test
+    @org.junit.jupiter.api.DisplayName("a port in use names the listener's option and address, and what the kernel said, once; exit 1")
+    void aPortInUseNamesItsOption() throws Exception {
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            String at = "127.0.0.1:" + taken.getLocalPort();
+            assertThat(Zerohop.run("proxy", "--in-memory-ca", "--inbound", "127.0.0.1:0", "--metrics", at,
+                    "--readiness", "off", "--admin", "off")).isEqualTo(1);
+            assertThat(err.toString().lines().filter(l -> l.startsWith("zerohop proxy: ")).toList())
+                    .containsExactly("zerohop proxy: --metrics " + at + ": cannot listen: Address already in use");
+        }
+        assertThat(out.toString()).doesNotContain("zerohop proxy ready");
+    }
+
+    @Test
+    @org.junit.jupiter.api.DisplayName("the ready line shows a wildcard listener as given (0.0.0.0:PORT, [::]:PORT), not [0:0:0:0:0:0:0:0]")
+    void theReadyLineShowsListenersAsGiven() throws Exception {
+        java.util.concurrent.CompletableFuture<Integer> proxy = java.util.concurrent.CompletableFuture.supplyAsync(() -> Zerohop.run(
+                "proxy", "--in-memory-ca", "--inbound", "127.0.0.1:0", "--socks5", "0.0.0.0:0", "--metrics", "[::]:0",
+                "--readiness", "off", "--admin", "127.0.0.1:0", "--drain", "0s"));
+        io.zerohop.testing.netty.Await.until("the ready line", () -> out.toString().contains("zerohop proxy ready"));
+        String ready = out.toString();
+        var admin = java.util.regex.Pattern.compile("admin (127\\.0\\.0\\.1:\\d+);").matcher(ready);
+        assertThat(admin.find()).as(ready).isTrue();
+        java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create("http://" + admin.group(1) + "/quitquitquit")).POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build(),
+                java.net.http.HttpResponse.BodyHandlers.discarding());
+        assertThat(io.zerohop.testing.netty.Await.result(proxy)).isZero();
+        assertThat(ready).containsPattern("zerohop proxy ready: hbone 127\\.0\\.0\\.1:\\d+, socks5 0\\.0\\.0\\.0:\\d+, metrics \\[::]:\\d+,")
+                .doesNotContain("0:0:0:0");
     }
 
     @Test

@@ -95,10 +95,15 @@ class ConnectCommandTest {
     static Run connect(String certs, String stdin, String... extra) throws Exception {
         List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"), Zerohop.class.getName(), "connect",
-                "--via", "127.0.0.1:" + server.localAddress().getPort(), "--target", "10.1.2.3:7",
                 "--cert", dir.resolve(certs + "/cert.pem").toString(), "--key", dir.resolve(certs + "/key.pem").toString(),
                 "--trust-bundle", dir.resolve(certs + "/bundle.pem").toString()));
         cmd.addAll(List.of(extra));
+        if (!cmd.contains("--via")) {
+            cmd.addAll(List.of("--via", "127.0.0.1:" + server.localAddress().getPort()));
+        }
+        if (!cmd.contains("--target")) {
+            cmd.addAll(List.of("--target", "10.1.2.3:7"));
+        }
         if (!cmd.contains("--expect")) {
             cmd.addAll(List.of("--expect", SERVER.toString()));
         }
@@ -132,6 +137,26 @@ class ConnectCommandTest {
         assertThat(r.stdout()).isEmpty();
         assertThat(r.stderr().lines().toList()).hasSize(1);
         assertThat(r.stderr()).startsWith("zerohop connect: TLS to 127.0.0.1:");
+    }
+
+    @Test
+    void aClosedPortIsOneLineSayingWhatTheKernelSaidOnce() throws Exception {
+        int closed;
+        try (java.net.ServerSocket s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            closed = s.getLocalPort();
+        }
+        Run r = connect("good", "", "--via", "127.0.0.1:" + closed);
+        assertThat(r.exit()).as(r.stderr()).isEqualTo(1);
+        assertThat(r.stderr().lines().toList()).containsExactly(
+                "zerohop connect: HBONE connection to 127.0.0.1:" + closed + " failed: Connection refused");
+    }
+
+    @Test
+    void aRefusalSaysTheStatusOnceAndWhatItMeans() throws Exception {
+        Run r = connect("good", "", "--target", "10.1.2.3:8");
+        assertThat(r.exit()).as(r.stderr()).isEqualTo(3);
+        assertThat(r.stderr().lines().toList()).containsExactly("zerohop connect: refused by 127.0.0.1:" + server.localAddress().getPort()
+                + ": HTTP 400 for CONNECT 10.1.2.3:8 (malformed, or a destination that endpoint does not serve)");
     }
 
     /** spiffe/spiffe X509-SVID.md 4.1: a trust domain alone (no path) is never a workload identity. */

@@ -96,7 +96,7 @@ public final class HboneListener {
             } else if (f.isSuccess()) {
                 listener = f.channel();
                 InetSocketAddress local = (InetSocketAddress) f.channel().localAddress();
-                log.info("HBONE listener on {} ({}{})", local, Transports.epoll() ? "epoll" : "nio", cfg.transparent() ? ", transparent" : "");
+                log.info("HBONE listener on {} ({}{})", Authority.format(local), Transports.epoll() ? "epoll" : "nio", cfg.transparent() ? ", transparent" : "");
                 started.complete(local);
             } else {
                 if (ownGroup) {
@@ -213,10 +213,11 @@ public final class HboneListener {
     static String describe(Throwable t) {
         StringBuilder sb = new StringBuilder();
         for (Throwable c = t; c != null; c = c.getCause()) {
-            if (sb.length() > 0) {
-                sb.append(": ");
+            String m = c.getMessage() != null ? c.getMessage() : c.getClass().getSimpleName();
+            // Netty's annotated exceptions carry their cause's text plus the address: said once is enough.
+            if (sb.indexOf(m) < 0) {
+                sb.append(sb.length() > 0 ? ": " : "").append(m);
             }
-            sb.append(c.getMessage() != null ? c.getMessage() : c.getClass().getSimpleName());
             if (c.getCause() == c) {
                 break;
             }
