@@ -102,8 +102,12 @@ public final class Zerohop {
             return e instanceof Cli.RefusedException r ? r.exitCode() : 1;
         });
         // A usage error is its message and where to read more, not the whole usage (which scrolls the message away).
-        cli.setParameterExceptionHandler((e, given) -> {
-            CommandLine cmd = e.getCommandLine();
+        cli.setParameterExceptionHandler((pe, given) -> {
+            CommandLine cmd = pe.getCommandLine();
+            // picocli checks required options before it reports unknown ones: "--trust-domian x" would read
+            // "Missing required option: '--trust-domain'", hiding the typo and the suggestion that fixes it.
+            CommandLine.ParameterException e = pe instanceof CommandLine.MissingParameterException && !cmd.getUnmatchedArguments().isEmpty()
+                    ? new CommandLine.UnmatchedArgumentException(cmd, cmd.getUnmatchedArguments()) : pe;
             java.io.PrintWriter err = cmd.getErr();
             String msg = e.getMessage().startsWith("Error: ") ? e.getMessage().substring(7) : e.getMessage();
             err.println(cmd.getCommandSpec().qualifiedName() + ": " + from.name(e, msg));

@@ -105,6 +105,26 @@ class ConfigFileTest {
     }
 
     @Test
+    @DisplayName("\"transparent: false\" leaves an optional-value listener off, as false does for a switch")
+    void falseLeavesAnOptionalListenerOff(@TempDir Path dir) throws Exception {
+        Path f = write(dir, "ca: /x\ntransparent: false\nsocks5: false\nplaintext-inbound: true\n");
+        assertThat(ConfigFile.expand(new String[] {"--config", f.toString()}, PROXY))
+                .containsExactly("--ca=/x", "--plaintext-inbound", "--config", f.toString());
+    }
+
+    @Test
+    @DisplayName("a YAML syntax error names the file, the line and the problem in one line")
+    void aYamlSyntaxErrorNamesItsLine(@TempDir Path dir) throws Exception {
+        Path f = write(dir, "ca: /x\nforward: [127.0.0.1:1=10.0.0.1:1\nnode: a\n");
+        assertThatThrownBy(() -> ConfigFile.expand(new String[] {"--config", f.toString()}, PROXY))
+                .hasMessageStartingWith(f + ":3: invalid YAML: ")
+                .hasMessageNotContaining("\n");
+        Path tab = write(dir, "ca: /x\n\tnode: a\n");
+        assertThatThrownBy(() -> ConfigFile.expand(new String[] {"--config", tab.toString()}, PROXY))
+                .hasMessageStartingWith(tab + ":2: invalid YAML: ");
+    }
+
+    @Test
     void theCliReportsConfigMistakesInOneLineWithExitCode2(@TempDir Path dir) throws Exception {
         Path f = write(dir, "in-memory-ca: true\ninbund: :15008\n");
         ByteArrayOutputStream err = new ByteArrayOutputStream();
