@@ -4,7 +4,7 @@
 # printed with every row. On a shared machine only rows taken back to back compare.
 #
 #   benchmarks/tunnels/ab.sh OLD.jar NEW.jar [RUNS]      RUNS pairs (default 2); N, IDLE, LAUNCHER,
-#                                                        ZEROHOP_JAVA_OPTS_EXTRA as tunnels.sh reads them
+#                                                        ZEROHOP_JAVA_OPTS_EXTRA, NET, PORT_BASE as tunnels.sh reads them
 # LABEL_A / LABEL_B name the rows (default: the jar file names).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -15,7 +15,7 @@ W=$(mktemp -d /tmp/zerohop-tunnels-ab.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 for j in A B; do
     jar=${!j}
-    ZEROHOP="$LAUNCHER" ZEROHOP_JAR="$jar" TRAIN_PORT_BASE=27000 "$ROOT/deploy/train-cds.sh" "$W/$j.jsa" >/dev/null
+    ZEROHOP="$LAUNCHER" ZEROHOP_JAR="$jar" TRAIN_PORT_BASE=${PORT_BASE:-27000} "$ROOT/deploy/train-cds.sh" "$W/$j.jsa" >/dev/null
 done
 echo "| jar | idle A MB | idle B MB | A with N tunnels MB | B with N tunnels MB | opened | open time | notes |"
 echo "|---|---|---|---|---|---|---|---|"

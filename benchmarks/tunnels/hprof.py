@@ -7,8 +7,31 @@ Environment: REFS=CLASS (or byte[], [Ljava.lang.Object;): which CLASS.field poin
 with distinct targets (MIN=n: arrays of at least n elements); TASK=CLASS with
 REFS=io.netty.util.concurrent.ScheduledFutureTask: only tasks whose task field is of that class;
 SHOW=n: a few byte[] of length n, printed. Python 3 only, no packages; reads the file by mmap.
+
+  hprof.py diff IDLE PEAK N [TOP]             per tunnel: (PEAK - IDLE) / N instances and shallow bytes
+                                              per class, largest first (tunnels.sh DUMP=1 writes
+                                              a-idle.hprof / a.hprof and b-idle.hprof / b.hprof)
 """
-import sys, struct, collections, mmap
+import sys, struct, collections, mmap, subprocess
+if sys.argv[1] == 'diff':  # each dump read by its own process (the reader keeps everything in dicts)
+    def hist_of(path):
+        out = subprocess.run([sys.executable, __file__, path, '1000000'], capture_output=True, text=True, check=True).stdout
+        h = {}
+        for line in out.splitlines()[1:]:
+            n, b, nm = line.split(None, 2)
+            h[nm] = (int(n), int(b))
+        return h
+    idle, peak, n = hist_of(sys.argv[2]), hist_of(sys.argv[3]), int(sys.argv[4])
+    top = int(sys.argv[5]) if len(sys.argv) > 5 else 60
+    rows = []
+    for nm in set(idle) | set(peak):
+        (ci, bi), (cp, bp) = idle.get(nm, (0, 0)), peak.get(nm, (0, 0))
+        rows.append(((bp - bi) / n, (cp - ci) / n, nm))
+    rows.sort(reverse=True)
+    print(f'per tunnel, {n} tunnels: {sum(r[0] for r in rows):.0f} B in {sum(r[1] for r in rows):.1f} objects')
+    for b, c, nm in rows[:top]:
+        print(f'{c:8.2f} {b:8.1f}  {nm}')
+    sys.exit(0)
 f = open(sys.argv[1], 'rb'); m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
 p = m.find(b'\0') + 1
 idsz = struct.unpack('>I', m[p:p+4])[0]; p += 12

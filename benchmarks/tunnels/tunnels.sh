@@ -7,7 +7,10 @@
 # them; JAVA_HOME (the JRE the launcher runs); DIAG (a directory for jcmd/pmap summaries at the
 # peak, and an idle snapshot (*-idle.txt: heap, pmap, NMT baseline) that the peak's NMT summary.diff
 # is taken against; add -XX:NativeMemoryTracking=summary to ZEROHOP_JAVA_OPTS_EXTRA for the native part);
-# DUMP=1 with DIAG: also a heap dump of each proxy (a.hprof, b.hprof).
+# NET (default 127.0.0) and PORT_BASE (default 27000) move every address and port below (NET.2,
+# NET.3, PORT_BASE + n), so that two runs on one machine do not collide.
+# DUMP=1 with DIAG: also a heap dump of each proxy idle (a-idle.hprof, b-idle.hprof) and at the peak
+# (a.hprof, b.hprof); `hprof.py diff a-idle.hprof a.hprof N` lists what one tunnel adds.
 #
 # Both proxies run through deploy/zerohop.sh with a CA from `zerohop ca init`:
 #   A (node-a): --forward 127.0.0.1:27500=127.0.0.2:27900, no HBONE listener
@@ -20,6 +23,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 JAR=$(realpath "${1:-$ROOT/examples/standalone-proxy/target/zerohop.jar}")
 N=${N:-10000}
+NET=${NET:-127.0.0}
+P=${PORT_BASE:-27000}
 IDLE=${IDLE:-10}
 LABEL=${LABEL:-shipped}
 LAUNCHER=${LAUNCHER:-$ROOT/deploy/zerohop.sh}
@@ -36,7 +41,7 @@ trap cleanup EXIT
 ulimit -n "$(ulimit -Hn)"
 export ZEROHOP_JAR=$JAR
 if [ -z "${ZEROHOP_CDS_ARCHIVE:-}" ]; then
-    ZEROHOP="$LAUNCHER" TRAIN_PORT_BASE=27000 "$ROOT/deploy/train-cds.sh" "$W/zerohop.jsa"
+    ZEROHOP="$LAUNCHER" TRAIN_PORT_BASE=$P "$ROOT/deploy/train-cds.sh" "$W/zerohop.jsa"
     export ZEROHOP_CDS_ARCHIVE=$W/zerohop.jsa
 fi
 
@@ -47,11 +52,11 @@ nodes:
   - {name: node-a}
   - {name: node-b}
 workloads:
-  - {namespace: bench, name: client, serviceAccount: client, addresses: [127.0.0.3], protocol: HBONE, node: node-a}
-  - {namespace: bench, name: echo, serviceAccount: echo, addresses: [127.0.0.2], protocol: HBONE, node: node-b}
+  - {namespace: bench, name: client, serviceAccount: client, addresses: [$NET.3], protocol: HBONE, node: node-a}
+  - {namespace: bench, name: echo, serviceAccount: echo, addresses: [$NET.2], protocol: HBONE, node: node-b}
 YAML
 
-python3 "$HERE/tunnels.py" echo 127.0.0.2 27900 & PIDS+=($!)
+python3 "$HERE/tunnels.py" echo $NET.2 $((P + 900)) & PIDS+=($!)
 start() { # name, args...
     local name=$1; shift
     "$LAUNCHER" proxy --ca "$W/ca" --workloads "$W/workloads.yaml" --drain=0s "$@" >"$W/$name.log" 2>&1 &
@@ -62,11 +67,11 @@ ready() { # port
     for i in $(seq 1 600); do curl -fs -o /dev/null "http://$1/healthz/ready" && return; sleep 0.1; done
     echo "proxy on $1 never ready" >&2; exit 1
 }
-start b --node node-b --inbound 127.0.0.2:15008 --readiness 127.0.0.2:27121 --metrics off --admin 127.0.0.2:27100
+start b --node node-b --inbound $NET.2:15008 --readiness $NET.2:$((P + 121)) --metrics off --admin $NET.2:$((P + 100))
 PB=${PIDS[-1]}
-start a --node node-a --inbound off --forward 127.0.0.1:27500=127.0.0.2:27900 --readiness 127.0.0.3:27121 --metrics off --admin 127.0.0.3:27100
+start a --node node-a --inbound off --forward $NET.1:$((P + 500))=$NET.2:$((P + 900)) --readiness $NET.3:$((P + 121)) --metrics off --admin $NET.3:$((P + 100))
 PA=${PIDS[-1]}
-ready 127.0.0.2:27121; ready 127.0.0.3:27121
+ready $NET.2:$((P + 121)); ready $NET.3:$((P + 121))
 sleep "$IDLE"
 rss() { awk '/^VmRSS/{r=$2} /^RssAnon/{a=$2} /^Threads/{t=$2} END {printf "%.1f (anon %.1f, %d threads)", r/1024, a/1024, t}' "/proc/$1/status"; }
 idle_a=$(rss "$PA"); idle_b=$(rss "$PB")
@@ -74,10 +79,11 @@ if [ -n "${DIAG:-}" ]; then # idle snapshots to compare the peak with (NMT basel
     mkdir -p "$DIAG"
     for p in a:$PA b:$PB; do
         { jcmd "${p#*:}" GC.heap_info; jcmd "${p#*:}" VM.native_memory baseline; pmap -x "${p#*:}"; } >"$DIAG/${p%%:*}-idle.txt" 2>&1
+        [ -z "${DUMP:-}" ] || jcmd "${p#*:}" GC.heap_dump "$DIAG/${p%%:*}-idle.hprof" >/dev/null || true
     done
 fi
 
-exec 9> >(python3 "$HERE/tunnels.py" hold "$N" 127.0.0.3 127.0.0.1 27500 "$W/open")
+exec 9> >(python3 "$HERE/tunnels.py" hold "$N" $NET.3 $NET.1 $((P + 500)) "$W/open")
 t0=$(date +%s)
 until [ -s "$W/open" ]; do sleep 0.5; [ $(( $(date +%s) - t0 )) -lt 300 ] || { echo "tunnels not open after 300 s" >&2; exit 1; }; done
 opened=$(cat "$W/open")

@@ -161,8 +161,15 @@ public final class WorkloadRegistry {
                         field.append('[').append(r.getIndex()).append(']');
                     }
                 }
-                throw new IllegalArgumentException(file + ":" + lineOf(text, last, e) + ": " + field + ": "
-                        + e.getOriginalMessage().lines().findFirst().orElse("").replaceAll(" \\(class [^)]*\\)", ""), e);
+                String problem = e.getOriginalMessage().lines().findFirst().orElse("").replaceAll(" \\(class [^)]*\\)", "");
+                if (e instanceof com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException u) {
+                    // As the policy loader words it; Jackson's "not marked as ignorable" is about its annotations.
+                    problem = "unknown field (expected one of " + String.join(", ", new java.util.TreeSet<>(
+                            u.getKnownPropertyIds().stream().map(Object::toString).toList())) + ")"
+                            + (field.toString().equals("apiVersion") || field.toString().equals("kind")
+                            ? "; this is a Kubernetes manifest, not a workload registry (mesh-core/README.md, Workload registry)" : "");
+                }
+                throw new IllegalArgumentException(file + ":" + lineOf(text, last, e) + ": " + field + ": " + problem, e);
             }
         }
     }

@@ -52,7 +52,12 @@ class WorkloadRegistryTest {
         Path f = Files.writeString(dir.resolve("w.yaml"), GOOD);
         WorkloadRegistry r = WorkloadRegistry.load(f);
         Files.writeString(f, GOOD.replace("serviceAccount: backend-sa", "serviceAcount: backend-sa"));
-        assertThatThrownBy(() -> r.reload(f)).hasMessageContaining("w.yaml:7: workloads[0].serviceAcount: Unrecognized field");
+        assertThatThrownBy(() -> r.reload(f)).hasMessageContaining("w.yaml:7: workloads[0].serviceAcount: unknown field (expected one of "
+                + "addresses, labels, name, namespace, node, ports, protocol, serviceAccount)");
+        // New-user pass: a policy file given as --workloads read "Unrecognized field \"apiVersion\", not marked as ignorable".
+        Files.writeString(f, "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n");
+        assertThatThrownBy(() -> r.reload(f)).hasMessage(f + ":1: apiVersion: unknown field (expected one of nodes, trustDomain, "
+                + "workloads); this is a Kubernetes manifest, not a workload registry (mesh-core/README.md, Workload registry)");
         Files.writeString(f, GOOD.replace("10.0.1.3", "db.local"));
         assertThatThrownBy(() -> r.reload(f)).hasMessageContaining("workloads[1].addresses[0]: \"db.local\" is not an IP address literal");
         Files.writeString(f, GOOD.replace("node: node-b", "node: node-x"));

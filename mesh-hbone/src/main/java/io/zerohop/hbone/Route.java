@@ -17,7 +17,7 @@ public record Route(InetSocketAddress hboneAddress, Set<SpiffeId> expectedIdenti
         if (expectedIdentities.isEmpty()) {
             throw new IllegalArgumentException("a route needs at least one expected destination identity");
         }
-        headers = headers == null ? Map.of() : Map.copyOf(headers);
+        headers = headers == null ? Map.of() : headers instanceof io.zerohop.hbone.internal.HeaderMap ? headers : Map.copyOf(headers);
     }
 
     public Route(InetSocketAddress hboneAddress, SpiffeId expected) {

@@ -15,7 +15,8 @@ import java.util.Map;
  * @param peerAddress   the other side's socket address (server: the client, i.e. the source)
  * @param destination   the CONNECT target ({@code :authority}); {@code null} only in refusals of a
  *                      malformed authority
- * @param headers       request headers without pseudo-headers (lower-case names)
+ * @param headers       request headers without pseudo-headers (lower-case names); an immutable
+ *                      map, kept compact (a value may be rendered at each read, always to the same text)
  */
 public record TunnelInfo(Direction direction, SpiffeId localIdentity, SpiffeId peerIdentity,
                          InetSocketAddress localAddress, InetSocketAddress peerAddress,
@@ -24,7 +25,8 @@ public record TunnelInfo(Direction direction, SpiffeId localIdentity, SpiffeId p
     public enum Direction { INBOUND, OUTBOUND }
 
     public TunnelInfo {
-        headers = headers == null ? Map.of() : Map.copyOf(headers);
+        // A HeaderMap is immutable already, and smaller than a copy (issue 14).
+        headers = headers == null ? Map.of() : headers instanceof io.zerohop.hbone.internal.HeaderMap ? headers : Map.copyOf(headers);
     }
 
     @Override

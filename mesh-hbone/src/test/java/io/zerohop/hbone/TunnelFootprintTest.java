@@ -2,6 +2,7 @@ package io.zerohop.hbone;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.zerohop.testing.netty.ClassHistogram;
 import io.zerohop.testing.netty.EchoServer;
 import org.assertj.core.api.SoftAssertions;
 import java.io.IOException;
@@ -59,47 +60,20 @@ class TunnelFootprintTest {
         return s;
     }
 
-    /** Live instances per class after a full GC; lambdas counted per defining class ({@code Foo$$Lambda}). */
-    static Map<String, Long> histogram() throws Exception {
-        // By reflection: the test sources compile into io.zerohop.hbone, which does not read
-        // java.management (the tests run on the class path, where it is there).
-        Object mbeans = Class.forName("java.lang.management.ManagementFactory").getMethod("getPlatformMBeanServer").invoke(null);
-        Class<?> objectName = Class.forName("javax.management.ObjectName");
-        Object command = objectName.getConstructor(String.class).newInstance("com.sun.management:type=DiagnosticCommand");
-        String text = (String) Class.forName("javax.management.MBeanServerConnection")
-                .getMethod("invoke", objectName, String.class, Object[].class, String[].class)
-                .invoke(mbeans, command, "gcClassHistogram", new Object[] {new String[0]}, new String[] {String[].class.getName()});
-        Map<String, Long> counts = new TreeMap<>();
-        for (String line : text.split("\n")) {
-            String[] f = line.trim().split("\\s+");
-            if (f.length >= 4 && f[0].endsWith(":")) {
-                String name = f[3];
-                int lambda = name.indexOf("$$Lambda");
-                counts.merge(lambda > 0 ? name.substring(0, lambda + 8) : name, Long.parseLong(f[1]), Long::sum);
-            }
-        }
-        return counts;
-    }
-
     @Test
-    @DisplayName("an idle proxied tunnel holds no timer of its own, no placeholder handler, no finished dial's listener")
+    @DisplayName("an idle proxied tunnel holds no timer of its own, no placeholder handler, no finished dial's listener, no lambda, atomic or allocator of its own")
     void anIdleProxiedTunnelHoldsOnlyWhatItUses() throws Exception {
         List<HboneSocket> sockets = new ArrayList<>();
         try {
             sockets.add(open()); // the pooled connection, its handshake, the classes
-            Map<String, Long> before = histogram();
+            ClassHistogram before = ClassHistogram.baseline();
             for (int i = 0; i < TUNNELS; i++) {
                 sockets.add(open());
             }
-            Map<String, Long> after = histogram();
+            Map<String, ClassHistogram.Share> shares = ClassHistogram.take().perThing(before, TUNNELS);
             Map<String, Double> perTunnel = new TreeMap<>();
-            after.forEach((k, v) -> {
-                double d = (v - before.getOrDefault(k, 0L)) / (double) TUNNELS;
-                if (d >= 0.5) {
-                    perTunnel.put(k, d);
-                }
-            });
-            String table = perTunnel.toString().replace(", ", "\n");
+            shares.forEach((k, v) -> perTunnel.put(k, v.instances()));
+            String table = ClassHistogram.table(shares);
             lastTable = table;
             // Was 1 each: the stalled-window timer (armed by the first upstream byte, kept 60 s) and
             // the epoll channel's connect-timeout task (Netty keeps the cancelled task).
@@ -112,6 +86,23 @@ class TunnelFootprintTest {
             // Was 1: the stream's close listener that abandons an unfinished dial, with the dial's promise.
             soft.assertThat(perTunnel.getOrDefault("io.zerohop.hbone.internal.InboundTunnel$$Lambda", 0.0))
                     .as("InboundTunnel lambdas per tunnel; all per tunnel:\n%s", table).isLessThan(0.5);
+            // Was 1 each: the budget's close listener and the relay side's recheck, both lambdas.
+            soft.assertThat(perTunnel.getOrDefault("io.zerohop.hbone.internal.TunnelBudget$$Lambda", 0.0))
+                    .as("TunnelBudget lambdas per tunnel; all per tunnel:\n%s", table).isLessThan(0.5);
+            soft.assertThat(perTunnel.getOrDefault("io.zerohop.hbone.internal.Relay$Side$$Lambda", 0.0))
+                    .as("relay side lambdas per tunnel; all per tunnel:\n%s", table).isLessThan(0.5);
+            // Was 3.3 (an entry in the server-wide and one in the per-peer budget set, and others),
+            // 1.9-2.1 with the peer's set alone.
+            soft.assertThat(perTunnel.getOrDefault("java.util.concurrent.ConcurrentHashMap$Node", 0.0))
+                    .as("budget set entries per tunnel; all per tunnel:\n%s", table).isLessThan(2.6);
+            // Was 3 (the upstream channel's and both stream channels' own allocator): shared now; the
+            // one left is the echo app's NIO channel.
+            soft.assertThat(perTunnel.getOrDefault("io.netty.channel.AdaptiveRecvByteBufAllocator", 0.0))
+                    .as("receive allocators per tunnel; all per tunnel:\n%s", table).isLessThan(1.5);
+            // Was 4: the relay's two flags and its EOF count, and one of the in-JVM client socket's.
+            soft.assertThat(perTunnel.getOrDefault("java.util.concurrent.atomic.AtomicBoolean", 0.0)
+                    + perTunnel.getOrDefault("java.util.concurrent.atomic.AtomicInteger", 0.0))
+                    .as("atomics per tunnel; all per tunnel:\n%s", table).isLessThan(1.5);
             soft.assertAll();
         } finally {
             for (HboneSocket s : sockets) {

@@ -19,7 +19,7 @@ import picocli.CommandLine.Spec;
 final class CaCommand {
 
     @Command(name = "init", mixinStandardHelpOptions = true,
-            description = {"Create a root (and optionally an intermediate) CA: root.pem, root.key, bundle.pem in --out.",
+            description = {"Create a root (and optionally an intermediate) CA in --out: root.pem, root.key and bundle.pem.",
                     "Exit codes: 0 written, 1 failure (a CA already in --out without --force), 2 usage (the message names the option)."})
     static final class Init implements Callable<Integer> {
         @Option(names = "--trust-domain", required = true, description = "Trust domain, e.g. cluster.local")
@@ -85,6 +85,9 @@ final class CaCommand {
                 throw u.error("id", id, "a workload SPIFFE ID has a path (spiffe://trust-domain/path); a trust domain alone names no workload");
             }
             java.time.Duration validity = u.duration("ttl", ttl);
+            if (validity.isZero()) {
+                throw u.error("ttl", ttl, "an SVID needs a validity above zero");
+            }
             if (!Files.exists(caDir.resolve("root.pem"))) {
                 throw u.error("ca", caDir.toString(), caDir + " holds no CA (root.pem missing); run `zerohop ca init` first");
             }

@@ -82,6 +82,9 @@ final class Cli {
         } catch (NumberFormatException e) {
             throw new RefusedException("bad duration \"" + s + "\" (examples: 90s, 15m, 24h, 7d)", 2); // a usage error
         }
+        if (n < 0) {
+            throw new RefusedException("duration \"" + s + "\" is negative", 2);
+        }
         return switch (s.charAt(s.length() - 1)) {
             case 's' -> Duration.ofSeconds(n);
             case 'm' -> Duration.ofMinutes(n);

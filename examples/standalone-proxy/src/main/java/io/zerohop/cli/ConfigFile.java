@@ -144,7 +144,8 @@ final class ConfigFile {
             lines.put(s.key(), s.line());
             boolean flagOnly = option.arity().max() == 0;
             for (String v : s.values()) {
-                if (v == null || v.equals("false") && flagOnly) {
+                // "transparent: false" reads as the listener left off, as a switch's false does.
+                if (v == null || v.equals("false") && (flagOnly || option.arity().min() == 0)) {
                     continue;
                 }
                 if (v.equals("true") && (flagOnly || option.arity().min() == 0)) {
@@ -223,9 +224,18 @@ final class ConfigFile {
                 }
             } catch (NoSuchFileException e) {
                 throw new ConfigException("config file " + file + " does not exist");
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                // A YAML syntax error: the line and SnakeYAML's problem, as the policy loader names them
+                // (Jackson's message spreads them over several lines, the first of which says neither).
+                org.yaml.snakeyaml.error.MarkedYAMLException m = e.getCause() instanceof org.yaml.snakeyaml.error.MarkedYAMLException y
+                        && y.getProblem() != null ? y : null;
+                String problem = m != null ? m.getProblem() : e.getOriginalMessage().lines().findFirst().orElse("unreadable");
+                // SnakeYAML's mark is where the problem is; Jackson's location can be the token before it.
+                int line = m != null && m.getProblemMark() != null ? m.getProblemMark().getLine() + 1
+                        : e.getLocation() == null ? -1 : e.getLocation().getLineNr();
+                throw new ConfigException(file + (line > 0 ? ":" + line : "") + ": invalid YAML: " + problem);
             } catch (IOException e) {
-                // Jackson's message carries the line and column of a YAML syntax error.
-                throw new ConfigException(file + ": " + e.getMessage().lines().findFirst().orElse("unreadable"));
+                throw new ConfigException(file + ": " + Cli.describe(e));
             }
             return settings;
         }

@@ -35,7 +35,7 @@ final class PolicyCommand {
             description = {"Evaluate one connection (or request, with --method/--path/--host/--header) against a policy "
                     + "directory and print the decision and the deciding policy, then any load warnings on stderr. "
                     + "Exit code 0 = allow, 3 = deny, 1 = an input it cannot read (the message names file:line:field), "
-                    + "2 = usage (including a path that does not exist or is not readable).",
+                    + "2 = usage (including a path that does not exist or is not readable, and a --dest not in --workloads).",
                     "With --workloads, as the proxy does: the destination is the named workload of the registry and the "
                     + "source workload (labels for Cilium fromEndpoints) is the one owning --source-ip. Without it, the "
                     + "destination is namespace NS, name WORKLOAD, service account WORKLOAD, labels app=WORKLOAD (plus any "
@@ -120,7 +120,7 @@ final class PolicyCommand {
                 Usage.parse(u, "source", source, () -> SpiffeIds.parse(source));
             }
             WorkloadRegistry registry = workloads == null ? null : WorkloadRegistry.load(workloads);
-            WorkloadRef target = destination(registry, ns, rest);
+            WorkloadRef target = destination(u, registry, ns, rest);
             // As the proxy does (Mesh.accessRequest): the peer's workload is the one owning its address.
             WorkloadRef sourceWorkload = registry == null ? null
                     : registry.byAddress(srcIp).map(Workload::ref).orElse(null);
@@ -160,10 +160,12 @@ final class PolicyCommand {
             return out;
         }
 
-        private WorkloadRef destination(WorkloadRegistry registry, String ns, String name) {
+        private WorkloadRef destination(Usage u, WorkloadRegistry registry, String ns, String name) {
             if (registry != null) {
-                Workload w = registry.byName(ns, name).orElseThrow(() ->
-                        new IllegalArgumentException("workload " + ns + "/" + name + " is not in " + workloads));
+                // A --dest the registry does not hold is a mistake in the option (exit 2), named with the choices.
+                Workload w = registry.byName(ns, name).orElseThrow(() -> u.error("dest", dest, "workload " + ns + "/" + name
+                        + " is not in " + workloads + " (it has " + registry.all().stream().map(x -> x.namespace() + "/" + x.name())
+                        .sorted().limit(8).collect(java.util.stream.Collectors.joining(", ")) + (registry.all().size() > 8 ? ", ..." : "") + ")"));
                 Map<String, String> l = new HashMap<>(w.labels());
                 l.putAll(labels);
                 return new WorkloadRef(ns, name, w.serviceAccount(), l);

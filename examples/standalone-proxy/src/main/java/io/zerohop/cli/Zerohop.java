@@ -23,6 +23,22 @@ public final class Zerohop {
             "ca", CaCommand.class, "policy", PolicyCommand.class, "connect", ConnectCommand.class,
             "proxy", ProxyCommand.class, "demo", DemoCommand.class);
 
+    /**
+     * picocli's switch for its reflective built-in converters ({@code Class.forName} of every
+     * {@code java.time} and {@code java.sql} type and of their factory methods, run for every command
+     * model it builds): no zerohop option has such a type (every option is a String, Path, boolean,
+     * List or Map: {@code CliTest.noOptionNeedsAnExcludedConverter}), and registering them loaded ~70
+     * JDK classes (the java.sql module's, java.time's formatters) into every proxy
+     * (benchmarks/results/diet-*.md). A value given with {@code -Dpicocli.converters.excludes} wins.
+     */
+    static final String CONVERTER_EXCLUDES = "java\\.sql\\..*,java\\.time\\..*";
+
+    static {
+        if (System.getProperty("picocli.converters.excludes") == null) {
+            System.setProperty("picocli.converters.excludes", CONVERTER_EXCLUDES);
+        }
+    }
+
     /** {@link Zerohop} without its subcommands, so that only the one being run is added to it. */
     @Command(name = NAME, mixinStandardHelpOptions = true, version = VERSION, description = DESCRIPTION)
     static final class Top {
@@ -102,8 +118,12 @@ public final class Zerohop {
             return e instanceof Cli.RefusedException r ? r.exitCode() : 1;
         });
         // A usage error is its message and where to read more, not the whole usage (which scrolls the message away).
-        cli.setParameterExceptionHandler((e, given) -> {
-            CommandLine cmd = e.getCommandLine();
+        cli.setParameterExceptionHandler((pe, given) -> {
+            CommandLine cmd = pe.getCommandLine();
+            // picocli checks required options before it reports unknown ones: "--trust-domian x" would read
+            // "Missing required option: '--trust-domain'", hiding the typo and the suggestion that fixes it.
+            CommandLine.ParameterException e = pe instanceof CommandLine.MissingParameterException && !cmd.getUnmatchedArguments().isEmpty()
+                    ? new CommandLine.UnmatchedArgumentException(cmd, cmd.getUnmatchedArguments()) : pe;
             java.io.PrintWriter err = cmd.getErr();
             String msg = e.getMessage().startsWith("Error: ") ? e.getMessage().substring(7) : e.getMessage();
             err.println(cmd.getCommandSpec().qualifiedName() + ": " + from.name(e, msg));

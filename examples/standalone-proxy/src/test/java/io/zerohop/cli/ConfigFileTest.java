@@ -3,17 +3,11 @@ package io.zerohop.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
-import java.io.InputStreamReader;
 import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -105,6 +99,26 @@ class ConfigFileTest {
     }
 
     @Test
+    @DisplayName("\"transparent: false\" leaves an optional-value listener off, as false does for a switch")
+    void falseLeavesAnOptionalListenerOff(@TempDir Path dir) throws Exception {
+        Path f = write(dir, "ca: /x\ntransparent: false\nsocks5: false\nplaintext-inbound: true\n");
+        assertThat(ConfigFile.expand(new String[] {"--config", f.toString()}, PROXY))
+                .containsExactly("--ca=/x", "--plaintext-inbound", "--config", f.toString());
+    }
+
+    @Test
+    @DisplayName("a YAML syntax error names the file, the line and the problem in one line")
+    void aYamlSyntaxErrorNamesItsLine(@TempDir Path dir) throws Exception {
+        Path f = write(dir, "ca: /x\nforward: [127.0.0.1:1=10.0.0.1:1\nnode: a\n");
+        assertThatThrownBy(() -> ConfigFile.expand(new String[] {"--config", f.toString()}, PROXY))
+                .hasMessageStartingWith(f + ":3: invalid YAML: ")
+                .hasMessageNotContaining("\n");
+        Path tab = write(dir, "ca: /x\n\tnode: a\n");
+        assertThatThrownBy(() -> ConfigFile.expand(new String[] {"--config", tab.toString()}, PROXY))
+                .hasMessageStartingWith(tab + ":2: invalid YAML: ");
+    }
+
+    @Test
     void theCliReportsConfigMistakesInOneLineWithExitCode2(@TempDir Path dir) throws Exception {
         Path f = write(dir, "in-memory-ca: true\ninbund: :15008\n");
         ByteArrayOutputStream err = new ByteArrayOutputStream();
@@ -189,29 +203,8 @@ class ConfigFileTest {
         assertThat(jacksonClassesUntilReady(dir, "config", "--config", f.toString())).isNotEmpty();
     }
 
-    /** Starts {@code zerohop proxy} in a child JVM, waits for its ready line, stops it: the com.fasterxml classes it loaded. */
+    /** The com.fasterxml classes a {@code zerohop proxy} start loads until ready. */
     private static List<String> jacksonClassesUntilReady(Path dir, String name, String... extra) throws Exception {
-        Path classes = dir.resolve(name + "-classes.txt");
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Xlog:class+load=info:file=" + classes, "-cp", System.getProperty("java.class.path"), Zerohop.class.getName(),
-                "proxy", "--in-memory-ca", "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "127.0.0.1:0",
-                "--admin", "off", "--drain", "0s"));
-        cmd.addAll(List.of(extra));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        List<String> output = new ArrayList<>();
-        try (BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-            for (String line; (line = out.readLine()) != null && !line.startsWith("zerohop proxy ready"); ) {
-                output.add(line);
-            }
-            assertThat(p.isAlive()).as("the proxy started: %s", output).isTrue();
-        } finally {
-            p.destroy();
-            if (!p.waitFor(30, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-            }
-        }
-        try (Stream<String> lines = Files.lines(classes)) {
-            return lines.filter(l -> l.contains(" com.fasterxml.")).toList();
-        }
+        return ProxyStartClasses.untilReady(dir, name, List.of(), extra).stream().filter(c -> c.startsWith("com.fasterxml.")).toList();
     }
 }

@@ -204,6 +204,14 @@ class PolicyCheckTest {
     }
 
     @Test
+    @org.junit.jupiter.api.DisplayName("a --dest the --workloads registry does not hold names --dest and the workloads it has: exit 2")
+    void aDestOutsideTheRegistryNamesDestAndTheChoices() throws Exception {
+        assertThat(check(FROM_FRONTEND, "--dest", "prod/nothere:8080")).isEqualTo(2);
+        assertThat(err.toString()).startsWith("zerohop policy check: --dest: workload prod/nothere is not in " + dir.resolve("workloads.yaml")
+                + " (it has prod/backend, prod/batch, prod/frontend)" + System.lineSeparator());
+    }
+
+    @Test
     void aMissingPolicyDirectoryIsNamedAsMissing() throws Exception {
         Path nope = dir.resolve("nope");
         out.reset();

@@ -77,6 +77,31 @@ class UsageErrorsTest {
     }
 
     @Test
+    @DisplayName("a mistyped option is named as unknown, with the suggestion, even when it hides a required one")
+    void aTypoIsUnknownNotMissing(@TempDir Path dir) {
+        assertThat(run("ca", "init", "--trust-domian", "cluster.local", "--out", dir.resolve("ca").toString()))
+                .startsWith("exit 2: zerohop ca init: Unknown options: '--trust-domian', 'cluster.local'")
+                .contains("--trust-domain")
+                .doesNotContain("Missing required");
+        assertThat(run("ca", "init", "--out", dir.resolve("ca").toString()))
+                .as("nothing unknown: the missing option is the message")
+                .startsWith("exit 2: zerohop ca init: Missing required option: '--trust-domain=<trustDomain>'");
+        assertThat(dir.resolve("ca")).doesNotExist();
+    }
+
+    @Test
+    @DisplayName("ca issue: a negative or zero --ttl is a usage error naming --ttl, not \"svidTtl must be positive, got PT-1H\"")
+    void caIssueTtlMustBePositive(@TempDir Path dir) {
+        Path ca = dir.resolve("ca");
+        assertThat(Zerohop.run("ca", "init", "--trust-domain", "cluster.local", "--out", ca.toString())).isZero();
+        String[] common = {"ca", "issue", "--ca", ca.toString(), "--id", "spiffe://cluster.local/ns/prod/sa/web",
+                "--out", dir.resolve("out").toString(), "--ttl"};
+        assertThat(run(concat(common, "-1h"))).startsWith("exit 2: zerohop ca issue: --ttl: duration \"-1h\" is negative | Run");
+        assertThat(run(concat(common, "0s"))).startsWith("exit 2: zerohop ca issue: --ttl: an SVID needs a validity above zero | Run");
+        assertThat(dir.resolve("out")).doesNotExist();
+    }
+
+    @Test
     @DisplayName("connect: a missing --cert/--key/--trust-bundle is a usage error naming the option, before any dial")
     void connectMissingFiles(@TempDir Path dir) throws Exception {
         Path ca = dir.resolve("ca");

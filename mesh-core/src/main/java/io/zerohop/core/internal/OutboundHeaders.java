@@ -1,10 +1,8 @@
 package io.zerohop.core.internal;
 
 import java.net.InetSocketAddress;
-import java.util.HashMap;
-import java.util.HexFormat;
+import io.zerohop.hbone.internal.HeaderMap;
 import java.util.Map;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * The request headers ztunnel puts on every outbound CONNECT (src/proxy/outbound.rs): {@code baggage}
@@ -16,7 +14,17 @@ public final class OutboundHeaders {
     private OutboundHeaders() {}
 
     /**
-     * {@code headers} plus the defaults it lacks.
+     * The names of the defaults alone (a route without headers of its own), shared by every tunnel:
+     * index bit 0 baggage, bit 1 forwarded.
+     */
+    private static final String[][] DEFAULT_NAMES = {
+        {"traceparent"}, {"baggage", "traceparent"}, {"traceparent", "forwarded"}, {"baggage", "traceparent", "forwarded"}};
+
+    /**
+     * {@code headers} plus the defaults it lacks, as a compact immutable map ({@link HeaderMap}): the
+     * fresh {@code traceparent} is kept as its numbers and {@code forwarded} as the client's address
+     * (the captured connection's own), each rendered when read, so an open tunnel holds no string of
+     * its own for them (issue 14). Names in order: the caller's, then baggage, traceparent, forwarded.
      *
      * @param baggage the source workload's baggage, or null when the source is not a registry workload
      * @param client  the original client (a captured app), or null when this process is the client
@@ -24,18 +32,39 @@ public final class OutboundHeaders {
      */
     public static Map<String, String> withDefaults(Map<String, String> headers, Baggage baggage,
                                                    InetSocketAddress client, String host) {
-        Map<String, String> h = new HashMap<>(headers);
-        if (baggage != null) {
-            String v = baggage.header();
-            if (!v.isEmpty()) {
-                h.putIfAbsent("baggage", v);
-            }
+        String b = baggage == null ? "" : baggage.header();
+        boolean addBaggage = !b.isEmpty() && !headers.containsKey("baggage");
+        boolean addTraceparent = !headers.containsKey("traceparent");
+        boolean addForwarded = client != null && !headers.containsKey("forwarded");
+        int n = headers.size() + (addBaggage ? 1 : 0) + (addTraceparent ? 1 : 0) + (addForwarded ? 1 : 0);
+        String[] names = headers.isEmpty() ? DEFAULT_NAMES[(addBaggage ? 1 : 0) | (addForwarded ? 2 : 0)] : new String[n];
+        Object[] values = new Object[n];
+        int i = 0;
+        for (Map.Entry<String, String> e : headers.entrySet()) {
+            names[i] = e.getKey();
+            values[i++] = e.getValue();
         }
-        h.putIfAbsent("traceparent", traceparent());
-        if (client != null) {
-            h.putIfAbsent("forwarded", forwarded(client, host));
+        if (addBaggage) {
+            names[i] = "baggage";
+            values[i++] = b;
         }
-        return h;
+        if (addTraceparent) {
+            names[i] = "traceparent";
+            values[i++] = HeaderMap.Traceparent.random();
+        }
+        if (addForwarded) {
+            names[i] = "forwarded";
+            values[i] = new Forwarded(client, host);
+        }
+        return HeaderMap.of(names, values);
+    }
+
+    /** A {@code forwarded} value kept as what it is made of; {@link #toString()} is the value. */
+    private record Forwarded(InetSocketAddress client, String host) {
+        @Override
+        public String toString() {
+            return forwarded(client, host);
+        }
     }
 
     /**
@@ -52,20 +81,9 @@ public final class OutboundHeaders {
 
     /**
      * A W3C {@code traceparent} as ztunnel's {@code TraceParent::new}: version 00, a random 128-bit
-     * trace id, a random 64-bit parent id, flags 00 (not sampled). All-zero ids are invalid in the
-     * W3C format and never produced.
+     * trace id, a random 64-bit parent id, flags 00 (not sampled) ({@link HeaderMap.Traceparent#random}).
      */
     public static String traceparent() {
-        ThreadLocalRandom r = ThreadLocalRandom.current();
-        long hi, lo, parent;
-        do {
-            hi = r.nextLong();
-            lo = r.nextLong();
-        } while (hi == 0 && lo == 0);
-        do {
-            parent = r.nextLong();
-        } while (parent == 0);
-        HexFormat hex = HexFormat.of();
-        return "00-" + hex.toHexDigits(hi) + hex.toHexDigits(lo) + "-" + hex.toHexDigits(parent) + "-00";
+        return HeaderMap.Traceparent.random().toString();
     }
 }

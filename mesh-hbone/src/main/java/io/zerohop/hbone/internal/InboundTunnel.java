@@ -192,6 +192,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.RCVBUF_ALLOCATOR, Relay.TCP_READS)
                 // Timed by the connection's dial deadlines (expire() below), not by Netty: its
                 // per-channel timer stayed referenced by the channel, cancelled, for the tunnel's
                 // life (a ScheduledFutureTask per open tunnel; issue 14).

@@ -8,14 +8,16 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPromise;
+import io.netty.channel.RecvByteBufAllocator;
+import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.util.ReferenceCountUtil;
 import io.zerohop.hbone.HboneStream;
 import java.io.IOException;
 import java.time.Duration;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,6 +46,14 @@ import org.slf4j.LoggerFactory;
  */
 public final class Relay {
     private static final Logger log = LoggerFactory.getLogger(Relay.class);
+
+    /**
+     * The receive allocator of every relayed TCP connection, given to their bootstraps
+     * ({@code ChannelOption.RCVBUF_ALLOCATOR}): Netty's default, adaptive reads of 64 B to 64 KiB,
+     * 16 reads per wake-up as its socket channels' metadata sets them, one instance for all instead
+     * of one per channel config (32 bytes per channel; issue 14). Each channel's handle is its own.
+     */
+    public static final RecvByteBufAllocator TCP_READS = new AdaptiveRecvByteBufAllocator().maxMessagesPerRead(16);
 
     /** One side of a relay: its channel, how to half-close, abort and close it. */
     public interface End {
@@ -198,10 +208,24 @@ public final class Relay {
     private final Side sideA;
     private final Side sideB;
     private final long startNanos = System.nanoTime();
-    /** Ends whose input ended (0..2). Counted before the FIN goes on, see {@link Side#userEventTriggered}. */
-    private final AtomicInteger eofs = new AtomicInteger();
-    private final AtomicBoolean aborted = new AtomicBoolean();
-    private final AtomicBoolean reported = new AtomicBoolean();
+    /**
+     * Ends whose input ended (0..2, the low bits; counted before the FIN goes on, see
+     * {@link Side#userEventTriggered}), {@link #ABORTED} and {@link #REPORTED}. One field updated
+     * through {@link #STATE}, not three atomic objects: 48 bytes less per open relay (issue 14).
+     */
+    private volatile int state;
+    private static final int EOFS = 3;
+    private static final int ABORTED = 4;
+    private static final int REPORTED = 8;
+    private static final VarHandle STATE;
+
+    static {
+        try {
+            STATE = MethodHandles.lookup().findVarHandle(Relay.class, "state", int.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     private Relay(End a, End b) {
         this.a = a;
@@ -231,7 +255,7 @@ public final class Relay {
     }
 
     private void abort() {
-        if (!aborted.compareAndSet(false, true)) {
+        if (((int) STATE.getAndBitwiseOr(this, ABORTED) & ABORTED) != 0) {
             return;
         }
         a.reset();
@@ -240,7 +264,7 @@ public final class Relay {
     }
 
     private void report(boolean reset) {
-        if (!reported.compareAndSet(false, true)) {
+        if (((int) STATE.getAndBitwiseOr(this, REPORTED) & REPORTED) != 0) {
             return;
         }
         Stats s = new Stats(sideA.bytes, sideB.bytes, Duration.ofNanos(System.nanoTime() - startNanos), reset);
@@ -249,7 +273,7 @@ public final class Relay {
     }
 
     /** Reads {@code in}, writes {@code out}; lives in {@code in}'s pipeline, runs on its loop. */
-    private final class Side extends ChannelInboundHandlerAdapter {
+    private final class Side extends ChannelInboundHandlerAdapter implements Runnable {
         private final End in;
         private final End out;
         private final Channel inCh;
@@ -270,8 +294,15 @@ public final class Relay {
 
         void start() {
             if (throttle != null) {
-                throttle.attached(outCh, this::recheck);
+                // The side itself is the throttle's recheck: no lambda kept per tunnel.
+                throttle.attached(outCh, this);
             }
+            recheck();
+        }
+
+        /** {@link #recheck}: what a {@link Throttle} calls. */
+        @Override
+        public void run() {
             recheck();
         }
 
@@ -336,7 +367,7 @@ public final class Relay {
                 // Counted before the FIN goes on: the two sides may run on different event loops, and
                 // the peer's answering FIN (then the channel's close) must never find this EOF
                 // uncounted, or a clean end would look like an abort and reset the connection.
-                boolean both = eofs.incrementAndGet() == 2;
+                boolean both = ((int) STATE.getAndAdd(Relay.this, 1) & EOFS) + 1 == 2;
                 out.shutdownOutput();
                 if (both) {
                     finish();
@@ -352,7 +383,8 @@ public final class Relay {
         public void channelInactive(ChannelHandlerContext ctx) {
             // Not when the relay already ended (both EOFs, a clean close, an abort): the other
             // side's close then follows from it and is no failure.
-            if (eofs.get() < 2 && !reported.get()) {
+            int st = state;
+            if ((st & EOFS) < 2 && (st & REPORTED) == 0) {
                 if (in.closedCleanly()) {
                     report(false);
                     out.close();

@@ -1,6 +1,8 @@
 package io.zerohop.hbone.internal;
 
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.EventLoop;
 import org.slf4j.Logger;
@@ -20,7 +22,7 @@ import org.slf4j.LoggerFactory;
  * timeout (60 s by default) after the bytes had gone: 10,000 of them on a proxy holding 10,000 idle
  * tunnels (benchmarks/results/tunnels-*.md).
  */
-final class TunnelBudget extends TunnelSet.Deadline implements Relay.Throttle {
+final class TunnelBudget extends TunnelSet.Deadline implements Relay.Throttle, ChannelFutureListener {
     private static final Logger log = LoggerFactory.getLogger(TunnelBudget.class);
 
     private final Budgets budgets;
@@ -44,12 +46,19 @@ final class TunnelBudget extends TunnelSet.Deadline implements Relay.Throttle {
         this.stream = toward;
         this.recheck = recheck;
         budgets.register(peer, this);
-        toward.closeFuture().addListener(f -> eventLoop().execute(this::detach));
+        // The budget itself listens: no lambda kept per tunnel (issue 14).
+        toward.closeFuture().addListener(this);
         if (budgets.overPeer(peer) || budgets.overGlobal()) {
             // Over budget already: this tunnel's upstream waits before its first read.
             paused = true;
             budgets.await(peer, this);
         }
+    }
+
+    /** The stream closed: leave the budgets once what its close completes has run. */
+    @Override
+    public void operationComplete(ChannelFuture f) {
+        eventLoop().execute(this::detach);
     }
 
     private void detach() {

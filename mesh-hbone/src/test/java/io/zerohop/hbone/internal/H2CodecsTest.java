@@ -133,4 +133,56 @@ class H2CodecsTest {
         second.release();
         assertThat(payload.getByte(payload.writerIndex() - 1)).isEqualTo((byte) 0x5a);
     }
+
+    /**
+     * Fairness (issue 14 moved the codec to Netty's uniform distributor): three streams each queue
+     * 8 MiB at once, twice their stream window, on one connection; at every point of what the server
+     * receives, the streams still sending are within two quanta of each other. A distributor that
+     * served one stream to the end first would put it 8 MiB ahead.
+     */
+    @Test
+    @DisplayName("three busy streams share the connection round robin: none gets more than two quanta ahead")
+    void busyStreamsShareTheConnection() {
+        open();
+        List<Http2StreamChannel> streams = new ArrayList<>(List.of(stream));
+        for (int i = 2; i <= 3; i++) {
+            Http2StreamChannel s = new Http2StreamChannelBootstrap(client).handler(new ChannelInboundHandlerAdapter()).open().getNow();
+            s.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().method("CONNECT").authority("10.0.0." + i + ":80"), false));
+            streams.add(s);
+        }
+        client.runPendingTasks();
+        server.writeInbound(drain(client));
+        server.runPendingTasks();
+        int chunk = H2Config.DEFAULT_MAX_FRAME_SIZE;
+        long each = 8L * chunk;
+        for (Http2StreamChannel s : streams) {
+            for (long sent = 0; sent < each; sent += chunk) {
+                s.write(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(new byte[chunk]), false));
+            }
+        }
+        streams.forEach(Http2StreamChannel::flush);
+        java.util.Map<Integer, Long> got = new java.util.TreeMap<>();
+        long spread = 0;
+        int seen = 0;
+        for (int round = 0; round < 1000 && got.values().stream().mapToLong(Long::longValue).sum() < 3 * each; round++) {
+            client.flush();
+            server.writeInbound(drain(client));
+            server.runPendingTasks();
+            client.writeInbound(drain(server));
+            client.runPendingTasks();
+            for (; seen < received.size(); seen++) {
+                Http2DataFrame d = received.get(seen);
+                got.merge(d.stream().id(), (long) d.content().readableBytes(), Long::sum);
+                if (got.size() == 3 && got.values().stream().allMatch(n -> n < each)) {
+                    long max = got.values().stream().mapToLong(Long::longValue).max().orElseThrow();
+                    long min = got.values().stream().mapToLong(Long::longValue).min().orElseThrow();
+                    spread = Math.max(spread, max - min);
+                } else if (got.size() < 3) {
+                    spread = Math.max(spread, got.values().stream().mapToLong(Long::longValue).max().orElseThrow());
+                }
+            }
+        }
+        assertThat(got.values()).as("bytes per stream").containsOnly(each).hasSize(3);
+        assertThat(spread).as("largest lead of one busy stream over another").isLessThanOrEqualTo(2L * H2Codecs.ALLOCATION_QUANTUM);
+    }
 }

@@ -28,6 +28,14 @@ public final class Loader {
 
     private static final Logger LOG = LoggerFactory.getLogger(Loader.class);
     private static final Set<String> TOP_KEYS = Set.of("apiVersion", "kind", "metadata", "spec", "specs", "status");
+    /**
+     * ObjectMeta's fields (k8s.io/apimachinery pkg/apis/meta/v1 types.go), which kubectl's strict field
+     * validation (its default) holds a manifest to: a misspelt {@code namespace} would otherwise put
+     * the policy in "default", leaving the namespace it was written for unprotected.
+     */
+    private static final Set<String> METADATA_KEYS = Set.of("name", "generateName", "namespace", "selfLink", "uid",
+            "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
+            "labels", "annotations", "ownerReferences", "finalizers", "managedFields");
     private static final Pattern DNS_NAME = Pattern.compile("[a-z0-9]([-a-z0-9.]*[a-z0-9])?");
 
     private final CompiledPoliciesBuilder out = new CompiledPoliciesBuilder();
@@ -204,7 +212,7 @@ public final class Loader {
         if (meta == null) {
             throw doc.error("metadata.name is required");
         }
-        meta.requireMap();
+        meta.onlyKeys(METADATA_KEYS);
         YNode nameNode = meta.get("name");
         if (nameNode == null || nameNode.text().isEmpty()) {
             throw meta.error("metadata.name is required");
@@ -310,6 +318,7 @@ public final class Loader {
             boolean istio = k == Kind.AUTHORIZATION_POLICY || k == Kind.PEER_AUTHENTICATION;
             String expected = istio ? ISTIO_GROUP + "/v1 or " + ISTIO_GROUP + "/v1beta1" : CILIUM_GROUP + "/v2";
             if (apiVersion.isEmpty()) {
+                doc.onlyKeys(TOP_KEYS); // a misspelt apiVersion is named where it was typed
                 throw doc.error("apiVersion is required for kind " + kind + " (" + expected + ")");
             }
             if (group.equals(istio ? ISTIO_GROUP : CILIUM_GROUP)) {
@@ -325,6 +334,7 @@ public final class Loader {
             }
             // Another product's kind of the same name (e.g. policy.linkerd.io AuthorizationPolicy).
         } else if (ourGroup && kind.isEmpty()) {
+            doc.onlyKeys(TOP_KEYS); // a misspelt kind is named where it was typed
             throw doc.error("kind is required");
         } else if (ourGroup) {
             // The groups hold kinds zerohop rightly skips (RequestAuthentication, CiliumNode...), but

@@ -24,6 +24,11 @@ public final class YNode {
     final List<YNode> list;
     /** YAML 1.1 type of a scalar as kubectl's reader resolves it: str, int, float, bool, ... (null otherwise). */
     final String tag;
+    /**
+     * Line of the key this value is under (0 for a list item or a document), set once by the parser:
+     * a block mapping or list starts on the line after its key, and an unknown key must be named on its own line.
+     */
+    int keyLine;
 
     YNode(Type type, String file, int line, String path, String scalar, Map<String, YNode> map, List<YNode> list) {
         this(type, file, line, path, scalar, map, list, type == Type.SCALAR ? "str" : null);
@@ -74,7 +79,9 @@ public final class YNode {
         requireMap();
         for (Map.Entry<String, YNode> e : map.entrySet()) {
             if (!allowed.contains(e.getKey())) {
-                throw e.getValue().error("unknown field (expected one of " + String.join(", ", new java.util.TreeSet<>(allowed)) + ")");
+                YNode v = e.getValue();
+                throw new PolicyLoadException(file, v.keyLine > 0 ? v.keyLine : v.line, v.path,
+                        "unknown field (expected one of " + String.join(", ", new java.util.TreeSet<>(allowed)) + ")");
             }
         }
         return this;

@@ -214,6 +214,7 @@ public final class YamlDocuments {
                 throw new PolicyLoadException(file, keyLine, childPath,
                         "duplicate key \"" + key + "\" (first at line " + map.map.get(key).line + ")");
             }
+            value.keyLine = keyLine;
             map.map.put(key, value);
         }
         for (YNode m : merged) {
@@ -252,7 +253,9 @@ public final class YamlDocuments {
             case MAP -> {
                 YNode m = new YNode(YNode.Type.MAP, n.file, n.line, path, null, new LinkedHashMap<>(), null);
                 for (Map.Entry<String, YNode> e : n.map.entrySet()) {
-                    m.map.put(e.getKey(), copy(e.getValue(), path.isEmpty() ? e.getKey() : path + "." + e.getKey()));
+                    YNode c = copy(e.getValue(), path.isEmpty() ? e.getKey() : path + "." + e.getKey());
+                    c.keyLine = e.getValue().keyLine;
+                    m.map.put(e.getKey(), c);
                 }
                 yield m;
             }
