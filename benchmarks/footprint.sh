@@ -3,7 +3,9 @@
 # run goes through the launcher deploy/zerohop.sh with a class-data-sharing archive that
 # deploy/train-cds.sh trained with the same JRE and flags, as deploy/Dockerfile builds the image.
 # Prints one row per run: label, ready ms (start -> first 200 from /healthz/ready), CPU ms of the
-# JVM and of its main thread at that moment, VmRSS / RssAnon / RssFile MB after IDLE seconds, threads, loaded classes.
+# JVM and of its main thread at that moment, VmRSS / RssAnon / RssFile MB after IDLE seconds, threads, loaded classes,
+# and the size of the class-data-sharing archive (resident in full: relocation writes every page; it moves with the
+# classes loaded at start, without the run-to-run noise of VmRSS).
 #
 #   benchmarks/footprint.sh [JAR]            JAR: the shaded CLI, default examples/standalone-proxy/target/zerohop.jar
 # Environment: LAUNCHER (default deploy/zerohop.sh), IDLE (seconds, default 10), RUNS (repeats of the whole list, default 1),
@@ -99,7 +101,7 @@ ${FLAGSETS:-shipped (deploy/zerohop.sh)|}
 EOF
 
 printf '# %s  load %s  jar %s  nice %s\n' "$(date -u +%FT%TZ)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$JAR" "${NICE:-0}"
-printf '| flags | ready ms | CPU ms to ready | main thread CPU ms | VmRSS MB | RssAnon MB | RssFile MB | threads | classes | load |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
+printf '| flags | ready ms | CPU ms to ready | main thread CPU ms | VmRSS MB | RssAnon MB | RssFile MB | threads | classes | archive MB | load |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
 for run in $(seq 1 "$RUNS"); do
     for line in "${SETS[@]}"; do
         label=${line%%|*}
@@ -118,9 +120,10 @@ for run in $(seq 1 "$RUNS"); do
         file=$(awk '/RssFile/{print $2}' /proc/$PID/status)
         thr=$(awk '/Threads/{print $2}' /proc/$PID/status)
         classes=$(jcmd "$PID" PerfCounter.print 2>/dev/null | awk -F= '/^java.cls.loadedClasses=|^java.cls.sharedLoadedClasses=/{n+=$2} END {print n}')
-        printf '| %s | %s | %s | %s | %.1f | %.1f | %.1f | %s | %s | %s |\n' "$label" "$ready" "$cpu" "$main" \
+        jsa=$(stat -c %s "$ZEROHOP_CDS_ARCHIVE" 2>/dev/null || echo 0)
+        printf '| %s | %s | %s | %s | %.1f | %.1f | %.1f | %s | %s | %.2f | %s |\n' "$label" "$ready" "$cpu" "$main" \
             "$(echo "$rss/1024" | bc -l)" "$(echo "$anon/1024" | bc -l)" "$(echo "$file/1024" | bc -l)" "$thr" \
-            "${classes:-?}" "$(cut -d' ' -f1 /proc/loadavg)"
+            "${classes:-?}" "$(echo "$jsa/1048576" | bc -l)" "$(cut -d' ' -f1 /proc/loadavg)"
         kill -TERM "$PID"; wait "$PID" 2>/dev/null
     done
 done

@@ -99,6 +99,11 @@ class TunnelFootprintTest {
             // one left is the echo app's NIO channel.
             soft.assertThat(perTunnel.getOrDefault("io.netty.channel.AdaptiveRecvByteBufAllocator", 0.0))
                     .as("receive allocators per tunnel; all per tunnel:\n%s", table).isLessThan(1.5);
+            // Was 2 (client and server stream): the weighted-fair distributor's per-stream state and
+            // its priority queue, ~110 bytes; the uniform distributor's is ~32.
+            soft.assertThat(perTunnel.getOrDefault("io.netty.handler.codec.http2.WeightedFairQueueByteDistributor$State", 0.0)
+                    + perTunnel.getOrDefault("io.netty.util.internal.DefaultPriorityQueue", 0.0))
+                    .as("priority-tree stream states per tunnel; all per tunnel:\n%s", table).isLessThan(0.5);
             // Was 4: the relay's two flags and its EOF count, and one of the in-JVM client socket's.
             soft.assertThat(perTunnel.getOrDefault("java.util.concurrent.atomic.AtomicBoolean", 0.0)
                     + perTunnel.getOrDefault("java.util.concurrent.atomic.AtomicInteger", 0.0))

@@ -69,6 +69,9 @@ final class DemoCommand implements Callable<Integer> {
             description = "Loopback /24 for the two checkouts (.2 Istio's, .3 Cilium's), default ${DEFAULT-VALUE}")
     String ipPrefix;
 
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
     private final PrintStream out = System.out;
     private int calls;
     private int failures;
@@ -81,8 +84,10 @@ final class DemoCommand implements Callable<Integer> {
         if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
             System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
         }
-        if (!ipPrefix.matches("127\\.\\d{1,3}\\.\\d{1,3}")) {
-            throw new IllegalArgumentException("--ip-prefix must be the first three octets of a loopback /24, like 127.0.0 (got \"" + ipPrefix + "\")");
+        // A usage error (exit 2, the --help hint), as every other option's; octets checked here, never a name lookup.
+        if (!ipPrefix.matches("127\\.(25[0-5]|2[0-4]\\d|1?\\d?\\d)\\.(25[0-5]|2[0-4]\\d|1?\\d?\\d)")) {
+            throw new Usage(spec, ConfigFile.Origins.NONE).error("ip-prefix", ipPrefix,
+                    "must be the first three octets of a loopback /24, like 127.0.0 (got \"" + ipPrefix + "\")");
         }
         InetAddress istioIp = InetAddress.getByName(ipPrefix + ".2");
         InetAddress ciliumIp = InetAddress.getByName(ipPrefix + ".3");

@@ -117,6 +117,11 @@ final class PolicyCommand {
             InetAddress srcIp = Usage.parse(u, "source-ip", sourceIp, () -> Addresses.parseIp(sourceIp, "--source-ip"));
             InetAddress dstIp = Usage.parse(u, "dest-ip", destIp, () -> Addresses.parseIp(destIp, "--dest-ip"));
             if (source != null) {
+                if (!source.contains("://")) {
+                    // Istio's principals are written without the scheme (the article's "cluster.local/ns/..."); a SPIFFE ID has it.
+                    throw u.error("source", source, "\"" + source + "\" is not a SPIFFE ID: write spiffe://" + source
+                            + " (policies' principals leave spiffe:// out; --source is the caller's SPIFFE ID)");
+                }
                 Usage.parse(u, "source", source, () -> SpiffeIds.parse(source));
             }
             WorkloadRegistry registry = workloads == null ? null : WorkloadRegistry.load(workloads);
@@ -143,6 +148,10 @@ final class PolicyCommand {
             System.out.println(d.explain() + (d.explain().contains("the source has no known workload") ? " (the source workload comes from --workloads and --source-ip)" : ""));
             for (String w : set.warnings()) {
                 System.err.println("warning: " + w);
+            }
+            if (set.size() == 0) {
+                // An empty or mistyped directory decides "ALLOW by default": say that nothing was read.
+                System.err.println("warning: " + policies + ": no policy loaded from it");
             }
             return d.allowed() ? 0 : 3;
         }

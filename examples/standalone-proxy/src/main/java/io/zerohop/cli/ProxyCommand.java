@@ -217,6 +217,27 @@ final class ProxyCommand implements Callable<Integer> {
             u.path("trust-bundle", identity.pem.bundle, Usage.Kind.FILE);
         }
         u.path("ca", identity.caDir, Usage.Kind.DIRECTORY);
+        if (identity.spireSocket != null) {
+            // As --help says: unix:/path, tcp://ip:port, or a bare /path (java-spiffe wants the scheme).
+            String a = identity.spireSocket;
+            if (a.startsWith("/")) {
+                identity.spireSocket = "unix:" + a;
+            } else if (!a.startsWith("unix:") && !a.startsWith("tcp:")) {
+                throw u.error("spire-socket", a, "\"" + a + "\" is not unix:/path, tcp://ip:port or /path");
+            }
+        }
+        if (kubernetes) {
+            // Usage errors (exit 2) before anything starts, rather than failures from the informers' start.
+            if (workloads != null || policies != null) {
+                String key = workloads != null ? "workloads" : "policies";
+                throw u.error(key, String.valueOf(workloads != null ? workloads : policies),
+                        "--kubernetes reads workloads and policies from the API server; drop " + origins.label(key));
+            }
+            String n = node != null ? node : System.getenv("NODE_NAME");
+            if (n == null || n.isBlank()) {
+                throw u.error("kubernetes", "true", "needs --node NAME (or NODE_NAME from the downward API: spec.nodeName)");
+            }
+        }
         if (identity.istio != null) {
             u.path("istio-ca-root", identity.istio.root, Usage.Kind.FILE);
             u.path("token-file", identity.istio.tokenFile, Usage.Kind.FILE);

@@ -30,8 +30,9 @@ class KubernetesOptionTest {
     @Test
     void kubernetesExcludesFileSources(@TempDir Path dir) {
         int code = Zerohop.run("proxy", "--kubernetes", "--node", "node-a", "--policies", dir.toString(), "--in-memory-ca");
-        assertThat(code).isEqualTo(1);
-        assertThat(err.toString()).contains("--kubernetes reads workloads and policies from the API server; drop --workloads/--policies");
+        assertThat(code).as("a usage error (new-user pass: it was 1)").isEqualTo(2);
+        assertThat(err.toString()).startsWith("zerohop proxy: --policies: --kubernetes reads workloads and policies from the API server; "
+                + "drop --policies");
     }
 
     @Test
@@ -78,7 +79,43 @@ class KubernetesOptionTest {
     void kubernetesNeedsANodeName() {
         assumeTrue(System.getenv("NODE_NAME") == null, "NODE_NAME is set in this environment");
         int code = Zerohop.run("proxy", "--kubernetes", "--in-memory-ca");
-        assertThat(code).isEqualTo(1);
-        assertThat(err.toString()).contains("--kubernetes needs --node NAME (or NODE_NAME from the downward API: spec.nodeName)");
+        assertThat(code).as("a usage error (new-user pass: it was 1)").isEqualTo(2);
+        assertThat(err.toString()).startsWith("zerohop proxy: --kubernetes: needs --node NAME (or NODE_NAME from the downward API: spec.nodeName)");
+    }
+
+    @Test
+    @org.junit.jupiter.api.DisplayName("--spire-socket takes /path as --help says (new-user pass: java-spiffe refused it); anything else is a usage error")
+    void spireSocketTakesAPathOrAUri() {
+        int code = Zerohop.run("proxy", "--spire-socket", "agent.sock", "--inbound", "off", "--metrics", "off", "--readiness", "off",
+                "--admin", "off");
+        assertThat(code).isEqualTo(2);
+        assertThat(err.toString()).startsWith("zerohop proxy: --spire-socket: \"agent.sock\" is not unix:/path, tcp://ip:port or /path");
+    }
+
+    @Test
+    @org.junit.jupiter.api.DisplayName("a bare socket path reaches a real SPIFFE Workload API server and the proxy gets ready on its SVID")
+    void aBareSpireSocketPathWorks(@TempDir Path dir) throws Exception {
+        try (var ca = io.zerohop.identity.InMemoryCa.create("cluster.local");
+             var spire = new io.zerohop.testing.WorkloadApiServer(dir.resolve("agent.sock"))) {
+            spire.serve(ca.issue(io.zerohop.identity.SpiffeIds.istio("cluster.local", "zerohop-system", "zerohop-node")), ca.bundle());
+            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+            java.io.PrintStream oldOut = System.out;
+            System.setOut(new java.io.PrintStream(out, true));
+            try {
+                var proxy = java.util.concurrent.CompletableFuture.supplyAsync(() -> Zerohop.run("proxy",
+                        "--spire-socket", spire.socket().toString(), "--inbound", "127.0.0.1:0", "--metrics", "off",
+                        "--readiness", "off", "--admin", "127.0.0.1:0", "--drain", "0s"));
+                io.zerohop.testing.netty.Await.until("the ready line", () -> out.toString().contains("zerohop proxy ready") || proxy.isDone());
+                var admin = java.util.regex.Pattern.compile("admin (127\\.0\\.0\\.1:\\d+);").matcher(out.toString());
+                assertThat(admin.find()).as(out + " / " + err).isTrue();
+                assertThat(out.toString()).contains("identity source SPIRE unix:" + spire.socket());
+                java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(
+                        "http://" + admin.group(1) + "/quitquitquit")).POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build(),
+                        java.net.http.HttpResponse.BodyHandlers.discarding());
+                assertThat(io.zerohop.testing.netty.Await.result(proxy)).isZero();
+            } finally {
+                System.setOut(oldOut);
+            }
+        }
     }
 }

@@ -212,6 +212,25 @@ class PolicyCheckTest {
     }
 
     @Test
+    @org.junit.jupiter.api.DisplayName("--source in a policy's principal form (no spiffe://) is a usage error that shows the SPIFFE ID to write")
+    void aPrincipalWithoutTheSchemeShowsTheSpiffeId() throws Exception {
+        assertThat(check(FROM_FRONTEND, "--source", "cluster.local/ns/prod/sa/frontend", "--dest", "prod/backend:8080")).isEqualTo(2);
+        assertThat(err.toString()).startsWith("zerohop policy check: --source: \"cluster.local/ns/prod/sa/frontend\" is not a SPIFFE ID: "
+                + "write spiffe://cluster.local/ns/prod/sa/frontend");
+    }
+
+    @Test
+    @org.junit.jupiter.api.DisplayName("an empty policy directory still decides (ALLOW by default) and says on stderr that nothing was loaded")
+    void anEmptyDirectoryIsNamed() throws Exception {
+        Path empty = Files.createDirectories(dir.resolve("empty"));
+        out.reset();
+        err.reset();
+        assertThat(Zerohop.run("policy", "check", "--policies", empty.toString(), "--dest", "prod/backend")).isZero();
+        assertThat(out.toString()).startsWith("ALLOW by default");
+        assertThat(err.toString()).isEqualTo("warning: " + empty + ": no policy loaded from it" + System.lineSeparator());
+    }
+
+    @Test
     void aMissingPolicyDirectoryIsNamedAsMissing() throws Exception {
         Path nope = dir.resolve("nope");
         out.reset();

@@ -90,6 +90,15 @@ class UsageErrorsTest {
     }
 
     @Test
+    @DisplayName("demo: an --ip-prefix that is not a loopback /24 is a usage error naming it (exit 2), before anything starts")
+    void demoBadIpPrefix() {
+        for (String bad : new String[] {"10.0.0", "127.0.0.300", "127.999.0", "abc"}) {
+            assertThat(run("demo", "--ip-prefix", bad)).startsWith("exit 2: zerohop demo: --ip-prefix: must be the first three octets "
+                    + "of a loopback /24, like 127.0.0 (got \"" + bad + "\") | Run 'zerohop demo --help' for usage.");
+        }
+    }
+
+    @Test
     @DisplayName("ca issue: a negative or zero --ttl is a usage error naming --ttl, not \"svidTtl must be positive, got PT-1H\"")
     void caIssueTtlMustBePositive(@TempDir Path dir) {
         Path ca = dir.resolve("ca");

@@ -1,0 +1,97 @@
+package io.zerohop.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import javax.tools.JavaCompiler;
+import javax.tools.ToolProvider;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Every {@code java} block of the READMEs a user reads compiles as printed, against the jars a user
+ * gets (this module's test class path holds every zerohop module, fabric8, Micrometer, JUnit and
+ * AssertJ). Each block becomes the body of a method whose parameters are the names the README leaves
+ * to the reader ({@code peer}, {@code target}, {@code prometheus}...); nothing else is added. A
+ * new-user pass found two blocks that declared {@code id} twice, so they could not be pasted whole.
+ */
+class ReadmeSnippetsTest {
+    /** README, then one entry per java block, in order: the free names the block uses, as parameters. */
+    private static final Map<String, List<String>> FREE = Map.of(
+            "README.md", List.of("", "InetAddress peer, InetAddress local",
+                    "MeshTls tls, SpiffeId backend, SpiffeId frontend, InetSocketAddress target, InetSocketAddress hboneAddress",
+                    "Path cert, Path key, Path bundle, PolicyEngine engine, io.micrometer.core.instrument.MeterRegistry prometheusRegistry, "
+                            + "InetAddress backendIp"),
+            "mesh-core/README.md", List.of("io.micrometer.core.instrument.MeterRegistry prometheus", "Mesh mesh, SpiffeId me, SpiffeId partner",
+                    "Mesh node"),
+            "mesh-hbone/README.md", List.of("", "", "", "HboneServerSocket sockets",
+                    "HboneClient client, InetSocketAddress pod, SpiffeId backend, InetSocketAddress hbone", "HboneClient client, SpiffeId backend", ""),
+            "mesh-identity/README.md", List.of("io.micrometer.core.instrument.MeterRegistry metrics"),
+            "mesh-identity-istio/README.md", List.of("Set<java.security.cert.X509Certificate> roots"),
+            "mesh-identity-spire/README.md", List.of(""),
+            "mesh-policy/README.md", List.of("InetAddress peer, InetAddress local, WorkloadRef workload, Path dir"),
+            "mesh-kubernetes/README.md", List.of("io.fabric8.kubernetes.client.KubernetesClient client, IdentityProvider provider",
+                    "IdentityProvider certs"));
+
+    private static final String IMPORTS = """
+            import io.zerohop.identity.*; import io.zerohop.identity.istio.*; import io.zerohop.identity.spire.*;
+            import io.zerohop.policy.*; import io.zerohop.hbone.*; import io.zerohop.core.*; import io.zerohop.kubernetes.*;
+            import io.spiffe.spiffeid.*; import io.spiffe.svid.x509svid.X509Svid; import io.spiffe.bundle.x509bundle.*;
+            import io.netty.channel.*; import io.netty.channel.socket.ChannelInputShutdownEvent; import io.netty.handler.ssl.SslContext;
+            import io.fabric8.kubernetes.client.*;
+            import java.net.*; import java.nio.file.*; import java.util.*; import java.time.Duration;
+            import java.util.concurrent.TimeUnit; import javax.net.SocketFactory;
+            """;
+
+    static Path root() {
+        Path p = Path.of("").toAbsolutePath();
+        while (!Files.exists(p.resolve("zerohop-bom"))) {
+            p = p.getParent();
+        }
+        return p;
+    }
+
+    static List<String> javaBlocks(Path readme) throws Exception {
+        Matcher m = Pattern.compile("```java\\n(.*?)```", Pattern.DOTALL).matcher(Files.readString(readme));
+        List<String> out = new ArrayList<>();
+        while (m.find()) {
+            out.add(m.group(1));
+        }
+        return out;
+    }
+
+    @Test
+    void everyJavaBlockCompilesAsPrinted(@TempDir Path dir) throws Exception {
+        StringBuilder src = new StringBuilder(IMPORTS).append("class Snippets {\n");
+        int blocks = 0;
+        for (Map.Entry<String, List<String>> readme : new java.util.TreeMap<>(FREE).entrySet()) {
+            List<String> code = javaBlocks(root().resolve(readme.getKey()));
+            assertThat(code).as("%s's java blocks (add the new one's free names to FREE)", readme.getKey()).hasSameSizeAs(readme.getValue());
+            for (int i = 0; i < code.size(); i++) {
+                src.append("  // ").append(readme.getKey()).append(" block ").append(i + 1).append('\n')
+                        .append("  static void b").append(blocks++).append('(').append(readme.getValue().get(i)).append(") throws Exception {\n")
+                        .append(code.get(i)).append("  }\n");
+            }
+        }
+        Path file = Files.writeString(dir.resolve("Snippets.java"), src.append("}\n"));
+        // The zerohop-testing README's example is a whole test class: compiled as it stands.
+        List<String> testing = javaBlocks(root().resolve("zerohop-testing/README.md"));
+        assertThat(testing).hasSize(1);
+        Path test = Files.writeString(dir.resolve("OrderClientTest.java"), testing.get(0));
+
+        JavaCompiler javac = ToolProvider.getSystemJavaCompiler();
+        StringWriter errors = new StringWriter();
+        boolean ok = javac.getTask(errors, null, null,
+                List.of("-proc:none", "-d", dir.toString(), "-cp", System.getProperty("java.class.path")), null,
+                javac.getStandardFileManager(null, null, null).getJavaFileObjects(file, test)).call();
+        assertThat(ok).as("%d README blocks:%n%s", blocks, errors).isTrue();
+        assertThat(blocks).isGreaterThanOrEqualTo(20);
+    }
+}
