@@ -17,6 +17,8 @@
 #             code changes in one interleaved run); "nonative" leaves the jar's native libraries
 #             packed (Netty then extracts them at every start, as before the image unpacked them).
 #             Default: one set, the launcher as shipped.
+#   IDENTITY: the proxy's identity-source options (default --in-memory-ca; e.g. "--cert C --key K --trust-bundle B");
+#   TRAIN_IDENTITY: those the archive is trained with (default IDENTITY; train-cds.sh's TRAIN_IDENTITY).
 #   NICE: run the proxy at this nice value (e.g. -10 as root): on a machine shared with other work it
 #         gets most of the CPU it would get on a quiet one, so its wall time to ready means something.
 #   CDS_DIR: where the per-set archives and unpacked native libraries are kept (reused while the jar is unchanged).
@@ -26,7 +28,8 @@ JAR=$(realpath "${1:-$ROOT/examples/standalone-proxy/target/zerohop.jar}")
 IDLE=${IDLE:-10}
 RUNS=${RUNS:-1}
 LAUNCHER=${LAUNCHER:-$ROOT/deploy/zerohop.sh}
-PROXY_ARGS="proxy --in-memory-ca --inbound=127.0.0.1:2628 --metrics=127.0.0.1:26220 --readiness=127.0.0.1:26221 --admin=127.0.0.1:26200 --socks5=127.0.0.1:26280 --drain=0s"
+IDENTITY=${IDENTITY:---in-memory-ca}
+PROXY_ARGS="proxy $IDENTITY --inbound=127.0.0.1:2628 --metrics=127.0.0.1:26220 --readiness=127.0.0.1:26221 --admin=127.0.0.1:26200 --socks5=127.0.0.1:26280 --drain=0s"
 CLK=$(getconf CLK_TCK)
 CDS_DIR=${CDS_DIR:-/tmp/zerohop-footprint-cds}
 mkdir -p "$CDS_DIR"
@@ -89,7 +92,8 @@ configure() { # label spec
     if [ $cds = 1 ]; then
         local jsa
         jsa="$CDS_DIR/$(echo -n "$label" | tr -c 'A-Za-z0-9' '_')-$(stat -c %Y "$RUN_JAR").jsa"
-        [ -s "$jsa" ] || ZEROHOP=$RUN_LAUNCHER TRAIN_PORT_BASE=26000 "$ROOT/deploy/train-cds.sh" "$jsa" \
+        [ -s "$jsa" ] || ZEROHOP=$RUN_LAUNCHER TRAIN_PORT_BASE=26000 TRAIN_IDENTITY="${TRAIN_IDENTITY:-$IDENTITY}" \
+            "$ROOT/deploy/train-cds.sh" "$jsa" \
             || echo "training the archive for $label failed" >&2
         export ZEROHOP_CDS_ARCHIVE=$jsa
     fi

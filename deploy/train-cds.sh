@@ -9,8 +9,13 @@
 # compiled for Java 5 (picocli's 177, parsed and verified again at every start), and the JDK's
 # default archive brings classes the proxy never loads; the static one is 3 MB smaller resident and
 # starts with less CPU (benchmarks/results/footprint-5771f1d.md).
+# The archive holds the classes of the identity source it was trained with (TRAIN_IDENTITY): every
+# archived class is resident whether the proxy uses it or not, and a class outside it is parsed at
+# start. The default, a throw-away in-memory CA, archives BouncyCastle's certificate building (~190
+# classes) that PEM-file and CA-directory proxies do not load (benchmarks/results/diet-*.md).
 #   train-cds.sh ARCHIVE        ZEROHOP (launcher, default /usr/local/bin/zerohop), ZEROHOP_JAR,
-#                               ZEROHOP_NATIVE_DIR, TRAIN_PORT_BASE (default 15000: ports BASE..BASE+80 on 127.0.0.1)
+#                               ZEROHOP_NATIVE_DIR, TRAIN_PORT_BASE (default 15000: ports BASE..BASE+80 on 127.0.0.1),
+#                               TRAIN_IDENTITY (identity-source options, default --in-memory-ca)
 set -eu
 OUT=$1
 LAUNCHER=${ZEROHOP:-/usr/local/bin/zerohop}
@@ -18,7 +23,7 @@ B=${TRAIN_PORT_BASE:-15000}
 LIST=$OUT.classlist
 rm -f "$OUT" "$LIST"
 ZEROHOP_CDS_ARCHIVE=/nonexistent ZEROHOP_JAVA_OPTS_EXTRA="${ZEROHOP_JAVA_OPTS_EXTRA:-} -XX:DumpLoadedClassList=$LIST" \
-  "$LAUNCHER" proxy --in-memory-ca --inbound=127.0.0.1:$((B + 8)) --readiness=127.0.0.1:$((B + 21)) \
+  "$LAUNCHER" proxy ${TRAIN_IDENTITY:---in-memory-ca} --inbound=127.0.0.1:$((B + 8)) --readiness=127.0.0.1:$((B + 21)) \
   --metrics=127.0.0.1:$((B + 20)) --admin=127.0.0.1:$B --socks5=127.0.0.1:$((B + 80)) --drain=0s >/dev/null 2>&1 &
 pid=$!
 i=0

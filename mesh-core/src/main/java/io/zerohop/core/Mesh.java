@@ -3,13 +3,13 @@ package io.zerohop.core;
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.core.internal.MeshConfig;
 import io.zerohop.core.internal.MeshRuntime;
+import io.zerohop.core.internal.MeshSettings;
 import io.zerohop.hbone.HboneStream;
 import io.zerohop.hbone.Route;
 import io.zerohop.hbone.StreamHandler;
 import io.zerohop.hbone.TunnelResult;
 import io.zerohop.identity.IdentityProvider;
 import io.zerohop.identity.MeshTls;
-import io.zerohop.identity.SpiffeIds;
 import io.zerohop.policy.MtlsMode;
 import io.zerohop.policy.PolicyEngine;
 import java.net.InetSocketAddress;
@@ -260,26 +260,11 @@ public final class Mesh implements AutoCloseable {
 
     /**
      * Settings of a {@link Mesh}; every setter validates at once and names what is wrong
-     * ({@link IllegalArgumentException}). Setters that take an object accept null only where they
+     * ({@link IllegalArgumentException}; defaults and checks live in {@code internal.MeshSettings}). Setters that take an object accept null only where they
      * say so. Not thread-safe.
      */
     public static final class Builder {
-        private String trustDomain = "cluster.local";
-        private IdentityProvider provider;
-        private SpiffeId identity;
-        private PolicyEngine policy;
-        private WorkloadRegistry registry;
-        private String node;
-        private InetSocketAddress inbound;
-        private boolean inboundTransparent;
-        private io.micrometer.core.instrument.MeterRegistry meterRegistry;
-        private Consumer<TunnelResult> onTunnelClosed;
-        private int threads = Math.max(2, Runtime.getRuntime().availableProcessors());
-        private int maxStreamsPerConnection = 100;
-        private Duration idleTimeout = Duration.ofMinutes(5);
-        private Duration drain = Duration.ofSeconds(10);
-        private Duration metricsInterval = Duration.ofSeconds(5);
-        private boolean passthroughUnknown;
+        private final MeshSettings settings = new MeshSettings();
 
         private Builder() {}
 
@@ -290,8 +275,7 @@ public final class Mesh implements AutoCloseable {
          * @throws IllegalArgumentException when {@code td} is not a valid SPIFFE trust domain
          */
         public Builder trustDomain(String td) {
-            SpiffeIds.parse("spiffe://" + td); // validates, naming the input
-            this.trustDomain = td;
+            settings.trustDomain(td);
             return this;
         }
 
@@ -300,25 +284,25 @@ public final class Mesh implements AutoCloseable {
          * {@link #trustDomain}, with a WARN "development only".
          */
         public Builder identityProvider(IdentityProvider p) {
-            this.provider = Objects.requireNonNull(p, "identity provider");
+            settings.identityProvider(p);
             return this;
         }
 
         /** The identity this process presents (embedded apps); null or unset: the provider's default, if any. */
         public Builder identity(SpiffeId id) {
-            this.identity = id;
+            settings.identity(id);
             return this;
         }
 
         /** Authorization; null or unset: every authenticated peer is allowed (Istio with no policy), every mode PERMISSIVE. */
         public Builder policies(PolicyEngine engine) {
-            this.policy = engine;
+            settings.policies(engine);
             return this;
         }
 
         /** Address to workload, node to HBONE address; null or unset: {@link WorkloadRegistry#empty()}. */
         public Builder workloads(WorkloadRegistry r) {
-            this.registry = r;
+            settings.workloads(r);
             return this;
         }
 
@@ -327,13 +311,13 @@ public final class Mesh implements AutoCloseable {
          * sources of captured traffic). Null or unset: the workloads with an address of this host.
          */
         public Builder node(String name) {
-            this.node = name;
+            settings.node(name);
             return this;
         }
 
         /** Bind an HBONE listener (ztunnel: {@code :15008}); null or unset: none, outbound only. */
         public Builder inbound(InetSocketAddress address) {
-            this.inbound = address;
+            settings.inbound(address);
             return this;
         }
         /**
@@ -345,7 +329,7 @@ public final class Mesh implements AutoCloseable {
          * {@link io.zerohop.hbone.HboneServer.Builder#transparent(boolean)}.
          */
         public Builder inboundTransparent(boolean on) {
-            this.inboundTransparent = on;
+            settings.inboundTransparent(on);
             return this;
         }
 
@@ -355,31 +339,31 @@ public final class Mesh implements AutoCloseable {
          * it never loads a Micrometer class.
          */
         public Builder meterRegistry(io.micrometer.core.instrument.MeterRegistry registry) {
-            this.meterRegistry = registry;
+            settings.meterRegistry(registry);
             return this;
         }
 
         /** Called once per closed tunnel (after metrics and the access log), on an event loop; null: none. */
         public Builder onTunnelClosed(Consumer<TunnelResult> c) {
-            this.onTunnelClosed = c;
+            settings.onTunnelClosed(c);
             return this;
         }
 
         /** Threads of the one event loop group shared by every listener and client; default max(2, processors). */
         public Builder threads(int n) {
-            this.threads = atLeastOne(n, "threads");
+            settings.threads(n);
             return this;
         }
 
         /** Streams (tunnels) per pooled HBONE connection of each client; default 100. */
         public Builder maxStreamsPerConnection(int n) {
-            this.maxStreamsPerConnection = atLeastOne(n, "maxStreamsPerConnection");
+            settings.maxStreamsPerConnection(n);
             return this;
         }
 
         /** How long an unused pooled client connection stays open; default 5 min. */
         public Builder idleTimeout(Duration d) {
-            this.idleTimeout = positive(d, "idleTimeout");
+            settings.idleTimeout(d);
             return this;
         }
 
@@ -388,16 +372,13 @@ public final class Mesh implements AutoCloseable {
          * default 5 s, so counters grow while long tunnels run. The rest is added at close.
          */
         public Builder metricsInterval(Duration d) {
-            this.metricsInterval = positive(d, "metricsInterval");
+            settings.metricsInterval(d);
             return this;
         }
 
         /** How long {@link Mesh#shutdown()} lets open tunnels finish; default 10 s, zero allowed. */
         public Builder drain(Duration d) {
-            if (d.isNegative()) {
-                throw new IllegalArgumentException("drain must not be negative, got " + d);
-            }
-            this.drain = d;
+            settings.drain(d);
             return this;
         }
 
@@ -406,31 +387,13 @@ public final class Mesh implements AutoCloseable {
          * passthrough) instead of refusing them. Off by default: unknown means unauthenticated.
          */
         public Builder passthroughUnknown(boolean on) {
-            this.passthroughUnknown = on;
+            settings.passthroughUnknown(on);
             return this;
         }
 
-        /**
-         * Creates the TLS contexts and the event loop group; binds nothing (see {@link Mesh#start()}).
-         */
+        /** Creates the TLS contexts and the event loop group; binds nothing (see {@link Mesh#start()}). */
         public Mesh build() {
-            return new Mesh(new MeshConfig(provider, trustDomain, identity, policy,
-                    registry != null ? registry : WorkloadRegistry.empty(), node, inbound, inboundTransparent, meterRegistry,
-                    onTunnelClosed, threads, maxStreamsPerConnection, idleTimeout, drain, metricsInterval, passthroughUnknown));
-        }
-
-        private static int atLeastOne(int n, String name) {
-            if (n < 1) {
-                throw new IllegalArgumentException(name + " must be >= 1, got " + n);
-            }
-            return n;
-        }
-
-        private static Duration positive(Duration d, String name) {
-            if (d.isZero() || d.isNegative()) {
-                throw new IllegalArgumentException(name + " must be positive, got " + d);
-            }
-            return d;
+            return new Mesh(settings.config());
         }
     }
 }

@@ -2,6 +2,7 @@ package io.zerohop.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.zerohop.testing.CapturedStderr;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.zerohop.identity.InMemoryCa;
 import io.zerohop.identity.SpiffeIds;
@@ -69,7 +70,7 @@ class LiveReauthorizationTest {
             server.start().get(10, TimeUnit.SECONDS);
             registry.replace(List.of(backend), Map.of("b", server.inboundAddress()));
             try (Mesh clients = Mesh.builder().identityProvider(ca).workloads(registry).threads(2).build();
-                 MeshTest.Stderr err = new MeshTest.Stderr()) {
+                 CapturedStderr err = new CapturedStderr()) {
                 Socket frontend = clients.socketFactory(SpiffeIds.istio("cluster.local", "prod", "frontend"))
                         .createSocket(ip, app.getLocalPort());
                 Socket appFrontend = accept(app);

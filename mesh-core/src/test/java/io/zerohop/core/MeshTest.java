@@ -3,6 +3,7 @@ package io.zerohop.core;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.zerohop.testing.CapturedStderr;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.zerohop.hbone.HboneRefusedException;
 import io.zerohop.hbone.HboneServerSocket;
@@ -386,67 +387,11 @@ class MeshTest {
         }
     }
 
-    /** Copies System.err (where slf4j-simple writes the access log) while open. */
-    static final class Stderr implements AutoCloseable {
-        private final java.io.ByteArrayOutputStream log = new java.io.ByteArrayOutputStream();
-        private final java.io.PrintStream old = System.err;
-
-        Stderr() {
-            System.setErr(new java.io.PrintStream(new OutputStream() {
-                @Override
-                public void write(int b) {
-                    write(new byte[] {(byte) b}, 0, 1);
-                }
-
-                @Override
-                public void write(byte[] b, int off, int len) {
-                    old.write(b, off, len);
-                    synchronized (log) {
-                        log.write(b, off, len);
-                    }
-                }
-            }, true));
-        }
-
-        /** The first line containing all {@code parts}, waiting up to 10 s for it (lines are logged at close). */
-        String awaitLine(String... parts) throws InterruptedException {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-            while (true) {
-                String text;
-                synchronized (log) {
-                    text = log.toString(StandardCharsets.UTF_8);
-                }
-                java.util.Optional<String> line = text.lines().filter(l -> java.util.Arrays.stream(parts).allMatch(l::contains)).findFirst();
-                if (line.isPresent()) {
-                    return line.get();
-                }
-                if (System.nanoTime() > deadline) {
-                    throw new AssertionError("no log line containing " + java.util.Arrays.toString(parts) + " in:\n" + text);
-                }
-                Thread.sleep(10);
-            }
-        }
-
-        /** Lines so far containing all {@code parts}. */
-        long count(String... parts) {
-            String text;
-            synchronized (log) {
-                text = log.toString(StandardCharsets.UTF_8);
-            }
-            return text.lines().filter(l -> java.util.Arrays.stream(parts).allMatch(l::contains)).count();
-        }
-
-        @Override
-        public void close() {
-            System.setErr(old);
-        }
-    }
-
     @Test
     void plainRelaysGetAnAccessLogLineAndMetrics() throws Exception {
         double receivedBefore = plainBytes("istio.tcp.received.bytes");
         double sentBefore = plainBytes("istio.tcp.sent.bytes");
-        try (Stderr err = new Stderr(); ServerSocket legacyApp = new ServerSocket(0, 5, legacy.addresses().get(0))) {
+        try (CapturedStderr err = new CapturedStderr(); ServerSocket legacyApp = new ServerSocket(0, 5, legacy.addresses().get(0))) {
             InetSocketAddress app = (InetSocketAddress) legacyApp.getLocalSocketAddress();
             InetSocketAddress toLegacy = server.plaintextInbound(Capture.forward(new InetSocketAddress("127.0.0.1", 0), app));
             try (Socket s = new Socket(toLegacy.getAddress(), toLegacy.getPort()); Socket accepted = acceptWithin(legacyApp)) {
@@ -477,7 +422,7 @@ class MeshTest {
     @Test
     void accessLogNamesTheCapturedAppOnBothSides() throws Exception {
         InetSocketAddress local = clients.capture(Capture.forward(new InetSocketAddress("127.0.0.1", 0), new InetSocketAddress(backendIp, 9090)));
-        try (Stderr err = new Stderr(); Socket s = new Socket()) {
+        try (CapturedStderr err = new CapturedStderr(); Socket s = new Socket()) {
             s.bind(new InetSocketAddress(frontend.addresses().get(0), 0));
             s.connect(local);
             String app = Addresses.authority((InetSocketAddress) s.getLocalSocketAddress());

@@ -2,6 +2,7 @@ package io.zerohop.core;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.zerohop.testing.CapturedStderr;
 import io.zerohop.core.internal.RateLimitedLog;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
@@ -12,7 +13,7 @@ class RefusalLogRateTest {
     @Test
     void aFloodOfRefusalsWritesTheBurstThenOneSummary() {
         RateLimitedLog log = new RateLimitedLog(LoggerFactory.getLogger("io.zerohop.core.Mesh"), "refusals", 20, Duration.ofHours(1));
-        try (MeshTest.Stderr err = new MeshTest.Stderr()) {
+        try (CapturedStderr err = new CapturedStderr()) {
             for (int i = 0; i < 60_000; i++) {
                 log.warn("denied peer-{} -> 10.0.0.1:8080", i);
             }

@@ -3,6 +3,7 @@ package io.zerohop.core;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
+import io.zerohop.testing.CapturedStderr;
 import io.zerohop.hbone.HboneRefusedException;
 import io.zerohop.identity.InMemoryCa;
 import java.io.IOException;
@@ -72,7 +73,7 @@ class SelfCallTest {
     @Test
     void aCapturedConnectionToTheListenerItselfIsDropped() throws Exception {
         InetSocketAddress socks = clients.capture(Capture.socks5(new InetSocketAddress("127.0.0.1", 0)));
-        try (MeshTest.Stderr err = new MeshTest.Stderr();
+        try (CapturedStderr err = new CapturedStderr();
              Socket s = new Socket(new java.net.Proxy(java.net.Proxy.Type.SOCKS, socks))) {
             Throwable t = catchThrowable(() -> s.connect(socks, 10_000));
             if (t == null) {
@@ -97,7 +98,7 @@ class SelfCallTest {
             org.junit.jupiter.api.Assumptions.assumeTrue(false, "transparent capture unavailable here: " + e.getMessage());
             return;
         }
-        try (MeshTest.Stderr err = new MeshTest.Stderr(); Socket s = new Socket(t.getAddress(), t.getPort())) {
+        try (CapturedStderr err = new CapturedStderr(); Socket s = new Socket(t.getAddress(), t.getPort())) {
             s.setSoTimeout(10_000);
             assertThat(readUntilEnd(s.getInputStream())).isNotEqualTo("data");
             err.awaitLine("self call ", " -> " + Addresses.authority(t) + " dropped");
@@ -110,7 +111,7 @@ class SelfCallTest {
     void aForwardToTheCaptureListenerItselfIsDropped() throws Exception {
         InetSocketAddress p = clients.plaintextInbound(Capture.forward(new InetSocketAddress("127.0.0.2", 0),
                 new InetSocketAddress(ip, 15006)));
-        try (MeshTest.Stderr err = new MeshTest.Stderr(); Socket s = new Socket(p.getAddress(), p.getPort())) {
+        try (CapturedStderr err = new CapturedStderr(); Socket s = new Socket(p.getAddress(), p.getPort())) {
             s.setSoTimeout(10_000);
             assertThat(readUntilEnd(s.getInputStream())).isNotEqualTo("data");
             err.awaitLine("self call ", " -> " + Addresses.authority(new InetSocketAddress(ip, 15006)) + " dropped");

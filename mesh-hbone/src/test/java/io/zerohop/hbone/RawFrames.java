@@ -2,6 +2,7 @@ package io.zerohop.hbone;
 
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
@@ -50,7 +51,8 @@ final class RawFrames implements AutoCloseable {
         }
     }
 
-    private final EventLoopGroup group = Transports.newGroup(1, "raw-frames");
+    /** Its own event loop, or null when the caller's group runs it (and outlives it). */
+    private final EventLoopGroup ownGroup;
     private final Channel ch;
     private final Http2HeadersEncoder encoder = new DefaultHttp2HeadersEncoder(Http2HeadersEncoder.NEVER_SENSITIVE, true);
     private final DefaultHttp2HeadersDecoder decoder = new DefaultHttp2HeadersDecoder(false, 16L << 20);
@@ -63,6 +65,16 @@ final class RawFrames implements AutoCloseable {
     volatile boolean answerPings = true;
 
     RawFrames(SslContext tls, InetSocketAddress server) throws Exception {
+        this(tls, server, null);
+    }
+
+    /**
+     * On {@code shared}'s event loops when not null: many peers on one loop are many connections of
+     * one attacking process, without a thread each taking CPU from the server under test.
+     */
+    RawFrames(SslContext tls, InetSocketAddress server, EventLoopGroup shared) throws Exception {
+        ownGroup = shared == null ? Transports.newGroup(1, "raw-frames") : null;
+        EventLoopGroup group = shared == null ? ownGroup : shared;
         SslHandler[] ssl = new SslHandler[1];
         ch = new Bootstrap().group(group).channel(Transports.socketChannel(group))
                 .handler(new ChannelInitializer<SocketChannel>() {
@@ -101,17 +113,19 @@ final class RawFrames implements AutoCloseable {
     RawFrames headers(int stream, Http2Headers headers, boolean endStream) throws Exception {
         ByteBuf block = Unpooled.buffer();
         encoder.encodeHeaders(stream, headers, block);
+        CompositeByteBuf frames = Unpooled.compositeBuffer(Integer.MAX_VALUE);
         boolean first = true;
         while (first || block.isReadable()) {
             int n = Math.min(CHUNK, block.readableBytes());
             boolean last = n == block.readableBytes();
             int flags = (last ? END_HEADERS : 0) | (first && endStream ? END_STREAM : 0);
-            // One write per frame: ACKs written by the reader must not land inside a frame.
-            ch.write(Unpooled.wrappedBuffer(header(n, first ? HEADERS : CONTINUATION, flags, stream), block.readRetainedSlice(n)));
+            frames.addComponents(true, header(n, first ? HEADERS : CONTINUATION, flags, stream), block.readRetainedSlice(n));
             first = false;
         }
         block.release();
-        ch.flush();
+        // One write for the whole header block: a SETTINGS or PING ACK the reader writes must not
+        // land between its frames (RFC 9113 section 6.10: a connection PROTOCOL_ERROR).
+        ch.writeAndFlush(frames);
         return this;
     }
 
@@ -157,6 +171,13 @@ final class RawFrames implements AutoCloseable {
         return null;
     }
 
+    /** Every frame received until the first matching {@code p} (last in the list), or until {@code timeout} (no match in the list). */
+    java.util.List<Frame> until(Predicate<Frame> p, Duration timeout) throws InterruptedException {
+        java.util.List<Frame> seen = new java.util.ArrayList<>();
+        next(f -> seen.add(f) && p.test(f), timeout);
+        return seen;
+    }
+
     Frame next(int type, int stream, Duration timeout) throws InterruptedException {
         return next(f -> f.type() == type && f.stream() == stream, timeout);
     }
@@ -168,7 +189,9 @@ final class RawFrames implements AutoCloseable {
     @Override
     public void close() {
         ch.close().syncUninterruptibly();
-        group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
+        if (ownGroup != null) {
+            ownGroup.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
+        }
     }
 
     /** Splits the decrypted byte stream into frames; ACKs SETTINGS and PING as any HTTP/2 peer must. */

@@ -23,28 +23,18 @@ import org.junit.jupiter.api.Test;
  */
 class TunnelSocketHandOffTest {
     static final int ECHO = 8080;
-    static Mesh mesh;
-    static HboneServer server;
-    static HboneClient client;
-    static CountingLoopGroup loop;
+    static CountedClient rig;
     static SocketFactory sockets;
 
     @BeforeAll
     static void start() throws Exception {
-        mesh = new Mesh();
-        server = mesh.server((dst, id, local) -> Destination.embedded((ch, info) -> ch.pipeline().addLast(HalfClosingPeer.echo(HboneStream::shutdownOutput))))
-                .build().start().get(10, TimeUnit.SECONDS);
-        loop = new CountingLoopGroup();
-        client = mesh.client().eventLoopGroup(loop).build();
-        sockets = client.socketFactory(addr -> new Route(server.localAddress(), mesh.serverId));
+        rig = new CountedClient(HalfClosingPeer.echo(HboneStream::shutdownOutput));
+        sockets = rig.client.socketFactory(addr -> new Route(rig.server.localAddress(), rig.mesh.serverId));
     }
 
     @AfterAll
     static void stop() throws Exception {
-        client.close();
-        server.close();
-        loop.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).await(10, TimeUnit.SECONDS);
-        mesh.close();
+        rig.close();
     }
 
     /** Closed after each test, so that a failed one leaves no tunnel open for the next. */
@@ -80,7 +70,7 @@ class TunnelSocketHandOffTest {
         CompletableFuture<Integer> left = new CompletableFuture<>();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         do {
-            loop.next().submit(() -> left.obtrudeValue(Inspect.tunnelCount(client, mesh.expectServer(), server.localAddress())))
+            rig.loop.next().submit(() -> left.obtrudeValue(Inspect.tunnelCount(rig.client, rig.mesh.expectServer(), rig.server.localAddress())))
                     .await(10, TimeUnit.SECONDS);
             if (left.get() == 0) {
                 return;
@@ -93,7 +83,7 @@ class TunnelSocketHandOffTest {
     @DisplayName("connect(addr) through the socket factory hands the loop one task, the stream's open: the socket is attached on the loop as the 200 is handled")
     void connectHandsTheLoopOnlyTheOpen() throws Exception {
         Socket s = sockets.createSocket();
-        loop.resetCounts();
+        rig.loop.resetCounts();
         try {
             s.connect(Mesh.loopback(ECHO), 10_000);
         } finally {
@@ -101,7 +91,7 @@ class TunnelSocketHandOffTest {
         }
         // One, the stream's open; two only when the loop completed the whole open before this thread
         // registered its callback, so that this thread attaches (with one task).
-        assertThat(loop.from(Thread.currentThread())).as("tasks from the caller's thread: %s", loop.outsiders()).isBetween(1, 2);
+        assertThat(rig.loop.from(Thread.currentThread())).as("tasks from the caller's thread: %s", rig.loop.outsiders()).isBetween(1, 2);
         assertThat(s.isConnected()).isTrue();
         echoAndEnd(s);
         s.close();
@@ -113,17 +103,17 @@ class TunnelSocketHandOffTest {
     void anOpenIsOneTaskWhateverTheInterleaving() throws Exception {
         // Netty's Http2StreamChannelBootstrap.open() from outside the loop hands it the open; a
         // listener added to its already completed future was a second task (and wake-up).
-        loop.resetCounts();
-        loop.runOutsideTasksBeforeReturning(true);
+        rig.loop.resetCounts();
+        rig.loop.runOutsideTasksBeforeReturning(true);
         CompletableFuture<HboneStream> open;
         try {
-            open = client.connect(Mesh.loopback(ECHO), mesh.expectServer(), server.localAddress());
+            open = rig.client.connect(Mesh.loopback(ECHO), rig.mesh.expectServer(), rig.server.localAddress());
         } finally {
-            loop.runOutsideTasksBeforeReturning(false);
+            rig.loop.runOutsideTasksBeforeReturning(false);
         }
         HboneStream s = open.get(10, TimeUnit.SECONDS);
         try {
-            assertThat(loop.from(Thread.currentThread())).as("tasks from the caller's thread: %s", loop.outsiders()).isEqualTo(1);
+            assertThat(rig.loop.from(Thread.currentThread())).as("tasks from the caller's thread: %s", rig.loop.outsiders()).isEqualTo(1);
         } finally {
             s.close();
         }
@@ -136,9 +126,9 @@ class TunnelSocketHandOffTest {
         Socket s = sockets.createSocket("127.0.0.1", ECHO);
         tunnelsLeft.add(s);
         echoAndEnd(s);
-        loop.resetCounts();
+        rig.loop.resetCounts();
         s.close();
-        assertThat(loop.from(Thread.currentThread())).as("tasks from the caller's thread: %s", loop.outsiders()).isZero();
+        assertThat(rig.loop.from(Thread.currentThread())).as("tasks from the caller's thread: %s", rig.loop.outsiders()).isZero();
         assertThat(s.isClosed()).isTrue();
         awaitNoTunnels();
     }
@@ -151,9 +141,9 @@ class TunnelSocketHandOffTest {
         s.setSoTimeout(10_000);
         s.getOutputStream().write('x');
         assertThat(s.getInputStream().read()).isEqualTo('x');
-        loop.resetCounts();
+        rig.loop.resetCounts();
         s.close();
-        assertThat(loop.from(Thread.currentThread())).as("tasks from the caller's thread: %s", loop.outsiders()).isEqualTo(1);
+        assertThat(rig.loop.from(Thread.currentThread())).as("tasks from the caller's thread: %s", rig.loop.outsiders()).isEqualTo(1);
         // The server answers our END_STREAM with its own: the tunnel closes without a reset or the linger timer.
         awaitNoTunnels();
     }
@@ -167,14 +157,14 @@ class TunnelSocketHandOffTest {
         s.getOutputStream().write('x');
         assertThat(s.getInputStream().read()).isEqualTo('x');
         CompletableFuture<Integer> tasks = new CompletableFuture<>();
-        loop.next().execute(() -> {
-            int before = loop.all();
+        rig.loop.next().execute(() -> {
+            int before = rig.loop.all();
             try {
                 s.close();
             } catch (Exception e) {
                 tasks.completeExceptionally(e);
             }
-            tasks.complete(loop.all() - before);
+            tasks.complete(rig.loop.all() - before);
         });
         // The close writes END_STREAM and asks for one batched flush (Tunnels.flushSoon): that is the only task.
         assertThat(tasks.get(10, TimeUnit.SECONDS)).isEqualTo(1);

@@ -20,26 +20,16 @@ import org.junit.jupiter.api.Test;
  */
 class TunnelTimersTest {
     static final int TUNNELS = 32;
-    static Mesh mesh;
-    static HboneServer server;
-    static HboneClient client;
-    static CountingLoopGroup loop;
+    static CountedClient rig;
 
     @BeforeAll
     static void start() throws Exception {
-        mesh = new Mesh();
-        server = mesh.server((dst, id, local) -> Destination.embedded((ch, info) -> ch.pipeline().addLast(HalfClosingPeer.discard(HboneStream::shutdownOutput))))
-                .build().start().get(10, TimeUnit.SECONDS);
-        loop = new CountingLoopGroup();
-        client = mesh.client().eventLoopGroup(loop).build();
+        rig = new CountedClient(HalfClosingPeer.discard(HboneStream::shutdownOutput));
     }
 
     @AfterAll
     static void stop() throws Exception {
-        client.close();
-        server.close();
-        loop.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).await(10, TimeUnit.SECONDS);
-        mesh.close();
+        rig.close();
     }
 
     private static void openAndClose(int n) throws Exception {
@@ -47,7 +37,7 @@ class TunnelTimersTest {
         for (int i = 0; i < n; i++) {
             CompletableFuture<Void> done = new CompletableFuture<>();
             closed.add(done);
-            client.connect(Mesh.loopback(8080), mesh.expectServer(), server.localAddress()).whenComplete((s, err) -> {
+            rig.client.connect(Mesh.loopback(8080), rig.mesh.expectServer(), rig.server.localAddress()).whenComplete((s, err) -> {
                 if (err != null) {
                     done.completeExceptionally(err);
                     return;
@@ -64,10 +54,10 @@ class TunnelTimersTest {
     @DisplayName("32 tunnels opened and gracefully closed together arm a handful of timers on the client loop, not two per tunnel")
     void tunnelsShareTheirConnectionsTimers() throws Exception {
         openAndClose(1); // the connection, its handshake, its own timers
-        loop.resetCounts();
+        rig.loop.resetCounts();
         openAndClose(TUNNELS);
         // At most: one response timer, one linger timer, the connection's idle check and keep-alive.
-        assertThat(loop.scheduled()).as("timers scheduled for %d tunnels", TUNNELS).isLessThanOrEqualTo(4);
+        assertThat(rig.loop.scheduled()).as("timers scheduled for %d tunnels", TUNNELS).isLessThanOrEqualTo(4);
     }
 
     @Test
@@ -76,7 +66,7 @@ class TunnelTimersTest {
         java.util.concurrent.CountDownLatch release = new java.util.concurrent.CountDownLatch(1);
         // The server decides nothing until released: its loop is held in the authorizer (a stuck
         // server, for this test only), so no 200 can come.
-        HboneServer stuck = mesh.server((dst, id, local) -> Destination.embedded((ch, info) -> { }))
+        HboneServer stuck = rig.mesh.server((dst, id, local) -> Destination.embedded((ch, info) -> { }))
                 .authorizer(request -> {
                     try {
                         release.await(30, TimeUnit.SECONDS);
@@ -85,11 +75,11 @@ class TunnelTimersTest {
                     }
                     return AuthzDecision.allow();
                 }).build().start().get(10, TimeUnit.SECONDS);
-        HboneClient impatient = mesh.client().connectTimeout(java.time.Duration.ofMillis(300)).build();
+        HboneClient impatient = rig.mesh.client().connectTimeout(java.time.Duration.ofMillis(300)).build();
         try {
             List<CompletableFuture<HboneStream>> opens = new ArrayList<>();
             for (int i = 0; i < 3; i++) {
-                opens.add(impatient.connect(Mesh.loopback(8080 + i), mesh.expectServer(), stuck.localAddress()));
+                opens.add(impatient.connect(Mesh.loopback(8080 + i), rig.mesh.expectServer(), stuck.localAddress()));
             }
             for (int i = 0; i < 3; i++) {
                 int port = 8080 + i;

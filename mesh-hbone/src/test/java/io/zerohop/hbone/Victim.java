@@ -16,11 +16,16 @@ final class Victim {
 
     /** 1 MiB through {@code self}'s tunnel to the echo server, written and read concurrently, compared. */
     static void echoMiB(Mesh mesh, InetSocketAddress echo, HboneServer server, SpiffeId self) throws Exception {
+        echoMiB(mesh, echo, server, self, Duration.ofSeconds(10));
+    }
+
+    /** As {@link #echoMiB(Mesh, InetSocketAddress, HboneServer, SpiffeId)}, the tunnel open within {@code connect}. */
+    static void echoMiB(Mesh mesh, InetSocketAddress echo, HboneServer server, SpiffeId self, Duration connect) throws Exception {
         byte[] data = new byte[1 << 20];
         new Random(7).nextBytes(data);
         try (HboneClient client = HboneClient.builder().tls(mesh.tls).identity(self).threads(1)
-                .connectTimeout(Duration.ofSeconds(10)).build();
-             HboneSocket s = client.connectSocket(echo, mesh.expectServer(), server.localAddress(), Duration.ofSeconds(10))) {
+                .connectTimeout(connect).handshakeTimeout(connect).build();
+             HboneSocket s = client.connectSocket(echo, mesh.expectServer(), server.localAddress(), connect)) {
             CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
                 try {
                     s.getOutputStream().write(data);

@@ -42,6 +42,7 @@ final class CaCommand {
             Usage u = new Usage(spec, ConfigFile.Origins.NONE);
             // A mistyped trust domain is a usage error naming the option, as every other option value.
             InMemoryCa.Builder builder = Usage.parse(u, "trust-domain", trustDomain, () -> InMemoryCa.builder().trustDomain(trustDomain));
+            u.outputDirectory("out", out);
             if (Files.exists(out.resolve("root.key")) && !force) {
                 throw new IllegalArgumentException(out.resolve("root.key") + " exists; pass --force to replace the CA");
             }
@@ -91,6 +92,7 @@ final class CaCommand {
             if (!Files.exists(caDir.resolve("root.pem"))) {
                 throw u.error("ca", caDir.toString(), caDir + " holds no CA (root.pem missing); run `zerohop ca init` first");
             }
+            u.outputDirectory("out", out);
             InMemoryCa ca = InMemoryCa.load(caDir, validity);
             X509Svid svid = ca.issue(spiffeId);
             Pem.write(out.resolve("cert.pem"), Pem.certificates(svid.getChain()), false);

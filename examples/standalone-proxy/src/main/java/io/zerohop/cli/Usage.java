@@ -76,6 +76,30 @@ final class Usage {
     }
 
     /**
+     * {@code dir}, created with its parents when missing: a directory the command writes into. When it
+     * cannot be, a usage error saying why ({@code "afile is not a directory"}, {@code "Permission denied"});
+     * the JDK's exceptions carry only the path ("zerohop ca issue: afile").
+     */
+    Path outputDirectory(String key, Path dir) {
+        if (Files.exists(dir) && !Files.isDirectory(dir)) {
+            throw error(key, dir.toString(), dir + " is not a directory");
+        }
+        try {
+            Files.createDirectories(dir);
+        } catch (java.nio.file.FileSystemException e) {
+            String why = e.getReason() != null ? e.getReason()
+                    : e instanceof java.nio.file.FileAlreadyExistsException ? e.getFile() + " is not a directory" : e.getClass().getSimpleName();
+            throw error(key, dir.toString(), "cannot create directory " + dir + ": " + why);
+        } catch (java.io.IOException e) {
+            throw error(key, dir.toString(), "cannot create directory " + dir + ": " + Cli.describe(e));
+        }
+        if (!Files.isWritable(dir)) {
+            throw error(key, dir.toString(), dir + " is not writable (permission denied)");
+        }
+        return dir;
+    }
+
+    /**
      * {@code path} unchanged (null stays null) when it exists, is of {@code kind} and is readable;
      * otherwise a usage error saying which of the three it is not. Checked up front because the
      * JDK's own exceptions carry only the path ("nope: cannot read: nope").

@@ -205,6 +205,8 @@ class ConfigFileTest {
 
     /** The com.fasterxml classes a {@code zerohop proxy} start loads until ready. */
     private static List<String> jacksonClassesUntilReady(Path dir, String name, String... extra) throws Exception {
-        return ProxyStartClasses.untilReady(dir, name, List.of(), extra).stream().filter(c -> c.startsWith("com.fasterxml.")).toList();
+        List<String> args = new java.util.ArrayList<>(List.of("--in-memory-ca"));
+        args.addAll(List.of(extra));
+        return ProxyStartClasses.untilReady(dir, name, List.of(), args.toArray(String[]::new)).stream().filter(c -> c.startsWith("com.fasterxml.")).toList();
     }
 }

@@ -13,7 +13,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
- * The classes a {@code zerohop proxy --in-memory-ca} start loads until its ready line, from a child
+ * The classes a {@code zerohop proxy} start loads until its ready line, from a child
  * JVM's {@code -Xlog:class+load}: what the start-up footprint tests (issue 14) assert on.
  */
 final class ProxyStartClasses {
@@ -21,7 +21,8 @@ final class ProxyStartClasses {
 
     /**
      * Starts {@code zerohop proxy} in a child JVM (this test's class path, {@code jvmArgs} before the
-     * main class, {@code proxyArgs} after the defaults), waits for its ready line and stops it.
+     * main class; {@code proxyArgs}, the identity source first, after loopback listener defaults), waits
+     * for its ready line and stops it.
      *
      * @return the names of the classes loaded until then, in load order
      */
@@ -31,7 +32,7 @@ final class ProxyStartClasses {
                 "-Xlog:class+load=info:file=" + log));
         cmd.addAll(jvmArgs);
         cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Zerohop.class.getName(),
-                "proxy", "--in-memory-ca", "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "127.0.0.1:0",
+                "proxy", "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "127.0.0.1:0",
                 "--admin", "off", "--drain", "0s"));
         cmd.addAll(List.of(proxyArgs));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();

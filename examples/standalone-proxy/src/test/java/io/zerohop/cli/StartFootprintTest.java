@@ -2,7 +2,12 @@ package io.zerohop.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.spiffe.spiffeid.SpiffeId;
+import io.spiffe.svid.x509svid.X509Svid;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.identity.Pem;
 import java.nio.file.Path;
+import java.security.interfaces.ECPrivateKey;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Pattern;
@@ -11,6 +16,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import picocli.CommandLine;
+import org.bouncycastle.asn1.sec.SECObjectIdentifiers;
 import picocli.CommandLine.Model.ArgSpec;
 
 /**
@@ -53,11 +59,38 @@ class StartFootprintTest {
     @Timeout(180)
     @DisplayName("a `zerohop proxy` start loads no java.sql class and not java.time's MonthDay (picocli's reflective converters); with them on it does")
     void aStartLoadsNoConverterOnlyJdkClass(@TempDir Path dir) throws Exception {
-        List<String> loaded = ProxyStartClasses.untilReady(dir, "default", List.of());
+        List<String> loaded = ProxyStartClasses.untilReady(dir, "default", List.of(), "--in-memory-ca");
         assertThat(loaded).as("classes loaded until ready").contains("picocli.CommandLine")
                 .noneMatch(c -> c.startsWith("java.sql.")).doesNotContain("java.time.MonthDay");
         // The control: with picocli's converters all on (nothing excluded), the same start loads them.
-        List<String> all = ProxyStartClasses.untilReady(dir, "converters", List.of("-Dpicocli.converters.excludes="));
+        List<String> all = ProxyStartClasses.untilReady(dir, "converters", List.of("-Dpicocli.converters.excludes="), "--in-memory-ca");
         assertThat(all).anyMatch(c -> c.startsWith("java.sql.")).contains("java.time.MonthDay");
+    }
+
+    @Test
+    @Timeout(180)
+    @DisplayName("a `zerohop proxy` start from PEM files with a PKCS#8 key loads no BouncyCastle class; with a SEC1 key (cert-manager's default) it does, and starts")
+    void aPemFileStartWithAPkcs8KeyLoadsNoBouncyCastleClass(@TempDir Path dir) throws Exception {
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        X509Svid svid = ca.issue(SpiffeId.parse("spiffe://cluster.local/ns/default/sa/web"));
+        Path cert = dir.resolve("cert.pem");
+        Path pkcs8 = dir.resolve("key.pem");
+        Path sec1 = dir.resolve("sec1.pem");
+        Path bundle = dir.resolve("bundle.pem");
+        Pem.write(cert, Pem.certificates(svid.getChain()), false);
+        Pem.write(pkcs8, Pem.privateKey(svid.getPrivateKey()), true);
+        ECPrivateKey k = (ECPrivateKey) svid.getPrivateKey();
+        Pem.write(sec1, Pem.encode("EC PRIVATE KEY",
+                new org.bouncycastle.asn1.sec.ECPrivateKey(256, k.getS(), SECObjectIdentifiers.secp256r1).getEncoded()), true);
+        Pem.write(bundle, Pem.certificates(List.of(ca.root())), false);
+
+        List<String> loaded = ProxyStartClasses.untilReady(dir, "pkcs8", List.of(),
+                "--cert", cert.toString(), "--key", pkcs8.toString(), "--trust-bundle", bundle.toString());
+        assertThat(loaded).as("classes loaded until ready").contains("io.zerohop.identity.PemFileIdentityProvider")
+                .noneMatch(c -> c.startsWith("org.bouncycastle."));
+        // The control: a SEC1 key still needs BouncyCastle's parser, and the log shows it.
+        List<String> withSec1 = ProxyStartClasses.untilReady(dir, "sec1", List.of(),
+                "--cert", cert.toString(), "--key", sec1.toString(), "--trust-bundle", bundle.toString());
+        assertThat(withSec1).contains("org.bouncycastle.openssl.PEMParser");
     }
 }

@@ -90,6 +90,20 @@ class UsageErrorsTest {
     }
 
     @Test
+    @DisplayName("ca init / ca issue: an --out that cannot be a directory is a usage error saying why (it printed only the path)")
+    void outThatCannotBeADirectory(@TempDir Path dir) throws Exception {
+        Path file = Files.writeString(dir.resolve("afile"), "x");
+        assertThat(run("ca", "init", "--trust-domain", "cluster.local", "--out", file.toString()))
+                .startsWith("exit 2: zerohop ca init: --out: " + file + " is not a directory | Run 'zerohop ca init --help'");
+        assertThat(run("ca", "init", "--trust-domain", "cluster.local", "--out", file.resolve("ca").toString()))
+                .startsWith("exit 2: zerohop ca init: --out: cannot create directory " + file.resolve("ca") + ": Not a directory");
+        Path ca = dir.resolve("ca");
+        assertThat(Zerohop.run("ca", "init", "--trust-domain", "cluster.local", "--out", ca.toString())).isZero();
+        assertThat(run("ca", "issue", "--ca", ca.toString(), "--id", "spiffe://cluster.local/ns/prod/sa/web", "--out", file.toString()))
+                .startsWith("exit 2: zerohop ca issue: --out: " + file + " is not a directory");
+    }
+
+    @Test
     @DisplayName("demo: an --ip-prefix that is not a loopback /24 is a usage error naming it (exit 2), before anything starts")
     void demoBadIpPrefix() {
         for (String bad : new String[] {"10.0.0", "127.0.0.300", "127.999.0", "abc"}) {

@@ -198,7 +198,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
                 // life (a ScheduledFutureTask per open tunnel; issue 14).
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 0)
                 .handler(NO_HANDLER);
-        ChannelFuture dial = b.connect(upstream);
+        ChannelFuture dial = b.connect(TunnelSet.of(ch).dialAddress(upstream));
         dialing = dial.channel();
         TunnelSet.of(ch).dials(cfg.upstreamConnectTimeout().toNanos()).add(this);
         // The stream ended (reset, connection lost) before the upstream answered: abandon the dial,

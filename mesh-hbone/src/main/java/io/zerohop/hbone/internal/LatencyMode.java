@@ -10,10 +10,12 @@ import java.util.function.BooleanSupplier;
  *   <li>{@value #SPIN_PROPERTY}: microseconds an application thread blocked on a tunnel socket
  *       (a read, or a connect waiting for the 200) spins ({@link Thread#onSpinWait()}, with a
  *       {@link Thread#yield()} every {@value #YIELD_EVERY} turns) before it parks. Data that arrives
- *       within the spin needs no unpark from the event loop, and the reader no wake-up.</li>
+ *       within the spin needs no unpark from the event loop, and the reader no wake-up. A spin
+ *       that caught nothing makes the socket's next waits park at once ({@link LoopPoll.Backoff}).</li>
  *   <li>{@value #POLL_PROPERTY}: microseconds an hbone event loop keeps polling its epoll set
  *       without a timeout after its last I/O, task or wake-up before it goes to sleep again
- *       ({@link LoopPoll}); a task handed to a polling loop needs no eventfd write. Epoll only.</li>
+ *       ({@link LoopPoll}); a task handed to a polling loop needs no eventfd write. A window that
+ *       caught no I/O makes the loop's next wake-ups go straight back to sleep. Epoll only.</li>
  * </ul>
  *
  * Both trade CPU for latency; the measured cost is in {@code benchmarks/results/spin-*.md}. Values

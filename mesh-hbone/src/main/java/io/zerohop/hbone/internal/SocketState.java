@@ -72,6 +72,8 @@ final class SocketState {
     private volatile long parks;
     /** Times a reader began to spin (tests). */
     private volatile long spins;
+    /** Under {@link #lock}: spins that missed make the next ones rarer. */
+    private final LoopPoll.Backoff spinBackoff = new LoopPoll.Backoff();
 
     SocketState(TunnelSocket socket, long spinNanos) {
         this.socket = socket;
@@ -184,15 +186,19 @@ final class SocketState {
                     }
                     if (!spun) {
                         spun = true;
-                        int seen = readableSignals;
-                        spins++; // under the lock
-                        lock.unlock();
-                        try {
-                            spinWhileUnsignalled(seen, deadline);
-                        } finally {
-                            lock.lock();
+                        if (spinBackoff.tryNow()) {
+                            int seen = readableSignals;
+                            spins++; // under the lock
+                            lock.unlock();
+                            boolean hit;
+                            try {
+                                hit = spinWhileUnsignalled(seen, deadline);
+                            } finally {
+                                lock.lock();
+                            }
+                            spinBackoff.record(hit);
+                            continue;
                         }
-                        continue;
                     }
                     parks++; // under the lock
                     try {
@@ -250,15 +256,19 @@ final class SocketState {
         }
     }
 
-    /** Spins (without the lock) until the loop signals or the spin or the read deadline is over. */
-    private void spinWhileUnsignalled(int seen, long readDeadline) {
+    /** Spins (without the lock) until the loop signals or the spin or the read deadline is over; true when signalled. */
+    private boolean spinWhileUnsignalled(int seen, long readDeadline) {
         long end = System.nanoTime() + spinNanos;
         if (readDeadline != 0 && readDeadline - end < 0) {
             end = readDeadline;
         }
-        for (int turn = 1; readableSignals == seen && System.nanoTime() - end < 0; turn++) {
+        for (int turn = 1; System.nanoTime() - end < 0; turn++) {
+            if (readableSignals != seen) {
+                return true;
+            }
             LatencyMode.pause(turn);
         }
+        return readableSignals != seen;
     }
 
     private final class Out extends OutputStream {

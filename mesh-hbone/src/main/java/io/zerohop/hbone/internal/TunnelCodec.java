@@ -51,7 +51,8 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     private boolean outputEnded;
     private boolean reset;
     private boolean peerClosed;
-    private boolean rstReceived;
+    /** Volatile: {@link Tunnels#reset} reads it from any thread. */
+    private volatile boolean rstReceived;
     // Its connection's TunnelSet (an intrusive list: no node object per tunnel). Event loop only.
     TunnelSet set;
     TunnelCodec prevInSet;
@@ -196,9 +197,9 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
         if (code == Http2Error.NO_ERROR.code() || code == Http2Error.CANCEL.code()) {
             peerClosed = true;
             if (!open) {
-                // Ended before the tunnel opened: nothing to deliver. Closing now ends whatever the
+                // Ended before the tunnel opened: nothing to deliver. Closing ends whatever the
                 // opening was waiting for (an upstream dial), so CONNECT+RST costs nothing further.
-                ctx.channel().close();
+                closeAfterReset(ctx.channel());
             }
         } else if (!reset) {
             reset = true;
@@ -206,8 +207,19 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
             // An abort discards what the reader has not taken yet, as a TCP reset does. Netty keeps a
             // stream channel whose reader stopped open until it reads again, with everything queued
             // (up to a stream window); closing it here frees that at once.
-            ctx.channel().close();
+            closeAfterReset(ctx.channel());
         }
+    }
+
+    /**
+     * Closes the stream channel once Netty has closed the stream, which it does right after this
+     * event returns. Closed during the event, with the stream still open in the codec, the channel
+     * would answer the peer's RST_STREAM with one of its own (CANCEL): RFC 9113 section 5.4.2 says
+     * "an endpoint MUST NOT send a RST_STREAM in response to a RST_STREAM frame", and under a rapid
+     * reset flood that answer doubled the frames, TLS records and writes per reset.
+     */
+    static void closeAfterReset(Channel ch) {
+        ch.eventLoop().execute(() -> ch.close());
     }
 
     private void deliver(Object msg) {

@@ -33,6 +33,8 @@ final class TunnelSet {
     private Headers.Memo headers;
     private String lastAuthority;
     private java.net.InetSocketAddress lastDestination;
+    private java.net.InetSocketAddress lastUpstream;
+    private java.net.InetSocketAddress lastDial;
 
     private TunnelSet(Channel connection) {
         this.connection = connection;
@@ -165,6 +167,35 @@ final class TunnelSet {
             lastDestination = dst;
         }
         return dst;
+    }
+
+    /**
+     * {@code upstream} to dial, with its host string fixed in its {@code InetAddress}, the same one
+     * for the connection's tunnels to the same upstream: Netty's epoll channel names its connected
+     * remote address {@code InetAddress.getByAddress(requested.getHostString(), ...)}, and without a
+     * host string in the requested address {@code getHostString()} formats a new one for every
+     * upstream channel (a 56-byte string per open proxied tunnel; issue 14). The channel's remote
+     * address reads exactly as before.
+     */
+    java.net.InetSocketAddress dialAddress(java.net.InetSocketAddress upstream) {
+        if (upstream.equals(lastUpstream)) {
+            return lastDial;
+        }
+        java.net.InetSocketAddress dial = upstream;
+        java.net.InetAddress a = upstream.getAddress();
+        // A scoped IPv6 address keeps its scope only in its own InetAddress: dialled as given.
+        if (a instanceof java.net.Inet4Address
+                || a instanceof java.net.Inet6Address v6 && v6.getScopeId() == 0 && v6.getScopedInterface() == null) {
+            try {
+                dial = new java.net.InetSocketAddress(java.net.InetAddress.getByAddress(upstream.getHostString(),
+                        a.getAddress()), upstream.getPort());
+            } catch (java.net.UnknownHostException e) {
+                throw new IllegalStateException("an IP address's own bytes refused", e);
+            }
+        }
+        lastUpstream = upstream;
+        lastDial = dial;
+        return dial;
     }
 
     /** The graceful closes' deadlines ({@link Tunnels#LINGER_SECONDS}). */

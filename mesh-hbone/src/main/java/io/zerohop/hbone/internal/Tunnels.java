@@ -27,6 +27,12 @@ public final class Tunnels {
         if (!ch.isActive()) {
             return;
         }
+        TunnelCodec codec = ch.pipeline().get(TunnelCodec.class);
+        if (codec != null && codec.rstReceived()) {
+            // The peer reset the stream: answering with RST_STREAM is what RFC 9113 section 5.4.2 forbids.
+            TunnelCodec.closeAfterReset(ch);
+            return;
+        }
         ch.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CONNECT_ERROR)).addListener(f -> ch.close());
     }
 

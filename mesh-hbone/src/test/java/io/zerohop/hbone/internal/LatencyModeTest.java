@@ -106,6 +106,54 @@ class LatencyModeTest {
     }
 
     @Test
+    @DisplayName("a spin that missed makes the reader park at once on its next wait, then spin again")
+    void missedSpinBacksOff() throws Exception {
+        EmbeddedChannel ch = new EmbeddedChannel();
+        ch.config().setAutoRead(false);
+        TunnelSocket s = TunnelSocket.attach(ch, null, TimeUnit.MICROSECONDS.toNanos(100));
+        ch.runPendingTasks();
+        SocketState st = s.state();
+        for (int round = 1; round <= 3; round++) {
+            long parks = st.parks();
+            CompletableFuture<Integer> read = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return s.getInputStream().read();
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+            await(() -> st.parks() == parks + 1 && parked(st), "the reader parks");
+            // Round 1 spins and misses (nothing came within 100 us), so round 2 parks without a
+            // spin; round 3 spins again.
+            assertThat(st.spins()).as("spins after round " + round).isEqualTo(round == 1 ? 1 : round == 2 ? 1 : 2);
+            ch.writeInbound(Unpooled.wrappedBuffer(new byte[] {(byte) round}));
+            assertThat(read.get(30, TimeUnit.SECONDS)).isEqualTo(round);
+        }
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    @DisplayName("the backoff: after m misses in a row the next 2^m - 1 waits do not spin; a hit resets it")
+    void backoff() {
+        LoopPoll.Backoff b = new LoopPoll.Backoff();
+        StringBuilder pattern = new StringBuilder();
+        for (int i = 0; i < 12; i++) {
+            boolean spin = b.tryNow();
+            pattern.append(spin ? 'S' : '.');
+            if (spin) {
+                b.record(false);
+            }
+        }
+        assertThat(pattern).hasToString("S.S...S.....");
+        b = new LoopPoll.Backoff();
+        b.record(false);
+        assertThat(b.tryNow()).isFalse();
+        assertThat(b.tryNow()).isTrue();
+        b.record(true);
+        assertThat(b.tryNow()).as("a hit resets").isTrue();
+    }
+
+    @Test
     @DisplayName("a spinning reader sees the end of stream, not only data")
     void spinningReaderSeesEndOfStream() throws Exception {
         Reader r = blockedReader(LONG);
@@ -199,9 +247,8 @@ class LatencyModeTest {
             Thread.sleep(300);
             assertThat(poll.sleeps()).as("one SELECT, then asleep: nothing woke it").isEqualTo(sleeps + 1);
             assertThat(cpuNanos(task) - cpu).as("loop CPU (ns) while idle").isLessThan(TimeUnit.MILLISECONDS.toNanos(5));
-            // A task wakes it and it polls again for one window.
+            // A task wakes it and it runs the task.
             pingPong(loop, 1);
-            assertThat(poll.sleeps()).isEqualTo(sleeps + 1);
         } finally {
             group.shutdownGracefully(0, 0, TimeUnit.SECONDS).sync();
         }
@@ -209,6 +256,32 @@ class LatencyModeTest {
 
     private static long cpuNanos(Path task) throws java.io.IOException {
         return Long.parseLong(Files.readString(task.resolve("schedstat")).trim().split(" ")[0]);
+    }
+
+    @Test
+    @DisplayName("a loop whose polling window caught nothing sleeps at once after its next wake-up")
+    void idleWindowMakesTheLoopBackOff() throws Exception {
+        assumeEpoll();
+        AtomicLong clock = new AtomicLong();
+        long window = TimeUnit.MICROSECONDS.toNanos(50);
+        LoopPoll poll = new LoopPoll(window, clock::get);
+        EventLoopGroup group = Transports.newGroup(1, "spin-backoff", poll);
+        try {
+            EventLoop loop = group.next();
+            pingPong(loop, 1);
+            long sleeps = poll.sleeps();
+            clock.addAndGet(window); // the window passes with nothing caught: a miss
+            await(() -> poll.sleeps() == sleeps + 1, "the loop sleeps after its window");
+            // The clock stands still: a polling loop would never sleep again, a backing-off one
+            // sleeps right after the task that woke it.
+            loop.execute(() -> { });
+            await(() -> poll.sleeps() == sleeps + 2, "the loop sleeps at once (backing off)");
+            // The next wake-up polls again (frozen clock: it never sleeps while it polls).
+            pingPong(loop, 50);
+            assertThat(poll.sleeps()).isEqualTo(sleeps + 2);
+        } finally {
+            group.shutdownGracefully(0, 0, TimeUnit.SECONDS).sync();
+        }
     }
 
     // ---- the switches ----

@@ -192,6 +192,9 @@ class TunnelCodecTest {
         open(ch);
         ch.pipeline().fireUserEventTriggered(new DefaultHttp2ResetFrame(Http2Error.CONNECT_ERROR));
         assertThat(probe.seen).containsExactly("RST " + Http2Error.CONNECT_ERROR.code());
+        // Closed once the codec has closed the stream (a task), so no RST_STREAM answers the peer's.
+        assertThat(ch.isActive()).isTrue();
+        ch.runPendingTasks();
         assertThat(ch.isActive()).isFalse();
         assertThat(codec.wasReset()).isTrue();
         assertThat(codec.rstReceived()).isTrue();
@@ -228,6 +231,7 @@ class TunnelCodecTest {
         EmbeddedChannel ch = stream();
         ch.writeInbound(connect());
         ch.pipeline().fireUserEventTriggered(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
+        ch.runPendingTasks();
         assertThat(ch.isActive()).isFalse();
         assertThat(codec.rstReceived()).isTrue();
         ch.finishAndReleaseAll();

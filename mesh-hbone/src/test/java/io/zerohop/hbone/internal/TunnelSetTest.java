@@ -100,4 +100,31 @@ class TunnelSetTest {
         assertThat(d.size()).isZero();
         assertThat(connection.runScheduledPendingTasks()).as("no timer left once nothing waits").isEqualTo(-1);
     }
+
+    /**
+     * Netty's epoll channel names its connected remote address after the requested one's host string
+     * (UnixChannelUtil.computeRemoteAddr); the dial address makes that one string for all the
+     * connection's upstream channels, not a new one each, and the address reads as before.
+     */
+    @Test
+    @DisplayName("upstream channels of one connection share the dial address's host string; the remote address reads as before")
+    void upstreamDialsShareTheHostString() throws Exception {
+        TunnelSet set = TunnelSet.of(tunnel());
+        for (String ip : List.of("10.0.0.7", "fd00::7")) {
+            java.net.InetSocketAddress upstream = new java.net.InetSocketAddress(java.net.InetAddress.getByName(ip), 8080);
+            java.net.InetSocketAddress dial = set.dialAddress(upstream);
+            assertThat(set.dialAddress(new java.net.InetSocketAddress(java.net.InetAddress.getByName(ip), 8080))).isSameAs(dial);
+            assertThat(dial).isEqualTo(upstream);
+            java.net.InetSocketAddress os = new java.net.InetSocketAddress(java.net.InetAddress.getByName(ip), 8080);
+            java.net.InetSocketAddress before = io.netty.channel.unix.UnixChannelUtil.computeRemoteAddr(upstream, os);
+            java.net.InetSocketAddress first = io.netty.channel.unix.UnixChannelUtil.computeRemoteAddr(dial, os);
+            java.net.InetSocketAddress second = io.netty.channel.unix.UnixChannelUtil.computeRemoteAddr(dial, os);
+            assertThat(first).hasToString(before.toString()).isEqualTo(before);
+            assertThat(first.getAddress().getHostName()).as(ip).isSameAs(second.getAddress().getHostName());
+            assertThat(io.netty.channel.unix.UnixChannelUtil.computeRemoteAddr(upstream, os).getAddress().getHostName())
+                    .as("without the dial address: a new string per channel").isNotSameAs(before.getAddress().getHostName());
+        }
+        java.net.InetSocketAddress other = new java.net.InetSocketAddress(java.net.InetAddress.getByName("10.0.0.8"), 8080);
+        assertThat(set.dialAddress(other)).isEqualTo(other);
+    }
 }

@@ -73,21 +73,59 @@ public final class Svids {
      * ({@code PRIVATE KEY}), SEC1 ({@code EC PRIVATE KEY}) or PKCS#1 ({@code RSA PRIVATE KEY}).
      */
     public static PrivateKey parsePrivateKey(String pem) throws GeneralSecurityException {
-        try (PEMParser parser = new PEMParser(new StringReader(pem))) {
-            JcaPEMKeyConverter converter = new JcaPEMKeyConverter();
-            for (Object o; (o = parser.readObject()) != null; ) {
-                if (o instanceof PrivateKeyInfo info) {
-                    return converter.getPrivateKey(info);
-                }
-                if (o instanceof PEMKeyPair pair) {
-                    // SEC1 keys often omit the public key, which getKeyPair would need
-                    return converter.getPrivateKey(pair.getPrivateKeyInfo());
-                }
+        if (firstKeyBlockIsPkcs8(pem)) {
+            // The JDK reads PKCS#8 alone; BouncyCastle's PEM parser would load ~110 classes into every
+            // PEM-file proxy (benchmarks/results/diet-*.md). It still reads what the JDK does not.
+            try {
+                return Pem.parsePrivateKey(pem);
+            } catch (GeneralSecurityException | IllegalArgumentException e) {
+                // an algorithm Pem does not try, or a damaged block: BouncyCastle reads it or says why
             }
-        } catch (IOException | RuntimeException e) {
-            throw new GeneralSecurityException("unreadable private key PEM: " + e.getMessage(), e);
         }
-        throw new GeneralSecurityException("no PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY block found");
+        return BouncyCastlePem.parsePrivateKey(pem);
+    }
+
+    /**
+     * BouncyCastle's PEM reading, in a class of its own: the verifier checks a method's types when
+     * its class is linked, so this code inside {@link Svids} loaded BouncyCastle classes even when
+     * the JDK read the key.
+     */
+    private static final class BouncyCastlePem {
+        static PrivateKey parsePrivateKey(String pem) throws GeneralSecurityException {
+            try (PEMParser parser = new PEMParser(new StringReader(pem))) {
+                JcaPEMKeyConverter converter = new JcaPEMKeyConverter();
+                for (Object o; (o = parser.readObject()) != null; ) {
+                    if (o instanceof PrivateKeyInfo info) {
+                        return converter.getPrivateKey(info);
+                    }
+                    if (o instanceof PEMKeyPair pair) {
+                        // SEC1 keys often omit the public key, which getKeyPair would need
+                        return converter.getPrivateKey(pair.getPrivateKeyInfo());
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                throw new GeneralSecurityException("unreadable private key PEM: " + e.getMessage(), e);
+            }
+            throw new GeneralSecurityException("no PRIVATE KEY, EC PRIVATE KEY or RSA PRIVATE KEY block found");
+        }
+    }
+
+    /**
+     * Whether the first private-key block BouncyCastle's parser would return is a PKCS#8
+     * {@code PRIVATE KEY} one (not SEC1, PKCS#1 or DSA), so that reading it with the JDK gives the same key.
+     */
+    private static boolean firstKeyBlockIsPkcs8(String pem) {
+        int pkcs8 = pem.indexOf("-----BEGIN PRIVATE KEY-----");
+        if (pkcs8 < 0) {
+            return false;
+        }
+        for (String other : new String[] {"EC", "RSA", "DSA"}) {
+            int at = pem.indexOf("-----BEGIN " + other + " PRIVATE KEY-----");
+            if (at >= 0 && at < pkcs8) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** Same certificates in the same order (keys follow certificates once checked by {@link #of}). */

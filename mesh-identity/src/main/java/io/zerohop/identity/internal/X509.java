@@ -48,12 +48,7 @@ public final class X509 {
     }
 
     public static ContentSigner signer(PrivateKey key) {
-        try {
-            String alg = key.getAlgorithm().equals("EC") ? "SHA256withECDSA" : "SHA256withRSA";
-            return new JcaContentSignerBuilder(alg).build(key);
-        } catch (Exception e) {
-            throw new IllegalStateException("cannot sign with " + key.getAlgorithm() + " key", e);
-        }
+        return Signing.signer(key);
     }
 
     /**
@@ -63,37 +58,7 @@ public final class X509 {
     public static X509Certificate sign(
             X500Name subject, PublicKey subjectKey, X509Certificate issuer, PrivateKey issuerKey,
             List<String> uriSans, boolean ca, boolean digitalSignature, Instant notBefore, Instant notAfter) {
-        try {
-            X500Name issuerName = issuer == null ? subject : X500Name.getInstance(issuer.getSubjectX500Principal().getEncoded());
-            BigInteger serial = new BigInteger(127, RANDOM).add(BigInteger.ONE);
-            X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(
-                    issuerName, serial, Date.from(notBefore), Date.from(notAfter), subject, subjectKey);
-            JcaX509ExtensionUtils ext = new JcaX509ExtensionUtils();
-            b.addExtension(Extension.basicConstraints, true, new BasicConstraints(ca));
-            int usage = ca ? KeyUsage.keyCertSign | KeyUsage.cRLSign : KeyUsage.keyEncipherment;
-            if (digitalSignature) {
-                usage |= KeyUsage.digitalSignature;
-            }
-            b.addExtension(Extension.keyUsage, true, new KeyUsage(usage));
-            if (!ca) {
-                b.addExtension(Extension.extendedKeyUsage, false,
-                        new ExtendedKeyUsage(new KeyPurposeId[] {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth}));
-            }
-            b.addExtension(Extension.subjectKeyIdentifier, false, ext.createSubjectKeyIdentifier(subjectKey));
-            if (issuer != null) {
-                b.addExtension(Extension.authorityKeyIdentifier, false, ext.createAuthorityKeyIdentifier(issuer));
-            }
-            if (!uriSans.isEmpty()) {
-                GeneralName[] names = new GeneralName[uriSans.size()];
-                for (int i = 0; i < names.length; i++) {
-                    names[i] = new GeneralName(GeneralName.uniformResourceIdentifier, uriSans.get(i));
-                }
-                b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(names));
-            }
-            return new JcaX509CertificateConverter().getCertificate(b.build(signer(issuerKey)));
-        } catch (Exception e) {
-            throw new IllegalStateException("certificate signing failed: " + e.getMessage(), e);
-        }
+        return Signing.sign(subject, subjectKey, issuer, issuerKey, uriSans, ca, digitalSignature, notBefore, notAfter);
     }
 
     /** The URI SANs of a certificate, in order (empty when there are none). */
@@ -121,6 +86,58 @@ public final class X509 {
             return SpiffeId.parse(uris.get(0));
         } catch (IllegalArgumentException e) {
             throw new CertificateParsingException("URI SAN \"" + uris.get(0) + "\" is not a SPIFFE ID: " + e.getMessage());
+        }
+    }
+
+    /**
+     * BouncyCastle's certificate building, in a class of its own: the verifier loads the classes a
+     * method body assigns to one another when its class is linked, so this code inside {@link X509}
+     * loaded BouncyCastle into proxies that only read certificates (PEM files, a CA directory).
+     */
+    private static final class Signing {
+        static ContentSigner signer(PrivateKey key) {
+            try {
+                String alg = key.getAlgorithm().equals("EC") ? "SHA256withECDSA" : "SHA256withRSA";
+                return new JcaContentSignerBuilder(alg).build(key);
+            } catch (Exception e) {
+                throw new IllegalStateException("cannot sign with " + key.getAlgorithm() + " key", e);
+            }
+        }
+
+        static X509Certificate sign(
+                X500Name subject, PublicKey subjectKey, X509Certificate issuer, PrivateKey issuerKey,
+                List<String> uriSans, boolean ca, boolean digitalSignature, Instant notBefore, Instant notAfter) {
+            try {
+                X500Name issuerName = issuer == null ? subject : X500Name.getInstance(issuer.getSubjectX500Principal().getEncoded());
+                BigInteger serial = new BigInteger(127, RANDOM).add(BigInteger.ONE);
+                X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(
+                        issuerName, serial, Date.from(notBefore), Date.from(notAfter), subject, subjectKey);
+                JcaX509ExtensionUtils ext = new JcaX509ExtensionUtils();
+                b.addExtension(Extension.basicConstraints, true, new BasicConstraints(ca));
+                int usage = ca ? KeyUsage.keyCertSign | KeyUsage.cRLSign : KeyUsage.keyEncipherment;
+                if (digitalSignature) {
+                    usage |= KeyUsage.digitalSignature;
+                }
+                b.addExtension(Extension.keyUsage, true, new KeyUsage(usage));
+                if (!ca) {
+                    b.addExtension(Extension.extendedKeyUsage, false,
+                            new ExtendedKeyUsage(new KeyPurposeId[] {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth}));
+                }
+                b.addExtension(Extension.subjectKeyIdentifier, false, ext.createSubjectKeyIdentifier(subjectKey));
+                if (issuer != null) {
+                    b.addExtension(Extension.authorityKeyIdentifier, false, ext.createAuthorityKeyIdentifier(issuer));
+                }
+                if (!uriSans.isEmpty()) {
+                    GeneralName[] names = new GeneralName[uriSans.size()];
+                    for (int i = 0; i < names.length; i++) {
+                        names[i] = new GeneralName(GeneralName.uniformResourceIdentifier, uriSans.get(i));
+                    }
+                    b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(names));
+                }
+                return new JcaX509CertificateConverter().getCertificate(b.build(signer(issuerKey)));
+            } catch (Exception e) {
+                throw new IllegalStateException("certificate signing failed: " + e.getMessage(), e);
+            }
         }
     }
 }

@@ -5,9 +5,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelInitializer;
-import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
-import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
@@ -39,10 +37,7 @@ import org.slf4j.LoggerFactory;
  * ({@code content-type: application/grpc*}) Envoy's trailers-only {@code grpc-status: 7}.
  * Other streams are unaffected.
  *
- * <p>The downstream connection ending ends the upstream one at once (Envoy resets the upstream
- * streams of a closed downstream connection). The upstream connection ending (the application's
- * GOAWAY and FIN, e.g. on shutdown) drains the downstream one instead ({@link Drain}): answers
- * already received still reach a slow client.
+ * <p>How the two connections end together is {@link H2ConnectionEnds}'s.
  */
 final class H2Proxy {
     private static final Logger log = LoggerFactory.getLogger(H2Proxy.class);
@@ -57,9 +52,9 @@ final class H2Proxy {
     /** Installs the server side on {@code downstream} and the client side on the connected {@code upstream}. */
     @SuppressWarnings("deprecation")
     static void install(Channel downstream, Channel upstream, Conn conn, Authorizer authorizer, HttpObserver observer) {
-        Drain drain = new Drain(downstream);
+        H2ConnectionEnds.Drain drain = new H2ConnectionEnds.Drain(downstream);
         upstream.pipeline().addLast(Http2FrameCodecBuilder.forClient().autoAckSettingsFrame(true).build(),
-                new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()), new ConnectionEnd(drain::upstreamEnded));
+                new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()), new H2ConnectionEnds.ConnectionEnd(drain::upstreamEnded));
         upstream.config().setAutoRead(true);
         // Http2MultiplexHandler takes a channel whose parent is not a ServerChannel for a client, and an
         // HBONE stream's parent is its connection: the older codec asks its own connection instead.
@@ -70,83 +65,7 @@ final class H2Proxy {
                 ch.pipeline().addLast(new Downstream(upstream, conn, authorizer, observer));
             }
         }).build());
-        downstream.pipeline().addLast("zerohop-h2-end", new ConnectionEnd(upstream::close));
-    }
-
-    /**
-     * The downstream connection's streams still open, so that the upstream connection's end closes
-     * the downstream connection only once every answer already received has been written. Closing it
-     * at once failed the DATA frames the HTTP/2 flow controller still held for a client whose window
-     * was closed: Node's client read 32 of a 48 KiB answer as complete (H2ConnectionEndTest). Both
-     * connections are on one event loop (HttpEnforcement connects the upstream on the downstream's).
-     */
-    static final class Drain {
-        /** Netty's default graceful-shutdown bound: a client that never opens its window is not waited for longer. */
-        static final long TIMEOUT_SECONDS = 30;
-
-        private final Channel downstream;
-        private int open;
-        private boolean upstreamEnded;
-
-        Drain(Channel downstream) {
-            this.downstream = downstream;
-        }
-
-        /** A downstream stream began; it counts until its channel closes (its last frame written, or reset). */
-        void begin(Channel stream) {
-            open++;
-            stream.closeFuture().addListener(f -> {
-                if (--open == 0 && upstreamEnded) {
-                    downstream.close();
-                }
-            });
-        }
-
-        void upstreamEnded() {
-            if (upstreamEnded) {
-                return;
-            }
-            upstreamEnded = true;
-            if (open == 0) {
-                downstream.close();
-                return;
-            }
-            // No new streams (the codec names the last stream it accepted); the open ones finish first.
-            downstream.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
-            io.netty.util.concurrent.ScheduledFuture<?> bound =
-                    downstream.eventLoop().schedule(() -> downstream.close(), TIMEOUT_SECONDS, java.util.concurrent.TimeUnit.SECONDS);
-            downstream.closeFuture().addListener(f -> bound.cancel(false));
-        }
-    }
-
-    /** One connection ending: {@code ended} runs once (the other connection ends or drains). */
-    private static final class ConnectionEnd extends ChannelInboundHandlerAdapter {
-        private final Runnable ended;
-
-        ConnectionEnd(Runnable ended) {
-            this.ended = ended;
-        }
-
-        @Override
-        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-            if (evt instanceof ChannelInputShutdownEvent) {
-                ctx.close();
-                return;
-            }
-            ctx.fireUserEventTriggered(evt);
-        }
-
-        @Override
-        public void channelInactive(ChannelHandlerContext ctx) {
-            ended.run();
-            ctx.fireChannelInactive();
-        }
-
-        @Override
-        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            log.debug("h2 connection {} failed", ctx.channel(), cause);
-            ctx.close();
-        }
+        downstream.pipeline().addLast("zerohop-h2-end", new H2ConnectionEnds.ConnectionEnd(upstream::close));
     }
 
     /** One downstream stream (one request). */

@@ -1,0 +1,126 @@
+package io.zerohop.core.internal;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.hbone.TunnelResult;
+import io.zerohop.identity.IdentityProvider;
+import io.zerohop.identity.SpiffeIds;
+import io.zerohop.policy.PolicyEngine;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.function.Consumer;
+
+/**
+ * The settings {@code Mesh.Builder} collects: their defaults and their validation (each setter
+ * throws {@link IllegalArgumentException} naming the setting and the value), then the
+ * {@link MeshConfig} they make. {@code Mesh.Builder} documents each; it only delegates here. Not
+ * thread-safe.
+ */
+public final class MeshSettings {
+    private String trustDomain = "cluster.local";
+    private IdentityProvider provider;
+    private SpiffeId identity;
+    private PolicyEngine policy;
+    private WorkloadRegistry registry;
+    private String node;
+    private InetSocketAddress inbound;
+    private boolean inboundTransparent;
+    private MeterRegistry meterRegistry;
+    private Consumer<TunnelResult> onTunnelClosed;
+    private int threads = Math.max(2, Runtime.getRuntime().availableProcessors());
+    private int maxStreamsPerConnection = 100;
+    private Duration idleTimeout = Duration.ofMinutes(5);
+    private Duration drain = Duration.ofSeconds(10);
+    private Duration metricsInterval = Duration.ofSeconds(5);
+    private boolean passthroughUnknown;
+
+    public void trustDomain(String td) {
+        SpiffeIds.parse("spiffe://" + td); // validates, naming the input
+        this.trustDomain = td;
+    }
+
+    public void identityProvider(IdentityProvider p) {
+        this.provider = Objects.requireNonNull(p, "identity provider");
+    }
+
+    public void identity(SpiffeId id) {
+        this.identity = id;
+    }
+
+    public void policies(PolicyEngine engine) {
+        this.policy = engine;
+    }
+
+    public void workloads(WorkloadRegistry r) {
+        this.registry = r;
+    }
+
+    public void node(String name) {
+        this.node = name;
+    }
+
+    public void inbound(InetSocketAddress address) {
+        this.inbound = address;
+    }
+
+    public void inboundTransparent(boolean on) {
+        this.inboundTransparent = on;
+    }
+
+    public void meterRegistry(MeterRegistry r) {
+        this.meterRegistry = r;
+    }
+
+    public void onTunnelClosed(Consumer<TunnelResult> c) {
+        this.onTunnelClosed = c;
+    }
+
+    public void threads(int n) {
+        this.threads = atLeastOne(n, "threads");
+    }
+
+    public void maxStreamsPerConnection(int n) {
+        this.maxStreamsPerConnection = atLeastOne(n, "maxStreamsPerConnection");
+    }
+
+    public void idleTimeout(Duration d) {
+        this.idleTimeout = positive(d, "idleTimeout");
+    }
+
+    public void metricsInterval(Duration d) {
+        this.metricsInterval = positive(d, "metricsInterval");
+    }
+
+    public void drain(Duration d) {
+        if (d.isNegative()) {
+            throw new IllegalArgumentException("drain must not be negative, got " + d);
+        }
+        this.drain = d;
+    }
+
+    public void passthroughUnknown(boolean on) {
+        this.passthroughUnknown = on;
+    }
+
+    public MeshConfig config() {
+        return new MeshConfig(provider, trustDomain, identity, policy, registry != null ? registry : WorkloadRegistry.empty(), node,
+                inbound, inboundTransparent, meterRegistry, onTunnelClosed, threads, maxStreamsPerConnection, idleTimeout, drain,
+                metricsInterval, passthroughUnknown);
+    }
+
+    private static int atLeastOne(int n, String name) {
+        if (n < 1) {
+            throw new IllegalArgumentException(name + " must be >= 1, got " + n);
+        }
+        return n;
+    }
+
+    private static Duration positive(Duration d, String name) {
+        if (d.isZero() || d.isNegative()) {
+            throw new IllegalArgumentException(name + " must be positive, got " + d);
+        }
+        return d;
+    }
+}
