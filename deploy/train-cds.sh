@@ -12,7 +12,7 @@
 # The archive holds the classes of the identity source it was trained with (TRAIN_IDENTITY): every
 # archived class is resident whether the proxy uses it or not, and a class outside it is parsed at
 # start. The default, a throw-away in-memory CA, archives BouncyCastle's certificate building (~190
-# classes) that PEM-file and CA-directory proxies do not load (benchmarks/results/diet-*.md).
+# classes) that PEM-file and CA-directory proxies do not load (benchmarks/results/diet-59b6ebc.md).
 #   train-cds.sh ARCHIVE        ZEROHOP (launcher, default /usr/local/bin/zerohop), ZEROHOP_JAR,
 #                               ZEROHOP_NATIVE_DIR, TRAIN_PORT_BASE (default 15000: ports BASE..BASE+80 on 127.0.0.1),
 #                               TRAIN_IDENTITY (identity-source options, default --in-memory-ca)

@@ -92,9 +92,18 @@ final class CaCommand {
             if (!Files.exists(caDir.resolve("root.pem"))) {
                 throw u.error("ca", caDir.toString(), caDir + " holds no CA (root.pem missing); run `zerohop ca init` first");
             }
-            u.outputDirectory("out", out);
             InMemoryCa ca = InMemoryCa.load(caDir, validity);
             X509Svid svid = ca.issue(spiffeId);
+            // A leaf that outlives its issuer stops verifying when the issuer expires, long before its own end.
+            java.util.Date caEnd = ca.root().getNotAfter();
+            for (java.security.cert.X509Certificate c : svid.getChain().subList(1, svid.getChain().size())) {
+                caEnd = c.getNotAfter().before(caEnd) ? c.getNotAfter() : caEnd;
+            }
+            if (svid.getLeaf().getNotAfter().after(caEnd)) {
+                throw u.error("ttl", ttl, "an SVID valid for " + ttl + " would outlive its CA (valid until " + caEnd.toInstant()
+                        + "); issue a shorter one");
+            }
+            u.outputDirectory("out", out);
             Pem.write(out.resolve("cert.pem"), Pem.certificates(svid.getChain()), false);
             Pem.write(out.resolve("key.pem"), Pem.privateKey(svid.getPrivateKey()), true);
             Files.copy(caDir.resolve("bundle.pem"), out.resolve("bundle.pem"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);

@@ -84,7 +84,10 @@ final class ConnectCommand implements Callable<Integer> {
                         + meaning(e.status()), 3);
             } catch (java.io.IOException e) {
                 if (hasCause(e, SSLException.class) || hasCause(e, java.security.cert.CertificateException.class)) {
-                    throw new Cli.RefusedException("TLS to " + via + " failed: " + Cli.describe(e), 4);
+                    String why = Cli.describe(e);
+                    // A port that answers in plaintext (an app port, a metrics port) is the usual slip.
+                    throw new Cli.RefusedException("TLS to " + via + " failed: " + why
+                            + (why.contains("not an SSL/TLS record") ? " (that port does not speak TLS: --via is the HBONE port, 15008)" : ""), 4);
                 }
                 // What the kernel said, once ("Connection refused"), not the chain of Netty's wrappers.
                 throw new Cli.RefusedException("HBONE connection to " + via + " failed: "

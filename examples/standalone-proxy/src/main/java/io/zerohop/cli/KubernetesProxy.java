@@ -31,13 +31,8 @@ final class KubernetesProxy implements AutoCloseable {
      */
     static KubernetesProxy start(String node, Path workloads, Path policies, String trustDomain, String rootNamespace,
                                  io.micrometer.core.instrument.MeterRegistry meters) {
-        if (workloads != null || policies != null) {
-            throw new IllegalArgumentException("--kubernetes reads workloads and policies from the API server; drop --workloads/--policies");
-        }
+        // ProxyCommand.check() has refused file sources and a missing node name as usage errors.
         String nodeName = node != null ? node : System.getenv("NODE_NAME");
-        if (nodeName == null || nodeName.isBlank()) {
-            throw new IllegalArgumentException("--kubernetes needs --node NAME (or NODE_NAME from the downward API: spec.nodeName)");
-        }
         KubernetesClient client = new KubernetesClientBuilder().build();
         KubernetesDiscovery d;
         try {

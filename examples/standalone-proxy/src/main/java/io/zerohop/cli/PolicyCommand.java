@@ -56,7 +56,8 @@ final class PolicyCommand {
         @Option(names = "--dest", required = true, description = "NS/WORKLOAD[:PORT], port default 80")
         String dest;
 
-        @Option(names = "--dest-ip", defaultValue = "10.0.0.2", description = "Destination IP, default ${DEFAULT-VALUE}")
+        @Option(names = "--dest-ip", defaultValue = "10.0.0.2",
+                description = "Destination IP; default the --dest workload's first address with --workloads, else ${DEFAULT-VALUE}")
         String destIp;
 
         @Option(names = "--workloads", description = "Workload registry YAML to take the destination's labels and service account from")
@@ -126,6 +127,11 @@ final class PolicyCommand {
             }
             WorkloadRegistry registry = workloads == null ? null : WorkloadRegistry.load(workloads);
             WorkloadRef target = destination(u, registry, ns, rest);
+            if (registry != null && !spec.commandLine().getParseResult().hasMatchedOption("--dest-ip")) {
+                // As the proxy decides: the destination address is the workload's own (Istio destination.ip).
+                List<InetAddress> own = registry.byName(ns, rest).map(Workload::addresses).orElse(List.of());
+                dstIp = own.isEmpty() ? dstIp : own.get(0);
+            }
             // As the proxy does (Mesh.accessRequest): the peer's workload is the one owning its address.
             WorkloadRef sourceWorkload = registry == null ? null
                     : registry.byAddress(srcIp).map(Workload::ref).orElse(null);

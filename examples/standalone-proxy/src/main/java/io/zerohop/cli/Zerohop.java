@@ -27,9 +27,9 @@ public final class Zerohop {
      * picocli's switch for its reflective built-in converters ({@code Class.forName} of every
      * {@code java.time} and {@code java.sql} type and of their factory methods, run for every command
      * model it builds): no zerohop option has such a type (every option is a String, Path, boolean,
-     * List or Map: {@code CliTest.noOptionNeedsAnExcludedConverter}), and registering them loaded ~70
-     * JDK classes (the java.sql module's, java.time's formatters) into every proxy
-     * (benchmarks/results/diet-*.md). A value given with {@code -Dpicocli.converters.excludes} wins.
+     * List or Map: {@code StartFootprintTest.noOptionNeedsAnExcludedConverter}), and registering
+     * them loaded ~66 JDK classes (the java.sql module's, java.time's formatters) into every proxy
+     * (benchmarks/results/diet-59b6ebc.md). A value given with {@code -Dpicocli.converters.excludes} wins.
      */
     static final String CONVERTER_EXCLUDES = "java\\.sql\\..*,java\\.time\\..*";
 

@@ -141,9 +141,13 @@ class CliTest {
         String ready = out.toString();
         var admin = java.util.regex.Pattern.compile("admin (127\\.0\\.0\\.1:\\d+);").matcher(ready);
         assertThat(admin.find()).as(ready).isTrue();
-        java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
-                java.net.URI.create("http://" + admin.group(1) + "/quitquitquit")).POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build(),
-                java.net.http.HttpResponse.BodyHandlers.discarding());
+        try {
+            java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                    java.net.URI.create("http://" + admin.group(1) + "/quitquitquit")).POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build(),
+                    java.net.http.HttpResponse.BodyHandlers.discarding());
+        } catch (java.io.IOException stopping) {
+            // The proxy may close the admin connection before its 200 is out (a known race): the exit code below decides.
+        }
         assertThat(io.zerohop.testing.netty.Await.result(proxy)).isZero();
         assertThat(ready).containsPattern("zerohop proxy ready: hbone 127\\.0\\.0\\.1:\\d+, socks5 0\\.0\\.0\\.0:\\d+, metrics \\[::]:\\d+,")
                 .doesNotContain("0:0:0:0");

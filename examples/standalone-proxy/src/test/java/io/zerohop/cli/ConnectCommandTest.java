@@ -152,6 +152,27 @@ class ConnectCommandTest {
     }
 
     @Test
+    void aPlaintextPortAsViaSaysSo() throws Exception {
+        try (java.net.ServerSocket plain = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            Thread answer = new Thread(() -> {
+                try (java.net.Socket s = plain.accept()) {
+                    s.getOutputStream().write("HTTP/1.1 400 Bad Request\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                    s.getInputStream().read(new byte[4096]);
+                } catch (java.io.IOException ignored) {
+                    // the client's line is the assertion
+                }
+            });
+            answer.start();
+            Run r = connect("good", "", "--via", "127.0.0.1:" + plain.getLocalPort());
+            assertThat(r.exit()).as(r.stderr()).isEqualTo(4);
+            assertThat(r.stderr().lines().toList()).singleElement().asString()
+                    .startsWith("zerohop connect: TLS to 127.0.0.1:" + plain.getLocalPort() + " failed: ")
+                    .endsWith("(that port does not speak TLS: --via is the HBONE port, 15008)");
+            answer.join(10_000);
+        }
+    }
+
+    @Test
     void aRefusalSaysTheStatusOnceAndWhatItMeans() throws Exception {
         Run r = connect("good", "", "--target", "10.1.2.3:8");
         assertThat(r.exit()).as(r.stderr()).isEqualTo(3);

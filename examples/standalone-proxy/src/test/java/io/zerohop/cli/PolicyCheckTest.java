@@ -204,6 +204,24 @@ class PolicyCheckTest {
     }
 
     @Test
+    @org.junit.jupiter.api.DisplayName("with --workloads, the destination IP is the workload's own unless --dest-ip says otherwise (new-user pass: 10.0.0.2 was used)")
+    void theDestinationIpIsTheWorkloadsOwn() throws Exception {
+        String batchOnly = """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: batch-ip, namespace: prod}
+                spec:
+                  selector: {matchLabels: {app: batch}}
+                  rules:
+                  - when: [{key: destination.ip, values: [10.0.0.3]}]
+                """;
+        String[] base = {"--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--dest", "prod/batch:8080"};
+        assertThat(check(batchOnly, base)).as(out.toString()).isZero();
+        assertThat(out.toString()).startsWith("ALLOW by prod/batch-ip");
+        assertThat(check(batchOnly, concat(base, "--dest-ip", "10.0.0.9"))).isEqualTo(3);
+    }
+
+    @Test
     @org.junit.jupiter.api.DisplayName("a --dest the --workloads registry does not hold names --dest and the workloads it has: exit 2")
     void aDestOutsideTheRegistryNamesDestAndTheChoices() throws Exception {
         assertThat(check(FROM_FRONTEND, "--dest", "prod/nothere:8080")).isEqualTo(2);

@@ -21,7 +21,7 @@ import picocli.CommandLine.Model.ArgSpec;
 
 /**
  * What a {@code zerohop proxy} start does not load (issue 14: idle RSS; every class loaded at start
- * is ~8 KB of the class-data-sharing archive, benchmarks/results/diet-*.md), each with a control
+ * is ~8 KB of the class-data-sharing archive, benchmarks/results/diet-59b6ebc.md), each with a control
  * showing that the class-load log would show it.
  */
 class StartFootprintTest {

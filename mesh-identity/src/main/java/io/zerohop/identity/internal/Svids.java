@@ -75,7 +75,7 @@ public final class Svids {
     public static PrivateKey parsePrivateKey(String pem) throws GeneralSecurityException {
         if (firstKeyBlockIsPkcs8(pem)) {
             // The JDK reads PKCS#8 alone; BouncyCastle's PEM parser would load ~110 classes into every
-            // PEM-file proxy (benchmarks/results/diet-*.md). It still reads what the JDK does not.
+            // PEM-file proxy (benchmarks/results/diet-59b6ebc.md). It still reads what the JDK does not.
             try {
                 return Pem.parsePrivateKey(pem);
             } catch (GeneralSecurityException | IllegalArgumentException e) {
