@@ -13,6 +13,7 @@ import io.zerohop.core.WorkloadRegistry;
 import io.zerohop.hbone.HboneRefusedException;
 import io.zerohop.identity.InMemoryCa;
 import io.zerohop.identity.SpiffeIds;
+import io.zerohop.policy.AccessRequest;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.testing.CapturedStderr;
 import java.io.IOException;
@@ -66,7 +67,9 @@ class KubernetesFailClosedTunnelTest {
             assertThat(echo(client, target, "before")).isEqualTo("before");
 
             k8s.apply(KubernetesFailClosedTest.BAD_DENY);
-            await(d, "stand-in in force", () -> d.rejectedPolicies().containsKey("AuthorizationPolicy/prod/deny-admin"));
+            // rejectedPolicies() changes when the object arrives, the engine after the debounce: wait for both.
+            await(d, "stand-in in force", () -> d.rejectedPolicies().containsKey("AuthorizationPolicy/prod/deny-admin")
+                    && !allowed(engine, 9090));
             Throwable refused = catchThrowable(() -> client.connect(FRONTEND, target).get(10, TimeUnit.SECONDS));
             assertThat(refused).isInstanceOf(ExecutionException.class);
             assertThat(refused.getCause()).isInstanceOf(HboneRefusedException.class);
@@ -78,11 +81,18 @@ class KubernetesFailClosedTunnelTest {
             assertThat(app.accepted.get()).as("nothing reached the pod while refused").isEqualTo(1);
 
             k8s.apply(KubernetesFailClosedTest.BAD_DENY.replace("70000", "7000"));
-            await(d, "object fixed", () -> d.rejectedPolicies().isEmpty());
+            await(d, "object fixed", () -> d.rejectedPolicies().isEmpty() && allowed(engine, 9090));
             assertThat(echo(client, target, "after")).isEqualTo("after");
         } finally {
             ca.close();
         }
+    }
+
+    /** The engine's decision for {@link #FRONTEND} calling the backend pod on {@code port} (what the proxy will ask). */
+    static boolean allowed(PolicyEngine engine, int port) {
+        return engine.evaluate(AccessRequest.builder().sourcePrincipal(FRONTEND.toString())
+                .sourceAddress("10.0.9.9").destinationAddress("127.0.0.23").destinationPort(port)
+                .destination(KubernetesPoliciesTest.BACKEND).sourceWorkload(KubernetesPoliciesTest.FRONTEND).build()).allowed();
     }
 
     /** {@code text} through a tunnel to {@code target} as {@link #FRONTEND}, half-closed, and what came back. */
