@@ -433,11 +433,24 @@ class MeshTest {
             assertThat(inbound).contains("bytes_received=1000").doesNotContain("inbound src=" + app);
             // ztunnel's default headers arrived (src/proxy/outbound.rs): baggage of the source
             // workload, a traceparent, forwarded for= the app.
-            TunnelResult r = closed.stream().filter(t -> t.info().direction() == io.zerohop.hbone.TunnelInfo.Direction.INBOUND
-                    && ("for=\"" + app + "\"").equals(t.info().headers().get("forwarded"))).findFirst().orElseThrow();
+            // The access log and the test's onTunnelClosed are two listeners of one close: the line may come first.
+            TunnelResult r = awaitClosed(t -> t.info().direction() == io.zerohop.hbone.TunnelInfo.Direction.INBOUND
+                    && ("for=\"" + app + "\"").equals(t.info().headers().get("forwarded")));
             assertThat(r.info().headers().get("baggage"))
                     .isEqualTo("k8s.namespace.name=prod,k8s.deployment.name=frontend,service.name=frontend,service.version=latest");
             assertThat(r.info().headers().get("traceparent")).matches("00-[0-9a-f]{32}-[0-9a-f]{16}-00");
+        }
+    }
+
+    /** The first closed tunnel matching {@code which}, waiting up to 10 s for its close event. */
+    static TunnelResult awaitClosed(java.util.function.Predicate<TunnelResult> which) {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (true) {
+            var found = closed.stream().filter(which).findFirst();
+            if (found.isPresent() || System.nanoTime() > deadline) {
+                return found.orElseThrow(() -> new AssertionError("no such tunnel closed within 10 s: " + closed));
+            }
+            Thread.onSpinWait();
         }
     }
 
