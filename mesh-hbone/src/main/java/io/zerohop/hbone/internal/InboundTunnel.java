@@ -252,12 +252,14 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
                     // Netty's ConnectTimeoutException message, as before the dial had its own timer.
                     ? "connection timed out after " + cfg.upstreamConnectTimeout().toMillis() + " ms: " + upstream
                     : HboneListener.describe(f.cause());
-            refuse(503, ch.isActive() ? "upstream " + upstream + " unreachable: " + cause
+            refuse(503, ch.isActive() && !codec.rstReceived() ? "upstream " + upstream + " unreachable: " + cause
                     : "stream ended before the upstream " + upstream + " answered; dial abandoned");
             return;
         }
         SocketChannel tcp = (SocketChannel) f.channel();
-        if (!ch.isActive()) {
+        if (!ch.isActive() || codec.rstReceived()) {
+            // A peer RST_STREAM closes the stream channel one task later (TunnelCodec.closeAfterReset):
+            // a dial that completes in between must not answer 200, and the reset counts as pre-open.
             tcp.close();
             return;
         }
@@ -301,7 +303,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
                     status, conn.peerId, conn.localId, conn.peer, info.destination(), reason, LogBudget.note(n));
         }
         HboneListener.safe(() -> cfg.events().tunnelRefused(info, status, reason));
-        if (!ch.isActive()) {
+        if (!ch.isActive() || codec.rstReceived()) {
             return;
         }
         statusSent = true;
