@@ -272,6 +272,32 @@ class MeshTlsTest {
         }
     }
 
+    /**
+     * A URI SAN with an upper-case scheme or trust domain is not a SPIFFE ID: istio/ztunnel
+     * src/identity/manager.rs {@code Identity::from_str} requires a case-sensitive {@code spiffe://} and
+     * compares the trust domain as written, so ztunnel refuses such a peer; go-spiffe
+     * ({@code spiffeid.FromString}) and java-spiffe's own error text ("Trust domain characters are limited
+     * to lowercase letters...") say the same. java-spiffe 0.8.17 would fold it to lower case and accept it.
+     */
+    @Test
+    void nonCanonicalSpiffeIdInTheLeafIsRejected() throws Exception {
+        for (String san : List.of("spiffe://CLUSTER.LOCAL/ns/prod/sa/frontend", "SPIFFE://cluster.local/ns/prod/sa/frontend",
+                "spiffe://Cluster.Local/ns/prod/sa/frontend")) {
+            IssuedCertificate upper = ca.issue(validFor(CLIENT).withUriSans(san));
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> SvidVerifier.verify(
+                            new java.security.cert.X509Certificate[] {upper.leaf()}, ca.bundles()))
+                    .as(san).isInstanceOf(java.security.cert.CertificateException.class)
+                    .hasMessageContaining("must be lower case");
+            Handshakes.Outcome o = handshakes.run(server(tls), rawClient(upper));
+            assertThat(o.serverError()).as("server must refuse %s", san).isNotNull();
+            assertThat(o.serverSawPeer()).isNull();
+        }
+        // The path keeps its case: it is part of the identity, not folded.
+        IssuedCertificate mixedPath = ca.issue(validFor(CLIENT).withUriSans("spiffe://cluster.local/ns/prod/sa/Frontend"));
+        assertThat(SvidVerifier.verify(new java.security.cert.X509Certificate[] {mixedPath.leaf()}, ca.bundles()).toString())
+                .isEqualTo("spiffe://cluster.local/ns/prod/sa/Frontend");
+    }
+
     /** java-spiffe X509Svid.validateSigningCertificates: every certificate above the leaf is a CA. */
     @Test
     void nonCaCertificateAboveTheLeafIsRejected() throws Exception {

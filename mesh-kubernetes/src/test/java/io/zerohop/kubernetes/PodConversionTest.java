@@ -4,9 +4,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.zerohop.core.Workload;
 import io.zerohop.kubernetes.internal.PodConversion;
+import io.zerohop.policy.AccessRequest;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoader;
+import java.net.InetAddress;
+import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -56,5 +63,43 @@ class PodConversionTest {
     @MethodSource
     void tunnelProtocol(String name, Pod pod, boolean hbone) {
         assertThat(PodConversion.inMesh(pod, Map.of())).as(name).isEqualTo(hbone);
+    }
+
+    /**
+     * cilium/cilium pkg/k8s/apis/cilium.io/const.go {@code PodNamespaceMetaLabels}: an endpoint carries its
+     * namespace's labels as {@code io.cilium.k8s.namespace.labels.<key>}, and a CiliumNetworkPolicy selector on
+     * them reaches pods of other namespaces (pkg/k8s/apis/cilium.io/utils/utils.go getEndpointSelector). Without
+     * them in the workload's labels, an ingressDeny on a namespace label never matched (allowed what Cilium denies).
+     */
+    @Test
+    void namespaceLabelsAreCiliumEndpointLabels() throws Exception {
+        Pod scanner = new PodBuilder().withNewMetadata().withName("scanner").withNamespace("tools").withLabels(Map.of("app", "scanner"))
+                .endMetadata().withNewSpec().withServiceAccountName("scanner").endSpec()
+                .withNewStatus().withPodIP("10.0.0.5").withPhase("Running").endStatus().build();
+        Workload w = PodConversion.toWorkload(scanner, Map.of("zone", "untrusted", "kubernetes.io/metadata.name", "tools"),
+                List.of(), "cluster.local").orElseThrow();
+        assertThat(w.labels()).containsEntry("app", "scanner")
+                .containsEntry("io.cilium.k8s.namespace.labels.zone", "untrusted")
+                .containsEntry("io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name", "tools");
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("cnp.yaml", """
+                apiVersion: cilium.io/v2
+                kind: CiliumNetworkPolicy
+                metadata: {name: no-untrusted, namespace: prod}
+                spec:
+                  endpointSelector: {}
+                  ingress: [{fromEntities: [cluster]}]
+                  ingressDeny:
+                  - fromEndpoints: [{matchLabels: {'k8s:io.cilium.k8s.namespace.labels.zone': untrusted}}]
+                """)).build();
+        AccessRequest fromScanner = AccessRequest.builder().sourcePrincipal("spiffe://cluster.local/ns/tools/sa/scanner")
+                .sourceAddress(InetAddress.getByName("10.0.0.5")).destinationAddress(InetAddress.getByName("10.0.1.9"))
+                .destinationPort(8080).destination(new io.zerohop.policy.WorkloadRef("prod", "api", "api", Map.of("app", "api")))
+                .sourceWorkload(w.ref()).build();
+        assertThat(engine.evaluate(fromScanner).allowed()).isFalse();
+        Workload trusted = PodConversion.toWorkload(scanner, Map.of("zone", "trusted"), List.of(), "cluster.local").orElseThrow();
+        assertThat(engine.evaluate(AccessRequest.builder().sourcePrincipal("spiffe://cluster.local/ns/tools/sa/scanner")
+                .sourceAddress(InetAddress.getByName("10.0.0.5")).destinationAddress(InetAddress.getByName("10.0.1.9"))
+                .destinationPort(8080).destination(new io.zerohop.policy.WorkloadRef("prod", "api", "api", Map.of("app", "api")))
+                .sourceWorkload(trusted.ref()).build()).allowed()).isTrue();
     }
 }

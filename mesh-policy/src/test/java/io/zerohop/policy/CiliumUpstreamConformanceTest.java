@@ -1,12 +1,15 @@
 package io.zerohop.policy;
 
 import static io.zerohop.policy.R.r;
+import static io.zerohop.policy.Upstream.CILIUM_CONST;
 import static io.zerohop.policy.Upstream.CILIUM_CRD;
+import static io.zerohop.policy.Upstream.CILIUM_K8S_UTILS;
 import static io.zerohop.policy.Upstream.CILIUM_ENTITY;
 import static io.zerohop.policy.Upstream.CILIUM_L4;
 import static io.zerohop.policy.Upstream.CILIUM_RULE_VALIDATION;
 import static io.zerohop.policy.Upstream.CILIUM_XDS;
 import static io.zerohop.policy.Upstream.RE2_SYNTAX;
+import static io.zerohop.policy.Upstream.ZEROHOP_UNKNOWN_LABELS;
 import static io.zerohop.policy.Upstream.ccnp;
 import static io.zerohop.policy.Upstream.cnp;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -37,6 +40,83 @@ class CiliumUpstreamConformanceTest {
         ports();
         headers();
         regex();
+        selectors();
+        unknownLabels();
+    }
+
+    static final Map<String, String> BACKEND = Map.of("app", "backend");
+
+    /** The namespace Cilium adds to (or leaves out of) a selector, and namespace labels. */
+    static void selectors() {
+        String s = CILIUM_K8S_UTILS;
+        // parse-in-namespace-with-ns-selector: the endpointSelector of a CNP selects in the policy's namespace,
+        // whatever namespace it names (before: it selected nothing, so prod/backend had no default deny).
+        String otherNs = cnp("prod", "c", "{endpointSelector: {matchLabels: {'k8s:io.kubernetes.pod.namespace': foo, app: backend}}, "
+                + "ingress: [{fromEndpoints: [{matchLabels: {app: frontend}}]}]}");
+        T.decide(s, "parse-in-namespace-with-ns-selector: the policy's namespace replaces the one named", otherNs,
+                r().sourceLabels("prod", Map.of("app", "other")).principal("spiffe://cluster.local/ns/prod/sa/peer"), false, "prod/c");
+        T.decide(s, "parse-in-namespace-with-ns-selector: its rule allows", otherNs, r(), true, "prod/c");
+        // set-any-source-for-namespace: a fromEndpoints naming a namespace (any: source) gets no implicit one.
+        String anyNs = ingress("{fromEndpoints: [{matchLabels: {'any:io.kubernetes.pod.namespace': ns-2}}]}");
+        T.decide(s, "set-any-source-for-namespace: a peer of ns-2", anyNs,
+                r().principal("spiffe://cluster.local/ns/ns-2/sa/x").source(null), true, "prod/c");
+        T.decide(s, "set-any-source-for-namespace: a peer of the policy's namespace", anyNs, r(), false, "prod/c");
+        // wildcard-to-from-endpoints-with-ccnp: {} in a clusterwide policy is "any pod" (namespace Exists),
+        // not any peer with an identity.
+        String wildcard = ccnp("cw", "{endpointSelector: {matchLabels: {app: backend}}, ingress: [{fromEndpoints: [{}]}]}");
+        T.decide(s, "wildcard-to-from-endpoints-with-ccnp: a pod of another namespace", wildcard,
+                r().principal("spiffe://cluster.local/ns/dev/sa/x").source(null), true, "cw");
+        T.decide(s, "wildcard-to-from-endpoints-with-ccnp: an identity without a namespace is no pod", wildcard,
+                r().principal("spiffe://cluster.local/workload/x").source(null), false, "cw");
+        // getEndpointSelector: a selector on namespace labels (io.cilium.k8s.namespace.labels.*) gets no implicit
+        // namespace, so a CNP reaches pods of other namespaces with that label.
+        String team = ingress("{fromEndpoints: [{matchLabels: {'k8s:io.cilium.k8s.namespace.labels.team': blue}}]}");
+        T.decide(s, "namespace labels: a pod of another namespace labelled team=blue", team,
+                r().principal("spiffe://cluster.local/ns/dev/sa/peer")
+                        .sourceLabels("dev", Map.of("app", "x", "io.cilium.k8s.namespace.labels.team", "blue")), true, "prod/c");
+        T.decide(s, "namespace labels: a namespace labelled otherwise", team,
+                r().principal("spiffe://cluster.local/ns/dev/sa/peer")
+                        .sourceLabels("dev", Map.of("app", "x", "io.cilium.k8s.namespace.labels.team", "red")), false, "prod/c");
+        String c = CILIUM_CONST;
+        // kubernetes.io/metadata.name is the namespace's name (set by the API server): known from the SPIFFE ID.
+        String byName = ingress("{fromEndpoints: [{matchLabels: {'k8s:io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name': dev}}]}");
+        T.decide(c, "PodNamespaceMetaNameLabel: a peer of dev known by SPIFFE ID only", byName,
+                r().principal("spiffe://cluster.local/ns/dev/sa/peer").source(null), true, "prod/c");
+        T.decide(c, "PodNamespaceMetaNameLabel: a peer of prod", byName, r(), false, "prod/c");
+        String notDev = ingress("{fromEndpoints: [{matchExpressions: [{key: 'io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name', "
+                + "operator: NotIn, values: [dev]}]}]}");
+        T.decide(c, "PodNamespaceMetaNameLabel NotIn: a peer of dev", notDev,
+                r().principal("spiffe://cluster.local/ns/dev/sa/peer").source(null), false, "prod/c");
+        T.decide(c, "PodNamespaceMetaNameLabel NotIn: a peer of qa (any namespace but dev)", notDev,
+                r().principal("spiffe://cluster.local/ns/qa/sa/peer").source(null), true, "prod/c");
+    }
+
+    /**
+     * Cilium always knows a peer's labels. zerohop knows them only for a peer with a known workload; for a peer
+     * known by its SPIFFE ID only they are unknown: no allow selector on pod labels matches it (NotIn and
+     * DoesNotExist included), and an ingressDeny selector on pod labels whose namespace part matches denies it.
+     */
+    static void unknownLabels() {
+        String s = ZEROHOP_UNKNOWN_LABELS;
+        String notIn = ingress("{fromEndpoints: [{matchExpressions: [{key: env, operator: NotIn, values: [untrusted]}]}]}");
+        T.decide(s, "allow NotIn: a peer with unknown labels is not admitted (was: admitted)", notIn, r().source(null), false, "prod/c");
+        T.decide(s, "allow NotIn: a known peer without the label", notIn, r().sourceLabels("prod", Map.of("env", "prod")), true, "prod/c");
+        T.decide(s, "allow NotIn: a known untrusted peer", notIn, r().sourceLabels("prod", Map.of("env", "untrusted")), false, "prod/c");
+        String absent = ingress("{fromEndpoints: [{matchExpressions: [{key: quarantined, operator: DoesNotExist}]}]}");
+        T.decide(s, "allow DoesNotExist: a peer with unknown labels is not admitted (was: admitted)", absent, r().source(null), false, "prod/c");
+        String deny = cnp("prod", "c", "{endpointSelector: {}, ingress: [{fromEntities: [cluster]}], "
+                + "ingressDeny: [{fromEndpoints: [{matchLabels: {env: untrusted}}]}]}");
+        T.decide(s, "ingressDeny on a pod label: a peer of the namespace with unknown labels is denied (was: allowed)", deny,
+                r().source(null), false, "prod/c");
+        T.decide(s, "ingressDeny on a pod label: a peer of another namespace cannot be selected (implicit namespace)", deny,
+                r().principal("spiffe://cluster.local/ns/dev/sa/x").source(null), true, "prod/c");
+        T.decide(s, "ingressDeny on a pod label: a known trusted peer", deny, r().sourceLabels("prod", Map.of("env", "prod")), true, "prod/c");
+        T.decide(s, "ingressDeny on a pod label: a known untrusted peer", deny,
+                r().sourceLabels("prod", Map.of("env", "untrusted")), false, "prod/c");
+        T.add(s, "ingressDeny on a pod label: the denial says the labels were unknown", () -> {
+            Decision d = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", deny)).build().evaluate(r().source(null).build());
+            assertThat(d.explain()).contains("no known workload").contains("pod labels are unknown");
+        });
     }
 
     /** rule_validation.go (Sanitize) and rule_validation_test.go. */
@@ -218,7 +298,8 @@ class CiliumUpstreamConformanceTest {
     @Test
     void countsPerSource() {
         T.counts().forEach((k, v) -> System.out.println("conformance cases: " + v + "  " + k));
-        assertThat(T.counts()).containsKeys(CILIUM_RULE_VALIDATION, CILIUM_ENTITY, CILIUM_L4, CILIUM_XDS, RE2_SYNTAX, CILIUM_CRD);
+        assertThat(T.counts()).containsKeys(CILIUM_RULE_VALIDATION, CILIUM_ENTITY, CILIUM_L4, CILIUM_XDS, RE2_SYNTAX, CILIUM_CRD,
+                CILIUM_K8S_UTILS, CILIUM_CONST, ZEROHOP_UNKNOWN_LABELS);
     }
 
     @Test

@@ -1,6 +1,9 @@
 package io.zerohop.policy;
 
 import static io.zerohop.policy.R.r;
+import static io.zerohop.policy.Upstream.ISTIO_AMBIENT_CONVERSION;
+import static io.zerohop.policy.Upstream.ISTIO_AMBIENT_INDEX_TEST;
+import static io.zerohop.policy.Upstream.ISTIO_AMBIENT_PA_TESTDATA;
 import static io.zerohop.policy.Upstream.ISTIO_AMBIENT_TEST;
 import static io.zerohop.policy.Upstream.ISTIO_BUILDER_TESTDATA;
 import static io.zerohop.policy.Upstream.ISTIO_CRD;
@@ -57,6 +60,194 @@ class IstioUpstreamConformanceTest {
         normalization();
         dryRun();
         peerAuthentication();
+        ambientPeerAuthentication();
+        ztunnelState();
+    }
+
+    static String pa(String ns, String name, String spec) {
+        return "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: " + name + ", namespace: " + ns
+                + "}\nspec: " + spec + "\n---\n";
+    }
+
+    static final String WL = "selector: {matchLabels: {app: a}}";
+
+    /**
+     * Plaintext (no peer identity) into workload foo/a (app=a) on each port: {@code denied} ports are refused
+     * (STRICT), every other listed port is accepted. What ztunnel does with what istiod sends it for
+     * {@code yaml}: the static STRICT policy and the converted workload policy.
+     */
+    static void plaintext(String source, String name, String yaml, int[] denied, int... allowed) {
+        T.add(source, name, () -> {
+            PolicyEngine e = PolicyEngine.builder().policies(PolicyLoader.fromString("pa.yaml", yaml)).build();
+            WorkloadRef a = new WorkloadRef("foo", "a", "a", Map.of("app", "a"));
+            for (int port : denied) {
+                Decision d = e.evaluate(r().plaintext().dest("foo", "a", Map.of("app", "a")).port(port).build());
+                assertThat(d.allowed()).as("plaintext to port %d: %s", port, d).isFalse();
+                assertThat(d.outcome()).isEqualTo(Decision.Outcome.DENIED_AUTHENTICATION);
+                assertThat(e.mtlsMode(a, port)).isEqualTo(MtlsMode.STRICT);
+            }
+            for (int port : allowed) {
+                Decision d = e.evaluate(r().plaintext().dest("foo", "a", Map.of("app", "a")).port(port).build());
+                assertThat(d.allowed()).as("plaintext to port %d: %s", port, d).isTrue();
+                assertThat(e.mtlsMode(a, port).allowsPlaintext()).isTrue();
+            }
+        });
+    }
+
+    static int[] ports(int... p) {
+        return p;
+    }
+
+    /**
+     * PeerAuthentication in ambient: istiod turns the mesh, namespace and workload policies of a workload
+     * into the static STRICT DENY policy and/or a converted workload DENY policy, and ztunnel enforces them.
+     * Each case is a testdata pair (the {@code -in.yaml} objects and the converted policy), read for
+     * the ports it denies to plaintext; the root namespace is istio-system, the workload foo/a (app=a).
+     * Files without a namespace are put in foo. Ports 8080 and 9090 are the ones the files name, 7070 any other.
+     */
+    static void ambientPeerAuthentication() {
+        String s = ISTIO_AMBIENT_PA_TESTDATA;
+        String root = "istio-system";
+        plaintext(s, "peer-authn-disable", pa("foo", "disable-mtls", "{mtls: {mode: DISABLE}}"), ports(), 8080, 9090, 7070);
+        plaintext(s, "peer-authn-disable-port-mtls-strict", pa("foo", "disable-strict-mtls", "{" + WL
+                + ", mtls: {mode: DISABLE}, portLevelMtls: {'9090': {mode: STRICT}}}"), ports(9090), 8080, 7070);
+        plaintext(s, "peer-authn-permissive", pa("foo", "permissive-mtls", "{mtls: {mode: PERMISSIVE}}"), ports(), 8080, 9090);
+        plaintext(s, "peer-authn-permissive-port-mtls-strict-and-permissive", pa("foo", "permissive-strict-mtls", "{" + WL
+                + ", mtls: {mode: PERMISSIVE}, portLevelMtls: {'9090': {mode: STRICT}, '8080': {mode: PERMISSIVE}}}"),
+                ports(9090), 8080, 7070);
+        plaintext(s, "peer-authn-permissive-port-mtls-strict", pa("foo", "permissive-strict-mtls", "{" + WL
+                + ", mtls: {mode: PERMISSIVE}, portLevelMtls: {'9090': {mode: STRICT}}}"), ports(9090), 8080, 7070);
+        plaintext(s, "peer-authn-permissive-root-permissive-namespace-strict-workload-ports",
+                pa(root, "default-mesh", "{mtls: {mode: PERMISSIVE}}") + pa("foo", "default-foo", "{mtls: {mode: PERMISSIVE}}")
+                        + pa("foo", "workload", "{" + WL + ", portLevelMtls: {'9090': {mode: STRICT}, '8080': {mode: STRICT}}}"),
+                ports(8080, 9090), 7070);
+        plaintext(s, "peer-authn-permissive-root-permissive-workload (converts to nothing)",
+                pa(root, "default-mesh", "{mtls: {mode: PERMISSIVE}}") + pa("foo", "workload", "{" + WL
+                        + ", portLevelMtls: {'9090': {mode: PERMISSIVE}}}"), ports(), 8080, 9090, 7070);
+        plaintext(s, "peer-authn-permissive-root-strict-namespace-permissive-workload",
+                pa(root, "default-mesh", "{mtls: {mode: PERMISSIVE}}") + pa("foo", "default-foo", "{mtls: {mode: STRICT}}")
+                        + pa("foo", "workload", "{" + WL + ", portLevelMtls: {'9090': {mode: PERMISSIVE}}}"), ports(8080, 7070), 9090);
+        plaintext(s, "peer-authn-permissive-root-unset-namespace-mixed-workload-ports",
+                pa(root, "default-mesh", "{mtls: {mode: PERMISSIVE}}") + pa("foo", "default-foo", "{mtls: {mode: UNSET}}")
+                        + pa("foo", "workload", "{" + WL + ", portLevelMtls: {'9090': {mode: STRICT}, '8080': {mode: PERMISSIVE}}}"),
+                ports(9090), 8080, 7070);
+        plaintext(s, "peer-authn-strict-and-disable-port-mtls", pa("foo", "strict-and-disable-mtls", "{" + WL
+                + ", mtls: {mode: STRICT}, portLevelMtls: {'9090': {mode: DISABLE}}}"), ports(8080, 7070), 9090);
+        plaintext(s, "peer-authn-strict-and-permissive-port-mtls", pa("foo", "strict-and-permissive-mtls", "{" + WL
+                + ", mtls: {mode: STRICT}, portLevelMtls: {'9090': {mode: PERMISSIVE}}}"), ports(8080, 7070), 9090);
+        plaintext(s, "peer-authn-strict-and-strict-port-mtls (the static STRICT policy)", pa("foo", "strict-mtls", "{" + WL
+                + ", mtls: {mode: STRICT}, portLevelMtls: {'8080': {mode: STRICT}}}"), ports(8080, 9090, 7070));
+        plaintext(s, "peer-authn-strict (the static STRICT policy)", pa("foo", "strict-mtls", "{mtls: {mode: STRICT}}"),
+                ports(8080, 9090, 7070));
+        plaintext(s, "peer-authn-strict-port-mtls-strict-and-permissive", pa("foo", "permissive-strict-mtls", "{" + WL
+                + ", mtls: {mode: STRICT}, portLevelMtls: {'9090': {mode: STRICT}, '8080': {mode: PERMISSIVE}}}"),
+                ports(9090, 7070), 8080);
+        plaintext(s, "peer-authn-strict-root-permissive-namespace-strict-workload",
+                pa(root, "default-mesh", "{mtls: {mode: STRICT}}") + pa("foo", "default-foo", "{mtls: {mode: PERMISSIVE}}")
+                        + pa("foo", "workload", "{" + WL + ", portLevelMtls: {'9090': {mode: STRICT}}}"), ports(9090), 8080, 7070);
+        plaintext(s, "peer-authn-strict-root-permissive-workload",
+                pa(root, "default-mesh", "{mtls: {mode: STRICT}}") + pa("foo", "workload", "{" + WL
+                        + ", portLevelMtls: {'9090': {mode: PERMISSIVE}}}"), ports(8080, 7070), 9090);
+        plaintext(s, "peer-authn-strict-root-unset-workload-port-mtls-strict-and-permissive",
+                pa(root, "default-mesh", "{mtls: {mode: STRICT}}") + pa("foo", "workload", "{" + WL
+                        + ", portLevelMtls: {'9090': {mode: PERMISSIVE}, '8080': {mode: STRICT}}}"), ports(8080, 7070), 9090);
+        plaintext(s, "peer-authn-strict-workload (the static STRICT policy)", pa("foo", "strict-mtls", "{" + WL
+                + ", mtls: {mode: STRICT}}"), ports(8080, 9090, 7070));
+        plaintext(s, "peer-authn-unset-port-mtls-strict", pa("foo", "strict-mtls", "{" + WL
+                + ", mtls: {mode: UNSET}, portLevelMtls: {'8080': {mode: STRICT}}}"), ports(8080), 9090, 7070);
+
+        // TestAmbientIndex_Policy: the policy list pod1 (app=a, namespace ns1) gets after each change, as decisions.
+        String x = ISTIO_AMBIENT_INDEX_TEST;
+        String mesh = pa(root, "global", "{mtls: {mode: PERMISSIVE}}");
+        String nsStrict = pa("foo", "namespace", "{mtls: {mode: STRICT}}");
+        String nsPermissive = pa("foo", "namespace", "{mtls: {mode: PERMISSIVE}}");
+        plaintext(x, "namespace STRICT under a PERMISSIVE mesh: static STRICT policy", mesh + nsStrict, ports(8080, 9090));
+        plaintext(x, "workload STRICT: effective policy unchanged", mesh + nsStrict + pa("foo", "selector", "{" + WL
+                + ", mtls: {mode: STRICT}}"), ports(8080, 9090));
+        plaintext(x, "workload PERMISSIVE: static policy removed", mesh + nsStrict + pa("foo", "selector", "{" + WL
+                + ", mtls: {mode: PERMISSIVE}}"), ports(), 8080, 9090);
+        plaintext(x, "workload PERMISSIVE with port 9090 STRICT", mesh + nsStrict + pa("foo", "selector", "{" + WL
+                + ", mtls: {mode: PERMISSIVE}, portLevelMtls: {'9090': {mode: STRICT}}}"), ports(9090), 8080);
+        T.add(x, "a pod the selector does not select keeps the namespace's STRICT", () -> {
+            PolicyEngine e = PolicyEngine.builder().policies(PolicyLoader.fromString("pa.yaml", mesh + nsStrict
+                    + pa("foo", "selector", "{" + WL + ", mtls: {mode: PERMISSIVE}, portLevelMtls: {'9090': {mode: STRICT}}}"))).build();
+            assertThat(e.mtlsMode(new WorkloadRef("foo", "b", "sa1", Map.of("app", "not-a")), 8080)).isEqualTo(MtlsMode.STRICT);
+        });
+        plaintext(x, "a root-namespace selector PeerAuthentication is ignored", mesh + nsStrict
+                + pa("foo", "selector", "{" + WL + ", mtls: {mode: PERMISSIVE}, portLevelMtls: {'9090': {mode: STRICT}}}")
+                + pa(root, "global-selector", "{" + WL + ", mtls: {mode: STRICT}}"), ports(9090), 8080);
+        plaintext(x, "workload PERMISSIVE with port 9090 PERMISSIVE: effective PERMISSIVE", mesh + nsStrict
+                + pa("foo", "selector", "{" + WL + ", mtls: {mode: PERMISSIVE}, portLevelMtls: {'9090': {mode: PERMISSIVE}}}"),
+                ports(), 8080, 9090);
+        plaintext(x, "namespace PERMISSIVE, workload STRICT without ports", mesh + nsPermissive
+                + pa("foo", "selector", "{" + WL + ", mtls: {mode: STRICT}}"), ports(8080, 9090));
+        plaintext(x, "namespace PERMISSIVE, workload STRICT with port 9090 PERMISSIVE", mesh + nsPermissive
+                + pa("foo", "selector", "{" + WL + ", mtls: {mode: STRICT}, portLevelMtls: {'9090': {mode: PERMISSIVE}}}"),
+                ports(8080), 9090);
+        plaintext(x, "namespace PERMISSIVE, workload UNSET with port 9090 STRICT", mesh + nsPermissive
+                + pa("foo", "selector", "{" + WL + ", portLevelMtls: {'9090': {mode: STRICT}}}"), ports(9090), 8080);
+        plaintext(x, "namespace STRICT, workload UNSET with port 9090 STRICT: static STRICT policy", mesh + nsStrict
+                + pa("foo", "selector", "{" + WL + ", portLevelMtls: {'9090': {mode: STRICT}}}"), ports(8080, 9090));
+        plaintext(x, "namespace STRICT, workload UNSET with port 9090 PERMISSIVE: the exception in line", mesh + nsStrict
+                + pa("foo", "selector", "{" + WL + ", portLevelMtls: {'9090': {mode: PERMISSIVE}}}"), ports(8080), 9090);
+        String meshStrict = pa(root, "strict", "{mtls: {mode: STRICT}}");
+        plaintext(x, "mesh STRICT: static STRICT policy", meshStrict, ports(8080, 9090));
+        plaintext(x, "mesh STRICT, workload PERMISSIVE: static policy gone", meshStrict
+                + pa("foo", "selector-strict", "{" + WL + ", mtls: {mode: PERMISSIVE}}"), ports(), 8080, 9090);
+        plaintext(x, "mesh STRICT, workload DISABLE: static policy gone", meshStrict
+                + pa("foo", "selector-strict", "{" + WL + ", mtls: {mode: DISABLE}}"), ports(), 8080, 9090);
+        plaintext(x, "mesh STRICT, workload STRICT with port 9090 PERMISSIVE", meshStrict
+                + pa("foo", "selector-strict", "{" + WL + ", mtls: {mode: STRICT}, portLevelMtls: {'9090': {mode: PERMISSIVE}}}"),
+                ports(8080), 9090);
+
+        // authorization.go, read for inputs no testdata covers. Under an inherited STRICT with the workload
+        // mode UNSET, convertedSelectorPeerAuthentications looks for a PERMISSIVE port only: a DISABLE port
+        // alone leaves the static STRICT policy in force (zerohop followed the sidecar model before and
+        // accepted plaintext there: wider than ztunnel).
+        String c = ISTIO_AMBIENT_CONVERSION;
+        plaintext(c, "namespace STRICT, workload UNSET, port 9090 DISABLE alone: still STRICT at ztunnel", nsStrict
+                + pa("foo", "w", "{" + WL + ", portLevelMtls: {'9090': {mode: DISABLE}}}"), ports(8080, 9090));
+        plaintext(c, "mesh STRICT, workload UNSET, port 9090 DISABLE alone: still STRICT at ztunnel", meshStrict
+                + pa("foo", "w", "{" + WL + ", portLevelMtls: {'9090': {mode: DISABLE}}}"), ports(8080, 9090));
+        T.warns(c, "port DISABLE alone under UNSET", nsStrict + pa("foo", "w", "{" + WL + ", portLevelMtls: {'9090': {mode: DISABLE}}}"),
+                "portLevelMtls 9090 DISABLE has no effect when the workload inherits STRICT");
+        plaintext(c, "namespace STRICT, workload UNSET, port 9090 DISABLE with 8080 PERMISSIVE: both exempt", nsStrict
+                + pa("foo", "w", "{" + WL + ", portLevelMtls: {'9090': {mode: DISABLE}, '8080': {mode: PERMISSIVE}}}"),
+                ports(7070), 8080, 9090);
+        plaintext(c, "namespace PERMISSIVE, workload UNSET, port 9090 DISABLE: PERMISSIVE anyway", nsPermissive
+                + pa("foo", "w", "{" + WL + ", portLevelMtls: {'9090': {mode: DISABLE}}}"), ports(), 8080, 9090);
+        plaintext(c, "workload STRICT, port 9090 DISABLE: exempt (the STRICT branch looks for both)", pa("foo", "w", "{" + WL
+                + ", mtls: {mode: STRICT}, portLevelMtls: {'9090': {mode: DISABLE}}}"), ports(8080), 9090);
+        // zerohop deviations (README "Compared with upstream"): where the conversion sends a policy name and then
+        // no policy, ztunnel skips the unknown name and accepts plaintext on every port; zerohop keeps the STRICT
+        // the objects ask for.
+        plaintext(c, "mesh STRICT, namespace UNSET, workload UNSET, port 9090 PERMISSIVE (zerohop: only 9090 open)",
+                meshStrict + pa("foo", "ns", "{mtls: {mode: UNSET}}") + pa("foo", "w", "{" + WL
+                        + ", portLevelMtls: {'9090': {mode: PERMISSIVE}}}"), ports(8080, 7070), 9090);
+        plaintext(c, "mesh STRICT, workload PERMISSIVE, port 9090 STRICT (zerohop: 9090 STRICT)",
+                meshStrict + pa("foo", "w", "{" + WL + ", mtls: {mode: PERMISSIVE}, portLevelMtls: {'9090': {mode: STRICT}}}"),
+                ports(9090), 8080);
+    }
+
+    /**
+     * src/state.rs assert_rbac_logic_deny_allow: a namespace-wide dry-run wildcard ALLOW and DENY, a real
+     * ALLOW of defaultacct and a real DENY of denyacct in ns1.
+     */
+    static void ztunnelState() {
+        String s = ZTUNNEL_STATE;
+        String yaml = dryRunIn("ns1", "wildcard-allow", "{rules: [{}]}")
+                + dryRunIn("ns1", "wildcard-deny", "{action: DENY, rules: [{}]}")
+                + ap("ns1", "foo", "{rules: [{from: [{source: {principals: [cluster.local/ns/default/sa/defaultacct]}}]}]}")
+                + ap("ns1", "deny", "{action: DENY, rules: [{from: [{source: {principals: [cluster.local/ns/default/sa/denyacct]}}]}]}");
+        String sa = "spiffe://cluster.local/ns/default/sa/";
+        T.decide(s, "assert_rbac_logic_deny_allow: 3. no ALLOW policy for a workload in ns2 allows", yaml,
+                r().principal(sa + "not-defaultacct").dest("ns2", "w2", Map.of()), true, null);
+        T.decide(s, "assert_rbac_logic_deny_allow: 4. a matching ALLOW allows", yaml,
+                r().principal(sa + "defaultacct").dest("ns1", "w1", Map.of()), true, "ns1/foo");
+        T.decide(s, "assert_rbac_logic_deny_allow: 5. ALLOW policies, none matching: NotAllowed (the dry-run wildcard ALLOW "
+                + "does not allow)", yaml, r().principal(sa + "not-defaultacct").dest("ns1", "w1", Map.of()), false, "ns1/foo");
+        T.decide(s, "assert_rbac_logic_deny_allow: 2. a matching DENY: ExplicitlyDenied(ns1, deny)", yaml,
+                r().principal(sa + "denyacct").dest("ns1", "w1", Map.of()), false, "ns1/deny");
     }
 
     static String pa(String name, String spec) {
@@ -540,6 +731,7 @@ class IstioUpstreamConformanceTest {
     void countsPerSource() {
         T.counts().forEach((k, v) -> System.out.println("conformance cases: " + v + "  " + k));
         assertThat(T.counts()).containsKeys(ISTIO_VALIDATION_TEST, ISTIO_SECURITY, ISTIO_AMBIENT_TEST, ZTUNNEL_RBAC,
-                ISTIO_BUILDER_TESTDATA, ISTIO_NORMALIZATION, ZTUNNEL_STATE, ISTIO_CRD);
+                ISTIO_BUILDER_TESTDATA, ISTIO_NORMALIZATION, ZTUNNEL_STATE, ISTIO_CRD, ISTIO_AMBIENT_PA_TESTDATA, ISTIO_AMBIENT_INDEX_TEST,
+                ISTIO_AMBIENT_CONVERSION);
     }
 }

@@ -19,6 +19,9 @@ final class Upstream {
     static final String ISTIO_SECURITY = "istio/istio pkg/config/security/security.go";
     static final String ISTIO_CRD = "istio/api kubernetes/customresourcedefinitions.gen.yaml";
     static final String ISTIO_AMBIENT_TEST = "istio/istio pilot/pkg/serviceregistry/ambient/authorization_test.go";
+    static final String ISTIO_AMBIENT_PA_TESTDATA = "istio/istio pilot/pkg/serviceregistry/ambient/testdata/peer-authn-*.yaml (TestRBACConvert)";
+    static final String ISTIO_AMBIENT_INDEX_TEST = "istio/istio pilot/pkg/serviceregistry/ambient/ambientindex_test.go (TestAmbientIndex_Policy)";
+    static final String ISTIO_AMBIENT_CONVERSION = "istio/istio pilot/pkg/serviceregistry/ambient/authorization.go (convertedSelectorPeerAuthentications)";
     static final String ISTIO_BUILDER_TESTDATA = "istio/istio pilot/pkg/security/authz/builder/testdata/http";
     static final String ISTIO_NORMALIZATION = "istio.io docs/reference/config/security/normalization";
     static final String ZTUNNEL_RBAC = "istio/ztunnel src/rbac.rs";
@@ -27,6 +30,9 @@ final class Upstream {
     static final String CILIUM_ENTITY = "cilium/cilium pkg/policy/api/entity.go";
     static final String CILIUM_L4 = "cilium/cilium pkg/policy/api/l4.go";
     static final String CILIUM_XDS = "cilium/cilium pkg/envoy/xds_server.go (getHTTPRule)";
+    static final String CILIUM_K8S_UTILS = "cilium/cilium pkg/k8s/apis/cilium.io/utils/utils.go + utils_test.go (getEndpointSelector, ParseToCiliumRule)";
+    static final String CILIUM_CONST = "cilium/cilium pkg/k8s/apis/cilium.io/const.go (PodNamespaceMetaLabels)";
+    static final String ZEROHOP_UNKNOWN_LABELS = "zerohop: a peer known by SPIFFE ID only has unknown labels (README Cilium, fail closed)";
     static final String CILIUM_CRD = "cilium/cilium pkg/k8s/apis/cilium.io/client/crds/v2";
     static final String RE2_SYNTAX = "google/re2 doc/syntax (RE2J)";
     static final String YAML_KUBECTL = "YAML 1.1 as kubectl reads it (sigs.k8s.io/yaml, go-yaml)";

@@ -82,11 +82,21 @@ public final class X509 {
             throw new CertificateParsingException("certificate has " + uris.size()
                     + " URI SANs " + uris + "; an X.509-SVID has exactly one");
         }
+        String uri = uris.get(0);
+        SpiffeId id;
         try {
-            return SpiffeId.parse(uris.get(0));
+            id = SpiffeId.parse(uri);
         } catch (IllegalArgumentException e) {
-            throw new CertificateParsingException("URI SAN \"" + uris.get(0) + "\" is not a SPIFFE ID: " + e.getMessage());
+            throw new CertificateParsingException("URI SAN \"" + uri + "\" is not a SPIFFE ID: " + e.getMessage());
         }
+        // java-spiffe 0.8.17 accepts SPIFFE:// and an upper-case trust domain and folds them to lower case; the
+        // spec allows only lower case there, and ztunnel (Identity::from_str, a case-sensitive "spiffe://" and trust
+        // domain) and go-spiffe refuse such a SAN. Accepting it would admit a peer ztunnel refuses.
+        if (!id.toString().equals(uri)) {
+            throw new CertificateParsingException("URI SAN \"" + uri + "\" is not a SPIFFE ID: the scheme and trust domain "
+                    + "must be lower case (" + id + ")");
+        }
+        return id;
     }
 
     /**

@@ -67,13 +67,31 @@ public final class PodConversion {
         if (addresses.isEmpty()) {
             return Optional.empty();
         }
-        Map<String, String> labels = pod.getMetadata().getLabels() == null ? Map.of() : pod.getMetadata().getLabels();
+        Map<String, String> labels = withNamespaceLabels(pod.getMetadata().getLabels(), namespaceLabels);
         String sa = pod.getSpec() == null || blank(pod.getSpec().getServiceAccountName()) ? "default"
                 : pod.getSpec().getServiceAccountName();
         String node = pod.getSpec() == null || blank(pod.getSpec().getNodeName()) ? null : pod.getSpec().getNodeName();
         Workload.Protocol protocol = inMesh(pod, namespaceLabels) ? Workload.Protocol.HBONE : Workload.Protocol.TCP;
         return Optional.of(new Workload(ns, name, sa, labels, addresses, protocol, node, trustDomain,
                 appProtocols(pod, services)));
+    }
+
+    /** The prefix under which Cilium gives an endpoint its namespace's labels (cilium/cilium pkg/k8s/apis/cilium.io/const.go). */
+    static final String CILIUM_NAMESPACE_LABELS = "io.cilium.k8s.namespace.labels.";
+
+    /**
+     * The pod's labels plus its namespace's labels as Cilium labels an endpoint ({@code PodNamespaceMetaLabels}:
+     * {@code io.cilium.k8s.namespace.labels.<key>}), so that a Cilium selector on namespace labels
+     * ({@code k8s:io.cilium.k8s.namespace.labels.team: a}) can select the workload as source or destination.
+     * A pod label with such a key (no one writes one) yields to the namespace's.
+     */
+    static Map<String, String> withNamespaceLabels(Map<String, String> podLabels, Map<String, String> namespaceLabels) {
+        if (namespaceLabels == null || namespaceLabels.isEmpty()) {
+            return podLabels == null ? Map.of() : podLabels;
+        }
+        Map<String, String> out = new java.util.HashMap<>(podLabels == null ? Map.of() : podLabels);
+        namespaceLabels.forEach((k, v) -> out.put(CILIUM_NAMESPACE_LABELS + k, v));
+        return Map.copyOf(out);
     }
 
     /** {@code status.podIPs} (dual stack), else {@code status.podIP}: {@code getPodIPs} in istiod's workloads.go. */

@@ -137,7 +137,7 @@ final class CiliumCompiler {
                 rule.fromEndpoints = new Selector[items.size()];
                 for (int i = 0; i < items.size(); i++) {
                     // In a namespaced policy, a peer selector without a namespace label means "this namespace".
-                    rule.fromEndpoints[i] = Selector.compile(items.get(i).isNull() ? null : items.get(i), namespace);
+                    rule.fromEndpoints[i] = Selector.compilePeer(items.get(i).isNull() ? null : items.get(i), namespace);
                 }
                 List<String> texts = new ArrayList<>();
                 for (Selector s : rule.fromEndpoints) {
@@ -209,6 +209,15 @@ final class CiliumCompiler {
                         + (rule.spiffeTrustDomain == null ? "" : " (trustDomain " + rule.spiffeTrustDomain + ")"));
         rule.needsL7 = new Decision(false, Outcome.DENIED_DEFAULT, ref, index,
                 "port allowed only through rules.http and no HTTP attributes were given: L4-only check fails closed");
+        if (deny) {
+            for (Selector s : rule.fromEndpoints) {
+                if (s.usesPodLabels()) {
+                    rule.unknownPeerDenied = new Decision(false, outcome, ref, index, what.substring(0, what.length() - " matched".length())
+                            + " may select the source: it has no known workload, so its pod labels are unknown (fail closed)");
+                    break;
+                }
+            }
+        }
         return rule;
     }
 
@@ -299,7 +308,7 @@ final class CiliumCompiler {
         for (String key : new String[] {"toEndpoints", "toRequires"}) {
             if (n.get(key) != null) {
                 for (YNode s : n.get(key).items()) {
-                    Selector.compile(s.isNull() ? null : s, namespace);
+                    Selector.compilePeer(s.isNull() ? null : s, namespace);
                 }
             }
         }

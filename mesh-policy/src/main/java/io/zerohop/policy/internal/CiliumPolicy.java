@@ -83,6 +83,8 @@ final class CiliumPolicy {
         Decision authMissing;
         Decision spiffeRejected;
         Decision needsL7;
+        /** An ingressDeny rule whose fromEndpoints test pod labels: the decision for a peer whose labels are unknown. */
+        Decision unknownPeerDenied;
 
         Rule(int index) {
             this.index = index;
@@ -121,6 +123,22 @@ final class CiliumPolicy {
                     if (cidrs[i].contains(r.sourceAddress()) && !Cidr.any(cidrExcept[i], r.sourceAddress())) {
                         return true;
                     }
+                }
+            }
+            return false;
+        }
+
+        /**
+         * An ingressDeny rule and a peer with a SPIFFE ID but no known workload: some fromEndpoints selector on pod
+         * labels could select it ({@link Selector#mayMatchPeer}), so the deny applies (fail closed).
+         */
+        boolean mayMatchUnknownPeer(AccessRequest r, long parts) {
+            if (unknownPeerDenied == null || r.sourceWorkload() != null || r.sourcePrincipal() == null) {
+                return false;
+            }
+            for (Selector s : fromEndpoints) {
+                if (s.usesPodLabels() && s.mayMatchPeer(r, parts)) {
+                    return true;
                 }
             }
             return false;

@@ -141,8 +141,14 @@ final class CiliumStep {
         switch (mode) {
             case C_DENY:
                 for (CiliumPolicy.Rule rule : p.ingressDeny) {
-                    if (rule.matchesPeer(r, parts) && rule.matchesPort(r) == CiliumPolicy.PORT_MATCH) {
+                    if (rule.matchesPort(r) != CiliumPolicy.PORT_MATCH) {
+                        continue;
+                    }
+                    if (rule.matchesPeer(r, parts)) {
                         return rule.matched;
+                    }
+                    if (rule.mayMatchUnknownPeer(r, parts)) {
+                        return rule.unknownPeerDenied;
                     }
                 }
                 return null;

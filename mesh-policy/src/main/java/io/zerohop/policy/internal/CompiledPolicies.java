@@ -131,7 +131,7 @@ public final class CompiledPolicies {
                     if (pa.result != null) {
                         res = pa.result;
                     }
-                    PeerAuthn.Result port0 = pa.forPort(port);
+                    PeerAuthn.Result port0 = pa.overrides(port, res);
                     if (port0 != null) {
                         res = port0;
                     }

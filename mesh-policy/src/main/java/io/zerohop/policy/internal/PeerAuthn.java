@@ -25,9 +25,11 @@ final class PeerAuthn {
     final Result result;
     final int[] ports;
     final Result[] portResults;
+    /** Some {@code portLevelMtls} entry is PERMISSIVE (see {@link #overrides}). */
+    final boolean anyPermissivePort;
 
     private PeerAuthn(PolicyRef ref, String namespace, String[] selectorKeys, String[] selectorValues,
-                      Result result, int[] ports, Result[] portResults) {
+                      Result result, int[] ports, Result[] portResults, boolean anyPermissivePort) {
         this.ref = ref;
         this.namespace = namespace;
         this.selectorKeys = selectorKeys;
@@ -35,6 +37,7 @@ final class PeerAuthn {
         this.result = result;
         this.ports = ports;
         this.portResults = portResults;
+        this.anyPermissivePort = anyPermissivePort;
     }
 
     boolean selects(WorkloadRef w) {
@@ -101,10 +104,22 @@ final class PeerAuthn {
         }
         PolicyRef ref = new PolicyRef(base.kind(), base.namespace(), base.name(), mode == null ? "UNSET" : mode.name());
         Result[] portResults = new Result[ports.length];
+        boolean anyPermissive = false;
         for (int i = 0; i < ports.length; i++) {
             portResults[i] = result(ref, portModes[i], " on port " + ports[i]);
+            anyPermissive |= portModes[i] == MtlsMode.PERMISSIVE;
         }
-        return new PeerAuthn(ref, namespace, keys, values, result(ref, mode, ""), ports, portResults);
+        if (mode == null && !anyPermissive) {
+            for (int i = 0; i < ports.length; i++) {
+                if (portModes[i] == MtlsMode.DISABLE) {
+                    warnings.add(portLevel.file + ":" + portLevel.line + ": " + base + ": portLevelMtls " + ports[i]
+                            + " DISABLE has no effect when the workload inherits STRICT from its namespace or the mesh "
+                            + "(as ztunnel: istiod's ambient conversion exempts a port from an inherited STRICT only when "
+                            + "some port is PERMISSIVE); write PERMISSIVE, which ambient treats as DISABLE");
+                }
+            }
+        }
+        return new PeerAuthn(ref, namespace, keys, values, result(ref, mode, ""), ports, portResults, anyPermissive);
     }
 
     private static Result result(PolicyRef ref, MtlsMode mode, String where) {
@@ -138,6 +153,23 @@ final class PeerAuthn {
             case "DISABLE" -> MtlsMode.DISABLE;
             default -> throw m.error("unknown mTLS mode \"" + m.text() + "\" (UNSET, STRICT, PERMISSIVE, DISABLE)");
         };
+    }
+
+    /**
+     * The port-level mode of this workload policy for {@code port} given {@code inherited} (the
+     * workload-level result, or the namespace/mesh one when this policy's mode is UNSET), or null when
+     * the port inherits. As istiod's ambient conversion (pilot/pkg/serviceregistry/ambient/authorization.go
+     * {@code convertedSelectorPeerAuthentications}): with the workload mode UNSET under an inherited
+     * STRICT, only a PERMISSIVE port makes istiod send the port exceptions, so a DISABLE port alone stays
+     * STRICT at ztunnel; with one, DISABLE ports are exempt too.
+     */
+    Result overrides(int port, Result inherited) {
+        Result r = forPort(port);
+        if (r != null && result == null && r.mode() == MtlsMode.DISABLE && inherited.mode() == MtlsMode.STRICT
+                && !anyPermissivePort) {
+            return null;
+        }
+        return r;
     }
 
     /** Port-level override of this workload policy, or null when the port inherits. */

@@ -18,6 +18,16 @@ final class Selector {
 
     static final String NAMESPACE_KEY = "io.kubernetes.pod.namespace";
     static final String SERVICE_ACCOUNT_KEY = "io.cilium.k8s.policy.serviceaccount";
+    /**
+     * Cilium gives each endpoint its namespace's labels under this prefix (cilium/cilium
+     * pkg/k8s/apis/cilium.io/const.go {@code PodNamespaceMetaLabels}); mesh-kubernetes adds them to a workload's labels.
+     */
+    static final String NAMESPACE_LABELS_PREFIX = "io.cilium.k8s.namespace.labels.";
+    /**
+     * The namespace's {@code kubernetes.io/metadata.name} label, which the API server sets to the namespace's name
+     * and nobody can change: the peer's namespace, known from its SPIFFE ID even when its workload is not.
+     */
+    static final String NAMESPACE_NAME_KEY = NAMESPACE_LABELS_PREFIX + "kubernetes.io/metadata.name";
 
     static final int IN = 0;
     static final int NOT_IN = 1;
@@ -32,6 +42,8 @@ final class Selector {
     final String text;
     private final int[] keyKinds;
     private final int[] exprKinds;
+    /** {@link #usesPodLabels()}, computed once. */
+    private final boolean podLabels;
 
     private Selector(String[] keys, String[] values, String[] exprKeys, int[] exprOps, String[][] exprValues, String text) {
         // Interned: label keys read by Jackson (the Kubernetes client) and Java literals are interned too,
@@ -50,6 +62,14 @@ final class Selector {
         this.text = text;
         this.keyKinds = kindsOf(keys);
         this.exprKinds = kindsOf(exprKeys);
+        boolean pod = false;
+        for (int k : keyKinds) {
+            pod |= k == KIND_LABEL;
+        }
+        for (int k : exprKinds) {
+            pod |= k == KIND_LABEL;
+        }
+        this.podLabels = pod;
     }
 
     static String normalizeKey(String key) {
@@ -62,8 +82,25 @@ final class Selector {
         return key;
     }
 
-    /** Compiles; {@code implicitNamespace} (non-null) is added unless the selector names a namespace. */
+    /**
+     * Compiles an {@code endpointSelector}; {@code implicitNamespace} (non-null) is added unless the selector
+     * names a namespace.
+     */
     static Selector compile(YNode n, String implicitNamespace) throws PolicyLoadException {
+        return compile(n, implicitNamespace, false);
+    }
+
+    /**
+     * Compiles a peer selector ({@code fromEndpoints}, {@code toEndpoints}, {@code fromRequires}); as Cilium's
+     * {@code getEndpointSelector} (pkg/k8s/apis/cilium.io/utils/utils.go), {@code implicitNamespace} is not added
+     * when the selector names a namespace or tests a namespace label ({@code io.cilium.k8s.namespace.labels.*}):
+     * such a selector of a CiliumNetworkPolicy reaches other namespaces.
+     */
+    static Selector compilePeer(YNode n, String implicitNamespace) throws PolicyLoadException {
+        return compile(n, implicitNamespace, true);
+    }
+
+    private static Selector compile(YNode n, String implicitNamespace, boolean peer) throws PolicyLoadException {
         Map<String, String> labels = new TreeMap<>();
         List<String> ek = new ArrayList<>();
         List<Integer> eo = new ArrayList<>();
@@ -106,8 +143,30 @@ final class Selector {
                 }
             }
         }
-        if (implicitNamespace != null && !labels.containsKey(NAMESPACE_KEY) && !ek.contains(NAMESPACE_KEY)) {
+        boolean namespaceLabels = false;
+        if (peer) {
+            for (String k : labels.keySet()) {
+                namespaceLabels |= k.startsWith(NAMESPACE_LABELS_PREFIX);
+            }
+            for (String k : ek) {
+                namespaceLabels |= k.startsWith(NAMESPACE_LABELS_PREFIX);
+            }
+        }
+        boolean namesNamespace = labels.containsKey(NAMESPACE_KEY) || ek.contains(NAMESPACE_KEY);
+        if (!peer && implicitNamespace != null) {
+            // ParseToCiliumRule: a CNP's endpointSelector always selects in the policy's namespace; a namespace the
+            // user wrote is replaced (utils_test.go "parse-in-namespace-with-ns-selector").
             labels.put(NAMESPACE_KEY, implicitNamespace);
+        } else if (peer && !namesNamespace) {
+            if (implicitNamespace == null) {
+                // getEndpointSelector, clusterwide: only endpoints with a namespace, i.e. Kubernetes pods
+                // ("wildcard-to-from-endpoints-with-ccnp").
+                ek.add(NAMESPACE_KEY);
+                eo.add(EXISTS);
+                ev.add(new String[0]);
+            } else if (!namespaceLabels) {
+                labels.put(NAMESPACE_KEY, implicitNamespace);
+            }
         }
         List<String> all = new ArrayList<>();
         for (Map.Entry<String, String> e : labels.entrySet()) {
@@ -126,17 +185,7 @@ final class Selector {
 
     /** Whether it tests a pod label, as opposed to only the namespace and service account, which a SPIFFE ID also carries. */
     boolean usesPodLabels() {
-        for (int k : keyKinds) {
-            if (k == KIND_LABEL) {
-                return true;
-            }
-        }
-        for (int k : exprKinds) {
-            if (k == KIND_LABEL) {
-                return true;
-            }
-        }
-        return false;
+        return podLabels;
     }
 
     static final int KIND_LABEL = 0;
@@ -145,7 +194,7 @@ final class Selector {
 
     /** How {@link #destLabel(WorkloadRef, String, int)} resolves {@code key}; decided once, at compile time. */
     static int kindOf(String key) {
-        if (key.equals(NAMESPACE_KEY)) {
+        if (key.equals(NAMESPACE_KEY) || key.equals(NAMESPACE_NAME_KEY)) {
             return KIND_NAMESPACE;
         }
         return key.equals(SERVICE_ACCOUNT_KEY) ? KIND_SERVICE_ACCOUNT : KIND_LABEL;
@@ -221,7 +270,28 @@ final class Selector {
         if (!Peer.isClusterEndpoint(r)) {
             return false;
         }
+        // A peer known by its SPIFFE ID only: its labels are unknown, not absent, so no selector on them
+        // matches it (else NotIn / DoesNotExist would admit it whatever its labels are). See mayMatchPeer.
+        if (podLabels && r.sourceWorkload() == null) {
+            return false;
+        }
+        return matches(r, parts, false);
+    }
+
+    /**
+     * For a deny rule and a peer known by its SPIFFE ID only ({@code sourceWorkload} null): whether the peer
+     * could be selected, the pod labels it might carry taken as satisfied and the namespace and service
+     * account (from the SPIFFE ID) checked. Cilium always knows a peer's labels; zerohop fails closed.
+     */
+    boolean mayMatchPeer(AccessRequest r, long parts) {
+        return Peer.isClusterEndpoint(r) && matches(r, parts, true);
+    }
+
+    private boolean matches(AccessRequest r, long parts, boolean skipPodLabels) {
         for (int i = 0; i < keys.length; i++) {
+            if (skipPodLabels && keyKinds[i] == KIND_LABEL) {
+                continue;
+            }
             if (!peerIs(r, keys[i], keyKinds[i], values[i], parts)) {
                 return false;
             }
@@ -229,6 +299,9 @@ final class Selector {
         for (int i = 0; i < exprKeys.length; i++) {
             String key = exprKeys[i];
             int kind = exprKinds[i];
+            if (skipPodLabels && kind == KIND_LABEL) {
+                continue;
+            }
             int op = exprOps[i];
             boolean present = peerHas(r, key, kind);
             boolean in = false;
