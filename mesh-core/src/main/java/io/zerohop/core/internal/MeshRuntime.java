@@ -1,16 +1,14 @@
 package io.zerohop.core.internal;
 
 import io.netty.channel.EventLoopGroup;
-import io.netty.channel.MultiThreadIoEventLoopGroup;
-import io.netty.channel.epoll.Epoll;
-import io.netty.channel.epoll.EpollIoHandler;
-import io.netty.channel.nio.NioIoHandler;
-import io.netty.util.concurrent.DefaultThreadFactory;
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.core.Workload;
 import io.zerohop.core.WorkloadRegistry;
 import io.zerohop.core.internal.http.HttpEnforcement;
 import io.zerohop.hbone.HboneServer;
+import io.zerohop.hbone.internal.LatencyMode;
+import io.zerohop.hbone.internal.LoopPoll;
+import io.zerohop.hbone.internal.Transports;
 import io.zerohop.identity.IdentityProvider;
 import io.zerohop.identity.InMemoryCa;
 import io.zerohop.identity.MeshTls;
@@ -42,6 +40,8 @@ public final class MeshRuntime {
     private final WorkloadRegistry registry;
     private final SpiffeId identity;
     private final EventLoopGroup group;
+    /** The group's polling strategy in latency mode ({@code zerohop.hbone.loopPollMicros}); null when off. */
+    private final LoopPoll loopPoll;
     private final LocalWorkloads local;
     private final OwnPorts ownPorts = new OwnPorts();
     private final TunnelObserver observer;
@@ -56,8 +56,14 @@ public final class MeshRuntime {
     private volatile HboneServer server;
     private volatile AutoCloseable policyChanges;
 
+    /**
+     * @throws IllegalArgumentException when mesh-hbone's latency-mode property
+     *     {@code zerohop.hbone.loopPollMicros} is malformed (read here, for the mesh's event loop group)
+     */
     public MeshRuntime(MeshConfig cfg) {
         this.cfg = cfg;
+        // Read first: a malformed value then fails the build before anything needs closing.
+        long pollNanos = LatencyMode.pollNanos();
         this.ownsProvider = cfg.provider() == null;
         this.provider = ownsProvider ? InMemoryCa.create(cfg.trustDomain()) : cfg.provider();
         if (ownsProvider) {
@@ -66,8 +72,11 @@ public final class MeshRuntime {
         this.tls = MeshTls.builder(provider).build();
         this.registry = cfg.registry();
         this.identity = cfg.identity() != null ? cfg.identity() : provider.defaultIdentity().orElse(null);
-        this.group = new MultiThreadIoEventLoopGroup(cfg.threads(), new DefaultThreadFactory("zerohop", true),
-                Epoll.isAvailable() ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+        // mesh-hbone's group (epoll, else NIO) with its opt-in latency mode: the node proxy and an
+        // embedded Mesh run every listener and client on this one group, and HboneClient and
+        // HboneServer apply the mode only to groups they make themselves.
+        this.loopPoll = pollNanos > 0 ? new LoopPoll(pollNanos) : null;
+        this.group = Transports.newGroup(cfg.threads(), "zerohop", loopPoll);
         this.local = new LocalWorkloads(registry, cfg.node());
         TunnelObserver.Sink sink = cfg.meterRegistry() == null ? null : new MicrometerSink(cfg.meterRegistry());
         this.observer = new TunnelObserver(registry, sink, cfg.onTunnelClosed());
@@ -201,6 +210,16 @@ public final class MeshRuntime {
                     + "or configure Mesh.builder().identity(...) or a single-workload identity provider");
         }
         return identity;
+    }
+
+    /** The one event loop group of this mesh (tests). */
+    EventLoopGroup eventLoopGroup() {
+        return group;
+    }
+
+    /** Its loops' polling strategy in latency mode, null when the mode is off (tests). */
+    LoopPoll loopPoll() {
+        return loopPoll;
     }
 
     public Readiness readiness() {

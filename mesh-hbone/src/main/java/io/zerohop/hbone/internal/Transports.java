@@ -126,8 +126,11 @@ public final class Transports {
         return newGroup(threads, name, poll > 0 ? new LoopPoll(poll) : null);
     }
 
-    /** {@link #newGroup(int, String)} with an explicit polling strategy, or none ({@code null}). */
-    static EventLoopGroup newGroup(int threads, String name, LoopPoll poll) {
+    /**
+     * {@link #newGroup(int, String)} with an explicit polling strategy, or none ({@code null}); for a
+     * caller that keeps the {@link LoopPoll} (mesh-core's group, whose tests read its counters).
+     */
+    public static EventLoopGroup newGroup(int threads, String name, LoopPoll poll) {
         IoHandlerFactory factory;
         if (!epoll()) {
             if (poll != null) {
