@@ -13,7 +13,8 @@ import java.util.Objects;
  * @param localIdentity the identity this server presented on the connection
  * @param destination   the CONNECT target (parsed {@code :authority})
  * @param headers       request headers without pseudo-headers; names lower case, repeated values
- *                      joined with {@code ", "} (e.g. {@code baggage}, {@code traceparent}, {@code forwarded})
+ *                      joined with {@code ", "} (e.g. {@code baggage}, {@code traceparent}, {@code forwarded});
+ *                      an immutable map, the tunnel's own ({@link TunnelInfo#headers()}) when the server builds it
  */
 public record AuthzRequest(SpiffeId peer, InetSocketAddress peerAddress, SpiffeId localIdentity,
                            InetSocketAddress destination, Map<String, String> headers) {
@@ -22,6 +23,8 @@ public record AuthzRequest(SpiffeId peer, InetSocketAddress peerAddress, SpiffeI
         Objects.requireNonNull(peerAddress, "peerAddress");
         Objects.requireNonNull(localIdentity, "localIdentity");
         Objects.requireNonNull(destination, "destination");
-        headers = Map.copyOf(headers);
+        // The tunnel's own HeaderMap is immutable already: a copy per CONNECT rendered each value
+        // (a traceparent kept as numbers became a string again) and built a hash table (issue 14).
+        headers = headers instanceof io.zerohop.hbone.internal.HeaderMap ? headers : Map.copyOf(headers);
     }
 }

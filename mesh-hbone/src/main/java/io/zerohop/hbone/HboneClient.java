@@ -78,9 +78,11 @@ public final class HboneClient implements AutoCloseable {
             return CompletableFuture.failedFuture(new IllegalArgumentException(
                     "HBONE addresses must be resolved IPs: target " + target + ", hbone " + hboneAddress));
         }
-        for (String name : headers.keySet()) {
-            if (name.startsWith(":")) {
-                return CompletableFuture.failedFuture(new IllegalArgumentException("pseudo-header " + name + " cannot be set"));
+        if (!headers.isEmpty()) {
+            for (String name : headers.keySet()) {
+                if (name.startsWith(":")) {
+                    return CompletableFuture.failedFuture(new IllegalArgumentException("pseudo-header " + name + " cannot be set"));
+                }
             }
         }
         return runtime.connect(target, Set.copyOf(expected), hboneAddress, headers);
@@ -101,8 +103,12 @@ public final class HboneClient implements AutoCloseable {
             }
         });
         try {
-            // Latency mode: spin briefly for the 200 before parking (off by default).
-            io.zerohop.hbone.internal.LatencyMode.spin(socket::isDone, io.zerohop.hbone.internal.LatencyMode.spinNanos());
+            // Latency mode: spin briefly for the 200 before parking (off by default; off, no method
+            // reference is made for it: an allocation per open).
+            long spin = io.zerohop.hbone.internal.LatencyMode.spinNanos();
+            if (spin > 0) {
+                io.zerohop.hbone.internal.LatencyMode.spin(socket::isDone, spin);
+            }
             return socket.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
         } catch (InterruptedException e) {
             pending.thenAccept(HboneStream::reset); // nobody will use it

@@ -31,7 +31,8 @@ public record TunnelInfo(Direction direction, SpiffeId localIdentity, SpiffeId p
 
     @Override
     public String toString() {
-        return direction + " peer=" + peerIdentity + " local=" + localIdentity + " src=" + peerAddress
-                + " dst=" + destination;
+        // Addresses as ztunnel's access log prints them: 10.0.0.1:8080, [::1]:8080 (no leading '/').
+        return direction + " peer=" + peerIdentity + " local=" + localIdentity + " src=" + io.zerohop.hbone.internal.Authority.text(peerAddress)
+                + " dst=" + io.zerohop.hbone.internal.Authority.text(destination);
     }
 }

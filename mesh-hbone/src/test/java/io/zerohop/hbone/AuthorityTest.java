@@ -40,4 +40,20 @@ class AuthorityTest {
         assertThat(Authority.format(new InetSocketAddress("10.0.0.2", 80))).isEqualTo("10.0.0.2:80");
         assertThat(Authority.format(new InetSocketAddress("fd00::2", 80))).isEqualTo("[fd00::2]:80");
     }
+
+    /**
+     * Log lines print addresses as ztunnel's access log does (Rust's SocketAddr display for
+     * src.addr/dst.addr, istio/ztunnel src/proxy/metrics.rs), not as InetSocketAddress.toString()
+     * ("/10.0.0.1:8080").
+     */
+    @Test
+    void textIsWhatZtunnelLogs() throws Exception {
+        assertThat(Authority.text(new InetSocketAddress("10.0.0.1", 8080))).isEqualTo("10.0.0.1:8080");
+        assertThat(Authority.text(new InetSocketAddress("::1", 8080))).isEqualTo("[::1]:8080");
+        assertThat(Authority.text(new InetSocketAddress("fd00:0:0:0:0:0:0:2", 15008))).isEqualTo("[fd00::2]:15008");
+        assertThat(Authority.text(new InetSocketAddress(java.net.Inet6Address.getByAddress(null,
+                java.net.InetAddress.getByName("fe80::1").getAddress(), 2), 80))).isEqualTo("[fe80::1%2]:80");
+        assertThat(Authority.text(InetSocketAddress.createUnresolved("backend.prod", 80))).isEqualTo("backend.prod:80");
+        assertThat(Authority.text(null)).isEqualTo("null");
+    }
 }

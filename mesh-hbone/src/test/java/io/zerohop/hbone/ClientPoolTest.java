@@ -225,6 +225,28 @@ class ClientPoolTest {
         }
     }
 
+    /**
+     * The pool remembers the previous open's key and connection list (issue 14: no key and no hash
+     * per open); once that list left the pool, the next open must not add its connection to it.
+     */
+    @Test
+    void aConnectionOpenedAfterTheLastOneLeftIsPooled() throws Exception {
+        Set<SpiffeId> expected = mesh.expectServer();
+        try (HboneClient client = mesh.client().idleTimeout(Duration.ofMillis(200)).build()) {
+            HboneStream s = open(client, expected);
+            s.reset();
+            assertThat(s.channel().parent().closeFuture().await(10, TimeUnit.SECONDS)).isTrue();
+            assertThat(Inspect.connectionCount(client, expected, server.localAddress())).isZero();
+            HboneStream t = open(client, expected);
+            assertThat(t.channel().parent()).isNotSameAs(s.channel().parent());
+            assertThat(Inspect.connectionCount(client, expected, server.localAddress())).isEqualTo(1);
+            HboneStream u = open(client, Set.of(mesh.serverId));
+            assertThat(u.channel().parent()).isSameAs(t.channel().parent());
+            t.reset();
+            u.reset();
+        }
+    }
+
     @Test
     void idleConnectionIsClosed() throws Exception {
         try (HboneClient client = mesh.client().idleTimeout(Duration.ofMillis(200)).build()) {

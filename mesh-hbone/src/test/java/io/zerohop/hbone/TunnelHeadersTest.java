@@ -52,4 +52,36 @@ class TunnelHeadersTest {
             }
         }
     }
+
+    /**
+     * The authorizer sees the tunnel's own immutable header map, not a copy per CONNECT (a copy
+     * rendered every value, a compact traceparent included, and built a hash table; issue 14).
+     */
+    @Test
+    void theAuthorizerSeesTheTunnelsOwnHeaderMap() throws Exception {
+        LinkedBlockingQueue<Map<String, String>> authorized = new LinkedBlockingQueue<>();
+        LinkedBlockingQueue<TunnelInfo> seen = new LinkedBlockingQueue<>();
+        try (Mesh mesh = new Mesh()) {
+            HboneServer server = mesh.server((dst, id, local) -> Destination.embedded((ch, info) -> seen.add(info)))
+                    .authorizer(r -> {
+                        authorized.add(r.headers());
+                        return AuthzDecision.allow();
+                    })
+                    .build().start().get(10, TimeUnit.SECONDS);
+            HboneClient client = mesh.client().build();
+            try {
+                String traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+                HboneStream s = client.connect(Mesh.loopback(8080), mesh.expectServer(), server.localAddress(),
+                        Map.of("baggage", "k8s.namespace.name=prod", "traceparent", traceparent)).get(10, TimeUnit.SECONDS);
+                s.close();
+                Map<String, String> headers = authorized.poll(10, TimeUnit.SECONDS);
+                TunnelInfo info = seen.poll(10, TimeUnit.SECONDS);
+                assertThat(headers).containsEntry("traceparent", traceparent).containsEntry("baggage", "k8s.namespace.name=prod");
+                assertThat(headers).isSameAs(info.headers());
+            } finally {
+                client.close();
+                server.close();
+            }
+        }
+    }
 }

@@ -75,8 +75,9 @@ class UpstreamConnectTimeoutTest {
             RecordingEvents.Refusal r = events.refused.poll(10, TimeUnit.SECONDS);
             assertThat(r).isNotNull();
             assertThat(r.status()).isEqualTo(503);
-            assertThat(r.reason()).isEqualTo("upstream " + Mesh.loopback(full.getLocalPort()) + " unreachable: connection timed out after 1000 ms: "
-                    + Mesh.loopback(full.getLocalPort()));
+            // Addresses as ztunnel prints them (no leading '/').
+            String upstream = io.zerohop.hbone.internal.Authority.text(Mesh.loopback(full.getLocalPort()));
+            assertThat(r.reason()).isEqualTo("upstream " + upstream + " unreachable: connection timed out after 1000 ms: " + upstream);
         }
         assertThat(io.zerohop.hbone.internal.Inspect.pendingDials(server)).isZero();
     }

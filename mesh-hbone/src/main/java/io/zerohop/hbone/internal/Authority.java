@@ -127,6 +127,29 @@ public final class Authority {
         return p >= 1 && p <= 65535;
     }
 
+    /**
+     * An address for log lines and messages as ztunnel prints one (Rust's {@code SocketAddr} display,
+     * its access log's {@code src.addr}/{@code dst.addr}, src/proxy/metrics.rs): {@code 10.0.0.1:8080},
+     * {@code [::1]:8080}, {@code [fe80::1%2]:8080} (a scope as its number), instead of
+     * {@code InetSocketAddress.toString()}'s {@code /10.0.0.1:8080}. An unresolved address prints as
+     * {@code host:port}, null as {@code null}. Only for people: the wire's {@code :authority} is
+     * {@link #format}.
+     */
+    public static String text(InetSocketAddress address) {
+        if (address == null) {
+            return "null";
+        }
+        InetAddress ip = address.getAddress();
+        if (ip == null) {
+            return address.getHostString() + ":" + address.getPort();
+        }
+        String host = NetUtil.toAddressString(ip);
+        if (ip instanceof java.net.Inet6Address v6) {
+            return "[" + host + (v6.getScopeId() != 0 ? "%" + v6.getScopeId() : "") + "]:" + address.getPort();
+        }
+        return host + ":" + address.getPort();
+    }
+
     /** {@code ip:port} with IPv6 in brackets. */
     public static String format(InetSocketAddress address) {
         if (address.isUnresolved()) {

@@ -17,9 +17,12 @@ import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2SettingsFrame;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
+import io.netty.handler.codec.http2.ReadOnlyHttp2Headers;
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslHandler;
+import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.hbone.HboneStream;
@@ -63,6 +66,24 @@ final class ClientConnection {
     volatile Throwable failure;
     /** Event loop only: until the server's first SETTINGS. */
     ScheduledFuture<?> settingsTimer;
+    /**
+     * The stream bootstrap and its initializer, one per connection and reused by every open (issue 14,
+     * benchmarks/results/open-*.md): a bootstrap per open cost a LinkedHashMap and a
+     * ConcurrentHashMap of options, and an initializer per open a ConcurrentHashMap-backed set of its
+     * own, ~0.6 KB per tunnel. Event loop only.
+     */
+    private Http2StreamChannelBootstrap streams;
+    private final StreamInit streamInit = new StreamInit();
+    /**
+     * The tunnel whose stream {@link #streams} is opening. On the loop, {@code open()} creates,
+     * initialises and registers the stream channel before it returns (Netty's
+     * {@code Http2StreamChannelBootstrap.open0} and the stream channel's synchronous {@code register}),
+     * so the shared initializer finds its tunnel here. Event loop only.
+     */
+    private OutboundTunnel opening;
+    /** The last CONNECT's target and its {@code :authority}: a pooled connection mostly carries tunnels to the same few targets. Event loop only. */
+    private InetSocketAddress lastTarget;
+    private AsciiString lastAuthority;
 
     ClientConnection(ConnectionPool pool, PoolKey key) {
         this.pool = pool;
@@ -70,7 +91,7 @@ final class ClientConnection {
         this.key = key;
         this.limit = cfg.maxStreamsPerConnection();
         this.idle = new IdleTimer(cfg.idleTimeout(), pool.lock, () -> tunnels == 0 && usable, () -> pool.remove(this), () -> {
-            log.debug("HBONE connection to {} idle for {}, closing", key.hboneAddress(), cfg.idleTimeout());
+            log.debug("HBONE connection to {} idle for {}, closing", Authority.text(key.hboneAddress()), cfg.idleTimeout());
             channel.close();
         });
     }
@@ -134,7 +155,7 @@ final class ClientConnection {
                             ch.eventLoop().execute(() -> {
                                 if (!ready.isDone()) {
                                     Throwable why = failure;
-                                    ConnectException ce = new ConnectException("HBONE connection to " + hbone + " closed during setup"
+                                    ConnectException ce = new ConnectException("HBONE connection to " + Authority.text(hbone) + " closed during setup"
                                             + (why == null ? "" : ": " + HboneListener.describe(why)));
                                     ce.initCause(why);
                                     ready.completeExceptionally(ce);
@@ -148,7 +169,7 @@ final class ClientConnection {
                 });
         b.connect(hbone).addListener((ChannelFuture f) -> {
             if (!f.isSuccess()) {
-                ConnectException ce = new ConnectException("HBONE connection to " + hbone + " failed: " + HboneListener.describe(f.cause()));
+                ConnectException ce = new ConnectException("HBONE connection to " + Authority.text(hbone) + " failed: " + HboneListener.describe(f.cause()));
                 ce.initCause(f.cause());
                 fail(ce);
             }
@@ -162,7 +183,7 @@ final class ClientConnection {
 
         @Override
         protected void handshakeFailed(ChannelHandlerContext ctx, Throwable cause) {
-            String msg = "HBONE TLS handshake with " + key.hboneAddress() + " failed (source " + key.source()
+            String msg = "HBONE TLS handshake with " + Authority.text(key.hboneAddress()) + " failed (source " + key.source()
                     + ", expected server identity " + ConnectionPool.names(key.destinations()) + "): " + HboneListener.describe(cause);
             log.info(msg);
             SSLHandshakeException e = new SSLHandshakeException(msg);
@@ -173,7 +194,7 @@ final class ClientConnection {
 
         @Override
         protected void notH2(ChannelHandlerContext ctx, String alpn) {
-            fail(new SSLHandshakeException("HBONE server " + key.hboneAddress() + " did not negotiate ALPN h2 (got " + alpn + ")"));
+            fail(new SSLHandshakeException("HBONE server " + Authority.text(key.hboneAddress()) + " did not negotiate ALPN h2 (got " + alpn + ")"));
         }
 
         @Override
@@ -198,14 +219,14 @@ final class ClientConnection {
             // Scheduled before the held frames (maybe those SETTINGS) are let through.
             settingsTimer = parent.eventLoop().schedule(() -> {
                 if (!ready.isDone()) {
-                    fail(new SSLHandshakeException("HBONE server " + key.hboneAddress() + " sent no HTTP/2 SETTINGS within "
+                    fail(new SSLHandshakeException("HBONE server " + Authority.text(key.hboneAddress()) + " sent no HTTP/2 SETTINGS within "
                             + cfg.handshakeTimeout() + " of the TLS handshake"));
                     parent.close();
                 }
             }, cfg.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
             HbonePipeline.clientH2(ctx.pipeline(), H2Codecs.client(settings),
                     new PingKeepalive(cfg.pingInterval(), cfg.pingTimeout(), () -> {
-                        log.info("HBONE connection to {} closed: PING unanswered for {}", key.hboneAddress(), cfg.pingTimeout());
+                        log.info("HBONE connection to {} closed: PING unanswered for {}", Authority.text(key.hboneAddress()), cfg.pingTimeout());
                         pool.remove(ClientConnection.this);
                     }),
                     new SettingsWatcher());
@@ -221,14 +242,14 @@ final class ClientConnection {
             if (!ready.isDone()) {
                 if (hasCause(cause, javax.net.ssl.SSLException.class)) {
                     // The server refused our certificate (an alert after our side of the handshake).
-                    log.info("HBONE connection setup to {} failed: {}", key.hboneAddress(), HboneListener.describe(cause));
+                    log.info("HBONE connection setup to {} failed: {}", Authority.text(key.hboneAddress()), HboneListener.describe(cause));
                 } else {
-                    log.warn("HBONE connection setup to {} failed", key.hboneAddress(), cause);
+                    log.warn("HBONE connection setup to {} failed", Authority.text(key.hboneAddress()), cause);
                 }
-                fail(new IOException("HBONE connection setup to " + key.hboneAddress() + " failed: "
+                fail(new IOException("HBONE connection setup to " + Authority.text(key.hboneAddress()) + " failed: "
                         + HboneListener.describe(cause), cause));
-            } else {
-                log.debug("HBONE connection to {} failed", key.hboneAddress(), cause);
+            } else if (log.isDebugEnabled()) {
+                log.debug("HBONE connection to {} failed", Authority.text(key.hboneAddress()), cause);
             }
             ctx.close();
         }
@@ -267,7 +288,9 @@ final class ClientConnection {
             if (failure == null) {
                 failure = cause;
             }
-            log.debug("HBONE connection to {} failed", key.hboneAddress(), cause);
+            if (log.isDebugEnabled()) {
+                log.debug("HBONE connection to {} failed", Authority.text(key.hboneAddress()), cause);
+            }
             ctx.close();
         }
     }
@@ -287,54 +310,103 @@ final class ClientConnection {
             return;
         }
         try {
-            parent.eventLoop().execute(() -> openOnLoop(parent, s));
+            // The tunnel is the task (OutboundTunnel.run): no lambda per open.
+            parent.eventLoop().execute(s);
         } catch (RejectedExecutionException e) {
             openFailed(s, e);
         }
     }
 
-    private void openOnLoop(Channel parent, OutboundTunnel s) {
+    void openOnLoop(Channel parent, OutboundTunnel s) {
         if (!parent.isActive()) {
             openFailed(s, new ClosedChannelException());
             return;
         }
-        // On the loop, open() runs at once and the listener is called in place: no task.
-        new Http2StreamChannelBootstrap(parent)
-                .handler(new ChannelInitializer<Http2StreamChannel>() {
-                    @Override
-                    protected void initChannel(Http2StreamChannel ch) {
-                        HbonePipeline.tunnel(ch, s.codec);
-                    }
-                })
-                .open().addListener(f -> {
-                    if (!f.isSuccess()) {
-                        openFailed(s, f.cause());
-                        return;
-                    }
-                    Http2StreamChannel ch = (Http2StreamChannel) f.getNow();
-                    s.bind(ch);
-                    ch.write(new DefaultHttp2HeadersFrame(connectHeaders(s.target, s.headers), false)).addListener(w -> {
-                        if (!w.isSuccess()) {
-                            s.failOpen(new IOException("cannot send CONNECT to " + key.hboneAddress() + ": "
-                                    + HboneListener.describe(w.cause()), w.cause()));
-                            ch.close();
-                        }
-                    });
-                    // Tunnels opened together share one TLS record and one send().
-                    Tunnels.flushSoon(ch);
-                });
+        if (streams == null) {
+            streams = new Http2StreamChannelBootstrap(parent).handler(streamInit);
+        }
+        Future<Http2StreamChannel> f;
+        opening = s;
+        try {
+            f = streams.open();
+        } finally {
+            opening = null;
+        }
+        // On the loop open() has finished when it returns: no listener, no task. The listener is
+        // only a fallback (Netty runs listeners as a task past its listener stack depth).
+        if (f.isDone()) {
+            opened(s, f);
+        } else {
+            f.addListener(x -> opened(s, f));
+        }
     }
 
-    private static Http2Headers connectHeaders(InetSocketAddress target, Map<String, String> extra) {
-        Http2Headers h = new DefaultHttp2Headers()
-                .method("CONNECT")
-                .authority(Authority.format(target));
-        extra.forEach((n, v) -> h.add(n.toLowerCase(java.util.Locale.ROOT), v));
+    private void opened(OutboundTunnel s, Future<Http2StreamChannel> f) {
+        if (!f.isSuccess()) {
+            openFailed(s, f.cause());
+            return;
+        }
+        Http2StreamChannel ch = f.getNow();
+        s.bind(ch);
+        // The tunnel is the write's listener: a failed CONNECT write fails the open (OutboundTunnel.operationComplete).
+        ch.write(new DefaultHttp2HeadersFrame(connectHeaders(s.target, s.headers), false)).addListener(s);
+        // Tunnels opened together share one TLS record and one send().
+        Tunnels.flushSoon(ch);
+    }
+
+    /** Every stream this connection opens: the tunnel's pipeline ({@link HbonePipeline#tunnel}). */
+    private final class StreamInit extends ChannelInitializer<Http2StreamChannel> {
+        @Override
+        protected void initChannel(Http2StreamChannel ch) {
+            OutboundTunnel s = opening;
+            if (s == null) {
+                // Only open() called on the loop by openOnLoop creates this connection's streams.
+                throw new IllegalStateException("HBONE stream " + ch + " initialised outside an open");
+            }
+            opening = null;
+            HbonePipeline.tunnel(ch, s.codec);
+        }
+    }
+
+    private static final AsciiString CONNECT = AsciiString.cached("CONNECT");
+
+    /**
+     * The CONNECT request headers: {@code :method CONNECT}, {@code :authority ip:port} and the
+     * caller's headers (names lower-cased, validated by Netty as before). Without extra headers (the
+     * usual tunnel) a read-only two-entry form instead of a {@code DefaultHttp2Headers} with its
+     * 16-slot hash table and entries (~270 bytes per open), and the {@code :authority} text is the
+     * connection's previous one when the target is the same. HPACK encodes the same bytes in the
+     * same order either way ({@code ClientConnectHeadersTest}).
+     */
+    private Http2Headers connectHeaders(InetSocketAddress target, Map<String, String> extra) {
+        AsciiString authority;
+        if (target.equals(lastTarget)) {
+            authority = lastAuthority;
+        } else {
+            authority = new AsciiString(Authority.format(target));
+            lastTarget = target;
+            lastAuthority = authority;
+        }
+        return connectHeaders(authority, extra);
+    }
+
+    static Http2Headers connectHeaders(AsciiString authority, Map<String, String> extra) {
+        if (extra.isEmpty()) {
+            // Pseudo-headers given as ReadOnlyHttp2Headers' "other" headers: it iterates (and HPACK
+            // encodes) them in this order and finds them by name; it never checks where a name is.
+            return ReadOnlyHttp2Headers.trailers(false,
+                    Http2Headers.PseudoHeaderName.METHOD.value(), CONNECT,
+                    Http2Headers.PseudoHeaderName.AUTHORITY.value(), authority);
+        }
+        Http2Headers h = new DefaultHttp2Headers().method(CONNECT).authority(authority);
+        for (Map.Entry<String, String> e : extra.entrySet()) {
+            h.add(e.getKey().toLowerCase(java.util.Locale.ROOT), e.getValue());
+        }
         return h;
     }
 
     private void openFailed(OutboundTunnel s, Throwable cause) {
-        s.failOpen(new IOException("cannot open HBONE stream to " + s.target + " via " + key.hboneAddress()
+        s.failOpen(new IOException("cannot open HBONE stream to " + Authority.text(s.target) + " via " + Authority.text(key.hboneAddress())
                 + ": " + HboneListener.describe(cause), cause));
         s.releaseSlot();
     }

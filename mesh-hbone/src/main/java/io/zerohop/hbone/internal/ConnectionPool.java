@@ -1,5 +1,6 @@
 package io.zerohop.hbone.internal;
 
+import io.netty.channel.Channel;
 import io.netty.channel.EventLoopGroup;
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.hbone.HboneStream;
@@ -46,30 +47,61 @@ public final class ConnectionPool {
         if (closed) {
             return CompletableFuture.failedFuture(new IOException("HBONE client is closed"));
         }
-        PoolKey key = new PoolKey(cfg.source(), expected, hbone);
-        ClientConnection conn = acquire(key);
+        ClientConnection conn = acquire(expected, hbone);
         CompletableFuture<HboneStream> result = new CompletableFuture<>();
-        conn.ready.whenComplete((ch, err) -> {
-            if (err != null) {
-                conn.release();
-                result.completeExceptionally(err);
-            } else {
-                try {
-                    conn.openTunnel(ch, target, headers, result);
-                } catch (RuntimeException e) {
-                    // a callback's exception would vanish inside the future: fail the caller instead
+        // A warm connection (the usual case) opens at once: whenComplete on a completed future still
+        // cost a capturing lambda, a completion node and a future nobody used, per tunnel (issue 14).
+        Channel ready = conn.ready.isDone() && !conn.ready.isCompletedExceptionally() ? conn.ready.getNow(null) : null;
+        if (ready != null) {
+            open(conn, ready, target, headers, result);
+        } else {
+            conn.ready.whenComplete((ch, err) -> {
+                if (err != null) {
                     conn.release();
-                    result.completeExceptionally(e);
+                    result.completeExceptionally(err);
+                } else {
+                    open(conn, ch, target, headers, result);
                 }
-            }
-        });
+            });
+        }
         return result;
     }
 
-    private ClientConnection acquire(PoolKey key) {
+    private static void open(ClientConnection conn, Channel ch, InetSocketAddress target, Map<String, String> headers,
+                             CompletableFuture<HboneStream> result) {
+        try {
+            conn.openTunnel(ch, target, headers, result);
+        } catch (RuntimeException e) {
+            // a callback's exception would vanish inside the future: fail the caller instead
+            conn.release();
+            result.completeExceptionally(e);
+        }
+    }
+
+    /**
+     * The key and connection list of the previous open, guarded by {@link #lock}: a caller that opens
+     * tunnels to one HBONE address with the same set of expected identities (the usual case) finds
+     * its connections without a {@code PoolKey} and its hash, which hashes every SPIFFE ID of the key
+     * (issue 14). {@code lastList} is the list mapped to
+     * {@code lastKey} as long as it is set; both are cleared when that list leaves the pool.
+     */
+    private PoolKey lastKey;
+    private List<ClientConnection> lastList;
+
+    private ClientConnection acquire(Set<SpiffeId> expected, InetSocketAddress hbone) {
         ClientConnection fresh;
         synchronized (lock) {
-            List<ClientConnection> list = pool.computeIfAbsent(key, k -> new ArrayList<>(2));
+            PoolKey key = lastKey;
+            List<ClientConnection> list;
+            if (key != null && key.hboneAddress().equals(hbone)
+                    && (key.destinations() == expected || key.destinations().equals(expected))) {
+                list = lastList;
+            } else {
+                key = new PoolKey(cfg.source(), expected, hbone);
+                list = pool.computeIfAbsent(key, k -> new ArrayList<>(2));
+                lastKey = key;
+                lastList = list;
+            }
             for (ClientConnection c : list) {
                 if (c.tryReserve()) {
                     return c;
@@ -91,6 +123,10 @@ public final class ConnectionPool {
                 list.remove(c);
                 if (list.isEmpty()) {
                     pool.remove(c.key);
+                    if (list == lastList) {
+                        lastKey = null;
+                        lastList = null;
+                    }
                 }
             }
         }
@@ -119,6 +155,8 @@ public final class ConnectionPool {
         synchronized (lock) {
             pool.values().forEach(all::addAll);
             pool.clear();
+            lastKey = null;
+            lastList = null;
         }
         List<CompletableFuture<Void>> closes = new ArrayList<>();
         for (ClientConnection c : all) {

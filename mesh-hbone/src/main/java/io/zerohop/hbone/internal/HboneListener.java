@@ -130,7 +130,7 @@ public final class HboneListener {
         try {
             id = cfg.identities().select(local);
         } catch (RuntimeException e) {
-            log.warn("HBONE connection from {} to {} closed: identity selector failed: {}", peer, local, e.toString());
+            log.warn("HBONE connection from {} to {} closed: identity selector failed: {}", Authority.text(peer), Authority.text(local), e.toString());
             safe(() -> cfg.events().connectionFailed(peer, local, e));
             ch.close();
             return;
@@ -138,16 +138,16 @@ public final class HboneListener {
         if (id == null) {
             long n = connectionLog.admit();
             if (n >= 0) {
-                log.info("HBONE connection from {} to {} closed: no local identity serves that address{}", peer, local, LogBudget.note(n));
+                log.info("HBONE connection from {} to {} closed: no local identity serves that address{}", Authority.text(peer), Authority.text(local), LogBudget.note(n));
             }
-            cfg.events().connectionFailed(peer, local, new IllegalStateException("no identity for " + local));
+            cfg.events().connectionFailed(peer, local, new IllegalStateException("no identity for " + Authority.text(local)));
             ch.close();
             return;
         }
         CompletableFuture<SslContext> ctxFuture = cfg.tls().server(id);
         ctxFuture.whenComplete((sslCtx, err) -> ch.eventLoop().execute(() -> {
             if (err != null) {
-                log.warn("HBONE connection from {} to {} closed: no TLS context for {}: {}", peer, local, id, err.toString());
+                log.warn("HBONE connection from {} to {} closed: no TLS context for {}: {}", Authority.text(peer), Authority.text(local), id, err.toString());
                 safe(() -> cfg.events().connectionFailed(peer, local, err));
                 ch.close();
                 return;

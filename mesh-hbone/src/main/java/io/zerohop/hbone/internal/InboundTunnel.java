@@ -13,16 +13,18 @@ import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.ReadOnlyHttp2Headers;
+import io.netty.util.AsciiString;
 import io.netty.util.concurrent.Future;
 import io.netty.util.concurrent.GenericFutureListener;
 import io.zerohop.hbone.AuthzDecision;
 import io.zerohop.hbone.AuthzRequest;
 import io.zerohop.hbone.Destination;
+import io.zerohop.hbone.HboneEvents;
 import io.zerohop.hbone.StreamHandler;
 import io.zerohop.hbone.TunnelInfo;
 import io.zerohop.hbone.TunnelResult;
 import java.net.InetSocketAddress;
-import java.time.Duration;
 import java.util.Map;
 import org.slf4j.Logger;
 
@@ -63,6 +65,12 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         }
     };
 
+    /**
+     * The 200 of every tunnel, one read-only instance: HPACK encoding only reads it. A
+     * {@code DefaultHttp2Headers} per tunnel was ~250 bytes (issue 14, benchmarks/results/open-*.md).
+     */
+    private static final Http2Headers OK = ReadOnlyHttp2Headers.serverHeaders(false, AsciiString.cached("200"));
+
     InboundTunnel(ServerConnection conn, Http2StreamChannel ch) {
         this.conn = conn;
         this.server = conn.server();
@@ -99,7 +107,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
             refuse(400, "method " + method + " is not CONNECT");
             return null;
         }
-        if (headers.path() != null || headers.scheme() != null || headers.get(":protocol") != null) {
+        if (headers.path() != null || headers.scheme() != null || headers.get(Http2Headers.PseudoHeaderName.PROTOCOL.value()) != null) {
             info = withoutTarget(plain);
             refuse(400, "extended CONNECT (:scheme/:path/:protocol) is not HBONE");
             return null;
@@ -136,7 +144,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         try {
             d = cfg.destinations().resolve(dst, conn.localId, conn.local);
         } catch (RuntimeException e) {
-            log.warn("destination resolver failed for {}", dst, e);
+            log.warn("destination resolver failed for {}", Authority.text(dst), e);
             refuse(503, "destination resolver failed: " + e);
             return null;
         }
@@ -156,7 +164,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         try {
             decision = cfg.authorizer().authorize(new AuthzRequest(conn.peerId, conn.peer, conn.localId, dst, info.headers()), d);
         } catch (RuntimeException e) {
-            log.warn("authorizer failed for {} -> {}, denying", conn.peerId, dst, e);
+            log.warn("authorizer failed for {} -> {}, denying", conn.peerId, Authority.text(dst), e);
             decision = AuthzDecision.deny("authorizer failed: " + e);
         }
         if (decision == null || !decision.allowed()) {
@@ -250,10 +258,10 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         if (!f.isSuccess()) {
             String cause = dialTimedOut
                     // Netty's ConnectTimeoutException message, as before the dial had its own timer.
-                    ? "connection timed out after " + cfg.upstreamConnectTimeout().toMillis() + " ms: " + upstream
+                    ? "connection timed out after " + cfg.upstreamConnectTimeout().toMillis() + " ms: " + Authority.text(upstream)
                     : HboneListener.describe(f.cause());
-            refuse(503, ch.isActive() && !codec.rstReceived() ? "upstream " + upstream + " unreachable: " + cause
-                    : "stream ended before the upstream " + upstream + " answered; dial abandoned");
+            refuse(503, ch.isActive() && !codec.rstReceived() ? "upstream " + Authority.text(upstream) + " unreachable: " + cause
+                    : "stream ended before the upstream " + Authority.text(upstream) + " answered; dial abandoned");
             return;
         }
         SocketChannel tcp = (SocketChannel) f.channel();
@@ -291,18 +299,18 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
     private void accept200() {
         opened = true;
         statusSent = true;
-        ch.write(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200"), false));
+        ch.write(new DefaultHttp2HeadersFrame(OK, false));
         log.debug("HBONE tunnel opened: {}", info);
-        HboneListener.safe(() -> cfg.events().tunnelOpened(info, codec));
+        TunnelEvents.opened(cfg.events(), info, codec);
     }
 
     private void refuse(int status, String reason) {
         long n = server.refusalLog.admit();
         if (n >= 0) {
             log.info("HBONE CONNECT refused: status={} peer={} local={} src={} dst={} reason={}{}",
-                    status, conn.peerId, conn.localId, conn.peer, info.destination(), reason, LogBudget.note(n));
+                    status, conn.peerId, conn.localId, Authority.text(conn.peer), Authority.text(info.destination()), reason, LogBudget.note(n));
         }
-        HboneListener.safe(() -> cfg.events().tunnelRefused(info, status, reason));
+        TunnelEvents.refused(cfg.events(), info, status, reason);
         if (!ch.isActive() || codec.rstReceived()) {
             return;
         }
@@ -323,12 +331,16 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         }
         if (opened && !closedReported) {
             closedReported = true;
-            Duration d = Duration.ofNanos(System.nanoTime() - c.startNanos());
-            boolean reset = !c.completed();
-            TunnelResult r = new TunnelResult(info, 200, c.bytesIn(), c.bytesOut(), d, reset,
-                    reset ? (c.wasReset() ? "reset by peer" : "reset") : null);
-            log.debug("HBONE tunnel closed: {} in={} out={} {}", info, r.bytesReceived(), r.bytesSent(), reset ? "reset" : "");
-            HboneListener.safe(() -> cfg.events().tunnelClosed(r));
+            // Nothing is built for nobody: the debug line's four arguments were an array and two
+            // boxed longs per tunnel with DEBUG off (issue 14).
+            boolean debug = log.isDebugEnabled();
+            if (debug || cfg.events() != HboneEvents.NONE) {
+                TunnelResult r = TunnelEvents.result(info, c);
+                if (debug) {
+                    log.debug("HBONE tunnel closed: {} in={} out={} {}", info, r.bytesReceived(), r.bytesSent(), r.reset() ? "reset" : "");
+                }
+                TunnelEvents.closed(cfg.events(), r);
+            }
         }
     }
 }

@@ -1,17 +1,18 @@
 package io.zerohop.hbone.internal;
 
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.zerohop.hbone.HboneEvents;
 import io.zerohop.hbone.HboneRefusedException;
 import io.zerohop.hbone.HboneSocket;
 import io.zerohop.hbone.HboneStream;
 import io.zerohop.hbone.TunnelInfo;
-import io.zerohop.hbone.TunnelResult;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
@@ -20,7 +21,7 @@ import org.slf4j.Logger;
  * The client half of one tunnel (ztunnel's src/proxy/outbound.rs once the connection is chosen): the
  * CONNECT, its response deadline, the 200 or the refusal, and the tunnel's events.
  */
-final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, TunnelCodec.Listener {
+final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, TunnelCodec.Listener, Runnable, ChannelFutureListener {
     private static final Logger log = ConnectionPool.log;
     private final ClientConfig cfg;
     final ClientConnection conn;
@@ -52,11 +53,35 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
         TunnelSet.of(ch).responses(cfg.connectTimeout().toNanos()).add(this);
     }
 
+    /**
+     * The task an application thread hands the connection's loop, this tunnel itself rather than a
+     * lambda per hand-off: before the stream exists, opening it ({@link ClientConnection#openTunnel});
+     * afterwards, the graceful close ({@link #close()}).
+     */
+    @Override
+    public void run() {
+        if (ch == null) {
+            conn.openOnLoop(conn.channel, this);
+        } else {
+            Tunnels.closeGracefully(ch, codec);
+        }
+    }
+
+    /** The CONNECT's write: a failure fails the open. */
+    @Override
+    public void operationComplete(ChannelFuture w) {
+        if (!w.isSuccess()) {
+            failOpen(new IOException("cannot send CONNECT to " + Authority.text(conn.key.hboneAddress()) + ": "
+                    + HboneListener.describe(w.cause()), w.cause()));
+            ch.close();
+        }
+    }
+
     @Override
     void expire() {
         if (result != null && !result.isDone()) {
-            failOpen(new java.net.SocketTimeoutException("no CONNECT response from " + conn.key.hboneAddress()
-                    + " for " + target + " within " + cfg.connectTimeout()));
+            failOpen(new java.net.SocketTimeoutException("no CONNECT response from " + Authority.text(conn.key.hboneAddress())
+                    + " for " + Authority.text(target) + " within " + cfg.connectTimeout()));
             ch.close();
         }
     }
@@ -65,7 +90,7 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
         CompletableFuture<HboneStream> pending = result;
         if (pending != null && pending.completeExceptionally(t) && info != null) {
             int status = t instanceof HboneRefusedException r ? r.status() : 0;
-            ConnectionPool.safeEvent(() -> cfg.events().tunnelRefused(info, status, t.getMessage()));
+            TunnelEvents.refused(cfg.events(), info, status, t.getMessage());
         }
     }
 
@@ -79,7 +104,7 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
             boolean won = result.complete(this);
             result = null;
             if (won) {
-                ConnectionPool.safeEvent(() -> cfg.events().tunnelOpened(info, codec));
+                TunnelEvents.opened(cfg.events(), info, codec);
             } else {
                 ch.close();
             }
@@ -91,7 +116,7 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
         } catch (NumberFormatException e) {
             code = 0;
         }
-        String msg = "HBONE CONNECT to " + target + " via " + conn.key.hboneAddress() + " (server " + conn.peerId
+        String msg = "HBONE CONNECT to " + Authority.text(target) + " via " + Authority.text(conn.key.hboneAddress()) + " (server " + conn.peerId
                 + ") refused with status " + status;
         log.debug(msg);
         failOpen(new HboneRefusedException(code, msg));
@@ -104,17 +129,14 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
         if (result != null && !result.isDone()) {
             Throwable cause = conn.failure;
             failOpen(cause == null
-                    ? new IOException("HBONE stream to " + target + " via " + conn.key.hboneAddress()
+                    ? new IOException("HBONE stream to " + Authority.text(target) + " via " + Authority.text(conn.key.hboneAddress())
                             + " closed before a CONNECT response (reset, GOAWAY or connection loss)")
-                    : new IOException("HBONE connection to " + conn.key.hboneAddress() + " failed before a CONNECT response for "
-                            + target + ": " + HboneListener.describe(cause), cause));
+                    : new IOException("HBONE connection to " + Authority.text(conn.key.hboneAddress()) + " failed before a CONNECT response for "
+                            + Authority.text(target) + ": " + HboneListener.describe(cause), cause));
         }
         releaseSlot();
-        if (opened) {
-            Duration d = Duration.ofNanos(System.nanoTime() - c.startNanos());
-            boolean reset = !c.completed();
-            ConnectionPool.safeEvent(() -> cfg.events().tunnelClosed(new TunnelResult(info, 200, c.bytesIn(), c.bytesOut(), d, reset,
-                    reset ? (c.wasReset() ? "reset by peer" : "reset") : null)));
+        if (opened && cfg.events() != HboneEvents.NONE) {
+            TunnelEvents.closed(cfg.events(), TunnelEvents.result(info, c));
         }
     }
 
@@ -151,7 +173,7 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
         if (ch.eventLoop().inEventLoop()) {
             Tunnels.closeGracefully(ch, codec);
         } else {
-            ch.eventLoop().execute(() -> Tunnels.closeGracefully(ch, codec));
+            ch.eventLoop().execute(this);
         }
     }
 }

@@ -55,7 +55,7 @@ final class ServerConnection extends Negotiator {
         this.local = local;
         this.peer = peer;
         this.idle = new IdleTimer(cfg.idleTimeout(), this, () -> activeTunnels == 0 && channel.isActive(), () -> {}, () -> {
-            log.debug("HBONE connection from {} idle for {}, closing", peer, cfg.idleTimeout());
+            log.debug("HBONE connection from {} idle for {}, closing", Authority.text(peer), cfg.idleTimeout());
             goAway();
         });
         server.connections.add(this);
@@ -76,7 +76,7 @@ final class ServerConnection extends Negotiator {
     protected void handshakeFailed(ChannelHandlerContext ctx, Throwable cause) {
         long n = server.connectionLog.admit();
         if (n >= 0) {
-            log.info("HBONE TLS handshake from {} to {} (local identity {}) failed: {}{}", peer, local, localId,
+            log.info("HBONE TLS handshake from {} to {} (local identity {}) failed: {}{}", Authority.text(peer), Authority.text(local), localId,
                     HboneListener.describe(cause), LogBudget.note(n));
         }
         HboneListener.safe(() -> cfg.events().connectionFailed(peer, local, cause));
@@ -86,13 +86,13 @@ final class ServerConnection extends Negotiator {
     protected void notH2(ChannelHandlerContext ctx, String alpn) {
         long n = server.connectionLog.admit();
         if (n >= 0) {
-            log.info("HBONE connection from {} to {} closed: ALPN {} is not h2{}", peer, local, alpn, LogBudget.note(n));
+            log.info("HBONE connection from {} to {} closed: ALPN {} is not h2{}", Authority.text(peer), Authority.text(local), alpn, LogBudget.note(n));
         }
     }
 
     @Override
     protected void unverifiedPeer(ChannelHandlerContext ctx, javax.net.ssl.SSLPeerUnverifiedException e) {
-        log.info("HBONE connection from {} to {} closed: {}", peer, local, e.getMessage());
+        log.info("HBONE connection from {} to {} closed: {}", Authority.text(peer), Authority.text(local), e.getMessage());
     }
 
     @Override
@@ -108,7 +108,7 @@ final class ServerConnection extends Negotiator {
         HbonePipeline.serverH2(ctx.pipeline(), H2Codecs.server(settings), new TunnelInit(),
                 new PingKeepalive(cfg.pingInterval(), cfg.pingTimeout(),
                         () -> log.info("HBONE connection from {} ({}) closed: PING unanswered for {}",
-                                peer, peerId, cfg.pingTimeout())),
+                                Authority.text(peer), peerId, cfg.pingTimeout())),
                 new ConnTail());
         // A peer that completed TLS but never starts HTTP/2 is bounded like the handshake
         // (otherwise it would hold the connection for the whole idle timeout).
@@ -117,7 +117,7 @@ final class ServerConnection extends Negotiator {
                 long n = server.connectionLog.admit();
                 if (n >= 0) {
                     log.info("HBONE connection from {} ({}) closed: no HTTP/2 preface within {}{}",
-                            peer, peerId, cfg.handshakeTimeout(), LogBudget.note(n));
+                            Authority.text(peer), peerId, cfg.handshakeTimeout(), LogBudget.note(n));
                 }
                 channel.close();
             }
@@ -138,7 +138,9 @@ final class ServerConnection extends Negotiator {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        log.debug("HBONE connection from {} failed", peer, cause);
+        if (log.isDebugEnabled()) {
+            log.debug("HBONE connection from {} failed", Authority.text(peer), cause);
+        }
         ctx.close();
     }
 
@@ -161,7 +163,7 @@ final class ServerConnection extends Negotiator {
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             long n = server.connectionLog.admit();
             if (n >= 0) {
-                log.info("HBONE connection from {} ({}) closed: {}{}", peer, peerId, HboneListener.describe(cause), LogBudget.note(n));
+                log.info("HBONE connection from {} ({}) closed: {}{}", Authority.text(peer), peerId, HboneListener.describe(cause), LogBudget.note(n));
             }
             // An HTTP/2 error is the codec's to answer (GOAWAY with its code, or RST_STREAM) and it
             // closes what it must; closing here first would send GOAWAY NO_ERROR instead.
@@ -206,7 +208,7 @@ final class ServerConnection extends Negotiator {
         long n = server.resetLog.admit();
         if (n >= 0) {
             log.info("HBONE connection from {} ({}) closed: GOAWAY ENHANCE_YOUR_CALM, {} streams reset before they were answered within {}{}",
-                    peer, peerId, preOpenResets, cfg.limits().resetWindow(), LogBudget.note(n));
+                    Authority.text(peer), peerId, preOpenResets, cfg.limits().resetWindow(), LogBudget.note(n));
         }
         channel.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.ENHANCE_YOUR_CALM))
                 .addListener(io.netty.channel.ChannelFutureListener.CLOSE);

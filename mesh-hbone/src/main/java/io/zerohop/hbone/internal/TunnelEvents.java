@@ -1,0 +1,55 @@
+package io.zerohop.hbone.internal;
+
+import io.zerohop.hbone.HboneEvents;
+import io.zerohop.hbone.TunnelCounters;
+import io.zerohop.hbone.TunnelInfo;
+import io.zerohop.hbone.TunnelResult;
+import java.time.Duration;
+
+/**
+ * A tunnel's events to the {@link HboneEvents} listener, client and server alike. A listener that
+ * throws is logged and ignored ({@link HboneListener#safe}). Called directly rather than through a
+ * {@code Runnable}: a capturing lambda per event was an allocation per tunnel open and close, also
+ * with {@link HboneEvents#NONE} (issue 14, benchmarks/results/open-*.md).
+ */
+final class TunnelEvents {
+    private TunnelEvents() {}
+
+    static void opened(HboneEvents events, TunnelInfo info, TunnelCounters counters) {
+        if (events == HboneEvents.NONE) {
+            return;
+        }
+        try {
+            events.tunnelOpened(info, counters);
+        } catch (RuntimeException e) {
+            HboneListener.log.warn("HBONE event listener failed", e);
+        }
+    }
+
+    static void refused(HboneEvents events, TunnelInfo info, int status, String reason) {
+        if (events == HboneEvents.NONE) {
+            return;
+        }
+        try {
+            events.tunnelRefused(info, status, reason);
+        } catch (RuntimeException e) {
+            HboneListener.log.warn("HBONE event listener failed", e);
+        }
+    }
+
+    static void closed(HboneEvents events, TunnelResult result) {
+        try {
+            events.tunnelClosed(result);
+        } catch (RuntimeException e) {
+            HboneListener.log.warn("HBONE event listener failed", e);
+        }
+    }
+
+    /** The result of a tunnel that opened (status 200) and has now closed. */
+    static TunnelResult result(TunnelInfo info, TunnelCodec c) {
+        Duration d = Duration.ofNanos(System.nanoTime() - c.startNanos());
+        boolean reset = !c.completed();
+        return new TunnelResult(info, 200, c.bytesIn(), c.bytesOut(), d, reset,
+                reset ? (c.wasReset() ? "reset by peer" : "reset") : null);
+    }
+}

@@ -1,0 +1,93 @@
+package io.zerohop.hbone;
+
+import static io.zerohop.hbone.RawFrames.HEADERS;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+
+import io.netty.handler.codec.http2.DefaultHttp2Headers;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.identity.MeshTls;
+import io.zerohop.identity.SpiffeIds;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * hbone's log lines and messages print socket addresses as ztunnel's access log prints them
+ * ({@code src.addr}/{@code dst.addr}, Rust's {@code SocketAddr} display, istio/ztunnel
+ * src/proxy/metrics.rs): {@code 127.0.0.1:15008}, {@code [::1]:6999}, never
+ * {@code InetSocketAddress.toString()}'s {@code /127.0.0.1:15008}. The lines are read from stderr
+ * (slf4j-simple) with {@link ServerNoiseTest#logLines}: zerohop-testing's {@code CapturedStderr}
+ * depends on mesh-hbone, so mesh-hbone's own tests cannot use it.
+ */
+class LogAddressTest {
+    static Mesh mesh;
+
+    @BeforeAll
+    static void start() {
+        mesh = new Mesh();
+    }
+
+    @AfterAll
+    static void stop() {
+        mesh.close();
+    }
+
+    @Test
+    void refusalLineNamesSourceAndDestinationWithoutSlash() throws Exception {
+        try (HboneServer server = mesh.server((dst, id, local) -> null).build().start().get(10, TimeUnit.SECONDS)) {
+            List<String> lines = ServerNoiseTest.logLines(() -> {
+                try (RawFrames p = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress())) {
+                    p.preface();
+                    p.headers(1, new DefaultHttp2Headers().method("CONNECT").authority("[::1]:6999"), false);
+                    RawFrames.Frame f = p.next(HEADERS, 1, Duration.ofSeconds(10));
+                    assertThat(f).isNotNull();
+                    assertThat(f.status()).isEqualTo("400");
+                }
+            });
+            String line = lines.stream().filter(l -> l.contains("HBONE CONNECT refused")).findFirst().orElseThrow();
+            assertThat(line).contains(" src=127.0.0.1:", " dst=[::1]:6999 ")
+                    .doesNotContain("/127.0.0.1").doesNotContain("0:0:0:0:0:0:0:1");
+        }
+    }
+
+    @Test
+    void failedHandshakeLineNamesBothEndsWithoutSlash() throws Exception {
+        RecordingEvents events = new RecordingEvents();
+        try (HboneServer server = mesh.server((dst, id, local) -> null).listener(events).build().start().get(10, TimeUnit.SECONDS);
+             InMemoryCa other = InMemoryCa.create("other.local");
+             MeshTls strangerTls = MeshTls.builder(other).build()) {
+            List<String> lines = ServerNoiseTest.logLines(() -> {
+                try (RawFrames stranger = new RawFrames(
+                        strangerTls.client(SpiffeIds.istio("other.local", "x", "y"), Set.of()).get(), server.localAddress())) {
+                    stranger.closed.get(10, TimeUnit.SECONDS);
+                } catch (Exception expected) {
+                    // the handshake fails on one side or the other; the server logs it
+                }
+                RecordingEvents.next(events.failed);
+            });
+            String line = lines.stream().filter(l -> l.contains("HBONE TLS handshake from")).findFirst().orElseThrow();
+            int port = server.localAddress().getPort();
+            assertThat(line).containsPattern("HBONE TLS handshake from 127\\.0\\.0\\.1:\\d+ to 127\\.0\\.0\\.1:" + port + " ")
+                    .doesNotContain("/127.0.0.1");
+        }
+    }
+
+    @Test
+    void clientRefusalMessageNamesTargetAndHboneAddressWithoutSlash() throws Exception {
+        try (HboneServer server = mesh.server((dst, id, local) -> null).build().start().get(10, TimeUnit.SECONDS);
+             HboneClient client = mesh.client().build()) {
+            InetSocketAddress target = new InetSocketAddress("::1", 6999);
+            Throwable t = catchThrowable(() -> client.connect(target, mesh.expectServer(), server.localAddress()).get(10, TimeUnit.SECONDS));
+            assertThat(t).isInstanceOf(ExecutionException.class);
+            assertThat(t.getCause()).isInstanceOf(HboneRefusedException.class)
+                    .hasMessageContaining("HBONE CONNECT to [::1]:6999 via 127.0.0.1:" + server.localAddress().getPort() + " ");
+        }
+    }
+}
