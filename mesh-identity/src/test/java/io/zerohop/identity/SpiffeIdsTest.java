@@ -4,7 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.spiffe.spiffeid.SpiffeId;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 class SpiffeIdsTest {
     @Test
@@ -33,5 +37,73 @@ class SpiffeIdsTest {
         assertThatThrownBy(() -> SpiffeIds.parse("spiffe://td/a/../b")).hasMessageContaining("invalid SPIFFE ID");
         assertThatThrownBy(() -> SpiffeIds.parse("spiffe://td//b")).hasMessageContaining("invalid SPIFFE ID");
         assertThatThrownBy(() -> SpiffeIds.parse("https://td/b")).hasMessageContaining("invalid SPIFFE ID");
+    }
+
+    /** spiffe/java-spiffe v0.8.17 (989e186) java-spiffe-core SpiffeIdTest provideInvalidSpiffeIds: input and java-spiffe's message. */
+    static Stream<Arguments> invalidSpiffeIds() {
+        String badTd = "Trust domain characters are limited to lowercase letters, numbers, dots, dashes, and underscores";
+        String badPath = "Path segment characters are limited to letters, numbers, dots, dashes, and underscores";
+        return Stream.of(
+                Arguments.of("192.168.2.2:6688", "Scheme is missing or invalid"),
+                Arguments.of("http://domain.test/path/element", "Scheme is missing or invalid"),
+                Arguments.of("spiffe:///path/element", "Trust domain is missing"),
+                Arguments.of("spiffe://domain.test/path/element?query=1", badPath),
+                Arguments.of("spiffe://domain.test/path/element?#fragment-1", badPath),
+                Arguments.of("spiffe://domain.test:8080/path/element", badTd),
+                Arguments.of("spiffe://user:password@test.org/path/element", badTd),
+                Arguments.of("spiffe:path/element", "Scheme is missing or invalid"),
+                Arguments.of("spiffe:/path/element", "Scheme is missing or invalid"),
+                Arguments.of("spiffe://", "Trust domain is missing"),
+                Arguments.of("spiffe://domain.test/path/elem%5uent", badPath),
+                Arguments.of("spiffe://trustdomain/path//", "Path cannot contain empty segments"),
+                Arguments.of("spiffe://trustdomain/./other", "Path cannot contain dot segments"),
+                Arguments.of("spiffe://trustdomain/../other", "Path cannot contain dot segments"),
+                Arguments.of("spiffe://trustdomain/", "Path cannot have a trailing slash"),
+                Arguments.of("spiffe://trustdomain/path/", "Path cannot have a trailing slash"),
+                Arguments.of("spiffe://[::1]/service", badTd),
+                Arguments.of("spiffe://[2001:db8::1]/service", badTd),
+                Arguments.of("xspiffe://trustdomain/path", "Scheme is missing or invalid"));
+    }
+
+    @ParameterizedTest(name = "java-spiffe SpiffeIdTest invalid: {0}")
+    @MethodSource
+    void invalidSpiffeIds(String input, String message) {
+        assertThatThrownBy(() -> SpiffeIds.parse(input)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining(input).hasMessageContaining(message);
+    }
+
+    /** The same test's provideTestValidSpiffeIds, lower-case forms: trust domain and path as java-spiffe reads them. */
+    static Stream<Arguments> validSpiffeIds() {
+        return Stream.of(
+                Arguments.of("spiffe://trustdomain", "trustdomain", ""),
+                Arguments.of("spiffe://trustdomain/path", "trustdomain", "/path"),
+                Arguments.of("spiffe://trustdomain/path1/path2", "trustdomain", "/path1/path2"),
+                Arguments.of("spiffe://trustdomain/PATH1/PATH2", "trustdomain", "/PATH1/PATH2"),
+                Arguments.of("spiffe://trustdomain/9eebccd2-12bf-40a6-b262-65fe0487d453", "trustdomain",
+                        "/9eebccd2-12bf-40a6-b262-65fe0487d453"),
+                Arguments.of("spiffe://a_b.example/foo", "a_b.example", "/foo"),
+                Arguments.of("spiffe://1.2.3.4/service", "1.2.3.4", "/service"));
+    }
+
+    @ParameterizedTest(name = "java-spiffe SpiffeIdTest valid: {0}")
+    @MethodSource
+    void validSpiffeIds(String input, String trustDomain, String path) {
+        SpiffeId id = SpiffeIds.parse(input);
+        assertThat(id.getTrustDomain().getName()).isEqualTo(trustDomain);
+        assertThat(id.getPath()).isEqualTo(path);
+    }
+
+    /**
+     * java-spiffe's mixed-case valid cases ("SPIFFE://trustdomain/path", "SpIfFe://TrUsTdOmAiN/Workload") are
+     * refused here: ztunnel's Identity::from_str (istio/ztunnel src/identity/manager.rs) and go-spiffe accept only
+     * the lower-case scheme and trust domain, and so does zerohop's peer verification (X509.spiffeId).
+     */
+    @Test
+    void mixedCaseSchemeOrTrustDomainIsRefusedUnlikeJavaSpiffe() {
+        for (String id : new String[] {"SPIFFE://trustdomain/path", "SpIfFe://TrUsTdOmAiN/Workload"}) {
+            assertThat(SpiffeId.parse(id)).as("java-spiffe folds %s", id).isNotNull();
+            assertThatThrownBy(() -> SpiffeIds.parse(id)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("lower case");
+        }
     }
 }

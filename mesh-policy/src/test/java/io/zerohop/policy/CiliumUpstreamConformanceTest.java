@@ -77,6 +77,18 @@ class CiliumUpstreamConformanceTest {
         T.decide(s, "namespace labels: a namespace labelled otherwise", team,
                 r().principal("spiffe://cluster.local/ns/dev/sa/peer")
                         .sourceLabels("dev", Map.of("app", "x", "io.cilium.k8s.namespace.labels.team", "red")), false, "prod/c");
+        // getEndpointSelector returns a selector on a reserved: label as written (no namespace), and entity.go's
+        // EntitySelectorMapping selects world by the reserved:world label: such a fromEndpoints is fromEntities.
+        String denyWorld = cnp("prod", "c", "{endpointSelector: {}, ingress: [{fromEntities: [all]}], "
+                + "ingressDeny: [{fromEndpoints: [{matchLabels: {'reserved:world': ''}}]}]}");
+        T.decide(s, "reserved:world in fromEndpoints: an outside peer is world (was: never selected)", denyWorld,
+                r().plaintext().source(null), false, "prod/c");
+        T.decide(s, "reserved:world in fromEndpoints: a mesh peer is not world", denyWorld, r().source(null), true, "prod/c");
+        String denyHost = cnp("prod", "c", "{endpointSelector: {}, ingress: [{fromEntities: [all]}], "
+                + "ingressDeny: [{fromEndpoints: [{matchLabels: {'reserved:host': ''}}]}]}");
+        T.decide(s, "reserved:host in fromEndpoints: no HBONE peer is the host, not even one with unknown labels", denyHost,
+                r().source(null), true, "prod/c");
+        T.decide(s, "reserved:host in fromEndpoints: nor an outside peer", denyHost, r().plaintext().source(null), true, "prod/c");
         String c = CILIUM_CONST;
         // kubernetes.io/metadata.name is the namespace's name (set by the API server): known from the SPIFFE ID.
         String byName = ingress("{fromEndpoints: [{matchLabels: {'k8s:io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name': dev}}]}");

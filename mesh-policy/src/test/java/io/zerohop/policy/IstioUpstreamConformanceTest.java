@@ -525,6 +525,13 @@ class IstioUpstreamConformanceTest {
                 "trustDomains are not sent to ztunnel");
         T.decide(s, "ALLOW with principals and trustDomains at L7", from("{principals: ['*'], trustDomains: [cluster.local]}"),
                 r().http("GET", "/"), true, "prod/p");
+        // handleRule converts no trust-domain field: a from entry with only notTrustDomains is an empty match, which
+        // ztunnel skips, so the DENY never fires at L4 (and istiod reports nothing; zerohop warns).
+        String tdOnly = spec("action: DENY, rules: [{from: [{source: {notTrustDomains: [cluster.local]}}]}]");
+        T.decide(s, "DENY with only notTrustDomains: no effect at L4", tdOnly, r().principal("spiffe://other.td/ns/a/sa/b"), true, null);
+        T.decide(s, "DENY with only notTrustDomains: enforced at L7", tdOnly, r().principal("spiffe://other.td/ns/a/sa/b").http("GET", "/"),
+                false, "prod/p");
+        T.warns(s, "DENY with only notTrustDomains", tdOnly, "leaves this DENY rule nothing to match on L4 connections");
         T.decide(s, "DENY with ports and methods keeps the ports at L4",
                 spec("action: DENY, rules: [{to: [{operation: {ports: ['8080'], methods: [POST]}}]}]"), r(), false, "prod/p");
         T.decide(s, "DENY to-entries ORed: the HTTP-only entry is skipped, the port entry kept",

@@ -36,6 +36,8 @@ public final class PolicyState {
 
     /** kind/namespace/name → apiVersion → entry; v1 and v1beta1 of one Istio object are the same object. */
     private final Map<String, Map<String, Entry>> objects = new TreeMap<>();
+    /** kind/namespace/name → metadata.creationTimestamp ("" when absent): istiod lets the oldest PeerAuthentication win. */
+    private final Map<String, String> created = new java.util.HashMap<>();
     private final PolicyEngine engine;
     private final AtomicLong rejected = new AtomicLong();
     private final Rejections listener;
@@ -64,8 +66,10 @@ public final class PolicyState {
     public void put(GenericKubernetesResource r) {
         String key = key(r);
         Entry e = validate(key, r);
+        String ts = r.getMetadata().getCreationTimestamp();
         synchronized (this) {
             objects.computeIfAbsent(key, k -> new TreeMap<>()).put(r.getApiVersion(), e);
+            created.put(key, ts == null ? "" : ts);
         }
     }
 
@@ -76,6 +80,7 @@ public final class PolicyState {
             versions.remove(r.getApiVersion());
             if (versions.isEmpty()) {
                 objects.remove(key);
+                created.remove(key);
             }
         }
     }
@@ -183,12 +188,22 @@ public final class PolicyState {
         StringBuilder all = new StringBuilder();
         int count = 0;
         synchronized (this) {
-            for (Map<String, Entry> versions : objects.values()) {
-                Entry e = preferred(versions);
-                if (e.yaml != null && !e.yaml.isEmpty()) {
-                    all.append(e.yaml.startsWith("---") ? "" : "---\n").append(e.yaml).append('\n');
-                    count++;
+            // Where two PeerAuthentications conflict, the one loaded first wins; istiod keeps the oldest:
+            // sortConfigByCreationTime (pilot/pkg/model/config.go) orders by creation time, then name, then
+            // namespace. RFC 3339 times in UTC, as the API server writes them, sort as text.
+            List<String> peerAuthns = new ArrayList<>();
+            for (Map.Entry<String, Map<String, Entry>> o : objects.entrySet()) {
+                if (o.getKey().startsWith("PeerAuthentication/")) {
+                    peerAuthns.add(o.getKey());
+                    continue;
                 }
+                count += append(all, preferred(o.getValue()));
+            }
+            peerAuthns.sort(java.util.Comparator.comparing((String k) -> created.getOrDefault(k, ""))
+                    .thenComparing(k -> k.substring(k.lastIndexOf('/') + 1))
+                    .thenComparing(k -> k.substring(0, k.lastIndexOf('/'))));
+            for (String k : peerAuthns) {
+                count += append(all, preferred(objects.get(k)));
             }
         }
         String text = all.toString();
@@ -210,6 +225,14 @@ public final class PolicyState {
         LOG.info("installed {} policy objects from Kubernetes ({} rejected, in force as fail-closed stand-ins or left out)",
                 count, rejectedObjects().size());
         return true;
+    }
+
+    private static int append(StringBuilder all, Entry e) {
+        if (e.yaml == null || e.yaml.isEmpty()) {
+            return 0;
+        }
+        all.append(e.yaml.startsWith("---") ? "" : "---\n").append(e.yaml).append('\n');
+        return 1;
     }
 
     /** For tests: the objects' keys now known. */

@@ -107,6 +107,17 @@ final class IstioCompiler {
         }
         if (targetRefs.isEmpty()) {
             ambientWarnings(ref, action, rules, httpFound, warnings);
+            if (action == IstioPolicy.DENY) {
+                for (IstioPolicy.Rule r : rules) {
+                    // istiod says nothing here (trust domains are not among the HTTP fields it reports), yet a
+                    // from entry with only trust domains becomes an empty match that ztunnel skips.
+                    if (r.trustDomains && !r.http && !r.effectiveAtL4(action)) {
+                        warnings.add(ref + ": rule " + r.index + ": trustDomains are not sent to ztunnel by istiod, which "
+                                + "leaves this DENY rule nothing to match on L4 connections: it has no effect there, as at "
+                                + "ztunnel (enforced per HTTP request)");
+                    }
+                }
+            }
             if (action == IstioPolicy.ALLOW) {
                 for (IstioPolicy.Rule r : rules) {
                     if (r.trustDomains && !r.http) {

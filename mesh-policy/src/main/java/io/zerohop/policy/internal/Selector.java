@@ -28,6 +28,8 @@ final class Selector {
      * and nobody can change: the peer's namespace, known from its SPIFFE ID even when its workload is not.
      */
     static final String NAMESPACE_NAME_KEY = NAMESPACE_LABELS_PREFIX + "kubernetes.io/metadata.name";
+    /** Cilium's reserved identities' labels ({@code reserved:host}, {@code reserved:world}...): no pod carries one. */
+    static final String RESERVED_PREFIX = "reserved:";
 
     static final int IN = 0;
     static final int NOT_IN = 1;
@@ -44,6 +46,8 @@ final class Selector {
     private final int[] exprKinds;
     /** {@link #usesPodLabels()}, computed once. */
     private final boolean podLabels;
+    /** Tests a {@code reserved:} label, which a peer outside the cluster (world) can carry. */
+    private final boolean reserved;
 
     private Selector(String[] keys, String[] values, String[] exprKeys, int[] exprOps, String[][] exprValues, String text) {
         // Interned: label keys read by Jackson (the Kubernetes client) and Java literals are interned too,
@@ -63,13 +67,17 @@ final class Selector {
         this.keyKinds = kindsOf(keys);
         this.exprKinds = kindsOf(exprKeys);
         boolean pod = false;
+        boolean res = false;
         for (int k : keyKinds) {
             pod |= k == KIND_LABEL;
+            res |= k == KIND_RESERVED;
         }
         for (int k : exprKinds) {
             pod |= k == KIND_LABEL;
+            res |= k == KIND_RESERVED;
         }
         this.podLabels = pod;
+        this.reserved = res;
     }
 
     static String normalizeKey(String key) {
@@ -144,6 +152,13 @@ final class Selector {
             }
         }
         boolean namespaceLabels = false;
+        boolean reservedKey = false;
+        for (String k : labels.keySet()) {
+            reservedKey |= k.startsWith(RESERVED_PREFIX);
+        }
+        for (String k : ek) {
+            reservedKey |= k.startsWith(RESERVED_PREFIX);
+        }
         if (peer) {
             for (String k : labels.keySet()) {
                 namespaceLabels |= k.startsWith(NAMESPACE_LABELS_PREFIX);
@@ -157,7 +172,8 @@ final class Selector {
             // ParseToCiliumRule: a CNP's endpointSelector always selects in the policy's namespace; a namespace the
             // user wrote is replaced (utils_test.go "parse-in-namespace-with-ns-selector").
             labels.put(NAMESPACE_KEY, implicitNamespace);
-        } else if (peer && !namesNamespace) {
+        } else if (peer && !namesNamespace && !reservedKey) {
+            // (getEndpointSelector returns a selector on a reserved: label unchanged: no namespace, no Exists.)
             if (implicitNamespace == null) {
                 // getEndpointSelector, clusterwide: only endpoints with a namespace, i.e. Kubernetes pods
                 // ("wildcard-to-from-endpoints-with-ccnp").
@@ -191,11 +207,15 @@ final class Selector {
     static final int KIND_LABEL = 0;
     static final int KIND_NAMESPACE = 1;
     static final int KIND_SERVICE_ACCOUNT = 2;
+    static final int KIND_RESERVED = 3;
 
     /** How {@link #destLabel(WorkloadRef, String, int)} resolves {@code key}; decided once, at compile time. */
     static int kindOf(String key) {
         if (key.equals(NAMESPACE_KEY) || key.equals(NAMESPACE_NAME_KEY)) {
             return KIND_NAMESPACE;
+        }
+        if (key.startsWith(RESERVED_PREFIX)) {
+            return KIND_RESERVED;
         }
         return key.equals(SERVICE_ACCOUNT_KEY) ? KIND_SERVICE_ACCOUNT : KIND_LABEL;
     }
@@ -268,7 +288,8 @@ final class Selector {
     /** {@code parts}: {@link Peer#parts} of the principal, or {@link Peer#UNKNOWN}. */
     boolean matchesPeer(AccessRequest r, long parts) {
         if (!Peer.isClusterEndpoint(r)) {
-            return false;
+            // Outside the cluster a peer has no pod labels, only a reserved world identity.
+            return reserved && matches(r, parts, false);
         }
         // A peer known by its SPIFFE ID only: its labels are unknown, not absent, so no selector on them
         // matches it (else NotIn / DoesNotExist would admit it whatever its labels are). See mayMatchPeer.
@@ -326,7 +347,27 @@ final class Selector {
         return true;
     }
 
+    /**
+     * The value of a {@code reserved:} label of the peer, or null when it has none: a peer that is no cluster
+     * endpoint is {@code world} (and {@code world-ipv4} or {@code world-ipv6} by its address); the other reserved
+     * identities (host, remote-node, health, init, kube-apiserver, ingress, unmanaged) never reach a tunnel.
+     */
+    private static String reservedValue(AccessRequest r, String key) {
+        if (Peer.isClusterEndpoint(r)) {
+            return null;
+        }
+        return switch (key) {
+            case "reserved:world" -> "";
+            case "reserved:world-ipv4" -> r.sourceAddress() instanceof java.net.Inet4Address ? "" : null;
+            case "reserved:world-ipv6" -> r.sourceAddress() instanceof java.net.Inet6Address ? "" : null;
+            default -> null;
+        };
+    }
+
     private static boolean peerIs(AccessRequest r, String key, int kind, String v, long parts) {
+        if (kind == KIND_RESERVED) {
+            return v.equals(reservedValue(r, key));
+        }
         if (kind == KIND_NAMESPACE) {
             return Peer.namespaceIs(r, v, parts);
         }
@@ -338,6 +379,9 @@ final class Selector {
     }
 
     private static boolean peerHas(AccessRequest r, String key, int kind) {
+        if (kind == KIND_RESERVED) {
+            return reservedValue(r, key) != null;
+        }
         if (kind == KIND_NAMESPACE) {
             return Peer.hasNamespace(r);
         }
