@@ -142,8 +142,15 @@ public final class WorkloadRegistry {
      * Jackson exception classes at every start (ConfigFileTest.aStartWithoutConfigLoadsNoJacksonClass).
      */
     private static final class Yaml {
-        static final ObjectMapper MAPPER = new ObjectMapper(new YAMLFactory())
-                .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES);
+        /**
+         * Strict as the policy loader is (and kubectl): a repeated key is an error rather than the last
+         * one winning (two {@code labels:} decide which policies select the workload), and so is
+         * anything after the first document (Jackson reads one and dropped the workloads of the rest).
+         */
+        static final ObjectMapper MAPPER = new ObjectMapper(YAMLFactory.builder()
+                .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION).build())
+                .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
+                .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
         /** Reads {@code file}; a mapping error names the file, the line and the field. */
         static FileYaml read(Path file) throws IOException {
@@ -169,7 +176,23 @@ public final class WorkloadRegistry {
                             + (field.toString().equals("apiVersion") || field.toString().equals("kind")
                             ? "; this is a Kubernetes manifest, not a workload registry (mesh-core/README.md, Workload registry)" : "");
                 }
+                if (e.getOriginalMessage().startsWith("Duplicate field")) {
+                    // STRICT_DUPLICATE_DETECTION, through databind: the parser's location is the repeated key's.
+                    throw new IllegalArgumentException(file + ":" + (e.getLocation() == null ? 0 : e.getLocation().getLineNr()) + ": "
+                            + (field.length() == 0 ? "" : field + ": ") + e.getOriginalMessage().replace("Duplicate field", "repeated key"), e);
+                }
+                if (e.getOriginalMessage().startsWith("Trailing token")) {
+                    throw new IllegalArgumentException(file + ":" + (e.getLocation() == null ? 0 : e.getLocation().getLineNr())
+                            + ": a second YAML document: the registry is one mapping (trustDomain, nodes, workloads)", e);
+                }
                 throw new IllegalArgumentException(file + ":" + lineOf(text, last, e) + ": " + field + ": " + problem, e);
+            } catch (com.fasterxml.jackson.core.JsonParseException e) {
+                // A repeated key (STRICT_DUPLICATE_DETECTION) or a YAML syntax error: file:line: what, as above.
+                String problem = e.getOriginalMessage().lines().findFirst().orElse("unreadable");
+                if (problem.startsWith("Duplicate field")) {
+                    problem = problem.replace("Duplicate field", "repeated key");
+                }
+                throw new IllegalArgumentException(file + ":" + (e.getLocation() == null ? 0 : e.getLocation().getLineNr()) + ": " + problem, e);
             }
         }
     }

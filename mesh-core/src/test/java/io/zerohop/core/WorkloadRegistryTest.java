@@ -115,4 +115,38 @@ class WorkloadRegistryTest {
         assertThat(AppProtocol.of("kubernetes.io/h2c", "tcp-x")).isEqualTo(AppProtocol.HTTP2);
         assertThat(AppProtocol.of("HTTP", "grpc")).isEqualTo(AppProtocol.HTTP);
     }
+
+    /**
+     * As the policy loader (and kubectl) read YAML: a repeated key and a second document are errors
+     * naming file and line. A new-user pass found Jackson's defaults: the last {@code labels:} won
+     * (moving the workload out of a DENY's selector) and a second document's workloads were dropped.
+     */
+    @Test
+    void aRepeatedKeyOrASecondDocumentIsAnErrorNotSilentlyDropped(@TempDir Path dir) throws Exception {
+        Path dup = Files.writeString(dir.resolve("dup.yaml"), """
+                workloads:
+                  - namespace: prod
+                    name: backend
+                    addresses: [10.0.1.2]
+                    labels: {app: backend}
+                    labels: {app: other}
+                """);
+        assertThatThrownBy(() -> WorkloadRegistry.load(dup)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith(dup + ":6: workloads[0]: repeated key 'labels'");
+        Path twice = Files.writeString(dir.resolve("twice.yaml"), """
+                workloads:
+                  - {namespace: prod, name: backend, addresses: [10.0.1.2]}
+                workloads:
+                  - {namespace: prod, name: db, addresses: [10.0.1.3]}
+                """);
+        assertThatThrownBy(() -> WorkloadRegistry.load(twice)).hasMessageStartingWith(twice + ":3: repeated key 'workloads'");
+        Path docs = Files.writeString(dir.resolve("docs.yaml"), """
+                workloads:
+                  - {namespace: prod, name: backend, addresses: [10.0.1.2]}
+                ---
+                workloads:
+                  - {namespace: prod, name: db, addresses: [10.0.1.3]}
+                """);
+        assertThatThrownBy(() -> WorkloadRegistry.load(docs)).hasMessageStartingWith(docs + ":4: a second YAML document");
+    }
 }

@@ -235,4 +235,60 @@ class LoaderTest {
                 """;
         assertThat(PolicyLoader.fromString("list.yaml", yaml).size()).isEqualTo(1);
     }
+
+    /**
+     * The API server's list endpoints answer a typed list (kubectl get --raw
+     * /apis/security.istio.io/v1/namespaces/prod/authorizationpolicies), and kubectl apply -f expands it:
+     * client-go's discovery RESTMapper maps Kind + "List" and List in every served group version
+     * (k8s.io/client-go restmapper/discovery.go, NewDiscoveryRESTMapper). A new-user pass found these
+     * skipped with a warning: the DENY inside was dropped and prod/backend was open to legacy/sa/old.
+     */
+    @Test
+    void typedListsAreExpandedAsKubectlApplyDoes() throws Exception {
+        String deny = """
+                - apiVersion: security.istio.io/v1
+                  kind: AuthorizationPolicy
+                  metadata: {name: deny-legacy, namespace: prod}
+                  spec:
+                    action: DENY
+                    rules: [{from: [{source: {principals: ["cluster.local/ns/legacy/sa/old"]}}]}]
+                """;
+        for (String head : new String[] {"apiVersion: security.istio.io/v1\nkind: AuthorizationPolicyList\n",
+                "apiVersion: security.istio.io/v1beta1\nkind: List\n"}) {
+            PolicySet set = PolicyLoader.fromString("list.yaml", head + "items:\n" + deny);
+            assertThat(set.size()).as(head).isEqualTo(1);
+            assertThat(set.warnings()).as(head).isEmpty();
+            PolicyEngine e = PolicyEngine.builder().policies(set).build();
+            assertThat(e.evaluate(R.r().principal("spiffe://cluster.local/ns/legacy/sa/old").build()).allowed()).as(head).isFalse();
+            assertThat(e.evaluate(R.r().build()).allowed()).as(head).isTrue();
+        }
+        PolicySet cilium = PolicyLoader.fromString("cnp.yaml", """
+                apiVersion: cilium.io/v2
+                kind: CiliumNetworkPolicyList
+                items:
+                - apiVersion: cilium.io/v2
+                  kind: CiliumNetworkPolicy
+                  metadata: {name: only-frontend, namespace: prod}
+                  spec:
+                    endpointSelector: {matchLabels: {app: backend}}
+                    ingress: [{fromEndpoints: [{matchLabels: {app: frontend}}]}]
+                """);
+        PolicyEngine e = PolicyEngine.builder().policies(cilium).build();
+        assertThat(e.evaluate(R.r().sourceLabels("prod", java.util.Map.of("app", "other")).build()).allowed()).isFalse();
+        assertThat(e.evaluate(R.r().build()).allowed()).isTrue();
+
+        // A typed list in a version its group does not serve is the same error as its items' kind there.
+        PolicyLoadException bad = catchThrowableOfType(PolicyLoadException.class, () -> PolicyLoader.fromString("bad.yaml",
+                "apiVersion: security.istio.io/v1beta\nkind: AuthorizationPolicyList\nitems:\n" + deny));
+        assertThat(bad.line()).isEqualTo(1);
+        assertThat(bad.getMessage()).contains("unknown version \"security.istio.io/v1beta\"");
+        // A List without apiVersion is refused (kubectl: "apiVersion not set"), not skipped with its items.
+        PolicyLoadException noVersion = catchThrowableOfType(PolicyLoadException.class, () -> PolicyLoader.fromString("nv.yaml",
+                "kind: List\nitems:\n" + deny));
+        assertThat(noVersion.getMessage()).contains("apiVersion is required for kind List");
+        // Another product's list of the same name stays skipped, with the warning.
+        PolicySet linkerd = PolicyLoader.fromString("l.yaml", "apiVersion: policy.linkerd.io/v1beta3\nkind: AuthorizationPolicyList\nitems: []\n");
+        assertThat(linkerd.size()).isZero();
+        assertThat(linkerd.warnings()).singleElement().asString().contains("skipped unsupported kind policy.linkerd.io/v1beta3 AuthorizationPolicyList");
+    }
 }

@@ -66,6 +66,29 @@ class PolicyDirectoryTest {
                 dir.resolve("more") + ": directory skipped: only files directly in " + dir + " are loaded (not recursive)");
     }
 
+    /**
+     * kubectl apply -f DIR opens every entry with a policy extension (cli-runtime visitor.go
+     * ExpandPathsToFileVisitors: filepath.Walk, then a FileVisitor per file) and fails on a symbolic link
+     * to nothing. A new-user pass found it skipped with a warning: the DENY it should hold was dropped and
+     * legacy/sa/old allowed.
+     */
+    @Test
+    void aBrokenSymbolicLinkFailsTheLoadNamingIt(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("a.yaml"), DENY_ALL.replace("deny-all", "a").replace("rules: [{}]",
+                "rules: [{from: [{source: {principals: [cluster.local/ns/other/sa/x]}}]}]"));
+        Files.createSymbolicLink(dir.resolve("deny-legacy.yaml"), dir.resolve("..data/deny-legacy.yaml"));
+        PolicyLoadException e = org.assertj.core.api.Assertions.catchThrowableOfType(PolicyLoadException.class,
+                () -> PolicyLoader.fromDirectory(dir));
+        assertThat(e).as("a broken link is an error, not a skipped file").isNotNull();
+        assertThat(e.file()).isEqualTo(dir.resolve("deny-legacy.yaml").toString());
+        assertThat(e.getMessage()).contains("cannot read: a symbolic link to nothing (no such file)");
+        // Once the link resolves, its DENY is enforced.
+        Files.createDirectory(dir.resolve("..data"));
+        Files.writeString(dir.resolve("..data/deny-legacy.yaml"), DENY_LEGACY);
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromDirectory(dir)).build();
+        assertThat(engine.evaluate(r().principal("spiffe://cluster.local/ns/legacy/sa/old").build()).allowed()).isFalse();
+    }
+
     @Test
     void aReloadThatDropsAFileOrEveryPolicyIsAWarningNamingTheFiles() throws Exception {
         Path dir = Path.of("pol");

@@ -222,6 +222,13 @@ final class ConfigFile {
                     }
                     settings.add(new Setting(key, line, values));
                 }
+                // Jackson reads a multi-document stream one document at a time: a second document ("---")
+                // after the mapping was dropped without a word, and with it, say, its policies: line
+                // (the proxy then allowed everything).
+                if (p.currentToken() == JsonToken.END_OBJECT && p.nextToken() != null) {
+                    throw new ConfigException(file + ":" + p.currentTokenLocation().getLineNr()
+                            + ": a second YAML document: the config file is one mapping of option: value");
+                }
             } catch (NoSuchFileException e) {
                 throw new ConfigException("config file " + file + " does not exist");
             } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
@@ -244,6 +251,11 @@ final class ConfigFile {
             if (t == JsonToken.START_OBJECT || t == JsonToken.START_ARRAY) {
                 throw new ConfigException(file + ":" + p.currentTokenLocation().getLineNr() + ": " + key
                         + ": takes a value or a list of values, not a nested " + (t == JsonToken.START_OBJECT ? "mapping" : "list"));
+            }
+            if (p instanceof com.fasterxml.jackson.dataformat.yaml.YAMLParser y && y.isCurrentAlias()) {
+                // Jackson hands an alias over as its anchor's name ("*ns" read as "ns"), not the anchored value.
+                throw new ConfigException(file + ":" + p.currentTokenLocation().getLineNr() + ": " + key
+                        + ": an alias (*" + p.getText() + "): write the value itself");
             }
             return t == JsonToken.VALUE_NULL ? null : p.getText();
         }

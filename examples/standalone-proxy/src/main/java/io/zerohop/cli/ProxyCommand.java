@@ -192,6 +192,20 @@ final class ProxyCommand implements Callable<Integer> {
      */
     private Checked check() {
         Usage u = new Usage(spec, origins);
+        // A usage error naming the option (as ca init's), checked as Mesh.Builder.trustDomain checks it: it said
+        // "invalid SPIFFE ID spiffe://Cluster_Local" with exit 1, after the listeners' checks had passed.
+        Usage.parse(u, "trust-domain", trustDomain, () -> {
+            try {
+                return io.zerohop.identity.SpiffeIds.parse("spiffe://" + trustDomain);
+            } catch (IllegalArgumentException e) {
+                String m = e.getMessage();
+                throw new IllegalArgumentException("invalid trust domain \"" + trustDomain + "\": " + m.substring(m.indexOf("\": ") + 3), e);
+            }
+        });
+        // A Kubernetes namespace name (DNS-1123 label), as istiod requires of its root namespace.
+        if (!rootNamespace.matches("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")) {
+            throw u.error("root-namespace", rootNamespace, "\"" + rootNamespace + "\" is not a namespace name (lower-case DNS label, e.g. istio-system)");
+        }
         InetSocketAddress in = u.listener("inbound", inbound);
         if (inboundTransparent && in == null) {
             throw u.error("inbound-transparent", "true", "needs an HBONE listener, but " + origins.label("inbound") + " is off");
@@ -431,7 +445,9 @@ final class ProxyCommand implements Callable<Integer> {
                     .trustBundle(identity.pem.bundle).build();
         }
         if (identity.spireSocket != null) {
-            return SpireIdentityProvider.builder().address(identity.spireSocket).buildAsync().get(30, TimeUnit.SECONDS);
+            // build() waits 30 s and says why it gave up (the socket, "is the agent running and is this workload
+            // registered?"); buildAsync().get(30 s) failed with a bare "TimeoutException".
+            return SpireIdentityProvider.builder().address(identity.spireSocket).build();
         }
         if (identity.caDir != null) {
             return InMemoryCa.load(identity.caDir, Duration.ofHours(24));

@@ -193,6 +193,25 @@ class ConfigFileTest {
                 .containsExactly("--config", f.toString(), "--in-memory-ca");
     }
 
+    /**
+     * Jackson reads one YAML document and hands an alias over as its anchor's name. A new-user pass found
+     * a config file whose policies: sat in a second document start a proxy with "policies none (allow
+     * all)", and {@code node: *n} read as the node "n".
+     */
+    @Test
+    @DisplayName("a second YAML document or an alias in the config file is refused with its line, never dropped or read as the anchor's name")
+    void aSecondDocumentOrAnAliasIsRefused(@TempDir Path dir) throws Exception {
+        Path f = write(dir, QUIET + "inbound: 127.0.0.1:0\n---\npolicies: " + dir + "\n");
+        assertThatThrownBy(() -> ConfigFile.expand(new String[] {"--config", f.toString()}, PROXY))
+                .isInstanceOf(ConfigFile.ConfigException.class)
+                .hasMessage(f + ":7: a second YAML document: the config file is one mapping of option: value");
+        Path a = write(dir, QUIET + "root-namespace: &root istio-system\nnode: *root\n");
+        assertThatThrownBy(() -> ConfigFile.expand(new String[] {"--config", a.toString()}, PROXY))
+                .isInstanceOf(ConfigFile.ConfigException.class)
+                .hasMessage(a + ":6: node: an alias (*root): write the value itself");
+        assertThat(proxyWith(a)).isEqualTo("exit 2: zerohop proxy: " + a + ":6: node: an alias (*root): write the value itself");
+    }
+
     @Test
     @Timeout(180)
     @DisplayName("a `zerohop proxy` start without --config loads no Jackson class (footprint-5771f1d.md: nine did); with --config it does")

@@ -154,4 +154,37 @@ class UsageErrorsTest {
         System.arraycopy(b, 0, r, a.length, b.length);
         return r;
     }
+
+    /**
+     * A new-user pass: {@code proxy --trust-domain Cluster_Local} exited 1 with "invalid SPIFFE ID
+     * spiffe://Cluster_Local" (no option named), and a root namespace that no namespace can have was taken
+     * as given (its mesh-wide policies then applied nowhere).
+     */
+    @Test
+    @DisplayName("proxy: a malformed --trust-domain or --root-namespace is a usage error naming the option")
+    void proxyBadTrustDomainOrRootNamespace() {
+        assertThat(run("proxy", "--in-memory-ca", "--trust-domain", "Cluster_Local", "--inbound", "off", "--metrics", "off",
+                "--readiness", "off", "--admin", "off"))
+                .isEqualTo("exit 2: zerohop proxy: --trust-domain: invalid trust domain \"Cluster_Local\": not in canonical form"
+                        + " (trust domain must be lower case) | Run 'zerohop proxy --help' for usage.");
+        assertThat(run("proxy", "--in-memory-ca", "--root-namespace", "istio system", "--inbound", "off", "--metrics", "off",
+                "--readiness", "off", "--admin", "off"))
+                .isEqualTo("exit 2: zerohop proxy: --root-namespace: \"istio system\" is not a namespace name (lower-case DNS label,"
+                        + " e.g. istio-system) | Run 'zerohop proxy --help' for usage.");
+    }
+
+    /**
+     * A SPIRE socket that never answers: after the 30 s wait, one line naming the socket and what to check
+     * (SpireIdentityProvider.Builder.build's message). A new-user pass got "zerohop proxy: TimeoutException".
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(120)
+    @DisplayName("proxy: a SPIRE socket with no agent behind it fails after the wait naming the socket, not 'TimeoutException'")
+    void proxySpireSocketWithoutAnAgent(@TempDir Path dir) {
+        String out = run("proxy", "--spire-socket", dir.resolve("agent.sock").toString(), "--inbound", "off", "--metrics", "off",
+                "--readiness", "off", "--admin", "off");
+        assertThat(out).startsWith("exit 1: ");
+        assertThat(out).endsWith("zerohop proxy: no X.509 context from the Workload API at unix:"
+                + dir.resolve("agent.sock") + " within PT30S; is the agent running and is this workload registered?");
+    }
 }

@@ -77,7 +77,10 @@ public final class Loader {
                 if (name.startsWith(".")) {
                     continue;
                 }
-                if (Files.isRegularFile(p) && extension(name) != null) {
+                // A broken symbolic link too: kubectl apply -f DIR opens every entry with a policy extension
+                // and fails on one it cannot read; skipped with a warning, it dropped the DENY it was meant to
+                // hold (a mis-mounted volume, a ConfigMap key renamed under a hand-made link).
+                if (extension(name) != null && (Files.isRegularFile(p) || Files.isSymbolicLink(p) && !Files.exists(p))) {
                     files.add(p);
                 } else {
                     skipped.add(p);
@@ -145,7 +148,11 @@ public final class Loader {
             }
             bytes = Files.readAllBytes(f);
         } catch (IOException e) {
-            throw new PolicyLoadException(f.toString(), 0, "", "cannot read: " + e.getMessage(), e);
+            // The JDK's file exceptions carry only the path as their message.
+            String why = e instanceof java.nio.file.NoSuchFileException
+                    ? (Files.isSymbolicLink(f) ? "a symbolic link to nothing (no such file)" : "no such file")
+                    : e instanceof java.nio.file.FileSystemException fs && fs.getReason() != null ? fs.getReason() : e.getMessage();
+            throw new PolicyLoadException(f.toString(), 0, "", "cannot read: " + why, e);
         }
         CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
                 .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
@@ -193,8 +200,8 @@ public final class Loader {
         doc.requireMap();
         String kind = doc.text("kind", "");
         String apiVersion = doc.text("apiVersion", "");
-        if (kind.equals("List") && apiVersion.equals("v1")) {
-            // kubectl get -o yaml output wraps objects in a List.
+        if (kind.equals("List") && apiVersion.equals("v1") || typedList(doc, kind, apiVersion)) {
+            // kubectl get -o yaml output wraps objects in a List; the API server's list endpoints in a typed list.
             YNode items = doc.get("items");
             if (items != null) {
                 for (YNode item : items.items()) {
@@ -295,6 +302,44 @@ public final class Loader {
 
     private static final String ISTIO_GROUP = "security.istio.io";
     private static final String CILIUM_GROUP = "cilium.io";
+
+    /**
+     * Whether {@code doc} is a list in one of our groups that {@code kubectl apply -f} expands: an
+     * {@code AuthorizationPolicyList}, {@code PeerAuthenticationList}, {@code CiliumNetworkPolicyList} or
+     * {@code CiliumClusterwideNetworkPolicyList} (what the API server's list endpoints return, e.g.
+     * {@code kubectl get --raw /apis/security.istio.io/v1/authorizationpolicies}), or a {@code List} in
+     * a version the group serves. client-go's discovery RESTMapper maps {@code Kind + "List"} and
+     * {@code List} in every served group version (k8s.io/client-go {@code restmapper/discovery.go},
+     * {@code NewDiscoveryRESTMapper}) and kubectl's flatten visitor applies each item. Skipped with a
+     * warning, as other kinds are, such a list dropped every DENY in it. A typed list whose apiVersion
+     * is wrong for its items' kind is the same error as that kind's.
+     */
+    private boolean typedList(YNode doc, String kind, String apiVersion) throws PolicyLoadException {
+        if (kind.equals("List") && apiVersion.isEmpty()) {
+            // kubectl refuses it ("apiVersion not set"); skipped, its items' DENYs were dropped.
+            doc.onlyKeys(Set.of("apiVersion", "kind", "metadata", "items")); // a misspelt apiVersion is named where it was typed
+            throw doc.error("apiVersion is required for kind List (v1)");
+        }
+        int slash = apiVersion.indexOf('/');
+        String group = slash < 0 ? "" : apiVersion.substring(0, slash);
+        if (!kind.endsWith("List") || !(group.equals(ISTIO_GROUP) || group.equals(CILIUM_GROUP))) {
+            return false;
+        }
+        String itemKind = kind.substring(0, kind.length() - "List".length());
+        if (itemKind.isEmpty()) {
+            String version = apiVersion.substring(slash + 1);
+            boolean served = group.equals(ISTIO_GROUP) ? version.equals("v1") || version.equals("v1beta1") : version.equals("v2");
+            if (!served) {
+                throw doc.get("apiVersion").error("unknown version \"" + apiVersion + "\" for kind List");
+            }
+            return true;
+        }
+        if (!ENFORCED_KINDS.contains(itemKind)) {
+            return false;
+        }
+        kind(doc, itemKind, apiVersion); // throws for a version or group its items' kind is not served in
+        return true;
+    }
 
     /**
      * The kind to compile, or null to skip the object with a warning. A known kind in its own group
