@@ -1,5 +1,8 @@
 package io.zerohop.cli;
 
+import io.zerohop.identity.PemFileIdentityProvider;
+import java.nio.file.Path;
+import java.security.GeneralSecurityException;
 import java.time.Duration;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
@@ -19,6 +22,26 @@ final class Cli {
 
         int exitCode() {
             return exitCode;
+        }
+    }
+
+    /**
+     * The identity in PEM files ({@code connect}, {@code proxy}). Files that are not an X.509-SVID
+     * for their own trust bundle (a certificate that does not chain to it, an expired leaf, the key of
+     * another certificate, no SPIFFE ID) are an identity failure, exit 4, as a certificate refused in
+     * a handshake is; the message names the file and the reason.
+     *
+     * @throws RefusedException exit 4, when the files are no valid identity
+     * @throws IllegalStateException when a file cannot be read (exit 1)
+     */
+    static PemFileIdentityProvider pemIdentity(Path cert, Path key, Path bundle, boolean watch) {
+        try {
+            return PemFileIdentityProvider.builder().certificateChain(cert).privateKey(key).trustBundle(bundle).watch(watch).build();
+        } catch (IllegalStateException e) {
+            if (e.getCause() instanceof GeneralSecurityException invalid) {
+                throw new RefusedException("no usable identity in the PEM files: " + invalid.getMessage(), 4);
+            }
+            throw e;
         }
     }
 

@@ -25,7 +25,8 @@ import picocli.CommandLine.Spec;
         description = {"Open one HBONE tunnel and copy stdin to it and it to stdout (like nc).",
                 "Prints only the tunnel's data (stdout); log lines only with -v. A failure is one line on stderr.",
                 "Exit codes: 0 done, 2 usage, 3 refused by the server (HTTP status printed), 4 TLS or identity failure"
-                        + " (either side refused the other's certificate), 1 other errors."})
+                        + " (either side refused the other's certificate, or --cert/--key/--trust-bundle are not a valid"
+                        + " SVID for that bundle), 1 other errors."})
 final class ConnectCommand implements Callable<Integer> {
     @Option(names = "--via", required = true, description = "HBONE endpoint IP:PORT (the destination node's port 15008)")
     String via;
@@ -72,8 +73,7 @@ final class ConnectCommand implements Callable<Integer> {
         u.path("cert", cert, Usage.Kind.FILE);
         u.path("key", key, Usage.Kind.FILE);
         u.path("trust-bundle", bundle, Usage.Kind.FILE);
-        try (PemFileIdentityProvider ids = PemFileIdentityProvider.builder().certificateChain(cert).privateKey(key)
-                .trustBundle(bundle).watch(false).build();
+        try (PemFileIdentityProvider ids = Cli.pemIdentity(cert, key, bundle, false);
              MeshTls tls = MeshTls.builder(ids).build();
              HboneClient client = HboneClient.builder().tls(tls).identity(ids.defaultIdentity().orElseThrow()).threads(1).build()) {
             HboneSocket s;

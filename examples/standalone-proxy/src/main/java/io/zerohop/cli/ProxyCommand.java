@@ -9,7 +9,6 @@ import io.zerohop.core.Mesh;
 import io.zerohop.core.WorkloadRegistry;
 import io.zerohop.identity.IdentityProvider;
 import io.zerohop.identity.InMemoryCa;
-import io.zerohop.identity.PemFileIdentityProvider;
 import io.zerohop.identity.spire.SpireIdentityProvider;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.PolicyLoadException;
@@ -52,7 +51,8 @@ import picocli.CommandLine.Spec;
                 "  0  stopped by a signal or /quitquitquit, after draining",
                 "  1  failure",
                 "  2  usage: the message names the option, or the config file's line",
-                "  4  Istio CA: token refused, CA unreachable or no usable certificate",
+                "  4  identity: PEM files that are no valid SVID for their trust bundle;",
+                "     Istio CA: token refused, CA unreachable or no usable certificate",
                 ""})
 final class ProxyCommand implements Callable<Integer> {
     /** A default on a line of its own: picocli's line breaking would split an address after its colon. */
@@ -441,8 +441,7 @@ final class ProxyCommand implements Callable<Integer> {
 
     private IdentityProvider provider() throws Exception {
         if (identity.pem != null) {
-            return PemFileIdentityProvider.builder().certificateChain(identity.pem.cert).privateKey(identity.pem.key)
-                    .trustBundle(identity.pem.bundle).build();
+            return Cli.pemIdentity(identity.pem.cert, identity.pem.key, identity.pem.bundle, true);
         }
         if (identity.spireSocket != null) {
             // build() waits 30 s and says why it gave up (the socket, "is the agent running and is this workload

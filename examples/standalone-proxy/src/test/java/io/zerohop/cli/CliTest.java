@@ -101,6 +101,27 @@ class CliTest {
         assertThat(out.toString()).doesNotContain("zerohop proxy ready");
     }
 
+    /**
+     * PEM files that are no identity for their own bundle (a certificate of another CA) are an
+     * identity failure, exit 4, as in {@code connect} (ConnectCommandTest); they exited 1.
+     */
+    @Test
+    void aPemCertificateThatDoesNotChainToItsBundleExits4(@TempDir Path dir) throws Exception {
+        try (InMemoryCa ca = InMemoryCa.create("cluster.local"); InMemoryCa other = InMemoryCa.create("cluster.local")) {
+            java.time.Instant now = java.time.Instant.now();
+            io.zerohop.identity.IssuedCertificate cert = other.issue(io.zerohop.identity.LeafSpec.svid(
+                    "spiffe://cluster.local/ns/prod/sa/web", now.minusSeconds(60), now.plus(Duration.ofHours(1))));
+            Path chain = Files.writeString(dir.resolve("cert.pem"), cert.chainPem());
+            Path key = Files.writeString(dir.resolve("key.pem"), cert.keyPem());
+            Path bundle = Files.writeString(dir.resolve("bundle.pem"), Pem.certificates(List.of(ca.root())));
+            assertThat(Zerohop.run("proxy", "--cert", chain.toString(), "--key", key.toString(), "--trust-bundle", bundle.toString(),
+                    "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "off", "--admin", "off")).as(err.toString()).isEqualTo(4);
+        }
+        assertThat(err.toString().lines().toList()).singleElement().asString()
+                .startsWith("zerohop proxy: no usable identity in the PEM files: " + dir.resolve("cert.pem") + " against " + dir.resolve("bundle.pem"));
+        assertThat(out.toString()).doesNotContain("zerohop proxy ready");
+    }
+
     @Test
     void caInitReportsTheTrustDomainItsCertificatesCarry(@TempDir Path dir) throws Exception {
         assertThat(Zerohop.run("ca", "init", "--trust-domain", "Cluster.Local", "--out", dir.toString())).isZero();

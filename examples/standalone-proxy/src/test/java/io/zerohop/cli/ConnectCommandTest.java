@@ -28,6 +28,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * {@code zerohop connect} run as a user runs it: a child JVM with real stdin, stdout and stderr,
@@ -73,6 +75,16 @@ class ConnectCommandTest {
         InMemoryCa rogue = InMemoryCa.create("cluster.local");
         write("rogue", rogue.issue(LeafSpec.svid(CLI.toString(), now.minusSeconds(60), now.plus(Duration.ofHours(1)))),
                 List.of(ca.root(), rogue.root()));
+        // Files that are no identity for their own bundle: the client refuses itself before it dials.
+        write("unchained", rogue.issue(LeafSpec.svid(CLI.toString(), now.minusSeconds(60), now.plus(Duration.ofHours(1)))),
+                List.of(ca.root()));
+        write("expired", ca.issue(LeafSpec.svid(CLI.toString(), now.minus(Duration.ofHours(2)), now.minus(Duration.ofHours(1)))),
+                List.of(ca.root()));
+        write("otherkey", ca.issue(LeafSpec.svid(CLI.toString(), now.minusSeconds(60), now.plus(Duration.ofHours(1)))), List.of(ca.root()));
+        Files.copy(dir.resolve("expired/key.pem"), dir.resolve("otherkey/key.pem"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        // A client of another CA that trusts only that CA: the server's certificate does not chain for it.
+        write("stranger", rogue.issue(LeafSpec.svid(CLI.toString(), now.minusSeconds(60), now.plus(Duration.ofHours(1)))),
+                List.of(rogue.root()));
     }
 
     static void write(String name, IssuedCertificate cert, List<java.security.cert.X509Certificate> roots) throws Exception {
@@ -137,6 +149,34 @@ class ConnectCommandTest {
         assertThat(r.stdout()).isEmpty();
         assertThat(r.stderr().lines().toList()).hasSize(1);
         assertThat(r.stderr()).startsWith("zerohop connect: TLS to 127.0.0.1:");
+    }
+
+    /**
+     * The CLI's exit-code table: 4 for "TLS or identity failure". Files that are not an X.509-SVID
+     * for their own trust bundle are refused by the client itself before it dials (they exited 1,
+     * as an unexpected error); the line names the file and the reason.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"unchained", "expired", "otherkey"})
+    void ownFilesThatAreNoValidSvidExit4(String certs) throws Exception {
+        Run r = connect(certs, "never delivered\n");
+        assertThat(r.exit()).as(r.stderr()).isEqualTo(4);
+        assertThat(r.stdout()).isEmpty();
+        assertThat(r.stderr().lines().toList()).singleElement().asString()
+                .startsWith("zerohop connect: no usable identity in the PEM files: ")
+                .contains(dir.resolve(certs).toString());
+    }
+
+    /**
+     * The client refuses the server's certificate, which does not chain to the client's bundle (another
+     * identity than --expect: CliTest.connectCopiesStdinThroughOneTunnelAndReportsRefusals).
+     */
+    @Test
+    void aServerCertificateOutsideTheClientsBundleExits4() throws Exception {
+        Run r = connect("stranger", "never delivered\n");
+        assertThat(r.exit()).as(r.stderr()).isEqualTo(4);
+        assertThat(r.stdout()).isEmpty();
+        assertThat(r.stderr().lines().toList()).singleElement().asString().startsWith("zerohop connect: TLS to 127.0.0.1:");
     }
 
     @Test
