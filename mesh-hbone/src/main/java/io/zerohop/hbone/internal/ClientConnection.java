@@ -67,20 +67,14 @@ final class ClientConnection {
     /** Event loop only: until the server's first SETTINGS. */
     ScheduledFuture<?> settingsTimer;
     /**
-     * The stream bootstrap and its initializer, one per connection and reused by every open (issue 14,
+     * The stream bootstrap, one per connection and reused by every open, without a handler (issue 14,
      * benchmarks/results/open-*.md): a bootstrap per open cost a LinkedHashMap and a
-     * ConcurrentHashMap of options, and an initializer per open a ConcurrentHashMap-backed set of its
-     * own, ~0.6 KB per tunnel. Event loop only.
+     * ConcurrentHashMap of options, and the initializer it ran per open a ConcurrentHashMap-backed set
+     * of its own, a pipeline context and a pipeline removal, ~0.7 KB per tunnel. The tunnel's codec
+     * goes into the new stream's pipeline right after {@code open()} (ClientConnection#opened). Event
+     * loop only.
      */
     private Http2StreamChannelBootstrap streams;
-    private final StreamInit streamInit = new StreamInit();
-    /**
-     * The tunnel whose stream {@link #streams} is opening. On the loop, {@code open()} creates,
-     * initialises and registers the stream channel before it returns (Netty's
-     * {@code Http2StreamChannelBootstrap.open0} and the stream channel's synchronous {@code register}),
-     * so the shared initializer finds its tunnel here. Event loop only.
-     */
-    private OutboundTunnel opening;
     /** The last CONNECT's target and its {@code :authority}: a pooled connection mostly carries tunnels to the same few targets. Event loop only. */
     private InetSocketAddress lastTarget;
     private AsciiString lastAuthority;
@@ -323,17 +317,12 @@ final class ClientConnection {
             return;
         }
         if (streams == null) {
-            streams = new Http2StreamChannelBootstrap(parent).handler(streamInit);
-        }
-        Future<Http2StreamChannel> f;
-        opening = s;
-        try {
-            f = streams.open();
-        } finally {
-            opening = null;
+            streams = new Http2StreamChannelBootstrap(parent);
         }
         // On the loop open() has finished when it returns: no listener, no task. The listener is
-        // only a fallback (Netty runs listeners as a task past its listener stack depth).
+        // only a fallback (Netty runs listeners as a task past its listener stack depth); until then
+        // the stream can receive nothing, as no CONNECT went out on it.
+        Future<Http2StreamChannel> f = streams.open();
         if (f.isDone()) {
             opened(s, f);
         } else {
@@ -347,25 +336,22 @@ final class ClientConnection {
             return;
         }
         Http2StreamChannel ch = f.getNow();
+        if (!ch.isActive()) {
+            // Only on the fallback path: the connection closed before this ran. Without its codec the
+            // stream's close would never release the slot.
+            openFailed(s, new ClosedChannelException());
+            return;
+        }
+        // The codec is added to a registered, active stream (not by an initializer during its
+        // registration): the stream's auto-read, on until here, asked for a read that found nothing
+        // (no frame can arrive before the CONNECT), and the codec asks for its own as before, so the
+        // stream's read state is the same as with an initializer.
+        HbonePipeline.tunnel(ch, s.codec);
         s.bind(ch);
         // The tunnel is the write's listener: a failed CONNECT write fails the open (OutboundTunnel.operationComplete).
         ch.write(new DefaultHttp2HeadersFrame(connectHeaders(s.target, s.headers), false)).addListener(s);
         // Tunnels opened together share one TLS record and one send().
         Tunnels.flushSoon(ch);
-    }
-
-    /** Every stream this connection opens: the tunnel's pipeline ({@link HbonePipeline#tunnel}). */
-    private final class StreamInit extends ChannelInitializer<Http2StreamChannel> {
-        @Override
-        protected void initChannel(Http2StreamChannel ch) {
-            OutboundTunnel s = opening;
-            if (s == null) {
-                // Only open() called on the loop by openOnLoop creates this connection's streams.
-                throw new IllegalStateException("HBONE stream " + ch + " initialised outside an open");
-            }
-            opening = null;
-            HbonePipeline.tunnel(ch, s.codec);
-        }
     }
 
     private static final AsciiString CONNECT = AsciiString.cached("CONNECT");

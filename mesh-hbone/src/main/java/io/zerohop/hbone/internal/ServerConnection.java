@@ -1,9 +1,10 @@
 package io.zerohop.hbone.internal;
 
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandler;
+import io.netty.channel.ChannelHandlerAdapter;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.channel.ChannelInitializer;
 import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
 import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
 import io.netty.handler.codec.http2.Http2CodecUtil;
@@ -235,14 +236,28 @@ final class ServerConnection extends Negotiator {
         }
     }
 
-    /** Sets up each CONNECT stream the multiplexer opens. */
-    private final class TunnelInit extends ChannelInitializer<Http2StreamChannel> {
-
+    /**
+     * Sets up each CONNECT stream the multiplexer opens, then leaves its pipeline: the handler the
+     * multiplexer adds to every new stream, called once the stream is registered. Not a
+     * {@code ChannelInitializer}: that guards against a second initialisation with a
+     * ConcurrentHashMap-backed set of contexts, an entry and two map operations per stream (issue
+     * 14), and a stream channel is registered exactly once, by the multiplexer, before any event.
+     */
+    @ChannelHandler.Sharable
+    private final class TunnelInit extends ChannelHandlerAdapter {
         @Override
-        protected void initChannel(Http2StreamChannel ch) {
-            tunnelOpened();
-            InboundTunnel s = new InboundTunnel(ServerConnection.this, ch);
-            HbonePipeline.tunnel(ch, s.codec);
+        public void handlerAdded(ChannelHandlerContext ctx) {
+            ctx.pipeline().remove(this);
+            Http2StreamChannel ch = (Http2StreamChannel) ctx.channel();
+            try {
+                tunnelOpened();
+                InboundTunnel s = new InboundTunnel(ServerConnection.this, ch);
+                HbonePipeline.tunnel(ch, s.codec);
+            } catch (RuntimeException e) {
+                // As a ChannelInitializer that failed: the stream is closed.
+                log.warn("HBONE stream from {} could not be set up, closing it", Authority.text(peer), e);
+                ch.close();
+            }
         }
     }
 }
