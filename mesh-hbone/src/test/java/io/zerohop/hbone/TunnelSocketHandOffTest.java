@@ -170,4 +170,33 @@ class TunnelSocketHandOffTest {
         assertThat(tasks.get(10, TimeUnit.SECONDS)).isEqualTo(1);
         awaitNoTunnels();
     }
+
+    /**
+     * Each write() is one task for the loop, and while nothing else is in flight it is the same task
+     * object every time (issue 14: a new lambda per write was the writer's one allocation besides its
+     * buffer). The loop has run a write's task, its count included, before it reads the echo of it:
+     * so every write of this sequence finds nothing in flight.
+     */
+    @Test
+    void sequentialWritesReuseOneTask() throws Exception {
+        int writes = 50;
+        try (Socket s = sockets.createSocket("127.0.0.1", ECHO)) {
+            tunnelsLeft.add(s);
+            s.setSoTimeout(10_000);
+            java.io.OutputStream out = s.getOutputStream();
+            java.io.DataInputStream in = new java.io.DataInputStream(s.getInputStream());
+            byte[] request = new byte[1024];
+            byte[] response = new byte[1024];
+            rig.loop.resetCounts();
+            for (int i = 0; i < writes; i++) {
+                out.write(request);
+                in.readFully(response);
+            }
+            String me = Thread.currentThread().getName() + ": ";
+            java.util.List<String> writeTasks = rig.loop.outsiders().stream()
+                    .filter(t -> t.startsWith(me) && t.contains("SocketState")).toList();
+            assertThat(writeTasks).as("one task per write").hasSize(writes);
+            assertThat(new java.util.HashSet<>(writeTasks)).as("distinct write task objects").hasSize(1);
+        }
+    }
 }

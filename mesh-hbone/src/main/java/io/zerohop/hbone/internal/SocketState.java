@@ -338,25 +338,64 @@ final class SocketState {
             return;
         }
         int n = buf.readableBytes();
-        submitted.addAndGet(n);
+        WriteTask task;
+        if (submitted.compareAndSet(0, n)) {
+            // Nothing in flight, so no run of the reusable task is left that still reads its fields.
+            task = reusableTask;
+        } else {
+            submitted.addAndGet(n);
+            task = new WriteTask();
+        }
+        task.set(channel, buf, flush, n);
         try {
-            channel.eventLoop().execute(() -> {
-                try {
-                    channel.write(buf, channel.voidPromise());
-                    if (flush) {
-                        channel.flush();
-                    }
-                } finally {
-                    // Counted down whatever the write did, or a waiting writer would wait for good.
-                    if (submitted.addAndGet(-n) <= SUBMIT_LOW && writerWaiting) {
-                        signalWritable();
-                    }
-                }
-            });
+            channel.eventLoop().execute(task);
         } catch (RejectedExecutionException e) {
+            task.set(null, null, false, 0);
             submitted.addAndGet(-n);
             buf.release();
             throw (SocketException) new SocketException("Broken pipe").initCause(e);
+        }
+    }
+
+    /**
+     * The write task for the chunk in flight when no other is: a writer claims it by moving
+     * {@link #submitted} from 0 (issue 14: a task object per {@code write()} was the one allocation
+     * of a 1 KiB echo's writer besides its buffer). A run takes the fields before it counts its bytes
+     * down, so a writer that claims the task after that count cannot change what the run writes.
+     */
+    private final WriteTask reusableTask = new WriteTask();
+
+    private final class WriteTask implements Runnable {
+        private Channel channel;
+        private ByteBuf buf;
+        private boolean flush;
+        private int bytes;
+
+        void set(Channel channel, ByteBuf buf, boolean flush, int bytes) {
+            this.channel = channel;
+            this.buf = buf;
+            this.flush = flush;
+            this.bytes = bytes;
+        }
+
+        @Override
+        public void run() {
+            Channel c = channel;
+            ByteBuf b = buf;
+            boolean f = flush;
+            int n = bytes;
+            set(null, null, false, 0);
+            try {
+                c.write(b, c.voidPromise());
+                if (f) {
+                    c.flush();
+                }
+            } finally {
+                // Counted down whatever the write did, or a waiting writer would wait for good.
+                if (submitted.addAndGet(-n) <= SUBMIT_LOW && writerWaiting) {
+                    signalWritable();
+                }
+            }
         }
     }
 

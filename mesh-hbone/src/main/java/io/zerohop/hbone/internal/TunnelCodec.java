@@ -7,11 +7,17 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
+import io.netty.handler.codec.http2.Http2Connection;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2DataFrame;
+import io.netty.handler.codec.http2.Http2Exception;
+import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2Stream;
+import io.netty.handler.codec.http2.Http2StreamChannel;
+import io.netty.handler.codec.http2.Http2StreamChannelOption;
 import io.netty.util.ReferenceCountUtil;
 import io.zerohop.hbone.HboneStream;
 import java.nio.channels.ClosedChannelException;
@@ -25,6 +31,16 @@ import java.nio.channels.ClosedChannelException;
  * hands them to its {@link Listener}; anything read after the HEADERS waits in a {@link Hold} right
  * behind the codec until the handlers above first ask to read. Counts payload bytes both ways for
  * events.
+ *
+ * <p>On a tunnel stream channel the codec returns the stream's receive window itself (Netty's
+ * {@link Http2StreamChannelOption#AUTO_STREAM_FLOW_CONTROL} is off): the DATA bytes delivered since
+ * the last read request are handed to the connection's local flow controller when the handlers above
+ * ask to read again, which is exactly when Netty's stream channel returns them, but without the
+ * WINDOW_UPDATE frame object, promise and write through both pipelines Netty spends on every read
+ * (issue 14: one of each per 1 KiB echo on either side). Whether and when a WINDOW_UPDATE goes on
+ * the wire is still the flow controller's decision (half of a window consumed); what the peer may
+ * send is unchanged. A handler on an {@link io.zerohop.hbone.HboneStream#channel()} must not turn
+ * that option back on.
  */
 public final class TunnelCodec extends ChannelDuplexHandler implements io.zerohop.hbone.TunnelCounters {
 
@@ -60,6 +76,12 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     Channel channel;
     /** The graceful close's linger deadline, while one is pending. */
     TunnelSet.Deadline linger;
+    /** The connection whose local flow controller this codec returns bytes to; null when Netty does (not a stream channel). */
+    private Http2Connection flowConnection;
+    /** This stream in {@link #flowConnection}, looked up at the first return. */
+    private Http2Stream flowStream;
+    /** DATA bytes (padding included) delivered since the window was last returned. Event loop only. */
+    private int unreturned;
 
     public TunnelCodec(Listener listener) {
         this.listener = listener;
@@ -132,20 +154,62 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
+        if (ctx.channel() instanceof Http2StreamChannel stream && stream.parent() != null) {
+            Http2FrameCodec h2 = stream.parent().pipeline().get(Http2FrameCodec.class);
+            if (h2 != null && stream.config().setOption(Http2StreamChannelOption.AUTO_STREAM_FLOW_CONTROL, false)) {
+                flowConnection = h2.connection();
+            }
+        }
         if (ctx.channel().isActive()) {
-            ctx.read();
+            read0(ctx);
         }
     }
 
     @Override
     public void channelActive(ChannelHandlerContext ctx) {
-        ctx.read();
+        read0(ctx);
         ctx.fireChannelActive();
+    }
+
+    /** Asks the stream channel for more, returning first what was delivered since the last ask (as Netty's beginRead does). */
+    private void read0(ChannelHandlerContext ctx) {
+        if (unreturned != 0) {
+            returnWindow(ctx);
+        }
+        ctx.read();
+    }
+
+    /**
+     * Hands the delivered bytes back to the stream's and the connection's receive windows. A
+     * WINDOW_UPDATE the flow controller writes for them is flushed at once (Netty's stream channel
+     * flushes it with its next flush; inside a read of the connection the connection handler flushes
+     * again when the read completes). A failure closes the stream, as Netty's stream channel does
+     * when its window update fails.
+     */
+    private void returnWindow(ChannelHandlerContext ctx) {
+        int n = unreturned;
+        unreturned = 0;
+        Http2Stream stream = flowStream;
+        if (stream == null) {
+            stream = flowStream = flowConnection.stream(((Http2StreamChannel) ctx.channel()).stream().id());
+        }
+        try {
+            if (flowConnection.local().flowController().consumeBytes(stream, n)) {
+                ctx.channel().parent().flush();
+            }
+        } catch (Http2Exception | RuntimeException e) {
+            ctx.fireExceptionCaught(e);
+            ctx.channel().close();
+        }
     }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
         if (msg instanceof Http2DataFrame data) {
+            if (flowConnection != null) {
+                // Counted as the stream channel counts it, every DATA frame it delivers: returned on the next read request.
+                unreturned += data.initialFlowControlledBytes();
+            }
             boolean end = data.isEndStream();
             ByteBuf content = data.content();
             if (!headersSeen || inputEnded) {
@@ -255,7 +319,7 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
                 h.release();
             }
         }
-        ctx.read();
+        read0(ctx);
     }
 
     @Override
