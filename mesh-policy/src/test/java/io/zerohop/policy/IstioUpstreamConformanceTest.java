@@ -623,6 +623,11 @@ class IstioUpstreamConformanceTest {
             T.decide(s, "string_match " + c[3], ap("prod", "p", "{rules: [{from: [{source: {namespaces: ['" + c[0] + "']}}]}]}"),
                     r().principal("spiffe://td/ns/" + c[1] + "/sa/x"), Boolean.parseBoolean(c[2]), "prod/p");
         }
+        for (String[] c : new String[][] {{"foo", "exact empty mismatch"}, {"foo*", "prefix empty mismatch"},
+                {"*foo", "suffix empty mismatch"}}) {
+            T.decide(s, "string_match " + c[1] + " (no identity, empty namespace)",
+                    ap("prod", "p", "{rules: [{from: [{source: {namespaces: ['" + c[0] + "']}}]}]}"), plain(), false, "prod/p");
+        }
         T.decide(s, "string_match presence mismatch (no identity, empty namespace)",
                 ap("prod", "p", "{rules: [{from: [{source: {namespaces: ['*']}}]}]}"), plain(), false, "prod/p");
         T.decide(s, "matches_principal: a prefix match is on the ID without spiffe://",
