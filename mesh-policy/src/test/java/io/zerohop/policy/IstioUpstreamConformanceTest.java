@@ -200,6 +200,29 @@ class IstioUpstreamConformanceTest {
                 + pa("foo", "selector-strict", "{" + WL + ", mtls: {mode: STRICT}, portLevelMtls: {'9090': {mode: PERMISSIVE}}}"),
                 ports(8080), 9090);
 
+        // TestAmbientIndex_Policy, AuthorizationPolicy part: which policies reach pod app=a of ns1 (root istio-system).
+        // Each is an ALLOW of one principal, so a policy in scope denies any other caller and one out of scope does not.
+        String only = "{rules: [{from: [{source: {principals: [cluster.local/ns/x/sa/only]}}]}]}";
+        String onlySel = "{selector: {matchLabels: {app: a}}, rules: [{from: [{source: {principals: [cluster.local/ns/x/sa/only]}}]}]}";
+        String onlyNotA = "{selector: {matchLabels: {app: not-a}}, rules: [{from: [{source: {principals: [cluster.local/ns/x/sa/only]}}]}]}";
+        R podA = r().dest("ns1", "pod1", Map.of("app", "a"));
+        R podB = r().dest("ns1", "pod3", Map.of("app", "not-a"));
+        R other = r().dest("ns2", "pod9", Map.of("app", "a"));
+        T.decide(x, "a root-namespace policy without selector (global) applies to every namespace", ap(root, "global", only),
+                podB, false, "istio-system/global");
+        T.decide(x, "a namespace policy applies to its namespace", ap("ns1", "namespace", only), podB, false, "ns1/namespace");
+        T.decide(x, "a namespace policy does not reach another namespace", ap("ns1", "namespace", only), other, true, null);
+        T.decide(x, "a selector policy applies to the pod it selects", ap("ns1", "selector", onlySel), podA, false, "ns1/selector");
+        T.decide(x, "a selector policy: pod not in policy", ap("ns1", "selector", onlySel), podB, true, null);
+        T.decide(x, "a root-namespace selector policy (global-selector) applies to matching pods of every namespace",
+                ap(root, "global-selector", onlySel), other, false, "istio-system/global-selector");
+        T.decide(x, "global-selector updated to not select", ap(root, "global-selector", onlyNotA), podA, true, null);
+        String both = ap(root, "global", only) + ap("ns1", "selector", onlySel);
+        T.add(x, "the allowed principal passes every policy in scope", () -> assertThat(PolicyEngine.builder()
+                .policies(PolicyLoader.fromString("c.yaml", both)).build()
+                .evaluate(r().dest("ns1", "pod1", Map.of("app", "a")).principal("spiffe://cluster.local/ns/x/sa/only").build())
+                .allowed()).isTrue());
+
         // authorization.go, read for inputs no testdata covers. Under an inherited STRICT with the workload
         // mode UNSET, convertedSelectorPeerAuthentications looks for a PERMISSIVE port only: a DISABLE port
         // alone leaves the static STRICT policy in force (zerohop followed the sidecar model before and
@@ -599,6 +622,11 @@ class IstioUpstreamConformanceTest {
         for (String[] c : sm) {
             T.decide(s, "string_match " + c[3], ap("prod", "p", "{rules: [{from: [{source: {namespaces: ['" + c[0] + "']}}]}]}"),
                     r().principal("spiffe://td/ns/" + c[1] + "/sa/x"), Boolean.parseBoolean(c[2]), "prod/p");
+        }
+        for (String[] c : new String[][] {{"foo", "exact empty mismatch"}, {"foo*", "prefix empty mismatch"},
+                {"*foo", "suffix empty mismatch"}}) {
+            T.decide(s, "string_match " + c[1] + " (no identity, empty namespace)",
+                    ap("prod", "p", "{rules: [{from: [{source: {namespaces: ['" + c[0] + "']}}]}]}"), plain(), false, "prod/p");
         }
         T.decide(s, "string_match presence mismatch (no identity, empty namespace)",
                 ap("prod", "p", "{rules: [{from: [{source: {namespaces: ['*']}}]}]}"), plain(), false, "prod/p");
