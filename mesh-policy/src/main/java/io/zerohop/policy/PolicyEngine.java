@@ -5,6 +5,7 @@ import com.github.benmanes.caffeine.cache.Caffeine;
 import io.zerohop.policy.internal.DirectoryWatcher;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -140,27 +141,36 @@ public final class PolicyEngine {
     }
 
     /**
-     * Loads {@code dir} now and again whenever its policy files change. A failed load is logged
-     * (and reported to the listener) and the policy set in force stays. Close the result to stop.
+     * Loads {@code path}, a policy directory or one policy file, now and again whenever it changes. A
+     * failed load is logged (and reported to the listener) and the policy set in force stays. Close the
+     * result to stop.
      *
      * @throws PolicyLoadException if the first load fails (nothing is installed then)
      */
-    public AutoCloseable watch(Path dir) throws PolicyLoadException {
-        PolicySet first = PolicyLoader.fromDirectory(dir);
+    public AutoCloseable watch(Path path) throws PolicyLoadException {
+        // One file as well (zerohop proxy --policies FILE): a new-user pass found a file read once, so an
+        // edit that added a DENY was never enforced.
+        boolean file = Files.isRegularFile(path);
+        PolicySet first = load(path, file);
         replace(first);
         if (listener != null) {
             listener.reloaded(first);
         }
         try {
-            return new DirectoryWatcher(dir, pollInterval, () -> reload(dir));
+            return file ? DirectoryWatcher.ofFile(path, pollInterval, () -> reload(path, true))
+                    : new DirectoryWatcher(path, pollInterval, () -> reload(path, false));
         } catch (IOException e) {
-            throw new UncheckedIOException("cannot watch " + dir, e);
+            throw new UncheckedIOException("cannot watch " + path, e);
         }
     }
 
-    private void reload(Path dir) {
+    private static PolicySet load(Path path, boolean file) throws PolicyLoadException {
+        return file ? PolicyLoader.fromFile(path) : PolicyLoader.fromDirectory(path);
+    }
+
+    private void reload(Path dir, boolean file) {
         try {
-            PolicySet next = PolicyLoader.fromDirectory(dir);
+            PolicySet next = load(dir, file);
             PolicySet previous = state.policies;
             replace(next);
             String lost = lossWarning(previous, next, dir);

@@ -155,4 +155,56 @@ class PolicyDirectoryTest {
             assertThat(e.evaluate(caller).allowed()).isTrue();
         }
     }
+
+    /**
+     * {@code watch} takes one policy file too ({@code zerohop proxy --policies FILE}, whose --help says
+     * "hot reloaded"). A new-user pass found such a file read once: an edit adding a DENY was never enforced.
+     * Editors replace a file by renaming (seen by its directory only); a failed reload keeps the set in force.
+     */
+    @Test
+    void aWatchedFileIsReloadedWhenItChanges(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("policy.yaml");
+        Files.writeString(file, DENY_LEGACY);
+        Files.writeString(dir.resolve("other.yaml"), DENY_ALL);   // a neighbour: never loaded, never a reason to reload
+        BlockingQueue<PolicySet> reloaded = new LinkedBlockingQueue<>();
+        BlockingQueue<String> failed = new LinkedBlockingQueue<>();
+        PolicyEngine e = PolicyEngine.builder().pollInterval(Duration.ofMillis(100)).reloadListener(new ReloadListener() {
+            @Override
+            public void reloaded(PolicySet policies) {
+                reloaded.add(policies);
+            }
+
+            @Override
+            public void failed(PolicyLoadException error) {
+                failed.add(error.getMessage());
+            }
+        }).build();
+        AccessRequest legacy = r().principal("spiffe://cluster.local/ns/legacy/sa/old").build();
+        AccessRequest frontend = r().build();
+        try (AutoCloseable watcher = e.watch(file)) {
+            assertThat(reloaded.poll(20, TimeUnit.SECONDS).policies()).extracting(PolicyRef::name).containsExactly("deny-legacy");
+            assertThat(e.evaluate(legacy).allowed()).isFalse();
+            assertThat(e.evaluate(frontend).allowed()).isTrue();
+
+            // A neighbour that keeps changing (the proxy's own log, run from this directory) is no reason
+            // to reload: a first version reloaded on every log line, each reload logging a line.
+            for (int i = 0; i < 5; i++) {
+                Files.writeString(dir.resolve("proxy.log"), "line " + i + "\n", java.nio.file.StandardOpenOption.CREATE,
+                        java.nio.file.StandardOpenOption.APPEND);
+            }
+            assertThat(reloaded.poll(2, TimeUnit.SECONDS)).as("a neighbour's change reloads nothing").isNull();
+
+            Path tmp = dir.resolve(".policy.yaml.swp");
+            Files.writeString(tmp, DENY_ALL);
+            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+            PolicySet next = reloaded.poll(20, TimeUnit.SECONDS);
+            assertThat(next).as("the edited file is reloaded").isNotNull();
+            assertThat(next.policies()).extracting(PolicyRef::name).containsExactly("deny-all");
+            assertThat(e.evaluate(frontend).allowed()).isFalse();
+
+            Files.writeString(file, "garbage: [");
+            assertThat(failed.poll(20, TimeUnit.SECONDS)).contains(file.toString());
+            assertThat(e.evaluate(frontend).allowed()).as("a failed reload keeps the set in force").isFalse();
+        }
+    }
 }

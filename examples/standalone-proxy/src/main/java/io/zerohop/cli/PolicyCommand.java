@@ -37,7 +37,8 @@ final class PolicyCommand {
                     + "Exit code 0 = allow, 3 = deny, 1 = an input it cannot read (the message names file:line:field), "
                     + "2 = usage (including a path that does not exist or is not readable, and a --dest not in --workloads).",
                     "With --workloads, as the proxy does: the destination is the named workload of the registry and the "
-                    + "source workload (labels for Cilium fromEndpoints) is the one owning --source-ip. Without it, the "
+                    + "source workload (labels for Cilium fromEndpoints) is the one owning --source-ip, or without --source-ip "
+                    + "the only registry workload with --source's identity (none when several have it). Without it, the "
                     + "destination is namespace NS, name WORKLOAD, service account WORKLOAD, labels app=WORKLOAD (plus any "
                     + "--label) and the source is unknown."})
     static final class Check implements Callable<Integer> {
@@ -132,9 +133,21 @@ final class PolicyCommand {
                 List<InetAddress> own = registry.byName(ns, rest).map(Workload::addresses).orElse(List.of());
                 dstIp = own.isEmpty() ? dstIp : own.get(0);
             }
-            // As the proxy does (Mesh.accessRequest): the peer's workload is the one owning its address.
-            WorkloadRef sourceWorkload = registry == null ? null
-                    : registry.byAddress(srcIp).map(Workload::ref).orElse(null);
+            // As the proxy does (Mesh.accessRequest): the peer's workload is the one owning its address. Without
+            // --source-ip that address is the default 10.0.0.1, which may be another workload's: a new-user pass got
+            // "ALLOW ... fromEndpoints app=frontend matched" for --source .../sa/batch from frontend's labels. The
+            // caller is then the registry workload with --source's identity, when exactly one has it.
+            WorkloadRef sourceWorkload = null;
+            if (registry != null && (source == null || spec.commandLine().getParseResult().hasMatchedOption("--source-ip"))) {
+                sourceWorkload = registry.byAddress(srcIp).map(Workload::ref).orElse(null);
+            } else if (registry != null) {
+                List<Workload> own = registry.all().stream()
+                        .filter(w -> w.identity().toString().equals(source) && !w.addresses().isEmpty()).toList();
+                if (own.size() == 1) {
+                    sourceWorkload = own.get(0).ref();
+                    srcIp = own.get(0).addresses().get(0);
+                }
+            }
             // The loader logs each warning; this command prints them itself, once, after the decision.
             PolicySet set = LogLevels.silenced(LOADER_LOGGER,
                     () -> Files.isDirectory(policies) ? PolicyLoader.fromDirectory(policies) : PolicyLoader.fromFile(policies));
@@ -151,7 +164,8 @@ final class PolicyCommand {
                 req.http(new HttpAttributes(method == null ? "GET" : method, path == null ? "/" : path, host, headerMap));
             }
             Decision d = engine.evaluate(req.build());
-            System.out.println(d.explain() + (d.explain().contains("the source has no known workload") ? " (the source workload comes from --workloads and --source-ip)" : ""));
+            System.out.println(d.explain() + (d.explain().contains("the source has no known workload")
+                    ? " (the source workload comes from --workloads and --source-ip, or --source's identity when one workload has it)" : ""));
             for (String w : set.warnings()) {
                 System.err.println("warning: " + w);
             }

@@ -12,11 +12,9 @@ import io.zerohop.identity.InMemoryCa;
 import io.zerohop.identity.spire.SpireIdentityProvider;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.PolicyLoadException;
-import io.zerohop.policy.PolicyLoader;
 import io.zerohop.policy.PolicySet;
 import io.zerohop.policy.ReloadListener;
 import java.net.InetSocketAddress;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -269,14 +267,10 @@ final class ProxyCommand implements Callable<Integer> {
         PolicyEngine engine = kube != null ? kube.discovery.policyEngine() : null;
         AutoCloseable watch = null;
         if (policies != null) {
-            // Loaded once: a directory by watch() (which loads it first), a file here. The loader logs each
-            // warning of each load, so they are not printed again here.
-            boolean dir = Files.isDirectory(policies);
-            PolicySet set = dir ? PolicySet.empty() : PolicyLoader.fromFile(policies);
-            if (!dir) {
-                policyReload.set(reload("loaded", set.size() + " policies from " + set.source()));
-            }
-            engine = PolicyEngine.builder().rootNamespace(rootNamespace).policies(set).reloadListener(new ReloadListener() {
+            // Loaded by watch() (first load, then every change), a directory or one file: --help says "hot
+            // reloaded", and a file was read once. The loader logs each warning of each load, so they are not
+            // printed again here.
+            engine = PolicyEngine.builder().rootNamespace(rootNamespace).policies(PolicySet.empty()).reloadListener(new ReloadListener() {
                 @Override
                 public void reloaded(PolicySet p) {
                     policyReload.set(reload("loaded", p.size() + " policies from " + p.source()));
@@ -287,9 +281,7 @@ final class ProxyCommand implements Callable<Integer> {
                     policyReload.set(reload("failed, previous policies stay in force", e.getMessage()));
                 }
             }).build();
-            if (dir) {
-                watch = engine.watch(policies);
-            }
+            watch = engine.watch(policies);
         }
         IdentityProvider provider;
         try {

@@ -83,7 +83,29 @@ class PolicyCheckTest {
         assertThat(out.toString()).isEqualTo("DENY by prod/from-frontend (CiliumNetworkPolicy ingress, default deny): endpoint "
                 + "selected by app=backend for ingress and no ingress rule allowed; the source has no known workload, so "
                 + "fromEndpoints selectors on pod labels cannot match it (the source workload comes from --workloads and "
-                + "--source-ip)" + System.lineSeparator());
+                + "--source-ip, or --source's identity when one workload has it)" + System.lineSeparator());
+    }
+
+    /**
+     * Without --source-ip the default 10.0.0.1 is frontend's address in WORKLOADS: a new-user pass got ALLOW for
+     * a caller with another identity from frontend's labels. The caller is the workload with --source's identity
+     * when exactly one has it; with several (frontend and batch share the frontend service account), none.
+     */
+    @Test
+    void withoutSourceIpTheSourceIsTheWorkloadWithTheSourcesIdentity() throws Exception {
+        String backendSa = "spiffe://cluster.local/ns/prod/sa/backend";
+        assertThat(check(FROM_FRONTEND, "--source", backendSa, "--dest", "prod/batch:8080")).isZero();   // not selected: control
+        assertThat(check(FROM_FRONTEND.replace("app: backend}", "app: batch}"), "--source", backendSa, "--dest", "prod/batch:8080"))
+                .as(out.toString()).isEqualTo(3);
+        assertThat(out.toString()).startsWith("DENY by prod/from-frontend (CiliumNetworkPolicy ingress, default deny)")
+                .doesNotContain("no known workload");
+        // Two workloads hold the frontend identity: no source workload, and the explanation says where it comes from.
+        assertThat(check(FROM_FRONTEND, "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--dest", "prod/backend:8080"))
+                .isEqualTo(3);
+        assertThat(out.toString()).contains("the source has no known workload");
+        // --source-ip still decides, as in the proxy.
+        assertThat(check(FROM_FRONTEND, "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--source-ip", "10.0.0.1",
+                "--dest", "prod/backend:8080")).isZero();
     }
 
     /** New-user pass: deny.YAML was skipped without a word and the caller allowed; now it is loaded and named once. */

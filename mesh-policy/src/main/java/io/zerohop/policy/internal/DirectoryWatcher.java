@@ -3,7 +3,6 @@ package io.zerohop.policy.internal;
 import java.io.IOException;
 import java.nio.file.ClosedWatchServiceException;
 import java.nio.file.FileSystems;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardWatchEventKinds;
 import java.nio.file.WatchKey;
@@ -33,7 +32,35 @@ public final class DirectoryWatcher implements AutoCloseable {
     private volatile boolean closed;
     private String fingerprint;
 
+    /** What the watcher fingerprints: a directory's policy files, or one policy file. */
+    interface Files {
+        List<Path> list() throws IOException;
+    }
+
+    private final Files files;
+    /** Which names in the directory an event must name to count: every name for a policy directory. */
+    private final java.util.function.Predicate<Path> relevant;
+
     public DirectoryWatcher(Path dir, Duration poll, Runnable onChange) throws IOException {
+        this(dir, () -> Loader.policyFiles(dir), name -> true, poll, onChange);
+    }
+
+    /**
+     * Watches {@code file}'s directory and calls back when that file changes (editors replace a file by
+     * renaming, which only its directory sees). Only events naming the file, or a hidden {@code ..}
+     * entry (a ConfigMap mount's atomic swap), count: the directory may hold anything, e.g. the proxy's
+     * own log, whose every line would otherwise be a reload.
+     */
+    public static DirectoryWatcher ofFile(Path file, Duration poll, Runnable onChange) throws IOException {
+        Path name = file.getFileName();
+        return new DirectoryWatcher(file.toAbsolutePath().getParent(), () -> List.of(file),
+                n -> n.equals(name) || n.toString().startsWith(".."), poll, onChange);
+    }
+
+    private DirectoryWatcher(Path dir, Files files, java.util.function.Predicate<Path> relevant, Duration poll, Runnable onChange)
+            throws IOException {
+        this.files = files;
+        this.relevant = relevant;
         this.dir = dir;
         this.poll = poll;
         this.onChange = onChange;
@@ -63,8 +90,10 @@ public final class DirectoryWatcher implements AutoCloseable {
                 if (watchService != null) {
                     WatchKey key = watchService.poll(poll.toMillis(), TimeUnit.MILLISECONDS);
                     while (key != null) {
-                        event = true;
-                        key.pollEvents();
+                        for (java.nio.file.WatchEvent<?> e : key.pollEvents()) {
+                            // OVERFLOW has no name: anything may have changed.
+                            event |= !(e.context() instanceof Path name) || relevant.test(name);
+                        }
                         key.reset();
                         key = watchService.poll(SETTLE_MILLIS, TimeUnit.MILLISECONDS);
                     }
@@ -90,10 +119,9 @@ public final class DirectoryWatcher implements AutoCloseable {
     private String fingerprint() {
         StringBuilder sb = new StringBuilder();
         try {
-            List<Path> files = Loader.policyFiles(dir);
-            for (Path f : files) {
-                sb.append(f.getFileName()).append(':').append(Files.size(f)).append(':')
-                        .append(Files.getLastModifiedTime(f).toMillis()).append(';');
+            for (Path f : files.list()) {
+                sb.append(f.getFileName()).append(':').append(java.nio.file.Files.size(f)).append(':')
+                        .append(java.nio.file.Files.getLastModifiedTime(f).toMillis()).append(';');
             }
         } catch (IOException e) {
             sb.append("unreadable:").append(e.getMessage());
