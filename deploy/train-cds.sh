@@ -14,24 +14,32 @@
 # start. The default, a throw-away in-memory CA, archives BouncyCastle's certificate building (~190
 # classes) that PEM-file and CA-directory proxies do not load (benchmarks/results/diet-59b6ebc.md).
 #   train-cds.sh ARCHIVE        ZEROHOP (launcher, default /usr/local/bin/zerohop), ZEROHOP_JAR,
-#                               ZEROHOP_NATIVE_DIR, TRAIN_PORT_BASE (default 15000: ports BASE..BASE+80 on 127.0.0.1),
-#                               TRAIN_IDENTITY (identity-source options, default --in-memory-ca)
+#                               ZEROHOP_NATIVE_DIR, TRAIN_IDENTITY (identity-source options, default --in-memory-ca)
+# The training proxy listens on ports the kernel picks (127.0.0.1:0) and says which in its ready
+# line: fixed ports failed whenever one was taken, by a listener or by any connection's ephemeral
+# port (LauncherE2EIT under load: "proxy not ready" after 4 s, the proxy had exited with "--metrics
+# 127.0.0.1:36022: cannot listen: Address already in use").
 set -eu
 OUT=$1
 LAUNCHER=${ZEROHOP:-/usr/local/bin/zerohop}
-B=${TRAIN_PORT_BASE:-15000}
 LIST=$OUT.classlist
-rm -f "$OUT" "$LIST"
+LOG=$OUT.train.log
+rm -f "$OUT" "$LIST" "$LOG"
 ZEROHOP_CDS_ARCHIVE=/nonexistent ZEROHOP_JAVA_OPTS_EXTRA="${ZEROHOP_JAVA_OPTS_EXTRA:-} -XX:DumpLoadedClassList=$LIST" \
-  "$LAUNCHER" proxy ${TRAIN_IDENTITY:---in-memory-ca} --inbound=127.0.0.1:$((B + 8)) --readiness=127.0.0.1:$((B + 21)) \
-  --metrics=127.0.0.1:$((B + 20)) --admin=127.0.0.1:$B --socks5=127.0.0.1:$((B + 80)) --drain=0s >/dev/null 2>&1 &
+  "$LAUNCHER" proxy ${TRAIN_IDENTITY:---in-memory-ca} --inbound=127.0.0.1:0 --readiness=127.0.0.1:0 \
+  --metrics=127.0.0.1:0 --admin=127.0.0.1:0 --socks5=127.0.0.1:0 --drain=0s >"$LOG" 2>&1 &
 pid=$!
 i=0
-until curl -fs -o /dev/null "http://127.0.0.1:$((B + 21))/healthz/ready"; do
+until ready=$(grep -m 1 '^zerohop proxy ready: ' "$LOG"); do
   i=$((i + 1))
-  [ $i -lt 600 ] && kill -0 $pid 2>/dev/null || { echo "train-cds: proxy not ready" >&2; kill $pid 2>/dev/null; exit 1; }
+  [ $i -lt 600 ] && kill -0 $pid 2>/dev/null || {
+    echo "train-cds: proxy not ready; its last lines:" >&2; tail -5 "$LOG" >&2; kill $pid 2>/dev/null; exit 1; }
   sleep 0.1
 done
+# The ready line shows each listener on the port it got: "... readiness 127.0.0.1:41021, ...".
+port=$(echo "$ready" | sed -n 's/.*readiness 127\.0\.0\.1:\([0-9]*\).*/\1/p')
+curl -fs -o /dev/null "http://127.0.0.1:$port/healthz/ready" \
+  || { echo "train-cds: /healthz/ready on 127.0.0.1:$port did not answer 200 ($ready)" >&2; kill $pid; exit 1; }
 kill -TERM $pid
 wait $pid || true
 test -s "$LIST"
@@ -40,5 +48,5 @@ test -s "$LIST"
 ZEROHOP_CDS_ARCHIVE=/nonexistent ZEROHOP_JAVA_OPTS_EXTRA="${ZEROHOP_JAVA_OPTS_EXTRA:-} -Xshare:dump \
 -XX:SharedClassListFile=$LIST -XX:SharedArchiveFile=$OUT" "$LAUNCHER" >"$LIST.log" 2>&1 \
   || { echo "train-cds: dump failed" >&2; tail -20 "$LIST.log" >&2; exit 1; }
-rm -f "$LIST" "$LIST.log"
+rm -f "$LIST" "$LIST.log" "$LOG"
 test -s "$OUT"
