@@ -5,14 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOutboundHandlerAdapter;
 import io.netty.channel.ChannelPromise;
-import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2WindowUpdateFrame;
-import io.netty.util.ReferenceCountUtil;
 import io.zerohop.hbone.internal.HbonePipeline;
+import io.zerohop.hbone.interop.EmbeddedEcho;
 import java.io.DataInputStream;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -42,6 +40,7 @@ class TunnelWindowTest {
     private HboneClient client;
     /** Counts what the server's connections write into their HTTP/2 codecs. */
     private final FrameCounter serverFrames = new FrameCounter();
+    private final EmbeddedEcho echo = new EmbeddedEcho();
 
     @AfterEach
     void stop() {
@@ -63,42 +62,10 @@ class TunnelWindowTest {
         client = mesh.client().streamWindow(streamWindow).connectionWindow(connectionWindow).build();
     }
 
-    /** An echo with back-pressure (reads stop while the stream is not writable); answers END_STREAM with END_STREAM. */
+    /** {@link EmbeddedEcho} (with back-pressure), its connection's frames counted. */
     private void echo(Channel stream, TunnelInfo tunnel) {
         serverFrames.addTo(stream.parent());
-        stream.pipeline().addLast(new ChannelInboundHandlerAdapter() {
-            @Override
-            public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                ctx.write(msg, ctx.voidPromise());
-                if (!ctx.channel().isWritable()) {
-                    ctx.flush();
-                    ctx.channel().config().setAutoRead(false);
-                }
-            }
-
-            @Override
-            public void channelReadComplete(ChannelHandlerContext ctx) {
-                ctx.flush();
-            }
-
-            @Override
-            public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-                if (ctx.channel().isWritable()) {
-                    ctx.channel().config().setAutoRead(true);
-                }
-            }
-
-            @Override
-            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-                if (evt instanceof ChannelInputShutdownEvent) {
-                    ctx.flush();
-                    HboneStream.shutdownOutput(ctx.channel());
-                } else if (evt instanceof HboneStream.Reset) {
-                    ctx.close();
-                }
-                ReferenceCountUtil.release(evt);
-            }
-        });
+        echo.initStream(stream, tunnel);
     }
 
     @Test

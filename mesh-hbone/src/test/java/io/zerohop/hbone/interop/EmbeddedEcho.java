@@ -14,9 +14,10 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 /**
  * Embedded-mode echo on the tunnel stream channel itself: each DATA payload is written back, with
  * back-pressure (reading stops while the stream is not writable), and the peer's END_STREAM is
- * answered with END_STREAM after everything was echoed. Records every tunnel it got.
+ * answered with END_STREAM after everything was echoed. Records every tunnel it got. Public for the
+ * data-path tests of {@code io.zerohop.hbone}.
  */
-final class EmbeddedEcho implements StreamHandler {
+public final class EmbeddedEcho implements StreamHandler {
     final Queue<TunnelInfo> tunnels = new ConcurrentLinkedQueue<>();
 
     @Override
