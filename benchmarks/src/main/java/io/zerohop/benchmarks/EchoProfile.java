@@ -13,8 +13,9 @@ import javax.management.ObjectName;
  * Where one 1 KiB echo spends its allocations, per thread and per class, with measures that do not
  * move with the machine's load (issue 14's latency target). It runs {@link StreamOpenBenchmark}'s
  * {@code echo} (a {@code connectSocket} tunnel to an embedded echo, separate client and server loops)
- * or {@code echoTcp} (plain TCP to a Netty echo server), warms up, then counts over the measured
- * echoes, divided by their number:
+ * or {@code echoTcp} (plain TCP to a Netty echo server), or {@code openStream} (a lone tunnel opened
+ * and closed: {@code --path open}), warms up, then counts over the measured operations, divided by
+ * their number:
  * <ul>
  *   <li>bytes allocated by the caller and by every {@code hbone-*} thread
  *       ({@code com.sun.management.ThreadMXBean#getThreadAllocatedBytes}: exact, TLAB-independent);</li>
@@ -28,11 +29,16 @@ import javax.management.ObjectName;
  *
  * <pre>
  * java -XX:+UnlockExperimentalVMOptions -XX:+UseEpsilonGC -Xms6g -Xmx6g -cp benchmarks.jar \
- *      io.zerohop.benchmarks.EchoProfile [--path tunnel|tcp] [--warmup 60000] [--echoes 100000] [--histogram]
+ *      io.zerohop.benchmarks.EchoProfile [--path tunnel|tcp|open] [--warmup 60000] [--echoes 100000] [--histogram]
  * </pre>
  */
 public final class EchoProfile {
     private EchoProfile() {}
+
+    /** One measured operation. */
+    private interface Op {
+        void echo() throws Exception;
+    }
 
     public static void main(String[] args) throws Exception {
         String path = "tunnel";
@@ -53,19 +59,21 @@ public final class EchoProfile {
         StreamOpenBenchmark bench = new StreamOpenBenchmark();
         bench.loops = "separate";
         bench.setUp();
-        StreamOpenBenchmark.Echo echo;
+        Op echo;
         StreamOpenBenchmark.EchoTcp tcp = null;
         StreamOpenBenchmark.EchoTunnel tunnel = null;
         if (path.equals("tcp")) {
             tcp = new StreamOpenBenchmark.EchoTcp();
             tcp.open();
-            echo = tcp;
+            echo = tcp::echo;
         } else if (path.equals("tunnel")) {
             tunnel = new StreamOpenBenchmark.EchoTunnel();
             tunnel.open(bench);
-            echo = tunnel;
+            echo = tunnel::echo;
+        } else if (path.equals("open")) {
+            echo = bench::openStream;
         } else {
-            throw new IllegalArgumentException("--path tunnel or tcp, not " + path);
+            throw new IllegalArgumentException("--path tunnel, tcp or open, not " + path);
         }
         try {
             for (int i = 0; i < warmup; i++) {
