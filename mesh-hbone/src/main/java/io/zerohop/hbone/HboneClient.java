@@ -113,10 +113,10 @@ public final class HboneClient implements AutoCloseable {
         } catch (InterruptedException e) {
             pending.thenAccept(HboneStream::reset); // nobody will use it
             Thread.currentThread().interrupt();
-            throw new java.io.InterruptedIOException("interrupted while connecting to " + target);
+            throw new java.io.InterruptedIOException("interrupted while connecting to " + io.zerohop.hbone.internal.Authority.text(target));
         } catch (TimeoutException e) {
             pending.thenAccept(HboneStream::reset); // a late success would otherwise leak the stream
-            throw new java.net.SocketTimeoutException("HBONE connect to " + target + " timed out after " + timeout);
+            throw new java.net.SocketTimeoutException("HBONE connect to " + io.zerohop.hbone.internal.Authority.text(target) + " timed out after " + timeout);
         } catch (ExecutionException e) {
             if (e.getCause() instanceof IOException io) {
                 throw io;

@@ -90,4 +90,22 @@ class LogAddressTest {
                     .hasMessageContaining("HBONE CONNECT to [::1]:6999 via 127.0.0.1:" + server.localAddress().getPort() + " ");
         }
     }
+
+    @Test
+    void connectSocketTimeoutAndInterruptNameTheTargetWithoutSlash() throws Exception {
+        try (HboneServer server = mesh.server((dst, id, local) -> null).build().start().get(10, TimeUnit.SECONDS)) {
+            InetSocketAddress target = new InetSocketAddress("::1", 6999);
+            try (HboneClient client = mesh.client().build()) {
+                // A fresh client: the TLS handshake alone outlasts a zero timeout.
+                assertThat(catchThrowable(() -> client.connectSocket(target, mesh.expectServer(), server.localAddress(), Duration.ZERO)))
+                        .isInstanceOf(java.net.SocketTimeoutException.class).hasMessageStartingWith("HBONE connect to [::1]:6999 timed out");
+            }
+            try (HboneClient client = mesh.client().build()) {
+                Thread.currentThread().interrupt();
+                Throwable t = catchThrowable(() -> client.connectSocket(target, mesh.expectServer(), server.localAddress(), Duration.ofSeconds(10)));
+                assertThat(Thread.interrupted()).isTrue();
+                assertThat(t).isInstanceOf(java.io.InterruptedIOException.class).hasMessage("interrupted while connecting to [::1]:6999");
+            }
+        }
+    }
 }
