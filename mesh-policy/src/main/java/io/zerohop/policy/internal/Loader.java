@@ -391,6 +391,12 @@ public final class Loader {
                 }
             }
         }
+        if (group.equals("kustomize.config.k8s.io")) {
+            // Skipped, its namespace: (or patches) never reached the policies beside it, and a DENY written for
+            // that namespace landed in "default" (kubectl apply -f fails on the object too: no REST mapping).
+            throw (doc.get("kind") != null ? doc.get("kind") : doc).error("a " + kind + ": zerohop reads plain manifests;"
+                    + " render the directory (kubectl kustomize DIR > policies.yaml) and load the output");
+        }
         String what = (apiVersion.isEmpty() ? "?" : apiVersion) + " " + (kind.isEmpty() ? "?" : kind);
         if (skippedKinds.add(what)) {
             out.warn(doc.file + ":" + doc.line + ": skipped unsupported kind " + what);
