@@ -378,9 +378,13 @@ public final class Loader {
                         + " (" + expected + ")");
             }
             // Another product's kind of the same name (e.g. policy.linkerd.io AuthorizationPolicy).
-        } else if (ourGroup && kind.isEmpty()) {
-            doc.onlyKeys(TOP_KEYS); // a misspelt kind is named where it was typed
-            throw doc.error("kind is required");
+        } else if (kind.isEmpty()) {
+            // Any group: kubectl refuses an object without kind ("Object 'Kind' is missing"). Skipped with a
+            // warning, a policy whose first lines were lost in a copy dropped its DENY.
+            if (ourGroup || doc.has("metadata") || doc.has("spec")) {
+                doc.onlyKeys(TOP_KEYS); // a misspelt kind is named where it was typed
+            }
+            throw doc.error("kind is required" + (ourGroup ? "" : " (kubectl apply refuses an object without one)"));
         } else if (ourGroup) {
             // The groups hold kinds zerohop rightly skips (RequestAuthentication, CiliumNode...), but
             // one a letter or two away from a kind it enforces is a typo: skipping it could drop a DENY.
