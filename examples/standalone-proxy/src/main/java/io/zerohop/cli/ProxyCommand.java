@@ -289,6 +289,12 @@ final class ProxyCommand implements Callable<Integer> {
                 }
             }).build();
             watch = engine.watch(policies);
+            if (engine.policies().size() == 0) {
+                // As policy check says it, and as a reload to no policy is a WARN: an empty or wrongly mounted
+                // directory otherwise started a proxy that allows every authenticated peer, saying only "policies 0".
+                System.err.println("zerohop proxy: warning: " + origins.label("policies") + " " + policies
+                        + ": no policy loaded from it; every authenticated peer is allowed until one is");
+            }
         }
         IdentityProvider provider;
         try {

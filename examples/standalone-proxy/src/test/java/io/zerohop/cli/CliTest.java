@@ -272,6 +272,26 @@ class CliTest {
         assertThat(err.toString()).doesNotContain("warning: --node");
     }
 
+    /** An empty (or wrongly mounted) --policies directory allows everything: said at start, as policy check says it. */
+    @Test
+    @org.junit.jupiter.api.DisplayName("proxy start: a --policies that loads no policy gets a warning saying everything is allowed")
+    void anEmptyPolicyDirectoryIsAWarning(@TempDir Path dir) throws Exception {
+        Path policies = Files.createDirectories(dir.resolve("policies"));
+        for (String f : List.of("c.pem", "k.pem", "b.pem")) {
+            Files.writeString(dir.resolve(f), "");
+        }
+        String[] start = {"proxy", "--policies", policies.toString(), "--cert", dir.resolve("c.pem").toString(),
+                "--key", dir.resolve("k.pem").toString(), "--trust-bundle", dir.resolve("b.pem").toString(),
+                "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "off", "--admin", "off"};
+        assertThat(Zerohop.run(start)).isNotZero();
+        assertThat(err.toString()).contains("zerohop proxy: warning: --policies " + policies
+                + ": no policy loaded from it; every authenticated peer is allowed until one is");
+        err.reset();
+        Files.writeString(policies.resolve("p.yaml"), HTTP_ONLY_DENY);
+        assertThat(Zerohop.run(start)).isNotZero();
+        assertThat(err.toString()).doesNotContain("no policy loaded");
+    }
+
     @Test
     void caInitThenIssueWritesAVerifiableSvid(@TempDir Path dir) throws Exception {
         assertThat(Zerohop.run("ca", "init", "--trust-domain", "cluster.local", "--out", dir.resolve("ca").toString())).isZero();
