@@ -152,10 +152,26 @@ public final class WorkloadRegistry {
                 .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
                 .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
 
+        /**
+         * Jackson hands an alias over as its anchor's name: {@code namespace: *ns} read as the namespace "ns",
+         * moving the workload out of the policies written for it. Refused, naming the line, before binding.
+         */
+        private static void refuseAliases(Path file, String text) throws IOException {
+            try (com.fasterxml.jackson.core.JsonParser p = MAPPER.getFactory().createParser(text)) {
+                while (p.nextToken() != null) {
+                    if (p instanceof com.fasterxml.jackson.dataformat.yaml.YAMLParser y && y.isCurrentAlias()) {
+                        throw new IllegalArgumentException(file + ":" + p.currentTokenLocation().getLineNr() + ": an alias (*"
+                                + p.getText() + "): the registry does not expand YAML aliases; write the value itself");
+                    }
+                }
+            }
+        }
+
         /** Reads {@code file}; a mapping error names the file, the line and the field. */
         static FileYaml read(Path file) throws IOException {
             String text = Files.readString(file);
             try {
+                refuseAliases(file, text);
                 return MAPPER.readValue(text, FileYaml.class);
             } catch (JsonMappingException e) {
                 StringBuilder field = new StringBuilder();

@@ -132,7 +132,7 @@ class WorkloadRegistryTest {
                     labels: {app: other}
                 """);
         assertThatThrownBy(() -> WorkloadRegistry.load(dup)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageStartingWith(dup + ":6: workloads[0]: repeated key 'labels'");
+                .hasMessageStartingWith(dup + ":6: repeated key 'labels'");
         Path twice = Files.writeString(dir.resolve("twice.yaml"), """
                 workloads:
                   - {namespace: prod, name: backend, addresses: [10.0.1.2]}
@@ -148,5 +148,13 @@ class WorkloadRegistryTest {
                   - {namespace: prod, name: db, addresses: [10.0.1.3]}
                 """);
         assertThatThrownBy(() -> WorkloadRegistry.load(docs)).hasMessageStartingWith(docs + ":4: a second YAML document");
+        // An alias was read as its anchor's name: the second workload's namespace became "ns".
+        Path alias = Files.writeString(dir.resolve("alias.yaml"), """
+                workloads:
+                  - {namespace: &ns prod, name: backend, addresses: [10.0.1.2]}
+                  - {namespace: *ns, name: db, addresses: [10.0.1.3]}
+                """);
+        assertThatThrownBy(() -> WorkloadRegistry.load(alias))
+                .hasMessage(alias + ":3: an alias (*ns): the registry does not expand YAML aliases; write the value itself");
     }
 }

@@ -291,4 +291,26 @@ class LoaderTest {
         assertThat(linkerd.size()).isZero();
         assertThat(linkerd.warnings()).singleElement().asString().contains("skipped unsupported kind policy.linkerd.io/v1beta3 AuthorizationPolicyList");
     }
+
+    /**
+     * kubectl apply refuses an object without kind ("Object 'Kind' is missing"). A new-user pass found such a
+     * document (a policy whose apiVersion and kind lines were lost in a copy) skipped with a warning, its DENY
+     * dropped; a workload registry given as --policies read as "ALLOW by default".
+     */
+    @Test
+    void aDocumentWithoutKindIsAnError() {
+        PolicyLoadException headless = catchThrowableOfType(PolicyLoadException.class, () -> PolicyLoader.fromString("p.yaml", """
+                metadata: {name: deny-legacy, namespace: prod}
+                spec:
+                  action: DENY
+                  rules: [{from: [{source: {principals: ["cluster.local/ns/legacy/sa/old"]}}]}]
+                """));
+        assertThat(headless).isNotNull();
+        assertThat(headless.line()).isEqualTo(1);
+        assertThat(headless.getMessage()).contains("kind is required");
+        PolicyLoadException registry = catchThrowableOfType(PolicyLoadException.class, () -> PolicyLoader.fromString("w.yaml",
+                "trustDomain: cluster.local\nworkloads: [{namespace: prod, name: backend}]\n"));
+        assertThat(registry).isNotNull();
+        assertThat(registry.getMessage()).contains("kind is required (kubectl apply refuses an object without one)");
+    }
 }

@@ -207,4 +207,26 @@ class PolicyDirectoryTest {
             assertThat(e.evaluate(frontend).allowed()).as("a failed reload keeps the set in force").isFalse();
         }
     }
+
+    /**
+     * A Kustomize directory: its kustomization.yaml sets the namespace of the policies beside it. Skipped with a
+     * warning (a new-user pass), the DENY below went to "default" and prod was open to legacy/sa/old. kubectl
+     * apply -f fails on the Kustomization object as well (no REST mapping); kubectl kustomize renders it.
+     */
+    @Test
+    void aKustomizationIsRefusedNotSkipped(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("kustomization.yaml"), """
+                apiVersion: kustomize.config.k8s.io/v1beta1
+                kind: Kustomization
+                namespace: prod
+                resources: [deny-legacy.yaml]
+                """);
+        Files.writeString(dir.resolve("deny-legacy.yaml"), DENY_LEGACY.replace("namespace: prod", "namespace: default"));
+        PolicyLoadException e = org.assertj.core.api.Assertions.catchThrowableOfType(PolicyLoadException.class,
+                () -> PolicyLoader.fromDirectory(dir));
+        assertThat(e).as("a kustomization is an error").isNotNull();
+        assertThat(e.file()).isEqualTo(dir.resolve("kustomization.yaml").toString());
+        assertThat(e.line()).isEqualTo(2);
+        assertThat(e.getMessage()).contains("render the directory (kubectl kustomize DIR > policies.yaml)");
+    }
 }

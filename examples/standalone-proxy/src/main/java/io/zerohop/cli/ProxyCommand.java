@@ -264,6 +264,13 @@ final class ProxyCommand implements Callable<Integer> {
         KubernetesProxy kube = kubernetes ? KubernetesProxy.start(node, workloads, policies, trustDomain, rootNamespace, prometheus) : null;
         WorkloadRegistry registry = kube != null ? kube.discovery.registry()
                 : workloads == null ? WorkloadRegistry.empty() : WorkloadRegistry.load(workloads);
+        if (kube == null && node != null && workloads != null && registry.all().stream().noneMatch(w -> node.equals(w.node()))) {
+            // Not an error (a node may have no workload yet), but a mistyped --node serves nothing: every tunnel to
+            // the registry's workloads is answered 400 "not served", while the ready line counts them.
+            System.err.println("zerohop proxy: warning: " + origins.label("node") + " " + node + ": no workload of " + workloads
+                    + " is on this node (its workloads' nodes: " + String.join(", ", registry.all().stream().map(w -> w.node())
+                    .filter(java.util.Objects::nonNull).distinct().sorted().toList()) + "); tunnels to them will be refused (400)");
+        }
         PolicyEngine engine = kube != null ? kube.discovery.policyEngine() : null;
         AutoCloseable watch = null;
         if (policies != null) {
@@ -282,6 +289,12 @@ final class ProxyCommand implements Callable<Integer> {
                 }
             }).build();
             watch = engine.watch(policies);
+            if (engine.policies().size() == 0) {
+                // As policy check says it, and as a reload to no policy is a WARN: an empty or wrongly mounted
+                // directory otherwise started a proxy that allows every authenticated peer, saying only "policies 0".
+                System.err.println("zerohop proxy: warning: " + origins.label("policies") + " " + policies
+                        + ": no policy loaded from it; every authenticated peer is allowed until one is");
+            }
         }
         IdentityProvider provider;
         try {

@@ -265,6 +265,54 @@ class CliTest {
         assertThat(count(err.toString(), "prod/deny-admin: ztunnel does not support HTTP attributes")).as(err.toString()).isEqualTo(1);
     }
 
+    /**
+     * A mistyped --node (node-A for the registry's node-a) made a proxy that served none of its workloads (every
+     * tunnel answered 400) and said "ready ... 1 workloads". Not an error: a node may have no workload yet.
+     */
+    @Test
+    @org.junit.jupiter.api.DisplayName("proxy start: a --node no registry workload is on gets a warning naming the registry's nodes")
+    void aNodeWithoutWorkloadsIsNamedInAWarning(@TempDir Path dir) throws Exception {
+        Path w = Files.writeString(dir.resolve("workloads.yaml"), """
+                nodes: [{name: node-a}, {name: node-b}]
+                workloads:
+                  - {namespace: prod, name: backend, addresses: [10.0.1.2], node: node-a}
+                  - {namespace: prod, name: db, addresses: [10.0.1.3], node: node-b}
+                """);
+        // Fails after the registry is read (the identity files are empty), so the start-up output is complete.
+        for (String f : List.of("c.pem", "k.pem", "b.pem")) {
+            Files.writeString(dir.resolve(f), "");
+        }
+        String[] start = {"proxy", "--workloads", w.toString(), "--cert", dir.resolve("c.pem").toString(),
+                "--key", dir.resolve("k.pem").toString(), "--trust-bundle", dir.resolve("b.pem").toString(),
+                "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "off", "--admin", "off", "--node"};
+        assertThat(Zerohop.run(concat(start, new String[] {"node-A"}))).isNotZero();
+        assertThat(err.toString()).contains("zerohop proxy: warning: --node node-A: no workload of " + w
+                + " is on this node (its workloads' nodes: node-a, node-b); tunnels to them will be refused (400)");
+        err.reset();
+        assertThat(Zerohop.run(concat(start, new String[] {"node-a"}))).isNotZero();
+        assertThat(err.toString()).doesNotContain("warning: --node");
+    }
+
+    /** An empty (or wrongly mounted) --policies directory allows everything: said at start, as policy check says it. */
+    @Test
+    @org.junit.jupiter.api.DisplayName("proxy start: a --policies that loads no policy gets a warning saying everything is allowed")
+    void anEmptyPolicyDirectoryIsAWarning(@TempDir Path dir) throws Exception {
+        Path policies = Files.createDirectories(dir.resolve("policies"));
+        for (String f : List.of("c.pem", "k.pem", "b.pem")) {
+            Files.writeString(dir.resolve(f), "");
+        }
+        String[] start = {"proxy", "--policies", policies.toString(), "--cert", dir.resolve("c.pem").toString(),
+                "--key", dir.resolve("k.pem").toString(), "--trust-bundle", dir.resolve("b.pem").toString(),
+                "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "off", "--admin", "off"};
+        assertThat(Zerohop.run(start)).isNotZero();
+        assertThat(err.toString()).contains("zerohop proxy: warning: --policies " + policies
+                + ": no policy loaded from it; every authenticated peer is allowed until one is");
+        err.reset();
+        Files.writeString(policies.resolve("p.yaml"), HTTP_ONLY_DENY);
+        assertThat(Zerohop.run(start)).isNotZero();
+        assertThat(err.toString()).doesNotContain("no policy loaded");
+    }
+
     @Test
     void caInitThenIssueWritesAVerifiableSvid(@TempDir Path dir) throws Exception {
         assertThat(Zerohop.run("ca", "init", "--trust-domain", "cluster.local", "--out", dir.resolve("ca").toString())).isZero();

@@ -378,9 +378,13 @@ public final class Loader {
                         + " (" + expected + ")");
             }
             // Another product's kind of the same name (e.g. policy.linkerd.io AuthorizationPolicy).
-        } else if (ourGroup && kind.isEmpty()) {
-            doc.onlyKeys(TOP_KEYS); // a misspelt kind is named where it was typed
-            throw doc.error("kind is required");
+        } else if (kind.isEmpty()) {
+            // Any group: kubectl refuses an object without kind ("Object 'Kind' is missing"). Skipped with a
+            // warning, a policy whose first lines were lost in a copy dropped its DENY.
+            if (ourGroup || doc.has("metadata") || doc.has("spec")) {
+                doc.onlyKeys(TOP_KEYS); // a misspelt kind is named where it was typed
+            }
+            throw doc.error("kind is required" + (ourGroup ? "" : " (kubectl apply refuses an object without one)"));
         } else if (ourGroup) {
             // The groups hold kinds zerohop rightly skips (RequestAuthentication, CiliumNode...), but
             // one a letter or two away from a kind it enforces is a typo: skipping it could drop a DENY.
@@ -390,6 +394,12 @@ public final class Loader {
                             + ": did you mean " + known + "?");
                 }
             }
+        }
+        if (group.equals("kustomize.config.k8s.io")) {
+            // Skipped, its namespace: (or patches) never reached the policies beside it, and a DENY written for
+            // that namespace landed in "default" (kubectl apply -f fails on the object too: no REST mapping).
+            throw (doc.get("kind") != null ? doc.get("kind") : doc).error("a " + kind + ": zerohop reads plain manifests;"
+                    + " render the directory (kubectl kustomize DIR > policies.yaml) and load the output");
         }
         String what = (apiVersion.isEmpty() ? "?" : apiVersion) + " " + (kind.isEmpty() ? "?" : kind);
         if (skippedKinds.add(what)) {
