@@ -41,6 +41,16 @@ const session = http2.connect('https://' + hbone, {
     return id === expectedServer ? undefined : new Error('server identity ' + id + ' is not ' + expectedServer);
   },
 });
+// An HBONE peer's connection receive window, as ztunnel opens it (src/config.rs: 16 MiB, with 4 MiB
+// per stream; zerohop's H2Config the same). Node's http2 leaves the connection at the protocol's
+// 65,535 bytes, so 64 tunnels echoing at once shared 64 KiB in flight: Node slept and woke
+// 1,140-1,300 times for a 64 x 1 MiB echo instead of ~225, each wake-up a wait for a CPU under load
+// (28 s of NodeRun's 40 s at load 16-19).
+let connectionWindow = 0;
+session.on('connect', () => {
+  session.setLocalWindowSize(16 << 20);
+  connectionWindow = session.state.localWindowSize; // as granted, before any data is received
+});
 session.on('error', (e) => {
   console.log(JSON.stringify({ error: e.message }));
   process.exit(1);
@@ -99,7 +109,7 @@ function tunnel() {
 Promise.all(Array.from({ length: streams }, tunnel)).then((results) => {
   const ok = results.every((r) => r.status === 200 && r.received === total && r.sent === r.got);
   console.log(JSON.stringify({ ok, streams: results.length, statuses: [...new Set(results.map((r) => r.status))],
-    first: results[0] }));
+    first: results[0], connectionWindow }));
   session.close();
   process.exit(ok ? 0 : 1);
 });

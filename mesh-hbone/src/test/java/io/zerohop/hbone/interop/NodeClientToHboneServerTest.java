@@ -122,6 +122,10 @@ class NodeClientToHboneServerTest {
         assertThat(run.exit()).as("%s", run).isZero();
         assertThat(run.report().get("ok")).as("%s", run).isEqualTo(true);
         assertThat(run.report().get("streams")).isEqualTo(64L);
+        // The client receives as an HBONE peer does (ztunnel's 16 MiB connection window), not at HTTP/2's
+        // 65,535-byte default: else the echo is paced by ~1,000 extra WINDOW_UPDATE round trips, each a
+        // wake-up of the Node process, and under load it ran into NodeRun's bound.
+        assertThat(run.report().get("connectionWindow")).as("%s", run).isEqualTo((long) (16 << 20));
         assertThat(run.report().get("statuses")).as("%s", run).isEqualTo(List.of(200L));
         assertThat(run.first().get("got")).as("%s", run).isEqualTo(run.first().get("sent"));
         assertThat(echo.accepted.get() - acceptedBefore).as("one upstream TCP connection per tunnel").isEqualTo(64);
