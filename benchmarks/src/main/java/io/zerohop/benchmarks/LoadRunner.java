@@ -294,6 +294,7 @@ public final class LoadRunner {
             t.start();
         }
         Thread.sleep(warmNanos / 1_000_000);
+        Process perf = Sys.perfStart(path.name + "-" + streams);
         Sys.Cpu c0 = Sys.cpu(path.pids());
         long b0 = AppServer.SINK.sum();
         long t0 = System.nanoTime();
@@ -301,6 +302,7 @@ public final class LoadRunner {
         long b1 = AppServer.SINK.sum();
         long t1 = System.nanoTime();
         Sys.Cpu c1 = Sys.cpu(path.pids());
+        Sys.perfEnd(perf, path.name + "-" + streams, b1 - b0);
         double mb = Math.max(1, b1 - b0) / 1e6;
         System.arraycopy(c1.perMbSince(c0, mb), 0, cpu, 0, cpu.length);
         done.await(10, java.util.concurrent.TimeUnit.SECONDS);
@@ -540,6 +542,40 @@ public final class LoadRunner {
 
     /** Machine, JVM and memory facts. */
     static final class Sys {
+        /**
+         * With {@code ZEROHOP_BENCH_PERF=EVENTS} (perf's event list, e.g. {@code task-clock,raw_syscalls:sys_enter})
+         * and {@code ZEROHOP_BENCH_PERF_DIR}, counts those events per thread of this JVM over each bulk
+         * scenario's measured window with {@code perf stat --per-thread} (system calls per MB: a count the
+         * machine's load does not inflate); writes {@code DIR/<path>-<streams>.csv} and, beside it, the
+         * bytes delivered in that window ({@code .bytes}). Null when not asked for or perf cannot start.
+         */
+        static Process perfStart(String tag) throws InterruptedException {
+            String events = System.getenv("ZEROHOP_BENCH_PERF");
+            String dir = System.getenv("ZEROHOP_BENCH_PERF_DIR");
+            if (events == null || dir == null) {
+                return null;
+            }
+            try {
+                Process p = new ProcessBuilder("perf", "stat", "--per-thread", "-x,", "-e", events, "-p",
+                        Long.toString(ProcessHandle.current().pid()), "-o", Path.of(dir, tag + ".csv").toString())
+                        .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+                Thread.sleep(300); // attached to every thread before the window opens
+                return p;
+            } catch (IOException e) {
+                System.err.println("perf not started: " + e);
+                return null;
+            }
+        }
+
+        static void perfEnd(Process perf, String tag, long bytes) throws IOException, InterruptedException {
+            if (perf == null) {
+                return;
+            }
+            new ProcessBuilder("kill", "-INT", Long.toString(perf.pid())).start().waitFor();
+            perf.waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+            Files.writeString(Path.of(System.getenv("ZEROHOP_BENCH_PERF_DIR"), tag + ".bytes"), Long.toString(bytes));
+        }
+
         static String machine() {
             String cpu = "unknown";
             int cores = Runtime.getRuntime().availableProcessors();

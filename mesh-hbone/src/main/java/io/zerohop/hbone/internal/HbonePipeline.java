@@ -16,19 +16,20 @@ import io.netty.handler.ssl.SslHandler;
  * Every Netty pipeline hbone builds, and every handler name in them (one prefix, {@code hbone-}).
  * Nothing else in hbone adds a handler by name or looks one up by name.
  *
- * <p>Connection (client and server alike until HTTP/2 is negotiated; TCP → TLS → the shared
- * {@link Negotiator} → {@link Hold}; the negotiator then adds the rest behind the hold and releases it):
+ * <p>Connection (client and server alike until HTTP/2 is negotiated; TCP → TLS → {@link TlsRecords}
+ * (hbone-tls-records: what TLS encrypts at once) → the shared {@link Negotiator} → {@link Hold}; the
+ * negotiator then adds the rest behind the hold and releases it):
  * <pre>
- *  socket ─▶ hbone-tls ─▶ hbone-conn ─▶ hbone-hold ─▶ hbone-h2 ─▶ hbone-h2-mux ─▶ hbone-ping ─▶ hbone-settings   (client)
- *            SslHandler   Negotiator:   Hold: frames  Http2Frame  Http2Multiplex  PingKeepalive  SETTINGS, GOAWAY
- *                         ClientConn-   read with the Codec       Handler         (PING, close   (ClientConnection)
- *                         ection        Finished;                                 when
- *                                       leaves once                               unanswered)
- *                                       released
- *  socket ─▶ hbone-tls ─▶ hbone-conn ─▶ hbone-hold ─▶ hbone-h2 ─▶ hbone-h2-mux ─▶ hbone-ping ─▶ hbone-conn-tail  (server)
- *                         Negotiator:                             one tunnel                     preface deadline,
- *                         ServerConn-                             channel per                    budgeted error log
- *                         ection                                  CONNECT
+ *  socket ─▶ hbone-tls ─▶ [records] ─▶ hbone-conn ─▶ hbone-hold ─▶ hbone-h2 ─▶ hbone-h2-mux ─▶ hbone-ping ─▶ hbone-settings   (client)
+ *            SslHandler   TlsRecords   Negotiator:   Hold: frames  Http2Frame  Http2Multiplex  PingKeepalive  SETTINGS, GOAWAY
+ *                                      ClientConn-   read with the Codec       Handler         (PING, close   (ClientConnection)
+ *                                      ection        Finished;                                 when
+ *                                                    leaves once                               unanswered)
+ *                                                    released
+ *  socket ─▶ hbone-tls ─▶ [records] ─▶ hbone-conn ─▶ hbone-hold ─▶ hbone-h2 ─▶ hbone-h2-mux ─▶ hbone-ping ─▶ hbone-conn-tail  (server)
+ *                                      Negotiator:                             one tunnel                     preface deadline,
+ *                                      ServerConn-                             channel per                    budgeted error log
+ *                                      ection                                  CONNECT
  * </pre>
  *
  * <p>Tunnel (one {@link Http2StreamChannel} per CONNECT, both sides; auto-read off until the tunnel
@@ -46,6 +47,7 @@ import io.netty.handler.ssl.SslHandler;
  */
 public final class HbonePipeline {
     public static final String TLS = "hbone-tls";
+    public static final String TLS_RECORDS = "hbone-tls-records";
     public static final String CONNECTION = "hbone-conn";
     public static final String HOLD = "hbone-hold";
     public static final String H2 = "hbone-h2";
@@ -74,9 +76,19 @@ public final class HbonePipeline {
 
     private HbonePipeline() {}
 
-    /** A connection up to the negotiator: TLS, the negotiator, the hold behind it. */
+    /** A connection up to the negotiator: TLS, {@link TlsRecords}, the negotiator, the hold behind it. */
     static void connection(Channel ch, SslHandler tls, Negotiator negotiator) {
-        ch.pipeline().addLast(TLS, tls).addLast(CONNECTION, negotiator).addLast(HOLD, negotiator.hold);
+        tls(ch.pipeline(), tls);
+        ch.pipeline().addLast(CONNECTION, negotiator).addLast(HOLD, negotiator.hold);
+    }
+
+    /**
+     * TLS and, behind it, {@link TlsRecords}, which decides what TLS encrypts at once; the SslHandler
+     * then wraps each buffer it gets as it is (no coalescing of its own).
+     */
+    static void tls(ChannelPipeline p, SslHandler tls) {
+        tls.setWrapDataSize(0);
+        p.addLast(TLS, tls).addLast(TLS_RECORDS, new TlsRecords());
     }
 
     /** The client's HTTP/2 handlers, added by its negotiator (push streams are refused). */

@@ -151,7 +151,7 @@ class NegotiatorTest {
         assertThat(s[0].seenWhileNegotiating).isZero();
         assertThat(s[0].probe.seen).containsExactly("event:SslHandshakeCompletionEvent", "PRI * HTTP/2.0");
         assertThat(server.pipeline().get(Hold.class)).as("the hold leaves once released").isNull();
-        assertThat(server.pipeline().names()).startsWith(HbonePipeline.TLS, HbonePipeline.CONNECTION);
+        assertThat(server.pipeline().names()).startsWith(HbonePipeline.TLS, HbonePipeline.TLS_RECORDS, HbonePipeline.CONNECTION);
         client.finishAndReleaseAll();
         server.finishAndReleaseAll();
     }
