@@ -362,7 +362,10 @@ final class ClientConnection {
      * usual tunnel) a read-only two-entry form instead of a {@code DefaultHttp2Headers} with its
      * 16-slot hash table and entries (~270 bytes per open), and the {@code :authority} text is the
      * connection's previous one when the target is the same. HPACK encodes the same bytes in the
-     * same order either way ({@code ClientConnectHeadersTest}).
+     * same order either way ({@code ClientConnectHeadersTest}). The read-only form is built with
+     * {@code trailers(...)} and the two pseudo-headers as its entries because Netty's
+     * {@code clientHeaders(...)} takes {@code :path} and {@code :scheme}, which a CONNECT must not
+     * carry (RFC 9113 section 8.5). Nothing reads these headers back; they are only encoded.
      */
     private Http2Headers connectHeaders(InetSocketAddress target, Map<String, String> extra) {
         AsciiString authority;
