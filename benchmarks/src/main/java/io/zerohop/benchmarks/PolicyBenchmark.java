@@ -33,9 +33,13 @@ import org.openjdk.jmh.annotations.Warmup;
  * <p>{@code mixed} is closer to a node proxy: it cycles through {@value #MIXED} requests to 16
  * workloads spread over the set, five shapes each (allowed at L7 with a query string, allowed at L4,
  * denied at L4 by the default deny, denied at L7 by method, denied by the namespace-wide DENY), in a
- * shuffled order, each request with its own {@link WorkloadRef} and principal string, as mesh-core
- * builds them per connection (a workload's refs share its labels map). {@code allowList} decides a
- * peer against an ALLOW listing {@value #ALLOW_LIST} exact principals (another namespace).
+ * shuffled order, each request with its own {@link WorkloadRef}, as mesh-core builds them per
+ * connection: {@code Workload.ref()} makes a new ref from the workload's own namespace, service
+ * account and labels map, and the peer's principal is one shared string per identity
+ * ({@code WorkloadStrings.text}), so the engine's identity checks succeed. {@code mixedFreshStrings}
+ * is the same requests with every string a new copy (a caller that rebuilds strings per connection,
+ * which mesh-core does not): each comparison then reads the strings' bytes. {@code allowList} decides
+ * a peer against an ALLOW listing {@value #ALLOW_LIST} exact principals (another namespace).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -53,6 +57,7 @@ public class PolicyBenchmark {
     private AccessRequest deniedL4;
     private AccessRequest allowedL7;
     private AccessRequest[] mixedRequests;
+    private AccessRequest[] mixedFresh;
     private int next;
     private AccessRequest allowListed;
 
@@ -97,11 +102,16 @@ public class PolicyBenchmark {
     /**
      * {@link #MIXED} requests as described in the class comment, shuffled with a fixed seed, with
      * {@code expected[i]} the intended verdict of {@code requests[i]}.
+     *
+     * @param freshStrings false: a workload's strings and a peer's principal are one instance each, as
+     *     mesh-core shares them; true: every request gets its own copies
      */
-    public static AccessRequest[] mixedRequests(int n, boolean[] expected) {
+    public static AccessRequest[] mixedRequests(int n, boolean[] expected, boolean freshStrings) {
         int workloads = 16;
         java.util.List<Object[]> out = new java.util.ArrayList<>();
         java.util.Map<Integer, Map<String, String>> labelsOf = new java.util.HashMap<>();
+        java.util.Map<String, String> shared = new java.util.HashMap<>();
+        java.util.function.UnaryOperator<String> str = freshStrings ? String::new : v -> shared.computeIfAbsent(v, x -> x);
         for (int k = 0; out.size() < MIXED; k++) {
             int j = k % workloads;
             int target = (int) ((long) j * n / workloads);
@@ -109,19 +119,19 @@ public class PolicyBenchmark {
             Map<String, String> labels = labelsOf.computeIfAbsent(target, t -> Map.of("app", "svc-" + t));
             Map<String, String> clientLabels = labelsOf.computeIfAbsent(-1 - target, t -> Map.of("app", "client-" + (-1 - t)));
             int shape = (k / workloads) % 5;
-            // A new ref and principal string per request: what a node proxy builds per connection.
-            WorkloadRef dest = new WorkloadRef("bench", "svc-" + target, "svc-" + target, labels);
-            WorkloadRef client = new WorkloadRef("bench", "client-" + target, "client-" + target, clientLabels);
-            String principal = new String("spiffe://cluster.local/ns/bench/sa/client-" + target);
+            // A new ref per request: what a node proxy builds per connection.
+            WorkloadRef dest = new WorkloadRef(str.apply("bench"), str.apply("svc-" + target), str.apply("svc-" + target), labels);
+            WorkloadRef client = new WorkloadRef(str.apply("bench"), str.apply("client-" + target), str.apply("client-" + target), clientLabels);
+            String principal = str.apply("spiffe://cluster.local/ns/bench/sa/client-" + target);
             AccessRequest.Builder b = AccessRequest.builder().sourcePrincipal(principal).sourceAddress("10.1.0.7")
                     .destinationAddress("10.1.0.8").destination(dest).sourceWorkload(client).destinationPort(8080);
             boolean allowed;
             switch (shape) {
                 case 0 -> { b.http(HttpAttributes.of("GET", "/api/orders?id=" + k)); allowed = true; }
                 case 1 -> { b.destinationPort(9090); allowed = true; }
-                case 2 -> { b.sourcePrincipal(new String("spiffe://cluster.local/ns/bench/sa/intruder")); allowed = false; }
+                case 2 -> { b.sourcePrincipal(str.apply("spiffe://cluster.local/ns/bench/sa/intruder")); allowed = false; }
                 case 3 -> { b.http(HttpAttributes.of("POST", "/api/orders")); allowed = false; }
-                default -> { b.sourcePrincipal(new String("spiffe://cluster.local/ns/legacy/sa/old")).destinationPort(9090); allowed = false; }
+                default -> { b.sourcePrincipal(str.apply("spiffe://cluster.local/ns/legacy/sa/old")).destinationPort(9090); allowed = false; }
             }
             out.add(new Object[] {b.build(), allowed});
         }
@@ -159,10 +169,13 @@ public class PolicyBenchmark {
             throw new IllegalStateException("synthetic policies do not decide as intended");
         }
         boolean[] expected = new boolean[MIXED];
-        mixedRequests = mixedRequests(policies, expected);
+        mixedRequests = mixedRequests(policies, expected, false);
+        mixedFresh = mixedRequests(policies, expected, true);
         for (int i = 0; i < MIXED; i++) {
-            if (engine.evaluate(mixedRequests[i]).allowed() != expected[i]) {
-                throw new IllegalStateException("mixed request " + i + " not decided as intended: " + engine.evaluate(mixedRequests[i]).explain());
+            for (AccessRequest[] set : new AccessRequest[][] {mixedRequests, mixedFresh}) {
+                if (engine.evaluate(set[i]).allowed() != expected[i]) {
+                    throw new IllegalStateException("mixed request " + i + " not decided as intended: " + engine.evaluate(set[i]).explain());
+                }
             }
         }
         allowListed = allowListRequest();
@@ -213,6 +226,15 @@ public class PolicyBenchmark {
         int i = next;
         next = (i + 1) & (MIXED - 1);
         return engine.evaluate(mixedRequests[i]);
+    }
+
+    /** {@link #mixed} with a new copy of every string in every request (see the class comment). */
+    @Benchmark
+    public Decision mixedFreshStrings() {
+        ops++;
+        int i = next;
+        next = (i + 1) & (MIXED - 1);
+        return engine.evaluate(mixedFresh[i]);
     }
 
     @Benchmark

@@ -89,4 +89,23 @@ class SelectedPoliciesTest {
                 + "{principals: [cluster.local/ns/prod/sa/client-2]}}]}]}")));
         assertThat(e.evaluate(r).allowed()).isFalse();
     }
+
+    @Test
+    void workloadsSharingOneLabelsMapAreToldApartByNamespaceAndServiceAccount() throws Exception {
+        // One map instance for several workloads (a caller may share one, as label-less refs share
+        // Map.of()): the lookup's identity pass must still compare namespace and service account.
+        Map<String, String> shared = Map.of("app", "svc-3");
+        PolicyEngine e = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", policies()
+                + ap("staging", "deny-all", "{action: DENY, rules: [{}]}"))).build();
+        WorkloadRef prod = new WorkloadRef("prod", "svc-3", "svc-3", shared);
+        WorkloadRef staging = new WorkloadRef("staging", "svc-3", "svc-3", shared);
+        WorkloadRef otherAccount = new WorkloadRef("prod", "svc-3", "batch", shared);
+        for (int i = 0; i < 3; i++) {
+            assertThat(e.evaluate(request(prod, "client-3")).allowed()).isTrue();
+            Decision d = e.evaluate(request(staging, "client-3"));
+            assertThat(d.allowed()).isFalse();
+            assertThat(d.explain()).contains("staging/deny-all");
+            assertThat(e.evaluate(request(otherAccount, "client-3")).allowed()).isTrue();
+        }
+    }
 }
