@@ -310,13 +310,23 @@ public final class CompiledPolicies {
         // By identity over the whole set first: the workload's own entry may sit in a later way than
         // another workload's, and comparing a different map by value walks its entries (and
         // Map.equals may allocate its entry set: 1.5 B per decision in PolicyBenchmark.mixed when two
-        // of its 16 destinations shared a set).
+        // of its 16 destinations shared a set). The rest is out of line to keep this method small
+        // enough to inline into evaluate.
         for (int i = set; i < set + SELECTED_WAYS; i++) {
             Selected s = table[i];
-            if (s != null && s.labels == labels && s.sameAccount(dest, root)) {
+            if (s == null) {
+                break;
+            }
+            if (s.labels == labels && s.namespace.equals(dest.namespace()) && s.serviceAccount.equals(dest.serviceAccount())
+                    && (s.root == root || s.root.equals(root))) {
                 return s;
             }
         }
+        return selectedByValue(dest, root, set);
+    }
+
+    private Selected selectedByValue(WorkloadRef dest, String root, int set) {
+        Selected[] table = selected;
         for (int i = set; i < set + SELECTED_WAYS; i++) {
             Selected s = table[i];
             if (s == null) {
