@@ -44,6 +44,8 @@ public final class TunnelObserver implements HboneEvents {
     }
 
     private final WorkloadRegistry registry;
+    /** Silent: the authorizer (PolicyAuthorizer, HttpEnforcement) logs an untrusted claim once. */
+    private final TunnelSource sources;
     private final Sink sink;
     private final Consumer<TunnelResult> extra;
     /**
@@ -95,6 +97,7 @@ public final class TunnelObserver implements HboneEvents {
 
     public TunnelObserver(WorkloadRegistry registry, Sink sink, Consumer<TunnelResult> extra) {
         this.registry = registry;
+        this.sources = new TunnelSource(registry, null);
         this.sink = sink;
         this.extra = extra;
     }
@@ -280,10 +283,11 @@ public final class TunnelObserver implements HboneEvents {
 
     /**
      * ztunnel's labels for a tunnel. The source principal is the verified peer (inbound) or our own
-     * identity (outbound); the source workload is the registry workload at the source address when it
-     * has that identity (a pod dialling directly), else what the {@code baggage} header claims
-     * (ztunnel's derived source), else unknown. The destination is the registry workload of the
-     * CONNECT target, with the verified identity as principal.
+     * identity (outbound); inbound, the source workload is {@link TunnelSource}'s (the registry
+     * workload of the peer's identity at the peer address, or named by a node proxy's
+     * {@code forwarded: for=}), else what the {@code baggage} header claims (ztunnel's derived
+     * source), else unknown. The destination is the registry workload of the CONNECT target, with the
+     * verified identity as principal.
      */
     TrafficLabels labels(TunnelInfo t) {
         boolean inbound = t.direction() == TunnelInfo.Direction.INBOUND;
@@ -291,9 +295,7 @@ public final class TunnelObserver implements HboneEvents {
         var dst = inbound ? t.localIdentity() : t.peerIdentity();
         String srcPrincipal = WorkloadStrings.text(src);
         Workload dw = t.destination() == null ? null : registry.byAddress(t.destination().getAddress()).orElse(null);
-        InetSocketAddress srcAddr = inbound ? t.peerAddress() : null;
-        Workload sw = srcAddr == null ? null : registry.byAddress(srcAddr.getAddress())
-                .filter(w -> src != null && w.identity().equals(src)).orElse(null);
+        Workload sw = inbound && t.peerAddress() != null ? sources.of(src, t.peerAddress(), t.headers(), false) : null;
         TrafficLabels.Peer source = sw != null ? TrafficLabels.Peer.of(sw, srcPrincipal)
                 : TrafficLabels.Peer.derived(Baggage.parse(t.headers().get("baggage")), srcPrincipal);
         return TrafficLabels.of(inbound ? "destination" : "source", source,
@@ -313,7 +315,8 @@ public final class TunnelObserver implements HboneEvents {
 
     /**
      * What a {@code Forwarded: for=} header claims (RFC 7239 node), if it looks like an address:
-     * shown in the access log beside the real peer, never trusted for anything else.
+     * shown in the access log beside the real peer as sent. Whether it names the source workload is
+     * {@link TunnelSource}'s to decide (only a workload of the peer's own identity).
      */
     static java.util.Optional<String> forwardedFor(TunnelInfo t) {
         String fwd = t.headers().get("forwarded");
