@@ -139,7 +139,9 @@ final class PolicyCommand {
             // caller is then the registry workload with --source's identity, when exactly one has it.
             WorkloadRef sourceWorkload = null;
             if (registry != null && (source == null || spec.commandLine().getParseResult().hasMatchedOption("--source-ip"))) {
-                sourceWorkload = registry.byAddress(srcIp).map(Workload::ref).orElse(null);
+                // The proxy's TunnelSource takes only a workload of the peer's own identity.
+                sourceWorkload = registry.byAddress(srcIp).filter(w -> source == null || w.identity().toString().equals(source))
+                        .map(Workload::ref).orElse(null);
             } else if (registry != null) {
                 List<Workload> own = registry.all().stream()
                         .filter(w -> w.identity().toString().equals(source) && !w.addresses().isEmpty()).toList();
