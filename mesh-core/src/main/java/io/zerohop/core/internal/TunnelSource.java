@@ -44,8 +44,9 @@ import java.util.Objects;
  * nodes name nothing) and trusts it from any peer, but only for a workload of the peer's own identity.
  * Step 1's identity check is zerohop's too (ztunnel compares none; its RBAC tests no pod labels).
  *
- * <p>Thread-safe and allocation-light (one registry lookup, the header parsed only when step 1 finds
- * nothing); never blocks.
+ * <p>Thread-safe; never blocks. One registry lookup, and the header parsed only when step 1 finds
+ * nothing: about 200 bytes of garbage per parse of {@code for="10.1.0.3:40000"} (the node's text, its
+ * address), at most three parses per tunnel (authorization, L7 connection, metrics).
  */
 public final class TunnelSource {
     private static final int SHOWN = 120;
@@ -128,14 +129,17 @@ public final class TunnelSource {
      * Never resolves a name.
      *
      * @throws IllegalArgumentException when the value is not RFC 7239 syntax: an element without
-     *     {@code name=value}, a bad token, an unterminated quote, a parameter twice in one element, or
+     *     {@code name=value}, a bad token, an unterminated quote, {@code for}, {@code by}, {@code host}
+     *     or {@code proto} twice in one element, or
      *     a {@code for=} node that is neither an address, {@code unknown}, nor obfuscated
      */
     public static InetAddress forwardedFor(String value) {
-        String last = null;
+        InetAddress last = null;
         int i = 0;
         int n = value.length();
-        java.util.Set<String> names = new java.util.HashSet<>();
+        // RFC 7239's four parameters, one bit each: none may occur twice in an element (extension
+        // parameters are not tracked: nothing here reads them).
+        int seen = 0;
         while (true) {
             i = skipOws(value, i);
             if (i < n && value.charAt(i) != ',' && value.charAt(i) != ';') {
@@ -146,48 +150,29 @@ public final class TunnelSource {
                 if (i == nameStart || i >= n || value.charAt(i) != '=') {
                     throw new IllegalArgumentException("expected name=value at offset " + nameStart);
                 }
-                String name = value.substring(nameStart, i).toLowerCase(java.util.Locale.ROOT);
+                int bit = parameterBit(value, nameStart, i - nameStart);
+                if ((seen & bit) != 0) {
+                    throw new IllegalArgumentException("parameter " + value.substring(nameStart, i) + " twice in one element");
+                }
+                seen |= bit;
                 i++;
                 String v;
                 if (i < n && value.charAt(i) == '"') {
-                    StringBuilder b = new StringBuilder();
-                    i++;
-                    while (true) {
-                        if (i >= n) {
-                            throw new IllegalArgumentException("unterminated quoted string");
-                        }
-                        char c = value.charAt(i++);
-                        if (c == '"') {
-                            break;
-                        }
-                        if (c == '\\') {
-                            if (i >= n) {
-                                throw new IllegalArgumentException("unterminated quoted string");
-                            }
-                            c = value.charAt(i++);
-                        }
-                        if (c < 0x20 && c != '\t' || c == 0x7f) {
-                            throw new IllegalArgumentException("control character in a quoted string");
-                        }
-                        b.append(c);
-                    }
-                    v = b.toString();
+                    int end = quotedEnd(value, i);
+                    v = bit == FOR ? unquote(value, i + 1, end) : null;
+                    i = end + 1;
                 } else {
                     int start = i;
                     while (i < n && isTchar(value.charAt(i))) {
                         i++;
                     }
                     if (i == start) {
-                        throw new IllegalArgumentException("empty value for " + name);
+                        throw new IllegalArgumentException("empty value at offset " + start);
                     }
-                    v = value.substring(start, i);
+                    v = bit == FOR ? value.substring(start, i) : null;
                 }
-                if (!names.add(name)) {
-                    throw new IllegalArgumentException("parameter " + name + " twice in one element");
-                }
-                if (name.equals("for")) {
-                    checkNode(v);
-                    last = v;
+                if (bit == FOR) {
+                    last = node(v);
                 }
                 i = skipOws(value, i);
             }
@@ -196,19 +181,73 @@ public final class TunnelSource {
             }
             char sep = value.charAt(i++);
             if (sep == ',') {
-                names.clear();
+                seen = 0;
             } else if (sep != ';') {
                 throw new IllegalArgumentException("unexpected '" + sep + "' at offset " + (i - 1));
             }
         }
-        return last == null ? null : address(last);
+        return last;
     }
 
-    /** Rejects a {@code for=} node outside RFC 7239 section 6's grammar. */
-    private static void checkNode(String node) {
-        if (address(node) == null && !isNamelessNode(node)) {
+    private static final int FOR = 1;
+
+    /** {@code for} 1, {@code by} 2, {@code host} 4, {@code proto} 8 (case-insensitive), else 0. */
+    private static int parameterBit(String s, int from, int len) {
+        if (len == 3 && s.regionMatches(true, from, "for", 0, 3)) {
+            return FOR;
+        }
+        if (len == 2 && s.regionMatches(true, from, "by", 0, 2)) {
+            return 2;
+        }
+        if (len == 4 && s.regionMatches(true, from, "host", 0, 4)) {
+            return 4;
+        }
+        return len == 5 && s.regionMatches(true, from, "proto", 0, 5) ? 8 : 0;
+    }
+
+    /** The index of the closing quote of the quoted-string opening at {@code open}. */
+    private static int quotedEnd(String s, int open) {
+        int i = open + 1;
+        while (i < s.length()) {
+            char c = s.charAt(i);
+            if (c == '"') {
+                return i;
+            }
+            if (c == '\\') {
+                i++;
+                if (i >= s.length()) {
+                    break;
+                }
+                c = s.charAt(i);
+            }
+            if (c < 0x20 && c != '\t' || c == 0x7f) {
+                throw new IllegalArgumentException("control character in a quoted string");
+            }
+            i++;
+        }
+        throw new IllegalArgumentException("unterminated quoted string");
+    }
+
+    /** The text of a quoted-string's content between {@code from} and {@code to}, quoted-pairs undone. */
+    private static String unquote(String s, int from, int to) {
+        if (s.indexOf('\\', from) < 0 || s.indexOf('\\', from) >= to) {
+            return s.substring(from, to);
+        }
+        StringBuilder b = new StringBuilder(to - from);
+        for (int k = from; k < to; k++) {
+            char c = s.charAt(k);
+            b.append(c == '\\' ? s.charAt(++k) : c);
+        }
+        return b.toString();
+    }
+
+    /** A {@code for=} node's address; null for {@code unknown} or an obfuscated node; else an error (RFC 7239 section 6). */
+    private static InetAddress node(String node) {
+        InetAddress a = address(node);
+        if (a == null && !isNamelessNode(node)) {
             throw new IllegalArgumentException("for= is no IP address, \"unknown\" or obfuscated node");
         }
+        return a;
     }
 
     private static boolean isNamelessNode(String node) {

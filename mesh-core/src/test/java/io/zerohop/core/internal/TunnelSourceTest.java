@@ -43,6 +43,8 @@ class TunnelSourceTest {
             For=192.0.2.43 ;  By=_proxy                                          | 192.0.2.43
             for="_hidden:_port"                                                  | NONE
             for="[::ffff:192.0.2.43]:80"                                         | 192.0.2.43
+            for="\\192.0.2.43";x-ext=1;x-ext=2                                   | 192.0.2.43
+            by=_a;for=192.0.2.9, by=_a;for=192.0.2.43                            | 192.0.2.43
             """)
     @DisplayName("ztunnel's get_original_src_from_fwded cases, and RFC 7239 nodes that name no address")
     void theLastForNodeIsTheClaim(String header, String expected) {
@@ -62,6 +64,8 @@ class TunnelSourceTest {
             for="192.0.2.43 "
             for=192.0.2.43 x
             for=
+            for="192.0.2.43\\""
+            for=192.0.2.43;by=_a;BY=_b
             """)
     @DisplayName("outside RFC 7239's grammar (ztunnel: no source; here an error, so it is logged)")
     void malformedValuesAreErrors(String header) {
