@@ -151,8 +151,14 @@ class CrossNodeSourceTest {
     @Test
     @DisplayName("fromEndpoints app=frontend admits a frontend pod on another node (was: every cross-node peer known by SPIFFE ID only)")
     void crossNodeFromEndpointsAllowMatchesThePodsLabels() throws Exception {
-        assertThat(reachesBackend(stableIp)).as("frontend-stable (app=frontend) via node A's proxy").isTrue();
-        assertThat(reachesBackend(batchIp)).as("batch (app=batch): no rule admits it").isFalse();
+        try (CapturedStderr err = new CapturedStderr()) {
+            assertThat(reachesBackend(stableIp)).as("frontend-stable (app=frontend) via node A's proxy").isTrue();
+            assertThat(reachesBackend(batchIp)).as("batch (app=batch): no rule admits it").isFalse();
+            // B's access log names the pod it attributed each tunnel to, beside the real peer (A's socket).
+            assertThat(err.awaitLine("inbound src=127.0.0.1:", "forwarded_for=127.0.0.3:",
+                    "src_id=spiffe://cluster.local/ns/prod/sa/frontend src_workload=prod/frontend-stable ")).contains("status=200");
+            assertThat(err.awaitLine("inbound refused src=127.0.0.1:", "src_workload=prod/batch ")).contains("status=401");
+        }
     }
 
     @Test
@@ -174,6 +180,8 @@ class CrossNodeSourceTest {
             String line = err.awaitLine("untrusted forwarded claim");
             assertThat(line).contains("for=127.0.0.3", "prod/frontend-stable", "spiffe://cluster.local/ns/prod/sa/frontend",
                     "the peer is spiffe://cluster.local/ns/prod/sa/batch");
+            assertThat(err.awaitLine("inbound refused src=127.0.0.1:", "src_id=spiffe://cluster.local/ns/prod/sa/batch src_workload=- "))
+                    .contains("forwarded_for=127.0.0.3:40000");
             assertThat(connectClaiming(stable, "for=\"127.0.0.3:40000\"")).as("the same claim from the pod's own identity")
                     .isEqualTo(200);
         }

@@ -153,10 +153,11 @@ public final class TunnelObserver implements HboneEvents {
             sink.closed(l.labels.withResponseFlags(l.denied ? "DENY" : r.reset() ? "CONNECT" : TrafficLabels.NO_FLAGS));
         }
         if (access.isInfoEnabled()) {
-            access.info("{} src={} src_id={} dst={} dst_id={} status={} bytes_sent={} bytes_received={} duration_ms={} end={}{}",
+            access.info("{} src={} src_id={}{} dst={} dst_id={} status={} bytes_sent={} bytes_received={} duration_ms={} end={}{}",
                     t.direction() == TunnelInfo.Direction.INBOUND ? "inbound" : "outbound",
                     source(t),
                     t.direction() == TunnelInfo.Direction.INBOUND ? t.peerIdentity() : t.localIdentity(),
+                    sourceWorkloadField(t),
                     addr(t.destination()),
                     t.direction() == TunnelInfo.Direction.INBOUND ? t.localIdentity() : t.peerIdentity(),
                     r.status(), r.bytesSent(), r.bytesReceived(), r.duration().toMillis(),
@@ -179,9 +180,9 @@ public final class TunnelObserver implements HboneEvents {
         }
         if (access.isInfoEnabled()) {
             boolean inbound = t.direction() == TunnelInfo.Direction.INBOUND;
-            access.info("{} refused src={} src_id={} dst={} dst_id={} status={} reason=\"{}\"",
+            access.info("{} refused src={} src_id={}{} dst={} dst_id={} status={} reason=\"{}\"",
                     inbound ? "inbound" : "outbound",
-                    source(t), inbound ? t.peerIdentity() : t.localIdentity(),
+                    source(t), inbound ? t.peerIdentity() : t.localIdentity(), sourceWorkloadField(t),
                     addr(t.destination()), inbound ? t.localIdentity() : t.peerIdentity(), status, reason);
         }
     }
@@ -300,6 +301,19 @@ public final class TunnelObserver implements HboneEvents {
                 : TrafficLabels.Peer.derived(Baggage.parse(t.headers().get("baggage")), srcPrincipal);
         return TrafficLabels.of(inbound ? "destination" : "source", source,
                 TrafficLabels.Peer.of(dw, WorkloadStrings.text(dst)), "mutual_tls");
+    }
+
+    /**
+     * Inbound, {@code " src_workload=NAMESPACE/NAME"} of the tunnel's source workload
+     * ({@link TunnelSource}: what policy and metrics used), or {@code " src_workload=-"} for a peer
+     * known by its SPIFFE ID only; outbound, nothing (the source is this proxy's own workload).
+     */
+    String sourceWorkloadField(TunnelInfo t) {
+        if (t.direction() != TunnelInfo.Direction.INBOUND || t.peerAddress() == null) {
+            return "";
+        }
+        Workload w = sources.of(t.peerIdentity(), t.peerAddress(), t.headers(), false);
+        return w == null ? " src_workload=-" : " src_workload=" + w.namespace() + "/" + w.name();
     }
 
     /**
