@@ -241,7 +241,8 @@ class NodeProxyE2EIT {
         // Forwarded: for= claims it.
         proxyB.awaitLine(proxyBFrom, l -> l.contains("access - inbound src=" + NODE_A + ":")
                 && l.contains(" forwarded_for=" + FRONTEND + ":")
-                && l.contains("src_id=spiffe://cluster.local/ns/prod/sa/frontend") && l.contains("dst=" + BACKEND + ":8080")
+                && l.contains("src_id=spiffe://cluster.local/ns/prod/sa/frontend src_workload=prod/frontend ")
+                && l.contains("dst=" + BACKEND + ":8080")
                 && l.contains("status=200") && l.contains("bytes_received=" + payload.length) && l.contains("end=fin"),
                 "an inbound access log line for frontend", Duration.ofSeconds(10));
 
@@ -404,6 +405,9 @@ class NodeProxyE2EIT {
         String denial = proxyB.awaitLine(proxyBFrom, l -> l.contains("denied spiffe://cluster.local/ns/prod/sa/frontend -> "
                 + BACKEND + ":8080") && l.contains("DENY by prod/backend-deny-canary"), "the Cilium label denial", Duration.ofSeconds(10));
         assertThat(denial).contains("fromEndpoints track=canary matched").doesNotContain("unknown");
+        proxyB.awaitLine(proxyBFrom, l -> l.contains("access - inbound refused src=" + NODE_A + ":")
+                && l.contains(" forwarded_for=" + CANARY + ":") && l.contains(" src_workload=prod/frontend-canary ")
+                && l.contains("status=401"), "the access log line naming the canary pod", Duration.ofSeconds(10));
         assertThat(echo.lines().subList(echoFrom, echo.size())).as("the server never saw the canary pod").isEmpty();
         System.out.printf("e2e Cilium label across nodes: frontend allowed, frontend-canary (same SA) denied: %s%n",
                 denial.substring(denial.indexOf("DENY by")));
