@@ -32,7 +32,7 @@ import java.util.Objects;
  *
  * <p>Upstream (istio/ztunnel at 62d82653): ztunnel's inbound takes the source workload from the TCP
  * peer address alone ({@code src/proxy/inbound.rs} 101 and 144–149 build {@code conn.src} from the
- * accepted socket, 463–472 {@code fetch_workload_by_address(conn.src)}; behind a network gateway no
+ * accepted socket, 460–473 {@code fetch_workload_by_address(conn.src)}; behind a network gateway no
  * source at all), because in its in-pod mode the tunnel leaves from the pod's own address; it reads
  * {@code Forwarded} only for {@code host=} ({@code parse_forwarded_host}, 439 and 778). ztunnel used
  * {@code for=} once: {@code get_original_src_from_fwded} (src/proxy.rs 432–443 at 3f3a1af7^, the
@@ -46,7 +46,8 @@ import java.util.Objects;
  *
  * <p>Thread-safe; never blocks. One registry lookup, and the header parsed only when step 1 finds
  * nothing: about 200 bytes of garbage per parse of {@code for="10.1.0.3:40000"} (the node's text, its
- * address), at most three parses per tunnel (authorization, L7 connection, metrics).
+ * address), about three parses per tunnel (its L4 authorization or L7 connection, its metric labels
+ * when metrics are on, its access-log line when that is on).
  */
 public final class TunnelSource {
     private static final int SHOWN = 120;
