@@ -37,7 +37,7 @@ final class PolicyCommand {
                     + "Exit code 0 = allow, 3 = deny, 1 = an input it cannot read (the message names file:line:field), "
                     + "2 = usage (including a path that does not exist or is not readable, and a --dest not in --workloads).",
                     "With --workloads, as the proxy does: the destination is the named workload of the registry and the "
-                    + "source workload (labels for Cilium fromEndpoints) is the one owning --source-ip, or without --source-ip "
+                    + "source workload (labels for Cilium fromEndpoints) is the one owning --source-ip if it has --source's identity, or without --source-ip "
                     + "the only registry workload with --source's identity (none when several have it). Without it, the "
                     + "destination is namespace NS, name WORKLOAD, service account WORKLOAD, labels app=WORKLOAD (plus any "
                     + "--label) and the source is unknown."})
