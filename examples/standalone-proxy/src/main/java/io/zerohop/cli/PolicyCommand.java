@@ -37,7 +37,7 @@ final class PolicyCommand {
                     + "Exit code 0 = allow, 3 = deny, 1 = an input it cannot read (the message names file:line:field), "
                     + "2 = usage (including a path that does not exist or is not readable, and a --dest not in --workloads).",
                     "With --workloads, as the proxy does: the destination is the named workload of the registry and the "
-                    + "source workload (labels for Cilium fromEndpoints) is the one owning --source-ip, or without --source-ip "
+                    + "source workload (labels for Cilium fromEndpoints) is the one owning --source-ip if it has --source's identity, or without --source-ip "
                     + "the only registry workload with --source's identity (none when several have it). Without it, the "
                     + "destination is namespace NS, name WORKLOAD, service account WORKLOAD, labels app=WORKLOAD (plus any "
                     + "--label) and the source is unknown."})
@@ -139,7 +139,9 @@ final class PolicyCommand {
             // caller is then the registry workload with --source's identity, when exactly one has it.
             WorkloadRef sourceWorkload = null;
             if (registry != null && (source == null || spec.commandLine().getParseResult().hasMatchedOption("--source-ip"))) {
-                sourceWorkload = registry.byAddress(srcIp).map(Workload::ref).orElse(null);
+                // The proxy's TunnelSource takes only a workload of the peer's own identity.
+                sourceWorkload = registry.byAddress(srcIp).filter(w -> source == null || w.identity().toString().equals(source))
+                        .map(Workload::ref).orElse(null);
             } else if (registry != null) {
                 List<Workload> own = registry.all().stream()
                         .filter(w -> w.identity().toString().equals(source) && !w.addresses().isEmpty()).toList();

@@ -78,6 +78,10 @@ class PolicyCheckTest {
         // Same service account, other pod: its labels are app=batch.
         assertThat(check(FROM_FRONTEND, "--source", id, "--source-ip", "10.0.0.3", "--dest", "prod/backend:8080")).isEqualTo(3);
         assertThat(out.toString()).startsWith("DENY by prod/from-frontend");
+        // Another identity at frontend's address: as the proxy (mesh-core TunnelSource), not frontend's labels.
+        assertThat(check(FROM_FRONTEND, "--source", "spiffe://cluster.local/ns/prod/sa/backend", "--source-ip", "10.0.0.1",
+                "--dest", "prod/backend:8080")).isEqualTo(3);
+        assertThat(out.toString()).contains("the source has no known workload");
         // An address no workload owns: no labels, and the explanation says so.
         assertThat(check(FROM_FRONTEND, "--source", id, "--source-ip", "10.9.9.9", "--dest", "prod/backend:8080")).isEqualTo(3);
         assertThat(out.toString()).isEqualTo("DENY by prod/from-frontend (CiliumNetworkPolicy ingress, default deny): endpoint "

@@ -2,7 +2,6 @@ package io.zerohop.core.internal;
 
 import io.netty.channel.EventLoopGroup;
 import io.spiffe.spiffeid.SpiffeId;
-import io.zerohop.core.Workload;
 import io.zerohop.core.WorkloadRegistry;
 import io.zerohop.core.internal.http.HttpEnforcement;
 import io.zerohop.hbone.HboneServer;
@@ -87,7 +86,7 @@ public final class MeshRuntime {
         }
         PolicyEngine policy = cfg.policy();
         HttpEnforcement http = new HttpEnforcement(policy, group, cfg.meterRegistry(),
-                a -> registry.byAddress(a).map(Workload::ref).orElse(null), 5_000);
+                new TunnelSource(registry, refusals), 5_000);
         PolicyAuthorizer authorizer = policy == null ? null : new PolicyAuthorizer(policy, registry, refusals);
         this.listeners = new Listeners(group, ownPorts);
         this.outbound = new Outbound(tls, group, local, identity, ownPorts, cfg.passthroughUnknown(), new FanOut(observer, tunnels),

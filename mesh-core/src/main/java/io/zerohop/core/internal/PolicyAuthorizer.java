@@ -31,17 +31,23 @@ public final class PolicyAuthorizer implements Authorizer {
     private final PolicyEngine policy;
     private final WorkloadRegistry registry;
     private final RateLimitedLog refusals;
+    private final TunnelSource sources;
 
-    /** @param refusals where denials are logged (a peer can cause them at will, so rate-limited) */
+    /**
+     * @param refusals where denials and untrusted {@code forwarded} claims are logged (a peer can cause
+     *                 them at will, so rate-limited)
+     */
     public PolicyAuthorizer(PolicyEngine policy, WorkloadRegistry registry, RateLimitedLog refusals) {
         this.policy = Objects.requireNonNull(policy, "policy");
         this.registry = Objects.requireNonNull(registry, "registry");
         this.refusals = Objects.requireNonNull(refusals, "refusals");
+        this.sources = new TunnelSource(registry, refusals);
     }
 
     @Override
     public AuthzDecision authorize(AuthzRequest r) {
-        Decision d = decide(r);
+        // The CONNECT's one decision: an untrusted source claim is logged here, not on re-decisions.
+        Decision d = policy.evaluate(accessRequest(r, true));
         if (d.allowed()) {
             return AuthzDecision.allow();
         }
@@ -51,7 +57,7 @@ public final class PolicyAuthorizer implements Authorizer {
 
     /** The engine's L4 decision for an HBONE tunnel (also what a policy change re-decides). */
     public Decision decide(AuthzRequest r) {
-        return policy.evaluate(accessRequest(r));
+        return policy.evaluate(accessRequest(r, false));
     }
 
     /**
@@ -71,17 +77,27 @@ public final class PolicyAuthorizer implements Authorizer {
     /**
      * What the engine sees for a CONNECT. The destination is the registry workload at the target
      * address, else one known only by the identity this connection presented; the source workload is
-     * the registry's at the peer address, when there is one.
+     * {@link TunnelSource}'s (the registry workload of the peer's identity at the peer address or
+     * named by the {@code forwarded} header), else none (known by its SPIFFE ID only). The source
+     * address stays the TCP peer's.
      */
     public AccessRequest accessRequest(AuthzRequest r) {
+        return accessRequest(r, false);
+    }
+
+    private AccessRequest accessRequest(AuthzRequest r, boolean report) {
         return AccessRequest.builder()
                 .sourcePrincipal(WorkloadStrings.text(r.peer()))
                 .sourceAddress(r.peerAddress().getAddress())
                 .destinationAddress(r.destination().getAddress())
                 .destinationPort(r.destination().getPort())
                 .destination(destinationRef(r.destination(), r.localIdentity()))
-                .sourceWorkload(registry.byAddress(r.peerAddress().getAddress()).map(Workload::ref).orElse(null))
+                .sourceWorkload(ref(sources.of(r.peer(), r.peerAddress(), r.headers(), report)))
                 .build();
+    }
+
+    private static WorkloadRef ref(Workload w) {
+        return w == null ? null : w.ref();
     }
 
     /** The registry workload at {@code dst}, else {@link #refOf} the identity that was presented. */

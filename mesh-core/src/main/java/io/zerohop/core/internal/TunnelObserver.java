@@ -44,6 +44,8 @@ public final class TunnelObserver implements HboneEvents {
     }
 
     private final WorkloadRegistry registry;
+    /** Silent: the authorizer (PolicyAuthorizer, HttpEnforcement) logs an untrusted claim once. */
+    private final TunnelSource sources;
     private final Sink sink;
     private final Consumer<TunnelResult> extra;
     /**
@@ -95,6 +97,7 @@ public final class TunnelObserver implements HboneEvents {
 
     public TunnelObserver(WorkloadRegistry registry, Sink sink, Consumer<TunnelResult> extra) {
         this.registry = registry;
+        this.sources = new TunnelSource(registry, null);
         this.sink = sink;
         this.extra = extra;
     }
@@ -150,10 +153,11 @@ public final class TunnelObserver implements HboneEvents {
             sink.closed(l.labels.withResponseFlags(l.denied ? "DENY" : r.reset() ? "CONNECT" : TrafficLabels.NO_FLAGS));
         }
         if (access.isInfoEnabled()) {
-            access.info("{} src={} src_id={} dst={} dst_id={} status={} bytes_sent={} bytes_received={} duration_ms={} end={}{}",
+            access.info("{} src={} src_id={}{} dst={} dst_id={} status={} bytes_sent={} bytes_received={} duration_ms={} end={}{}",
                     t.direction() == TunnelInfo.Direction.INBOUND ? "inbound" : "outbound",
                     source(t),
                     t.direction() == TunnelInfo.Direction.INBOUND ? t.peerIdentity() : t.localIdentity(),
+                    sourceWorkloadField(t),
                     addr(t.destination()),
                     t.direction() == TunnelInfo.Direction.INBOUND ? t.localIdentity() : t.peerIdentity(),
                     r.status(), r.bytesSent(), r.bytesReceived(), r.duration().toMillis(),
@@ -176,9 +180,9 @@ public final class TunnelObserver implements HboneEvents {
         }
         if (access.isInfoEnabled()) {
             boolean inbound = t.direction() == TunnelInfo.Direction.INBOUND;
-            access.info("{} refused src={} src_id={} dst={} dst_id={} status={} reason=\"{}\"",
+            access.info("{} refused src={} src_id={}{} dst={} dst_id={} status={} reason=\"{}\"",
                     inbound ? "inbound" : "outbound",
-                    source(t), inbound ? t.peerIdentity() : t.localIdentity(),
+                    source(t), inbound ? t.peerIdentity() : t.localIdentity(), sourceWorkloadField(t),
                     addr(t.destination()), inbound ? t.localIdentity() : t.peerIdentity(), status, reason);
         }
     }
@@ -280,10 +284,11 @@ public final class TunnelObserver implements HboneEvents {
 
     /**
      * ztunnel's labels for a tunnel. The source principal is the verified peer (inbound) or our own
-     * identity (outbound); the source workload is the registry workload at the source address when it
-     * has that identity (a pod dialling directly), else what the {@code baggage} header claims
-     * (ztunnel's derived source), else unknown. The destination is the registry workload of the
-     * CONNECT target, with the verified identity as principal.
+     * identity (outbound); inbound, the source workload is {@link TunnelSource}'s (the registry
+     * workload of the peer's identity at the peer address, or named by a node proxy's
+     * {@code forwarded: for=}), else what the {@code baggage} header claims (ztunnel's derived
+     * source), else unknown. The destination is the registry workload of the CONNECT target, with the
+     * verified identity as principal.
      */
     TrafficLabels labels(TunnelInfo t) {
         boolean inbound = t.direction() == TunnelInfo.Direction.INBOUND;
@@ -291,13 +296,24 @@ public final class TunnelObserver implements HboneEvents {
         var dst = inbound ? t.localIdentity() : t.peerIdentity();
         String srcPrincipal = WorkloadStrings.text(src);
         Workload dw = t.destination() == null ? null : registry.byAddress(t.destination().getAddress()).orElse(null);
-        InetSocketAddress srcAddr = inbound ? t.peerAddress() : null;
-        Workload sw = srcAddr == null ? null : registry.byAddress(srcAddr.getAddress())
-                .filter(w -> src != null && w.identity().equals(src)).orElse(null);
+        Workload sw = inbound && t.peerAddress() != null ? sources.of(src, t.peerAddress(), t.headers(), false) : null;
         TrafficLabels.Peer source = sw != null ? TrafficLabels.Peer.of(sw, srcPrincipal)
                 : TrafficLabels.Peer.derived(Baggage.parse(t.headers().get("baggage")), srcPrincipal);
         return TrafficLabels.of(inbound ? "destination" : "source", source,
                 TrafficLabels.Peer.of(dw, WorkloadStrings.text(dst)), "mutual_tls");
+    }
+
+    /**
+     * Inbound, {@code " src_workload=NAMESPACE/NAME"} of the tunnel's source workload
+     * ({@link TunnelSource}: what policy and metrics used), or {@code " src_workload=-"} for a peer
+     * known by its SPIFFE ID only; outbound, nothing (the source is this proxy's own workload).
+     */
+    String sourceWorkloadField(TunnelInfo t) {
+        if (t.direction() != TunnelInfo.Direction.INBOUND || t.peerAddress() == null) {
+            return "";
+        }
+        Workload w = sources.of(t.peerIdentity(), t.peerAddress(), t.headers(), false);
+        return w == null ? " src_workload=-" : " src_workload=" + w.namespace() + "/" + w.name();
     }
 
     /**
@@ -313,7 +329,8 @@ public final class TunnelObserver implements HboneEvents {
 
     /**
      * What a {@code Forwarded: for=} header claims (RFC 7239 node), if it looks like an address:
-     * shown in the access log beside the real peer, never trusted for anything else.
+     * shown in the access log beside the real peer as sent. Whether it names the source workload is
+     * {@link TunnelSource}'s to decide (only a workload of the peer's own identity).
      */
     static java.util.Optional<String> forwardedFor(TunnelInfo t) {
         String fwd = t.headers().get("forwarded");

@@ -89,7 +89,7 @@ final class PartsFixture {
         }
         authorizer = new PolicyAuthorizer(engine, registry, refusals);
         // No event loops: the resolve phase only builds handlers, it never runs them.
-        http = new HttpEnforcement(engine, null, null, a -> registry.byAddress(a).map(Workload::ref).orElse(null), 5_000);
+        http = new HttpEnforcement(engine, null, null, new TunnelSource(registry, refusals), 5_000);
     }
 
     static AuthzRequest connect(SpiffeId peer, InetAddress peerIp, InetSocketAddress dst, SpiffeId localIdentity) {

@@ -80,6 +80,18 @@ class PolicyAuthorizerTest {
     }
 
     @Test
+    @DisplayName("the source workload is the tunnel's (TunnelSource): of the peer's identity, at its address or named by a node proxy's forwarded")
+    void theSourceWorkloadHasThePeersIdentity() {
+        AccessRequest other = f.authorizer.accessRequest(connect(LEGACY, FRONTEND_IP, backend8080, BACKEND.identity()));
+        assertThat(other.sourceWorkload()).as("another identity at frontend's address (was: frontend's labels)").isNull();
+        InetSocketAddress nodeProxy = new InetSocketAddress(PartsFixture.ip("192.168.0.2"), 41000);
+        AccessRequest viaNode = f.authorizer.accessRequest(new AuthzRequest(FRONTEND.identity(), nodeProxy, BACKEND.identity(),
+                backend8080, Map.of("forwarded", "for=\"10.1.0.3:5000\"")));
+        assertThat(viaNode.sourceWorkload()).as("frontend behind node b's proxy (was: known by SPIFFE ID only)").isEqualTo(FRONTEND.ref());
+        assertThat(viaNode.sourceAddress()).as("the address stays the TCP peer's").isEqualTo(nodeProxy.getAddress());
+    }
+
+    @Test
     void plaintextHasNoPrincipalSoPrincipalRulesDoNotMatch() {
         Decision d = f.authorizer.decidePlaintext(new InetSocketAddress(FRONTEND_IP, 40000), BACKEND, backend8080);
         assertThat(d.allowed()).as("the ALLOW rule names a principal").isFalse();

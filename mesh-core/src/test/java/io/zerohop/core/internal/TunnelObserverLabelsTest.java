@@ -81,4 +81,21 @@ class TunnelObserverLabelsTest {
         assertThat(sink.closed).extracting(TrafficLabels::responseFlags).containsExactly(TrafficLabels.NO_FLAGS, "CONNECT");
         assertThat(sink.closed.get(1).withResponseFlags(TrafficLabels.NO_FLAGS)).isEqualTo(sink.opened.get(0));
     }
+
+    @Test
+    @DisplayName("inbound behind a node proxy: source_* names the pod that forwarded: for= names when it has the peer's identity")
+    void aNodeProxiedTunnelIsLabelledWithItsPod() {
+        TunnelObserver observer = new TunnelObserver(WorkloadRegistry.of(List.of(WorkloadStringsTest.CLIENT), Map.of()), null, null);
+        InetSocketAddress nodeProxy = new InetSocketAddress("127.0.0.1", 40000);
+        Map<String, String> claim = Map.of("forwarded", "for=\"127.0.0.3:5000\"");
+        TrafficLabels l = observer.labels(new TunnelInfo(TunnelInfo.Direction.INBOUND, ECHO, WorkloadStringsTest.CLIENT.identity(),
+                new InetSocketAddress("127.0.0.2", 15008), nodeProxy, new InetSocketAddress("127.0.0.2", 8080), claim));
+        assertThat(l.sourceWorkload()).as("was unknown without baggage").isEqualTo("client");
+        assertThat(l.sourceWorkloadNamespace()).isEqualTo("bench");
+        SpiffeId other = SpiffeId.parse("spiffe://cluster.local/ns/bench/sa/other");
+        TrafficLabels forged = observer.labels(new TunnelInfo(TunnelInfo.Direction.INBOUND, ECHO, other,
+                new InetSocketAddress("127.0.0.2", 15008), nodeProxy, new InetSocketAddress("127.0.0.2", 8080), claim));
+        assertThat(forged.sourceWorkload()).as("a claim of another identity's pod").isEqualTo(TrafficLabels.UNKNOWN);
+        assertThat(forged.sourcePrincipal()).isEqualTo(other.toString());
+    }
 }

@@ -37,7 +37,8 @@ import org.junit.jupiter.api.Timeout;
  *
  * <pre>
  *  node A (ns a)                                   node B (ns b)
- *  pods 10.10.1.2 frontend, 10.10.1.3 old (lo)     pod 10.10.2.2 backend (lo): echo :8080, :9090
+ *  pods 10.10.1.2 frontend, 10.10.1.3 old,        pod 10.10.2.2 backend (lo): echo :8080, :9090
+ *       10.10.1.4 frontend-canary (lo)
  *  nft: their TCP out -> mark -> lo -> TPROXY      nft: plaintext in on veth to :8080 -> TPROXY
  *       -> proxy A :15001 (--transparent)               -> proxy B :15006 (--plaintext-inbound)
  *  proxy A  10.10.0.1 ==== veth (tcpdump) ==== 10.10.0.2  proxy B :15008 (HBONE, per-workload SVIDs,
@@ -60,6 +61,8 @@ import org.junit.jupiter.api.Timeout;
 class NodeProxyE2EIT {
     static final String FRONTEND = "10.10.1.2";
     static final String OLD = "10.10.1.3";
+    /** frontend's service account, label track=canary (denied by a CiliumNetworkPolicy ingressDeny). */
+    static final String CANARY = "10.10.1.4";
     static final String NODE_A = "10.10.0.1";
     static final String NODE_B = "10.10.0.2";
     static final String BACKEND = "10.10.2.2";
@@ -112,6 +115,7 @@ class NodeProxyE2EIT {
         // Pod addresses live on each node's loopback; the other node's pod range goes over the veth.
         net.ip("a", "addr", "add", FRONTEND + "/32", "dev", "lo");
         net.ip("a", "addr", "add", OLD + "/32", "dev", "lo");
+        net.ip("a", "addr", "add", CANARY + "/32", "dev", "lo");
         net.ip("b", "addr", "add", BACKEND + "/32", "dev", "lo");
         net.ip("a", "route", "add", "10.10.2.0/24", "via", NODE_B);
         net.ip("b", "route", "add", "10.10.1.0/24", "via", NODE_A);
@@ -137,14 +141,14 @@ class NodeProxyE2EIT {
                 table ip zerohop_e2e {
                   chain output {
                     type route hook output priority mangle; policy accept;
-                    ip saddr { %s, %s } ip daddr 10.10.2.0/24 meta l4proto tcp meta mark set 0x1
+                    ip saddr { %s, %s, %s } ip daddr 10.10.2.0/24 meta l4proto tcp meta mark set 0x1
                   }
                   chain prerouting {
                     type filter hook prerouting priority mangle; policy accept;
                     iifname "lo" meta mark 0x1 meta l4proto tcp tproxy to 127.0.0.1:15001 accept
                   }
                 }
-                """.formatted(FRONTEND, OLD));
+                """.formatted(FRONTEND, OLD, CANARY));
         // Node B: plaintext arriving from the wire for the backend's port 8080 goes to the plaintext
         // inbound listener (PeerAuthentication decides); port 9090 is left uncaptured on purpose.
         net.nft("b", """
@@ -174,7 +178,7 @@ class NodeProxyE2EIT {
         echo.awaitLine("READY"::equals, "READY", START);
         podEcho.awaitLine("READY"::equals, "READY", START);
         assertThat(proxyA.lines()).anyMatch(l -> l.contains("tproxy 0.0.0.0:15001"));
-        assertThat(proxyB.lines()).anyMatch(l -> l.contains("plaintext-inbound 0.0.0.0:15006") && l.contains("policies 3"));
+        assertThat(proxyB.lines()).anyMatch(l -> l.contains("plaintext-inbound 0.0.0.0:15006") && l.contains("policies 4"));
         assertThat(proxyB.lines()).anyMatch(l -> l.contains("HBONE listener on") && l.contains("transparent"));
         System.out.printf("e2e: two nodes up in %d ms (%s, work dir %s)%n", elapsedMs(), net, work);
     }
@@ -229,12 +233,16 @@ class NodeProxyE2EIT {
         String peer = accepted.substring(accepted.indexOf("<- ") + 3);
         assertThat(peer).startsWith(BACKEND + ":").doesNotStartWith(FRONTEND);
         echo.awaitLine(echoFrom, ("ECHOED " + payload.length + " from " + peer)::equals, "the echo of the whole payload", Duration.ofSeconds(10));
+        // Allowed although backend-deny-canary's ingressDeny tests a pod label and frontend's service
+        // account also runs the canary pod: node B knows this tunnel is frontend's pod (proxy A's
+        // forwarded: for=, of the verified identity), not a peer whose labels are unknown.
         // Node B's proxy authenticated the client as frontend and ended the tunnel cleanly; its log
         // keeps the real peer (proxy A's socket) and shows the app behind it as proxy A's
         // Forwarded: for= claims it.
         proxyB.awaitLine(proxyBFrom, l -> l.contains("access - inbound src=" + NODE_A + ":")
                 && l.contains(" forwarded_for=" + FRONTEND + ":")
-                && l.contains("src_id=spiffe://cluster.local/ns/prod/sa/frontend") && l.contains("dst=" + BACKEND + ":8080")
+                && l.contains("src_id=spiffe://cluster.local/ns/prod/sa/frontend src_workload=prod/frontend ")
+                && l.contains("dst=" + BACKEND + ":8080")
                 && l.contains("status=200") && l.contains("bytes_received=" + payload.length) && l.contains("end=fin"),
                 "an inbound access log line for frontend", Duration.ofSeconds(10));
 
@@ -380,6 +388,29 @@ class NodeProxyE2EIT {
         proxyB.awaitLine(proxyBFrom, l -> l.contains("denied spiffe://cluster.local/ns/legacy/sa/old -> " + REVIEWS + ":8080")
                 && l.contains("DENY by prod/backend-deny-legacy"), "the policy denial", Duration.ofSeconds(10));
         assertThat(podEcho.lines().subList(podFrom, podEcho.size())).as("the pod never saw the denied client").isEmpty();
+    }
+
+    @Test
+    @Order(6)
+    void ciliumLabelDenyAcrossNodesSelectsOnlyTheLabelledPod() throws Exception {
+        byte[] payload = payload(16 << 10, marker(), 7);
+        int echoFrom = echo.size();
+        int proxyBFrom = proxyB.size();
+
+        Map<String, String> r = client(CANARY, BACKEND + ":8080", payload);
+
+        assertThat(r).as("denied: no byte comes back").containsEntry("received", "0");
+        // Same service account as frontend (allowed in the first test): only the pod's label tells
+        // them apart, and proxy B matched it, not "labels unknown (fail closed)".
+        String denial = proxyB.awaitLine(proxyBFrom, l -> l.contains("denied spiffe://cluster.local/ns/prod/sa/frontend -> "
+                + BACKEND + ":8080") && l.contains("DENY by prod/backend-deny-canary"), "the Cilium label denial", Duration.ofSeconds(10));
+        assertThat(denial).contains("fromEndpoints track=canary matched").doesNotContain("unknown");
+        proxyB.awaitLine(proxyBFrom, l -> l.contains("access - inbound refused src=" + NODE_A + ":")
+                && l.contains(" forwarded_for=" + CANARY + ":") && l.contains(" src_workload=prod/frontend-canary ")
+                && l.contains("status=401"), "the access log line naming the canary pod", Duration.ofSeconds(10));
+        assertThat(echo.lines().subList(echoFrom, echo.size())).as("the server never saw the canary pod").isEmpty();
+        System.out.printf("e2e Cilium label across nodes: frontend allowed, frontend-canary (same SA) denied: %s%n",
+                denial.substring(denial.indexOf("DENY by")));
     }
 
     // ---- helpers ----

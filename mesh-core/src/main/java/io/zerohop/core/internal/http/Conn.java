@@ -14,7 +14,8 @@ import java.net.InetSocketAddress;
  * @param logSource   the address the access log names ({@code Forwarded: for=} when a node proxy sent it)
  * @param destination the destination ip:port (CONNECT target or captured destination)
  * @param target      the workload receiving the requests, as policy sees it
- * @param sourceRef   the registry workload at the source address, may be null
+ * @param sourceRef   the source workload: plaintext, the registry's at the source address; a tunnel,
+ *                    {@link io.zerohop.core.internal.TunnelSource#of}'s; may be null
  * @param localId     the destination identity for logs and metrics (may equal {@code local}); may be null
  * @param baggage     the tunnel's {@code baggage} header (what the peer says of its workload, for metrics only); may be null
  */

@@ -17,6 +17,8 @@ import io.netty.handler.codec.http2.Http2Error;
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.core.Addresses;
 import io.zerohop.core.AppProtocol;
+import io.zerohop.core.Workload;
+import io.zerohop.core.internal.TunnelSource;
 import io.zerohop.hbone.Destination;
 import io.zerohop.hbone.internal.Relay;
 import io.zerohop.hbone.StreamHandler;
@@ -52,20 +54,21 @@ public final class HttpEnforcement {
 
     private final PolicyEngine policy;
     private final EventLoopGroup group;
-    private final Function<InetAddress, WorkloadRef> sourceLookup;
+    private final TunnelSource sources;
     private final HttpObserver observer;
     private final long sniffTimeoutMillis;
 
     /**
      * @param policy        the engine; null means no enforcement at all ({@link #enforces} is false)
      * @param meterRegistry a Micrometer {@code MeterRegistry}, or null
-     * @param sourceLookup  registry workload at a source address, or null
+     * @param sources       who a connection comes from (plaintext: the registry workload at its
+     *                      address; a tunnel: {@link TunnelSource#of}), or null: nobody known
      */
     public HttpEnforcement(PolicyEngine policy, EventLoopGroup group, Object meterRegistry,
-                           Function<InetAddress, WorkloadRef> sourceLookup, long sniffTimeoutMillis) {
+                           TunnelSource sources, long sniffTimeoutMillis) {
         this.policy = policy;
         this.group = group;
-        this.sourceLookup = sourceLookup;
+        this.sources = sources;
         this.observer = new HttpObserver(meterRegistry == null ? null : new HttpMeters(meterRegistry));
         this.sniffTimeoutMillis = sniffTimeoutMillis;
     }
@@ -303,13 +306,16 @@ public final class HttpEnforcement {
 
     // ---------------------------------------------------------------- decisions
 
+    /** Once per tunnel, at its start: where an untrusted {@code forwarded} claim is logged for L7 ports. */
     private Conn conn(TunnelInfo t, WorkloadRef target) {
+        Workload source = sources == null ? null : sources.of(t.peerIdentity(), t.peerAddress(), t.headers(), true);
         return new Conn("inbound", t.peerIdentity(), t.localIdentity(), t.peerAddress(), t.peerAddress(), t.destination(),
-                target, lookup(t.peerAddress().getAddress()), t.localIdentity(), t.headers().get("baggage"));
+                target, source == null ? null : source.ref(), t.localIdentity(), t.headers().get("baggage"));
     }
 
     private WorkloadRef lookup(InetAddress a) {
-        return sourceLookup == null ? null : sourceLookup.apply(a);
+        Workload w = sources == null ? null : sources.plaintext(a);
+        return w == null ? null : w.ref();
     }
 
     private AccessRequest l4(Conn c) {

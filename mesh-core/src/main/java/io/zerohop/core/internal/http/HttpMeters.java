@@ -53,9 +53,10 @@ final class HttpMeters implements Consumer<HttpObserver.RequestLog> {
         Conn c = r.conn();
         String principal = c.peer() == null ? null : c.peer().toString();
         WorkloadRef sw = sourceWorkload(c);
-        // As the tunnel's istio_tcp_* labels (TunnelObserver.labels): the registry workload at the peer's
-        // address when it has the peer's identity, else what the tunnel's baggage says (ztunnel's derived
-        // source: a node proxy dials from its own address), else what the SPIFFE ID says.
+        // As the tunnel's istio_tcp_* labels (TunnelObserver.labels): the tunnel's source workload
+        // (TunnelSource: of the peer's identity, at the peer's address or named by a node proxy's
+        // forwarded: for=), else what the tunnel's baggage says (ztunnel's derived source), else what
+        // the SPIFFE ID says.
         TrafficLabels.Peer source = sw != null || c.baggage() == null ? TrafficLabels.Peer.of(sw, principal)
                 : TrafficLabels.Peer.derived(Baggage.parse(c.baggage()), principal);
         if (c.peer() != null && source.workload().equals(TrafficLabels.UNKNOWN)) {
