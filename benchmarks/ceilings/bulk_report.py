@@ -98,8 +98,11 @@ for csv in sorted(glob.glob(os.path.join(out, "*-16.csv"))):
     loops = {}
     for line in open(csv):
         f = line.strip().split(",")
-        if len(f) >= 4 and f[3] == "task-clock" and (f[0].startswith("zerohop-") or f[0].startswith("hbone-")):
-            loops[f[0]] = float(f[1]) / 1e3 / mb * 1e6
+        if len(f) >= 4 and f[3] == "task-clock" and (f[0].startswith("zerohop-") or f[0].startswith("hbone-") or f[0].startswith("app-")):
+            try:
+                loops[f[0]] = float(f[1]) / 1e3 / mb * 1e6
+            except ValueError:
+                pass  # "<not counted>": the thread did not run in the window
     rows[tag] = dict(loops=loops, mbps=mbps, span=span, cpu_busy=busy / tot, idle=d[3] / tot, steal=d[7] / tot, sys_share=(d[2] + d[6]) / tot,
                      jvm_cpus=jvm_cpu / span, groups=groups, mb_span=mb_in_span, mb=mb)
 
@@ -139,7 +142,11 @@ if tcp and node:
     print(f"CPU-bound ceiling (TCP CPU per MB / node CPU per MB): ticks {tcp['total'] / node['total']:.2f}, "
           f"perf task-clock {tcp['tc_total'] / node['tc_total']:.2f}, data-path threads only {tcp['tc_path'] / node['tc_path']:.2f}")
     t, n = tcp["tc_path"], node["tc_path"]
-    pu, ps = node["proxy_user"], node["proxy_sys"]
-    print(f"proxy loops: user {pu:.0f} + system {ps:.0f} µs/MB (ticks); data path TCP {t:.0f}, node {n:.0f} µs/MB (task-clock)")
+    # The user/system split comes from clock ticks; scale it to the loops' exact task-clock.
+    loops_tc = node["groups"].get("proxy event loops", [0, 0, 0, 0, 0])[4] / node["mb"] * 1e6
+    ticks = node["proxy_user"] + node["proxy_sys"]
+    pu, ps = (loops_tc * node["proxy_user"] / ticks, loops_tc * node["proxy_sys"] / ticks) if ticks else (0, 0)
+    print(f"proxy loops: {loops_tc:.0f} µs/MB (task-clock) = user {pu:.0f} + system {ps:.0f} (split by ticks); "
+          f"data path TCP {t:.0f}, node {n:.0f} µs/MB (task-clock)")
     print(f"ceiling if the proxies' user-space work were zero: TCP {t:.0f} / node {n - pu:.0f} = {t / (n - pu):.2f}")
     print(f"ceiling if the proxies cost nothing at all (no system calls either): {t / max(1, n - pu - ps):.2f}")

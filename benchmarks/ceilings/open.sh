@@ -5,7 +5,8 @@
 #   benchmarks/ceilings/open.sh [OPS] [WARM]     (OUT dir, default /tmp/ceil; JAR default benchmarks/target/benchmarks.jar)
 #   PIN=0: run the JVM on vCPU 0 only (taskset), so every hand-off between the caller and the two
 #   event loops is a same-CPU context switch (no inter-processor wake-up of a halted vCPU).
-#   MODES: which runs (default "open-default open-latency tcp").
+#   MODES: which runs (default "open-default open-latency tcp"; also "open-shared": client and server
+#   on one event loop).
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 JAR=${JAR:-$ROOT/benchmarks/target/benchmarks.jar}
@@ -31,6 +32,7 @@ for m in ${MODES:-open-default open-latency tcp}; do
     case $m in
         open-default) run open-default open ;;
         open-latency) run open-latency open $LAT ;;
+        open-shared) run open-shared open-shared ;;
         tcp) run tcp tcp ;;
     esac
 done

@@ -13,7 +13,8 @@
 # (libjvm, CDS archive, other .so, anonymous, ...). With NMT=1 a second run of each tier adds
 # -XX:NativeMemoryTracking=summary and prints jcmd VM.native_memory's committed sizes (NMT's own
 # overhead is in its "Native Memory Tracking" line; RSS of that run is not the headline).
-#   benchmarks/ceilings/rss.sh [tiers...]   env: JAR, IDLE (default 10), NMT, JDKS ("17 25"), CDS_DIR
+#   benchmarks/ceilings/rss.sh [tiers...]   env: JAR, IDLE (default 10), NMT, JDKS ("17 25"), CDS_DIR,
+#   EXTRA (JVM flags added to every run, e.g. "-XX:+UnlockDiagnosticVMOptions -XX:ArchiveRelocationMode=0")
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 JAR=$(realpath "${JAR:-$ROOT/examples/standalone-proxy/target/zerohop.jar}")
@@ -48,6 +49,7 @@ run() { # jdk tier nmt
     local jdk=$1 tier=$2 nmt=$3 java=$(command -v java) extra="" coh="" pid log=/tmp/ceil/rss-run.log cds=""
     if [ "$jdk" = 25 ]; then java=$J25/bin/java; coh="-XX:+UseCompactObjectHeaders"; extra=$coh; fi
     [ "$nmt" = 1 ] && extra="$extra -XX:NativeMemoryTracking=summary"
+    extra="$extra ${EXTRA:-}"
     if [ "$tier" = proxy ]; then
         cds=$CDS_DIR/proxy-$jdk-$(stat -c %Y "$JAR").jsa
         if [ ! -s "$cds" ]; then

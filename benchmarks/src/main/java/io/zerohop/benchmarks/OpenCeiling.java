@@ -27,9 +27,10 @@ import java.util.concurrent.TimeUnit;
  * --per-thread -e raw_syscalls:sys_enter} attached for the measured window only (with
  * {@code PERF_TRACE=1}: {@code perf trace -s}, the calls by name, which slows every call).
  *
- * <pre>java -cp benchmarks.jar io.zerohop.benchmarks.OpenCeiling open|tcp [warm-up seconds] [ops]</pre>
+ * <pre>java -cp benchmarks.jar io.zerohop.benchmarks.OpenCeiling open|open-shared|tcp [warm-up seconds] [ops]</pre>
  * {@code open}: {@link StreamOpenBenchmark#openStream} (loops separate: client and server one event
- * loop each; a warm pooled connection, an embedded echo destination, no dial). {@code tcp}: a
+ * loop each; a warm pooled connection, an embedded echo destination, no dial); {@code open-shared}:
+ * the same with client and server on one event loop (only the caller's hand-offs are left). {@code tcp}: a
  * blocking {@link Socket} connects to a Netty epoll listener on its own loop, half-closes, reads
  * the server's FIN (the server closes on the client's), closes: the same two round trips.
  * Measurement only; no assertion, not a test.
@@ -46,9 +47,9 @@ public final class OpenCeiling {
         EventLoopGroup group = null;
         Channel listener = null;
         Runnable op;
-        if (mode.equals("open")) {
+        if (mode.equals("open") || mode.equals("open-shared")) {
             StreamOpenBenchmark bench = new StreamOpenBenchmark();
-            bench.loops = "separate";
+            bench.loops = mode.equals("open") ? "separate" : "shared";
             bench.setUp();
             b = bench;
             op = () -> {
@@ -78,7 +79,7 @@ public final class OpenCeiling {
                 }
             };
         } else {
-            throw new IllegalArgumentException("mode: open or tcp");
+            throw new IllegalArgumentException("mode: open, open-shared or tcp");
         }
         long warmEnd = System.nanoTime() + (long) (warm * 1e9);
         long warmOps = 0;
