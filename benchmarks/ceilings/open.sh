@@ -6,7 +6,7 @@
 #   PIN=0: run the JVM on vCPU 0 only (taskset), so every hand-off between the caller and the two
 #   event loops is a same-CPU context switch (no inter-processor wake-up of a halted vCPU).
 #   MODES: which runs (default "open-default open-latency tcp"; also "open-shared": client and server
-#   on one event loop).
+#   on one event loop; "open32": 32 tunnels in flight per call, counts per tunnel; use an OPS that is a multiple of 32).
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 JAR=${JAR:-$ROOT/benchmarks/target/benchmarks.jar}
@@ -33,6 +33,7 @@ for m in ${MODES:-open-default open-latency tcp}; do
         open-default) run open-default open ;;
         open-latency) run open-latency open $LAT ;;
         open-shared) run open-shared open-shared ;;
+        open32) run open32 open32 ;;
         tcp) run tcp tcp ;;
     esac
 done

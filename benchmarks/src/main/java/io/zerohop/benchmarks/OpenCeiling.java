@@ -30,7 +30,9 @@ import java.util.concurrent.TimeUnit;
  * <pre>java -cp benchmarks.jar io.zerohop.benchmarks.OpenCeiling open|open-shared|tcp [warm-up seconds] [ops]</pre>
  * {@code open}: {@link StreamOpenBenchmark#openStream} (loops separate: client and server one event
  * loop each; a warm pooled connection, an embedded echo destination, no dial); {@code open-shared}:
- * the same with client and server on one event loop (only the caller's hand-offs are left). {@code tcp}: a
+ * the same with client and server on one event loop (only the caller's hand-offs are left);
+ * {@code open32}: {@link StreamOpenBenchmark#openStreams32}, 32 tunnels in flight per call, reported
+ * per tunnel (ops is then the number of tunnels, rounded down to a multiple of 32). {@code tcp}: a
  * blocking {@link Socket} connects to a Netty epoll listener on its own loop, half-closes, reads
  * the server's FIN (the server closes on the client's), closes: the same two round trips.
  * Measurement only; no assertion, not a test.
@@ -47,7 +49,22 @@ public final class OpenCeiling {
         EventLoopGroup group = null;
         Channel listener = null;
         Runnable op;
-        if (mode.equals("open") || mode.equals("open-shared")) {
+        int perOp = 1; // tunnels per op.run(); the report is per tunnel
+        if (mode.equals("open32")) {
+            StreamOpenBenchmark bench = new StreamOpenBenchmark();
+            bench.loops = "separate";
+            bench.setUp();
+            b = bench;
+            perOp = StreamOpenBenchmark.CONCURRENT;
+            n = Math.max(1, n / perOp);
+            op = () -> {
+                try {
+                    bench.openStreams32();
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            };
+        } else if (mode.equals("open") || mode.equals("open-shared")) {
             StreamOpenBenchmark bench = new StreamOpenBenchmark();
             bench.loops = mode.equals("open") ? "separate" : "shared";
             bench.setUp();
@@ -79,7 +96,7 @@ public final class OpenCeiling {
                 }
             };
         } else {
-            throw new IllegalArgumentException("mode: open, open-shared or tcp");
+            throw new IllegalArgumentException("mode: open, open-shared, open32 or tcp");
         }
         long warmEnd = System.nanoTime() + (long) (warm * 1e9);
         long warmOps = 0;
@@ -112,7 +129,9 @@ public final class OpenCeiling {
             new ProcessBuilder("kill", "-INT", Long.toString(perf.pid())).start().waitFor();
             perf.waitFor(10, TimeUnit.SECONDS);
         }
-        System.out.printf(Locale.ROOT, "mode %s, %d ops after %d warm-up ops, load %s, flags %s%n", mode, n, warmOps, load0,
+        int ops = n;
+        n = n * perOp; // from here on: per tunnel
+        System.out.printf(Locale.ROOT, "mode %s, %d tunnels (%d calls) after %d warm-up calls, load %s, flags %s%n", mode, n, ops, warmOps, load0,
                 java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
         System.out.printf(Locale.ROOT, "wall %.1f us/op%n", (w1 - w0) / 1e3 / n);
         System.out.printf(Locale.ROOT, "%-22s %12s %12s %12s %12s %12s %12s%n", "thread (by name)", "CPU us/op", "waitq us/op", "vol sw/op", "invol sw/op",
