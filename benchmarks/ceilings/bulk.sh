@@ -8,7 +8,9 @@
 #   - every 0.5 s: /proc/stat (all CPUs: user, system, softirq, idle, steal) and utime/stime of each
 #     JVM thread, so user and kernel time per thread group and whether both vCPUs are busy.
 # benchmarks/ceilings/bulk_report.py turns the files into per-MB tables.
-#   benchmarks/ceilings/bulk.sh [SECONDS] [WARMUP]    env: OUT (default /tmp/ceil/bulk), JAR, PATHS
+#   benchmarks/ceilings/bulk.sh [SECONDS] [WARMUP]    env: OUT (default /tmp/ceil/bulk), JAR, PATHS,
+#   PERF_EVENTS (perf events per thread; default task-clock,raw_syscalls:sys_enter,context-switches;
+#   add syscalls:sys_enter_<name> to count calls by name: bulk_calls.sh prints them per MB)
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 JAR=${JAR:-$ROOT/benchmarks/target/benchmarks.jar}
@@ -18,7 +20,7 @@ OUT=${OUT:-/tmp/ceil/bulk}
 PATHS=${PATHS:-tcp,zerohop-node}
 rm -rf "$OUT"; mkdir -p "$OUT"
 echo "load before: $(cat /proc/loadavg)" > "$OUT/load.txt"
-ZEROHOP_BENCH_PERF=task-clock,raw_syscalls:sys_enter,context-switches ZEROHOP_BENCH_PERF_DIR=$OUT \
+ZEROHOP_BENCH_PERF=${PERF_EVENTS:-task-clock,raw_syscalls:sys_enter,context-switches} ZEROHOP_BENCH_PERF_DIR=$OUT \
     nice -n 19 java -Xms1g -Xmx1g -cp "$JAR" io.zerohop.benchmarks.LoadRunner --paths "$PATHS" --scenarios bulk16 \
     --seconds "$SECONDS_" --warmup "$WARMUP" --out "$OUT/lr" > "$OUT/console.txt" 2>&1 &
 JPID=$!
