@@ -64,6 +64,49 @@ class RetryLogTest {
         }
     }
 
+    @Test
+    @Timeout(120)
+    @DisplayName("--kubernetes with the API server's port closed: one WARN per retry round naming the server and the cause"
+            + " (not one stack trace per informer), readiness 500 pending the first sync, no ready line")
+    void kubernetesApiServerUnreachable(@TempDir Path dir) throws Exception {
+        int port;
+        try (java.net.ServerSocket closed = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            port = closed.getLocalPort(); // closed below: a real port with nothing listening
+        }
+        String server = "https://127.0.0.1:" + port + "/";
+        Path kubeconfig = java.nio.file.Files.writeString(dir.resolve("kubeconfig"), String.join("\n",
+                "apiVersion: v1", "kind: Config", "current-context: c",
+                "clusters: [{name: c, cluster: {server: \"" + server + "\", insecure-skip-tls-verify: true}}]",
+                "contexts: [{name: c, context: {cluster: c, user: u}}]", "users: [{name: u, user: {token: t}}]", ""));
+        Pattern failure = Pattern.compile(Pattern.quote("Kubernetes API server " + server + ": ")
+                + "\\S+.* list/watch failed: cannot connect \\(java\\.net\\.ConnectException\\); retrying with back-off \\(1s doubling up to 32s\\);"
+                + " the other kinds failing alike are not repeated");
+        // fabric8's HTTP client retries each request 10 times (~19 s) before the informer sees a failure; without
+        // those retries (its documented system property) the informers' own rounds come at once.
+        try (Proc p = Proc.start(List.of("proxy", "--kubernetes", "--node", "node-a", "--in-memory-ca", "--inbound", "127.0.0.1:0",
+                "--metrics", "off", "--readiness", "127.0.0.1:0", "--admin", "off"),
+                List.of("-Dkubernetes.request.retry.backoffLimit=0"), java.util.Map.of("KUBECONFIG", kubeconfig.toString()))) {
+            p.await(err -> err.stream().filter(l -> failure.matcher(l).find()).count() >= 2 || err.size() >= 60, "two retry rounds");
+            p.awaitOut(out -> out.stream().anyMatch(l -> l.startsWith("zerohop proxy listening: ")), "the listening line");
+            Matcher ready = Pattern.compile("readiness (127\\.0\\.0\\.1:\\d+)").matcher(String.join("\n", p.out()));
+            assertThat(ready.find()).as("listening line: %s", p.out()).isTrue();
+            var answer = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                    java.net.URI.create("http://" + ready.group(1) + "/healthz/ready")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+            assertThat(answer.statusCode()).isEqualTo(500);
+            assertThat(answer.body()).contains("kubernetes sync");
+            int exit = p.stop();
+            List<String> err = p.err();
+            assertThat(err).as("stderr").allSatisfy(l -> assertThat(LOG_LINE.matcher(l).matches()).as("one log line, no stack trace: %s", l).isTrue());
+            List<String> failures = err.stream().filter(l -> l.contains(" KubernetesDiscovery - ")).toList();
+            assertThat(failures).as("stderr %s", err).allSatisfy(l -> assertThat(failure.matcher(l).find()).as(l).isTrue());
+            // Nine informers fail in each round; one line per round, not one per informer.
+            assertThat(failures).hasSizeBetween(2, 8);
+            assertThat(p.out()).as("stdout").noneMatch(l -> l.startsWith("zerohop proxy ready"))
+                    .contains("zerohop proxy: syncing with the Kubernetes API server " + server + " as node node-a");
+            assertThat(exit).isZero();
+        }
+    }
+
     /** A child JVM running {@code zerohop ARGS}, its stdout and stderr collected line by line. */
     static final class Proc implements AutoCloseable {
         private final Process process;
@@ -128,6 +171,13 @@ class RetryLogTest {
         /** Waits until {@code done} holds for the stderr lines so far, or the process exits (the assertions then say why). */
         synchronized void await(Predicate<List<String>> done, String what) throws InterruptedException {
             while (!done.test(err) && process.isAlive()) {
+                wait(200);
+            }
+        }
+
+        /** Waits until {@code done} holds for the stdout lines so far, or the process exits. */
+        synchronized void awaitOut(Predicate<List<String>> done, String what) throws InterruptedException {
+            while (!done.test(out) && process.isAlive()) {
                 wait(200);
             }
         }
