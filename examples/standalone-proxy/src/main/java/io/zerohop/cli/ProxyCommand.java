@@ -261,7 +261,8 @@ final class ProxyCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Checked checked = check();
         PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        KubernetesProxy kube = kubernetes ? KubernetesProxy.start(node, workloads, policies, trustDomain, rootNamespace, prometheus) : null;
+        KubernetesProxy kube = kubernetes ? KubernetesProxy.start(node, workloads, policies, trustDomain, rootNamespace, prometheus,
+                new RootNamespaceCheck(rootNamespace, origins.label("root-namespace"))) : null;
         WorkloadRegistry registry = kube != null ? kube.discovery.registry()
                 : workloads == null ? WorkloadRegistry.empty() : WorkloadRegistry.load(workloads);
         if (kube == null && node != null && workloads != null && registry.all().stream().noneMatch(w -> node.equals(w.node()))) {
@@ -288,6 +289,7 @@ final class ProxyCommand implements Callable<Integer> {
                     policyReload.set(reload("failed, previous policies stay in force", e.getMessage()));
                 }
             }).build();
+            engine.addChangeListener(new RootNamespaceCheck(rootNamespace, origins.label("root-namespace")));
             watch = engine.watch(policies);
             if (engine.policies().size() == 0) {
                 // As policy check says it, and as a reload to no policy is a WARN: an empty or wrongly mounted
