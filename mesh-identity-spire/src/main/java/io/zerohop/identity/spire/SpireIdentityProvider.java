@@ -163,6 +163,11 @@ public final class SpireIdentityProvider implements IdentityProvider {
         return top.endsWith(why) ? top : top + ": " + why;
     }
 
+    /** Failed attempts since the last context (for tests: the count the WARN lines show). */
+    synchronized int failedAttempts() {
+        return failures;
+    }
+
     private static String describe(Throwable error) {
         StringBuilder sb = new StringBuilder();
         for (Throwable t = error; t != null; t = t.getCause()) {
@@ -304,10 +309,26 @@ public final class SpireIdentityProvider implements IdentityProvider {
 
         /** Connects and completes once the first X.509 context has arrived. */
         public CompletableFuture<SpireIdentityProvider> buildAsync() {
+            SpireIdentityProvider p;
+            try {
+                p = begin();
+            } catch (IllegalStateException e) {
+                return CompletableFuture.failedFuture(e);
+            }
+            return p.ready;
+        }
+
+        /**
+         * The provider, connecting; its {@code ready} future completes with the first X.509 context
+         * (closing it when it fails or is cancelled). Package-private: tests watch its attempts.
+         *
+         * @throws IllegalStateException when there is no address or the client cannot be made
+         */
+        SpireIdentityProvider begin() {
             String addr = address != null ? address : System.getenv(Address.SOCKET_ENV_VARIABLE);
             if (addr == null || addr.isBlank()) {
-                return CompletableFuture.failedFuture(new IllegalStateException("no Workload API address: set "
-                        + Address.SOCKET_ENV_VARIABLE + " (e.g. unix:/run/spire/sockets/agent.sock) or call address(...)"));
+                throw new IllegalStateException("no Workload API address: set "
+                        + Address.SOCKET_ENV_VARIABLE + " (e.g. unix:/run/spire/sockets/agent.sock) or call address(...)");
             }
             WorkloadApiClient client;
             // The provider exists only once the client does; the executor's records wait for it (none come before start()).
@@ -323,8 +344,7 @@ public final class SpireIdentityProvider implements IdentityProvider {
                         .exponentialBackoffPolicy(BACKOFF).executorService(executor).build());
             } catch (SocketEndpointAddressException | RuntimeException e) {
                 executor.shutdown();
-                return CompletableFuture.failedFuture(new IllegalStateException(
-                        "cannot connect to the Workload API at " + addr + ": " + e.getMessage(), e));
+                throw new IllegalStateException("cannot connect to the Workload API at " + addr + ": " + e.getMessage(), e);
             }
             SpireIdentityProvider p = new SpireIdentityProvider(addr, spiffeId, client);
             owner.set(p);
@@ -334,7 +354,7 @@ public final class SpireIdentityProvider implements IdentityProvider {
                     p.close();
                 }
             });
-            return p.ready;
+            return p;
         }
 
         /**
