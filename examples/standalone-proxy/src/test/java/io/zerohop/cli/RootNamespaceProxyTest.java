@@ -39,4 +39,35 @@ class RootNamespaceProxyTest {
         List<String> right = proxy(policies, "istio-system");
         assertThat(right).as("stderr").noneMatch(l -> l.contains("RootNamespaceCheck"));
     }
+
+    @Test
+    @Timeout(120)
+    @DisplayName("--kubernetes: the same warning once the first sync installs a mesh-wide policy in istio-system under --root-namespace istio-sytem")
+    void aMistypedRootNamespaceIsWarnedAfterTheKubernetesSync() throws Exception {
+        java.util.Map<io.fabric8.mockwebserver.ServerRequest, java.util.Queue<io.fabric8.mockwebserver.ServerResponse>> responses =
+                new java.util.HashMap<>();
+        io.fabric8.kubernetes.client.server.mock.KubernetesMockServer api = new io.fabric8.kubernetes.client.server.mock.KubernetesMockServer(
+                new io.fabric8.mockwebserver.Context(io.fabric8.kubernetes.client.utils.Serialization.jsonMapper()),
+                new io.fabric8.mockwebserver.MockWebServer(), responses,
+                new io.fabric8.kubernetes.client.server.mock.KubernetesMixedDispatcher(responses), false);
+        api.init(java.net.InetAddress.getLoopbackAddress(), 0);
+        try (io.fabric8.kubernetes.client.KubernetesClient client = api.createClient()) {
+            client.genericKubernetesResources(new io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext.Builder()
+                    .withGroup("security.istio.io").withVersion("v1").withKind("AuthorizationPolicy").withPlural("authorizationpolicies")
+                    .withNamespaced(true).build()).inNamespace("istio-system").resource(io.fabric8.kubernetes.client.utils.Serialization
+                    .unmarshal(PolicyCheckTest.MESH_DENY, io.fabric8.kubernetes.api.model.GenericKubernetesResource.class)).create();
+            try (RetryLogTest.Proc p = RetryLogTest.Proc.start(List.of("proxy", "--kubernetes", "--node", "node-a", "--in-memory-ca",
+                    "--root-namespace", "istio-sytem", "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "off", "--admin", "off"),
+                    List.of("-Dkubernetes.master=" + client.getMasterUrl(), "-Dkubernetes.auth.tryKubeConfig=false",
+                            "-Dkubernetes.auth.tryServiceAccount=false"))) {
+                p.awaitOut(out -> out.stream().anyMatch(l -> l.startsWith("zerohop proxy ready: ")), "the ready line");
+                p.await(err -> err.stream().anyMatch(l -> l.contains("RootNamespaceCheck")), "the warning");
+                assertThat(p.stop()).isZero();
+                assertThat(p.err().stream().filter(l -> l.contains("RootNamespaceCheck")).toList()).as("stderr %s", p.err())
+                        .singleElement().asString().endsWith(WARNING);
+            }
+        } finally {
+            api.destroy();
+        }
+    }
 }
