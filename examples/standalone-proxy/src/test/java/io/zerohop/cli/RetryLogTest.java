@@ -120,17 +120,7 @@ class RetryLogTest {
         }
 
         static Proc start(List<String> args, List<String> jvmArgs) throws IOException {
-            List<String> cmd = new ArrayList<>();
-            cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-            cmd.addAll(jvmArgs);
-            cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Zerohop.class.getName()));
-            cmd.addAll(args);
-            ProcessBuilder pb = new ProcessBuilder(cmd);
-            pb.environment().remove("SPIFFE_ENDPOINT_SOCKET");
-            pb.environment().remove("ZEROHOP_DEBUG");
-            Process p = pb.start();
-            p.getOutputStream().close();
-            return new Proc(p);
+            return start(args, jvmArgs, java.util.Map.of());
         }
 
         static Proc start(List<String> args, List<String> jvmArgs, java.util.Map<String, String> env) throws IOException {
@@ -140,7 +130,9 @@ class RetryLogTest {
             cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Zerohop.class.getName()));
             cmd.addAll(args);
             ProcessBuilder pb = new ProcessBuilder(cmd);
+            pb.environment().remove("SPIFFE_ENDPOINT_SOCKET");
             pb.environment().remove("ZEROHOP_DEBUG");
+            pb.environment().remove("KUBECONFIG");
             pb.environment().putAll(env);
             Process p = pb.start();
             p.getOutputStream().close();
