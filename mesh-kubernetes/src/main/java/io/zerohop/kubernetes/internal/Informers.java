@@ -89,7 +89,8 @@ public final class Informers {
             this.firstRetryMillis = firstRetryMillis;
         }
 
-        synchronized void failed(String what, Throwable t) {
+        /** Reports one informer's failure; true when it was the round's WARN line. */
+        synchronized boolean failed(String what, Throwable t) {
             String cause = describe(t);
             if (round.size() > 32) {
                 round.clear(); // causes that carry changing text (a resourceVersion) must not grow this without bound
@@ -110,6 +111,7 @@ public final class Informers {
             if (LOG.isDebugEnabled()) {
                 LOG.debug("Kubernetes API server " + server + ": " + what + " failed", t);
             }
+            return seen.size() == 1 && seen.contains(what);
         }
 
         /**
