@@ -6,6 +6,7 @@
 module io.zerohop.identity.spire {
     requires transitive io.zerohop.identity;
     requires org.slf4j;
+    requires java.logging;
 
     exports io.zerohop.identity.spire;
 }

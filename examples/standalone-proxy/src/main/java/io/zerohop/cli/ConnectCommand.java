@@ -87,7 +87,7 @@ final class ConnectCommand implements Callable<Integer> {
                     String why = Cli.describe(e);
                     // A port that answers in plaintext (an app port, a metrics port) is the usual slip.
                     throw new Cli.RefusedException("TLS to " + via + " failed: " + why
-                            + (why.contains("not an SSL/TLS record") ? " (that port does not speak TLS: --via is the HBONE port, 15008)" : ""), 4);
+                            + (notTls(why) ? " (the peer at " + via + " does not speak TLS: is it an HBONE port, 15008?)" : ""), 4);
                 }
                 // What the kernel said, once ("Connection refused"), not the chain of Netty's wrappers.
                 throw new Cli.RefusedException("HBONE connection to " + via + " failed: "
@@ -134,6 +134,21 @@ final class ConnectCommand implements Callable<Integer> {
             case 503 -> " (destination unreachable from that endpoint, or one of its own ports)";
             default -> "";
         };
+    }
+
+    /**
+     * Whether a handshake failure says the peer's first bytes were no TLS server's answer. Netty's
+     * SslHandler says {@code not an SSL/TLS record} when they cannot be a TLS record at all (an HTTP
+     * reply); bytes that pass that check fail inside the TLS engine: BoringSSL's
+     * {@code UNEXPECTED_MESSAGE} (a handshake message other than ServerHello, e.g. a port that echoes
+     * our ClientHello back), {@code UNEXPECTED_RECORD} (a record of another type first) or
+     * {@code WRONG_VERSION_NUMBER} (a record header with no TLS version), the JDK's
+     * {@code Unexpected handshake message}. A TLS server that refuses us fails with an alert
+     * instead ({@code CERTIFICATE_UNKNOWN}, {@code HANDSHAKE_FAILURE}...), which gets no hint.
+     */
+    static boolean notTls(String why) {
+        return why.contains("not an SSL/TLS record") || why.contains("Unexpected handshake message")
+                || why.matches("(?s).*:(UNEXPECTED_MESSAGE|UNEXPECTED_RECORD|WRONG_VERSION_NUMBER)\\b.*");
     }
 
     private static boolean hasCause(Throwable t, Class<? extends Throwable> type) {

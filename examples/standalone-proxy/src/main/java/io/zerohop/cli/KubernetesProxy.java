@@ -28,16 +28,20 @@ final class KubernetesProxy implements AutoCloseable {
      *
      * @param node the --node option; default $NODE_NAME (downward API spec.nodeName)
      * @param meters where the rejected-objects counter goes (the proxy's /metrics)
+     * @param rootCheck told of every policy set installed (a root namespace that looks mistyped)
      */
     static KubernetesProxy start(String node, Path workloads, Path policies, String trustDomain, String rootNamespace,
-                                 io.micrometer.core.instrument.MeterRegistry meters) {
+                                 io.micrometer.core.instrument.MeterRegistry meters, RootNamespaceCheck rootCheck) {
         // ProxyCommand.check() has refused file sources and a missing node name as usage errors.
         String nodeName = node != null ? node : System.getenv("NODE_NAME");
         KubernetesClient client = new KubernetesClientBuilder().build();
         KubernetesDiscovery d;
+        PolicyEngine engine = PolicyEngine.builder().rootNamespace(rootNamespace).build();
+        // Every install of the policy set (the first once synced) is checked; a warning is logged when it changes.
+        engine.addChangeListener(rootCheck);
         try {
             d = KubernetesDiscovery.forNode(client, nodeName).trustDomain(trustDomain).meterRegistry(meters)
-                    .policies(PolicyEngine.builder().rootNamespace(rootNamespace).build()).start();
+                    .policies(engine).start();
         } catch (RuntimeException e) {
             client.close();
             throw e;

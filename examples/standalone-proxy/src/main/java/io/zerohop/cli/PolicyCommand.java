@@ -171,6 +171,10 @@ final class PolicyCommand {
             for (String w : set.warnings()) {
                 System.err.println("warning: " + w);
             }
+            String root = RootNamespaceCheck.warning(set.policies(), rootNamespace, "--root-namespace");
+            if (root != null) {
+                System.err.println("warning: " + root);
+            }
             if (set.size() == 0) {
                 // An empty or mistyped directory decides "ALLOW by default": say that nothing was read.
                 System.err.println("warning: " + policies + ": no policy loaded from it");

@@ -70,7 +70,7 @@ final class ProxyCommand implements Callable<Integer> {
         @ArgGroup(exclusive = false)
         PemFiles pem;
 
-        @Option(names = "--spire-socket", paramLabel = "PATH", description = "SPIRE Workload API socket (unix:/path or /path)")
+        @Option(names = "--spire-socket", paramLabel = "PATH", description = "SPIRE Workload API socket (unix:/path or /path); waits for the agent's first SVID, retrying with back-off")
         String spireSocket;
 
         @Option(names = "--ca", paramLabel = "DIR", description = "CA directory from `zerohop ca init`: issues SVIDs for this node's workloads")
@@ -261,7 +261,8 @@ final class ProxyCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Checked checked = check();
         PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-        KubernetesProxy kube = kubernetes ? KubernetesProxy.start(node, workloads, policies, trustDomain, rootNamespace, prometheus) : null;
+        KubernetesProxy kube = kubernetes ? KubernetesProxy.start(node, workloads, policies, trustDomain, rootNamespace, prometheus,
+                new RootNamespaceCheck(rootNamespace, origins.label("root-namespace"))) : null;
         WorkloadRegistry registry = kube != null ? kube.discovery.registry()
                 : workloads == null ? WorkloadRegistry.empty() : WorkloadRegistry.load(workloads);
         if (kube == null && node != null && workloads != null && registry.all().stream().noneMatch(w -> node.equals(w.node()))) {
@@ -288,6 +289,7 @@ final class ProxyCommand implements Callable<Integer> {
                     policyReload.set(reload("failed, previous policies stay in force", e.getMessage()));
                 }
             }).build();
+            engine.addChangeListener(new RootNamespaceCheck(rootNamespace, origins.label("root-namespace")));
             watch = engine.watch(policies);
             if (engine.policies().size() == 0) {
                 // As policy check says it, and as a reload to no policy is a WARN: an empty or wrongly mounted
@@ -296,15 +298,32 @@ final class ProxyCommand implements Callable<Integer> {
                         + ": no policy loaded from it; every authenticated peer is allowed until one is");
             }
         }
+        // Before the identity source: waiting for SPIRE's first SVID has no bound, and a signal must end that wait.
+        Signals signals = Signals.install();
         IdentityProvider provider;
         try {
-            provider = provider();
+            provider = provider(signals);
         } catch (Exception e) {
             // The policy watcher's thread would otherwise outlive the failed command.
             if (watch != null) {
                 watch.close();
             }
+            if (kube != null) {
+                kube.close();
+            }
             throw e;
+        }
+        if (provider == null) {
+            // Stopped while waiting for the first SVID: never ready, nothing to drain.
+            if (watch != null) {
+                watch.close();
+            }
+            if (kube != null) {
+                kube.close();
+            }
+            System.out.println("zerohop proxy: " + signals.await() + " before an SVID arrived; stopped");
+            System.out.flush();
+            return 0;
         }
         if (provider instanceof IstioCaProvider istio && kube == null) {
             // Before any listener: a proxy that cannot get certificates never says it is ready.
@@ -325,7 +344,6 @@ final class ProxyCommand implements Callable<Integer> {
             b.inbound(checked.inbound()).inboundTransparent(inboundTransparent);
         }
         Mesh mesh = b.build();
-        Signals signals = Signals.install();
         java.util.concurrent.atomic.AtomicReference<Throwable> syncFailure = new java.util.concurrent.atomic.AtomicReference<>();
         java.util.concurrent.atomic.AtomicReference<Cli.RefusedException> caFailure = new java.util.concurrent.atomic.AtomicReference<>();
         if (kube != null) {
@@ -444,14 +462,13 @@ final class ProxyCommand implements Callable<Integer> {
         }
     }
 
-    private IdentityProvider provider() throws Exception {
+    /** The identity source; null when a signal came while waiting for SPIRE's first SVID. */
+    private IdentityProvider provider(Signals signals) throws Exception {
         if (identity.pem != null) {
             return Cli.pemIdentity(identity.pem.cert, identity.pem.key, identity.pem.bundle, true);
         }
         if (identity.spireSocket != null) {
-            // build() waits 30 s and says why it gave up (the socket, "is the agent running and is this workload
-            // registered?"); buildAsync().get(30 s) failed with a bare "TimeoutException".
-            return SpireIdentityProvider.builder().address(identity.spireSocket).build();
+            return spire(signals);
         }
         if (identity.caDir != null) {
             return InMemoryCa.load(identity.caDir, Duration.ofHours(24));
@@ -461,6 +478,41 @@ final class ProxyCommand implements Callable<Integer> {
             return IstioCaProvider.create(i.address, i.root, i.tokenFile, i.clusterId, i.hostname, trustDomain, origins::label);
         }
         return InMemoryCa.create(trustDomain);
+    }
+
+    /**
+     * Waits for the SPIRE agent's first SVID for as long as it takes, or until a signal. A SPIRE
+     * agent often starts after the workloads of its node, and ztunnel keeps retrying a failed
+     * certificate fetch with a capped back-off rather than exiting (src/identity/manager.rs); an exit
+     * would only add the kubelet's CrashLoopBackOff (up to 5 minutes) to the agent's own start. No
+     * listener is bound meanwhile, so nothing reports ready; the DaemonSet's startupProbe
+     * (deploy/node-proxy) bounds the wait where a bound is wanted. Each failed attempt is one WARN
+     * line from {@link SpireIdentityProvider} naming the socket and the cause.
+     *
+     * @return null when stopped by a signal first
+     * @throws IllegalStateException when the Workload API gives up for good (java-spiffe does not retry
+     *         INVALID_ARGUMENT) or offers no SVID for the workload
+     */
+    private IdentityProvider spire(Signals signals) throws Exception {
+        System.out.println("zerohop proxy: waiting for an SVID from the Workload API at " + identity.spireSocket
+                + "; listeners start once one arrives");
+        System.out.flush();
+        java.util.concurrent.CompletableFuture<SpireIdentityProvider> f = SpireIdentityProvider.builder()
+                .address(identity.spireSocket).buildAsync();
+        try {
+            java.util.concurrent.CompletableFuture.anyOf(f, signals.stopped()).get();
+        } catch (java.util.concurrent.ExecutionException failed) {
+            // f failed: join() below throws its cause
+        }
+        if (!f.isDone()) {
+            f.cancel(false); // buildAsync closes the provider it was building
+            return null;
+        }
+        try {
+            return f.join();
+        } catch (java.util.concurrent.CompletionException e) {
+            throw e.getCause() instanceof Exception x ? x : e;
+        }
     }
 
     /**

@@ -12,6 +12,7 @@ import java.util.concurrent.atomic.AtomicReference;
 final class Signals {
     private final CountDownLatch stop = new CountDownLatch(1);
     private final AtomicReference<String> got = new AtomicReference<>();
+    private final java.util.concurrent.CompletableFuture<String> stopped = new java.util.concurrent.CompletableFuture<>();
 
     private Signals() {}
 
@@ -32,6 +33,12 @@ final class Signals {
     void stop(String why) {
         got.compareAndSet(null, why);
         stop.countDown();
+        stopped.complete(got.get());
+    }
+
+    /** Completes with what stopped the proxy, for a wait that must end on a signal (the first SVID's). */
+    java.util.concurrent.CompletableFuture<String> stopped() {
+        return stopped.copy();
     }
 
     boolean stopping() {

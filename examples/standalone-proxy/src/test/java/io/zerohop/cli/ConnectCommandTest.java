@@ -207,9 +207,44 @@ class ConnectCommandTest {
             assertThat(r.exit()).as(r.stderr()).isEqualTo(4);
             assertThat(r.stderr().lines().toList()).singleElement().asString()
                     .startsWith("zerohop connect: TLS to 127.0.0.1:" + plain.getLocalPort() + " failed: ")
-                    .endsWith("(that port does not speak TLS: --via is the HBONE port, 15008)");
+                    .endsWith("(the peer at 127.0.0.1:" + plain.getLocalPort() + " does not speak TLS: is it an HBONE port, 15008?)");
             answer.join(10_000);
         }
+    }
+
+    /**
+     * A port that echoes (any plain TCP service that answers with what it got) sends our ClientHello
+     * back: a valid TLS record, so it reaches BoringSSL, which said only
+     * {@code error:100000df:SSL routines:OPENSSL_internal:UNEXPECTED_MESSAGE}.
+     */
+    @Test
+    void anEchoingPortAsViaSaysItIsNoTlsPeer() throws Exception {
+        try (java.net.ServerSocket echo = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            Thread answer = new Thread(() -> {
+                try (java.net.Socket s = echo.accept()) {
+                    s.getInputStream().transferTo(s.getOutputStream());
+                } catch (java.io.IOException ignored) {
+                    // the client's line is the assertion
+                }
+            });
+            answer.start();
+            Run r = connect("good", "", "--via", "127.0.0.1:" + echo.getLocalPort());
+            assertThat(r.exit()).as(r.stderr()).isEqualTo(4);
+            assertThat(r.stderr().lines().toList()).singleElement().asString()
+                    .startsWith("zerohop connect: TLS to 127.0.0.1:" + echo.getLocalPort() + " failed: ")
+                    .endsWith("(the peer at 127.0.0.1:" + echo.getLocalPort() + " does not speak TLS: is it an HBONE port, 15008?)");
+            answer.join(10_000);
+        }
+    }
+
+    /** The hint is for a peer that is no TLS server; a TLS server's refusal (an alert) gets none. */
+    @Test
+    void theNoTlsHintIsOnlyForNonTlsReplies() {
+        assertThat(ConnectCommand.notTls("HBONE TLS handshake with 127.0.0.1:1 failed (...): error:100000df:SSL routines:OPENSSL_internal:UNEXPECTED_MESSAGE")).isTrue();
+        assertThat(ConnectCommand.notTls("error:1000010b:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER")).isTrue();
+        assertThat(ConnectCommand.notTls("not an SSL/TLS record: 485454502f")).isTrue();
+        assertThat(ConnectCommand.notTls("error:10000416:SSL routines:OPENSSL_internal:SSLV3_ALERT_CERTIFICATE_UNKNOWN")).isFalse();
+        assertThat(ConnectCommand.notTls("error:10000410:SSL routines:OPENSSL_internal:SSLV3_ALERT_HANDSHAKE_FAILURE")).isFalse();
     }
 
     @Test

@@ -282,4 +282,32 @@ class PolicyCheckTest {
         assertThat(Zerohop.run("policy", "check", "--policies", nope + "/", "--dest", "prod/backend")).isEqualTo(2);
         assertThat(err.toString()).startsWith("zerohop policy check: --policies: " + nope + " does not exist" + System.lineSeparator());
     }
+
+    static final String MESH_DENY = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: deny-legacy, namespace: istio-system}
+            spec:
+              action: DENY
+              rules:
+              - from: [{source: {principals: [cluster.local/ns/prod/sa/frontend]}}]
+            """;
+
+    /**
+     * A root-namespace typo that is still a namespace name turns a mesh-wide DENY into one for a namespace
+     * nobody runs in: the decision says ALLOW (as istiod would decide), and a warning names the likely cause.
+     */
+    @Test
+    void aMistypedRootNamespaceIsNamedWithoutChangingTheDecision() throws Exception {
+        String id = "spiffe://cluster.local/ns/prod/sa/frontend";
+        assertThat(check(MESH_DENY, "--source", id, "--dest", "prod/backend:8080")).isEqualTo(3);
+        assertThat(out.toString()).startsWith("DENY by istio-system/deny-legacy");
+        assertThat(err.toString()).doesNotContain("root namespace");
+
+        assertThat(check(MESH_DENY, "--source", id, "--dest", "prod/backend:8080", "--root-namespace", "istio-sytem")).isZero();
+        assertThat(out.toString()).startsWith("ALLOW by default");
+        assertThat(err.toString().lines().toList()).contains("warning: root namespace istio-sytem (--root-namespace) holds no"
+                + " AuthorizationPolicy or PeerAuthentication, but 1 in istio-system: those apply to their own namespace only,"
+                + " not mesh-wide; is the root namespace or their namespace mistyped?");
+    }
 }

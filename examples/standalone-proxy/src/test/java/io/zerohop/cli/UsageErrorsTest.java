@@ -172,19 +172,4 @@ class UsageErrorsTest {
                 .isEqualTo("exit 2: zerohop proxy: --root-namespace: \"istio system\" is not a namespace name (lower-case DNS label,"
                         + " e.g. istio-system) | Run 'zerohop proxy --help' for usage.");
     }
-
-    /**
-     * A SPIRE socket that never answers: after the 30 s wait, one line naming the socket and what to check
-     * (SpireIdentityProvider.Builder.build's message). A new-user pass got "zerohop proxy: TimeoutException".
-     */
-    @Test
-    @org.junit.jupiter.api.Timeout(120)
-    @DisplayName("proxy: a SPIRE socket with no agent behind it fails after the wait naming the socket, not 'TimeoutException'")
-    void proxySpireSocketWithoutAnAgent(@TempDir Path dir) {
-        String out = run("proxy", "--spire-socket", dir.resolve("agent.sock").toString(), "--inbound", "off", "--metrics", "off",
-                "--readiness", "off", "--admin", "off");
-        assertThat(out).startsWith("exit 1: ");
-        assertThat(out).endsWith("zerohop proxy: no X.509 context from the Workload API at unix:"
-                + dir.resolve("agent.sock") + " within PT30S; is the agent running and is this workload registered?");
-    }
 }

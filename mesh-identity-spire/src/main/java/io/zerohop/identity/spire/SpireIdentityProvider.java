@@ -9,6 +9,7 @@ import io.spiffe.workloadapi.DefaultWorkloadApiClient;
 import io.spiffe.workloadapi.Watcher;
 import io.spiffe.workloadapi.WorkloadApiClient;
 import io.spiffe.workloadapi.X509Context;
+import io.spiffe.workloadapi.retry.ExponentialBackoffPolicy;
 import io.zerohop.identity.IdentityListener;
 import io.zerohop.identity.IdentityProvider;
 import io.zerohop.identity.internal.ListenerSet;
@@ -35,11 +36,26 @@ import org.slf4j.LoggerFactory;
  * the first one (the Workload API's default) unless {@link Builder#spiffeId} picks another.
  * Reconnection after the agent restarts is java-spiffe's (exponential back-off); until a new
  * context arrives the last one keeps serving.
+ *
+ * <p>Each failed attempt (no agent behind the socket, the agent refusing the workload, the stream
+ * dropped) is one WARN line naming the address, the cause and the delay before the next attempt,
+ * as ztunnel reports a failed certificate fetch (src/identity/manager.rs: "certificate fetch failed
+ * (...) and no valid existing certificate; will retry in ... (backoff capped at ...)"); the stack
+ * trace only at DEBUG. java-spiffe's own per-attempt SEVERE records with stack traces are taken
+ * over ({@link JulRetryLog}). The attempts never stop: java-spiffe's default back-off (1 s,
+ * doubling, capped at 60 s, unlimited attempts) is passed to it explicitly so that the delays
+ * logged are the ones in force.
  */
 public final class SpireIdentityProvider implements IdentityProvider {
     private static final Logger log = LoggerFactory.getLogger(SpireIdentityProvider.class);
 
     private record State(Map<SpiffeId, X509Svid> svids, SpiffeId defaultId, X509BundleSet bundles) {}
+
+    /** java-spiffe's {@code ExponentialBackoffPolicy.DEFAULT}, named so that the logged delays are the ones in force. */
+    static final Duration FIRST_RETRY = Duration.ofSeconds(1);
+    static final Duration MAX_RETRY = Duration.ofSeconds(60);
+    private static final ExponentialBackoffPolicy BACKOFF = ExponentialBackoffPolicy.builder().initialDelay(FIRST_RETRY)
+            .maxDelay(MAX_RETRY).maxRetries(ExponentialBackoffPolicy.UNLIMITED_RETRIES).backoffMultiplier(2).build();
 
     private final String address;
     private final SpiffeId wanted;
@@ -48,6 +64,8 @@ public final class SpireIdentityProvider implements IdentityProvider {
     private final CompletableFuture<SpireIdentityProvider> ready = new CompletableFuture<>();
     private volatile State state;
     private volatile boolean closed;
+    /** Failed attempts since the last context, as java-spiffe's RetryHandler counts them (reset on each update). */
+    private int failures;
 
     private SpireIdentityProvider(String address, SpiffeId wanted, WorkloadApiClient client) {
         this.address = address;
@@ -87,6 +105,69 @@ public final class SpireIdentityProvider implements IdentityProvider {
         });
     }
 
+    /**
+     * One of java-spiffe's log records from this provider's threads: a failed attempt (SEVERE with
+     * the gRPC error) becomes one WARN line; the rest (its "retrying", "stream completed", "client
+     * is closed") go to DEBUG.
+     */
+    private void julRecord(java.util.logging.LogRecord r) {
+        if (!JulRetryLog.isFailure(r)) {
+            log.debug("java-spiffe: {}", r.getMessage());
+            return;
+        }
+        Throwable t = r.getThrown();
+        String cause = describeFailure(t);
+        if (closed) {
+            log.debug("Workload API at {}: {} (closed)", address, cause);
+            return;
+        }
+        if (cause.startsWith("INVALID_ARGUMENT")) {
+            // Not retried by java-spiffe (StreamObservers.isErrorNotRetryable): onError reports it.
+            log.debug("Workload API at {}: {}", address, cause, t);
+            return;
+        }
+        int n;
+        synchronized (this) {
+            n = ++failures;
+        }
+        // RetryHandler.scheduleRetry: the first retry waits the initial delay, each next one twice the last, capped.
+        long seconds = Math.min(FIRST_RETRY.toSeconds() << Math.min(n - 1, 30), MAX_RETRY.toSeconds());
+        State s = state;
+        String serving = s == null ? "no SVID yet" : "still serving the last SVIDs " + s.svids().keySet();
+        log.warn("Workload API at {}: {} (attempt {}); {}; retrying in {}s (back-off doubling up to {}s)",
+                address, cause, n, serving, seconds, MAX_RETRY.toSeconds());
+        if (log.isDebugEnabled()) {
+            log.debug("Workload API at " + address + ": attempt " + n + " failed", t);
+        }
+    }
+
+    /**
+     * A gRPC failure on one line: the status ({@code UNAVAILABLE: io exception}) and what the
+     * socket said, e.g. {@code no such file} (Netty's native connect maps ENOENT to a
+     * FileNotFoundException without a message) or {@code Connection refused}.
+     */
+    static String describeFailure(Throwable t) {
+        String top = t.getMessage() != null ? t.getMessage() : t.getClass().getSimpleName();
+        Throwable root = t;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        if (root == t) {
+            return top;
+        }
+        String why = root.getMessage();
+        if (why == null) {
+            why = root instanceof java.io.FileNotFoundException ? "no such file" : root.getClass().getSimpleName();
+        }
+        why = why.replaceFirst("^\\w+\\(\\.\\.\\) failed(?: with error\\(-?\\d+\\))?: ", "");
+        return top.endsWith(why) ? top : top + ": " + why;
+    }
+
+    /** Failed attempts since the last context (for tests: the count the WARN lines show). */
+    synchronized int failedAttempts() {
+        return failures;
+    }
+
     private static String describe(Throwable error) {
         StringBuilder sb = new StringBuilder();
         for (Throwable t = error; t != null; t = t.getCause()) {
@@ -99,6 +180,7 @@ public final class SpireIdentityProvider implements IdentityProvider {
     }
 
     private synchronized void update(X509Context context) {
+        failures = 0;
         Map<SpiffeId, X509Svid> svids = new LinkedHashMap<>();
         for (X509Svid svid : context.getX509Svids()) {
             try {
@@ -175,8 +257,14 @@ public final class SpireIdentityProvider implements IdentityProvider {
         closed = true;
         listeners.clear();
         try {
-            client.close();
-        } catch (java.io.IOException | RuntimeException e) {
+            JulRetryLog.on(this::julRecord, () -> {
+                try {
+                    client.close();
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            });
+        } catch (RuntimeException e) {
             log.debug("closing the Workload API client: {}", e.toString());
         }
     }
@@ -221,27 +309,52 @@ public final class SpireIdentityProvider implements IdentityProvider {
 
         /** Connects and completes once the first X.509 context has arrived. */
         public CompletableFuture<SpireIdentityProvider> buildAsync() {
+            SpireIdentityProvider p;
+            try {
+                p = begin();
+            } catch (IllegalStateException e) {
+                return CompletableFuture.failedFuture(e);
+            }
+            return p.ready;
+        }
+
+        /**
+         * The provider, connecting; its {@code ready} future completes with the first X.509 context
+         * (closing it when it fails or is cancelled). Package-private: tests watch its attempts.
+         *
+         * @throws IllegalStateException when there is no address or the client cannot be made
+         */
+        SpireIdentityProvider begin() {
             String addr = address != null ? address : System.getenv(Address.SOCKET_ENV_VARIABLE);
             if (addr == null || addr.isBlank()) {
-                return CompletableFuture.failedFuture(new IllegalStateException("no Workload API address: set "
-                        + Address.SOCKET_ENV_VARIABLE + " (e.g. unix:/run/spire/sockets/agent.sock) or call address(...)"));
+                throw new IllegalStateException("no Workload API address: set "
+                        + Address.SOCKET_ENV_VARIABLE + " (e.g. unix:/run/spire/sockets/agent.sock) or call address(...)");
             }
             WorkloadApiClient client;
+            // The provider exists only once the client does; the executor's records wait for it (none come before start()).
+            java.util.concurrent.atomic.AtomicReference<SpireIdentityProvider> owner = new java.util.concurrent.atomic.AtomicReference<>();
+            java.util.concurrent.ExecutorService executor = JulRetryLog.executor("zerohop-spire", r -> {
+                SpireIdentityProvider o = owner.get();
+                if (o != null) {
+                    o.julRecord(r);
+                }
+            });
             try {
-                client = DefaultWorkloadApiClient.newClient(
-                        DefaultWorkloadApiClient.ClientOptions.builder().spiffeSocketPath(addr).build());
+                client = DefaultWorkloadApiClient.newClient(DefaultWorkloadApiClient.ClientOptions.builder().spiffeSocketPath(addr)
+                        .exponentialBackoffPolicy(BACKOFF).executorService(executor).build());
             } catch (SocketEndpointAddressException | RuntimeException e) {
-                return CompletableFuture.failedFuture(new IllegalStateException(
-                        "cannot connect to the Workload API at " + addr + ": " + e.getMessage(), e));
+                executor.shutdown();
+                throw new IllegalStateException("cannot connect to the Workload API at " + addr + ": " + e.getMessage(), e);
             }
             SpireIdentityProvider p = new SpireIdentityProvider(addr, spiffeId, client);
+            owner.set(p);
             p.start();
             p.ready.whenComplete((ok, err) -> {
                 if (err != null) {
                     p.close();
                 }
             });
-            return p.ready;
+            return p;
         }
 
         /**

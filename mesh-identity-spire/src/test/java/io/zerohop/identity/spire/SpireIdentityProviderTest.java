@@ -238,4 +238,47 @@ class SpireIdentityProviderTest {
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("SPIFFE_ENDPOINT_SOCKET");
     }
 
+
+    /**
+     * java-spiffe logs each failed attempt at SEVERE with its stack trace through java.util.logging
+     * (StreamObservers.onError); the provider's own records become its one WARN line and never reach
+     * JUL's handlers, while a record logged on any other thread (another java-spiffe client) still does.
+     */
+    @Test
+    void javaSpiffesRetryRecordsBecomeTheProvidersLineOthersStillReachJul() throws Exception {
+        java.util.logging.Logger root = java.util.logging.Logger.getLogger("");
+        List<java.util.logging.LogRecord> published = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.logging.Handler capture = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord r) {
+                published.add(r);
+            }
+
+            @Override
+            public void flush() {}
+
+            @Override
+            public void close() {}
+        };
+        root.addHandler(capture);
+        SpireIdentityProvider p = null;
+        try {
+            // A socket path with nothing behind it: every attempt fails with UNAVAILABLE (1 s, then 2 s apart).
+            p = SpireIdentityProvider.builder().address("unix:" + dir.resolve("nothing.sock")).begin();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (p.failedAttempts() < 2 && System.nanoTime() < deadline) {
+                Thread.sleep(20); // polling a condition, bounded; no assertion on time
+            }
+            assertThat(p.failedAttempts()).as("failed attempts within 30 s").isGreaterThanOrEqualTo(2);
+            assertThat(published).as("java-spiffe's records from the provider's threads").isEmpty();
+
+            java.util.logging.Logger.getLogger("io.spiffe.workloadapi.StreamObservers").log(java.util.logging.Level.SEVERE, "another client's record");
+            assertThat(published).extracting(java.util.logging.LogRecord::getMessage).containsExactly("another client's record");
+        } finally {
+            root.removeHandler(capture);
+            if (p != null) {
+                p.close();
+            }
+        }
+    }
 }

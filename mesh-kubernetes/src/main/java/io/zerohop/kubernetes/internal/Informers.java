@@ -56,6 +56,7 @@ public final class Informers {
     private final List<SharedIndexInformer<?>> informers = new ArrayList<>();
     private final List<CompletableFuture<Void>> ready = new ArrayList<>();
     private volatile boolean closed;
+    private final Failures failures;
 
     public Informers(KubernetesClient client, long resyncMillis, WorkloadState workloads, PolicyState policies,
             Runnable changed) {
@@ -64,6 +65,93 @@ public final class Informers {
         this.workloads = workloads;
         this.policies = policies;
         this.changed = changed;
+        Integer interval = client.getConfiguration().getWatchReconnectInterval();
+        this.failures = new Failures(String.valueOf(client.getMasterUrl()), interval == null ? 1000 : interval);
+    }
+
+    /**
+     * One WARN line per retry round of the informers' list/watch failures. With the API server out
+     * of reach every informer (nine for a node proxy) fails at once and again at each of its
+     * back-off retries; fabric8's Reflector logged each failure at WARN with its stack trace. A
+     * failure is logged when no informer has reported its cause since it was last logged, or when
+     * the informer that fails has already reported it (its next retry: a new round); the others'
+     * failures of the same round go to DEBUG. No clock is involved: a round is what the informers'
+     * own back-off makes it.
+     */
+    static final class Failures {
+        private final String server;
+        private final long firstRetryMillis;
+        /** Cause → the informers that reported it since it was last logged at WARN. */
+        private final java.util.Map<String, Set<String>> round = new java.util.HashMap<>();
+
+        Failures(String server, long firstRetryMillis) {
+            this.server = server;
+            this.firstRetryMillis = firstRetryMillis;
+        }
+
+        /** Reports one informer's failure; true when it was the round's WARN line. */
+        synchronized boolean failed(String what, Throwable t) {
+            String cause = describe(t);
+            if (round.size() > 32) {
+                round.clear(); // causes that carry changing text (a resourceVersion) must not grow this without bound
+            }
+            Set<String> seen = round.computeIfAbsent(cause, k -> new java.util.HashSet<>());
+            if (seen.isEmpty() || seen.contains(what)) {
+                seen.clear();
+                seen.add(what);
+                // fabric8's Reflector retries with ExponentialBackoffIntervalCalculator: the watch reconnect
+                // interval, doubling, at most 2^5 times it; the HTTP client retried each request before that.
+                LOG.warn("Kubernetes API server {}: {} list/watch failed: {}; retrying with back-off ({} doubling up to {});"
+                        + " the other kinds failing alike are not repeated", server, what, cause, duration(firstRetryMillis),
+                        duration(firstRetryMillis * 32));
+            } else {
+                seen.add(what);
+                LOG.debug("Kubernetes API server {}: {} list/watch failed: {}; retrying", server, what, cause);
+            }
+            if (LOG.isDebugEnabled()) {
+                LOG.debug("Kubernetes API server " + server + ": " + what + " failed", t);
+            }
+            return seen.size() == 1 && seen.contains(what);
+        }
+
+        /**
+         * The failure on one line: an HTTP status with the API server's message, or the innermost
+         * cause that says something ({@code ConnectException} from the JDK HTTP client carries no
+         * message for a refused connection).
+         */
+        static String describe(Throwable t) {
+            Throwable last = t;
+            for (Throwable x = t; x != null; x = x.getCause() == x ? null : x.getCause()) {
+                last = x;
+                if (x instanceof java.util.concurrent.CompletionException || x instanceof java.util.concurrent.ExecutionException) {
+                    continue;
+                }
+                if (x instanceof KubernetesClientException k) {
+                    if (k.getCode() > 0) {
+                        String m = k.getStatus() != null && k.getStatus().getMessage() != null ? k.getStatus().getMessage() : firstLine(k.getMessage());
+                        return "HTTP " + k.getCode() + (m == null ? "" : ": " + m);
+                    }
+                    if (k.getCause() != null) {
+                        continue;
+                    }
+                }
+                if (x.getMessage() != null && !x.getMessage().isBlank()) {
+                    return x.getClass().getSimpleName() + ": " + firstLine(x.getMessage());
+                }
+                if (x instanceof java.net.ConnectException) {
+                    return "cannot connect (" + x.getClass().getName() + ")";
+                }
+            }
+            return last.getClass().getName();
+        }
+
+        private static String duration(long millis) {
+            return millis % 1000 == 0 ? millis / 1000 + "s" : millis + "ms";
+        }
+
+        private static String firstLine(String s) {
+            return s == null ? null : s.lines().findFirst().orElse("");
+        }
     }
 
     /**
@@ -118,8 +206,7 @@ public final class Informers {
                     LOG.info("{} is not served by the API server (CRD not installed?); treating it as empty", what);
                 }
             } else if (!closed) {
-                // fabric8's Reflector already logs each failure at WARN, with its cause.
-                LOG.debug("{} informer: {}; retrying", what, t.toString());
+                failures.failed(what, t);
             }
             return !closed;
         });

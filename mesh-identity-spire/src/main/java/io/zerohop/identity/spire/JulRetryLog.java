@@ -1,0 +1,98 @@
+package io.zerohop.identity.spire;
+
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Consumer;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+
+/**
+ * Turns java-spiffe's per-retry log records into the provider's own one-line reports.
+ *
+ * <p>java-spiffe 0.8 logs every failed attempt of its X.509 context stream through
+ * java.util.logging at SEVERE with the whole gRPC stack trace ({@code StreamObservers},
+ * "X.509 context observer error", before it schedules the next attempt of its exponential
+ * back-off), and tells the watcher nothing until it gives up; with no agent behind the socket
+ * that was ~40 lines per attempt on stderr. The record carries no address, so a record is
+ * attributed to a provider by the thread it is logged on: each provider gives java-spiffe its
+ * own executor (the stubs' callback executor), whose threads carry that provider's sink. Records
+ * logged on any other thread (another java-spiffe client in the same JVM) go to the JUL parent
+ * handlers unchanged, as they would have without this.
+ */
+final class JulRetryLog {
+    /** java-spiffe's loggers (io.spiffe.workloadapi.StreamObservers, DefaultWorkloadApiClient). */
+    private static final String[] NAMES = {"io.spiffe.workloadapi.StreamObservers", "io.spiffe.workloadapi.DefaultWorkloadApiClient"};
+
+    /** Strong references: JUL holds loggers weakly, and a collected logger would lose the handler. */
+    private static final Logger[] LOGGERS = new Logger[NAMES.length];
+
+    private static final ThreadLocal<Consumer<LogRecord>> SINK = new ThreadLocal<>();
+
+    private JulRetryLog() {}
+
+    private static synchronized void install() {
+        if (LOGGERS[0] != null) {
+            return;
+        }
+        for (int i = 0; i < NAMES.length; i++) {
+            Logger l = Logger.getLogger(NAMES[i]);
+            l.setUseParentHandlers(false);
+            l.addHandler(new Handler() {
+                @Override
+                public void publish(LogRecord r) {
+                    Consumer<LogRecord> sink = SINK.get();
+                    if (sink != null) {
+                        sink.accept(r);
+                        return;
+                    }
+                    for (Logger p = l.getParent(); p != null; p = p.getUseParentHandlers() ? p.getParent() : null) {
+                        for (Handler h : p.getHandlers()) {
+                            h.publish(r);
+                        }
+                    }
+                }
+
+                @Override
+                public void flush() {}
+
+                @Override
+                public void close() {}
+            });
+            LOGGERS[i] = l;
+        }
+    }
+
+    /**
+     * An executor for java-spiffe's stubs whose threads send java-spiffe's log records to
+     * {@code sink} instead of JUL's handlers. Daemon threads: an unclosed provider does not keep
+     * the JVM alive.
+     */
+    static ExecutorService executor(String name, Consumer<LogRecord> sink) {
+        install();
+        return Executors.newCachedThreadPool(r -> {
+            Thread t = new Thread(() -> {
+                SINK.set(sink);
+                r.run();
+            }, name);
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** Runs {@code body} with java-spiffe's records on this thread sent to {@code sink} (its close() logs). */
+    static void on(Consumer<LogRecord> sink, Runnable body) {
+        Consumer<LogRecord> before = SINK.get();
+        SINK.set(sink);
+        try {
+            body.run();
+        } finally {
+            SINK.set(before);
+        }
+    }
+
+    static boolean isFailure(LogRecord r) {
+        return r.getLevel().intValue() >= Level.SEVERE.intValue() && r.getThrown() != null;
+    }
+}
