@@ -107,6 +107,14 @@ class TunnelFootprintTest {
                     + perTunnel.getOrDefault("io.netty.util.internal.AdaptiveCalculator", 0.0)
                     + perTunnel.getOrDefault("io.netty.channel.DefaultMaxMessagesRecvByteBufAllocator$MaxMessageHandle$1", 0.0))
                     .as("Netty read-handle objects per tunnel; all per tunnel:\n%s", table).isLessThan(3.5);
+            // Was 192 (the relay 40, its two sides 56 each, a TCP end 16 and a tunnel end 24): the ends
+            // built by Relay.tcp/tunnel are their own sides now and a side keeps no channels, no other
+            // side and no throttle of its own (104: the relay 32, the TCP end 32, the tunnel end 40).
+            double relayBytes = shares.entrySet().stream()
+                    .filter(e -> e.getKey().equals("io.zerohop.hbone.internal.Relay")
+                            || e.getKey().startsWith("io.zerohop.hbone.internal.Relay$") && !e.getKey().contains("$$Lambda"))
+                    .mapToDouble(e -> e.getValue().bytes()).sum();
+            soft.assertThat(relayBytes).as("relay bytes per tunnel; all per tunnel:\n%s", table).isLessThan(120);
             // Was 2 (client and server stream): the weighted-fair distributor's per-stream state and
             // its priority queue, ~110 bytes; the uniform distributor's is ~32.
             soft.assertThat(perTunnel.getOrDefault("io.netty.handler.codec.http2.WeightedFairQueueByteDistributor$State", 0.0)
