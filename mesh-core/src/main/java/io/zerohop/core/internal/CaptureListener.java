@@ -71,6 +71,10 @@ public final class CaptureListener {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        // The listener's address object, not Netty's equal copy per connection (96 bytes
+                        // per captured connection; issue 14). Transparent capture: the original
+                        // destination, its own.
+                        Transports.shareLocalAddress(ch, ch.parent().localAddress());
                         switch (capture.mode()) {
                             case FORWARD -> relay(ch, capture.target(), opener, null);
                             case TRANSPARENT -> relay(ch, ch.localAddress(), opener, null);

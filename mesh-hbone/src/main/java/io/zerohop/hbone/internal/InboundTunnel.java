@@ -265,6 +265,8 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
             return;
         }
         SocketChannel tcp = (SocketChannel) f.channel();
+        // The dial address itself, not Netty's equal copy of it, for the tunnel's life (96 bytes; issue 14).
+        Transports.shareRemoteAddress(tcp, TunnelSet.of(ch).dialAddress(upstream));
         if (!ch.isActive() || codec.rstReceived()) {
             // A peer RST_STREAM closes the stream channel one task later (TunnelCodec.closeAfterReset):
             // a dial that completes in between must not answer 200, and the reset counts as pre-open.

@@ -110,6 +110,79 @@ public final class Transports {
         }
     }
 
+    /**
+     * Makes an epoll socket channel keep {@code same} as its local address when the one it read
+     * from its socket equals it: an accepted connection's local address is its listener's (outside
+     * transparent capture), which Netty reads anew per connection. See {@link #shareRemoteAddress}.
+     */
+    public static void shareLocalAddress(Channel ch, java.net.SocketAddress same) {
+        SharedAddresses.share(ch, same, true);
+    }
+
+    /**
+     * Makes an epoll socket channel keep {@code same} as its remote address when the one it read
+     * from its socket equals it: an upstream connection's remote address is the address it dialled,
+     * which Netty rebuilds per channel ({@code UnixChannelUtil.computeRemoteAddr}). Netty's epoll
+     * channel caches both addresses for its life, an {@code InetSocketAddress} and its
+     * {@code InetAddress} each (96 bytes per address; issue 14); an equal, shared instance reads the
+     * same ({@code equals}, {@code toString}, host string). No-op for NIO channels, for an address
+     * that differs, or when the module system refuses the reflective access (logged once at debug).
+     */
+    public static void shareRemoteAddress(Channel ch, java.net.SocketAddress same) {
+        SharedAddresses.share(ch, same, false);
+    }
+
+    /** The address fields of Netty's epoll channel and of {@code AbstractChannel}'s cache (see {@link #shareRemoteAddress}). */
+    private static final class SharedAddresses {
+        private static final java.lang.invoke.VarHandle EPOLL_LOCAL;
+        private static final java.lang.invoke.VarHandle EPOLL_REMOTE;
+        private static final java.lang.invoke.VarHandle CACHED_LOCAL;
+        private static final java.lang.invoke.VarHandle CACHED_REMOTE;
+        private static final Class<?> EPOLL_CHANNEL;
+
+        static {
+            java.lang.invoke.VarHandle el = null, er = null, cl = null, cr = null;
+            Class<?> epoll = null;
+            try {
+                epoll = Class.forName("io.netty.channel.epoll.AbstractEpollChannel");
+                java.lang.invoke.MethodHandles.Lookup e = java.lang.invoke.MethodHandles.privateLookupIn(epoll, java.lang.invoke.MethodHandles.lookup());
+                el = e.findVarHandle(epoll, "local", java.net.SocketAddress.class);
+                er = e.findVarHandle(epoll, "remote", java.net.SocketAddress.class);
+                java.lang.invoke.MethodHandles.Lookup a = java.lang.invoke.MethodHandles.privateLookupIn(
+                        io.netty.channel.AbstractChannel.class, java.lang.invoke.MethodHandles.lookup());
+                cl = a.findVarHandle(io.netty.channel.AbstractChannel.class, "localAddress", java.net.SocketAddress.class);
+                cr = a.findVarHandle(io.netty.channel.AbstractChannel.class, "remoteAddress", java.net.SocketAddress.class);
+            } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
+                org.slf4j.LoggerFactory.getLogger(Transports.class).debug("epoll channels keep their own address objects: {}", e.toString());
+                el = er = cl = cr = null;
+                epoll = null;
+            }
+            EPOLL_LOCAL = el;
+            EPOLL_REMOTE = er;
+            CACHED_LOCAL = cl;
+            CACHED_REMOTE = cr;
+            EPOLL_CHANNEL = epoll;
+        }
+
+        static void share(Channel ch, java.net.SocketAddress same, boolean local) {
+            if (EPOLL_CHANNEL == null || same == null || !EPOLL_CHANNEL.isInstance(ch)) {
+                return;
+            }
+            java.lang.invoke.VarHandle own = local ? EPOLL_LOCAL : EPOLL_REMOTE;
+            java.lang.invoke.VarHandle cache = local ? CACHED_LOCAL : CACHED_REMOTE;
+            Object read = own.getVolatile(ch);
+            // Equal and the same text: an address's host string and IPv6 scope are not part of equals.
+            if (read == same || !same.equals(read) || !same.toString().equals(read.toString())) {
+                return;
+            }
+            own.setVolatile(ch, same);
+            // AbstractChannel keeps what localAddress()/remoteAddress() first returned: the same object or nothing yet.
+            if (cache.getVolatile(ch) == read) {
+                cache.compareAndSet(ch, read, same);
+            }
+        }
+    }
+
     public static boolean epoll() {
         return Epoll.isAvailable();
     }
