@@ -20,7 +20,8 @@ import org.junit.jupiter.api.Test;
 /**
  * {@link Transports#shareLocalAddress} / {@link Transports#shareRemoteAddress} on real epoll sockets
  * over loopback: Netty's epoll channel reads its addresses from the socket, a new object per channel
- * (issue 14); after sharing, the channel answers with the given equal instance, and reads as before.
+ * (issue 14); after sharing, the channel answers with the given equal instance, or with its own port
+ * around an IP address object shared with other channels, and reads as before.
  * Own mechanics, no upstream to cite.
  */
 class SharedAddressesTest {
@@ -58,16 +59,25 @@ class SharedAddressesTest {
             assertThat(upstream.remoteAddress()).isSameAs(dial).hasToString(remoteBefore.toString());
 
             assertThat(child.localAddress()).isSameAs(listening).hasToString(localBefore.get());
+            // Ephemeral ports: rebuilt around one IP address object, port and text kept.
             InetSocketAddress childRemote = child.remoteAddress();
-            // An address that differs (another port) is left as it is.
-            group.submit(() -> Transports.shareRemoteAddress(child, new InetSocketAddress(childRemote.getAddress(), childRemote.getPort() + 1))).sync();
-            assertThat(child.remoteAddress()).isSameAs(childRemote);
-            // Equal but not the same text (a host string): left as it is.
+            InetSocketAddress upstreamLocal = (InetSocketAddress) upstream.localAddress();
+            group.submit(() -> {
+                Transports.shareLocalAddress(upstream, null);
+                Transports.shareRemoteAddress(child, null);
+            }).sync();
+            InetSocketAddress childShared = child.remoteAddress();
+            InetSocketAddress upstreamShared = (InetSocketAddress) upstream.localAddress();
+            assertThat(childShared).isEqualTo(childRemote).hasToString(childRemote.toString());
+            assertThat(upstreamShared).isEqualTo(upstreamLocal).hasToString(upstreamLocal.toString());
+            assertThat(childShared.getAddress()).isSameAs(upstreamShared.getAddress());
+            assertThat(childRemote.getAddress()).as("Netty's own, one per channel").isNotSameAs(upstreamLocal.getAddress());
+            // Equal but not the same text (a host string): not used; the address stays as it is.
             InetSocketAddress named = new InetSocketAddress(InetAddress.getByAddress("some-host", childRemote.getAddress().getAddress()),
                     childRemote.getPort());
             assertThat(named).isEqualTo(childRemote);
             group.submit(() -> Transports.shareRemoteAddress(child, named)).sync();
-            assertThat(child.remoteAddress()).isSameAs(childRemote);
+            assertThat(child.remoteAddress()).isSameAs(childShared).hasToString(childRemote.toString());
 
             upstream.close().sync();
             child.close().sync();
