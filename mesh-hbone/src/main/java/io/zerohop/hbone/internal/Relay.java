@@ -56,7 +56,11 @@ public final class Relay {
      */
     public static final RecvByteBufAllocator TCP_READS = TunnelReads.TCP;
 
-    /** One side of a relay: its channel, how to half-close, abort and close it. */
+    /**
+     * One side of a relay: its channel, how to half-close, abort and close it. The relay asks
+     * {@link #channel()} and {@link #throttle()} again at each read instead of keeping them: both
+     * must answer the same object every time.
+     */
     public interface End {
         Channel channel();
 
