@@ -109,9 +109,21 @@ class CaptureFootprintTest {
             // Was 5 (each relayed TCP and stream channel's own): one shared; the echo app's NIO channel keeps its own.
             soft.assertThat(instances(perTunnel, "io.netty.channel.AdaptiveRecvByteBufAllocator"))
                     .as("receive allocators per tunnel; all per tunnel:\n%s", table).isLessThan(1.5);
-            // Was 2: the stream channels' size calculators, of no use where no buffer is allocated.
+            // Was 5, then 3: every channel's size calculator; the relayed TCP channels' handles keep
+            // the size themselves now (TunnelReads), the one left is the echo app's NIO channel's.
             soft.assertThat(instances(perTunnel, "io.netty.util.internal.AdaptiveCalculator"))
-                    .as("receive size calculators per tunnel; all per tunnel:\n%s", table).isLessThan(3.5);
+                    .as("receive size calculators per tunnel; all per tunnel:\n%s", table).isLessThan(1.5);
+            // Was 6: A's captured connection and B's upstream kept Netty's own copies of the listener's
+            // address and of the dial address; they keep those objects themselves now.
+            soft.assertThat(instances(perTunnel, "java.net.InetSocketAddress"))
+                    .as("socket addresses per tunnel; all per tunnel:\n%s", table).isLessThan(5);
+            // Was 6 (one per socket address): the captured client's and B's upstream's local address
+            // share their IP address object with the other connections' of that IP.
+            soft.assertThat(instances(perTunnel, "java.net.Inet4Address") + instances(perTunnel, "java.net.Inet6Address"))
+                    .as("IP address objects per tunnel; all per tunnel:\n%s", table).isLessThan(3);
+            // Was 6.7: A's and B's HeaderMap each kept its values in an array of three; in fields now.
+            soft.assertThat(instances(perTunnel, "[Ljava.lang.Object;"))
+                    .as("object arrays per tunnel; all per tunnel:\n%s", table).isLessThan(5.5);
             // Was 1: the outbound tunnel's open future, kept after it completed.
             soft.assertThat(instances(perTunnel, "java.util.concurrent.CompletableFuture"))
                     .as("open futures per tunnel; all per tunnel:\n%s", table).isLessThan(0.5);

@@ -61,7 +61,7 @@ class TunnelFootprintTest {
     }
 
     @Test
-    @DisplayName("an idle proxied tunnel holds no timer of its own, no placeholder handler, no finished dial's listener, no lambda, atomic or allocator of its own")
+    @DisplayName("an idle proxied tunnel holds no timer of its own, no placeholder handler, no finished dial's listener, no lambda, atomic or allocator of its own, one object per read handle")
     void anIdleProxiedTunnelHoldsOnlyWhatItUses() throws Exception {
         List<HboneSocket> sockets = new ArrayList<>();
         try {
@@ -99,6 +99,28 @@ class TunnelFootprintTest {
             // one left is the echo app's NIO channel.
             soft.assertThat(perTunnel.getOrDefault("io.netty.channel.AdaptiveRecvByteBufAllocator", 0.0))
                     .as("receive allocators per tunnel; all per tunnel:\n%s", table).isLessThan(1.5);
+            // Was 10 (each stream channel's fixed-size handle and its "maybe more" supplier, each TCP
+            // channel's adaptive handle, supplier and size calculator): the tunnel's channels keep one
+            // TunnelReads handle each; the 3 left are the echo app's NIO channel's.
+            soft.assertThat(perTunnel.getOrDefault("io.netty.channel.FixedRecvByteBufAllocator$HandleImpl", 0.0)
+                    + perTunnel.getOrDefault("io.netty.channel.AdaptiveRecvByteBufAllocator$HandleImpl", 0.0)
+                    + perTunnel.getOrDefault("io.netty.util.internal.AdaptiveCalculator", 0.0)
+                    + perTunnel.getOrDefault("io.netty.channel.DefaultMaxMessagesRecvByteBufAllocator$MaxMessageHandle$1", 0.0))
+                    .as("Netty read-handle objects per tunnel; all per tunnel:\n%s", table).isLessThan(3.5);
+            // Was 192 (the relay 40, its two sides 56 each, a TCP end 16 and a tunnel end 24): the ends
+            // built by Relay.tcp/tunnel are their own sides now and a side keeps no channels, no other
+            // side and no throttle of its own (104: the relay 32, the TCP end 32, the tunnel end 40).
+            double relayBytes = shares.entrySet().stream()
+                    .filter(e -> e.getKey().equals("io.zerohop.hbone.internal.Relay")
+                            || e.getKey().startsWith("io.zerohop.hbone.internal.Relay$") && !e.getKey().contains("$$Lambda"))
+                    .mapToDouble(e -> e.getValue().bytes()).sum();
+            soft.assertThat(relayBytes).as("relay bytes per tunnel; all per tunnel:\n%s", table).isLessThan(120);
+            // Was 5 each (the upstream channel's local and remote, the echo app's two, the client's): the
+            // upstream channel keeps the dial address itself as its remote address, and its local
+            // address shares its IP address object with the other upstreams' (4 and 3 left).
+            soft.assertThat(perTunnel.getOrDefault("java.net.InetSocketAddress", 0.0)
+                    + perTunnel.getOrDefault("java.net.Inet4Address", 0.0) + perTunnel.getOrDefault("java.net.Inet6Address", 0.0))
+                    .as("socket addresses and IP addresses per tunnel; all per tunnel:\n%s", table).isLessThan(7.6);
             // Was 2 (client and server stream): the weighted-fair distributor's per-stream state and
             // its priority queue, ~110 bytes; the uniform distributor's is ~32.
             soft.assertThat(perTunnel.getOrDefault("io.netty.handler.codec.http2.WeightedFairQueueByteDistributor$State", 0.0)

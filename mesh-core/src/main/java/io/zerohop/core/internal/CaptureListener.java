@@ -71,6 +71,11 @@ public final class CaptureListener {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        // The listener's address object, not Netty's equal copy per connection (96 bytes
+                        // per captured connection; transparent capture: the original destination around a
+                        // shared IP address object), the client's around a shared one (56 bytes; issue 14).
+                        Transports.shareLocalAddress(ch, ch.parent().localAddress());
+                        Transports.shareRemoteAddress(ch, null);
                         switch (capture.mode()) {
                             case FORWARD -> relay(ch, capture.target(), opener, null);
                             case TRANSPARENT -> relay(ch, ch.localAddress(), opener, null);

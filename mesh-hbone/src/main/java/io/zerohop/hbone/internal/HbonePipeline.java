@@ -4,7 +4,6 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelPipeline;
-import io.netty.channel.FixedRecvByteBufAllocator;
 import io.netty.channel.RecvByteBufAllocator;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.handler.codec.http2.Http2FrameCodec;
@@ -67,12 +66,12 @@ public final class HbonePipeline {
 
     /**
      * Every tunnel stream channel's receive allocator. A stream channel reads frames its connection
-     * already decoded and never allocates a buffer, so the adaptive allocator's size calculator
-     * (Netty's default) is of no use there: this keeps only the read count, 16 reads per wake-up as
-     * the stream channel's metadata sets it, one instance for all streams (72 bytes less per stream:
-     * its own allocator, the calculator and a larger handle; issue 14).
+     * already decoded and never allocates a buffer, so this keeps only the read count, 16 reads per
+     * wake-up as the stream channel's metadata sets them, one instance for all streams and one
+     * 32-byte handle per stream ({@link TunnelReads#STREAM}; Netty's fixed allocator's handle is two
+     * objects, 72 bytes, and its adaptive default keeps a size calculator besides; issue 14).
      */
-    static final RecvByteBufAllocator STREAM_READS = new FixedRecvByteBufAllocator(2048).maxMessagesPerRead(16);
+    static final RecvByteBufAllocator STREAM_READS = TunnelReads.STREAM;
 
     private HbonePipeline() {}
 

@@ -265,6 +265,10 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
             return;
         }
         SocketChannel tcp = (SocketChannel) f.channel();
+        // The dial address itself, not Netty's equal copy of it, for the tunnel's life (96 bytes), and
+        // the local address around a shared IP address object (56 bytes; issue 14).
+        Transports.shareRemoteAddress(tcp, TunnelSet.of(ch).dialAddress(upstream));
+        Transports.shareLocalAddress(tcp, null);
         if (!ch.isActive() || codec.rstReceived()) {
             // A peer RST_STREAM closes the stream channel one task later (TunnelCodec.closeAfterReset):
             // a dial that completes in between must not answer 200, and the reset counts as pre-open.

@@ -9,7 +9,6 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.RecvByteBufAllocator;
-import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.util.ReferenceCountUtil;
@@ -49,13 +48,19 @@ public final class Relay {
 
     /**
      * The receive allocator of every relayed TCP connection, given to their bootstraps
-     * ({@code ChannelOption.RCVBUF_ALLOCATOR}): Netty's default, adaptive reads of 64 B to 64 KiB,
+     * ({@code ChannelOption.RCVBUF_ALLOCATOR}): Netty's default adaptive reads of 64 B to 64 KiB,
      * 16 reads per wake-up as its socket channels' metadata sets them, one instance for all instead
-     * of one per channel config (32 bytes per channel; issue 14). Each channel's handle is its own.
+     * of one per channel config (32 bytes per channel), and each channel's read handle one 40-byte
+     * object instead of Netty's three, 112 bytes ({@link TunnelReads}; issue 14). Shared: its reads per
+     * wake-up cannot be changed through one channel.
      */
-    public static final RecvByteBufAllocator TCP_READS = new AdaptiveRecvByteBufAllocator().maxMessagesPerRead(16);
+    public static final RecvByteBufAllocator TCP_READS = TunnelReads.TCP;
 
-    /** One side of a relay: its channel, how to half-close, abort and close it. */
+    /**
+     * One side of a relay: its channel, how to half-close, abort and close it. The relay asks
+     * {@link #channel()} and {@link #throttle()} again at each read instead of keeping them: both
+     * must answer the same object every time.
+     */
     public interface End {
         Channel channel();
 
@@ -113,39 +118,7 @@ public final class Relay {
         // A relayed socket goes on writing after its peer's FIN; Netty 4.2.18-20's epoll fails such
         // writes once the fd's interest set was empty (see Transports.keepEpollRegistered).
         Transports.keepEpollRegistered(ch);
-        return new End() {
-            @Override
-            public Channel channel() {
-                return ch;
-            }
-
-            @Override
-            public void shutdownOutput() {
-                // shutdownOutput() fails writes still queued: FIN only once they are out.
-                ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> {
-                    if (ch.isActive()) {
-                        ch.shutdownOutput();
-                    }
-                });
-            }
-
-            @Override
-            public void reset() {
-                if (ch.isActive()) {
-                    try {
-                        ch.config().setOption(ChannelOption.SO_LINGER, 0);
-                    } catch (RuntimeException e) {
-                        log.debug("SO_LINGER 0 not applied to {}", ch, e);
-                    }
-                }
-                ch.close();
-            }
-
-            @Override
-            public void close() {
-                ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
-            }
-        };
+        return new TcpEnd(ch);
     }
 
     /** A tunnel (client or server side). */
@@ -160,53 +133,15 @@ public final class Relay {
 
     /** A tunnel stream channel whose incoming bytes are metered by {@code throttle}. */
     static End tunnel(Channel stream, Throttle throttle) {
-        return new End() {
-            @Override
-            public Channel channel() {
-                return stream;
-            }
-
-            @Override
-            public void shutdownOutput() {
-                if (stream.isActive()) {
-                    HboneStream.shutdownOutput(stream);
-                }
-            }
-
-            @Override
-            public void reset() {
-                Tunnels.reset(stream);
-            }
-
-            @Override
-            public void close() {
-                stream.eventLoop().execute(() -> {
-                    TunnelCodec codec = stream.pipeline().get(TunnelCodec.class);
-                    if (codec != null) {
-                        Tunnels.closeGracefully(stream, codec);
-                    } else {
-                        stream.close();
-                    }
-                });
-            }
-
-            @Override
-            public boolean closedCleanly() {
-                TunnelCodec codec = stream.pipeline().get(TunnelCodec.class);
-                return codec != null && codec.completed();
-            }
-
-            @Override
-            public Throttle throttle() {
-                return throttle;
-            }
-        };
+        return new TunnelEnd(stream, throttle);
     }
 
-    private final End a;
-    private final End b;
-    private final Side sideA;
-    private final Side sideB;
+    /**
+     * The relay's two sides: an end built here ({@link #tcp}, {@link #tunnel}) is its own side, any
+     * other end gets a side of its own. Set once by {@link #join}.
+     */
+    private final Side a;
+    private final Side b;
     private final long startNanos = System.nanoTime();
     /**
      * Ends whose input ended (0..2, the low bits; counted before the FIN goes on, see
@@ -228,12 +163,15 @@ public final class Relay {
     }
 
     private Relay(End a, End b) {
-        this.a = a;
-        this.b = b;
-        this.sideA = new Side(a, b);
-        this.sideB = new Side(b, a);
-        sideA.other = sideB;
-        sideB.other = sideA;
+        this.a = sideOf(a);
+        this.b = sideOf(b);
+        this.a.relay = this;
+        this.b.relay = this;
+    }
+
+    /** {@code end} itself when it is a side of no relay yet, else a side that reads it. */
+    private static Side sideOf(End end) {
+        return end instanceof Side s && s.relay == null ? s : new Wrapped(end);
     }
 
     /**
@@ -242,15 +180,15 @@ public final class Relay {
      */
     public static void join(End a, End b) {
         Relay r = new Relay(a, b);
-        HbonePipeline.relay(a.channel(), r.sideA);
-        HbonePipeline.relay(b.channel(), r.sideB);
-        r.sideA.start();
-        r.sideB.start();
+        HbonePipeline.relay(a.channel(), r.a);
+        HbonePipeline.relay(b.channel(), r.b);
+        r.a.start();
+        r.b.start();
     }
 
     private void finish() {
-        a.close();
-        b.close();
+        a.end().close();
+        b.end().close();
         report(false);
     }
 
@@ -258,8 +196,8 @@ public final class Relay {
         if (((int) STATE.getAndBitwiseOr(this, ABORTED) & ABORTED) != 0) {
             return;
         }
-        a.reset();
-        b.reset();
+        a.end().reset();
+        b.end().reset();
         report(true);
     }
 
@@ -267,35 +205,38 @@ public final class Relay {
         if (((int) STATE.getAndBitwiseOr(this, REPORTED) & REPORTED) != 0) {
             return;
         }
-        Stats s = new Stats(sideA.bytes, sideB.bytes, Duration.ofNanos(System.nanoTime() - startNanos), reset);
-        a.ended(s);
-        b.ended(s);
+        Stats s = new Stats(a.bytes, b.bytes, Duration.ofNanos(System.nanoTime() - startNanos), reset);
+        a.end().ended(s);
+        b.end().ended(s);
     }
 
-    /** Reads {@code in}, writes {@code out}; lives in {@code in}'s pipeline, runs on its loop. */
-    private final class Side extends ChannelInboundHandlerAdapter implements Runnable {
-        private final End in;
-        private final End out;
-        private final Channel inCh;
-        private final Channel outCh;
-        private final Throttle throttle;
-        private Side other;
-        /** Bytes read from {@code in}; written on its loop only, read by {@link #report} anywhere. */
-        private volatile long bytes;
+
+    /**
+     * Reads its {@linkplain #end() end}, writes the other side's; lives in its end's pipeline, runs on
+     * its loop. Keeps only its relay, its count and its input's end: the channels, the other side
+     * and the throttle are looked up through them (what was six more fields and an end object per
+     * side, issue 14).
+     */
+    private abstract static class Side extends ChannelInboundHandlerAdapter implements Runnable {
+        /** Set once when joined, before the side is in a pipeline. */
+        Relay relay;
+        /** Bytes read from this side's end; written on its loop only, read by {@link #report} anywhere. */
+        volatile long bytes;
         private boolean inputEnded;
 
-        Side(End in, End out) {
-            this.in = in;
-            this.out = out;
-            this.inCh = in.channel();
-            this.outCh = out.channel();
-            this.throttle = out.throttle();
+        /** The end this side reads. */
+        abstract End end();
+
+        final Side other() {
+            Relay r = relay;
+            return r.a == this ? r.b : r.a;
         }
 
         void start() {
+            Throttle throttle = other().end().throttle();
             if (throttle != null) {
                 // The side itself is the throttle's recheck: no lambda kept per tunnel.
-                throttle.attached(outCh, this);
+                throttle.attached(other().end().channel(), this);
             }
             recheck();
         }
@@ -306,8 +247,9 @@ public final class Relay {
             recheck();
         }
 
-        /** Re-decides whether {@code in} reads, on its loop. Any thread. */
-        void recheck() {
+        /** Re-decides whether this side's channel reads, on its loop. Any thread. */
+        final void recheck() {
+            Channel inCh = end().channel();
             if (inCh.eventLoop().inEventLoop()) {
                 updateReads();
             } else {
@@ -316,10 +258,13 @@ public final class Relay {
         }
 
         private void updateReads() {
+            Channel inCh = end().channel();
             if (inputEnded || !inCh.isActive() || (inCh instanceof DuplexChannel d && d.isInputShutdown())) {
                 return;
             }
-            boolean read = outCh.isWritable() && (throttle == null || throttle.allowsReads());
+            End out = other().end();
+            Throttle throttle = out.throttle();
+            boolean read = out.channel().isWritable() && (throttle == null || throttle.allowsReads());
             if (inCh.config().isAutoRead() != read) {
                 inCh.config().setAutoRead(read);
             }
@@ -327,12 +272,15 @@ public final class Relay {
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            End out = other().end();
+            Channel outCh = out.channel();
             if (!(msg instanceof ByteBuf buf) || !outCh.isActive() || (outCh instanceof DuplexChannel d && d.isOutputShutdown())) {
                 ReferenceCountUtil.release(msg);
                 return;
             }
             int n = buf.readableBytes();
             bytes += n;
+            Throttle throttle = out.throttle();
             if (throttle == null) {
                 outCh.write(buf, outCh.voidPromise());
             } else {
@@ -347,13 +295,13 @@ public final class Relay {
 
         @Override
         public void channelReadComplete(ChannelHandlerContext ctx) {
-            outCh.flush();
+            other().end().channel().flush();
         }
 
         @Override
         public void channelWritabilityChanged(ChannelHandlerContext ctx) {
             // This side's channel is the other side's output.
-            other.recheck();
+            other().recheck();
             ctx.fireChannelWritabilityChanged();
         }
 
@@ -367,13 +315,14 @@ public final class Relay {
                 // Counted before the FIN goes on: the two sides may run on different event loops, and
                 // the peer's answering FIN (then the channel's close) must never find this EOF
                 // uncounted, or a clean end would look like an abort and reset the connection.
-                boolean both = ((int) STATE.getAndAdd(Relay.this, 1) & EOFS) + 1 == 2;
-                out.shutdownOutput();
+                Relay r = relay;
+                boolean both = ((int) STATE.getAndAdd(r, 1) & EOFS) + 1 == 2;
+                other().end().shutdownOutput();
                 if (both) {
-                    finish();
+                    r.finish();
                 }
             } else if (evt instanceof HboneStream.Reset) {
-                abort();
+                relay.abort();
             } else {
                 ctx.fireUserEventTriggered(evt);
             }
@@ -383,14 +332,15 @@ public final class Relay {
         public void channelInactive(ChannelHandlerContext ctx) {
             // Not when the relay already ended (both EOFs, a clean close, an abort): the other
             // side's close then follows from it and is no failure.
-            int st = state;
+            Relay r = relay;
+            int st = r.state;
             if ((st & EOFS) < 2 && (st & REPORTED) == 0) {
-                if (in.closedCleanly()) {
-                    report(false);
-                    out.close();
+                if (end().closedCleanly()) {
+                    r.report(false);
+                    other().end().close();
                 } else {
                     // Closed before both directions ended: the other side cannot finish cleanly either.
-                    abort();
+                    r.abort();
                 }
             }
             ctx.fireChannelInactive();
@@ -399,9 +349,125 @@ public final class Relay {
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             if (!(cause instanceof IOException)) {
-                log.debug("relay {} -> {} failed", inCh, outCh, cause);
+                log.debug("relay {} -> {} failed", end().channel(), other().end().channel(), cause);
             }
-            abort();
+            relay.abort();
+        }
+    }
+
+    /** The side of an end built elsewhere. */
+    private static final class Wrapped extends Side {
+        private final End end;
+
+        Wrapped(End end) {
+            this.end = end;
+        }
+
+        @Override
+        End end() {
+            return end;
+        }
+    }
+
+    /** {@link #tcp}: the end and its relay side in one object. */
+    private static final class TcpEnd extends Side implements End {
+        private final DuplexChannel ch;
+
+        TcpEnd(DuplexChannel ch) {
+            this.ch = ch;
+        }
+
+        @Override
+        End end() {
+            return this;
+        }
+
+        @Override
+        public Channel channel() {
+            return ch;
+        }
+
+        @Override
+        public void shutdownOutput() {
+            // shutdownOutput() fails writes still queued: FIN only once they are out.
+            ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(f -> {
+                if (ch.isActive()) {
+                    ch.shutdownOutput();
+                }
+            });
+        }
+
+        @Override
+        public void reset() {
+            if (ch.isActive()) {
+                try {
+                    ch.config().setOption(ChannelOption.SO_LINGER, 0);
+                } catch (RuntimeException e) {
+                    log.debug("SO_LINGER 0 not applied to {}", ch, e);
+                }
+            }
+            ch.close();
+        }
+
+        @Override
+        public void close() {
+            ch.writeAndFlush(Unpooled.EMPTY_BUFFER).addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+
+    /** {@link #tunnel}: the end and its relay side in one object. */
+    private static final class TunnelEnd extends Side implements End {
+        private final Channel stream;
+        private final Throttle throttle;
+
+        TunnelEnd(Channel stream, Throttle throttle) {
+            this.stream = stream;
+            this.throttle = throttle;
+        }
+
+        @Override
+        End end() {
+            return this;
+        }
+
+        @Override
+        public Channel channel() {
+            return stream;
+        }
+
+        @Override
+        public void shutdownOutput() {
+            if (stream.isActive()) {
+                HboneStream.shutdownOutput(stream);
+            }
+        }
+
+        @Override
+        public void reset() {
+            Tunnels.reset(stream);
+        }
+
+        @Override
+        public void close() {
+            stream.eventLoop().execute(() -> {
+                TunnelCodec codec = stream.pipeline().get(TunnelCodec.class);
+                if (codec != null) {
+                    Tunnels.closeGracefully(stream, codec);
+                } else {
+                    stream.close();
+                }
+            });
+        }
+
+        @Override
+        public boolean closedCleanly() {
+            TunnelCodec codec = stream.pipeline().get(TunnelCodec.class);
+            return codec != null && codec.completed();
+        }
+
+        @Override
+        public Throttle throttle() {
+            return throttle;
         }
     }
 }

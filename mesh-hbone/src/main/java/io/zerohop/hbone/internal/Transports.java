@@ -110,6 +110,118 @@ public final class Transports {
         }
     }
 
+    /**
+     * Makes an epoll socket channel keep {@code same} as its local address when the one it read
+     * from its socket equals it: an accepted connection's local address is its listener's (outside
+     * transparent capture), which Netty reads anew per connection. Otherwise (another address, or
+     * {@code same} null) the address keeps its port but shares its IP address object with the other
+     * channels' of that IP. See {@link #shareRemoteAddress}.
+     */
+    public static void shareLocalAddress(Channel ch, java.net.SocketAddress same) {
+        SharedAddresses.share(ch, same, true);
+    }
+
+    /**
+     * Makes an epoll socket channel keep {@code same} as its remote address when the one it read
+     * from its socket equals it: an upstream connection's remote address is the address it dialled,
+     * which Netty rebuilds per channel ({@code UnixChannelUtil.computeRemoteAddr}). Netty's epoll
+     * channel caches both addresses for its life, an {@code InetSocketAddress} and its
+     * {@code InetAddress} each (96 bytes per address; issue 14); an equal, shared instance reads the
+     * same ({@code equals}, {@code toString}, host string). When the address differs (or {@code same}
+     * is null) it is rebuilt around a shared {@code InetAddress} of the same text, its port kept (40
+     * bytes for the 96 it replaces): an upstream's local address, a captured client's. No-op for NIO
+     * channels or when the module system refuses the reflective access (logged once at debug). A
+     * shared {@code InetAddress} is the JDK's immutable value, except that {@code getHostName()}
+     * caches a reverse lookup in it (zerohop never asks; an embedding application that does would
+     * name the address for every channel sharing it).
+     */
+    public static void shareRemoteAddress(Channel ch, java.net.SocketAddress same) {
+        SharedAddresses.share(ch, same, false);
+    }
+
+    /** The address fields of Netty's epoll channel and of {@code AbstractChannel}'s cache (see {@link #shareRemoteAddress}). */
+    private static final class SharedAddresses {
+        private static final java.lang.invoke.VarHandle EPOLL_LOCAL;
+        private static final java.lang.invoke.VarHandle EPOLL_REMOTE;
+        private static final java.lang.invoke.VarHandle CACHED_LOCAL;
+        private static final java.lang.invoke.VarHandle CACHED_REMOTE;
+        private static final Class<?> EPOLL_CHANNEL;
+
+        static {
+            java.lang.invoke.VarHandle el = null, er = null, cl = null, cr = null;
+            Class<?> epoll = null;
+            try {
+                epoll = Class.forName("io.netty.channel.epoll.AbstractEpollChannel");
+                java.lang.invoke.MethodHandles.Lookup e = java.lang.invoke.MethodHandles.privateLookupIn(epoll, java.lang.invoke.MethodHandles.lookup());
+                el = e.findVarHandle(epoll, "local", java.net.SocketAddress.class);
+                er = e.findVarHandle(epoll, "remote", java.net.SocketAddress.class);
+                java.lang.invoke.MethodHandles.Lookup a = java.lang.invoke.MethodHandles.privateLookupIn(
+                        io.netty.channel.AbstractChannel.class, java.lang.invoke.MethodHandles.lookup());
+                cl = a.findVarHandle(io.netty.channel.AbstractChannel.class, "localAddress", java.net.SocketAddress.class);
+                cr = a.findVarHandle(io.netty.channel.AbstractChannel.class, "remoteAddress", java.net.SocketAddress.class);
+            } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
+                org.slf4j.LoggerFactory.getLogger(Transports.class).debug("epoll channels keep their own address objects: {}", e.toString());
+                el = er = cl = cr = null;
+                epoll = null;
+            }
+            EPOLL_LOCAL = el;
+            EPOLL_REMOTE = er;
+            CACHED_LOCAL = cl;
+            CACHED_REMOTE = cr;
+            EPOLL_CHANNEL = epoll;
+        }
+
+        static void share(Channel ch, java.net.SocketAddress same, boolean local) {
+            if (EPOLL_CHANNEL == null || !EPOLL_CHANNEL.isInstance(ch)) {
+                return;
+            }
+            java.lang.invoke.VarHandle own = local ? EPOLL_LOCAL : EPOLL_REMOTE;
+            java.lang.invoke.VarHandle cache = local ? CACHED_LOCAL : CACHED_REMOTE;
+            Object read = own.getVolatile(ch);
+            if (read == same || !(read instanceof java.net.InetSocketAddress addr) || addr.isUnresolved()) {
+                return;
+            }
+            java.net.SocketAddress shared;
+            // Equal and the same text: an address's host string and IPv6 scope are not part of equals.
+            if (same != null && same.equals(read) && same.toString().equals(read.toString())) {
+                shared = same;
+            } else {
+                java.net.InetAddress ip = ip(addr.getAddress());
+                if (ip == addr.getAddress()) {
+                    return;
+                }
+                shared = new java.net.InetSocketAddress(ip, addr.getPort());
+                if (!shared.toString().equals(read.toString())) {
+                    return;
+                }
+            }
+            own.setVolatile(ch, shared);
+            // AbstractChannel keeps what localAddress()/remoteAddress() first returned: the same object or nothing yet.
+            if (cache.getVolatile(ch) == read) {
+                cache.compareAndSet(ch, read, shared);
+            }
+        }
+
+        /**
+         * IP address objects seen last, one per slot by hash: a node proxy's peers are a few
+         * addresses (its pods, its upstreams), each then one object however many connections use
+         * it. A slot holds the last address hashed to it; another address replaces it (no growth).
+         */
+        private static final java.util.concurrent.atomic.AtomicReferenceArray<java.net.InetAddress> IPS =
+                new java.util.concurrent.atomic.AtomicReferenceArray<>(256);
+
+        /** The shared IP address equal to {@code ip} and reading the same (scope, host name), or {@code ip}, now shared. */
+        static java.net.InetAddress ip(java.net.InetAddress ip) {
+            int slot = ip.hashCode() & (IPS.length() - 1);
+            java.net.InetAddress seen = IPS.get(slot);
+            if (seen != null && seen.equals(ip) && seen.toString().equals(ip.toString())) {
+                return seen;
+            }
+            IPS.set(slot, ip);
+            return ip;
+        }
+    }
+
     public static boolean epoll() {
         return Epoll.isAvailable();
     }

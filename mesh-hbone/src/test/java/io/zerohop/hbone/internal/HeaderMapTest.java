@@ -79,6 +79,30 @@ class HeaderMapTest {
     }
 
     @Test
+    @DisplayName("any number of values reads back in order: up to three kept in fields, more in the array")
+    void everySizeReadsBack() {
+        for (int n = 1; n <= 6; n++) {
+            String[] names = new String[n];
+            Object[] values = new Object[n];
+            Map<String, String> plain = new LinkedHashMap<>();
+            for (int i = 0; i < n; i++) {
+                names[i] = "h" + i;
+                values[i] = i % 2 == 0 ? "v" + i : HeaderMap.Traceparent.parse(W3C_EXAMPLE);
+                plain.put(names[i], values[i].toString());
+            }
+            Map<String, String> m = HeaderMap.of(names, values);
+            assertThat(m).as("%d values", n).isEqualTo(plain).containsExactlyEntriesOf(plain).hasSize(n);
+            assertThat(m.values()).containsExactlyElementsOf(plain.values());
+            for (int i = 0; i < n; i++) {
+                assertThat(m.get("h" + i)).isEqualTo(plain.get("h" + i));
+            }
+            java.util.List<String> seen = new java.util.ArrayList<>();
+            m.forEach((k, v) -> seen.add(k + "=" + v));
+            assertThat(seen).containsExactlyElementsOf(plain.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).toList());
+        }
+    }
+
+    @Test
     @DisplayName("received CONNECT headers: lower-case names, repeats joined, traceparent compact, names shared per connection")
     void receivedHeaders() {
         Headers.Memo memo = new Headers.Memo();
