@@ -188,7 +188,7 @@ public final class CompiledPolicies {
         final String namespace;
         final String serviceAccount;
         final Map<String, String> labels;
-        /** {@code labels.hashCode()}: a different map with other labels is told apart without walking its entries. */
+        /** {@code labels.hashCode()}: another workload's map in the same set is told apart without {@code Map.equals}. */
         final int labelsHash;
         final String root;
         /** Whether any AuthorizationPolicy is in scope (root or destination namespace index exists). */
@@ -263,13 +263,12 @@ public final class CompiledPolicies {
         /** Whether this entry answers for {@code dest} under {@code root}; identity first, as the same workload's refs share their parts. */
         boolean isFor(WorkloadRef dest, String root) {
             Map<String, String> l = dest.labels();
-            return (l == labels || (l.hashCode() == labelsHash && l.equals(labels))) && sameAccount(dest, root);
-        }
-
-        /** {@link #isFor} once the labels are known to be this entry's. */
-        boolean sameAccount(WorkloadRef dest, String root) {
-            return namespace.equals(dest.namespace()) && serviceAccount.equals(dest.serviceAccount())
-                    && (this.root == root || this.root.equals(root));
+            // Another workload's entry may share the set: its map differs by hash (string hashes are
+            // cached), so Map.equals, which walks the entries and may allocate an entry set (1.5 B per
+            // decision in PolicyBenchmark.mixed when two of its destinations shared a set), runs only
+            // for an equal map that is another instance.
+            return (l == labels || (l.hashCode() == labelsHash && l.equals(labels))) && namespace.equals(dest.namespace())
+                    && serviceAccount.equals(dest.serviceAccount()) && (this.root == root || this.root.equals(root));
         }
     }
 
@@ -306,26 +305,6 @@ public final class CompiledPolicies {
             h ^= dest.namespace().hashCode() * 31 + dest.serviceAccount().hashCode();
         }
         int set = (h ^ (h >>> 12)) & (SELECTED_SLOTS - SELECTED_WAYS);
-        Selected[] table = selected;
-        // By identity over the whole set first: the workload's own entry may sit in a later way than
-        // another workload's, and comparing a different map by value walks its entries (and
-        // Map.equals may allocate its entry set: 1.5 B per decision in PolicyBenchmark.mixed when two
-        // of its 16 destinations shared a set). The rest is out of line to keep this method small
-        // enough to inline into evaluate.
-        for (int i = set; i < set + SELECTED_WAYS; i++) {
-            Selected s = table[i];
-            if (s == null) {
-                break;
-            }
-            if (s.labels == labels && s.namespace.equals(dest.namespace()) && s.serviceAccount.equals(dest.serviceAccount())
-                    && (s.root == root || s.root.equals(root))) {
-                return s;
-            }
-        }
-        return selectedByValue(dest, root, set);
-    }
-
-    private Selected selectedByValue(WorkloadRef dest, String root, int set) {
         Selected[] table = selected;
         for (int i = set; i < set + SELECTED_WAYS; i++) {
             Selected s = table[i];
