@@ -65,8 +65,31 @@ public final class TunnelSource {
     }
 
     /**
+     * Who an inbound tunnel comes from, as policy sees it.
+     *
+     * @param workload the source workload (see the class), or null when the peer is known by its
+     *                 SPIFFE ID only
+     * @param address  the source address of Istio's {@code source.ip} ({@code ipBlocks}): the
+     *                 believed {@code for=} address when step 2 named the workload (the pod's own
+     *                 address, which ztunnel's {@code conn.src} is because in-pod ztunnel dials from
+     *                 the pod), else the tunnel's TCP peer address; never null, and never a claim
+     *                 that was not believed
+     * @param claimed  whether {@code address} is the believed {@code for=} address (step 2) rather
+     *                 than the TCP peer's
+     */
+    public record Source(Workload workload, InetAddress address, boolean claimed) {
+    }
+
+    /**
      * The source workload of an inbound tunnel (see the class), or null when the peer is known by its
-     * SPIFFE ID only.
+     * SPIFFE ID only: {@link #source}'s workload.
+     */
+    public Workload of(SpiffeId peer, InetSocketAddress peerAddress, Map<String, String> headers, boolean report) {
+        return source(peer, peerAddress, headers, report).workload();
+    }
+
+    /**
+     * The source workload and source address of an inbound tunnel (see the class and {@link Source}).
      *
      * @param peer        the verified peer identity; null (plaintext) means no workload at all
      * @param peerAddress the tunnel's TCP peer
@@ -75,17 +98,18 @@ public final class TunnelSource {
      *                    authorized), false where the same tunnel is looked at again (metrics, a
      *                    policy change), so one claim is logged once
      */
-    public Workload of(SpiffeId peer, InetSocketAddress peerAddress, Map<String, String> headers, boolean report) {
+    public Source source(SpiffeId peer, InetSocketAddress peerAddress, Map<String, String> headers, boolean report) {
+        InetAddress peerIp = peerAddress.getAddress();
         if (peer == null) {
-            return null;
+            return new Source(null, peerIp, false);
         }
-        Workload direct = registry.byAddress(peerAddress.getAddress()).orElse(null);
+        Workload direct = registry.byAddress(peerIp).orElse(null);
         if (direct != null && direct.identity().equals(peer)) {
-            return direct;
+            return new Source(direct, peerIp, false);
         }
         String value = headers.get("forwarded");
         if (value == null) {
-            return null;
+            return new Source(null, peerIp, false);
         }
         InetAddress claimed;
         try {
@@ -95,15 +119,15 @@ public final class TunnelSource {
                 untrusted.warn("malformed forwarded header from {} ({}): {}; source known by its SPIFFE ID only: \"{}\"",
                         Addresses.authority(peerAddress), peer, e.getMessage(), shown(value));
             }
-            return null;
+            return new Source(null, peerIp, false);
         }
         if (claimed == null) {
-            return null;
+            return new Source(null, peerIp, false);
         }
         Workload w = registry.byAddress(claimed).orElse(null);
         if (w == null) {
             // A captured client that is no workload (a host process tunnelling as the proxy's identity).
-            return null;
+            return new Source(null, peerIp, false);
         }
         if (!w.identity().equals(peer)) {
             if (report && untrusted != null) {
@@ -111,9 +135,9 @@ public final class TunnelSource {
                                 + "source known by its SPIFFE ID only", Addresses.authority(peerAddress),
                         NetUtil.toAddressString(claimed), w, w.identity(), peer);
             }
-            return null;
+            return new Source(null, peerIp, false);
         }
-        return w;
+        return new Source(w, claimed, true);
     }
 
     /** A plaintext connection's source: the registry workload at its address (no identity to check), or null. */
