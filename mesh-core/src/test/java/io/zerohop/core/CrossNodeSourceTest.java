@@ -8,6 +8,7 @@ import io.zerohop.hbone.Route;
 import io.zerohop.identity.InMemoryCa;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.PolicyLoader;
+import com.sun.net.httpserver.HttpServer;
 import io.zerohop.testing.CapturedStderr;
 import java.io.IOException;
 import java.io.InputStream;
@@ -16,6 +17,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
@@ -50,9 +52,10 @@ class CrossNodeSourceTest {
             """;
 
     /**
-     * Istio ipBlocks on ledger (node C), one port each (ports in order: deny, allow, node, deny, node):
-     * DENY frontend-stable's pod address on the first; ALLOW only frontend-stable's pod address on
-     * the second; DENY node A's address (127.0.0.1, where its tunnels come from) on the third.
+     * Istio ipBlocks on ledger (node C), one port each: DENY frontend-stable's pod address on DENY;
+     * ALLOW only frontend-stable's pod address on ALLOW, and on HTTP for GET (so C decides each
+     * request, as a waypoint would); DENY node A's address (127.0.0.1, where its tunnels come from)
+     * on NODE.
      */
     static final String IP_BLOCKS = """
             apiVersion: security.istio.io/v1
@@ -63,7 +66,7 @@ class CrossNodeSourceTest {
               action: DENY
               rules:
               - from: [{source: {ipBlocks: ["127.0.0.3"]}}]
-                to: [{operation: {ports: ["%d"]}}]
+                to: [{operation: {ports: ["DENY"]}}]
             ---
             apiVersion: security.istio.io/v1
             kind: AuthorizationPolicy
@@ -73,8 +76,10 @@ class CrossNodeSourceTest {
               action: ALLOW
               rules:
               - from: [{source: {ipBlocks: ["127.0.0.3/32"]}}]
-                to: [{operation: {ports: ["%d"]}}]
-              - to: [{operation: {ports: ["%d", "%d"]}}]
+                to: [{operation: {ports: ["ALLOW"]}}]
+              - from: [{source: {ipBlocks: ["127.0.0.3/32"]}}]
+                to: [{operation: {ports: ["HTTP"], methods: [GET]}}]
+              - to: [{operation: {ports: ["NODE", "DENY"]}}]
             ---
             apiVersion: security.istio.io/v1
             kind: AuthorizationPolicy
@@ -84,7 +89,7 @@ class CrossNodeSourceTest {
               action: DENY
               rules:
               - from: [{source: {ipBlocks: ["127.0.0.1"]}}]
-                to: [{operation: {ports: ["%d"]}}]
+                to: [{operation: {ports: ["NODE"]}}]
             """;
 
     static InetAddress stableIp;
@@ -105,6 +110,8 @@ class CrossNodeSourceTest {
     static Mesh c;
     static InetSocketAddress forwardDeny;
     static InetSocketAddress forwardAllow;
+    static HttpServer ledgerHttp;
+    static InetSocketAddress forwardHttp;
 
     @BeforeAll
     static void start() throws Exception {
@@ -138,9 +145,19 @@ class CrossNodeSourceTest {
         b = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(policy)
                 .node("node-b").inbound(new InetSocketAddress(backendIp, 0)).threads(1).build();
         b.start().get(10, TimeUnit.SECONDS);
-        PolicyEngine ipPolicy = PolicyEngine.builder().policies(PolicyLoader.fromString("ledger.yaml", IP_BLOCKS.formatted(
-                ledgerDeny.getLocalPort(), ledgerAllow.getLocalPort(), ledgerNode.getLocalPort(),
-                ledgerDeny.getLocalPort(), ledgerNode.getLocalPort()))).build();
+        ledgerHttp = HttpServer.create(new InetSocketAddress(ledgerIp, 0), 50);
+        ledgerHttp.createContext("/", x -> {
+            x.sendResponseHeaders(200, 2);
+            try (OutputStream out = x.getResponseBody()) {
+                out.write("ok".getBytes(StandardCharsets.US_ASCII));
+            }
+        });
+        ledgerHttp.start();
+        String ipBlocks = IP_BLOCKS.replace("\"DENY\"", "\"" + ledgerDeny.getLocalPort() + "\"")
+                .replace("\"ALLOW\"", "\"" + ledgerAllow.getLocalPort() + "\"")
+                .replace("\"NODE\"", "\"" + ledgerNode.getLocalPort() + "\"")
+                .replace("\"HTTP\"", "\"" + ledgerHttp.getAddress().getPort() + "\"");
+        PolicyEngine ipPolicy = PolicyEngine.builder().policies(PolicyLoader.fromString("ledger.yaml", ipBlocks)).build();
         c = Mesh.builder().identityProvider(ca).identity(ledger.identity()).workloads(registry).policies(ipPolicy)
                 .node("node-c").inbound(new InetSocketAddress(ledgerIp, 0)).threads(1).build();
         c.start().get(10, TimeUnit.SECONDS);
@@ -153,6 +170,8 @@ class CrossNodeSourceTest {
                 (InetSocketAddress) ledgerDeny.getLocalSocketAddress()));
         forwardAllow = a.capture(Capture.forward(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
                 (InetSocketAddress) ledgerAllow.getLocalSocketAddress()));
+        forwardHttp = a.capture(Capture.forward(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+                ledgerHttp.getAddress()));
     }
 
     @AfterAll
@@ -164,6 +183,7 @@ class CrossNodeSourceTest {
         ledgerDeny.close();
         ledgerAllow.close();
         ledgerNode.close();
+        ledgerHttp.stop(0);
     }
 
     /** An echo app on an ephemeral port of {@code ip}. */
@@ -245,8 +265,10 @@ class CrossNodeSourceTest {
             assertThat(reachesBackend(batchIp)).as("batch (app=batch): no rule admits it").isFalse();
             // B's access log names the pod it attributed each tunnel to, beside the real peer (A's socket).
             assertThat(err.awaitLine("inbound src=127.0.0.1:", "forwarded_for=127.0.0.3:",
-                    "src_id=spiffe://cluster.local/ns/prod/sa/frontend src_workload=prod/frontend-stable ")).contains("status=200");
-            assertThat(err.awaitLine("inbound refused src=127.0.0.1:", "src_workload=prod/batch ")).contains("status=401");
+                    "src_id=spiffe://cluster.local/ns/prod/sa/frontend src_workload=prod/frontend-stable src_ip=127.0.0.3 "))
+                    .contains("status=200");
+            assertThat(err.awaitLine("inbound refused src=127.0.0.1:", "src_workload=prod/batch src_ip=127.0.0.5 "))
+                    .contains("status=401");
         }
     }
 
@@ -270,7 +292,7 @@ class CrossNodeSourceTest {
             assertThat(line).contains("for=127.0.0.3", "prod/frontend-stable", "spiffe://cluster.local/ns/prod/sa/frontend",
                     "the peer is spiffe://cluster.local/ns/prod/sa/batch");
             assertThat(err.awaitLine("inbound refused src=127.0.0.1:", "src_id=spiffe://cluster.local/ns/prod/sa/batch src_workload=- "))
-                    .contains("forwarded_for=127.0.0.3:40000");
+                    .contains("forwarded_for=127.0.0.3:40000").doesNotContain("src_ip=");
             assertThat(connectClaiming(stable, "for=\"127.0.0.3:40000\"")).as("the same claim from the pod's own identity")
                     .isEqualTo(200);
         }
@@ -305,6 +327,34 @@ class CrossNodeSourceTest {
     void crossNodeAllowIpBlocksOnAPodAddressAdmitsThatPod() throws Exception {
         assertThat(reaches(stableIp, forwardAllow)).as("frontend-stable, whose address the ALLOW names").isTrue();
         assertThat(reaches(batchIp, forwardAllow)).as("batch: no ALLOW names its address").isFalse();
+    }
+
+    /** The status line of one {@code GET /} from pod {@code from} to A's capture {@code via}, or "" when the tunnel was refused. */
+    static String get(InetAddress from, InetSocketAddress via) throws IOException {
+        try (Socket s = new Socket()) {
+            s.bind(new InetSocketAddress(from, 0));
+            s.connect(via, 10_000);
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write("GET / HTTP/1.1\r\nhost: ledger\r\nconnection: close\r\n\r\n"
+                    .getBytes(StandardCharsets.US_ASCII));
+            try {
+                String response = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+                int eol = response.indexOf("\r\n");
+                return eol < 0 ? response : response.substring(0, eol);
+            } catch (java.net.SocketException reset) {
+                return "";
+            }
+        }
+    }
+
+    @Test
+    @DisplayName("per HTTP request too: ALLOW ipBlocks [frontend pod ip] with methods [GET] admits that pod's GET, 403 for batch's")
+    void crossNodeIpBlocksPerRequest() throws Exception {
+        try (CapturedStderr err = new CapturedStderr()) {
+            assertThat(get(stableIp, forwardHttp)).as("frontend-stable's GET").isEqualTo("HTTP/1.1 200 OK");
+            assertThat(err.awaitLine("inbound-http src=127.0.0.1:", "src_ip=127.0.0.3 ")).contains("decision=allow");
+            assertThat(get(batchIp, forwardHttp)).as("batch's GET").isEqualTo("HTTP/1.1 403 Forbidden");
+        }
     }
 
     @Test
