@@ -44,6 +44,10 @@ import java.util.Objects;
  * nodes name nothing) and trusts it from any peer, but only for a workload of the peer's own identity.
  * Step 1's identity check is zerohop's too (ztunnel compares none; its RBAC tests no pod labels).
  *
+ * <p>The same rule gives the tunnel's source address ({@link Source#address}): the pod's when step 2
+ * named it, else the TCP peer's, so Istio {@code ipBlocks} on a pod address match behind a node
+ * proxy exactly when the pod's labels do.
+ *
  * <p>Thread-safe; never blocks. One registry lookup, and the header parsed only when step 1 finds
  * nothing: about 200 bytes of garbage per parse of {@code for="10.1.0.3:40000"} (the node's text, its
  * address), about three parses per tunnel (its L4 authorization or L7 connection, its metric labels
@@ -69,11 +73,16 @@ public final class TunnelSource {
      *
      * @param workload the source workload (see the class), or null when the peer is known by its
      *                 SPIFFE ID only
-     * @param address  the source address of Istio's {@code source.ip} ({@code ipBlocks}): the
-     *                 believed {@code for=} address when step 2 named the workload (the pod's own
-     *                 address, which ztunnel's {@code conn.src} is because in-pod ztunnel dials from
-     *                 the pod), else the tunnel's TCP peer address; never null, and never a claim
-     *                 that was not believed
+     * @param address  the source address of Istio's {@code source.ip} ({@code ipBlocks}; at L7 also
+     *                 {@code remote.ip}): the believed {@code for=} address when step 2 named the
+     *                 workload (the pod's own address, which ztunnel's {@code conn.src} is because
+     *                 in-pod ztunnel dials from the pod: istio/ztunnel 62d82653 src/rbac.rs 126-131
+     *                 match {@code source_ips} against {@code conn.src.ip()}, the accepted socket's
+     *                 peer, src/proxy/inbound.rs 101 and 144-149; istio/istio 86c9f01f
+     *                 pilot/pkg/serviceregistry/ambient/authorization.go 610-611 convert
+     *                 {@code ipBlocks} to {@code source_ips}), else the tunnel's TCP peer address;
+     *                 never null, and never a claim that was not believed (another identity's pod,
+     *                 no workload, a malformed header)
      * @param claimed  whether {@code address} is the believed {@code for=} address (step 2) rather
      *                 than the TCP peer's
      */
