@@ -53,9 +53,9 @@ class CrossNodeSourceTest {
 
     /**
      * Istio ipBlocks on ledger (node C), one port each: DENY frontend-stable's pod address on DENY;
-     * ALLOW only frontend-stable's pod address on ALLOW, and on HTTP for GET (so C decides each
-     * request, as a waypoint would); DENY node A's address (127.0.0.1, where its tunnels come from)
-     * on NODE.
+     * ALLOW only frontend-stable's pod address on ALLOW, and on HTTP for GET (ipBlocks) and POST
+     * (remoteIpBlocks; so C decides each request, as a waypoint would); DENY node A's address
+     * (127.0.0.1, where its tunnels come from) on NODE.
      */
     static final String IP_BLOCKS = """
             apiVersion: security.istio.io/v1
@@ -79,6 +79,8 @@ class CrossNodeSourceTest {
                 to: [{operation: {ports: ["ALLOW"]}}]
               - from: [{source: {ipBlocks: ["127.0.0.3/32"]}}]
                 to: [{operation: {ports: ["HTTP"], methods: [GET]}}]
+              - from: [{source: {remoteIpBlocks: ["127.0.0.3/32"]}}]
+                to: [{operation: {ports: ["HTTP"], methods: [POST]}}]
               - to: [{operation: {ports: ["NODE", "DENY"]}}]
             ---
             apiVersion: security.istio.io/v1
@@ -331,11 +333,16 @@ class CrossNodeSourceTest {
 
     /** The status line of one {@code GET /} from pod {@code from} to A's capture {@code via}, or "" when the tunnel was refused. */
     static String get(InetAddress from, InetSocketAddress via) throws IOException {
+        return request("GET", from, via);
+    }
+
+    /** {@link #get} with another method (no body). */
+    static String request(String method, InetAddress from, InetSocketAddress via) throws IOException {
         try (Socket s = new Socket()) {
             s.bind(new InetSocketAddress(from, 0));
             s.connect(via, 10_000);
             s.setSoTimeout(10_000);
-            s.getOutputStream().write("GET / HTTP/1.1\r\nhost: ledger\r\nconnection: close\r\n\r\n"
+            s.getOutputStream().write((method + " / HTTP/1.1\r\nhost: ledger\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
                     .getBytes(StandardCharsets.US_ASCII));
             try {
                 String response = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
@@ -355,6 +362,15 @@ class CrossNodeSourceTest {
             assertThat(err.awaitLine("inbound-http src=127.0.0.1:", "src_ip=127.0.0.3 ")).contains("decision=allow");
             assertThat(get(batchIp, forwardHttp)).as("batch's GET").isEqualTo("HTTP/1.1 403 Forbidden");
         }
+    }
+
+    @Test
+    @DisplayName("remoteIpBlocks (Envoy's remote_ip) see the same pod address: ALLOW remoteIpBlocks [frontend pod ip] admits its POST, not batch's")
+    void crossNodeRemoteIpBlocksSeeThePodAddress() throws Exception {
+        // No X-Forwarded-For is read: the node proxy is the one proxy in front, and its believed
+        // claim is the original client (istio/api authorization_policy.proto remote_ip_blocks).
+        assertThat(request("POST", stableIp, forwardHttp)).as("frontend-stable's POST").isEqualTo("HTTP/1.1 200 OK");
+        assertThat(request("POST", batchIp, forwardHttp)).as("batch's POST").isEqualTo("HTTP/1.1 403 Forbidden");
     }
 
     @Test
