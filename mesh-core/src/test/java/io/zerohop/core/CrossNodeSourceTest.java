@@ -8,6 +8,7 @@ import io.zerohop.hbone.Route;
 import io.zerohop.identity.InMemoryCa;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.PolicyLoader;
+import com.sun.net.httpserver.HttpServer;
 import io.zerohop.testing.CapturedStderr;
 import java.io.IOException;
 import java.io.InputStream;
@@ -16,6 +17,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutionException;
@@ -49,6 +51,49 @@ class CrossNodeSourceTest {
               - fromEndpoints: [{matchLabels: {track: canary}}]
             """;
 
+    /**
+     * Istio ipBlocks on ledger (node C), one port each: DENY frontend-stable's pod address on DENY;
+     * ALLOW only frontend-stable's pod address on ALLOW, and on HTTP for GET (ipBlocks) and POST
+     * (remoteIpBlocks; so C decides each request, as a waypoint would); DENY node A's address
+     * (127.0.0.1, where its tunnels come from) on NODE.
+     */
+    static final String IP_BLOCKS = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: ledger-deny, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: ledger}}
+              action: DENY
+              rules:
+              - from: [{source: {ipBlocks: ["127.0.0.3"]}}]
+                to: [{operation: {ports: ["DENY"]}}]
+            ---
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: ledger-allow, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: ledger}}
+              action: ALLOW
+              rules:
+              - from: [{source: {ipBlocks: ["127.0.0.3/32"]}}]
+                to: [{operation: {ports: ["ALLOW"]}}]
+              - from: [{source: {ipBlocks: ["127.0.0.3/32"]}}]
+                to: [{operation: {ports: ["HTTP"], methods: [GET]}}]
+              - from: [{source: {remoteIpBlocks: ["127.0.0.3/32"]}}]
+                to: [{operation: {ports: ["HTTP"], methods: [POST]}}]
+              - to: [{operation: {ports: ["NODE", "DENY"]}}]
+            ---
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: ledger-deny-node-a, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: ledger}}
+              action: DENY
+              rules:
+              - from: [{source: {ipBlocks: ["127.0.0.1"]}}]
+                to: [{operation: {ports: ["NODE"]}}]
+            """;
+
     static InetAddress stableIp;
     static InetAddress canaryIp;
     static InetAddress batchIp;
@@ -59,6 +104,16 @@ class CrossNodeSourceTest {
     static Mesh a;
     static Mesh b;
     static InetSocketAddress forward;
+    /** Node C's app (ledger, 127.0.0.6), guarded by Istio ipBlocks policies: one echo port per policy. */
+    static Workload ledger;
+    static ServerSocket ledgerDeny;
+    static ServerSocket ledgerAllow;
+    static ServerSocket ledgerNode;
+    static Mesh c;
+    static InetSocketAddress forwardDeny;
+    static InetSocketAddress forwardAllow;
+    static HttpServer ledgerHttp;
+    static InetSocketAddress forwardHttp;
 
     @BeforeAll
     static void start() throws Exception {
@@ -79,28 +134,74 @@ class CrossNodeSourceTest {
                 Workload.Protocol.HBONE, "node-a", "cluster.local");
         backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp),
                 Workload.Protocol.HBONE, "node-b", "cluster.local");
-        List<Workload> all = List.of(stable, canary, batch, backend);
+        InetAddress ledgerIp = InetAddress.getByName("127.0.0.6");
+        ledger = new Workload("prod", "ledger", "ledger", Map.of("app", "ledger"), List.of(ledgerIp),
+                Workload.Protocol.HBONE, "node-c", "cluster.local");
+        ledgerDeny = echoOn(ledgerIp);
+        ledgerAllow = echoOn(ledgerIp);
+        ledgerNode = echoOn(ledgerIp);
+        List<Workload> all = List.of(stable, canary, batch, backend, ledger);
         WorkloadRegistry registry = WorkloadRegistry.of(all, Map.of());
         InMemoryCa ca = InMemoryCa.create("cluster.local");
         PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("backend.yaml", POLICY)).build();
         b = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(policy)
                 .node("node-b").inbound(new InetSocketAddress(backendIp, 0)).threads(1).build();
         b.start().get(10, TimeUnit.SECONDS);
-        registry.replace(all, Map.of("node-b", b.inboundAddress()));
+        ledgerHttp = HttpServer.create(new InetSocketAddress(ledgerIp, 0), 50);
+        ledgerHttp.createContext("/", x -> {
+            x.sendResponseHeaders(200, 2);
+            try (OutputStream out = x.getResponseBody()) {
+                out.write("ok".getBytes(StandardCharsets.US_ASCII));
+            }
+        });
+        ledgerHttp.start();
+        String ipBlocks = IP_BLOCKS.replace("\"DENY\"", "\"" + ledgerDeny.getLocalPort() + "\"")
+                .replace("\"ALLOW\"", "\"" + ledgerAllow.getLocalPort() + "\"")
+                .replace("\"NODE\"", "\"" + ledgerNode.getLocalPort() + "\"")
+                .replace("\"HTTP\"", "\"" + ledgerHttp.getAddress().getPort() + "\"");
+        PolicyEngine ipPolicy = PolicyEngine.builder().policies(PolicyLoader.fromString("ledger.yaml", ipBlocks)).build();
+        c = Mesh.builder().identityProvider(ca).identity(ledger.identity()).workloads(registry).policies(ipPolicy)
+                .node("node-c").inbound(new InetSocketAddress(ledgerIp, 0)).threads(1).build();
+        c.start().get(10, TimeUnit.SECONDS);
+        registry.replace(all, Map.of("node-b", b.inboundAddress(), "node-c", c.inboundAddress()));
         a = Mesh.builder().identityProvider(ca).workloads(registry).node("node-a").threads(1).build();
         a.start().get(10, TimeUnit.SECONDS);
         forward = a.capture(Capture.forward(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
                 (InetSocketAddress) echo.getLocalSocketAddress()));
+        forwardDeny = a.capture(Capture.forward(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+                (InetSocketAddress) ledgerDeny.getLocalSocketAddress()));
+        forwardAllow = a.capture(Capture.forward(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+                (InetSocketAddress) ledgerAllow.getLocalSocketAddress()));
+        forwardHttp = a.capture(Capture.forward(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+                ledgerHttp.getAddress()));
     }
 
     @AfterAll
     static void stop() throws Exception {
         a.close();
         b.close();
+        c.close();
         echo.close();
+        ledgerDeny.close();
+        ledgerAllow.close();
+        ledgerNode.close();
+        ledgerHttp.stop(0);
+    }
+
+    /** An echo app on an ephemeral port of {@code ip}. */
+    static ServerSocket echoOn(InetAddress ip) throws IOException {
+        ServerSocket server = new ServerSocket(0, 50, ip);
+        Thread t = new Thread(() -> echoLoop(server), "echo-app");
+        t.setDaemon(true);
+        t.start();
+        return server;
     }
 
     static void echoLoop() {
+        echoLoop(echo);
+    }
+
+    static void echoLoop(ServerSocket echo) {
         while (!echo.isClosed()) {
             try {
                 Socket s = echo.accept();
@@ -121,9 +222,14 @@ class CrossNodeSourceTest {
 
     /** Whether a connection from pod {@code from}, captured by A, reaches the echo app (false: B refused the tunnel). */
     static boolean reachesBackend(InetAddress from) throws IOException {
+        return reaches(from, forward);
+    }
+
+    /** Whether a connection from pod {@code from} to A's capture {@code via} is echoed (false: refused). */
+    static boolean reaches(InetAddress from, InetSocketAddress via) throws IOException {
         try (Socket s = new Socket()) {
             s.bind(new InetSocketAddress(from, 0));
-            s.connect(forward, 10_000);
+            s.connect(via, 10_000);
             s.setSoTimeout(10_000);
             s.getOutputStream().write('x');
             try {
@@ -136,8 +242,13 @@ class CrossNodeSourceTest {
 
     /** A tunnel from A as {@code source} with {@code forwarded} set by the caller; the refusal's status, or 200. */
     static int connectClaiming(Workload source, String forwarded) throws Exception {
-        InetSocketAddress target = (InetSocketAddress) echo.getLocalSocketAddress();
-        Route route = new Route(b.inboundAddress(), java.util.Set.of(backend.identity()), Map.of("forwarded", forwarded));
+        return connectClaiming(source, forwarded, (InetSocketAddress) echo.getLocalSocketAddress(), b, backend);
+    }
+
+    /** {@link #connectClaiming(Workload, String)} to {@code target} on {@code node}'s proxy, which serves {@code dst}. */
+    static int connectClaiming(Workload source, String forwarded, InetSocketAddress target, Mesh node, Workload dst)
+            throws Exception {
+        Route route = new Route(node.inboundAddress(), java.util.Set.of(dst.identity()), Map.of("forwarded", forwarded));
         try {
             HboneStream s = a.connect(source.identity(), target, route).get(10, TimeUnit.SECONDS);
             s.close();
@@ -156,8 +267,10 @@ class CrossNodeSourceTest {
             assertThat(reachesBackend(batchIp)).as("batch (app=batch): no rule admits it").isFalse();
             // B's access log names the pod it attributed each tunnel to, beside the real peer (A's socket).
             assertThat(err.awaitLine("inbound src=127.0.0.1:", "forwarded_for=127.0.0.3:",
-                    "src_id=spiffe://cluster.local/ns/prod/sa/frontend src_workload=prod/frontend-stable ")).contains("status=200");
-            assertThat(err.awaitLine("inbound refused src=127.0.0.1:", "src_workload=prod/batch ")).contains("status=401");
+                    "src_id=spiffe://cluster.local/ns/prod/sa/frontend src_workload=prod/frontend-stable src_ip=127.0.0.3 "))
+                    .contains("status=200");
+            assertThat(err.awaitLine("inbound refused src=127.0.0.1:", "src_workload=prod/batch src_ip=127.0.0.5 "))
+                    .contains("status=401");
         }
     }
 
@@ -181,7 +294,7 @@ class CrossNodeSourceTest {
             assertThat(line).contains("for=127.0.0.3", "prod/frontend-stable", "spiffe://cluster.local/ns/prod/sa/frontend",
                     "the peer is spiffe://cluster.local/ns/prod/sa/batch");
             assertThat(err.awaitLine("inbound refused src=127.0.0.1:", "src_id=spiffe://cluster.local/ns/prod/sa/batch src_workload=- "))
-                    .contains("forwarded_for=127.0.0.3:40000");
+                    .contains("forwarded_for=127.0.0.3:40000").doesNotContain("src_ip=");
             assertThat(connectClaiming(stable, "for=\"127.0.0.3:40000\"")).as("the same claim from the pod's own identity")
                     .isEqualTo(200);
         }
@@ -195,5 +308,88 @@ class CrossNodeSourceTest {
             assertThat(err.awaitLine("malformed forwarded header", "spiffe://cluster.local/ns/prod/sa/frontend"))
                     .contains("for=127.0.0.3:40000");
         }
+    }
+
+    // Istio ipBlocks across nodes. ztunnel matches source_ips against conn.src.ip(), the HBONE
+    // connection's TCP peer (istio/ztunnel src/rbac.rs 126-131, conn.src from accept() in
+    // src/proxy/inbound.rs 101 and 144-149), which is the pod's own address because in-pod ztunnel
+    // dials from the pod; istiod converts ipBlocks/notIpBlocks to exactly that field
+    // (istio/istio pilot/pkg/serviceregistry/ambient/authorization.go 610-611). On main, B and C saw
+    // node A's address (127.0.0.1) and no pod ipBlocks matched.
+
+    @Test
+    @DisplayName("DENY ipBlocks [frontend pod ip] denies that pod through node proxies, not batch (was: never matched, fail open)")
+    void crossNodeDenyIpBlocksOnAPodAddressDeniesThatPod() throws Exception {
+        assertThat(reaches(stableIp, forwardDeny)).as("frontend-stable, whose address the DENY names").isFalse();
+        assertThat(reaches(batchIp, forwardDeny)).as("batch, another pod on node A").isTrue();
+    }
+
+    @Test
+    @DisplayName("ALLOW ipBlocks [frontend pod ip] admits that pod through node proxies, not batch (was: denied both)")
+    void crossNodeAllowIpBlocksOnAPodAddressAdmitsThatPod() throws Exception {
+        assertThat(reaches(stableIp, forwardAllow)).as("frontend-stable, whose address the ALLOW names").isTrue();
+        assertThat(reaches(batchIp, forwardAllow)).as("batch: no ALLOW names its address").isFalse();
+    }
+
+    /** The status line of one {@code GET /} from pod {@code from} to A's capture {@code via}, or "" when the tunnel was refused. */
+    static String get(InetAddress from, InetSocketAddress via) throws IOException {
+        return request("GET", from, via);
+    }
+
+    /** {@link #get} with another method (no body). */
+    static String request(String method, InetAddress from, InetSocketAddress via) throws IOException {
+        try (Socket s = new Socket()) {
+            s.bind(new InetSocketAddress(from, 0));
+            s.connect(via, 10_000);
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write((method + " / HTTP/1.1\r\nhost: ledger\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            try {
+                String response = new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+                int eol = response.indexOf("\r\n");
+                return eol < 0 ? response : response.substring(0, eol);
+            } catch (java.net.SocketException reset) {
+                return "";
+            }
+        }
+    }
+
+    @Test
+    @DisplayName("per HTTP request too: ALLOW ipBlocks [frontend pod ip] with methods [GET] admits that pod's GET, 403 for batch's")
+    void crossNodeIpBlocksPerRequest() throws Exception {
+        try (CapturedStderr err = new CapturedStderr()) {
+            assertThat(get(stableIp, forwardHttp)).as("frontend-stable's GET").isEqualTo("HTTP/1.1 200 OK");
+            assertThat(err.awaitLine("inbound-http src=127.0.0.1:", "src_ip=127.0.0.3 ")).contains("decision=allow");
+            assertThat(get(batchIp, forwardHttp)).as("batch's GET").isEqualTo("HTTP/1.1 403 Forbidden");
+        }
+    }
+
+    @Test
+    @DisplayName("remoteIpBlocks (Envoy's remote_ip) see the same pod address: ALLOW remoteIpBlocks [frontend pod ip] admits its POST, not batch's")
+    void crossNodeRemoteIpBlocksSeeThePodAddress() throws Exception {
+        // No X-Forwarded-For is read: the node proxy is the one proxy in front, and its believed
+        // claim is the original client (istio/api authorization_policy.proto remote_ip_blocks).
+        assertThat(request("POST", stableIp, forwardHttp)).as("frontend-stable's POST").isEqualTo("HTTP/1.1 200 OK");
+        assertThat(request("POST", batchIp, forwardHttp)).as("batch's POST").isEqualTo("HTTP/1.1 403 Forbidden");
+    }
+
+    @Test
+    @DisplayName("a forwarded claim not believed never becomes the source address: it neither gains an ALLOW nor dodges a DENY")
+    void anUnbelievedClaimIsNotTheSourceAddress() throws Exception {
+        InetSocketAddress allow = (InetSocketAddress) ledgerAllow.getLocalSocketAddress();
+        InetSocketAddress node = (InetSocketAddress) ledgerNode.getLocalSocketAddress();
+        // Widening by an ALLOW: batch names frontend-stable's address, which only the ALLOW admits.
+        assertThat(connectClaiming(batch, "for=\"127.0.0.3:40000\"", allow, c, ledger))
+                .as("batch claiming frontend-stable's address, ALLOW ipBlocks [127.0.0.3]").isEqualTo(401);
+        // Dodging a DENY on the address the tunnel really comes from (node A, 127.0.0.1).
+        assertThat(connectClaiming(batch, "for=\"127.0.0.3:40000\"", node, c, ledger))
+                .as("batch claiming frontend-stable's address, DENY ipBlocks [127.0.0.1]").isEqualTo(401);
+        assertThat(connectClaiming(stable, "for=127.0.0.3:40000", node, c, ledger))
+                .as("a malformed claim (unquoted ip:port) from the pod's own identity").isEqualTo(401);
+        // The same claim from the pod's own identity is believed: its source address is the pod's,
+        // as ztunnel's would be, so the DENY on node A's address no longer applies.
+        assertThat(connectClaiming(stable, "for=\"127.0.0.3:40000\"", node, c, ledger))
+                .as("frontend-stable's own claim").isEqualTo(200);
+        assertThat(connectClaiming(stable, "for=\"127.0.0.3:40000\"", allow, c, ledger)).isEqualTo(200);
     }
 }

@@ -79,20 +79,24 @@ public final class PolicyAuthorizer implements Authorizer {
      * address, else one known only by the identity this connection presented; the source workload is
      * {@link TunnelSource}'s (the registry workload of the peer's identity at the peer address or
      * named by the {@code forwarded} header), else none (known by its SPIFFE ID only). The source
-     * address stays the TCP peer's.
+     * address (Istio's {@code source.ip}, {@code ipBlocks}) is {@link TunnelSource.Source#address}:
+     * the pod's address when the {@code forwarded} claim named the source workload, which is what
+     * ztunnel's {@code conn.src} is (in-pod ztunnel dials from the pod's address; istio/ztunnel
+     * src/rbac.rs 126-131 match {@code source_ips} against {@code conn.src.ip()}), else the TCP peer's.
      */
     public AccessRequest accessRequest(AuthzRequest r) {
         return accessRequest(r, false);
     }
 
     private AccessRequest accessRequest(AuthzRequest r, boolean report) {
+        TunnelSource.Source source = sources.source(r.peer(), r.peerAddress(), r.headers(), report);
         return AccessRequest.builder()
                 .sourcePrincipal(WorkloadStrings.text(r.peer()))
-                .sourceAddress(r.peerAddress().getAddress())
+                .sourceAddress(source.address())
                 .destinationAddress(r.destination().getAddress())
                 .destinationPort(r.destination().getPort())
                 .destination(destinationRef(r.destination(), r.localIdentity()))
-                .sourceWorkload(ref(sources.of(r.peer(), r.peerAddress(), r.headers(), report)))
+                .sourceWorkload(ref(source.workload()))
                 .build();
     }
 

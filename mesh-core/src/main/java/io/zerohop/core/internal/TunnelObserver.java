@@ -306,14 +306,19 @@ public final class TunnelObserver implements HboneEvents {
     /**
      * Inbound, {@code " src_workload=NAMESPACE/NAME"} of the tunnel's source workload
      * ({@link TunnelSource}: what policy and metrics used), or {@code " src_workload=-"} for a peer
-     * known by its SPIFFE ID only; outbound, nothing (the source is this proxy's own workload).
+     * known by its SPIFFE ID only, then {@code " src_ip=IP"} when policy's source address
+     * ({@code ipBlocks}) is not {@code src}'s but the pod address a believed {@code forwarded: for=}
+     * named ({@link TunnelSource.Source#claimed}); outbound, nothing (the source is this proxy's own
+     * workload).
      */
     String sourceWorkloadField(TunnelInfo t) {
         if (t.direction() != TunnelInfo.Direction.INBOUND || t.peerAddress() == null) {
             return "";
         }
-        Workload w = sources.of(t.peerIdentity(), t.peerAddress(), t.headers(), false);
-        return w == null ? " src_workload=-" : " src_workload=" + w.namespace() + "/" + w.name();
+        TunnelSource.Source s = sources.source(t.peerIdentity(), t.peerAddress(), t.headers(), false);
+        Workload w = s.workload();
+        String field = w == null ? " src_workload=-" : " src_workload=" + w.namespace() + "/" + w.name();
+        return s.claimed() ? field + " src_ip=" + io.netty.util.NetUtil.toAddressString(s.address()) : field;
     }
 
     /**

@@ -44,6 +44,10 @@ import java.util.Objects;
  * nodes name nothing) and trusts it from any peer, but only for a workload of the peer's own identity.
  * Step 1's identity check is zerohop's too (ztunnel compares none; its RBAC tests no pod labels).
  *
+ * <p>The same rule gives the tunnel's source address ({@link Source#address}): the pod's when step 2
+ * named it, else the TCP peer's, so Istio {@code ipBlocks} on a pod address match behind a node
+ * proxy exactly when the pod's labels do.
+ *
  * <p>Thread-safe; never blocks. One registry lookup, and the header parsed only when step 1 finds
  * nothing: about 200 bytes of garbage per parse of {@code for="10.1.0.3:40000"} (the node's text, its
  * address), about three parses per tunnel (its L4 authorization or L7 connection, its metric labels
@@ -65,8 +69,36 @@ public final class TunnelSource {
     }
 
     /**
+     * Who an inbound tunnel comes from, as policy sees it.
+     *
+     * @param workload the source workload (see the class), or null when the peer is known by its
+     *                 SPIFFE ID only
+     * @param address  the source address of Istio's {@code source.ip} ({@code ipBlocks}; at L7 also
+     *                 {@code remote.ip}): the believed {@code for=} address when step 2 named the
+     *                 workload (the pod's own address, which ztunnel's {@code conn.src} is because
+     *                 in-pod ztunnel dials from the pod: istio/ztunnel 62d82653 src/rbac.rs 126-131
+     *                 match {@code source_ips} against {@code conn.src.ip()}, the accepted socket's
+     *                 peer, src/proxy/inbound.rs 101 and 144-149; istio/istio 86c9f01f
+     *                 pilot/pkg/serviceregistry/ambient/authorization.go 610-611 convert
+     *                 {@code ipBlocks} to {@code source_ips}), else the tunnel's TCP peer address;
+     *                 never null, and never a claim that was not believed (another identity's pod,
+     *                 no workload, a malformed header)
+     * @param claimed  whether {@code address} is the believed {@code for=} address (step 2) rather
+     *                 than the TCP peer's
+     */
+    public record Source(Workload workload, InetAddress address, boolean claimed) {
+    }
+
+    /**
      * The source workload of an inbound tunnel (see the class), or null when the peer is known by its
-     * SPIFFE ID only.
+     * SPIFFE ID only: {@link #source}'s workload.
+     */
+    public Workload of(SpiffeId peer, InetSocketAddress peerAddress, Map<String, String> headers, boolean report) {
+        return source(peer, peerAddress, headers, report).workload();
+    }
+
+    /**
+     * The source workload and source address of an inbound tunnel (see the class and {@link Source}).
      *
      * @param peer        the verified peer identity; null (plaintext) means no workload at all
      * @param peerAddress the tunnel's TCP peer
@@ -75,17 +107,18 @@ public final class TunnelSource {
      *                    authorized), false where the same tunnel is looked at again (metrics, a
      *                    policy change), so one claim is logged once
      */
-    public Workload of(SpiffeId peer, InetSocketAddress peerAddress, Map<String, String> headers, boolean report) {
+    public Source source(SpiffeId peer, InetSocketAddress peerAddress, Map<String, String> headers, boolean report) {
+        InetAddress peerIp = peerAddress.getAddress();
         if (peer == null) {
-            return null;
+            return new Source(null, peerIp, false);
         }
-        Workload direct = registry.byAddress(peerAddress.getAddress()).orElse(null);
+        Workload direct = registry.byAddress(peerIp).orElse(null);
         if (direct != null && direct.identity().equals(peer)) {
-            return direct;
+            return new Source(direct, peerIp, false);
         }
         String value = headers.get("forwarded");
         if (value == null) {
-            return null;
+            return new Source(null, peerIp, false);
         }
         InetAddress claimed;
         try {
@@ -95,15 +128,15 @@ public final class TunnelSource {
                 untrusted.warn("malformed forwarded header from {} ({}): {}; source known by its SPIFFE ID only: \"{}\"",
                         Addresses.authority(peerAddress), peer, e.getMessage(), shown(value));
             }
-            return null;
+            return new Source(null, peerIp, false);
         }
         if (claimed == null) {
-            return null;
+            return new Source(null, peerIp, false);
         }
         Workload w = registry.byAddress(claimed).orElse(null);
         if (w == null) {
             // A captured client that is no workload (a host process tunnelling as the proxy's identity).
-            return null;
+            return new Source(null, peerIp, false);
         }
         if (!w.identity().equals(peer)) {
             if (report && untrusted != null) {
@@ -111,9 +144,9 @@ public final class TunnelSource {
                                 + "source known by its SPIFFE ID only", Addresses.authority(peerAddress),
                         NetUtil.toAddressString(claimed), w, w.identity(), peer);
             }
-            return null;
+            return new Source(null, peerIp, false);
         }
-        return w;
+        return new Source(w, claimed, true);
     }
 
     /** A plaintext connection's source: the registry workload at its address (no identity to check), or null. */

@@ -88,7 +88,17 @@ class PolicyAuthorizerTest {
         AccessRequest viaNode = f.authorizer.accessRequest(new AuthzRequest(FRONTEND.identity(), nodeProxy, BACKEND.identity(),
                 backend8080, Map.of("forwarded", "for=\"10.1.0.3:5000\"")));
         assertThat(viaNode.sourceWorkload()).as("frontend behind node b's proxy (was: known by SPIFFE ID only)").isEqualTo(FRONTEND.ref());
-        assertThat(viaNode.sourceAddress()).as("the address stays the TCP peer's").isEqualTo(nodeProxy.getAddress());
+        assertThat(viaNode.sourceAddress()).as("source.ip is the believed pod's address, as ztunnel's conn.src (was: the node proxy's)")
+                .isEqualTo(FRONTEND_IP);
+        AccessRequest forged = f.authorizer.accessRequest(new AuthzRequest(LEGACY, nodeProxy, BACKEND.identity(),
+                backend8080, Map.of("forwarded", "for=\"10.1.0.3:5000\"")));
+        assertThat(forged.sourceAddress()).as("a claim of another identity's pod is no source address").isEqualTo(nodeProxy.getAddress());
+        AccessRequest nobody = f.authorizer.accessRequest(new AuthzRequest(FRONTEND.identity(), nodeProxy, BACKEND.identity(),
+                backend8080, Map.of("forwarded", "for=\"10.9.9.9:5000\"")));
+        assertThat(nobody.sourceAddress()).as("a claim naming no workload is no source address").isEqualTo(nodeProxy.getAddress());
+        AccessRequest direct = f.authorizer.accessRequest(new AuthzRequest(FRONTEND.identity(), new InetSocketAddress(FRONTEND_IP, 41000),
+                BACKEND.identity(), backend8080, Map.of("forwarded", "for=\"10.1.0.9:5000\"")));
+        assertThat(direct.sourceAddress()).as("a pod dialling itself: its own address, whatever it claims").isEqualTo(FRONTEND_IP);
     }
 
     @Test

@@ -413,6 +413,25 @@ class NodeProxyE2EIT {
                 denial.substring(denial.indexOf("DENY by")));
     }
 
+    @Test
+    @Order(7)
+    void istioIpBlocksOnAPodAddressMatchAcrossNodes() throws Exception {
+        byte[] payload = payload(16 << 10, marker(), 8);
+        int proxyBFrom = proxyB.size();
+
+        // backend-allow-frontend admits port 9090 for ipBlocks 10.10.1.2 only: proxy B must see
+        // frontend's pod address as the source, not proxy A's 10.10.0.1 (on main it did: reset).
+        Map<String, String> r = client(FRONTEND, BACKEND + ":9090", payload);
+
+        assertThat(r).containsEntry("received", Integer.toString(payload.length)).containsEntry("receivedSha256", sha256(payload));
+        proxyB.awaitLine(proxyBFrom, l -> l.contains("access - inbound src=" + NODE_A + ":")
+                && l.contains(" forwarded_for=" + FRONTEND + ":") && l.contains(" src_workload=prod/frontend src_ip=" + FRONTEND + " ")
+                && l.contains("dst=" + BACKEND + ":9090") && l.contains("status=200"),
+                "the access log line with the pod address policy used", Duration.ofSeconds(10));
+        System.out.printf("e2e Istio ipBlocks across nodes: frontend (%s) through proxy A (%s) allowed on :9090 by its pod address%n",
+                FRONTEND, NODE_A);
+    }
+
     // ---- helpers ----
 
     /**

@@ -2,6 +2,7 @@ package io.zerohop.core.internal.http;
 
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.policy.WorkloadRef;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 
 /**
@@ -18,9 +19,20 @@ import java.net.InetSocketAddress;
  *                    {@link io.zerohop.core.internal.TunnelSource#of}'s; may be null
  * @param localId     the destination identity for logs and metrics (may equal {@code local}); may be null
  * @param baggage     the tunnel's {@code baggage} header (what the peer says of its workload, for metrics only); may be null
+ * @param sourceIp    the source address policy tests ({@code source.ip}, {@code ipBlocks}): a tunnel,
+ *                    {@link io.zerohop.core.internal.TunnelSource.Source#address} (the pod's address
+ *                    when a node proxy's {@code forwarded: for=} named the source workload); else
+ *                    {@code source}'s address
  */
 record Conn(String kind, SpiffeId peer, SpiffeId local, InetSocketAddress source, InetSocketAddress logSource,
-            InetSocketAddress destination, WorkloadRef target, WorkloadRef sourceRef, SpiffeId localId, String baggage) {
+            InetSocketAddress destination, WorkloadRef target, WorkloadRef sourceRef, SpiffeId localId, String baggage,
+            InetAddress sourceIp) {
+
+    /** A connection whose policy source address is its peer's. */
+    Conn(String kind, SpiffeId peer, SpiffeId local, InetSocketAddress source, InetSocketAddress logSource,
+         InetSocketAddress destination, WorkloadRef target, WorkloadRef sourceRef, SpiffeId localId, String baggage) {
+        this(kind, peer, local, source, logSource, destination, target, sourceRef, localId, baggage, source.getAddress());
+    }
 
     /** A connection without a {@code baggage} header (plaintext). */
     Conn(String kind, SpiffeId peer, SpiffeId local, InetSocketAddress source, InetSocketAddress logSource,

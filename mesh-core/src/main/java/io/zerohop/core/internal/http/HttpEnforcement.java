@@ -308,9 +308,14 @@ public final class HttpEnforcement {
 
     /** Once per tunnel, at its start: where an untrusted {@code forwarded} claim is logged for L7 ports. */
     private Conn conn(TunnelInfo t, WorkloadRef target) {
-        Workload source = sources == null ? null : sources.of(t.peerIdentity(), t.peerAddress(), t.headers(), true);
+        if (sources == null) {
+            return new Conn("inbound", t.peerIdentity(), t.localIdentity(), t.peerAddress(), t.peerAddress(), t.destination(),
+                    target, null, t.localIdentity(), t.headers().get("baggage"));
+        }
+        TunnelSource.Source source = sources.source(t.peerIdentity(), t.peerAddress(), t.headers(), true);
+        Workload w = source.workload();
         return new Conn("inbound", t.peerIdentity(), t.localIdentity(), t.peerAddress(), t.peerAddress(), t.destination(),
-                target, source == null ? null : source.ref(), t.localIdentity(), t.headers().get("baggage"));
+                target, w == null ? null : w.ref(), t.localIdentity(), t.headers().get("baggage"), source.address());
     }
 
     private WorkloadRef lookup(InetAddress a) {
@@ -321,7 +326,7 @@ public final class HttpEnforcement {
     private AccessRequest l4(Conn c) {
         return AccessRequest.builder()
                 .sourcePrincipal(io.zerohop.core.internal.WorkloadStrings.text(c.peer()))
-                .sourceAddress(c.source().getAddress())
+                .sourceAddress(c.sourceIp())
                 .destinationAddress(c.destination().getAddress())
                 .destinationPort(c.destination().getPort())
                 .destination(c.target())

@@ -28,9 +28,11 @@ final class HttpObserver {
     void request(RequestLog r) {
         if (access.isInfoEnabled()) {
             Conn c = r.conn();
-            access.info("{}-http src={} src_id={} dst={} dst_id={} method={} path=\"{}\" protocol={} status={}{} decision={} policy=\"{}\""
+            // src_ip: the address policy's ipBlocks tested, when a node proxy's believed for= made it the pod's.
+            access.info("{}-http src={} src_id={}{} dst={} dst_id={} method={} path=\"{}\" protocol={} status={}{} decision={} policy=\"{}\""
                             + " bytes_received={} bytes_sent={} duration_ms={}",
                     c.kind(), Addresses.authority(c.logSource()), c.peer() == null ? "-" : c.peer(),
+                    c.sourceIp().equals(c.source().getAddress()) ? "" : " src_ip=" + io.netty.util.NetUtil.toAddressString(c.sourceIp()),
                     Addresses.authority(c.destination()), c.localId() == null ? "-" : c.localId(), r.method(),
                     escape(r.path()), r.protocol(), r.status() == 0 ? "-" : r.status(),
                     r.grpcStatus().isEmpty() ? "" : " grpc_status=" + r.grpcStatus(),
