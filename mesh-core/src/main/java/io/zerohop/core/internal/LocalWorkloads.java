@@ -81,7 +81,7 @@ public final class LocalWorkloads {
     /** The baggage of the first local workload with identity {@code source}, or null when there is none. */
     public Baggage baggageOf(SpiffeId source) {
         for (Workload w : registry.all()) {
-            if (w.identity().equals(source) && isLocal(w)) {
+            if (w.hasIdentity(source) && isLocal(w)) {
                 return Baggage.of(w);
             }
         }

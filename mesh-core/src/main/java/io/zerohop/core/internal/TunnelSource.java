@@ -113,7 +113,7 @@ public final class TunnelSource {
             return new Source(null, peerIp, false);
         }
         Workload direct = registry.byAddress(peerIp).orElse(null);
-        if (direct != null && direct.identity().equals(peer)) {
+        if (direct != null && direct.hasIdentity(peer)) {
             return new Source(direct, peerIp, false);
         }
         String value = headers.get("forwarded");
@@ -138,7 +138,7 @@ public final class TunnelSource {
             // A captured client that is no workload (a host process tunnelling as the proxy's identity).
             return new Source(null, peerIp, false);
         }
-        if (!w.identity().equals(peer)) {
+        if (!w.hasIdentity(peer)) {
             if (report && untrusted != null) {
                 untrusted.warn("untrusted forwarded claim from {}: for={} is {} ({}), but the peer is {}; "
                                 + "source known by its SPIFFE ID only", Addresses.authority(peerAddress),
