@@ -217,6 +217,33 @@ class RapidResetTest {
         }
     }
 
+    /**
+     * The server closes right after its GOAWAY with this peer's later pairs unread, which Linux
+     * answers with RST; the peer's next write then fails. The GOAWAY is in the peer's receive
+     * buffer ahead of the reset, and the peer must read it: with Netty's auto-close on that write
+     * failure, RawFrames saw 7 of 20 (the flood test's lost GOAWAY in a C1-only run), now 20 of 20.
+     */
+    @Test
+    @DisplayName("a peer that keeps writing past the budget still reads its GOAWAY ENHANCE_YOUR_CALM, 10 connections one after the other")
+    void goAwayReachesAPeerThatKeepsWriting() throws Exception {
+        try (HboneServer attacked = mesh.server(RapidResetTest::route).upstreamConnectTimeout(Duration.ofSeconds(60))
+                .resetBudget(5, FLOOD_WINDOW).build().start().get()) {
+            for (int round = 0; round < 10; round++) {
+                try (RawFrames p = peer(mesh.clientId, attacked)) {
+                    for (int i = 0, stream = 1; i < 3000 && p.isOpen(); i++, stream += 2) {
+                        p.headersAndRst(stream, connect(slow.socket().getLocalPort()), Http2Error.CANCEL.code());
+                    }
+                    p.closed.get(20, TimeUnit.SECONDS);
+                    // Closed: every frame that came is already queued, so the bound is only paid when it is missing.
+                    RawFrames.Frame goAway = p.next(f -> f.type() == GOAWAY, Duration.ofSeconds(5));
+                    assertThat(goAway).as("GOAWAY on connection %d", round).isNotNull();
+                    assertThat(goAway.errorCode()).isEqualTo(Http2Error.ENHANCE_YOUR_CALM.code());
+                }
+                drainSlow();
+            }
+        }
+    }
+
     @Test
     @DisplayName("pending dials are bounded per connection, per peer identity and per server; over a limit: 503 before dialling")
     void pendingDialsAreBounded() throws Exception {
