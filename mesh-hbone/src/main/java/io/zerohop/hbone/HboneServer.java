@@ -275,6 +275,8 @@ public final class HboneServer implements AutoCloseable {
         /**
          * Rapid-reset budget: a connection whose peer resets more than {@code streams} streams before
          * their tunnel answered, within {@code window}, gets GOAWAY ENHANCE_YOUR_CALM and is closed.
+         * A window opens at the first such reset after the previous window ended (as Netty's
+         * RST_STREAM budget), not when the connection was accepted.
          * Default 200 per 30 s (Netty's default RST_STREAM budget, applied to the resets that cost a
          * stream and a dial). Resets of open tunnels are not counted.
          */

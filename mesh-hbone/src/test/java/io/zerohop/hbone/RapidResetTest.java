@@ -50,6 +50,17 @@ class RapidResetTest {
     static final int PAIRS = 300;
     /** How long the server may take to handle the bounded flood (10 x 201 pairs) on a loaded machine. */
     static final Duration FLOOD_BOUND = Duration.ofSeconds(60);
+    /** The default budget: pre-open resets per connection and window. */
+    static final int BUDGET = 200;
+    /**
+     * The flood server's window: longer than the whole test may run ({@code @Timeout}), so every
+     * reset of a connection falls in one window however slowly a loaded machine handles them. With
+     * the default 30 s, a window ending mid-flood split a connection's 300 resets into two windows of
+     * 200 or fewer, and no GOAWAY came (once under load 13-20 in CI; reproduced by opening the
+     * flood 27 s after the attackers' connections, before ResetBudget opened the window at the
+     * first reset). How the window opens and ends is ResetBudgetTest's, on explicit clock values.
+     */
+    static final Duration FLOOD_WINDOW = Duration.ofMinutes(10);
     static Mesh mesh;
     static EchoServer echo;
     /** Completes no connect: its accept queue is full, so further SYNs are dropped. */
@@ -126,6 +137,13 @@ class RapidResetTest {
     }
 
     @Test
+    @DisplayName("the default reset budget is 200 pre-open resets per 30 s (Netty's default RST_STREAM budget)")
+    void defaultResetBudget() {
+        assertThat(Inspect.limits(server).preOpenResets()).isEqualTo(BUDGET);
+        assertThat(Inspect.limits(server).resetWindow()).isEqualTo(Duration.ofSeconds(30));
+    }
+
+    @Test
     @DisplayName("150 CONNECT+RST pairs (under the reset budget) leave no upstream dial behind")
     void resetStreamsAbandonTheirDials() throws Exception {
         try (RawFrames p = peer(mesh.clientId, server)) {
@@ -146,15 +164,16 @@ class RapidResetTest {
     @DisplayName("10 connections x 300 CONNECT+RST pairs: each gets GOAWAY ENHANCE_YOUR_CALM after 200; backend connections and descriptors stay bounded; another peer's tunnel works")
     void resetFloodEndsInEnhanceYourCalm() throws Exception {
         drainSlow();
-        long fdsBefore = openFds();
         List<RawFrames> attackers = new ArrayList<>();
         // One attacking process: its 10 connections share one event loop and one thread writes their
         // pairs, interleaved. A thread and a loop per connection (20 busy threads) took most of the
         // 2 CPUs from the server's 2 loops under test, so the victim's handshake waited > 10 s.
         EventLoopGroup attackerLoop = Transports.newGroup(1, "attacker");
-        try {
+        try (HboneServer attacked = mesh.server(RapidResetTest::route).upstreamConnectTimeout(Duration.ofSeconds(60))
+                .resetBudget(BUDGET, FLOOD_WINDOW).build().start().get()) {
+            long fdsBefore = openFds();
             for (int c = 0; c < 10; c++) {
-                attackers.add(new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress(),
+                attackers.add(new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), attacked.localAddress(),
                         attackerLoop).preface());
             }
             CompletableFuture<Void> flood = CompletableFuture.runAsync(() -> {
@@ -176,7 +195,7 @@ class RapidResetTest {
             // which the budget bounds (201 pairs per connection). That took 6-7 s at load 12-14 on
             // 2 CPUs with paranoid leak detection (GOAWAYs at +6.1..+6.9 s, victim open at +7.0 s),
             // so its bound is the flood's, not a quiet machine's 10 s.
-            Victim.echoMiB(mesh, echo.address(), server, VICTIM, FLOOD_BOUND);
+            Victim.echoMiB(mesh, echo.address(), attacked, VICTIM, FLOOD_BOUND);
             flood.get(FLOOD_BOUND.toSeconds(), TimeUnit.SECONDS);
             for (RawFrames p : attackers) {
                 RawFrames.Frame goAway = p.next(f -> f.type() == GOAWAY, FLOOD_BOUND);
@@ -184,17 +203,45 @@ class RapidResetTest {
                 assertThat(goAway.errorCode()).isEqualTo(Http2Error.ENHANCE_YOUR_CALM.code());
                 p.closed.get(20, TimeUnit.SECONDS);
             }
+            attackers.forEach(RawFrames::close);
+            int backend = drainSlow();
+            // 201 counted resets per connection, plus what was in flight when its GOAWAY went out;
+            // without the budget every pair makes one (3,000).
+            assertThat(backend).as("backend connections made for 3,000 CONNECT+RST").isLessThan(10 * 250);
+            assertThat(openFds() - fdsBefore).as("descriptors left behind").isLessThan(32);
+            Victim.echoMiB(mesh, echo.address(), attacked, VICTIM);
+            System.out.printf("rapid reset: 10 x %d CONNECT+RST -> %d backend connections%n", PAIRS, backend);
         } finally {
             attackers.forEach(RawFrames::close);
             attackerLoop.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
         }
-        int backend = drainSlow();
-        // 201 counted resets per connection, plus what was in flight when its GOAWAY went out;
-        // without the budget every pair makes one (3,000).
-        assertThat(backend).as("backend connections made for 3,000 CONNECT+RST").isLessThan(10 * 250);
-        assertThat(openFds() - fdsBefore).as("descriptors left behind").isLessThan(32);
-        Victim.echoMiB(mesh, echo.address(), server, VICTIM);
-        System.out.printf("rapid reset: 10 x %d CONNECT+RST -> %d backend connections%n", PAIRS, backend);
+    }
+
+    /**
+     * The server closes right after its GOAWAY with this peer's later pairs unread, which Linux
+     * answers with RST; the peer's next write then fails. The GOAWAY is in the peer's receive
+     * buffer ahead of the reset, and the peer must read it: with Netty's auto-close on that write
+     * failure, RawFrames saw 7 of 20 (the flood test's lost GOAWAY in a C1-only run), now 20 of 20.
+     */
+    @Test
+    @DisplayName("a peer that keeps writing past the budget still reads its GOAWAY ENHANCE_YOUR_CALM, 10 connections one after the other")
+    void goAwayReachesAPeerThatKeepsWriting() throws Exception {
+        try (HboneServer attacked = mesh.server(RapidResetTest::route).upstreamConnectTimeout(Duration.ofSeconds(60))
+                .resetBudget(5, FLOOD_WINDOW).build().start().get()) {
+            for (int round = 0; round < 10; round++) {
+                try (RawFrames p = peer(mesh.clientId, attacked)) {
+                    for (int i = 0, stream = 1; i < 3000 && p.isOpen(); i++, stream += 2) {
+                        p.headersAndRst(stream, connect(slow.socket().getLocalPort()), Http2Error.CANCEL.code());
+                    }
+                    p.closed.get(20, TimeUnit.SECONDS);
+                    // Closed: every frame that came is already queued, so the bound is only paid when it is missing.
+                    RawFrames.Frame goAway = p.next(f -> f.type() == GOAWAY, Duration.ofSeconds(5));
+                    assertThat(goAway).as("GOAWAY on connection %d", round).isNotNull();
+                    assertThat(goAway.errorCode()).isEqualTo(Http2Error.ENHANCE_YOUR_CALM.code());
+                }
+                drainSlow();
+            }
+        }
     }
 
     @Test

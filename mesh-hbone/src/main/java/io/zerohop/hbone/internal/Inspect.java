@@ -46,6 +46,11 @@ public final class Inspect {
         return runtime(server, HboneListener.class).pendingDials();
     }
 
+    /** The budgets the server was built with. */
+    public static ServerLimits limits(HboneServer server) {
+        return runtime(server, HboneListener.class).cfg.limits();
+    }
+
     private static <T> T runtime(Object owner, Class<T> type) {
         try {
             Field f = owner.getClass().getDeclaredField("runtime");

@@ -42,8 +42,7 @@ final class ServerConnection extends Negotiator {
     boolean goingAway;
     Budgets.Peer share;
     int pendingDials;
-    int preOpenResets;
-    long resetWindowStart = System.nanoTime();
+    private final ResetBudget resets;
     /** Sends GOAWAY once the connection carried no tunnel for the idle timeout. Event loop only. */
     private final IdleTimer idle;
 
@@ -55,6 +54,7 @@ final class ServerConnection extends Negotiator {
         this.localId = localId;
         this.local = local;
         this.peer = peer;
+        this.resets = new ResetBudget(cfg.limits().preOpenResets(), cfg.limits().resetWindow());
         this.idle = new IdleTimer(cfg.idleTimeout(), this, () -> activeTunnels == 0 && channel.isActive(), () -> {}, () -> {
             log.debug("HBONE connection from {} idle for {}, closing", Authority.text(peer), cfg.idleTimeout());
             goAway();
@@ -192,24 +192,19 @@ final class ServerConnection extends Negotiator {
     /**
      * The peer reset a stream before its tunnel answered (CONNECT then RST_STREAM). Such a reset
      * cost us a stream and a dial and the peer nothing, so more than
-     * {@code preOpenResets} of them per {@code resetWindow} end the connection with GOAWAY
+     * {@code preOpenResets} of them per {@code resetWindow} ({@link ResetBudget}) end the connection with GOAWAY
      * ENHANCE_YOUR_CALM (hyper/h2's answer past max_pending_accept_reset_streams, Netty's past
      * its RST_STREAM frame budget).
      */
     void preOpenReset() {
-        long now = System.nanoTime();
-        if (now - resetWindowStart > cfg.limits().resetWindow().toNanos()) {
-            resetWindowStart = now;
-            preOpenResets = 0;
-        }
-        if (++preOpenResets <= cfg.limits().preOpenResets() || goingAway || !channel.isActive()) {
+        if (!resets.overBudget(System.nanoTime()) || goingAway || !channel.isActive()) {
             return;
         }
         goingAway = true;
         long n = server.resetLog.admit();
         if (n >= 0) {
             log.info("HBONE connection from {} ({}) closed: GOAWAY ENHANCE_YOUR_CALM, {} streams reset before they were answered within {}{}",
-                    Authority.text(peer), peerId, preOpenResets, cfg.limits().resetWindow(), LogBudget.note(n));
+                    Authority.text(peer), peerId, resets.count(), cfg.limits().resetWindow(), LogBudget.note(n));
         }
         channel.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.ENHANCE_YOUR_CALM))
                 .addListener(io.netty.channel.ChannelFutureListener.CLOSE);
