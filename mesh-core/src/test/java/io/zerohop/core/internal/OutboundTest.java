@@ -142,4 +142,15 @@ class OutboundTest {
         assertThat(o.route(new InetSocketAddress(REMOTE_IP, 80)).hboneAddress())
                 .as("node b's declared HBONE address").isEqualTo(new InetSocketAddress(ip("192.168.0.2"), 15008));
     }
+
+    @Test
+    @DisplayName("an open builds no SpiffeId: the route's expected identity and a captured source's are the registry's instances")
+    void routingReusesTheRegistrysIdentities() {
+        Outbound o = outbound(f.local, OWN, false);
+        SpiffeId remote = o.route(new InetSocketAddress(REMOTE_IP, 80)).expectedIdentities().iterator().next();
+        assertThat(remote).isEqualTo(REMOTE.identity()).isSameAs(f.registry.identityOf(REMOTE));
+        assertThat(o.route(new InetSocketAddress(REMOTE_IP, 81)).expectedIdentities().iterator().next()).isSameAs(remote);
+        Outbound.Request r = o.buildRequest(app, new InetSocketAddress(REMOTE_IP, 80));
+        assertThat(((Outbound.Request.Hbone) r).source()).isEqualTo(FRONTEND.identity()).isSameAs(f.registry.identityOf(FRONTEND));
+    }
 }
