@@ -153,4 +153,19 @@ class OutboundTest {
         Outbound.Request r = o.buildRequest(app, new InetSocketAddress(REMOTE_IP, 80));
         assertThat(((Outbound.Request.Hbone) r).source()).isEqualTo(FRONTEND.identity()).isSameAs(f.registry.identityOf(FRONTEND));
     }
+
+    @Test
+    @DisplayName("baggage is the source identity's first local workload's, and follows a registry change")
+    void baggageFollowsTheRegistry() {
+        Outbound o = outbound(f.local, OWN, false);
+        InetSocketAddress dst = new InetSocketAddress(REMOTE_IP, 80);
+        assertThat(((Outbound.Request.Hbone) o.buildRequest(app, dst)).route().headers().get("baggage"))
+                .contains("k8s.deployment.name=frontend", "service.version=latest");
+        f.registry.put(new Workload("prod", "frontend", "frontend", Map.of("app", "frontend", "version", "v2"), List.of(FRONTEND_IP),
+                Workload.Protocol.HBONE, "a", "cluster.local"));
+        assertThat(((Outbound.Request.Hbone) o.buildRequest(app, dst)).route().headers().get("baggage"))
+                .contains("k8s.deployment.name=frontend", "service.version=v2");
+        assertThat(f.local.baggageOf(REMOTE.identity())).as("reports runs on node b, not here").isNull();
+        assertThat(f.local.baggageOf(null)).isNull();
+    }
 }
