@@ -171,8 +171,11 @@ public final class TunnelSource {
      * Whether a tunnel from {@code peerIp} may name {@code w} (step 2's node binding): true when the
      * registry knows no address of {@code w}'s node in {@code peerIp}'s family (no node, a node without
      * {@code hboneAddress} or {@code addresses}, or only addresses of the other family), else whether
-     * {@code peerIp} is one of them. Java never hands an IPv4-mapped IPv6 address over as an
-     * {@code Inet6Address} ({@code InetAddress.getByAddress} makes it IPv4), so families compare by class.
+     * {@code peerIp} is one of them. Families compare by class: an IPv4 peer on a dual-stack listener
+     * arrives as an {@code Inet4Address} (Netty's epoll hands an IPv4-mapped peer over as its 4 bytes,
+     * netty/netty transport-native-unix-common/src/main/c/netty_unix_socket.c
+     * {@code netty_unix_socket_ipAddressLength}; the JDK's sockets and {@code InetAddress.getByAddress}
+     * do the same), and registry addresses are parsed the same way.
      */
     private boolean fromItsNode(Workload w, InetAddress peerIp) {
         List<InetAddress> known = registry.nodeAddresses(w.node());
