@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonMappingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.spiffe.spiffeid.SpiffeId;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -11,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -25,6 +27,7 @@ import java.util.Optional;
  * nodes:
  *   - {name: node-a}                                 # tunnels dial the workload IP:15008
  *   - {name: node-b, hboneAddress: "10.0.0.2:15008"} # tunnels dial this address
+ *   - {name: node-c, addresses: [10.0.0.3, "fd00::3"]} # where node-c's proxy dials from
  * workloads:
  *   - {namespace: prod, name: backend, serviceAccount: backend, addresses: [10.0.1.2],
  *      labels: {app: backend}, protocol: HBONE, node: node-b,
@@ -35,9 +38,16 @@ public final class WorkloadRegistry {
     /** Where a workload's HBONE tunnel ends when no node says otherwise (ztunnel's inbound port). */
     public static final int HBONE_PORT = 15008;
 
-    private record Snapshot(Map<InetAddress, Workload> byAddress, Map<String, InetSocketAddress> nodes, List<Workload> all) {}
+    /**
+     * {@code ids}: each workload's {@link Workload#identity()}, built once per replace (one instance per
+     * identity), keyed by the workload object itself, so an outbound open finds it without building
+     * a SpiffeId (~400 B) or hashing the workload's labels. {@code nodeAddresses}: per node, the
+     * addresses its proxy dials from (declared ones, then the IP of its {@code hboneAddress}).
+     */
+    private record Snapshot(Map<InetAddress, Workload> byAddress, Map<String, InetSocketAddress> nodes, List<Workload> all,
+                            IdentityHashMap<Workload, SpiffeId> ids, Map<String, List<InetAddress>> nodeAddresses) {}
 
-    private volatile Snapshot snapshot = new Snapshot(Map.of(), Map.of(), List.of());
+    private volatile Snapshot snapshot = new Snapshot(Map.of(), Map.of(), List.of(), new IdentityHashMap<>(), Map.of());
 
     public static WorkloadRegistry empty() {
         return new WorkloadRegistry();
@@ -62,6 +72,28 @@ public final class WorkloadRegistry {
         return Optional.empty();
     }
 
+    /**
+     * {@code w.identity()}, the same instance for every call while {@code w} is in the registry (and
+     * for every workload of that identity), so asking allocates nothing; a workload no longer (or
+     * never) in the registry gets a fresh {@code w.identity()}. Compare a peer with
+     * {@link Workload#hasIdentity} instead where no SpiffeId is needed.
+     */
+    public SpiffeId identityOf(Workload w) {
+        SpiffeId id = snapshot.ids.get(w);
+        return id != null ? id : w.identity();
+    }
+
+    /**
+     * The addresses node {@code node}'s proxy is known to dial from: the node's declared
+     * {@code addresses}, then the IP of its {@code hboneAddress} (where it listens); empty when the node
+     * is null, undeclared, or declares neither. A forwarded claim naming a pod of that node is believed
+     * only from one of these when one is of the tunnel's address family ({@code TunnelSource}).
+     */
+    public List<InetAddress> nodeAddresses(String node) {
+        List<InetAddress> a = node == null ? null : snapshot.nodeAddresses.get(node);
+        return a == null ? List.of() : a;
+    }
+
     public List<Workload> all() {
         return snapshot.all;
     }
@@ -83,9 +115,23 @@ public final class WorkloadRegistry {
         return new InetSocketAddress(dialled, HBONE_PORT);
     }
 
-    /** Replaces everything at once; rejects two workloads claiming one address. */
+    /** Replaces everything at once; rejects two workloads claiming one address. Nodes declare no source addresses. */
     public synchronized void replace(List<Workload> workloads, Map<String, InetSocketAddress> nodes) {
+        replace(workloads, nodes, Map.of());
+    }
+
+    /**
+     * Replaces everything at once; rejects two workloads claiming one address.
+     *
+     * @param nodes         node name → where tunnels to its workloads are dialled ({@link #hboneAddress})
+     * @param nodeAddresses node name → the addresses its proxy dials from (a node's other interfaces,
+     *                      the other address family); a node's {@code hboneAddress} IP counts too
+     */
+    public synchronized void replace(List<Workload> workloads, Map<String, InetSocketAddress> nodes,
+                                     Map<String, List<InetAddress>> nodeAddresses) {
         Map<InetAddress, Workload> byAddress = new HashMap<>();
+        IdentityHashMap<Workload, SpiffeId> ids = new IdentityHashMap<>();
+        Map<SpiffeId, SpiffeId> shared = new HashMap<>();
         for (Workload w : workloads) {
             for (InetAddress a : w.addresses()) {
                 Workload prev = byAddress.putIfAbsent(a, w);
@@ -93,8 +139,33 @@ public final class WorkloadRegistry {
                     throw new IllegalArgumentException("address " + a.getHostAddress() + " claimed by both " + prev + " and " + w);
                 }
             }
+            SpiffeId id;
+            try {
+                id = w.identity();
+            } catch (RuntimeException e) {
+                // A name java-spiffe refuses as a path segment: no memo, so identityOf fails where
+                // identity() always did (at use), and the rest of the update still installs.
+                continue;
+            }
+            ids.put(w, shared.computeIfAbsent(id, k -> k));
         }
-        snapshot = new Snapshot(Map.copyOf(byAddress), Map.copyOf(nodes), List.copyOf(workloads));
+        Map<String, List<InetAddress>> from = new HashMap<>();
+        for (Map.Entry<String, List<InetAddress>> e : nodeAddresses.entrySet()) {
+            from.put(e.getKey(), new ArrayList<>(e.getValue()));
+        }
+        for (Map.Entry<String, InetSocketAddress> e : nodes.entrySet()) {
+            InetAddress ip = e.getValue().getAddress();
+            // An unresolved or wildcard hboneAddress names no interface the proxy dials from.
+            if (ip != null && !ip.isAnyLocalAddress()) {
+                List<InetAddress> l = from.computeIfAbsent(e.getKey(), k -> new ArrayList<>());
+                if (!l.contains(ip)) {
+                    l.add(ip);
+                }
+            }
+        }
+        Map<String, List<InetAddress>> frozen = new HashMap<>();
+        from.forEach((k, v) -> frozen.put(k, List.copyOf(v)));
+        snapshot = new Snapshot(Map.copyOf(byAddress), Map.copyOf(nodes), List.copyOf(workloads), ids, Map.copyOf(frozen));
     }
 
     /** Adds or replaces one workload (same namespace/name) at runtime. */
@@ -106,7 +177,7 @@ public final class WorkloadRegistry {
             }
         }
         next.add(w);
-        replace(next, snapshot.nodes);
+        replace(next, snapshot.nodes, snapshot.nodeAddresses);
     }
 
     /** Removes the workload {@code namespace/name} (a pod that left); false when there was none. */
@@ -120,13 +191,13 @@ public final class WorkloadRegistry {
         if (next.size() == snapshot.all.size()) {
             return false;
         }
-        replace(next, snapshot.nodes);
+        replace(next, snapshot.nodes, snapshot.nodeAddresses);
         return true;
     }
 
     // ---- YAML ----
 
-    record NodeYaml(String name, String hboneAddress) {}
+    record NodeYaml(String name, String hboneAddress, List<String> addresses) {}
 
     record WorkloadYaml(String namespace, String name, String serviceAccount, Map<String, String> labels,
                         List<String> addresses, Workload.Protocol protocol, String node,
@@ -245,6 +316,7 @@ public final class WorkloadRegistry {
         }
         String td = f.trustDomain() == null ? "cluster.local" : f.trustDomain();
         Map<String, InetSocketAddress> nodes = new HashMap<>();
+        Map<String, List<InetAddress>> nodeAddresses = new HashMap<>();
         java.util.Set<String> nodeNames = new java.util.HashSet<>();
         if (f.nodes() != null) {
             for (int i = 0; i < f.nodes().size(); i++) {
@@ -254,6 +326,19 @@ public final class WorkloadRegistry {
                 // 15008 (ztunnel's way), so a node proxy holding many SVIDs can pick the dialled one.
                 if (n.hboneAddress() != null) {
                     nodes.put(n.name(), Addresses.parseHostPort(n.hboneAddress(), file + ": nodes[" + i + "].hboneAddress"));
+                }
+                if (n.addresses() != null) {
+                    List<InetAddress> from = new ArrayList<>();
+                    for (int j = 0; j < n.addresses().size(); j++) {
+                        String where = file + ": nodes[" + i + "].addresses[" + j + "]";
+                        InetAddress a = Addresses.parseIp(n.addresses().get(j), where);
+                        if (a.isAnyLocalAddress()) {
+                            // No tunnel comes from the wildcard: the node's claims would never be believed.
+                            throw new IllegalArgumentException(where + ": the wildcard address is no address a proxy dials from");
+                        }
+                        from.add(a);
+                    }
+                    nodeAddresses.put(n.name(), from);
                 }
             }
         }
@@ -292,7 +377,7 @@ public final class WorkloadRegistry {
             }
         }
         try {
-            replace(out, nodes);
+            replace(out, nodes, nodeAddresses);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
         }

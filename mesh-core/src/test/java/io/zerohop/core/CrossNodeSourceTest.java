@@ -100,6 +100,13 @@ class CrossNodeSourceTest {
     static Workload stable;
     static Workload batch;
     static Workload backend;
+    /**
+     * frontend's service account on two more nodes the registry knows the addresses of (their
+     * {@code hboneAddress}): node-d's is 127.0.0.8 (no proxy runs there), node-e's 127.0.0.1, where node
+     * A's tunnels come from. node-a itself has no address.
+     */
+    static Workload frontendD;
+    static Workload frontendE;
     static ServerSocket echo;
     static Mesh a;
     static Mesh b;
@@ -140,7 +147,11 @@ class CrossNodeSourceTest {
         ledgerDeny = echoOn(ledgerIp);
         ledgerAllow = echoOn(ledgerIp);
         ledgerNode = echoOn(ledgerIp);
-        List<Workload> all = List.of(stable, canary, batch, backend, ledger);
+        frontendD = new Workload("prod", "frontend-d", "frontend", Map.of("app", "frontend", "track", "stable"),
+                List.of(InetAddress.getByName("127.0.0.7")), Workload.Protocol.HBONE, "node-d", "cluster.local");
+        frontendE = new Workload("prod", "frontend-e", "frontend", Map.of("app", "frontend", "track", "stable"),
+                List.of(InetAddress.getByName("127.0.0.9")), Workload.Protocol.HBONE, "node-e", "cluster.local");
+        List<Workload> all = List.of(stable, canary, batch, backend, ledger, frontendD, frontendE);
         WorkloadRegistry registry = WorkloadRegistry.of(all, Map.of());
         InMemoryCa ca = InMemoryCa.create("cluster.local");
         PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("backend.yaml", POLICY)).build();
@@ -163,7 +174,10 @@ class CrossNodeSourceTest {
         c = Mesh.builder().identityProvider(ca).identity(ledger.identity()).workloads(registry).policies(ipPolicy)
                 .node("node-c").inbound(new InetSocketAddress(ledgerIp, 0)).threads(1).build();
         c.start().get(10, TimeUnit.SECONDS);
-        registry.replace(all, Map.of("node-b", b.inboundAddress(), "node-c", c.inboundAddress()));
+        // node-d and node-e are known by their hboneAddress alone (no workload of theirs is dialled here).
+        registry.replace(all, Map.of("node-b", b.inboundAddress(), "node-c", c.inboundAddress(),
+                "node-d", new InetSocketAddress(InetAddress.getByName("127.0.0.8"), 15008),
+                "node-e", new InetSocketAddress(InetAddress.getLoopbackAddress(), 15008)));
         a = Mesh.builder().identityProvider(ca).workloads(registry).node("node-a").threads(1).build();
         a.start().get(10, TimeUnit.SECONDS);
         forward = a.capture(Capture.forward(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
@@ -391,5 +405,46 @@ class CrossNodeSourceTest {
         assertThat(connectClaiming(stable, "for=\"127.0.0.3:40000\"", node, c, ledger))
                 .as("frontend-stable's own claim").isEqualTo(200);
         assertThat(connectClaiming(stable, "for=\"127.0.0.3:40000\"", allow, c, ledger)).isEqualTo(200);
+    }
+
+    // Binding a claim to the claimed pod's node (zerohop's; ztunnel has no for= claim to bind, see
+    // TunnelSource). Every tunnel here comes from node A's 127.0.0.1.
+
+    @Test
+    @DisplayName("a claim naming a pod on a node whose known address is not the tunnel's is not believed: labels unknown, denied")
+    void aClaimFromAnotherNodesAddressIsNotBelieved() throws Exception {
+        try (CapturedStderr err = new CapturedStderr()) {
+            assertThat(connectClaiming(frontendE, "for=\"127.0.0.9:40000\"")).as("frontend-e, on node-e (127.0.0.1): from its node")
+                    .isEqualTo(200);
+            assertThat(err.awaitLine("inbound src=127.0.0.1:", "src_workload=prod/frontend-e src_ip=127.0.0.9 ")).contains("status=200");
+            // Same identity, same labels (app=frontend), but node-d's proxy dials from 127.0.0.8.
+            assertThat(connectClaiming(frontendD, "for=\"127.0.0.7:40000\"")).as("frontend-d, on node-d (127.0.0.8): from node A")
+                    .isEqualTo(401);
+            assertThat(err.awaitLine("untrusted forwarded claim from 127.0.0.1:")).contains(
+                    "(spiffe://cluster.local/ns/prod/sa/frontend): for=127.0.0.7 is prod/frontend-d",
+                    "on node node-d, whose proxy dials from 127.0.0.8; source known by its SPIFFE ID only");
+            assertThat(err.awaitLine("inbound refused src=127.0.0.1:", "forwarded_for=127.0.0.7:40000"))
+                    .contains("src_workload=- ").doesNotContain("src_ip=");
+        }
+    }
+
+    @Test
+    @DisplayName("naming another node's pod does not dodge a DENY ipBlocks on the tunnel's real address")
+    void aClaimFromAnotherNodeDoesNotDodgeADenyOnTheRealAddress() throws Exception {
+        InetSocketAddress node = (InetSocketAddress) ledgerNode.getLocalSocketAddress();
+        assertThat(connectClaiming(frontendD, "for=\"127.0.0.7:40000\"", node, c, ledger))
+                .as("frontend-d's address claimed from node A, DENY ipBlocks [127.0.0.1]").isEqualTo(401);
+        assertThat(connectClaiming(frontendE, "for=\"127.0.0.9:40000\"", node, c, ledger))
+                .as("frontend-e's, from its own node: the pod's address, as ztunnel's source.ip").isEqualTo(200);
+    }
+
+    @Test
+    @DisplayName("a pod on a node with no known address (node-a) keeps the identity-only rule: believed from any address")
+    void aNodeWithoutAKnownAddressKeepsTheIdentityRule() throws Exception {
+        try (CapturedStderr err = new CapturedStderr()) {
+            assertThat(connectClaiming(stable, "for=\"127.0.0.3:40000\"")).as("frontend-stable, node-a").isEqualTo(200);
+            assertThat(err.awaitLine("inbound src=127.0.0.1:", "forwarded_for=127.0.0.3:40000"))
+                    .contains("src_workload=prod/frontend-stable src_ip=127.0.0.3 ");
+        }
     }
 }

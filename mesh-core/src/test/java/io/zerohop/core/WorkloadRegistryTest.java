@@ -157,4 +157,39 @@ class WorkloadRegistryTest {
         assertThatThrownBy(() -> WorkloadRegistry.load(alias))
                 .hasMessage(alias + ":3: an alias (*ns): the registry does not expand YAML aliases; write the value itself");
     }
+
+    @Test
+    void nodeAddressesAreTheDeclaredOnesThenTheHboneAddressIp(@TempDir Path dir) throws Exception {
+        Path f = Files.writeString(dir.resolve("w.yaml"), GOOD.replace("{name: node-b, hboneAddress: \"10.0.0.2:15008\"}",
+                "{name: node-b, hboneAddress: \"10.0.0.2:15008\", addresses: [10.0.5.2, \"fd00::b\", 10.0.0.2]}\n"
+                        + "  - {name: node-c, addresses: [10.0.0.3]}\n  - {name: node-d}"));
+        WorkloadRegistry r = WorkloadRegistry.load(f);
+        assertThat(r.nodeAddresses("node-b")).containsExactly(InetAddress.getByName("10.0.5.2"), InetAddress.getByName("fd00::b"),
+                InetAddress.getByName("10.0.0.2"));
+        assertThat(r.nodeAddresses("node-c")).as("addresses alone: tunnels to its workloads still dial them on 15008")
+                .containsExactly(InetAddress.getByName("10.0.0.3"));
+        assertThat(r.nodeAddresses("node-d")).isEmpty();
+        assertThat(r.nodeAddresses(null)).isEmpty();
+        // A put keeps the nodes' addresses.
+        r.put(new Workload("prod", "x", "x", null, java.util.List.of(InetAddress.getByName("10.0.1.9")), null, "node-c", "example.org"));
+        assertThat(r.nodeAddresses("node-c")).containsExactly(InetAddress.getByName("10.0.0.3"));
+        Path wildcard = Files.writeString(dir.resolve("wild.yaml"), "nodes:\n  - {name: n, addresses: [10.0.0.3, 0.0.0.0]}\n");
+        assertThatThrownBy(() -> WorkloadRegistry.load(wildcard))
+                .hasMessage(wildcard + ": nodes[0].addresses[1]: the wildcard address is no address a proxy dials from");
+        Path name = Files.writeString(dir.resolve("name.yaml"), "nodes:\n  - {name: n, addresses: [node-n.local]}\n");
+        assertThatThrownBy(() -> WorkloadRegistry.load(name)).hasMessageContaining("nodes[0].addresses[0]: \"node-n.local\" is not an IP address literal");
+    }
+
+    @Test
+    void identityOfIsOneInstancePerIdentityWhileTheWorkloadIsRegistered(@TempDir Path dir) throws Exception {
+        WorkloadRegistry r = WorkloadRegistry.load(Files.writeString(dir.resolve("w.yaml"), GOOD));
+        Workload b = r.byName("prod", "backend").orElseThrow();
+        assertThat(r.identityOf(b)).isEqualTo(b.identity()).isSameAs(r.identityOf(b));
+        Workload copy = new Workload(b.namespace(), "backend-2", b.serviceAccount(), b.labels(), java.util.List.of(), b.protocol(),
+                b.node(), b.trustDomain());
+        assertThat(r.identityOf(copy)).as("not registered: built").isEqualTo(b.identity()).isNotSameAs(r.identityOf(b));
+        r.put(copy);
+        assertThat(r.identityOf(r.byName("prod", "backend-2").orElseThrow())).as("shared by the identity's workloads")
+                .isSameAs(r.identityOf(r.byName("prod", "backend").orElseThrow()));
+    }
 }

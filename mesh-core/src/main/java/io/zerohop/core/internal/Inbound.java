@@ -100,7 +100,7 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
             return Destination.notServed();
         }
         Workload workload = w.get();
-        if (!workload.identity().equals(localIdentity)) {
+        if (!workload.hasIdentity(localIdentity)) {
             // Tunnelling to another workload would let the client reach something it never authenticated.
             return Destination.refuse(400, "destination " + workload + " is " + workload.identity()
                     + ", but this connection presented " + localIdentity);

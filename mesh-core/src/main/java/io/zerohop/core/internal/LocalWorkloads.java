@@ -6,7 +6,10 @@ import io.zerohop.core.WorkloadRegistry;
 import java.net.InetAddress;
 import java.net.NetworkInterface;
 import java.net.SocketException;
+import java.util.HashMap;
 import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -78,13 +81,39 @@ public final class LocalWorkloads {
         return ids;
     }
 
+    /**
+     * Per registry snapshot (its {@code all()} list, compared by reference): the baggage of the first
+     * local workload of each identity, in registry order. Built on the first open after
+     * a registry change, so an open is one map lookup, not a scan of every workload (each open
+     * scanned {@code all()}: 10,000 {@code hasIdentity} calls per open at 10,000 workloads).
+     */
+    private record BaggageIndex(List<Workload> all, Map<SpiffeId, Baggage> first) {}
+
+    private volatile BaggageIndex baggage;
+
     /** The baggage of the first local workload with identity {@code source}, or null when there is none. */
     public Baggage baggageOf(SpiffeId source) {
-        for (Workload w : registry.all()) {
-            if (w.hasIdentity(source) && isLocal(w)) {
-                return Baggage.of(w);
-            }
+        if (source == null) {
+            return null;
         }
-        return null;
+        List<Workload> all = registry.all();
+        BaggageIndex index = baggage;
+        if (index == null || index.all() != all) {
+            Map<SpiffeId, Baggage> first = new HashMap<>();
+            for (Workload w : all) {
+                if (isLocal(w)) {
+                    SpiffeId id;
+                    try {
+                        id = registry.identityOf(w);
+                    } catch (RuntimeException e) {
+                        continue; // a name java-spiffe refuses: no peer's SPIFFE ID can equal it
+                    }
+                    first.putIfAbsent(id, Baggage.of(w));
+                }
+            }
+            index = new BaggageIndex(all, first);
+            baggage = index;
+        }
+        return index.first().get(source);
     }
 }

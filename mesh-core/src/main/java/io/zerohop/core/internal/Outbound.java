@@ -79,7 +79,7 @@ public final class Outbound {
     }
 
     /**
-     * {@code Route(registry.hboneAddress(w, ip), w.identity())} for the registry workload at
+     * {@code Route(registry.hboneAddress(w, ip), registry.identityOf(w))} for the registry workload at
      * {@code target}'s IP.
      *
      * @throws Mesh.UnknownDestinationException when the IP is unknown or its workload is {@code protocol: TCP}
@@ -92,7 +92,8 @@ public final class Outbound {
             throw new Mesh.UnknownDestinationException("destination " + w + " (" + Addresses.authority(target)
                     + ") is a plaintext workload, not reachable over HBONE");
         }
-        return new Route(local.registry().hboneAddress(w, target.getAddress()), w.identity());
+        // The registry's memo: w.identity() would build a SpiffeId (~400 B) per open.
+        return new Route(local.registry().hboneAddress(w, target.getAddress()), local.registry().identityOf(w));
     }
 
     /**
@@ -142,7 +143,8 @@ public final class Outbound {
             return new Request.Refused(new IllegalStateException("self call: " + Addresses.authority(target)
                     + " is one of this proxy's own ports, dropped"), true);
         }
-        SpiffeId src = local.at(source.getAddress()).map(Workload::identity).orElse(identity);
+        Workload from = local.at(source.getAddress()).orElse(null);
+        SpiffeId src = from != null ? local.registry().identityOf(from) : identity;
         if (src == null) {
             return new Request.Refused(new IllegalStateException("source " + Addresses.authority(source)
                     + " is not a workload of this node and the proxy has no identity of its own"), false);

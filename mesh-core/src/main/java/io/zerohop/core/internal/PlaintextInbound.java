@@ -94,8 +94,8 @@ public final class PlaintextInbound {
         Workload w = a.workload();
         AppProtocol proto = w.appProtocol(target.getPort());
         return CaptureListener.connectTcp(loop, target).thenApply(end -> a.perRequest()
-                ? http.plaintext(end, source, target, w.ref(), w.identity(), proto)
-                : observer.plain(end, "plaintext-inbound", true, source, target, w.identity()));
+                ? http.plaintext(end, source, target, w.ref(), local.registry().identityOf(w), proto)
+                : observer.plain(end, "plaintext-inbound", true, source, target, local.registry().identityOf(w)));
     }
 
     private static Admission refused(RuntimeException e) {

@@ -8,6 +8,7 @@ import io.zerohop.core.WorkloadRegistry;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 
@@ -19,8 +20,11 @@ import java.util.Objects;
  *   <li>the registry workload at the tunnel's peer address, when its SPIFFE ID is the verified peer
  *       identity: a pod that dialled itself (embedded mode);
  *   <li>else the registry workload at the last {@code for=} node of the CONNECT's {@code forwarded}
- *       header (RFC 7239), when its SPIFFE ID is the verified peer identity: a node proxy dials from
- *       its own address and names the captured pod there ({@link OutboundHeaders#forwarded});
+ *       header (RFC 7239), when its SPIFFE ID is the verified peer identity and, if the registry
+ *       knows an address of that workload's node in the peer address's family
+ *       ({@link WorkloadRegistry#nodeAddresses}: the node's {@code addresses}, its {@code hboneAddress}'s
+ *       IP), the peer address is one of them: a node proxy dials from its own address and names the
+ *       captured pod there ({@link OutboundHeaders#forwarded});
  *   <li>else none: the peer is known by its SPIFFE ID only, whose pod labels are unknown, and
  *       mesh-policy fails closed for it (no label allow matches; a label deny that may select it denies).
  * </ol>
@@ -28,7 +32,13 @@ import java.util.Objects;
  * never grants an identity, namespace or service account, and a claim that names a workload of another
  * identity, or a header that does not parse, changes nothing (step 3, or step 1's answer). Within one
  * identity, though, pod labels are as trustworthy as whoever holds that identity's key: a peer holding
- * the key of service account {@code frontend} can name any pod of that service account.
+ * the key of service account {@code frontend} can name, from anywhere, any pod of that service
+ * account whose node has no known address of the tunnel's family, and, from a node's known address,
+ * that service account's pods on that node.
+ * The node binding only ever turns a believed claim into step 3, which is what the peer gets by
+ * sending no claim at all, so it narrows and never widens; where the registry knows no address of
+ * the node (in that family) it cannot tell the node's proxy from another peer, and keeps the
+ * identity-only rule.
  *
  * <p>Upstream (istio/ztunnel at 62d82653): ztunnel's inbound takes the source workload from the TCP
  * peer address alone ({@code src/proxy/inbound.rs} 101 and 144–149 build {@code conn.src} from the
@@ -146,7 +156,48 @@ public final class TunnelSource {
             }
             return new Source(null, peerIp, false);
         }
+        if (!fromItsNode(w, peerIp)) {
+            if (report && untrusted != null) {
+                untrusted.warn("untrusted forwarded claim from {} ({}): for={} is {} ({}) on node {}, whose proxy dials from {}; "
+                                + "source known by its SPIFFE ID only", Addresses.authority(peerAddress), peer,
+                        NetUtil.toAddressString(claimed), w, w.identity(), w.node(), addressList(registry.nodeAddresses(w.node())));
+            }
+            return new Source(null, peerIp, false);
+        }
         return new Source(w, claimed, true);
+    }
+
+    /**
+     * Whether a tunnel from {@code peerIp} may name {@code w} (step 2's node binding): true when the
+     * registry knows no address of {@code w}'s node in {@code peerIp}'s family (no node, a node without
+     * {@code hboneAddress} or {@code addresses}, or only addresses of the other family), else whether
+     * {@code peerIp} is one of them. Families compare by class: an IPv4 peer on a dual-stack listener
+     * arrives as an {@code Inet4Address} (Netty's epoll hands an IPv4-mapped peer over as its 4 bytes,
+     * netty/netty transport-native-unix-common/src/main/c/netty_unix_socket.c
+     * {@code netty_unix_socket_ipAddressLength}; the JDK's sockets and {@code InetAddress.getByAddress}
+     * do the same), and registry addresses are parsed the same way.
+     */
+    private boolean fromItsNode(Workload w, InetAddress peerIp) {
+        List<InetAddress> known = registry.nodeAddresses(w.node());
+        boolean bound = false;
+        for (int k = 0; k < known.size(); k++) {
+            InetAddress a = known.get(k);
+            if (a.getClass() == peerIp.getClass()) {
+                if (a.equals(peerIp)) {
+                    return true;
+                }
+                bound = true;
+            }
+        }
+        return !bound;
+    }
+
+    private static String addressList(List<InetAddress> as) {
+        StringBuilder b = new StringBuilder();
+        for (InetAddress a : as) {
+            b.append(b.length() == 0 ? "" : ", ").append(NetUtil.toAddressString(a));
+        }
+        return b.toString();
     }
 
     /** A plaintext connection's source: the registry workload at its address (no identity to check), or null. */

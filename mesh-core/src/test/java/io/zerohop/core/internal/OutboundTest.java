@@ -142,4 +142,30 @@ class OutboundTest {
         assertThat(o.route(new InetSocketAddress(REMOTE_IP, 80)).hboneAddress())
                 .as("node b's declared HBONE address").isEqualTo(new InetSocketAddress(ip("192.168.0.2"), 15008));
     }
+
+    @Test
+    @DisplayName("an open builds no SpiffeId: the route's expected identity and a captured source's are the registry's instances")
+    void routingReusesTheRegistrysIdentities() {
+        Outbound o = outbound(f.local, OWN, false);
+        SpiffeId remote = o.route(new InetSocketAddress(REMOTE_IP, 80)).expectedIdentities().iterator().next();
+        assertThat(remote).isEqualTo(REMOTE.identity()).isSameAs(f.registry.identityOf(REMOTE));
+        assertThat(o.route(new InetSocketAddress(REMOTE_IP, 81)).expectedIdentities().iterator().next()).isSameAs(remote);
+        Outbound.Request r = o.buildRequest(app, new InetSocketAddress(REMOTE_IP, 80));
+        assertThat(((Outbound.Request.Hbone) r).source()).isEqualTo(FRONTEND.identity()).isSameAs(f.registry.identityOf(FRONTEND));
+    }
+
+    @Test
+    @DisplayName("baggage is the source identity's first local workload's, and follows a registry change")
+    void baggageFollowsTheRegistry() {
+        Outbound o = outbound(f.local, OWN, false);
+        InetSocketAddress dst = new InetSocketAddress(REMOTE_IP, 80);
+        assertThat(((Outbound.Request.Hbone) o.buildRequest(app, dst)).route().headers().get("baggage"))
+                .contains("k8s.deployment.name=frontend", "service.version=latest");
+        f.registry.put(new Workload("prod", "frontend", "frontend", Map.of("app", "frontend", "version", "v2"), List.of(FRONTEND_IP),
+                Workload.Protocol.HBONE, "a", "cluster.local"));
+        assertThat(((Outbound.Request.Hbone) o.buildRequest(app, dst)).route().headers().get("baggage"))
+                .contains("k8s.deployment.name=frontend", "service.version=v2");
+        assertThat(f.local.baggageOf(REMOTE.identity())).as("reports runs on node b, not here").isNull();
+        assertThat(f.local.baggageOf(null)).isNull();
+    }
 }

@@ -8,8 +8,13 @@ import static io.zerohop.core.internal.PartsFixture.ip;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
 import io.zerohop.testing.CapturedStderr;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
@@ -113,5 +118,51 @@ class TunnelSourceTest {
                 Map.of("forwarded", "for=\"10.1.0.2:5000\""), true))
                 .as("a host-network peer's address is another identity's pod: its own claim decides").isEqualTo(BACKEND);
         assertThat(sources().of(null, new InetSocketAddress(FRONTEND_IP, 40000), Map.of(), true)).as("no identity").isNull();
+    }
+
+    /** A pod of frontend's service account on node {@code n}, at 10.3.0.5. */
+    static final Workload ON_N = new Workload("prod", "frontend-n", "frontend", Map.of("app", "frontend"),
+            List.of(ip("10.3.0.5")), Workload.Protocol.HBONE, "n", "cluster.local");
+
+    /** Who a tunnel from {@code peer} claiming ON_N is, with node n known by {@code hbone} (or null) and {@code addresses}. */
+    static Workload claimFrom(String peer, String hbone, String... addresses) {
+        List<InetAddress> from = new ArrayList<>();
+        for (String a : addresses) {
+            from.add(ip(a));
+        }
+        WorkloadRegistry r = WorkloadRegistry.empty();
+        r.replace(List.of(ON_N), hbone == null ? Map.of() : Map.of("n", new InetSocketAddress(ip(hbone), 15008)),
+                Map.of("n", from));
+        return new TunnelSource(r, null).of(FRONTEND.identity(), new InetSocketAddress(ip(peer), 41000),
+                Map.of("forwarded", "for=\"10.3.0.5:5000\""), true);
+    }
+
+    @Test
+    @DisplayName("node binding: a claim is believed only from an address of the claimed pod's node, where the registry knows one of that family")
+    void aClaimIsBoundToThePodsNodeWhereTheRegistryKnowsItsAddress() {
+        assertThat(claimFrom("192.168.0.7", "192.168.0.7")).as("from the node's hboneAddress IP").isEqualTo(ON_N);
+        assertThat(claimFrom("192.168.0.8", "192.168.0.7")).as("from another IPv4 address").isNull();
+        assertThat(claimFrom("192.168.0.8", "192.168.0.7", "192.168.0.8")).as("from a declared second interface").isEqualTo(ON_N);
+        assertThat(claimFrom("fd00::8", "192.168.0.7")).as("IPv6: the registry knows no IPv6 address of n").isEqualTo(ON_N);
+        assertThat(claimFrom("fd00::8", "192.168.0.7", "fd00::7")).as("IPv6, n's IPv6 address known").isNull();
+        assertThat(claimFrom("fd00::7", null, "fd00::7")).as("a declared address alone binds").isEqualTo(ON_N);
+        assertThat(claimFrom("192.168.0.8", null, "fd00::7")).as("IPv4 where only IPv6 is known").isEqualTo(ON_N);
+        assertThat(claimFrom("192.168.0.8", null)).as("node n with no known address: identity only, as before").isEqualTo(ON_N);
+        assertThat(claimFrom("::ffff:192.168.0.7", "192.168.0.7")).as("an IPv4-mapped peer is its IPv4 address").isEqualTo(ON_N);
+    }
+
+    @Test
+    @DisplayName("a claim from another node's address is logged with the peer, both identities and the node's addresses")
+    void aClaimFromAnotherNodeIsLogged() {
+        WorkloadRegistry r = WorkloadRegistry.empty();
+        r.replace(List.of(ON_N), Map.of("n", new InetSocketAddress(ip("192.168.0.7"), 15008)), Map.of("n", List.of(ip("fd00::7"))));
+        try (CapturedStderr err = new CapturedStderr()) {
+            TunnelSource.Source s = new TunnelSource(r, f.refusals).source(FRONTEND.identity(), nodeProxy,
+                    Map.of("forwarded", "for=\"10.3.0.5:5000\""), true);
+            assertThat(s).isEqualTo(new TunnelSource.Source(null, nodeProxy.getAddress(), false));
+            assertThat(err.count("untrusted forwarded claim from 192.168.0.2:41000 (" + FRONTEND.identity()
+                    + "): for=10.3.0.5 is prod/frontend-n (spiffe://cluster.local/ns/prod/sa/frontend) on node n, whose proxy dials from "
+                    + "fd00::7, 192.168.0.7; source known by its SPIFFE ID only")).isEqualTo(1);
+        }
     }
 }
