@@ -6,6 +6,7 @@ import static io.zerohop.policy.Upstream.CILIUM_CRD;
 import static io.zerohop.policy.Upstream.CILIUM_K8S_UTILS;
 import static io.zerohop.policy.Upstream.CILIUM_ENTITY;
 import static io.zerohop.policy.Upstream.CILIUM_L4;
+import static io.zerohop.policy.Upstream.CILIUM_POLICY_UTILS;
 import static io.zerohop.policy.Upstream.CILIUM_RULE_VALIDATION;
 import static io.zerohop.policy.Upstream.CILIUM_XDS;
 import static io.zerohop.policy.Upstream.RE2_SYNTAX;
@@ -42,6 +43,7 @@ class CiliumUpstreamConformanceTest {
         regex();
         selectors();
         unknownLabels();
+        defaultDeny();
     }
 
     static final Map<String, String> BACKEND = Map.of("app", "backend");
@@ -216,6 +218,45 @@ class CiliumUpstreamConformanceTest {
                 "unknown authentication mode");
     }
 
+    /** rule_validation_test.go TestSanitizeDefaultDeny: which sections put the selected endpoints in ingress default deny. */
+    static void defaultDeny() {
+        String s = CILIUM_RULE_VALIDATION;
+        T.decide(s, "TestSanitizeDefaultDeny: ingressDeny [{}] alone enables ingress default deny",
+                cnp("prod", "c", "{endpointSelector: {}, ingressDeny: [{}]}"), r(), false, "prod/c");
+        T.decide(s, "TestSanitizeDefaultDeny: ingress [{}] and ingressDeny [{}]",
+                cnp("prod", "c", "{endpointSelector: {}, ingress: [{}], ingressDeny: [{}]}"), r(), false, "prod/c");
+        T.add(s, "TestSanitizeDefaultDeny: egress [{}] alone leaves ingress open", () -> assertThat(PolicyEngine.builder()
+                .policies(PolicyLoader.fromString("c.yaml", cnp("prod", "c", "{endpointSelector: {}, egress: [{}]}"))).build()
+                .evaluate(r().build()).allowed()).isTrue());
+        String off = cnp("prod", "c", "{endpointSelector: {}, enableDefaultDeny: {ingress: false}, "
+                + "ingressDeny: [{fromEndpoints: [{matchLabels: {app: frontend}}]}]}");
+        T.decide(s, "enableDefaultDeny.ingress false: the deny rule still denies", off, r(), false, "prod/c");
+        T.add(s, "enableDefaultDeny.ingress false: other peers are not default-denied", () -> assertThat(PolicyEngine.builder()
+                .policies(PolicyLoader.fromString("c.yaml", off)).build()
+                .evaluate(r().sourceLabels("prod", Map.of("app", "other")).principal("spiffe://cluster.local/ns/prod/sa/other").build())
+                .allowed()).isTrue());
+        T.invalid(CILIUM_CRD, "ingressDeny toPorts carries no L7 rules (PortDenyRule)", cnp("prod", "c", "{endpointSelector: {}, "
+                + "ingressDeny: [{toPorts: [{ports: [{port: '80', protocol: TCP}], rules: {http: [{method: GET}]}}]}]}"),
+                "L7 rules are not allowed in ingressDeny");
+        T.invalid(CILIUM_CRD, "ingressDeny has no authentication", cnp("prod", "c", "{endpointSelector: {}, "
+                + "ingressDeny: [{fromEndpoints: [{}], authentication: {mode: required}}]}"), "authentication is not allowed in ingressDeny");
+        // An explicitly empty peer list selects no peer; an absent one (toPorts only) selects every peer.
+        String u = CILIUM_POLICY_UTILS;
+        for (String empty : List.of("fromEndpoints: []", "fromEntities: []", "fromCIDR: []", "fromCIDRSet: []")) {
+            T.decide(u, "mergeEndpointSelectors: " + empty + " with toPorts selects no peer",
+                    ingress("{" + empty + ", toPorts: [{ports: [{port: '8080'}]}]}"), r(), false, "prod/c");
+            T.decide(u, "mergeEndpointSelectors: " + empty + " in ingressDeny denies no peer", cnp("prod", "c",
+                    "{endpointSelector: {}, ingress: [{fromEntities: [all]}], ingressDeny: [{" + empty + ", toPorts: [{ports: "
+                            + "[{port: '8080'}]}]}]}"), r(), true, "prod/c");
+        }
+        T.decide(u, "mergeEndpointSelectors: no peer field with toPorts selects every peer",
+                ingress("{toPorts: [{ports: [{port: '8080'}]}]}"), r().plaintext().source(null), true, "prod/c");
+        String range = cnp("prod", "c", "{endpointSelector: {}, ingress: [{fromEndpoints: [{}]}], "
+                + "ingressDeny: [{toPorts: [{ports: [{port: '8000', endPort: 8100, protocol: TCP}]}]}]}");
+        T.decide(CILIUM_L4, "ingressDeny endPort range denies inside", range, r().port(8080), false, "prod/c");
+        T.decide(CILIUM_L4, "ingressDeny endPort range: outside", range, r().port(9000), true, "prod/c");
+    }
+
     /** entity.go EntitySelectorMapping: every entity is valid; over HBONE only some can match. */
     static void entities() {
         String s = CILIUM_ENTITY;
@@ -311,7 +352,8 @@ class CiliumUpstreamConformanceTest {
     void countsPerSource() {
         T.counts().forEach((k, v) -> System.out.println("conformance cases: " + v + "  " + k));
         assertThat(T.counts()).containsKeys(CILIUM_RULE_VALIDATION, CILIUM_ENTITY, CILIUM_L4, CILIUM_XDS, RE2_SYNTAX, CILIUM_CRD,
-                CILIUM_K8S_UTILS, CILIUM_CONST, ZEROHOP_UNKNOWN_LABELS);
+                CILIUM_K8S_UTILS, CILIUM_CONST, ZEROHOP_UNKNOWN_LABELS,
+                CILIUM_POLICY_UTILS);
     }
 
     @Test

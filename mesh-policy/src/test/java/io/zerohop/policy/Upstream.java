@@ -24,9 +24,15 @@ final class Upstream {
     static final String ISTIO_AMBIENT_CONVERSION = "istio/istio pilot/pkg/serviceregistry/ambient/authorization.go (convertedSelectorPeerAuthentications)";
     static final String ISTIO_BUILDER_TESTDATA = "istio/istio pilot/pkg/security/authz/builder/testdata/http";
     static final String ISTIO_NORMALIZATION = "istio.io docs/reference/config/security/normalization";
+    static final String ISTIO_VALIDATION = "istio/istio pkg/config/validation/validation.go (validateOneOfSelectorType, validatePolicyTargetReference)";
+    static final String ISTIO_AMBIENT_FETCH = "istio/istio pilot/pkg/serviceregistry/ambient/workloads.go (fetchPeerAuthentications)";
+    static final String ISTIO_SECURITY_TEST = "istio/istio pkg/config/security/security_test.go";
+    static final String ISTIO_AMBIENT_TESTDATA = "istio/istio pilot/pkg/serviceregistry/ambient/testdata/{allow-full,allow-groups,deny-groups}-in.yaml (TestRBACConvert)";
+    static final String ISTIO_GENERATOR = "istio/istio pilot/pkg/security/authz/model/generator.go + authz/matcher (header.go, string.go)";
     static final String ZTUNNEL_RBAC = "istio/ztunnel src/rbac.rs";
     static final String ZTUNNEL_STATE = "istio/ztunnel src/state.rs";
     static final String CILIUM_RULE_VALIDATION = "cilium/cilium pkg/policy/api/rule_validation.go + rule_validation_test.go";
+    static final String CILIUM_POLICY_UTILS = "cilium/cilium pkg/policy/utils/utils.go (RulesToPolicyEntries, mergeEndpointSelectors)";
     static final String CILIUM_ENTITY = "cilium/cilium pkg/policy/api/entity.go";
     static final String CILIUM_L4 = "cilium/cilium pkg/policy/api/l4.go";
     static final String CILIUM_XDS = "cilium/cilium pkg/envoy/xds_server.go (getHTTPRule)";
