@@ -6,6 +6,7 @@ import static io.zerohop.policy.Upstream.ISTIO_AMBIENT_FETCH;
 import static io.zerohop.policy.Upstream.ISTIO_AMBIENT_INDEX_TEST;
 import static io.zerohop.policy.Upstream.ISTIO_AMBIENT_PA_TESTDATA;
 import static io.zerohop.policy.Upstream.ISTIO_AMBIENT_TEST;
+import static io.zerohop.policy.Upstream.ISTIO_API_PROTO;
 import static io.zerohop.policy.Upstream.ISTIO_AMBIENT_TESTDATA;
 import static io.zerohop.policy.Upstream.ISTIO_GENERATOR;
 import static io.zerohop.policy.Upstream.ISTIO_SECURITY_TEST;
@@ -400,6 +401,20 @@ class IstioUpstreamConformanceTest {
         String gwRef = "{group: gateway.networking.k8s.io, kind: Gateway, name: foo}";
         T.invalid(v, "targetRef and targetRefs both set", spec("action: DENY, targetRef: " + gwRef + ", targetRefs: [" + gwRef + "], "
                 + "rules: [{}]"), "only one of targetRefs or workloadSelector can be set");
+        // validateMetadata, before every Istio kind's validation.
+        String paDry = "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: p, namespace: prod, "
+                + "annotations: {istio.io/dry-run: 'true'}}\nspec: {mtls: {mode: PERMISSIVE}}\n";
+        T.invalid(v, "checkDryRunAnnotation: istio.io/dry-run on a PeerAuthentication", paDry,
+                "metadata.annotations.istio.io/dry-run: PeerAuthentication has unsupported annotation istio.io/dry-run");
+        String internal = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p, namespace: prod, "
+                + "annotations: {KEY: x}}\nspec: {action: DENY, rules: [{}]}\n";
+        T.invalid(v, "validateMetadata: internal.istio.io/webhook-always-reject", internal.replace("KEY",
+                "internal.istio.io/webhook-always-reject"), "annotation found, rejecting");
+        T.invalid(v, "validateMetadata: internal.istio.io/parents", internal.replace("KEY", "internal.istio.io/parents"),
+                "annotation found, this may not be set by users");
+        T.invalid(v, "validateMetadata: internal.istio.io/parent-namespace", internal.replace("KEY", "internal.istio.io/parent-namespace"),
+                "annotation found, this may not be set by users");
+        T.valid(v, "validateMetadata: other annotations are fine", internal.replace("KEY", "example.com/owner"));
         T.valid(v, "targetRefs to a ServiceEntry", spec("action: DENY, targetRefs: [{group: networking.istio.io, kind: ServiceEntry, "
                 + "name: se}], rules: [{}]"));
         T.valid(v, "targetRefs to a GatewayClass", spec("action: DENY, targetRefs: [{group: gateway.networking.k8s.io, "
@@ -561,6 +576,23 @@ class IstioUpstreamConformanceTest {
         T.decide(s, "when source.namespace notValues 'te*t' at L7 keeps test out of an ALLOW",
                 when("{key: source.namespace, notValues: ['te*t']}"), r().principal("spiffe://cluster.local/ns/test/sa/x").http("GET", "/"),
                 false, "prod/p");
+        // Operation.paths: the documented uri_template examples (Envoy's regex: "/" + segments, {*} one segment, {**} the rest).
+        String p = ISTIO_API_PROTO;
+        T.decide(p, "/foo/{*} matches /foo/bar", to("{paths: ['/foo/{*}']}"), r().http("GET", "/foo/bar"), true, "prod/p");
+        T.decide(p, "/foo/{*} does not match /foo/bar/baz", to("{paths: ['/foo/{*}']}"), r().http("GET", "/foo/bar/baz"), false, "prod/p");
+        T.decide(p, "/foo/{**}/ matches /foo/bar/", to("{paths: ['/foo/{**}/']}"), r().http("GET", "/foo/bar/"), true, "prod/p");
+        T.decide(p, "/foo/{**}/ matches /foo//", to("{paths: ['/foo/{**}/']}"), r().http("GET", "/foo//"), true, "prod/p");
+        T.decide(p, "/foo/{**}/ does not match /foo/bar", to("{paths: ['/foo/{**}/']}"), r().http("GET", "/foo/bar"), false, "prod/p");
+        T.decide(p, "/foo/{*}/bar/{**} matches /foo/buzz/bar/", to("{paths: ['/foo/{*}/bar/{**}']}"), r().http("GET", "/foo/buzz/bar/"),
+                true, "prod/p");
+        T.decide(p, "/foo/{*}/bar/{**} matches /foo/buzz/bar/baz", to("{paths: ['/foo/{*}/bar/{**}']}"),
+                r().http("GET", "/foo/buzz/bar/baz"), true, "prod/p");
+        T.decide(p, "/foo/{*} ignores the query (matched on the normalised path)", to("{paths: ['/foo/{*}']}"),
+                r().http("GET", "/foo/bar?x=/y"), true, "prod/p");
+        T.invalid(p, "/*/baz/{*} is not a valid path template", to("{paths: ['/*/baz/{*}']}"), "invalid string literal");
+        T.invalid(p, "/**/baz/{*} is not a valid path template", to("{paths: ['/**/baz/{*}']}"), "invalid string literal");
+        T.invalid(p, "/{**}/foo/{*} is not a valid path template", to("{paths: ['/{**}/foo/{*}']}"), "{**} is not the last operator");
+        T.invalid(p, "/foo/{*}.txt is not a valid path template", to("{paths: ['/foo/{*}.txt']}"), "beyond a supported path template");
         String header = spec("action: DENY, rules: [{when: [{key: 'request.headers[x-debug]', values: ['*']}]}]");
         T.decide(s, "header '*' is present_match: a header sent empty is present", header,
                 r().http("GET", "/", "", Map.of("x-debug", "")), false, "prod/p");
@@ -639,6 +671,13 @@ class IstioUpstreamConformanceTest {
         T.valid(s, "dry-run-valid-allow", dryRun("'true'", "{action: ALLOW}"));
         T.valid(s, "dry-run-valid-deny", dryRun("'false'", "{action: DENY, rules: [{}]}"));
         T.invalid(s, "dry-run-invalid-value", dryRun("foo", "{action: ALLOW}"), "istio.io/dry-run with invalid value (foo)");
+        // strconv.ParseBool: 1, t, T, TRUE, true, True, 0, f, F, FALSE, false, False; nothing else.
+        for (String b : List.of("'1'", "t", "T", "'TRUE'", "'True'", "'0'", "f", "F", "'FALSE'", "'False'")) {
+            T.valid(s, "dry-run ParseBool " + b, dryRun(b, "{action: ALLOW}"));
+        }
+        for (String b : List.of("'yes'", "'tRuE'", "'on'", "'2'", "''")) {
+            T.invalid(s, "dry-run ParseBool " + b, dryRun(b, "{action: ALLOW}"), "istio.io/dry-run with invalid value");
+        }
         T.invalid(s, "dry-run-invalid-action-custom", dryRun("'true'", "{action: CUSTOM}"),
                 "only supports action ALLOW/DENY, found action CUSTOM");
         T.invalid(s, "dry-run-invalid-action-audit", dryRun("'true'", "{action: AUDIT}"),
