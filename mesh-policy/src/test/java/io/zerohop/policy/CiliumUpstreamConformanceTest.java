@@ -7,6 +7,7 @@ import static io.zerohop.policy.Upstream.CILIUM_K8S_UTILS;
 import static io.zerohop.policy.Upstream.CILIUM_ENTITY;
 import static io.zerohop.policy.Upstream.CILIUM_L4;
 import static io.zerohop.policy.Upstream.CILIUM_POLICY_UTILS;
+import static io.zerohop.policy.Upstream.CILIUM_RULE_DOC;
 import static io.zerohop.policy.Upstream.CILIUM_RULE_VALIDATION;
 import static io.zerohop.policy.Upstream.CILIUM_XDS;
 import static io.zerohop.policy.Upstream.RE2_SYNTAX;
@@ -240,6 +241,33 @@ class CiliumUpstreamConformanceTest {
                 "L7 rules are not allowed in ingressDeny");
         T.invalid(CILIUM_CRD, "ingressDeny has no authentication", cnp("prod", "c", "{endpointSelector: {}, "
                 + "ingressDeny: [{fromEndpoints: [{}], authentication: {mode: required}}]}"), "authentication is not allowed in ingressDeny");
+        // "If multiple policies apply to an endpoint, that endpoint's default deny will be enabled if any policy requests it."
+        String d = CILIUM_RULE_DOC;
+        String optOut = cnp("prod", "a", "{endpointSelector: {}, enableDefaultDeny: {ingress: false}, "
+                + "ingress: [{fromEndpoints: [{matchLabels: {app: x}}]}]}");
+        String normal = cnp("prod", "b", "{endpointSelector: {}, ingress: [{fromEndpoints: [{matchLabels: {app: y}}]}]}");
+        R z = r().sourceLabels("prod", Map.of("app", "z")).principal("spiffe://cluster.local/ns/prod/sa/z");
+        T.add(d, "EnableDefaultDeny: one policy opting out alone leaves other peers allowed", () -> assertThat(PolicyEngine.builder()
+                .policies(PolicyLoader.fromString("c.yaml", optOut)).build().evaluate(z.build()).allowed()).isTrue());
+        T.add(d, "EnableDefaultDeny: any policy requesting default deny enables it", () -> assertThat(PolicyEngine.builder()
+                .policies(PolicyLoader.fromString("c.yaml", optOut + normal)).build().evaluate(z.build()).allowed()).isFalse());
+        T.add(d, "EnableDefaultDeny: the opting-out policy's rule still allows its peer", () -> assertThat(PolicyEngine.builder()
+                .policies(PolicyLoader.fromString("c.yaml", optOut + normal)).build()
+                .evaluate(r().sourceLabels("prod", Map.of("app", "x")).principal("spiffe://cluster.local/ns/prod/sa/x").build())
+                .allowed()).isTrue());
+        // docs.cilium.io Deny Policies table: allow L7 on 80, L4 80 and 81, L3 client; deny 80/TCP, then also L3 client.
+        String allows = cnp("prod", "allow", "{endpointSelector: {}, ingress: [{fromEndpoints: [{matchLabels: {app: frontend}}], "
+                + "toPorts: [{ports: [{port: '80', protocol: TCP}], rules: {http: [{method: GET}]}}]}, "
+                + "{toPorts: [{ports: [{port: '80', protocol: TCP}, {port: '81', protocol: TCP}]}]}, "
+                + "{fromEndpoints: [{matchLabels: {app: frontend}}]}]}");
+        String deny80 = cnp("prod", "deny80", "{endpointSelector: {}, ingressDeny: [{toPorts: [{ports: [{port: '80', protocol: TCP}]}]}]}");
+        String denyClient = cnp("prod", "denyclient", "{endpointSelector: {}, ingressDeny: [{fromEndpoints: [{matchLabels: {app: frontend}}]}]}");
+        T.decide(d, "deny table: allows only, curl server:80", allows, r().port(80).http("GET", "/"), true, "prod/allow");
+        T.decide(d, "deny table: deny 80/TCP, curl server:81 allowed", allows + deny80, r().port(81), true, "prod/allow");
+        T.decide(d, "deny table: deny 80/TCP, curl server:80 denied", allows + deny80, r().port(80).http("GET", "/"),
+                false, "prod/deny80");
+        T.decide(d, "deny table: deny L3 client too, curl server:81 denied", allows + deny80 + denyClient,
+                r().port(81), false, "prod/denyclient");
         // An explicitly empty peer list selects no peer; an absent one (toPorts only) selects every peer.
         String u = CILIUM_POLICY_UTILS;
         for (String empty : List.of("fromEndpoints: []", "fromEntities: []", "fromCIDR: []", "fromCIDRSet: []")) {

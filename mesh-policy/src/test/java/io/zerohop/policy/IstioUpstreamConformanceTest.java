@@ -668,6 +668,10 @@ class IstioUpstreamConformanceTest {
         T.invalid(s, "provider-wrong-action", spec("action: ALLOW, provider: {name: ''}, rules: [{}]"),
                 "`provider` must not be with non CUSTOM action");
         T.valid(s, "allow-rules-nil", spec("action: ALLOW"));
+        String noSpec = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p, namespace: prod}\n";
+        T.decide(ZTUNNEL_RBAC, "rbac_empty_policy: an AuthorizationPolicy without spec is ALLOW with no rules: allows nothing", noSpec,
+                r(), false, "prod/p");
+        T.decide(ZTUNNEL_RBAC, "rbac_empty_policy: without spec, at L7 too", noSpec, r().http("GET", "/"), false, "prod/p");
         T.valid(s, "dry-run-valid-allow", dryRun("'true'", "{action: ALLOW}"));
         T.valid(s, "dry-run-valid-deny", dryRun("'false'", "{action: DENY, rules: [{}]}"));
         T.invalid(s, "dry-run-invalid-value", dryRun("foo", "{action: ALLOW}"), "istio.io/dry-run with invalid value (foo)");
