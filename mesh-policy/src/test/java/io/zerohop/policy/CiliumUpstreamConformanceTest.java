@@ -1,6 +1,7 @@
 package io.zerohop.policy;
 
 import static io.zerohop.policy.R.r;
+import static io.zerohop.policy.Upstream.CILIUM_CLUSTER_LABEL;
 import static io.zerohop.policy.Upstream.CILIUM_CONST;
 import static io.zerohop.policy.Upstream.CILIUM_CRD;
 import static io.zerohop.policy.Upstream.CILIUM_K8S_UTILS;
@@ -45,6 +46,7 @@ class CiliumUpstreamConformanceTest {
         selectors();
         unknownLabels();
         defaultDeny();
+        clusterLabel();
     }
 
     static final Map<String, String> BACKEND = Map.of("app", "backend");
@@ -219,6 +221,36 @@ class CiliumUpstreamConformanceTest {
                 "unknown authentication mode");
     }
 
+    /**
+     * Cilium labels every endpoint io.cilium.k8s.policy.cluster=&lt;cluster-name&gt;, "default" unless configured; zerohop
+     * takes a workload without that label to be in "default", and a peer known by SPIFFE ID only to be unknown.
+     */
+    static void clusterLabel() {
+        String s = CILIUM_CLUSTER_LABEL;
+        String denyCw = ccnp("cw", "{endpointSelector: {matchLabels: {'k8s:io.cilium.k8s.policy.cluster': default}}, "
+                + "ingress: [{fromEntities: [all]}], ingressDeny: [{fromEndpoints: [{matchLabels: {app: untrusted}}]}]}");
+        T.decide(s, "an endpointSelector on the cluster label selects the workloads of the default cluster (was: none, the deny lost)",
+                denyCw, r().sourceLabels("prod", Map.of("app", "untrusted")).principal("spiffe://cluster.local/ns/prod/sa/u"),
+                false, "cw");
+        T.decide(s, "endpointSelector on the cluster label: other peers are not denied", denyCw, r(), true, "cw");
+        String allow = ingress("{fromEndpoints: [{matchLabels: {'k8s:io.cilium.k8s.policy.cluster': default, app: frontend}}]}");
+        T.decide(s, "fromEndpoints with the cluster label admits a pod of the default cluster (was: denied)", allow, r(), true, "prod/c");
+        T.decide(s, "fromEndpoints with the cluster label: a peer known by SPIFFE ID only is not admitted", allow, r().source(null),
+                false, "prod/c");
+        T.decide(s, "a workload labelled with another cluster is in that cluster", allow,
+                r().sourceLabels("prod", Map.of("app", "frontend", "io.cilium.k8s.policy.cluster", "eu")), false, "prod/c");
+        String notDefault = ingress("{fromEndpoints: [{matchExpressions: [{key: io.cilium.k8s.policy.cluster, operator: NotIn, "
+                + "values: [default]}]}]}");
+        T.decide(s, "NotIn [default] does not admit a pod of the default cluster (was: admitted)", notDefault, r(), false, "prod/c");
+        String denyCluster = cnp("prod", "c", "{endpointSelector: {}, ingress: [{fromEntities: [all]}], "
+                + "ingressDeny: [{fromEndpoints: [{matchLabels: {'k8s:io.cilium.k8s.policy.cluster': default}}]}]}");
+        T.decide(s, "ingressDeny on the cluster label denies a pod of the namespace (was: allowed)", denyCluster, r(), false, "prod/c");
+        T.decide(s, "ingressDeny on the cluster label: a peer known by SPIFFE ID only may be in it (fail closed)", denyCluster,
+                r().source(null), false, "prod/c");
+        T.decide(s, "ingressDeny on the cluster label: an outside peer is no endpoint of the cluster", denyCluster,
+                r().plaintext().source(null), true, "prod/c");
+    }
+
     /** rule_validation_test.go TestSanitizeDefaultDeny: which sections put the selected endpoints in ingress default deny. */
     static void defaultDeny() {
         String s = CILIUM_RULE_VALIDATION;
@@ -381,7 +413,7 @@ class CiliumUpstreamConformanceTest {
         T.counts().forEach((k, v) -> System.out.println("conformance cases: " + v + "  " + k));
         assertThat(T.counts()).containsKeys(CILIUM_RULE_VALIDATION, CILIUM_ENTITY, CILIUM_L4, CILIUM_XDS, RE2_SYNTAX, CILIUM_CRD,
                 CILIUM_K8S_UTILS, CILIUM_CONST, ZEROHOP_UNKNOWN_LABELS,
-                CILIUM_POLICY_UTILS);
+                CILIUM_POLICY_UTILS, CILIUM_CLUSTER_LABEL);
     }
 
     @Test
