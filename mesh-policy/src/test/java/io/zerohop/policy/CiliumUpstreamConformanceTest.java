@@ -350,6 +350,10 @@ class CiliumUpstreamConformanceTest {
         T.decide(s, "endPort below port: not the range", ingress("{toPorts: [{ports: [{port: '8080', endPort: 80}]}]}"),
                 r().port(8000), false, "prod/c");
         T.decide(s, "endPort range", ingress("{toPorts: [{ports: [{port: '8000', endPort: 8100}]}]}"), r(), true, "prod/c");
+        T.invalid(s, "endPort below 0 (kubebuilder Minimum=0)", ingress("{toPorts: [{ports: [{port: '8000', endPort: -1}]}]}"),
+                "bad endPort -1 (0..65535)");
+        T.invalid(s, "endPort above 65535 (kubebuilder Maximum=65535)", ingress("{toPorts: [{ports: [{port: '8000', endPort: 65536}]}]}"),
+                "bad endPort 65536 (0..65535)");
         T.decide(s, "port 0 is every port", ingress("{toPorts: [{ports: [{port: '0'}]}]}"), r().port(1), true, "prod/c");
         T.decide(s, "port with a leading 0 is octal (ParseUint base 0)", ingress("{toPorts: [{ports: [{port: '010'}]}]}"),
                 r().port(8), true, "prod/c");
