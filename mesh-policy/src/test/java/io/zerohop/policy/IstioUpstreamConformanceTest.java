@@ -494,15 +494,16 @@ class IstioUpstreamConformanceTest {
         T.decide(s, "allow-full: the HTTP rules are omitted at L4 (a host-only rule would admit every request at L7)", full,
                 r().dest("cfg", "w", Map.of()), false, "cfg/allow");
 
-        String groups = ap("default", "groups", "{rules: ["
-                + "{from: [{source: {principals: [from-mix-principal], requestPrincipals: [from-mix-requestPrincipals], namespaces: [from-mix-ns]}}], "
-                + "to: [{operation: {ports: ['80']}}]}, "
+        // allow-groups-in.yaml and deny-groups-in.yaml hold the same rules (the DENY one adds notValues to source.ip).
+        String groupRules = "{from: [{source: {principals: [from-mix-principal], requestPrincipals: [from-mix-requestPrincipals], "
+                + "namespaces: [from-mix-ns]}}], to: [{operation: {ports: ['80']}}]}, "
                 + "{from: [{source: {principals: [to-mix-principal], namespaces: [to-mix-ns]}}], to: [{operation: {ports: ['80'], methods: [to-mix-method]}}]}, "
                 + "{from: [{source: {principals: [only-l4-principals], namespaces: [only-l4-ns]}}], to: [{operation: {ports: ['80']}}]}, "
                 + "{from: [{source: {requestPrincipals: [l7-principal]}}], to: [{operation: {paths: [/l7-foo], methods: [l7-method]}}]}, "
                 + "{when: [{key: source.namespace, values: [when-l4-l7-ns]}, {key: connection.sni, values: [when-l4-l7-sni]}]}, "
-                + "{when: [{key: source.namespace, values: [when-l4-ns]}, {key: source.ip, values: [10.10.10.10]}]}, "
-                + "{when: [{key: connection.sni, values: [when-l7-sni]}, {key: 'request.headers[X-header]', values: [when-l7-header]}]}]}");
+                + "{when: [{key: source.namespace, values: [when-l4-ns]}, {key: source.ip, values: [10.10.10.10]NOT}]}, "
+                + "{when: [{key: connection.sni, values: [when-l7-sni]}, {key: 'request.headers[X-header]', values: [when-l7-header]}]}";
+        String groups = ap("default", "groups", "{rules: [" + groupRules.replace("NOT", "") + "]}");
         R dflt = r().dest("default", "w", Map.of());
         T.decide(s, "allow-groups: the L4-only when rule (namespace and source.ip) admits", groups,
                 r().dest("default", "w", Map.of()).principal("spiffe://td/ns/when-l4-ns/sa/x").src("10.10.10.10"), true, "default/groups");
@@ -520,15 +521,8 @@ class IstioUpstreamConformanceTest {
         T.warns(s, "allow-groups: status names every HTTP attribute", groups, "ztunnel does not support HTTP attributes (found: "
                 + "connection.sni, methods, paths, request.headers[X-header], requestPrincipals)");
 
-        String deny = ap("default", "groups-deny", "{action: DENY, rules: ["
-                + "{from: [{source: {principals: [from-mix-principal], requestPrincipals: [from-mix-requestPrincipals], namespaces: [from-mix-ns]}}], "
-                + "to: [{operation: {ports: ['80']}}]}, "
-                + "{from: [{source: {principals: [to-mix-principal], namespaces: [to-mix-ns]}}], to: [{operation: {ports: ['80'], methods: [to-mix-method]}}]}, "
-                + "{from: [{source: {principals: [only-l4-principals], namespaces: [only-l4-ns]}}], to: [{operation: {ports: ['80']}}]}, "
-                + "{from: [{source: {requestPrincipals: [l7-principal]}}], to: [{operation: {paths: [/l7-foo], methods: [l7-method]}}]}, "
-                + "{when: [{key: source.namespace, values: [when-l4-l7-ns]}, {key: connection.sni, values: [when-l4-l7-sni]}]}, "
-                + "{when: [{key: source.namespace, values: [when-l4-ns]}, {key: source.ip, values: [10.10.10.10], notValues: [20.20.20.20]}]}, "
-                + "{when: [{key: connection.sni, values: [when-l7-sni]}, {key: 'request.headers[X-header]', values: [when-l7-header]}]}]}");
+        String deny = ap("default", "groups-deny", "{action: DENY, rules: [" + groupRules.replace("NOT", ", notValues: [20.20.20.20]")
+                + "]}");
         T.decide(s, "deny-groups: namespace and source.ip deny at L4", deny,
                 r().dest("default", "w", Map.of()).principal("spiffe://td/ns/when-l4-ns/sa/x").src("10.10.10.10"), false, "default/groups-deny");
         T.decide(s, "deny-groups: namespace from another address", deny,
