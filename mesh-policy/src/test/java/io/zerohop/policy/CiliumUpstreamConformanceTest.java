@@ -7,6 +7,7 @@ import static io.zerohop.policy.Upstream.CILIUM_CRD;
 import static io.zerohop.policy.Upstream.CILIUM_K8S_UTILS;
 import static io.zerohop.policy.Upstream.CILIUM_ENTITY;
 import static io.zerohop.policy.Upstream.CILIUM_L4;
+import static io.zerohop.policy.Upstream.CILIUM_NORMALIZE;
 import static io.zerohop.policy.Upstream.CILIUM_POLICY_UTILS;
 import static io.zerohop.policy.Upstream.CILIUM_RULE_DOC;
 import static io.zerohop.policy.Upstream.CILIUM_RULE_VALIDATION;
@@ -382,8 +383,23 @@ class CiliumUpstreamConformanceTest {
         String path = http("[{port: '8080', protocol: TCP}]", "[{path: /api}]");
         T.decide(s, ":path regex sees the query", path, r().http("GET", "/api?x=1"), false, "prod/c");
         T.decide(s, ":path regex full match", path, r().http("GET", "/api"), true, "prod/c");
-        T.decide(s, ":path regex is not normalised", http("[{port: '8080', protocol: TCP}]", "[{path: '/admin'}]"),
+        // Cilium's Envoy normalises :path before its L7 policy (http-normalize-path, on by default); until
+        // 1 December zerohop matched the raw :path, so /public/.* admitted /public/../admin.
+        String n = CILIUM_NORMALIZE;
+        String pub = http("[{port: '8080', protocol: TCP}]", "[{path: '/public/.*'}]");
+        T.decide(n, "dot segments removed: /public/../admin is /admin, not under /public/ (was: allowed)", pub,
                 r().http("GET", "/public/../admin"), false, "prod/c");
+        T.decide(n, "encoded slashes unescaped (UNESCAPE_AND_REDIRECT): /public%2F..%2Fadmin is /admin (was: allowed)", pub,
+                r().http("GET", "/public%2F..%2Fadmin"), false, "prod/c");
+        T.decide(n, "backslash and encoded dots: /public\\..\\admin is /admin (was: allowed)", pub,
+                r().http("GET", "/public\\%2e%2e\\admin"), false, "prod/c");
+        T.decide(n, "the query is kept after normalisation", pub, r().http("GET", "/public/./a?x=/y"), true, "prod/c");
+        T.decide(n, "a plain path under /public/", pub, r().http("GET", "/public/a"), true, "prod/c");
+        T.decide(n, ":path is normalised before the regex: /public/../admin matches /admin",
+                http("[{port: '8080', protocol: TCP}]", "[{path: '/admin'}]"), r().http("GET", "/public/../admin"), true, "prod/c");
+        T.decide(n, "slashes merged (merge_slashes): //api//v1 matches /api/v1",
+                http("[{port: '8080', protocol: TCP}]", "[{path: '/api/v1'}]"), r().http("GET", "//api//v1"), true, "prod/c");
+        T.decide(n, "%00 is refused (Envoy answers 400): no path rule matches", pub, r().http("GET", "/public/a%00b"), false, "prod/c");
     }
 
     /** RE2 syntax: what RE2 refuses fails the load; matching is linear. */
