@@ -36,7 +36,7 @@ final class Upstream {
     static final String CILIUM_POLICY_UTILS = "cilium/cilium pkg/policy/utils/utils.go (RulesToPolicyEntries, mergeEndpointSelectors)";
     static final String CILIUM_RULE_DOC = "cilium/cilium pkg/policy/api/rule.go (Rule.EnableDefaultDeny doc) + docs.cilium.io security/policy/deny";
     static final String CILIUM_CLUSTER_LABEL = "cilium/cilium pkg/k8s/apis/cilium.io/const.go (PolicyLabelCluster) + option cluster-name (default \"default\")";
-    static final String CILIUM_NORMALIZE = "cilium/cilium pkg/envoy/xds_server.go + pkg/option (http-normalize-path, on by default: normalize_path, merge_slashes, UNESCAPE_AND_REDIRECT)";
+    static final String CILIUM_NORMALIZE = "cilium/cilium pkg/envoy/xds_server.go + daemon/cmd/daemon_main.go (flag http-normalize-path, default true: normalize_path, merge_slashes, UNESCAPE_AND_REDIRECT)";
     static final String CILIUM_ENTITY = "cilium/cilium pkg/policy/api/entity.go";
     static final String CILIUM_L4 = "cilium/cilium pkg/policy/api/l4.go";
     static final String CILIUM_XDS = "cilium/cilium pkg/envoy/xds_server.go (getHTTPRule)";
