@@ -1,6 +1,7 @@
 package io.zerohop.policy;
 
 import static io.zerohop.policy.R.r;
+import static io.zerohop.policy.Upstream.ENVOY_HEADER_MAP;
 import static io.zerohop.policy.Upstream.ISTIO_AMBIENT_CONVERSION;
 import static io.zerohop.policy.Upstream.ISTIO_AMBIENT_FETCH;
 import static io.zerohop.policy.Upstream.ISTIO_AMBIENT_INDEX_TEST;
@@ -598,6 +599,9 @@ class IstioUpstreamConformanceTest {
         T.decide(s, "request.headers[:authority] is the request's authority (Host)", authority,
                 r().http("GET", "/", "admin.example.com", Map.of()), false, "prod/p");
         T.decide(s, "request.headers[:authority]: another host", authority, r().http("GET", "/", "shop.example.com", Map.of()), true, null);
+        T.decide(ENVOY_HEADER_MAP, "request.headers[Host] is looked up as :authority (an HTTP/2 request has no host header)",
+                spec("action: DENY, rules: [{when: [{key: 'request.headers[Host]', values: [admin.example.com]}]}]"),
+                r().http("GET", "/", "admin.example.com", Map.of()), false, "prod/p");
         T.decide(s, "request.headers[:method] is the method", spec("action: DENY, rules: [{when: [{key: 'request.headers[:method]', "
                 + "values: [DELETE]}]}]"), r().http("DELETE", "/"), false, "prod/p");
         String pathHeader = spec("action: DENY, rules: [{when: [{key: 'request.headers[:path]', values: ['/admin*']}]}]");

@@ -30,6 +30,7 @@ final class Upstream {
     static final String ISTIO_SECURITY_TEST = "istio/istio pkg/config/security/security_test.go";
     static final String ISTIO_AMBIENT_TESTDATA = "istio/istio pilot/pkg/serviceregistry/ambient/testdata/{allow-full,allow-groups,deny-groups}-in.yaml (TestRBACConvert)";
     static final String ISTIO_GENERATOR = "istio/istio pilot/pkg/security/authz/model/generator.go + authz/matcher (header.go, string.go)";
+    static final String ENVOY_HEADER_MAP = "envoyproxy/envoy source/common/http/header_map_impl.cc (StaticLookupTable: host is :authority)";
     static final String ZTUNNEL_RBAC = "istio/ztunnel src/rbac.rs";
     static final String ZTUNNEL_STATE = "istio/ztunnel src/state.rs";
     static final String CILIUM_RULE_VALIDATION = "cilium/cilium pkg/policy/api/rule_validation.go + rule_validation_test.go";

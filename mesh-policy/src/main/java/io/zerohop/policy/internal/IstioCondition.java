@@ -45,7 +45,7 @@ final class IstioCondition {
 
     /**
      * The value Envoy's header matcher sees for {@link #header}: the pseudo-headers {@code :authority}
-     * (the Host of an HTTP/1 request), {@code :method} and {@code :path} (normalised as Istio's default,
+     * (the Host of an HTTP/1 request, also under the name {@code host}), {@code :method} and {@code :path} (normalised as Istio's default,
      * query kept, as Envoy rewrites {@code :path} before its filters) come from the request line; other
      * names from the headers; null when absent.
      */
@@ -53,6 +53,8 @@ final class IstioCondition {
         io.zerohop.policy.HttpAttributes h = r.http();
         switch (header) {
             case ":authority":
+            case "host":
+                // Envoy's header map looks "host" up as :authority (header_map_impl.cc StaticLookupTable).
                 return h.host().isEmpty() ? null : h.host();
             case ":method":
                 return h.method();
