@@ -1,11 +1,15 @@
 package io.zerohop.policy;
 
 import static io.zerohop.policy.R.r;
+import static io.zerohop.policy.Upstream.CILIUM_CLUSTER_LABEL;
 import static io.zerohop.policy.Upstream.CILIUM_CONST;
 import static io.zerohop.policy.Upstream.CILIUM_CRD;
 import static io.zerohop.policy.Upstream.CILIUM_K8S_UTILS;
 import static io.zerohop.policy.Upstream.CILIUM_ENTITY;
 import static io.zerohop.policy.Upstream.CILIUM_L4;
+import static io.zerohop.policy.Upstream.CILIUM_NORMALIZE;
+import static io.zerohop.policy.Upstream.CILIUM_POLICY_UTILS;
+import static io.zerohop.policy.Upstream.CILIUM_RULE_DOC;
 import static io.zerohop.policy.Upstream.CILIUM_RULE_VALIDATION;
 import static io.zerohop.policy.Upstream.CILIUM_XDS;
 import static io.zerohop.policy.Upstream.RE2_SYNTAX;
@@ -42,6 +46,8 @@ class CiliumUpstreamConformanceTest {
         regex();
         selectors();
         unknownLabels();
+        defaultDeny();
+        clusterLabel();
     }
 
     static final Map<String, String> BACKEND = Map.of("app", "backend");
@@ -216,6 +222,102 @@ class CiliumUpstreamConformanceTest {
                 "unknown authentication mode");
     }
 
+    /**
+     * Cilium labels every endpoint io.cilium.k8s.policy.cluster=&lt;cluster-name&gt;, "default" unless configured; zerohop
+     * takes a workload without that label to be in "default", and a peer known by SPIFFE ID only to be unknown.
+     */
+    static void clusterLabel() {
+        String s = CILIUM_CLUSTER_LABEL;
+        String denyCw = ccnp("cw", "{endpointSelector: {matchLabels: {'k8s:io.cilium.k8s.policy.cluster': default}}, "
+                + "ingress: [{fromEntities: [all]}], ingressDeny: [{fromEndpoints: [{matchLabels: {app: untrusted}}]}]}");
+        T.decide(s, "an endpointSelector on the cluster label selects the workloads of the default cluster (was: none, the deny lost)",
+                denyCw, r().sourceLabels("prod", Map.of("app", "untrusted")).principal("spiffe://cluster.local/ns/prod/sa/u"),
+                false, "cw");
+        T.decide(s, "endpointSelector on the cluster label: other peers are not denied", denyCw, r(), true, "cw");
+        String allow = ingress("{fromEndpoints: [{matchLabels: {'k8s:io.cilium.k8s.policy.cluster': default, app: frontend}}]}");
+        T.decide(s, "fromEndpoints with the cluster label admits a pod of the default cluster (was: denied)", allow, r(), true, "prod/c");
+        T.decide(s, "fromEndpoints with the cluster label: a peer known by SPIFFE ID only is not admitted", allow, r().source(null),
+                false, "prod/c");
+        T.decide(s, "a workload labelled with another cluster is in that cluster", allow,
+                r().sourceLabels("prod", Map.of("app", "frontend", "io.cilium.k8s.policy.cluster", "eu")), false, "prod/c");
+        String notDefault = ingress("{fromEndpoints: [{matchExpressions: [{key: io.cilium.k8s.policy.cluster, operator: NotIn, "
+                + "values: [default]}]}]}");
+        T.decide(s, "NotIn [default] does not admit a pod of the default cluster (was: admitted)", notDefault, r(), false, "prod/c");
+        String denyCluster = cnp("prod", "c", "{endpointSelector: {}, ingress: [{fromEntities: [all]}], "
+                + "ingressDeny: [{fromEndpoints: [{matchLabels: {'k8s:io.cilium.k8s.policy.cluster': default}}]}]}");
+        T.decide(s, "ingressDeny on the cluster label denies a pod of the namespace (was: allowed)", denyCluster, r(), false, "prod/c");
+        T.decide(s, "ingressDeny on the cluster label: a peer known by SPIFFE ID only may be in it (fail closed)", denyCluster,
+                r().source(null), false, "prod/c");
+        T.decide(s, "ingressDeny on the cluster label: an outside peer is no endpoint of the cluster", denyCluster,
+                r().plaintext().source(null), true, "prod/c");
+    }
+
+    /** rule_validation_test.go TestSanitizeDefaultDeny: which sections put the selected endpoints in ingress default deny. */
+    static void defaultDeny() {
+        String s = CILIUM_RULE_VALIDATION;
+        T.decide(s, "TestSanitizeDefaultDeny: ingressDeny [{}] alone enables ingress default deny",
+                cnp("prod", "c", "{endpointSelector: {}, ingressDeny: [{}]}"), r(), false, "prod/c");
+        T.decide(s, "TestSanitizeDefaultDeny: ingress [{}] and ingressDeny [{}]",
+                cnp("prod", "c", "{endpointSelector: {}, ingress: [{}], ingressDeny: [{}]}"), r(), false, "prod/c");
+        T.add(s, "TestSanitizeDefaultDeny: egress [{}] alone leaves ingress open", () -> assertThat(PolicyEngine.builder()
+                .policies(PolicyLoader.fromString("c.yaml", cnp("prod", "c", "{endpointSelector: {}, egress: [{}]}"))).build()
+                .evaluate(r().build()).allowed()).isTrue());
+        String off = cnp("prod", "c", "{endpointSelector: {}, enableDefaultDeny: {ingress: false}, "
+                + "ingressDeny: [{fromEndpoints: [{matchLabels: {app: frontend}}]}]}");
+        T.decide(s, "enableDefaultDeny.ingress false: the deny rule still denies", off, r(), false, "prod/c");
+        T.add(s, "enableDefaultDeny.ingress false: other peers are not default-denied", () -> assertThat(PolicyEngine.builder()
+                .policies(PolicyLoader.fromString("c.yaml", off)).build()
+                .evaluate(r().sourceLabels("prod", Map.of("app", "other")).principal("spiffe://cluster.local/ns/prod/sa/other").build())
+                .allowed()).isTrue());
+        T.invalid(CILIUM_CRD, "ingressDeny toPorts carries no L7 rules (PortDenyRule)", cnp("prod", "c", "{endpointSelector: {}, "
+                + "ingressDeny: [{toPorts: [{ports: [{port: '80', protocol: TCP}], rules: {http: [{method: GET}]}}]}]}"),
+                "L7 rules are not allowed in ingressDeny");
+        T.invalid(CILIUM_CRD, "ingressDeny has no authentication", cnp("prod", "c", "{endpointSelector: {}, "
+                + "ingressDeny: [{fromEndpoints: [{}], authentication: {mode: required}}]}"), "authentication is not allowed in ingressDeny");
+        // "If multiple policies apply to an endpoint, that endpoint's default deny will be enabled if any policy requests it."
+        String d = CILIUM_RULE_DOC;
+        String optOut = cnp("prod", "a", "{endpointSelector: {}, enableDefaultDeny: {ingress: false}, "
+                + "ingress: [{fromEndpoints: [{matchLabels: {app: x}}]}]}");
+        String normal = cnp("prod", "b", "{endpointSelector: {}, ingress: [{fromEndpoints: [{matchLabels: {app: y}}]}]}");
+        R z = r().sourceLabels("prod", Map.of("app", "z")).principal("spiffe://cluster.local/ns/prod/sa/z");
+        T.add(d, "EnableDefaultDeny: one policy opting out alone leaves other peers allowed", () -> assertThat(PolicyEngine.builder()
+                .policies(PolicyLoader.fromString("c.yaml", optOut)).build().evaluate(z.build()).allowed()).isTrue());
+        T.add(d, "EnableDefaultDeny: any policy requesting default deny enables it", () -> assertThat(PolicyEngine.builder()
+                .policies(PolicyLoader.fromString("c.yaml", optOut + normal)).build().evaluate(z.build()).allowed()).isFalse());
+        T.add(d, "EnableDefaultDeny: the opting-out policy's rule still allows its peer", () -> assertThat(PolicyEngine.builder()
+                .policies(PolicyLoader.fromString("c.yaml", optOut + normal)).build()
+                .evaluate(r().sourceLabels("prod", Map.of("app", "x")).principal("spiffe://cluster.local/ns/prod/sa/x").build())
+                .allowed()).isTrue());
+        // docs.cilium.io Deny Policies table: allow L7 on 80, L4 80 and 81, L3 client; deny 80/TCP, then also L3 client.
+        String allows = cnp("prod", "allow", "{endpointSelector: {}, ingress: [{fromEndpoints: [{matchLabels: {app: frontend}}], "
+                + "toPorts: [{ports: [{port: '80', protocol: TCP}], rules: {http: [{method: GET}]}}]}, "
+                + "{toPorts: [{ports: [{port: '80', protocol: TCP}, {port: '81', protocol: TCP}]}]}, "
+                + "{fromEndpoints: [{matchLabels: {app: frontend}}]}]}");
+        String deny80 = cnp("prod", "deny80", "{endpointSelector: {}, ingressDeny: [{toPorts: [{ports: [{port: '80', protocol: TCP}]}]}]}");
+        String denyClient = cnp("prod", "denyclient", "{endpointSelector: {}, ingressDeny: [{fromEndpoints: [{matchLabels: {app: frontend}}]}]}");
+        T.decide(d, "deny table: allows only, curl server:80", allows, r().port(80).http("GET", "/"), true, "prod/allow");
+        T.decide(d, "deny table: deny 80/TCP, curl server:81 allowed", allows + deny80, r().port(81), true, "prod/allow");
+        T.decide(d, "deny table: deny 80/TCP, curl server:80 denied", allows + deny80, r().port(80).http("GET", "/"),
+                false, "prod/deny80");
+        T.decide(d, "deny table: deny L3 client too, curl server:81 denied", allows + deny80 + denyClient,
+                r().port(81), false, "prod/denyclient");
+        // An explicitly empty peer list selects no peer; an absent one (toPorts only) selects every peer.
+        String u = CILIUM_POLICY_UTILS;
+        for (String empty : List.of("fromEndpoints: []", "fromEntities: []", "fromCIDR: []", "fromCIDRSet: []")) {
+            T.decide(u, "mergeEndpointSelectors: " + empty + " with toPorts selects no peer",
+                    ingress("{" + empty + ", toPorts: [{ports: [{port: '8080'}]}]}"), r(), false, "prod/c");
+            T.decide(u, "mergeEndpointSelectors: " + empty + " in ingressDeny denies no peer", cnp("prod", "c",
+                    "{endpointSelector: {}, ingress: [{fromEntities: [all]}], ingressDeny: [{" + empty + ", toPorts: [{ports: "
+                            + "[{port: '8080'}]}]}]}"), r(), true, "prod/c");
+        }
+        T.decide(u, "mergeEndpointSelectors: no peer field with toPorts selects every peer",
+                ingress("{toPorts: [{ports: [{port: '8080'}]}]}"), r().plaintext().source(null), true, "prod/c");
+        String range = cnp("prod", "c", "{endpointSelector: {}, ingress: [{fromEndpoints: [{}]}], "
+                + "ingressDeny: [{toPorts: [{ports: [{port: '8000', endPort: 8100, protocol: TCP}]}]}]}");
+        T.decide(CILIUM_L4, "ingressDeny endPort range denies inside", range, r().port(8080), false, "prod/c");
+        T.decide(CILIUM_L4, "ingressDeny endPort range: outside", range, r().port(9000), true, "prod/c");
+    }
+
     /** entity.go EntitySelectorMapping: every entity is valid; over HBONE only some can match. */
     static void entities() {
         String s = CILIUM_ENTITY;
@@ -249,6 +351,10 @@ class CiliumUpstreamConformanceTest {
         T.decide(s, "endPort below port: not the range", ingress("{toPorts: [{ports: [{port: '8080', endPort: 80}]}]}"),
                 r().port(8000), false, "prod/c");
         T.decide(s, "endPort range", ingress("{toPorts: [{ports: [{port: '8000', endPort: 8100}]}]}"), r(), true, "prod/c");
+        T.invalid(s, "endPort below 0 (kubebuilder Minimum=0)", ingress("{toPorts: [{ports: [{port: '8000', endPort: -1}]}]}"),
+                "bad endPort -1 (0..65535)");
+        T.invalid(s, "endPort above 65535 (kubebuilder Maximum=65535)", ingress("{toPorts: [{ports: [{port: '8000', endPort: 65536}]}]}"),
+                "bad endPort 65536 (0..65535)");
         T.decide(s, "port 0 is every port", ingress("{toPorts: [{ports: [{port: '0'}]}]}"), r().port(1), true, "prod/c");
         T.decide(s, "port with a leading 0 is octal (ParseUint base 0)", ingress("{toPorts: [{ports: [{port: '010'}]}]}"),
                 r().port(8), true, "prod/c");
@@ -277,8 +383,23 @@ class CiliumUpstreamConformanceTest {
         String path = http("[{port: '8080', protocol: TCP}]", "[{path: /api}]");
         T.decide(s, ":path regex sees the query", path, r().http("GET", "/api?x=1"), false, "prod/c");
         T.decide(s, ":path regex full match", path, r().http("GET", "/api"), true, "prod/c");
-        T.decide(s, ":path regex is not normalised", http("[{port: '8080', protocol: TCP}]", "[{path: '/admin'}]"),
+        // Cilium's Envoy normalises :path before its L7 policy (http-normalize-path, on by default); until
+        // 1 December zerohop matched the raw :path, so /public/.* admitted /public/../admin.
+        String n = CILIUM_NORMALIZE;
+        String pub = http("[{port: '8080', protocol: TCP}]", "[{path: '/public/.*'}]");
+        T.decide(n, "dot segments removed: /public/../admin is /admin, not under /public/ (was: allowed)", pub,
                 r().http("GET", "/public/../admin"), false, "prod/c");
+        T.decide(n, "encoded slashes unescaped (UNESCAPE_AND_REDIRECT): /public%2F..%2Fadmin is /admin (was: allowed)", pub,
+                r().http("GET", "/public%2F..%2Fadmin"), false, "prod/c");
+        T.decide(n, "backslash and encoded dots: /public\\..\\admin is /admin (was: allowed)", pub,
+                r().http("GET", "/public\\%2e%2e\\admin"), false, "prod/c");
+        T.decide(n, "the query is kept after normalisation", pub, r().http("GET", "/public/./a?x=/y"), true, "prod/c");
+        T.decide(n, "a plain path under /public/", pub, r().http("GET", "/public/a"), true, "prod/c");
+        T.decide(n, ":path is normalised before the regex: /public/../admin matches /admin",
+                http("[{port: '8080', protocol: TCP}]", "[{path: '/admin'}]"), r().http("GET", "/public/../admin"), true, "prod/c");
+        T.decide(n, "slashes merged (merge_slashes): //api//v1 matches /api/v1",
+                http("[{port: '8080', protocol: TCP}]", "[{path: '/api/v1'}]"), r().http("GET", "//api//v1"), true, "prod/c");
+        T.decide(n, "%00 is refused (Envoy answers 400): no path rule matches", pub, r().http("GET", "/public/a%00b"), false, "prod/c");
     }
 
     /** RE2 syntax: what RE2 refuses fails the load; matching is linear. */
@@ -311,7 +432,8 @@ class CiliumUpstreamConformanceTest {
     void countsPerSource() {
         T.counts().forEach((k, v) -> System.out.println("conformance cases: " + v + "  " + k));
         assertThat(T.counts()).containsKeys(CILIUM_RULE_VALIDATION, CILIUM_ENTITY, CILIUM_L4, CILIUM_XDS, RE2_SYNTAX, CILIUM_CRD,
-                CILIUM_K8S_UTILS, CILIUM_CONST, ZEROHOP_UNKNOWN_LABELS);
+                CILIUM_K8S_UTILS, CILIUM_CONST, ZEROHOP_UNKNOWN_LABELS,
+                CILIUM_POLICY_UTILS, CILIUM_CLUSTER_LABEL);
     }
 
     @Test

@@ -283,4 +283,14 @@ class DecisionStructuresTest {
         assertThat(e.evaluate(plain.sourceWorkload(new WorkloadRef("prod", "w", "w", Map.of())).build()).allowed()).isTrue();
         assertThat(e.evaluate(plain.sourceWorkload(new WorkloadRef("staging", "w", "w", Map.of())).build()).allowed()).isFalse();
     }
+
+    /** The Cilium :path is copied only when its path part changes: a query string alone costs no allocation. */
+    @Test
+    void ciliumPathIsTheSameStringUnlessItsPathPartChanges() {
+        for (String raw : List.of("/api/v1?x=1&y=/z/../w", "/a/b", "/", "/a.b/c?d")) {
+            assertThat(io.zerohop.policy.internal.PathNormalizer.forCilium(raw)).isSameAs(raw);
+        }
+        assertThat(io.zerohop.policy.internal.PathNormalizer.forCilium("/a/../b?q=1")).isEqualTo("/b?q=1");
+        assertThat(io.zerohop.policy.internal.PathNormalizer.forCilium("//a%2Fb#frag")).isEqualTo("/a/b");
+    }
 }

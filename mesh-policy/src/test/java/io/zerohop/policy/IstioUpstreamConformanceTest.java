@@ -1,10 +1,17 @@
 package io.zerohop.policy;
 
 import static io.zerohop.policy.R.r;
+import static io.zerohop.policy.Upstream.ENVOY_HEADER_MAP;
 import static io.zerohop.policy.Upstream.ISTIO_AMBIENT_CONVERSION;
+import static io.zerohop.policy.Upstream.ISTIO_AMBIENT_FETCH;
 import static io.zerohop.policy.Upstream.ISTIO_AMBIENT_INDEX_TEST;
 import static io.zerohop.policy.Upstream.ISTIO_AMBIENT_PA_TESTDATA;
 import static io.zerohop.policy.Upstream.ISTIO_AMBIENT_TEST;
+import static io.zerohop.policy.Upstream.ISTIO_API_PROTO;
+import static io.zerohop.policy.Upstream.ISTIO_AMBIENT_TESTDATA;
+import static io.zerohop.policy.Upstream.ISTIO_GENERATOR;
+import static io.zerohop.policy.Upstream.ISTIO_SECURITY_TEST;
+import static io.zerohop.policy.Upstream.ISTIO_VALIDATION;
 import static io.zerohop.policy.Upstream.ISTIO_BUILDER_TESTDATA;
 import static io.zerohop.policy.Upstream.ISTIO_CRD;
 import static io.zerohop.policy.Upstream.ISTIO_NORMALIZATION;
@@ -62,6 +69,9 @@ class IstioUpstreamConformanceTest {
         peerAuthentication();
         ambientPeerAuthentication();
         ztunnelState();
+        securityTest();
+        ambientTestdata();
+        generators();
     }
 
     static String pa(String ns, String name, String spec) {
@@ -241,6 +251,20 @@ class IstioUpstreamConformanceTest {
                 + pa("foo", "w", "{" + WL + ", portLevelMtls: {'9090': {mode: DISABLE}}}"), ports(), 8080, 9090);
         plaintext(c, "workload STRICT, port 9090 DISABLE: exempt (the STRICT branch looks for both)", pa("foo", "w", "{" + WL
                 + ", mtls: {mode: STRICT}, portLevelMtls: {'9090': {mode: DISABLE}}}"), ports(8080), 9090);
+        // fetchPeerAuthentications: for a workload outside the root namespace, the root namespace's policies count
+        // only without a selector; one written with selector: {} is not the mesh policy there.
+        String f = ISTIO_AMBIENT_FETCH;
+        plaintext(f, "root: selector: {} PERMISSIVE loaded before the STRICT mesh policy: STRICT (was: PERMISSIVE)",
+                pa(root, "all", "{selector: {}, mtls: {mode: PERMISSIVE}}") + pa(root, "default", "{mtls: {mode: STRICT}}"),
+                ports(8080, 9090));
+        T.warns(f, "root: selector: {} and a policy without selector", pa(root, "all", "{selector: {}, mtls: {mode: PERMISSIVE}}")
+                + pa(root, "default", "{mtls: {mode: STRICT}}"), "this one (no selector) is the mesh policy for workloads of other namespaces");
+        plaintext(f, "namespace foo: selector: {} STRICT loaded first wins over a later PERMISSIVE (both namespace-wide, oldest wins)",
+                pa("foo", "all", "{selector: {}, mtls: {mode: STRICT}}") + pa("foo", "default", "{mtls: {mode: PERMISSIVE}}"),
+                ports(8080, 9090));
+        // zerohop deviation: a root selector: {} STRICT alone stays the mesh policy (ztunnel would accept plaintext).
+        plaintext(f, "root: selector: {} STRICT alone (zerohop: STRICT, never wider than the objects)",
+                pa(root, "all", "{selector: {}, mtls: {mode: STRICT}}"), ports(8080, 9090));
         // zerohop deviations (README "Compared with upstream"): where the conversion sends a policy name and then
         // no policy, ztunnel skips the unknown name and accepts plaintext on every port; zerohop keeps the STRICT
         // the objects ask for.
@@ -271,6 +295,330 @@ class IstioUpstreamConformanceTest {
                 + "does not allow)", yaml, r().principal(sa + "not-defaultacct").dest("ns1", "w1", Map.of()), false, "ns1/foo");
         T.decide(s, "assert_rbac_logic_deny_allow: 2. a matching DENY: ExplicitlyDenied(ns1, deny)", yaml,
                 r().principal(sa + "denyacct").dest("ns1", "w1", Map.of()), false, "ns1/deny");
+    }
+
+    /**
+     * pkg/config/security/security_test.go: TestValidateCondition, TestCheckTrustDomainValues,
+     * TestCheckWildcardValues, TestCheckValidPathTemplate and TestIsValidLiteral, each case through the
+     * field of an AuthorizationPolicy that istiod validates with that function.
+     */
+    static void securityTest() {
+        String s = ISTIO_SECURITY_TEST;
+        // TestValidateCondition (ValidateAttribute, called by validation.go for values and notValues).
+        String[][] validConditions = {
+                {"request.headers[:authority]", "productpage"}, {"source.ip", "1.2.3.4, 5.6.7.0/24"},
+                {"remote.ip", "1.2.3.4, 5.6.7.0/24"}, {"source.namespace", "value"}, {"source.principal", "value"},
+                {"source.serviceAccount", "ns/sa"}, {"source.serviceAccount", "sa"}, {"source.trustDomain", "cluster.local"},
+                {"source.trustDomain", "'*'"}, {"source.trustDomain", "'foo*'"}, {"source.trustDomain", "'*bar'"},
+                {"request.auth.principal", "value"}, {"request.auth.audiences", "value"}, {"request.auth.presenter", "value"},
+                {"request.auth.claims[id]", "'123'"}, {"destination.ip", "1.2.3.4, 5.6.7.0/24"}, {"destination.port", "'80', '90'"},
+                {"connection.sni", "value"}, {"experimental.envoy.filters.a.b[c]", "value"}};
+        for (String[] c : validConditions) {
+            T.valid(s, "TestValidateCondition " + c[0] + " [" + c[1] + "]", when("{key: '" + c[0] + "', values: [" + c[1] + "]}"));
+            T.valid(s, "TestValidateCondition " + c[0] + " [" + c[1] + "] as notValues",
+                    when("{key: '" + c[0] + "', notValues: [" + c[1] + "]}"));
+        }
+        String[][] invalidConditions = {
+                {"request.headers[:authority]", "productpage, ''", "empty value not allowed"},
+                {"request.headers[]", "productpage", "should have format a[b]"},
+                {"source.ip", "a.b.c.d", "bad IP address (a.b.c.d)"}, {"remote.ip", "a.b.c.d", "bad IP address (a.b.c.d)"},
+                {"source.user", "value", "unknown attribute: source.user"},
+                {"source.serviceAccount", "too/many/slashes", "expected format 'serviceAccount' or 'namespace/serviceAccount'"},
+                {"source.serviceAccount", "/emptyns", "found empty namespace"},
+                {"source.serviceAccount", "emptysa/", "found empty serviceAccount"},
+                {"source.trustDomain", "'fo*-bar'", "wildcard is only allowed at the start or end"},
+                {"source.trustDomain", "'fo*bar*'", "at most one wildcard is allowed"},
+                {"source.trustDomain", "''", "empty value not allowed"},
+                {"request.auth.claims[]", "value", "should have format a[b]"},
+                {"destination.ip", "a.b.c.d", "bad IP address (a.b.c.d)"},
+                {"destination.port", "'80', x", "bad port (x)"},
+                {"destination.labels[app]", "value", "replaced by the workload selector"},
+                {"destination.name", "value", "only supported in v1alpha1"},
+                {"destination.namespace", "value", "replaced by the metadata.namespace"},
+                {"destination.user", "value", "only supported in v1alpha1"},
+                {"experimental.envoy.filters.a.b.x", "value", "should have format a[b]"}};
+        for (String[] c : invalidConditions) {
+            T.invalid(s, "TestValidateCondition " + c[0] + " [" + c[1] + "]", when("{key: '" + c[0] + "', values: [" + c[1] + "]}"), c[2]);
+            T.invalid(s, "TestValidateCondition " + c[0] + " [" + c[1] + "] as notValues",
+                    when("{key: '" + c[0] + "', notValues: [" + c[1] + "]}"), c[2]);
+        }
+        // TestCheckTrustDomainValues and TestCheckWildcardValues, through trustDomains and notTrustDomains.
+        for (String v : List.of("cluster.local", "'*'", "'cluster-*'", "'*-cluster'", "'foo*'", "'*foo'")) {
+            T.valid(s, "TestCheckTrustDomainValues " + v, from("{trustDomains: [" + v + "], notTrustDomains: [" + v + "]}"));
+        }
+        String[][] badTds = {{"''", "empty value not allowed"}, {"cluster.local/ns/foo", "trust domain must not contain '/'"},
+                {"'spiffe://cluster.local'", "trust domain must not contain '/'"},
+                {"'fo*-bar'", "wildcard is only allowed at the start or end"}, {"'fo*bar*'", "at most one wildcard is allowed"}};
+        for (String[] c : badTds) {
+            T.invalid(s, "TestCheckTrustDomainValues " + c[0], from("{trustDomains: [" + c[0] + "]}"), c[1]);
+            T.invalid(s, "TestCheckTrustDomainValues " + c[0] + " in notTrustDomains", from("{notTrustDomains: [" + c[0] + "]}"), c[1]);
+        }
+        // TestCheckValidPathTemplate, through paths and notPaths.
+        for (String p : List.of("/{*}/foo", "/{*}/foo/", "/foo/{**}/bar", "/foo/bar/{**}")) {
+            T.valid(s, "TestCheckValidPathTemplate " + p, to("{paths: ['" + p + "'], notPaths: ['" + p + "']}"));
+        }
+        String[][] badTemplates = {
+                {"/foo/{**}buzz/bar", "beyond a supported path template"}, {"/{*}/foo/{}/bar", "beyond a supported path template"},
+                {"/foo/{*}/bar/*", "with invalid string literal"}, {"/foo/{*}/bar/**/buzz", "with invalid string literal"},
+                {"/foo/{buzz}/bar", "beyond a supported path template"}, {"/{buzz}", "beyond a supported path template"},
+                {"/foo/{buzz}/bar/{**}", "beyond a supported path template"},
+                {"/foo/{buzz=*}/bar/{**}", "beyond a supported path template"},
+                {"/{*}/foo/{buzz=**}/bar", "beyond a supported path template"}, {"/{*}/foo/{**}bar", "beyond a supported path template"},
+                {"/{*}/foo/{*}.txt", "beyond a supported path template"}, {"/{*}/foo/{temp", "beyond a supported path template"},
+                {"/{*}/foo/temp}/bar", "beyond a supported path template"}, {"/{*}/foo/temp}/*", "beyond a supported path template"},
+                {"/{**}/foo/temp/{*}/bar", "{**} is not the last operator"}, {"/{**}/{**}", "{**} is not the last operator"},
+                {"/{**}/foo/temp/{**}/bar", "{**} is not the last operator"}, {"/{*}/foo/?abc", "with invalid string literal"}};
+        for (String[] c : badTemplates) {
+            T.invalid(s, "TestCheckValidPathTemplate " + c[0], to("{paths: ['" + c[0] + "']}"), c[1]);
+            T.invalid(s, "TestCheckValidPathTemplate " + c[0] + " in notPaths", to("{notPaths: ['" + c[0] + "']}"), c[1]);
+        }
+        // TestIsValidLiteral: a literal segment next to a template must be an RFC 3986 pchar string.
+        for (String g : List.of("123abcABC", "._~-", "a=c", "-._~%20!$&''()+,;:@")) {
+            T.valid(s, "TestIsValidLiteral valid " + g, to("{paths: ['/{*}/" + g + "']}"));
+        }
+        for (String g : List.of("`~!@#$%^&()-_+;:,<.>''\\\"\\\\| ", "ab*c", "*", "ab**c", "**", "?abc", "?a=c")) {
+            T.invalid(s, "TestIsValidLiteral invalid " + g, to("{paths: ['/{*}/" + g + "']}"), "invalid string literal");
+        }
+        for (String g : List.of("{abc", "abc}", "{abc}")) {
+            T.invalid(s, "TestIsValidLiteral invalid " + g, to("{paths: ['/{*}/" + g + "']}"), "beyond a supported path template");
+        }
+        // validation.go: the CUSTOM action refuses every identity field and identity condition (custom-invalid-rule's list).
+        for (String f : List.of("serviceAccounts: [sa]", "notServiceAccounts: [sa]", "trustDomains: [td]", "notTrustDomains: [td]",
+                "notNamespaces: [ns]", "notPrincipals: [p]")) {
+            T.invalid(ISTIO_VALIDATION_TEST, "CUSTOM with " + f, spec("action: CUSTOM, provider: {name: ext}, rules: [{from: [{source: {"
+                    + f + "}}]}]"), "is currently not supported with CUSTOM action");
+        }
+        for (String k : List.of("source.namespace", "source.serviceAccount", "source.trustDomain", "source.principal",
+                "request.auth.claims[iss]", "request.auth.principal")) {
+            T.invalid(ISTIO_VALIDATION_TEST, "CUSTOM with when " + k, spec("action: CUSTOM, provider: {name: ext}, rules: [{when: "
+                    + "[{key: '" + k + "', values: [v]}]}]"), k + " is currently not supported with CUSTOM action");
+        }
+        T.valid(ISTIO_VALIDATION_TEST, "CUSTOM with ipBlocks, ports, methods and a header condition", spec("action: CUSTOM, provider: "
+                + "{name: ext}, rules: [{from: [{source: {ipBlocks: [10.0.0.0/8]}}], to: [{operation: {ports: ['80'], methods: [GET]}}], "
+                + "when: [{key: 'request.headers[x]', values: [v]}]}]"));
+        T.invalid(ISTIO_VALIDATION_TEST, "CUSTOM without rules", spec("action: CUSTOM, provider: {name: ext}"),
+                "CUSTOM action without `rules` is meaningless");
+        String v = ISTIO_VALIDATION;
+        String gwRef = "{group: gateway.networking.k8s.io, kind: Gateway, name: foo}";
+        T.invalid(v, "targetRef and targetRefs both set", spec("action: DENY, targetRef: " + gwRef + ", targetRefs: [" + gwRef + "], "
+                + "rules: [{}]"), "only one of targetRefs or workloadSelector can be set");
+        // validateMetadata, before every Istio kind's validation.
+        String paDry = "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: p, namespace: prod, "
+                + "annotations: {istio.io/dry-run: 'true'}}\nspec: {mtls: {mode: PERMISSIVE}}\n";
+        T.invalid(v, "checkDryRunAnnotation: istio.io/dry-run on a PeerAuthentication", paDry,
+                "metadata.annotations.istio.io/dry-run: PeerAuthentication has unsupported annotation istio.io/dry-run");
+        String internal = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p, namespace: prod, "
+                + "annotations: {KEY: x}}\nspec: {action: DENY, rules: [{}]}\n";
+        T.invalid(v, "validateMetadata: internal.istio.io/webhook-always-reject", internal.replace("KEY",
+                "internal.istio.io/webhook-always-reject"), "annotation found, rejecting");
+        T.invalid(v, "validateMetadata: internal.istio.io/parents", internal.replace("KEY", "internal.istio.io/parents"),
+                "annotation found, this may not be set by users");
+        T.invalid(v, "validateMetadata: internal.istio.io/parent-namespace", internal.replace("KEY", "internal.istio.io/parent-namespace"),
+                "annotation found, this may not be set by users");
+        T.valid(v, "validateMetadata: other annotations are fine", internal.replace("KEY", "example.com/owner"));
+        T.valid(v, "targetRefs to a ServiceEntry", spec("action: DENY, targetRefs: [{group: networking.istio.io, kind: ServiceEntry, "
+                + "name: se}], rules: [{}]"));
+        T.valid(v, "targetRefs to a GatewayClass", spec("action: DENY, targetRefs: [{group: gateway.networking.k8s.io, "
+                + "kind: GatewayClass, name: istio-waypoint}], rules: [{}]"));
+        T.invalid(v, "targetRefs entry with a namespace", spec("action: DENY, targetRefs: [{group: '', kind: Service, name: a, "
+                + "namespace: other}], rules: [{}]"), "targetRef namespace must not be set");
+        T.invalid(v, "targetRefs entry without a name", spec("action: DENY, targetRefs: [{group: '', kind: Service}], rules: [{}]"),
+                "targetRef name must be set");
+        T.invalid(v, "targetRefs to a Service in the wrong group", spec("action: DENY, targetRefs: [{group: apps, kind: Service, "
+                + "name: a}], rules: [{}]"), "targetRef must be to one of");
+        T.invalid(ISTIO_SECURITY, "CheckServiceAccount: more than 320 characters", from("{serviceAccounts: [ns/" + "a".repeat(318) + "]}"),
+                "value cannot exceed 320 characters");
+        T.valid(ISTIO_SECURITY, "CheckServiceAccount: 320 characters", from("{serviceAccounts: [ns/" + "a".repeat(317) + "]}"));
+    }
+
+    /**
+     * The other TestRBACConvert testdata of pilot/pkg/serviceregistry/ambient: what ztunnel receives for
+     * allow-full-in.yaml, allow-groups-in.yaml and deny-groups-in.yaml (the expected {@code .yaml} files),
+     * decided at L4; the HTTP parts at L7 as Envoy would.
+     */
+    static void ambientTestdata() {
+        String s = ISTIO_AMBIENT_TESTDATA;
+        String full = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: allow, namespace: cfg}\nspec:\n"
+                + "  action: ALLOW\n  rules:\n"
+                + "  - from: [{source: {principals: [principal, 'principal-prefix-*', '*-suffix-principal', '*'], "
+                + "notPrincipals: [not-principal, 'not-principal-prefix-*', '*-suffix-not-principal', '*']}}]\n"
+                + "  - from: [{source: {serviceAccounts: [ns/sa, sa-only], notServiceAccounts: [ns/sa-not, sa-not-only]}}]\n"
+                + "  - from: [{source: {requestPrincipals: [requestPrincipals, 'requestPrincipals-prefix-*', '*-suffix-requestPrincipals', '*'], "
+                + "notRequestPrincipals: [not-requestPrincipals, 'not-requestPrincipals-prefix-*', '*-suffix-not-requestPrincipals', '*']}}]\n"
+                + "  - from: [{source: {namespaces: [ns, 'ns-prefix-*', '*-ns-suffix', '*'], notNamespaces: [not-ns, 'not-ns-prefix-*', "
+                + "'*-not-ns-suffix', '*']}}]\n"
+                + "  - from: [{source: {ipBlocks: [1.2.3.4, 5.6.0.0/16], notIpBlocks: [2.2.3.4, 6.6.0.0/16]}}]\n"
+                + "  - from: [{source: {remoteIpBlocks: [1.2.3.4, 5.6.0.0/16], notRemoteIpBlocks: [2.2.3.4, 6.6.0.0/16]}}]\n"
+                + "  - to: [{operation: {methods: [method, 'method-prefix-*', '*-suffix-method', '*'], notMethods: [not-method, "
+                + "'not-method-prefix-*', '*-suffix-not-method', '*']}}]\n"
+                + "  - to: [{operation: {hosts: [exact.com, '*.suffix.com', 'prefix.*', '*'], notHosts: [not-exact.com, '*.not-suffix.com', "
+                + "'not-prefix.*', '*']}}]\n"
+                + "  - to: [{operation: {ports: ['80', '90'], notPorts: ['800', '900']}}]\n"
+                + "  - to: [{operation: {paths: [/exact, '/prefix/*', '*/suffix', '*'], notPaths: [/not-exact, '/not-prefix/*', "
+                + "'*/not-suffix', '*']}}]\n"
+                + "  - when: [{key: 'request.headers[X-header]', values: [header, 'header-prefix-*', '*-suffix-header', '*'], "
+                + "notValues: [not-header, 'not-header-prefix-*', '*-not-suffix-header', '*']}]\n"
+                + "  - when: [{key: source.ip, values: [10.10.10.10, 192.168.10.0/24], notValues: [90.10.10.10, 90.168.10.0/24]}]\n"
+                + "  - when: [{key: remote.ip, values: [10.10.10.10, 192.168.10.0/24], notValues: [90.10.10.10, 90.168.10.0/24]}]\n"
+                + "  - when: [{key: source.namespace, values: [ns, 'ns-prefix-*', '*-ns-suffix', '*'], notValues: [not-ns, "
+                + "'not-ns-prefix-*', '*-not-ns-suffix', '*']}]\n"
+                + "  - when: [{key: source.principal, values: [principal, 'principal-prefix-*', '*-suffix-principal', '*'], "
+                + "notValues: [not-principal, 'not-principal-prefix-*', '*-not-suffix-principal', '*']}]\n"
+                + "  - when: [{key: request.auth.principal, values: [requestPrincipals], notValues: [not-requestPrincipals]}]\n"
+                + "  - when: [{key: request.auth.audiences, values: [audiences], notValues: [not-audiences]}]\n"
+                + "  - when: [{key: request.auth.presenter, values: [presenter], notValues: [not-presenter]}]\n"
+                + "  - when: [{key: 'request.auth.claims[iss]', values: [iss], notValues: [not-iss]}]\n"
+                + "  - when: [{key: 'request.auth.claims[nested1][nested2]', values: [nested], notValues: [not-nested]}]\n"
+                + "  - when: [{key: destination.ip, values: [10.10.10.10, 192.168.10.0/24], notValues: [90.10.10.10, 90.168.10.0/24]}]\n"
+                + "  - when: [{key: destination.port, values: ['91', '92'], notValues: ['9001', '9002']}]\n"
+                + "  - when: [{key: connection.sni, values: [exact.com, '*.suffix.com', 'prefix.*', '*'], notValues: [not-exact.com, "
+                + "'*.not-suffix.com', 'not-prefix.*', '*']}]\n"
+                + "  - when: [{key: 'experimental.envoy.filters.a.b[c]', values: [exact, 'prefix-*', '*-suffix', '*'], notValues: "
+                + "[not-exact, 'not-prefix-*', '*-not-suffix', '*']}]\n";
+        R cfg = r().dest("cfg", "w", Map.of("app", "w")).src("10.0.0.1").dst("10.0.0.2").port(8080);
+        T.valid(s, "allow-full", full);
+        T.decide(s, "allow-full: serviceAccounts ns/sa", full, cfg.principal("spiffe://td/ns/ns/sa/sa"), true, "cfg/allow");
+        T.decide(s, "allow-full: sa-only is cfg/sa-only (the policy's namespace)", full,
+                r().dest("cfg", "w", Map.of()).principal("spiffe://td/ns/cfg/sa/sa-only"), true, "cfg/allow");
+        T.decide(s, "allow-full: sa-only of another namespace", full,
+                r().dest("cfg", "w", Map.of()).principal("spiffe://td/ns/other/sa/sa-only"), false, "cfg/allow");
+        T.decide(s, "allow-full: principals '*' with notPrincipals '*' admits no identity", full,
+                r().dest("cfg", "w", Map.of()).principal("spiffe://td/ns/x/sa/principal"), false, "cfg/allow");
+        T.decide(s, "allow-full: ipBlocks 5.6.0.0/16 admits a plaintext peer", full,
+                r().dest("cfg", "w", Map.of()).plaintext().source(null).src("5.6.7.8"), true, "cfg/allow");
+        T.decide(s, "allow-full: ports 80", full, r().dest("cfg", "w", Map.of()).port(80), true, "cfg/allow");
+        T.decide(s, "allow-full: port 800 (notPorts, and not in ports)", full, r().dest("cfg", "w", Map.of()).port(800), false, "cfg/allow");
+        T.decide(s, "allow-full: when source.ip 192.168.10.0/24", full, r().dest("cfg", "w", Map.of()).src("192.168.10.5"), true, "cfg/allow");
+        T.decide(s, "allow-full: when destination.ip 192.168.10.0/24", full, r().dest("cfg", "w", Map.of()).dst("192.168.10.7"), true, "cfg/allow");
+        T.decide(s, "allow-full: when destination.port 91", full, r().dest("cfg", "w", Map.of()).port(91), true, "cfg/allow");
+        T.decide(s, "allow-full: when destination.port 9001", full, r().dest("cfg", "w", Map.of()).port(9001), false, "cfg/allow");
+        T.decide(s, "allow-full: the HTTP rules are omitted at L4 (a host-only rule would admit every request at L7)", full,
+                r().dest("cfg", "w", Map.of()), false, "cfg/allow");
+
+        // allow-groups-in.yaml and deny-groups-in.yaml hold the same rules (the DENY one adds notValues to source.ip).
+        String groupRules = "{from: [{source: {principals: [from-mix-principal], requestPrincipals: [from-mix-requestPrincipals], "
+                + "namespaces: [from-mix-ns]}}], to: [{operation: {ports: ['80']}}]}, "
+                + "{from: [{source: {principals: [to-mix-principal], namespaces: [to-mix-ns]}}], to: [{operation: {ports: ['80'], methods: [to-mix-method]}}]}, "
+                + "{from: [{source: {principals: [only-l4-principals], namespaces: [only-l4-ns]}}], to: [{operation: {ports: ['80']}}]}, "
+                + "{from: [{source: {requestPrincipals: [l7-principal]}}], to: [{operation: {paths: [/l7-foo], methods: [l7-method]}}]}, "
+                + "{when: [{key: source.namespace, values: [when-l4-l7-ns]}, {key: connection.sni, values: [when-l4-l7-sni]}]}, "
+                + "{when: [{key: source.namespace, values: [when-l4-ns]}, {key: source.ip, values: [10.10.10.10]NOT}]}, "
+                + "{when: [{key: connection.sni, values: [when-l7-sni]}, {key: 'request.headers[X-header]', values: [when-l7-header]}]}";
+        String groups = ap("default", "groups", "{rules: [" + groupRules.replace("NOT", "") + "]}");
+        R dflt = r().dest("default", "w", Map.of());
+        T.decide(s, "allow-groups: the L4-only when rule (namespace and source.ip) admits", groups,
+                r().dest("default", "w", Map.of()).principal("spiffe://td/ns/when-l4-ns/sa/x").src("10.10.10.10"), true, "default/groups");
+        T.decide(s, "allow-groups: the L4-only when rule needs both", groups,
+                r().dest("default", "w", Map.of()).principal("spiffe://td/ns/when-l4-ns/sa/x"), false, "default/groups");
+        T.decide(s, "allow-groups: the rule with connection.sni is omitted at L4", groups,
+                r().dest("default", "w", Map.of()).principal("spiffe://td/ns/when-l4-l7-ns/sa/x"), false, "default/groups");
+        T.decide(s, "allow-groups: the rule with connection.sni at L7", groups,
+                r().dest("default", "w", Map.of()).principal("spiffe://td/ns/when-l4-l7-ns/sa/x").http("GET", "/").sni("when-l4-l7-sni"),
+                true, "default/groups");
+        T.decide(s, "allow-groups: the L7-only when rule at L7 (sni and header)", groups,
+                r().dest("default", "w", Map.of()).http("GET", "/", "", Map.of("x-header", "when-l7-header")).sni("when-l7-sni"),
+                true, "default/groups");
+        T.decide(s, "allow-groups: the L7-only when rule at L4", groups, dflt.sni("when-l7-sni"), false, "default/groups");
+        T.warns(s, "allow-groups: status names every HTTP attribute", groups, "ztunnel does not support HTTP attributes (found: "
+                + "connection.sni, methods, paths, request.headers[X-header], requestPrincipals)");
+
+        String deny = ap("default", "groups-deny", "{action: DENY, rules: [" + groupRules.replace("NOT", ", notValues: [20.20.20.20]")
+                + "]}");
+        T.decide(s, "deny-groups: namespace and source.ip deny at L4", deny,
+                r().dest("default", "w", Map.of()).principal("spiffe://td/ns/when-l4-ns/sa/x").src("10.10.10.10"), false, "default/groups-deny");
+        T.decide(s, "deny-groups: namespace from another address", deny,
+                r().dest("default", "w", Map.of()).principal("spiffe://td/ns/when-l4-ns/sa/x"), true, null);
+        T.decide(s, "deny-groups: namespace with connection.sni: {} for the sni, no effect at L4", deny,
+                r().dest("default", "w", Map.of()).principal("spiffe://td/ns/when-l4-l7-ns/sa/x").sni("when-l4-l7-sni"), true, null);
+        T.decide(s, "deny-groups: namespace with connection.sni at L7 denies", deny,
+                r().dest("default", "w", Map.of()).principal("spiffe://td/ns/when-l4-l7-ns/sa/x").http("GET", "/").sni("when-l4-l7-sni"),
+                false, "default/groups-deny");
+        T.decide(s, "deny-groups: the L7-only rules ({} {}) never deny at L4", deny,
+                r().dest("default", "w", Map.of()).sni("when-l7-sni").port(80), true, null);
+        T.warns(s, "deny-groups: enforced without the HTTP rules", deny, "DENY policy with HTTP attributes is enforced without the HTTP rules");
+    }
+
+    /**
+     * The Envoy matchers istiod generates for a waypoint/sidecar (L7): srcNamespaceGenerator turns every
+     * {@code *} of a namespace into {@code .*} inside {@code .*}/ns/NS/{@code .*}, HeaderMatcher turns
+     * {@code *} into present_match (a header sent with an empty value is present), StringMatcherWithPrefix
+     * keeps a principal's inner {@code *} literal, HostMatcher ignores case.
+     */
+    static void generators() {
+        String s = ISTIO_GENERATOR;
+        String denyInner = spec("action: DENY, rules: [{from: [{source: {namespaces: ['te*t']}}]}]");
+        T.decide(s, "namespaces 'te*t' at L7 is the regex .*/ns/te.*t/.*: test is denied", denyInner,
+                r().principal("spiffe://cluster.local/ns/test/sa/x").http("GET", "/"), false, "prod/p");
+        T.decide(ZTUNNEL_RBAC, "namespaces 'te*t' at L4 is ztunnel's exact match (stringToMatch): test is not denied", denyInner,
+                r().principal("spiffe://cluster.local/ns/test/sa/x"), true, null);
+        T.decide(s, "namespaces 'te*t' at L7: other is not denied", denyInner,
+                r().principal("spiffe://cluster.local/ns/other/sa/x").http("GET", "/"), true, null);
+        String denyBoth = spec("action: DENY, rules: [{from: [{source: {namespaces: ['*dev*']}}]}]");
+        T.decide(s, "namespaces '*dev*' at L7 is .*/ns/.*dev.*/.*: my-dev-1 is denied", denyBoth,
+                r().principal("spiffe://cluster.local/ns/my-dev-1/sa/x").http("GET", "/"), false, "prod/p");
+        T.decide(ZTUNNEL_RBAC, "namespaces '*dev*' at L4 is the suffix 'dev*' (stringToMatch): my-dev-1 is not denied", denyBoth,
+                r().principal("spiffe://cluster.local/ns/my-dev-1/sa/x"), true, null);
+        String allowNot = from("{notNamespaces: ['te*t']}");
+        T.decide(s, "notNamespaces 'te*t' at L7 excludes test", allowNot, r().principal("spiffe://cluster.local/ns/test/sa/x").http("GET", "/"),
+                false, "prod/p");
+        T.decide(s, "notNamespaces 'te*t' at L7 admits prod", allowNot, r().http("GET", "/"), true, "prod/p");
+        T.decide(s, "namespaces 'p*d' at L7 admits prod (ALLOW)", from("{namespaces: ['p*d']}"), r().http("GET", "/"), true, "prod/p");
+        String whenNs = spec("action: DENY, rules: [{when: [{key: source.namespace, values: ['te*t']}]}]");
+        T.decide(s, "when source.namespace 'te*t' at L7 denies test", whenNs,
+                r().principal("spiffe://cluster.local/ns/test/sa/x").http("GET", "/"), false, "prod/p");
+        T.decide(ZTUNNEL_RBAC, "when source.namespace 'te*t' at L4 is exact", whenNs,
+                r().principal("spiffe://cluster.local/ns/test/sa/x"), true, null);
+        T.decide(s, "when source.namespace notValues 'te*t' at L7 keeps test out of an ALLOW",
+                when("{key: source.namespace, notValues: ['te*t']}"), r().principal("spiffe://cluster.local/ns/test/sa/x").http("GET", "/"),
+                false, "prod/p");
+        // Operation.paths: the documented uri_template examples (Envoy's regex: "/" + segments, {*} one segment, {**} the rest).
+        String p = ISTIO_API_PROTO;
+        T.decide(p, "/foo/{*} matches /foo/bar", to("{paths: ['/foo/{*}']}"), r().http("GET", "/foo/bar"), true, "prod/p");
+        T.decide(p, "/foo/{*} does not match /foo/bar/baz", to("{paths: ['/foo/{*}']}"), r().http("GET", "/foo/bar/baz"), false, "prod/p");
+        T.decide(p, "/foo/{**}/ matches /foo/bar/", to("{paths: ['/foo/{**}/']}"), r().http("GET", "/foo/bar/"), true, "prod/p");
+        T.decide(p, "/foo/{**}/ matches /foo//", to("{paths: ['/foo/{**}/']}"), r().http("GET", "/foo//"), true, "prod/p");
+        T.decide(p, "/foo/{**}/ does not match /foo/bar", to("{paths: ['/foo/{**}/']}"), r().http("GET", "/foo/bar"), false, "prod/p");
+        T.decide(p, "/foo/{*}/bar/{**} matches /foo/buzz/bar/", to("{paths: ['/foo/{*}/bar/{**}']}"), r().http("GET", "/foo/buzz/bar/"),
+                true, "prod/p");
+        T.decide(p, "/foo/{*}/bar/{**} matches /foo/buzz/bar/baz", to("{paths: ['/foo/{*}/bar/{**}']}"),
+                r().http("GET", "/foo/buzz/bar/baz"), true, "prod/p");
+        T.decide(p, "/foo/{*} ignores the query (matched on the normalised path)", to("{paths: ['/foo/{*}']}"),
+                r().http("GET", "/foo/bar?x=/y"), true, "prod/p");
+        T.invalid(p, "/*/baz/{*} is not a valid path template", to("{paths: ['/*/baz/{*}']}"), "invalid string literal");
+        T.invalid(p, "/**/baz/{*} is not a valid path template", to("{paths: ['/**/baz/{*}']}"), "invalid string literal");
+        T.invalid(p, "/{**}/foo/{*} is not a valid path template", to("{paths: ['/{**}/foo/{*}']}"), "{**} is not the last operator");
+        T.invalid(p, "/foo/{*}.txt is not a valid path template", to("{paths: ['/foo/{*}.txt']}"), "beyond a supported path template");
+        String header = spec("action: DENY, rules: [{when: [{key: 'request.headers[x-debug]', values: ['*']}]}]");
+        T.decide(s, "header '*' is present_match: a header sent empty is present", header,
+                r().http("GET", "/", "", Map.of("x-debug", "")), false, "prod/p");
+        T.decide(s, "header '*' is present_match: an absent header is not", header, r().http("GET", "/"), true, null);
+        T.decide(s, "header notValues '*': a header sent empty is present", spec("rules: [{when: [{key: 'request.headers[x-debug]', "
+                + "notValues: ['*']}]}]"), r().http("GET", "/", "", Map.of("x-debug", "")), false, "prod/p");
+        // requestHeaderGenerator: HeaderMatcher on the name as written; Envoy's header map holds the pseudo-headers.
+        String authority = spec("action: DENY, rules: [{when: [{key: 'request.headers[:authority]', values: [admin.example.com]}]}]");
+        T.decide(s, "request.headers[:authority] is the request's authority (Host)", authority,
+                r().http("GET", "/", "admin.example.com", Map.of()), false, "prod/p");
+        T.decide(s, "request.headers[:authority]: another host", authority, r().http("GET", "/", "shop.example.com", Map.of()), true, null);
+        T.decide(ENVOY_HEADER_MAP, "request.headers[Host] is looked up as :authority (an HTTP/2 request has no host header)",
+                spec("action: DENY, rules: [{when: [{key: 'request.headers[Host]', values: [admin.example.com]}]}]"),
+                r().http("GET", "/", "admin.example.com", Map.of()), false, "prod/p");
+        T.decide(s, "request.headers[:method] is the method", spec("action: DENY, rules: [{when: [{key: 'request.headers[:method]', "
+                + "values: [DELETE]}]}]"), r().http("DELETE", "/"), false, "prod/p");
+        String pathHeader = spec("action: DENY, rules: [{when: [{key: 'request.headers[:path]', values: ['/admin*']}]}]");
+        T.decide(s, "request.headers[:path] is the normalised :path, query kept", pathHeader, r().http("GET", "/public/../admin?x=1"),
+                false, "prod/p");
+        T.decide(s, "request.headers[:path]: another path", pathHeader, r().http("GET", "/public?admin"), true, null);
+        T.decide(s, "header values are case-sensitive", when("{key: 'request.headers[x-env]', values: [Prod]}"),
+                r().http("GET", "/", "", Map.of("x-env", "prod")), false, "prod/p");
+        T.decide(s, "principals keep an inner '*' literal (exact spiffe://...)", from("{principals: ['cluster.local/ns/*/sa/frontend']}"),
+                r().http("GET", "/"), false, "prod/p");
+        T.decide(ZTUNNEL_RBAC, "principals keep an inner '*' literal at L4", from("{principals: ['cluster.local/ns/*/sa/frontend']}"),
+                r(), false, "prod/p");
+        T.decide(s, "hosts prefix ignores case", to("{hosts: ['Example.*']}"), r().http("GET", "/", "example.com", Map.of()), true, "prod/p");
+        T.decide(s, "methods prefix is case-sensitive", to("{methods: ['G*']}"), r().http("get", "/"), false, "prod/p");
+        T.decide(s, "trustDomains 'clu*' is spiffe://clu[^/]*/.*", from("{trustDomains: ['clu*']}"), r().http("GET", "/"), true, "prod/p");
+        T.decide(s, "trustDomains '*' is the prefix spiffe://", from("{trustDomains: ['*']}"), r().http("GET", "/"), true, "prod/p");
+        T.decide(s, "trustDomains '*' never matches plaintext", from("{trustDomains: ['*']}"), r().plaintext().http("GET", "/"), false, "prod/p");
     }
 
     static String pa(String name, String spec) {
@@ -318,9 +666,20 @@ class IstioUpstreamConformanceTest {
         T.invalid(s, "provider-wrong-action", spec("action: ALLOW, provider: {name: ''}, rules: [{}]"),
                 "`provider` must not be with non CUSTOM action");
         T.valid(s, "allow-rules-nil", spec("action: ALLOW"));
+        String noSpec = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p, namespace: prod}\n";
+        T.decide(ZTUNNEL_RBAC, "rbac_empty_policy: an AuthorizationPolicy without spec is ALLOW with no rules: allows nothing", noSpec,
+                r(), false, "prod/p");
+        T.decide(ZTUNNEL_RBAC, "rbac_empty_policy: without spec, at L7 too", noSpec, r().http("GET", "/"), false, "prod/p");
         T.valid(s, "dry-run-valid-allow", dryRun("'true'", "{action: ALLOW}"));
         T.valid(s, "dry-run-valid-deny", dryRun("'false'", "{action: DENY, rules: [{}]}"));
         T.invalid(s, "dry-run-invalid-value", dryRun("foo", "{action: ALLOW}"), "istio.io/dry-run with invalid value (foo)");
+        // strconv.ParseBool: 1, t, T, TRUE, true, True, 0, f, F, FALSE, false, False; nothing else.
+        for (String b : List.of("'1'", "t", "T", "'TRUE'", "'True'", "'0'", "f", "F", "'FALSE'", "'False'")) {
+            T.valid(s, "dry-run ParseBool " + b, dryRun(b, "{action: ALLOW}"));
+        }
+        for (String b : List.of("'yes'", "'tRuE'", "'on'", "'2'", "''")) {
+            T.invalid(s, "dry-run ParseBool " + b, dryRun(b, "{action: ALLOW}"), "istio.io/dry-run with invalid value");
+        }
         T.invalid(s, "dry-run-invalid-action-custom", dryRun("'true'", "{action: CUSTOM}"),
                 "only supports action ALLOW/DENY, found action CUSTOM");
         T.invalid(s, "dry-run-invalid-action-audit", dryRun("'true'", "{action: AUDIT}"),
@@ -431,6 +790,11 @@ class IstioUpstreamConformanceTest {
         T.invalid(s, "ValidateIPs: CIDR bits", from("{ipBlocks: [10.0.0.0/33]}"), "bad CIDR range (10.0.0.0/33)");
         T.valid(s, "ValidateIPs: unmasked prefix", from("{ipBlocks: [10.0.0.1/24, 'fd00::/8', '::1']}"));
         T.valid(s, "ValidatePorts: 0", to("{ports: ['0']}"));
+        T.decide(s, "ValidatePorts: ParseUint base 10 takes any number of leading zeros", to("{ports: ['00000000008080']}"),
+                r(), true, "prod/p");
+        T.invalid(s, "ValidatePorts: a sign is not a digit", to("{ports: ['+80']}"), "bad port (+80)");
+        T.decide(ISTIO_AMBIENT_CONVERSION, "stringToPort: ports ['0'] is port 0, which no connection has",
+                to("{ports: ['0']}"), r(), false, "prod/p");
         T.invalid(s, "ValidatePorts: 65536", to("{ports: ['65536']}"), "bad port (65536)");
         T.invalid(s, "ValidatePorts: negative", to("{notPorts: ['-1']}"), "bad port (-1)");
         T.valid(s, "ValidatePorts: destination.port 0", when("{key: destination.port, values: ['0']}"));
@@ -767,6 +1131,6 @@ class IstioUpstreamConformanceTest {
         T.counts().forEach((k, v) -> System.out.println("conformance cases: " + v + "  " + k));
         assertThat(T.counts()).containsKeys(ISTIO_VALIDATION_TEST, ISTIO_SECURITY, ISTIO_AMBIENT_TEST, ZTUNNEL_RBAC,
                 ISTIO_BUILDER_TESTDATA, ISTIO_NORMALIZATION, ZTUNNEL_STATE, ISTIO_CRD, ISTIO_AMBIENT_PA_TESTDATA, ISTIO_AMBIENT_INDEX_TEST,
-                ISTIO_AMBIENT_CONVERSION);
+                ISTIO_AMBIENT_CONVERSION, ISTIO_SECURITY_TEST, ISTIO_AMBIENT_TESTDATA, ISTIO_GENERATOR);
     }
 }

@@ -221,7 +221,7 @@ final class CiliumPolicy {
             if (method != null && !method.matches(h.method())) {
                 return false;
             }
-            if (path != null && !path.matches(h.path())) {
+            if (path != null && !path.matches(PathNormalizer.forCilium(h.path()))) {
                 return false;
             }
             if (host != null && !host.matches(h.host())) {

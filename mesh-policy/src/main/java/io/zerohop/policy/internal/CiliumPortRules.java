@@ -114,7 +114,8 @@ final class CiliumPortRules {
                     } catch (NumberFormatException ex) {
                         throw ep.error("bad endPort " + ep.text());
                     }
-                    if (e > 65535) {
+                    // l4.go PortProtocol.EndPort: +kubebuilder:validation:Minimum=0, Maximum=65535.
+                    if (e < 0 || e > 65535) {
                         throw ep.error("bad endPort " + e + " (0..65535)");
                     }
                     endPort = (int) Math.max(port, e);

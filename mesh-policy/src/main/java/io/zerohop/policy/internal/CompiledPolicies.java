@@ -112,10 +112,13 @@ public final class CompiledPolicies {
     public PeerAuthn.Result mtls(WorkloadRef w, int port, String rootNamespace) {
         PeerAuthn.Result res = PeerAuthn.DEFAULT;
         PeerAuthn mesh = namespacePeerAuthn.get(rootNamespace);
+        String ns = w.namespace();
+        if (mesh != null && mesh.meshInstead != null && !ns.equals(rootNamespace)) {
+            mesh = mesh.meshInstead;
+        }
         if (mesh != null && mesh.result != null) {
             res = mesh.result;
         }
-        String ns = w.namespace();
         if (ns.equals(rootNamespace)) {
             // istiod never treats a root-namespace policy with a selector as a workload policy.
             return res;

@@ -59,9 +59,18 @@ public final class CompiledPoliciesBuilder {
         refs.add(pa.ref);
         if (pa.isWorkloadLevel()) {
             workloadPeerAuthn.computeIfAbsent(pa.namespace, k -> new ArrayList<>()).add(pa);
-        } else if (namespacePeerAuthn.putIfAbsent(pa.namespace, pa) != null) {
-            warnings.add(pa.ref + ": another namespace-wide PeerAuthentication in " + pa.namespace
-                    + " was loaded first and wins (Istio: oldest wins)");
+        } else {
+            PeerAuthn first = namespacePeerAuthn.putIfAbsent(pa.namespace, pa);
+            if (first != null) {
+                warnings.add(pa.ref + ": another namespace-wide PeerAuthentication in " + pa.namespace
+                        + " was loaded first and wins (Istio: oldest wins)"
+                        + (first.emptySelector && !pa.emptySelector && first.meshInstead == null
+                        ? "; if " + pa.namespace + " is the root namespace, this one (no selector) is the mesh policy for "
+                        + "workloads of other namespaces, as ztunnel's (istiod ignores root policies with selector: {} there)" : ""));
+                if (first.emptySelector && !pa.emptySelector && first.meshInstead == null) {
+                    first.meshInstead = pa;
+                }
+            }
         }
     }
 

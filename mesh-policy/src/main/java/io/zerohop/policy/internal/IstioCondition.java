@@ -27,6 +27,52 @@ final class IstioCondition {
     static final int SOURCE_SERVICE_ACCOUNT = 9;
     static final int SOURCE_TRUST_DOMAIN = 10;
 
+    /**
+     * istiod's HeaderMatcher (pilot/pkg/security/authz/matcher/header.go): {@code *} is Envoy's
+     * present_match, true for a header sent with an empty value; the other forms compare the value.
+     */
+    private static boolean headerAny(StringMatch[] ms, String value) {
+        if (value == null) {
+            return false;
+        }
+        for (StringMatch m : ms) {
+            if (m.kind == StringMatch.Kind.PRESENCE || m.matches(value)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * The value Envoy's header matcher sees for {@link #header}: the pseudo-headers {@code :authority}
+     * (the Host of an HTTP/1 request, also under the name {@code host}), {@code :method} and {@code :path} (normalised as Istio's default,
+     * query kept, as Envoy rewrites {@code :path} before its filters) come from the request line; other
+     * names from the headers; null when absent.
+     */
+    private String headerValue(AccessRequest r) {
+        io.zerohop.policy.HttpAttributes h = r.http();
+        switch (header) {
+            case ":authority":
+            case "host":
+                // Envoy's header map looks "host" up as :authority (header_map_impl.cc StaticLookupTable).
+                return h.host().isEmpty() ? null : h.host();
+            case ":method":
+                return h.method();
+            case ":path": {
+                String raw = h.path();
+                String normalised = PathNormalizer.forIstio(raw);
+                int q = raw.indexOf('?');
+                if (normalised == null || q < 0) {
+                    return normalised;
+                }
+                int hash = raw.indexOf('#', q);
+                return normalised + raw.substring(q, hash < 0 ? raw.length() : hash);
+            }
+            default:
+                return h.header(header);
+        }
+    }
+
     final int key;
     final String header;
     /** One of the five keys istiod's ambient conversion passes to ztunnel. */
@@ -54,17 +100,22 @@ final class IstioCondition {
 
     /** At L4 ({@code l4}) a key ztunnel lacks is an empty match: never; each when entry is its own clause. */
     boolean matches(AccessRequest r, String path, boolean l4) {
-        return l4 ? this.l4 && matches(r, null) : matches(r, path);
+        return l4 ? this.l4 && matches(r, true) : matches(r, false);
     }
 
+    /** As Envoy evaluates it (L7). */
     boolean matches(AccessRequest r, String path) {
-        if (hasValues && !test(r, false)) {
+        return matches(r, false);
+    }
+
+    private boolean matches(AccessRequest r, boolean l4) {
+        if (hasValues && !test(r, false, l4)) {
             return false;
         }
-        return !hasNotValues || !test(r, true);
+        return !hasNotValues || !test(r, true, l4);
     }
 
-    private boolean test(AccessRequest r, boolean negative) {
+    private boolean test(AccessRequest r, boolean negative, boolean l4) {
         StringMatch[] sm = negative ? notValues : values;
         switch (key) {
             case SOURCE_IP:
@@ -75,7 +126,9 @@ final class IstioCondition {
             case DESTINATION_PORT:
                 return portIn(negative ? notPorts : ports, r.destinationPort());
             case SOURCE_NAMESPACE:
-                return IstioSource.namespaceAny(sm, r.sourcePrincipal());
+                // Envoy reads a namespace like te*t as a regex (srcNamespaceGenerator), ztunnel as written.
+                return !l4 && StringMatch.anyEnvoyNamespaceGlob(sm) ? IstioSource.namespaceL7(sm, r.sourcePrincipal())
+                        : IstioSource.namespaceAny(sm, r.sourcePrincipal());
             case SOURCE_PRINCIPAL:
                 return IstioSource.principalAny(sm, r.sourcePrincipal());
             case SOURCE_TRUST_DOMAIN:
@@ -85,7 +138,7 @@ final class IstioCondition {
             case CONNECTION_SNI:
                 return StringMatch.any(sm, r.sni());
             case REQUEST_HEADER:
-                return r.http() != null && StringMatch.any(sm, r.http().header(header));
+                return r.http() != null && headerAny(sm, headerValue(r));
             default:
                 return false;
         }

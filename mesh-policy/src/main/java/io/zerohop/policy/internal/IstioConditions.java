@@ -108,6 +108,10 @@ final class IstioConditions {
                 }
                 c.values = matches(values, false);
                 c.notValues = matches(notValues, false);
+                if (kind == IstioCondition.SOURCE_NAMESPACE) {
+                    c.values = StringMatch.asNamespaces(c.values);
+                    c.notValues = StringMatch.asNamespaces(c.notValues);
+                }
             }
         }
         if (!c.l4) {

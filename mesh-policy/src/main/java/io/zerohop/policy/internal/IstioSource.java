@@ -35,6 +35,11 @@ final class IstioSource {
     boolean l4Empty;
     /** Has a field {@link #matchesL7Only} checks; without one it is true and is skipped. */
     private boolean l7Fields;
+    /**
+     * A namespace or notNamespaces entry Envoy reads as a regex other than ztunnel's match
+     * ({@link StringMatch#asNamespace}): at L7 the slower {@link #matchesL7WithNamespaceGlobs} decides.
+     */
+    private boolean namespaceGlobs;
     /** Which L4 fields are set (bits {@code F_*}): one register test per field instead of two loads. */
     private int l4Fields;
 
@@ -69,6 +74,9 @@ final class IstioSource {
                 | (serviceAccounts.size() > 0 ? F_SERVICE_ACCOUNTS : 0)
                 | (notServiceAccounts.size() > 0 ? F_NOT_SERVICE_ACCOUNTS : 0)
                 | (ipBlocks.length > 0 ? F_IP_BLOCKS : 0) | (notIpBlocks.length > 0 ? F_NOT_IP_BLOCKS : 0);
+        namespaces = StringMatch.asNamespaces(namespaces);
+        notNamespaces = StringMatch.asNamespaces(notNamespaces);
+        namespaceGlobs = StringMatch.anyEnvoyNamespaceGlob(namespaces) || StringMatch.anyEnvoyNamespaceGlob(notNamespaces);
         principalSet = ExactSet.of(principals);
         principalRest = ExactSet.rest(principals, principalSet);
         notPrincipalSet = ExactSet.of(notPrincipals);
@@ -89,7 +97,50 @@ final class IstioSource {
 
     /** {@code parts}: {@link Peer#parts} of the principal, or {@link Peer#UNKNOWN}. */
     boolean matches(AccessRequest r, boolean l4, long parts) {
-        return l4 ? !l4Empty && matchesL4(r, parts) : matchesL4(r, parts) && matchesL7Only(r);
+        if (l4) {
+            return !l4Empty && matchesL4(r, parts);
+        }
+        return namespaceGlobs ? matchesL7WithNamespaceGlobs(r) : matchesL4(r, parts) && matchesL7Only(r);
+    }
+
+    /**
+     * Every field as Envoy, for a source whose namespaces Envoy reads as regexes (istiod's
+     * srcNamespaceGenerator); the other fields as in {@link #matchesL4} and {@link #matchesL7Only}.
+     */
+    private boolean matchesL7WithNamespaceGlobs(AccessRequest r) {
+        String p = r.sourcePrincipal();
+        if (principals.length > 0 && !principalIn(principalSet, principalRest, p)) {
+            return false;
+        }
+        if (notPrincipals.length > 0 && principalIn(notPrincipalSet, notPrincipalRest, p)) {
+            return false;
+        }
+        if (namespaces.length > 0 && !namespaceL7(namespaces, p)) {
+            return false;
+        }
+        if (notNamespaces.length > 0 && namespaceL7(notNamespaces, p)) {
+            return false;
+        }
+        return matchesL4Rest(r, l4Fields, p) && matchesL7Only(r);
+    }
+
+    /**
+     * Whether one of {@code ms} matches {@code principal}'s namespace as Envoy does: an entry with
+     * {@link StringMatch#envoyNamespaceGlob} by its regex over the whole principal, the others on the
+     * namespace segment ({@link #namespaceAny}).
+     */
+    static boolean namespaceL7(StringMatch[] ms, String principal) {
+        if (principal == null) {
+            return false;
+        }
+        int s = Peer.nsStart(principal);
+        int e = s < 0 ? -1 : Peer.nsEnd(principal, s);
+        for (StringMatch m : ms) {
+            if (m.envoyNamespaceGlob() ? m.matchesEnvoyNamespace(principal) : e >= 0 && m.matches(principal, s, e)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The fields ztunnel evaluates. */

@@ -171,9 +171,12 @@ final class IstioValues {
             if (v.isEmpty()) {
                 throw item.error("empty value not allowed, found in " + field);
             }
+            // Go's strconv.ParseUint(v, 10, 32) (security.ValidatePorts, ambient stringToPort): decimal digits
+            // only, any number of leading zeros.
             long p = -1;
-            if (v.length() <= 10 && v.chars().allMatch(c -> c >= '0' && c <= '9')) {
-                p = Long.parseLong(v);
+            if (v.chars().allMatch(c -> c >= '0' && c <= '9')) {
+                String digits = v.replaceFirst("^0+(?=.)", "");
+                p = digits.length() <= 10 ? Long.parseLong(digits) : -1;
             }
             if (p < 0 || p > 65535) {
                 throw item.error("bad port (" + v + ")");

@@ -242,6 +242,9 @@ public final class Loader {
         if (doc.has("specs") && k != Kind.CILIUM_NETWORK_POLICY && k != Kind.CILIUM_CLUSTERWIDE_NETWORK_POLICY) {
             throw doc.get("specs").error("unknown field");
         }
+        if (k == Kind.AUTHORIZATION_POLICY || k == Kind.PEER_AUTHENTICATION) {
+            istioAnnotations(meta, k);
+        }
         switch (k) {
             case AUTHORIZATION_POLICY -> out.add(IstioCompiler.authorizationPolicy(ref, namespace, spec,
                     dryRunAnnotation(meta), out.warnings()));
@@ -263,6 +266,33 @@ public final class Loader {
                     out.add(CiliumCompiler.compile(ref, ns, s, out.warnings()), first);
                     first = false;
                 }
+            }
+        }
+    }
+
+    /**
+     * istiod's validateMetadata (pkg/config/validation/validation.go), run before every Istio kind's own
+     * validation: {@code istio.io/dry-run} only on an AuthorizationPolicy (checkDryRunAnnotation), and the
+     * internal annotations a user may not set.
+     */
+    private static void istioAnnotations(YNode meta, Kind k) throws PolicyLoadException {
+        YNode annotations = meta.get("annotations");
+        if (annotations == null) {
+            return;
+        }
+        annotations.requireMap();
+        YNode dryRun = annotations.get("istio.io/dry-run");
+        if (dryRun != null && k != Kind.AUTHORIZATION_POLICY) {
+            throw dryRun.error(k.displayName() + " has unsupported annotation istio.io/dry-run, please remove the annotation "
+                    + "(only AuthorizationPolicy supports it)");
+        }
+        if (annotations.get("internal.istio.io/webhook-always-reject") != null) {
+            throw annotations.get("internal.istio.io/webhook-always-reject").error(
+                    "\"internal.istio.io/webhook-always-reject\" annotation found, rejecting");
+        }
+        for (String internal : new String[] {"internal.istio.io/parents", "internal.istio.io/parent-namespace"}) {
+            if (annotations.get(internal) != null) {
+                throw annotations.get(internal).error("\"" + internal + "\" annotation found, this may not be set by users");
             }
         }
     }

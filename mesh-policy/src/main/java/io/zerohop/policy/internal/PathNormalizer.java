@@ -57,6 +57,46 @@ public final class PathNormalizer {
     }
 
     /**
+     * The {@code :path} a Cilium HTTP rule sees: Cilium runs its Envoy with {@code http-normalize-path}
+     * (on by default: pkg/option, pkg/envoy xds_server.go), i.e. {@code normalize_path}, {@code merge_slashes}
+     * and {@code UNESCAPE_AND_REDIRECT} for {@code %2F}/{@code %5C}, whose redirect brings the client back
+     * with those unescaped. So: {@code %2F} and {@code %5C} unescaped, then {@link #forIstio}'s
+     * normalisation, then repeated slashes merged; the query is kept (the rule's regex sees it), a
+     * fragment dropped.
+     *
+     * @return {@code raw} itself when its path part needs no change (no allocation), the normalised
+     *         path and query otherwise, or null when Envoy would reject the request ({@code %00})
+     */
+    public static String forCilium(String raw) {
+        int end = raw.length();
+        boolean change = false;
+        for (int i = 0; i < raw.length(); i++) {
+            char c = raw.charAt(i);
+            if (c == '?' || c == '#') {
+                end = i;
+                change |= c == '#';
+                break;
+            }
+            if (c == '%' || c == '\\' || (c == '/' && i + 1 < raw.length() && (raw.charAt(i + 1) == '.' || raw.charAt(i + 1) == '/'))) {
+                change = true;
+            }
+        }
+        if (!change) {
+            return raw;
+        }
+        String path = raw.substring(0, end);
+        path = path.replace("%2F", "/").replace("%2f", "/").replace("%5C", "\\").replace("%5c", "\\");
+        String normalised = forIstio(path);
+        if (normalised == null) {
+            return null;
+        }
+        normalised = normalised.replaceAll("/{2,}", "/");
+        int hash = raw.indexOf('#', end);
+        String query = end < raw.length() && raw.charAt(end) == '?' ? raw.substring(end, hash < 0 ? raw.length() : hash) : "";
+        return normalised + query;
+    }
+
+    /**
      * Whether {@link #forIstio} would return null (Envoy answers 400), without building the
      * normalised path when it cannot: only a path with a {@code %} can be refused.
      */

@@ -27,6 +27,16 @@ final class PeerAuthn {
     final Result[] portResults;
     /** Some {@code portLevelMtls} entry is PERMISSIVE (see {@link #overrides}). */
     final boolean anyPermissivePort;
+    /** Written with {@code selector: {}} (no labels), which makes it namespace-wide but is not "no selector". */
+    boolean emptySelector;
+    /**
+     * Set while building, on a namespace-wide policy written with {@code selector: {}}: the first policy of
+     * its namespace without a selector. In the root namespace istiod's ambient index takes only policies
+     * without a selector as the mesh policy of other namespaces' workloads
+     * (pilot/pkg/serviceregistry/ambient/workloads.go {@code fetchPeerAuthentications}, {@code Selector == nil}),
+     * so that one is the mesh policy there, whichever was loaded first. Null otherwise.
+     */
+    PeerAuthn meshInstead;
 
     private PeerAuthn(PolicyRef ref, String namespace, String[] selectorKeys, String[] selectorValues,
                       Result result, int[] ports, Result[] portResults, boolean anyPermissivePort) {
@@ -55,6 +65,7 @@ final class PeerAuthn {
 
     static PeerAuthn compile(PolicyRef base, String namespace, YNode spec, java.util.List<String> warnings)
             throws PolicyLoadException {
+        boolean emptySelector = false;
         String[] keys = new String[0];
         String[] values = new String[0];
         MtlsMode mode = null;
@@ -65,6 +76,7 @@ final class PeerAuthn {
             spec.onlyKeys(Set.of("selector", "mtls", "portLevelMtls", "mode"));
             YNode selector = spec.get("selector");
             if (selector != null) {
+                emptySelector = true;
                 Map<String, String> labels = IstioCompiler.workloadSelector(selector, base, warnings);
                 keys = labels.keySet().toArray(new String[0]);
                 values = labels.values().toArray(new String[0]);
@@ -119,7 +131,9 @@ final class PeerAuthn {
                 }
             }
         }
-        return new PeerAuthn(ref, namespace, keys, values, result(ref, mode, ""), ports, portResults, anyPermissive);
+        PeerAuthn pa = new PeerAuthn(ref, namespace, keys, values, result(ref, mode, ""), ports, portResults, anyPermissive);
+        pa.emptySelector = emptySelector && keys.length == 0;
+        return pa;
     }
 
     private static Result result(PolicyRef ref, MtlsMode mode, String where) {

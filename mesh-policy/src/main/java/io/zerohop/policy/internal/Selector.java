@@ -19,6 +19,13 @@ final class Selector {
     static final String NAMESPACE_KEY = "io.kubernetes.pod.namespace";
     static final String SERVICE_ACCOUNT_KEY = "io.cilium.k8s.policy.serviceaccount";
     /**
+     * The label Cilium puts on every endpoint with its cluster's name (pkg/k8s/apis/cilium.io/const.go
+     * {@code PolicyLabelCluster}); an endpoint whose labels do not carry it is taken to be in
+     * {@link #DEFAULT_CLUSTER}, the cluster name Cilium uses when none is configured ({@code --cluster-name}).
+     */
+    static final String CLUSTER_KEY = "io.cilium.k8s.policy.cluster";
+    static final String DEFAULT_CLUSTER = "default";
+    /**
      * Cilium gives each endpoint its namespace's labels under this prefix (cilium/cilium
      * pkg/k8s/apis/cilium.io/const.go {@code PodNamespaceMetaLabels}); mesh-kubernetes adds them to a workload's labels.
      */
@@ -69,11 +76,11 @@ final class Selector {
         boolean pod = false;
         boolean res = false;
         for (int k : keyKinds) {
-            pod |= k == KIND_LABEL;
+            pod |= k == KIND_LABEL || k == KIND_CLUSTER;
             res |= k == KIND_RESERVED;
         }
         for (int k : exprKinds) {
-            pod |= k == KIND_LABEL;
+            pod |= k == KIND_LABEL || k == KIND_CLUSTER;
             res |= k == KIND_RESERVED;
         }
         this.podLabels = pod;
@@ -208,6 +215,8 @@ final class Selector {
     static final int KIND_NAMESPACE = 1;
     static final int KIND_SERVICE_ACCOUNT = 2;
     static final int KIND_RESERVED = 3;
+    /** {@link #CLUSTER_KEY}: known for every workload (its label, else {@link #DEFAULT_CLUSTER}), unknown for a peer without one. */
+    static final int KIND_CLUSTER = 4;
 
     /** How {@link #destLabel(WorkloadRef, String, int)} resolves {@code key}; decided once, at compile time. */
     static int kindOf(String key) {
@@ -217,7 +226,16 @@ final class Selector {
         if (key.startsWith(RESERVED_PREFIX)) {
             return KIND_RESERVED;
         }
+        if (key.equals(CLUSTER_KEY)) {
+            return KIND_CLUSTER;
+        }
         return key.equals(SERVICE_ACCOUNT_KEY) ? KIND_SERVICE_ACCOUNT : KIND_LABEL;
+    }
+
+    /** A workload's Cilium cluster label: its own, else {@link #DEFAULT_CLUSTER}. */
+    private static String clusterOf(WorkloadRef w) {
+        String v = w.labels().get(CLUSTER_KEY);
+        return v == null ? DEFAULT_CLUSTER : v;
     }
 
     private static int[] kindsOf(String[] keys) {
@@ -239,6 +257,9 @@ final class Selector {
         }
         if (kind == KIND_SERVICE_ACCOUNT) {
             return w.serviceAccount().isEmpty() ? null : w.serviceAccount();
+        }
+        if (kind == KIND_CLUSTER) {
+            return clusterOf(w);
         }
         return w.labels().get(key);
     }
@@ -310,7 +331,7 @@ final class Selector {
 
     private boolean matches(AccessRequest r, long parts, boolean skipPodLabels) {
         for (int i = 0; i < keys.length; i++) {
-            if (skipPodLabels && keyKinds[i] == KIND_LABEL) {
+            if (skipPodLabels && (keyKinds[i] == KIND_LABEL || keyKinds[i] == KIND_CLUSTER)) {
                 continue;
             }
             if (!peerIs(r, keys[i], keyKinds[i], values[i], parts)) {
@@ -320,7 +341,7 @@ final class Selector {
         for (int i = 0; i < exprKeys.length; i++) {
             String key = exprKeys[i];
             int kind = exprKinds[i];
-            if (skipPodLabels && kind == KIND_LABEL) {
+            if (skipPodLabels && (kind == KIND_LABEL || kind == KIND_CLUSTER)) {
                 continue;
             }
             int op = exprOps[i];
@@ -375,6 +396,9 @@ final class Selector {
             return Peer.serviceAccountIs(r, v);
         }
         WorkloadRef w = r.sourceWorkload();
+        if (kind == KIND_CLUSTER) {
+            return w != null && v.equals(clusterOf(w));
+        }
         return w != null && v.equals(w.labels().get(key));
     }
 
@@ -389,6 +413,9 @@ final class Selector {
             return Peer.hasServiceAccount(r);
         }
         WorkloadRef w = r.sourceWorkload();
+        if (kind == KIND_CLUSTER) {
+            return w != null;
+        }
         return w != null && w.labels().containsKey(key);
     }
 

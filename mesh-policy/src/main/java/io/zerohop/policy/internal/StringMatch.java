@@ -1,5 +1,7 @@
 package io.zerohop.policy.internal;
 
+import com.google.re2j.Pattern;
+
 /**
  * Istio string match: {@code exact}, {@code prefix*}, {@code *suffix}, or {@code *} (presence:
  * any non-empty value). Matches a region of a string so callers can test the namespace inside a
@@ -17,12 +19,86 @@ final class StringMatch {
      * is then compared whole with the intrinsic {@link String#equals} instead of region by region.
      */
     private final String spiffeExact;
+    /**
+     * For a namespace written with a {@code *} that is not one leading or one trailing {@code *}
+     * ({@code te*t}, {@code *dev*}): the regex istiod's {@code srcNamespaceGenerator} gives Envoy
+     * ({@code .*}/ns/ + the value with every {@code *} as {@code .*} + /{@code .*}, matched against the
+     * whole principal), which is what a waypoint evaluates (L7); null otherwise. At L4 the value is
+     * ztunnel's {@code stringToMatch} form ({@link #kind}), in which such a {@code *} is literal.
+     */
+    private final Pattern envoyNamespace;
 
     private StringMatch(Kind kind, String value, boolean ignoreCase) {
+        this(kind, value, ignoreCase, null);
+    }
+
+    private StringMatch(Kind kind, String value, boolean ignoreCase, Pattern envoyNamespace) {
         this.kind = kind;
         this.value = value;
         this.ignoreCase = ignoreCase;
         this.spiffeExact = kind == Kind.EXACT && !ignoreCase ? Peer.SPIFFE_SCHEME + value : null;
+        this.envoyNamespace = envoyNamespace;
+    }
+
+    /**
+     * This match as a namespace value: the same at L4, with {@link #envoyNamespaceGlob} set when the
+     * written value ({@link #toString}) has a {@code *} Envoy reads differently from ztunnel.
+     */
+    StringMatch asNamespace() {
+        String written = toString();
+        int stars = written.length() - written.replace("*", "").length();
+        boolean glob = stars > 1 || stars == 1 && !written.startsWith("*") && !written.endsWith("*");
+        if (!glob) {
+            return this;
+        }
+        String[] literals = written.split("\\*", -1);
+        StringBuilder rx = new StringBuilder(".*/ns/");
+        for (int i = 0; i < literals.length; i++) {
+            rx.append(i == 0 ? "" : ".*").append(Pattern.quote(literals[i]));
+        }
+        rx.append("/.*");
+        return new StringMatch(kind, value, ignoreCase, Pattern.compile(rx.toString()));
+    }
+
+    /** Whether Envoy reads this namespace value as a regex other than ztunnel's match (see {@link #asNamespace}). */
+    boolean envoyNamespaceGlob() {
+        return envoyNamespace != null;
+    }
+
+    /** Envoy's regex for this namespace value against the whole principal; only when {@link #envoyNamespaceGlob}. */
+    boolean matchesEnvoyNamespace(String principal) {
+        return principal != null && envoyNamespace.matches(principal);
+    }
+
+    private static boolean needsNamespaceGlob(StringMatch[] ms) {
+        for (StringMatch m : ms) {
+            if (m.asNamespace() != m) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Whether {@code ms} has an entry that {@link #envoyNamespaceGlob}. */
+    static boolean anyEnvoyNamespaceGlob(StringMatch[] ms) {
+        for (StringMatch m : ms) {
+            if (m.envoyNamespace != null) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Each of {@code ms} {@link #asNamespace}. */
+    static StringMatch[] asNamespaces(StringMatch[] ms) {
+        if (!needsNamespaceGlob(ms)) {
+            return ms;
+        }
+        StringMatch[] out = ms.clone();
+        for (int i = 0; i < out.length; i++) {
+            out[i] = out[i].asNamespace();
+        }
+        return out;
     }
 
     /** An exact, case-sensitive match: {@link #value} compared character for character. */
