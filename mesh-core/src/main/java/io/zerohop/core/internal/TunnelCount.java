@@ -17,6 +17,8 @@ import java.util.concurrent.TimeUnit;
  * its deadline. Aborting each tunnel (RST_STREAM CONNECT_ERROR, TCP reset upstream) matters: closing
  * only the HTTP/2 connection would wait for its streams (Netty's graceful close) and the process
  * exit would then end the upstream sockets with a FIN, which looks complete to the application.
+ * Completing on the last {@link #tunnelClosed} is safe for that exit: a tunnel is reported closed
+ * only after its relay reset the other end (TunnelCodec.channelInactive; AbortResetsBeforeClosedTest).
  */
 public final class TunnelCount implements HboneEvents {
     private final Map<TunnelInfo, TunnelCounters> open = new IdentityHashMap<>();

@@ -372,10 +372,14 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
                 deliver(ChannelInputShutdownEvent.INSTANCE);
             }
         }
+        // The handlers above first (the relay resets its other end: SO_LINGER 0 is set before this
+        // returns), the listener last: it reports the tunnel closed, which may finish a drain and let
+        // the process exit, and the exit would end a socket not yet reset with a FIN, a clean end
+        // where an abort was due (AbortResetsBeforeClosedTest).
         try {
-            listener.onClosed(this);
-        } finally {
             ctx.fireChannelInactive();
+        } finally {
+            listener.onClosed(this);
         }
     }
 }
