@@ -90,8 +90,9 @@ final class ConnectCommand implements Callable<Integer> {
                             + (notTls(why) ? " (the peer at " + via + " does not speak TLS: is it an HBONE port, 15008?)" : ""), 4);
                 }
                 // What the kernel said, once ("Connection refused"), not the chain of Netty's wrappers.
-                throw new Cli.RefusedException("HBONE connection to " + via + " failed: "
-                        + (e.getCause() == null ? Cli.describe(e) : Cli.reason(e)), 1);
+                // hbone's own message already names the connection ("HBONE connection to X closed during setup"): once is enough.
+                String why = (e.getCause() == null ? Cli.describe(e) : Cli.reason(e)).replaceFirst("^HBONE connection to \\S+ ", "");
+                throw new Cli.RefusedException("HBONE connection to " + via + " failed: " + why, 1);
             }
             try (s) {
                 Thread up = new Thread(() -> {

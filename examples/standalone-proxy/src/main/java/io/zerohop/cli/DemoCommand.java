@@ -46,10 +46,12 @@ import picocli.CommandLine.Option;
  * article's, the engine's decision agrees with what the wire showed, and where zerohop parsed HTTP
  * its {@code istio_requests_total} counts exactly the statuses the callers got.
  *
- * <p>Cilium's {@code fromEndpoints} matches the peer's labels, which zerohop takes from the registry
- * entry at the tunnel's source address; the callers all dial from this host's loopback source
- * address, registered as {@code production/frontend}, so the refused caller carries the same
- * labels and only its SPIFFE identity keeps it out.
+ * <p>Cilium's {@code fromEndpoints} matches the peer's labels, which zerohop takes from the
+ * tunnel's source workload (mesh-core README, "Source workload": only a workload of the peer's
+ * verified identity). The refused Cilium caller is a pod labelled {@code app: frontend} under
+ * another service account, captured and tunnelled by the callers' zerohop, which names it in
+ * {@code forwarded: for=} as a node proxy does: it carries frontend's labels, and only its SPIFFE
+ * identity keeps it out.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = {"Play the seed article on loopback: its Istio ambient and Cilium manifests as printed, an in-memory CA,"
@@ -62,11 +64,10 @@ final class DemoCommand implements Callable<Integer> {
     /** The port the article's Cilium policy names; both checkouts listen on it. */
     static final int CHECKOUT_PORT = 8080;
     static final String CILIUM_FRONTEND = "spiffe://cluster.local/ns/production/sa/frontend-service-account";
-    static final String CILIUM_OTHER = "spiffe://cluster.local/ns/production/sa/batch-jobs";
     static final long TIMEOUT_S = 10;
 
     @Option(names = "--ip-prefix", defaultValue = "127.0.0", paramLabel = "A.B.C",
-            description = "Loopback /24 for the two checkouts (.2 Istio's, .3 Cilium's), default ${DEFAULT-VALUE}")
+            description = "Loopback /24 for the two checkouts (.2 Istio's, .3 Cilium's) and the captured batch-jobs pod (.4), default ${DEFAULT-VALUE}")
     String ipPrefix;
 
     @picocli.CommandLine.Spec
@@ -154,15 +155,22 @@ final class DemoCommand implements Callable<Integer> {
         out.println("== Cilium: " + CILIUM_MANIFEST.substring(1) + " (the article's manifest, as printed)");
         PolicyEngine engine = PolicyEngine.builder().policies(load(CILIUM_MANIFEST)).build();
         InetSocketAddress target = new InetSocketAddress(ip, CHECKOUT_PORT);
-        // Cilium's fromEndpoints matches the peer's labels, which zerohop takes from the registry
-        // entry of the connection's source address. Both callers dial from this host's loopback
-        // source address, so both carry app: frontend; only the SPIFFE identity sets them apart.
+        // Cilium's fromEndpoints matches the peer's labels, which zerohop takes from the source
+        // workload: the registry workload at the tunnel's source address, or the pod a node proxy
+        // names in forwarded: for=, either only when it has the peer's verified identity. frontend
+        // dials from this host's loopback source address; batch-jobs is a pod labelled app: frontend
+        // too, whose connection the callers' zerohop captures and tunnels as its node proxy would:
+        // same labels, and only the SPIFFE identity sets the two apart, as the article says.
         InetAddress callerAddress = sourceAddressTowards(ip);
+        byte[] podIp = ip.getAddress();
+        podIp[3] = 4;
+        Workload batch = new Workload("production", "batch-jobs", "batch-jobs", Map.of("app", "frontend"),
+                List.of(InetAddress.getByAddress(podIp)), Workload.Protocol.HBONE, null, TD);
         Workload checkout = new Workload("production", "checkout", "checkout", Map.of("app", "checkout"), List.of(ip),
                 Workload.Protocol.HBONE, null, TD, Map.of(CHECKOUT_PORT, AppProtocol.HTTP));
         Workload frontend = new Workload("production", "frontend", "frontend-service-account", Map.of("app", "frontend"),
                 List.of(callerAddress), Workload.Protocol.HBONE, null, TD);
-        WorkloadRegistry registry = WorkloadRegistry.of(List.of(checkout, frontend), Map.of());
+        WorkloadRegistry registry = WorkloadRegistry.of(List.of(checkout, frontend, batch), Map.of());
         SimpleMeterRegistry meters = new SimpleMeterRegistry();
         Semaphore closed = new Semaphore(0);
         try (DemoCheckoutApp app = DemoCheckoutApp.start(target);
@@ -170,11 +178,12 @@ final class DemoCommand implements Callable<Integer> {
              Mesh callers = Mesh.builder().identityProvider(ca).workloads(registry).threads(1).build()) {
             out.printf("checkout : production/checkout (app: checkout), JDK HTTP server on %s; zerohop HBONE on %s as %s; port %d %s%n",
                     auth(target), auth(node.inboundAddress()), checkout.identity(), CHECKOUT_PORT, parsing(engine, checkout));
-            out.printf("callers  : dial from %s, which the registry names production/frontend (app: frontend); each presents its own SVID%n",
-                    callerAddress.getHostAddress());
+            out.printf("callers  : production/frontend (app: frontend, sa frontend-service-account) dials from %s; production/batch-jobs"
+                    + " (app: frontend, sa batch-jobs) from %s through the callers' zerohop, which names it in forwarded: for=;"
+                    + " each presents its own SVID%n", callerAddress.getHostAddress(), batch.addresses().get(0).getHostAddress());
             DemoScene s = new DemoScene(out, engine, registry, checkout, target, app);
             s.hbone(callers, SpiffeId.parse(CILIUM_FRONTEND), List.of(new DemoScene.Req("POST", "/charge", DemoScene.Expect.ALLOWED), new DemoScene.Req("GET", "/charge", DemoScene.Expect.HTTP_403)));
-            s.hbone(callers, SpiffeId.parse(CILIUM_OTHER), List.of(new DemoScene.Req("POST", "/charge", DemoScene.Expect.REFUSED)));
+            s.captured(callers, batch, new DemoScene.Req("POST", "/charge", DemoScene.Expect.REFUSED));
             s.metrics(meters, closed);
             tally(s);
         }

@@ -94,7 +94,7 @@ final class DemoScene {
             String wire = status > 0 ? "HBONE CONNECT refused with " + status : "tunnel failed: " + Cli.describe(c);
             for (Req r : reqs) {
                 // A policy refusal at CONNECT is decided at L4: the engine sees no HTTP attributes.
-                Decision d = decide(source, from, null);
+                Decision d = decide(source, from, null, null);
                 report(r, source.toString(), wire + ", checkout app saw nothing", status == 401 ? Outcome.REFUSED : Outcome.FAILED, d);
             }
             return;
@@ -109,13 +109,13 @@ final class DemoScene {
                 try {
                     resp = tunnel.send(r.method, r.path, body);
                 } catch (Exception e) {
-                    Decision d = decide(source, from, HttpAttributes.of(r.method, r.path));
+                    Decision d = decide(source, from, null, HttpAttributes.of(r.method, r.path));
                     report(r, source.toString(), "request failed: " + Cli.describe(e), Outcome.FAILED, d);
                     continue;
                 }
                 boolean reached = app.requests.get() > seenBefore;
                 statuses.merge(Integer.toString(resp.status()), 1, Integer::sum);
-                Decision d = decide(source, from, HttpAttributes.of(r.method, r.path));
+                Decision d = decide(source, from, null, HttpAttributes.of(r.method, r.path));
                 if (resp.status() == 200 && reached) {
                     String seen = app.lastRequest;
                     boolean intact = resp.body().contains("sha256=" + DemoCheckoutApp.hex(DemoCheckoutApp.sha256(body)));
@@ -128,6 +128,70 @@ final class DemoScene {
                             + (reached ? "but the checkout app SAW it" : "checkout app saw nothing"), rbac ? Outcome.HTTP_403 : Outcome.FAILED, d);
                 }
             }
+        }
+    }
+
+    /**
+     * One request from {@code pod} (a registry workload of the caller's node, at its own loopback
+     * address) through the callers' outbound capture, as a node proxy carries a pod's connection:
+     * the callers' zerohop tunnels it as the pod's identity from its own address and names the pod
+     * in {@code forwarded: for=}, which the checkout believes because the pod has the tunnel's
+     * verified identity (mesh-core README, "Source workload"). One request per connection
+     * ({@code Connection: close}).
+     */
+    void captured(Mesh callers, Workload pod, Req r) throws Exception {
+        InetAddress podIp = pod.addresses().get(0);
+        InetSocketAddress capture = callers.capture(io.zerohop.core.Capture.forward(new InetSocketAddress(podIp, 0), target));
+        InetAddress from = DemoCommand.sourceAddressTowards(target.getAddress());
+        int seenBefore = app.requests.get();
+        byte[] body = ("{\"order\":\"A-1002\",\"amount_cents\":4200,\"caller\":\"" + pod.identity() + "\"}").getBytes(StandardCharsets.UTF_8);
+        String head;
+        String text;
+        try (Socket s = new Socket()) {
+            s.bind(new InetSocketAddress(podIp, 0));
+            s.connect(capture, (int) TimeUnit.SECONDS.toMillis(DemoCommand.TIMEOUT_S));
+            s.setSoTimeout((int) TimeUnit.SECONDS.toMillis(DemoCommand.TIMEOUT_S));
+            OutputStream o = s.getOutputStream();
+            o.write((r.method + " " + r.path + " HTTP/1.1\r\nHost: checkout:" + DemoCommand.CHECKOUT_PORT
+                    + "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " + body.length + "\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            o.write(body);
+            o.flush();
+            // The head up to its blank line, then Content-Length bytes (both the app's and Envoy's 403 carry one).
+            InputStream in = s.getInputStream();
+            StringBuilder h = new StringBuilder();
+            int c;
+            while (!h.toString().endsWith("\r\n\r\n") && (c = in.read()) >= 0) {
+                h.append((char) c);
+            }
+            head = h.toString().strip();
+            java.util.regex.Matcher len = java.util.regex.Pattern.compile("(?im)^content-length:\\s*(\\d+)").matcher(head);
+            text = new String(in.readNBytes(len.find() ? Integer.parseInt(len.group(1)) : 0), StandardCharsets.UTF_8);
+        } catch (SocketException e) {
+            head = "";
+            text = "";
+        }
+        boolean reached = app.requests.get() > seenBefore;
+        String[] statusLine = head.split("\r\n", 2)[0].split(" ");
+        int status = statusLine.length > 1 && statusLine[0].startsWith("HTTP/") ? Integer.parseInt(statusLine[1]) : -1;
+        String who = pod.identity() + " (pod " + pod.namespace() + "/" + pod.name() + ", app: " + pod.labels().get("app") + ", "
+                + podIp.getHostAddress() + ", captured)";
+        String via = "tunnelled by the callers' zerohop from " + from.getHostAddress() + " with forwarded: for="
+                + podIp.getHostAddress() + "; ";
+        Decision d = decide(pod.identity(), from, podIp, HttpAttributes.of(r.method, r.path));
+        if (status < 0) {
+            report(r, who, via + "connection closed, no response" + (reached ? ", but the checkout app SAW it" : ", checkout app saw nothing"),
+                    reached ? Outcome.FAILED : Outcome.REFUSED, d);
+            return;
+        }
+        tunnels++;
+        statuses.merge(Integer.toString(status), 1, Integer::sum);
+        if (status == 200 && reached) {
+            report(r, who, via + "HTTP 200 from checkout (it saw " + app.lastRequest + ")", Outcome.ALLOWED, d);
+        } else {
+            boolean rbac = status == 403 && text.equals("RBAC: access denied") && !reached;
+            report(r, who, via + "HTTP " + status + " \"" + text.strip() + "\" from zerohop, "
+                    + (reached ? "but the checkout app SAW it" : "checkout app saw nothing"), rbac ? Outcome.HTTP_403 : Outcome.FAILED, d);
         }
     }
 
@@ -151,7 +215,7 @@ final class DemoScene {
             wire = "connection reset, no response";
         }
         boolean reached = app.requests.get() > seenBefore;
-        Decision d = decide(null, DemoCommand.sourceAddressTowards(capture.getAddress()), null);
+        Decision d = decide(null, DemoCommand.sourceAddressTowards(capture.getAddress()), null, null);
         report(r, "plaintext (no TLS, no identity)", wire + (reached ? ", but the checkout app SAW it" : ", checkout app saw nothing"),
                 got || reached ? Outcome.FAILED : Outcome.REFUSED, d);
     }
@@ -181,14 +245,25 @@ final class DemoScene {
 
     /**
      * The checkout's engine on the request as the checkout's proxy sees it: the verified peer
-     * identity, the connection's source address (and the registry workload there) and, at L7,
-     * method and path.
+     * identity, the source workload and source address as mesh-core's {@code TunnelSource} picks
+     * them, the destination and, at L7, method and path. The source workload is the registry
+     * workload at the connection's address {@code from} when it has the peer's identity, else the
+     * one at {@code claimed} (the captured pod the caller's proxy names in {@code forwarded: for=})
+     * when it has the peer's identity, whose address then is the source address; else none (a peer
+     * known by its SPIFFE ID only). A plaintext peer's workload is the one at {@code from}.
+     *
+     * @param claimed the {@code for=} address the caller's proxy sent, or null (a direct tunnel)
      */
-    Decision decide(SpiffeId peer, InetAddress from, HttpAttributes http) {
-        WorkloadRef src = registry.byAddress(from).map(Workload::ref).orElse(null);
+    Decision decide(SpiffeId peer, InetAddress from, InetAddress claimed, HttpAttributes http) {
+        Workload src = registry.byAddress(from).filter(w -> peer == null || w.hasIdentity(peer)).orElse(null);
+        InetAddress address = from;
+        if (src == null && peer != null && claimed != null) {
+            src = registry.byAddress(claimed).filter(w -> w.hasIdentity(peer)).orElse(null);
+            address = src == null ? from : claimed;
+        }
         return engine.evaluate(AccessRequest.builder().sourcePrincipal(peer == null ? null : peer.toString())
-                .sourceAddress(from).destinationAddress(target.getAddress()).destinationPort(target.getPort())
-                .destination(checkout.ref()).sourceWorkload(src).http(http).build());
+                .sourceAddress(address).destinationAddress(target.getAddress()).destinationPort(target.getPort())
+                .destination(checkout.ref()).sourceWorkload(src == null ? null : src.ref()).http(http).build());
     }
 
     /**

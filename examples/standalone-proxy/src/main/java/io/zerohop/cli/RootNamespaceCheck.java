@@ -15,10 +15,11 @@ import org.slf4j.LoggerFactory;
  * accepted by istiod's validation and by zerohop's, and silently turns mesh-wide policies into
  * policies of one namespace: mesh-wide DENY rules and STRICT mTLS stop applying.
  *
- * <p>The rule, chosen to say nothing about a correct configuration: no AuthorizationPolicy or
- * PeerAuthentication lives in the configured root namespace, and some live in a namespace that
- * is likely the intended root: {@code istio-system} (Istio's default root) or a name within a
- * small edit distance of the configured one (2 for names of 8 characters or more, else 1).
+ * <p>The rule, chosen to say nothing about a correct configuration: some AuthorizationPolicy or
+ * PeerAuthentication lives in a namespace within a small edit distance of the configured root (2
+ * for names of 8 characters or more, else 1), whether the root holds policies or not (one
+ * mesh-wide policy typed into {@code istio-sytem} beside the others in {@code istio-system}); or
+ * none lives in the root and some live in {@code istio-system} (Istio's default root).
  * Cilium policies are not counted: they have no root namespace. The check only warns; it never
  * changes which policies apply.
  */
@@ -50,26 +51,45 @@ final class RootNamespaceCheck implements Consumer<PolicySet> {
 
     /** The warning for {@code policies} under root namespace {@code root}, or null when nothing looks mistyped. */
     static String warning(java.util.List<PolicyRef> policies, String root, String option) {
-        Map<String, Integer> likely = new TreeMap<>();
+        int inRoot = 0;
+        Map<String, Integer> near = new TreeMap<>();
+        int inIstioSystem = 0;
         for (PolicyRef p : policies) {
             if (p.kind() != PolicyRef.Kind.AUTHORIZATION_POLICY && p.kind() != PolicyRef.Kind.PEER_AUTHENTICATION) {
                 continue;
             }
             if (p.namespace().equals(root)) {
-                return null;
-            }
-            if (p.namespace().equals("istio-system") || near(p.namespace(), root)) {
-                likely.merge(p.namespace(), 1, Integer::sum);
+                inRoot++;
+            } else if (near(p.namespace(), root)) {
+                near.merge(p.namespace(), 1, Integer::sum);
+            } else if (p.namespace().equals("istio-system")) {
+                inIstioSystem++;
             }
         }
-        if (likely.isEmpty()) {
+        if (inRoot > 0) {
+            // The root is right; a namespace an edit or two from it is a mesh-wide policy typed into a namespace of
+            // its own (namespace: istio-sytem beside istio-system's other policies). istio-system itself may be a
+            // namespace like any other under another root.
+            return near.isEmpty() ? null : "root namespace " + root + " (" + option + ") holds " + inRoot
+                    + " AuthorizationPolicy or PeerAuthentication, and " + where(near) + ", a name one or two edits away:"
+                    + " those apply to their own namespace only, not mesh-wide; is their namespace mistyped?";
+        }
+        if (inIstioSystem > 0) {
+            near.put("istio-system", inIstioSystem);
+        }
+        if (near.isEmpty()) {
             return null;
         }
-        StringBuilder where = new StringBuilder();
-        likely.forEach((ns, n) -> where.append(where.length() == 0 ? "" : ", ").append(n).append(" in ").append(ns));
         return "root namespace " + root + " (" + option + ") holds no AuthorizationPolicy or PeerAuthentication, but "
-                + where + ": those apply to their own namespace only, not mesh-wide; is the root namespace or their"
+                + where(near) + ": those apply to their own namespace only, not mesh-wide; is the root namespace or their"
                 + " namespace mistyped?";
+    }
+
+    /** {@code "1 in a, 2 in b"}. */
+    private static String where(Map<String, Integer> byNamespace) {
+        StringBuilder where = new StringBuilder();
+        byNamespace.forEach((ns, n) -> where.append(where.length() == 0 ? "" : ", ").append(n).append(" in ").append(ns));
+        return where.toString();
     }
 
     /** Within 2 edits for names of 8 characters or more, 1 for shorter ones (Levenshtein). */

@@ -191,6 +191,27 @@ class ConnectCommandTest {
                 "zerohop connect: HBONE connection to 127.0.0.1:" + closed + " failed: Connection refused");
     }
 
+    /** A port that accepts and closes at once: hbone's message named the connection, and so did the CLI's prefix. */
+    @Test
+    void aPortThatClosesAtOnceIsNamedOnce() throws Exception {
+        try (java.net.ServerSocket closing = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            Thread answer = new Thread(() -> {
+                try {
+                    closing.accept().close(); // a FIN before any byte: hbone reads it as "closed during setup"
+                } catch (java.io.IOException ignored) {
+                    // the client's line is the assertion
+                }
+            });
+            answer.start();
+            Run r = connect("good", "", "--via", "127.0.0.1:" + closing.getLocalPort());
+            assertThat(r.exit()).as(r.stderr()).isNotZero();
+            String line = r.stderr().lines().collect(java.util.stream.Collectors.joining("\n"));
+            assertThat(line).startsWith("zerohop connect: ").doesNotContain("\n").contains("127.0.0.1:" + closing.getLocalPort());
+            assertThat(line.split("127\\.0\\.0\\.1:" + closing.getLocalPort(), -1)).as(line).hasSize(2);
+            answer.join(10_000);
+        }
+    }
+
     @Test
     void aPlaintextPortAsViaSaysSo() throws Exception {
         try (java.net.ServerSocket plain = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {

@@ -121,11 +121,49 @@ class DemoCommandTest {
     @Test
     @DisplayName("Cilium scene: another identity with the same app: frontend labels is refused by the SPIFFE identity")
     void ciliumOtherIdentityRefused() {
-        assertThat(line("DENIED  spiffe://cluster.local/ns/production/sa/batch-jobs POST /charge -> production/checkout "))
-                .containsAnyOf("HBONE CONNECT refused with 401, checkout app saw nothing",
-                        "HTTP 403 \"RBAC: access denied\" from zerohop, checkout app saw nothing")
-                .contains("; DENY by enforce-mtls-checkout (CiliumClusterwideNetworkPolicy ")
+        // A pod labelled app: frontend under service account batch-jobs, named by its node proxy in forwarded: for=:
+        // the checkout believes the claim (the pod has the tunnel's identity), so fromEndpoints matches and
+        // authentication.spiffe refuses it, as the article's policy means.
+        assertThat(line("DENIED  spiffe://cluster.local/ns/production/sa/batch-jobs (pod production/batch-jobs, app: frontend, "))
+                .contains(" POST /charge -> production/checkout ", "with forwarded: for=",
+                        "HTTP 403 \"RBAC: access denied\" from zerohop, checkout app saw nothing",
+                        "; DENY by enforce-mtls-checkout (CiliumClusterwideNetworkPolicy ingress, rule 0): "
+                                + "peer SPIFFE identity not accepted by authentication.spiffe")
                 .doesNotContain("NOT as the article says");
+    }
+
+    @Test
+    @DisplayName("the report's decision takes the source workload as the proxy does: only a workload of the peer's identity")
+    void theReportedDecisionIsTheProxys() throws Exception {
+        // A new-user pass found the report printing "rule 0: peer SPIFFE identity not accepted" for batch-jobs
+        // dialling from frontend's address while the proxy's access log said "default deny ...; the source has no
+        // known workload" (mesh-core TunnelSource never lends another identity's labels).
+        InetAddress frontendIp = InetAddress.getByName("127.0.0.1");
+        InetAddress podIp = InetAddress.getByName("127.0.0.4");
+        io.zerohop.core.Workload checkout = new io.zerohop.core.Workload("production", "checkout", "checkout",
+                java.util.Map.of("app", "checkout"), List.of(InetAddress.getByName("127.0.0.3")),
+                io.zerohop.core.Workload.Protocol.HBONE, null, "cluster.local");
+        io.zerohop.core.Workload frontend = new io.zerohop.core.Workload("production", "frontend", "frontend-service-account",
+                java.util.Map.of("app", "frontend"), List.of(frontendIp), io.zerohop.core.Workload.Protocol.HBONE, null, "cluster.local");
+        io.zerohop.core.Workload batch = new io.zerohop.core.Workload("production", "batch-jobs", "batch-jobs",
+                java.util.Map.of("app", "frontend"), List.of(podIp), io.zerohop.core.Workload.Protocol.HBONE, null, "cluster.local");
+        String manifest;
+        try (InputStream in = DemoCommand.class.getResourceAsStream(DemoCommand.CILIUM_MANIFEST)) {
+            manifest = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+        io.zerohop.policy.PolicyEngine engine = io.zerohop.policy.PolicyEngine.builder()
+                .policies(io.zerohop.policy.PolicyLoader.fromString("cilium.yaml", manifest)).build();
+        DemoScene s = new DemoScene(System.out, engine, io.zerohop.core.WorkloadRegistry.of(List.of(checkout, frontend, batch),
+                java.util.Map.of()), checkout, new java.net.InetSocketAddress(checkout.addresses().get(0), 8080), null);
+        io.zerohop.policy.HttpAttributes post = io.zerohop.policy.HttpAttributes.of("POST", "/charge");
+        assertThat(s.decide(batch.identity(), frontendIp, null, post).explain())
+                .contains("default deny", "the source has no known workload");
+        assertThat(s.decide(batch.identity(), frontendIp, podIp, post).explain())
+                .contains("rule 0): peer SPIFFE identity not accepted by authentication.spiffe");
+        assertThat(s.decide(frontend.identity(), frontendIp, null, post).allowed()).isTrue();
+        // A claim naming a pod of another identity is not believed: frontend's labels are not lent to batch-jobs.
+        assertThat(s.decide(batch.identity(), InetAddress.getByName("127.0.0.9"), frontendIp, post).explain())
+                .contains("the source has no known workload");
     }
 
     @Test

@@ -28,7 +28,20 @@ class RootNamespaceCheckTest {
     }
 
     @Test
-    @DisplayName("no warning when the root holds a policy, when nothing is near it, for Cilium policies, or with no policy")
+    @DisplayName("a mesh-wide policy typed into a namespace one edit from the root is named even when the root holds others")
+    void aTypoBesideTheRootsOwnPolicies() {
+        // A new-user pass: a mesh-wide STRICT PeerAuthentication in istio-sytem beside an AuthorizationPolicy in
+        // istio-system applied to istio-sytem only (plaintext accepted everywhere else), without a word.
+        assertThat(RootNamespaceCheck.warning(List.of(ap("istio-system"), new PolicyRef(Kind.PEER_AUTHENTICATION, "istio-sytem", "default",
+                "STRICT")), "istio-system", "--root-namespace")).isEqualTo("root namespace istio-system (--root-namespace) holds 1"
+                + " AuthorizationPolicy or PeerAuthentication, and 1 in istio-sytem, a name one or two edits away: those apply to their"
+                + " own namespace only, not mesh-wide; is their namespace mistyped?");
+        // istio-system under another root is a namespace like any other.
+        assertThat(RootNamespaceCheck.warning(List.of(ap("mesh-root"), ap("istio-system")), "mesh-root", "--root-namespace")).isNull();
+    }
+
+    @Test
+    @DisplayName("no warning when the root holds a policy and nothing is near it, when nothing is near it, for Cilium policies, or with no policy")
     void quietOtherwise() {
         assertThat(RootNamespaceCheck.warning(List.of(ap("istio-system"), ap("istio-config")), "istio-config", "--root-namespace")).isNull();
         assertThat(RootNamespaceCheck.warning(List.of(ap("prod"), ap("shop")), "istio-system", "--root-namespace")).isNull();
