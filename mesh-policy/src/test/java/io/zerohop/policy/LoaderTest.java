@@ -212,7 +212,7 @@ class LoaderTest {
         Files.writeString(dir.resolve("a.yaml"), AP_HEAD + "  action: DENY\n  rules: [{}]\n");
         Files.writeString(dir.resolve("b.yml"), AP_HEAD.replace("name: foo", "name: bar") + "  rules: [{}]\n");
         Files.writeString(dir.resolve("notes.txt"), "not policy");
-        Files.writeString(dir.resolve(".hidden.yaml"), "garbage: [");
+        Files.writeString(dir.resolve(".hidden.yaml.swp"), "garbage: [");
         PolicySet set = PolicyLoader.fromDirectory(dir);
         assertThat(set.policies()).extracting(PolicyRef::name).containsExactly("foo", "bar");
 

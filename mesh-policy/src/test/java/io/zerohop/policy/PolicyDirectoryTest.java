@@ -54,7 +54,8 @@ class PolicyDirectoryTest {
         Files.writeString(dir.resolve("a.yaml"), DENY_LEGACY);
         Files.writeString(dir.resolve("deny.yaml.bak"), DENY_ALL);
         Files.writeString(dir.resolve("README"), "notes");
-        Files.writeString(dir.resolve(".hidden.yaml"), DENY_ALL);
+        Files.writeString(dir.resolve(".deny.yaml.swp"), "swap");
+        Files.createDirectory(dir.resolve(".git"));
         Files.createDirectory(dir.resolve("more"));
         Files.writeString(dir.resolve("more/deny.yaml"), DENY_ALL);
         Files.createDirectory(dir.resolve("..2026_11_30_data"));
@@ -64,6 +65,22 @@ class PolicyDirectoryTest {
                 dir.resolve("README") + ": skipped: not a policy file (only *.yaml, *.yml and *.json are loaded)",
                 dir.resolve("deny.yaml.bak") + ": skipped: not a policy file (only *.yaml, *.yml and *.json are loaded)",
                 dir.resolve("more") + ": directory skipped: only files directly in " + dir + " are loaded (not recursive)");
+    }
+
+    /**
+     * kubectl apply -f DIR filters entries by extension only (cli-runtime visitor.go ignoreFile), so it
+     * applies a hidden {@code .deny.yaml}; a new-user pass found zerohop skipping it silently, which
+     * dropped its DENY (legacy/sa/old allowed).
+     */
+    @Test
+    void aHiddenPolicyFileIsLoadedAsKubectlAppliesIt(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve(".deny-legacy.yaml"), DENY_LEGACY);
+        Files.createDirectory(dir.resolve("..2026_11_30_data"));
+        PolicySet set = PolicyLoader.fromDirectory(dir);
+        assertThat(set.policies()).extracting(PolicyRef::name).containsExactly("deny-legacy");
+        assertThat(set.warnings()).isEmpty();
+        PolicyEngine engine = PolicyEngine.builder().policies(set).build();
+        assertThat(engine.evaluate(r().principal("spiffe://cluster.local/ns/legacy/sa/old").build()).allowed()).isFalse();
     }
 
     /**

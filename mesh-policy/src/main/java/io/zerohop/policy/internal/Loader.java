@@ -66,7 +66,8 @@ public final class Loader {
     /**
      * Lists {@code dir} as {@link #policyFiles}, extension case-insensitively: a {@code .YAML} file
      * is loaded (skipping it could drop a DENY and widen access) with a warning that kubectl would
-     * not apply it. Hidden entries ({@code .x}, ConfigMap mounts' {@code ..data}) are skipped silently.
+     * not apply it. A hidden file with a policy extension is loaded, as kubectl applies it; ConfigMap
+     * mounts' {@code ..data} entries and hidden entries that are no policy file are skipped silently.
      */
     public static Listing list(Path dir) throws IOException {
         List<Path> files = new ArrayList<>();
@@ -74,7 +75,11 @@ public final class Loader {
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
             for (Path p : ds) {
                 String name = p.getFileName().toString();
-                if (name.startsWith(".")) {
+                // kubectl apply -f DIR filters by extension only (cli-runtime visitor.go ignoreFile), so a
+                // hidden .deny.yaml (a ConfigMap key so named) is applied: skipping it dropped its DENY. Only
+                // a ConfigMap mount's own ..data/..<timestamp> entries, and hidden entries that are no
+                // policy file (.git, .DS_Store, an editor's .x.yaml.swp), are passed over without a word.
+                if (name.startsWith("..") || name.startsWith(".") && extension(name) == null) {
                     continue;
                 }
                 // A broken symbolic link too: kubectl apply -f DIR opens every entry with a policy extension
