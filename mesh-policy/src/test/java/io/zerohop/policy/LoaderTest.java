@@ -222,6 +222,30 @@ class LoaderTest {
         assertThat(e.line()).isEqualTo(7);
     }
 
+    /**
+     * istiod accepts {@code methods: [post]}, and Envoy compares {@code :method} case-sensitively, so
+     * such a DENY denies no POST (the decision stays upstream's); the load warns, naming the line
+     * (a typo that silently widens access, found by the new-user pass).
+     */
+    @Test
+    void aMethodNotInUpperCaseIsWarnedAndDecidedAsEnvoyDecides() throws Exception {
+        PolicySet set = PolicyLoader.fromString("deny.yaml", AP_HEAD + """
+                  action: DENY
+                  rules: [{to: [{operation: {methods: [post], notMethods: [Get]}}]}]
+                """);
+        assertThat(set.warnings()).contains(
+                "deny.yaml:8: AuthorizationPolicy prod/foo: methods \"post\" never matches a request in upper case (POST): "
+                        + "HTTP methods compare case-sensitively, as Envoy compares them",
+                "deny.yaml:8: AuthorizationPolicy prod/foo: notMethods \"Get\" never matches a request in upper case (GET): "
+                        + "HTTP methods compare case-sensitively, as Envoy compares them (so this exclusion excludes nothing)");
+        PolicyEngine engine = PolicyEngine.builder().policies(set).build();
+        assertThat(engine.evaluate(R.r().http("POST", "/").build()).allowed()).isTrue();
+        assertThat(PolicyLoader.fromString("ok.yaml", AP_HEAD + """
+                  action: DENY
+                  rules: [{to: [{operation: {methods: [POST]}}]}]
+                """).warnings()).noneMatch(w -> w.contains("never matches a request in upper case"));
+    }
+
     @Test
     void kubectlListIsExpanded() throws Exception {
         String yaml = """

@@ -61,7 +61,11 @@ final class IstioRules {
             return compiled;
         });
         IstioOperation[] to = entries(n.get("to"), "to", "operation", index, IstioOperation[]::new,
-                op -> operation(op.onlyKeys(OPERATION_KEYS), index, parts, l7Parts, httpFound));
+                op -> {
+                    IstioOperation compiled = operation(op.onlyKeys(OPERATION_KEYS), index, parts, l7Parts, httpFound);
+                    methodCaseWarnings(op, ref, warnings);
+                    return compiled;
+                });
         IstioCondition[] when = new IstioCondition[0];
         YNode whenNode = n.get("when");
         if (whenNode != null) {
@@ -104,6 +108,24 @@ final class IstioRules {
                     warnings.add(src.get(key).file + ":" + src.get(key).line + ": " + ref + ": " + key + " \"" + p
                             + "\" never matches: Istio principals are SPIFFE IDs without spiffe://"
                             + (key.equals("notPrincipals") ? " (so this exclusion excludes nobody)" : ""));
+                }
+            }
+        }
+    }
+
+    /**
+     * Methods not in upper case: valid for istiod, but Envoy compares {@code :method} case-sensitively
+     * (istiod generates an exact header match), and clients send methods in upper case, so
+     * {@code methods: [post]} never matches a POST (a DENY that denies nothing). Warned, not changed.
+     */
+    private static void methodCaseWarnings(YNode op, PolicyRef ref, List<String> warnings) throws PolicyLoadException {
+        for (String key : new String[] {"methods", "notMethods"}) {
+            for (String m : values(op, key)) {
+                if (!m.equals(m.toUpperCase(java.util.Locale.ROOT))) {
+                    warnings.add(op.get(key).file + ":" + op.get(key).line + ": " + ref + ": " + key + " \"" + m
+                            + "\" never matches a request in upper case (" + m.toUpperCase(java.util.Locale.ROOT)
+                            + "): HTTP methods compare case-sensitively, as Envoy compares them"
+                            + (key.equals("notMethods") ? " (so this exclusion excludes nothing)" : ""));
                 }
             }
         }
