@@ -292,17 +292,19 @@ public final class WorkloadRegistry {
         static int lineAt(String text, String path) {
             String pointer = "/" + path.replace("[", "/").replace("]", "").replace('.', '/');
             try (com.fasterxml.jackson.core.JsonParser p = MAPPER.getFactory().createParser(text)) {
-                int line = 0;
                 while (p.nextToken() != null) {
                     if (p.getParsingContext().pathAsPointer().toString().equals(pointer)) {
-                        // The key's token comes first; the value's, when it has one of its own, wins.
-                        line = p.currentTokenLocation().getLineNr();
-                        if (p.currentToken() != com.fasterxml.jackson.core.JsonToken.FIELD_NAME) {
-                            return line;
+                        int line = p.currentTokenLocation().getLineNr();
+                        // A key: its scalar value's line (the same in flow style), else the key's, as a block
+                        // mapping or list starts on the next line. An entry of a list: its own line.
+                        if (p.currentToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME && p.nextToken() != null
+                                && p.currentToken().isScalarValue()) {
+                            return p.currentTokenLocation().getLineNr();
                         }
+                        return line;
                     }
                 }
-                return line;
+                return 0;
             } catch (IOException | RuntimeException e) {
                 return 0;
             }

@@ -126,6 +126,11 @@ class WorkloadRegistryTest {
         // A value of the wrong type: the line of that entry's key, not of the file's first "name:" (nodes[0]'s).
         Files.writeString(f, file.replace("name: db", "name: [db]"));
         assertThatThrownBy(() -> WorkloadRegistry.load(f)).hasMessageStartingWith(f + ":19: workloads[1].name: ");
+        // ... and of the key when the value is a block of its own lines.
+        Files.writeString(f, file.replace("    name: backend\n", "    name:\n      - backend\n"));
+        assertThatThrownBy(() -> WorkloadRegistry.load(f)).hasMessageStartingWith(f + ":11: workloads[0].name: ");
+        Files.writeString(f, file.replace("      8080: http\n", "      8080:\n        - http\n"));
+        assertThatThrownBy(() -> WorkloadRegistry.load(f)).hasMessageStartingWith(f + ":17: workloads[0].ports.8080: ");
     }
 
     @Test
