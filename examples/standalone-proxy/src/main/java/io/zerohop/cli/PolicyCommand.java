@@ -39,8 +39,8 @@ final class PolicyCommand {
                     "With --workloads, as the proxy does: the destination is the named workload of the registry and the "
                     + "source workload (labels for Cilium fromEndpoints) is the one owning --source-ip if it has --source's identity, or without --source-ip "
                     + "the only registry workload with --source's identity; when several have it, --source-ip is required "
-                    + "(exit 2), and when none has it the source has no workload and the default --source-ip must be no "
-                    + "workload's address (else exit 2). Without --workloads, the "
+                    + "(exit 2), and when none has it (or without --source) the source has no workload and the default --source-ip "
+                    + "must be no workload's address (else exit 2). Without --workloads, the "
                     + "destination is namespace NS, name WORKLOAD, service account WORKLOAD, labels app=WORKLOAD (plus any "
                     + "--label) and the source is unknown."})
     static final class Check implements Callable<Integer> {
@@ -140,7 +140,15 @@ final class PolicyCommand {
             // "ALLOW ... fromEndpoints app=frontend matched" for --source .../sa/batch from frontend's labels. The
             // caller is then the registry workload with --source's identity, when exactly one has it.
             WorkloadRef sourceWorkload = null;
-            if (registry != null && (source == null || spec.commandLine().getParseResult().hasMatchedOption("--source-ip"))) {
+            boolean givenIp = spec.commandLine().getParseResult().hasMatchedOption("--source-ip");
+            if (registry != null && source == null && !givenIp && registry.byAddress(srcIp).isPresent()) {
+                // A plaintext caller is the workload owning its address: the default would make it that workload.
+                Workload holder = registry.byAddress(srcIp).get();
+                throw u.error("source-ip", null, "a plaintext caller (no --source) is the workload owning its address, and the "
+                        + "default --source-ip " + srcIp.getHostAddress() + " is " + holder.namespace() + "/" + holder.name()
+                        + "'s in " + workloads + ": give the caller's --source-ip");
+            }
+            if (registry != null && (source == null || givenIp)) {
                 // The proxy's TunnelSource takes only a workload of the peer's own identity.
                 sourceWorkload = registry.byAddress(srcIp).filter(w -> source == null || w.identity().toString().equals(source))
                         .map(Workload::ref).orElse(null);

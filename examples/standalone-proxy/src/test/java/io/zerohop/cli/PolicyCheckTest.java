@@ -153,6 +153,16 @@ class PolicyCheckTest {
         assertThat(out.toString()).startsWith("ALLOW by prod/frontend-ips");
     }
 
+    /** A plaintext caller (no --source) is the workload owning its address; the default's owner is no caller's choice. */
+    @Test
+    void aPlaintextCallerIsNotGivenTheDefaultAddresssWorkload() throws Exception {
+        assertThat(check(FRONTEND_IPS, "--dest", "prod/backend:8080")).as(out.toString()).isEqualTo(2);
+        assertThat(err.toString()).startsWith("zerohop policy check: --source-ip: a plaintext caller (no --source) is the workload "
+                + "owning its address, and the default --source-ip 10.0.0.1 is prod/frontend's in " + dir.resolve("workloads.yaml")
+                + ": give the caller's --source-ip" + System.lineSeparator());
+        assertThat(check(FRONTEND_IPS, "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080")).as(err.toString()).isZero();
+    }
+
     /** New-user pass: deny.YAML was skipped without a word and the caller allowed; now it is loaded and named once. */
     @Test
     void aCapitalisedPolicyFileIsEnforcedAndNamedOnceOnStderr() throws Exception {
