@@ -272,7 +272,8 @@ public final class WorkloadRegistry {
                     throw new IllegalArgumentException(file + ":" + (e.getLocation() == null ? 0 : e.getLocation().getLineNr())
                             + ": a second YAML document: the registry is one mapping (trustDomain, nodes, workloads)", e);
                 }
-                throw new IllegalArgumentException(file + ":" + lineOf(text, last, e) + ": " + field + ": " + problem, e);
+                int line = lineAt(text, field.toString());
+                throw new IllegalArgumentException(file + ":" + (line > 0 ? line : lineOf(text, last, e)) + ": " + field + ": " + problem, e);
             } catch (com.fasterxml.jackson.core.JsonParseException e) {
                 // A repeated key (STRICT_DUPLICATE_DETECTION) or a YAML syntax error: file:line: what, as above.
                 String problem = e.getOriginalMessage().lines().findFirst().orElse("unreadable");
@@ -280,6 +281,32 @@ public final class WorkloadRegistry {
                     problem = problem.replace("Duplicate field", "repeated key");
                 }
                 throw new IllegalArgumentException(file + ":" + (e.getLocation() == null ? 0 : e.getLocation().getLineNr()) + ": " + problem, e);
+            }
+        }
+
+        /**
+         * The line of the value (or key) at {@code path} ({@code workloads[0].ports.8080}, read as the
+         * JSON pointer {@code /workloads/0/ports/8080}) in {@code text}, read again with the streaming
+         * parser; 0 when there is no such path (the file changed meanwhile) or the text no longer parses. Only called for an error.
+         */
+        static int lineAt(String text, String path) {
+            String pointer = "/" + path.replace("[", "/").replace("]", "").replace('.', '/');
+            try (com.fasterxml.jackson.core.JsonParser p = MAPPER.getFactory().createParser(text)) {
+                while (p.nextToken() != null) {
+                    if (p.getParsingContext().pathAsPointer().toString().equals(pointer)) {
+                        int line = p.currentTokenLocation().getLineNr();
+                        // A key: its scalar value's line (the same in flow style), else the key's, as a block
+                        // mapping or list starts on the next line. An entry of a list: its own line.
+                        if (p.currentToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME && p.nextToken() != null
+                                && p.currentToken().isScalarValue()) {
+                            return p.currentTokenLocation().getLineNr();
+                        }
+                        return line;
+                    }
+                }
+                return 0;
+            } catch (IOException | RuntimeException e) {
+                return 0;
             }
         }
     }
@@ -308,12 +335,49 @@ public final class WorkloadRegistry {
         return r;
     }
 
-    /** Re-reads {@code file}; on any error the registry is left as it was. */
+    /**
+     * Re-reads {@code file}; on any error the registry is left as it was.
+     *
+     * @throws IllegalArgumentException {@code file:line: path: reason} (an empty file: {@code file: empty
+     *         workload registry}); the line is the offending value's, or its key's
+     */
     public void reload(Path file) throws IOException {
         FileYaml f = Yaml.read(file);
         if (f == null) {
             throw new IllegalArgumentException(file + ": empty workload registry");
         }
+        try {
+            install(f);
+        } catch (FieldError e) {
+            // Only now is the text read again for the line: a good file costs nothing more.
+            int line = Yaml.lineAt(Files.readString(file), e.path);
+            throw new IllegalArgumentException(file + (line > 0 ? ":" + line : "") + ": " + e.getMessage(), e.getCause());
+        }
+    }
+
+    /**
+     * A check after parsing failed at {@code path} ({@code workloads[0].ports.8080}); the message
+     * starts with the path. A class of zerohop's own, so the catch in {@link #reload} loads no Jackson class.
+     */
+    private static final class FieldError extends IllegalArgumentException {
+        final String path;
+
+        FieldError(String path, String message, Throwable cause) {
+            super(message, cause);
+            this.path = path;
+        }
+
+        FieldError(String path, String reason) {
+            this(path, path + ": " + reason, null);
+        }
+
+        /** Re-throws an {@link Addresses} error (whose message starts with {@code path}) as one at {@code path}. */
+        static FieldError of(String path, IllegalArgumentException e) {
+            return new FieldError(path, e.getMessage(), e);
+        }
+    }
+
+    private void install(FileYaml f) {
         String td = f.trustDomain() == null ? "cluster.local" : f.trustDomain();
         Map<String, InetSocketAddress> nodes = new HashMap<>();
         Map<String, List<InetAddress>> nodeAddresses = new HashMap<>();
@@ -325,16 +389,26 @@ public final class WorkloadRegistry {
                 // Without hboneAddress, tunnels to the node's workloads dial the workload's own IP on
                 // 15008 (ztunnel's way), so a node proxy holding many SVIDs can pick the dialled one.
                 if (n.hboneAddress() != null) {
-                    nodes.put(n.name(), Addresses.parseHostPort(n.hboneAddress(), file + ": nodes[" + i + "].hboneAddress"));
+                    String where = "nodes[" + i + "].hboneAddress";
+                    try {
+                        nodes.put(n.name(), Addresses.parseHostPort(n.hboneAddress(), where));
+                    } catch (IllegalArgumentException e) {
+                        throw FieldError.of(where, e);
+                    }
                 }
                 if (n.addresses() != null) {
                     List<InetAddress> from = new ArrayList<>();
                     for (int j = 0; j < n.addresses().size(); j++) {
-                        String where = file + ": nodes[" + i + "].addresses[" + j + "]";
-                        InetAddress a = Addresses.parseIp(n.addresses().get(j), where);
+                        String where = "nodes[" + i + "].addresses[" + j + "]";
+                        InetAddress a;
+                        try {
+                            a = Addresses.parseIp(n.addresses().get(j), where);
+                        } catch (IllegalArgumentException e) {
+                            throw FieldError.of(where, e);
+                        }
                         if (a.isAnyLocalAddress()) {
                             // No tunnel comes from the wildcard: the node's claims would never be believed.
-                            throw new IllegalArgumentException(where + ": the wildcard address is no address a proxy dials from");
+                            throw new FieldError(where, "the wildcard address is no address a proxy dials from");
                         }
                         from.add(a);
                     }
@@ -343,43 +417,62 @@ public final class WorkloadRegistry {
             }
         }
         List<Workload> out = new ArrayList<>();
+        // replace() refuses a shared address too, but knows no path; here the second claimant's entry is named.
+        Map<InetAddress, Workload> claimedBy = new HashMap<>();
         if (f.workloads() != null) {
             for (int i = 0; i < f.workloads().size(); i++) {
                 WorkloadYaml w = f.workloads().get(i);
-                String where = file + ": workloads[" + i + "]";
+                String where = "workloads[" + i + "]";
                 List<InetAddress> addrs = new ArrayList<>();
                 if (w.addresses() != null) {
                     for (int j = 0; j < w.addresses().size(); j++) {
-                        addrs.add(Addresses.parseIp(w.addresses().get(j), where + ".addresses[" + j + "]"));
+                        String at = where + ".addresses[" + j + "]";
+                        InetAddress a;
+                        try {
+                            a = Addresses.parseIp(w.addresses().get(j), at);
+                        } catch (IllegalArgumentException e) {
+                            throw FieldError.of(at, e);
+                        }
+                        addrs.add(a);
                     }
                 }
                 if (w.node() != null && !nodeNames.contains(w.node())) {
-                    throw new IllegalArgumentException(where + ".node: unknown node \"" + w.node() + "\" (declare it under nodes:)");
+                    throw new FieldError(where + ".node", "unknown node \"" + w.node() + "\" (declare it under nodes:)");
                 }
                 Map<Integer, AppProtocol> ports = new HashMap<>();
                 if (w.ports() != null) {
                     for (Map.Entry<Integer, String> p : w.ports().entrySet()) {
+                        if (p.getKey() == null || p.getKey() < 1 || p.getKey() > 65535) {
+                            // Workload refuses it too, but its message knows no path.
+                            throw new FieldError(where + ".ports." + p.getKey(), "port out of range 1-65535");
+                        }
                         AppProtocol proto = AppProtocol.parse(p.getValue());
                         if (proto == AppProtocol.AUTO && p.getValue() != null && !p.getValue().equalsIgnoreCase("auto")) {
                             // A typo must not silently become "sniff": say which names are known.
-                            throw new IllegalArgumentException(where + ".ports." + p.getKey() + ": unknown application protocol \""
+                            throw new FieldError(where + ".ports." + p.getKey(), "unknown application protocol \""
                                     + p.getValue() + "\" (tcp, http, http2, grpc, auto, or an Istio protocol name)");
                         }
                         ports.put(p.getKey(), proto);
                     }
                 }
+                Workload made;
                 try {
-                    out.add(new Workload(w.namespace(), w.name(), w.serviceAccount() == null ? "default" : w.serviceAccount(),
-                            w.labels(), addrs, w.protocol(), w.node(), td, ports));
+                    made = new Workload(w.namespace(), w.name(), w.serviceAccount() == null ? "default" : w.serviceAccount(),
+                            w.labels(), addrs, w.protocol(), w.node(), td, ports);
                 } catch (IllegalArgumentException e) {
-                    throw new IllegalArgumentException(where + ": " + e.getMessage(), e);
+                    // Which field the constructor refused is in its message; the line is the entry's.
+                    throw new FieldError(where, where + ": " + e.getMessage(), e);
                 }
+                for (int j = 0; j < addrs.size(); j++) {
+                    Workload prev = claimedBy.putIfAbsent(addrs.get(j), made);
+                    if (prev != null) {
+                        throw new FieldError(where + ".addresses[" + j + "]", "address " + addrs.get(j).getHostAddress()
+                                + " claimed by both " + prev + " and " + made);
+                    }
+                }
+                out.add(made);
             }
         }
-        try {
-            replace(out, nodes, nodeAddresses);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
-        }
+        replace(out, nodes, nodeAddresses);
     }
 }

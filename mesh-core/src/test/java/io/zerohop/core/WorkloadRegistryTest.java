@@ -68,6 +68,71 @@ class WorkloadRegistryTest {
         assertThat(r.byName("prod", "backend")).isPresent();
     }
 
+    /**
+     * New-user pass: the checks after parsing named the path but no line, unlike a syntax error. Each
+     * names the line of the offending value (of its key when the value spans lines), in block and flow style.
+     */
+    @Test
+    void checksAfterParsingNameTheLineOfTheValue(@TempDir Path dir) throws Exception {
+        String file = """
+                trustDomain: example.org
+                nodes:
+                  - name: node-b
+                    hboneAddress: "10.0.0.2:15008"
+                    addresses:
+                      - 10.0.5.2
+                      - 10.0.5.3
+                  - {name: node-c, hboneAddress: "10.0.0.3:15008"}
+                workloads:
+                  - namespace: prod
+                    name: backend
+                    addresses:
+                      - 10.0.1.2
+                      - "fd00::2"
+                    node: node-b
+                    ports:
+                      8080: http
+                      9090: grpc
+                  - {namespace: prod, name: db, addresses: [10.0.1.3], ports: {5432: tcp}}
+                """;
+        Path f = Files.writeString(dir.resolve("w.yaml"), file);
+        WorkloadRegistry.load(f);
+        java.util.function.BiConsumer<String, String> refused = (yaml, message) -> {
+            try {
+                Files.writeString(f, yaml);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+            assertThatThrownBy(() -> WorkloadRegistry.load(f)).isInstanceOf(IllegalArgumentException.class).hasMessage(f + message);
+        };
+        refused.accept(file.replace("9090: grpc", "9090: htpp"),
+                ":18: workloads[0].ports.9090: unknown application protocol \"htpp\" (tcp, http, http2, grpc, auto, or an Istio protocol name)");
+        refused.accept(file.replace("5432: tcp", "5432: tpc"),
+                ":19: workloads[1].ports.5432: unknown application protocol \"tpc\" (tcp, http, http2, grpc, auto, or an Istio protocol name)");
+        refused.accept(file.replace("8080: http", "80800: http"), ":17: workloads[0].ports.80800: port out of range 1-65535");
+        refused.accept(file.replace("\"fd00::2\"", "backend.local"),
+                ":14: workloads[0].addresses[1]: \"backend.local\" is not an IP address literal");
+        refused.accept(file.replace("node: node-b", "node: node-x"), ":15: workloads[0].node: unknown node \"node-x\" (declare it under nodes:)");
+        refused.accept(file.replace("10.0.1.3", "10.0.1.2"),
+                ":19: workloads[1].addresses[0]: address 10.0.1.2 claimed by both prod/backend and prod/db");
+        refused.accept(file.replace("10.0.5.3", "0.0.0.0"), ":7: nodes[0].addresses[1]: the wildcard address is no address a proxy dials from");
+        refused.accept(file.replace("10.0.5.2", "node-b.local"), ":6: nodes[0].addresses[0]: \"node-b.local\" is not an IP address literal");
+        refused.accept(file.replace("\"10.0.0.2:15008\"", "10.0.0.2"),
+                ":4: nodes[0].hboneAddress: \"10.0.0.2\" is not ip:port ([v6]:port for IPv6)");
+        refused.accept(file.replace("\"10.0.0.3:15008\"", "\"10.0.0.3:99999\""), ":8: nodes[1].hboneAddress: port 99999 out of range 0..65535");
+        // A field the constructor requires: the line of the entry (its first line, the "- ").
+        refused.accept(file.replace("{namespace: prod, name: db,", "{namespace: prod,"), ":19: workloads[1]: workload name is required");
+        refused.accept(file.replace("    name: backend\n", ""), ":10: workloads[0]: workload name is required");
+        // A value of the wrong type: the line of that entry's key, not of the file's first "name:" (nodes[0]'s).
+        Files.writeString(f, file.replace("name: db", "name: [db]"));
+        assertThatThrownBy(() -> WorkloadRegistry.load(f)).hasMessageStartingWith(f + ":19: workloads[1].name: ");
+        // ... and of the key when the value is a block of its own lines.
+        Files.writeString(f, file.replace("    name: backend\n", "    name:\n      - backend\n"));
+        assertThatThrownBy(() -> WorkloadRegistry.load(f)).hasMessageStartingWith(f + ":11: workloads[0].name: ");
+        Files.writeString(f, file.replace("      8080: http\n", "      8080:\n        - http\n"));
+        assertThatThrownBy(() -> WorkloadRegistry.load(f)).hasMessageStartingWith(f + ":17: workloads[0].ports.8080: ");
+    }
+
     @Test
     @org.junit.jupiter.api.DisplayName("a listener shows the IP it was given (0.0.0.0, not the dual-stack [::] epoll binds) and the port it got")
     void listenerShowsTheConfiguredIpAndTheBoundPort() throws Exception {
@@ -175,7 +240,7 @@ class WorkloadRegistryTest {
         assertThat(r.nodeAddresses("node-c")).containsExactly(InetAddress.getByName("10.0.0.3"));
         Path wildcard = Files.writeString(dir.resolve("wild.yaml"), "nodes:\n  - {name: n, addresses: [10.0.0.3, 0.0.0.0]}\n");
         assertThatThrownBy(() -> WorkloadRegistry.load(wildcard))
-                .hasMessage(wildcard + ": nodes[0].addresses[1]: the wildcard address is no address a proxy dials from");
+                .hasMessage(wildcard + ":2: nodes[0].addresses[1]: the wildcard address is no address a proxy dials from");
         Path name = Files.writeString(dir.resolve("name.yaml"), "nodes:\n  - {name: n, addresses: [node-n.local]}\n");
         assertThatThrownBy(() -> WorkloadRegistry.load(name)).hasMessageContaining("nodes[0].addresses[0]: \"node-n.local\" is not an IP address literal");
     }

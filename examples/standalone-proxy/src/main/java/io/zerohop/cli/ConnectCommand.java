@@ -46,6 +46,10 @@ final class ConnectCommand implements Callable<Integer> {
     @Option(names = "--expect", required = true, split = ",", description = "Accepted server SPIFFE ID(s), comma separated")
     List<String> expect;
 
+    @Option(names = "--handshake-timeout", defaultValue = "10s", paramLabel = "DURATION",
+            description = "How long --via may take to complete the TLS handshake (5s, 1m), default ${DEFAULT-VALUE}")
+    String handshakeTimeout;
+
     @Option(names = {"-v", "--verbose"}, description = "Log lines (INFO) on stderr; without it only data and a final error line")
     boolean verbose;
 
@@ -69,16 +73,29 @@ final class ConnectCommand implements Callable<Integer> {
             }
             expected.add(id);
         }
+        java.time.Duration handshake;
+        try {
+            handshake = Cli.duration(handshakeTimeout);
+        } catch (Cli.RefusedException e) {
+            throw u.error("handshake-timeout", handshakeTimeout, e.getMessage());
+        }
+        if (handshake.isZero()) {
+            throw u.error("handshake-timeout", handshakeTimeout, "must be positive (examples: 5s, 1m)");
+        }
         // As `proxy` checks them: a missing or unreadable file is a usage error naming its option.
         u.path("cert", cert, Usage.Kind.FILE);
         u.path("key", key, Usage.Kind.FILE);
         u.path("trust-bundle", bundle, Usage.Kind.FILE);
         try (PemFileIdentityProvider ids = Cli.pemIdentity(cert, key, bundle, false);
              MeshTls tls = MeshTls.builder(ids).build();
-             HboneClient client = HboneClient.builder().tls(tls).identity(ids.defaultIdentity().orElseThrow()).threads(1).build()) {
+             HboneClient client = HboneClient.builder().tls(tls).identity(ids.defaultIdentity().orElseThrow()).threads(1)
+                     .handshakeTimeout(handshake).build()) {
             HboneSocket s;
             try {
-                s = client.connectSocket(dst, expected, hbone, java.time.Duration.ofSeconds(15));
+                // The whole setup's bound, past the handshake's own so that its failure (and hint) is the one reported.
+                java.time.Duration setup = handshake.plusSeconds(5);
+                s = client.connectSocket(dst, expected, hbone, setup.compareTo(java.time.Duration.ofSeconds(15)) > 0
+                        ? setup : java.time.Duration.ofSeconds(15));
             } catch (HboneRefusedException e) {
                 throw new Cli.RefusedException("refused by " + via + ": HTTP " + e.status() + " for CONNECT " + target
                         + meaning(e.status()), 3);
@@ -87,7 +104,9 @@ final class ConnectCommand implements Callable<Integer> {
                     String why = Cli.describe(e);
                     // A port that answers in plaintext (an app port, a metrics port) is the usual slip.
                     throw new Cli.RefusedException("TLS to " + via + " failed: " + why
-                            + (notTls(why) ? " (the peer at " + via + " does not speak TLS: is it an HBONE port, 15008?)" : ""), 4);
+                            + (notTls(why) ? " (the peer at " + via + " does not speak TLS: is it an HBONE port, 15008?)"
+                            : silent(why) ? " (the peer at " + via + " accepted TCP but sent no TLS answer in " + handshakeTimeout
+                            + ": is it an HBONE port, 15008?)" : ""), 4);
                 }
                 // What the kernel said, once ("Connection refused"), not the chain of Netty's wrappers.
                 // hbone's own message already names the connection ("HBONE connection to X closed during setup"): once is enough.
@@ -150,6 +169,15 @@ final class ConnectCommand implements Callable<Integer> {
     static boolean notTls(String why) {
         return why.contains("not an SSL/TLS record") || why.contains("Unexpected handshake message")
                 || why.matches("(?s).*:(UNEXPECTED_MESSAGE|UNEXPECTED_RECORD|WRONG_VERSION_NUMBER)\\b.*");
+    }
+
+    /**
+     * Whether the handshake ran out of time: Netty's SslHandler, after the TCP connection was up (it starts
+     * the handshake then), says {@code handshake timed out after 10000ms}. A port that accepts and never
+     * writes (a server-first protocol waiting for its own greeting's answer, a stalled app) ends so.
+     */
+    static boolean silent(String why) {
+        return why.contains("handshake timed out");
     }
 
     private static boolean hasCause(Throwable t, Class<? extends Throwable> type) {

@@ -38,7 +38,9 @@ final class PolicyCommand {
                     + "2 = usage (including a path that does not exist or is not readable, and a --dest not in --workloads).",
                     "With --workloads, as the proxy does: the destination is the named workload of the registry and the "
                     + "source workload (labels for Cilium fromEndpoints) is the one owning --source-ip if it has --source's identity, or without --source-ip "
-                    + "the only registry workload with --source's identity (none when several have it). Without it, the "
+                    + "the only registry workload with --source's identity; when several have it, --source-ip is required "
+                    + "(exit 2), and when none has it (or without --source) the source has no workload and the default --source-ip "
+                    + "must be no workload's address (else exit 2). Without --workloads, the "
                     + "destination is namespace NS, name WORKLOAD, service account WORKLOAD, labels app=WORKLOAD (plus any "
                     + "--label) and the source is unknown."})
     static final class Check implements Callable<Integer> {
@@ -138,7 +140,15 @@ final class PolicyCommand {
             // "ALLOW ... fromEndpoints app=frontend matched" for --source .../sa/batch from frontend's labels. The
             // caller is then the registry workload with --source's identity, when exactly one has it.
             WorkloadRef sourceWorkload = null;
-            if (registry != null && (source == null || spec.commandLine().getParseResult().hasMatchedOption("--source-ip"))) {
+            boolean givenIp = spec.commandLine().getParseResult().hasMatchedOption("--source-ip");
+            if (registry != null && source == null && !givenIp && registry.byAddress(srcIp).isPresent()) {
+                // A plaintext caller is the workload owning its address: the default would make it that workload.
+                Workload holder = registry.byAddress(srcIp).get();
+                throw u.error("source-ip", null, "a plaintext caller (no --source) is the workload owning its address, and the "
+                        + "default --source-ip " + srcIp.getHostAddress() + " is " + holder.namespace() + "/" + holder.name()
+                        + "'s in " + workloads + ": give the caller's --source-ip");
+            }
+            if (registry != null && (source == null || givenIp)) {
                 // The proxy's TunnelSource takes only a workload of the peer's own identity.
                 sourceWorkload = registry.byAddress(srcIp).filter(w -> source == null || w.identity().toString().equals(source))
                         .map(Workload::ref).orElse(null);
@@ -148,6 +158,22 @@ final class PolicyCommand {
                 if (own.size() == 1) {
                     sourceWorkload = own.get(0).ref();
                     srcIp = own.get(0).addresses().get(0);
+                } else if (own.size() > 1) {
+                    // Any pick would decide fromEndpoints and ipBlocks for one of them, silently (new-user pass).
+                    throw u.error("source-ip", null, "--source " + source + " has " + own.size() + " workloads in " + workloads + " ("
+                            + own.stream().map(w -> w.namespace() + "/" + w.name() + " " + w.addresses().get(0).getHostAddress())
+                            .sorted().collect(java.util.stream.Collectors.joining(", "))
+                            + "): give --source-ip to say which one calls");
+                } else {
+                    // A caller outside the registry: no source workload, as in the proxy. The default address stands
+                    // only while no workload owns it; else ipBlocks would decide on another workload's address.
+                    InetAddress dflt = srcIp;
+                    Workload holder = registry.byAddress(dflt).orElse(null);
+                    if (holder != null) {
+                        throw u.error("source-ip", null, "no workload in " + workloads + " has --source " + source
+                                + ", and the default --source-ip " + dflt.getHostAddress() + " is " + holder.namespace() + "/"
+                                + holder.name() + "'s address: give the caller's --source-ip (ipBlocks and source.ip match it)");
+                    }
                 }
             }
             // The loader logs each warning; this command prints them itself, once, after the decision.

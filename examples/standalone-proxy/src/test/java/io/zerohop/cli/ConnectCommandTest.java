@@ -234,6 +234,27 @@ class ConnectCommandTest {
     }
 
     /**
+     * New-user pass: a --via port that accepts TCP and never writes (here a listening socket nobody accepts
+     * from: the kernel completes the TCP handshake from its backlog) ended in "handshake timed out after
+     * 10000ms" and no hint. --handshake-timeout shortens the wait; no timing is asserted.
+     */
+    @Test
+    void aSilentPortAsViaSaysItSentNothing() throws Exception {
+        try (java.net.ServerSocket silent = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            Run r = connect("good", "", "--via", "127.0.0.1:" + silent.getLocalPort(), "--handshake-timeout", "1s");
+            assertThat(r.exit()).as(r.stderr()).isEqualTo(4);
+            assertThat(r.stderr().lines().toList()).singleElement().asString()
+                    .startsWith("zerohop connect: TLS to 127.0.0.1:" + silent.getLocalPort() + " failed: ")
+                    .contains("handshake timed out")
+                    .endsWith("(the peer at 127.0.0.1:" + silent.getLocalPort() + " accepted TCP but sent no TLS answer in 1s: "
+                            + "is it an HBONE port, 15008?)");
+        }
+        Run bad = connect("good", "", "--handshake-timeout", "0s");
+        assertThat(bad.exit()).isEqualTo(2);
+        assertThat(bad.stderr()).startsWith("zerohop connect: --handshake-timeout: must be positive");
+    }
+
+    /**
      * A port that echoes (any plain TCP service that answers with what it got) sends our ClientHello
      * back: a valid TLS record, so it reaches BoringSSL, which said only
      * {@code error:100000df:SSL routines:OPENSSL_internal:UNEXPECTED_MESSAGE}.

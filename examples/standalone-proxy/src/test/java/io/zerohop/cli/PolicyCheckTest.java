@@ -103,13 +103,64 @@ class PolicyCheckTest {
                 .as(out.toString()).isEqualTo(3);
         assertThat(out.toString()).startsWith("DENY by prod/from-frontend (CiliumNetworkPolicy ingress, default deny)")
                 .doesNotContain("no known workload");
-        // Two workloads hold the frontend identity: no source workload, and the explanation says where it comes from.
+        // Two workloads hold the frontend identity: which one calls decides fromEndpoints and ipBlocks, so the
+        // command asks rather than deciding on the default 10.0.0.1 (frontend's; new-user pass): exit 2, naming them.
         assertThat(check(FROM_FRONTEND, "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--dest", "prod/backend:8080"))
-                .isEqualTo(3);
-        assertThat(out.toString()).contains("the source has no known workload");
+                .isEqualTo(2);
+        assertThat(out.toString()).isEmpty();
+        assertThat(err.toString()).startsWith("zerohop policy check: --source-ip: --source spiffe://cluster.local/ns/prod/sa/frontend "
+                + "has 2 workloads in " + dir.resolve("workloads.yaml") + " (prod/batch 10.0.0.3, prod/frontend 10.0.0.1): give "
+                + "--source-ip to say which one calls" + System.lineSeparator());
         // --source-ip still decides, as in the proxy.
         assertThat(check(FROM_FRONTEND, "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--source-ip", "10.0.0.1",
                 "--dest", "prod/backend:8080")).isZero();
+    }
+
+    static final String FRONTEND_IPS = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: frontend-ips, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              rules:
+              - from: [{source: {ipBlocks: [10.0.0.1/32]}}]
+            """;
+
+    /**
+     * A --source no workload has (a caller outside the registry, or a typo): no source workload, as in the proxy.
+     * The default --source-ip 10.0.0.1 is frontend's in WORKLOADS, and an ipBlocks rule for frontend's address
+     * allowed such a caller (new-user pass); now the command asks for the caller's address. Once no workload owns
+     * the address, the default stands.
+     */
+    @Test
+    void aSourceWithoutWorkloadIsNotGivenAnotherWorkloadsAddress() throws Exception {
+        String outsider = "spiffe://cluster.local/ns/legacy/sa/old";
+        assertThat(check(FRONTEND_IPS, "--source", outsider, "--dest", "prod/backend:8080")).as(out.toString()).isEqualTo(2);
+        assertThat(out.toString()).isEmpty();
+        assertThat(err.toString()).startsWith("zerohop policy check: --source-ip: no workload in " + dir.resolve("workloads.yaml")
+                + " has --source " + outsider + ", and the default --source-ip 10.0.0.1 is prod/frontend's address: give the "
+                + "caller's --source-ip (ipBlocks and source.ip match it)" + System.lineSeparator());
+        // Given, the address decides, as in the proxy: a control that the rule matches 10.0.0.1 and nothing else.
+        assertThat(check(FRONTEND_IPS, "--source", outsider, "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080")).isZero();
+        assertThat(check(FRONTEND_IPS, "--source", outsider, "--source-ip", "10.9.9.9", "--dest", "prod/backend:8080")).isEqualTo(3);
+        // The default owned by no workload: it stands, and the source has no workload.
+        Path p = Files.createDirectories(dir.resolve("policies"));
+        Files.writeString(p.resolve("p.yaml"), FRONTEND_IPS);
+        Path w = Files.writeString(dir.resolve("others.yaml"), WORKLOADS.replace("addresses: [10.0.0.1]", "addresses: [10.0.0.4]"));
+        out.reset();
+        assertThat(Zerohop.run("policy", "check", "--policies", p.toString(), "--workloads", w.toString(), "--source", outsider,
+                "--dest", "prod/backend:8080")).as(err.toString()).isZero();
+        assertThat(out.toString()).startsWith("ALLOW by prod/frontend-ips");
+    }
+
+    /** A plaintext caller (no --source) is the workload owning its address; the default's owner is no caller's choice. */
+    @Test
+    void aPlaintextCallerIsNotGivenTheDefaultAddresssWorkload() throws Exception {
+        assertThat(check(FRONTEND_IPS, "--dest", "prod/backend:8080")).as(out.toString()).isEqualTo(2);
+        assertThat(err.toString()).startsWith("zerohop policy check: --source-ip: a plaintext caller (no --source) is the workload "
+                + "owning its address, and the default --source-ip 10.0.0.1 is prod/frontend's in " + dir.resolve("workloads.yaml")
+                + ": give the caller's --source-ip" + System.lineSeparator());
+        assertThat(check(FRONTEND_IPS, "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080")).as(err.toString()).isZero();
     }
 
     /** New-user pass: deny.YAML was skipped without a word and the caller allowed; now it is loaded and named once. */
@@ -118,7 +169,7 @@ class PolicyCheckTest {
         Path p = Files.createDirectories(dir.resolve("policies"));
         Files.writeString(p.resolve("deny.YAML"), DENY_ADMIN.replace("rules: [{to: [{operation: {paths: [/admin]}}]}]", "rules: [{}]"));
         Files.writeString(p.resolve("old.yaml.bak"), FROM_FRONTEND);
-        assertThat(check("# nothing\n", "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--dest", "prod/backend:8080"))
+        assertThat(check("# nothing\n", "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080"))
                 .as(out.toString()).isEqualTo(3);
         assertThat(out.toString()).startsWith("DENY by prod/deny-admin");
         String kubectl = "deny.YAML: loaded, but kubectl apply -f";
@@ -142,7 +193,7 @@ class PolicyCheckTest {
 
     @Test
     void hostHeaderSniAndDestIpReachTheDecision() throws Exception {
-        String[] base = {"--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--dest", "prod/backend:8080",
+        String[] base = {"--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080",
                 "--method", "GET", "--dest-ip", "10.0.0.2"};
         assertThat(check(L7, concat(base, "--host", "api.example.com", "--header", "X-Tenant=blue", "--sni", "api.example.com")))
                 .as(out.toString()).isZero();
@@ -173,10 +224,10 @@ class PolicyCheckTest {
                   action: DENY
                   rules: [{to: [{operation: {methods: [POST]}}]}]
                 """;
-        assertThat(check(deny, "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--dest", "prod/backend:8080")).isZero();
+        assertThat(check(deny, "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080")).isZero();
         assertThat(err.toString()).contains("warning: AuthorizationPolicy prod/deny-post: ztunnel does not support HTTP attributes "
                 + "(found: methods)").contains("will have no effect");
-        assertThat(check(deny, "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--dest", "prod/backend:8080",
+        assertThat(check(deny, "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080",
                 "--method", "POST")).isEqualTo(3);
     }
 
@@ -198,7 +249,7 @@ class PolicyCheckTest {
      */
     @Test
     void encodedAndMalformedPathsAsEnvoyNormalisesThem() throws Exception {
-        String[] base = {"--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--dest", "prod/backend:8080", "--method", "GET"};
+        String[] base = {"--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080", "--method", "GET"};
         assertThat(check(DENY_ADMIN, concat(base, "--path", "/admin%00"))).isEqualTo(3);
         assertThat(out.toString()).startsWith("DENY by default: request path contains %00");
         assertThat(check(DENY_ADMIN, concat(base, "--path", "/public/%2e%2e/admin"))).as("%2e%2e is a dot-dot segment").isEqualTo(3);
@@ -241,7 +292,7 @@ class PolicyCheckTest {
                   rules:
                   - when: [{key: destination.ip, values: [10.0.0.3]}]
                 """;
-        String[] base = {"--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--dest", "prod/batch:8080"};
+        String[] base = {"--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--source-ip", "10.0.0.1", "--dest", "prod/batch:8080"};
         assertThat(check(batchOnly, base)).as(out.toString()).isZero();
         assertThat(out.toString()).startsWith("ALLOW by prod/batch-ip");
         assertThat(check(batchOnly, concat(base, "--dest-ip", "10.0.0.9"))).isEqualTo(3);
@@ -300,11 +351,11 @@ class PolicyCheckTest {
     @Test
     void aMistypedRootNamespaceIsNamedWithoutChangingTheDecision() throws Exception {
         String id = "spiffe://cluster.local/ns/prod/sa/frontend";
-        assertThat(check(MESH_DENY, "--source", id, "--dest", "prod/backend:8080")).isEqualTo(3);
+        assertThat(check(MESH_DENY, "--source", id, "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080")).isEqualTo(3);
         assertThat(out.toString()).startsWith("DENY by istio-system/deny-legacy");
         assertThat(err.toString()).doesNotContain("root namespace");
 
-        assertThat(check(MESH_DENY, "--source", id, "--dest", "prod/backend:8080", "--root-namespace", "istio-sytem")).isZero();
+        assertThat(check(MESH_DENY, "--source", id, "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080", "--root-namespace", "istio-sytem")).isZero();
         assertThat(out.toString()).startsWith("ALLOW by default");
         assertThat(err.toString().lines().toList()).contains("warning: root namespace istio-sytem (--root-namespace) holds no"
                 + " AuthorizationPolicy or PeerAuthentication, but 1 in istio-system: those apply to their own namespace only,"
