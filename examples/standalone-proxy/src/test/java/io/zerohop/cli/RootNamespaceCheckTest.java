@@ -50,7 +50,7 @@ class RootNamespaceCheckTest {
         assertThat(RootNamespaceCheck.warning(List.of(), "istio-sytem", "--root-namespace")).isNull();
         // Short names: one edit at most ("prod" is two edits from "pr").
         assertThat(RootNamespaceCheck.warning(List.of(ap("prod")), "pr", "--root-namespace")).isNull();
-        assertThat(RootNamespaceCheck.near("ns-a", "ns-b")).isTrue();
-        assertThat(RootNamespaceCheck.near("kube-system", "istio-system")).isFalse();
+        assertThat(RootNamespaceCheck.warning(List.of(ap("ns-a")), "ns-b", "--root-namespace")).contains("but 1 in ns-a:");
+        assertThat(RootNamespaceCheck.warning(List.of(ap("kube-system")), "istio-system", "--root-namespace")).isNull();
     }
 }

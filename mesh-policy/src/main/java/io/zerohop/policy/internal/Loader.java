@@ -315,8 +315,8 @@ public final class Loader {
     private static final List<String> ENFORCED_KINDS = List.of("AuthorizationPolicy", "PeerAuthentication",
             "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy");
 
-    /** Levenshtein distance; kinds are short, so the quadratic table is fine. */
-    static int editDistance(String a, String b) {
+    /** Levenshtein distance; kinds and namespace names are short, so the quadratic table is fine. */
+    public static int editDistance(String a, String b) {
         int[] prev = new int[b.length() + 1];
         int[] cur = new int[b.length() + 1];
         for (int j = 0; j <= b.length(); j++) {
