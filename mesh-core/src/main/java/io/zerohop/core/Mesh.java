@@ -196,7 +196,12 @@ public final class Mesh implements AutoCloseable {
         runtime.ownPorts().add(port);
     }
 
-    /** The proxy's own ports right now (see {@link #addOwnPort}), an immutable snapshot. */
+    /**
+     * The proxy's own ports right now (see {@link #addOwnPort}), an immutable sorted snapshot. It
+     * includes the ports of listeners bound on port 0, which count as self calls only at their bound
+     * address (a wildcard-bound one at every address of this host), not at every address as the
+     * others do: an application elsewhere may have been given the same number.
+     */
     public Set<Integer> ownPorts() {
         return runtime.ownPorts().snapshot();
     }

@@ -118,6 +118,68 @@ class SelfCallTest {
         }
     }
 
+    /**
+     * The CI failure of 1 December: a listener bound on port 0 got, from the kernel, the number an
+     * application had on another loopback address, and every connection to that application was
+     * dropped as a self call. A late-bound listener is now ours at its own address only: here the
+     * application on 127.0.0.2 shares the number of a SOCKS5 capture on 127.0.0.1 (outbound check)
+     * and of the server's admin endpoint on 127.0.0.1 (inbound check), and both paths reach it.
+     */
+    @Test
+    void anAppSharingALateBoundListenersNumberOnAnotherAddressIsReached() throws Exception {
+        try (Mesh asFrontend = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build()) {
+            reachesAppsSharingLateBoundNumbers(asFrontend);
+        }
+    }
+
+    void reachesAppsSharingLateBoundNumbers(Mesh asFrontend) throws Exception {
+        while (true) {
+            InetSocketAddress socks = asFrontend.capture(Capture.socks5(new InetSocketAddress("127.0.0.1", 0)));
+            InetSocketAddress admin = server.serveHttp(new InetSocketAddress("127.0.0.1", 0), Map.of());
+            java.net.ServerSocket app1;
+            java.net.ServerSocket app2;
+            try {
+                app1 = new java.net.ServerSocket(socks.getPort(), 50, ip);
+            } catch (java.net.BindException e) {
+                continue; // the number is taken on 127.0.0.2 as well; draw another
+            }
+            try {
+                app2 = new java.net.ServerSocket(admin.getPort(), 50, ip);
+            } catch (java.net.BindException e) {
+                app1.close();
+                continue;
+            }
+            try (app1; app2) {
+                assertThat(answer(app1, () -> {
+                    Socket s = new Socket(new java.net.Proxy(java.net.Proxy.Type.SOCKS, socks));
+                    s.connect(new InetSocketAddress(ip, socks.getPort()), 10_000);
+                    return s;
+                })).as("outbound through the capture on %s to %s:%d", socks, ip, socks.getPort()).isEqualTo("hi");
+                assertThat(answer(app2, () -> clients.socketFactory(frontend.identity()).createSocket(ip, admin.getPort())))
+                        .as("HBONE CONNECT to %s:%d", ip, admin.getPort()).isEqualTo("hi");
+                assertThat(connectStatus(server.inboundAddress().getPort())).as("the listener itself still is one").isEqualTo(503);
+            }
+            return;
+        }
+    }
+
+    interface Dial {
+        Socket open() throws Exception;
+    }
+
+    /** Accepts one connection on {@code app} while {@code dial} opens one, and returns what the app wrote ("hi"), as read back. */
+    static String answer(java.net.ServerSocket app, Dial dial) throws Exception {
+        app.setSoTimeout(10_000);
+        try (Socket client = dial.open()) {
+            client.setSoTimeout(10_000);
+            try (Socket served = app.accept()) {
+                served.getOutputStream().write("hi".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                served.shutdownOutput();
+                return new String(client.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII);
+            }
+        }
+    }
+
     static String readUntilEnd(InputStream in) {
         try {
             return in.read() < 0 ? "eof" : "data";

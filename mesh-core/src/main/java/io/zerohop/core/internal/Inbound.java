@@ -105,7 +105,7 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
             return Destination.refuse(400, "destination " + workload + " is " + workload.identity()
                     + ", but this connection presented " + localIdentity);
         }
-        if (ownPorts.contains(dst.getPort())) {
+        if (ownPorts.isSelf(dst, local::hostHas)) {
             // ztunnel's inbound.rs find_inbound_upstream: `cfg.illegal_ports.contains(&dest.port())`.
             return Destination.refuse(503, "self call: port " + dst.getPort()
                     + " is one of this proxy's own ports");

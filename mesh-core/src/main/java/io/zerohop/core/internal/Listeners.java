@@ -15,7 +15,7 @@ import java.util.concurrent.Executors;
 /**
  * The plain listeners of a mesh besides HBONE: capture and plaintext-inbound listeners, which stop
  * accepting when the drain begins, and the proxy's own HTTP endpoints (admin, metrics, readiness),
- * which stay up until it ends. Every bound port joins {@link OwnPorts}.
+ * which stay up until it ends. Every listener joins {@link OwnPorts} (by port, or by address when late-bound).
  */
 public final class Listeners {
     private final EventLoopGroup group;
@@ -33,7 +33,7 @@ public final class Listeners {
     public InetSocketAddress bindCapture(Capture c, CaptureListener.Opener opener) throws InterruptedException {
         Channel ch = CaptureListener.bind(group, c, opener);
         capture.add(ch);
-        return bound(ch);
+        return bound(ch, c.bind(), c.mode() == Capture.Mode.TRANSPARENT);
     }
 
     /** Binds an HTTP/1.1 server on the mesh's event loops; handlers run on one shared admin thread. */
@@ -47,7 +47,7 @@ public final class Listeners {
         }
         Channel ch = HttpEndpointServer.bind(group, bind, routes, ex);
         http.add(ch);
-        return bound(ch);
+        return bound(ch, bind, false);
     }
 
     /** Closes the capture and plaintext-inbound listeners (the drain's start). */
@@ -67,9 +67,9 @@ public final class Listeners {
         }
     }
 
-    private InetSocketAddress bound(Channel ch) {
+    private InetSocketAddress bound(Channel ch, InetSocketAddress requested, boolean transparent) {
         InetSocketAddress local = (InetSocketAddress) ch.localAddress();
-        ownPorts.add(local.getPort());
+        ownPorts.addListener(requested, local, transparent);
         return local;
     }
 }

@@ -119,7 +119,7 @@ public final class MeshRuntime {
             policyChanges = cfg.policy().addChangeListener(set -> live.reauthorize());
         }
         return s.start().thenRun(() -> {
-            ownPorts.add(s.localAddress().getPort());
+            ownPorts.addListener(cfg.inbound(), s.localAddress(), cfg.inboundTransparent());
             listenersReady.run();
         });
     }

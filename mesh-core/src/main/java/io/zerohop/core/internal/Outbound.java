@@ -139,7 +139,7 @@ public final class Outbound {
         // ztunnel's outbound drops a loopback destination on one of its own ports (proxy_to,
         // Error::SelfCall). We also drop this host's own addresses: our capture listeners bind them,
         // so a connection straight to the listener would otherwise be relayed to itself.
-        if (ownPorts.contains(target.getPort()) && local.hostHas(target.getAddress())) {
+        if (local.hostHas(target.getAddress()) && ownPorts.isSelf(target, local::hostHas)) {
             return new Request.Refused(new IllegalStateException("self call: " + Addresses.authority(target)
                     + " is one of this proxy's own ports, dropped"), true);
         }

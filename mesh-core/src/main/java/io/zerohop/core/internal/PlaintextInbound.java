@@ -53,7 +53,7 @@ public final class PlaintextInbound {
     /** Every phase before the relay; refusals are logged here (rate-limited). */
     public Admission admit(InetSocketAddress source, InetSocketAddress target) {
         // ztunnel's inbound_passthrough.rs: any destination port of its own is an illegal call.
-        if (ownPorts.contains(target.getPort())) {
+        if (ownPorts.isSelf(target, local::hostHas)) {
             refusals.warn("self call {} -> {} dropped: one of this proxy's own ports", Addresses.authority(source),
                     Addresses.authority(target));
             return refused(new IllegalStateException("self call: " + Addresses.authority(target)

@@ -71,6 +71,24 @@ class InboundTest {
     }
 
     @Test
+    @DisplayName("resolve: a late-bound listener (port 0) is a self call at its own address only")
+    void aLateBoundListenersNumberOnAnotherAddressIsNotASelfCall() {
+        // The kernel gave the listener on 127.0.0.1 port 40123; backend's app may have 40123 too.
+        f.ownPorts.addListener(new InetSocketAddress(PartsFixture.ip("127.0.0.1"), 0),
+                new InetSocketAddress(PartsFixture.ip("127.0.0.1"), 40123), false);
+        InetSocketAddress app = new InetSocketAddress(BACKEND_IP, 40123);
+        assertThat(inbound.resolve(app, BACKEND.identity(), listener)).isEqualTo(Destination.proxy(app));
+        // A listener bound on the wildcard is at every address of this host; BACKEND_IP is not one.
+        f.ownPorts.addListener(new InetSocketAddress(0), new InetSocketAddress(PartsFixture.ip("0.0.0.0"), 40124), false);
+        InetSocketAddress app2 = new InetSocketAddress(BACKEND_IP, 40124);
+        assertThat(inbound.resolve(app2, BACKEND.identity(), listener)).isEqualTo(Destination.proxy(app2));
+        // A listener that was given its port (as ztunnel's configured ones) counts at any address.
+        f.ownPorts.addListener(new InetSocketAddress(PartsFixture.ip("127.0.0.1"), 40125),
+                new InetSocketAddress(PartsFixture.ip("127.0.0.1"), 40125), false);
+        assertThat(refusal(new InetSocketAddress(BACKEND_IP, 40125), BACKEND.identity()).status()).isEqualTo(503);
+    }
+
+    @Test
     void aLocalWorkloadPortIsProxiedAndDecidedAtL4() {
         Destination d = inbound.resolve(backend8080, BACKEND.identity(), listener);
         assertThat(d).isEqualTo(Destination.proxy(backend8080));

@@ -31,6 +31,27 @@ class PlaintextInboundTest {
     }
 
     @Test
+    @DisplayName("a late-bound listener's port is dropped at its own address, not at an app's of the same number")
+    void aLateBoundListenerCountsAtItsAddressOnly() {
+        InetSocketAddress bound = new InetSocketAddress(PartsFixture.ip("127.0.0.1"), 40123);
+        f.ownPorts.addListener(new InetSocketAddress(bound.getAddress(), 0), bound, false);
+        assertThat(plaintext.admit(source, bound).refusal()).hasMessageContaining("self call");
+        assertThat(plaintext.admit(source, new InetSocketAddress(PartsFixture.ip("0.0.0.0"), 40123)).refusal())
+                .as("the wildcard reaches the listener").hasMessageContaining("self call");
+        PlaintextInbound.Admission a = plaintext.admit(source, new InetSocketAddress(BACKEND_IP, 40123));
+        assertThat(a.refusal()).as("backend's own port 40123").isNotNull().satisfies(r ->
+                assertThat(r.getMessage()).doesNotContain("self call"));
+    }
+
+    @Test
+    @DisplayName("a transparent listener takes connections for any address: its port counts everywhere")
+    void aTransparentListenerCountsByPort() {
+        f.ownPorts.addListener(new InetSocketAddress(PartsFixture.ip("127.0.0.1"), 0),
+                new InetSocketAddress(PartsFixture.ip("127.0.0.1"), 40126), true);
+        assertThat(plaintext.admit(source, new InetSocketAddress(BACKEND_IP, 40126)).refusal()).hasMessageContaining("self call");
+    }
+
+    @Test
     void onlyLocalWorkloadsAreServed() {
         assertThat(plaintext.admit(source, new InetSocketAddress(REMOTE_IP, 80)).refusal()).hasMessageContaining("not a workload of this node");
     }
