@@ -2,6 +2,7 @@ package io.zerohop.kubernetes.internal;
 
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerPort;
+import io.fabric8.kubernetes.api.model.HostIP;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodCondition;
@@ -109,6 +110,33 @@ public final class PodConversion {
         }
         if (out.isEmpty() && !blank(pod.getStatus().getPodIP())) {
             out.add(pod.getStatus().getPodIP());
+        }
+        return out;
+    }
+
+    /**
+     * The addresses of the pod's node as the kubelet reports them in the pod's status:
+     * {@code status.hostIPs} (both families of a dual-stack node; Kubernetes 1.28+, on by default from
+     * 1.29), else {@code status.hostIP} (the primary family only); empty while the pod is pending
+     * without them. The kubelet rewrites both from its node's addresses at every status update
+     * ({@code generateAPIPodStatus}, pkg/kubelet/kubelet_pods.go: {@code getHostIPsAnyWay}, the node's
+     * first InternalIP, else ExternalIP, per family), so they follow a node whose address changes.
+     * Strings as the API gives them, unparsed.
+     */
+    static List<String> hostIps(Pod pod) {
+        List<String> out = new ArrayList<>();
+        if (pod.getStatus() == null) {
+            return out;
+        }
+        if (pod.getStatus().getHostIPs() != null) {
+            for (HostIP ip : pod.getStatus().getHostIPs()) {
+                if (ip != null && !blank(ip.getIp())) {
+                    out.add(ip.getIp());
+                }
+            }
+        }
+        if (out.isEmpty() && !blank(pod.getStatus().getHostIP())) {
+            out.add(pod.getStatus().getHostIP());
         }
         return out;
     }

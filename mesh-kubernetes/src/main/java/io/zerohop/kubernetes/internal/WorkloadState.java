@@ -3,18 +3,23 @@ package io.zerohop.kubernetes.internal;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Service;
+import io.zerohop.core.Addresses;
 import io.zerohop.core.Workload;
 import io.zerohop.core.WorkloadRegistry;
 import io.zerohop.kubernetes.PodState;
 import java.net.InetAddress;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -27,6 +32,11 @@ import org.slf4j.LoggerFactory;
  * <p>An address is owned by the pod that most recently got it: when pod A's IP is handed to pod B
  * before A's deletion arrives (or A lingers as a terminating pod), B gets the address and A keeps
  * only its others, so no update is ever refused for an address "claimed by both".
+ *
+ * <p>Each node's addresses (where its proxy dials from, which binds the {@code forwarded: for=}
+ * claims of its pods in mesh-core's {@code TunnelSource}) are the {@code status.hostIPs} (else
+ * {@code status.hostIP}) of the pods on it that are not terminal, host-network pods included: see
+ * {@link #nodeAddresses} and the module README ("Node addresses").
  */
 public final class WorkloadState {
     private static final Logger LOG = LoggerFactory.getLogger(WorkloadState.class);
@@ -41,6 +51,7 @@ public final class WorkloadState {
     private final Map<String, PodEntry> peers = new ConcurrentHashMap<>();
     private long claims;
     private List<Workload> installed = List.of();
+    private Map<String, List<InetAddress>> installedNodes = Map.of();
 
     public WorkloadState(WorkloadRegistry registry, String trustDomain) {
         this.registry = registry;
@@ -147,14 +158,54 @@ public final class WorkloadState {
             out.add(x);
         }
         out.sort(Comparator.comparing(Workload::namespace).thenComparing(Workload::name));
-        if (out.equals(installed)) {
+        Map<String, List<InetAddress>> nodes = nodeAddresses(all);
+        if (out.equals(installed) && nodes.equals(installedNodes)) {
             return false;
         }
-        registry.replace(out, Map.of());
+        registry.replace(out, Map.of(), nodes);
         installed = List.copyOf(out);
+        installedNodes = nodes;
         LOG.debug("installed {} workloads", out.size());
         return true;
     }
+
+    /**
+     * Node name → the union of the host IPs ({@link PodConversion#hostIps}) of its pods that are not
+     * terminal (Succeeded/Failed pods keep the hostIP of when they ran, which a node whose address
+     * changed no longer has), host-network pods included (the node proxy's own pod is one, so every
+     * node it runs on is known once it runs). Pending pods without a host IP add nothing; a node none
+     * of whose pods reports one is absent. Each list is sorted (IPv4 first, then by bytes), so equal
+     * sets compare equal and an unchanged set installs nothing. An address that is not an IP literal
+     * is left out with a WARN: an address fewer can only narrow what a claim may be believed from.
+     */
+    private static Map<String, List<InetAddress>> nodeAddresses(List<PodEntry> entries) {
+        Map<String, TreeSet<InetAddress>> byNode = new TreeMap<>();
+        for (PodEntry e : entries) {
+            Pod p = e.pod;
+            String node = p.getSpec() == null ? null : p.getSpec().getNodeName();
+            if (node == null || node.isBlank() || PodConversion.isTerminal(p)) {
+                continue;
+            }
+            for (String ip : PodConversion.hostIps(p)) {
+                try {
+                    InetAddress a = Addresses.parseIp(ip, "Pod/" + p.getMetadata().getNamespace() + "/"
+                            + p.getMetadata().getName() + ": status.hostIPs");
+                    byNode.computeIfAbsent(node, k -> new TreeSet<>(BY_BYTES)).add(a);
+                } catch (IllegalArgumentException bad) {
+                    LOG.warn("not a node address: {}", bad.getMessage());
+                }
+            }
+        }
+        Map<String, List<InetAddress>> out = new TreeMap<>();
+        byNode.forEach((node, set) -> out.put(node, List.copyOf(set)));
+        return Collections.unmodifiableMap(out);
+    }
+
+    private static final Comparator<InetAddress> BY_BYTES = (x, y) -> {
+        byte[] a = x.getAddress();
+        byte[] b = y.getAddress();
+        return a.length != b.length ? Integer.compare(a.length, b.length) : Arrays.compareUnsigned(a, b);
+    };
 
     /** Number of namespaces known (for tests and logs). */
     public int namespaces() {

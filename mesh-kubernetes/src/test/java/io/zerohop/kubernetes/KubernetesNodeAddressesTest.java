@@ -1,0 +1,201 @@
+package io.zerohop.kubernetes;
+
+import static io.zerohop.kubernetes.MockCluster.await;
+import static io.zerohop.kubernetes.MockCluster.namespace;
+import static io.zerohop.kubernetes.MockCluster.pod;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.fabric8.kubernetes.api.model.HostIP;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.PodIP;
+import io.zerohop.core.Mesh;
+import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.hbone.HboneRefusedException;
+import io.zerohop.hbone.HboneStream;
+import io.zerohop.hbone.Route;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.testing.CapturedStderr;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Node addresses from the API server: each node's are the {@code status.hostIPs} (else {@code hostIP})
+ * of its pods, which the kubelet writes from the node's own addresses (kubernetes/kubernetes
+ * pkg/kubelet/kubelet_pods.go {@code generateAPIPodStatus}). They bind a node proxy's
+ * {@code forwarded: for=} claims to the claimed pod's node (mesh-core {@code TunnelSource}); before,
+ * {@code --kubernetes} filled no node address, so a peer holding a service account's key could name
+ * any pod of that service account on any node. fabric8's CRUD mock is the API server, over its real
+ * list/watch protocol.
+ */
+class KubernetesNodeAddressesTest {
+
+    static PodBuilder withHostIps(PodBuilder p, String... hostIps) {
+        List<HostIP> ips = new ArrayList<>();
+        for (String ip : hostIps) {
+            ips.add(new HostIP(ip));
+        }
+        return p.editStatus().withHostIP(hostIps[0]).withHostIPs(ips).endStatus();
+    }
+
+    static InetAddress ip(String s) throws Exception {
+        return InetAddress.getByName(s);
+    }
+
+    @Test
+    @DisplayName("each node's addresses are its pods' status.hostIPs (dual stack), else hostIP; host-network pods count, "
+            + "pending pods without one and terminal pods do not; an address change and the last pod's deletion follow")
+    void nodeAddressesFollowThePodsHostIps() throws Exception {
+        WorkloadRegistry registry = WorkloadRegistry.empty();
+        try (MockCluster k8s = new MockCluster()) {
+            k8s.client.resource(namespace("prod", Map.of("istio.io/dataplane-mode", "ambient"))).create();
+            KubernetesDiscovery d = k8s.closeLater(KubernetesDiscovery.forNode(k8s.client, "node-a").workloads(registry)
+                    .debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start());
+            d.synced().get(30, TimeUnit.SECONDS);
+
+            // Kubernetes 1.28+: hostIPs has both families of a dual-stack node.
+            k8s.create(withHostIps(pod("prod", "web", "node-b", "web", Map.of(), "10.0.1.2", "fd00:1::2"),
+                    "10.0.0.2", "fd00::2").build());
+            // Before 1.28 (or the PodHostIPs gate off): hostIP alone, the primary family.
+            k8s.create(pod("prod", "db", "node-c", "db", Map.of(), "10.0.1.3")
+                    .editStatus().withHostIP("10.0.0.3").endStatus().build());
+            // The node proxy's own pod: host network, no workload, but its node's address.
+            k8s.create(withHostIps(pod("zerohop-system", "zerohop-node-d", "node-d", "zerohop-node", Map.of(), "10.0.0.4")
+                    .editSpec().withHostNetwork(true).endSpec(), "10.0.0.4").build());
+            // Scheduled, not started: neither a pod IP nor a host IP yet.
+            k8s.create(pod("prod", "pending", "node-e", "web", Map.of())
+                    .editStatus().withPhase("Pending").withPodIPs(List.<PodIP>of()).endStatus().build());
+            // A finished Job pod keeps the hostIP of when it ran.
+            k8s.create(withHostIps(pod("prod", "job", "node-f", "job", Map.of(), "10.0.1.6")
+                    .editStatus().withPhase("Succeeded").endStatus(), "10.0.0.6").build());
+            k8s.create(withHostIps(pod("prod", "sync-marker", "node-g", "web", Map.of(), "10.0.1.7"), "10.0.0.7").build());
+            // Pod events arrive in order and a node's addresses install with its pods, in one replace.
+            await(d, "every pod seen", () -> registry.byAddress(addr("10.0.1.7")).isPresent());
+
+            assertThat(registry.nodeAddresses("node-b")).containsExactly(ip("10.0.0.2"), ip("fd00::2"));
+            assertThat(registry.nodeAddresses("node-c")).containsExactly(ip("10.0.0.3"));
+            assertThat(registry.nodeAddresses("node-d")).containsExactly(ip("10.0.0.4"));
+            assertThat(registry.byAddress(ip("10.0.0.4"))).as("a host-network pod is no workload").isEmpty();
+            assertThat(registry.nodeAddresses("node-e")).isEmpty();
+            assertThat(registry.nodeAddresses("node-f")).as("a terminal pod's hostIP is history").isEmpty();
+
+            // The node's address changes: the kubelet rewrites hostIP at the pod's next status update.
+            Pod db = k8s.client.pods().inNamespace("prod").withName("db").get();
+            db.getStatus().setHostIP("10.0.0.33");
+            k8s.client.resource(db).update();
+            await(d, "node-c's new address", () -> registry.nodeAddresses("node-c").equals(List.of(addr("10.0.0.33"))));
+
+            // A second pod on node-b reporting the same addresses changes nothing; the last one leaving empties the node.
+            k8s.client.pods().inNamespace("prod").withName("web").delete();
+            await(d, "node-b without pods", () -> registry.nodeAddresses("node-b").isEmpty());
+            assertThat(registry.nodeAddresses("node-c")).containsExactly(ip("10.0.0.33"));
+        }
+    }
+
+    static InetAddress addr(String s) {
+        try {
+            return InetAddress.getByName(s);
+        } catch (java.net.UnknownHostException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /**
+     * CrossNodeSourceTest's node binding, with the registry from the API server: node proxy B (a real
+     * Mesh wired by {@link KubernetesDiscovery#forNode}, in-memory CA, HBONE on loopback) guards the
+     * backend pod with a CiliumNetworkPolicy admitting {@code app: frontend}. Two pods of service
+     * account frontend, on node-a (hostIP 127.0.0.1, where every tunnel of this test comes from, as
+     * a node proxy's from its host address) and on node-d (hostIP 127.0.0.28). A tunnel with
+     * frontend's SVID naming node-d's pod in {@code forwarded: for=} is not believed (its labels stay
+     * unknown: Cilium's allow fails closed, 401); naming node-a's pod, it is (200). Once node-d's
+     * pods report 127.0.0.1 too, the claim of node-d's pod is believed from there.
+     */
+    @Test
+    @DisplayName("--kubernetes: a forwarded for= naming a pod on another node is not believed from this node's address; "
+            + "the right node's claim is, and a node address change is followed")
+    void aClaimIsBelievedOnlyFromTheClaimedPodsNode() throws Exception {
+        InetAddress backendIp = ip("127.0.0.24");
+        String nodeA = "127.0.0.1";
+        String nodeD = "127.0.0.28";
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        try (CapturedStderr err = new CapturedStderr(); MockCluster k8s = new MockCluster();
+             NodeProxyServingTest.Echo app = new NodeProxyServingTest.Echo(backendIp)) {
+            k8s.client.resource(namespace("prod", Map.of("istio.io/dataplane-mode", "ambient"))).create();
+            k8s.create(withHostIps(pod("prod", "backend", "node-b", "backend", Map.of("app", "backend"),
+                    backendIp.getHostAddress()), "127.0.0.22").build());
+            k8s.create(withHostIps(pod("prod", "frontend-a", "node-a", "frontend", Map.of("app", "frontend"), "127.0.0.25"),
+                    nodeA).build());
+            k8s.create(withHostIps(pod("prod", "frontend-d", "node-d", "frontend", Map.of("app", "frontend"), "127.0.0.26"),
+                    nodeD).build());
+            k8s.apply("""
+                    apiVersion: cilium.io/v2
+                    kind: CiliumNetworkPolicy
+                    metadata: {name: backend, namespace: prod}
+                    spec:
+                      endpointSelector: {matchLabels: {app: backend}}
+                      ingress:
+                      - fromEndpoints: [{matchLabels: {app: frontend}}]
+                    """);
+            KubernetesDiscovery d = k8s.closeLater(KubernetesDiscovery.forNode(k8s.client, "node-b")
+                    .debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start());
+            d.synced().get(30, TimeUnit.SECONDS);
+            await(d, "pods known (their nodes' addresses install with them)", () -> d.registry().all().size() == 3);
+
+            Mesh proxy = k8s.closeLater(d.applyTo(Mesh.builder()).identityProvider(ca)
+                    .inbound(new InetSocketAddress(ip("0.0.0.0"), 0)).threads(1).build());
+            proxy.start().get(10, TimeUnit.SECONDS);
+            Workload backend = d.registry().byAddress(backendIp).orElseThrow();
+            Workload frontendA = d.registry().byAddress(ip("127.0.0.25")).orElseThrow();
+            // Node A's proxy: it tunnels from 127.0.0.1 (the loopback route's source), with frontend's SVID.
+            Mesh nodeAProxy = k8s.closeLater(Mesh.builder().identityProvider(ca).threads(1).build());
+            Route toB = new Route(new InetSocketAddress(backendIp, proxy.inboundAddress().getPort()),
+                    Set.of(backend.identity()), Map.of());
+            InetSocketAddress target = new InetSocketAddress(backendIp, app.socket.getLocalPort());
+
+            // Only a believed claim gives the tunnel frontend's labels, which the allow needs (the access
+            // log, which names the source workload, is at INFO: below these tests' WARN level).
+            assertThat(connectClaiming(nodeAProxy, frontendA, toB, target, "for=\"127.0.0.25:40000\""))
+                    .as("frontend-a's claim from its own node's address").isEqualTo(200);
+
+            assertThat(connectClaiming(nodeAProxy, frontendA, toB, target, "for=\"127.0.0.26:40000\""))
+                    .as("frontend-d (node-d, 127.0.0.28) claimed from node-a's 127.0.0.1: same identity, not its node").isEqualTo(401);
+            assertThat(err.awaitLine("untrusted forwarded claim from 127.0.0.1:", "for=127.0.0.26")).contains(
+                    "is prod/frontend-d", "on node node-d, whose proxy dials from 127.0.0.28");
+
+            // node-d's address changes to the one the tunnels come from: its pod's status follows, and so does the binding.
+            Pod fd = k8s.client.pods().inNamespace("prod").withName("frontend-d").get();
+            fd.getStatus().setHostIP(nodeA);
+            fd.getStatus().setHostIPs(List.of(new HostIP(nodeA)));
+            k8s.client.resource(fd).update();
+            await(d, "node-d's new address", () -> d.registry().nodeAddresses("node-d").equals(List.of(addr(nodeA))));
+            assertThat(connectClaiming(nodeAProxy, frontendA, toB, target, "for=\"127.0.0.26:40000\""))
+                    .as("frontend-d's claim once node-d is at 127.0.0.1").isEqualTo(200);
+        } finally {
+            ca.close();
+        }
+    }
+
+    /** A tunnel as {@code source}'s identity with {@code forwarded} set; the refusal's status, or 200. */
+    static int connectClaiming(Mesh from, Workload source, Route route, InetSocketAddress target, String forwarded)
+            throws Exception {
+        Route claiming = new Route(route.hboneAddress(), route.expectedIdentities(), Map.of("forwarded", forwarded));
+        try {
+            HboneStream s = from.connect(source.identity(), target, claiming).get(10, TimeUnit.SECONDS);
+            s.close();
+            return 200;
+        } catch (ExecutionException e) {
+            assertThat(e.getCause()).isInstanceOf(HboneRefusedException.class);
+            return ((HboneRefusedException) e.getCause()).status();
+        }
+    }
+}
