@@ -12,6 +12,7 @@ import io.zerohop.kubernetes.internal.Informers;
 import io.zerohop.kubernetes.internal.PeerLookup;
 import io.zerohop.kubernetes.internal.PodConversion;
 import io.zerohop.kubernetes.internal.PolicyState;
+import io.zerohop.kubernetes.internal.SourceAddressCheck;
 import io.zerohop.kubernetes.internal.WorkloadState;
 import io.zerohop.policy.PolicyEngine;
 import java.net.InetAddress;
@@ -73,6 +74,8 @@ public final class KubernetesDiscovery implements AutoCloseable {
     private final Debouncer debouncer;
     private final Informers informers;
     private final PeerLookup peers;
+    /** A node proxy's check that it dials other nodes' pods from an address its pods report (null embedded). */
+    private final SourceAddressCheck sourceCheck;
     private final CompletableFuture<Void> synced = new CompletableFuture<>();
     private final List<Runnable> installListeners = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile boolean initialSyncDone;
@@ -98,6 +101,7 @@ public final class KubernetesDiscovery implements AutoCloseable {
         this.executor.setRemoveOnCancelPolicy(true);
         this.debouncer = new Debouncer(executor, b.debounce, b.debounceMax, this::install);
         this.informers = new Informers(client, b.resync.toMillis(), workloads, policies, debouncer::trigger);
+        this.sourceCheck = node == null ? null : new SourceAddressCheck(node);
         this.peers = namespace == null ? null
                 : new PeerLookup(client, workloads, b.peerCacheSize, b.peerCacheTtl, debouncer::trigger);
     }
@@ -262,6 +266,9 @@ public final class KubernetesDiscovery implements AutoCloseable {
             return;
         }
         boolean changed = workloads.flush();
+        if (changed && sourceCheck != null) {
+            sourceCheck.check(registry);
+        }
         changed |= policies.flush();
         if (changed) {
             notifyInstalled();

@@ -185,6 +185,39 @@ class KubernetesNodeAddressesTest {
         }
     }
 
+    /**
+     * The node proxy asks the kernel which source address it would dial another node's pod from (a
+     * UDP connect, no packet sent). Here every loopback route's source is 127.0.0.1: with node-a's
+     * pods reporting hostIP 127.0.0.29 (as an overlay's interface address would differ from the node
+     * IP) it warns once, naming both; once they report 127.0.0.1 the check finds nothing.
+     */
+    @Test
+    @DisplayName("a node proxy warns when it reaches other nodes' pods from an address its own pods' hostIPs do not name (overlay CNIs)")
+    void warnsWhenItsOwnSourceAddressIsNotItsNodes() throws Exception {
+        WorkloadRegistry registry = WorkloadRegistry.empty();
+        try (CapturedStderr err = new CapturedStderr(); MockCluster k8s = new MockCluster()) {
+            k8s.client.resource(namespace("prod", Map.of("istio.io/dataplane-mode", "ambient"))).create();
+            k8s.create(withHostIps(pod("zerohop-system", "zerohop-node-a", "node-a", "zerohop-node", Map.of(), "127.0.0.29")
+                    .editSpec().withHostNetwork(true).endSpec(), "127.0.0.29").build());
+            k8s.create(withHostIps(pod("prod", "remote", "node-b", "web", Map.of(), "127.0.0.30"), "127.0.0.31").build());
+            KubernetesDiscovery d = k8s.closeLater(KubernetesDiscovery.forNode(k8s.client, "node-a").workloads(registry)
+                    .debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start());
+            d.synced().get(30, TimeUnit.SECONDS);
+            assertThat(err.awaitLine("WARN", "this node's proxy reaches pods on other nodes (such as 127.0.0.30) from 127.0.0.1"))
+                    .contains("not an address of node node-a in its pods' status.hostIPs ([127.0.0.29])",
+                            "other nodes' proxies will not believe its forwarded claims");
+            assertThat(new io.zerohop.kubernetes.internal.SourceAddressCheck("node-a").check(registry))
+                    .containsExactly(addr("127.0.0.1"));
+
+            Pod self = k8s.client.pods().inNamespace("zerohop-system").withName("zerohop-node-a").get();
+            self.getStatus().setHostIP("127.0.0.1");
+            self.getStatus().setHostIPs(List.of(new HostIP("127.0.0.1")));
+            k8s.client.resource(self).update();
+            await(d, "node-a at 127.0.0.1", () -> registry.nodeAddresses("node-a").equals(List.of(addr("127.0.0.1"))));
+            assertThat(new io.zerohop.kubernetes.internal.SourceAddressCheck("node-a").check(registry)).isEmpty();
+        }
+    }
+
     /** A tunnel as {@code source}'s identity with {@code forwarded} set; the refusal's status, or 200. */
     static int connectClaiming(Mesh from, Workload source, Route route, InetSocketAddress target, String forwarded)
             throws Exception {

@@ -1,0 +1,83 @@
+package io.zerohop.kubernetes.internal;
+
+import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
+import java.io.IOException;
+import java.net.DatagramSocket;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A node proxy's check of its own source address. Other nodes' proxies believe this node's
+ * {@code forwarded: for=} claims only from this node's addresses as its pods report them
+ * ({@code status.hostIPs}); when the kernel would send this proxy's tunnels to another node's pod
+ * from some other address (an overlay interface: Flannel's {@code flannel.1}, Calico's {@code tunl0},
+ * Cilium's {@code cilium_host} in tunnel mode), every such claim will be refused there. This asks the
+ * kernel which source address it picks for such a pod (a UDP {@code connect}: a route lookup, no
+ * packet sent) and logs one WARN per family and address when it is none of this node's. Not on an
+ * event loop: called from the discovery's own thread after an install.
+ */
+public final class SourceAddressCheck {
+    private static final Logger LOG = LoggerFactory.getLogger("io.zerohop.kubernetes.KubernetesDiscovery");
+
+    private final String node;
+    private final Set<String> warned = new HashSet<>();
+
+    public SourceAddressCheck(String node) {
+        this.node = node;
+    }
+
+    /**
+     * Checks each address family this node has an address in against one pod of another node in the
+     * registry (the first by namespace/name with an address of that family); nothing when there is none.
+     *
+     * @return the source addresses found to be none of this node's (empty when all are, or nothing could be checked)
+     */
+    public synchronized List<InetAddress> check(WorkloadRegistry registry) {
+        List<InetAddress> own = registry.nodeAddresses(node);
+        List<InetAddress> foreign = new ArrayList<>();
+        for (boolean v4 : new boolean[] {true, false}) {
+            if (own.stream().noneMatch(a -> (a instanceof Inet4Address) == v4)) {
+                continue;
+            }
+            Optional<InetAddress> remote = registry.all().stream()
+                    .filter(w -> w.node() != null && !w.node().equals(node))
+                    .flatMap((Workload w) -> w.addresses().stream())
+                    .filter(a -> (a instanceof Inet4Address) == v4)
+                    .findFirst();
+            if (remote.isEmpty()) {
+                continue;
+            }
+            InetAddress source;
+            try (DatagramSocket probe = new DatagramSocket()) {
+                probe.connect(new InetSocketAddress(remote.get(), WorkloadRegistry.HBONE_PORT));
+                source = probe.getLocalAddress();
+            } catch (IOException | RuntimeException e) {
+                LOG.debug("no route to {} to check this node's source address: {}", remote.get().getHostAddress(), e.toString());
+                continue;
+            }
+            if (source == null || source.isAnyLocalAddress() || own.contains(source)) {
+                continue;
+            }
+            foreign.add(source);
+            if (warned.add(source.getHostAddress() + " " + own)) {
+                LOG.warn("this node's proxy reaches pods on other nodes (such as {}) from {}, which is not an address of node {} "
+                        + "in its pods' status.hostIPs ({}): other nodes' proxies will not believe its forwarded claims "
+                        + "(the source pod's labels stay unknown there, so Cilium fromEndpoints rules deny it). "
+                        + "An overlay interface (Flannel VXLAN, Calico IPIP/VXLAN, Cilium tunnel mode) does this; "
+                        + "see mesh-kubernetes/README.md, \"Node addresses\"",
+                        remote.get().getHostAddress(), source.getHostAddress(), node,
+                        own.stream().map(InetAddress::getHostAddress).toList());
+            }
+        }
+        return foreign;
+    }
+}
