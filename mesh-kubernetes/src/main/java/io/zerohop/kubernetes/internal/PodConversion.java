@@ -97,21 +97,8 @@ public final class PodConversion {
 
     /** {@code status.podIPs} (dual stack), else {@code status.podIP}: {@code getPodIPs} in istiod's workloads.go. */
     static List<String> podIps(Pod pod) {
-        List<String> out = new ArrayList<>();
-        if (pod.getStatus() == null) {
-            return out;
-        }
-        if (pod.getStatus().getPodIPs() != null) {
-            for (PodIP ip : pod.getStatus().getPodIPs()) {
-                if (ip != null && !blank(ip.getIp())) {
-                    out.add(ip.getIp());
-                }
-            }
-        }
-        if (out.isEmpty() && !blank(pod.getStatus().getPodIP())) {
-            out.add(pod.getStatus().getPodIP());
-        }
-        return out;
+        return pod.getStatus() == null ? new ArrayList<>()
+                : ips(pod.getStatus().getPodIPs(), PodIP::getIp, pod.getStatus().getPodIP());
     }
 
     /**
@@ -124,19 +111,23 @@ public final class PodConversion {
      * Strings as the API gives them, unparsed.
      */
     static List<String> hostIps(Pod pod) {
+        return pod.getStatus() == null ? new ArrayList<>()
+                : ips(pod.getStatus().getHostIPs(), HostIP::getIp, pod.getStatus().getHostIP());
+    }
+
+    /** The non-blank IPs of a status list ({@code podIPs}, {@code hostIPs}), else its single-address field when non-blank. */
+    private static <T> List<String> ips(List<T> list, java.util.function.Function<T, String> ip, String single) {
         List<String> out = new ArrayList<>();
-        if (pod.getStatus() == null) {
-            return out;
-        }
-        if (pod.getStatus().getHostIPs() != null) {
-            for (HostIP ip : pod.getStatus().getHostIPs()) {
-                if (ip != null && !blank(ip.getIp())) {
-                    out.add(ip.getIp());
+        if (list != null) {
+            for (T t : list) {
+                String s = t == null ? null : ip.apply(t);
+                if (!blank(s)) {
+                    out.add(s);
                 }
             }
         }
-        if (out.isEmpty() && !blank(pod.getStatus().getHostIP())) {
-            out.add(pod.getStatus().getHostIP());
+        if (out.isEmpty() && !blank(single)) {
+            out.add(single);
         }
         return out;
     }
