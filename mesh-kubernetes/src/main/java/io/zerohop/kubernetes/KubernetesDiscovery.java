@@ -90,7 +90,7 @@ public final class KubernetesDiscovery implements AutoCloseable {
         this.node = b.node;
         this.namespace = b.namespace;
         this.podName = b.podName;
-        this.workloads = new WorkloadState(registry, b.trustDomain);
+        this.workloads = new WorkloadState(registry, b.trustDomain, b.nodeAddresses);
         this.policies = b.meterRegistry == null ? new PolicyState(engine)
                 : new PolicyState(engine, io.zerohop.kubernetes.internal.RejectedObjectsMeter.of(b.meterRegistry));
         this.executor = new ScheduledThreadPoolExecutor(1, r -> {
@@ -101,7 +101,7 @@ public final class KubernetesDiscovery implements AutoCloseable {
         this.executor.setRemoveOnCancelPolicy(true);
         this.debouncer = new Debouncer(executor, b.debounce, b.debounceMax, this::install);
         this.informers = new Informers(client, b.resync.toMillis(), workloads, policies, debouncer::trigger);
-        this.sourceCheck = node == null ? null : new SourceAddressCheck(node);
+        this.sourceCheck = node == null || !b.nodeAddresses ? null : new SourceAddressCheck(node);
         this.peers = namespace == null ? null
                 : new PeerLookup(client, workloads, b.peerCacheSize, b.peerCacheTtl, debouncer::trigger);
     }
@@ -312,6 +312,7 @@ public final class KubernetesDiscovery implements AutoCloseable {
         private io.micrometer.core.instrument.MeterRegistry meterRegistry;
         private long peerCacheSize = 10_000;
         private Duration peerCacheTtl = Duration.ofMinutes(1);
+        private boolean nodeAddresses = true;
 
         private Builder(KubernetesClient client) {
             this.client = Objects.requireNonNull(client, "client");
@@ -386,6 +387,19 @@ public final class KubernetesDiscovery implements AutoCloseable {
          */
         public Builder meterRegistry(io.micrometer.core.instrument.MeterRegistry registry) {
             this.meterRegistry = Objects.requireNonNull(registry, "registry");
+            return this;
+        }
+
+        /**
+         * Whether each node's addresses come from its pods' {@code status.hostIPs} (default true), which
+         * binds a {@code forwarded: for=} claim to the claimed pod's node (module README, "Node
+         * addresses"). False leaves every node without an address, so claims are believed on the
+         * peer's identity alone, as before the binding: only for a pod network where node proxies
+         * dial other nodes' pods from an address no pod reports (an overlay interface), whose
+         * claims the binding refuses. It widens what a claim is believed from; say so where it is set.
+         */
+        public Builder nodeAddresses(boolean fromPodHostIps) {
+            this.nodeAddresses = fromPodHostIps;
             return this;
         }
 

@@ -102,6 +102,25 @@ class KubernetesNodeAddressesTest {
         }
     }
 
+    @Test
+    @DisplayName("nodeAddresses(false): no node gets an address (claims believed on identity alone, as before), and no self-check")
+    void optedOut() throws Exception {
+        WorkloadRegistry registry = WorkloadRegistry.empty();
+        try (CapturedStderr err = new CapturedStderr(); MockCluster k8s = new MockCluster()) {
+            k8s.client.resource(namespace("prod", Map.of("istio.io/dataplane-mode", "ambient"))).create();
+            k8s.create(withHostIps(pod("zerohop-system", "zerohop-node-a", "node-a", "zerohop-node", Map.of(), "127.0.0.29")
+                    .editSpec().withHostNetwork(true).endSpec(), "127.0.0.29").build());
+            k8s.create(withHostIps(pod("prod", "remote", "node-b", "web", Map.of(), "127.0.0.30"), "127.0.0.31").build());
+            KubernetesDiscovery d = k8s.closeLater(KubernetesDiscovery.forNode(k8s.client, "node-a").workloads(registry)
+                    .nodeAddresses(false).debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start());
+            d.synced().get(30, TimeUnit.SECONDS);
+            await(d, "remote pod known", () -> registry.byAddress(addr("127.0.0.30")).isPresent());
+            assertThat(registry.nodeAddresses("node-a")).isEmpty();
+            assertThat(registry.nodeAddresses("node-b")).isEmpty();
+            assertThat(err.count("this node's proxy reaches")).isZero();
+        }
+    }
+
     static InetAddress addr(String s) {
         try {
             return InetAddress.getByName(s);

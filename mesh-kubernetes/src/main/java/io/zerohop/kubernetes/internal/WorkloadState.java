@@ -49,13 +49,16 @@ public final class WorkloadState {
     private final Map<String, Map<String, String>> namespaceLabels = new ConcurrentHashMap<>();
     private final Map<String, Map<String, Service>> services = new ConcurrentHashMap<>();
     private final Map<String, PodEntry> peers = new ConcurrentHashMap<>();
+    private final boolean nodeAddresses;
     private long claims;
     private List<Workload> installed = List.of();
     private Map<String, List<InetAddress>> installedNodes = Map.of();
 
-    public WorkloadState(WorkloadRegistry registry, String trustDomain) {
+    /** @param nodeAddresses false: install no node address at all (KubernetesDiscovery.Builder#nodeAddresses) */
+    public WorkloadState(WorkloadRegistry registry, String trustDomain, boolean nodeAddresses) {
         this.registry = registry;
         this.trustDomain = trustDomain;
+        this.nodeAddresses = nodeAddresses;
     }
 
     private static String key(String ns, String name) {
@@ -158,7 +161,7 @@ public final class WorkloadState {
             out.add(x);
         }
         out.sort(Comparator.comparing(Workload::namespace).thenComparing(Workload::name));
-        Map<String, List<InetAddress>> nodes = nodeAddresses(all);
+        Map<String, List<InetAddress>> nodes = nodeAddresses ? nodeAddresses(all) : Map.of();
         if (out.equals(installed) && nodes.equals(installedNodes)) {
             return false;
         }
