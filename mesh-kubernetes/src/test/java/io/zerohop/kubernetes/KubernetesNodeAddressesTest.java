@@ -57,7 +57,7 @@ class KubernetesNodeAddressesTest {
             + "pending pods without one and terminal pods do not; an address change and the last pod's deletion follow")
     void nodeAddressesFollowThePodsHostIps() throws Exception {
         WorkloadRegistry registry = WorkloadRegistry.empty();
-        try (MockCluster k8s = new MockCluster()) {
+        try (CapturedStderr err = new CapturedStderr(); MockCluster k8s = new MockCluster()) {
             k8s.client.resource(namespace("prod", Map.of("istio.io/dataplane-mode", "ambient"))).create();
             KubernetesDiscovery d = k8s.closeLater(KubernetesDiscovery.forNode(k8s.client, "node-a").workloads(registry)
                     .debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start());
@@ -78,6 +78,8 @@ class KubernetesNodeAddressesTest {
             // A finished Job pod keeps the hostIP of when it ran.
             k8s.create(withHostIps(pod("prod", "job", "node-f", "job", Map.of(), "10.0.1.6")
                     .editStatus().withPhase("Succeeded").endStatus(), "10.0.0.6").build());
+            // Not an IP literal (the API server validates hostIPs; a mock does not): left out, one WARN.
+            k8s.create(withHostIps(pod("prod", "odd", "node-h", "web", Map.of(), "10.0.1.8"), "10.0.0.o8", "10.0.0.8").build());
             k8s.create(withHostIps(pod("prod", "sync-marker", "node-g", "web", Map.of(), "10.0.1.7"), "10.0.0.7").build());
             // Pod events arrive in order and a node's addresses install with its pods, in one replace.
             await(d, "every pod seen", () -> registry.byAddress(addr("10.0.1.7")).isPresent());
@@ -88,6 +90,8 @@ class KubernetesNodeAddressesTest {
             assertThat(registry.byAddress(ip("10.0.0.4"))).as("a host-network pod is no workload").isEmpty();
             assertThat(registry.nodeAddresses("node-e")).isEmpty();
             assertThat(registry.nodeAddresses("node-f")).as("a terminal pod's hostIP is history").isEmpty();
+            assertThat(registry.nodeAddresses("node-h")).containsExactly(ip("10.0.0.8"));
+            assertThat(err.awaitLine("WARN", "not a node address, left out: Pod/prod/odd: status.hostIPs")).contains("10.0.0.o8");
 
             // The node's address changes: the kubelet rewrites hostIP at the pod's next status update.
             Pod db = k8s.client.pods().inNamespace("prod").withName("db").get();
@@ -99,6 +103,7 @@ class KubernetesNodeAddressesTest {
             k8s.client.pods().inNamespace("prod").withName("web").delete();
             await(d, "node-b without pods", () -> registry.nodeAddresses("node-b").isEmpty());
             assertThat(registry.nodeAddresses("node-c")).containsExactly(ip("10.0.0.33"));
+            assertThat(err.count("not a node address")).as("once, not at every install").isEqualTo(1);
         }
     }
 

@@ -50,6 +50,8 @@ public final class WorkloadState {
     private final Map<String, Map<String, Service>> services = new ConcurrentHashMap<>();
     private final Map<String, PodEntry> peers = new ConcurrentHashMap<>();
     private final boolean nodeAddresses;
+    /** Pod and value of each malformed host IP already logged (the API server validates them: few, if any). */
+    private final Set<String> badHostIps = new HashSet<>();
     private long claims;
     private List<Workload> installed = List.of();
     private Map<String, List<InetAddress>> installedNodes = Map.of();
@@ -179,9 +181,10 @@ public final class WorkloadState {
      * node it runs on is known once it runs). Pending pods without a host IP add nothing; a node none
      * of whose pods reports one is absent. Each list is sorted (IPv4 first, then by bytes), so equal
      * sets compare equal and an unchanged set installs nothing. An address that is not an IP literal
-     * is left out with a WARN: an address fewer can only narrow what a claim may be believed from.
+     * is left out with a WARN (once per pod and value, not at every install): an address fewer can
+     * only narrow what a claim may be believed from.
      */
-    private static Map<String, List<InetAddress>> nodeAddresses(List<PodEntry> entries) {
+    private Map<String, List<InetAddress>> nodeAddresses(List<PodEntry> entries) {
         Map<String, TreeSet<InetAddress>> byNode = new TreeMap<>();
         for (PodEntry e : entries) {
             Pod p = e.pod;
@@ -195,7 +198,9 @@ public final class WorkloadState {
                             + p.getMetadata().getName() + ": status.hostIPs");
                     byNode.computeIfAbsent(node, k -> new TreeSet<>(BY_BYTES)).add(a);
                 } catch (IllegalArgumentException bad) {
-                    LOG.warn("not a node address: {}", bad.getMessage());
+                    if (badHostIps.add(p.getMetadata().getNamespace() + "/" + p.getMetadata().getName() + " " + ip)) {
+                        LOG.warn("not a node address, left out: {}", bad.getMessage());
+                    }
                 }
             }
         }
