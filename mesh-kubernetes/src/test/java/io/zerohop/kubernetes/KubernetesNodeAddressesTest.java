@@ -112,18 +112,27 @@ class KubernetesNodeAddressesTest {
     void optedOut() throws Exception {
         WorkloadRegistry registry = WorkloadRegistry.empty();
         try (CapturedStderr err = new CapturedStderr(); MockCluster k8s = new MockCluster()) {
-            k8s.client.resource(namespace("prod", Map.of("istio.io/dataplane-mode", "ambient"))).create();
-            k8s.create(withHostIps(pod("zerohop-system", "zerohop-node-a", "node-a", "zerohop-node", Map.of(), "127.0.0.29")
-                    .editSpec().withHostNetwork(true).endSpec(), "127.0.0.29").build());
-            k8s.create(withHostIps(pod("prod", "remote", "node-b", "web", Map.of(), "127.0.0.30"), "127.0.0.31").build());
-            KubernetesDiscovery d = k8s.closeLater(KubernetesDiscovery.forNode(k8s.client, "node-a").workloads(registry)
-                    .nodeAddresses(false).debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start());
-            d.synced().get(30, TimeUnit.SECONDS);
+            KubernetesDiscovery d = twoNodes(k8s, registry, false);
             await(d, "remote pod known", () -> registry.byAddress(addr("127.0.0.30")).isPresent());
             assertThat(registry.nodeAddresses("node-a")).isEmpty();
             assertThat(registry.nodeAddresses("node-b")).isEmpty();
             assertThat(err.count("this node's proxy reaches")).isZero();
         }
+    }
+
+    /**
+     * node-a's proxy pod (host network, hostIP 127.0.0.29, which no loopback route picks as its source)
+     * and a pod on node-b at 127.0.0.30; node-a's discovery, synced.
+     */
+    static KubernetesDiscovery twoNodes(MockCluster k8s, WorkloadRegistry registry, boolean nodeAddresses) throws Exception {
+        k8s.client.resource(namespace("prod", Map.of("istio.io/dataplane-mode", "ambient"))).create();
+        k8s.create(withHostIps(pod("zerohop-system", "zerohop-node-a", "node-a", "zerohop-node", Map.of(), "127.0.0.29")
+                .editSpec().withHostNetwork(true).endSpec(), "127.0.0.29").build());
+        k8s.create(withHostIps(pod("prod", "remote", "node-b", "web", Map.of(), "127.0.0.30"), "127.0.0.31").build());
+        KubernetesDiscovery d = k8s.closeLater(KubernetesDiscovery.forNode(k8s.client, "node-a").workloads(registry)
+                .nodeAddresses(nodeAddresses).debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start());
+        d.synced().get(30, TimeUnit.SECONDS);
+        return d;
     }
 
     static InetAddress addr(String s) {
@@ -220,13 +229,7 @@ class KubernetesNodeAddressesTest {
     void warnsWhenItsOwnSourceAddressIsNotItsNodes() throws Exception {
         WorkloadRegistry registry = WorkloadRegistry.empty();
         try (CapturedStderr err = new CapturedStderr(); MockCluster k8s = new MockCluster()) {
-            k8s.client.resource(namespace("prod", Map.of("istio.io/dataplane-mode", "ambient"))).create();
-            k8s.create(withHostIps(pod("zerohop-system", "zerohop-node-a", "node-a", "zerohop-node", Map.of(), "127.0.0.29")
-                    .editSpec().withHostNetwork(true).endSpec(), "127.0.0.29").build());
-            k8s.create(withHostIps(pod("prod", "remote", "node-b", "web", Map.of(), "127.0.0.30"), "127.0.0.31").build());
-            KubernetesDiscovery d = k8s.closeLater(KubernetesDiscovery.forNode(k8s.client, "node-a").workloads(registry)
-                    .debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start());
-            d.synced().get(30, TimeUnit.SECONDS);
+            KubernetesDiscovery d = twoNodes(k8s, registry, true);
             assertThat(err.awaitLine("WARN", "this node's proxy reaches pods on other nodes (such as 127.0.0.30) from 127.0.0.1"))
                     .contains("not an address of node node-a in its pods' status.hostIPs ([127.0.0.29])",
                             "other nodes' proxies will not believe its forwarded claims");
