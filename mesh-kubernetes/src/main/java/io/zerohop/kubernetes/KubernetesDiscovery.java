@@ -266,8 +266,18 @@ public final class KubernetesDiscovery implements AutoCloseable {
             return;
         }
         boolean changed = workloads.flush();
-        if (changed && sourceCheck != null) {
-            sourceCheck.check(registry);
+        if (sourceCheck != null) {
+            // This proxy's own route to other nodes' pods stands for every node's: one CNI runs the
+            // cluster. From an overlay address, other proxies' claims would come from addresses no
+            // pod reports either, and binding them would deny every cross-node label rule.
+            boolean overlay = !sourceCheck.check(registry, workloads.computedAddresses(node)).isEmpty();
+            if (workloads.bindNodes(!overlay)) {
+                changed |= workloads.flush();
+                if (!overlay) {
+                    LOG.info("this node's proxy reaches other nodes' pods from an address of its node again: "
+                            + "forwarded claims are bound to the claimed pod's node");
+                }
+            }
         }
         changed |= policies.flush();
         if (changed) {
@@ -393,10 +403,11 @@ public final class KubernetesDiscovery implements AutoCloseable {
         /**
          * Whether each node's addresses come from its pods' {@code status.hostIPs} (default true), which
          * binds a {@code forwarded: for=} claim to the claimed pod's node (module README, "Node
-         * addresses"). False leaves every node without an address, so claims are believed on the
-         * peer's identity alone, as before the binding: only for a pod network where node proxies
-         * dial other nodes' pods from an address no pod reports (an overlay interface), whose
-         * claims the binding refuses. It widens what a claim is believed from; say so where it is set.
+         * addresses"). A node proxy still installs none while its own route to other nodes' pods
+         * leaves from an address that is not its node's (an overlay pod network, whose claims the
+         * binding would all refuse), and says so in one WARN. False leaves every node without an
+         * address always, so claims are believed on the peer's identity alone, as before the
+         * binding; it widens what a claim is believed from; say so where it is set.
          */
         public Builder nodeAddresses(boolean fromPodHostIps) {
             this.nodeAddresses = fromPodHostIps;

@@ -165,7 +165,7 @@ class KubernetesNodeAddressesTest {
              NodeProxyServingTest.Echo app = new NodeProxyServingTest.Echo(backendIp)) {
             k8s.client.resource(namespace("prod", Map.of("istio.io/dataplane-mode", "ambient"))).create();
             k8s.create(withHostIps(pod("prod", "backend", "node-b", "backend", Map.of("app", "backend"),
-                    backendIp.getHostAddress()), "127.0.0.22").build());
+                    backendIp.getHostAddress()), nodeA).build()); // node-b's proxy dials from its node IP too: no overlay
             k8s.create(withHostIps(pod("prod", "frontend-a", "node-a", "frontend", Map.of("app", "frontend"), "127.0.0.25"),
                     nodeA).build());
             k8s.create(withHostIps(pod("prod", "frontend-d", "node-d", "frontend", Map.of("app", "frontend"), "127.0.0.26"),
@@ -232,16 +232,22 @@ class KubernetesNodeAddressesTest {
             KubernetesDiscovery d = twoNodes(k8s, registry, true);
             assertThat(err.awaitLine("WARN", "this node's proxy reaches pods on other nodes (such as 127.0.0.30) from 127.0.0.1"))
                     .contains("not an address of node node-a in its pods' status.hostIPs ([127.0.0.29])",
-                            "other nodes' proxies will not believe its forwarded claims");
-            assertThat(new io.zerohop.kubernetes.internal.SourceAddressCheck("node-a").check(registry))
+                            "forwarded claims are NOT bound to the claimed pod's node");
+            assertThat(new io.zerohop.kubernetes.internal.SourceAddressCheck("node-a").check(registry, List.of(addr("127.0.0.29"))))
                     .containsExactly(addr("127.0.0.1"));
+            // An overlay: binding claims to hostIPs would refuse every cross-node claim, so no node gets an address.
+            assertThat(registry.nodeAddresses("node-a")).as("node-a unbound on an overlay").isEmpty();
+            assertThat(registry.nodeAddresses("node-b")).as("node-b unbound on an overlay").isEmpty();
 
             Pod self = k8s.client.pods().inNamespace("zerohop-system").withName("zerohop-node-a").get();
             self.getStatus().setHostIP("127.0.0.1");
             self.getStatus().setHostIPs(List.of(new HostIP("127.0.0.1")));
             k8s.client.resource(self).update();
             await(d, "node-a at 127.0.0.1", () -> registry.nodeAddresses("node-a").equals(List.of(addr("127.0.0.1"))));
-            assertThat(new io.zerohop.kubernetes.internal.SourceAddressCheck("node-a").check(registry)).isEmpty();
+            assertThat(registry.nodeAddresses("node-b")).as("bound again once this proxy dials from its node's address")
+                    .isNotEmpty();
+            assertThat(new io.zerohop.kubernetes.internal.SourceAddressCheck("node-a").check(registry, List.of(addr("127.0.0.1"))))
+                    .isEmpty();
         }
     }
 

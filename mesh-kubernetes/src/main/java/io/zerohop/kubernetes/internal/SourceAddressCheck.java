@@ -16,14 +16,15 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A node proxy's check of its own source address. Other nodes' proxies believe this node's
- * {@code forwarded: for=} claims only from this node's addresses as its pods report them
- * ({@code status.hostIPs}); when the kernel would send this proxy's tunnels to another node's pod
- * from some other address (an overlay interface: Flannel's {@code flannel.1}, Calico's {@code tunl0},
- * Cilium's {@code cilium_host} in tunnel mode), every such claim will be refused there. This asks the
+ * A node proxy's check of its own source address. Other nodes' proxies bind this node's
+ * {@code forwarded: for=} claims to this node's addresses as its pods report them
+ * ({@code status.hostIPs}); when the kernel sends this proxy's tunnels to another node's pod from
+ * some other address (an overlay interface: Flannel's {@code flannel.1}, Calico's {@code tunl0},
+ * Cilium's {@code cilium_host} in tunnel mode), the pod network is an overlay, every node's proxy
+ * dials from such an address, and the binding would refuse every cross-node claim. This asks the
  * kernel which source address it picks for such a pod (a UDP {@code connect}: a route lookup, no
- * packet sent) and logs one WARN per family and address when it is none of this node's. Not on an
- * event loop: called from the discovery's own thread after an install.
+ * packet sent) and logs one WARN per address when it is none of this node's; KubernetesDiscovery
+ * then installs no node address. Not on an event loop: called from the discovery's own thread.
  */
 public final class SourceAddressCheck {
     private static final Logger LOG = LoggerFactory.getLogger("io.zerohop.kubernetes.KubernetesDiscovery");
@@ -36,13 +37,13 @@ public final class SourceAddressCheck {
     }
 
     /**
-     * Checks each address family this node has an address in against one pod of another node in the
-     * registry (the first by namespace/name with an address of that family); nothing when there is none.
+     * Checks each address family this node has an address in ({@code own}, its pods' host IPs) against
+     * one pod of another node in the registry (the first by namespace/name with an address of that
+     * family); nothing when there is none.
      *
      * @return the source addresses found to be none of this node's (empty when all are, or nothing could be checked)
      */
-    public synchronized List<InetAddress> check(WorkloadRegistry registry) {
-        List<InetAddress> own = registry.nodeAddresses(node);
+    public synchronized List<InetAddress> check(WorkloadRegistry registry, List<InetAddress> own) {
         List<InetAddress> foreign = new ArrayList<>();
         for (boolean v4 : new boolean[] {true, false}) {
             if (own.stream().noneMatch(a -> (a instanceof Inet4Address) == v4)) {
@@ -70,10 +71,10 @@ public final class SourceAddressCheck {
             foreign.add(source);
             if (warned.add(source.getHostAddress() + " " + own)) {
                 LOG.warn("this node's proxy reaches pods on other nodes (such as {}) from {}, which is not an address of node {} "
-                        + "in its pods' status.hostIPs ({}): other nodes' proxies will not believe its forwarded claims "
-                        + "(the source pod's labels stay unknown there, so Cilium fromEndpoints rules deny it). "
-                        + "An overlay interface (Flannel VXLAN, Calico IPIP/VXLAN, Cilium tunnel mode) does this; "
-                        + "see mesh-kubernetes/README.md, \"Node addresses\"",
+                        + "in its pods' status.hostIPs ({}): an overlay pod network (Flannel VXLAN, Calico IPIP/VXLAN, "
+                        + "Cilium tunnel mode), where other nodes' proxies dial from such addresses too, so forwarded "
+                        + "claims are NOT bound to the claimed pod's node (believed on the peer's identity alone, as "
+                        + "with a registry without node addresses); see mesh-kubernetes/README.md, \"Node addresses\"",
                         remote.get().getHostAddress(), source.getHostAddress(), node,
                         own.stream().map(InetAddress::getHostAddress).toList());
             }

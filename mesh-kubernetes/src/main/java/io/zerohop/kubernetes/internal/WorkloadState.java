@@ -55,6 +55,10 @@ public final class WorkloadState {
     private long claims;
     private List<Workload> installed = List.of();
     private Map<String, List<InetAddress>> installedNodes = Map.of();
+    /** Each node's addresses as last computed, installed or not (see {@link #bindNodes}). */
+    private volatile Map<String, List<InetAddress>> computedNodes = Map.of();
+    /** False while this node proxy's own source-address check says the pod network is an overlay. */
+    private volatile boolean bindNodes = true;
 
     /** @param nodeAddresses false: install no node address at all (KubernetesDiscovery.Builder#nodeAddresses) */
     public WorkloadState(WorkloadRegistry registry, String trustDomain, boolean nodeAddresses) {
@@ -163,7 +167,9 @@ public final class WorkloadState {
             out.add(x);
         }
         out.sort(Comparator.comparing(Workload::namespace).thenComparing(Workload::name));
-        Map<String, List<InetAddress>> nodes = nodeAddresses ? nodeAddresses(all) : Map.of();
+        Map<String, List<InetAddress>> computed = nodeAddresses ? nodeAddresses(all) : Map.of();
+        computedNodes = computed;
+        Map<String, List<InetAddress>> nodes = bindNodes ? computed : Map.of();
         if (out.equals(installed) && nodes.equals(installedNodes)) {
             return false;
         }
@@ -214,6 +220,24 @@ public final class WorkloadState {
         byte[] b = y.getAddress();
         return a.length != b.length ? Integer.compare(a.length, b.length) : Arrays.compareUnsigned(a, b);
     };
+
+    /** {@code node}'s addresses as last computed by {@link #flush}, whether installed or not; empty when unknown. */
+    public List<InetAddress> computedAddresses(String node) {
+        return computedNodes.getOrDefault(node, List.of());
+    }
+
+    /**
+     * Whether the next {@link #flush} installs the node addresses (true, the default) or none, so that
+     * claims are believed on the peer's identity alone. KubernetesDiscovery turns it off while this
+     * node proxy reaches other nodes' pods from an address that is not its node's (an overlay network).
+     *
+     * @return whether the setting changed (the caller then flushes)
+     */
+    public boolean bindNodes(boolean on) {
+        boolean was = bindNodes;
+        bindNodes = on;
+        return was != on;
+    }
 
     /** Number of namespaces known (for tests and logs). */
     public int namespaces() {
