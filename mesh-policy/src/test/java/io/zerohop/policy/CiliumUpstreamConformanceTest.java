@@ -172,6 +172,18 @@ class CiliumUpstreamConformanceTest {
         T.invalid(s, "except outside its CIDR", ingress("{fromCIDRSet: [{cidr: 10.0.0.0/8, except: [192.168.0.0/16]}]}"),
                 "allow CIDR prefix 10.0.0.0/8 does not contain exclude CIDR prefix 192.168.0.0/16");
         T.valid(s, "except inside its CIDR", ingress("{fromCIDRSet: [{cidr: 10.0.0.0/8, except: [10.96.0.0/12]}]}"));
+        String n = Upstream.GO_NETIP;
+        T.decide(n, "fromCIDR ::ffff:10.0.0.1/128 does not admit the outside IPv4 peer 10.0.0.1 (was: admitted)",
+                ingress("{fromCIDR: ['::ffff:10.0.0.1/128']}"), r().plaintext().source(null).src("10.0.0.1"), false, "prod/c");
+        T.decide(n, "fromCIDR 10.0.0.1/32 admits it", ingress("{fromCIDR: [10.0.0.1/32]}"), r().plaintext().source(null).src("10.0.0.1"),
+                true, "prod/c");
+        T.valid(n, "fromCIDRSet: a 4in6 except inside its 4in6 CIDR (was: refused as outside)",
+                ingress("{fromCIDRSet: [{cidr: '::ffff:10.0.0.0/104', except: ['::ffff:10.96.0.0/108']}]}"));
+        T.invalid(n, "fromCIDRSet: an IPv4 except is outside a 4in6 CIDR (other family)",
+                ingress("{fromCIDRSet: [{cidr: '::ffff:10.0.0.0/104', except: [10.96.0.0/12]}]}"), "does not contain exclude CIDR prefix");
+        T.decide(n, "ingressDeny fromCIDR ::ffff:10.0.0.1/128 does not deny 10.0.0.1 either (Cilium: an IPv6 cidr: label)",
+                cnp("prod", "c", "{endpointSelector: {}, ingress: [{fromEntities: [all]}], ingressDeny: [{fromCIDR: ['::ffff:10.0.0.1/128']}]}"),
+                r().plaintext().source(null).src("10.0.0.1"), true, "prod/c");
         StringBuilder ports = new StringBuilder();
         for (int i = 80; i <= 120; i++) {
             ports.append(i == 80 ? "" : ", ").append("{port: '").append(i).append("', protocol: TCP}");

@@ -2,6 +2,7 @@ package io.zerohop.policy;
 
 import static io.zerohop.policy.R.r;
 import static io.zerohop.policy.Upstream.ENVOY_HEADER_MAP;
+import static io.zerohop.policy.Upstream.GO_NETIP;
 import static io.zerohop.policy.Upstream.ISTIO_AMBIENT_CONVERSION;
 import static io.zerohop.policy.Upstream.ISTIO_AMBIENT_FETCH;
 import static io.zerohop.policy.Upstream.ISTIO_AMBIENT_INDEX_TEST;
@@ -72,6 +73,42 @@ class IstioUpstreamConformanceTest {
         securityTest();
         ambientTestdata();
         generators();
+        addresses();
+    }
+
+    /**
+     * ipBlocks, notIpBlocks and the address keys of {@code when} as istiod parses them (Go's netip, through
+     * ValidateIPs and the ambient stringToIP) and as ztunnel and Envoy match them: an IPv4-mapped IPv6
+     * address (::ffff:10.0.0.1) is an IPv6 prefix, which never contains an IPv4 peer. Until 1 December
+     * zerohop read it as the IPv4 address (Java's InetAddress unmaps it), so such an ALLOW admitted
+     * 10.0.0.1 and such a notIpBlocks exempted it from a DENY.
+     */
+    static void addresses() {
+        String s = GO_NETIP;
+        String mapped = from("{ipBlocks: ['::ffff:10.0.0.1']}");
+        T.decide(s, "ALLOW ipBlocks ::ffff:10.0.0.1 does not admit the IPv4 peer 10.0.0.1 at L4 (was: admitted)", mapped,
+                r().src("10.0.0.1"), false, "prod/p");
+        T.decide(s, "ALLOW ipBlocks ::ffff:10.0.0.1 does not admit the IPv4 peer 10.0.0.1 at L7 (was: admitted)", mapped,
+                r().src("10.0.0.1").http("GET", "/"), false, "prod/p");
+        T.decide(s, "ALLOW ipBlocks ::ffff:10.0.0.0/104 does not admit 10.0.0.1 (was: refused as bad CIDR)",
+                from("{ipBlocks: ['::ffff:10.0.0.0/104']}"), r().src("10.0.0.1"), false, "prod/p");
+        T.decide(s, "DENY notIpBlocks ::ffff:10.0.0.1 does not exempt 10.0.0.1 (was: exempted)",
+                spec("action: DENY, rules: [{from: [{source: {notIpBlocks: ['::ffff:10.0.0.1']}}]}]"), r().src("10.0.0.1"),
+                false, "prod/p");
+        T.decide(s, "DENY when source.ip notValues ::ffff:10.0.0.0/120 does not exempt 10.0.0.1 (was: refused)",
+                spec("action: DENY, rules: [{when: [{key: source.ip, notValues: ['::ffff:10.0.0.0/120']}]}]"),
+                r().src("10.0.0.1"), false, "prod/p");
+        T.decide(s, "DENY when destination.ip notValues ::ffff:10.0.0.2 does not exempt 10.0.0.2 (was: exempted)",
+                spec("action: DENY, rules: [{when: [{key: destination.ip, notValues: ['::ffff:10.0.0.2']}]}]"),
+                r().dst("10.0.0.2"), false, "prod/p");
+        T.decide(s, "ALLOW ipBlocks 10.0.0.1 admits 10.0.0.1 (the IPv4 form)", from("{ipBlocks: [10.0.0.1]}"), r().src("10.0.0.1"),
+                true, "prod/p");
+        T.valid(s, "ParsePrefix: ::ffff:10.0.0.0/120 (4in6 bits up to 128)", from("{ipBlocks: ['::ffff:10.0.0.0/120']}"));
+        T.invalid(s, "ParseAddr: ::ffff:010.0.0.1 (embedded IPv4 with a leading zero; was: accepted as 10.0.0.1)",
+                from("{ipBlocks: ['::ffff:010.0.0.1']}"), "bad IP address (::ffff:010.0.0.1)");
+        T.invalid(s, "ParseAddr: ::ffff:10.0.0 (three IPv4 fields)", from("{ipBlocks: ['::ffff:10.0.0']}"), "bad IP address");
+        T.decide(s, "an IPv6 prefix still contains IPv6 peers", from("{ipBlocks: ['fd00::/8']}"), r().src("fd00::1").dst("fd00::2"),
+                true, "prod/p");
     }
 
     static String pa(String ns, String name, String spec) {

@@ -47,6 +47,9 @@ final class Upstream {
     static final String CILIUM_CRD = "cilium/cilium pkg/k8s/apis/cilium.io/client/crds/v2";
     static final String RE2_SYNTAX = "google/re2 doc/syntax (RE2J)";
     static final String YAML_KUBECTL = "YAML 1.1 as kubectl reads it (sigs.k8s.io/yaml, go-yaml)";
+    static final String GO_NETIP = "golang/go src/net/netip (ParseAddr/ParsePrefix: ::ffff:a.b.c.d stays IPv6, Is4In6; "
+            + "embedded IPv4 without leading zeros) + istio/ztunnel src/rbac.rs (IpNet::contains: the families differ) "
+            + "+ cilium/cilium pkg/labels/cidr.go (a 4in6 prefix is an IPv6 cidr: label)";
     static final String SEED = "seed article 000_b0781c9adee22133";
 
     interface Check {
