@@ -681,6 +681,17 @@ class IstioUpstreamConformanceTest {
         T.valid(s, "PeerAuthentication: unset mode", pa("default", "{mtls: {mode: UNSET}}"));
         T.valid(s, "PeerAuthentication: port level", pa("port-level", "{selector: {matchLabels: {app: httpbin}}, "
                 + "portLevelMtls: {'8080': {mode: UNSET}}}"));
+        // The CRD's CEL rule (int(key), Go's ParseInt) admits "+8080" and "08080" and refuses " 8080"; istiod's
+        // jsonpb decode of the uint32 key (encoding/json, a JSON number) fails on the first two, so istiod never
+        // applies such an exception. zerohop read all three as 8080 and accepted plaintext there (DISABLE).
+        String j = Upstream.ISTIO_JSONPB;
+        for (String key : List.of("'+8080'", "'08080'", "' 8080'", "'8080 '", "'8.08e3'", "'0x1F90'")) {
+            T.invalid(j, "PeerAuthentication: portLevelMtls key " + key + " is no JSON number istiod can decode",
+                    pa("foo", "{selector: {matchLabels: {app: httpbin}}, mtls: {mode: STRICT}, portLevelMtls: {" + key
+                            + ": {mode: DISABLE}}}"), "bad port");
+        }
+        T.valid(j, "PeerAuthentication: portLevelMtls key 8080 (unquoted) and '9090'",
+                pa("foo", "{selector: {matchLabels: {app: httpbin}}, portLevelMtls: {8080: {mode: DISABLE}, '9090': {mode: STRICT}}}"));
         T.invalid(s, "PeerAuthentication: selector wildcard (validateWorkloadSelector)", pa("foo", "{selector: {matchLabels: {app: '*'}}}"),
                 "wildcard is not supported in selector");
     }

@@ -50,6 +50,8 @@ final class Upstream {
     static final String GO_NETIP = "golang/go src/net/netip (ParseAddr/ParsePrefix: ::ffff:a.b.c.d stays IPv6, Is4In6; "
             + "embedded IPv4 without leading zeros) + istio/ztunnel src/rbac.rs (IpNet::contains: the families differ) "
             + "+ cilium/cilium pkg/labels/cidr.go (a 4in6 prefix is an IPv6 cidr: label)";
+    static final String ISTIO_JSONPB = "istio/api security/v1beta1/peer_authentication_json.gen.go (golang/protobuf jsonpb) + "
+            + "golang/protobuf jsonpb/decode.go (a map<uint32,...> key goes to encoding/json as a number) + the CRD's CEL int(key) rule";
     static final String SEED = "seed article 000_b0781c9adee22133";
 
     interface Check {
