@@ -299,6 +299,18 @@ class IstioUpstreamConformanceTest {
         plaintext(f, "namespace foo: selector: {} STRICT loaded first wins over a later PERMISSIVE (both namespace-wide, oldest wins)",
                 pa("foo", "all", "{selector: {}, mtls: {mode: STRICT}}") + pa("foo", "default", "{mtls: {mode: PERMISSIVE}}"),
                 ports(8080, 9090));
+        // AuthorizationPolicy selector: {} in ambient: scope WORKLOAD_SELECTOR, attached to no workload (workloads.go
+        // buildWorkloadPolicies needs GetLabelSelector() != nil; ztunnel src/state/policy.rs keeps WORKLOAD_SELECTOR
+        // policies out of its namespace index). zerohop deviation, stricter: it selects the namespace, as for sidecars.
+        T.decide(f, "zerohop: selector: {} DENY denies in its namespace (ztunnel: attached to no workload, no effect)",
+                ap("foo", "deny-all", "{selector: {}, action: DENY, rules: [{}]}"), r().dest("foo", "a", Map.of("app", "a")),
+                false, "foo/deny-all");
+        T.decide(f, "zerohop: selector: {} ALLOW applies to its namespace (ztunnel: no effect)",
+                ap("foo", "allow-x", "{selector: {}, rules: [{from: [{source: {namespaces: [x]}}]}]}"),
+                r().dest("foo", "a", Map.of("app", "a")), false, "foo/allow-x");
+        T.decide(f, "selector: {matchLabels: {}} DENY denies in its namespace (a non-nil empty map selects every workload)",
+                ap("foo", "deny-all", "{selector: {matchLabels: {}}, action: DENY, rules: [{}]}"),
+                r().dest("foo", "a", Map.of("app", "a")), false, "foo/deny-all");
         // zerohop deviation: a root selector: {} STRICT alone stays the mesh policy (ztunnel would accept plaintext).
         plaintext(f, "root: selector: {} STRICT alone (zerohop: STRICT, never wider than the objects)",
                 pa(root, "all", "{selector: {}, mtls: {mode: STRICT}}"), ports(8080, 9090));
