@@ -345,6 +345,28 @@ class CiliumUpstreamConformanceTest {
                 r().plaintext().source(null), true, "prod/c");
         T.decide(s, "world-ipv6 does not admit an IPv4 peer", ingress("{fromEntities: [world-ipv6]}"),
                 r().plaintext().source(null), false, "prod/c");
+        // fromEntities: [all] is the selector {reserved:all: ""}; written out in fromEndpoints it selects every peer too.
+        String a = Upstream.CILIUM_SELECTOR;
+        String denyAll = cnp("prod", "c", "{endpointSelector: {}, ingress: [{fromEntities: [all]}], ingressDeny: [{fromEndpoints: "
+                + "[{matchLabels: {'reserved:all': ''}}]}]}");
+        T.decide(a, "ingressDeny fromEndpoints reserved:all denies a pod of the namespace (was: nobody)", denyAll, r(), false, "prod/c");
+        T.decide(a, "ingressDeny fromEndpoints reserved:all denies an outside peer (was: allowed)", denyAll,
+                r().plaintext().source(null), false, "prod/c");
+        T.decide(a, "ingressDeny fromEndpoints reserved:all denies a peer known by SPIFFE ID only (was: allowed)", denyAll,
+                r().source(null), false, "prod/c");
+        T.decide(a, "ingressDeny fromEndpoints reserved:all with another label: still every peer (Matches returns first)",
+                cnp("prod", "c", "{endpointSelector: {}, ingress: [{fromEntities: [all]}], ingressDeny: [{fromEndpoints: "
+                        + "[{matchLabels: {'reserved:all': '', app: nothing-has-this}}]}]}"), r(), false, "prod/c");
+        T.decide(a, "ingress fromEndpoints reserved:all admits an outside peer", ingress("{fromEndpoints: [{matchLabels: "
+                + "{'reserved:all': ''}}]}"), r().plaintext().source(null), true, "prod/c");
+        T.decide(a, "a clusterwide endpointSelector reserved:all selects every workload", ccnp("c", "{endpointSelector: "
+                + "{matchLabels: {'reserved:all': ''}}, ingressDeny: [{fromEntities: [world]}]}"),
+                r().plaintext().source(null).dest("other", "w", Map.of()), false, "c");
+        T.invalid(a, "a namespaced endpointSelector reserved:all (Cilium: every endpoint of the cluster; was: none, its deny lost)",
+                cnp("prod", "c", "{endpointSelector: {matchLabels: {'reserved:all': ''}}, ingressDeny: [{fromEntities: [world]}]}"),
+                "write it as a CiliumClusterwideNetworkPolicy");
+        T.decide(a, "reserved:all only in matchLabels: a matchExpressions on it selects nobody",
+                ingress("{fromEndpoints: [{matchExpressions: [{key: 'reserved:all', operator: Exists}]}]}"), r(), false, "prod/c");
         T.decide(s, "world-ipv6 admits an outside IPv6 peer", ingress("{fromEntities: [world-ipv6]}"),
                 r().plaintext().source(null).src("fd00::1").dst("fd00::2"), true, "prod/c");
     }

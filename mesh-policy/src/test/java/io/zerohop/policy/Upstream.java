@@ -52,6 +52,8 @@ final class Upstream {
             + "+ cilium/cilium pkg/labels/cidr.go (a 4in6 prefix is an IPv6 cidr: label)";
     static final String ISTIO_JSONPB = "istio/api security/v1beta1/peer_authentication_json.gen.go (golang/protobuf jsonpb) + "
             + "golang/protobuf jsonpb/decode.go (a map<uint32,...> key goes to encoding/json as a number) + the CRD's CEL int(key) rule";
+    static final String CILIUM_SELECTOR = "cilium/cilium pkg/policy/api/selector.go (EndpointSelector.Matches: a matchLabels key "
+            + "reserved:all matches every identity, before any other requirement) + entity.go (EntityAll is that selector)";
     static final String SEED = "seed article 000_b0781c9adee22133";
 
     interface Check {
