@@ -51,32 +51,34 @@ class DryRunAnnotationTest {
     @ParameterizedTest(name = "istio.io/dry-run: \"{0}\" on an ALLOW is shadow only: it admits nobody")
     @ValueSource(strings = {"true", "True", "TRUE", "t", "T", "1"})
     void aDryRunAllowNeverAdmits(String value) {
-        GenericKubernetesResource dryAllow = ap("try-legacy", value,
-                "{rules: [{from: [{source: {principals: [cluster.local/ns/legacy/sa/old]}}]}]}");
+        GenericKubernetesResource dryAllow = ap("try-legacy", value, ALLOW_OLD);
         assertThat(allowed(List.of(REAL_ALLOW, dryAllow), "legacy/sa/old")).isFalse();
         assertThat(allowed(List.of(REAL_ALLOW, dryAllow), "prod/sa/frontend")).isTrue();
+    }
+
+    static final String ALLOW_OLD = "{rules: [{from: [{source: {principals: [cluster.local/ns/legacy/sa/old]}}]}]}";
+
+    /** The loader's message for each object {@link PolicyState} rejected, keyed Kind/namespace/name. */
+    static Map<String, String> rejected(GenericKubernetesResource... objects) {
+        PolicyState state = new PolicyState(PolicyEngine.builder().rootNamespace("istio-system").build());
+        for (GenericKubernetesResource o : objects) {
+            state.put(o);
+        }
+        state.flush();
+        return state.rejectedObjects();
     }
 
     @ParameterizedTest(name = "istio.io/dry-run: \"{0}\" is false: the ALLOW is enforced")
     @ValueSource(strings = {"false", "False", "0", "f"})
     void aFalseDryRunIsEnforced(String value) {
-        GenericKubernetesResource allowOld = ap("allow-legacy", value,
-                "{rules: [{from: [{source: {principals: [cluster.local/ns/legacy/sa/old]}}]}]}");
-        assertThat(allowed(List.of(REAL_ALLOW, allowOld), "legacy/sa/old")).isTrue();
+        assertThat(allowed(List.of(REAL_ALLOW, ap("allow-legacy", value, ALLOW_OLD)), "legacy/sa/old")).isTrue();
     }
 
     @ParameterizedTest(name = "istio.io/dry-run: \"{0}\" is invalid: rejected, in force as its fail-closed stand-in")
     @ValueSource(strings = {"yes", "on", "tRuE", ""})
     void anInvalidValueIsRejected(String value) {
-        GenericKubernetesResource bad = ap("allow-legacy", value,
-                "{rules: [{from: [{source: {principals: [cluster.local/ns/legacy/sa/old]}}]}]}");
-        PolicyEngine engine = PolicyEngine.builder().rootNamespace("istio-system").build();
-        PolicyState state = new PolicyState(engine);
-        state.put(REAL_ALLOW);
-        state.put(bad);
-        state.flush();
-        assertThat(state.rejectedObjects()).containsKey("AuthorizationPolicy/prod/allow-legacy");
-        assertThat(state.rejectedObjects().get("AuthorizationPolicy/prod/allow-legacy")).contains("istio.io/dry-run with invalid value");
+        GenericKubernetesResource bad = ap("allow-legacy", value, ALLOW_OLD);
+        assertThat(rejected(REAL_ALLOW, bad).get("AuthorizationPolicy/prod/allow-legacy")).contains("istio.io/dry-run with invalid value");
         assertThat(allowed(List.of(REAL_ALLOW, bad), "legacy/sa/old")).isFalse();
     }
 
@@ -85,11 +87,6 @@ class DryRunAnnotationTest {
     void dryRunOnlyOnAllowAndDeny(String action) {
         GenericKubernetesResource bad = ap("ext", "true", "{action: " + action
                 + (action.equals("CUSTOM") ? ", provider: {name: ext-authz}" : "") + ", rules: [{}]}");
-        PolicyEngine engine = PolicyEngine.builder().rootNamespace("istio-system").build();
-        PolicyState state = new PolicyState(engine);
-        state.put(bad);
-        state.flush();
-        assertThat(state.rejectedObjects().get("AuthorizationPolicy/prod/ext"))
-                .contains("only supports action ALLOW/DENY, found action " + action);
+        assertThat(rejected(bad).get("AuthorizationPolicy/prod/ext")).contains("only supports action ALLOW/DENY, found action " + action);
     }
 }
