@@ -637,6 +637,31 @@ class IstioUpstreamConformanceTest {
         T.invalid(p, "/**/baz/{*} is not a valid path template", to("{paths: ['/**/baz/{*}']}"), "invalid string literal");
         T.invalid(p, "/{**}/foo/{*} is not a valid path template", to("{paths: ['/{**}/foo/{*}']}"), "{**} is not the last operator");
         T.invalid(p, "/foo/{*}.txt is not a valid path template", to("{paths: ['/foo/{*}.txt']}"), "beyond a supported path template");
+        // istiod's builder migrates every principal value to the mesh's trust domains (default cluster.local), for Envoy
+        // only: a trust-domain segment that is a prefix pattern of cluster.local (cluster*, c*) becomes cluster.local.
+        // ztunnel gets the value as written: an exact string that contains '*' never matches.
+        String td = Upstream.ISTIO_TD_MIGRATION;
+        String frontend = "spiffe://cluster.local/ns/prod/sa/frontend";
+        String denyTd = spec("action: DENY, rules: [{from: [{source: {principals: ['cluster*/ns/prod/sa/frontend']}}]}]");
+        T.decide(td, "DENY principals cluster*/ns/prod/sa/frontend at L7 is cluster.local/...: denied (was: allowed)", denyTd,
+                r().principal(frontend).http("GET", "/"), false, "prod/p");
+        T.decide(ZTUNNEL_RBAC, "DENY principals cluster*/ns/prod/sa/frontend at L4 is exact as written: not denied", denyTd,
+                r().principal(frontend), true, null);
+        T.decide(td, "DENY when source.principal c*/ns/prod/sa/frontend at L7: denied (was: allowed)",
+                spec("action: DENY, rules: [{when: [{key: source.principal, values: ['c*/ns/prod/sa/frontend']}]}]"),
+                r().principal(frontend).http("GET", "/"), false, "prod/p");
+        T.decide(td, "ALLOW notPrincipals cluster*/ns/prod/sa/frontend at L7 excludes frontend (was: admitted)",
+                from("{notPrincipals: ['cluster*/ns/prod/sa/frontend']}"), r().principal(frontend).http("GET", "/"), false, "prod/p");
+        T.decide(td, "DENY when source.principal notValues cluster*/ns/prod/sa/frontend at L7 exempts frontend (was: denied)",
+                spec("action: DENY, rules: [{when: [{key: source.principal, notValues: ['cluster*/ns/prod/sa/frontend']}]}]"),
+                r().principal(frontend).http("GET", "/"), true, null);
+        T.decide(td, "ALLOW principals other*/ns/prod/sa/frontend (not a pattern of cluster.local) stays exact: no match",
+                from("{principals: ['other*/ns/prod/sa/frontend']}"), r().principal(frontend).http("GET", "/"), false, "prod/p");
+        T.decide(td, "ALLOW principals *local/ns/prod/sa/frontend stays a suffix: matches at L7", from("{principals: ['*local/ns/prod/sa/frontend']}"),
+                r().principal(frontend).http("GET", "/"), true, "prod/p");
+        T.decide(td, "ALLOW principals cluster*/ns/prod/sa/frontend with namespaces 'p*d' at L7 (both Envoy paths)",
+                from("{principals: ['cluster*/ns/prod/sa/frontend'], namespaces: ['p*d']}"), r().principal(frontend).http("GET", "/"),
+                true, "prod/p");
         String header = spec("action: DENY, rules: [{when: [{key: 'request.headers[x-debug]', values: ['*']}]}]");
         T.decide(s, "header '*' is present_match: a header sent empty is present", header,
                 r().http("GET", "/", "", Map.of("x-debug", "")), false, "prod/p");
