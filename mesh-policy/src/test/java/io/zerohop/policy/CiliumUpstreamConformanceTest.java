@@ -172,6 +172,18 @@ class CiliumUpstreamConformanceTest {
         T.invalid(s, "except outside its CIDR", ingress("{fromCIDRSet: [{cidr: 10.0.0.0/8, except: [192.168.0.0/16]}]}"),
                 "allow CIDR prefix 10.0.0.0/8 does not contain exclude CIDR prefix 192.168.0.0/16");
         T.valid(s, "except inside its CIDR", ingress("{fromCIDRSet: [{cidr: 10.0.0.0/8, except: [10.96.0.0/12]}]}"));
+        String n = Upstream.GO_NETIP;
+        T.decide(n, "fromCIDR ::ffff:10.0.0.1/128 does not admit the outside IPv4 peer 10.0.0.1 (was: admitted)",
+                ingress("{fromCIDR: ['::ffff:10.0.0.1/128']}"), r().plaintext().source(null).src("10.0.0.1"), false, "prod/c");
+        T.decide(n, "fromCIDR 10.0.0.1/32 admits it", ingress("{fromCIDR: [10.0.0.1/32]}"), r().plaintext().source(null).src("10.0.0.1"),
+                true, "prod/c");
+        T.valid(n, "fromCIDRSet: a 4in6 except inside its 4in6 CIDR (was: refused as outside)",
+                ingress("{fromCIDRSet: [{cidr: '::ffff:10.0.0.0/104', except: ['::ffff:10.96.0.0/108']}]}"));
+        T.invalid(n, "fromCIDRSet: an IPv4 except is outside a 4in6 CIDR (other family)",
+                ingress("{fromCIDRSet: [{cidr: '::ffff:10.0.0.0/104', except: [10.96.0.0/12]}]}"), "does not contain exclude CIDR prefix");
+        T.decide(n, "ingressDeny fromCIDR ::ffff:10.0.0.1/128 does not deny 10.0.0.1 either (Cilium: an IPv6 cidr: label)",
+                cnp("prod", "c", "{endpointSelector: {}, ingress: [{fromEntities: [all]}], ingressDeny: [{fromCIDR: ['::ffff:10.0.0.1/128']}]}"),
+                r().plaintext().source(null).src("10.0.0.1"), true, "prod/c");
         StringBuilder ports = new StringBuilder();
         for (int i = 80; i <= 120; i++) {
             ports.append(i == 80 ? "" : ", ").append("{port: '").append(i).append("', protocol: TCP}");
@@ -333,6 +345,28 @@ class CiliumUpstreamConformanceTest {
                 r().plaintext().source(null), true, "prod/c");
         T.decide(s, "world-ipv6 does not admit an IPv4 peer", ingress("{fromEntities: [world-ipv6]}"),
                 r().plaintext().source(null), false, "prod/c");
+        // fromEntities: [all] is the selector {reserved:all: ""}; written out in fromEndpoints it selects every peer too.
+        String a = Upstream.CILIUM_SELECTOR;
+        String denyAll = cnp("prod", "c", "{endpointSelector: {}, ingress: [{fromEntities: [all]}], ingressDeny: [{fromEndpoints: "
+                + "[{matchLabels: {'reserved:all': ''}}]}]}");
+        T.decide(a, "ingressDeny fromEndpoints reserved:all denies a pod of the namespace (was: nobody)", denyAll, r(), false, "prod/c");
+        T.decide(a, "ingressDeny fromEndpoints reserved:all denies an outside peer (was: allowed)", denyAll,
+                r().plaintext().source(null), false, "prod/c");
+        T.decide(a, "ingressDeny fromEndpoints reserved:all denies a peer known by SPIFFE ID only (was: allowed)", denyAll,
+                r().source(null), false, "prod/c");
+        T.decide(a, "ingressDeny fromEndpoints reserved:all with another label: still every peer (Matches returns first)",
+                cnp("prod", "c", "{endpointSelector: {}, ingress: [{fromEntities: [all]}], ingressDeny: [{fromEndpoints: "
+                        + "[{matchLabels: {'reserved:all': '', app: nothing-has-this}}]}]}"), r(), false, "prod/c");
+        T.decide(a, "ingress fromEndpoints reserved:all admits an outside peer", ingress("{fromEndpoints: [{matchLabels: "
+                + "{'reserved:all': ''}}]}"), r().plaintext().source(null), true, "prod/c");
+        T.decide(a, "a clusterwide endpointSelector reserved:all selects every workload", ccnp("c", "{endpointSelector: "
+                + "{matchLabels: {'reserved:all': ''}}, ingressDeny: [{fromEntities: [world]}]}"),
+                r().plaintext().source(null).dest("other", "w", Map.of()), false, "c");
+        T.invalid(a, "a namespaced endpointSelector reserved:all (Cilium: every endpoint of the cluster; was: none, its deny lost)",
+                cnp("prod", "c", "{endpointSelector: {matchLabels: {'reserved:all': ''}}, ingressDeny: [{fromEntities: [world]}]}"),
+                "write it as a CiliumClusterwideNetworkPolicy");
+        T.decide(a, "reserved:all only in matchLabels: a matchExpressions on it selects nobody",
+                ingress("{fromEndpoints: [{matchExpressions: [{key: 'reserved:all', operator: Exists}]}]}"), r(), false, "prod/c");
         T.decide(s, "world-ipv6 admits an outside IPv6 peer", ingress("{fromEntities: [world-ipv6]}"),
                 r().plaintext().source(null).src("fd00::1").dst("fd00::2"), true, "prod/c");
     }

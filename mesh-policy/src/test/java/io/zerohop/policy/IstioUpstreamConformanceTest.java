@@ -2,6 +2,7 @@ package io.zerohop.policy;
 
 import static io.zerohop.policy.R.r;
 import static io.zerohop.policy.Upstream.ENVOY_HEADER_MAP;
+import static io.zerohop.policy.Upstream.GO_NETIP;
 import static io.zerohop.policy.Upstream.ISTIO_AMBIENT_CONVERSION;
 import static io.zerohop.policy.Upstream.ISTIO_AMBIENT_FETCH;
 import static io.zerohop.policy.Upstream.ISTIO_AMBIENT_INDEX_TEST;
@@ -72,6 +73,42 @@ class IstioUpstreamConformanceTest {
         securityTest();
         ambientTestdata();
         generators();
+        addresses();
+    }
+
+    /**
+     * ipBlocks, notIpBlocks and the address keys of {@code when} as istiod parses them (Go's netip, through
+     * ValidateIPs and the ambient stringToIP) and as ztunnel and Envoy match them: an IPv4-mapped IPv6
+     * address (::ffff:10.0.0.1) is an IPv6 prefix, which never contains an IPv4 peer. Until 1 December
+     * zerohop read it as the IPv4 address (Java's InetAddress unmaps it), so such an ALLOW admitted
+     * 10.0.0.1 and such a notIpBlocks exempted it from a DENY.
+     */
+    static void addresses() {
+        String s = GO_NETIP;
+        String mapped = from("{ipBlocks: ['::ffff:10.0.0.1']}");
+        T.decide(s, "ALLOW ipBlocks ::ffff:10.0.0.1 does not admit the IPv4 peer 10.0.0.1 at L4 (was: admitted)", mapped,
+                r().src("10.0.0.1"), false, "prod/p");
+        T.decide(s, "ALLOW ipBlocks ::ffff:10.0.0.1 does not admit the IPv4 peer 10.0.0.1 at L7 (was: admitted)", mapped,
+                r().src("10.0.0.1").http("GET", "/"), false, "prod/p");
+        T.decide(s, "ALLOW ipBlocks ::ffff:10.0.0.0/104 does not admit 10.0.0.1 (was: refused as bad CIDR)",
+                from("{ipBlocks: ['::ffff:10.0.0.0/104']}"), r().src("10.0.0.1"), false, "prod/p");
+        T.decide(s, "DENY notIpBlocks ::ffff:10.0.0.1 does not exempt 10.0.0.1 (was: exempted)",
+                spec("action: DENY, rules: [{from: [{source: {notIpBlocks: ['::ffff:10.0.0.1']}}]}]"), r().src("10.0.0.1"),
+                false, "prod/p");
+        T.decide(s, "DENY when source.ip notValues ::ffff:10.0.0.0/120 does not exempt 10.0.0.1 (was: refused)",
+                spec("action: DENY, rules: [{when: [{key: source.ip, notValues: ['::ffff:10.0.0.0/120']}]}]"),
+                r().src("10.0.0.1"), false, "prod/p");
+        T.decide(s, "DENY when destination.ip notValues ::ffff:10.0.0.2 does not exempt 10.0.0.2 (was: exempted)",
+                spec("action: DENY, rules: [{when: [{key: destination.ip, notValues: ['::ffff:10.0.0.2']}]}]"),
+                r().dst("10.0.0.2"), false, "prod/p");
+        T.decide(s, "ALLOW ipBlocks 10.0.0.1 admits 10.0.0.1 (the IPv4 form)", from("{ipBlocks: [10.0.0.1]}"), r().src("10.0.0.1"),
+                true, "prod/p");
+        T.valid(s, "ParsePrefix: ::ffff:10.0.0.0/120 (4in6 bits up to 128)", from("{ipBlocks: ['::ffff:10.0.0.0/120']}"));
+        T.invalid(s, "ParseAddr: ::ffff:010.0.0.1 (embedded IPv4 with a leading zero; was: accepted as 10.0.0.1)",
+                from("{ipBlocks: ['::ffff:010.0.0.1']}"), "bad IP address (::ffff:010.0.0.1)");
+        T.invalid(s, "ParseAddr: ::ffff:10.0.0 (three IPv4 fields)", from("{ipBlocks: ['::ffff:10.0.0']}"), "bad IP address");
+        T.decide(s, "an IPv6 prefix still contains IPv6 peers", from("{ipBlocks: ['fd00::/8']}"), r().src("fd00::1").dst("fd00::2"),
+                true, "prod/p");
     }
 
     static String pa(String ns, String name, String spec) {
@@ -262,6 +299,18 @@ class IstioUpstreamConformanceTest {
         plaintext(f, "namespace foo: selector: {} STRICT loaded first wins over a later PERMISSIVE (both namespace-wide, oldest wins)",
                 pa("foo", "all", "{selector: {}, mtls: {mode: STRICT}}") + pa("foo", "default", "{mtls: {mode: PERMISSIVE}}"),
                 ports(8080, 9090));
+        // AuthorizationPolicy selector: {} in ambient: scope WORKLOAD_SELECTOR, attached to no workload (workloads.go
+        // buildWorkloadPolicies needs GetLabelSelector() != nil; ztunnel src/state/policy.rs keeps WORKLOAD_SELECTOR
+        // policies out of its namespace index). zerohop deviation, stricter: it selects the namespace, as for sidecars.
+        T.decide(f, "zerohop: selector: {} DENY denies in its namespace (ztunnel: attached to no workload, no effect)",
+                ap("foo", "deny-all", "{selector: {}, action: DENY, rules: [{}]}"), r().dest("foo", "a", Map.of("app", "a")),
+                false, "foo/deny-all");
+        T.decide(f, "zerohop: selector: {} ALLOW applies to its namespace (ztunnel: no effect)",
+                ap("foo", "allow-x", "{selector: {}, rules: [{from: [{source: {namespaces: [x]}}]}]}"),
+                r().dest("foo", "a", Map.of("app", "a")), false, "foo/allow-x");
+        T.decide(f, "selector: {matchLabels: {}} DENY denies in its namespace (a non-nil empty map selects every workload)",
+                ap("foo", "deny-all", "{selector: {matchLabels: {}}, action: DENY, rules: [{}]}"),
+                r().dest("foo", "a", Map.of("app", "a")), false, "foo/deny-all");
         // zerohop deviation: a root selector: {} STRICT alone stays the mesh policy (ztunnel would accept plaintext).
         plaintext(f, "root: selector: {} STRICT alone (zerohop: STRICT, never wider than the objects)",
                 pa(root, "all", "{selector: {}, mtls: {mode: STRICT}}"), ports(8080, 9090));
@@ -588,6 +637,31 @@ class IstioUpstreamConformanceTest {
         T.invalid(p, "/**/baz/{*} is not a valid path template", to("{paths: ['/**/baz/{*}']}"), "invalid string literal");
         T.invalid(p, "/{**}/foo/{*} is not a valid path template", to("{paths: ['/{**}/foo/{*}']}"), "{**} is not the last operator");
         T.invalid(p, "/foo/{*}.txt is not a valid path template", to("{paths: ['/foo/{*}.txt']}"), "beyond a supported path template");
+        // istiod's builder migrates every principal value to the mesh's trust domains (default cluster.local), for Envoy
+        // only: a trust-domain segment that is a prefix pattern of cluster.local (cluster*, c*) becomes cluster.local.
+        // ztunnel gets the value as written: an exact string that contains '*' never matches.
+        String td = Upstream.ISTIO_TD_MIGRATION;
+        String frontend = "spiffe://cluster.local/ns/prod/sa/frontend";
+        String denyTd = spec("action: DENY, rules: [{from: [{source: {principals: ['cluster*/ns/prod/sa/frontend']}}]}]");
+        T.decide(td, "DENY principals cluster*/ns/prod/sa/frontend at L7 is cluster.local/...: denied (was: allowed)", denyTd,
+                r().principal(frontend).http("GET", "/"), false, "prod/p");
+        T.decide(ZTUNNEL_RBAC, "DENY principals cluster*/ns/prod/sa/frontend at L4 is exact as written: not denied", denyTd,
+                r().principal(frontend), true, null);
+        T.decide(td, "DENY when source.principal c*/ns/prod/sa/frontend at L7: denied (was: allowed)",
+                spec("action: DENY, rules: [{when: [{key: source.principal, values: ['c*/ns/prod/sa/frontend']}]}]"),
+                r().principal(frontend).http("GET", "/"), false, "prod/p");
+        T.decide(td, "ALLOW notPrincipals cluster*/ns/prod/sa/frontend at L7 excludes frontend (was: admitted)",
+                from("{notPrincipals: ['cluster*/ns/prod/sa/frontend']}"), r().principal(frontend).http("GET", "/"), false, "prod/p");
+        T.decide(td, "DENY when source.principal notValues cluster*/ns/prod/sa/frontend at L7 exempts frontend (was: denied)",
+                spec("action: DENY, rules: [{when: [{key: source.principal, notValues: ['cluster*/ns/prod/sa/frontend']}]}]"),
+                r().principal(frontend).http("GET", "/"), true, null);
+        T.decide(td, "ALLOW principals other*/ns/prod/sa/frontend (not a pattern of cluster.local) stays exact: no match",
+                from("{principals: ['other*/ns/prod/sa/frontend']}"), r().principal(frontend).http("GET", "/"), false, "prod/p");
+        T.decide(td, "ALLOW principals *local/ns/prod/sa/frontend stays a suffix: matches at L7", from("{principals: ['*local/ns/prod/sa/frontend']}"),
+                r().principal(frontend).http("GET", "/"), true, "prod/p");
+        T.decide(td, "ALLOW principals cluster*/ns/prod/sa/frontend with namespaces 'p*d' at L7 (both Envoy paths)",
+                from("{principals: ['cluster*/ns/prod/sa/frontend'], namespaces: ['p*d']}"), r().principal(frontend).http("GET", "/"),
+                true, "prod/p");
         String header = spec("action: DENY, rules: [{when: [{key: 'request.headers[x-debug]', values: ['*']}]}]");
         T.decide(s, "header '*' is present_match: a header sent empty is present", header,
                 r().http("GET", "/", "", Map.of("x-debug", "")), false, "prod/p");
@@ -644,6 +718,17 @@ class IstioUpstreamConformanceTest {
         T.valid(s, "PeerAuthentication: unset mode", pa("default", "{mtls: {mode: UNSET}}"));
         T.valid(s, "PeerAuthentication: port level", pa("port-level", "{selector: {matchLabels: {app: httpbin}}, "
                 + "portLevelMtls: {'8080': {mode: UNSET}}}"));
+        // The CRD's CEL rule (int(key), Go's ParseInt) admits "+8080" and "08080" and refuses " 8080"; istiod's
+        // jsonpb decode of the uint32 key (encoding/json, a JSON number) fails on the first two, so istiod never
+        // applies such an exception. zerohop read all three as 8080 and accepted plaintext there (DISABLE).
+        String j = Upstream.ISTIO_JSONPB;
+        for (String key : List.of("'+8080'", "'08080'", "' 8080'", "'8080 '", "'8.08e3'", "'0x1F90'")) {
+            T.invalid(j, "PeerAuthentication: portLevelMtls key " + key + " is no JSON number istiod can decode",
+                    pa("foo", "{selector: {matchLabels: {app: httpbin}}, mtls: {mode: STRICT}, portLevelMtls: {" + key
+                            + ": {mode: DISABLE}}}"), "bad port");
+        }
+        T.valid(j, "PeerAuthentication: portLevelMtls key 8080 (unquoted) and '9090'",
+                pa("foo", "{selector: {matchLabels: {app: httpbin}}, portLevelMtls: {8080: {mode: DISABLE}, '9090': {mode: STRICT}}}"));
         T.invalid(s, "PeerAuthentication: selector wildcard (validateWorkloadSelector)", pa("foo", "{selector: {matchLabels: {app: '*'}}}"),
                 "wildcard is not supported in selector");
     }

@@ -86,17 +86,19 @@ public final class PolicyState {
     }
 
     private Entry validate(String key, GenericKubernetesResource r) {
-        Map<String, String> ann = r.getMetadata().getAnnotations();
-        if ("AuthorizationPolicy".equals(r.getKind()) && ann != null && "true".equals(ann.get(DRY_RUN_ANNOTATION))) {
-            LOG.info("{}: {}=true, not enforced (Istio evaluates dry-run policies in shadow only)", key, DRY_RUN_ANNOTATION);
-            return new Entry("", null);
-        }
         String yaml = yamlOf(r);
         String reason;
         String error;
         String problem;
         try {
             PolicyLoader.fromString(key, yaml);
+            // Valid, so its dry-run annotation (if any) is Go's ParseBool of an ALLOW or DENY, as istiod reads it.
+            Map<String, String> ann = r.getMetadata().getAnnotations();
+            String dryRun = ann == null ? null : ann.get(DRY_RUN_ANNOTATION);
+            if ("AuthorizationPolicy".equals(r.getKind()) && dryRun != null && PARSE_BOOL_TRUE.contains(dryRun)) {
+                LOG.info("{}: {}={}, not enforced (Istio evaluates dry-run policies in shadow only)", key, DRY_RUN_ANNOTATION, dryRun);
+                return new Entry("", null);
+            }
             return new Entry(yaml, null);
         } catch (PolicyLoadException e) {
             reason = "invalid";
@@ -131,12 +133,31 @@ public final class PolicyState {
         return new Entry(null, error);
     }
 
+    /** Go's strconv.ParseBool true values: what istiod reads as {@code istio.io/dry-run: true}. */
+    private static final java.util.Set<String> PARSE_BOOL_TRUE = java.util.Set.of("1", "t", "T", "TRUE", "true", "True");
+
     /**
-     * The object as a policy file would hold it: apiVersion, kind, metadata.name/namespace/annotations,
-     * spec (and Cilium's specs). Server-owned fields (status, managedFields, uid) are dropped.
+     * The object as a policy file would hold it: apiVersion, kind, metadata.name/namespace, for Istio kinds the
+     * annotations istiod validates ({@code istio.io/dry-run}, {@code internal.istio.io/*}: the loader checks them as
+     * istiod's validateMetadata and checkDryRunAnnotation do), spec (and Cilium's specs). Server-owned fields
+     * (status, managedFields, uid) and other annotations are dropped.
      */
     static String yamlOf(GenericKubernetesResource r) {
         Map<String, Object> doc = header(r);
+        Map<String, String> ann = r.getMetadata().getAnnotations();
+        if (ann != null && r.getApiVersion() != null && r.getApiVersion().startsWith("security.istio.io/")) {
+            Map<String, String> kept = new TreeMap<>();
+            ann.forEach((k, v) -> {
+                if (k.equals(DRY_RUN_ANNOTATION) || k.startsWith("internal.istio.io/")) {
+                    kept.put(k, v);
+                }
+            });
+            if (!kept.isEmpty()) {
+                @SuppressWarnings("unchecked")
+                Map<String, Object> meta = (Map<String, Object>) doc.get("metadata");
+                meta.put("annotations", kept);
+            }
+        }
         for (String k : List.of("spec", "specs")) {
             Object v = r.getAdditionalProperties().get(k);
             if (v != null) {

@@ -61,24 +61,7 @@ final class Cidr {
             return null;
         }
         if (addr.indexOf(':') < 0) {
-            String[] parts = addr.split("\\.", -1);
-            if (parts.length != 4) {
-                return null;
-            }
-            byte[] b = new byte[4];
-            for (int i = 0; i < 4; i++) {
-                // Go's netip.ParseAddr refuses leading zeros (010.0.0.1 is octal to some parsers).
-                if (parts[i].isEmpty() || parts[i].length() > 3 || !parts[i].chars().allMatch(c -> c >= '0' && c <= '9')
-                        || (parts[i].length() > 1 && parts[i].charAt(0) == '0')) {
-                    return null;
-                }
-                int v = Integer.parseInt(parts[i]);
-                if (v > 255) {
-                    return null;
-                }
-                b[i] = (byte) v;
-            }
-            return b;
+            return parseV4(addr);
         }
         for (int i = 0; i < addr.length(); i++) {
             char c = addr.charAt(i);
@@ -86,12 +69,50 @@ final class Cidr {
                 return null;
             }
         }
+        if (addr.indexOf('.') >= 0 && parseV4(addr.substring(addr.lastIndexOf(':') + 1)) == null) {
+            // Go's netip reads an embedded IPv4 (::ffff:1.2.3.4) with its IPv4 rules: no leading zeros.
+            return null;
+        }
+        byte[] b;
         try {
             // A literal containing ':' is never resolved through DNS.
-            return InetAddress.getByName(addr).getAddress();
+            b = InetAddress.getByName(addr).getAddress();
         } catch (java.net.UnknownHostException e) {
             return null;
         }
+        if (b.length == 4) {
+            // Java turns an IPv4-mapped literal (::ffff:a.b.c.d) into the IPv4 address. Go's netip keeps it an
+            // IPv6 address (Is4In6), and neither ztunnel (ipnet: the families differ) nor Envoy's CidrRange
+            // matches it against an IPv4 peer: keep the 16 bytes, so that it never matches one here either.
+            byte[] mapped = new byte[16];
+            mapped[10] = (byte) 0xff;
+            mapped[11] = (byte) 0xff;
+            System.arraycopy(b, 0, mapped, 12, 4);
+            return mapped;
+        }
+        return b;
+    }
+
+    /** Go's netip IPv4 syntax: four decimal fields, none above 255, no leading zeros; null otherwise. */
+    private static byte[] parseV4(String addr) {
+        String[] parts = addr.split("\\.", -1);
+        if (parts.length != 4) {
+            return null;
+        }
+        byte[] b = new byte[4];
+        for (int i = 0; i < 4; i++) {
+            // Go's netip.ParseAddr refuses leading zeros (010.0.0.1 is octal to some parsers).
+            if (parts[i].isEmpty() || parts[i].length() > 3 || !parts[i].chars().allMatch(c -> c >= '0' && c <= '9')
+                    || (parts[i].length() > 1 && parts[i].charAt(0) == '0')) {
+                return null;
+            }
+            int v = Integer.parseInt(parts[i]);
+            if (v > 255) {
+                return null;
+            }
+            b[i] = (byte) v;
+        }
+        return b;
     }
 
     boolean contains(InetAddress a) {
@@ -102,7 +123,11 @@ final class Cidr {
         if (v4) {
             return false;
         }
-        byte[] b = a.getAddress();
+        return prefixMatches(a.getAddress());
+    }
+
+    /** Whether the first {@link #bits} bits of the 16 bytes {@code b} are this IPv6 prefix's. */
+    private boolean prefixMatches(byte[] b) {
         int full = bits / 8;
         for (int i = 0; i < full; i++) {
             if (b[i] != v6Addr[i]) {
@@ -122,14 +147,8 @@ final class Cidr {
         if (v4 != other.v4) {
             return false;
         }
-        try {
-            InetAddress start = v4 ? InetAddress.getByAddress(new byte[] {(byte) (other.v4Addr >>> 24),
-                    (byte) (other.v4Addr >>> 16), (byte) (other.v4Addr >>> 8), (byte) other.v4Addr})
-                    : InetAddress.getByAddress(other.v6Addr);
-            return contains(start);
-        } catch (java.net.UnknownHostException e) {
-            return false;
-        }
+        // Compared as bytes: InetAddress.getByAddress would turn an IPv4-mapped address into an IPv4 one.
+        return v4 ? (other.v4Addr & v4Mask) == v4Addr : prefixMatches(other.v6Addr);
     }
 
     static boolean any(Cidr[] cs, InetAddress a) {

@@ -48,6 +48,13 @@ final class CiliumCompiler {
         }
         // A namespaced policy only ever selects endpoints of its own namespace.
         Selector selector = Selector.compile(endpointSelector, namespace);
+        if (selector.all && namespace != null) {
+            // Cilium's EndpointSelector.Matches answers true for a reserved:all key before the namespace ParseToCiliumRule
+            // adds is tested: such a CiliumNetworkPolicy selects every endpoint of the cluster. zerohop looks a
+            // namespaced policy up in its namespace only, so it refuses the policy rather than enforce it on less.
+            throw endpointSelector.error("endpointSelector with reserved:all selects every endpoint of the cluster in Cilium, "
+                    + "even in a CiliumNetworkPolicy; write it as a CiliumClusterwideNetworkPolicy");
+        }
         if (spec.get("ingress") == null && spec.get("ingressDeny") == null && spec.get("egress") == null
                 && spec.get("egressDeny") == null) {
             throw spec.error("rule has neither ingress nor egress (ingress, ingressDeny, egress or egressDeny)");

@@ -37,7 +37,8 @@ public final class CompiledPoliciesBuilder {
         String key = null;
         String value = null;
         Selector s = p.endpointSelector;
-        for (int i = 0; i < s.keys.length; i++) {
+        // A reserved:all selector selects every workload: never bucketed under one of its labels.
+        for (int i = 0; i < s.keys.length && !s.all; i++) {
             // Namespaced policies are already bucketed by namespace: prefer a real label.
             if (!s.keys[i].equals(Selector.NAMESPACE_KEY) || (p.namespace == null && key == null)) {
                 key = s.keys[i];

@@ -36,15 +36,15 @@ final class Fields {
 
     static int port(YNode n, boolean allowZero) throws PolicyLoadException {
         String s = n.text();
-        int p;
-        try {
-            p = Integer.parseInt(s.trim());
-        } catch (NumberFormatException e) {
-            p = -1;
-        }
+        // Canonical decimal only. istiod decodes a PeerAuthentication's portLevelMtls keys (map<uint32, ...>)
+        // with golang/protobuf's jsonpb, which hands each key to encoding/json as a JSON number: "+8080" and
+        // "08080", which the CRD's CEL rule int(key) lets through, cannot be read by istiod and open no port
+        // there; " 8080" fails that CEL rule. Integer.parseInt(s.trim()) accepted all three as 8080.
+        int p = s.matches("0|[1-9][0-9]{0,4}") ? Integer.parseInt(s) : -1;
         int min = allowZero ? 0 : 1;
         if (p < min || p > 65535) {
-            throw n.error("bad port \"" + s + "\" (" + min + "..65535)");
+            throw n.error("bad port \"" + s + "\" (" + min + "..65535, in decimal without sign, spaces or leading zeros, "
+                    + "as istiod decodes portLevelMtls keys)");
         }
         return p;
     }

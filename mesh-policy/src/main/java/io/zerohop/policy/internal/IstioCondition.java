@@ -81,6 +81,9 @@ final class IstioCondition {
     final boolean l7;
     StringMatch[] values = NO_STRINGS;
     StringMatch[] notValues = NO_STRINGS;
+    /** {@code source.principal} only: the values Envoy matches after istiod's trust-domain migration ({@link TrustDomains}). */
+    StringMatch[] valuesL7 = NO_STRINGS;
+    StringMatch[] notValuesL7 = NO_STRINGS;
     Cidr[] cidrs = NO_CIDRS;
     Cidr[] notCidrs = NO_CIDRS;
     int[] ports = NO_PORTS;
@@ -130,7 +133,7 @@ final class IstioCondition {
                 return !l4 && StringMatch.anyEnvoyNamespaceGlob(sm) ? IstioSource.namespaceL7(sm, r.sourcePrincipal())
                         : IstioSource.namespaceAny(sm, r.sourcePrincipal());
             case SOURCE_PRINCIPAL:
-                return IstioSource.principalAny(sm, r.sourcePrincipal());
+                return IstioSource.principalAny(l4 ? sm : negative ? notValuesL7 : valuesL7, r.sourcePrincipal());
             case SOURCE_TRUST_DOMAIN:
                 return IstioSource.trustDomainAny(sm, r.sourcePrincipal());
             case SOURCE_SERVICE_ACCOUNT:

@@ -198,6 +198,14 @@ final class IstioRules {
         IstioSource s = new IstioSource();
         s.principals = field(src, "principals", "source.principal", false, parts);
         s.notPrincipals = field(src, "notPrincipals", "source.principal", false, parts);
+        List<String> written = values(src, "principals");
+        List<String> notWritten = values(src, "notPrincipals");
+        List<String> migrated = TrustDomains.migrateAll(written, TrustDomains.DEFAULT);
+        List<String> notMigrated = TrustDomains.migrateAll(notWritten, TrustDomains.DEFAULT);
+        if (migrated != written || notMigrated != notWritten) {
+            s.principalsL7 = IstioValues.matches(migrated, false);
+            s.notPrincipalsL7 = IstioValues.matches(notMigrated, false);
+        }
         s.namespaces = field(src, "namespaces", "source.namespace", false, parts);
         s.notNamespaces = field(src, "notNamespaces", "source.namespace", false, parts);
         s.serviceAccounts = serviceAccounts(src, "serviceAccounts", namespace, parts);

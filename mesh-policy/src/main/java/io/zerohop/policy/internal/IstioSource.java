@@ -27,6 +27,12 @@ final class IstioSource {
     Cidr[] notRemoteIpBlocks = NO_CIDRS;
     StringMatch[] requestPrincipals = NO_STRINGS;
     StringMatch[] notRequestPrincipals = NO_STRINGS;
+    /**
+     * What Envoy matches for {@link #principals} and {@link #notPrincipals} after istiod's trust-domain migration
+     * ({@link TrustDomains}), when that differs from the values as written (which ztunnel gets); null otherwise.
+     */
+    StringMatch[] principalsL7;
+    StringMatch[] notPrincipalsL7;
     /** Has an HTTP attribute: remoteIpBlocks, requestPrincipals or their not* forms. */
     boolean http;
     /** Same as {@link #http}; the earlier name, kept for code written against it. */
@@ -37,7 +43,8 @@ final class IstioSource {
     private boolean l7Fields;
     /**
      * A namespace or notNamespaces entry Envoy reads as a regex other than ztunnel's match
-     * ({@link StringMatch#asNamespace}): at L7 the slower {@link #matchesL7WithNamespaceGlobs} decides.
+     * ({@link StringMatch#asNamespace}), or principals Envoy matches migrated ({@link #principalsL7}): at L7 the
+     * slower {@link #matchesL7WithNamespaceGlobs} decides.
      */
     private boolean namespaceGlobs;
     /** Which L4 fields are set (bits {@code F_*}): one register test per field instead of two loads. */
@@ -76,7 +83,8 @@ final class IstioSource {
                 | (ipBlocks.length > 0 ? F_IP_BLOCKS : 0) | (notIpBlocks.length > 0 ? F_NOT_IP_BLOCKS : 0);
         namespaces = StringMatch.asNamespaces(namespaces);
         notNamespaces = StringMatch.asNamespaces(notNamespaces);
-        namespaceGlobs = StringMatch.anyEnvoyNamespaceGlob(namespaces) || StringMatch.anyEnvoyNamespaceGlob(notNamespaces);
+        namespaceGlobs = StringMatch.anyEnvoyNamespaceGlob(namespaces) || StringMatch.anyEnvoyNamespaceGlob(notNamespaces)
+                || principalsL7 != null;
         principalSet = ExactSet.of(principals);
         principalRest = ExactSet.rest(principals, principalSet);
         notPrincipalSet = ExactSet.of(notPrincipals);
@@ -109,11 +117,20 @@ final class IstioSource {
      */
     private boolean matchesL7WithNamespaceGlobs(AccessRequest r) {
         String p = r.sourcePrincipal();
-        if (principals.length > 0 && !principalIn(principalSet, principalRest, p)) {
-            return false;
-        }
-        if (notPrincipals.length > 0 && principalIn(notPrincipalSet, notPrincipalRest, p)) {
-            return false;
+        if (principalsL7 != null) {
+            if (principalsL7.length > 0 && !principalAny(principalsL7, p)) {
+                return false;
+            }
+            if (notPrincipalsL7.length > 0 && principalAny(notPrincipalsL7, p)) {
+                return false;
+            }
+        } else {
+            if (principals.length > 0 && !principalIn(principalSet, principalRest, p)) {
+                return false;
+            }
+            if (notPrincipals.length > 0 && principalIn(notPrincipalSet, notPrincipalRest, p)) {
+                return false;
+            }
         }
         if (namespaces.length > 0 && !namespaceL7(namespaces, p)) {
             return false;

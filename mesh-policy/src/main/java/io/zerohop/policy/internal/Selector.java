@@ -55,6 +55,12 @@ final class Selector {
     private final boolean podLabels;
     /** Tests a {@code reserved:} label, which a peer outside the cluster (world) can carry. */
     private final boolean reserved;
+    /**
+     * {@code matchLabels} has the key {@code reserved:all}: Cilium's EndpointSelector.Matches (pkg/policy/api/selector.go)
+     * then answers true for every identity, whatever the value and the other requirements (it is how
+     * {@code fromEntities: [all]} selects everything).
+     */
+    final boolean all;
 
     private Selector(String[] keys, String[] values, String[] exprKeys, int[] exprOps, String[][] exprValues, String text) {
         // Interned: label keys read by Jackson (the Kubernetes client) and Java literals are interned too,
@@ -85,7 +91,14 @@ final class Selector {
         }
         this.podLabels = pod;
         this.reserved = res;
+        boolean a = false;
+        for (String k : keys) {
+            a |= k.equals(RESERVED_ALL);
+        }
+        this.all = a;
     }
+
+    static final String RESERVED_ALL = "reserved:all";
 
     static String normalizeKey(String key) {
         if (key.startsWith("k8s:")) {
@@ -208,7 +221,7 @@ final class Selector {
 
     /** Whether it tests a pod label, as opposed to only the namespace and service account, which a SPIFFE ID also carries. */
     boolean usesPodLabels() {
-        return podLabels;
+        return podLabels && !all;
     }
 
     static final int KIND_LABEL = 0;
@@ -265,6 +278,9 @@ final class Selector {
     }
 
     boolean matchesDestination(WorkloadRef w) {
+        if (all) {
+            return true;
+        }
         for (int i = 0; i < keys.length; i++) {
             if (!values[i].equals(destLabel(w, keys[i], keyKinds[i]))) {
                 return false;
@@ -308,6 +324,9 @@ final class Selector {
 
     /** {@code parts}: {@link Peer#parts} of the principal, or {@link Peer#UNKNOWN}. */
     boolean matchesPeer(AccessRequest r, long parts) {
+        if (all) {
+            return true;
+        }
         if (!Peer.isClusterEndpoint(r)) {
             // Outside the cluster a peer has no pod labels, only a reserved world identity.
             return reserved && matches(r, parts, false);
@@ -326,7 +345,7 @@ final class Selector {
      * account (from the SPIFFE ID) checked. Cilium always knows a peer's labels; zerohop fails closed.
      */
     boolean mayMatchPeer(AccessRequest r, long parts) {
-        return Peer.isClusterEndpoint(r) && matches(r, parts, true);
+        return all || Peer.isClusterEndpoint(r) && matches(r, parts, true);
     }
 
     private boolean matches(AccessRequest r, long parts, boolean skipPodLabels) {
