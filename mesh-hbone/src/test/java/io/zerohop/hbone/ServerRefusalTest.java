@@ -8,10 +8,9 @@ import io.netty.handler.codec.http2.Http2Headers;
 import io.zerohop.identity.InMemoryCa;
 import io.zerohop.identity.MeshTls;
 import io.zerohop.identity.SpiffeIds;
+import io.zerohop.testing.netty.ClosedPort;
 import io.zerohop.testing.netty.EchoServer;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletionException;
@@ -34,6 +33,7 @@ class ServerRefusalTest {
     static HboneServer server;
     static HboneClient client;
     static RawH2 raw;
+    static ClosedPort closed;
     static int closedPort;
     static final RecordingEvents events = new RecordingEvents();
     static final AtomicReference<AuthzRequest> lastAuthz = new AtomicReference<>();
@@ -43,9 +43,10 @@ class ServerRefusalTest {
     static void start() throws Exception {
         mesh = new Mesh();
         echo = new EchoServer();
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            closedPort = s.getLocalPort();
-        }
+        // Held for the class: a number freed here could go to the HBONE listener bound below, or
+        // to any later bind(0), and then the "unreachable" upstream would answer.
+        closed = new ClosedPort();
+        closedPort = closed.port();
         DestinationResolver resolver = (dst, id, local) -> {
             if (dst.getPort() == echo.address().getPort() || dst.getPort() == DENIED_PORT) {
                 return Destination.proxy(echo.address());
@@ -83,6 +84,7 @@ class ServerRefusalTest {
         server.close();
         echo.close();
         mesh.close();
+        closed.close();
     }
 
     @BeforeEach

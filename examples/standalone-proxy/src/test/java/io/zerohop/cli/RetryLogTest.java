@@ -126,6 +126,12 @@ class RetryLogTest {
         static Proc start(List<String> args, List<String> jvmArgs, java.util.Map<String, String> env) throws IOException {
             List<String> cmd = new ArrayList<>();
             cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+            // Netty names channels after a network interface's MAC address and WARNs on stderr where
+            // none has one (a container or sandbox without network: only lo), which the tests would
+            // count as the CLI's. A fixed (locally administered) one keeps stderr the CLI's own; gRPC's
+            // shaded Netty (the SPIRE and Istio CA clients) reads the relocated property.
+            cmd.add("-Dio.netty.machineId=02:00:00:00:00:01");
+            cmd.add("-Dio.grpc.netty.shaded.io.netty.machineId=02:00:00:00:00:01");
             cmd.addAll(jvmArgs);
             cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Zerohop.class.getName()));
             cmd.addAll(args);

@@ -26,6 +26,9 @@ public final class LeakDetectionExtension implements AfterAllCallback {
                 return new ResourceLeakDetector<>(resource, samplingInterval) {
                     @Override
                     protected void reportTracedLeak(String resourceType, String records) {
+                        if (releasedByContextFinalizer(resourceType, records)) {
+                            return;
+                        }
                         LEAKS.add(resourceType + " leaked:" + records);
                         super.reportTracedLeak(resourceType, records);
                     }
@@ -38,6 +41,22 @@ public final class LeakDetectionExtension implements AfterAllCallback {
                 };
             }
         });
+    }
+
+    /**
+     * Whether a report is Netty's own key material that its OpenSSL context's finalizer released
+     * ({@code OpenSslContext.finalize} in the access records). MeshTls's contexts are released by
+     * their finalizer by design, and with them the key material their handshakes cached; zerohop
+     * code never holds a reference count on it. The detector can poll such an object's cleared weak
+     * reference before that finalizer has finished releasing it, and then reports a leak in
+     * whichever class runs at that moment (the full run of 2026-12-01 at 5222cc6 failed
+     * TunnelSocketHandOffTest so, for a context some earlier class dropped): GC and finalizer timing
+     * decide, not the test. Other resources, and key material without that record (never released,
+     * or released elsewhere), still count; what is given up is an extra retain of key material by
+     * code other than Netty's, which zerohop does not have.
+     */
+    static boolean releasedByContextFinalizer(String resourceType, String records) {
+        return resourceType.equals("DefaultOpenSslKeyMaterial") && records.contains("io.netty.handler.ssl.OpenSslContext.finalize(");
     }
 
     @Override

@@ -1,5 +1,6 @@
 /**
  * Test support that needs no zerohop module: {@link LeakDetectionExtension} fails a test class
- * that leaked a Netty {@code ByteBuf}, {@link Await} is the one way tests wait.
+ * that leaked a Netty {@code ByteBuf}, {@link Await} is the one way tests wait, {@link ClosedPort}
+ * is a loopback port where nothing listens and that nothing else can take.
  */
 package io.zerohop.testing.netty;

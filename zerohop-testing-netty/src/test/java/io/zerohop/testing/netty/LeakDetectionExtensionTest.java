@@ -39,6 +39,31 @@ class LeakDetectionExtensionTest {
                         event(container(Leaky.class), finishedWithFailure(message(m -> m.contains("ByteBuf leak")))));
     }
 
+    /** The access records of the report that failed TunnelSocketHandOffTest in the full run at 5222cc6 (abridged). */
+    static final String FINALIZER_RELEASED = """
+            
+            Recent access records:\s
+            #1:
+            	io.netty.handler.ssl.OpenSslKeyMaterialProvider$MaterialCache.release(OpenSslKeyMaterialProvider.java:249)
+            	io.netty.handler.ssl.OpenSslKeyMaterialProvider.destroyCache(OpenSslKeyMaterialProvider.java:202)
+            	io.netty.handler.ssl.ReferenceCountedOpenSslContext.release(ReferenceCountedOpenSslContext.java:872)
+            	io.netty.handler.ssl.OpenSsl.releaseIfNeeded(OpenSsl.java:783)
+            	io.netty.handler.ssl.OpenSslContext.finalize(OpenSslContext.java:67)
+            	java.base/java.lang.ref.Finalizer$FinalizerThread.run(Finalizer.java:173)
+            #2:
+            	io.netty.handler.ssl.OpenSslKeyMaterialManager.setKeyMaterial(OpenSslKeyMaterialManager.java:150)
+            Created at:
+            	io.netty.handler.ssl.DefaultOpenSslKeyMaterial.<init>(DefaultOpenSslKeyMaterial.java:53)
+            """;
+
+    @Test
+    void keyMaterialItsContextsFinalizerReleasedIsNotALeakAnythingElseIs() {
+        assertThat(LeakDetectionExtension.releasedByContextFinalizer("DefaultOpenSslKeyMaterial", FINALIZER_RELEASED)).isTrue();
+        assertThat(LeakDetectionExtension.releasedByContextFinalizer("DefaultOpenSslKeyMaterial",
+                FINALIZER_RELEASED.replace("OpenSslContext.finalize", "SomethingElse.close"))).as("released elsewhere or never").isFalse();
+        assertThat(LeakDetectionExtension.releasedByContextFinalizer("PooledUnsafeDirectByteBuf", FINALIZER_RELEASED)).as("a buffer").isFalse();
+    }
+
     @Test
     void awaitNamesWhatItWaitedFor() {
         org.assertj.core.api.Assertions.assertThatThrownBy(

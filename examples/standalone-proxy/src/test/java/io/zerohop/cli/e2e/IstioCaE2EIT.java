@@ -12,6 +12,7 @@ import io.zerohop.identity.MeshTls;
 import io.zerohop.identity.Pem;
 import io.zerohop.identity.SpiffeIds;
 import io.zerohop.testing.FakeIstioCa;
+import io.zerohop.testing.netty.ClosedPort;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -159,8 +160,11 @@ class IstioCaE2EIT {
     @Test
     void anUnreachableCaStopsTheProxyWithExitCode4() throws Exception {
         Path token = Files.writeString(work.resolve("istio-token-2"), TOKEN);
-        int closed = KubernetesProxyIT.freePort();
-        try (Child proxy = proxy("istio-ca-unreachable", "127.0.0.1:" + closed, token)) {
+        // Held while the proxy runs: a number found free and freed could go to the proxy's own
+        // wildcard bind(0) for HBONE, which would then answer in the CA's place.
+        try (ClosedPort unreachable = new ClosedPort();
+             Child proxy = proxy("istio-ca-unreachable", "127.0.0.1:" + unreachable.port(), token)) {
+            int closed = unreachable.port();
             assertThat(proxy.awaitExit(Duration.ofSeconds(60))).isEqualTo(4);
             assertThat(proxy.lines()).anyMatch(l -> l.startsWith("[err] zerohop proxy: Istio CA at 127.0.0.1:" + closed
                     + " is unavailable (UNAVAILABLE"));

@@ -12,9 +12,9 @@ import io.fabric8.mockwebserver.Context;
 import io.fabric8.mockwebserver.MockWebServer;
 import io.fabric8.mockwebserver.ServerRequest;
 import io.fabric8.mockwebserver.ServerResponse;
+import io.zerohop.testing.netty.ClosedPort;
 import java.net.ConnectException;
 import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -44,10 +44,11 @@ class KubernetesProxyIT {
         MOCK_LOG.setLevel(java.util.logging.Level.WARNING);
     }
 
-    static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return s.getLocalPort();
-        }
+    /** The port of {@code what} on the "zerohop proxy listening: ..." line (listeners asked for port 0). */
+    static int boundPort(String listening, String what) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("[:,] " + what + " 127\\.0\\.0\\.1:(\\d+)[,;]").matcher(listening);
+        assertThat(m.find()).as("%s in %s", what, listening).isTrue();
+        return Integer.parseInt(m.group(1));
     }
 
     static HttpResponse<String> ready(int port) throws Exception {
@@ -59,9 +60,12 @@ class KubernetesProxyIT {
     void readyOnlyAfterTheFirstFullSync() throws Exception {
         Path jar = Path.of(NodeProxyE2EIT.required("zerohop.e2e.jar"));
         Path work = Files.createDirectories(Path.of(NodeProxyE2EIT.required("zerohop.e2e.workDir"), "kubernetes"));
-        int apiPort = freePort();
-        int readyPort = freePort();
-        int metricsPort = freePort();
+        // The API server comes up later on this number: held (refusing) until then, so that no bind(0)
+        // meanwhile (the proxy's own listeners, in the child) gets it. The proxy's listeners take
+        // port 0 and the test reads theirs from its output: numbers found free and freed could
+        // collide with each other or with the proxy's binds.
+        ClosedPort apiReserved = new ClosedPort();
+        int apiPort = apiReserved.port();
         Map<ServerRequest, Queue<ServerResponse>> responses = new HashMap<>();
         KubernetesMockServer api = new KubernetesMockServer(new Context(Serialization.jsonMapper()), new MockWebServer(),
                 responses, new KubernetesMixedDispatcher(responses), false);
@@ -71,16 +75,21 @@ class KubernetesProxyIT {
                 // No per-request retries: the informers' own back-off (capped at 32 x 200 ms) re-lists.
                 "-Dkubernetes.request.retry.backoffLimit=0", "-Dkubernetes.watch.reconnectInterval=200",
                 "-jar", jar.toString(), "proxy", "--kubernetes", "--node", "node-a", "--in-memory-ca",
-                "--inbound", "127.0.0.1:0", "--metrics", "127.0.0.1:" + metricsPort, "--readiness", "127.0.0.1:" + readyPort))) {
+                "--inbound", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--readiness", "127.0.0.1:0",
+                // Not the default 127.0.0.1:15000: a fixed port any other proxy on the host may hold.
+                "--admin", "off"))) {
             proxy.awaitLine(l -> l.contains("syncing with the Kubernetes API server http://127.0.0.1:" + apiPort), "syncing", START);
             // No API server yet, so no sync: the listeners are up, but readiness names what it waits for.
-            proxy.awaitLine(l -> l.startsWith("zerohop proxy listening: "), "`zerohop proxy listening`", START);
+            String listening = proxy.awaitLine(l -> l.startsWith("zerohop proxy listening: "), "`zerohop proxy listening`", START);
+            int readyPort = boundPort(listening, "readiness");
+            int metricsPort = boundPort(listening, "metrics");
             HttpResponse<String> notReady = ready(readyPort);
             assertThat(notReady.statusCode()).isEqualTo(500);
             assertThat(notReady.body()).isEqualTo("not ready, pending: kubernetes sync\n");
             // stdout says "ready" only when /healthz/ready does (new-user pass: it said so before the sync).
             assertThat(proxy.lines()).noneMatch(l -> l.startsWith("zerohop proxy ready"));
 
+            apiReserved.close();
             api.init(InetAddress.getLoopbackAddress(), apiPort);
             KubernetesClient client = api.createClient();
             client.resource(new NamespaceBuilder().withNewMetadata().withName("prod")
@@ -114,6 +123,7 @@ class KubernetesProxyIT {
             assertThat(metrics.body().lines()).as(metrics.body()).contains(line);
             client.close();
         } finally {
+            apiReserved.close();
             api.destroy();
         }
     }
@@ -130,11 +140,11 @@ class KubernetesProxyIT {
         io.zerohop.identity.InMemoryCa ca = io.zerohop.identity.InMemoryCa.create("cluster.local");
         Path root = Files.writeString(work.resolve("root-cert.pem"), io.zerohop.identity.Pem.certificates(List.of(ca.root())));
         Path token = Files.writeString(work.resolve("istio-token"), "not-the-token");
-        int apiPort = freePort();
         Map<ServerRequest, Queue<ServerResponse>> responses = new HashMap<>();
         KubernetesMockServer api = new KubernetesMockServer(new Context(Serialization.jsonMapper()), new MockWebServer(),
                 responses, new KubernetesMixedDispatcher(responses), false);
-        api.init(InetAddress.getLoopbackAddress(), apiPort);
+        api.init(InetAddress.getLoopbackAddress(), 0);
+        int apiPort = api.getPort();
         try (io.zerohop.testing.FakeIstioCa istiod = new io.zerohop.testing.FakeIstioCa(ca, "node-token",
                 Files.createDirectories(work.resolve("istiod-tls")));
              KubernetesClient client = api.createClient()) {

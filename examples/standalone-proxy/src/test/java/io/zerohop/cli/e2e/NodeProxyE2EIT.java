@@ -3,6 +3,7 @@ package io.zerohop.cli.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.zerohop.testing.LinuxCapabilities;
 import java.io.IOException;
 import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
@@ -85,7 +86,10 @@ class NodeProxyE2EIT {
     @Timeout(90)
     static void twoNodes() throws Exception {
         startNanos = System.nanoTime();
-        assumeTrue(isRoot(), "network-namespace e2e runs as root only (CI does)");
+        // Root for /run/netns, and the capabilities, which a container's root may lack (Docker's default
+        // set has neither CAP_SYS_ADMIN nor CAP_NET_ADMIN): without them `ip netns add` fails, not skips.
+        assumeTrue(isRoot() && LinuxCapabilities.has(LinuxCapabilities.SYS_ADMIN, LinuxCapabilities.NET_ADMIN, LinuxCapabilities.NET_RAW),
+                "network-namespace e2e needs root with CAP_SYS_ADMIN, CAP_NET_ADMIN and CAP_NET_RAW (CI's root has them)");
         assumeTrue(Netns.onPath("ip") && Netns.onPath("nft"), "needs `ip` (iproute2) and `nft` (nftables)");
         assertThat(Netns.onPath("tcpdump")).as("tcpdump is missing: apt-get install tcpdump (.ci/run installs it)").isTrue();
         Path jar = Path.of(required("zerohop.e2e.jar"));
