@@ -212,6 +212,29 @@ class ConfigFileTest {
         assertThat(proxyWith(a)).isEqualTo("exit 2: zerohop proxy: " + a + ":6: node: an alias (*root): write the value itself");
     }
 
+    /**
+     * A new-user pass (newuser3) started {@code zerohop proxy --config} with {@code policies:} left
+     * empty (a template whose variable was unset) and with an empty file: both ran as "policies none
+     * (allow all)", the empty value dropped without a word. Both are refused now.
+     */
+    @Test
+    @DisplayName("a key without a value and an empty config file are refused with file:line, never read as the defaults (allow all)")
+    void anEmptyValueOrAnEmptyFileIsRefused(@TempDir Path dir) throws Exception {
+        // "--drain x" after the file: were the file accepted, the run ends on that flag's error instead
+        // of starting a proxy that never returns.
+        refused(dir, QUIET + "policies:\n", ":5: policies: no value (write the value, or delete the line)", "--drain", "x");
+        refused(dir, QUIET + "node: ~\n", ":5: node: no value (write the value, or delete the line)", "--drain", "x");
+        refused(dir, QUIET + "transparent:\n", ":5: transparent: no value (write the value, true or false, or delete the line)", "--drain", "x");
+        refused(dir, QUIET + "forward: [127.0.0.1:0=10.0.0.1:80, ~]\n", ":5: forward: no value", "--drain", "x");
+        refused(dir, "", ": empty: no option set (the config file is one mapping of option: value)", "--in-memory-ca", "--drain", "x");
+        refused(dir, "# proxy.yaml, all commented out\n# policies: /etc/zerohop/policies\n", ": empty: no option set",
+                "--in-memory-ca", "--drain", "x");
+        // The control: an explicit false or an empty list is a value, and leaves the option off.
+        Path f = write(dir, QUIET + "transparent: false\nforward: []\n");
+        assertThat(ConfigFile.expand(new String[] {"--config", f.toString()}, PROXY)).doesNotContain("--transparent")
+                .noneMatch(a -> a.startsWith("--forward"));
+    }
+
     @Test
     @Timeout(180)
     @DisplayName("a `zerohop proxy` start without --config loads no Jackson class (footprint-5771f1d.md: nine did); with --config it does")
