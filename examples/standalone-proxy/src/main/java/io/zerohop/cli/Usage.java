@@ -81,6 +81,7 @@ final class Usage {
      * the JDK's exceptions carry only the path ("zerohop ca issue: afile").
      */
     Path outputDirectory(String key, Path dir) {
+        refuseEmpty(key, dir);
         if (Files.exists(dir) && !Files.isDirectory(dir)) {
             throw error(key, dir.toString(), dir + " is not a directory");
         }
@@ -100,6 +101,17 @@ final class Usage {
     }
 
     /**
+     * An empty path ({@code --policies "$POLICY_DIR"} with the variable unset, {@code policies: ""}) names
+     * the working directory to the JDK: a new-user pass got the proxy loading the working directory's
+     * YAML files as its policies. Refused as a usage error.
+     */
+    private void refuseEmpty(String key, Path path) {
+        if (path.toString().isEmpty()) {
+            throw error(key, "", "an empty path (write \".\" for the working directory)");
+        }
+    }
+
+    /**
      * {@code path} unchanged (null stays null) when it exists, is of {@code kind} and is readable;
      * otherwise a usage error saying which of the three it is not. Checked up front because the
      * JDK's own exceptions carry only the path ("nope: cannot read: nope").
@@ -108,6 +120,7 @@ final class Usage {
         if (path == null) {
             return null;
         }
+        refuseEmpty(key, path);
         if (!Files.exists(path)) {
             // The deepest part that does exist says why: a file where a directory was meant, or a missing parent.
             Path existing = path.toAbsolutePath().getParent();

@@ -172,4 +172,28 @@ class UsageErrorsTest {
                 .isEqualTo("exit 2: zerohop proxy: --root-namespace: \"istio system\" is not a namespace name (lower-case DNS label,"
                         + " e.g. istio-system) | Run 'zerohop proxy --help' for usage.");
     }
+
+    /**
+     * An empty path names the working directory to the JDK: a new-user pass ran {@code zerohop proxy
+     * --policies ""} (a variable left unset) and got the working directory's YAML loaded as its policies.
+     * "--kubernetes --node ''" follows (checked after the paths), so that were a path accepted the run
+     * would end on that usage error, not start a proxy.
+     */
+    @Test
+    @DisplayName("an empty --policies, --workloads, --ca or --out is a usage error naming the option, not the working directory")
+    void anEmptyPathIsRefused(@TempDir Path dir) throws Exception {
+        String hint = ": an empty path (write \".\" for the working directory) | Run 'zerohop ";
+        assertThat(run("proxy", "--in-memory-ca", "--policies", "", "--kubernetes", "--node", ""))
+                .isEqualTo("exit 2: zerohop proxy: --policies" + hint + "proxy --help' for usage.");
+        assertThat(run("proxy", "--in-memory-ca", "--workloads=", "--kubernetes", "--node", ""))
+                .isEqualTo("exit 2: zerohop proxy: --workloads" + hint + "proxy --help' for usage.");
+        assertThat(run("proxy", "--ca", "", "--kubernetes", "--node", "")).isEqualTo("exit 2: zerohop proxy: --ca" + hint + "proxy --help' for usage.");
+        assertThat(run("policy", "check", "--policies", "", "--dest", "prod/backend:8080"))
+                .isEqualTo("exit 2: zerohop policy check: --policies" + hint + "policy check --help' for usage.");
+        assertThat(run("ca", "init", "--trust-domain", "cluster.local", "--out", ""))
+                .isEqualTo("exit 2: zerohop ca init: --out" + hint + "ca init --help' for usage.");
+        Path config = Files.writeString(dir.resolve("proxy.yaml"), "in-memory-ca: true\npolicies: \"\"\n");
+        assertThat(run("proxy", "--config", config.toString(), "--kubernetes", "--node", ""))
+                .isEqualTo("exit 2: zerohop proxy: " + config + ":2: policies" + hint + "proxy --help' for usage.");
+    }
 }
