@@ -81,13 +81,15 @@ class PolicyCheckTest {
         // Another identity at frontend's address: as the proxy (mesh-core TunnelSource), not frontend's labels.
         assertThat(check(FROM_FRONTEND, "--source", "spiffe://cluster.local/ns/prod/sa/backend", "--source-ip", "10.0.0.1",
                 "--dest", "prod/backend:8080")).isEqualTo(3);
-        assertThat(out.toString()).contains("the source has no known workload");
+        assertThat(out.toString()).contains("the source has no known workload").endsWith(" (--source-ip 10.0.0.1 is prod/frontend, whose "
+                + "identity spiffe://cluster.local/ns/prod/sa/frontend is not --source's: as in the proxy, a workload of another identity "
+                + "is not the source)" + System.lineSeparator());
         // An address no workload owns: no labels, and the explanation says so.
         assertThat(check(FROM_FRONTEND, "--source", id, "--source-ip", "10.9.9.9", "--dest", "prod/backend:8080")).isEqualTo(3);
         assertThat(out.toString()).isEqualTo("DENY by prod/from-frontend (CiliumNetworkPolicy ingress, default deny): endpoint "
                 + "selected by app=backend for ingress and no ingress rule allowed; the source has no known workload, so "
-                + "fromEndpoints selectors on pod labels cannot match it (the source workload comes from --workloads and "
-                + "--source-ip, or --source's identity when one workload has it)" + System.lineSeparator());
+                + "fromEndpoints selectors on pod labels cannot match it (no workload in " + dir.resolve("workloads.yaml")
+                + " has --source-ip 10.9.9.9)" + System.lineSeparator());
     }
 
     /**
@@ -312,6 +314,22 @@ class PolicyCheckTest {
         assertThat(check(FROM_FRONTEND, "--source", "cluster.local/ns/prod/sa/frontend", "--dest", "prod/backend:8080")).isEqualTo(2);
         assertThat(err.toString()).startsWith("zerohop policy check: --source: \"cluster.local/ns/prod/sa/frontend\" is not a SPIFFE ID: "
                 + "write spiffe://cluster.local/ns/prod/sa/frontend");
+        // A bare workload name is no principal either: the SPIFFE ID's form, not "spiffe://frontend" (new-user pass).
+        assertThat(check(FROM_FRONTEND, "--source", "frontend", "--dest", "prod/backend:8080")).isEqualTo(2);
+        assertThat(err.toString()).startsWith("zerohop policy check: --source: \"frontend\" is not a SPIFFE ID: write the caller's SPIFFE ID, "
+                + "spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/SERVICE_ACCOUNT (e.g. spiffe://cluster.local/ns/prod/sa/frontend)" + System.lineSeparator());
+    }
+
+    @Test
+    @org.junit.jupiter.api.DisplayName("a --dest not in a registry without workloads says the registry has none, not \"(it has )\"")
+    void aDestInARegistryWithoutWorkloads() throws Exception {
+        Path p = Files.createDirectories(dir.resolve("policies"));
+        Files.writeString(p.resolve("p.yaml"), FROM_FRONTEND);
+        Path w = Files.writeString(dir.resolve("none.yaml"), "workloads: []\n");
+        assertThat(Zerohop.run("policy", "check", "--policies", p.toString(), "--workloads", w.toString(), "--dest", "prod/backend:8080"))
+                .isEqualTo(2);
+        assertThat(err.toString()).startsWith("zerohop policy check: --dest: workload prod/backend is not in " + w + " (it has no workloads)"
+                + System.lineSeparator());
     }
 
     @Test
