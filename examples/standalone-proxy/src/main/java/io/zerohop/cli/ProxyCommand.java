@@ -128,7 +128,7 @@ final class ProxyCommand implements Callable<Integer> {
     @Option(names = "--root-namespace", paramLabel = "NS", defaultValue = "istio-system", description = {"Istio root namespace", DEFAULT})
     String rootNamespace;
 
-    @Option(names = "--workloads", paramLabel = "FILE", description = "Workload registry YAML")
+    @Option(names = "--workloads", paramLabel = "FILE", description = "Workload registry YAML, read once at start (unlike --policies: restart the proxy after editing it)")
     Path workloads;
 
     @Option(names = "--node", paramLabel = "NAME", description = "This node's name in the registry: inbound serves only its workloads")
