@@ -47,7 +47,7 @@ final class ConnectCommand implements Callable<Integer> {
     List<String> expect;
 
     @Option(names = "--handshake-timeout", defaultValue = "10s", paramLabel = "DURATION",
-            description = "How long --via may take to complete the TLS handshake (5s, 1m), default ${DEFAULT-VALUE}")
+            description = "How long --via may take to complete the TLS handshake (500ms, 5s, 1m), default ${DEFAULT-VALUE}")
     String handshakeTimeout;
 
     @Option(names = {"-v", "--verbose"}, description = "Log lines (INFO) on stderr; without it only data and a final error line")
@@ -80,7 +80,7 @@ final class ConnectCommand implements Callable<Integer> {
             throw u.error("handshake-timeout", handshakeTimeout, e.getMessage());
         }
         if (handshake.isZero()) {
-            throw u.error("handshake-timeout", handshakeTimeout, "must be positive (examples: 5s, 1m)");
+            throw u.error("handshake-timeout", handshakeTimeout, "must be positive (examples: 500ms, 5s, 1m)");
         }
         // As `proxy` checks them: a missing or unreadable file is a usage error naming its option.
         u.path("cert", cert, Usage.Kind.FILE);

@@ -95,10 +95,27 @@ class CliTest {
         assertThat(err.toString().lines().toList()).hasSize(2).last().isEqualTo("Run 'zerohop proxy --help' for usage.");
         assertThat(proxy("--inbound", "off", "--socks5=localhost:1080"))
                 .isEqualTo("exit 2: zerohop proxy: --socks5: \"localhost\" is not an IP address literal");
-        assertThat(proxy("--inbound", "off", "--drain", "5x")).isEqualTo("exit 2: zerohop proxy: --drain: bad duration \"5x\" (examples: 90s, 15m, 24h, 7d)");
+        assertThat(proxy("--inbound", "off", "--drain", "5x")).isEqualTo("exit 2: zerohop proxy: --drain: bad duration \"5x\" (examples: 500ms, 90s, 15m, 24h, 7d)");
         assertThat(proxy("--inbound", "off", "--inbound-transparent"))
                 .isEqualTo("exit 2: zerohop proxy: --inbound-transparent: needs an HBONE listener, but --inbound is off");
         assertThat(out.toString()).doesNotContain("zerohop proxy ready");
+    }
+
+    /** A new-user pass wrote {@code --handshake-timeout 500ms} (Go's and Kubernetes' form) and {@code --drain 10}, both refused unclearly. */
+    @Test
+    @org.junit.jupiter.api.DisplayName("durations: ms, s, m, h, d; a number without a unit is named as such")
+    void durationsTakeMillisecondsAndNameAMissingUnit() {
+        assertThat(Cli.duration("500ms")).isEqualTo(java.time.Duration.ofMillis(500));
+        assertThat(Cli.duration("90s")).isEqualTo(java.time.Duration.ofSeconds(90));
+        assertThat(Cli.duration("15m")).isEqualTo(java.time.Duration.ofMinutes(15));
+        assertThat(Cli.duration("7d")).isEqualTo(java.time.Duration.ofDays(7));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Cli.duration("10"))
+                .hasMessage("bad duration \"10\": no unit (examples: 500ms, 90s, 15m, 24h, 7d)");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Cli.duration("5"))
+                .hasMessage("bad duration \"5\": no unit (examples: 500ms, 90s, 15m, 24h, 7d)");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Cli.duration("5ns"))
+                .hasMessage("bad duration \"5ns\" (examples: 500ms, 90s, 15m, 24h, 7d)");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Cli.duration("-5ms")).hasMessage("duration \"-5ms\" is negative");
     }
 
     /**

@@ -165,7 +165,7 @@ class ConfigFileTest {
     @org.junit.jupiter.api.DisplayName("a bad value in the config file is a usage error naming file:line: key, as the policy loader names file:line: field")
     void aBadValueInTheFileNamesFileLineAndKey(@TempDir Path dir) throws Exception {
         refused(dir, QUIET + "inbound: 127.0.0.1:99999\n", ":5: inbound: port 99999 out of range 0..65535");
-        refused(dir, QUIET + "inbound: 127.0.0.1:0\ndrain: 10x\n", ":6: drain: bad duration \"10x\" (examples: 90s, 15m, 24h, 7d)");
+        refused(dir, QUIET + "inbound: 127.0.0.1:0\ndrain: 10x\n", ":6: drain: bad duration \"10x\" (examples: 500ms, 90s, 15m, 24h, 7d)");
         refused(dir, QUIET + "forward: [\"127.0.0.1:0=10.0.0.1:80\", \"127.0.0.1:0\"]\n", ":5: forward: must be LOCAL=TARGET, got \"127.0.0.1:0\"");
         refused(dir, QUIET + "policies: " + dir.resolve("nope") + "\n", ":5: policies: " + dir.resolve("nope") + " does not exist");
         // The same value on the command line is named by its flag, and wins over the file's.
