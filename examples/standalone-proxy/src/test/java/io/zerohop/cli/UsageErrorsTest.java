@@ -121,6 +121,7 @@ class UsageErrorsTest {
                 "--out", dir.resolve("out").toString(), "--ttl"};
         assertThat(run(concat(common, "-1h"))).startsWith("exit 2: zerohop ca issue: --ttl: duration \"-1h\" is negative | Run");
         assertThat(run(concat(common, "0s"))).startsWith("exit 2: zerohop ca issue: --ttl: an SVID needs a validity above zero | Run");
+        assertThat(run(concat(common, "500ms"))).startsWith("exit 2: zerohop ca issue: --ttl: an SVID's validity is in whole seconds: give at least 1s | Run");
         // New-user pass: 100000d issued a leaf valid until 2300 from a CA that ends far sooner.
         assertThat(run(concat(common, "100000d"))).startsWith("exit 2: zerohop ca issue: --ttl: an SVID valid for 100000d would outlive "
                 + "its CA (valid until ");
