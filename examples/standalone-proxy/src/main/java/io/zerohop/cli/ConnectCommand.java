@@ -111,7 +111,11 @@ final class ConnectCommand implements Callable<Integer> {
                 // What the kernel said, once ("Connection refused"), not the chain of Netty's wrappers.
                 // hbone's own message already names the connection ("HBONE connection to X closed during setup"): once is enough.
                 String why = (e.getCause() == null ? Cli.describe(e) : Cli.reason(e)).replaceFirst("^HBONE connection to \\S+ ", "");
-                throw new Cli.RefusedException("HBONE connection to " + via + " failed: " + why, 1);
+                // A port that accepts and closes (a proxy's port with nothing behind it, a service that rejects the
+                // ClientHello without an alert) said only "closed during setup" (new-user pass); the address once.
+                boolean cut = why.equals("closed during setup") || why.startsWith("Connection reset");
+                throw new Cli.RefusedException("HBONE connection to " + via + " failed: " + why + (cut
+                        ? " (it closed the connection before the TLS handshake completed: is it an HBONE port, 15008?)" : ""), 1);
             }
             try (s) {
                 Thread up = new Thread(() -> {
