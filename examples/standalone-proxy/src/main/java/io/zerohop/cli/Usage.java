@@ -50,6 +50,10 @@ final class Usage {
 
     /** A listener address, or null for {@code off}. */
     InetSocketAddress listener(String key, String value) {
+        if ("false".equals(value) || "no".equals(value)) {
+            // "metrics: false" in a config file, as "transparent: false" reads (new-user pass): say the word that works.
+            throw error(key, value, "\"" + value + "\" is not ip:port: write off to turn the listener off");
+        }
         return "off".equals(value) ? null : hostPort(key, value);
     }
 

@@ -229,6 +229,8 @@ class ConfigFileTest {
         refused(dir, "", ": empty: no option set (the config file is one mapping of option: value)", "--in-memory-ca", "--drain", "x");
         refused(dir, "# proxy.yaml, all commented out\n# policies: /etc/zerohop/policies\n", ": empty: no option set",
                 "--in-memory-ca", "--drain", "x");
+        // A listener with a default address is turned off with "off", not false: named, not "not ip:port" alone.
+        refused(dir, QUIET.replace("metrics: \"off\"", "metrics: false"), ":2: metrics: \"false\" is not ip:port: write off to turn the listener off");
         // The control: an explicit false or an empty list is a value, and leaves the option off.
         Path f = write(dir, QUIET + "transparent: false\nforward: []\n");
         assertThat(ConfigFile.expand(new String[] {"--config", f.toString()}, PROXY)).doesNotContain("--transparent")
