@@ -197,11 +197,20 @@ final class PolicyCommand {
                     .destination(target)
                     .sourceWorkload(sourceWorkload)
                     .sni(sni);
-            if (method != null || path != null || host != null || !headers.isEmpty()) {
+            // As the proxy: a port declared tcp is never parsed, so its connections are decided at L4 whatever
+            // the request. A new-user pass got ALLOW for --method POST on a tcp port the proxy refuses at L4.
+            Workload destWorkload = registry == null ? null : registry.byName(ns, rest).orElse(null);
+            boolean opaque = destWorkload != null && destWorkload.appProtocol(port) == io.zerohop.core.AppProtocol.TCP;
+            boolean http = method != null || path != null || host != null || !headers.isEmpty();
+            if (http && !opaque) {
                 req.http(new HttpAttributes(method == null ? "GET" : method, path == null ? "/" : path, host, headerMap));
             }
             Decision d = engine.evaluate(req.build());
             System.out.println(d.explain() + (d.explain().contains("the source has no known workload") ? " (" + noWorkload + ")" : ""));
+            if (http && opaque) {
+                System.err.println("warning: port " + port + " of " + ns + "/" + rest + " is tcp in " + workloads + ": the proxy does not parse "
+                        + "HTTP there, so --method/--path/--host/--header were left out and the connection decided at L4, as the proxy decides it");
+            }
             for (String w : set.warnings()) {
                 System.err.println("warning: " + w);
             }

@@ -320,6 +320,30 @@ class PolicyCheckTest {
                 + "spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/SERVICE_ACCOUNT (e.g. spiffe://cluster.local/ns/prod/sa/frontend)" + System.lineSeparator());
     }
 
+    /**
+     * The proxy parses HTTP only on ports not declared tcp (mesh-core README, L7 enforcement); on a tcp port an
+     * ALLOW through rules.http matches nothing at L4. A new-user pass got ALLOW from --method POST --path /charge
+     * for such a port, which the proxy refuses.
+     */
+    @Test
+    @org.junit.jupiter.api.DisplayName("on a port declared tcp, --method/--path are left out with a warning and the decision is the proxy's L4 one")
+    void httpAttributesOnATcpPortAreDecidedAtL4AsTheProxyDoes() throws Exception {
+        String httpOnly = FROM_FRONTEND.replace("- fromEndpoints: [{matchLabels: {app: frontend}}]",
+                "- fromEndpoints: [{matchLabels: {app: frontend}}]\n    toPorts: [{ports: [{port: \"8080\", protocol: TCP}], rules: {http: [{method: POST}]}}]");
+        String id = "spiffe://cluster.local/ns/prod/sa/frontend";
+        String[] request = {"--source", id, "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080", "--method", "POST"};
+        assertThat(check(httpOnly, request)).as(out.toString()).isZero();   // the control: port 8080 is auto, parsed
+        assertThat(err.toString()).doesNotContain("is tcp");
+        Path p = dir.resolve("policies");
+        Path tcp = Files.writeString(dir.resolve("tcp.yaml"), WORKLOADS.replace("labels: {app: backend}}", "labels: {app: backend}, ports: {8080: tcp}}"));
+        out.reset();
+        err.reset();
+        String[] all = concat(new String[] {"policy", "check", "--policies", p.toString(), "--workloads", tcp.toString()}, request);
+        assertThat(Zerohop.run(all)).as(out.toString()).isEqualTo(3);
+        assertThat(out.toString()).startsWith("DENY by prod/from-frontend (CiliumNetworkPolicy ingress, rule 0): port allowed only through rules.http");
+        assertThat(err.toString()).startsWith("warning: port 8080 of prod/backend is tcp in " + tcp + ": the proxy does not parse HTTP there");
+    }
+
     @Test
     @org.junit.jupiter.api.DisplayName("a --dest not in a registry without workloads says the registry has none, not \"(it has )\"")
     void aDestInARegistryWithoutWorkloads() throws Exception {
