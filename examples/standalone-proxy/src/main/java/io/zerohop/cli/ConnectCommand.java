@@ -65,7 +65,14 @@ final class ConnectCommand implements Callable<Integer> {
         InetSocketAddress hbone = u.hostPort("via", via);
         InetSocketAddress dst = u.hostPort("target", target);
         Set<SpiffeId> expected = new LinkedHashSet<>();
-        for (String e : expect) {
+        for (String given : expect) {
+            // "a, b" as people type a list: a SPIFFE ID holds no space, so the one after the comma is no part of it.
+            String e = given.strip();
+            if (!e.contains("://")) {
+                // A policy's principal form (the article's "cluster.local/ns/..."), as policy check --source says it.
+                throw u.error("expect", e, "\"" + e + "\" is not a SPIFFE ID: write spiffe://" + e
+                        + " (policies' principals leave spiffe:// out; --expect is the server's SPIFFE ID)");
+            }
             SpiffeId id = Usage.parse(u, "expect", e, () -> SpiffeIds.parse(e));
             if (id.getPath().isEmpty()) {
                 // spiffe/spiffe X509-SVID.md 4.1: a leaf names a workload; a bare trust domain never verifies.

@@ -310,4 +310,20 @@ class ConnectCommandTest {
         assertThat(r.exit()).isEqualTo(2);
         assertThat(r.stderr()).contains("--expect: spiffe://cluster.local: a workload SPIFFE ID has a path");
     }
+
+    /**
+     * New-user pass: {@code --expect "A, B"} failed on the space ("invalid SPIFFE ID \" spiffe://...\": Scheme is
+     * missing"), and a policy's principal form (no spiffe://) got no hint of the form to write, as policy check gives.
+     */
+    @Test
+    void expectTakesASpacedListAndNamesThePrincipalForm() throws Exception {
+        Run spaced = connect("good", "hello\n", "--expect", "spiffe://cluster.local/ns/prod/sa/other, " + SERVER);
+        assertThat(spaced.exit()).as(spaced.stderr()).isZero();
+        assertThat(spaced.stdout()).isEqualTo("hello\n");
+        String principal = SERVER.toString().substring("spiffe://".length());
+        Run bare = connect("good", "", "--expect", principal);
+        assertThat(bare.exit()).isEqualTo(2);
+        assertThat(bare.stderr().lines().findFirst().orElse("")).isEqualTo("zerohop connect: --expect: \"" + principal
+                + "\" is not a SPIFFE ID: write " + SERVER + " (policies' principals leave spiffe:// out; --expect is the server's SPIFFE ID)");
+    }
 }
