@@ -272,6 +272,18 @@ final class ProxyCommand implements Callable<Integer> {
                     + " is on this node (its workloads' nodes: " + String.join(", ", registry.all().stream().map(w -> w.node())
                     .filter(java.util.Objects::nonNull).distinct().sorted().toList()) + "); tunnels to them will be refused (400)");
         }
+        if (kube == null && !passthroughUnknown) {
+            for (InetSocketAddress[] f : checked.forwards()) {
+                if (registry.byAddress(f[1].getAddress()).isEmpty()) {
+                    // Every connection to such a forward is refused (unknown destination: no identity to verify), one INFO
+                    // line each, while the ready line lists the forward (new-user pass): said once, at start.
+                    System.err.println("zerohop proxy: warning: " + origins.label("forward") + " " + Addresses.listener(f[0], f[0]) + "="
+                            + Addresses.listener(f[1], f[1]) + ": " + f[1].getAddress().getHostAddress() + " is no workload of "
+                            + (workloads == null ? "the registry (no --workloads)" : workloads.toString())
+                            + "; every connection to it will be refused (--passthrough-unknown relays it as plain TCP)");
+                }
+            }
+        }
         PolicyEngine engine = kube != null ? kube.discovery.policyEngine() : null;
         AutoCloseable watch = null;
         if (policies != null) {

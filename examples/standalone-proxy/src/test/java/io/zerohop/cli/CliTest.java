@@ -310,6 +310,32 @@ class CliTest {
         assertThat(err.toString()).doesNotContain("warning: --node");
     }
 
+    /**
+     * A --forward whose target is no registry workload refuses every connection (no identity to verify), one INFO
+     * line each, while the ready line lists it (new-user pass). Said once at start; --passthrough-unknown is the
+     * documented way to relay it, and silences the warning.
+     */
+    @Test
+    @org.junit.jupiter.api.DisplayName("proxy start: a --forward to an address no registry workload has gets a warning")
+    void aForwardToAnUnknownTargetIsAWarning(@TempDir Path dir) throws Exception {
+        Path w = Files.writeString(dir.resolve("workloads.yaml"), "workloads:\n  - {namespace: prod, name: backend, addresses: [10.0.1.2]}\n");
+        for (String f : List.of("c.pem", "k.pem", "b.pem")) {
+            Files.writeString(dir.resolve(f), "");
+        }
+        // Fails after the registry is read (the identity files are empty), so the start-up output is complete.
+        String[] start = {"proxy", "--workloads", w.toString(), "--cert", dir.resolve("c.pem").toString(),
+                "--key", dir.resolve("k.pem").toString(), "--trust-bundle", dir.resolve("b.pem").toString(),
+                "--inbound", "off", "--metrics", "off", "--readiness", "off", "--admin", "off",
+                "--forward", "127.0.0.1:0=10.0.1.9:80", "--forward", "127.0.0.1:0=10.0.1.2:8080"};
+        assertThat(Zerohop.run(start)).isNotZero();
+        assertThat(err.toString()).contains("zerohop proxy: warning: --forward 127.0.0.1:0=10.0.1.9:80: 10.0.1.9 is no workload of " + w
+                + "; every connection to it will be refused (--passthrough-unknown relays it as plain TCP)")
+                .doesNotContain("10.0.1.2 is no workload");
+        err.reset();
+        assertThat(Zerohop.run(concat(start, new String[] {"--passthrough-unknown"}))).isNotZero();
+        assertThat(err.toString()).doesNotContain("warning: --forward");
+    }
+
     /** An empty (or wrongly mounted) --policies directory allows everything: said at start, as policy check says it. */
     @Test
     @org.junit.jupiter.api.DisplayName("proxy start: a --policies that loads no policy gets a warning saying everything is allowed")
