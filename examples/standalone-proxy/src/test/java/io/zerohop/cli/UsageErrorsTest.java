@@ -80,9 +80,14 @@ class UsageErrorsTest {
     @DisplayName("a mistyped option is named as unknown, with the suggestion, even when it hides a required one")
     void aTypoIsUnknownNotMissing(@TempDir Path dir) {
         assertThat(run("ca", "init", "--trust-domian", "cluster.local", "--out", dir.resolve("ca").toString()))
-                .startsWith("exit 2: zerohop ca init: Unknown options: '--trust-domian', 'cluster.local'")
+                .startsWith("exit 2: zerohop ca init: Unknown option: '--trust-domian' (its value 'cluster.local') | ")
                 .contains("--trust-domain")
                 .doesNotContain("Missing required");
+        // picocli named the value as a second unknown option ("Unknown options: '--polices', 'polB'": new-user pass).
+        assertThat(run("proxy", "--in-memory-ca", "--polices", "polB", "--inbund=:0", "--kubernetes", "--node", ""))
+                .startsWith("exit 2: zerohop proxy: Unknown options: '--polices' (its value 'polB'), '--inbund=:0' | ")
+                .contains("--policies");
+        assertThat(Zerohop.unknownOptions(java.util.List.of("stray"), "picocli's")).isEqualTo("picocli's");
         assertThat(run("ca", "init", "--out", dir.resolve("ca").toString()))
                 .as("nothing unknown: the missing option is the message")
                 .startsWith("exit 2: zerohop ca init: Missing required option: '--trust-domain=<trustDomain>'");
