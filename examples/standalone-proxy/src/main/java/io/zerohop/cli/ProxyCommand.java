@@ -272,6 +272,16 @@ final class ProxyCommand implements Callable<Integer> {
                     + " is on this node (its workloads' nodes: " + String.join(", ", registry.all().stream().map(w -> w.node())
                     .filter(java.util.Objects::nonNull).distinct().sorted().toList()) + "); tunnels to them will be refused (400)");
         }
+        if (kube == null && !registry.all().isEmpty()) {
+            String td = registry.identityOf(registry.all().get(0)).getTrustDomain().getName();
+            if (!td.equals(trustDomain)) {
+                // Its workloads' SVIDs are asked of a CA of the other domain: the proxy printed "ready" while readiness
+                // said "pending: identity" and every tunnel was reset with a stack trace (new-user pass).
+                System.err.println("zerohop proxy: warning: " + origins.label("workloads") + " " + workloads + ": trustDomain " + td
+                        + ", but " + origins.label("trust-domain") + " is " + trustDomain + ": its workloads' identities are not of the mesh's"
+                        + " trust domain, so no SVID can be issued or accepted for them (give the same trust domain to both)");
+            }
+        }
         if (kube == null && !passthroughUnknown) {
             for (InetSocketAddress[] f : checked.forwards()) {
                 if (registry.byAddress(f[1].getAddress()).isEmpty()) {

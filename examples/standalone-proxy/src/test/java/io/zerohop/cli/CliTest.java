@@ -336,6 +336,30 @@ class CliTest {
         assertThat(err.toString()).doesNotContain("warning: --forward");
     }
 
+    /**
+     * A registry of another trust domain than the proxy's: its workloads get no SVID, the proxy printed "ready"
+     * while readiness said "pending: identity", and each tunnel was reset with a stack trace (new-user pass).
+     */
+    @Test
+    @org.junit.jupiter.api.DisplayName("proxy start: a --workloads trustDomain other than --trust-domain gets a warning naming both")
+    void aRegistryOfAnotherTrustDomainIsAWarning(@TempDir Path dir) throws Exception {
+        Path w = Files.writeString(dir.resolve("workloads.yaml"),
+                "trustDomain: example.org\nworkloads:\n  - {namespace: prod, name: backend, addresses: [10.0.1.2]}\n");
+        for (String f : List.of("c.pem", "k.pem", "b.pem")) {
+            Files.writeString(dir.resolve(f), "");
+        }
+        // Fails after the registry is read (the identity files are empty), so the start-up output is complete.
+        String[] start = {"proxy", "--workloads", w.toString(), "--cert", dir.resolve("c.pem").toString(),
+                "--key", dir.resolve("k.pem").toString(), "--trust-bundle", dir.resolve("b.pem").toString(),
+                "--inbound", "off", "--metrics", "off", "--readiness", "off", "--admin", "off"};
+        assertThat(Zerohop.run(start)).isNotZero();
+        assertThat(err.toString()).contains("zerohop proxy: warning: --workloads " + w + ": trustDomain example.org, but --trust-domain is "
+                + "cluster.local: its workloads' identities are not of the mesh's trust domain");
+        err.reset();
+        assertThat(Zerohop.run(concat(start, new String[] {"--trust-domain", "example.org"}))).isNotZero();
+        assertThat(err.toString()).doesNotContain("warning: --workloads");
+    }
+
     /** An empty (or wrongly mounted) --policies directory allows everything: said at start, as policy check says it. */
     @Test
     @org.junit.jupiter.api.DisplayName("proxy start: a --policies that loads no policy gets a warning saying everything is allowed")
