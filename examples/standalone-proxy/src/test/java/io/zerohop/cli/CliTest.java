@@ -311,6 +311,19 @@ class CliTest {
     }
 
     /**
+     * A {@code zerohop proxy} start with {@code workloads} and {@code extra} that fails after the registry is read
+     * (its identity files are empty), so the start-up warnings are all out when it returns; every listener off.
+     */
+    private static String[] startWithoutIdentity(Path dir, Path workloads, String... extra) throws Exception {
+        for (String f : List.of("c.pem", "k.pem", "b.pem")) {
+            Files.writeString(dir.resolve(f), "");
+        }
+        return concat(new String[] {"proxy", "--workloads", workloads.toString(), "--cert", dir.resolve("c.pem").toString(),
+                "--key", dir.resolve("k.pem").toString(), "--trust-bundle", dir.resolve("b.pem").toString(),
+                "--inbound", "off", "--metrics", "off", "--readiness", "off", "--admin", "off"}, extra);
+    }
+
+    /**
      * A --forward whose target is no registry workload refuses every connection (no identity to verify), one INFO
      * line each, while the ready line lists it (new-user pass). Said once at start; --passthrough-unknown is the
      * documented way to relay it, and silences the warning.
@@ -319,14 +332,7 @@ class CliTest {
     @org.junit.jupiter.api.DisplayName("proxy start: a --forward to an address no registry workload has gets a warning")
     void aForwardToAnUnknownTargetIsAWarning(@TempDir Path dir) throws Exception {
         Path w = Files.writeString(dir.resolve("workloads.yaml"), "workloads:\n  - {namespace: prod, name: backend, addresses: [10.0.1.2]}\n");
-        for (String f : List.of("c.pem", "k.pem", "b.pem")) {
-            Files.writeString(dir.resolve(f), "");
-        }
-        // Fails after the registry is read (the identity files are empty), so the start-up output is complete.
-        String[] start = {"proxy", "--workloads", w.toString(), "--cert", dir.resolve("c.pem").toString(),
-                "--key", dir.resolve("k.pem").toString(), "--trust-bundle", dir.resolve("b.pem").toString(),
-                "--inbound", "off", "--metrics", "off", "--readiness", "off", "--admin", "off",
-                "--forward", "127.0.0.1:0=10.0.1.9:80", "--forward", "127.0.0.1:0=10.0.1.2:8080"};
+        String[] start = startWithoutIdentity(dir, w, "--forward", "127.0.0.1:0=10.0.1.9:80", "--forward", "127.0.0.1:0=10.0.1.2:8080");
         assertThat(Zerohop.run(start)).isNotZero();
         assertThat(err.toString()).contains("zerohop proxy: warning: --forward 127.0.0.1:0=10.0.1.9:80: 10.0.1.9 is no workload of " + w
                 + "; every connection to it will be refused (--passthrough-unknown relays it as plain TCP)")
@@ -345,13 +351,7 @@ class CliTest {
     void aRegistryOfAnotherTrustDomainIsAWarning(@TempDir Path dir) throws Exception {
         Path w = Files.writeString(dir.resolve("workloads.yaml"),
                 "trustDomain: example.org\nworkloads:\n  - {namespace: prod, name: backend, addresses: [10.0.1.2]}\n");
-        for (String f : List.of("c.pem", "k.pem", "b.pem")) {
-            Files.writeString(dir.resolve(f), "");
-        }
-        // Fails after the registry is read (the identity files are empty), so the start-up output is complete.
-        String[] start = {"proxy", "--workloads", w.toString(), "--cert", dir.resolve("c.pem").toString(),
-                "--key", dir.resolve("k.pem").toString(), "--trust-bundle", dir.resolve("b.pem").toString(),
-                "--inbound", "off", "--metrics", "off", "--readiness", "off", "--admin", "off"};
+        String[] start = startWithoutIdentity(dir, w);
         assertThat(Zerohop.run(start)).isNotZero();
         assertThat(err.toString()).contains("zerohop proxy: warning: --workloads " + w + ": trustDomain example.org, but --trust-domain is "
                 + "cluster.local: its workloads' identities are not of the mesh's trust domain");
