@@ -117,6 +117,7 @@ final class PolicyCommand {
             }
             u.path("policies", policies, Usage.Kind.FILE_OR_DIRECTORY);
             u.path("workloads", workloads, Usage.Kind.FILE);
+            u.namespace("root-namespace", rootNamespace);
             Map<String, String> headerMap = headerMap(u);
             InetAddress srcIp = Usage.parse(u, "source-ip", sourceIp, () -> Addresses.parseIp(sourceIp, "--source-ip"));
             InetAddress dstIp = Usage.parse(u, "dest-ip", destIp, () -> Addresses.parseIp(destIp, "--dest-ip"));

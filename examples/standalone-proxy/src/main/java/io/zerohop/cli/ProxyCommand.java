@@ -200,10 +200,7 @@ final class ProxyCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("invalid trust domain \"" + trustDomain + "\": " + m.substring(m.indexOf("\": ") + 3), e);
             }
         });
-        // A Kubernetes namespace name (DNS-1123 label), as istiod requires of its root namespace.
-        if (!rootNamespace.matches("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")) {
-            throw u.error("root-namespace", rootNamespace, "\"" + rootNamespace + "\" is not a namespace name (lower-case DNS label, e.g. istio-system)");
-        }
+        u.namespace("root-namespace", rootNamespace);
         InetSocketAddress in = u.listener("inbound", inbound);
         if (inboundTransparent && in == null) {
             throw u.error("inbound-transparent", "true", "needs an HBONE listener, but " + origins.label("inbound") + " is off");

@@ -70,6 +70,18 @@ final class Usage {
         }
     }
 
+    /**
+     * {@code value} when it is a Kubernetes namespace name (DNS-1123 label), as istiod requires of its root
+     * namespace; otherwise a usage error naming {@code key}. {@code proxy} and {@code policy check} alike: the
+     * latter took {@code Istio-System} and decided as if no policy were mesh-wide (new-user pass).
+     */
+    String namespace(String key, String value) {
+        if (!value.matches("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")) {
+            throw error(key, value, "\"" + value + "\" is not a namespace name (lower-case DNS label, e.g. istio-system)");
+        }
+        return value;
+    }
+
     /** {@link Cli#duration} with the option named. */
     Duration duration(String key, String value) {
         try {

@@ -177,6 +177,10 @@ class UsageErrorsTest {
                 "--readiness", "off", "--admin", "off"))
                 .isEqualTo("exit 2: zerohop proxy: --root-namespace: \"istio system\" is not a namespace name (lower-case DNS label,"
                         + " e.g. istio-system) | Run 'zerohop proxy --help' for usage.");
+        // policy check alike: it took Istio-System and decided as if no policy were mesh-wide (new-user pass).
+        assertThat(run("policy", "check", "--policies", ".", "--dest", "prod/backend:8080", "--root-namespace", "Istio-System"))
+                .isEqualTo("exit 2: zerohop policy check: --root-namespace: \"Istio-System\" is not a namespace name (lower-case DNS label,"
+                        + " e.g. istio-system) | Run 'zerohop policy check --help' for usage.");
     }
 
     /**
