@@ -238,6 +238,12 @@ public final class WorkloadRegistry {
             }
         }
 
+        /** The value in Jackson's "... to deserialize from String value ('10.0.1.2')" (Number value (8080), ...). */
+        private static final java.util.regex.Pattern SCALAR = java.util.regex.Pattern.compile("deserialize from [\\w-]+ value \\('?(.*?)'?\\)");
+
+        /** SnakeYAML's mark line in a syntax error's message. */
+        private static final java.util.regex.Pattern MARK = java.util.regex.Pattern.compile(" in '[^']*', line (\\d+), column \\d+:");
+
         /** Reads {@code file}; a mapping error names the file, the line and the field. */
         static FileYaml read(Path file) throws IOException {
             String text = Files.readString(file);
@@ -245,6 +251,9 @@ public final class WorkloadRegistry {
                 refuseAliases(file, text);
                 return MAPPER.readValue(text, FileYaml.class);
             } catch (JsonMappingException e) {
+                if (e.getPath().isEmpty() && e.getOriginalMessage().startsWith("No content to map")) {
+                    return null; // an empty file: reload names it
+                }
                 StringBuilder field = new StringBuilder();
                 String last = null;
                 for (JsonMappingException.Reference r : e.getPath()) {
@@ -263,6 +272,21 @@ public final class WorkloadRegistry {
                             + (field.toString().equals("apiVersion") || field.toString().equals("kind")
                             ? "; this is a Kubernetes manifest, not a workload registry (mesh-core/README.md, Workload registry)" : "");
                 }
+                // Jackson names its own types (the enum class, java.util.ArrayList); say it in the file's terms.
+                if (e instanceof com.fasterxml.jackson.databind.exc.InvalidFormatException f && f.getTargetType() != null
+                        && f.getTargetType().isEnum()) {
+                    problem = "unknown value \"" + f.getValue() + "\" (one of " + java.util.Arrays.stream(f.getTargetType().getEnumConstants())
+                            .map(Object::toString).collect(java.util.stream.Collectors.joining(", ")) + ")";
+                } else if (e instanceof com.fasterxml.jackson.databind.exc.MismatchedInputException m && m.getTargetType() != null
+                        && !(e instanceof com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException)) {
+                    // Records buffer their input, so the parser is past the value: the message holds it.
+                    java.util.regex.Matcher scalar = SCALAR.matcher(e.getOriginalMessage());
+                    if (scalar.find() && java.util.Collection.class.isAssignableFrom(m.getTargetType())) {
+                        problem = "expected a list, found a single value (write [" + scalar.group(1) + "])";
+                    } else if (scalar.find(0) && Map.class.isAssignableFrom(m.getTargetType())) {
+                        problem = "expected a mapping (key: value), found a single value";
+                    }
+                }
                 if (e.getOriginalMessage().startsWith("Duplicate field")) {
                     // STRICT_DUPLICATE_DETECTION, through databind: the parser's location is the repeated key's.
                     throw new IllegalArgumentException(file + ":" + (e.getLocation() == null ? 0 : e.getLocation().getLineNr()) + ": "
@@ -280,7 +304,23 @@ public final class WorkloadRegistry {
                 if (problem.startsWith("Duplicate field")) {
                     problem = problem.replace("Duplicate field", "repeated key");
                 }
-                throw new IllegalArgumentException(file + ":" + (e.getLocation() == null ? 0 : e.getLocation().getLineNr()) + ": " + problem, e);
+                int line = e.getLocation() == null ? 0 : e.getLocation().getLineNr();
+                if (e instanceof com.fasterxml.jackson.dataformat.yaml.JacksonYAMLParseException) {
+                    // SnakeYAML's problem and its mark, as the policy loader and --config name them: Jackson's first
+                    // line is the context ("while scanning for the next token") and its location can be the line
+                    // before. The message ends "problem\n in 'reader', line N, column M:\n excerpt\n ^" (the module
+                    // does not read SnakeYAML's, so its exception's fields are out of reach).
+                    List<String> lines = e.getOriginalMessage().lines().toList();
+                    for (int i = lines.size() - 1; i > 0; i--) {
+                        java.util.regex.Matcher mark = MARK.matcher(lines.get(i));
+                        if (mark.matches()) {
+                            problem = "invalid YAML: " + lines.get(i - 1).trim();
+                            line = Integer.parseInt(mark.group(1));
+                            break;
+                        }
+                    }
+                }
+                throw new IllegalArgumentException(file + ":" + line + ": " + problem, e);
             }
         }
 

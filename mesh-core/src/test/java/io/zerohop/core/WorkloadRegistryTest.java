@@ -257,4 +257,30 @@ class WorkloadRegistryTest {
         assertThat(r.identityOf(r.byName("prod", "backend-2").orElseThrow())).as("shared by the identity's workloads")
                 .isSameAs(r.identityOf(r.byName("prod", "backend").orElseThrow()));
     }
+
+    /**
+     * A new-user pass (newuser3) typed what operators type by mistake and got Jackson's internals: an empty
+     * file read "w.yaml:1: : No content to map due to end-of-input", a tab "while scanning for the next
+     * token" (no problem, the line before the tab's), {@code protocol: hbone} named the enum class
+     * {@code io.zerohop.core.Workload$Protocol}, and {@code addresses: 10.0.1.2} "Cannot construct instance
+     * of `java.util.ArrayList`". Each now reads {@code file:line: path: reason} in the user's terms.
+     */
+    @Test
+    void operatorMistakesReadInTheFilesTermsNotJacksons(@TempDir Path dir) throws Exception {
+        Path empty = Files.writeString(dir.resolve("empty.yaml"), "");
+        assertThatThrownBy(() -> WorkloadRegistry.load(empty)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(empty + ": empty workload registry");
+        Path tab = Files.writeString(dir.resolve("tab.yaml"), "workloads:\n  - namespace: prod\n\tname: backend\n");
+        assertThatThrownBy(() -> WorkloadRegistry.load(tab)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith(tab + ":3: invalid YAML: found character '\\t(TAB)' that cannot start any token");
+        Path lower = Files.writeString(dir.resolve("lower.yaml"), GOOD.replace("protocol: TCP", "protocol: tcp"));
+        assertThatThrownBy(() -> WorkloadRegistry.load(lower)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(lower + ":11: workloads[1].protocol: unknown value \"tcp\" (one of HBONE, TCP)");
+        Path scalar = Files.writeString(dir.resolve("scalar.yaml"), GOOD.replace("addresses: [10.0.1.3]", "addresses: 10.0.1.3"));
+        assertThatThrownBy(() -> WorkloadRegistry.load(scalar)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(scalar + ":11: workloads[1].addresses: expected a list, found a single value (write [10.0.1.3])");
+        Path labels = Files.writeString(dir.resolve("labels.yaml"), GOOD.replace("labels: {app: backend}", "labels: app=backend"));
+        assertThatThrownBy(() -> WorkloadRegistry.load(labels)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(labels + ":9: workloads[0].labels: expected a mapping (key: value), found a single value");
+    }
 }

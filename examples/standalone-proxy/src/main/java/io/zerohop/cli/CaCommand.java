@@ -89,6 +89,10 @@ final class CaCommand {
             if (validity.isZero()) {
                 throw u.error("ttl", ttl, "an SVID needs a validity above zero");
             }
+            if (validity.compareTo(java.time.Duration.ofSeconds(1)) < 0) {
+                // Durations take ms (for --handshake-timeout, --drain); X.509 validity is in whole seconds (RFC 5280 4.1.2.5).
+                throw u.error("ttl", ttl, "an SVID's validity is in whole seconds: give at least 1s");
+            }
             if (!Files.exists(caDir.resolve("root.pem"))) {
                 throw u.error("ca", caDir.toString(), caDir + " holds no CA (root.pem missing); run `zerohop ca init` first");
             }

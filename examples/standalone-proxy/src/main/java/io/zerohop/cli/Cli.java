@@ -94,26 +94,36 @@ final class Cli {
         return null;
     }
 
-    /** Durations as people write them: 90s, 15m, 24h, 7d. */
+    /** What a duration looks like, in each error about one. */
+    private static final String DURATION_EXAMPLES = " (examples: 500ms, 90s, 15m, 24h, 7d)";
+
+    /**
+     * Durations as people write them: 500ms, 90s, 15m, 24h, 7d (Go's and Kubernetes' {@code ms} too: a
+     * new-user pass wrote {@code --handshake-timeout 500ms} and was refused).
+     */
     static Duration duration(String s) {
-        if (s == null || s.length() < 2) {
-            throw new RefusedException("bad duration \"" + s + "\" (examples: 90s, 15m, 24h, 7d)", 2); // a usage error
+        if (s == null || s.length() < 2 || s.matches("-?\\d+")) {
+            throw new RefusedException("bad duration \"" + s + "\"" + (s != null && s.matches("-?\\d+") ? ": no unit" : "") + DURATION_EXAMPLES, 2);
         }
+        int unit = s.endsWith("ms") ? 2 : 1;
         long n;
         try {
-            n = Long.parseLong(s.substring(0, s.length() - 1));
+            n = Long.parseLong(s.substring(0, s.length() - unit));
         } catch (NumberFormatException e) {
-            throw new RefusedException("bad duration \"" + s + "\" (examples: 90s, 15m, 24h, 7d)", 2); // a usage error
+            throw new RefusedException("bad duration \"" + s + "\"" + DURATION_EXAMPLES, 2);
         }
         if (n < 0) {
             throw new RefusedException("duration \"" + s + "\" is negative", 2);
+        }
+        if (unit == 2) {
+            return Duration.ofMillis(n);
         }
         return switch (s.charAt(s.length() - 1)) {
             case 's' -> Duration.ofSeconds(n);
             case 'm' -> Duration.ofMinutes(n);
             case 'h' -> Duration.ofHours(n);
             case 'd' -> Duration.ofDays(n);
-            default -> throw new RefusedException("bad duration \"" + s + "\" (examples: 90s, 15m, 24h, 7d)", 2); // a usage error
+            default -> throw new RefusedException("bad duration \"" + s + "\"" + DURATION_EXAMPLES, 2); // a usage error
         };
     }
 }

@@ -40,7 +40,8 @@ import picocli.CommandLine.ParameterException;
  * bad value in the file gets the same check as the same flag typed by hand, and its error names
  * {@code file:line: key:} in place of {@code --key} ({@link Origins}, as the policy loader names
  * {@code file:line: field:}). The file's own mistakes (unknown or repeated key, a list for a
- * one-value option, a nested mapping, two identity sources) are reported with file and line here.
+ * one-value option, a nested mapping, two identity sources, a key without a value, an empty file) are
+ * reported with file and line here.
  */
 final class ConfigFile {
     private static final Set<String> IDENTITY = Set.of("cert", "key", "trust-bundle", "spire-socket", "ca", "in-memory-ca",
@@ -144,8 +145,14 @@ final class ConfigFile {
             lines.put(s.key(), s.line());
             boolean flagOnly = option.arity().max() == 0;
             for (String v : s.values()) {
+                if (v == null) {
+                    // An empty value ("policies:" whose path a template left out) was dropped: the proxy
+                    // started with "policies none (allow all)". What the line meant is unknown, so it is refused.
+                    throw new ConfigException(file + ":" + s.line() + ": " + s.key() + ": no value (write the value"
+                            + (flagOnly || option.arity().min() == 0 ? ", true or false" : "") + ", or delete the line)");
+                }
                 // "transparent: false" reads as the listener left off, as a switch's false does.
-                if (v == null || v.equals("false") && (flagOnly || option.arity().min() == 0)) {
+                if (v.equals("false") && (flagOnly || option.arity().min() == 0)) {
                     continue;
                 }
                 if (v.equals("true") && (flagOnly || option.arity().min() == 0)) {
@@ -178,7 +185,7 @@ final class ConfigFile {
         return null;
     }
 
-    /** One key of the file: its line and its value or values (null for an empty value). */
+    /** One key of the file: its line and its value or values (null for an empty value, which {@link #load} refuses). */
     record Setting(String key, int line, List<String> values) {}
 
     /**
@@ -197,7 +204,9 @@ final class ConfigFile {
             try (JsonParser p = new YAMLFactory().createParser(Files.newBufferedReader(file))) {
                 JsonToken t = p.nextToken();
                 if (t == null) {
-                    return settings;
+                    // An empty file (a ConfigMap key mounted empty, a truncated write) started a proxy on the
+                    // defaults: no policies, allowing everything. As the workload registry, an empty file is an error.
+                    throw new ConfigException(file + ": empty: no option set (the config file is one mapping of option: value)");
                 }
                 if (t != JsonToken.START_OBJECT) {
                     throw new ConfigException(file + ":" + p.currentTokenLocation().getLineNr() + ": expected a mapping of option: value");

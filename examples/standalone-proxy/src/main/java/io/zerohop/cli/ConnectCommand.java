@@ -47,7 +47,7 @@ final class ConnectCommand implements Callable<Integer> {
     List<String> expect;
 
     @Option(names = "--handshake-timeout", defaultValue = "10s", paramLabel = "DURATION",
-            description = "How long --via may take to complete the TLS handshake (5s, 1m), default ${DEFAULT-VALUE}")
+            description = "How long --via may take to complete the TLS handshake (500ms, 5s, 1m), default ${DEFAULT-VALUE}")
     String handshakeTimeout;
 
     @Option(names = {"-v", "--verbose"}, description = "Log lines (INFO) on stderr; without it only data and a final error line")
@@ -65,7 +65,14 @@ final class ConnectCommand implements Callable<Integer> {
         InetSocketAddress hbone = u.hostPort("via", via);
         InetSocketAddress dst = u.hostPort("target", target);
         Set<SpiffeId> expected = new LinkedHashSet<>();
-        for (String e : expect) {
+        for (String given : expect) {
+            // "a, b" as people type a list: a SPIFFE ID holds no space, so the one after the comma is no part of it.
+            String e = given.strip();
+            if (!e.contains("://")) {
+                // A policy's principal form (the article's "cluster.local/ns/..."), as policy check --source says it.
+                throw u.error("expect", e, "\"" + e + "\" is not a SPIFFE ID: write spiffe://" + e
+                        + " (policies' principals leave spiffe:// out; --expect is the server's SPIFFE ID)");
+            }
             SpiffeId id = Usage.parse(u, "expect", e, () -> SpiffeIds.parse(e));
             if (id.getPath().isEmpty()) {
                 // spiffe/spiffe X509-SVID.md 4.1: a leaf names a workload; a bare trust domain never verifies.
@@ -80,7 +87,7 @@ final class ConnectCommand implements Callable<Integer> {
             throw u.error("handshake-timeout", handshakeTimeout, e.getMessage());
         }
         if (handshake.isZero()) {
-            throw u.error("handshake-timeout", handshakeTimeout, "must be positive (examples: 5s, 1m)");
+            throw u.error("handshake-timeout", handshakeTimeout, "must be positive (examples: 500ms, 5s, 1m)");
         }
         // As `proxy` checks them: a missing or unreadable file is a usage error naming its option.
         u.path("cert", cert, Usage.Kind.FILE);
@@ -111,7 +118,11 @@ final class ConnectCommand implements Callable<Integer> {
                 // What the kernel said, once ("Connection refused"), not the chain of Netty's wrappers.
                 // hbone's own message already names the connection ("HBONE connection to X closed during setup"): once is enough.
                 String why = (e.getCause() == null ? Cli.describe(e) : Cli.reason(e)).replaceFirst("^HBONE connection to \\S+ ", "");
-                throw new Cli.RefusedException("HBONE connection to " + via + " failed: " + why, 1);
+                // A port that accepts and closes (a proxy's port with nothing behind it, a service that rejects the
+                // ClientHello without an alert) said only "closed during setup" (new-user pass); the address once.
+                boolean cut = why.equals("closed during setup") || why.startsWith("Connection reset");
+                throw new Cli.RefusedException("HBONE connection to " + via + " failed: " + why + (cut
+                        ? " (it closed the connection before the TLS handshake completed: is it an HBONE port, 15008? If so, its log says why)" : ""), 1);
             }
             try (s) {
                 Thread up = new Thread(() -> {

@@ -117,14 +117,18 @@ final class PolicyCommand {
             }
             u.path("policies", policies, Usage.Kind.FILE_OR_DIRECTORY);
             u.path("workloads", workloads, Usage.Kind.FILE);
+            u.namespace("root-namespace", rootNamespace);
             Map<String, String> headerMap = headerMap(u);
             InetAddress srcIp = Usage.parse(u, "source-ip", sourceIp, () -> Addresses.parseIp(sourceIp, "--source-ip"));
             InetAddress dstIp = Usage.parse(u, "dest-ip", destIp, () -> Addresses.parseIp(destIp, "--dest-ip"));
             if (source != null) {
                 if (!source.contains("://")) {
                     // Istio's principals are written without the scheme (the article's "cluster.local/ns/..."); a SPIFFE ID has it.
-                    throw u.error("source", source, "\"" + source + "\" is not a SPIFFE ID: write spiffe://" + source
-                            + " (policies' principals leave spiffe:// out; --source is the caller's SPIFFE ID)");
+                    // A bare name ("frontend") is no principal: "write spiffe://frontend" sent a new-user pass the wrong way.
+                    throw u.error("source", source, "\"" + source + "\" is not a SPIFFE ID: write " + (source.contains("/")
+                            ? "spiffe://" + source + " (policies' principals leave spiffe:// out; --source is the caller's SPIFFE ID)"
+                            : "the caller's SPIFFE ID, spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/SERVICE_ACCOUNT (e.g. spiffe://cluster.local/ns/prod/sa/"
+                                    + source + ")"));
                 }
                 Usage.parse(u, "source", source, () -> SpiffeIds.parse(source));
             }
@@ -140,6 +144,8 @@ final class PolicyCommand {
             // "ALLOW ... fromEndpoints app=frontend matched" for --source .../sa/batch from frontend's labels. The
             // caller is then the registry workload with --source's identity, when exactly one has it.
             WorkloadRef sourceWorkload = null;
+            // Why the source has no workload, printed after a decision that says so.
+            String noWorkload = "the source workload comes from --workloads and --source-ip, or --source's identity when one workload has it";
             boolean givenIp = spec.commandLine().getParseResult().hasMatchedOption("--source-ip");
             if (registry != null && source == null && !givenIp && registry.byAddress(srcIp).isPresent()) {
                 // A plaintext caller is the workload owning its address: the default would make it that workload.
@@ -150,8 +156,11 @@ final class PolicyCommand {
             }
             if (registry != null && (source == null || givenIp)) {
                 // The proxy's TunnelSource takes only a workload of the peer's own identity.
-                sourceWorkload = registry.byAddress(srcIp).filter(w -> source == null || w.identity().toString().equals(source))
-                        .map(Workload::ref).orElse(null);
+                Workload holder = registry.byAddress(srcIp).orElse(null);
+                sourceWorkload = holder != null && (source == null || holder.identity().toString().equals(source)) ? holder.ref() : null;
+                noWorkload = holder == null ? "no workload in " + workloads + " has --source-ip " + srcIp.getHostAddress()
+                        : "--source-ip " + srcIp.getHostAddress() + " is " + holder.namespace() + "/" + holder.name() + ", whose identity "
+                                + holder.identity() + " is not --source's: as in the proxy, a workload of another identity is not the source";
             } else if (registry != null) {
                 List<Workload> own = registry.all().stream()
                         .filter(w -> w.identity().toString().equals(source) && !w.addresses().isEmpty()).toList();
@@ -169,6 +178,7 @@ final class PolicyCommand {
                     // only while no workload owns it; else ipBlocks would decide on another workload's address.
                     InetAddress dflt = srcIp;
                     Workload holder = registry.byAddress(dflt).orElse(null);
+                    noWorkload = "no workload in " + workloads + " has --source's identity";
                     if (holder != null) {
                         throw u.error("source-ip", null, "no workload in " + workloads + " has --source " + source
                                 + ", and the default --source-ip " + dflt.getHostAddress() + " is " + holder.namespace() + "/"
@@ -188,12 +198,20 @@ final class PolicyCommand {
                     .destination(target)
                     .sourceWorkload(sourceWorkload)
                     .sni(sni);
-            if (method != null || path != null || host != null || !headers.isEmpty()) {
+            // As the proxy: a port declared tcp is never parsed, so its connections are decided at L4 whatever
+            // the request. A new-user pass got ALLOW for --method POST on a tcp port the proxy refuses at L4.
+            Workload destWorkload = registry == null ? null : registry.byName(ns, rest).orElse(null);
+            boolean opaque = destWorkload != null && destWorkload.appProtocol(port) == io.zerohop.core.AppProtocol.TCP;
+            boolean http = method != null || path != null || host != null || !headers.isEmpty();
+            if (http && !opaque) {
                 req.http(new HttpAttributes(method == null ? "GET" : method, path == null ? "/" : path, host, headerMap));
             }
             Decision d = engine.evaluate(req.build());
-            System.out.println(d.explain() + (d.explain().contains("the source has no known workload")
-                    ? " (the source workload comes from --workloads and --source-ip, or --source's identity when one workload has it)" : ""));
+            System.out.println(d.explain() + (d.explain().contains("the source has no known workload") ? " (" + noWorkload + ")" : ""));
+            if (http && opaque) {
+                System.err.println("warning: port " + port + " of " + ns + "/" + rest + " is tcp in " + workloads + ": the proxy does not parse "
+                        + "HTTP there, so --method/--path/--host/--header were left out and the connection decided at L4, as the proxy decides it");
+            }
             for (String w : set.warnings()) {
                 System.err.println("warning: " + w);
             }
@@ -225,8 +243,8 @@ final class PolicyCommand {
             if (registry != null) {
                 // A --dest the registry does not hold is a mistake in the option (exit 2), named with the choices.
                 Workload w = registry.byName(ns, name).orElseThrow(() -> u.error("dest", dest, "workload " + ns + "/" + name
-                        + " is not in " + workloads + " (it has " + registry.all().stream().map(x -> x.namespace() + "/" + x.name())
-                        .sorted().limit(8).collect(java.util.stream.Collectors.joining(", ")) + (registry.all().size() > 8 ? ", ..." : "") + ")"));
+                        + " is not in " + workloads + (registry.all().isEmpty() ? " (it has no workloads)" : " (it has " + registry.all().stream().map(x -> x.namespace() + "/" + x.name())
+                        .sorted().limit(8).collect(java.util.stream.Collectors.joining(", ")) + (registry.all().size() > 8 ? ", ..." : "") + ")")));
                 Map<String, String> l = new HashMap<>(w.labels());
                 l.putAll(labels);
                 return new WorkloadRef(ns, name, w.serviceAccount(), l);

@@ -128,7 +128,7 @@ final class ProxyCommand implements Callable<Integer> {
     @Option(names = "--root-namespace", paramLabel = "NS", defaultValue = "istio-system", description = {"Istio root namespace", DEFAULT})
     String rootNamespace;
 
-    @Option(names = "--workloads", paramLabel = "FILE", description = "Workload registry YAML")
+    @Option(names = "--workloads", paramLabel = "FILE", description = "Workload registry YAML, read once at start (unlike --policies: restart the proxy after editing it)")
     Path workloads;
 
     @Option(names = "--node", paramLabel = "NAME", description = "This node's name in the registry: inbound serves only its workloads")
@@ -200,10 +200,7 @@ final class ProxyCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("invalid trust domain \"" + trustDomain + "\": " + m.substring(m.indexOf("\": ") + 3), e);
             }
         });
-        // A Kubernetes namespace name (DNS-1123 label), as istiod requires of its root namespace.
-        if (!rootNamespace.matches("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")) {
-            throw u.error("root-namespace", rootNamespace, "\"" + rootNamespace + "\" is not a namespace name (lower-case DNS label, e.g. istio-system)");
-        }
+        u.namespace("root-namespace", rootNamespace);
         InetSocketAddress in = u.listener("inbound", inbound);
         if (inboundTransparent && in == null) {
             throw u.error("inbound-transparent", "true", "needs an HBONE listener, but " + origins.label("inbound") + " is off");
@@ -271,6 +268,28 @@ final class ProxyCommand implements Callable<Integer> {
             System.err.println("zerohop proxy: warning: " + origins.label("node") + " " + node + ": no workload of " + workloads
                     + " is on this node (its workloads' nodes: " + String.join(", ", registry.all().stream().map(w -> w.node())
                     .filter(java.util.Objects::nonNull).distinct().sorted().toList()) + "); tunnels to them will be refused (400)");
+        }
+        if (kube == null && !registry.all().isEmpty()) {
+            String td = registry.identityOf(registry.all().get(0)).getTrustDomain().getName();
+            if (!td.equals(trustDomain)) {
+                // Its workloads' SVIDs are asked of a CA of the other domain: the proxy printed "ready" while readiness
+                // said "pending: identity" and every tunnel was reset with a stack trace (new-user pass).
+                System.err.println("zerohop proxy: warning: " + origins.label("workloads") + " " + workloads + ": trustDomain " + td
+                        + ", but " + origins.label("trust-domain") + " is " + trustDomain + ": its workloads' identities are not of the mesh's"
+                        + " trust domain, so no SVID can be issued or accepted for them (give the same trust domain to both)");
+            }
+        }
+        if (kube == null && !passthroughUnknown) {
+            for (InetSocketAddress[] f : checked.forwards()) {
+                if (registry.byAddress(f[1].getAddress()).isEmpty()) {
+                    // Every connection to such a forward is refused (unknown destination: no identity to verify), one INFO
+                    // line each, while the ready line lists the forward (new-user pass): said once, at start.
+                    System.err.println("zerohop proxy: warning: " + origins.label("forward") + " " + Addresses.listener(f[0], f[0]) + "="
+                            + Addresses.listener(f[1], f[1]) + ": " + f[1].getAddress().getHostAddress() + " is no workload of "
+                            + (workloads == null ? "the registry (no --workloads)" : workloads.toString())
+                            + "; every connection to it will be refused (--passthrough-unknown relays it as plain TCP)");
+                }
+            }
         }
         PolicyEngine engine = kube != null ? kube.discovery.policyEngine() : null;
         AutoCloseable watch = null;

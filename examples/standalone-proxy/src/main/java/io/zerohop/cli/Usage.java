@@ -50,6 +50,10 @@ final class Usage {
 
     /** A listener address, or null for {@code off}. */
     InetSocketAddress listener(String key, String value) {
+        if ("false".equals(value) || "no".equals(value)) {
+            // "metrics: false" in a config file, as "transparent: false" reads (new-user pass): say the word that works.
+            throw error(key, value, "\"" + value + "\" is not ip:port: write off to turn the listener off");
+        }
         return "off".equals(value) ? null : hostPort(key, value);
     }
 
@@ -64,6 +68,18 @@ final class Usage {
             String m = e.getMessage();
             throw u.error(key, value, m.startsWith("--" + key + ": ") ? m.substring(key.length() + 4) : m);
         }
+    }
+
+    /**
+     * {@code value} when it is a Kubernetes namespace name (DNS-1123 label), as istiod requires of its root
+     * namespace; otherwise a usage error naming {@code key}. {@code proxy} and {@code policy check} alike: the
+     * latter took {@code Istio-System} and decided as if no policy were mesh-wide (new-user pass).
+     */
+    String namespace(String key, String value) {
+        if (!value.matches("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")) {
+            throw error(key, value, "\"" + value + "\" is not a namespace name (lower-case DNS label, e.g. istio-system)");
+        }
+        return value;
     }
 
     /** {@link Cli#duration} with the option named. */
@@ -81,6 +97,7 @@ final class Usage {
      * the JDK's exceptions carry only the path ("zerohop ca issue: afile").
      */
     Path outputDirectory(String key, Path dir) {
+        refuseEmpty(key, dir);
         if (Files.exists(dir) && !Files.isDirectory(dir)) {
             throw error(key, dir.toString(), dir + " is not a directory");
         }
@@ -100,6 +117,17 @@ final class Usage {
     }
 
     /**
+     * An empty path ({@code --policies "$POLICY_DIR"} with the variable unset, {@code policies: ""}) names
+     * the working directory to the JDK: a new-user pass got the proxy loading the working directory's
+     * YAML files as its policies. Refused as a usage error.
+     */
+    private void refuseEmpty(String key, Path path) {
+        if (path.toString().isEmpty()) {
+            throw error(key, "", "an empty path (write \".\" for the working directory)");
+        }
+    }
+
+    /**
      * {@code path} unchanged (null stays null) when it exists, is of {@code kind} and is readable;
      * otherwise a usage error saying which of the three it is not. Checked up front because the
      * JDK's own exceptions carry only the path ("nope: cannot read: nope").
@@ -108,6 +136,7 @@ final class Usage {
         if (path == null) {
             return null;
         }
+        refuseEmpty(key, path);
         if (!Files.exists(path)) {
             // The deepest part that does exist says why: a file where a directory was meant, or a missing parent.
             Path existing = path.toAbsolutePath().getParent();

@@ -126,6 +126,9 @@ public final class Zerohop {
                     ? new CommandLine.UnmatchedArgumentException(cmd, cmd.getUnmatchedArguments()) : pe;
             java.io.PrintWriter err = cmd.getErr();
             String msg = e.getMessage().startsWith("Error: ") ? e.getMessage().substring(7) : e.getMessage();
+            if (e instanceof CommandLine.UnmatchedArgumentException u) {
+                msg = unknownOptions(u.getUnmatched(), msg);
+            }
             err.println(cmd.getCommandSpec().qualifiedName() + ": " + from.name(e, msg));
             CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
             err.println("Run '" + cmd.getCommandSpec().qualifiedName() + " --help' for usage.");
@@ -133,5 +136,29 @@ public final class Zerohop {
             return cmd.getCommandSpec().exitCodeOnInvalidInput();
         });
         return cli.execute(args);
+    }
+
+    /**
+     * picocli's "Unknown options: '--polices', 'polB'" names the mistyped option's value as a second unknown
+     * option (new-user pass: "is polB an option?"). When every unmatched word is an option or the value right
+     * after one, the message names the options and calls the others their values; otherwise {@code picocli}'s.
+     */
+    static String unknownOptions(java.util.List<String> unmatched, String picocli) {
+        if (unmatched.isEmpty() || !unmatched.get(0).startsWith("-")) {
+            return picocli;
+        }
+        java.util.List<String> named = new java.util.ArrayList<>();
+        for (int i = 0; i < unmatched.size(); i++) {
+            String option = unmatched.get(i);
+            if (!option.startsWith("-")) {
+                return picocli;
+            }
+            if (i + 1 < unmatched.size() && !unmatched.get(i + 1).startsWith("-")) {
+                named.add("'" + option + "' (its value '" + unmatched.get(++i) + "')");
+            } else {
+                named.add("'" + option + "'");
+            }
+        }
+        return (named.size() == 1 ? "Unknown option: " : "Unknown options: ") + String.join(", ", named);
     }
 }

@@ -95,10 +95,27 @@ class CliTest {
         assertThat(err.toString().lines().toList()).hasSize(2).last().isEqualTo("Run 'zerohop proxy --help' for usage.");
         assertThat(proxy("--inbound", "off", "--socks5=localhost:1080"))
                 .isEqualTo("exit 2: zerohop proxy: --socks5: \"localhost\" is not an IP address literal");
-        assertThat(proxy("--inbound", "off", "--drain", "5x")).isEqualTo("exit 2: zerohop proxy: --drain: bad duration \"5x\" (examples: 90s, 15m, 24h, 7d)");
+        assertThat(proxy("--inbound", "off", "--drain", "5x")).isEqualTo("exit 2: zerohop proxy: --drain: bad duration \"5x\" (examples: 500ms, 90s, 15m, 24h, 7d)");
         assertThat(proxy("--inbound", "off", "--inbound-transparent"))
                 .isEqualTo("exit 2: zerohop proxy: --inbound-transparent: needs an HBONE listener, but --inbound is off");
         assertThat(out.toString()).doesNotContain("zerohop proxy ready");
+    }
+
+    /** A new-user pass wrote {@code --handshake-timeout 500ms} (Go's and Kubernetes' form) and {@code --drain 10}, both refused unclearly. */
+    @Test
+    @org.junit.jupiter.api.DisplayName("durations: ms, s, m, h, d; a number without a unit is named as such")
+    void durationsTakeMillisecondsAndNameAMissingUnit() {
+        assertThat(Cli.duration("500ms")).isEqualTo(java.time.Duration.ofMillis(500));
+        assertThat(Cli.duration("90s")).isEqualTo(java.time.Duration.ofSeconds(90));
+        assertThat(Cli.duration("15m")).isEqualTo(java.time.Duration.ofMinutes(15));
+        assertThat(Cli.duration("7d")).isEqualTo(java.time.Duration.ofDays(7));
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Cli.duration("10"))
+                .hasMessage("bad duration \"10\": no unit (examples: 500ms, 90s, 15m, 24h, 7d)");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Cli.duration("5"))
+                .hasMessage("bad duration \"5\": no unit (examples: 500ms, 90s, 15m, 24h, 7d)");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Cli.duration("5ns"))
+                .hasMessage("bad duration \"5ns\" (examples: 500ms, 90s, 15m, 24h, 7d)");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> Cli.duration("-5ms")).hasMessage("duration \"-5ms\" is negative");
     }
 
     /**
@@ -291,6 +308,56 @@ class CliTest {
         err.reset();
         assertThat(Zerohop.run(concat(start, new String[] {"node-a"}))).isNotZero();
         assertThat(err.toString()).doesNotContain("warning: --node");
+    }
+
+    /**
+     * A {@code zerohop proxy} start with {@code workloads} and {@code extra} that fails after the registry is read
+     * (its identity files are empty), so the start-up warnings are all out when it returns; every listener off.
+     */
+    private static String[] startWithoutIdentity(Path dir, Path workloads, String... extra) throws Exception {
+        for (String f : List.of("c.pem", "k.pem", "b.pem")) {
+            Files.writeString(dir.resolve(f), "");
+        }
+        return concat(new String[] {"proxy", "--workloads", workloads.toString(), "--cert", dir.resolve("c.pem").toString(),
+                "--key", dir.resolve("k.pem").toString(), "--trust-bundle", dir.resolve("b.pem").toString(),
+                "--inbound", "off", "--metrics", "off", "--readiness", "off", "--admin", "off"}, extra);
+    }
+
+    /**
+     * A --forward whose target is no registry workload refuses every connection (no identity to verify), one INFO
+     * line each, while the ready line lists it (new-user pass). Said once at start; --passthrough-unknown is the
+     * documented way to relay it, and silences the warning.
+     */
+    @Test
+    @org.junit.jupiter.api.DisplayName("proxy start: a --forward to an address no registry workload has gets a warning")
+    void aForwardToAnUnknownTargetIsAWarning(@TempDir Path dir) throws Exception {
+        Path w = Files.writeString(dir.resolve("workloads.yaml"), "workloads:\n  - {namespace: prod, name: backend, addresses: [10.0.1.2]}\n");
+        String[] start = startWithoutIdentity(dir, w, "--forward", "127.0.0.1:0=10.0.1.9:80", "--forward", "127.0.0.1:0=10.0.1.2:8080");
+        assertThat(Zerohop.run(start)).isNotZero();
+        assertThat(err.toString()).contains("zerohop proxy: warning: --forward 127.0.0.1:0=10.0.1.9:80: 10.0.1.9 is no workload of " + w
+                + "; every connection to it will be refused (--passthrough-unknown relays it as plain TCP)")
+                .doesNotContain("10.0.1.2 is no workload");
+        err.reset();
+        assertThat(Zerohop.run(concat(start, new String[] {"--passthrough-unknown"}))).isNotZero();
+        assertThat(err.toString()).doesNotContain("warning: --forward");
+    }
+
+    /**
+     * A registry of another trust domain than the proxy's: its workloads get no SVID, the proxy printed "ready"
+     * while readiness said "pending: identity", and each tunnel was reset with a stack trace (new-user pass).
+     */
+    @Test
+    @org.junit.jupiter.api.DisplayName("proxy start: a --workloads trustDomain other than --trust-domain gets a warning naming both")
+    void aRegistryOfAnotherTrustDomainIsAWarning(@TempDir Path dir) throws Exception {
+        Path w = Files.writeString(dir.resolve("workloads.yaml"),
+                "trustDomain: example.org\nworkloads:\n  - {namespace: prod, name: backend, addresses: [10.0.1.2]}\n");
+        String[] start = startWithoutIdentity(dir, w);
+        assertThat(Zerohop.run(start)).isNotZero();
+        assertThat(err.toString()).contains("zerohop proxy: warning: --workloads " + w + ": trustDomain example.org, but --trust-domain is "
+                + "cluster.local: its workloads' identities are not of the mesh's trust domain");
+        err.reset();
+        assertThat(Zerohop.run(concat(start, new String[] {"--trust-domain", "example.org"}))).isNotZero();
+        assertThat(err.toString()).doesNotContain("warning: --workloads");
     }
 
     /** An empty (or wrongly mounted) --policies directory allows everything: said at start, as policy check says it. */

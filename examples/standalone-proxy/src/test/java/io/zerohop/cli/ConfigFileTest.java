@@ -165,7 +165,7 @@ class ConfigFileTest {
     @org.junit.jupiter.api.DisplayName("a bad value in the config file is a usage error naming file:line: key, as the policy loader names file:line: field")
     void aBadValueInTheFileNamesFileLineAndKey(@TempDir Path dir) throws Exception {
         refused(dir, QUIET + "inbound: 127.0.0.1:99999\n", ":5: inbound: port 99999 out of range 0..65535");
-        refused(dir, QUIET + "inbound: 127.0.0.1:0\ndrain: 10x\n", ":6: drain: bad duration \"10x\" (examples: 90s, 15m, 24h, 7d)");
+        refused(dir, QUIET + "inbound: 127.0.0.1:0\ndrain: 10x\n", ":6: drain: bad duration \"10x\" (examples: 500ms, 90s, 15m, 24h, 7d)");
         refused(dir, QUIET + "forward: [\"127.0.0.1:0=10.0.0.1:80\", \"127.0.0.1:0\"]\n", ":5: forward: must be LOCAL=TARGET, got \"127.0.0.1:0\"");
         refused(dir, QUIET + "policies: " + dir.resolve("nope") + "\n", ":5: policies: " + dir.resolve("nope") + " does not exist");
         // The same value on the command line is named by its flag, and wins over the file's.
@@ -210,6 +210,31 @@ class ConfigFileTest {
                 .isInstanceOf(ConfigFile.ConfigException.class)
                 .hasMessage(a + ":6: node: an alias (*root): write the value itself");
         assertThat(proxyWith(a)).isEqualTo("exit 2: zerohop proxy: " + a + ":6: node: an alias (*root): write the value itself");
+    }
+
+    /**
+     * A new-user pass (newuser3) started {@code zerohop proxy --config} with {@code policies:} left
+     * empty (a template whose variable was unset) and with an empty file: both ran as "policies none
+     * (allow all)", the empty value dropped without a word. Both are refused now.
+     */
+    @Test
+    @DisplayName("a key without a value and an empty config file are refused with file:line, never read as the defaults (allow all)")
+    void anEmptyValueOrAnEmptyFileIsRefused(@TempDir Path dir) throws Exception {
+        // "--drain x" after the file: were the file accepted, the run ends on that flag's error instead
+        // of starting a proxy that never returns.
+        refused(dir, QUIET + "policies:\n", ":5: policies: no value (write the value, or delete the line)", "--drain", "x");
+        refused(dir, QUIET + "node: ~\n", ":5: node: no value (write the value, or delete the line)", "--drain", "x");
+        refused(dir, QUIET + "transparent:\n", ":5: transparent: no value (write the value, true or false, or delete the line)", "--drain", "x");
+        refused(dir, QUIET + "forward: [127.0.0.1:0=10.0.0.1:80, ~]\n", ":5: forward: no value", "--drain", "x");
+        refused(dir, "", ": empty: no option set (the config file is one mapping of option: value)", "--in-memory-ca", "--drain", "x");
+        refused(dir, "# proxy.yaml, all commented out\n# policies: /etc/zerohop/policies\n", ": empty: no option set",
+                "--in-memory-ca", "--drain", "x");
+        // A listener with a default address is turned off with "off", not false: named, not "not ip:port" alone.
+        refused(dir, QUIET.replace("metrics: \"off\"", "metrics: false"), ":2: metrics: \"false\" is not ip:port: write off to turn the listener off");
+        // The control: an explicit false or an empty list is a value, and leaves the option off.
+        Path f = write(dir, QUIET + "transparent: false\nforward: []\n");
+        assertThat(ConfigFile.expand(new String[] {"--config", f.toString()}, PROXY)).doesNotContain("--transparent")
+                .noneMatch(a -> a.startsWith("--forward"));
     }
 
     @Test

@@ -196,8 +196,11 @@ class ConnectCommandTest {
     void aPortThatClosesAtOnceIsNamedOnce() throws Exception {
         try (java.net.ServerSocket closing = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
             Thread answer = new Thread(() -> {
-                try {
-                    closing.accept().close(); // a FIN before any byte: hbone reads it as "closed during setup"
+                try (java.net.Socket s = closing.accept()) {
+                    // A FIN before any byte: hbone reads it as "closed during setup". The ClientHello is then drained, so
+                    // the close never finds unread data (which would make it a reset instead of the FIN).
+                    s.shutdownOutput();
+                    s.getInputStream().transferTo(java.io.OutputStream.nullOutputStream());
                 } catch (java.io.IOException ignored) {
                     // the client's line is the assertion
                 }
@@ -208,6 +211,9 @@ class ConnectCommandTest {
             String line = r.stderr().lines().collect(java.util.stream.Collectors.joining("\n"));
             assertThat(line).startsWith("zerohop connect: ").doesNotContain("\n").contains("127.0.0.1:" + closing.getLocalPort());
             assertThat(line.split("127\\.0\\.0\\.1:" + closing.getLocalPort(), -1)).as(line).hasSize(2);
+            // And what it may mean, as for a plaintext or silent port (new-user pass: "closed during setup" alone).
+            assertThat(line).isEqualTo("zerohop connect: HBONE connection to 127.0.0.1:" + closing.getLocalPort() + " failed: closed "
+                    + "during setup (it closed the connection before the TLS handshake completed: is it an HBONE port, 15008? If so, its log says why)");
             answer.join(10_000);
         }
     }
@@ -303,5 +309,21 @@ class ConnectCommandTest {
         Run r = connect("good", "", "--expect", "spiffe://cluster.local");
         assertThat(r.exit()).isEqualTo(2);
         assertThat(r.stderr()).contains("--expect: spiffe://cluster.local: a workload SPIFFE ID has a path");
+    }
+
+    /**
+     * New-user pass: {@code --expect "A, B"} failed on the space ("invalid SPIFFE ID \" spiffe://...\": Scheme is
+     * missing"), and a policy's principal form (no spiffe://) got no hint of the form to write, as policy check gives.
+     */
+    @Test
+    void expectTakesASpacedListAndNamesThePrincipalForm() throws Exception {
+        Run spaced = connect("good", "hello\n", "--expect", "spiffe://cluster.local/ns/prod/sa/other, " + SERVER);
+        assertThat(spaced.exit()).as(spaced.stderr()).isZero();
+        assertThat(spaced.stdout()).isEqualTo("hello\n");
+        String principal = SERVER.toString().substring("spiffe://".length());
+        Run bare = connect("good", "", "--expect", principal);
+        assertThat(bare.exit()).isEqualTo(2);
+        assertThat(bare.stderr().lines().findFirst().orElse("")).isEqualTo("zerohop connect: --expect: \"" + principal
+                + "\" is not a SPIFFE ID: write " + SERVER + " (policies' principals leave spiffe:// out; --expect is the server's SPIFFE ID)");
     }
 }

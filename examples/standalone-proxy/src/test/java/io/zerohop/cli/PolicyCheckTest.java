@@ -81,13 +81,15 @@ class PolicyCheckTest {
         // Another identity at frontend's address: as the proxy (mesh-core TunnelSource), not frontend's labels.
         assertThat(check(FROM_FRONTEND, "--source", "spiffe://cluster.local/ns/prod/sa/backend", "--source-ip", "10.0.0.1",
                 "--dest", "prod/backend:8080")).isEqualTo(3);
-        assertThat(out.toString()).contains("the source has no known workload");
+        assertThat(out.toString()).contains("the source has no known workload").endsWith(" (--source-ip 10.0.0.1 is prod/frontend, whose "
+                + "identity spiffe://cluster.local/ns/prod/sa/frontend is not --source's: as in the proxy, a workload of another identity "
+                + "is not the source)" + System.lineSeparator());
         // An address no workload owns: no labels, and the explanation says so.
         assertThat(check(FROM_FRONTEND, "--source", id, "--source-ip", "10.9.9.9", "--dest", "prod/backend:8080")).isEqualTo(3);
         assertThat(out.toString()).isEqualTo("DENY by prod/from-frontend (CiliumNetworkPolicy ingress, default deny): endpoint "
                 + "selected by app=backend for ingress and no ingress rule allowed; the source has no known workload, so "
-                + "fromEndpoints selectors on pod labels cannot match it (the source workload comes from --workloads and "
-                + "--source-ip, or --source's identity when one workload has it)" + System.lineSeparator());
+                + "fromEndpoints selectors on pod labels cannot match it (no workload in " + dir.resolve("workloads.yaml")
+                + " has --source-ip 10.9.9.9)" + System.lineSeparator());
     }
 
     /**
@@ -312,6 +314,46 @@ class PolicyCheckTest {
         assertThat(check(FROM_FRONTEND, "--source", "cluster.local/ns/prod/sa/frontend", "--dest", "prod/backend:8080")).isEqualTo(2);
         assertThat(err.toString()).startsWith("zerohop policy check: --source: \"cluster.local/ns/prod/sa/frontend\" is not a SPIFFE ID: "
                 + "write spiffe://cluster.local/ns/prod/sa/frontend");
+        // A bare workload name is no principal either: the SPIFFE ID's form, not "spiffe://frontend" (new-user pass).
+        assertThat(check(FROM_FRONTEND, "--source", "frontend", "--dest", "prod/backend:8080")).isEqualTo(2);
+        assertThat(err.toString()).startsWith("zerohop policy check: --source: \"frontend\" is not a SPIFFE ID: write the caller's SPIFFE ID, "
+                + "spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/SERVICE_ACCOUNT (e.g. spiffe://cluster.local/ns/prod/sa/frontend)" + System.lineSeparator());
+    }
+
+    /**
+     * The proxy parses HTTP only on ports not declared tcp (mesh-core README, L7 enforcement); on a tcp port an
+     * ALLOW through rules.http matches nothing at L4. A new-user pass got ALLOW from --method POST --path /charge
+     * for such a port, which the proxy refuses.
+     */
+    @Test
+    @org.junit.jupiter.api.DisplayName("on a port declared tcp, --method/--path are left out with a warning and the decision is the proxy's L4 one")
+    void httpAttributesOnATcpPortAreDecidedAtL4AsTheProxyDoes() throws Exception {
+        String httpOnly = FROM_FRONTEND.replace("- fromEndpoints: [{matchLabels: {app: frontend}}]",
+                "- fromEndpoints: [{matchLabels: {app: frontend}}]\n    toPorts: [{ports: [{port: \"8080\", protocol: TCP}], rules: {http: [{method: POST}]}}]");
+        String id = "spiffe://cluster.local/ns/prod/sa/frontend";
+        String[] request = {"--source", id, "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080", "--method", "POST"};
+        assertThat(check(httpOnly, request)).as(out.toString()).isZero();   // the control: port 8080 is auto, parsed
+        assertThat(err.toString()).doesNotContain("is tcp");
+        Path p = dir.resolve("policies");
+        Path tcp = Files.writeString(dir.resolve("tcp.yaml"), WORKLOADS.replace("labels: {app: backend}}", "labels: {app: backend}, ports: {8080: tcp}}"));
+        out.reset();
+        err.reset();
+        String[] all = concat(new String[] {"policy", "check", "--policies", p.toString(), "--workloads", tcp.toString()}, request);
+        assertThat(Zerohop.run(all)).as(out.toString()).isEqualTo(3);
+        assertThat(out.toString()).startsWith("DENY by prod/from-frontend (CiliumNetworkPolicy ingress, rule 0): port allowed only through rules.http");
+        assertThat(err.toString()).startsWith("warning: port 8080 of prod/backend is tcp in " + tcp + ": the proxy does not parse HTTP there");
+    }
+
+    @Test
+    @org.junit.jupiter.api.DisplayName("a --dest not in a registry without workloads says the registry has none, not \"(it has )\"")
+    void aDestInARegistryWithoutWorkloads() throws Exception {
+        Path p = Files.createDirectories(dir.resolve("policies"));
+        Files.writeString(p.resolve("p.yaml"), FROM_FRONTEND);
+        Path w = Files.writeString(dir.resolve("none.yaml"), "workloads: []\n");
+        assertThat(Zerohop.run("policy", "check", "--policies", p.toString(), "--workloads", w.toString(), "--dest", "prod/backend:8080"))
+                .isEqualTo(2);
+        assertThat(err.toString()).startsWith("zerohop policy check: --dest: workload prod/backend is not in " + w + " (it has no workloads)"
+                + System.lineSeparator());
     }
 
     @Test

@@ -80,9 +80,14 @@ class UsageErrorsTest {
     @DisplayName("a mistyped option is named as unknown, with the suggestion, even when it hides a required one")
     void aTypoIsUnknownNotMissing(@TempDir Path dir) {
         assertThat(run("ca", "init", "--trust-domian", "cluster.local", "--out", dir.resolve("ca").toString()))
-                .startsWith("exit 2: zerohop ca init: Unknown options: '--trust-domian', 'cluster.local'")
+                .startsWith("exit 2: zerohop ca init: Unknown option: '--trust-domian' (its value 'cluster.local') | ")
                 .contains("--trust-domain")
                 .doesNotContain("Missing required");
+        // picocli named the value as a second unknown option ("Unknown options: '--polices', 'polB'": new-user pass).
+        assertThat(run("proxy", "--in-memory-ca", "--polices", "polB", "--inbund=:0", "--kubernetes", "--node", ""))
+                .startsWith("exit 2: zerohop proxy: Unknown options: '--polices' (its value 'polB'), '--inbund=:0' | ")
+                .contains("--policies");
+        assertThat(Zerohop.unknownOptions(java.util.List.of("stray"), "picocli's")).isEqualTo("picocli's");
         assertThat(run("ca", "init", "--out", dir.resolve("ca").toString()))
                 .as("nothing unknown: the missing option is the message")
                 .startsWith("exit 2: zerohop ca init: Missing required option: '--trust-domain=<trustDomain>'");
@@ -121,6 +126,7 @@ class UsageErrorsTest {
                 "--out", dir.resolve("out").toString(), "--ttl"};
         assertThat(run(concat(common, "-1h"))).startsWith("exit 2: zerohop ca issue: --ttl: duration \"-1h\" is negative | Run");
         assertThat(run(concat(common, "0s"))).startsWith("exit 2: zerohop ca issue: --ttl: an SVID needs a validity above zero | Run");
+        assertThat(run(concat(common, "500ms"))).startsWith("exit 2: zerohop ca issue: --ttl: an SVID's validity is in whole seconds: give at least 1s | Run");
         // New-user pass: 100000d issued a leaf valid until 2300 from a CA that ends far sooner.
         assertThat(run(concat(common, "100000d"))).startsWith("exit 2: zerohop ca issue: --ttl: an SVID valid for 100000d would outlive "
                 + "its CA (valid until ");
@@ -171,5 +177,33 @@ class UsageErrorsTest {
                 "--readiness", "off", "--admin", "off"))
                 .isEqualTo("exit 2: zerohop proxy: --root-namespace: \"istio system\" is not a namespace name (lower-case DNS label,"
                         + " e.g. istio-system) | Run 'zerohop proxy --help' for usage.");
+        // policy check alike: it took Istio-System and decided as if no policy were mesh-wide (new-user pass).
+        assertThat(run("policy", "check", "--policies", ".", "--dest", "prod/backend:8080", "--root-namespace", "Istio-System"))
+                .isEqualTo("exit 2: zerohop policy check: --root-namespace: \"Istio-System\" is not a namespace name (lower-case DNS label,"
+                        + " e.g. istio-system) | Run 'zerohop policy check --help' for usage.");
+    }
+
+    /**
+     * An empty path names the working directory to the JDK: a new-user pass ran {@code zerohop proxy
+     * --policies ""} (a variable left unset) and got the working directory's YAML loaded as its policies.
+     * "--kubernetes --node ''" follows (checked after the paths), so that were a path accepted the run
+     * would end on that usage error, not start a proxy.
+     */
+    @Test
+    @DisplayName("an empty --policies, --workloads, --ca or --out is a usage error naming the option, not the working directory")
+    void anEmptyPathIsRefused(@TempDir Path dir) throws Exception {
+        String hint = ": an empty path (write \".\" for the working directory) | Run 'zerohop ";
+        assertThat(run("proxy", "--in-memory-ca", "--policies", "", "--kubernetes", "--node", ""))
+                .isEqualTo("exit 2: zerohop proxy: --policies" + hint + "proxy --help' for usage.");
+        assertThat(run("proxy", "--in-memory-ca", "--workloads=", "--kubernetes", "--node", ""))
+                .isEqualTo("exit 2: zerohop proxy: --workloads" + hint + "proxy --help' for usage.");
+        assertThat(run("proxy", "--ca", "", "--kubernetes", "--node", "")).isEqualTo("exit 2: zerohop proxy: --ca" + hint + "proxy --help' for usage.");
+        assertThat(run("policy", "check", "--policies", "", "--dest", "prod/backend:8080"))
+                .isEqualTo("exit 2: zerohop policy check: --policies" + hint + "policy check --help' for usage.");
+        assertThat(run("ca", "init", "--trust-domain", "cluster.local", "--out", ""))
+                .isEqualTo("exit 2: zerohop ca init: --out" + hint + "ca init --help' for usage.");
+        Path config = Files.writeString(dir.resolve("proxy.yaml"), "in-memory-ca: true\npolicies: \"\"\n");
+        assertThat(run("proxy", "--config", config.toString(), "--kubernetes", "--node", ""))
+                .isEqualTo("exit 2: zerohop proxy: " + config + ":2: policies" + hint + "proxy --help' for usage.");
     }
 }
