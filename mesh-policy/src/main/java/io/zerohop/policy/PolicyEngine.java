@@ -194,8 +194,10 @@ public final class PolicyEngine {
     }
 
     /**
-     * The WARN line of a reload that dropped files loaded before or went from some policies to
-     * none (a renamed or deleted file silently widens access otherwise); null for any other reload.
+     * The WARN line of a reload that dropped files loaded before, dropped policy objects in force
+     * before (an emptied file, a deleted document, a DENY turned into something else: each can
+     * widen access, since even an ALLOW's absence lifts its default deny), or went from some
+     * policies to none; null for any other reload.
      */
     static String lossWarning(PolicySet previous, PolicySet next, Path dir) {
         List<String> dropped = new ArrayList<>();
@@ -204,7 +206,15 @@ public final class PolicyEngine {
                 dropped.add(f.getFileName().toString());
             }
         }
-        if (dropped.isEmpty() && (previous.size() == 0 || next.size() > 0)) {
+        java.util.Set<PolicyRef> now = new java.util.HashSet<>(next.policies());
+        List<String> gone = new ArrayList<>();
+        for (PolicyRef r : previous.policies()) {
+            // AUDIT never changes a decision: its loss widens nothing.
+            if (!now.contains(r) && !r.action().equals("AUDIT")) {
+                gone.add(r + " (" + r.action() + ")");
+            }
+        }
+        if (dropped.isEmpty() && gone.isEmpty() && (previous.size() == 0 || next.size() > 0)) {
             return null;
         }
         StringBuilder sb = new StringBuilder("reloaded ").append(next.size()).append(" policies from ").append(dir)
@@ -220,6 +230,13 @@ public final class PolicyEngine {
         }
         if (!added.isEmpty()) {
             sb.append("; newly loaded: ").append(String.join(", ", added));
+        }
+        if (!gone.isEmpty()) {
+            int shown = Math.min(gone.size(), 10);
+            sb.append("; no longer in force: ").append(String.join(", ", gone.subList(0, shown)));
+            if (gone.size() > shown) {
+                sb.append(" and ").append(gone.size() - shown).append(" more");
+            }
         }
         if (next.size() == 0) {
             sb.append("; no policy is in force now");

@@ -31,7 +31,7 @@ public final class PolicyLoader {
      */
     public static PolicySet fromDirectory(Path dir) throws PolicyLoadException {
         if (!Files.isDirectory(dir)) {
-            throw new PolicyLoadException(dir.toString(), 0, "", "not a directory");
+            throw new PolicyLoadException(dir.toString(), 0, "", Files.exists(dir) ? "not a directory" : "no such directory");
         }
         Loader.Listing listing;
         try {

@@ -116,9 +116,44 @@ class PolicyDirectoryTest {
         assertThat(PolicyEngine.lossWarning(oneOfThem, two, dir)).isNull();
         assertThat(PolicyEngine.lossWarning(PolicySet.empty(), none, dir)).isNull();
         assertThat(PolicyEngine.lossWarning(two, oneOfThem, dir))
-                .isEqualTo("reloaded 1 policies from pol (was 2); no longer loaded: b.yaml");
+                .isEqualTo("reloaded 1 policies from pol (was 2); no longer loaded: b.yaml; "
+                        + "no longer in force: AuthorizationPolicy prod/b (DENY)");
         assertThat(PolicyEngine.lossWarning(two, none, dir))
-                .isEqualTo("reloaded 0 policies from pol (was 2); no longer loaded: a.yaml, b.yaml; no policy is in force now");
+                .isEqualTo("reloaded 0 policies from pol (was 2); no longer loaded: a.yaml, b.yaml; "
+                        + "no longer in force: AuthorizationPolicy prod/a (DENY), AuthorizationPolicy prod/b (DENY); no policy is in force now");
+    }
+
+    /** newuser3: emptying deny-batch.yaml beside article.yaml (the file stays, its DENY goes) was an INFO line. */
+    @Test
+    void aReloadThatDropsAPolicyFromAFileStillLoadedIsAWarningNamingIt() throws Exception {
+        Path dir = Files.createTempDirectory("zerohop-loss");
+        Files.writeString(dir.resolve("article.yaml"), ap("prod", "allow-frontend", "{rules: [{}]}"));
+        Files.writeString(dir.resolve("deny-batch.yaml"), ap("prod", "deny-batch", "{action: DENY, rules: [{}]}")
+                + ap("prod", "audit-all", "{action: AUDIT, rules: [{}]}"));
+        PolicySet before = PolicyLoader.fromDirectory(dir);
+        Files.writeString(dir.resolve("deny-batch.yaml"), "");
+        PolicySet emptied = PolicyLoader.fromDirectory(dir);
+        assertThat(PolicyEngine.lossWarning(before, emptied, dir)).isEqualTo("reloaded 1 policies from " + dir
+                + " (was 3); no longer in force: AuthorizationPolicy prod/deny-batch (DENY)");
+        assertThat(emptied.warnings()).as("an empty policy file is named at load")
+                .contains(dir.resolve("deny-batch.yaml") + ": no policy object in it (empty, or only comments)");
+        Files.writeString(dir.resolve("deny-batch.yaml"), ap("prod", "deny-batch", "{action: ALLOW, rules: [{}]}"));
+        assertThat(PolicyEngine.lossWarning(before, PolicyLoader.fromDirectory(dir), dir))
+                .as("a DENY turned into an ALLOW under the same name").contains("no longer in force: AuthorizationPolicy prod/deny-batch (DENY)");
+        assertThat(PolicyEngine.lossWarning(before, before, dir)).isNull();
+    }
+
+    /** newuser3: a file the proxy may not read said only its path; a directory moved away said "not a directory". */
+    @Test
+    void unreadableFilesAndMissingDirectoriesSayWhy() throws Exception {
+        Path dir = Files.createTempDirectory("zerohop-perm");
+        assertThat(org.assertj.core.api.Assertions.catchThrowable(() -> PolicyLoader.fromDirectory(dir.resolve("gone"))))
+                .hasMessageContaining("no such directory");
+        Path f = Files.writeString(dir.resolve("deny.yaml"), ap("prod", "deny", "{action: DENY, rules: [{}]}"));
+        Files.setPosixFilePermissions(f, java.util.Set.of());
+        org.junit.jupiter.api.Assumptions.assumeFalse(Files.isReadable(f), "running with CAP_DAC_OVERRIDE (root): every file is readable");
+        assertThat(org.assertj.core.api.Assertions.catchThrowable(() -> PolicyLoader.fromDirectory(dir)))
+                .hasMessageContaining("cannot read: permission denied");
     }
 
     private static PolicySet set(String... names) throws PolicyLoadException {
@@ -164,7 +199,8 @@ class PolicyDirectoryTest {
 
             Files.move(dir.resolve("seed.YAML"), dir.resolve("seed.yaml.bak"), StandardCopyOption.ATOMIC_MOVE);
             assertThat(lost.poll(20, TimeUnit.SECONDS)).isEqualTo("reloaded 0 policies from " + dir
-                    + " (was 1); no longer loaded: seed.YAML; no policy is in force now");
+                    + " (was 1); no longer loaded: seed.YAML; no longer in force: AuthorizationPolicy prod/deny-all (DENY); "
+                    + "no policy is in force now");
             PolicySet empty = reloaded.poll(20, TimeUnit.SECONDS);
             assertThat(empty.size()).isZero();
             assertThat(empty.warnings()).containsExactly(dir.resolve("seed.yaml.bak")

@@ -137,7 +137,10 @@ public final class Loader {
         Loader l = new Loader();
         warnings.forEach(l.out::warn);
         for (Path f : files) {
-            l.addText(f.toString(), readUtf8(f));
+            if (!l.addText(f.toString(), readUtf8(f))) {
+                // kubectl apply -f DIR passes over it too; said here because an emptied DENY file is a lost DENY.
+                l.out.warn(f + ": no policy object in it (empty, or only comments)");
+            }
         }
         return l.finish();
     }
@@ -156,6 +159,7 @@ public final class Loader {
             // The JDK's file exceptions carry only the path as their message.
             String why = e instanceof java.nio.file.NoSuchFileException
                     ? (Files.isSymbolicLink(f) ? "a symbolic link to nothing (no such file)" : "no such file")
+                    : e instanceof java.nio.file.AccessDeniedException ? "permission denied"
                     : e instanceof java.nio.file.FileSystemException fs && fs.getReason() != null ? fs.getReason() : e.getMessage();
             throw new PolicyLoadException(f.toString(), 0, "", "cannot read: " + why, e);
         }
@@ -195,10 +199,13 @@ public final class Loader {
         return c;
     }
 
-    private void addText(String file, String yaml) throws PolicyLoadException {
-        for (YNode doc : YamlDocuments.parse(file, yaml)) {
+    /** @return whether the text held at least one document */
+    private boolean addText(String file, String yaml) throws PolicyLoadException {
+        List<YNode> docs = YamlDocuments.parse(file, yaml);
+        for (YNode doc : docs) {
             addDocument(doc);
         }
+        return !docs.isEmpty();
     }
 
     private void addDocument(YNode doc) throws PolicyLoadException {
