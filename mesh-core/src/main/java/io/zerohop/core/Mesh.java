@@ -73,6 +73,21 @@ public final class Mesh implements AutoCloseable {
     }
 
     /**
+     * Completes the first time this mesh is ready: {@link #readinessHandler()} would answer 200 (no
+     * identity, listener or registered task pending). Never completes while one stays pending, e.g.
+     * an SVID the identity provider cannot issue; {@code pendingReadiness()} says which. Completes on
+     * whichever thread finished the last task: do not block in its callbacks.
+     */
+    public CompletableFuture<Void> ready() {
+        return runtime.readiness().firstReady();
+    }
+
+    /** What readiness still waits for right now ({@code identity}, {@code listeners}, registered tasks), sorted; empty when ready. */
+    public Set<String> pendingReadiness() {
+        return runtime.readiness().pending();
+    }
+
+    /**
      * ztunnel's {@code /healthz/ready}: 200 {@code ready}, or 500 {@code not ready, pending: ...}
      * while identity, listeners or registered tasks are pending (and {@code draining} once shutdown
      * began).

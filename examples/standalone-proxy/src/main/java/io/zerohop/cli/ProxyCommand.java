@@ -392,7 +392,7 @@ final class ProxyCommand implements Callable<Integer> {
         // listeners are up and the first full sync is done (before, the kubelet sees 500 pending: kubernetes sync).
         java.util.concurrent.CompletableFuture<String> listening = new java.util.concurrent.CompletableFuture<>();
         if (kube != null) {
-            kube.discovery.synced().thenCombine(listening, (v, what) -> what).thenAccept(what -> {
+            kube.discovery.synced().thenCombine(listening, (v, what) -> what).thenCombine(mesh.ready(), (what, v) -> what).thenAccept(what -> {
                 System.out.println("zerohop proxy ready: first full sync with the Kubernetes API server done; " + what);
                 System.out.flush();
             });
@@ -447,7 +447,18 @@ final class ProxyCommand implements Callable<Integer> {
             String what = (up.isEmpty() ? "no listeners" : String.join(", ", up)) + "; identity source " + describeIdentity()
                     + "; " + registry.all().size() + " workloads; policies " + (engine == null ? "none (allow all)" : engine.policies().size());
             if (kube == null) {
-                System.out.println("zerohop proxy ready: " + what);
+                // Printed when /healthz/ready would answer 200: listeners are up here, but an SVID may
+                // still be pending (a slow SPIRE agent, a CA that cannot issue it).
+                mesh.ready().thenRun(() -> {
+                    System.out.println("zerohop proxy ready: " + what);
+                    System.out.flush();
+                });
+                java.util.concurrent.CompletableFuture.delayedExecutor(5, TimeUnit.SECONDS).execute(() -> {
+                    if (!mesh.ready().isDone() && !mesh.pendingReadiness().isEmpty()) {
+                        System.err.println("zerohop proxy: listening, but not ready after 5 s: pending "
+                                + String.join(", ", mesh.pendingReadiness()) + " (/healthz/ready answers 500; the WARN lines say why)");
+                    }
+                });
             } else {
                 System.out.println("zerohop proxy listening: " + what + "; ready after the first full sync with the Kubernetes API server");
             }

@@ -3,6 +3,7 @@ package io.zerohop.core.internal;
 import io.zerohop.core.HttpEndpoint;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * ztunnel's readiness (src/readiness.rs, src/readiness/server.rs): named tasks that must finish
@@ -11,6 +12,7 @@ import java.util.TreeSet;
  */
 public final class Readiness {
     private final Set<String> pending = new TreeSet<>();
+    private final CompletableFuture<Void> firstReady = new CompletableFuture<>();
 
     /** Registers a pending task; run the result once it is done (idempotent). */
     public Runnable register(String task) {
@@ -18,10 +20,23 @@ public final class Readiness {
             pending.add(task);
         }
         return () -> {
+            boolean now;
             synchronized (pending) {
-                pending.remove(task);
+                now = pending.remove(task) && pending.isEmpty();
+            }
+            if (now) {
+                firstReady.complete(null);
             }
         };
+    }
+
+    /**
+     * Completes the first time no task is pending (what {@code /healthz/ready} then answers 200 to);
+     * never again afterwards, also when a later task (draining) is registered. Completes on the
+     * thread that ran the last task's result.
+     */
+    public CompletableFuture<Void> firstReady() {
+        return firstReady.copy();
     }
 
     public Set<String> pending() {
