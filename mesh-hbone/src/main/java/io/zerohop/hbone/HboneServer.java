@@ -264,8 +264,14 @@ public final class HboneServer implements AutoCloseable {
          * Proxy mode: upstream TCP connects in progress allowed per HBONE connection, per peer
          * identity and server-wide; a CONNECT over a limit is refused with 503 before any socket is
          * opened. Open tunnels are not counted. Defaults: {@code maxConcurrentStreams}, 512, 1024.
+         *
+         * @throws IllegalArgumentException when a limit is below 1 (it never falls back to a default)
          */
         public Builder maxPendingDials(int perConnection, int perPeer, int total) {
+            if (perConnection < 1 || perPeer < 1 || total < 1) {
+                throw new IllegalArgumentException("maxPendingDials limits must be >= 1, got perConnection " + perConnection
+                        + ", perPeer " + perPeer + ", total " + total);
+            }
             this.pendingDialsPerConnection = perConnection;
             this.pendingDialsPerPeer = perPeer;
             this.pendingDials = total;
@@ -301,6 +307,14 @@ public final class HboneServer implements AutoCloseable {
             return this;
         }
 
+        /**
+         * The server, not yet listening ({@link HboneServer#start()} binds).
+         *
+         * @throws IllegalStateException    naming the setting when {@code tls}, an identity,
+         *                                  {@code destinations} or {@code authorizer} is missing
+         * @throws IllegalArgumentException when a window, frame or header-list size, or a budget, is
+         *                                  out of its range (HTTP/2's, RFC 9113 6.5.2), naming it
+         */
         public HboneServer build() {
             if (tls == null) {
                 throw new IllegalStateException("HboneServer needs tls(MeshTls)");
