@@ -45,6 +45,8 @@ import javax.net.SocketFactory;
 public final class Mesh implements AutoCloseable {
     private final MeshConfig cfg;
     private final MeshRuntime runtime;
+    /** The first {@link #start()}'s future; guarded by this. */
+    private CompletableFuture<Mesh> started;
 
     private Mesh(MeshConfig cfg) {
         this.cfg = cfg;
@@ -58,10 +60,17 @@ public final class Mesh implements AutoCloseable {
     /**
      * Starts the inbound listener, if one was configured; readiness then also waits for the SVIDs of
      * the identities this mesh serves. Completes with this mesh once bound, or exceptionally when
-     * binding fails (e.g. the port is taken, or {@code inboundTransparent} without CAP_NET_ADMIN).
+     * binding fails (e.g. the port is taken: an {@link java.io.IOException} naming the address, or
+     * {@code inboundTransparent} without CAP_NET_ADMIN). Starts once: a later call returns the
+     * first call's future (a second listener on port 0 would bind another port and never close).
      */
     public CompletableFuture<Mesh> start() {
-        return runtime.start().thenApply(x -> this);
+        synchronized (this) {
+            if (started == null) {
+                started = runtime.start().thenApply(x -> this);
+            }
+            return started;
+        }
     }
 
     /**
@@ -129,6 +138,7 @@ public final class Mesh implements AutoCloseable {
      * @throws IllegalStateException when this mesh has no identity of its own
      */
     public CompletableFuture<HboneStream> connect(InetSocketAddress target) {
+        Objects.requireNonNull(target, "target");
         return connect(runtime.requireIdentity(), target);
     }
 
@@ -139,7 +149,7 @@ public final class Mesh implements AutoCloseable {
      * does not open.
      */
     public CompletableFuture<HboneStream> connect(SpiffeId source, InetSocketAddress target) {
-        return runtime.outbound().connect(Objects.requireNonNull(source, "source"), target);
+        return runtime.outbound().connect(Objects.requireNonNull(source, "source"), Objects.requireNonNull(target, "target"));
     }
 
     /**
@@ -225,9 +235,18 @@ public final class Mesh implements AutoCloseable {
 
     /**
      * Tunnels whose CONNECT target is {@code destination} are handed to {@code handler} in-process
-     * (after authorization) instead of being proxied to a TCP port.
+     * (after authorization) instead of being proxied to a TCP port. Callable before or after
+     * {@link #start()}.
+     *
+     * @param destination the exact IP and port callers name (their CONNECT {@code :authority})
+     * @throws IllegalArgumentException when {@code destination} is unresolved: a CONNECT names an IP
+     *                                  literal, so a host name would never match and tunnels to the
+     *                                  address would be proxied to TCP instead
      */
     public void serve(InetSocketAddress destination, StreamHandler handler) {
+        if (Objects.requireNonNull(destination, "destination").isUnresolved()) {
+            throw new IllegalArgumentException("serve needs a resolved IP and port, got unresolved " + destination);
+        }
         runtime.inbound().serve(destination, handler);
     }
 
@@ -320,7 +339,12 @@ public final class Mesh implements AutoCloseable {
             return this;
         }
 
-        /** Bind an HBONE listener (ztunnel: {@code :15008}); null or unset: none, outbound only. */
+        /**
+         * Bind an HBONE listener (ztunnel: {@code :15008}; port 0: a free port, see
+         * {@link Mesh#inboundAddress()}); null or unset: none, outbound only.
+         *
+         * @throws IllegalArgumentException when {@code address} is unresolved
+         */
         public Builder inbound(InetSocketAddress address) {
             settings.inbound(address);
             return this;

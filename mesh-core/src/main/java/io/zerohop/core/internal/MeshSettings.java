@@ -37,6 +37,8 @@ public final class MeshSettings {
     private boolean passthroughUnknown;
 
     public void trustDomain(String td) {
+        // Without the check, null became the string "null", a valid trust domain name.
+        Objects.requireNonNull(td, "trust domain");
         SpiffeIds.parse("spiffe://" + td); // validates, naming the input
         this.trustDomain = td;
     }
@@ -62,6 +64,9 @@ public final class MeshSettings {
     }
 
     public void inbound(InetSocketAddress address) {
+        if (address != null && address.isUnresolved()) {
+            throw new IllegalArgumentException("inbound address " + address + " is unresolved: give an IP (0.0.0.0 for every address)");
+        }
         this.inbound = address;
     }
 
@@ -94,6 +99,7 @@ public final class MeshSettings {
     }
 
     public void drain(Duration d) {
+        Objects.requireNonNull(d, "drain");
         if (d.isNegative()) {
             throw new IllegalArgumentException("drain must not be negative, got " + d);
         }
@@ -118,6 +124,7 @@ public final class MeshSettings {
     }
 
     private static Duration positive(Duration d, String name) {
+        Objects.requireNonNull(d, name);
         if (d.isZero() || d.isNegative()) {
             throw new IllegalArgumentException(name + " must be positive, got " + d);
         }
