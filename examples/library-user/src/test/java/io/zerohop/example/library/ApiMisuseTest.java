@@ -1,0 +1,307 @@
+package io.zerohop.example.library;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.core.Mesh;
+import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.hbone.Authorizer;
+import io.zerohop.hbone.DestinationResolver;
+import io.zerohop.hbone.HboneClient;
+import io.zerohop.hbone.HboneServer;
+import io.zerohop.hbone.HboneServerSocket;
+import io.zerohop.hbone.HboneSocket;
+import io.zerohop.hbone.Route;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.identity.SpiffeIds;
+import io.zerohop.testing.TestMesh;
+import io.zerohop.testing.ZerohopTest;
+import java.net.BindException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Mistakes a new user makes, and what the public API answers. Each test names what was done and
+ * what a user should get: a message naming the mistake, at the earliest moment it can be known.
+ */
+@ZerohopTest
+class ApiMisuseTest {
+
+    // ---- builders: wrong values fail at the setter, naming the setting ----
+
+    @Test
+    void meshBuilderRefusesWrongValuesNamingThem() {
+        assertThatThrownBy(() -> Mesh.builder().threads(0)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("threads");
+        assertThatThrownBy(() -> Mesh.builder().drain(Duration.ofSeconds(-1))).hasMessageContaining("drain");
+        assertThatThrownBy(() -> Mesh.builder().idleTimeout(Duration.ZERO)).hasMessageContaining("idleTimeout");
+        assertThatThrownBy(() -> Mesh.builder().maxStreamsPerConnection(0)).hasMessageContaining("maxStreamsPerConnection");
+        assertThatThrownBy(() -> Mesh.builder().trustDomain("Not A Domain")).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void meshBuilderNullsNameTheSetting() {
+        assertThatThrownBy(() -> Mesh.builder().identityProvider(null)).isInstanceOf(NullPointerException.class)
+                .hasMessageContaining("identity provider");
+        assertThatThrownBy(() -> Mesh.builder().drain(null)).isInstanceOf(NullPointerException.class).hasMessageContaining("drain");
+        assertThatThrownBy(() -> Mesh.builder().idleTimeout(null)).isInstanceOf(NullPointerException.class).hasMessageContaining("idleTimeout");
+        assertThatThrownBy(() -> Mesh.builder().metricsInterval(null)).isInstanceOf(NullPointerException.class)
+                .hasMessageContaining("metricsInterval");
+        assertThatThrownBy(() -> Mesh.builder().trustDomain(null)).hasMessageContaining("trust domain");
+    }
+
+    @Test
+    void meshBuilderRefusesAnUnresolvedInboundAddress() {
+        assertThatThrownBy(() -> Mesh.builder().inbound(InetSocketAddress.createUnresolved("orders.invalid", 15008)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("orders.invalid");
+    }
+
+    @Test
+    @org.junit.jupiter.api.Disabled("finding, not fixed: a Mesh whose identity() is outside its provider's trust domain "
+            + "builds and starts; readiness stays 'pending: identity' with one WARN, and each connect fails later")
+    void meshIdentityOutsideTheProvidersTrustDomainFailsAtBuild(TestMesh t) {
+        SpiffeId foreign = SpiffeId.parse("spiffe://partner.example/ns/shop/sa/web");
+        assertThatThrownBy(() -> Mesh.builder().identityProvider(t.ca()).identity(foreign).threads(1).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("partner.example");
+    }
+
+    @Test
+    void hboneServerBuilderNamesWhatIsMissingOrWrong(TestMesh t) {
+        assertThatThrownBy(() -> HboneServer.builder().build()).isInstanceOf(IllegalStateException.class).hasMessageContaining("tls(MeshTls)");
+        assertThatThrownBy(() -> HboneServer.builder().tls(t.tls()).build()).hasMessageContaining("identity(SpiffeId)");
+        assertThatThrownBy(() -> HboneServer.builder().tls(t.tls()).identity(t.identity("shop", "a")).build())
+                .hasMessageContaining("destinations(DestinationResolver)");
+        assertThatThrownBy(() -> HboneServer.builder().tls(t.tls()).identity(t.identity("shop", "a"))
+                .destinations(DestinationResolver.sameIp()).build()).hasMessageContaining("authorizer(Authorizer)");
+        assertThatThrownBy(() -> servable(t).streamWindow(1000).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("stream window");
+        assertThatThrownBy(() -> servable(t).maxFrameSize(100).build())
+                .hasMessageContaining("max frame size");
+        assertThatThrownBy(() -> servable(t).outboundBudget(1, 0).build())
+                .hasMessageContaining("per peer");
+    }
+
+    private static HboneServer.Builder servable(TestMesh t) {
+        return t.serverBuilder(t.identity("shop", "a")).destinations(DestinationResolver.sameIp());
+    }
+
+    @Test
+    void hboneServerPendingDialLimitsBelowOneAreRefusedNotReplacedByTheDefault(TestMesh t) {
+        // maxPendingDials' first argument <= 0 used to mean "the default" silently, so a typo such as
+        // -1 (meant: none) or 0 ran with maxConcurrentStreams (200) pending dials per connection.
+        assertThatThrownBy(() -> t.serverBuilder(t.identity("shop", "a")).maxPendingDials(0, 512, 1024))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("maxPendingDials");
+        assertThatThrownBy(() -> t.serverBuilder(t.identity("shop", "a")).maxPendingDials(-1, 512, 1024))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("maxPendingDials");
+    }
+
+    @Test
+    void hboneClientBuilderNamesWhatIsMissing(TestMesh t) {
+        assertThatThrownBy(() -> HboneClient.builder().build()).isInstanceOf(IllegalStateException.class).hasMessageContaining("tls(MeshTls)");
+        assertThatThrownBy(() -> HboneClient.builder().tls(t.tls()).build()).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("identity(SpiffeId)");
+    }
+
+    @Test
+    void inMemoryCaRefusesWrongValues() {
+        assertThatThrownBy(() -> InMemoryCa.create("cluster local")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("cluster local");
+        // java-spiffe folds an upper-case trust domain; the CA then issues canonical (lower-case) IDs.
+        assertThat(InMemoryCa.create("Cluster.Local").trustDomain().getName()).isEqualTo("cluster.local");
+        assertThatThrownBy(() -> InMemoryCa.builder().build()).hasMessageContaining("trustDomain");
+        assertThatThrownBy(() -> InMemoryCa.builder().svidTtl(null)).isInstanceOf(NullPointerException.class).hasMessageContaining("svidTtl");
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        assertThatThrownBy(() -> ca.issue(SpiffeIds.istio("partner.example", "shop", "web")))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("partner.example");
+    }
+
+    @Test
+    void inMemoryCaRefusesANonPositiveTtlInsteadOfIssuingAnExpiredSvid() {
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        assertThatThrownBy(() -> ca.issue(SpiffeIds.istio("cluster.local", "shop", "web"), Duration.ofMinutes(-5)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("ttl must be positive");
+        assertThatThrownBy(() -> ca.issue(SpiffeIds.istio("cluster.local", "shop", "web"), Duration.ZERO))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("ttl must be positive");
+    }
+
+    @Test
+    void spiffeIdsRefuseMalformedIds() {
+        // A trust domain's own ID is a SPIFFE ID (no workload: the handshake refuses it as a leaf).
+        assertThat(SpiffeIds.parse("spiffe://cluster.local").getPath()).isEmpty();
+        assertThatThrownBy(() -> SpiffeIds.parse("http://cluster.local/ns/a/sa/b")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("http://cluster.local/ns/a/sa/b");
+        assertThatThrownBy(() -> SpiffeIds.parse("spiffe://Cluster.Local/ns/a/sa/b")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("canonical");
+        assertThatThrownBy(() -> SpiffeIds.parse(null)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("null");
+        assertThatThrownBy(() -> SpiffeIds.istio("cluster.local", "", "web")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("namespace \"\"");
+        assertThatThrownBy(() -> SpiffeIds.istio("cluster.local", "shop/x", "web")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("shop/x");
+    }
+
+    @Test
+    void aWorkloadThatMakesNoSpiffeIdFailsWhenBuiltNotWhenFirstUsed() throws Exception {
+        List<InetAddress> ip = List.of(InetAddress.getByName("192.0.2.1"));
+        assertThatThrownBy(() -> new Workload("shop", "web", "web", Map.of(), ip, Workload.Protocol.HBONE, null, "Cluster Local"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("shop/web").hasMessageContaining("Cluster Local");
+        assertThatThrownBy(() -> new Workload("shop", "web", "web/admin", Map.of(), ip, Workload.Protocol.HBONE, null, "cluster.local"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("web/admin");
+    }
+
+    // ---- wrong order: connect before start, serve after close, twice ----
+
+    @Test
+    void connectWithoutAnIdentitySaysHowToGiveOne(TestMesh t) {
+        Mesh mesh = t.closeLater(Mesh.builder().identityProvider(t.ca()).threads(1).build());
+        assertThatThrownBy(() -> mesh.connect(new InetSocketAddress("192.0.2.1", 80))).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("identity");
+        assertThatThrownBy(() -> mesh.socketFactory()).isInstanceOf(IllegalStateException.class).hasMessageContaining("identity");
+    }
+
+    @Test
+    void connectingToAnAddressOutsideTheRegistryNeverDialsInPlaintext(TestMesh t) {
+        Mesh mesh = t.closeLater(Mesh.builder().identityProvider(t.ca()).identity(t.identity("shop", "web")).threads(1).build());
+        assertThatThrownBy(() -> mesh.connect(new InetSocketAddress("192.0.2.1", 80)).get(10, TimeUnit.SECONDS))
+                .hasCauseInstanceOf(Mesh.UnknownDestinationException.class);
+        assertThatThrownBy(() -> mesh.socketFactory().createSocket("192.0.2.1", 80))
+                .isInstanceOf(Mesh.UnknownDestinationException.class).hasMessageContaining("192.0.2.1");
+    }
+
+    @Test
+    void nullArgumentsAreNamed(TestMesh t) {
+        Mesh mesh = t.closeLater(Mesh.builder().identityProvider(t.ca()).identity(t.identity("shop", "web")).threads(1).build());
+        assertThatThrownBy(() -> mesh.connect(null)).isInstanceOf(NullPointerException.class).hasMessageContaining("target");
+        assertThatThrownBy(() -> mesh.connect(t.identity("shop", "web"), null)).isInstanceOf(NullPointerException.class)
+                .hasMessageContaining("target");
+        assertThatThrownBy(() -> mesh.serve(null, new HboneServerSocket())).isInstanceOf(NullPointerException.class)
+                .hasMessageContaining("destination");
+        assertThatThrownBy(() -> mesh.serve(new InetSocketAddress("192.0.2.1", 80), null)).isInstanceOf(NullPointerException.class)
+                .hasMessageContaining("handler");
+        assertThatThrownBy(() -> mesh.capture(null)).isInstanceOf(NullPointerException.class).hasMessageContaining("capture");
+        assertThatThrownBy(() -> new Route(new InetSocketAddress("127.0.0.1", 15008), (Set<SpiffeId>) null, Map.of()))
+                .isInstanceOf(NullPointerException.class).hasMessageContaining("expectedIdentities");
+    }
+
+    @Test
+    void startTwiceBindsOneListener(TestMesh t) throws Exception {
+        Mesh mesh = t.closeLater(Mesh.builder().identityProvider(t.ca()).identity(t.identity("shop", "web"))
+                .inbound(new InetSocketAddress("127.0.0.1", 0)).threads(1).build());
+        mesh.start().get(10, TimeUnit.SECONDS);
+        InetSocketAddress first = mesh.inboundAddress();
+        mesh.start().get(10, TimeUnit.SECONDS);
+        assertThat(mesh.start()).isSameAs(mesh.start());
+        assertThat(mesh.inboundAddress()).isEqualTo(first);
+    }
+
+    @Test
+    void aTakenPortFailsStartNamingTheAddress(TestMesh t) throws Exception {
+        try (ServerSocket taken = new ServerSocket(0, 50, InetAddress.getLoopbackAddress())) {
+            InetSocketAddress addr = new InetSocketAddress(InetAddress.getLoopbackAddress(), taken.getLocalPort());
+            Mesh mesh = t.closeLater(Mesh.builder().identityProvider(t.ca()).identity(t.identity("shop", "web"))
+                    .inbound(addr).threads(1).build());
+            // An IOException naming the address (the root cause is Netty's native error on epoll, a
+            // BindException on NIO: catch IOException, not BindException).
+            assertThatThrownBy(() -> mesh.start().get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+                    .hasCauseInstanceOf(java.io.IOException.class)
+                    .satisfies(e -> assertThat(e.getCause().getMessage()).contains("127.0.0.1:" + taken.getLocalPort())
+                            .contains("Address already in use"));
+        }
+    }
+
+    @Test
+    void hboneServerCloseTwiceIsHarmless(TestMesh t) throws Exception {
+        HboneServer server = t.echoHboneServer(t.identity("shop", "x"));
+        server.close();
+        assertThatCode(server::close).doesNotThrowAnyException();
+    }
+
+    @Test
+    @org.junit.jupiter.api.Disabled("finding, not fixed (Mesh's close path is drain2's): the second close() throws "
+            + "RejectedExecutionException: event executor terminated (TunnelCount.awaitIdle schedules on the terminated "
+            + "group), although Mesh.close() says it never throws; a try-with-resources around an explicitly closed mesh fails")
+    void meshCloseTwiceIsHarmless(TestMesh t) {
+        Mesh mesh = Mesh.builder().identityProvider(t.ca()).identity(t.identity("shop", "web")).threads(1).drain(Duration.ZERO).build();
+        mesh.close();
+        assertThatCode(mesh::close).doesNotThrowAnyException();
+    }
+
+    @Test
+    @org.junit.jupiter.api.Disabled("finding, not fixed (needs a closed state in Mesh's close path, drain2's): serve() "
+            + "after close() is accepted silently and start() after close() fails with RejectedExecutionException "
+            + "(event executor terminated), which does not say the mesh was closed")
+    void useAfterCloseFailsSayingTheMeshIsClosed(TestMesh t) {
+        Mesh mesh = Mesh.builder().identityProvider(t.ca()).identity(t.identity("shop", "web")).threads(1).drain(Duration.ZERO).build();
+        mesh.close();
+        assertThatThrownBy(() -> mesh.serve(new InetSocketAddress("192.0.2.1", 80), new HboneServerSocket()))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
+        assertThatThrownBy(() -> mesh.start().get(10, TimeUnit.SECONDS)).hasMessageContaining("closed");
+    }
+
+    @Test
+    void hboneConnectSocketWithANullTimeoutFailsBeforeOpeningATunnel(TestMesh t) throws Exception {
+        HboneServer server = t.echoHboneServer(t.identity("shop", "x"));
+        HboneClient client = t.client(t.identity("shop", "web"));
+        assertThatThrownBy(() -> client.connectSocket(new InetSocketAddress("127.0.0.1", 1), Set.of(t.identity("shop", "x")),
+                server.localAddress(), null)).isInstanceOf(NullPointerException.class).hasMessageContaining("timeout");
+    }
+
+    @Test
+    void theWrongExpectedServerIdentityIsATlsFailureNamingBoth(TestMesh t) throws Exception {
+        HboneServer server = t.echoHboneServer(t.identity("shop", "orders"));
+        HboneClient client = t.client(t.identity("shop", "web"));
+        assertThatThrownBy(() -> client.connectSocket(new InetSocketAddress("127.0.0.1", 1), Set.of(t.identity("shop", "payments")),
+                server.localAddress(), Duration.ofSeconds(10)))
+                .isInstanceOf(javax.net.ssl.SSLHandshakeException.class)
+                .hasMessageContaining("spiffe://cluster.local/ns/shop/sa/orders")
+                .hasMessageContaining("spiffe://cluster.local/ns/shop/sa/payments");
+    }
+
+    @Test
+    void aShortLivedSvidIsReissuedSoLaterHandshakesStillSucceed() throws Exception {
+        InMemoryCa ca = InMemoryCa.builder().trustDomain("cluster.local").svidTtl(Duration.ofSeconds(2)).build();
+        SpiffeId web = SpiffeIds.istio("cluster.local", "shop", "web");
+        var first = ca.svid(web).get();
+        Thread.sleep(1_200); // past half of the 2 s life: the next svid() re-issues
+        var second = ca.svid(web).get();
+        assertThat(second.getLeaf().getSerialNumber()).isNotEqualTo(first.getLeaf().getSerialNumber());
+    }
+
+    @Test
+    void aMeshIsUsableFromManyThreadsAtOnce(TestMesh t) throws Exception {
+        Workload orders = new Workload("shop", "orders", "orders", Map.of("app", "orders"),
+                List.of(InetAddress.getByName("192.0.2.30")), Workload.Protocol.HBONE, "n", TestMesh.TRUST_DOMAIN);
+        try (OrdersService service = OrdersService.start(t.ca(), WorkloadRegistry.of(List.of(orders), Map.of()), orders, "n", null,
+                new InetSocketAddress("127.0.0.1", 0))) {
+            Mesh caller = t.closeLater(Mesh.builder().identityProvider(t.ca()).identity(t.identity("shop", "web"))
+                    .workloads(WorkloadRegistry.of(List.of(orders), Map.of("n", service.hboneAddress()))).threads(1).build());
+            int n = 16;
+            List<java.util.concurrent.CompletableFuture<String>> answers = new java.util.ArrayList<>();
+            java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+            for (int i = 0; i < n; i++) {
+                String id = String.valueOf(i);
+                answers.add(java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                    try {
+                        go.await();
+                        return OrdersClient.order(caller, service.appAddress(), id);
+                    } catch (Exception e) {
+                        throw new java.util.concurrent.CompletionException(e);
+                    }
+                }, runnable -> new Thread(runnable).start()));
+            }
+            go.countDown();
+            for (int i = 0; i < n; i++) {
+                assertThat(answers.get(i).get(20, TimeUnit.SECONDS)).isEqualTo("order " + i + " for " + t.identity("shop", "web"));
+            }
+        }
+    }
+}
