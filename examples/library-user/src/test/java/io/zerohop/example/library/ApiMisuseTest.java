@@ -277,6 +277,30 @@ class ApiMisuseTest {
     }
 
     @Test
+    void aBlockingReadInAConnectCallbackFailsAtOnceInsteadOfStallingTheLoop(TestMesh t) throws Exception {
+        Workload orders = new Workload("shop", "orders", "orders", Map.of("app", "orders"),
+                List.of(InetAddress.getByName("192.0.2.31")), Workload.Protocol.HBONE, "n", TestMesh.TRUST_DOMAIN);
+        try (OrdersService service = OrdersService.start(t.ca(), WorkloadRegistry.of(List.of(orders), Map.of()), orders, "n", null,
+                new InetSocketAddress("127.0.0.1", 0))) {
+            Mesh caller = t.closeLater(Mesh.builder().identityProvider(t.ca()).identity(t.identity("shop", "web"))
+                    .workloads(WorkloadRegistry.of(List.of(orders), Map.of("n", service.hboneAddress()))).threads(1).build());
+            // The mistake: blocking in a callback of the future, which runs on the event loop that
+            // has to deliver the bytes. Before, the read waited out its timeout with the loop stalled.
+            String outcome = caller.connect(service.appAddress()).thenApply(stream -> {
+                try (HboneSocket s = stream.toSocket()) {
+                    s.setSoTimeout(5_000);
+                    return "read returned " + s.getInputStream().read();
+                } catch (java.net.SocketTimeoutException e) {
+                    return "timed out: " + e;
+                } catch (java.io.IOException e) {
+                    return e.getMessage();
+                }
+            }).get(20, TimeUnit.SECONDS);
+            assertThat(outcome).contains("blocking read on the event loop").contains("thenApplyAsync");
+        }
+    }
+
+    @Test
     void aMeshIsUsableFromManyThreadsAtOnce(TestMesh t) throws Exception {
         Workload orders = new Workload("shop", "orders", "orders", Map.of("app", "orders"),
                 List.of(InetAddress.getByName("192.0.2.30")), Workload.Protocol.HBONE, "n", TestMesh.TRUST_DOMAIN);
