@@ -312,7 +312,11 @@ public final class Mesh implements AutoCloseable {
             return this;
         }
 
-        /** The identity this process presents (embedded apps); null or unset: the provider's default, if any. */
+        /**
+         * The identity this process presents (embedded apps); null or unset: the provider's default, if
+         * any. {@link #build()} throws {@link IllegalArgumentException} when the provider refuses it at
+         * once (another trust domain than its CA's, another identity than its PEM files').
+         */
         public Builder identity(SpiffeId id) {
             settings.identity(id);
             return this;
@@ -420,7 +424,11 @@ public final class Mesh implements AutoCloseable {
             return this;
         }
 
-        /** Creates the TLS contexts and the event loop group; binds nothing (see {@link Mesh#start()}). */
+        /**
+         * Creates the TLS contexts and the event loop group; binds nothing (see {@link Mesh#start()}).
+         *
+         * @throws IllegalArgumentException when the identity provider refuses {@link #identity} at once
+         */
         public Mesh build() {
             return new Mesh(settings.config());
         }
