@@ -37,6 +37,8 @@ public final class HboneServer implements AutoCloseable {
     public static final int DEFAULT_PORT = 15008;
 
     private final HboneListener runtime;
+    /** The first {@link #start()}'s future; guarded by this. */
+    private CompletableFuture<HboneServer> started;
 
     private HboneServer(ServerConfig config) {
         this.runtime = new HboneListener(config);
@@ -46,9 +48,19 @@ public final class HboneServer implements AutoCloseable {
         return new Builder();
     }
 
-    /** Binds and starts accepting; completes with this server once listening. */
+    /**
+     * Binds and starts accepting; completes with this server once listening, or exceptionally with an
+     * {@link java.io.IOException} naming the address when it cannot bind. Starts once: a later call
+     * returns the first call's future (a second bind on port 0 took another port and left the first
+     * listener open).
+     */
     public CompletableFuture<HboneServer> start() {
-        return runtime.start().thenApply(a -> this);
+        synchronized (this) {
+            if (started == null) {
+                started = runtime.start().thenApply(a -> this);
+            }
+            return started;
+        }
     }
 
     /** The bound address (with the actual port when bound to port 0); null before start. */

@@ -270,6 +270,29 @@ class ApiMisuseTest {
     }
 
     @Test
+    void aSocketFactoryRouteOfNullIsAConnectExceptionAsDocumented(TestMesh t) {
+        HboneClient client = t.client(t.identity("shop", "web"));
+        assertThatThrownBy(() -> client.socketFactory(dst -> null).createSocket("192.0.2.1", 80))
+                .isInstanceOf(java.net.ConnectException.class);
+    }
+
+    @Test
+    void hboneServerStartsOnceAndAClosedClientSaysSo(TestMesh t) throws Exception {
+        HboneServer server = t.closeLater(t.serverBuilder(t.identity("shop", "x")).destinations(DestinationResolver.sameIp()).build());
+        assertThat(server.localAddress()).isNull();
+        server.start().get(10, TimeUnit.SECONDS);
+        InetSocketAddress first = server.localAddress();
+        // Before: the second start bound another port and the first listener stayed open, unowned.
+        assertThat(server.start()).isSameAs(server.start());
+        assertThat(server.localAddress()).isEqualTo(first);
+
+        HboneClient client = HboneClient.builder().tls(t.tls()).identity(t.identity("shop", "web")).threads(1).build();
+        client.close();
+        assertThatThrownBy(() -> client.connect(new InetSocketAddress("127.0.0.1", 1), Set.of(t.identity("shop", "x")), first)
+                .get(10, TimeUnit.SECONDS)).hasCauseInstanceOf(java.io.IOException.class).hasMessageContaining("closed");
+    }
+
+    @Test
     void aShortLivedSvidIsReissuedSoLaterHandshakesStillSucceed() throws Exception {
         InMemoryCa ca = InMemoryCa.builder().trustDomain("cluster.local").svidTtl(Duration.ofSeconds(2)).build();
         SpiffeId web = SpiffeIds.istio("cluster.local", "shop", "web");
