@@ -254,8 +254,8 @@ public final class HboneServer implements AutoCloseable {
          * until the count falls below half; over the server-wide budget the tunnels longest without
          * write progress are also reset. Each tunnel alone queues at most its stream's write
          * watermark (512 KiB) plus one read. Defaults: server-wide a quarter of Netty's direct memory
-         * limit, at most 256 MiB; per peer a quarter of that. Throws IllegalArgumentException unless
-         * 64 KiB <= perPeer <= total.
+         * limit, at most 256 MiB; per peer a quarter of that. {@link #build()} throws
+         * IllegalArgumentException unless 64 KiB <= perPeer <= total.
          */
         public Builder outboundBudget(long perPeer, long total) {
             this.queuedBytesPerPeer = perPeer;
