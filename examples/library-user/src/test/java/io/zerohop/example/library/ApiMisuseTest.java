@@ -14,6 +14,10 @@ import io.zerohop.hbone.HboneClient;
 import io.zerohop.hbone.HboneServer;
 import io.zerohop.hbone.HboneServerSocket;
 import io.zerohop.hbone.HboneSocket;
+import io.zerohop.hbone.HboneStream;
+import io.zerohop.hbone.Destination;
+import io.netty.buffer.Unpooled;
+import java.nio.charset.StandardCharsets;
 import io.zerohop.hbone.Route;
 import io.zerohop.identity.InMemoryCa;
 import io.zerohop.identity.SpiffeIds;
@@ -290,6 +294,29 @@ class ApiMisuseTest {
         client.close();
         assertThatThrownBy(() -> client.connect(new InetSocketAddress("127.0.0.1", 1), Set.of(t.identity("shop", "x")), first)
                 .get(10, TimeUnit.SECONDS)).hasCauseInstanceOf(java.io.IOException.class).hasMessageContaining("closed");
+    }
+
+    @Test
+    void anEmbeddedHandlerThatCannotFinishItsResponseAbortsItAndTheClientSeesAReset(TestMesh t) throws Exception {
+        SpiffeId orders = t.identity("shop", "orders");
+        // The handler's mistake-prone path: it writes part of a response, then fails. close() reads
+        // as a clean end on the client (RST_STREAM CANCEL, as ztunnel reads it), so only reset says "cut".
+        HboneServer closing = t.start(t.serverBuilder(orders).destinations((dst, id, local) -> Destination.embedded((stream, info) ->
+                stream.writeAndFlush(Unpooled.copiedBuffer("partial", StandardCharsets.US_ASCII)).addListener(f -> stream.close()))));
+        HboneServer aborting = t.start(t.serverBuilder(orders).destinations((dst, id, local) -> Destination.embedded((stream, info) ->
+                stream.writeAndFlush(Unpooled.copiedBuffer("partial", StandardCharsets.US_ASCII))
+                        .addListener(f -> HboneStream.reset(stream)))));
+        HboneClient client = t.client(t.identity("shop", "web"));
+        InetSocketAddress target = new InetSocketAddress("192.0.2.50", 8080);
+        try (HboneSocket s = client.connectSocket(target, Set.of(orders), closing.localAddress(), Duration.ofSeconds(10))) {
+            s.setSoTimeout(10_000);
+            assertThat(s.getInputStream().readAllBytes()).asString(StandardCharsets.US_ASCII).isEqualTo("partial");
+        }
+        try (HboneSocket s = client.connectSocket(target, Set.of(orders), aborting.localAddress(), Duration.ofSeconds(10))) {
+            s.setSoTimeout(10_000);
+            assertThatThrownBy(() -> s.getInputStream().readAllBytes()).isInstanceOf(java.net.SocketException.class)
+                    .hasMessageContaining("reset");
+        }
     }
 
     @Test
