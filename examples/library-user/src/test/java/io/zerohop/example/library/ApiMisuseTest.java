@@ -320,6 +320,29 @@ class ApiMisuseTest {
     }
 
     @Test
+    void expiredPemFilesAreRefusedAtBuildSayingSo(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        java.time.Instant now = java.time.Instant.now();
+        // issue(LeafSpec) signs exactly the validity it is given: here one that ended an hour ago.
+        io.zerohop.identity.IssuedCertificate expired = ca.issue(io.zerohop.identity.LeafSpec.svid(
+                "spiffe://cluster.local/ns/shop/sa/web", now.minus(Duration.ofHours(2)), now.minus(Duration.ofHours(1))));
+        java.nio.file.Files.writeString(dir.resolve("cert.pem"), expired.chainPem());
+        java.nio.file.Files.writeString(dir.resolve("key.pem"), expired.keyPem());
+        java.nio.file.Files.writeString(dir.resolve("bundle.pem"), io.zerohop.identity.Pem.certificates(List.of(ca.root())));
+        assertThatThrownBy(() -> io.zerohop.identity.PemFileIdentityProvider.builder().certificateChain(dir.resolve("cert.pem"))
+                .privateKey(dir.resolve("key.pem")).trustBundle(dir.resolve("bundle.pem")).watch(false).build())
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("cert.pem").hasMessageContaining("expired");
+    }
+
+    @Test
+    void aMalformedPolicyIsRefusedWithFileLineAndField() {
+        String typo = OrdersServiceTest.POLICY.replace("action: ALLOW", "acton: ALLOW");
+        assertThatThrownBy(() -> io.zerohop.policy.PolicyLoader.fromString("orders-policy.yaml", typo))
+                .isInstanceOf(io.zerohop.policy.PolicyLoadException.class)
+                .hasMessageContaining("orders-policy.yaml:").hasMessageContaining("acton");
+    }
+
+    @Test
     void aShortLivedSvidIsReissuedSoLaterHandshakesStillSucceed() throws Exception {
         InMemoryCa ca = InMemoryCa.builder().trustDomain("cluster.local").svidTtl(Duration.ofSeconds(2)).build();
         SpiffeId web = SpiffeIds.istio("cluster.local", "shop", "web");
