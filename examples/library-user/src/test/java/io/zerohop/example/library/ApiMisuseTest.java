@@ -232,23 +232,26 @@ class ApiMisuseTest {
         assertThatCode(server::close).doesNotThrowAnyException();
     }
 
+    private static Mesh closedMesh(TestMesh t) {
+        Mesh mesh = Mesh.builder().identityProvider(t.ca()).identity(t.identity("shop", "web")).threads(1).drain(Duration.ZERO).build();
+        mesh.close();
+        return mesh;
+    }
+
     @Test
     @org.junit.jupiter.api.Disabled("finding, not fixed (Mesh's close path is drain2's): the second close() throws "
             + "RejectedExecutionException: event executor terminated (TunnelCount.awaitIdle schedules on the terminated "
             + "group), although Mesh.close() says it never throws; a try-with-resources around an explicitly closed mesh fails")
     void meshCloseTwiceIsHarmless(TestMesh t) {
-        Mesh mesh = Mesh.builder().identityProvider(t.ca()).identity(t.identity("shop", "web")).threads(1).drain(Duration.ZERO).build();
-        mesh.close();
-        assertThatCode(mesh::close).doesNotThrowAnyException();
+        assertThatCode(closedMesh(t)::close).doesNotThrowAnyException();
     }
 
     @Test
     @org.junit.jupiter.api.Disabled("finding, not fixed (needs a closed state in Mesh's close path, drain2's): serve() "
-            + "after close() is accepted silently and start() after close() fails with RejectedExecutionException "
-            + "(event executor terminated), which does not say the mesh was closed")
+            + "after close() is accepted silently, and start() after close() of a mesh without inbound completes with the "
+            + "mesh as if it were running")
     void useAfterCloseFailsSayingTheMeshIsClosed(TestMesh t) {
-        Mesh mesh = Mesh.builder().identityProvider(t.ca()).identity(t.identity("shop", "web")).threads(1).drain(Duration.ZERO).build();
-        mesh.close();
+        Mesh mesh = closedMesh(t);
         assertThatThrownBy(() -> mesh.serve(new InetSocketAddress("192.0.2.1", 80), new HboneServerSocket()))
                 .isInstanceOf(IllegalStateException.class).hasMessageContaining("closed");
         assertThatThrownBy(() -> mesh.start().get(10, TimeUnit.SECONDS)).hasMessageContaining("closed");
@@ -343,23 +346,57 @@ class ApiMisuseTest {
     }
 
     @Test
-    void aShortLivedSvidIsReissuedSoLaterHandshakesStillSucceed() throws Exception {
-        InMemoryCa ca = InMemoryCa.builder().trustDomain("cluster.local").svidTtl(Duration.ofSeconds(2)).build();
+    void anSvidIsKeptBeforeHalfItsLifeAndReissuedAfter() throws Exception {
+        java.time.Instant[] now = {java.time.Instant.parse("2026-12-01T12:00:00Z")};
+        java.time.Clock clock = new java.time.Clock() {
+            @Override
+            public java.time.ZoneId getZone() {
+                return java.time.ZoneOffset.UTC;
+            }
+
+            @Override
+            public java.time.Clock withZone(java.time.ZoneId zone) {
+                return this;
+            }
+
+            @Override
+            public java.time.Instant instant() {
+                return now[0];
+            }
+        };
+        InMemoryCa ca = InMemoryCa.builder().trustDomain("cluster.local").svidTtl(Duration.ofMinutes(10)).clock(clock).build();
         SpiffeId web = SpiffeIds.istio("cluster.local", "shop", "web");
         var first = ca.svid(web).get();
-        Thread.sleep(1_200); // past half of the 2 s life: the next svid() re-issues
-        var second = ca.svid(web).get();
+        now[0] = now[0].plus(Duration.ofMinutes(4));
+        assertThat(ca.svid(web).get()).isSameAs(first); // before half of its life (back-dated by 1 min): kept
+        now[0] = now[0].plus(Duration.ofMinutes(2));
+        var second = ca.svid(web).get(); // past half: re-issued
         assertThat(second.getLeaf().getSerialNumber()).isNotEqualTo(first.getLeaf().getSerialNumber());
+        assertThat(second.getLeaf().getNotAfter().toInstant()).isEqualTo(now[0].plus(Duration.ofMinutes(10)));
+    }
+
+    /** The orders service with no policy, at 192.0.2.30 behind its HBONE listener on an ephemeral port. */
+    private static OrdersService startOrders(TestMesh t) throws Exception {
+        Workload orders = ordersWorkload();
+        return OrdersService.start(t.ca(), WorkloadRegistry.of(List.of(orders), Map.of()), orders, "n", null,
+                new InetSocketAddress("127.0.0.1", 0));
+    }
+
+    private static Workload ordersWorkload() throws java.net.UnknownHostException {
+        return new Workload("shop", "orders", "orders", Map.of("app", "orders"), List.of(InetAddress.getByName("192.0.2.30")),
+                Workload.Protocol.HBONE, "n", TestMesh.TRUST_DOMAIN);
+    }
+
+    /** A "web" caller whose registry places the orders service behind {@code service}'s listener. */
+    private static Mesh callerOf(TestMesh t, OrdersService service) throws Exception {
+        return t.closeLater(Mesh.builder().identityProvider(t.ca()).identity(t.identity("shop", "web"))
+                .workloads(WorkloadRegistry.of(List.of(ordersWorkload()), Map.of("n", service.hboneAddress()))).threads(1).build());
     }
 
     @Test
     void aBlockingReadInAConnectCallbackFailsAtOnceInsteadOfStallingTheLoop(TestMesh t) throws Exception {
-        Workload orders = new Workload("shop", "orders", "orders", Map.of("app", "orders"),
-                List.of(InetAddress.getByName("192.0.2.31")), Workload.Protocol.HBONE, "n", TestMesh.TRUST_DOMAIN);
-        try (OrdersService service = OrdersService.start(t.ca(), WorkloadRegistry.of(List.of(orders), Map.of()), orders, "n", null,
-                new InetSocketAddress("127.0.0.1", 0))) {
-            Mesh caller = t.closeLater(Mesh.builder().identityProvider(t.ca()).identity(t.identity("shop", "web"))
-                    .workloads(WorkloadRegistry.of(List.of(orders), Map.of("n", service.hboneAddress()))).threads(1).build());
+        try (OrdersService service = startOrders(t)) {
+            Mesh caller = callerOf(t, service);
             // The mistake: blocking in a callback of the future, which runs on the event loop that
             // has to deliver the bytes. Before, the read waited out its timeout with the loop stalled.
             String outcome = caller.connect(service.appAddress()).thenApply(stream -> {
@@ -378,12 +415,8 @@ class ApiMisuseTest {
 
     @Test
     void aMeshIsUsableFromManyThreadsAtOnce(TestMesh t) throws Exception {
-        Workload orders = new Workload("shop", "orders", "orders", Map.of("app", "orders"),
-                List.of(InetAddress.getByName("192.0.2.30")), Workload.Protocol.HBONE, "n", TestMesh.TRUST_DOMAIN);
-        try (OrdersService service = OrdersService.start(t.ca(), WorkloadRegistry.of(List.of(orders), Map.of()), orders, "n", null,
-                new InetSocketAddress("127.0.0.1", 0))) {
-            Mesh caller = t.closeLater(Mesh.builder().identityProvider(t.ca()).identity(t.identity("shop", "web"))
-                    .workloads(WorkloadRegistry.of(List.of(orders), Map.of("n", service.hboneAddress()))).threads(1).build());
+        try (OrdersService service = startOrders(t)) {
+            Mesh caller = callerOf(t, service);
             int n = 16;
             List<java.util.concurrent.CompletableFuture<String>> answers = new java.util.ArrayList<>();
             java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
