@@ -178,7 +178,9 @@ public final class Mesh implements AutoCloseable {
 
     /**
      * Sockets that tunnel as {@code source}; connecting one to a destination {@link #route} does not
-     * know throws its {@link UnknownDestinationException} and never dials in plaintext.
+     * know throws a {@link java.net.ConnectException} (an {@code IOException}, as every user of a
+     * {@link SocketFactory} expects) whose cause is its {@link UnknownDestinationException}, and never
+     * dials in plaintext.
      */
     public SocketFactory socketFactory(SpiffeId source) {
         return runtime.outbound().socketFactory(Objects.requireNonNull(source, "source"));

@@ -135,7 +135,9 @@ public final class HboneClient implements AutoCloseable {
 
     /**
      * A {@link SocketFactory} whose sockets tunnel {@code connect(address)} through HBONE along
-     * {@code routes} (null route: {@link java.net.ConnectException}). Host names are resolved with
+     * {@code routes} (a null route, or a {@code routes} function that throws: {@link java.net.ConnectException},
+     * with what it threw as the cause, since a socket factory's users handle connect failures as
+     * {@link IOException}s). Host names are resolved with
      * {@link InetAddress#getByName}; the target sent is the resolved ip:port.
      */
     public SocketFactory socketFactory(Function<InetSocketAddress, Route> routes) {

@@ -180,8 +180,11 @@ class ApiMisuseTest {
         Mesh mesh = t.closeLater(Mesh.builder().identityProvider(t.ca()).identity(t.identity("shop", "web")).threads(1).build());
         assertThatThrownBy(() -> mesh.connect(new InetSocketAddress("192.0.2.1", 80)).get(10, TimeUnit.SECONDS))
                 .hasCauseInstanceOf(Mesh.UnknownDestinationException.class);
+        // An IOException, as HTTP clients and JDBC drivers expect of a SocketFactory (it was the
+        // unchecked UnknownDestinationException itself, which escaped their error handling).
         assertThatThrownBy(() -> mesh.socketFactory().createSocket("192.0.2.1", 80))
-                .isInstanceOf(Mesh.UnknownDestinationException.class).hasMessageContaining("192.0.2.1");
+                .isInstanceOf(java.net.ConnectException.class).hasMessageContaining("192.0.2.1")
+                .hasCauseInstanceOf(Mesh.UnknownDestinationException.class);
     }
 
     @Test
