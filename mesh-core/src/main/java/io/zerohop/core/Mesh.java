@@ -63,6 +63,8 @@ public final class Mesh implements AutoCloseable {
      * binding fails (e.g. the port is taken: an {@link java.io.IOException} naming the address, or
      * {@code inboundTransparent} without CAP_NET_ADMIN). Starts once: a later call returns the
      * first call's future (a second listener on port 0 would bind another port and never close).
+     * Outbound calls ({@link #connect}, {@link #socketFactory}) do not need it: a mesh without inbound
+     * can call out right after {@code build()}.
      */
     public CompletableFuture<Mesh> start() {
         synchronized (this) {
@@ -238,7 +240,8 @@ public final class Mesh implements AutoCloseable {
     /**
      * Tunnels whose CONNECT target is {@code destination} are handed to {@code handler} in-process
      * (after authorization) instead of being proxied to a TCP port. Callable before or after
-     * {@link #start()}.
+     * {@link #start()}; a later call for the same destination replaces its handler (tunnels already
+     * delivered stay with the old one).
      *
      * @param destination the exact IP and port callers name (their CONNECT {@code :authority})
      * @throws IllegalArgumentException when {@code destination} is unresolved: a CONNECT names an IP
