@@ -261,6 +261,16 @@ class ApiMisuseTest {
     }
 
     @Test
+    void anHboneServerSocketAcceptsWithinItsTimeoutAndThrowsOnceClosed() throws Exception {
+        HboneServerSocket sockets = new HboneServerSocket();
+        sockets.setSoTimeout(50);
+        assertThatThrownBy(sockets::accept).isInstanceOf(java.net.SocketTimeoutException.class);
+        sockets.close();
+        assertThat(sockets.isClosed()).isTrue();
+        assertThatThrownBy(sockets::accept).isInstanceOf(java.net.SocketException.class);
+    }
+
+    @Test
     void hboneConnectSocketWithANullTimeoutFailsBeforeOpeningATunnel(TestMesh t) throws Exception {
         HboneServer server = t.echoHboneServer(t.identity("shop", "x"));
         HboneClient client = t.client(t.identity("shop", "web"));
