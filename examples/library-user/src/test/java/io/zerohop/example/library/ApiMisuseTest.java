@@ -359,6 +359,32 @@ class ApiMisuseTest {
     }
 
     @Test
+    @org.junit.jupiter.api.Disabled("finding for mesh-policy's owner, not fixed here: AccessRequest.Builder defaults an unset "
+            + "sourceAddress (and destinationAddress) to 0.0.0.0 instead of refusing to build, so a custom proxy that forgets "
+            + "sourceAddress(...) escapes every DENY on ipBlocks/remoteIpBlocks: a forgotten field widens access")
+    void anAccessRequestWithoutASourceAddressIsRefusedNotDecidedAs0000() throws Exception {
+        String denyTenDot = """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: deny-ten, namespace: shop}
+                spec:
+                  action: DENY
+                  rules:
+                  - from:
+                    - source: {ipBlocks: ["10.0.0.0/8"]}
+                """;
+        io.zerohop.policy.PolicyEngine engine = io.zerohop.policy.PolicyEngine.builder()
+                .policies(io.zerohop.policy.PolicyLoader.fromString("deny.yaml", denyTenDot)).build();
+        io.zerohop.policy.WorkloadRef orders = new io.zerohop.policy.WorkloadRef("shop", "orders", "orders", Map.of());
+        assertThat(engine.evaluate(io.zerohop.policy.AccessRequest.builder().sourcePrincipal("spiffe://cluster.local/ns/shop/sa/web")
+                .sourceAddress("10.1.2.3").destinationAddress("10.9.9.9").destinationPort(8080).destination(orders).build())
+                .allowed()).isFalse();
+        assertThatThrownBy(() -> io.zerohop.policy.AccessRequest.builder().sourcePrincipal("spiffe://cluster.local/ns/shop/sa/web")
+                .destinationAddress("10.9.9.9").destinationPort(8080).destination(orders).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("sourceAddress");
+    }
+
+    @Test
     void anSvidIsKeptBeforeHalfItsLifeAndReissuedAfter() throws Exception {
         java.time.Instant[] now = {java.time.Instant.parse("2026-12-01T12:00:00Z")};
         java.time.Clock clock = new java.time.Clock() {
