@@ -92,13 +92,16 @@ public final class HboneClient implements AutoCloseable {
      * Blocking convenience: {@link #connect} then {@link HboneStream#toSocket()}, waiting at most
      * {@code timeout} for the 200 (then {@link java.net.SocketTimeoutException}, and the tunnel is
      * reset if it opens later). Throws what {@link #connect} fails with: {@link HboneRefusedException},
-     * {@link javax.net.ssl.SSLHandshakeException}, another {@link IOException}.
+     * {@link javax.net.ssl.SSLHandshakeException}, another {@link IOException}; and an
+     * {@link IOException} at once when called on one of this client's event loops (for example in a
+     * connect future's callback), where waiting would stall its tunnels.
      */
     public HboneSocket connectSocket(InetSocketAddress target, Set<SpiffeId> expected, InetSocketAddress hboneAddress,
                                      Duration timeout) throws IOException {
         // Checked before the CONNECT goes out: a null here used to fail after the tunnel was opened,
         // leaving it open with no owner.
         Objects.requireNonNull(timeout, "timeout");
+        runtime.refuseBlockingOnLoop("connectSocket");
         CompletableFuture<HboneStream> pending = connect(target, expected, hboneAddress);
         // The socket is attached by the thread that completes the open, the connection's event loop,
         // while it handles the 200: its handler goes in without a task hand-off, and the caller's

@@ -115,6 +115,7 @@ public final class TunnelSocket extends TunnelSocketOptions {
         if (client == null || routes == null) {
             throw new SocketException("this socket cannot connect");
         }
+        client.refuseBlockingOnLoop("socket connect");
         if (!(endpoint instanceof InetSocketAddress isa)) {
             throw new IllegalArgumentException("unsupported address type: " + endpoint);
         }

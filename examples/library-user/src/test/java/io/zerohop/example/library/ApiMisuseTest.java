@@ -453,6 +453,26 @@ class ApiMisuseTest {
     }
 
     @Test
+    void aBlockingConnectInAConnectCallbackFailsAtOnceInsteadOfStallingTheLoop(TestMesh t) throws Exception {
+        try (OrdersService service = startOrders(t)) {
+            Mesh caller = callerOf(t, service);
+            // The same mistake with a second call: the new tunnel would go over the pooled connection
+            // whose loop runs this callback. Before, it waited out the 10 s connect timeout.
+            String outcome = caller.connect(service.appAddress()).thenApply(first -> {
+                first.reset();
+                try (java.net.Socket s = caller.socketFactory().createSocket(service.appAddress().getAddress(), 8080)) {
+                    return "connected " + s;
+                } catch (java.io.IOException e) {
+                    return e.getMessage();
+                }
+            }).get(20, TimeUnit.SECONDS);
+            assertThat(outcome).contains("blocking socket connect on an event loop");
+            // From a thread of one's own, the same call works.
+            assertThat(OrdersClient.order(caller, service.appAddress(), "7")).startsWith("order 7 for");
+        }
+    }
+
+    @Test
     void aMeshIsUsableFromManyThreadsAtOnce(TestMesh t) throws Exception {
         try (OrdersService service = startOrders(t)) {
             Mesh caller = callerOf(t, service);
