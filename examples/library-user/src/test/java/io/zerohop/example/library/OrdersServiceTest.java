@@ -90,6 +90,7 @@ class OrdersServiceTest {
         SpiffeId outsider = SpiffeId.parse("spiffe://partner.example/ns/shop/sa/web");
         Mesh m = t.closeLater(Mesh.builder().identityProvider(other).identity(outsider).workloads(callersView).threads(1).build());
         assertThatThrownBy(() -> OrdersClient.order(m, service.appAddress(), "44"))
-                .isInstanceOf(javax.net.ssl.SSLException.class);
+                .isInstanceOf(javax.net.ssl.SSLHandshakeException.class)
+                .hasMessageContaining("no trust bundle for trust domain cluster.local (trusted: [partner.example])");
     }
 }
