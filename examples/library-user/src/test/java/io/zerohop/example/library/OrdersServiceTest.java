@@ -77,6 +77,21 @@ class OrdersServiceTest {
     }
 
     @Test
+    void aPlainTcpClientReachesTheServiceThroughAForwardCapture(TestMesh t) throws Exception {
+        // An app that cannot take a SocketFactory dials a local port; the mesh tunnels what it
+        // accepts there as its own identity (the source is no registry workload).
+        Mesh web = caller(t, "web");
+        InetSocketAddress local = web.capture(io.zerohop.core.Capture.forward(new InetSocketAddress("127.0.0.1", 0), service.appAddress()));
+        try (java.net.Socket s = new java.net.Socket(local.getAddress(), local.getPort())) {
+            s.getOutputStream().write("order 45\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            s.shutdownOutput();
+            s.setSoTimeout(10_000);
+            assertThat(new String(s.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.US_ASCII))
+                    .isEqualTo("order 45 for spiffe://cluster.local/ns/shop/sa/web\n");
+        }
+    }
+
+    @Test
     void aCallerThePolicyDoesNotNameIsRefusedWith401BeforeTheServiceSeesIt(TestMesh t) {
         assertThatThrownBy(() -> OrdersClient.order(caller(t, "batch"), service.appAddress(), "43"))
                 .isInstanceOf(HboneRefusedException.class)
