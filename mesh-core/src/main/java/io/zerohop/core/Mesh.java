@@ -45,6 +45,8 @@ import javax.net.SocketFactory;
 public final class Mesh implements AutoCloseable {
     private final MeshConfig cfg;
     private final MeshRuntime runtime;
+    /** The first {@link #start()}'s future; guarded by this. */
+    private CompletableFuture<Mesh> started;
 
     private Mesh(MeshConfig cfg) {
         this.cfg = cfg;
@@ -58,10 +60,19 @@ public final class Mesh implements AutoCloseable {
     /**
      * Starts the inbound listener, if one was configured; readiness then also waits for the SVIDs of
      * the identities this mesh serves. Completes with this mesh once bound, or exceptionally when
-     * binding fails (e.g. the port is taken, or {@code inboundTransparent} without CAP_NET_ADMIN).
+     * binding fails (e.g. the port is taken: an {@link java.io.IOException} naming the address, or
+     * {@code inboundTransparent} without CAP_NET_ADMIN). Starts once: a later call returns the
+     * first call's future (a second listener on port 0 would bind another port and never close).
+     * Outbound calls ({@link #connect}, {@link #socketFactory}) do not need it: a mesh without inbound
+     * can call out right after {@code build()}.
      */
     public CompletableFuture<Mesh> start() {
-        return runtime.start().thenApply(x -> this);
+        synchronized (this) {
+            if (started == null) {
+                started = runtime.start().thenApply(x -> this);
+            }
+            return started;
+        }
     }
 
     /**
@@ -144,6 +155,7 @@ public final class Mesh implements AutoCloseable {
      * @throws IllegalStateException when this mesh has no identity of its own
      */
     public CompletableFuture<HboneStream> connect(InetSocketAddress target) {
+        Objects.requireNonNull(target, "target");
         return connect(runtime.requireIdentity(), target);
     }
 
@@ -154,7 +166,7 @@ public final class Mesh implements AutoCloseable {
      * does not open.
      */
     public CompletableFuture<HboneStream> connect(SpiffeId source, InetSocketAddress target) {
-        return runtime.outbound().connect(Objects.requireNonNull(source, "source"), target);
+        return runtime.outbound().connect(Objects.requireNonNull(source, "source"), Objects.requireNonNull(target, "target"));
     }
 
     /**
@@ -183,7 +195,9 @@ public final class Mesh implements AutoCloseable {
 
     /**
      * Sockets that tunnel as {@code source}; connecting one to a destination {@link #route} does not
-     * know throws its {@link UnknownDestinationException} and never dials in plaintext.
+     * know throws a {@link java.net.ConnectException} (an {@code IOException}, as every user of a
+     * {@link SocketFactory} expects) whose cause is its {@link UnknownDestinationException}, and never
+     * dials in plaintext.
      */
     public SocketFactory socketFactory(SpiffeId source) {
         return runtime.outbound().socketFactory(Objects.requireNonNull(source, "source"));
@@ -240,9 +254,19 @@ public final class Mesh implements AutoCloseable {
 
     /**
      * Tunnels whose CONNECT target is {@code destination} are handed to {@code handler} in-process
-     * (after authorization) instead of being proxied to a TCP port.
+     * (after authorization) instead of being proxied to a TCP port. Callable before or after
+     * {@link #start()}; a later call for the same destination replaces its handler (tunnels already
+     * delivered stay with the old one).
+     *
+     * @param destination the exact IP and port callers name (their CONNECT {@code :authority})
+     * @throws IllegalArgumentException when {@code destination} is unresolved: a CONNECT names an IP
+     *                                  literal, so a host name would never match and tunnels to the
+     *                                  address would be proxied to TCP instead
      */
     public void serve(InetSocketAddress destination, StreamHandler handler) {
+        if (Objects.requireNonNull(destination, "destination").isUnresolved()) {
+            throw new IllegalArgumentException("serve needs a resolved IP and port, got unresolved " + destination);
+        }
         runtime.inbound().serve(destination, handler);
     }
 
@@ -308,7 +332,11 @@ public final class Mesh implements AutoCloseable {
             return this;
         }
 
-        /** The identity this process presents (embedded apps); null or unset: the provider's default, if any. */
+        /**
+         * The identity this process presents (embedded apps); null or unset: the provider's default, if
+         * any. {@link #build()} throws {@link IllegalArgumentException} when the provider refuses it at
+         * once (another trust domain than its CA's, another identity than its PEM files').
+         */
         public Builder identity(SpiffeId id) {
             settings.identity(id);
             return this;
@@ -335,7 +363,12 @@ public final class Mesh implements AutoCloseable {
             return this;
         }
 
-        /** Bind an HBONE listener (ztunnel: {@code :15008}); null or unset: none, outbound only. */
+        /**
+         * Bind an HBONE listener (ztunnel: {@code :15008}; port 0: a free port, see
+         * {@link Mesh#inboundAddress()}); null or unset: none, outbound only.
+         *
+         * @throws IllegalArgumentException when {@code address} is unresolved
+         */
         public Builder inbound(InetSocketAddress address) {
             settings.inbound(address);
             return this;
@@ -411,7 +444,11 @@ public final class Mesh implements AutoCloseable {
             return this;
         }
 
-        /** Creates the TLS contexts and the event loop group; binds nothing (see {@link Mesh#start()}). */
+        /**
+         * Creates the TLS contexts and the event loop group; binds nothing (see {@link Mesh#start()}).
+         *
+         * @throws IllegalArgumentException when the identity provider refuses {@link #identity} at once
+         */
         public Mesh build() {
             return new Mesh(settings.config());
         }

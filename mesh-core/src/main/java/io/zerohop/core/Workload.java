@@ -9,7 +9,12 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * A workload the mesh knows: where it listens, who it is, and how to reach it.
+ * A workload the mesh knows: where it listens, who it is, and how to reach it. The constructor
+ * throws {@link IllegalArgumentException} naming the workload when {@code namespace}, {@code name} or
+ * {@code serviceAccount} is blank, a port is outside 1-65535, or {@code trustDomain},
+ * {@code namespace} and {@code serviceAccount} make no SPIFFE ID ({@link #identity()});
+ * {@link NullPointerException} for a null {@code trustDomain}. Null labels, addresses and protocols
+ * mean none, none and {@link Protocol#HBONE}.
  *
  * @param protocol {@link Protocol#HBONE} when its node runs an HBONE endpoint (traffic to it is
  *                 tunnelled), {@link Protocol#TCP} for plaintext workloads outside the mesh
@@ -38,6 +43,13 @@ public record Workload(String namespace, String name, String serviceAccount, Map
         addresses = List.copyOf(addresses == null ? List.of() : addresses);
         protocol = protocol == null ? Protocol.HBONE : protocol;
         Objects.requireNonNull(trustDomain, "trustDomain");
+        try {
+            // identity() builds it on every call: a trust domain, namespace or service account that
+            // makes no SPIFFE ID must fail here, where the workload is defined, not while a tunnel is routed.
+            SpiffeIds.istio(trustDomain, namespace, serviceAccount);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("workload " + namespace + "/" + name + ": " + e.getMessage(), e);
+        }
         appProtocols = Map.copyOf(appProtocols == null ? Map.of() : appProtocols);
         for (Integer port : appProtocols.keySet()) {
             if (port < 1 || port > 65535) {

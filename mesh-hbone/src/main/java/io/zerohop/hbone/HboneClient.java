@@ -88,9 +88,20 @@ public final class HboneClient implements AutoCloseable {
         return runtime.connect(target, Set.copyOf(expected), hboneAddress, headers);
     }
 
-    /** Blocking convenience: {@link #connect} then {@link HboneStream#toSocket()}. */
+    /**
+     * Blocking convenience: {@link #connect} then {@link HboneStream#toSocket()}, waiting at most
+     * {@code timeout} for the 200 (then {@link java.net.SocketTimeoutException}, and the tunnel is
+     * reset if it opens later). Throws what {@link #connect} fails with: {@link HboneRefusedException},
+     * {@link javax.net.ssl.SSLHandshakeException}, another {@link IOException}; and an
+     * {@link IOException} at once when called on one of this client's event loops (for example in a
+     * connect future's callback), where waiting would stall its tunnels.
+     */
     public HboneSocket connectSocket(InetSocketAddress target, Set<SpiffeId> expected, InetSocketAddress hboneAddress,
                                      Duration timeout) throws IOException {
+        // Checked before the CONNECT goes out: a null here used to fail after the tunnel was opened,
+        // leaving it open with no owner.
+        Objects.requireNonNull(timeout, "timeout");
+        runtime.refuseBlockingOnLoop("connectSocket");
         CompletableFuture<HboneStream> pending = connect(target, expected, hboneAddress);
         // The socket is attached by the thread that completes the open, the connection's event loop,
         // while it handles the 200: its handler goes in without a task hand-off, and the caller's
@@ -127,7 +138,9 @@ public final class HboneClient implements AutoCloseable {
 
     /**
      * A {@link SocketFactory} whose sockets tunnel {@code connect(address)} through HBONE along
-     * {@code routes} (null route: {@link java.net.ConnectException}). Host names are resolved with
+     * {@code routes} (a null route, or a {@code routes} function that throws: {@link java.net.ConnectException},
+     * with what it threw as the cause, since a socket factory's users handle connect failures as
+     * {@link IOException}s). Host names are resolved with
      * {@link InetAddress#getByName}; the target sent is the resolved ip:port.
      */
     public SocketFactory socketFactory(Function<InetSocketAddress, Route> routes) {

@@ -37,6 +37,8 @@ public final class HboneServer implements AutoCloseable {
     public static final int DEFAULT_PORT = 15008;
 
     private final HboneListener runtime;
+    /** The first {@link #start()}'s future; guarded by this. */
+    private CompletableFuture<HboneServer> started;
 
     private HboneServer(ServerConfig config) {
         this.runtime = new HboneListener(config);
@@ -46,9 +48,19 @@ public final class HboneServer implements AutoCloseable {
         return new Builder();
     }
 
-    /** Binds and starts accepting; completes with this server once listening. */
+    /**
+     * Binds and starts accepting; completes with this server once listening, or exceptionally with an
+     * {@link java.io.IOException} naming the address when it cannot bind. Starts once: a later call
+     * returns the first call's future (a second bind on port 0 took another port and left the first
+     * listener open).
+     */
     public CompletableFuture<HboneServer> start() {
-        return runtime.start().thenApply(a -> this);
+        synchronized (this) {
+            if (started == null) {
+                started = runtime.start().thenApply(a -> this);
+            }
+            return started;
+        }
     }
 
     /** The bound address (with the actual port when bound to port 0); null before start. */
@@ -242,8 +254,8 @@ public final class HboneServer implements AutoCloseable {
          * until the count falls below half; over the server-wide budget the tunnels longest without
          * write progress are also reset. Each tunnel alone queues at most its stream's write
          * watermark (512 KiB) plus one read. Defaults: server-wide a quarter of Netty's direct memory
-         * limit, at most 256 MiB; per peer a quarter of that. Throws IllegalArgumentException unless
-         * 64 KiB <= perPeer <= total.
+         * limit, at most 256 MiB; per peer a quarter of that. {@link #build()} throws
+         * IllegalArgumentException unless 64 KiB <= perPeer <= total.
          */
         public Builder outboundBudget(long perPeer, long total) {
             this.queuedBytesPerPeer = perPeer;
@@ -264,8 +276,14 @@ public final class HboneServer implements AutoCloseable {
          * Proxy mode: upstream TCP connects in progress allowed per HBONE connection, per peer
          * identity and server-wide; a CONNECT over a limit is refused with 503 before any socket is
          * opened. Open tunnels are not counted. Defaults: {@code maxConcurrentStreams}, 512, 1024.
+         *
+         * @throws IllegalArgumentException when a limit is below 1 (it never falls back to a default)
          */
         public Builder maxPendingDials(int perConnection, int perPeer, int total) {
+            if (perConnection < 1 || perPeer < 1 || total < 1) {
+                throw new IllegalArgumentException("maxPendingDials limits must be >= 1, got perConnection " + perConnection
+                        + ", perPeer " + perPeer + ", total " + total);
+            }
             this.pendingDialsPerConnection = perConnection;
             this.pendingDialsPerPeer = perPeer;
             this.pendingDials = total;
@@ -301,6 +319,14 @@ public final class HboneServer implements AutoCloseable {
             return this;
         }
 
+        /**
+         * The server, not yet listening ({@link HboneServer#start()} binds).
+         *
+         * @throws IllegalStateException    naming the setting when {@code tls}, an identity,
+         *                                  {@code destinations} or {@code authorizer} is missing
+         * @throws IllegalArgumentException when a window, frame or header-list size, or a budget, is
+         *                                  out of its range (HTTP/2's, RFC 9113 6.5.2), naming it
+         */
         public HboneServer build() {
             if (tls == null) {
                 throw new IllegalStateException("HboneServer needs tls(MeshTls)");

@@ -11,7 +11,10 @@ import java.net.SocketImpl;
  * {@link HboneClient#socketFactory}. {@code shutdownOutput()} sends END_STREAM, a peer END_STREAM
  * reads as end of stream, a reset reads as {@code SocketException("Connection reset")}. TCP options
  * ({@code setTcpNoDelay}, buffer sizes, ...) are accepted and ignored; {@code setSoTimeout} applies to
- * reads (and to connect when no timeout is passed).
+ * reads (and to connect when no timeout is passed). A read that would wait, called on the event
+ * loop of the tunnel's connection (for example in a callback of the future that opened it), throws
+ * an {@link java.io.IOException} at once: the bytes it waits for could only arrive on that thread.
+ * So does a socket-factory socket's {@code connect} called on one of its client's event loops.
  */
 public abstract class HboneSocket extends Socket {
 

@@ -53,6 +53,18 @@ public interface HboneStream extends AutoCloseable {
     void reset();
 
     /**
+     * Aborts the tunnel {@code stream} (a {@link #channel()}, or the channel a {@link StreamHandler}
+     * got) like a TCP reset: RST_STREAM(CONNECT_ERROR), which the peer passes on as a reset (its
+     * socket reads throw {@code SocketException("Connection reset")}). Use it when a response cannot
+     * be completed: a plain {@code close()} sends RST_STREAM(CANCEL), which zerohop's and ztunnel's
+     * peers read as a clean end (src/proxy/h2.rs), so a cut response would look complete. No-op on an
+     * inactive channel; after a peer's own reset it only closes (RFC 9113 §5.4.2).
+     */
+    static void reset(Channel stream) {
+        io.zerohop.hbone.internal.Tunnels.reset(stream);
+    }
+
+    /**
      * Graceful close: END_STREAM if not sent yet, then the stream is released once written (a peer that
      * has not finished sending is reset, like closing a TCP socket with unread data).
      */

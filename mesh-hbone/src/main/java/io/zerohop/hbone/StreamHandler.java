@@ -9,7 +9,9 @@ import io.netty.channel.Channel;
  * and writes {@link io.netty.buffer.ByteBuf}s (written buffers become DATA frames); the peer's
  * END_STREAM arrives as a {@link io.netty.channel.socket.ChannelInputShutdownEvent} user event; a
  * peer reset arrives as {@link HboneStream.Reset}; {@link HboneStream#shutdownOutput(Channel)} sends
- * END_STREAM; {@code close()} before both directions ended resets the stream. Auto-read is off during
+ * END_STREAM; {@code close()} before both directions ended sends RST_STREAM(CANCEL), which the
+ * client reads as a clean end of the response (as ztunnel does): to abort, so that the client sees a
+ * reset, use {@link HboneStream#reset(Channel)}. Auto-read is off during
  * {@code initStream} and turned on after it returns when {@link #autoRead()} is true.
  *
  * <p>For blocking code, {@link HboneServerSocket} implements this interface and offers {@code accept()}.

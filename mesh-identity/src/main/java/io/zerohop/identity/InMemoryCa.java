@@ -120,7 +120,20 @@ public final class InMemoryCa implements IdentityProvider {
         return issue(id, svidTtl);
     }
 
+    /**
+     * A fresh SVID for {@code id}, valid from one minute ago (clock skew) for {@code ttl} from now.
+     * For a certificate that is already expired or not yet valid (tests of refusals), use
+     * {@link #issue(LeafSpec)}, which signs exactly the validity it is given.
+     *
+     * @throws IllegalArgumentException when {@code ttl} is zero or negative (the SVID would be expired
+     *                                  on arrival), or {@code id} is outside this CA's trust domain
+     */
     public X509Svid issue(SpiffeId id, Duration ttl) {
+        Objects.requireNonNull(ttl, "ttl");
+        if (ttl.isZero() || ttl.isNegative()) {
+            throw new IllegalArgumentException("ttl must be positive, got " + ttl
+                    + " (for an expired certificate use issue(LeafSpec.svid(id, notBefore, notAfter)))");
+        }
         requireMember(id);
         Instant now = clock.instant();
         try {
@@ -343,7 +356,9 @@ public final class InMemoryCa implements IdentityProvider {
             return this;
         }
 
+        /** Lifetime of the SVIDs this CA serves as a provider; default 24 h; re-issued past half of it. */
         public Builder svidTtl(Duration ttl) {
+            Objects.requireNonNull(ttl, "svidTtl");
             if (ttl.isNegative() || ttl.isZero()) {
                 throw new IllegalArgumentException("svidTtl must be positive, got " + ttl);
             }
@@ -352,6 +367,7 @@ public final class InMemoryCa implements IdentityProvider {
         }
 
         public Builder caTtl(Duration ttl) {
+            Objects.requireNonNull(ttl, "caTtl");
             if (ttl.isNegative() || ttl.isZero()) {
                 throw new IllegalArgumentException("caTtl must be positive, got " + ttl);
             }

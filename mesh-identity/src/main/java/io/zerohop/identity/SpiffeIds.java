@@ -13,12 +13,31 @@ public final class SpiffeIds {
 
     private SpiffeIds() {}
 
-    /** The Istio workload identity {@code spiffe://td/ns/namespace/sa/serviceAccount}. */
+    /**
+     * The Istio workload identity {@code spiffe://td/ns/namespace/sa/serviceAccount}.
+     *
+     * @throws IllegalArgumentException when a part is null, empty or has characters a SPIFFE ID
+     *                                  cannot hold, naming the parts
+     */
     public static SpiffeId istio(String trustDomain, String namespace, String serviceAccount) {
-        return SpiffeId.fromSegments(TrustDomain.parse(trustDomain), "ns", namespace, "sa", serviceAccount);
+        try {
+            return SpiffeId.fromSegments(TrustDomain.parse(trustDomain), "ns", namespace, "sa", serviceAccount);
+        } catch (RuntimeException e) {
+            // java-spiffe's InvalidSpiffeIdException is no IllegalArgumentException and names no input.
+            throw new IllegalArgumentException("invalid Istio identity (trust domain \"" + trustDomain + "\", namespace \""
+                    + namespace + "\", service account \"" + serviceAccount + "\"): " + e.getMessage(), e);
+        }
     }
 
-    /** Parses a SPIFFE ID, naming the input in the error (java-spiffe's messages do not). */
+    /**
+     * Parses a SPIFFE ID, naming the input in the error (java-spiffe's messages do not). A trust
+     * domain's own ID without a path ({@code spiffe://cluster.local}) is a valid SPIFFE ID and is
+     * returned; it names no workload, and a certificate carrying it is refused in every handshake
+     * (spiffe/spiffe {@code standards/X509-SVID.md} §2: a leaf's ID has a path).
+     *
+     * @throws IllegalArgumentException for anything else that is not a SPIFFE ID in canonical form
+     *                                  (scheme and trust domain lower case), null included, naming the input
+     */
     public static SpiffeId parse(String id) {
         try {
             SpiffeId parsed = SpiffeId.parse(id);

@@ -37,6 +37,8 @@ public final class MeshSettings {
     private boolean passthroughUnknown;
 
     public void trustDomain(String td) {
+        // Without the check, null became the string "null", a valid trust domain name.
+        Objects.requireNonNull(td, "trust domain");
         SpiffeIds.parse("spiffe://" + td); // validates, naming the input
         this.trustDomain = td;
     }
@@ -62,6 +64,9 @@ public final class MeshSettings {
     }
 
     public void inbound(InetSocketAddress address) {
+        if (address != null && address.isUnresolved()) {
+            throw new IllegalArgumentException("inbound address " + address + " is unresolved: give an IP (0.0.0.0 for every address)");
+        }
         this.inbound = address;
     }
 
@@ -94,6 +99,7 @@ public final class MeshSettings {
     }
 
     public void drain(Duration d) {
+        Objects.requireNonNull(d, "drain");
         if (d.isNegative()) {
             throw new IllegalArgumentException("drain must not be negative, got " + d);
         }
@@ -104,10 +110,41 @@ public final class MeshSettings {
         this.passthroughUnknown = on;
     }
 
+    /**
+     * @throws IllegalArgumentException when the provider refuses {@code identity} outright (another
+     *     trust domain than an in-memory CA's or the fallback CA's, another identity than a PEM
+     *     file's): such a mesh used to build and start, then stay not ready with one WARN line
+     */
     public MeshConfig config() {
+        if (identity != null) {
+            requireServable(identity);
+        }
         return new MeshConfig(provider, trustDomain, identity, policy, registry != null ? registry : WorkloadRegistry.empty(), node,
                 inbound, inboundTransparent, meterRegistry, onTunnelClosed, threads, maxStreamsPerConnection, idleTimeout, drain,
                 metricsInterval, passthroughUnknown);
+    }
+
+    private void requireServable(SpiffeId id) {
+        if (provider == null) {
+            if (!id.getTrustDomain().getName().equals(trustDomain)) {
+                throw new IllegalArgumentException("identity " + id + " is not in trust domain " + trustDomain
+                        + " of the fallback in-memory CA (set trustDomain(...) or identityProvider(...))");
+            }
+            return;
+        }
+        // Only a refusal the provider gives at once counts: a SPIRE agent or a CA may answer later, and
+        // waiting for them is start()'s readiness, not the builder's.
+        var svid = provider.svid(id);
+        if (svid.isCompletedExceptionally()) {
+            String why;
+            try {
+                svid.getNow(null);
+                why = "refused";
+            } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+                why = e.getCause() != null ? e.getCause().getMessage() : e.toString();
+            }
+            throw new IllegalArgumentException("identity " + id + " cannot be served by the identity provider: " + why);
+        }
     }
 
     private static int atLeastOne(int n, String name) {
@@ -118,6 +155,7 @@ public final class MeshSettings {
     }
 
     private static Duration positive(Duration d, String name) {
+        Objects.requireNonNull(d, name);
         if (d.isZero() || d.isNegative()) {
             throw new IllegalArgumentException(name + " must be positive, got " + d);
         }

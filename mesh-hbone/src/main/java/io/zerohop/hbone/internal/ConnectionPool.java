@@ -42,6 +42,23 @@ public final class ConnectionPool {
         return cfg;
     }
 
+    /**
+     * Refuses a blocking open on one of this pool's event loops: the answer it would wait for is
+     * handled by a loop of this group, often the very one (a connect future's callback runs on the
+     * loop of the pooled connection that the next tunnel to the same place uses), so it would stall
+     * every tunnel of that loop until its timeout.
+     *
+     * @throws IOException saying so, when the calling thread is one of this pool's event loops
+     */
+    public void refuseBlockingOnLoop(String what) throws IOException {
+        io.netty.util.concurrent.EventExecutor current = io.netty.util.internal.ThreadExecutorMap.currentExecutor();
+        if (current != null && current.parent() == group) {
+            throw new IOException("blocking " + what + " on an event loop of this HBONE client would stall its tunnels until "
+                    + "the timeout: call it from another thread (a connect future completes on the event loop: use "
+                    + "thenApplyAsync/thenAcceptAsync with an executor of yours)");
+        }
+    }
+
     public CompletableFuture<HboneStream> connect(InetSocketAddress target, Set<SpiffeId> expected,
                                                   InetSocketAddress hbone, Map<String, String> headers) {
         if (closed) {

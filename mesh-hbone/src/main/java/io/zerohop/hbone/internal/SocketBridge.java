@@ -28,7 +28,7 @@ final class SocketBridge extends ChannelInboundHandlerAdapter {
         }
         st.lock.lock();
         try {
-            if (st.closed || st.discardInput) {
+            if (st.closed || st.discardInput || st.reset) {
                 buf.release();
                 return;
             }
@@ -63,6 +63,9 @@ final class SocketBridge extends ChannelInboundHandlerAdapter {
                 st.eof = true;
             } else if (evt instanceof HboneStream.Reset) {
                 st.reset = true;
+                // A read after a reset throws whatever is queued: the bytes can never be read, so
+                // they go now, not when (or if) the application closes the socket.
+                st.releaseQueue();
             }
             st.signalReadable();
         } finally {

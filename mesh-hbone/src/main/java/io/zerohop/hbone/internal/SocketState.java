@@ -2,6 +2,7 @@ package io.zerohop.hbone.internal;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.util.internal.ThreadExecutorMap;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
@@ -183,6 +184,15 @@ final class SocketState {
                     }
                     if (inactive) {
                         throw new SocketException("Connection reset");
+                    }
+                    if (ThreadExecutorMap.currentExecutor() == channel.eventLoop()) {
+                        // The bytes this read waits for arrive on this very thread: it would wait out
+                        // its timeout (or forever) and stall every tunnel of the connection meanwhile.
+                        // (Asked of the thread, not inEventLoop(): an EmbeddedChannel's loop claims
+                        // every thread, and a test reader on it is not on a loop.)
+                        throw new IOException("blocking read on the event loop that delivers this tunnel's bytes would never "
+                                + "return: read on another thread (a connect future completes on the event loop: use "
+                                + "thenApplyAsync/thenAcceptAsync with an executor of yours)");
                     }
                     if (!spun) {
                         spun = true;

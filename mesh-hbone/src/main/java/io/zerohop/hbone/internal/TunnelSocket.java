@@ -115,13 +115,23 @@ public final class TunnelSocket extends TunnelSocketOptions {
         if (client == null || routes == null) {
             throw new SocketException("this socket cannot connect");
         }
+        client.refuseBlockingOnLoop("socket connect");
         if (!(endpoint instanceof InetSocketAddress isa)) {
             throw new IllegalArgumentException("unsupported address type: " + endpoint);
         }
         if (isa.isUnresolved()) {
             isa = new InetSocketAddress(InetAddress.getByName(isa.getHostString()), isa.getPort());
         }
-        Route route = routes.apply(isa);
+        Route route;
+        try {
+            route = routes.apply(isa);
+        } catch (RuntimeException e) {
+            // A SocketFactory's users (HTTP clients, JDBC drivers) handle a failed connect as an
+            // IOException; an unchecked one escaped their retry and error paths as a crash.
+            ConnectException refused = new ConnectException(e.getMessage());
+            refused.initCause(e);
+            throw refused;
+        }
         if (route == null) {
             throw new ConnectException("no HBONE route to " + isa);
         }
