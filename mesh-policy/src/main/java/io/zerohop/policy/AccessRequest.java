@@ -57,19 +57,9 @@ public record AccessRequest(
     }
 
     public static final class Builder {
-        private static final InetAddress UNSPECIFIED;
-
-        static {
-            try {
-                UNSPECIFIED = InetAddress.getByAddress(new byte[4]);
-            } catch (UnknownHostException e) {
-                throw new ExceptionInInitializerError(e);
-            }
-        }
-
         private String sourcePrincipal;
-        private InetAddress sourceAddress = UNSPECIFIED;
-        private InetAddress destinationAddress = UNSPECIFIED;
+        private InetAddress sourceAddress;
+        private InetAddress destinationAddress;
         private int destinationPort;
         private WorkloadRef destination;
         private WorkloadRef sourceWorkload;
@@ -135,7 +125,18 @@ public record AccessRequest(
             return this;
         }
 
+        /**
+         * @throws IllegalArgumentException when the source or destination address was not set: a
+         *         default (0.0.0.0) would escape every DENY on {@code ipBlocks}, {@code remoteIpBlocks},
+         *         {@code source.ip} or {@code destination.ip}, so a forgotten field would widen access;
+         *         or when a field is invalid (see the record)
+         */
         public AccessRequest build() {
+            if (sourceAddress == null || destinationAddress == null) {
+                throw new IllegalArgumentException((sourceAddress == null ? "sourceAddress" : "destinationAddress")
+                        + " is required: ipBlocks, source.ip and destination.ip rules test it, and no default could"
+                        + " stand for the real one without escaping a DENY");
+            }
             return new AccessRequest(sourcePrincipal, sourceAddress, destinationAddress, destinationPort,
                     destination, sourceWorkload, http, sni);
         }

@@ -358,10 +358,8 @@ class ApiMisuseTest {
                 .hasMessageContaining("orders-policy.yaml:").hasMessageContaining("acton");
     }
 
+    /** apiuser's finding: a forgotten sourceAddress was 0.0.0.0, which escaped every DENY on ipBlocks. */
     @Test
-    @org.junit.jupiter.api.Disabled("finding for mesh-policy's owner, not fixed here: AccessRequest.Builder defaults an unset "
-            + "sourceAddress (and destinationAddress) to 0.0.0.0 instead of refusing to build, so a custom proxy that forgets "
-            + "sourceAddress(...) escapes every DENY on ipBlocks/remoteIpBlocks: a forgotten field widens access")
     void anAccessRequestWithoutASourceAddressIsRefusedNotDecidedAs0000() throws Exception {
         String denyTenDot = """
                 apiVersion: security.istio.io/v1
