@@ -2,14 +2,12 @@ package io.zerohop.hbone.internal;
 
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.http2.Http2Connection;
 import io.netty.handler.codec.http2.Http2ConnectionAdapter;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.ssl.SslHandler;
-import io.netty.util.ReferenceCountUtil;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -61,11 +59,9 @@ final class LingeringClose extends ChannelDuplexHandler {
         }
         lingering = true;
         // From here on nothing reaches the HTTP/2 codec: the peer's frames are read and dropped.
-        ctx.pipeline().addAfter(ctx.name(), null, Discard.INSTANCE);
+        ctx.pipeline().addAfter(ctx.name(), null, Tunnels.Discard.INSTANCE);
         ctx.channel().config().setAutoRead(true);
-        var timer = ctx.executor().schedule(() -> {
-            ctx.close(promise);
-        }, LINGER_MILLIS, TimeUnit.MILLISECONDS);
+        var timer = ctx.executor().schedule(() -> ctx.close(promise), LINGER_MILLIS, TimeUnit.MILLISECONDS);
         ctx.channel().closeFuture().addListener(f -> {
             timer.cancel(false);
             promise.trySuccess();
@@ -77,26 +73,5 @@ final class LingeringClose extends ChannelDuplexHandler {
             }
         });
         ctx.read();
-    }
-
-    /** Drops what the peer sends while the connection lingers. */
-    @io.netty.channel.ChannelHandler.Sharable
-    static final class Discard extends ChannelInboundHandlerAdapter {
-        static final Discard INSTANCE = new Discard();
-
-        @Override
-        public void channelRead(ChannelHandlerContext ctx, Object msg) {
-            ReferenceCountUtil.release(msg);
-        }
-
-        @Override
-        public void channelReadComplete(ChannelHandlerContext ctx) {
-            // nothing to flush: the codec is bypassed
-        }
-
-        @Override
-        public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            ctx.close();
-        }
     }
 }
