@@ -44,18 +44,9 @@ class DrainE2EIT {
     @Test
     void sigtermDrainsOpenTunnelsThenExitsZero() throws Exception {
         Path jar = Path.of(System.getProperty("zerohop.e2e.jar"));
-        Path work = Files.createDirectories(Path.of(System.getProperty("zerohop.e2e.workDir"), "drain-" + System.nanoTime()));
+        Path work = backendNode(jar, "drain");
         Path caDir = work.resolve("ca");
-        Netns.run(List.of(NodeProxyE2EIT.java(), "-jar", jar.toString(), "ca", "init", "--trust-domain", "cluster.local",
-                "--out", caDir.toString()));
         InetAddress ip = InetAddress.getByName("127.0.0.2");
-        Files.writeString(work.resolve("workloads.yaml"), """
-                trustDomain: cluster.local
-                nodes: [{name: n1}]
-                workloads:
-                  - {namespace: prod, name: backend, serviceAccount: backend, addresses: [127.0.0.2], protocol: HBONE, node: n1}
-                  - {namespace: prod, name: frontend, serviceAccount: frontend, addresses: [127.0.0.3], protocol: HBONE}
-                """);
         try (ServerSocket app = new ServerSocket(0, 50, ip);
              Child proxy = Child.start("drain-proxy", work, List.of(NodeProxyE2EIT.java(), "-Xmx256m", "-XX:+UseSerialGC",
                      "-Dio.netty.leakDetection.level=paranoid", "-jar", jar.toString(), "proxy", "--ca", caDir.toString(),
@@ -152,18 +143,9 @@ class DrainE2EIT {
     @Test
     void sighupAlsoDrainsBeforeTheJvmExits() throws Exception {
         Path jar = Path.of(System.getProperty("zerohop.e2e.jar"));
-        Path work = Files.createDirectories(Path.of(System.getProperty("zerohop.e2e.workDir"), "hup-" + System.nanoTime()));
+        Path work = backendNode(jar, "hup");
         Path caDir = work.resolve("ca");
-        Netns.run(List.of(NodeProxyE2EIT.java(), "-jar", jar.toString(), "ca", "init", "--trust-domain", "cluster.local",
-                "--out", caDir.toString()));
         InetAddress ip = InetAddress.getByName("127.0.0.2");
-        Files.writeString(work.resolve("workloads.yaml"), """
-                trustDomain: cluster.local
-                nodes: [{name: n1}]
-                workloads:
-                  - {namespace: prod, name: backend, serviceAccount: backend, addresses: [127.0.0.2], protocol: HBONE, node: n1}
-                  - {namespace: prod, name: frontend, serviceAccount: frontend, addresses: [127.0.0.3], protocol: HBONE}
-                """);
         try (ServerSocket app = new ServerSocket(0, 50, ip);
              Child proxy = Child.start("hup-proxy", work, List.of(NodeProxyE2EIT.java(), "-Xmx256m", "-XX:+UseSerialGC",
                      "-jar", jar.toString(), "proxy", "--ca", caDir.toString(),
@@ -248,6 +230,24 @@ class DrainE2EIT {
         return http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://" + authority + path))
                         .method(method, java.net.http.HttpRequest.BodyPublishers.noBody()).timeout(Duration.ofSeconds(10)).build(),
                 java.net.http.HttpResponse.BodyHandlers.ofString());
+    }
+
+    /**
+     * A work directory with a CA ({@code ca/}) and {@code workloads.yaml}: backend (127.0.0.2) on
+     * node n1, the proxy's, and frontend (127.0.0.3) elsewhere.
+     */
+    static Path backendNode(Path jar, String name) throws Exception {
+        Path work = Files.createDirectories(Path.of(System.getProperty("zerohop.e2e.workDir"), name + "-" + System.nanoTime()));
+        Netns.run(List.of(NodeProxyE2EIT.java(), "-jar", jar.toString(), "ca", "init", "--trust-domain", "cluster.local",
+                "--out", work.resolve("ca").toString()));
+        Files.writeString(work.resolve("workloads.yaml"), """
+                trustDomain: cluster.local
+                nodes: [{name: n1}]
+                workloads:
+                  - {namespace: prod, name: backend, serviceAccount: backend, addresses: [127.0.0.2], protocol: HBONE, node: n1}
+                  - {namespace: prod, name: frontend, serviceAccount: frontend, addresses: [127.0.0.3], protocol: HBONE}
+                """);
+        return work;
     }
 
     /** True when process {@code pid} has a handler for signal {@code sig} (the SigCgt mask of /proc/pid/status). */
