@@ -11,6 +11,8 @@ import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
 import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.DefaultHttp2WindowUpdateFrame;
+import io.netty.handler.codec.http2.Http2SettingsFrame;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2ChannelDuplexHandler;
 import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
@@ -72,15 +74,8 @@ class GoAwayLingerTest {
     void aClientThatKeepsWritingReadsTheGoAwayErrorCode() throws Exception {
         SslContext tls = mesh.tls.client(mesh.clientId, mesh.expectServer()).get();
         for (int round = 0; round < ROUNDS; round++) {
-            Flood flood = new Flood();
-            Channel ch = new Bootstrap().group(clientLoop).channel(Transports.socketChannel(clientLoop))
-                    .handler(new ChannelInitializer<SocketChannel>() {
-                        @Override
-                        protected void initChannel(SocketChannel c) {
-                            c.pipeline().addLast(tls.newHandler(c.alloc()), Http2FrameCodecBuilder.forClient().build(), flood);
-                        }
-                    }).connect(server.localAddress()).sync().channel();
-            ch.closeFuture().addListener(f -> flood.goAway.complete(-1L));
+            Flood flood = new Flood(false);
+            Channel ch = connect(server, tls, flood);
             ch.eventLoop().execute(flood);
             assertThat(flood.goAway.get(30, TimeUnit.SECONDS))
                     .as("GOAWAY error code seen by the client on connection %d (-1: closed without one)", round)
@@ -90,13 +85,59 @@ class GoAwayLingerTest {
     }
 
     /**
-     * The client: 20 CONNECT+RST pairs per turn of its event loop (its reads run between the bursts)
-     * until it reads a GOAWAY or its channel closes. Netty's defaults otherwise, auto-close included.
+     * The same for the drain's GOAWAY NO_ERROR: a server shut down while a client keeps writing
+     * (WINDOW_UPDATEs here; a CONNECT racing the GOAWAY is the case that matters) closes right
+     * after its GOAWAY when no tunnel is open; with the client's frames unread that was a reset too.
+     */
+    @Test
+    @DisplayName("Netty's HTTP/2 client that keeps writing reads the drain's GOAWAY NO_ERROR, 10 servers one after the other")
+    void aClientThatKeepsWritingReadsTheDrainGoAway() throws Exception {
+        SslContext tls = mesh.tls.client(mesh.clientId, mesh.expectServer()).get();
+        for (int round = 0; round < ROUNDS; round++) {
+            HboneServer draining = mesh.server(DestinationResolver.sameIp()).build().start().get();
+            try {
+                Flood flood = new Flood(true);
+                Channel ch = connect(draining, tls, flood);
+                flood.settings.get(30, TimeUnit.SECONDS);
+                ch.eventLoop().execute(flood);
+                draining.shutdownGracefully(Duration.ofSeconds(30));
+                assertThat(flood.goAway.get(30, TimeUnit.SECONDS))
+                        .as("GOAWAY error code seen by the client on connection %d (-1: closed without one)", round)
+                        .isEqualTo(Http2Error.NO_ERROR.code());
+                ch.close().syncUninterruptibly();
+            } finally {
+                draining.close();
+            }
+        }
+    }
+
+    static Channel connect(HboneServer to, SslContext tls, Flood flood) throws InterruptedException {
+        Channel ch = new Bootstrap().group(clientLoop).channel(Transports.socketChannel(clientLoop))
+                .handler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel c) {
+                        c.pipeline().addLast(tls.newHandler(c.alloc()), Http2FrameCodecBuilder.forClient().build(), flood);
+                    }
+                }).connect(to.localAddress()).sync().channel();
+        ch.closeFuture().addListener(f -> flood.goAway.complete(-1L));
+        return ch;
+    }
+
+    /**
+     * The client: 20 CONNECT+RST pairs (or connection WINDOW_UPDATEs of 1 byte) per turn of its event
+     * loop (its reads run between the bursts) until it reads a GOAWAY or its channel closes. Netty's
+     * defaults otherwise, auto-close included.
      */
     static final class Flood extends Http2ChannelDuplexHandler implements Runnable {
         final CompletableFuture<Long> goAway = new CompletableFuture<>();
+        final CompletableFuture<Void> settings = new CompletableFuture<>();
+        final boolean windowUpdates;
         ChannelHandlerContext ctx;
         int sent;
+
+        Flood(boolean windowUpdates) {
+            this.windowUpdates = windowUpdates;
+        }
 
         @Override
         protected void handlerAdded0(ChannelHandlerContext ctx) {
@@ -107,6 +148,8 @@ class GoAwayLingerTest {
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
             if (msg instanceof Http2GoAwayFrame g) {
                 goAway.complete(g.errorCode());
+            } else if (msg instanceof Http2SettingsFrame) {
+                settings.complete(null);
             }
             ReferenceCountUtil.release(msg);
         }
@@ -119,10 +162,14 @@ class GoAwayLingerTest {
         @Override
         public void run() {
             Channel ch = ctx.channel();
-            if (!ch.isActive() || goAway.isDone() || sent >= PAIRS) {
+            if (!ch.isActive() || goAway.isDone() || (!windowUpdates && sent >= PAIRS)) {
                 return;
             }
             for (int i = 0; i < 20; i++, sent++) {
+                if (windowUpdates) {
+                    ctx.write(new DefaultHttp2WindowUpdateFrame(1));
+                    continue;
+                }
                 Http2FrameStream s = newStream();
                 ctx.write(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().method("CONNECT")
                         .authority("127.0.0.1:" + slow.socket().getLocalPort())).stream(s));
