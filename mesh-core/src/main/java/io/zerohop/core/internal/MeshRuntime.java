@@ -146,7 +146,8 @@ public final class MeshRuntime {
      * ({@link TunnelCount}, which also resets whatever opens after the deadline); then everything
      * closes. Completes once the event loops have terminated, so that a process exiting right after
      * cannot end a socket the loops still held with a FIN: bounded by the drain plus
-     * {@link #ABORT_GRACE} plus the loops' {@link #LOOP_SHUTDOWN} when every reset is delivered.
+     * {@link #ABORT_GRACE}, up to 1 s more for the HBONE connections' lingering close after their
+     * GOAWAY, plus the loops' {@link #LOOP_SHUTDOWN}, when every reset is delivered.
      */
     public CompletableFuture<Void> shutdown() {
         readiness.register("draining");
