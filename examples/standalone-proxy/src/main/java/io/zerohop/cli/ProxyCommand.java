@@ -256,6 +256,20 @@ final class ProxyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        try {
+            return proxy();
+        } finally {
+            Signals s = signals;
+            if (s != null) {
+                s.finished();
+            }
+        }
+    }
+
+    /** Set once installed, so that {@link #call} can release the shutdown hook however the proxy ends. */
+    private volatile Signals signals;
+
+    private Integer proxy() throws Exception {
         Checked checked = check();
         PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         KubernetesProxy kube = kubernetes ? KubernetesProxy.start(node, workloads, policies, trustDomain, rootNamespace, prometheus,
@@ -319,6 +333,7 @@ final class ProxyCommand implements Callable<Integer> {
         }
         // Before the identity source: waiting for SPIRE's first SVID has no bound, and a signal must end that wait.
         Signals signals = Signals.install();
+        this.signals = signals;
         IdentityProvider provider;
         try {
             provider = provider(signals);
@@ -359,6 +374,7 @@ final class ProxyCommand implements Callable<Integer> {
         Mesh.Builder b = Mesh.builder().trustDomain(trustDomain).identityProvider(provider).workloads(registry)
                 .policies(engine).node(kube != null ? kube.discovery.node().orElseThrow() : node).meterRegistry(prometheus).passthroughUnknown(passthroughUnknown)
                 .drain(checked.drain());
+        signals.exitBound(checked.drain());
         if (checked.inbound() != null) {
             b.inbound(checked.inbound()).inboundTransparent(inboundTransparent);
         }

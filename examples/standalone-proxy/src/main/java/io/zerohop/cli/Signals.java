@@ -8,11 +8,21 @@ import java.util.concurrent.atomic.AtomicReference;
  * shutdown hooks and halt while tunnels still flow (and exit 143). With the handler replaced the
  * proxy drains on its main thread and exits 0, as ztunnel does on SIGTERM. Install before the proxy
  * says it is ready, so that no signal can arrive between the two.
+ *
+ * <p>Any other way the JVM starts to exit (SIGHUP and the other signals left to the JVM, a
+ * {@code System.exit} elsewhere, {@code -Xrs}) runs the shutdown hook, which requests the same drain
+ * and holds the exit until the proxy has {@linkplain #finished() finished} it, at most
+ * {@linkplain #exitBound the drain plus a margin}: a hook that only asked for the drain let the JVM
+ * halt at once, and the kernel then ended every open connection with a FIN, a cut stream that looks
+ * complete to the application.
  */
 final class Signals {
     private final CountDownLatch stop = new CountDownLatch(1);
     private final AtomicReference<String> got = new AtomicReference<>();
     private final java.util.concurrent.CompletableFuture<String> stopped = new java.util.concurrent.CompletableFuture<>();
+    private final CountDownLatch finished = new CountDownLatch(1);
+    /** How long the shutdown hook holds the exit for the drain, in ms. */
+    private volatile long exitBoundMillis = 15_000;
 
     private Signals() {}
 
@@ -23,10 +33,30 @@ final class Signals {
                 sun.misc.Signal.handle(new sun.misc.Signal(name), sig -> s.stop("SIG" + sig.getName()));
             }
         } catch (IllegalArgumentException | UnsupportedOperationException e) {
-            // No signal support here (or -Xrs): the shutdown hook still stops, without a drain guarantee.
-            Runtime.getRuntime().addShutdownHook(new Thread(() -> s.stop("shutdown"), "zerohop-shutdown"));
+            // No signal support here (or -Xrs): the shutdown hook below drains instead.
         }
+        Runtime.getRuntime().addShutdownHook(new Thread(s::exiting, "zerohop-shutdown"));
         return s;
+    }
+
+    /** The shutdown hook: the drain a signal would start, and the exit waits for its end. */
+    private void exiting() {
+        stop("shutdown");
+        try {
+            finished.await(exitBoundMillis, java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Bounds the shutdown hook's wait: {@code drain} plus 15 s (the mesh's close takes at most drain + 8 s). */
+    void exitBound(java.time.Duration drain) {
+        exitBoundMillis = drain.toMillis() + 15_000;
+    }
+
+    /** The proxy has drained and closed (or never started): the shutdown hook need not wait. */
+    void finished() {
+        finished.countDown();
     }
 
     /** Stops the proxy as a signal would (e.g. {@code /quitquitquit}). */

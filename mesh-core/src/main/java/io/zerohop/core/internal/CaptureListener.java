@@ -61,6 +61,15 @@ public final class CaptureListener {
     private CaptureListener() {}
 
     public static Channel bind(EventLoopGroup group, Capture capture, Opener opener) throws InterruptedException {
+        return bind(group, capture, opener, ch -> {});
+    }
+
+    /**
+     * @param accepted told of every accepted connection first, before its destination is known (the
+     *                 drain counts it from there and resets it at its deadline)
+     */
+    public static Channel bind(EventLoopGroup group, Capture capture, Opener opener,
+                               java.util.function.Consumer<? super SocketChannel> accepted) throws InterruptedException {
         ServerBootstrap b = new ServerBootstrap().group(group)
                 .channel(Transports.serverChannel(group))
                 .option(ChannelOption.SO_REUSEADDR, true)
@@ -71,6 +80,7 @@ public final class CaptureListener {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        accepted.accept(ch);
                         // The listener's address object, not Netty's equal copy per connection (96 bytes
                         // per captured connection; transparent capture: the original destination around a
                         // shared IP address object), the client's around a shared one (56 bytes; issue 14).

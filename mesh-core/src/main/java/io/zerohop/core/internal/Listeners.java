@@ -22,16 +22,19 @@ public final class Listeners {
     private final OwnPorts ownPorts;
     private final List<Channel> capture = new CopyOnWriteArrayList<>();
     private final List<Channel> http = new CopyOnWriteArrayList<>();
+    private final TunnelCount drain;
     private ExecutorService httpExecutor;
 
-    public Listeners(EventLoopGroup group, OwnPorts ownPorts) {
+    /** @param drain counts every connection the capture and plaintext listeners accept, for the drain */
+    public Listeners(EventLoopGroup group, OwnPorts ownPorts, TunnelCount drain) {
         this.group = group;
         this.ownPorts = ownPorts;
+        this.drain = drain;
     }
 
     /** Binds a capture listener whose connections {@code opener} opens; returns its bound address. */
     public InetSocketAddress bindCapture(Capture c, CaptureListener.Opener opener) throws InterruptedException {
-        Channel ch = CaptureListener.bind(group, c, opener);
+        Channel ch = CaptureListener.bind(group, c, opener, drain::accepted);
         capture.add(ch);
         return bound(ch, c.bind(), c.mode() == Capture.Mode.TRANSPARENT);
     }
@@ -50,7 +53,10 @@ public final class Listeners {
         return bound(ch, bind, false);
     }
 
-    /** Closes the capture and plaintext-inbound listeners (the drain's start). */
+    /**
+     * Closes the capture and plaintext-inbound listeners (the drain's start); the connections they
+     * accepted stay open until they end or the drain's deadline resets them ({@link TunnelCount}).
+     */
     public void stopAccepting() {
         capture.forEach(Channel::close);
     }

@@ -88,7 +88,7 @@ public final class MeshRuntime {
         HttpEnforcement http = new HttpEnforcement(policy, group, cfg.meterRegistry(),
                 new TunnelSource(registry, refusals), 5_000);
         PolicyAuthorizer authorizer = policy == null ? null : new PolicyAuthorizer(policy, registry, refusals);
-        this.listeners = new Listeners(group, ownPorts);
+        this.listeners = new Listeners(group, ownPorts, tunnels);
         this.outbound = new Outbound(tls, group, local, identity, ownPorts, cfg.passthroughUnknown(), new FanOut(observer, tunnels),
                 observer, refusals, cfg.maxStreamsPerConnection(), cfg.idleTimeout());
         this.inbound = new Inbound(local, identity, ownPorts, http, authorizer);
@@ -140,14 +140,20 @@ public final class MeshRuntime {
     }
 
     /**
-     * ztunnel's drain: readiness says {@code draining}, listeners stop accepting, GOAWAY on every HBONE
-     * connection, open tunnels get until the deadline, the rest are reset; then everything closes.
+     * ztunnel's drain (istio/ztunnel src/drain.rs {@code run_with_drain}): readiness says
+     * {@code draining}, listeners stop accepting, GOAWAY on every HBONE connection, open tunnels and
+     * accepted capture/plaintext connections get until the deadline, the rest are reset
+     * ({@link TunnelCount}, which also resets whatever opens after the deadline); then everything
+     * closes. Completes once the event loops have terminated, so that a process exiting right after
+     * cannot end a socket the loops still held with a FIN: bounded by the drain plus
+     * {@link #ABORT_GRACE}, up to 1 s more for the HBONE connections' lingering close after their
+     * GOAWAY, plus the loops' {@link #LOOP_SHUTDOWN}, when every reset is delivered.
      */
     public CompletableFuture<Void> shutdown() {
         readiness.register("draining");
         Duration drain = cfg.drain();
-        log.info("draining for up to {} ms: closing listeners, then GOAWAY on every HBONE connection; {} tunnels open",
-                drain.toMillis(), tunnels.open());
+        log.info("draining for up to {} ms: closing listeners, then GOAWAY on every HBONE connection; {} tunnels open, {} captured or plaintext connections",
+                drain.toMillis(), tunnels.open(), tunnels.connections());
         HboneServer s = server;
         AutoCloseable changes = policyChanges;
         if (changes != null) {
@@ -158,28 +164,43 @@ public final class MeshRuntime {
             }
         }
         listeners.stopAccepting();
-        CompletableFuture<Integer> left = tunnels.awaitIdle(drain, Duration.ofSeconds(2), group.next());
+        CompletableFuture<TunnelCount.Left> left = tunnels.awaitIdle(drain, ABORT_GRACE, group.next());
         // The server's own deadline comes later, so that it finds the tunnels already aborted (its
         // connections then close as soon as their last stream has gone).
         CompletableFuture<Void> serverDrained = s == null ? CompletableFuture.completedFuture(null)
-                : s.shutdownGracefully(drain.plusSeconds(3));
+                : s.shutdownGracefully(drain.plus(ABORT_GRACE).plusSeconds(1));
         left.thenAccept(n -> {
-            if (n == 0) {
+            if (n.none()) {
                 log.info("drained: every tunnel finished");
             } else {
-                log.warn("drain deadline of {} ms reached: resetting {} tunnels still open", drain.toMillis(), n);
+                log.warn("drain deadline of {} ms reached: resetting {} tunnels still open, {} captured or plaintext connections",
+                        drain.toMillis(), n.tunnels(), n.connections());
             }
         });
-        return CompletableFuture.allOf(serverDrained, left).whenComplete((x, e) -> {
-            listeners.closeHttp();
-            outbound.close();
-            tls.close();
-            if (ownsProvider) {
-                provider.close();
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        CompletableFuture.allOf(serverDrained, left).whenComplete((x, e) -> {
+            try {
+                listeners.closeHttp();
+                outbound.close();
+                tls.close();
+                if (ownsProvider) {
+                    provider.close();
+                }
+            } finally {
+                // Every tunnel and accepted connection is reset by now (or is reset as it opens): what
+                // the loops close as they stop is listeners and idle HBONE connections. Waiting for
+                // the loops is what lets the caller exit without cutting anything else.
+                group.shutdownGracefully(0, LOOP_SHUTDOWN.toMillis(), TimeUnit.MILLISECONDS)
+                        .addListener(f -> done.complete(null));
             }
-            group.shutdownGracefully(0, 2, TimeUnit.SECONDS);
         });
+        return done;
     }
+
+    /** How long tunnels and connections reset at the deadline get to close. */
+    static final Duration ABORT_GRACE = Duration.ofSeconds(2);
+    /** The event loops' shutdown bound (no quiet period). */
+    static final Duration LOOP_SHUTDOWN = Duration.ofSeconds(2);
 
     /** The admin {@code /config_dump} JSON. */
     public String configDump(Map<String, Object> extra) throws Exception {

@@ -49,6 +49,7 @@ public final class HbonePipeline {
     public static final String TLS_RECORDS = "hbone-tls-records";
     public static final String CONNECTION = "hbone-conn";
     public static final String HOLD = "hbone-hold";
+    public static final String LINGER = "hbone-linger";
     public static final String H2 = "hbone-h2";
     public static final String MUX = "hbone-h2-mux";
     public static final String PING = "hbone-ping";
@@ -100,7 +101,8 @@ public final class HbonePipeline {
 
     /** The server's HTTP/2 handlers, added by its negotiator; {@code streams} initialises each CONNECT stream. */
     static void serverH2(ChannelPipeline p, Http2FrameCodec codec, ChannelHandler streams, PingKeepalive ping, ChannelHandler tail) {
-        p.addLast(H2, codec)
+        p.addLast(LINGER, new LingeringClose(p.get(SslHandler.class), codec.connection()))
+                .addLast(H2, codec)
                 .addLast(MUX, new Http2MultiplexHandler(streams))
                 .addLast(PING, ping)
                 .addLast(CONNECTION_TAIL, tail);

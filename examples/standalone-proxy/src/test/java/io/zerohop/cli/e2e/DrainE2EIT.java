@@ -44,18 +44,9 @@ class DrainE2EIT {
     @Test
     void sigtermDrainsOpenTunnelsThenExitsZero() throws Exception {
         Path jar = Path.of(System.getProperty("zerohop.e2e.jar"));
-        Path work = Files.createDirectories(Path.of(System.getProperty("zerohop.e2e.workDir"), "drain-" + System.nanoTime()));
+        Path work = backendNode(jar, "drain");
         Path caDir = work.resolve("ca");
-        Netns.run(List.of(NodeProxyE2EIT.java(), "-jar", jar.toString(), "ca", "init", "--trust-domain", "cluster.local",
-                "--out", caDir.toString()));
         InetAddress ip = InetAddress.getByName("127.0.0.2");
-        Files.writeString(work.resolve("workloads.yaml"), """
-                trustDomain: cluster.local
-                nodes: [{name: n1}]
-                workloads:
-                  - {namespace: prod, name: backend, serviceAccount: backend, addresses: [127.0.0.2], protocol: HBONE, node: n1}
-                  - {namespace: prod, name: frontend, serviceAccount: frontend, addresses: [127.0.0.3], protocol: HBONE}
-                """);
         try (ServerSocket app = new ServerSocket(0, 50, ip);
              Child proxy = Child.start("drain-proxy", work, List.of(NodeProxyE2EIT.java(), "-Xmx256m", "-XX:+UseSerialGC",
                      "-Dio.netty.leakDetection.level=paranoid", "-jar", jar.toString(), "proxy", "--ca", caDir.toString(),
@@ -144,6 +135,61 @@ class DrainE2EIT {
     }
 
     /**
+     * A signal the proxy leaves to the JVM (SIGHUP) runs the shutdown hook, which drains as SIGTERM
+     * does and holds the exit until the drain has reset what was still open. Before, the hook (only
+     * installed without signal support) asked for the drain and returned at once; the JVM halted and
+     * the kernel closed the proxy's sockets with a FIN: the app's end of a cut tunnel read a clean end.
+     */
+    @Test
+    void sighupAlsoDrainsBeforeTheJvmExits() throws Exception {
+        Path jar = Path.of(System.getProperty("zerohop.e2e.jar"));
+        Path work = backendNode(jar, "hup");
+        Path caDir = work.resolve("ca");
+        InetAddress ip = InetAddress.getByName("127.0.0.2");
+        try (ServerSocket app = new ServerSocket(0, 50, ip);
+             Child proxy = Child.start("hup-proxy", work, List.of(NodeProxyE2EIT.java(), "-Xmx256m", "-XX:+UseSerialGC",
+                     "-jar", jar.toString(), "proxy", "--ca", caDir.toString(),
+                     "--workloads", work.resolve("workloads.yaml").toString(), "--node", "n1", "--inbound", "127.0.0.2:0",
+                     "--metrics", "off", "--readiness", "off", "--admin", "off", "--drain", "2s"))) {
+            String ready = proxy.awaitLine(l -> l.startsWith("zerohop proxy ready"), "ready", Duration.ofSeconds(40));
+            int port = Integer.parseInt(ready.replaceAll(".*hbone 127\\.0\\.0\\.2:(\\d+).*", "$1"));
+            InetSocketAddress hbone = new InetSocketAddress(ip, port);
+            InMemoryCa ca = InMemoryCa.load(caDir, Duration.ofHours(1));
+            MeshTls tls = MeshTls.builder(ca).build();
+            try (HboneClient client = HboneClient.builder().tls(tls).identity(FRONTEND).build()) {
+                SocketFactory sf = client.socketFactory(dst -> new Route(hbone, BACKEND));
+                app.setSoTimeout(20_000);
+                Socket idle = sf.createSocket(ip, app.getLocalPort());
+                Socket appIdle = app.accept();
+                idle.getOutputStream().write('x');
+                idle.getOutputStream().flush();
+                appIdle.setSoTimeout(20_000);
+                assertThat(appIdle.getInputStream().read()).as("the tunnel carries bytes").isEqualTo('x');
+                CompletableFuture<String> appEnd = CompletableFuture.supplyAsync(() -> readUntilEnd(appIdle));
+
+                // A JVM started with SIGHUP ignored (nohup, some CI runners) keeps it ignored: nothing to test.
+                org.junit.jupiter.api.Assumptions.assumeTrue(catches(proxy.pid(), 1), "the proxy's JVM handles SIGHUP");
+                int from = proxy.size();
+                Process hup = new ProcessBuilder("kill", "-HUP", Long.toString(proxy.pid())).inheritIO().start();
+                assertThat(hup.waitFor(10, TimeUnit.SECONDS) && hup.exitValue() == 0).as("kill -HUP").isTrue();
+
+                assertThat(appEnd.get(20, TimeUnit.SECONDS)).as("app side of the tunnel cut by the drain the hook ran").isEqualTo("reset");
+                idle.setSoTimeout(20_000);
+                assertThat(readUntilEnd(idle)).as("client side of the tunnel").isEqualTo("reset");
+                idle.close();
+                appIdle.close();
+                // The JVM's status for SIGHUP (128 + 1): the hook drains, it does not turn the signal into a clean exit.
+                assertThat(proxy.awaitExit(Duration.ofSeconds(30))).as("exit code").isEqualTo(129);
+                assertThat(proxy.lines().subList(from, proxy.size()))
+                        .anyMatch(l -> l.contains("zerohop proxy: shutdown, draining for up to 2s"))
+                        .anyMatch(l -> l.contains("drain deadline of 2000 ms reached: resetting 1 tunnels still open"));
+            } finally {
+                tls.close();
+            }
+        }
+    }
+
+    /**
      * Issue 11 item 16 on the real CLI: readiness on its port, the admin's /config_dump, /logging (as
      * ztunnel's src/admin.rs: POST only) and /quitquitquit, which drains and exits 0.
      */
@@ -184,6 +230,34 @@ class DrainE2EIT {
         return http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://" + authority + path))
                         .method(method, java.net.http.HttpRequest.BodyPublishers.noBody()).timeout(Duration.ofSeconds(10)).build(),
                 java.net.http.HttpResponse.BodyHandlers.ofString());
+    }
+
+    /**
+     * A work directory with a CA ({@code ca/}) and {@code workloads.yaml}: backend (127.0.0.2) on
+     * node n1, the proxy's, and frontend (127.0.0.3) elsewhere.
+     */
+    static Path backendNode(Path jar, String name) throws Exception {
+        Path work = Files.createDirectories(Path.of(System.getProperty("zerohop.e2e.workDir"), name + "-" + System.nanoTime()));
+        Netns.run(List.of(NodeProxyE2EIT.java(), "-jar", jar.toString(), "ca", "init", "--trust-domain", "cluster.local",
+                "--out", work.resolve("ca").toString()));
+        Files.writeString(work.resolve("workloads.yaml"), """
+                trustDomain: cluster.local
+                nodes: [{name: n1}]
+                workloads:
+                  - {namespace: prod, name: backend, serviceAccount: backend, addresses: [127.0.0.2], protocol: HBONE, node: n1}
+                  - {namespace: prod, name: frontend, serviceAccount: frontend, addresses: [127.0.0.3], protocol: HBONE}
+                """);
+        return work;
+    }
+
+    /** True when process {@code pid} has a handler for signal {@code sig} (the SigCgt mask of /proc/pid/status). */
+    static boolean catches(long pid, int sig) throws IOException {
+        for (String l : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"))) {
+            if (l.startsWith("SigCgt:")) {
+                return (new java.math.BigInteger(l.substring(7).trim(), 16).longValue() & (1L << (sig - 1))) != 0;
+            }
+        }
+        return false;
     }
 
     /** "reset" when reading fails, "eof" on a clean end of stream. */
