@@ -40,7 +40,9 @@ import javax.net.SocketFactory;
  * <p>Addresses are resolved IPs with ports (logged in {@code :authority} form, IPv6 in brackets);
  * durations are {@link Duration}s. Arguments are non-null unless a method says otherwise. Methods
  * are thread-safe. Returned futures may complete on an event-loop thread: never block in their
- * callbacks.
+ * callbacks. Once {@link #shutdown()} or {@link #close()} was called, {@link #start()},
+ * {@link #serve}, {@link #serveHttp}, {@link #capture} and {@link #plaintextInbound} throw
+ * {@link IllegalStateException} saying the mesh is closed.
  */
 public final class Mesh implements AutoCloseable {
     private final MeshConfig cfg;
@@ -122,6 +124,7 @@ public final class Mesh implements AutoCloseable {
      * closes after the drain. Returns the bound address.
      */
     public InetSocketAddress serveHttp(InetSocketAddress bind, Map<String, HttpEndpoint.Handler> routes) throws InterruptedException {
+        runtime.requireOpen("serveHttp");
         return runtime.listeners().bindHttp(bind, routes);
     }
 
@@ -211,6 +214,7 @@ public final class Mesh implements AutoCloseable {
      * a registry workload). Returns the bound address; the listener closes with the mesh.
      */
     public InetSocketAddress capture(Capture capture) throws InterruptedException {
+        runtime.requireOpen("capture");
         return runtime.listeners().bindCapture(capture, runtime.outbound()::open);
     }
 
@@ -244,6 +248,7 @@ public final class Mesh implements AutoCloseable {
      * @throws IllegalArgumentException for a {@link Capture.Mode#SOCKS5} capture
      */
     public InetSocketAddress plaintextInbound(Capture capture) throws InterruptedException {
+        runtime.requireOpen("plaintextInbound");
         if (capture.mode() == Capture.Mode.SOCKS5) {
             throw new IllegalArgumentException("plaintext inbound takes TRANSPARENT or FORWARD capture, not SOCKS5");
         }
@@ -264,6 +269,7 @@ public final class Mesh implements AutoCloseable {
      *                                  address would be proxied to TCP instead
      */
     public void serve(InetSocketAddress destination, StreamHandler handler) {
+        runtime.requireOpen("serve");
         if (Objects.requireNonNull(destination, "destination").isUnresolved()) {
             throw new IllegalArgumentException("serve needs a resolved IP and port, got unresolved " + destination);
         }
@@ -281,7 +287,8 @@ public final class Mesh implements AutoCloseable {
      * Drains, as ztunnel does on SIGTERM: stops accepting (HBONE and capture listeners), sends GOAWAY
      * on every HBONE connection so peers open no new tunnels here, lets open tunnels (both
      * directions) finish until the drain deadline, then resets those still open and closes. Logs the
-     * start and the outcome. Completes when everything is closed.
+     * start and the outcome. Completes when everything is closed, the event loops included. A
+     * second call starts nothing and returns (a copy of) the first call's future.
      */
     public CompletableFuture<Void> shutdown() {
         return runtime.shutdown();

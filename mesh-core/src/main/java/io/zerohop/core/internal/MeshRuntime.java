@@ -48,6 +48,8 @@ public final class MeshRuntime {
     private final LiveAuthorization live;
     private final Readiness readiness = new Readiness();
     private final Runnable listenersReady = readiness.register("listeners");
+    /** Set by the first {@link #shutdown()}; every later call returns it. */
+    private volatile CompletableFuture<Void> shutdown;
     private final Listeners listeners;
     private final Outbound outbound;
     private final Inbound inbound;
@@ -98,6 +100,7 @@ public final class MeshRuntime {
 
     /** Binds the HBONE listener, if configured; readiness waits for the served identities' SVIDs. */
     public CompletableFuture<Void> start() {
+        requireOpen("start");
         awaitIdentities();
         if (cfg.inbound() == null) {
             listenersReady.run();
@@ -150,6 +153,25 @@ public final class MeshRuntime {
      * GOAWAY, plus the loops' {@link #LOOP_SHUTDOWN}, when every reset is delivered.
      */
     public CompletableFuture<Void> shutdown() {
+        synchronized (this) {
+            if (shutdown != null) {
+                // A second close (try-with-resources around an explicitly closed mesh) waits for the first.
+                return shutdown.copy();
+            }
+            shutdown = new CompletableFuture<>();
+        }
+        drain().whenComplete((x, e) -> shutdown.complete(null));
+        return shutdown.copy();
+    }
+
+    /** @throws IllegalStateException once {@link #shutdown()} was called, naming {@code what} was asked */
+    public void requireOpen(String what) {
+        if (shutdown != null) {
+            throw new IllegalStateException(what + ": this mesh is closed (or closing)");
+        }
+    }
+
+    private CompletableFuture<Void> drain() {
         readiness.register("draining");
         Duration drain = cfg.drain();
         log.info("draining for up to {} ms: closing listeners, then GOAWAY on every HBONE connection; {} tunnels open, {} captured or plaintext connections",

@@ -242,17 +242,11 @@ class ApiMisuseTest {
     }
 
     @Test
-    @org.junit.jupiter.api.Disabled("finding, not fixed (Mesh's close path is drain2's): the second close() throws "
-            + "RejectedExecutionException: event executor terminated (TunnelCount.awaitIdle schedules on the terminated "
-            + "group), although Mesh.close() says it never throws; a try-with-resources around an explicitly closed mesh fails")
     void meshCloseTwiceIsHarmless(TestMesh t) {
         assertThatCode(closedMesh(t)::close).doesNotThrowAnyException();
     }
 
     @Test
-    @org.junit.jupiter.api.Disabled("finding, not fixed (needs a closed state in Mesh's close path, drain2's): serve() "
-            + "after close() is accepted silently, and start() after close() of a mesh without inbound completes with the "
-            + "mesh as if it were running")
     void useAfterCloseFailsSayingTheMeshIsClosed(TestMesh t) {
         Mesh mesh = closedMesh(t);
         assertThatThrownBy(() -> mesh.serve(new InetSocketAddress("192.0.2.1", 80), new HboneServerSocket()))
