@@ -469,17 +469,20 @@ final class ProxyCommand implements Callable<Integer> {
                     System.out.println("zerohop proxy ready: " + what);
                     System.out.flush();
                 });
-                java.util.concurrent.CompletableFuture.delayedExecutor(5, TimeUnit.SECONDS).execute(() -> {
-                    if (!mesh.ready().isDone() && !mesh.pendingReadiness().isEmpty()) {
-                        System.err.println("zerohop proxy: listening, but not ready after 5 s: pending "
-                                + String.join(", ", mesh.pendingReadiness()) + " (/healthz/ready answers 500; the WARN lines say why)");
-                    }
-                });
             } else {
                 System.out.println("zerohop proxy listening: " + what + "; ready after the first full sync with the Kubernetes API server");
             }
             System.out.flush();
             listening.complete(what);
+            if (kube == null) {
+                // On this thread, not a timer's: a scheduler thread would stay for the process's life (idle RSS).
+                try {
+                    mesh.ready().get(5, TimeUnit.SECONDS);
+                } catch (java.util.concurrent.TimeoutException notYet) {
+                    System.err.println("zerohop proxy: not ready after 5 s, pending: " + String.join(", ", mesh.pendingReadiness())
+                            + " (/healthz/ready answers 500; the WARN lines say why); listening: " + what);
+                }
+            }
             ready = true;
             String signal = signals.await();
             if (syncFailure.get() != null) {

@@ -191,6 +191,40 @@ class CliTest {
                 .doesNotContain("0:0:0:0");
     }
 
+    /**
+     * newuser3: with a registry of another trust domain the in-memory CA never issues its workloads'
+     * SVIDs, and the proxy printed "ready" while /healthz/ready answered 500 (pending: identity). The
+     * ready line now waits for readiness; after 5 s stderr says what is pending and where it listens.
+     */
+    @Test
+    @org.junit.jupiter.api.DisplayName("the ready line waits for /healthz/ready; not ready after 5 s says what is pending")
+    void theReadyLineWaitsForReadiness(@TempDir Path dir) throws Exception {
+        Path w = Files.writeString(dir.resolve("workloads.yaml"),
+                "trustDomain: example.org\nworkloads:\n  - {namespace: prod, name: backend, addresses: [127.0.0.1]}\n");
+        java.util.concurrent.CompletableFuture<Integer> proxy = java.util.concurrent.CompletableFuture.supplyAsync(() -> Zerohop.run(
+                "proxy", "--in-memory-ca", "--workloads", w.toString(), "--inbound", "127.0.0.1:0", "--metrics", "off",
+                "--readiness", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--drain", "0s"));
+        io.zerohop.testing.netty.Await.until("the not-ready line", () -> err.toString().contains("not ready after 5 s") || proxy.isDone());
+        String line = err.toString().lines().filter(l -> l.contains("not ready after 5 s")).findFirst().orElseThrow();
+        assertThat(line).startsWith("zerohop proxy: not ready after 5 s, pending: identity (/healthz/ready answers 500;");
+        var ready = java.util.regex.Pattern.compile("readiness (127\\.0\\.0\\.1:\\d+)").matcher(line);
+        var admin = java.util.regex.Pattern.compile("admin (127\\.0\\.0\\.1:\\d+);").matcher(line);
+        assertThat(ready.find() && admin.find()).as(line).isTrue();
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        java.net.http.HttpResponse<String> r = http.send(java.net.http.HttpRequest.newBuilder(
+                java.net.URI.create("http://" + ready.group(1) + "/healthz/ready")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertThat(r.statusCode()).isEqualTo(500);
+        assertThat(r.body()).contains("pending: identity");
+        assertThat(out.toString()).as("no ready line while /healthz/ready answers 500").doesNotContain("zerohop proxy ready");
+        try {
+            http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://" + admin.group(1) + "/quitquitquit"))
+                    .POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build(), java.net.http.HttpResponse.BodyHandlers.discarding());
+        } catch (java.io.IOException stopping) {
+            // The proxy may close the admin connection before its 200 is out: the exit code below decides.
+        }
+        assertThat(io.zerohop.testing.netty.Await.result(proxy)).isZero();
+    }
+
     @Test
     @org.junit.jupiter.api.DisplayName("a usage error is one line naming the mistake and one hint, not the whole usage; exit 2")
     void aUsageErrorIsOneLineAndAHint() {
