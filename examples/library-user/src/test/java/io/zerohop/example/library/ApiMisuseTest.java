@@ -254,6 +254,30 @@ class ApiMisuseTest {
         assertThatThrownBy(() -> mesh.start().get(10, TimeUnit.SECONDS)).hasMessageContaining("closed");
     }
 
+    /**
+     * New-user pass: a mesh closed before it was ever ready left {@code ready()} pending for good, so a
+     * {@code mesh.ready().get()} without a timeout never returned (pendingReadiness: listeners, draining).
+     */
+    @Test
+    void readyOfAMeshClosedBeforeItWasReadyFailsInsteadOfWaitingForever(TestMesh t) throws Exception {
+        Mesh mesh = Mesh.builder().identityProvider(t.ca()).identity(t.identity("shop", "web"))
+                .inbound(new InetSocketAddress("127.0.0.1", 0)).threads(1).drain(Duration.ZERO).build();
+        java.util.concurrent.CompletableFuture<Void> before = mesh.ready();
+        assertThat(mesh.pendingReadiness()).contains("listeners");
+        mesh.close();
+        for (java.util.concurrent.CompletableFuture<Void> ready : List.of(before, mesh.ready())) {
+            assertThatThrownBy(() -> ready.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+                    .hasCauseInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("this mesh was closed before it was ready (pending: listeners)");
+        }
+        Mesh started = t.closeLater(Mesh.builder().identityProvider(t.ca()).identity(t.identity("shop", "web"))
+                .inbound(new InetSocketAddress("127.0.0.1", 0)).threads(1).drain(Duration.ZERO).build());
+        started.start().get(10, TimeUnit.SECONDS);
+        started.ready().get(10, TimeUnit.SECONDS);
+        started.close();
+        assertThat(started.ready()).as("ready once stays ready").isCompleted();
+    }
+
     @Test
     void anHboneServerSocketAcceptsWithinItsTimeoutAndThrowsOnceClosed() throws Exception {
         HboneServerSocket sockets = new HboneServerSocket();
