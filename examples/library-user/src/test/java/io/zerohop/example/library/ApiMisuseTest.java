@@ -468,6 +468,29 @@ class ApiMisuseTest {
         }
     }
 
+    /**
+     * The write side of the read case above (new-user pass): a write larger than the tunnel's flow-control window,
+     * made in a connect future's callback, waited for a writability that only this very loop could bring (the
+     * peer's WINDOW_UPDATE is read by it), so the loop and every tunnel on it stalled for good.
+     */
+    @Test
+    void aBlockingWriteInAConnectCallbackFailsAtOnceInsteadOfStallingTheLoop(TestMesh t) throws Exception {
+        try (OrdersService service = startOrders(t)) {
+            Mesh caller = callerOf(t, service);
+            String outcome = caller.connect(service.appAddress()).thenApply(stream -> {
+                try (HboneSocket s = stream.toSocket()) {
+                    s.getOutputStream().write(new byte[8 << 20]);
+                    return "wrote 8 MiB";
+                } catch (java.io.IOException e) {
+                    return e.getMessage();
+                }
+            }).get(20, TimeUnit.SECONDS);
+            assertThat(outcome).contains("blocking write on the event loop").contains("thenApplyAsync");
+            // The loop is free: the same caller still works from a thread of its own.
+            assertThat(OrdersClient.order(caller, service.appAddress(), "8")).startsWith("order 8 for");
+        }
+    }
+
     @Test
     void aBlockingConnectInAConnectCallbackFailsAtOnceInsteadOfStallingTheLoop(TestMesh t) throws Exception {
         try (OrdersService service = startOrders(t)) {
