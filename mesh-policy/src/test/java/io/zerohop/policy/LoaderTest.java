@@ -271,6 +271,21 @@ class LoaderTest {
                   action: DENY
                   rules: [{from: [{source: {ipBlocks: ['10.0.0.1', '::/0', '::ffff:0:0/95', 'fd00::1']}}]}]
                 """).warnings()).noneMatch(w -> w.contains("IPv4-mapped"));
+        PolicySet cilium = PolicyLoader.fromString("cnp.yaml", """
+                apiVersion: cilium.io/v2
+                kind: CiliumNetworkPolicy
+                metadata: {name: c, namespace: prod}
+                spec:
+                  endpointSelector: {}
+                  ingressDeny:
+                  - fromCIDR: ["10.0.0.9", "::ffff:10.0.0.1"]
+                  - fromCIDRSet: [{cidr: "::ffff:10.2.0.0/112"}, {cidr: "10.3.0.0/16"}]
+                """);
+        assertThat(cilium.warnings()).containsExactly(
+                "cnp.yaml:7: CiliumNetworkPolicy prod/c: fromCIDR \"::ffff:10.0.0.1\" never matches: an IPv4-mapped IPv6 address is an "
+                        + "IPv6 prefix, as Go's netip reads it, and no peer is one (an IPv4 peer is IPv4); write 10.0.0.1",
+                "cnp.yaml:8: CiliumNetworkPolicy prod/c: fromCIDRSet \"::ffff:10.2.0.0/112\" never matches: an IPv4-mapped IPv6 address "
+                        + "is an IPv6 prefix, as Go's netip reads it, and no peer is one (an IPv4 peer is IPv4); write 10.2.0.0/16");
     }
 
     @Test
