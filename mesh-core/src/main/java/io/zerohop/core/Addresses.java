@@ -8,7 +8,10 @@ import java.net.UnknownHostException;
 public final class Addresses {
     private Addresses() {}
 
-    /** Parses an IPv4 or IPv6 literal; {@code where} prefixes the error. */
+    /**
+     * Parses an IPv4 literal (four decimal fields up to 255 without leading zeros, as Go's netip and the
+     * policies' addresses) or an IPv6 literal, never through DNS; {@code where} prefixes the error.
+     */
     public static InetAddress parseIp(String s, String where) {
         if (s == null || s.isBlank()) {
             throw new IllegalArgumentException(where + ": address is required");
@@ -22,6 +25,24 @@ public final class Addresses {
         }
         if (!ok || (!v6 && lit.split("\\.", -1).length != 4)) {
             throw new IllegalArgumentException(where + ": \"" + s + "\" is not an IP address literal");
+        }
+        if (!v6) {
+            // Built here, not by the JDK, which reads 010.0.0.1 as 10.0.0.1 (inet_aton reads it as octal 8.0.0.1,
+            // Go's netip and the policies' ipBlocks refuse it) and looks 300.1.1.1 up in DNS.
+            byte[] b = new byte[4];
+            String[] parts = lit.split("\\.", -1);
+            for (int i = 0; i < 4; i++) {
+                if (!parts[i].matches("0|[1-9][0-9]{0,2}") || Integer.parseInt(parts[i]) > 255) {
+                    throw new IllegalArgumentException(where + ": \"" + s + "\" is not an IP address literal (IPv4: four decimal "
+                            + "fields up to 255, without leading zeros)");
+                }
+                b[i] = (byte) Integer.parseInt(parts[i]);
+            }
+            try {
+                return InetAddress.getByAddress(b);
+            } catch (UnknownHostException e) {
+                throw new IllegalStateException(e); // four bytes are always an address
+            }
         }
         try {
             return InetAddress.getByName(lit);

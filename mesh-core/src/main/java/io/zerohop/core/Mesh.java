@@ -89,7 +89,9 @@ public final class Mesh implements AutoCloseable {
      * Completes the first time this mesh is ready: {@link #readinessHandler()} would answer 200 (no
      * identity, listener or registered task pending). Never completes while one stays pending, e.g.
      * an SVID the identity provider cannot issue; {@code pendingReadiness()} says which. Completes on
-     * whichever thread finished the last task: do not block in its callbacks.
+     * whichever thread finished the last task: do not block in its callbacks. Once {@link #shutdown()}
+     * or {@link #close()} began before the mesh was ready, it completes exceptionally with an
+     * {@link IllegalStateException} naming what was pending (it would never complete otherwise).
      */
     public CompletableFuture<Void> ready() {
         return runtime.readiness().firstReady();

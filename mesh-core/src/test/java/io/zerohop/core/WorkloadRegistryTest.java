@@ -145,7 +145,7 @@ class WorkloadRegistryTest {
     }
 
     @Test
-    void authorityBracketsIpv6() throws Exception {
+    void authorityBracketsIpv6(@TempDir Path dir) throws Exception {
         // RFC 5952's short form, as ztunnel prints a Rust SocketAddr (std's Ipv6Addr Display follows RFC 5952).
         assertThat(Addresses.authority(new InetSocketAddress(InetAddress.getByName("fd00::1"), 80))).isEqualTo("[fd00::1]:80");
         assertThat(Addresses.authority(new InetSocketAddress(InetAddress.getByName("::"), 15008))).isEqualTo("[::]:15008");
@@ -153,6 +153,17 @@ class WorkloadRegistryTest {
         assertThat(Addresses.parseHostPort(":15008", "x").getAddress().isAnyLocalAddress()).isTrue();
         assertThatThrownBy(() -> Addresses.parseHostPort("10.0.0.1:99999", "--via")).hasMessageContaining("--via: port 99999 out of range");
         assertThatThrownBy(() -> Addresses.parseIp("example.com", "--dest-ip")).hasMessageContaining("not an IP address literal");
+        // New-user pass: "010.0.0.1" in a registry was read as 10.0.0.1 (the JDK's reading; inet_aton's is octal
+        // 8.0.0.1, and a policy's ipBlocks refuses it), and "300.1.1.1" was looked up in DNS.
+        assertThat(Addresses.parseIp("10.0.0.1", "x").getHostAddress()).isEqualTo("10.0.0.1");
+        assertThat(Addresses.parseIp("0.0.0.0", "x").isAnyLocalAddress()).isTrue();
+        for (String bad : new String[] {"010.0.0.1", "10.0.0.01", "300.1.1.1", "10.0.0.256", "1..2.3"}) {
+            assertThatThrownBy(() -> Addresses.parseIp(bad, "--source-ip")).as(bad).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageStartingWith("--source-ip: \"" + bad + "\" is not an IP address literal");
+        }
+        Path zero = Files.writeString(dir.resolve("zero.yaml"), GOOD.replace("addresses: [10.0.1.3]", "addresses: [\"010.0.1.3\"]"));
+        assertThatThrownBy(() -> WorkloadRegistry.load(zero)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("\"010.0.1.3\" is not an IP address literal (IPv4: four decimal fields up to 255, without leading zeros)");
     }
 
     @Test

@@ -14,7 +14,8 @@ import java.net.SocketImpl;
  * reads (and to connect when no timeout is passed). A read that would wait, called on the event
  * loop of the tunnel's connection (for example in a callback of the future that opened it), throws
  * an {@link java.io.IOException} at once: the bytes it waits for could only arrive on that thread.
- * So does a socket-factory socket's {@code connect} called on one of its client's event loops.
+ * So does a write there that would wait for the peer's flow-control window (what it wrote before
+ * stays queued), and a socket-factory socket's {@code connect} called on one of its client's event loops.
  */
 public abstract class HboneSocket extends Socket {
 

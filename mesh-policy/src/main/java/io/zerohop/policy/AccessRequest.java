@@ -149,8 +149,28 @@ public record AccessRequest(
                 char c = literal.charAt(i);
                 ok = v6 ? Character.digit(c, 16) >= 0 || c == ':' || c == '.' : (c >= '0' && c <= '9') || c == '.';
             }
+            if (ok && !v6) {
+                // Built here, not by the JDK: it reads 10.1 as 10.0.0.1, 127.1 as 127.0.0.1 and 010.0.0.1 as 10.0.0.1
+                // (inet_aton's forms), and looks 300.1.1.1 up in DNS; the policies' addresses are read as Go's netip
+                // reads them (four decimal fields up to 255, no leading zero), and so is this one.
+                String[] parts = literal.split("\\.", -1);
+                byte[] b = new byte[4];
+                ok = parts.length == 4;
+                for (int i = 0; ok && i < 4; i++) {
+                    ok = parts[i].matches("0|[1-9][0-9]{0,2}") && Integer.parseInt(parts[i]) <= 255;
+                    b[i] = ok ? (byte) Integer.parseInt(parts[i]) : 0;
+                }
+                if (ok) {
+                    try {
+                        return InetAddress.getByAddress(b);
+                    } catch (UnknownHostException e) {
+                        throw new IllegalStateException(e); // four bytes are always an address
+                    }
+                }
+            }
             if (!ok) {
-                throw new IllegalArgumentException("not an IP literal: " + literal);
+                throw new IllegalArgumentException("not an IP literal: " + literal
+                        + (v6 ? "" : " (IPv4: four decimal fields up to 255 without leading zeros, as the policies' addresses)"));
             }
             try {
                 return InetAddress.getByName(literal);

@@ -208,10 +208,18 @@ public final class PolicyEngine {
         }
         java.util.Set<PolicyRef> now = new java.util.HashSet<>(next.policies());
         List<String> gone = new ArrayList<>();
+        java.util.Set<PolicyRef> wasDryRun = previous.compiled().dryRunRefs();
+        java.util.Set<PolicyRef> dryRun = next.compiled().dryRunRefs();
         for (PolicyRef r : previous.policies()) {
-            // AUDIT never changes a decision: its loss widens nothing.
-            if (!now.contains(r) && !r.action().equals("AUDIT")) {
+            // AUDIT never changes a decision: its loss widens nothing; nor does a dry-run policy's.
+            if (r.action().equals("AUDIT") || wasDryRun.contains(r)) {
+                continue;
+            }
+            if (!now.contains(r)) {
                 gone.add(r + " (" + r.action() + ")");
+            } else if (dryRun.contains(r)) {
+                // Annotated istio.io/dry-run since: still loaded, no longer enforced (new-user pass: INFO "reloaded 1 policies").
+                gone.add(r + " (" + r.action() + ", now istio.io/dry-run: not enforced)");
             }
         }
         if (dropped.isEmpty() && gone.isEmpty() && (previous.size() == 0 || next.size() > 0)) {

@@ -246,6 +246,48 @@ class LoaderTest {
                 """).warnings()).noneMatch(w -> w.contains("never matches a request in upper case"));
     }
 
+    /**
+     * An IPv4-mapped IPv6 block is an IPv6 prefix (Go's netip; the README's "Addresses and prefixes"), so a
+     * DENY on {@code ::ffff:10.0.0.1} denies no IPv4 peer; the load warns, naming the line and the IPv4 form
+     * (new-user pass: a DENY written so denied nothing, silently). The decision stays upstream's.
+     */
+    @Test
+    void anIpv4MappedBlockIsWarnedAndDecidedAsUpstream() throws Exception {
+        PolicySet set = PolicyLoader.fromString("deny.yaml", AP_HEAD + """
+                  action: DENY
+                  rules: [{from: [{source: {ipBlocks: ['::ffff:10.0.0.1', '::FFFF:10.1.0.0/112'], notIpBlocks: ['::ffff:a00:2']}}]}]
+                """);
+        assertThat(set.warnings()).contains(
+                "deny.yaml:8: AuthorizationPolicy prod/foo: ipBlocks \"::ffff:10.0.0.1\" never matches: an IPv4-mapped IPv6 address is an "
+                        + "IPv6 prefix, as Go's netip reads it, and no peer is one (an IPv4 peer is IPv4); write 10.0.0.1",
+                "deny.yaml:8: AuthorizationPolicy prod/foo: ipBlocks \"::FFFF:10.1.0.0/112\" never matches: an IPv4-mapped IPv6 address is "
+                        + "an IPv6 prefix, as Go's netip reads it, and no peer is one (an IPv4 peer is IPv4); write 10.1.0.0/16",
+                "deny.yaml:8: AuthorizationPolicy prod/foo: notIpBlocks \"::ffff:a00:2\" never matches: an IPv4-mapped IPv6 address is "
+                        + "an IPv6 prefix, as Go's netip reads it, and no peer is one (an IPv4 peer is IPv4); write 10.0.0.2 "
+                        + "(so this exclusion excludes nobody)");
+        PolicyEngine engine = PolicyEngine.builder().policies(set).build();
+        assertThat(engine.evaluate(R.r().src("10.0.0.1").build()).allowed()).isTrue();
+        assertThat(PolicyLoader.fromString("ok.yaml", AP_HEAD + """
+                  action: DENY
+                  rules: [{from: [{source: {ipBlocks: ['10.0.0.1', '::/0', '::ffff:0:0/95', 'fd00::1']}}]}]
+                """).warnings()).noneMatch(w -> w.contains("IPv4-mapped"));
+        PolicySet cilium = PolicyLoader.fromString("cnp.yaml", """
+                apiVersion: cilium.io/v2
+                kind: CiliumNetworkPolicy
+                metadata: {name: c, namespace: prod}
+                spec:
+                  endpointSelector: {}
+                  ingressDeny:
+                  - fromCIDR: ["10.0.0.9", "::ffff:10.0.0.1"]
+                  - fromCIDRSet: [{cidr: "::ffff:10.2.0.0/112"}, {cidr: "10.3.0.0/16"}]
+                """);
+        assertThat(cilium.warnings()).containsExactly(
+                "cnp.yaml:7: CiliumNetworkPolicy prod/c: fromCIDR \"::ffff:10.0.0.1\" never matches: an IPv4-mapped IPv6 address is an "
+                        + "IPv6 prefix, as Go's netip reads it, and no peer is one (an IPv4 peer is IPv4); write 10.0.0.1",
+                "cnp.yaml:8: CiliumNetworkPolicy prod/c: fromCIDRSet \"::ffff:10.2.0.0/112\" never matches: an IPv4-mapped IPv6 address "
+                        + "is an IPv6 prefix, as Go's netip reads it, and no peer is one (an IPv4 peer is IPv4); write 10.2.0.0/16");
+    }
+
     @Test
     void kubectlListIsExpanded() throws Exception {
         String yaml = """

@@ -141,6 +141,17 @@ class PolicyDirectoryTest {
         assertThat(PolicyEngine.lossWarning(before, PolicyLoader.fromDirectory(dir), dir))
                 .as("a DENY turned into an ALLOW under the same name").contains("no longer in force: AuthorizationPolicy prod/deny-batch (DENY)");
         assertThat(PolicyEngine.lossWarning(before, before, dir)).isNull();
+        // New-user pass: the same DENY annotated istio.io/dry-run: "true" (still loaded, no longer enforced) was an
+        // INFO "reloaded 3 policies", as widening as an emptied file.
+        String dryRunDeny = ap("prod", "deny-batch", "{action: DENY, rules: [{}]}").replace("namespace: prod}",
+                "namespace: prod, annotations: {istio.io/dry-run: \"true\"}}");
+        Files.writeString(dir.resolve("deny-batch.yaml"), dryRunDeny + ap("prod", "audit-all", "{action: AUDIT, rules: [{}]}"));
+        PolicySet dryRun = PolicyLoader.fromDirectory(dir);
+        assertThat(dryRun.size()).isEqualTo(3);
+        assertThat(PolicyEngine.lossWarning(before, dryRun, dir)).isEqualTo("reloaded 3 policies from " + dir
+                + " (was 3); no longer in force: AuthorizationPolicy prod/deny-batch (DENY, now istio.io/dry-run: not enforced)");
+        assertThat(PolicyEngine.lossWarning(dryRun, dryRun, dir)).as("a dry-run policy stays dry-run").isNull();
+        assertThat(PolicyEngine.lossWarning(dryRun, before, dir)).as("enforcing it again widens nothing").isNull();
     }
 
     /** newuser3: a file the proxy may not read said only its path; a directory moved away said "not a directory". */

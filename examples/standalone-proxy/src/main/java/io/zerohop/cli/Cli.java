@@ -115,15 +115,20 @@ final class Cli {
         if (n < 0) {
             throw new RefusedException("duration \"" + s + "\" is negative", 2);
         }
-        if (unit == 2) {
-            return Duration.ofMillis(n);
+        try {
+            Duration d = unit == 2 ? Duration.ofMillis(n) : switch (s.charAt(s.length() - 1)) {
+                case 's' -> Duration.ofSeconds(n);
+                case 'm' -> Duration.ofMinutes(n);
+                case 'h' -> Duration.ofHours(n);
+                case 'd' -> Duration.ofDays(n);
+                default -> throw new RefusedException("bad duration \"" + s + "\"" + DURATION_EXAMPLES, 2); // a usage error
+            };
+            // Timers take a duration in ns (Netty's schedule, --drain's deadline): one that no long holds in ns
+            // failed later as a bare "long overflow", exit 1, naming no option.
+            d.toNanos();
+            return d;
+        } catch (ArithmeticException e) {
+            throw new RefusedException("duration \"" + s + "\" is too long (at most 106751d, what a long holds in ns)", 2);
         }
-        return switch (s.charAt(s.length() - 1)) {
-            case 's' -> Duration.ofSeconds(n);
-            case 'm' -> Duration.ofMinutes(n);
-            case 'h' -> Duration.ofHours(n);
-            case 'd' -> Duration.ofDays(n);
-            default -> throw new RefusedException("bad duration \"" + s + "\"" + DURATION_EXAMPLES, 2); // a usage error
-        };
     }
 }

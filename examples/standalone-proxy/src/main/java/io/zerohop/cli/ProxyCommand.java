@@ -46,7 +46,8 @@ import picocli.CommandLine.Spec;
                 "Any option can be set in a YAML file given by --config, under its long name",
                 "without the dashes; flags on the command line win.",
                 "Exit codes:",
-                "  0  stopped by a signal or /quitquitquit, after draining",
+                "  0  stopped by SIGTERM, SIGINT or /quitquitquit, after draining",
+                "     (SIGHUP drains the same way, then exits 129 as the JVM does)",
                 "  1  failure",
                 "  2  usage: the message names the option, or the config file's line",
                 "  4  identity: PEM files that are no valid SVID for their trust bundle;",
@@ -283,7 +284,10 @@ final class ProxyCommand implements Callable<Integer> {
                     + " is on this node (its workloads' nodes: " + String.join(", ", registry.all().stream().map(w -> w.node())
                     .filter(java.util.Objects::nonNull).distinct().sorted().toList()) + "); tunnels to them will be refused (400)");
         }
-        if (kube == null && !registry.all().isEmpty()) {
+        // --trust-domain decides only the in-memory and Istio CAs; a CA directory has its own (checked once loaded, below),
+        // and PEM files and SPIRE bring theirs: warning against --trust-domain there was false (new-user pass: --ca of
+        // cluster.local with --trust-domain other.local said "no SVID can be issued" while every tunnel worked).
+        if (kube == null && !registry.all().isEmpty() && identity.caDir == null && identity.pem == null && identity.spireSocket == null) {
             String td = registry.identityOf(registry.all().get(0)).getTrustDomain().getName();
             if (!td.equals(trustDomain)) {
                 // Its workloads' SVIDs are asked of a CA of the other domain: the proxy printed "ready" while readiness
@@ -358,6 +362,18 @@ final class ProxyCommand implements Callable<Integer> {
             System.out.println("zerohop proxy: " + signals.await() + " before an SVID arrived; stopped");
             System.out.flush();
             return 0;
+        }
+        if (kube == null && !registry.all().isEmpty() && (identity.caDir != null || identity.pem != null)) {
+            // The identity source's own trust domain, which --trust-domain does not change.
+            String td = registry.identityOf(registry.all().get(0)).getTrustDomain().getName();
+            String source = provider instanceof InMemoryCa ca ? ca.trustDomain().getName()
+                    : provider.defaultIdentity().map(id -> id.getTrustDomain().getName()).orElse(td);
+            if (!td.equals(source)) {
+                System.err.println("zerohop proxy: warning: " + origins.label("workloads") + " " + workloads + ": trustDomain " + td
+                        + ", but " + (identity.caDir != null ? "the CA of " + origins.label("ca") + " " + identity.caDir
+                        : "the SVID of " + origins.label("cert") + " " + identity.pem.cert) + " is of " + source
+                        + ": no SVID is issued or accepted for its workloads (give the same trust domain to both)");
+            }
         }
         if (provider instanceof IstioCaProvider istio && kube == null) {
             // Before any listener: a proxy that cannot get certificates never says it is ready.

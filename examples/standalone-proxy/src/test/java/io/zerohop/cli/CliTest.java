@@ -116,6 +116,12 @@ class CliTest {
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> Cli.duration("5ns"))
                 .hasMessage("bad duration \"5ns\" (examples: 500ms, 90s, 15m, 24h, 7d)");
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> Cli.duration("-5ms")).hasMessage("duration \"-5ms\" is negative");
+        // New-user pass: 'zerohop proxy --drain 3000000000000h' exited 1 with the bare line "zerohop proxy: long overflow".
+        assertThat(Cli.duration("106751d")).isEqualTo(java.time.Duration.ofDays(106751));
+        for (String tooLong : new String[] {"106752d", "3000000000000h", "9223372036854775807m", "9223372036854775807s"}) {
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> Cli.duration(tooLong))
+                    .hasMessage("duration \"" + tooLong + "\" is too long (at most 106751d, what a long holds in ns)");
+        }
     }
 
     /**
@@ -385,13 +391,31 @@ class CliTest {
     void aRegistryOfAnotherTrustDomainIsAWarning(@TempDir Path dir) throws Exception {
         Path w = Files.writeString(dir.resolve("workloads.yaml"),
                 "trustDomain: example.org\nworkloads:\n  - {namespace: prod, name: backend, addresses: [10.0.1.2]}\n");
-        String[] start = startWithoutIdentity(dir, w);
-        assertThat(Zerohop.run(start)).isNotZero();
-        assertThat(err.toString()).contains("zerohop proxy: warning: --workloads " + w + ": trustDomain example.org, but --trust-domain is "
-                + "cluster.local: its workloads' identities are not of the mesh's trust domain");
-        err.reset();
-        assertThat(Zerohop.run(concat(start, new String[] {"--trust-domain", "example.org"}))).isNotZero();
-        assertThat(err.toString()).doesNotContain("warning: --workloads");
+        Path ca = dir.resolve("ca");
+        assertThat(Zerohop.run("ca", "init", "--trust-domain", "cluster.local", "--out", ca.toString())).isZero();
+        // Each start fails after the identity source is built: --metrics on a port a ServerSocket holds.
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            String[] start = {"proxy", "--workloads", w.toString(), "--inbound", "off", "--metrics", "127.0.0.1:" + taken.getLocalPort(),
+                    "--readiness", "off", "--admin", "off"};
+            assertThat(Zerohop.run(concat(start, new String[] {"--in-memory-ca"}))).isNotZero();
+            assertThat(err.toString()).contains("zerohop proxy: warning: --workloads " + w + ": trustDomain example.org, but --trust-domain is "
+                    + "cluster.local: its workloads' identities are not of the mesh's trust domain");
+            err.reset();
+            assertThat(Zerohop.run(concat(start, new String[] {"--in-memory-ca", "--trust-domain", "example.org"}))).isNotZero();
+            assertThat(err.toString()).doesNotContain("warning: --workloads");
+            err.reset();
+            // A CA directory has its own trust domain, which --trust-domain does not change (new-user pass: --ca of
+            // cluster.local, registry cluster.local, --trust-domain other.local said "no SVID can be issued" while
+            // every tunnel worked; and a registry of another domain than the CA's got no warning).
+            assertThat(Zerohop.run(concat(start, new String[] {"--ca", ca.toString(), "--trust-domain", "example.org"}))).isNotZero();
+            assertThat(err.toString()).contains("zerohop proxy: warning: --workloads " + w + ": trustDomain example.org, but the CA of --ca "
+                    + ca + " is of cluster.local: no SVID is issued or accepted for its workloads").doesNotContain("--trust-domain is");
+            err.reset();
+            Path same = Files.writeString(dir.resolve("same.yaml"), "workloads:\n  - {namespace: prod, name: backend, addresses: [10.0.1.2]}\n");
+            start[2] = same.toString();
+            assertThat(Zerohop.run(concat(start, new String[] {"--ca", ca.toString(), "--trust-domain", "other.local"}))).isNotZero();
+            assertThat(err.toString()).doesNotContain("warning: --workloads");
+        }
     }
 
     /** An empty (or wrongly mounted) --policies directory allows everything: said at start, as policy check says it. */

@@ -130,6 +130,10 @@ class UsageErrorsTest {
         // New-user pass: 100000d issued a leaf valid until 2300 from a CA that ends far sooner.
         assertThat(run(concat(common, "100000d"))).startsWith("exit 2: zerohop ca issue: --ttl: an SVID valid for 100000d would outlive "
                 + "its CA (valid until ");
+        // New-user pass: past year 9999 the issue failed inside X.509 encoding, exit 1:
+        // "zerohop ca issue: java.io.IOException: Parse Generalized time, invalid format".
+        assertThat(run(concat(common, "1000000000d"))).startsWith("exit 2: zerohop ca issue: --ttl: duration \"1000000000d\" is too long "
+                + "(at most 106751d, what a long holds in ns) | Run");
         assertThat(dir.resolve("out")).doesNotExist();
     }
 

@@ -173,6 +173,7 @@ public final class MeshRuntime {
 
     private CompletableFuture<Void> drain() {
         readiness.register("draining");
+        readiness.closing();
         Duration drain = cfg.drain();
         log.info("draining for up to {} ms: closing listeners, then GOAWAY on every HBONE connection; {} tunnels open, {} captured or plaintext connections",
                 drain.toMillis(), tunnels.open(), tunnels.connections());

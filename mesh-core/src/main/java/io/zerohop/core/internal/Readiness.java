@@ -39,6 +39,21 @@ public final class Readiness {
         return firstReady.copy();
     }
 
+    /**
+     * Shutdown began: a first readiness that has not come never will, so {@link #firstReady()}
+     * completes exceptionally (an {@link IllegalStateException} naming what was pending) instead of
+     * leaving a {@code ready().get()} blocked for good. No effect once ready.
+     */
+    public void closing() {
+        Set<String> before;
+        synchronized (pending) {
+            before = new TreeSet<>(pending);
+        }
+        before.remove("draining");
+        firstReady.completeExceptionally(new IllegalStateException("this mesh was closed before it was ready (pending: "
+                + String.join(", ", before) + ")"));
+    }
+
     public Set<String> pending() {
         synchronized (pending) {
             return Set.copyOf(pending);

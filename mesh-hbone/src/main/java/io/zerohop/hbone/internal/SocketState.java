@@ -305,6 +305,15 @@ final class SocketState {
                 boolean wait = submitted.get() + n >= SUBMIT_HIGH || !channel.isWritable();
                 submit(channel, buf, len == 0 || wait);
                 if (wait) {
+                    if (ThreadExecutorMap.currentExecutor() == channel.eventLoop()
+                            && (submitted.get() > SUBMIT_LOW || !channel.isWritable())) {
+                        // What this write would wait for (the peer's WINDOW_UPDATE, or other writers' bytes taken into
+                        // the channel) happens on this very thread: it would wait for good, with every tunnel of the
+                        // connection stalled (as a read here, above). What was submitted stays queued in the channel.
+                        throw new IOException("blocking write on the event loop that carries this tunnel would never "
+                                + "return once the peer's flow-control window is full: write on another thread (a connect "
+                                + "future completes on the event loop: use thenApplyAsync/thenAcceptAsync with an executor of yours)");
+                    }
                     awaitWritable(channel);
                 }
             }

@@ -22,6 +22,28 @@ final class Cidr {
         this.text = text;
     }
 
+    /**
+     * An IPv4-mapped IPv6 prefix ({@code ::ffff:a.b.c.d}, {@code /96} and longer): no peer address is one, since
+     * Java reads a mapped peer as its IPv4 address (as ztunnel canonicalizes it), so it never matches.
+     */
+    boolean ipv4Mapped() {
+        if (v4 || bits < 96) {
+            return false;
+        }
+        for (int i = 0; i < 10; i++) {
+            if (v6Addr[i] != 0) {
+                return false;
+            }
+        }
+        return v6Addr[10] == (byte) 0xff && v6Addr[11] == (byte) 0xff;
+    }
+
+    /** The IPv4 form of an {@linkplain #ipv4Mapped() IPv4-mapped} prefix: {@code 10.0.0.1}, {@code 10.0.0.0/8}. */
+    String ipv4Form() {
+        String a = (v6Addr[12] & 0xff) + "." + (v6Addr[13] & 0xff) + "." + (v6Addr[14] & 0xff) + "." + (v6Addr[15] & 0xff);
+        return bits == 128 ? a : a + "/" + (bits - 96);
+    }
+
     /** Parses {@code a.b.c.d[/n]} or an IPv6 literal with optional prefix; null if malformed. */
     static Cidr parse(String s) {
         String addr = s;

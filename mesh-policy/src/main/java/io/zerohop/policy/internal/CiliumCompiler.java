@@ -94,11 +94,11 @@ final class CiliumCompiler {
         PolicyRef denyRef = new PolicyRef(ref.kind(), ref.namespace(), ref.name(), "ingressDeny");
         CiliumPolicy.Rule[] ingress = new CiliumPolicy.Rule[ingressItems.size()];
         for (int i = 0; i < ingress.length; i++) {
-            ingress[i] = rule(i, ingressItems.get(i), namespace, allowRef, false);
+            ingress[i] = rule(i, ingressItems.get(i), namespace, allowRef, false, warnings);
         }
         CiliumPolicy.Rule[] deny = new CiliumPolicy.Rule[denyItems.size()];
         for (int i = 0; i < deny.length; i++) {
-            deny[i] = rule(i, denyItems.get(i), namespace, denyRef, true);
+            deny[i] = rule(i, denyItems.get(i), namespace, denyRef, true, warnings);
         }
         String noRule = "endpoint selected by " + selector + " for ingress and no ingress rule allowed";
         Decision defaultDecision = new Decision(false, Outcome.DENIED_DEFAULT, allowRef, -1, noRule);
@@ -126,7 +126,7 @@ final class CiliumCompiler {
         return false;
     }
 
-    private static CiliumPolicy.Rule rule(int index, YNode n, String namespace, PolicyRef ref, boolean deny)
+    private static CiliumPolicy.Rule rule(int index, YNode n, String namespace, PolicyRef ref, boolean deny, List<String> warnings)
             throws PolicyLoadException {
         CiliumPolicy.Rule rule = new CiliumPolicy.Rule(index);
         List<String> parts = new ArrayList<>();
@@ -187,6 +187,20 @@ final class CiliumCompiler {
                     excepts.add(java.util.Arrays.copyOfRange(pair, 1, pair.length));
                 }
                 rule.hasL3 = true;
+            }
+            for (YNode list : new YNode[] {cidrList, cidrSet}) {
+                // As in an AuthorizationPolicy's ipBlocks (IstioRules): an IPv4-mapped prefix is IPv6 to Cilium's netip
+                // and no peer is one, so it selects nobody; warned, not changed.
+                for (int i = 0; list != null && i < list.items().size(); i++) {
+                    YNode item = list.items().get(i);
+                    YNode text = item.get("cidr") != null ? item.get("cidr") : item;
+                    Cidr c = list == cidrList ? cidrs.get(i) : cidrs.get((cidrList == null ? 0 : cidrList.items().size()) + i);
+                    if (c.ipv4Mapped()) {
+                        warnings.add(text.file + ":" + text.line + ": " + ref + ": " + (list == cidrList ? "fromCIDR" : "fromCIDRSet")
+                                + " \"" + text.string() + "\" never matches: an IPv4-mapped IPv6 address is an IPv6 prefix, as Go's"
+                                + " netip reads it, and no peer is one (an IPv4 peer is IPv4); write " + c.ipv4Form());
+                    }
+                }
             }
             if (!cidrs.isEmpty()) {
                 rule.cidrs = cidrs.toArray(new Cidr[0]);

@@ -35,11 +35,15 @@ public final class CompiledPolicies {
     private final List<String> warnings;
     /** Namespaces holding an istio.io/dry-run AuthorizationPolicy. */
     private final java.util.Set<String> dryRunNamespaces;
+    /** The istio.io/dry-run AuthorizationPolicies: loaded, never enforced. */
+    private final java.util.Set<PolicyRef> dryRunRefs;
 
     CompiledPolicies(Map<String, LabelIndex> istio, Map<String, LabelIndex> cilium, LabelIndex ciliumClusterwide,
                              Map<String, PeerAuthn> namespacePeerAuthn, Map<String, PeerAuthn[]> workloadPeerAuthn,
-                             List<PolicyRef> refs, List<String> warnings, java.util.Set<String> dryRunNamespaces) {
+                             List<PolicyRef> refs, List<String> warnings, java.util.Set<String> dryRunNamespaces,
+                             java.util.Set<PolicyRef> dryRunRefs) {
         this.dryRunNamespaces = dryRunNamespaces;
+        this.dryRunRefs = dryRunRefs;
         this.istio = istio;
         this.cilium = cilium;
         Map<String, LabelIndex[]> both = new HashMap<>();
@@ -55,6 +59,11 @@ public final class CompiledPolicies {
 
     public List<PolicyRef> refs() {
         return refs;
+    }
+
+    /** The loaded {@code istio.io/dry-run} policies, which never change a decision. */
+    public java.util.Set<PolicyRef> dryRunRefs() {
+        return dryRunRefs;
     }
 
     public List<String> warnings() {

@@ -18,11 +18,13 @@ public final class CompiledPoliciesBuilder {
     private final List<PolicyRef> refs = new ArrayList<>();
     private final List<String> warnings = new ArrayList<>();
     private final java.util.Set<String> dryRunNamespaces = new java.util.HashSet<>();
+    private final java.util.Set<PolicyRef> dryRunRefs = new java.util.HashSet<>();
 
     void add(IstioPolicy p) {
         refs.add(p.ref);
         if (p.dryRun) {
             dryRunNamespaces.add(p.namespace);
+            dryRunRefs.add(p.ref);
         }
         boolean indexed = p.selectorKeys != null && p.selectorKeys.length > 0;
         String key = indexed ? p.selectorKeys[0] : null;
@@ -92,6 +94,6 @@ public final class CompiledPoliciesBuilder {
         workloadPeerAuthn.forEach((k, v) -> w.put(k, v.toArray(new PeerAuthn[0])));
         return new CompiledPolicies(i, c, anyClusterwide ? clusterwide.build() : LabelIndex.EMPTY,
                 new HashMap<>(namespacePeerAuthn), w, List.copyOf(refs), List.copyOf(warnings),
-                java.util.Set.copyOf(dryRunNamespaces));
+                java.util.Set.copyOf(dryRunNamespaces), java.util.Set.copyOf(dryRunRefs));
     }
 }

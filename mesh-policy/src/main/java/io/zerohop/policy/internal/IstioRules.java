@@ -58,6 +58,7 @@ final class IstioRules {
         IstioSource[] from = entries(n.get("from"), "from", "source", index, IstioSource[]::new, src -> {
             IstioSource compiled = source(src.onlyKeys(SOURCE_KEYS), namespace, action, index, parts, l7Parts, httpFound);
             schemeWarnings(src, ref, warnings);
+            mappedAddressWarnings(src, ref, warnings);
             return compiled;
         });
         IstioOperation[] to = entries(n.get("to"), "to", "operation", index, IstioOperation[]::new,
@@ -108,6 +109,25 @@ final class IstioRules {
                     warnings.add(src.get(key).file + ":" + src.get(key).line + ": " + ref + ": " + key + " \"" + p
                             + "\" never matches: Istio principals are SPIFFE IDs without spiffe://"
                             + (key.equals("notPrincipals") ? " (so this exclusion excludes nobody)" : ""));
+                }
+            }
+        }
+    }
+
+    /**
+     * IPv4-mapped IPv6 blocks ({@code ::ffff:10.0.0.1}): valid for istiod, and an IPv6 prefix as Go's netip reads
+     * it, so it never contains an IPv4 peer (the README's "Addresses and prefixes"): a DENY on it denies nobody
+     * and, in a {@code not*} list, excludes nobody. Warned, not changed (new-user pass: no warning said so).
+     */
+    private static void mappedAddressWarnings(YNode src, PolicyRef ref, List<String> warnings) throws PolicyLoadException {
+        for (String key : new String[] {"ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks"}) {
+            for (String v : values(src, key)) {
+                Cidr c = Cidr.parse(v);
+                if (c != null && c.ipv4Mapped()) {
+                    warnings.add(src.get(key).file + ":" + src.get(key).line + ": " + ref + ": " + key + " \"" + v
+                            + "\" never matches: an IPv4-mapped IPv6 address is an IPv6 prefix, as Go's netip reads it, and no peer is"
+                            + " one (an IPv4 peer is IPv4); write " + c.ipv4Form()
+                            + (key.startsWith("not") ? " (so this exclusion excludes nobody)" : ""));
                 }
             }
         }

@@ -254,6 +254,30 @@ class ApiMisuseTest {
         assertThatThrownBy(() -> mesh.start().get(10, TimeUnit.SECONDS)).hasMessageContaining("closed");
     }
 
+    /**
+     * New-user pass: a mesh closed before it was ever ready left {@code ready()} pending for good, so a
+     * {@code mesh.ready().get()} without a timeout never returned (pendingReadiness: listeners, draining).
+     */
+    @Test
+    void readyOfAMeshClosedBeforeItWasReadyFailsInsteadOfWaitingForever(TestMesh t) throws Exception {
+        Mesh mesh = Mesh.builder().identityProvider(t.ca()).identity(t.identity("shop", "web"))
+                .inbound(new InetSocketAddress("127.0.0.1", 0)).threads(1).drain(Duration.ZERO).build();
+        java.util.concurrent.CompletableFuture<Void> before = mesh.ready();
+        assertThat(mesh.pendingReadiness()).contains("listeners");
+        mesh.close();
+        for (java.util.concurrent.CompletableFuture<Void> ready : List.of(before, mesh.ready())) {
+            assertThatThrownBy(() -> ready.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+                    .hasCauseInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("this mesh was closed before it was ready (pending: listeners)");
+        }
+        Mesh started = t.closeLater(Mesh.builder().identityProvider(t.ca()).identity(t.identity("shop", "web"))
+                .inbound(new InetSocketAddress("127.0.0.1", 0)).threads(1).drain(Duration.ZERO).build());
+        started.start().get(10, TimeUnit.SECONDS);
+        started.ready().get(10, TimeUnit.SECONDS);
+        started.close();
+        assertThat(started.ready()).as("ready once stays ready").isCompleted();
+    }
+
     @Test
     void anHboneServerSocketAcceptsWithinItsTimeoutAndThrowsOnceClosed() throws Exception {
         HboneServerSocket sockets = new HboneServerSocket();
@@ -441,6 +465,29 @@ class ApiMisuseTest {
                 }
             }).get(20, TimeUnit.SECONDS);
             assertThat(outcome).contains("blocking read on the event loop").contains("thenApplyAsync");
+        }
+    }
+
+    /**
+     * The write side of the read case above (new-user pass): a write larger than the tunnel's flow-control window,
+     * made in a connect future's callback, waited for a writability that only this very loop could bring (the
+     * peer's WINDOW_UPDATE is read by it), so the loop and every tunnel on it stalled for good.
+     */
+    @Test
+    void aBlockingWriteInAConnectCallbackFailsAtOnceInsteadOfStallingTheLoop(TestMesh t) throws Exception {
+        try (OrdersService service = startOrders(t)) {
+            Mesh caller = callerOf(t, service);
+            String outcome = caller.connect(service.appAddress()).thenApply(stream -> {
+                try (HboneSocket s = stream.toSocket()) {
+                    s.getOutputStream().write(new byte[8 << 20]);
+                    return "wrote 8 MiB";
+                } catch (java.io.IOException e) {
+                    return e.getMessage();
+                }
+            }).get(20, TimeUnit.SECONDS);
+            assertThat(outcome).contains("blocking write on the event loop").contains("thenApplyAsync");
+            // The loop is free: the same caller still works from a thread of its own.
+            assertThat(OrdersClient.order(caller, service.appAddress(), "8")).startsWith("order 8 for");
         }
     }
 
