@@ -497,6 +497,8 @@ final class ProxyCommand implements Callable<Integer> {
                 } catch (java.util.concurrent.TimeoutException notYet) {
                     System.err.println("zerohop proxy: not ready after 5 s, pending: " + String.join(", ", mesh.pendingReadiness())
                             + " (/healthz/ready answers 500; the WARN lines say why); listening: " + what);
+                } catch (java.util.concurrent.ExecutionException closedFirst) {
+                    // The drain began before readiness (a JVM exit's shutdown hook): signals.await() below says so.
                 }
             }
             ready = true;
