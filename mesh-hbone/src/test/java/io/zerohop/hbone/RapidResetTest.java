@@ -13,11 +13,9 @@ import io.zerohop.hbone.internal.Inspect;
 import io.zerohop.hbone.internal.Transports;
 import io.zerohop.identity.SpiffeIds;
 import io.zerohop.testing.netty.EchoServer;
+import io.zerohop.testing.netty.SilentPort;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
-import java.net.SocketTimeoutException;
 import java.nio.channels.ServerSocketChannel;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
@@ -64,8 +62,7 @@ class RapidResetTest {
     static Mesh mesh;
     static EchoServer echo;
     /** Completes no connect: its accept queue is full, so further SYNs are dropped. */
-    static ServerSocket full;
-    static final List<Socket> backlogFillers = new ArrayList<>();
+    static SilentPort full;
     /** Accepts nothing during a test; the kernel queues (up to 4096) the connections made to it. */
     static ServerSocketChannel slow;
     static HboneServer server;
@@ -74,17 +71,7 @@ class RapidResetTest {
     static void start() throws Exception {
         mesh = new Mesh();
         echo = new EchoServer();
-        full = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-        for (int i = 0; i < 16; i++) {
-            Socket s = new Socket();
-            try {
-                s.connect(full.getLocalSocketAddress(), 500);
-                backlogFillers.add(s);
-            } catch (SocketTimeoutException queueFull) {
-                s.close();
-                break;
-            }
-        }
+        full = new SilentPort(16);
         slow = ServerSocketChannel.open().bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 4096);
         server = mesh.server(RapidResetTest::route).upstreamConnectTimeout(Duration.ofSeconds(60)).build().start().get();
     }
@@ -94,7 +81,7 @@ class RapidResetTest {
         if (port == echo.address().getPort()) {
             return Destination.proxy(echo.address());
         }
-        if (port == full.getLocalPort() || port == slow.socket().getLocalPort()) {
+        if (port == full.port() || port == slow.socket().getLocalPort()) {
             return Destination.proxy(Mesh.loopback(port));
         }
         return null;
@@ -103,9 +90,6 @@ class RapidResetTest {
     @AfterAll
     static void stop() throws Exception {
         server.close();
-        for (Socket s : backlogFillers) {
-            s.close();
-        }
         full.close();
         slow.close();
         echo.close();
@@ -150,7 +134,7 @@ class RapidResetTest {
             long before = openFds();
             int stream = 1;
             for (int i = 0; i < 150; i++, stream += 2) {
-                p.headersAndRst(stream, connect(full.getLocalPort()), Http2Error.CANCEL.code());
+                p.headersAndRst(stream, connect(full.port()), Http2Error.CANCEL.code());
             }
             // The server handles one connection's frames in order: this answer means every reset was seen.
             p.headers(stream, connect(echo.address().getPort()), false);
@@ -268,7 +252,7 @@ class RapidResetTest {
     /** Opens {@code n} CONNECTs to the never-connecting upstream; returns how many got 503 at once. */
     static int statuses(RawFrames p, int n) throws Exception {
         for (int i = 0, stream = 1; i < n; i++, stream += 2) {
-            p.headers(stream, connect(full.getLocalPort()), false);
+            p.headers(stream, connect(full.port()), false);
         }
         // A marker CONNECT answered with 400 (not served) bounds the wait: frames are handled in order.
         int marker = 2 * n + 1;

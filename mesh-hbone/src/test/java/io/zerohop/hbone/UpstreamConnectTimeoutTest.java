@@ -3,12 +3,9 @@ package io.zerohop.hbone;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.zerohop.testing.netty.SilentPort;
 import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
-import java.net.SocketTimeoutException;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -26,8 +23,7 @@ import org.junit.jupiter.api.Test;
  */
 class UpstreamConnectTimeoutTest {
     static Mesh mesh;
-    static ServerSocket full;
-    static final List<Socket> fillers = new ArrayList<>();
+    static SilentPort full;
     static HboneServer server;
     static HboneClient client;
     static final RecordingEvents events = new RecordingEvents();
@@ -35,18 +31,8 @@ class UpstreamConnectTimeoutTest {
     @BeforeAll
     static void start() throws Exception {
         mesh = new Mesh();
-        full = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-        for (int i = 0; i < 16; i++) {
-            Socket s = new Socket();
-            try {
-                s.connect(full.getLocalSocketAddress(), 500);
-                fillers.add(s);
-            } catch (SocketTimeoutException queueFull) {
-                s.close();
-                break;
-            }
-        }
-        server = mesh.server((dst, id, local) -> Destination.proxy(Mesh.loopback(full.getLocalPort())))
+        full = new SilentPort(16);
+        server = mesh.server((dst, id, local) -> Destination.proxy(Mesh.loopback(full.port())))
                 .upstreamConnectTimeout(Duration.ofSeconds(1)).listener(events).build().start().get(10, TimeUnit.SECONDS);
         client = mesh.client().build();
     }
@@ -55,9 +41,6 @@ class UpstreamConnectTimeoutTest {
     static void stop() throws Exception {
         client.close();
         server.close();
-        for (Socket s : fillers) {
-            s.close();
-        }
         full.close();
         mesh.close();
     }
@@ -76,7 +59,7 @@ class UpstreamConnectTimeoutTest {
             assertThat(r).isNotNull();
             assertThat(r.status()).isEqualTo(503);
             // Addresses as ztunnel prints them (no leading '/').
-            String upstream = io.zerohop.hbone.internal.Authority.text(Mesh.loopback(full.getLocalPort()));
+            String upstream = io.zerohop.hbone.internal.Authority.text(Mesh.loopback(full.port()));
             assertThat(r.reason()).isEqualTo("upstream " + upstream + " unreachable: connection timed out after 1000 ms: " + upstream);
         }
         assertThat(io.zerohop.hbone.internal.Inspect.pendingDials(server)).isZero();

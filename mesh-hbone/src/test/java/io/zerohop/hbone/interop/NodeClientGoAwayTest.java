@@ -7,12 +7,9 @@ import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.hbone.Destination;
 import io.zerohop.hbone.HboneServer;
 import io.zerohop.identity.SpiffeIds;
+import io.zerohop.testing.netty.SilentPort;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
-import java.net.SocketTimeoutException;
-import java.util.ArrayList;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -44,8 +41,7 @@ class NodeClientGoAwayTest {
      * Completes no connect (its accept queue is full, so the kernel drops further SYNs): the dials
      * the CONNECTs make stay pending, and every reset is one before the answer, which the budget counts.
      */
-    static ServerSocket full;
-    static final List<Socket> fillers = new ArrayList<>();
+    static SilentPort full;
     static HboneServer server;
 
     @BeforeAll
@@ -54,18 +50,8 @@ class NodeClientGoAwayTest {
         Peers.nodeScript("goaway-flood.js");
         pki = new Pki(dir);
         client = pki.write("node-client", CLIENT);
-        full = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-        for (int i = 0; i < 64; i++) {
-            Socket s = new Socket();
-            try {
-                s.connect(full.getLocalSocketAddress(), 500);
-                fillers.add(s);
-            } catch (SocketTimeoutException queueFull) {
-                s.close();
-                break;
-            }
-        }
-        InetSocketAddress upstream = (InetSocketAddress) full.getLocalSocketAddress();
+        full = new SilentPort(64);
+        InetSocketAddress upstream = full.address();
         server = HboneServer.builder()
                 .tls(pki.tls)
                 .identity(SERVER)
@@ -81,9 +67,6 @@ class NodeClientGoAwayTest {
     @AfterAll
     static void stop() throws Exception {
         Peers.closeAll(server, pki);
-        for (Socket s : fillers) {
-            s.close();
-        }
         full.close();
     }
 
@@ -91,7 +74,7 @@ class NodeClientGoAwayTest {
     void nodeFloodingConnectAndResetReadsEnhanceYourCalm() throws Exception {
         for (int round = 0; round < ROUNDS; round++) {
             List<String> cmd = List.of(Peers.node().toString(), Peers.nodeScript("goaway-flood.js").toString(),
-                    "127.0.0.1:" + server.localAddress().getPort(), "127.0.0.1:" + full.getLocalPort(),
+                    "127.0.0.1:" + server.localAddress().getPort(), "127.0.0.1:" + full.port(),
                     client.certPath(), client.keyPath(), pki.caFile.toString(), SERVER.toString(), "3000");
             try (PeerProcess p = PeerProcess.start("node-flood", cmd, dir)) {
                 int exit = p.awaitExit(Duration.ofSeconds(40));

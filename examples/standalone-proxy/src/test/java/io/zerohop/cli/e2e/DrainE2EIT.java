@@ -48,13 +48,8 @@ class DrainE2EIT {
         Path caDir = work.resolve("ca");
         InetAddress ip = InetAddress.getByName("127.0.0.2");
         try (ServerSocket app = new ServerSocket(0, 50, ip);
-             Child proxy = Child.start("drain-proxy", work, List.of(NodeProxyE2EIT.java(), "-Xmx256m", "-XX:+UseSerialGC",
-                     "-Dio.netty.leakDetection.level=paranoid", "-jar", jar.toString(), "proxy", "--ca", caDir.toString(),
-                     "--workloads", work.resolve("workloads.yaml").toString(), "--node", "n1", "--inbound", "127.0.0.2:0",
-                     "--metrics", "off", "--readiness", "off", "--admin", "off", "--drain", "4s"))) {
-            String ready = proxy.awaitLine(l -> l.startsWith("zerohop proxy ready"), "ready", Duration.ofSeconds(40));
-            int port = Integer.parseInt(ready.replaceAll(".*hbone 127\\.0\\.0\\.2:(\\d+).*", "$1"));
-            InetSocketAddress hbone = new InetSocketAddress(ip, port);
+             Child proxy = nodeProxy("drain-proxy", jar, work, "4s", "-Dio.netty.leakDetection.level=paranoid")) {
+            InetSocketAddress hbone = hboneOf(proxy, ip);
 
             InMemoryCa ca = InMemoryCa.load(caDir, Duration.ofHours(1));
             MeshTls tls = MeshTls.builder(ca).build();
@@ -147,13 +142,8 @@ class DrainE2EIT {
         Path caDir = work.resolve("ca");
         InetAddress ip = InetAddress.getByName("127.0.0.2");
         try (ServerSocket app = new ServerSocket(0, 50, ip);
-             Child proxy = Child.start("hup-proxy", work, List.of(NodeProxyE2EIT.java(), "-Xmx256m", "-XX:+UseSerialGC",
-                     "-jar", jar.toString(), "proxy", "--ca", caDir.toString(),
-                     "--workloads", work.resolve("workloads.yaml").toString(), "--node", "n1", "--inbound", "127.0.0.2:0",
-                     "--metrics", "off", "--readiness", "off", "--admin", "off", "--drain", "2s"))) {
-            String ready = proxy.awaitLine(l -> l.startsWith("zerohop proxy ready"), "ready", Duration.ofSeconds(40));
-            int port = Integer.parseInt(ready.replaceAll(".*hbone 127\\.0\\.0\\.2:(\\d+).*", "$1"));
-            InetSocketAddress hbone = new InetSocketAddress(ip, port);
+             Child proxy = nodeProxy("hup-proxy", jar, work, "2s")) {
+            InetSocketAddress hbone = hboneOf(proxy, ip);
             InMemoryCa ca = InMemoryCa.load(caDir, Duration.ofHours(1));
             MeshTls tls = MeshTls.builder(ca).build();
             try (HboneClient client = HboneClient.builder().tls(tls).identity(FRONTEND).build()) {
@@ -223,6 +213,22 @@ class DrainE2EIT {
             assertThat(proxy.awaitExit(Duration.ofSeconds(30))).isZero();
             assertThat(proxy.lines()).anyMatch(l -> l.contains("zerohop proxy: /quitquitquit, draining for up to 2s"));
         }
+    }
+
+    /** The node proxy of node n1 on 127.0.0.2 (CA and registry in {@code work}), with {@code --drain drain}. */
+    static Child nodeProxy(String name, Path jar, Path work, String drain, String... jvmFlags) throws Exception {
+        List<String> cmd = new java.util.ArrayList<>(List.of(NodeProxyE2EIT.java(), "-Xmx256m", "-XX:+UseSerialGC"));
+        cmd.addAll(List.of(jvmFlags));
+        cmd.addAll(List.of("-jar", jar.toString(), "proxy", "--ca", work.resolve("ca").toString(),
+                "--workloads", work.resolve("workloads.yaml").toString(), "--node", "n1", "--inbound", "127.0.0.2:0",
+                "--metrics", "off", "--readiness", "off", "--admin", "off", "--drain", drain));
+        return Child.start(name, work, cmd);
+    }
+
+    /** Waits for {@code proxy}'s ready line and returns its HBONE listener on {@code ip}. */
+    static InetSocketAddress hboneOf(Child proxy, InetAddress ip) throws Exception {
+        String ready = proxy.awaitLine(l -> l.startsWith("zerohop proxy ready"), "ready", Duration.ofSeconds(40));
+        return new InetSocketAddress(ip, Integer.parseInt(ready.replaceAll(".*hbone 127\\.0\\.0\\.2:(\\d+).*", "$1")));
     }
 
     static java.net.http.HttpResponse<String> send(java.net.http.HttpClient http, String method, String authority, String path)
