@@ -48,6 +48,39 @@ class CiliumUpstreamConformanceTest {
         unknownLabels();
         defaultDeny();
         clusterLabel();
+        labelValues();
+    }
+
+    /**
+     * The CRDs' schema for every LabelSelector (endpointSelector, fromEndpoints, ingressDeny's fromEndpoints...):
+     * matchLabels values are Kubernetes label values of at most 63 characters, operators one of four words. The API
+     * server refuses anything else. Until 1 December zerohop loaded a value such as "*" literally: no label has it,
+     * so an ingressDeny on {@code app: "*"} denied nobody, without a word.
+     */
+    static void labelValues() {
+        String s = Upstream.CILIUM_LABEL_VALUE;
+        String star = cnp("prod", "c", "{endpointSelector: {}, ingressDeny: [{fromEndpoints: [{matchLabels: {app: '*'}}]}], "
+                + "ingress: [{fromEndpoints: [{}]}]}");
+        T.invalid(s, "ingressDeny fromEndpoints app: '*' (was: loaded, denying nobody)", star,
+                "spec.ingressDeny[0].fromEndpoints[0].matchLabels.app: Invalid value: \"*\": should match");
+        T.invalid(s, "endpointSelector value with a space", cnp("prod", "c", "{endpointSelector: {matchLabels: {app: 'my app'}}, "
+                + "ingress: [{}]}"), "spec.endpointSelector.matchLabels.app: Invalid value");
+        T.invalid(s, "fromEndpoints value ending in '-'", ingress("{fromEndpoints: [{matchLabels: {app: 'front-'}}]}"), "Invalid value");
+        T.invalid(s, "fromEndpoints value of 64 characters", ingress("{fromEndpoints: [{matchLabels: {app: " + "a".repeat(64) + "}}]}"),
+                "Too long: may not be more than 63");
+        T.invalid(s, "clusterwide endpointSelector value '*'", ccnp("c", "{endpointSelector: {matchLabels: {app: '*'}}, ingress: [{}]}"),
+                "Invalid value");
+        T.valid(s, "values of 63 characters, with '-', '_' and '.', and the empty value",
+                ingress("{fromEndpoints: [{matchLabels: {app: " + "a".repeat(63) + ", v: 'a-b_c.d', 'k8s:io.kubernetes.pod.namespace': "
+                        + "kube-system, flag: ''}}]}"));
+        T.decide(s, "the empty value selects a label set to ''", ingress("{fromEndpoints: [{matchLabels: {flag: ''}}]}"),
+                r().sourceLabels("prod", Map.of("flag", "")), true, "prod/c");
+        // matchExpressions values are not label values in the schema (only the operator is an enum).
+        T.valid(s, "matchExpressions values are not checked", ingress("{fromEndpoints: [{matchExpressions: [{key: app, operator: In, "
+                + "values: ['*']}]}]}"));
+        T.invalid(s, "operator 'in' (Enum=In;NotIn;Exists;DoesNotExist), as docs' match-expressions examples print it",
+                ingress("{fromEndpoints: [{matchExpressions: [{key: 'k8s:io.kubernetes.pod.namespace', operator: in, values: [production]}]}]}"),
+                "unknown operator \"in\"");
     }
 
     static final Map<String, String> BACKEND = Map.of("app", "backend");

@@ -74,6 +74,45 @@ class IstioUpstreamConformanceTest {
         ambientTestdata();
         generators();
         addresses();
+        crdLimits();
+    }
+
+    static String repeat(String item, int n) {
+        StringBuilder b = new StringBuilder("[");
+        for (int i = 0; i < n; i++) {
+            b.append(i == 0 ? "" : ", ").append(item.replace("#", Integer.toString(i)));
+        }
+        return b.append("]").toString();
+    }
+
+    /**
+     * The bounds istio/api's CRD puts on an AuthorizationPolicy and a PeerAuthentication (kubebuilder markers in
+     * security/v1beta1/*.proto, generated into kubernetes/customresourcedefinitions.gen.yaml): the API server refuses
+     * a longer list or label value, so {@code kubectl apply} of the file fails. Until 1 December zerohop loaded such a
+     * file and enforced a policy the cluster never holds.
+     */
+    static void crdLimits() {
+        String s = ISTIO_CRD;
+        T.invalid(s, "rules: 513 items (maxItems 512; was: loaded)", spec("rules: " + repeat("{}", 513)),
+                "spec.rules: Too many: 513: must have at most 512 items");
+        T.valid(s, "rules: 512 items", spec("rules: " + repeat("{}", 512)));
+        T.invalid(s, "rules[].from: 513 items (maxItems 512; was: loaded)",
+                rules("[{from: " + repeat("{source: {namespaces: [ns#]}}", 513) + "}]"), "from: Too many: 513");
+        T.valid(s, "rules[].from: 512 items", rules("[{from: " + repeat("{source: {namespaces: [ns#]}}", 512) + "}]"));
+        T.valid(s, "rules[].to has no maxItems: 600 items", rules("[{to: " + repeat("{operation: {ports: ['#']}}", 600) + "}]"));
+        T.invalid(s, "targetRefs: 17 items (maxItems 16; was: loaded)",
+                spec("targetRefs: " + repeat("{kind: Service, group: '', name: s#}", 17) + ", rules: [{}]"), "Too many: 17");
+        T.valid(s, "targetRefs: 16 items", spec("targetRefs: " + repeat("{kind: Service, group: '', name: s#}", 16) + ", rules: [{}]"));
+        String v64 = "a".repeat(64);
+        T.invalid(s, "AuthorizationPolicy selector matchLabels value of 64 characters (maxLength 63; was: loaded)",
+                spec("selector: {matchLabels: {app: " + v64 + "}}"), "spec.selector.matchLabels.app: Too long: may not be more than 63");
+        T.valid(s, "AuthorizationPolicy selector matchLabels value of 63 characters", spec("selector: {matchLabels: {app: "
+                + "a".repeat(63) + "}}"));
+        T.invalid(s, "PeerAuthentication selector matchLabels value of 64 characters (maxLength 63; was: loaded)",
+                pa("p", "{selector: {matchLabels: {app: " + v64 + "}}, mtls: {mode: DISABLE}}"), "Too long");
+        // Only the length: Istio's CRD has no label-value pattern, and istiod checks wildcards only.
+        T.valid(s, "AuthorizationPolicy selector matchLabels value 'a b' (no pattern in Istio's CRD)",
+                spec("selector: {matchLabels: {app: 'a b'}}"));
     }
 
     /**

@@ -51,6 +51,7 @@ final class Upstream {
     static final String ISTIO_JSONPB = "istio/api security/v1beta1/peer_authentication_json.gen.go + golang/protobuf jsonpb/decode.go (map key as a JSON number) + CRD CEL int(key)";
     static final String CILIUM_SELECTOR = "cilium/cilium pkg/policy/api/selector.go (EndpointSelector.Matches: a reserved:all key matches every identity) + entity.go (EntityAll)";
     static final String ISTIO_TD_MIGRATION = "istio/istio pilot/pkg/security/authz/builder/builder.go (MigrateTrustDomain on every rule) + trustdomain/bundle.go (default mesh trust domain cluster.local)";
+    static final String CILIUM_LABEL_VALUE = "cilium/cilium pkg/k8s/slim/k8s/apis/meta/v1/types.go (MatchLabelsValue: MaxLength=63, Pattern; LabelSelectorOperator Enum) -> crds/v2";
     static final String SEED = "seed article 000_b0781c9adee22133";
 
     interface Check {

@@ -34,6 +34,44 @@ final class Fields {
         return out;
     }
 
+    /**
+     * The API server's {@code maxItems} for a list the CRD bounds (istio/api's kubebuilder markers: 512 rules, 512
+     * {@code from} entries, 16 targetRefs): {@code kubectl apply} refuses a longer list, so loading it would enforce a
+     * policy the cluster never holds.
+     */
+    static List<YNode> atMost(YNode list, int max) throws PolicyLoadException {
+        List<YNode> items = list.items();
+        if (items.size() > max) {
+            throw list.error("Too many: " + items.size() + ": must have at most " + max + " items (the CRD's maxItems)");
+        }
+        return items;
+    }
+
+    /** A Kubernetes label value (apimachinery IsValidLabelValue): the pattern of Cilium's MatchLabelsValue. */
+    private static final java.util.regex.Pattern LABEL_VALUE =
+            java.util.regex.Pattern.compile("(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?");
+
+    /**
+     * The CRDs' checks on {@code matchLabels} values: at most 63 characters (Istio's and Cilium's CRDs), and, with
+     * {@code pattern}, a Kubernetes label value (Cilium's {@code MatchLabelsValue}, pkg/k8s/slim/k8s/apis/meta/v1
+     * types.go). The API server refuses such a policy; loaded as written, a value no label can have (such as
+     * {@code "*"}) would select nobody, so a DENY on it would deny nobody without a word.
+     */
+    static void labelValues(YNode matchLabels, Map<String, String> values, boolean pattern) throws PolicyLoadException {
+        for (Map.Entry<String, String> e : values.entrySet()) {
+            String v = e.getValue();
+            YNode at = matchLabels.map.get(e.getKey());
+            if (v.codePointCount(0, v.length()) > 63) {
+                throw at.error("Too long: may not be more than 63 characters (a label value; the CRD's maxLength), found "
+                        + v.codePointCount(0, v.length()));
+            }
+            if (pattern && !LABEL_VALUE.matcher(v).matches()) {
+                throw at.error("Invalid value: \"" + v + "\": should match '^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$' "
+                        + "(a label value: letters, digits, '-', '_', '.', starting and ending alphanumeric)");
+            }
+        }
+    }
+
     static int port(YNode n, boolean allowZero) throws PolicyLoadException {
         String s = n.text();
         // Canonical decimal only. istiod decodes a PeerAuthentication's portLevelMtls keys (map<uint32, ...>)

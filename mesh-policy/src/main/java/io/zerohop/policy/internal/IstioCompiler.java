@@ -59,7 +59,7 @@ final class IstioCompiler {
         };
         boolean dryRun = dryRun(dryRunNode, actionText);
         YNode rulesNode = spec.get("rules");
-        List<YNode> ruleItems = rulesNode == null ? List.of() : rulesNode.items();
+        List<YNode> ruleItems = rulesNode == null ? List.of() : Fields.atMost(rulesNode, 512);
         if ((action == IstioPolicy.DENY || action == IstioPolicy.CUSTOM) && ruleItems.isEmpty()) {
             throw (rulesNode == null ? spec : rulesNode).error(actionText + " action without `rules` is meaningless as it "
                     + "will never be triggered, add an empty rule `{}` if you want it be triggered for every request");
@@ -91,7 +91,7 @@ final class IstioCompiler {
         }
         YNode many = spec.get("targetRefs");
         if (many != null) {
-            for (YNode t : many.items()) {
+            for (YNode t : Fields.atMost(many, 16)) {
                 targetRefs.add(targetRef(t));
             }
         }
@@ -192,6 +192,8 @@ final class IstioCompiler {
                 throw at.error("wildcard is not supported in selector: \"" + e.getKey() + "=" + e.getValue() + "\"");
             }
         }
+        // The CRD (istio/api) also bounds each value to 63 characters; no pod label is longer.
+        Fields.labelValues(ml, labels, false);
         if (labels.isEmpty()) {
             warnings.add(ref + ": workload selector specified without labels");
         }

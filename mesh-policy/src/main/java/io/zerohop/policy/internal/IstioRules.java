@@ -166,7 +166,8 @@ final class IstioRules {
         if (list == null) {
             return array.apply(0);
         }
-        List<YNode> items = list.items();
+        // The CRD bounds `from` to 512 entries (`to` has no bound).
+        List<YNode> items = field.equals("from") ? Fields.atMost(list, 512) : list.items();
         if (items.isEmpty()) {
             throw list.error("`" + field + "` must not be empty, found at rule " + ruleIndex);
         }

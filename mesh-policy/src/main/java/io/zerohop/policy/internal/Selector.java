@@ -136,7 +136,9 @@ final class Selector {
         List<String> text = new ArrayList<>();
         if (n != null) {
             n.onlyKeys(Set.of("matchLabels", "matchExpressions"));
-            for (Map.Entry<String, String> e : Fields.stringMap(n.get("matchLabels")).entrySet()) {
+            Map<String, String> written = Fields.stringMap(n.get("matchLabels"));
+            Fields.labelValues(n.get("matchLabels"), written, true);
+            for (Map.Entry<String, String> e : written.entrySet()) {
                 labels.put(normalizeKey(e.getKey()), e.getValue());
             }
             YNode exprs = n.get("matchExpressions");
