@@ -53,6 +53,12 @@ final class R {
         return this;
     }
 
+    /** The destination's service account. */
+    R sa(String serviceAccount) {
+        destSa = serviceAccount;
+        return this;
+    }
+
     R source(WorkloadRef w) {
         source = w;
         return this;

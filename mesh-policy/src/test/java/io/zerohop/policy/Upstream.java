@@ -22,6 +22,7 @@ final class Upstream {
     static final String ISTIO_AMBIENT_PA_TESTDATA = "istio/istio pilot/pkg/serviceregistry/ambient/testdata/peer-authn-*.yaml (TestRBACConvert)";
     static final String ISTIO_AMBIENT_INDEX_TEST = "istio/istio pilot/pkg/serviceregistry/ambient/ambientindex_test.go (TestAmbientIndex_Policy)";
     static final String ISTIO_AMBIENT_CONVERSION = "istio/istio pilot/pkg/serviceregistry/ambient/authorization.go (convertedSelectorPeerAuthentications)";
+    static final String ISTIO_AMBIENT_HANDLE_RULE = "istio/istio pilot/pkg/serviceregistry/ambient/authorization.go (handleRule, l4WhenAttributes)";
     static final String ISTIO_BUILDER_TESTDATA = "istio/istio pilot/pkg/security/authz/builder/testdata/http";
     static final String ISTIO_NORMALIZATION = "istio.io docs/reference/config/security/normalization";
     static final String ISTIO_VALIDATION = "istio/istio pkg/config/validation/validation.go (validateOneOfSelectorType, validatePolicyTargetReference)";
