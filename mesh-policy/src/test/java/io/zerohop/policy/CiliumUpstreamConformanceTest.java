@@ -49,6 +49,45 @@ class CiliumUpstreamConformanceTest {
         defaultDeny();
         clusterLabel();
         labelValues();
+        identityLabels();
+    }
+
+    /**
+     * Cilium's default label filter keeps some pod labels out of security identities, and selectors match identities:
+     * on such a label every endpoint looks unlabelled. Until 1 December zerohop matched the pod's full labels, so an
+     * endpointSelector with DoesNotExist on pod-template-hash left every Deployment pod out of its default deny, an
+     * ingressDeny NotIn on it spared the pods carrying the value, and an allow on statefulset.kubernetes.io/pod-name
+     * admitted the pod that Cilium does not.
+     */
+    static void identityLabels() {
+        String s = Upstream.CILIUM_LABELS_FILTER;
+        Map<String, String> deployPod = Map.of("app", "backend", "pod-template-hash", "5d8f7c");
+        String dne = cnp("prod", "c", "{endpointSelector: {matchExpressions: [{key: pod-template-hash, operator: DoesNotExist}]}, "
+                + "ingress: [{fromEndpoints: [{matchLabels: {app: admin}}]}]}");
+        T.decide(s, "endpointSelector pod-template-hash DoesNotExist selects a Deployment pod: default deny (was: not selected, open)",
+                dne, r().dest("prod", "backend", deployPod), false, "prod/c");
+        String notIn = cnp("prod", "c", "{endpointSelector: {}, ingressDeny: [{fromEndpoints: [{matchExpressions: [{key: pod-template-hash, "
+                + "operator: NotIn, values: [5d8f7c]}]}]}], ingress: [{fromEndpoints: [{}]}]}");
+        T.decide(s, "ingressDeny pod-template-hash NotIn [5d8f7c] denies the pod carrying 5d8f7c too (was: spared)", notIn,
+                r().sourceLabels("prod", Map.of("app", "frontend", "pod-template-hash", "5d8f7c")), false, "prod/c");
+        String podName = ingress("{fromEndpoints: [{matchLabels: {statefulset.kubernetes.io/pod-name: db-0}}]}");
+        T.decide(s, "fromEndpoints statefulset.kubernetes.io/pod-name db-0 admits nobody, db-0 included (was: admitted)", podName,
+                r().sourceLabels("prod", Map.of("app", "db", "statefulset.kubernetes.io/pod-name", "db-0")), false, "prod/c");
+        T.warns(s, "a selector on such a label is warned", podName, "statefulset.kubernetes.io/pod-name, which Cilium's default label "
+                + "filter keeps out of security identities");
+        T.decide(s, "fromEndpoints controller-revision-hash Exists admits nobody",
+                ingress("{fromEndpoints: [{matchExpressions: [{key: controller-revision-hash, operator: Exists}]}]}"),
+                r().sourceLabels("prod", Map.of("controller-revision-hash", "7b9")), false, "prod/c");
+        for (String[] c : new String[][] {{"kubernetes.io/hostname", "false"}, {"beta.kubernetes.io/arch", "false"},
+                {"node.beta.kubernetes.io/instance-type", "false"}, {"k8s.io/x", "false"}, {"annotation.x", "false"},
+                {"io.kubernetes.container.name", "false"}, {"app.kubernetes.io/name", "true"}, {"topology.kubernetes.io/zone", "true"},
+                {"k8s:app", "true"}, {"batch.kubernetes.io/job-name", "true"}}) {
+            T.decide(s, "fromEndpoints " + c[0] + ": " + (c[1].equals("true") ? "kept in identities" : "left out of identities"),
+                    ingress("{fromEndpoints: [{matchLabels: {'" + c[0] + "': v}}]}"),
+                    r().sourceLabels("prod", Map.of(c[0].replace("k8s:", ""), "v")), Boolean.parseBoolean(c[1]), "prod/c");
+        }
+        T.noWarnings(s, "a selector on app.kubernetes.io/name is not warned", ingress("{fromEndpoints: [{matchLabels: "
+                + "{app.kubernetes.io/name: web}}]}"));
     }
 
     /**

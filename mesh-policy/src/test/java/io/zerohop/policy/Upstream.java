@@ -53,6 +53,7 @@ final class Upstream {
     static final String CILIUM_SELECTOR = "cilium/cilium pkg/policy/api/selector.go (EndpointSelector.Matches: a reserved:all key matches every identity) + entity.go (EntityAll)";
     static final String ISTIO_TD_MIGRATION = "istio/istio pilot/pkg/security/authz/builder/builder.go (MigrateTrustDomain on every rule) + trustdomain/bundle.go (default mesh trust domain cluster.local)";
     static final String CILIUM_LABEL_VALUE = "cilium/cilium pkg/k8s/slim/k8s/apis/meta/v1/types.go (MatchLabelsValue: MaxLength=63, Pattern; LabelSelectorOperator Enum) -> crds/v2";
+    static final String CILIUM_LABELS_FILTER = "cilium/cilium pkg/labelsfilter/filter.go (defaultLabelPrefixCfg: labels kept out of security identities)";
     static final String SEED = "seed article 000_b0781c9adee22133";
 
     interface Check {

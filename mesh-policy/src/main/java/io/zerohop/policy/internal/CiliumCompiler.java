@@ -35,6 +35,19 @@ final class CiliumCompiler {
     private CiliumCompiler() {
     }
 
+    /**
+     * A selector on a pod label Cilium's default label filter keeps out of security identities: Cilium sees it absent
+     * on every endpoint, and so does zerohop (an In or Exists on it selects nobody, a NotIn or DoesNotExist everybody).
+     */
+    private static void warnNonIdentity(PolicyRef ref, String where, Selector s, List<String> warnings) {
+        List<String> keys = s.nonIdentityKeys();
+        if (!keys.isEmpty()) {
+            warnings.add(ref + ": " + where + " tests " + String.join(", ", keys) + ", which Cilium's default label filter keeps "
+                    + "out of security identities (pkg/labelsfilter): no endpoint is seen to carry it, here as in Cilium; "
+                    + "select on a label the identity keeps (app, app.kubernetes.io/*...)");
+        }
+    }
+
     /** @param namespace null for clusterwide policies */
     static CiliumPolicy compile(PolicyRef ref, String namespace, YNode spec, List<String> warnings)
             throws PolicyLoadException {
@@ -48,6 +61,7 @@ final class CiliumCompiler {
         }
         // A namespaced policy only ever selects endpoints of its own namespace.
         Selector selector = Selector.compile(endpointSelector, namespace);
+        warnNonIdentity(ref, "endpointSelector", selector, warnings);
         if (selector.all && namespace != null) {
             // Cilium's EndpointSelector.Matches answers true for a reserved:all key before the namespace ParseToCiliumRule
             // adds is tested: such a CiliumNetworkPolicy selects every endpoint of the cluster. zerohop looks a
@@ -145,6 +159,7 @@ final class CiliumCompiler {
                 for (int i = 0; i < items.size(); i++) {
                     // In a namespaced policy, a peer selector without a namespace label means "this namespace".
                     rule.fromEndpoints[i] = Selector.compilePeer(items.get(i).isNull() ? null : items.get(i), namespace);
+                    warnNonIdentity(ref, items.get(i).path, rule.fromEndpoints[i], warnings);
                 }
                 List<String> texts = new ArrayList<>();
                 for (Selector s : rule.fromEndpoints) {

@@ -77,8 +77,8 @@ final class Selector {
         this.exprOps = exprOps;
         this.exprValues = exprValues;
         this.text = text;
-        this.keyKinds = kindsOf(keys);
-        this.exprKinds = kindsOf(exprKeys);
+        this.keyKinds = ciliumKindsOf(keys);
+        this.exprKinds = ciliumKindsOf(exprKeys);
         boolean pod = false;
         boolean res = false;
         for (int k : keyKinds) {
@@ -253,12 +253,80 @@ final class Selector {
         return v == null ? DEFAULT_CLUSTER : v;
     }
 
-    private static int[] kindsOf(String[] keys) {
+    /**
+     * A pod label Cilium leaves out of security identities ({@link #isIdentityLabel}): no endpoint's identity carries
+     * it, so a selector sees it absent on every workload and peer.
+     */
+    static final int KIND_NOT_IDENTITY = 5;
+
+    /** {@link #kindOf}, with pod labels Cilium's default label filter drops as {@link #KIND_NOT_IDENTITY}. */
+    private static int[] ciliumKindsOf(String[] keys) {
         int[] kinds = new int[keys.length];
         for (int i = 0; i < keys.length; i++) {
-            kinds[i] = kindOf(keys[i]);
+            int k = kindOf(keys[i]);
+            kinds[i] = k == KIND_LABEL && !isIdentityLabel(keys[i]) ? KIND_NOT_IDENTITY : k;
         }
         return kinds;
+    }
+
+    /**
+     * Cilium's default label filter (pkg/labelsfilter/filter.go {@code defaultLabelPrefixCfg}): each pattern is a
+     * regular expression matched at the start of the key; a key is left out of the identity when an ignore pattern
+     * matches it and no include pattern matches a longer part of it.
+     */
+    private static final java.util.regex.Pattern[] IDENTITY_INCLUDE = patterns(
+            "io\\.kubernetes\\.pod\\.namespace", "io\\.cilium\\.k8s\\.namespace\\.labels", "app\\.kubernetes\\.io",
+            "io\\.cilium\\.k8s\\.policy\\.cluster");
+    private static final java.util.regex.Pattern[] IDENTITY_IGNORE = patterns(
+            "io\\.kubernetes", "kubernetes\\.io", "statefulset\\.kubernetes\\.io/pod-name", "apps\\.kubernetes\\.io/pod-index",
+            "batch\\.kubernetes\\.io/job-completion-index", ".*beta\\.kubernetes\\.io", "k8s\\.io", "pod-template-generation",
+            "pod-template-hash", "controller-revision-hash", "annotation.*", "etcd_node");
+
+    private static java.util.regex.Pattern[] patterns(String... regexes) {
+        java.util.regex.Pattern[] out = new java.util.regex.Pattern[regexes.length];
+        for (int i = 0; i < regexes.length; i++) {
+            out[i] = java.util.regex.Pattern.compile(regexes[i]);
+        }
+        return out;
+    }
+
+    /** Length of the longest (include) or shortest (ignore) match at the start of {@code key}, 0 for none. */
+    private static int matchedLength(java.util.regex.Pattern[] patterns, String key, boolean longest) {
+        int best = 0;
+        for (java.util.regex.Pattern p : patterns) {
+            java.util.regex.Matcher m = p.matcher(key);
+            // Go's FindStringIndex: the leftmost match, which counts only when it starts the key.
+            if (m.find() && m.start() == 0 && m.end() > 0 && (best == 0 || (longest ? m.end() > best : m.end() < best))) {
+                best = m.end();
+            }
+        }
+        return best;
+    }
+
+    /**
+     * Whether Cilium puts the pod label {@code key} into security identities under its default label filter:
+     * {@code pod-template-hash}, {@code controller-revision-hash}, {@code statefulset.kubernetes.io/pod-name},
+     * {@code kubernetes.io/*}, {@code *beta.kubernetes.io*}... are not, so Cilium's selectors never see them.
+     */
+    static boolean isIdentityLabel(String key) {
+        int ignored = matchedLength(IDENTITY_IGNORE, key, false);
+        return ignored == 0 || matchedLength(IDENTITY_INCLUDE, key, true) > ignored;
+    }
+
+    /** The keys this selector tests that Cilium leaves out of identities (for the load warning). */
+    List<String> nonIdentityKeys() {
+        List<String> out = new ArrayList<>();
+        for (int i = 0; i < keys.length; i++) {
+            if (keyKinds[i] == KIND_NOT_IDENTITY) {
+                out.add(keys[i]);
+            }
+        }
+        for (int i = 0; i < exprKeys.length; i++) {
+            if (exprKinds[i] == KIND_NOT_IDENTITY && !out.contains(exprKeys[i])) {
+                out.add(exprKeys[i]);
+            }
+        }
+        return out;
     }
 
     static String destLabel(WorkloadRef w, String key) {
@@ -275,6 +343,9 @@ final class Selector {
         }
         if (kind == KIND_CLUSTER) {
             return clusterOf(w);
+        }
+        if (kind == KIND_NOT_IDENTITY) {
+            return null;
         }
         return w.labels().get(key);
     }
@@ -420,6 +491,9 @@ final class Selector {
         if (kind == KIND_CLUSTER) {
             return w != null && v.equals(clusterOf(w));
         }
+        if (kind == KIND_NOT_IDENTITY) {
+            return false;
+        }
         return w != null && v.equals(w.labels().get(key));
     }
 
@@ -436,6 +510,9 @@ final class Selector {
         WorkloadRef w = r.sourceWorkload();
         if (kind == KIND_CLUSTER) {
             return w != null;
+        }
+        if (kind == KIND_NOT_IDENTITY) {
+            return false;
         }
         return w != null && w.labels().containsKey(key);
     }
