@@ -128,6 +128,15 @@ class DocsConformanceTest {
         T.decide(s, "DENY POST on 8080 at L7: POST on 8080 is denied", denyPort, r().dest("foo", "w", Map.of()).port(8080)
                 .http("POST", "/"), false, "foo/httpbin");
         T.warns(s, "DENY POST on 8080: enforced without the HTTP rules at ztunnel", denyPort, "is enforced without the HTTP rules");
+        // "If we were to remove the ports match, all TCP traffic would be denied": the sidecar's TCP filter. istiod's
+        // ambient conversion leaves that rule an empty match, which ztunnel skips, and zerohop follows ztunnel at L4.
+        String denyPost = denyPort.replace("        ports: [\"8080\"]\n", "");
+        T.decide(Upstream.ISTIO_AMBIENT_TEST, "zerohop: DENY POST without ports on TCP: no effect, as at ztunnel (a sidecar "
+                + "denies all TCP traffic)", denyPost, r().dest("foo", "w", Map.of()).port(9090), true, null);
+        T.warns(Upstream.ISTIO_AMBIENT_TEST, "DENY POST without ports: istiod's status says it has no effect at ztunnel", denyPost,
+                "this DENY policy has no enforceable rules at ztunnel and will have no effect");
+        T.decide(s, "DENY POST without ports at L7: POST denied on any port", denyPost, r().dest("foo", "w", Map.of()).port(9090)
+                .http("POST", "/"), false, "foo/httpbin");
 
         String audit = """
                 apiVersion: security.istio.io/v1
