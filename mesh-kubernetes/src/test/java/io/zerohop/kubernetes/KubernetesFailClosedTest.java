@@ -309,4 +309,31 @@ class KubernetesFailClosedTest {
         assertThat(allowed(FRONTEND, BACKEND, 8080)).isTrue();
         assertThat(allowed(FRONTEND, BACKEND, 9090)).isTrue();
     }
+
+    @Test
+    @DisplayName("a CiliumNetworkPolicy an older Cilium CRD let through with a matchLabels value no label can have (\"*\") is refused as "
+            + "today's CRD refuses it (cilium/cilium pkg/k8s/slim/k8s/apis/meta/v1/types.go MatchLabelsValue) and its ingressDeny fails "
+            + "closed for its endpointSelector; fixed, access is back")
+    void ciliumLabelValueOutsideTheCrdPatternFailsClosed() throws Exception {
+        String bad = """
+                apiVersion: cilium.io/v2
+                kind: CiliumNetworkPolicy
+                metadata: {name: deny-any-app, namespace: prod}
+                spec:
+                  endpointSelector: {matchLabels: {app: backend}}
+                  ingressDeny: [{fromEndpoints: [{matchLabels: {app: "*", "k8s:io.kubernetes.pod.namespace": legacy}}]}]
+                  ingress: [{fromEntities: [cluster]}]
+                """;
+        assertThat(allowed(FRONTEND, BACKEND, 8080)).isTrue();
+        k8s.apply(bad);
+        // Loaded as written (before 1 December), "*" matched no label: this deny denied nobody.
+        await(d, "stand-in in force", () -> !allowed(FRONTEND, BACKEND, 8080));
+        assertThat(call(FRONTEND, BACKEND, 8080).policy().qualifiedName()).isEqualTo("prod/deny-any-app");
+        assertThat(d.rejectedPolicies().get("CiliumNetworkPolicy/prod/deny-any-app"))
+                .contains("spec.ingressDeny[0].fromEndpoints[0].matchLabels.app").contains("Invalid value: \"*\"");
+        assertThat(allowed(FRONTEND, OLD, 8080)).as("other endpoints are not selected").isTrue();
+        k8s.apply(bad.replace("app: \"*\"", "app: old"));
+        await(d, "fixed", () -> allowed(FRONTEND, BACKEND, 8080) && d.rejectedPolicies().isEmpty());
+        assertThat(allowed(OLD, BACKEND, 8080)).isFalse();
+    }
 }
