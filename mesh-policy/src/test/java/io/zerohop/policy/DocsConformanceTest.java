@@ -483,6 +483,8 @@ class DocsConformanceTest {
                 r().dest("default", "httpbin", Map.of("app", "httpbin")), true, null);
     }
 
+    static final String CROSS_CLUSTER_DESCRIPTION = "  description: \"Allow x-wing in cluster1 to contact rebel-base in cluster2\"\n";
+
     static final String EXAMPLES_PIN = " (examples/policies at 669f18e3)";
 
     /** The example files Cilium's policy documentation includes, as printed (no namespace: default). */
@@ -718,6 +720,73 @@ class DocsConformanceTest {
                         .sourceLabels("death-star", Map.of("io.cilium.k8s.namespace.labels.faction", "empire")), false,
                 "default/alliance-only");
         T.warns(s, "namespace-labels-policy.yaml: its egress section is not enforced here", alliance, "egress");
+
+        String crossNs = """
+                apiVersion: "cilium.io/v2"
+                kind: CiliumNetworkPolicy
+                metadata:
+                  name: "k8s-expose-across-namespace"
+                  namespace: ns1
+                spec:
+                  endpointSelector:
+                    matchLabels:
+                      name: leia
+                  ingress:
+                  - fromEndpoints:
+                    - matchLabels:
+                        k8s:io.kubernetes.pod.namespace: ns2
+                        name: luke
+                """;
+        R leia = r().dest("ns1", "leia", Map.of("name", "leia"));
+        T.decide(s, "kubernetes/namespace/namespace-policy.yaml: luke of ns2 reaches leia of ns1", crossNs,
+                leia.principal("spiffe://cluster.local/ns/ns2/sa/luke").sourceLabels("ns2", Map.of("name", "luke")), true,
+                "ns1/k8s-expose-across-namespace");
+        T.decide(s, "namespace-policy.yaml: luke of ns1 does not (the selector names ns2)", crossNs,
+                r().dest("ns1", "leia", Map.of("name", "leia")).principal("spiffe://cluster.local/ns/ns1/sa/luke")
+                        .sourceLabels("ns1", Map.of("name", "luke")), false, "ns1/k8s-expose-across-namespace");
+        String clusterScope = """
+                apiVersion: "cilium.io/v2"
+                kind: CiliumClusterwideNetworkPolicy
+                metadata:
+                  name: "clusterwide-policy-example"
+                spec:
+                  description: "Policy for selective ingress allow to a pod from only a pod with given label"
+                  endpointSelector:
+                    matchLabels:
+                      name: leia
+                  ingress:
+                  - fromEndpoints:
+                    - matchLabels:
+                        name: luke
+                """;
+        T.decide(s, "kubernetes/clusterwide/clusterscope-policy.yaml: luke of any namespace reaches leia of any namespace", clusterScope,
+                r().dest("rebels", "leia", Map.of("name", "leia")).principal("spiffe://cluster.local/ns/hoth/sa/luke")
+                        .sourceLabels("hoth", Map.of("name", "luke")), true, "clusterwide-policy-example");
+        T.decide(s, "clusterscope-policy.yaml: han does not", clusterScope,
+                r().dest("rebels", "leia", Map.of("name", "leia")).principal("spiffe://cluster.local/ns/hoth/sa/han")
+                        .sourceLabels("hoth", Map.of("name", "han")), false, "clusterwide-policy-example");
+        String crossCluster = """
+                apiVersion: "cilium.io/v2"
+                kind: CiliumNetworkPolicy
+                metadata:
+                  name: "allow-cross-cluster"
+                  description: "Allow x-wing in cluster1 to contact rebel-base in cluster2"
+                spec:
+                  endpointSelector:
+                    matchLabels:
+                      name: x-wing
+                      io.cilium.k8s.policy.cluster: cluster1
+                  egress:
+                  - toEndpoints:
+                    - matchLabels:
+                        name: rebel-base
+                        io.cilium.k8s.policy.cluster: cluster2
+                """;
+        T.invalid(s, "kubernetes/clustermesh/cross-cluster-policy.yaml (description under metadata): refused as kubectl's strict "
+                + "validation refuses it", crossCluster, "case.yaml:5: metadata.description: unknown field");
+        T.warns(s, "cross-cluster-policy.yaml with the description under spec: loaded, its egress not enforced",
+                crossCluster.replace(CROSS_CLUSTER_DESCRIPTION, "").replace("spec:\n", "spec:\n" + CROSS_CLUSTER_DESCRIPTION),
+                "egress");
 
         String kubeDns = """
                 apiVersion: "cilium.io/v2"
