@@ -26,6 +26,8 @@ class DocsConformanceTest {
     static final String ISTIO_CONCEPTS = "istio.io content/en/docs/concepts/security/index.md (Authorization)";
     static final String ISTIO_CONDITIONS = "istio.io content/en/docs/reference/config/security/conditions/index.md";
     static final String ISTIO_AMBIENT_L4 = "istio.io content/en/docs/ambient/usage/l4-policy/index.md";
+    static final String ISTIO_AUTHZ_TCP = "istio.io content/en/docs/tasks/security/authorization/authz-tcp (snips.sh: the task's "
+            + "expected outputs, sidecar mode)";
     static final String CILIUM_EXAMPLES = "cilium/cilium examples/policies/** (literalinclude'd by Documentation/security/policy"
             + "/language.rst, layer7.rst, kubernetes.rst)";
     static final String CILIUM_LANGUAGE = "cilium/cilium Documentation/security/policy/language.rst + layer7.rst (text)";
@@ -36,6 +38,7 @@ class DocsConformanceTest {
         istioConcepts();
         istioConditions();
         ambientL4Page();
+        authzTcpTask();
         ciliumExamples();
         ciliumLanguage();
     }
@@ -481,6 +484,41 @@ class DocsConformanceTest {
         String svc = ns.replace(" rules:", " targetRefs:\n - kind: Service\n   group: \"\"\n   name: httpbin\n rules:");
         T.decide(s, "attachment: targetRefs Service is enforced by the waypoint, not by ztunnel (no effect here)", svc,
                 r().dest("default", "httpbin", Map.of("app", "httpbin")), true, null);
+    }
+
+    static String tcpPolicy(String action, String operation) {
+        return "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: tcp-policy\n  namespace: foo\nspec:\n"
+                + "  selector:\n    matchLabels:\n      app: tcp-echo\n  action: " + action + "\n  rules:\n  - to:\n    - operation:\n"
+                + operation;
+    }
+
+    /** The "Authorization for TCP traffic" task: sleep calls tcp-echo on 9000, 9001 and 9002 after each policy. */
+    static void authzTcpTask() {
+        String s = ISTIO_AUTHZ_TCP;
+        String sleep = "spiffe://cluster.local/ns/foo/sa/sleep";
+        String ports = tcpPolicy("ALLOW", "        ports: [\"9000\", \"9001\"]\n");
+        for (int[] c : new int[][] {{9000, 1}, {9001, 1}, {9002, 0}}) {
+            T.decide(s, "ALLOW ports 9000, 9001: port " + c[0] + (c[1] == 1 ? " connection succeeded" : " connection rejected"), ports,
+                    r().dest("foo", "tcp-echo", Map.of("app", "tcp-echo")).principal(sleep).port(c[0]), c[1] == 1, "foo/tcp-policy");
+        }
+        String allowGet = tcpPolicy("ALLOW", "        methods: [\"GET\"]\n        ports: [\"9000\"]\n");
+        for (int port : new int[] {9000, 9001}) {
+            T.decide(s, "ALLOW GET on 9000 (an HTTP-only field on TCP): port " + port + " connection rejected", allowGet,
+                    r().dest("foo", "tcp-echo", Map.of("app", "tcp-echo")).principal(sleep).port(port), false, "foo/tcp-policy");
+        }
+        String denyGet = tcpPolicy("DENY", "        methods: [\"GET\"]\n");
+        for (int port : new int[] {9000, 9001}) {
+            // The sidecar's TCP filter denies every TCP connection for this DENY; istiod's ambient conversion leaves ztunnel
+            // an empty match, which never fires, and zerohop follows ztunnel (README "At L4").
+            T.decide(Upstream.ISTIO_AMBIENT_TEST, "zerohop: DENY GET without ports, port " + port + ": connection succeeds, as at "
+                    + "ztunnel (the task's sidecar rejects it)", denyGet,
+                    r().dest("foo", "tcp-echo", Map.of("app", "tcp-echo")).principal(sleep).port(port), true, null);
+        }
+        String denyGet9000 = tcpPolicy("DENY", "        methods: [\"GET\"]\n        ports: [\"9000\"]\n");
+        T.decide(s, "DENY GET on 9000: port 9000 connection rejected", denyGet9000,
+                r().dest("foo", "tcp-echo", Map.of("app", "tcp-echo")).principal(sleep).port(9000), false, "foo/tcp-policy");
+        T.decide(s, "DENY GET on 9000: port 9001 connection succeeded", denyGet9000,
+                r().dest("foo", "tcp-echo", Map.of("app", "tcp-echo")).principal(sleep).port(9001), true, null);
     }
 
     static final String CROSS_CLUSTER_DESCRIPTION = "  description: \"Allow x-wing in cluster1 to contact rebel-base in cluster2\"\n";
@@ -938,7 +976,7 @@ class DocsConformanceTest {
     @Test
     void countsPerSource() {
         T.counts().forEach((k, v) -> System.out.println("conformance cases: " + v + "  " + k));
-        assertThat(T.counts()).containsKeys(ISTIO_AP_REFERENCE, ISTIO_PA_REFERENCE, ISTIO_CONCEPTS, ISTIO_CONDITIONS,
+        assertThat(T.counts()).containsKeys(ISTIO_AUTHZ_TCP, ISTIO_AP_REFERENCE, ISTIO_PA_REFERENCE, ISTIO_CONCEPTS, ISTIO_CONDITIONS,
                 ISTIO_AMBIENT_L4, CILIUM_EXAMPLES, CILIUM_LANGUAGE);
     }
 }
