@@ -28,6 +28,9 @@ class DocsConformanceTest {
     static final String ISTIO_AMBIENT_L4 = "istio.io content/en/docs/ambient/usage/l4-policy/index.md";
     static final String ISTIO_AUTHZ_TCP = "istio.io content/en/docs/tasks/security/authorization/authz-tcp (snips.sh: the task's "
             + "expected outputs, sidecar mode)";
+    static final String ISTIO_AUTHZ_DENY = "istio.io content/en/docs/tasks/security/authorization/authz-deny (snips.sh: expected "
+            + "HTTP codes)";
+    static final String ISTIO_AUTHZ_HTTP = "istio.io content/en/docs/tasks/security/authorization/authz-http (Bookinfo policies)";
     static final String CILIUM_EXAMPLES = "cilium/cilium examples/policies/** (literalinclude'd by Documentation/security/policy"
             + "/language.rst, layer7.rst, kubernetes.rst)";
     static final String CILIUM_LANGUAGE = "cilium/cilium Documentation/security/policy/language.rst + layer7.rst (text)";
@@ -39,6 +42,8 @@ class DocsConformanceTest {
         istioConditions();
         ambientL4Page();
         authzTcpTask();
+        authzDenyTask();
+        authzHttpTask();
         ciliumExamples();
         ciliumLanguage();
     }
@@ -521,6 +526,76 @@ class DocsConformanceTest {
                 r().dest("foo", "tcp-echo", Map.of("app", "tcp-echo")).principal(sleep).port(9001), true, null);
     }
 
+    static R httpbin(String method, String path, Map<String, String> headers) {
+        return r().dest("foo", "httpbin", Map.of("app", "httpbin")).principal("spiffe://cluster.local/ns/foo/sa/sleep").port(8080)
+                .http(method, path, "httpbin.foo:8000", headers);
+    }
+
+    /** The "Explicit deny" task: sleep curls httpbin; 403 is denied, 200 allowed. */
+    static void authzDenyTask() {
+        String s = ISTIO_AUTHZ_DENY;
+        String head = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: NAME\n  namespace: foo\nspec:\n"
+                + "  selector:\n    matchLabels:\n      app: httpbin\n";
+        String denyGet = head.replace("NAME", "deny-method-get") + "  action: DENY\n  rules:\n  - to:\n    - operation:\n"
+                + "        methods: [\"GET\"]\n";
+        T.decide(s, "deny-method-get: GET /get 403", denyGet, httpbin("GET", "/get", Map.of()), false, "foo/deny-method-get");
+        T.decide(s, "deny-method-get: POST /post 200", denyGet, httpbin("POST", "/post", Map.of()), true, null);
+        String token = denyGet + "    when:\n    - key: request.headers[x-token]\n      notValues: [\"admin\"]\n";
+        T.decide(s, "deny GET unless x-token admin: GET /get with x-token admin 200", token, httpbin("GET", "/get", Map.of("x-token", "admin")),
+                true, null);
+        T.decide(s, "deny GET unless x-token admin: GET /get with x-token guest 403", token, httpbin("GET", "/get", Map.of("x-token", "guest")),
+                false, "foo/deny-method-get");
+        T.decide(s, "deny GET unless x-token admin: GET /get without x-token 403 (Envoy: not(header == admin) holds)", token,
+                httpbin("GET", "/get", Map.of()), false, "foo/deny-method-get");
+        String both = token + "---\n" + head.replace("NAME", "allow-path-ip") + "  action: ALLOW\n  rules:\n  - to:\n    - operation:\n"
+                + "        paths: [\"/ip\"]\n";
+        T.decide(s, "with allow-path-ip: GET /ip with x-token guest 403 (the DENY first)", both, httpbin("GET", "/ip", Map.of("x-token", "guest")),
+                false, "foo/deny-method-get");
+        T.decide(s, "with allow-path-ip: GET /ip with x-token admin 200", both, httpbin("GET", "/ip", Map.of("x-token", "admin")), true,
+                "foo/allow-path-ip");
+        T.decide(s, "with allow-path-ip: GET /get with x-token admin 403 (no ALLOW matches)", both,
+                httpbin("GET", "/get", Map.of("x-token", "admin")), false, "foo/allow-path-ip");
+        T.decide(Upstream.ISTIO_AMBIENT_TEST, "deny-method-get on a TCP connection: no effect at ztunnel (nor here)", denyGet,
+                r().dest("foo", "httpbin", Map.of("app", "httpbin")).principal("spiffe://cluster.local/ns/foo/sa/sleep"), true, null);
+    }
+
+    static String viewer(String name, String app, String principal) {
+        return "---\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: \"" + name + "\"\n  namespace: default\n"
+                + "spec:\n  selector:\n    matchLabels:\n      " + app + "\n  action: ALLOW\n  rules:\n"
+                + (principal == null ? "" : "  - from:\n    - source:\n        principals: [\"" + principal + "\"]\n    to:\n")
+                + (principal == null ? "  - to:\n" : "") + "    - operation:\n        methods: [\"GET\"]\n";
+    }
+
+    /** The HTTP traffic task on Bookinfo: allow-nothing, then one viewer policy per service. */
+    static void authzHttpTask() {
+        String s = ISTIO_AUTHZ_HTTP;
+        String all = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: allow-nothing\n  namespace: default\n"
+                + "spec:\n  {}\n" + viewer("productpage-viewer", "app: productpage", null)
+                + viewer("bookinfo-gateway-viewer", "gateway.networking.k8s.io/gateway-name: bookinfo-gateway", null)
+                + viewer("details-viewer", "app: details", "cluster.local/ns/default/sa/bookinfo-productpage")
+                + viewer("reviews-viewer", "app: reviews", "cluster.local/ns/default/sa/bookinfo-productpage")
+                + viewer("ratings-viewer", "app: ratings", "cluster.local/ns/default/sa/bookinfo-reviews");
+        String productpage = "spiffe://cluster.local/ns/default/sa/bookinfo-productpage";
+        String reviews = "spiffe://cluster.local/ns/default/sa/bookinfo-reviews";
+        T.decide(s, "productpage-viewer: anyone's GET", all, r().dest("default", "pp", Map.of("app", "productpage")).http("GET", "/productpage"),
+                true, "default/productpage-viewer");
+        T.decide(s, "productpage-viewer: POST denied", all, r().dest("default", "pp", Map.of("app", "productpage")).http("POST", "/login"),
+                false, "default/allow-nothing");
+        T.decide(s, "bookinfo-gateway-viewer: the gateway pod (selected by gateway.networking.k8s.io/gateway-name) takes GET", all,
+                r().dest("default", "gw", Map.of("gateway.networking.k8s.io/gateway-name", "bookinfo-gateway")).plaintext().http("GET", "/"),
+                true, "default/bookinfo-gateway-viewer");
+        T.decide(s, "details-viewer: productpage's GET", all, r().dest("default", "d", Map.of("app", "details")).principal(productpage)
+                .http("GET", "/details/0"), true, "default/details-viewer");
+        T.decide(s, "details-viewer: reviews' GET denied", all, r().dest("default", "d", Map.of("app", "details")).principal(reviews)
+                .http("GET", "/details/0"), false, "default/allow-nothing");
+        T.decide(s, "ratings-viewer: reviews' GET", all, r().dest("default", "rt", Map.of("app", "ratings")).principal(reviews)
+                .http("GET", "/ratings/0"), true, "default/ratings-viewer");
+        T.decide(s, "ratings-viewer: productpage's GET denied", all, r().dest("default", "rt", Map.of("app", "ratings")).principal(productpage)
+                .http("GET", "/ratings/0"), false, "default/allow-nothing");
+        T.decide(Upstream.ISTIO_AMBIENT_TEST, "on TCP connections every viewer rule (methods) is omitted at ztunnel: details denied", all,
+                r().dest("default", "d", Map.of("app", "details")).principal(productpage), false, "default/allow-nothing");
+    }
+
     static final String CROSS_CLUSTER_DESCRIPTION = "  description: \"Allow x-wing in cluster1 to contact rebel-base in cluster2\"\n";
 
     static final String EXAMPLES_PIN = " (examples/policies at 669f18e3)";
@@ -976,7 +1051,7 @@ class DocsConformanceTest {
     @Test
     void countsPerSource() {
         T.counts().forEach((k, v) -> System.out.println("conformance cases: " + v + "  " + k));
-        assertThat(T.counts()).containsKeys(ISTIO_AUTHZ_TCP, ISTIO_AP_REFERENCE, ISTIO_PA_REFERENCE, ISTIO_CONCEPTS, ISTIO_CONDITIONS,
+        assertThat(T.counts()).containsKeys(ISTIO_AUTHZ_DENY, ISTIO_AUTHZ_HTTP, ISTIO_AUTHZ_TCP, ISTIO_AP_REFERENCE, ISTIO_PA_REFERENCE, ISTIO_CONCEPTS, ISTIO_CONDITIONS,
                 ISTIO_AMBIENT_L4, CILIUM_EXAMPLES, CILIUM_LANGUAGE);
     }
 }
