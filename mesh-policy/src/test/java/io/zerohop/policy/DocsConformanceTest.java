@@ -709,7 +709,9 @@ class DocsConformanceTest {
                 r().dest("default", "svc", Map.of("app", "service")).principal(dflt).port(80)
                         .sourceLabels("default", Map.of("env", "dev")).http("GET", "/public"), false, "default/rule1");
         // At 08649f13 the file made fromEndpoints and toPorts two rules: env=prod is allowed at L3 (every port; Cilium
-        // wildcards L7 for peers allowed at L3, repository.go wildcardL3L4Rule), and GET /public on 80 is open to all.
+        // wildcards L7 for peers allowed at L3: once repository.go wildcardL3L4Rule, today the L3 rule is a wildcard-port
+        // rule without L7 that cilium/proxy's PortPolicy::for_range checks beside the port's HTTP rules), and GET /public
+        // on 80 is open to all.
         String split = l7.replace("    toPorts:\n", "  - toPorts:\n").replace("  description: \"Allow HTTP GET /public from env=prod "
                 + "to app=service\"\n", "");
         T.decide(s, "l7/http/simple/l7.yaml at 08649f13 (two rules): env=prod POST /x on 80 allowed by the L3 rule", split,
