@@ -14,7 +14,12 @@ import java.util.Set;
  */
 final class CiliumPortRules {
 
-    private static final Set<String> L4_PROTOCOLS = Set.of("ANY", "TCP", "UDP", "SCTP", "ICMP", "ICMPV6", "VRRP", "IGMP");
+    /**
+     * The CRD's enum for {@code toPorts[].ports[].protocol} (pkg/policy/api/l4.go {@code +kubebuilder:validation:Enum}):
+     * the API server refuses any other value, lower case and ICMP included, before Cilium's own (case-insensitive)
+     * ParseL4Proto sees it. ICMP is written in {@code icmps}, which zerohop refuses.
+     */
+    private static final Set<String> L4_PROTOCOLS = Set.of("ANY", "TCP", "UDP", "SCTP", "VRRP", "IGMP");
     private static final Set<String> HTTP_KEYS = Set.of("method", "path", "host", "headers", "headerMatches");
 
     private CiliumPortRules() {
@@ -120,12 +125,11 @@ final class CiliumPortRules {
                     }
                     endPort = (int) Math.max(port, e);
                 }
-                String proto = p.string("protocol", "ANY").toUpperCase(Locale.ROOT);
-                if (proto.isEmpty()) {
-                    proto = "ANY";
-                }
+                String proto = p.string("protocol", "ANY");
                 if (!L4_PROTOCOLS.contains(proto)) {
-                    throw p.get("protocol").error("invalid protocol \"" + proto + "\", must be { TCP | UDP | SCTP | ICMP | ICMPv6 | VRRP | IGMP | ANY }");
+                    // Until 1 December "tcp", "" and ICMP loaded (as Cilium's ParseL4Proto reads them), a file kubectl refuses.
+                    throw p.get("protocol").error("Unsupported value: \"" + proto + "\": supported values: \"TCP\", \"UDP\", "
+                            + "\"SCTP\", \"VRRP\", \"IGMP\", \"ANY\" (the CRD's enum; ICMP goes in icmps)");
                 }
                 boolean dnsRules = rules != null && rules.get("dns") != null;
                 if (hasL7 && !dnsRules && !proto.equals("TCP")) {
