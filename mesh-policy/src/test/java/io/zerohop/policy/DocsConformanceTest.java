@@ -31,6 +31,8 @@ class DocsConformanceTest {
     static final String ISTIO_AUTHZ_DENY = "istio.io content/en/docs/tasks/security/authorization/authz-deny (snips.sh: expected "
             + "HTTP codes)";
     static final String ISTIO_AUTHZ_HTTP = "istio.io content/en/docs/tasks/security/authorization/authz-http (Bookinfo policies)";
+    static final String ISTIO_BEST_PRACTICES = "istio.io content/en/docs/ops/best-practices/security/index.md (Authorization "
+            + "policies, path normalization)";
     static final String CILIUM_EXAMPLES = "cilium/cilium examples/policies/** (literalinclude'd by Documentation/security/policy"
             + "/language.rst, layer7.rst, kubernetes.rst)";
     static final String CILIUM_LANGUAGE = "cilium/cilium Documentation/security/policy/language.rst + layer7.rst (text)";
@@ -44,6 +46,7 @@ class DocsConformanceTest {
         authzTcpTask();
         authzDenyTask();
         authzHttpTask();
+        bestPractices();
         ciliumExamples();
         ciliumLanguage();
     }
@@ -596,6 +599,35 @@ class DocsConformanceTest {
                 r().dest("default", "d", Map.of("app", "details")).principal(productpage), false, "default/allow-nothing");
     }
 
+    /** "Use ALLOW-with-positive-matching and DENY-with-negative-match patterns", and the path normalization table (BASE). */
+    static void bestPractices() {
+        String s = ISTIO_BEST_PRACTICES;
+        String allow = "apiVersion: security.istio.io/v1beta1\nkind: AuthorizationPolicy\nmetadata:\n  name: foo\nspec:\n  action: ALLOW\n"
+                + "  rules:\n  - to:\n    - operation:\n        paths: [\"/public\"]\n";
+        String deny = "apiVersion: security.istio.io/v1beta1\nkind: AuthorizationPolicy\nmetadata:\n  name: foo\nspec:\n  action: DENY\n"
+                + "  rules:\n  - to:\n    - operation:\n        notPaths: [\"/public\"]\n";
+        // "The following is another example using the DENY-with-negative-matching pattern to achieve the same result".
+        String[][] paths = {{"/public", "true"}, {"/public?page=2", "true"}, {"/a/../public", "true"}, {"/public/x", "false"},
+                {"/PUBLIC", "false"}, {"/private", "false"}};
+        for (String[] c : paths) {
+            boolean ok = Boolean.parseBoolean(c[1]);
+            T.decide(s, "ALLOW paths [/public]: " + c[0] + (ok ? " allowed" : " denied"), allow,
+                    r().dest("default", "w", Map.of()).http("GET", c[0]), ok, "default/foo");
+            T.decide(s, "DENY notPaths [/public], the same result: " + c[0] + (ok ? " allowed" : " denied"), deny,
+                    r().dest("default", "w", Map.of()).http("GET", c[0]), ok, ok ? null : "default/foo");
+        }
+        T.decide(Upstream.ISTIO_AMBIENT_TEST, "zerohop: DENY notPaths on a TCP connection has no effect, as at ztunnel (its only field "
+                + "is HTTP): the two patterns differ there, the ALLOW denies", deny, r().dest("default", "w", Map.of()), true, null);
+        T.decide(Upstream.ISTIO_AMBIENT_TEST, "ALLOW paths on a TCP connection: the rule is omitted, denied", allow,
+                r().dest("default", "w", Map.of()), false, "default/foo");
+        String denyB = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: foo\nspec:\n  action: DENY\n"
+                + "  rules:\n  - to:\n    - operation:\n        paths: [\"/b\", \"/da\", \"/a/b\"]\n";
+        T.decide(s, "BASE (the default): /a/../b is normalized to /b", denyB, r().dest("default", "w", Map.of()).http("GET", "/a/../b"), false, "default/foo");
+        T.decide(s, "BASE: \\da is normalized to /da", denyB, r().dest("default", "w", Map.of()).http("GET", "\\da"), false, "default/foo");
+        T.decide(s, "MERGE_SLASHES is not the default: /a//b stays", denyB, r().dest("default", "w", Map.of()).http("GET", "/a//b"), true, null);
+        T.decide(s, "DECODE_AND_MERGE_SLASHES is not the default: /a%2fb stays", denyB, r().dest("default", "w", Map.of()).http("GET", "/a%2fb"), true, null);
+    }
+
     static final String CROSS_CLUSTER_DESCRIPTION = "  description: \"Allow x-wing in cluster1 to contact rebel-base in cluster2\"\n";
 
     static final String EXAMPLES_PIN = " (examples/policies at 669f18e3)";
@@ -1053,7 +1085,7 @@ class DocsConformanceTest {
     @Test
     void countsPerSource() {
         T.counts().forEach((k, v) -> System.out.println("conformance cases: " + v + "  " + k));
-        assertThat(T.counts()).containsKeys(ISTIO_AUTHZ_DENY, ISTIO_AUTHZ_HTTP, ISTIO_AUTHZ_TCP, ISTIO_AP_REFERENCE, ISTIO_PA_REFERENCE, ISTIO_CONCEPTS, ISTIO_CONDITIONS,
+        assertThat(T.counts()).containsKeys(ISTIO_BEST_PRACTICES, ISTIO_AUTHZ_DENY, ISTIO_AUTHZ_HTTP, ISTIO_AUTHZ_TCP, ISTIO_AP_REFERENCE, ISTIO_PA_REFERENCE, ISTIO_CONCEPTS, ISTIO_CONDITIONS,
                 ISTIO_AMBIENT_L4, CILIUM_EXAMPLES, CILIUM_LANGUAGE);
     }
 }
