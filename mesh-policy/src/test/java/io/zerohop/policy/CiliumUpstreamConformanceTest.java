@@ -47,6 +47,36 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
         clusterLabel();
         labelValues();
         identityLabels();
+        portlessEntries();
+    }
+
+    /**
+     * An empty toPorts list is no toPorts (the rule is L3-only: every port of its peers), and a toPorts entry without
+     * ports adds no port at all, L7 rules or not. Until 1 December zerohop read both the other way round: an ingressDeny
+     * with toPorts: [] denied nobody, and an allow with toPorts: [{}] or L7 rules without ports admitted every port.
+     */
+    static void portlessEntries() {
+        String s = Upstream.CILIUM_MERGE_INGRESS;
+        String allowAll = "ingress: [{fromEntities: [all]}], ";
+        T.decide(s, "ingressDeny fromEndpoints [{}] toPorts [] denies the namespace's peers on every port (was: nobody)",
+                cnp("prod", "c", "{endpointSelector: {}, " + allowAll + "ingressDeny: [{fromEndpoints: [{}], toPorts: []}]}"),
+                r().port(9999), false, "prod/c");
+        T.decide(s, "ingress fromEndpoints [{}] toPorts [] admits on every port (was: denied)",
+                ingress("{fromEndpoints: [{}], toPorts: []}"), r().port(9999), true, "prod/c");
+        T.decide(s, "ingress with toPorts [] and no peer selects nobody", ingress("{toPorts: []}"), r(), false, "prod/c");
+        T.decide(s, "ingress fromEndpoints [{}] toPorts [{}] admits nothing (was: every port)",
+                ingress("{fromEndpoints: [{}], toPorts: [{}]}"), r(), false, "prod/c");
+        T.decide(s, "ingress fromEndpoints [{}] toPorts [{ports: []}] admits nothing (was: every port)",
+                ingress("{fromEndpoints: [{}], toPorts: [{ports: []}]}"), r(), false, "prod/c");
+        T.decide(s, "HTTP rules without ports admit no request (was: GET on every port)",
+                ingress("{fromEndpoints: [{}], toPorts: [{rules: {http: [{method: GET}]}}]}"), r().port(9999).http("GET", "/"), false,
+                "prod/c");
+        T.decide(s, "ingressDeny fromEndpoints [{}] toPorts [{}] denies nothing (was: every port)",
+                cnp("prod", "c", "{endpointSelector: {}, " + allowAll + "ingressDeny: [{fromEndpoints: [{}], toPorts: [{}]}]}"),
+                r(), true, "prod/c");
+        String mixed = ingress("{fromEndpoints: [{}], toPorts: [{ports: [{port: '80'}]}, {}]}");
+        T.decide(s, "toPorts [{ports: [80]}, {}]: 80 admitted", mixed, r().port(80), true, "prod/c");
+        T.decide(s, "toPorts [{ports: [80]}, {}]: 81 not (the portless entry adds nothing)", mixed, r().port(81), false, "prod/c");
     }
 
     /**

@@ -54,6 +54,8 @@ final class Upstream {
     static final String ISTIO_TD_MIGRATION = "istio/istio pilot/pkg/security/authz/builder/builder.go (MigrateTrustDomain on every rule) + trustdomain/bundle.go (default mesh trust domain cluster.local)";
     static final String CILIUM_LABEL_VALUE = "cilium/cilium pkg/k8s/slim/k8s/apis/meta/v1/types.go (MatchLabelsValue: MaxLength=63, Pattern; LabelSelectorOperator Enum) -> crds/v2";
     static final String CILIUM_LABELS_FILTER = "cilium/cilium pkg/labelsfilter/filter.go (defaultLabelPrefixCfg: labels kept out of security identities)";
+    static final String CILIUM_MERGE_INGRESS = "cilium/cilium pkg/policy/rule.go (mergeIngress: toPorts.Len() == 0 is an L3-only rule; "
+            + "each toPorts entry adds its GetPortProtocols()) + pkg/policy/api/l4.go (GetPortProtocols returns Ports)";
     static final String SEED = "seed article 000_b0781c9adee22133";
 
     interface Check {

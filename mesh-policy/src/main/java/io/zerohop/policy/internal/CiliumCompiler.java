@@ -223,7 +223,10 @@ final class CiliumCompiler {
                 parts.add("fromCIDR " + cidrs);
             }
             YNode toPorts = n.get("toPorts");
-            if (toPorts != null) {
+            // An empty toPorts list is no toPorts: Cilium's mergeIngress takes the rule as L3-only (toPorts.Len() == 0),
+            // every port of its peers. Until 1 December it matched no port here, so an ingressDeny with toPorts: []
+            // denied nobody.
+            if (toPorts != null && !toPorts.items().isEmpty()) {
                 rule.ports = CiliumPortRules.ports(toPorts, deny, parts);
             }
             YNode auth = n.get("authentication");

@@ -82,9 +82,10 @@ final class CiliumPortRules {
             }
             List<YNode> portItems = pr.get("ports") == null ? List.of() : pr.get("ports").items();
             if (portItems.isEmpty()) {
-                // A toPorts entry without ports only carries L7 rules: it applies to every port.
-                out.add(new CiliumPolicy.Port(0, 65535, CiliumPolicy.PROTO_ANY, http, "any"));
-                texts.add("any");
+                // Cilium's mergeIngress walks GetPortProtocols(): an entry without ports adds no port, so its L7 rules
+                // and the rule's peers get nothing through it (an ingressDeny entry denies nothing). Until 1 December it
+                // meant every port here: an allow with toPorts [{}] admitted every port, Cilium none.
+                texts.add("no port");
             }
             if (rules != null && rules.get("dns") != null && !rules.get("dns").items().isEmpty() && portItems.isEmpty()) {
                 throw rules.get("dns").error("Port 53 must be specified for DNS rules");
