@@ -273,6 +273,7 @@ final class ProxyCommand implements Callable<Integer> {
     private Integer proxy() throws Exception {
         Checked checked = check();
         PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        ProcessMetrics.register(prometheus);
         KubernetesProxy kube = kubernetes ? KubernetesProxy.start(node, workloads, policies, trustDomain, rootNamespace, prometheus,
                 new RootNamespaceCheck(rootNamespace, origins.label("root-namespace"))) : null;
         WorkloadRegistry registry = kube != null ? kube.discovery.registry()
