@@ -167,6 +167,11 @@ final class ProxyCommand implements Callable<Integer> {
             description = {"Admin listener (/config_dump, /logging, /quitquitquit), or off", DEFAULT})
     String admin;
 
+    @Option(names = "--access-log-format", paramLabel = "FORMAT", defaultValue = "zerohop",
+            description = {"Access log lines: zerohop, or ztunnel (ztunnel's \"connection complete\" and its fields,",
+                    "for log pipelines built for ztunnel)", DEFAULT})
+    String accessLogFormat;
+
     /** The last policy (re)load, for /config_dump. */
     private final java.util.concurrent.atomic.AtomicReference<Map<String, Object>> policyReload =
             new java.util.concurrent.atomic.AtomicReference<>(Map.of("result", "no policies configured"));
@@ -219,6 +224,9 @@ final class ProxyCommand implements Callable<Integer> {
                 plaintextInbound == null ? null : u.hostPort("plaintext-inbound", plaintextInbound),
                 u.listener("metrics", metrics), u.listener("readiness", readiness), u.listener("admin", admin), fwd,
                 u.duration("drain", drain));
+        if (!accessLogFormat.equals("zerohop") && !accessLogFormat.equals("ztunnel")) {
+            throw u.error("access-log-format", accessLogFormat, "must be zerohop or ztunnel, got \"" + accessLogFormat + "\"");
+        }
         u.path("policies", policies, Usage.Kind.FILE_OR_DIRECTORY);
         u.path("workloads", workloads, Usage.Kind.FILE);
         if (identity.pem != null) {
@@ -272,6 +280,10 @@ final class ProxyCommand implements Callable<Integer> {
 
     private Integer proxy() throws Exception {
         Checked checked = check();
+        if (accessLogFormat.equals("ztunnel")) {
+            // Read once, by mesh-core's access log, before the first tunnel (mesh-core README, "Access log").
+            System.setProperty("zerohop.accessLog.format", "ztunnel");
+        }
         PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         ProcessMetrics.register(prometheus);
         KubernetesProxy kube = kubernetes ? KubernetesProxy.start(node, workloads, policies, trustDomain, rootNamespace, prometheus,

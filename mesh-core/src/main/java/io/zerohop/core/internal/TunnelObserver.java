@@ -142,6 +142,7 @@ public final class TunnelObserver implements HboneEvents {
     @Override
     public void tunnelClosed(TunnelResult r) {
         TunnelInfo t = r.info();
+        TrafficLabels closedLabels = null;
         if (sink != null) {
             Live l = open.remove(t);
             if (l == null) {
@@ -151,8 +152,12 @@ public final class TunnelObserver implements HboneEvents {
             // ztunnel records the close with the flag of its failure: a policy that now denies it
             // (DENY), any other error ends as a connection failure (CONNECT).
             sink.closed(l.labels.withResponseFlags(l.denied ? "DENY" : r.reset() ? "CONNECT" : TrafficLabels.NO_FLAGS));
+            closedLabels = l.labels;
         }
-        if (access.isInfoEnabled()) {
+        if (ZtunnelAccessLog.ON) {
+            TrafficLabels known = closedLabels;
+            ZtunnelAccessLog.closed(access, r, () -> known != null ? known : labels(t), () -> ztunnelSource(t));
+        } else if (access.isInfoEnabled()) {
             access.info("{} src={} src_id={}{} dst={} dst_id={} status={} bytes_sent={} bytes_received={} duration_ms={} end={}{}",
                     t.direction() == TunnelInfo.Direction.INBOUND ? "inbound" : "outbound",
                     source(t),
@@ -178,7 +183,9 @@ public final class TunnelObserver implements HboneEvents {
             sink.opened(l);
             sink.closed(l.withResponseFlags(flags));
         }
-        if (access.isInfoEnabled()) {
+        if (ZtunnelAccessLog.ON) {
+            ZtunnelAccessLog.refused(access, t, status, reason, flags, () -> labels(t), () -> ztunnelSource(t));
+        } else if (access.isInfoEnabled()) {
             boolean inbound = t.direction() == TunnelInfo.Direction.INBOUND;
             access.info("{} refused src={} src_id={}{} dst={} dst_id={} status={} reason=\"{}\"",
                     inbound ? "inbound" : "outbound",
@@ -216,8 +223,13 @@ public final class TunnelObserver implements HboneEvents {
             sink.opened(l);
             sink.closed(l.withResponseFlags(cause instanceof javax.net.ssl.SSLException ? "TLS_FAILURE" : "CONNECT"));
         }
-        failures.info("connection failed peer={} local={} reason=\"{}\"", addr(peer), addr(local),
-                cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage());
+        String reason = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
+        if (ZtunnelAccessLog.ON) {
+            // Inbound, ztunnel's early deny of a failed handshake; outbound (no local address yet), the peer dialled.
+            failures.warn("{}", local == null ? ZtunnelAccessLog.failed(null, peer, true, reason) : ZtunnelAccessLog.failed(peer, local, false, reason));
+        } else {
+            failures.info("connection failed peer={} local={} reason=\"{}\"", addr(peer), addr(local), reason);
+        }
     }
 
     /**
@@ -230,11 +242,7 @@ public final class TunnelObserver implements HboneEvents {
     public Relay.End plain(Relay.End end, String kind, boolean inbound, InetSocketAddress src, InetSocketAddress dst, Object dstId) {
         TrafficLabels labels;
         if (sink != null) {
-            Workload dw = registry.byAddress(dst.getAddress()).orElse(null);
-            Workload sw = registry.byAddress(src.getAddress()).orElse(null);
-            // Plaintext: no verified principal, and ztunnel's connection_security_policy is "unknown".
-            labels = TrafficLabels.of(inbound ? "destination" : "source", TrafficLabels.Peer.of(sw, null),
-                    TrafficLabels.Peer.of(dw, null), TrafficLabels.UNKNOWN);
+            labels = plainLabels(inbound, src, dst);
             sink.opened(labels);
         } else {
             labels = null;
@@ -273,7 +281,9 @@ public final class TunnelObserver implements HboneEvents {
                     sink.bytes(labels, s.bytesFromB(), s.bytesFromA());
                     sink.closed(labels.withResponseFlags(s.reset() ? "CONNECT" : TrafficLabels.NO_FLAGS));
                 }
-                if (access.isInfoEnabled()) {
+                if (ZtunnelAccessLog.ON) {
+                    ZtunnelAccessLog.plain(access, s, inbound, src, dst, () -> labels != null ? labels : plainLabels(inbound, src, dst));
+                } else if (access.isInfoEnabled()) {
                     access.info("{} src={} src_id=- dst={} dst_id={} status=- bytes_sent={} bytes_received={} duration_ms={} end={}",
                             kind, addr(src), addr(dst), dstId == null ? "-" : dstId, s.bytesFromA(), s.bytesFromB(),
                             s.duration().toMillis(), s.reset() ? "reset" : "fin");
@@ -330,6 +340,27 @@ public final class TunnelObserver implements HboneEvents {
             return addr(t.peerAddress()) + forwardedFor(t).map(f -> " forwarded_for=" + f).orElse("");
         }
         return forwardedFor(t).orElseGet(() -> addr(t.localAddress()));
+    }
+
+    /** A plain relay's labels: no verified principal, and ztunnel's connection_security_policy is "unknown". */
+    private TrafficLabels plainLabels(boolean inbound, InetSocketAddress src, InetSocketAddress dst) {
+        return TrafficLabels.of(inbound ? "destination" : "source", TrafficLabels.Peer.of(registry.byAddress(src.getAddress()).orElse(null), null),
+                TrafficLabels.Peer.of(registry.byAddress(dst.getAddress()).orElse(null), null), TrafficLabels.UNKNOWN);
+    }
+
+    /**
+     * ztunnel's {@code src.addr}: outbound, the captured app ({@link #source}); inbound, the pod a
+     * believed {@code forwarded: for=} names (ztunnel dials from the source pod's address, a node proxy
+     * from its own), else the TCP peer.
+     */
+    String ztunnelSource(TunnelInfo t) {
+        if (t.direction() == TunnelInfo.Direction.OUTBOUND) {
+            return source(t);
+        }
+        if (t.peerAddress() != null && sources.source(t.peerIdentity(), t.peerAddress(), t.headers(), false).claimed()) {
+            return forwardedFor(t).orElseGet(() -> addr(t.peerAddress()));
+        }
+        return addr(t.peerAddress());
     }
 
     /**

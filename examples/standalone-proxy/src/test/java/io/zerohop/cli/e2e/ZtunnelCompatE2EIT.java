@@ -38,9 +38,10 @@ import org.junit.jupiter.api.Timeout;
  * {@code /logging} in ztunnel's syntax.
  *
  * <p>Node A (proxy A, outbound only) has the callers {@code prod/frontend} (127.0.34.11),
- * {@code legacy/old} (127.0.34.13), {@code prod/batch} (127.0.34.14) and {@code prod/cron} (127.0.34.15); node B (proxy B, HBONE on
- * 127.0.34.12) has {@code prod/backend} (127.0.34.12), an app in this JVM that reads the request to
- * its end and answers a fixed number of bytes. An AuthorizationPolicy on B denies namespace
+ * {@code legacy/old} (127.0.34.13), {@code prod/batch} (127.0.34.14), {@code prod/cron} (127.0.34.15),
+ * {@code prod/report} (127.0.34.16) and {@code legacy/old2} (127.0.34.17); node B (proxy B, HBONE on
+ * 127.0.34.12, access log in ztunnel's format) has {@code prod/backend} (127.0.34.12), an app in this
+ * JVM that reads the request to its end and answers a fixed number of bytes. An AuthorizationPolicy on B denies namespace
  * {@code legacy}. Each test makes its own traffic from its own caller, so the tests' series do not
  * mix.
  */
@@ -52,6 +53,8 @@ class ZtunnelCompatE2EIT {
     static final String OLD = "127.0.34.13";
     static final String BATCH = "127.0.34.14";
     static final String CRON = "127.0.34.15";
+    static final String REPORT = "127.0.34.16";
+    static final String OLD2 = "127.0.34.17";
     /** ztunnel's {@code CommonTrafficLabels} (src/proxy/metrics.rs), without the locality labels it adds only when it knows one. */
     static final Set<String> ZTUNNEL_LABELS = Set.of("reporter",
             "source_workload", "source_canonical_service", "source_canonical_revision", "source_workload_namespace",
@@ -103,18 +106,20 @@ class ZtunnelCompatE2EIT {
                   - {namespace: legacy, name: old, serviceAccount: old, addresses: [%s], labels: {app: old}, node: node-a}
                   - {namespace: prod, name: batch, serviceAccount: batch, addresses: [%s], labels: {app: batch}, node: node-a}
                   - {namespace: prod, name: cron, serviceAccount: cron, addresses: [%s], labels: {app: cron}, node: node-a}
+                  - {namespace: prod, name: report, serviceAccount: report, addresses: [%s], labels: {app: report}, node: node-a}
+                  - {namespace: legacy, name: old2, serviceAccount: old2, addresses: [%s], labels: {app: old2}, node: node-a}
                   - {namespace: prod, name: backend, serviceAccount: backend, addresses: [%s], labels: {app: backend, version: v2}, node: node-b}
                 """;
-        Files.writeString(work.resolve("b.yaml"), workloads.formatted("", FRONTEND, OLD, BATCH, CRON, BACKEND));
+        Files.writeString(work.resolve("b.yaml"), workloads.formatted("", FRONTEND, OLD, BATCH, CRON, REPORT, OLD2, BACKEND));
         proxyB = start("proxy-b", work, jar, "--workloads", work.resolve("b.yaml").toString(), "--node", "node-b",
-                "--policies", policies.toString(), "--inbound", BACKEND + ":0",
+                "--policies", policies.toString(), "--inbound", BACKEND + ":0", "--access-log-format", "ztunnel",
                 "--metrics", "127.0.34.2:0", "--readiness", "off", "--admin", "127.0.34.2:0");
         String readyB = proxyB.awaitLine(l -> l.startsWith("zerohop proxy ready"), "ready", NodeProxyE2EIT.START);
         String hboneB = field(readyB, "hbone");
         metricsB = field(readyB, "metrics");
         adminB = field(readyB, "admin");
         // Proxy B picks the SVID by the address a tunnel is dialled to: A dials backend's address on B's port.
-        Files.writeString(work.resolve("a.yaml"), workloads.formatted(", hboneAddress: \"" + hboneB + "\"", FRONTEND, OLD, BATCH, CRON, BACKEND));
+        Files.writeString(work.resolve("a.yaml"), workloads.formatted(", hboneAddress: \"" + hboneB + "\"", FRONTEND, OLD, BATCH, CRON, REPORT, OLD2, BACKEND));
         proxyA = start("proxy-a", work, jar, "--workloads", work.resolve("a.yaml").toString(), "--node", "node-a",
                 "--inbound", "off", "--forward", "127.0.34.1:0=" + BACKEND + ":" + app.getLocalPort(),
                 "--metrics", "127.0.34.1:0", "--readiness", "off", "--admin", "off");
@@ -231,11 +236,60 @@ class ZtunnelCompatE2EIT {
         assertThat(reset.statusCode()).isEqualTo(200);
         assertThat(reset.body()).isEqualTo("current log level is info\n");
         assertThat(call(BATCH, 3333)).isEqualTo(RESPONSE);
-        proxyB.awaitLine(from, l -> l.contains(" access - inbound ") && l.contains("bytes_received=3333"), "access line of the third tunnel",
-                Duration.ofSeconds(20));
+        proxyB.awaitLine(from, l -> l.contains(" access - connection complete\t") && l.contains(" bytes_recv=3333 "),
+                "access line of the third tunnel", Duration.ofSeconds(20));
         assertThat(proxyB.lines().subList(from, proxyB.size()))
-                .noneMatch(l -> l.contains("bytes_received=1111") || l.contains("bytes_received=2222"));
+                .noneMatch(l -> l.contains("bytes_recv=1111") || l.contains("bytes_recv=2222"));
         assertThat(post(adminB, "/logging?level=access:bogus").statusCode()).isEqualTo(400);
+    }
+
+    /**
+     * {@code --access-log-format ztunnel} on proxy B: one {@code connection complete} line per tunnel
+     * with ztunnel's fields in ztunnel's order and encoding (istio/ztunnel src/proxy/metrics.rs
+     * {@code record_internal}, src/telemetry.rs {@code IstioFormat}), the destination's bytes
+     * unflipped (sent = response), ERROR with ztunnel's policy-rejection text for a denied caller.
+     * Cluster fields are left out: zerohop's registry names no cluster.
+     */
+    @Test
+    @DisplayName("--access-log-format ztunnel: \"connection complete\" lines with ztunnel's fields, order and values")
+    void accessLogInZtunnelFormat() throws Exception {
+        assertThat(call(REPORT, 444)).isEqualTo(RESPONSE);
+        assertThat(call(OLD2, 10)).isZero();
+        String ok = proxyB.awaitLine(l -> l.contains(" access - connection complete\t") && l.contains("src.workload=\"report\""),
+                "report's line", Duration.ofSeconds(20));
+        assertThat(ok).contains(" INFO access - ");
+        Map<String, String> f = logfmt(ok.substring(ok.indexOf('\t') + 1));
+        assertThat(f.keySet()).containsExactly("src.addr", "src.workload", "src.namespace", "src.identity", "dst.addr", "dst.hbone_addr",
+                "dst.workload", "dst.namespace", "dst.identity", "direction", "bytes_sent", "bytes_recv", "duration");
+        assertThat(f.get("src.addr")).matches("127\\.0\\.34\\.16:\\d+");
+        assertThat(f).containsEntry("src.workload", "\"report\"").containsEntry("src.namespace", "\"prod\"")
+                .containsEntry("src.identity", "\"spiffe://cluster.local/ns/prod/sa/report\"")
+                .containsEntry("dst.hbone_addr", BACKEND + ":" + app.getLocalPort())
+                .containsEntry("dst.workload", "\"backend\"").containsEntry("dst.namespace", "\"prod\"")
+                .containsEntry("dst.identity", "\"spiffe://cluster.local/ns/prod/sa/backend\"")
+                .containsEntry("direction", "\"inbound\"").containsEntry("bytes_sent", Integer.toString(RESPONSE))
+                .containsEntry("bytes_recv", "444");
+        assertThat(f.get("dst.addr")).matches("127\\.0\\.34\\.12:\\d+").isNotEqualTo(f.get("dst.hbone_addr"));
+        assertThat(f.get("duration")).matches("\"\\d+ms\"");
+
+        String denied = proxyB.awaitLine(l -> l.contains(" access - connection complete\t") && l.contains("src.workload=\"old2\""),
+                "old2's line", Duration.ofSeconds(20));
+        assertThat(denied).contains(" ERROR access - ");
+        Map<String, String> d = logfmt(denied.substring(denied.indexOf('\t') + 1));
+        assertThat(d).containsEntry("direction", "\"inbound\"").containsEntry("bytes_sent", "0").containsEntry("bytes_recv", "0")
+                .containsEntry("src.identity", "\"spiffe://cluster.local/ns/legacy/sa/old2\"");
+        assertThat(d.get("error")).startsWith("\"connection closed due to policy rejection: DENY by prod/backend-deny-legacy");
+        assertThat(d.keySet()).endsWith("error");
+    }
+
+    /** {@code key=value} pairs of a ztunnel log line's fields, values as written (quoted or bare), in order. */
+    static Map<String, String> logfmt(String fields) {
+        Map<String, String> out = new LinkedHashMap<>();
+        Matcher m = Pattern.compile("([a-z_.]+)=(\"(?:[^\"\\\\]|\\\\.)*\"|\\S+)").matcher(fields);
+        while (m.find()) {
+            out.put(m.group(1), m.group(2));
+        }
+        return out;
     }
 
     /** Proxy A forwards a connection from {@code source} to the app: writes {@code up} bytes, returns how many came back. */
