@@ -175,7 +175,7 @@ public final class TunnelObserver implements HboneEvents {
 
     @Override
     public void tunnelRefused(TunnelInfo t, int status, String reason) {
-        String flags = refusalFlags(t, status);
+        String flags = TrafficLabels.refusalFlags(t.direction() == TunnelInfo.Direction.OUTBOUND, status);
         if (sink != null && flags != null && t.destination() != null) {
             // ztunnel opens the connection result before it authorizes, then records the failure:
             // opened, closed and failed, with the flag.
@@ -195,20 +195,23 @@ public final class TunnelObserver implements HboneEvents {
     }
 
     /**
-     * ztunnel's response flag for a refused CONNECT, or null when ztunnel records no metric for it.
-     * Inbound (src/proxy/inbound.rs): a policy deny (401/403) is {@code DENY}; an unreachable or
-     * self-addressed destination (503) a connection failure ({@code CONNECT}); a malformed or
-     * unserved request (400 and the other 4xx) is an "early deny", logged but not counted. Outbound
-     * (src/proxy/outbound.rs): every failure to open is a {@code CONNECT} failure.
+     * An outbound tunnel whose HBONE connection could not be dialled (refused, unreachable, timed out):
+     * no stream, so no {@link #tunnelRefused}. ztunnel's outbound records it as a connection failure
+     * (src/proxy/outbound.rs: the connection result is built before the dial and recorded with
+     * {@code ConnectionFailure}): opened, then closed and failed with {@code CONNECT}, and a line.
      */
-    static String refusalFlags(TunnelInfo t, int status) {
-        if (t.direction() == TunnelInfo.Direction.OUTBOUND) {
-            return "CONNECT";
+    public void dialFailed(TunnelInfo t, String reason) {
+        if (sink != null) {
+            TrafficLabels l = labels(t);
+            sink.opened(l);
+            sink.closed(l.withResponseFlags("CONNECT"));
         }
-        if (status == 401 || status == 403) {
-            return "DENY";
+        if (ZtunnelAccessLog.ON) {
+            ZtunnelAccessLog.dialFailed(access, t, "connection failed: " + reason, () -> labels(t), () -> source(t));
+        } else if (access.isInfoEnabled()) {
+            access.info("outbound refused src={} src_id={} dst={} dst_id={} status=- reason=\"{}\"", source(t), t.localIdentity(),
+                    addr(t.destination()), t.peerIdentity(), reason);
         }
-        return status >= 500 ? "CONNECT" : null;
     }
 
     @Override

@@ -60,6 +60,13 @@ final class ZtunnelAccessLog {
         }
     }
 
+    /** An outbound tunnel whose HBONE connection could not be dialled: ERROR, ztunnel's {@code connection failed: …} error. */
+    static void dialFailed(Logger log, TunnelInfo t, String error, Supplier<TrafficLabels> labels, Supplier<String> src) {
+        if (log.isErrorEnabled()) {
+            complete(log, complete(src.get(), labels.get(), addr(t.peerAddress()), addr(t.destination()), true, true, 0, 0, null, error), true);
+        }
+    }
+
     /** A plain TCP relay's line (passthrough, plaintext inbound): bytes_sent is the request outbound, the response inbound, as ztunnel's. */
     static void plain(Logger log, Relay.Stats s, boolean inbound, InetSocketAddress src, InetSocketAddress dst, Supplier<TrafficLabels> labels) {
         if (s.reset() ? log.isErrorEnabled() : log.isInfoEnabled()) {

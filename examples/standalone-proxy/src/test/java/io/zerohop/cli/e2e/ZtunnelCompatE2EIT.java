@@ -55,6 +55,8 @@ class ZtunnelCompatE2EIT {
     static final String CRON = "127.0.34.15";
     static final String REPORT = "127.0.34.16";
     static final String OLD2 = "127.0.34.17";
+    /** {@code prod/gone}, on node C, whose HBONE address refuses every connection. */
+    static final String GONE = "127.0.34.18";
     /** ztunnel's {@code CommonTrafficLabels} (src/proxy/metrics.rs), without the locality labels it adds only when it knows one. */
     static final Set<String> ZTUNNEL_LABELS = Set.of("reporter",
             "source_workload", "source_canonical_service", "source_canonical_revision", "source_workload_namespace",
@@ -69,6 +71,9 @@ class ZtunnelCompatE2EIT {
     final HttpClient http = HttpClient.newHttpClient();
     final List<Child> children = new ArrayList<>();
     ServerSocket app;
+    /** Node C's HBONE address: bound, never listening, so every connection to it is refused (no luck involved). */
+    Socket deadNode;
+    InetSocketAddress forwardToGone;
     Child proxyA;
     Child proxyB;
     InetSocketAddress forward;
@@ -86,6 +91,9 @@ class ZtunnelCompatE2EIT {
         Thread t = new Thread(this::serve, "ztunnel-compat-app");
         t.setDaemon(true);
         t.start();
+        deadNode = new Socket();
+        deadNode.bind(new InetSocketAddress(InetAddress.getByName("127.0.34.3"), 0));
+        String dead = "127.0.34.3:" + deadNode.getLocalPort();
         Path policies = Files.createDirectories(work.resolve("policies"));
         Files.writeString(policies.resolve("deny-legacy.yaml"), """
                 apiVersion: security.istio.io/v1
@@ -101,6 +109,7 @@ class ZtunnelCompatE2EIT {
                 nodes:
                   - {name: node-a}
                   - {name: node-b%s}
+                  - {name: node-c, hboneAddress: "%s"}
                 workloads:
                   - {namespace: prod, name: frontend, serviceAccount: frontend, addresses: [%s], labels: {app: frontend, version: v1}, node: node-a}
                   - {namespace: legacy, name: old, serviceAccount: old, addresses: [%s], labels: {app: old}, node: node-a}
@@ -108,9 +117,10 @@ class ZtunnelCompatE2EIT {
                   - {namespace: prod, name: cron, serviceAccount: cron, addresses: [%s], labels: {app: cron}, node: node-a}
                   - {namespace: prod, name: report, serviceAccount: report, addresses: [%s], labels: {app: report}, node: node-a}
                   - {namespace: legacy, name: old2, serviceAccount: old2, addresses: [%s], labels: {app: old2}, node: node-a}
+                  - {namespace: prod, name: gone, serviceAccount: gone, addresses: [%s], labels: {app: gone}, node: node-c}
                   - {namespace: prod, name: backend, serviceAccount: backend, addresses: [%s], labels: {app: backend, version: v2}, node: node-b}
                 """;
-        Files.writeString(work.resolve("b.yaml"), workloads.formatted("", FRONTEND, OLD, BATCH, CRON, REPORT, OLD2, BACKEND));
+        Files.writeString(work.resolve("b.yaml"), workloads.formatted("", dead, FRONTEND, OLD, BATCH, CRON, REPORT, OLD2, GONE, BACKEND));
         proxyB = start("proxy-b", work, jar, "--workloads", work.resolve("b.yaml").toString(), "--node", "node-b",
                 "--policies", policies.toString(), "--inbound", BACKEND + ":0", "--access-log-format", "ztunnel",
                 "--metrics", "127.0.34.2:0", "--readiness", "off", "--admin", "127.0.34.2:0");
@@ -119,13 +129,14 @@ class ZtunnelCompatE2EIT {
         metricsB = field(readyB, "metrics");
         adminB = field(readyB, "admin");
         // Proxy B picks the SVID by the address a tunnel is dialled to: A dials backend's address on B's port.
-        Files.writeString(work.resolve("a.yaml"), workloads.formatted(", hboneAddress: \"" + hboneB + "\"", FRONTEND, OLD, BATCH, CRON, REPORT, OLD2, BACKEND));
+        Files.writeString(work.resolve("a.yaml"), workloads.formatted(", hboneAddress: \"" + hboneB + "\"", dead, FRONTEND, OLD, BATCH, CRON, REPORT, OLD2, GONE, BACKEND));
         proxyA = start("proxy-a", work, jar, "--workloads", work.resolve("a.yaml").toString(), "--node", "node-a",
                 "--inbound", "off", "--forward", "127.0.34.1:0=" + BACKEND + ":" + app.getLocalPort(),
+                "--forward", "127.0.34.1:0=" + GONE + ":8080",
                 "--metrics", "127.0.34.1:0", "--readiness", "off", "--admin", "off");
         String readyA = proxyA.awaitLine(l -> l.startsWith("zerohop proxy ready"), "ready", NodeProxyE2EIT.START);
-        String fwd = readyA.replaceAll(".*forward (127\\.0\\.34\\.1:\\d+)=.*", "$1");
-        forward = new InetSocketAddress(InetAddress.getByName("127.0.34.1"), Integer.parseInt(fwd.substring(fwd.indexOf(':') + 1)));
+        forward = forwardOf(readyA, BACKEND);
+        forwardToGone = forwardOf(readyA, GONE);
         metricsA = field(readyA, "metrics");
     }
 
@@ -136,6 +147,9 @@ class ZtunnelCompatE2EIT {
         }
         if (app != null) {
             app.close();
+        }
+        if (deadNode != null) {
+            deadNode.close();
         }
     }
 
@@ -282,6 +296,28 @@ class ZtunnelCompatE2EIT {
         assertThat(d.keySet()).endsWith("error");
     }
 
+    /**
+     * A tunnel to a node whose proxy is down: the dial is refused before any stream exists. ztunnel's
+     * outbound counts it (src/proxy/outbound.rs records the connection result with
+     * {@code ConnectionFailure}): opened, closed and failed with {@code response_flags="CONNECT"} and
+     * the destination's labels, and an access-log line.
+     */
+    @Test
+    @DisplayName("a tunnel whose HBONE dial is refused counts as opened, closed and failed with CONNECT, and gets an access-log line")
+    void refusedDialCountsAsAConnectionFailure() throws Exception {
+        int from = proxyA.size();
+        assertThat(call(REPORT, 10, forwardToGone)).isZero();
+        Map<String, String> gone = Map.of("reporter", "source", "source_workload", "report", "destination_workload", "gone",
+                "destination_principal", "spiffe://cluster.local/ns/prod/sa/gone");
+        List<Sample> a = awaitScrape(metricsA, "istio_tcp_connections_failed_total", with(gone, "response_flags", "CONNECT"), 1);
+        assertThat(value(a, "istio_tcp_connections_opened_total", with(gone, "response_flags", "-"))).isEqualTo(1);
+        assertThat(value(a, "istio_tcp_connections_closed_total", with(gone, "response_flags", "CONNECT"))).isEqualTo(1);
+        assertThat(value(a, "istio_tcp_connections_failed_total", with(gone, "response_flags", "CONNECT"))).isEqualTo(1);
+        assertThat(proxyA.awaitLine(from, l -> l.contains(" access - outbound refused src=127.0.34.16:"), "A's access line", Duration.ofSeconds(20)))
+                .contains("src_id=spiffe://cluster.local/ns/prod/sa/report", "dst=" + GONE + ":8080",
+                        "dst_id=spiffe://cluster.local/ns/prod/sa/gone", "status=-", "reason=\"");
+    }
+
     /** {@code key=value} pairs of a ztunnel log line's fields, values as written (quoted or bare), in order. */
     static Map<String, String> logfmt(String fields) {
         Map<String, String> out = new LinkedHashMap<>();
@@ -294,9 +330,14 @@ class ZtunnelCompatE2EIT {
 
     /** Proxy A forwards a connection from {@code source} to the app: writes {@code up} bytes, returns how many came back. */
     int call(String source, int up) throws IOException {
+        return call(source, up, forward);
+    }
+
+    /** {@link #call(String, int)} through the forward listener {@code via}. */
+    int call(String source, int up, InetSocketAddress via) throws IOException {
         try (Socket s = new Socket()) {
             s.bind(new InetSocketAddress(InetAddress.getByName(source), 0));
-            s.connect(forward, 10_000);
+            s.connect(via, 10_000);
             s.setSoTimeout(20_000);
             OutputStream out = s.getOutputStream();
             try {
@@ -400,6 +441,13 @@ class ZtunnelCompatE2EIT {
         Map<String, String> c = new LinkedHashMap<>(m);
         c.put(k, v);
         return c;
+    }
+
+    /** Proxy A's forward listener to {@code targetIp}, from its ready line ({@code forward 127.0.34.1:PORT=IP:PORT}). */
+    static InetSocketAddress forwardOf(String ready, String targetIp) throws IOException {
+        Matcher m = Pattern.compile("forward 127\\.0\\.34\\.1:(\\d+)=" + Pattern.quote(targetIp) + ":").matcher(ready);
+        assertThat(m.find()).as("forward to " + targetIp + " in " + ready).isTrue();
+        return new InetSocketAddress(InetAddress.getByName("127.0.34.1"), Integer.parseInt(m.group(1)));
     }
 
     /** {@code KEY HOST:PORT} from a ready line. */
