@@ -168,8 +168,8 @@ final class ProxyCommand implements Callable<Integer> {
     String admin;
 
     @Option(names = "--access-log-format", paramLabel = "FORMAT", defaultValue = "zerohop",
-            description = {"Access log lines: zerohop, or ztunnel (ztunnel's \"connection complete\" and its fields,",
-                    "for log pipelines built for ztunnel)", DEFAULT})
+            description = {"Access log lines: zerohop (stderr, with the other logs), or ztunnel / ztunnel-json:",
+                    "ztunnel's own lines, text or JSON, on stdout, for log pipelines built for ztunnel", DEFAULT})
     String accessLogFormat;
 
     /** The last policy (re)load, for /config_dump. */
@@ -224,8 +224,8 @@ final class ProxyCommand implements Callable<Integer> {
                 plaintextInbound == null ? null : u.hostPort("plaintext-inbound", plaintextInbound),
                 u.listener("metrics", metrics), u.listener("readiness", readiness), u.listener("admin", admin), fwd,
                 u.duration("drain", drain));
-        if (!accessLogFormat.equals("zerohop") && !accessLogFormat.equals("ztunnel")) {
-            throw u.error("access-log-format", accessLogFormat, "must be zerohop or ztunnel, got \"" + accessLogFormat + "\"");
+        if (!List.of("zerohop", "ztunnel", "ztunnel-json").contains(accessLogFormat)) {
+            throw u.error("access-log-format", accessLogFormat, "must be zerohop, ztunnel or ztunnel-json, got \"" + accessLogFormat + "\"");
         }
         u.path("policies", policies, Usage.Kind.FILE_OR_DIRECTORY);
         u.path("workloads", workloads, Usage.Kind.FILE);
@@ -280,9 +280,9 @@ final class ProxyCommand implements Callable<Integer> {
 
     private Integer proxy() throws Exception {
         Checked checked = check();
-        if (accessLogFormat.equals("ztunnel")) {
+        if (!accessLogFormat.equals("zerohop")) {
             // Read once, by mesh-core's access log, before the first tunnel (mesh-core README, "Access log").
-            System.setProperty("zerohop.accessLog.format", "ztunnel");
+            System.setProperty("zerohop.accessLog.format", accessLogFormat);
         }
         PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         ProcessMetrics.register(prometheus);

@@ -229,7 +229,7 @@ public final class TunnelObserver implements HboneEvents {
         String reason = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
         if (ZtunnelAccessLog.ON) {
             // Inbound, ztunnel's early deny of a failed handshake; outbound (no local address yet), the peer dialled.
-            failures.warn("{}", local == null ? ZtunnelAccessLog.failed(null, peer, true, reason) : ZtunnelAccessLog.failed(peer, local, false, reason));
+            failures.warn(() -> ZtunnelAccessLog.handshakeFailed(access, local == null ? null : peer, local == null ? peer : local, local == null, reason));
         } else {
             failures.info("connection failed peer={} local={} reason=\"{}\"", addr(peer), addr(local), reason);
         }

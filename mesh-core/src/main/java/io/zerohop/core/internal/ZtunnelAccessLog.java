@@ -5,27 +5,39 @@ import io.zerohop.hbone.TunnelResult;
 import io.zerohop.hbone.internal.Relay;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 
 /**
  * The access log in ztunnel's words, for log pipelines built for ztunnel: chosen with the system
- * property {@code zerohop.accessLog.format=ztunnel} (the CLI's {@code --access-log-format ztunnel}),
- * read once. Each line's message is ztunnel's ({@code connection complete}, {@code connection failed})
- * followed by a tab and ztunnel's fields in ztunnel's order and encoding (istio/ztunnel
- * src/proxy/metrics.rs {@code ConnectionResult::record_internal} and {@code log_early_deny}, encoded
- * as src/telemetry.rs {@code IstioFormat}: addresses bare, strings quoted with Rust's escapes, byte
- * counts bare), e.g.
- * {@code connection complete\tsrc.addr=10.0.1.5:51234 src.workload="frontend" src.namespace="prod"
- * src.identity="spiffe://cluster.local/ns/prod/sa/frontend" dst.addr=10.0.1.2:15008
- * dst.hbone_addr=10.0.1.2:8080 dst.workload="backend" dst.namespace="prod"
+ * property {@code zerohop.accessLog.format} ({@code ztunnel} or {@code ztunnel-json}; the CLI's
+ * {@code --access-log-format}), read once. Each line is ztunnel's whole line, written to standard
+ * output as ztunnel writes its log: ztunnel's messages ({@code connection complete},
+ * {@code connection failed}) and fields in ztunnel's order (istio/ztunnel src/proxy/metrics.rs
+ * {@code ConnectionResult::record_internal} and {@code log_early_deny}), encoded as src/telemetry.rs
+ * {@code IstioFormat} (time with microseconds, tab, lower-case level, tab, {@code access}, tab,
+ * message, tab, fields: addresses bare, strings quoted with Rust's escapes, byte counts bare), e.g.
+ * {@code 2026-12-01T17:30:02.651234Z\tinfo\taccess\tconnection complete\tsrc.addr=10.0.1.5:51234
+ * src.workload="frontend" src.namespace="prod" src.identity="spiffe://cluster.local/ns/prod/sa/frontend"
+ * dst.addr=10.0.1.2:15008 dst.hbone_addr=10.0.1.2:8080 dst.workload="backend" dst.namespace="prod"
  * dst.identity="spiffe://cluster.local/ns/prod/sa/backend" direction="inbound" bytes_sent=70
- * bytes_recv=3000 duration="12ms"}. A field ztunnel leaves out when it does not know it (workload,
- * namespace, identity, cluster, {@code dst.service}) is left out. The line's prefix (time, level,
- * logger) is the logging backend's.
+ * bytes_recv=3000 duration="12ms"}, or {@code IstioJsonFormat} ({@code {"level":"info","time":...,
+ * "scope":"access","message":"connection complete","src.addr":"10.0.1.5:51234",...,"bytes_sent":70,...}}).
+ * A field ztunnel leaves out when it does not know it (workload, namespace, identity, cluster,
+ * {@code dst.service}) is left out. The level of logger {@code io.zerohop.access} still decides
+ * which lines are written ({@code /logging?level=access=off}).
  */
 final class ZtunnelAccessLog {
-    static final boolean ON = "ztunnel".equals(System.getProperty("zerohop.accessLog.format"));
+    private static final String FORMAT = System.getProperty("zerohop.accessLog.format", "");
+    static final boolean ON = FORMAT.equals("ztunnel") || FORMAT.equals("ztunnel-json");
+    private static final boolean JSON = FORMAT.equals("ztunnel-json");
+    /** tracing-subscriber's SystemTime: RFC 3339, UTC, microseconds. */
+    private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'").withZone(ZoneOffset.UTC);
 
     private ZtunnelAccessLog() {}
 
@@ -35,8 +47,8 @@ final class ZtunnelAccessLog {
         if (error != null ? log.isErrorEnabled() : log.isInfoEnabled()) {
             TunnelInfo t = r.info();
             boolean outbound = t.direction() == TunnelInfo.Direction.OUTBOUND;
-            complete(log, complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()), addr(t.destination()),
-                    outbound, true, r.bytesSent(), r.bytesReceived(), r.duration(), error), error != null);
+            write(error != null ? "error" : "info", complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()),
+                    addr(t.destination()), outbound, true, r.bytesSent(), r.bytesReceived(), r.duration(), error));
         }
     }
 
@@ -50,119 +62,160 @@ final class ZtunnelAccessLog {
         boolean outbound = t.direction() == TunnelInfo.Direction.OUTBOUND;
         if (flags == null) {
             if (log.isWarnEnabled()) {
-                log.warn(failed(t.peerAddress(), t.localAddress(), false, reason));
+                write("warn", failed(t.peerAddress(), t.localAddress(), false, reason));
             }
         } else if (log.isErrorEnabled() && t.destination() != null) {
             String error = outbound ? "http status: " + status
                     : flags.equals("DENY") ? "connection closed due to policy rejection: " + reason : reason;
-            complete(log, complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()), addr(t.destination()),
-                    outbound, true, 0, 0, null, error), true);
+            write("error", complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()), addr(t.destination()),
+                    outbound, true, 0, 0, null, error));
         }
     }
 
     /** An outbound tunnel whose HBONE connection could not be dialled: ERROR, ztunnel's {@code connection failed: …} error. */
     static void dialFailed(Logger log, TunnelInfo t, String error, Supplier<TrafficLabels> labels, Supplier<String> src) {
         if (log.isErrorEnabled()) {
-            complete(log, complete(src.get(), labels.get(), addr(t.peerAddress()), addr(t.destination()), true, true, 0, 0, null, error), true);
+            write("error", complete(src.get(), labels.get(), addr(t.peerAddress()), addr(t.destination()), true, true, 0, 0, null, error));
+        }
+    }
+
+    /** ztunnel's early deny of a failed handshake ({@code connection failed}, WARN); rate-limited by the caller. */
+    static void handshakeFailed(Logger log, InetSocketAddress src, InetSocketAddress dst, boolean outbound, String error) {
+        if (log.isWarnEnabled()) {
+            write("warn", failed(src, dst, outbound, error));
         }
     }
 
     /** A plain TCP relay's line (passthrough, plaintext inbound): bytes_sent is the request outbound, the response inbound, as ztunnel's. */
     static void plain(Logger log, Relay.Stats s, boolean inbound, InetSocketAddress src, InetSocketAddress dst, Supplier<TrafficLabels> labels) {
         if (s.reset() ? log.isErrorEnabled() : log.isInfoEnabled()) {
-            complete(log, complete(addr(src), labels.get(), addr(dst), null, !inbound, false,
+            write(s.reset() ? "error" : "info", complete(addr(src), labels.get(), addr(dst), null, !inbound, false,
                     inbound ? s.bytesFromB() : s.bytesFromA(), inbound ? s.bytesFromA() : s.bytesFromB(), s.duration(),
-                    s.reset() ? "reset" : null), s.reset());
+                    s.reset() ? "reset" : null));
         }
     }
 
     /**
-     * ztunnel's {@code connection complete}: INFO, or ERROR with {@code error} last when {@code error}
-     * is not null. {@code srcAddr} and {@code dstAddr} are authorities or null; {@code hboneAddr} the
-     * CONNECT target of a tunnel (null for a plain relay); {@code l} the tunnel's metric labels, whose
-     * workload, namespace, principal and cluster become the fields ({@code unknown}: left out);
-     * identities only when {@code mtls}; bytes as this side sent and received them; {@code duration}
-     * null when not measured (a refusal).
+     * ztunnel's {@code connection complete} fields: {@code srcAddr} and {@code dstAddr} are authorities
+     * or null; {@code hboneAddr} the CONNECT target of a tunnel (null for a plain relay); {@code l} the
+     * tunnel's metric labels, whose workload, namespace, principal and cluster become the fields
+     * ({@code unknown}: left out); identities only when {@code mtls}; bytes as this side sent and
+     * received them; {@code duration} null when not measured (a refusal); {@code error} last, or null.
      */
-    static String complete(String srcAddr, TrafficLabels l, String dstAddr, String hboneAddr, boolean outbound, boolean mtls,
-                           long bytesSent, long bytesRecv, Duration duration, String error) {
-        StringBuilder b = new StringBuilder(320).append("connection complete\t");
-        first(b, "src.addr", srcAddr);
-        quoted(b, "src.workload", l.sourceWorkload());
-        quoted(b, "src.namespace", l.sourceWorkloadNamespace());
+    static Line complete(String srcAddr, TrafficLabels l, String dstAddr, String hboneAddr, boolean outbound, boolean mtls,
+                         long bytesSent, long bytesRecv, Duration duration, String error) {
+        Line b = new Line("connection complete");
+        b.bare("src.addr", srcAddr);
+        b.str("src.workload", l.sourceWorkload());
+        b.str("src.namespace", l.sourceWorkloadNamespace());
         if (mtls) {
-            quoted(b, "src.identity", l.sourcePrincipal());
+            b.str("src.identity", l.sourcePrincipal());
         }
-        quoted(b, "src.cluster", l.sourceCluster());
-        bare(b, "dst.addr", dstAddr);
-        bare(b, "dst.hbone_addr", hboneAddr);
-        quoted(b, "dst.workload", l.destinationWorkload());
-        quoted(b, "dst.namespace", l.destinationWorkloadNamespace());
+        b.str("src.cluster", l.sourceCluster());
+        b.bare("dst.addr", dstAddr);
+        b.bare("dst.hbone_addr", hboneAddr);
+        b.str("dst.workload", l.destinationWorkload());
+        b.str("dst.namespace", l.destinationWorkloadNamespace());
         if (mtls) {
-            quoted(b, "dst.identity", l.destinationPrincipal());
+            b.str("dst.identity", l.destinationPrincipal());
         }
-        quoted(b, "dst.cluster", l.destinationCluster());
-        quoted(b, "direction", outbound ? "outbound" : "inbound");
-        bare(b, "bytes_sent", Long.toString(bytesSent));
-        bare(b, "bytes_recv", Long.toString(bytesRecv));
+        b.str("dst.cluster", l.destinationCluster());
+        b.str("direction", outbound ? "outbound" : "inbound");
+        b.num("bytes_sent", bytesSent);
+        b.num("bytes_recv", bytesRecv);
         if (duration != null) {
-            quoted(b, "duration", duration.toMillis() + "ms");
+            b.str("duration", duration.toMillis() + "ms");
         }
-        if (error != null) {
-            quoted(b, "error", error);
-        }
-        return b.toString();
+        b.str("error", error);
+        return b;
     }
 
-    /** ztunnel's {@code connection complete} written at its level: INFO, ERROR with an error. */
-    static void complete(Logger log, String line, boolean error) {
-        if (error) {
-            log.error(line);
-        } else {
-            log.info(line);
-        }
-    }
-
-    /** ztunnel's {@code connection failed} ({@code log_early_deny}, WARN): a refusal before ztunnel has its connection's facts. */
-    static String failed(InetSocketAddress src, InetSocketAddress dst, boolean outbound, String error) {
-        StringBuilder b = new StringBuilder(160).append("connection failed\t");
-        first(b, "src.addr", addr(src));
-        bare(b, "dst.addr", addr(dst));
-        quoted(b, "direction", outbound ? "outbound" : "inbound");
-        quoted(b, "error", error);
-        return b.toString();
+    /** ztunnel's {@code connection failed} ({@code log_early_deny}): a refusal before ztunnel has its connection's facts. */
+    static Line failed(InetSocketAddress src, InetSocketAddress dst, boolean outbound, String error) {
+        Line b = new Line("connection failed");
+        b.bare("src.addr", addr(src));
+        b.bare("dst.addr", addr(dst));
+        b.str("direction", outbound ? "outbound" : "inbound");
+        b.str("error", error);
+        return b;
     }
 
     static String addr(InetSocketAddress a) {
         return a == null ? null : io.zerohop.core.Addresses.authority(a);
     }
 
-    private static void first(StringBuilder b, String k, String v) {
-        if (v != null) {
-            b.append(k).append('=').append(v);
+    /** One whole line on standard output, where ztunnel writes its log; one write, so lines never interleave. */
+    private static void write(String level, Line line) {
+        String time = TIME.format(Instant.now());
+        System.out.print((JSON ? line.json(level, time) : line.text(level, time)) + "\n");
+        System.out.flush();
+    }
+
+    /** A message and its fields in order: {@code [name, value, kind]}, kind s (string), d (display) or n (number). */
+    static final class Line {
+        private final String message;
+        private final List<String[]> fields = new ArrayList<>(16);
+
+        Line(String message) {
+            this.message = message;
+        }
+
+        /** A string field (tracing's {@code record_str}), left out when null or {@code unknown}. */
+        void str(String k, String v) {
+            if (v != null && !v.equals(TrafficLabels.UNKNOWN)) {
+                fields.add(new String[] {k, v, "s"});
+            }
+        }
+
+        /** A {@code %display} field, left out when null. */
+        void bare(String k, String v) {
+            if (v != null) {
+                fields.add(new String[] {k, v, "d"});
+            }
+        }
+
+        void num(String k, long v) {
+            fields.add(new String[] {k, Long.toString(v), "n"});
+        }
+
+        /** {@code IstioFormat}: time, level, target, message, then {@code k=v} separated by spaces; strings in Rust's Debug quoting. */
+        String text(String level, String time) {
+            StringBuilder b = new StringBuilder(400).append(time).append('\t').append(level).append("\taccess\t").append(message).append('\t');
+            for (int i = 0; i < fields.size(); i++) {
+                String[] f = fields.get(i);
+                b.append(i == 0 ? "" : " ").append(f[0]).append('=');
+                if (f[2].equals("s")) {
+                    b.append('"');
+                    rustEscape(b, f[1]);
+                    b.append('"');
+                } else {
+                    b.append(f[1]);
+                }
+            }
+            return b.toString();
+        }
+
+        /** {@code IstioJsonFormat}: level, time, scope, message, then the fields; numbers bare, the rest JSON strings. */
+        String json(String level, String time) {
+            StringBuilder b = new StringBuilder(500).append("{\"level\":\"").append(level).append("\",\"time\":\"").append(time)
+                    .append("\",\"scope\":\"access\",\"message\":");
+            jsonString(b, message);
+            for (String[] f : fields) {
+                b.append(',');
+                jsonString(b, f[0]);
+                b.append(':');
+                if (f[2].equals("n")) {
+                    b.append(f[1]);
+                } else {
+                    jsonString(b, f[1]);
+                }
+            }
+            return b.append('}').toString();
         }
     }
 
-    private static void bare(StringBuilder b, String k, String v) {
-        if (v != null) {
-            sep(b).append(k).append('=').append(v);
-        }
-    }
-
-    private static void quoted(StringBuilder b, String k, String v) {
-        if (v != null && !v.equals(TrafficLabels.UNKNOWN)) {
-            sep(b).append(k).append("=\"");
-            escape(b, v);
-            b.append('"');
-        }
-    }
-
-    private static StringBuilder sep(StringBuilder b) {
-        return b.charAt(b.length() - 1) == '\t' ? b : b.append(' ');
-    }
-
-    /** Rust's {@code Debug} escapes for a {@code str}, which ztunnel's log format applies to string fields. */
-    static void escape(StringBuilder b, String v) {
+    /** Rust's {@code Debug} escapes for a {@code str}, which ztunnel's text format applies to string fields. */
+    static void rustEscape(StringBuilder b, String v) {
         for (int i = 0; i < v.length(); i++) {
             char c = v.charAt(i);
             switch (c) {
@@ -180,5 +233,30 @@ final class ZtunnelAccessLog {
                 }
             }
         }
+    }
+
+    /** A JSON string (RFC 8259 escapes), as serde_json writes it. */
+    static void jsonString(StringBuilder b, String v) {
+        b.append('"');
+        for (int i = 0; i < v.length(); i++) {
+            char c = v.charAt(i);
+            switch (c) {
+                case '"' -> b.append("\\\"");
+                case '\\' -> b.append("\\\\");
+                case '\n' -> b.append("\\n");
+                case '\r' -> b.append("\\r");
+                case '\t' -> b.append("\\t");
+                case '\b' -> b.append("\\b");
+                case '\f' -> b.append("\\f");
+                default -> {
+                    if (c < 0x20) {
+                        b.append(String.format("\\u%04x", (int) c));
+                    } else {
+                        b.append(c);
+                    }
+                }
+            }
+        }
+        b.append('"');
     }
 }

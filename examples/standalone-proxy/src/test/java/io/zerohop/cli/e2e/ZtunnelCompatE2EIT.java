@@ -40,7 +40,7 @@ import org.junit.jupiter.api.Timeout;
  * <p>Node A (proxy A, outbound only) has the callers {@code prod/frontend} (127.0.34.11),
  * {@code legacy/old} (127.0.34.13), {@code prod/batch} (127.0.34.14), {@code prod/cron} (127.0.34.15),
  * {@code prod/report} (127.0.34.16) and {@code legacy/old2} (127.0.34.17); node B (proxy B, HBONE on
- * 127.0.34.12, access log in ztunnel's format) has {@code prod/backend} (127.0.34.12), an app in this
+ * 127.0.34.12, access log in ztunnel's text format; proxy A's in ztunnel's JSON) has {@code prod/backend} (127.0.34.12), an app in this
  * JVM that reads the request to its end and answers a fixed number of bytes. An AuthorizationPolicy on B denies namespace
  * {@code legacy}. Each test makes its own traffic from its own caller, so the tests' series do not
  * mix.
@@ -133,7 +133,7 @@ class ZtunnelCompatE2EIT {
         proxyA = start("proxy-a", work, jar, "--workloads", work.resolve("a.yaml").toString(), "--node", "node-a",
                 "--inbound", "off", "--forward", "127.0.34.1:0=" + BACKEND + ":" + app.getLocalPort(),
                 "--forward", "127.0.34.1:0=" + GONE + ":8080",
-                "--metrics", "127.0.34.1:0", "--readiness", "off", "--admin", "off");
+                "--metrics", "127.0.34.1:0", "--readiness", "off", "--admin", "off", "--access-log-format", "ztunnel-json");
         String readyA = proxyA.awaitLine(l -> l.startsWith("zerohop proxy ready"), "ready", NodeProxyE2EIT.START);
         forward = forwardOf(readyA, BACKEND);
         forwardToGone = forwardOf(readyA, GONE);
@@ -250,7 +250,7 @@ class ZtunnelCompatE2EIT {
         assertThat(reset.statusCode()).isEqualTo(200);
         assertThat(reset.body()).isEqualTo("current log level is info\n");
         assertThat(call(BATCH, 3333)).isEqualTo(RESPONSE);
-        proxyB.awaitLine(from, l -> l.contains(" access - connection complete\t") && l.contains(" bytes_recv=3333 "),
+        proxyB.awaitLine(from, l -> l.contains("\taccess\tconnection complete\t") && l.contains(" bytes_recv=3333 "),
                 "access line of the third tunnel", Duration.ofSeconds(20));
         assertThat(proxyB.lines().subList(from, proxyB.size()))
                 .noneMatch(l -> l.contains("bytes_recv=1111") || l.contains("bytes_recv=2222"));
@@ -265,14 +265,19 @@ class ZtunnelCompatE2EIT {
      * Cluster fields are left out: zerohop's registry names no cluster.
      */
     @Test
-    @DisplayName("--access-log-format ztunnel: \"connection complete\" lines with ztunnel's fields, order and values")
+    @DisplayName("--access-log-format ztunnel: ztunnel's own \"connection complete\" lines on stdout, fields, order and values")
     void accessLogInZtunnelFormat() throws Exception {
         assertThat(call(REPORT, 444)).isEqualTo(RESPONSE);
         assertThat(call(OLD2, 10)).isZero();
-        String ok = proxyB.awaitLine(l -> l.contains(" access - connection complete\t") && l.contains("src.workload=\"report\""),
-                "report's line", Duration.ofSeconds(20));
-        assertThat(ok).contains(" INFO access - ");
-        Map<String, String> f = logfmt(ok.substring(ok.indexOf('\t') + 1));
+        // IstioFormat: time (RFC 3339, microseconds), level, target, message, fields; tab-separated, on stdout.
+        Pattern line = Pattern.compile("(\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}Z)\t(info|warn|error)\taccess\tconnection complete\t(.*)");
+        String ok = proxyB.awaitLine(l -> line.matcher(l).matches() && l.contains("src.workload=\"report\"") && l.contains(" bytes_recv=444 "), "report's line",
+                Duration.ofSeconds(20));
+        Matcher m = line.matcher(ok);
+        assertThat(m.matches()).isTrue();
+        assertThat(m.group(2)).isEqualTo("info");
+        Map<String, String> f = logfmt(m.group(3));
+        assertThat(m.group(3)).startsWith("src.addr=");
         assertThat(f.keySet()).containsExactly("src.addr", "src.workload", "src.namespace", "src.identity", "dst.addr", "dst.hbone_addr",
                 "dst.workload", "dst.namespace", "dst.identity", "direction", "bytes_sent", "bytes_recv", "duration");
         assertThat(f.get("src.addr")).matches("127\\.0\\.34\\.16:\\d+");
@@ -286,14 +291,44 @@ class ZtunnelCompatE2EIT {
         assertThat(f.get("dst.addr")).matches("127\\.0\\.34\\.12:\\d+").isNotEqualTo(f.get("dst.hbone_addr"));
         assertThat(f.get("duration")).matches("\"\\d+ms\"");
 
-        String denied = proxyB.awaitLine(l -> l.contains(" access - connection complete\t") && l.contains("src.workload=\"old2\""),
-                "old2's line", Duration.ofSeconds(20));
-        assertThat(denied).contains(" ERROR access - ");
-        Map<String, String> d = logfmt(denied.substring(denied.indexOf('\t') + 1));
+        String denied = proxyB.awaitLine(l -> line.matcher(l).matches() && l.contains("src.workload=\"old2\""), "old2's line",
+                Duration.ofSeconds(20));
+        m = line.matcher(denied);
+        assertThat(m.matches()).isTrue();
+        assertThat(m.group(2)).isEqualTo("error");
+        Map<String, String> d = logfmt(m.group(3));
         assertThat(d).containsEntry("direction", "\"inbound\"").containsEntry("bytes_sent", "0").containsEntry("bytes_recv", "0")
                 .containsEntry("src.identity", "\"spiffe://cluster.local/ns/legacy/sa/old2\"");
         assertThat(d.get("error")).startsWith("\"connection closed due to policy rejection: DENY by prod/backend-deny-legacy");
         assertThat(d.keySet()).endsWith("error");
+    }
+
+    /**
+     * {@code --access-log-format ztunnel-json} on proxy A (outbound): ztunnel's {@code IstioJsonFormat}
+     * line, one JSON object per line on stdout (level, time, scope, message, then the fields; byte
+     * counts as numbers), for the outbound side of a tunnel.
+     */
+    @Test
+    @DisplayName("--access-log-format ztunnel-json: one JSON object per tunnel, ztunnel's keys")
+    void accessLogInZtunnelJson() throws Exception {
+        assertThat(call(REPORT, 555)).isEqualTo(RESPONSE);
+        String json = proxyA.awaitLine(l -> l.startsWith("{\"level\":") && l.contains("\"bytes_sent\":555,"), "A's JSON line",
+                Duration.ofSeconds(20));
+        var node = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json);
+        List<String> keys = new ArrayList<>();
+        node.fieldNames().forEachRemaining(keys::add);
+        assertThat(keys).containsExactly("level", "time", "scope", "message", "src.addr", "src.workload", "src.namespace", "src.identity",
+                "dst.addr", "dst.hbone_addr", "dst.workload", "dst.namespace", "dst.identity", "direction", "bytes_sent", "bytes_recv",
+                "duration");
+        assertThat(node.get("level").asText()).isEqualTo("info");
+        assertThat(node.get("scope").asText()).isEqualTo("access");
+        assertThat(node.get("message").asText()).isEqualTo("connection complete");
+        assertThat(node.get("src.addr").asText()).matches("127\\.0\\.34\\.16:\\d+");
+        assertThat(node.get("src.identity").asText()).isEqualTo("spiffe://cluster.local/ns/prod/sa/report");
+        assertThat(node.get("direction").asText()).isEqualTo("outbound");
+        assertThat(node.get("bytes_sent").isNumber()).isTrue();
+        assertThat(node.get("bytes_recv").asLong()).isEqualTo(RESPONSE);
+        assertThat(java.time.Instant.parse(node.get("time").asText())).isNotNull();
     }
 
     /**
@@ -313,9 +348,14 @@ class ZtunnelCompatE2EIT {
         assertThat(value(a, "istio_tcp_connections_opened_total", with(gone, "response_flags", "-"))).isEqualTo(1);
         assertThat(value(a, "istio_tcp_connections_closed_total", with(gone, "response_flags", "CONNECT"))).isEqualTo(1);
         assertThat(value(a, "istio_tcp_connections_failed_total", with(gone, "response_flags", "CONNECT"))).isEqualTo(1);
-        assertThat(proxyA.awaitLine(from, l -> l.contains(" access - outbound refused src=127.0.34.16:"), "A's access line", Duration.ofSeconds(20)))
-                .contains("src_id=spiffe://cluster.local/ns/prod/sa/report", "dst=" + GONE + ":8080",
-                        "dst_id=spiffe://cluster.local/ns/prod/sa/gone", "status=-", "reason=\"");
+        String json = proxyA.awaitLine(from, l -> l.startsWith("{\"level\":\"error\"") && l.contains("\"dst.workload\":\"gone\""),
+                "A's access line", Duration.ofSeconds(20));
+        var node = new com.fasterxml.jackson.databind.ObjectMapper().readTree(json);
+        assertThat(node.get("message").asText()).isEqualTo("connection complete");
+        assertThat(node.get("src.workload").asText()).isEqualTo("report");
+        assertThat(node.get("dst.hbone_addr").asText()).isEqualTo(GONE + ":8080");
+        assertThat(node.get("dst.addr").asText()).startsWith("127.0.34.3:");
+        assertThat(node.get("error").asText()).startsWith("connection failed: ").contains("Connection refused");
     }
 
     /** {@code key=value} pairs of a ztunnel log line's fields, values as written (quoted or bare), in order. */
