@@ -65,7 +65,8 @@ final class ZtunnelAccessLog {
                 write("warn", failed(t.peerAddress(), t.localAddress(), false, reason));
             }
         } else if (log.isErrorEnabled() && t.destination() != null) {
-            String error = outbound ? "http status: " + status
+            // ztunnel's Error::HttpStatus shows hyper's StatusCode: "401 Unauthorized".
+            String error = outbound ? status > 0 ? "http status: " + io.netty.handler.codec.http.HttpResponseStatus.valueOf(status) : reason
                     : flags.equals("DENY") ? "connection closed due to policy rejection: " + reason : reason;
             write("error", complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()), addr(t.destination()),
                     outbound, true, 0, 0, null, error));

@@ -301,6 +301,11 @@ class ZtunnelCompatE2EIT {
                 .containsEntry("src.identity", "\"spiffe://cluster.local/ns/legacy/sa/old2\"");
         assertThat(d.get("error")).startsWith("\"connection closed due to policy rejection: DENY by prod/backend-deny-legacy");
         assertThat(d.keySet()).endsWith("error");
+        // Proxy A's side of the same denial, in ztunnel's words for an outbound HTTP status (hyper's StatusCode).
+        String outbound = proxyA.awaitLine(l -> l.startsWith("{\"level\":\"error\"") && l.contains("\"src.workload\":\"old2\""),
+                "A's line for old2", Duration.ofSeconds(20));
+        assertThat(new com.fasterxml.jackson.databind.ObjectMapper().readTree(outbound).get("error").asText())
+                .isEqualTo("http status: 401 Unauthorized");
     }
 
     /**
