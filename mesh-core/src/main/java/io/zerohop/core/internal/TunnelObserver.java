@@ -104,10 +104,15 @@ public final class TunnelObserver implements HboneEvents {
 
     @Override
     public void tunnelOpened(TunnelInfo t, TunnelCounters live) {
+        TrafficLabels l = null;
         if (sink != null) {
-            TrafficLabels l = shared.intern(labels(t));
+            l = shared.intern(labels(t));
             sink.opened(l);
             open.put(t, new Live(live, l, t.direction() == TunnelInfo.Direction.OUTBOUND));
+        }
+        if (ZtunnelAccessLog.ON) {
+            TrafficLabels known = l;
+            ZtunnelAccessLog.opened(access, t, () -> known != null ? known : labels(t), () -> ztunnelSource(t));
         }
     }
 

@@ -41,6 +41,16 @@ final class ZtunnelAccessLog {
 
     private ZtunnelAccessLog() {}
 
+    /** ztunnel's {@code connection opened} (ConnectionResultBuilder::build, DEBUG): the closing line's fields without bytes or duration. */
+    static void opened(Logger log, TunnelInfo t, Supplier<TrafficLabels> labels, Supplier<String> src) {
+        if (log.isDebugEnabled()) {
+            boolean outbound = t.direction() == TunnelInfo.Direction.OUTBOUND;
+            Line b = complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()), addr(t.destination()), outbound,
+                    true, -1, -1, null, null);
+            write("debug", b.rename("connection opened"));
+        }
+    }
+
     /** A closed tunnel's line, when the access log's level lets it through. */
     static void closed(Logger log, TunnelResult r, Supplier<TrafficLabels> labels, Supplier<String> src) {
         String error = r.error() != null ? r.error() : r.reset() ? "reset" : null;
@@ -101,7 +111,8 @@ final class ZtunnelAccessLog {
      * or null; {@code hboneAddr} the CONNECT target of a tunnel (null for a plain relay); {@code l} the
      * tunnel's metric labels, whose workload, namespace, principal and cluster become the fields
      * ({@code unknown}: left out); identities only when {@code mtls}; bytes as this side sent and
-     * received them; {@code duration} null when not measured (a refusal); {@code error} last, or null.
+     * received them (negative: left out, as in {@code connection opened}); {@code duration} null when
+     * not measured (a refusal); {@code error} last, or null.
      */
     static Line complete(String srcAddr, TrafficLabels l, String dstAddr, String hboneAddr, boolean outbound, boolean mtls,
                          long bytesSent, long bytesRecv, Duration duration, String error) {
@@ -122,8 +133,10 @@ final class ZtunnelAccessLog {
         }
         b.str("dst.cluster", l.destinationCluster());
         b.str("direction", outbound ? "outbound" : "inbound");
-        b.num("bytes_sent", bytesSent);
-        b.num("bytes_recv", bytesRecv);
+        if (bytesSent >= 0) {
+            b.num("bytes_sent", bytesSent);
+            b.num("bytes_recv", bytesRecv);
+        }
         if (duration != null) {
             b.str("duration", duration.toMillis() + "ms");
         }
@@ -154,11 +167,16 @@ final class ZtunnelAccessLog {
 
     /** A message and its fields in order: {@code [name, value, kind]}, kind s (string), d (display) or n (number). */
     static final class Line {
-        private final String message;
+        private String message;
         private final List<String[]> fields = new ArrayList<>(16);
 
         Line(String message) {
             this.message = message;
+        }
+
+        Line rename(String m) {
+            message = m;
+            return this;
         }
 
         /** A string field (tracing's {@code record_str}), left out when null or {@code unknown}. */

@@ -235,7 +235,7 @@ class ZtunnelCompatE2EIT {
      * after each tunnel's decision.
      */
     @Test
-    @DisplayName("POST /logging?level=access=off silences the access log, level=debug keeps it off, reset brings it back")
+    @DisplayName("POST /logging?level=access=off silences the access log, level=debug keeps it off, reset brings it back, access=debug adds ztunnel's connection opened")
     void loggingInZtunnelSyntax() throws Exception {
         HttpResponse<String> off = post(adminB, "/logging?level=access=off");
         assertThat(off.statusCode()).isEqualTo(200);
@@ -254,6 +254,15 @@ class ZtunnelCompatE2EIT {
                 "access line of the third tunnel", Duration.ofSeconds(20));
         assertThat(proxyB.lines().subList(from, proxyB.size()))
                 .noneMatch(l -> l.contains("bytes_recv=1111") || l.contains("bytes_recv=2222"));
+        // ztunnel logs "connection opened" at DEBUG (ConnectionResultBuilder::build): only the fourth tunnel's shows.
+        assertThat(post(adminB, "/logging?level=access=debug").statusCode()).isEqualTo(200);
+        assertThat(call(BATCH, 4444)).isEqualTo(RESPONSE);
+        proxyB.awaitLine(from, l -> l.contains("\taccess\tconnection complete\t") && l.contains(" bytes_recv=4444 "),
+                "access line of the fourth tunnel", Duration.ofSeconds(20));
+        assertThat(proxyB.lines().subList(from, proxyB.size()))
+                .filteredOn(l -> l.contains("\tdebug\taccess\tconnection opened\t") && l.contains("src.workload=\"batch\""))
+                .singleElement().satisfies(l -> assertThat(l).doesNotContain("bytes_").contains("direction=\"inbound\""));
+        assertThat(post(adminB, "/logging?reset").body()).isEqualTo("current log level is info\n");
         assertThat(post(adminB, "/logging?level=access:bogus").statusCode()).isEqualTo(400);
     }
 
