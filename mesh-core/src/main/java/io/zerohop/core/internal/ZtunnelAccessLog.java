@@ -205,7 +205,7 @@ final class ZtunnelAccessLog {
                 b.append(i == 0 ? "" : " ").append(f[0]).append('=');
                 if (f[2].equals("s")) {
                     b.append('"');
-                    rustEscape(b, f[1]);
+                    escape(b, f[1], false);
                     b.append('"');
                 } else {
                     b.append(f[1]);
@@ -233,8 +233,11 @@ final class ZtunnelAccessLog {
         }
     }
 
-    /** Rust's {@code Debug} escapes for a {@code str}, which ztunnel's text format applies to string fields. */
-    static void rustEscape(StringBuilder b, String v) {
+    /**
+     * Escapes {@code v} for a quoted string: as Rust's {@code Debug} for a {@code str} (ztunnel's text
+     * format; a control character as {@code \\u{1b}}) or, with {@code json}, as a JSON string (RFC 8259).
+     */
+    static void escape(StringBuilder b, String v, boolean json) {
         for (int i = 0; i < v.length(); i++) {
             char c = v.charAt(i);
             switch (c) {
@@ -244,7 +247,9 @@ final class ZtunnelAccessLog {
                 case '\r' -> b.append("\\r");
                 case '\t' -> b.append("\\t");
                 default -> {
-                    if (c < 0x20 || c == 0x7f) {
+                    if (json && c < 0x20) {
+                        b.append(String.format("\\u%04x", (int) c));
+                    } else if (!json && (c < 0x20 || c == 0x7f)) {
                         b.append("\\u{").append(Integer.toHexString(c)).append('}');
                     } else {
                         b.append(c);
@@ -254,28 +259,9 @@ final class ZtunnelAccessLog {
         }
     }
 
-    /** A JSON string (RFC 8259 escapes), as serde_json writes it. */
-    static void jsonString(StringBuilder b, String v) {
+    private static void jsonString(StringBuilder b, String v) {
         b.append('"');
-        for (int i = 0; i < v.length(); i++) {
-            char c = v.charAt(i);
-            switch (c) {
-                case '"' -> b.append("\\\"");
-                case '\\' -> b.append("\\\\");
-                case '\n' -> b.append("\\n");
-                case '\r' -> b.append("\\r");
-                case '\t' -> b.append("\\t");
-                case '\b' -> b.append("\\b");
-                case '\f' -> b.append("\\f");
-                default -> {
-                    if (c < 0x20) {
-                        b.append(String.format("\\u%04x", (int) c));
-                    } else {
-                        b.append(c);
-                    }
-                }
-            }
-        }
+        escape(b, v, true);
         b.append('"');
     }
 }
