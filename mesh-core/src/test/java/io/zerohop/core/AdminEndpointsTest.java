@@ -74,7 +74,17 @@ class AdminEndpointsTest {
             assertThat(dump.headers().firstValue("content-type")).hasValue("application/json");
             var json = new com.fasterxml.jackson.databind.ObjectMapper().readTree(dump.body());
             assertThat(json.at("/workloads/0/identity").asText()).isEqualTo(backend.identity().toString());
-            assertThat(json.at("/policies/items/0").asText()).contains("prod/allow-frontend").contains("ALLOW");
+            // ztunnel's shape where istioctl ztunnel-config reads it (istioctl/pkg/writer/ztunnel/configdump/api.go):
+            // a list of policies with name, namespace, action; workloadIps; certChain with a decimal serial.
+            assertThat(json.at("/policies").isArray()).isTrue();
+            assertThat(json.at("/policies/0/name").asText()).isEqualTo("allow-frontend");
+            assertThat(json.at("/policies/0/namespace").asText()).isEqualTo("prod");
+            assertThat(json.at("/policies/0/action").asText()).isEqualTo("Allow");
+            assertThat(json.at("/policySet/count").asInt()).isEqualTo(1);
+            assertThat(json.at("/workloads/0/workloadIps/0").asText()).isEqualTo(ip.getHostAddress());
+            assertThat(new java.math.BigInteger(json.at("/certificates/0/certChain/0/serialNumber").asText()).toString(16))
+                    .isEqualTo(json.at("/certificates/0/serial").asText());
+            assertThat(java.time.Instant.parse(json.at("/certificates/0/certChain/0/expirationTime").asText())).isAfter(java.time.Instant.now());
             assertThat(json.at("/policyReload").asText()).isEqualTo("loaded");
             assertThat(json.at("/certificates/0/state").asText()).isEqualTo("ready");
             assertThat(json.at("/certificates/0/serial").asText()).matches("[0-9a-f]+");

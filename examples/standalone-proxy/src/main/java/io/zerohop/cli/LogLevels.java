@@ -2,6 +2,10 @@ package io.zerohop.cli;
 
 import io.zerohop.core.HttpEndpoint;
 import java.lang.reflect.Field;
+import java.lang.reflect.Method;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentMap;
@@ -11,16 +15,33 @@ import org.slf4j.simple.SimpleLogger;
 import org.slf4j.simple.SimpleLoggerFactory;
 
 /**
- * The admin {@code /logging} endpoint as ztunnel's (src/admin.rs {@code handle_logging}, mirroring
- * Envoy's): {@code POST /logging} shows the levels, {@code POST /logging?level=LEVEL} sets the default,
- * {@code POST /logging?level=NAME:LEVEL,NAME2:LEVEL2} sets logger-name prefixes (e.g.
- * {@code io.zerohop.access:warn}); levels {@code error|warn|info|debug|trace|off}; other methods get 405,
- * a bad level 400. slf4j-simple has no runtime API: this sets its loggers' level field, and a system
- * property for loggers created later.
+ * The admin {@code /logging} endpoint as ztunnel's (src/admin.rs {@code handle_logging} and
+ * src/telemetry.rs {@code set_level}, mirroring Envoy's). {@code POST /logging} shows the levels;
+ * {@code POST /logging?level=LEVEL} sets the default; {@code POST /logging?level=NAME=LEVEL,NAME2=LEVEL2}
+ * (ztunnel's form; {@code NAME:LEVEL} is accepted too) sets logger-name prefixes, e.g.
+ * {@code io.zerohop.access=warn}; ztunnel's target {@code access} names zerohop's access log,
+ * {@code io.zerohop.access}, so {@code level=access=off} silences it as it does ztunnel's;
+ * {@code POST /logging?reset} (with or without {@code level}) drops every change first, back to the
+ * start-up levels. Levels {@code error|warn|info|debug|trace|off}; other methods get 405, a bad level 400.
+ *
+ * <p>As ztunnel's filter (tracing's {@code Targets}), the most specific name wins whatever the order of
+ * the changes: {@code access=off} then {@code level=debug} leaves the access log off. The levels
+ * apply to loggers created later too. slf4j-simple has no runtime API: this sets its loggers' level
+ * field, its default level and the {@code org.slf4j.simpleLogger.log.NAME} system properties it reads
+ * when it creates a logger, then recomputes each logger's level as slf4j-simple would.
  */
 final class LogLevels {
     private static final Map<String, Integer> LEVELS = Map.of("trace", 0, "debug", 10, "info", 20, "warn", 30, "error", 40, "off", 50);
-    private static final Map<String, String> set = new TreeMap<>();
+    /** ztunnel's tracing targets that have a zerohop logger of their own (ztunnel's {@code target: "access"}). */
+    private static final Map<String, String> ZTUNNEL_TARGETS = Map.of("access", "io.zerohop.access");
+    private static final String LOG_KEY = "org.slf4j.simpleLogger.log.";
+    /** The levels set since start (or the last reset), by logger-name prefix. */
+    private static final Map<String, String> named = new TreeMap<>();
+    /** The default level set since start (or the last reset); null: the start-up one. */
+    private static String defaultLevel;
+    /** What this class changed, as it was before, to undo on reset: system properties (null: unset). */
+    private static final Map<String, String> savedProperties = new HashMap<>();
+    private static Integer savedDefault;
 
     private LogLevels() {}
 
@@ -29,32 +50,38 @@ final class LogLevels {
             return HttpEndpoint.Response.text(405, "Invalid HTTP method\n" + HELP);
         }
         String level = r.query().get("level");
+        boolean reset = r.query().containsKey("reset");
+        Map<String, String> clauses = new LinkedHashMap<>();
         if (level != null && !level.isEmpty()) {
             for (String clause : level.split(",")) {
                 String[] p = clause.split("[:=]", 2);
-                String lvl = (p.length == 2 ? p[1] : p[0]).trim().toLowerCase(java.util.Locale.ROOT);
+                String lvl = (p.length == 2 ? p[1] : p[0]).trim().toLowerCase(Locale.ROOT);
                 if (!LEVELS.containsKey(lvl) || p.length == 2 && p[0].isBlank()) {
                     return HttpEndpoint.Response.text(400, "Invalid level provided: " + level + "\n" + HELP);
                 }
-            }
-            if (!(LoggerFactory.getILoggerFactory() instanceof SimpleLoggerFactory)) {
-                return HttpEndpoint.Response.text(501, "log levels can be changed only with slf4j-simple\n");
-            }
-            for (String clause : level.split(",")) {
-                String[] p = clause.split("[:=]", 2);
                 String name = p.length == 2 ? p[0].trim() : "";
-                String lvl = (p.length == 2 ? p[1] : p[0]).trim().toLowerCase(java.util.Locale.ROOT);
-                apply(name, lvl);
-                set.put(name.isEmpty() ? "default" : name, lvl);
+                clauses.put(ZTUNNEL_TARGETS.getOrDefault(name, name), lvl);
             }
         }
-        StringBuilder sb = new StringBuilder("current log level is ");
-        sb.append(set.getOrDefault("default", System.getProperty(SimpleLogger.DEFAULT_LOG_LEVEL_KEY, "info")));
-        set.forEach((k, v) -> {
-            if (!k.equals("default")) {
-                sb.append(',').append(k).append('=').append(v);
+        if ((reset || !clauses.isEmpty()) && !(LoggerFactory.getILoggerFactory() instanceof SimpleLoggerFactory)) {
+            return HttpEndpoint.Response.text(501, "log levels can be changed only with slf4j-simple\n");
+        }
+        if (reset) {
+            undo();
+        }
+        clauses.forEach((name, lvl) -> {
+            if (name.isEmpty()) {
+                defaultLevel = lvl;
+            } else {
+                named.put(name, lvl);
             }
         });
+        if (reset || !clauses.isEmpty()) {
+            apply();
+        }
+        StringBuilder sb = new StringBuilder("current log level is ");
+        sb.append(defaultLevel != null ? defaultLevel : System.getProperty(SimpleLogger.DEFAULT_LOG_LEVEL_KEY, "info"));
+        named.forEach((k, v) -> sb.append(',').append(k).append('=').append(v));
         return HttpEndpoint.Response.text(200, sb.append('\n').toString());
     }
 
@@ -77,29 +104,81 @@ final class LogLevels {
         }
     }
 
+    /** Drops every change: system properties and the default level as they were, no level of ours. */
+    private static void undo() throws ReflectiveOperationException {
+        savedProperties.forEach((k, v) -> {
+            if (v == null) {
+                System.clearProperty(k);
+            } else {
+                System.setProperty(k, v);
+            }
+        });
+        savedProperties.clear();
+        if (savedDefault != null) {
+            defaultLevelField().setInt(config(), savedDefault);
+            savedDefault = null;
+        }
+        named.clear();
+        defaultLevel = null;
+    }
+
+    /**
+     * Writes the levels where slf4j-simple reads them (its default, one system property per name), then
+     * gives every existing logger the level slf4j-simple computes for a new one: the longest name prefix
+     * with a level, else the default.
+     */
     @SuppressWarnings("unchecked")
-    private static void apply(String prefix, String level) throws ReflectiveOperationException {
+    private static void apply() throws ReflectiveOperationException {
+        Object config = config();
+        Field defaultField = defaultLevelField();
+        if (defaultLevel != null) {
+            if (savedDefault == null) {
+                savedDefault = defaultField.getInt(config);
+            }
+            defaultField.setInt(config, LEVELS.get(defaultLevel));
+        }
+        for (Map.Entry<String, String> e : named.entrySet()) {
+            String key = LOG_KEY + e.getKey();
+            if (!savedProperties.containsKey(key)) {
+                savedProperties.put(key, System.getProperty(key));
+            }
+            System.setProperty(key, e.getValue());
+        }
         Field map = SimpleLoggerFactory.class.getDeclaredField("loggerMap");
         map.setAccessible(true);
         Field current = SimpleLogger.class.getDeclaredField("currentLogLevel");
         current.setAccessible(true);
+        Method compute = SimpleLogger.class.getDeclaredMethod("recursivelyComputeLevelString");
+        compute.setAccessible(true);
+        Method toLevel = config.getClass().getDeclaredMethod("stringToLevel", String.class);
+        toLevel.setAccessible(true);
         ConcurrentMap<String, Logger> loggers = (ConcurrentMap<String, Logger>) map.get(LoggerFactory.getILoggerFactory());
-        for (Map.Entry<String, Logger> e : loggers.entrySet()) {
-            String n = e.getKey();
-            if (e.getValue() instanceof SimpleLogger l && (prefix.isEmpty() || n.equals(prefix) || n.startsWith(prefix + "."))) {
-                current.setInt(l, LEVELS.get(level));
+        for (Logger logger : loggers.values()) {
+            if (logger instanceof SimpleLogger l) {
+                String s = (String) compute.invoke(l);
+                current.setInt(l, s != null ? (int) toLevel.invoke(null, s) : defaultField.getInt(config));
             }
         }
-        if (!prefix.isEmpty()) {
-            System.setProperty("org.slf4j.simpleLogger.log." + prefix, level);
-        }
+    }
+
+    private static Object config() throws ReflectiveOperationException {
+        Field f = SimpleLogger.class.getDeclaredField("CONFIG_PARAMS");
+        f.setAccessible(true);
+        return f.get(null);
+    }
+
+    private static Field defaultLevelField() throws ReflectiveOperationException {
+        Field f = config().getClass().getDeclaredField("defaultLogLevel");
+        f.setAccessible(true);
+        return f;
     }
 
     private static final String HELP = """
             usage: POST /logging\t\t\t\t(To list current level)
             usage: POST /logging?level=<level>\t\t(To change global levels)
-            usage: POST /logging?level={name1}:{level1},{name2}:{level2}\t(To change specific loggers' levels)
+            usage: POST /logging?level={name1}={level1},{name2}={level2}\t(To change specific loggers' levels; name:level too)
+            usage: POST /logging?reset[&level=...]\t(Back to the start-up levels, then apply level)
             hint: loglevel:\terror|warn|info|debug|trace|off
-            hint: name:\ta logger name prefix, e.g. io.zerohop.access
+            hint: name:\ta logger name prefix, e.g. io.zerohop.access; ztunnel's target access is io.zerohop.access
             """;
 }

@@ -167,6 +167,11 @@ final class ProxyCommand implements Callable<Integer> {
             description = {"Admin listener (/config_dump, /logging, /quitquitquit), or off", DEFAULT})
     String admin;
 
+    @Option(names = "--access-log-format", paramLabel = "FORMAT", defaultValue = "zerohop",
+            description = {"Access log lines: zerohop (stderr, with the other logs), or ztunnel / ztunnel-json:",
+                    "ztunnel's own lines, text or JSON, on stdout, for log pipelines built for ztunnel", DEFAULT})
+    String accessLogFormat;
+
     /** The last policy (re)load, for /config_dump. */
     private final java.util.concurrent.atomic.AtomicReference<Map<String, Object>> policyReload =
             new java.util.concurrent.atomic.AtomicReference<>(Map.of("result", "no policies configured"));
@@ -219,6 +224,9 @@ final class ProxyCommand implements Callable<Integer> {
                 plaintextInbound == null ? null : u.hostPort("plaintext-inbound", plaintextInbound),
                 u.listener("metrics", metrics), u.listener("readiness", readiness), u.listener("admin", admin), fwd,
                 u.duration("drain", drain));
+        if (!List.of("zerohop", "ztunnel", "ztunnel-json").contains(accessLogFormat)) {
+            throw u.error("access-log-format", accessLogFormat, "must be zerohop, ztunnel or ztunnel-json, got \"" + accessLogFormat + "\"");
+        }
         u.path("policies", policies, Usage.Kind.FILE_OR_DIRECTORY);
         u.path("workloads", workloads, Usage.Kind.FILE);
         if (identity.pem != null) {
@@ -272,7 +280,12 @@ final class ProxyCommand implements Callable<Integer> {
 
     private Integer proxy() throws Exception {
         Checked checked = check();
+        if (!accessLogFormat.equals("zerohop")) {
+            // Read once, by mesh-core's access log, before the first tunnel (mesh-core README, "Access log").
+            System.setProperty("zerohop.accessLog.format", accessLogFormat);
+        }
         PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        ProcessMetrics.register(prometheus);
         KubernetesProxy kube = kubernetes ? KubernetesProxy.start(node, workloads, policies, trustDomain, rootNamespace, prometheus,
                 new RootNamespaceCheck(rootNamespace, origins.label("root-namespace"))) : null;
         WorkloadRegistry registry = kube != null ? kube.discovery.registry()

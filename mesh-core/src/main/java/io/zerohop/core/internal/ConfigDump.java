@@ -8,6 +8,7 @@ import io.zerohop.core.Workload;
 import io.zerohop.hbone.HboneClient;
 import io.zerohop.identity.IdentityProvider;
 import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyRef;
 import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -19,7 +20,9 @@ import java.util.concurrent.CompletableFuture;
 /**
  * The admin {@code /config_dump} (ztunnel's src/admin.rs {@code ConfigDump}, in zerohop's terms):
  * workloads, policies, certificates with state, serial and expiry, the HBONE client pools, open
- * tunnels and the proxy's own ports, as JSON.
+ * tunnels and the proxy's own ports, as JSON. The keys ztunnel's own dump has ({@code workloads}
+ * with {@code workloadIps}, a {@code policies} list, {@code certificates} with {@code certChain})
+ * hold what {@code istioctl ztunnel-config} reads (istioctl/pkg/writer/ztunnel/configdump/api.go).
  */
 public final class ConfigDump {
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
@@ -33,28 +36,47 @@ public final class ConfigDump {
         List<Map<String, Object>> ws = new ArrayList<>();
         for (Workload w : workloads) {
             Map<String, Object> m = new LinkedHashMap<>();
+            SpiffeId id = w.identity();
             m.put("namespace", w.namespace());
             m.put("name", w.name());
             m.put("serviceAccount", w.serviceAccount());
-            m.put("identity", w.identity().toString());
+            m.put("identity", id.toString());
             m.put("addresses", w.addresses().stream().map(a -> a.getHostAddress()).toList());
             m.put("protocol", w.protocol().name());
             m.put("node", w.node());
             m.put("labels", w.labels());
+            // ztunnel's names for the same facts (src/state/workload.rs, serde camelCase), which
+            // `istioctl ztunnel-config workloads` reads (istioctl/pkg/writer/ztunnel/configdump/api.go).
+            m.put("workloadIps", m.get("addresses"));
+            m.put("workloadName", w.name());
+            m.put("canonicalName", TrafficLabels.canonicalService(w.labels(), w.name()));
+            m.put("canonicalRevision", TrafficLabels.canonicalRevision(w.labels()));
+            m.put("trustDomain", id.getTrustDomain().getName());
             ws.add(m);
         }
         dump.put("workloads", ws);
-        Map<String, Object> pol = new LinkedHashMap<>();
+        // "policies" is a list of objects as ztunnel's (src/state/policy.rs: name, namespace, action...):
+        // istioctl ztunnel-config reads it as a list or a map of objects, and fails on anything else.
+        // Where they came from, and the load warnings, are under "policySet".
+        Map<String, Object> set = new LinkedHashMap<>();
+        List<Map<String, Object>> pols = new ArrayList<>();
         if (policy == null) {
-            pol.put("mode", "none (every authenticated peer allowed)");
+            set.put("mode", "none (every authenticated peer allowed)");
         } else {
-            pol.put("source", policy.policies().source());
-            pol.put("count", policy.policies().size());
-            pol.put("items", policy.policies().policies().stream()
-                    .map(p -> p.kind() + " " + p.namespace() + "/" + p.name() + " " + p.action()).toList());
-            pol.put("warnings", policy.policies().warnings());
+            set.put("source", policy.policies().source());
+            set.put("count", policy.policies().size());
+            set.put("warnings", policy.policies().warnings());
+            for (PolicyRef p : policy.policies().policies()) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("name", p.name());
+                m.put("namespace", p.namespace());
+                m.put("kind", p.kind().displayName());
+                m.put("action", action(p));
+                pols.add(m);
+            }
         }
-        dump.put("policies", pol);
+        dump.put("policies", pols);
+        dump.put("policySet", set);
         List<Map<String, Object>> certs = new ArrayList<>();
         for (SpiffeId id : identities) {
             Map<String, Object> c = new LinkedHashMap<>();
@@ -71,6 +93,16 @@ public final class ConfigDump {
                 c.put("serial", leaf.getSerialNumber().toString(16));
                 c.put("notBefore", leaf.getNotBefore().toInstant().toString());
                 c.put("expiry", leaf.getNotAfter().toInstant().toString());
+                // ztunnel's form (src/admin.rs dump_certs), which istioctl ztunnel-config certificates prints.
+                List<Map<String, Object>> chain = new ArrayList<>();
+                for (X509Certificate x : f.join().getChain()) {
+                    Map<String, Object> cert = new LinkedHashMap<>();
+                    cert.put("serialNumber", x.getSerialNumber().toString());
+                    cert.put("validFrom", x.getNotBefore().toInstant().toString());
+                    cert.put("expirationTime", x.getNotAfter().toInstant().toString());
+                    chain.add(cert);
+                }
+                c.put("certChain", chain);
             }
             certs.add(c);
         }
@@ -90,5 +122,13 @@ public final class ConfigDump {
         dump.put("readinessPending", pending);
         dump.putAll(extra);
         return JSON.writeValueAsString(dump);
+    }
+
+    /** An AuthorizationPolicy's action as ztunnel's {@code RbacAction} names it ({@code Allow}, {@code Deny}); others as written. */
+    private static String action(PolicyRef p) {
+        if (p.kind() == PolicyRef.Kind.AUTHORIZATION_POLICY && (p.action().equals("ALLOW") || p.action().equals("DENY"))) {
+            return p.action().charAt(0) + p.action().substring(1).toLowerCase(java.util.Locale.ROOT);
+        }
+        return p.action();
     }
 }

@@ -12,6 +12,12 @@ import io.micrometer.core.instrument.Tags;
  * few seconds, see {@code Mesh.Builder.metricsInterval}) and get the rest when a tunnel closes.
  */
 public final class MicrometerSink implements TunnelObserver.Sink {
+    // ztunnel's help texts (src/proxy/metrics.rs Metrics::new), which Prometheus shows as # HELP.
+    private static final String OPENED = "The total number of TCP connections opened";
+    private static final String CLOSED = "The total number of TCP connections closed";
+    private static final String FAILED = "The total number of TCP connections that failed to establish (unstable)";
+    private static final String RECEIVED = "The size of total bytes received during request in case of a TCP connection";
+    private static final String SENT = "The size of total bytes sent during response in case of a TCP connection";
     private final MeterRegistry registry;
 
     public MicrometerSink(MeterRegistry registry) {
@@ -48,22 +54,22 @@ public final class MicrometerSink implements TunnelObserver.Sink {
 
     @Override
     public void opened(TrafficLabels l) {
-        Counter.builder("istio.tcp.connections.opened").tags(tags(l)).register(registry).increment();
+        Counter.builder("istio.tcp.connections.opened").description(OPENED).tags(tags(l)).register(registry).increment();
     }
 
     @Override
     public void bytes(TrafficLabels l, long sent, long received) {
         Tags t = tags(l);
-        Counter.builder("istio.tcp.sent.bytes").tags(t).register(registry).increment(sent);
-        Counter.builder("istio.tcp.received.bytes").tags(t).register(registry).increment(received);
+        Counter.builder("istio.tcp.sent.bytes").description(SENT).tags(t).register(registry).increment(sent);
+        Counter.builder("istio.tcp.received.bytes").description(RECEIVED).tags(t).register(registry).increment(received);
     }
 
     @Override
     public void closed(TrafficLabels l) {
         Tags t = tags(l);
-        Counter.builder("istio.tcp.connections.closed").tags(t).register(registry).increment();
+        Counter.builder("istio.tcp.connections.closed").description(CLOSED).tags(t).register(registry).increment();
         if (l.failed()) {
-            Counter.builder("istio.tcp.connections.failed").tags(t).register(registry).increment();
+            Counter.builder("istio.tcp.connections.failed").description(FAILED).tags(t).register(registry).increment();
         }
     }
 }

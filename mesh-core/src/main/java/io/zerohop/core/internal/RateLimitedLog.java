@@ -42,6 +42,13 @@ public final class RateLimitedLog {
         }
     }
 
+    /** Runs {@code write}, a WARN line written elsewhere (ztunnel's access log on stdout), unless this window's budget is spent. */
+    public void warn(Runnable write) {
+        if (log.isWarnEnabled() && admit(System.nanoTime())) {
+            write.run();
+        }
+    }
+
     /** Logs at INFO unless this window's budget is spent (summaries are WARN). */
     public void info(String format, Object... args) {
         if (!log.isInfoEnabled()) {

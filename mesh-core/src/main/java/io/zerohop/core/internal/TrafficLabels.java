@@ -96,6 +96,23 @@ public record TrafficLabels(String reporter,
                 destinationVersion, destinationCluster, protocol, flags, connectionSecurityPolicy);
     }
 
+    /**
+     * ztunnel's response flag for a refused CONNECT, or null when ztunnel records no metric for it.
+     * Inbound (src/proxy/inbound.rs): a policy deny (401/403) is {@code DENY}; an unreachable or
+     * self-addressed destination (503) a connection failure ({@code CONNECT}); a malformed or
+     * unserved request (400 and the other 4xx) is an "early deny", logged but not counted. Outbound
+     * (src/proxy/outbound.rs): every failure to open is a {@code CONNECT} failure.
+     */
+    static String refusalFlags(boolean outbound, int status) {
+        if (outbound) {
+            return "CONNECT";
+        }
+        if (status == 401 || status == 403) {
+            return "DENY";
+        }
+        return status >= 500 ? "CONNECT" : null;
+    }
+
     /** Whether ztunnel counts a close with these flags in {@code istio_tcp_connections_failed_total}. */
     public boolean failed() {
         return !NO_FLAGS.equals(responseFlags);

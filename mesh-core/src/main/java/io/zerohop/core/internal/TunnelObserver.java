@@ -104,10 +104,15 @@ public final class TunnelObserver implements HboneEvents {
 
     @Override
     public void tunnelOpened(TunnelInfo t, TunnelCounters live) {
+        TrafficLabels l = null;
         if (sink != null) {
-            TrafficLabels l = shared.intern(labels(t));
+            l = shared.intern(labels(t));
             sink.opened(l);
             open.put(t, new Live(live, l, t.direction() == TunnelInfo.Direction.OUTBOUND));
+        }
+        if (ZtunnelAccessLog.ON) {
+            TrafficLabels known = l;
+            ZtunnelAccessLog.opened(access, t, () -> known != null ? known : labels(t), () -> ztunnelSource(t));
         }
     }
 
@@ -142,6 +147,7 @@ public final class TunnelObserver implements HboneEvents {
     @Override
     public void tunnelClosed(TunnelResult r) {
         TunnelInfo t = r.info();
+        TrafficLabels closedLabels = null;
         if (sink != null) {
             Live l = open.remove(t);
             if (l == null) {
@@ -151,8 +157,12 @@ public final class TunnelObserver implements HboneEvents {
             // ztunnel records the close with the flag of its failure: a policy that now denies it
             // (DENY), any other error ends as a connection failure (CONNECT).
             sink.closed(l.labels.withResponseFlags(l.denied ? "DENY" : r.reset() ? "CONNECT" : TrafficLabels.NO_FLAGS));
+            closedLabels = l.labels;
         }
-        if (access.isInfoEnabled()) {
+        if (ZtunnelAccessLog.ON) {
+            TrafficLabels known = closedLabels;
+            ZtunnelAccessLog.closed(access, r, () -> known != null ? known : labels(t), () -> ztunnelSource(t));
+        } else if (access.isInfoEnabled()) {
             access.info("{} src={} src_id={}{} dst={} dst_id={} status={} bytes_sent={} bytes_received={} duration_ms={} end={}{}",
                     t.direction() == TunnelInfo.Direction.INBOUND ? "inbound" : "outbound",
                     source(t),
@@ -170,7 +180,7 @@ public final class TunnelObserver implements HboneEvents {
 
     @Override
     public void tunnelRefused(TunnelInfo t, int status, String reason) {
-        String flags = refusalFlags(t, status);
+        String flags = TrafficLabels.refusalFlags(t.direction() == TunnelInfo.Direction.OUTBOUND, status);
         if (sink != null && flags != null && t.destination() != null) {
             // ztunnel opens the connection result before it authorizes, then records the failure:
             // opened, closed and failed, with the flag.
@@ -178,7 +188,9 @@ public final class TunnelObserver implements HboneEvents {
             sink.opened(l);
             sink.closed(l.withResponseFlags(flags));
         }
-        if (access.isInfoEnabled()) {
+        if (ZtunnelAccessLog.ON) {
+            ZtunnelAccessLog.refused(access, t, status, reason, flags, () -> labels(t), () -> ztunnelSource(t));
+        } else if (access.isInfoEnabled()) {
             boolean inbound = t.direction() == TunnelInfo.Direction.INBOUND;
             access.info("{} refused src={} src_id={}{} dst={} dst_id={} status={} reason=\"{}\"",
                     inbound ? "inbound" : "outbound",
@@ -188,20 +200,23 @@ public final class TunnelObserver implements HboneEvents {
     }
 
     /**
-     * ztunnel's response flag for a refused CONNECT, or null when ztunnel records no metric for it.
-     * Inbound (src/proxy/inbound.rs): a policy deny (401/403) is {@code DENY}; an unreachable or
-     * self-addressed destination (503) a connection failure ({@code CONNECT}); a malformed or
-     * unserved request (400 and the other 4xx) is an "early deny", logged but not counted. Outbound
-     * (src/proxy/outbound.rs): every failure to open is a {@code CONNECT} failure.
+     * An outbound tunnel whose HBONE connection could not be dialled (refused, unreachable, timed out):
+     * no stream, so no {@link #tunnelRefused}. ztunnel's outbound records it as a connection failure
+     * (src/proxy/outbound.rs: the connection result is built before the dial and recorded with
+     * {@code ConnectionFailure}): opened, then closed and failed with {@code CONNECT}, and a line.
      */
-    static String refusalFlags(TunnelInfo t, int status) {
-        if (t.direction() == TunnelInfo.Direction.OUTBOUND) {
-            return "CONNECT";
+    public void dialFailed(TunnelInfo t, String reason) {
+        if (sink != null) {
+            TrafficLabels l = labels(t);
+            sink.opened(l);
+            sink.closed(l.withResponseFlags("CONNECT"));
         }
-        if (status == 401 || status == 403) {
-            return "DENY";
+        if (ZtunnelAccessLog.ON) {
+            ZtunnelAccessLog.dialFailed(access, t, "connection failed: " + reason, () -> labels(t), () -> source(t));
+        } else if (access.isInfoEnabled()) {
+            access.info("outbound refused src={} src_id={} dst={} dst_id={} status=- reason=\"{}\"", source(t), t.localIdentity(),
+                    addr(t.destination()), t.peerIdentity(), reason);
         }
-        return status >= 500 ? "CONNECT" : null;
     }
 
     @Override
@@ -216,8 +231,13 @@ public final class TunnelObserver implements HboneEvents {
             sink.opened(l);
             sink.closed(l.withResponseFlags(cause instanceof javax.net.ssl.SSLException ? "TLS_FAILURE" : "CONNECT"));
         }
-        failures.info("connection failed peer={} local={} reason=\"{}\"", addr(peer), addr(local),
-                cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage());
+        String reason = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
+        if (ZtunnelAccessLog.ON) {
+            // Inbound, ztunnel's early deny of a failed handshake; outbound (no local address yet), the peer dialled.
+            failures.warn(() -> ZtunnelAccessLog.handshakeFailed(access, local == null ? null : peer, local == null ? peer : local, local == null, reason));
+        } else {
+            failures.info("connection failed peer={} local={} reason=\"{}\"", addr(peer), addr(local), reason);
+        }
     }
 
     /**
@@ -230,11 +250,7 @@ public final class TunnelObserver implements HboneEvents {
     public Relay.End plain(Relay.End end, String kind, boolean inbound, InetSocketAddress src, InetSocketAddress dst, Object dstId) {
         TrafficLabels labels;
         if (sink != null) {
-            Workload dw = registry.byAddress(dst.getAddress()).orElse(null);
-            Workload sw = registry.byAddress(src.getAddress()).orElse(null);
-            // Plaintext: no verified principal, and ztunnel's connection_security_policy is "unknown".
-            labels = TrafficLabels.of(inbound ? "destination" : "source", TrafficLabels.Peer.of(sw, null),
-                    TrafficLabels.Peer.of(dw, null), TrafficLabels.UNKNOWN);
+            labels = plainLabels(inbound, src, dst);
             sink.opened(labels);
         } else {
             labels = null;
@@ -273,7 +289,9 @@ public final class TunnelObserver implements HboneEvents {
                     sink.bytes(labels, s.bytesFromB(), s.bytesFromA());
                     sink.closed(labels.withResponseFlags(s.reset() ? "CONNECT" : TrafficLabels.NO_FLAGS));
                 }
-                if (access.isInfoEnabled()) {
+                if (ZtunnelAccessLog.ON) {
+                    ZtunnelAccessLog.plain(access, s, inbound, src, dst, () -> labels != null ? labels : plainLabels(inbound, src, dst));
+                } else if (access.isInfoEnabled()) {
                     access.info("{} src={} src_id=- dst={} dst_id={} status=- bytes_sent={} bytes_received={} duration_ms={} end={}",
                             kind, addr(src), addr(dst), dstId == null ? "-" : dstId, s.bytesFromA(), s.bytesFromB(),
                             s.duration().toMillis(), s.reset() ? "reset" : "fin");
@@ -330,6 +348,27 @@ public final class TunnelObserver implements HboneEvents {
             return addr(t.peerAddress()) + forwardedFor(t).map(f -> " forwarded_for=" + f).orElse("");
         }
         return forwardedFor(t).orElseGet(() -> addr(t.localAddress()));
+    }
+
+    /** A plain relay's labels: no verified principal, and ztunnel's connection_security_policy is "unknown". */
+    private TrafficLabels plainLabels(boolean inbound, InetSocketAddress src, InetSocketAddress dst) {
+        return TrafficLabels.of(inbound ? "destination" : "source", TrafficLabels.Peer.of(registry.byAddress(src.getAddress()).orElse(null), null),
+                TrafficLabels.Peer.of(registry.byAddress(dst.getAddress()).orElse(null), null), TrafficLabels.UNKNOWN);
+    }
+
+    /**
+     * ztunnel's {@code src.addr}: outbound, the captured app ({@link #source}); inbound, the pod a
+     * believed {@code forwarded: for=} names (ztunnel dials from the source pod's address, a node proxy
+     * from its own), else the TCP peer.
+     */
+    String ztunnelSource(TunnelInfo t) {
+        if (t.direction() == TunnelInfo.Direction.OUTBOUND) {
+            return source(t);
+        }
+        if (t.peerAddress() != null && sources.source(t.peerIdentity(), t.peerAddress(), t.headers(), false).claimed()) {
+            return forwardedFor(t).orElseGet(() -> addr(t.peerAddress()));
+        }
+        return addr(t.peerAddress());
     }
 
     /**

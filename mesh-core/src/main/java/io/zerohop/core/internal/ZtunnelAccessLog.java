@@ -1,0 +1,267 @@
+package io.zerohop.core.internal;
+
+import io.zerohop.hbone.TunnelInfo;
+import io.zerohop.hbone.TunnelResult;
+import io.zerohop.hbone.internal.Relay;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+
+/**
+ * The access log in ztunnel's words, for log pipelines built for ztunnel: chosen with the system
+ * property {@code zerohop.accessLog.format} ({@code ztunnel} or {@code ztunnel-json}; the CLI's
+ * {@code --access-log-format}), read once. Each line is ztunnel's whole line, written to standard
+ * output as ztunnel writes its log: ztunnel's messages ({@code connection complete},
+ * {@code connection failed}) and fields in ztunnel's order (istio/ztunnel src/proxy/metrics.rs
+ * {@code ConnectionResult::record_internal} and {@code log_early_deny}), encoded as src/telemetry.rs
+ * {@code IstioFormat} (time with microseconds, tab, lower-case level, tab, {@code access}, tab,
+ * message, tab, fields: addresses bare, strings quoted with Rust's escapes, byte counts bare), e.g.
+ * {@code 2026-12-01T17:30:02.651234Z\tinfo\taccess\tconnection complete\tsrc.addr=10.0.1.5:51234
+ * src.workload="frontend" src.namespace="prod" src.identity="spiffe://cluster.local/ns/prod/sa/frontend"
+ * dst.addr=10.0.1.2:15008 dst.hbone_addr=10.0.1.2:8080 dst.workload="backend" dst.namespace="prod"
+ * dst.identity="spiffe://cluster.local/ns/prod/sa/backend" direction="inbound" bytes_sent=70
+ * bytes_recv=3000 duration="12ms"}, or {@code IstioJsonFormat} ({@code {"level":"info","time":...,
+ * "scope":"access","message":"connection complete","src.addr":"10.0.1.5:51234",...,"bytes_sent":70,...}}).
+ * A field ztunnel leaves out when it does not know it (workload, namespace, identity, cluster,
+ * {@code dst.service}) is left out. The level of logger {@code io.zerohop.access} still decides
+ * which lines are written ({@code /logging?level=access=off}).
+ */
+final class ZtunnelAccessLog {
+    private static final String FORMAT = System.getProperty("zerohop.accessLog.format", "");
+    static final boolean ON = FORMAT.equals("ztunnel") || FORMAT.equals("ztunnel-json");
+    private static final boolean JSON = FORMAT.equals("ztunnel-json");
+    /** tracing-subscriber's SystemTime: RFC 3339, UTC, microseconds. */
+    private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'").withZone(ZoneOffset.UTC);
+
+    private ZtunnelAccessLog() {}
+
+    /** ztunnel's {@code connection opened} (ConnectionResultBuilder::build, DEBUG): the closing line's fields without bytes or duration. */
+    static void opened(Logger log, TunnelInfo t, Supplier<TrafficLabels> labels, Supplier<String> src) {
+        if (log.isDebugEnabled()) {
+            boolean outbound = t.direction() == TunnelInfo.Direction.OUTBOUND;
+            Line b = complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()), addr(t.destination()), outbound,
+                    true, -1, -1, null, null);
+            write("debug", b.rename("connection opened"));
+        }
+    }
+
+    /** A closed tunnel's line, when the access log's level lets it through. */
+    static void closed(Logger log, TunnelResult r, Supplier<TrafficLabels> labels, Supplier<String> src) {
+        String error = r.error() != null ? r.error() : r.reset() ? "reset" : null;
+        if (error != null ? log.isErrorEnabled() : log.isInfoEnabled()) {
+            TunnelInfo t = r.info();
+            boolean outbound = t.direction() == TunnelInfo.Direction.OUTBOUND;
+            write(error != null ? "error" : "info", complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()),
+                    addr(t.destination()), outbound, true, r.bytesSent(), r.bytesReceived(), r.duration(), error));
+        }
+    }
+
+    /**
+     * A refused CONNECT: with {@code flags} (ztunnel counts it) a {@code connection complete} at ERROR
+     * with ztunnel's error text (src/proxy.rs: a policy rejection inbound, the HTTP status outbound);
+     * without, ztunnel's early deny ({@code connection failed}, WARN).
+     */
+    static void refused(Logger log, TunnelInfo t, int status, String reason, String flags, Supplier<TrafficLabels> labels,
+                        Supplier<String> src) {
+        boolean outbound = t.direction() == TunnelInfo.Direction.OUTBOUND;
+        if (flags == null) {
+            if (log.isWarnEnabled()) {
+                write("warn", failed(t.peerAddress(), t.localAddress(), false, reason));
+            }
+        } else if (log.isErrorEnabled() && t.destination() != null) {
+            // ztunnel's Error::HttpStatus shows hyper's StatusCode: "401 Unauthorized".
+            String error = outbound ? status > 0 ? "http status: " + io.netty.handler.codec.http.HttpResponseStatus.valueOf(status) : reason
+                    : flags.equals("DENY") ? "connection closed due to policy rejection: " + reason : reason;
+            write("error", complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()), addr(t.destination()),
+                    outbound, true, 0, 0, null, error));
+        }
+    }
+
+    /** An outbound tunnel whose HBONE connection could not be dialled: ERROR, ztunnel's {@code connection failed: …} error. */
+    static void dialFailed(Logger log, TunnelInfo t, String error, Supplier<TrafficLabels> labels, Supplier<String> src) {
+        if (log.isErrorEnabled()) {
+            write("error", complete(src.get(), labels.get(), addr(t.peerAddress()), addr(t.destination()), true, true, 0, 0, null, error));
+        }
+    }
+
+    /** ztunnel's early deny of a failed handshake ({@code connection failed}, WARN); rate-limited by the caller. */
+    static void handshakeFailed(Logger log, InetSocketAddress src, InetSocketAddress dst, boolean outbound, String error) {
+        if (log.isWarnEnabled()) {
+            write("warn", failed(src, dst, outbound, error));
+        }
+    }
+
+    /** A plain TCP relay's line (passthrough, plaintext inbound): bytes_sent is the request outbound, the response inbound, as ztunnel's. */
+    static void plain(Logger log, Relay.Stats s, boolean inbound, InetSocketAddress src, InetSocketAddress dst, Supplier<TrafficLabels> labels) {
+        if (s.reset() ? log.isErrorEnabled() : log.isInfoEnabled()) {
+            write(s.reset() ? "error" : "info", complete(addr(src), labels.get(), addr(dst), null, !inbound, false,
+                    inbound ? s.bytesFromB() : s.bytesFromA(), inbound ? s.bytesFromA() : s.bytesFromB(), s.duration(),
+                    s.reset() ? "reset" : null));
+        }
+    }
+
+    /**
+     * ztunnel's {@code connection complete} fields: {@code srcAddr} and {@code dstAddr} are authorities
+     * or null; {@code hboneAddr} the CONNECT target of a tunnel (null for a plain relay); {@code l} the
+     * tunnel's metric labels, whose workload, namespace, principal and cluster become the fields
+     * ({@code unknown}: left out); identities only when {@code mtls}; bytes as this side sent and
+     * received them (negative: left out, as in {@code connection opened}); {@code duration} null when
+     * not measured (a refusal); {@code error} last, or null.
+     */
+    static Line complete(String srcAddr, TrafficLabels l, String dstAddr, String hboneAddr, boolean outbound, boolean mtls,
+                         long bytesSent, long bytesRecv, Duration duration, String error) {
+        Line b = new Line("connection complete");
+        b.bare("src.addr", srcAddr);
+        b.str("src.workload", l.sourceWorkload());
+        b.str("src.namespace", l.sourceWorkloadNamespace());
+        if (mtls) {
+            b.str("src.identity", l.sourcePrincipal());
+        }
+        b.str("src.cluster", l.sourceCluster());
+        b.bare("dst.addr", dstAddr);
+        b.bare("dst.hbone_addr", hboneAddr);
+        b.str("dst.workload", l.destinationWorkload());
+        b.str("dst.namespace", l.destinationWorkloadNamespace());
+        if (mtls) {
+            b.str("dst.identity", l.destinationPrincipal());
+        }
+        b.str("dst.cluster", l.destinationCluster());
+        b.str("direction", outbound ? "outbound" : "inbound");
+        if (bytesSent >= 0) {
+            b.num("bytes_sent", bytesSent);
+            b.num("bytes_recv", bytesRecv);
+        }
+        if (duration != null) {
+            b.str("duration", duration.toMillis() + "ms");
+        }
+        b.str("error", error);
+        return b;
+    }
+
+    /** ztunnel's {@code connection failed} ({@code log_early_deny}): a refusal before ztunnel has its connection's facts. */
+    static Line failed(InetSocketAddress src, InetSocketAddress dst, boolean outbound, String error) {
+        Line b = new Line("connection failed");
+        b.bare("src.addr", addr(src));
+        b.bare("dst.addr", addr(dst));
+        b.str("direction", outbound ? "outbound" : "inbound");
+        b.str("error", error);
+        return b;
+    }
+
+    static String addr(InetSocketAddress a) {
+        return a == null ? null : io.zerohop.core.Addresses.authority(a);
+    }
+
+    /** One whole line on standard output, where ztunnel writes its log; one write, so lines never interleave. */
+    private static void write(String level, Line line) {
+        String time = TIME.format(Instant.now());
+        System.out.print((JSON ? line.json(level, time) : line.text(level, time)) + "\n");
+        System.out.flush();
+    }
+
+    /** A message and its fields in order: {@code [name, value, kind]}, kind s (string), d (display) or n (number). */
+    static final class Line {
+        private String message;
+        private final List<String[]> fields = new ArrayList<>(16);
+
+        Line(String message) {
+            this.message = message;
+        }
+
+        Line rename(String m) {
+            message = m;
+            return this;
+        }
+
+        /** A string field (tracing's {@code record_str}), left out when null or {@code unknown}. */
+        void str(String k, String v) {
+            if (v != null && !v.equals(TrafficLabels.UNKNOWN)) {
+                fields.add(new String[] {k, v, "s"});
+            }
+        }
+
+        /** A {@code %display} field, left out when null. */
+        void bare(String k, String v) {
+            if (v != null) {
+                fields.add(new String[] {k, v, "d"});
+            }
+        }
+
+        void num(String k, long v) {
+            fields.add(new String[] {k, Long.toString(v), "n"});
+        }
+
+        /** {@code IstioFormat}: time, level, target, message, then {@code k=v} separated by spaces; strings in Rust's Debug quoting. */
+        String text(String level, String time) {
+            StringBuilder b = new StringBuilder(400).append(time).append('\t').append(level).append("\taccess\t").append(message).append('\t');
+            for (int i = 0; i < fields.size(); i++) {
+                String[] f = fields.get(i);
+                b.append(i == 0 ? "" : " ").append(f[0]).append('=');
+                if (f[2].equals("s")) {
+                    b.append('"');
+                    escape(b, f[1], false);
+                    b.append('"');
+                } else {
+                    b.append(f[1]);
+                }
+            }
+            return b.toString();
+        }
+
+        /** {@code IstioJsonFormat}: level, time, scope, message, then the fields; numbers bare, the rest JSON strings. */
+        String json(String level, String time) {
+            StringBuilder b = new StringBuilder(500).append("{\"level\":\"").append(level).append("\",\"time\":\"").append(time)
+                    .append("\",\"scope\":\"access\",\"message\":");
+            jsonString(b, message);
+            for (String[] f : fields) {
+                b.append(',');
+                jsonString(b, f[0]);
+                b.append(':');
+                if (f[2].equals("n")) {
+                    b.append(f[1]);
+                } else {
+                    jsonString(b, f[1]);
+                }
+            }
+            return b.append('}').toString();
+        }
+    }
+
+    /**
+     * Escapes {@code v} for a quoted string: as Rust's {@code Debug} for a {@code str} (ztunnel's text
+     * format; a control character as {@code \\u{1b}}) or, with {@code json}, as a JSON string (RFC 8259).
+     */
+    static void escape(StringBuilder b, String v, boolean json) {
+        for (int i = 0; i < v.length(); i++) {
+            char c = v.charAt(i);
+            switch (c) {
+                case '"' -> b.append("\\\"");
+                case '\\' -> b.append("\\\\");
+                case '\n' -> b.append("\\n");
+                case '\r' -> b.append("\\r");
+                case '\t' -> b.append("\\t");
+                default -> {
+                    if (json && c < 0x20) {
+                        b.append(String.format("\\u%04x", (int) c));
+                    } else if (!json && (c < 0x20 || c == 0x7f)) {
+                        b.append("\\u{").append(Integer.toHexString(c)).append('}');
+                    } else {
+                        b.append(c);
+                    }
+                }
+            }
+        }
+    }
+
+    private static void jsonString(StringBuilder b, String v) {
+        b.append('"');
+        escape(b, v, true);
+        b.append('"');
+    }
+}

@@ -1,0 +1,55 @@
+package io.zerohop.core.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The encoding of ztunnel's access-log lines (istio/ztunnel src/telemetry.rs): {@code IstioFormat}
+ * writes a string field with Rust's {@code Debug} ({@code {value:?}}: quotes, backslashes, newline,
+ * tab and other control characters escaped, ESC as <code>&#92;u{1b}</code>), so one line stays one line and
+ * its tabs stay separators; {@code IstioJsonFormat} writes it with serde_json. The real lines of a
+ * real proxy are checked in examples/standalone-proxy's ZtunnelCompatE2EIT.
+ */
+class ZtunnelAccessLogTest {
+    static final TrafficLabels LABELS = TrafficLabels.of("destination",
+            new TrafficLabels.Peer("frontend", "frontend", "v1", "prod", "spiffe://cluster.local/ns/prod/sa/frontend",
+                    "frontend", "v1", TrafficLabels.UNKNOWN),
+            new TrafficLabels.Peer("backend", "backend", "latest", "prod", "spiffe://cluster.local/ns/prod/sa/backend",
+                    "backend", "latest", TrafficLabels.UNKNOWN), "mutual_tls");
+
+    @Test
+    void aStringFieldIsQuotedWithRustsDebugEscapesAndUnknownFieldsAreLeftOut() {
+        ZtunnelAccessLog.Line l = ZtunnelAccessLog.complete("10.0.0.1:5000", LABELS, "10.0.0.2:15008", "10.0.0.2:8080", false, true,
+                70, 3000, Duration.ofMillis(12), "say \"no\"\tto\\this\nnow\u001b");
+        assertThat(l.text("error", "2026-12-01T17:43:07.304640Z")).isEqualTo("2026-12-01T17:43:07.304640Z\terror\taccess\t"
+                + "connection complete\tsrc.addr=10.0.0.1:5000 src.workload=\"frontend\" src.namespace=\"prod\" "
+                + "src.identity=\"spiffe://cluster.local/ns/prod/sa/frontend\" dst.addr=10.0.0.2:15008 dst.hbone_addr=10.0.0.2:8080 "
+                + "dst.workload=\"backend\" dst.namespace=\"prod\" dst.identity=\"spiffe://cluster.local/ns/prod/sa/backend\" "
+                + "direction=\"inbound\" bytes_sent=70 bytes_recv=3000 duration=\"12ms\" "
+                + "error=\"say \\\"no\\\"\\tto\\\\this\\nnow\\u{1b}\"");
+    }
+
+    @Test
+    void theJsonLineHasZtunnelsKeysNumbersForBytesAndJsonEscapes() throws Exception {
+        ZtunnelAccessLog.Line l = ZtunnelAccessLog.complete("10.0.0.1:5000", LABELS, "10.0.0.2:15008", "10.0.0.2:8080", true, true,
+                3000, 70, Duration.ofMillis(12), "a\"b\\c\nd\u001b\u007f");
+        String json = l.json("error", "2026-12-01T17:43:07.304640Z");
+        assertThat(json).startsWith("{\"level\":\"error\",\"time\":\"2026-12-01T17:43:07.304640Z\",\"scope\":\"access\","
+                + "\"message\":\"connection complete\",\"src.addr\":\"10.0.0.1:5000\"").contains("\"bytes_sent\":3000,\"bytes_recv\":70,")
+                .contains("\"error\":\"a\\\"b\\\\c\\nd\\u001b\u007f\"}").doesNotContain("\n");
+        var node = new ObjectMapper().readTree(json);
+        assertThat(node.get("error").asText()).isEqualTo("a\"b\\c\nd\u001b\u007f");
+        assertThat(node.get("direction").asText()).isEqualTo("outbound");
+    }
+
+    @Test
+    void anEarlyDenyIsZtunnelsConnectionFailed() {
+        ZtunnelAccessLog.Line l = ZtunnelAccessLog.failed(new java.net.InetSocketAddress("10.0.0.1", 5000),
+                new java.net.InetSocketAddress("10.0.0.2", 15008), false, "bad request");
+        assertThat(l.text("warn", "T")).isEqualTo("T\twarn\taccess\tconnection failed\tsrc.addr=10.0.0.1:5000 dst.addr=10.0.0.2:15008 "
+                + "direction=\"inbound\" error=\"bad request\"");
+    }
+}
