@@ -16,25 +16,14 @@ import sys
 import threading
 
 
-async def echo(host, port):
+async def serve(host, port, echo):
+    """The app: echoes every byte back (echo) or reads and drops them (sink); closes after the peer's FIN."""
     async def handle(reader, writer):
         try:
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        except ConnectionError:
-            pass
-        writer.close()
-    server = await asyncio.start_server(handle, host, port, backlog=4096)
-    async with server:
-        await server.serve_forever()
-
-
-async def sink(host, port):
-    async def handle(reader, writer):
-        try:
-            while await reader.read(262144):
-                pass
+            while data := await reader.read(262144):
+                if echo:
+                    writer.write(data)
+                    await writer.drain()
         except ConnectionError:
             pass
         writer.close()
@@ -94,10 +83,8 @@ async def hold(n, src, host, port, ready_file):
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "echo":
-        asyncio.run(echo(sys.argv[2], int(sys.argv[3])))
-    elif sys.argv[1] == "sink":
-        asyncio.run(sink(sys.argv[2], int(sys.argv[3])))
+    if sys.argv[1] in ("echo", "sink"):
+        asyncio.run(serve(sys.argv[2], int(sys.argv[3]), sys.argv[1] == "echo"))
     elif sys.argv[1] == "send":
         send(int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]))
     else:
