@@ -24,7 +24,7 @@ NATIVE=${ZEROHOP_NATIVE_DIR:-/opt/zerohop/native}
 # the heap is ~14 MB and its eden is touched end to end: ~1.6 MB of young generation instead of
 # ~4.7. Idle RSS -0.9 MB (--in-memory-ca) to -2.2 MB (--ca --workloads); with 10,000 tunnels
 # unchanged within noise, CPU per tunnel opened and per MiB relayed unchanged
-# (benchmarks/results/mem10k-*.md).
+# (benchmarks/results/mem10k-7a61d72.md).
 # MaxDirectMemorySize: bounds Netty's direct buffers (also Netty's own limit, io.netty.maxDirectMemory).
 # TieredStopAtLevel=1: C1 only; less compile CPU and code cache at start-up (throughput cost measured).
 # -Xss256k, ReservedCodeCacheSize, MaxMetaspaceSize: caps well above what the proxy uses.
