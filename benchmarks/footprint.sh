@@ -22,6 +22,7 @@
 #   NICE: run the proxy at this nice value (e.g. -10 as root): on a machine shared with other work it
 #         gets most of the CPU it would get on a quiet one, so its wall time to ready means something.
 #   CDS_DIR: where the per-set archives and unpacked native libraries are kept (reused while the jar is unchanged).
+#   HOST: the loopback address the proxy listens on (default 127.0.0.1), so that two runs on one machine do not collide.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 JAR=$(realpath "${1:-$ROOT/examples/standalone-proxy/target/zerohop.jar}")
@@ -29,7 +30,8 @@ IDLE=${IDLE:-10}
 RUNS=${RUNS:-1}
 LAUNCHER=${LAUNCHER:-$ROOT/deploy/zerohop.sh}
 IDENTITY=${IDENTITY:---in-memory-ca}
-PROXY_ARGS="proxy $IDENTITY --inbound=127.0.0.1:2628 --metrics=127.0.0.1:26220 --readiness=127.0.0.1:26221 --admin=127.0.0.1:26200 --socks5=127.0.0.1:26280 --drain=0s"
+HOST=${HOST:-127.0.0.1}
+PROXY_ARGS="proxy $IDENTITY --inbound=$HOST:2628 --metrics=$HOST:26220 --readiness=$HOST:26221 --admin=$HOST:26200 --socks5=$HOST:26280 --drain=0s"
 CLK=$(getconf CLK_TCK)
 CDS_DIR=${CDS_DIR:-/tmp/zerohop-footprint-cds}
 mkdir -p "$CDS_DIR"
@@ -51,7 +53,7 @@ main_cpu() {
 wait_ready() { # t0 -> prints ms to ready or -1
     local i
     for i in $(seq 1 3000); do
-        if curl -fs -o /dev/null http://127.0.0.1:26221/healthz/ready; then
+        if curl -fs -o /dev/null "http://$HOST:26221/healthz/ready"; then
             echo $(( ($(date +%s%N) - $1) / 1000000 ))
             return
         fi

@@ -9,6 +9,10 @@
 # is taken against; add -XX:NativeMemoryTracking=summary to ZEROHOP_JAVA_OPTS_EXTRA for the native part);
 # NET (default 127.0.0) and PORT_BASE (default 27000) move every address and port below (NET.2,
 # NET.3, PORT_BASE + n), so that two runs on one machine do not collide.
+# BULK_MB (with STREAMS, default 1): before the tunnels, send BULK_MB MiB from 127.0.x.3 through A -> B to a
+# sink app and print a row of the proxies' CPU (user + system, /proc/PID/stat) per MiB: the flags' throughput
+# cost, measured as work per byte rather than as a rate on a shared machine. N=0 runs only that. BULK_WARM_MB
+# (default 500) MiB go through first, unmeasured, so that the window holds compiled code, not the JIT's work.
 # DUMP=1 with DIAG: also a heap dump of each proxy idle (a-idle.hprof, b-idle.hprof) and at the peak
 # (a.hprof, b.hprof); `hprof.py diff a-idle.hprof a.hprof N` lists what one tunnel adds.
 #
@@ -57,6 +61,11 @@ workloads:
 YAML
 
 python3 "$HERE/tunnels.py" echo $NET.2 $((P + 900)) & PIDS+=($!)
+FORWARDS=$NET.1:$((P + 500))=$NET.2:$((P + 900))
+if [ -n "${BULK_MB:-}" ]; then
+    python3 "$HERE/tunnels.py" sink $NET.2 $((P + 901)) & PIDS+=($!)
+    FORWARDS=$FORWARDS,$NET.1:$((P + 501))=$NET.2:$((P + 901))
+fi
 start() { # name, args...
     local name=$1; shift
     "$LAUNCHER" proxy --ca "$W/ca" --workloads "$W/workloads.yaml" --drain=0s "$@" >"$W/$name.log" 2>&1 &
@@ -69,7 +78,7 @@ ready() { # port
 }
 start b --node node-b --inbound $NET.2:15008 --readiness $NET.2:$((P + 121)) --metrics off --admin $NET.2:$((P + 100))
 PB=${PIDS[-1]}
-start a --node node-a --inbound off --forward $NET.1:$((P + 500))=$NET.2:$((P + 900)) --readiness $NET.3:$((P + 121)) --metrics off --admin $NET.3:$((P + 100))
+start a --node node-a --inbound off --forward "$FORWARDS" --readiness $NET.3:$((P + 121)) --metrics off --admin $NET.3:$((P + 100))
 PA=${PIDS[-1]}
 ready $NET.2:$((P + 121)); ready $NET.3:$((P + 121))
 sleep "$IDLE"
@@ -83,10 +92,25 @@ if [ -n "${DIAG:-}" ]; then # idle snapshots to compare the peak with (NMT basel
     done
 fi
 
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system clock ticks
+if [ -n "${BULK_MB:-}" ]; then # the proxies' CPU per MiB relayed
+    python3 "$HERE/tunnels.py" send "${BULK_WARM_MB:-500}" "${STREAMS:-1}" $NET.3 $NET.1 $((P + 501))
+    clk=$(getconf CLK_TCK); a0=$(ticks "$PA"); b0=$(ticks "$PB"); t0=$(date +%s%N)
+    python3 "$HERE/tunnels.py" send "$BULK_MB" "${STREAMS:-1}" $NET.3 $NET.1 $((P + 501))
+    t1=$(date +%s%N); a1=$(ticks "$PA"); b1=$(ticks "$PB")
+    printf '| %s | bulk %s MiB, %s streams | %.0f MiB/s | A %.0f µs/MiB | B %.0f µs/MiB | load %s |\n' "$LABEL" "$BULK_MB" "${STREAMS:-1}" \
+        "$(echo "$BULK_MB * 1000000000 / ($t1 - $t0)" | bc -l)" "$(echo "($a1 - $a0) * 1000000 / $clk / $BULK_MB" | bc -l)" \
+        "$(echo "($b1 - $b0) * 1000000 / $clk / $BULK_MB" | bc -l)" "$(cut -d' ' -f1 /proc/loadavg)"
+fi
+
+oa=$(ticks "$PA"); ob=$(ticks "$PB")
 exec 9> >(python3 "$HERE/tunnels.py" hold "$N" $NET.3 $NET.1 $((P + 500)) "$W/open")
 t0=$(date +%s)
 until [ -s "$W/open" ]; do sleep 0.5; [ $(( $(date +%s) - t0 )) -lt 300 ] || { echo "tunnels not open after 300 s" >&2; exit 1; }; done
 opened=$(cat "$W/open")
+# The proxies' CPU while the tunnels opened (GC and JIT included), per tunnel: what heap and compiler flags cost.
+open_cpu=$(awk -v a="$(( $(ticks "$PA") - oa ))" -v b="$(( $(ticks "$PB") - ob ))" -v n="$N" -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { if (n > 0) printf "open CPU A %.0f, B %.0f µs/tunnel", a * 1e6 / hz / n, b * 1e6 / hz / n }')
 sleep "$IDLE"
 fds=$(ls "/proc/$PA/fd" | wc -l)
 if [ -n "${DIAG:-}" ]; then # a directory: heap and native-memory summaries of both proxies at the peak
@@ -100,4 +124,4 @@ if [ -n "${DIAG:-}" ]; then # a directory: heap and native-memory summaries of b
     done
 fi
 printf '| %s | %s | %s | %s | %s | %s | %s s | %s |\n' "$LABEL" "$idle_a" "$idle_b" "$(rss "$PA")" "$(rss "$PB")" \
-    "$opened" "$(( $(date +%s) - t0 - IDLE ))" "$fds fds on A, load $(cut -d' ' -f1 /proc/loadavg)"
+    "$opened" "$(( $(date +%s) - t0 - IDLE ))" "$fds fds on A, ${open_cpu:+$open_cpu, }load $(cut -d' ' -f1 /proc/loadavg)"
