@@ -557,7 +557,8 @@ public final class LoadRunner {
          * (the thread name without its trailing numbers: {@code bulk-zerohop-embedded}, {@code hbone-client},
          * {@code hbone-server}, {@code C2 CompilerThre}, ...), CPU µs (schedstat, ns resolution), voluntary
          * context switches (sleeps) and involuntary ones (preemptions) per MB delivered in the measured
-         * window, from {@code /proc/self/task/*}. Linux only; counts the load inflates far less than CPU time.
+         * window, from {@code /proc/self/task/*}, and the heap bytes its Java threads allocated
+         * ({@code com.sun.management.ThreadMXBean}). Linux only; counts the load inflates far less than CPU time.
          */
         static final boolean TASKS = "1".equals(System.getenv("ZEROHOP_BENCH_TASKS"));
 
@@ -582,39 +583,61 @@ public final class LoadRunner {
                             invol = Long.parseLong(line.substring(line.indexOf(':') + 1).strip());
                         }
                     }
-                    m.put(comm.replaceAll("[-#0-9 ]+$", "") + "\0" + tid, new long[] {cpu, vol, invol});
+                    m.put(group(comm) + "\0" + tid, new long[] {cpu, vol, invol, 0});
                 } catch (IOException | RuntimeException e) {
                     // ended
                 }
             }
+            // Heap bytes allocated, per Java thread (the JVM's own count), grouped as /proc names them.
+            java.lang.management.ThreadMXBean t = ManagementFactory.getThreadMXBean();
+            if (t instanceof com.sun.management.ThreadMXBean sun) {
+                for (java.lang.management.ThreadInfo info : t.getThreadInfo(t.getAllThreadIds())) {
+                    if (info != null) {
+                        long bytes = sun.getThreadAllocatedBytes(info.getThreadId());
+                        String name = info.getThreadName();
+                        if (bytes > 0) {
+                            m.put(group(name.substring(0, Math.min(15, name.length()))) + "\0j" + info.getThreadId(), new long[] {0, 0, 0, bytes});
+                        }
+                    }
+                }
+            }
             return m;
+        }
+
+        /** A thread's group: its name (as /proc gives it, 15 characters at most) without trailing numbers. */
+        private static String group(String name) {
+            return name.replaceAll("[-#0-9 ]+$", "");
         }
 
         /** Per thread group between two {@link #tasks()}: CPU µs, sleeps and preemptions per MB; threads counted per tid. */
         static String tasksPerMb(Map<String, long[]> before, Map<String, long[]> after, double mb) {
             Map<String, double[]> groups = new java.util.TreeMap<>();
             for (Map.Entry<String, long[]> e : after.entrySet()) {
-                long[] was = before.getOrDefault(e.getKey(), new long[3]);
+                long[] was = before.getOrDefault(e.getKey(), new long[4]);
                 long[] now = e.getValue();
-                if (now[0] == was[0] && now[1] == was[1] && now[2] == was[2]) {
+                if (now[0] == was[0] && now[1] == was[1] && now[2] == was[2] && now[3] == was[3]) {
                     continue;
                 }
-                double[] g = groups.computeIfAbsent(e.getKey().substring(0, e.getKey().indexOf('\0')), k -> new double[4]);
+                double[] g = groups.computeIfAbsent(e.getKey().substring(0, e.getKey().indexOf('\0')), k -> new double[5]);
                 g[0] += (now[0] - was[0]) / 1e3;
                 g[1] += now[1] - was[1];
                 g[2] += now[2] - was[2];
-                g[3]++;
+                g[4] += now[3] - was[3];
+                if (!e.getKey().contains("\0j")) {
+                    g[3]++;
+                }
             }
-            StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "     per MB (%.0f MB): thread group | threads | CPU µs | sleeps | preemptions%n", mb));
-            double[] total = new double[4];
+            StringBuilder sb = new StringBuilder(String.format(Locale.ROOT,
+                    "     per MB (%.0f MB): thread group | threads | CPU µs | sleeps | preemptions | heap bytes allocated%n", mb));
+            double[] total = new double[5];
             for (Map.Entry<String, double[]> e : groups.entrySet()) {
                 double[] g = e.getValue();
-                sb.append(String.format(Locale.ROOT, "     %-22s %3.0f %9.1f %8.3f %8.3f%n", e.getKey(), g[3], g[0] / mb, g[1] / mb, g[2] / mb));
-                for (int i = 0; i < 4; i++) {
+                sb.append(String.format(Locale.ROOT, "     %-22s %3.0f %9.1f %8.3f %8.3f %10.0f%n", e.getKey(), g[3], g[0] / mb, g[1] / mb, g[2] / mb, g[4] / mb));
+                for (int i = 0; i < 5; i++) {
                     total[i] += g[i];
                 }
             }
-            sb.append(String.format(Locale.ROOT, "     %-22s %3.0f %9.1f %8.3f %8.3f%n", "all threads", total[3], total[0] / mb, total[1] / mb, total[2] / mb));
+            sb.append(String.format(Locale.ROOT, "     %-22s %3.0f %9.1f %8.3f %8.3f %10.0f%n", "all threads", total[3], total[0] / mb, total[1] / mb, total[2] / mb, total[4] / mb));
             return sb.toString();
         }
 
