@@ -32,6 +32,20 @@ class SocketWriteBoundTest {
     /** SocketState.SUBMIT_HIGH plus the one chunk written before the writer looks. */
     private static final long BOUND = 512 * 1024 + CHUNK;
 
+    /** Keeps the client's only event loop busy until {@code release} (stands in for a loop that falls behind). */
+    private static void block(EventLoopGroup loop, CountDownLatch release) throws InterruptedException {
+        CountDownLatch busy = new CountDownLatch(1);
+        loop.next().execute(() -> {
+            busy.countDown();
+            try {
+                release.await(30, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        assertThat(busy.await(10, TimeUnit.SECONDS)).isTrue();
+    }
+
     @Test
     void theWritersOfOneConnectionShareOneBoundAndLoseNothing() throws Exception {
         int writers = 8;
@@ -53,16 +67,7 @@ class SocketWriteBoundTest {
                 open.addAll(clients);
                 open.addAll(accepted);
                 assertThat(clients.stream().map(c -> c.tunnel().localAddress()).distinct()).as("one pooled connection").hasSize(1);
-                CountDownLatch busy = new CountDownLatch(1);
-                loop.next().execute(() -> {
-                    busy.countDown();
-                    try {
-                        release.await(30, TimeUnit.SECONDS);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
-                });
-                assertThat(busy.await(10, TimeUnit.SECONDS)).isTrue();
+                block(loop, release);
 
                 AtomicLong total = new AtomicLong();
                 AtomicReference<Throwable> failed = new AtomicReference<>();
@@ -142,17 +147,7 @@ class SocketWriteBoundTest {
             HboneClient client = mesh.client().eventLoopGroup(loop).build();
             try (HboneSocket c = client.connectSocket(Mesh.loopback(8080), mesh.expectServer(), server.localAddress(), Duration.ofSeconds(10));
                  HboneSocket s = sockets.accept()) {
-                // The client's only event loop is busy (stands in for a loop that falls behind).
-                CountDownLatch busy = new CountDownLatch(1);
-                loop.next().execute(() -> {
-                    busy.countDown();
-                    try {
-                        release.await(30, TimeUnit.SECONDS);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
-                });
-                assertThat(busy.await(10, TimeUnit.SECONDS)).isTrue();
+                block(loop, release);
 
                 AtomicLong accepted = new AtomicLong();
                 AtomicReference<Throwable> failed = new AtomicReference<>();

@@ -27,6 +27,15 @@ class WriteBudgetTest {
         final AtomicInteger left = new AtomicInteger();
         final List<Thread> threads = new ArrayList<>();
 
+        /** {@code n} writers asleep on a budget at {@link WriteBudget#HIGH}, {@code tickets} of them allowed to leave. */
+        static Waiters asleep(int n, int tickets) throws InterruptedException {
+            Waiters ws = new Waiters();
+            ws.budget.add(WriteBudget.HIGH);
+            ws.start(n);
+            ws.tickets.set(tickets);
+            return ws;
+        }
+
         void start(int n) throws InterruptedException {
             for (int i = 0; i < n; i++) {
                 WriteBudget.Waiter w = budget.newWaiter();
@@ -69,10 +78,8 @@ class WriteBudgetTest {
 
     @Test
     void crossingTheLowMarkWakesOneWriterNotAll() throws Exception {
-        Waiters ws = new Waiters();
-        ws.budget.add(WriteBudget.HIGH);
         int n = 4;
-        ws.start(n);
+        Waiters ws = Waiters.asleep(n, 0);
         for (int i = 1; i <= n; i++) {
             ws.tickets.set(1);
             // The loop takes bytes down across LOW (not to 0): one writer is woken, and it refills.
@@ -88,10 +95,7 @@ class WriteBudgetTest {
 
     @Test
     void releasesAboveTheLowMarkWakeNobody() throws Exception {
-        Waiters ws = new Waiters();
-        ws.budget.add(WriteBudget.HIGH);
-        ws.start(2);
-        ws.tickets.set(2);
+        Waiters ws = Waiters.asleep(2, 2);
         // Tasks taken while more than LOW stays queued: the writers keep sleeping.
         for (int i = 0; i < 4; i++) {
             ws.budget.release((WriteBudget.HIGH - WriteBudget.LOW) / 4 - 1);
@@ -105,10 +109,7 @@ class WriteBudgetTest {
 
     @Test
     void aWriterWokenWithNothingQueuedWakesTheNextSoNoneIsLeftAsleep() throws Exception {
-        Waiters ws = new Waiters();
-        ws.budget.add(WriteBudget.HIGH);
-        ws.start(3);
-        ws.tickets.set(3);
+        Waiters ws = Waiters.asleep(3, 3);
         // The loop took everything: it wakes the first writer only. Each writer that leaves while
         // nothing is queued (it may write nothing more, and no task is left to wake anyone) wakes
         // the next; without that, the other two slept for good (this test's waiters never re-check).
