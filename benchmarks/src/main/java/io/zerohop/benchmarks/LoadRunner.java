@@ -273,15 +273,17 @@ public final class LoadRunner {
         CountDownLatch done = new CountDownLatch(streams);
         long warmNanos = (long) (warmup * 1e9);
         long measureNanos = (long) (seconds * 1e9);
-        long start = System.nanoTime();
-        long stopAt = start + warmNanos + measureNanos;
+        // The writers stop when told, after the window's closing CPU sample: a writer that ended at a
+        // deadline before that sample was missing from it, so its CPU was never counted (the Java
+        // threads' column held no generator CPU at all).
+        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
         for (Socket s : sockets) {
             Thread t = new Thread(() -> {
                 byte[] chunk = new byte[64 * 1024];
                 try {
                     OutputStream o = s.getOutputStream();
                     o.write('S');
-                    while (System.nanoTime() < stopAt) {
+                    while (!stop.get()) {
                         o.write(chunk);
                     }
                 } catch (IOException e) {
@@ -295,15 +297,23 @@ public final class LoadRunner {
         }
         Thread.sleep(warmNanos / 1_000_000);
         Process perf = Sys.perfStart(path.name + "-" + streams);
+        Sys.profile("start," + System.getenv("ZEROHOP_BENCH_PROFILE"));
         Sys.Cpu c0 = Sys.cpu(path.pids());
+        Map<String, long[]> tasks0 = Sys.TASKS ? Sys.tasks() : null;
         long b0 = AppServer.SINK.sum();
         long t0 = System.nanoTime();
         Thread.sleep(measureNanos / 1_000_000);
         long b1 = AppServer.SINK.sum();
         long t1 = System.nanoTime();
+        Map<String, long[]> tasks1 = Sys.TASKS ? Sys.tasks() : null;
         Sys.Cpu c1 = Sys.cpu(path.pids());
+        stop.set(true);
+        Sys.profile("stop,collapsed,file=" + System.getenv("ZEROHOP_BENCH_PROFILE_DIR") + "/" + path.name + "-" + streams + ".collapsed");
         Sys.perfEnd(perf, path.name + "-" + streams, b1 - b0);
         double mb = Math.max(1, b1 - b0) / 1e6;
+        if (tasks0 != null) {
+            out.print(Sys.tasksPerMb(tasks0, tasks1, mb));
+        }
         System.arraycopy(c1.perMbSince(c0, mb), 0, cpu, 0, cpu.length);
         done.await(10, java.util.concurrent.TimeUnit.SECONDS);
         for (Socket s : sockets) {
@@ -543,6 +553,95 @@ public final class LoadRunner {
     /** Machine, JVM and memory facts. */
     static final class Sys {
         /**
+         * {@code ZEROHOP_BENCH_TASKS=1}: each bulk scenario also prints, per group of this JVM's threads
+         * (the thread name without its trailing numbers: {@code bulk-zerohop-embedded}, {@code hbone-client},
+         * {@code hbone-server}, {@code C2 CompilerThre}, ...), CPU µs (schedstat, ns resolution), voluntary
+         * context switches (sleeps) and involuntary ones (preemptions) per MB delivered in the measured
+         * window, from {@code /proc/self/task/*}, and the heap bytes its Java threads allocated
+         * ({@code com.sun.management.ThreadMXBean}). Linux only; counts the load inflates far less than CPU time.
+         */
+        static final boolean TASKS = "1".equals(System.getenv("ZEROHOP_BENCH_TASKS"));
+
+        /** tid → [schedstat on-CPU ns, voluntary switches, involuntary switches] with the group name as key prefix "group\0tid". */
+        static Map<String, long[]> tasks() {
+            Map<String, long[]> m = new java.util.HashMap<>();
+            String[] tids = new java.io.File("/proc/self/task").list();
+            if (tids == null) {
+                return m;
+            }
+            for (String tid : tids) {
+                try {
+                    Path d = Path.of("/proc/self/task", tid);
+                    String comm = Files.readString(d.resolve("comm")).strip();
+                    long cpu = Long.parseLong(Files.readString(d.resolve("schedstat")).split(" ")[0]);
+                    long vol = 0;
+                    long invol = 0;
+                    for (String line : Files.readAllLines(d.resolve("status"))) {
+                        if (line.startsWith("voluntary_ctxt_switches:")) {
+                            vol = Long.parseLong(line.substring(line.indexOf(':') + 1).strip());
+                        } else if (line.startsWith("nonvoluntary_ctxt_switches:")) {
+                            invol = Long.parseLong(line.substring(line.indexOf(':') + 1).strip());
+                        }
+                    }
+                    m.put(group(comm) + "\0" + tid, new long[] {cpu, vol, invol, 0});
+                } catch (IOException | RuntimeException e) {
+                    // ended
+                }
+            }
+            // Heap bytes allocated, per Java thread (the JVM's own count), grouped as /proc names them.
+            java.lang.management.ThreadMXBean t = ManagementFactory.getThreadMXBean();
+            if (t instanceof com.sun.management.ThreadMXBean sun) {
+                for (java.lang.management.ThreadInfo info : t.getThreadInfo(t.getAllThreadIds())) {
+                    if (info != null) {
+                        long bytes = sun.getThreadAllocatedBytes(info.getThreadId());
+                        String name = info.getThreadName();
+                        if (bytes > 0) {
+                            m.put(group(name.substring(0, Math.min(15, name.length()))) + "\0j" + info.getThreadId(), new long[] {0, 0, 0, bytes});
+                        }
+                    }
+                }
+            }
+            return m;
+        }
+
+        /** A thread's group: its name (as /proc gives it, 15 characters at most) without trailing numbers. */
+        private static String group(String name) {
+            return name.replaceAll("[-#0-9 ]+$", "");
+        }
+
+        /** Per thread group between two {@link #tasks()}: CPU µs, sleeps and preemptions per MB; threads counted per tid. */
+        static String tasksPerMb(Map<String, long[]> before, Map<String, long[]> after, double mb) {
+            Map<String, double[]> groups = new java.util.TreeMap<>();
+            for (Map.Entry<String, long[]> e : after.entrySet()) {
+                long[] was = before.getOrDefault(e.getKey(), new long[4]);
+                long[] now = e.getValue();
+                if (now[0] == was[0] && now[1] == was[1] && now[2] == was[2] && now[3] == was[3]) {
+                    continue;
+                }
+                double[] g = groups.computeIfAbsent(e.getKey().substring(0, e.getKey().indexOf('\0')), k -> new double[5]);
+                g[0] += (now[0] - was[0]) / 1e3;
+                g[1] += now[1] - was[1];
+                g[2] += now[2] - was[2];
+                g[4] += now[3] - was[3];
+                if (!e.getKey().contains("\0j")) {
+                    g[3]++;
+                }
+            }
+            StringBuilder sb = new StringBuilder(String.format(Locale.ROOT,
+                    "     per MB (%.0f MB): thread group | threads | CPU µs | sleeps | preemptions | heap bytes allocated%n", mb));
+            double[] total = new double[5];
+            for (Map.Entry<String, double[]> e : groups.entrySet()) {
+                double[] g = e.getValue();
+                sb.append(String.format(Locale.ROOT, "     %-22s %3.0f %9.1f %8.3f %8.3f %10.0f%n", e.getKey(), g[3], g[0] / mb, g[1] / mb, g[2] / mb, g[4] / mb));
+                for (int i = 0; i < 5; i++) {
+                    total[i] += g[i];
+                }
+            }
+            sb.append(String.format(Locale.ROOT, "     %-22s %3.0f %9.1f %8.3f %8.3f %10.0f%n", "all threads", total[3], total[0] / mb, total[1] / mb, total[2] / mb, total[4] / mb));
+            return sb.toString();
+        }
+
+        /**
          * With {@code ZEROHOP_BENCH_PERF=EVENTS} (perf's event list, e.g. {@code task-clock,raw_syscalls:sys_enter})
          * and {@code ZEROHOP_BENCH_PERF_DIR}, counts those events per thread of this JVM over each bulk
          * scenario's measured window with {@code perf stat --per-thread} (system calls per MB: a count the
@@ -564,6 +663,25 @@ public final class LoadRunner {
             } catch (IOException e) {
                 System.err.println("perf not started: " + e);
                 return null;
+            }
+        }
+
+        /**
+         * With {@code ZEROHOP_BENCH_PROFILE=<async-profiler options>} (e.g. {@code event=cpu,interval=1ms,threads})
+         * and {@code ZEROHOP_BENCH_PROFILE_DIR}, profiles exactly each bulk scenario's measured window with
+         * async-profiler's Java API ({@code one.profiler.AsyncProfiler} on the class path, its library loaded
+         * with {@code -agentpath:.../libasyncProfiler.so}) and writes {@code DIR/<path>-<streams>.collapsed}.
+         */
+        static void profile(String command) {
+            if (System.getenv("ZEROHOP_BENCH_PROFILE") == null || System.getenv("ZEROHOP_BENCH_PROFILE_DIR") == null) {
+                return;
+            }
+            try {
+                Class<?> c = Class.forName("one.profiler.AsyncProfiler");
+                Object p = c.getMethod("getInstance").invoke(null);
+                c.getMethod("execute", String.class).invoke(p, command);
+            } catch (ReflectiveOperationException | LinkageError e) {
+                System.err.println("async-profiler not usable: " + e);
             }
         }
 

@@ -76,12 +76,8 @@ final class SocketBridge extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelWritabilityChanged(ChannelHandlerContext ctx) {
-        st.lock.lock();
-        try {
-            st.writable.signalAll();
-        } finally {
-            st.lock.unlock();
-        }
+        // Writers wait on their connection's WriteBudget, not on this socket's lock.
+        st.wakeWriters();
     }
 
     @Override
@@ -93,15 +89,16 @@ final class SocketBridge extends ChannelInboundHandlerAdapter {
                 st.releaseQueue();
             }
             st.signalReadable();
-            st.writable.signalAll();
         } finally {
             st.lock.unlock();
         }
+        st.wakeWriters();
     }
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
         st.writeError = cause;
+        st.wakeWriters();
         ctx.close();
     }
 }

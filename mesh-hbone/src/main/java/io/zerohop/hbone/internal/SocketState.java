@@ -19,10 +19,12 @@ import java.util.concurrent.locks.ReentrantLock;
 /**
  * The state a {@link TunnelSocket} shares between application threads (its blocking streams, here)
  * and the tunnel's event loop (the {@link SocketBridge}): bytes read and not yet taken, the end of
- * input, reset and close flags, under one lock with a condition each for readable and writable.
+ * input, reset and close flags, under one lock with a condition for readable; writers wait on their
+ * connection's {@link WriteBudget}.
  * Reads ask the channel for more only while less than {@link #HIGH_WATER} bytes wait unread, so a
  * slow reader stops the HTTP/2 window; writes block while the tunnel channel is not writable or
- * more than {@link #SUBMIT_HIGH} bytes wait for the event loop to take them.
+ * more than {@link WriteBudget#HIGH} bytes, from all the sockets on the tunnel's connection, wait for
+ * its event loop to take them.
  */
 final class SocketState {
     static final int HIGH_WATER = 1024 * 1024;
@@ -30,20 +32,20 @@ final class SocketState {
     /** Large enough that TLS records rarely span two buffers (Netty copies those through the heap). */
     static final int WRITE_CHUNK = 256 * 1024;
     /**
-     * Bytes a writer may hand to the event loop before the loop has taken them into the channel.
+     * Bytes writers may hand to the event loop before the loop has taken them into the channel.
      * A stream channel counts its pending bytes (and so turns unwritable) only on its event loop, so
      * {@code isWritable()} alone never stopped a writer on another thread: it queued write tasks
      * without bound (with heap buffers a 1 GiB heap ran out within seconds of bulk writing; with direct
-     * ones Netty's allocator made and zeroed new chunks all the time). The writer now waits above
-     * {@link #SUBMIT_HIGH} until the loop has caught up to {@link #SUBMIT_LOW}.
+     * ones Netty's allocator made and zeroed new chunks all the time). Writers now wait above
+     * {@link #SUBMIT_HIGH} until the loop has caught up to {@link #SUBMIT_LOW}, counted over all the
+     * sockets of one connection ({@link WriteBudget}).
      */
-    static final int SUBMIT_HIGH = 512 * 1024;
-    static final int SUBMIT_LOW = 128 * 1024;
+    static final int SUBMIT_HIGH = WriteBudget.HIGH;
+    static final int SUBMIT_LOW = WriteBudget.LOW;
 
     private final TunnelSocket socket;
     final ReentrantLock lock = new ReentrantLock();
     final Condition readable = lock.newCondition();
-    final Condition writable = lock.newCondition();
     final ArrayDeque<ByteBuf> queue = new ArrayDeque<>();
     long buffered;
     boolean eof;
@@ -54,10 +56,12 @@ final class SocketState {
     boolean outputShutdown;
     boolean discardInput;
     volatile boolean closed;
-    /** Bytes submitted to the event loop by {@code write} and not yet written into the channel there. */
+    /** Bytes this socket submitted to the event loop by {@code write} and not yet written into the channel there. */
     final AtomicLong submitted = new AtomicLong();
-    /** A writer waits in {@link #awaitWritable}; the event loop signals {@link #writable} only then. */
-    volatile boolean writerWaiting;
+    /** The connection's, set by the first write (the channel is known then); null before. */
+    private volatile WriteBudget budget;
+    /** This socket's writer's place in {@link #budget}'s queue. */
+    private WriteBudget.Waiter waiter;
     volatile Throwable writeError;
     final InputStream in = new In();
     final OutputStream out = new Out();
@@ -106,17 +110,36 @@ final class SocketState {
 
     /** Drops what is unread and wakes every waiter; true when something was unread. */
     boolean close() {
+        boolean unread;
         lock.lock();
         try {
             closed = true;
-            boolean unread = !queue.isEmpty();
+            unread = !queue.isEmpty();
             releaseQueue();
             signalReadable();
-            writable.signalAll();
-            return unread;
         } finally {
             lock.unlock();
         }
+        wakeWriters();
+        return unread;
+    }
+
+    /** Wakes this socket's writer, if it waits, to look again (writability, close, inactive). Any thread. */
+    void wakeWriters() {
+        WriteBudget b = budget;
+        if (b != null) {
+            b.wake(waiter);
+        }
+    }
+
+    private WriteBudget budget(Channel channel) {
+        WriteBudget b = budget;
+        if (b == null) {
+            b = WriteBudget.of(channel);
+            waiter = b.newWaiter();
+            budget = b; // after the waiter: wakeWriters() reads budget first
+        }
+        return b;
     }
 
     /**
@@ -291,6 +314,7 @@ final class SocketState {
         public void write(byte[] b, int off, int len) throws IOException {
             java.util.Objects.checkFromIndexSize(off, len, b.length);
             Channel channel = socket.requireConnected();
+            WriteBudget budget = budget(channel);
             // One flush per write() call (or per high-water mark reached), not per chunk: every flush
             // is a task on the event loop and a TLS record boundary. Failures need no per-chunk
             // listener: the void promise fires exceptionCaught, which records writeError and closes.
@@ -302,11 +326,11 @@ final class SocketState {
                 buf.writeBytes(b, off, n);
                 off += n;
                 len -= n;
-                boolean wait = submitted.get() + n >= SUBMIT_HIGH || !channel.isWritable();
-                submit(channel, buf, len == 0 || wait);
+                boolean wait = budget.submitted.get() + n >= SUBMIT_HIGH || !channel.isWritable();
+                submit(channel, budget, buf, len == 0 || wait);
                 if (wait) {
                     if (ThreadExecutorMap.currentExecutor() == channel.eventLoop()
-                            && (submitted.get() > SUBMIT_LOW || !channel.isWritable())) {
+                            && (budget.submitted.get() > SUBMIT_LOW || !channel.isWritable())) {
                         // What this write would wait for (the peer's WINDOW_UPDATE, or other writers' bytes taken into
                         // the channel) happens on this very thread: it would wait for good, with every tunnel of the
                         // connection stalled (as a read here, above). What was submitted stays queued in the channel.
@@ -314,7 +338,7 @@ final class SocketState {
                                 + "return once the peer's flow-control window is full: write on another thread (a connect "
                                 + "future completes on the event loop: use thenApplyAsync/thenAcceptAsync with an executor of yours)");
                     }
-                    awaitWritable(channel);
+                    awaitWritable(channel, budget);
                 }
             }
         }
@@ -347,8 +371,8 @@ final class SocketState {
         }
     }
 
-    /** Hands {@code buf} to the channel on its event loop, counted in {@link #submitted} until it is there. */
-    private void submit(Channel channel, ByteBuf buf, boolean flush) throws IOException {
+    /** Hands {@code buf} to the channel on its event loop, counted in {@link #submitted} and the budget until it is there. */
+    private void submit(Channel channel, WriteBudget budget, ByteBuf buf, boolean flush) throws IOException {
         if (channel.eventLoop().inEventLoop()) {
             channel.write(buf, channel.voidPromise());
             if (flush) {
@@ -365,12 +389,14 @@ final class SocketState {
             submitted.addAndGet(n);
             task = new WriteTask();
         }
+        budget.add(n);
         task.set(channel, buf, flush, n);
         try {
             channel.eventLoop().execute(task);
         } catch (RejectedExecutionException e) {
             task.set(null, null, false, 0);
             submitted.addAndGet(-n);
+            budget.release(n);
             buf.release();
             throw (SocketException) new SocketException("Broken pipe").initCause(e);
         }
@@ -411,38 +437,19 @@ final class SocketState {
                 }
             } finally {
                 // Counted down whatever the write did, or a waiting writer would wait for good.
-                if (submitted.addAndGet(-n) <= SUBMIT_LOW && writerWaiting) {
-                    signalWritable();
-                }
+                submitted.addAndGet(-n);
+                budget.release(n);
             }
         }
     }
 
-    /** Wakes a writer waiting in {@link #awaitWritable}. Any thread. */
-    void signalWritable() {
-        lock.lock();
+    private void awaitWritable(Channel channel, WriteBudget budget) throws IOException {
         try {
-            writable.signalAll();
-        } finally {
-            lock.unlock();
-        }
-    }
-
-    private void awaitWritable(Channel channel) throws IOException {
-        lock.lock();
-        writerWaiting = true;
-        try {
-            while ((submitted.get() > SUBMIT_LOW || !channel.isWritable()) && channel.isActive() && writeError == null && !closed) {
-                try {
-                    writable.awaitNanos(TimeUnit.MILLISECONDS.toNanos(100));
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new InterruptedIOException("interrupted while writing");
-                }
-            }
-        } finally {
-            writerWaiting = false;
-            lock.unlock();
+            budget.await(waiter, () -> (budget.submitted.get() > SUBMIT_LOW || !channel.isWritable())
+                    && channel.isActive() && writeError == null && !closed);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while writing");
         }
     }
 }
