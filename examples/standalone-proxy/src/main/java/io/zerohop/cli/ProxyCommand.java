@@ -515,7 +515,7 @@ final class ProxyCommand implements Callable<Integer> {
             if (caFailure.get() != null) {
                 throw caFailure.get();
             }
-            System.out.println("zerohop proxy: " + signal + ", draining for up to " + drain);
+            System.out.println("zerohop proxy: " + signal + ", draining for up to " + Cli.format(checked.drain()));
             System.out.flush();
             return 0;
         } finally {
