@@ -54,4 +54,43 @@ class ShutdownTest {
             }
         }
     }
+
+    /**
+     * newuser4's pass: a drain while a client was in its TLS handshake logged "HBONE TLS handshake ...
+     * failed: StacklessClosedChannelException" (and a connectionFailed event with that name). The drain
+     * closes such a connection (no HTTP/2 yet, so no GOAWAY can tell it) and nothing is lost: one line
+     * saying so, no failure event. The client is a raw TCP socket that sends the first 11 bytes of a
+     * ClientHello whose record header announces 512, so the server is mid-handshake for as long as it waits.
+     */
+    @Test
+    void aDrainDuringATlsHandshakeIsOneClearLine() throws Exception {
+        RecordingEvents events = new RecordingEvents();
+        try (Mesh mesh = new Mesh(); EchoServer echo = new EchoServer()) {
+            HboneServer server = mesh.server(DestinationResolver.sameIp()).listener(events).build().start().get();
+            try (java.net.Socket raw = new java.net.Socket(server.localAddress().getAddress(), server.localAddress().getPort())) {
+                raw.getOutputStream().write(new byte[] {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, (byte) 0xfc, 0x03, 0x03});
+                raw.getOutputStream().flush();
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (Inspect.connectionCount(server) != 1 && System.nanoTime() < deadline) {
+                    Thread.sleep(5);
+                }
+                assertThat(Inspect.connectionCount(server)).as("the server holds the half-shaken connection").isEqualTo(1);
+                String client = raw.getLocalAddress().getHostAddress() + ":" + raw.getLocalPort();
+                java.util.List<String> lines = ServerNoiseTest.logLines(() -> {
+                    server.shutdownGracefully(Duration.ofSeconds(5)).get(10, TimeUnit.SECONDS);
+                    raw.setSoTimeout(10_000);
+                    try {
+                        assertThat(raw.getInputStream().read()).as("the drain closed it").isEqualTo(-1);
+                    } catch (java.net.SocketException reset) {
+                        // closed with our 11 bytes unread: a reset is that close too
+                    }
+                });
+                assertThat(lines).as("no exception's name").noneMatch(l -> l.contains("Exception"));
+                assertThat(lines.stream().filter(l -> l.contains(client)).toList()).as("one line about the connection")
+                        .singleElement().asString()
+                        .contains("HBONE connection from " + client + " to ", " closed by the drain during its TLS handshake: no tunnel had opened");
+                assertThat(events.failed).as("not a failed connection: the drain closed it").isEmpty();
+            }
+        }
+    }
 }

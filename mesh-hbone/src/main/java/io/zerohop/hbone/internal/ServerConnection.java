@@ -75,6 +75,17 @@ final class ServerConnection extends Negotiator {
 
     @Override
     protected void handshakeFailed(ChannelHandlerContext ctx, Throwable cause) {
+        if ((goingAway || server.draining) && !ctx.channel().isActive()) {
+            // Our drain closed it (GOAWAY cannot go out before HTTP/2), and SslHandler reports that as a
+            // handshake failure with a bare StacklessClosedChannelException. No stream existed, so
+            // nothing was lost: one line saying so, and no connectionFailed event (not the peer's failure).
+            long n = server.connectionLog.admit();
+            if (n >= 0) {
+                log.info("HBONE connection from {} to {} (local identity {}) closed by the drain during its TLS handshake: no tunnel had opened{}",
+                        Authority.text(peer), Authority.text(local), localId, LogBudget.note(n));
+            }
+            return;
+        }
         long n = server.connectionLog.admit();
         if (n >= 0) {
             log.info("HBONE TLS handshake from {} to {} (local identity {}) failed: {}{}", Authority.text(peer), Authority.text(local), localId,
