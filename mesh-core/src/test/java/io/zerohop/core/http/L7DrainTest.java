@@ -50,6 +50,35 @@ class L7DrainTest {
 
     @Test
     void anL7TunnelCutAtTheDeadlineResetsItsUpstreamConnection() throws Exception {
+        cutMidRequest((server, tunnel) -> {
+            CompletableFuture<Void> drained = server.shutdown();
+            tunnel.setSoTimeout(20_000);
+            assertThat(readUntilEnd(tunnel)).as("the client's tunnel, cut at the deadline").isEqualTo("reset");
+            return drained;
+        });
+    }
+
+    /** A peer's RST_STREAM (CONNECT_ERROR: the client's socket closed with SO_LINGER 0) reaches the application as a reset too. */
+    @Test
+    void aPeerResetOfAnL7TunnelResetsItsUpstreamConnection() throws Exception {
+        cutMidRequest((server, tunnel) -> {
+            tunnel.setSoLinger(true, 0);
+            tunnel.close();
+            return CompletableFuture.completedFuture(null);
+        });
+    }
+
+    interface Cut {
+        /** Cuts the tunnel whose request is in flight; returns what to wait for once the app saw it. */
+        CompletableFuture<Void> cut(Mesh server, Socket tunnel) throws Exception;
+    }
+
+    /**
+     * A node proxy (drain 500 ms) in front of a raw-socket application on an HTTP port with an HTTP
+     * rule; a POST whose body is still coming goes through it, then {@code cut}; the application must
+     * read a reset.
+     */
+    static void cutMidRequest(Cut cut) throws Exception {
         InetAddress backendIp = InetAddress.getByName("127.0.31.2");
         try (ServerSocket app = new ServerSocket(0, 50, backendIp)) {
             Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp),
@@ -65,8 +94,7 @@ class L7DrainTest {
             registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
             try (Mesh client = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
                  Socket tunnel = client.socketFactory(frontend.identity()).createSocket(backendIp, app.getLocalPort())) {
-                // A request whose body is still coming when the deadline comes: the filter has sent its
-                // head and the first bytes of the body upstream.
+                // The filter has sent the request's head and the first bytes of its body upstream.
                 OutputStream out = tunnel.getOutputStream();
                 out.write(("POST /upload HTTP/1.1\r\nHost: backend\r\nContent-Length: 1000000\r\n\r\n" + "x".repeat(1000))
                         .getBytes(StandardCharsets.US_ASCII));
@@ -77,13 +105,10 @@ class L7DrainTest {
                     byte[] head = upstream.getInputStream().readNBytes(20);
                     assertThat(new String(head, StandardCharsets.US_ASCII)).as("the request reached the app").startsWith("POST /upload");
                     CompletableFuture<String> appEnd = CompletableFuture.supplyAsync(() -> readUntilEnd(upstream));
-
-                    CompletableFuture<Void> drained = server.shutdown();
-                    tunnel.setSoTimeout(20_000);
-                    assertThat(readUntilEnd(tunnel)).as("the client's tunnel, cut at the deadline").isEqualTo("reset");
-                    assertThat(appEnd.get(20, TimeUnit.SECONDS)).as("the app's connection from the L7 filter, cut at the deadline")
+                    CompletableFuture<Void> then = cut.cut(server, tunnel);
+                    assertThat(appEnd.get(20, TimeUnit.SECONDS)).as("the app's connection from the L7 filter, its tunnel cut")
                             .isEqualTo("reset");
-                    drained.get(20, TimeUnit.SECONDS);
+                    then.get(20, TimeUnit.SECONDS);
                 }
             } finally {
                 server.close();
