@@ -2,15 +2,14 @@ package io.zerohop.core.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelInboundHandlerAdapter;
-import io.netty.handler.codec.http2.Http2Error;
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.hbone.AuthzDecision;
 import io.zerohop.hbone.DestinationResolver;
 import io.zerohop.hbone.HboneClient;
 import io.zerohop.hbone.HboneServer;
+import io.zerohop.hbone.HboneEvents;
 import io.zerohop.hbone.HboneStream;
+import io.zerohop.hbone.TunnelResult;
 import io.zerohop.identity.InMemoryCa;
 import io.zerohop.identity.MeshTls;
 import io.zerohop.identity.SpiffeIds;
@@ -41,8 +40,9 @@ import org.junit.jupiter.api.Timeout;
  * client and server, a real upstream socket on loopback.
  *
  * <p>What each side sees: the client gets its 200 (the stream was accepted before the GOAWAY) and
- * then RST_STREAM CONNECT_ERROR, never a clean end (DESIGN §3: aborts are CONNECT_ERROR); the
- * upstream application gets a TCP reset, never a FIN.
+ * then RST_STREAM with an error code (the abort's CONNECT_ERROR, DESIGN §3; the code itself is
+ * TunnelLingerTest's), never a clean end, as its own tunnel record says; the upstream application
+ * gets a TCP reset, never a FIN.
  */
 @Timeout(60)
 class TunnelAfterDeadlineTest {
@@ -69,7 +69,14 @@ class TunnelAfterDeadlineTest {
                         }
                         return AuthzDecision.allow();
                     }).build().start().get(10, TimeUnit.SECONDS);
-            try (HboneClient client = HboneClient.builder().tls(tls).identity(FRONTEND).build()) {
+            CompletableFuture<TunnelResult> clientClosed = new CompletableFuture<>();
+            HboneEvents clientEvents = new HboneEvents() {
+                @Override
+                public void tunnelClosed(TunnelResult result) {
+                    clientClosed.complete(result);
+                }
+            };
+            try (HboneClient client = HboneClient.builder().tls(tls).identity(FRONTEND).listener(clientEvents).build()) {
                 CompletableFuture<HboneStream> connect = client.connect(new InetSocketAddress(ip, app.getLocalPort()),
                         Set.of(BACKEND), server.localAddress());
                 assertThat(deciding.await(20, TimeUnit.SECONDS)).as("the CONNECT reached the server").isTrue();
@@ -84,32 +91,13 @@ class TunnelAfterDeadlineTest {
                 app.setSoTimeout(20_000);
                 try (Socket upstream = app.accept()) {
                     HboneStream stream = connect.get(20, TimeUnit.SECONDS);
-                    CompletableFuture<Long> resetCode = new CompletableFuture<>();
-                    stream.channel().eventLoop().execute(() -> {
-                        stream.channel().pipeline().addLast(new ChannelInboundHandlerAdapter() {
-                            @Override
-                            public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
-                                if (evt instanceof HboneStream.Reset r) {
-                                    resetCode.complete(r.errorCode());
-                                } else if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent) {
-                                    resetCode.complete(-1L); // a clean end: what must not happen
-                                }
-                            }
-
-                            @Override
-                            public void channelRead(ChannelHandlerContext ctx, Object msg) {
-                                io.netty.util.ReferenceCountUtil.release(msg);
-                            }
-
-                            @Override
-                            public void channelInactive(ChannelHandlerContext ctx) {
-                                resetCode.complete(-2L); // closed without any word
-                            }
-                        });
-                        stream.channel().config().setAutoRead(true);
-                    });
-                    assertThat(resetCode.get(20, TimeUnit.SECONDS)).as("the client: RST_STREAM CONNECT_ERROR after its 200")
-                            .isEqualTo(Http2Error.CONNECT_ERROR.code());
+                    assertThat(stream).as("the client's 200: the CONNECT was accepted before the GOAWAY").isNotNull();
+                    // The client's own record of how the tunnel ended (its codec, whatever the application
+                    // reads): an RST_STREAM with an error code, not END_STREAM, not the connection's loss.
+                    TunnelResult ended = clientClosed.get(20, TimeUnit.SECONDS);
+                    assertThat(ended.status()).isEqualTo(200);
+                    assertThat(ended.reset()).as("cut, not complete").isTrue();
+                    assertThat(ended.error()).as("RST_STREAM with an error code (the abort's CONNECT_ERROR)").isEqualTo("reset by peer");
                     upstream.setSoTimeout(20_000);
                     assertThat(readUntilEnd(upstream)).as("the upstream application: a TCP reset, not a FIN").isEqualTo("reset");
                 }
