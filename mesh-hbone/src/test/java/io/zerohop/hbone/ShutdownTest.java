@@ -93,4 +93,68 @@ class ShutdownTest {
             }
         }
     }
+
+    /**
+     * The two-step graceful GOAWAY (RFC 9113 section 6.8; hyper/h2's {@code go_away_gracefully},
+     * which ztunnel's server connections get): GOAWAY NO_ERROR with last-stream-id 2^31-1 and a
+     * PING, then, once the PING is acked, the final GOAWAY with the last stream id received. A
+     * CONNECT the client sent before it had read the first GOAWAY (here: after it, but before its
+     * PING ack, which is the order such a CONNECT arrives in) is served; with one GOAWAY naming
+     * stream 1 it was refused. A frame-level client (real mTLS) that acks the PING when the test
+     * says, so the order needs no timing.
+     */
+    @Test
+    void aConnectSentBeforeTheFirstGoAwayWasReadIsServed() throws Exception {
+        try (Mesh mesh = new Mesh(); EchoServer echo = new EchoServer()) {
+            HboneServer server = mesh.server(DestinationResolver.sameIp()).build().start().get();
+            try (RawFrames p = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress())) {
+                p.answerPings = false;
+                p.preface();
+                io.netty.handler.codec.http2.Http2Headers connect = new io.netty.handler.codec.http2.DefaultHttp2Headers()
+                        .method("CONNECT").authority("127.0.0.1:" + echo.address().getPort());
+                p.headers(1, connect, false);
+                assertThat(p.next(RawFrames.HEADERS, 1, WAIT).status()).as("tunnel 1").isEqualTo("200");
+
+                CompletableFuture<Void> drained = server.shutdownGracefully(Duration.ofSeconds(30));
+                RawFrames.Frame first = p.next(RawFrames.GOAWAY, 0, WAIT);
+                assertThat(first).as("the first GOAWAY").isNotNull();
+                assertThat(lastStreamId(first)).as("the first GOAWAY's last-stream-id: 2^31-1").isEqualTo(Integer.MAX_VALUE);
+                assertThat(first.errorCode()).isZero();
+                RawFrames.Frame ping = p.next(f -> f.type() == RawFrames.PING && (f.flags() & RawFrames.ACK) == 0, WAIT);
+                assertThat(ping).as("the PING that follows the first GOAWAY").isNotNull();
+
+                p.headers(3, connect, false);
+                p.frame(RawFrames.PING, RawFrames.ACK, 0, io.netty.buffer.Unpooled.wrappedBuffer(ping.payload()));
+                // The final GOAWAY may come before tunnel 3's answer (that waits for its upstream dial).
+                java.util.List<RawFrames.Frame> seen = new java.util.ArrayList<>();
+                p.next(f -> {
+                    seen.add(f);
+                    return seen.stream().anyMatch(x -> x.type() == RawFrames.HEADERS && x.stream() == 3)
+                            && seen.stream().anyMatch(x -> x.type() == RawFrames.GOAWAY);
+                }, WAIT);
+                RawFrames.Frame served = seen.stream().filter(x -> x.type() == RawFrames.HEADERS && x.stream() == 3).findFirst().orElse(null);
+                assertThat(served).as("an answer to the CONNECT sent between the GOAWAYs").isNotNull();
+                assertThat(served.status()).as("tunnel 3, opened between the GOAWAYs").isEqualTo("200");
+                RawFrames.Frame last = seen.stream().filter(x -> x.type() == RawFrames.GOAWAY).findFirst().orElse(null);
+                assertThat(last).as("the final GOAWAY, after the PING's ack").isNotNull();
+                assertThat(lastStreamId(last)).as("the final GOAWAY's last-stream-id").isEqualTo(3);
+                assertThat(last.errorCode()).isZero();
+
+                // Both tunnels carry bytes and end normally; then the connection closes and the drain ends.
+                for (int stream : new int[] {1, 3}) {
+                    p.data(stream, new byte[] {(byte) stream}, true);
+                    RawFrames.Frame echoed = p.next(RawFrames.DATA, stream, WAIT);
+                    assertThat(echoed).as("echo on tunnel %d", stream).isNotNull();
+                }
+                drained.get(20, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    static final Duration WAIT = Duration.ofSeconds(10);
+
+    static int lastStreamId(RawFrames.Frame goAway) {
+        byte[] b = goAway.payload();
+        return ((b[0] & 0x7f) << 24) | ((b[1] & 0xff) << 16) | ((b[2] & 0xff) << 8) | (b[3] & 0xff);
+    }
 }
