@@ -367,7 +367,7 @@ class MeshTest {
         assertThat(server.mtlsMode(backend, 8080)).hasToString("STRICT");
         assertThat(server.mtlsMode(legacy, 8080)).hasToString("PERMISSIVE");
         InetSocketAddress plain = server.plaintextInbound(Capture.forward(new InetSocketAddress("127.0.0.1", 0), app()));
-        try (Socket s = new Socket(plain.getAddress(), plain.getPort())) {
+        try (CapturedStderr err = new CapturedStderr(); Socket s = new Socket(plain.getAddress(), plain.getPort())) {
             s.setSoTimeout(10_000);
             try {
                 s.getOutputStream().write("hello".getBytes(StandardCharsets.US_ASCII));
@@ -375,6 +375,9 @@ class MeshTest {
                 // the proxy may close (RST) before the client wrote: refused either way
             }
             assertThat(readOrReset(s)).as("STRICT must not let plaintext reach the app").isEqualTo(-1);
+            // The reset comes after every line about the refusal: one, naming both ends (it was a WARN and an INFO).
+            err.awaitLine("plaintext ", " -> " + Addresses.authority(app()) + " (" + backend.identity() + ") refused: PeerAuthentication STRICT");
+            assertThat(err.count(Addresses.authority(app()), "STRICT")).as("one line for one refused connection").isEqualTo(1);
         }
         try (ServerSocket legacyApp = new ServerSocket(0, 5, legacy.addresses().get(0))) {
             InetSocketAddress toLegacy = server.plaintextInbound(Capture.forward(new InetSocketAddress("127.0.0.1", 0),

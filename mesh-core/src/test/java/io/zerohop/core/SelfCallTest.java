@@ -79,8 +79,11 @@ class SelfCallTest {
             if (t == null) {
                 assertThat(readUntilEnd(s.getInputStream())).isNotEqualTo("data");
             }
-            err.awaitLine("self call ", " -> " + Addresses.authority(socks) + " dropped");
-            assertThat(err.count("self call")).as("one refusal, no loop").isEqualTo(1);
+            // The SOCKS5 reply (or the reset) comes after every line about the refusal: counting now is not early.
+            String line = err.awaitLine("self call ", " -> " + Addresses.authority(socks) + " (", ") dropped: one of this proxy's own ports");
+            assertThat(line).contains("WARN").contains(" (no identity) -> ");
+            assertThat(err.count("self call")).as("one refusal, no loop, one line (not a WARN and an INFO)").isEqualTo(1);
+            assertThat(err.count("refused")).as("the capture listener does not log it again").isZero();
         }
     }
 
@@ -101,8 +104,9 @@ class SelfCallTest {
         try (CapturedStderr err = new CapturedStderr(); Socket s = new Socket(t.getAddress(), t.getPort())) {
             s.setSoTimeout(10_000);
             assertThat(readUntilEnd(s.getInputStream())).isNotEqualTo("data");
-            err.awaitLine("self call ", " -> " + Addresses.authority(t) + " dropped");
-            assertThat(err.count("self call")).as("one refusal, no loop").isEqualTo(1);
+            err.awaitLine("self call ", " -> " + Addresses.authority(t) + " (", ") dropped: one of this proxy's own ports");
+            assertThat(err.count("self call")).as("one refusal, no loop, one line").isEqualTo(1);
+            assertThat(err.count("refused")).as("the capture listener does not log it again").isZero();
         }
     }
 
@@ -114,7 +118,12 @@ class SelfCallTest {
         try (CapturedStderr err = new CapturedStderr(); Socket s = new Socket(p.getAddress(), p.getPort())) {
             s.setSoTimeout(10_000);
             assertThat(readUntilEnd(s.getInputStream())).isNotEqualTo("data");
-            err.awaitLine("self call ", " -> " + Addresses.authority(new InetSocketAddress(ip, 15006)) + " dropped");
+            String line = err.awaitLine("self call ", " -> " + Addresses.authority(new InetSocketAddress(ip, 15006)) + " (",
+                    ") dropped: one of this proxy's own ports");
+            // Both ends, as a refusal of plaintext names them: no identity on the plaintext side, the backend's at 127.0.0.2.
+            assertThat(line).contains(" (plaintext, no identity) -> ").contains("(" + backend.identity() + ")");
+            assertThat(err.count("self call")).as("one line (not a WARN and an INFO)").isEqualTo(1);
+            assertThat(err.count("refused")).as("the capture listener does not log it again").isZero();
         }
     }
 

@@ -54,4 +54,107 @@ class ShutdownTest {
             }
         }
     }
+
+    /**
+     * newuser4's pass: a drain while a client was in its TLS handshake logged "HBONE TLS handshake ...
+     * failed: StacklessClosedChannelException" (and a connectionFailed event with that name). The drain
+     * closes such a connection (no HTTP/2 yet, so no GOAWAY can tell it) and nothing is lost: one line
+     * saying so, no failure event. The client is a raw TCP socket that sends the first 11 bytes of a
+     * ClientHello whose record header announces 512, so the server is mid-handshake for as long as it waits.
+     */
+    @Test
+    void aDrainDuringATlsHandshakeIsOneClearLine() throws Exception {
+        RecordingEvents events = new RecordingEvents();
+        try (Mesh mesh = new Mesh(); EchoServer echo = new EchoServer()) {
+            HboneServer server = mesh.server(DestinationResolver.sameIp()).listener(events).build().start().get();
+            try (java.net.Socket raw = new java.net.Socket(server.localAddress().getAddress(), server.localAddress().getPort())) {
+                raw.getOutputStream().write(new byte[] {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, (byte) 0xfc, 0x03, 0x03});
+                raw.getOutputStream().flush();
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+                while (Inspect.connectionCount(server) != 1 && System.nanoTime() < deadline) {
+                    Thread.sleep(5);
+                }
+                assertThat(Inspect.connectionCount(server)).as("the server holds the half-shaken connection").isEqualTo(1);
+                String client = raw.getLocalAddress().getHostAddress() + ":" + raw.getLocalPort();
+                java.util.List<String> lines = ServerNoiseTest.logLines(() -> {
+                    server.shutdownGracefully(Duration.ofSeconds(5)).get(10, TimeUnit.SECONDS);
+                    raw.setSoTimeout(10_000);
+                    try {
+                        assertThat(raw.getInputStream().read()).as("the drain closed it").isEqualTo(-1);
+                    } catch (java.net.SocketException reset) {
+                        // closed with our 11 bytes unread: a reset is that close too
+                    }
+                });
+                assertThat(lines).as("no exception's name").noneMatch(l -> l.contains("Exception"));
+                assertThat(lines.stream().filter(l -> l.contains(client)).toList()).as("one line about the connection")
+                        .singleElement().asString()
+                        .contains("HBONE connection from " + client + " to ", " closed by the drain during its TLS handshake: no tunnel had opened");
+                assertThat(events.failed).as("not a failed connection: the drain closed it").isEmpty();
+            }
+        }
+    }
+
+    /**
+     * The two-step graceful GOAWAY (RFC 9113 section 6.8; hyper/h2's {@code go_away_gracefully},
+     * which ztunnel's server connections get): GOAWAY NO_ERROR with last-stream-id 2^31-1 and a
+     * PING, then, once the PING is acked, the final GOAWAY with the last stream id received. A
+     * CONNECT the client sent before it had read the first GOAWAY (here: after it, but before its
+     * PING ack, which is the order such a CONNECT arrives in) is served; with one GOAWAY naming
+     * stream 1 it was refused. A frame-level client (real mTLS) that acks the PING when the test
+     * says, so the order needs no timing.
+     */
+    @Test
+    void aConnectSentBeforeTheFirstGoAwayWasReadIsServed() throws Exception {
+        try (Mesh mesh = new Mesh(); EchoServer echo = new EchoServer()) {
+            HboneServer server = mesh.server(DestinationResolver.sameIp()).build().start().get();
+            try (RawFrames p = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress())) {
+                p.answerPings = false;
+                p.preface();
+                io.netty.handler.codec.http2.Http2Headers connect = new io.netty.handler.codec.http2.DefaultHttp2Headers()
+                        .method("CONNECT").authority("127.0.0.1:" + echo.address().getPort());
+                p.headers(1, connect, false);
+                assertThat(p.next(RawFrames.HEADERS, 1, WAIT).status()).as("tunnel 1").isEqualTo("200");
+
+                CompletableFuture<Void> drained = server.shutdownGracefully(Duration.ofSeconds(30));
+                RawFrames.Frame first = p.next(RawFrames.GOAWAY, 0, WAIT);
+                assertThat(first).as("the first GOAWAY").isNotNull();
+                assertThat(lastStreamId(first)).as("the first GOAWAY's last-stream-id: 2^31-1").isEqualTo(Integer.MAX_VALUE);
+                assertThat(first.errorCode()).isZero();
+                RawFrames.Frame ping = p.next(f -> f.type() == RawFrames.PING && (f.flags() & RawFrames.ACK) == 0, WAIT);
+                assertThat(ping).as("the PING that follows the first GOAWAY").isNotNull();
+
+                p.headers(3, connect, false);
+                p.frame(RawFrames.PING, RawFrames.ACK, 0, io.netty.buffer.Unpooled.wrappedBuffer(ping.payload()));
+                // The final GOAWAY may come before tunnel 3's answer (that waits for its upstream dial).
+                java.util.List<RawFrames.Frame> seen = new java.util.ArrayList<>();
+                p.next(f -> {
+                    seen.add(f);
+                    return seen.stream().anyMatch(x -> x.type() == RawFrames.HEADERS && x.stream() == 3)
+                            && seen.stream().anyMatch(x -> x.type() == RawFrames.GOAWAY);
+                }, WAIT);
+                RawFrames.Frame served = seen.stream().filter(x -> x.type() == RawFrames.HEADERS && x.stream() == 3).findFirst().orElse(null);
+                assertThat(served).as("an answer to the CONNECT sent between the GOAWAYs").isNotNull();
+                assertThat(served.status()).as("tunnel 3, opened between the GOAWAYs").isEqualTo("200");
+                RawFrames.Frame last = seen.stream().filter(x -> x.type() == RawFrames.GOAWAY).findFirst().orElse(null);
+                assertThat(last).as("the final GOAWAY, after the PING's ack").isNotNull();
+                assertThat(lastStreamId(last)).as("the final GOAWAY's last-stream-id").isEqualTo(3);
+                assertThat(last.errorCode()).isZero();
+
+                // Both tunnels carry bytes and end normally; then the connection closes and the drain ends.
+                for (int stream : new int[] {1, 3}) {
+                    p.data(stream, new byte[] {(byte) stream}, true);
+                    RawFrames.Frame echoed = p.next(RawFrames.DATA, stream, WAIT);
+                    assertThat(echoed).as("echo on tunnel %d", stream).isNotNull();
+                }
+                drained.get(20, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    static final Duration WAIT = Duration.ofSeconds(10);
+
+    static int lastStreamId(RawFrames.Frame goAway) {
+        byte[] b = goAway.payload();
+        return ((b[0] & 0x7f) << 24) | ((b[1] & 0xff) << 16) | ((b[2] & 0xff) << 8) | (b[3] & 0xff);
+    }
 }

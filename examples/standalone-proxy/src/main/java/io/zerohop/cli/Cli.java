@@ -99,21 +99,30 @@ final class Cli {
 
     /**
      * Durations as people write them: 500ms, 90s, 15m, 24h, 7d (Go's and Kubernetes' {@code ms} too: a
-     * new-user pass wrote {@code --handshake-timeout 500ms} and was refused).
+     * new-user pass wrote {@code --handshake-timeout 500ms} and was refused). The number is ASCII
+     * digits, no sign: {@link Long#parseLong} also took {@code +5s}, {@code -0s} and other scripts'
+     * digits ({@code ٥s}), which the proxy then printed as typed ({@code draining for up to +5s}).
      */
     static Duration duration(String s) {
-        if (s == null || s.length() < 2 || s.matches("-?\\d+")) {
-            throw new RefusedException("bad duration \"" + s + "\"" + (s != null && s.matches("-?\\d+") ? ": no unit" : "") + DURATION_EXAMPLES, 2);
+        if (s == null || s.length() < 2 || s.matches("[-+]?[0-9]+")) {
+            throw new RefusedException("bad duration \"" + s + "\"" + (s != null && s.matches("[-+]?[0-9]+") ? ": no unit" : "") + DURATION_EXAMPLES, 2);
         }
         int unit = s.endsWith("ms") ? 2 : 1;
+        String number = s.substring(0, s.length() - unit);
+        if (number.matches("-[0-9]*[1-9][0-9]*")) {
+            throw new RefusedException("duration \"" + s + "\" is negative", 2);
+        }
+        if (number.matches("[-+][0-9]+")) {
+            throw new RefusedException("bad duration \"" + s + "\": write the number without a sign" + DURATION_EXAMPLES, 2);
+        }
         long n;
         try {
-            n = Long.parseLong(s.substring(0, s.length() - unit));
+            if (!number.matches("[0-9]+")) {
+                throw new NumberFormatException(number);
+            }
+            n = Long.parseLong(number);
         } catch (NumberFormatException e) {
             throw new RefusedException("bad duration \"" + s + "\"" + DURATION_EXAMPLES, 2);
-        }
-        if (n < 0) {
-            throw new RefusedException("duration \"" + s + "\" is negative", 2);
         }
         try {
             Duration d = unit == 2 ? Duration.ofMillis(n) : switch (s.charAt(s.length() - 1)) {
@@ -130,5 +139,25 @@ final class Cli {
         } catch (ArithmeticException e) {
             throw new RefusedException("duration \"" + s + "\" is too long (at most 106751d, what a long holds in ns)", 2);
         }
+    }
+
+    /**
+     * {@code d} in {@link #duration}'s grammar, in the largest of its units that holds it exactly:
+     * {@code 90s}, {@code 1m}, {@code 1500ms}, {@code 0s}; what the proxy prints of a duration it parsed
+     * ({@code 0010s} prints as {@code 10s}). Sub-millisecond parts are dropped (the grammar has none).
+     */
+    static String format(Duration d) {
+        long ms = d.toMillis();
+        if (ms == 0) {
+            return "0s";
+        }
+        long[] sizes = {86_400_000L, 3_600_000L, 60_000L, 1_000L};
+        String[] units = {"d", "h", "m", "s"};
+        for (int i = 0; i < sizes.length; i++) {
+            if (ms % sizes[i] == 0) {
+                return ms / sizes[i] + units[i];
+            }
+        }
+        return ms + "ms";
     }
 }

@@ -279,7 +279,13 @@ final class ProxyCommand implements Callable<Integer> {
     private volatile Signals signals;
 
     private Integer proxy() throws Exception {
+        // Installed by main() before anything else; a signal that came meanwhile stops the start below.
+        Signals signals = Signals.forProxy();
+        this.signals = signals;
         Checked checked = check();
+        if (signals.stopping()) {
+            return stoppedBefore(signals, "the proxy started");
+        }
         if (!accessLogFormat.equals("zerohop")) {
             // Read once, by mesh-core's access log, before the first tunnel (mesh-core README, "Access log").
             System.setProperty("zerohop.accessLog.format", accessLogFormat);
@@ -348,9 +354,10 @@ final class ProxyCommand implements Callable<Integer> {
                         + ": no policy loaded from it; every authenticated peer is allowed until one is");
             }
         }
-        // Before the identity source: waiting for SPIRE's first SVID has no bound, and a signal must end that wait.
-        Signals signals = Signals.install();
-        this.signals = signals;
+        if (signals.stopping()) {
+            closeAll(watch, kube);
+            return stoppedBefore(signals, "the identity source started");
+        }
         IdentityProvider provider;
         try {
             provider = provider(signals);
@@ -366,15 +373,13 @@ final class ProxyCommand implements Callable<Integer> {
         }
         if (provider == null) {
             // Stopped while waiting for the first SVID: never ready, nothing to drain.
-            if (watch != null) {
-                watch.close();
-            }
-            if (kube != null) {
-                kube.close();
-            }
-            System.out.println("zerohop proxy: " + signals.await() + " before an SVID arrived; stopped");
-            System.out.flush();
-            return 0;
+            closeAll(watch, kube);
+            return stoppedBefore(signals, "an SVID arrived");
+        }
+        if (signals.stopping()) {
+            closeAll(watch, kube);
+            provider.close();
+            return stoppedBefore(signals, "the listeners started");
         }
         if (kube == null && !registry.all().isEmpty() && (identity.caDir != null || identity.pem != null)) {
             // The identity source's own trust domain, which --trust-domain does not change.
@@ -506,7 +511,8 @@ final class ProxyCommand implements Callable<Integer> {
             if (kube == null) {
                 // On this thread, not a timer's: a scheduler thread would stay for the process's life (idle RSS).
                 try {
-                    mesh.ready().get(5, TimeUnit.SECONDS);
+                    // A signal ends the wait too: its drain should not wait for readiness first.
+                    java.util.concurrent.CompletableFuture.anyOf(mesh.ready(), signals.stopped()).get(5, TimeUnit.SECONDS);
                 } catch (java.util.concurrent.TimeoutException notYet) {
                     System.err.println("zerohop proxy: not ready after 5 s, pending: " + String.join(", ", mesh.pendingReadiness())
                             + " (/healthz/ready answers 500; the WARN lines say why); listening: " + what);
@@ -522,7 +528,7 @@ final class ProxyCommand implements Callable<Integer> {
             if (caFailure.get() != null) {
                 throw caFailure.get();
             }
-            System.out.println("zerohop proxy: " + signal + ", draining for up to " + drain);
+            System.out.println("zerohop proxy: " + signal + ", draining for up to " + Cli.format(checked.drain()));
             System.out.flush();
             return 0;
         } finally {
@@ -539,6 +545,22 @@ final class ProxyCommand implements Callable<Integer> {
                 kube.close();
             }
             provider.close();
+        }
+    }
+
+    /** A signal (or /quitquitquit's stop) came before {@code what}: nothing listens yet, so nothing to drain. */
+    private static int stoppedBefore(Signals signals, String what) throws InterruptedException {
+        System.out.println("zerohop proxy: " + signals.await() + " before " + what + "; stopped");
+        System.out.flush();
+        return 0;
+    }
+
+    private static void closeAll(AutoCloseable watch, KubernetesProxy kube) throws Exception {
+        if (watch != null) {
+            watch.close();
+        }
+        if (kube != null) {
+            kube.close();
         }
     }
 

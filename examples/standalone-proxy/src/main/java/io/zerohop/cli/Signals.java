@@ -6,8 +6,12 @@ import java.util.concurrent.atomic.AtomicReference;
 /**
  * SIGTERM and SIGINT as a request to drain, not an exit: the JVM's default handler would run the
  * shutdown hooks and halt while tunnels still flow (and exit 143). With the handler replaced the
- * proxy drains on its main thread and exits 0, as ztunnel does on SIGTERM. Install before the proxy
- * says it is ready, so that no signal can arrive between the two.
+ * proxy drains on its main thread and exits 0, as ztunnel does on SIGTERM. {@code zerohop proxy}
+ * installs them as the first statement of {@code main} ({@link #installEarly}): a signal during the
+ * start (option parsing, policies, the identity source, the listeners) then stops the start at its
+ * next step and exits 0 as well; installed later, as before, the JVM's own handler took a SIGTERM in
+ * the first ~0.5 s and exited 143. Only a signal before {@code main} (the JVM's own start) still
+ * gets the JVM's default (README "SIGTERM during start-up").
  *
  * <p>Any other way the JVM starts to exit (SIGHUP and the other signals left to the JVM, a
  * {@code System.exit} elsewhere, {@code -Xrs}) runs the shutdown hook, which requests the same drain
@@ -24,7 +28,28 @@ final class Signals {
     /** How long the shutdown hook holds the exit for the drain, in ms. */
     private volatile long exitBoundMillis = 15_000;
 
+    /** The handlers {@link #installEarly} installed, until {@link #forProxy} takes them. */
+    private static volatile Signals early;
+
     private Signals() {}
+
+    /**
+     * For {@code main} of {@code zerohop proxy}, before anything else: the handlers, and the shutdown
+     * hook, for {@link #forProxy} to take once the command runs. The caller calls {@link #finished}
+     * when the command returns (a usage error, too), or the hook would hold that exit.
+     */
+    static Signals installEarly() {
+        Signals s = install();
+        early = s;
+        return s;
+    }
+
+    /** The handlers {@code main} installed, or new ones (a proxy run inside another JVM, e.g. a test's). */
+    static Signals forProxy() {
+        Signals s = early;
+        early = null;
+        return s != null ? s : install();
+    }
 
     static Signals install() {
         Signals s = new Signals();

@@ -45,10 +45,18 @@ public final class Zerohop {
     }
 
     public static void main(String[] args) {
+        Signals signals = null;
         if (args.length > 0 && args[0].equals("proxy")) {
+            // First: from here on a SIGTERM stops the start (or drains) and exits 0, not the JVM's 143.
+            signals = Signals.installEarly();
             loadInBackground();
         }
-        System.exit(run(args));
+        int status = run(args);
+        if (signals != null) {
+            // A command that never reached the proxy (a usage error) must not have its exit held by the hook.
+            signals.finished();
+        }
+        System.exit(status);
     }
 
     /**

@@ -118,7 +118,9 @@ public final class CaptureListener {
         opener.open(src, dst, ch.eventLoop()).whenComplete((end, e) -> {
             if (e != null) {
                 ch.eventLoop().execute(() -> {
-                    refusals.info("outbound {} -> {} refused: {}", Addresses.authority(src), Addresses.authority(dst), rootMessage(e));
+                    if (!loggedByOpener(e)) {
+                        refusals.info("outbound {} -> {} refused: {}", Addresses.authority(src), Addresses.authority(dst), rootMessage(e));
+                    }
                     Relay.tcp(ch).reset();
                 });
                 return;
@@ -183,6 +185,15 @@ public final class CaptureListener {
         });
     }
 
+    /** The opener logged this refusal itself, with both ends' identities: one line per refused connection. */
+    static boolean loggedByOpener(Throwable e) {
+        Throwable t = e;
+        while (t instanceof java.util.concurrent.CompletionException && t.getCause() != null) {
+            t = t.getCause();
+        }
+        return t instanceof LoggedRefusal;
+    }
+
     static String rootMessage(Throwable e) {
         Throwable t = e;
         while (t.getCause() != null && !(t instanceof HboneRefusedException)) {
@@ -235,7 +246,9 @@ public final class CaptureListener {
                 InetSocketAddress src = ch.remoteAddress();
                 opener.open(src, dst, ch.eventLoop()).whenComplete((end, e) -> {
                     if (e != null) {
-                        refusals.info("socks5 {} -> {} refused: {}", Addresses.authority(src), Addresses.authority(dst), rootMessage(e));
+                        if (!loggedByOpener(e)) {
+                            refusals.info("socks5 {} -> {} refused: {}", Addresses.authority(src), Addresses.authority(dst), rootMessage(e));
+                        }
                         ch.writeAndFlush(new DefaultSocks5CommandResponse(
                                 e.getCause() instanceof HboneRefusedException ? Socks5CommandStatus.FORBIDDEN : Socks5CommandStatus.CONNECTION_REFUSED,
                                 Socks5AddressType.IPv4)).addListener(f -> ch.close());

@@ -42,7 +42,7 @@ public final class Outbound {
         /** Plain TCP to the target: a {@code protocol: TCP} workload, or unknown with passthrough on. */
         record Passthrough(String why) implements Request {}
 
-        /** Sent nowhere; {@code error} is what the capture listener logs. A self call is logged here too. */
+        /** Sent nowhere; {@code error} is what the capture listener logs, except a self call, which {@link #open} logs. */
         record Refused(RuntimeException error, boolean selfCall) implements Request {}
     }
 
@@ -190,10 +190,19 @@ public final class Outbound {
         }
         Request.Refused refused = (Request.Refused) r;
         if (refused.selfCall()) {
-            refusals.warn("self call {} -> {} dropped: one of this proxy's own ports", Addresses.authority(source),
-                    Addresses.authority(target));
+            // One line naming both ends, as a denial's; the capture listener does not log a LoggedRefusal again.
+            refusals.warn("self call {} ({}) -> {} ({}) dropped: one of this proxy's own ports", Addresses.authority(source),
+                    identityText(local.at(source.getAddress())), Addresses.authority(target),
+                    identityText(local.registry().byAddress(target.getAddress())));
+            return CompletableFuture.failedFuture(new LoggedRefusal(refused.error().getMessage()));
         }
         return CompletableFuture.failedFuture(refused.error());
+    }
+
+    /** The identity of {@code w}, else the mesh's own (what a tunnel from there would present), else "no identity". */
+    private String identityText(java.util.Optional<Workload> w) {
+        SpiffeId id = w.map(local.registry()::identityOf).orElse(identity);
+        return id == null ? "no identity" : id.toString();
     }
 
     /** The clients by source identity, for the admin dump (a snapshot). */

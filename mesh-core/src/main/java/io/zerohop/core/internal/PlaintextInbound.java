@@ -19,7 +19,8 @@ import java.util.concurrent.CompletableFuture;
  * the destination must be a local workload; its PeerAuthentication must allow plaintext (STRICT
  * refuses); the policy decides with no peer identity, unless the port is decided per HTTP request;
  * then the connection is relayed to the workload (parsed on such a port). A refusal fails the
- * returned future and the capture listener resets the connection.
+ * returned future and the capture listener resets the connection; a refusal logged here (self call,
+ * PeerAuthentication, policy) is a {@link LoggedRefusal}, which the listener does not log again.
  */
 public final class PlaintextInbound {
     /** What {@link #admit} decided: relay to {@code workload} (parsing requests when {@code perRequest}), or refuse. */
@@ -54,9 +55,10 @@ public final class PlaintextInbound {
     public Admission admit(InetSocketAddress source, InetSocketAddress target) {
         // ztunnel's inbound_passthrough.rs: any destination port of its own is an illegal call.
         if (ownPorts.isSelf(target, local::hostHas)) {
-            refusals.warn("self call {} -> {} dropped: one of this proxy's own ports", Addresses.authority(source),
-                    Addresses.authority(target));
-            return refused(new IllegalStateException("self call: " + Addresses.authority(target)
+            refusals.warn("self call {} (plaintext, no identity) -> {} ({}) dropped: one of this proxy's own ports",
+                    Addresses.authority(source), Addresses.authority(target),
+                    local.registry().byAddress(target.getAddress()).map(w -> local.registry().identityOf(w).toString()).orElse("no workload"));
+            return refused(new LoggedRefusal("self call: " + Addresses.authority(target)
                     + " is one of this proxy's own ports, dropped"));
         }
         Workload w = local.at(target.getAddress()).orElse(null);
@@ -68,7 +70,7 @@ public final class PlaintextInbound {
         if (!mode.allowsPlaintext()) {
             refusals.warn("plaintext {} -> {} ({}) refused: PeerAuthentication {} requires mTLS", Addresses.authority(source),
                     Addresses.authority(target), w.identity(), mode);
-            return refused(new IllegalStateException("PeerAuthentication " + mode + " for " + w
+            return refused(new LoggedRefusal("PeerAuthentication " + mode + " for " + w
                     + " port " + target.getPort() + " refuses plaintext"));
         }
         if (policy != null && !perRequest) {
@@ -76,7 +78,7 @@ public final class PlaintextInbound {
             if (!d.allowed()) {
                 refusals.warn("plaintext {} -> {} ({}) denied: {}", Addresses.authority(source), Addresses.authority(target),
                         w.identity(), d.explain());
-                return refused(new IllegalStateException(d.explain()));
+                return refused(new LoggedRefusal(d.explain()));
             }
         }
         return new Admission(w, perRequest, null);

@@ -181,12 +181,13 @@ public final class HboneListener {
                 CompletableFuture<Void> f = new CompletableFuture<>();
                 c.channel.eventLoop().execute(() -> {
                     c.goAway();
-                    f.complete(null);
+                    c.finalGoAwayOut.whenComplete((v, e) -> f.complete(null));
                 });
                 return f;
             }).toArray(CompletableFuture[]::new);
-            // From here on every connection refuses new streams (REFUSED_STREAM past GOAWAY's
-            // last-stream-id): the observable point where the drain has taken effect.
+            // Once every connection's final GOAWAY is out (after its PING's ack, or at most 1 s) every
+            // connection refuses new streams (REFUSED_STREAM past its last-stream-id): the observable
+            // point where the drain has taken effect.
             CompletableFuture.allOf(sent).thenRun(() -> log.info("HBONE drain: listener closed, GOAWAY sent on {} connections", sent.length));
             CompletableFuture<?>[] closes = connections.stream().map(c -> c.closed).toArray(CompletableFuture[]::new);
             CompletableFuture<Void> all = CompletableFuture.allOf(closes);

@@ -91,9 +91,13 @@ public final class HbonePipeline {
         p.addLast(TLS, tls).addLast(TLS_RECORDS, new TlsRecords());
     }
 
-    /** The client's HTTP/2 handlers, added by its negotiator (push streams are refused). */
+    /**
+     * The client's HTTP/2 handlers, added by its negotiator (push streams are refused). A GOAWAY of
+     * ours (the idle timeout's, a connection error's) closes lingering, as the server's does.
+     */
     static void clientH2(ChannelPipeline p, Http2FrameCodec codec, PingKeepalive ping, ChannelHandler settings) {
-        p.addLast(H2, codec)
+        p.addLast(LINGER, new LingeringClose(p.get(SslHandler.class), codec.connection()))
+                .addLast(H2, codec)
                 .addLast(MUX, new Http2MultiplexHandler(new RejectPush()))
                 .addLast(PING, ping)
                 .addLast(SETTINGS, settings);

@@ -18,6 +18,12 @@ import java.util.concurrent.TimeUnit;
  * consumes PING acks and passes everything else on. Event loop only.
  */
 final class PingKeepalive extends ChannelInboundHandlerAdapter {
+    /**
+     * The payload of the PING a graceful GOAWAY sends ({@code ServerConnection#goAway}): its ack is
+     * passed on to the connection's tail, not taken as a keepalive answer. "ZHGOAWAY".
+     */
+    static final long SHUTDOWN_PING = 0x5a48_474f_4157_4159L;
+
     private final Duration interval;
     private final Duration timeout;
     private final Runnable onTimeout;
@@ -58,7 +64,7 @@ final class PingKeepalive extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) {
-        if (msg instanceof Http2PingFrame ping && ping.ack()) {
+        if (msg instanceof Http2PingFrame ping && ping.ack() && ping.content() != SHUTDOWN_PING) {
             pingSentAt = 0;
             ReferenceCountUtil.release(msg);
             return;

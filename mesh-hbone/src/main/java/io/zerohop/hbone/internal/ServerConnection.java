@@ -35,6 +35,8 @@ final class ServerConnection extends Negotiator {
     final InetSocketAddress local;
     final InetSocketAddress peer;
     final CompletableFuture<Void> closed = new CompletableFuture<>();
+    /** Completes once the final GOAWAY is out (or the connection closed): from then on every new stream is refused. */
+    final CompletableFuture<Void> finalGoAwayOut = new CompletableFuture<>();
     SpiffeId peerId;
     boolean prefaceSeen;
     ScheduledFuture<?> prefaceTimer;
@@ -65,6 +67,7 @@ final class ServerConnection extends Negotiator {
                 server.budgets.detach(share);
             }
             server.connections.remove(this);
+            finalGoAwayOut.complete(null);
             closed.complete(null);
         });
     }
@@ -75,6 +78,17 @@ final class ServerConnection extends Negotiator {
 
     @Override
     protected void handshakeFailed(ChannelHandlerContext ctx, Throwable cause) {
+        if ((goingAway || server.draining) && !ctx.channel().isActive()) {
+            // Our drain closed it (GOAWAY cannot go out before HTTP/2), and SslHandler reports that as a
+            // handshake failure with a bare StacklessClosedChannelException. No stream existed, so
+            // nothing was lost: one line saying so, and no connectionFailed event (not the peer's failure).
+            long n = server.connectionLog.admit();
+            if (n >= 0) {
+                log.info("HBONE connection from {} to {} (local identity {}) closed by the drain during its TLS handshake: no tunnel had opened{}",
+                        Authority.text(peer), Authority.text(local), localId, LogBudget.note(n));
+            }
+            return;
+        }
         long n = server.connectionLog.admit();
         if (n >= 0) {
             log.info("HBONE TLS handshake from {} to {} (local identity {}) failed: {}{}", Authority.text(peer), Authority.text(local), localId,
@@ -156,6 +170,9 @@ final class ServerConnection extends Negotiator {
             if (msg instanceof Http2SettingsFrame && !prefaceSeen) {
                 prefaceSeen = true;
                 prefaceTimer.cancel(false);
+            } else if (msg instanceof io.netty.handler.codec.http2.Http2PingFrame ping && ping.ack()) {
+                // Only the graceful GOAWAY's PING gets here (PingKeepalive takes its own acks).
+                finalGoAway();
             }
             ReferenceCountUtil.release(msg);
         }
@@ -174,6 +191,17 @@ final class ServerConnection extends Negotiator {
         }
     }
 
+    /**
+     * A graceful GOAWAY (the drain's, the idle timeout's) in two steps, as RFC 9113 section 6.8
+     * advises and hyper/h2 does for ztunnel ({@code Connection::go_away_gracefully}): GOAWAY
+     * NO_ERROR with last-stream-id 2^31-1 and a PING; once the PING's ack is back, one round trip
+     * later, every CONNECT the client sent before it read the first GOAWAY has arrived, and the final
+     * GOAWAY names the last one, which is served. A single GOAWAY with the last id seen so far
+     * refused a CONNECT already on its way (REFUSED_STREAM; the client may retry it elsewhere, but
+     * it had been sent to a server that was still serving). Without an ack within
+     * {@link #FINAL_GOAWAY_MILLIS} the final GOAWAY goes anyway; the drain's deadline bounds all of it.
+     * The connection closes once the final GOAWAY is out and no tunnel is open.
+     */
     void goAway() {
         if (goingAway || !channel.isActive()) {
             return;
@@ -183,7 +211,29 @@ final class ServerConnection extends Negotiator {
             channel.close();
             return;
         }
-        channel.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
+        DefaultHttp2GoAwayFrame first = new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR);
+        first.setExtraStreamIds(Integer.MAX_VALUE); // Netty's codec caps last-stream-id at 2^31-1
+        channel.write(first);
+        channel.writeAndFlush(new io.netty.handler.codec.http2.DefaultHttp2PingFrame(PingKeepalive.SHUTDOWN_PING));
+        finalGoAwayTimer = channel.eventLoop().schedule(this::finalGoAway, FINAL_GOAWAY_MILLIS, TimeUnit.MILLISECONDS);
+    }
+
+    /** How long the final GOAWAY waits for the ack of the first one's PING: about a round trip plus margin. */
+    static final long FINAL_GOAWAY_MILLIS = 1_000;
+    private ScheduledFuture<?> finalGoAwayTimer;
+    private boolean finalGoAwaySent;
+
+    /** The second GOAWAY, with the last stream id received; then close once no tunnel is open. Event loop only. */
+    private void finalGoAway() {
+        if (finalGoAwaySent || !goingAway || !channel.isActive()) {
+            return;
+        }
+        finalGoAwaySent = true;
+        if (finalGoAwayTimer != null) {
+            finalGoAwayTimer.cancel(false);
+        }
+        channel.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR))
+                .addListener(f -> finalGoAwayOut.complete(null));
         if (activeTunnels == 0) {
             channel.close();
         }
@@ -217,8 +267,10 @@ final class ServerConnection extends Negotiator {
     void tunnelClosed() {
         activeTunnels--;
         if (activeTunnels == 0) {
-            if (goingAway) {
+            if (finalGoAwaySent) {
                 channel.close();
+            } else if (goingAway) {
+                // the final GOAWAY closes it
             } else {
                 scheduleIdle();
             }

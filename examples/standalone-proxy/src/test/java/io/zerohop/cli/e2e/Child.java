@@ -140,6 +140,16 @@ final class Child implements AutoCloseable {
         }
     }
 
+    /**
+     * Sends SIGTERM from this JVM (kill(2), no helper process to start first) and returns at once;
+     * unlike {@link Process#destroy()}, our ends of the child's output pipes stay open.
+     */
+    void sigtermNow() {
+        if (!process.toHandle().destroy()) {
+            throw new AssertionError("SIGTERM to " + process.pid() + " failed");
+        }
+    }
+
     /** SIGTERM (lets tcpdump flush), then waits; falls back to SIGKILL. */
     void terminate(Duration grace) throws InterruptedException {
         process.destroy();

@@ -394,7 +394,8 @@ final class Http1Filter extends ChannelDuplexHandler {
         }
         closing = true;
         requests.releaseAll();
-        upstream.close();
+        // As the byte path's relay turns a reset into a reset: the application must not read the cut as an end.
+        upstream.reset();
         downstream.reset();
     }
 }

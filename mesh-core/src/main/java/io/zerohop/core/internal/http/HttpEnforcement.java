@@ -21,6 +21,7 @@ import io.zerohop.core.Workload;
 import io.zerohop.core.internal.TunnelSource;
 import io.zerohop.hbone.Destination;
 import io.zerohop.hbone.internal.Relay;
+import io.zerohop.hbone.internal.TunnelCodec;
 import io.zerohop.hbone.StreamHandler;
 import io.zerohop.hbone.TunnelInfo;
 import io.zerohop.policy.AccessRequest;
@@ -290,9 +291,24 @@ public final class HttpEnforcement {
                         f.channel().close();
                         return;
                     }
-                    stream.closeFuture().addListener(x -> f.channel().close());
+                    stream.closeFuture().addListener(x -> endUpstream(stream, f.channel()));
                     then.accept(f.channel());
                 });
+    }
+
+    /**
+     * The upstream goes as the tunnel went: closed after a complete tunnel (the filter or relay has
+     * ended it by then), reset after a cut one (the drain's deadline aborts it, a peer resets it):
+     * a FIN there read as a complete request to the application (an HTTP/1.1 body cut short, or a
+     * keep-alive connection between requests), where the byte path's relay resets it (L7DrainTest).
+     */
+    private static void endUpstream(Channel stream, Channel upstream) {
+        TunnelCodec codec = stream.pipeline().get(TunnelCodec.class);
+        if (codec != null && codec.completed()) {
+            upstream.close();
+        } else {
+            reset(upstream);
+        }
     }
 
     static void reset(Channel ch) {

@@ -78,6 +78,11 @@ final class TcpUpstream implements Upstream {
         ch.close();
     }
 
+    @Override
+    public void reset() {
+        HttpEnforcement.reset(ch); // SO_LINGER 0, then close
+    }
+
     private final class Reader extends ChannelInboundHandlerAdapter {
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {

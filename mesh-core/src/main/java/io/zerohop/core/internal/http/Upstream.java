@@ -32,4 +32,13 @@ interface Upstream {
     void upgraded();
 
     void close();
+
+    /**
+     * Ends the connection with a TCP reset, for a request cut on the client's side (the client's
+     * reset, a protocol failure after the response began): a FIN would read as a complete request to
+     * the application. By default {@link #close}.
+     */
+    default void reset() {
+        close();
+    }
 }

@@ -1,0 +1,97 @@
+package io.zerohop.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * {@code --drain DURATION} (and every duration option, which share the grammar: ASCII digits and a
+ * unit of ms, s, m, h or d, examples in each error): a sign is refused, and what the proxy prints is
+ * the duration it parsed, not the text typed. newuser4's pass: {@code --drain +5s} and {@code --drain
+ * -0s} were taken ({@link Long#parseLong} allows a sign) and printed as typed, {@code draining for up
+ * to +5s}. The CLI in-process, as {@link CliTest}.
+ */
+@Timeout(60) // a duration taken when it should be refused starts a proxy that runs until stopped
+class DrainOptionTest {
+    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
+    private final ByteArrayOutputStream err = new ByteArrayOutputStream();
+    private PrintStream oldOut;
+    private PrintStream oldErr;
+
+    @BeforeEach
+    void capture() {
+        oldOut = System.out;
+        oldErr = System.err;
+        System.setOut(new PrintStream(out, true));
+        System.setErr(new PrintStream(err, true));
+    }
+
+    @AfterEach
+    void restore() {
+        System.setOut(oldOut);
+        System.setErr(oldErr);
+    }
+
+    @Test
+    @DisplayName("a signed or non-ASCII number is a usage error naming the option; exit 2")
+    void aSignIsAUsageError() {
+        for (String bad : new String[] {"+5s", "-0s", "+0ms", "-00s"}) {
+            err.reset();
+            assertThat(Zerohop.run("proxy", "--in-memory-ca", "--inbound", "off", "--metrics", "off", "--readiness", "off",
+                    "--admin", "off", "--drain", bad)).as(bad).isEqualTo(2);
+            assertThat(err.toString().lines().findFirst().orElse("")).isEqualTo("zerohop proxy: --drain: bad duration \"" + bad
+                    + "\": write the number without a sign (examples: 500ms, 90s, 15m, 24h, 7d)");
+        }
+        assertThatThrownBy(() -> Cli.duration("-5s")).hasMessage("duration \"-5s\" is negative");
+        // Long.parseLong reads other scripts' digits: ARABIC-INDIC DIGIT FIVE, FULLWIDTH DIGIT FIVE.
+        for (String bad : new String[] {"\u0665s", "\uFF15s", "5\uFF10ms"}) {
+            assertThatThrownBy(() -> Cli.duration(bad)).as(bad)
+                    .hasMessage("bad duration \"" + bad + "\" (examples: 500ms, 90s, 15m, 24h, 7d)");
+        }
+        assertThatThrownBy(() -> Cli.duration("+5")).hasMessage("bad duration \"+5\": no unit (examples: 500ms, 90s, 15m, 24h, 7d)");
+        assertThat(out.toString()).doesNotContain("zerohop proxy ready");
+    }
+
+    @Test
+    @DisplayName("a parsed duration prints in the grammar's largest exact unit")
+    void aParsedDurationPrintsInItsLargestExactUnit() {
+        assertThat(Cli.format(Cli.duration("0010s"))).isEqualTo("10s");
+        assertThat(Cli.format(Cli.duration("90s"))).isEqualTo("90s");
+        assertThat(Cli.format(Cli.duration("60s"))).isEqualTo("1m");
+        assertThat(Cli.format(Cli.duration("1500ms"))).isEqualTo("1500ms");
+        assertThat(Cli.format(Cli.duration("2000ms"))).isEqualTo("2s");
+        assertThat(Cli.format(Cli.duration("48h"))).isEqualTo("2d");
+        assertThat(Cli.format(Cli.duration("0ms"))).isEqualTo("0s");
+        assertThat(Cli.format(Duration.ofNanos(1_500_000))).isEqualTo("1ms");
+    }
+
+    @Test
+    @DisplayName("the drain line names the parsed duration: --drain 0090s drains 'for up to 90s'")
+    void theDrainLineNamesTheParsedDuration() throws Exception {
+        CompletableFuture<Integer> proxy = CompletableFuture.supplyAsync(() -> Zerohop.run("proxy", "--in-memory-ca",
+                "--inbound", "127.0.31.1:0", "--metrics", "off", "--readiness", "off", "--admin", "127.0.31.1:0", "--drain", "0090s"));
+        io.zerohop.testing.netty.Await.until("the ready line", () -> out.toString().contains("zerohop proxy ready") || proxy.isDone());
+        var admin = java.util.regex.Pattern.compile("admin (127\\.0\\.31\\.1:\\d+);").matcher(out.toString());
+        assertThat(admin.find()).as(out.toString() + err).isTrue();
+        try {
+            java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+                    java.net.URI.create("http://" + admin.group(1) + "/quitquitquit")).POST(java.net.http.HttpRequest.BodyPublishers.noBody()).build(),
+                    java.net.http.HttpResponse.BodyHandlers.discarding());
+        } catch (java.io.IOException stopping) {
+            // The proxy may close the admin connection before its 200 is out: the exit code below decides.
+        }
+        // Nothing is open, so the drain ends at once (the Mesh's "drained: every tunnel finished"), not after 90 s.
+        assertThat(io.zerohop.testing.netty.Await.result(proxy)).isZero();
+        assertThat(out.toString()).contains("zerohop proxy: /quitquitquit, draining for up to 90s" + System.lineSeparator())
+                .doesNotContain("0090s");
+    }
+}

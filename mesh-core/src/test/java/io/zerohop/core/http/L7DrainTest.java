@@ -1,0 +1,131 @@
+package io.zerohop.core.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.zerohop.core.AppProtocol;
+import io.zerohop.core.Mesh;
+import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The drain deadline on an L7 (HTTP-parsed) inbound tunnel: both ends are cut with a reset, as on
+ * the byte path (mesh-core README, Shutdown step 4: "no application ever mistakes a cut stream for a
+ * complete one"; ztunnel's force shutdown, istio/ztunnel src/drain.rs). The downstream tunnel gets
+ * RST_STREAM CONNECT_ERROR; the upstream connection the L7 filter opened to the application must be
+ * reset too, not closed with a FIN (which ends an HTTP/1.1 body of unknown length, or a keep-alive
+ * connection between requests, as if complete) and not left open. The application here is a raw
+ * socket, so what it sees is exactly what the proxy did.
+ */
+@Timeout(60)
+class L7DrainTest {
+    static final String POLICY = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: backend-http, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              action: ALLOW
+              rules:
+              - from: [{source: {principals: ["cluster.local/ns/prod/sa/frontend"]}}]
+                to: [{operation: {methods: ["POST"], paths: ["/upload"]}}]
+            """;
+
+    @Test
+    void anL7TunnelCutAtTheDeadlineResetsItsUpstreamConnection() throws Exception {
+        cutMidRequest((server, tunnel) -> {
+            CompletableFuture<Void> drained = server.shutdown();
+            tunnel.setSoTimeout(20_000);
+            assertThat(readUntilEnd(tunnel)).as("the client's tunnel, cut at the deadline").isEqualTo("reset");
+            return drained;
+        });
+    }
+
+    /** A peer's RST_STREAM (CONNECT_ERROR: the client's socket closed with SO_LINGER 0) reaches the application as a reset too. */
+    @Test
+    void aPeerResetOfAnL7TunnelResetsItsUpstreamConnection() throws Exception {
+        cutMidRequest((server, tunnel) -> {
+            tunnel.setSoLinger(true, 0);
+            tunnel.close();
+            return CompletableFuture.completedFuture(null);
+        });
+    }
+
+    interface Cut {
+        /** Cuts the tunnel whose request is in flight; returns what to wait for once the app saw it. */
+        CompletableFuture<Void> cut(Mesh server, Socket tunnel) throws Exception;
+    }
+
+    /**
+     * A node proxy (drain 500 ms) in front of a raw-socket application on an HTTP port with an HTTP
+     * rule; a POST whose body is still coming goes through it, then {@code cut}; the application must
+     * read a reset.
+     */
+    static void cutMidRequest(Cut cut) throws Exception {
+        InetAddress backendIp = InetAddress.getByName("127.0.31.2");
+        try (ServerSocket app = new ServerSocket(0, 50, backendIp)) {
+            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp),
+                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(app.getLocalPort(), AppProtocol.HTTP));
+            Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
+                    List.of(InetAddress.getByName("127.0.31.3")), Workload.Protocol.HBONE, null, "cluster.local");
+            WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of());
+            InMemoryCa ca = InMemoryCa.create("cluster.local");
+            PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("l7.yaml", POLICY)).build();
+            Mesh server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(policy)
+                    .node("b").inbound(new InetSocketAddress(backendIp, 0)).drain(Duration.ofMillis(500)).threads(2).build();
+            server.start().get(10, TimeUnit.SECONDS);
+            registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
+            try (Mesh client = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
+                 Socket tunnel = client.socketFactory(frontend.identity()).createSocket(backendIp, app.getLocalPort())) {
+                // The filter has sent the request's head and the first bytes of its body upstream.
+                OutputStream out = tunnel.getOutputStream();
+                out.write(("POST /upload HTTP/1.1\r\nHost: backend\r\nContent-Length: 1000000\r\n\r\n" + "x".repeat(1000))
+                        .getBytes(StandardCharsets.US_ASCII));
+                out.flush();
+                app.setSoTimeout(20_000);
+                try (Socket upstream = app.accept()) {
+                    upstream.setSoTimeout(20_000);
+                    byte[] head = upstream.getInputStream().readNBytes(20);
+                    assertThat(new String(head, StandardCharsets.US_ASCII)).as("the request reached the app").startsWith("POST /upload");
+                    CompletableFuture<String> appEnd = CompletableFuture.supplyAsync(() -> readUntilEnd(upstream));
+                    CompletableFuture<Void> then = cut.cut(server, tunnel);
+                    assertThat(appEnd.get(20, TimeUnit.SECONDS)).as("the app's connection from the L7 filter, its tunnel cut")
+                            .isEqualTo("reset");
+                    then.get(20, TimeUnit.SECONDS);
+                }
+            } finally {
+                server.close();
+            }
+        }
+    }
+
+    /** "reset" when reading fails, "eof" on a clean end of stream. */
+    static String readUntilEnd(Socket s) {
+        try {
+            InputStream in = s.getInputStream();
+            while (in.read() >= 0) {
+                // drain
+            }
+            return "eof";
+        } catch (IOException e) {
+            return "reset";
+        }
+    }
+}
