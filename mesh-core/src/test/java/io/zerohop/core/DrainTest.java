@@ -1,5 +1,6 @@
 package io.zerohop.core;
 
+import static io.zerohop.testing.netty.SocketEnds.readUntilEnd;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.spiffe.spiffeid.SpiffeId;
@@ -146,16 +147,4 @@ class DrainTest {
         return s;
     }
 
-    /** "reset" when reading fails, "eof" on a clean end of stream. */
-    static String readUntilEnd(Socket s) {
-        try {
-            InputStream in = s.getInputStream();
-            while (in.read() >= 0) {
-                // until the end
-            }
-            return "eof";
-        } catch (IOException e) {
-            return "reset";
-        }
-    }
 }

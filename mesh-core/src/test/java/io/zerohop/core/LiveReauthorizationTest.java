@@ -1,5 +1,6 @@
 package io.zerohop.core;
 
+import static io.zerohop.testing.netty.SocketEnds.readUntilEnd;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.zerohop.testing.CapturedStderr;
@@ -114,18 +115,6 @@ class LiveReauthorizationTest {
         app.getOutputStream().write(b + 100);
         app.getOutputStream().flush();
         assertThat(client.getInputStream().read()).isEqualTo(b + 100);
-    }
-
-    /** "reset" when reading fails with a reset, "eof" on a clean end of stream. */
-    static String readUntilEnd(InputStream in) {
-        try {
-            while (in.read() >= 0) {
-                // drain
-            }
-            return "eof";
-        } catch (IOException e) {
-            return "reset";
-        }
     }
 
 }

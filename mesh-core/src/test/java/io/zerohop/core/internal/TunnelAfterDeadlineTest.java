@@ -1,5 +1,6 @@
 package io.zerohop.core.internal;
 
+import static io.zerohop.testing.netty.SocketEnds.readUntilEnd;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.spiffe.spiffeid.SpiffeId;
@@ -117,16 +118,4 @@ class TunnelAfterDeadlineTest {
         }
     }
 
-    /** "reset" when reading fails, "eof" on a clean end of stream. */
-    static String readUntilEnd(Socket s) {
-        try {
-            InputStream in = s.getInputStream();
-            while (in.read() >= 0) {
-                // drain
-            }
-            return "eof";
-        } catch (IOException e) {
-            return "reset";
-        }
-    }
 }

@@ -1,5 +1,6 @@
 package io.zerohop.cli.e2e;
 
+import static io.zerohop.testing.netty.SocketEnds.readUntilEnd;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
@@ -266,16 +267,4 @@ class DrainE2EIT {
         return false;
     }
 
-    /** "reset" when reading fails, "eof" on a clean end of stream. */
-    static String readUntilEnd(Socket s) {
-        try {
-            InputStream in = s.getInputStream();
-            while (in.read() >= 0) {
-                // drain
-            }
-            return "eof";
-        } catch (IOException e) {
-            return "reset";
-        }
-    }
 }
