@@ -296,10 +296,14 @@ public final class Mesh implements AutoCloseable {
         return runtime.shutdown();
     }
 
-    /** {@link #shutdown()} and wait for it, at most the drain plus 8 s; never throws. */
+    /**
+     * {@link #shutdown()} and wait for it, at most the drain plus 8 s, then for the access lines still
+     * queued for standard output ({@link LogOutput#flush}, at most 1 s); never throws.
+     */
     @Override
     public void close() {
         shutdown().orTimeout(cfg.drain().toMillis() + 8_000, TimeUnit.MILLISECONDS).exceptionally(e -> null).join();
+        LogOutput.flush(LogOutput.STOP_FLUSH);
     }
 
     /** The destination is not in the registry (or not in the mesh), so its identity is unknown. */
