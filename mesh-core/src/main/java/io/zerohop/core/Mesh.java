@@ -217,7 +217,7 @@ public final class Mesh implements AutoCloseable {
      */
     public InetSocketAddress capture(Capture capture) throws InterruptedException {
         runtime.requireOpen("capture");
-        return runtime.listeners().bindCapture(capture, runtime.outbound()::open);
+        return runtime.listeners().bindCapture(capture, runtime.outbound());
     }
 
     /**
@@ -254,7 +254,7 @@ public final class Mesh implements AutoCloseable {
         if (capture.mode() == Capture.Mode.SOCKS5) {
             throw new IllegalArgumentException("plaintext inbound takes TRANSPARENT or FORWARD capture, not SOCKS5");
         }
-        return runtime.listeners().bindCapture(capture, runtime.plaintext()::open);
+        return runtime.listeners().bindCapture(capture, runtime.plaintext());
     }
 
     // ---- inbound ----
