@@ -59,16 +59,7 @@ class LogPipeE2EIT {
     @ValueSource(strings = {"zerohop", "ztunnel"})
     void tunnelsFlowWhileNobodyReadsTheLogAndNoLineIsLost(String format) throws Exception {
         Path jar = Path.of(System.getProperty("zerohop.e2e.jar"));
-        Path work = Files.createDirectories(Path.of(System.getProperty("zerohop.e2e.workDir"), "logpipe-" + format + "-" + System.nanoTime()));
-        Netns.run(List.of(NodeProxyE2EIT.java(), "-jar", jar.toString(), "ca", "init", "--trust-domain", "cluster.local",
-                "--out", work.resolve("ca").toString()));
-        Files.writeString(work.resolve("workloads.yaml"), """
-                trustDomain: cluster.local
-                nodes: [{name: n1}]
-                workloads:
-                  - {namespace: prod, name: backend, serviceAccount: backend, addresses: [127.0.44.2], protocol: HBONE, node: n1}
-                  - {namespace: prod, name: frontend, serviceAccount: frontend, addresses: [127.0.44.3], protocol: HBONE}
-                """);
+        Path work = DrainE2EIT.backendNode(jar, "logpipe-" + format, "127.0.44.2", "127.0.44.3");
         InetAddress ip = InetAddress.getByName("127.0.44.2");
         Process proxy = new ProcessBuilder(NodeProxyE2EIT.java(), "-Xmx256m", "-XX:+UseSerialGC", "-jar", jar.toString(), "proxy",
                 "--ca", work.resolve("ca").toString(), "--workloads", work.resolve("workloads.yaml").toString(), "--node", "n1",
