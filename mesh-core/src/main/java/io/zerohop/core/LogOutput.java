@@ -113,6 +113,9 @@ public final class LogOutput {
         /** Flushes (at most {@link #STOP_FLUSH}; false: lines may be left unwritten), then restores the streams. */
         @Override
         public void close() {
+            // A partial line (a print without a newline) is queued too, then everything is written.
+            qOut.flush();
+            qErr.flush();
             flush(STOP_FLUSH);
             if (System.out == qOut) {
                 System.setOut(out);

@@ -121,11 +121,13 @@ class LogOutputTest {
             System.err.flush();
             assertThat(pipe.entered.await(10, TimeUnit.SECONDS)).isTrue();
             System.out.println("stdout still goes: ztunnel's format and the CLI's lines");
+            System.out.print("a partial line is written at close");
             pipe.release.countDown();
             installed.close();
             assertThat(System.err).isSameAs(err);
             assertThat(pipe.text()).isEqualTo("2026-12-01T19:00:00.000+0000 WARN x - a stalled stderr does not hold the caller\n");
-            assertThat(out.toString(StandardCharsets.UTF_8)).isEqualTo("stdout still goes: ztunnel's format and the CLI's lines\n");
+            assertThat(out.toString(StandardCharsets.UTF_8)).isEqualTo("stdout still goes: ztunnel's format and the CLI's lines\n"
+                    + "a partial line is written at close");
         } finally {
             System.setOut(oldOut);
             System.setErr(oldErr);
