@@ -276,8 +276,8 @@ final class ProxyCommand implements Callable<Integer> {
         } finally {
             long waits = LogOutput.waits();
             if (waits > 0) {
-                System.err.println("zerohop proxy: " + waits + " times a thread (event loops among them) waited for the log: "
-                        + LogOutput.BUFFERED_LINES + " lines were queued for standard output or error and nobody read them");
+                System.err.println("zerohop proxy: the log fell " + LogOutput.BUFFERED_LINES + " lines behind its reader; a thread"
+                        + " that logged (an event loop, perhaps) waited for room " + waits + " times (no line was dropped)");
             }
             logs.close();
             Signals s = signals;
