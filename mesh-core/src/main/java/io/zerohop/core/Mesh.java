@@ -217,7 +217,7 @@ public final class Mesh implements AutoCloseable {
      */
     public InetSocketAddress capture(Capture capture) throws InterruptedException {
         runtime.requireOpen("capture");
-        return runtime.listeners().bindCapture(capture, runtime.outbound()::open);
+        return runtime.listeners().bindCapture(capture, runtime.outbound());
     }
 
     /**
@@ -254,7 +254,7 @@ public final class Mesh implements AutoCloseable {
         if (capture.mode() == Capture.Mode.SOCKS5) {
             throw new IllegalArgumentException("plaintext inbound takes TRANSPARENT or FORWARD capture, not SOCKS5");
         }
-        return runtime.listeners().bindCapture(capture, runtime.plaintext()::open);
+        return runtime.listeners().bindCapture(capture, runtime.plaintext());
     }
 
     // ---- inbound ----
@@ -296,10 +296,14 @@ public final class Mesh implements AutoCloseable {
         return runtime.shutdown();
     }
 
-    /** {@link #shutdown()} and wait for it, at most the drain plus 8 s; never throws. */
+    /**
+     * {@link #shutdown()} and wait for it, at most the drain plus 8 s, then for the access lines still
+     * queued for standard output ({@link LogOutput#flush}, at most 1 s); never throws.
+     */
     @Override
     public void close() {
         shutdown().orTimeout(cfg.drain().toMillis() + 8_000, TimeUnit.MILLISECONDS).exceptionally(e -> null).join();
+        LogOutput.flush(LogOutput.STOP_FLUSH);
     }
 
     /** The destination is not in the registry (or not in the mesh), so its identity is unknown. */

@@ -390,6 +390,24 @@ class MeshTest {
         }
     }
 
+    /**
+     * A plaintext-inbound connection the capture listener refuses (its destination is no workload of
+     * this node) is logged as plaintext inbound, with both ends as PlaintextInbound's own refusal
+     * lines name them: it was {@code outbound 127.0.0.1:… -> …}.
+     */
+    @Test
+    void aRefusedPlaintextInboundConnectionIsLoggedAsInboundWithBothEnds() throws Exception {
+        InetSocketAddress nowhere = new InetSocketAddress("127.0.0.9", 9090);
+        InetSocketAddress plain = server.plaintextInbound(Capture.forward(new InetSocketAddress("127.0.0.1", 0), nowhere));
+        try (CapturedStderr err = new CapturedStderr(); Socket s = new Socket(plain.getAddress(), plain.getPort())) {
+            s.setSoTimeout(10_000);
+            assertThat(readOrReset(s)).as("refused: reset or closed").isEqualTo(-1);
+            String line = err.awaitLine("plaintext inbound " + Addresses.authority((InetSocketAddress) s.getLocalSocketAddress())
+                    + " (no identity) -> 127.0.0.9:9090 (not a workload of this node) refused: ");
+            assertThat(line).contains("INFO io.zerohop.core.internal.CaptureListener").doesNotContain("outbound");
+        }
+    }
+
     @Test
     void plainRelaysGetAnAccessLogLineAndMetrics() throws Exception {
         double receivedBefore = plainBytes("istio.tcp.received.bytes");

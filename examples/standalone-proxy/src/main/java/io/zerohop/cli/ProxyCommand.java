@@ -5,6 +5,7 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.zerohop.core.Addresses;
 import io.zerohop.core.Capture;
 import io.zerohop.core.HttpEndpoint;
+import io.zerohop.core.LogOutput;
 import io.zerohop.core.Mesh;
 import io.zerohop.core.WorkloadRegistry;
 import io.zerohop.identity.IdentityProvider;
@@ -265,9 +266,20 @@ final class ProxyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        // Every log line (slf4j-simple's on stderr, the ztunnel access log and the CLI's own lines on
+        // stdout) is written by one background thread, as ztunnel's: an event loop never waits for a
+        // stalled log reader (up to 10,000 lines; mesh-core's LogOutput). Before the shutdown hook may
+        // let the JVM halt, what is queued is written (at most 1 s, ztunnel's WorkerGuard).
+        LogOutput.Installed logs = LogOutput.install();
         try {
             return proxy();
         } finally {
+            long waits = LogOutput.waits();
+            if (waits > 0) {
+                System.err.println("zerohop proxy: the log fell " + LogOutput.BUFFERED_LINES + " lines behind its reader; a thread"
+                        + " that logged (an event loop, perhaps) waited for room " + waits + " times (no line was dropped)");
+            }
+            logs.close();
             Signals s = signals;
             if (s != null) {
                 s.finished();

@@ -56,6 +56,15 @@ public final class CaptureListener {
          *             is dialled there, so the relay's two sides share it
          */
         CompletableFuture<Relay.End> open(InetSocketAddress source, InetSocketAddress destination, EventLoop loop);
+
+        /**
+         * How the listener's refusal line names the connection: its direction, then both ends
+         * ({@code source -> destination}, each with its identity where the opener knows it), e.g.
+         * {@code outbound 10.0.0.3:40000 -> 10.0.0.2:8080}. Never null.
+         */
+        default String ends(InetSocketAddress source, InetSocketAddress destination) {
+            return "outbound " + Addresses.authority(source) + " -> " + Addresses.authority(destination);
+        }
     }
 
     private CaptureListener() {}
@@ -119,7 +128,7 @@ public final class CaptureListener {
             if (e != null) {
                 ch.eventLoop().execute(() -> {
                     if (!loggedByOpener(e)) {
-                        refusals.info("outbound {} -> {} refused: {}", Addresses.authority(src), Addresses.authority(dst), rootMessage(e));
+                        refusals.info("{} refused: {}", opener.ends(src, dst), rootMessage(e));
                     }
                     Relay.tcp(ch).reset();
                 });
@@ -247,7 +256,7 @@ public final class CaptureListener {
                 opener.open(src, dst, ch.eventLoop()).whenComplete((end, e) -> {
                     if (e != null) {
                         if (!loggedByOpener(e)) {
-                            refusals.info("socks5 {} -> {} refused: {}", Addresses.authority(src), Addresses.authority(dst), rootMessage(e));
+                            refusals.info("socks5 {} refused: {}", opener.ends(src, dst), rootMessage(e));
                         }
                         ch.writeAndFlush(new DefaultSocks5CommandResponse(
                                 e.getCause() instanceof HboneRefusedException ? Socks5CommandStatus.FORBIDDEN : Socks5CommandStatus.CONNECTION_REFUSED,

@@ -31,7 +31,7 @@ import org.slf4j.LoggerFactory;
  * pool) per source identity, created on first use and kept until {@link #close()}. Every CONNECT
  * carries ztunnel's default headers ({@link OutboundHeaders}) under the route's own.
  */
-public final class Outbound {
+public final class Outbound implements CaptureListener.Opener {
     private static final Logger log = LoggerFactory.getLogger("io.zerohop.core.Mesh");
 
     /** What {@link #buildRequest} decided for a captured connection (ztunnel's {@code OutboundProtocol}). */
@@ -166,6 +166,7 @@ public final class Outbound {
     }
 
     /** The capture listeners' opener: {@link #buildRequest}, then the tunnel or the plain TCP connection. */
+    @Override
     public CompletableFuture<Relay.End> open(InetSocketAddress source, InetSocketAddress target, EventLoop loop) {
         Request r = buildRequest(source, target);
         if (r instanceof Request.Hbone h) {
@@ -197,6 +198,17 @@ public final class Outbound {
             return CompletableFuture.failedFuture(new LoggedRefusal(refused.error().getMessage()));
         }
         return CompletableFuture.failedFuture(refused.error());
+    }
+
+    /**
+     * The refusal line's ends, as the self call's: the source with the identity its tunnel would
+     * present, the destination with its workload's identity ({@code no workload} outside the registry).
+     */
+    @Override
+    public String ends(InetSocketAddress source, InetSocketAddress destination) {
+        return "outbound " + Addresses.authority(source) + " (" + identityText(local.at(source.getAddress())) + ") -> "
+                + Addresses.authority(destination) + " (" + local.registry().byAddress(destination.getAddress())
+                .map(w -> local.registry().identityOf(w).toString()).orElse("no workload") + ")";
     }
 
     /** The identity of {@code w}, else the mesh's own (what a tunnel from there would present), else "no identity". */

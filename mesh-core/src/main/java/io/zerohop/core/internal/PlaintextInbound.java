@@ -22,7 +22,7 @@ import java.util.concurrent.CompletableFuture;
  * returned future and the capture listener resets the connection; a refusal logged here (self call,
  * PeerAuthentication, policy) is a {@link LoggedRefusal}, which the listener does not log again.
  */
-public final class PlaintextInbound {
+public final class PlaintextInbound implements CaptureListener.Opener {
     /** What {@link #admit} decided: relay to {@code workload} (parsing requests when {@code perRequest}), or refuse. */
     public record Admission(Workload workload, boolean perRequest, RuntimeException refusal) {}
 
@@ -88,6 +88,7 @@ public final class PlaintextInbound {
      * The capture listener's opener: {@link #admit}, then the TCP connection to the workload, dialled
      * on {@code loop} (the accepted connection's) so that the relay's two sides share it.
      */
+    @Override
     public CompletableFuture<Relay.End> open(InetSocketAddress source, InetSocketAddress target, EventLoop loop) {
         Admission a = admit(source, target);
         if (a.refusal() != null) {
@@ -98,6 +99,17 @@ public final class PlaintextInbound {
         return CaptureListener.connectTcp(loop, target).thenApply(end -> a.perRequest()
                 ? http.plaintext(end, source, target, w.ref(), local.registry().identityOf(w), proto)
                 : observer.plain(end, "plaintext-inbound", true, source, target, local.registry().identityOf(w)));
+    }
+
+    /**
+     * The refusal line's ends, as this class's own refusal lines name them: plaintext inbound, the
+     * source without identity, the destination with its workload's identity.
+     */
+    @Override
+    public String ends(InetSocketAddress source, InetSocketAddress destination) {
+        return "plaintext inbound " + Addresses.authority(source) + " (no identity) -> " + Addresses.authority(destination) + " ("
+                + local.at(destination.getAddress()).map(w -> local.registry().identityOf(w).toString()).orElse("not a workload of this node")
+                + ")";
     }
 
     private static Admission refused(RuntimeException e) {

@@ -30,7 +30,8 @@ import org.slf4j.Logger;
  * "scope":"access","message":"connection complete","src.addr":"10.0.1.5:51234",...,"bytes_sent":70,...}}).
  * A field ztunnel leaves out when it does not know it (workload, namespace, identity, cluster,
  * {@code dst.service}) is left out. The level of logger {@code io.zerohop.access} still decides
- * which lines are written ({@code /logging?level=access=off}).
+ * which lines are written ({@code /logging?level=access=off}). Lines are written by
+ * {@link io.zerohop.core.LogOutput}'s thread, not the event loop's (src/telemetry.rs {@code setup_logging}).
  */
 final class ZtunnelAccessLog {
     private static final String FORMAT = System.getProperty("zerohop.accessLog.format", "");
@@ -158,11 +159,14 @@ final class ZtunnelAccessLog {
         return a == null ? null : io.zerohop.core.Addresses.authority(a);
     }
 
-    /** One whole line on standard output, where ztunnel writes its log; one write, so lines never interleave. */
+    /**
+     * One whole line for standard output, where ztunnel writes its log, queued as ztunnel's
+     * non-blocking writer queues it ({@link io.zerohop.core.LogOutput}): the event loop that closed
+     * the tunnel never waits for whoever reads the output, unless 10,000 lines are already waiting.
+     */
     private static void write(String level, Line line) {
         String time = TIME.format(Instant.now());
-        System.out.print((JSON ? line.json(level, time) : line.text(level, time)) + "\n");
-        System.out.flush();
+        io.zerohop.core.LogOutput.println(System.out, JSON ? line.json(level, time) : line.text(level, time));
     }
 
     /** A message and its fields in order: {@code [name, value, kind]}, kind s (string), d (display) or n (number). */

@@ -168,4 +168,16 @@ class OutboundTest {
         assertThat(f.local.baggageOf(REMOTE.identity())).as("reports runs on node b, not here").isNull();
         assertThat(f.local.baggageOf(null)).isNull();
     }
+
+    @Test
+    @DisplayName("the capture listener's refusal line says outbound and names both ends with identities, as the self call's")
+    void aRefusalLineNamesTheDirectionAndBothEndsWithIdentities() {
+        Outbound o = outbound(f.local, OWN, false);
+        assertThat(o.ends(app, new InetSocketAddress(BACKEND_IP, 8080))).isEqualTo("outbound " + io.zerohop.core.Addresses.authority(app)
+                + " (" + f.local.registry().identityOf(PartsFixture.FRONTEND) + ") -> " + BACKEND_IP.getHostAddress() + ":8080 ("
+                + f.local.registry().identityOf(PartsFixture.BACKEND) + ")");
+        assertThat(o.ends(new InetSocketAddress(ip("10.9.9.9"), 1), new InetSocketAddress(ip("10.9.9.8"), 80)))
+                .as("a source outside the registry tunnels as the proxy's own identity; a destination outside it has none")
+                .isEqualTo("outbound 10.9.9.9:1 (" + OWN + ") -> 10.9.9.8:80 (no workload)");
+    }
 }

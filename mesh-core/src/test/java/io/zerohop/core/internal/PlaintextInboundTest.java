@@ -52,6 +52,17 @@ class PlaintextInboundTest {
     }
 
     @Test
+    @DisplayName("the capture listener's refusal line says plaintext inbound and names both ends, as this class's own lines")
+    void aRefusalLineNamesTheDirectionAndBothEnds() {
+        assertThat(plaintext.ends(source, new InetSocketAddress(BACKEND_IP, 8080))).isEqualTo("plaintext inbound "
+                + io.zerohop.core.Addresses.authority(source) + " (no identity) -> " + BACKEND_IP.getHostAddress() + ":8080 ("
+                + f.local.registry().identityOf(BACKEND) + ")");
+        assertThat(plaintext.ends(source, new InetSocketAddress(REMOTE_IP, 80))).isEqualTo("plaintext inbound "
+                + io.zerohop.core.Addresses.authority(source) + " (no identity) -> " + REMOTE_IP.getHostAddress()
+                + ":80 (not a workload of this node)");
+    }
+
+    @Test
     void onlyLocalWorkloadsAreServed() {
         assertThat(plaintext.admit(source, new InetSocketAddress(REMOTE_IP, 80)).refusal()).hasMessageContaining("not a workload of this node");
     }

@@ -244,6 +244,11 @@ class DrainE2EIT {
      * node n1, the proxy's, and frontend (127.0.0.3) elsewhere.
      */
     static Path backendNode(Path jar, String name) throws Exception {
+        return backendNode(jar, name, "127.0.0.2", "127.0.0.3");
+    }
+
+    /** {@link #backendNode(Path, String)} with backend at {@code backendIp} and frontend at {@code frontendIp}. */
+    static Path backendNode(Path jar, String name, String backendIp, String frontendIp) throws Exception {
         Path work = Files.createDirectories(Path.of(System.getProperty("zerohop.e2e.workDir"), name + "-" + System.nanoTime()));
         Netns.run(List.of(NodeProxyE2EIT.java(), "-jar", jar.toString(), "ca", "init", "--trust-domain", "cluster.local",
                 "--out", work.resolve("ca").toString()));
@@ -251,9 +256,9 @@ class DrainE2EIT {
                 trustDomain: cluster.local
                 nodes: [{name: n1}]
                 workloads:
-                  - {namespace: prod, name: backend, serviceAccount: backend, addresses: [127.0.0.2], protocol: HBONE, node: n1}
-                  - {namespace: prod, name: frontend, serviceAccount: frontend, addresses: [127.0.0.3], protocol: HBONE}
-                """);
+                  - {namespace: prod, name: backend, serviceAccount: backend, addresses: [%s], protocol: HBONE, node: n1}
+                  - {namespace: prod, name: frontend, serviceAccount: frontend, addresses: [%s], protocol: HBONE}
+                """.formatted(backendIp, frontendIp));
         return work;
     }
 
