@@ -283,6 +283,68 @@ class OutboundFailureMetricsTest {
         await(() -> gauge(dst, "destination") == 0);
     }
 
+    /**
+     * Plain TCP relays fail as ztunnel's do: its passthrough (src/proxy/outbound.rs
+     * {@code proxy_to_tcp}) and inbound plaintext (src/proxy/inbound_passthrough.rs
+     * {@code proxy_inbound_plaintext}) build the connection result before the dial and before RBAC,
+     * so a refused dial is opened, closed and failed with CONNECT, and a denial (istiod makes STRICT
+     * an RBAC rule) with DENY; {@code connection_security_policy} is {@code unknown}.
+     */
+    @Test
+    void plainRelaysCountFailedDialsAndDenials() throws Exception {
+        Workload strict = new Workload("prod", "strict", "strict", Map.of("app", "strict"),
+                List.of(InetAddress.getByName("127.0.43.18")), Workload.Protocol.HBONE, null, TD);
+        Workload closed = new Workload("prod", "closed", "closed", Map.of("app", "closed"),
+                List.of(InetAddress.getByName("127.0.43.19")), Workload.Protocol.HBONE, null, TD);
+        WorkloadRegistry shared = WorkloadRegistry.of(List.of(frontend, strict, closed), Map.of());
+        io.zerohop.policy.PolicyEngine policy = io.zerohop.policy.PolicyEngine.builder().policies(io.zerohop.policy.PolicyLoader.fromString("p.yaml", """
+                apiVersion: security.istio.io/v1
+                kind: PeerAuthentication
+                metadata: {name: strict, namespace: prod}
+                spec:
+                  selector: {matchLabels: {app: strict}}
+                  mtls: {mode: STRICT}
+                """)).build();
+        SimpleMeterRegistry m = new SimpleMeterRegistry();
+        Mesh node = Mesh.builder().identityProvider(ca).workloads(shared).policies(policy).passthroughUnknown(true)
+                .meterRegistry(m).threads(2).build();
+        closing.add(node);
+        InetAddress bind = InetAddress.getByName("127.0.43.1");
+        try (Socket dead = new Socket()) {
+            // Bound, never listening: the passthrough's dial and the closed workload's are refused.
+            dead.bind(new InetSocketAddress(InetAddress.getByName("127.0.43.6"), 0));
+            InetSocketAddress passthrough = node.capture(io.zerohop.core.Capture.forward(new InetSocketAddress(bind, 0),
+                    (InetSocketAddress) dead.getLocalSocketAddress()));
+            InetSocketAddress toStrict = node.plaintextInbound(io.zerohop.core.Capture.forward(new InetSocketAddress(bind, 0),
+                    new InetSocketAddress(InetAddress.getByName("127.0.43.18"), 8080)));
+            InetSocketAddress toClosed = node.plaintextInbound(io.zerohop.core.Capture.forward(new InetSocketAddress(bind, 0),
+                    new InetSocketAddress(InetAddress.getByName("127.0.43.19"), dead.getLocalPort())));
+            for (InetSocketAddress via : List.of(passthrough, toStrict, toClosed)) {
+                try (Socket s = new Socket()) {
+                    s.bind(new InetSocketAddress(InetAddress.getByName("127.0.43.11"), 0));
+                    s.connect(via, 10_000);
+                    s.setSoTimeout(20_000);
+                    assertThat(catchThrowable(() -> s.getInputStream().read())).as("closed or reset, nothing relayed")
+                            .satisfiesAnyOf(t -> assertThat(t).isNull(), t -> assertThat(t).isInstanceOf(IOException.class));
+                }
+            }
+            Map<String, String> out = Map.of("reporter", "source", "source_workload", "frontend", "destination_workload", "unknown",
+                    "connection_security_policy", "unknown");
+            Map<String, String> denied = Map.of("reporter", "destination", "source_workload", "frontend", "destination_workload", "strict",
+                    "destination_cluster", "Kubernetes", "connection_security_policy", "unknown");
+            Map<String, String> refused = Map.of("reporter", "destination", "source_workload", "frontend", "destination_workload", "closed",
+                    "connection_security_policy", "unknown");
+            await(() -> sum(m.find("istio.tcp.connections.failed"), out) >= 1 && sum(m.find("istio.tcp.connections.failed"), denied) >= 1
+                    && sum(m.find("istio.tcp.connections.failed"), refused) >= 1);
+            assertThat(sum(m.find("istio.tcp.connections.opened"), with(out, "response_flags", "-"))).isEqualTo(1);
+            assertThat(sum(m.find("istio.tcp.connections.failed"), with(out, "response_flags", "CONNECT"))).isEqualTo(1);
+            assertThat(sum(m.find("istio.tcp.connections.opened"), with(denied, "response_flags", "-"))).isEqualTo(1);
+            assertThat(sum(m.find("istio.tcp.connections.closed"), with(denied, "response_flags", "DENY"))).isEqualTo(1);
+            assertThat(sum(m.find("istio.tcp.connections.failed"), with(denied, "response_flags", "DENY"))).isEqualTo(1);
+            assertThat(sum(m.find("istio.tcp.connections.failed"), with(refused, "response_flags", "CONNECT"))).isEqualTo(1);
+        }
+    }
+
     static double gauge(SimpleMeterRegistry m, String reporter) {
         return m.get("istio.tcp.sockets.open").tag("reporter", reporter).gauge().value();
     }

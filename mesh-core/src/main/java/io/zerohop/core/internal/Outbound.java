@@ -173,8 +173,15 @@ public final class Outbound {
         }
         if (r instanceof Request.Passthrough p) {
             log.debug("passthrough {} -> {}: {}", source, target, p.why());
-            return CaptureListener.connectTcp(loop, target)
-                    .thenApply(end -> observer.plain(end, "passthrough", false, source, target, null));
+            CompletableFuture<Relay.End> dial = CaptureListener.connectTcp(loop, target);
+            // ztunnel's proxy_to_tcp builds the connection result before it dials: a failed dial
+            // counts (Error::ConnectionFailed, CONNECT).
+            dial.whenComplete((end, e) -> {
+                if (e != null) {
+                    observer.plainFailed(false, source, target, "CONNECT");
+                }
+            });
+            return dial.thenApply(end -> observer.plain(end, "passthrough", false, source, target, null));
         }
         Request.Refused refused = (Request.Refused) r;
         if (refused.selfCall()) {

@@ -361,6 +361,21 @@ public final class TunnelObserver implements HboneEvents {
         return forwardedFor(t).orElseGet(() -> addr(t.localAddress()));
     }
 
+    /**
+     * A plain TCP relay (passthrough, plaintext inbound) refused after ztunnel would have built its
+     * connection result (a plaintext denial, a failed dial): opened, then closed and failed with
+     * {@code flags}, the relay's labels (istio/ztunnel src/proxy/outbound.rs {@code proxy_to_tcp},
+     * src/proxy/inbound_passthrough.rs {@code proxy_inbound_plaintext}). Metrics only: the refusal's
+     * line is the caller's.
+     */
+    public void plainFailed(boolean inbound, InetSocketAddress src, InetSocketAddress dst, String flags) {
+        if (sink != null) {
+            TrafficLabels l = plainLabels(inbound, src, dst);
+            sink.opened(l);
+            sink.closed(l.withResponseFlags(flags));
+        }
+    }
+
     /** A plain relay's labels: no verified principal, and ztunnel's connection_security_policy is "unknown". */
     private TrafficLabels plainLabels(boolean inbound, InetSocketAddress src, InetSocketAddress dst) {
         return TrafficLabels.of(inbound ? "destination" : "source", TrafficLabels.Peer.of(registry.byAddress(src.getAddress()).orElse(null), null, clusterId),
