@@ -322,10 +322,14 @@ class OutboundFailureMetricsTest {
             for (InetSocketAddress via : List.of(passthrough, toStrict, toClosed)) {
                 try (Socket s = new Socket()) {
                     s.bind(new InetSocketAddress(InetAddress.getByName("127.0.43.11"), 0));
-                    s.connect(via, 10_000);
-                    s.setSoTimeout(20_000);
-                    assertThat(catchThrowable(() -> s.getInputStream().read())).as("closed or reset, nothing relayed")
-                            .satisfiesAnyOf(t -> assertThat(t).isNull(), t -> assertThat(t).isInstanceOf(IOException.class));
+                    // The refusal is a reset, which can come before connect() returns: either way nothing is relayed.
+                    try {
+                        s.connect(via, 10_000);
+                        s.setSoTimeout(20_000);
+                        assertThat(s.getInputStream().read()).as("nothing relayed").isEqualTo(-1);
+                    } catch (IOException reset) {
+                        // refused, as expected
+                    }
                 }
             }
             Map<String, String> out = Map.of("reporter", "source", "source_workload", "frontend", "destination_workload", "unknown",
