@@ -217,7 +217,7 @@ public final class Mesh implements AutoCloseable {
      */
     public InetSocketAddress capture(Capture capture) throws InterruptedException {
         runtime.requireOpen("capture");
-        return runtime.listeners().bindCapture(capture, runtime.outbound());
+        return runtime.listeners().bindCapture(capture, runtime.outbound(), false);
     }
 
     /**
@@ -254,7 +254,7 @@ public final class Mesh implements AutoCloseable {
         if (capture.mode() == Capture.Mode.SOCKS5) {
             throw new IllegalArgumentException("plaintext inbound takes TRANSPARENT or FORWARD capture, not SOCKS5");
         }
-        return runtime.listeners().bindCapture(capture, runtime.plaintext());
+        return runtime.listeners().bindCapture(capture, runtime.plaintext(), true);
     }
 
     // ---- inbound ----
@@ -454,6 +454,22 @@ public final class Mesh implements AutoCloseable {
          */
         public Builder passthroughUnknown(boolean on) {
             settings.passthroughUnknown(on);
+            return this;
+        }
+
+        /**
+         * The cluster of the registry's workloads that have no {@code topology.istio.io/cluster}
+         * label, in the {@code source_cluster}/{@code destination_cluster} metric labels and the
+         * {@code k8s.cluster.name} of the {@code baggage} this mesh sends; default {@code Kubernetes}.
+         * ztunnel takes a workload's cluster from istiod, which gives its own cluster's workloads its
+         * {@code CLUSTER_ID} (default {@code Kubernetes}), and reads an empty one as {@code Kubernetes}
+         * (istio/ztunnel src/state/workload.rs); a peer outside the registry stays {@code unknown}.
+         *
+         * @throws IllegalArgumentException when {@code id} is empty or has white space, {@code ,},
+         *     {@code ;} or {@code =} (which would break the {@code baggage} header)
+         */
+        public Builder clusterId(String id) {
+            settings.clusterId(id);
             return this;
         }
 

@@ -458,7 +458,8 @@ class MeshTest {
             TunnelResult r = awaitClosed(t -> t.info().direction() == io.zerohop.hbone.TunnelInfo.Direction.INBOUND
                     && ("for=\"" + app + "\"").equals(t.info().headers().get("forwarded")));
             assertThat(r.info().headers().get("baggage"))
-                    .isEqualTo("k8s.namespace.name=prod,k8s.deployment.name=frontend,service.name=frontend,service.version=latest");
+                    // ztunnel's Workload::baggage sends the workload's cluster_id, "Kubernetes" by default (src/state/workload.rs).
+                    .isEqualTo("k8s.cluster.name=Kubernetes,k8s.namespace.name=prod,k8s.deployment.name=frontend,service.name=frontend,service.version=latest");
             assertThat(r.info().headers().get("traceparent")).matches("00-[0-9a-f]{32}-[0-9a-f]{16}-00");
         }
     }

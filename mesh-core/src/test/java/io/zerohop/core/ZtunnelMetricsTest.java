@@ -102,7 +102,9 @@ class ZtunnelMetricsTest {
                             .containsEntry("destination_app", "backend")
                             .containsEntry("destination_version", "v2")
                             .containsEntry("destination_service", "unknown")
-                            .containsEntry("destination_cluster", "unknown")
+                            // ztunnel's workloads carry istiod's cluster id, "Kubernetes" by default (src/state/workload.rs)
+                            .containsEntry("source_cluster", "Kubernetes")
+                            .containsEntry("destination_cluster", "Kubernetes")
                             .containsEntry("request_protocol", "tcp")
                             .containsEntry("response_flags", "-")
                             .containsEntry("connection_security_policy", "mutual_tls");

@@ -29,6 +29,19 @@ public interface HboneEvents {
      */
     default void tunnelRefused(TunnelInfo tunnel, int status, String reason) {}
 
+    /**
+     * A client tunnel that failed to open without a CONNECT response: its HBONE connection could not
+     * be dialled or set up (TCP, TLS, HTTP/2), or its stream ended or timed out before the response.
+     * Once per failed open: every open that waited on one failed connection gets its own call, as
+     * ztunnel records each outbound connection whose HBONE dial failed (istio/ztunnel
+     * src/proxy/outbound.rs, {@code proxy_to_hbone}). {@code tunnel.localAddress()} is null until
+     * the TCP connection was made, {@code tunnel.peerIdentity()} until TLS verified the server.
+     * The default reports it as {@link #tunnelRefused} with status 0, as before this method.
+     */
+    default void tunnelFailed(TunnelInfo tunnel, Throwable cause) {
+        tunnelRefused(tunnel, 0, cause.getMessage());
+    }
+
     /** A connection failed before HTTP/2 (TLS handshake failure, timeout, missing ALPN h2). */
     default void connectionFailed(InetSocketAddress peer, InetSocketAddress local, Throwable cause) {}
 }

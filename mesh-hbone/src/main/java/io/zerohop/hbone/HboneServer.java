@@ -63,6 +63,15 @@ public final class HboneServer implements AutoCloseable {
         }
     }
 
+    /**
+     * TCP connections this server accepted that are still open, from the TLS handshake on (those it
+     * closes at once, without an identity for the dialled address, are not counted): ztunnel's
+     * {@code istio_tcp_sockets_open{reporter="destination"}} for its HBONE listener.
+     */
+    public int openConnections() {
+        return runtime.connectionCount();
+    }
+
     /** The bound address (with the actual port when bound to port 0); null before start. */
     public InetSocketAddress localAddress() {
         return runtime.localAddress();

@@ -420,6 +420,11 @@ final class ProxyCommand implements Callable<Integer> {
         Mesh.Builder b = Mesh.builder().trustDomain(trustDomain).identityProvider(provider).workloads(registry)
                 .policies(engine).node(kube != null ? kube.discovery.node().orElseThrow() : node).meterRegistry(prometheus).passthroughUnknown(passthroughUnknown)
                 .drain(checked.drain());
+        // ztunnel's CLUSTER_ID is one setting for the CA's ClusterID header and, through istiod's
+        // workloads, the source_cluster/destination_cluster labels: --cluster-id is both here too.
+        if (identity.istio != null && identity.istio.clusterId != null) {
+            b.clusterId(identity.istio.clusterId);
+        }
         signals.exitBound(checked.drain());
         if (checked.inbound() != null) {
             b.inbound(checked.inbound()).inboundTransparent(inboundTransparent);

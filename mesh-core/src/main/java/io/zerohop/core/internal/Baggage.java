@@ -22,7 +22,16 @@ public record Baggage(String clusterId, String namespace, String workloadName, S
      * does not know controller kinds).
      */
     public static Baggage of(Workload w) {
-        return new Baggage(w.labels().get("topology.istio.io/cluster"), w.namespace(), w.name(),
+        return of(w, TrafficLabels.DEFAULT_CLUSTER);
+    }
+
+    /**
+     * {@link #of(Workload)} with {@code clusterId} as the cluster of a workload without a
+     * {@code topology.istio.io/cluster} label (ztunnel's {@code Workload::baggage} sends the
+     * workload's {@code cluster_id}, never empty: src/state/workload.rs defaults it to {@code Kubernetes}).
+     */
+    public static Baggage of(Workload w, String clusterId) {
+        return new Baggage(TrafficLabels.clusterOf(w.labels(), clusterId), w.namespace(), w.name(),
                 TrafficLabels.canonicalService(w.labels(), w.name()), TrafficLabels.canonicalRevision(w.labels()),
                 w.labels().get("topology.kubernetes.io/region"), w.labels().get("topology.kubernetes.io/zone"));
     }

@@ -37,6 +37,13 @@ public final class FanOut implements HboneEvents {
     }
 
     @Override
+    public void tunnelFailed(TunnelInfo tunnel, Throwable cause) {
+        for (HboneEvents e : all) {
+            e.tunnelFailed(tunnel, cause);
+        }
+    }
+
+    @Override
     public void connectionFailed(InetSocketAddress peer, InetSocketAddress local, Throwable cause) {
         for (HboneEvents e : all) {
             e.connectionFailed(peer, local, cause);

@@ -32,11 +32,33 @@ public final class Listeners {
         this.drain = drain;
     }
 
-    /** Binds a capture listener whose connections {@code opener} opens; returns its bound address. */
-    public InetSocketAddress bindCapture(Capture c, CaptureListener.Opener opener) throws InterruptedException {
-        Channel ch = CaptureListener.bind(group, c, opener, drain::accepted);
+    /** Accepted connections still open: of outbound capture listeners ([0]), of plaintext-inbound ones ([1]). */
+    private final java.util.concurrent.atomic.AtomicInteger[] sockets = {
+        new java.util.concurrent.atomic.AtomicInteger(), new java.util.concurrent.atomic.AtomicInteger()};
+
+    /**
+     * Binds a capture listener whose connections {@code opener} opens; returns its bound address.
+     *
+     * @param inbound a plaintext-inbound listener (ztunnel's 15006), else an outbound capture one
+     */
+    public InetSocketAddress bindCapture(Capture c, CaptureListener.Opener opener, boolean inbound) throws InterruptedException {
+        java.util.concurrent.atomic.AtomicInteger open = sockets[inbound ? 1 : 0];
+        Channel ch = CaptureListener.bind(group, c, opener, accepted -> {
+            open.incrementAndGet();
+            accepted.closeFuture().addListener(f -> open.decrementAndGet());
+            drain.accepted(accepted);
+        });
         capture.add(ch);
         return bound(ch, c.bind(), c.mode() == Capture.Mode.TRANSPARENT);
+    }
+
+    /**
+     * Connections accepted by the capture listeners (outbound: ztunnel's 15001 and SOCKS5) or, with
+     * {@code inbound}, the plaintext-inbound ones (ztunnel's 15006), still open: ztunnel's
+     * {@code istio_tcp_sockets_open} counts each from accept to the end of its task.
+     */
+    public int openSockets(boolean inbound) {
+        return sockets[inbound ? 1 : 0].get();
     }
 
     /** Binds an HTTP/1.1 server on the mesh's event loops; handlers run on one shared admin thread. */

@@ -27,9 +27,17 @@ public final class LocalWorkloads {
     private final ConcurrentHashMap<InetAddress, Boolean> hostAddresses = new ConcurrentHashMap<>();
 
     /** @param node the node-proxy's node name, or null for "the workloads on this host" */
+    private final String clusterId;
+
     public LocalWorkloads(WorkloadRegistry registry, String node) {
+        this(registry, node, TrafficLabels.DEFAULT_CLUSTER);
+    }
+
+    /** @param clusterId the cluster of workloads without a {@code topology.istio.io/cluster} label (their baggage) */
+    public LocalWorkloads(WorkloadRegistry registry, String node, String clusterId) {
         this.registry = registry;
         this.node = node;
+        this.clusterId = clusterId;
     }
 
     public WorkloadRegistry registry() {
@@ -108,7 +116,7 @@ public final class LocalWorkloads {
                     } catch (RuntimeException e) {
                         continue; // a name java-spiffe refuses: no peer's SPIFFE ID can equal it
                     }
-                    first.putIfAbsent(id, Baggage.of(w));
+                    first.putIfAbsent(id, Baggage.of(w, clusterId));
                 }
             }
             index = new BaggageIndex(all, first);

@@ -78,9 +78,9 @@ public final class MeshRuntime {
         // HboneServer apply the mode only to groups they make themselves.
         this.loopPoll = pollNanos > 0 ? new LoopPoll(pollNanos) : null;
         this.group = Transports.newGroup(cfg.threads(), "zerohop", loopPoll);
-        this.local = new LocalWorkloads(registry, cfg.node());
-        TunnelObserver.Sink sink = cfg.meterRegistry() == null ? null : new MicrometerSink(cfg.meterRegistry());
-        this.observer = new TunnelObserver(registry, sink, cfg.onTunnelClosed());
+        this.local = new LocalWorkloads(registry, cfg.node(), cfg.clusterId());
+        MicrometerSink sink = cfg.meterRegistry() == null ? null : new MicrometerSink(cfg.meterRegistry());
+        this.observer = new TunnelObserver(registry, sink, cfg.onTunnelClosed(), cfg.clusterId());
         group.next().scheduleAtFixedRate(refusals::flush, 10, 10, TimeUnit.SECONDS);
         if (sink != null) {
             long every = cfg.metricsInterval().toNanos();
@@ -88,7 +88,7 @@ public final class MeshRuntime {
         }
         PolicyEngine policy = cfg.policy();
         HttpEnforcement http = new HttpEnforcement(policy, group, cfg.meterRegistry(),
-                new TunnelSource(registry, refusals), 5_000);
+                new TunnelSource(registry, refusals), 5_000, cfg.clusterId());
         PolicyAuthorizer authorizer = policy == null ? null : new PolicyAuthorizer(policy, registry, refusals);
         this.listeners = new Listeners(group, ownPorts, tunnels);
         this.outbound = new Outbound(tls, group, local, identity, ownPorts, cfg.passthroughUnknown(), new FanOut(observer, tunnels),
@@ -96,6 +96,13 @@ public final class MeshRuntime {
         this.inbound = new Inbound(local, identity, ownPorts, http, authorizer);
         this.plaintext = new PlaintextInbound(local, ownPorts, policy, authorizer, http, observer, refusals);
         this.live = new LiveAuthorization(inbound::reauthorize, observer::lateDenied);
+        if (sink != null) {
+            sink.socketsOpen("source", () -> listeners.openSockets(false));
+            sink.socketsOpen("destination", () -> {
+                HboneServer s = server;
+                return listeners.openSockets(true) + (s == null ? 0 : s.openConnections());
+            });
+        }
     }
 
     /** Binds the HBONE listener, if configured; readiness waits for the served identities' SVIDs. */

@@ -35,6 +35,7 @@ public final class MeshSettings {
     private Duration drain = Duration.ofSeconds(10);
     private Duration metricsInterval = Duration.ofSeconds(5);
     private boolean passthroughUnknown;
+    private String clusterId = TrafficLabels.DEFAULT_CLUSTER;
 
     public void trustDomain(String td) {
         // Without the check, null became the string "null", a valid trust domain name.
@@ -110,6 +111,14 @@ public final class MeshSettings {
         this.passthroughUnknown = on;
     }
 
+    public void clusterId(String id) {
+        Objects.requireNonNull(id, "cluster id");
+        if (id.isEmpty() || !id.chars().allMatch(c -> c > ' ' && c < 127 && c != ',' && c != ';' && c != '=')) {
+            throw new IllegalArgumentException("cluster id must be printable ASCII without white space, ',', ';' or '=': \"" + id + "\"");
+        }
+        this.clusterId = id;
+    }
+
     /**
      * @throws IllegalArgumentException when the provider refuses {@code identity} outright (another
      *     trust domain than an in-memory CA's or the fallback CA's, another identity than a PEM
@@ -121,7 +130,7 @@ public final class MeshSettings {
         }
         return new MeshConfig(provider, trustDomain, identity, policy, registry != null ? registry : WorkloadRegistry.empty(), node,
                 inbound, inboundTransparent, meterRegistry, onTunnelClosed, threads, maxStreamsPerConnection, idleTimeout, drain,
-                metricsInterval, passthroughUnknown);
+                metricsInterval, passthroughUnknown, clusterId);
     }
 
     private void requireServable(SpiffeId id) {

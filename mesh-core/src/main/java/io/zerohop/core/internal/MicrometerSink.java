@@ -18,6 +18,7 @@ public final class MicrometerSink implements TunnelObserver.Sink {
     private static final String FAILED = "The total number of TCP connections that failed to establish (unstable)";
     private static final String RECEIVED = "The size of total bytes received during request in case of a TCP connection";
     private static final String SENT = "The size of total bytes sent during response in case of a TCP connection";
+    private static final String SOCKETS = "The current number of open TCP sockets (unstable)";
     private final MeterRegistry registry;
 
     public MicrometerSink(MeterRegistry registry) {
@@ -50,6 +51,17 @@ public final class MicrometerSink implements TunnelObserver.Sink {
                 "request_protocol", l.requestProtocol(),
                 "response_flags", l.responseFlags(),
                 "connection_security_policy", l.connectionSecurityPolicy());
+    }
+
+    /**
+     * ztunnel's {@code istio_tcp_sockets_open} gauge for {@code reporter} ({@code source}: sockets its
+     * outbound and SOCKS5 listeners accepted; {@code destination}: its HBONE and plaintext-inbound
+     * listeners'), read from {@code open} at each scrape (src/proxy/metrics.rs {@code SocketLabels},
+     * {@code record_socket_open}/{@code SocketCloseGuard}).
+     */
+    public void socketsOpen(String reporter, java.util.function.Supplier<Number> open) {
+        io.micrometer.core.instrument.Gauge.builder("istio.tcp.sockets.open", open).description(SOCKETS)
+                .tags("reporter", reporter).strongReference(true).register(registry);
     }
 
     @Override

@@ -11,7 +11,6 @@ import io.zerohop.hbone.HboneClient;
 import io.zerohop.hbone.HboneEvents;
 import io.zerohop.hbone.HboneStream;
 import io.zerohop.hbone.Route;
-import io.zerohop.hbone.TunnelInfo;
 import io.zerohop.identity.MeshTls;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -170,24 +169,20 @@ public final class Outbound implements CaptureListener.Opener {
     public CompletableFuture<Relay.End> open(InetSocketAddress source, InetSocketAddress target, EventLoop loop) {
         Request r = buildRequest(source, target);
         if (r instanceof Request.Hbone h) {
-            return tunnel(h.source(), target, h.route()).whenComplete((s, e) -> {
-                Throwable c = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
-                // The dial itself failed (mesh-hbone's ClientConnection wraps the connect's own
-                // ConnectException): no stream and no handshake, so no other event counted it. A
-                // refusal with a status, a failed handshake and a connection lost during set-up are
-                // counted by their own events.
-                if (c instanceof java.net.ConnectException && c.getCause() instanceof java.net.ConnectException dial) {
-                    Route route = h.route();
-                    observer.dialFailed(new TunnelInfo(TunnelInfo.Direction.OUTBOUND, h.source(),
-                            route.expectedIdentities().stream().findFirst().orElse(null), null, route.hboneAddress(), target,
-                            route.headers()), dial.getMessage() == null ? dial.getClass().getSimpleName() : dial.getMessage());
-                }
-            }).thenApply(Relay::tunnel);
+            // A failure to open is counted by mesh-hbone's tunnelFailed/tunnelRefused events (TunnelObserver).
+            return tunnel(h.source(), target, h.route()).thenApply(Relay::tunnel);
         }
         if (r instanceof Request.Passthrough p) {
             log.debug("passthrough {} -> {}: {}", source, target, p.why());
-            return CaptureListener.connectTcp(loop, target)
-                    .thenApply(end -> observer.plain(end, "passthrough", false, source, target, null));
+            CompletableFuture<Relay.End> dial = CaptureListener.connectTcp(loop, target);
+            // ztunnel's proxy_to_tcp builds the connection result before it dials: a failed dial
+            // counts (Error::ConnectionFailed, CONNECT).
+            dial.whenComplete((end, e) -> {
+                if (e != null) {
+                    observer.plainFailed(false, source, target, "CONNECT");
+                }
+            });
+            return dial.thenApply(end -> observer.plain(end, "passthrough", false, source, target, null));
         }
         Request.Refused refused = (Request.Refused) r;
         if (refused.selfCall()) {

@@ -23,7 +23,12 @@ import java.util.concurrent.CompletableFuture;
  * PeerAuthentication, policy) is a {@link LoggedRefusal}, which the listener does not log again.
  */
 public final class PlaintextInbound implements CaptureListener.Opener {
-    /** What {@link #admit} decided: relay to {@code workload} (parsing requests when {@code perRequest}), or refuse. */
+    /**
+     * What {@link #admit} decided: relay to {@code workload} (parsing requests when {@code perRequest}),
+     * or refuse. A refusal with a {@code workload} is a denial (PeerAuthentication STRICT, a policy),
+     * which ztunnel counts (its inbound_passthrough.rs builds the connection result before RBAC);
+     * one without (a self call, a destination not served here) is its early deny, logged only.
+     */
     public record Admission(Workload workload, boolean perRequest, RuntimeException refusal) {}
 
     private final LocalWorkloads local;
@@ -70,7 +75,7 @@ public final class PlaintextInbound implements CaptureListener.Opener {
         if (!mode.allowsPlaintext()) {
             refusals.warn("plaintext {} -> {} ({}) refused: PeerAuthentication {} requires mTLS", Addresses.authority(source),
                     Addresses.authority(target), w.identity(), mode);
-            return refused(new LoggedRefusal("PeerAuthentication " + mode + " for " + w
+            return new Admission(w, perRequest, new LoggedRefusal("PeerAuthentication " + mode + " for " + w
                     + " port " + target.getPort() + " refuses plaintext"));
         }
         if (policy != null && !perRequest) {
@@ -78,7 +83,7 @@ public final class PlaintextInbound implements CaptureListener.Opener {
             if (!d.allowed()) {
                 refusals.warn("plaintext {} -> {} ({}) denied: {}", Addresses.authority(source), Addresses.authority(target),
                         w.identity(), d.explain());
-                return refused(new LoggedRefusal(d.explain()));
+                return new Admission(w, perRequest, new LoggedRefusal(d.explain()));
             }
         }
         return new Admission(w, perRequest, null);
@@ -92,11 +97,15 @@ public final class PlaintextInbound implements CaptureListener.Opener {
     public CompletableFuture<Relay.End> open(InetSocketAddress source, InetSocketAddress target, EventLoop loop) {
         Admission a = admit(source, target);
         if (a.refusal() != null) {
+            if (a.workload() != null && observer != null) {
+                // ztunnel's istiod turns STRICT into an RBAC rule: both are AuthorizationPolicyDenied there.
+                observer.plainFailed(true, source, target, "DENY");
+            }
             return CompletableFuture.failedFuture(a.refusal());
         }
         Workload w = a.workload();
         AppProtocol proto = w.appProtocol(target.getPort());
-        return CaptureListener.connectTcp(loop, target).thenApply(end -> a.perRequest()
+        return countFailure(CaptureListener.connectTcp(loop, target), true, source, target).thenApply(end -> a.perRequest()
                 ? http.plaintext(end, source, target, w.ref(), local.registry().identityOf(w), proto)
                 : observer.plain(end, "plaintext-inbound", true, source, target, local.registry().identityOf(w)));
     }
@@ -110,6 +119,19 @@ public final class PlaintextInbound implements CaptureListener.Opener {
         return "plaintext inbound " + Addresses.authority(source) + " (no identity) -> " + Addresses.authority(destination) + " ("
                 + local.at(destination.getAddress()).map(w -> local.registry().identityOf(w).toString()).orElse("not a workload of this node")
                 + ")";
+    }
+
+    /** A failed dial of a plain relay counts as ztunnel's Error::ConnectionFailed (CONNECT), with the relay's labels. */
+    CompletableFuture<Relay.End> countFailure(CompletableFuture<Relay.End> dial, boolean inbound, InetSocketAddress source,
+                                             InetSocketAddress target) {
+        if (observer != null) {
+            dial.whenComplete((end, e) -> {
+                if (e != null) {
+                    observer.plainFailed(inbound, source, target, "CONNECT");
+                }
+            });
+        }
+        return dial;
     }
 
     private static Admission refused(RuntimeException e) {

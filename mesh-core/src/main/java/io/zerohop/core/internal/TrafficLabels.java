@@ -22,6 +22,11 @@ public record TrafficLabels(String reporter,
                             String requestProtocol, String responseFlags, String connectionSecurityPolicy) {
 
     public static final String UNKNOWN = "unknown";
+    /**
+     * ztunnel's cluster of a workload whose {@code cluster_id} istiod left empty (src/state/workload.rs),
+     * and istiod's and ztunnel's default {@code CLUSTER_ID} (src/config.rs {@code DEFAULT_CLUSTER_ID}).
+     */
+    public static final String DEFAULT_CLUSTER = "Kubernetes";
     /** ztunnel's {@code ResponseFlags::None}. */
     public static final String NO_FLAGS = "-";
 
@@ -36,19 +41,24 @@ public record TrafficLabels(String reporter,
          * takes the source principal only from the mTLS handshake).
          */
         public static Peer of(Workload w, String principal) {
-            return w == null ? unknown(principal) : of(w.name(), w.namespace(), w.labels(), principal);
+            return of(w, principal, DEFAULT_CLUSTER);
         }
 
-        /** {@link #of(Workload, String)} for the policy view of a workload (what the L7 path holds); null: unknown. */
-        public static Peer of(WorkloadRef w, String principal) {
-            return w == null ? unknown(principal) : of(w.name(), w.namespace(), w.labels(), principal);
+        /** {@link #of(Workload, String)}; {@code cluster} for a workload without a {@code topology.istio.io/cluster} label. */
+        public static Peer of(Workload w, String principal, String cluster) {
+            return w == null ? unknown(principal) : of(w.name(), w.namespace(), w.labels(), principal, cluster);
         }
 
-        private static Peer of(String name, String namespace, Map<String, String> labels, String principal) {
+        /** {@link #of(Workload, String, String)} for the policy view of a workload (what the L7 path holds); null: unknown. */
+        public static Peer of(WorkloadRef w, String principal, String cluster) {
+            return w == null ? unknown(principal) : of(w.name(), w.namespace(), w.labels(), principal, cluster);
+        }
+
+        private static Peer of(String name, String namespace, Map<String, String> labels, String principal, String cluster) {
             String service = TrafficLabels.canonicalService(labels, name);
             String revision = TrafficLabels.canonicalRevision(labels);
             return new Peer(orUnknown(name), service, revision, orUnknown(namespace), orUnknown(principal), service, revision,
-                    orUnknown(labels.get("topology.istio.io/cluster")));
+                    orUnknown(clusterOf(labels, cluster)));
         }
 
         private static Peer unknown(String principal) {
@@ -113,6 +123,32 @@ public record TrafficLabels(String reporter,
         return status >= 500 ? "CONNECT" : null;
     }
 
+    /**
+     * ztunnel's response flag for an outbound tunnel that failed to open without a CONNECT response
+     * (istio/ztunnel src/proxy/metrics.rs {@code extract_failure_reason}, on the errors of
+     * src/proxy/pool.rs {@code new_pool_conn} and src/proxy/h2/client.rs {@code send_request}):
+     * <ul>
+     * <li>{@code NETWORK_POLICY}: the TCP dial timed out ({@code MaybeHBONENetworkPolicyError});
+     * <li>{@code H2_HANDSHAKE_FAILURE}: TLS had verified the server ({@code peerIdentity} known), and
+     *     the connection or the stream then ended before the response (an h2 error: {@code Error::H2}),
+     *     a server refusing our certificate after a TLS 1.3 handshake included;
+     * <li>{@code CONNECT} otherwise: a refused or unreachable dial, a failed TLS handshake (untrusted
+     *     server, wrong SAN: rustls' error reaches ztunnel as an {@code io::Error}, {@code Error::Io},
+     *     not {@code Error::Tls}), and the CONNECT response deadline, which ztunnel does not have.
+     * </ul>
+     */
+    static String openFailureFlags(io.zerohop.hbone.TunnelInfo t, Throwable cause) {
+        for (Throwable c = cause; c != null; c = c.getCause()) {
+            if (c instanceof io.netty.channel.ConnectTimeoutException) {
+                return "NETWORK_POLICY";
+            }
+            if (c instanceof java.net.SocketTimeoutException) {
+                return "CONNECT";
+            }
+        }
+        return t.peerIdentity() != null ? "H2_HANDSHAKE_FAILURE" : "CONNECT";
+    }
+
     /** Whether ztunnel counts a close with these flags in {@code istio_tcp_connections_failed_total}. */
     public boolean failed() {
         return !NO_FLAGS.equals(responseFlags);
@@ -145,6 +181,16 @@ public record TrafficLabels(String reporter,
             }
         }
         return "latest";
+    }
+
+    /**
+     * A registry workload's cluster: its {@code topology.istio.io/cluster} label (Istio's cluster
+     * label), else {@code cluster}, the mesh's (what istiod's xDS gives ztunnel: its own cluster's
+     * {@code CLUSTER_ID} for the workloads of its cluster).
+     */
+    static String clusterOf(Map<String, String> labels, String cluster) {
+        String label = labels.get("topology.istio.io/cluster");
+        return label != null && !label.isEmpty() ? label : cluster;
     }
 
     static String orUnknown(String s) {

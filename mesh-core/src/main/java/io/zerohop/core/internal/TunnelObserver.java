@@ -44,6 +44,7 @@ public final class TunnelObserver implements HboneEvents {
     }
 
     private final WorkloadRegistry registry;
+    private final String clusterId;
     /** Silent: the authorizer (PolicyAuthorizer, HttpEnforcement) logs an untrusted claim once. */
     private final TunnelSource sources;
     private final Sink sink;
@@ -96,6 +97,12 @@ public final class TunnelObserver implements HboneEvents {
     }
 
     public TunnelObserver(WorkloadRegistry registry, Sink sink, Consumer<TunnelResult> extra) {
+        this(registry, sink, extra, TrafficLabels.DEFAULT_CLUSTER);
+    }
+
+    /** @param clusterId the cluster of registry workloads without a {@code topology.istio.io/cluster} label */
+    public TunnelObserver(WorkloadRegistry registry, Sink sink, Consumer<TunnelResult> extra, String clusterId) {
+        this.clusterId = clusterId;
         this.registry = registry;
         this.sources = new TunnelSource(registry, null);
         this.sink = sink;
@@ -200,37 +207,34 @@ public final class TunnelObserver implements HboneEvents {
     }
 
     /**
-     * An outbound tunnel whose HBONE connection could not be dialled (refused, unreachable, timed out):
-     * no stream, so no {@link #tunnelRefused}. ztunnel's outbound records it as a connection failure
-     * (src/proxy/outbound.rs: the connection result is built before the dial and recorded with
-     * {@code ConnectionFailure}): opened, then closed and failed with {@code CONNECT}, and a line.
+     * An outbound tunnel that failed to open without a CONNECT response (mesh-hbone's
+     * {@code tunnelFailed}: one per failed open, every open that waited on a failed HBONE connection
+     * included, whether from a capture, {@code connect} or {@code socketFactory()}). ztunnel builds the
+     * connection result before the dial and records the error (src/proxy/outbound.rs
+     * {@code proxy_to_hbone}; src/proxy/metrics.rs {@code ConnectionResult::record}): opened, then
+     * closed and failed with the flag of {@link TrafficLabels#openFailureFlags}, with the tunnel's
+     * labels, and one access-log line.
      */
-    public void dialFailed(TunnelInfo t, String reason) {
-        if (sink != null) {
+    @Override
+    public void tunnelFailed(TunnelInfo t, Throwable cause) {
+        String reason = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
+        if (sink != null && t.destination() != null) {
             TrafficLabels l = labels(t);
             sink.opened(l);
-            sink.closed(l.withResponseFlags("CONNECT"));
+            sink.closed(l.withResponseFlags(TrafficLabels.openFailureFlags(t, cause)));
         }
         if (ZtunnelAccessLog.ON) {
             ZtunnelAccessLog.dialFailed(access, t, "connection failed: " + reason, () -> labels(t), () -> source(t));
         } else if (access.isInfoEnabled()) {
             access.info("outbound refused src={} src_id={} dst={} dst_id={} status=- reason=\"{}\"", source(t), t.localIdentity(),
-                    addr(t.destination()), t.peerIdentity(), reason);
+                    addr(t.destination()), t.peerIdentity() != null ? t.peerIdentity() : expectedIdentity(t), reason);
         }
     }
 
     @Override
     public void connectionFailed(InetSocketAddress peer, InetSocketAddress local, Throwable cause) {
-        if (sink != null && local == null && peer != null) {
-            // The client side (no local address yet): ztunnel records an outbound TLS failure as an
-            // opened, closed and failed connection with TLS_FAILURE. A failed inbound handshake is an
-            // early deny there, logged only.
-            Workload dw = registry.byAddress(peer.getAddress()).orElse(null);
-            TrafficLabels l = TrafficLabels.of("source", TrafficLabels.Peer.NONE,
-                    TrafficLabels.Peer.of(dw, null), "mutual_tls");
-            sink.opened(l);
-            sink.closed(l.withResponseFlags(cause instanceof javax.net.ssl.SSLException ? "TLS_FAILURE" : "CONNECT"));
-        }
+        // No metric here: a failed inbound handshake is ztunnel's early deny (logged only), and a failed
+        // outbound one counts once per waiting tunnel, with that tunnel's labels (tunnelFailed).
         String reason = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
         if (ZtunnelAccessLog.ON) {
             // Inbound, ztunnel's early deny of a failed handshake; outbound (no local address yet), the peer dialled.
@@ -306,19 +310,26 @@ public final class TunnelObserver implements HboneEvents {
      * workload of the peer's identity at the peer address, or named by a node proxy's
      * {@code forwarded: for=}), else what the {@code baggage} header claims (ztunnel's derived
      * source), else unknown. The destination is the registry workload of the CONNECT target, with the
-     * verified identity as principal.
+     * verified identity as principal (outbound, before a server was verified: the workload's identity).
      */
     TrafficLabels labels(TunnelInfo t) {
         boolean inbound = t.direction() == TunnelInfo.Direction.INBOUND;
         var src = inbound ? t.peerIdentity() : t.localIdentity();
-        var dst = inbound ? t.localIdentity() : t.peerIdentity();
-        String srcPrincipal = WorkloadStrings.text(src);
         Workload dw = t.destination() == null ? null : registry.byAddress(t.destination().getAddress()).orElse(null);
+        // Outbound before TLS verified the server (a failed open): the registry workload's identity,
+        // ztunnel's with_destination (w.identity()).
+        var dst = inbound ? t.localIdentity() : t.peerIdentity() != null ? t.peerIdentity() : dw == null ? null : registry.identityOf(dw);
+        String srcPrincipal = WorkloadStrings.text(src);
         Workload sw = inbound && t.peerAddress() != null ? sources.of(src, t.peerAddress(), t.headers(), false) : null;
-        TrafficLabels.Peer source = sw != null ? TrafficLabels.Peer.of(sw, srcPrincipal)
+        TrafficLabels.Peer source = sw != null ? TrafficLabels.Peer.of(sw, srcPrincipal, clusterId)
                 : TrafficLabels.Peer.derived(Baggage.parse(t.headers().get("baggage")), srcPrincipal);
         return TrafficLabels.of(inbound ? "destination" : "source", source,
-                TrafficLabels.Peer.of(dw, WorkloadStrings.text(dst)), "mutual_tls");
+                TrafficLabels.Peer.of(dw, WorkloadStrings.text(dst), clusterId), "mutual_tls");
+    }
+
+    /** The identity of the registry workload at an outbound tunnel's target, or null. */
+    private Object expectedIdentity(TunnelInfo t) {
+        return t.destination() == null ? null : registry.byAddress(t.destination().getAddress()).map(registry::identityOf).orElse(null);
     }
 
     /**
@@ -350,10 +361,25 @@ public final class TunnelObserver implements HboneEvents {
         return forwardedFor(t).orElseGet(() -> addr(t.localAddress()));
     }
 
+    /**
+     * A plain TCP relay (passthrough, plaintext inbound) refused after ztunnel would have built its
+     * connection result (a plaintext denial, a failed dial): opened, then closed and failed with
+     * {@code flags}, the relay's labels (istio/ztunnel src/proxy/outbound.rs {@code proxy_to_tcp},
+     * src/proxy/inbound_passthrough.rs {@code proxy_inbound_plaintext}). Metrics only: the refusal's
+     * line is the caller's.
+     */
+    public void plainFailed(boolean inbound, InetSocketAddress src, InetSocketAddress dst, String flags) {
+        if (sink != null) {
+            TrafficLabels l = plainLabels(inbound, src, dst);
+            sink.opened(l);
+            sink.closed(l.withResponseFlags(flags));
+        }
+    }
+
     /** A plain relay's labels: no verified principal, and ztunnel's connection_security_policy is "unknown". */
     private TrafficLabels plainLabels(boolean inbound, InetSocketAddress src, InetSocketAddress dst) {
-        return TrafficLabels.of(inbound ? "destination" : "source", TrafficLabels.Peer.of(registry.byAddress(src.getAddress()).orElse(null), null),
-                TrafficLabels.Peer.of(registry.byAddress(dst.getAddress()).orElse(null), null), TrafficLabels.UNKNOWN);
+        return TrafficLabels.of(inbound ? "destination" : "source", TrafficLabels.Peer.of(registry.byAddress(src.getAddress()).orElse(null), null, clusterId),
+                TrafficLabels.Peer.of(registry.byAddress(dst.getAddress()).orElse(null), null, clusterId), TrafficLabels.UNKNOWN);
     }
 
     /**

@@ -34,12 +34,12 @@ class WorkloadStringsTest {
         String second = Baggage.of(CLIENT).header();
         assertThat(second).isSameAs(first);
         assertThat(first).isEqualTo(Baggage.of(CLIENT).formatHeader())
-                .isEqualTo("k8s.namespace.name=bench,k8s.deployment.name=client,service.name=client,service.version=latest");
+                .isEqualTo("k8s.cluster.name=Kubernetes,k8s.namespace.name=bench,k8s.deployment.name=client,service.name=client,service.version=latest");
     }
 
     @Test
     void aParsedBaggageHeaderIsSharedAndReadsAsBefore() {
-        String header = "k8s.namespace.name=bench,k8s.deployment.name=client,service.name=client,service.version=latest";
+        String header = "k8s.cluster.name=Kubernetes,k8s.namespace.name=bench,k8s.deployment.name=client,service.name=client,service.version=latest";
         // Two tunnels carry equal but distinct strings (each decoded from its own HEADERS frame).
         Baggage a = Baggage.parse(new String(header));
         Baggage b = Baggage.parse(new String(header));

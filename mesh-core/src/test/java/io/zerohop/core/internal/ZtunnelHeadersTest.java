@@ -67,6 +67,13 @@ class ZtunnelHeadersTest {
                 "topology.istio.io/cluster", "c1"), List.of(InetAddress.getByName("10.0.0.1")), Workload.Protocol.HBONE, null, "cluster.local");
         assertThat(Baggage.of(w).header()).isEqualTo(
                 "k8s.cluster.name=c1,k8s.namespace.name=prod,k8s.deployment.name=reviews-v2,service.name=reviews,service.version=v2");
+        // Without the label, the mesh's cluster id: ztunnel's Workload::baggage sends the workload's
+        // cluster_id, which istiod fills and ztunnel defaults to "Kubernetes" (src/state/workload.rs).
+        Workload plain = new Workload("prod", "reviews-v2", "reviews", Map.of("app", "reviews"),
+                List.of(InetAddress.getByName("10.0.0.1")), Workload.Protocol.HBONE, null, "cluster.local");
+        assertThat(Baggage.of(plain).header()).startsWith("k8s.cluster.name=Kubernetes,k8s.namespace.name=prod,");
+        assertThat(Baggage.of(plain, "west").header()).startsWith("k8s.cluster.name=west,");
+        assertThat(Baggage.of(w, "west").header()).as("the label wins").startsWith("k8s.cluster.name=c1,");
     }
 
     /** W3C trace context as ztunnel's TraceParent: 00-<32 hex>-<16 hex>-00, fresh per tunnel. */

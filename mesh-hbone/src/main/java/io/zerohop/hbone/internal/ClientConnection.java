@@ -56,6 +56,8 @@ final class ClientConnection {
     /** Closes the connection once it carried no tunnel for the idle timeout; guarded by the pool's lock. */
     private final IdleTimer idle;
     volatile Channel channel;
+    /** This side's address once the TCP connection is made; null before (and for a dial that failed). */
+    volatile InetSocketAddress localAddress;
     volatile SpiffeId peerId;
     /**
      * Why the connection failed after setup, if it did. With TLS 1.3 the server verifies the client
@@ -112,6 +114,15 @@ final class ClientConnection {
         }
     }
 
+    /**
+     * A tunnel of this connection that has no stream (yet), for its failure event: what is known of
+     * the connection now (local address once dialled, peer identity once verified).
+     */
+    io.zerohop.hbone.TunnelInfo pendingInfo(InetSocketAddress target, Map<String, String> headers) {
+        return new io.zerohop.hbone.TunnelInfo(io.zerohop.hbone.TunnelInfo.Direction.OUTBOUND, key.source(), peerId, localAddress,
+                key.hboneAddress(), target, headers);
+    }
+
     void connect() {
         cfg.tls().client(key.source(), key.destinations()).whenComplete((sslCtx, err) -> {
             if (err != null) {
@@ -162,7 +173,9 @@ final class ClientConnection {
                     }
                 });
         b.connect(hbone).addListener((ChannelFuture f) -> {
-            if (!f.isSuccess()) {
+            if (f.isSuccess()) {
+                localAddress = (InetSocketAddress) f.channel().localAddress();
+            } else {
                 ConnectException ce = new ConnectException("HBONE connection to " + Authority.text(hbone) + " failed: " + HboneListener.describe(f.cause()));
                 ce.initCause(f.cause());
                 fail(ce);

@@ -75,7 +75,10 @@ public final class ConnectionPool {
             conn.ready.whenComplete((ch, err) -> {
                 if (err != null) {
                     conn.release();
-                    result.completeExceptionally(err);
+                    // Each open waiting on the failed connection is one failed tunnel (metrics hook).
+                    if (result.completeExceptionally(err)) {
+                        TunnelEvents.failed(cfg.events(), conn.pendingInfo(target, headers), err);
+                    }
                 } else {
                     open(conn, ch, target, headers, result);
                 }

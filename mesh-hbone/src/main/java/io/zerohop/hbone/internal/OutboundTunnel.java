@@ -88,9 +88,12 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
 
     void failOpen(Throwable t) {
         CompletableFuture<HboneStream> pending = result;
-        if (pending != null && pending.completeExceptionally(t) && info != null) {
-            int status = t instanceof HboneRefusedException r ? r.status() : 0;
-            TunnelEvents.refused(cfg.events(), info, status, t.getMessage());
+        if (pending != null && pending.completeExceptionally(t)) {
+            if (t instanceof HboneRefusedException r) {
+                TunnelEvents.refused(cfg.events(), info, r.status(), t.getMessage());
+            } else {
+                TunnelEvents.failed(cfg.events(), info != null ? info : conn.pendingInfo(target, headers), t);
+            }
         }
     }
 

@@ -37,6 +37,17 @@ final class TunnelEvents {
         }
     }
 
+    static void failed(HboneEvents events, TunnelInfo info, Throwable cause) {
+        if (events == HboneEvents.NONE) {
+            return;
+        }
+        try {
+            events.tunnelFailed(info, cause);
+        } catch (RuntimeException e) {
+            HboneListener.log.warn("HBONE event listener failed", e);
+        }
+    }
+
     static void closed(HboneEvents events, TunnelResult result) {
         try {
             events.tunnelClosed(result);

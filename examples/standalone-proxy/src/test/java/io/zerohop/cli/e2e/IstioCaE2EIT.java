@@ -85,7 +85,12 @@ class IstioCaE2EIT {
     }
 
     static Child proxy(String name, String caAddress, Path tokenFile) throws IOException {
-        return Child.start(name, work, List.of(NodeProxyE2EIT.java(), "-Xmx256m", "-XX:+UseSerialGC",
+        return proxy(name, caAddress, tokenFile, "--metrics", "off");
+    }
+
+    /** {@link #proxy(String, String, Path)} with {@code extra} options, which name {@code --metrics}. */
+    static Child proxy(String name, String caAddress, Path tokenFile, String... extra) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(NodeProxyE2EIT.java(), "-Xmx256m", "-XX:+UseSerialGC",
                 "-Dio.netty.leakDetection.level=paranoid", "-jar", NodeProxyE2EIT.required("zerohop.e2e.jar"), "proxy",
                 "--istio-ca", caAddress, "--istio-ca-root", root.toString(), "--token-file", tokenFile.toString(),
                 // The fake's TLS certificate names istiod's Service, as the real one does (ztunnel's ALT_CA_HOSTNAME).
@@ -94,7 +99,9 @@ class IstioCaE2EIT {
                 // Every address, so that a tunnel dialled to each pod's IP reaches it, as with HBONE to POD_IP:15008:
                 // the dialled address selects the certificate the proxy presents.
                 "--inbound", "0.0.0.0:0",
-                "--metrics", "off", "--readiness", "off", "--admin", "off", "--drain", "1s"));
+                "--readiness", "off", "--admin", "off", "--drain", "1s"));
+        cmd.addAll(List.of(extra));
+        return Child.start(name, work, cmd);
     }
 
     @Test
@@ -140,6 +147,46 @@ class IstioCaE2EIT {
             // One issuance per identity, however many tunnels and the start-up check asked.
             assertThat(impersonated).containsExactlyInAnyOrder(BACKEND.toString(), REVIEWS.toString());
 
+            proxy.sigterm();
+            assertThat(proxy.awaitExit(Duration.ofSeconds(30))).isZero();
+        }
+    }
+
+    /**
+     * ztunnel's CLUSTER_ID is one setting for the CA's {@code ClusterID} header (src/config.rs,
+     * src/identity/auth.rs) and, through the workloads istiod sends it, their {@code cluster_id}:
+     * the {@code destination_cluster} of this node's pod (src/proxy/metrics.rs {@code with_destination});
+     * a caller outside the registry without baggage has an {@code unknown} source cluster, as ztunnel's
+     * unknown source. Metrics on 127.0.43.2 (this test's own address).
+     */
+    @Test
+    void clusterIdIsTheCaHeaderAndTheClusterOfTheNodesWorkloads() throws Exception {
+        Path token = Files.writeString(work.resolve("istio-token-west"), TOKEN + "\n");
+        int seenBefore = istiod.seen().size();
+        try (ServerSocket backend = echo(InetAddress.getByName("127.0.0.2"));
+             Child proxy = proxy("istio-ca-west", "127.0.0.1:" + istiod.port(), token, "--cluster-id", "west",
+                     "--metrics", "127.0.43.2:0")) {
+            String ready = proxy.awaitLine(l -> l.startsWith("zerohop proxy ready"), "ready", Duration.ofSeconds(60));
+            int hbonePort = Integer.parseInt(ZtunnelCompatE2EIT.field(ready, "hbone").replaceAll(".*:", ""));
+            String metrics = ZtunnelCompatE2EIT.field(ready, "metrics");
+            try (MeshTls tls = MeshTls.builder(ca).build();
+                 HboneClient client = HboneClient.builder().tls(tls).identity(FRONTEND).build();
+                 HboneSocket s = client.connectSocket(new InetSocketAddress(backend.getInetAddress(), backend.getLocalPort()),
+                         Set.of(BACKEND), new InetSocketAddress(backend.getInetAddress(), hbonePort), Duration.ofSeconds(20))) {
+                s.setSoTimeout(20_000);
+                s.getOutputStream().write("west".getBytes(StandardCharsets.US_ASCII));
+                s.shutdownOutput();
+                assertThat(new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII)).isEqualTo("west");
+            }
+            java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+            String opened = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://" + metrics + "/metrics"))
+                            .timeout(Duration.ofSeconds(10)).build(), java.net.http.HttpResponse.BodyHandlers.ofString()).body()
+                    .lines().filter(l -> l.startsWith("istio_tcp_connections_opened_total{") && l.contains("destination_workload=\"backend\""))
+                    .findFirst().orElseThrow(() -> new AssertionError("no opened series for backend at " + metrics));
+            assertThat(opened).contains("destination_cluster=\"west\"", "source_cluster=\"unknown\"",
+                    "source_principal=\"" + FRONTEND + "\"");
+            List<FakeIstioCa.Seen> calls = istiod.seen().subList(seenBefore, istiod.seen().size());
+            assertThat(calls).isNotEmpty().allSatisfy(c -> assertThat(c.headers().get(CLUSTER_ID)).isEqualTo("west"));
             proxy.sigterm();
             assertThat(proxy.awaitExit(Duration.ofSeconds(30))).isZero();
         }

@@ -57,6 +57,8 @@ class ZtunnelCompatE2EIT {
     static final String OLD2 = "127.0.34.17";
     /** {@code prod/gone}, on node C, whose HBONE address refuses every connection. */
     static final String GONE = "127.0.34.18";
+    /** A workload whose node's HBONE address is proxy B's, which presents another identity there (backend's). */
+    static final String LIAR = "127.0.34.19";
     /** ztunnel's {@code CommonTrafficLabels} (src/proxy/metrics.rs), without the locality labels it adds only when it knows one. */
     static final Set<String> ZTUNNEL_LABELS = Set.of("reporter",
             "source_workload", "source_canonical_service", "source_canonical_revision", "source_workload_namespace",
@@ -74,6 +76,7 @@ class ZtunnelCompatE2EIT {
     /** Node C's HBONE address: bound, never listening, so every connection to it is refused (no luck involved). */
     Socket deadNode;
     InetSocketAddress forwardToGone;
+    InetSocketAddress forwardToLiar;
     Child proxyA;
     Child proxyB;
     InetSocketAddress forward;
@@ -110,6 +113,7 @@ class ZtunnelCompatE2EIT {
                   - {name: node-a}
                   - {name: node-b%s}
                   - {name: node-c, hboneAddress: "%s"}
+                  - {name: node-liar%1$s}
                 workloads:
                   - {namespace: prod, name: frontend, serviceAccount: frontend, addresses: [%s], labels: {app: frontend, version: v1}, node: node-a}
                   - {namespace: legacy, name: old, serviceAccount: old, addresses: [%s], labels: {app: old}, node: node-a}
@@ -118,9 +122,10 @@ class ZtunnelCompatE2EIT {
                   - {namespace: prod, name: report, serviceAccount: report, addresses: [%s], labels: {app: report}, node: node-a}
                   - {namespace: legacy, name: old2, serviceAccount: old2, addresses: [%s], labels: {app: old2}, node: node-a}
                   - {namespace: prod, name: gone, serviceAccount: gone, addresses: [%s], labels: {app: gone}, node: node-c}
+                  - {namespace: prod, name: liar, serviceAccount: liar, addresses: [%11$s], labels: {app: liar}, node: node-liar}
                   - {namespace: prod, name: backend, serviceAccount: backend, addresses: [%s], labels: {app: backend, version: v2}, node: node-b}
                 """;
-        Files.writeString(work.resolve("b.yaml"), workloads.formatted("", dead, FRONTEND, OLD, BATCH, CRON, REPORT, OLD2, GONE, BACKEND));
+        Files.writeString(work.resolve("b.yaml"), workloads.formatted("", dead, FRONTEND, OLD, BATCH, CRON, REPORT, OLD2, GONE, BACKEND, LIAR));
         proxyB = start("proxy-b", work, jar, "--workloads", work.resolve("b.yaml").toString(), "--node", "node-b",
                 "--policies", policies.toString(), "--inbound", BACKEND + ":0", "--access-log-format", "ztunnel",
                 "--metrics", "127.0.34.2:0", "--readiness", "off", "--admin", "127.0.34.2:0");
@@ -129,14 +134,15 @@ class ZtunnelCompatE2EIT {
         metricsB = field(readyB, "metrics");
         adminB = field(readyB, "admin");
         // Proxy B picks the SVID by the address a tunnel is dialled to: A dials backend's address on B's port.
-        Files.writeString(work.resolve("a.yaml"), workloads.formatted(", hboneAddress: \"" + hboneB + "\"", dead, FRONTEND, OLD, BATCH, CRON, REPORT, OLD2, GONE, BACKEND));
+        Files.writeString(work.resolve("a.yaml"), workloads.formatted(", hboneAddress: \"" + hboneB + "\"", dead, FRONTEND, OLD, BATCH, CRON, REPORT, OLD2, GONE, BACKEND, LIAR));
         proxyA = start("proxy-a", work, jar, "--workloads", work.resolve("a.yaml").toString(), "--node", "node-a",
                 "--inbound", "off", "--forward", "127.0.34.1:0=" + BACKEND + ":" + app.getLocalPort(),
-                "--forward", "127.0.34.1:0=" + GONE + ":8080",
+                "--forward", "127.0.34.1:0=" + GONE + ":8080", "--forward", "127.0.34.1:0=" + LIAR + ":8080",
                 "--metrics", "127.0.34.1:0", "--readiness", "off", "--admin", "off", "--access-log-format", "ztunnel-json");
         String readyA = proxyA.awaitLine(l -> l.startsWith("zerohop proxy ready"), "ready", NodeProxyE2EIT.START);
         forward = forwardOf(readyA, BACKEND);
         forwardToGone = forwardOf(readyA, GONE);
+        forwardToLiar = forwardOf(readyA, LIAR);
         metricsA = field(readyA, "metrics");
     }
 
@@ -166,7 +172,8 @@ class ZtunnelCompatE2EIT {
         a = awaitScrape(metricsA, "istio_tcp_connections_closed_total", frontend, 1);
 
         for (List<Sample> scrape : List.of(a, b)) {
-            assertThat(scrape.stream().filter(s -> s.name.startsWith("istio_tcp_")))
+            // istio_tcp_sockets_open has ztunnel's SocketLabels (reporter only): ztunnelDashboardSeries checks it.
+            assertThat(scrape.stream().filter(s -> s.name.startsWith("istio_tcp_") && !s.name.equals("istio_tcp_sockets_open")))
                     .isNotEmpty().allSatisfy(s -> assertThat(s.labels.keySet()).as(s.name).isEqualTo(ZTUNNEL_LABELS));
         }
         // Destination side (proxy B): request bytes are "received", response bytes "sent" (ztunnel, istio/istio#32399).
@@ -174,6 +181,8 @@ class ZtunnelCompatE2EIT {
                 "source_principal", "spiffe://cluster.local/ns/prod/sa/frontend", "source_canonical_service", "frontend",
                 "source_canonical_revision", "v1", "destination_workload", "backend", "destination_canonical_revision", "v2",
                 "destination_principal", "spiffe://cluster.local/ns/prod/sa/backend", "connection_security_policy", "mutual_tls");
+        // ztunnel's workloads carry istiod's cluster id, "Kubernetes" unless CLUSTER_ID says otherwise (src/state/workload.rs).
+        allowed = with(with(allowed, "source_cluster", "Kubernetes"), "destination_cluster", "Kubernetes");
         assertThat(value(b, "istio_tcp_connections_opened_total", with(allowed, "response_flags", "-"))).isEqualTo(1);
         assertThat(value(b, "istio_tcp_connections_closed_total", with(allowed, "response_flags", "-"))).isEqualTo(1);
         assertThat(value(b, "istio_tcp_received_bytes_total", allowed)).isEqualTo(3000);
@@ -204,8 +213,8 @@ class ZtunnelCompatE2EIT {
      * Istio's ztunnel dashboard (istio/istio manifests/addons/dashboards/ztunnel.libsonnet with
      * lib/queries.libsonnet): the series of its panels that a node proxy of zerohop's kind can have.
      * Not served, and said so in the README: {@code istio_dns_requests_total} (no DNS proxy),
-     * {@code istio_xds_*} (no xDS), {@code workload_manager_*} (no in-pod mode),
-     * {@code istio_tcp_sockets_open}; the container_* series come from the kubelet.
+     * {@code istio_xds_*} (no xDS), {@code workload_manager_*} (no in-pod mode); the container_*
+     * series come from the kubelet.
      */
     @Test
     @DisplayName("the ztunnel dashboard's versions, connections, bytes and file-descriptor panels find their series")
@@ -224,6 +233,13 @@ class ZtunnelCompatE2EIT {
         a.forEach(s -> names.add(s.name));
         assertThat(names).contains("istio_tcp_connections_opened_total", "istio_tcp_connections_closed_total",
                 "istio_tcp_sent_bytes_total", "istio_tcp_received_bytes_total");
+        // sum by (pod) (istio_tcp_sockets_open{app="ztunnel"}): ztunnel's gauge of accepted sockets by
+        // reporter (src/proxy/metrics.rs SocketLabels); A has only capture listeners, so its
+        // destination series is 0 once the cron call has ended.
+        assertThat(a).filteredOn(s -> s.name.equals("istio_tcp_sockets_open")).extracting(s -> s.labels)
+                .containsExactlyInAnyOrder(Map.of("reporter", "source"), Map.of("reporter", "destination"));
+        assertThat(value(a, "istio_tcp_sockets_open", Map.of("reporter", "destination"))).isZero();
+        assertThat(get(metricsA, "/metrics").body()).contains("# HELP istio_tcp_sockets_open The current number of open TCP sockets (unstable)\n");
     }
 
     /**
@@ -287,8 +303,10 @@ class ZtunnelCompatE2EIT {
         assertThat(m.group(2)).isEqualTo("info");
         Map<String, String> f = logfmt(m.group(3));
         assertThat(m.group(3)).startsWith("src.addr=");
-        assertThat(f.keySet()).containsExactly("src.addr", "src.workload", "src.namespace", "src.identity", "dst.addr", "dst.hbone_addr",
-                "dst.workload", "dst.namespace", "dst.identity", "direction", "bytes_sent", "bytes_recv", "duration");
+        assertThat(f.keySet()).containsExactly("src.addr", "src.workload", "src.namespace", "src.identity", "src.cluster", "dst.addr",
+                "dst.hbone_addr", "dst.workload", "dst.namespace", "dst.identity", "dst.cluster", "direction", "bytes_sent", "bytes_recv",
+                "duration");
+        assertThat(f).containsEntry("src.cluster", "\"Kubernetes\"").containsEntry("dst.cluster", "\"Kubernetes\"");
         assertThat(f.get("src.addr")).matches("127\\.0\\.34\\.16:\\d+");
         assertThat(f).containsEntry("src.workload", "\"report\"").containsEntry("src.namespace", "\"prod\"")
                 .containsEntry("src.identity", "\"spiffe://cluster.local/ns/prod/sa/report\"")
@@ -332,8 +350,8 @@ class ZtunnelCompatE2EIT {
         List<String> keys = new ArrayList<>();
         node.fieldNames().forEachRemaining(keys::add);
         assertThat(keys).containsExactly("level", "time", "scope", "message", "src.addr", "src.workload", "src.namespace", "src.identity",
-                "dst.addr", "dst.hbone_addr", "dst.workload", "dst.namespace", "dst.identity", "direction", "bytes_sent", "bytes_recv",
-                "duration");
+                "src.cluster", "dst.addr", "dst.hbone_addr", "dst.workload", "dst.namespace", "dst.identity", "dst.cluster", "direction",
+                "bytes_sent", "bytes_recv", "duration");
         assertThat(node.get("level").asText()).isEqualTo("info");
         assertThat(node.get("scope").asText()).isEqualTo("access");
         assertThat(node.get("message").asText()).isEqualTo("connection complete");
@@ -370,6 +388,29 @@ class ZtunnelCompatE2EIT {
         assertThat(node.get("dst.hbone_addr").asText()).isEqualTo(GONE + ":8080");
         assertThat(node.get("dst.addr").asText()).startsWith("127.0.34.3:");
         assertThat(node.get("error").asText()).startsWith("connection failed: ").contains("Connection refused");
+    }
+
+    /**
+     * Proxy B presents backend's identity where A's registry expects prod/liar: A's TLS handshake
+     * fails (wrong SAN). ztunnel records each outbound connection whose HBONE dial failed with its
+     * labels (src/proxy/outbound.rs {@code proxy_to_hbone}: the result is built before the dial), and
+     * rustls' handshake error reaches it as an {@code io::Error} (src/proxy/pool.rs
+     * {@code new_pool_conn}), {@code CONNECT} in {@code extract_failure_reason} (src/proxy/metrics.rs).
+     */
+    @Test
+    @DisplayName("a TLS failure toward a server of the wrong identity counts per connection, with its labels and CONNECT")
+    void tlsFailureCountsPerConnectionWithLabels() throws Exception {
+        assertThat(call(BATCH, 10, forwardToLiar)).isZero();
+        assertThat(call(BATCH, 10, forwardToLiar)).isZero();
+        Map<String, String> liar = Map.of("reporter", "source", "source_workload", "batch", "source_workload_namespace", "prod",
+                "source_principal", "spiffe://cluster.local/ns/prod/sa/batch", "source_cluster", "Kubernetes",
+                "destination_workload", "liar", "destination_principal", "spiffe://cluster.local/ns/prod/sa/liar",
+                "destination_cluster", "Kubernetes");
+        List<Sample> a = awaitScrape(metricsA, "istio_tcp_connections_failed_total", with(liar, "response_flags", "CONNECT"), 2);
+        assertThat(value(a, "istio_tcp_connections_opened_total", with(liar, "response_flags", "-"))).isEqualTo(2);
+        assertThat(value(a, "istio_tcp_connections_closed_total", with(liar, "response_flags", "CONNECT"))).isEqualTo(2);
+        assertThat(value(a, "istio_tcp_connections_failed_total", with(liar, "response_flags", "CONNECT"))).isEqualTo(2);
+        assertThat(value(a, "istio_tcp_connections_closed_total", Map.of("source_workload", "unknown"))).isZero();
     }
 
     /** {@code key=value} pairs of a ztunnel log line's fields, values as written (quoted or bare), in order. */

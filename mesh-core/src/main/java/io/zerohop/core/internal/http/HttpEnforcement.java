@@ -67,10 +67,16 @@ public final class HttpEnforcement {
      */
     public HttpEnforcement(PolicyEngine policy, EventLoopGroup group, Object meterRegistry,
                            TunnelSource sources, long sniffTimeoutMillis) {
+        this(policy, group, meterRegistry, sources, sniffTimeoutMillis, io.zerohop.core.internal.TrafficLabels.DEFAULT_CLUSTER);
+    }
+
+    /** @param clusterId the cluster of registry workloads without a {@code topology.istio.io/cluster} label (metric labels) */
+    public HttpEnforcement(PolicyEngine policy, EventLoopGroup group, Object meterRegistry,
+                           TunnelSource sources, long sniffTimeoutMillis, String clusterId) {
         this.policy = policy;
         this.group = group;
         this.sources = sources;
-        this.observer = new HttpObserver(meterRegistry == null ? null : new HttpMeters(meterRegistry));
+        this.observer = new HttpObserver(meterRegistry == null ? null : new HttpMeters(meterRegistry, clusterId));
         this.sniffTimeoutMillis = sniffTimeoutMillis;
     }
 

@@ -31,14 +31,21 @@ final class HttpMeters implements Consumer<HttpObserver.RequestLog> {
         300000, 600000, 1800000, 3600000};
 
     private final MeterRegistry registry;
+    private final String clusterId;
 
     HttpMeters(Object registry) {
+        this(registry, TrafficLabels.DEFAULT_CLUSTER);
+    }
+
+    /** @param clusterId the cluster of registry workloads without a {@code topology.istio.io/cluster} label */
+    HttpMeters(Object registry, String clusterId) {
         this.registry = (MeterRegistry) registry;
+        this.clusterId = clusterId;
     }
 
     @Override
     public void accept(HttpObserver.RequestLog r) {
-        Tags t = tags(r);
+        Tags t = tags(r, clusterId);
         Counter.builder("istio.requests").tags(t).register(registry).increment();
         histogram("istio.request.duration.milliseconds", t).record(r.durationNanos() / 1_000_000.0);
         histogram("istio.request.bytes", t).record(r.requestBytes());
@@ -50,6 +57,10 @@ final class HttpMeters implements Consumer<HttpObserver.RequestLog> {
     }
 
     static Tags tags(HttpObserver.RequestLog r) {
+        return tags(r, TrafficLabels.DEFAULT_CLUSTER);
+    }
+
+    static Tags tags(HttpObserver.RequestLog r, String clusterId) {
         Conn c = r.conn();
         String principal = c.peer() == null ? null : c.peer().toString();
         WorkloadRef sw = sourceWorkload(c);
@@ -57,7 +68,7 @@ final class HttpMeters implements Consumer<HttpObserver.RequestLog> {
         // (TunnelSource: of the peer's identity, at the peer's address or named by a node proxy's
         // forwarded: for=), else what the tunnel's baggage says (ztunnel's derived source), else what
         // the SPIFFE ID says.
-        TrafficLabels.Peer source = sw != null || c.baggage() == null ? TrafficLabels.Peer.of(sw, principal)
+        TrafficLabels.Peer source = sw != null || c.baggage() == null ? TrafficLabels.Peer.of(sw, principal, clusterId)
                 : TrafficLabels.Peer.derived(Baggage.parse(c.baggage()), principal);
         if (c.peer() != null && source.workload().equals(TrafficLabels.UNKNOWN)) {
             // No registry workload with this identity at the source address: what the identity says (Istio's layout).
@@ -67,7 +78,7 @@ final class HttpMeters implements Consumer<HttpObserver.RequestLog> {
         }
         WorkloadRef d = c.target();
         TrafficLabels.Peer destination = TrafficLabels.Peer.of(d.name().isEmpty() ? null : d,
-                c.localId() == null ? null : c.localId().toString());
+                c.localId() == null ? null : c.localId().toString(), clusterId);
         if (d.name().isEmpty()) {
             destination = new TrafficLabels.Peer(TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN,
                     d.namespace(), destination.principal(), TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN);
