@@ -185,6 +185,53 @@ class Http1CodecTest {
         ch.finishAndReleaseAll();
     }
 
+    /**
+     * The request target the application receives is the one RBAC decided on: Envoy's
+     * {@code normalize_path} (Istio's default {@code BASE}) rewrites {@code :path} before its filters,
+     * and the router forwards the rewritten one. Cases from envoyproxy/envoy
+     * test/common/http/path_utility_test.cc ({@code NormalizeValidPaths}, {@code NormalizeCasePath}),
+     * the query kept as sent. Before 1 December the target went upstream as sent, so
+     * {@code ALLOW paths: [/ok/*]} let {@code /ok/x/../../admin} (decided as {@code /admin})
+     * reach an application that routes on the raw path, e.g. by a prefix match on {@code /ok/},
+     * as a request RBAC never saw.
+     */
+    @Test
+    @DisplayName("envoy path_utility_test.cc NormalizeValidPaths: the application receives the normalised target RBAC decided on")
+    void theApplicationReceivesTheNormalisedTarget() {
+        String[][] cases = {
+            {"/ok/a/b/../c", "/ok/a/c"},
+            {"/ok/a/b/./c", "/ok/a/b/c"},
+            {"/ok/a/b/../../../../c", "/c"},
+            {"/ok/a/..\\c", "/ok/c"},
+            {"/ok/%c0%af", "/ok/%c0%af"},
+            {"/ok/%5c%25", "/ok/%5c%25"},
+            {"/ok/a/b/%2E%2E/c", "/ok/a/c"},
+            {"/ok/a/b/%2e%2e/c", "/ok/a/c"},
+            {"/ok/a/%2F%2f/c", "/ok/a/%2F%2f/c"},
+            {"/ok/../a/b", "/a/b"},
+            {"/ok/%61dmin?x=/../y", "/ok/admin?x=/../y"},
+            {"/ok//x", "/ok//x"},
+            {"/ok/x?", "/ok/x?"},
+        };
+        List<String> decided = new ArrayList<>();
+        filter = new Http1Filter(CONN, (c, r) -> {
+            decided.add(r.uri());
+            return Decision.allowNoPolicy("test");
+        }, new HttpObserver(null), f -> upstream);
+        EmbeddedChannel ch = new EmbeddedChannel(new Http1Decoder(), new HttpResponseEncoder(), filter);
+        for (String[] c : cases) {
+            upstream.written.clear();
+            ch.writeInbound(ascii("GET " + c[0] + " HTTP/1.1\r\nHost: a\r\n\r\n"));
+            assertThat(decided).as("the engine normalizes the target as sent").last().isEqualTo(c[0]);
+            assertThat(((HttpRequest) upstream.written.get(0)).uri()).as(c[0]).isEqualTo(c[1]);
+            filter.onResponse(new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK));
+            filter.onResponse(LastHttpContent.EMPTY_LAST_CONTENT);
+            outbound(ch);
+            upstream.release();
+        }
+        ch.finishAndReleaseAll();
+    }
+
     @Test
     @DisplayName("XFCC from the client is replaced by By=<local>;URI=<peer>")
     void xfccReplaced() {
