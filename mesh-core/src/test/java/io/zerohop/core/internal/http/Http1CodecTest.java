@@ -250,11 +250,12 @@ class Http1CodecTest {
     void interimResponse() {
         EmbeddedChannel ch = channel();
         ch.writeInbound(ascii("POST /ok HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"));
-        ch.writeInbound(ascii("GET /no HTTP/1.1\r\nHost: a\r\n\r\n"));
         filter.onResponse(new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE));
         filter.onResponse(LastHttpContent.EMPTY_LAST_CONTENT);
         assertThat(outbound(ch)).isEqualTo("HTTP/1.1 100 Continue\r\n\r\n");
-        ch.writeInbound(ascii("hi"));
+        // (Until 1 December the GET came before the body, so its first two bytes were the body and "T" the
+        // next method, which Envoy's codec refuses and zerohop now does too.)
+        ch.writeInbound(ascii("hiGET /no HTTP/1.1\r\nHost: a\r\n\r\n"));
         DefaultHttpResponse ok = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
         ok.headers().set("content-length", 0);
         filter.onResponse(ok);

@@ -103,6 +103,28 @@ class RequestTargetTest {
         assertThat(RequestTarget.toOriginForm(absolute)).contains("more than one Host");
     }
 
+    /**
+     * Envoy's HTTP/1 codec (envoyproxy/envoy source/common/http/http1/balsa_parser.cc, {@code isMethodValid}
+     * without {@code allow_custom_methods}, and {@code isUrlValid}) refuses a method outside its list,
+     * in any other case, and a target byte outside HTAB, FF and {@code !}..{@code ~}. Before 1 December
+     * {@code delete /x} went to the application, which a {@code DENY methods: [DELETE]} never matched.
+     */
+    @Test
+    @DisplayName("envoy balsa_parser.cc: a method outside Envoy's list (lower case included) and a non-ASCII target are refused")
+    void methodsAndCharactersEnvoyRefuses() {
+        assertThat(RequestTarget.METHODS).isSorted();
+        for (String m : RequestTarget.METHODS) {
+            assertThat(RequestTarget.toOriginForm(get(HttpMethod.valueOf(m), m.equals("OPTIONS") ? "*" : "/a"))).as(m).isNull();
+        }
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.valueOf("delete"), "/a"))).contains("method \"delete\"");
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.valueOf("Get"), "/a"))).contains("method");
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.valueOf("FOO"), "/a"))).contains("method");
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.valueOf("M-SEARCH"), "/a"))).as("balsa's list says MSEARCH").contains("method");
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.GET, "/caf\u00e9"))).contains("0xe9 at 4");
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.GET, "/a?q=\u007f"))).contains("0x7f");
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.GET, "/a?q=~!\"{}|^`"))).as("every visible ASCII character").isNull();
+    }
+
     @Test
     void decoderRejectionsGetEnvoysStatuses() {
         assertThat(LocalReplies.statusFor(new TooLongHttpHeaderException("big"))).isEqualTo(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE);
