@@ -104,4 +104,56 @@ class IrregularSpiffeIdTest {
         assertThat(denied(e, "spiffe://cluster.local/ns/my-ns/k/v/sa/my-sa", true)).isTrue();
         assertThat(denied(e, "spiffe://cluster.local/ns/other/sa/my-sa", true)).isFalse();
     }
+
+    static PolicyEngine cilium(String yaml) throws Exception {
+        return PolicyEngine.builder().policies(PolicyLoader.fromString("cilium.yaml", yaml)).build();
+    }
+
+    static AccessRequest spiffeOnly(String id) {
+        return r().principal(id).source(null).build();
+    }
+
+    /**
+     * Cilium's selectors test an endpoint's namespace and service account labels; zerohop reads them from
+     * the peer's SPIFFE ID when it knows no workload of the peer. An ID with no single reading of them is
+     * treated as unknown pod labels are (README "A peer known by its SPIFFE ID only"): no allow selector on
+     * them matches, and a deny selector that may select the peer denies it. Before 1 December the first
+     * {@code /ns/} up to the first {@code /sa/} was its namespace, so {@code prod/k/v} dodged an
+     * {@code ingressDeny} on namespace {@code prod} and passed an allow on {@code NotIn [prod]}.
+     */
+    @Test
+    @DisplayName("Cilium: an irregular SPIFFE ID's namespace is unknown: a deny on it applies, an allow on it does not")
+    void ciliumFailsClosed() throws Exception {
+        PolicyEngine deny = cilium("""
+                apiVersion: cilium.io/v2
+                kind: CiliumClusterwideNetworkPolicy
+                metadata: {name: no-prod}
+                spec:
+                  endpointSelector: {matchLabels: {app: backend}}
+                  ingress: [{fromEntities: [all]}]
+                  ingressDeny: [{fromEndpoints: [{matchLabels: {k8s:io.kubernetes.pod.namespace: prod}}]}]
+                """);
+        Decision d = deny.evaluate(spiffeOnly("spiffe://cluster.local/ns/prod/k/v/sa/a"));
+        assertThat(d.allowed()).as(d.explain()).isFalse();
+        assertThat(d.explain()).contains("namespace and service account are unknown");
+        assertThat(deny.evaluate(spiffeOnly("spiffe://cluster.local/ns/prod/sa/a")).allowed()).isFalse();
+        assertThat(deny.evaluate(spiffeOnly("spiffe://cluster.local/ns/other/sa/a")).allowed()).isTrue();
+        // A known workload (of the peer's identity, as mesh-core supplies it) says which namespace it is in.
+        assertThat(deny.evaluate(r().principal("spiffe://cluster.local/ns/prod/k/v/sa/a")
+                .source(new WorkloadRef("other", "w", "a", java.util.Map.of())).build()).allowed()).isTrue();
+        assertThat(deny.evaluate(r().principal("spiffe://cluster.local/ns/prod/k/v/sa/a")
+                .source(new WorkloadRef("prod", "w", "a", java.util.Map.of())).build()).allowed()).isFalse();
+
+        PolicyEngine notIn = cilium("""
+                apiVersion: cilium.io/v2
+                kind: CiliumClusterwideNetworkPolicy
+                metadata: {name: not-prod}
+                spec:
+                  endpointSelector: {matchLabels: {app: backend}}
+                  ingress: [{fromEndpoints: [{matchExpressions: [{key: k8s:io.kubernetes.pod.namespace, operator: NotIn, values: [prod]}]}]}]
+                """);
+        assertThat(notIn.evaluate(spiffeOnly("spiffe://cluster.local/ns/prod/k/v/sa/a")).allowed()).isFalse();
+        assertThat(notIn.evaluate(spiffeOnly("spiffe://cluster.local/ns/other/sa/a")).allowed()).isTrue();
+        assertThat(notIn.evaluate(spiffeOnly("spiffe://cluster.local/ns/prod/sa/a")).allowed()).isFalse();
+    }
 }

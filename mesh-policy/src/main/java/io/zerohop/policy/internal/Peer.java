@@ -124,11 +124,21 @@ final class Peer {
     /** As {@link #namespaceIs(AccessRequest, String)}, {@code parts} being {@link #parts} of the principal or {@link #UNKNOWN}. */
     static boolean namespaceIs(AccessRequest r, String v, long parts) {
         String p = r.sourcePrincipal();
-        if (p != null) {
+        if (p != null && !(parts == IRREGULAR || irregular(p))) {
             return namespaceEquals(p, parts, v);
         }
+        // Plaintext, or a SPIFFE ID with no single namespace: the registry's workload (of the peer's
+        // identity, as mesh-core supplies it), else unknown: Selector fails closed before asking.
         WorkloadRef w = r.sourceWorkload();
         return w != null && w.namespace().equals(v);
+    }
+
+    /**
+     * A peer whose SPIFFE ID is {@link #irregular} and whose workload is unknown: its namespace and
+     * service account are unknown to Cilium's selectors, as a SPIFFE-only peer's pod labels are.
+     */
+    static boolean identityUnknown(AccessRequest r) {
+        return r.sourceWorkload() == null && irregular(r.sourcePrincipal());
     }
 
     /**
@@ -143,26 +153,31 @@ final class Peer {
 
     static boolean hasNamespace(AccessRequest r) {
         String p = r.sourcePrincipal();
+        if (irregular(p)) {
+            return r.sourceWorkload() != null;
+        }
         return nsEnd(p, nsStart(p)) >= 0 || (p == null && r.sourceWorkload() != null);
     }
 
     static boolean serviceAccountIs(AccessRequest r, String v) {
         String p = r.sourcePrincipal();
-        int s = saStart(p);
+        boolean odd = irregular(p);
+        int s = odd ? -1 : saStart(p);
         if (s >= 0) {
             return regionEquals(p, s, p.length(), v);
         }
         WorkloadRef w = r.sourceWorkload();
-        return p == null && w != null && !w.serviceAccount().isEmpty() && w.serviceAccount().equals(v);
+        return (p == null || odd) && w != null && !w.serviceAccount().isEmpty() && w.serviceAccount().equals(v);
     }
 
     static boolean hasServiceAccount(AccessRequest r) {
         String p = r.sourcePrincipal();
-        if (saStart(p) >= 0) {
+        boolean odd = irregular(p);
+        if (!odd && saStart(p) >= 0) {
             return true;
         }
         WorkloadRef w = r.sourceWorkload();
-        return p == null && w != null && !w.serviceAccount().isEmpty();
+        return (p == null || odd) && w != null && !w.serviceAccount().isEmpty();
     }
 
     /** A peer Cilium would see as an endpoint of the cluster rather than "world". */
