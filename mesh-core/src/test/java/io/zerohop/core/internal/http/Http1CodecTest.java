@@ -232,6 +232,54 @@ class Http1CodecTest {
         ch.finishAndReleaseAll();
     }
 
+    /**
+     * envoyproxy/envoy source/common/http/http1/codec_impl.cc ("removing unsupported h2c upgrade
+     * headers", envoy#7161): an h2c upgrade goes on as plain HTTP/1.1, so the application cannot
+     * switch the connection to HTTP/2 and serve streams RBAC never sees. Before 1 December the
+     * headers went through and a 101 made the connection opaque.
+     */
+    @Test
+    @DisplayName("envoy codec_impl.cc: Upgrade: h2c is removed with its Connection tokens and HTTP2-Settings")
+    void h2cUpgradeIsRemoved() {
+        EmbeddedChannel ch = channel();
+        ch.writeInbound(ascii("GET /ok HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade, HTTP2-Settings\r\n"
+                + "Upgrade: H2C\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"));
+        HttpRequest r = (HttpRequest) upstream.written.get(0);
+        assertThat(r.headers().contains("upgrade")).isFalse();
+        assertThat(r.headers().contains("http2-settings")).isFalse();
+        assertThat(r.headers().getAll("connection")).containsExactly("keep-alive");
+        // Even if the application answers 101, nothing switches: the request asked for no upgrade.
+        DefaultHttpResponse switching = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS);
+        filter.onResponse(switching);
+        assertThat(upstream.upgraded).isFalse();
+        upstream.release();
+        ch.finishAndReleaseAll();
+    }
+
+    /**
+     * istiod configures only {@code websocket} upgrades (pilot/pkg/networking/core/listener_builder.go
+     * {@code UpgradeConfigs}); Envoy answers any other upgrade 403 ({@code upgrade_failed},
+     * source/common/http/conn_manager_impl.cc) and closes. An {@code Upgrade} without the
+     * {@code Connection} token is no upgrade and is not forwarded.
+     */
+    @Test
+    @DisplayName("envoy conn_manager_impl.cc upgrade_failed: an upgrade other than websocket gets 403 and a close")
+    void upgradesOtherThanWebsocketAreRefused() {
+        EmbeddedChannel ch = channel();
+        ch.writeInbound(ascii("GET /ok HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: foo\r\n\r\n"));
+        assertThat(outbound(ch)).startsWith("HTTP/1.1 403 Forbidden\r\n").contains("connection: close");
+        assertThat(upstream.written).isEmpty();
+        ch.finishAndReleaseAll();
+
+        upstream = new FakeUpstream();
+        EmbeddedChannel plain = channel();
+        plain.writeInbound(ascii("GET /ok HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n"));
+        HttpRequest r = (HttpRequest) upstream.written.get(0);
+        assertThat(r.headers().contains("upgrade")).as("no Connection: upgrade, no upgrade").isFalse();
+        upstream.release();
+        plain.finishAndReleaseAll();
+    }
+
     @Test
     @DisplayName("XFCC from the client is replaced by By=<local>;URI=<peer>")
     void xfccReplaced() {
