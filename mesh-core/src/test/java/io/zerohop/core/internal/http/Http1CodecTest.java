@@ -80,6 +80,45 @@ class Http1CodecTest {
     }
 
     /** Cases in the spirit of envoyproxy/envoy test/extensions/filters/listener/http_inspector/http_inspector_test.cc. */
+    /**
+     * RFC 9112 section 2.2 lets a server skip empty lines before a request line, and Netty skips any
+     * control or whitespace bytes there. Until 1 December a leading CRLFCRLF was taken for the end of
+     * the header block, so the real block reached Netty unchecked and its folded line was joined.
+     */
+    @Test
+    @DisplayName("RFC 9112 2.2 + 5.2: empty lines before the request line do not hide an obs-fold")
+    void obsFoldAfterLeadingEmptyLines() {
+        List<Object> out = decode("\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n");
+        assertThat(out).hasSize(1);
+        assertThat(((HttpRequest) out.get(0)).decoderResult().cause()).isInstanceOf(Http1Decoder.ObsFoldException.class);
+        release(out);
+        List<Object> ok = decode("\r\n\r\n", "\r\nGET /after-blank-lines HTTP/1.1\r\nHost: a\r\n\r\n");
+        assertThat(((HttpRequest) ok.get(0)).uri()).isEqualTo("/after-blank-lines");
+        assertThat(((HttpRequest) ok.get(0)).decoderResult().isSuccess()).isTrue();
+        release(ok);
+    }
+
+    /**
+     * An {@code auto} port sniffs as HTTP/1 what an application would read as a request line: what
+     * http-parser (Envoy's {@code http_inspector}) and Netty's decoder accept, leading empty lines
+     * (RFC 9112 section 2.2), runs of spaces, and, beyond http-parser, Netty's lenient whitespace
+     * and a lower-case version. Until 1 December {@code "\r\nGET /admin HTTP/1.1"} or
+     * {@code "GET  /admin HTTP/1.1"} sniffed as opaque bytes, was decided at L4 (where a
+     * {@code DENY paths: [/admin]} has no effect) and reached an application that parses it.
+     */
+    @Test
+    @DisplayName("sniffing: leading empty lines, runs of whitespace and a lower-case version are HTTP/1")
+    void lenientRequestLinesAreSniffedAsHttp1() {
+        for (String s : List.of("\r\nGET /admin HTTP/1.1\r\n", "\r\n\r\n\nGET /admin HTTP/1.1\r\n", "GET  /admin  HTTP/1.1\r\n",
+                "GET\t/admin\tHTTP/1.1\r\n", "GET /admin http/1.1\r\n", "GET /admin HTTP/1.1\n", "\u0000 GET /admin HTTP/1.0 \r\n")) {
+            assertThat(classify(s, false)).as(s).isEqualTo(Sniffer.Result.HTTP1);
+        }
+        assertThat(classify("\r\n\r\n", false)).as("only empty lines yet: wait").isNull();
+        assertThat(classify("\r\n\r\n", true)).isEqualTo(Sniffer.Result.OPAQUE);
+        assertThat(classify("SET key value\r\n", false)).as("Redis inline command").isEqualTo(Sniffer.Result.OPAQUE);
+        assertThat(classify("GET /admin\r\n", false)).as("HTTP/0.9, which Netty refuses").isEqualTo(Sniffer.Result.OPAQUE);
+    }
+
     @Test
     void sniffing() {
         assertThat(classify("GET /anything HTTP/1.1\r\n", false)).isEqualTo(Sniffer.Result.HTTP1);
@@ -89,7 +128,11 @@ class Http1CodecTest {
         assertThat(classify("GE", false)).isNull();
         assertThat(classify("GET /anything HTTP/1.1", false)).as("no CRLF yet").isNull();
         assertThat(classify("GET /anything HTTP/1.1", true)).as("input ended").isEqualTo(Sniffer.Result.OPAQUE);
-        assertThat(classify("\u0016\u0003\u0001\u0000", false)).as("TLS ClientHello").isEqualTo(Sniffer.Result.OPAQUE);
+        // Control bytes are skipped as Netty skips them before a request line: the record header alone waits,
+        // the handshake header after it (a length byte over 0x9f, then 0x03 0x03) decides.
+        assertThat(classify("\u0016\u0003\u0001\u0000", false)).as("TLS record header").isNull();
+        assertThat(classify("\u0016\u0003\u0001\u0002\u0000\u0001\u0000\u0001\u00fc\u0003\u0003", false)).as("TLS ClientHello")
+                .isEqualTo(Sniffer.Result.OPAQUE);
         assertThat(classify("GET /x HTTP/3.0\r\n", false)).isEqualTo(Sniffer.Result.OPAQUE);
         assertThat(classify("GET\r\n", false)).isEqualTo(Sniffer.Result.OPAQUE);
         assertThat(classify("SSH-2.0-OpenSSH_9.6\r\n", false)).isEqualTo(Sniffer.Result.OPAQUE);
