@@ -163,6 +163,11 @@ final class IstioSource {
         return false;
     }
 
+    /** On an unparsed connection: the fields ztunnel evaluates, the others as matched ({@link IstioPolicy.Rule#matchesUnparsed}). */
+    boolean matchesUnparsed(AccessRequest r) {
+        return matchesL4(r, Peer.UNKNOWN);
+    }
+
     /** The fields ztunnel evaluates. */
     boolean matchesL4(AccessRequest r) {
         return matchesL4(r, Peer.UNKNOWN);
