@@ -19,16 +19,12 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 class IrregularSpiffeIdTest {
 
+    static PolicyEngine engine(String yaml) throws Exception {
+        return PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", yaml)).build();
+    }
+
     static PolicyEngine deny(String from) throws Exception {
-        return PolicyEngine.builder().policies(PolicyLoader.fromString("deny.yaml", """
-                apiVersion: security.istio.io/v1
-                kind: AuthorizationPolicy
-                metadata: {name: deny, namespace: prod}
-                spec:
-                  action: DENY
-                  rules:
-                  - from: [{source: {%s}}]
-                """.formatted(from))).build();
+        return engine(ConformanceTest.ap("prod", "deny", "{action: DENY, rules: [{from: [{source: {" + from + "}}]}]}"));
     }
 
     static boolean denied(PolicyEngine e, String id, boolean l7) {
@@ -91,22 +87,10 @@ class IrregularSpiffeIdTest {
     @Test
     @DisplayName("a when source.namespace condition reads an irregular ID as Envoy's regex too")
     void conditions() throws Exception {
-        PolicyEngine e = PolicyEngine.builder().policies(PolicyLoader.fromString("deny.yaml", """
-                apiVersion: security.istio.io/v1
-                kind: AuthorizationPolicy
-                metadata: {name: deny, namespace: prod}
-                spec:
-                  action: DENY
-                  rules:
-                  - when: [{key: source.namespace, values: [my-ns]}]
-                """)).build();
+        PolicyEngine e = engine(ConformanceTest.ap("prod", "deny", "{action: DENY, rules: [{when: [{key: source.namespace, values: [my-ns]}]}]}"));
         assertThat(denied(e, "spiffe://cluster.local/ns/my-ns/k/v/sa/my-sa", false)).isTrue();
         assertThat(denied(e, "spiffe://cluster.local/ns/my-ns/k/v/sa/my-sa", true)).isTrue();
         assertThat(denied(e, "spiffe://cluster.local/ns/other/sa/my-sa", true)).isFalse();
-    }
-
-    static PolicyEngine cilium(String yaml) throws Exception {
-        return PolicyEngine.builder().policies(PolicyLoader.fromString("cilium.yaml", yaml)).build();
     }
 
     static AccessRequest spiffeOnly(String id) {
@@ -124,15 +108,8 @@ class IrregularSpiffeIdTest {
     @Test
     @DisplayName("Cilium: an irregular SPIFFE ID's namespace is unknown: a deny on it applies, an allow on it does not")
     void ciliumFailsClosed() throws Exception {
-        PolicyEngine deny = cilium("""
-                apiVersion: cilium.io/v2
-                kind: CiliumClusterwideNetworkPolicy
-                metadata: {name: no-prod}
-                spec:
-                  endpointSelector: {matchLabels: {app: backend}}
-                  ingress: [{fromEntities: [all]}]
-                  ingressDeny: [{fromEndpoints: [{matchLabels: {k8s:io.kubernetes.pod.namespace: prod}}]}]
-                """);
+        PolicyEngine deny = engine(ConformanceTest.ccnp("no-prod", "{endpointSelector: {matchLabels: {app: backend}}, "
+                + "ingress: [{fromEntities: [all]}], ingressDeny: [{fromEndpoints: [{matchLabels: {k8s:io.kubernetes.pod.namespace: prod}}]}]}"));
         Decision d = deny.evaluate(spiffeOnly("spiffe://cluster.local/ns/prod/k/v/sa/a"));
         assertThat(d.allowed()).as(d.explain()).isFalse();
         assertThat(d.explain()).contains("namespace and service account are unknown");
@@ -144,14 +121,8 @@ class IrregularSpiffeIdTest {
         assertThat(deny.evaluate(r().principal("spiffe://cluster.local/ns/prod/k/v/sa/a")
                 .source(new WorkloadRef("prod", "w", "a", java.util.Map.of())).build()).allowed()).isFalse();
 
-        PolicyEngine notIn = cilium("""
-                apiVersion: cilium.io/v2
-                kind: CiliumClusterwideNetworkPolicy
-                metadata: {name: not-prod}
-                spec:
-                  endpointSelector: {matchLabels: {app: backend}}
-                  ingress: [{fromEndpoints: [{matchExpressions: [{key: k8s:io.kubernetes.pod.namespace, operator: NotIn, values: [prod]}]}]}]
-                """);
+        PolicyEngine notIn = engine(ConformanceTest.ccnp("not-prod", "{endpointSelector: {matchLabels: {app: backend}}, ingress: "
+                + "[{fromEndpoints: [{matchExpressions: [{key: k8s:io.kubernetes.pod.namespace, operator: NotIn, values: [prod]}]}]}]}"));
         assertThat(notIn.evaluate(spiffeOnly("spiffe://cluster.local/ns/prod/k/v/sa/a")).allowed()).isFalse();
         assertThat(notIn.evaluate(spiffeOnly("spiffe://cluster.local/ns/other/sa/a")).allowed()).isTrue();
         assertThat(notIn.evaluate(spiffeOnly("spiffe://cluster.local/ns/prod/sa/a")).allowed()).isFalse();

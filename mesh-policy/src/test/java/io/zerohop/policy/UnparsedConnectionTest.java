@@ -14,21 +14,17 @@ import org.junit.jupiter.api.Test;
  * decided by {@link PolicyEngine#evaluate} alone, so {@code DENY paths: [/admin]} did not apply to it.
  */
 class UnparsedConnectionTest {
-    static PolicyEngine engine(String rules) throws Exception {
-        return PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", """
-                apiVersion: security.istio.io/v1
-                kind: AuthorizationPolicy
-                metadata: {name: deny, namespace: prod}
-                spec:
-                  action: DENY
-                  rules:
-                %s
-                """.formatted(rules.indent(2)))).build();
+    static PolicyEngine engine(String yaml) throws Exception {
+        return PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", yaml)).build();
+    }
+
+    static PolicyEngine deny(String rules) throws Exception {
+        return engine(ConformanceTest.ap("prod", "deny", "{action: DENY, rules: [" + rules + "]}"));
     }
 
     @Test
     void aDenyOnHttpFieldsDeniesAnUnparsedConnection() throws Exception {
-        PolicyEngine e = engine("- to: [{operation: {paths: [/admin]}}]");
+        PolicyEngine e = deny("{to: [{operation: {paths: [/admin]}}]}");
         AccessRequest l4 = r().build();
         assertThat(e.evaluate(l4).allowed()).as("ztunnel's reading: no effect at L4").isTrue();
         Decision d = e.evaluateUnparsed(l4);
@@ -38,11 +34,9 @@ class UnparsedConnectionTest {
 
     @Test
     void theDenysL4FieldsStillDecide() throws Exception {
-        PolicyEngine e = engine("""
-                - from: [{source: {principals: [cluster.local/ns/legacy/sa/old]}}]
-                  to: [{operation: {methods: [POST], ports: ["8080"]}}]
-                - when: [{key: "request.headers[x-debug]", values: ["1"]}, {key: destination.port, values: ["9090"]}]
-                """);
+        PolicyEngine e = deny("{from: [{source: {principals: [cluster.local/ns/legacy/sa/old]}}], "
+                + "to: [{operation: {methods: [POST], ports: [\"8080\"]}}]}, "
+                + "{when: [{key: \"request.headers[x-debug]\", values: [\"1\"]}, {key: destination.port, values: [\"9090\"]}]}");
         assertThat(e.evaluateUnparsed(r().principal("spiffe://cluster.local/ns/legacy/sa/old").port(8080).build()).allowed()).isFalse();
         assertThat(e.evaluateUnparsed(r().principal("spiffe://cluster.local/ns/prod/sa/frontend").port(8080).build()).allowed())
                 .as("another source").isTrue();
@@ -53,13 +47,8 @@ class UnparsedConnectionTest {
 
     @Test
     void allowsAndOtherDecisionsAreEvaluatesOwn() throws Exception {
-        PolicyEngine allow = PolicyEngine.builder().policies(PolicyLoader.fromString("a.yaml", """
-                apiVersion: security.istio.io/v1
-                kind: AuthorizationPolicy
-                metadata: {name: allow, namespace: prod}
-                spec:
-                  rules: [{to: [{operation: {paths: [/api/*]}}]}, {to: [{operation: {ports: ["9090"]}}]}]
-                """)).build();
+        PolicyEngine allow = engine(ConformanceTest.ap("prod", "allow",
+                "{rules: [{to: [{operation: {paths: [/api/*]}}]}, {to: [{operation: {ports: [\"9090\"]}}]}]}"));
         assertThat(allow.evaluateUnparsed(r().port(8080).build()).allowed()).as("ALLOW on paths: nothing at L4").isFalse();
         assertThat(allow.evaluateUnparsed(r().port(9090).build()).allowed()).isTrue();
         assertThat(PolicyEngine.builder().build().evaluateUnparsed(r().build()).allowed()).isTrue();

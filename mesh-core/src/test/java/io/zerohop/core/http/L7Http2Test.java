@@ -232,7 +232,7 @@ class L7Http2Test {
      */
     @Test
     void theApplicationReadsTheAuthorityAndPathRbacDecidedOn() throws Exception {
-        String out = run("node", resource("h2-raw-client.js"), Integer.toString(viaH2.getPort()),
+        String out = run("node", resource("h2-client.js"), Integer.toString(viaH2.getPort()),
                 "{\":path\":\"/api/h1\",\"host\":\"admin.internal\"}",
                 "{\":path\":\"/api/h2\",\":authority\":\"good\",\"host\":\"admin.internal\"}",
                 "{\":path\":\"/api/x/./y/../%7Ez?q=/../\",\":authority\":\"good\"}",
