@@ -124,7 +124,8 @@ final class Peer {
     /** As {@link #namespaceIs(AccessRequest, String)}, {@code parts} being {@link #parts} of the principal or {@link #UNKNOWN}. */
     static boolean namespaceIs(AccessRequest r, String v, long parts) {
         String p = r.sourcePrincipal();
-        if (p != null && !(parts == IRREGULAR || irregular(p))) {
+        // parts, when known, already says whether p is irregular: the scan runs only for UNKNOWN.
+        if (p != null && !(parts == IRREGULAR || (parts == UNKNOWN && irregular(p)))) {
             return namespaceEquals(p, parts, v);
         }
         // Plaintext, or a SPIFFE ID with no single namespace: the registry's workload (of the peer's
