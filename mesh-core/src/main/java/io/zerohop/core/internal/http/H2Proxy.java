@@ -151,7 +151,9 @@ final class H2Proxy {
             for (Map.Entry<CharSequence, CharSequence> e : h) {
                 String name = e.getKey().toString();
                 if (!name.startsWith(":")) {
-                    plain.merge(name, e.getValue().toString(), (a, b) -> a + "," + b);
+                    // RFC 9113 section 8.2.3: crumbled cookie fields are one value joined with "; ", as Envoy's
+                    // codec rebuilds it (reconstituteCrumbledCookies) before RBAC reads request.headers[cookie].
+                    plain.merge(name, e.getValue().toString(), name.equals("cookie") ? (a, b) -> a + "; " + b : (a, b) -> a + "," + b);
                 }
             }
             if (!path.startsWith("/") && !(path.equals("*") && method.equals("OPTIONS"))) {
