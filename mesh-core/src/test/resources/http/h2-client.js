@@ -1,13 +1,16 @@
 // Node's http2 client: several requests on one connection, printing "status body" per line in order.
-// Usage: node h2-client.js PORT PATH...
+// Usage: node h2-client.js PORT REQUEST... where a REQUEST is a path, "METHOD path", or a JSON object
+// sent as the header block as it is (Node fills in :method and :scheme, and :authority only when neither
+// :authority nor host is given).
 const http2 = require('http2');
 const [port, ...paths] = process.argv.slice(2);
 const session = http2.connect(`http://127.0.0.1:${port}`);
 (async () => {
   for (const p of paths) {
-    const [method, path] = p.includes(' ') ? p.split(' ') : ['GET', p];
+    const raw = p.startsWith('{') ? JSON.parse(p) : null;
+    const [method, path] = raw ? [raw[':method'] || 'GET', raw[':path']] : p.includes(' ') ? p.split(' ') : ['GET', p];
     await new Promise((resolve, reject) => {
-      const req = session.request({ ':method': method, ':path': path });
+      const req = session.request(raw || { ':method': method, ':path': path });
       let status, body = '';
       req.on('response', (h) => { status = h[':status']; });
       req.setEncoding('utf8');

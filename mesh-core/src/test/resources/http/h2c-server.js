@@ -9,7 +9,7 @@ server.on('stream', (stream, headers) => {
   stream.on('data', (c) => { len += c.length; hash.update(c); });
   stream.on('end', () => {
     stream.respond({ ':status': 200, 'content-type': 'text/plain' });
-    stream.end(`${headers[':method']} ${headers[':path']} xfcc=${headers['x-forwarded-client-cert']} len=${len} sha=${hash.digest('hex')}`);
+    stream.end(`${headers[':method']} ${headers[':path']} xfcc=${headers['x-forwarded-client-cert']} len=${len} sha=${hash.digest('hex')} authority=${headers[':authority']} host=${headers['host']}`);
   });
 });
 server.listen(0, process.argv[2], () => console.log(server.address().port));

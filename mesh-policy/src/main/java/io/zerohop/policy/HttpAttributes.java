@@ -35,6 +35,22 @@ public record HttpAttributes(String method, String path, String host, Map<String
         return new HttpAttributes(method, path, "", Map.of());
     }
 
+    /**
+     * The request target a proxy forwards once it has decided {@code target} (origin-form, query
+     * included) with Istio's path rules: Envoy's {@code normalize_path}, which istiod turns on
+     * ({@code BASE}), rewrites {@code :path} before any filter, so the application receives the path
+     * RBAC matched, not the one sent. The path part is normalised as {@code paths} sees it
+     * (percent-encoded unreserved characters decoded once, backslash to slash, dot segments
+     * removed; {@code %2F} and {@code //} kept), the query kept as sent, a fragment dropped.
+     *
+     * @param target the request target as sent, not null
+     * @return {@code target} itself when normalization changes nothing, the normalised target, or
+     *         null when Envoy answers 400 instead ({@code %00} in the path)
+     */
+    public static String normalizedTarget(String target) {
+        return io.zerohop.policy.internal.PathNormalizer.istioTarget(Objects.requireNonNull(target, "target"));
+    }
+
     /** Header value by lower-case name, or null. */
     public String header(String lowerCaseName) {
         return headers.get(lowerCaseName);

@@ -82,6 +82,30 @@ public final class PolicyEngine {
         return d;
     }
 
+    /**
+     * Decides a connection to a port whose requests are to be decided per request ({@link #requiresHttp})
+     * but which could not be parsed as HTTP (TLS on an {@code auto} port, HTTP/2 to an embedded handler):
+     * {@link #evaluate} of {@code l4Request} (no {@link HttpAttributes}), then, if that allows, the DENY
+     * rules with HTTP fields read as a sidecar's TCP filter reads them, their HTTP fields taken as matched:
+     * what they would have tested is unknown, and ztunnel's reading (those fields omitted, an entry left
+     * empty skipped) would pass the connection with the DENY unchecked. Not cached.
+     *
+     * @param l4Request a request without HTTP attributes, not null
+     * @return the decision, never null
+     */
+    public Decision evaluateUnparsed(AccessRequest l4Request) {
+        Objects.requireNonNull(l4Request, "l4Request");
+        if (l4Request.http() != null) {
+            throw new IllegalArgumentException("evaluateUnparsed takes a request without HTTP attributes");
+        }
+        Decision d = evaluate(l4Request);
+        if (!d.allowed()) {
+            return d;
+        }
+        Decision deny = state.policies.compiled().unparsedDeny(l4Request, rootNamespace);
+        return deny != null ? deny : d;
+    }
+
     /** Effective PeerAuthentication mode (mesh, then namespace, then workload, then port). */
     public MtlsMode mtlsMode(WorkloadRef workload, int port) {
         return state.policies.compiled().mtlsMode(workload, port, rootNamespace);

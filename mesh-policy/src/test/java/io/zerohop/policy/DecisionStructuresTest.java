@@ -265,12 +265,16 @@ class DecisionStructuresTest {
                 .build();
         Map<String, Boolean> cases = new java.util.LinkedHashMap<>();
         cases.put("spiffe://cluster.local/ns/prod/sa/x", true);
-        cases.put("spiffe://other.td/ns/prod/sa/sa/x", true);
+        // Six segments: no single namespace and service account, unknown to Cilium's "this namespace" (fail
+        // closed, IrregularSpiffeIdTest); until 1 December the first /ns/ to the first /sa/ made it prod.
+        cases.put("spiffe://other.td/ns/prod/sa/sa/x", false);
         cases.put("spiffe://cluster.local/ns/prodx/sa/x", false);
         cases.put("spiffe://cluster.local/ns/pro/sa/x", false);
         cases.put("spiffe://cluster.local/ns/prod", false);
         cases.put("spiffe://cluster.local/workload/prod", false);
-        cases.put("spiffe://cluster.local/ns/prod/sa/x/ns/legacy/sa/y", true);
+        // Not spiffe://TD/ns/NS/sa/SA: istiod's namespace regex (.*/ns/legacy/.*) matches it, so the DENY
+        // applies (IrregularSpiffeIdTest); until 1 December only the first /ns/ was read and it was allowed.
+        cases.put("spiffe://cluster.local/ns/prod/sa/x/ns/legacy/sa/y", false);
         cases.put("spiffe://cluster.local/ns/legacy/sa/prod", false);
         for (Map.Entry<String, Boolean> c : cases.entrySet()) {
             Decision d = e.evaluate(request(c.getKey()));

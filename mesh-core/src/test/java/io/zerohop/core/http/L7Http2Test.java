@@ -55,6 +55,16 @@ class L7Http2Test {
                 to: [{operation: {methods: ["GET"], paths: ["/api/*"]}}]
               - from: [{source: {principals: ["cluster.local/ns/prod/sa/frontend"]}}]
                 to: [{operation: {methods: ["POST"], paths: ["/upload", "/test.Echo/Allowed", "/test.Echo/Stream"]}}]
+            ---
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: no-admin-host, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              action: DENY
+              rules:
+              - to: [{operation: {hosts: ["admin.internal"]}}]
+              - when: [{key: "request.headers[cookie]", values: ["role=x; admin=1"]}]
             """;
 
     static final MethodDescriptor.Marshaller<byte[]> BYTES = new MethodDescriptor.Marshaller<>() {
@@ -208,6 +218,39 @@ class L7Http2Test {
         assertThat(lines.get(1)).isEqualTo("403 RBAC: access denied");
         assertThat(lines.get(2)).startsWith("200 POST /upload " + XFCC + " len=100000");
         assertThat(lines.get(3)).isEqualTo("403 RBAC: access denied");
+    }
+
+    /**
+     * What the application reads as the authority and the path is what RBAC decided on. RFC 9113
+     * section 8.3.1: without {@code :authority}, {@code host} is the authority (Node's client sends
+     * only {@code host} when given one); with both, Envoy discards {@code host} (envoy 1.27.4 release
+     * notes, {@code envoy.reloadable_features.http2_discard_host_header}). {@code :path} goes upstream
+     * normalised as Envoy's {@code normalize_path} rewrites it (envoy test/common/http/path_utility_test.cc
+     * {@code NormalizeValidPaths}); a fragment is refused (envoy 1.19.1 release notes, CVE-2021-32779).
+     * Crumbled cookie fields are one value joined with "; " (RFC 9113 section 8.2.3).
+     * Before 1 December the first request reached the application (RBAC saw no authority), the second
+     * reached it with {@code host: admin.internal}, the third with its dot segments, the fourth was
+     * decided on {@code /api/a} and forwarded with its fragment.
+     */
+    @Test
+    void theApplicationReadsTheAuthorityAndPathRbacDecidedOn() throws Exception {
+        String out = run("node", resource("h2-client.js"), Integer.toString(viaH2.getPort()),
+                "{\":path\":\"/api/h1\",\"host\":\"admin.internal\"}",
+                "{\":path\":\"/api/h2\",\":authority\":\"good\",\"host\":\"admin.internal\"}",
+                "{\":path\":\"/api/x/./y/../%7Ez?q=/../\",\":authority\":\"good\"}",
+                "{\":path\":\"/api/a#/../../admin\",\":authority\":\"good\"}",
+                "{\":path\":\"/api/h5\",\"host\":\"good\"}",
+                "{\":path\":\"/api/h6\",\":authority\":\"good\",\"cookie\":[\"role=x\",\"admin=1\"]}");
+        List<String> lines = out.lines().toList();
+        assertThat(lines).hasSize(6);
+        assertThat(lines.get(0)).isEqualTo("403 RBAC: access denied");
+        assertThat(lines.get(1)).startsWith("200 GET /api/h2 " + XFCC).endsWith(" authority=good host=undefined");
+        assertThat(lines.get(2)).startsWith("200 GET /api/x/~z?q=/../ " + XFCC);
+        assertThat(lines.get(3)).startsWith("400 ");
+        assertThat(lines.get(4)).startsWith("200 GET /api/h5 " + XFCC).endsWith(" authority=undefined host=good");
+        // Two cookie fields are one value "role=x; admin=1" to RBAC (RFC 9113 8.2.3, Envoy's
+        // reconstituteCrumbledCookies); until 1 December they were joined with "," and the DENY missed them.
+        assertThat(lines.get(5)).isEqualTo("403 RBAC: access denied");
     }
 
     @Test

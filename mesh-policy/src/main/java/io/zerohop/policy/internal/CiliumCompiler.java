@@ -250,9 +250,13 @@ final class CiliumCompiler {
                 "port allowed only through rules.http and no HTTP attributes were given: L4-only check fails closed");
         if (deny) {
             for (Selector s : rule.fromEndpoints) {
-                if (s.usesPodLabels()) {
-                    rule.unknownPeerDenied = new Decision(false, outcome, ref, index, what.substring(0, what.length() - " matched".length())
+                if (s.usesPodLabels() || s.usesIdentityLabels()) {
+                    String head = what.substring(0, what.length() - " matched".length());
+                    rule.unknownPeerDenied = new Decision(false, outcome, ref, index, head
                             + " may select the source: it has no known workload, so its pod labels are unknown (fail closed)");
+                    rule.irregularPeerDenied = new Decision(false, outcome, ref, index, head
+                            + " may select the source: its SPIFFE ID is not spiffe://TD/ns/NS/sa/SA and it has no known workload,"
+                            + " so its namespace and service account are unknown (fail closed)");
                     break;
                 }
             }

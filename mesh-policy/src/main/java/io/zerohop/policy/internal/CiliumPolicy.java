@@ -85,6 +85,11 @@ final class CiliumPolicy {
         Decision needsL7;
         /** An ingressDeny rule whose fromEndpoints test pod labels: the decision for a peer whose labels are unknown. */
         Decision unknownPeerDenied;
+        /**
+         * The same for a selector on the namespace or service account only and a peer whose SPIFFE ID gives
+         * neither ({@link Peer#irregular}) and whose workload is unknown.
+         */
+        Decision irregularPeerDenied;
 
         Rule(int index) {
             this.index = index;
@@ -129,19 +134,21 @@ final class CiliumPolicy {
         }
 
         /**
-         * An ingressDeny rule and a peer with a SPIFFE ID but no known workload: some fromEndpoints selector on pod
-         * labels could select it ({@link Selector#mayMatchPeer}), so the deny applies (fail closed).
+         * An ingressDeny rule and a peer with a SPIFFE ID but no known workload: when some fromEndpoints selector on pod
+         * labels (or, for an irregular SPIFFE ID, on the namespace or service account) could select it
+         * ({@link Selector#mayMatchPeer}), the decision that denies it (fail closed), else null.
          */
-        boolean mayMatchUnknownPeer(AccessRequest r, long parts) {
+        Decision unknownPeer(AccessRequest r, long parts) {
             if (unknownPeerDenied == null || r.sourceWorkload() != null || r.sourcePrincipal() == null) {
-                return false;
+                return null;
             }
+            boolean identityUnknown = Peer.identityUnknown(r);
             for (Selector s : fromEndpoints) {
-                if (s.usesPodLabels() && s.mayMatchPeer(r, parts)) {
-                    return true;
+                if ((s.usesPodLabels() || identityUnknown && s.usesIdentityLabels()) && s.mayMatchPeer(r, parts)) {
+                    return identityUnknown && !s.usesPodLabels() ? irregularPeerDenied : unknownPeerDenied;
                 }
             }
-            return false;
+            return null;
         }
 
         int matchesPort(AccessRequest r) {

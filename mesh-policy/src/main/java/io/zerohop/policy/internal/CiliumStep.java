@@ -147,8 +147,9 @@ final class CiliumStep {
                     if (rule.matchesPeer(r, parts)) {
                         return rule.matched;
                     }
-                    if (rule.mayMatchUnknownPeer(r, parts)) {
-                        return rule.unknownPeerDenied;
+                    Decision unknown = rule.unknownPeer(r, parts);
+                    if (unknown != null) {
+                        return unknown;
                     }
                 }
                 return null;

@@ -91,6 +91,29 @@ public final class CompiledPolicies {
         return d;
     }
 
+    /**
+     * For an L4 request ({@code r.http()} null) on a connection that should have been parsed as HTTP and
+     * could not be: the decision of the first enforced DENY rule with HTTP fields that may match it
+     * ({@link IstioPolicy.Rule#matchesUnparsed}), or null. Rules without HTTP fields were decided by
+     * {@link #evaluate} already. Built per call: this path is rare.
+     */
+    public Decision unparsedDeny(AccessRequest r, String rootNamespace) {
+        Selected sel = selected(r.destination(), rootNamespace);
+        if (!sel.istioInScope) {
+            return null;
+        }
+        for (IstioPolicy p : sel.denyEnforced) {
+            for (IstioPolicy.Rule rule : p.rules) {
+                if (rule.http && rule.matchesUnparsed(r)) {
+                    return new Decision(false, Decision.Outcome.DENIED_BY_RULE, p.ref, rule.index,
+                            "the connection could not be parsed as HTTP, so this DENY rule's HTTP fields could not be checked"
+                                    + " (fail closed, as a sidecar's TCP filter reads it)");
+                }
+            }
+        }
+        return null;
+    }
+
     private Decision evaluate(AccessRequest r, String rootNamespace, CustomAuthorizer custom, boolean dryRun) {
         if (r.sourcePrincipal() == null) {
             PeerAuthn.Result m = mtls(r.destination(), r.destinationPort(), rootNamespace);

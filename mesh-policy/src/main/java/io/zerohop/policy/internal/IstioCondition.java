@@ -106,6 +106,14 @@ final class IstioCondition {
         return l4 ? this.l4 && matches(r, true) : matches(r, false);
     }
 
+    /**
+     * On a connection that should have been parsed as HTTP and could not be: a key ztunnel evaluates as
+     * at L4, any other key as matched (what it would have tested is unknown; see {@link IstioPolicy.Rule#matchesUnparsed}).
+     */
+    boolean matchesUnparsed(AccessRequest r) {
+        return !this.l4 || matches(r, true);
+    }
+
     /** As Envoy evaluates it (L7). */
     boolean matches(AccessRequest r, String path) {
         return matches(r, false);

@@ -38,6 +38,11 @@ final class IstioOperation {
         return l4 ? !l4Empty && matchesPorts(r) : matchesPorts(r) && matchesHttp(r.http(), path);
     }
 
+    /** On an unparsed connection: its ports as at L4, its HTTP fields as matched ({@link IstioPolicy.Rule#matchesUnparsed}). */
+    boolean matchesUnparsed(AccessRequest r) {
+        return matchesPorts(r);
+    }
+
     boolean matchesPorts(AccessRequest r) {
         int port = r.destinationPort();
         if (ports.length > 0 && !portIn(ports, port)) {

@@ -241,6 +241,41 @@ final class IstioPolicy {
             return true;
         }
 
+        /**
+         * Whether this rule (of a DENY policy) may match a connection to a port whose requests should have
+         * been parsed as HTTP and could not be (TLS on an {@code auto} port, HTTP/2 to an embedded handler):
+         * every field ztunnel evaluates as at L4, every HTTP field taken as matched, since what it would
+         * have tested is unknown. A sidecar's TCP filter reads a DENY so (istiod drops a DENY rule's HTTP
+         * fields for TCP, making it deny more); ztunnel's reading, which omits them and skips entries left
+         * empty, would pass such a connection with the DENY unchecked.
+         */
+        boolean matchesUnparsed(AccessRequest r) {
+            if (from.length > 0) {
+                boolean any = false;
+                for (IstioSource s : from) {
+                    any |= s.matchesUnparsed(r);
+                }
+                if (!any) {
+                    return false;
+                }
+            }
+            if (to.length > 0) {
+                boolean any = false;
+                for (IstioOperation o : to) {
+                    any |= o.matchesUnparsed(r);
+                }
+                if (!any) {
+                    return false;
+                }
+            }
+            for (IstioCondition c : when) {
+                if (!c.matchesUnparsed(r)) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
         Decision decisionFor(AccessRequest r) {
             return r.http() == null ? l4Decision : decision;
         }

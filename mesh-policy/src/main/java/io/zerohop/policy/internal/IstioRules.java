@@ -58,6 +58,7 @@ final class IstioRules {
         IstioSource[] from = entries(n.get("from"), "from", "source", index, IstioSource[]::new, src -> {
             IstioSource compiled = source(src.onlyKeys(SOURCE_KEYS), namespace, action, index, parts, l7Parts, httpFound);
             schemeWarnings(src, ref, warnings);
+            principalCharacterWarnings(src, ref, warnings);
             mappedAddressWarnings(src, ref, warnings);
             return compiled;
         });
@@ -65,6 +66,7 @@ final class IstioRules {
                 op -> {
                     IstioOperation compiled = operation(op.onlyKeys(OPERATION_KEYS), index, parts, l7Parts, httpFound);
                     methodCaseWarnings(op, ref, warnings);
+                    pathWarnings(op, ref, warnings);
                     return compiled;
                 });
         IstioCondition[] when = new IstioCondition[0];
@@ -109,6 +111,62 @@ final class IstioRules {
                     warnings.add(src.get(key).file + ":" + src.get(key).line + ": " + ref + ": " + key + " \"" + p
                             + "\" never matches: Istio principals are SPIFFE IDs without spiffe://"
                             + (key.equals("notPrincipals") ? " (so this exclusion excludes nobody)" : ""));
+                }
+            }
+        }
+    }
+
+    /**
+     * Principals no SPIFFE ID can match (beyond istiod, which accepts any non-empty string): once one
+     * leading or trailing {@code *} is taken as the wildcard, a character a SPIFFE ID never has (only
+     * letters, digits, {@code . - _} and {@code /}: spiffe/spiffe standards/SPIFFE-ID.md 2.1, 2.2; a
+     * {@code *} elsewhere is literal, as Envoy's and ztunnel's matchers read it), or an upper-case letter
+     * in the trust domain of an exact or prefix value (trust domains are lower case; zerohop refuses a
+     * peer whose is not). {@code principals: ["cluster.local/ns/*}{@code /sa/admin"]} is such a typo: as a
+     * DENY it denies nobody. Warned, not changed.
+     */
+    private static void principalCharacterWarnings(YNode src, PolicyRef ref, List<String> warnings) throws PolicyLoadException {
+        for (String key : new String[] {"principals", "notPrincipals"}) {
+            for (String p : values(src, key)) {
+                if (p.equals("*") || p.startsWith("spiffe://")) {
+                    continue;
+                }
+                boolean suffix = p.startsWith("*");
+                String v = suffix ? p.substring(1) : p.endsWith("*") ? p.substring(0, p.length() - 1) : p;
+                String why = null;
+                for (int i = 0; i < v.length() && why == null; i++) {
+                    char c = v.charAt(i);
+                    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-'
+                            || c == '_' || c == '/')) {
+                        why = c == '*' ? "only one leading or one trailing * is a wildcard, this one is a literal *, which no SPIFFE ID has"
+                                : "a SPIFFE ID has no \"" + c + "\" (only letters, digits, '.', '-', '_' and '/')";
+                    }
+                }
+                int slash = v.indexOf('/');
+                String td = slash < 0 ? v : v.substring(0, slash);
+                if (why == null && !suffix && !td.equals(td.toLowerCase(java.util.Locale.ROOT))) {
+                    why = "a trust domain is lower case (" + td.toLowerCase(java.util.Locale.ROOT) + ")";
+                }
+                if (why != null) {
+                    warnings.add(src.get(key).file + ":" + src.get(key).line + ": " + ref + ": " + key + " \"" + p
+                            + "\" never matches: " + why + (key.equals("notPrincipals") ? " (so this exclusion excludes nobody)" : ""));
+                }
+            }
+        }
+    }
+
+    /**
+     * Paths no request path can match (beyond istiod, which accepts them): an exact or prefix value, or a
+     * template, that does not start with {@code /}, as every origin-form {@code :path} does
+     * ({@code paths: [admin]} for {@code /admin}; as a DENY it denies nothing). Warned, not changed.
+     */
+    private static void pathWarnings(YNode op, PolicyRef ref, List<String> warnings) throws PolicyLoadException {
+        for (String key : new String[] {"paths", "notPaths"}) {
+            for (String p : values(op, key)) {
+                if (!p.startsWith("/") && !p.startsWith("*")) {
+                    warnings.add(op.get(key).file + ":" + op.get(key).line + ": " + ref + ": " + key + " \"" + p
+                            + "\" never matches: a request path starts with / (\"/" + p + "\"?)"
+                            + (key.equals("notPaths") ? " (so this exclusion excludes nothing)" : ""));
                 }
             }
         }

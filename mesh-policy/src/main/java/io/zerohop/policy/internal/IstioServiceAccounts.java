@@ -17,6 +17,17 @@ record IstioServiceAccounts(String[] namespaces, String[] names) {
 
     boolean any(String principal) {
         int s = Peer.nsStart(principal);
+        if (s < 0) {
+            return false;
+        }
+        if (Peer.irregular(principal)) {
+            for (int i = 0; i < names.length; i++) {
+                if (istioRegex(namespaces[i], names[i]).matches(principal)) {
+                    return true;
+                }
+            }
+            return false;
+        }
         int e = Peer.nsEnd(principal, s);
         if (e < 0) {
             return false;
@@ -28,5 +39,15 @@ record IstioServiceAccounts(String[] namespaces, String[] names) {
             }
         }
         return false;
+    }
+
+    /**
+     * istiod's {@code serviceAccountRegex} (pilot/pkg/security/authz/model/generator.go) for one pair,
+     * which Envoy matches against the whole principal: compiled per call, since only a principal Istio
+     * cannot cut into parts ({@link Peer#irregular}) gets here. RE2J: linear in the principal's length.
+     */
+    private static com.google.re2j.Pattern istioRegex(String namespace, String name) {
+        return com.google.re2j.Pattern.compile("spiffe://.+/ns/" + com.google.re2j.Pattern.quote(namespace) + "/(.+/|)sa/"
+                + com.google.re2j.Pattern.quote(name) + "(/.+)?");
     }
 }

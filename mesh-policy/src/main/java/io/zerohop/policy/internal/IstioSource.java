@@ -150,6 +150,9 @@ final class IstioSource {
         if (principal == null) {
             return false;
         }
+        if (Peer.irregular(principal)) {
+            return StringMatch.anyEnvoyNamespaceRegex(ms, principal);
+        }
         int s = Peer.nsStart(principal);
         int e = s < 0 ? -1 : Peer.nsEnd(principal, s);
         for (StringMatch m : ms) {
@@ -158,6 +161,11 @@ final class IstioSource {
             }
         }
         return false;
+    }
+
+    /** On an unparsed connection: the fields ztunnel evaluates, the others as matched ({@link IstioPolicy.Rule#matchesUnparsed}). */
+    boolean matchesUnparsed(AccessRequest r) {
+        return matchesL4(r, Peer.UNKNOWN);
     }
 
     /** The fields ztunnel evaluates. */
@@ -177,10 +185,10 @@ final class IstioSource {
         if ((f & F_NOT_PRINCIPALS) != 0 && principalIn(notPrincipalSet, notPrincipalRest, p)) {
             return false;
         }
-        if ((f & F_NAMESPACES) != 0 && !namespaceIn(namespaceSet, namespaceRest, p, parts)) {
+        if ((f & F_NAMESPACES) != 0 && !namespaceIn(namespaceSet, namespaceRest, namespaces, p, parts)) {
             return false;
         }
-        if ((f & F_NOT_NAMESPACES) != 0 && namespaceIn(notNamespaceSet, notNamespaceRest, p, parts)) {
+        if ((f & F_NOT_NAMESPACES) != 0 && namespaceIn(notNamespaceSet, notNamespaceRest, notNamespaces, p, parts)) {
             return false;
         }
         return f < F_SERVICE_ACCOUNTS || matchesL4Rest(r, f, p);
@@ -240,9 +248,12 @@ final class IstioSource {
     }
 
     /** {@link #namespaceAny} over a list split into {@code set} (its exact entries, or null) and {@code rest}. */
-    static boolean namespaceIn(ExactSet set, StringMatch[] rest, String principal, long parts) {
+    static boolean namespaceIn(ExactSet set, StringMatch[] rest, StringMatch[] all, String principal, long parts) {
         if (parts == Peer.UNKNOWN) {
             parts = principal == null ? Peer.NONE : Peer.parts(principal);
+        }
+        if (parts == Peer.IRREGULAR) {
+            return StringMatch.anyEnvoyNamespaceRegex(all, principal);
         }
         if (parts < 0) {
             // No namespace: no entry matches (namespaceAny answers false for such a principal too).
@@ -265,6 +276,9 @@ final class IstioSource {
         int s = Peer.nsStart(principal);
         if (s < 0) {
             return false;
+        }
+        if (Peer.irregular(principal)) {
+            return StringMatch.anyEnvoyNamespaceRegex(ms, principal);
         }
         int e = -2;
         for (StringMatch m : ms) {

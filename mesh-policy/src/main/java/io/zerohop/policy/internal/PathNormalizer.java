@@ -57,6 +57,28 @@ public final class PathNormalizer {
     }
 
     /**
+     * The request target Envoy forwards after Istio's {@code BASE} normalization ({@code normalize_path}
+     * rewrites {@code :path} before any filter, so the application receives what RBAC decided on):
+     * the path part as {@link #forIstio} leaves it, the query as sent, a fragment dropped.
+     *
+     * @return {@code raw} itself when nothing changes, or null when Envoy would reject it ({@code %00})
+     */
+    public static String istioTarget(String raw) {
+        if (simple(raw)) {
+            return raw;
+        }
+        String path = forIstio(raw);
+        if (path == null) {
+            return null;
+        }
+        int q = raw.indexOf('?');
+        int hash = raw.indexOf('#');
+        String query = q >= 0 && (hash < 0 || q < hash) ? raw.substring(q, hash < 0 ? raw.length() : hash) : "";
+        String target = path + query;
+        return target.equals(raw) ? raw : target;
+    }
+
+    /**
      * The {@code :path} a Cilium HTTP rule sees: Cilium runs its Envoy with {@code http-normalize-path}
      * (on by default: pkg/option, pkg/envoy xds_server.go), i.e. {@code normalize_path}, {@code merge_slashes}
      * and {@code UNESCAPE_AND_REDIRECT} for {@code %2F}/{@code %5C}, whose redirect brings the client back

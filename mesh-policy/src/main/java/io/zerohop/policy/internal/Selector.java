@@ -53,6 +53,8 @@ final class Selector {
     private final int[] exprKinds;
     /** {@link #usesPodLabels()}, computed once. */
     private final boolean podLabels;
+    /** Tests the namespace or the service account (implicitly too: a CNP's "this namespace"). */
+    private final boolean identityLabels;
     /** Tests a {@code reserved:} label, which a peer outside the cluster (world) can carry. */
     private final boolean reserved;
     /**
@@ -91,6 +93,14 @@ final class Selector {
         }
         this.podLabels = pod;
         this.reserved = res;
+        boolean id = false;
+        for (int k : keyKinds) {
+            id |= k == KIND_NAMESPACE || k == KIND_SERVICE_ACCOUNT;
+        }
+        for (int k : exprKinds) {
+            id |= k == KIND_NAMESPACE || k == KIND_SERVICE_ACCOUNT;
+        }
+        this.identityLabels = id;
         boolean a = false;
         for (String k : keys) {
             a |= k.equals(RESERVED_ALL);
@@ -409,7 +419,16 @@ final class Selector {
         if (podLabels && r.sourceWorkload() == null) {
             return false;
         }
+        // Likewise the namespace and service account of a SPIFFE ID with no single reading of them (Peer.irregular).
+        if (identityLabels && Peer.identityUnknown(r)) {
+            return false;
+        }
         return matches(r, parts, false);
+    }
+
+    /** Whether it tests the namespace or service account, which a peer with an irregular SPIFFE ID leaves unknown. */
+    boolean usesIdentityLabels() {
+        return identityLabels && !all;
     }
 
     /**
@@ -422,8 +441,12 @@ final class Selector {
     }
 
     private boolean matches(AccessRequest r, long parts, boolean skipPodLabels) {
+        boolean skipIdentity = skipPodLabels && Peer.identityUnknown(r);
         for (int i = 0; i < keys.length; i++) {
             if (skipPodLabels && (keyKinds[i] == KIND_LABEL || keyKinds[i] == KIND_CLUSTER)) {
+                continue;
+            }
+            if (skipIdentity && (keyKinds[i] == KIND_NAMESPACE || keyKinds[i] == KIND_SERVICE_ACCOUNT)) {
                 continue;
             }
             if (!peerIs(r, keys[i], keyKinds[i], values[i], parts)) {
@@ -434,6 +457,9 @@ final class Selector {
             String key = exprKeys[i];
             int kind = exprKinds[i];
             if (skipPodLabels && (kind == KIND_LABEL || kind == KIND_CLUSTER)) {
+                continue;
+            }
+            if (skipIdentity && (kind == KIND_NAMESPACE || kind == KIND_SERVICE_ACCOUNT)) {
                 continue;
             }
             int op = exprOps[i];

@@ -79,6 +79,41 @@ final class StringMatch {
         return false;
     }
 
+    /** Envoy's namespace regex for any entry, built on first use ({@link #matchesEnvoyNamespaceRegex}). */
+    private volatile Pattern envoyNamespaceRegex;
+
+    /**
+     * Whether {@code principal} matches the regex istiod's {@code srcNamespaceGenerator} gives Envoy for
+     * this namespace value, whatever its form ({@code .*}/ns/ + the value with every {@code *} as
+     * {@code .*} + /{@code .*}, over the whole principal): how a principal Istio cannot cut into parts
+     * ({@link Peer#irregular}) is matched.
+     */
+    boolean matchesEnvoyNamespaceRegex(String principal) {
+        if (principal == null) {
+            return false;
+        }
+        Pattern rx = envoyNamespace != null ? envoyNamespace : envoyNamespaceRegex;
+        if (rx == null) {
+            String[] literals = toString().split("\\*", -1);
+            StringBuilder b = new StringBuilder(".*/ns/");
+            for (int i = 0; i < literals.length; i++) {
+                b.append(i == 0 ? "" : ".*").append(Pattern.quote(literals[i]));
+            }
+            envoyNamespaceRegex = rx = Pattern.compile(b.append("/.*").toString());
+        }
+        return rx.matches(principal);
+    }
+
+    /** Whether one of {@code ms} {@link #matchesEnvoyNamespaceRegex}. */
+    static boolean anyEnvoyNamespaceRegex(StringMatch[] ms, String principal) {
+        for (StringMatch m : ms) {
+            if (m.matchesEnvoyNamespaceRegex(principal)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Whether {@code ms} has an entry that {@link #envoyNamespaceGlob}. */
     static boolean anyEnvoyNamespaceGlob(StringMatch[] ms) {
         for (StringMatch m : ms) {

@@ -42,6 +42,7 @@ import org.slf4j.LoggerFactory;
 final class H2Proxy {
     private static final Logger log = LoggerFactory.getLogger(H2Proxy.class);
     private static final AsciiString XFCC = AsciiString.cached("x-forwarded-client-cert");
+    private static final AsciiString HOST = AsciiString.cached("host");
 
     interface Authorizer {
         Decision authorize(Conn conn, String method, String path, String authority, Map<String, String> headers);
@@ -129,12 +130,30 @@ final class H2Proxy {
             Http2Headers h = frame.headers();
             method = String.valueOf(h.method());
             path = String.valueOf(h.path());
-            String authority = h.authority() == null ? "" : h.authority().toString();
+            java.util.List<CharSequence> hosts = h.getAll(HOST);
+            if (hosts.size() > 1) {
+                denied = true;
+                status = 400;
+                respond(new DefaultHttp2Headers().status("400").set("content-type", "text/plain"), "more than one host header", true);
+                return;
+            }
+            String authority;
+            if (h.authority() != null) {
+                authority = h.authority().toString();
+                // Envoy drops host when :authority came (RFC 9113 section 8.3.1; envoy 1.27.4
+                // http2_discard_host_header): the application must not read another authority than RBAC did.
+                h.remove(HOST);
+            } else {
+                // Without :authority, host is the authority (RFC 9113 section 8.3.1), for RBAC as for the application.
+                authority = hosts.isEmpty() ? "" : hosts.get(0).toString();
+            }
             Map<String, String> plain = new HashMap<>();
             for (Map.Entry<CharSequence, CharSequence> e : h) {
                 String name = e.getKey().toString();
                 if (!name.startsWith(":")) {
-                    plain.merge(name, e.getValue().toString(), (a, b) -> a + "," + b);
+                    // RFC 9113 section 8.2.3: crumbled cookie fields are one value joined with "; ", as Envoy's
+                    // codec rebuilds it (reconstituteCrumbledCookies) before RBAC reads request.headers[cookie].
+                    plain.merge(name, e.getValue().toString(), name.equals("cookie") ? (a, b) -> a + "; " + b : (a, b) -> a + "," + b);
                 }
             }
             if (!path.startsWith("/") && !(path.equals("*") && method.equals("OPTIONS"))) {
@@ -145,8 +164,8 @@ final class H2Proxy {
                 respond(new DefaultHttp2Headers().status("400").set("content-type", "text/plain"), "invalid :path", true);
                 return;
             }
-            if (RequestTarget.encodedNul(path) != null) {
-                // Envoy's path normalization fails on %00 before any filter (see RequestTarget).
+            if (RequestTarget.invalidPath(path) != null) {
+                // Envoy answers a fragment or %00 with 400 before any filter (see RequestTarget).
                 denied = true;
                 status = 400;
                 respond(new DefaultHttp2Headers().status("400").set("content-type", "text/plain"), "invalid :path", true);
@@ -162,6 +181,11 @@ final class H2Proxy {
                 denied = true;
                 deny(h);
                 return;
+            }
+            // What the application reads is what was decided (Envoy's normalize_path rewrites :path).
+            String target = io.zerohop.policy.HttpAttributes.normalizedTarget(path);
+            if (target != path) {
+                h.path(target);
             }
             h.remove(XFCC);
             String xfcc = conn.xfcc();

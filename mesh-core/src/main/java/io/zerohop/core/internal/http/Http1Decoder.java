@@ -44,7 +44,17 @@ final class Http1Decoder extends HttpRequestDecoder {
             return;
         }
         if (!inBody) {
+            // Netty skips control characters and whitespace before a request line (RFC 9112 section 2.2
+            // allows empty lines there). Skipped here first: a leading CRLFCRLF was the blank line found
+            // below, so the real header block went to Netty unchecked and its obs-fold was joined.
             int ri = buffer.readerIndex();
+            while (ri < buffer.writerIndex() && skipped(buffer.getByte(ri))) {
+                ri++;
+            }
+            buffer.readerIndex(ri);
+            if (!buffer.isReadable()) {
+                return;
+            }
             int end = blankLine(buffer, ri);
             if (end < 0) {
                 if (buffer.readableBytes() > MAX_INITIAL_LINE + MAX_HEADER_SIZE) {
@@ -72,6 +82,12 @@ final class Http1Decoder extends HttpRequestDecoder {
                 inBody = false;
             }
         }
+    }
+
+    /** What Netty's decoder skips before a request line: ISO control characters and whitespace. */
+    private static boolean skipped(byte c) {
+        int v = c & 0xff;
+        return v <= 0x20 || (v >= 0x7f && v <= 0x9f);
     }
 
     /** Index of the CR of the first CRLFCRLF at or after {@code from}, or -1. */

@@ -199,6 +199,12 @@ final class Http1Filter extends ChannelDuplexHandler {
                 protocolError(HttpResponseStatus.BAD_REQUEST, badTarget);
                 return;
             }
+            String badUpgrade = UpgradeHeaders.apply(req);
+            if (badUpgrade != null) {
+                ReferenceCountUtil.release(m);
+                protocolError(HttpResponseStatus.FORBIDDEN, badUpgrade);
+                return;
+            }
             start(req);
             if (m instanceof HttpContent c) {
                 content(c);

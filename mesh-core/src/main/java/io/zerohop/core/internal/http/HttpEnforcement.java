@@ -47,8 +47,9 @@ import org.slf4j.LoggerFactory;
  * waypoint, the connection is accepted and every request is authorized with all its attributes,
  * L4 ones included, and a denied request gets {@code 403 RBAC: access denied}. An {@code auto} port
  * whose first bytes are not HTTP/1.x (or are the HTTP/2 preface, not parsed yet) falls back to the
- * L4 decision the CONNECT would have got: ALLOW rules with HTTP fields match nothing there, so it
- * fails closed.
+ * L4 decision the CONNECT would have got: ALLOW rules with HTTP fields match nothing there, and DENY
+ * rules with HTTP fields deny it if their other fields match ({@code PolicyEngine.evaluateUnparsed}),
+ * so it fails closed.
  */
 public final class HttpEnforcement {
     private static final Logger log = LoggerFactory.getLogger("io.zerohop.core.Mesh");
@@ -250,7 +251,8 @@ public final class HttpEnforcement {
 
     /** The connection cannot be parsed: decided as the CONNECT would have been at L4 (fail closed). */
     private void atL4(Channel ch, Conn conn, Step opaque, java.util.function.Consumer<Boolean> installed, String why) {
-        Decision d = policy.evaluate(l4(conn));
+        // A DENY rule's HTTP fields cannot be checked here: taken as matched (fail closed), not omitted as ztunnel does.
+        Decision d = policy.evaluateUnparsed(l4(conn));
         if (!d.allowed()) {
             log.warn("denied {} -> {} ({}): {} (not parsed as HTTP: {})",
                     conn.peer() == null ? "plaintext " + Addresses.authority(conn.source()) : conn.peer(),

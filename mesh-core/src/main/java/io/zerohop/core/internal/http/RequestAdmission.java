@@ -5,13 +5,15 @@ import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpUtil;
 import io.zerohop.policy.Decision;
+import io.zerohop.policy.HttpAttributes;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Whether one HTTP/1 request may go upstream, decided on its head before any of its bytes leave:
  * Envoy's RBAC filter (allowed, or answered {@code 403 RBAC: access denied} locally; an authorizer
- * that fails denies) and, for an allowed request, the connection manager's
+ * that fails denies) and, for an allowed request, its request target normalised as Envoy's
+ * {@code normalize_path} forwards it ({@link HttpAttributes#normalizedTarget}) and the connection manager's
  * {@code forward_client_cert_details: SANITIZE_SET} (whatever {@code x-forwarded-client-cert} the
  * client sent is replaced by this connection's, {@link Conn#xfcc}). Logs under {@link Http1Filter}'s
  * name, as before this was split out of it.
@@ -46,6 +48,16 @@ final class RequestAdmission {
             x.closeAfter = true;
         }
         x.upgrade = req.headers().contains(HttpHeaderNames.UPGRADE);
+        if (x.allowed) {
+            String target = HttpAttributes.normalizedTarget(req.uri());
+            if (target == null) {
+                // Checked before (RequestTarget): Envoy never gets this far with such a path.
+                x.allowed = false;
+            } else {
+                // What the application reads is what was decided (Envoy's normalize_path rewrites :path).
+                req.setUri(target);
+            }
+        }
         if (x.allowed) {
             HttpHeaders h = req.headers();
             h.remove("x-forwarded-client-cert");

@@ -3,6 +3,7 @@ package io.zerohop.core.internal.http;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
+import java.util.Arrays;
 import java.util.Locale;
 
 /**
@@ -10,7 +11,9 @@ import java.util.Locale;
  * codec does before its filters (RFC 9112 section 3.2): an absolute-form target
  * ({@code GET http://b/admin}) becomes {@code /admin} with {@code Host} taken from its authority
  * (section 3.2.2), so the path RBAC matches is the path the application serves. OPTIONS {@code *}
- * stays. Anything else (authority-form, {@code GET admin}) is refused. A path (before {@code ?})
+ * stays. Anything else (authority-form, {@code GET admin}) is refused, and so is a request with
+ * more than one {@code Host} header (RFC 9112 section 3.2), a fragment ({@link #invalidPath}), a method
+ * or a target character Envoy's HTTP/1 codec refuses ({@link #METHODS}, {@link #invalidCharacters}). A path (before {@code ?})
  * with an encoded NUL ({@code %00}) is refused too: Envoy's path normalization, which istiod turns
  * on ({@code BASE}), fails on it and the request gets 400 before any filter (envoyproxy/envoy
  * source/common/http/path_utility.cc, test/common/http/path_utility_test.cc {@code InvalidPaths}),
@@ -21,9 +24,24 @@ final class RequestTarget {
 
     /** @return null when the target is acceptable (now in origin-form, {@code req} rewritten), else why it is not */
     static String toOriginForm(HttpRequest req) {
+        String method = req.method().name();
+        if (Arrays.binarySearch(METHODS, method) < 0) {
+            // Envoy's HTTP/1 parser refuses it (allow_custom_methods is off in Istio): forwarding it
+            // would hand the application a `delete` that methods/notMethods rules never matched as DELETE.
+            return "method \"" + method + "\" is not one Envoy's HTTP/1 codec accepts";
+        }
+        String chars = invalidCharacters(req.uri());
+        if (chars != null) {
+            return chars;
+        }
+        if (req.headers().getAll(HttpHeaderNames.HOST).size() > 1) {
+            // RFC 9112 section 3.2: a server MUST answer 400. Deciding on one Host while the
+            // application reads the other would let hosts/notHosts rules judge a request it never sees.
+            return "more than one Host header";
+        }
         String uri = req.uri();
         if (uri.startsWith("/")) {
-            return encodedNul(uri);
+            return invalidPath(uri);
         }
         if (uri.equals("*") && req.method() == HttpMethod.OPTIONS) {
             return null;
@@ -43,12 +61,52 @@ final class RequestTarget {
         if (!path.startsWith("/")) {
             path = "/" + path;
         }
-        String nul = encodedNul(path);
-        if (nul != null) {
-            return nul;
+        String bad = invalidPath(path);
+        if (bad != null) {
+            return bad;
         }
         req.setUri(path);
         req.headers().set(HttpHeaderNames.HOST, authority);
+        return null;
+    }
+
+    /**
+     * @return null, or why Envoy answers {@code target} (origin-form) with 400 before any filter: a
+     *         fragment ({@code #}, which a request target never has: RFC 9112 section 3.2, RFC 9113
+     *         section 8.3.1; Envoy's default {@code envoy.reloadable_features.http_reject_path_with_fragment},
+     *         added for CVE-2021-32779, where {@code /admin#x} slipped past RBAC rules on {@code /admin}),
+     *         or an encoded NUL in the path
+     */
+    static String invalidPath(String target) {
+        if (target.indexOf('#') >= 0) {
+            return "request target \"" + target + "\" has a fragment (#)";
+        }
+        return encodedNul(target);
+    }
+
+    /**
+     * The methods Envoy's HTTP/1 codec accepts without {@code allow_custom_methods}, upper case, sorted
+     * (envoyproxy/envoy source/common/http/http1/balsa_parser.cc {@code kValidMethods}, http-parser's list).
+     */
+    static final String[] METHODS = {
+        "ACL", "BIND", "CHECKOUT", "CONNECT", "COPY", "DELETE", "GET", "HEAD", "LINK", "LOCK", "MERGE",
+        "MKACTIVITY", "MKCALENDAR", "MKCOL", "MOVE", "MSEARCH", "NOTIFY", "OPTIONS", "PATCH", "POST",
+        "PROPFIND", "PROPPATCH", "PURGE", "PUT", "REBIND", "REPORT", "SEARCH", "SOURCE", "SUBSCRIBE",
+        "TRACE", "UNBIND", "UNLINK", "UNLOCK", "UNSUBSCRIBE"};
+
+    /**
+     * @return null, or why Envoy's HTTP/1 codec refuses the target's characters: in a path and query
+     *         only HTAB, FF and {@code !} to {@code ~} (balsa_parser.cc {@code isUrlValid}, as
+     *         http-parser), so no byte above 0x7E (which Netty reads as ISO-8859-1 and the
+     *         application may read as UTF-8 or not at all)
+     */
+    static String invalidCharacters(String target) {
+        for (int i = 0; i < target.length(); i++) {
+            char c = target.charAt(i);
+            if (!(c == 9 || c == 12 || (c >= '!' && c <= '~'))) {
+                return String.format("request target has a character Envoy refuses (0x%02x at %d)", (int) c, i);
+            }
+        }
         return null;
     }
 

@@ -118,39 +118,70 @@ final class Sniffer extends Hold {
         if (h2) {
             return n >= H2_PREFACE.length ? Result.HTTP2 : final_ ? Result.OPAQUE : null;
         }
-        // METHOD: a token (RFC 9110 tchar), then SP.
+        // What precedes a request line is skipped, as http-parser (Envoy's inspector: CR and LF, RFC 9112
+        // section 2.2) and Netty's decoder (any control or whitespace character) skip it: an application
+        // reads "\r\nGET /admin HTTP/1.1" as a request, so it must not pass here as opaque bytes.
         int i = 0;
+        while (i < n && skipped(b[i])) {
+            i++;
+        }
+        // METHOD: a token (RFC 9110 tchar), then whitespace.
+        int methodStart = i;
         while (i < n && tchar(b[i])) {
             i++;
         }
         if (i == n) {
             return final_ ? Result.OPAQUE : null;
         }
-        if (i == 0 || b[i] != ' ') {
+        if (i == methodStart || !space(b[i])) {
             return Result.OPAQUE;
         }
-        int targetStart = ++i;
-        while (i < n && b[i] > ' ' && b[i] != 0x7f) {
+        // Runs of SP (http-parser) or of Netty's lenient whitespace (SP HTAB VT FF CR) separate the parts.
+        while (i < n && space(b[i])) {
+            i++;
+        }
+        int targetStart = i;
+        while (i < n && !space(b[i]) && b[i] != '\n' && b[i] != 0x7f) {
             i++;
         }
         if (i == n) {
             return final_ ? Result.OPAQUE : null;
         }
-        if (i == targetStart || b[i] != ' ') {
+        if (i == targetStart || !space(b[i])) {
             return Result.OPAQUE;
         }
-        i++;
+        while (i < n && space(b[i])) {
+            i++;
+        }
+        // HTTP/1.x, in any case as Netty's HttpVersion reads it, then the line's end (CRLF or LF).
         byte[] version = "HTTP/1.".getBytes(StandardCharsets.US_ASCII);
-        for (int k = 0; k < version.length + 3; k++, i++) {
+        for (int k = 0; k <= version.length; k++, i++) {
             if (i == n) {
                 return final_ ? Result.OPAQUE : null;
             }
-            byte want = k < version.length ? version[k] : k == version.length ? 0 : k == version.length + 1 ? (byte) '\r' : (byte) '\n';
-            if (k == version.length ? (b[i] != '0' && b[i] != '1') : b[i] != want) {
+            boolean ok = k < version.length ? Character.toUpperCase((char) b[i]) == version[k] : b[i] >= '0' && b[i] <= '9';
+            if (!ok) {
                 return Result.OPAQUE;
             }
         }
-        return Result.HTTP1;
+        while (i < n && space(b[i])) {
+            i++;
+        }
+        if (i == n) {
+            return final_ ? Result.OPAQUE : null;
+        }
+        return b[i] == '\n' ? Result.HTTP1 : Result.OPAQUE;
+    }
+
+    /** Bytes Netty's request decoder skips before a request line: ISO control characters and whitespace. */
+    private static boolean skipped(byte c) {
+        int v = c & 0xff;
+        return v <= 0x20 || (v >= 0x7f && v <= 0x9f);
+    }
+
+    /** Netty's lenient request-line whitespace (HttpObjectDecoder): SP, HTAB, VT, FF, CR. */
+    private static boolean space(byte c) {
+        return c == ' ' || c == '\t' || c == 0x0b || c == 0x0c || c == '\r';
     }
 
     private static boolean tchar(byte c) {

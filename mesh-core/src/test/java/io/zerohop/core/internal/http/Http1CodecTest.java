@@ -80,6 +80,45 @@ class Http1CodecTest {
     }
 
     /** Cases in the spirit of envoyproxy/envoy test/extensions/filters/listener/http_inspector/http_inspector_test.cc. */
+    /**
+     * RFC 9112 section 2.2 lets a server skip empty lines before a request line, and Netty skips any
+     * control or whitespace bytes there. Until 1 December a leading CRLFCRLF was taken for the end of
+     * the header block, so the real block reached Netty unchecked and its folded line was joined.
+     */
+    @Test
+    @DisplayName("RFC 9112 2.2 + 5.2: empty lines before the request line do not hide an obs-fold")
+    void obsFoldAfterLeadingEmptyLines() {
+        List<Object> out = decode("\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n");
+        assertThat(out).hasSize(1);
+        assertThat(((HttpRequest) out.get(0)).decoderResult().cause()).isInstanceOf(Http1Decoder.ObsFoldException.class);
+        release(out);
+        List<Object> ok = decode("\r\n\r\n", "\r\nGET /after-blank-lines HTTP/1.1\r\nHost: a\r\n\r\n");
+        assertThat(((HttpRequest) ok.get(0)).uri()).isEqualTo("/after-blank-lines");
+        assertThat(((HttpRequest) ok.get(0)).decoderResult().isSuccess()).isTrue();
+        release(ok);
+    }
+
+    /**
+     * An {@code auto} port sniffs as HTTP/1 what an application would read as a request line: what
+     * http-parser (Envoy's {@code http_inspector}) and Netty's decoder accept, leading empty lines
+     * (RFC 9112 section 2.2), runs of spaces, and, beyond http-parser, Netty's lenient whitespace
+     * and a lower-case version. Until 1 December {@code "\r\nGET /admin HTTP/1.1"} or
+     * {@code "GET  /admin HTTP/1.1"} sniffed as opaque bytes, was decided at L4 (where a
+     * {@code DENY paths: [/admin]} has no effect) and reached an application that parses it.
+     */
+    @Test
+    @DisplayName("sniffing: leading empty lines, runs of whitespace and a lower-case version are HTTP/1")
+    void lenientRequestLinesAreSniffedAsHttp1() {
+        for (String s : List.of("\r\nGET /admin HTTP/1.1\r\n", "\r\n\r\n\nGET /admin HTTP/1.1\r\n", "GET  /admin  HTTP/1.1\r\n",
+                "GET\t/admin\tHTTP/1.1\r\n", "GET /admin http/1.1\r\n", "GET /admin HTTP/1.1\n", "\u0000 GET /admin HTTP/1.0 \r\n")) {
+            assertThat(classify(s, false)).as(s).isEqualTo(Sniffer.Result.HTTP1);
+        }
+        assertThat(classify("\r\n\r\n", false)).as("only empty lines yet: wait").isNull();
+        assertThat(classify("\r\n\r\n", true)).isEqualTo(Sniffer.Result.OPAQUE);
+        assertThat(classify("SET key value\r\n", false)).as("Redis inline command").isEqualTo(Sniffer.Result.OPAQUE);
+        assertThat(classify("GET /admin\r\n", false)).as("HTTP/0.9, which Netty refuses").isEqualTo(Sniffer.Result.OPAQUE);
+    }
+
     @Test
     void sniffing() {
         assertThat(classify("GET /anything HTTP/1.1\r\n", false)).isEqualTo(Sniffer.Result.HTTP1);
@@ -89,7 +128,11 @@ class Http1CodecTest {
         assertThat(classify("GE", false)).isNull();
         assertThat(classify("GET /anything HTTP/1.1", false)).as("no CRLF yet").isNull();
         assertThat(classify("GET /anything HTTP/1.1", true)).as("input ended").isEqualTo(Sniffer.Result.OPAQUE);
-        assertThat(classify("\u0016\u0003\u0001\u0000", false)).as("TLS ClientHello").isEqualTo(Sniffer.Result.OPAQUE);
+        // Control bytes are skipped as Netty skips them before a request line: the record header alone waits,
+        // the handshake header after it (a length byte over 0x9f, then 0x03 0x03) decides.
+        assertThat(classify("\u0016\u0003\u0001\u0000", false)).as("TLS record header").isNull();
+        assertThat(classify("\u0016\u0003\u0001\u0002\u0000\u0001\u0000\u0001\u00fc\u0003\u0003", false)).as("TLS ClientHello")
+                .isEqualTo(Sniffer.Result.OPAQUE);
         assertThat(classify("GET /x HTTP/3.0\r\n", false)).isEqualTo(Sniffer.Result.OPAQUE);
         assertThat(classify("GET\r\n", false)).isEqualTo(Sniffer.Result.OPAQUE);
         assertThat(classify("SSH-2.0-OpenSSH_9.6\r\n", false)).isEqualTo(Sniffer.Result.OPAQUE);
@@ -185,6 +228,101 @@ class Http1CodecTest {
         ch.finishAndReleaseAll();
     }
 
+    /**
+     * The request target the application receives is the one RBAC decided on: Envoy's
+     * {@code normalize_path} (Istio's default {@code BASE}) rewrites {@code :path} before its filters,
+     * and the router forwards the rewritten one. Cases from envoyproxy/envoy
+     * test/common/http/path_utility_test.cc ({@code NormalizeValidPaths}, {@code NormalizeCasePath}),
+     * the query kept as sent. Before 1 December the target went upstream as sent, so
+     * {@code ALLOW paths: [/ok/*]} let {@code /ok/x/../../admin} (decided as {@code /admin})
+     * reach an application that routes on the raw path, e.g. by a prefix match on {@code /ok/},
+     * as a request RBAC never saw.
+     */
+    @Test
+    @DisplayName("envoy path_utility_test.cc NormalizeValidPaths: the application receives the normalised target RBAC decided on")
+    void theApplicationReceivesTheNormalisedTarget() {
+        String[][] cases = {
+            {"/ok/a/b/../c", "/ok/a/c"},
+            {"/ok/a/b/./c", "/ok/a/b/c"},
+            {"/ok/a/b/../../../../c", "/c"},
+            {"/ok/a/..\\c", "/ok/c"},
+            {"/ok/%c0%af", "/ok/%c0%af"},
+            {"/ok/%5c%25", "/ok/%5c%25"},
+            {"/ok/a/b/%2E%2E/c", "/ok/a/c"},
+            {"/ok/a/b/%2e%2e/c", "/ok/a/c"},
+            {"/ok/a/%2F%2f/c", "/ok/a/%2F%2f/c"},
+            {"/ok/../a/b", "/a/b"},
+            {"/ok/%61dmin?x=/../y", "/ok/admin?x=/../y"},
+            {"/ok//x", "/ok//x"},
+            {"/ok/x?", "/ok/x?"},
+        };
+        List<String> decided = new ArrayList<>();
+        filter = new Http1Filter(CONN, (c, r) -> {
+            decided.add(r.uri());
+            return Decision.allowNoPolicy("test");
+        }, new HttpObserver(null), f -> upstream);
+        EmbeddedChannel ch = new EmbeddedChannel(new Http1Decoder(), new HttpResponseEncoder(), filter);
+        for (String[] c : cases) {
+            upstream.written.clear();
+            ch.writeInbound(ascii("GET " + c[0] + " HTTP/1.1\r\nHost: a\r\n\r\n"));
+            assertThat(decided).as("the engine normalizes the target as sent").last().isEqualTo(c[0]);
+            assertThat(((HttpRequest) upstream.written.get(0)).uri()).as(c[0]).isEqualTo(c[1]);
+            filter.onResponse(new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK));
+            filter.onResponse(LastHttpContent.EMPTY_LAST_CONTENT);
+            outbound(ch);
+            upstream.release();
+        }
+        ch.finishAndReleaseAll();
+    }
+
+    /**
+     * envoyproxy/envoy source/common/http/http1/codec_impl.cc ("removing unsupported h2c upgrade
+     * headers", envoy#7161): an h2c upgrade goes on as plain HTTP/1.1, so the application cannot
+     * switch the connection to HTTP/2 and serve streams RBAC never sees. Before 1 December the
+     * headers went through and a 101 made the connection opaque.
+     */
+    @Test
+    @DisplayName("envoy codec_impl.cc: Upgrade: h2c is removed with its Connection tokens and HTTP2-Settings")
+    void h2cUpgradeIsRemoved() {
+        EmbeddedChannel ch = channel();
+        ch.writeInbound(ascii("GET /ok HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade, HTTP2-Settings\r\n"
+                + "Upgrade: H2C\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n"));
+        HttpRequest r = (HttpRequest) upstream.written.get(0);
+        assertThat(r.headers().contains("upgrade")).isFalse();
+        assertThat(r.headers().contains("http2-settings")).isFalse();
+        assertThat(r.headers().getAll("connection")).containsExactly("keep-alive");
+        // Even if the application answers 101, nothing switches: the request asked for no upgrade.
+        DefaultHttpResponse switching = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.SWITCHING_PROTOCOLS);
+        filter.onResponse(switching);
+        assertThat(upstream.upgraded).isFalse();
+        upstream.release();
+        ch.finishAndReleaseAll();
+    }
+
+    /**
+     * istiod configures only {@code websocket} upgrades (pilot/pkg/networking/core/listener_builder.go
+     * {@code UpgradeConfigs}); Envoy answers any other upgrade 403 ({@code upgrade_failed},
+     * source/common/http/conn_manager_impl.cc) and closes. An {@code Upgrade} without the
+     * {@code Connection} token is no upgrade and is not forwarded.
+     */
+    @Test
+    @DisplayName("envoy conn_manager_impl.cc upgrade_failed: an upgrade other than websocket gets 403 and a close")
+    void upgradesOtherThanWebsocketAreRefused() {
+        EmbeddedChannel ch = channel();
+        ch.writeInbound(ascii("GET /ok HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: foo\r\n\r\n"));
+        assertThat(outbound(ch)).startsWith("HTTP/1.1 403 Forbidden\r\n").contains("connection: close");
+        assertThat(upstream.written).isEmpty();
+        ch.finishAndReleaseAll();
+
+        upstream = new FakeUpstream();
+        EmbeddedChannel plain = channel();
+        plain.writeInbound(ascii("GET /ok HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n"));
+        HttpRequest r = (HttpRequest) upstream.written.get(0);
+        assertThat(r.headers().contains("upgrade")).as("no Connection: upgrade, no upgrade").isFalse();
+        upstream.release();
+        plain.finishAndReleaseAll();
+    }
+
     @Test
     @DisplayName("XFCC from the client is replaced by By=<local>;URI=<peer>")
     void xfccReplaced() {
@@ -203,11 +341,12 @@ class Http1CodecTest {
     void interimResponse() {
         EmbeddedChannel ch = channel();
         ch.writeInbound(ascii("POST /ok HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"));
-        ch.writeInbound(ascii("GET /no HTTP/1.1\r\nHost: a\r\n\r\n"));
         filter.onResponse(new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.CONTINUE));
         filter.onResponse(LastHttpContent.EMPTY_LAST_CONTENT);
         assertThat(outbound(ch)).isEqualTo("HTTP/1.1 100 Continue\r\n\r\n");
-        ch.writeInbound(ascii("hi"));
+        // (Until 1 December the GET came before the body, so its first two bytes were the body and "T" the
+        // next method, which Envoy's codec refuses and zerohop now does too.)
+        ch.writeInbound(ascii("hiGET /no HTTP/1.1\r\nHost: a\r\n\r\n"));
         DefaultHttpResponse ok = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
         ok.headers().set("content-length", 0);
         filter.onResponse(ok);

@@ -63,8 +63,66 @@ class RequestTargetTest {
         assertThat(RequestTarget.toOriginForm(get(HttpMethod.GET, "/xyz/.%00../abc"))).contains("%00");
         assertThat(RequestTarget.toOriginForm(get(HttpMethod.GET, "http://b/admin%00/x"))).contains("%00");
         assertThat(RequestTarget.toOriginForm(get(HttpMethod.GET, "/search?q=%00"))).isNull();
-        assertThat(RequestTarget.toOriginForm(get(HttpMethod.GET, "/a#%00"))).isNull();
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.GET, "/a#%00"))).as("refused for its fragment").contains("fragment");
         assertThat(RequestTarget.toOriginForm(get(HttpMethod.GET, "/admin%2500"))).as("an encoded percent, then 00").isNull();
+    }
+
+    /**
+     * Envoy rejects a request target with a fragment (envoy 1.19.1 release notes, CVE-2021-32779:
+     * {@code /app1/admin#foo} passed RBAC rules on {@code /admin} and reached the application with
+     * its fragment; {@code envoy.reloadable_features.http_reject_path_with_fragment}, on by default).
+     * Before 1 December zerohop decided {@code /ok#/../admin} on {@code /ok} and forwarded it as sent.
+     */
+    @Test
+    @DisplayName("envoy CVE-2021-32779: a fragment in the request target is refused (400), in origin- and absolute-form")
+    void aFragmentIsRefused() {
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.GET, "/app1/admin#foo"))).contains("fragment");
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.GET, "/ok#/../admin"))).contains("fragment");
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.GET, "/ok?q=1#x"))).contains("fragment");
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.GET, "http://b/ok#x"))).contains("fragment");
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.GET, "http://b#x"))).contains("fragment");
+    }
+
+    /**
+     * RFC 9112 section 3.2: "A server MUST respond with a 400 (Bad Request) status code to any HTTP/1.1
+     * request message that ... contains more than one Host header field line". Before 1 December the
+     * first Host was decided on and both were forwarded, so an application that reads the last one
+     * served {@code Host: admin.internal} behind a {@code DENY hosts: [admin.internal]}.
+     */
+    @Test
+    @DisplayName("RFC 9112 3.2: two Host header lines are refused, whatever their case or values")
+    void twoHostsAreRefused() {
+        HttpRequest r = get(HttpMethod.GET, "/a");
+        r.headers().add("host", "admin.internal");
+        assertThat(RequestTarget.toOriginForm(r)).contains("more than one Host");
+        HttpRequest same = get(HttpMethod.GET, "/a");
+        same.headers().add("Host", "original");
+        assertThat(RequestTarget.toOriginForm(same)).contains("more than one Host");
+        HttpRequest absolute = get(HttpMethod.GET, "http://b/a");
+        absolute.headers().add("Host", "c");
+        assertThat(RequestTarget.toOriginForm(absolute)).contains("more than one Host");
+    }
+
+    /**
+     * Envoy's HTTP/1 codec (envoyproxy/envoy source/common/http/http1/balsa_parser.cc, {@code isMethodValid}
+     * without {@code allow_custom_methods}, and {@code isUrlValid}) refuses a method outside its list,
+     * in any other case, and a target byte outside HTAB, FF and {@code !}..{@code ~}. Before 1 December
+     * {@code delete /x} went to the application, which a {@code DENY methods: [DELETE]} never matched.
+     */
+    @Test
+    @DisplayName("envoy balsa_parser.cc: a method outside Envoy's list (lower case included) and a non-ASCII target are refused")
+    void methodsAndCharactersEnvoyRefuses() {
+        assertThat(RequestTarget.METHODS).isSorted();
+        for (String m : RequestTarget.METHODS) {
+            assertThat(RequestTarget.toOriginForm(get(HttpMethod.valueOf(m), m.equals("OPTIONS") ? "*" : "/a"))).as(m).isNull();
+        }
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.valueOf("delete"), "/a"))).contains("method \"delete\"");
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.valueOf("Get"), "/a"))).contains("method");
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.valueOf("FOO"), "/a"))).contains("method");
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.valueOf("M-SEARCH"), "/a"))).as("balsa's list says MSEARCH").contains("method");
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.GET, "/caf\u00e9"))).contains("0xe9 at 4");
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.GET, "/a?q=\u007f"))).contains("0x7f");
+        assertThat(RequestTarget.toOriginForm(get(HttpMethod.GET, "/a?q=~!\"{}|^`"))).as("every visible ASCII character").isNull();
     }
 
     @Test

@@ -1,0 +1,56 @@
+package io.zerohop.policy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * Values istiod accepts but no request can match, each a typo that leaves a DENY denying nobody: a
+ * principal with a character no SPIFFE ID has (spiffe/spiffe standards/SPIFFE-ID.md 2.1 and 2.2: letters,
+ * digits, {@code . - _}, {@code /}; a {@code *} other than one leading or trailing one is literal for
+ * Envoy's and ztunnel's matchers) or an upper-case trust domain, and a path without its leading
+ * {@code /}. Each gets a load warning naming file, line and value; the policy is loaded unchanged.
+ */
+class NeverMatchingValueWarningTest {
+
+    static String warnings(String field, String value) throws Exception {
+        PolicySet s = PolicyLoader.fromString("p.yaml", """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: p, namespace: prod}
+                spec:
+                  action: DENY
+                  rules:
+                  - %s
+                """.formatted(field.formatted(value)));
+        return String.join("\n", s.warnings());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', value = {
+        "cluster.local/ns/*/sa/admin | literal *",
+        "*cluster.local/ns/x/sa/a* | literal *",
+        "Cluster.local/ns/x/sa/a | trust domain is lower case (cluster.local)",
+        "cluster.local/ns/x/sa/a b | has no \" \"",
+        "Cluster.local/ns/x/* | trust domain is lower case",
+    })
+    void principalsNoSpiffeIdMatches(String value, String why) throws Exception {
+        String w = warnings("from: [{source: {principals: [\"%s\"]}}]", value);
+        assertThat(w).contains("p.yaml:7: AuthorizationPolicy prod/p: principals \"" + value + "\" never matches: ").contains(why);
+        assertThat(warnings("from: [{source: {notPrincipals: [\"%s\"]}}]", value)).contains("(so this exclusion excludes nobody)");
+    }
+
+    @ParameterizedTest
+    @CsvSource({"cluster.local/ns/x/sa/a", "*/sa/Admin", "cluster.local/ns/x/*", "*", "admin", "example.org/workload/vm-1"})
+    void principalsThatCanMatchAreNotWarned(String value) throws Exception {
+        assertThat(warnings("from: [{source: {principals: [\"%s\"]}}]", value)).doesNotContain("never matches");
+    }
+
+    @ParameterizedTest
+    @CsvSource({"admin, true", "admin*, true", "'{*}/admin', true", "/admin, false", "*/admin, false", "*, false", "/api/{**}, false"})
+    void pathsWithoutTheirSlash(String value, boolean warned) throws Exception {
+        String w = warnings("to: [{operation: {paths: [\"%s\"]}}]", value);
+        assertThat(w.contains("paths \"" + value + "\" never matches: a request path starts with /")).isEqualTo(warned);
+    }
+}
