@@ -61,7 +61,10 @@ public final class Listeners {
         capture.forEach(Channel::close);
     }
 
-    /** Closes the HTTP endpoints and their thread (the drain's end). */
+    /**
+     * Closes the HTTP endpoints, the connections they accepted and their thread (the drain's end).
+     * An after-sent action still pending runs on the caller instead ({@link HttpEndpointServer}).
+     */
     public void closeHttp() {
         http.forEach(Channel::close);
         ExecutorService ex;
