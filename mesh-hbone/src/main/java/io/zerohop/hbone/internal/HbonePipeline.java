@@ -144,11 +144,28 @@ public final class HbonePipeline {
     /** Adds a relay side at the end of {@code ch}'s pipeline. */
     static void relay(Channel ch, ChannelHandler side) {
         ch.pipeline().addLast(RELAY, side);
+        if (ch instanceof Http2StreamChannel) {
+            // A tunnel that ended before the relay joined it (reset right after the 200) would
+            // leave the relay waiting forever: it gets the end (TunnelCodec#replayEnded). After the
+            // add, which from another thread is a task of the loop's too.
+            if (ch.eventLoop().inEventLoop()) {
+                replayIfEnded(ch);
+            } else {
+                ch.eventLoop().execute(() -> replayIfEnded(ch));
+            }
+        }
     }
 
-    /** Adds a blocking socket's bridge at the end of the tunnel's pipeline. */
+    /** Adds a blocking socket's bridge at the end of the tunnel's pipeline; on the tunnel's event loop. */
     static void socket(Channel stream, ChannelHandler bridge) {
         stream.pipeline().addLast(SOCKET, bridge);
+        replayIfEnded(stream);
+    }
+
+    private static void replayIfEnded(Channel stream) {
+        if (!stream.isActive()) {
+            TunnelCodec.replayEnded(stream);
+        }
     }
 
     /** The client's push-stream initializer: HBONE has no server push, any pushed stream is closed. */
