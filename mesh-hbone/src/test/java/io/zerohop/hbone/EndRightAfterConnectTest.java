@@ -121,15 +121,19 @@ class EndRightAfterConnectTest {
         return s;
     }
 
+    /** What a handler attached to the ended tunnel {@code s} (then asked to read) sees, up to its close. */
+    static List<String> attachAfter(HboneStream s) throws InterruptedException {
+        Recorder r = new Recorder();
+        s.attach(r);
+        s.channel().read();
+        return r.until("inactive");
+    }
+
     @Test
     void aCleanEndRightAfterThe200ReachesHandlersAttachedAfterIt() throws Exception {
         try (HboneClient client = mesh.client().listener(events).build()) {
-            HboneStream s = ended(client, Cut.DATA_THEN_CANCEL);
-            Recorder r = new Recorder();
-            s.attach(r);
-            s.channel().read();
             // ztunnel reads CANCEL as the end of the peer's data (src/proxy/h2.rs): the bytes, then EOF.
-            assertThat(r.until("inactive")).containsExactly("data abc", "eof", "inactive");
+            assertThat(attachAfter(ended(client, Cut.DATA_THEN_CANCEL))).containsExactly("data abc", "eof", "inactive");
             TunnelResult t = closedEvent;
             assertThat(t.reset()).as("a clean end").isFalse();
             assertThat(t.bytesReceived()).isEqualTo(3);
@@ -139,11 +143,9 @@ class EndRightAfterConnectTest {
     @Test
     void anAbortRightAfterThe200ReachesHandlersAttachedAfterIt() throws Exception {
         try (HboneClient client = mesh.client().listener(events).build()) {
-            HboneStream s = ended(client, Cut.DATA_THEN_CONNECT_ERROR);
-            Recorder r = new Recorder();
-            s.attach(r);
             // An abort drops what was not read yet, as a TCP reset does: the reset, then the close.
-            assertThat(r.until("inactive")).containsExactly("reset " + Http2Error.CONNECT_ERROR.code(), "inactive");
+            assertThat(attachAfter(ended(client, Cut.DATA_THEN_CONNECT_ERROR)))
+                    .containsExactly("reset " + Http2Error.CONNECT_ERROR.code(), "inactive");
             TunnelResult t = closedEvent;
             assertThat(t.reset()).isTrue();
             assertThat(t.error()).isEqualTo("reset by peer");
@@ -153,10 +155,7 @@ class EndRightAfterConnectTest {
     @Test
     void aConnectionLostRightAfterThe200ReachesHandlersAttachedAfterIt() throws Exception {
         try (HboneClient client = mesh.client().listener(events).build()) {
-            HboneStream s = ended(client, Cut.CLOSE_CONNECTION);
-            Recorder r = new Recorder();
-            s.attach(r);
-            assertThat(r.until("inactive")).containsExactly("inactive");
+            assertThat(attachAfter(ended(client, Cut.CLOSE_CONNECTION))).containsExactly("inactive");
             TunnelResult t = closedEvent;
             assertThat(t.reset()).isTrue();
         }

@@ -4,7 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
-import io.netty.channel.ChannelPipeline;
+import io.netty.channel.ChannelInboundInvoker;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
@@ -428,7 +428,8 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
         }
     }
 
-    private static void replay(ChannelHandlerContext from, ArrayDeque<Object> items) {
+    /** Fires {@code items} in order from {@code from} (a context: to the handlers after it; a pipeline: to all), then one read complete. */
+    private static void replay(ChannelInboundInvoker from, ArrayDeque<Object> items) {
         if (items == null || items.isEmpty()) {
             return;
         }
@@ -457,23 +458,9 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
         }
         Ended ended = ch.hasAttr(UNREAD) ? ch.attr(UNREAD).get() : null;
         ArrayDeque<Object> items = ended == null ? null : ended.take();
-        if (codec != null) {
-            replay(codec, items);
-            codec.fireChannelInactive();
-        } else {
-            ChannelPipeline p = ch.pipeline();
-            if (items != null && !items.isEmpty()) {
-                for (Object m; (m = items.poll()) != null; ) {
-                    if (m instanceof ByteBuf) {
-                        p.fireChannelRead(m);
-                    } else {
-                        p.fireUserEventTriggered(m);
-                    }
-                }
-                p.fireChannelReadComplete();
-            }
-            p.fireChannelInactive();
-        }
+        ChannelInboundInvoker from = codec != null ? codec : ch.pipeline();
+        replay(from, items);
+        from.fireChannelInactive();
     }
 
     /** Releases what {@link #keepUnread} kept, for an application that closes the tunnel without reading it. Event loop only. */
