@@ -33,23 +33,31 @@ class HttpEndpointServerTest {
 
     /**
      * ztunnel answers {@code POST /quitquitquit} with 200 "shutdown now" (istio/ztunnel src/admin.rs
-     * {@code handle_server_shutdown}). Here the stop is the harshest one: it ends the server's event
-     * loops at once. Started by the handler itself, it took the loop away before the answer was
-     * written, and the client got no answer; run after the answer's write, it cannot.
+     * {@code handle_server_shutdown}). Here the stop is the harshest one, a mesh's end without its
+     * drain: the server closes (with its connections), then the event loops end at once. Started by
+     * the handler itself, it closed the connection before the answer was written, and the client got
+     * no answer; run after the answer's write, it cannot. (The server's close is the stop's first
+     * step, as in MeshRuntime's drain: under load, ending the loops alone once left this accepted
+     * connection open for more than 10 s, the CI hang's symptom.)
      */
     @Test
     void aStopThatEndsTheEventLoopsRunsOnlyOnceTheAnswerIsWritten() throws Exception {
         EventLoopGroup group = Transports.newGroup(1, "admin-test");
         ExecutorService handlers = Executors.newSingleThreadExecutor();
         try {
-            Runnable stop = () -> group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
+            Channel[] bound = new Channel[1];
+            Runnable stop = () -> {
+                bound[0].close().syncUninterruptibly();
+                group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
+            };
             Channel server = HttpEndpointServer.bind(group, BIND, Map.of("/quitquitquit",
                     r -> HttpEndpoint.Response.text(200, "shutdown now\n").thenRun(stop)), handlers);
+            bound[0] = server;
             try (Socket s = connect(server)) {
                 s.getOutputStream().write(("POST /quitquitquit HTTP/1.1\r\nhost: admin\r\ncontent-length: 0\r\n\r\n")
                         .getBytes(StandardCharsets.US_ASCII));
                 String all = readToEnd(s.getInputStream());
-                assertThat(all).as("the answer, then the end of the connection (the loops stopped)")
+                assertThat(all).as("the answer, then the end of the connection (the server closed)")
                         .startsWith("HTTP/1.1 200 OK\r\n").endsWith("\r\n\r\nshutdown now\n");
             }
             assertThat(group.awaitTermination(10, TimeUnit.SECONDS)).as("the stop ran").isTrue();
