@@ -35,6 +35,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -90,11 +91,36 @@ public final class HttpEndpointServer {
         if (!f.isSuccess()) {
             throw new IllegalStateException("cannot bind " + address + ": " + f.cause());
         }
-        f.channel().closeFuture().addListener(x -> {
+        Channel server = f.channel();
+        server.attr(ACCEPTED).set(new Accepted(accepted, closing));
+        server.closeFuture().addListener(x -> {
             closing.set(true);
             accepted.close();
         });
-        return f.channel();
+        return server;
+    }
+
+    private static final io.netty.util.AttributeKey<Accepted> ACCEPTED = io.netty.util.AttributeKey.valueOf(HttpEndpointServer.class, "accepted");
+
+    private record Accepted(ChannelGroup channels, AtomicBoolean closing) {}
+
+    /**
+     * Closes {@code server} (a channel {@link #bind} returned) and the connections it accepted, all
+     * at once rather than the connections once the server's own close has run; completes when all
+     * have closed. For a stop that ends the event loops next: a close that reached a loop only after
+     * it ended would leave its connection open. Any thread.
+     */
+    public static CompletableFuture<Void> close(Channel server) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        Accepted a = server.attr(ACCEPTED).get();
+        ChannelFuture serverClosed = server.close();
+        if (a == null) {
+            serverClosed.addListener(x -> done.complete(null));
+            return done;
+        }
+        a.closing().set(true);
+        a.channels().close().addListener(g -> serverClosed.addListener(x -> done.complete(null)));
+        return done;
     }
 
     private static final class Dispatch extends SimpleChannelInboundHandler<FullHttpRequest> {
