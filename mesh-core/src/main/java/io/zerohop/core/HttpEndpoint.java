@@ -26,8 +26,13 @@ public final class HttpEndpoint {
         }
     }
 
-    /** A response; {@code body} is sent UTF-8 encoded. */
-    public record Response(int status, String contentType, String body) {
+    /**
+     * A response; {@code body} is sent UTF-8 encoded.
+     *
+     * @param afterSent null, or what to do once this response has been written and flushed to the
+     *     connection ({@link #thenRun}); part of {@code equals} by identity
+     */
+    public record Response(int status, String contentType, String body, Runnable afterSent) {
         public Response {
             if (status < 100 || status > 599) {
                 throw new IllegalArgumentException("HTTP status must be 100-599, got " + status);
@@ -36,12 +41,35 @@ public final class HttpEndpoint {
             Objects.requireNonNull(body, "body");
         }
 
+        /** A response with nothing to do after it is sent. */
+        public Response(int status, String contentType, String body) {
+            this(status, contentType, body, null);
+        }
+
         public static Response text(int status, String body) {
             return new Response(status, "text/plain; charset=utf-8", body);
         }
 
         public static Response json(String body) {
             return new Response(200, "application/json", body);
+        }
+
+        /**
+         * This response, with {@code action} run once it has been written and flushed to the client's
+         * connection, or once that write failed or could not be tried (the client left, the server is
+         * closing): an action that stops the server (admin {@code /quitquitquit}) then cannot lose
+         * its own answer, as it could when the handler started the stop itself. Runs once, on the
+         * endpoints' handler thread (on the calling thread if that thread is gone); its exceptions
+         * are logged and ignored.
+         *
+         * @throws IllegalStateException if this response has an action already
+         */
+        public Response thenRun(Runnable action) {
+            Objects.requireNonNull(action, "action");
+            if (afterSent != null) {
+                throw new IllegalStateException("this response already has an action to run after it is sent");
+            }
+            return new Response(status, contentType, body, action);
         }
     }
 

@@ -123,7 +123,9 @@ public final class Mesh implements AutoCloseable {
     /**
      * Binds a small HTTP/1.1 server for the proxy's own endpoints (admin, metrics, readiness) on this
      * mesh's event loops; handlers run on one admin thread. Its port joins {@link #ownPorts()}; it
-     * closes after the drain. Returns the bound address.
+     * and the connections it accepted close after the drain. A response's
+     * {@linkplain HttpEndpoint.Response#thenRun after-sent action} runs once the response is
+     * written (admin {@code /quitquitquit} stops the proxy there). Returns the bound address.
      */
     public InetSocketAddress serveHttp(InetSocketAddress bind, Map<String, HttpEndpoint.Handler> routes) throws InterruptedException {
         runtime.requireOpen("serveHttp");

@@ -2,6 +2,7 @@ package io.zerohop.hbone;
 
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelHandler;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.spiffe.spiffeid.SpiffeId;
 import java.io.IOException;
@@ -17,6 +18,16 @@ import java.io.IOException;
  * {@link io.netty.channel.socket.ChannelInputShutdownEvent} user event, a peer reset as {@link Reset}.
  * {@code isWritable()} follows the stream's HTTP/2 flow-control window and the connection's socket
  * buffer: stop writing when it is false and resume on {@code channelWritabilityChanged}.
+ *
+ * <p>Add your handlers with {@link #attach}: the peer may reset or close the stream, or the
+ * connection may die, right after its 200 and before your handlers are in place (one read can carry
+ * the 200 and the reset). Netty closes the channel then, and handlers added to a closed channel with
+ * {@code pipeline().addLast} get no event at all; {@code attach} gives them what the tunnel
+ * delivered before it ended (its bytes, unless the peer aborted, then the
+ * {@link io.netty.channel.socket.ChannelInputShutdownEvent} or the {@link Reset}) and
+ * {@code channelInactive}. Handlers added before the end but without a read yet get the same at
+ * the end. The metrics and access-log event ({@link HboneEvents#tunnelClosed}) fires at the end
+ * either way.
  *
  * <p><b>As a socket</b> ({@link #toSocket()}): blocking streams; use one or the other, not both.
  */
@@ -42,6 +53,16 @@ public interface HboneStream extends AutoCloseable {
     static ChannelFuture shutdownOutput(Channel stream) {
         return stream.writeAndFlush(new DefaultHttp2DataFrame(true));
     }
+
+    /**
+     * Adds {@code handlers} at the end of {@link #channel()}'s pipeline, on its event loop (in order
+     * with a {@code channel().read()} the caller makes afterwards); when the tunnel has already ended,
+     * replays its end to them as the class comment says. Any thread. Then read as usual
+     * ({@code setAutoRead(true)} or {@code read()}).
+     *
+     * @throws NullPointerException if a handler is null
+     */
+    void attach(ChannelHandler... handlers);
 
     /**
      * A blocking {@link java.net.Socket} over this tunnel; call before enabling auto-read on

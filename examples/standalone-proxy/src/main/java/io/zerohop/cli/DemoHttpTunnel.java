@@ -42,7 +42,8 @@ final class DemoHttpTunnel extends SimpleChannelInboundHandler<FullHttpResponse>
     static DemoHttpTunnel open(Mesh mesh, SpiffeId source, InetSocketAddress target) throws Exception {
         HboneStream s = mesh.connect(source, target).get(DemoCommand.TIMEOUT_S, TimeUnit.SECONDS);
         DemoHttpTunnel t = new DemoHttpTunnel(s);
-        s.channel().pipeline().addLast(new HttpClientCodec(), new HttpObjectAggregator(1 << 20), t);
+        // attach, not pipeline().addLast: a tunnel that ended right after its 200 still reaches t.
+        s.attach(new HttpClientCodec(), new HttpObjectAggregator(1 << 20), t);
         s.channel().config().setAutoRead(true);
         return t;
     }

@@ -506,8 +506,9 @@ final class ProxyCommand implements Callable<Integer> {
                             if (!r.method().equals("POST")) {
                                 return HttpEndpoint.Response.text(405, "");
                             }
-                            signals.stop("/quitquitquit");
-                            return HttpEndpoint.Response.text(200, "shutdown now\n");
+                            // The stop once the answer is written (ztunnel answers too, src/admin.rs):
+                            // started here, it could end the event loops before the answer went out.
+                            return HttpEndpoint.Response.text(200, "shutdown now\n").thenRun(() -> signals.stop("/quitquitquit"));
                         });
                 up.add("admin " + listen("admin", checked.admin(), () -> mesh.serveHttp(checked.admin(), routes)));
             }

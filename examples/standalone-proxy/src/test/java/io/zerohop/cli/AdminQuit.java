@@ -1,5 +1,7 @@
 package io.zerohop.cli;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -12,19 +14,23 @@ final class AdminQuit {
     private AdminQuit() {}
 
     /**
-     * Asks the proxy at {@code hostPort} to stop. The proxy may stop before its 200 is out (a known
-     * race: the answer is written on an event loop the stop is shutting down), so a lost answer is
-     * not an error here: the caller's check of the exit code decides. The timeout is why this is a
-     * helper: a CI run hung on an answer that never came, with the proxy gone and the admin
-     * connection left open (1 December, KubernetesOptionTest, after the proxy had exited 0).
+     * Asks the proxy at {@code hostPort} to stop and asserts its answer, ztunnel's 200 "shutdown now"
+     * (istio/ztunnel src/admin.rs {@code handle_server_shutdown}): the proxy starts its stop only
+     * once that answer is written (HttpEndpoint.Response#thenRun), so a missing answer is a failure.
+     * The 5 s timeout is a guard, not a wait: a CI run hung on an answer that never came, with the
+     * proxy gone and its admin connection left open (1 December, KubernetesOptionTest); closing the
+     * admin server now closes that connection too (HttpEndpointServerTest).
      */
     static void quit(String hostPort) throws InterruptedException {
+        HttpResponse<String> r;
         try {
-            HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://" + hostPort + "/quitquitquit"))
+            r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://" + hostPort + "/quitquitquit"))
                     .timeout(Duration.ofSeconds(5)).POST(HttpRequest.BodyPublishers.noBody()).build(),
-                    HttpResponse.BodyHandlers.discarding());
-        } catch (IOException stopping) {
-            // The exit code decides (above).
+                    HttpResponse.BodyHandlers.ofString());
+        } catch (IOException e) {
+            throw new AssertionError("no answer to POST /quitquitquit from " + hostPort + ": " + e, e);
         }
+        assertThat(r.statusCode()).as("/quitquitquit's status").isEqualTo(200);
+        assertThat(r.body()).as("/quitquitquit's body").isEqualTo("shutdown now\n");
     }
 }

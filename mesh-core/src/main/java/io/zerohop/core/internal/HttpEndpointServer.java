@@ -4,11 +4,14 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.group.ChannelGroup;
+import io.netty.channel.group.DefaultChannelGroup;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollServerSocketChannel;
 import io.netty.channel.socket.SocketChannel;
@@ -25,31 +28,61 @@ import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.timeout.ReadTimeoutHandler;
+import io.netty.util.concurrent.ImmediateEventExecutor;
 import io.zerohop.core.HttpEndpoint;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Netty HTTP/1.1 server for {@link HttpEndpoint}s: {@code HttpServerCodec} and a 64 KiB aggregator,
  * a 30 s read timeout, keep-alive as the client asks. Handlers run on {@code executor}, never on the
- * event loop (a Prometheus scrape or a config dump can take milliseconds).
+ * event loop (a Prometheus scrape or a config dump can take milliseconds). A response's
+ * {@linkplain HttpEndpoint.Response#thenRun after-sent action} runs on {@code executor} once its
+ * write has completed. Closing the returned server channel also closes every connection it
+ * accepted: a keep-alive client (the JDK's HTTP client keeps its connection) must not stay
+ * connected to a server that is gone, as one did to an in-process proxy's admin after its stop.
  */
 public final class HttpEndpointServer {
+    private static final Logger log = LoggerFactory.getLogger(HttpEndpointServer.class);
+
     private HttpEndpointServer() {}
 
+    /**
+     * Binds {@code address} on {@code group}; returns the server channel. Closing it closes the
+     * accepted connections too (a request in progress on one gets no answer).
+     *
+     * @throws IllegalStateException when the address cannot be bound
+     */
     public static Channel bind(EventLoopGroup group, InetSocketAddress address, Map<String, HttpEndpoint.Handler> routes,
                                Executor executor) throws InterruptedException {
         Map<String, HttpEndpoint.Handler> r = Map.copyOf(routes);
+        // The accepted connections, closed with the server. ImmediateEventExecutor: the group's
+        // futures are not waited on, and GlobalEventExecutor would start a thread of its own.
+        ChannelGroup accepted = new DefaultChannelGroup("http-endpoint", ImmediateEventExecutor.INSTANCE);
+        AtomicBoolean closing = new AtomicBoolean();
         ServerBootstrap b = new ServerBootstrap()
                 .group(group)
                 .channel(Epoll.isAvailable() ? EpollServerSocketChannel.class : NioServerSocketChannel.class)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel ch) {
+                        accepted.add(ch);
+                        // Accepted just before the server closed and added after the group was closed:
+                        // the flag is set before that close and read after this add, so one of the
+                        // two sees the other.
+                        if (closing.get()) {
+                            ch.close();
+                            return;
+                        }
                         ch.pipeline().addLast(new ReadTimeoutHandler(30), new HttpServerCodec(),
                                 new HttpObjectAggregator(64 * 1024), new Dispatch(r, executor));
                     }
@@ -58,7 +91,36 @@ public final class HttpEndpointServer {
         if (!f.isSuccess()) {
             throw new IllegalStateException("cannot bind " + address + ": " + f.cause());
         }
-        return f.channel();
+        Channel server = f.channel();
+        server.attr(ACCEPTED).set(new Accepted(accepted, closing));
+        server.closeFuture().addListener(x -> {
+            closing.set(true);
+            accepted.close();
+        });
+        return server;
+    }
+
+    private static final io.netty.util.AttributeKey<Accepted> ACCEPTED = io.netty.util.AttributeKey.valueOf(HttpEndpointServer.class, "accepted");
+
+    private record Accepted(ChannelGroup channels, AtomicBoolean closing) {}
+
+    /**
+     * Closes {@code server} (a channel {@link #bind} returned) and the connections it accepted, all
+     * at once rather than the connections once the server's own close has run; completes when all
+     * have closed. For a stop that ends the event loops next: a close that reached a loop only after
+     * it ended would leave its connection open. Any thread.
+     */
+    public static CompletableFuture<Void> close(Channel server) {
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        Accepted a = server.attr(ACCEPTED).get();
+        ChannelFuture serverClosed = server.close();
+        if (a == null) {
+            serverClosed.addListener(x -> done.complete(null));
+            return done;
+        }
+        a.closing().set(true);
+        a.channels().close().addListener(g -> serverClosed.addListener(x -> done.complete(null)));
+        return done;
     }
 
     private static final class Dispatch extends SimpleChannelInboundHandler<FullHttpRequest> {
@@ -96,20 +158,51 @@ public final class HttpEndpointServer {
                     resp = HttpEndpoint.Response.text(500, "error: " + e + "\n");
                 }
                 HttpEndpoint.Response out = resp;
-                ctx.executor().execute(() -> send(ctx, out, keepAlive));
+                try {
+                    ctx.executor().execute(() -> send(ctx, out, keepAlive));
+                } catch (RejectedExecutionException loopGone) {
+                    // The server's event loops have stopped: no answer can go out, but the action still runs.
+                    afterSent(out);
+                }
             });
         }
 
-        private static void send(ChannelHandlerContext ctx, HttpEndpoint.Response r, boolean keepAlive) {
+        /** Runs {@code r}'s after-sent action, if any, off the event loop (on the caller when the handler thread is gone). */
+        private void afterSent(HttpEndpoint.Response r) {
+            Runnable action = r.afterSent();
+            if (action == null) {
+                return;
+            }
+            Runnable safe = () -> {
+                try {
+                    action.run();
+                } catch (RuntimeException | LinkageError e) {
+                    log.warn("HTTP endpoint action after the response failed", e);
+                }
+            };
+            try {
+                executor.execute(safe);
+            } catch (RejectedExecutionException handlerThreadGone) {
+                safe.run();
+            }
+        }
+
+        private void send(ChannelHandlerContext ctx, HttpEndpoint.Response r, boolean keepAlive) {
             ByteBuf body = Unpooled.copiedBuffer(r.body(), StandardCharsets.UTF_8);
             FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(r.status()), body);
             resp.headers().set(HttpHeaderNames.CONTENT_TYPE, r.contentType());
             resp.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
+            ChannelFuture written;
             if (keepAlive) {
                 resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);
-                ctx.writeAndFlush(resp);
+                written = ctx.writeAndFlush(resp);
             } else {
-                ctx.writeAndFlush(resp).addListener(ChannelFutureListener.CLOSE);
+                written = ctx.writeAndFlush(resp).addListener(ChannelFutureListener.CLOSE);
+            }
+            if (r.afterSent() != null) {
+                // Completes once the bytes are in the socket's send buffer (or the write failed):
+                // a stop the action starts now cannot overtake this answer.
+                written.addListener(x -> afterSent(r));
             }
         }
 

@@ -8,6 +8,7 @@ import io.zerohop.core.HttpEndpoint;
 import java.net.InetSocketAddress;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -83,9 +84,14 @@ public final class Listeners {
         capture.forEach(Channel::close);
     }
 
-    /** Closes the HTTP endpoints and their thread (the drain's end). */
-    public void closeHttp() {
-        http.forEach(Channel::close);
+    /**
+     * Closes the HTTP endpoints, the connections they accepted and their thread (the drain's end);
+     * completes when the endpoints and their connections have closed, which the event loops' end
+     * must wait for. An after-sent action still pending runs on the caller instead
+     * ({@link HttpEndpointServer}).
+     */
+    public CompletableFuture<Void> closeHttp() {
+        CompletableFuture<?>[] closed = http.stream().map(HttpEndpointServer::close).toArray(CompletableFuture[]::new);
         ExecutorService ex;
         synchronized (this) {
             ex = httpExecutor;
@@ -93,6 +99,7 @@ public final class Listeners {
         if (ex != null) {
             ex.shutdownNow();
         }
+        return CompletableFuture.allOf(closed);
     }
 
     private InetSocketAddress bound(Channel ch, InetSocketAddress requested, boolean transparent) {

@@ -157,7 +157,8 @@ public final class MeshRuntime {
      * closes. Completes once the event loops have terminated, so that a process exiting right after
      * cannot end a socket the loops still held with a FIN: bounded by the drain plus
      * {@link #ABORT_GRACE}, up to 1 s more for the HBONE connections' lingering close after their
-     * GOAWAY, plus the loops' {@link #LOOP_SHUTDOWN}, when every reset is delivered.
+     * GOAWAY, up to {@link #LOOP_SHUTDOWN} for the HTTP endpoints and their connections to close,
+     * plus the loops' {@link #LOOP_SHUTDOWN}, when every reset is delivered.
      */
     public CompletableFuture<Void> shutdown() {
         synchronized (this) {
@@ -209,8 +210,12 @@ public final class MeshRuntime {
         });
         CompletableFuture<Void> done = new CompletableFuture<>();
         CompletableFuture.allOf(serverDrained, left).whenComplete((x, e) -> {
+            // The HTTP endpoints' connections (an admin client's keep-alive one) close before the loops
+            // end: ending the loops alone once left such a connection open (HttpEndpointServerTest).
+            // Bounded: a close that cannot complete must not hold the stop.
+            CompletableFuture<Void> httpClosed = CompletableFuture.completedFuture(null);
             try {
-                listeners.closeHttp();
+                httpClosed = listeners.closeHttp().completeOnTimeout(null, LOOP_SHUTDOWN.toMillis(), TimeUnit.MILLISECONDS);
                 outbound.close();
                 tls.close();
                 if (ownsProvider) {
@@ -220,8 +225,8 @@ public final class MeshRuntime {
                 // Every tunnel and accepted connection is reset by now (or is reset as it opens): what
                 // the loops close as they stop is listeners and idle HBONE connections. Waiting for
                 // the loops is what lets the caller exit without cutting anything else.
-                group.shutdownGracefully(0, LOOP_SHUTDOWN.toMillis(), TimeUnit.MILLISECONDS)
-                        .addListener(f -> done.complete(null));
+                httpClosed.whenComplete((y, f) -> group.shutdownGracefully(0, LOOP_SHUTDOWN.toMillis(), TimeUnit.MILLISECONDS)
+                        .addListener(g -> done.complete(null)));
             }
         });
         return done;

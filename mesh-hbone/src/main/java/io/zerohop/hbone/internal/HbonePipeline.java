@@ -141,14 +141,42 @@ public final class HbonePipeline {
         return true;
     }
 
-    /** Adds a relay side at the end of {@code ch}'s pipeline. */
+    /** Adds a relay side at the end of {@code ch}'s pipeline (a tunnel's on its event loop, maybe later). */
     static void relay(Channel ch, ChannelHandler side) {
-        ch.pipeline().addLast(RELAY, side);
+        if (!(ch instanceof Http2StreamChannel)) {
+            ch.pipeline().addLast(RELAY, side);
+            return;
+        }
+        // A tunnel that ended before the relay joined it (reset right after the 200) would leave the
+        // relay waiting forever: it gets the end (TunnelCodec#replayEnded). Added on the tunnel's
+        // loop: from another thread the add could land between the close's channelInactive and
+        // Netty's removal of the closed channel's handlers, which removed the relay too.
+        if (ch.eventLoop().inEventLoop()) {
+            addRelay(ch, side);
+        } else {
+            try {
+                ch.eventLoop().execute(() -> addRelay(ch, side));
+            } catch (java.util.concurrent.RejectedExecutionException loopGone) {
+                // The tunnel's client or server is closed: its channel is gone with it.
+            }
+        }
     }
 
-    /** Adds a blocking socket's bridge at the end of the tunnel's pipeline. */
+    private static void addRelay(Channel stream, ChannelHandler side) {
+        stream.pipeline().addLast(RELAY, side);
+        replayIfEnded(stream);
+    }
+
+    /** Adds a blocking socket's bridge at the end of the tunnel's pipeline; on the tunnel's event loop. */
     static void socket(Channel stream, ChannelHandler bridge) {
         stream.pipeline().addLast(SOCKET, bridge);
+        replayIfEnded(stream);
+    }
+
+    private static void replayIfEnded(Channel stream) {
+        if (!stream.isActive()) {
+            TunnelCodec.replayEnded(stream);
+        }
     }
 
     /** The client's push-stream initializer: HBONE has no server push, any pushed stream is closed. */

@@ -134,6 +134,25 @@ public class Hold extends ChannelInboundHandlerAdapter {
     }
 
     /**
+     * Hands over everything held, in order, without releasing it (the caller owns the messages now),
+     * and leaves the pipeline; later reads pass straight through. Null when nothing was held.
+     * Event loop only; a no-op returning null after {@link #release} or {@link #fail}.
+     */
+    final ArrayDeque<Object> take() {
+        if (released) {
+            return null;
+        }
+        released = true;
+        ArrayDeque<Object> q = queue;
+        queue = null;
+        bytes = 0;
+        if (ctx != null && !ctx.isRemoved()) {
+            ctx.pipeline().remove(this);
+        }
+        return q;
+    }
+
+    /**
      * Gives up: releases what is held, leaves the pipeline and closes the channel. Event loop only.
      */
     public final void fail(Throwable cause) {

@@ -3,6 +3,7 @@ package io.zerohop.hbone.internal;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2StreamChannel;
@@ -29,7 +30,7 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
     final Map<String, String> headers;
     /** The open's future until it completed with this tunnel; then null (24 bytes per open tunnel; issue 14). Event loop. */
     CompletableFuture<HboneStream> result;
-    final TunnelCodec codec = new TunnelCodec(this);
+    final TunnelCodec codec = new TunnelCodec(this, true);
     Http2StreamChannel ch;
     TunnelInfo info;
     boolean released;
@@ -63,7 +64,7 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
         if (ch == null) {
             conn.openOnLoop(conn.channel, this);
         } else {
-            Tunnels.closeGracefully(ch, codec);
+            closeOnLoop();
         }
     }
 
@@ -167,16 +168,52 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
 
     @Override
     public void reset() {
-        Tunnels.reset(ch);
+        if (ch.isActive()) {
+            Tunnels.reset(ch);
+        } else {
+            // Ended before it was read: nothing to reset, but what it kept for a reader goes.
+            try {
+                ch.eventLoop().execute(() -> TunnelCodec.dropUnread(ch));
+            } catch (java.util.concurrent.RejectedExecutionException loopGone) {
+                // The client is closed: nothing runs there any more.
+            }
+        }
     }
 
     @Override
     public void close() {
         // On the loop already (a callback of the open future, a handler): no task hand-off.
         if (ch.eventLoop().inEventLoop()) {
-            Tunnels.closeGracefully(ch, codec);
+            closeOnLoop();
         } else {
             ch.eventLoop().execute(this);
+        }
+    }
+
+    private void closeOnLoop() {
+        if (ch.isActive()) {
+            Tunnels.closeGracefully(ch, codec);
+        } else {
+            TunnelCodec.dropUnread(ch);
+        }
+    }
+
+    @Override
+    public void attach(ChannelHandler... handlers) {
+        for (ChannelHandler h : handlers) {
+            java.util.Objects.requireNonNull(h, "handler");
+        }
+        if (ch.eventLoop().inEventLoop()) {
+            attachOnLoop(handlers);
+        } else {
+            ch.eventLoop().execute(() -> attachOnLoop(handlers));
+        }
+    }
+
+    private void attachOnLoop(ChannelHandler[] handlers) {
+        ch.pipeline().addLast(handlers);
+        if (!ch.isActive()) {
+            TunnelCodec.replayEnded(ch);
         }
     }
 }

@@ -461,7 +461,8 @@ public final class Relay {
 
         @Override
         public boolean closedCleanly() {
-            TunnelCodec codec = stream.pipeline().get(TunnelCodec.class);
+            // TunnelCodec.of: a tunnel that ended before the relay joined it has no codec in its pipeline any more.
+            TunnelCodec codec = TunnelCodec.of(stream);
             return codec != null && codec.completed();
         }
 

@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundInvoker;
 import io.netty.channel.ChannelPromise;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
@@ -18,9 +19,11 @@ import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2Stream;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelOption;
+import io.netty.util.AttributeKey;
 import io.netty.util.ReferenceCountUtil;
 import io.zerohop.hbone.HboneStream;
 import java.nio.channels.ClosedChannelException;
+import java.util.ArrayDeque;
 
 /**
  * First handler of every tunnel stream channel (client and server). Turns the HTTP/2 stream into a
@@ -52,7 +55,44 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
         void onClosed(TunnelCodec codec);
     }
 
+    /**
+     * What a client tunnel delivered before anything above the codec first read, when the tunnel
+     * ended that way (a reset or close right after the 200): kept on the closed channel for
+     * {@link #replayEnded}, since Netty delivers nothing to handlers added to a closed channel.
+     */
+    static final AttributeKey<Ended> UNREAD = AttributeKey.valueOf(TunnelCodec.class, "unread");
+
+    /** {@link #UNREAD}'s value: the codec (Netty removes it from the closed pipeline) and what it kept. Event loop only. */
+    static final class Ended {
+        final TunnelCodec codec;
+        /** The kept messages and events, in order; null once replayed or dropped. */
+        ArrayDeque<Object> items;
+
+        Ended(TunnelCodec codec, ArrayDeque<Object> items) {
+            this.codec = codec;
+            this.items = items;
+        }
+
+        ArrayDeque<Object> take() {
+            ArrayDeque<Object> q = items;
+            items = null;
+            return q;
+        }
+    }
+
+    /** The codec of tunnel channel {@code ch}, also once Netty removed it from the closed channel's pipeline after an unread end; or null. */
+    static TunnelCodec of(Channel ch) {
+        TunnelCodec c = ch.pipeline().get(TunnelCodec.class);
+        if (c == null && ch.hasAttr(UNREAD)) {
+            Ended e = ch.attr(UNREAD).get();
+            c = e == null ? null : e.codec;
+        }
+        return c;
+    }
+
     private final Listener listener;
+    /** Client side: an end before the first read is kept for handlers attached later ({@link #UNREAD}). */
+    private final boolean keepsUnread;
     private final long startNanos = System.nanoTime();
     private volatile ChannelHandlerContext ctx;
     private boolean headersSeen;
@@ -64,6 +104,8 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     private volatile long bytesIn;
     private volatile long bytesOut;
     private boolean inputEnded;
+    /** channelInactive has reached the codec. Event loop only. */
+    private boolean inactiveSeen;
     private boolean outputEnded;
     private boolean reset;
     private boolean peerClosed;
@@ -82,7 +124,16 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     private int unreturned;
 
     public TunnelCodec(Listener listener) {
+        this(listener, false);
+    }
+
+    /**
+     * @param keepsUnread true on the client: the tunnel is handed to an application that adds its
+     *     handlers later, maybe after the tunnel already ended ({@link #replayEnded})
+     */
+    TunnelCodec(Listener listener, boolean keepsUnread) {
         this.listener = listener;
+        this.keepsUnread = keepsUnread;
     }
 
     public long startNanos() {
@@ -298,6 +349,11 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     public void channelReadComplete(ChannelHandlerContext ctx) {
         if (released) {
             ctx.fireChannelReadComplete();
+        } else if (open && keepsUnread && ctx.channel().isActive()) {
+            // Handed over, not read yet: what follows the 200 goes into the hold, not Netty's queue,
+            // which Netty drops when the peer's RST_STREAM (CANCEL too) closes the stream. Bounded
+            // by the stream window as before: none of it is returned until the handlers read.
+            ctx.read();
         }
     }
 
@@ -341,6 +397,84 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
         }
     }
 
+    /**
+     * The tunnel ended before the handlers above first read: what the hold kept (the bytes, unless
+     * the peer aborted, and the end of input or the {@link HboneStream.Reset}) goes to handlers
+     * already added now, ahead of {@code channelInactive}; with none yet it stays on the channel
+     * ({@link #UNREAD}) for {@link #replayEnded}. h2's client answers the same way (what ztunnel
+     * uses, istio/ztunnel src/proxy/h2/client.rs: the response's body stream is handed over, and
+     * a reset already received is only reported when that stream is read, src/proxy/h2.rs
+     * {@code poll_bytes}).
+     */
+    private void keepUnread(ChannelHandlerContext ctx) {
+        released = true;
+        Hold h = hold;
+        hold = null;
+        ArrayDeque<Object> items = h == null ? null : h.take();
+        if (items != null && reset) {
+            // An abort discards what the reader has not taken yet, as a TCP reset does (userEventTriggered).
+            items.removeIf(m -> {
+                if (m instanceof ByteBuf b) {
+                    b.release();
+                    return true;
+                }
+                return false;
+            });
+        }
+        if (ctx.pipeline().last() != this) {
+            replay(ctx, items);
+        } else {
+            ctx.channel().attr(UNREAD).set(new Ended(this, items));
+        }
+    }
+
+    /** Fires {@code items} in order from {@code from} (a context: to the handlers after it; a pipeline: to all), then one read complete. */
+    private static void replay(ChannelInboundInvoker from, ArrayDeque<Object> items) {
+        if (items == null || items.isEmpty()) {
+            return;
+        }
+        for (Object m; (m = items.poll()) != null; ) {
+            if (m instanceof ByteBuf) {
+                from.fireChannelRead(m);
+            } else {
+                from.fireUserEventTriggered(m);
+            }
+        }
+        from.fireChannelReadComplete();
+    }
+
+    /**
+     * For handlers just added to a tunnel channel that is no longer active (Netty delivers nothing
+     * to them): what the tunnel kept when it ended before its first read ({@link #keepUnread}),
+     * then {@code channelInactive}. Event loop only; the kept part once.
+     */
+    static void replayEnded(Channel ch) {
+        // Netty removes a closed channel's handlers when it deregisters it: usually the codec is gone.
+        ChannelHandlerContext codec = ch.pipeline().context(TunnelCodec.class);
+        if (codec != null && !((TunnelCodec) codec.handler()).inactiveSeen) {
+            // Closed, but its channelInactive is still a task of the loop's: that reaches the new
+            // handlers with the rest (keepUnread).
+            return;
+        }
+        Ended ended = ch.hasAttr(UNREAD) ? ch.attr(UNREAD).get() : null;
+        ArrayDeque<Object> items = ended == null ? null : ended.take();
+        ChannelInboundInvoker from = codec != null ? codec : ch.pipeline();
+        replay(from, items);
+        from.fireChannelInactive();
+    }
+
+    /** Releases what {@link #keepUnread} kept, for an application that closes the tunnel without reading it. Event loop only. */
+    static void dropUnread(Channel ch) {
+        if (!ch.hasAttr(UNREAD)) {
+            return;
+        }
+        Ended ended = ch.attr(UNREAD).get();
+        ArrayDeque<Object> items = ended == null ? null : ended.take();
+        if (items != null) {
+            items.forEach(ReferenceCountUtil::release);
+        }
+    }
+
     /** The tunnel's channel, once the codec is in a pipeline. */
     Channel channel() {
         return channel;
@@ -364,13 +498,20 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        inactiveSeen = true;
         leave();
+        // Handed over, but nothing above has asked to read yet: the peer reset or closed the stream,
+        // or the connection died, right after the 200 (one read can carry the 200 and the reset).
+        boolean unread = keepsUnread && open && !released;
         if (peerClosed && !inputEnded && !reset && headersSeen) {
             inputEnded = true;
-            if (released) {
-                // Unreleased, it would only be dropped with the rest the hold keeps.
+            if (released || unread) {
+                // Unreleased on a server tunnel, it would only be dropped with the rest the hold keeps.
                 deliver(ChannelInputShutdownEvent.INSTANCE);
             }
+        }
+        if (unread) {
+            keepUnread(ctx);
         }
         // The handlers above first (the relay resets its other end: SO_LINGER 0 is set before this
         // returns), the listener last: it reports the tunnel closed, which may finish a drain and let

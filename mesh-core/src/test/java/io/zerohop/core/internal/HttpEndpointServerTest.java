@@ -1,0 +1,130 @@
+package io.zerohop.core.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.channel.Channel;
+import io.netty.channel.EventLoopGroup;
+import io.zerohop.core.HttpEndpoint;
+import io.zerohop.hbone.internal.Transports;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketTimeoutException;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * The proxy's HTTP endpoints against their stop (admin {@code /quitquitquit}): the answer is out
+ * before the stop the request asked for begins, and closing the server closes the keep-alive
+ * connections it accepted. A raw HTTP/1.1 client on a real loopback socket, so that what the
+ * client receives (the answer, then the end of the connection) is asserted byte for byte; the
+ * read timeouts are guards (a missed end fails the test, it never passes it).
+ */
+@Timeout(60)
+class HttpEndpointServerTest {
+    static final InetSocketAddress BIND = new InetSocketAddress("127.0.42.1", 0);
+
+    /**
+     * ztunnel answers {@code POST /quitquitquit} with 200 "shutdown now" (istio/ztunnel src/admin.rs
+     * {@code handle_server_shutdown}). Here the stop is the harshest one, a mesh's end without its
+     * drain: the server closes (with its connections), then the event loops end at once. Started by
+     * the handler itself, it closed the connection before the answer was written, and the client got
+     * no answer; run after the answer's write, it cannot. (The server's close is the stop's first
+     * step, as in MeshRuntime's drain: under load, ending the loops alone once left this accepted
+     * connection open for more than 10 s, the CI hang's symptom.)
+     */
+    @Test
+    void aStopThatEndsTheEventLoopsRunsOnlyOnceTheAnswerIsWritten() throws Exception {
+        EventLoopGroup group = Transports.newGroup(1, "admin-test");
+        ExecutorService handlers = Executors.newSingleThreadExecutor();
+        try {
+            Channel[] bound = new Channel[1];
+            Runnable stop = () -> {
+                HttpEndpointServer.close(bound[0]).join();
+                group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).syncUninterruptibly();
+            };
+            Channel server = HttpEndpointServer.bind(group, BIND, Map.of("/quitquitquit",
+                    r -> HttpEndpoint.Response.text(200, "shutdown now\n").thenRun(stop)), handlers);
+            bound[0] = server;
+            try (Socket s = connect(server)) {
+                s.getOutputStream().write(("POST /quitquitquit HTTP/1.1\r\nhost: admin\r\ncontent-length: 0\r\n\r\n")
+                        .getBytes(StandardCharsets.US_ASCII));
+                String all = readToEnd(s.getInputStream());
+                assertThat(all).as("the answer, then the end of the connection (the server closed)")
+                        .startsWith("HTTP/1.1 200 OK\r\n").endsWith("\r\n\r\nshutdown now\n");
+            }
+            assertThat(group.awaitTermination(10, TimeUnit.SECONDS)).as("the stop ran").isTrue();
+        } finally {
+            group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+            handlers.shutdownNow();
+        }
+    }
+
+    /**
+     * The JDK's HTTP client keeps its connection to the admin listener open; an in-process proxy
+     * whose admin server channel was closed (its event loops still running) left that connection
+     * ESTABLISHED, and a client waiting on it hung (a CI run of KubernetesOptionTest).
+     */
+    @Test
+    void closingTheServerClosesTheKeepAliveConnectionsItAccepted() throws Exception {
+        EventLoopGroup group = Transports.newGroup(1, "admin-test");
+        ExecutorService handlers = Executors.newSingleThreadExecutor();
+        try {
+            Channel server = HttpEndpointServer.bind(group, BIND, Map.of("/ping", r -> HttpEndpoint.Response.text(200, "pong\n")), handlers);
+            try (Socket s = connect(server)) {
+                s.getOutputStream().write("GET /ping HTTP/1.1\r\nhost: admin\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                InputStream in = s.getInputStream();
+                String answer = readUntil(in, "pong\n");
+                assertThat(answer).startsWith("HTTP/1.1 200 OK\r\n").containsIgnoringCase("connection: keep-alive");
+
+                server.close().syncUninterruptibly();
+                // The event loops keep running: only the server's close can end this connection (here
+                // the plain channel close; HttpEndpointServer.close, the drain's, closes both at once).
+                assertThat(readToEnd(in)).as("nothing more, then the end of the connection").isEmpty();
+            }
+        } finally {
+            group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+            handlers.shutdownNow();
+        }
+    }
+
+    private static Socket connect(Channel server) throws IOException {
+        Socket s = new Socket();
+        s.connect(server.localAddress(), 10_000);
+        s.setSoTimeout(10_000);
+        return s;
+    }
+
+    private static String readUntil(InputStream in, String end) throws IOException {
+        ByteArrayOutputStream got = new ByteArrayOutputStream();
+        while (!got.toString(StandardCharsets.UTF_8).endsWith(end)) {
+            int b = in.read();
+            if (b < 0) {
+                break;
+            }
+            got.write(b);
+        }
+        return got.toString(StandardCharsets.UTF_8);
+    }
+
+    /** Everything until the peer ends the connection; a read timeout (nothing ended it) fails. */
+    private static String readToEnd(InputStream in) throws IOException {
+        ByteArrayOutputStream got = new ByteArrayOutputStream();
+        byte[] buf = new byte[4096];
+        try {
+            for (int n; (n = in.read(buf)) >= 0; ) {
+                got.write(buf, 0, n);
+            }
+        } catch (SocketTimeoutException e) {
+            throw new AssertionError("the connection was not ended within 10 s; read so far: " + got.toString(StandardCharsets.UTF_8), e);
+        }
+        return got.toString(StandardCharsets.UTF_8);
+    }
+}
