@@ -51,6 +51,48 @@ class PolicyCheckTest {
               - fromEndpoints: [{matchLabels: {app: frontend}}]
             """;
 
+    /** The seed article's AuthorizationPolicy with its selector's label value mistyped (checkout as checkuot). */
+    static final String MISTYPED_SELECTOR = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: allow-internal-only, namespace: prod}
+            spec:
+              selector:
+                matchLabels:
+                  app: backnd
+              action: ALLOW
+              rules:
+              - from:
+                - source:
+                    principals: ["cluster.local/ns/prod/sa/frontend"]
+            """;
+
+    /**
+     * A typo in a selector's label value is valid YAML and a valid policy that selects nothing, so the
+     * destination it was meant to protect is open ("ALLOW by default"), as in istiod and ztunnel (the
+     * decision stays upstream's). New-user pass: policy check said only "ALLOW by default: no ALLOW
+     * AuthorizationPolicy applies", exit 0, with no hint that the namespace's one ALLOW policy missed
+     * its workload. With --workloads it now names, on stderr, each ALLOW policy of the destination's
+     * namespace that selects no workload of the registry, with its labels and the destination's.
+     */
+    @Test
+    void anAllowPolicyWhoseSelectorMatchesNoWorkloadIsNamedWhenItLeavesTheDestinationOpen() throws Exception {
+        assertThat(check(MISTYPED_SELECTOR, "--source", "spiffe://cluster.local/ns/prod/sa/batch", "--source-ip", "10.0.0.3",
+                "--dest", "prod/backend:8080")).as("upstream's decision: the policy selects nothing").isZero();
+        assertThat(std.out.toString()).startsWith("ALLOW by default");
+        assertThat(std.err.toString().lines().toList()).contains("warning: AuthorizationPolicy prod/allow-internal-only (ALLOW) "
+                + "selects no workload in " + dir.resolve("workloads.yaml") + " (its selector app=backnd; prod/backend has app=backend), "
+                + "so it protects nothing: a mistyped selector label leaves the workload it was written for open");
+        // The policy spelt right: it selects backend and denies batch; nothing to warn about.
+        assertThat(check(MISTYPED_SELECTOR.replace("app: backnd", "app: backend"), "--source", "spiffe://cluster.local/ns/prod/sa/batch",
+                "--source-ip", "10.0.0.3", "--dest", "prod/backend:8080")).isEqualTo(3);
+        assertThat(std.err.toString()).doesNotContain("selects no workload");
+        // An ALLOW policy for another workload of the namespace (frontend) selects one: no warning either.
+        assertThat(check(MISTYPED_SELECTOR.replace("app: backnd", "app: frontend"), "--source", "spiffe://cluster.local/ns/prod/sa/batch",
+                "--source-ip", "10.0.0.3", "--dest", "prod/backend:8080")).isZero();
+        assertThat(std.err.toString()).doesNotContain("selects no workload");
+    }
+
     @Test
     void theSourceWorkloadComesFromTheSourceIpAsInTheProxy() throws Exception {
         String id = "spiffe://cluster.local/ns/prod/sa/frontend";
