@@ -215,6 +215,36 @@ class CliTest {
                 .doesNotContain("Usage:");
     }
 
+    /**
+     * A word that names no command is called an unknown command and the commands are listed. New-user pass:
+     * {@code zerohop bogus} said "Unmatched argument at index 0: 'bogus'" (picocli's parser term) with no
+     * list, and {@code zerohop polcy check} called both words unmatched arguments.
+     */
+    @Test
+    @org.junit.jupiter.api.DisplayName("an unknown command is named as one, with the commands to choose from; exit 2")
+    void anUnknownCommandIsNamedWithTheChoices() {
+        assertThat(Zerohop.run("bogus")).isEqualTo(2);
+        assertThat(std.err.toString().lines().toList()).containsExactly(
+                "zerohop: unknown command 'bogus' (commands: ca, policy, connect, proxy, demo, help)",
+                "Run 'zerohop --help' for usage.");
+        std.err.reset();
+        assertThat(Zerohop.run("polcy", "check")).isEqualTo(2);
+        assertThat(std.err.toString().lines().toList()).containsExactly(
+                "zerohop: unknown command 'polcy' (commands: ca, policy, connect, proxy, demo, help)",
+                "Did you mean: zerohop policy?",
+                "Run 'zerohop --help' for usage.");
+        std.err.reset();
+        assertThat(Zerohop.run("policy", "chek")).isEqualTo(2);
+        assertThat(std.err.toString().lines().toList()).containsExactly(
+                "zerohop policy: unknown command 'chek' (commands: check)",
+                "Did you mean: policy check?",
+                "Run 'zerohop policy --help' for usage.");
+        std.err.reset();
+        // A word after a command that takes none is no command: picocli's message stands.
+        assertThat(Zerohop.run("demo", "extra")).isEqualTo(2);
+        assertThat(std.err.toString()).startsWith("zerohop demo: Unmatched argument at index 1: 'extra'");
+    }
+
     /** Exit code, stdout and stderr of one run on a given model. */
     private static String transcript(picocli.CommandLine cli, String... args) {
         java.io.StringWriter o = new java.io.StringWriter();
