@@ -223,26 +223,22 @@ class CliTest {
     @Test
     @org.junit.jupiter.api.DisplayName("an unknown command is named as one, with the commands to choose from; exit 2")
     void anUnknownCommandIsNamedWithTheChoices() {
-        assertThat(Zerohop.run("bogus")).isEqualTo(2);
-        assertThat(std.err.toString().lines().toList()).containsExactly(
-                "zerohop: unknown command 'bogus' (commands: ca, policy, connect, proxy, demo, help)",
+        String commands = "(commands: ca, policy, connect, proxy, demo, help)";
+        assertThat(exitAndErr("bogus")).containsExactly("exit 2", "zerohop: unknown command 'bogus' " + commands,
                 "Run 'zerohop --help' for usage.");
-        std.err.reset();
-        assertThat(Zerohop.run("polcy", "check")).isEqualTo(2);
-        assertThat(std.err.toString().lines().toList()).containsExactly(
-                "zerohop: unknown command 'polcy' (commands: ca, policy, connect, proxy, demo, help)",
-                "Did you mean: zerohop policy?",
-                "Run 'zerohop --help' for usage.");
-        std.err.reset();
-        assertThat(Zerohop.run("policy", "chek")).isEqualTo(2);
-        assertThat(std.err.toString().lines().toList()).containsExactly(
-                "zerohop policy: unknown command 'chek' (commands: check)",
-                "Did you mean: policy check?",
-                "Run 'zerohop policy --help' for usage.");
-        std.err.reset();
+        assertThat(exitAndErr("polcy", "check")).containsExactly("exit 2", "zerohop: unknown command 'polcy' " + commands,
+                "Did you mean: zerohop policy?", "Run 'zerohop --help' for usage.");
+        assertThat(exitAndErr("policy", "chek")).containsExactly("exit 2", "zerohop policy: unknown command 'chek' (commands: check)",
+                "Did you mean: policy check?", "Run 'zerohop policy --help' for usage.");
         // A word after a command that takes none is no command: picocli's message stands.
-        assertThat(Zerohop.run("demo", "extra")).isEqualTo(2);
-        assertThat(std.err.toString()).startsWith("zerohop demo: Unmatched argument at index 1: 'extra'");
+        assertThat(exitAndErr("demo", "extra")).startsWith("exit 2", "zerohop demo: Unmatched argument at index 1: 'extra'");
+    }
+
+    /** "exit N", then stderr's lines, of one in-process run. */
+    private List<String> exitAndErr(String... args) {
+        std.err.reset();
+        int code = Zerohop.run(args);
+        return java.util.stream.Stream.concat(java.util.stream.Stream.of("exit " + code), std.err.toString().lines()).toList();
     }
 
     /** Exit code, stdout and stderr of one run on a given model. */
