@@ -135,7 +135,7 @@ public final class Zerohop {
             java.io.PrintWriter err = cmd.getErr();
             String msg = e.getMessage().startsWith("Error: ") ? e.getMessage().substring(7) : e.getMessage();
             if (e instanceof CommandLine.UnmatchedArgumentException u) {
-                msg = unknownOptions(u.getUnmatched(), msg);
+                msg = unknownCommand(cmd, u.getUnmatched(), unknownOptions(u.getUnmatched(), msg));
             }
             err.println(cmd.getCommandSpec().qualifiedName() + ": " + from.name(e, msg));
             CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
@@ -144,6 +144,19 @@ public final class Zerohop {
             return cmd.getCommandSpec().exitCodeOnInvalidInput();
         });
         return cli.execute(args);
+    }
+
+    /**
+     * picocli's "Unmatched arguments from index 0: 'polcy', 'check'" when the first unmatched word stands where
+     * {@code cmd} expects a command (new-user pass: "zerohop bogus" read as a parser error, with no list of
+     * the commands): "unknown command 'polcy' (commands: ca, policy, ...)". Otherwise {@code picocli}'s.
+     */
+    static String unknownCommand(CommandLine cmd, java.util.List<String> unmatched, String picocli) {
+        if (unmatched.isEmpty() || unmatched.get(0).startsWith("-") || cmd.getSubcommands().isEmpty()
+                || !cmd.getCommandSpec().positionalParameters().isEmpty()) {
+            return picocli;
+        }
+        return "unknown command '" + unmatched.get(0) + "' (commands: " + String.join(", ", cmd.getSubcommands().keySet()) + ")";
     }
 
     /**

@@ -8,39 +8,20 @@ import io.zerohop.identity.SvidVerifier;
 import io.spiffe.bundle.x509bundle.X509Bundle;
 import io.spiffe.bundle.x509bundle.X509BundleSet;
 import io.spiffe.spiffeid.TrustDomain;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** The CLI in-process: real files, real CA, exit codes and the one-line messages people read. */
 class CliTest {
-    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
-    private final ByteArrayOutputStream err = new ByteArrayOutputStream();
-    private PrintStream oldOut;
-    private PrintStream oldErr;
-
-    @BeforeEach
-    void capture() {
-        oldOut = System.out;
-        oldErr = System.err;
-        System.setOut(new PrintStream(out, true));
-        System.setErr(new PrintStream(err, true));
-    }
-
-    @AfterEach
-    void restore() {
-        System.setOut(oldOut);
-        System.setErr(oldErr);
-    }
+    @RegisterExtension
+    final StdStreams std = new StdStreams();
 
     static Path policies() throws Exception {
         return Path.of(CliTest.class.getResource("/policies/backend.yaml").toURI()).getParent();
@@ -51,7 +32,7 @@ class CliTest {
         Path missing = dir.resolve("workloads.yaml");
         assertThat(Zerohop.run("proxy", "--in-memory-ca", "--workloads", missing.toString(), "--inbound", "127.0.0.1:0",
                 "--metrics", "off", "--readiness", "off", "--admin", "off")).isEqualTo(2);
-        assertThat(err.toString()).startsWith("zerohop proxy: --workloads: " + missing + " does not exist" + System.lineSeparator());
+        assertThat(std.err.toString()).startsWith("zerohop proxy: --workloads: " + missing + " does not exist" + System.lineSeparator());
     }
 
     /** {@code zerohop proxy --in-memory-ca} with every listener off and {@code more}: exit code and the first stderr line. */
@@ -59,9 +40,9 @@ class CliTest {
         String[] args = new String[more.length + 8];
         System.arraycopy(new String[] {"proxy", "--in-memory-ca", "--metrics", "off", "--readiness", "off", "--admin", "off"}, 0, args, 0, 8);
         System.arraycopy(more, 0, args, 8, more.length);
-        err.reset();
+        std.err.reset();
         int code = Zerohop.run(args);
-        return "exit " + code + ": " + err.toString().lines().findFirst().orElse("");
+        return "exit " + code + ": " + std.err.toString().lines().findFirst().orElse("");
     }
 
     @Test
@@ -73,9 +54,9 @@ class CliTest {
         assertThat(proxy("--inbound", "off", "--policies", file.resolve("p.yaml").toString())).isEqualTo("exit 2: zerohop proxy: --policies: "
                 + file.resolve("p.yaml") + " does not exist (" + file + " is not a directory)");
         assertThat(proxy("--inbound", "off", "--workloads", dir.toString())).isEqualTo("exit 2: zerohop proxy: --workloads: " + dir + " is not a file");
-        err.reset();
+        std.err.reset();
         assertThat(Zerohop.run("proxy", "--ca", file.toString(), "--inbound", "off")).isEqualTo(2);
-        assertThat(err.toString()).startsWith("zerohop proxy: --ca: " + file + " is not a directory");
+        assertThat(std.err.toString()).startsWith("zerohop proxy: --ca: " + file + " is not a directory");
         // Permissions bind only a non-root user (CI runs as root, which reads everything).
         Path locked = Files.createDirectory(dir.resolve("locked"));
         Files.setPosixFilePermissions(locked, java.util.Set.of());
@@ -92,13 +73,13 @@ class CliTest {
     @org.junit.jupiter.api.DisplayName("a bad listener address is a usage error (exit 2) naming the option, checked before anything starts")
     void aBadListenerAddressIsAUsageError() {
         assertThat(proxy("--inbound", "127.0.0.1:99999")).isEqualTo("exit 2: zerohop proxy: --inbound: port 99999 out of range 0..65535");
-        assertThat(err.toString().lines().toList()).hasSize(2).last().isEqualTo("Run 'zerohop proxy --help' for usage.");
+        assertThat(std.err.toString().lines().toList()).hasSize(2).last().isEqualTo("Run 'zerohop proxy --help' for usage.");
         assertThat(proxy("--inbound", "off", "--socks5=localhost:1080"))
                 .isEqualTo("exit 2: zerohop proxy: --socks5: \"localhost\" is not an IP address literal");
         assertThat(proxy("--inbound", "off", "--drain", "5x")).isEqualTo("exit 2: zerohop proxy: --drain: bad duration \"5x\" (examples: 500ms, 90s, 15m, 24h, 7d)");
         assertThat(proxy("--inbound", "off", "--inbound-transparent"))
                 .isEqualTo("exit 2: zerohop proxy: --inbound-transparent: needs an HBONE listener, but --inbound is off");
-        assertThat(out.toString()).doesNotContain("zerohop proxy ready");
+        assertThat(std.out.toString()).doesNotContain("zerohop proxy ready");
     }
 
     /** A new-user pass wrote {@code --handshake-timeout 500ms} (Go's and Kubernetes' form) and {@code --drain 10}, both refused unclearly. */
@@ -138,17 +119,17 @@ class CliTest {
             Path key = Files.writeString(dir.resolve("key.pem"), cert.keyPem());
             Path bundle = Files.writeString(dir.resolve("bundle.pem"), Pem.certificates(List.of(ca.root())));
             assertThat(Zerohop.run("proxy", "--cert", chain.toString(), "--key", key.toString(), "--trust-bundle", bundle.toString(),
-                    "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "off", "--admin", "off")).as(err.toString()).isEqualTo(4);
+                    "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "off", "--admin", "off")).as(std.err.toString()).isEqualTo(4);
         }
-        assertThat(err.toString().lines().toList()).singleElement().asString()
+        assertThat(std.err.toString().lines().toList()).singleElement().asString()
                 .startsWith("zerohop proxy: no usable identity in the PEM files: " + dir.resolve("cert.pem") + " against " + dir.resolve("bundle.pem"));
-        assertThat(out.toString()).doesNotContain("zerohop proxy ready");
+        assertThat(std.out.toString()).doesNotContain("zerohop proxy ready");
     }
 
     @Test
     void caInitReportsTheTrustDomainItsCertificatesCarry(@TempDir Path dir) throws Exception {
         assertThat(Zerohop.run("ca", "init", "--trust-domain", "Cluster.Local", "--out", dir.toString())).isZero();
-        assertThat(out.toString()).startsWith("CA for trust domain cluster.local written to ");
+        assertThat(std.out.toString()).startsWith("CA for trust domain cluster.local written to ");
         assertThat(InMemoryCa.load(dir, Duration.ofHours(1)).trustDomain().getName()).isEqualTo("cluster.local");
     }
 
@@ -158,8 +139,8 @@ class CliTest {
             assertThat(Zerohop.run("proxy", "--in-memory-ca", "--inbound", "127.0.0.1:" + taken.getLocalPort(),
                     "--metrics", "off", "--readiness", "off", "--admin", "off")).isEqualTo(1);
         }
-        assertThat(err.toString()).contains("zerohop proxy: --inbound 127.0.0.1:").contains(": cannot listen: Address already in use");
-        assertThat(out.toString()).doesNotContain("zerohop proxy ready").doesNotContain("zerohop proxy: stopped");
+        assertThat(std.err.toString()).contains("zerohop proxy: --inbound 127.0.0.1:").contains(": cannot listen: Address already in use");
+        assertThat(std.out.toString()).doesNotContain("zerohop proxy ready").doesNotContain("zerohop proxy: stopped");
     }
 
     @Test
@@ -169,10 +150,10 @@ class CliTest {
             String at = "127.0.0.1:" + taken.getLocalPort();
             assertThat(Zerohop.run("proxy", "--in-memory-ca", "--inbound", "127.0.0.1:0", "--metrics", at,
                     "--readiness", "off", "--admin", "off")).isEqualTo(1);
-            assertThat(err.toString().lines().filter(l -> l.startsWith("zerohop proxy: ")).toList())
+            assertThat(std.err.toString().lines().filter(l -> l.startsWith("zerohop proxy: ")).toList())
                     .containsExactly("zerohop proxy: --metrics " + at + ": cannot listen: Address already in use");
         }
-        assertThat(out.toString()).doesNotContain("zerohop proxy ready");
+        assertThat(std.out.toString()).doesNotContain("zerohop proxy ready");
     }
 
     @Test
@@ -181,8 +162,8 @@ class CliTest {
         java.util.concurrent.CompletableFuture<Integer> proxy = java.util.concurrent.CompletableFuture.supplyAsync(() -> Zerohop.run(
                 "proxy", "--in-memory-ca", "--inbound", "127.0.0.1:0", "--socks5", "0.0.0.0:0", "--metrics", "[::]:0",
                 "--readiness", "off", "--admin", "127.0.0.1:0", "--drain", "0s"));
-        io.zerohop.testing.netty.Await.until("the ready line", () -> out.toString().contains("zerohop proxy ready"));
-        String ready = out.toString();
+        io.zerohop.testing.netty.Await.until("the ready line", () -> std.out.toString().contains("zerohop proxy ready"));
+        String ready = std.out.toString();
         var admin = java.util.regex.Pattern.compile("admin (127\\.0\\.0\\.1:\\d+);").matcher(ready);
         assertThat(admin.find()).as(ready).isTrue();
         AdminQuit.quit(admin.group(1));
@@ -204,8 +185,8 @@ class CliTest {
         java.util.concurrent.CompletableFuture<Integer> proxy = java.util.concurrent.CompletableFuture.supplyAsync(() -> Zerohop.run(
                 "proxy", "--in-memory-ca", "--workloads", w.toString(), "--inbound", "127.0.0.1:0", "--metrics", "off",
                 "--readiness", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--drain", "0s"));
-        io.zerohop.testing.netty.Await.until("the not-ready line", () -> err.toString().contains("not ready after 5 s") || proxy.isDone());
-        String line = err.toString().lines().filter(l -> l.contains("not ready after 5 s")).findFirst().orElseThrow();
+        io.zerohop.testing.netty.Await.until("the not-ready line", () -> std.err.toString().contains("not ready after 5 s") || proxy.isDone());
+        String line = std.err.toString().lines().filter(l -> l.contains("not ready after 5 s")).findFirst().orElseThrow();
         assertThat(line).startsWith("zerohop proxy: not ready after 5 s, pending: identity (/healthz/ready answers 500;");
         var ready = java.util.regex.Pattern.compile("readiness (127\\.0\\.0\\.1:\\d+)").matcher(line);
         var admin = java.util.regex.Pattern.compile("admin (127\\.0\\.0\\.1:\\d+);").matcher(line);
@@ -215,7 +196,7 @@ class CliTest {
                 java.net.URI.create("http://" + ready.group(1) + "/healthz/ready")).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
         assertThat(r.statusCode()).isEqualTo(500);
         assertThat(r.body()).contains("pending: identity");
-        assertThat(out.toString()).as("no ready line while /healthz/ready answers 500").doesNotContain("zerohop proxy ready");
+        assertThat(std.out.toString()).as("no ready line while /healthz/ready answers 500").doesNotContain("zerohop proxy ready");
         AdminQuit.quit(admin.group(1));
         assertThat(io.zerohop.testing.netty.Await.result(proxy)).isZero();
     }
@@ -224,14 +205,40 @@ class CliTest {
     @org.junit.jupiter.api.DisplayName("a usage error is one line naming the mistake and one hint, not the whole usage; exit 2")
     void aUsageErrorIsOneLineAndAHint() {
         assertThat(Zerohop.run("proxy", "--istio-ca", "istiod.istio-system.svc:15012")).isEqualTo(2);
-        assertThat(err.toString().lines().toList()).containsExactly(
+        assertThat(std.err.toString().lines().toList()).containsExactly(
                 "zerohop proxy: Missing required argument(s): --istio-ca-root=FILE, --token-file=FILE",
                 "Run 'zerohop proxy --help' for usage.");
-        err.reset();
+        std.err.reset();
         assertThat(Zerohop.run("policy", "check", "--policies", "p/", "--dest", "prod/web", "--souce=x")).isEqualTo(2);
-        assertThat(err.toString()).startsWith("zerohop policy check: Unknown option: '--souce=x'")
+        assertThat(std.err.toString()).startsWith("zerohop policy check: Unknown option: '--souce=x'")
                 .contains("--source").endsWith("Run 'zerohop policy check --help' for usage." + System.lineSeparator())
                 .doesNotContain("Usage:");
+    }
+
+    /**
+     * A word that names no command is called an unknown command and the commands are listed. New-user pass:
+     * {@code zerohop bogus} said "Unmatched argument at index 0: 'bogus'" (picocli's parser term) with no
+     * list, and {@code zerohop polcy check} called both words unmatched arguments.
+     */
+    @Test
+    @org.junit.jupiter.api.DisplayName("an unknown command is named as one, with the commands to choose from; exit 2")
+    void anUnknownCommandIsNamedWithTheChoices() {
+        String commands = "(commands: ca, policy, connect, proxy, demo, help)";
+        assertThat(exitAndErr("bogus")).containsExactly("exit 2", "zerohop: unknown command 'bogus' " + commands,
+                "Run 'zerohop --help' for usage.");
+        assertThat(exitAndErr("polcy", "check")).containsExactly("exit 2", "zerohop: unknown command 'polcy' " + commands,
+                "Did you mean: zerohop policy?", "Run 'zerohop --help' for usage.");
+        assertThat(exitAndErr("policy", "chek")).containsExactly("exit 2", "zerohop policy: unknown command 'chek' (commands: check)",
+                "Did you mean: policy check?", "Run 'zerohop policy --help' for usage.");
+        // A word after a command that takes none is no command: picocli's message stands.
+        assertThat(exitAndErr("demo", "extra")).startsWith("exit 2", "zerohop demo: Unmatched argument at index 1: 'extra'");
+    }
+
+    /** "exit N", then stderr's lines, of one in-process run. */
+    private List<String> exitAndErr(String... args) {
+        std.err.reset();
+        int code = Zerohop.run(args);
+        return java.util.stream.Stream.concat(java.util.stream.Stream.of("exit " + code), std.err.toString().lines()).toList();
     }
 
     /** Exit code, stdout and stderr of one run on a given model. */
@@ -290,8 +297,8 @@ class CliTest {
     void policyCheckPrintsEachWarningOnce(@TempDir Path dir) throws Exception {
         Files.writeString(dir.resolve("p.yaml"), HTTP_ONLY_DENY);
         assertThat(Zerohop.run("policy", "check", "--policies", dir.toString(), "--dest", "prod/web:8080")).isZero();
-        assertThat(count(err.toString(), "prod/deny-admin: ztunnel does not support HTTP attributes")).as(err.toString()).isEqualTo(1);
-        assertThat(err.toString()).startsWith("warning: AuthorizationPolicy prod/deny-admin");
+        assertThat(count(std.err.toString(), "prod/deny-admin: ztunnel does not support HTTP attributes")).as(std.err.toString()).isEqualTo(1);
+        assertThat(std.err.toString()).startsWith("warning: AuthorizationPolicy prod/deny-admin");
         // The silenced logger is the one the loader logs on.
         assertThat(Class.forName(PolicyCommand.Check.LOADER_LOGGER).getSimpleName()).isEqualTo("Loader");
     }
@@ -308,7 +315,7 @@ class CliTest {
         assertThat(Zerohop.run("proxy", "--policies", policies.toString(), "--cert", dir.resolve("c.pem").toString(),
                 "--key", dir.resolve("k.pem").toString(), "--trust-bundle", dir.resolve("b.pem").toString(),
                 "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "off", "--admin", "off")).isNotZero();
-        assertThat(count(err.toString(), "prod/deny-admin: ztunnel does not support HTTP attributes")).as(err.toString()).isEqualTo(1);
+        assertThat(count(std.err.toString(), "prod/deny-admin: ztunnel does not support HTTP attributes")).as(std.err.toString()).isEqualTo(1);
     }
 
     /**
@@ -332,11 +339,11 @@ class CliTest {
                 "--key", dir.resolve("k.pem").toString(), "--trust-bundle", dir.resolve("b.pem").toString(),
                 "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "off", "--admin", "off", "--node"};
         assertThat(Zerohop.run(concat(start, new String[] {"node-A"}))).isNotZero();
-        assertThat(err.toString()).contains("zerohop proxy: warning: --node node-A: no workload of " + w
+        assertThat(std.err.toString()).contains("zerohop proxy: warning: --node node-A: no workload of " + w
                 + " is on this node (its workloads' nodes: node-a, node-b); tunnels to them will be refused (400)");
-        err.reset();
+        std.err.reset();
         assertThat(Zerohop.run(concat(start, new String[] {"node-a"}))).isNotZero();
-        assertThat(err.toString()).doesNotContain("warning: --node");
+        assertThat(std.err.toString()).doesNotContain("warning: --node");
     }
 
     /**
@@ -363,12 +370,12 @@ class CliTest {
         Path w = Files.writeString(dir.resolve("workloads.yaml"), "workloads:\n  - {namespace: prod, name: backend, addresses: [10.0.1.2]}\n");
         String[] start = startWithoutIdentity(dir, w, "--forward", "127.0.0.1:0=10.0.1.9:80", "--forward", "127.0.0.1:0=10.0.1.2:8080");
         assertThat(Zerohop.run(start)).isNotZero();
-        assertThat(err.toString()).contains("zerohop proxy: warning: --forward 127.0.0.1:0=10.0.1.9:80: 10.0.1.9 is no workload of " + w
+        assertThat(std.err.toString()).contains("zerohop proxy: warning: --forward 127.0.0.1:0=10.0.1.9:80: 10.0.1.9 is no workload of " + w
                 + "; every connection to it will be refused (--passthrough-unknown relays it as plain TCP)")
                 .doesNotContain("10.0.1.2 is no workload");
-        err.reset();
+        std.err.reset();
         assertThat(Zerohop.run(concat(start, new String[] {"--passthrough-unknown"}))).isNotZero();
-        assertThat(err.toString()).doesNotContain("warning: --forward");
+        assertThat(std.err.toString()).doesNotContain("warning: --forward");
     }
 
     /**
@@ -387,23 +394,23 @@ class CliTest {
             String[] start = {"proxy", "--workloads", w.toString(), "--inbound", "off", "--metrics", "127.0.0.1:" + taken.getLocalPort(),
                     "--readiness", "off", "--admin", "off"};
             assertThat(Zerohop.run(concat(start, new String[] {"--in-memory-ca"}))).isNotZero();
-            assertThat(err.toString()).contains("zerohop proxy: warning: --workloads " + w + ": trustDomain example.org, but --trust-domain is "
+            assertThat(std.err.toString()).contains("zerohop proxy: warning: --workloads " + w + ": trustDomain example.org, but --trust-domain is "
                     + "cluster.local: its workloads' identities are not of the mesh's trust domain");
-            err.reset();
+            std.err.reset();
             assertThat(Zerohop.run(concat(start, new String[] {"--in-memory-ca", "--trust-domain", "example.org"}))).isNotZero();
-            assertThat(err.toString()).doesNotContain("warning: --workloads");
-            err.reset();
+            assertThat(std.err.toString()).doesNotContain("warning: --workloads");
+            std.err.reset();
             // A CA directory has its own trust domain, which --trust-domain does not change (new-user pass: --ca of
             // cluster.local, registry cluster.local, --trust-domain other.local said "no SVID can be issued" while
             // every tunnel worked; and a registry of another domain than the CA's got no warning).
             assertThat(Zerohop.run(concat(start, new String[] {"--ca", ca.toString(), "--trust-domain", "example.org"}))).isNotZero();
-            assertThat(err.toString()).contains("zerohop proxy: warning: --workloads " + w + ": trustDomain example.org, but the CA of --ca "
+            assertThat(std.err.toString()).contains("zerohop proxy: warning: --workloads " + w + ": trustDomain example.org, but the CA of --ca "
                     + ca + " is of cluster.local: no SVID is issued or accepted for its workloads").doesNotContain("--trust-domain is");
-            err.reset();
+            std.err.reset();
             Path same = Files.writeString(dir.resolve("same.yaml"), "workloads:\n  - {namespace: prod, name: backend, addresses: [10.0.1.2]}\n");
             start[2] = same.toString();
             assertThat(Zerohop.run(concat(start, new String[] {"--ca", ca.toString(), "--trust-domain", "other.local"}))).isNotZero();
-            assertThat(err.toString()).doesNotContain("warning: --workloads");
+            assertThat(std.err.toString()).doesNotContain("warning: --workloads");
         }
     }
 
@@ -419,12 +426,12 @@ class CliTest {
                 "--key", dir.resolve("k.pem").toString(), "--trust-bundle", dir.resolve("b.pem").toString(),
                 "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "off", "--admin", "off"};
         assertThat(Zerohop.run(start)).isNotZero();
-        assertThat(err.toString()).contains("zerohop proxy: warning: --policies " + policies
+        assertThat(std.err.toString()).contains("zerohop proxy: warning: --policies " + policies
                 + ": no policy loaded from it; every authenticated peer is allowed until one is");
-        err.reset();
+        std.err.reset();
         Files.writeString(policies.resolve("p.yaml"), HTTP_ONLY_DENY);
         assertThat(Zerohop.run(start)).isNotZero();
-        assertThat(err.toString()).doesNotContain("no policy loaded");
+        assertThat(std.err.toString()).doesNotContain("no policy loaded");
     }
 
     @Test
@@ -447,15 +454,15 @@ class CliTest {
     void caRefusesToOverwriteAndExplainsBadInput(@TempDir Path dir) {
         assertThat(Zerohop.run("ca", "init", "--trust-domain", "cluster.local", "--out", dir.toString())).isZero();
         assertThat(Zerohop.run("ca", "init", "--trust-domain", "cluster.local", "--out", dir.toString())).isEqualTo(1);
-        assertThat(err.toString()).contains("exists; pass --force");
+        assertThat(std.err.toString()).contains("exists; pass --force");
         assertThat(Zerohop.run("ca", "issue", "--ca", dir.toString(), "--id", "spiffe://Bad/x", "--out", dir.resolve("x").toString()))
                 .as("a malformed --id is a usage error").isEqualTo(2);
-        assertThat(err.toString()).contains("invalid SPIFFE ID \"spiffe://Bad/x\"");
+        assertThat(std.err.toString()).contains("invalid SPIFFE ID \"spiffe://Bad/x\"");
         assertThat(Zerohop.run("ca", "issue", "--ca", dir.toString(), "--id", "spiffe://cluster.local/a", "--out", dir.resolve("x").toString(),
                 "--ttl", "soon")).as("a malformed option value is a usage error").isEqualTo(2);
-        assertThat(err.toString()).contains("bad duration \"soon\"");
+        assertThat(std.err.toString()).contains("bad duration \"soon\"");
         assertThat(Zerohop.run("ca", "init", "--out", dir.toString())).isEqualTo(2);
-        assertThat(err.toString()).contains("Missing required option: '--trust-domain");
+        assertThat(std.err.toString()).contains("Missing required option: '--trust-domain");
     }
 
     @Test
@@ -463,18 +470,18 @@ class CliTest {
         int allow = Zerohop.run("policy", "check", "--policies", policies().toString(),
                 "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--dest", "prod/backend:8080");
         assertThat(allow).isZero();
-        assertThat(out.toString().strip()).startsWith("ALLOW by prod/backend-allow-frontend").doesNotContain("\n");
-        out.reset();
+        assertThat(std.out.toString().strip()).startsWith("ALLOW by prod/backend-allow-frontend").doesNotContain("\n");
+        std.out.reset();
         int deny = Zerohop.run("policy", "check", "--policies", policies().toString(),
                 "--source", "spiffe://cluster.local/ns/legacy/sa/old", "--dest", "prod/backend:8080");
         assertThat(deny).isEqualTo(3);
-        assertThat(out.toString().strip()).startsWith("DENY");
+        assertThat(std.out.toString().strip()).startsWith("DENY");
     }
 
     @Test
     void policyCheckRejectsMalformedDest() throws Exception {
         assertThat(Zerohop.run("policy", "check", "--policies", policies().toString(), "--dest", "backend")).isEqualTo(2);
-        assertThat(err.toString()).startsWith("zerohop policy check: --dest: must be NS/WORKLOAD[:PORT]");
+        assertThat(std.err.toString()).startsWith("zerohop policy check: --dest: must be NS/WORKLOAD[:PORT]");
     }
 
     // The demo's tests are in DemoCommandTest.
@@ -507,22 +514,22 @@ class CliTest {
             String[] common = {"--via", via, "--cert", dir.resolve("cli/cert.pem").toString(), "--key", dir.resolve("cli/key.pem").toString(),
                     "--trust-bundle", dir.resolve("cli/bundle.pem").toString()};
             java.io.InputStream oldIn = System.in;
-            out.reset();
+            std.out.reset();
             try {
                 System.setIn(new java.io.ByteArrayInputStream("hello through hbone\n".getBytes()));
                 int rc = Zerohop.run(concat(new String[] {"connect", "--target", "10.1.2.3:7", "--expect", serverId.toString()}, common));
-                assertThat(rc).as(err.toString()).isZero();
-                assertThat(out.toString()).isEqualTo("hello through hbone\n");
+                assertThat(rc).as(std.err.toString()).isZero();
+                assertThat(std.out.toString()).isEqualTo("hello through hbone\n");
 
                 System.setIn(new java.io.ByteArrayInputStream(new byte[0]));
                 int refused = Zerohop.run(concat(new String[] {"connect", "--target", "10.1.2.3:8", "--expect", serverId.toString()}, common));
                 assertThat(refused).isEqualTo(3);
-                assertThat(err.toString()).contains("HTTP 400");
+                assertThat(std.err.toString()).contains("HTTP 400");
 
                 int wrongId = Zerohop.run(concat(new String[] {"connect", "--target", "10.1.2.3:7", "--expect",
                         "spiffe://cluster.local/ns/prod/sa/other"}, common));
                 assertThat(wrongId).isEqualTo(4);
-                assertThat(err.toString()).contains("TLS to " + via + " failed").contains("is not the expected spiffe://cluster.local/ns/prod/sa/other");
+                assertThat(std.err.toString()).contains("TLS to " + via + " failed").contains("is not the expected spiffe://cluster.local/ns/prod/sa/other");
             } finally {
                 System.setIn(oldIn);
             }
@@ -540,9 +547,9 @@ class CliTest {
     void everyCommandHasHelp() {
         for (String[] cmd : new String[][] {{"--help"}, {"ca", "--help"}, {"ca", "init", "--help"}, {"ca", "issue", "--help"},
                 {"policy", "check", "--help"}, {"connect", "--help"}, {"proxy", "--help"}, {"demo", "--help"}}) {
-            out.reset();
+            std.out.reset();
             assertThat(Zerohop.run(cmd)).as(String.join(" ", cmd)).isZero();
-            assertThat(out.toString()).contains("Usage:");
+            assertThat(std.out.toString()).contains("Usage:");
         }
     }
 
@@ -578,10 +585,10 @@ class CliTest {
     @org.junit.jupiter.api.DisplayName("zerohop --help lists each command with a whole sentence, not a line cut at a comma")
     void topLevelHelpShowsWholeSentences() {
         assertThat(Zerohop.run("--help")).isZero();
-        assertThat(out.toString().lines().filter(l -> l.startsWith("  proxy")).findFirst().orElseThrow()).doesNotEndWith(",");
-        out.reset();
+        assertThat(std.out.toString().lines().filter(l -> l.startsWith("  proxy")).findFirst().orElseThrow()).doesNotEndWith(",");
+        std.out.reset();
         assertThat(Zerohop.run("policy", "check", "--help")).isZero();
-        assertThat(out.toString().replaceAll("\\s+", " ")).contains("--label=KEY=VALUE").contains("1 = an input it cannot read");
+        assertThat(std.out.toString().replaceAll("\\s+", " ")).contains("--label=KEY=VALUE").contains("1 = an input it cannot read");
     }
 
     @Test
@@ -597,7 +604,7 @@ class CliTest {
                   - to: [{operation: {ports: [8080]}}]
                 """);
         assertThat(Zerohop.run("policy", "check", "--policies", f.toString(), "--dest", "prod/web")).isEqualTo(1);
-        assertThat(err.toString()).isEqualTo("zerohop policy check: " + f + ":7: spec.rules[0].to[0].operation.ports[0]: "
+        assertThat(std.err.toString()).isEqualTo("zerohop policy check: " + f + ":7: spec.rules[0].to[0].operation.ports[0]: "
                 + "expected a string, found integer 8080 (quote it)" + System.lineSeparator());
     }
 }

@@ -3,15 +3,12 @@ package io.zerohop.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * {@code --drain DURATION} (and every duration option, which share the grammar: ASCII digits and a
@@ -22,33 +19,17 @@ import org.junit.jupiter.api.Timeout;
  */
 @Timeout(60) // a duration taken when it should be refused starts a proxy that runs until stopped
 class DrainOptionTest {
-    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
-    private final ByteArrayOutputStream err = new ByteArrayOutputStream();
-    private PrintStream oldOut;
-    private PrintStream oldErr;
-
-    @BeforeEach
-    void capture() {
-        oldOut = System.out;
-        oldErr = System.err;
-        System.setOut(new PrintStream(out, true));
-        System.setErr(new PrintStream(err, true));
-    }
-
-    @AfterEach
-    void restore() {
-        System.setOut(oldOut);
-        System.setErr(oldErr);
-    }
+    @RegisterExtension
+    final StdStreams std = new StdStreams();
 
     @Test
     @DisplayName("a signed or non-ASCII number is a usage error naming the option; exit 2")
     void aSignIsAUsageError() {
         for (String bad : new String[] {"+5s", "-0s", "+0ms", "-00s"}) {
-            err.reset();
+            std.err.reset();
             assertThat(Zerohop.run("proxy", "--in-memory-ca", "--inbound", "off", "--metrics", "off", "--readiness", "off",
                     "--admin", "off", "--drain", bad)).as(bad).isEqualTo(2);
-            assertThat(err.toString().lines().findFirst().orElse("")).isEqualTo("zerohop proxy: --drain: bad duration \"" + bad
+            assertThat(std.err.toString().lines().findFirst().orElse("")).isEqualTo("zerohop proxy: --drain: bad duration \"" + bad
                     + "\": write the number without a sign (examples: 500ms, 90s, 15m, 24h, 7d)");
         }
         assertThatThrownBy(() -> Cli.duration("-5s")).hasMessage("duration \"-5s\" is negative");
@@ -58,7 +39,7 @@ class DrainOptionTest {
                     .hasMessage("bad duration \"" + bad + "\" (examples: 500ms, 90s, 15m, 24h, 7d)");
         }
         assertThatThrownBy(() -> Cli.duration("+5")).hasMessage("bad duration \"+5\": no unit (examples: 500ms, 90s, 15m, 24h, 7d)");
-        assertThat(out.toString()).doesNotContain("zerohop proxy ready");
+        assertThat(std.out.toString()).doesNotContain("zerohop proxy ready");
     }
 
     @Test
@@ -79,13 +60,13 @@ class DrainOptionTest {
     void theDrainLineNamesTheParsedDuration() throws Exception {
         CompletableFuture<Integer> proxy = CompletableFuture.supplyAsync(() -> Zerohop.run("proxy", "--in-memory-ca",
                 "--inbound", "127.0.31.1:0", "--metrics", "off", "--readiness", "off", "--admin", "127.0.31.1:0", "--drain", "0090s"));
-        io.zerohop.testing.netty.Await.until("the ready line", () -> out.toString().contains("zerohop proxy ready") || proxy.isDone());
-        var admin = java.util.regex.Pattern.compile("admin (127\\.0\\.31\\.1:\\d+);").matcher(out.toString());
-        assertThat(admin.find()).as(out.toString() + err).isTrue();
+        io.zerohop.testing.netty.Await.until("the ready line", () -> std.out.toString().contains("zerohop proxy ready") || proxy.isDone());
+        var admin = java.util.regex.Pattern.compile("admin (127\\.0\\.31\\.1:\\d+);").matcher(std.out.toString());
+        assertThat(admin.find()).as(std.out.toString() + std.err).isTrue();
         AdminQuit.quit(admin.group(1));
         // Nothing is open, so the drain ends at once (the Mesh's "drained: every tunnel finished"), not after 90 s.
         assertThat(io.zerohop.testing.netty.Await.result(proxy)).isZero();
-        assertThat(out.toString()).contains("zerohop proxy: /quitquitquit, draining for up to 90s" + System.lineSeparator())
+        assertThat(std.out.toString()).contains("zerohop proxy: /quitquitquit, draining for up to 90s" + System.lineSeparator())
                 .doesNotContain("0090s");
     }
 }

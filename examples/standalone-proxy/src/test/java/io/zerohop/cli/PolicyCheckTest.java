@@ -2,38 +2,19 @@ package io.zerohop.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** {@code zerohop policy check} builds the request the proxy would build: source workload, host, headers, SNI, addresses. */
 class PolicyCheckTest {
-    private final ByteArrayOutputStream out = new ByteArrayOutputStream();
-    private final ByteArrayOutputStream err = new ByteArrayOutputStream();
-    private PrintStream oldOut;
-    private PrintStream oldErr;
+    @RegisterExtension
+    final StdStreams std = new StdStreams();
 
     @TempDir
     Path dir;
-
-    @BeforeEach
-    void capture() {
-        oldOut = System.out;
-        oldErr = System.err;
-        System.setOut(new PrintStream(out, true));
-        System.setErr(new PrintStream(err, true));
-    }
-
-    @AfterEach
-    void restore() {
-        System.setOut(oldOut);
-        System.setErr(oldErr);
-    }
 
     static final String WORKLOADS = """
             trustDomain: cluster.local
@@ -55,8 +36,8 @@ class PolicyCheckTest {
         all[4] = "--workloads";
         all[5] = w.toString();
         System.arraycopy(args, 0, all, 6, args.length);
-        out.reset();
-        err.reset();
+        std.out.reset();
+        std.err.reset();
         return Zerohop.run(all);
     }
 
@@ -70,23 +51,65 @@ class PolicyCheckTest {
               - fromEndpoints: [{matchLabels: {app: frontend}}]
             """;
 
+    /** The seed article's AuthorizationPolicy with its selector's label value mistyped (checkout as checkuot). */
+    static final String MISTYPED_SELECTOR = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: allow-internal-only, namespace: prod}
+            spec:
+              selector:
+                matchLabels:
+                  app: backnd
+              action: ALLOW
+              rules:
+              - from:
+                - source:
+                    principals: ["cluster.local/ns/prod/sa/frontend"]
+            """;
+
+    /**
+     * A typo in a selector's label value is valid YAML and a valid policy that selects nothing, so the
+     * destination it was meant to protect is open ("ALLOW by default"), as in istiod and ztunnel (the
+     * decision stays upstream's). New-user pass: policy check said only "ALLOW by default: no ALLOW
+     * AuthorizationPolicy applies", exit 0, with no hint that the namespace's one ALLOW policy missed
+     * its workload. With --workloads it now names, on stderr, each ALLOW policy of the destination's
+     * namespace that selects no workload of the registry, with its labels and the destination's.
+     */
+    @Test
+    void anAllowPolicyWhoseSelectorMatchesNoWorkloadIsNamedWhenItLeavesTheDestinationOpen() throws Exception {
+        assertThat(check(MISTYPED_SELECTOR, "--source", "spiffe://cluster.local/ns/prod/sa/batch", "--source-ip", "10.0.0.3",
+                "--dest", "prod/backend:8080")).as("upstream's decision: the policy selects nothing").isZero();
+        assertThat(std.out.toString()).startsWith("ALLOW by default");
+        assertThat(std.err.toString().lines().toList()).contains("warning: AuthorizationPolicy prod/allow-internal-only (ALLOW) "
+                + "selects no workload in " + dir.resolve("workloads.yaml") + " (its selector app=backnd; prod/backend has app=backend), "
+                + "so it protects nothing: a mistyped selector label leaves the workload it was written for open");
+        // The policy spelt right: it selects backend and denies batch; nothing to warn about.
+        assertThat(check(MISTYPED_SELECTOR.replace("app: backnd", "app: backend"), "--source", "spiffe://cluster.local/ns/prod/sa/batch",
+                "--source-ip", "10.0.0.3", "--dest", "prod/backend:8080")).isEqualTo(3);
+        assertThat(std.err.toString()).doesNotContain("selects no workload");
+        // An ALLOW policy for another workload of the namespace (frontend) selects one: no warning either.
+        assertThat(check(MISTYPED_SELECTOR.replace("app: backnd", "app: frontend"), "--source", "spiffe://cluster.local/ns/prod/sa/batch",
+                "--source-ip", "10.0.0.3", "--dest", "prod/backend:8080")).isZero();
+        assertThat(std.err.toString()).doesNotContain("selects no workload");
+    }
+
     @Test
     void theSourceWorkloadComesFromTheSourceIpAsInTheProxy() throws Exception {
         String id = "spiffe://cluster.local/ns/prod/sa/frontend";
         assertThat(check(FROM_FRONTEND, "--source", id, "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080")).isZero();
-        assertThat(out.toString()).startsWith("ALLOW by prod/from-frontend (CiliumNetworkPolicy ingress, rule 0)");
+        assertThat(std.out.toString()).startsWith("ALLOW by prod/from-frontend (CiliumNetworkPolicy ingress, rule 0)");
         // Same service account, other pod: its labels are app=batch.
         assertThat(check(FROM_FRONTEND, "--source", id, "--source-ip", "10.0.0.3", "--dest", "prod/backend:8080")).isEqualTo(3);
-        assertThat(out.toString()).startsWith("DENY by prod/from-frontend");
+        assertThat(std.out.toString()).startsWith("DENY by prod/from-frontend");
         // Another identity at frontend's address: as the proxy (mesh-core TunnelSource), not frontend's labels.
         assertThat(check(FROM_FRONTEND, "--source", "spiffe://cluster.local/ns/prod/sa/backend", "--source-ip", "10.0.0.1",
                 "--dest", "prod/backend:8080")).isEqualTo(3);
-        assertThat(out.toString()).contains("the source has no known workload").endsWith(" (--source-ip 10.0.0.1 is prod/frontend, whose "
+        assertThat(std.out.toString()).contains("the source has no known workload").endsWith(" (--source-ip 10.0.0.1 is prod/frontend, whose "
                 + "identity spiffe://cluster.local/ns/prod/sa/frontend is not --source's: as in the proxy, a workload of another identity "
                 + "is not the source)" + System.lineSeparator());
         // An address no workload owns: no labels, and the explanation says so.
         assertThat(check(FROM_FRONTEND, "--source", id, "--source-ip", "10.9.9.9", "--dest", "prod/backend:8080")).isEqualTo(3);
-        assertThat(out.toString()).isEqualTo("DENY by prod/from-frontend (CiliumNetworkPolicy ingress, default deny): endpoint "
+        assertThat(std.out.toString()).isEqualTo("DENY by prod/from-frontend (CiliumNetworkPolicy ingress, default deny): endpoint "
                 + "selected by app=backend for ingress and no ingress rule allowed; the source has no known workload, so "
                 + "fromEndpoints selectors on pod labels cannot match it (no workload in " + dir.resolve("workloads.yaml")
                 + " has --source-ip 10.9.9.9)" + System.lineSeparator());
@@ -102,15 +125,15 @@ class PolicyCheckTest {
         String backendSa = "spiffe://cluster.local/ns/prod/sa/backend";
         assertThat(check(FROM_FRONTEND, "--source", backendSa, "--dest", "prod/batch:8080")).isZero();   // not selected: control
         assertThat(check(FROM_FRONTEND.replace("app: backend}", "app: batch}"), "--source", backendSa, "--dest", "prod/batch:8080"))
-                .as(out.toString()).isEqualTo(3);
-        assertThat(out.toString()).startsWith("DENY by prod/from-frontend (CiliumNetworkPolicy ingress, default deny)")
+                .as(std.out.toString()).isEqualTo(3);
+        assertThat(std.out.toString()).startsWith("DENY by prod/from-frontend (CiliumNetworkPolicy ingress, default deny)")
                 .doesNotContain("no known workload");
         // Two workloads hold the frontend identity: which one calls decides fromEndpoints and ipBlocks, so the
         // command asks rather than deciding on the default 10.0.0.1 (frontend's; new-user pass): exit 2, naming them.
         assertThat(check(FROM_FRONTEND, "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--dest", "prod/backend:8080"))
                 .isEqualTo(2);
-        assertThat(out.toString()).isEmpty();
-        assertThat(err.toString()).startsWith("zerohop policy check: --source-ip: --source spiffe://cluster.local/ns/prod/sa/frontend "
+        assertThat(std.out.toString()).isEmpty();
+        assertThat(std.err.toString()).startsWith("zerohop policy check: --source-ip: --source spiffe://cluster.local/ns/prod/sa/frontend "
                 + "has 2 workloads in " + dir.resolve("workloads.yaml") + " (prod/batch 10.0.0.3, prod/frontend 10.0.0.1): give "
                 + "--source-ip to say which one calls" + System.lineSeparator());
         // --source-ip still decides, as in the proxy.
@@ -137,9 +160,9 @@ class PolicyCheckTest {
     @Test
     void aSourceWithoutWorkloadIsNotGivenAnotherWorkloadsAddress() throws Exception {
         String outsider = "spiffe://cluster.local/ns/legacy/sa/old";
-        assertThat(check(FRONTEND_IPS, "--source", outsider, "--dest", "prod/backend:8080")).as(out.toString()).isEqualTo(2);
-        assertThat(out.toString()).isEmpty();
-        assertThat(err.toString()).startsWith("zerohop policy check: --source-ip: no workload in " + dir.resolve("workloads.yaml")
+        assertThat(check(FRONTEND_IPS, "--source", outsider, "--dest", "prod/backend:8080")).as(std.out.toString()).isEqualTo(2);
+        assertThat(std.out.toString()).isEmpty();
+        assertThat(std.err.toString()).startsWith("zerohop policy check: --source-ip: no workload in " + dir.resolve("workloads.yaml")
                 + " has --source " + outsider + ", and the default --source-ip 10.0.0.1 is prod/frontend's address: give the "
                 + "caller's --source-ip (ipBlocks and source.ip match it)" + System.lineSeparator());
         // Given, the address decides, as in the proxy: a control that the rule matches 10.0.0.1 and nothing else.
@@ -149,20 +172,20 @@ class PolicyCheckTest {
         Path p = Files.createDirectories(dir.resolve("policies"));
         Files.writeString(p.resolve("p.yaml"), FRONTEND_IPS);
         Path w = Files.writeString(dir.resolve("others.yaml"), WORKLOADS.replace("addresses: [10.0.0.1]", "addresses: [10.0.0.4]"));
-        out.reset();
+        std.out.reset();
         assertThat(Zerohop.run("policy", "check", "--policies", p.toString(), "--workloads", w.toString(), "--source", outsider,
-                "--dest", "prod/backend:8080")).as(err.toString()).isZero();
-        assertThat(out.toString()).startsWith("ALLOW by prod/frontend-ips");
+                "--dest", "prod/backend:8080")).as(std.err.toString()).isZero();
+        assertThat(std.out.toString()).startsWith("ALLOW by prod/frontend-ips");
     }
 
     /** A plaintext caller (no --source) is the workload owning its address; the default's owner is no caller's choice. */
     @Test
     void aPlaintextCallerIsNotGivenTheDefaultAddresssWorkload() throws Exception {
-        assertThat(check(FRONTEND_IPS, "--dest", "prod/backend:8080")).as(out.toString()).isEqualTo(2);
-        assertThat(err.toString()).startsWith("zerohop policy check: --source-ip: a plaintext caller (no --source) is the workload "
+        assertThat(check(FRONTEND_IPS, "--dest", "prod/backend:8080")).as(std.out.toString()).isEqualTo(2);
+        assertThat(std.err.toString()).startsWith("zerohop policy check: --source-ip: a plaintext caller (no --source) is the workload "
                 + "owning its address, and the default --source-ip 10.0.0.1 is prod/frontend's in " + dir.resolve("workloads.yaml")
                 + ": give the caller's --source-ip" + System.lineSeparator());
-        assertThat(check(FRONTEND_IPS, "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080")).as(err.toString()).isZero();
+        assertThat(check(FRONTEND_IPS, "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080")).as(std.err.toString()).isZero();
     }
 
     /** New-user pass: deny.YAML was skipped without a word and the caller allowed; now it is loaded and named once. */
@@ -172,11 +195,11 @@ class PolicyCheckTest {
         Files.writeString(p.resolve("deny.YAML"), DENY_ADMIN.replace("rules: [{to: [{operation: {paths: [/admin]}}]}]", "rules: [{}]"));
         Files.writeString(p.resolve("old.yaml.bak"), FROM_FRONTEND);
         assertThat(check("# nothing\n", "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080"))
-                .as(out.toString()).isEqualTo(3);
-        assertThat(out.toString()).startsWith("DENY by prod/deny-admin");
+                .as(std.out.toString()).isEqualTo(3);
+        assertThat(std.out.toString()).startsWith("DENY by prod/deny-admin");
         String kubectl = "deny.YAML: loaded, but kubectl apply -f";
-        assertThat(err.toString().split(java.util.regex.Pattern.quote(kubectl), -1)).hasSize(2);
-        assertThat(err.toString()).contains("old.yaml.bak: skipped: not a policy file");
+        assertThat(std.err.toString().split(java.util.regex.Pattern.quote(kubectl), -1)).hasSize(2);
+        assertThat(std.err.toString()).contains("old.yaml.bak: skipped: not a policy file");
     }
 
     static final String L7 = """
@@ -198,8 +221,8 @@ class PolicyCheckTest {
         String[] base = {"--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080",
                 "--method", "GET", "--dest-ip", "10.0.0.2"};
         assertThat(check(L7, concat(base, "--host", "api.example.com", "--header", "X-Tenant=blue", "--sni", "api.example.com")))
-                .as(out.toString()).isZero();
-        assertThat(out.toString()).startsWith("ALLOW by prod/l7");
+                .as(std.out.toString()).isZero();
+        assertThat(std.out.toString()).startsWith("ALLOW by prod/l7");
         assertThat(check(L7, concat(base, "--host", "other.example.com", "--header", "X-Tenant=blue", "--sni", "api.example.com")))
                 .isEqualTo(3);
         assertThat(check(L7, concat(base, "--host", "api.example.com", "--header", "X-Tenant=red", "--sni", "api.example.com")))
@@ -213,7 +236,7 @@ class PolicyCheckTest {
         assertThat(check(L7, concat(otherIp, "--host", "api.example.com", "--header", "X-Tenant=blue", "--sni", "api.example.com")))
                 .isEqualTo(3);
         assertThat(check(L7, concat(base, "--header", "novalue"))).isEqualTo(2);
-        assertThat(err.toString()).startsWith("zerohop policy check: --header: must be NAME=VALUE");
+        assertThat(std.err.toString()).startsWith("zerohop policy check: --header: must be NAME=VALUE");
     }
 
     @Test
@@ -227,7 +250,7 @@ class PolicyCheckTest {
                   rules: [{to: [{operation: {methods: [POST]}}]}]
                 """;
         assertThat(check(deny, "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080")).isZero();
-        assertThat(err.toString()).contains("warning: AuthorizationPolicy prod/deny-post: ztunnel does not support HTTP attributes "
+        assertThat(std.err.toString()).contains("warning: AuthorizationPolicy prod/deny-post: ztunnel does not support HTTP attributes "
                 + "(found: methods)").contains("will have no effect");
         assertThat(check(deny, "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080",
                 "--method", "POST")).isEqualTo(3);
@@ -253,9 +276,9 @@ class PolicyCheckTest {
     void encodedAndMalformedPathsAsEnvoyNormalisesThem() throws Exception {
         String[] base = {"--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080", "--method", "GET"};
         assertThat(check(DENY_ADMIN, concat(base, "--path", "/admin%00"))).isEqualTo(3);
-        assertThat(out.toString()).startsWith("DENY by default: request path contains %00");
+        assertThat(std.out.toString()).startsWith("DENY by default: request path contains %00");
         assertThat(check(DENY_ADMIN, concat(base, "--path", "/public/%2e%2e/admin"))).as("%2e%2e is a dot-dot segment").isEqualTo(3);
-        assertThat(out.toString()).startsWith("DENY by prod/deny-admin");
+        assertThat(std.out.toString()).startsWith("DENY by prod/deny-admin");
         assertThat(check(DENY_ADMIN, concat(base, "--path", "/%61dmin?x=1"))).as("%61 is a, query dropped").isEqualTo(3);
         assertThat(check(DENY_ADMIN, concat(base, "--path", "/admin%2F"))).as("%2F stays encoded under BASE").isZero();
         assertThat(check(DENY_ADMIN, concat(base, "--path", "//admin"))).as("slashes are not merged under BASE").isZero();
@@ -272,14 +295,14 @@ class PolicyCheckTest {
     @org.junit.jupiter.api.DisplayName("--dest's port is named as the user typed it (--dest and the port), a usage error: exit 2")
     void aBadDestPortNamesDest() throws Exception {
         assertThat(check(FROM_FRONTEND, "--dest", "prod/backend:99999")).isEqualTo(2);
-        assertThat(err.toString()).startsWith("zerohop policy check: --dest: port 99999 out of range 1..65535" + System.lineSeparator())
+        assertThat(std.err.toString()).startsWith("zerohop policy check: --dest: port 99999 out of range 1..65535" + System.lineSeparator())
                 .doesNotContain("destinationPort");
         assertThat(check(FROM_FRONTEND, "--dest", "prod/backend:0")).isEqualTo(2);
-        assertThat(err.toString()).startsWith("zerohop policy check: --dest: port 0 out of range 1..65535");
+        assertThat(std.err.toString()).startsWith("zerohop policy check: --dest: port 0 out of range 1..65535");
         assertThat(check(FROM_FRONTEND, "--dest", "prod/backend:http")).isEqualTo(2);
-        assertThat(err.toString()).startsWith("zerohop policy check: --dest: port \"http\" is not a number (NS/WORKLOAD[:PORT])");
+        assertThat(std.err.toString()).startsWith("zerohop policy check: --dest: port \"http\" is not a number (NS/WORKLOAD[:PORT])");
         assertThat(check(FROM_FRONTEND, "--dest", "prod/backend", "--source-ip", "10.0.0")).isEqualTo(2);
-        assertThat(err.toString()).startsWith("zerohop policy check: --source-ip: \"10.0.0\" is not an IP address literal");
+        assertThat(std.err.toString()).startsWith("zerohop policy check: --source-ip: \"10.0.0\" is not an IP address literal");
     }
 
     @Test
@@ -295,8 +318,8 @@ class PolicyCheckTest {
                   - when: [{key: destination.ip, values: [10.0.0.3]}]
                 """;
         String[] base = {"--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--source-ip", "10.0.0.1", "--dest", "prod/batch:8080"};
-        assertThat(check(batchOnly, base)).as(out.toString()).isZero();
-        assertThat(out.toString()).startsWith("ALLOW by prod/batch-ip");
+        assertThat(check(batchOnly, base)).as(std.out.toString()).isZero();
+        assertThat(std.out.toString()).startsWith("ALLOW by prod/batch-ip");
         assertThat(check(batchOnly, concat(base, "--dest-ip", "10.0.0.9"))).isEqualTo(3);
     }
 
@@ -304,7 +327,7 @@ class PolicyCheckTest {
     @org.junit.jupiter.api.DisplayName("a --dest the --workloads registry does not hold names --dest and the workloads it has: exit 2")
     void aDestOutsideTheRegistryNamesDestAndTheChoices() throws Exception {
         assertThat(check(FROM_FRONTEND, "--dest", "prod/nothere:8080")).isEqualTo(2);
-        assertThat(err.toString()).startsWith("zerohop policy check: --dest: workload prod/nothere is not in " + dir.resolve("workloads.yaml")
+        assertThat(std.err.toString()).startsWith("zerohop policy check: --dest: workload prod/nothere is not in " + dir.resolve("workloads.yaml")
                 + " (it has prod/backend, prod/batch, prod/frontend)" + System.lineSeparator());
     }
 
@@ -312,11 +335,11 @@ class PolicyCheckTest {
     @org.junit.jupiter.api.DisplayName("--source in a policy's principal form (no spiffe://) is a usage error that shows the SPIFFE ID to write")
     void aPrincipalWithoutTheSchemeShowsTheSpiffeId() throws Exception {
         assertThat(check(FROM_FRONTEND, "--source", "cluster.local/ns/prod/sa/frontend", "--dest", "prod/backend:8080")).isEqualTo(2);
-        assertThat(err.toString()).startsWith("zerohop policy check: --source: \"cluster.local/ns/prod/sa/frontend\" is not a SPIFFE ID: "
+        assertThat(std.err.toString()).startsWith("zerohop policy check: --source: \"cluster.local/ns/prod/sa/frontend\" is not a SPIFFE ID: "
                 + "write spiffe://cluster.local/ns/prod/sa/frontend");
         // A bare workload name is no principal either: the SPIFFE ID's form, not "spiffe://frontend" (new-user pass).
         assertThat(check(FROM_FRONTEND, "--source", "frontend", "--dest", "prod/backend:8080")).isEqualTo(2);
-        assertThat(err.toString()).startsWith("zerohop policy check: --source: \"frontend\" is not a SPIFFE ID: write the caller's SPIFFE ID, "
+        assertThat(std.err.toString()).startsWith("zerohop policy check: --source: \"frontend\" is not a SPIFFE ID: write the caller's SPIFFE ID, "
                 + "spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/SERVICE_ACCOUNT (e.g. spiffe://cluster.local/ns/prod/sa/frontend)" + System.lineSeparator());
     }
 
@@ -332,16 +355,16 @@ class PolicyCheckTest {
                 "- fromEndpoints: [{matchLabels: {app: frontend}}]\n    toPorts: [{ports: [{port: \"8080\", protocol: TCP}], rules: {http: [{method: POST}]}}]");
         String id = "spiffe://cluster.local/ns/prod/sa/frontend";
         String[] request = {"--source", id, "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080", "--method", "POST"};
-        assertThat(check(httpOnly, request)).as(out.toString()).isZero();   // the control: port 8080 is auto, parsed
-        assertThat(err.toString()).doesNotContain("is tcp");
+        assertThat(check(httpOnly, request)).as(std.out.toString()).isZero();   // the control: port 8080 is auto, parsed
+        assertThat(std.err.toString()).doesNotContain("is tcp");
         Path p = dir.resolve("policies");
         Path tcp = Files.writeString(dir.resolve("tcp.yaml"), WORKLOADS.replace("labels: {app: backend}}", "labels: {app: backend}, ports: {8080: tcp}}"));
-        out.reset();
-        err.reset();
+        std.out.reset();
+        std.err.reset();
         String[] all = concat(new String[] {"policy", "check", "--policies", p.toString(), "--workloads", tcp.toString()}, request);
-        assertThat(Zerohop.run(all)).as(out.toString()).isEqualTo(3);
-        assertThat(out.toString()).startsWith("DENY by prod/from-frontend (CiliumNetworkPolicy ingress, rule 0): port allowed only through rules.http");
-        assertThat(err.toString()).startsWith("warning: port 8080 of prod/backend is tcp in " + tcp + ": the proxy does not parse HTTP there");
+        assertThat(Zerohop.run(all)).as(std.out.toString()).isEqualTo(3);
+        assertThat(std.out.toString()).startsWith("DENY by prod/from-frontend (CiliumNetworkPolicy ingress, rule 0): port allowed only through rules.http");
+        assertThat(std.err.toString()).startsWith("warning: port 8080 of prod/backend is tcp in " + tcp + ": the proxy does not parse HTTP there");
     }
 
     @Test
@@ -352,7 +375,7 @@ class PolicyCheckTest {
         Path w = Files.writeString(dir.resolve("none.yaml"), "workloads: []\n");
         assertThat(Zerohop.run("policy", "check", "--policies", p.toString(), "--workloads", w.toString(), "--dest", "prod/backend:8080"))
                 .isEqualTo(2);
-        assertThat(err.toString()).startsWith("zerohop policy check: --dest: workload prod/backend is not in " + w + " (it has no workloads)"
+        assertThat(std.err.toString()).startsWith("zerohop policy check: --dest: workload prod/backend is not in " + w + " (it has no workloads)"
                 + System.lineSeparator());
     }
 
@@ -360,20 +383,20 @@ class PolicyCheckTest {
     @org.junit.jupiter.api.DisplayName("an empty policy directory still decides (ALLOW by default) and says on stderr that nothing was loaded")
     void anEmptyDirectoryIsNamed() throws Exception {
         Path empty = Files.createDirectories(dir.resolve("empty"));
-        out.reset();
-        err.reset();
+        std.out.reset();
+        std.err.reset();
         assertThat(Zerohop.run("policy", "check", "--policies", empty.toString(), "--dest", "prod/backend")).isZero();
-        assertThat(out.toString()).startsWith("ALLOW by default");
-        assertThat(err.toString()).isEqualTo("warning: " + empty + ": no policy loaded from it" + System.lineSeparator());
+        assertThat(std.out.toString()).startsWith("ALLOW by default");
+        assertThat(std.err.toString()).isEqualTo("warning: " + empty + ": no policy loaded from it" + System.lineSeparator());
     }
 
     @Test
     void aMissingPolicyDirectoryIsNamedAsMissing() throws Exception {
         Path nope = dir.resolve("nope");
-        out.reset();
-        err.reset();
+        std.out.reset();
+        std.err.reset();
         assertThat(Zerohop.run("policy", "check", "--policies", nope + "/", "--dest", "prod/backend")).isEqualTo(2);
-        assertThat(err.toString()).startsWith("zerohop policy check: --policies: " + nope + " does not exist" + System.lineSeparator());
+        assertThat(std.err.toString()).startsWith("zerohop policy check: --policies: " + nope + " does not exist" + System.lineSeparator());
     }
 
     static final String MESH_DENY = """
@@ -394,12 +417,12 @@ class PolicyCheckTest {
     void aMistypedRootNamespaceIsNamedWithoutChangingTheDecision() throws Exception {
         String id = "spiffe://cluster.local/ns/prod/sa/frontend";
         assertThat(check(MESH_DENY, "--source", id, "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080")).isEqualTo(3);
-        assertThat(out.toString()).startsWith("DENY by istio-system/deny-legacy");
-        assertThat(err.toString()).doesNotContain("root namespace");
+        assertThat(std.out.toString()).startsWith("DENY by istio-system/deny-legacy");
+        assertThat(std.err.toString()).doesNotContain("root namespace");
 
         assertThat(check(MESH_DENY, "--source", id, "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080", "--root-namespace", "istio-sytem")).isZero();
-        assertThat(out.toString()).startsWith("ALLOW by default");
-        assertThat(err.toString().lines().toList()).contains("warning: root namespace istio-sytem (--root-namespace) holds no"
+        assertThat(std.out.toString()).startsWith("ALLOW by default");
+        assertThat(std.err.toString().lines().toList()).contains("warning: root namespace istio-sytem (--root-namespace) holds no"
                 + " AuthorizationPolicy or PeerAuthentication, but 1 in istio-system: those apply to their own namespace only,"
                 + " not mesh-wide; is the root namespace or their namespace mistyped?");
     }

@@ -67,6 +67,22 @@ class ReadmeSnippetsTest {
         return out;
     }
 
+    /**
+     * The micrometer-core version the READMEs tell a user to add (the BOM does not manage it, and the last
+     * README snippet needs it: a new-user pass's own project failed with "package io.micrometer.core.instrument
+     * does not exist" and the README named no version) is the one mesh-core is built with.
+     */
+    @Test
+    void theMicrometerVersionTheReadmesNameIsTheBuildsOne() throws Exception {
+        Matcher pom = Pattern.compile("<micrometer.version>([^<]+)</micrometer.version>").matcher(Files.readString(root().resolve("pom.xml")));
+        assertThat(pom.find()).isTrue();
+        for (String readme : List.of("README.md", "examples/embedded-service/README.md")) {
+            Matcher named = Pattern.compile("mesh-core is built with (\\d[\\w.]*\\w)").matcher(Files.readString(root().resolve(readme)));
+            assertThat(named.find()).as(readme + " names the micrometer-core version to add").isTrue();
+            assertThat(named.group(1)).as(readme).isEqualTo(pom.group(1));
+        }
+    }
+
     @Test
     void everyJavaBlockCompilesAsPrinted(@TempDir Path dir) throws Exception {
         StringBuilder src = new StringBuilder(IMPORTS).append("class Snippets {\n");

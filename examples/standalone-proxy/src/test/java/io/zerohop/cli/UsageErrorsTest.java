@@ -2,14 +2,11 @@ package io.zerohop.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -19,25 +16,14 @@ import org.junit.jupiter.api.io.TempDir;
  * and {@code ca issue --ca root.pem} said "root.pem missing".
  */
 class UsageErrorsTest {
-    private final ByteArrayOutputStream err = new ByteArrayOutputStream();
-    private PrintStream oldErr;
-
-    @BeforeEach
-    void capture() {
-        oldErr = System.err;
-        System.setErr(new PrintStream(err, true));
-    }
-
-    @AfterEach
-    void restore() {
-        System.setErr(oldErr);
-    }
+    @RegisterExtension
+    final StdStreams std = new StdStreams();
 
     /** Exit code and stderr's lines joined with " | ". */
     private String run(String... args) {
-        err.reset();
+        std.err.reset();
         int code = Zerohop.run(args);
-        return "exit " + code + ": " + String.join(" | ", err.toString().lines().toList());
+        return "exit " + code + ": " + String.join(" | ", std.err.toString().lines().toList());
     }
 
     @Test
@@ -57,22 +43,22 @@ class UsageErrorsTest {
         Path out = dir.resolve("out");
         String id = "spiffe://cluster.local/ns/prod/sa/web";
 
-        assertThat(run("ca", "issue", "--ca", dir.resolve("nope").toString(), "--id", id, "--out", out.toString()))
+        assertThat(run("ca", "issue", "--ca", dir.resolve("nope").toString(), "--id", id, "--out", std.out.toString()))
                 .startsWith("exit 2: zerohop ca issue: --ca: " + dir.resolve("nope") + " does not exist | Run 'zerohop ca issue --help'");
-        assertThat(run("ca", "issue", "--ca", ca.resolve("root.pem").toString(), "--id", id, "--out", out.toString()))
+        assertThat(run("ca", "issue", "--ca", ca.resolve("root.pem").toString(), "--id", id, "--out", std.out.toString()))
                 .startsWith("exit 2: zerohop ca issue: --ca: " + ca.resolve("root.pem") + " is not a directory");
         Path empty = Files.createDirectory(dir.resolve("empty"));
-        assertThat(run("ca", "issue", "--ca", empty.toString(), "--id", id, "--out", out.toString()))
+        assertThat(run("ca", "issue", "--ca", empty.toString(), "--id", id, "--out", std.out.toString()))
                 .startsWith("exit 2: zerohop ca issue: --ca: " + empty + " holds no CA (root.pem missing); run `zerohop ca init` first");
-        assertThat(run("ca", "issue", "--ca", ca.toString(), "--id", "spiffe://Bad/x", "--out", out.toString()))
+        assertThat(run("ca", "issue", "--ca", ca.toString(), "--id", "spiffe://Bad/x", "--out", std.out.toString()))
                 .startsWith("exit 2: zerohop ca issue: --id: invalid SPIFFE ID \"spiffe://Bad/x\"");
-        assertThat(run("ca", "issue", "--ca", ca.toString(), "--id", "spiffe://cluster.local", "--out", out.toString()))
+        assertThat(run("ca", "issue", "--ca", ca.toString(), "--id", "spiffe://cluster.local", "--out", std.out.toString()))
                 .startsWith("exit 2: zerohop ca issue: --id: a workload SPIFFE ID has a path");
-        assertThat(run("ca", "issue", "--ca", ca.toString(), "--id", id, "--out", out.toString(), "--ttl", "soon"))
+        assertThat(run("ca", "issue", "--ca", ca.toString(), "--id", id, "--out", std.out.toString(), "--ttl", "soon"))
                 .startsWith("exit 2: zerohop ca issue: --ttl: bad duration \"soon\"");
         assertThat(out).as("no usage error writes anything").doesNotExist();
         // A trust domain the CA does not hold is not a typo of the option's form: it stays a failure (1).
-        assertThat(run("ca", "issue", "--ca", ca.toString(), "--id", "spiffe://other.local/x", "--out", out.toString()))
+        assertThat(run("ca", "issue", "--ca", ca.toString(), "--id", "spiffe://other.local/x", "--out", std.out.toString()))
                 .startsWith("exit 1: zerohop ca issue: spiffe://other.local/x is not in trust domain cluster.local");
     }
 
