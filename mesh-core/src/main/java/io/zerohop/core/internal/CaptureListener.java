@@ -121,8 +121,9 @@ public final class CaptureListener {
         InetSocketAddress src = ch.remoteAddress();
         // Auto-read is off, yet epoll still reads once when the peer half-closes (EPOLLRDHUP): a client
         // that sends and shuts down its output before the tunnel is open would lose those bytes and
-        // its FIN at the pipeline's tail. Hold them until the relay is in place.
-        Hold hold = new Hold();
+        // its FIN at the pipeline's tail. Hold them until the relay is in place, and a reset (read
+        // error) with them, so that the tunnel is reset as it would be after the join.
+        Hold hold = new Hold(Long.MAX_VALUE, true);
         ch.pipeline().addLast("zerohop-hold", hold);
         opener.open(src, dst, ch.eventLoop()).whenComplete((end, e) -> {
             if (e != null) {
@@ -249,8 +250,13 @@ public final class CaptureListener {
                     return;
                 }
                 SocketChannel ch = (SocketChannel) ctx.channel();
-                ctx.pipeline().remove(Socks5CommandRequestDecoder.class);
+                // From here to the join, as relay() does: what the client sends meanwhile with its FIN
+                // (epoll reads it, auto-read or not) and what it sent with the CONNECT (the decoder
+                // hands its leftover on when removed) wait in a hold, not at the pipeline's tail.
+                Hold hold = new Hold(Long.MAX_VALUE, true);
+                ctx.pipeline().addLast("zerohop-hold", hold);
                 ctx.pipeline().remove(this);
+                ctx.pipeline().remove(Socks5CommandRequestDecoder.class);
                 InetSocketAddress dst = new InetSocketAddress(ip, req.dstPort());
                 InetSocketAddress src = ch.remoteAddress();
                 opener.open(src, dst, ch.eventLoop()).whenComplete((end, e) -> {
@@ -267,6 +273,7 @@ public final class CaptureListener {
                             .addListener(f -> onLoopOf(ch, end, () -> {
                                 ch.pipeline().remove(Socks5ServerEncoder.class);
                                 Relay.join(Relay.tcp(ch), end);
+                                hold.release();
                             }));
                 });
             }

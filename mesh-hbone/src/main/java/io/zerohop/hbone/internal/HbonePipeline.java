@@ -42,7 +42,9 @@ import io.netty.handler.ssl.SslHandler;
  *                  RST ⇄ Reset     the first read
  * </pre>
  *
- * <p>A proxy-mode upstream TCP connection has one handler, {@code hbone-relay}.
+ * <p>A proxy-mode upstream TCP connection has one handler, {@code hbone-relay}, behind a {@link Hold}
+ * from registration until the relay joins (what epoll reads before, the bytes and FIN, is replayed
+ * into the relay; then the hold leaves).
  */
 public final class HbonePipeline {
     public static final String TLS = "hbone-tls";

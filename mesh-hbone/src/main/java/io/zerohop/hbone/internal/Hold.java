@@ -7,6 +7,7 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.util.ReferenceCountUtil;
 import io.zerohop.hbone.HboneStream;
+import java.io.IOException;
 import java.util.ArrayDeque;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,12 +25,19 @@ import org.slf4j.LoggerFactory;
  * the tunnel's handlers first read. Written for captured connections waiting for their tunnel and
  * the L7 sniffer too: a subclass sees each held item in {@link #held}.
  *
+ * <p>A hold made {@linkplain #Hold(long, boolean) to keep failures} also keeps the
+ * {@link IOException}s that reach it, in order, and replays them as {@code exceptionCaught}: a
+ * connection's read error (a peer's reset) then reaches a relay joined later as the failure it is,
+ * not only as the end of input that epoll fires after it (AbstractEpollStreamChannel
+ * handleReadException). Other exceptions pass at once.
+ *
  * <p>Event loop only. Not sharable.
  */
 public class Hold extends ChannelInboundHandlerAdapter {
     private static final Logger log = LoggerFactory.getLogger(Hold.class);
 
     private final long maxBytes;
+    private final boolean holdsFailures;
     private ArrayDeque<Object> queue;
     private long bytes;
     private boolean released;
@@ -42,10 +50,19 @@ public class Hold extends ChannelInboundHandlerAdapter {
 
     /** @param maxBytes held payload bytes past which the hold {@linkplain #fail fails}; positive */
     public Hold(long maxBytes) {
+        this(maxBytes, false);
+    }
+
+    /**
+     * @param maxBytes held payload bytes past which the hold {@linkplain #fail fails}; positive
+     * @param holdsFailures whether {@link IOException}s are held too (in order with the rest)
+     */
+    public Hold(long maxBytes, boolean holdsFailures) {
         if (maxBytes <= 0) {
             throw new IllegalArgumentException("maxBytes must be positive: " + maxBytes);
         }
         this.maxBytes = maxBytes;
+        this.holdsFailures = holdsFailures;
     }
 
     @Override
@@ -58,7 +75,7 @@ public class Hold extends ChannelInboundHandlerAdapter {
         return ctx;
     }
 
-    /** Called after {@code item} (a message or an end-of-input event) was queued. */
+    /** Called after {@code item} (a message, an end-of-input event or a held failure) was queued. */
     protected void held(ChannelHandlerContext ctx, Object item) {}
 
     /** Payload bytes held now. */
@@ -98,6 +115,16 @@ public class Hold extends ChannelInboundHandlerAdapter {
         held(ctx, evt);
     }
 
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (released || !holdsFailures || !(cause instanceof IOException)) {
+            ctx.fireExceptionCaught(cause);
+            return;
+        }
+        queue().add(cause);
+        held(ctx, cause);
+    }
+
     private ArrayDeque<Object> queue() {
         if (queue == null) {
             queue = new ArrayDeque<>(4);
@@ -122,6 +149,8 @@ public class Hold extends ChannelInboundHandlerAdapter {
             for (Object m; (m = q.poll()) != null; ) {
                 if (m instanceof ChannelInputShutdownEvent || m instanceof HboneStream.Reset) {
                     ctx.fireUserEventTriggered(m);
+                } else if (m instanceof Throwable t) {
+                    ctx.fireExceptionCaught(t);
                 } else {
                     ctx.fireChannelRead(m);
                 }

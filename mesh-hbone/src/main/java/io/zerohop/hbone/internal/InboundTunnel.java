@@ -4,7 +4,6 @@ import io.netty.bootstrap.Bootstrap;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.handler.codec.http2.DefaultHttp2Headers;
@@ -26,6 +25,8 @@ import io.zerohop.hbone.TunnelInfo;
 import io.zerohop.hbone.TunnelResult;
 import java.net.InetSocketAddress;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 
 /**
@@ -55,15 +56,11 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
     private GenericFutureListener<Future<? super Void>> abandon;
 
     /**
-     * The upstream channel's bootstrap handler: Netty wants one, and the {@link Relay} adds the real
-     * one. An initializer removes itself at registration; a no-op adapter stayed in every upstream
-     * pipeline, a context and a handler per tunnel (80 bytes; issue 14).
+     * Test hook (null in production): while it answers true for a dialled upstream, that tunnel's
+     * 200 and relay wait, re-asked every millisecond, so that a test can make the upstream's bytes
+     * and FIN arrive between the connect and the relay, a window that is otherwise one task wide.
      */
-    private static final ChannelInitializer<Channel> NO_HANDLER = new ChannelInitializer<>() {
-        @Override
-        protected void initChannel(Channel c) {
-        }
-    };
+    static volatile Predicate<SocketChannel> holdJoin;
 
     /**
      * The 200 of every tunnel, one read-only instance: HPACK encoding only reads it. A
@@ -194,6 +191,8 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         }
         conn.pendingDials++;
         dialPending = true;
+        // Failures too: an upstream that resets before the join resets the tunnel, as after it.
+        Hold hold = new Hold(Long.MAX_VALUE, true);
         Bootstrap b = new Bootstrap()
                 .group(ch.eventLoop())
                 .channel(Transports.socketChannel(server.group))
@@ -205,7 +204,13 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
                 // per-channel timer stayed referenced by the channel, cancelled, for the tunnel's
                 // life (a ScheduledFutureTask per open tunnel; issue 14).
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 0)
-                .handler(NO_HANDLER);
+                // In the pipeline from registration until the relay joins: with auto-read off, epoll
+                // still reads an upstream's bytes and FIN when the FIN comes (EPOLLRDHUP,
+                // netty#3709); a server-first upstream that answers and closes at once (a refusal
+                // banner) lost both at the pipeline's tail, and the tunnel hung. Bounded by the
+                // socket's receive buffer: nothing more can come after the FIN. Leaves the pipeline
+                // when released, so an open tunnel keeps nothing of it.
+                .handler(hold);
         ChannelFuture dial = b.connect(TunnelSet.of(ch).dialAddress(upstream));
         dialing = dial.channel();
         TunnelSet.of(ch).dials(cfg.upstreamConnectTimeout().toNanos()).add(this);
@@ -223,7 +228,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         // A loopback connect can complete inside connect(): the answer still waits for the rest of
         // the current read, so a RST_STREAM that came with the HEADERS finds the stream unanswered
         // (and counts against the reset budget) instead of a tunnel that opened.
-        dial.addListener((ChannelFuture f) -> ch.eventLoop().execute(() -> dialed(f, upstream)));
+        dial.addListener((ChannelFuture f) -> ch.eventLoop().execute(() -> dialed(f, upstream, hold)));
     }
 
     /** Ends this stream's claim on the pending-dial limits, once: when the dial ends or is abandoned. */
@@ -249,7 +254,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         }
     }
 
-    private void dialed(ChannelFuture f, InetSocketAddress upstream) {
+    private void dialed(ChannelFuture f, InetSocketAddress upstream, Hold hold) {
         releaseDial();
         cancel();
         dialing = null;
@@ -269,6 +274,16 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         // the local address around a shared IP address object (56 bytes; issue 14).
         Transports.shareRemoteAddress(tcp, TunnelSet.of(ch).dialAddress(upstream));
         Transports.shareLocalAddress(tcp, null);
+        join(tcp, hold);
+    }
+
+    /** Answers 200 and relays the tunnel and its dialled upstream {@code tcp}, or closes {@code tcp}. Event loop. */
+    private void join(SocketChannel tcp, Hold hold) {
+        Predicate<SocketChannel> later = holdJoin;
+        if (later != null && ch.isActive() && later.test(tcp)) {
+            ch.eventLoop().schedule(() -> join(tcp, hold), 1, TimeUnit.MILLISECONDS);
+            return;
+        }
         if (!ch.isActive() || codec.rstReceived()) {
             // A peer RST_STREAM closes the stream channel one task later (TunnelCodec.closeAfterReset):
             // a dial that completes in between must not answer 200, and the reset counts as pre-open.
@@ -280,6 +295,8 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         Tunnels.flushSoon(ch);
         codec.open();
         Relay.join(Relay.tunnel(ch, new TunnelBudget(server.budgets, conn.share)), Relay.tcp(tcp));
+        // What the upstream sent before (its bytes, its FIN) goes to the relay now, in order.
+        hold.release();
     }
 
     private void embed(StreamHandler handler) {

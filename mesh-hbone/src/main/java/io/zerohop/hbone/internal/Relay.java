@@ -238,7 +238,26 @@ public final class Relay {
                 // The side itself is the throttle's recheck: no lambda kept per tunnel.
                 throttle.attached(other().end().channel(), this);
             }
+            Channel inCh = end().channel();
+            if (inCh instanceof DuplexChannel d && (!d.isActive() || d.isInputShutdown())) {
+                // Epoll reads a peer's bytes and FIN even with auto-read off (EPOLLRDHUP, netty#3709):
+                // a connection can be half-closed, or gone, before it joins, and Netty fires no event
+                // again. One task later, so that a Hold the caller releases right after join replays
+                // its bytes and end first; without one, the end still ends this direction (ztunnel's
+                // copy_bidirectional, src/copy.rs, half-closes the other side on a read of 0).
+                inCh.eventLoop().execute(this::endedBeforeJoin);
+            }
             recheck();
+        }
+
+        /** {@link #start}'s late look at a connection that was already half-closed or closed. Its loop. */
+        private void endedBeforeJoin() {
+            Channel inCh = end().channel();
+            if (!inCh.isActive()) {
+                inactive();
+            } else if (((DuplexChannel) inCh).isInputShutdown()) {
+                inputEnded();
+            }
         }
 
         /** {@link #recheck}: what a {@link Throttle} calls. */
@@ -308,19 +327,7 @@ public final class Relay {
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             if (evt instanceof ChannelInputShutdownEvent) {
-                if (inputEnded) {
-                    return;
-                }
-                inputEnded = true;
-                // Counted before the FIN goes on: the two sides may run on different event loops, and
-                // the peer's answering FIN (then the channel's close) must never find this EOF
-                // uncounted, or a clean end would look like an abort and reset the connection.
-                Relay r = relay;
-                boolean both = ((int) STATE.getAndAdd(r, 1) & EOFS) + 1 == 2;
-                other().end().shutdownOutput();
-                if (both) {
-                    r.finish();
-                }
+                inputEnded();
             } else if (evt instanceof HboneStream.Reset) {
                 relay.abort();
             } else {
@@ -328,13 +335,36 @@ public final class Relay {
             }
         }
 
+        /** This side's input ended (a FIN, END_STREAM): half-closes the other end; once. Its loop. */
+        private void inputEnded() {
+            if (inputEnded) {
+                return;
+            }
+            inputEnded = true;
+            // Counted before the FIN goes on: the two sides may run on different event loops, and
+            // the peer's answering FIN (then the channel's close) must never find this EOF
+            // uncounted, or a clean end would look like an abort and reset the connection.
+            Relay r = relay;
+            boolean both = ((int) STATE.getAndAdd(r, 1) & EOFS) + 1 == 2;
+            other().end().shutdownOutput();
+            if (both) {
+                r.finish();
+            }
+        }
+
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
+            inactive();
+            ctx.fireChannelInactive();
+        }
+
+        /** This side's channel closed. Its loop; a second call (a late look, then the event) changes nothing. */
+        private void inactive() {
             // Not when the relay already ended (both EOFs, a clean close, an abort): the other
             // side's close then follows from it and is no failure.
             Relay r = relay;
             int st = r.state;
-            if ((st & EOFS) < 2 && (st & REPORTED) == 0) {
+            if ((st & EOFS) < 2 && (st & (REPORTED | ABORTED)) == 0) {
                 if (end().closedCleanly()) {
                     r.report(false);
                     other().end().close();
@@ -343,7 +373,6 @@ public final class Relay {
                     r.abort();
                 }
             }
-            ctx.fireChannelInactive();
         }
 
         @Override

@@ -42,6 +42,30 @@ class HoldTest {
     }
 
     @Test
+    @DisplayName("a hold that keeps failures keeps I/O errors in order with the bytes and the FIN; others pass at once; a plain hold keeps none")
+    void ioErrorsAreHeldInOrderWhenAsked() {
+        Hold hold = new Hold(Long.MAX_VALUE, true);
+        Probe probe = new Probe();
+        EmbeddedChannel ch = new EmbeddedChannel(hold, probe);
+        ch.writeInbound(ascii("a"));
+        // As epoll reports a peer's reset with half-closure allowed: the error, then the input's end.
+        ch.pipeline().fireExceptionCaught(new java.io.IOException("Connection reset by peer"));
+        ch.pipeline().fireUserEventTriggered(ChannelInputShutdownEvent.INSTANCE);
+        ch.pipeline().fireExceptionCaught(new IllegalStateException("a bug"));
+        assertThat(probe.seen).containsExactly("error:a bug");
+        hold.release();
+        assertThat(probe.seen).containsExactly("error:a bug", "a", "error:Connection reset by peer", "EOF");
+        ch.finishAndReleaseAll();
+
+        Hold plain = new Hold();
+        Probe later = new Probe();
+        EmbeddedChannel other = new EmbeddedChannel(plain, later);
+        other.pipeline().fireExceptionCaught(new java.io.IOException("Connection reset by peer"));
+        assertThat(later.seen).containsExactly("error:Connection reset by peer");
+        other.finishAndReleaseAll();
+    }
+
+    @Test
     @DisplayName("end of input (FIN / END_STREAM) and a reset are held in order with the bytes; other events pass at once")
     void endOfInputIsHeldInOrder() {
         Hold hold = new Hold();

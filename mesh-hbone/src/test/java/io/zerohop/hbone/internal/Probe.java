@@ -40,6 +40,11 @@ final class Probe extends ChannelInboundHandlerAdapter {
         }
     }
 
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        seen.add("error:" + cause.getMessage());
+    }
+
     static ByteBuf ascii(String s) {
         return io.netty.buffer.Unpooled.copiedBuffer(s, StandardCharsets.US_ASCII);
     }
