@@ -3,35 +3,21 @@ package io.zerohop.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.file.Path;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /** {@code zerohop proxy --kubernetes}: option errors a person can act on, before any API call. */
 class KubernetesOptionTest {
-    private final ByteArrayOutputStream err = new ByteArrayOutputStream();
-    private PrintStream oldErr;
-
-    @BeforeEach
-    void capture() {
-        oldErr = System.err;
-        System.setErr(new PrintStream(err, true));
-    }
-
-    @AfterEach
-    void restore() {
-        System.setErr(oldErr);
-    }
+    @RegisterExtension
+    final StdStreams std = new StdStreams();
 
     @Test
     void kubernetesExcludesFileSources(@TempDir Path dir) {
         int code = Zerohop.run("proxy", "--kubernetes", "--node", "node-a", "--policies", dir.toString(), "--in-memory-ca");
         assertThat(code).as("a usage error (new-user pass: it was 1)").isEqualTo(2);
-        assertThat(err.toString()).startsWith("zerohop proxy: --policies: --kubernetes reads workloads and policies from the API server; "
+        assertThat(std.err.toString()).startsWith("zerohop proxy: --policies: --kubernetes reads workloads and policies from the API server; "
                 + "drop --policies");
     }
 
@@ -72,7 +58,7 @@ class KubernetesOptionTest {
     void inboundTransparentNeedsAnInboundListener() {
         int code = Zerohop.run("proxy", "--inbound", "off", "--inbound-transparent", "--in-memory-ca");
         assertThat(code).as("a usage error").isEqualTo(2);
-        assertThat(err.toString()).contains("--inbound-transparent: needs an HBONE listener, but --inbound is off");
+        assertThat(std.err.toString()).contains("--inbound-transparent: needs an HBONE listener, but --inbound is off");
     }
 
     @Test
@@ -80,7 +66,7 @@ class KubernetesOptionTest {
         assumeTrue(System.getenv("NODE_NAME") == null, "NODE_NAME is set in this environment");
         int code = Zerohop.run("proxy", "--kubernetes", "--in-memory-ca");
         assertThat(code).as("a usage error (new-user pass: it was 1)").isEqualTo(2);
-        assertThat(err.toString()).startsWith("zerohop proxy: --kubernetes: needs --node NAME (or NODE_NAME from the downward API: spec.nodeName)");
+        assertThat(std.err.toString()).startsWith("zerohop proxy: --kubernetes: needs --node NAME (or NODE_NAME from the downward API: spec.nodeName)");
     }
 
     @Test
@@ -89,7 +75,7 @@ class KubernetesOptionTest {
         int code = Zerohop.run("proxy", "--spire-socket", "agent.sock", "--inbound", "off", "--metrics", "off", "--readiness", "off",
                 "--admin", "off");
         assertThat(code).isEqualTo(2);
-        assertThat(err.toString()).startsWith("zerohop proxy: --spire-socket: \"agent.sock\" is not unix:/path, tcp://ip:port or /path");
+        assertThat(std.err.toString()).startsWith("zerohop proxy: --spire-socket: \"agent.sock\" is not unix:/path, tcp://ip:port or /path");
     }
 
     @Test
@@ -98,22 +84,16 @@ class KubernetesOptionTest {
         try (var ca = io.zerohop.identity.InMemoryCa.create("cluster.local");
              var spire = new io.zerohop.testing.WorkloadApiServer(dir.resolve("agent.sock"))) {
             spire.serve(ca.issue(io.zerohop.identity.SpiffeIds.istio("cluster.local", "zerohop-system", "zerohop-node")), ca.bundle());
-            java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
-            java.io.PrintStream oldOut = System.out;
-            System.setOut(new java.io.PrintStream(out, true));
-            try {
-                var proxy = java.util.concurrent.CompletableFuture.supplyAsync(() -> Zerohop.run("proxy",
-                        "--spire-socket", spire.socket().toString(), "--inbound", "127.0.0.1:0", "--metrics", "off",
-                        "--readiness", "off", "--admin", "127.0.0.1:0", "--drain", "0s"));
-                io.zerohop.testing.netty.Await.until("the ready line", () -> out.toString().contains("zerohop proxy ready") || proxy.isDone());
-                var admin = java.util.regex.Pattern.compile("admin (127\\.0\\.0\\.1:\\d+);").matcher(out.toString());
-                assertThat(admin.find()).as(out + " / " + err).isTrue();
-                assertThat(out.toString()).contains("identity source SPIRE unix:" + spire.socket());
-                AdminQuit.quit(admin.group(1));
-                assertThat(io.zerohop.testing.netty.Await.result(proxy)).isZero();
-            } finally {
-                System.setOut(oldOut);
-            }
+            var out = std.out;
+            var proxy = java.util.concurrent.CompletableFuture.supplyAsync(() -> Zerohop.run("proxy",
+                    "--spire-socket", spire.socket().toString(), "--inbound", "127.0.0.1:0", "--metrics", "off",
+                    "--readiness", "off", "--admin", "127.0.0.1:0", "--drain", "0s"));
+            io.zerohop.testing.netty.Await.until("the ready line", () -> out.toString().contains("zerohop proxy ready") || proxy.isDone());
+            var admin = java.util.regex.Pattern.compile("admin (127\\.0\\.0\\.1:\\d+);").matcher(out.toString());
+            assertThat(admin.find()).as(out + " / " + std.err).isTrue();
+            assertThat(out.toString()).contains("identity source SPIRE unix:" + spire.socket());
+            AdminQuit.quit(admin.group(1));
+            assertThat(io.zerohop.testing.netty.Await.result(proxy)).isZero();
         }
     }
 }
