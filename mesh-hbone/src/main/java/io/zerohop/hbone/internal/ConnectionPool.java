@@ -187,6 +187,12 @@ public final class ConnectionPool {
                 if (ch == null) {
                     f.complete(null);
                 } else {
+                    // What tunnels closed just before this wrote (a socket's END_STREAM waits for a
+                    // batched flush, Tunnels.flushSoon, queued behind this close) goes out first:
+                    // dropped, the server saw a tunnel that had ended cleanly end with our direction
+                    // still open, a reset (ClientCloseAfterEndTest). One task after the caller's
+                    // earlier ones, as the close itself; nothing waits for the peer.
+                    ch.flush();
                     Transports.closeNow(ch).addListener(x -> f.complete(null));
                 }
             });

@@ -1,0 +1,122 @@
+package io.zerohop.hbone;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.channel.EventLoop;
+import io.netty.channel.EventLoopGroup;
+import io.zerohop.hbone.internal.Transports;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * A client that reads the tunnel to its end, closes the socket and at once the client (what
+ * {@code zerohop connect} does when stdin is empty or already read: its stdin thread's half-close and
+ * the download's EOF race). Closing the socket puts our END_STREAM on the loop; closing the client
+ * closed the connection from the pipeline's head in a task queued before that END_STREAM's batched
+ * flush, so the frame never left, the server saw its connection end with our direction still open
+ * and logged a tunnel that had delivered everything as {@code end=reset error="reset"}, counted in
+ * {@code istio_tcp_connections_failed_total{response_flags="CONNECT"}} (newuser7, about 1 tunnel in
+ * 3 against a banner-and-close upstream). The client's loop is held by a latch while both closes are
+ * queued, so the order is fixed, not left to chance.
+ *
+ * <p>The server's rule is ztunnel's for both ends (istio/ztunnel src/copy.rs copy_bidirectional: each
+ * direction ends on its read of 0, the tunnel is a success when both did): END_STREAM both ways is a
+ * clean end. ztunnel's server would also have let this one pass (a connection's EOF reaches its
+ * stream read as BrokenPipe, which copy.rs {@code ignore_io_errors} swallows); zerohop's server does
+ * not guess that a direction that never ended was complete, so the client must say it was.
+ */
+@Timeout(60)
+class ClientCloseAfterEndTest {
+    static final byte[] BANNER = "220 banner\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+
+    Mesh mesh;
+    ServerSocket upstream;
+    Thread acceptor;
+    HboneServer server;
+    final RecordingEvents serverEvents = new RecordingEvents();
+    EventLoopGroup clientLoop;
+
+    @BeforeEach
+    void start() throws Exception {
+        mesh = new Mesh();
+        upstream = new ServerSocket(0, 50, InetAddress.getByName("127.0.51.1"));
+        acceptor = new Thread(() -> {
+            while (!upstream.isClosed()) {
+                try (Socket s = upstream.accept()) {
+                    OutputStream out = s.getOutputStream();
+                    out.write(BANNER);
+                    out.flush();
+                } catch (Exception closed) {
+                    return;
+                }
+            }
+        }, "banner-upstream");
+        acceptor.start();
+        InetSocketAddress up = (InetSocketAddress) upstream.getLocalSocketAddress();
+        server = mesh.server((dst, id, local) -> Destination.proxy(up)).listener(serverEvents).build().start().get(10, TimeUnit.SECONDS);
+        clientLoop = Transports.newGroup(1, "client-close");
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        server.close();
+        upstream.close();
+        acceptor.join(10_000);
+        clientLoop.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS).sync();
+        mesh.close();
+    }
+
+    /** A tunnel read to its end; then the socket closed (our END_STREAM) and the client, both while the loop waits. */
+    void readThenCloseSocketAndClient(boolean halfCloseFirst) throws Exception {
+        HboneClient client = mesh.client().eventLoopGroup(clientLoop).build();
+        HboneStream s = client.connect(Mesh.loopback(25), mesh.expectServer(), server.localAddress()).get(10, TimeUnit.SECONDS);
+        HboneSocket socket = s.toSocket();
+        socket.setSoTimeout(10_000);
+        assertThat(socket.getInputStream().readAllBytes()).as("the banner, then EOF").isEqualTo(BANNER);
+        EventLoop loop = s.channel().eventLoop();
+        CountDownLatch held = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        loop.execute(() -> {
+            held.countDown();
+            try {
+                release.await(10, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        assertThat(held.await(10, TimeUnit.SECONDS)).isTrue();
+        if (halfCloseFirst) {
+            socket.shutdownOutput();
+        }
+        socket.close();
+        var closed = client.closeAsync();
+        release.countDown();
+        closed.get(10, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void aTunnelClosedRightBeforeItsClientEndsCleanlyOnTheServer() throws Exception {
+        readThenCloseSocketAndClient(false);
+        TunnelResult r = RecordingEvents.next(serverEvents.closed);
+        assertThat(r.bytesSent()).as("the banner went to the client").isEqualTo(BANNER.length);
+        assertThat(r.reset()).as("END_STREAM both ways: %s", r).isFalse();
+        assertThat(r.error()).isNull();
+    }
+
+    @Test
+    void aHalfCloseRightBeforeTheClientEndsCleanlyOnTheServer() throws Exception {
+        readThenCloseSocketAndClient(true);
+        TunnelResult r = RecordingEvents.next(serverEvents.closed);
+        assertThat(r.reset()).as("END_STREAM both ways: %s", r).isFalse();
+        assertThat(r.error()).isNull();
+    }
+}
