@@ -214,12 +214,21 @@ public final class TunnelSocket extends TunnelSocketOptions {
     @Override
     public void shutdownOutput() throws IOException {
         Channel c = requireConnected();
-        if (st.outputShutdown) {
-            return;
-        }
-        st.outputShutdown = true;
-        if (c.isActive()) {
-            HboneStream.shutdownOutput(c);
+        st.lock.lock();
+        try {
+            if (st.outputShutdown) {
+                return;
+            }
+            // Set and handed to the loop under the lock SocketState.ended() reads it under: a close()
+            // on another thread that finds both directions ended queues nothing, and its caller's
+            // next step (HboneClient.close, then the connection's close) must find this END_STREAM
+            // already queued ahead of it, or the close drops it and the server sees a reset.
+            st.outputShutdown = true;
+            if (c.isActive()) {
+                HboneStream.shutdownOutput(c);
+            }
+        } finally {
+            st.lock.unlock();
         }
     }
 
