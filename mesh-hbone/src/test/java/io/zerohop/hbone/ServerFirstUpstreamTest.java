@@ -6,11 +6,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.zerohop.hbone.internal.JoinWindow;
 import io.zerohop.hbone.internal.Transports;
-import java.io.OutputStream;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CountDownLatch;
@@ -39,33 +35,21 @@ class ServerFirstUpstreamTest {
     /** Whether the upstream ends each connection with a reset (SO_LINGER 0) instead of a FIN. */
     volatile boolean resets;
     final CountDownLatch dialled = new CountDownLatch(1);
-    ServerSocket upstream;
-    Thread acceptor;
+    BannerUpstream upstream;
     HboneServer server;
     HboneClient client;
 
     @BeforeEach
     void start() throws Exception {
         mesh = new Mesh();
-        upstream = new ServerSocket(0, 50, InetAddress.getByName("127.0.46.1"));
-        acceptor = new Thread(() -> {
-            while (!upstream.isClosed()) {
-                try (Socket s = upstream.accept()) {
-                    OutputStream out = s.getOutputStream();
-                    out.write(BANNER);
-                    out.flush();
-                    if (resets) {
-                        // Only once the proxy's connect completed: a reset before it fails the dial (503).
-                        dialled.await(10, TimeUnit.SECONDS);
-                        s.setSoLinger(true, 0);
-                    }
-                } catch (Exception closed) {
-                    return;
-                }
+        upstream = new BannerUpstream("127.0.46.1", BANNER, s -> {
+            if (resets) {
+                // Only once the proxy's connect completed: a reset before it fails the dial (503).
+                dialled.await(10, TimeUnit.SECONDS);
+                s.setSoLinger(true, 0);
             }
-        }, "banner-upstream");
-        acceptor.start();
-        InetSocketAddress up = (InetSocketAddress) upstream.getLocalSocketAddress();
+        });
+        InetSocketAddress up = upstream.address();
         server = mesh.server((dst, id, local) -> Destination.proxy(up)).build().start().get(10, TimeUnit.SECONDS);
         client = mesh.client().build();
     }
@@ -76,7 +60,6 @@ class ServerFirstUpstreamTest {
         client.close();
         server.close();
         upstream.close();
-        acceptor.join(10_000);
         mesh.close();
     }
 
