@@ -297,7 +297,7 @@ class CliTest {
     void policyCheckPrintsEachWarningOnce(@TempDir Path dir) throws Exception {
         Files.writeString(dir.resolve("p.yaml"), HTTP_ONLY_DENY);
         assertThat(Zerohop.run("policy", "check", "--policies", dir.toString(), "--dest", "prod/web:8080")).isZero();
-        assertThat(count(std.err.toString(), "prod/deny-admin: ztunnel does not support HTTP attributes")).as(std.err.toString()).isEqualTo(1);
+        assertThat(count(std.err.toString(), "prod/deny-admin: HTTP attributes (paths): zerohop enforces them itself")).as(std.err.toString()).isEqualTo(1);
         assertThat(std.err.toString()).startsWith("warning: AuthorizationPolicy prod/deny-admin");
         // The silenced logger is the one the loader logs on.
         assertThat(Class.forName(PolicyCommand.Check.LOADER_LOGGER).getSimpleName()).isEqualTo("Loader");
@@ -315,7 +315,7 @@ class CliTest {
         assertThat(Zerohop.run("proxy", "--policies", policies.toString(), "--cert", dir.resolve("c.pem").toString(),
                 "--key", dir.resolve("k.pem").toString(), "--trust-bundle", dir.resolve("b.pem").toString(),
                 "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "off", "--admin", "off")).isNotZero();
-        assertThat(count(std.err.toString(), "prod/deny-admin: ztunnel does not support HTTP attributes")).as(std.err.toString()).isEqualTo(1);
+        assertThat(count(std.err.toString(), "prod/deny-admin: HTTP attributes (paths): zerohop enforces them itself")).as(std.err.toString()).isEqualTo(1);
     }
 
     /**
