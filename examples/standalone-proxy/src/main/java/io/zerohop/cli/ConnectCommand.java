@@ -32,7 +32,8 @@ import picocli.CommandLine.Spec;
                         + " --cert/--key/--trust-bundle are not a valid SVID for that bundle), 1 --via unreachable, or the"
                         + " tunnel reset after it was set up (what was printed may be incomplete), or another error."})
 final class ConnectCommand implements Callable<Integer> {
-    @Option(names = "--via", required = true, description = "HBONE endpoint IP:PORT (the destination node's port 15008)")
+    @Option(names = "--via", required = true, description = "HBONE endpoint IP:PORT: --target's IP on port 15008 (a node"
+            + " proxy answers there with that workload's SVID and reaches only workloads of it), or its node's hboneAddress")
     String via;
 
     @Option(names = "--target", required = true, description = "Destination workload IP:PORT (the CONNECT authority)")
