@@ -77,26 +77,26 @@ class SeedIndentTest {
 
     @Test
     void theNewUsersTabIsNamedWithItsField() throws Exception {
-        List<String> lines = new ArrayList<>(Files.readAllLines(SeedManifestTest.seed("istio-ambient-e-commerce.yaml")));
-        assertThat(lines.get(18)).isEqualTo("  action: ALLOW");
-        lines.set(18, "\taction: ALLOW");
-        PolicyLoadException e = catchThrowableOfType(PolicyLoadException.class,
-                () -> PolicyLoader.fromString("p.yaml", String.join("\n", lines) + "\n"));
-        assertThat(e).hasMessage("p.yaml:19: spec.action: invalid YAML: a tab character (\\t) in the indentation: YAML indents"
-                + " with spaces only; replace the tab with spaces");
+        assertThat(refusal("istio-ambient-e-commerce.yaml", 19, "  action: ALLOW", "\taction: ALLOW"))
+                .hasMessage("p.yaml:19: spec.action: invalid YAML: a tab character (\\t) in the indentation: YAML indents"
+                        + " with spaces only; replace the tab with spaces");
     }
 
     @Test
     void aDedentedKeyNamesItsFieldAndTheColumnsToCompare() throws Exception {
-        List<String> lines = new ArrayList<>(Files.readAllLines(SeedManifestTest.seed("cilium-enforce-mtls-checkout.yaml")));
-        assertThat(lines.get(6)).isEqualTo("  endpointSelector:");
-        lines.set(6, " endpointSelector:");
-        PolicyLoadException e = catchThrowableOfType(PolicyLoadException.class,
-                () -> PolicyLoader.fromString("p.yaml", String.join("\n", lines) + "\n"));
         // SnakeYAML's own words stay (what a search for the error finds); the columns say what to fix.
-        assertThat(e).hasMessage("p.yaml:7: spec.endpointSelector: invalid YAML: while parsing a block mapping: expected"
-                + " <block end>, but found '<block mapping start>' (line 7 starts \"endpointSelector:\" at column 2; the key"
-                + " before it, spec.description on line 6, is at column 3: keys of one mapping start in the same column,"
-                + " a nested one further right)");
+        assertThat(refusal("cilium-enforce-mtls-checkout.yaml", 7, "  endpointSelector:", " endpointSelector:"))
+                .hasMessage("p.yaml:7: spec.endpointSelector: invalid YAML: while parsing a block mapping: expected"
+                        + " <block end>, but found '<block mapping start>' (line 7 starts \"endpointSelector:\" at column 2;"
+                        + " the key before it, spec.description on line 6, is at column 3: keys of one mapping start in the"
+                        + " same column, a nested one further right)");
+    }
+
+    /** The seed manifest {@code file} loaded as {@code p.yaml} with line {@code line} (which reads {@code was}) replaced. */
+    private static PolicyLoadException refusal(String file, int line, String was, String replacement) throws Exception {
+        List<String> lines = new ArrayList<>(Files.readAllLines(SeedManifestTest.seed(file)));
+        assertThat(lines.get(line - 1)).isEqualTo(was);
+        lines.set(line - 1, replacement);
+        return catchThrowableOfType(PolicyLoadException.class, () -> PolicyLoader.fromString("p.yaml", String.join("\n", lines) + "\n"));
     }
 }
