@@ -118,7 +118,7 @@ public final class YamlDocuments {
         java.util.regex.Matcher km = LINE_KEY.matcher(lineText);
         km.find(); // matches every line: all its groups are optional
         String key = km.group(3) == null ? null : km.group(3).strip();
-        boolean tab = problem.contains("\t(TAB)") || (km.group(1) + km.group(2)).indexOf('\t') >= 0;
+        boolean tab = problem.contains("(TAB)") || (km.group(1) + km.group(2)).indexOf('\t') >= 0;
         String field = field(key, columns(km.group(1)), km.group(2).isEmpty() ? -1 : columns(km.group(1) + km.group(2)) - 2);
         String what;
         if (tab) {
