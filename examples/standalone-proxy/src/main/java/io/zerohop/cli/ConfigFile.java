@@ -249,11 +249,35 @@ final class ConfigFile {
                 // SnakeYAML's mark is where the problem is; Jackson's location can be the token before it.
                 int line = m != null && m.getProblemMark() != null ? m.getProblemMark().getLine() + 1
                         : e.getLocation() == null ? -1 : e.getLocation().getLineNr();
-                throw new ConfigException(file + (line > 0 ? ":" + line : "") + ": invalid YAML: " + problem);
+                // The option as well, as policy files name their field (new-user pass: a tab named only a line): the
+                // key typed on that line, or for an unclosed [ or { the key whose value it opened.
+                boolean flow = m != null && m.getContext() != null && m.getContext().contains("flow") && m.getContextMark() != null;
+                String key = keyOn(file, flow ? m.getContextMark().getLine() + 1 : line);
+                if (problem.contains("(TAB)")) {
+                    // SnakeYAML: "found character '\t(TAB)' that cannot start any token. (Do not use \t(TAB) for indentation)".
+                    problem = "a tab character (\\t) in the indentation: YAML indents with spaces only; replace the tab with spaces";
+                }
+                throw new ConfigException(file + (line > 0 ? ":" + line : "") + ": " + (key == null ? "" : key + ": ")
+                        + "invalid YAML: " + problem);
             } catch (IOException e) {
                 throw new ConfigException(file + ": " + Cli.describe(e));
             }
             return settings;
+        }
+
+        /** The option name at the start of line {@code line} (1-based) of {@code file}, or null. */
+        private static String keyOn(Path file, int line) {
+            try {
+                List<String> lines = Files.readAllLines(file);
+                if (line < 1 || line > lines.size()) {
+                    return null;
+                }
+                java.util.regex.Matcher k = java.util.regex.Pattern.compile("^[ \\t]*([A-Za-z][A-Za-z0-9-]*)[ \\t]*:(?:[ \\t]|$)")
+                        .matcher(lines.get(line - 1));
+                return k.find() ? k.group(1) : null;
+            } catch (IOException | RuntimeException e) {
+                return null; // the message keeps the line; the file was readable a moment ago
+            }
         }
 
         private static String scalar(JsonParser p, JsonToken t, Path file, String key) throws IOException {

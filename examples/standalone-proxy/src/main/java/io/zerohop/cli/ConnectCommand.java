@@ -24,11 +24,16 @@ import picocli.CommandLine.Spec;
 @Command(name = "connect", mixinStandardHelpOptions = true,
         description = {"Open one HBONE tunnel and copy stdin to it and it to stdout (like nc).",
                 "Prints only the tunnel's data (stdout); log lines only with -v. A failure is one line on stderr.",
-                "Exit codes: 0 done, 2 usage, 3 refused by the server (HTTP status printed), 4 TLS or identity failure"
-                        + " (either side refused the other's certificate, or --cert/--key/--trust-bundle are not a valid"
-                        + " SVID for that bundle), 1 other errors."})
+                "Identity: --cert's SPIFFE ID is the source principal the destination's policy sees; from a machine"
+                        + " that is no registry workload (a laptop) there is no source workload: label rules (Cilium"
+                        + " fromEndpoints) cannot match it, identity rules (Istio principals) can.",
+                "Exit codes: 0 the tunnel ended cleanly, 2 usage, 3 refused by the server (HTTP status printed),"
+                        + " 4 TLS or identity failure (either side refused the other's certificate, or"
+                        + " --cert/--key/--trust-bundle are not a valid SVID for that bundle), 1 --via unreachable, or the"
+                        + " tunnel reset after it was set up (what was printed may be incomplete), or another error."})
 final class ConnectCommand implements Callable<Integer> {
-    @Option(names = "--via", required = true, description = "HBONE endpoint IP:PORT (the destination node's port 15008)")
+    @Option(names = "--via", required = true, description = "HBONE endpoint IP:PORT: --target's IP on port 15008 (a node"
+            + " proxy answers there with that workload's SVID and reaches only workloads of it), or its node's hboneAddress")
     String via;
 
     @Option(names = "--target", required = true, description = "Destination workload IP:PORT (the CONNECT authority)")
@@ -105,7 +110,7 @@ final class ConnectCommand implements Callable<Integer> {
                         ? setup : java.time.Duration.ofSeconds(15));
             } catch (HboneRefusedException e) {
                 throw new Cli.RefusedException("refused by " + via + ": HTTP " + e.status() + " for CONNECT " + target
-                        + meaning(e.status()), 3);
+                        + meaning(e.status(), hbone, dst, expected.size() == 1 ? expected.iterator().next().toString() : null), 3);
             } catch (java.io.IOException e) {
                 if (hasCause(e, SSLException.class) || hasCause(e, java.security.cert.CertificateException.class)) {
                     String why = Cli.describe(e);
@@ -138,7 +143,16 @@ final class ConnectCommand implements Callable<Integer> {
                 }, "connect-stdin");
                 up.setDaemon(true);
                 up.start();
-                s.getInputStream().transferTo(System.out);
+                try {
+                    s.getInputStream().transferTo(System.out);
+                } catch (java.net.SocketException e) {
+                    // A reset (RST_STREAM, or the HBONE connection lost) after the 200: the far side aborted, so what
+                    // was printed may be a truncated answer; exit 1, not 0 as for a clean end (a new-user pass found
+                    // exit 1 documented nowhere).
+                    System.out.flush();
+                    throw new Cli.RefusedException("tunnel to " + target + " via " + via + " was reset after it was set up ("
+                            + Cli.describe(e) + "): what was printed may be incomplete", 1);
+                }
                 System.out.flush();
             }
             return 0;
@@ -157,14 +171,36 @@ final class ConnectCommand implements Callable<Integer> {
         java.util.logging.Logger.getLogger("").setLevel(java.util.logging.Level.OFF);
     }
 
-    /** What an HBONE status means, as ztunnel's inbound answers (mesh-hbone/README.md, status codes). */
-    private static String meaning(int status) {
+    /**
+     * What an HBONE status means, as ztunnel's inbound answers (mesh-hbone/README.md, status codes), and
+     * for a 400 what to do: a node proxy presents, on each address, the SVID of the workload at that
+     * address and tunnels only to workloads of that identity (mesh-core README, Inbound "Resolve"), so
+     * a {@code --via} on one workload's address never reaches another workload (a new-user pass got a
+     * bare 400 for that). The server's log line names which 400 it was.
+     *
+     * @param presented the server identity the handshake verified when --expect named one, else null
+     */
+    private static String meaning(int status, InetSocketAddress via, InetSocketAddress target, String presented) {
         return switch (status) {
             case 401 -> " (denied by policy at the destination)";
-            case 400 -> " (malformed, or a destination that endpoint does not serve)";
+            case 400 -> via.getAddress().equals(target.getAddress())
+                    ? " (that endpoint serves no workload at " + host(target) + ", or the request was malformed;"
+                    + " its log's \"HBONE CONNECT refused\" line says which)"
+                    : " (that endpoint serves no workload at " + host(target) + " of the identity it presented"
+                    + (presented == null ? "" : ", " + presented) + ", or the request was malformed; an HBONE endpoint"
+                    + " presents the SVID of the workload at the address dialled and tunnels only to workloads of that"
+                    + " identity: dial the target's own address, --via " + host(target) + ":15008, --expect its SPIFFE ID"
+                    + " (a zerohop proxy's default --inbound 0.0.0.0:15008 serves every local workload's address); the"
+                    + " endpoint's \"HBONE CONNECT refused\" log line says which)";
             case 503 -> " (destination unreachable from that endpoint, or one of its own ports)";
             default -> "";
         };
+    }
+
+    /** The IP of {@code a} as typed in an authority ({@code [::1]} for IPv6). */
+    private static String host(InetSocketAddress a) {
+        String ip = a.getAddress().getHostAddress();
+        return ip.indexOf(':') >= 0 ? "[" + ip + "]" : ip;
     }
 
     /**

@@ -216,7 +216,8 @@ final class PolicyCommand {
                 System.err.println("warning: " + w);
             }
             if (destWorkload != null && d.outcome() == Decision.Outcome.ALLOWED_NO_POLICY) {
-                for (String w : unselecting(set, registry, destWorkload)) {
+                // Open by default although its namespace has ALLOW policies: those that select nothing say why.
+                for (String w : SelectorCheck.unselecting(set, registry, workloads.toString(), destWorkload)) {
                     System.err.println("warning: " + w);
                 }
             }
@@ -229,52 +230,6 @@ final class PolicyCommand {
                 System.err.println("warning: " + policies + ": no policy loaded from it");
             }
             return d.allowed() ? 0 : 3;
-        }
-
-        /**
-         * The destination is open by default although its namespace has ALLOW AuthorizationPolicies: those
-         * whose {@code spec.selector.matchLabels} selects no workload of {@code registry}, one line each. A
-         * mistyped label value ({@code app: checkuot}) is a valid policy that selects nothing, so istiod and
-         * ztunnel leave the workload it was written for open; the decision stays theirs, this only says why.
-         * Reads the files the loader already accepted (strictly), for the two fields the public
-         * {@link io.zerohop.policy.PolicyRef} does not carry; a file it cannot read gives no line.
-         */
-        private List<String> unselecting(PolicySet set, WorkloadRegistry registry, Workload dest) {
-            List<String> out = new ArrayList<>();
-            var yaml = new com.fasterxml.jackson.databind.ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory());
-            for (Path file : set.files()) {
-                List<com.fasterxml.jackson.databind.JsonNode> docs;
-                try (var it = yaml.readerFor(com.fasterxml.jackson.databind.JsonNode.class).<com.fasterxml.jackson.databind.JsonNode>readValues(file.toFile())) {
-                    docs = it.readAll();
-                } catch (java.io.IOException | RuntimeException e) {
-                    continue;
-                }
-                for (var doc : docs) {
-                    if (doc == null || !"AuthorizationPolicy".equals(doc.path("kind").asText())
-                            || !dest.namespace().equals(doc.path("metadata").path("namespace").asText("default"))
-                            || !"ALLOW".equals(doc.path("spec").path("action").asText("ALLOW"))) {
-                        continue;
-                    }
-                    var match = doc.path("spec").path("selector").path("matchLabels");
-                    if (!match.isObject() || match.isEmpty()) {
-                        continue; // namespace-wide, or a targetRefs policy ztunnel does not enforce (README)
-                    }
-                    Map<String, String> wanted = new java.util.TreeMap<>();
-                    match.fields().forEachRemaining(e -> wanted.put(e.getKey(), e.getValue().asText()));
-                    boolean selects = registry.all().stream().anyMatch(w -> w.namespace().equals(dest.namespace())
-                            && wanted.entrySet().stream().allMatch(e -> e.getValue().equals(w.labels().get(e.getKey()))));
-                    if (!selects) {
-                        String has = wanted.keySet().stream().filter(dest.labels()::containsKey)
-                                .map(k -> k + "=" + dest.labels().get(k)).collect(java.util.stream.Collectors.joining(","));
-                        out.add("AuthorizationPolicy " + dest.namespace() + "/" + doc.path("metadata").path("name").asText()
-                                + " (ALLOW) selects no workload in " + workloads + " (its selector " + wanted.entrySet().stream()
-                                .map(e -> e.getKey() + "=" + e.getValue()).collect(java.util.stream.Collectors.joining(","))
-                                + "; " + dest.namespace() + "/" + dest.name() + (has.isEmpty() ? " has none of those labels" : " has " + has)
-                                + "), so it protects nothing: a mistyped selector label leaves the workload it was written for open");
-                    }
-                }
-            }
-            return out;
         }
 
         private Map<String, String> headerMap(Usage u) {

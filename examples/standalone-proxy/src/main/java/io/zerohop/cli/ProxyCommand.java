@@ -358,6 +358,10 @@ final class ProxyCommand implements Callable<Integer> {
                 }
             }).build();
             engine.addChangeListener(new RootNamespaceCheck(rootNamespace, origins.label("root-namespace")));
+            if (workloads != null && !registry.all().isEmpty()) {
+                // As policy check --workloads warns: an ALLOW policy selecting no workload leaves its target open.
+                engine.addChangeListener(new SelectorCheck(registry, workloads.toString()));
+            }
             watch = engine.watch(policies);
             if (engine.policies().size() == 0) {
                 // As policy check says it, and as a reload to no policy is a WARN: an empty or wrongly mounted

@@ -297,10 +297,42 @@ class CliTest {
     void policyCheckPrintsEachWarningOnce(@TempDir Path dir) throws Exception {
         Files.writeString(dir.resolve("p.yaml"), HTTP_ONLY_DENY);
         assertThat(Zerohop.run("policy", "check", "--policies", dir.toString(), "--dest", "prod/web:8080")).isZero();
-        assertThat(count(std.err.toString(), "prod/deny-admin: ztunnel does not support HTTP attributes")).as(std.err.toString()).isEqualTo(1);
+        assertThat(count(std.err.toString(), "prod/deny-admin: HTTP attributes (paths): zerohop enforces them itself")).as(std.err.toString()).isEqualTo(1);
         assertThat(std.err.toString()).startsWith("warning: AuthorizationPolicy prod/deny-admin");
         // The silenced logger is the one the loader logs on.
         assertThat(Class.forName(PolicyCommand.Check.LOADER_LOGGER).getSimpleName()).isEqualTo("Loader");
+    }
+
+    @Test
+    @org.junit.jupiter.api.DisplayName("proxy start with --workloads: an ALLOW policy selecting no workload is logged once, as policy check warns")
+    void proxyWarnsOnceOfAnAllowPolicyThatSelectsNoWorkload(@TempDir Path dir) throws Exception {
+        Path policies = Files.createDirectories(dir.resolve("policies"));
+        // A mistyped label value: a valid policy that selects nothing, leaving prod/checkout open (new-user pass:
+        // only policy check --workloads said so).
+        Files.writeString(policies.resolve("p.yaml"), """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: allow-frontend, namespace: prod}
+                spec:
+                  selector: {matchLabels: {app: checkuot}}
+                  rules: [{from: [{source: {principals: [cluster.local/ns/prod/sa/frontend]}}]}]
+                """);
+        Path workloads = dir.resolve("w.yaml");
+        Files.writeString(workloads, """
+                workloads:
+                  - {name: checkout, namespace: prod, serviceAccount: checkout, addresses: ["127.0.54.9"], labels: {app: checkout}}
+                """);
+        // Fails after the policies are loaded (the identity files are empty), so the start-up output is complete.
+        for (String f : List.of("c.pem", "k.pem", "b.pem")) {
+            Files.writeString(dir.resolve(f), "");
+        }
+        assertThat(Zerohop.run("proxy", "--policies", policies.toString(), "--workloads", workloads.toString(),
+                "--cert", dir.resolve("c.pem").toString(), "--key", dir.resolve("k.pem").toString(),
+                "--trust-bundle", dir.resolve("b.pem").toString(), "--inbound", "127.0.54.9:0", "--metrics", "off",
+                "--readiness", "off", "--admin", "off")).isNotZero();
+        assertThat(count(std.err.toString(), "AuthorizationPolicy prod/allow-frontend (ALLOW) selects no workload in " + workloads
+                + " (its selector app=checkuot), so it protects nothing: a mistyped selector label leaves the workload it was"
+                + " written for open")).as(std.err.toString()).isEqualTo(1);
     }
 
     @Test
@@ -315,7 +347,7 @@ class CliTest {
         assertThat(Zerohop.run("proxy", "--policies", policies.toString(), "--cert", dir.resolve("c.pem").toString(),
                 "--key", dir.resolve("k.pem").toString(), "--trust-bundle", dir.resolve("b.pem").toString(),
                 "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "off", "--admin", "off")).isNotZero();
-        assertThat(count(std.err.toString(), "prod/deny-admin: ztunnel does not support HTTP attributes")).as(std.err.toString()).isEqualTo(1);
+        assertThat(count(std.err.toString(), "prod/deny-admin: HTTP attributes (paths): zerohop enforces them itself")).as(std.err.toString()).isEqualTo(1);
     }
 
     /**

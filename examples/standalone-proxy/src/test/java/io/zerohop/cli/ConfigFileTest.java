@@ -109,13 +109,16 @@ class ConfigFileTest {
     @Test
     @DisplayName("a YAML syntax error names the file, the line and the problem in one line")
     void aYamlSyntaxErrorNamesItsLine(@TempDir Path dir) throws Exception {
+        // An unclosed [ is named by the option whose value it opened; the line is where SnakeYAML found the problem.
         Path f = write(dir, "ca: /x\nforward: [127.0.0.1:1=10.0.0.1:1\nnode: a\n");
         assertThatThrownBy(() -> ConfigFile.expand(new String[] {"--config", f.toString()}, PROXY))
-                .hasMessageStartingWith(f + ":3: invalid YAML: ")
+                .hasMessageStartingWith(f + ":3: forward: invalid YAML: ")
                 .hasMessageNotContaining("\n");
+        // New-user pass: a tab named the line only; it names the option and what to do, as policy files do.
         Path tab = write(dir, "ca: /x\n\tnode: a\n");
         assertThatThrownBy(() -> ConfigFile.expand(new String[] {"--config", tab.toString()}, PROXY))
-                .hasMessageStartingWith(tab + ":2: invalid YAML: ");
+                .hasMessage(tab + ":2: node: invalid YAML: a tab character (\\t) in the indentation: YAML indents with"
+                        + " spaces only; replace the tab with spaces");
     }
 
     @Test

@@ -7,6 +7,7 @@ import io.zerohop.hbone.AuthzDecision;
 import io.zerohop.hbone.Destination;
 import io.zerohop.hbone.HboneServer;
 import io.zerohop.hbone.HboneServerSocket;
+import io.zerohop.hbone.HboneStream;
 import io.zerohop.identity.InMemoryCa;
 import io.zerohop.identity.IssuedCertificate;
 import io.zerohop.identity.LeafSpec;
@@ -54,7 +55,9 @@ class ConnectCommandTest {
         tls = MeshTls.builder(ca).build();
         accept = new HboneServerSocket();
         server = HboneServer.builder().tls(tls).bind(new InetSocketAddress("127.0.0.1", 0)).identity(SERVER)
-                .destinations((dst, id, local) -> dst.getPort() == 7 ? Destination.embedded(accept) : null)
+                .destinations((dst, id, local) -> dst.getPort() == 7 ? Destination.embedded(accept)
+                        // Port 9: accepted (200), then reset by the far side before any data.
+                        : dst.getPort() == 9 ? Destination.embedded((ch, info) -> HboneStream.reset(ch)) : null)
                 .authorizer(r -> AuthzDecision.allow()).threads(1).build().start().get(10, TimeUnit.SECONDS);
         echo = new Thread(() -> {
             while (true) {
@@ -295,12 +298,40 @@ class ConnectCommandTest {
         assertThat(ConnectCommand.notTls("error:10000410:SSL routines:OPENSSL_internal:SSLV3_ALERT_HANDSHAKE_FAILURE")).isFalse();
     }
 
+    /**
+     * New-user pass: {@code --via} one workload's address and {@code --target} another workload got a bare 400.
+     * The line says what a 400 can mean and what to dial instead (the server's log line says which it was).
+     */
     @Test
     void aRefusalSaysTheStatusOnceAndWhatItMeans() throws Exception {
         Run r = connect("good", "", "--target", "10.1.2.3:8");
         assertThat(r.exit()).as(r.stderr()).isEqualTo(3);
         assertThat(r.stderr().lines().toList()).containsExactly("zerohop connect: refused by 127.0.0.1:" + server.localAddress().getPort()
-                + ": HTTP 400 for CONNECT 10.1.2.3:8 (malformed, or a destination that endpoint does not serve)");
+                + ": HTTP 400 for CONNECT 10.1.2.3:8 (that endpoint serves no workload at 10.1.2.3 of the identity it presented, "
+                + SERVER + ", or the request was malformed; an HBONE endpoint presents the SVID of the workload at the address"
+                + " dialled and tunnels only to workloads of that identity: dial the target's own address, --via 10.1.2.3:15008,"
+                + " --expect its SPIFFE ID (a zerohop proxy's default --inbound 0.0.0.0:15008 serves every local workload's"
+                + " address); the endpoint's \"HBONE CONNECT refused\" log line says which)");
+        // Dialled at the target's own address already: nothing else to dial.
+        Run same = connect("good", "", "--target", "127.0.0.1:8");
+        assertThat(same.exit()).as(same.stderr()).isEqualTo(3);
+        assertThat(same.stderr().lines().toList()).containsExactly("zerohop connect: refused by 127.0.0.1:" + server.localAddress().getPort()
+                + ": HTTP 400 for CONNECT 127.0.0.1:8 (that endpoint serves no workload at 127.0.0.1, or the request was"
+                + " malformed; its log's \"HBONE CONNECT refused\" line says which)");
+    }
+
+    /**
+     * New-user pass: a tunnel the far side resets after the 200 exited 1, documented nowhere. It still exits 1
+     * (the output may be a truncated answer, unlike a clean end's 0) and says so in one line.
+     */
+    @Test
+    void aResetAfterSetUpExits1SayingTheOutputMayBeIncomplete() throws Exception {
+        Run r = connect("good", "", "--target", "10.1.2.3:9");
+        assertThat(r.exit()).as(r.stderr()).isEqualTo(1);
+        assertThat(r.stderr().lines().toList()).containsExactly("zerohop connect: tunnel to 10.1.2.3:9 via 127.0.0.1:"
+                + server.localAddress().getPort() + " was reset after it was set up (Connection reset): what was printed may be incomplete");
+        Run clean = connect("good", "bye\n");
+        assertThat(clean.exit()).as("a clean end: " + clean.stderr()).isZero();
     }
 
     /** spiffe/spiffe X509-SVID.md 4.1: a trust domain alone (no path) is never a workload identity. */

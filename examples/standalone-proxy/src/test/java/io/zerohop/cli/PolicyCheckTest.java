@@ -250,8 +250,14 @@ class PolicyCheckTest {
                   rules: [{to: [{operation: {methods: [POST]}}]}]
                 """;
         assertThat(check(deny, "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080")).isZero();
-        assertThat(std.err.toString()).contains("warning: AuthorizationPolicy prod/deny-post: ztunnel does not support HTTP attributes "
-                + "(found: methods)").contains("will have no effect");
+        // zerohop's behaviour first, so the waypoint sentence is not read as zerohop refusing the policy (new-user pass);
+        // then istiod's status text as istiod sets it (pilot/pkg/serviceregistry/ambient/authorization.go), quoted.
+        assertThat(std.err.toString()).contains("warning: AuthorizationPolicy prod/deny-post: HTTP attributes (methods): zerohop"
+                + " enforces them itself, per request, on ports it parses as HTTP (no waypoint needed); on ports it does not parse"
+                + " (opaque TCP) it applies this policy at L4 as ztunnel does, where istiod's ambient status for it holds:"
+                + " \"ztunnel does not support HTTP attributes (found: methods). In ambient mode you must use a waypoint proxy to"
+                + " enforce HTTP rules. After omitting unsupported HTTP attributes, this DENY policy has no enforceable rules at"
+                + " ztunnel and will have no effect. Deploy a waypoint proxy and use a targetRef to enforce this policy.\"\n");
         assertThat(check(deny, "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080",
                 "--method", "POST")).isEqualTo(3);
     }

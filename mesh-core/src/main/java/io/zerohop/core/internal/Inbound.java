@@ -83,7 +83,8 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
      * verified that one); 503 for one of the proxy's own ports (ztunnel's {@code Error::SelfCall},
      * after its 400 checks); else the workload's TCP port. On ports with HTTP rules the delivery
      * parses requests and the result {@link HttpEnforcement#decidesPerRequest decides per request}.
-     * {@code localAddress} (the listener's) plays no part.
+     * {@code localAddress} (the listener's) plays no part in the choice; a refusal for another identity
+     * names it, as the address whose SVID the client got.
      */
     @Override
     public Destination resolve(InetSocketAddress dst, SpiffeId localIdentity, InetSocketAddress localAddress) {
@@ -102,8 +103,15 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
         Workload workload = w.get();
         if (!workload.hasIdentity(localIdentity)) {
             // Tunnelling to another workload would let the client reach something it never authenticated.
+            // The reason says why and what to do: a new-user pass dialled one workload's address for another's.
+            String dialled = localAddress == null ? null : localAddress.getAddress().getHostAddress();
             return Destination.refuse(400, "destination " + workload + " is " + workload.identity()
-                    + ", but this connection presented " + localIdentity);
+                    + ", but this connection presented " + localIdentity
+                    + (dialled == null ? "" : local.at(localAddress.getAddress()).isPresent()
+                            ? " (the SVID of the workload at " + dialled + ", the address dialled)"
+                            : " (this proxy's own: " + dialled + ", the address dialled, is no local workload's)")
+                    + ": a connection reaches only workloads of the identity it presented; the client must dial "
+                    + dst.getAddress().getHostAddress() + " (" + workload + "'s own address) on the HBONE port");
         }
         if (ownPorts.isSelf(dst, local::hostHas)) {
             // ztunnel's inbound.rs find_inbound_upstream: `cfg.illegal_ports.contains(&dest.port())`.

@@ -59,6 +59,22 @@ class InboundTest {
         assertThat(r.reason()).contains(BACKEND.identity().toString()).contains(FRONTEND.identity().toString());
     }
 
+    /**
+     * New-user pass: {@code zerohop connect --via} one workload's address to another workload got a 400 whose
+     * reason did not say why. The reason names whose SVID the dialled address gave and what to dial instead.
+     */
+    @Test
+    void anotherIdentitysRefusalSaysWhyAndWhatToDial() {
+        Destination d = inbound.resolve(backend8080, FRONTEND.identity(), new InetSocketAddress(FRONTEND_IP, 15008));
+        assertThat(((Destination.Refused) d).reason()).isEqualTo("destination prod/backend is " + BACKEND.identity()
+                + ", but this connection presented " + FRONTEND.identity() + " (the SVID of the workload at 10.1.0.3, the"
+                + " address dialled): a connection reaches only workloads of the identity it presented; the client must"
+                + " dial 10.1.0.2 (prod/backend's own address) on the HBONE port");
+        Destination own = inbound.resolve(backend8080, OWN, new InetSocketAddress(UNKNOWN_IP, 15008));
+        assertThat(((Destination.Refused) own).reason()).contains("but this connection presented " + OWN
+                + " (this proxy's own: 10.9.9.9, the address dialled, is no local workload's)");
+    }
+
     @Test
     @DisplayName("resolve: one of the proxy's own ports is a self call, 503 (ztunnel illegal_ports)")
     void ownPortsAre503() {

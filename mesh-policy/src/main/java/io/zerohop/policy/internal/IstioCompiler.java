@@ -24,11 +24,15 @@ final class IstioCompiler {
 
     private static final Set<String> SPEC_KEYS = Set.of("selector", "targetRef", "targetRefs", "action", "provider", "rules");
 
-    static final String HTTP_RULE_FMT = "ztunnel does not support HTTP attributes (found: %s). "
-            + "In ambient mode you must use a waypoint proxy to enforce HTTP rules. %s"
-            // istiod's words, then what they mean here: zerohop is its own waypoint on HTTP ports.
-            + " (zerohop: this is the policy at L4, on opaque TCP; on ports it parses as HTTP, zerohop enforces the"
-            + " HTTP attributes per request.)";
+    /**
+     * zerohop's behaviour first, then istiod's status text verbatim and quoted: new users read istiod's "you must use
+     * a waypoint" as zerohop refusing the policy when it came first (new-user pass). Arguments: the HTTP attributes
+     * found (twice), then istiod's action-specific sentence.
+     */
+    static final String HTTP_RULE_FMT = "HTTP attributes (%s): zerohop enforces them itself, per request, on ports it"
+            + " parses as HTTP (no waypoint needed); on ports it does not parse (opaque TCP) it applies this policy at L4"
+            + " as ztunnel does, where istiod's ambient status for it holds: \"ztunnel does not support HTTP attributes"
+            + " (found: %s). In ambient mode you must use a waypoint proxy to enforce HTTP rules. %s\"";
     static final String HTTP_DENY_NO_EFFECT = "After omitting unsupported HTTP attributes, this DENY policy has no "
             + "enforceable rules at ztunnel and will have no effect. Deploy a waypoint proxy and use a targetRef to "
             + "enforce this policy.";
@@ -174,7 +178,8 @@ final class IstioCompiler {
         } else {
             boilerplate = HTTP_ALLOW;
         }
-        warnings.add(ref + ": " + String.format(HTTP_RULE_FMT, String.join(", ", httpFound), boilerplate));
+        String found = String.join(", ", httpFound);
+        warnings.add(ref + ": " + String.format(HTTP_RULE_FMT, found, found, boilerplate));
     }
 
     /** istiod's validateWorkloadSelector. */

@@ -27,7 +27,10 @@ import org.slf4j.LoggerFactory;
 public final class Loader {
 
     private static final Logger LOG = LoggerFactory.getLogger(Loader.class);
+    /** Top-level keys of an object of unknown kind: any kind's. */
     private static final Set<String> TOP_KEYS = Set.of("apiVersion", "kind", "metadata", "spec", "specs", "status");
+    /** Istio's kinds have no {@code specs}: an unknown key there is offered only its own kind's keys. */
+    private static final Set<String> ISTIO_TOP_KEYS = Set.of("apiVersion", "kind", "metadata", "spec", "status");
     /**
      * ObjectMeta's fields (k8s.io/apimachinery pkg/apis/meta/v1 types.go), which kubectl's strict field
      * validation (its default) holds a manifest to: a misspelt {@code namespace} would otherwise put
@@ -226,7 +229,7 @@ public final class Loader {
         if (k == null) {
             return;
         }
-        doc.onlyKeys(TOP_KEYS);
+        doc.onlyKeys(topKeys(k));
         YNode meta = doc.get("metadata");
         if (meta == null) {
             throw doc.error("metadata.name is required");
@@ -251,9 +254,6 @@ public final class Loader {
         }
         PolicyRef ref = new PolicyRef(k, namespace, name, "");
         YNode spec = doc.get("spec");
-        if (doc.has("specs") && k != Kind.CILIUM_NETWORK_POLICY && k != Kind.CILIUM_CLUSTERWIDE_NETWORK_POLICY) {
-            throw doc.get("specs").error("unknown field");
-        }
         if (k == Kind.AUTHORIZATION_POLICY || k == Kind.PEER_AUTHENTICATION) {
             istioAnnotations(meta, k);
         }
@@ -280,6 +280,11 @@ public final class Loader {
                 }
             }
         }
+    }
+
+    /** The top-level keys an object of kind {@code k} may have ({@code specs} is Cilium's alone). */
+    private static Set<String> topKeys(Kind k) {
+        return k == Kind.CILIUM_NETWORK_POLICY || k == Kind.CILIUM_CLUSTERWIDE_NETWORK_POLICY ? TOP_KEYS : ISTIO_TOP_KEYS;
     }
 
     /**
@@ -405,7 +410,7 @@ public final class Loader {
             boolean istio = k == Kind.AUTHORIZATION_POLICY || k == Kind.PEER_AUTHENTICATION;
             String expected = istio ? ISTIO_GROUP + "/v1 or " + ISTIO_GROUP + "/v1beta1" : CILIUM_GROUP + "/v2";
             if (apiVersion.isEmpty()) {
-                doc.onlyKeys(TOP_KEYS); // a misspelt apiVersion is named where it was typed
+                doc.onlyKeys(topKeys(k)); // a misspelt apiVersion is named where it was typed
                 throw doc.error("apiVersion is required for kind " + kind + " (" + expected + ")");
             }
             if (group.equals(istio ? ISTIO_GROUP : CILIUM_GROUP)) {

@@ -45,7 +45,20 @@ public final class YamlDocuments {
     private static final Resolver RESOLVER = new Resolver();
 
     private final String file;
+    private final String text;
     private final ParserImpl parser;
+    /**
+     * The keys read whose block may still hold the next line, by column (outermost first): a key pops
+     * those at its column or right of it. What a syntax error's line is placed under.
+     */
+    private final ArrayList<KeyAt> keys = new ArrayList<>();
+    /** The last key read (its path, line and 0-based column), for a line that lines up with no key. */
+    private KeyAt lastKey;
+
+    /** A key read: its parent's path, its own, line (1-based), column (0-based), whether its value began on its line. */
+    private record KeyAt(String parent, String path, int line, int column, boolean inline) {
+    }
+
     private Map<String, YNode> anchors = new HashMap<>();
     /** Node count of each anchored subtree, so that an alias too big to copy fails before copying. */
     private Map<String, Integer> anchorSizes = new HashMap<>();
@@ -54,6 +67,7 @@ public final class YamlDocuments {
 
     private YamlDocuments(String file, String yaml) {
         this.file = file;
+        this.text = yaml;
         LoaderOptions options = new LoaderOptions();
         options.setCodePointLimit(Integer.MAX_VALUE);
         this.parser = new ParserImpl(new StreamReader(new StringReader(yaml)), options);
@@ -72,14 +86,135 @@ public final class YamlDocuments {
         try {
             return d.documents();
         } catch (MarkedYAMLException e) {
-            Mark m = e.getProblemMark() != null ? e.getProblemMark() : e.getContextMark();
-            String problem = e.getProblem() == null ? e.getMessage() : e.getProblem();
-            String context = e.getContext() == null ? "" : e.getContext() + ": ";
-            throw new PolicyLoadException(file, m == null ? 0 : m.getLine() + 1, "",
-                    "invalid YAML: " + context + problem, e);
+            throw d.syntaxError(e);
         } catch (YAMLException e) {
             throw new PolicyLoadException(file, 0, "", "invalid YAML: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * A line's indentation (group 1), list dashes (group 2) and key ({@code key:}, {@code - key:}, quoted
+     * or not; group 3), if it starts with one.
+     */
+    private static final java.util.regex.Pattern LINE_KEY = java.util.regex.Pattern.compile(
+            "^([ \\t]*)((?:-[ \\t]+)*)(?:[\"']?([^\\s\"'#:{}\\[\\],&*!|>-][^\"'#:]*?)[\"']?[ \\t]*:(?:[ \\t]|$))?");
+
+    /**
+     * SnakeYAML's syntax error as the loader's other errors read: file, line and the field the line
+     * holds. SnakeYAML names only a position (a new-user pass found {@code p.yaml:19: invalid YAML:
+     * while scanning for the next token: found character '\t(TAB)' ...} with no field), so the field
+     * is the key typed on the error's line placed under the mapping or list being read when the
+     * parser failed, else the nearest key read before it. A line that lines up with no key also gets
+     * the columns to compare (the key before it and its own).
+     */
+    private PolicyLoadException syntaxError(MarkedYAMLException e) {
+        Mark m = e.getProblemMark() != null ? e.getProblemMark() : e.getContextMark();
+        String problem = e.getProblem() == null ? e.getMessage() : e.getProblem();
+        if (m == null) {
+            return new PolicyLoadException(file, 0, "", "invalid YAML: " + problem, e);
+        }
+        int line = m.getLine() + 1;
+        String lineText = lineText(line);
+        java.util.regex.Matcher km = LINE_KEY.matcher(lineText);
+        km.find(); // matches every line: all its groups are optional
+        String key = km.group(3) == null ? null : km.group(3).strip();
+        boolean tab = problem.contains("(TAB)") || (km.group(1) + km.group(2)).indexOf('\t') >= 0;
+        String field = field(key, columns(km.group(1)), km.group(2).isEmpty() ? -1 : columns(km.group(1) + km.group(2)) - 2);
+        String what;
+        if (tab) {
+            // SnakeYAML: "found character '\t(TAB)' that cannot start any token. (Do not use \t(TAB) for indentation)".
+            what = "a tab character (\\t) in the indentation: YAML indents with spaces only; replace the tab with spaces";
+        } else {
+            String context = e.getContext() == null ? "" : e.getContext() + ": ";
+            what = context + problem;
+            if (key != null && lastKey != null && lastKey.line() < line) {
+                what += " (line " + line + " starts \"" + key + ":\" at column " + (columns(km.group(1) + km.group(2)) + 1)
+                        + "; the key before it, " + lastKey.path() + " on line " + lastKey.line() + ", is at column "
+                        + (lastKey.column() + 1) + ": keys of one mapping start in the same column, a nested one further right)";
+            }
+        }
+        return new PolicyLoadException(file, line, field, "invalid YAML: " + what, e);
+    }
+
+    /**
+     * Where a line holding {@code key} (null: no key) at {@code column}, after list dashes whose last is at
+     * {@code dash} (-1: none), sits by its indentation among the keys read before it: the dotted path
+     * the loader's other errors name, else the nearest enclosing key's.
+     */
+    private String field(String key, int column, int dash) {
+        int i = keys.size() - 1;
+        // A dashed line starts an item of the list under the key at or left of its dash (an indentless list).
+        int limit = dash >= 0 ? dash : column;
+        while (i >= 0 && keys.get(i).column() > limit) {
+            i--;
+        }
+        String parent;
+        if (i < 0) {
+            parent = "";
+        } else {
+            KeyAt k = keys.get(i);
+            if (dash >= 0) {
+                parent = k.path() + "[" + nextIndex(k.path()) + "]";
+            } else if (k.column() == column || k.inline()) {
+                // Its sibling (a key under a scalar cannot be its child: read it as the sibling it was meant to be).
+                parent = k.parent();
+            } else {
+                // Right of a list's key: inside its last item.
+                int item = nextIndex(k.path()) - 1;
+                parent = item >= 0 ? k.path() + "[" + item + "]" : k.path();
+            }
+        }
+        if (key == null) {
+            return parent.isEmpty() && lastKey != null ? lastKey.path() : parent;
+        }
+        return parent.isEmpty() ? key : parent + "." + key;
+    }
+
+    /** The index a new item of the list at {@code listPath} gets: one past the last read, from the last key's path. */
+    private int nextIndex(String listPath) {
+        String prefix = listPath + "[";
+        if (lastKey == null || !lastKey.path().startsWith(prefix)) {
+            return 0;
+        }
+        int end = lastKey.path().indexOf(']', prefix.length());
+        try {
+            return Integer.parseInt(lastKey.path().substring(prefix.length(), end)) + 1;
+        } catch (RuntimeException notAnIndex) {
+            return 0;
+        }
+    }
+
+    /** Width of leading white space, a tab counted as one indentation step of two columns (the user's intent). */
+    private static int columns(String indent) {
+        int c = 0;
+        for (int i = 0; i < indent.length(); i++) {
+            c += indent.charAt(i) == '\t' ? 2 : 1;
+        }
+        return c;
+    }
+
+    /** Line {@code line} (1-based) of the text, without its line break. */
+    private String lineText(int line) {
+        int start = 0;
+        for (int l = 1; l < line && start >= 0; l++) {
+            int nl = text.indexOf('\n', start);
+            start = nl < 0 ? -1 : nl + 1;
+        }
+        if (start < 0) {
+            return "";
+        }
+        int end = text.indexOf('\n', start);
+        String t = end < 0 ? text.substring(start) : text.substring(start, end);
+        return t.endsWith("\r") ? t.substring(0, t.length() - 1) : t;
+    }
+
+    /** Whether the value of the key on {@code line} starts on that line ({@code name: x}), not below it. */
+    private boolean inlineValue(int line, int keyEndColumn) {
+        String t = lineText(line);
+        String rest = keyEndColumn < t.length() ? t.substring(keyEndColumn) : "";
+        int colon = rest.indexOf(':');
+        rest = colon < 0 ? "" : rest.substring(colon + 1).strip();
+        return !rest.isEmpty() && "#|>&!".indexOf(rest.charAt(0)) < 0;
     }
 
     static int lineAt(String text, int offset) {
@@ -105,6 +240,8 @@ public final class YamlDocuments {
                 case DocumentStart -> {
                     anchors = new HashMap<>();
                     anchorSizes = new HashMap<>();
+                    keys.clear();
+                    lastKey = null;
                     nodes = 0;
                     aliasNodes = 0;
                     YNode doc = node(parser.getEvent(), "", 0);
@@ -193,6 +330,13 @@ public final class YamlDocuments {
             String key = ks.getValue();
             boolean merge = ks.isPlain() && key.equals("<<") && ks.getTag() == null;
             String childPath = merge ? path : path.isEmpty() ? key : path + "." + key;
+            int column = k.getStartMark() == null ? 0 : k.getStartMark().getColumn();
+            while (!keys.isEmpty() && keys.get(keys.size() - 1).column() >= column) {
+                keys.remove(keys.size() - 1);
+            }
+            lastKey = new KeyAt(path, childPath, keyLine, column,
+                    k.getEndMark() != null && inlineValue(keyLine, k.getEndMark().getColumn()));
+            keys.add(lastKey);
             YNode value = node(parser.getEvent(), childPath, depth + 1);
             if (merge) {
                 // YAML merge key: a mapping or a list of mappings; explicit keys win, then earlier sources.
