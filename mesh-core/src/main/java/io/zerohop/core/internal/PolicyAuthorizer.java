@@ -61,6 +61,14 @@ public final class PolicyAuthorizer implements Authorizer {
     }
 
     /**
+     * The decision of an HBONE tunnel relayed as bytes to a port whose requests should be parsed:
+     * {@link PolicyEngine#evaluateUnparsed} (a DENY's or CUSTOM's HTTP fields taken as matched).
+     */
+    public Decision decideUnparsed(AuthzRequest r) {
+        return policy.evaluateUnparsed(accessRequest(r, false));
+    }
+
+    /**
      * The L4 decision for plaintext (no peer identity) from {@code source} to the local workload
      * {@code destination} at {@code target}.
      */
