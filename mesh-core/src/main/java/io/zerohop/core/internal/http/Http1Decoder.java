@@ -18,8 +18,10 @@ import java.util.List;
  * several Content-Length values, a transfer coding other than a final {@code chunked}, invalid
  * header name or value characters, bare LF line ends, or headers over the size limit; it silently
  * joins folded lines, which is how a header can mean one thing here and another to the
- * application. A folded header block yields a failed {@link HttpRequest} and nothing after it
- * is ever decoded (the connection is answered 400 and closed).
+ * application; and it reads any {@code NAME/d.d} version and skips a request line without one, where
+ * Envoy answers 426 or 400 ({@link #versionProblem}). A folded header block or such a request line
+ * yields a failed {@link HttpRequest} and nothing after it is ever decoded (the connection is answered
+ * 400, or 426, and closed).
  *
  * <p>To see the whole header block at once, decoding of a new message waits until its blank line
  * has arrived (or the block outgrows the limit, which Netty then reports as too long).
@@ -62,12 +64,13 @@ final class Http1Decoder extends HttpRequestDecoder {
                 }
                 return;
             }
-            if (folded(buffer, ri, end)) {
+            RuntimeException bad = folded(buffer, ri, end) ? new ObsFoldException() : versionProblem(buffer, ri, end);
+            if (bad != null) {
                 failed = true;
                 buffer.skipBytes(buffer.readableBytes());
-                HttpRequest bad = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/bad-request");
-                bad.setDecoderResult(DecoderResult.failure(new ObsFoldException()));
-                out.add(bad);
+                HttpRequest failure = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/bad-request");
+                failure.setDecoderResult(DecoderResult.failure(bad));
+                out.add(failure);
                 return;
             }
         }
@@ -110,6 +113,57 @@ final class Http1Decoder extends HttpRequestDecoder {
             }
         }
         return false;
+    }
+
+    /**
+     * What is wrong with the HTTP version of the request line starting at {@code from} (the header block
+     * ends at {@code end}), as Envoy's HTTP/1 codec with Istio's settings answers it, or null for
+     * {@code HTTP/1.1}. Balsa accepts {@code HTTP/} DIGIT {@code .} DIGIT, or no version at all (HTTP/0.9),
+     * and refuses any other version text with 400 ({@code balsa_parser.cc} {@code isVersionValid},
+     * {@code HPE_INVALID_VERSION}); the codec then takes every accepted version but {@code HTTP/1.1} for
+     * HTTP/1.0 and, with {@code accept_http_10} off (istiod sets it only under {@code PILOT_HTTP10} or the
+     * {@code HTTP10} proxy metadata), answers 426 ({@code codec_impl.cc} {@code checkProtocolVersion},
+     * "Upgrade required for HTTP/1.0 or HTTP/0.9"); both close the connection. Netty would read
+     * {@code HTTP/1.01} as HTTP/1.1, {@code HTTP/1.2} as a keep-alive version of its own, and skip a
+     * request line without a version without a word.
+     */
+    private static RuntimeException versionProblem(ByteBuf b, int from, int end) {
+        int lf = b.indexOf(from, end + 2, (byte) '\n');
+        if (lf < 0 || lf - from > MAX_INITIAL_LINE) {
+            return null; // Netty's own limits answer it
+        }
+        String line = b.toString(from, lf - from, java.nio.charset.StandardCharsets.ISO_8859_1);
+        // The separators Netty's decoder accepts (SP HTAB VT FF CR), so no token hides a second one.
+        String[] parts = line.strip().split("[ \t\u000b\f\r]+", 3);
+        if (parts.length < 2) {
+            return new RequestLineException(400, "request line without a target: HPE_INVALID_URL");
+        }
+        String version = parts.length == 2 ? "" : parts[2];
+        if (version.equals("HTTP/1.1")) {
+            return null;
+        }
+        boolean valid = version.isEmpty() || (version.length() == 8 && version.startsWith("HTTP/")
+                && digit(version.charAt(5)) && version.charAt(6) == '.' && digit(version.charAt(7)));
+        if (!valid) {
+            return new RequestLineException(400, "HPE_INVALID_VERSION: \"" + version + "\"");
+        }
+        return new RequestLineException(426, "Upgrade required for HTTP/1.0 or HTTP/0.9: "
+                + (version.isEmpty() ? "no version (HTTP/0.9)" : version));
+    }
+
+    private static boolean digit(char c) {
+        return c >= '0' && c <= '9';
+    }
+
+    /** A request line Envoy's codec refuses: {@code status} 400 or 426, the connection closed after it. */
+    static final class RequestLineException extends IllegalArgumentException {
+        private static final long serialVersionUID = 1L;
+        final int status;
+
+        RequestLineException(int status, String message) {
+            super(message);
+            this.status = status;
+        }
     }
 
     /** Obsolete line folding in a request header (RFC 9112 §5.2: a server must reject it or replace it). */
