@@ -138,6 +138,22 @@ public final class PolicyEngine {
         return state.policies.compiled().requiresHttp(destination, port, rootNamespace);
     }
 
+    /**
+     * Whether requests to {@code destination}:{@code port} are decided by Cilium's HTTP rules alone: a Cilium
+     * policy has {@code rules.http} for the port and no AuthorizationPolicy (dry-run ones included) selects
+     * the destination. The proxy in front of such a destination is Cilium's Envoy, which forwards
+     * {@link HttpAttributes#ciliumTarget} and redirects a path with an escaped slash; where an
+     * AuthorizationPolicy selects it, Istio's settings ({@link HttpAttributes#normalizedTarget}) apply.
+     * Evaluated on the current set.
+     *
+     * @param destination the workload receiving the request, not null
+     * @param port        destination port, 1..65535
+     */
+    public boolean ciliumOnly(WorkloadRef destination, int port) {
+        Objects.requireNonNull(destination, "destination");
+        return state.policies.compiled().ciliumOnly(destination, port, rootNamespace);
+    }
+
     public PolicySet policies() {
         return state.policies;
     }

@@ -224,6 +224,15 @@ public final class CompiledPolicies {
         return HttpRules.requiresHttp(istio, cilium, ciliumClusterwide, w, port, rootNamespace);
     }
 
+    /** See {@code PolicyEngine.ciliumOnly}: no AuthorizationPolicy selects {@code w}, and a Cilium HTTP rule applies to the port. */
+    public boolean ciliumOnly(WorkloadRef w, int port, String rootNamespace) {
+        Selected sel = selected(w, rootNamespace);
+        if (sel.custom.length + sel.denyWithDryRun.length + sel.allowWithDryRun.length + sel.audit > 0) {
+            return false;
+        }
+        return HttpRules.ciliumRequiresHttp(cilium, ciliumClusterwide, w, port);
+    }
+
     public MtlsMode mtlsMode(WorkloadRef w, int port, String rootNamespace) {
         return mtls(w, port, rootNamespace).mode();
     }
@@ -281,6 +290,8 @@ public final class CompiledPolicies {
         final IstioPolicy[] denyWithDryRun;
         final IstioPolicy[] allowEnforced;
         final IstioPolicy[] allowWithDryRun;
+        /** How many AUDIT policies select the destination (they never decide; an Envoy runs for them all the same). */
+        final int audit;
         /** "An ALLOW policy applies and nothing matched": the first of each allow array's no-match decision, or null. */
         final Decision allowNoMatchEnforced;
         final Decision allowNoMatchWithDryRun;
@@ -312,6 +323,7 @@ public final class CompiledPolicies {
             this.denyWithDryRun = pass(all, IstioPolicy.DENY, true);
             this.allowEnforced = pass(all, IstioPolicy.ALLOW, false);
             this.allowWithDryRun = pass(all, IstioPolicy.ALLOW, true);
+            this.audit = pass(all, IstioPolicy.AUDIT, true).length;
             this.allowNoMatchEnforced = allowEnforced.length == 0 ? null : allowEnforced[0].noMatch;
             this.allowNoMatchWithDryRun = allowWithDryRun.length == 0 ? null : allowWithDryRun[0].noMatch;
             boolean paths = false;

@@ -59,6 +59,8 @@ public final class HttpEnforcement {
     private final TunnelSource sources;
     private final HttpObserver observer;
     private final long sniffTimeoutMillis;
+    /** What the HTTP/1 and HTTP/2 filters ask of the policy per request. */
+    private final Requests requests = new Requests();
     /**
      * How each open tunnel this class delivers ({@link #proxy}, {@link #embedded}) is decided, by its
      * {@link TunnelInfo} instance (the one the HBONE server reports at open and close): {@link #SNIFFING},
@@ -134,7 +136,7 @@ public final class HttpEnforcement {
                             installed.accept(true);
                         }),
                         installed -> connectThen(stream, upstream, tcp -> {
-                            H2Proxy.install(stream, tcp, conn, HttpEnforcement.this::authorize, observer);
+                            H2Proxy.install(stream, tcp, conn, requests, observer);
                             installed.accept(true);
                         }),
                         installed -> connectThen(stream, upstream, tcp -> {
@@ -204,7 +206,7 @@ public final class HttpEnforcement {
                     install(ch, conn, f -> new TcpUpstream(f, tcp.channel()));
                     installed.accept(true);
                 }, installed -> {
-                    H2Proxy.install(ch, tcp.channel(), conn, HttpEnforcement.this::authorize, observer);
+                    H2Proxy.install(ch, tcp.channel(), conn, requests, observer);
                     installed.accept(true);
                 }, installed -> {
                     Relay.join(client, tcp);
@@ -322,7 +324,7 @@ public final class HttpEnforcement {
     }
 
     private Http1Filter install(Channel ch, Conn conn, Function<Http1Filter, Upstream> upstream) {
-        Http1Filter filter = new Http1Filter(conn, this::authorize, observer, upstream);
+        Http1Filter filter = new Http1Filter(conn, requests, observer, upstream);
         ch.pipeline().addLast("zerohop-http-decoder", new Http1Decoder());
         ch.pipeline().addLast("zerohop-http-encoder", new HttpResponseEncoder());
         ch.pipeline().addLast("zerohop-http-filter", filter);
@@ -429,6 +431,25 @@ public final class HttpEnforcement {
         }
         String host = req.headers().get(io.netty.handler.codec.http.HttpHeaderNames.HOST, "");
         return authorize(c, req.method().name(), req.uri(), host, headers);
+    }
+
+    /** The per-request questions, for both filters: the decision, and whose Envoy normalises the path. */
+    private final class Requests implements RequestAdmission.Authorizer, H2Proxy.Authorizer {
+        @Override
+        public Decision authorize(Conn conn, HttpRequest request) {
+            return HttpEnforcement.this.authorize(conn, request);
+        }
+
+        @Override
+        public Decision authorize(Conn conn, String method, String path, String authority, Map<String, String> headers) {
+            return HttpEnforcement.this.authorize(conn, method, path, authority, headers);
+        }
+
+        @Override
+        public boolean ciliumPaths(Conn conn) {
+            // Per request, on the policies in force: a stale answer could forward a path no policy decided on.
+            return policy.ciliumOnly(conn.target(), conn.destination().getPort());
+        }
     }
 
     /** The same for an HTTP/2 request: {@code :method}, {@code :path}, {@code :authority} as the host. */

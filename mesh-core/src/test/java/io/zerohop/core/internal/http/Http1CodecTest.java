@@ -253,6 +253,43 @@ class Http1CodecTest {
         ch.finishAndReleaseAll();
     }
 
+    /**
+     * A destination only Cilium's HTTP rules decide is fronted, in Cilium, by its Envoy with
+     * {@code normalize_path}, {@code merge_slashes} and {@code UNESCAPE_AND_REDIRECT} (cilium/cilium
+     * pkg/envoy/xds_server.go {@code getHttpFilterChainProto}): the application reads the path merged,
+     * and a path with an escaped slash is answered 307 to its unescaped form before any filter (envoy
+     * source/common/http/conn_manager_impl.cc, {@code Code::TemporaryRedirect}) and never forwarded. Before
+     * 1 December Istio's forwarding applied to it: {@code /ok//x} went unmerged, {@code /x%2F..%2Fok/y} as sent.
+     */
+    @Test
+    void aCiliumOnlyDestinationGetsCiliumsForwardingAndRedirect() {
+        filter = new Http1Filter(CONN, new RequestAdmission.Authorizer() {
+            @Override
+            public Decision authorize(Conn c, HttpRequest r) {
+                return r.uri().startsWith("/ok") ? Decision.allowNoPolicy("test") : DENY;
+            }
+
+            @Override
+            public boolean ciliumPaths(Conn c) {
+                return true;
+            }
+        }, new HttpObserver(null), f -> upstream);
+        EmbeddedChannel ch = new EmbeddedChannel(new Http1Decoder(), new HttpResponseEncoder(), filter);
+        ch.writeInbound(ascii("GET /ok//x/./y?q=//1 HTTP/1.1\r\nHost: a\r\n\r\n"));
+        assertThat(((HttpRequest) upstream.written.get(0)).uri()).isEqualTo("/ok/x/y?q=//1");
+        filter.onResponse(new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK));
+        filter.onResponse(LastHttpContent.EMPTY_LAST_CONTENT);
+        outbound(ch);
+        upstream.release();
+        upstream.written.clear();
+
+        ch.writeInbound(ascii("GET /x%2F..%2Fok/y?a=b HTTP/1.1\r\nHost: a\r\n\r\n"));
+        assertThat(outbound(ch)).isEqualTo("HTTP/1.1 307 Temporary Redirect\r\ncontent-length: 0\r\nlocation: /ok/y?a=b\r\n\r\n");
+        assertThat(upstream.written).as("never forwarded").isEmpty();
+        assertThat(ch.isActive()).as("the connection stays").isTrue();
+        ch.finishAndReleaseAll();
+    }
+
     @Test
     @DisplayName("a denied request is answered with Envoy's RBAC body and nothing goes upstream")
     void deniedAnswer() {
