@@ -69,17 +69,29 @@ public final class PolicyAuthorizer implements Authorizer {
     }
 
     /**
+     * {@link #decidePlaintext} for a plaintext connection relayed as bytes to a port whose requests should be
+     * parsed: {@link PolicyEngine#evaluateUnparsed}.
+     */
+    public Decision decidePlaintextUnparsed(InetSocketAddress source, Workload destination, InetSocketAddress target) {
+        return policy.evaluateUnparsed(plaintextRequest(source, destination, target));
+    }
+
+    /**
      * The L4 decision for plaintext (no peer identity) from {@code source} to the local workload
      * {@code destination} at {@code target}.
      */
     public Decision decidePlaintext(InetSocketAddress source, Workload destination, InetSocketAddress target) {
-        return policy.evaluate(AccessRequest.builder()
+        return policy.evaluate(plaintextRequest(source, destination, target));
+    }
+
+    private AccessRequest plaintextRequest(InetSocketAddress source, Workload destination, InetSocketAddress target) {
+        return AccessRequest.builder()
                 .sourceAddress(source.getAddress())
                 .destinationAddress(target.getAddress())
                 .destinationPort(target.getPort())
                 .destination(destination.ref())
                 .sourceWorkload(registry.byAddress(source.getAddress()).map(Workload::ref).orElse(null))
-                .build());
+                .build();
     }
 
     /**

@@ -63,11 +63,12 @@ public final class HttpEnforcement {
     private final Requests requests = new Requests();
     /**
      * How each open tunnel this class delivers ({@link #proxy}, {@link #embedded}) is decided, by its
-     * {@link TunnelInfo} instance (the one the HBONE server reports at open and close): {@link #SNIFFING},
+     * {@link TunnelInfo} instance (the one the HBONE server reports at open and close), and each plaintext
+     * connection ({@link #plaintext}) by its channel to the workload: {@link #SNIFFING},
      * {@link #PER_REQUEST}, or the {@link AccessRequest} {@link PolicyEngine#evaluateUnparsed} decided when
      * it fell back to L4. {@link #redecide} reads it on a policy change; removed when the stream closes.
      */
-    private final Map<TunnelInfo, Object> decided = java.util.Collections.synchronizedMap(new java.util.IdentityHashMap<>());
+    private final Map<Object, Object> decided = java.util.Collections.synchronizedMap(new java.util.IdentityHashMap<>());
     private static final Object SNIFFING = "sniffing";
     private static final Object PER_REQUEST = "per request";
     private static final Decision KEPT_PER_REQUEST = Decision.allowNoPolicy(
@@ -202,7 +203,8 @@ public final class HttpEnforcement {
             public void joinFrom(Relay.End client) {
                 Channel ch = client.channel();
                 ch.closeFuture().addListener(x -> tcp.channel().close());
-                whenHttp(ch, protocol, conn, null, installed -> {
+                track(tcp.channel(), tcp.channel());
+                whenHttp(ch, protocol, conn, tcp.channel(), installed -> {
                     install(ch, conn, f -> new TcpUpstream(f, tcp.channel()));
                     installed.accept(true);
                 }, installed -> {
@@ -229,7 +231,7 @@ public final class HttpEnforcement {
      * HTTP/2 cannot be parsed), else the L4 decision the CONNECT would have got, and {@code opaque}
      * only when that allows.
      */
-    private void whenHttp(Channel ch, AppProtocol protocol, Conn conn, TunnelInfo tunnel, Step http1, Step h2, Step opaque) {
+    private void whenHttp(Channel ch, AppProtocol protocol, Conn conn, Object tunnel, Step http1, Step h2, Step opaque) {
         java.util.function.Consumer<Boolean> direct = autoRead -> {
             if (autoRead) {
                 ch.config().setAutoRead(true);
@@ -271,7 +273,7 @@ public final class HttpEnforcement {
     }
 
     /** The connection cannot be parsed: decided as the CONNECT would have been at L4 (fail closed). */
-    private void atL4(Channel ch, Conn conn, TunnelInfo tunnel, Step opaque, java.util.function.Consumer<Boolean> installed,
+    private void atL4(Channel ch, Conn conn, Object tunnel, Step opaque, java.util.function.Consumer<Boolean> installed,
                       String why) {
         AccessRequest request = l4(conn);
         // Marked before deciding: a policy swap either is seen by this decision or finds the mark (redecide).
@@ -288,14 +290,14 @@ public final class HttpEnforcement {
         opaque.run(installed);
     }
 
-    /** Starts tracking {@code tunnel} as {@link #SNIFFING} until a {@link #mark} or its stream's close. */
-    private void track(Channel stream, TunnelInfo tunnel) {
+    /** Starts tracking {@code tunnel} (a TunnelInfo, or a plaintext connection's upstream channel) as {@link #SNIFFING} until a {@link #mark} or {@code stream}'s close. */
+    private void track(Channel stream, Object tunnel) {
         decided.put(tunnel, SNIFFING);
         stream.closeFuture().addListener(x -> decided.remove(tunnel));
     }
 
-    /** {@code how}: {@link #PER_REQUEST} or the unparsed connection's request; a no-op for plaintext (no tunnel). */
-    private void mark(TunnelInfo tunnel, Object how) {
+    /** {@code how}: {@link #PER_REQUEST} or the unparsed connection's request. */
+    private void mark(Object tunnel, Object how) {
         if (tunnel != null) {
             decided.replace(tunnel, how);
         }
@@ -309,10 +311,11 @@ public final class HttpEnforcement {
      * never by {@link PolicyEngine#evaluate}, which omits a DENY's HTTP fields and skips CUSTOM, and so would
      * keep a connection the same policy refuses at open.
      *
+     * @param tunnel a tunnel's {@link TunnelInfo}, or a plaintext connection's channel to the workload
      * @return the decision, or null when {@code tunnel} is not one of this class's deliveries (relayed as
-     *         bytes and decided at its CONNECT), or has closed
+     *         bytes and decided at its CONNECT or accept), or has closed
      */
-    public Decision redecide(TunnelInfo tunnel) {
+    public Decision redecide(Object tunnel) {
         Object how = decided.get(tunnel);
         if (how == null) {
             return null;
