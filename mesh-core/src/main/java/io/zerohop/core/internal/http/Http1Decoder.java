@@ -132,26 +132,54 @@ final class Http1Decoder extends HttpRequestDecoder {
         if (lf < 0 || lf - from > MAX_INITIAL_LINE) {
             return null; // Netty's own limits answer it
         }
-        String line = b.toString(from, lf - from, java.nio.charset.StandardCharsets.ISO_8859_1);
-        // The separators Netty's decoder accepts (SP HTAB VT FF CR), so no token hides a second one.
-        String[] parts = line.strip().split("[ \t\u000b\f\r]+", 3);
-        if (parts.length < 2) {
+        // Tokens split at the separators Netty's decoder accepts (SP HTAB VT FF CR), so no token hides a
+        // second one; read in place, as this runs for every request head.
+        int e = lf;
+        while (e > from && separator(b.getByte(e - 1))) {
+            e--;
+        }
+        int i = from;
+        while (i < e && !separator(b.getByte(i))) {
+            i++; // the method
+        }
+        while (i < e && separator(b.getByte(i))) {
+            i++;
+        }
+        if (i == e) {
             return new RequestLineException(400, "request line without a target: HPE_INVALID_URL");
         }
-        String version = parts.length == 2 ? "" : parts[2];
-        if (version.equals("HTTP/1.1")) {
-            return null;
+        while (i < e && !separator(b.getByte(i))) {
+            i++; // the target
         }
-        boolean valid = version.isEmpty() || (version.length() == 8 && version.startsWith("HTTP/")
-                && digit(version.charAt(5)) && version.charAt(6) == '.' && digit(version.charAt(7)));
-        if (!valid) {
-            return new RequestLineException(400, "HPE_INVALID_VERSION: \"" + version + "\"");
+        while (i < e && separator(b.getByte(i))) {
+            i++;
         }
-        return new RequestLineException(426, "Upgrade required for HTTP/1.0 or HTTP/0.9: "
-                + (version.isEmpty() ? "no version (HTTP/0.9)" : version));
+        // The version is the rest of the line: "HTTP/1.1 x" is one invalid version, as balsa reads it.
+        int len = e - i;
+        if (len == 8 && b.getByte(i) == 'H' && b.getByte(i + 1) == 'T' && b.getByte(i + 2) == 'T' && b.getByte(i + 3) == 'P'
+                && b.getByte(i + 4) == '/') {
+            byte major = b.getByte(i + 5);
+            byte minor = b.getByte(i + 7);
+            if (major == '1' && b.getByte(i + 6) == '.' && minor == '1') {
+                return null;
+            }
+            if (digit(major) && b.getByte(i + 6) == '.' && digit(minor)) {
+                return new RequestLineException(426, "Upgrade required for HTTP/1.0 or HTTP/0.9: "
+                        + b.toString(i, len, java.nio.charset.StandardCharsets.ISO_8859_1));
+            }
+        }
+        if (len == 0) {
+            return new RequestLineException(426, "Upgrade required for HTTP/1.0 or HTTP/0.9: no version (HTTP/0.9)");
+        }
+        return new RequestLineException(400, "HPE_INVALID_VERSION: \""
+                + b.toString(i, Math.min(len, 64), java.nio.charset.StandardCharsets.ISO_8859_1) + "\"");
     }
 
-    private static boolean digit(char c) {
+    private static boolean separator(byte c) {
+        return c == ' ' || c == '\t' || c == 0x0b || c == '\f' || c == '\r';
+    }
+
+    private static boolean digit(byte c) {
         return c >= '0' && c <= '9';
     }
 
