@@ -13,7 +13,6 @@ import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.PolicyLoader;
 import io.zerohop.testing.CapturedStderr;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -132,8 +131,7 @@ class L7LiveReauthorizationTest {
     }
 
     static Socket accept(ServerSocket ss) throws IOException {
-        ss.setSoTimeout(10_000);
-        Socket s = ss.accept();
+        Socket s = io.zerohop.core.LiveReauthorizationTest.accept(ss);
         s.setSoTimeout(10_000);
         return s;
     }
@@ -154,16 +152,6 @@ class L7LiveReauthorizationTest {
     }
 
     static void roundTrip(Socket client, Socket app, int b) throws IOException {
-        client.setSoTimeout(10_000);
-        client.getOutputStream().write(b);
-        client.getOutputStream().flush();
-        assertThat(app.getInputStream().read()).isEqualTo(b);
-        app.getOutputStream().write(b + 100);
-        app.getOutputStream().flush();
-        assertThat(client.getInputStream().read()).isEqualTo(b + 100);
-    }
-
-    static InputStream in(Socket s) throws IOException {
-        return s.getInputStream();
+        io.zerohop.core.LiveReauthorizationTest.roundTrip(client, app, b);
     }
 }
