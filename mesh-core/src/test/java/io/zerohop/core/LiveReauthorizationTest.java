@@ -28,7 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
  * after a policy update every open inbound tunnel is authorized again and those now denied are closed.
  * Real tunnels, a real watched policy directory rewritten on disk.
  */
-class LiveReauthorizationTest {
+public class LiveReauthorizationTest {
     static final String ALLOW_BOTH = """
             apiVersion: security.istio.io/v1
             kind: AuthorizationPolicy
@@ -101,12 +101,14 @@ class LiveReauthorizationTest {
         }
     }
 
-    static Socket accept(ServerSocket ss) throws IOException {
+    /** Accepts within 10 s (shared with the L7 and plaintext re-authorization tests). */
+    public static Socket accept(ServerSocket ss) throws IOException {
         ss.setSoTimeout(10_000);
         return ss.accept();
     }
 
-    static void roundTrip(Socket client, Socket app, int b) throws IOException {
+    /** One byte each way with 10 s timeouts on both sockets. */
+    public static void roundTrip(Socket client, Socket app, int b) throws IOException {
         client.setSoTimeout(10_000);
         app.setSoTimeout(10_000);
         client.getOutputStream().write(b);

@@ -8,6 +8,12 @@ package io.zerohop.policy;
 @FunctionalInterface
 public interface CustomAuthorizer {
 
-    /** Returns true to let evaluation continue with DENY and ALLOW policies, false to deny. */
+    /**
+     * Returns true to let evaluation continue with DENY and ALLOW policies, false to deny.
+     * {@code request.http()} is null for a connection decided without HTTP attributes: at L4, and by
+     * {@code PolicyEngine.evaluateUnparsed}, which asks for every CUSTOM policy that may match an
+     * unparsed connection (as a gRPC provider's network {@code ext_authz} filter is asked on a sidecar's
+     * TCP filter chain).
+     */
     boolean check(String provider, AccessRequest request);
 }

@@ -51,6 +51,42 @@ public record HttpAttributes(String method, String path, String host, Map<String
         return io.zerohop.policy.internal.PathNormalizer.istioTarget(Objects.requireNonNull(target, "target"));
     }
 
+    /**
+     * The request target Cilium's Envoy forwards for {@code target}, its HTTP rules having matched it:
+     * Cilium configures its HTTP connection manager with {@code normalize_path}, {@code merge_slashes} and
+     * {@code path_with_escaped_slashes_action: UNESCAPE_AND_REDIRECT} ({@code http-normalize-path}, on by
+     * default; cilium/cilium pkg/envoy/xds_server.go {@code getHttpFilterChainProto}), so the path part is
+     * normalised as {@link #normalizedTarget} does, then repeated slashes merged, the query kept as sent, a
+     * fragment dropped. A target with {@code %2F} or {@code %5C} in its path ({@link #hasEscapedSlash}) is
+     * never forwarded there: Envoy answers 307 with this as its {@code location}.
+     *
+     * @param target the request target as sent, not null
+     * @return {@code target} itself when nothing changes, the normalised target, or null when Envoy answers
+     *         400 instead ({@code %00} in the path)
+     */
+    public static String ciliumTarget(String target) {
+        return io.zerohop.policy.internal.PathNormalizer.forCilium(Objects.requireNonNull(target, "target"));
+    }
+
+    /**
+     * Whether the path part of {@code target} (up to {@code ?} or {@code #}) holds {@code %2F} or {@code %5C}
+     * in either case: what Envoy's {@code UNESCAPE_AND_REDIRECT} redirects (envoy
+     * source/common/http/path_utility.cc {@code unescapeSlashes}).
+     */
+    public static boolean hasEscapedSlash(String target) {
+        for (int i = 0; i + 2 < target.length(); i++) {
+            char c = target.charAt(i);
+            if (c == '?' || c == '#') {
+                return false;
+            }
+            if (c == '%' && ((target.charAt(i + 1) == '2' && (target.charAt(i + 2) | 0x20) == 'f')
+                    || (target.charAt(i + 1) == '5' && (target.charAt(i + 2) | 0x20) == 'c'))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     /** Header value by lower-case name, or null. */
     public String header(String lowerCaseName) {
         return headers.get(lowerCaseName);

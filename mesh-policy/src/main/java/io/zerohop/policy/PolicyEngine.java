@@ -88,7 +88,12 @@ public final class PolicyEngine {
      * {@link #evaluate} of {@code l4Request} (no {@link HttpAttributes}), then, if that allows, the DENY
      * rules with HTTP fields read as a sidecar's TCP filter reads them, their HTTP fields taken as matched:
      * what they would have tested is unknown, and ztunnel's reading (those fields omitted, an entry left
-     * empty skipped) would pass the connection with the DENY unchecked. Not cached.
+     * empty skipped) would pass the connection with the DENY unchecked. CUSTOM policies are read the same
+     * way, every rule (istiod builds CUSTOM as DENY rules for a TCP filter chain): without a
+     * {@link CustomAuthorizer} what one may match is denied ({@link Decision.Outcome#DENIED_CUSTOM}), as Envoy
+     * denies for a CUSTOM provider it cannot call; with one, the authorizer is asked with {@code l4Request}.
+     * ({@link #evaluate} alone skips CUSTOM at L4 without an authorizer: istiod never sends CUSTOM to ztunnel.)
+     * Not cached.
      *
      * @param l4Request a request without HTTP attributes, not null
      * @return the decision, never null
@@ -102,7 +107,12 @@ public final class PolicyEngine {
         if (!d.allowed()) {
             return d;
         }
-        Decision deny = state.policies.compiled().unparsedDeny(l4Request, rootNamespace);
+        io.zerohop.policy.internal.CompiledPolicies compiled = state.policies.compiled();
+        Decision custom = compiled.unparsedCustom(l4Request, rootNamespace, customAuthorizer);
+        if (custom != null) {
+            return custom;
+        }
+        Decision deny = compiled.unparsedDeny(l4Request, rootNamespace);
         return deny != null ? deny : d;
     }
 
@@ -126,6 +136,22 @@ public final class PolicyEngine {
     public boolean requiresHttp(WorkloadRef destination, int port) {
         Objects.requireNonNull(destination, "destination");
         return state.policies.compiled().requiresHttp(destination, port, rootNamespace);
+    }
+
+    /**
+     * Whether requests to {@code destination}:{@code port} are decided by Cilium's HTTP rules alone: a Cilium
+     * policy has {@code rules.http} for the port and no AuthorizationPolicy (dry-run ones included) selects
+     * the destination. The proxy in front of such a destination is Cilium's Envoy, which forwards
+     * {@link HttpAttributes#ciliumTarget} and redirects a path with an escaped slash; where an
+     * AuthorizationPolicy selects it, Istio's settings ({@link HttpAttributes#normalizedTarget}) apply.
+     * Evaluated on the current set.
+     *
+     * @param destination the workload receiving the request, not null
+     * @param port        destination port, 1..65535
+     */
+    public boolean ciliumOnly(WorkloadRef destination, int port) {
+        Objects.requireNonNull(destination, "destination");
+        return state.policies.compiled().ciliumOnly(destination, port, rootNamespace);
     }
 
     public PolicySet policies() {

@@ -53,4 +53,68 @@ class UnparsedConnectionTest {
         assertThat(allow.evaluateUnparsed(r().port(9090).build()).allowed()).isTrue();
         assertThat(PolicyEngine.builder().build().evaluateUnparsed(r().build()).allowed()).isTrue();
     }
+
+    static final String CUSTOM_ADMIN = ConformanceTest.ap("prod", "ext", "{action: CUSTOM, provider: {name: opa}, rules: ["
+            + "{to: [{operation: {ports: [\"8080\"], paths: [/admin]}}]}]}");
+
+    /**
+     * CUSTOM on an unparsed connection, as istiod builds it for a sidecar's TCP filter chain
+     * (istio/istio pilot/pkg/security/authz/builder/builder.go {@code build}: CUSTOM policies are generated
+     * with {@code rbacpb.RBAC_DENY}, so model.go {@code checkError} drops their HTTP-only fields and they
+     * match more; a provider Envoy cannot use becomes deny rules, {@code getBadCustomDenyRules}). zerohop
+     * without an authorizer is that provider-less case: the connection is denied where the rule's L4 fields
+     * match. Before, {@code evaluateUnparsed} skipped CUSTOM, so the connection passed.
+     */
+    @Test
+    void aCustomRuleDeniesAnUnparsedConnectionWithoutAnAuthorizer() throws Exception {
+        PolicyEngine e = engine(CUSTOM_ADMIN);
+        AccessRequest old = r().build();
+        assertThat(e.evaluate(old).allowed()).as("at L4, as at ztunnel: istiod never sends CUSTOM there").isTrue();
+        Decision d = e.evaluateUnparsed(old);
+        assertThat(d.allowed()).isFalse();
+        assertThat(d.outcome()).isEqualTo(Decision.Outcome.DENIED_CUSTOM);
+        assertThat(d.explain()).contains("prod/ext").contains("CUSTOM").contains("could not be parsed as HTTP").contains("\"opa\"");
+        assertThat(e.evaluateUnparsed(r().port(8081).build()).allowed()).as("the rule's L4 field does not match port 8081").isTrue();
+        // Request with the path, parsed: the same rule denies; another path passes.
+        assertThat(e.evaluate(r().http("GET", "/admin").build()).allowed()).isFalse();
+        assertThat(e.evaluate(r().http("GET", "/x").build()).allowed()).isTrue();
+        // A CUSTOM rule without HTTP fields was skipped as well (evaluate skips CUSTOM at L4 without an authorizer).
+        PolicyEngine l4Only = engine(ConformanceTest.ap("prod", "ext", "{action: CUSTOM, provider: {name: opa}, rules: ["
+                + "{to: [{operation: {ports: [\"8080\"]}}]}]}"));
+        assertThat(l4Only.evaluateUnparsed(old).allowed()).isFalse();
+    }
+
+    /**
+     * With an authorizer, it is asked for the connection without HTTP attributes (as a gRPC provider's
+     * network {@code ext_authz} filter is asked on a TCP filter chain), and once: a policy {@code evaluate}
+     * already put to it at L4 is not asked again.
+     */
+    @Test
+    void aCustomRuleOnAnUnparsedConnectionAsksTheAuthorizerOnce() throws Exception {
+        java.util.List<String> asked = new java.util.ArrayList<>();
+        boolean[] answer = {false};
+        String pathOnly = ConformanceTest.ap("prod", "ext", "{action: CUSTOM, provider: {name: opa}, rules: ["
+                + "{to: [{operation: {paths: [/admin]}}]}]}");
+        PolicyEngine e = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", pathOnly))
+                .customAuthorizer((provider, req) -> {
+                    asked.add(provider + " " + req.sourcePrincipal() + " " + req.http());
+                    return answer[0];
+                }).build();
+        AccessRequest l4 = r().build();
+        assertThat(e.evaluate(l4).allowed()).as("at L4 a paths-only entry is empty: the rule never matches").isTrue();
+        assertThat(asked).isEmpty();
+        Decision d = e.evaluateUnparsed(l4);
+        assertThat(d.allowed()).isFalse();
+        assertThat(d.explain()).contains("CUSTOM provider \"opa\" denied it");
+        assertThat(asked).containsExactly("opa spiffe://cluster.local/ns/prod/sa/frontend null");
+        answer[0] = true;
+        assertThat(e.evaluateUnparsed(l4).allowed()).isTrue();
+        assertThat(asked).hasSize(2);
+
+        asked.clear();
+        PolicyEngine withPort = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", CUSTOM_ADMIN))
+                .customAuthorizer((provider, req) -> asked.add(provider)).build();
+        assertThat(withPort.evaluateUnparsed(l4).allowed()).isTrue();
+        assertThat(asked).as("the port matched at L4: evaluate asked, the unparsed pass does not again").containsExactly("opa");
+    }
 }

@@ -39,9 +39,6 @@ import java.util.concurrent.ConcurrentHashMap;
  * between calls.
  */
 public final class Inbound implements IdentitySelector, DestinationResolver, Authorizer {
-    private static final Decision DECIDED_PER_REQUEST = Decision.allowNoPolicy(
-            "decided per HTTP request: every request meets the policies in force");
-
     private final LocalWorkloads local;
     private final SpiffeId identity;
     private final OwnPorts ownPorts;
@@ -147,23 +144,28 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
     }
 
     /**
-     * What keeps an open tunnel after a policy change (ztunnel's {@code PolicyWatcher}). On a port
-     * declared http, http2 or grpc that has HTTP rules every request is decided on its own, so the
-     * tunnel stays (an L4 verdict would close every tunnel whose ALLOW rules name HTTP fields). An
-     * {@code auto} port may have fallen back to opaque bytes, so it is re-decided at L4: that can close
-     * a parsed tunnel (the client reconnects), never keep a denied one open.
+     * What keeps an open tunnel after a policy change (ztunnel's {@code PolicyWatcher}), decided as its open
+     * was, never wider than a fresh decision. A tunnel delivered per request is {@link HttpEnforcement#redecide}'s:
+     * parsed, it stays (every request is decided on its own; an L4 verdict would close it whenever ALLOW rules
+     * name HTTP fields); fallen back to opaque bytes on an {@code auto} port, it is decided again by
+     * {@code evaluateUnparsed}, as at its open. Any other tunnel is relayed as bytes: decided at L4, or, where the
+     * port now has HTTP rules (a fresh connection would be parsed and this one cannot be), by
+     * {@code evaluateUnparsed}. Before 1 December a fallen-back tunnel was re-decided by {@code evaluate}, so a
+     * new DENY with HTTP fields kept it, and a tunnel relayed as bytes on a declared HTTP port was kept unchecked.
      */
     public Decision reauthorize(TunnelInfo t) {
         if (policy == null) {
             return Decision.allowNoPolicy("no policy engine: every authenticated peer is allowed");
         }
+        Decision perRequest = http.redecide(t);
+        if (perRequest != null) {
+            return perRequest;
+        }
         InetSocketAddress dst = t.destination();
         Optional<Workload> w = local.registry().byAddress(dst.getAddress());
         AppProtocol proto = w.map(x -> x.appProtocol(dst.getPort())).orElse(AppProtocol.AUTO);
         WorkloadRef ref = w.map(Workload::ref).orElseGet(() -> PolicyAuthorizer.refOf(t.localIdentity()));
-        if (proto != AppProtocol.AUTO && http.enforces(ref, proto, dst.getPort())) {
-            return DECIDED_PER_REQUEST;
-        }
-        return policy.decide(new AuthzRequest(t.peerIdentity(), t.peerAddress(), t.localIdentity(), dst, t.headers()));
+        AuthzRequest request = new AuthzRequest(t.peerIdentity(), t.peerAddress(), t.localIdentity(), dst, t.headers());
+        return http.enforces(ref, proto, dst.getPort()) ? policy.decideUnparsed(request) : policy.decide(request);
     }
 }

@@ -56,6 +56,8 @@ public final class MeshRuntime {
     private final PlaintextInbound plaintext;
     private volatile HboneServer server;
     private volatile AutoCloseable policyChanges;
+    /** Re-decides plaintext-inbound connections on a policy change; null without a policy engine. */
+    private final AutoCloseable plaintextPolicyChanges;
 
     /**
      * @throws IllegalArgumentException when mesh-hbone's latency-mode property
@@ -96,6 +98,8 @@ public final class MeshRuntime {
         this.inbound = new Inbound(local, identity, ownPorts, http, authorizer);
         this.plaintext = new PlaintextInbound(local, ownPorts, policy, authorizer, http, observer, refusals);
         this.live = new LiveAuthorization(inbound::reauthorize, observer::lateDenied);
+        // ztunnel's PolicyWatcher covers its plaintext passthrough too (inbound_passthrough.rs assert_rbac).
+        this.plaintextPolicyChanges = policy == null ? null : policy.addChangeListener(set -> plaintext.live().reauthorize());
         if (sink != null) {
             sink.socketsOpen("source", () -> listeners.openSockets(false));
             sink.socketsOpen("destination", () -> {
@@ -186,12 +190,13 @@ public final class MeshRuntime {
         log.info("draining for up to {} ms: closing listeners, then GOAWAY on every HBONE connection; {} tunnels open, {} captured or plaintext connections",
                 drain.toMillis(), tunnels.open(), tunnels.connections());
         HboneServer s = server;
-        AutoCloseable changes = policyChanges;
-        if (changes != null) {
-            try {
-                changes.close();
-            } catch (Exception e) {
-                log.debug("policy change listener close failed", e);
+        for (AutoCloseable changes : new AutoCloseable[] {policyChanges, plaintextPolicyChanges}) {
+            if (changes != null) {
+                try {
+                    changes.close();
+                } catch (Exception e) {
+                    log.debug("policy change listener close failed", e);
+                }
             }
         }
         listeners.stopAccepting();

@@ -38,6 +38,7 @@ public final class PlaintextInbound implements CaptureListener.Opener {
     private final HttpEnforcement http;
     private final TunnelObserver observer;
     private final RateLimitedLog refusals;
+    private final LivePlaintext live = new LivePlaintext();
 
     /** @param engine null: every mode is PERMISSIVE and every connection allowed (then {@code policy} is null too) */
     public PlaintextInbound(LocalWorkloads local, OwnPorts ownPorts, PolicyEngine engine,
@@ -105,9 +106,36 @@ public final class PlaintextInbound implements CaptureListener.Opener {
         }
         Workload w = a.workload();
         AppProtocol proto = w.appProtocol(target.getPort());
-        return countFailure(CaptureListener.connectTcp(loop, target), true, source, target).thenApply(end -> a.perRequest()
-                ? http.plaintext(end, source, target, w.ref(), local.registry().identityOf(w), proto)
-                : observer.plain(end, "plaintext-inbound", true, source, target, local.registry().identityOf(w)));
+        return countFailure(CaptureListener.connectTcp(loop, target), true, source, target).thenApply(end -> {
+            if (policy != null) {
+                live.track(end.channel(), () -> redecide(source, target, w, end.channel()));
+            }
+            return a.perRequest()
+                    ? http.plaintext(end, source, target, w.ref(), local.registry().identityOf(w), proto)
+                    : observer.plain(end, "plaintext-inbound", true, source, target, local.registry().identityOf(w));
+        });
+    }
+
+    /**
+     * What keeps an open plaintext connection after a policy change, decided as its admission was (as
+     * {@code Inbound.reauthorize} for tunnels): parsed per request or still sniffed, kept; fallen back to L4
+     * on an {@code auto} port, {@code evaluateUnparsed} again; relayed as bytes, {@code evaluate}, or
+     * {@code evaluateUnparsed} where the port now has HTTP rules. PeerAuthentication STRICT denies all of
+     * them but the parsed ones, whose next request meets it.
+     */
+    private io.zerohop.policy.Decision redecide(InetSocketAddress source, InetSocketAddress target, Workload w,
+                                                io.netty.channel.Channel upstream) {
+        io.zerohop.policy.Decision perRequest = http.redecide(upstream);
+        if (perRequest != null) {
+            return perRequest;
+        }
+        return http.enforces(w.ref(), w.appProtocol(target.getPort()), target.getPort())
+                ? policy.decidePlaintextUnparsed(source, w, target) : policy.decidePlaintext(source, w, target);
+    }
+
+    /** The open plaintext connections, re-decided on a policy change. */
+    public LivePlaintext live() {
+        return live;
     }
 
     /**

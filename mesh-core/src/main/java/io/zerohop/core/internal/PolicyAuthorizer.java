@@ -61,17 +61,37 @@ public final class PolicyAuthorizer implements Authorizer {
     }
 
     /**
+     * The decision of an HBONE tunnel relayed as bytes to a port whose requests should be parsed:
+     * {@link PolicyEngine#evaluateUnparsed} (a DENY's or CUSTOM's HTTP fields taken as matched).
+     */
+    public Decision decideUnparsed(AuthzRequest r) {
+        return policy.evaluateUnparsed(accessRequest(r, false));
+    }
+
+    /**
+     * {@link #decidePlaintext} for a plaintext connection relayed as bytes to a port whose requests should be
+     * parsed: {@link PolicyEngine#evaluateUnparsed}.
+     */
+    public Decision decidePlaintextUnparsed(InetSocketAddress source, Workload destination, InetSocketAddress target) {
+        return policy.evaluateUnparsed(plaintextRequest(source, destination, target));
+    }
+
+    /**
      * The L4 decision for plaintext (no peer identity) from {@code source} to the local workload
      * {@code destination} at {@code target}.
      */
     public Decision decidePlaintext(InetSocketAddress source, Workload destination, InetSocketAddress target) {
-        return policy.evaluate(AccessRequest.builder()
+        return policy.evaluate(plaintextRequest(source, destination, target));
+    }
+
+    private AccessRequest plaintextRequest(InetSocketAddress source, Workload destination, InetSocketAddress target) {
+        return AccessRequest.builder()
                 .sourceAddress(source.getAddress())
                 .destinationAddress(target.getAddress())
                 .destinationPort(target.getPort())
                 .destination(destination.ref())
                 .sourceWorkload(registry.byAddress(source.getAddress()).map(Workload::ref).orElse(null))
-                .build());
+                .build();
     }
 
     /**

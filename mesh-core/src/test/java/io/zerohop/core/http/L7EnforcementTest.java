@@ -374,6 +374,23 @@ class L7EnforcementTest {
                         "Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"));
     }
 
+    /**
+     * A request line whose version is not HTTP/1.1 gets what Envoy's HTTP/1 codec answers with Istio's
+     * settings (envoyproxy/envoy source/common/http/http1/codec_impl.cc {@code checkProtocolVersion}: 426,
+     * {@code accept_http_10} off; balsa_parser.cc {@code isVersionValid}: 400), then the connection closes:
+     * neither it nor a request pipelined after it reaches the application.
+     */
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0} -> {1}")
+    @org.junit.jupiter.params.provider.CsvSource({"HTTP/1.2, 426", "HTTP/2.0, 426", "HTTP/1.0, 426", "HTTP/1.01, 400"})
+    void requestLineVersionsOtherThan11GetEnvoysAnswerAndClose(String version, int status) throws Exception {
+        String id = Integer.toHexString(version.hashCode());
+        String all = exchange(viaFrontend, "GET /api/version-" + id + " " + version + "\r\nHost: b\r\n\r\n"
+                + "GET /api/after-" + id + " HTTP/1.1\r\nHost: b\r\n\r\n");
+        assertThat(all).startsWith("HTTP/1.1 " + status + " ").contains("connection: close");
+        assertThat(java.util.regex.Pattern.compile("HTTP/1\\.1 \\d{3}").matcher(all).results().count()).isEqualTo(1);
+        assertThat(seen).noneMatch(l -> l.contains("-" + id));
+    }
+
     @Test
     void oversizedHeadersGet431AndClose() throws Exception {
         String all = exchange(viaFrontend, "GET /api/big HTTP/1.1\r\nHost: b\r\nX-Big: " + "a".repeat(70 * 1024) + "\r\n\r\n");

@@ -100,6 +100,7 @@ class L7Http2Test {
     static Server grpcApp;
     static final List<String> grpcSeen = new java.util.concurrent.CopyOnWriteArrayList<>();
     static InetSocketAddress viaH2;
+    static int h2AppPort;
     static InetSocketAddress viaGrpc;
     static InetSocketAddress viaAutoH2;
     static InetSocketAddress plaintextH2;
@@ -109,6 +110,7 @@ class L7Http2Test {
         backendIp = InetAddress.getByName("127.0.0.2");
         nodeApp = new ProcessBuilder("node", resource("h2c-server.js"), "127.0.0.2").redirectErrorStream(true).start();
         int h2Port = Integer.parseInt(new java.io.BufferedReader(new java.io.InputStreamReader(nodeApp.getInputStream())).readLine().trim());
+        h2AppPort = h2Port;
         grpcApp = NettyServerBuilder.forAddress(new InetSocketAddress(backendIp, 0)).addService(ServerServiceDefinition.builder("test.Echo")
                 .addMethod(ALLOWED, ServerCalls.asyncUnaryCall((req, obs) -> {
                     grpcSeen.add("Allowed");
@@ -251,6 +253,37 @@ class L7Http2Test {
         // Two cookie fields are one value "role=x; admin=1" to RBAC (RFC 9113 8.2.3, Envoy's
         // reconstituteCrumbledCookies); until 1 December they were joined with "," and the DENY missed them.
         assertThat(lines.get(5)).isEqualTo("403 RBAC: access denied");
+    }
+
+    /**
+     * A destination only a CiliumNetworkPolicy's HTTP rules decide gets Cilium's Envoy handling on HTTP/2 too
+     * (cilium/cilium pkg/envoy/xds_server.go: {@code merge_slashes}, {@code UNESCAPE_AND_REDIRECT}): the
+     * application reads the merged path; an escaped slash gets 307 to the unescaped path and is not forwarded.
+     */
+    @Test
+    void aCiliumOnlyDestinationGetsCiliumsPathHandling() throws Exception {
+        PolicyEngine engine = server.policy().orElseThrow();
+        var before = engine.policies();
+        try {
+            engine.replace(PolicyLoader.fromString("cnp.yaml", """
+                    apiVersion: cilium.io/v2
+                    kind: CiliumNetworkPolicy
+                    metadata: {name: api, namespace: prod}
+                    spec:
+                      endpointSelector: {matchLabels: {app: backend}}
+                      ingress:
+                      - toPorts:
+                        - ports: [{port: "PORT", protocol: TCP}]
+                          rules: {http: [{method: GET, path: "/api/.*"}]}
+                    """.replace("PORT", Integer.toString(h2AppPort))));
+            String base = "http://127.0.0.1:" + viaH2.getPort();
+            assertThat(run("curl", "-sS", "--max-time", "20", "--http2-prior-knowledge", "--path-as-is", base + "/api//c1"))
+                    .startsWith("GET /api/c1 ");
+            assertThat(run("curl", "-sS", "--max-time", "20", "--http2-prior-knowledge", "--path-as-is", "-o", "/dev/null",
+                    "-w", "%{http_code} %header{location}", base + "/x%2F..%2Fapi/c2?q=1")).isEqualTo("307 /api/c2?q=1");
+        } finally {
+            engine.replace(before);
+        }
     }
 
     @Test

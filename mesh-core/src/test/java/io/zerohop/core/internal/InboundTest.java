@@ -157,14 +157,30 @@ class InboundTest {
         assertThat(open.authorize(connect(LEGACY, FRONTEND_IP, backend8080, BACKEND.identity()))).isEqualTo(AuthzDecision.allow());
     }
 
+    /**
+     * A policy change re-decides a tunnel as it was decided at open (ztunnel's PolicyWatcher re-runs the
+     * open's assert_rbac): at L4; per request, kept (its requests are decided on their own); relayed as
+     * bytes to a port with HTTP rules (not delivered per request), as an unparsed connection, where the
+     * ALLOW's paths match nothing. Before 1 December that last tunnel was kept as "decided per request".
+     */
     @Test
-    void aPolicyChangeReDecidesL4TunnelsAndKeepsDeclaredHttpPortsToTheirRequests() {
+    void aPolicyChangeReDecidesEachTunnelAsItWasDecidedAtOpen() throws Exception {
         TunnelInfo l4 = new TunnelInfo(TunnelInfo.Direction.INBOUND, BACKEND.identity(), LEGACY,
                 new InetSocketAddress(BACKEND_IP, 15008), new InetSocketAddress(FRONTEND_IP, 40000), backend8080, Map.of());
         assertThat(inbound.reauthorize(l4).allowed()).isFalse();
-        TunnelInfo http = new TunnelInfo(TunnelInfo.Direction.INBOUND, BACKEND.identity(), LEGACY,
+        TunnelInfo http = new TunnelInfo(TunnelInfo.Direction.INBOUND, BACKEND.identity(), FRONTEND.identity(),
                 new InetSocketAddress(BACKEND_IP, 15008), new InetSocketAddress(FRONTEND_IP, 40000), backendHttp, Map.of());
+        inbound.serve(backendHttp, (stream, tunnel) -> {});
+        Destination d = inbound.resolve(backendHttp, BACKEND.identity(), listener);
+        assertThat(HttpEnforcement.decidesPerRequest(d)).isTrue();
+        io.netty.channel.embedded.EmbeddedChannel stream = new io.netty.channel.embedded.EmbeddedChannel();
+        ((Destination.Embedded) d).handler().initStream(stream, http);
         assertThat(inbound.reauthorize(http).allowed()).as("every request there is decided on its own").isTrue();
+        stream.finishAndReleaseAll();
+        stream.close().sync();
+        io.zerohop.policy.Decision raw = inbound.reauthorize(http);
+        assertThat(raw.allowed()).as("the same tunnel relayed as bytes").isFalse();
+        assertThat(raw.explain()).contains("default deny");
     }
 
     private Destination.Refused refusal(InetSocketAddress dst, SpiffeId presented) {

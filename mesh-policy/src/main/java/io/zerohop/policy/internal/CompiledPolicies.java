@@ -114,6 +114,48 @@ public final class CompiledPolicies {
         return null;
     }
 
+    /**
+     * For an L4 request ({@code r.http()} null) on a connection that should have been parsed as HTTP and
+     * could not be: the decision of the first enforced CUSTOM policy with a rule that may match it
+     * ({@link IstioPolicy.Rule#matchesUnparsed}, every rule, with or without HTTP fields), or null. istiod
+     * builds CUSTOM for a TCP filter chain with the DENY action, so a rule's HTTP-only fields are dropped and
+     * it matches more (pilot/pkg/security/authz/builder/builder.go {@code build}, {@code rbacpb.RBAC_DENY};
+     * model.go {@code checkError}); a provider Envoy cannot call there becomes RBAC DENY rules
+     * ({@code getBadCustomDenyRules}). Without {@code custom}, zerohop has no provider to call, so such a
+     * match is denied; with one, the authorizer is asked (as the network {@code ext_authz} filter of a gRPC
+     * provider is), unless {@link #evaluate} asked it already for this policy. Built per call: this path is rare.
+     */
+    public Decision unparsedCustom(AccessRequest r, String rootNamespace, CustomAuthorizer custom) {
+        Selected sel = selected(r.destination(), rootNamespace);
+        if (!sel.istioInScope) {
+            return null;
+        }
+        for (IstioPolicy p : sel.custom) {
+            if (p.dryRun || (custom != null && p.firstMatch(r, null) != null)) {
+                // A dry-run policy never decides; a policy matched at L4 was put to the authorizer by evaluate.
+                continue;
+            }
+            for (IstioPolicy.Rule rule : p.rules) {
+                if (!rule.matchesUnparsed(r)) {
+                    continue;
+                }
+                if (custom == null) {
+                    return new Decision(false, Decision.Outcome.DENIED_CUSTOM, p.ref, rule.index,
+                            "the connection could not be parsed as HTTP, so this CUSTOM rule's HTTP fields could not be checked,"
+                                    + " and no external authorizer is configured for provider \"" + p.provider
+                                    + "\" (fail closed, as istiod's deny rules for a CUSTOM provider Envoy cannot call)");
+                }
+                if (!custom.check(p.provider, r)) {
+                    return new Decision(false, Decision.Outcome.DENIED_CUSTOM, p.ref, rule.index,
+                            "the connection could not be parsed as HTTP; CUSTOM provider \"" + p.provider
+                                    + "\" denied it without HTTP attributes");
+                }
+                break;
+            }
+        }
+        return null;
+    }
+
     private Decision evaluate(AccessRequest r, String rootNamespace, CustomAuthorizer custom, boolean dryRun) {
         if (r.sourcePrincipal() == null) {
             PeerAuthn.Result m = mtls(r.destination(), r.destinationPort(), rootNamespace);
@@ -182,6 +224,15 @@ public final class CompiledPolicies {
         return HttpRules.requiresHttp(istio, cilium, ciliumClusterwide, w, port, rootNamespace);
     }
 
+    /** See {@code PolicyEngine.ciliumOnly}: no AuthorizationPolicy selects {@code w}, and a Cilium HTTP rule applies to the port. */
+    public boolean ciliumOnly(WorkloadRef w, int port, String rootNamespace) {
+        Selected sel = selected(w, rootNamespace);
+        if (sel.custom.length + sel.denyWithDryRun.length + sel.allowWithDryRun.length + sel.audit > 0) {
+            return false;
+        }
+        return HttpRules.ciliumRequiresHttp(cilium, ciliumClusterwide, w, port);
+    }
+
     public MtlsMode mtlsMode(WorkloadRef w, int port, String rootNamespace) {
         return mtls(w, port, rootNamespace).mode();
     }
@@ -239,6 +290,8 @@ public final class CompiledPolicies {
         final IstioPolicy[] denyWithDryRun;
         final IstioPolicy[] allowEnforced;
         final IstioPolicy[] allowWithDryRun;
+        /** How many AUDIT policies select the destination (they never decide; an Envoy runs for them all the same). */
+        final int audit;
         /** "An ALLOW policy applies and nothing matched": the first of each allow array's no-match decision, or null. */
         final Decision allowNoMatchEnforced;
         final Decision allowNoMatchWithDryRun;
@@ -270,6 +323,7 @@ public final class CompiledPolicies {
             this.denyWithDryRun = pass(all, IstioPolicy.DENY, true);
             this.allowEnforced = pass(all, IstioPolicy.ALLOW, false);
             this.allowWithDryRun = pass(all, IstioPolicy.ALLOW, true);
+            this.audit = pass(all, IstioPolicy.AUDIT, true).length;
             this.allowNoMatchEnforced = allowEnforced.length == 0 ? null : allowEnforced[0].noMatch;
             this.allowNoMatchWithDryRun = allowWithDryRun.length == 0 ? null : allowWithDryRun[0].noMatch;
             boolean paths = false;

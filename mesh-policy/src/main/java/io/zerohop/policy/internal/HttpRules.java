@@ -29,6 +29,11 @@ final class HttpRules {
         return ciliumAny(cilium.get(ns), w, port) || ciliumAny(clusterwide, w, port);
     }
 
+    /** The Cilium half of {@link #requiresHttp}: a Cilium policy selecting {@code w} has {@code rules.http} for {@code port}. */
+    static boolean ciliumRequiresHttp(Map<String, LabelIndex> cilium, LabelIndex clusterwide, WorkloadRef w, int port) {
+        return ciliumAny(cilium.get(w.namespace()), w, port) || ciliumAny(clusterwide, w, port);
+    }
+
     private static boolean istioAny(LabelIndex idx, WorkloadRef w, int port) {
         if (idx == null) {
             return false;

@@ -46,6 +46,11 @@ final class H2Proxy {
 
     interface Authorizer {
         Decision authorize(Conn conn, String method, String path, String authority, Map<String, String> headers);
+
+        /** As {@link RequestAdmission.Authorizer#ciliumPaths}. */
+        default boolean ciliumPaths(Conn conn) {
+            return false;
+        }
     }
 
     private H2Proxy() {}
@@ -171,6 +176,22 @@ final class H2Proxy {
                 respond(new DefaultHttp2Headers().status("400").set("content-type", "text/plain"), "invalid :path", true);
                 return;
             }
+            boolean cilium = authorizer.ciliumPaths(conn);
+            if (cilium && io.zerohop.policy.HttpAttributes.hasEscapedSlash(path)) {
+                // Cilium's Envoy (UNESCAPE_AND_REDIRECT), before any filter: 307 to the unescaped path; gRPC,
+                // which cannot follow a redirect, 400 (envoy conn_manager_impl.cc).
+                denied = true;
+                CharSequence ct = h.get("content-type");
+                String location = io.zerohop.policy.HttpAttributes.ciliumTarget(path);
+                if (location == null || (ct != null && ct.toString().startsWith("application/grpc"))) {
+                    status = 400;
+                    respond(new DefaultHttp2Headers().status("400").set("content-type", "text/plain"), "Bad Request", true);
+                } else {
+                    status = 307;
+                    respond(new DefaultHttp2Headers().status("307").set("location", location), "", true);
+                }
+                return;
+            }
             try {
                 decision = authorizer.authorize(conn, method, path, authority, plain);
             } catch (RuntimeException e) {
@@ -183,7 +204,8 @@ final class H2Proxy {
                 return;
             }
             // What the application reads is what was decided (Envoy's normalize_path rewrites :path).
-            String target = io.zerohop.policy.HttpAttributes.normalizedTarget(path);
+            String target = cilium ? io.zerohop.policy.HttpAttributes.ciliumTarget(path)
+                    : io.zerohop.policy.HttpAttributes.normalizedTarget(path);
             if (target != path) {
                 h.path(target);
             }

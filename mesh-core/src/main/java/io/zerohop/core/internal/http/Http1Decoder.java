@@ -18,8 +18,10 @@ import java.util.List;
  * several Content-Length values, a transfer coding other than a final {@code chunked}, invalid
  * header name or value characters, bare LF line ends, or headers over the size limit; it silently
  * joins folded lines, which is how a header can mean one thing here and another to the
- * application. A folded header block yields a failed {@link HttpRequest} and nothing after it
- * is ever decoded (the connection is answered 400 and closed).
+ * application; and it reads any {@code NAME/d.d} version and skips a request line without one, where
+ * Envoy answers 426 or 400 ({@link #versionProblem}). A folded header block or such a request line
+ * yields a failed {@link HttpRequest} and nothing after it is ever decoded (the connection is answered
+ * 400, or 426, and closed).
  *
  * <p>To see the whole header block at once, decoding of a new message waits until its blank line
  * has arrived (or the block outgrows the limit, which Netty then reports as too long).
@@ -62,12 +64,13 @@ final class Http1Decoder extends HttpRequestDecoder {
                 }
                 return;
             }
-            if (folded(buffer, ri, end)) {
+            RuntimeException bad = folded(buffer, ri, end) ? new ObsFoldException() : versionProblem(buffer, ri, end);
+            if (bad != null) {
                 failed = true;
                 buffer.skipBytes(buffer.readableBytes());
-                HttpRequest bad = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/bad-request");
-                bad.setDecoderResult(DecoderResult.failure(new ObsFoldException()));
-                out.add(bad);
+                HttpRequest failure = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/bad-request");
+                failure.setDecoderResult(DecoderResult.failure(bad));
+                out.add(failure);
                 return;
             }
         }
@@ -110,6 +113,85 @@ final class Http1Decoder extends HttpRequestDecoder {
             }
         }
         return false;
+    }
+
+    /**
+     * What is wrong with the HTTP version of the request line starting at {@code from} (the header block
+     * ends at {@code end}), as Envoy's HTTP/1 codec with Istio's settings answers it, or null for
+     * {@code HTTP/1.1}. Balsa accepts {@code HTTP/} DIGIT {@code .} DIGIT, or no version at all (HTTP/0.9),
+     * and refuses any other version text with 400 ({@code balsa_parser.cc} {@code isVersionValid},
+     * {@code HPE_INVALID_VERSION}); the codec then takes every accepted version but {@code HTTP/1.1} for
+     * HTTP/1.0 and, with {@code accept_http_10} off (istiod sets it only under {@code PILOT_HTTP10} or the
+     * {@code HTTP10} proxy metadata), answers 426 ({@code codec_impl.cc} {@code checkProtocolVersion},
+     * "Upgrade required for HTTP/1.0 or HTTP/0.9"); both close the connection. Netty would read
+     * {@code HTTP/1.01} as HTTP/1.1, {@code HTTP/1.2} as a keep-alive version of its own, and skip a
+     * request line without a version without a word.
+     */
+    private static RuntimeException versionProblem(ByteBuf b, int from, int end) {
+        int lf = b.indexOf(from, end + 2, (byte) '\n');
+        if (lf < 0 || lf - from > MAX_INITIAL_LINE) {
+            return null; // Netty's own limits answer it
+        }
+        // Tokens split at the separators Netty's decoder accepts (SP HTAB VT FF CR), so no token hides a
+        // second one; read in place, as this runs for every request head.
+        int e = lf;
+        while (e > from && separator(b.getByte(e - 1))) {
+            e--;
+        }
+        int i = from;
+        while (i < e && !separator(b.getByte(i))) {
+            i++; // the method
+        }
+        while (i < e && separator(b.getByte(i))) {
+            i++;
+        }
+        if (i == e) {
+            return new RequestLineException(400, "request line without a target: HPE_INVALID_URL");
+        }
+        while (i < e && !separator(b.getByte(i))) {
+            i++; // the target
+        }
+        while (i < e && separator(b.getByte(i))) {
+            i++;
+        }
+        // The version is the rest of the line: "HTTP/1.1 x" is one invalid version, as balsa reads it.
+        int len = e - i;
+        if (len == 8 && b.getByte(i) == 'H' && b.getByte(i + 1) == 'T' && b.getByte(i + 2) == 'T' && b.getByte(i + 3) == 'P'
+                && b.getByte(i + 4) == '/') {
+            byte major = b.getByte(i + 5);
+            byte minor = b.getByte(i + 7);
+            if (major == '1' && b.getByte(i + 6) == '.' && minor == '1') {
+                return null;
+            }
+            if (digit(major) && b.getByte(i + 6) == '.' && digit(minor)) {
+                return new RequestLineException(426, "Upgrade required for HTTP/1.0 or HTTP/0.9: "
+                        + b.toString(i, len, java.nio.charset.StandardCharsets.ISO_8859_1));
+            }
+        }
+        if (len == 0) {
+            return new RequestLineException(426, "Upgrade required for HTTP/1.0 or HTTP/0.9: no version (HTTP/0.9)");
+        }
+        return new RequestLineException(400, "HPE_INVALID_VERSION: \""
+                + b.toString(i, Math.min(len, 64), java.nio.charset.StandardCharsets.ISO_8859_1) + "\"");
+    }
+
+    private static boolean separator(byte c) {
+        return c == ' ' || c == '\t' || c == 0x0b || c == '\f' || c == '\r';
+    }
+
+    private static boolean digit(byte c) {
+        return c >= '0' && c <= '9';
+    }
+
+    /** A request line Envoy's codec refuses: {@code status} 400 or 426, the connection closed after it. */
+    static final class RequestLineException extends IllegalArgumentException {
+        private static final long serialVersionUID = 1L;
+        final int status;
+
+        RequestLineException(int status, String message) {
+            super(message);
+            this.status = status;
+        }
     }
 
     /** Obsolete line folding in a request header (RFC 9112 §5.2: a server must reject it or replace it). */

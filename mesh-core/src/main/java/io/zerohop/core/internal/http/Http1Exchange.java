@@ -21,6 +21,8 @@ final class Http1Exchange {
     final long start = System.nanoTime();
     final String method;
     final String path;
+    /** A 307's {@code location} (Cilium's UNESCAPE_AND_REDIRECT), or null. */
+    String location;
     Decision decision;
     boolean allowed;
     boolean requestDone;

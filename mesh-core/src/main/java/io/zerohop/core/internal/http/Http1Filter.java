@@ -230,6 +230,10 @@ final class Http1Filter extends ChannelDuplexHandler {
             upstream.write(req);
             return;
         }
+        if (x.location != null) {
+            ctx.writeAndFlush(LocalReplies.redirect(x.location, x.closeAfter));
+            return;
+        }
         ctx.writeAndFlush(LocalReplies.local(HttpResponseStatus.FORBIDDEN, LocalReplies.DENIED, x.closeAfter));
     }
 

@@ -59,6 +59,22 @@ public final class HttpEnforcement {
     private final TunnelSource sources;
     private final HttpObserver observer;
     private final long sniffTimeoutMillis;
+    /** What the HTTP/1 and HTTP/2 filters ask of the policy per request. */
+    private final Requests requests = new Requests();
+    /**
+     * How each open tunnel this class delivers ({@link #proxy}, {@link #embedded}) is decided, by its
+     * {@link TunnelInfo} instance (the one the HBONE server reports at open and close), and each plaintext
+     * connection ({@link #plaintext}) by its channel to the workload: {@link #SNIFFING},
+     * {@link #PER_REQUEST}, or the {@link AccessRequest} {@link PolicyEngine#evaluateUnparsed} decided when
+     * it fell back to L4. {@link #redecide} reads it on a policy change; removed when the stream closes.
+     */
+    private final Map<Object, Object> decided = java.util.Collections.synchronizedMap(new java.util.IdentityHashMap<>());
+    private static final Object SNIFFING = "sniffing";
+    private static final Object PER_REQUEST = "per request";
+    private static final Decision KEPT_PER_REQUEST = Decision.allowNoPolicy(
+            "decided per HTTP request: every request meets the policies in force");
+    private static final Decision KEPT_SNIFFING = Decision.allowNoPolicy(
+            "its first bytes are not read yet: decided by the policies in force once they are");
 
     /**
      * @param policy        the engine; null means no enforcement at all ({@link #enforces} is false)
@@ -114,13 +130,14 @@ public final class HttpEnforcement {
             @Override
             public void initStream(Channel stream, TunnelInfo tunnel) {
                 Conn conn = conn(tunnel, target);
-                whenHttp(stream, protocol, conn,
+                track(stream, tunnel);
+                whenHttp(stream, protocol, conn, tunnel,
                         installed -> connectThen(stream, upstream, tcp -> {
                             install(stream, conn, f -> new TcpUpstream(f, tcp));
                             installed.accept(true);
                         }),
                         installed -> connectThen(stream, upstream, tcp -> {
-                            H2Proxy.install(stream, tcp, conn, HttpEnforcement.this::authorize, observer);
+                            H2Proxy.install(stream, tcp, conn, requests, observer);
                             installed.accept(true);
                         }),
                         installed -> connectThen(stream, upstream, tcp -> {
@@ -138,7 +155,8 @@ public final class HttpEnforcement {
             @Override
             public void initStream(Channel stream, TunnelInfo tunnel) {
                 Conn conn = conn(tunnel, target);
-                whenHttp(stream, protocol, conn, installed -> {
+                track(stream, tunnel);
+                whenHttp(stream, protocol, conn, tunnel, installed -> {
                     Http1Filter filter = install(stream, conn, AppBridge::new);
                     stream.pipeline().addLast("zerohop-http-app", (AppBridge) filter.upstream());
                     initApp(app, stream, tunnel);
@@ -185,11 +203,12 @@ public final class HttpEnforcement {
             public void joinFrom(Relay.End client) {
                 Channel ch = client.channel();
                 ch.closeFuture().addListener(x -> tcp.channel().close());
-                whenHttp(ch, protocol, conn, installed -> {
+                track(tcp.channel(), tcp.channel());
+                whenHttp(ch, protocol, conn, tcp.channel(), installed -> {
                     install(ch, conn, f -> new TcpUpstream(f, tcp.channel()));
                     installed.accept(true);
                 }, installed -> {
-                    H2Proxy.install(ch, tcp.channel(), conn, HttpEnforcement.this::authorize, observer);
+                    H2Proxy.install(ch, tcp.channel(), conn, requests, observer);
                     installed.accept(true);
                 }, installed -> {
                     Relay.join(client, tcp);
@@ -212,21 +231,23 @@ public final class HttpEnforcement {
      * HTTP/2 cannot be parsed), else the L4 decision the CONNECT would have got, and {@code opaque}
      * only when that allows.
      */
-    private void whenHttp(Channel ch, AppProtocol protocol, Conn conn, Step http1, Step h2, Step opaque) {
+    private void whenHttp(Channel ch, AppProtocol protocol, Conn conn, Object tunnel, Step http1, Step h2, Step opaque) {
         java.util.function.Consumer<Boolean> direct = autoRead -> {
             if (autoRead) {
                 ch.config().setAutoRead(true);
             }
         };
         if (protocol == AppProtocol.HTTP) {
+            mark(tunnel, PER_REQUEST);
             http1.run(direct);
             return;
         }
         if (protocol == AppProtocol.HTTP2 || protocol == AppProtocol.GRPC) {
             if (h2 != null) {
+                mark(tunnel, PER_REQUEST);
                 h2.run(direct);
             } else {
-                atL4(ch, conn, opaque, direct, protocol + " is not parsed on this path");
+                atL4(ch, conn, tunnel, opaque, direct, protocol + " is not parsed on this path");
             }
             return;
         }
@@ -237,11 +258,13 @@ public final class HttpEnforcement {
         };
         holder[0] = new Sniffer(sniffTimeoutMillis, result -> {
             if (result == Sniffer.Result.HTTP1) {
+                mark(tunnel, PER_REQUEST);
                 http1.run(installed);
             } else if (result == Sniffer.Result.HTTP2 && h2 != null) {
+                mark(tunnel, PER_REQUEST);
                 h2.run(installed);
             } else {
-                atL4(ch, conn, opaque, installed, "first bytes: " + result);
+                atL4(ch, conn, tunnel, opaque, installed, "first bytes: " + result);
             }
         });
         ch.pipeline().addLast("zerohop-sniff", holder[0]);
@@ -250,9 +273,13 @@ public final class HttpEnforcement {
     }
 
     /** The connection cannot be parsed: decided as the CONNECT would have been at L4 (fail closed). */
-    private void atL4(Channel ch, Conn conn, Step opaque, java.util.function.Consumer<Boolean> installed, String why) {
+    private void atL4(Channel ch, Conn conn, Object tunnel, Step opaque, java.util.function.Consumer<Boolean> installed,
+                      String why) {
+        AccessRequest request = l4(conn);
+        // Marked before deciding: a policy swap either is seen by this decision or finds the mark (redecide).
+        mark(tunnel, request);
         // A DENY rule's HTTP fields cannot be checked here: taken as matched (fail closed), not omitted as ztunnel does.
-        Decision d = policy.evaluateUnparsed(l4(conn));
+        Decision d = policy.evaluateUnparsed(request);
         if (!d.allowed()) {
             log.warn("denied {} -> {} ({}): {} (not parsed as HTTP: {})",
                     conn.peer() == null ? "plaintext " + Addresses.authority(conn.source()) : conn.peer(),
@@ -263,8 +290,44 @@ public final class HttpEnforcement {
         opaque.run(installed);
     }
 
+    /** Starts tracking {@code tunnel} (a TunnelInfo, or a plaintext connection's upstream channel) as {@link #SNIFFING} until a {@link #mark} or {@code stream}'s close. */
+    private void track(Channel stream, Object tunnel) {
+        decided.put(tunnel, SNIFFING);
+        stream.closeFuture().addListener(x -> decided.remove(tunnel));
+    }
+
+    /** {@code how}: {@link #PER_REQUEST} or the unparsed connection's request. */
+    private void mark(Object tunnel, Object how) {
+        if (tunnel != null) {
+            decided.replace(tunnel, how);
+        }
+    }
+
+    /**
+     * The decision that keeps or closes an open tunnel after a policy change (ztunnel's {@code PolicyWatcher}),
+     * made as its open was: a tunnel parsed as HTTP is kept (its next request meets the new policies), one
+     * still being sniffed too (the sniff decides with the policies in force then), and one that fell back to
+     * L4 is decided again by {@link PolicyEngine#evaluateUnparsed} on the request it was first decided on,
+     * never by {@link PolicyEngine#evaluate}, which omits a DENY's HTTP fields and skips CUSTOM, and so would
+     * keep a connection the same policy refuses at open.
+     *
+     * @param tunnel a tunnel's {@link TunnelInfo}, or a plaintext connection's channel to the workload
+     * @return the decision, or null when {@code tunnel} is not one of this class's deliveries (relayed as
+     *         bytes and decided at its CONNECT or accept), or has closed
+     */
+    public Decision redecide(Object tunnel) {
+        Object how = decided.get(tunnel);
+        if (how == null) {
+            return null;
+        }
+        if (how instanceof AccessRequest unparsed) {
+            return policy.evaluateUnparsed(unparsed);
+        }
+        return how == PER_REQUEST ? KEPT_PER_REQUEST : KEPT_SNIFFING;
+    }
+
     private Http1Filter install(Channel ch, Conn conn, Function<Http1Filter, Upstream> upstream) {
-        Http1Filter filter = new Http1Filter(conn, this::authorize, observer, upstream);
+        Http1Filter filter = new Http1Filter(conn, requests, observer, upstream);
         ch.pipeline().addLast("zerohop-http-decoder", new Http1Decoder());
         ch.pipeline().addLast("zerohop-http-encoder", new HttpResponseEncoder());
         ch.pipeline().addLast("zerohop-http-filter", filter);
@@ -371,6 +434,25 @@ public final class HttpEnforcement {
         }
         String host = req.headers().get(io.netty.handler.codec.http.HttpHeaderNames.HOST, "");
         return authorize(c, req.method().name(), req.uri(), host, headers);
+    }
+
+    /** The per-request questions, for both filters: the decision, and whose Envoy normalises the path. */
+    private final class Requests implements RequestAdmission.Authorizer, H2Proxy.Authorizer {
+        @Override
+        public Decision authorize(Conn conn, HttpRequest request) {
+            return HttpEnforcement.this.authorize(conn, request);
+        }
+
+        @Override
+        public Decision authorize(Conn conn, String method, String path, String authority, Map<String, String> headers) {
+            return HttpEnforcement.this.authorize(conn, method, path, authority, headers);
+        }
+
+        @Override
+        public boolean ciliumPaths(Conn conn) {
+            // Per request, on the policies in force: a stale answer could forward a path no policy decided on.
+            return policy.ciliumOnly(conn.target(), conn.destination().getPort());
+        }
     }
 
     /** The same for an HTTP/2 request: {@code :method}, {@code :path}, {@code :authority} as the host. */

@@ -15,7 +15,8 @@ import java.nio.charset.StandardCharsets;
  * What the L7 filters answer themselves, in Envoy's words and statuses: the RBAC filter's
  * {@code 403 RBAC: access denied} (envoyproxy/envoy source/extensions/filters/http/rbac/rbac_filter.cc),
  * the router's 503 when the upstream ends before its response head, and the HTTP/1 codec's
- * rejections (431 headers too large, 414 request line too long, 501 unknown transfer coding, else 400).
+ * rejections (431 headers too large, 414 request line too long, 501 unknown transfer coding, 426 an HTTP
+ * version other than 1.1, else 400).
  */
 final class LocalReplies {
     static final byte[] DENIED = "RBAC: access denied".getBytes(StandardCharsets.US_ASCII);
@@ -34,8 +35,21 @@ final class LocalReplies {
         return r;
     }
 
+    /**
+     * Envoy's answer to a path it unescaped under {@code UNESCAPE_AND_REDIRECT}: 307 with the new path as
+     * {@code location} and no body (envoy source/common/http/conn_manager_impl.cc, {@code Code::TemporaryRedirect}).
+     */
+    static FullHttpResponse redirect(String location, boolean close) {
+        FullHttpResponse r = local(HttpResponseStatus.TEMPORARY_REDIRECT, new byte[0], close);
+        r.headers().remove(HttpHeaderNames.CONTENT_TYPE).set(HttpHeaderNames.LOCATION, location);
+        return r;
+    }
+
     /** The status for a request the decoder rejected with {@code cause}. */
     static HttpResponseStatus statusFor(Throwable cause) {
+        if (cause instanceof Http1Decoder.RequestLineException e) {
+            return HttpResponseStatus.valueOf(e.status);
+        }
         if (cause instanceof TooLongHttpHeaderException) {
             return HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE;
         }

@@ -13,7 +13,9 @@ import org.slf4j.LoggerFactory;
  * Whether one HTTP/1 request may go upstream, decided on its head before any of its bytes leave:
  * Envoy's RBAC filter (allowed, or answered {@code 403 RBAC: access denied} locally; an authorizer
  * that fails denies) and, for an allowed request, its request target normalised as Envoy's
- * {@code normalize_path} forwards it ({@link HttpAttributes#normalizedTarget}) and the connection manager's
+ * {@code normalize_path} forwards it ({@link HttpAttributes#normalizedTarget}; for a destination only Cilium's
+ * HTTP rules decide, as Cilium's Envoy forwards it, {@link HttpAttributes#ciliumTarget}, and a path with an
+ * escaped slash answered 307 as its {@code UNESCAPE_AND_REDIRECT} does) and the connection manager's
  * {@code forward_client_cert_details: SANITIZE_SET} (whatever {@code x-forwarded-client-cert} the
  * client sent is replaced by this connection's, {@link Conn#xfcc}). Logs under {@link Http1Filter}'s
  * name, as before this was split out of it.
@@ -24,6 +26,14 @@ final class RequestAdmission {
     /** Decides one request; never null. */
     interface Authorizer {
         Decision authorize(Conn conn, HttpRequest request);
+
+        /**
+         * Whether the destination's requests are decided by Cilium's HTTP rules alone, so paths are
+         * forwarded (and escaped slashes redirected) as Cilium's Envoy does, not as Istio's.
+         */
+        default boolean ciliumPaths(Conn conn) {
+            return false;
+        }
     }
 
     private RequestAdmission() {}
@@ -35,6 +45,19 @@ final class RequestAdmission {
      */
     static Http1Exchange admit(Conn conn, Authorizer authorizer, HttpRequest req) {
         Http1Exchange x = new Http1Exchange(req);
+        boolean cilium = authorizer.ciliumPaths(conn);
+        if (cilium && HttpAttributes.hasEscapedSlash(req.uri())) {
+            // Cilium's Envoy (UNESCAPE_AND_REDIRECT) answers before any filter: 307 to the unescaped, normalised path.
+            x.location = HttpAttributes.ciliumTarget(req.uri());
+            if (x.location != null) {
+                x.closeAfter = !HttpUtil.isKeepAlive(req) || HttpUtil.is100ContinueExpected(req)
+                        || req.headers().contains(HttpHeaderNames.UPGRADE);
+                x.status = 307;
+                x.responseDone = true;
+                x.responseBytes = 0;
+                return x;
+            }
+        }
         Decision d;
         try {
             d = authorizer.authorize(conn, req);
@@ -49,7 +72,7 @@ final class RequestAdmission {
         }
         x.upgrade = req.headers().contains(HttpHeaderNames.UPGRADE);
         if (x.allowed) {
-            String target = HttpAttributes.normalizedTarget(req.uri());
+            String target = cilium ? HttpAttributes.ciliumTarget(req.uri()) : HttpAttributes.normalizedTarget(req.uri());
             if (target == null) {
                 // Checked before (RequestTarget): Envoy never gets this far with such a path.
                 x.allowed = false;

@@ -217,6 +217,79 @@ class Http1CodecTest {
         return sb.toString();
     }
 
+    /**
+     * The request line's version as Envoy's HTTP/1 codec answers it with Istio's settings: balsa accepts
+     * {@code HTTP/} DIGIT {@code .} DIGIT or none (HTTP/0.9) and refuses other text with 400
+     * (envoyproxy/envoy source/common/http/http1/balsa_parser.cc {@code isVersionValid}); every accepted
+     * version but HTTP/1.1 is HTTP/1.0 to the codec, answered 426 with {@code accept_http_10} off, which
+     * istiod leaves off unless {@code PILOT_HTTP10} is set (codec_impl.cc {@code checkProtocolVersion}).
+     * Both end the connection. Versions from envoy test/common/http/http1/codec_impl_test.cc
+     * {@code HttpVersion}, and the brief's HTTP/1.2 and HTTP/2.0 in an HTTP/1 request line. Before
+     * 1 December each was forwarded (Netty reads {@code HTTP/1.01} as HTTP/1.1 and {@code HTTP/1.2} as
+     * a version of its own), and a request line without a version was skipped without an answer.
+     */
+    @org.junit.jupiter.params.ParameterizedTest(name = "\"{0}\" -> {1}")
+    @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', value = {
+        "''|426", "HTTP/1.0|426", "HTTP/9.1|426", "HTTP/1.2|426", "HTTP/2.0|426", "HTTP/0.9|426",
+        "aHTTP/1.1|400", "HHTTP/1.1|400", "HTTPS/1.1|400", "FTP/1.1|400", "HTTP/1.01|400", "HTTP/A.0|400",
+        "http/1.1|400", "HTTP/1.1 x|400", "HTTP/11.1|400"})
+    void requestLineVersionsOtherThan11AreRefusedAsEnvoyRefusesThem(String version, int status) {
+        EmbeddedChannel ch = channel();
+        ch.writeInbound(ascii("GET /ok" + (version.isEmpty() ? "" : " " + version) + "\r\n\r\nGET /ok HTTP/1.1\r\nHost: a\r\n\r\n"));
+        String out = outbound(ch);
+        assertThat(out).startsWith("HTTP/1.1 " + status + " " + HttpResponseStatus.valueOf(status).reasonPhrase() + "\r\n")
+                .contains("connection: close").endsWith(HttpResponseStatus.valueOf(status).reasonPhrase());
+        assertThat(upstream.written).as("neither it nor the request after it goes upstream").isEmpty();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    @DisplayName("HTTP/1.1 passes the version check")
+    void http11Passes() {
+        EmbeddedChannel ch = channel();
+        ch.writeInbound(ascii("GET /ok HTTP/1.1\r\nHost: a\r\n\r\n"));
+        assertThat(upstream.written).first().isInstanceOf(HttpRequest.class);
+        upstream.release();
+        ch.finishAndReleaseAll();
+    }
+
+    /**
+     * A destination only Cilium's HTTP rules decide is fronted, in Cilium, by its Envoy with
+     * {@code normalize_path}, {@code merge_slashes} and {@code UNESCAPE_AND_REDIRECT} (cilium/cilium
+     * pkg/envoy/xds_server.go {@code getHttpFilterChainProto}): the application reads the path merged,
+     * and a path with an escaped slash is answered 307 to its unescaped form before any filter (envoy
+     * source/common/http/conn_manager_impl.cc, {@code Code::TemporaryRedirect}) and never forwarded. Before
+     * 1 December Istio's forwarding applied to it: {@code /ok//x} went unmerged, {@code /x%2F..%2Fok/y} as sent.
+     */
+    @Test
+    void aCiliumOnlyDestinationGetsCiliumsForwardingAndRedirect() {
+        filter = new Http1Filter(CONN, new RequestAdmission.Authorizer() {
+            @Override
+            public Decision authorize(Conn c, HttpRequest r) {
+                return r.uri().startsWith("/ok") ? Decision.allowNoPolicy("test") : DENY;
+            }
+
+            @Override
+            public boolean ciliumPaths(Conn c) {
+                return true;
+            }
+        }, new HttpObserver(null), f -> upstream);
+        EmbeddedChannel ch = new EmbeddedChannel(new Http1Decoder(), new HttpResponseEncoder(), filter);
+        ch.writeInbound(ascii("GET /ok//x/./y?q=//1 HTTP/1.1\r\nHost: a\r\n\r\n"));
+        assertThat(((HttpRequest) upstream.written.get(0)).uri()).isEqualTo("/ok/x/y?q=//1");
+        filter.onResponse(new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK));
+        filter.onResponse(LastHttpContent.EMPTY_LAST_CONTENT);
+        outbound(ch);
+        upstream.release();
+        upstream.written.clear();
+
+        ch.writeInbound(ascii("GET /x%2F..%2Fok/y?a=b HTTP/1.1\r\nHost: a\r\n\r\n"));
+        assertThat(outbound(ch)).isEqualTo("HTTP/1.1 307 Temporary Redirect\r\ncontent-length: 0\r\nlocation: /ok/y?a=b\r\n\r\n");
+        assertThat(upstream.written).as("never forwarded").isEmpty();
+        assertThat(ch.isActive()).as("the connection stays").isTrue();
+        ch.finishAndReleaseAll();
+    }
+
     @Test
     @DisplayName("a denied request is answered with Envoy's RBAC body and nothing goes upstream")
     void deniedAnswer() {

@@ -1,0 +1,72 @@
+package io.zerohop.core.internal;
+
+import io.netty.channel.Channel;
+import io.netty.channel.socket.DuplexChannel;
+import io.zerohop.hbone.internal.Relay;
+import io.zerohop.policy.Decision;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The open plaintext-inbound connections, re-decided when the policies change, as ztunnel re-decides its
+ * plaintext passthrough ones (istio/ztunnel src/proxy/inbound_passthrough.rs: the connection is admitted by
+ * {@code connection_manager.assert_rbac}, whose guard the {@code PolicyWatcher} closes once a policy update
+ * denies it). Each is keyed by its connection to the workload, reset when now denied: the relay behind it
+ * then resets the client (Relay: a reset of one end resets the other). Thread-safe.
+ */
+public final class LivePlaintext {
+    private static final Logger log = LoggerFactory.getLogger("io.zerohop.core.Mesh");
+
+    /** Connection to the workload → its re-decision, as at admission. */
+    private final Map<Channel, Supplier<Decision>> open = new ConcurrentHashMap<>();
+
+    /** Tracks {@code upstream} until it closes; {@code redecide} is asked after every policy change. */
+    public void track(Channel upstream, Supplier<Decision> redecide) {
+        open.put(upstream, redecide);
+        upstream.closeFuture().addListener(f -> open.remove(upstream));
+    }
+
+    /** Open plaintext-inbound connections right now. */
+    public int open() {
+        return open.size();
+    }
+
+    /** Decides every open connection again and resets those now denied; returns how many. Never blocks. */
+    public int reauthorize() {
+        List<Map.Entry<Channel, Supplier<Decision>>> now = new ArrayList<>(open.entrySet());
+        int closed = 0;
+        for (Map.Entry<Channel, Supplier<Decision>> e : now) {
+            Decision d;
+            try {
+                d = e.getValue().get();
+            } catch (RuntimeException ex) {
+                log.warn("re-authorization of plaintext {} failed, closing it (never fail open): {}", e.getKey(), ex.toString());
+                d = null;
+            }
+            if (d != null && d.allowed()) {
+                continue;
+            }
+            if (open.remove(e.getKey()) == null) {
+                continue;
+            }
+            Channel ch = e.getKey();
+            log.warn("plaintext connection to {} closed because it is no longer allowed after a policy update: {}",
+                    io.zerohop.core.Addresses.authority((java.net.InetSocketAddress) ch.remoteAddress()),
+                    d == null ? "authorization failed" : d.explain());
+            ch.eventLoop().execute(() -> {
+                if (ch instanceof DuplexChannel dc) {
+                    Relay.tcp(dc).reset();
+                } else {
+                    ch.close();
+                }
+            });
+            closed++;
+        }
+        return closed;
+    }
+}

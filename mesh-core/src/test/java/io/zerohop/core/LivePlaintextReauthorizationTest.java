@@ -1,0 +1,63 @@
+package io.zerohop.core;
+
+import static io.zerohop.testing.netty.SocketEnds.readUntilEnd;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoader;
+import io.zerohop.testing.CapturedStderr;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A policy change re-decides open plaintext-inbound connections too, as ztunnel's {@code PolicyWatcher}
+ * does for its plaintext passthrough (istio/ztunnel src/proxy/inbound_passthrough.rs: the connection holds
+ * the guard of {@code connection_manager.assert_rbac}, which a policy update that denies it closes). Before
+ * 1 December only HBONE tunnels were re-decided, so a DENY added for plaintext sources left an admitted
+ * plaintext connection open. Real sockets, a real plaintext listener.
+ */
+class LivePlaintextReauthorizationTest {
+    static final String DENY_PLAINTEXT = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: deny-plaintext, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              action: DENY
+              rules:
+              - from: [{source: {notPrincipals: ["*"]}}]
+            """;
+
+    @Test
+    void anAdmittedPlaintextConnectionNowDeniedIsReset() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.52.4");
+        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
+                Workload.Protocol.HBONE, "b", "cluster.local");
+        PolicyEngine engine = PolicyEngine.builder().build();
+        try (ServerSocket app = new ServerSocket(0, 50, ip);
+             Mesh server = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
+                     .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b").policies(engine).threads(1).build();
+             CapturedStderr err = new CapturedStderr()) {
+            server.start().get(10, java.util.concurrent.TimeUnit.SECONDS);
+            InetSocketAddress listener = server.plaintextInbound(Capture.forward(new InetSocketAddress(InetAddress.getByName("127.0.52.5"), 0),
+                    new InetSocketAddress(ip, app.getLocalPort())));
+            try (Socket client = new Socket(listener.getAddress(), listener.getPort());
+                 Socket appSide = LiveReauthorizationTest.accept(app)) {
+                LiveReauthorizationTest.roundTrip(client, appSide, 1);
+
+                engine.replace(PolicyLoader.fromString("deny.yaml", DENY_PLAINTEXT));
+
+                String line = err.awaitLine("plaintext connection to", "no longer allowed after a policy update");
+                assertThat(line).contains("DENY by prod/deny-plaintext");
+                assertThat(readUntilEnd(client.getInputStream())).as("client side").isEqualTo("reset");
+                assertThat(readUntilEnd(appSide.getInputStream())).as("app side").isEqualTo("reset");
+            }
+        }
+    }
+}

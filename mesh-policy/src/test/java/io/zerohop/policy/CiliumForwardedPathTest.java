@@ -1,0 +1,67 @@
+package io.zerohop.policy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Which proxy's path handling a destination gets, and Cilium's. Cilium runs its Envoy's HTTP connection
+ * manager with {@code normalize_path}, {@code merge_slashes} and {@code path_with_escaped_slashes_action:
+ * UNESCAPE_AND_REDIRECT} (cilium/cilium pkg/envoy/xds_server.go {@code getHttpFilterChainProto}, under
+ * {@code http-normalize-path}, on by default), so what it forwards is the path its rules matched, slashes
+ * merged, and a path with {@code %2F}/{@code %5C} is redirected, never forwarded. Istio's Envoy merges no
+ * slashes and keeps escaped slashes ({@code BASE}). Before 1 December a destination only Cilium's rules
+ * decide got Istio's forwarding: {@code /public//x} went to the application unmerged though the rule
+ * matched {@code /public/x}, and {@code /x%2F..%2Fpublic/y}, matched as {@code /public/y}, went as sent.
+ */
+class CiliumForwardedPathTest {
+    static final WorkloadRef BACKEND = new WorkloadRef("prod", "backend", "backend", Map.of("app", "backend"));
+    static final String CNP = ConformanceTest.cnp("prod", "c", "{endpointSelector: {matchLabels: {app: backend}}, ingress: "
+            + "[{toPorts: [{ports: [{port: '8080', protocol: TCP}], rules: {http: [{method: GET, path: '/public/.*'}]}}]}]}");
+
+    static PolicyEngine engine(String yaml) throws Exception {
+        return PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", yaml)).build();
+    }
+
+    @Test
+    void aDestinationOnlyCiliumHttpRulesDecideIsCiliumOnly() throws Exception {
+        PolicyEngine cilium = engine(CNP);
+        assertThat(cilium.ciliumOnly(BACKEND, 8080)).isTrue();
+        assertThat(cilium.ciliumOnly(BACKEND, 8081)).as("no HTTP rule there: not parsed at all").isFalse();
+        assertThat(cilium.ciliumOnly(new WorkloadRef("prod", "other", "other", Map.of("app", "other")), 8080)).isFalse();
+        for (String action : new String[] {"ALLOW", "DENY", "AUDIT"}) {
+            PolicyEngine both = engine(CNP + ConformanceTest.ap("prod", "a", "{selector: {matchLabels: {app: backend}}, action: "
+                    + action + ", rules: [{from: [{source: {principals: [cluster.local/ns/prod/sa/x]}}]}]}"));
+            assertThat(both.ciliumOnly(BACKEND, 8080)).as("an AuthorizationPolicy " + action + " selects it too").isFalse();
+        }
+        PolicyEngine elsewhere = engine(CNP + ConformanceTest.ap("prod", "a", "{selector: {matchLabels: {app: other}}, "
+                + "rules: [{}]}"));
+        assertThat(elsewhere.ciliumOnly(BACKEND, 8080)).as("an AuthorizationPolicy for another workload").isTrue();
+        assertThat(engine("").ciliumOnly(BACKEND, 8080)).isFalse();
+    }
+
+    /** Envoy's pipeline (path_utility.cc unescapeSlashes, canonicalPath, mergeSlashes), the query kept. */
+    @Test
+    void ciliumsForwardedTargetMergesSlashesAfterNormalising() {
+        assertThat(HttpAttributes.ciliumTarget("/public/x")).isEqualTo("/public/x");
+        assertThat(HttpAttributes.ciliumTarget("/public//x")).isEqualTo("/public/x");
+        assertThat(HttpAttributes.normalizedTarget("/public//x")).as("Istio's BASE keeps them").isEqualTo("/public//x");
+        assertThat(HttpAttributes.ciliumTarget("//public/./a/../x?q=//1")).isEqualTo("/public/x?q=//1");
+        assertThat(HttpAttributes.ciliumTarget("/x%2F..%2Fpublic/y")).isEqualTo("/public/y");
+        assertThat(HttpAttributes.normalizedTarget("/x%2F..%2Fpublic/y")).isEqualTo("/x%2F..%2Fpublic/y");
+        assertThat(HttpAttributes.ciliumTarget("/a%5c..%5Cpublic")).isEqualTo("/public");
+        assertThat(HttpAttributes.ciliumTarget("/a%00")).isNull();
+    }
+
+    @Test
+    void escapedSlashesAreFoundInThePathOnly() {
+        assertThat(HttpAttributes.hasEscapedSlash("/a%2Fb")).isTrue();
+        assertThat(HttpAttributes.hasEscapedSlash("/a%2fb")).isTrue();
+        assertThat(HttpAttributes.hasEscapedSlash("/a%5cb")).isTrue();
+        assertThat(HttpAttributes.hasEscapedSlash("/a%5Cb")).isTrue();
+        assertThat(HttpAttributes.hasEscapedSlash("/a%2Eb")).isFalse();
+        assertThat(HttpAttributes.hasEscapedSlash("/a?b=%2F")).as("in the query").isFalse();
+        assertThat(HttpAttributes.hasEscapedSlash("/a%2")).isFalse();
+    }
+}
