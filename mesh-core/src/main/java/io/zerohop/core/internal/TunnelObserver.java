@@ -198,6 +198,17 @@ public final class TunnelObserver implements HboneEvents {
         }
     }
 
+    /**
+     * Whether {@link #tunnelRefused} writes a line now: zerohop's {@code DIRECTION refused} (INFO:
+     * both identities, status, reason) or ztunnel's lines (WARN {@code connection failed}, ERROR
+     * {@code connection complete} with the reason in {@code error}). While it does, the HBONE server
+     * and the policy authorizer keep their own lines for the same refusal at DEBUG.
+     */
+    @Override
+    public boolean logsRefusals() {
+        return ztunnel != null ? access.isWarnEnabled() : access.isInfoEnabled();
+    }
+
     @Override
     public void tunnelRefused(TunnelInfo t, int status, String reason) {
         String flags = TrafficLabels.refusalFlags(t.direction() == TunnelInfo.Direction.OUTBOUND, status);
