@@ -224,10 +224,7 @@ final class ProxyCommand implements Callable<Integer> {
         return c;
     }
 
-    /**
-     * The options' values, checked up front: a mistake is a usage error (exit 2) naming the option, or
-     * the config file's line, before any listener, watcher or identity provider exists.
-     */
+    /** {@link #clusterId(String, Map)} of the flag and this process's environment; a bad id is a usage error. */
     private String clusterId(Usage u) {
         try {
             return clusterId(clusterId, System.getenv()).id();
@@ -236,6 +233,10 @@ final class ProxyCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * The options' values, checked up front: a mistake is a usage error (exit 2) naming the option, or
+     * the config file's line, before any listener, watcher or identity provider exists.
+     */
     private Checked check() {
         Usage u = new Usage(spec, origins);
         // A usage error naming the option (as ca init's), checked as Mesh.Builder.trustDomain checks it: it said

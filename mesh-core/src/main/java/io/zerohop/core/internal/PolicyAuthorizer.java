@@ -28,12 +28,12 @@ import java.util.Objects;
  * {@link Inbound}. Thread-safe; called on event loops, never blocks.
  */
 public final class PolicyAuthorizer implements Authorizer {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(PolicyAuthorizer.class);
     private final PolicyEngine policy;
     private final WorkloadRegistry registry;
     private final RateLimitedLog refusals;
     private final TunnelSource sources;
     private final java.util.function.BooleanSupplier accessLogsDenials;
-    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(PolicyAuthorizer.class);
 
     /**
      * @param refusals where denials and untrusted {@code forwarded} claims are logged (a peer can cause

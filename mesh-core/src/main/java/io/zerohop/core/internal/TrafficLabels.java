@@ -129,9 +129,9 @@ public record TrafficLabels(String reporter,
      * src/proxy/pool.rs {@code new_pool_conn} and src/proxy/h2/client.rs {@code send_request}):
      * <ul>
      * <li>{@code IDENTITY_ERROR}: no certificate for our own identity, so nothing was dialled
- *     ({@link io.zerohop.hbone.HboneIdentityException}; ztunnel's failed {@code fetch_certificate},
- *     {@code Error::Identity});
- * <li>{@code NETWORK_POLICY}: the TCP dial timed out ({@code MaybeHBONENetworkPolicyError});
+     *     ({@link io.zerohop.hbone.HboneIdentityException}; ztunnel's failed {@code fetch_certificate},
+     *     {@code Error::Identity});
+     * <li>{@code NETWORK_POLICY}: the TCP dial timed out ({@code MaybeHBONENetworkPolicyError});
      * <li>{@code H2_HANDSHAKE_FAILURE}: TLS had verified the server ({@code peerIdentity} known), and
      *     the connection or the stream then ended before the response (an h2 error: {@code Error::H2}),
      *     a server refusing our certificate after a TLS 1.3 handshake included;
