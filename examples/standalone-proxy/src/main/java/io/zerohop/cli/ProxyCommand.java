@@ -229,7 +229,10 @@ final class ProxyCommand implements Callable<Integer> {
         try {
             return clusterId(clusterId, System.getenv()).id();
         } catch (IllegalArgumentException e) {
-            throw u.error("cluster-id", String.valueOf(clusterId), e.getMessage());
+            // The value shown is the one that was read: the flag's, else the variable's.
+            String v = clusterId != null ? clusterId
+                    : System.getenv("ISTIO_META_CLUSTER_ID") != null ? System.getenv("ISTIO_META_CLUSTER_ID") : System.getenv("CLUSTER_ID");
+            throw u.error("cluster-id", v, e.getMessage());
         }
     }
 
