@@ -297,7 +297,8 @@ class CrossNodeSourceTest {
     void ingressDenyOnALabelDeniesOnlyTheLabelledWorkload() throws Exception {
         try (CapturedStderr err = new CapturedStderr()) {
             assertThat(reachesBackend(canaryIp)).as("frontend-canary (track=canary)").isFalse();
-            assertThat(err.awaitLine("denied", "spiffe://cluster.local/ns/prod/sa/frontend", "ingressDeny"))
+            // The denial's one line is the access log's (both identities, status, policy).
+            assertThat(err.awaitLine("inbound refused", "src_id=spiffe://cluster.local/ns/prod/sa/frontend", "status=401", "ingressDeny"))
                     .doesNotContain("pod labels are unknown");
             assertThat(reachesBackend(stableIp)).as("frontend-stable: same service account, other labels").isTrue();
         }

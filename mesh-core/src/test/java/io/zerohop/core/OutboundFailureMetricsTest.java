@@ -124,6 +124,30 @@ class OutboundFailureMetricsTest {
                 .as("ztunnel's handshake error is an io::Error: CONNECT, not TLS_FAILURE").isZero();
     }
 
+    /**
+     * No SVID for the source identity: ztunnel's pool fails at {@code fetch_certificate} before it
+     * dials (istio/ztunnel src/proxy/pool.rs {@code new_pool_conn}), an {@code Error::Identity} that
+     * {@code extract_failure_reason} (src/proxy/metrics.rs) counts as {@code IDENTITY_ERROR}, not
+     * {@code CONNECT}; the destination node is never dialled.
+     */
+    @Test
+    void anOpenWithoutAnSvidCountsAsAnIdentityError() throws Exception {
+        Mesh noSvid = Mesh.builder().identityProvider(new NoSvid(ca)).workloads(registry).meterRegistry(metrics).threads(2).build();
+        closing.add(noSvid);
+        try (ServerSocket node = new ServerSocket(0, 50, InetAddress.getByName("127.0.43.7"))) {
+            Workload backend = destination("backend", "127.0.43.20", (InetSocketAddress) node.getLocalSocketAddress(), Map.of());
+            Throwable e = catchThrowable(() -> noSvid.connect(frontend.identity(), new InetSocketAddress("127.0.43.20", 8080))
+                    .get(20, TimeUnit.SECONDS));
+            assertThat(e).hasRootCauseMessage("no SVID for " + frontend.identity());
+            Map<String, String> l = labels(backend);
+            await(() -> sum("istio.tcp.connections.failed", l) >= 1);
+            assertThat(sum("istio.tcp.connections.opened", with(l, "response_flags", "-"))).isEqualTo(1);
+            assertThat(sum("istio.tcp.connections.closed", with(l, "response_flags", "IDENTITY_ERROR"))).isEqualTo(1);
+            assertThat(sum("istio.tcp.connections.failed", with(l, "response_flags", "IDENTITY_ERROR"))).isEqualTo(1);
+            assertThat(sum("istio.tcp.connections.failed", with(l, "response_flags", "CONNECT"))).isZero();
+        }
+    }
+
     @Test
     void aRefusedDialThroughTheSocketFactoryCounts() throws Exception {
         // Bound, never listening: every connection to it is refused.
@@ -380,6 +404,36 @@ class OutboundFailureMetricsTest {
         while (!condition.get()) {
             assertThat(System.nanoTime()).as("condition within 20 s").isLessThan(deadline);
             Thread.sleep(10);
+        }
+    }
+
+    /** A CA's trust bundle but no SVID for anyone, as a provider that has none yet (PemFileIdentityProvider's error). */
+    record NoSvid(InMemoryCa ca) implements IdentityProvider {
+        @Override
+        public Optional<SpiffeId> defaultIdentity() {
+            return Optional.empty();
+        }
+
+        @Override
+        public CompletableFuture<X509Svid> svid(SpiffeId id) {
+            return CompletableFuture.failedFuture(new IllegalArgumentException("no SVID for " + id));
+        }
+
+        @Override
+        public X509BundleSet bundles() {
+            return ca.bundles();
+        }
+
+        @Override
+        public void addListener(IdentityListener listener) {
+        }
+
+        @Override
+        public void removeListener(IdentityListener listener) {
+        }
+
+        @Override
+        public void close() {
         }
     }
 

@@ -42,6 +42,16 @@ public interface HboneEvents {
         tunnelRefused(tunnel, 0, cause.getMessage());
     }
 
+    /**
+     * Whether this listener writes, right now, a log line for every {@link #tunnelRefused} that names
+     * both identities, the status and the reason (mesh-core's access log does while its logger is
+     * on). The HBONE server then logs its own refusal line at DEBUG instead of INFO, so a refusal is
+     * said once; the default, false, keeps the server's INFO line.
+     */
+    default boolean logsRefusals() {
+        return false;
+    }
+
     /** A connection failed before HTTP/2 (TLS handshake failure, timeout, missing ALPN h2). */
     default void connectionFailed(InetSocketAddress peer, InetSocketAddress local, Throwable cause) {}
 }

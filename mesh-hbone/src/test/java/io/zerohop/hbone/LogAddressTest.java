@@ -57,6 +57,39 @@ class LogAddressTest {
         }
     }
 
+    /**
+     * A listener that writes its own line for every refusal ({@link HboneEvents#logsRefusals}, as
+     * mesh-core's access log) gets the refusal; the server's own line is then DEBUG, not INFO, so a
+     * refusal is said once (ztunnel writes one access line for it, istio/ztunnel src/proxy/inbound.rs).
+     */
+    @Test
+    void aListenerThatLogsRefusalsTakesTheServersInfoLine() throws Exception {
+        List<Integer> refused = new java.util.concurrent.CopyOnWriteArrayList<>();
+        HboneEvents events = new HboneEvents() {
+            @Override
+            public void tunnelRefused(TunnelInfo tunnel, int status, String reason) {
+                refused.add(status);
+            }
+
+            @Override
+            public boolean logsRefusals() {
+                return true;
+            }
+        };
+        try (HboneServer server = mesh.server((dst, id, local) -> null).listener(events).build().start().get(10, TimeUnit.SECONDS)) {
+            List<String> lines = ServerNoiseTest.logLines(() -> {
+                try (RawFrames p = new RawFrames(mesh.tls.client(mesh.clientId, mesh.expectServer()).get(), server.localAddress())) {
+                    p.preface();
+                    p.headers(1, new DefaultHttp2Headers().method("CONNECT").authority("[::1]:6999"), false);
+                    RawFrames.Frame f = p.next(HEADERS, 1, Duration.ofSeconds(10));
+                    assertThat(f.status()).isEqualTo("400");
+                }
+            });
+            assertThat(refused).as("the listener was told").containsExactly(400);
+            assertThat(lines).noneMatch(l -> l.contains("HBONE CONNECT refused"));
+        }
+    }
+
     @Test
     void failedHandshakeLineNamesBothEndsWithoutSlash() throws Exception {
         RecordingEvents events = new RecordingEvents();

@@ -45,7 +45,7 @@ import picocli.CommandLine.ParameterException;
  */
 final class ConfigFile {
     private static final Set<String> IDENTITY = Set.of("cert", "key", "trust-bundle", "spire-socket", "ca", "in-memory-ca",
-            "istio-ca", "istio-ca-root", "token-file", "cluster-id", "istio-ca-hostname");
+            "istio-ca", "istio-ca-root", "token-file", "istio-ca-hostname");
 
     private ConfigFile() {}
 

@@ -85,7 +85,18 @@ final class ProxyCommand implements Callable<Integer> {
         IstioCa istio;
     }
 
-    /** ztunnel's CA_ADDRESS, CA_ROOT_CA, the istio-token and CLUSTER_ID / ALT_CA_HOSTNAME settings. */
+    /**
+     * ztunnel's CLUSTER_ID, whatever the identity source (istio/ztunnel src/config.rs: the
+     * {@code ISTIO_META_CLUSTER_ID} variable, else {@code CLUSTER_ID}, else {@code Kubernetes}). The flag
+     * wins over the environment, as {@code --node} over {@code NODE_NAME}.
+     */
+    @Option(names = "--cluster-id", paramLabel = "ID", description = {
+            "This proxy's cluster: source_cluster/destination_cluster of workloads without a topology.istio.io/cluster label,"
+                    + " and with --istio-ca the ClusterID header istiod validates the token in",
+            "Default: $ISTIO_META_CLUSTER_ID, else $CLUSTER_ID, else Kubernetes (as ztunnel)"})
+    String clusterId;
+
+    /** ztunnel's CA_ADDRESS, CA_ROOT_CA, the istio-token and ALT_CA_HOSTNAME settings (CLUSTER_ID: {@link #clusterId}). */
     static final class IstioCa {
         @Option(names = "--istio-ca", paramLabel = "HOST:PORT", required = true,
                 description = "Istio CA (istiod's port 15012): SVIDs for this node's pods, asked for with ImpersonatedIdentity as ztunnel does")
@@ -98,9 +109,6 @@ final class ProxyCommand implements Callable<Integer> {
         @Option(names = "--token-file", paramLabel = "FILE", required = true,
                 description = "Projected service-account token for the Istio CA (audience istio-ca), re-read for every request")
         Path tokenFile;
-
-        @Option(names = "--cluster-id", paramLabel = "ID", description = {"ClusterID header istiod validates the token in", "Default: Kubernetes"})
-        String clusterId;
 
         @Option(names = "--istio-ca-hostname", paramLabel = "NAME", description = "Name to check the CA's certificate against, when not --istio-ca's host")
         String hostname;
@@ -189,7 +197,44 @@ final class ProxyCommand implements Callable<Integer> {
     /** Every listener address, the drain time and the forwards, checked before anything starts. */
     private record Checked(InetSocketAddress inbound, InetSocketAddress transparent, InetSocketAddress socks5,
             InetSocketAddress plaintextInbound, InetSocketAddress metrics, InetSocketAddress readiness, InetSocketAddress admin,
-            List<InetSocketAddress[]> forwards, Duration drain) {}
+            List<InetSocketAddress[]> forwards, Duration drain, String clusterId) {}
+
+    /** A cluster id and where it came from ({@code --cluster-id}, an environment variable, or ztunnel's default). */
+    record ClusterId(String id, String from) {}
+
+    /**
+     * ztunnel's cluster id (istio/ztunnel src/config.rs: {@code ISTIO_META_CLUSTER_ID}, else
+     * {@code CLUSTER_ID}, else {@code DEFAULT_CLUSTER_ID} "Kubernetes"), with {@code flag} first.
+     *
+     * @throws IllegalArgumentException naming the flag or variable when the id is not one
+     *         {@code Mesh.Builder.clusterId} accepts (an empty variable included: ztunnel would take
+     *         it as the id)
+     */
+    static ClusterId clusterId(String flag, Map<String, String> env) {
+        ClusterId c = flag != null ? new ClusterId(flag, "--cluster-id")
+                : env.get("ISTIO_META_CLUSTER_ID") != null ? new ClusterId(env.get("ISTIO_META_CLUSTER_ID"), "$ISTIO_META_CLUSTER_ID")
+                : env.get("CLUSTER_ID") != null ? new ClusterId(env.get("CLUSTER_ID"), "$CLUSTER_ID")
+                : new ClusterId("Kubernetes", "default");
+        try {
+            Mesh.builder().clusterId(c.id());
+        } catch (IllegalArgumentException e) {
+            // The flag's name is the usage error's; a variable is named here.
+            throw new IllegalArgumentException(c.from().startsWith("$") ? c.from() + ": " + e.getMessage() : e.getMessage(), e);
+        }
+        return c;
+    }
+
+    /** {@link #clusterId(String, Map)} of the flag and this process's environment; a bad id is a usage error. */
+    private String clusterId(Usage u) {
+        try {
+            return clusterId(clusterId, System.getenv()).id();
+        } catch (IllegalArgumentException e) {
+            // The value shown is the one that was read: the flag's, else the variable's.
+            String v = clusterId != null ? clusterId
+                    : System.getenv("ISTIO_META_CLUSTER_ID") != null ? System.getenv("ISTIO_META_CLUSTER_ID") : System.getenv("CLUSTER_ID");
+            throw u.error("cluster-id", v, e.getMessage());
+        }
+    }
 
     /**
      * The options' values, checked up front: a mistake is a usage error (exit 2) naming the option, or
@@ -224,7 +269,7 @@ final class ProxyCommand implements Callable<Integer> {
                 socks5 == null ? null : u.hostPort("socks5", socks5),
                 plaintextInbound == null ? null : u.hostPort("plaintext-inbound", plaintextInbound),
                 u.listener("metrics", metrics), u.listener("readiness", readiness), u.listener("admin", admin), fwd,
-                u.duration("drain", drain));
+                u.duration("drain", drain), clusterId(u));
         if (!List.of("zerohop", "ztunnel", "ztunnel-json").contains(accessLogFormat)) {
             throw u.error("access-log-format", accessLogFormat, "must be zerohop, ztunnel or ztunnel-json, got \"" + accessLogFormat + "\"");
         }
@@ -426,9 +471,7 @@ final class ProxyCommand implements Callable<Integer> {
                 .drain(checked.drain());
         // ztunnel's CLUSTER_ID is one setting for the CA's ClusterID header and, through istiod's
         // workloads, the source_cluster/destination_cluster labels: --cluster-id is both here too.
-        if (identity.istio != null && identity.istio.clusterId != null) {
-            b.clusterId(identity.istio.clusterId);
-        }
+        b.clusterId(checked.clusterId());
         signals.exitBound(checked.drain());
         if (checked.inbound() != null) {
             b.inbound(checked.inbound()).inboundTransparent(inboundTransparent);
@@ -599,7 +642,8 @@ final class ProxyCommand implements Callable<Integer> {
         }
         if (identity.istio != null) {
             IstioCa i = identity.istio;
-            return IstioCaProvider.create(i.address, i.root, i.tokenFile, i.clusterId, i.hostname, trustDomain, origins::label);
+            return IstioCaProvider.create(i.address, i.root, i.tokenFile, clusterId(clusterId, System.getenv()).id(), i.hostname, trustDomain,
+                    origins::label);
         }
         return InMemoryCa.create(trustDomain);
     }

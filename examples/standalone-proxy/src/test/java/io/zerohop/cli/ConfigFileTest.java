@@ -69,8 +69,9 @@ class ConfigFileTest {
         CommandLine.ParseResult parsed = new CommandLine(new Zerohop()).parseArgs(line).subcommand();
         assertThat(parsed.matchedOptionValue("--istio-ca", "")).isEqualTo("istiod.istio-system.svc:15012");
         assertThat(parsed.matchedOptionValue("--token-file", (Path) null)).isEqualTo(Path.of("/var/run/secrets/tokens/istio-token"));
+        // cluster-id is not the CA's (ztunnel's CLUSTER_ID is read whatever the CA): it stays.
         assertThat(ConfigFile.expand(new String[] {"--config", f.toString(), "--in-memory-ca"}, PROXY))
-                .containsExactly("--config", f.toString(), "--in-memory-ca");
+                .containsExactly("--cluster-id=Kubernetes", "--config", f.toString(), "--in-memory-ca");
         // --istio-ca without its root and token is a usage error, not a CA that fails later.
         assertThat(Zerohop.run("proxy", "--istio-ca", "istiod.istio-system.svc:15012")).isEqualTo(2);
     }

@@ -44,6 +44,16 @@ public final class FanOut implements HboneEvents {
     }
 
     @Override
+    public boolean logsRefusals() {
+        for (HboneEvents e : all) {
+            if (e.logsRefusals()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Override
     public void connectionFailed(InetSocketAddress peer, InetSocketAddress local, Throwable cause) {
         for (HboneEvents e : all) {
             e.connectionFailed(peer, local, cause);

@@ -91,7 +91,7 @@ public final class MeshRuntime {
         PolicyEngine policy = cfg.policy();
         HttpEnforcement http = new HttpEnforcement(policy, group, cfg.meterRegistry(),
                 new TunnelSource(registry, refusals), 5_000, cfg.clusterId());
-        PolicyAuthorizer authorizer = policy == null ? null : new PolicyAuthorizer(policy, registry, refusals);
+        PolicyAuthorizer authorizer = policy == null ? null : new PolicyAuthorizer(policy, registry, refusals, observer::logsRefusals);
         this.listeners = new Listeners(group, ownPorts, tunnels);
         this.outbound = new Outbound(tls, group, local, identity, ownPorts, cfg.passthroughUnknown(), new FanOut(observer, tunnels),
                 observer, refusals, cfg.maxStreamsPerConnection(), cfg.idleTimeout());

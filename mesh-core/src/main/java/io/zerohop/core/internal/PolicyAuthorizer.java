@@ -28,16 +28,31 @@ import java.util.Objects;
  * {@link Inbound}. Thread-safe; called on event loops, never blocks.
  */
 public final class PolicyAuthorizer implements Authorizer {
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(PolicyAuthorizer.class);
     private final PolicyEngine policy;
     private final WorkloadRegistry registry;
     private final RateLimitedLog refusals;
     private final TunnelSource sources;
+    private final java.util.function.BooleanSupplier accessLogsDenials;
 
     /**
      * @param refusals where denials and untrusted {@code forwarded} claims are logged (a peer can cause
      *                 them at will, so rate-limited)
      */
     public PolicyAuthorizer(PolicyEngine policy, WorkloadRegistry registry, RateLimitedLog refusals) {
+        this(policy, registry, refusals, () -> false);
+    }
+
+    /**
+     * @param accessLogsDenials whether the access log writes a line for each refused CONNECT now
+     *                          ({@link TunnelObserver#logsRefusals}): that line carries the
+     *                          explanation, so the denial's WARN here goes to DEBUG (one line per
+     *                          denial, as ztunnel's one access line; its policy match is DEBUG too,
+     *                          istio/ztunnel src/state.rs {@code authpol_log!})
+     */
+    public PolicyAuthorizer(PolicyEngine policy, WorkloadRegistry registry, RateLimitedLog refusals,
+                            java.util.function.BooleanSupplier accessLogsDenials) {
+        this.accessLogsDenials = Objects.requireNonNull(accessLogsDenials, "accessLogsDenials");
         this.policy = Objects.requireNonNull(policy, "policy");
         this.registry = Objects.requireNonNull(registry, "registry");
         this.refusals = Objects.requireNonNull(refusals, "refusals");
@@ -51,7 +66,11 @@ public final class PolicyAuthorizer implements Authorizer {
         if (d.allowed()) {
             return AuthzDecision.allow();
         }
-        refusals.warn("denied {} -> {} ({}): {}", r.peer(), Addresses.authority(r.destination()), r.localIdentity(), d.explain());
+        if (accessLogsDenials.getAsBoolean()) {
+            log.debug("denied {} -> {} ({}): {}", r.peer(), Addresses.authority(r.destination()), r.localIdentity(), d.explain());
+        } else {
+            refusals.warn("denied {} -> {} ({}): {}", r.peer(), Addresses.authority(r.destination()), r.localIdentity(), d.explain());
+        }
         return AuthzDecision.deny(d.explain());
     }
 

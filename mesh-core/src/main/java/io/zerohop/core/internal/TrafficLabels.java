@@ -128,6 +128,9 @@ public record TrafficLabels(String reporter,
      * (istio/ztunnel src/proxy/metrics.rs {@code extract_failure_reason}, on the errors of
      * src/proxy/pool.rs {@code new_pool_conn} and src/proxy/h2/client.rs {@code send_request}):
      * <ul>
+     * <li>{@code IDENTITY_ERROR}: no certificate for our own identity, so nothing was dialled
+     *     ({@link io.zerohop.hbone.HboneIdentityException}; ztunnel's failed {@code fetch_certificate},
+     *     {@code Error::Identity});
      * <li>{@code NETWORK_POLICY}: the TCP dial timed out ({@code MaybeHBONENetworkPolicyError});
      * <li>{@code H2_HANDSHAKE_FAILURE}: TLS had verified the server ({@code peerIdentity} known), and
      *     the connection or the stream then ended before the response (an h2 error: {@code Error::H2}),
@@ -139,6 +142,9 @@ public record TrafficLabels(String reporter,
      */
     static String openFailureFlags(io.zerohop.hbone.TunnelInfo t, Throwable cause) {
         for (Throwable c = cause; c != null; c = c.getCause()) {
+            if (c instanceof io.zerohop.hbone.HboneIdentityException) {
+                return "IDENTITY_ERROR";
+            }
             if (c instanceof io.netty.channel.ConnectTimeoutException) {
                 return "NETWORK_POLICY";
             }

@@ -23,10 +23,12 @@ import org.slf4j.LoggerFactory;
  * when the log level is on, no blocking.
  */
 public final class TunnelObserver implements HboneEvents {
-    private static final Logger access = LoggerFactory.getLogger("io.zerohop.access");
+    private static final Logger ACCESS = LoggerFactory.getLogger("io.zerohop.access");
+    private final Logger access;
     /** Failed handshakes are a peer's to cause at will: 20 lines per 10 s, then a count (issue 11 item 8). */
-    private static final RateLimitedLog failures = new RateLimitedLog(access, "failed connections", 20,
-            java.time.Duration.ofSeconds(10));
+    private final RateLimitedLog failures;
+    /** Where ztunnel's access-log lines go, or null when the access log is not in ztunnel's format. */
+    private final ZtunnelAccessLog.Out ztunnel;
 
     /** Where metrics go; mesh-core's Micrometer adapter implements it (Micrometer stays optional). */
     public interface Sink {
@@ -43,6 +45,8 @@ public final class TunnelObserver implements HboneEvents {
         void closed(TrafficLabels labels);
     }
 
+    /** One budget for every observer of a process, as the access log is one. */
+    private static final RateLimitedLog FAILURES = new RateLimitedLog(ACCESS, "failed connections", 20, java.time.Duration.ofSeconds(10));
     private final WorkloadRegistry registry;
     private final String clusterId;
     /** Silent: the authorizer (PolicyAuthorizer, HttpEnforcement) logs an untrusted claim once. */
@@ -102,6 +106,15 @@ public final class TunnelObserver implements HboneEvents {
 
     /** @param clusterId the cluster of registry workloads without a {@code topology.istio.io/cluster} label */
     public TunnelObserver(WorkloadRegistry registry, Sink sink, Consumer<TunnelResult> extra, String clusterId) {
+        this(registry, sink, extra, clusterId, ACCESS, ZtunnelAccessLog.ON ? ZtunnelAccessLog.STDOUT : null);
+    }
+
+    /** @param access the access log; {@code ztunnel} where ztunnel-format lines go, null for zerohop's format */
+    TunnelObserver(WorkloadRegistry registry, Sink sink, Consumer<TunnelResult> extra, String clusterId, Logger access,
+                   ZtunnelAccessLog.Out ztunnel) {
+        this.access = access;
+        this.failures = access == ACCESS ? FAILURES : new RateLimitedLog(access, "failed connections", 20, java.time.Duration.ofSeconds(10));
+        this.ztunnel = ztunnel;
         this.clusterId = clusterId;
         this.registry = registry;
         this.sources = new TunnelSource(registry, null);
@@ -117,9 +130,9 @@ public final class TunnelObserver implements HboneEvents {
             sink.opened(l);
             open.put(t, new Live(live, l, t.direction() == TunnelInfo.Direction.OUTBOUND));
         }
-        if (ZtunnelAccessLog.ON) {
+        if (ztunnel != null) {
             TrafficLabels known = l;
-            ZtunnelAccessLog.opened(access, t, () -> known != null ? known : labels(t), () -> ztunnelSource(t));
+            ZtunnelAccessLog.opened(access, ztunnel, t, () -> known != null ? known : labels(t), () -> ztunnelSource(t));
         }
     }
 
@@ -166,9 +179,9 @@ public final class TunnelObserver implements HboneEvents {
             sink.closed(l.labels.withResponseFlags(l.denied ? "DENY" : r.reset() ? "CONNECT" : TrafficLabels.NO_FLAGS));
             closedLabels = l.labels;
         }
-        if (ZtunnelAccessLog.ON) {
+        if (ztunnel != null) {
             TrafficLabels known = closedLabels;
-            ZtunnelAccessLog.closed(access, r, () -> known != null ? known : labels(t), () -> ztunnelSource(t));
+            ZtunnelAccessLog.closed(access, ztunnel, r, () -> known != null ? known : labels(t), () -> ztunnelSource(t));
         } else if (access.isInfoEnabled()) {
             access.info("{} src={} src_id={}{} dst={} dst_id={} status={} bytes_sent={} bytes_received={} duration_ms={} end={}{}",
                     t.direction() == TunnelInfo.Direction.INBOUND ? "inbound" : "outbound",
@@ -185,6 +198,17 @@ public final class TunnelObserver implements HboneEvents {
         }
     }
 
+    /**
+     * Whether {@link #tunnelRefused} writes a line now: zerohop's {@code DIRECTION refused} (INFO:
+     * both identities, status, reason) or ztunnel's lines (WARN {@code connection failed}, ERROR
+     * {@code connection complete} with the reason in {@code error}). While it does, the HBONE server
+     * and the policy authorizer keep their own lines for the same refusal at DEBUG.
+     */
+    @Override
+    public boolean logsRefusals() {
+        return ztunnel != null ? access.isWarnEnabled() : access.isInfoEnabled();
+    }
+
     @Override
     public void tunnelRefused(TunnelInfo t, int status, String reason) {
         String flags = TrafficLabels.refusalFlags(t.direction() == TunnelInfo.Direction.OUTBOUND, status);
@@ -195,8 +219,8 @@ public final class TunnelObserver implements HboneEvents {
             sink.opened(l);
             sink.closed(l.withResponseFlags(flags));
         }
-        if (ZtunnelAccessLog.ON) {
-            ZtunnelAccessLog.refused(access, t, status, reason, flags, () -> labels(t), () -> ztunnelSource(t));
+        if (ztunnel != null) {
+            ZtunnelAccessLog.refused(access, ztunnel, t, status, reason, flags, () -> labels(t), () -> ztunnelSource(t));
         } else if (access.isInfoEnabled()) {
             boolean inbound = t.direction() == TunnelInfo.Direction.INBOUND;
             access.info("{} refused src={} src_id={}{} dst={} dst_id={} status={} reason=\"{}\"",
@@ -218,13 +242,14 @@ public final class TunnelObserver implements HboneEvents {
     @Override
     public void tunnelFailed(TunnelInfo t, Throwable cause) {
         String reason = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
+        String flags = TrafficLabels.openFailureFlags(t, cause);
         if (sink != null && t.destination() != null) {
             TrafficLabels l = labels(t);
             sink.opened(l);
-            sink.closed(l.withResponseFlags(TrafficLabels.openFailureFlags(t, cause)));
+            sink.closed(l.withResponseFlags(flags));
         }
-        if (ZtunnelAccessLog.ON) {
-            ZtunnelAccessLog.dialFailed(access, t, "connection failed: " + reason, () -> labels(t), () -> source(t));
+        if (ztunnel != null) {
+            ZtunnelAccessLog.dialFailed(access, ztunnel, t, flags, reason, () -> labels(t), () -> source(t));
         } else if (access.isInfoEnabled()) {
             access.info("outbound refused src={} src_id={} dst={} dst_id={} status=- reason=\"{}\"", source(t), t.localIdentity(),
                     addr(t.destination()), t.peerIdentity() != null ? t.peerIdentity() : expectedIdentity(t), reason);
@@ -236,9 +261,14 @@ public final class TunnelObserver implements HboneEvents {
         // No metric here: a failed inbound handshake is ztunnel's early deny (logged only), and a failed
         // outbound one counts once per waiting tunnel, with that tunnel's labels (tunnelFailed).
         String reason = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
-        if (ZtunnelAccessLog.ON) {
-            // Inbound, ztunnel's early deny of a failed handshake; outbound (no local address yet), the peer dialled.
-            failures.warn(() -> ZtunnelAccessLog.handshakeFailed(access, local == null ? null : peer, local == null ? peer : local, local == null, reason));
+        if (ztunnel != null) {
+            // Inbound, ztunnel's early deny of a failed handshake (src/proxy/inbound.rs: log_early_deny
+            // when the TLS accept fails). Outbound (no local address yet), nothing: ztunnel's pool
+            // logs no line for a failed connection (src/proxy/pool.rs new_pool_conn returns the error),
+            // each waiting open gets its own pair of lines (tunnelFailed).
+            if (local != null) {
+                failures.warn(() -> ZtunnelAccessLog.handshakeFailed(access, ztunnel, peer, local, false, reason));
+            }
         } else {
             failures.info("connection failed peer={} local={} reason=\"{}\"", addr(peer), addr(local), reason);
         }
@@ -293,8 +323,8 @@ public final class TunnelObserver implements HboneEvents {
                     sink.bytes(labels, s.bytesFromB(), s.bytesFromA());
                     sink.closed(labels.withResponseFlags(s.reset() ? "CONNECT" : TrafficLabels.NO_FLAGS));
                 }
-                if (ZtunnelAccessLog.ON) {
-                    ZtunnelAccessLog.plain(access, s, inbound, src, dst, () -> labels != null ? labels : plainLabels(inbound, src, dst));
+                if (ztunnel != null) {
+                    ZtunnelAccessLog.plain(access, ztunnel, s, inbound, src, dst, () -> labels != null ? labels : plainLabels(inbound, src, dst));
                 } else if (access.isInfoEnabled()) {
                     access.info("{} src={} src_id=- dst={} dst_id={} status=- bytes_sent={} bytes_received={} duration_ms={} end={}",
                             kind, addr(src), addr(dst), dstId == null ? "-" : dstId, s.bytesFromA(), s.bytesFromB(),

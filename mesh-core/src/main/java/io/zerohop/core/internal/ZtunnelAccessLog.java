@@ -42,18 +42,26 @@ final class ZtunnelAccessLog {
 
     private ZtunnelAccessLog() {}
 
+    /** Where the lines go: {@link #STDOUT} in a proxy; a test collects them. */
+    interface Out {
+        void write(String level, Line line);
+    }
+
+    /** Standard output through {@link io.zerohop.core.LogOutput}, as ztunnel writes its log. */
+    static final Out STDOUT = ZtunnelAccessLog::write;
+
     /** ztunnel's {@code connection opened} (ConnectionResultBuilder::build, DEBUG): the closing line's fields without bytes or duration. */
-    static void opened(Logger log, TunnelInfo t, Supplier<TrafficLabels> labels, Supplier<String> src) {
+    static void opened(Logger log, Out out, TunnelInfo t, Supplier<TrafficLabels> labels, Supplier<String> src) {
         if (log.isDebugEnabled()) {
             boolean outbound = t.direction() == TunnelInfo.Direction.OUTBOUND;
             Line b = complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()), addr(t.destination()), outbound,
                     true, -1, -1, null, null);
-            write("debug", b.rename("connection opened"));
+            out.write("debug", b.rename("connection opened"));
         }
     }
 
     /** A closed tunnel's line, when the access log's level lets it through. */
-    static void closed(Logger log, TunnelResult r, Supplier<TrafficLabels> labels, Supplier<String> src) {
+    static void closed(Logger log, Out out, TunnelResult r, Supplier<TrafficLabels> labels, Supplier<String> src) {
         String error = r.error() != null ? r.error() : r.reset() ? "reset" : null;
         if (error != null ? log.isErrorEnabled() : log.isInfoEnabled()) {
             TunnelInfo t = r.info();
@@ -68,38 +76,69 @@ final class ZtunnelAccessLog {
      * with ztunnel's error text (src/proxy.rs: a policy rejection inbound, the HTTP status outbound);
      * without, ztunnel's early deny ({@code connection failed}, WARN).
      */
-    static void refused(Logger log, TunnelInfo t, int status, String reason, String flags, Supplier<TrafficLabels> labels,
+    static void refused(Logger log, Out out, TunnelInfo t, int status, String reason, String flags, Supplier<TrafficLabels> labels,
                         Supplier<String> src) {
         boolean outbound = t.direction() == TunnelInfo.Direction.OUTBOUND;
         if (flags == null) {
             if (log.isWarnEnabled()) {
-                write("warn", failed(t.peerAddress(), t.localAddress(), false, reason));
+                out.write("warn", failed(t.peerAddress(), t.localAddress(), false, reason));
             }
-        } else if (log.isErrorEnabled() && t.destination() != null) {
+        } else if (t.destination() != null) {
+            // ztunnel built the connection result (and logged it opened) before it authorized or
+            // sent the CONNECT (src/proxy/inbound.rs build_inbound_request, outbound.rs proxy_to_hbone).
+            opened(log, out, t, labels, src);
+            if (!log.isErrorEnabled()) {
+                return;
+            }
             // ztunnel's Error::HttpStatus shows hyper's StatusCode: "401 Unauthorized".
             String error = outbound ? status > 0 ? "http status: " + io.netty.handler.codec.http.HttpResponseStatus.valueOf(status) : reason
                     : flags.equals("DENY") ? "connection closed due to policy rejection: " + reason : reason;
-            write("error", complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()), addr(t.destination()),
+            out.write("error", complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()), addr(t.destination()),
                     outbound, true, 0, 0, null, error));
         }
     }
 
-    /** An outbound tunnel whose HBONE connection could not be dialled: ERROR, ztunnel's {@code connection failed: …} error. */
-    static void dialFailed(Logger log, TunnelInfo t, String error, Supplier<TrafficLabels> labels, Supplier<String> src) {
+    /**
+     * An outbound tunnel that failed to open without a CONNECT response, as ztunnel logs each such
+     * connection (src/proxy/outbound.rs {@code proxy_to_hbone} builds the connection result before
+     * the pool dials, then records the pool's error): {@code connection opened} at DEBUG, then
+     * {@code connection complete} at ERROR whose error is the Display of ztunnel's error for
+     * {@code flags} (src/proxy.rs {@code Error}; {@link #openError}). One pair per open, every open
+     * that waited on one failed HBONE connection included.
+     */
+    static void dialFailed(Logger log, Out out, TunnelInfo t, String flags, String reason, Supplier<TrafficLabels> labels, Supplier<String> src) {
+        opened(log, out, t, labels, src);
         if (log.isErrorEnabled()) {
-            write("error", complete(src.get(), labels.get(), addr(t.peerAddress()), addr(t.destination()), true, true, 0, 0, null, error));
+            out.write("error", complete(src.get(), labels.get(), addr(t.peerAddress()), addr(t.destination()), true, true, 0, 0, null,
+                    openError(flags, reason)));
         }
     }
 
+    /**
+     * ztunnel's error text (the {@code Display} of src/proxy.rs {@code Error}) for an open that failed
+     * with {@code flags}: {@code Identity} "identity error: ", {@code MaybeHBONENetworkPolicyError}
+     * "connection timed out, maybe a NetworkPolicy is blocking HBONE port 15008: ", {@code H2} "h2
+     * failed: ", and for the rest the pool's {@code io::Error} ({@code Error::Io}, "io error: ": a
+     * refused dial, a failed TLS handshake); {@code reason} is zerohop's own text of the cause.
+     */
+    static String openError(String flags, String reason) {
+        return switch (flags) {
+            case "IDENTITY_ERROR" -> "identity error: ";
+            case "NETWORK_POLICY" -> "connection timed out, maybe a NetworkPolicy is blocking HBONE port 15008: ";
+            case "H2_HANDSHAKE_FAILURE" -> "h2 failed: ";
+            default -> "io error: ";
+        } + reason;
+    }
+
     /** ztunnel's early deny of a failed handshake ({@code connection failed}, WARN); rate-limited by the caller. */
-    static void handshakeFailed(Logger log, InetSocketAddress src, InetSocketAddress dst, boolean outbound, String error) {
+    static void handshakeFailed(Logger log, Out out, InetSocketAddress src, InetSocketAddress dst, boolean outbound, String error) {
         if (log.isWarnEnabled()) {
-            write("warn", failed(src, dst, outbound, error));
+            out.write("warn", failed(src, dst, outbound, error));
         }
     }
 
     /** A plain TCP relay's line (passthrough, plaintext inbound): bytes_sent is the request outbound, the response inbound, as ztunnel's. */
-    static void plain(Logger log, Relay.Stats s, boolean inbound, InetSocketAddress src, InetSocketAddress dst, Supplier<TrafficLabels> labels) {
+    static void plain(Logger log, Out out, Relay.Stats s, boolean inbound, InetSocketAddress src, InetSocketAddress dst, Supplier<TrafficLabels> labels) {
         if (s.reset() ? log.isErrorEnabled() : log.isInfoEnabled()) {
             write(s.reset() ? "error" : "info", complete(addr(src), labels.get(), addr(dst), null, !inbound, false,
                     inbound ? s.bytesFromB() : s.bytesFromA(), inbound ? s.bytesFromA() : s.bytesFromB(), s.duration(),
@@ -164,7 +203,7 @@ final class ZtunnelAccessLog {
      * non-blocking writer queues it ({@link io.zerohop.core.LogOutput}): the event loop that closed
      * the tunnel never waits for whoever reads the output, unless 10,000 lines are already waiting.
      */
-    private static void write(String level, Line line) {
+    static void write(String level, Line line) {
         String time = TIME.format(Instant.now());
         io.zerohop.core.LogOutput.println(System.out, JSON ? line.json(level, time) : line.text(level, time));
     }

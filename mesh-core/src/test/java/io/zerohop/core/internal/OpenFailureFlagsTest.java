@@ -50,6 +50,13 @@ class OpenFailureFlagsTest {
         assertThat(TrafficLabels.openFailureFlags(open(null), new SSLHandshakeException("wrong SAN"))).isEqualTo("CONNECT");
     }
 
+    /** ztunnel: {@code fetch_certificate} failing in {@code new_pool_conn} is {@code Error::Identity}, {@code IDENTITY_ERROR}. */
+    @Test
+    void noCertificateForTheSourceIsAnIdentityError() {
+        assertThat(TrafficLabels.openFailureFlags(open(null), new io.zerohop.hbone.HboneIdentityException("no TLS context for HBONE source",
+                new IllegalArgumentException("no SVID")))).isEqualTo("IDENTITY_ERROR");
+    }
+
     @Test
     void aLossAfterTheServerWasVerifiedIsAnH2Failure() {
         assertThat(TrafficLabels.openFailureFlags(open(DST), new IOException("closed before a CONNECT response")))

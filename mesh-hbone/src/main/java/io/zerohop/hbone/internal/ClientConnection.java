@@ -126,7 +126,7 @@ final class ClientConnection {
     void connect() {
         cfg.tls().client(key.source(), key.destinations()).whenComplete((sslCtx, err) -> {
             if (err != null) {
-                fail(new IOException("no TLS context for HBONE source " + key.source() + ": " + HboneListener.describe(err), err));
+                fail(new io.zerohop.hbone.HboneIdentityException("no TLS context for HBONE source " + key.source() + ": " + HboneListener.describe(err), err));
             } else {
                 dial(sslCtx);
             }

@@ -326,10 +326,19 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
     }
 
     private void refuse(int status, String reason) {
-        long n = server.refusalLog.admit();
-        if (n >= 0) {
-            log.info("HBONE CONNECT refused: status={} peer={} local={} src={} dst={} reason={}{}",
-                    status, conn.peerId, conn.localId, Authority.text(conn.peer), Authority.text(info.destination()), reason, LogBudget.note(n));
+        if (cfg.events().logsRefusals()) {
+            // The listener's line (mesh-core's access log) already names both identities, the status
+            // and the reason: this one at INFO made a refusal two lines.
+            if (log.isDebugEnabled()) {
+                log.debug("HBONE CONNECT refused: status={} peer={} local={} src={} dst={} reason={}",
+                        status, conn.peerId, conn.localId, Authority.text(conn.peer), Authority.text(info.destination()), reason);
+            }
+        } else {
+            long n = server.refusalLog.admit();
+            if (n >= 0) {
+                log.info("HBONE CONNECT refused: status={} peer={} local={} src={} dst={} reason={}{}",
+                        status, conn.peerId, conn.localId, Authority.text(conn.peer), Authority.text(info.destination()), reason, LogBudget.note(n));
+            }
         }
         TunnelEvents.refused(cfg.events(), info, status, reason);
         if (!ch.isActive() || codec.rstReceived()) {

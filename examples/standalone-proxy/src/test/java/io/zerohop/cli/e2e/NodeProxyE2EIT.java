@@ -294,7 +294,9 @@ class NodeProxyE2EIT {
         assertThat(r.get("readError").equals("-") ? "EOF" : r.get("readError")).as("reset or EOF").matches("EOF|.*(?i:reset).*");
         // The destination's proxy denied the old service account by the DENY policy (401), and the
         // source's proxy turned the refusal into a reset of the app's connection.
-        proxyB.awaitLine(proxyBFrom, l -> l.contains("denied spiffe://cluster.local/ns/legacy/sa/old -> " + BACKEND + ":8080")
+        // One line per denial: the access log's, with both identities, the status and the policy.
+        proxyB.awaitLine(proxyBFrom, l -> l.contains("access - inbound refused ") && l.contains(" src_id=spiffe://cluster.local/ns/legacy/sa/old ")
+                && l.contains(" dst=" + BACKEND + ":8080 dst_id=") && l.contains(" status=401 ")
                 && l.contains("DENY by prod/backend-deny-legacy"), "the policy denial", Duration.ofSeconds(10));
         proxyA.awaitLine(proxyAFrom, l -> l.contains("outbound " + OLD + ":") && l.contains("refused: 401"), "the 401 refusal",
                 Duration.ofSeconds(10));
@@ -389,7 +391,8 @@ class NodeProxyE2EIT {
 
         assertThat(r).as("denied: no byte comes back").containsEntry("received", "0");
         assertThat(r.get("readError").equals("-") ? "EOF" : r.get("readError")).as("reset or EOF").matches("EOF|.*(?i:reset).*");
-        proxyB.awaitLine(proxyBFrom, l -> l.contains("denied spiffe://cluster.local/ns/legacy/sa/old -> " + REVIEWS + ":8080")
+        proxyB.awaitLine(proxyBFrom, l -> l.contains("access - inbound refused ") && l.contains(" src_id=spiffe://cluster.local/ns/legacy/sa/old ")
+                && l.contains(" dst=" + REVIEWS + ":8080 dst_id=") && l.contains(" status=401 ")
                 && l.contains("DENY by prod/backend-deny-legacy"), "the policy denial", Duration.ofSeconds(10));
         assertThat(podEcho.lines().subList(podFrom, podEcho.size())).as("the pod never saw the denied client").isEmpty();
     }
@@ -406,8 +409,9 @@ class NodeProxyE2EIT {
         assertThat(r).as("denied: no byte comes back").containsEntry("received", "0");
         // Same service account as frontend (allowed in the first test): only the pod's label tells
         // them apart, and proxy B matched it, not "labels unknown (fail closed)".
-        String denial = proxyB.awaitLine(proxyBFrom, l -> l.contains("denied spiffe://cluster.local/ns/prod/sa/frontend -> "
-                + BACKEND + ":8080") && l.contains("DENY by prod/backend-deny-canary"), "the Cilium label denial", Duration.ofSeconds(10));
+        String denial = proxyB.awaitLine(proxyBFrom, l -> l.contains("access - inbound refused ") && l.contains(" src_id=spiffe://cluster.local/ns/prod/sa/frontend ")
+                && l.contains(" dst=" + BACKEND + ":8080 dst_id=") && l.contains("DENY by prod/backend-deny-canary"), "the Cilium label denial",
+                Duration.ofSeconds(10));
         assertThat(denial).contains("fromEndpoints track=canary matched").doesNotContain("unknown");
         proxyB.awaitLine(proxyBFrom, l -> l.contains("access - inbound refused src=" + NODE_A + ":")
                 && l.contains(" forwarded_for=" + CANARY + ":") && l.contains(" src_workload=prod/frontend-canary ")

@@ -1,0 +1,47 @@
+package io.zerohop.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
+
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/**
+ * The proxy's cluster id as ztunnel's CLUSTER_ID (istio/ztunnel src/config.rs: the
+ * {@code ISTIO_META_CLUSTER_ID} variable, else {@code CLUSTER_ID}, else {@code DEFAULT_CLUSTER_ID}
+ * "Kubernetes"; read whatever the CA), with {@code --cluster-id} first, as {@code --node} wins over
+ * {@code NODE_NAME}. The environment is passed as a map: a test cannot set its own JVM's.
+ */
+class ClusterIdOptionTest {
+    @Test
+    void clusterIdIsAcceptedWithAnyIdentitySource() {
+        for (String[] source : new String[][] {{"--in-memory-ca"}, {"--ca", "/etc/zerohop/ca"}, {"--spire-socket", "/run/spire.sock"}}) {
+            String[] line = new String[source.length + 3];
+            line[0] = "proxy";
+            System.arraycopy(source, 0, line, 1, source.length);
+            line[source.length + 1] = "--cluster-id";
+            line[source.length + 2] = "west";
+            CommandLine.ParseResult parsed = new CommandLine(new Zerohop()).parseArgs(line).subcommand();
+            assertThat(parsed.matchedOptionValue("--cluster-id", "")).as(source[0]).isEqualTo("west");
+        }
+    }
+
+    @Test
+    void theFlagWinsThenIstioMetaClusterIdThenClusterIdThenKubernetes() {
+        Map<String, String> both = Map.of("ISTIO_META_CLUSTER_ID", "meta", "CLUSTER_ID", "env");
+        assertThat(ProxyCommand.clusterId("west", both)).isEqualTo(new ProxyCommand.ClusterId("west", "--cluster-id"));
+        assertThat(ProxyCommand.clusterId(null, both)).isEqualTo(new ProxyCommand.ClusterId("meta", "$ISTIO_META_CLUSTER_ID"));
+        assertThat(ProxyCommand.clusterId(null, Map.of("CLUSTER_ID", "east"))).isEqualTo(new ProxyCommand.ClusterId("east", "$CLUSTER_ID"));
+        assertThat(ProxyCommand.clusterId(null, Map.of())).isEqualTo(new ProxyCommand.ClusterId("Kubernetes", "default"));
+    }
+
+    @Test
+    void aBadIdFromTheEnvironmentIsAnErrorNamingTheVariable() {
+        assertThat(catchThrowable(() -> ProxyCommand.clusterId(null, Map.of("CLUSTER_ID", "a,b"))))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("$CLUSTER_ID: cluster id must be");
+        assertThat(catchThrowable(() -> ProxyCommand.clusterId(null, Map.of("CLUSTER_ID", ""))))
+                .as("an empty variable is not silently the default").hasMessageStartingWith("$CLUSTER_ID: cluster id must be");
+        assertThat(Zerohop.run("proxy", "--in-memory-ca", "--cluster-id", "a b")).as("usage error").isEqualTo(2);
+    }
+}

@@ -1,0 +1,117 @@
+package io.zerohop.core.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.hbone.HboneIdentityException;
+import io.zerohop.hbone.TunnelInfo;
+import java.net.ConnectException;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import javax.net.ssl.SSLHandshakeException;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What the ztunnel-format access log writes for outbound opens that fail before a CONNECT response
+ * and for refused CONNECTs, as ztunnel writes them. ztunnel builds each connection's result before
+ * its pool dials (istio/ztunnel src/proxy/outbound.rs {@code proxy_to_hbone}) or before it
+ * authorizes (src/proxy/inbound.rs {@code build_inbound_request}), which logs {@code connection
+ * opened} at DEBUG (src/proxy/metrics.rs {@code ConnectionResultBuilder::build}); the failure is
+ * then recorded as {@code connection complete} at ERROR with the {@code Display} of its error
+ * ({@code ConnectionResult::record}, src/proxy.rs {@code Error}). Its pool logs no line of its own
+ * for a failed HBONE connection (src/proxy/pool.rs {@code new_pool_conn} returns the error); only an
+ * inbound failed TLS accept is an early deny, {@code connection failed} at WARN
+ * (src/proxy/inbound.rs). The observer runs with a real slf4j logger at DEBUG and hands its lines to
+ * a list instead of standard output.
+ */
+class ZtunnelFailedOpenLogTest {
+    static final InetSocketAddress HBONE = new InetSocketAddress("127.0.0.2", 15008);
+    static final InetSocketAddress TARGET = new InetSocketAddress("127.0.0.2", 8080);
+
+    record Written(String level, String text) {}
+
+    final List<Written> lines = new ArrayList<>();
+    final TunnelObserverLabelsTest.Recording metrics = new TunnelObserverLabelsTest.Recording();
+    final TunnelObserver observer = new TunnelObserver(WorkloadRegistry.of(List.of(WorkloadStringsTest.CLIENT), Map.of()), metrics,
+            null, TrafficLabels.DEFAULT_CLUSTER, debugLogger(), (level, line) -> lines.add(new Written(level, line.text(level, "T"))));
+
+    /** slf4j-simple reads a logger's level from this property when the logger is first created. */
+    static Logger debugLogger() {
+        System.setProperty("org.slf4j.simpleLogger.log.io.zerohop.test.ztunnel-access", "debug");
+        Logger l = LoggerFactory.getLogger("io.zerohop.test.ztunnel-access");
+        assertThat(l.isDebugEnabled()).isTrue();
+        return l;
+    }
+
+    /** An open that waited on an HBONE connection that failed before TLS verified the server (no local address yet). */
+    static TunnelInfo pending() {
+        return new TunnelInfo(TunnelInfo.Direction.OUTBOUND, WorkloadStringsTest.CLIENT.identity(), null, null, HBONE, TARGET,
+                Map.of("forwarded", "for=\"127.0.0.3:5000\""));
+    }
+
+    @Test
+    @DisplayName("an open without an SVID: connection opened (DEBUG), then connection complete (ERROR) with ztunnel's identity error, and IDENTITY_ERROR")
+    void anOpenWithoutAnSvidIsAnIdentityError() {
+        HboneIdentityException cause = new HboneIdentityException("no TLS context for HBONE source spiffe://cluster.local/ns/bench/sa/client: "
+                + "no SVID for spiffe://cluster.local/ns/bench/sa/client", new IllegalArgumentException("no SVID"));
+        observer.tunnelFailed(pending(), cause);
+        assertThat(lines).extracting(Written::level).containsExactly("debug", "error");
+        assertThat(lines.get(0).text()).startsWith("T\tdebug\taccess\tconnection opened\tsrc.addr=127.0.0.3:5000 src.identity=\"spiffe://cluster.local/ns/bench/sa/client\"")
+                .contains(" dst.addr=127.0.0.2:15008 dst.hbone_addr=127.0.0.2:8080 ").endsWith("direction=\"outbound\"");
+        assertThat(lines.get(1).text()).startsWith("T\terror\taccess\tconnection complete\tsrc.addr=127.0.0.3:5000 src.identity=\"spiffe://cluster.local/ns/bench/sa/client\"")
+                .endsWith("direction=\"outbound\" bytes_sent=0 bytes_recv=0 error=\"identity error: no TLS context for HBONE source "
+                        + "spiffe://cluster.local/ns/bench/sa/client: no SVID for spiffe://cluster.local/ns/bench/sa/client\"");
+        assertThat(metrics.opened).hasSize(1);
+        assertThat(metrics.closed).extracting(TrafficLabels::responseFlags).containsExactly("IDENTITY_ERROR");
+        assertThat(metrics.closed.get(0).failed()).isTrue();
+    }
+
+    @Test
+    @DisplayName("a failed outbound TLS handshake that two opens waited on: no connection failed line, a DEBUG opened and an ERROR complete per open")
+    void aFailedOutboundHandshakeIsLoggedPerOpenNotPerConnection() {
+        SSLHandshakeException wrongSan = new SSLHandshakeException("HBONE TLS handshake with 127.0.0.2:15008 failed: wrong SAN");
+        observer.connectionFailed(HBONE, null, wrongSan);
+        observer.tunnelFailed(pending(), wrongSan);
+        observer.tunnelFailed(pending(), wrongSan);
+        assertThat(lines).extracting(Written::level).containsExactly("debug", "error", "debug", "error");
+        assertThat(lines).noneMatch(l -> l.text().contains("connection failed\t"));
+        assertThat(lines.get(1).text()).contains("\tconnection complete\t")
+                .endsWith(" error=\"io error: HBONE TLS handshake with 127.0.0.2:15008 failed: wrong SAN\"");
+        assertThat(metrics.closed).extracting(TrafficLabels::responseFlags).containsExactly("CONNECT", "CONNECT");
+    }
+
+    @Test
+    @DisplayName("a refused dial is ztunnel's io error")
+    void aRefusedDialIsAnIoError() {
+        ConnectException refused = new ConnectException("HBONE connection to 127.0.0.2:15008 failed: Connection refused");
+        observer.tunnelFailed(pending(), refused);
+        assertThat(lines.get(1).text()).endsWith(" error=\"io error: HBONE connection to 127.0.0.2:15008 failed: Connection refused\"");
+    }
+
+    @Test
+    @DisplayName("a failed inbound TLS accept stays ztunnel's early deny: one WARN connection failed")
+    void aFailedInboundHandshakeIsAnEarlyDeny() {
+        observer.connectionFailed(new InetSocketAddress("127.0.0.3", 5000), HBONE, new SSLHandshakeException("bad certificate"));
+        assertThat(lines).containsExactly(new Written("warn", "T\twarn\taccess\tconnection failed\tsrc.addr=127.0.0.3:5000 "
+                + "dst.addr=127.0.0.2:15008 direction=\"inbound\" error=\"bad certificate\""));
+    }
+
+    @Test
+    @DisplayName("a CONNECT denied by policy: connection opened (DEBUG), then connection complete (ERROR) with ztunnel's policy rejection")
+    void aPolicyRefusalIsOpenedThenComplete() {
+        TunnelInfo in = new TunnelInfo(TunnelInfo.Direction.INBOUND, TunnelObserverLabelsTest.ECHO, WorkloadStringsTest.CLIENT.identity(),
+                HBONE, new InetSocketAddress("127.0.0.3", 40000), TARGET, Map.of());
+        observer.tunnelRefused(in, 401, "DENY by bench/deny (AuthorizationPolicy DENY, rule 0): matched");
+        assertThat(lines).extracting(Written::level).containsExactly("debug", "error");
+        assertThat(lines.get(0).text()).contains("\tconnection opened\tsrc.addr=127.0.0.3:40000 ");
+        assertThat(lines.get(1).text()).contains("\tconnection complete\tsrc.addr=127.0.0.3:40000 ")
+                .contains(" src.identity=\"spiffe://cluster.local/ns/bench/sa/client\" ")
+                .contains(" dst.identity=\"spiffe://cluster.local/ns/bench/sa/echo\" ")
+                .endsWith(" error=\"connection closed due to policy rejection: DENY by bench/deny (AuthorizationPolicy DENY, rule 0): matched\"");
+    }
+}
