@@ -123,6 +123,7 @@ public final class HboneServer implements AutoCloseable {
         private int pendingDials = 1024;
         private int preOpenResets = 200;
         private Duration resetWindow = Duration.ofSeconds(30);
+        private Duration delayedCloseTimeout = Duration.ofSeconds(1);
         private EventLoopGroup group;
         private int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
         private boolean transparent;
@@ -204,6 +205,22 @@ public final class HboneServer implements AutoCloseable {
                 throw new IllegalArgumentException("idleTimeout must not be negative, got " + d);
             }
             this.idleTimeout = d;
+            return this;
+        }
+
+        /**
+         * After the server sends a GOAWAY and closes a connection (a connection error, the reset
+         * budget's ENHANCE_YOUR_CALM, the idle timeout, a drain), how long it keeps reading and
+         * dropping what the peer still sends, after its TLS close_notify and FIN, before it closes the
+         * socket; the peer closing first ends the wait. Closing with the peer's frames unread makes
+         * Linux send RST, which can destroy the GOAWAY before the peer reads it. Default 1 s, as
+         * Envoy's {@code delayed_close_timeout} (HttpConnectionManager) and Go's HTTP/2 server's
+         * {@code goAwayTimeout}; a longer one only helps a peer that reads late (a loaded machine).
+         *
+         * @throws IllegalArgumentException if {@code d} is zero or negative
+         */
+        public Builder delayedCloseTimeout(Duration d) {
+            this.delayedCloseTimeout = positive(d, "delayedCloseTimeout");
             return this;
         }
 
@@ -355,7 +372,7 @@ public final class HboneServer implements AutoCloseable {
                     h2, new ServerLimits(queuedBytesPerPeer, queuedBytes, stalledWindowTimeout,
                             pendingDialsPerConnection > 0 ? pendingDialsPerConnection : maxConcurrentStreams,
                             pendingDialsPerPeer, pendingDials, preOpenResets, resetWindow),
-                    group, threads, transparent));
+                    group, threads, transparent, delayedCloseTimeout));
         }
 
         private static Duration positive(Duration d, String name) {

@@ -98,16 +98,20 @@ public final class HbonePipeline {
      * ours (the idle timeout's, a connection error's) closes lingering, as the server's does.
      */
     static void clientH2(ChannelPipeline p, Http2FrameCodec codec, PingKeepalive ping, ChannelHandler settings) {
-        p.addLast(LINGER, new LingeringClose(p.get(SslHandler.class), codec.connection()))
+        p.addLast(LINGER, new LingeringClose(p.get(SslHandler.class), codec.connection(), LingeringClose.LINGER_MILLIS))
                 .addLast(H2, codec)
                 .addLast(MUX, new Http2MultiplexHandler(new RejectPush()))
                 .addLast(PING, ping)
                 .addLast(SETTINGS, settings);
     }
 
-    /** The server's HTTP/2 handlers, added by its negotiator; {@code streams} initialises each CONNECT stream. */
-    static void serverH2(ChannelPipeline p, Http2FrameCodec codec, ChannelHandler streams, PingKeepalive ping, ChannelHandler tail) {
-        p.addLast(LINGER, new LingeringClose(p.get(SslHandler.class), codec.connection()))
+    /**
+     * The server's HTTP/2 handlers, added by its negotiator; {@code streams} initialises each CONNECT
+     * stream; {@code lingerMillis} bounds the wait for the peer after our GOAWAY ({@link LingeringClose}).
+     */
+    static void serverH2(ChannelPipeline p, Http2FrameCodec codec, ChannelHandler streams, PingKeepalive ping,
+                         ChannelHandler tail, long lingerMillis) {
+        p.addLast(LINGER, new LingeringClose(p.get(SslHandler.class), codec.connection(), lingerMillis))
                 .addLast(H2, codec)
                 .addLast(MUX, new Http2MultiplexHandler(streams))
                 .addLast(PING, ping)

@@ -12,7 +12,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * Closes an HBONE connection that sent GOAWAY so that the peer can read that GOAWAY: TLS
  * close_notify, then a TCP half-close (FIN), then whatever the peer still sends is read and dropped
- * until it closes too or {@link #LINGER_MILLIS} pass, and only then the socket is closed. Closing at
+ * until it closes too or the linger ({@link #LINGER_MILLIS} unless the server was built with
+ * another {@code delayedCloseTimeout}) passes, and only then the socket is closed. Closing at
  * once, with the peer's later frames unread in our receive buffer, makes Linux send RST instead of
  * FIN, and the RST discards what the peer had not yet read (our send queue too when the peer's window
  * was full): the peer saw a reset, not the error code (ENHANCE_YOUR_CALM from the reset budget,
@@ -34,11 +35,13 @@ final class LingeringClose extends ChannelDuplexHandler {
     static final long LINGER_MILLIS = 1_000;
 
     private final SslHandler tls;
+    private final long lingerMillis;
     private boolean goAwaySent;
     private boolean lingering;
 
-    LingeringClose(SslHandler tls, Http2Connection connection) {
+    LingeringClose(SslHandler tls, Http2Connection connection, long lingerMillis) {
         this.tls = tls;
+        this.lingerMillis = lingerMillis;
         connection.addListener(new Http2ConnectionAdapter() {
             @Override
             public void onGoAwaySent(int lastStreamId, long errorCode, io.netty.buffer.ByteBuf debugData) {
@@ -63,7 +66,7 @@ final class LingeringClose extends ChannelDuplexHandler {
         // reset this close is meant to avoid.
         ctx.pipeline().addFirst(Tunnels.Discard.INSTANCE);
         ctx.channel().config().setAutoRead(true);
-        var timer = ctx.executor().schedule(() -> ctx.close(promise), LINGER_MILLIS, TimeUnit.MILLISECONDS);
+        var timer = ctx.executor().schedule(() -> ctx.close(promise), lingerMillis, TimeUnit.MILLISECONDS);
         ctx.channel().closeFuture().addListener(f -> {
             timer.cancel(false);
             promise.trySuccess();

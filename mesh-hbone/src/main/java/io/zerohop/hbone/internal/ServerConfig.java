@@ -14,5 +14,6 @@ public record ServerConfig(MeshTls tls, InetSocketAddress bind, IdentitySelector
                            DestinationResolver destinations, Authorizer authorizer, HboneEvents events,
                            int maxConcurrentStreams, Duration handshakeTimeout, Duration idleTimeout,
                            Duration upstreamConnectTimeout, Duration pingInterval, Duration pingTimeout,
-                           H2Config h2, ServerLimits limits, EventLoopGroup group, int threads, boolean transparent) {
+                           H2Config h2, ServerLimits limits, EventLoopGroup group, int threads, boolean transparent,
+                           Duration delayedCloseTimeout) {
 }

@@ -124,7 +124,7 @@ final class ServerConnection extends Negotiator {
                 new PingKeepalive(cfg.pingInterval(), cfg.pingTimeout(),
                         () -> log.info("HBONE connection from {} ({}) closed: PING unanswered for {}",
                                 Authority.text(peer), peerId, cfg.pingTimeout())),
-                new ConnTail());
+                new ConnTail(), cfg.delayedCloseTimeout().toMillis());
         // A peer that completed TLS but never starts HTTP/2 is bounded like the handshake
         // (otherwise it would hold the connection for the whole idle timeout).
         prefaceTimer = channel.eventLoop().schedule(() -> {
