@@ -187,13 +187,11 @@ public final class ConnectionPool {
                 if (ch == null) {
                     f.complete(null);
                 } else {
-                    // What tunnels closed just before this wrote (a socket's END_STREAM waits for a
-                    // batched flush, Tunnels.flushSoon, queued behind this close) goes out first:
-                    // dropped, the server saw a tunnel that had ended cleanly end with our direction
-                    // still open, a reset (ClientCloseAfterEndTest). One task after the caller's
-                    // earlier ones, as the close itself; nothing waits for the peer.
-                    ch.flush();
-                    Transports.closeNow(ch).addListener(x -> f.complete(null));
+                    try {
+                        ch.eventLoop().execute(() -> closeConnection(ch).addListener(x -> f.complete(null)));
+                    } catch (java.util.concurrent.RejectedExecutionException loopGone) {
+                        f.complete(null);
+                    }
                 }
             });
         }
@@ -206,6 +204,36 @@ public final class ConnectionPool {
         done.whenComplete((v, e) -> group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS)
                 .addListener(f -> terminated.complete(null)));
         return terminated;
+    }
+
+    /**
+     * Closes one pooled connection on purpose, open tunnels and all. First what tunnels closed just
+     * before wrote (a socket's END_STREAM waits for a batched flush, Tunnels.flushSoon, queued behind
+     * this close): dropped, the server saw a tunnel that had ended cleanly end with our direction
+     * still open, a reset (ClientCloseAfterEndTest). Then GOAWAY(NO_ERROR) and, through
+     * {@link LingeringClose}, TLS close_notify and FIN, reading and dropping what the server still
+     * sends until it closes too (at most {@link LingeringClose#LINGER_MILLIS}): the frames hyper/h2's
+     * client sends when it closes a connection (src/proto/connection.rs: {@code go_away_now(NO_ERROR)},
+     * then the codec's shutdown, which for ztunnel's rustls stream is close_notify and FIN), and RFC
+     * 9113 section 6.8's "SHOULD always send a GOAWAY frame before closing a connection". The server
+     * so tells a client that shut down from a connection lost, and ends the tunnels still open as
+     * the client's (TunnelCodec.goAwayReceived). h2 sends that GOAWAY only once no stream is open;
+     * ztunnel's pool, when dropped, drops its connections' drivers, which sends nothing (h2's
+     * {@code Drop for Connection} only ends the streams locally). Netty's own
+     * {@code Http2ConnectionHandler.close} would wait for the open tunnels (its graceful shutdown
+     * timeout); this close starts below it. Nothing blocks: one task after the caller's earlier
+     * ones, and the linger is a timer. Event loop of {@code ch}.
+     */
+    private static io.netty.channel.ChannelFuture closeConnection(Channel ch) {
+        io.netty.channel.ChannelHandlerContext h2 = ch.pipeline().context(HbonePipeline.H2);
+        if (h2 == null || !ch.isActive()) {
+            // Not HTTP/2 yet (or any more): no GOAWAY to send.
+            ch.flush();
+            return Transports.closeNow(ch);
+        }
+        ch.write(new io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame(io.netty.handler.codec.http2.Http2Error.NO_ERROR));
+        ch.flush();
+        return h2.close();
     }
 
     static String names(Set<SpiffeId> ids) {

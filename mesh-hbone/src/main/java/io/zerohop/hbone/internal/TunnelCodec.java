@@ -80,6 +80,44 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
         }
     }
 
+    /**
+     * On a connection channel whose peer sent GOAWAY(NO_ERROR): that connection's TLS close future
+     * ({@code SslHandler.sslCloseFuture()}, a success once the peer's close_notify arrived), kept
+     * because the handler may be gone from the pipeline by the time a stream reads it.
+     */
+    private static final AttributeKey<io.netty.util.concurrent.Future<Channel>> PEER_GOAWAY =
+            AttributeKey.valueOf(TunnelCodec.class, "peerGoAway");
+
+    /**
+     * Notes a GOAWAY the client of server connection {@code connection} sent: with NO_ERROR,
+     * followed by the client's TLS close_notify, it says the client closed the connection on purpose
+     * (what {@code HboneClient.close} sends, and hyper/h2's client when it closes a connection,
+     * src/proto/connection.rs {@code go_away_now(NO_ERROR)} then the codec's shutdown), so the
+     * streams still open when it closes end as the client's RST_STREAM NO_ERROR ends them
+     * ({@link #channelInactive}). A lost connection sends neither. The client side does not apply it
+     * (a server's GOAWAY and close with tunnels open stays a reset there, as before). Event loop of
+     * {@code connection}; the frame is not released.
+     */
+    static void goAwayReceived(Channel connection, io.netty.handler.codec.http2.Http2GoAwayFrame goAway) {
+        if (goAway.errorCode() != Http2Error.NO_ERROR.code()) {
+            return;
+        }
+        io.netty.handler.ssl.SslHandler tls = connection.pipeline().get(io.netty.handler.ssl.SslHandler.class);
+        if (tls != null) {
+            connection.attr(PEER_GOAWAY).set(tls.sslCloseFuture());
+        }
+    }
+
+    /** True when the peer of {@code stream}'s connection sent GOAWAY(NO_ERROR) and then TLS close_notify ({@link #goAwayReceived}). */
+    private static boolean connectionClosedByPeer(Channel stream) {
+        Channel parent = stream.parent();
+        if (parent == null || !parent.hasAttr(PEER_GOAWAY)) {
+            return false;
+        }
+        io.netty.util.concurrent.Future<Channel> tlsClosed = parent.attr(PEER_GOAWAY).get();
+        return tlsClosed != null && tlsClosed.isSuccess();
+    }
+
     /** The codec of tunnel channel {@code ch}, also once Netty removed it from the closed channel's pipeline after an unread end; or null. */
     static TunnelCodec of(Channel ch) {
         TunnelCodec c = ch.pipeline().get(TunnelCodec.class);
@@ -503,6 +541,12 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
         // Handed over, but nothing above has asked to read yet: the peer reset or closed the stream,
         // or the connection died, right after the 200 (one read can carry the 200 and the reset).
         boolean unread = keepsUnread && open && !released;
+        if (!rstReceived && !(inputEnded && outputEnded) && connectionClosedByPeer(ctx.channel())) {
+            // The peer closed its connection on purpose with this tunnel open (GOAWAY NO_ERROR, then
+            // close_notify): the end of its data, as its RST_STREAM NO_ERROR would be. A connection
+            // lost has neither, and its open tunnels stay resets (the README's end rule).
+            peerClosed = true;
+        }
         if (peerClosed && !inputEnded && !reset && headersSeen) {
             inputEnded = true;
             if (released || unread) {
