@@ -27,7 +27,9 @@ import java.io.IOException;
  * {@link io.netty.channel.socket.ChannelInputShutdownEvent} or the {@link Reset}) and
  * {@code channelInactive}. Handlers added before the end but without a read yet get the same at
  * the end. The metrics and access-log event ({@link HboneEvents#tunnelClosed}) fires at the end
- * either way.
+ * either way. What the tunnel keeps for handlers not attached yet (up to the stream window) is
+ * released once nobody can read it: {@link #close()} or {@link #reset()} before a read, the
+ * client's close, or this object becoming unreachable without an attach.
  *
  * <p><b>As a socket</b> ({@link #toSocket()}): blocking streams; use one or the other, not both.
  */

@@ -31,6 +31,8 @@ public final class ConnectionPool {
     final Object lock = new Object();
     private final Map<PoolKey, List<ClientConnection>> pool = new HashMap<>();
     private volatile boolean closed;
+    /** What tunnels that ended before their first read keep for a later attach ({@link OutboundTunnel#keptUnread}); guarded by {@link #lock}. */
+    private final java.util.Set<TunnelCodec.Kept> unread = new java.util.HashSet<>();
 
     public ConnectionPool(ClientConfig cfg) {
         this.cfg = cfg;
@@ -169,15 +171,67 @@ public final class ConnectionPool {
         }
     }
 
+    /** Registers what an ended tunnel keeps unread, for the close to release; false (keep nothing) once closed. */
+    boolean keep(TunnelCodec.Kept kept) {
+        synchronized (lock) {
+            return !closed && unread.add(kept);
+        }
+    }
+
+    void forget(TunnelCodec.Kept kept) {
+        synchronized (lock) {
+            unread.remove(kept);
+        }
+    }
+
+    /** Unread kept bytes of ended tunnels still registered (tests). */
+    public long unreadBytes() {
+        synchronized (lock) {
+            return unread.stream().mapToLong(TunnelCodec.Kept::bytes).sum();
+        }
+    }
+
+    /**
+     * A {@link java.lang.ref.Cleaner} action: releases what a tunnel kept unread once the application
+     * dropped the tunnel without attaching to it or closing it. Holds no reference to the tunnel.
+     */
+    static final class Unread implements Runnable {
+        /** Created on first use: most clients never keep an unread end. */
+        static final java.lang.ref.Cleaner CLEANER = java.lang.ref.Cleaner.create(r -> {
+            Thread t = new Thread(r, "hbone-unread-cleaner");
+            t.setDaemon(true);
+            return t;
+        });
+        private final ConnectionPool pool;
+        private final TunnelCodec.Kept kept;
+
+        Unread(ConnectionPool pool, TunnelCodec.Kept kept) {
+            this.pool = pool;
+            this.kept = kept;
+        }
+
+        @Override
+        public void run() {
+            pool.forget(kept);
+            kept.run();
+        }
+    }
+
     public CompletableFuture<Void> close() {
         closed = true;
         List<ClientConnection> all = new ArrayList<>();
+        List<TunnelCodec.Kept> kept;
         synchronized (lock) {
             pool.values().forEach(all::addAll);
             pool.clear();
             lastKey = null;
             lastList = null;
+            kept = new ArrayList<>(unread);
+            unread.clear();
         }
+        // Nobody can read what ended tunnels kept once the client is closed (its loops end; keep()
+        // refuses from now on, so tunnels that end during the close keep nothing either).
+        kept.forEach(TunnelCodec.Kept::run);
         List<CompletableFuture<Void>> closes = new ArrayList<>();
         for (ClientConnection c : all) {
             c.usable = false;

@@ -51,6 +51,16 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
         /** The first HEADERS frame of the stream (request on the server, response on the client). */
         void onHeaders(ChannelHandlerContext ctx, Http2Headers headers, boolean endStream);
 
+        /**
+         * Client: the tunnel ended before its first read and {@code kept} holds what it delivered for
+         * handlers attached later ({@link #replayEnded}). The listener drops it (its {@code run()})
+         * when nobody can read it any more. Event loop.
+         */
+        default void keptUnread(Kept kept) {}
+
+        /** {@code kept} was replayed to handlers or dropped by the application. Event loop. */
+        default void unreadGone(Kept kept) {}
+
         /** The stream channel went inactive. */
         void onClosed(TunnelCodec codec);
     }
@@ -65,19 +75,74 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     /** {@link #UNREAD}'s value: the codec (Netty removes it from the closed pipeline) and what it kept. Event loop only. */
     static final class Ended {
         final TunnelCodec codec;
-        /** The kept messages and events, in order; null once replayed or dropped. */
-        ArrayDeque<Object> items;
+        /** The kept messages and events, in order; null when nothing was kept. */
+        final Kept kept;
 
-        Ended(TunnelCodec codec, ArrayDeque<Object> items) {
+        Ended(TunnelCodec codec, Kept kept) {
             this.codec = codec;
+            this.kept = kept;
+        }
+
+        /** What is kept, handed over once (null after that, or once dropped). */
+        ArrayDeque<Object> take() {
+            if (kept == null) {
+                return null;
+            }
+            ArrayDeque<Object> q = kept.take();
+            codec.listener.unreadGone(kept);
+            return q;
+        }
+    }
+
+    /**
+     * What a client tunnel that ended before its first read keeps for handlers attached later: the
+     * messages (reference counted) and end events, in order. Taken once, by the replay on the event
+     * loop or by {@link #run()}, which releases them from any thread: the client's close, or a
+     * {@link java.lang.ref.Cleaner} once the application dropped the tunnel unread (neither can read
+     * them any more). Holds no reference to the tunnel, so that it can become unreachable.
+     */
+    public static final class Kept implements Runnable {
+        private ArrayDeque<Object> items;
+
+        Kept(ArrayDeque<Object> items) {
             this.items = items;
         }
 
-        ArrayDeque<Object> take() {
+        synchronized ArrayDeque<Object> take() {
             ArrayDeque<Object> q = items;
             items = null;
             return q;
         }
+
+        /** Payload bytes still kept (tests). */
+        synchronized long bytes() {
+            long n = 0;
+            if (items != null) {
+                for (Object m : items) {
+                    n += m instanceof ByteBuf b ? b.readableBytes() : 0;
+                }
+            }
+            return n;
+        }
+
+        /** Releases what is still kept; any thread, idempotent. */
+        @Override
+        public void run() {
+            ArrayDeque<Object> q = take();
+            if (q != null) {
+                q.forEach(ReferenceCountUtil::release);
+            }
+        }
+    }
+
+    /** Payload bytes a client tunnel keeps unread: in its hold while open, on the channel once it ended. Event loop (tests). */
+    static long unreadBytes(Channel ch) {
+        TunnelCodec c = ch.pipeline().get(TunnelCodec.class);
+        if (c != null && c.hold != null) {
+            return c.hold.heldBytes();
+        }
+        Ended e = ch.hasAttr(UNREAD) ? ch.attr(UNREAD).get() : null;
+        return e == null || e.kept == null ? 0 : e.kept.bytes();
     }
 
     /**
@@ -462,7 +527,11 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
         if (ctx.pipeline().last() != this) {
             replay(ctx, items);
         } else {
-            ctx.channel().attr(UNREAD).set(new Ended(this, items));
+            Kept kept = items == null || items.isEmpty() ? null : new Kept(items);
+            ctx.channel().attr(UNREAD).set(new Ended(this, kept));
+            if (kept != null) {
+                listener.keptUnread(kept);
+            }
         }
     }
 
@@ -499,6 +568,25 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
         ChannelInboundInvoker from = codec != null ? codec : ch.pipeline();
         replay(from, items);
         from.fireChannelInactive();
+    }
+
+    /**
+     * The application closes or resets a client tunnel it never read (nothing above the codec asked
+     * to read): what the hold keeps goes now, and nothing is kept at the end. Before, an END_STREAM
+     * already held made the graceful close skip its discard, and the end then kept everything on
+     * the channel for an attach that would never come. Event loop only; no-op once read.
+     */
+    void abandon() {
+        if (!keepsUnread || released) {
+            return;
+        }
+        released = true;
+        Hold h = hold;
+        hold = null;
+        ArrayDeque<Object> items = h == null ? null : h.take();
+        if (items != null) {
+            items.forEach(ReferenceCountUtil::release);
+        }
     }
 
     /** Releases what {@link #keepUnread} kept, for an application that closes the tunnel without reading it. Event loop only. */
