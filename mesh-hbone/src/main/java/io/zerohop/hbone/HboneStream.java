@@ -38,6 +38,18 @@ public interface HboneStream extends AutoCloseable {
     /** User event fired in the stream pipeline when the peer reset the stream (RST_STREAM). */
     record Reset(long errorCode) {}
 
+    /**
+     * The tunnel's stream channel, handed over with auto-read off (see the class comment). Add
+     * handlers with {@link #attach}, not with {@code channel().pipeline().addLast}: that is only
+     * safe on the channel's event loop and while the tunnel is still open, and even then a tunnel
+     * that ended before the add gives the new handlers nothing. From another thread it can lose
+     * events even on an open tunnel: Netty links the handler at once but runs its
+     * {@code handlerAdded} later on the loop, and until then passes every event by it (an ordered
+     * executor skips a handler whose add is pending), so the tunnel's end, its bytes or its reset,
+     * fired in between, never reach it; and a close that lands between the link and Netty's removal
+     * of a closed channel's handlers removes it with no event at all. {@code attach} adds on the
+     * loop and replays an end that came first. Never null.
+     */
     Channel channel();
 
     TunnelInfo info();
