@@ -252,22 +252,21 @@ class EndRightAfterConnectTest {
     /** Before, the held END_STREAM made the graceful close skip its discard, and the end kept all for an attach. */
     @Test
     void closingATunnelNeverReadReleasesWhatItHeld() throws Exception {
-        try (HboneClient client = mesh.client().listener(events).build()) {
-            HboneStream s = heldOpen(client);
-            s.close();
-            assertThat(closed.poll(30, TimeUnit.SECONDS)).as("the client's tunnelClosed event").isNotNull();
-            assertThat(io.zerohop.hbone.internal.Inspect.unreadBytes(s)).as("kept after the application's close").isZero();
-            assertThat(io.zerohop.hbone.internal.Inspect.unreadBytes(client)).isZero();
-        }
+        releasesWhatItHeldWhen("the application's close", HboneStream::close);
     }
 
     @Test
     void resettingATunnelNeverReadReleasesWhatItHeld() throws Exception {
+        releasesWhatItHeldWhen("the application's reset", HboneStream::reset);
+    }
+
+    private void releasesWhatItHeldWhen(String what, java.util.function.Consumer<HboneStream> end) throws Exception {
         try (HboneClient client = mesh.client().listener(events).build()) {
             HboneStream s = heldOpen(client);
-            s.reset();
+            end.accept(s);
             assertThat(closed.poll(30, TimeUnit.SECONDS)).as("the client's tunnelClosed event").isNotNull();
-            assertThat(io.zerohop.hbone.internal.Inspect.unreadBytes(s)).as("kept after the application's reset").isZero();
+            assertThat(io.zerohop.hbone.internal.Inspect.unreadBytes(s)).as("kept after " + what).isZero();
+            assertThat(io.zerohop.hbone.internal.Inspect.unreadBytes(client)).isZero();
         }
     }
 
