@@ -180,15 +180,29 @@ public final class HboneClient implements AutoCloseable {
         };
     }
 
-    /** Closes every connection (open tunnels are reset) and the own event loop group. */
+    /**
+     * Closes every connection and the own event loop group. Each connection first sends what its
+     * tunnels wrote, then GOAWAY(NO_ERROR), TLS close_notify and FIN (what hyper/h2's client sends
+     * when it closes a connection), and is closed once the server closes too, at most 1 s later.
+     * Tunnels still open end there: the server reads them as ended by this client, not as a
+     * connection lost. Completes when all is closed.
+     */
     public CompletableFuture<Void> closeAsync() {
         return runtime.close();
     }
 
+    /**
+     * {@link #closeAsync()}, waiting up to 10 s for it; on a Netty event loop thread it does not
+     * wait (the close needs the loops, maybe this one).
+     */
     @Override
     public void close() {
+        CompletableFuture<Void> closing = closeAsync();
+        if (io.netty.util.internal.ThreadExecutorMap.currentExecutor() != null) {
+            return;
+        }
         try {
-            closeAsync().get(10, TimeUnit.SECONDS);
+            closing.get(10, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (ExecutionException | TimeoutException e) {

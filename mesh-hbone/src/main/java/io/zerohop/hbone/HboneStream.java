@@ -27,7 +27,9 @@ import java.io.IOException;
  * {@link io.netty.channel.socket.ChannelInputShutdownEvent} or the {@link Reset}) and
  * {@code channelInactive}. Handlers added before the end but without a read yet get the same at
  * the end. The metrics and access-log event ({@link HboneEvents#tunnelClosed}) fires at the end
- * either way.
+ * either way. What the tunnel keeps for handlers not attached yet (up to the stream window) is
+ * released once nobody can read it: {@link #close()} or {@link #reset()} before a read, the
+ * client's close, or this object becoming unreachable without an attach.
  *
  * <p><b>As a socket</b> ({@link #toSocket()}): blocking streams; use one or the other, not both.
  */
@@ -36,6 +38,18 @@ public interface HboneStream extends AutoCloseable {
     /** User event fired in the stream pipeline when the peer reset the stream (RST_STREAM). */
     record Reset(long errorCode) {}
 
+    /**
+     * The tunnel's stream channel, handed over with auto-read off (see the class comment). Add
+     * handlers with {@link #attach}, not with {@code channel().pipeline().addLast}: that is only
+     * safe on the channel's event loop and while the tunnel is still open, and even then a tunnel
+     * that ended before the add gives the new handlers nothing. From another thread it can lose
+     * events even on an open tunnel: Netty links the handler at once but runs its
+     * {@code handlerAdded} later on the loop, and until then passes every event by it (an ordered
+     * executor skips a handler whose add is pending), so the tunnel's end, its bytes or its reset,
+     * fired in between, never reach it; and a close that lands between the link and Netty's removal
+     * of a closed channel's handlers removes it with no event at all. {@code attach} adds on the
+     * loop and replays an end that came first. Never null.
+     */
     Channel channel();
 
     TunnelInfo info();

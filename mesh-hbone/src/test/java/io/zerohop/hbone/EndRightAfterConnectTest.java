@@ -69,7 +69,7 @@ class EndRightAfterConnectTest {
     static final byte[] ABC = "abc".getBytes(StandardCharsets.US_ASCII);
 
     /** What the server does after its HEADERS 200 (at once unless {@code later}). */
-    enum Cut { DATA_THEN_CANCEL, DATA_THEN_CONNECT_ERROR, CLOSE_CONNECTION }
+    enum Cut { DATA_THEN_CANCEL, DATA_THEN_CONNECT_ERROR, CLOSE_CONNECTION, DATA_WITH_END_STREAM }
 
     Mesh mesh;
     EventLoopGroup serverLoop;
@@ -231,6 +231,72 @@ class EndRightAfterConnectTest {
         }
     }
 
+    // What a tunnel keeps for a reader that never comes is released (it is bounded by the stream
+    // window, 4 MiB, and pooled: kept, it never went back to the allocator). Checked two ways: the
+    // bytes still kept (Inspect), and the class's paranoid leak check (LeakDetectionExtension), which
+    // reports buffers collected unreleased.
+
+    /** An open tunnel, never read, holding the server's "abc" and END_STREAM (the stream waits for ours). */
+    HboneStream heldOpen(HboneClient client) throws Exception {
+        cut = Cut.DATA_WITH_END_STREAM;
+        HboneStream s = client.connect(Mesh.loopback(9), mesh.expectServer(), (InetSocketAddress) listener.localAddress())
+                .get(30, TimeUnit.SECONDS);
+        for (int i = 0; i < 3_000 && io.zerohop.hbone.internal.Inspect.unreadBytes(s) < ABC.length; i++) {
+            Thread.sleep(10);
+        }
+        assertThat(io.zerohop.hbone.internal.Inspect.unreadBytes(s)).as("held for the first read").isEqualTo(ABC.length);
+        assertThat(s.channel().isActive()).as("open until our END_STREAM").isTrue();
+        return s;
+    }
+
+    /** Before, the held END_STREAM made the graceful close skip its discard, and the end kept all for an attach. */
+    @Test
+    void closingATunnelNeverReadReleasesWhatItHeld() throws Exception {
+        releasesWhatItHeldWhen("the application's close", HboneStream::close);
+    }
+
+    @Test
+    void resettingATunnelNeverReadReleasesWhatItHeld() throws Exception {
+        releasesWhatItHeldWhen("the application's reset", HboneStream::reset);
+    }
+
+    private void releasesWhatItHeldWhen(String what, java.util.function.Consumer<HboneStream> end) throws Exception {
+        try (HboneClient client = mesh.client().listener(events).build()) {
+            HboneStream s = heldOpen(client);
+            end.accept(s);
+            assertThat(closed.poll(30, TimeUnit.SECONDS)).as("the client's tunnelClosed event").isNotNull();
+            assertThat(io.zerohop.hbone.internal.Inspect.unreadBytes(s)).as("kept after " + what).isZero();
+            assertThat(io.zerohop.hbone.internal.Inspect.unreadBytes(client)).isZero();
+        }
+    }
+
+    @Test
+    void closingTheClientReleasesWhatEndedTunnelsKept() throws Exception {
+        HboneClient client = mesh.client().listener(events).build();
+        HboneStream s = ended(client, Cut.DATA_THEN_CANCEL);
+        assertThat(io.zerohop.hbone.internal.Inspect.unreadBytes(s)).as("kept for an attach").isEqualTo(ABC.length);
+        client.close();
+        assertThat(io.zerohop.hbone.internal.Inspect.unreadBytes(s)).as("kept after the client's close").isZero();
+    }
+
+    /** The application drops an ended tunnel without attaching or closing: released once it is unreachable. */
+    @Test
+    void aTunnelDroppedUnreadReleasesWhatItKept() throws Exception {
+        try (HboneClient client = mesh.client().listener(events).build()) {
+            endAndDrop(client);
+            assertThat(io.zerohop.hbone.internal.Inspect.unreadBytes(client)).as("kept for an attach").isEqualTo(ABC.length);
+            for (int i = 0; i < 300 && io.zerohop.hbone.internal.Inspect.unreadBytes(client) > 0; i++) {
+                System.gc();
+                Thread.sleep(100);
+            }
+            assertThat(io.zerohop.hbone.internal.Inspect.unreadBytes(client)).as("kept once the tunnel is unreachable").isZero();
+        }
+    }
+
+    private void endAndDrop(HboneClient client) throws Exception {
+        ended(client, Cut.DATA_THEN_CANCEL);
+    }
+
     /** Records what reaches the application's handler, in order. */
     static final class Recorder extends ChannelInboundHandlerAdapter {
         final List<String> seen = new CopyOnWriteArrayList<>();
@@ -289,7 +355,7 @@ class EndRightAfterConnectTest {
                     Cut how = cut;
                     ctx.write(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200"), false).stream(stream));
                     if (how != Cut.CLOSE_CONNECTION) {
-                        ctx.write(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(ABC), false).stream(stream));
+                        ctx.write(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(ABC), how == Cut.DATA_WITH_END_STREAM).stream(stream));
                         // Netty's flow controller writes DATA at the flush, an RST_STREAM at once: without
                         // this flush the reset went out first and the DATA was dropped.
                         ctx.flush();
@@ -299,7 +365,7 @@ class EndRightAfterConnectTest {
                         switch (how) {
                             case DATA_THEN_CANCEL -> c.write(new DefaultHttp2ResetFrame(Http2Error.CANCEL).stream(stream));
                             case DATA_THEN_CONNECT_ERROR -> c.write(new DefaultHttp2ResetFrame(Http2Error.CONNECT_ERROR).stream(stream));
-                            case CLOSE_CONNECTION -> { }
+                            case CLOSE_CONNECTION, DATA_WITH_END_STREAM -> { }
                         }
                         c.flush();
                         if (how == Cut.CLOSE_CONNECTION) {

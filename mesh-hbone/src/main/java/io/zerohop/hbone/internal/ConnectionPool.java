@@ -31,6 +31,8 @@ public final class ConnectionPool {
     final Object lock = new Object();
     private final Map<PoolKey, List<ClientConnection>> pool = new HashMap<>();
     private volatile boolean closed;
+    /** What tunnels that ended before their first read keep for a later attach ({@link OutboundTunnel#keptUnread}); guarded by {@link #lock}. */
+    private final java.util.Set<TunnelCodec.Kept> unread = new java.util.HashSet<>();
 
     public ConnectionPool(ClientConfig cfg) {
         this.cfg = cfg;
@@ -175,15 +177,67 @@ public final class ConnectionPool {
         }
     }
 
+    /** Registers what an ended tunnel keeps unread, for the close to release; false (keep nothing) once closed. */
+    boolean keep(TunnelCodec.Kept kept) {
+        synchronized (lock) {
+            return !closed && unread.add(kept);
+        }
+    }
+
+    void forget(TunnelCodec.Kept kept) {
+        synchronized (lock) {
+            unread.remove(kept);
+        }
+    }
+
+    /** Unread kept bytes of ended tunnels still registered (tests). */
+    public long unreadBytes() {
+        synchronized (lock) {
+            return unread.stream().mapToLong(TunnelCodec.Kept::bytes).sum();
+        }
+    }
+
+    /**
+     * A {@link java.lang.ref.Cleaner} action: releases what a tunnel kept unread once the application
+     * dropped the tunnel without attaching to it or closing it. Holds no reference to the tunnel.
+     */
+    static final class Unread implements Runnable {
+        /** Created on first use: most clients never keep an unread end. */
+        static final java.lang.ref.Cleaner CLEANER = java.lang.ref.Cleaner.create(r -> {
+            Thread t = new Thread(r, "hbone-unread-cleaner");
+            t.setDaemon(true);
+            return t;
+        });
+        private final ConnectionPool pool;
+        private final TunnelCodec.Kept kept;
+
+        Unread(ConnectionPool pool, TunnelCodec.Kept kept) {
+            this.pool = pool;
+            this.kept = kept;
+        }
+
+        @Override
+        public void run() {
+            pool.forget(kept);
+            kept.run();
+        }
+    }
+
     public CompletableFuture<Void> close() {
         closed = true;
         List<ClientConnection> all = new ArrayList<>();
+        List<TunnelCodec.Kept> kept;
         synchronized (lock) {
             pool.values().forEach(all::addAll);
             pool.clear();
             lastKey = null;
             lastList = null;
+            kept = new ArrayList<>(unread);
+            unread.clear();
         }
+        // Nobody can read what ended tunnels kept once the client is closed (its loops end; keep()
+        // refuses from now on, so tunnels that end during the close keep nothing either).
+        kept.forEach(TunnelCodec.Kept::run);
         List<CompletableFuture<Void>> closes = new ArrayList<>();
         for (ClientConnection c : all) {
             c.usable = false;
@@ -193,13 +247,11 @@ public final class ConnectionPool {
                 if (ch == null) {
                     f.complete(null);
                 } else {
-                    // What tunnels closed just before this wrote (a socket's END_STREAM waits for a
-                    // batched flush, Tunnels.flushSoon, queued behind this close) goes out first:
-                    // dropped, the server saw a tunnel that had ended cleanly end with our direction
-                    // still open, a reset (ClientCloseAfterEndTest). One task after the caller's
-                    // earlier ones, as the close itself; nothing waits for the peer.
-                    ch.flush();
-                    Transports.closeNow(ch).addListener(x -> f.complete(null));
+                    try {
+                        ch.eventLoop().execute(() -> closeConnection(ch).addListener(x -> f.complete(null)));
+                    } catch (java.util.concurrent.RejectedExecutionException loopGone) {
+                        f.complete(null);
+                    }
                 }
             });
         }
@@ -212,6 +264,36 @@ public final class ConnectionPool {
         done.whenComplete((v, e) -> group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS)
                 .addListener(f -> terminated.complete(null)));
         return terminated;
+    }
+
+    /**
+     * Closes one pooled connection on purpose, open tunnels and all. First what tunnels closed just
+     * before wrote (a socket's END_STREAM waits for a batched flush, Tunnels.flushSoon, queued behind
+     * this close): dropped, the server saw a tunnel that had ended cleanly end with our direction
+     * still open, a reset (ClientCloseAfterEndTest). Then GOAWAY(NO_ERROR) and, through
+     * {@link LingeringClose}, TLS close_notify and FIN, reading and dropping what the server still
+     * sends until it closes too (at most {@link LingeringClose#LINGER_MILLIS}): the frames hyper/h2's
+     * client sends when it closes a connection (src/proto/connection.rs: {@code go_away_now(NO_ERROR)},
+     * then the codec's shutdown, which for ztunnel's rustls stream is close_notify and FIN), and RFC
+     * 9113 section 6.8's "SHOULD always send a GOAWAY frame before closing a connection". The server
+     * so tells a client that shut down from a connection lost, and ends the tunnels still open as
+     * the client's (TunnelCodec.goAwayReceived). h2 sends that GOAWAY only once no stream is open;
+     * ztunnel's pool, when dropped, drops its connections' drivers, which sends nothing (h2's
+     * {@code Drop for Connection} only ends the streams locally). Netty's own
+     * {@code Http2ConnectionHandler.close} would wait for the open tunnels (its graceful shutdown
+     * timeout); this close starts below it. Nothing blocks: one task after the caller's earlier
+     * ones, and the linger is a timer. Event loop of {@code ch}.
+     */
+    private static io.netty.channel.ChannelFuture closeConnection(Channel ch) {
+        io.netty.channel.ChannelHandlerContext h2 = ch.pipeline().context(HbonePipeline.H2);
+        if (h2 == null || !ch.isActive()) {
+            // Not HTTP/2 yet (or any more): no GOAWAY to send.
+            ch.flush();
+            return Transports.closeNow(ch);
+        }
+        ch.write(new io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame(io.netty.handler.codec.http2.Http2Error.NO_ERROR));
+        ch.flush();
+        return h2.close();
     }
 
     static String names(Set<SpiffeId> ids) {

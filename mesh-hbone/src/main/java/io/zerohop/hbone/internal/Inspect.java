@@ -51,6 +51,24 @@ public final class Inspect {
         return runtime(server, HboneListener.class).cfg.limits();
     }
 
+    /**
+     * Payload bytes the client tunnel {@code stream} keeps for a reader that has not read yet (its
+     * hold while open, what it kept at its end), read on its event loop, or here once that loop has
+     * terminated (the client's own group, closed).
+     */
+    public static long unreadBytes(io.zerohop.hbone.HboneStream stream) throws Exception {
+        io.netty.channel.Channel ch = stream.channel();
+        if (ch.eventLoop().isTerminated()) {
+            return TunnelCodec.unreadBytes(ch);
+        }
+        return ch.eventLoop().submit(() -> TunnelCodec.unreadBytes(ch)).get(10, java.util.concurrent.TimeUnit.SECONDS);
+    }
+
+    /** Payload bytes that ended tunnels of {@code client} keep unread for a later attach. */
+    public static long unreadBytes(HboneClient client) {
+        return runtime(client, ConnectionPool.class).unreadBytes();
+    }
+
     private static <T> T runtime(Object owner, Class<T> type) {
         try {
             Field f = owner.getClass().getDeclaredField("runtime");

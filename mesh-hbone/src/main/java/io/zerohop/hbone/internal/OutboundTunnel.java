@@ -35,6 +35,8 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
     TunnelInfo info;
     boolean released;
     volatile boolean opened;
+    /** While the tunnel keeps what it delivered unread after its end ({@link #keptUnread}): drops it once the tunnel is unreachable. */
+    private java.lang.ref.Cleaner.Cleanable unreadCleaner;
 
     OutboundTunnel(ClientConnection conn, InetSocketAddress target, Map<String, String> headers,
                    CompletableFuture<HboneStream> result) {
@@ -144,6 +146,30 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
         }
     }
 
+    /**
+     * Kept until an attach, an application's close or reset, the client's close, or the tunnel
+     * becoming unreachable unread, whichever comes first: none of the last three can read it any
+     * more, and kept past them its buffers (up to a stream window) never went back to the pool.
+     */
+    @Override
+    public void keptUnread(TunnelCodec.Kept kept) {
+        ConnectionPool pool = conn.pool();
+        if (!pool.keep(kept)) {
+            kept.run();
+            return;
+        }
+        unreadCleaner = ConnectionPool.Unread.CLEANER.register(this, new ConnectionPool.Unread(pool, kept));
+    }
+
+    @Override
+    public void unreadGone(TunnelCodec.Kept kept) {
+        java.lang.ref.Cleaner.Cleanable c = unreadCleaner;
+        if (c != null) {
+            unreadCleaner = null;
+            c.clean();
+        }
+    }
+
     void releaseSlot() {
         if (!released) {
             released = true;
@@ -169,6 +195,16 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
     @Override
     public void reset() {
         if (ch.isActive()) {
+            // What it kept unread goes with the reset (TunnelCodec.abandon), in order before it.
+            if (ch.eventLoop().inEventLoop()) {
+                codec.abandon();
+            } else {
+                try {
+                    ch.eventLoop().execute(codec::abandon);
+                } catch (java.util.concurrent.RejectedExecutionException loopGone) {
+                    // The client is closed: its close released what was kept.
+                }
+            }
             Tunnels.reset(ch);
         } else {
             // Ended before it was read: nothing to reset, but what it kept for a reader goes.
@@ -192,6 +228,7 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
 
     private void closeOnLoop() {
         if (ch.isActive()) {
+            codec.abandon();
             Tunnels.closeGracefully(ch, codec);
         } else {
             TunnelCodec.dropUnread(ch);

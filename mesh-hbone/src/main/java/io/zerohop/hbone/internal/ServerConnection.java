@@ -173,6 +173,10 @@ final class ServerConnection extends Negotiator {
             } else if (msg instanceof io.netty.handler.codec.http2.Http2PingFrame ping && ping.ack()) {
                 // Only the graceful GOAWAY's PING gets here (PingKeepalive takes its own acks).
                 finalGoAway();
+            } else if (msg instanceof io.netty.handler.codec.http2.Http2GoAwayFrame goAway) {
+                // A client closing on purpose says so (HboneClient.close): its open tunnels then end
+                // cleanly, where a lost connection resets them.
+                TunnelCodec.goAwayReceived(ctx.channel(), goAway);
             }
             ReferenceCountUtil.release(msg);
         }

@@ -51,6 +51,16 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
         /** The first HEADERS frame of the stream (request on the server, response on the client). */
         void onHeaders(ChannelHandlerContext ctx, Http2Headers headers, boolean endStream);
 
+        /**
+         * Client: the tunnel ended before its first read and {@code kept} holds what it delivered for
+         * handlers attached later ({@link #replayEnded}). The listener drops it (its {@code run()})
+         * when nobody can read it any more. Event loop.
+         */
+        default void keptUnread(Kept kept) {}
+
+        /** {@code kept} was replayed to handlers or dropped by the application. Event loop. */
+        default void unreadGone(Kept kept) {}
+
         /** The stream channel went inactive. */
         void onClosed(TunnelCodec codec);
     }
@@ -65,19 +75,112 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     /** {@link #UNREAD}'s value: the codec (Netty removes it from the closed pipeline) and what it kept. Event loop only. */
     static final class Ended {
         final TunnelCodec codec;
-        /** The kept messages and events, in order; null once replayed or dropped. */
-        ArrayDeque<Object> items;
+        /** The kept messages and events, in order; null when nothing was kept. */
+        final Kept kept;
 
-        Ended(TunnelCodec codec, ArrayDeque<Object> items) {
+        Ended(TunnelCodec codec, Kept kept) {
             this.codec = codec;
+            this.kept = kept;
+        }
+
+        /** What is kept, handed over once (null after that, or once dropped). */
+        ArrayDeque<Object> take() {
+            if (kept == null) {
+                return null;
+            }
+            ArrayDeque<Object> q = kept.take();
+            codec.listener.unreadGone(kept);
+            return q;
+        }
+    }
+
+    /**
+     * What a client tunnel that ended before its first read keeps for handlers attached later: the
+     * messages (reference counted) and end events, in order. Taken once, by the replay on the event
+     * loop or by {@link #run()}, which releases them from any thread: the client's close, or a
+     * {@link java.lang.ref.Cleaner} once the application dropped the tunnel unread (neither can read
+     * them any more). Holds no reference to the tunnel, so that it can become unreachable.
+     */
+    public static final class Kept implements Runnable {
+        private ArrayDeque<Object> items;
+
+        Kept(ArrayDeque<Object> items) {
             this.items = items;
         }
 
-        ArrayDeque<Object> take() {
+        synchronized ArrayDeque<Object> take() {
             ArrayDeque<Object> q = items;
             items = null;
             return q;
         }
+
+        /** Payload bytes still kept (tests). */
+        synchronized long bytes() {
+            long n = 0;
+            if (items != null) {
+                for (Object m : items) {
+                    n += m instanceof ByteBuf b ? b.readableBytes() : 0;
+                }
+            }
+            return n;
+        }
+
+        /** Releases what is still kept; any thread, idempotent. */
+        @Override
+        public void run() {
+            ArrayDeque<Object> q = take();
+            if (q != null) {
+                q.forEach(ReferenceCountUtil::release);
+            }
+        }
+    }
+
+    /** Payload bytes a client tunnel keeps unread: in its hold while open, on the channel once it ended. Event loop (tests). */
+    static long unreadBytes(Channel ch) {
+        TunnelCodec c = ch.pipeline().get(TunnelCodec.class);
+        if (c != null && c.hold != null) {
+            return c.hold.heldBytes();
+        }
+        Ended e = ch.hasAttr(UNREAD) ? ch.attr(UNREAD).get() : null;
+        return e == null || e.kept == null ? 0 : e.kept.bytes();
+    }
+
+    /**
+     * On a connection channel whose peer sent GOAWAY(NO_ERROR): that connection's TLS close future
+     * ({@code SslHandler.sslCloseFuture()}, a success once the peer's close_notify arrived), kept
+     * because the handler may be gone from the pipeline by the time a stream reads it.
+     */
+    private static final AttributeKey<io.netty.util.concurrent.Future<Channel>> PEER_GOAWAY =
+            AttributeKey.valueOf(TunnelCodec.class, "peerGoAway");
+
+    /**
+     * Notes a GOAWAY the client of server connection {@code connection} sent: with NO_ERROR,
+     * followed by the client's TLS close_notify, it says the client closed the connection on purpose
+     * (what {@code HboneClient.close} sends, and hyper/h2's client when it closes a connection,
+     * src/proto/connection.rs {@code go_away_now(NO_ERROR)} then the codec's shutdown), so the
+     * streams still open when it closes end as the client's RST_STREAM NO_ERROR ends them
+     * ({@link #channelInactive}). A lost connection sends neither. The client side does not apply it
+     * (a server's GOAWAY and close with tunnels open stays a reset there, as before). Event loop of
+     * {@code connection}; the frame is not released.
+     */
+    static void goAwayReceived(Channel connection, io.netty.handler.codec.http2.Http2GoAwayFrame goAway) {
+        if (goAway.errorCode() != Http2Error.NO_ERROR.code()) {
+            return;
+        }
+        io.netty.handler.ssl.SslHandler tls = connection.pipeline().get(io.netty.handler.ssl.SslHandler.class);
+        if (tls != null) {
+            connection.attr(PEER_GOAWAY).set(tls.sslCloseFuture());
+        }
+    }
+
+    /** True when the peer of {@code stream}'s connection sent GOAWAY(NO_ERROR) and then TLS close_notify ({@link #goAwayReceived}). */
+    private static boolean connectionClosedByPeer(Channel stream) {
+        Channel parent = stream.parent();
+        if (parent == null || !parent.hasAttr(PEER_GOAWAY)) {
+            return false;
+        }
+        io.netty.util.concurrent.Future<Channel> tlsClosed = parent.attr(PEER_GOAWAY).get();
+        return tlsClosed != null && tlsClosed.isSuccess();
     }
 
     /** The codec of tunnel channel {@code ch}, also once Netty removed it from the closed channel's pipeline after an unread end; or null. */
@@ -424,7 +527,11 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
         if (ctx.pipeline().last() != this) {
             replay(ctx, items);
         } else {
-            ctx.channel().attr(UNREAD).set(new Ended(this, items));
+            Kept kept = items == null || items.isEmpty() ? null : new Kept(items);
+            ctx.channel().attr(UNREAD).set(new Ended(this, kept));
+            if (kept != null) {
+                listener.keptUnread(kept);
+            }
         }
     }
 
@@ -461,6 +568,25 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
         ChannelInboundInvoker from = codec != null ? codec : ch.pipeline();
         replay(from, items);
         from.fireChannelInactive();
+    }
+
+    /**
+     * The application closes or resets a client tunnel it never read (nothing above the codec asked
+     * to read): what the hold keeps goes now, and nothing is kept at the end. Before, an END_STREAM
+     * already held made the graceful close skip its discard, and the end then kept everything on
+     * the channel for an attach that would never come. Event loop only; no-op once read.
+     */
+    void abandon() {
+        if (!keepsUnread || released) {
+            return;
+        }
+        released = true;
+        Hold h = hold;
+        hold = null;
+        ArrayDeque<Object> items = h == null ? null : h.take();
+        if (items != null) {
+            items.forEach(ReferenceCountUtil::release);
+        }
     }
 
     /** Releases what {@link #keepUnread} kept, for an application that closes the tunnel without reading it. Event loop only. */
@@ -503,6 +629,12 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
         // Handed over, but nothing above has asked to read yet: the peer reset or closed the stream,
         // or the connection died, right after the 200 (one read can carry the 200 and the reset).
         boolean unread = keepsUnread && open && !released;
+        if (!rstReceived && !(inputEnded && outputEnded) && connectionClosedByPeer(ctx.channel())) {
+            // The peer closed its connection on purpose with this tunnel open (GOAWAY NO_ERROR, then
+            // close_notify): the end of its data, as its RST_STREAM NO_ERROR would be. A connection
+            // lost has neither, and its open tunnels stay resets (the README's end rule).
+            peerClosed = true;
+        }
         if (peerClosed && !inputEnded && !reset && headersSeen) {
             inputEnded = true;
             if (released || unread) {
