@@ -54,6 +54,24 @@ class WorkloadRegistryIndentTest {
                 protocol: TCP
             """;
 
+    /** mesh-core/README.md's example as printed there (flow style for short lists and mappings), comments dropped. */
+    static final String README_EXAMPLE = """
+            trustDomain: cluster.local
+            nodes:
+              - {name: node-a}
+              - {name: node-b, hboneAddress: "10.0.0.2:15008"}
+              - {name: node-c, addresses: [10.0.0.3, "fd00::3"]}
+            workloads:
+              - namespace: prod
+                name: backend
+                serviceAccount: backend
+                addresses: [10.0.1.2, "fd00::2"]
+                labels: {app: backend}
+                protocol: HBONE
+                ports: {8080: http, 9090: grpc}
+                node: node-b
+            """;
+
     private static final Pattern KEY = Pattern.compile("^\\s*(?:- )?\"?([A-Za-z0-9]+)\"?:(?:\\s|$)");
 
     @TempDir
@@ -78,8 +96,9 @@ class WorkloadRegistryIndentTest {
     }
 
     @Test
-    void theExampleLoads() throws Exception {
+    void theExamplesLoad() throws Exception {
         assertThat(WorkloadRegistry.load(Files.writeString(dir.resolve("w.yaml"), EXAMPLE)).all()).hasSize(2);
+        assertThat(WorkloadRegistry.load(Files.writeString(dir.resolve("r.yaml"), README_EXAMPLE)).all()).hasSize(1);
     }
 
     @ParameterizedTest(name = "line {0}: {1}")
@@ -122,9 +141,13 @@ class WorkloadRegistryIndentTest {
         assertThatThrownBy(() -> WorkloadRegistry.load(tab)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage(tab + ":3: workloads[0].name: invalid YAML: a tab character (\\t) in the indentation: YAML indents"
                         + " with spaces only; replace the tab with spaces");
-        Path dedent = Files.writeString(dir.resolve("dedent.yaml"), EXAMPLE.replace("    protocol: HBONE", "   protocol: HBONE"));
+        // mesh-core/README.md's example writes labels in flow style: the columns compared are the block keys',
+        // not {app: backend}'s (it was "the key before it, workloads[0].labels.app on line 11, is at column 14").
+        Path dedent = Files.writeString(dir.resolve("dedent.yaml"), README_EXAMPLE.replace("    protocol: HBONE", "   protocol: HBONE"));
         assertThatThrownBy(() -> WorkloadRegistry.load(dedent)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageStartingWith(dedent + ":15: workloads[0].protocol: invalid YAML: ")
-                .hasMessageContaining("column");
+                .hasMessage(dedent + ":12: workloads[0].protocol: invalid YAML: while parsing a block collection: expected <block end>,"
+                        + " but found '<block mapping start>' (line 12 starts \"protocol:\" at column 4; the key before it,"
+                        + " workloads[0].labels on line 11, is at column 5: keys of one mapping start in the same column,"
+                        + " a nested one further right)");
     }
 }
