@@ -35,6 +35,20 @@ class CliTest {
         assertThat(std.err.toString()).startsWith("zerohop proxy: --workloads: " + missing + " does not exist" + System.lineSeparator());
     }
 
+    /**
+     * A tab in a --workloads file names the field as a policy file's does (new-user pass: it named only the
+     * line, in SnakeYAML's words); mesh-core's WorkloadRegistryIndentTest covers every line of an example.
+     */
+    @Test
+    void aTabInTheWorkloadsFileNamesItsField(@TempDir Path dir) throws Exception {
+        Path w = Files.writeString(dir.resolve("workloads.yaml"), "workloads:\n  - namespace: prod\n\tname: backend\n");
+        // Exit 1 and no --help hint, as a malformed policy file: the file is wrong, not the command line.
+        assertThat(proxy("--workloads", w.toString(), "--inbound", "off")).isEqualTo("exit 1: zerohop proxy: " + w
+                + ":3: workloads[0].name: invalid YAML: a tab character (\\t) in the indentation: YAML indents with spaces only;"
+                + " replace the tab with spaces");
+        assertThat(std.err.toString()).doesNotContain("--help");
+    }
+
     /** {@code zerohop proxy --in-memory-ca} with every listener off and {@code more}: exit code and the first stderr line. */
     private String proxy(String... more) {
         String[] args = new String[more.length + 8];
