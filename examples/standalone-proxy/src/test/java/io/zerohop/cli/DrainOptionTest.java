@@ -17,7 +17,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * -0s} were taken ({@link Long#parseLong} allows a sign) and printed as typed, {@code draining for up
  * to +5s}. The CLI in-process, as {@link CliTest}.
  */
-@Timeout(60) // a duration taken when it should be refused starts a proxy that runs until stopped
+@Timeout(180) // a duration taken when it should be refused starts a proxy that runs until stopped; above Hang.BOUND
 class DrainOptionTest {
     @RegisterExtension
     final StdStreams std = new StdStreams();

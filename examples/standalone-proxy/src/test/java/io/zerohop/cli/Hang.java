@@ -10,7 +10,7 @@ import java.time.Duration;
  * run at load 13 on 2 cores took longer than the 5 s left (CliTest.theReadyLineWaitsForReadiness).
  */
 final class Hang {
-    /** Ninety seconds: an order of magnitude above a loaded start, well under the classes' @Timeout guards where they have one. */
+    /** Ninety seconds: an order of magnitude above a loaded start, under the @Timeout of the classes that have one (120 s, 180 s). */
     static final Duration BOUND = Duration.ofSeconds(90);
 
     private Hang() {}
