@@ -319,8 +319,33 @@ public final class WorkloadRegistry {
                             break;
                         }
                     }
+                    String located = policyWorded(file, text, line);
+                    if (located != null) {
+                        throw new IllegalArgumentException(located, e);
+                    }
                 }
                 throw new IllegalArgumentException(file + ":" + line + ": " + problem, e);
+            }
+        }
+
+        /**
+         * A YAML syntax error on {@code line} worded as mesh-policy words a policy file's
+         * ({@code file:line: field: invalid YAML: reason}): the key typed on the line placed by
+         * indentation under the keys above it ({@code workloads[1].labels.app}), a tab said to be
+         * one with what to do, a misaligned key given the columns to compare. mesh-policy's reader
+         * (YamlDocuments, exported to this module only) reads the text again; it runs the same
+         * SnakeYAML parser Jackson does, so it stops at the same mark. Null when it finds no syntax
+         * error on that line (the readers disagree), and the caller keeps SnakeYAML's words.
+         * Only called for an error.
+         */
+        static String policyWorded(Path file, String text, int line) {
+            try {
+                io.zerohop.policy.internal.YamlDocuments.parse(file.toString(), text);
+                return null;
+            } catch (io.zerohop.policy.PolicyLoadException p) {
+                return p.line() == line && p.problem().startsWith("invalid YAML: ") ? p.getMessage() : null;
+            } catch (RuntimeException unexpected) {
+                return null;
             }
         }
 

@@ -283,7 +283,7 @@ class WorkloadRegistryTest {
                 .hasMessage(empty + ": empty workload registry");
         Path tab = Files.writeString(dir.resolve("tab.yaml"), "workloads:\n  - namespace: prod\n\tname: backend\n");
         assertThatThrownBy(() -> WorkloadRegistry.load(tab)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessageStartingWith(tab + ":3: invalid YAML: found character '\\t(TAB)' that cannot start any token");
+                .hasMessageStartingWith(tab + ":3: workloads[0].name: invalid YAML: a tab character (\\t) in the indentation");
         Path lower = Files.writeString(dir.resolve("lower.yaml"), GOOD.replace("protocol: TCP", "protocol: tcp"));
         assertThatThrownBy(() -> WorkloadRegistry.load(lower)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage(lower + ":11: workloads[1].protocol: unknown value \"tcp\" (one of HBONE, TCP)");

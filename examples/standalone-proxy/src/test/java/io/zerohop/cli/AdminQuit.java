@@ -7,7 +7,6 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
-import java.time.Duration;
 
 /** POST /quitquitquit to an in-process proxy's admin listener, for tests that then check its exit code. */
 final class AdminQuit {
@@ -17,7 +16,7 @@ final class AdminQuit {
      * Asks the proxy at {@code hostPort} to stop and asserts its answer, ztunnel's 200 "shutdown now"
      * (istio/ztunnel src/admin.rs {@code handle_server_shutdown}): the proxy starts its stop only
      * once that answer is written (HttpEndpoint.Response#thenRun), so a missing answer is a failure.
-     * The 5 s timeout is a guard, not a wait: a CI run hung on an answer that never came, with the
+     * The timeout ({@link Hang#BOUND}) is a guard, not a wait: a CI run hung on an answer that never came, with the
      * proxy gone and its admin connection left open (1 December, KubernetesOptionTest); closing the
      * admin server now closes that connection too (HttpEndpointServerTest).
      */
@@ -25,7 +24,7 @@ final class AdminQuit {
         HttpResponse<String> r;
         try {
             r = HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create("http://" + hostPort + "/quitquitquit"))
-                    .timeout(Duration.ofSeconds(5)).POST(HttpRequest.BodyPublishers.noBody()).build(),
+                    .timeout(Hang.BOUND).POST(HttpRequest.BodyPublishers.noBody()).build(),
                     HttpResponse.BodyHandlers.ofString());
         } catch (IOException e) {
             throw new AssertionError("no answer to POST /quitquitquit from " + hostPort + ": " + e, e);

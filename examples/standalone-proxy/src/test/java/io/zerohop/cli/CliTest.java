@@ -35,6 +35,20 @@ class CliTest {
         assertThat(std.err.toString()).startsWith("zerohop proxy: --workloads: " + missing + " does not exist" + System.lineSeparator());
     }
 
+    /**
+     * A tab in a --workloads file names the field as a policy file's does (new-user pass: it named only the
+     * line, in SnakeYAML's words); mesh-core's WorkloadRegistryIndentTest covers every line of an example.
+     */
+    @Test
+    void aTabInTheWorkloadsFileNamesItsField(@TempDir Path dir) throws Exception {
+        Path w = Files.writeString(dir.resolve("workloads.yaml"), "workloads:\n  - namespace: prod\n\tname: backend\n");
+        // Exit 1 and no --help hint, as a malformed policy file: the file is wrong, not the command line.
+        assertThat(proxy("--workloads", w.toString(), "--inbound", "off")).isEqualTo("exit 1: zerohop proxy: " + w
+                + ":3: workloads[0].name: invalid YAML: a tab character (\\t) in the indentation: YAML indents with spaces only;"
+                + " replace the tab with spaces");
+        assertThat(std.err.toString()).doesNotContain("--help");
+    }
+
     /** {@code zerohop proxy --in-memory-ca} with every listener off and {@code more}: exit code and the first stderr line. */
     private String proxy(String... more) {
         String[] args = new String[more.length + 8];
@@ -162,12 +176,12 @@ class CliTest {
         java.util.concurrent.CompletableFuture<Integer> proxy = java.util.concurrent.CompletableFuture.supplyAsync(() -> Zerohop.run(
                 "proxy", "--in-memory-ca", "--inbound", "127.0.0.1:0", "--socks5", "0.0.0.0:0", "--metrics", "[::]:0",
                 "--readiness", "off", "--admin", "127.0.0.1:0", "--drain", "0s"));
-        io.zerohop.testing.netty.Await.until("the ready line", () -> std.out.toString().contains("zerohop proxy ready"));
+        io.zerohop.testing.netty.Await.until("the ready line", Hang.BOUND, () -> std.out.toString().contains("zerohop proxy ready"));
         String ready = std.out.toString();
         var admin = java.util.regex.Pattern.compile("admin (127\\.0\\.0\\.1:\\d+);").matcher(ready);
         assertThat(admin.find()).as(ready).isTrue();
         AdminQuit.quit(admin.group(1));
-        assertThat(io.zerohop.testing.netty.Await.result(proxy)).isZero();
+        assertThat(io.zerohop.testing.netty.Await.result(proxy, Hang.BOUND)).isZero();
         assertThat(ready).containsPattern("zerohop proxy ready: hbone 127\\.0\\.0\\.1:\\d+, socks5 0\\.0\\.0\\.0:\\d+, metrics \\[::]:\\d+,")
                 .doesNotContain("0:0:0:0");
     }
@@ -176,6 +190,9 @@ class CliTest {
      * newuser3: with a registry of another trust domain the in-memory CA never issues its workloads'
      * SVIDs, and the proxy printed "ready" while /healthz/ready answered 500 (pending: identity). The
      * ready line now waits for readiness; after 5 s stderr says what is pending and where it listens.
+     * The test waits for that line itself (bounded only against a hang): the 5 s are the proxy's, and a
+     * 10 s wait raced them on a loaded CI machine. The order is asserted by events: the line, then
+     * /healthz/ready's 500, and still no ready line.
      */
     @Test
     @org.junit.jupiter.api.DisplayName("the ready line waits for /healthz/ready; not ready after 5 s says what is pending")
@@ -185,8 +202,9 @@ class CliTest {
         java.util.concurrent.CompletableFuture<Integer> proxy = java.util.concurrent.CompletableFuture.supplyAsync(() -> Zerohop.run(
                 "proxy", "--in-memory-ca", "--workloads", w.toString(), "--inbound", "127.0.0.1:0", "--metrics", "off",
                 "--readiness", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--drain", "0s"));
-        io.zerohop.testing.netty.Await.until("the not-ready line", () -> std.err.toString().contains("not ready after 5 s") || proxy.isDone());
-        String line = std.err.toString().lines().filter(l -> l.contains("not ready after 5 s")).findFirst().orElseThrow();
+        io.zerohop.testing.netty.Await.until("the not-ready line", Hang.BOUND, () -> std.err.toString().contains("not ready after 5 s") || proxy.isDone());
+        String line = std.err.toString().lines().filter(l -> l.contains("not ready after 5 s")).findFirst()
+                .orElseThrow(() -> new AssertionError("the proxy ended without the not-ready line; stderr: " + std.err));
         assertThat(line).startsWith("zerohop proxy: not ready after 5 s, pending: identity (/healthz/ready answers 500;");
         var ready = java.util.regex.Pattern.compile("readiness (127\\.0\\.0\\.1:\\d+)").matcher(line);
         var admin = java.util.regex.Pattern.compile("admin (127\\.0\\.0\\.1:\\d+);").matcher(line);
@@ -198,7 +216,7 @@ class CliTest {
         assertThat(r.body()).contains("pending: identity");
         assertThat(std.out.toString()).as("no ready line while /healthz/ready answers 500").doesNotContain("zerohop proxy ready");
         AdminQuit.quit(admin.group(1));
-        assertThat(io.zerohop.testing.netty.Await.result(proxy)).isZero();
+        assertThat(io.zerohop.testing.netty.Await.result(proxy, Hang.BOUND)).isZero();
     }
 
     @Test
@@ -532,7 +550,7 @@ class CliTest {
                      .destinations((dst, id, local) -> dst.getPort() == 7 ? io.zerohop.hbone.Destination.embedded(accept) : null)
                      .authorizer(r -> r.peer().getPath().endsWith("/sa/cli") ? io.zerohop.hbone.AuthzDecision.allow()
                              : io.zerohop.hbone.AuthzDecision.deny("not the cli"))
-                     .threads(1).build().start().get(10, java.util.concurrent.TimeUnit.SECONDS)) {
+                     .threads(1).build().start().get(Hang.BOUND.toSeconds(), java.util.concurrent.TimeUnit.SECONDS)) {
             Thread echo = new Thread(() -> {
                 try (var s = accept.accept()) {
                     s.getInputStream().transferTo(s.getOutputStream());

@@ -58,7 +58,7 @@ class ConnectCommandTest {
                 .destinations((dst, id, local) -> dst.getPort() == 7 ? Destination.embedded(accept)
                         // Port 9: accepted (200), then reset by the far side before any data.
                         : dst.getPort() == 9 ? Destination.embedded((ch, info) -> HboneStream.reset(ch)) : null)
-                .authorizer(r -> AuthzDecision.allow()).threads(1).build().start().get(10, TimeUnit.SECONDS);
+                .authorizer(r -> AuthzDecision.allow()).threads(1).build().start().get(Hang.BOUND.toSeconds(), TimeUnit.SECONDS);
         echo = new Thread(() -> {
             while (true) {
                 try (var s = accept.accept()) {

@@ -17,7 +17,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * -0s} were taken ({@link Long#parseLong} allows a sign) and printed as typed, {@code draining for up
  * to +5s}. The CLI in-process, as {@link CliTest}.
  */
-@Timeout(60) // a duration taken when it should be refused starts a proxy that runs until stopped
+@Timeout(180) // a duration taken when it should be refused starts a proxy that runs until stopped; above Hang.BOUND
 class DrainOptionTest {
     @RegisterExtension
     final StdStreams std = new StdStreams();
@@ -60,12 +60,12 @@ class DrainOptionTest {
     void theDrainLineNamesTheParsedDuration() throws Exception {
         CompletableFuture<Integer> proxy = CompletableFuture.supplyAsync(() -> Zerohop.run("proxy", "--in-memory-ca",
                 "--inbound", "127.0.31.1:0", "--metrics", "off", "--readiness", "off", "--admin", "127.0.31.1:0", "--drain", "0090s"));
-        io.zerohop.testing.netty.Await.until("the ready line", () -> std.out.toString().contains("zerohop proxy ready") || proxy.isDone());
+        io.zerohop.testing.netty.Await.until("the ready line", Hang.BOUND, () -> std.out.toString().contains("zerohop proxy ready") || proxy.isDone());
         var admin = java.util.regex.Pattern.compile("admin (127\\.0\\.31\\.1:\\d+);").matcher(std.out.toString());
         assertThat(admin.find()).as(std.out.toString() + std.err).isTrue();
         AdminQuit.quit(admin.group(1));
         // Nothing is open, so the drain ends at once (the Mesh's "drained: every tunnel finished"), not after 90 s.
-        assertThat(io.zerohop.testing.netty.Await.result(proxy)).isZero();
+        assertThat(io.zerohop.testing.netty.Await.result(proxy, Hang.BOUND)).isZero();
         assertThat(std.out.toString()).contains("zerohop proxy: /quitquitquit, draining for up to 90s" + System.lineSeparator())
                 .doesNotContain("0090s");
     }

@@ -88,12 +88,12 @@ class KubernetesOptionTest {
             var proxy = java.util.concurrent.CompletableFuture.supplyAsync(() -> Zerohop.run("proxy",
                     "--spire-socket", spire.socket().toString(), "--inbound", "127.0.0.1:0", "--metrics", "off",
                     "--readiness", "off", "--admin", "127.0.0.1:0", "--drain", "0s"));
-            io.zerohop.testing.netty.Await.until("the ready line", () -> out.toString().contains("zerohop proxy ready") || proxy.isDone());
+            io.zerohop.testing.netty.Await.until("the ready line", Hang.BOUND, () -> out.toString().contains("zerohop proxy ready") || proxy.isDone());
             var admin = java.util.regex.Pattern.compile("admin (127\\.0\\.0\\.1:\\d+);").matcher(out.toString());
             assertThat(admin.find()).as(out + " / " + std.err).isTrue();
             assertThat(out.toString()).contains("identity source SPIRE unix:" + spire.socket());
             AdminQuit.quit(admin.group(1));
-            assertThat(io.zerohop.testing.netty.Await.result(proxy)).isZero();
+            assertThat(io.zerohop.testing.netty.Await.result(proxy, Hang.BOUND)).isZero();
         }
     }
 }

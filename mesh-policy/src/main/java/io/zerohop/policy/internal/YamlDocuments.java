@@ -52,8 +52,13 @@ public final class YamlDocuments {
      * those at its column or right of it. What a syntax error's line is placed under.
      */
     private final ArrayList<KeyAt> keys = new ArrayList<>();
-    /** The last key read (its path, line and 0-based column), for a line that lines up with no key. */
+    /** The last key read (its path, line and 0-based column): where a list's next index and a keyless line's field come from. */
     private KeyAt lastKey;
+    /**
+     * The last key of a block mapping, for a line that lines up with no key: a flow mapping's key
+     * ({@code labels: {app: x}}) sits at any column, so comparing a line's column with it says nothing.
+     */
+    private KeyAt lastBlockKey;
 
     /** A key read: its parent's path, its own, line (1-based), column (0-based), whether its value began on its line. */
     private record KeyAt(String parent, String path, int line, int column, boolean inline) {
@@ -127,10 +132,10 @@ public final class YamlDocuments {
         } else {
             String context = e.getContext() == null ? "" : e.getContext() + ": ";
             what = context + problem;
-            if (key != null && lastKey != null && lastKey.line() < line) {
+            if (key != null && lastBlockKey != null && lastBlockKey.line() < line) {
                 what += " (line " + line + " starts \"" + key + ":\" at column " + (columns(km.group(1) + km.group(2)) + 1)
-                        + "; the key before it, " + lastKey.path() + " on line " + lastKey.line() + ", is at column "
-                        + (lastKey.column() + 1) + ": keys of one mapping start in the same column, a nested one further right)";
+                        + "; the key before it, " + lastBlockKey.path() + " on line " + lastBlockKey.line() + ", is at column "
+                        + (lastBlockKey.column() + 1) + ": keys of one mapping start in the same column, a nested one further right)";
             }
         }
         return new PolicyLoadException(file, line, field, "invalid YAML: " + what, e);
@@ -242,6 +247,7 @@ public final class YamlDocuments {
                     anchorSizes = new HashMap<>();
                     keys.clear();
                     lastKey = null;
+                    lastBlockKey = null;
                     nodes = 0;
                     aliasNodes = 0;
                     YNode doc = node(parser.getEvent(), "", 0);
@@ -299,11 +305,11 @@ public final class YamlDocuments {
                 list.list.add(node(next, path + "[" + i++ + "]", depth + 1));
             }
             result = list;
-        } else if (e instanceof MappingStartEvent) {
+        } else if (e instanceof MappingStartEvent ms) {
             if (depth >= MAX_DEPTH) {
                 throw new PolicyLoadException(file, line, path, "nested deeper than " + MAX_DEPTH + " levels");
             }
-            result = mapping(line, path, depth);
+            result = mapping(line, path, depth, ms.isFlow());
         } else {
             throw new PolicyLoadException(file, line, path, "invalid YAML: unexpected " + e.getEventId());
         }
@@ -315,7 +321,7 @@ public final class YamlDocuments {
         return result;
     }
 
-    private YNode mapping(int line, String path, int depth) throws PolicyLoadException {
+    private YNode mapping(int line, String path, int depth, boolean flow) throws PolicyLoadException {
         YNode map = new YNode(YNode.Type.MAP, file, line, path, null, new LinkedHashMap<>(), null);
         List<YNode> merged = new ArrayList<>();
         Event k;
@@ -337,6 +343,9 @@ public final class YamlDocuments {
             lastKey = new KeyAt(path, childPath, keyLine, column,
                     k.getEndMark() != null && inlineValue(keyLine, k.getEndMark().getColumn()));
             keys.add(lastKey);
+            if (!flow) {
+                lastBlockKey = lastKey;
+            }
             YNode value = node(parser.getEvent(), childPath, depth + 1);
             if (merge) {
                 // YAML merge key: a mapping or a list of mappings; explicit keys win, then earlier sources.

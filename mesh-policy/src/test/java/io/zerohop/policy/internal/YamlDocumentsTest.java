@@ -21,4 +21,25 @@ class YamlDocumentsTest {
     void underTheLimitParses() throws Exception {
         assertThat(YamlDocuments.parse("ok.yaml", "a: 1\n", 12)).hasSize(1);
     }
+
+    /**
+     * A misaligned key is compared with the block key before it, not with a flow mapping's key: in
+     * {@code matchLabels: {app: checkout}} "app" sits at column 28, and the hint named it ("is at column 28").
+     */
+    @Test
+    void aMisalignedKeyIsComparedWithTheBlockKeyBeforeIt() {
+        String yaml = """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: allow, namespace: prod}
+                spec:
+                  selector:
+                    matchLabels: {app: checkout}
+                 action: ALLOW
+                """;
+        PolicyLoadException e = catchThrowableOfType(PolicyLoadException.class, () -> YamlDocuments.parse("p.yaml", yaml));
+        assertThat(e.line()).isEqualTo(7);
+        assertThat(e.problem()).endsWith("(line 7 starts \"action:\" at column 2; the key before it, spec.selector.matchLabels"
+                + " on line 6, is at column 5: keys of one mapping start in the same column, a nested one further right)");
+    }
 }
