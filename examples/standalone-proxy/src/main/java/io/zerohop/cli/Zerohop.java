@@ -45,6 +45,7 @@ public final class Zerohop {
     }
 
     public static void main(String[] args) {
+        LogProvider.select();
         Signals signals = null;
         if (args.length > 0 && args[0].equals("proxy")) {
             // First: from here on a SIGTERM stops the start (or drains) and exits 0, not the JVM's 143.
@@ -61,10 +62,11 @@ public final class Zerohop {
 
     /**
      * Starts, on a second thread, two pieces of start-up work that every proxy needs and that do not
-     * depend on its options: initialising slf4j (slf4j-simple's date format: locale and calendar
-     * data; Micrometer's registry asks for a logger) and choosing the TLS provider (loading
-     * netty-tcnative's BoringSSL and Netty's probe of the JDK's TLS). Together they were ~30 % of
-     * the main thread's CPU before ready (benchmarks/results/footprint-5771f1d.md); the main thread builds
+     * depend on its options: initialising slf4j (Micrometer's registry asks for a logger) and
+     * choosing the TLS provider (loading netty-tcnative's BoringSSL and Netty's probe of the JDK's
+     * TLS). Together they were ~30 % of the main thread's CPU before ready, most of it slf4j-simple's
+     * date format, which {@link LogTime} has since replaced (benchmarks/results/footprint-5771f1d.md,
+     * idle-*.md); the main thread builds
      * the command model, parses the options and makes the identity source meanwhile, and later
      * finds both done or waits for the same initialisation instead of repeating it.
      */

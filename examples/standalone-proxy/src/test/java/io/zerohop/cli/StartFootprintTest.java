@@ -93,4 +93,17 @@ class StartFootprintTest {
                 "--cert", cert.toString(), "--key", sec1.toString(), "--trust-bundle", bundle.toString());
         assertThat(withSec1).contains("org.bouncycastle.openssl.PEMParser");
     }
+
+    @Test
+    @Timeout(180)
+    @DisplayName("a `zerohop proxy --in-memory-ca` start loads no locale data (CLDR): log times by LogTime, certificate times from DER; with slf4j-simple's own dateTimeFormat it does")
+    void aStartLoadsNoLocaleData(@TempDir Path dir) throws Exception {
+        List<String> loaded = ProxyStartClasses.untilReady(dir, "nolocale", List.of(), "--in-memory-ca");
+        assertThat(loaded).as("classes loaded until ready").contains("io.zerohop.cli.LogTime", "org.bouncycastle.asn1.x509.Time")
+                .doesNotContain("sun.util.cldr.CLDRLocaleProviderAdapter", "java.text.DateFormatSymbols");
+        // The control: the date format the CLI named before (SimpleDateFormat) loads them, and the log shows it.
+        List<String> sdf = ProxyStartClasses.untilReady(dir, "sdf",
+                List.of("-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd'T'HH:mm:ss.SSSZ"), "--in-memory-ca");
+        assertThat(sdf).contains("sun.util.cldr.CLDRLocaleProviderAdapter", "java.text.DateFormatSymbols");
+    }
 }

@@ -12,10 +12,12 @@ import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
 import java.security.spec.ECGenParameterSpec;
 import java.time.Instant;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Date;
 import java.util.List;
+import org.bouncycastle.asn1.ASN1Primitive;
 import org.bouncycastle.asn1.x500.X500Name;
 import org.bouncycastle.asn1.x509.BasicConstraints;
 import org.bouncycastle.asn1.x509.ExtendedKeyUsage;
@@ -24,10 +26,11 @@ import org.bouncycastle.asn1.x509.GeneralName;
 import org.bouncycastle.asn1.x509.GeneralNames;
 import org.bouncycastle.asn1.x509.KeyPurposeId;
 import org.bouncycastle.asn1.x509.KeyUsage;
+import org.bouncycastle.asn1.x509.SubjectPublicKeyInfo;
+import org.bouncycastle.asn1.x509.Time;
 import org.bouncycastle.cert.X509v3CertificateBuilder;
 import org.bouncycastle.cert.jcajce.JcaX509CertificateConverter;
 import org.bouncycastle.cert.jcajce.JcaX509ExtensionUtils;
-import org.bouncycastle.cert.jcajce.JcaX509v3CertificateBuilder;
 import org.bouncycastle.operator.ContentSigner;
 import org.bouncycastle.operator.jcajce.JcaContentSignerBuilder;
 
@@ -105,6 +108,47 @@ public final class X509 {
      * loaded BouncyCastle into proxies that only read certificates (PEM files, a CA directory).
      */
     private static final class Signing {
+        /**
+         * {@code t} as RFC 5280 section 4.1.2.5 encodes a validity time, as BouncyCastle's {@code Time(Date)}
+         * does: UTCTime {@code YYMMDDHHMMSSZ} for the years 1950–2049, GeneralizedTime
+         * {@code YYYYMMDDHHMMSSZ} otherwise, whole seconds (a fraction is cut off). Built from the DER
+         * bytes because {@code Time(Date)} and the time types' string constructors format or check the
+         * text with {@code SimpleDateFormat}, whose locale data (~300 classes and ~1 MB of heap, kept for
+         * the life of the process) nothing else in a node proxy needs.
+         */
+        static Time time(Instant t) throws java.io.IOException {
+            LocalDateTime u = LocalDateTime.ofEpochSecond(t.getEpochSecond(), 0, ZoneOffset.UTC);
+            int year = u.getYear();
+            boolean utc = year >= 1950 && year <= 2049;
+            if (year < 0 || year > 9999) {
+                throw new IllegalArgumentException("certificate time out of range: " + t);
+            }
+            StringBuilder s = new StringBuilder(15);
+            if (utc) {
+                two(s, year % 100);
+            } else {
+                two(s, year / 100);
+                two(s, year % 100);
+            }
+            two(s, u.getMonthValue());
+            two(s, u.getDayOfMonth());
+            two(s, u.getHour());
+            two(s, u.getMinute());
+            two(s, u.getSecond());
+            s.append('Z');
+            byte[] der = new byte[2 + s.length()];
+            der[0] = (byte) (utc ? 0x17 : 0x18); // UTCTime, GeneralizedTime
+            der[1] = (byte) s.length();
+            for (int i = 0; i < s.length(); i++) {
+                der[2 + i] = (byte) s.charAt(i);
+            }
+            return new Time(ASN1Primitive.fromByteArray(der));
+        }
+
+        private static void two(StringBuilder s, int v) {
+            s.append((char) ('0' + v / 10)).append((char) ('0' + v % 10));
+        }
+
         static ContentSigner signer(PrivateKey key) {
             try {
                 String alg = key.getAlgorithm().equals("EC") ? "SHA256withECDSA" : "SHA256withRSA";
@@ -120,8 +164,8 @@ public final class X509 {
             try {
                 X500Name issuerName = issuer == null ? subject : X500Name.getInstance(issuer.getSubjectX500Principal().getEncoded());
                 BigInteger serial = new BigInteger(127, RANDOM).add(BigInteger.ONE);
-                X509v3CertificateBuilder b = new JcaX509v3CertificateBuilder(
-                        issuerName, serial, Date.from(notBefore), Date.from(notAfter), subject, subjectKey);
+                X509v3CertificateBuilder b = new X509v3CertificateBuilder(issuerName, serial, time(notBefore), time(notAfter),
+                        subject, SubjectPublicKeyInfo.getInstance(subjectKey.getEncoded()));
                 JcaX509ExtensionUtils ext = new JcaX509ExtensionUtils();
                 b.addExtension(Extension.basicConstraints, true, new BasicConstraints(ca));
                 int usage = ca ? KeyUsage.keyCertSign | KeyUsage.cRLSign : KeyUsage.keyEncipherment;
