@@ -460,6 +460,23 @@ public final class Mesh implements AutoCloseable {
         }
 
         /**
+         * Whether HTTP/1.0 requests are accepted where requests are parsed (L7 enforcement), as Envoy's
+         * {@code accept_http_10}, which istiod sets on a proxy when {@code PILOT_HTTP10} is on or the proxy's
+         * {@code ISTIO_META_HTTP10} metadata is {@code "1"} (istio/istio pilot/pkg/networking/core, {@code enableHTTP10});
+         * default off, as Istio's. Off, every request line whose version is not HTTP/1.1 gets 426 and a close. On,
+         * an HTTP/1.0 request (any {@code HTTP/}DIGIT{@code .}DIGIT but 1.1) is decided as any other and forwarded as
+         * HTTP/1.1; its response goes back as HTTP/1.0 without chunking, the connection closed after it unless the
+         * client sent {@code Connection: keep-alive} and the response has a {@code content-length}; one without
+         * {@code Host} (and HTTP/0.9, which has no headers) gets 400, as Envoy with {@code default_host_for_http_10}
+         * unset, which istiod never sets. The {@code zerohop proxy} CLI reads it from {@code PILOT_HTTP10} and
+         * {@code ISTIO_META_HTTP10}.
+         */
+        public Builder acceptHttp10(boolean on) {
+            settings.acceptHttp10(on);
+            return this;
+        }
+
+        /**
          * The cluster of the registry's workloads that have no {@code topology.istio.io/cluster}
          * label, in the {@code source_cluster}/{@code destination_cluster} metric labels and the
          * {@code k8s.cluster.name} of the {@code baggage} this mesh sends; default {@code Kubernetes}.

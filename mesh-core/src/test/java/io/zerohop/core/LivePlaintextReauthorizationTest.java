@@ -14,6 +14,8 @@ import java.net.Socket;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 
 /**
  * A policy change re-decides open plaintext-inbound connections too, as ztunnel's {@code PolicyWatcher}
@@ -40,9 +42,10 @@ class LivePlaintextReauthorizationTest {
         Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
                 Workload.Protocol.HBONE, "b", "cluster.local");
         PolicyEngine engine = PolicyEngine.builder().build();
+        SimpleMeterRegistry meters = new SimpleMeterRegistry();
         try (ServerSocket app = new ServerSocket(0, 50, ip);
              Mesh server = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
-                     .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b").policies(engine).threads(1).build();
+                     .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b").policies(engine).meterRegistry(meters).threads(1).build();
              CapturedStderr err = new CapturedStderr()) {
             server.start().get(10, java.util.concurrent.TimeUnit.SECONDS);
             InetSocketAddress listener = server.plaintextInbound(Capture.forward(new InetSocketAddress(InetAddress.getByName("127.0.52.5"), 0),
@@ -57,7 +60,26 @@ class LivePlaintextReauthorizationTest {
                 assertThat(line).contains("DENY by prod/deny-plaintext");
                 assertThat(readUntilEnd(client.getInputStream())).as("client side").isEqualTo("reset");
                 assertThat(readUntilEnd(appSide.getInputStream())).as("app side").isEqualTo("reset");
+                // Counted as ztunnel counts a connection its PolicyWatcher closed (src/proxy/metrics.rs
+                // extract_failure_reason: AuthorizationPolicyLateRejection -> AuthorizationPolicyDenied, a failure),
+                // as a tunnel cut on a policy change is (LiveReauthorizationTest); before, a reset's CONNECT.
+                Counter denied = awaitCounter(meters, "DENY");
+                assertThat(denied.count()).as("closed and failed once, with DENY").isEqualTo(1.0);
+                assertThat(meters.find("istio.tcp.connections.closed").tag("response_flags", "DENY").counter().count()).isEqualTo(1.0);
+                assertThat(meters.find("istio.tcp.connections.failed").tag("response_flags", "CONNECT").counter()).isNull();
             }
         }
+    }
+
+    /** The failed-connections counter with {@code flags}, once the relay has ended (at most 10 s). */
+    private static Counter awaitCounter(SimpleMeterRegistry meters, String flags) throws InterruptedException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        Counter c;
+        while ((c = meters.find("istio.tcp.connections.failed").tag("response_flags", flags).counter()) == null
+                && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertThat(c).as("istio.tcp.connections.failed{response_flags=%s}", flags).isNotNull();
+        return c;
     }
 }

@@ -195,6 +195,9 @@ final class ProxyCommand implements Callable<Integer> {
     ConfigFile.Origins origins = ConfigFile.Origins.NONE;
 
     /** Every listener address, the drain time and the forwards, checked before anything starts. */
+    /** Istio's PILOT_HTTP10 / ISTIO_META_HTTP10 (Http10Env), read by check(). */
+    private boolean acceptHttp10;
+
     private record Checked(InetSocketAddress inbound, InetSocketAddress transparent, InetSocketAddress socks5,
             InetSocketAddress plaintextInbound, InetSocketAddress metrics, InetSocketAddress readiness, InetSocketAddress admin,
             List<InetSocketAddress[]> forwards, Duration drain, String clusterId) {}
@@ -272,6 +275,11 @@ final class ProxyCommand implements Callable<Integer> {
                 u.duration("drain", drain), clusterId(u));
         if (!List.of("zerohop", "ztunnel", "ztunnel-json").contains(accessLogFormat)) {
             throw u.error("access-log-format", accessLogFormat, "must be zerohop, ztunnel or ztunnel-json, got \"" + accessLogFormat + "\"");
+        }
+        try {
+            acceptHttp10 = Http10Env.acceptHttp10(System.getenv());
+        } catch (IllegalArgumentException e) {
+            throw new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
         u.path("policies", policies, Usage.Kind.FILE_OR_DIRECTORY);
         u.path("workloads", workloads, Usage.Kind.FILE);
@@ -468,7 +476,7 @@ final class ProxyCommand implements Callable<Integer> {
         }
         Mesh.Builder b = Mesh.builder().trustDomain(trustDomain).identityProvider(provider).workloads(registry)
                 .policies(engine).node(kube != null ? kube.discovery.node().orElseThrow() : node).meterRegistry(prometheus).passthroughUnknown(passthroughUnknown)
-                .drain(checked.drain());
+                .drain(checked.drain()).acceptHttp10(acceptHttp10);
         // ztunnel's CLUSTER_ID is one setting for the CA's ClusterID header and, through istiod's
         // workloads, the source_cluster/destination_cluster labels: --cluster-id is both here too.
         b.clusterId(checked.clusterId());

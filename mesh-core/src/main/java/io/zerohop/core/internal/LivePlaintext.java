@@ -2,6 +2,7 @@ package io.zerohop.core.internal;
 
 import io.netty.channel.Channel;
 import io.netty.channel.socket.DuplexChannel;
+import io.netty.util.AttributeKey;
 import io.zerohop.hbone.internal.Relay;
 import io.zerohop.policy.Decision;
 import java.util.ArrayList;
@@ -21,6 +22,20 @@ import org.slf4j.LoggerFactory;
  */
 public final class LivePlaintext {
     private static final Logger log = LoggerFactory.getLogger("io.zerohop.core.Mesh");
+
+    /**
+     * Set on a connection to the workload just before it is reset for a policy change, so its metrics close
+     * it with ztunnel's flag for that end ({@code DENY}) rather than a reset's ({@code CONNECT}): ztunnel
+     * records a connection its {@code PolicyWatcher} closed as {@code AuthorizationPolicyLateRejection}, which
+     * src/proxy/metrics.rs {@code extract_failure_reason} maps to {@code AuthorizationPolicyDenied}, a
+     * failure, as for a tunnel ({@link LiveAuthorization}'s {@code onDenied}).
+     */
+    public static final AttributeKey<Boolean> DENIED_BY_POLICY = AttributeKey.valueOf("zerohop.plaintext.deniedByPolicy");
+
+    /** Whether {@code upstream} was reset because a policy change denied it (see {@link #DENIED_BY_POLICY}). */
+    public static boolean deniedByPolicy(Channel upstream) {
+        return upstream.hasAttr(DENIED_BY_POLICY) && Boolean.TRUE.equals(upstream.attr(DENIED_BY_POLICY).get());
+    }
 
     /** Connection to the workload → its re-decision, as at admission. */
     private final Map<Channel, Supplier<Decision>> open = new ConcurrentHashMap<>();
@@ -58,6 +73,7 @@ public final class LivePlaintext {
             log.warn("plaintext connection to {} closed because it is no longer allowed after a policy update: {}",
                     io.zerohop.core.Addresses.authority((java.net.InetSocketAddress) ch.remoteAddress()),
                     d == null ? "authorization failed" : d.explain());
+            ch.attr(DENIED_BY_POLICY).set(Boolean.TRUE);
             ch.eventLoop().execute(() -> {
                 if (ch instanceof DuplexChannel dc) {
                     Relay.tcp(dc).reset();

@@ -20,5 +20,5 @@ public record MeshConfig(IdentityProvider provider, String trustDomain, SpiffeId
                          WorkloadRegistry registry, String node, InetSocketAddress inbound, boolean inboundTransparent,
                          MeterRegistry meterRegistry, Consumer<TunnelResult> onTunnelClosed, int threads,
                          int maxStreamsPerConnection, Duration idleTimeout, Duration drain, Duration metricsInterval,
-                         boolean passthroughUnknown, String clusterId) {
+                         boolean passthroughUnknown, String clusterId, boolean acceptHttp10) {
 }

@@ -91,6 +91,7 @@ public final class MeshRuntime {
         PolicyEngine policy = cfg.policy();
         HttpEnforcement http = new HttpEnforcement(policy, group, cfg.meterRegistry(),
                 new TunnelSource(registry, refusals), 5_000, cfg.clusterId());
+        http.acceptHttp10(cfg.acceptHttp10());
         PolicyAuthorizer authorizer = policy == null ? null : new PolicyAuthorizer(policy, registry, refusals, observer::logsRefusals);
         this.listeners = new Listeners(group, ownPorts, tunnels);
         this.outbound = new Outbound(tls, group, local, identity, ownPorts, cfg.passthroughUnknown(), new FanOut(observer, tunnels),

@@ -36,6 +36,7 @@ public final class MeshSettings {
     private Duration metricsInterval = Duration.ofSeconds(5);
     private boolean passthroughUnknown;
     private String clusterId = TrafficLabels.DEFAULT_CLUSTER;
+    private boolean acceptHttp10;
 
     public void trustDomain(String td) {
         // Without the check, null became the string "null", a valid trust domain name.
@@ -111,6 +112,10 @@ public final class MeshSettings {
         this.passthroughUnknown = on;
     }
 
+    public void acceptHttp10(boolean on) {
+        this.acceptHttp10 = on;
+    }
+
     public void clusterId(String id) {
         Objects.requireNonNull(id, "cluster id");
         if (id.isEmpty() || !id.chars().allMatch(c -> c > ' ' && c < 127 && c != ',' && c != ';' && c != '=')) {
@@ -130,7 +135,7 @@ public final class MeshSettings {
         }
         return new MeshConfig(provider, trustDomain, identity, policy, registry != null ? registry : WorkloadRegistry.empty(), node,
                 inbound, inboundTransparent, meterRegistry, onTunnelClosed, threads, maxStreamsPerConnection, idleTimeout, drain,
-                metricsInterval, passthroughUnknown, clusterId);
+                metricsInterval, passthroughUnknown, clusterId, acceptHttp10);
     }
 
     private void requireServable(SpiffeId id) {

@@ -321,7 +321,9 @@ public final class TunnelObserver implements HboneEvents {
                 if (labels != null) {
                     // sent = server to client (b to a), received = client to server, as ztunnel.
                     sink.bytes(labels, s.bytesFromB(), s.bytesFromA());
-                    sink.closed(labels.withResponseFlags(s.reset() ? "CONNECT" : TrafficLabels.NO_FLAGS));
+                    // A connection a policy change cut is ztunnel's AuthorizationPolicyLateRejection: DENY.
+                    sink.closed(labels.withResponseFlags(s.reset()
+                            ? LivePlaintext.deniedByPolicy(end.channel()) ? "DENY" : "CONNECT" : TrafficLabels.NO_FLAGS));
                 }
                 if (ztunnel != null) {
                     ZtunnelAccessLog.plain(access, ztunnel, s, inbound, src, dst, () -> labels != null ? labels : plainLabels(inbound, src, dst));

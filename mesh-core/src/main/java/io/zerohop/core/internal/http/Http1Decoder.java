@@ -33,10 +33,25 @@ final class Http1Decoder extends HttpRequestDecoder {
 
     private boolean inBody;
     private boolean failed;
+    /** Envoy's {@code accept_http_10} (istiod's {@code PILOT_HTTP10} / {@code HTTP10} metadata). */
+    private final boolean acceptHttp10;
 
+    /** With Istio's default: every version but HTTP/1.1 refused with 426. */
     Http1Decoder() {
+        this(false);
+    }
+
+    /**
+     * @param acceptHttp10 Envoy's {@code accept_http_10}: every {@code HTTP/}DIGIT{@code .}DIGIT version but
+     *                     1.1 is decoded as an {@link HttpVersion#HTTP_1_0} request (Envoy's codec reads them all
+     *                     as HTTP/1.0), and a request line without a version (HTTP/0.9, which has no headers)
+     *                     gets 400 for its missing Host, as Envoy answers it with {@code default_host_for_http_10}
+     *                     unset, which istiod never sets; false: 426 for all of them
+     */
+    Http1Decoder(boolean acceptHttp10) {
         super(new HttpDecoderConfig().setMaxInitialLineLength(MAX_INITIAL_LINE).setMaxHeaderSize(MAX_HEADER_SIZE)
                 .setMaxChunkSize(64 * 1024));
+        this.acceptHttp10 = acceptHttp10;
     }
 
     @Override
@@ -78,8 +93,12 @@ final class Http1Decoder extends HttpRequestDecoder {
         super.decode(ctx, buffer, out);
         for (int i = before; i < out.size(); i++) {
             Object o = out.get(i);
-            if (o instanceof HttpRequest) {
+            if (o instanceof HttpRequest r) {
                 inBody = true;
+                if (acceptHttp10 && !HttpVersion.HTTP_1_1.equals(r.protocolVersion()) && r.decoderResult().isSuccess()) {
+                    // Envoy's codec: "anything which is not HTTP/1.1" is HTTP/1.0 (keep-alive only when asked).
+                    r.setProtocolVersion(HttpVersion.HTTP_1_0);
+                }
             }
             if (o instanceof LastHttpContent) {
                 inBody = false;
@@ -125,9 +144,10 @@ final class Http1Decoder extends HttpRequestDecoder {
      * {@code HTTP10} proxy metadata), answers 426 ({@code codec_impl.cc} {@code checkProtocolVersion},
      * "Upgrade required for HTTP/1.0 or HTTP/0.9"); both close the connection. Netty would read
      * {@code HTTP/1.01} as HTTP/1.1, {@code HTTP/1.2} as a keep-alive version of its own, and skip a
-     * request line without a version without a word.
+     * request line without a version without a word. With {@link #acceptHttp10} every valid version is accepted
+     * (null; decoded as HTTP/1.0 below) and a line without one gets 400 for its missing Host.
      */
-    private static RuntimeException versionProblem(ByteBuf b, int from, int end) {
+    private RuntimeException versionProblem(ByteBuf b, int from, int end) {
         int lf = b.indexOf(from, end + 2, (byte) '\n');
         if (lf < 0 || lf - from > MAX_INITIAL_LINE) {
             return null; // Netty's own limits answer it
@@ -164,9 +184,18 @@ final class Http1Decoder extends HttpRequestDecoder {
                 return null;
             }
             if (digit(major) && b.getByte(i + 6) == '.' && digit(minor)) {
+                if (acceptHttp10) {
+                    return null;
+                }
                 return new RequestLineException(426, "Upgrade required for HTTP/1.0 or HTTP/0.9: "
                         + b.toString(i, len, java.nio.charset.StandardCharsets.ISO_8859_1));
             }
+        }
+        if (len == 0 && acceptHttp10) {
+            // Accepted as HTTP/1.0 by the codec, then the connection manager's "Require host header":
+            // HTTP/0.9 has no headers, and istiod leaves default_host_for_http_10 empty (conn_manager_impl.cc).
+            return new RequestLineException(400, "missing host header: HTTP/0.9 request (no version), "
+                    + "and no default_host_for_http_10");
         }
         if (len == 0) {
             return new RequestLineException(426, "Upgrade required for HTTP/1.0 or HTTP/0.9: no version (HTTP/0.9)");

@@ -2,6 +2,8 @@ package io.zerohop.core.internal.http;
 
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
@@ -21,6 +23,13 @@ final class Http1Exchange {
     final long start = System.nanoTime();
     final String method;
     final String path;
+    /** The request line's version as decoded, for the log ({@code HTTP/1.0} stays so after it goes upstream as 1.1). */
+    final String protocol;
+    /**
+     * An HTTP/1.0 request ({@link Http1Decoder} with {@code accept_http_10}): its responses are written as
+     * Envoy's codec and connection manager write them to an HTTP/1.0 client ({@link #toHttp10}).
+     */
+    final boolean http10;
     /** A 307's {@code location} (Cilium's UNESCAPE_AND_REDIRECT), or null. */
     String location;
     Decision decision;
@@ -40,6 +49,27 @@ final class Http1Exchange {
         this.request = request;
         this.method = request.method().name();
         this.path = request.uri();
+        this.protocol = request.protocolVersion().text();
+        this.http10 = HttpVersion.HTTP_1_0.equals(request.protocolVersion());
+    }
+
+    /**
+     * Makes {@code r}, the head of a final response to this HTTP/1.0 exchange, what Envoy writes to an HTTP/1.0
+     * client: status line {@code HTTP/1.0} (codec_impl.cc {@code HTTP_10_RESPONSE_PREFIX}), no chunked coding
+     * ({@code encodeHeadersBase}: {@code chunk_encoding_ = false} for HTTP/1.0), so a response without
+     * {@code content-length} is framed by the connection's close; otherwise {@code connection: keep-alive} when
+     * the client asked for it and nothing else closes the connection, else {@code connection: close}
+     * (conn_manager_impl.cc {@code encodeHeaders}: "HTTP/1.0 and below can not do chunked encoding").
+     * Sets {@link #closeAfter} accordingly. Not for a 1xx.
+     */
+    void toHttp10(HttpResponse r) {
+        r.setProtocolVersion(HttpVersion.HTTP_1_0);
+        if (!r.headers().contains(HttpHeaderNames.CONTENT_LENGTH)) {
+            closeAfter = true;
+        }
+        // The body reaches the encoder already de-chunked; without the header it is written as is.
+        r.headers().remove(HttpHeaderNames.TRANSFER_ENCODING);
+        r.headers().set(HttpHeaderNames.CONNECTION, closeAfter ? HttpHeaderValues.CLOSE : HttpHeaderValues.KEEP_ALIVE);
     }
 
     /** Stands for a request the decoder could not even frame, for its log line. */
@@ -114,6 +144,6 @@ final class Http1Exchange {
     /** The access-log entry of this exchange on {@code conn}, as it stands now. */
     HttpObserver.RequestLog logLine(Conn conn) {
         return new HttpObserver.RequestLog(conn, method, path, status, System.nanoTime() - start,
-                decision, requestBytes, responseBytes, request.protocolVersion().text(), "");
+                decision, requestBytes, responseBytes, protocol, "");
     }
 }

@@ -3,11 +3,15 @@ package io.zerohop.core.internal.http;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpStatusClass;
+import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import io.zerohop.hbone.HboneStream;
@@ -199,6 +203,13 @@ final class Http1Filter extends ChannelDuplexHandler {
                 protocolError(HttpResponseStatus.BAD_REQUEST, badTarget);
                 return;
             }
+            if (HttpVersion.HTTP_1_0.equals(req.protocolVersion()) && !req.headers().contains(HttpHeaderNames.HOST)) {
+                // Only accept_http_10 lets HTTP/1.0 through; then Envoy's connection manager "Require host header"
+                // with default_host_for_http_10 unset, as istiod leaves it (conn_manager_impl.cc: MissingHost).
+                ReferenceCountUtil.release(m);
+                protocolError(HttpResponseStatus.BAD_REQUEST, "missing host header (HTTP/1.0, no default_host_for_http_10)");
+                return;
+            }
             String badUpgrade = UpgradeHeaders.apply(req);
             if (badUpgrade != null) {
                 ReferenceCountUtil.release(m);
@@ -227,14 +238,19 @@ final class Http1Filter extends ChannelDuplexHandler {
         Http1Exchange x = RequestAdmission.admit(conn, authorizer, req);
         active = x;
         if (x.allowed) {
+            if (x.http10) {
+                // Envoy's upstream codec writes every request as HTTP/1.1 (codec_impl.cc REQUEST_POSTFIX).
+                req.setProtocolVersion(HttpVersion.HTTP_1_1);
+            }
             upstream.write(req);
             return;
         }
-        if (x.location != null) {
-            ctx.writeAndFlush(LocalReplies.redirect(x.location, x.closeAfter));
-            return;
+        FullHttpResponse local = x.location != null ? LocalReplies.redirect(x.location, x.closeAfter)
+                : LocalReplies.local(HttpResponseStatus.FORBIDDEN, LocalReplies.DENIED, x.closeAfter);
+        if (x.http10) {
+            x.toHttp10(local);
         }
-        ctx.writeAndFlush(LocalReplies.local(HttpResponseStatus.FORBIDDEN, LocalReplies.DENIED, x.closeAfter));
+        ctx.writeAndFlush(local);
     }
 
     private void content(HttpContent c) {
@@ -291,6 +307,9 @@ final class Http1Filter extends ChannelDuplexHandler {
             return;
         }
         Http1Exchange.ResponsePart part = x.responsePart(msg);
+        if (x.http10 && msg instanceof HttpResponse r && r.status().codeClass() != HttpStatusClass.INFORMATIONAL) {
+            x.toHttp10(r);
+        }
         switch (part) {
             case SWITCHED -> {
                 // What follows is not HTTP, whatever the client codec thinks of the body.

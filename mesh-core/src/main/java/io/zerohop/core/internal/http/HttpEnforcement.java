@@ -59,6 +59,8 @@ public final class HttpEnforcement {
     private final TunnelSource sources;
     private final HttpObserver observer;
     private final long sniffTimeoutMillis;
+    /** Envoy's {@code accept_http_10} for every HTTP/1 connection this parses ({@link #acceptHttp10(boolean)}). */
+    private volatile boolean acceptHttp10;
     /** What the HTTP/1 and HTTP/2 filters ask of the policy per request. */
     private final Requests requests = new Requests();
     /**
@@ -95,6 +97,16 @@ public final class HttpEnforcement {
         this.sources = sources;
         this.observer = new HttpObserver(meterRegistry == null ? null : new HttpMeters(meterRegistry, clusterId));
         this.sniffTimeoutMillis = sniffTimeoutMillis;
+    }
+
+    /**
+     * Envoy's {@code accept_http_10}, as istiod sets it on a proxy under {@code PILOT_HTTP10} or its {@code HTTP10}
+     * metadata (istio/istio pilot/pkg/networking/core/listener_waypoint.go, listener.go {@code enableHTTP10}): on,
+     * HTTP/1.0 requests are decided and forwarded ({@link Http1Decoder#Http1Decoder(boolean)}); off (the default),
+     * answered 426. Applies to connections accepted afterwards.
+     */
+    public void acceptHttp10(boolean on) {
+        this.acceptHttp10 = on;
     }
 
     /**
@@ -328,7 +340,7 @@ public final class HttpEnforcement {
 
     private Http1Filter install(Channel ch, Conn conn, Function<Http1Filter, Upstream> upstream) {
         Http1Filter filter = new Http1Filter(conn, requests, observer, upstream);
-        ch.pipeline().addLast("zerohop-http-decoder", new Http1Decoder());
+        ch.pipeline().addLast("zerohop-http-decoder", new Http1Decoder(acceptHttp10));
         ch.pipeline().addLast("zerohop-http-encoder", new HttpResponseEncoder());
         ch.pipeline().addLast("zerohop-http-filter", filter);
         return filter;

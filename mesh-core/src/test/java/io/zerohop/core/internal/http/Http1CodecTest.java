@@ -243,6 +243,93 @@ class Http1CodecTest {
         ch.finishAndReleaseAll();
     }
 
+    EmbeddedChannel http10Channel() {
+        filter = new Http1Filter(CONN, (c, r) -> r.uri().startsWith("/ok") ? Decision.allowNoPolicy("test") : DENY,
+                new HttpObserver(null), f -> upstream);
+        return new EmbeddedChannel(new Http1Decoder(true), new HttpResponseEncoder(), filter);
+    }
+
+    /**
+     * With Envoy's {@code accept_http_10} (istiod: {@code PILOT_HTTP10} or the {@code HTTP10} proxy metadata), an
+     * HTTP/1.0 request is decided and goes upstream as HTTP/1.1 (envoy source/common/http/http1/codec_impl.cc
+     * {@code REQUEST_POSTFIX}); the application's chunked response goes back as Envoy writes it to an HTTP/1.0
+     * client: {@code HTTP/1.0} status line ({@code HTTP_10_RESPONSE_PREFIX}), no chunking
+     * ({@code encodeHeadersBase}), framed by the close with {@code connection: close} (conn_manager_impl.cc
+     * {@code encodeHeaders}, "HTTP/1.0 and below can not do chunked encoding"). Without the switch: 426 (above).
+     */
+    @Test
+    void http10AcceptedGoesUpstreamAs11AndItsChunkedResponseComesBackAs10FramedByClose() {
+        EmbeddedChannel ch = http10Channel();
+        ch.writeInbound(ascii("GET /ok/a HTTP/1.0\r\nHost: a\r\n\r\n"));
+        assertThat(upstream.written).first().isInstanceOfSatisfying(HttpRequest.class,
+                r -> assertThat(r.protocolVersion()).isEqualTo(HttpVersion.HTTP_1_1));
+        DefaultHttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+        head.headers().set("transfer-encoding", "chunked");
+        filter.onResponse(head);
+        filter.onResponse(new io.netty.handler.codec.http.DefaultHttpContent(ascii("hello")));
+        filter.onResponse(new io.netty.handler.codec.http.DefaultLastHttpContent(ascii(" world")));
+        String out = outbound(ch);
+        assertThat(out).startsWith("HTTP/1.0 200 OK\r\n").contains("connection: close\r\n")
+                .doesNotContainIgnoringCase("transfer-encoding").endsWith("\r\n\r\nhello world");
+        upstream.release();
+        ch.finishAndReleaseAll();
+    }
+
+    /**
+     * HTTP/1.0 keep-alive as Envoy's connection manager does it: with {@code Connection: keep-alive} and a
+     * response {@code content-length}, the response says {@code connection: keep-alive} and the next request on
+     * the connection is served (conn_manager_impl.cc: {@code saw_connection_close_} unless keep-alive, then
+     * "send an explicit keep-alive header"). A denied HTTP/1.0 request's 403 is an HTTP/1.0 response too.
+     */
+    @Test
+    void http10KeepAliveWithContentLengthStaysOpenAndADenialIsAnHttp10Response() {
+        EmbeddedChannel ch = http10Channel();
+        ch.writeInbound(ascii("GET /ok/a HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n"));
+        DefaultHttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+        head.headers().set("content-length", 2);
+        filter.onResponse(head);
+        filter.onResponse(new io.netty.handler.codec.http.DefaultLastHttpContent(ascii("ok")));
+        assertThat(outbound(ch)).startsWith("HTTP/1.0 200 OK\r\n").contains("connection: keep-alive\r\n").endsWith("\r\n\r\nok");
+        ch.writeInbound(ascii("GET /secret HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\n"));
+        assertThat(outbound(ch)).startsWith("HTTP/1.0 403 Forbidden\r\n").contains("connection: keep-alive\r\n")
+                .endsWith("RBAC: access denied");
+        ch.writeInbound(ascii("GET /secret HTTP/1.0\r\nHost: a\r\n\r\n"));
+        assertThat(outbound(ch)).startsWith("HTTP/1.0 403 Forbidden\r\n").contains("connection: close\r\n");
+        assertThat(upstream.written).hasSize(2); // the first request's head and end
+        upstream.release();
+        ch.finishAndReleaseAll();
+    }
+
+    /**
+     * What Envoy with {@code accept_http_10} answers, istiod leaving {@code default_host_for_http_10} empty: an
+     * HTTP/1.0 request without {@code Host}, and an HTTP/0.9 one (no version, so no headers), 400 (the connection
+     * manager's "Require host header", conn_manager_impl.cc {@code MissingHost}); an absolute-form target gives
+     * the host; other DIGIT.DIGIT versions are HTTP/1.0 (codec_impl.cc {@code checkProtocolVersion}); invalid ones
+     * stay 400 (balsa_parser.cc {@code isVersionValid}).
+     */
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0} -> {1}")
+    @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', value = {
+        "GET /ok HTTP/1.0\\r\\n\\r\\n|400", "GET /ok\\r\\n\\r\\n|400", "GET /ok HTTP/1.01\\r\\nHost: a\\r\\n\\r\\n|400",
+        "GET /ok HTTP/1.2\\r\\nHost: a\\r\\n\\r\\n|0", "GET /ok HTTP/0.9\\r\\nHost: a\\r\\n\\r\\n|0",
+        "GET http://a/ok HTTP/1.0\\r\\n\\r\\n|0"})
+    void http10HostAndVersionsWithAcceptHttp10(String request, int status) {
+        EmbeddedChannel ch = http10Channel();
+        ch.writeInbound(ascii(request.replace("\\r\\n", "\r\n")));
+        String out = outbound(ch);
+        if (status == 0) {
+            assertThat(out).isEmpty();
+            assertThat(upstream.written).first().isInstanceOfSatisfying(HttpRequest.class, r -> {
+                assertThat(r.protocolVersion()).isEqualTo(HttpVersion.HTTP_1_1);
+                assertThat(r.headers().get("host")).isEqualTo("a");
+            });
+        } else {
+            assertThat(out).startsWith("HTTP/1.1 " + status + " ").contains("connection: close");
+            assertThat(upstream.written).isEmpty();
+        }
+        upstream.release();
+        ch.finishAndReleaseAll();
+    }
+
     @Test
     @DisplayName("HTTP/1.1 passes the version check")
     void http11Passes() {

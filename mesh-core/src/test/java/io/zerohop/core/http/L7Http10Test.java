@@ -1,0 +1,92 @@
+package io.zerohop.core.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.sun.net.httpserver.HttpServer;
+import io.zerohop.core.AppProtocol;
+import io.zerohop.core.Capture;
+import io.zerohop.core.Mesh;
+import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoader;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * HTTP/1.0 clients (curl {@code -0}) behind L7 enforcement, with and without {@code Mesh.Builder.acceptHttp10}, Envoy's
+ * {@code accept_http_10}, which istiod sets on a proxy under {@code PILOT_HTTP10} or the proxy's {@code HTTP10}
+ * metadata (istio/istio pilot/pkg/networking/core/listener_waypoint.go, listener.go {@code enableHTTP10}). Off:
+ * 426 (envoy source/common/http/http1/codec_impl.cc {@code checkProtocolVersion}). On: decided by the policy,
+ * forwarded as HTTP/1.1 (codec_impl.cc {@code REQUEST_POSTFIX}), answered as HTTP/1.0 without chunking
+ * ({@code HTTP_10_RESPONSE_PREFIX}, {@code encodeHeadersBase}); no {@code Host}: 400, istiod leaving
+ * {@code default_host_for_http_10} unset (conn_manager_impl.cc {@code MissingHost}). Real plaintext listener,
+ * the JDK's HTTP server as the application (its answer to an HTTP/1.1 request of unknown length is chunked).
+ */
+class L7Http10Test {
+    static final String POLICY = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: api-only, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              action: ALLOW
+              rules: [{to: [{operation: {paths: ["/api/*"]}}]}]
+            """;
+
+    @Test
+    void http10IsRefusedWith426ByDefaultAndDecidedAndForwardedWithAcceptHttp10() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.52.6");
+        List<String> seen = new CopyOnWriteArrayList<>();
+        HttpServer app = HttpServer.create(new InetSocketAddress(ip, 0), 50);
+        app.createContext("/", ex -> {
+            seen.add(ex.getProtocol() + " " + ex.getRequestURI().getRawPath());
+            byte[] b = ("hello " + ex.getRequestURI().getRawPath()).getBytes(StandardCharsets.US_ASCII);
+            ex.sendResponseHeaders(200, 0); // chunked to an HTTP/1.1 request
+            ex.getResponseBody().write(b);
+            ex.close();
+        });
+        app.start();
+        try {
+            int port = app.getAddress().getPort();
+            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
+                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.HTTP));
+            PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build();
+            WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend), Map.of());
+            for (boolean on : new boolean[] {false, true}) {
+                try (Mesh mesh = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
+                        .workloads(registry).node("b").policies(engine).acceptHttp10(on).threads(1).build()) {
+                    mesh.start().get(10, TimeUnit.SECONDS);
+                    // The listener on the application's address: never the application's port (see ownPorts).
+                    InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0),
+                            new InetSocketAddress(ip, port)));
+                    String base = "http://127.0.52.6:" + via.getPort();
+                    List<String> r = L7EnforcementTest.curl("-0", "-i", base + "/api/x-" + on);
+                    if (!on) {
+                        assertThat(r.get(0)).startsWith("HTTP/1.1 426 Upgrade Required\r\n").containsIgnoringCase("connection: close");
+                        assertThat(seen).isEmpty();
+                        continue;
+                    }
+                    assertThat(r.get(0)).startsWith("HTTP/1.0 200 OK\r\n").containsIgnoringCase("connection: close\r\n")
+                            .doesNotContainIgnoringCase("transfer-encoding").endsWith("\r\n\r\nhello /api/x-true");
+                    assertThat(r.get(1)).isEqualTo("0");
+                    assertThat(seen).containsExactly("HTTP/1.1 /api/x-true");
+                    List<String> denied = L7EnforcementTest.curl("-0", "-i", base + "/admin");
+                    assertThat(denied.get(0)).startsWith("HTTP/1.0 403 Forbidden\r\n").endsWith("RBAC: access denied");
+                    String noHost = L7EnforcementTest.exchange(via, "GET /api/nohost HTTP/1.0\r\n\r\n");
+                    assertThat(noHost).startsWith("HTTP/1.1 400 Bad Request\r\n").contains("connection: close");
+                    assertThat(seen).containsExactly("HTTP/1.1 /api/x-true");
+                }
+            }
+        } finally {
+            app.stop(0);
+        }
+    }
+}
