@@ -211,6 +211,16 @@ public final class TunnelObserver implements HboneEvents {
 
     @Override
     public void tunnelRefused(TunnelInfo t, int status, String reason) {
+        refused(t, status, reason, null);
+    }
+
+    /** A denial by the authorizer: as a refusal, with the policy's rejection for ztunnel's error text. */
+    @Override
+    public void tunnelDenied(TunnelInfo t, io.zerohop.hbone.AuthzDecision d) {
+        refused(t, d.status(), d.reason(), d.rejection());
+    }
+
+    private void refused(TunnelInfo t, int status, String reason, io.zerohop.hbone.AuthzDecision.PolicyRejection rejection) {
         String flags = TrafficLabels.refusalFlags(t.direction() == TunnelInfo.Direction.OUTBOUND, status);
         if (sink != null && flags != null && t.destination() != null) {
             // ztunnel opens the connection result before it authorizes, then records the failure:
@@ -220,7 +230,7 @@ public final class TunnelObserver implements HboneEvents {
             sink.closed(l.withResponseFlags(flags));
         }
         if (ztunnel != null) {
-            ZtunnelAccessLog.refused(access, ztunnel, t, status, reason, flags, () -> labels(t), () -> ztunnelSource(t));
+            ZtunnelAccessLog.refused(access, ztunnel, t, status, reason, rejection, flags, () -> labels(t), () -> ztunnelSource(t));
         } else if (access.isInfoEnabled()) {
             boolean inbound = t.direction() == TunnelInfo.Direction.INBOUND;
             access.info("{} refused src={} src_id={}{} dst={} dst_id={} status={} reason=\"{}\"",

@@ -1,5 +1,6 @@
 package io.zerohop.core.internal;
 
+import io.zerohop.hbone.AuthzDecision;
 import io.zerohop.hbone.TunnelInfo;
 import io.zerohop.hbone.TunnelResult;
 import io.zerohop.hbone.internal.Relay;
@@ -74,10 +75,11 @@ final class ZtunnelAccessLog {
     /**
      * A refused CONNECT: with {@code flags} (ztunnel counts it) a {@code connection complete} at ERROR
      * with ztunnel's error text (src/proxy.rs: a policy rejection inbound, the HTTP status outbound);
-     * without, ztunnel's early deny ({@code connection failed}, WARN).
+     * without, ztunnel's early deny ({@code connection failed}, WARN). {@code rejection}: a policy's
+     * (inbound), whose text is ztunnel's ({@link #rejectionText}), else null.
      */
-    static void refused(Logger log, Out out, TunnelInfo t, int status, String reason, String flags, Supplier<TrafficLabels> labels,
-                        Supplier<String> src) {
+    static void refused(Logger log, Out out, TunnelInfo t, int status, String reason, AuthzDecision.PolicyRejection rejection, String flags,
+                        Supplier<TrafficLabels> labels, Supplier<String> src) {
         boolean outbound = t.direction() == TunnelInfo.Direction.OUTBOUND;
         if (flags == null) {
             if (log.isWarnEnabled()) {
@@ -92,10 +94,21 @@ final class ZtunnelAccessLog {
             }
             // ztunnel's Error::HttpStatus shows hyper's StatusCode: "401 Unauthorized".
             String error = outbound ? status > 0 ? "http status: " + io.netty.handler.codec.http.HttpResponseStatus.valueOf(status) : reason
-                    : flags.equals("DENY") ? "connection closed due to policy rejection: " + reason : reason;
+                    : flags.equals("DENY") ? "connection closed due to policy rejection: " + (rejection != null ? rejectionText(rejection) : reason)
+                    : reason;
             out.write("error", complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()), addr(t.destination()),
                     outbound, true, 0, 0, null, error));
         }
+    }
+
+    /**
+     * The {@code Display} of ztunnel's {@code AuthorizationRejectionError} (istio/ztunnel src/proxy.rs):
+     * {@code explicitly denied by: NAMESPACE/NAME} (Rust's {@code {a}/{b}}: an empty namespace leaves
+     * the slash) or {@code allow policies exist, but none allowed}. What operators grep and alert on;
+     * zerohop's fuller explanation stays in zerohop's format and the authorizer's DEBUG line.
+     */
+    static String rejectionText(AuthzDecision.PolicyRejection r) {
+        return r.explicit() ? "explicitly denied by: " + r.namespace() + "/" + r.name() : "allow policies exist, but none allowed";
     }
 
     /**

@@ -3,6 +3,7 @@ package io.zerohop.core.internal;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.hbone.AuthzDecision;
 import io.zerohop.hbone.HboneIdentityException;
 import io.zerohop.hbone.TunnelInfo;
 import java.net.ConnectException;
@@ -101,17 +102,39 @@ class ZtunnelFailedOpenLogTest {
                 + "dst.addr=127.0.0.2:15008 direction=\"inbound\" error=\"bad certificate\""));
     }
 
-    @Test
-    @DisplayName("a CONNECT denied by policy: connection opened (DEBUG), then connection complete (ERROR) with ztunnel's policy rejection")
-    void aPolicyRefusalIsOpenedThenComplete() {
-        TunnelInfo in = new TunnelInfo(TunnelInfo.Direction.INBOUND, TunnelObserverLabelsTest.ECHO, WorkloadStringsTest.CLIENT.identity(),
+    static TunnelInfo inbound() {
+        return new TunnelInfo(TunnelInfo.Direction.INBOUND, TunnelObserverLabelsTest.ECHO, WorkloadStringsTest.CLIENT.identity(),
                 HBONE, new InetSocketAddress("127.0.0.3", 40000), TARGET, Map.of());
-        observer.tunnelRefused(in, 401, "DENY by bench/deny (AuthorizationPolicy DENY, rule 0): matched");
+    }
+
+    @Test
+    @DisplayName("a CONNECT a DENY policy denied: connection opened (DEBUG), then connection complete (ERROR) with ztunnel's exact error, explicitly denied by: ns/name")
+    void aPolicyRefusalIsOpenedThenComplete() {
+        observer.tunnelDenied(inbound(), AuthzDecision.deny("DENY by bench/deny (AuthorizationPolicy DENY, rule 0): matched",
+                AuthzDecision.PolicyRejection.explicitlyDenied("bench", "deny")));
         assertThat(lines).extracting(Written::level).containsExactly("debug", "error");
         assertThat(lines.get(0).text()).contains("\tconnection opened\tsrc.addr=127.0.0.3:40000 ");
+        // istio/ztunnel src/proxy.rs: Error::AuthorizationPolicyRejection's "connection closed due to
+        // policy rejection: {0}" of AuthorizationRejectionError::ExplicitlyDenied's "explicitly denied by: {a}/{b}".
         assertThat(lines.get(1).text()).contains("\tconnection complete\tsrc.addr=127.0.0.3:40000 ")
                 .contains(" src.identity=\"spiffe://cluster.local/ns/bench/sa/client\" ")
                 .contains(" dst.identity=\"spiffe://cluster.local/ns/bench/sa/echo\" ")
-                .endsWith(" error=\"connection closed due to policy rejection: DENY by bench/deny (AuthorizationPolicy DENY, rule 0): matched\"");
+                .endsWith(" error=\"connection closed due to policy rejection: explicitly denied by: bench/deny\"");
+    }
+
+    @Test
+    @DisplayName("a CONNECT no allow rule admitted: ztunnel's NotAllowed, allow policies exist, but none allowed")
+    void aDefaultDenyIsNotAllowed() {
+        observer.tunnelDenied(inbound(), AuthzDecision.deny("DENY by bench/allow (AuthorizationPolicy ALLOW, default deny): no rule matched",
+                AuthzDecision.PolicyRejection.NOT_ALLOWED));
+        assertThat(lines.get(1).text())
+                .endsWith(" error=\"connection closed due to policy rejection: allow policies exist, but none allowed\"");
+    }
+
+    @Test
+    @DisplayName("a deny by an authorizer that is no policy engine (no rejection kind) keeps its own reason after ztunnel's prefix")
+    void aDenyWithoutARejectionKeepsItsReason() {
+        observer.tunnelDenied(inbound(), AuthzDecision.deny("not on the list"));
+        assertThat(lines.get(1).text()).endsWith(" error=\"connection closed due to policy rejection: not on the list\"");
     }
 }

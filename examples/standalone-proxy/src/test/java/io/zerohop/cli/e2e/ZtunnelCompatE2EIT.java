@@ -326,7 +326,8 @@ class ZtunnelCompatE2EIT {
         Map<String, String> d = logfmt(m.group(3));
         assertThat(d).containsEntry("direction", "\"inbound\"").containsEntry("bytes_sent", "0").containsEntry("bytes_recv", "0")
                 .containsEntry("src.identity", "\"spiffe://cluster.local/ns/legacy/sa/old2\"");
-        assertThat(d.get("error")).startsWith("\"connection closed due to policy rejection: DENY by prod/backend-deny-legacy");
+        // ztunnel's exact text (src/proxy.rs AuthorizationRejectionError::ExplicitlyDenied), what alerts grep for.
+        assertThat(d.get("error")).isEqualTo("\"connection closed due to policy rejection: explicitly denied by: prod/backend-deny-legacy\"");
         assertThat(d.keySet()).endsWith("error");
         // Proxy A's side of the same denial, in ztunnel's words for an outbound HTTP status (hyper's StatusCode).
         String outbound = proxyA.awaitLine(l -> l.startsWith("{\"level\":\"error\"") && l.contains("\"src.workload\":\"old2\""),
