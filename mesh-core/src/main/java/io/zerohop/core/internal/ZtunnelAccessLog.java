@@ -97,7 +97,7 @@ final class ZtunnelAccessLog {
                     : flags.equals("DENY") ? "connection closed due to policy rejection: " + (rejection != null ? rejectionText(rejection) : reason)
                     : reason;
             out.write("error", complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()), addr(t.destination()),
-                    outbound, true, 0, 0, null, error));
+                    outbound, true, 0, 0, elapsed(t), error));
         }
     }
 
@@ -122,9 +122,18 @@ final class ZtunnelAccessLog {
     static void dialFailed(Logger log, Out out, TunnelInfo t, String flags, String reason, Supplier<TrafficLabels> labels, Supplier<String> src) {
         opened(log, out, t, labels, src);
         if (log.isErrorEnabled()) {
-            out.write("error", complete(src.get(), labels.get(), addr(t.peerAddress()), addr(t.destination()), true, true, 0, 0, null,
+            out.write("error", complete(src.get(), labels.get(), addr(t.peerAddress()), addr(t.destination()), true, true, 0, 0, elapsed(t),
                     openError(flags, reason)));
         }
+    }
+
+    /**
+     * The time from {@code t}'s start to now: ztunnel's {@code duration} of a connection result it
+     * records as failed, from the result's start (built before authorization or the pool's dial) to
+     * the record (istio/ztunnel src/proxy/metrics.rs {@code ConnectionResult::record_internal}).
+     */
+    static Duration elapsed(TunnelInfo t) {
+        return Duration.ofNanos(Math.max(0, System.nanoTime() - t.startNanos()));
     }
 
     /**
@@ -164,8 +173,9 @@ final class ZtunnelAccessLog {
      * or null; {@code hboneAddr} the CONNECT target of a tunnel (null for a plain relay); {@code l} the
      * tunnel's metric labels, whose workload, namespace, principal and cluster become the fields
      * ({@code unknown}: left out); identities only when {@code mtls}; bytes as this side sent and
-     * received them (negative: left out, as in {@code connection opened}); {@code duration} null when
-     * not measured (a refusal); {@code error} last, or null.
+     * received them (negative: left out, as in {@code connection opened}); {@code duration} null only
+     * in {@code connection opened} (ztunnel's {@code connection complete} always has it, refusals and
+     * failed opens included); {@code error} last, or null.
      */
     static Line complete(String srcAddr, TrafficLabels l, String dstAddr, String hboneAddr, boolean outbound, boolean mtls,
                          long bytesSent, long bytesRecv, Duration duration, String error) {

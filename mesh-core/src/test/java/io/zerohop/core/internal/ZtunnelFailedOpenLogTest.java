@@ -49,10 +49,24 @@ class ZtunnelFailedOpenLogTest {
         return l;
     }
 
+    /** How long before the test's call each tunnel's open began (TunnelInfo.startNanos): a lower bound of its duration. */
+    static final long BEGAN_MS_AGO = 1_500;
+
     /** An open that waited on an HBONE connection that failed before TLS verified the server (no local address yet). */
     static TunnelInfo pending() {
         return new TunnelInfo(TunnelInfo.Direction.OUTBOUND, WorkloadStringsTest.CLIENT.identity(), null, null, HBONE, TARGET,
-                Map.of("forwarded", "for=\"127.0.0.3:5000\""));
+                Map.of("forwarded", "for=\"127.0.0.3:5000\""), System.nanoTime() - BEGAN_MS_AGO * 1_000_000);
+    }
+
+    /**
+     * The {@code duration="Nms"} of a connection complete line, just before its error: ztunnel's
+     * {@code format!("{}ms", self.start.elapsed().as_millis())} (istio/ztunnel src/proxy/metrics.rs
+     * {@code ConnectionResult::record_internal}), in every connection complete, failures included.
+     */
+    static long durationMs(String line) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(" bytes_recv=0 duration=\"(\\d+)ms\" error=\"").matcher(line);
+        assertThat(m.find()).as("duration between bytes_recv and error in %s", line).isTrue();
+        return Long.parseLong(m.group(1));
     }
 
     @Test
@@ -65,8 +79,10 @@ class ZtunnelFailedOpenLogTest {
         assertThat(lines.get(0).text()).startsWith("T\tdebug\taccess\tconnection opened\tsrc.addr=127.0.0.3:5000 src.identity=\"spiffe://cluster.local/ns/bench/sa/client\"")
                 .contains(" dst.addr=127.0.0.2:15008 dst.hbone_addr=127.0.0.2:8080 ").endsWith("direction=\"outbound\"");
         assertThat(lines.get(1).text()).startsWith("T\terror\taccess\tconnection complete\tsrc.addr=127.0.0.3:5000 src.identity=\"spiffe://cluster.local/ns/bench/sa/client\"")
-                .endsWith("direction=\"outbound\" bytes_sent=0 bytes_recv=0 error=\"identity error: no TLS context for HBONE source "
+                .contains("direction=\"outbound\" bytes_sent=0 bytes_recv=0 duration=\"")
+                .endsWith("ms\" error=\"identity error: no TLS context for HBONE source "
                         + "spiffe://cluster.local/ns/bench/sa/client: no SVID for spiffe://cluster.local/ns/bench/sa/client\"");
+        assertThat(durationMs(lines.get(1).text())).as("from the open's start").isGreaterThanOrEqualTo(BEGAN_MS_AGO);
         assertThat(metrics.opened).hasSize(1);
         assertThat(metrics.closed).extracting(TrafficLabels::responseFlags).containsExactly("IDENTITY_ERROR");
         assertThat(metrics.closed.get(0).failed()).isTrue();
@@ -104,7 +120,7 @@ class ZtunnelFailedOpenLogTest {
 
     static TunnelInfo inbound() {
         return new TunnelInfo(TunnelInfo.Direction.INBOUND, TunnelObserverLabelsTest.ECHO, WorkloadStringsTest.CLIENT.identity(),
-                HBONE, new InetSocketAddress("127.0.0.3", 40000), TARGET, Map.of());
+                HBONE, new InetSocketAddress("127.0.0.3", 40000), TARGET, Map.of(), System.nanoTime() - BEGAN_MS_AGO * 1_000_000);
     }
 
     @Test
@@ -120,6 +136,7 @@ class ZtunnelFailedOpenLogTest {
                 .contains(" src.identity=\"spiffe://cluster.local/ns/bench/sa/client\" ")
                 .contains(" dst.identity=\"spiffe://cluster.local/ns/bench/sa/echo\" ")
                 .endsWith(" error=\"connection closed due to policy rejection: explicitly denied by: bench/deny\"");
+        assertThat(durationMs(lines.get(1).text())).as("from the CONNECT's arrival").isGreaterThanOrEqualTo(BEGAN_MS_AGO);
     }
 
     @Test

@@ -78,12 +78,14 @@ public final class ConnectionPool {
         if (ready != null) {
             open(conn, ready, target, headers, result);
         } else {
+            // When the open was asked for, for a failure's duration: a clock read on this cold path only.
+            long asked = System.nanoTime();
             conn.ready.whenComplete((ch, err) -> {
                 if (err != null) {
                     conn.release();
                     // Each open waiting on the failed connection is one failed tunnel (metrics hook).
                     if (result.completeExceptionally(err)) {
-                        TunnelEvents.failed(cfg.events(), conn.pendingInfo(target, headers), err);
+                        TunnelEvents.failed(cfg.events(), conn.pendingInfo(target, headers, asked), err);
                     }
                 } else {
                     open(conn, ch, target, headers, result);

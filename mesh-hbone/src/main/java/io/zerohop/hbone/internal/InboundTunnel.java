@@ -122,7 +122,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
             }
             return null;
         }
-        info = new TunnelInfo(TunnelInfo.Direction.INBOUND, conn.localId, conn.peerId, conn.local, conn.peer, dst, plain);
+        info = new TunnelInfo(TunnelInfo.Direction.INBOUND, conn.localId, conn.peerId, conn.local, conn.peer, dst, plain, codec.startNanos());
         if (endStream) {
             refuse(400, "CONNECT request ended the stream");
             return null;
@@ -132,7 +132,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
 
     /** The tunnel of a CONNECT refused before its target was known. */
     private TunnelInfo withoutTarget(Map<String, String> plain) {
-        return new TunnelInfo(TunnelInfo.Direction.INBOUND, conn.localId, conn.peerId, conn.local, conn.peer, null, plain);
+        return new TunnelInfo(TunnelInfo.Direction.INBOUND, conn.localId, conn.peerId, conn.local, conn.peer, null, plain, codec.startNanos());
     }
 
     /** Phase 2: how {@code dst} is served (proxy or embedded), or null once refused (400 when not served). */

@@ -328,7 +328,8 @@ class ZtunnelCompatE2EIT {
                 .containsEntry("src.identity", "\"spiffe://cluster.local/ns/legacy/sa/old2\"");
         // ztunnel's exact text (src/proxy.rs AuthorizationRejectionError::ExplicitlyDenied), what alerts grep for.
         assertThat(d.get("error")).isEqualTo("\"connection closed due to policy rejection: explicitly denied by: prod/backend-deny-legacy\"");
-        assertThat(d.keySet()).endsWith("error");
+        assertThat(d.keySet()).endsWith("duration", "error");
+        assertThat(d.get("duration")).as("ztunnel's connection complete always has one").matches("\"\\d+ms\"");
         // Proxy A's side of the same denial, in ztunnel's words for an outbound HTTP status (hyper's StatusCode).
         String outbound = proxyA.awaitLine(l -> l.startsWith("{\"level\":\"error\"") && l.contains("\"src.workload\":\"old2\""),
                 "A's line for old2", Duration.ofSeconds(20));
