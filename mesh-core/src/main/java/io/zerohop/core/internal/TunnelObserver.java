@@ -259,7 +259,7 @@ public final class TunnelObserver implements HboneEvents {
             sink.closed(l.withResponseFlags(flags));
         }
         if (ztunnel != null) {
-            ZtunnelAccessLog.dialFailed(access, ztunnel, t, flags, reason, () -> labels(t), () -> source(t));
+            ZtunnelAccessLog.dialFailed(access, ztunnel, t, flags, cause, reason, () -> labels(t), () -> source(t));
         } else if (access.isInfoEnabled()) {
             access.info("outbound refused src={} src_id={} dst={} dst_id={} status=- reason=\"{}\"", source(t), t.localIdentity(),
                     addr(t.destination()), t.peerIdentity() != null ? t.peerIdentity() : expectedIdentity(t), reason);

@@ -116,14 +116,17 @@ final class ZtunnelAccessLog {
      * connection (src/proxy/outbound.rs {@code proxy_to_hbone} builds the connection result before
      * the pool dials, then records the pool's error): {@code connection opened} at DEBUG, then
      * {@code connection complete} at ERROR whose error is the Display of ztunnel's error for
-     * {@code flags} (src/proxy.rs {@code Error}; {@link #openError}). One pair per open, every open
+     * {@code flags} (src/proxy.rs {@code Error}; {@link #openError}), or {@code pool draining} when the
+     * client was closed ({@code WorkloadHBONEPoolDraining}). One pair per open, every open
      * that waited on one failed HBONE connection included.
      */
-    static void dialFailed(Logger log, Out out, TunnelInfo t, String flags, String reason, Supplier<TrafficLabels> labels, Supplier<String> src) {
+    static void dialFailed(Logger log, Out out, TunnelInfo t, String flags, Throwable cause, String reason, Supplier<TrafficLabels> labels,
+                           Supplier<String> src) {
         opened(log, out, t, labels, src);
         if (log.isErrorEnabled()) {
+            // A closed client is ztunnel's draining pool, whose error is no io::Error: Display "pool draining" (src/proxy.rs).
             out.write("error", complete(src.get(), labels.get(), addr(t.peerAddress()), addr(t.destination()), true, true, 0, 0, elapsed(t),
-                    openError(flags, reason)));
+                    cause instanceof io.zerohop.hbone.HboneClientClosedException ? "pool draining" : openError(flags, reason)));
         }
     }
 

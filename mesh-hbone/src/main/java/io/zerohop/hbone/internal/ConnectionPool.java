@@ -65,7 +65,7 @@ public final class ConnectionPool {
             // One failed open, as any other: ztunnel records an open its draining pool refuses with the
             // connection's labels (src/proxy/pool.rs WorkloadHBONEPoolDraining, recorded by
             // src/proxy/outbound.rs proxy_to_hbone as a ConnectionFailure).
-            IOException e = new IOException("HBONE client is closed");
+            IOException e = new io.zerohop.hbone.HboneClientClosedException("HBONE client is closed");
             TunnelEvents.failed(cfg.events(), new io.zerohop.hbone.TunnelInfo(io.zerohop.hbone.TunnelInfo.Direction.OUTBOUND, cfg.source(),
                     null, null, hbone, target, headers), e);
             return CompletableFuture.failedFuture(e);
