@@ -61,13 +61,18 @@ final class ZtunnelAccessLog {
         }
     }
 
-    /** A closed tunnel's line, when the access log's level lets it through. */
-    static void closed(Logger log, Out out, TunnelResult r, Supplier<TrafficLabels> labels, Supplier<String> src) {
-        String error = r.error() != null ? r.error() : r.reset() ? "reset" : null;
+    /**
+     * A closed tunnel's line, when the access log's level lets it through; {@code lateDenied}: closed
+     * because a policy change denies it, whose error is ztunnel's {@code AuthorizationPolicyLateRejection}
+     * "connection closed due to policy change" (istio/ztunnel src/proxy.rs, src/proxy/connection_manager.rs
+     * {@code handle_connection!}).
+     */
+    static void closed(Logger log, Out out, TunnelResult r, boolean lateDenied, Supplier<TrafficLabels> labels, Supplier<String> src) {
+        String error = lateDenied ? "connection closed due to policy change" : r.error() != null ? r.error() : r.reset() ? "reset" : null;
         if (error != null ? log.isErrorEnabled() : log.isInfoEnabled()) {
             TunnelInfo t = r.info();
             boolean outbound = t.direction() == TunnelInfo.Direction.OUTBOUND;
-            write(error != null ? "error" : "info", complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()),
+            out.write(error != null ? "error" : "info", complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()),
                     addr(t.destination()), outbound, true, r.bytesSent(), r.bytesReceived(), r.duration(), error));
         }
     }
@@ -165,7 +170,7 @@ final class ZtunnelAccessLog {
     /** A plain TCP relay's line (passthrough, plaintext inbound): bytes_sent is the request outbound, the response inbound, as ztunnel's. */
     static void plain(Logger log, Out out, Relay.Stats s, boolean inbound, InetSocketAddress src, InetSocketAddress dst, Supplier<TrafficLabels> labels) {
         if (s.reset() ? log.isErrorEnabled() : log.isInfoEnabled()) {
-            write(s.reset() ? "error" : "info", complete(addr(src), labels.get(), addr(dst), null, !inbound, false,
+            out.write(s.reset() ? "error" : "info", complete(addr(src), labels.get(), addr(dst), null, !inbound, false,
                     inbound ? s.bytesFromB() : s.bytesFromA(), inbound ? s.bytesFromA() : s.bytesFromB(), s.duration(),
                     s.reset() ? "reset" : null));
         }

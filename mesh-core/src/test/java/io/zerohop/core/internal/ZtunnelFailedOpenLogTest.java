@@ -154,4 +154,37 @@ class ZtunnelFailedOpenLogTest {
         observer.tunnelDenied(inbound(), AuthzDecision.deny("not on the list"));
         assertThat(lines.get(1).text()).endsWith(" error=\"connection closed due to policy rejection: not on the list\"");
     }
+
+    /**
+     * An open tunnel a policy change denies closes with ztunnel's late rejection, the {@code Display}
+     * of {@code Error::AuthorizationPolicyLateRejection}: "connection closed due to policy change"
+     * (istio/ztunnel src/proxy.rs; src/proxy/connection_manager.rs {@code handle_connection!} ends the
+     * connection with it when the policy watcher drains it), with metrics and without.
+     */
+    @Test
+    @DisplayName("a tunnel closed for a policy change: connection complete with ztunnel's late rejection, with and without metrics")
+    void aLateDenialIsConnectionClosedDueToPolicyChange() {
+        TunnelObserver noMetrics = new TunnelObserver(WorkloadRegistry.of(List.of(WorkloadStringsTest.CLIENT), Map.of()), null,
+                null, TrafficLabels.DEFAULT_CLUSTER, debugLogger(), (level, line) -> lines.add(new Written(level, line.text(level, "T"))));
+        for (TunnelObserver o : List.of(observer, noMetrics)) {
+            lines.clear();
+            TunnelInfo in = inbound();
+            o.tunnelOpened(in, new io.zerohop.hbone.TunnelCounters() {
+                @Override
+                public long bytesReceived() {
+                    return 0;
+                }
+
+                @Override
+                public long bytesSent() {
+                    return 0;
+                }
+            });
+            o.lateDenied(in);
+            o.tunnelClosed(new io.zerohop.hbone.TunnelResult(in, 200, 5, 7, java.time.Duration.ofMillis(3), true, "reset"));
+            assertThat(lines).extracting(Written::level).containsExactly("debug", "error");
+            assertThat(lines.get(1).text()).contains("\tconnection complete\t").contains(" bytes_sent=7 bytes_recv=5 duration=\"3ms\" ")
+                    .endsWith(" error=\"connection closed due to policy change\"");
+        }
+    }
 }
