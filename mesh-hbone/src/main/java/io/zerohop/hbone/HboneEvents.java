@@ -30,6 +30,16 @@ public interface HboneEvents {
     default void tunnelRefused(TunnelInfo tunnel, int status, String reason) {}
 
     /**
+     * A CONNECT the server's {@link Authorizer} denied (after its target was resolved): the
+     * authorizer's whole decision, so a listener can tell a policy's rejection
+     * ({@link AuthzDecision#rejection()}) from its explanation ({@link AuthzDecision#reason()}). Said
+     * instead of {@link #tunnelRefused}, which the default calls with the decision's status and reason.
+     */
+    default void tunnelDenied(TunnelInfo tunnel, AuthzDecision decision) {
+        tunnelRefused(tunnel, decision.status(), decision.reason());
+    }
+
+    /**
      * A client tunnel that failed to open without a CONNECT response: its HBONE connection could not
      * be dialled or set up (TCP, TLS, HTTP/2), or its stream ended or timed out before the response.
      * Once per failed open: every open that waited on one failed connection gets its own call, as

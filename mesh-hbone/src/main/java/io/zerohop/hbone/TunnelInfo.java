@@ -17,16 +17,28 @@ import java.util.Map;
  *                      malformed authority
  * @param headers       request headers without pseudo-headers (lower-case names); an immutable
  *                      map, kept compact (a value may be rendered at each read, always to the same text)
+ * @param startNanos    {@link System#nanoTime()} when this tunnel's open began (server: its CONNECT's
+ *                      stream arrived; client: its stream was set up, or, for an open that failed
+ *                      waiting on its HBONE connection, it was asked for), so that a refusal or a failed
+ *                      open has a duration, as ztunnel's connection result has from its start
+ *                      (istio/ztunnel src/proxy/metrics.rs {@code ConnectionResult}); only differences
+ *                      between it and another {@code nanoTime()} mean anything
  */
 public record TunnelInfo(Direction direction, SpiffeId localIdentity, SpiffeId peerIdentity,
                          InetSocketAddress localAddress, InetSocketAddress peerAddress,
-                         InetSocketAddress destination, Map<String, String> headers) {
+                         InetSocketAddress destination, Map<String, String> headers, long startNanos) {
 
     public enum Direction { INBOUND, OUTBOUND }
 
     public TunnelInfo {
         // A HeaderMap is immutable already, and smaller than a copy (issue 14).
         headers = headers == null ? Map.of() : headers instanceof io.zerohop.hbone.internal.HeaderMap ? headers : Map.copyOf(headers);
+    }
+
+    /** A tunnel whose open begins now. */
+    public TunnelInfo(Direction direction, SpiffeId localIdentity, SpiffeId peerIdentity, InetSocketAddress localAddress,
+                      InetSocketAddress peerAddress, InetSocketAddress destination, Map<String, String> headers) {
+        this(direction, localIdentity, peerIdentity, localAddress, peerAddress, destination, headers, System.nanoTime());
     }
 
     @Override

@@ -282,6 +282,28 @@ class ClientPoolTest {
         }
     }
 
+    /**
+     * An open that waited on an HBONE connection that then failed (here: TLS never answered) reports
+     * the moment it was asked for as its start, not the failure's: ztunnel's connection result starts
+     * before its pool dials (istio/ztunnel src/proxy/outbound.rs {@code proxy_to_hbone}), and its
+     * {@code duration} counts from there (src/proxy/metrics.rs). The listener's socket accepts in the
+     * kernel's backlog and never reads, so the failure is the handshake timeout, after connect() returned.
+     */
+    @Test
+    void aFailedWaitingOpenStartsWhenItWasAskedFor() throws Exception {
+        RecordingEvents events = new RecordingEvents();
+        try (java.net.ServerSocket silent = new java.net.ServerSocket(0, 8, java.net.InetAddress.getByName("127.0.53.20"));
+             HboneClient client = mesh.client().handshakeTimeout(Duration.ofSeconds(2)).listener(events).build()) {
+            long before = System.nanoTime();
+            java.util.concurrent.CompletableFuture<HboneStream> open = client.connect(echo.address(), mesh.expectServer(),
+                    (java.net.InetSocketAddress) silent.getLocalSocketAddress(), java.util.Map.of());
+            long asked = System.nanoTime();
+            assertThatThrownBy(() -> open.get(20, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class);
+            TunnelInfo failed = RecordingEvents.next(events.refused).tunnel();
+            assertThat(failed.startNanos()).as("when the open was asked for").isBetween(before, asked);
+        }
+    }
+
     @Test
     void builderValidates() {
         assertThatThrownBy(() -> HboneClient.builder().build()).hasMessageContaining("tls");

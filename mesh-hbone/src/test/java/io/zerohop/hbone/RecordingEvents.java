@@ -12,6 +12,8 @@ final class RecordingEvents implements HboneEvents {
     final LinkedBlockingQueue<TunnelResult> closed = new LinkedBlockingQueue<>();
     final LinkedBlockingQueue<Refusal> refused = new LinkedBlockingQueue<>();
     final LinkedBlockingQueue<Throwable> failed = new LinkedBlockingQueue<>();
+    /** The authorizer's decisions of {@link #tunnelDenied} (each also in {@link #refused}). */
+    final LinkedBlockingQueue<AuthzDecision> denied = new LinkedBlockingQueue<>();
 
     @Override
     public void tunnelOpened(TunnelInfo tunnel) {
@@ -26,6 +28,12 @@ final class RecordingEvents implements HboneEvents {
     @Override
     public void tunnelRefused(TunnelInfo tunnel, int status, String reason) {
         refused.add(new Refusal(tunnel, status, reason));
+    }
+
+    @Override
+    public void tunnelDenied(TunnelInfo tunnel, AuthzDecision decision) {
+        denied.add(decision);
+        HboneEvents.super.tunnelDenied(tunnel, decision);
     }
 
     @Override
@@ -46,5 +54,6 @@ final class RecordingEvents implements HboneEvents {
         closed.clear();
         refused.clear();
         failed.clear();
+        denied.clear();
     }
 }

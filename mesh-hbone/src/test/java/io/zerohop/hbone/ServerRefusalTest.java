@@ -42,6 +42,7 @@ class ServerRefusalTest {
     static ClosedPort closed;
     static int closedPort;
     static final RecordingEvents events = new RecordingEvents();
+    static final AuthzDecision DENY_ALL = AuthzDecision.deny("policy ns/deny-all", AuthzDecision.PolicyRejection.explicitlyDenied("ns", "deny-all"));
     static final AtomicReference<AuthzRequest> lastAuthz = new AtomicReference<>();
     static final AtomicReference<Destination> lastDestination = new AtomicReference<>();
 
@@ -79,7 +80,7 @@ class ServerRefusalTest {
             public AuthzDecision authorize(AuthzRequest r, Destination d) {
                 lastAuthz.set(r);
                 lastDestination.set(d);
-                return r.destination().getPort() == DENIED_PORT ? AuthzDecision.deny("policy ns/deny-all") : AuthzDecision.allow();
+                return r.destination().getPort() == DENIED_PORT ? DENY_ALL : AuthzDecision.allow();
             }
         };
         server = mesh.server(resolver).authorizer(authz).listener(events).build().start().get();
@@ -181,6 +182,8 @@ class ServerRefusalTest {
         RecordingEvents.Refusal r = RecordingEvents.next(events.refused);
         assertThat(r.status()).isEqualTo(401);
         assertThat(r.reason()).isEqualTo("policy ns/deny-all");
+        // The whole decision reaches the listener (mesh-core's ztunnel-format line needs its policy rejection).
+        assertThat(RecordingEvents.next(events.denied)).isSameAs(DENY_ALL);
         AuthzRequest seen = lastAuthz.get();
         assertThat(seen.peer()).isEqualTo(mesh.clientId);
         assertThat(seen.localIdentity()).isEqualTo(mesh.serverId);

@@ -37,6 +37,13 @@ public final class FanOut implements HboneEvents {
     }
 
     @Override
+    public void tunnelDenied(TunnelInfo tunnel, io.zerohop.hbone.AuthzDecision decision) {
+        for (HboneEvents e : all) {
+            e.tunnelDenied(tunnel, decision);
+        }
+    }
+
+    @Override
     public void tunnelFailed(TunnelInfo tunnel, Throwable cause) {
         for (HboneEvents e : all) {
             e.tunnelFailed(tunnel, cause);

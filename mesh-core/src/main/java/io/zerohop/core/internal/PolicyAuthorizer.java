@@ -20,8 +20,9 @@ import java.util.Objects;
  * The adapter between mesh-policy and mesh-hbone (the two do not know each other): an HBONE
  * CONNECT's {@link AuthzRequest} becomes an {@link AccessRequest} (ztunnel's {@code rbac::Connection}:
  * peer principal, source address and workload, destination address, port and workload) and the
- * engine's {@link Decision} becomes {@link AuthzDecision#allow()}, or {@link AuthzDecision#deny(String)}
- * (401, ztunnel's status for an RBAC deny) with {@link Decision#explain()} as the reason. A dry-run
+ * engine's {@link Decision} becomes {@link AuthzDecision#allow()}, or {@link AuthzDecision#deny(String, AuthzDecision.PolicyRejection)}
+ * (401, ztunnel's status for an RBAC deny) with {@link Decision#explain()} as the reason and ztunnel's
+ * kind of rejection ({@link #rejection}). A dry-run
  * verdict ({@code istio.io/dry-run}) never changes the outcome; it travels in the reason.
  *
  * <p>Deciding a tunnel per HTTP request instead of per CONNECT is not this class's choice: see
@@ -71,7 +72,18 @@ public final class PolicyAuthorizer implements Authorizer {
         } else {
             refusals.warn("denied {} -> {} ({}): {}", r.peer(), Addresses.authority(r.destination()), r.localIdentity(), d.explain());
         }
-        return AuthzDecision.deny(d.explain());
+        return AuthzDecision.deny(d.explain(), rejection(d));
+    }
+
+    /**
+     * A deny's kind in ztunnel's terms (istio/ztunnel src/state.rs {@code assert_rbac}): allow
+     * policies in scope and none matched is {@code NotAllowed}; any other deny names its policy as
+     * {@code ExplicitlyDenied} (a DENY rule, and zerohop's denials ztunnel has no kind for: a CUSTOM
+     * policy without an external authorizer, Cilium's authentication).
+     */
+    static AuthzDecision.PolicyRejection rejection(Decision d) {
+        return d.outcome() == Decision.Outcome.DENIED_DEFAULT || d.policy() == null ? AuthzDecision.PolicyRejection.NOT_ALLOWED
+                : AuthzDecision.PolicyRejection.explicitlyDenied(d.policy().namespace(), d.policy().name());
     }
 
     /** The engine's L4 decision for an HBONE tunnel (also what a policy change re-decides). */

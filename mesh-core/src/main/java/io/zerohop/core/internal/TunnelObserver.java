@@ -59,6 +59,11 @@ public final class TunnelObserver implements HboneEvents {
      * issue 14). Weak: a label set goes with the last tunnel that holds it.
      */
     private final Interner<TrafficLabels> shared = Interner.newWeakInterner();
+    /**
+     * Tunnels a policy change is closing while no metrics sink tracks them ({@link #open} is empty):
+     * their ztunnel-format line still says so. Keyed by the TunnelInfo instance; each leaves at its close.
+     */
+    private final java.util.Set<TunnelInfo> lateDeniedUntracked = Collections.newSetFromMap(Collections.synchronizedMap(new IdentityHashMap<>()));
     /** Open tunnels whose bytes are reported as they flow; keyed by the TunnelInfo instance. */
     private final Map<TunnelInfo, Live> open = Collections.synchronizedMap(new IdentityHashMap<>());
 
@@ -144,6 +149,8 @@ public final class TunnelObserver implements HboneEvents {
         Live l = open.get(t);
         if (l != null) {
             l.denied = true;
+        } else if (sink == null && ztunnel != null) {
+            lateDeniedUntracked.add(t);
         }
     }
 
@@ -168,6 +175,7 @@ public final class TunnelObserver implements HboneEvents {
     public void tunnelClosed(TunnelResult r) {
         TunnelInfo t = r.info();
         TrafficLabels closedLabels = null;
+        boolean lateDenied = false;
         if (sink != null) {
             Live l = open.remove(t);
             if (l == null) {
@@ -178,10 +186,13 @@ public final class TunnelObserver implements HboneEvents {
             // (DENY), any other error ends as a connection failure (CONNECT).
             sink.closed(l.labels.withResponseFlags(l.denied ? "DENY" : r.reset() ? "CONNECT" : TrafficLabels.NO_FLAGS));
             closedLabels = l.labels;
+            lateDenied = l.denied;
+        } else if (ztunnel != null) {
+            lateDenied = lateDeniedUntracked.remove(t);
         }
         if (ztunnel != null) {
             TrafficLabels known = closedLabels;
-            ZtunnelAccessLog.closed(access, ztunnel, r, () -> known != null ? known : labels(t), () -> ztunnelSource(t));
+            ZtunnelAccessLog.closed(access, ztunnel, r, lateDenied, () -> known != null ? known : labels(t), () -> ztunnelSource(t));
         } else if (access.isInfoEnabled()) {
             access.info("{} src={} src_id={}{} dst={} dst_id={} status={} bytes_sent={} bytes_received={} duration_ms={} end={}{}",
                     t.direction() == TunnelInfo.Direction.INBOUND ? "inbound" : "outbound",
@@ -211,6 +222,16 @@ public final class TunnelObserver implements HboneEvents {
 
     @Override
     public void tunnelRefused(TunnelInfo t, int status, String reason) {
+        refused(t, status, reason, null);
+    }
+
+    /** A denial by the authorizer: as a refusal, with the policy's rejection for ztunnel's error text. */
+    @Override
+    public void tunnelDenied(TunnelInfo t, io.zerohop.hbone.AuthzDecision d) {
+        refused(t, d.status(), d.reason(), d.rejection());
+    }
+
+    private void refused(TunnelInfo t, int status, String reason, io.zerohop.hbone.AuthzDecision.PolicyRejection rejection) {
         String flags = TrafficLabels.refusalFlags(t.direction() == TunnelInfo.Direction.OUTBOUND, status);
         if (sink != null && flags != null && t.destination() != null) {
             // ztunnel opens the connection result before it authorizes, then records the failure:
@@ -220,7 +241,7 @@ public final class TunnelObserver implements HboneEvents {
             sink.closed(l.withResponseFlags(flags));
         }
         if (ztunnel != null) {
-            ZtunnelAccessLog.refused(access, ztunnel, t, status, reason, flags, () -> labels(t), () -> ztunnelSource(t));
+            ZtunnelAccessLog.refused(access, ztunnel, t, status, reason, rejection, flags, () -> labels(t), () -> ztunnelSource(t));
         } else if (access.isInfoEnabled()) {
             boolean inbound = t.direction() == TunnelInfo.Direction.INBOUND;
             access.info("{} refused src={} src_id={}{} dst={} dst_id={} status={} reason=\"{}\"",
@@ -249,7 +270,7 @@ public final class TunnelObserver implements HboneEvents {
             sink.closed(l.withResponseFlags(flags));
         }
         if (ztunnel != null) {
-            ZtunnelAccessLog.dialFailed(access, ztunnel, t, flags, reason, () -> labels(t), () -> source(t));
+            ZtunnelAccessLog.dialFailed(access, ztunnel, t, flags, cause, reason, () -> labels(t), () -> source(t));
         } else if (access.isInfoEnabled()) {
             access.info("outbound refused src={} src_id={} dst={} dst_id={} status=- reason=\"{}\"", source(t), t.localIdentity(),
                     addr(t.destination()), t.peerIdentity() != null ? t.peerIdentity() : expectedIdentity(t), reason);

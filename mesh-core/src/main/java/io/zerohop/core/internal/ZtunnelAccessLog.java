@@ -1,5 +1,6 @@
 package io.zerohop.core.internal;
 
+import io.zerohop.hbone.AuthzDecision;
 import io.zerohop.hbone.TunnelInfo;
 import io.zerohop.hbone.TunnelResult;
 import io.zerohop.hbone.internal.Relay;
@@ -60,13 +61,18 @@ final class ZtunnelAccessLog {
         }
     }
 
-    /** A closed tunnel's line, when the access log's level lets it through. */
-    static void closed(Logger log, Out out, TunnelResult r, Supplier<TrafficLabels> labels, Supplier<String> src) {
-        String error = r.error() != null ? r.error() : r.reset() ? "reset" : null;
+    /**
+     * A closed tunnel's line, when the access log's level lets it through; {@code lateDenied}: closed
+     * because a policy change denies it, whose error is ztunnel's {@code AuthorizationPolicyLateRejection}
+     * "connection closed due to policy change" (istio/ztunnel src/proxy.rs, src/proxy/connection_manager.rs
+     * {@code handle_connection!}).
+     */
+    static void closed(Logger log, Out out, TunnelResult r, boolean lateDenied, Supplier<TrafficLabels> labels, Supplier<String> src) {
+        String error = lateDenied ? "connection closed due to policy change" : r.error() != null ? r.error() : r.reset() ? "reset" : null;
         if (error != null ? log.isErrorEnabled() : log.isInfoEnabled()) {
             TunnelInfo t = r.info();
             boolean outbound = t.direction() == TunnelInfo.Direction.OUTBOUND;
-            write(error != null ? "error" : "info", complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()),
+            out.write(error != null ? "error" : "info", complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()),
                     addr(t.destination()), outbound, true, r.bytesSent(), r.bytesReceived(), r.duration(), error));
         }
     }
@@ -74,10 +80,11 @@ final class ZtunnelAccessLog {
     /**
      * A refused CONNECT: with {@code flags} (ztunnel counts it) a {@code connection complete} at ERROR
      * with ztunnel's error text (src/proxy.rs: a policy rejection inbound, the HTTP status outbound);
-     * without, ztunnel's early deny ({@code connection failed}, WARN).
+     * without, ztunnel's early deny ({@code connection failed}, WARN). {@code rejection}: a policy's
+     * (inbound), whose text is ztunnel's ({@link #rejectionText}), else null.
      */
-    static void refused(Logger log, Out out, TunnelInfo t, int status, String reason, String flags, Supplier<TrafficLabels> labels,
-                        Supplier<String> src) {
+    static void refused(Logger log, Out out, TunnelInfo t, int status, String reason, AuthzDecision.PolicyRejection rejection, String flags,
+                        Supplier<TrafficLabels> labels, Supplier<String> src) {
         boolean outbound = t.direction() == TunnelInfo.Direction.OUTBOUND;
         if (flags == null) {
             if (log.isWarnEnabled()) {
@@ -92,10 +99,21 @@ final class ZtunnelAccessLog {
             }
             // ztunnel's Error::HttpStatus shows hyper's StatusCode: "401 Unauthorized".
             String error = outbound ? status > 0 ? "http status: " + io.netty.handler.codec.http.HttpResponseStatus.valueOf(status) : reason
-                    : flags.equals("DENY") ? "connection closed due to policy rejection: " + reason : reason;
+                    : flags.equals("DENY") ? "connection closed due to policy rejection: " + (rejection != null ? rejectionText(rejection) : reason)
+                    : reason;
             out.write("error", complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()), addr(t.destination()),
-                    outbound, true, 0, 0, null, error));
+                    outbound, true, 0, 0, elapsed(t), error));
         }
+    }
+
+    /**
+     * The {@code Display} of ztunnel's {@code AuthorizationRejectionError} (istio/ztunnel src/proxy.rs):
+     * {@code explicitly denied by: NAMESPACE/NAME} (Rust's {@code {a}/{b}}: an empty namespace leaves
+     * the slash) or {@code allow policies exist, but none allowed}. What operators grep and alert on;
+     * zerohop's fuller explanation stays in zerohop's format and the authorizer's DEBUG line.
+     */
+    static String rejectionText(AuthzDecision.PolicyRejection r) {
+        return r.explicit() ? "explicitly denied by: " + r.namespace() + "/" + r.name() : "allow policies exist, but none allowed";
     }
 
     /**
@@ -103,15 +121,27 @@ final class ZtunnelAccessLog {
      * connection (src/proxy/outbound.rs {@code proxy_to_hbone} builds the connection result before
      * the pool dials, then records the pool's error): {@code connection opened} at DEBUG, then
      * {@code connection complete} at ERROR whose error is the Display of ztunnel's error for
-     * {@code flags} (src/proxy.rs {@code Error}; {@link #openError}). One pair per open, every open
+     * {@code flags} (src/proxy.rs {@code Error}; {@link #openError}), or {@code pool draining} when the
+     * client was closed ({@code WorkloadHBONEPoolDraining}). One pair per open, every open
      * that waited on one failed HBONE connection included.
      */
-    static void dialFailed(Logger log, Out out, TunnelInfo t, String flags, String reason, Supplier<TrafficLabels> labels, Supplier<String> src) {
+    static void dialFailed(Logger log, Out out, TunnelInfo t, String flags, Throwable cause, String reason, Supplier<TrafficLabels> labels,
+                           Supplier<String> src) {
         opened(log, out, t, labels, src);
         if (log.isErrorEnabled()) {
-            out.write("error", complete(src.get(), labels.get(), addr(t.peerAddress()), addr(t.destination()), true, true, 0, 0, null,
-                    openError(flags, reason)));
+            // A closed client is ztunnel's draining pool, whose error is no io::Error: Display "pool draining" (src/proxy.rs).
+            out.write("error", complete(src.get(), labels.get(), addr(t.peerAddress()), addr(t.destination()), true, true, 0, 0, elapsed(t),
+                    cause instanceof io.zerohop.hbone.HboneClientClosedException ? "pool draining" : openError(flags, reason)));
         }
+    }
+
+    /**
+     * The time from {@code t}'s start to now: ztunnel's {@code duration} of a connection result it
+     * records as failed, from the result's start (built before authorization or the pool's dial) to
+     * the record (istio/ztunnel src/proxy/metrics.rs {@code ConnectionResult::record_internal}).
+     */
+    static Duration elapsed(TunnelInfo t) {
+        return Duration.ofNanos(Math.max(0, System.nanoTime() - t.startNanos()));
     }
 
     /**
@@ -140,7 +170,7 @@ final class ZtunnelAccessLog {
     /** A plain TCP relay's line (passthrough, plaintext inbound): bytes_sent is the request outbound, the response inbound, as ztunnel's. */
     static void plain(Logger log, Out out, Relay.Stats s, boolean inbound, InetSocketAddress src, InetSocketAddress dst, Supplier<TrafficLabels> labels) {
         if (s.reset() ? log.isErrorEnabled() : log.isInfoEnabled()) {
-            write(s.reset() ? "error" : "info", complete(addr(src), labels.get(), addr(dst), null, !inbound, false,
+            out.write(s.reset() ? "error" : "info", complete(addr(src), labels.get(), addr(dst), null, !inbound, false,
                     inbound ? s.bytesFromB() : s.bytesFromA(), inbound ? s.bytesFromA() : s.bytesFromB(), s.duration(),
                     s.reset() ? "reset" : null));
         }
@@ -151,8 +181,9 @@ final class ZtunnelAccessLog {
      * or null; {@code hboneAddr} the CONNECT target of a tunnel (null for a plain relay); {@code l} the
      * tunnel's metric labels, whose workload, namespace, principal and cluster become the fields
      * ({@code unknown}: left out); identities only when {@code mtls}; bytes as this side sent and
-     * received them (negative: left out, as in {@code connection opened}); {@code duration} null when
-     * not measured (a refusal); {@code error} last, or null.
+     * received them (negative: left out, as in {@code connection opened}); {@code duration} null only
+     * in {@code connection opened} (ztunnel's {@code connection complete} always has it, refusals and
+     * failed opens included); {@code error} last, or null.
      */
     static Line complete(String srcAddr, TrafficLabels l, String dstAddr, String hboneAddr, boolean outbound, boolean mtls,
                          long bytesSent, long bytesRecv, Duration duration, String error) {

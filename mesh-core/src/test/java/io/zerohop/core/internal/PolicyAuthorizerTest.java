@@ -49,6 +49,25 @@ class PolicyAuthorizerTest {
     }
 
     @Test
+    @DisplayName("a deny carries ztunnel's kind of rejection (src/state.rs assert_rbac): no allow rule matched is NotAllowed, a DENY rule names its policy")
+    void aDenyCarriesZtunnelsRejection() throws Exception {
+        AuthzRequest legacy = connect(LEGACY, FRONTEND_IP, backend8080, BACKEND.identity());
+        assertThat(f.authorizer.authorize(legacy).rejection()).isEqualTo(AuthzDecision.PolicyRejection.NOT_ALLOWED);
+        io.zerohop.policy.PolicyEngine deny = io.zerohop.policy.PolicyEngine.builder().policies(io.zerohop.policy.PolicyLoader.fromString("d.yaml", """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: backend-deny-legacy, namespace: prod}
+                spec:
+                  selector: {matchLabels: {app: backend}}
+                  action: DENY
+                  rules: [{from: [{source: {namespaces: [legacy]}}]}]
+                """)).build();
+        AuthzDecision d = new PolicyAuthorizer(deny, f.registry, f.refusals).authorize(legacy);
+        assertThat(d.rejection()).isEqualTo(AuthzDecision.PolicyRejection.explicitlyDenied("prod", "backend-deny-legacy"));
+        assertThat(d.reason()).startsWith("DENY by prod/backend-deny-legacy (AuthorizationPolicy DENY, rule 0)");
+    }
+
+    @Test
     @DisplayName("a dry-run DENY that matches does not deny; its would-be verdict is reported (istio.io/dry-run)")
     void aDryRunDenyNeverDenies() {
         AuthzRequest r = connect(FRONTEND.identity(), FRONTEND_IP, backend8080, BACKEND.identity());

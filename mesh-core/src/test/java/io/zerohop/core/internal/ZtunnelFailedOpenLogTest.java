@@ -3,6 +3,7 @@ package io.zerohop.core.internal;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.hbone.AuthzDecision;
 import io.zerohop.hbone.HboneIdentityException;
 import io.zerohop.hbone.TunnelInfo;
 import java.net.ConnectException;
@@ -48,10 +49,24 @@ class ZtunnelFailedOpenLogTest {
         return l;
     }
 
+    /** How long before the test's call each tunnel's open began (TunnelInfo.startNanos): a lower bound of its duration. */
+    static final long BEGAN_MS_AGO = 1_500;
+
     /** An open that waited on an HBONE connection that failed before TLS verified the server (no local address yet). */
     static TunnelInfo pending() {
         return new TunnelInfo(TunnelInfo.Direction.OUTBOUND, WorkloadStringsTest.CLIENT.identity(), null, null, HBONE, TARGET,
-                Map.of("forwarded", "for=\"127.0.0.3:5000\""));
+                Map.of("forwarded", "for=\"127.0.0.3:5000\""), System.nanoTime() - BEGAN_MS_AGO * 1_000_000);
+    }
+
+    /**
+     * The {@code duration="Nms"} of a connection complete line, just before its error: ztunnel's
+     * {@code format!("{}ms", self.start.elapsed().as_millis())} (istio/ztunnel src/proxy/metrics.rs
+     * {@code ConnectionResult::record_internal}), in every connection complete, failures included.
+     */
+    static long durationMs(String line) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile(" bytes_recv=0 duration=\"(\\d+)ms\" error=\"").matcher(line);
+        assertThat(m.find()).as("duration between bytes_recv and error in %s", line).isTrue();
+        return Long.parseLong(m.group(1));
     }
 
     @Test
@@ -64,8 +79,10 @@ class ZtunnelFailedOpenLogTest {
         assertThat(lines.get(0).text()).startsWith("T\tdebug\taccess\tconnection opened\tsrc.addr=127.0.0.3:5000 src.identity=\"spiffe://cluster.local/ns/bench/sa/client\"")
                 .contains(" dst.addr=127.0.0.2:15008 dst.hbone_addr=127.0.0.2:8080 ").endsWith("direction=\"outbound\"");
         assertThat(lines.get(1).text()).startsWith("T\terror\taccess\tconnection complete\tsrc.addr=127.0.0.3:5000 src.identity=\"spiffe://cluster.local/ns/bench/sa/client\"")
-                .endsWith("direction=\"outbound\" bytes_sent=0 bytes_recv=0 error=\"identity error: no TLS context for HBONE source "
+                .contains("direction=\"outbound\" bytes_sent=0 bytes_recv=0 duration=\"")
+                .endsWith("ms\" error=\"identity error: no TLS context for HBONE source "
                         + "spiffe://cluster.local/ns/bench/sa/client: no SVID for spiffe://cluster.local/ns/bench/sa/client\"");
+        assertThat(durationMs(lines.get(1).text())).as("from the open's start").isGreaterThanOrEqualTo(BEGAN_MS_AGO);
         assertThat(metrics.opened).hasSize(1);
         assertThat(metrics.closed).extracting(TrafficLabels::responseFlags).containsExactly("IDENTITY_ERROR");
         assertThat(metrics.closed.get(0).failed()).isTrue();
@@ -101,17 +118,73 @@ class ZtunnelFailedOpenLogTest {
                 + "dst.addr=127.0.0.2:15008 direction=\"inbound\" error=\"bad certificate\""));
     }
 
+    static TunnelInfo inbound() {
+        return new TunnelInfo(TunnelInfo.Direction.INBOUND, TunnelObserverLabelsTest.ECHO, WorkloadStringsTest.CLIENT.identity(),
+                HBONE, new InetSocketAddress("127.0.0.3", 40000), TARGET, Map.of(), System.nanoTime() - BEGAN_MS_AGO * 1_000_000);
+    }
+
     @Test
-    @DisplayName("a CONNECT denied by policy: connection opened (DEBUG), then connection complete (ERROR) with ztunnel's policy rejection")
+    @DisplayName("a CONNECT a DENY policy denied: connection opened (DEBUG), then connection complete (ERROR) with ztunnel's exact error, explicitly denied by: ns/name")
     void aPolicyRefusalIsOpenedThenComplete() {
-        TunnelInfo in = new TunnelInfo(TunnelInfo.Direction.INBOUND, TunnelObserverLabelsTest.ECHO, WorkloadStringsTest.CLIENT.identity(),
-                HBONE, new InetSocketAddress("127.0.0.3", 40000), TARGET, Map.of());
-        observer.tunnelRefused(in, 401, "DENY by bench/deny (AuthorizationPolicy DENY, rule 0): matched");
+        observer.tunnelDenied(inbound(), AuthzDecision.deny("DENY by bench/deny (AuthorizationPolicy DENY, rule 0): matched",
+                AuthzDecision.PolicyRejection.explicitlyDenied("bench", "deny")));
         assertThat(lines).extracting(Written::level).containsExactly("debug", "error");
         assertThat(lines.get(0).text()).contains("\tconnection opened\tsrc.addr=127.0.0.3:40000 ");
+        // istio/ztunnel src/proxy.rs: Error::AuthorizationPolicyRejection's "connection closed due to
+        // policy rejection: {0}" of AuthorizationRejectionError::ExplicitlyDenied's "explicitly denied by: {a}/{b}".
         assertThat(lines.get(1).text()).contains("\tconnection complete\tsrc.addr=127.0.0.3:40000 ")
                 .contains(" src.identity=\"spiffe://cluster.local/ns/bench/sa/client\" ")
                 .contains(" dst.identity=\"spiffe://cluster.local/ns/bench/sa/echo\" ")
-                .endsWith(" error=\"connection closed due to policy rejection: DENY by bench/deny (AuthorizationPolicy DENY, rule 0): matched\"");
+                .endsWith(" error=\"connection closed due to policy rejection: explicitly denied by: bench/deny\"");
+        assertThat(durationMs(lines.get(1).text())).as("from the CONNECT's arrival").isGreaterThanOrEqualTo(BEGAN_MS_AGO);
+    }
+
+    @Test
+    @DisplayName("a CONNECT no allow rule admitted: ztunnel's NotAllowed, allow policies exist, but none allowed")
+    void aDefaultDenyIsNotAllowed() {
+        observer.tunnelDenied(inbound(), AuthzDecision.deny("DENY by bench/allow (AuthorizationPolicy ALLOW, default deny): no rule matched",
+                AuthzDecision.PolicyRejection.NOT_ALLOWED));
+        assertThat(lines.get(1).text())
+                .endsWith(" error=\"connection closed due to policy rejection: allow policies exist, but none allowed\"");
+    }
+
+    @Test
+    @DisplayName("a deny by an authorizer that is no policy engine (no rejection kind) keeps its own reason after ztunnel's prefix")
+    void aDenyWithoutARejectionKeepsItsReason() {
+        observer.tunnelDenied(inbound(), AuthzDecision.deny("not on the list"));
+        assertThat(lines.get(1).text()).endsWith(" error=\"connection closed due to policy rejection: not on the list\"");
+    }
+
+    /**
+     * An open tunnel a policy change denies closes with ztunnel's late rejection, the {@code Display}
+     * of {@code Error::AuthorizationPolicyLateRejection}: "connection closed due to policy change"
+     * (istio/ztunnel src/proxy.rs; src/proxy/connection_manager.rs {@code handle_connection!} ends the
+     * connection with it when the policy watcher drains it), with metrics and without.
+     */
+    @Test
+    @DisplayName("a tunnel closed for a policy change: connection complete with ztunnel's late rejection, with and without metrics")
+    void aLateDenialIsConnectionClosedDueToPolicyChange() {
+        TunnelObserver noMetrics = new TunnelObserver(WorkloadRegistry.of(List.of(WorkloadStringsTest.CLIENT), Map.of()), null,
+                null, TrafficLabels.DEFAULT_CLUSTER, debugLogger(), (level, line) -> lines.add(new Written(level, line.text(level, "T"))));
+        for (TunnelObserver o : List.of(observer, noMetrics)) {
+            lines.clear();
+            TunnelInfo in = inbound();
+            o.tunnelOpened(in, new io.zerohop.hbone.TunnelCounters() {
+                @Override
+                public long bytesReceived() {
+                    return 0;
+                }
+
+                @Override
+                public long bytesSent() {
+                    return 0;
+                }
+            });
+            o.lateDenied(in);
+            o.tunnelClosed(new io.zerohop.hbone.TunnelResult(in, 200, 5, 7, java.time.Duration.ofMillis(3), true, "reset"));
+            assertThat(lines).extracting(Written::level).containsExactly("debug", "error");
+            assertThat(lines.get(1).text()).contains("\tconnection complete\t").contains(" bytes_sent=7 bytes_recv=5 duration=\"3ms\" ")
+                    .endsWith(" error=\"connection closed due to policy change\"");
+        }
     }
 }

@@ -118,9 +118,9 @@ final class ClientConnection {
      * A tunnel of this connection that has no stream (yet), for its failure event: what is known of
      * the connection now (local address once dialled, peer identity once verified).
      */
-    io.zerohop.hbone.TunnelInfo pendingInfo(InetSocketAddress target, Map<String, String> headers) {
+    io.zerohop.hbone.TunnelInfo pendingInfo(InetSocketAddress target, Map<String, String> headers, long startNanos) {
         return new io.zerohop.hbone.TunnelInfo(io.zerohop.hbone.TunnelInfo.Direction.OUTBOUND, key.source(), peerId, localAddress,
-                key.hboneAddress(), target, headers);
+                key.hboneAddress(), target, headers, startNanos);
     }
 
     void connect() {

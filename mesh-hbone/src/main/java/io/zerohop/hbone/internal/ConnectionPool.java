@@ -67,7 +67,7 @@ public final class ConnectionPool {
             // One failed open, as any other: ztunnel records an open its draining pool refuses with the
             // connection's labels (src/proxy/pool.rs WorkloadHBONEPoolDraining, recorded by
             // src/proxy/outbound.rs proxy_to_hbone as a ConnectionFailure).
-            IOException e = new IOException("HBONE client is closed");
+            IOException e = new io.zerohop.hbone.HboneClientClosedException("HBONE client is closed");
             TunnelEvents.failed(cfg.events(), new io.zerohop.hbone.TunnelInfo(io.zerohop.hbone.TunnelInfo.Direction.OUTBOUND, cfg.source(),
                     null, null, hbone, target, headers), e);
             return CompletableFuture.failedFuture(e);
@@ -80,12 +80,14 @@ public final class ConnectionPool {
         if (ready != null) {
             open(conn, ready, target, headers, result);
         } else {
+            // When the open was asked for, for a failure's duration: a clock read on this cold path only.
+            long asked = System.nanoTime();
             conn.ready.whenComplete((ch, err) -> {
                 if (err != null) {
                     conn.release();
                     // Each open waiting on the failed connection is one failed tunnel (metrics hook).
                     if (result.completeExceptionally(err)) {
-                        TunnelEvents.failed(cfg.events(), conn.pendingInfo(target, headers), err);
+                        TunnelEvents.failed(cfg.events(), conn.pendingInfo(target, headers, asked), err);
                     }
                 } else {
                     open(conn, ch, target, headers, result);

@@ -122,7 +122,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
             }
             return null;
         }
-        info = new TunnelInfo(TunnelInfo.Direction.INBOUND, conn.localId, conn.peerId, conn.local, conn.peer, dst, plain);
+        info = new TunnelInfo(TunnelInfo.Direction.INBOUND, conn.localId, conn.peerId, conn.local, conn.peer, dst, plain, codec.startNanos());
         if (endStream) {
             refuse(400, "CONNECT request ended the stream");
             return null;
@@ -132,7 +132,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
 
     /** The tunnel of a CONNECT refused before its target was known. */
     private TunnelInfo withoutTarget(Map<String, String> plain) {
-        return new TunnelInfo(TunnelInfo.Direction.INBOUND, conn.localId, conn.peerId, conn.local, conn.peer, null, plain);
+        return new TunnelInfo(TunnelInfo.Direction.INBOUND, conn.localId, conn.peerId, conn.local, conn.peer, null, plain, codec.startNanos());
     }
 
     /** Phase 2: how {@code dst} is served (proxy or embedded), or null once refused (400 when not served). */
@@ -165,7 +165,11 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
             decision = AuthzDecision.deny("authorizer failed: " + e);
         }
         if (decision == null || !decision.allowed()) {
-            refuse(decision == null ? 401 : decision.status(), decision == null ? "authorizer returned null" : decision.reason());
+            if (decision == null) {
+                refuse(401, "authorizer returned null");
+            } else {
+                refuse(decision.status(), decision.reason(), decision);
+            }
             return false;
         }
         return true;
@@ -326,6 +330,11 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
     }
 
     private void refuse(int status, String reason) {
+        refuse(status, reason, null);
+    }
+
+    /** {@code denial}: the authorizer's decision when it refused (its listeners get all of it), else null. */
+    private void refuse(int status, String reason, AuthzDecision denial) {
         if (cfg.events().logsRefusals()) {
             // The listener's line (mesh-core's access log) already names both identities, the status
             // and the reason: this one at INFO made a refusal two lines.
@@ -340,7 +349,11 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
                         status, conn.peerId, conn.localId, Authority.text(conn.peer), Authority.text(info.destination()), reason, LogBudget.note(n));
             }
         }
-        TunnelEvents.refused(cfg.events(), info, status, reason);
+        if (denial != null) {
+            TunnelEvents.denied(cfg.events(), info, denial);
+        } else {
+            TunnelEvents.refused(cfg.events(), info, status, reason);
+        }
         if (!ch.isActive() || codec.rstReceived()) {
             return;
         }

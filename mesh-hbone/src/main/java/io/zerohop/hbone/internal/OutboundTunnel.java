@@ -51,7 +51,7 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
         this.ch = ch;
         InetSocketAddress local = (InetSocketAddress) conn.channel.localAddress();
         this.info = new TunnelInfo(TunnelInfo.Direction.OUTBOUND, conn.key.source(), conn.peerId, local,
-                conn.key.hboneAddress(), target, headers);
+                conn.key.hboneAddress(), target, headers, codec.startNanos());
         // The response deadline: one timer for all of the connection's pending CONNECTs (TunnelSet).
         TunnelSet.of(ch).responses(cfg.connectTimeout().toNanos()).add(this);
     }
@@ -95,7 +95,7 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
             if (t instanceof HboneRefusedException r) {
                 TunnelEvents.refused(cfg.events(), info, r.status(), t.getMessage());
             } else {
-                TunnelEvents.failed(cfg.events(), info != null ? info : conn.pendingInfo(target, headers), t);
+                TunnelEvents.failed(cfg.events(), info != null ? info : conn.pendingInfo(target, headers, codec.startNanos()), t);
             }
         }
     }

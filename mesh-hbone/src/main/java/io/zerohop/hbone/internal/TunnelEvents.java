@@ -37,6 +37,17 @@ final class TunnelEvents {
         }
     }
 
+    static void denied(HboneEvents events, TunnelInfo info, io.zerohop.hbone.AuthzDecision decision) {
+        if (events == HboneEvents.NONE) {
+            return;
+        }
+        try {
+            events.tunnelDenied(info, decision);
+        } catch (RuntimeException e) {
+            HboneListener.log.warn("HBONE event listener failed", e);
+        }
+    }
+
     static void failed(HboneEvents events, TunnelInfo info, Throwable cause) {
         if (events == HboneEvents.NONE) {
             return;

@@ -326,8 +326,10 @@ class ZtunnelCompatE2EIT {
         Map<String, String> d = logfmt(m.group(3));
         assertThat(d).containsEntry("direction", "\"inbound\"").containsEntry("bytes_sent", "0").containsEntry("bytes_recv", "0")
                 .containsEntry("src.identity", "\"spiffe://cluster.local/ns/legacy/sa/old2\"");
-        assertThat(d.get("error")).startsWith("\"connection closed due to policy rejection: DENY by prod/backend-deny-legacy");
-        assertThat(d.keySet()).endsWith("error");
+        // ztunnel's exact text (src/proxy.rs AuthorizationRejectionError::ExplicitlyDenied), what alerts grep for.
+        assertThat(d.get("error")).isEqualTo("\"connection closed due to policy rejection: explicitly denied by: prod/backend-deny-legacy\"");
+        assertThat(d.keySet()).endsWith("duration", "error");
+        assertThat(d.get("duration")).as("ztunnel's connection complete always has one").matches("\"\\d+ms\"");
         // Proxy A's side of the same denial, in ztunnel's words for an outbound HTTP status (hyper's StatusCode).
         String outbound = proxyA.awaitLine(l -> l.startsWith("{\"level\":\"error\"") && l.contains("\"src.workload\":\"old2\""),
                 "A's line for old2", Duration.ofSeconds(20));
