@@ -212,15 +212,16 @@ public final class WorkloadRegistry {
     record FileYaml(String trustDomain, List<NodeYaml> nodes, List<WorkloadYaml> workloads) {}
 
     /**
-     * The reader, a class of its own: SnakeYAML's event parser (which the policy loader loads anyway)
+     * The reader, a class of its own: SnakeYAML's event parser (mesh-policy's YAML parser)
      * into mesh-policy's located tree ({@code YamlDocuments}, {@code YNode}; that package is exported to
      * this module only), bound here by hand. It replaced Jackson databind and jackson-dataformat-yaml,
-     * which loaded ~780 classes and, through {@code StdDateFormat}, the JDK's locale data: ~10 MB of an
-     * idle {@code --workloads} proxy (issue 14; ConfigFileTest.aWorkloadsStartLoadsNoJacksonClass).
+     * which loaded ~780 classes and, through {@code StdDateFormat}, the JDK's locale data: 8.5 MB of an
+     * idle {@code --workloads} proxy (issue 14, benchmarks/results/workloads-82cda97.md; ConfigFileTest.aWorkloadsStartLoadsNoJacksonClass).
      * The format is the one the Jackson binding accepted: every document after the first, an alias and a
      * merge key ({@code <<}, which Jackson read as an unknown field) are refused; a repeated key, an
      * unknown field and a value of the wrong shape are errors; a scalar where a string is expected is
-     * taken as written ({@code version: 1} is the label value "1", as Jackson coerced it).
+     * taken as written ({@code version: 1} is the label value "1", as Jackson coerced it). One tightening: a
+     * number is no {@code protocol} (Jackson took it as the enum's index: {@code protocol: 1} was TCP, plaintext).
      */
     private static final class Yaml {
         private static final java.util.Set<String> FILE_KEYS = java.util.Set.of("trustDomain", "nodes", "workloads");

@@ -237,7 +237,8 @@ class WorkloadRegistryTest {
     /**
      * What the Jackson binding accepted and refused, kept by the SnakeYAML reader that replaced it (issue 14):
      * a scalar where a string is expected is taken as written, a merge key is no field of the registry
-     * (Jackson refused "<<" as an unknown one), a port key must be an integer.
+     * (Jackson refused "<<" as an unknown one), a port key must be an integer; one tightening: a number is no
+     * {@code protocol} (Jackson read it as the enum's index).
      */
     @Test
     void theReaderKeepsTheFormatTheJacksonBindingAccepted(@TempDir Path dir) throws Exception {
@@ -263,6 +264,10 @@ class WorkloadRegistryTest {
                 """);
         assertThatThrownBy(() -> WorkloadRegistry.load(port)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage(port + ":4: workloads[0].ports.http: \"http\" is not a port number (1-65535)");
+        // Jackson took a number as the enum's index: "protocol: 1" was TCP (plaintext, outside the mesh). Refused now.
+        Path index = Files.writeString(dir.resolve("index.yaml"), "workloads:\n  - {namespace: prod, name: backend, protocol: 1}\n");
+        assertThatThrownBy(() -> WorkloadRegistry.load(index)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(index + ":2: workloads[0].protocol: unknown value \"1\" (one of HBONE, TCP)");
         Path list = Files.writeString(dir.resolve("list.yaml"), "- {namespace: prod, name: backend}\n");
         assertThatThrownBy(() -> WorkloadRegistry.load(list)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage(list + ":1: : expected a mapping (trustDomain, nodes, workloads), found a list");
