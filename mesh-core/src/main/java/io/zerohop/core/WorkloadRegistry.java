@@ -446,7 +446,14 @@ public final class WorkloadRegistry {
                     return null;
                 }
                 Map<String, String> out = new java.util.LinkedHashMap<>();
-                map(n).entries().forEach((k, v) -> out.put(k, text(v)));
+                map(n).entries().forEach((k, v) -> {
+                    String t = text(v);
+                    if (t == null) {
+                        // Jackson handed Workload a null label value, whose Map.copyOf threw a bare NullPointerException.
+                        throw error(v, "no value (a label value is a string: write \"\" for an empty one)");
+                    }
+                    out.put(k, t);
+                });
                 return out;
             }
 

@@ -268,6 +268,10 @@ class WorkloadRegistryTest {
         Path index = Files.writeString(dir.resolve("index.yaml"), "workloads:\n  - {namespace: prod, name: backend, protocol: 1}\n");
         assertThatThrownBy(() -> WorkloadRegistry.load(index)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage(index + ":2: workloads[0].protocol: unknown value \"1\" (one of HBONE, TCP)");
+        // Was a NullPointerException from Workload's constructor, with Jackson and with the first SnakeYAML binding alike.
+        Path nullLabel = Files.writeString(dir.resolve("null.yaml"), "workloads:\n  - namespace: prod\n    name: backend\n    labels: {app: ~}\n");
+        assertThatThrownBy(() -> WorkloadRegistry.load(nullLabel)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(nullLabel + ":4: workloads[0].labels.app: no value (a label value is a string: write \"\" for an empty one)");
         Path list = Files.writeString(dir.resolve("list.yaml"), "- {namespace: prod, name: backend}\n");
         assertThatThrownBy(() -> WorkloadRegistry.load(list)).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage(list + ":1: : expected a mapping (trustDomain, nodes, workloads), found a list");
