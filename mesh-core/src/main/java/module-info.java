@@ -9,7 +9,8 @@ module io.zerohop.core {
     requires transitive io.zerohop.policy;
     requires com.fasterxml.jackson.databind;
     requires com.github.benmanes.caffeine;
-    requires com.fasterxml.jackson.dataformat.yaml;
+    // WorkloadRegistry's event scan (aliases, merge keys, documents) before mesh-policy's YamlDocuments reads the tree.
+    requires org.yaml.snakeyaml;
     requires io.netty.buffer;
     requires io.netty.codec;
     requires io.netty.codec.http;
@@ -25,6 +26,4 @@ module io.zerohop.core {
     requires org.slf4j;
 
     exports io.zerohop.core;
-    // WorkloadRegistry reads workloads.yaml into package-private records with Jackson databind.
-    opens io.zerohop.core to com.fasterxml.jackson.databind;
 }

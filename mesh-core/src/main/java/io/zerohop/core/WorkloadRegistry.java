@@ -1,10 +1,9 @@
 package io.zerohop.core;
 
-import com.fasterxml.jackson.databind.DeserializationFeature;
-import com.fasterxml.jackson.databind.JsonMappingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.policy.PolicyLoadException;
+import io.zerohop.policy.internal.YNode;
+import io.zerohop.policy.internal.YamlDocuments;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -16,6 +15,13 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.error.YAMLException;
+import org.yaml.snakeyaml.events.AliasEvent;
+import org.yaml.snakeyaml.events.Event;
+import org.yaml.snakeyaml.events.ScalarEvent;
+import org.yaml.snakeyaml.parser.ParserImpl;
+import org.yaml.snakeyaml.reader.StreamReader;
 
 /**
  * Address → workload, and node → HBONE address. Lookups read an immutable snapshot; updates swap
@@ -206,191 +212,287 @@ public final class WorkloadRegistry {
     record FileYaml(String trustDomain, List<NodeYaml> nodes, List<WorkloadYaml> workloads) {}
 
     /**
-     * The Jackson side, a class of its own: built on first use, not when the registry class loads,
-     * so a proxy without a registry file never initialises Jackson databind (~400 classes and the
-     * JDK's locale providers, 2-3 MB of metadata and ~0.1 s of start-up; issue 14); and its catch
-     * handler stays out of the registry's methods, whose verification would otherwise load four
-     * Jackson exception classes at every start (ConfigFileTest.aStartWithoutConfigLoadsNoJacksonClass).
+     * The reader, a class of its own: SnakeYAML's event parser (mesh-policy's YAML parser)
+     * into mesh-policy's located tree ({@code YamlDocuments}, {@code YNode}; that package is exported to
+     * this module only), bound here by hand. It replaced Jackson databind and jackson-dataformat-yaml,
+     * which loaded ~780 classes and, through {@code StdDateFormat}, the JDK's locale data: 8.5 MB of an
+     * idle {@code --workloads} proxy (issue 14, benchmarks/results/workloads-82cda97.md; ConfigFileTest.aWorkloadsStartLoadsNoJacksonClass).
+     * The format is the one the Jackson binding accepted: every document after the first, an alias and a
+     * merge key ({@code <<}, which Jackson read as an unknown field) are refused; a repeated key, an
+     * unknown field and a value of the wrong shape are errors; a scalar where a string is expected is
+     * taken as written ({@code version: 1} is the label value "1", as Jackson coerced it). One tightening: a
+     * number is no {@code protocol} (Jackson took it as the enum's index: {@code protocol: 1} was TCP, plaintext).
      */
     private static final class Yaml {
-        /**
-         * Strict as the policy loader is (and kubectl): a repeated key is an error rather than the last
-         * one winning (two {@code labels:} decide which policies select the workload), and so is
-         * anything after the first document (Jackson reads one and dropped the workloads of the rest).
-         */
-        static final ObjectMapper MAPPER = new ObjectMapper(YAMLFactory.builder()
-                .enable(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION).build())
-                .enable(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES)
-                .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
+        private static final java.util.Set<String> FILE_KEYS = java.util.Set.of("trustDomain", "nodes", "workloads");
+        private static final java.util.Set<String> NODE_KEYS = java.util.Set.of("name", "hboneAddress", "addresses");
+        private static final java.util.Set<String> WORKLOAD_KEYS = java.util.Set.of("namespace", "name", "serviceAccount",
+                "labels", "addresses", "protocol", "node", "ports");
 
-        /**
-         * Jackson hands an alias over as its anchor's name: {@code namespace: *ns} read as the namespace "ns",
-         * moving the workload out of the policies written for it. Refused, naming the line, before binding.
-         */
-        private static void refuseAliases(Path file, String text) throws IOException {
-            try (com.fasterxml.jackson.core.JsonParser p = MAPPER.getFactory().createParser(text)) {
-                while (p.nextToken() != null) {
-                    if (p instanceof com.fasterxml.jackson.dataformat.yaml.YAMLParser y && y.isCurrentAlias()) {
-                        throw new IllegalArgumentException(file + ":" + p.currentTokenLocation().getLineNr() + ": an alias (*"
-                                + p.getText() + "): the registry does not expand YAML aliases; write the value itself");
-                    }
-                }
-            }
-        }
-
-        /** The value in Jackson's "... to deserialize from String value ('10.0.1.2')" (Number value (8080), ...). */
-        private static final java.util.regex.Pattern SCALAR = java.util.regex.Pattern.compile("deserialize from [\\w-]+ value \\('?(.*?)'?\\)");
-
-        /** SnakeYAML's mark line in a syntax error's message. */
-        private static final java.util.regex.Pattern MARK = java.util.regex.Pattern.compile(" in '[^']*', line (\\d+), column \\d+:");
-
-        /** Reads {@code file}; a mapping error names the file, the line and the field. */
+        /** Reads {@code file}; null for a file with no document or only a null one. Errors: {@code file:line: path: reason}. */
         static FileYaml read(Path file) throws IOException {
             String text = Files.readString(file);
+            List<YNode> docs = tree(file, text);
+            if (docs.isEmpty()) {
+                return null; // an empty file: reload names it
+            }
+            Binder b = new Binder(file);
+            YNode root = docs.get(0);
+            if (root.type() != YNode.Type.MAP) {
+                throw b.error(root, "expected a mapping (trustDomain, nodes, workloads), found " + root.description());
+            }
+            b.onlyKeys(root, FILE_KEYS);
+            List<NodeYaml> nodes = b.list(root, "nodes", n -> {
+                b.onlyKeys(b.map(n), NODE_KEYS);
+                return new NodeYaml(b.string(n, "name"), b.string(n, "hboneAddress"), b.strings(n, "addresses"));
+            });
+            List<WorkloadYaml> workloads = b.list(root, "workloads", w -> {
+                b.onlyKeys(b.map(w), WORKLOAD_KEYS);
+                return new WorkloadYaml(b.string(w, "namespace"), b.string(w, "name"), b.string(w, "serviceAccount"),
+                        b.stringMap(w, "labels"), b.strings(w, "addresses"), b.protocol(w), b.string(w, "node"), b.ports(w));
+            });
+            return new FileYaml(b.string(root, "trustDomain"), nodes, workloads);
+        }
+
+        /**
+         * The file's documents as located trees (null documents dropped). Refused before the tree is
+         * built, in the order they appear: a syntax error (worded by mesh-policy's reader, as a policy
+         * file's), an alias and a merge key ({@code YamlDocuments} would expand them silently); then a
+         * second document.
+         */
+        static List<YNode> tree(Path file, String text) {
+            LoaderOptions options = new LoaderOptions();
+            options.setCodePointLimit(Integer.MAX_VALUE);
+            ParserImpl parser = new ParserImpl(new StreamReader(new java.io.StringReader(text)), options);
+            // Per open collection: a mapping (whose next node is a key while its flag is set) or a list (no flag).
+            java.util.ArrayDeque<boolean[]> open = new java.util.ArrayDeque<>();
+            int documents = 0;
+            int secondAt = 0;
             try {
-                refuseAliases(file, text);
-                return MAPPER.readValue(text, FileYaml.class);
-            } catch (JsonMappingException e) {
-                if (e.getPath().isEmpty() && e.getOriginalMessage().startsWith("No content to map")) {
-                    return null; // an empty file: reload names it
-                }
-                StringBuilder field = new StringBuilder();
-                String last = null;
-                for (JsonMappingException.Reference r : e.getPath()) {
-                    if (r.getFieldName() != null) {
-                        field.append(field.length() == 0 ? "" : ".").append(r.getFieldName());
-                        last = r.getFieldName();
-                    } else if (r.getIndex() >= 0) {
-                        field.append('[').append(r.getIndex()).append(']');
+                while (true) {
+                    Event e = parser.getEvent();
+                    if (e == null || e.is(Event.ID.StreamEnd)) {
+                        break;
                     }
-                }
-                String problem = e.getOriginalMessage().lines().findFirst().orElse("").replaceAll(" \\(class [^)]*\\)", "");
-                if (e instanceof com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException u) {
-                    // As the policy loader words it; Jackson's "not marked as ignorable" is about its annotations.
-                    problem = "unknown field (expected one of " + String.join(", ", new java.util.TreeSet<>(
-                            u.getKnownPropertyIds().stream().map(Object::toString).toList())) + ")"
-                            + (field.toString().equals("apiVersion") || field.toString().equals("kind")
-                            ? "; this is a Kubernetes manifest, not a workload registry (mesh-core/README.md, Workload registry)" : "");
-                }
-                // Jackson names its own types (the enum class, java.util.ArrayList); say it in the file's terms.
-                if (e instanceof com.fasterxml.jackson.databind.exc.InvalidFormatException f && f.getTargetType() != null
-                        && f.getTargetType().isEnum()) {
-                    problem = "unknown value \"" + f.getValue() + "\" (one of " + java.util.Arrays.stream(f.getTargetType().getEnumConstants())
-                            .map(Object::toString).collect(java.util.stream.Collectors.joining(", ")) + ")";
-                } else if (e instanceof com.fasterxml.jackson.databind.exc.MismatchedInputException m && m.getTargetType() != null
-                        && !(e instanceof com.fasterxml.jackson.databind.exc.UnrecognizedPropertyException)) {
-                    // Records buffer their input, so the parser is past the value: the message holds it.
-                    java.util.regex.Matcher scalar = SCALAR.matcher(e.getOriginalMessage());
-                    if (scalar.find() && java.util.Collection.class.isAssignableFrom(m.getTargetType())) {
-                        problem = "expected a list, found a single value (write [" + scalar.group(1) + "])";
-                    } else if (scalar.find(0) && Map.class.isAssignableFrom(m.getTargetType())) {
-                        problem = "expected a mapping (key: value), found a single value";
-                    }
-                }
-                if (e.getOriginalMessage().startsWith("Duplicate field")) {
-                    // STRICT_DUPLICATE_DETECTION, through databind: the parser's location is the repeated key's.
-                    throw new IllegalArgumentException(file + ":" + (e.getLocation() == null ? 0 : e.getLocation().getLineNr()) + ": "
-                            + (field.length() == 0 ? "" : field + ": ") + e.getOriginalMessage().replace("Duplicate field", "repeated key"), e);
-                }
-                if (e.getOriginalMessage().startsWith("Trailing token")) {
-                    throw new IllegalArgumentException(file + ":" + (e.getLocation() == null ? 0 : e.getLocation().getLineNr())
-                            + ": a second YAML document: the registry is one mapping (trustDomain, nodes, workloads)", e);
-                }
-                int line = lineAt(text, field.toString());
-                throw new IllegalArgumentException(file + ":" + (line > 0 ? line : lineOf(text, last, e)) + ": " + field + ": " + problem, e);
-            } catch (com.fasterxml.jackson.core.JsonParseException e) {
-                // A repeated key (STRICT_DUPLICATE_DETECTION) or a YAML syntax error: file:line: what, as above.
-                String problem = e.getOriginalMessage().lines().findFirst().orElse("unreadable");
-                if (problem.startsWith("Duplicate field")) {
-                    problem = problem.replace("Duplicate field", "repeated key");
-                }
-                int line = e.getLocation() == null ? 0 : e.getLocation().getLineNr();
-                if (e instanceof com.fasterxml.jackson.dataformat.yaml.JacksonYAMLParseException) {
-                    // SnakeYAML's problem and its mark, as the policy loader and --config name them: Jackson's first
-                    // line is the context ("while scanning for the next token") and its location can be the line
-                    // before. The message ends "problem\n in 'reader', line N, column M:\n excerpt\n ^" (the module
-                    // does not read SnakeYAML's, so its exception's fields are out of reach).
-                    List<String> lines = e.getOriginalMessage().lines().toList();
-                    for (int i = lines.size() - 1; i > 0; i--) {
-                        java.util.regex.Matcher mark = MARK.matcher(lines.get(i));
-                        if (mark.matches()) {
-                            problem = "invalid YAML: " + lines.get(i - 1).trim();
-                            line = Integer.parseInt(mark.group(1));
-                            break;
+                    int line = e.getStartMark() == null ? 0 : e.getStartMark().getLine() + 1;
+                    switch (e.getEventId()) {
+                        case DocumentStart -> documents++;
+                        case Alias -> throw new IllegalArgumentException(file + ":" + line + ": an alias (*"
+                                + ((AliasEvent) e).getAnchor() + "): the registry does not expand YAML aliases; write the value itself");
+                        case Scalar, MappingStart, SequenceStart -> {
+                            if (documents > 1 && secondAt == 0) {
+                                secondAt = line; // the second document's first value, where Jackson named it
+                            }
+                            boolean[] top = open.peek();
+                            boolean key = top != null && top.length == 1 && top[0];
+                            if (top != null && top.length == 1) {
+                                top[0] = !top[0];
+                            }
+                            if (key && e instanceof ScalarEvent s && s.isPlain() && s.getValue().equals("<<") && s.getTag() == null) {
+                                throw new IllegalArgumentException(file + ":" + line + ": a merge key (<<): the registry does not"
+                                        + " merge YAML mappings; write the keys themselves");
+                            }
+                            if (e.is(Event.ID.MappingStart)) {
+                                open.push(new boolean[] {true});
+                            } else if (e.is(Event.ID.SequenceStart)) {
+                                open.push(new boolean[0]);
+                            }
                         }
-                    }
-                    String located = policyWorded(file, text, line);
-                    if (located != null) {
-                        throw new IllegalArgumentException(located, e);
+                        case MappingEnd, SequenceEnd -> open.pop();
+                        default -> { }
                     }
                 }
-                throw new IllegalArgumentException(file + ":" + line + ": " + problem, e);
+            } catch (YAMLException syntax) {
+                // mesh-policy's reader runs the same parser, so it stops at the same mark and words it as a
+                // policy file's error (the field placed by indentation, a tab named as one).
+                try {
+                    YamlDocuments.parse(file.toString(), text);
+                } catch (PolicyLoadException p) {
+                    throw new IllegalArgumentException(p.getMessage(), syntax);
+                }
+                throw new IllegalArgumentException(file + ": invalid YAML: " + syntax.getMessage(), syntax);
+            }
+            if (documents > 1) {
+                // Jackson read the first and dropped the rest's workloads before this was an error.
+                throw new IllegalArgumentException(file + ":" + secondAt
+                        + ": a second YAML document: the registry is one mapping (trustDomain, nodes, workloads)");
+            }
+            try {
+                return YamlDocuments.parse(file.toString(), text);
+            } catch (PolicyLoadException p) {
+                if (p.problem().startsWith("duplicate key ")) {
+                    // The words the registry has always used (README, tests), with the path and the first line added.
+                    String key = p.field().substring(p.field().lastIndexOf('.') + 1);
+                    throw new IllegalArgumentException(file + ":" + p.line() + ": repeated key '" + key + "' ("
+                            + p.field() + "; " + p.problem().substring(p.problem().indexOf('(') + 1), p);
+                }
+                throw new IllegalArgumentException(p.getMessage(), p);
             }
         }
 
         /**
-         * A YAML syntax error on {@code line} worded as mesh-policy words a policy file's
-         * ({@code file:line: field: invalid YAML: reason}): the key typed on the line placed by
-         * indentation under the keys above it ({@code workloads[1].labels.app}), a tab said to be
-         * one with what to do, a misaligned key given the columns to compare. mesh-policy's reader
-         * (YamlDocuments, exported to this module only) reads the text again; it runs the same
-         * SnakeYAML parser Jackson does, so it stops at the same mark. Null when it finds no syntax
-         * error on that line (the readers disagree), and the caller keeps SnakeYAML's words.
-         * Only called for an error.
+         * The line of the value at {@code path} ({@code workloads[0].ports.8080}) in {@code text}: a scalar's own
+         * line, else its key's (a block mapping or list starts on the line after it), a list item's own line;
+         * 0 when there is no such path (the file changed meanwhile) or the text no longer reads. Only called for an error.
          */
-        static String policyWorded(Path file, String text, int line) {
+        static int lineAt(Path file, String text, String path) {
             try {
-                io.zerohop.policy.internal.YamlDocuments.parse(file.toString(), text);
-                return null;
-            } catch (io.zerohop.policy.PolicyLoadException p) {
-                return p.line() == line && p.problem().startsWith("invalid YAML: ") ? p.getMessage() : null;
-            } catch (RuntimeException unexpected) {
-                return null;
-            }
-        }
-
-        /**
-         * The line of the value (or key) at {@code path} ({@code workloads[0].ports.8080}, read as the
-         * JSON pointer {@code /workloads/0/ports/8080}) in {@code text}, read again with the streaming
-         * parser; 0 when there is no such path (the file changed meanwhile) or the text no longer parses. Only called for an error.
-         */
-        static int lineAt(String text, String path) {
-            String pointer = "/" + path.replace("[", "/").replace("]", "").replace('.', '/');
-            try (com.fasterxml.jackson.core.JsonParser p = MAPPER.getFactory().createParser(text)) {
-                while (p.nextToken() != null) {
-                    if (p.getParsingContext().pathAsPointer().toString().equals(pointer)) {
-                        int line = p.currentTokenLocation().getLineNr();
-                        // A key: its scalar value's line (the same in flow style), else the key's, as a block
-                        // mapping or list starts on the next line. An entry of a list: its own line.
-                        if (p.currentToken() == com.fasterxml.jackson.core.JsonToken.FIELD_NAME && p.nextToken() != null
-                                && p.currentToken().isScalarValue()) {
-                            return p.currentTokenLocation().getLineNr();
-                        }
+                for (YNode doc : tree(file, text)) {
+                    int line = lineAt(doc, path);
+                    if (line > 0) {
                         return line;
                     }
                 }
-                return 0;
-            } catch (IOException | RuntimeException e) {
+            } catch (RuntimeException e) {
                 return 0;
             }
+            return 0;
         }
-    }
 
-    /**
-     * Record deserialization buffers, so Jackson's own location points past the culprit; the line
-     * of the offending key is more useful to a person editing the file.
-     */
-    private static int lineOf(String text, String key, JsonMappingException e) {
-        if (key != null) {
-            String[] lines = text.split("\n", -1);
-            for (int i = 0; i < lines.length; i++) {
-                if (lines[i].matches(".*[\\s{,-]" + java.util.regex.Pattern.quote(key) + "\\s*:.*")
-                        || lines[i].startsWith(key + ":")) {
-                    return i + 1;
+        private static int lineAt(YNode n, String path) {
+            if (n.path().equals(path)) {
+                return Binder.lineOf(n);
+            }
+            if (!path.startsWith(n.path())) {
+                return 0;
+            }
+            Iterable<YNode> children = n.entries() != null ? n.entries().values() : n.elements() != null ? n.elements() : List.of();
+            for (YNode c : children) {
+                int line = lineAt(c, path);
+                if (line > 0) {
+                    return line;
                 }
             }
+            return 0;
         }
-        return e.getLocation() == null ? 0 : e.getLocation().getLineNr();
+
+        /** Binds located nodes to the records; each failure names {@code file:line: path}. */
+        private record Binder(Path file) {
+            interface Item<T> {
+                T bind(YNode n);
+            }
+
+            /** A scalar's own line; a mapping's or list's key line (it starts on the next line in block style); a list item's own. */
+            static int lineOf(YNode n) {
+                return n.type() == YNode.Type.SCALAR || n.keyLine() == 0 ? n.line() : n.keyLine();
+            }
+
+            IllegalArgumentException error(YNode n, String problem) {
+                return new IllegalArgumentException(file + ":" + lineOf(n) + ": " + n.path() + ": " + problem);
+            }
+
+            /** A child, or null when absent or null. */
+            static YNode child(YNode parent, String key) {
+                YNode n = parent.entries().get(key);
+                return n == null || n.type() == YNode.Type.NULL ? null : n;
+            }
+
+            YNode map(YNode n) {
+                if (n.type() != YNode.Type.MAP) {
+                    throw error(n, "expected a mapping (key: value), found " + (n.type() == YNode.Type.SCALAR ? "a single value" : n.description()));
+                }
+                return n;
+            }
+
+            void onlyKeys(YNode n, java.util.Set<String> allowed) {
+                for (Map.Entry<String, YNode> e : n.entries().entrySet()) {
+                    if (!allowed.contains(e.getKey())) {
+                        YNode v = e.getValue();
+                        boolean manifest = n.path().isEmpty() && (e.getKey().equals("apiVersion") || e.getKey().equals("kind"));
+                        throw new IllegalArgumentException(file + ":" + (v.keyLine() > 0 ? v.keyLine() : v.line()) + ": " + v.path()
+                                + ": unknown field (expected one of " + String.join(", ", new java.util.TreeSet<>(allowed)) + ")"
+                                + (manifest ? "; this is a Kubernetes manifest, not a workload registry (mesh-core/README.md, Workload registry)" : ""));
+                    }
+                }
+            }
+
+            /** A scalar's text as written (a number or boolean too, as Jackson coerced it); null for a YAML null. */
+            String text(YNode n) {
+                return switch (n.type()) {
+                    case NULL -> null;
+                    case SCALAR -> n.scalar();
+                    default -> throw error(n, "expected a single value, found " + n.description());
+                };
+            }
+
+            String string(YNode parent, String key) {
+                YNode n = child(parent, key);
+                return n == null ? null : text(n);
+            }
+
+            <T> List<T> list(YNode parent, String key, Item<T> item) {
+                YNode n = child(parent, key);
+                if (n == null) {
+                    return null;
+                }
+                if (n.type() != YNode.Type.LIST) {
+                    throw error(n, n.type() == YNode.Type.SCALAR ? "expected a list, found a single value (write [" + n.scalar() + "])"
+                            : "expected a list, found " + n.description());
+                }
+                List<T> out = new ArrayList<>();
+                for (YNode e : n.elements()) {
+                    out.add(item.bind(e));
+                }
+                return out;
+            }
+
+            List<String> strings(YNode parent, String key) {
+                return list(parent, key, this::text);
+            }
+
+            Map<String, String> stringMap(YNode parent, String key) {
+                YNode n = child(parent, key);
+                if (n == null) {
+                    return null;
+                }
+                Map<String, String> out = new java.util.LinkedHashMap<>();
+                map(n).entries().forEach((k, v) -> {
+                    String t = text(v);
+                    if (t == null) {
+                        // Jackson handed Workload a null label value, whose Map.copyOf threw a bare NullPointerException.
+                        throw error(v, "no value (a label value is a string: write \"\" for an empty one)");
+                    }
+                    out.put(k, t);
+                });
+                return out;
+            }
+
+            Workload.Protocol protocol(YNode parent) {
+                YNode n = child(parent, "protocol");
+                String s = n == null ? null : text(n);
+                if (s == null) {
+                    return null;
+                }
+                for (Workload.Protocol p : Workload.Protocol.values()) {
+                    if (p.name().equals(s)) {
+                        return p;
+                    }
+                }
+                throw error(n, "unknown value \"" + s + "\" (one of " + java.util.Arrays.stream(Workload.Protocol.values())
+                        .map(Object::toString).collect(java.util.stream.Collectors.joining(", ")) + ")");
+            }
+
+            /** Port → protocol name; a key that is no integer is refused here, the range is checked by install. */
+            Map<Integer, String> ports(YNode parent) {
+                YNode n = child(parent, "ports");
+                if (n == null) {
+                    return null;
+                }
+                Map<Integer, String> out = new java.util.LinkedHashMap<>();
+                for (Map.Entry<String, YNode> e : map(n).entries().entrySet()) {
+                    int port;
+                    try {
+                        port = Integer.parseInt(e.getKey());
+                    } catch (NumberFormatException notANumber) {
+                        YNode v = e.getValue();
+                        throw new IllegalArgumentException(file + ":" + (v.keyLine() > 0 ? v.keyLine() : v.line()) + ": " + v.path()
+                                + ": \"" + e.getKey() + "\" is not a port number (1-65535)");
+                    }
+                    out.put(port, text(e.getValue()));
+                }
+                return out;
+            }
+        }
     }
 
     /** Loads a registry file; errors name the file, line and field. */
@@ -415,7 +517,7 @@ public final class WorkloadRegistry {
             install(f);
         } catch (FieldError e) {
             // Only now is the text read again for the line: a good file costs nothing more.
-            int line = Yaml.lineAt(Files.readString(file), e.path);
+            int line = Yaml.lineAt(file, Files.readString(file), e.path);
             throw new IllegalArgumentException(file + (line > 0 ? ":" + line : "") + ": " + e.getMessage(), e.getCause());
         }
     }

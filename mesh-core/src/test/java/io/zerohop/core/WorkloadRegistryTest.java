@@ -234,6 +234,49 @@ class WorkloadRegistryTest {
                 .hasMessage(alias + ":3: an alias (*ns): the registry does not expand YAML aliases; write the value itself");
     }
 
+    /**
+     * What the Jackson binding accepted and refused, kept by the SnakeYAML reader that replaced it (issue 14):
+     * a scalar where a string is expected is taken as written, a merge key is no field of the registry
+     * (Jackson refused "<<" as an unknown one), a port key must be an integer; one tightening: a number is no
+     * {@code protocol} (Jackson read it as the enum's index).
+     */
+    @Test
+    void theReaderKeepsTheFormatTheJacksonBindingAccepted(@TempDir Path dir) throws Exception {
+        Path typed = Files.writeString(dir.resolve("typed.yaml"), """
+                trustDomain: example.org
+                workloads:
+                  - {namespace: prod, name: backend, addresses: [10.0.1.2], labels: {app: backend, version: 1, canary: true}}
+                """);
+        assertThat(WorkloadRegistry.load(typed).byName("prod", "backend").orElseThrow().labels())
+                .containsEntry("version", "1").containsEntry("canary", "true");
+        Path merge = Files.writeString(dir.resolve("merge.yaml"), """
+                workloads:
+                  - namespace: prod
+                    <<: {name: backend, addresses: [10.0.1.2]}
+                """);
+        assertThatThrownBy(() -> WorkloadRegistry.load(merge)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(merge + ":3: a merge key (<<): the registry does not merge YAML mappings; write the keys themselves");
+        Path port = Files.writeString(dir.resolve("port.yaml"), """
+                workloads:
+                  - namespace: prod
+                    name: backend
+                    ports: {http: 8080}
+                """);
+        assertThatThrownBy(() -> WorkloadRegistry.load(port)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(port + ":4: workloads[0].ports.http: \"http\" is not a port number (1-65535)");
+        // Jackson took a number as the enum's index: "protocol: 1" was TCP (plaintext, outside the mesh). Refused now.
+        Path index = Files.writeString(dir.resolve("index.yaml"), "workloads:\n  - {namespace: prod, name: backend, protocol: 1}\n");
+        assertThatThrownBy(() -> WorkloadRegistry.load(index)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(index + ":2: workloads[0].protocol: unknown value \"1\" (one of HBONE, TCP)");
+        // Was a NullPointerException from Workload's constructor, with Jackson and with the first SnakeYAML binding alike.
+        Path nullLabel = Files.writeString(dir.resolve("null.yaml"), "workloads:\n  - namespace: prod\n    name: backend\n    labels: {app: ~}\n");
+        assertThatThrownBy(() -> WorkloadRegistry.load(nullLabel)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(nullLabel + ":4: workloads[0].labels.app: no value (a label value is a string: write \"\" for an empty one)");
+        Path list = Files.writeString(dir.resolve("list.yaml"), "- {namespace: prod, name: backend}\n");
+        assertThatThrownBy(() -> WorkloadRegistry.load(list)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(list + ":1: : expected a mapping (trustDomain, nodes, workloads), found a list");
+    }
+
     @Test
     void nodeAddressesAreTheDeclaredOnesThenTheHboneAddressIp(@TempDir Path dir) throws Exception {
         Path f = Files.writeString(dir.resolve("w.yaml"), GOOD.replace("{name: node-b, hboneAddress: \"10.0.0.2:15008\"}",

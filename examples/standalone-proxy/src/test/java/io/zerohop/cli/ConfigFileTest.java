@@ -251,6 +251,27 @@ class ConfigFileTest {
         assertThat(jacksonClassesUntilReady(dir, "config", "--config", f.toString())).isNotEmpty();
     }
 
+    @Test
+    @Timeout(180)
+    @DisplayName("a `zerohop proxy --workloads` start loads no Jackson class and no locale data (the registry reads its file with SnakeYAML)")
+    void aWorkloadsStartLoadsNoJacksonClass(@TempDir Path dir) throws Exception {
+        // Jackson databind's ObjectMapper reading the file loaded ~780 classes, and StdDateFormat's initialiser
+        // the JDK's CLDR locale data: ~10 MB of an idle node proxy (benchmarks/results/idle-d8652c1.md).
+        Path w = Files.writeString(dir.resolve("workloads.yaml"), """
+                trustDomain: cluster.local
+                nodes:
+                  - {name: node-a, hboneAddress: "127.0.55.40:15008", addresses: [127.0.55.40]}
+                workloads:
+                  - {namespace: prod, name: backend, serviceAccount: backend, addresses: [127.0.55.41],
+                     labels: {app: backend, version: 1}, protocol: HBONE, node: node-a, ports: {8080: http}}
+                """);
+        List<String> loaded = ProxyStartClasses.untilReady(dir, "workloads", List.of(), "--in-memory-ca", "--workloads", w.toString());
+        assertThat(loaded).as("the registry was read (its reader's classes loaded)")
+                .contains("io.zerohop.policy.internal.YamlDocuments", "io.zerohop.core.WorkloadRegistry$Yaml");
+        assertThat(loaded.stream().filter(c -> c.startsWith("com.fasterxml.")).toList()).as("Jackson classes loaded by a --workloads start").isEmpty();
+        assertThat(loaded).as("locale data").doesNotContain("sun.util.cldr.CLDRLocaleProviderAdapter", "java.text.DateFormatSymbols");
+    }
+
     /** The com.fasterxml classes a {@code zerohop proxy} start loads until ready. */
     private static List<String> jacksonClassesUntilReady(Path dir, String name, String... extra) throws Exception {
         List<String> args = new java.util.ArrayList<>(List.of("--in-memory-ca"));

@@ -46,6 +46,49 @@ public final class YNode {
         this.list = list;
     }
 
+    // Read-only views for mesh-core's workload registry (this package is exported to io.zerohop.core only),
+    // which binds its file from this tree rather than with Jackson databind (issue 14: ~780 classes).
+
+    /** MAP, LIST, SCALAR or NULL (a YAML null: {@code ~}, {@code null}, nothing). */
+    public Type type() {
+        return type;
+    }
+
+    /** 1-based line where the value starts. */
+    public int line() {
+        return line;
+    }
+
+    /** 1-based line of the key this value is under; 0 for a list item or a document. */
+    public int keyLine() {
+        return keyLine;
+    }
+
+    /** Dotted path from the document root ({@code workloads[0].ports.8080}); "" for the root. */
+    public String path() {
+        return path;
+    }
+
+    /** A scalar's text as written (without quotes); null for anything else. */
+    public String scalar() {
+        return scalar;
+    }
+
+    /** A mapping's entries in file order (a null value is a NULL node, never null); null unless MAP. */
+    public Map<String, YNode> entries() {
+        return map == null ? null : Collections.unmodifiableMap(map);
+    }
+
+    /** A list's items; null unless LIST. */
+    public List<YNode> elements() {
+        return list == null ? null : Collections.unmodifiableList(list);
+    }
+
+    /** What the node is, for an error message: {@code a mapping}, {@code a list}, {@code null}, or the scalar. */
+    public String description() {
+        return describe();
+    }
+
     PolicyLoadException error(String problem) {
         return new PolicyLoadException(file, line, path, problem);
     }
