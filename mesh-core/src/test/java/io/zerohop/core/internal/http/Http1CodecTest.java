@@ -110,9 +110,10 @@ class Http1CodecTest {
     @DisplayName("sniffing: leading empty lines, runs of whitespace and a lower-case version are HTTP/1")
     void lenientRequestLinesAreSniffedAsHttp1() {
         for (String s : List.of("\r\nGET /admin HTTP/1.1\r\n", "\r\n\r\n\nGET /admin HTTP/1.1\r\n", "GET  /admin  HTTP/1.1\r\n",
-                "GET\t/admin\tHTTP/1.1\r\n", "GET /admin http/1.1\r\n", "GET /admin HTTP/1.1\n", "\u0000 GET /admin HTTP/1.0 \r\n")) {
+                "GET\t/admin\tHTTP/1.1\r\n", "GET /admin http/1.1\r\n", "GET /admin HTTP/1.1\n", "\u0000 GET /admin HTTP/1.1 \r\n")) {
             assertThat(classify(s, false)).as(s).isEqualTo(Sniffer.Result.HTTP1);
         }
+        assertThat(classify("\u0000 GET /admin HTTP/1.0 \r\n", false)).isEqualTo(Sniffer.Result.HTTP10);
         assertThat(classify("\r\n\r\n", false)).as("only empty lines yet: wait").isNull();
         assertThat(classify("\r\n\r\n", true)).isEqualTo(Sniffer.Result.OPAQUE);
         assertThat(classify("SET key value\r\n", false)).as("Redis inline command").isEqualTo(Sniffer.Result.OPAQUE);
@@ -122,7 +123,9 @@ class Http1CodecTest {
     @Test
     void sniffing() {
         assertThat(classify("GET /anything HTTP/1.1\r\n", false)).isEqualTo(Sniffer.Result.HTTP1);
-        assertThat(classify("GET /anything HTTP/1.0\r\nHost: x\r\n", false)).isEqualTo(Sniffer.Result.HTTP1);
+        // Envoy's http_inspector reports "http/1.0" for every version but 1.1 (http_inspector.cc parseHttpHeader).
+        assertThat(classify("GET /anything HTTP/1.0\r\nHost: x\r\n", false)).isEqualTo(Sniffer.Result.HTTP10);
+        assertThat(classify("GET /anything HTTP/1.2\r\n", false)).isEqualTo(Sniffer.Result.HTTP10);
         assertThat(classify("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", false)).isEqualTo(Sniffer.Result.HTTP2);
         assertThat(classify("PRI * HTTP/2", false)).as("preface prefix: wait").isNull();
         assertThat(classify("GE", false)).isNull();
@@ -133,7 +136,8 @@ class Http1CodecTest {
         assertThat(classify("\u0016\u0003\u0001\u0000", false)).as("TLS record header").isNull();
         assertThat(classify("\u0016\u0003\u0001\u0002\u0000\u0001\u0000\u0001\u00fc\u0003\u0003", false)).as("TLS ClientHello")
                 .isEqualTo(Sniffer.Result.OPAQUE);
-        assertThat(classify("GET /x HTTP/3.0\r\n", false)).isEqualTo(Sniffer.Result.OPAQUE);
+        assertThat(classify("GET /x HTTP/3.0\r\n", false)).isEqualTo(Sniffer.Result.HTTP10);
+        assertThat(classify("GET /x HTTP/1.01\r\n", false)).isEqualTo(Sniffer.Result.OPAQUE);
         assertThat(classify("GET\r\n", false)).isEqualTo(Sniffer.Result.OPAQUE);
         assertThat(classify("SSH-2.0-OpenSSH_9.6\r\n", false)).isEqualTo(Sniffer.Result.OPAQUE);
         assertThat(classify("", true)).isEqualTo(Sniffer.Result.OPAQUE);
