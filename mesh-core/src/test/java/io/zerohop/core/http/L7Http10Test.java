@@ -68,6 +68,11 @@ class L7Http10Test {
                     InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0),
                             new InetSocketAddress(ip, port)));
                     String base = "http://127.0.52.6:" + via.getPort();
+                    // HTTP/1.1 without Host, either setting: Envoy's MissingHost, 400 with no body and a close
+                    // (conn_manager_impl.cc); before 1 December it was forwarded.
+                    String noHost11 = L7EnforcementTest.exchange(via, "GET /api/nohost11 HTTP/1.1\r\n\r\n");
+                    assertThat(noHost11).startsWith("HTTP/1.1 400 Bad Request\r\n").contains("content-length: 0\r\n")
+                            .contains("connection: close").endsWith("\r\n\r\n");
                     List<String> r = L7EnforcementTest.curl("-0", "-i", base + "/api/x-" + on);
                     if (!on) {
                         assertThat(r.get(0)).startsWith("HTTP/1.1 426 Upgrade Required\r\n").containsIgnoringCase("connection: close");
@@ -81,7 +86,8 @@ class L7Http10Test {
                     List<String> denied = L7EnforcementTest.curl("-0", "-i", base + "/admin");
                     assertThat(denied.get(0)).startsWith("HTTP/1.0 403 Forbidden\r\n").endsWith("RBAC: access denied");
                     String noHost = L7EnforcementTest.exchange(via, "GET /api/nohost HTTP/1.0\r\n\r\n");
-                    assertThat(noHost).startsWith("HTTP/1.1 400 Bad Request\r\n").contains("connection: close");
+                    assertThat(noHost).startsWith("HTTP/1.1 400 Bad Request\r\n").contains("connection: close")
+                            .endsWith("\r\n\r\n");
                     assertThat(seen).containsExactly("HTTP/1.1 /api/x-true");
                 }
             }

@@ -247,6 +247,32 @@ class Http1CodecTest {
         ch.finishAndReleaseAll();
     }
 
+    /**
+     * An HTTP/1.1 request without {@code Host} (RFC 9112 section 3.2: a server MUST answer 400) gets what Envoy's
+     * connection manager sends: {@code sendLocalReply(BadRequest, "")} for {@code MissingHost}
+     * (envoyproxy/envoy source/common/http/conn_manager_impl.cc, "Require host header"), so no body and no
+     * {@code content-type}, and a close ({@code onLocalReply} sets {@code saw_connection_close_} for a 400 on
+     * HTTP/1); nothing goes upstream, the request behind it neither. An absolute-form target supplies the host
+     * (Envoy's codec does the same) and is forwarded. Before 1 December the first request was forwarded.
+     */
+    @Test
+    void http11WithoutHostGets400WithNoBodyAndACloseAsEnvoysMissingHost() {
+        EmbeddedChannel ch = channel();
+        ch.writeInbound(ascii("GET /ok/a HTTP/1.1\r\n\r\nGET /ok/b HTTP/1.1\r\nHost: a\r\n\r\n"));
+        String out = outbound(ch);
+        assertThat(out).startsWith("HTTP/1.1 400 Bad Request\r\n").contains("content-length: 0\r\n")
+                .contains("connection: close\r\n").doesNotContainIgnoringCase("content-type").endsWith("\r\n\r\n");
+        assertThat(upstream.written).isEmpty();
+        ch.finishAndReleaseAll();
+
+        EmbeddedChannel absolute = channel();
+        absolute.writeInbound(ascii("GET http://a:8080/ok/c HTTP/1.1\r\n\r\n"));
+        assertThat(upstream.written).first().isInstanceOfSatisfying(HttpRequest.class,
+                r -> assertThat(r.headers().get("host")).isEqualTo("a:8080"));
+        upstream.release();
+        absolute.finishAndReleaseAll();
+    }
+
     EmbeddedChannel http10Channel() {
         filter = new Http1Filter(CONN, (c, r) -> r.uri().startsWith("/ok") ? Decision.allowNoPolicy("test") : DENY,
                 new HttpObserver(null), f -> upstream);
