@@ -45,15 +45,7 @@ class L7Http10Test {
     void http10IsRefusedWith426ByDefaultAndDecidedAndForwardedWithAcceptHttp10() throws Exception {
         InetAddress ip = InetAddress.getByName("127.0.52.6");
         List<String> seen = new CopyOnWriteArrayList<>();
-        HttpServer app = HttpServer.create(new InetSocketAddress(ip, 0), 50);
-        app.createContext("/", ex -> {
-            seen.add(ex.getProtocol() + " " + ex.getRequestURI().getRawPath());
-            byte[] b = ("hello " + ex.getRequestURI().getRawPath()).getBytes(StandardCharsets.US_ASCII);
-            ex.sendResponseHeaders(200, 0); // chunked to an HTTP/1.1 request
-            ex.getResponseBody().write(b);
-            ex.close();
-        });
-        app.start();
+        HttpServer app = app(ip, seen, false);
         try {
             int port = app.getAddress().getPort();
             Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
@@ -121,15 +113,7 @@ class L7Http10Test {
     void http10OnAnAutoPortIsTcpUnlessPilotHttp10() throws Exception {
         InetAddress ip = InetAddress.getByName("127.0.52.7");
         List<String> seen = new CopyOnWriteArrayList<>();
-        HttpServer app = HttpServer.create(new InetSocketAddress(ip, 0), 50);
-        app.createContext("/", ex -> {
-            seen.add(ex.getProtocol() + " " + ex.getRequestURI().getRawPath());
-            byte[] b = ("hello " + ex.getRequestURI().getRawPath()).getBytes(StandardCharsets.US_ASCII);
-            ex.sendResponseHeaders(200, b.length);
-            ex.getResponseBody().write(b);
-            ex.close();
-        });
-        app.start();
+        HttpServer app = app(ip, seen, true);
         try {
             int port = app.getAddress().getPort();
             Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
@@ -172,5 +156,23 @@ class L7Http10Test {
         } finally {
             app.stop(0);
         }
+    }
+
+    /**
+     * The JDK's server on {@code ip} (port 0, started), answering 200 {@code hello <path>} and adding
+     * {@code "<protocol> <path>"} to {@code seen}; with {@code contentLength} false the body is chunked to an
+     * HTTP/1.1 request.
+     */
+    static HttpServer app(InetAddress ip, List<String> seen, boolean contentLength) throws java.io.IOException {
+        HttpServer app = HttpServer.create(new InetSocketAddress(ip, 0), 50);
+        app.createContext("/", ex -> {
+            seen.add(ex.getProtocol() + " " + ex.getRequestURI().getRawPath());
+            byte[] b = ("hello " + ex.getRequestURI().getRawPath()).getBytes(StandardCharsets.US_ASCII);
+            ex.sendResponseHeaders(200, contentLength ? b.length : 0);
+            ex.getResponseBody().write(b);
+            ex.close();
+        });
+        app.start();
+        return app;
     }
 }
