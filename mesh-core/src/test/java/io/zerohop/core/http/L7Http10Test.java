@@ -78,8 +78,8 @@ class L7Http10Test {
                     List<String> denied = L7EnforcementTest.curl("-0", "-i", base + "/admin");
                     assertThat(denied.get(0)).startsWith("HTTP/1.0 403 Forbidden\r\n").endsWith("RBAC: access denied");
                     String noHost = L7EnforcementTest.exchange(via, "GET /api/nohost HTTP/1.0\r\n\r\n");
-                    assertThat(noHost).startsWith("HTTP/1.1 400 Bad Request\r\n").contains("connection: close")
-                            .endsWith("\r\n\r\n");
+                    assertThat(noHost).startsWith("HTTP/1.0 400 Bad Request\r\n").contains("connection: close")
+                            .contains("content-length: 0\r\n").endsWith("\r\n\r\n");
                     assertThat(seen).containsExactly("HTTP/1.1 /api/x-true");
                 }
             }

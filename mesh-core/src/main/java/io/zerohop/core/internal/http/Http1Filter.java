@@ -209,7 +209,7 @@ final class Http1Filter extends ChannelDuplexHandler {
                 // target gave one above. HTTP/1.0 gets here only under accept_http_10, with default_host_for_http_10
                 // unset, as istiod leaves it.
                 ReferenceCountUtil.release(m);
-                protocolError(HttpResponseStatus.BAD_REQUEST, "missing host header", new byte[0]);
+                protocolError(HttpResponseStatus.BAD_REQUEST, "missing host header", new byte[0], req.protocolVersion());
                 return;
             }
             String badUpgrade = UpgradeHeaders.apply(req);
@@ -382,11 +382,14 @@ final class Http1Filter extends ChannelDuplexHandler {
     }
 
     private void protocolError(HttpResponseStatus status, String why) {
-        protocolError(status, why, status.reasonPhrase().getBytes(StandardCharsets.US_ASCII));
+        protocolError(status, why, status.reasonPhrase().getBytes(StandardCharsets.US_ASCII), HttpVersion.HTTP_1_1);
     }
 
-    /** The same with {@code body} as the local reply's body (empty: no {@code content-type}, as Envoy's). */
-    private void protocolError(HttpResponseStatus status, String why, byte[] body) {
+    /**
+     * The same with {@code body} as the local reply's body (empty: no {@code content-type}, as Envoy's) and
+     * {@code version} as its status line's (HTTP/1.0 for an accepted HTTP/1.0 request, as Envoy's codec writes it).
+     */
+    private void protocolError(HttpResponseStatus status, String why, byte[] body, HttpVersion version) {
         log.debug("HTTP protocol error from {} to {}: {}", conn.source(), conn.destination(), why);
         Http1Exchange x = active;
         if (x != null && x.status != 0) {
@@ -412,6 +415,7 @@ final class Http1Filter extends ChannelDuplexHandler {
         if (body.length == 0) {
             reply.headers().remove(HttpHeaderNames.CONTENT_TYPE);
         }
+        reply.setProtocolVersion(version);
         ctx.writeAndFlush(reply);
         closeGracefully();
     }
