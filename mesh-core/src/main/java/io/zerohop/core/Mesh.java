@@ -461,18 +461,34 @@ public final class Mesh implements AutoCloseable {
 
         /**
          * Whether HTTP/1.0 requests are accepted where requests are parsed (L7 enforcement), as Envoy's
-         * {@code accept_http_10}, which istiod sets on a proxy when {@code PILOT_HTTP10} is on or the proxy's
-         * {@code ISTIO_META_HTTP10} metadata is {@code "1"} (istio/istio pilot/pkg/networking/core, {@code enableHTTP10});
-         * default off, as Istio's. Off, every request line whose version is not HTTP/1.1 gets 426 and a close. On,
-         * an HTTP/1.0 request (any {@code HTTP/}DIGIT{@code .}DIGIT but 1.1) is decided as any other and forwarded as
-         * HTTP/1.1; its response goes back as HTTP/1.0 without chunking, the connection closed after it unless the
-         * client sent {@code Connection: keep-alive} and the response has a {@code content-length}; one without
-         * {@code Host} (and HTTP/0.9, which has no headers) gets 400, as Envoy with {@code default_host_for_http_10}
-         * unset, which istiod never sets. The {@code zerohop proxy} CLI reads it from {@code PILOT_HTTP10} and
-         * {@code ISTIO_META_HTTP10}.
+         * {@code accept_http_10}, which istiod sets on a proxy when {@code PILOT_HTTP10} is on ({@link #pilotHttp10})
+         * or the proxy's {@code ISTIO_META_HTTP10} metadata is {@code "1"} (istio/istio pilot/pkg/networking/core,
+         * {@code enableHTTP10}); this is the metadata's switch. Default off, as Istio's. Off, every request line whose
+         * version is not HTTP/1.1 gets 426 and a close. On, an HTTP/1.0 request (any {@code HTTP/}DIGIT{@code .}DIGIT
+         * but 1.1) is decided as any other and forwarded as HTTP/1.1; its response goes back as HTTP/1.0 without
+         * chunking, the connection closed after it unless the client sent {@code Connection: keep-alive} and the
+         * response has a {@code content-length}; one without {@code Host} (and HTTP/0.9, which has no headers) gets
+         * 400, as Envoy with {@code default_host_for_http_10} unset, which istiod never sets. On an {@code auto} port
+         * it changes nothing: without {@link #pilotHttp10} an HTTP/1.0 client there is decided and relayed as TCP,
+         * as Istio's filter-chain match sends {@code http/1.0} to the TCP chain. The {@code zerohop proxy} CLI reads
+         * it from {@code ISTIO_META_HTTP10}.
          */
         public Builder acceptHttp10(boolean on) {
             settings.acceptHttp10(on);
+            return this;
+        }
+
+        /**
+         * istiod's {@code PILOT_HTTP10}: {@link #acceptHttp10} on, and, on {@code auto} ports, a request line with
+         * another version than HTTP/1.1 (Envoy's {@code http_inspector} reports {@code http/1.0} for all of them)
+         * parsed as HTTP, as istiod then lists {@code http/1.0} in the HTTP chain's match (istio/istio
+         * pilot/pkg/networking/core/match/match.go {@code NewAppProtocol}, listener.go {@code plaintextHTTPALPNs}).
+         * Default off: there such a connection is decided as one that cannot be parsed
+         * ({@code PolicyEngine.evaluateUnparsed}) and relayed as bytes. The {@code zerohop proxy} CLI reads it
+         * from {@code PILOT_HTTP10}.
+         */
+        public Builder pilotHttp10(boolean on) {
+            settings.pilotHttp10(on);
             return this;
         }
 

@@ -27,6 +27,18 @@ final class Http10Env {
         return pilot(env.get(PILOT)) | meta(env.get(META));
     }
 
+    /**
+     * Whether istiod's own {@code PILOT_HTTP10} is on ({@code Mesh.Builder.pilotHttp10}): then an {@code auto} port
+     * parses an HTTP/1.0 request line as HTTP too, which the proxy's metadata alone does not do (istio/istio
+     * pilot/pkg/networking/core/match/match.go {@code NewAppProtocol} reads only {@code features.HTTP10}).
+     *
+     * @param env the process environment (never null)
+     * @throws IllegalArgumentException as {@link #acceptHttp10}
+     */
+    static boolean pilotHttp10(Map<String, String> env) {
+        return pilot(env.get(PILOT));
+    }
+
     private static boolean pilot(String v) {
         if (v == null || v.isEmpty()) {
             return false;

@@ -197,6 +197,8 @@ final class ProxyCommand implements Callable<Integer> {
     /** Every listener address, the drain time and the forwards, checked before anything starts. */
     /** Istio's PILOT_HTTP10 / ISTIO_META_HTTP10 (Http10Env), read by check(). */
     private boolean acceptHttp10;
+    /** PILOT_HTTP10 alone: HTTP/1.0 parsed on auto ports as well (Http10Env.pilotHttp10). */
+    private boolean pilotHttp10;
 
     private record Checked(InetSocketAddress inbound, InetSocketAddress transparent, InetSocketAddress socks5,
             InetSocketAddress plaintextInbound, InetSocketAddress metrics, InetSocketAddress readiness, InetSocketAddress admin,
@@ -278,6 +280,7 @@ final class ProxyCommand implements Callable<Integer> {
         }
         try {
             acceptHttp10 = Http10Env.acceptHttp10(System.getenv());
+            pilotHttp10 = Http10Env.pilotHttp10(System.getenv());
         } catch (IllegalArgumentException e) {
             throw new picocli.CommandLine.ParameterException(spec.commandLine(), e.getMessage());
         }
@@ -476,7 +479,7 @@ final class ProxyCommand implements Callable<Integer> {
         }
         Mesh.Builder b = Mesh.builder().trustDomain(trustDomain).identityProvider(provider).workloads(registry)
                 .policies(engine).node(kube != null ? kube.discovery.node().orElseThrow() : node).meterRegistry(prometheus).passthroughUnknown(passthroughUnknown)
-                .drain(checked.drain()).acceptHttp10(acceptHttp10);
+                .drain(checked.drain()).acceptHttp10(acceptHttp10).pilotHttp10(pilotHttp10);
         // ztunnel's CLUSTER_ID is one setting for the CA's ClusterID header and, through istiod's
         // workloads, the source_cluster/destination_cluster labels: --cluster-id is both here too.
         b.clusterId(checked.clusterId());

@@ -28,6 +28,10 @@ class Http10EnvTest {
         assertThat(Http10Env.acceptHttp10(Map.of("ISTIO_META_HTTP10", "0"))).isFalse();
         assertThat(Http10Env.acceptHttp10(Map.of("PILOT_HTTP10", "false", "ISTIO_META_HTTP10", "1"))).isTrue();
         assertThat(Http10Env.acceptHttp10(Map.of("PILOT_HTTP10", "true", "ISTIO_META_HTTP10", "0"))).isTrue();
+        // Only istiod's own switch lists http/1.0 in an auto port's HTTP match (match.go NewAppProtocol).
+        assertThat(Http10Env.pilotHttp10(Map.of("PILOT_HTTP10", "true", "ISTIO_META_HTTP10", "0"))).isTrue();
+        assertThat(Http10Env.pilotHttp10(Map.of("PILOT_HTTP10", "false", "ISTIO_META_HTTP10", "1"))).isFalse();
+        assertThat(Http10Env.pilotHttp10(Map.of("ISTIO_META_HTTP10", "1"))).isFalse();
     }
 
     @Test

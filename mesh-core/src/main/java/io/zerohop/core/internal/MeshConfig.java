@@ -20,5 +20,6 @@ public record MeshConfig(IdentityProvider provider, String trustDomain, SpiffeId
                          WorkloadRegistry registry, String node, InetSocketAddress inbound, boolean inboundTransparent,
                          MeterRegistry meterRegistry, Consumer<TunnelResult> onTunnelClosed, int threads,
                          int maxStreamsPerConnection, Duration idleTimeout, Duration drain, Duration metricsInterval,
-                         boolean passthroughUnknown, String clusterId, boolean acceptHttp10) {
+                         boolean passthroughUnknown, String clusterId, boolean acceptHttp10,
+                         boolean sniffHttp10) {
 }

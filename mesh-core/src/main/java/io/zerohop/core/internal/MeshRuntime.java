@@ -92,6 +92,7 @@ public final class MeshRuntime {
         HttpEnforcement http = new HttpEnforcement(policy, group, cfg.meterRegistry(),
                 new TunnelSource(registry, refusals), 5_000, cfg.clusterId());
         http.acceptHttp10(cfg.acceptHttp10());
+        http.sniffHttp10(cfg.sniffHttp10());
         PolicyAuthorizer authorizer = policy == null ? null : new PolicyAuthorizer(policy, registry, refusals, observer::logsRefusals);
         this.listeners = new Listeners(group, ownPorts, tunnels);
         this.outbound = new Outbound(tls, group, local, identity, ownPorts, cfg.passthroughUnknown(), new FanOut(observer, tunnels),

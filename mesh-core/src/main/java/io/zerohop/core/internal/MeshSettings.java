@@ -37,6 +37,7 @@ public final class MeshSettings {
     private boolean passthroughUnknown;
     private String clusterId = TrafficLabels.DEFAULT_CLUSTER;
     private boolean acceptHttp10;
+    private boolean pilotHttp10;
 
     public void trustDomain(String td) {
         // Without the check, null became the string "null", a valid trust domain name.
@@ -116,6 +117,10 @@ public final class MeshSettings {
         this.acceptHttp10 = on;
     }
 
+    public void pilotHttp10(boolean on) {
+        this.pilotHttp10 = on;
+    }
+
     public void clusterId(String id) {
         Objects.requireNonNull(id, "cluster id");
         if (id.isEmpty() || !id.chars().allMatch(c -> c > ' ' && c < 127 && c != ',' && c != ';' && c != '=')) {
@@ -135,7 +140,7 @@ public final class MeshSettings {
         }
         return new MeshConfig(provider, trustDomain, identity, policy, registry != null ? registry : WorkloadRegistry.empty(), node,
                 inbound, inboundTransparent, meterRegistry, onTunnelClosed, threads, maxStreamsPerConnection, idleTimeout, drain,
-                metricsInterval, passthroughUnknown, clusterId, acceptHttp10);
+                metricsInterval, passthroughUnknown, clusterId, acceptHttp10 || pilotHttp10, pilotHttp10);
     }
 
     private void requireServable(SpiffeId id) {

@@ -45,15 +45,7 @@ class L7Http10Test {
     void http10IsRefusedWith426ByDefaultAndDecidedAndForwardedWithAcceptHttp10() throws Exception {
         InetAddress ip = InetAddress.getByName("127.0.52.6");
         List<String> seen = new CopyOnWriteArrayList<>();
-        HttpServer app = HttpServer.create(new InetSocketAddress(ip, 0), 50);
-        app.createContext("/", ex -> {
-            seen.add(ex.getProtocol() + " " + ex.getRequestURI().getRawPath());
-            byte[] b = ("hello " + ex.getRequestURI().getRawPath()).getBytes(StandardCharsets.US_ASCII);
-            ex.sendResponseHeaders(200, 0); // chunked to an HTTP/1.1 request
-            ex.getResponseBody().write(b);
-            ex.close();
-        });
-        app.start();
+        HttpServer app = app(ip, seen, false);
         try {
             int port = app.getAddress().getPort();
             Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
@@ -68,6 +60,11 @@ class L7Http10Test {
                     InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0),
                             new InetSocketAddress(ip, port)));
                     String base = "http://127.0.52.6:" + via.getPort();
+                    // HTTP/1.1 without Host, either setting: Envoy's MissingHost, 400 with no body and a close
+                    // (conn_manager_impl.cc); before 1 December it was forwarded.
+                    String noHost11 = L7EnforcementTest.exchange(via, "GET /api/nohost11 HTTP/1.1\r\n\r\n");
+                    assertThat(noHost11).startsWith("HTTP/1.1 400 Bad Request\r\n").contains("content-length: 0\r\n")
+                            .contains("connection: close").endsWith("\r\n\r\n");
                     List<String> r = L7EnforcementTest.curl("-0", "-i", base + "/api/x-" + on);
                     if (!on) {
                         assertThat(r.get(0)).startsWith("HTTP/1.1 426 Upgrade Required\r\n").containsIgnoringCase("connection: close");
@@ -81,12 +78,101 @@ class L7Http10Test {
                     List<String> denied = L7EnforcementTest.curl("-0", "-i", base + "/admin");
                     assertThat(denied.get(0)).startsWith("HTTP/1.0 403 Forbidden\r\n").endsWith("RBAC: access denied");
                     String noHost = L7EnforcementTest.exchange(via, "GET /api/nohost HTTP/1.0\r\n\r\n");
-                    assertThat(noHost).startsWith("HTTP/1.1 400 Bad Request\r\n").contains("connection: close");
+                    assertThat(noHost).startsWith("HTTP/1.0 400 Bad Request\r\n").contains("connection: close")
+                            .contains("content-length: 0\r\n").endsWith("\r\n\r\n");
                     assertThat(seen).containsExactly("HTTP/1.1 /api/x-true");
                 }
             }
         } finally {
             app.stop(0);
         }
+    }
+
+    /** {@link #POLICY} plus an L4 rule, so that the TCP chain (rules with HTTP fields dropped) allows plaintext loopback. */
+    static final String POLICY_WITH_L4_RULE = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: api-or-loopback, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              action: ALLOW
+              rules: [{to: [{operation: {paths: ["/api/*"]}}]}, {from: [{source: {ipBlocks: ["127.0.0.0/8"]}}]}]
+            """;
+
+    /**
+     * On an {@code auto} port Istio parses HTTP/1.0 only under istiod's {@code PILOT_HTTP10}: Envoy's http_inspector
+     * reports {@code http/1.0} (http_inspector.cc {@code parseHttpHeader}, every version but 1.1) and istiod's
+     * filter-chain match lists it only then (istio/istio pilot/pkg/networking/core/match/match.go
+     * {@code NewAppProtocol}, listener.go {@code plaintextHTTPALPNs}); the proxy's {@code HTTP10} metadata
+     * ({@code acceptHttp10}) only sets {@code accept_http_10}. Otherwise the connection takes the TCP chain:
+     * decided as unparsed ({@code evaluateUnparsed}: the ALLOW rule with paths matches nothing, so denied without
+     * an answer; with an L4 rule allowed) and relayed as bytes, so the application sees HTTP/1.0, even for a path
+     * the HTTP rules would deny. Until 1 December zerohop parsed it there and answered 426.
+     */
+    @Test
+    void http10OnAnAutoPortIsTcpUnlessPilotHttp10() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.52.7");
+        List<String> seen = new CopyOnWriteArrayList<>();
+        HttpServer app = app(ip, seen, true);
+        try {
+            int port = app.getAddress().getPort();
+            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
+                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.AUTO));
+            WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend), Map.of());
+            for (String mode : List.of("default", "meta", "pilot")) {
+                for (String policy : List.of(POLICY, POLICY_WITH_L4_RULE)) {
+                    seen.clear();
+                    PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", policy)).build();
+                    try (Mesh mesh = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
+                            .workloads(registry).node("b").policies(engine).acceptHttp10(mode.equals("meta"))
+                            .pilotHttp10(mode.equals("pilot")).threads(1).build()) {
+                        mesh.start().get(10, TimeUnit.SECONDS);
+                        InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0),
+                                new InetSocketAddress(ip, port)));
+                        String as = mode + (policy == POLICY ? "" : ", L4 rule");
+                        String admin = L7EnforcementTest.exchange(via, "GET /admin HTTP/1.0\r\nHost: b\r\n\r\n");
+                        String api = L7EnforcementTest.exchange(via, "GET /api/x HTTP/1.0\r\nHost: b\r\n\r\n");
+                        String http11 = L7EnforcementTest.exchange(via, "GET /admin HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n");
+                        assertThat(http11).as(as).startsWith(policy == POLICY ? "HTTP/1.1 403" : "HTTP/1.1 200");
+                        if (mode.equals("pilot")) {
+                            // Parsed, accept_http_10 on: decided per request, answered as HTTP/1.0.
+                            assertThat(admin).as(as).startsWith(policy == POLICY ? "HTTP/1.0 403" : "HTTP/1.0 200");
+                            assertThat(api).as(as).startsWith("HTTP/1.0 200").endsWith("hello /api/x");
+                            assertThat(seen).as(as).contains("HTTP/1.1 /api/x").doesNotContain("HTTP/1.0 /admin", "HTTP/1.0 /api/x");
+                        } else if (policy == POLICY) {
+                            // TCP chain, no rule left that allows: closed without an answer, nothing reaches the application.
+                            assertThat(admin).as(as).isEmpty();
+                            assertThat(api).as(as).isEmpty();
+                            assertThat(seen).as(as).isEmpty();
+                        } else {
+                            // TCP chain allowed by the L4 rule: relayed as bytes, the application reads HTTP/1.0.
+                            assertThat(admin).as(as).startsWith("HTTP/1.1 200").endsWith("hello /admin");
+                            assertThat(api).as(as).startsWith("HTTP/1.1 200").endsWith("hello /api/x");
+                            assertThat(seen).as(as).containsExactly("HTTP/1.0 /admin", "HTTP/1.0 /api/x", "HTTP/1.1 /admin");
+                        }
+                    }
+                }
+            }
+        } finally {
+            app.stop(0);
+        }
+    }
+
+    /**
+     * The JDK's server on {@code ip} (port 0, started), answering 200 {@code hello <path>} and adding
+     * {@code "<protocol> <path>"} to {@code seen}; with {@code contentLength} false the body is chunked to an
+     * HTTP/1.1 request.
+     */
+    static HttpServer app(InetAddress ip, List<String> seen, boolean contentLength) throws java.io.IOException {
+        HttpServer app = HttpServer.create(new InetSocketAddress(ip, 0), 50);
+        app.createContext("/", ex -> {
+            seen.add(ex.getProtocol() + " " + ex.getRequestURI().getRawPath());
+            byte[] b = ("hello " + ex.getRequestURI().getRawPath()).getBytes(StandardCharsets.US_ASCII);
+            ex.sendResponseHeaders(200, contentLength ? b.length : 0);
+            ex.getResponseBody().write(b);
+            ex.close();
+        });
+        app.start();
+        return app;
     }
 }

@@ -203,11 +203,13 @@ final class Http1Filter extends ChannelDuplexHandler {
                 protocolError(HttpResponseStatus.BAD_REQUEST, badTarget);
                 return;
             }
-            if (HttpVersion.HTTP_1_0.equals(req.protocolVersion()) && !req.headers().contains(HttpHeaderNames.HOST)) {
-                // Only accept_http_10 lets HTTP/1.0 through; then Envoy's connection manager "Require host header"
-                // with default_host_for_http_10 unset, as istiod leaves it (conn_manager_impl.cc: MissingHost).
+            if (!req.headers().contains(HttpHeaderNames.HOST)) {
+                // Envoy's connection manager "Require host header" (conn_manager_impl.cc, MissingHost; RFC 9112 section
+                // 3.2): 400 with no body, and the close its onLocalReply adds to a 400 on HTTP/1. An absolute-form
+                // target gave one above. HTTP/1.0 gets here only under accept_http_10, with default_host_for_http_10
+                // unset, as istiod leaves it.
                 ReferenceCountUtil.release(m);
-                protocolError(HttpResponseStatus.BAD_REQUEST, "missing host header (HTTP/1.0, no default_host_for_http_10)");
+                protocolError(HttpResponseStatus.BAD_REQUEST, "missing host header", new byte[0], req.protocolVersion());
                 return;
             }
             String badUpgrade = UpgradeHeaders.apply(req);
@@ -380,6 +382,14 @@ final class Http1Filter extends ChannelDuplexHandler {
     }
 
     private void protocolError(HttpResponseStatus status, String why) {
+        protocolError(status, why, status.reasonPhrase().getBytes(StandardCharsets.US_ASCII), HttpVersion.HTTP_1_1);
+    }
+
+    /**
+     * The same with {@code body} as the local reply's body (empty: no {@code content-type}, as Envoy's) and
+     * {@code version} as its status line's (HTTP/1.0 for an accepted HTTP/1.0 request, as Envoy's codec writes it).
+     */
+    private void protocolError(HttpResponseStatus status, String why, byte[] body, HttpVersion version) {
         log.debug("HTTP protocol error from {} to {}: {}", conn.source(), conn.destination(), why);
         Http1Exchange x = active;
         if (x != null && x.status != 0) {
@@ -399,10 +409,14 @@ final class Http1Filter extends ChannelDuplexHandler {
             upstream.close();
         }
         bad.status = status.code();
-        byte[] body = status.reasonPhrase().getBytes(StandardCharsets.US_ASCII);
         bad.responseBytes = body.length;
         observer.request(bad.logLine(conn));
-        ctx.writeAndFlush(LocalReplies.local(status, body, true));
+        FullHttpResponse reply = LocalReplies.local(status, body, true);
+        if (body.length == 0) {
+            reply.headers().remove(HttpHeaderNames.CONTENT_TYPE);
+        }
+        reply.setProtocolVersion(version);
+        ctx.writeAndFlush(reply);
         closeGracefully();
     }
 

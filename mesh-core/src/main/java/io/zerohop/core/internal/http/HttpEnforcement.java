@@ -61,6 +61,8 @@ public final class HttpEnforcement {
     private final long sniffTimeoutMillis;
     /** Envoy's {@code accept_http_10} for every HTTP/1 connection this parses ({@link #acceptHttp10(boolean)}). */
     private volatile boolean acceptHttp10;
+    /** istiod's {@code PILOT_HTTP10} listener match: a sniffed HTTP/1.0 request line is HTTP ({@link #sniffHttp10(boolean)}). */
+    private volatile boolean sniffHttp10;
     /** What the HTTP/1 and HTTP/2 filters ask of the policy per request. */
     private final Requests requests = new Requests();
     /**
@@ -107,6 +109,19 @@ public final class HttpEnforcement {
      */
     public void acceptHttp10(boolean on) {
         this.acceptHttp10 = on;
+    }
+
+    /**
+     * Whether an {@code auto} port whose first bytes are a request line with another version than HTTP/1.1 (Envoy's
+     * {@code http_inspector} reports {@code http/1.0} for all of them) is parsed as HTTP. istiod's filter-chain match
+     * lists {@code http/1.0} only when istiod itself runs with {@code PILOT_HTTP10} (istio/istio
+     * pilot/pkg/networking/core/match/match.go {@code NewAppProtocol}, listener.go {@code plaintextHTTPALPNs}); the
+     * proxy's {@code HTTP10} metadata does not change it. Off (the default), such a connection takes the TCP chain:
+     * decided by {@link PolicyEngine#evaluateUnparsed}, as non-HTTP bytes, and relayed as bytes. Applies to
+     * connections sniffed afterwards.
+     */
+    public void sniffHttp10(boolean on) {
+        this.sniffHttp10 = on;
     }
 
     /**
@@ -269,14 +284,17 @@ public final class HttpEnforcement {
             direct.accept(autoRead);
         };
         holder[0] = new Sniffer(sniffTimeoutMillis, result -> {
-            if (result == Sniffer.Result.HTTP1) {
+            if (result == Sniffer.Result.HTTP1 || (result == Sniffer.Result.HTTP10 && sniffHttp10)) {
                 mark(tunnel, PER_REQUEST);
                 http1.run(installed);
             } else if (result == Sniffer.Result.HTTP2 && h2 != null) {
                 mark(tunnel, PER_REQUEST);
                 h2.run(installed);
             } else {
-                atL4(ch, conn, tunnel, opaque, installed, "first bytes: " + result);
+                // HTTP10 without PILOT_HTTP10 too: Istio's match sends http/1.0 to the TCP chain (match.go NewAppProtocol).
+                atL4(ch, conn, tunnel, opaque, installed, result == Sniffer.Result.HTTP10
+                        ? "first bytes: an HTTP/1.0 request line, which Istio's auto-port match takes as TCP without PILOT_HTTP10"
+                        : "first bytes: " + result);
             }
         });
         ch.pipeline().addLast("zerohop-sniff", holder[0]);

@@ -12,7 +12,7 @@ import java.util.function.Consumer;
 
 /**
  * Protocol detection for {@code auto} ports, as Envoy's {@code http_inspector} listener filter:
- * looks at the first bytes for an HTTP/1.x request line ({@code METHOD SP target SP HTTP/1.x CRLF})
+ * looks at the first bytes for an HTTP/1 request line ({@code METHOD SP target SP HTTP/d.d CRLF})
  * or the HTTP/2 connection preface, within {@link #MAX_INSPECT} bytes (Envoy's inspector reads at
  * most 8 KiB) and {@link #timeoutMillis} (Istio's listener filter timeout). Anything else, the
  * client's FIN (or a tunnel reset) first, or the timeout gives {@link Result#OPAQUE}.
@@ -21,7 +21,12 @@ import java.util.function.Consumer;
  * chosen for the result are installed behind it, then {@link #release()} replays it into them.
  */
 final class Sniffer extends Hold {
-    enum Result { HTTP1, HTTP2, OPAQUE }
+    /**
+     * {@code HTTP1}: an HTTP/1.1 request line (Envoy's {@code http/1.1}); {@code HTTP10}: one with another
+     * {@code HTTP/}DIGIT{@code .}DIGIT version (Envoy's inspector reports {@code http/1.0} for all of them);
+     * {@code HTTP2}: the preface ({@code h2c}); {@code OPAQUE}: anything else.
+     */
+    enum Result { HTTP1, HTTP10, HTTP2, OPAQUE }
 
     static final int MAX_INSPECT = 8192;
     static final byte[] H2_PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
@@ -153,13 +158,15 @@ final class Sniffer extends Hold {
         while (i < n && space(b[i])) {
             i++;
         }
-        // HTTP/1.x, in any case as Netty's HttpVersion reads it, then the line's end (CRLF or LF).
-        byte[] version = "HTTP/1.".getBytes(StandardCharsets.US_ASCII);
-        for (int k = 0; k <= version.length; k++, i++) {
+        // HTTP/DIGIT.DIGIT, "HTTP/" in any case as Netty's HttpVersion reads it, then the line's end (CRLF or LF).
+        byte[] version = "HTTP/0.0".getBytes(StandardCharsets.US_ASCII);
+        int versionStart = i;
+        for (int k = 0; k < version.length; k++, i++) {
             if (i == n) {
                 return final_ ? Result.OPAQUE : null;
             }
-            boolean ok = k < version.length ? Character.toUpperCase((char) b[i]) == version[k] : b[i] >= '0' && b[i] <= '9';
+            boolean ok = version[k] == '0' ? b[i] >= '0' && b[i] <= '9'
+                    : Character.toUpperCase((char) b[i]) == version[k];
             if (!ok) {
                 return Result.OPAQUE;
             }
@@ -170,7 +177,11 @@ final class Sniffer extends Hold {
         if (i == n) {
             return final_ ? Result.OPAQUE : null;
         }
-        return b[i] == '\n' ? Result.HTTP1 : Result.OPAQUE;
+        if (b[i] != '\n') {
+            return Result.OPAQUE;
+        }
+        // Envoy's inspector names every version but 1.1 "http/1.0" (http_inspector.cc parseHttpHeader, isHttp11).
+        return b[versionStart + 5] == '1' && b[versionStart + 7] == '1' ? Result.HTTP1 : Result.HTTP10;
     }
 
     /** Bytes Netty's request decoder skips before a request line: ISO control characters and whitespace. */

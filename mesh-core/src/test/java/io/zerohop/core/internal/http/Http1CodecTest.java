@@ -110,9 +110,10 @@ class Http1CodecTest {
     @DisplayName("sniffing: leading empty lines, runs of whitespace and a lower-case version are HTTP/1")
     void lenientRequestLinesAreSniffedAsHttp1() {
         for (String s : List.of("\r\nGET /admin HTTP/1.1\r\n", "\r\n\r\n\nGET /admin HTTP/1.1\r\n", "GET  /admin  HTTP/1.1\r\n",
-                "GET\t/admin\tHTTP/1.1\r\n", "GET /admin http/1.1\r\n", "GET /admin HTTP/1.1\n", "\u0000 GET /admin HTTP/1.0 \r\n")) {
+                "GET\t/admin\tHTTP/1.1\r\n", "GET /admin http/1.1\r\n", "GET /admin HTTP/1.1\n", "\u0000 GET /admin HTTP/1.1 \r\n")) {
             assertThat(classify(s, false)).as(s).isEqualTo(Sniffer.Result.HTTP1);
         }
+        assertThat(classify("\u0000 GET /admin HTTP/1.0 \r\n", false)).isEqualTo(Sniffer.Result.HTTP10);
         assertThat(classify("\r\n\r\n", false)).as("only empty lines yet: wait").isNull();
         assertThat(classify("\r\n\r\n", true)).isEqualTo(Sniffer.Result.OPAQUE);
         assertThat(classify("SET key value\r\n", false)).as("Redis inline command").isEqualTo(Sniffer.Result.OPAQUE);
@@ -122,7 +123,9 @@ class Http1CodecTest {
     @Test
     void sniffing() {
         assertThat(classify("GET /anything HTTP/1.1\r\n", false)).isEqualTo(Sniffer.Result.HTTP1);
-        assertThat(classify("GET /anything HTTP/1.0\r\nHost: x\r\n", false)).isEqualTo(Sniffer.Result.HTTP1);
+        // Envoy's http_inspector reports "http/1.0" for every version but 1.1 (http_inspector.cc parseHttpHeader).
+        assertThat(classify("GET /anything HTTP/1.0\r\nHost: x\r\n", false)).isEqualTo(Sniffer.Result.HTTP10);
+        assertThat(classify("GET /anything HTTP/1.2\r\n", false)).isEqualTo(Sniffer.Result.HTTP10);
         assertThat(classify("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", false)).isEqualTo(Sniffer.Result.HTTP2);
         assertThat(classify("PRI * HTTP/2", false)).as("preface prefix: wait").isNull();
         assertThat(classify("GE", false)).isNull();
@@ -133,7 +136,8 @@ class Http1CodecTest {
         assertThat(classify("\u0016\u0003\u0001\u0000", false)).as("TLS record header").isNull();
         assertThat(classify("\u0016\u0003\u0001\u0002\u0000\u0001\u0000\u0001\u00fc\u0003\u0003", false)).as("TLS ClientHello")
                 .isEqualTo(Sniffer.Result.OPAQUE);
-        assertThat(classify("GET /x HTTP/3.0\r\n", false)).isEqualTo(Sniffer.Result.OPAQUE);
+        assertThat(classify("GET /x HTTP/3.0\r\n", false)).isEqualTo(Sniffer.Result.HTTP10);
+        assertThat(classify("GET /x HTTP/1.01\r\n", false)).isEqualTo(Sniffer.Result.OPAQUE);
         assertThat(classify("GET\r\n", false)).isEqualTo(Sniffer.Result.OPAQUE);
         assertThat(classify("SSH-2.0-OpenSSH_9.6\r\n", false)).isEqualTo(Sniffer.Result.OPAQUE);
         assertThat(classify("", true)).isEqualTo(Sniffer.Result.OPAQUE);
@@ -243,6 +247,32 @@ class Http1CodecTest {
         ch.finishAndReleaseAll();
     }
 
+    /**
+     * An HTTP/1.1 request without {@code Host} (RFC 9112 section 3.2: a server MUST answer 400) gets what Envoy's
+     * connection manager sends: {@code sendLocalReply(BadRequest, "")} for {@code MissingHost}
+     * (envoyproxy/envoy source/common/http/conn_manager_impl.cc, "Require host header"), so no body and no
+     * {@code content-type}, and a close ({@code onLocalReply} sets {@code saw_connection_close_} for a 400 on
+     * HTTP/1); nothing goes upstream, the request behind it neither. An absolute-form target supplies the host
+     * (Envoy's codec does the same) and is forwarded. Before 1 December the first request was forwarded.
+     */
+    @Test
+    void http11WithoutHostGets400WithNoBodyAndACloseAsEnvoysMissingHost() {
+        EmbeddedChannel ch = channel();
+        ch.writeInbound(ascii("GET /ok/a HTTP/1.1\r\n\r\nGET /ok/b HTTP/1.1\r\nHost: a\r\n\r\n"));
+        String out = outbound(ch);
+        assertThat(out).startsWith("HTTP/1.1 400 Bad Request\r\n").contains("content-length: 0\r\n")
+                .contains("connection: close\r\n").doesNotContainIgnoringCase("content-type").endsWith("\r\n\r\n");
+        assertThat(upstream.written).isEmpty();
+        ch.finishAndReleaseAll();
+
+        EmbeddedChannel absolute = channel();
+        absolute.writeInbound(ascii("GET http://a:8080/ok/c HTTP/1.1\r\n\r\n"));
+        assertThat(upstream.written).first().isInstanceOfSatisfying(HttpRequest.class,
+                r -> assertThat(r.headers().get("host")).isEqualTo("a:8080"));
+        upstream.release();
+        absolute.finishAndReleaseAll();
+    }
+
     EmbeddedChannel http10Channel() {
         filter = new Http1Filter(CONN, (c, r) -> r.uri().startsWith("/ok") ? Decision.allowNoPolicy("test") : DENY,
                 new HttpObserver(null), f -> upstream);
@@ -323,7 +353,9 @@ class Http1CodecTest {
                 assertThat(r.headers().get("host")).isEqualTo("a");
             });
         } else {
-            assertThat(out).startsWith("HTTP/1.1 " + status + " ").contains("connection: close");
+            // Envoy's codec answers an accepted HTTP/1.0 request with an HTTP/1.0 status line (HTTP_10_RESPONSE_PREFIX).
+            assertThat(out).startsWith((request.contains("HTTP/1.0\\r\\n") ? "HTTP/1.0 " : "HTTP/1.1 ") + status + " ")
+                    .contains("connection: close");
             assertThat(upstream.written).isEmpty();
         }
         upstream.release();
