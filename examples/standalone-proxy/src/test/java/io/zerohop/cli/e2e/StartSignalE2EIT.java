@@ -22,8 +22,9 @@ import org.junit.jupiter.api.Timeout;
  * BoringSSL (netty-tcnative, loaded by a thread {@code main} starts right after the handlers) or
  * printed anything, {@code main} had installed them: exit 0 and the proxy's own line saying what
  * stopped it. Before that the signal may still be in the JVM's own start, before {@code main}
- * (README "SIGTERM during start-up": the JVM's default, 143, and nothing printed); either outcome
- * is accepted there, but no other.
+ * (README "SIGTERM during start-up": the JVM's default, 143, and nothing printed; or, rarely, the
+ * JDK's own initialisation failing on the signal, with only JDK frames); either outcome is accepted
+ * there, but no other.
  */
 @Timeout(240)
 class StartSignalE2EIT {
@@ -103,12 +104,20 @@ class StartSignalE2EIT {
     static String check(Child proxy, boolean mainRan, String when) throws InterruptedException {
         int exit = proxy.awaitExit(Duration.ofSeconds(60));
         List<String> lines = proxy.lines();
+        if (exit != 0 && !mainRan) {
+            // Before main() the JVM's own start is all there is: its SIGTERM handler exits 143, and a
+            // signal during the boot layer's initialisation can also make the JDK's init fail on
+            // itself (seen once in a helper's run: "InternalError: Bad level: 2", VM.initLevel, the
+            // shutdown having raised the level first). Either way no zerohop code ran, so only the
+            // JDK's own frames may show.
+            assertThat(proxyLines(proxy)).as(when + ": the JVM's own handler (or none) took it, before main()\n" + proxy.tail()).isEmpty();
+            assertThat(lines).as(when + ": only the JDK's own frames before main()\n" + proxy.tail())
+                    .filteredOn(l -> STACK_FRAME.matcher(l).find())
+                    .allMatch(l -> l.contains("java.base/") || l.startsWith("Caused by: java.") || l.startsWith("[err] Caused by: java."));
+            return when + ": " + exit + " before main()";
+        }
         assertThat(lines).as(when + ": no stack trace\n" + proxy.tail())
                 .noneMatch(l -> STACK_FRAME.matcher(l).find());
-        if (exit == 143 && !mainRan) {
-            assertThat(proxyLines(proxy)).as(when + ": the JVM's own handler (or none) took it, before main()\n" + proxy.tail()).isEmpty();
-            return when + ": 143 before main()";
-        }
         assertThat(exit).as(when + " (main() had run: " + mainRan + ")\n" + proxy.tail()).isZero();
         String stopped = lines.stream().filter(l -> l.startsWith("zerohop proxy: SIGTERM")).findFirst().orElse(null);
         assertThat(stopped).as(when + ": the proxy says what stopped it\n" + proxy.tail()).isNotNull();
