@@ -183,8 +183,9 @@ public final class TunnelObserver implements HboneEvents {
             }
             l.reportSides(sink, r.bytesSent(), r.bytesReceived());
             // ztunnel records the close with the flag of its failure: a policy that now denies it
-            // (DENY), any other error ends as a connection failure (CONNECT).
-            sink.closed(l.labels.withResponseFlags(l.denied ? "DENY" : r.reset() ? "CONNECT" : TrafficLabels.NO_FLAGS));
+            // (DENY), a peer's RST_STREAM with an error code as a connection failure (CONNECT); a TCP
+            // reset or a lost connection is no failure to ztunnel (ZtunnelAccessLog.endError).
+            sink.closed(l.labels.withResponseFlags(l.denied ? "DENY" : ZtunnelAccessLog.endError(r) != null ? "CONNECT" : TrafficLabels.NO_FLAGS));
             closedLabels = l.labels;
             lateDenied = l.denied;
         } else if (ztunnel != null) {

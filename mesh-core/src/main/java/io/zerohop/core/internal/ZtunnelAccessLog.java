@@ -68,13 +68,54 @@ final class ZtunnelAccessLog {
      * {@code handle_connection!}).
      */
     static void closed(Logger log, Out out, TunnelResult r, boolean lateDenied, Supplier<TrafficLabels> labels, Supplier<String> src) {
-        String error = lateDenied ? "connection closed due to policy change" : r.error() != null ? r.error() : r.reset() ? "reset" : null;
+        String error = lateDenied ? "connection closed due to policy change" : endError(r);
         if (error != null ? log.isErrorEnabled() : log.isInfoEnabled()) {
             TunnelInfo t = r.info();
             boolean outbound = t.direction() == TunnelInfo.Direction.OUTBOUND;
             out.write(error != null ? "error" : "info", complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()),
                     addr(t.destination()), outbound, true, r.bytesSent(), r.bytesReceived(), r.duration(), error));
         }
+    }
+
+    /**
+     * The Display of the error ztunnel ends an established tunnel with, or null when ztunnel ends it
+     * without one (and counts no failure). ztunnel ignores a TCP reset, a lost connection, a broken
+     * pipe (src/copy.rs {@code ignore_io_errors}: "users expect errors to occur only when we cannot
+     * connect to the backend at all"), reads RST_STREAM NO_ERROR and CANCEL as the end of input and
+     * STREAM_CLOSED as a broken pipe (src/proxy/h2.rs {@code H2StreamReadHalf}); only another
+     * RST_STREAM code is an error, h2's remote reset ({@code h2_to_io_error}: "stream error received:
+     * " and h2's {@code Reason} description), seen by the copy direction that reads the HBONE stream:
+     * {@code receive:} outbound (the stream is the upstream, src/proxy/outbound.rs), {@code send:}
+     * inbound (the downstream, src/proxy/inbound.rs), wrapped as src/copy.rs
+     * {@code copy_bidirectional} wraps it ({@code Error::Io}: "io error: "). Counted as
+     * {@code CONNECT} (src/proxy/metrics.rs {@code extract_failure_reason}: ConnectionFailure).
+     */
+    static String endError(TunnelResult r) {
+        long code = r.resetCode();
+        if (code < 0 || code == 0 || code == 5 || code == 8) {
+            return null;
+        }
+        return (r.info().direction() == TunnelInfo.Direction.OUTBOUND ? "receive: " : "send: ")
+                + "io error: stream error received: " + reasonText(code);
+    }
+
+    /** h2's {@code Reason} Display (hyperium/h2 src/frame/reason.rs {@code description}). */
+    private static String reasonText(long code) {
+        return switch ((int) Math.min(code, Integer.MAX_VALUE)) {
+            case 1 -> "unspecific protocol error detected";
+            case 2 -> "unexpected internal error encountered";
+            case 3 -> "flow-control protocol violated";
+            case 4 -> "settings ACK not received in timely manner";
+            case 6 -> "frame with invalid size";
+            case 7 -> "refused stream before processing any application logic";
+            case 9 -> "unable to maintain the header compression context";
+            case 10 -> "connection established in response to a CONNECT request was reset or abnormally closed";
+            case 11 -> "detected excessive load generating behavior";
+            case 12 -> "security properties do not meet minimum requirements";
+            case 13 -> "endpoint requires HTTP/1.1";
+            case 14 -> "keepalive timeout reached";
+            default -> "unknown reason";
+        };
     }
 
     /**
