@@ -141,10 +141,22 @@ final class ZtunnelAccessLog {
             // ztunnel's Error::HttpStatus shows hyper's StatusCode: "401 Unauthorized".
             String error = outbound ? status > 0 ? "http status: " + io.netty.handler.codec.http.HttpResponseStatus.valueOf(status) : reason
                     : flags.equals("DENY") ? "connection closed due to policy rejection: " + (rejection != null ? rejectionText(rejection) : reason)
-                    : reason;
+                    : inboundFailure(reason);
             out.write("error", complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()), addr(t.destination()),
                     outbound, true, 0, 0, elapsed(t), error));
         }
+    }
+
+    /**
+     * An inbound 503's error: an unreachable upstream is ztunnel's {@code Error::ConnectionFailed},
+     * {@code connection failed: } and the dial's error (istio/ztunnel src/proxy/inbound.rs
+     * {@code freebind_connect(..).map_err(Error::ConnectionFailed)}, src/proxy.rs), here zerohop's text
+     * of the cause (mesh-hbone's InboundTunnel refuses with {@code upstream ADDR unreachable: CAUSE});
+     * any other 503 keeps zerohop's reason.
+     */
+    static String inboundFailure(String reason) {
+        int at = reason.indexOf(" unreachable: ");
+        return reason.startsWith("upstream ") && at > 0 ? "connection failed: " + reason.substring(at + " unreachable: ".length()) : reason;
     }
 
     /**

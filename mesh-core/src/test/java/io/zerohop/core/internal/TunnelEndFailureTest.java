@@ -77,9 +77,10 @@ class TunnelEndFailureTest {
             closed.add(labels);
         }
 
-        /** The one connection complete line, once the close was reported. */
+        /** The one connection complete line, once the close was reported (the count comes first, then the line). */
         String complete() {
-            await(() -> closed.size() == 1);
+            await(() -> closed.size() == 1 && lines.stream().anyMatch(l -> l.contains("\tconnection complete\t"))
+                    && json.stream().anyMatch(j -> j.contains("\"connection complete\"")));
             List<String> c = lines.stream().filter(l -> l.contains("\tconnection complete\t")).toList();
             assertThat(c).hasSize(1);
             return c.get(0);
@@ -226,5 +227,26 @@ class TunnelEndFailureTest {
             assertNoFailure(client);
             assertNoFailure(server);
         }
+    }
+
+    /**
+     * An inbound CONNECT whose upstream refuses the dial: the server's line is ztunnel's
+     * {@code Error::ConnectionFailed}, {@code connection failed: } and the dial's error
+     * (istio/ztunnel src/proxy/inbound.rs {@code map_err(Error::ConnectionFailed)}, src/proxy.rs), not
+     * zerohop's {@code upstream ADDR unreachable: }; counted CONNECT (ConnectionFailure) as before.
+     */
+    @Test
+    void anUnreachableUpstreamIsConnectionFailed() throws Exception {
+        int closed;
+        try (ServerSocket gone = new ServerSocket(0, 1, app.getInetAddress())) {
+            closed = gone.getLocalPort();
+        }
+        Throwable t = org.assertj.core.api.Assertions.catchThrowable(() -> hboneClient.connect(new InetSocketAddress(app.getInetAddress(), closed),
+                Set.of(BACKEND), hbone.localAddress()).get(20, TimeUnit.SECONDS));
+        assertThat(t).isNotNull();
+        String line = server.complete();
+        assertThat(server.closed).extracting(TrafficLabels::responseFlags).containsExactly("CONNECT");
+        assertThat(line).contains("\terror\taccess\tconnection complete\t").contains(" error=\"connection failed: ")
+                .containsIgnoringCase("refused").doesNotContain("unreachable");
     }
 }
