@@ -61,14 +61,24 @@ final class ZtunnelAccessLog {
         }
     }
 
+    /** ztunnel's {@code AuthorizationPolicyLateRejection} (istio/ztunnel src/proxy.rs). */
+    static final String LATE_REJECTION = "connection closed due to policy change";
     /**
-     * A closed tunnel's line, when the access log's level lets it through; {@code lateDenied}: closed
-     * because a policy change denies it, whose error is ztunnel's {@code AuthorizationPolicyLateRejection}
-     * "connection closed due to policy change" (istio/ztunnel src/proxy.rs, src/proxy/connection_manager.rs
-     * {@code handle_connection!}).
+     * ztunnel's {@code ClosedFromDrain} (istio/ztunnel src/proxy.rs): what a connection result still
+     * unrecorded when the drain deadline drops its task records (src/proxy/metrics.rs
+     * {@code impl Drop for ConnectionResult}); {@code DrainTimeOut} is the HBONE connection's own
+     * error (src/proxy/h2/server.rs), no tunnel's.
      */
-    static void closed(Logger log, Out out, TunnelResult r, boolean lateDenied, Supplier<TrafficLabels> labels, Supplier<String> src) {
-        String error = lateDenied ? "connection closed due to policy change" : endError(r);
+    static final String CLOSED_FROM_DRAIN = "connection closed due to connection drain";
+
+    /**
+     * A closed tunnel's line, when the access log's level lets it through; {@code closedBy}: the error
+     * of a tunnel zerohop closed on purpose, {@link #LATE_REJECTION} (a policy change denies it,
+     * src/proxy/connection_manager.rs {@code handle_connection!}) or {@link #CLOSED_FROM_DRAIN} (cut
+     * at the drain deadline), else null and the error is {@link #endError}'s.
+     */
+    static void closed(Logger log, Out out, TunnelResult r, String closedBy, Supplier<TrafficLabels> labels, Supplier<String> src) {
+        String error = closedBy != null ? closedBy : endError(r);
         if (error != null ? log.isErrorEnabled() : log.isInfoEnabled()) {
             TunnelInfo t = r.info();
             boolean outbound = t.direction() == TunnelInfo.Direction.OUTBOUND;

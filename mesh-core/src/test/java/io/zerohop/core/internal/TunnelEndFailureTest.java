@@ -89,6 +89,8 @@ class TunnelEndFailureTest {
 
     final Side client = new Side();
     final Side server = new Side();
+    /** The server's drain (MeshRuntime's TunnelCount, wired to the observer as MeshRuntime wires it). */
+    final TunnelCount drain = new TunnelCount();
     MeshTls tls;
     ServerSocket app;
     HboneServer hbone;
@@ -101,7 +103,8 @@ class TunnelEndFailureTest {
         app = new ServerSocket(0, 50, ip);
         app.setSoTimeout(20_000);
         hbone = HboneServer.builder().tls(tls).identity(BACKEND).bind(new InetSocketAddress(ip, 0)).destinations(DestinationResolver.sameIp())
-                .authorizer(Authorizer.allowAll()).listener(server.observer).threads(1).build().start().get(10, TimeUnit.SECONDS);
+                .authorizer(Authorizer.allowAll()).listener(new FanOut(server.observer, drain)).threads(1).build().start().get(10, TimeUnit.SECONDS);
+        server.observer.drainDeadline(drain::deadlinePassed);
         hboneClient = HboneClient.builder().tls(tls).identity(FRONTEND).listener(client.observer).threads(1).build();
     }
 
@@ -248,5 +251,24 @@ class TunnelEndFailureTest {
         assertThat(server.closed).extracting(TrafficLabels::responseFlags).containsExactly("CONNECT");
         assertThat(line).contains("\terror\taccess\tconnection complete\t").contains(" error=\"connection failed: ")
                 .containsIgnoringCase("refused").doesNotContain("unreachable");
+    }
+
+    /**
+     * A tunnel cut at the drain deadline: ztunnel's {@code ClosedFromDrain}, "connection closed due to
+     * connection drain" (istio/ztunnel src/proxy.rs), which a connection result still unrecorded when
+     * the force shutdown drops its task records (src/proxy/metrics.rs {@code impl Drop for
+     * ConnectionResult}), a ConnectionFailure: CONNECT, though the cut itself is a reset.
+     */
+    @Test
+    void aTunnelCutAtTheDrainDeadlineIsClosedFromDrain() throws Exception {
+        Open o = open();
+        java.util.concurrent.ScheduledExecutorService timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+        try (Socket up = o.upstream()) {
+            TunnelCount.Left left = drain.awaitIdle(java.time.Duration.ZERO, java.time.Duration.ofSeconds(2), timer).get(20, TimeUnit.SECONDS);
+            assertThat(left.tunnels()).isEqualTo(1);
+            assertFailure(server, "connection closed due to connection drain");
+        } finally {
+            timer.shutdownNow();
+        }
     }
 }
