@@ -157,6 +157,11 @@ public final class TunnelObserver implements HboneEvents {
         return r.reset() && drainDeadlinePassed.getAsBoolean();
     }
 
+    /** {@link #cutByDrain} of a plain TCP relay. */
+    private boolean drained(Relay.Stats s) {
+        return s.reset() && drainDeadlinePassed.getAsBoolean();
+    }
+
     /**
      * {@code t} is being closed because a policy change denies it: its close counts with
      * {@code response_flags="DENY"} (ztunnel's {@code AuthorizationPolicyLateRejection}).
@@ -362,10 +367,12 @@ public final class TunnelObserver implements HboneEvents {
                 if (labels != null) {
                     // sent = server to client (b to a), received = client to server, as ztunnel.
                     sink.bytes(labels, s.bytesFromB(), s.bytesFromA());
-                    sink.closed(labels.withResponseFlags(s.reset() ? "CONNECT" : TrafficLabels.NO_FLAGS));
+                    // A reset is no failure to ztunnel's copy (src/copy.rs ignore_io_errors), unless the
+                    // drain deadline cut the relay (ClosedFromDrain).
+                    sink.closed(labels.withResponseFlags(drained(s) ? "CONNECT" : TrafficLabels.NO_FLAGS));
                 }
                 if (ztunnel != null) {
-                    ZtunnelAccessLog.plain(access, ztunnel, s, inbound, src, dst, () -> labels != null ? labels : plainLabels(inbound, src, dst));
+                    ZtunnelAccessLog.plain(access, ztunnel, s, drained(s), inbound, src, dst, () -> labels != null ? labels : plainLabels(inbound, src, dst));
                 } else if (access.isInfoEnabled()) {
                     access.info("{} src={} src_id=- dst={} dst_id={} status=- bytes_sent={} bytes_received={} duration_ms={} end={}",
                             kind, addr(src), addr(dst), dstId == null ? "-" : dstId, s.bytesFromA(), s.bytesFromB(),

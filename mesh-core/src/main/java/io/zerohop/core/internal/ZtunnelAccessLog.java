@@ -230,12 +230,18 @@ final class ZtunnelAccessLog {
         }
     }
 
-    /** A plain TCP relay's line (passthrough, plaintext inbound): bytes_sent is the request outbound, the response inbound, as ztunnel's. */
-    static void plain(Logger log, Out out, Relay.Stats s, boolean inbound, InetSocketAddress src, InetSocketAddress dst, Supplier<TrafficLabels> labels) {
-        if (s.reset() ? log.isErrorEnabled() : log.isInfoEnabled()) {
-            out.write(s.reset() ? "error" : "info", complete(addr(src), labels.get(), addr(dst), null, !inbound, false,
+    /**
+     * A plain TCP relay's line (passthrough, plaintext inbound): bytes_sent is the request outbound,
+     * the response inbound, as ztunnel's. A reset is {@code info} without error, as ztunnel's copy
+     * ignores it (src/copy.rs {@code ignore_io_errors}); {@code drained}: cut at the drain deadline,
+     * {@link #CLOSED_FROM_DRAIN}.
+     */
+    static void plain(Logger log, Out out, Relay.Stats s, boolean drained, boolean inbound, InetSocketAddress src, InetSocketAddress dst,
+                      Supplier<TrafficLabels> labels) {
+        if (drained ? log.isErrorEnabled() : log.isInfoEnabled()) {
+            out.write(drained ? "error" : "info", complete(addr(src), labels.get(), addr(dst), null, !inbound, false,
                     inbound ? s.bytesFromB() : s.bytesFromA(), inbound ? s.bytesFromA() : s.bytesFromB(), s.duration(),
-                    s.reset() ? "reset" : null));
+                    drained ? CLOSED_FROM_DRAIN : null));
         }
     }
 
