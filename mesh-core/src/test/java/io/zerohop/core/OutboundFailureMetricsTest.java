@@ -373,6 +373,37 @@ class OutboundFailureMetricsTest {
         }
     }
 
+    /**
+     * A plain relay whose upstream writes a banner and resets (SO_LINGER 0) is no failure, as
+     * ztunnel's passthrough copy ignores the reset (istio/ztunnel src/copy.rs {@code ignore_io_errors});
+     * it counted CONNECT before.
+     */
+    @Test
+    void aPlainRelayWhoseUpstreamResetsIsNoFailure() throws Exception {
+        SimpleMeterRegistry m = new SimpleMeterRegistry();
+        Mesh node = Mesh.builder().identityProvider(ca).workloads(registry).passthroughUnknown(true).meterRegistry(m).threads(2).build();
+        closing.add(node);
+        try (ServerSocket app = new ServerSocket(0, 50, InetAddress.getByName("127.0.43.8"))) {
+            app.setSoTimeout(20_000);
+            InetSocketAddress passthrough = node.capture(io.zerohop.core.Capture.forward(new InetSocketAddress(InetAddress.getByName("127.0.43.1"), 0),
+                    (InetSocketAddress) app.getLocalSocketAddress()));
+            try (Socket s = new Socket()) {
+                s.bind(new InetSocketAddress(InetAddress.getByName("127.0.43.11"), 0));
+                s.connect(passthrough, 10_000);
+                s.setSoTimeout(20_000);
+                try (Socket up = app.accept()) {
+                    up.getOutputStream().write("banner\n".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                    assertThat(new String(s.getInputStream().readNBytes(7), java.nio.charset.StandardCharsets.US_ASCII)).isEqualTo("banner\n");
+                    up.setSoLinger(true, 0);
+                }
+                Map<String, String> out = Map.of("reporter", "source", "source_workload", "frontend", "connection_security_policy", "unknown");
+                await(() -> sum(m.find("istio.tcp.connections.closed"), out) >= 1);
+                assertThat(sum(m.find("istio.tcp.connections.closed"), with(out, "response_flags", "-"))).isEqualTo(1);
+                assertThat(sum(m.find("istio.tcp.connections.failed"), out)).isZero();
+            }
+        }
+    }
+
     static double gauge(SimpleMeterRegistry m, String reporter) {
         return m.get("istio.tcp.sockets.open").tag("reporter", reporter).gauge().value();
     }

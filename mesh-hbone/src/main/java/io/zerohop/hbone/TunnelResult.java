@@ -13,7 +13,22 @@ import java.time.Duration;
  * @param reset         true when the tunnel ended by RST_STREAM / TCP reset / connection loss rather
  *                      than END_STREAM both ways
  * @param error         what went wrong, or {@code null}
+ * @param resetCode     the error code (RFC 9113 section 7, 0 to 2^32-1) of the first RST_STREAM the
+ *                      peer sent on this tunnel, or {@link #NO_RESET} (-1) when it sent none: a reset
+ *                      this side sent, a TCP reset or the loss of the HBONE connection leave it -1.
+ *                      What tells a peer's abort from ztunnel's benign ends: ztunnel reads
+ *                      RST_STREAM NO_ERROR and CANCEL as the end of input and STREAM_CLOSED as a
+ *                      broken pipe, which it ignores, and only other codes as an error
+ *                      (istio/ztunnel src/proxy/h2.rs {@code H2StreamReadHalf}, src/copy.rs
+ *                      {@code ignore_io_errors})
  */
 public record TunnelResult(TunnelInfo info, int status, long bytesReceived, long bytesSent, Duration duration,
-                           boolean reset, String error) {
+                           boolean reset, String error, long resetCode) {
+    /** {@link #resetCode()} of a tunnel whose peer sent no RST_STREAM. */
+    public static final long NO_RESET = -1;
+
+    /** A result whose peer sent no RST_STREAM ({@link #resetCode()} {@link #NO_RESET}). */
+    public TunnelResult(TunnelInfo info, int status, long bytesReceived, long bytesSent, Duration duration, boolean reset, String error) {
+        this(info, status, bytesReceived, bytesSent, duration, reset, error, NO_RESET);
+    }
 }

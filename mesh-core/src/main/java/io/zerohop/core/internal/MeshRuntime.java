@@ -83,6 +83,7 @@ public final class MeshRuntime {
         this.local = new LocalWorkloads(registry, cfg.node(), cfg.clusterId());
         MicrometerSink sink = cfg.meterRegistry() == null ? null : new MicrometerSink(cfg.meterRegistry());
         this.observer = new TunnelObserver(registry, sink, cfg.onTunnelClosed(), cfg.clusterId());
+        observer.drainDeadline(tunnels::deadlinePassed);
         group.next().scheduleAtFixedRate(refusals::flush, 10, 10, TimeUnit.SECONDS);
         if (sink != null) {
             long every = cfg.metricsInterval().toNanos();

@@ -155,6 +155,11 @@ public final class TunnelCount implements HboneEvents {
         return r;
     }
 
+    /** Whether the drain deadline has passed: what is still open is being cut, and whatever opens is. */
+    public synchronized boolean deadlinePassed() {
+        return forced != null;
+    }
+
     private CompletableFuture<Void> idleFuture() {
         CompletableFuture<Void> f = new CompletableFuture<>();
         synchronized (this) {

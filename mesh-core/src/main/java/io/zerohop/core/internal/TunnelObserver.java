@@ -141,6 +141,27 @@ public final class TunnelObserver implements HboneEvents {
         }
     }
 
+    /** Whether the drain deadline has passed (then every open tunnel is being cut); never, until {@link #drainDeadline} is given. */
+    private volatile java.util.function.BooleanSupplier drainDeadlinePassed = () -> false;
+
+    /** Where this observer learns that the drain deadline has passed ({@link TunnelCount#deadlinePassed}). */
+    void drainDeadline(java.util.function.BooleanSupplier passed) {
+        this.drainDeadlinePassed = passed;
+    }
+
+    /**
+     * A tunnel that ended by a reset once the drain deadline had passed: cut by the drain, which
+     * ztunnel records as {@code ClosedFromDrain} (no tunnel ends cleanly by a reset).
+     */
+    private boolean cutByDrain(TunnelResult r) {
+        return r.reset() && drainDeadlinePassed.getAsBoolean();
+    }
+
+    /** {@link #cutByDrain} of a plain TCP relay. */
+    private boolean drained(Relay.Stats s) {
+        return s.reset() && drainDeadlinePassed.getAsBoolean();
+    }
+
     /**
      * {@code t} is being closed because a policy change denies it: its close counts with
      * {@code response_flags="DENY"} (ztunnel's {@code AuthorizationPolicyLateRejection}).
@@ -183,8 +204,11 @@ public final class TunnelObserver implements HboneEvents {
             }
             l.reportSides(sink, r.bytesSent(), r.bytesReceived());
             // ztunnel records the close with the flag of its failure: a policy that now denies it
-            // (DENY), any other error ends as a connection failure (CONNECT).
-            sink.closed(l.labels.withResponseFlags(l.denied ? "DENY" : r.reset() ? "CONNECT" : TrafficLabels.NO_FLAGS));
+            // (DENY), a peer's RST_STREAM with an error code as a connection failure (CONNECT); a TCP
+            // reset or a lost connection is no failure to ztunnel (ZtunnelAccessLog.endError).
+            // A tunnel cut at the drain deadline is ztunnel's ClosedFromDrain, a ConnectionFailure.
+            sink.closed(l.labels.withResponseFlags(l.denied ? "DENY"
+                    : cutByDrain(r) || ZtunnelAccessLog.endError(r) != null ? "CONNECT" : TrafficLabels.NO_FLAGS));
             closedLabels = l.labels;
             lateDenied = l.denied;
         } else if (ztunnel != null) {
@@ -192,7 +216,8 @@ public final class TunnelObserver implements HboneEvents {
         }
         if (ztunnel != null) {
             TrafficLabels known = closedLabels;
-            ZtunnelAccessLog.closed(access, ztunnel, r, lateDenied, () -> known != null ? known : labels(t), () -> ztunnelSource(t));
+            ZtunnelAccessLog.closed(access, ztunnel, r, lateDenied ? ZtunnelAccessLog.LATE_REJECTION : cutByDrain(r) ? ZtunnelAccessLog.CLOSED_FROM_DRAIN : null,
+                    () -> known != null ? known : labels(t), () -> ztunnelSource(t));
         } else if (access.isInfoEnabled()) {
             access.info("{} src={} src_id={}{} dst={} dst_id={} status={} bytes_sent={} bytes_received={} duration_ms={} end={}{}",
                     t.direction() == TunnelInfo.Direction.INBOUND ? "inbound" : "outbound",
@@ -343,11 +368,13 @@ public final class TunnelObserver implements HboneEvents {
                     // sent = server to client (b to a), received = client to server, as ztunnel.
                     sink.bytes(labels, s.bytesFromB(), s.bytesFromA());
                     // A connection a policy change cut is ztunnel's AuthorizationPolicyLateRejection: DENY.
-                    sink.closed(labels.withResponseFlags(s.reset()
-                            ? LivePlaintext.deniedByPolicy(end.channel()) ? "DENY" : "CONNECT" : TrafficLabels.NO_FLAGS));
+                    // Any other reset is no failure to ztunnel's copy (src/copy.rs ignore_io_errors),
+                    // unless the drain deadline cut the relay (ClosedFromDrain).
+                    sink.closed(labels.withResponseFlags(s.reset() && LivePlaintext.deniedByPolicy(end.channel()) ? "DENY"
+                            : drained(s) ? "CONNECT" : TrafficLabels.NO_FLAGS));
                 }
                 if (ztunnel != null) {
-                    ZtunnelAccessLog.plain(access, ztunnel, s, inbound, src, dst, () -> labels != null ? labels : plainLabels(inbound, src, dst));
+                    ZtunnelAccessLog.plain(access, ztunnel, s, drained(s), inbound, src, dst, () -> labels != null ? labels : plainLabels(inbound, src, dst));
                 } else if (access.isInfoEnabled()) {
                     access.info("{} src={} src_id=- dst={} dst_id={} status=- bytes_sent={} bytes_received={} duration_ms={} end={}",
                             kind, addr(src), addr(dst), dstId == null ? "-" : dstId, s.bytesFromA(), s.bytesFromB(),

@@ -61,20 +61,71 @@ final class ZtunnelAccessLog {
         }
     }
 
+    /** ztunnel's {@code AuthorizationPolicyLateRejection} (istio/ztunnel src/proxy.rs). */
+    static final String LATE_REJECTION = "connection closed due to policy change";
     /**
-     * A closed tunnel's line, when the access log's level lets it through; {@code lateDenied}: closed
-     * because a policy change denies it, whose error is ztunnel's {@code AuthorizationPolicyLateRejection}
-     * "connection closed due to policy change" (istio/ztunnel src/proxy.rs, src/proxy/connection_manager.rs
-     * {@code handle_connection!}).
+     * ztunnel's {@code ClosedFromDrain} (istio/ztunnel src/proxy.rs): what a connection result still
+     * unrecorded when the drain deadline drops its task records (src/proxy/metrics.rs
+     * {@code impl Drop for ConnectionResult}); {@code DrainTimeOut} is the HBONE connection's own
+     * error (src/proxy/h2/server.rs), no tunnel's.
      */
-    static void closed(Logger log, Out out, TunnelResult r, boolean lateDenied, Supplier<TrafficLabels> labels, Supplier<String> src) {
-        String error = lateDenied ? "connection closed due to policy change" : r.error() != null ? r.error() : r.reset() ? "reset" : null;
+    static final String CLOSED_FROM_DRAIN = "connection closed due to connection drain";
+
+    /**
+     * A closed tunnel's line, when the access log's level lets it through; {@code closedBy}: the error
+     * of a tunnel zerohop closed on purpose, {@link #LATE_REJECTION} (a policy change denies it,
+     * src/proxy/connection_manager.rs {@code handle_connection!}) or {@link #CLOSED_FROM_DRAIN} (cut
+     * at the drain deadline), else null and the error is {@link #endError}'s.
+     */
+    static void closed(Logger log, Out out, TunnelResult r, String closedBy, Supplier<TrafficLabels> labels, Supplier<String> src) {
+        String error = closedBy != null ? closedBy : endError(r);
         if (error != null ? log.isErrorEnabled() : log.isInfoEnabled()) {
             TunnelInfo t = r.info();
             boolean outbound = t.direction() == TunnelInfo.Direction.OUTBOUND;
             out.write(error != null ? "error" : "info", complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()),
                     addr(t.destination()), outbound, true, r.bytesSent(), r.bytesReceived(), r.duration(), error));
         }
+    }
+
+    /**
+     * The Display of the error ztunnel ends an established tunnel with, or null when ztunnel ends it
+     * without one (and counts no failure). ztunnel ignores a TCP reset, a lost connection, a broken
+     * pipe (src/copy.rs {@code ignore_io_errors}: "users expect errors to occur only when we cannot
+     * connect to the backend at all"), reads RST_STREAM NO_ERROR and CANCEL as the end of input and
+     * STREAM_CLOSED as a broken pipe (src/proxy/h2.rs {@code H2StreamReadHalf}); only another
+     * RST_STREAM code is an error, h2's remote reset ({@code h2_to_io_error}: "stream error received:
+     * " and h2's {@code Reason} description), seen by the copy direction that reads the HBONE stream:
+     * {@code receive:} outbound (the stream is the upstream, src/proxy/outbound.rs), {@code send:}
+     * inbound (the downstream, src/proxy/inbound.rs), wrapped as src/copy.rs
+     * {@code copy_bidirectional} wraps it ({@code Error::Io}: "io error: "). Counted as
+     * {@code CONNECT} (src/proxy/metrics.rs {@code extract_failure_reason}: ConnectionFailure).
+     */
+    static String endError(TunnelResult r) {
+        long code = r.resetCode();
+        if (code < 0 || code == 0 || code == 5 || code == 8) {
+            return null;
+        }
+        return (r.info().direction() == TunnelInfo.Direction.OUTBOUND ? "receive: " : "send: ")
+                + "io error: stream error received: " + reasonText(code);
+    }
+
+    /** h2's {@code Reason} Display (hyperium/h2 src/frame/reason.rs {@code description}). */
+    private static String reasonText(long code) {
+        return switch ((int) Math.min(code, Integer.MAX_VALUE)) {
+            case 1 -> "unspecific protocol error detected";
+            case 2 -> "unexpected internal error encountered";
+            case 3 -> "flow-control protocol violated";
+            case 4 -> "settings ACK not received in timely manner";
+            case 6 -> "frame with invalid size";
+            case 7 -> "refused stream before processing any application logic";
+            case 9 -> "unable to maintain the header compression context";
+            case 10 -> "connection established in response to a CONNECT request was reset or abnormally closed";
+            case 11 -> "detected excessive load generating behavior";
+            case 12 -> "security properties do not meet minimum requirements";
+            case 13 -> "endpoint requires HTTP/1.1";
+            case 14 -> "keepalive timeout reached";
+            default -> "unknown reason";
+        };
     }
 
     /**
@@ -100,10 +151,22 @@ final class ZtunnelAccessLog {
             // ztunnel's Error::HttpStatus shows hyper's StatusCode: "401 Unauthorized".
             String error = outbound ? status > 0 ? "http status: " + io.netty.handler.codec.http.HttpResponseStatus.valueOf(status) : reason
                     : flags.equals("DENY") ? "connection closed due to policy rejection: " + (rejection != null ? rejectionText(rejection) : reason)
-                    : reason;
+                    : inboundFailure(reason);
             out.write("error", complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()), addr(t.destination()),
                     outbound, true, 0, 0, elapsed(t), error));
         }
+    }
+
+    /**
+     * An inbound 503's error: an unreachable upstream is ztunnel's {@code Error::ConnectionFailed},
+     * {@code connection failed: } and the dial's error (istio/ztunnel src/proxy/inbound.rs
+     * {@code freebind_connect(..).map_err(Error::ConnectionFailed)}, src/proxy.rs), here zerohop's text
+     * of the cause (mesh-hbone's InboundTunnel refuses with {@code upstream ADDR unreachable: CAUSE});
+     * any other 503 keeps zerohop's reason.
+     */
+    static String inboundFailure(String reason) {
+        int at = reason.indexOf(" unreachable: ");
+        return reason.startsWith("upstream ") && at > 0 ? "connection failed: " + reason.substring(at + " unreachable: ".length()) : reason;
     }
 
     /**
@@ -167,12 +230,18 @@ final class ZtunnelAccessLog {
         }
     }
 
-    /** A plain TCP relay's line (passthrough, plaintext inbound): bytes_sent is the request outbound, the response inbound, as ztunnel's. */
-    static void plain(Logger log, Out out, Relay.Stats s, boolean inbound, InetSocketAddress src, InetSocketAddress dst, Supplier<TrafficLabels> labels) {
-        if (s.reset() ? log.isErrorEnabled() : log.isInfoEnabled()) {
-            out.write(s.reset() ? "error" : "info", complete(addr(src), labels.get(), addr(dst), null, !inbound, false,
+    /**
+     * A plain TCP relay's line (passthrough, plaintext inbound): bytes_sent is the request outbound,
+     * the response inbound, as ztunnel's. A reset is {@code info} without error, as ztunnel's copy
+     * ignores it (src/copy.rs {@code ignore_io_errors}); {@code drained}: cut at the drain deadline,
+     * {@link #CLOSED_FROM_DRAIN}.
+     */
+    static void plain(Logger log, Out out, Relay.Stats s, boolean drained, boolean inbound, InetSocketAddress src, InetSocketAddress dst,
+                      Supplier<TrafficLabels> labels) {
+        if (drained ? log.isErrorEnabled() : log.isInfoEnabled()) {
+            out.write(drained ? "error" : "info", complete(addr(src), labels.get(), addr(dst), null, !inbound, false,
                     inbound ? s.bytesFromB() : s.bytesFromA(), inbound ? s.bytesFromA() : s.bytesFromB(), s.duration(),
-                    s.reset() ? "reset" : null));
+                    drained ? CLOSED_FROM_DRAIN : null));
         }
     }
 

@@ -77,7 +77,8 @@ class TunnelObserverLabelsTest {
         assertThat(sink.opened.get(0)).isEqualTo(observer.labels(tunnel(3)));
 
         observer.tunnelClosed(new TunnelResult(tunnels.get(0), 200, 0, 0, Duration.ZERO, false, null));
-        observer.tunnelClosed(new TunnelResult(tunnels.get(1), 200, 0, 0, Duration.ZERO, true, "reset"));
+        // A peer's RST_STREAM CONNECT_ERROR (code 10): a failure to ztunnel (TunnelEndFailureTest).
+        observer.tunnelClosed(new TunnelResult(tunnels.get(1), 200, 0, 0, Duration.ZERO, true, "reset by peer", 10));
         assertThat(sink.closed).extracting(TrafficLabels::responseFlags).containsExactly(TrafficLabels.NO_FLAGS, "CONNECT");
         assertThat(sink.closed.get(1).withResponseFlags(TrafficLabels.NO_FLAGS)).isEqualTo(sink.opened.get(0));
     }

@@ -214,6 +214,8 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     private boolean peerClosed;
     /** Volatile: {@link Tunnels#reset} reads it from any thread. */
     private volatile boolean rstReceived;
+    /** The first RST_STREAM's error code received, or -1 (TunnelResult.resetCode). Event loop only. */
+    private long rstCode = -1;
     // Its connection's TunnelSet (an intrusive list: no node object per tunnel). Event loop only.
     TunnelSet set;
     TunnelCodec prevInSet;
@@ -280,6 +282,11 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     /** True when the peer sent RST_STREAM with any code (NO_ERROR and CANCEL included). */
     public boolean rstReceived() {
         return rstReceived;
+    }
+
+    /** The error code of the first RST_STREAM the peer sent, any code, or -1 when none. */
+    public long rstCode() {
+        return rstCode;
     }
 
     /** True when the stream was reset by the peer (RST_STREAM received). */
@@ -408,6 +415,9 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
         }
         rstReceived = true;
         long code = rst.errorCode();
+        if (rstCode < 0) {
+            rstCode = code;
+        }
         if (code == Http2Error.NO_ERROR.code() || code == Http2Error.CANCEL.code()) {
             peerClosed = true;
             if (!open) {
