@@ -334,6 +334,21 @@ class CliTest {
                 spec:
                   selector: {matchLabels: {app: checkuot}}
                   rules: [{from: [{source: {principals: [cluster.local/ns/prod/sa/frontend]}}]}]
+                ---
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: deny-legacy, namespace: prdo}
+                spec:
+                  selector: {matchLabels: {app: checkout}}
+                  action: DENY
+                  rules: [{from: [{source: {principals: [cluster.local/ns/prod/sa/legacy]}}]}]
+                ---
+                apiVersion: cilium.io/v2
+                kind: CiliumNetworkPolicy
+                metadata: {name: from-frontend, namespace: prod}
+                spec:
+                  endpointSelector: {matchLabels: {app: checkuot}}
+                  ingress: [{fromEndpoints: [{matchLabels: {app: frontend}}]}]
                 """);
         Path workloads = dir.resolve("w.yaml");
         Files.writeString(workloads, """
@@ -351,6 +366,13 @@ class CliTest {
         assertThat(count(std.err.toString(), "AuthorizationPolicy prod/allow-frontend (ALLOW) selects no workload in " + workloads
                 + " (its selector app=checkuot), so it protects nothing: a mistyped selector label leaves the workload it was"
                 + " written for open")).as(std.err.toString()).isEqualTo(1);
+        // Whatever the action or kind, as istioctl analyze's IST0127 (new-user pass: a DENY in a mistyped namespace
+        // and a Cilium policy were silent).
+        assertThat(count(std.err.toString(), "AuthorizationPolicy prdo/deny-legacy (DENY) selects no workload in " + workloads
+                + " (its selector app=checkout), so it applies to nothing: a mistyped metadata.namespace (prdo has no workload)"
+                + " leaves the workload it was written for without it")).as(std.err.toString()).isEqualTo(1);
+        assertThat(count(std.err.toString(), "CiliumNetworkPolicy prod/from-frontend selects no workload in " + workloads
+                + " (its endpointSelector app=checkuot), so it applies to nothing")).as(std.err.toString()).isEqualTo(1);
     }
 
     @Test
