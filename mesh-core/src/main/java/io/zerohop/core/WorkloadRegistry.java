@@ -205,6 +205,10 @@ public final class WorkloadRegistry {
 
     record NodeYaml(String name, String hboneAddress, List<String> addresses) {}
 
+    /** A DNS-1123 subdomain (Kubernetes apimachinery IsDNS1123Subdomain): what a ServiceAccount's name must be. */
+    private static final java.util.regex.Pattern SERVICE_ACCOUNT_NAME = java.util.regex.Pattern.compile(
+            "(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
+
     record WorkloadYaml(String namespace, String name, String serviceAccount, Map<String, String> labels,
                         List<String> addresses, Workload.Protocol protocol, String node,
                         Map<Integer, String> ports) {}
@@ -621,6 +625,14 @@ public final class WorkloadRegistry {
                         }
                         ports.put(p.getKey(), proto);
                     }
+                }
+                if (w.serviceAccount() != null && !SERVICE_ACCOUNT_NAME.matcher(w.serviceAccount()).matches()) {
+                    // The API server refuses such a ServiceAccount (kubernetes pkg/apis/core/validation
+                    // ValidateServiceAccountName: a DNS-1123 subdomain), so no workload runs as it: a typo
+                    // (Web_SA for web-sa) would key a SPIFFE ID no peer presents. New-user pass: it was accepted.
+                    throw new FieldError(where + ".serviceAccount", "\"" + w.serviceAccount() + "\" is not a valid"
+                            + " Kubernetes ServiceAccount name: a DNS-1123 subdomain (lowercase letters, digits, '-' and '.',"
+                            + " starting and ending with a letter or digit, at most 253 characters)");
                 }
                 Workload made;
                 try {

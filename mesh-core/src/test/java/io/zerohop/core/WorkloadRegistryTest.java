@@ -38,6 +38,24 @@ class WorkloadRegistryTest {
         assertThat(r.hboneAddress(db, InetAddress.getByName("10.0.1.3"))).isEqualTo(new InetSocketAddress("10.0.1.3", 15008));
     }
 
+    /**
+     * A ServiceAccount name the API server refuses (kubernetes pkg/apis/core/validation ValidateServiceAccountName:
+     * a DNS-1123 subdomain) names no workload's identity. New-user pass: {@code serviceAccount: Web_SA} loaded.
+     */
+    @Test
+    void aServiceAccountKubernetesWouldRefuseIsNamedWithItsField(@TempDir Path dir) throws Exception {
+        for (String bad : new String[] {"Web_SA", "web_sa", "-web", "web-", "web..sa", "a".repeat(254)}) {
+            Path f = Files.writeString(dir.resolve("w.yaml"), GOOD.replace("serviceAccount: backend-sa", "serviceAccount: " + bad));
+            assertThatThrownBy(() -> WorkloadRegistry.load(f)).as(bad).hasMessage(f + ":7: workloads[0].serviceAccount: \"" + bad
+                    + "\" is not a valid Kubernetes ServiceAccount name: a DNS-1123 subdomain (lowercase letters, digits, '-'"
+                    + " and '.', starting and ending with a letter or digit, at most 253 characters)");
+        }
+        for (String good : new String[] {"web-sa", "web.sa", "a", "0", "a".repeat(253)}) {
+            Path f = Files.writeString(dir.resolve("w.yaml"), GOOD.replace("serviceAccount: backend-sa", "serviceAccount: " + good));
+            assertThat(WorkloadRegistry.load(f).byName("prod", "backend").orElseThrow().serviceAccount()).isEqualTo(good);
+        }
+    }
+
     @Test
     void aNodeWithoutHboneAddressMeansDialTheWorkloadItself(@TempDir Path dir) throws Exception {
         Path f = Files.writeString(dir.resolve("w.yaml"), GOOD.replace("{name: node-b, hboneAddress: \"10.0.0.2:15008\"}", "{name: node-b}"));

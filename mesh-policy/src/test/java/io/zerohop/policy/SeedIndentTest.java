@@ -38,6 +38,7 @@ class SeedIndentTest {
                     continue;
                 }
                 out.add(Arguments.of(file, i + 1, "tab for the first indentation step", "\t" + l.substring(Math.min(2, indent))));
+                out.add(Arguments.of(file, i + 1, "tab for the whole indentation", "\t" + l.substring(indent)));
                 out.add(Arguments.of(file, i + 1, "tab before the text", l.substring(0, indent) + "\t" + l.substring(indent)));
                 out.add(Arguments.of(file, i + 1, "one space more", " " + l));
                 out.add(Arguments.of(file, i + 1, "one space less", l.substring(1)));
@@ -67,19 +68,30 @@ class SeedIndentTest {
         assertThat(e.problem()).startsWith("invalid YAML: ");
         assertThat(e.field()).as(e.getMessage()).isNotEmpty();
         Matcher key = KEY.matcher(lines.get(e.line() - 1));
-        if (key.find()) {
+        if (key.find() && e.problem().contains("reads as any of")) {
+            assertThat(e.problem()).as(e.getMessage()).containsPattern("[.\\]]" + key.group(1) + "[ ,)]");
+        } else if (key.find(0)) {
             assertThat(e.field()).as(e.getMessage()).satisfiesAnyOf(
                     f -> assertThat(f).endsWith("." + key.group(1)),
                     f -> assertThat(f).isEqualTo(key.group(1)));
+        }
+        String truth = pathOf(Files.readAllLines(SeedManifestTest.seed(file)), line - 1);
+        if (what.equals("tab for the whole indentation") && truth != null) {
+            // The tab's width is unknown: the field is the line's own, or the message offers it among the readings.
+            assertThat(e.field().equals(truth) || e.problem().matches(".* reads as any of (.*, )?" + Pattern.quote(truth) + "[ ,)].*"))
+                    .as("%s: the line is %s", e.getMessage(), truth).isTrue();
         }
         assertThat(e.getMessage()).startsWith(file + ":" + e.line() + ": " + e.field() + ": invalid YAML: ");
     }
 
     @Test
-    void theNewUsersTabIsNamedWithItsField() throws Exception {
+    void theNewUsersTabIsNamedWithEachFieldItCanBe() throws Exception {
+        // A tab's width is unknown: after "app: checkout" the line can close one, two or no mappings.
         assertThat(refusal("istio-ambient-e-commerce.yaml", 19, "  action: ALLOW", "\taction: ALLOW"))
-                .hasMessage("p.yaml:19: spec.action: invalid YAML: a tab character (\\t) in the indentation: YAML indents"
-                        + " with spaces only; replace the tab with spaces");
+                .hasMessage("p.yaml:19: spec: invalid YAML: a tab character (\\t) in the indentation: YAML indents"
+                        + " with spaces only; replace the tab with spaces (the tab's width is unknown, and the line reads as"
+                        + " any of spec.action (tab stops of 2), spec.selector.action (tab stops of 4),"
+                        + " spec.selector.matchLabels.action)");
     }
 
     @Test
@@ -90,6 +102,63 @@ class SeedIndentTest {
                         + " <block end>, but found '<block mapping start>' (line 7 starts \"endpointSelector:\" at column 2;"
                         + " the key before it, spec.description on line 6, is at column 3: keys of one mapping start in the"
                         + " same column, a nested one further right)");
+    }
+
+    @Test
+    void aTabForAWholeIndentationNamesTheFieldTheStructureFits() throws Exception {
+        // New-user pass: sed '18s/^ */\t/' gave spec.app (the tab counted as one indentation step). The line
+        // after matchLabels: (which opens a block) is its child with tab stops of 4 or 8.
+        assertThat(refusal("istio-ambient-e-commerce.yaml", 18, "      app: checkout", "\tapp: checkout").field())
+                .isEqualTo("spec.selector.matchLabels.app");
+        assertThat(refusal("cilium-enforce-mtls-checkout.yaml", 25, "      mode: \"required\"", "\tmode: \"required\"").field())
+                .isEqualTo("spec.ingress[0].authentication.mode");
+        // The new-user's Cilium case: after trustDomain: the line may close any open mapping; each reading named.
+        PolicyLoadException e = refusal("cilium-enforce-mtls-checkout.yaml", 28,
+                "        identity: \"spiffe://cluster.local/ns/production/sa/frontend-service-account\"",
+                "\tidentity: \"spiffe://cluster.local/ns/production/sa/frontend-service-account\"");
+        assertThat(e.field()).isEqualTo("spec");
+        assertThat(e.problem()).contains("spec.ingress[0].authentication.spiffe.identity (tab stops of 8)");
+    }
+
+    /**
+     * The dotted path (as the loader names fields) of the key on line {@code index} (0-based) of a manifest indented
+     * with spaces, by an indentation count independent of YamlDocuments; null if the line holds no key.
+     */
+    static String pathOf(List<String> lines, int index) {
+        Pattern p = Pattern.compile("^( *)(- )?\"?([A-Za-z]+)\"?:");
+        List<Object[]> stack = new ArrayList<>(); // {column, path, item?}
+        java.util.Map<String, Integer> items = new java.util.HashMap<>();
+        String path = null;
+        for (int i = 0; i <= index; i++) {
+            String l = lines.get(i);
+            if (l.startsWith("---")) {
+                stack.clear();
+                items.clear();
+                continue;
+            }
+            Matcher m = p.matcher(l);
+            path = null;
+            if (l.isBlank() || l.strip().startsWith("#") || !m.find()) {
+                continue;
+            }
+            int indent = m.group(1).length();
+            if (m.group(2) != null) {
+                while (!stack.isEmpty() && ((int) stack.get(stack.size() - 1)[0] > indent
+                        || ((int) stack.get(stack.size() - 1)[0] == indent && (boolean) stack.get(stack.size() - 1)[2]))) {
+                    stack.remove(stack.size() - 1);
+                }
+                String list = (String) stack.get(stack.size() - 1)[1];
+                int n = items.merge(list, 1, Integer::sum) - 1;
+                stack.add(new Object[] {indent, list + "[" + n + "]", true});
+                indent += 2;
+            }
+            while (!stack.isEmpty() && (int) stack.get(stack.size() - 1)[0] >= indent) {
+                stack.remove(stack.size() - 1);
+            }
+            path = (stack.isEmpty() ? "" : stack.get(stack.size() - 1)[1] + ".") + m.group(3);
+            stack.add(new Object[] {indent, path, false});
+        }
+        return path;
     }
 
     /** The seed manifest {@code file} loaded as {@code p.yaml} with line {@code line} (which reads {@code was}) replaced. */

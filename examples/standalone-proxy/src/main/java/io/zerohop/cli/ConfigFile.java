@@ -252,6 +252,11 @@ final class ConfigFile {
                 // The option as well, as policy files name their field (new-user pass: a tab named only a line): the
                 // key typed on that line, or for an unclosed [ or { the key whose value it opened.
                 boolean flow = m != null && m.getContext() != null && m.getContext().contains("flow") && m.getContextMark() != null;
+                // An unclosed [ or { is named below by the key it opened; YamlDocuments names the line's own key.
+                String worded = flow ? null : policyWorded(file, line);
+                if (worded != null) {
+                    throw new ConfigException(worded);
+                }
                 String key = keyOn(file, flow ? m.getContextMark().getLine() + 1 : line);
                 if (problem.contains("(TAB)")) {
                     // SnakeYAML: "found character '\t(TAB)' that cannot start any token. (Do not use \t(TAB) for indentation)".
@@ -263,6 +268,26 @@ final class ConfigFile {
                 throw new ConfigException(file + ": " + Cli.describe(e));
             }
             return settings;
+        }
+
+        /**
+         * The syntax error on line {@code line} (1-based) of {@code file} as a policy file's reads
+         * ({@code file:line: field: invalid YAML: reason}, with the columns to compare for a key that lines up
+         * with none, and a tab's readings): mesh-policy's YamlDocuments reads the text again with the same
+         * SnakeYAML parser, so both stop at the same mark. Null when it finds no syntax error on that line (the
+         * readers disagree) or the file is unreadable: the caller's own wording stays. A new-user pass found
+         * {@code cfg3.yaml:3: metrics: invalid YAML: mapping values are not allowed here} without the column
+         * hint policy files get. Only called for an error.
+         */
+        private static String policyWorded(Path file, int line) {
+            try {
+                io.zerohop.policy.internal.YamlDocuments.parse(file.toString(), Files.readString(file));
+                return null;
+            } catch (io.zerohop.policy.PolicyLoadException p) {
+                return p.line() == line && p.problem().startsWith("invalid YAML: ") ? p.getMessage() : null;
+            } catch (IOException | RuntimeException e) {
+                return null;
+            }
         }
 
         /** The option name at the start of line {@code line} (1-based) of {@code file}, or null. */

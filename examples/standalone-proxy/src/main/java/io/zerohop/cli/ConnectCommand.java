@@ -180,18 +180,28 @@ final class ConnectCommand implements Callable<Integer> {
      *
      * @param presented the server identity the handshake verified when --expect named one, else null
      */
+    /**
+     * Where a zerohop proxy says why it refused a CONNECT with its access log on (the default): its access
+     * line on stderr ({@code INFO access - inbound refused ... status=400 reason="..."}), or with
+     * {@code --access-log-format ztunnel} ztunnel's on stdout ({@code warn access connection failed ...
+     * error="..."}), as a real proxy printed them; the hbone library's {@code HBONE CONNECT refused} line may be
+     * at DEBUG (a new-user pass looked for it and found nothing).
+     */
+    static final String REFUSAL_LINE = "its access line \"inbound refused ... status=400 reason=...\""
+            + " (with --access-log-format ztunnel: \"connection failed ... error=...\")";
+
     private static String meaning(int status, InetSocketAddress via, InetSocketAddress target, String presented) {
         return switch (status) {
             case 401 -> " (denied by policy at the destination)";
             case 400 -> via.getAddress().equals(target.getAddress())
                     ? " (that endpoint serves no workload at " + host(target) + ", or the request was malformed;"
-                    + " its log's \"HBONE CONNECT refused\" line says which)"
+                    + " the endpoint's log says which: " + REFUSAL_LINE + ")"
                     : " (that endpoint serves no workload at " + host(target) + " of the identity it presented"
                     + (presented == null ? "" : ", " + presented) + ", or the request was malformed; an HBONE endpoint"
                     + " presents the SVID of the workload at the address dialled and tunnels only to workloads of that"
                     + " identity: dial the target's own address, --via " + host(target) + ":15008, --expect its SPIFFE ID"
                     + " (a zerohop proxy's default --inbound 0.0.0.0:15008 serves every local workload's address); the"
-                    + " endpoint's \"HBONE CONNECT refused\" log line says which)";
+                    + " endpoint's log says which: " + REFUSAL_LINE + ")";
             case 503 -> " (destination unreachable from that endpoint, or one of its own ports)";
             default -> "";
         };

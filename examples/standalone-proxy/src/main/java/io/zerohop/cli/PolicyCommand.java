@@ -215,9 +215,10 @@ final class PolicyCommand {
             for (String w : set.warnings()) {
                 System.err.println("warning: " + w);
             }
-            if (destWorkload != null && d.outcome() == Decision.Outcome.ALLOWED_NO_POLICY) {
-                // Open by default although its namespace has ALLOW policies: those that select nothing say why.
-                for (String w : SelectorCheck.unselecting(set, registry, workloads.toString(), destWorkload)) {
+            if (registry != null) {
+                // Whatever the decision: a DENY or a policy of a mistyped namespace that selects nothing changes no
+                // decision here, which is the mistake (istioctl analyze IST0127 reports every action).
+                for (String w : SelectorCheck.unselecting(set, registry, workloads.toString(), rootNamespace, destWorkload)) {
                     System.err.println("warning: " + w);
                 }
             }

@@ -416,7 +416,7 @@ final class ProxyCommand implements Callable<Integer> {
             engine.addChangeListener(new RootNamespaceCheck(rootNamespace, origins.label("root-namespace")));
             if (workloads != null && !registry.all().isEmpty()) {
                 // As policy check --workloads warns: an ALLOW policy selecting no workload leaves its target open.
-                engine.addChangeListener(new SelectorCheck(registry, workloads.toString()));
+                engine.addChangeListener(new SelectorCheck(registry, workloads.toString(), rootNamespace));
             }
             watch = engine.watch(policies);
             if (engine.policies().size() == 0) {

@@ -16,31 +16,40 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * ALLOW AuthorizationPolicies whose {@code spec.selector.matchLabels} selects no workload of the
- * registry: a mistyped label value ({@code app: checkuot}) is a valid policy that selects nothing, so
- * istiod and ztunnel leave the workload it was written for open. The decision stays theirs; this only
- * says why. {@code policy check --workloads} prints it for its {@code --dest}; the proxy, given a
- * {@code --workloads} file, logs each such policy once, at the load that brings it (a new-user pass
- * found the proxy silent about it).
+ * Policies that apply to no workload of the registry, whatever their action, as Istio's analyzer IST0127
+ * NoMatchingWorkloadsFound (istio/istio pkg/config/analysis/analyzers/authz/authorizationpolicies.go
+ * {@code analyzeNoMatchingWorkloads}) reports them: an AuthorizationPolicy whose {@code selector.matchLabels}
+ * matches no workload of its namespace (of any namespace for one in the root namespace), or without a selector
+ * in a namespace that has no workload (a mistyped {@code metadata.namespace}); and the same for a
+ * CiliumNetworkPolicy's {@code endpointSelector} (a CiliumClusterwideNetworkPolicy's across namespaces). A
+ * mistyped label or namespace is a valid policy that selects nothing: an ALLOW leaves its workload open, a DENY
+ * leaves it without the denial. The decision stays istiod's, ztunnel's and Cilium's; this only says why.
+ * {@code policy check --workloads} prints them; the proxy, given a {@code --workloads} file, logs each once, at
+ * the load that brings it (a new-user pass found both silent about a DENY or a Cilium policy).
  */
 final class SelectorCheck implements Consumer<PolicySet> {
     private static final Logger LOG = LoggerFactory.getLogger(SelectorCheck.class);
 
     private final WorkloadRegistry registry;
     private final String registryName;
+    private final String rootNamespace;
     private Set<String> logged = Set.of();
 
-    /** @param registryName how the messages name the registry, e.g. the {@code --workloads} path */
-    SelectorCheck(WorkloadRegistry registry, String registryName) {
+    /**
+     * @param registryName how the messages name the registry, e.g. the {@code --workloads} path
+     * @param rootNamespace Istio's root namespace (non-null): its policies with a selector apply mesh-wide
+     */
+    SelectorCheck(WorkloadRegistry registry, String registryName, String rootNamespace) {
         this.registry = registry;
         this.registryName = registryName;
+        this.rootNamespace = rootNamespace;
     }
 
     /** Logs each line not logged at the previous load (every reload calls this). */
     @Override
     public synchronized void accept(PolicySet policies) {
         Set<String> now = new HashSet<>();
-        for (String w : unselecting(policies, registry, registryName, null)) {
+        for (String w : unselecting(policies, registry, registryName, rootNamespace, null)) {
             now.add(w);
             if (!logged.contains(w)) {
                 LOG.warn(w);
@@ -50,13 +59,15 @@ final class SelectorCheck implements Consumer<PolicySet> {
     }
 
     /**
-     * One line per ALLOW AuthorizationPolicy of {@code set} whose {@code matchLabels} selects no
-     * workload of {@code registry} in its namespace; with {@code dest}, only those of its namespace, each
-     * naming the selector labels {@code dest} has. Reads the files the loader already accepted (strictly),
-     * for the two fields the public {@link io.zerohop.policy.PolicyRef} does not carry; a file it cannot
+     * One line per policy of {@code set} that applies to no workload of {@code registry} (the class comment says
+     * which); with {@code dest}, a line for a policy of its namespace names the selector labels {@code dest} has.
+     * A selector this check cannot evaluate ({@code matchExpressions}, Cilium's {@code reserved:} or namespace
+     * labels) gives no line: a warning only where it is sure. Reads the files the loader already accepted
+     * (strictly), for the fields the public {@link io.zerohop.policy.PolicyRef} does not carry; a file it cannot
      * read gives no line. Never null.
      */
-    static List<String> unselecting(PolicySet set, WorkloadRegistry registry, String registryName, Workload dest) {
+    static List<String> unselecting(PolicySet set, WorkloadRegistry registry, String registryName, String rootNamespace,
+                                    Workload dest) {
         List<String> out = new ArrayList<>();
         var yaml = new com.fasterxml.jackson.databind.ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory());
         for (Path file : set.files()) {
@@ -68,37 +79,87 @@ final class SelectorCheck implements Consumer<PolicySet> {
                 continue;
             }
             for (var doc : docs) {
-                if (doc == null || !"AuthorizationPolicy".equals(doc.path("kind").asText())
-                        || !"ALLOW".equals(doc.path("spec").path("action").asText("ALLOW"))) {
-                    continue;
+                String line = doc == null ? null : check(doc, registry, registryName, rootNamespace, dest);
+                if (line != null) {
+                    out.add(line);
                 }
-                String namespace = doc.path("metadata").path("namespace").asText("default");
-                if (dest != null && !dest.namespace().equals(namespace)) {
-                    continue;
-                }
-                var match = doc.path("spec").path("selector").path("matchLabels");
-                if (!match.isObject() || match.isEmpty()) {
-                    continue; // namespace-wide, or a targetRefs policy ztunnel does not enforce (README)
-                }
-                Map<String, String> wanted = new TreeMap<>();
-                match.fields().forEachRemaining(e -> wanted.put(e.getKey(), e.getValue().asText()));
-                boolean selects = registry.all().stream().anyMatch(w -> w.namespace().equals(namespace)
-                        && wanted.entrySet().stream().allMatch(e -> e.getValue().equals(w.labels().get(e.getKey()))));
-                if (selects) {
-                    continue;
-                }
-                String about = "";
-                if (dest != null) {
-                    String has = wanted.keySet().stream().filter(dest.labels()::containsKey)
-                            .map(k -> k + "=" + dest.labels().get(k)).collect(Collectors.joining(","));
-                    about = "; " + dest.namespace() + "/" + dest.name() + (has.isEmpty() ? " has none of those labels" : " has " + has);
-                }
-                out.add("AuthorizationPolicy " + namespace + "/" + doc.path("metadata").path("name").asText()
-                        + " (ALLOW) selects no workload in " + registryName + " (its selector " + wanted.entrySet().stream()
-                        .map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining(","))
-                        + about + "), so it protects nothing: a mistyped selector label leaves the workload it was written for open");
             }
         }
         return out;
+    }
+
+    private static String check(com.fasterxml.jackson.databind.JsonNode doc, WorkloadRegistry registry, String registryName,
+                                String rootNamespace, Workload dest) {
+        String kind = doc.path("kind").asText();
+        boolean istio = kind.equals("AuthorizationPolicy");
+        boolean clusterwide = kind.equals("CiliumClusterwideNetworkPolicy");
+        if (!istio && !clusterwide && !kind.equals("CiliumNetworkPolicy")) {
+            return null;
+        }
+        String namespace = clusterwide ? null : doc.path("metadata").path("namespace").asText("default");
+        com.fasterxml.jackson.databind.JsonNode selector = istio ? doc.path("spec").path("selector")
+                : doc.path("spec").path("endpointSelector");
+        if (!istio && selector.isMissingNode()) {
+            return null; // a nodeSelector policy: nodes are no workloads
+        }
+        if (selector.has("matchExpressions") && !selector.path("matchExpressions").isEmpty()) {
+            return null;
+        }
+        Map<String, String> wanted = new TreeMap<>();
+        selector.path("matchLabels").fields().forEachRemaining(e -> wanted.put(e.getKey(), e.getValue().asText()));
+        boolean meshWide = istio && namespace.equals(rootNamespace);
+        String name = kind + " " + (namespace == null ? "" : namespace + "/") + doc.path("metadata").path("name").asText();
+        String action = istio ? " (" + doc.path("spec").path("action").asText("ALLOW") + ")" : "";
+        if (istio && wanted.isEmpty()) {
+            // targetRefs policies are not enforced by ztunnel (README); a selectorless one is namespace-wide.
+            if (meshWide || registry.all().stream().anyMatch(w -> w.namespace().equals(namespace))) {
+                return null;
+            }
+            return name + action + " applies to no workload in " + registryName + ": namespace " + namespace
+                    + " has none, so it applies to nothing: a mistyped metadata.namespace leaves the workloads it was written for"
+                    + " without it";
+        }
+        Map<String, String> labels = new TreeMap<>();
+        String ns = meshWide || clusterwide ? null : namespace;
+        String sa = null;
+        for (var e : wanted.entrySet()) {
+            String key = istio ? e.getKey() : e.getKey().replaceFirst("^(k8s|any):", "");
+            if (!istio && key.equals("io.kubernetes.pod.namespace")) {
+                if (ns != null && !ns.equals(e.getValue())) {
+                    ns = "\0"; // a CiliumNetworkPolicy's endpoints are in its own namespace only
+                } else {
+                    ns = e.getValue();
+                }
+            } else if (!istio && key.equals("io.cilium.k8s.policy.serviceaccount")) {
+                sa = e.getValue();
+            } else if (!istio && (key.contains(":") || key.startsWith("io.cilium.k8s."))) {
+                return null; // reserved: identities, namespace labels, cluster: not the registry's to answer
+            } else {
+                labels.put(key, e.getValue());
+            }
+        }
+        String inNs = ns;
+        String inSa = sa;
+        boolean selects = registry.all().stream().anyMatch(w -> (inNs == null || w.namespace().equals(inNs))
+                && (inSa == null || w.serviceAccount().equals(inSa))
+                && labels.entrySet().stream().allMatch(e -> e.getValue().equals(w.labels().get(e.getKey()))));
+        if (selects) {
+            return null;
+        }
+        String about = "";
+        if (dest != null && dest.namespace().equals(namespace)) {
+            String has = labels.keySet().stream().filter(dest.labels()::containsKey)
+                    .map(k -> k + "=" + dest.labels().get(k)).collect(Collectors.joining(","));
+            about = "; " + dest.namespace() + "/" + dest.name() + (has.isEmpty() ? " has none of those labels" : " has " + has);
+        }
+        boolean emptyNamespace = namespace != null && registry.all().stream().noneMatch(w -> w.namespace().equals(namespace));
+        String text = wanted.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining(","));
+        String consequence = emptyNamespace && !meshWide
+                ? "a mistyped metadata.namespace (" + namespace + " has no workload) leaves the workload it was written for"
+                : "a mistyped selector label leaves the workload it was written for";
+        String what = istio && action.equals(" (ALLOW)") ? "protects nothing" : "applies to nothing";
+        String left = istio && action.equals(" (ALLOW)") ? " open" : " without it";
+        return name + action + " selects no workload in " + registryName + " (its " + (istio ? "selector " : "endpointSelector ")
+                + text + about + "), so it " + what + ": " + consequence + left;
     }
 }

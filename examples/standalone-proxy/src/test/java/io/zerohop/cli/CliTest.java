@@ -14,6 +14,8 @@ import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.HashSet;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -334,6 +336,21 @@ class CliTest {
                 spec:
                   selector: {matchLabels: {app: checkuot}}
                   rules: [{from: [{source: {principals: [cluster.local/ns/prod/sa/frontend]}}]}]
+                ---
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: deny-legacy, namespace: prdo}
+                spec:
+                  selector: {matchLabels: {app: checkout}}
+                  action: DENY
+                  rules: [{from: [{source: {principals: [cluster.local/ns/prod/sa/legacy]}}]}]
+                ---
+                apiVersion: cilium.io/v2
+                kind: CiliumNetworkPolicy
+                metadata: {name: from-frontend, namespace: prod}
+                spec:
+                  endpointSelector: {matchLabels: {app: checkuot}}
+                  ingress: [{fromEndpoints: [{matchLabels: {app: frontend}}]}]
                 """);
         Path workloads = dir.resolve("w.yaml");
         Files.writeString(workloads, """
@@ -351,6 +368,13 @@ class CliTest {
         assertThat(count(std.err.toString(), "AuthorizationPolicy prod/allow-frontend (ALLOW) selects no workload in " + workloads
                 + " (its selector app=checkuot), so it protects nothing: a mistyped selector label leaves the workload it was"
                 + " written for open")).as(std.err.toString()).isEqualTo(1);
+        // Whatever the action or kind, as istioctl analyze's IST0127 (new-user pass: a DENY in a mistyped namespace
+        // and a Cilium policy were silent).
+        assertThat(count(std.err.toString(), "AuthorizationPolicy prdo/deny-legacy (DENY) selects no workload in " + workloads
+                + " (its selector app=checkout), so it applies to nothing: a mistyped metadata.namespace (prdo has no workload)"
+                + " leaves the workload it was written for without it")).as(std.err.toString()).isEqualTo(1);
+        assertThat(count(std.err.toString(), "CiliumNetworkPolicy prod/from-frontend selects no workload in " + workloads
+                + " (its endpointSelector app=checkuot), so it applies to nothing")).as(std.err.toString()).isEqualTo(1);
     }
 
     @Test
@@ -584,6 +608,57 @@ class CliTest {
                 System.setIn(oldIn);
             }
             echo.join(10_000);
+        }
+    }
+
+    /**
+     * connect's 400 line points to the line a real zerohop proxy prints for it. New-user pass: it named
+     * "HBONE CONNECT refused", which a proxy with its access log on (the default) may print at DEBUG only;
+     * the access line carries the reason. The proxy runs in its own JVM on this engineer's loopback address.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(180)
+    void connectsRefusalNamesTheLineTheProxyPrints(@TempDir Path dir) throws Exception {
+        String ca = dir.resolve("ca").toString();
+        assertThat(Zerohop.run("ca", "init", "--trust-domain", "cluster.local", "--out", ca)).isZero();
+        for (String sa : List.of("backend", "web")) {
+            assertThat(Zerohop.run("ca", "issue", "--ca", ca, "--id", "spiffe://cluster.local/ns/prod/sa/" + sa, "--out",
+                    dir.resolve(sa).toString())).isZero();
+        }
+        Path workloads = Files.writeString(dir.resolve("w.yaml"), """
+                workloads:
+                  - {name: backend, namespace: prod, serviceAccount: backend, addresses: ["127.0.54.12"], labels: {app: backend}}
+                """);
+        Path policies = Files.createDirectories(dir.resolve("policies"));
+        String b = dir.resolve("backend").toString();
+        try (RetryLogTest.Proc p = RetryLogTest.Proc.start(List.of("proxy", "--policies", policies.toString(), "--workloads",
+                workloads.toString(), "--cert", b + "/cert.pem", "--key", b + "/key.pem", "--trust-bundle", b + "/bundle.pem",
+                "--inbound", "127.0.54.12:15008", "--metrics", "off", "--readiness", "off", "--admin", "off"), List.of())) {
+            p.await(err -> err.stream().anyMatch(l -> l.contains("HBONE listener on 127.0.54.12:15008")), "the listener");
+            String w = dir.resolve("web").toString();
+            java.io.InputStream oldIn = System.in;
+            try {
+                System.setIn(new java.io.ByteArrayInputStream(new byte[0]));
+                std.err.reset();
+                assertThat(Zerohop.run("connect", "--via", "127.0.54.12:15008", "--target", "127.0.54.13:8080", "--expect",
+                        "spiffe://cluster.local/ns/prod/sa/backend", "--cert", w + "/cert.pem", "--key", w + "/key.pem",
+                        "--trust-bundle", w + "/bundle.pem")).isEqualTo(3);
+            } finally {
+                System.setIn(oldIn);
+            }
+            String said = std.err.toString();
+            Matcher quoted = Pattern.compile("its access line \"([^\"]*)\"").matcher(said);
+            assertThat(quoted.find()).as(said).isTrue();
+            p.await(err -> err.stream().anyMatch(l -> l.contains(" status=400 ")), "the refusal's access line");
+            String[] parts = quoted.group(1).split(Pattern.quote(" ... "));
+            assertThat(p.err()).as("the proxy's stderr holds the line connect names: %s", said).anyMatch(l -> {
+                int at = l.indexOf(" INFO access - ");
+                for (String part : parts) {
+                    at = at < 0 ? -1 : l.indexOf(part.replace("reason=...", "reason=\""), at);
+                }
+                return at >= 0;
+            });
+            assertThat(p.stop()).isZero();
         }
     }
 

@@ -120,6 +120,13 @@ class ConfigFileTest {
         assertThatThrownBy(() -> ConfigFile.expand(new String[] {"--config", tab.toString()}, PROXY))
                 .hasMessage(tab + ":2: node: invalid YAML: a tab character (\\t) in the indentation: YAML indents with"
                         + " spaces only; replace the tab with spaces");
+        // New-user pass: a line indented by one space got SnakeYAML's words only; now the columns to compare, in
+        // the words a policy file's error uses (mesh-policy's YamlDocuments reads the text again).
+        Path indent = write(dir, "ca: /x\nnode: a\n metrics: \"off\"\n");
+        assertThatThrownBy(() -> ConfigFile.expand(new String[] {"--config", indent.toString()}, PROXY))
+                .hasMessage(indent + ":3: metrics: invalid YAML: mapping values are not allowed here (line 3 starts"
+                        + " \"metrics:\" at column 2; the key before it, node on line 2, is at column 1: keys of one mapping"
+                        + " start in the same column, a nested one further right)");
     }
 
     @Test

@@ -93,6 +93,71 @@ class PolicyCheckTest {
         assertThat(std.err.toString()).doesNotContain("selects no workload");
     }
 
+    /**
+     * As Istio's analyzer IST0127 NoMatchingWorkloadsFound (istio/istio
+     * pkg/config/analysis/analyzers/authz/authorizationpolicies.go analyzeNoMatchingWorkloads), whatever the
+     * action: a DENY with a mistyped selector, a policy in a namespace with no workload (with its selector, or
+     * selectorless), a root-namespace policy whose selector matches no workload of any namespace; and a
+     * CiliumNetworkPolicy's endpointSelector the same way. New-user pass: only ALLOW policies were named, so a
+     * typo that drops a denial was silent. The decisions stay upstream's (exit codes unchanged).
+     */
+    @Test
+    void everyPolicyThatSelectsNoWorkloadIsNamedWhateverItsActionOrKind() throws Exception {
+        String w = dir.resolve("workloads.yaml").toString();
+        String[] batch = {"--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--source-ip", "10.0.0.3", "--dest", "prod/backend:8080"};
+        String deny = MISTYPED_SELECTOR.replace("allow-internal-only", "deny-batch").replace("action: ALLOW", "action: DENY");
+        assertThat(check(deny, batch)).as("upstream's decision: the DENY selects nothing").isZero();
+        assertThat(std.err.toString().lines().toList()).contains("warning: AuthorizationPolicy prod/deny-batch (DENY) selects no "
+                + "workload in " + w + " (its selector app=backnd; prod/backend has app=backend), so it applies to nothing: "
+                + "a mistyped selector label leaves the workload it was written for without it");
+        assertThat(check(deny.replace("app: backnd", "app: backend"), batch)).isEqualTo(3);
+        assertThat(std.err.toString()).doesNotContain("selects no workload");
+
+        String prdo = MISTYPED_SELECTOR.replace("app: backnd", "app: backend").replace("namespace: prod", "namespace: prdo");
+        assertThat(check(prdo, batch)).isZero();
+        assertThat(std.err.toString().lines().toList()).contains("warning: AuthorizationPolicy prdo/allow-internal-only (ALLOW) "
+                + "selects no workload in " + w + " (its selector app=backend), so it protects nothing: a mistyped "
+                + "metadata.namespace (prdo has no workload) leaves the workload it was written for open");
+        String selectorless = """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: deny-all, namespace: prdo}
+                spec: {action: DENY, rules: [{}]}
+                """;
+        assertThat(check(selectorless, batch)).isZero();
+        assertThat(std.err.toString().lines().toList()).contains("warning: AuthorizationPolicy prdo/deny-all (DENY) applies to no "
+                + "workload in " + w + ": namespace prdo has none, so it applies to nothing: a mistyped metadata.namespace "
+                + "leaves the workloads it was written for without it");
+        assertThat(check(selectorless.replace("prdo", "prod"), batch)).isEqualTo(3);
+        assertThat(std.err.toString()).doesNotContain("no workload");
+        // The root namespace's policies are mesh-wide: a selector matching a workload of any namespace selects it,
+        // and a selectorless one is no mistake (istio-system has no workload here).
+        assertThat(check(deny.replace("app: backnd", "app: backend").replace("namespace: prod", "namespace: istio-system"), batch))
+                .isEqualTo(3);
+        assertThat(check(selectorless.replace("prdo", "istio-system"), batch)).isEqualTo(3);
+        assertThat(std.err.toString()).doesNotContain("no workload");
+        assertThat(check(deny.replace("namespace: prod", "namespace: istio-system"), batch)).isZero();
+        assertThat(std.err.toString()).contains("AuthorizationPolicy istio-system/deny-batch (DENY) selects no workload in " + w
+                + " (its selector app=backnd)");
+
+        assertThat(check(FROM_FRONTEND.replace("{app: backend}", "{app: backnd}"), batch)).isZero();
+        assertThat(std.err.toString().lines().toList()).contains("warning: CiliumNetworkPolicy prod/from-frontend selects no "
+                + "workload in " + w + " (its endpointSelector app=backnd; prod/backend has app=backend), so it applies to "
+                + "nothing: a mistyped selector label leaves the workload it was written for without it");
+        // Cilium's k8s: source prefix and its namespace pseudo-label are understood: these select prod/backend.
+        assertThat(check(FROM_FRONTEND.replace("{app: backend}", "{k8s:app: backend, k8s:io.kubernetes.pod.namespace: prod}"),
+                batch)).isEqualTo(3);
+        assertThat(std.err.toString()).doesNotContain("no workload");
+        assertThat(check(FROM_FRONTEND.replace("namespace: prod", "namespace: prdo"), batch)).isZero();
+        assertThat(std.err.toString()).contains("CiliumNetworkPolicy prdo/from-frontend selects no workload in " + w
+                + " (its endpointSelector app=backend), so it applies to nothing: a mistyped metadata.namespace (prdo has no "
+                + "workload) leaves the workload it was written for without it");
+        assertThat(check(FROM_FRONTEND.replace("CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy")
+                .replace(", namespace: prod", "").replace("{app: frontend}", "{app: frontend, k8s:io.kubernetes.pod.namespace: prod}"),
+                batch)).isEqualTo(3);
+        assertThat(std.err.toString()).doesNotContain("no workload");
+    }
+
     @Test
     void theSourceWorkloadComesFromTheSourceIpAsInTheProxy() throws Exception {
         String id = "spiffe://cluster.local/ns/prod/sa/frontend";

@@ -64,6 +64,15 @@ public final class YamlDocuments {
     private record KeyAt(String parent, String path, int line, int column, boolean inline) {
     }
 
+    /** A line (1-based) whose first key's path {@link #readings} wants, or -1. */
+    private int wantLine = -1;
+    /** The path of the first key read on {@link #wantLine}, or null. */
+    private String pathAtWantLine;
+    /** Lines (1-based) whose key must not be left with an empty block, for {@link #tabField}; null: none. */
+    private int[] emptyBlockLines;
+    /** A key on one of {@link #emptyBlockLines} had no value on its line and none below it. */
+    private boolean emptyBlock;
+
     private Map<String, YNode> anchors = new HashMap<>();
     /** Node count of each anchored subtree, so that an alias too big to copy fails before copying. */
     private Map<String, Integer> anchorSizes = new HashMap<>();
@@ -129,6 +138,14 @@ public final class YamlDocuments {
         if (tab) {
             // SnakeYAML: "found character '\t(TAB)' that cannot start any token. (Do not use \t(TAB) for indentation)".
             what = "a tab character (\\t) in the indentation: YAML indents with spaces only; replace the tab with spaces";
+            String prefix = km.group(1) + km.group(2);
+            if (key != null && prefix.indexOf('\t') >= 0) {
+                String[] read = tabField(line, km.group(1), km.group(2), key);
+                if (read != null) {
+                    field = read[0];
+                    what += read[1];
+                }
+            }
         } else {
             String context = e.getContext() == null ? "" : e.getContext() + ": ";
             what = context + problem;
@@ -139,6 +156,111 @@ public final class YamlDocuments {
             }
         }
         return new PolicyLoadException(file, line, field, "invalid YAML: " + what, e);
+    }
+
+    /** Tab stops a tab in the indentation is tried at: its intended width is unknown (editors use 2, 4 or 8). */
+    private static final int[] TAB_STOPS = {2, 4, 8};
+
+    /**
+     * The field of line {@code line} for a tab of unknown width in its indentation ({@code indent}, before the
+     * list dashes {@code dashes}; first key {@code key}). The text is read again with that indentation replaced
+     * by spaces, at each width that places the line somewhere the structure above allows (the column of each
+     * key still open, two more, and what tab stops of 2, 4 and 8 give; never column 0, a tab indents); a width with which the text reads
+     * without error, and leaves neither this line's key nor the key on the line above with an empty block (a
+     * key with nothing on its line and nothing inside it below), gives a reading: the path of {@code key}. One
+     * reading is the field (right after {@code matchLabels:} only its child reads so); several give the longest
+     * path they share and each reading, the tab making the level ambiguous. Returns {@code {field, text to
+     * append}}, or null (no reading, or a tab among the dashes: the caller's placement stays). A new-user pass
+     * replaced a whole indentation with a tab and got {@code spec.app} for {@code spec.selector.matchLabels.app}.
+     */
+    private String[] tabField(int line, String indent, String dashes, String key) {
+        if (dashes.indexOf('\t') >= 0) {
+            return null;
+        }
+        boolean afterOpener = lastKey != null && !lastKey.inline() && onlyBlankOrCommentsBetween(lastKey.line(), line);
+        java.util.TreeMap<Integer, List<Integer>> widths = new java.util.TreeMap<>(); // leading spaces -> tab stops giving it
+        for (KeyAt k : keys) {
+            widths.putIfAbsent(k.column(), new ArrayList<>());
+            widths.putIfAbsent(k.column() + 2, new ArrayList<>());
+        }
+        widths.remove(0); // a tab indents: the line was not meant at the top level
+        for (int stop : TAB_STOPS) {
+            int w = 0;
+            for (int i = 0; i < indent.length(); i++) {
+                w = indent.charAt(i) == '\t' ? (w / stop + 1) * stop : w + 1;
+            }
+            widths.computeIfAbsent(w, x -> new ArrayList<>()).add(stop);
+        }
+        Map<String, List<Integer>> readings = new LinkedHashMap<>();
+        int start = lineStart(line);
+        for (var w : widths.entrySet()) {
+            String again = text.substring(0, start) + " ".repeat(w.getKey()) + text.substring(start + indent.length());
+            YamlDocuments d = new YamlDocuments(file, again);
+            d.wantLine = line;
+            d.emptyBlockLines = afterOpener ? new int[] {line, lastKey.line()} : new int[] {line};
+            try {
+                d.documents();
+            } catch (PolicyLoadException | YAMLException doesNotRead) {
+                continue;
+            }
+            if (d.pathAtWantLine != null && !d.emptyBlock) {
+                readings.computeIfAbsent(d.pathAtWantLine, p -> new ArrayList<>()).addAll(w.getValue());
+            }
+        }
+        if (readings.isEmpty()) {
+            return null;
+        }
+        if (readings.size() == 1) {
+            return new String[] {readings.keySet().iterator().next(), ""};
+        }
+        StringBuilder said = new StringBuilder();
+        String common = null;
+        for (var r : readings.entrySet()) {
+            common = common == null ? r.getKey() : commonParent(common, r.getKey());
+            said.append(said.length() == 0 ? "" : ", ").append(r.getKey()).append(r.getValue().isEmpty() ? ""
+                    : " (tab stops of " + r.getValue().stream().map(String::valueOf).collect(java.util.stream.Collectors.joining(" or ")) + ")");
+        }
+        return new String[] {common.isEmpty() ? key : common,
+            " (the tab's width is unknown, and the line reads as any of " + said + ")"};
+    }
+
+    /** The longest dotted path both {@code a} and {@code b} start with ("" if none). */
+    private static String commonParent(String a, String b) {
+        if (b.startsWith(a + ".") || b.startsWith(a + "[")) {
+            return a;
+        }
+        if (a.startsWith(b + ".") || a.startsWith(b + "[")) {
+            return b;
+        }
+        int end = 0;
+        for (int i = 0; i < Math.min(a.length(), b.length()) && a.charAt(i) == b.charAt(i); i++) {
+            char c = a.charAt(i);
+            if (c == '.' || c == '[') {
+                end = i;
+            }
+        }
+        return a.substring(0, end);
+    }
+
+    /** Whether the lines strictly between {@code from} and {@code to} (1-based) are blank or comments. */
+    private boolean onlyBlankOrCommentsBetween(int from, int to) {
+        for (int l = from + 1; l < to; l++) {
+            String t = lineText(l).strip();
+            if (!t.isEmpty() && !t.startsWith("#")) {
+                return false;
+            }
+        }
+        return from < to;
+    }
+
+    /** Offset in the text where line {@code line} (1-based) starts. */
+    private int lineStart(int line) {
+        int start = 0;
+        for (int l = 1; l < line && start >= 0; l++) {
+            int nl = text.indexOf('\n', start);
+            start = nl < 0 ? text.length() : nl + 1;
+        }
+        return start;
     }
 
     /**
@@ -211,6 +333,10 @@ public final class YamlDocuments {
         int end = text.indexOf('\n', start);
         String t = end < 0 ? text.substring(start) : text.substring(start, end);
         return t.endsWith("\r") ? t.substring(0, t.length() - 1) : t;
+    }
+
+    private boolean lastKeyInline(int keyLine, Event k) {
+        return k.getEndMark() != null && inlineValue(keyLine, k.getEndMark().getColumn());
     }
 
     /** Whether the value of the key on {@code line} starts on that line ({@code name: x}), not below it. */
@@ -340,6 +466,9 @@ public final class YamlDocuments {
             while (!keys.isEmpty() && keys.get(keys.size() - 1).column() >= column) {
                 keys.remove(keys.size() - 1);
             }
+            if (keyLine == wantLine && pathAtWantLine == null) {
+                pathAtWantLine = childPath;
+            }
             lastKey = new KeyAt(path, childPath, keyLine, column,
                     k.getEndMark() != null && inlineValue(keyLine, k.getEndMark().getColumn()));
             keys.add(lastKey);
@@ -347,6 +476,11 @@ public final class YamlDocuments {
                 lastBlockKey = lastKey;
             }
             YNode value = node(parser.getEvent(), childPath, depth + 1);
+            if (emptyBlockLines != null && value.isNull() && !lastKeyInline(keyLine, k)) {
+                for (int l : emptyBlockLines) {
+                    emptyBlock |= l == keyLine;
+                }
+            }
             if (merge) {
                 // YAML merge key: a mapping or a list of mappings; explicit keys win, then earlier sources.
                 if (value.type == YNode.Type.MAP) {
