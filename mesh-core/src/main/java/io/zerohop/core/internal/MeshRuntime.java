@@ -5,6 +5,7 @@ import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.core.WorkloadRegistry;
 import io.zerohop.core.internal.http.HttpEnforcement;
 import io.zerohop.hbone.HboneServer;
+import io.zerohop.hbone.internal.Inspect;
 import io.zerohop.hbone.internal.LatencyMode;
 import io.zerohop.hbone.internal.LoopPoll;
 import io.zerohop.hbone.internal.Transports;
@@ -208,9 +209,16 @@ public final class MeshRuntime {
         // connections then close as soon as their last stream has gone).
         CompletableFuture<Void> serverDrained = s == null ? CompletableFuture.completedFuture(null)
                 : s.shutdownGracefully(drain.plus(ABORT_GRACE).plusSeconds(1));
+        // "drained" follows the server's GOAWAY line, in the order things happen (listener closed,
+        // connections told, then the tunnels finished), as ztunnel's drain logs its end once its
+        // listeners stopped and its connections drained (src/drain.rs run_with_drain). With nothing
+        // open the count reaches zero at once, before the GOAWAYs are out (a PING's round trip
+        // later), and it logged first. The deadline's warning is not held: it says what is being
+        // done at the deadline.
+        CompletableFuture<Void> goAwaySent = s == null ? CompletableFuture.completedFuture(null) : Inspect.goAwaySent(s);
         left.thenAccept(n -> {
             if (n.none()) {
-                log.info("drained: every tunnel finished");
+                goAwaySent.thenRun(() -> log.info("drained: every tunnel finished"));
             } else {
                 log.warn("drain deadline of {} ms reached: resetting {} tunnels still open, {} captured or plaintext connections",
                         drain.toMillis(), n.tunnels(), n.connections());

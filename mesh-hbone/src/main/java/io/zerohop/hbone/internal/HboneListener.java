@@ -36,6 +36,11 @@ public final class HboneListener {
     private volatile Channel listener;
     volatile boolean draining;
     private final CompletableFuture<Void> terminated = new CompletableFuture<>();
+    /**
+     * Completes once a drain has closed the listener and every connection's final GOAWAY is out,
+     * right after the {@code HBONE drain: listener closed} line: what a drain's later lines follow.
+     */
+    final CompletableFuture<Void> goAwaySent = new CompletableFuture<>();
     /** One budget per kind of per-peer noise, so a flood of one kind cannot hide another. */
     final LogBudget refusalLog = new LogBudget(20, Duration.ofSeconds(10));
     final LogBudget connectionLog = new LogBudget(20, Duration.ofSeconds(10));
@@ -188,7 +193,10 @@ public final class HboneListener {
             // Once every connection's final GOAWAY is out (after its PING's ack, or at most 1 s) every
             // connection refuses new streams (REFUSED_STREAM past its last-stream-id): the observable
             // point where the drain has taken effect.
-            CompletableFuture.allOf(sent).thenRun(() -> log.info("HBONE drain: listener closed, GOAWAY sent on {} connections", sent.length));
+            CompletableFuture.allOf(sent).thenRun(() -> {
+                log.info("HBONE drain: listener closed, GOAWAY sent on {} connections", sent.length);
+                goAwaySent.complete(null);
+            });
             CompletableFuture<?>[] closes = connections.stream().map(c -> c.closed).toArray(CompletableFuture[]::new);
             CompletableFuture<Void> all = CompletableFuture.allOf(closes);
             long ms = Math.max(0, drain.toMillis());

@@ -46,6 +46,17 @@ public final class Inspect {
         return runtime(server, HboneListener.class).pendingDials();
     }
 
+    /**
+     * Completes once {@code server}'s drain has closed its listener and sent every connection's final
+     * GOAWAY, after its {@code HBONE drain: listener closed} log line; never before a drain starts.
+     * The node proxy logs that its tunnels finished only after it, as ztunnel's drain logs its end
+     * only after the listeners stopped and the connections were told (istio/ztunnel src/drain.rs
+     * {@code run_with_drain}).
+     */
+    public static java.util.concurrent.CompletableFuture<Void> goAwaySent(HboneServer server) {
+        return runtime(server, HboneListener.class).goAwaySent;
+    }
+
     /** The budgets the server was built with. */
     public static ServerLimits limits(HboneServer server) {
         return runtime(server, HboneListener.class).cfg.limits();

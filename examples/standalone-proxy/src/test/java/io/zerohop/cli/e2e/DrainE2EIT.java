@@ -216,7 +216,26 @@ class DrainE2EIT {
             assertThat(quit.body()).isEqualTo("shutdown now\n");
             assertThat(proxy.awaitExit(Duration.ofSeconds(30))).isZero();
             assertThat(proxy.lines()).anyMatch(l -> l.contains("zerohop proxy: /quitquitquit, draining for up to 2s"));
+            // The drain's lines in the order things happen, as ztunnel's (src/drain.rs run_with_drain:
+            // its end is logged once the listeners stopped and the connections drained): the listener
+            // closes and the connections get GOAWAY, then the tunnels (none here) have finished.
+            // Nothing was open, so the count was zero at once: it logged before the GOAWAYs were out.
+            List<String> lines = proxy.lines();
+            int goAway = indexOf(lines, "HBONE drain: listener closed, GOAWAY sent on 0 connections");
+            int drained = indexOf(lines, "drained: every tunnel finished");
+            assertThat(goAway).as("the server's drain line in %s", lines).isNotNegative();
+            assertThat(drained).as("the drain's end after the server's drain line in %s", lines).isGreaterThan(goAway);
         }
+    }
+
+    /** The index of the first of {@code lines} that contains {@code text}, or -1. */
+    static int indexOf(List<String> lines, String text) {
+        for (int i = 0; i < lines.size(); i++) {
+            if (lines.get(i).contains(text)) {
+                return i;
+            }
+        }
+        return -1;
     }
 
     /** The node proxy of node n1 on 127.0.0.2 (CA and registry in {@code work}), with {@code --drain drain}. */
