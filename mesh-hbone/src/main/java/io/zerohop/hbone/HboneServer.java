@@ -1,6 +1,7 @@
 package io.zerohop.hbone;
 
 import io.netty.channel.EventLoopGroup;
+import io.netty.channel.socket.SocketChannel;
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.hbone.internal.H2Config;
 import io.zerohop.hbone.internal.ServerConfig;
@@ -14,6 +15,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Predicate;
 
 /**
  * The HBONE server (ztunnel's inbound, port 15008): mutual TLS 1.3 with the destination workload's
@@ -127,8 +129,19 @@ public final class HboneServer implements AutoCloseable {
         private EventLoopGroup group;
         private int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
         private boolean transparent;
+        private Predicate<SocketChannel> joinGate;
 
         private Builder() {}
+
+        /**
+         * Tests only (package-private, not API): while {@code wait} answers true for a proxy-mode
+         * tunnel's dialled upstream, that tunnel's 200 and relay wait ({@code ServerConfig.joinGate}).
+         * Per server and fixed at build: no static switch that one test could leave set for another.
+         */
+        Builder joinGate(Predicate<SocketChannel> wait) {
+            this.joinGate = wait;
+            return this;
+        }
 
         /**
          * Sets {@code IP_TRANSPARENT} on the listener (default false), so that an nftables/iptables
@@ -372,7 +385,7 @@ public final class HboneServer implements AutoCloseable {
                     h2, new ServerLimits(queuedBytesPerPeer, queuedBytes, stalledWindowTimeout,
                             pendingDialsPerConnection > 0 ? pendingDialsPerConnection : maxConcurrentStreams,
                             pendingDialsPerPeer, pendingDials, preOpenResets, resetWindow),
-                    group, threads, transparent, delayedCloseTimeout));
+                    group, threads, transparent, delayedCloseTimeout, joinGate));
         }
 
         private static Duration positive(Duration d, String name) {

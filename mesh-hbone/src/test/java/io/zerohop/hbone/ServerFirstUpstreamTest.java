@@ -4,13 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.zerohop.hbone.internal.JoinWindow;
 import io.zerohop.hbone.internal.Transports;
 import java.net.InetSocketAddress;
+import io.netty.channel.socket.SocketChannel;
 import java.net.SocketException;
 import java.nio.charset.StandardCharsets;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -24,8 +25,8 @@ import org.junit.jupiter.api.Timeout;
  * and the relay's join, epoll read them with auto-read off (EPOLLRDHUP, netty#3709) into a pipeline
  * with no handler: both were dropped and the tunnel hung until the client gave up
  * (benchmarks/results/newuser6-e4a18a4.md). The window is one task wide; the first test holds it
- * open until the server has seen the upstream's FIN (InboundTunnel's test hook), so the order needs
- * no timing; the second leaves it to chance many times over. The 10 s read timeout is a guard only.
+ * open until the server has seen the upstream's FIN (the server's package-private
+ * {@code HboneServer.Builder.joinGate}, one per server built here), so the order needs no timing; the second leaves it to chance many times over. The 10 s read timeout is a guard only.
  */
 @Timeout(120)
 class ServerFirstUpstreamTest {
@@ -38,6 +39,8 @@ class ServerFirstUpstreamTest {
     BannerUpstream upstream;
     HboneServer server;
     HboneClient client;
+    /** This test's join window: while it answers true for the server's dialled upstream, the tunnel's 200 and relay wait; null, no wait. */
+    volatile Predicate<SocketChannel> joinWindow;
 
     @BeforeEach
     void start() throws Exception {
@@ -50,13 +53,17 @@ class ServerFirstUpstreamTest {
             }
         });
         InetSocketAddress up = upstream.address();
-        server = mesh.server((dst, id, local) -> Destination.proxy(up)).build().start().get(10, TimeUnit.SECONDS);
+        server = mesh.server((dst, id, local) -> Destination.proxy(up))
+                .joinGate(tcp -> {
+                    Predicate<SocketChannel> w = joinWindow;
+                    return w != null && w.test(tcp);
+                })
+                .build().start().get(10, TimeUnit.SECONDS);
         client = mesh.client().build();
     }
 
     @AfterEach
     void stop() throws Exception {
-        JoinWindow.hold(null);
         client.close();
         server.close();
         upstream.close();
@@ -76,7 +83,7 @@ class ServerFirstUpstreamTest {
     void bytesAndFinThatArriveBeforeTheRelayJoinsReachTheClient() throws Exception {
         assumeTrue(Transports.epoll(), "epoll reads with auto-read off; NIO leaves the bytes in the socket");
         // The join waits until the server's upstream channel has read the FIN (its input shut down).
-        JoinWindow.hold(tcp -> tcp.isActive() && !tcp.isInputShutdown());
+        joinWindow = tcp -> tcp.isActive() && !tcp.isInputShutdown();
         for (int i = 0; i < 5; i++) {
             assertThat(readThrough()).as("tunnel %d: the banner, then EOF", i).isEqualTo(BANNER);
         }
@@ -99,10 +106,10 @@ class ServerFirstUpstreamTest {
     void aResetThatArrivesBeforeTheRelayJoinsResetsTheTunnel() throws Exception {
         assumeTrue(Transports.epoll(), "epoll reads with auto-read off; NIO leaves the bytes in the socket");
         resets = true;
-        JoinWindow.hold(tcp -> {
+        joinWindow = tcp -> {
             dialled.countDown();
             return tcp.isActive() && !tcp.isInputShutdown();
-        });
+        };
         HboneStream s = client.connect(Mesh.loopback(25), mesh.expectServer(), server.localAddress()).get(10, TimeUnit.SECONDS);
         try (HboneSocket socket = s.toSocket()) {
             socket.setSoTimeout(10_000);

@@ -56,13 +56,6 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
     private GenericFutureListener<Future<? super Void>> abandon;
 
     /**
-     * Test hook (null in production): while it answers true for a dialled upstream, that tunnel's
-     * 200 and relay wait, re-asked every millisecond, so that a test can make the upstream's bytes
-     * and FIN arrive between the connect and the relay, a window that is otherwise one task wide.
-     */
-    static volatile Predicate<SocketChannel> holdJoin;
-
-    /**
      * The 200 of every tunnel, one read-only instance: HPACK encoding only reads it. A
      * {@code DefaultHttp2Headers} per tunnel was ~250 bytes (issue 14, benchmarks/results/open-*.md).
      */
@@ -283,7 +276,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
 
     /** Answers 200 and relays the tunnel and its dialled upstream {@code tcp}, or closes {@code tcp}. Event loop. */
     private void join(SocketChannel tcp, Hold hold) {
-        Predicate<SocketChannel> later = holdJoin;
+        Predicate<SocketChannel> later = cfg.joinGate();
         if (later != null && ch.isActive() && later.test(tcp)) {
             ch.eventLoop().schedule(() -> join(tcp, hold), 1, TimeUnit.MILLISECONDS);
             return;
