@@ -611,6 +611,27 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
         }
     }
 
+    /**
+     * The tunnel's HBONE connection has closed without closing this stream first (lost: no GOAWAY
+     * and close_notify), and {@link TunnelSet} is about to close the tunnel: when the stream had
+     * already ended both ways on the wire (Netty's stream state CLOSED: our END_STREAM out, the
+     * peer's in, no reset), what the peer sent last and its END_STREAM may still wait in Netty's
+     * stream channel for a reader that had not asked yet (an application that had not read, a relay
+     * paused by back-pressure). They are read now, so the reader gets them and the tunnel ends as it
+     * did on the wire, complete; closed unread, they were dropped and the tunnel counted as a reset.
+     * ztunnel's h2 leaves a stream closed by END_STREAM so when the connection ends, its data still
+     * readable (hyperium/h2 src/proto/streams/state.rs {@code recv_eof}). A client tunnel not yet
+     * handed to a reader already reads everything into its hold. Event loop only.
+     */
+    void connectionLost() {
+        ChannelHandlerContext c = ctx;
+        if (c == null || !open || inputEnded || rstReceived || keepsUnread && !released
+                || !(c.channel() instanceof Http2StreamChannel s) || s.stream().state() != Http2Stream.State.CLOSED) {
+            return;
+        }
+        read(c);
+    }
+
     /** The tunnel's channel, once the codec is in a pipeline. */
     Channel channel() {
         return channel;

@@ -99,7 +99,8 @@ final class TunnelSet {
      * When the connection dies, Netty only marks a stream channel's input ended and frees its
      * queued DATA frames once that channel reads again; a tunnel paused by back-pressure or still
      * waiting for its CONNECT to be decided never does, and its frames leaked
-     * (TunnelClosesWithConnectionTest). Closing each tunnel with its connection frees them.
+     * (TunnelClosesWithConnectionTest). Closing each tunnel with its connection frees them, once a
+     * tunnel that had ended both ways on the wire has read what it holds ({@link TunnelCodec#connectionLost}).
      */
     private void closeAll() {
         TunnelCodec c = head;
@@ -108,6 +109,7 @@ final class TunnelSet {
             Channel ch = c.channel();
             remove(c);
             if (ch != null && ch != connection) {
+                c.connectionLost();
                 ch.close();
             }
             c = next;
