@@ -166,9 +166,8 @@ class ClientCloseAfterEndTest {
         GatedLoopGroup gated = new GatedLoopGroup();
         try {
             client = mesh.client().eventLoopGroup(gated).build();
-            HboneStream s = client.connect(Mesh.loopback(25), mesh.expectServer(), server.localAddress()).get(10, TimeUnit.SECONDS);
-            HboneSocket socket = s.toSocket();
-            socket.setSoTimeout(10_000);
+            HboneStream s = mesh.open(client, server);
+            HboneSocket socket = Mesh.socket(s);
             assertThat(socket.getInputStream().readAllBytes()).as("the banner, then EOF").isEqualTo(BANNER);
             Thread halfClose = new Thread(() -> {
                 try {

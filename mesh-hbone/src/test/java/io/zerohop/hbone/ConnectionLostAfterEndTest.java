@@ -103,9 +103,8 @@ class ConnectionLostAfterEndTest {
 
     /** Opens a tunnel, reads the banner (and the server's END_STREAM when it sends one), sends REQUEST and END_STREAM. */
     HboneStream requestAndEnd() throws Exception {
-        HboneStream s = client.connect(Mesh.loopback(25), mesh.expectServer(), server.localAddress()).get(10, TimeUnit.SECONDS);
-        HboneSocket socket = s.toSocket();
-        socket.setSoTimeout(10_000);
+        HboneStream s = mesh.open(client, server);
+        HboneSocket socket = Mesh.socket(s);
         if (serverEnds) {
             assertThat(socket.getInputStream().readAllBytes()).isEqualTo(BANNER);
         } else {

@@ -28,6 +28,18 @@ final class Mesh implements AutoCloseable {
         return Set.of(serverId);
     }
 
+    /** A tunnel from {@code client} through {@code server} to 127.0.0.1:25; the open waits at most 10 s. */
+    HboneStream open(HboneClient client, HboneServer server) throws Exception {
+        return client.connect(loopback(25), expectServer(), server.localAddress()).get(10, java.util.concurrent.TimeUnit.SECONDS);
+    }
+
+    /** {@code s}'s blocking socket, with a 10 s read timeout (a guard only). */
+    static HboneSocket socket(HboneStream s) throws java.io.IOException {
+        HboneSocket socket = s.toSocket();
+        socket.setSoTimeout(10_000);
+        return socket;
+    }
+
     static InetSocketAddress loopback(int port) {
         return new InetSocketAddress("127.0.0.1", port);
     }
