@@ -612,8 +612,8 @@ public final class TunnelCodec extends ChannelDuplexHandler implements io.zeroho
     }
 
     /**
-     * The tunnel's HBONE connection has closed without closing this stream first (lost: no GOAWAY
-     * and close_notify), and {@link TunnelSet} is about to close the tunnel: when the stream had
+     * The tunnel's HBONE connection has closed with this tunnel's channel still open (lost, or cut
+     * by this side at a deadline), and {@link TunnelSet} is about to close the channel: when the stream had
      * already ended both ways on the wire (Netty's stream state CLOSED: our END_STREAM out, the
      * peer's in, no reset), what the peer sent last and its END_STREAM may still wait in Netty's
      * stream channel for a reader that had not asked yet (an application that had not read, a relay
