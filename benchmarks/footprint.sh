@@ -23,6 +23,9 @@
 #         gets most of the CPU it would get on a quiet one, so its wall time to ready means something.
 #   CDS_DIR: where the per-set archives and unpacked native libraries are kept (reused while the jar is unchanged).
 #   HOST: the loopback address the proxy listens on (default 127.0.0.1), so that two runs on one machine do not collide.
+#   HEAP=1: after the RSS columns, one more: the live heap in MB after a full collection (the total of
+#           `jcmd GC.class_histogram`, which collects first). Heap-only changes of a few hundred KB
+#           (the jar's central directory, a cache) show there; VmRSS moves ~0.5 MB between runs of one jar.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 JAR=$(realpath "${1:-$ROOT/examples/standalone-proxy/target/zerohop.jar}")
@@ -107,7 +110,11 @@ ${FLAGSETS:-shipped (deploy/zerohop.sh)|}
 EOF
 
 printf '# %s  load %s  jar %s  nice %s\n' "$(date -u +%FT%TZ)" "$(cut -d' ' -f1-3 /proc/loadavg)" "$JAR" "${NICE:-0}"
-printf '| flags | ready ms | CPU ms to ready | main thread CPU ms | VmRSS MB | RssAnon MB | RssFile MB | threads | classes | archive MB | load |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
+if [ "${HEAP:-0}" = 1 ]; then
+    printf '| flags | ready ms | CPU ms to ready | main thread CPU ms | VmRSS MB | RssAnon MB | RssFile MB | threads | classes | archive MB | load | live heap MB |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
+else
+    printf '| flags | ready ms | CPU ms to ready | main thread CPU ms | VmRSS MB | RssAnon MB | RssFile MB | threads | classes | archive MB | load |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
+fi
 for run in $(seq 1 "$RUNS"); do
     for line in "${SETS[@]}"; do
         label=${line%%|*}
@@ -127,9 +134,14 @@ for run in $(seq 1 "$RUNS"); do
         thr=$(awk '/Threads/{print $2}' /proc/$PID/status)
         classes=$(jcmd "$PID" PerfCounter.print 2>/dev/null | awk -F= '/^java.cls.loadedClasses=|^java.cls.sharedLoadedClasses=/{n+=$2} END {print n}')
         jsa=$(stat -c %s "$ZEROHOP_CDS_ARCHIVE" 2>/dev/null || echo 0)
-        printf '| %s | %s | %s | %s | %.1f | %.1f | %.1f | %s | %s | %.2f | %s |\n' "$label" "$ready" "$cpu" "$main" \
+        printf '| %s | %s | %s | %s | %.1f | %.1f | %.1f | %s | %s | %.2f | %s |' "$label" "$ready" "$cpu" "$main" \
             "$(echo "$rss/1024" | bc -l)" "$(echo "$anon/1024" | bc -l)" "$(echo "$file/1024" | bc -l)" "$thr" \
             "${classes:-?}" "$(echo "$jsa/1048576" | bc -l)" "$(cut -d' ' -f1 /proc/loadavg)"
+        if [ "${HEAP:-0}" = 1 ]; then
+            heap=$(jcmd "$PID" GC.class_histogram 2>/dev/null | awk '$1 == "Total" {print $3}')
+            printf ' %.2f |' "$(echo "${heap:-0}/1048576" | bc -l)"
+        fi
+        printf '\n'
         kill -TERM "$PID"; wait "$PID" 2>/dev/null
     done
 done

@@ -106,4 +106,16 @@ class StartFootprintTest {
                 List.of("-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd'T'HH:mm:ss.SSSZ"), "--in-memory-ca");
         assertThat(sdf).contains("sun.util.cldr.CLDRLocaleProviderAdapter", "java.text.DateFormatSymbols");
     }
+
+    @Test
+    @Timeout(180)
+    @DisplayName("a `zerohop proxy --in-memory-ca` start builds no java.time formatter (the ztunnel access log's waits for its first line) and starts no java.util.logging: System.Logger goes to slf4j")
+    void aStartLoadsNoTimeFormatterAndNoJavaUtilLogging(@TempDir Path dir) throws Exception {
+        List<String> loaded = ProxyStartClasses.untilReady(dir, "nojul", List.of(), "--in-memory-ca");
+        // ZtunnelAccessLog is initialised at every start (its ON flag); Caffeine asks for a System.Logger with its first cache.
+        assertThat(loaded).as("classes loaded until ready")
+                .contains("io.zerohop.core.internal.ZtunnelAccessLog", "com.github.benmanes.caffeine.cache.Caffeine",
+                        "org.slf4j.jdk.platform.logging.SLF4JSystemLoggerFinder")
+                .doesNotContain("java.time.format.DateTimeFormatter", "java.util.logging.LogManager");
+    }
 }

@@ -38,8 +38,16 @@ final class ZtunnelAccessLog {
     private static final String FORMAT = System.getProperty("zerohop.accessLog.format", "");
     static final boolean ON = FORMAT.equals("ztunnel") || FORMAT.equals("ztunnel-json");
     private static final boolean JSON = FORMAT.equals("ztunnel-json");
-    /** tracing-subscriber's SystemTime: RFC 3339, UTC, microseconds. */
-    private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'").withZone(ZoneOffset.UTC);
+
+    /**
+     * tracing-subscriber's SystemTime: RFC 3339, UTC, microseconds. In a holder because every proxy
+     * initialises this class at start to read {@link #ON}, and building the formatter loads ~45
+     * {@code java.time.format}/{@code java.time.temporal} classes (~0.3 MB resident) that a proxy
+     * without a ztunnel-format log never uses (benchmarks/results/mem-*.md).
+     */
+    private static final class Time {
+        static final DateTimeFormatter FORMAT = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'").withZone(ZoneOffset.UTC);
+    }
 
     private ZtunnelAccessLog() {}
 
@@ -304,7 +312,7 @@ final class ZtunnelAccessLog {
      * the tunnel never waits for whoever reads the output, unless 10,000 lines are already waiting.
      */
     static void write(String level, Line line) {
-        String time = TIME.format(Instant.now());
+        String time = Time.FORMAT.format(Instant.now());
         io.zerohop.core.LogOutput.println(System.out, JSON ? line.json(level, time) : line.text(level, time));
     }
 
