@@ -143,8 +143,23 @@ public final class HttpEnforcement {
         return destination instanceof Destination.Embedded e && e.handler() instanceof PerRequest;
     }
 
+    /**
+     * Whether {@code destination} is one of this class's deliveries to an {@code auto} port, whose protocol is
+     * sniffed from the first bytes: what needs no HTTP data is decided before that ({@code PolicyEngine.denialBeforeHttp}).
+     */
+    public static boolean sniffs(Destination destination) {
+        return destination instanceof Destination.Embedded e && e.handler() instanceof PerRequest p
+                && p.protocol == AppProtocol.AUTO;
+    }
+
     /** The deliveries that parse a tunnel's requests; they start reading once the filter is installed. */
     private abstract static class PerRequest implements StreamHandler {
+        final AppProtocol protocol;
+
+        PerRequest(AppProtocol protocol) {
+            this.protocol = protocol;
+        }
+
         @Override
         public boolean autoRead() {
             return false;
@@ -153,7 +168,7 @@ public final class HttpEnforcement {
 
     /** Node proxy: requests on the tunnel go to {@code upstream} over TCP. */
     public StreamHandler proxy(InetSocketAddress upstream, WorkloadRef target, AppProtocol protocol) {
-        return new PerRequest() {
+        return new PerRequest(protocol) {
             @Override
             public void initStream(Channel stream, TunnelInfo tunnel) {
                 Conn conn = conn(tunnel, target);
@@ -178,7 +193,7 @@ public final class HttpEnforcement {
 
     /** Embedded: requests on the tunnel go to the application's own stream handlers. */
     public StreamHandler embedded(StreamHandler app, WorkloadRef target, AppProtocol protocol) {
-        return new PerRequest() {
+        return new PerRequest(protocol) {
             @Override
             public void initStream(Channel stream, TunnelInfo tunnel) {
                 Conn conn = conn(tunnel, target);
