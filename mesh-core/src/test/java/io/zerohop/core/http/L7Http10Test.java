@@ -48,14 +48,8 @@ class L7Http10Test {
         HttpServer app = app(ip, seen, false);
         try {
             int port = app.getAddress().getPort();
-            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
-                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.HTTP));
-            PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build();
-            WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend), Map.of());
             for (boolean on : new boolean[] {false, true}) {
-                try (Mesh mesh = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
-                        .workloads(registry).node("b").policies(engine).acceptHttp10(on).threads(1).build()) {
-                    mesh.start().get(10, TimeUnit.SECONDS);
+                try (Mesh mesh = declaredHttp(ip, port, on)) {
                     // The listener on the application's address: never the application's port (see ownPorts).
                     InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0),
                             new InetSocketAddress(ip, port)));
@@ -101,15 +95,8 @@ class L7Http10Test {
         HttpServer app = app(ip, new CopyOnWriteArrayList<>(), true);
         try {
             int port = app.getAddress().getPort();
-            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
-                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.HTTP));
-            PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build();
-            WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend), Map.of());
             for (boolean on : new boolean[] {false, true}) {
-                try (Mesh mesh = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
-                        .workloads(registry).node("b").policies(engine).acceptHttp10(on).threads(1).build();
-                     io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
-                    mesh.start().get(10, TimeUnit.SECONDS);
+                try (Mesh mesh = declaredHttp(ip, port, on); io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
                     InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0),
                             new InetSocketAddress(ip, port)));
                     List<String[]> cases = on
@@ -132,6 +119,18 @@ class L7Http10Test {
         } finally {
             app.stop(0);
         }
+    }
+
+    /** A started mesh for a backend on {@code ip} whose {@code port} is declared {@code http}, under {@link #POLICY}. */
+    static Mesh declaredHttp(InetAddress ip, int port, boolean acceptHttp10) throws Exception {
+        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
+                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.HTTP));
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build();
+        Mesh mesh = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
+                .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b").policies(engine).acceptHttp10(acceptHttp10)
+                .threads(1).build();
+        mesh.start().get(10, TimeUnit.SECONDS);
+        return mesh;
     }
 
     /** {@link #POLICY} plus an L4 rule, so that the TCP chain (rules with HTTP fields dropped) allows plaintext loopback. */

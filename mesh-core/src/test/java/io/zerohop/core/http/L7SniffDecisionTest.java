@@ -44,18 +44,21 @@ import org.junit.jupiter.api.Test;
 class L7SniffDecisionTest {
     static final InMemoryCa CA = InMemoryCa.create("cluster.local");
 
-    /** ALLOW by path (so the port is sniffed), and {@code extra}; PORT stands for the application's port. */
+    /** ALLOW by path (L7Http10Test.POLICY: the port is sniffed), and {@code extra}; PORT stands for the application's port. */
     static String policies(int port, String extra) {
-        return ("""
-                apiVersion: security.istio.io/v1
-                kind: AuthorizationPolicy
-                metadata: {name: api-only, namespace: prod}
-                spec:
-                  selector: {matchLabels: {app: backend}}
-                  action: ALLOW
-                  rules: [{to: [{operation: {paths: ["/api/*"]}}]}]
-                """ + extra).replace("PORT", Integer.toString(port));
+        return (L7Http10Test.POLICY + extra).replace("PORT", Integer.toString(port));
     }
+
+    /** An ALLOW no rule of which can match frontend: only the admin service account, on /admin. */
+    static final String ADMIN_TEAM = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: admin-team, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              action: ALLOW
+              rules: [{from: [{source: {principals: [cluster.local/ns/prod/sa/admin]}}], to: [{operation: {paths: ["/admin"]}}]}]
+            """;
 
     static final String DENY_PORT = """
             ---
@@ -87,34 +90,15 @@ class L7SniffDecisionTest {
 
     @Test
     void anAllowNoRuleOfWhichCanMatchTheSourceRefusesAtTheConnect() throws Exception {
-        String onlyAdminTeam = """
-                ---
-                apiVersion: security.istio.io/v1
-                kind: AuthorizationPolicy
-                metadata: {name: admin-team, namespace: prod}
-                spec:
-                  selector: {matchLabels: {app: backend}}
-                  action: ALLOW
-                  rules: [{from: [{source: {principals: [cluster.local/ns/prod/sa/admin]}}], to: [{operation: {paths: ["/admin"]}}]}]
-                """;
         // api-only's rule may match (its path is unknown before the request): not decidable yet, so sniffed.
-        run("127.0.61.4", onlyAdminTeam, (server, mesh, backend, frontend, port, dst, seen) -> {
+        run("127.0.61.4", "---\n" + ADMIN_TEAM, (server, mesh, backend, frontend, port, dst, seen) -> {
             try (Socket s = mesh.socketFactory(frontend.identity()).createSocket(backend.addresses().get(0), port)) {
                 assertThat(request(s, "/api/x")).startsWith("HTTP/1.1 200").endsWith("hello /api/x");
             }
-            assertThat(seen).containsExactly("/api/x");
+            assertThat(seen).containsExactly("HTTP/1.1 /api/x");
         });
         // Without it, no ALLOW rule can match frontend whatever it sends: refused before the sniff.
-        String adminOnly = """
-                apiVersion: security.istio.io/v1
-                kind: AuthorizationPolicy
-                metadata: {name: admin-team, namespace: prod}
-                spec:
-                  selector: {matchLabels: {app: backend}}
-                  action: ALLOW
-                  rules: [{from: [{source: {principals: [cluster.local/ns/prod/sa/admin]}}], to: [{operation: {paths: ["/admin"]}}]}]
-                """;
-        run("127.0.61.5", null, adminOnly, (server, mesh, backend, frontend, port, dst, seen) -> {
+        run("127.0.61.5", null, ADMIN_TEAM, (server, mesh, backend, frontend, port, dst, seen) -> {
             Throwable refused = catchThrowable(() -> mesh.connect(frontend.identity(),
                     new InetSocketAddress(backend.addresses().get(0), port)).get(20, TimeUnit.SECONDS));
             assertThat(refused).hasMessageContaining("401");
@@ -152,15 +136,7 @@ class L7SniffDecisionTest {
     static void run(String address, String extra, String only, Body body) throws Exception {
         InetAddress ip = InetAddress.getByName(address);
         List<String> seen = new CopyOnWriteArrayList<>();
-        HttpServer app = HttpServer.create(new InetSocketAddress(ip, 0), 50);
-        app.createContext("/", ex -> {
-            seen.add(ex.getRequestURI().getRawPath());
-            byte[] b = ("hello " + ex.getRequestURI().getRawPath()).getBytes(StandardCharsets.US_ASCII);
-            ex.sendResponseHeaders(200, b.length);
-            ex.getResponseBody().write(b);
-            ex.close();
-        });
-        app.start();
+        HttpServer app = L7Http10Test.app(ip, seen, true);
         try {
             int port = app.getAddress().getPort();
             Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
