@@ -78,6 +78,15 @@ public final class PolicyAuthorizer implements Authorizer {
     }
 
     /**
+     * The CONNECT's decision for a tunnel to a port whose requests should be parsed and that this path never parses
+     * (HTTP/2 to an embedded handler): {@link PolicyEngine#evaluateUnparsed}, denied as {@link #authorize} denies.
+     */
+    public AuthzDecision authorizeUnparsed(AuthzRequest r) {
+        Decision d = policy.evaluateUnparsed(accessRequest(r, true));
+        return d.allowed() ? AuthzDecision.allow() : denied(r, d);
+    }
+
+    /**
      * {@link PolicyEngine#denialBeforeHttp} for plaintext from {@code source} to the local workload
      * {@code destination} at {@code target}, an {@code auto} port: the denial, or null.
      */

@@ -124,6 +124,46 @@ class L7SniffDecisionTest {
         });
     }
 
+    /**
+     * HTTP/2 to an embedded {@code Mesh.serve} handler is never parsed, so its L4 decision ({@code evaluateUnparsed}) is
+     * its whole decision, taken at the CONNECT: under an ALLOW by path it is refused with 401 and counted DENY, where it
+     * was accepted (200) and then reset as a clean close; with an L4 rule that allows it, it is delivered.
+     */
+    @Test
+    void http2ToAnEmbeddedHandlerIsDecidedAtTheConnect() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.61.7");
+        int port = 8443;
+        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
+                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.HTTP2));
+        Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"), List.of(InetAddress.getByName("127.0.61.3")),
+                Workload.Protocol.HBONE, "a", "cluster.local");
+        for (String policy : List.of(L7Http10Test.POLICY, L7Http10Test.POLICY_WITH_L4_RULE)) {
+            WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of());
+            List<Object> delivered = new CopyOnWriteArrayList<>();
+            SimpleMeterRegistry dst = new SimpleMeterRegistry();
+            PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", policy)).build();
+            try (Mesh server = Mesh.builder().identityProvider(CA).identity(backend.identity()).workloads(registry).node("b")
+                    .policies(engine).inbound(new InetSocketAddress(ip, 0)).meterRegistry(dst).threads(1).build()) {
+                server.serve(new InetSocketAddress(ip, port), (stream, tunnel) -> delivered.add(tunnel));
+                server.start().get(10, TimeUnit.SECONDS);
+                registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
+                try (Mesh client = Mesh.builder().identityProvider(CA).workloads(registry).threads(1).build()) {
+                    client.start().get(10, TimeUnit.SECONDS);
+                    if (policy == L7Http10Test.POLICY) {
+                        Throwable refused = catchThrowable(() -> client.connect(frontend.identity(), new InetSocketAddress(ip, port))
+                                .get(20, TimeUnit.SECONDS));
+                        assertThat(refused).hasMessageContaining("401");
+                        await(() -> count(dst.find("istio.tcp.connections.failed").tag("response_flags", "DENY")) >= 1);
+                        assertThat(delivered).isEmpty();
+                    } else {
+                        client.connect(frontend.identity(), new InetSocketAddress(ip, port)).get(20, TimeUnit.SECONDS).channel().close();
+                        await(() -> delivered.size() == 1);
+                    }
+                }
+            }
+        }
+    }
+
     interface Body {
         void run(Mesh server, Mesh client, Workload backend, Workload frontend, int port, SimpleMeterRegistry dst, List<String> seen) throws Exception;
     }

@@ -152,12 +152,25 @@ public final class HttpEnforcement {
                 && p.protocol == AppProtocol.AUTO;
     }
 
+    /**
+     * Whether {@code destination} is one of this class's deliveries that can never parse the tunnel: HTTP/2 or gRPC
+     * to an embedded {@code Mesh.serve} handler. Its whole decision is the L4 one ({@code PolicyEngine.evaluateUnparsed}),
+     * known at the CONNECT.
+     */
+    public static boolean decidedUnparsed(Destination destination) {
+        return destination instanceof Destination.Embedded e && e.handler() instanceof PerRequest p && !p.parsesH2
+                && (p.protocol == AppProtocol.HTTP2 || p.protocol == AppProtocol.GRPC);
+    }
+
     /** The deliveries that parse a tunnel's requests; they start reading once the filter is installed. */
     private abstract static class PerRequest implements StreamHandler {
         final AppProtocol protocol;
+        /** Whether HTTP/2 is parsed on this path (only where the application is reached over TCP). */
+        final boolean parsesH2;
 
-        PerRequest(AppProtocol protocol) {
+        PerRequest(AppProtocol protocol, boolean parsesH2) {
             this.protocol = protocol;
+            this.parsesH2 = parsesH2;
         }
 
         @Override
@@ -168,7 +181,7 @@ public final class HttpEnforcement {
 
     /** Node proxy: requests on the tunnel go to {@code upstream} over TCP. */
     public StreamHandler proxy(InetSocketAddress upstream, WorkloadRef target, AppProtocol protocol) {
-        return new PerRequest(protocol) {
+        return new PerRequest(protocol, true) {
             @Override
             public void initStream(Channel stream, TunnelInfo tunnel) {
                 Conn conn = conn(tunnel, target);
@@ -193,7 +206,7 @@ public final class HttpEnforcement {
 
     /** Embedded: requests on the tunnel go to the application's own stream handlers. */
     public StreamHandler embedded(StreamHandler app, WorkloadRef target, AppProtocol protocol) {
-        return new PerRequest(protocol) {
+        return new PerRequest(protocol, false) {
             @Override
             public void initStream(Channel stream, TunnelInfo tunnel) {
                 Conn conn = conn(tunnel, target);
