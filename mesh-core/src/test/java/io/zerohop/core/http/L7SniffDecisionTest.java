@@ -107,6 +107,41 @@ class L7SniffDecisionTest {
         });
     }
 
+    /**
+     * A tunnel still being sniffed when a policy change adds that DENY is closed at once as any tunnel the change
+     * denies (ztunnel's PolicyWatcher; its close counted DENY, ztunnel's AuthorizationPolicyLateRejection), where it
+     * was kept until the sniff ended (5 s for a client that sends nothing) and then reset as a clean close.
+     */
+    @Test
+    void aTunnelStillSniffedIsClosedByAPolicyChangeThatDeniesItWhateverItSends() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.61.10");
+        HttpServer app = L7Http10Test.app(ip, new CopyOnWriteArrayList<>(), true);
+        try {
+            int port = app.getAddress().getPort();
+            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
+                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.AUTO));
+            Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"), List.of(InetAddress.getByName("127.0.61.3")),
+                    Workload.Protocol.HBONE, "a", "cluster.local");
+            WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of());
+            PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", policies(port, ""))).build();
+            SimpleMeterRegistry dst = new SimpleMeterRegistry();
+            try (Mesh server = Mesh.builder().identityProvider(CA).identity(backend.identity()).workloads(registry).node("b")
+                    .policies(engine).inbound(new InetSocketAddress(ip, 0)).meterRegistry(dst).threads(1).build()) {
+                server.start().get(10, TimeUnit.SECONDS);
+                registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
+                try (Mesh client = Mesh.builder().identityProvider(CA).workloads(registry).threads(1).build();
+                     Socket s = client.socketFactory(frontend.identity()).createSocket(ip, port)) {
+                    s.setSoTimeout(20_000);
+                    engine.replace(PolicyLoader.fromString("p.yaml", policies(port, DENY_PORT)));
+                    assertThat(readToEnd(s)).isEmpty();
+                }
+                await(() -> count(dst.find("istio.tcp.connections.failed").tag("response_flags", "DENY")) >= 1);
+            }
+        } finally {
+            app.stop(0);
+        }
+    }
+
     /** Plaintext inbound (PERMISSIVE): the same DENY refuses at accept, logged and counted as a plaintext denial. */
     @Test
     void aDenyOnThePortAloneRefusesPlaintextAtAccept() throws Exception {

@@ -68,12 +68,13 @@ public final class HttpEnforcement {
     /**
      * How each open tunnel this class delivers ({@link #proxy}, {@link #embedded}) is decided, by its
      * {@link TunnelInfo} instance (the one the HBONE server reports at open and close), and each plaintext
-     * connection ({@link #plaintext}) by its channel to the workload: {@link #SNIFFING},
+     * connection ({@link #plaintext}) by its channel to the workload: a {@link Sniffing} (its L4 request),
      * {@link #PER_REQUEST}, or the {@link AccessRequest} {@link PolicyEngine#evaluateUnparsed} decided when
      * it fell back to L4. {@link #redecide} reads it on a policy change; removed when the stream closes.
      */
     private final Map<Object, Object> decided = java.util.Collections.synchronizedMap(new java.util.IdentityHashMap<>());
-    private static final Object SNIFFING = "sniffing";
+    /** Still being sniffed: {@code request} is the connection's L4 request, for {@link PolicyEngine#denialBeforeHttp}. */
+    private record Sniffing(AccessRequest request) {}
     private static final Object PER_REQUEST = "per request";
     private static final Decision KEPT_PER_REQUEST = Decision.allowNoPolicy(
             "decided per HTTP request: every request meets the policies in force");
@@ -185,7 +186,7 @@ public final class HttpEnforcement {
             @Override
             public void initStream(Channel stream, TunnelInfo tunnel) {
                 Conn conn = conn(tunnel, target);
-                track(stream, tunnel);
+                track(stream, tunnel, conn);
                 whenHttp(stream, protocol, conn, tunnel,
                         installed -> connectThen(stream, upstream, tcp -> {
                             install(stream, conn, f -> new TcpUpstream(f, tcp));
@@ -210,7 +211,7 @@ public final class HttpEnforcement {
             @Override
             public void initStream(Channel stream, TunnelInfo tunnel) {
                 Conn conn = conn(tunnel, target);
-                track(stream, tunnel);
+                track(stream, tunnel, conn);
                 whenHttp(stream, protocol, conn, tunnel, installed -> {
                     Http1Filter filter = install(stream, conn, AppBridge::new);
                     stream.pipeline().addLast("zerohop-http-app", (AppBridge) filter.upstream());
@@ -258,7 +259,7 @@ public final class HttpEnforcement {
             public void joinFrom(Relay.End client) {
                 Channel ch = client.channel();
                 ch.closeFuture().addListener(x -> tcp.channel().close());
-                track(tcp.channel(), tcp.channel());
+                track(tcp.channel(), tcp.channel(), conn);
                 whenHttp(ch, protocol, conn, tcp.channel(), installed -> {
                     install(ch, conn, f -> new TcpUpstream(f, tcp.channel()));
                     installed.accept(true);
@@ -348,9 +349,9 @@ public final class HttpEnforcement {
         opaque.run(installed);
     }
 
-    /** Starts tracking {@code tunnel} (a TunnelInfo, or a plaintext connection's upstream channel) as {@link #SNIFFING} until a {@link #mark} or {@code stream}'s close. */
-    private void track(Channel stream, Object tunnel) {
-        decided.put(tunnel, SNIFFING);
+    /** Starts tracking {@code tunnel} (a TunnelInfo, or a plaintext connection's upstream channel) as {@link Sniffing} until a {@link #mark} or {@code stream}'s close. */
+    private void track(Channel stream, Object tunnel, Conn conn) {
+        decided.put(tunnel, new Sniffing(l4(conn)));
         stream.closeFuture().addListener(x -> decided.remove(tunnel));
     }
 
@@ -364,7 +365,8 @@ public final class HttpEnforcement {
     /**
      * The decision that keeps or closes an open tunnel after a policy change (ztunnel's {@code PolicyWatcher}),
      * made as its open was: a tunnel parsed as HTTP is kept (its next request meets the new policies), one
-     * still being sniffed too (the sniff decides with the policies in force then), and one that fell back to
+     * still being sniffed is denied by what needs no HTTP data ({@link PolicyEngine#denialBeforeHttp}, as at its
+     * CONNECT) and else kept (the sniff decides with the policies in force then), and one that fell back to
      * L4 is decided again by {@link PolicyEngine#evaluateUnparsed} on the request it was first decided on,
      * never by {@link PolicyEngine#evaluate}, which omits a DENY's HTTP fields and skips CUSTOM, and so would
      * keep a connection the same policy refuses at open.
@@ -381,7 +383,12 @@ public final class HttpEnforcement {
         if (how instanceof AccessRequest unparsed) {
             return policy.evaluateUnparsed(unparsed);
         }
-        return how == PER_REQUEST ? KEPT_PER_REQUEST : KEPT_SNIFFING;
+        if (how instanceof Sniffing sniffing) {
+            // What no HTTP data can change is decided now, as at the CONNECT; the rest waits for the sniff.
+            Decision denied = policy.denialBeforeHttp(sniffing.request());
+            return denied != null ? denied : KEPT_SNIFFING;
+        }
+        return KEPT_PER_REQUEST;
     }
 
     private Http1Filter install(Channel ch, Conn conn, Function<Http1Filter, Upstream> upstream) {
