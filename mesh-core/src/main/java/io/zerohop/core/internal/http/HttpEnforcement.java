@@ -45,7 +45,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>On such a connection the CONNECT (or plaintext accept) is not decided at L4: as Envoy in a
  * waypoint, the connection is accepted and every request is authorized with all its attributes,
- * L4 ones included, and a denied request gets {@code 403 RBAC: access denied}. An {@code auto} port
+ * L4 ones included, and a denied request gets {@code 403 RBAC: access denied}. Two exceptions, decided at the
+ * CONNECT by the callers ({@link #sniffs}, {@link #decidedUnparsed}): on an {@code auto} port a denial no HTTP
+ * data can change ({@code PolicyEngine.denialBeforeHttp}), and HTTP/2 to an embedded handler, never parsed. An {@code auto} port
  * whose first bytes are not HTTP/1.x (or are the HTTP/2 preface, not parsed yet) falls back to the
  * L4 decision the CONNECT would have got: ALLOW rules with HTTP fields match nothing there, and DENY
  * rules with HTTP fields deny it if their other fields match ({@code PolicyEngine.evaluateUnparsed}),
