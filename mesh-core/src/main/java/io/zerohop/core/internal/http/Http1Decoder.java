@@ -178,8 +178,6 @@ final class Http1Decoder extends HttpRequestDecoder {
         while (i < e && separator(b.getByte(i))) {
             i++;
         }
-        String method = text(b, from, methodEnd);
-        String target = text(b, targetStart, targetEnd);
         // The version is the rest of the line: "HTTP/1.1 x" is one invalid version, as balsa reads it.
         int len = e - i;
         if (len == 8 && b.getByte(i) == 'H' && b.getByte(i + 1) == 'T' && b.getByte(i + 2) == 'T' && b.getByte(i + 3) == 'P'
@@ -194,26 +192,29 @@ final class Http1Decoder extends HttpRequestDecoder {
                     return null;
                 }
                 return new RequestLineException(426, "Upgrade required for HTTP/1.0 or HTTP/0.9: "
-                        + b.toString(i, len, java.nio.charset.StandardCharsets.ISO_8859_1), method, target, HTTP_10);
+                        + b.toString(i, len, java.nio.charset.StandardCharsets.ISO_8859_1),
+                        text(b, from, methodEnd), text(b, targetStart, targetEnd), HTTP_10);
             }
         }
         if (len == 0 && acceptHttp10) {
             // Accepted as HTTP/1.0 by the codec, then the connection manager's "Require host header":
             // HTTP/0.9 has no headers, and istiod leaves default_host_for_http_10 empty (conn_manager_impl.cc).
             return new RequestLineException(400, "missing host header: HTTP/0.9 request (no version), "
-                    + "and no default_host_for_http_10", method, target, HTTP_10);
+                    + "and no default_host_for_http_10", text(b, from, methodEnd), text(b, targetStart, targetEnd), HTTP_10);
         }
         if (len == 0) {
             return new RequestLineException(426, "Upgrade required for HTTP/1.0 or HTTP/0.9: no version (HTTP/0.9)",
-                    method, target, HTTP_10);
+                    text(b, from, methodEnd), text(b, targetStart, targetEnd), HTTP_10);
         }
         return new RequestLineException(400, "HPE_INVALID_VERSION: \""
-                + b.toString(i, Math.min(len, 64), java.nio.charset.StandardCharsets.ISO_8859_1) + "\"", method, target, "-");
+                + b.toString(i, Math.min(len, 64), java.nio.charset.StandardCharsets.ISO_8859_1) + "\"",
+                text(b, from, methodEnd), text(b, targetStart, targetEnd), "-");
     }
 
     /** Envoy's codec names every request-line version but 1.1 HTTP/1.0, and so does its access log's {@code %PROTOCOL%}. */
     private static final String HTTP_10 = HttpVersion.HTTP_1_0.text();
 
+    /** Only for a refused line: a valid request head allocates nothing here. */
     private static String text(ByteBuf b, int from, int to) {
         return b.toString(from, to - from, java.nio.charset.StandardCharsets.ISO_8859_1);
     }
