@@ -118,24 +118,13 @@ class L7SniffDecisionTest {
         HttpServer app = L7Http10Test.app(ip, new CopyOnWriteArrayList<>(), true);
         try {
             int port = app.getAddress().getPort();
-            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
-                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.AUTO));
-            Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"), List.of(InetAddress.getByName("127.0.61.3")),
-                    Workload.Protocol.HBONE, "a", "cluster.local");
-            WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of());
             PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", policies(port, ""))).build();
-            SimpleMeterRegistry dst = new SimpleMeterRegistry();
-            try (Mesh server = Mesh.builder().identityProvider(CA).identity(backend.identity()).workloads(registry).node("b")
-                    .policies(engine).inbound(new InetSocketAddress(ip, 0)).meterRegistry(dst).threads(1).build()) {
-                server.start().get(10, TimeUnit.SECONDS);
-                registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
-                try (Mesh client = Mesh.builder().identityProvider(CA).workloads(registry).threads(1).build();
-                     Socket s = client.socketFactory(frontend.identity()).createSocket(ip, port)) {
-                    s.setSoTimeout(20_000);
-                    engine.replace(PolicyLoader.fromString("p.yaml", policies(port, DENY_PORT)));
-                    assertThat(readToEnd(s)).isEmpty();
-                }
-                await(() -> count(dst.find("istio.tcp.connections.failed").tag("response_flags", "DENY")) >= 1);
+            try (Meshes m = new Meshes(ip, port, AppProtocol.AUTO, engine, server -> { });
+                 Socket s = m.client.socketFactory(m.frontend.identity()).createSocket(ip, port)) {
+                s.setSoTimeout(20_000);
+                engine.replace(PolicyLoader.fromString("p.yaml", policies(port, DENY_PORT)));
+                assertThat(readToEnd(s)).isEmpty();
+                await(() -> count(m.dst.find("istio.tcp.connections.failed").tag("response_flags", "DENY")) >= 1);
             }
         } finally {
             app.stop(0);
@@ -168,32 +157,20 @@ class L7SniffDecisionTest {
     void http2ToAnEmbeddedHandlerIsDecidedAtTheConnect() throws Exception {
         InetAddress ip = InetAddress.getByName("127.0.61.7");
         int port = 8443;
-        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
-                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.HTTP2));
-        Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"), List.of(InetAddress.getByName("127.0.61.3")),
-                Workload.Protocol.HBONE, "a", "cluster.local");
         for (String policy : List.of(L7Http10Test.POLICY, L7Http10Test.POLICY_WITH_L4_RULE)) {
-            WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of());
             List<Object> delivered = new CopyOnWriteArrayList<>();
-            SimpleMeterRegistry dst = new SimpleMeterRegistry();
             PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", policy)).build();
-            try (Mesh server = Mesh.builder().identityProvider(CA).identity(backend.identity()).workloads(registry).node("b")
-                    .policies(engine).inbound(new InetSocketAddress(ip, 0)).meterRegistry(dst).threads(1).build()) {
-                server.serve(new InetSocketAddress(ip, port), (stream, tunnel) -> delivered.add(tunnel));
-                server.start().get(10, TimeUnit.SECONDS);
-                registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
-                try (Mesh client = Mesh.builder().identityProvider(CA).workloads(registry).threads(1).build()) {
-                    client.start().get(10, TimeUnit.SECONDS);
-                    if (policy == L7Http10Test.POLICY) {
-                        Throwable refused = catchThrowable(() -> client.connect(frontend.identity(), new InetSocketAddress(ip, port))
-                                .get(20, TimeUnit.SECONDS));
-                        assertThat(refused).hasMessageContaining("401");
-                        await(() -> count(dst.find("istio.tcp.connections.failed").tag("response_flags", "DENY")) >= 1);
-                        assertThat(delivered).isEmpty();
-                    } else {
-                        client.connect(frontend.identity(), new InetSocketAddress(ip, port)).get(20, TimeUnit.SECONDS).channel().close();
-                        await(() -> delivered.size() == 1);
-                    }
+            try (Meshes m = new Meshes(ip, port, AppProtocol.HTTP2, engine,
+                    server -> server.serve(new InetSocketAddress(ip, port), (stream, tunnel) -> delivered.add(tunnel)))) {
+                if (policy == L7Http10Test.POLICY) {
+                    Throwable refused = catchThrowable(() -> m.client.connect(m.frontend.identity(), new InetSocketAddress(ip, port))
+                            .get(20, TimeUnit.SECONDS));
+                    assertThat(refused).hasMessageContaining("401");
+                    await(() -> count(m.dst.find("istio.tcp.connections.failed").tag("response_flags", "DENY")) >= 1);
+                    assertThat(delivered).isEmpty();
+                } else {
+                    m.client.connect(m.frontend.identity(), new InetSocketAddress(ip, port)).get(20, TimeUnit.SECONDS).channel().close();
+                    await(() -> delivered.size() == 1);
                 }
             }
         }
@@ -214,25 +191,57 @@ class L7SniffDecisionTest {
         HttpServer app = L7Http10Test.app(ip, seen, true);
         try {
             int port = app.getAddress().getPort();
-            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
-                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.AUTO));
-            Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"), List.of(InetAddress.getByName("127.0.61.3")),
-                    Workload.Protocol.HBONE, "a", "cluster.local");
-            WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of());
             String yaml = only != null ? only : policies(port, extra == null ? "" : extra);
             PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", yaml.replace("PORT", Integer.toString(port)))).build();
-            SimpleMeterRegistry dst = new SimpleMeterRegistry();
-            try (Mesh server = Mesh.builder().identityProvider(CA).identity(backend.identity()).workloads(registry).node("b")
-                    .policies(engine).inbound(new InetSocketAddress(ip, 0)).meterRegistry(dst).threads(1).build()) {
-                server.start().get(10, TimeUnit.SECONDS);
-                registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
-                try (Mesh client = Mesh.builder().identityProvider(CA).workloads(registry).threads(1).build()) {
-                    client.start().get(10, TimeUnit.SECONDS);
-                    body.run(server, client, backend, frontend, port, dst, seen);
-                }
+            try (Meshes m = new Meshes(ip, port, AppProtocol.AUTO, engine, server -> { })) {
+                body.run(m.server, m.client, m.backend, m.frontend, port, m.dst, seen);
             }
         } finally {
             app.stop(0);
+        }
+    }
+
+    /**
+     * A backend on {@code ip} whose {@code port} has {@code protocol}, behind a started server mesh with {@code engine}
+     * and metrics ({@code prepare} runs before its start), and a started client mesh for frontend (127.0.61.3).
+     */
+    static final class Meshes implements AutoCloseable {
+        final Workload backend;
+        final Workload frontend;
+        final SimpleMeterRegistry dst = new SimpleMeterRegistry();
+        final Mesh server;
+        final Mesh client;
+
+        Meshes(InetAddress ip, int port, AppProtocol protocol, PolicyEngine engine, java.util.function.Consumer<Mesh> prepare)
+                throws Exception {
+            backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
+                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, protocol));
+            frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"), List.of(InetAddress.getByName("127.0.61.3")),
+                    Workload.Protocol.HBONE, "a", "cluster.local");
+            WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of());
+            server = Mesh.builder().identityProvider(CA).identity(backend.identity()).workloads(registry).node("b")
+                    .policies(engine).inbound(new InetSocketAddress(ip, 0)).meterRegistry(dst).threads(1).build();
+            Mesh c = null;
+            try {
+                prepare.accept(server);
+                server.start().get(10, TimeUnit.SECONDS);
+                registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
+                c = Mesh.builder().identityProvider(CA).workloads(registry).threads(1).build();
+                c.start().get(10, TimeUnit.SECONDS);
+            } catch (Exception | AssertionError e) {
+                if (c != null) {
+                    c.close();
+                }
+                server.close();
+                throw e;
+            }
+            client = c;
+        }
+
+        @Override
+        public void close() {
+            client.close();
+            server.close();
         }
     }
 
