@@ -116,6 +116,31 @@ public final class PolicyEngine {
         return deny != null ? deny : d;
     }
 
+    /**
+     * The part of a decision that does not depend on HTTP data, for a connection to a port whose protocol is
+     * not declared ({@code auto}), before a byte of it is read: the denial that every HTTP request with
+     * {@code l4Request}'s attributes ({@link #evaluate} with {@link HttpAttributes}) and the connection read as
+     * opaque bytes ({@link #evaluateUnparsed}) would all get, or null when what the connection sends may change
+     * the outcome (then decide as usual once it is read). Denied: plaintext under PeerAuthentication STRICT; an
+     * Istio DENY rule that has no HTTP field (nor trust domains) and matches; Istio ALLOW policies none of whose
+     * rules can match, each HTTP field taken as matched; a Cilium deny or missing authentication, or a default
+     * deny that no {@code rules.http} could lift. CUSTOM and {@code istio.io/dry-run} policies never decide
+     * here. So the outcome is the one the data would have given, only known sooner: istiod puts a DENY rule
+     * without HTTP fields into both the TCP and the HTTP filter chain of a port (pilot/pkg/security/authz/builder
+     * builder.go {@code build} for {@code forTCP} true and false), and ztunnel decides it at the CONNECT.
+     * Not cached.
+     *
+     * @param l4Request a request without HTTP attributes, not null
+     * @return the denial, or null
+     */
+    public Decision denialBeforeHttp(AccessRequest l4Request) {
+        Objects.requireNonNull(l4Request, "l4Request");
+        if (l4Request.http() != null) {
+            throw new IllegalArgumentException("denialBeforeHttp takes a request without HTTP attributes");
+        }
+        return state.policies.compiled().denialBeforeHttp(l4Request, rootNamespace);
+    }
+
     /** Effective PeerAuthentication mode (mesh, then namespace, then workload, then port). */
     public MtlsMode mtlsMode(WorkloadRef workload, int port) {
         return state.policies.compiled().mtlsMode(workload, port, rootNamespace);

@@ -124,15 +124,22 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
     // ---- phase 3: authorize ----
 
     /**
-     * The CONNECT's decision: allowed without a verdict when the resolve phase chose a delivery that
-     * decides each request (README "L7 enforcement"), else the policy's L4 decision.
+     * The CONNECT's decision: when the resolve phase chose a delivery that decides each request (README "L7
+     * enforcement"), allowed without a verdict, except on an {@code auto} port, where a denial that no HTTP data
+     * can change is given now ({@link PolicyAuthorizer#authorizeBeforeSniff}), and for HTTP/2 to an embedded handler,
+     * which is never parsed ({@link PolicyAuthorizer#authorizeUnparsed}); else the policy's L4 decision.
      *
      * @param destination what {@link #resolve} returned for this CONNECT
      */
     @Override
     public AuthzDecision authorize(AuthzRequest request, Destination destination) {
         if (HttpEnforcement.decidesPerRequest(destination)) {
-            return AuthzDecision.allow();
+            // On an auto port what needs no HTTP data is decided now, before the sniff waits for bytes; a tunnel that
+            // can never be parsed (HTTP/2 to an embedded handler) has no other decision than its L4 one.
+            return policy == null ? AuthzDecision.allow()
+                    : HttpEnforcement.sniffs(destination) ? policy.authorizeBeforeSniff(request)
+                    : HttpEnforcement.decidedUnparsed(destination) ? policy.authorizeUnparsed(request)
+                    : AuthzDecision.allow();
         }
         return authorize(request);
     }

@@ -17,7 +17,8 @@ import java.util.concurrent.CompletableFuture;
  * Plaintext arriving at this node's workloads, along ztunnel's {@code src/proxy/inbound_passthrough.rs}
  * (its port 15006). Phases, in order: a destination port of the proxy's own is a self call, dropped;
  * the destination must be a local workload; its PeerAuthentication must allow plaintext (STRICT
- * refuses); the policy decides with no peer identity, unless the port is decided per HTTP request;
+ * refuses); the policy decides with no peer identity, unless the port is decided per HTTP request (on an
+ * {@code auto} port, then, only a denial no HTTP data can change: {@code PolicyEngine.denialBeforeHttp});
  * then the connection is relayed to the workload (parsed on such a port). A refusal fails the
  * returned future and the capture listener resets the connection; a refusal logged here (self call,
  * PeerAuthentication, policy) is a {@link LoggedRefusal}, which the listener does not log again.
@@ -79,9 +80,12 @@ public final class PlaintextInbound implements CaptureListener.Opener {
             return new Admission(w, perRequest, new LoggedRefusal("PeerAuthentication " + mode + " for " + w
                     + " port " + target.getPort() + " refuses plaintext"));
         }
-        if (policy != null && !perRequest) {
-            Decision d = policy.decidePlaintext(source, w, target);
-            if (!d.allowed()) {
+        if (policy != null) {
+            // Per request on an auto port: what needs no HTTP data is decided now, before the sniff waits for bytes.
+            Decision d = !perRequest ? policy.decidePlaintext(source, w, target)
+                    : w.appProtocol(target.getPort()) == AppProtocol.AUTO ? policy.plaintextDenialBeforeSniff(source, w, target)
+                    : null;
+            if (d != null && !d.allowed()) {
                 refusals.warn("plaintext {} -> {} ({}) denied: {}", Addresses.authority(source), Addresses.authority(target),
                         w.identity(), d.explain());
                 return new Admission(w, perRequest, new LoggedRefusal(d.explain()));

@@ -64,9 +64,37 @@ public final class PolicyAuthorizer implements Authorizer {
     public AuthzDecision authorize(AuthzRequest r) {
         // The CONNECT's one decision: an untrusted source claim is logged here, not on re-decisions.
         Decision d = policy.evaluate(accessRequest(r, true));
-        if (d.allowed()) {
-            return AuthzDecision.allow();
-        }
+        return d.allowed() ? AuthzDecision.allow() : denied(r, d);
+    }
+
+    /**
+     * The CONNECT's decision on an {@code auto} port that will be sniffed ({@link PolicyEngine#denialBeforeHttp}):
+     * denied at once, logged and answered as {@link #authorize} denies, when no HTTP data can change the outcome;
+     * else allowed, its requests (or its bytes, if they are not HTTP) to be decided once read.
+     */
+    public AuthzDecision authorizeBeforeSniff(AuthzRequest r) {
+        Decision d = policy.denialBeforeHttp(accessRequest(r, true));
+        return d == null ? AuthzDecision.allow() : denied(r, d);
+    }
+
+    /**
+     * The CONNECT's decision for a tunnel to a port whose requests should be parsed and that this path never parses
+     * (HTTP/2 to an embedded handler): {@link PolicyEngine#evaluateUnparsed}, denied as {@link #authorize} denies.
+     */
+    public AuthzDecision authorizeUnparsed(AuthzRequest r) {
+        Decision d = policy.evaluateUnparsed(accessRequest(r, true));
+        return d.allowed() ? AuthzDecision.allow() : denied(r, d);
+    }
+
+    /**
+     * {@link PolicyEngine#denialBeforeHttp} for plaintext from {@code source} to the local workload
+     * {@code destination} at {@code target}, an {@code auto} port: the denial, or null.
+     */
+    public Decision plaintextDenialBeforeSniff(InetSocketAddress source, Workload destination, InetSocketAddress target) {
+        return policy.denialBeforeHttp(plaintextRequest(source, destination, target));
+    }
+
+    private AuthzDecision denied(AuthzRequest r, Decision d) {
         if (accessLogsDenials.getAsBoolean()) {
             log.debug("denied {} -> {} ({}): {}", r.peer(), Addresses.authority(r.destination()), r.localIdentity(), d.explain());
         } else {

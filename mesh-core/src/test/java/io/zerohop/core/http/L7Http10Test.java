@@ -48,14 +48,8 @@ class L7Http10Test {
         HttpServer app = app(ip, seen, false);
         try {
             int port = app.getAddress().getPort();
-            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
-                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.HTTP));
-            PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build();
-            WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend), Map.of());
             for (boolean on : new boolean[] {false, true}) {
-                try (Mesh mesh = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
-                        .workloads(registry).node("b").policies(engine).acceptHttp10(on).threads(1).build()) {
-                    mesh.start().get(10, TimeUnit.SECONDS);
+                try (Mesh mesh = declaredHttp(ip, port, on)) {
                     // The listener on the application's address: never the application's port (see ownPorts).
                     InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0),
                             new InetSocketAddress(ip, port)));
@@ -86,6 +80,57 @@ class L7Http10Test {
         } finally {
             app.stop(0);
         }
+    }
+
+    /**
+     * A request line refused for its version (426, or 400) is logged with what it showed: its method, its target as
+     * sent and the protocol as Envoy's {@code %PROTOCOL%} names it, HTTP/1.0 for every version but 1.1 (an invalid
+     * version: "-"). Envoy's access log for a 426 reads {@code "GET /api/v1/gateway HTTP/1.0" 426} (a user's log in
+     * envoyproxy/envoy#5038). Until 1 December every such line said {@code method=- path="-" protocol=HTTP/1.1},
+     * and so did the 400 for a missing Host.
+     */
+    @Test
+    void refusedRequestLinesAreLoggedWithTheirMethodPathAndProtocol() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.61.8");
+        HttpServer app = app(ip, new CopyOnWriteArrayList<>(), true);
+        try {
+            int port = app.getAddress().getPort();
+            for (boolean on : new boolean[] {false, true}) {
+                try (Mesh mesh = declaredHttp(ip, port, on); io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+                    InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0),
+                            new InetSocketAddress(ip, port)));
+                    List<String[]> cases = on
+                            ? List.of(new String[] {"GET /api/a-on HTTP/1.0\r\n\r\n", "400", "/api/a-on", "HTTP/1.0"},
+                                    new String[] {"GET /api/b-on\r\n\r\n", "400", "/api/b-on", "HTTP/1.0"},
+                                    new String[] {"POST /api/c-on HTTP/1.01\r\nHost: b\r\n\r\n", "400", "/api/c-on", "-"})
+                            : List.of(new String[] {"GET /api/a HTTP/1.0\r\nHost: b\r\n\r\n", "426", "/api/a", "HTTP/1.0"},
+                                    new String[] {"GET /api/b HTTP/1.2\r\nHost: b\r\n\r\n", "426", "/api/b", "HTTP/1.0"},
+                                    new String[] {"GET /api/c\r\n\r\n", "426", "/api/c", "HTTP/1.0"},
+                                    new String[] {"POST /api/d HTTP/1.01\r\nHost: b\r\n\r\n", "400", "/api/d", "-"},
+                                    new String[] {"GET /api/e HTTP/1.1\r\n\r\n", "400", "/api/e", "HTTP/1.1"});
+                    for (String[] c : cases) {
+                        assertThat(L7EnforcementTest.exchange(via, c[0])).as(c[0]).startsWith("HTTP/1.");
+                        String line = err.awaitLine("plaintext-inbound-http", "path=\"" + c[2] + "\"");
+                        assertThat(line).as(c[0]).contains(" method=" + c[0].substring(0, c[0].indexOf(' ')) + " ")
+                                .contains(" protocol=" + c[3] + " status=" + c[1] + " ");
+                    }
+                }
+            }
+        } finally {
+            app.stop(0);
+        }
+    }
+
+    /** A started mesh for a backend on {@code ip} whose {@code port} is declared {@code http}, under {@link #POLICY}. */
+    static Mesh declaredHttp(InetAddress ip, int port, boolean acceptHttp10) throws Exception {
+        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
+                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.HTTP));
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", POLICY)).build();
+        Mesh mesh = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
+                .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b").policies(engine).acceptHttp10(acceptHttp10)
+                .threads(1).build();
+        mesh.start().get(10, TimeUnit.SECONDS);
+        return mesh;
     }
 
     /** {@link #POLICY} plus an L4 rule, so that the TCP chain (rules with HTTP fields dropped) allows plaintext loopback. */

@@ -62,21 +62,9 @@ final class CiliumStep {
         CiliumPolicy[] c = sel.ciliumCw;
         int flags = sel.ciliumFlags;
         String principal = r.sourcePrincipal();
-        // Deny, then missing mutual auth, then allow; a pass no selecting policy can answer is skipped
-        // (auth also when the peer is authenticated).
-        if ((flags & CF_DENY) != 0 || ((flags & CF_AUTH) != 0 && principal == null)) {
-            for (int mode = C_DENY; mode <= C_AUTH_MISSING; mode++) {
-                if ((flags & ciliumFlag(mode)) == 0 || (mode == C_AUTH_MISSING && principal != null)) {
-                    continue;
-                }
-                Decision d = ciliumScan(n, r, mode, parts);
-                if (d == null) {
-                    d = ciliumScan(c, r, mode, parts);
-                }
-                if (d != null) {
-                    return d;
-                }
-            }
+        Decision denied = denyPasses(r, sel, parts);
+        if (denied != null) {
+            return denied;
         }
         if ((flags & CF_INGRESS) != 0) {
             Decision d = allowScan(n, r, principal, parts);
@@ -105,6 +93,66 @@ final class CiliumStep {
             }
         }
         return why != null ? why : enforcing;
+    }
+
+    /**
+     * Deny, then missing mutual auth: the passes before the allow pass, which no HTTP data can change (Cilium's
+     * {@code ingressDeny} has no L7 rules); a pass no selecting policy can answer is skipped (auth also when the
+     * peer is authenticated). The denial, or null.
+     */
+    private static Decision denyPasses(AccessRequest r, CompiledPolicies.Selected sel, long parts) {
+        int flags = sel.ciliumFlags;
+        String principal = r.sourcePrincipal();
+        if ((flags & CF_DENY) == 0 && ((flags & CF_AUTH) == 0 || principal != null)) {
+            return null;
+        }
+        for (int mode = C_DENY; mode <= C_AUTH_MISSING; mode++) {
+            if ((flags & ciliumFlag(mode)) == 0 || (mode == C_AUTH_MISSING && principal != null)) {
+                continue;
+            }
+            Decision d = ciliumScan(sel.ciliumNs, r, mode, parts);
+            if (d == null) {
+                d = ciliumScan(sel.ciliumCw, r, mode, parts);
+            }
+            if (d != null) {
+                return d;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * For an L4 request whose HTTP data is not read yet ({@code CompiledPolicies.denialBeforeHttp}): the Cilium
+     * denial every request with these L4 attributes would get, or null. The deny passes decide alone; a default
+     * deny holds only when no ingress rule that matches the peer and the port through {@code rules.http}
+     * ({@link CiliumPolicy#PORT_NEEDS_L7}) could accept the peer's authentication, since its HTTP rule may match.
+     */
+    static Decision certainDenial(AccessRequest r, CompiledPolicies.Selected sel, long parts) {
+        if (!sel.ciliumInScope) {
+            return null;
+        }
+        Decision denied = denyPasses(r, sel, parts);
+        if (denied != null) {
+            return denied;
+        }
+        Decision d = decide(r, sel, parts);
+        if (d == null || d.allowed() || mayAllowWithHttp(sel.ciliumNs, r, parts) || mayAllowWithHttp(sel.ciliumCw, r, parts)) {
+            return null;
+        }
+        return d;
+    }
+
+    private static boolean mayAllowWithHttp(CiliumPolicy[] selecting, AccessRequest r, long parts) {
+        String principal = r.sourcePrincipal();
+        for (CiliumPolicy p : selecting) {
+            for (CiliumPolicy.Rule rule : p.ingress) {
+                if (rule.matchesPeer(r, parts) && rule.matchesPort(r) == CiliumPolicy.PORT_NEEDS_L7
+                        && (!rule.authRequired || (principal != null && rule.spiffeAccepts(principal)))) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     /** The allow pass over one index's selecting policies. */

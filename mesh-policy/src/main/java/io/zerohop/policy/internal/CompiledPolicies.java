@@ -156,6 +156,53 @@ public final class CompiledPolicies {
         return null;
     }
 
+    /**
+     * For an L4 request ({@code r.http()} null) on a connection whose HTTP data is not read yet (an {@code auto}
+     * port before its sniff): the denial that {@link #evaluate} of every HTTP request with these L4 attributes and
+     * {@code PolicyEngine.evaluateUnparsed} of the connection itself would all give, or null when the data may
+     * change the outcome. Denied here, in the order {@link #evaluate} takes its steps: PeerAuthentication STRICT
+     * for plaintext; an enforced Istio DENY rule with no HTTP field and no trust domain (its match reads only what
+     * this request holds) that matches; Istio ALLOW policies of which no rule can match whatever the HTTP data
+     * (each HTTP field taken as matched, {@link IstioPolicy.Rule#matchesUnparsed}); a Cilium denial that no
+     * ingress rule's {@code rules.http} could lift ({@link CiliumStep#certainDenial}). CUSTOM policies never
+     * decide here (their provider may read the request). Dry-run policies are left out, as they never decide.
+     */
+    public Decision denialBeforeHttp(AccessRequest r, String rootNamespace) {
+        if (r.sourcePrincipal() == null) {
+            PeerAuthn.Result m = mtls(r.destination(), r.destinationPort(), rootNamespace);
+            if (m.plaintextDenied() != null) {
+                return m.plaintextDenied();
+            }
+        }
+        Selected sel = selected(r.destination(), rootNamespace);
+        long parts = !sel.peerParts ? Peer.UNKNOWN : r.sourcePrincipal() == null ? Peer.NONE : Peer.parts(r.sourcePrincipal());
+        if (sel.istioInScope) {
+            for (IstioPolicy p : sel.denyEnforced) {
+                for (IstioPolicy.Rule rule : p.rules) {
+                    if (!rule.http && !rule.trustDomains && rule.matchesL4(r, IstioPolicy.DENY, parts)) {
+                        return rule.decision;
+                    }
+                }
+            }
+            if (sel.allowEnforced.length > 0 && !anyMayMatch(sel.allowEnforced, r)) {
+                return sel.allowNoMatchEnforced;
+            }
+        }
+        return CiliumStep.certainDenial(r, sel, parts);
+    }
+
+    /** Whether a rule of {@code policies} can match some request with {@code r}'s L4 attributes. */
+    private static boolean anyMayMatch(IstioPolicy[] policies, AccessRequest r) {
+        for (IstioPolicy p : policies) {
+            for (IstioPolicy.Rule rule : p.rules) {
+                if (rule.matchesUnparsed(r)) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
     private Decision evaluate(AccessRequest r, String rootNamespace, CustomAuthorizer custom, boolean dryRun) {
         if (r.sourcePrincipal() == null) {
             PeerAuthn.Result m = mtls(r.destination(), r.destinationPort(), rootNamespace);

@@ -162,15 +162,19 @@ final class Http1Decoder extends HttpRequestDecoder {
         while (i < e && !separator(b.getByte(i))) {
             i++; // the method
         }
+        int methodEnd = i;
         while (i < e && separator(b.getByte(i))) {
             i++;
         }
         if (i == e) {
-            return new RequestLineException(400, "request line without a target: HPE_INVALID_URL");
+            return new RequestLineException(400, "request line without a target: HPE_INVALID_URL",
+                    text(b, from, methodEnd), "-", "-");
         }
+        int targetStart = i;
         while (i < e && !separator(b.getByte(i))) {
             i++; // the target
         }
+        int targetEnd = i;
         while (i < e && separator(b.getByte(i))) {
             i++;
         }
@@ -188,20 +192,31 @@ final class Http1Decoder extends HttpRequestDecoder {
                     return null;
                 }
                 return new RequestLineException(426, "Upgrade required for HTTP/1.0 or HTTP/0.9: "
-                        + b.toString(i, len, java.nio.charset.StandardCharsets.ISO_8859_1));
+                        + b.toString(i, len, java.nio.charset.StandardCharsets.ISO_8859_1),
+                        text(b, from, methodEnd), text(b, targetStart, targetEnd), HTTP_10);
             }
         }
         if (len == 0 && acceptHttp10) {
             // Accepted as HTTP/1.0 by the codec, then the connection manager's "Require host header":
             // HTTP/0.9 has no headers, and istiod leaves default_host_for_http_10 empty (conn_manager_impl.cc).
             return new RequestLineException(400, "missing host header: HTTP/0.9 request (no version), "
-                    + "and no default_host_for_http_10");
+                    + "and no default_host_for_http_10", text(b, from, methodEnd), text(b, targetStart, targetEnd), HTTP_10);
         }
         if (len == 0) {
-            return new RequestLineException(426, "Upgrade required for HTTP/1.0 or HTTP/0.9: no version (HTTP/0.9)");
+            return new RequestLineException(426, "Upgrade required for HTTP/1.0 or HTTP/0.9: no version (HTTP/0.9)",
+                    text(b, from, methodEnd), text(b, targetStart, targetEnd), HTTP_10);
         }
         return new RequestLineException(400, "HPE_INVALID_VERSION: \""
-                + b.toString(i, Math.min(len, 64), java.nio.charset.StandardCharsets.ISO_8859_1) + "\"");
+                + b.toString(i, Math.min(len, 64), java.nio.charset.StandardCharsets.ISO_8859_1) + "\"",
+                text(b, from, methodEnd), text(b, targetStart, targetEnd), "-");
+    }
+
+    /** Envoy's codec names every request-line version but 1.1 HTTP/1.0, and so does its access log's {@code %PROTOCOL%}. */
+    private static final String HTTP_10 = HttpVersion.HTTP_1_0.text();
+
+    /** Only for a refused line: a valid request head allocates nothing here. */
+    private static String text(ByteBuf b, int from, int to) {
+        return b.toString(from, to - from, java.nio.charset.StandardCharsets.ISO_8859_1);
     }
 
     private static boolean separator(byte c) {
@@ -212,14 +227,25 @@ final class Http1Decoder extends HttpRequestDecoder {
         return c >= '0' && c <= '9';
     }
 
-    /** A request line Envoy's codec refuses: {@code status} 400 or 426, the connection closed after it. */
+    /**
+     * A request line Envoy's codec refuses: {@code status} 400 or 426, the connection closed after it. What the
+     * line showed goes to the access log: {@code method} and {@code target} as sent ({@code "-"} when absent), and
+     * {@code protocol} as Envoy's {@code %PROTOCOL%} names it ({@code HTTP/1.0} for every version but 1.1, {@code "-"}
+     * for an invalid one).
+     */
     static final class RequestLineException extends IllegalArgumentException {
         private static final long serialVersionUID = 1L;
         final int status;
+        final String method;
+        final String target;
+        final String protocol;
 
-        RequestLineException(int status, String message) {
+        RequestLineException(int status, String message, String method, String target, String protocol) {
             super(message);
             this.status = status;
+            this.method = method;
+            this.target = target;
+            this.protocol = protocol;
         }
     }
 

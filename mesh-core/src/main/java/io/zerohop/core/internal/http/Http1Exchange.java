@@ -46,10 +46,14 @@ final class Http1Exchange {
     long responseBytes;
 
     Http1Exchange(HttpRequest request) {
+        this(request, request.method().name(), request.uri(), request.protocolVersion().text());
+    }
+
+    private Http1Exchange(HttpRequest request, String method, String path, String protocol) {
         this.request = request;
-        this.method = request.method().name();
-        this.path = request.uri();
-        this.protocol = request.protocolVersion().text();
+        this.method = method;
+        this.path = path;
+        this.protocol = protocol;
         this.http10 = HttpVersion.HTTP_1_0.equals(request.protocolVersion());
     }
 
@@ -74,7 +78,12 @@ final class Http1Exchange {
 
     /** Stands for a request the decoder could not even frame, for its log line. */
     static Http1Exchange unparsed() {
-        return new Http1Exchange(new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.valueOf("-"), "-"));
+        return unparsed("-", "-", HttpVersion.HTTP_1_1.text());
+    }
+
+    /** Stands for a request whose line was read and refused ({@code Http1Decoder.RequestLineException}), for its log line. */
+    static Http1Exchange unparsed(String method, String path, String protocol) {
+        return new Http1Exchange(new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "-"), method, path, protocol);
     }
 
     /** What one part of the application's response is to the exchange. */

@@ -194,13 +194,20 @@ final class Http1Filter extends ChannelDuplexHandler {
             }
             if (req.decoderResult().isFailure()) {
                 ReferenceCountUtil.release(m);
-                protocolError(LocalReplies.statusFor(req.decoderResult().cause()), String.valueOf(req.decoderResult().cause()));
+                Throwable cause = req.decoderResult().cause();
+                // A refused request line (426, 400 for its version) is logged with what it showed, as Envoy's access log
+                // shows a 426's method, path and HTTP/1.0; a request the decoder could not read at all has none.
+                Http1Exchange standIn = cause instanceof Http1Decoder.RequestLineException line
+                        ? Http1Exchange.unparsed(line.method, line.target, line.protocol) : null;
+                protocolError(LocalReplies.statusFor(cause), String.valueOf(cause), standIn);
                 return;
             }
+            // The target as sent, before toOriginForm rewrites an absolute form: a refusal's log shows what was asked.
+            String sent = req.uri();
             String badTarget = RequestTarget.toOriginForm(req);
             if (badTarget != null) {
                 ReferenceCountUtil.release(m);
-                protocolError(HttpResponseStatus.BAD_REQUEST, badTarget);
+                protocolError(HttpResponseStatus.BAD_REQUEST, badTarget, refused(req, sent));
                 return;
             }
             if (!req.headers().contains(HttpHeaderNames.HOST)) {
@@ -209,13 +216,14 @@ final class Http1Filter extends ChannelDuplexHandler {
                 // target gave one above. HTTP/1.0 gets here only under accept_http_10, with default_host_for_http_10
                 // unset, as istiod leaves it.
                 ReferenceCountUtil.release(m);
-                protocolError(HttpResponseStatus.BAD_REQUEST, "missing host header", new byte[0], req.protocolVersion());
+                protocolError(HttpResponseStatus.BAD_REQUEST, "missing host header", new byte[0], req.protocolVersion(),
+                        refused(req, sent));
                 return;
             }
             String badUpgrade = UpgradeHeaders.apply(req);
             if (badUpgrade != null) {
                 ReferenceCountUtil.release(m);
-                protocolError(HttpResponseStatus.FORBIDDEN, badUpgrade);
+                protocolError(HttpResponseStatus.FORBIDDEN, badUpgrade, refused(req, sent));
                 return;
             }
             start(req);
@@ -382,14 +390,24 @@ final class Http1Filter extends ChannelDuplexHandler {
     }
 
     private void protocolError(HttpResponseStatus status, String why) {
-        protocolError(status, why, status.reasonPhrase().getBytes(StandardCharsets.US_ASCII), HttpVersion.HTTP_1_1);
+        protocolError(status, why, null);
+    }
+
+    /** The access log's stand-in for {@code req}, refused before it was admitted; {@code target} as sent. */
+    private static Http1Exchange refused(HttpRequest req, String target) {
+        return Http1Exchange.unparsed(req.method().name(), target, req.protocolVersion().text());
+    }
+
+    /** {@code standIn}: what the access log shows for a refused request that never became the active exchange, or null. */
+    private void protocolError(HttpResponseStatus status, String why, Http1Exchange standIn) {
+        protocolError(status, why, status.reasonPhrase().getBytes(StandardCharsets.US_ASCII), HttpVersion.HTTP_1_1, standIn);
     }
 
     /**
      * The same with {@code body} as the local reply's body (empty: no {@code content-type}, as Envoy's) and
      * {@code version} as its status line's (HTTP/1.0 for an accepted HTTP/1.0 request, as Envoy's codec writes it).
      */
-    private void protocolError(HttpResponseStatus status, String why, byte[] body, HttpVersion version) {
+    private void protocolError(HttpResponseStatus status, String why, byte[] body, HttpVersion version, Http1Exchange standIn) {
         log.debug("HTTP protocol error from {} to {}: {}", conn.source(), conn.destination(), why);
         Http1Exchange x = active;
         if (x != null && x.status != 0) {
@@ -401,7 +419,7 @@ final class Http1Filter extends ChannelDuplexHandler {
             }
             return;
         }
-        Http1Exchange bad = x != null ? x : Http1Exchange.unparsed();
+        Http1Exchange bad = x != null ? x : standIn != null ? standIn : Http1Exchange.unparsed();
         active = null;
         closing = true;
         if (x != null && x.allowed) {

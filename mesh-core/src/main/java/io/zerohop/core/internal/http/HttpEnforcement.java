@@ -45,7 +45,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>On such a connection the CONNECT (or plaintext accept) is not decided at L4: as Envoy in a
  * waypoint, the connection is accepted and every request is authorized with all its attributes,
- * L4 ones included, and a denied request gets {@code 403 RBAC: access denied}. An {@code auto} port
+ * L4 ones included, and a denied request gets {@code 403 RBAC: access denied}. Two exceptions, decided at the
+ * CONNECT by the callers ({@link #sniffs}, {@link #decidedUnparsed}): on an {@code auto} port a denial no HTTP
+ * data can change ({@code PolicyEngine.denialBeforeHttp}), and HTTP/2 to an embedded handler, never parsed. An {@code auto} port
  * whose first bytes are not HTTP/1.x (or are the HTTP/2 preface, not parsed yet) falls back to the
  * L4 decision the CONNECT would have got: ALLOW rules with HTTP fields match nothing there, and DENY
  * rules with HTTP fields deny it if their other fields match ({@code PolicyEngine.evaluateUnparsed}),
@@ -68,12 +70,13 @@ public final class HttpEnforcement {
     /**
      * How each open tunnel this class delivers ({@link #proxy}, {@link #embedded}) is decided, by its
      * {@link TunnelInfo} instance (the one the HBONE server reports at open and close), and each plaintext
-     * connection ({@link #plaintext}) by its channel to the workload: {@link #SNIFFING},
+     * connection ({@link #plaintext}) by its channel to the workload: a {@link Sniffing} (its L4 request),
      * {@link #PER_REQUEST}, or the {@link AccessRequest} {@link PolicyEngine#evaluateUnparsed} decided when
      * it fell back to L4. {@link #redecide} reads it on a policy change; removed when the stream closes.
      */
     private final Map<Object, Object> decided = java.util.Collections.synchronizedMap(new java.util.IdentityHashMap<>());
-    private static final Object SNIFFING = "sniffing";
+    /** Still being sniffed: {@code request} is the connection's L4 request, for {@link PolicyEngine#denialBeforeHttp}. */
+    private record Sniffing(AccessRequest request) {}
     private static final Object PER_REQUEST = "per request";
     private static final Decision KEPT_PER_REQUEST = Decision.allowNoPolicy(
             "decided per HTTP request: every request meets the policies in force");
@@ -143,8 +146,36 @@ public final class HttpEnforcement {
         return destination instanceof Destination.Embedded e && e.handler() instanceof PerRequest;
     }
 
+    /**
+     * Whether {@code destination} is one of this class's deliveries to an {@code auto} port, whose protocol is
+     * sniffed from the first bytes: what needs no HTTP data is decided before that ({@code PolicyEngine.denialBeforeHttp}).
+     */
+    public static boolean sniffs(Destination destination) {
+        return destination instanceof Destination.Embedded e && e.handler() instanceof PerRequest p
+                && p.protocol == AppProtocol.AUTO;
+    }
+
+    /**
+     * Whether {@code destination} is one of this class's deliveries that can never parse the tunnel: HTTP/2 or gRPC
+     * to an embedded {@code Mesh.serve} handler. Its whole decision is the L4 one ({@code PolicyEngine.evaluateUnparsed}),
+     * known at the CONNECT.
+     */
+    public static boolean decidedUnparsed(Destination destination) {
+        return destination instanceof Destination.Embedded e && e.handler() instanceof PerRequest p && !p.parsesH2
+                && (p.protocol == AppProtocol.HTTP2 || p.protocol == AppProtocol.GRPC);
+    }
+
     /** The deliveries that parse a tunnel's requests; they start reading once the filter is installed. */
     private abstract static class PerRequest implements StreamHandler {
+        final AppProtocol protocol;
+        /** Whether HTTP/2 is parsed on this path (only where the application is reached over TCP). */
+        final boolean parsesH2;
+
+        PerRequest(AppProtocol protocol, boolean parsesH2) {
+            this.protocol = protocol;
+            this.parsesH2 = parsesH2;
+        }
+
         @Override
         public boolean autoRead() {
             return false;
@@ -153,11 +184,11 @@ public final class HttpEnforcement {
 
     /** Node proxy: requests on the tunnel go to {@code upstream} over TCP. */
     public StreamHandler proxy(InetSocketAddress upstream, WorkloadRef target, AppProtocol protocol) {
-        return new PerRequest() {
+        return new PerRequest(protocol, true) {
             @Override
             public void initStream(Channel stream, TunnelInfo tunnel) {
                 Conn conn = conn(tunnel, target);
-                track(stream, tunnel);
+                track(stream, tunnel, conn);
                 whenHttp(stream, protocol, conn, tunnel,
                         installed -> connectThen(stream, upstream, tcp -> {
                             install(stream, conn, f -> new TcpUpstream(f, tcp));
@@ -178,11 +209,11 @@ public final class HttpEnforcement {
 
     /** Embedded: requests on the tunnel go to the application's own stream handlers. */
     public StreamHandler embedded(StreamHandler app, WorkloadRef target, AppProtocol protocol) {
-        return new PerRequest() {
+        return new PerRequest(protocol, false) {
             @Override
             public void initStream(Channel stream, TunnelInfo tunnel) {
                 Conn conn = conn(tunnel, target);
-                track(stream, tunnel);
+                track(stream, tunnel, conn);
                 whenHttp(stream, protocol, conn, tunnel, installed -> {
                     Http1Filter filter = install(stream, conn, AppBridge::new);
                     stream.pipeline().addLast("zerohop-http-app", (AppBridge) filter.upstream());
@@ -230,7 +261,7 @@ public final class HttpEnforcement {
             public void joinFrom(Relay.End client) {
                 Channel ch = client.channel();
                 ch.closeFuture().addListener(x -> tcp.channel().close());
-                track(tcp.channel(), tcp.channel());
+                track(tcp.channel(), tcp.channel(), conn);
                 whenHttp(ch, protocol, conn, tcp.channel(), installed -> {
                     install(ch, conn, f -> new TcpUpstream(f, tcp.channel()));
                     installed.accept(true);
@@ -320,9 +351,9 @@ public final class HttpEnforcement {
         opaque.run(installed);
     }
 
-    /** Starts tracking {@code tunnel} (a TunnelInfo, or a plaintext connection's upstream channel) as {@link #SNIFFING} until a {@link #mark} or {@code stream}'s close. */
-    private void track(Channel stream, Object tunnel) {
-        decided.put(tunnel, SNIFFING);
+    /** Starts tracking {@code tunnel} (a TunnelInfo, or a plaintext connection's upstream channel) as {@link Sniffing} until a {@link #mark} or {@code stream}'s close. */
+    private void track(Channel stream, Object tunnel, Conn conn) {
+        decided.put(tunnel, new Sniffing(l4(conn)));
         stream.closeFuture().addListener(x -> decided.remove(tunnel));
     }
 
@@ -336,7 +367,8 @@ public final class HttpEnforcement {
     /**
      * The decision that keeps or closes an open tunnel after a policy change (ztunnel's {@code PolicyWatcher}),
      * made as its open was: a tunnel parsed as HTTP is kept (its next request meets the new policies), one
-     * still being sniffed too (the sniff decides with the policies in force then), and one that fell back to
+     * still being sniffed is denied by what needs no HTTP data ({@link PolicyEngine#denialBeforeHttp}, as at its
+     * CONNECT) and else kept (the sniff decides with the policies in force then), and one that fell back to
      * L4 is decided again by {@link PolicyEngine#evaluateUnparsed} on the request it was first decided on,
      * never by {@link PolicyEngine#evaluate}, which omits a DENY's HTTP fields and skips CUSTOM, and so would
      * keep a connection the same policy refuses at open.
@@ -353,7 +385,12 @@ public final class HttpEnforcement {
         if (how instanceof AccessRequest unparsed) {
             return policy.evaluateUnparsed(unparsed);
         }
-        return how == PER_REQUEST ? KEPT_PER_REQUEST : KEPT_SNIFFING;
+        if (how instanceof Sniffing sniffing) {
+            // What no HTTP data can change is decided now, as at the CONNECT; the rest waits for the sniff.
+            Decision denied = policy.denialBeforeHttp(sniffing.request());
+            return denied != null ? denied : KEPT_SNIFFING;
+        }
+        return KEPT_PER_REQUEST;
     }
 
     private Http1Filter install(Channel ch, Conn conn, Function<Http1Filter, Upstream> upstream) {

@@ -130,15 +130,21 @@ final class Sniffer extends Hold {
         while (i < n && skipped(b[i])) {
             i++;
         }
-        // METHOD: a token (RFC 9110 tchar), then whitespace.
+        // METHOD: one the HTTP/1 codec accepts (RequestTarget.METHODS), then whitespace. Bytes that cannot begin
+        // one are not HTTP at once, as http-parser in Envoy's inspector fails on an unknown method's first wrong
+        // byte (http_inspector_test.cc InvalidHttpMethod "BAD /anything HTTP/1.1", MultipleReadsHttp1IncompleteBadHeader
+        // "X"): a client-first protocol ("hello") no longer waits for the sniff's timeout.
         int methodStart = i;
         while (i < n && tchar(b[i])) {
             i++;
         }
+        if (!method(b, methodStart, i, i < n)) {
+            return Result.OPAQUE;
+        }
         if (i == n) {
             return final_ ? Result.OPAQUE : null;
         }
-        if (i == methodStart || !space(b[i])) {
+        if (!space(b[i])) {
             return Result.OPAQUE;
         }
         // Runs of SP (http-parser) or of Netty's lenient whitespace (SP HTAB VT FF CR) separate the parts.
@@ -182,6 +188,27 @@ final class Sniffer extends Hold {
         }
         // Envoy's inspector names every version but 1.1 "http/1.0" (http_inspector.cc parseHttpHeader, isHttp11).
         return b[versionStart + 5] == '1' && b[versionStart + 7] == '1' ? Result.HTTP1 : Result.HTTP10;
+    }
+
+    /**
+     * Whether {@code b[from, to)} is one of the methods the HTTP/1 codec accepts ({@code complete}: the token
+     * ended there), or the start of one (more bytes to come). Any other method would get 400 from the codec.
+     */
+    private static boolean method(byte[] b, int from, int to, boolean complete) {
+        int len = to - from;
+        for (String m : RequestTarget.METHODS) {
+            if (complete ? m.length() != len : m.length() < len) {
+                continue;
+            }
+            int k = 0;
+            while (k < len && m.charAt(k) == b[from + k]) {
+                k++;
+            }
+            if (k == len) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Bytes Netty's request decoder skips before a request line: ISO control characters and whitespace. */

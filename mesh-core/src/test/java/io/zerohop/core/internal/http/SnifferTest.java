@@ -105,6 +105,45 @@ class SnifferTest {
         ch.finishAndReleaseAll();
     }
 
+    /**
+     * A client-first protocol that is not HTTP is opaque from the first byte that rules HTTP out, without waiting
+     * for the timeout (the channel's timer never runs here): an echo client's {@code hello} got its reply only
+     * after the 5 s sniff. Envoy's inspector feeds each read to its HTTP/1 parser and gives up at the first parse
+     * error (http_inspector.cc {@code parseHttpHeader}); the cases are its http_inspector_test.cc ones, for
+     * http-parser, which fails on a method it does not know at its first wrong byte: {@code InvalidHttpMethod},
+     * {@code MultipleReadsHttp1IncompleteBadHeader}, {@code MultipleReadsHttp1BadProtocol}, {@code InvalidRequestLine},
+     * {@code InvalidRequestLine3}, {@code MultipleReadsHttp2BadPreface}. The method list is the one zerohop's codec
+     * accepts (anything else would be answered 400). Envoy 1.39's Balsa inspector waits for the line's end instead.
+     */
+    @Test
+    void bytesThatCannotStartARequestLineAreOpaqueAtOnce() {
+        for (String first : List.of("hello", "X", "BAD /anything HTTP/1.1", "GET /index HTTP\r", "GET /anything HTTP/1.1 BadRequestLine\r\n",
+                "\r\n\r\n\r\n BAD", "PRI * HTTP/2.0\r\n\r\f", "get / HTTP/1.1\r\n", "GETX", "POST\u0000", "ping\n")) {
+            decisions.clear();
+            EmbeddedChannel ch = channel();
+            ch.writeInbound(ascii(first));
+            assertThat(decisions).as(first).containsExactly(Sniffer.Result.OPAQUE);
+            install(ch);
+            assertThat(seen).as("replayed").last().isEqualTo(first);
+            ch.finishAndReleaseAll();
+        }
+    }
+
+    /** What can still become a request line (or the preface) keeps waiting, one byte at a time too. */
+    @Test
+    void aPossibleHttpPrefixKeepsWaiting() {
+        for (String prefix : List.of("G", "GE", "GET", "GET ", "GET /x", "GET /x HTTP/1.", "M", "MKCAL", "PROPPATCH /", "UNSUBSCRIBE",
+                "\r\n", "\r\nPO", "PRI * HTTP/2.0\r\n\r\nS")) {
+            decisions.clear();
+            EmbeddedChannel ch = channel();
+            for (char c : prefix.toCharArray()) {
+                ch.writeInbound(ascii(String.valueOf(c)));
+            }
+            assertThat(decisions).as(prefix).isEmpty();
+            ch.finishAndReleaseAll();
+        }
+    }
+
     @Test
     void whatIsHeldIsReleasedWhenTheChannelClosesFirst() {
         EmbeddedChannel ch = channel();
