@@ -366,13 +366,13 @@ class CliTest {
                 "--trust-bundle", dir.resolve("b.pem").toString(), "--inbound", "127.0.54.9:0", "--metrics", "off",
                 "--readiness", "off", "--admin", "off")).isNotZero();
         assertThat(count(std.err.toString(), "AuthorizationPolicy prod/allow-frontend (ALLOW) selects no workload in " + workloads
-                + " (its selector app=checkuot), so it protects nothing: a mistyped selector label leaves the workload it was"
-                + " written for open")).as(std.err.toString()).isEqualTo(1);
+                + " (its selector app=checkuot), so it allows nothing and the policy has no effect: a mistyped selector label"
+                + " leaves the workload it was written for open (allowed by default) unless another ALLOW policy selects it")).as(std.err.toString()).isEqualTo(1);
         // Whatever the action or kind, as istioctl analyze's IST0127 (new-user pass: a DENY in a mistyped namespace
         // and a Cilium policy were silent).
         assertThat(count(std.err.toString(), "AuthorizationPolicy prdo/deny-legacy (DENY) selects no workload in " + workloads
-                + " (its selector app=checkout), so it applies to nothing: a mistyped metadata.namespace (prdo has no workload)"
-                + " leaves the workload it was written for without it")).as(std.err.toString()).isEqualTo(1);
+                + " (its selector app=checkout), so it denies nothing: a mistyped metadata.namespace (prdo has no workload;"
+                + " did you mean prod?) leaves the workload it was written for without the denial")).as(std.err.toString()).isEqualTo(1);
         assertThat(count(std.err.toString(), "CiliumNetworkPolicy prod/from-frontend selects no workload in " + workloads
                 + " (its endpointSelector app=checkuot), so it applies to nothing")).as(std.err.toString()).isEqualTo(1);
     }
