@@ -160,7 +160,8 @@ final class ProxyCommand implements Callable<Integer> {
             description = {"SOCKS5 outbound capture listener", FALLBACK})
     String socks5;
 
-    @Option(names = "--forward", paramLabel = "LOCAL=TARGET", split = ",", description = {"Static outbound mapping (repeatable), e.g.", "127.0.0.1:8080=10.0.1.2:8080"})
+    @Option(names = "--forward", paramLabel = "LOCAL=TARGET", split = ",", description = {"Static outbound mapping (repeatable), e.g.", "127.0.0.1:8080=10.0.1.2:8080; a caller whose source"
+            + " address is no workload of this node is reset (the proxy has no identity of its own)"})
     List<String> forwards = new ArrayList<>();
 
     @Option(names = "--plaintext-inbound", paramLabel = "ADDR", arity = "0..1", fallbackValue = "0.0.0.0:15006",
