@@ -268,8 +268,8 @@ public final class WorkloadRegistry {
             LoaderOptions options = new LoaderOptions();
             options.setCodePointLimit(Integer.MAX_VALUE);
             ParserImpl parser = new ParserImpl(new StreamReader(new java.io.StringReader(text)), options);
-            // Per open collection: a mapping (whose next node is a key while its flag is set) or a list (no flag).
-            java.util.ArrayDeque<boolean[]> open = new java.util.ArrayDeque<>();
+            java.util.ArrayDeque<Open> open = new java.util.ArrayDeque<>();
+            java.util.Set<String> anchors = new java.util.HashSet<>();
             int documents = 0;
             int secondAt = 0;
             try {
@@ -281,25 +281,34 @@ public final class WorkloadRegistry {
                     int line = e.getStartMark() == null ? 0 : e.getStartMark().getLine() + 1;
                     switch (e.getEventId()) {
                         case DocumentStart -> documents++;
-                        case Alias -> throw new IllegalArgumentException(file + ":" + line + ": an alias (*"
-                                + ((AliasEvent) e).getAnchor() + "): the registry does not expand YAML aliases; write the value itself");
-                        case Scalar, MappingStart, SequenceStart -> {
+                        case Alias, Scalar, MappingStart, SequenceStart -> {
                             if (documents > 1 && secondAt == 0) {
                                 secondAt = line; // the second document's first value, where Jackson named it
                             }
-                            boolean[] top = open.peek();
-                            boolean key = top != null && top.length == 1 && top[0];
-                            if (top != null && top.length == 1) {
-                                top[0] = !top[0];
+                            Open top = open.peek();
+                            boolean key = top != null && top.map && top.expectKey;
+                            String at = top == null ? "" : top.childPath();
+                            if (e instanceof AliasEvent a) {
+                                // Named as the binder names a field (file:line: path: reason), whether its anchor
+                                // exists or not: SnakeYAML's parser leaves an undefined one to the composer.
+                                throw new IllegalArgumentException(file + ":" + line + ": " + (at.isEmpty() ? "" : at + ": ")
+                                        + "an alias (*" + a.getAnchor() + (anchors.contains(a.getAnchor()) ? "" : ", no anchor &"
+                                        + a.getAnchor() + " before it") + "): the registry does not expand YAML aliases; write the value itself");
                             }
                             if (key && e instanceof ScalarEvent s && s.isPlain() && s.getValue().equals("<<") && s.getTag() == null) {
-                                throw new IllegalArgumentException(file + ":" + line + ": a merge key (<<): the registry does not"
-                                        + " merge YAML mappings; write the keys themselves");
+                                throw new IllegalArgumentException(file + ":" + line + ": " + (top.path.isEmpty() ? "" : top.path + ": ")
+                                        + "a merge key (<<): the registry does not merge YAML mappings; write the keys themselves");
+                            }
+                            if (e instanceof org.yaml.snakeyaml.events.NodeEvent n && n.getAnchor() != null) {
+                                anchors.add(n.getAnchor());
+                            }
+                            if (top != null) {
+                                top.advance(key && e instanceof ScalarEvent s ? s.getValue() : null);
                             }
                             if (e.is(Event.ID.MappingStart)) {
-                                open.push(new boolean[] {true});
+                                open.push(new Open(at, true));
                             } else if (e.is(Event.ID.SequenceStart)) {
-                                open.push(new boolean[0]);
+                                open.push(new Open(at, false));
                             }
                         }
                         case MappingEnd, SequenceEnd -> open.pop();
@@ -331,6 +340,43 @@ public final class WorkloadRegistry {
                             + p.field() + "; " + p.problem().substring(p.problem().indexOf('(') + 1), p);
                 }
                 throw new IllegalArgumentException(p.getMessage(), p);
+            }
+        }
+
+        /**
+         * An open collection while {@link #tree} reads events: its path as {@link YNode#path()} spells it, and where
+         * its next node goes (a mapping's key or value, a list's index), so an alias or a merge key is named by its field.
+         */
+        private static final class Open {
+            final String path;
+            final boolean map;
+            boolean expectKey = true;
+            String lastKey = "?";
+            int index;
+
+            Open(String path, boolean map) {
+                this.path = path;
+                this.map = map;
+            }
+
+            /** The path of the node about to be read (a key's own path is its mapping's). */
+            String childPath() {
+                if (!map) {
+                    return path + "[" + index + "]";
+                }
+                return expectKey ? path : path.isEmpty() ? lastKey : path + "." + lastKey;
+            }
+
+            /** Past one node; {@code key} is the scalar key just read, if it was one. */
+            void advance(String key) {
+                if (!map) {
+                    index++;
+                } else {
+                    if (expectKey) {
+                        lastKey = key == null ? "?" : key;
+                    }
+                    expectKey = !expectKey;
+                }
             }
         }
 

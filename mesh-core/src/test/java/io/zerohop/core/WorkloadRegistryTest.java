@@ -249,7 +249,43 @@ class WorkloadRegistryTest {
                   - {namespace: *ns, name: db, addresses: [10.0.1.3]}
                 """);
         assertThatThrownBy(() -> WorkloadRegistry.load(alias))
-                .hasMessage(alias + ":3: an alias (*ns): the registry does not expand YAML aliases; write the value itself");
+                .hasMessage(alias + ":3: workloads[1].namespace: an alias (*ns): the registry does not expand YAML aliases;"
+                        + " write the value itself");
+    }
+
+    /**
+     * An alias is named by its field, file:line: path, as the binder names every other error (new-user pass: "w.yaml:5:
+     * an alias (*sa)" named no field): one to an anchor never defined (SnakeYAML's parser leaves that to the composer,
+     * so it reads as any alias, and the message adds that none precedes it), and one to a mapping where a label's
+     * string belongs.
+     */
+    @Test
+    void anAliasIsNamedByItsField(@TempDir Path dir) throws Exception {
+        Path undefined = Files.writeString(dir.resolve("undefined.yaml"), """
+                trustDomain: cluster.local
+                workloads:
+                  - namespace: prod
+                    name: web
+                    serviceAccount: *sa
+                    addresses: [127.0.64.2]
+                """);
+        assertThatThrownBy(() -> WorkloadRegistry.load(undefined)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(undefined + ":5: workloads[0].serviceAccount: an alias (*sa, no anchor &sa before it): the registry"
+                        + " does not expand YAML aliases; write the value itself");
+        Path mapping = Files.writeString(dir.resolve("mapping.yaml"), """
+                trustDomain: cluster.local
+                nodes:
+                  - &node {name: node-a, addresses: [127.0.64.1]}
+                workloads:
+                  - namespace: prod
+                    name: web
+                    labels: {tier: front, app: *node}
+                """);
+        assertThatThrownBy(() -> WorkloadRegistry.load(mapping)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage(mapping + ":7: workloads[0].labels.app: an alias (*node): the registry does not expand YAML aliases;"
+                        + " write the value itself");
+        Path item = Files.writeString(dir.resolve("item.yaml"), "workloads:\n  - {namespace: prod, name: web, addresses: [127.0.64.2, *a]}\n");
+        assertThatThrownBy(() -> WorkloadRegistry.load(item)).hasMessageStartingWith(item + ":2: workloads[0].addresses[1]: an alias (*a,");
     }
 
     /**
@@ -273,7 +309,7 @@ class WorkloadRegistryTest {
                     <<: {name: backend, addresses: [10.0.1.2]}
                 """);
         assertThatThrownBy(() -> WorkloadRegistry.load(merge)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessage(merge + ":3: a merge key (<<): the registry does not merge YAML mappings; write the keys themselves");
+                .hasMessage(merge + ":3: workloads[0]: a merge key (<<): the registry does not merge YAML mappings; write the keys themselves");
         Path port = Files.writeString(dir.resolve("port.yaml"), """
                 workloads:
                   - namespace: prod

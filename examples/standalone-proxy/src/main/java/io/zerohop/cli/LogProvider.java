@@ -19,6 +19,22 @@ public final class LogProvider extends SimpleServiceProvider {
     }
 
     /**
+     * Returns once slf4j is initialised: initialises it on this thread, or waits for the thread that is doing so.
+     * slf4j gives a second thread asking during another's initialisation its substitute factory at once; what that
+     * thread logs meanwhile (Micrometer's and Netty's DEBUG "Using SLF4J as the default logging framework") is
+     * recorded and replayed with slf4j's "A number (1) of logging calls during the initialization phase have been
+     * intercepted and are now being replayed" warning on stderr (new-user pass: once in five starts). slf4j 2.0
+     * initialises holding {@code LoggerFactory.class}'s monitor ({@code getProvider}), so holding it here orders the
+     * two threads; {@code LogRaceTest} fails if a later slf4j stops doing so. Call it before a thread's first log
+     * line, never from inside slf4j's initialisation.
+     */
+    static void awaitInitialised() {
+        synchronized (org.slf4j.LoggerFactory.class) {
+            org.slf4j.LoggerFactory.getILoggerFactory();
+        }
+    }
+
+    /**
      * Makes this process's slf4j use this provider, unless a provider is named already; before slf4j's
      * first use. slf4j reports at INFO that it loads a named provider; that line is kept off stderr
      * unless {@code slf4j.internal.verbosity} is set.

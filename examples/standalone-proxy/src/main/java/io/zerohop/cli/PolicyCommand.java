@@ -34,7 +34,8 @@ final class PolicyCommand {
     @Command(name = "check", mixinStandardHelpOptions = true,
             description = {"Evaluate one connection (or request, with --method/--path/--host/--header) against a policy "
                     + "directory and print the decision and the deciding policy, then any load warnings on stderr. "
-                    + "Exit code 0 = allow, 3 = deny, 1 = an input it cannot read (the message names file:line:field), "
+                    + "Exit code 0 = allow, 3 = deny, 1 = a --policies or --workloads file that does not load "
+                    + "(the message names file:line: field), as the proxy exits, "
                     + "2 = usage (including a path that does not exist or is not readable, and a --dest not in --workloads).",
                     "With --workloads, as the proxy does: the destination is the named workload of the registry and the "
                     + "source workload (labels for Cilium fromEndpoints) is the one owning --source-ip if it has --source's identity, or without --source-ip "

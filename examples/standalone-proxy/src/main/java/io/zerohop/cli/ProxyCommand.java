@@ -49,8 +49,12 @@ import picocli.CommandLine.Spec;
                 "Exit codes:",
                 "  0  stopped by SIGTERM, SIGINT or /quitquitquit, after draining",
                 "     (SIGHUP drains the same way, then exits 129 as the JVM does)",
-                "  1  failure",
-                "  2  usage: the message names the option, or the config file's line",
+                "  1  failure, including an input file's content: a --workloads or --policies",
+                "     file that does not load (the message names file:line: field); a",
+                "     listener that cannot bind",
+                "  2  usage: an option on the command line or in the --config file (the",
+                "     message names the flag, or file:line: key), or a path option that",
+                "     names no readable file or directory",
                 "  4  identity: PEM files that are no valid SVID for their trust bundle;",
                 "     Istio CA: token refused, CA unreachable or no usable certificate",
                 ""})
@@ -156,7 +160,8 @@ final class ProxyCommand implements Callable<Integer> {
             description = {"SOCKS5 outbound capture listener", FALLBACK})
     String socks5;
 
-    @Option(names = "--forward", paramLabel = "LOCAL=TARGET", split = ",", description = {"Static outbound mapping (repeatable), e.g.", "127.0.0.1:8080=10.0.1.2:8080"})
+    @Option(names = "--forward", paramLabel = "LOCAL=TARGET", split = ",", description = {"Static outbound mapping (repeatable), e.g.", "127.0.0.1:8080=10.0.1.2:8080; a caller whose source"
+            + " address is no workload of this node is reset (the proxy has no identity of its own)"})
     List<String> forwards = new ArrayList<>();
 
     @Option(names = "--plaintext-inbound", paramLabel = "ADDR", arity = "0..1", fallbackValue = "0.0.0.0:15006",
@@ -202,18 +207,35 @@ final class ProxyCommand implements Callable<Integer> {
 
     private record Checked(InetSocketAddress inbound, InetSocketAddress transparent, InetSocketAddress socks5,
             InetSocketAddress plaintextInbound, InetSocketAddress metrics, InetSocketAddress readiness, InetSocketAddress admin,
-            List<InetSocketAddress[]> forwards, Duration drain, String clusterId) {}
+            List<InetSocketAddress[]> forwards, Duration drain, ClusterId clusterId) {}
 
-    /** A cluster id and where it came from ({@code --cluster-id}, an environment variable, or ztunnel's default). */
-    record ClusterId(String id, String from) {}
+    /**
+     * A cluster id as ztunnel's config holds it and where it came from ({@code --cluster-id}, an environment
+     * variable, or ztunnel's default). {@code id} may be empty: a variable set to "" (a DaemonSet template's empty
+     * value) is read as ztunnel reads it.
+     */
+    record ClusterId(String id, String from) {
+        /**
+         * The cluster of registry workloads without a {@code topology.istio.io/cluster} label (metric labels, baggage):
+         * {@code id}, or {@code Kubernetes} when it is empty, as ztunnel reads an empty cluster id from istiod
+         * (istio/ztunnel src/state/workload.rs), whose workloads stand where this proxy's registry does.
+         */
+        String workloadCluster() {
+            return id.isEmpty() ? "Kubernetes" : id;
+        }
+    }
 
     /**
      * ztunnel's cluster id (istio/ztunnel src/config.rs: {@code ISTIO_META_CLUSTER_ID}, else
-     * {@code CLUSTER_ID}, else {@code DEFAULT_CLUSTER_ID} "Kubernetes"), with {@code flag} first.
+     * {@code CLUSTER_ID}, else {@code DEFAULT_CLUSTER_ID} "Kubernetes"), with {@code flag} first. A variable
+     * set but empty is taken as ztunnel's {@code parse} takes it ({@code env::var} is {@code Ok("")}, a valid
+     * String): the id is "", not the default, and an empty {@code ISTIO_META_CLUSTER_ID} hides {@code CLUSTER_ID};
+     * istiod reads the empty {@code ClusterID} header as its own cluster (istio/istio
+     * security/pkg/server/ca/authenticate/kubeauth/kube_jwt.go {@code getKubeClient}). An empty flag stays a
+     * usage error: {@code --cluster-id} is zerohop's own.
      *
-     * @throws IllegalArgumentException naming the flag or variable when the id is not one
-     *         {@code Mesh.Builder.clusterId} accepts (an empty variable included: ztunnel would take
-     *         it as the id)
+     * @throws IllegalArgumentException naming the flag or variable when a non-empty id (or the flag's) is not
+     *         one {@code Mesh.Builder.clusterId} accepts
      */
     static ClusterId clusterId(String flag, Map<String, String> env) {
         ClusterId c = flag != null ? new ClusterId(flag, "--cluster-id")
@@ -221,7 +243,7 @@ final class ProxyCommand implements Callable<Integer> {
                 : env.get("CLUSTER_ID") != null ? new ClusterId(env.get("CLUSTER_ID"), "$CLUSTER_ID")
                 : new ClusterId("Kubernetes", "default");
         try {
-            Mesh.builder().clusterId(c.id());
+            Mesh.builder().clusterId(flag != null ? c.id() : c.workloadCluster());
         } catch (IllegalArgumentException e) {
             // The flag's name is the usage error's; a variable is named here.
             throw new IllegalArgumentException(c.from().startsWith("$") ? c.from() + ": " + e.getMessage() : e.getMessage(), e);
@@ -230,9 +252,9 @@ final class ProxyCommand implements Callable<Integer> {
     }
 
     /** {@link #clusterId(String, Map)} of the flag and this process's environment; a bad id is a usage error. */
-    private String clusterId(Usage u) {
+    private ClusterId clusterId(Usage u) {
         try {
-            return clusterId(clusterId, System.getenv()).id();
+            return clusterId(clusterId, System.getenv());
         } catch (IllegalArgumentException e) {
             // The value shown is the one that was read: the flag's, else the variable's.
             String v = clusterId != null ? clusterId
@@ -482,7 +504,7 @@ final class ProxyCommand implements Callable<Integer> {
                 .drain(checked.drain()).acceptHttp10(acceptHttp10).pilotHttp10(pilotHttp10);
         // ztunnel's CLUSTER_ID is one setting for the CA's ClusterID header and, through istiod's
         // workloads, the source_cluster/destination_cluster labels: --cluster-id is both here too.
-        b.clusterId(checked.clusterId());
+        b.clusterId(checked.clusterId().workloadCluster());
         signals.exitBound(checked.drain());
         if (checked.inbound() != null) {
             b.inbound(checked.inbound()).inboundTransparent(inboundTransparent);

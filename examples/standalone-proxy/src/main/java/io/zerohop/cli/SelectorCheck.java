@@ -109,15 +109,17 @@ final class SelectorCheck implements Consumer<PolicySet> {
         selector.path("matchLabels").fields().forEachRemaining(e -> wanted.put(e.getKey(), e.getValue().asText()));
         boolean meshWide = istio && namespace.equals(rootNamespace);
         String name = kind + " " + (namespace == null ? "" : namespace + "/") + doc.path("metadata").path("name").asText();
-        String action = istio ? " (" + doc.path("spec").path("action").asText("ALLOW") + ")" : "";
+        String verb = istio ? doc.path("spec").path("action").asText("ALLOW") : null;
+        String action = istio ? " (" + verb + ")" : "";
         if (istio && wanted.isEmpty()) {
             // targetRefs policies are not enforced by ztunnel (README); a selectorless one is namespace-wide.
             if (meshWide || registry.all().stream().anyMatch(w -> w.namespace().equals(namespace))) {
                 return null;
             }
-            return name + action + " applies to no workload in " + registryName + ": namespace " + namespace
-                    + " has none, so it applies to nothing: a mistyped metadata.namespace leaves the workloads it was written for"
-                    + " without it";
+            Effect effect = Effect.of(verb);
+            return name + action + " applies to no workload in " + registryName + ": namespace " + namespace + " has none"
+                    + didYouMean(namespace, registry, " (did you mean ", ")") + ", so it " + effect.what + ": a mistyped metadata.namespace leaves the"
+                    + " workloads it was written for " + effect.left;
         }
         Map<String, String> labels = new TreeMap<>();
         String ns = meshWide || clusterwide ? null : namespace;
@@ -155,11 +157,53 @@ final class SelectorCheck implements Consumer<PolicySet> {
         boolean emptyNamespace = namespace != null && registry.all().stream().noneMatch(w -> w.namespace().equals(namespace));
         String text = wanted.entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining(","));
         String consequence = emptyNamespace && !meshWide
-                ? "a mistyped metadata.namespace (" + namespace + " has no workload) leaves the workload it was written for"
+                ? "a mistyped metadata.namespace (" + namespace + " has no workload" + didYouMean(namespace, registry, "; did you mean ", "")
+                        + ") leaves the workload it was written for"
                 : "a mistyped selector label leaves the workload it was written for";
-        String what = istio && action.equals(" (ALLOW)") ? "protects nothing" : "applies to nothing";
-        String left = istio && action.equals(" (ALLOW)") ? " open" : " without it";
+        Effect effect = Effect.of(verb);
         return name + action + " selects no workload in " + registryName + " (its " + (istio ? "selector " : "endpointSelector ")
-                + text + about + "), so it " + what + ": " + consequence + left;
+                + text + about + "), so it " + effect.what + ": " + consequence + " " + effect.left;
+    }
+
+    /**
+     * What a policy that applies to nothing fails to do, by its action (null: a Cilium policy). Istio's IST0127
+     * has one text for every action ("No matching workloads for this resource with the following labels: ...",
+     * istio/istio pkg/config/analysis/msg/messages.yaml); the consequence per action is zerohop's, from the
+     * evaluation order (mesh-policy README "Order": CUSTOM, then DENY, then ALLOW; AUDIT never decides).
+     */
+    private enum Effect {
+        ALLOW("allows nothing and the policy has no effect",
+                "open (allowed by default) unless another ALLOW policy selects it"),
+        DENY("denies nothing", "without the denial"),
+        AUDIT("audits nothing (AUDIT never allows or denies)", "unaudited"),
+        CUSTOM("sends nothing to its extension provider", "without that external check"),
+        CILIUM("applies to nothing", "without it");
+
+        final String what;
+        final String left;
+
+        Effect(String what, String left) {
+            this.what = what;
+            this.left = left;
+        }
+
+        static Effect of(String action) {
+            return action == null ? CILIUM : switch (action) {
+                case "DENY" -> DENY;
+                case "AUDIT" -> AUDIT;
+                case "CUSTOM" -> CUSTOM;
+                default -> ALLOW; // istiod's default action; the loader refused any other word
+            };
+        }
+    }
+
+    /**
+     * {@code before + "prod?" + after} for the registry's namespace nearest {@code namespace} (the loader's
+     * {@link io.zerohop.policy.internal.Loader#nearest}, as a mistyped kind's suggestion), else "".
+     */
+    private static String didYouMean(String namespace, WorkloadRegistry registry, String before, String after) {
+        String near = io.zerohop.policy.internal.Loader.nearest(namespace,
+                registry.all().stream().map(Workload::namespace).distinct().sorted().toList());
+        return near == null ? "" : before + near + "?" + after;
     }
 }

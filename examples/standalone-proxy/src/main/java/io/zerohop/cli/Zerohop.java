@@ -67,12 +67,13 @@ public final class Zerohop {
      * TLS). Together they were ~30 % of the main thread's CPU before ready, most of it slf4j-simple's
      * date format, which {@link LogTime} has since replaced (benchmarks/results/footprint-5771f1d.md,
      * idle-*.md); the main thread builds
-     * the command model, parses the options and makes the identity source meanwhile, and later
-     * finds both done or waits for the same initialisation instead of repeating it.
+     * the command model meanwhile, then waits for slf4j's initialisation before it may log
+     * ({@link LogProvider#awaitInitialised}: a line logged during it was replayed with slf4j's warning),
+     * and parses the options and makes the identity source while the TLS provider is chosen.
      */
     static Thread loadInBackground() {
         Thread t = new Thread(() -> {
-            org.slf4j.LoggerFactory.getILoggerFactory();
+            LogProvider.awaitInitialised();
             MeshTls.defaultProvider();
         }, "zerohop-start");
         t.setDaemon(true);
@@ -103,6 +104,9 @@ public final class Zerohop {
     static int run(CommandLine cli, String... args) {
         ConfigFile.Origins origins = ConfigFile.Origins.NONE;
         if (args.length > 0 && args[0].equals("proxy")) {
+            // The command model is built; from here the main thread may log (the proxy's Micrometer registry does at
+            // once): it waits for loadInBackground's slf4j initialisation rather than race it (LogProvider).
+            LogProvider.awaitInitialised();
             CommandLine proxy = cli.getSubcommands().get("proxy");
             try {
                 ConfigFile.Expansion x = ConfigFile.load(java.util.Arrays.copyOfRange(args, 1, args.length), proxy.getCommandSpec());

@@ -366,13 +366,13 @@ class CliTest {
                 "--trust-bundle", dir.resolve("b.pem").toString(), "--inbound", "127.0.54.9:0", "--metrics", "off",
                 "--readiness", "off", "--admin", "off")).isNotZero();
         assertThat(count(std.err.toString(), "AuthorizationPolicy prod/allow-frontend (ALLOW) selects no workload in " + workloads
-                + " (its selector app=checkuot), so it protects nothing: a mistyped selector label leaves the workload it was"
-                + " written for open")).as(std.err.toString()).isEqualTo(1);
+                + " (its selector app=checkuot), so it allows nothing and the policy has no effect: a mistyped selector label"
+                + " leaves the workload it was written for open (allowed by default) unless another ALLOW policy selects it")).as(std.err.toString()).isEqualTo(1);
         // Whatever the action or kind, as istioctl analyze's IST0127 (new-user pass: a DENY in a mistyped namespace
         // and a Cilium policy were silent).
         assertThat(count(std.err.toString(), "AuthorizationPolicy prdo/deny-legacy (DENY) selects no workload in " + workloads
-                + " (its selector app=checkout), so it applies to nothing: a mistyped metadata.namespace (prdo has no workload)"
-                + " leaves the workload it was written for without it")).as(std.err.toString()).isEqualTo(1);
+                + " (its selector app=checkout), so it denies nothing: a mistyped metadata.namespace (prdo has no workload;"
+                + " did you mean prod?) leaves the workload it was written for without the denial")).as(std.err.toString()).isEqualTo(1);
         assertThat(count(std.err.toString(), "CiliumNetworkPolicy prod/from-frontend selects no workload in " + workloads
                 + " (its endpointSelector app=checkuot), so it applies to nothing")).as(std.err.toString()).isEqualTo(1);
     }
@@ -702,8 +702,42 @@ class CliTest {
             // The synopsis names what is required instead of listing all 25 options over 17 lines.
             assertThat(lines.subList(0, 4)).allMatch(l -> !l.contains("--admin")).first().asString()
                     .isEqualTo("Usage: zerohop proxy [OPTIONS] IDENTITY-SOURCE");
-            assertThat(lines).contains("  2  usage: the message names the option, or the config file's line");
+            assertThat(lines).contains("  2  usage: an option on the command line or in the --config file (the");
         }
+    }
+
+    /**
+     * The decision the help states (new-user pass: a --workloads error exited 1 while the help's exit 2 named "the
+     * config file's line", read as any file's): an input file's content is exit 1, for the proxy and policy check
+     * alike (--workloads, --policies; the file is wrong, not the command line); the --config file is the command
+     * line in a file, so its content is a usage error, exit 2, as a path option that names nothing readable.
+     */
+    @Test
+    void anInputFileExits1AndTheConfigFile2AsTheHelpSays(@TempDir Path dir) throws Exception {
+        Path w = Files.writeString(dir.resolve("w.yaml"), "workload: []\n");
+        Path p = Files.writeString(dir.resolve("p.yaml"), "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+                + "metadata: {name: x, namespace: prod}\nspec: {actoin: DENY}\n");
+        Path c = Files.writeString(dir.resolve("c.yaml"), "inbund: 127.0.64.9:0\n");
+        assertThat(proxy("--workloads", w.toString(), "--inbound", "off")).startsWith("exit 1: zerohop proxy: " + w + ":1: workload: ");
+        assertThat(proxy("--policies", p.toString(), "--inbound", "off")).startsWith("exit 1: zerohop proxy: " + p + ":4: spec.actoin: ");
+        assertThat(Zerohop.run("policy", "check", "--policies", p.toString(), "--dest", "prod/web")).isEqualTo(1);
+        std.err.reset();
+        assertThat(Zerohop.run("policy", "check", "--policies", Files.createDirectory(dir.resolve("none")).toString(),
+                "--workloads", w.toString(), "--dest", "prod/web")).isEqualTo(1);
+        assertThat(std.err.toString()).startsWith("zerohop policy check: " + w + ":1: workload: ");
+        assertThat(proxy("--config", c.toString())).startsWith("exit 2: zerohop proxy: " + c + ":1: inbund: ");
+        assertThat(proxy("--workloads", dir.resolve("none.yaml").toString())).startsWith("exit 2: zerohop proxy: --workloads: ");
+        std.out.reset();
+        assertThat(Zerohop.run("proxy", "--help")).isZero();
+        assertThat(std.out.toString().replaceAll("\\s+", " "))
+                .contains("1 failure, including an input file's content: a --workloads or --policies file that does not load"
+                        + " (the message names file:line: field); a listener that cannot bind")
+                .contains("2 usage: an option on the command line or in the --config file (the message names the flag, or"
+                        + " file:line: key), or a path option that names no readable file or directory");
+        std.out.reset();
+        assertThat(Zerohop.run("policy", "check", "--help")).isZero();
+        assertThat(std.out.toString().replaceAll("\\s+", " ")).contains("1 = a --policies or --workloads file that does not load"
+                + " (the message names file:line: field), as the proxy exits");
     }
 
     @Test
@@ -713,7 +747,7 @@ class CliTest {
         assertThat(std.out.toString().lines().filter(l -> l.startsWith("  proxy")).findFirst().orElseThrow()).doesNotEndWith(",");
         std.out.reset();
         assertThat(Zerohop.run("policy", "check", "--help")).isZero();
-        assertThat(std.out.toString().replaceAll("\\s+", " ")).contains("--label=KEY=VALUE").contains("1 = an input it cannot read");
+        assertThat(std.out.toString().replaceAll("\\s+", " ")).contains("--label=KEY=VALUE").contains("1 = a --policies or --workloads file");
     }
 
     @Test

@@ -40,8 +40,26 @@ class ClusterIdOptionTest {
     void aBadIdFromTheEnvironmentIsAnErrorNamingTheVariable() {
         assertThat(catchThrowable(() -> ProxyCommand.clusterId(null, Map.of("CLUSTER_ID", "a,b"))))
                 .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("$CLUSTER_ID: cluster id must be");
-        assertThat(catchThrowable(() -> ProxyCommand.clusterId(null, Map.of("CLUSTER_ID", ""))))
-                .as("an empty variable is not silently the default").hasMessageStartingWith("$CLUSTER_ID: cluster id must be");
         assertThat(Zerohop.run("proxy", "--in-memory-ca", "--cluster-id", "a b")).as("usage error").isEqualTo(2);
+        assertThat(catchThrowable(() -> ProxyCommand.clusterId("", Map.of()))).as("the flag is zerohop's own: empty is refused")
+                .hasMessageStartingWith("cluster id must be");
+    }
+
+    /**
+     * A variable set but empty (a DaemonSet template's {@code value: ""}) is read as ztunnel reads it, not refused
+     * (new-user pass: exit 2 where ztunnel starts): istio/ztunnel src/config.rs {@code parse::<String>} gives
+     * {@code Some("")} for a set variable, so the id is "" and an empty {@code ISTIO_META_CLUSTER_ID} hides
+     * {@code CLUSTER_ID}; the CA's ClusterID header carries "" (istiod then uses its own cluster, istio/istio
+     * kube_jwt.go getKubeClient), and workloads without a cluster label are {@code Kubernetes}, as ztunnel reads
+     * an empty cluster id (src/state/workload.rs).
+     */
+    @Test
+    void aVariableSetButEmptyIsTheEmptyIdAsInZtunnel() {
+        ProxyCommand.ClusterId empty = ProxyCommand.clusterId(null, Map.of("CLUSTER_ID", ""));
+        assertThat(empty).isEqualTo(new ProxyCommand.ClusterId("", "$CLUSTER_ID"));
+        assertThat(empty.workloadCluster()).isEqualTo("Kubernetes");
+        assertThat(ProxyCommand.clusterId(null, Map.of("ISTIO_META_CLUSTER_ID", "", "CLUSTER_ID", "east")))
+                .isEqualTo(new ProxyCommand.ClusterId("", "$ISTIO_META_CLUSTER_ID"));
+        assertThat(ProxyCommand.clusterId(null, Map.of("CLUSTER_ID", "east")).workloadCluster()).isEqualTo("east");
     }
 }

@@ -82,7 +82,8 @@ class PolicyCheckTest {
         assertThat(std.out.toString()).startsWith("ALLOW by default");
         assertThat(std.err.toString().lines().toList()).contains("warning: AuthorizationPolicy prod/allow-internal-only (ALLOW) "
                 + "selects no workload in " + dir.resolve("workloads.yaml") + " (its selector app=backnd; prod/backend has app=backend), "
-                + "so it protects nothing: a mistyped selector label leaves the workload it was written for open");
+                + "so it allows nothing and the policy has no effect: a mistyped selector label leaves the workload it was written"
+                + " for open (allowed by default) unless another ALLOW policy selects it");
         // The policy spelt right: it selects backend and denies batch; nothing to warn about.
         assertThat(check(MISTYPED_SELECTOR.replace("app: backnd", "app: backend"), "--source", "spiffe://cluster.local/ns/prod/sa/batch",
                 "--source-ip", "10.0.0.3", "--dest", "prod/backend:8080")).isEqualTo(3);
@@ -108,16 +109,17 @@ class PolicyCheckTest {
         String deny = MISTYPED_SELECTOR.replace("allow-internal-only", "deny-batch").replace("action: ALLOW", "action: DENY");
         assertThat(check(deny, batch)).as("upstream's decision: the DENY selects nothing").isZero();
         assertThat(std.err.toString().lines().toList()).contains("warning: AuthorizationPolicy prod/deny-batch (DENY) selects no "
-                + "workload in " + w + " (its selector app=backnd; prod/backend has app=backend), so it applies to nothing: "
-                + "a mistyped selector label leaves the workload it was written for without it");
+                + "workload in " + w + " (its selector app=backnd; prod/backend has app=backend), so it denies nothing: "
+                + "a mistyped selector label leaves the workload it was written for without the denial");
         assertThat(check(deny.replace("app: backnd", "app: backend"), batch)).isEqualTo(3);
         assertThat(std.err.toString()).doesNotContain("selects no workload");
 
         String prdo = MISTYPED_SELECTOR.replace("app: backnd", "app: backend").replace("namespace: prod", "namespace: prdo");
         assertThat(check(prdo, batch)).isZero();
         assertThat(std.err.toString().lines().toList()).contains("warning: AuthorizationPolicy prdo/allow-internal-only (ALLOW) "
-                + "selects no workload in " + w + " (its selector app=backend), so it protects nothing: a mistyped "
-                + "metadata.namespace (prdo has no workload) leaves the workload it was written for open");
+                + "selects no workload in " + w + " (its selector app=backend), so it allows nothing and the policy has no effect:"
+                + " a mistyped metadata.namespace (prdo has no workload; did you mean prod?) leaves the workload it was written"
+                + " for open (allowed by default) unless another ALLOW policy selects it");
         String selectorless = """
                 apiVersion: security.istio.io/v1
                 kind: AuthorizationPolicy
@@ -126,8 +128,24 @@ class PolicyCheckTest {
                 """;
         assertThat(check(selectorless, batch)).isZero();
         assertThat(std.err.toString().lines().toList()).contains("warning: AuthorizationPolicy prdo/deny-all (DENY) applies to no "
-                + "workload in " + w + ": namespace prdo has none, so it applies to nothing: a mistyped metadata.namespace "
-                + "leaves the workloads it was written for without it");
+                + "workload in " + w + ": namespace prdo has none (did you mean prod?), so it denies nothing: a mistyped"
+                + " metadata.namespace leaves the workloads it was written for without the denial");
+        // The wording follows the action (new-user pass: a selectorless ALLOW in a mistyped namespace got the DENY's
+        // "applies to nothing ... without it", and no namespace to try).
+        assertThat(check(selectorless.replace("DENY", "ALLOW"), batch)).isZero();
+        assertThat(std.err.toString().lines().toList()).contains("warning: AuthorizationPolicy prdo/deny-all (ALLOW) applies to no "
+                + "workload in " + w + ": namespace prdo has none (did you mean prod?), so it allows nothing and the policy has no"
+                + " effect: a mistyped metadata.namespace leaves the workloads it was written for open (allowed by default) unless"
+                + " another ALLOW policy selects it");
+        assertThat(check(selectorless.replace("DENY", "AUDIT"), batch)).isZero();
+        assertThat(std.err.toString()).contains("namespace prdo has none (did you mean prod?), so it audits nothing (AUDIT never"
+                + " allows or denies): a mistyped metadata.namespace leaves the workloads it was written for unaudited");
+        assertThat(check(selectorless.replace("DENY", "CUSTOM").replace("rules:", "provider: {name: ext}, rules:"), batch)).isZero();
+        assertThat(std.err.toString()).contains("namespace prdo has none (did you mean prod?), so it sends nothing to its extension"
+                + " provider: a mistyped metadata.namespace leaves the workloads it was written for without that external check");
+        // Nothing within two edits: no suggestion.
+        assertThat(check(selectorless.replace("prdo", "payments"), batch)).isZero();
+        assertThat(std.err.toString()).contains("namespace payments has none, so it denies nothing").doesNotContain("did you mean");
         assertThat(check(selectorless.replace("prdo", "prod"), batch)).isEqualTo(3);
         assertThat(std.err.toString()).doesNotContain("no workload");
         // The root namespace's policies are mesh-wide: a selector matching a workload of any namespace selects it,
@@ -151,7 +169,7 @@ class PolicyCheckTest {
         assertThat(check(FROM_FRONTEND.replace("namespace: prod", "namespace: prdo"), batch)).isZero();
         assertThat(std.err.toString()).contains("CiliumNetworkPolicy prdo/from-frontend selects no workload in " + w
                 + " (its endpointSelector app=backend), so it applies to nothing: a mistyped metadata.namespace (prdo has no "
-                + "workload) leaves the workload it was written for without it");
+                + "workload; did you mean prod?) leaves the workload it was written for without it");
         assertThat(check(FROM_FRONTEND.replace("CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy")
                 .replace(", namespace: prod", "").replace("{app: frontend}", "{app: frontend, k8s:io.kubernetes.pod.namespace: prod}"),
                 batch)).isEqualTo(3);

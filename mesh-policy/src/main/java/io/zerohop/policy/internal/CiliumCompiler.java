@@ -126,18 +126,59 @@ final class CiliumCompiler {
             noLabels = new Decision(false, Outcome.DENIED_DEFAULT, allowRef, -1, noRule
                     + "; the source workload has no labels, so fromEndpoints selectors on pod labels cannot match it");
         }
-        return new CiliumPolicy(ref, namespace, selector, defaultDeny, ingress, deny, defaultDecision, noWorkload, noLabels);
+        for (CiliumPolicy.Rule rule : ingress) {
+            explainPeerMiss(rule, noRule, allowRef);
+        }
+        Decision noPort = new Decision(false, Outcome.DENIED_DEFAULT, allowRef, -1, noRule + "; no ingress rule's toPorts covers this port");
+        return new CiliumPolicy(ref, namespace, selector, defaultDeny, ingress, deny, defaultDecision, noWorkload, noLabels, noPort);
     }
 
     private static boolean fromEndpointsUsePodLabels(CiliumPolicy.Rule[] ingress) {
         for (CiliumPolicy.Rule rule : ingress) {
             for (Selector s : rule.fromEndpoints) {
-                if (s.usesPodLabels()) {
-                    return true;
-                }
+                rule.podLabels |= s.usesPodLabels();
+            }
+        }
+        for (CiliumPolicy.Rule rule : ingress) {
+            if (rule.podLabels) {
+                return true;
             }
         }
         return false;
+    }
+
+    /**
+     * {@link CiliumPolicy.Rule#peerMiss}: why a rule on CIDRs or entities (one L3 kind per rule, {@code l3Combination})
+     * did not select the peer, as {@link CiliumPolicy.Rule#matchesPeer} decides: CIDRs and world entities select peers
+     * outside the cluster only, and every peer with a SPIFFE identity or a registry workload is a cluster endpoint
+     * ({@link Peer#isClusterEndpoint}), as Cilium gives a pod's address its endpoint's identity, not a CIDR's.
+     */
+    private static void explainPeerMiss(CiliumPolicy.Rule rule, String noRule, PolicyRef ref) {
+        boolean world = rule.entityWorld || rule.entityWorldV4 || rule.entityWorldV6;
+        if (rule.peerText == null || rule.fromEndpoints.length > 0 || rule.entityAll) {
+            return;
+        }
+        String head = noRule + "; ingress rule " + rule.index + " for this port selects " + rule.peerText + ", which ";
+        String clusterEndpoint = "the source is a cluster endpoint (it has a SPIFFE identity or a registry workload)";
+        String endpointText;
+        String otherText;
+        if (rule.cidrs.length > 0) {
+            endpointText = "matches peers outside the cluster only (Cilium gives a pod's address its endpoint's identity, not"
+                    + " a CIDR's), and " + clusterEndpoint;
+            otherText = "does not contain the source address (or excepts it)";
+        } else if (rule.entityCluster) {
+            endpointText = null; // matched: never a miss
+            otherText = "matches cluster endpoints only, and the source has neither a SPIFFE identity nor a registry workload";
+        } else if (world) {
+            endpointText = "matches peers outside the cluster only, and " + clusterEndpoint;
+            otherText = "does not match the source's address family";
+        } else {
+            endpointText = "selects no peer zerohop sees (a node, the host or a reserved identity, none a workload)";
+            otherText = endpointText;
+        }
+        rule.peerMiss = new Decision[] {
+            new Decision(false, Outcome.DENIED_DEFAULT, ref, -1, head + (endpointText == null ? otherText : endpointText)),
+            new Decision(false, Outcome.DENIED_DEFAULT, ref, -1, head + otherText)};
     }
 
     private static CiliumPolicy.Rule rule(int index, YNode n, String namespace, PolicyRef ref, boolean deny, List<String> warnings)
@@ -182,6 +223,7 @@ final class CiliumCompiler {
                     names.add(v);
                 }
                 parts.add("fromEntities " + names);
+                rule.peerText = "fromEntities " + names;
                 rule.hasL3 = true;
             }
             List<Cidr> cidrs = new ArrayList<>();
@@ -221,6 +263,7 @@ final class CiliumCompiler {
                 rule.cidrs = cidrs.toArray(new Cidr[0]);
                 rule.cidrExcept = excepts.toArray(new Cidr[0][]);
                 parts.add("fromCIDR " + cidrs);
+                rule.peerText = (cidrList != null ? "fromCIDR " : "fromCIDRSet ") + cidrs;
             }
             YNode toPorts = n.get("toPorts");
             // An empty toPorts list is no toPorts: Cilium's mergeIngress takes the rule as L3-only (toPorts.Len() == 0),

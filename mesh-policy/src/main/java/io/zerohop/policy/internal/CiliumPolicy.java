@@ -21,12 +21,15 @@ final class CiliumPolicy {
     /** The default deny explained for a source without a workload or labels; null when no fromEndpoints tests a pod label. */
     private final Decision defaultDenyNoWorkload;
     private final Decision defaultDenyNoLabels;
+    /** The default deny explained for a port no ingress rule's toPorts covers. */
+    private final Decision defaultDenyNoPort;
     /** {@link CiliumStep#ciliumFlags}: which evaluation passes this policy can answer. */
     final int flags;
 
     CiliumPolicy(PolicyRef ref, String namespace, Selector endpointSelector, boolean ingressDefaultDeny,
                  Rule[] ingress, Rule[] ingressDeny, Decision defaultDeny, Decision defaultDenyNoWorkload,
-                 Decision defaultDenyNoLabels) {
+                 Decision defaultDenyNoLabels, Decision defaultDenyNoPort) {
+        this.defaultDenyNoPort = defaultDenyNoPort;
         this.defaultDenyNoWorkload = defaultDenyNoWorkload;
         this.defaultDenyNoLabels = defaultDenyNoLabels;
         this.ref = ref;
@@ -39,18 +42,37 @@ final class CiliumPolicy {
         this.flags = CiliumStep.ciliumFlags(this);
     }
 
-    /** The default-deny decision for {@code r}: it says when the source's labels are unknown. Allocation-free. */
+    /**
+     * The default-deny decision for {@code r}, its explanation naming why the peer selector of the first ingress
+     * rule for {@code r}'s port did not match (that rule's own selector: fromEndpoints on pod labels and a source
+     * without a workload or labels, fromCIDR or world entities and a cluster endpoint, ...). Until 2 December the
+     * fromEndpoints wording came whatever the port's rule was. The decision itself is unchanged. Allocation-free:
+     * every text is built at compile time.
+     */
     Decision defaultDeny(AccessRequest r) {
-        if (defaultDenyNoWorkload != null) {
-            WorkloadRef source = r.sourceWorkload();
-            if (source == null) {
-                return defaultDenyNoWorkload;
+        boolean endpoint = Peer.isClusterEndpoint(r);
+        boolean covered = false;
+        for (Rule rule : ingress) {
+            if (rule.matchesPort(r) == PORT_NO_MATCH) {
+                continue;
             }
-            if (source.labels().isEmpty()) {
-                return defaultDenyNoLabels;
+            covered = true;
+            if (!rule.hasL3) {
+                continue;
+            }
+            if (rule.podLabels) {
+                WorkloadRef source = r.sourceWorkload();
+                if (source == null) {
+                    return defaultDenyNoWorkload;
+                }
+                if (source.labels().isEmpty()) {
+                    return defaultDenyNoLabels;
+                }
+            } else if (rule.peerMiss != null) {
+                return endpoint ? rule.peerMiss[0] : rule.peerMiss[1];
             }
         }
-        return defaultDeny;
+        return covered || ingress.length == 0 ? defaultDeny : defaultDenyNoPort;
     }
 
     static final int PORT_NO_MATCH = 0;
@@ -85,6 +107,15 @@ final class CiliumPolicy {
         Decision needsL7;
         /** An ingressDeny rule whose fromEndpoints test pod labels: the decision for a peer whose labels are unknown. */
         Decision unknownPeerDenied;
+        /** An ingress rule with a fromEndpoints selector on pod labels. */
+        boolean podLabels;
+        /**
+         * An ingress rule on CIDRs or entities: the policy's default deny explained by this rule's peer selector, for a
+         * cluster endpoint [0] and for any other peer [1]; null for other rules.
+         */
+        Decision[] peerMiss;
+        /** The rule's peer selector as the explanations name it ({@code fromCIDR [10.0.0.0/8]}); null for fromEndpoints. */
+        String peerText;
         /**
          * The same for a selector on the namespace or service account only and a peer whose SPIFFE ID gives
          * neither ({@link Peer#irregular}) and whose workload is unknown.

@@ -327,6 +327,25 @@ public final class Loader {
     private static final List<String> ENFORCED_KINDS = List.of("AuthorizationPolicy", "PeerAuthentication",
             "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy");
 
+    /**
+     * The candidate closest to {@code word} by {@link #editDistance} ignoring case (a case difference alone is
+     * distance 0 and suggested), when within 2 edits, fewer than {@code word} has characters, and other than
+     * {@code word} itself; the first of equally close ones in {@code candidates}' order; null when none is. The "did you mean" of a mistyped kind here and of a mistyped namespace in the CLI's selector warning.
+     */
+    public static String nearest(String word, java.util.Collection<String> candidates) {
+        String lower = word.toLowerCase(java.util.Locale.ROOT);
+        String best = null;
+        int bestDistance = 3;
+        for (String c : candidates) {
+            int d = editDistance(lower, c.toLowerCase(java.util.Locale.ROOT));
+            if (!c.equals(word) && d < bestDistance && d < lower.length()) {
+                best = c;
+                bestDistance = d;
+            }
+        }
+        return best;
+    }
+
     /** Levenshtein distance; kinds and namespace names are short, so the quadratic table is fine. */
     public static int editDistance(String a, String b) {
         int[] prev = new int[b.length() + 1];
@@ -435,11 +454,10 @@ public final class Loader {
         } else if (ourGroup) {
             // The groups hold kinds zerohop rightly skips (RequestAuthentication, CiliumNode...), but
             // one a letter or two away from a kind it enforces is a typo: skipping it could drop a DENY.
-            for (String known : ENFORCED_KINDS) {
-                if (editDistance(kind.toLowerCase(java.util.Locale.ROOT), known.toLowerCase(java.util.Locale.ROOT)) <= 2) {
-                    throw (doc.get("kind") != null ? doc.get("kind") : doc).error("unknown kind \"" + kind + "\" in " + group
-                            + ": did you mean " + known + "?");
-                }
+            String known = nearest(kind, ENFORCED_KINDS);
+            if (known != null) {
+                throw (doc.get("kind") != null ? doc.get("kind") : doc).error("unknown kind \"" + kind + "\" in " + group
+                        + ": did you mean " + known + "?");
             }
         }
         if (group.equals("kustomize.config.k8s.io")) {

@@ -1,0 +1,61 @@
+package io.zerohop.cli;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A {@code zerohop proxy} in a child JVM on this module's test class path (stdout and stderr merged): started,
+ * read up to its ready line, then stopped with SIGTERM (it drains and exits 0) and read to its end.
+ */
+final class ChildProxy implements AutoCloseable {
+    private final Process process;
+    private final BufferedReader reader;
+    private final StringBuilder out = new StringBuilder();
+
+    /** Starts {@code java [jvmOptions] Zerohop proxy [args]}; returns once the ready line is read (or the output ended). */
+    ChildProxy(List<String> jvmOptions, String... args) throws IOException {
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        cmd.addAll(jvmOptions);
+        cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), Zerohop.class.getName(), "proxy"));
+        cmd.addAll(List.of(args));
+        process = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        reader = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+        for (String line; (line = reader.readLine()) != null; ) {
+            out.append(line).append('\n');
+            if (line.startsWith("zerohop proxy ready:")) {
+                break;
+            }
+        }
+    }
+
+    /** What it printed so far. */
+    String output() {
+        return out.toString();
+    }
+
+    /**
+     * SIGTERM (Process.destroy would close the stream still being read), then the rest of the output; the exit code.
+     */
+    int stop() throws IOException, InterruptedException {
+        new ProcessBuilder("kill", "-TERM", Long.toString(process.pid())).start().waitFor();
+        for (String line; (line = reader.readLine()) != null; ) {
+            out.append(line).append('\n');
+        }
+        if (!process.waitFor(60, TimeUnit.SECONDS)) {
+            process.destroyForcibly();
+            return -1;
+        }
+        return process.exitValue();
+    }
+
+    @Override
+    public void close() {
+        process.destroyForcibly();
+    }
+}

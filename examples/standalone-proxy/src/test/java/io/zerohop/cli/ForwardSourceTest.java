@@ -1,0 +1,60 @@
+package io.zerohop.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What the README's {@code --forward} text says (new-user pass: it did not): the tunnel carries the identity of the
+ * workload the connection comes from, and the node proxy has none of its own, so a caller whose source address is
+ * no registry workload (a client on the host, 127.0.0.1) is reset, with the INFO line naming why (mesh-core
+ * README "Capture", step 1); the {@code --help} line says so too.
+ */
+class ForwardSourceTest {
+    @org.junit.jupiter.api.extension.RegisterExtension
+    final StdStreams std = new StdStreams();
+
+    @Test
+    void aForwardFromNoWorkloadIsResetAsTheReadmeSays(@TempDir Path dir) throws Exception {
+        Path w = Files.writeString(dir.resolve("w.yaml"), """
+                workloads:
+                  - {namespace: prod, name: web, serviceAccount: web, addresses: [127.0.64.22]}
+                """);
+        try (ChildProxy proxy = new ChildProxy(List.of(), "--in-memory-ca", "--workloads", w.toString(), "--inbound", "127.0.64.21:0",
+                "--forward", "127.0.64.21:0=127.0.64.22:8080", "--metrics", "off", "--readiness", "off", "--admin", "off")) {
+            Matcher m = Pattern.compile("forward 127\\.0\\.64\\.21:(\\d+)=").matcher(proxy.output());
+            assertThat(m.find()).as(proxy.output()).isTrue();
+            try (Socket s = new Socket()) {
+                s.bind(new InetSocketAddress("127.0.0.1", 0));
+                s.connect(new InetSocketAddress("127.0.64.21", Integer.parseInt(m.group(1))), 10_000);
+                s.setSoTimeout(10_000);
+                s.getOutputStream().write("hi\n".getBytes());
+                InputStream in = s.getInputStream();
+                int read;
+                try {
+                    read = in.read();
+                } catch (SocketException reset) {
+                    read = -2;
+                }
+                assertThat(read).as("reset (or closed), nothing relayed").isLessThan(0);
+            }
+            proxy.stop();
+            assertThat(proxy.output()).containsPattern("outbound 127\\.0\\.0\\.1:\\d+ \\(no identity\\) -> 127\\.0\\.64\\.22:8080 "
+                    + "\\(spiffe://cluster\\.local/ns/prod/sa/web\\) refused: source 127\\.0\\.0\\.1:\\d+ is not a workload of this node"
+                    + " and the proxy has no identity of its own");
+        }
+        assertThat(Zerohop.run("proxy", "--help")).isZero();
+        assertThat(std.out.toString().replaceAll("\\s+", " ")).contains("a caller whose source address is no workload of this node"
+                + " is reset (the proxy has no identity of its own)");
+    }
+}

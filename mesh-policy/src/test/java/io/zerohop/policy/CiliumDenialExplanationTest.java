@@ -1,0 +1,54 @@
+package io.zerohop.policy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A Cilium default deny names the peer selector of the ingress rule for the request's port and why it did not
+ * select the source, as {@code matchesPeer} decided it (the decisions are upstream's and unchanged: CIDR rules and
+ * world entities select peers outside the cluster only, cilium/cilium pkg/policy/api/cidr.go and entity.go; a peer
+ * with a SPIFFE identity is a cluster endpoint). New-user pass: every denial of a policy with one fromEndpoints rule
+ * said "the source has no known workload, so fromEndpoints selectors on pod labels cannot match it", also on a port
+ * whose rule is fromCIDR or fromEntities.
+ */
+class CiliumDenialExplanationTest {
+    static final WorkloadRef WEB = new WorkloadRef("prod", "web", "web", Map.of("app", "web"));
+    static final String CNP = ConformanceTest.cnp("prod", "web-in", "{endpointSelector: {matchLabels: {app: web}}, ingress: ["
+            + "{fromEndpoints: [{matchLabels: {app: admin}}], toPorts: [{ports: [{port: '9090', protocol: TCP}]}]},"
+            + "{fromCIDR: [10.0.0.0/8], toPorts: [{ports: [{port: '8080', protocol: TCP}]}]},"
+            + "{fromEntities: [world], toPorts: [{ports: [{port: '7070', protocol: TCP}]}]}]}");
+    static final String HEAD = "DENY by prod/web-in (CiliumNetworkPolicy ingress, default deny): endpoint selected by app=web"
+            + " for ingress and no ingress rule allowed";
+
+    static String explain(String principal, String sourceIp, int port) throws Exception {
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", CNP)).build();
+        Decision d = engine.evaluate(AccessRequest.builder().sourcePrincipal(principal).sourceAddress(sourceIp)
+                .destinationAddress("10.0.1.2").destinationPort(port).destination(WEB).build());
+        assertThat(d.allowed()).isFalse();
+        return d.explain();
+    }
+
+    @Test
+    void aCidrOrWorldRuleSaysTheSourceIsAClusterEndpoint() throws Exception {
+        String spiffe = "spiffe://cluster.local/ns/other/sa/x";
+        assertThat(explain(spiffe, "10.0.0.5", 8080)).isEqualTo(HEAD + "; ingress rule 1 for this port selects fromCIDR"
+                + " [10.0.0.0/8], which matches peers outside the cluster only (Cilium gives a pod's address its endpoint's"
+                + " identity, not a CIDR's), and the source is a cluster endpoint (it has a SPIFFE identity or a registry workload)");
+        assertThat(explain(spiffe, "10.0.0.5", 7070)).isEqualTo(HEAD + "; ingress rule 2 for this port selects fromEntities"
+                + " [world], which matches peers outside the cluster only, and the source is a cluster endpoint (it has a SPIFFE"
+                + " identity or a registry workload)");
+        // A plaintext peer outside the CIDR: the CIDR is why.
+        assertThat(explain(null, "11.0.0.5", 8080)).isEqualTo(HEAD + "; ingress rule 1 for this port selects fromCIDR"
+                + " [10.0.0.0/8], which does not contain the source address (or excepts it)");
+    }
+
+    @Test
+    void theFromEndpointsWordingComesOnlyOnTheRulesOwnPort() throws Exception {
+        String spiffe = "spiffe://cluster.local/ns/other/sa/x";
+        assertThat(explain(spiffe, "10.0.0.5", 9090)).isEqualTo(HEAD
+                + "; the source has no known workload, so fromEndpoints selectors on pod labels cannot match it");
+        assertThat(explain(spiffe, "10.0.0.5", 6060)).isEqualTo(HEAD + "; no ingress rule's toPorts covers this port");
+    }
+}
