@@ -279,6 +279,45 @@ class ConfigFileTest {
         assertThat(loaded).as("locale data").doesNotContain("sun.util.cldr.CLDRLocaleProviderAdapter", "java.text.DateFormatSymbols");
     }
 
+    @Test
+    @Timeout(180)
+    @DisplayName("a `zerohop proxy --workloads --policies` start loads no Jackson class: the selector warning reads the selectors the loader parsed")
+    void aWorkloadsAndPoliciesStartLoadsNoJacksonClass(@TempDir Path dir) throws Exception {
+        // SelectorCheck read each policy file again with Jackson's YAML ObjectMapper: ~550 classes and the JDK's
+        // locale data in every node proxy given both files.
+        Path w = Files.writeString(dir.resolve("workloads.yaml"), """
+                trustDomain: cluster.local
+                nodes:
+                  - {name: node-a, hboneAddress: "127.0.67.40:15008", addresses: [127.0.67.40]}
+                workloads:
+                  - {namespace: prod, name: backend, serviceAccount: backend, addresses: [127.0.67.41],
+                     labels: {app: backend}, protocol: HBONE, node: node-a, ports: {8080: http}}
+                """);
+        // A DENY whose label is mistyped: the check has a line to log, so it ran (its Effect class is loaded).
+        Path p = Files.writeString(dir.resolve("policies.yaml"), """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: deny-all, namespace: prod}
+                spec:
+                  selector: {matchLabels: {app: backnd}}
+                  action: DENY
+                  rules: [{}]
+                ---
+                apiVersion: cilium.io/v2
+                kind: CiliumNetworkPolicy
+                metadata: {name: cnp, namespace: prod}
+                spec:
+                  endpointSelector: {matchLabels: {"k8s:app": backnd}}
+                  ingress: [{fromEndpoints: [{}]}]
+                """);
+        List<String> loaded = ProxyStartClasses.untilReady(dir, "policies", List.of(), "--in-memory-ca", "--workloads", w.toString(),
+                "--policies", p.toString());
+        assertThat(loaded).as("the selector check ran and had a line to log").contains("io.zerohop.cli.SelectorCheck$Effect");
+        assertThat(loaded.stream().filter(c -> c.startsWith("com.fasterxml.")).toList())
+                .as("Jackson classes loaded by a --workloads --policies start").isEmpty();
+        assertThat(loaded).as("locale data").doesNotContain("sun.util.cldr.CLDRLocaleProviderAdapter", "java.text.DateFormatSymbols");
+    }
+
     /** The com.fasterxml classes a {@code zerohop proxy} start loads until ready. */
     private static List<String> jacksonClassesUntilReady(Path dir, String name, String... extra) throws Exception {
         List<String> args = new java.util.ArrayList<>(List.of("--in-memory-ca"));
