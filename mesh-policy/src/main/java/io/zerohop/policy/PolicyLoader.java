@@ -46,6 +46,27 @@ public final class PolicyLoader {
         return new PolicySet(Loader.loadFiles(List.of(file)), file.toString(), List.of(file));
     }
 
+    /**
+     * The slf4j logger the loader logs each {@link PolicySet#warnings() load warning} on, at WARN: turn it off to
+     * print the warnings some other way. Its short name, {@code Loader}, is the one log lines show.
+     */
+    public static final String LOGGER = "io.zerohop.policy.internal.Loader";
+
+    /**
+     * Reads {@code yaml} as the loader reads a policy file's text, for its YAML syntax alone (no kind, no field is
+     * looked at): for another YAML file of the same tool whose syntax errors should read as a policy file's.
+     *
+     * @param name used in the error in place of a file name
+     * @throws PolicyLoadException the loader's error for the text: for the first syntax error {@code name:line:
+     *                             key: invalid YAML: reason} ({@link PolicyLoadException#problem()} starts with
+     *                             {@code invalid YAML: }), with the column hint for a key that lines up with none
+     *                             and a tab named; also for a text too large, too deeply nested or with too many
+     *                             alias nodes, as a policy file would be refused
+     */
+    public static void checkYaml(String name, String yaml) throws PolicyLoadException {
+        io.zerohop.policy.internal.YamlDocuments.parse(name, yaml);
+    }
+
     /** @param name used in error messages in place of a file name */
     public static PolicySet fromString(String name, String yaml) throws PolicyLoadException {
         return new PolicySet(Loader.loadString(name, yaml), name);

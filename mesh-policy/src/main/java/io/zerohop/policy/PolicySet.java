@@ -36,6 +36,15 @@ public final class PolicySet {
         return compiled.refs();
     }
 
+    /**
+     * The selector of each loaded AuthorizationPolicy, CiliumNetworkPolicy and CiliumClusterwideNetworkPolicy, in
+     * load order, as its file wrote it (see {@link PolicySelector}); PeerAuthentications are not among them. Never
+     * null; for any set, files or in-memory.
+     */
+    public List<PolicySelector> selectors() {
+        return compiled.selectors();
+    }
+
     public int size() {
         return compiled.refs().size();
     }

@@ -273,7 +273,7 @@ final class ConfigFile {
         /**
          * The syntax error on line {@code line} (1-based) of {@code file} as a policy file's reads
          * ({@code file:line: field: invalid YAML: reason}, with the columns to compare for a key that lines up
-         * with none, and a tab's readings): mesh-policy's YamlDocuments reads the text again with the same
+         * with none, and a tab's readings): mesh-policy's PolicyLoader.checkYaml reads the text again with the same
          * SnakeYAML parser, so both stop at the same mark. Null when it finds no syntax error on that line (the
          * readers disagree) or the file is unreadable: the caller's own wording stays. A new-user pass found
          * {@code cfg3.yaml:3: metrics: invalid YAML: mapping values are not allowed here} without the column
@@ -281,7 +281,7 @@ final class ConfigFile {
          */
         private static String policyWorded(Path file, int line) {
             try {
-                io.zerohop.policy.internal.YamlDocuments.parse(file.toString(), Files.readString(file));
+                io.zerohop.policy.PolicyLoader.checkYaml(file.toString(), Files.readString(file));
                 return null;
             } catch (io.zerohop.policy.PolicyLoadException p) {
                 return p.line() == line && p.problem().startsWith("invalid YAML: ") ? p.getMessage() : null;

@@ -46,7 +46,7 @@ final class PolicyCommand {
                     + "--label) and the source is unknown."})
     static final class Check implements Callable<Integer> {
         /** The logger mesh-policy's loader reports load warnings on. */
-        static final String LOADER_LOGGER = "io.zerohop.policy.internal.Loader";
+        static final String LOADER_LOGGER = PolicyLoader.LOGGER;
 
         @Option(names = "--policies", required = true, description = "Directory (or file) of Istio / Cilium policy YAML")
         Path policies;

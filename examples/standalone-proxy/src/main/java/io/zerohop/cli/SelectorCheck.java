@@ -2,8 +2,10 @@ package io.zerohop.cli;
 
 import io.zerohop.core.Workload;
 import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.policy.PolicyRef;
+import io.zerohop.policy.PolicySelector;
 import io.zerohop.policy.PolicySet;
-import java.nio.file.Path;
+import io.zerohop.policy.Suggestions;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -62,54 +64,40 @@ final class SelectorCheck implements Consumer<PolicySet> {
      * One line per policy of {@code set} that applies to no workload of {@code registry} (the class comment says
      * which); with {@code dest}, a line for a policy of its namespace names the selector labels {@code dest} has.
      * A selector this check cannot evaluate ({@code matchExpressions}, Cilium's {@code reserved:} or namespace
-     * labels) gives no line: a warning only where it is sure. Reads the files the loader already accepted
-     * (strictly), for the fields the public {@link io.zerohop.policy.PolicyRef} does not carry; a file it cannot
-     * read gives no line. Never null.
+     * labels) gives no line: a warning only where it is sure. Reads the selectors as the loader read them
+     * ({@link PolicySet#selectors()}): no file is read again. Never null.
      */
     static List<String> unselecting(PolicySet set, WorkloadRegistry registry, String registryName, String rootNamespace,
                                     Workload dest) {
         List<String> out = new ArrayList<>();
-        var yaml = new com.fasterxml.jackson.databind.ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory());
-        for (Path file : set.files()) {
-            List<com.fasterxml.jackson.databind.JsonNode> docs;
-            try (var it = yaml.readerFor(com.fasterxml.jackson.databind.JsonNode.class)
-                    .<com.fasterxml.jackson.databind.JsonNode>readValues(file.toFile())) {
-                docs = it.readAll();
-            } catch (java.io.IOException | RuntimeException e) {
-                continue;
-            }
-            for (var doc : docs) {
-                String line = doc == null ? null : check(doc, registry, registryName, rootNamespace, dest);
-                if (line != null) {
-                    out.add(line);
-                }
+        for (PolicySelector s : set.selectors()) {
+            String line = check(s, registry, registryName, rootNamespace, dest);
+            if (line != null) {
+                out.add(line);
             }
         }
         return out;
     }
 
-    private static String check(com.fasterxml.jackson.databind.JsonNode doc, WorkloadRegistry registry, String registryName,
-                                String rootNamespace, Workload dest) {
-        String kind = doc.path("kind").asText();
-        boolean istio = kind.equals("AuthorizationPolicy");
-        boolean clusterwide = kind.equals("CiliumClusterwideNetworkPolicy");
-        if (!istio && !clusterwide && !kind.equals("CiliumNetworkPolicy")) {
+    private static String check(PolicySelector s, WorkloadRegistry registry, String registryName, String rootNamespace,
+                                Workload dest) {
+        PolicyRef ref = s.policy();
+        boolean istio = ref.kind() == PolicyRef.Kind.AUTHORIZATION_POLICY;
+        boolean clusterwide = ref.kind() == PolicyRef.Kind.CILIUM_CLUSTERWIDE_NETWORK_POLICY;
+        if (!istio && !clusterwide && ref.kind() != PolicyRef.Kind.CILIUM_NETWORK_POLICY) {
             return null;
         }
-        String namespace = clusterwide ? null : doc.path("metadata").path("namespace").asText("default");
-        com.fasterxml.jackson.databind.JsonNode selector = istio ? doc.path("spec").path("selector")
-                : doc.path("spec").path("endpointSelector");
-        if (!istio && selector.isMissingNode()) {
-            return null; // a nodeSelector policy: nodes are no workloads
+        String namespace = clusterwide ? null : ref.namespace();
+        if (!istio && s.field().isEmpty()) {
+            return null; // a policy written with specs alone: PolicySelector carries no selector for it
         }
-        if (selector.has("matchExpressions") && !selector.path("matchExpressions").isEmpty()) {
+        if (s.matchExpressions()) {
             return null;
         }
-        Map<String, String> wanted = new TreeMap<>();
-        selector.path("matchLabels").fields().forEachRemaining(e -> wanted.put(e.getKey(), e.getValue().asText()));
+        Map<String, String> wanted = new TreeMap<>(s.matchLabels());
         boolean meshWide = istio && namespace.equals(rootNamespace);
-        String name = kind + " " + (namespace == null ? "" : namespace + "/") + doc.path("metadata").path("name").asText();
-        String verb = istio ? doc.path("spec").path("action").asText("ALLOW") : null;
+        String name = ref.kind().displayName() + " " + (namespace == null ? "" : namespace + "/") + ref.name();
+        String verb = istio ? ref.action() : null;
         String action = istio ? " (" + verb + ")" : "";
         if (istio && wanted.isEmpty()) {
             // targetRefs policies are not enforced by ztunnel (README); a selectorless one is namespace-wide.
@@ -198,11 +186,11 @@ final class SelectorCheck implements Consumer<PolicySet> {
     }
 
     /**
-     * {@code before + "prod?" + after} for the registry's namespace nearest {@code namespace} (the loader's
-     * {@link io.zerohop.policy.internal.Loader#nearest}, as a mistyped kind's suggestion), else "".
+     * {@code before + "prod?" + after} for the registry's namespace nearest {@code namespace} (as the loader suggests a
+     * mistyped kind: {@link Suggestions#nearest}), else "".
      */
     private static String didYouMean(String namespace, WorkloadRegistry registry, String before, String after) {
-        String near = io.zerohop.policy.internal.Loader.nearest(namespace,
+        String near = Suggestions.nearest(namespace,
                 registry.all().stream().map(Workload::namespace).distinct().sorted().toList());
         return near == null ? "" : before + near + "?" + after;
     }

@@ -258,24 +258,59 @@ class ConfigFileTest {
         assertThat(jacksonClassesUntilReady(dir, "config", "--config", f.toString())).isNotEmpty();
     }
 
+    /** A workloads file of one workload, prod/backend (app=backend); its addresses are never bound. */
+    private static final String WORKLOADS = """
+            trustDomain: cluster.local
+            nodes:
+              - {name: node-a, hboneAddress: "127.0.55.40:15008", addresses: [127.0.55.40]}
+            workloads:
+              - {namespace: prod, name: backend, serviceAccount: backend, addresses: [127.0.55.41],
+                 labels: {app: backend, version: 1}, protocol: HBONE, node: node-a, ports: {8080: http}}
+            """;
+
     @Test
     @Timeout(180)
     @DisplayName("a `zerohop proxy --workloads` start loads no Jackson class and no locale data (the registry reads its file with SnakeYAML)")
     void aWorkloadsStartLoadsNoJacksonClass(@TempDir Path dir) throws Exception {
         // Jackson databind's ObjectMapper reading the file loaded ~780 classes, and StdDateFormat's initialiser
         // the JDK's CLDR locale data: ~10 MB of an idle node proxy (benchmarks/results/idle-d8652c1.md).
-        Path w = Files.writeString(dir.resolve("workloads.yaml"), """
-                trustDomain: cluster.local
-                nodes:
-                  - {name: node-a, hboneAddress: "127.0.55.40:15008", addresses: [127.0.55.40]}
-                workloads:
-                  - {namespace: prod, name: backend, serviceAccount: backend, addresses: [127.0.55.41],
-                     labels: {app: backend, version: 1}, protocol: HBONE, node: node-a, ports: {8080: http}}
-                """);
+        Path w = Files.writeString(dir.resolve("workloads.yaml"), WORKLOADS);
         List<String> loaded = ProxyStartClasses.untilReady(dir, "workloads", List.of(), "--in-memory-ca", "--workloads", w.toString());
         assertThat(loaded).as("the registry was read (its reader's classes loaded)")
                 .contains("io.zerohop.policy.internal.YamlDocuments", "io.zerohop.core.WorkloadRegistry$Yaml");
         assertThat(loaded.stream().filter(c -> c.startsWith("com.fasterxml.")).toList()).as("Jackson classes loaded by a --workloads start").isEmpty();
+        assertThat(loaded).as("locale data").doesNotContain("sun.util.cldr.CLDRLocaleProviderAdapter", "java.text.DateFormatSymbols");
+    }
+
+    @Test
+    @Timeout(180)
+    @DisplayName("a `zerohop proxy --workloads --policies` start loads no Jackson class: the selector warning reads the selectors the loader parsed")
+    void aWorkloadsAndPoliciesStartLoadsNoJacksonClass(@TempDir Path dir) throws Exception {
+        // SelectorCheck read each policy file again with Jackson's YAML ObjectMapper: ~550 classes and the JDK's
+        // locale data in every node proxy given both files.
+        Path w = Files.writeString(dir.resolve("workloads.yaml"), WORKLOADS);
+        // A DENY whose label is mistyped: the check has a line to log, so it ran (its Effect class is loaded).
+        Path p = Files.writeString(dir.resolve("policies.yaml"), """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: deny-all, namespace: prod}
+                spec:
+                  selector: {matchLabels: {app: backnd}}
+                  action: DENY
+                  rules: [{}]
+                ---
+                apiVersion: cilium.io/v2
+                kind: CiliumNetworkPolicy
+                metadata: {name: cnp, namespace: prod}
+                spec:
+                  endpointSelector: {matchLabels: {"k8s:app": backnd}}
+                  ingress: [{fromEndpoints: [{}]}]
+                """);
+        List<String> loaded = ProxyStartClasses.untilReady(dir, "policies", List.of(), "--in-memory-ca", "--workloads", w.toString(),
+                "--policies", p.toString());
+        assertThat(loaded).as("the selector check ran and had a line to log").contains("io.zerohop.cli.SelectorCheck$Effect");
+        assertThat(loaded.stream().filter(c -> c.startsWith("com.fasterxml.")).toList())
+                .as("Jackson classes loaded by a --workloads --policies start").isEmpty();
         assertThat(loaded).as("locale data").doesNotContain("sun.util.cldr.CLDRLocaleProviderAdapter", "java.text.DateFormatSymbols");
     }
 

@@ -37,11 +37,13 @@ public final class CompiledPolicies {
     private final java.util.Set<String> dryRunNamespaces;
     /** The istio.io/dry-run AuthorizationPolicies: loaded, never enforced. */
     private final java.util.Set<PolicyRef> dryRunRefs;
+    private final List<io.zerohop.policy.PolicySelector> selectors;
 
     CompiledPolicies(Map<String, LabelIndex> istio, Map<String, LabelIndex> cilium, LabelIndex ciliumClusterwide,
                              Map<String, PeerAuthn> namespacePeerAuthn, Map<String, PeerAuthn[]> workloadPeerAuthn,
                              List<PolicyRef> refs, List<String> warnings, java.util.Set<String> dryRunNamespaces,
-                             java.util.Set<PolicyRef> dryRunRefs) {
+                             java.util.Set<PolicyRef> dryRunRefs, List<io.zerohop.policy.PolicySelector> selectors) {
+        this.selectors = selectors;
         this.dryRunNamespaces = dryRunNamespaces;
         this.dryRunRefs = dryRunRefs;
         this.istio = istio;
@@ -59,6 +61,11 @@ public final class CompiledPolicies {
 
     public List<PolicyRef> refs() {
         return refs;
+    }
+
+    /** {@link io.zerohop.policy.PolicySet#selectors()}. */
+    public List<io.zerohop.policy.PolicySelector> selectors() {
+        return selectors;
     }
 
     /** The loaded {@code istio.io/dry-run} policies, which never change a decision. */

@@ -16,6 +16,7 @@ public final class CompiledPoliciesBuilder {
     private final Map<String, PeerAuthn> namespacePeerAuthn = new HashMap<>();
     private final Map<String, List<PeerAuthn>> workloadPeerAuthn = new HashMap<>();
     private final List<PolicyRef> refs = new ArrayList<>();
+    private final List<io.zerohop.policy.PolicySelector> selectors = new ArrayList<>();
     private final List<String> warnings = new ArrayList<>();
     private final java.util.Set<String> dryRunNamespaces = new java.util.HashSet<>();
     private final java.util.Set<PolicyRef> dryRunRefs = new java.util.HashSet<>();
@@ -77,6 +78,10 @@ public final class CompiledPoliciesBuilder {
         }
     }
 
+    void select(io.zerohop.policy.PolicySelector s) {
+        selectors.add(s);
+    }
+
     void warn(String warning) {
         warnings.add(warning);
     }
@@ -94,6 +99,6 @@ public final class CompiledPoliciesBuilder {
         workloadPeerAuthn.forEach((k, v) -> w.put(k, v.toArray(new PeerAuthn[0])));
         return new CompiledPolicies(i, c, anyClusterwide ? clusterwide.build() : LabelIndex.EMPTY,
                 new HashMap<>(namespacePeerAuthn), w, List.copyOf(refs), List.copyOf(warnings),
-                java.util.Set.copyOf(dryRunNamespaces), java.util.Set.copyOf(dryRunRefs));
+                java.util.Set.copyOf(dryRunNamespaces), java.util.Set.copyOf(dryRunRefs), List.copyOf(selectors));
     }
 }

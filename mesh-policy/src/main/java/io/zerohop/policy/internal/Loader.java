@@ -3,6 +3,7 @@ package io.zerohop.policy.internal;
 import io.zerohop.policy.PolicyLoadException;
 import io.zerohop.policy.PolicyRef;
 import io.zerohop.policy.PolicyRef.Kind;
+import io.zerohop.policy.PolicySelector;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.CharBuffer;
@@ -17,6 +18,7 @@ import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.Set;
 import java.util.regex.Pattern;
@@ -26,7 +28,7 @@ import org.slf4j.LoggerFactory;
 /** Turns YAML texts into one {@link CompiledPolicies}; any error aborts the whole load. */
 public final class Loader {
 
-    private static final Logger LOG = LoggerFactory.getLogger(Loader.class);
+    private static final Logger LOG = LoggerFactory.getLogger(io.zerohop.policy.PolicyLoader.LOGGER);
     /** Top-level keys of an object of unknown kind: any kind's. */
     private static final Set<String> TOP_KEYS = Set.of("apiVersion", "kind", "metadata", "spec", "specs", "status");
     /** Istio's kinds have no {@code specs}: an unknown key there is offered only its own kind's keys. */
@@ -258,8 +260,11 @@ public final class Loader {
             istioAnnotations(meta, k);
         }
         switch (k) {
-            case AUTHORIZATION_POLICY -> out.add(IstioCompiler.authorizationPolicy(ref, namespace, spec,
-                    dryRunAnnotation(meta), out.warnings()));
+            case AUTHORIZATION_POLICY -> {
+                IstioPolicy p = IstioCompiler.authorizationPolicy(ref, namespace, spec, dryRunAnnotation(meta), out.warnings());
+                out.add(p);
+                out.select(istioSelector(p.ref, spec));
+            }
             case PEER_AUTHENTICATION -> out.add(PeerAuthn.compile(ref, namespace, spec, out.warnings()));
             default -> {
                 String ns = clusterwide ? null : namespace;
@@ -278,8 +283,30 @@ public final class Loader {
                     out.add(CiliumCompiler.compile(ref, ns, s, out.warnings()), first);
                     first = false;
                 }
+                out.select(ciliumSelector(ref, spec));
             }
         }
+    }
+
+    /** {@link PolicySelector} of a compiled AuthorizationPolicy: its spec was accepted, so the fields are well-formed. */
+    private static PolicySelector istioSelector(PolicyRef ref, YNode spec) throws PolicyLoadException {
+        YNode selector = spec == null ? null : spec.get("selector");
+        if (selector != null) {
+            return new PolicySelector(ref, "selector", Fields.stringMap(selector.get("matchLabels")), false);
+        }
+        boolean targetRefs = spec != null && (spec.get("targetRef") != null || spec.get("targetRefs") != null);
+        return new PolicySelector(ref, targetRefs ? "targetRefs" : "", Map.of(), false);
+    }
+
+    /** {@link PolicySelector} of a compiled Cilium policy: {@code spec}'s endpointSelector, none for {@code specs} alone. */
+    private static PolicySelector ciliumSelector(PolicyRef ref, YNode spec) throws PolicyLoadException {
+        YNode selector = spec == null ? null : spec.get("endpointSelector");
+        if (selector == null) {
+            return new PolicySelector(ref, "", Map.of(), false);
+        }
+        YNode exprs = selector.get("matchExpressions");
+        return new PolicySelector(ref, "endpointSelector", Fields.stringMap(selector.get("matchLabels")),
+                exprs != null && !exprs.isNull() && !exprs.items().isEmpty());
     }
 
     /** The top-level keys an object of kind {@code k} may have ({@code specs} is Cilium's alone). */

@@ -1,0 +1,37 @@
+package io.zerohop.policy;
+
+import java.util.Map;
+import java.util.Objects;
+import java.util.TreeMap;
+
+/**
+ * The workloads a loaded AuthorizationPolicy or Cilium policy is written to apply to, as its file names them (what
+ * the loader read, before compiling): for tools that tell a user a policy selects nothing, such as the CLI's
+ * selector warning (Istio's analyzer IST0127 NoMatchingWorkloadsFound, istio/istio
+ * pkg/config/analysis/analyzers/authz/authorizationpolicies.go). The decision never reads this; {@link PolicyEngine}
+ * matches the compiled selectors.
+ *
+ * @param policy           the policy; for an AuthorizationPolicy with its {@code spec.action} as written ({@code ALLOW}
+ *                         when absent), for a Cilium policy with an empty action. Non-null.
+ * @param field            the field the selector was read from: {@code "selector"} (Istio {@code spec.selector}),
+ *                         {@code "targetRefs"} (Istio {@code spec.targetRef} or {@code spec.targetRefs}, which ztunnel
+ *                         does not enforce), {@code "endpointSelector"} (Cilium {@code spec.endpointSelector}); {@code ""}
+ *                         for an AuthorizationPolicy with none of them (it applies to its whole namespace, or the mesh
+ *                         in the root namespace) and for a Cilium policy written with {@code specs} alone (each of its
+ *                         rules has its own selector, not carried here). Non-null. Cilium's {@code nodeSelector} never
+ *                         appears: the loader refuses host policies.
+ * @param matchLabels      {@code matchLabels} as written, in key order: Cilium keys keep their {@code k8s:} /
+ *                         {@code any:} prefix, and a written {@code io.kubernetes.pod.namespace} stays (the compiled
+ *                         selector replaces it by the policy's namespace). Non-null, unmodifiable, empty for
+ *                         {@code targetRefs}, for {@code ""} and for a selector without labels.
+ * @param matchExpressions whether the selector has a non-empty {@code matchExpressions} (Cilium only: istiod refuses
+ *                         it in an AuthorizationPolicy's selector, and so does the loader)
+ */
+public record PolicySelector(PolicyRef policy, String field, Map<String, String> matchLabels, boolean matchExpressions) {
+
+    public PolicySelector {
+        Objects.requireNonNull(policy, "policy");
+        Objects.requireNonNull(field, "field");
+        matchLabels = java.util.Collections.unmodifiableMap(new TreeMap<>(matchLabels));
+    }
+}
