@@ -115,6 +115,14 @@ class TunnelFootprintTest {
                             || e.getKey().startsWith("io.zerohop.hbone.internal.Relay$") && !e.getKey().contains("$$Lambda"))
                     .mapToDouble(e -> e.getValue().bytes()).sum();
             soft.assertThat(relayBytes).as("relay bytes per tunnel; all per tunnel:\n%s", table).isLessThan(120);
+            // Was 72: the tunnel kept its listener and the listener's config, both reachable through its connection.
+            ClassHistogram.Share inbound = shares.get("io.zerohop.hbone.internal.InboundTunnel");
+            soft.assertThat(inbound == null ? 0 : inbound.bytes())
+                    .as("InboundTunnel bytes per tunnel; all per tunnel:\n%s", table).isLessThan(70);
+            // Was 72: the client half kept its config and its stream channel, which its connection and its codec keep.
+            ClassHistogram.Share outbound = shares.get("io.zerohop.hbone.internal.OutboundTunnel");
+            soft.assertThat(outbound == null ? 0 : outbound.bytes())
+                    .as("OutboundTunnel bytes per tunnel; all per tunnel:\n%s", table).isLessThan(70);
             // Was 5 each (the upstream channel's local and remote, the echo app's two, the client's): the
             // upstream channel keeps the dial address itself as its remote address, and its local
             // address shares its IP address object with the other upstreams' (4 and 3 left).

@@ -1,6 +1,7 @@
 package io.zerohop.core.internal;
 
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.DefaultThreadFactory;
 import io.zerohop.core.Capture;
@@ -44,10 +45,16 @@ public final class Listeners {
      */
     public InetSocketAddress bindCapture(Capture c, CaptureListener.Opener opener, boolean inbound) throws InterruptedException {
         java.util.concurrent.atomic.AtomicInteger open = sockets[inbound ? 1 : 0];
+        // One close listener for all of this listener's connections (issue 14: a second one made
+        // Netty keep a listener array per connection); added after the drain counted the connection.
+        ChannelFutureListener closed = f -> {
+            open.decrementAndGet();
+            drain.closed(f.channel());
+        };
         Channel ch = CaptureListener.bind(group, c, opener, accepted -> {
             open.incrementAndGet();
-            accepted.closeFuture().addListener(f -> open.decrementAndGet());
             drain.accepted(accepted);
+            accepted.closeFuture().addListener(closed);
         });
         capture.add(ch);
         return bound(ch, c.bind(), c.mode() == Capture.Mode.TRANSPARENT);

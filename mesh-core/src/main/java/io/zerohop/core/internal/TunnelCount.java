@@ -75,8 +75,12 @@ public final class TunnelCount implements HboneEvents {
     }
 
     /**
-     * Counts a connection accepted by a capture or plaintext-inbound listener until it closes; reset
-     * at once when the drain deadline has passed. Any thread.
+     * Counts a connection accepted by a capture or plaintext-inbound listener until {@link #closed}
+     * reports it; reset at once when the drain deadline has passed. The caller adds the close-future
+     * listener that calls {@link #closed}, after this, so that a connection already closed is not
+     * counted forever: one listener shared by all of a capture listener's connections, where one
+     * lambda here and one in {@link Listeners} made Netty keep a listener array per connection
+     * (88 bytes per captured tunnel; issue 14, benchmarks/results/tunmem-*.md). Any thread.
      */
     public void accepted(Channel ch) {
         ScheduledExecutorService cut;
@@ -88,16 +92,17 @@ public final class TunnelCount implements HboneEvents {
         }
         if (cut != null) {
             reset(ch);
-            return;
         }
-        ch.closeFuture().addListener(f -> {
-            List<CompletableFuture<Void>> done;
-            synchronized (this) {
-                connections.remove(ch);
-                done = idleNow();
-            }
-            done.forEach(x -> x.complete(null));
-        });
+    }
+
+    /** An accepted connection closed (also one never counted, reset as it was accepted: a no-op then). Any thread. */
+    public void closed(Channel ch) {
+        List<CompletableFuture<Void>> done;
+        synchronized (this) {
+            connections.remove(ch);
+            done = idleNow();
+        }
+        done.forEach(x -> x.complete(null));
     }
 
     private List<CompletableFuture<Void>> idleNow() {

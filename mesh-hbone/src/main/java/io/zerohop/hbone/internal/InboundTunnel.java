@@ -39,8 +39,6 @@ import org.slf4j.Logger;
  */
 final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.Listener {
     private static final Logger log = HboneListener.log;
-    private final HboneListener server;
-    private final ServerConfig cfg;
     final ServerConnection conn;
     final Http2StreamChannel ch;
     final TunnelCodec codec = new TunnelCodec(this);
@@ -63,9 +61,17 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
 
     InboundTunnel(ServerConnection conn, Http2StreamChannel ch) {
         this.conn = conn;
-        this.server = conn.server();
-        this.cfg = server.cfg;
         this.ch = ch;
+    }
+
+    // Looked up through the connection rather than kept: two fields were 8 bytes of every open
+    // inbound tunnel (issue 14, benchmarks/results/tunmem-*.md).
+    private HboneListener server() {
+        return conn.server();
+    }
+
+    private ServerConfig cfg() {
+        return conn.server().cfg;
     }
 
     @Override
@@ -84,10 +90,10 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
     /** Phase 1: a well-formed HBONE CONNECT for an ip:port, or null once refused. Sets {@link #info}. */
     private InetSocketAddress validate(Http2Headers headers, boolean endStream) {
         long headerListSize = H2Codecs.headerListSize(headers);
-        if (headerListSize > cfg.h2().maxHeaderListSize()) {
+        if (headerListSize > cfg().h2().maxHeaderListSize()) {
             // Checked before anything reads the headers. ztunnel's h2 answers 431 per stream too.
             info = withoutTarget(Map.of());
-            refuse(431, "request header list of " + headerListSize + " bytes exceeds " + cfg.h2().maxHeaderListSize());
+            refuse(431, "request header list of " + headerListSize + " bytes exceeds " + cfg().h2().maxHeaderListSize());
             return null;
         }
         Map<String, String> plain = Headers.plain(headers, TunnelSet.of(ch).headers());
@@ -132,7 +138,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
     private Destination resolve(InetSocketAddress dst) {
         Destination d;
         try {
-            d = cfg.destinations().resolve(dst, conn.localId, conn.local);
+            d = cfg().destinations().resolve(dst, conn.localId, conn.local);
         } catch (RuntimeException e) {
             log.warn("destination resolver failed for {}", Authority.text(dst), e);
             refuse(503, "destination resolver failed: " + e);
@@ -152,7 +158,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
     private boolean authorize(InetSocketAddress dst, Destination d) {
         AuthzDecision decision;
         try {
-            decision = cfg.authorizer().authorize(new AuthzRequest(conn.peerId, conn.peer, conn.localId, dst, info.headers()), d);
+            decision = cfg().authorizer().authorize(new AuthzRequest(conn.peerId, conn.peer, conn.localId, dst, info.headers()), d);
         } catch (RuntimeException e) {
             log.warn("authorizer failed for {} -> {}, denying", conn.peerId, Authority.text(dst), e);
             decision = AuthzDecision.deny("authorizer failed: " + e);
@@ -181,7 +187,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         // Pending dials are bounded per connection, per peer identity and per server before any
         // socket is opened; over a limit the answer is 503, ztunnel's status for an upstream it
         // cannot reach (src/proxy/inbound.rs).
-        String over = server.budgets.tryDial(conn.share, conn.pendingDials);
+        String over = server().budgets.tryDial(conn.share, conn.pendingDials);
         if (over != null) {
             refuse(503, over);
             return;
@@ -192,7 +198,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         Hold hold = new Hold(Long.MAX_VALUE, true);
         Bootstrap b = new Bootstrap()
                 .group(ch.eventLoop())
-                .channel(Transports.socketChannel(server.group))
+                .channel(Transports.socketChannel(server().group))
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)
@@ -210,7 +216,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
                 .handler(hold);
         ChannelFuture dial = b.connect(TunnelSet.of(ch).dialAddress(upstream));
         dialing = dial.channel();
-        TunnelSet.of(ch).dials(cfg.upstreamConnectTimeout().toNanos()).add(this);
+        TunnelSet.of(ch).dials(cfg().upstreamConnectTimeout().toNanos()).add(this);
         // The stream ended (reset, connection lost) before the upstream answered: abandon the dial,
         // so CONNECT+RST loops cost no upstream connections and no sockets. Dials in progress are
         // then bounded by the streams a connection admits (SETTINGS_MAX_CONCURRENT_STREAMS).
@@ -233,7 +239,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         if (dialPending) {
             dialPending = false;
             conn.pendingDials--;
-            server.budgets.dialDone(conn.share);
+            server().budgets.dialDone(conn.share);
         }
     }
 
@@ -260,7 +266,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         if (!f.isSuccess()) {
             String cause = dialTimedOut
                     // Netty's ConnectTimeoutException message, as before the dial had its own timer.
-                    ? "connection timed out after " + cfg.upstreamConnectTimeout().toMillis() + " ms: " + Authority.text(upstream)
+                    ? "connection timed out after " + cfg().upstreamConnectTimeout().toMillis() + " ms: " + Authority.text(upstream)
                     : HboneListener.describe(f.cause());
             refuse(503, ch.isActive() && !codec.rstReceived() ? "upstream " + Authority.text(upstream) + " unreachable: " + cause
                     : "stream ended before the upstream " + Authority.text(upstream) + " answered; dial abandoned");
@@ -291,7 +297,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         accept200();
         Tunnels.flushSoon(ch);
         codec.open();
-        Relay.join(Relay.tunnel(ch, new TunnelBudget(server.budgets, conn.share)), Relay.tcp(tcp));
+        Relay.join(Relay.tunnel(ch, new TunnelBudget(server().budgets, conn.share)), Relay.tcp(tcp));
         // What the upstream sent before (its bytes, its FIN) goes to the relay now, in order.
         hold.release();
     }
@@ -319,7 +325,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         statusSent = true;
         ch.write(new DefaultHttp2HeadersFrame(OK, false));
         log.debug("HBONE tunnel opened: {}", info);
-        TunnelEvents.opened(cfg.events(), info, codec);
+        TunnelEvents.opened(cfg().events(), info, codec);
     }
 
     private void refuse(int status, String reason) {
@@ -328,7 +334,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
 
     /** {@code denial}: the authorizer's decision when it refused (its listeners get all of it), else null. */
     private void refuse(int status, String reason, AuthzDecision denial) {
-        if (cfg.events().logsRefusals()) {
+        if (cfg().events().logsRefusals()) {
             // The listener's line (mesh-core's access log) already names both identities, the status
             // and the reason: this one at INFO made a refusal two lines.
             if (log.isDebugEnabled()) {
@@ -336,16 +342,16 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
                         status, conn.peerId, conn.localId, Authority.text(conn.peer), Authority.text(info.destination()), reason);
             }
         } else {
-            long n = server.refusalLog.admit();
+            long n = server().refusalLog.admit();
             if (n >= 0) {
                 log.info("HBONE CONNECT refused: status={} peer={} local={} src={} dst={} reason={}{}",
                         status, conn.peerId, conn.localId, Authority.text(conn.peer), Authority.text(info.destination()), reason, LogBudget.note(n));
             }
         }
         if (denial != null) {
-            TunnelEvents.denied(cfg.events(), info, denial);
+            TunnelEvents.denied(cfg().events(), info, denial);
         } else {
-            TunnelEvents.refused(cfg.events(), info, status, reason);
+            TunnelEvents.refused(cfg().events(), info, status, reason);
         }
         if (!ch.isActive() || codec.rstReceived()) {
             return;
@@ -370,12 +376,12 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
             // Nothing is built for nobody: the debug line's four arguments were an array and two
             // boxed longs per tunnel with DEBUG off (issue 14).
             boolean debug = log.isDebugEnabled();
-            if (debug || cfg.events() != HboneEvents.NONE) {
+            if (debug || cfg().events() != HboneEvents.NONE) {
                 TunnelResult r = TunnelEvents.result(info, c);
                 if (debug) {
                     log.debug("HBONE tunnel closed: {} in={} out={} {}", info, r.bytesReceived(), r.bytesSent(), r.reset() ? "reset" : "");
                 }
-                TunnelEvents.closed(cfg.events(), r);
+                TunnelEvents.closed(cfg().events(), r);
             }
         }
     }

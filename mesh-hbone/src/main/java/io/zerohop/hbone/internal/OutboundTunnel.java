@@ -24,14 +24,12 @@ import org.slf4j.Logger;
  */
 final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, TunnelCodec.Listener, Runnable, ChannelFutureListener {
     private static final Logger log = ConnectionPool.log;
-    private final ClientConfig cfg;
     final ClientConnection conn;
     final InetSocketAddress target;
     final Map<String, String> headers;
     /** The open's future until it completed with this tunnel; then null (24 bytes per open tunnel; issue 14). Event loop. */
     CompletableFuture<HboneStream> result;
     final TunnelCodec codec = new TunnelCodec(this, true);
-    Http2StreamChannel ch;
     TunnelInfo info;
     boolean released;
     volatile boolean opened;
@@ -41,19 +39,30 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
     OutboundTunnel(ClientConnection conn, InetSocketAddress target, Map<String, String> headers,
                    CompletableFuture<HboneStream> result) {
         this.conn = conn;
-        this.cfg = conn.pool().config();
         this.target = target;
         this.headers = headers;
         this.result = result;
     }
 
+    /**
+     * The tunnel's stream channel once {@link #bind} ran, else null: the codec's own, kept there,
+     * and the config through the connection; two fields fewer are 8 bytes of every open outbound
+     * tunnel (issue 14, benchmarks/results/tunmem-*.md).
+     */
+    Http2StreamChannel ch() {
+        return (Http2StreamChannel) codec.channel();
+    }
+
+    private ClientConfig cfg() {
+        return conn.pool().config();
+    }
+
     void bind(Http2StreamChannel ch) {
-        this.ch = ch;
         InetSocketAddress local = (InetSocketAddress) conn.channel.localAddress();
         this.info = new TunnelInfo(TunnelInfo.Direction.OUTBOUND, conn.key.source(), conn.peerId, local,
                 conn.key.hboneAddress(), target, headers, codec.startNanos());
         // The response deadline: one timer for all of the connection's pending CONNECTs (TunnelSet).
-        TunnelSet.of(ch).responses(cfg.connectTimeout().toNanos()).add(this);
+        TunnelSet.of(ch).responses(cfg().connectTimeout().toNanos()).add(this);
     }
 
     /**
@@ -63,7 +72,7 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
      */
     @Override
     public void run() {
-        if (ch == null) {
+        if (ch() == null) {
             conn.openOnLoop(conn.channel, this);
         } else {
             closeOnLoop();
@@ -76,7 +85,7 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
         if (!w.isSuccess()) {
             failOpen(new IOException("cannot send CONNECT to " + Authority.text(conn.key.hboneAddress()) + ": "
                     + HboneListener.describe(w.cause()), w.cause()));
-            ch.close();
+            ch().close();
         }
     }
 
@@ -84,8 +93,8 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
     void expire() {
         if (result != null && !result.isDone()) {
             failOpen(new java.net.SocketTimeoutException("no CONNECT response from " + Authority.text(conn.key.hboneAddress())
-                    + " for " + Authority.text(target) + " within " + cfg.connectTimeout()));
-            ch.close();
+                    + " for " + Authority.text(target) + " within " + cfg().connectTimeout()));
+            ch().close();
         }
     }
 
@@ -93,9 +102,9 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
         CompletableFuture<HboneStream> pending = result;
         if (pending != null && pending.completeExceptionally(t)) {
             if (t instanceof HboneRefusedException r) {
-                TunnelEvents.refused(cfg.events(), info, r.status(), t.getMessage());
+                TunnelEvents.refused(cfg().events(), info, r.status(), t.getMessage());
             } else {
-                TunnelEvents.failed(cfg.events(), info != null ? info : conn.pendingInfo(target, headers, codec.startNanos()), t);
+                TunnelEvents.failed(cfg().events(), info != null ? info : conn.pendingInfo(target, headers, codec.startNanos()), t);
             }
         }
     }
@@ -110,9 +119,9 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
             boolean won = result.complete(this);
             result = null;
             if (won) {
-                TunnelEvents.opened(cfg.events(), info, codec);
+                TunnelEvents.opened(cfg().events(), info, codec);
             } else {
-                ch.close();
+                ch().close();
             }
             return;
         }
@@ -126,7 +135,7 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
                 + ") refused with status " + status;
         log.debug(msg);
         failOpen(new HboneRefusedException(code, msg));
-        ch.close();
+        ch().close();
     }
 
     @Override
@@ -141,8 +150,8 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
                             + Authority.text(target) + ": " + HboneListener.describe(cause), cause));
         }
         releaseSlot();
-        if (opened && cfg.events() != HboneEvents.NONE) {
-            TunnelEvents.closed(cfg.events(), TunnelEvents.result(info, c));
+        if (opened && cfg().events() != HboneEvents.NONE) {
+            TunnelEvents.closed(cfg().events(), TunnelEvents.result(info, c));
         }
     }
 
@@ -179,7 +188,7 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
 
     @Override
     public Channel channel() {
-        return ch;
+        return ch();
     }
 
     @Override
@@ -189,27 +198,27 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
 
     @Override
     public HboneSocket toSocket() throws IOException {
-        return TunnelSocket.attach(ch, info);
+        return TunnelSocket.attach(ch(), info);
     }
 
     @Override
     public void reset() {
-        if (ch.isActive()) {
+        if (ch().isActive()) {
             // What it kept unread goes with the reset (TunnelCodec.abandon), in order before it.
-            if (ch.eventLoop().inEventLoop()) {
+            if (ch().eventLoop().inEventLoop()) {
                 codec.abandon();
             } else {
                 try {
-                    ch.eventLoop().execute(codec::abandon);
+                    ch().eventLoop().execute(codec::abandon);
                 } catch (java.util.concurrent.RejectedExecutionException loopGone) {
                     // The client is closed: its close released what was kept.
                 }
             }
-            Tunnels.reset(ch);
+            Tunnels.reset(ch());
         } else {
             // Ended before it was read: nothing to reset, but what it kept for a reader goes.
             try {
-                ch.eventLoop().execute(() -> TunnelCodec.dropUnread(ch));
+                ch().eventLoop().execute(() -> TunnelCodec.dropUnread(ch()));
             } catch (java.util.concurrent.RejectedExecutionException loopGone) {
                 // The client is closed: nothing runs there any more.
             }
@@ -219,19 +228,19 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
     @Override
     public void close() {
         // On the loop already (a callback of the open future, a handler): no task hand-off.
-        if (ch.eventLoop().inEventLoop()) {
+        if (ch().eventLoop().inEventLoop()) {
             closeOnLoop();
         } else {
-            ch.eventLoop().execute(this);
+            ch().eventLoop().execute(this);
         }
     }
 
     private void closeOnLoop() {
-        if (ch.isActive()) {
+        if (ch().isActive()) {
             codec.abandon();
-            Tunnels.closeGracefully(ch, codec);
+            Tunnels.closeGracefully(ch(), codec);
         } else {
-            TunnelCodec.dropUnread(ch);
+            TunnelCodec.dropUnread(ch());
         }
     }
 
@@ -240,17 +249,17 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
         for (ChannelHandler h : handlers) {
             java.util.Objects.requireNonNull(h, "handler");
         }
-        if (ch.eventLoop().inEventLoop()) {
+        if (ch().eventLoop().inEventLoop()) {
             attachOnLoop(handlers);
         } else {
-            ch.eventLoop().execute(() -> attachOnLoop(handlers));
+            ch().eventLoop().execute(() -> attachOnLoop(handlers));
         }
     }
 
     private void attachOnLoop(ChannelHandler[] handlers) {
-        ch.pipeline().addLast(handlers);
-        if (!ch.isActive()) {
-            TunnelCodec.replayEnded(ch);
+        ch().pipeline().addLast(handlers);
+        if (!ch().isActive()) {
+            TunnelCodec.replayEnded(ch());
         }
     }
 }
