@@ -282,7 +282,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
 
     /** Answers 200 and relays the tunnel and its dialled upstream {@code tcp}, or closes {@code tcp}. Event loop. */
     private void join(SocketChannel tcp, Hold hold) {
-        Predicate<SocketChannel> later = cfg.joinGate();
+        Predicate<SocketChannel> later = cfg().joinGate();
         if (later != null && ch.isActive() && later.test(tcp)) {
             ch.eventLoop().schedule(() -> join(tcp, hold), 1, TimeUnit.MILLISECONDS);
             return;
