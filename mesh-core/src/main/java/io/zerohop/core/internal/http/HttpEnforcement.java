@@ -84,6 +84,38 @@ public final class HttpEnforcement {
             "its first bytes are not read yet: decided by the policies in force once they are");
 
     /**
+     * Who reports a connection this class closes for a policy decision taken after its start (an {@code auto}
+     * port's fallback to L4, {@code evaluateUnparsed}) as the denial it is: counted {@code DENY} and logged with
+     * ztunnel's rejection, not as the clean close or reset the wire shows. Called on the event loop, before the
+     * connection is reset; must not block.
+     */
+    public interface Denials {
+        /** {@code tunnel}, open (200 sent), is denied by {@code decision}. */
+        void tunnel(TunnelInfo tunnel, Decision decision);
+
+        /** The plaintext connection {@code source} to {@code destination}, accepted, is denied by {@code decision}. */
+        void plaintext(InetSocketAddress source, InetSocketAddress destination, Decision decision);
+    }
+
+    private static final Denials UNREPORTED = new Denials() {
+        @Override
+        public void tunnel(TunnelInfo tunnel, Decision decision) {
+        }
+
+        @Override
+        public void plaintext(InetSocketAddress source, InetSocketAddress destination, Decision decision) {
+        }
+    };
+
+    /** Set once by the mesh before it accepts connections ({@link #reportDenials}). */
+    private volatile Denials denials = UNREPORTED;
+
+    /** Where denials taken after a connection's start are reported (see {@link Denials}); not null. */
+    public void reportDenials(Denials d) {
+        this.denials = java.util.Objects.requireNonNull(d, "denials");
+    }
+
+    /**
      * @param policy        the engine; null means no enforcement at all ({@link #enforces} is false)
      * @param meterRegistry a Micrometer {@code MeterRegistry}, or null
      * @param sources       who a connection comes from (plaintext: the registry workload at its
@@ -345,6 +377,11 @@ public final class HttpEnforcement {
             log.warn("denied {} -> {} ({}): {} (not parsed as HTTP: {})",
                     conn.peer() == null ? "plaintext " + Addresses.authority(conn.source()) : conn.peer(),
                     Addresses.authority(conn.destination()), conn.localId(), d.explain(), why);
+            if (tunnel instanceof TunnelInfo t) {
+                denials.tunnel(t, d);
+            } else {
+                denials.plaintext(conn.source(), conn.destination(), d);
+            }
             reset(ch);
             return;
         }
