@@ -102,7 +102,7 @@ public final class MeshRuntime {
             }
 
             @Override
-            public void plaintext(java.net.InetSocketAddress source, java.net.InetSocketAddress destination, io.zerohop.policy.Decision d) {
+            public void plaintext(java.net.InetSocketAddress source, java.net.InetSocketAddress destination) {
                 // As a plaintext denial at accept (PlaintextInbound.open): such a connection has no TCP metrics of its own.
                 observer.plainFailed(true, source, destination, "DENY");
             }

@@ -5,7 +5,10 @@ import static io.zerohop.core.http.L7SniffDecisionTest.count;
 import static io.zerohop.core.http.L7SniffDecisionTest.readToEnd;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.zerohop.core.AppProtocol;
 import io.zerohop.core.Capture;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoader;
 import io.zerohop.testing.CapturedStderr;
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -82,6 +85,67 @@ class DenialAfterSniffTest {
             assertThat(count(dst.find("istio.tcp.connections.closed").tag("response_flags", "-"))).isZero();
             assertThat(seen).isEmpty();
         });
+    }
+
+    /**
+     * A plaintext connection still being sniffed when a policy change denies it whatever it sends
+     * (L7SniffDecisionTest.DENY_PORT) is cut at once and counted as a tunnel cut the same way is, {@code DENY}
+     * (ztunnel's {@code AuthorizationPolicyLateRejection}: its plaintext passthrough runs under {@code handle_connection!},
+     * istio/ztunnel src/proxy/inbound_passthrough.rs), with the WARN line that names the policy. Before, a change that
+     * came between the admission and the end of the dial was missed, and one after it reset only the connection to the
+     * application: the client waited for the 5 s sniff timeout and was then denied as non-HTTP bytes.
+     */
+    @Test
+    void aPlaintextConnectionStillSniffedCutByAPolicyChangeIsCountedDeny() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.66.6");
+        try (java.net.ServerSocket app = new java.net.ServerSocket(0, 50, ip)) {
+            int port = app.getLocalPort();
+            PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", L7SniffDecisionTest.policies(port, ""))).build();
+            try (L7SniffDecisionTest.Meshes m = new L7SniffDecisionTest.Meshes(ip, port, AppProtocol.AUTO, engine, server -> { });
+                 CapturedStderr err = new CapturedStderr()) {
+                InetSocketAddress via = m.server.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0), new InetSocketAddress(ip, port)));
+                try (Socket s = new Socket(via.getAddress(), via.getPort()); Socket appSide = app.accept()) {
+                    s.setSoTimeout(20_000);
+                    // Admitted (the ALLOW by path may match) and dialled; its first bytes not sent.
+                    engine.replace(PolicyLoader.fromString("p.yaml", L7SniffDecisionTest.policies(port, L7SniffDecisionTest.DENY_PORT)));
+                    // The change's own line, whether it came before the connection was tracked (after its dial) or after.
+                    assertThat(err.awaitLine("plaintext connection to", "no longer allowed after a policy update"))
+                            .contains("DENY by prod/deny-port (AuthorizationPolicy DENY, rule 0)");
+                    assertThat(readToEnd(s)).isEmpty();
+                    await(() -> count(m.dst.find("istio.tcp.connections.failed").tag("response_flags", "DENY")) >= 1);
+                    assertThat(count(m.dst.find("istio.tcp.connections.failed").tag("response_flags", "DENY"))).isEqualTo(1.0);
+                }
+            }
+        }
+    }
+
+    /** The same change cuts a plaintext connection that fell back to L4 and is relayed as bytes: counted DENY, its client reset. */
+    @Test
+    void aPlaintextConnectionFallenBackToL4CutByAPolicyChangeIsCountedDeny() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.66.8");
+        try (java.net.ServerSocket app = new java.net.ServerSocket(0, 50, ip)) {
+            int port = app.getLocalPort();
+            // An L4 rule allows loopback on the TCP chain: the non-HTTP bytes are relayed.
+            PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml",
+                    L7Http10Test.POLICY_WITH_L4_RULE.replace("PORT", Integer.toString(port)))).build();
+            try (L7SniffDecisionTest.Meshes m = new L7SniffDecisionTest.Meshes(ip, port, AppProtocol.AUTO, engine, server -> { });
+                 CapturedStderr err = new CapturedStderr()) {
+                InetSocketAddress via = m.server.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0), new InetSocketAddress(ip, port)));
+                try (Socket s = new Socket(via.getAddress(), via.getPort()); Socket appSide = app.accept()) {
+                    s.setSoTimeout(20_000);
+                    appSide.setSoTimeout(20_000);
+                    send(s);
+                    assertThat(appSide.getInputStream().readNBytes(NOT_HTTP.length)).as("relayed as bytes").isEqualTo(NOT_HTTP);
+                    engine.replace(PolicyLoader.fromString("p.yaml", (L7Http10Test.POLICY_WITH_L4_RULE + L7SniffDecisionTest.DENY_PORT)
+                            .replace("PORT", Integer.toString(port))));
+                    assertThat(err.awaitLine("plaintext connection to", "no longer allowed after a policy update"))
+                            .contains("DENY by prod/deny-port (AuthorizationPolicy DENY, rule 0)");
+                    assertThat(io.zerohop.testing.netty.SocketEnds.readUntilEnd(s.getInputStream())).as("client side").isEqualTo("reset");
+                    await(() -> count(m.dst.find("istio.tcp.connections.failed").tag("response_flags", "DENY")) >= 1);
+                    assertThat(count(m.dst.find("istio.tcp.connections.failed").tag("response_flags", "DENY"))).isEqualTo(1.0);
+                }
+            }
+        }
     }
 
     private static void send(Socket s) throws java.io.IOException {

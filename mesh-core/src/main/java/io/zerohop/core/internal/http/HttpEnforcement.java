@@ -18,6 +18,7 @@ import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.core.Addresses;
 import io.zerohop.core.AppProtocol;
 import io.zerohop.core.Workload;
+import io.zerohop.core.internal.LivePlaintext;
 import io.zerohop.core.internal.TunnelSource;
 import io.zerohop.hbone.Destination;
 import io.zerohop.hbone.internal.Relay;
@@ -93,8 +94,8 @@ public final class HttpEnforcement {
         /** {@code tunnel}, open (200 sent), is denied by {@code decision}. */
         void tunnel(TunnelInfo tunnel, Decision decision);
 
-        /** The plaintext connection {@code source} to {@code destination}, accepted, is denied by {@code decision}. */
-        void plaintext(InetSocketAddress source, InetSocketAddress destination, Decision decision);
+        /** The plaintext connection {@code source} to {@code destination}, accepted, is denied (its WARN line is written). */
+        void plaintext(InetSocketAddress source, InetSocketAddress destination);
     }
 
     private static final Denials UNREPORTED = new Denials() {
@@ -103,7 +104,7 @@ public final class HttpEnforcement {
         }
 
         @Override
-        public void plaintext(InetSocketAddress source, InetSocketAddress destination, Decision decision) {
+        public void plaintext(InetSocketAddress source, InetSocketAddress destination) {
         }
     };
 
@@ -292,8 +293,17 @@ public final class HttpEnforcement {
             @Override
             public void joinFrom(Relay.End client) {
                 Channel ch = client.channel();
-                ch.closeFuture().addListener(x -> tcp.channel().close());
-                track(tcp.channel(), tcp.channel(), conn);
+                Channel up = tcp.channel();
+                ch.closeFuture().addListener(x -> up.close());
+                // Cut by a policy change (LivePlaintext resets the upstream, maybe before this runs): reported here, as
+                // such a connection has no TCP metrics of its own, and the client ended now, not when the sniff times out.
+                up.closeFuture().addListener(x -> {
+                    if (LivePlaintext.deniedByPolicy(up)) {
+                        denials.plaintext(conn.source(), conn.destination());
+                        HttpEnforcement.reset(ch);
+                    }
+                });
+                track(up, up, conn);
                 whenHttp(ch, protocol, conn, tcp.channel(), installed -> {
                     install(ch, conn, f -> new TcpUpstream(f, tcp.channel()));
                     installed.accept(true);
@@ -368,6 +378,11 @@ public final class HttpEnforcement {
     /** The connection cannot be parsed: decided as the CONNECT would have been at L4 (fail closed). */
     private void atL4(Channel ch, Conn conn, Object tunnel, Step opaque, java.util.function.Consumer<Boolean> installed,
                       String why) {
+        if (tunnel instanceof Channel up && LivePlaintext.deniedByPolicy(up)) {
+            // Already cut and reported by the policy change (plaintext's joinFrom): not a second denial.
+            reset(ch);
+            return;
+        }
         AccessRequest request = l4(conn);
         // Marked before deciding: a policy swap either is seen by this decision or finds the mark (redecide).
         mark(tunnel, request);
@@ -380,7 +395,7 @@ public final class HttpEnforcement {
             if (tunnel instanceof TunnelInfo t) {
                 denials.tunnel(t, d);
             } else {
-                denials.plaintext(conn.source(), conn.destination(), d);
+                denials.plaintext(conn.source(), conn.destination());
             }
             reset(ch);
             return;
