@@ -67,6 +67,9 @@ class LivePlaintextReauthorizationTest {
                 assertThat(denied.count()).as("closed and failed once, with DENY").isEqualTo(1.0);
                 assertThat(meters.find("istio.tcp.connections.closed").tag("response_flags", "DENY").counter().count()).isEqualTo(1.0);
                 assertThat(meters.find("istio.tcp.connections.failed").tag("response_flags", "CONNECT").counter()).isNull();
+                // And logged as one: the relay's access line carries ztunnel's AuthorizationPolicyLateRejection (src/proxy.rs),
+                // as ztunnel's plaintext passthrough records it (inbound_passthrough.rs handle_connection!); it read as a plain reset.
+                assertThat(err.awaitLine("plaintext-inbound src=", "end=")).endsWith(" end=reset error=\"connection closed due to policy change\"");
             }
         }
     }

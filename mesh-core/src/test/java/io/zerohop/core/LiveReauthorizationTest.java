@@ -96,6 +96,9 @@ public class LiveReauthorizationTest {
                     var denied = meters.find("istio.tcp.connections.failed").tag("response_flags", "DENY")
                             .tag("source_principal", "spiffe://cluster.local/ns/prod/sa/frontend").counter();
                     assertThat(denied).as("the late rejection counts as a DENY failure").isNotNull();
+                    // And the access line says so, with ztunnel's AuthorizationPolicyLateRejection (src/proxy.rs): it read as a plain reset.
+                    assertThat(err.awaitLine("inbound src=", "src_id=spiffe://cluster.local/ns/prod/sa/frontend", "end="))
+                            .endsWith(" end=reset error=\"connection closed due to policy change\"");
                 }
             }
         }

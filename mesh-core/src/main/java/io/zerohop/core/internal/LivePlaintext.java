@@ -40,10 +40,26 @@ public final class LivePlaintext {
     /** Connection to the workload → its re-decision, as at admission. */
     private final Map<Channel, Supplier<Decision>> open = new ConcurrentHashMap<>();
 
-    /** Tracks {@code upstream} until it closes; {@code redecide} is asked after every policy change. */
-    public void track(Channel upstream, Supplier<Decision> redecide) {
+    /** Policy changes seen so far ({@link #reauthorize} calls): read at admission, handed to {@link #track}. */
+    private final java.util.concurrent.atomic.AtomicLong changes = new java.util.concurrent.atomic.AtomicLong();
+
+    /** How many policy changes were seen so far; read before the admission decision, for {@link #track}. */
+    public long changes() {
+        return changes.get();
+    }
+
+    /**
+     * Tracks {@code upstream} until it closes; {@code redecide} is asked after every policy change, and now when a
+     * change came since {@code seenAtAdmission} ({@link #changes} before the admission decision): the connection is
+     * tracked only once its dial completed, and a change in between was missed, which kept it open under policies
+     * that deny it (until 2 December).
+     */
+    public void track(Channel upstream, Supplier<Decision> redecide, long seenAtAdmission) {
         open.put(upstream, redecide);
         upstream.closeFuture().addListener(f -> open.remove(upstream));
+        if (changes.get() != seenAtAdmission) {
+            decide(upstream, redecide);
+        }
     }
 
     /** Open plaintext-inbound connections right now. */
@@ -53,36 +69,43 @@ public final class LivePlaintext {
 
     /** Decides every open connection again and resets those now denied; returns how many. Never blocks. */
     public int reauthorize() {
+        changes.incrementAndGet();
         List<Map.Entry<Channel, Supplier<Decision>>> now = new ArrayList<>(open.entrySet());
         int closed = 0;
         for (Map.Entry<Channel, Supplier<Decision>> e : now) {
-            Decision d;
-            try {
-                d = e.getValue().get();
-            } catch (RuntimeException ex) {
-                log.warn("re-authorization of plaintext {} failed, closing it (never fail open): {}", e.getKey(), ex.toString());
-                d = null;
+            if (decide(e.getKey(), e.getValue())) {
+                closed++;
             }
-            if (d != null && d.allowed()) {
-                continue;
-            }
-            if (open.remove(e.getKey()) == null) {
-                continue;
-            }
-            Channel ch = e.getKey();
-            log.warn("plaintext connection to {} closed because it is no longer allowed after a policy update: {}",
-                    io.zerohop.core.Addresses.authority((java.net.InetSocketAddress) ch.remoteAddress()),
-                    d == null ? "authorization failed" : d.explain());
-            ch.attr(DENIED_BY_POLICY).set(Boolean.TRUE);
-            ch.eventLoop().execute(() -> {
-                if (ch instanceof DuplexChannel dc) {
-                    Relay.tcp(dc).reset();
-                } else {
-                    ch.close();
-                }
-            });
-            closed++;
         }
         return closed;
+    }
+
+    /** Decides {@code ch} again; resets it when now denied and still tracked (once: the first to untrack it). */
+    private boolean decide(Channel ch, Supplier<Decision> redecide) {
+        Decision d;
+        try {
+            d = redecide.get();
+        } catch (RuntimeException ex) {
+            log.warn("re-authorization of plaintext {} failed, closing it (never fail open): {}", ch, ex.toString());
+            d = null;
+        }
+        if (d != null && d.allowed()) {
+            return false;
+        }
+        if (open.remove(ch) == null) {
+            return false;
+        }
+        log.warn("plaintext connection to {} closed because it is no longer allowed after a policy update: {}",
+                io.zerohop.core.Addresses.authority((java.net.InetSocketAddress) ch.remoteAddress()),
+                d == null ? "authorization failed" : d.explain());
+        ch.attr(DENIED_BY_POLICY).set(Boolean.TRUE);
+        ch.eventLoop().execute(() -> {
+            if (ch instanceof DuplexChannel dc) {
+                Relay.tcp(dc).reset();
+            } else {
+                ch.close();
+            }
+        });
+        return true;
     }
 }

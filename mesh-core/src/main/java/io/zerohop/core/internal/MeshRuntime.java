@@ -95,6 +95,18 @@ public final class MeshRuntime {
                 new TunnelSource(registry, refusals), 5_000, cfg.clusterId());
         http.acceptHttp10(cfg.acceptHttp10());
         http.sniffHttp10(cfg.sniffHttp10());
+        http.reportDenials(new HttpEnforcement.Denials() {
+            @Override
+            public void tunnel(io.zerohop.hbone.TunnelInfo t, io.zerohop.policy.Decision d) {
+                observer.denied(t, ZtunnelAccessLog.rejection(PolicyAuthorizer.rejection(d), d.explain()));
+            }
+
+            @Override
+            public void plaintext(java.net.InetSocketAddress source, java.net.InetSocketAddress destination) {
+                // As a plaintext denial at accept (PlaintextInbound.open): such a connection has no TCP metrics of its own.
+                observer.plainFailed(true, source, destination, "DENY");
+            }
+        });
         PolicyAuthorizer authorizer = policy == null ? null : new PolicyAuthorizer(policy, registry, refusals, observer::logsRefusals);
         this.listeners = new Listeners(group, ownPorts, tunnels);
         this.outbound = new Outbound(tls, group, local, identity, ownPorts, cfg.passthroughUnknown(), new FanOut(observer, tunnels),

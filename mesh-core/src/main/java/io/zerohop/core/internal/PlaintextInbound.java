@@ -40,6 +40,8 @@ public final class PlaintextInbound implements CaptureListener.Opener {
     private final TunnelObserver observer;
     private final RateLimitedLog refusals;
     private final LivePlaintext live = new LivePlaintext();
+    private static final Decision NOT_PARSED_YET = Decision.allowNoPolicy(
+            "decided per HTTP request, its parser not installed yet: its requests meet the policies in force");
 
     /** @param engine null: every mode is PERMISSIVE and every connection allowed (then {@code policy} is null too) */
     public PlaintextInbound(LocalWorkloads local, OwnPorts ownPorts, PolicyEngine engine,
@@ -100,6 +102,8 @@ public final class PlaintextInbound implements CaptureListener.Opener {
      */
     @Override
     public CompletableFuture<Relay.End> open(InetSocketAddress source, InetSocketAddress target, EventLoop loop) {
+        // Before the decision: a policy change from here to the tracking below is re-decided at the tracking.
+        long changes = live.changes();
         Admission a = admit(source, target);
         if (a.refusal() != null) {
             if (a.workload() != null && observer != null) {
@@ -112,7 +116,7 @@ public final class PlaintextInbound implements CaptureListener.Opener {
         AppProtocol proto = w.appProtocol(target.getPort());
         return countFailure(CaptureListener.connectTcp(loop, target), true, source, target).thenApply(end -> {
             if (policy != null) {
-                live.track(end.channel(), () -> redecide(source, target, w, end.channel()));
+                live.track(end.channel(), () -> redecide(source, target, w, end.channel(), a.perRequest()), changes);
             }
             return a.perRequest()
                     ? http.plaintext(end, source, target, w.ref(), local.registry().identityOf(w), proto)
@@ -128,10 +132,17 @@ public final class PlaintextInbound implements CaptureListener.Opener {
      * them but the parsed ones, whose next request meets it.
      */
     private io.zerohop.policy.Decision redecide(InetSocketAddress source, InetSocketAddress target, Workload w,
-                                                io.netty.channel.Channel upstream) {
+                                                io.netty.channel.Channel upstream, boolean admittedPerRequest) {
         io.zerohop.policy.Decision perRequest = http.redecide(upstream);
         if (perRequest != null) {
             return perRequest;
+        }
+        if (admittedPerRequest) {
+            // Dialled, not yet handed to the parser (LivePlaintext.track runs first): decided as its admission was, never
+            // by evaluateUnparsed, which would cut every connection an ALLOW with HTTP fields is yet to admit.
+            io.zerohop.policy.Decision d = w.appProtocol(target.getPort()) == AppProtocol.AUTO
+                    ? policy.plaintextDenialBeforeSniff(source, w, target) : null;
+            return d != null ? d : NOT_PARSED_YET;
         }
         return http.enforces(w.ref(), w.appProtocol(target.getPort()), target.getPort())
                 ? policy.decidePlaintextUnparsed(source, w, target) : policy.decidePlaintext(source, w, target);

@@ -60,10 +60,10 @@ public final class TunnelObserver implements HboneEvents {
      */
     private final Interner<TrafficLabels> shared = Interner.newWeakInterner();
     /**
-     * Tunnels a policy change is closing while no metrics sink tracks them ({@link #open} is empty):
-     * their ztunnel-format line still says so. Keyed by the TunnelInfo instance; each leaves at its close.
+     * Tunnels a policy decision is closing while no metrics sink tracks them ({@link #open} is empty), to the
+     * error their close is logged with ({@link #denied}). Keyed by the TunnelInfo instance; each leaves at its close.
      */
-    private final java.util.Set<TunnelInfo> lateDeniedUntracked = Collections.newSetFromMap(Collections.synchronizedMap(new IdentityHashMap<>()));
+    private final Map<TunnelInfo, String> deniedUntracked = Collections.synchronizedMap(new IdentityHashMap<>());
     /** Open tunnels whose bytes are reported as they flow; keyed by the TunnelInfo instance. */
     private final Map<TunnelInfo, Live> open = Collections.synchronizedMap(new IdentityHashMap<>());
 
@@ -72,7 +72,8 @@ public final class TunnelObserver implements HboneEvents {
         final TunnelCounters counters;
         final TrafficLabels labels;
         final boolean outbound;
-        volatile boolean denied;
+        /** ztunnel's error for a close a policy decided ({@link #denied}), else null. */
+        volatile String deniedBy;
         long sentReported;
         long receivedReported;
 
@@ -164,14 +165,26 @@ public final class TunnelObserver implements HboneEvents {
 
     /**
      * {@code t} is being closed because a policy change denies it: its close counts with
-     * {@code response_flags="DENY"} (ztunnel's {@code AuthorizationPolicyLateRejection}).
+     * {@code response_flags="DENY"} and is logged with ztunnel's {@code AuthorizationPolicyLateRejection}.
      */
     public void lateDenied(TunnelInfo t) {
+        denied(t, ZtunnelAccessLog.LATE_REJECTION);
+    }
+
+    /**
+     * {@code t}, already open, is being closed because a policy denies it: its close counts with
+     * {@code response_flags="DENY"} (istio/ztunnel src/proxy/metrics.rs {@code extract_failure_reason}: both
+     * rejections are {@code AuthorizationPolicyDenied}), and both access-log formats carry {@code error}, the
+     * Display of ztunnel's error (not null): {@link ZtunnelAccessLog#LATE_REJECTION} for a policy change,
+     * {@link ZtunnelAccessLog#rejection} for a decision taken after the sniff, which ztunnel takes at the CONNECT.
+     * Without it such a close was counted and logged as a clean one.
+     */
+    public void denied(TunnelInfo t, String error) {
         Live l = open.get(t);
         if (l != null) {
-            l.denied = true;
-        } else if (sink == null && ztunnel != null) {
-            lateDeniedUntracked.add(t);
+            l.deniedBy = error;
+        } else if (sink == null) {
+            deniedUntracked.put(t, error);
         }
     }
 
@@ -196,7 +209,7 @@ public final class TunnelObserver implements HboneEvents {
     public void tunnelClosed(TunnelResult r) {
         TunnelInfo t = r.info();
         TrafficLabels closedLabels = null;
-        boolean lateDenied = false;
+        String deniedBy = null;
         if (sink != null) {
             Live l = open.remove(t);
             if (l == null) {
@@ -207,16 +220,16 @@ public final class TunnelObserver implements HboneEvents {
             // (DENY), a peer's RST_STREAM with an error code as a connection failure (CONNECT); a TCP
             // reset or a lost connection is no failure to ztunnel (ZtunnelAccessLog.endError).
             // A tunnel cut at the drain deadline is ztunnel's ClosedFromDrain, a ConnectionFailure.
-            sink.closed(l.labels.withResponseFlags(l.denied ? "DENY"
+            sink.closed(l.labels.withResponseFlags(l.deniedBy != null ? "DENY"
                     : cutByDrain(r) || ZtunnelAccessLog.endError(r) != null ? "CONNECT" : TrafficLabels.NO_FLAGS));
             closedLabels = l.labels;
-            lateDenied = l.denied;
-        } else if (ztunnel != null) {
-            lateDenied = lateDeniedUntracked.remove(t);
+            deniedBy = l.deniedBy;
+        } else {
+            deniedBy = deniedUntracked.remove(t);
         }
         if (ztunnel != null) {
             TrafficLabels known = closedLabels;
-            ZtunnelAccessLog.closed(access, ztunnel, r, lateDenied ? ZtunnelAccessLog.LATE_REJECTION : cutByDrain(r) ? ZtunnelAccessLog.CLOSED_FROM_DRAIN : null,
+            ZtunnelAccessLog.closed(access, ztunnel, r, deniedBy != null ? deniedBy : cutByDrain(r) ? ZtunnelAccessLog.CLOSED_FROM_DRAIN : null,
                     () -> known != null ? known : labels(t), () -> ztunnelSource(t));
         } else if (access.isInfoEnabled()) {
             access.info("{} src={} src_id={}{} dst={} dst_id={} status={} bytes_sent={} bytes_received={} duration_ms={} end={}{}",
@@ -227,7 +240,8 @@ public final class TunnelObserver implements HboneEvents {
                     addr(t.destination()),
                     t.direction() == TunnelInfo.Direction.INBOUND ? t.localIdentity() : t.peerIdentity(),
                     r.status(), r.bytesSent(), r.bytesReceived(), r.duration().toMillis(),
-                    r.reset() ? "reset" : "fin", r.error() == null ? "" : " error=\"" + r.error() + "\"");
+                    r.reset() ? "reset" : "fin", deniedBy != null ? " error=\"" + deniedBy + "\""
+                            : r.error() == null ? "" : " error=\"" + r.error() + "\"");
         }
         if (extra != null) {
             extra.accept(r);
@@ -364,21 +378,23 @@ public final class TunnelObserver implements HboneEvents {
             @Override
             public void ended(Relay.Stats s) {
                 // The captured client is side a, this destination side b.
+                // A connection a policy change cut is ztunnel's AuthorizationPolicyLateRejection: DENY, and that
+                // error in both formats. Any other reset is no failure to ztunnel's copy (src/copy.rs
+                // ignore_io_errors), unless the drain deadline cut the relay (ClosedFromDrain).
+                boolean denied = s.reset() && LivePlaintext.deniedByPolicy(end.channel());
                 if (labels != null) {
                     // sent = server to client (b to a), received = client to server, as ztunnel.
                     sink.bytes(labels, s.bytesFromB(), s.bytesFromA());
-                    // A connection a policy change cut is ztunnel's AuthorizationPolicyLateRejection: DENY.
-                    // Any other reset is no failure to ztunnel's copy (src/copy.rs ignore_io_errors),
-                    // unless the drain deadline cut the relay (ClosedFromDrain).
-                    sink.closed(labels.withResponseFlags(s.reset() && LivePlaintext.deniedByPolicy(end.channel()) ? "DENY"
-                            : drained(s) ? "CONNECT" : TrafficLabels.NO_FLAGS));
+                    sink.closed(labels.withResponseFlags(denied ? "DENY" : drained(s) ? "CONNECT" : TrafficLabels.NO_FLAGS));
                 }
                 if (ztunnel != null) {
-                    ZtunnelAccessLog.plain(access, ztunnel, s, drained(s), inbound, src, dst, () -> labels != null ? labels : plainLabels(inbound, src, dst));
+                    ZtunnelAccessLog.plain(access, ztunnel, s, denied ? ZtunnelAccessLog.LATE_REJECTION : drained(s) ? ZtunnelAccessLog.CLOSED_FROM_DRAIN : null,
+                            inbound, src, dst, () -> labels != null ? labels : plainLabels(inbound, src, dst));
                 } else if (access.isInfoEnabled()) {
-                    access.info("{} src={} src_id=- dst={} dst_id={} status=- bytes_sent={} bytes_received={} duration_ms={} end={}",
+                    access.info("{} src={} src_id=- dst={} dst_id={} status=- bytes_sent={} bytes_received={} duration_ms={} end={}{}",
                             kind, addr(src), addr(dst), dstId == null ? "-" : dstId, s.bytesFromA(), s.bytesFromB(),
-                            s.duration().toMillis(), s.reset() ? "reset" : "fin");
+                            s.duration().toMillis(), s.reset() ? "reset" : "fin",
+                            denied ? " error=\"" + ZtunnelAccessLog.LATE_REJECTION + "\"" : "");
                 }
             }
         };

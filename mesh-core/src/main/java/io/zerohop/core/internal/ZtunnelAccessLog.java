@@ -158,7 +158,7 @@ final class ZtunnelAccessLog {
             }
             // ztunnel's Error::HttpStatus shows hyper's StatusCode: "401 Unauthorized".
             String error = outbound ? status > 0 ? "http status: " + io.netty.handler.codec.http.HttpResponseStatus.valueOf(status) : reason
-                    : flags.equals("DENY") ? "connection closed due to policy rejection: " + (rejection != null ? rejectionText(rejection) : reason)
+                    : flags.equals("DENY") ? rejection(rejection, reason)
                     : inboundFailure(reason);
             out.write("error", complete(src.get(), labels.get(), addr(outbound ? t.peerAddress() : t.localAddress()), addr(t.destination()),
                     outbound, true, 0, 0, elapsed(t), error));
@@ -183,6 +183,14 @@ final class ZtunnelAccessLog {
      * the slash) or {@code allow policies exist, but none allowed}. What operators grep and alert on;
      * zerohop's fuller explanation stays in zerohop's format and the authorizer's DEBUG line.
      */
+    /**
+     * The Display of ztunnel's {@code AuthorizationPolicyRejection} (istio/ztunnel src/proxy.rs: "connection closed
+     * due to policy rejection: " and {@link #rejectionText}); {@code reason}, zerohop's text, when {@code r} is null.
+     */
+    static String rejection(AuthzDecision.PolicyRejection r, String reason) {
+        return "connection closed due to policy rejection: " + (r != null ? rejectionText(r) : reason);
+    }
+
     static String rejectionText(AuthzDecision.PolicyRejection r) {
         return r.explicit() ? "explicitly denied by: " + r.namespace() + "/" + r.name() : "allow policies exist, but none allowed";
     }
@@ -241,15 +249,17 @@ final class ZtunnelAccessLog {
     /**
      * A plain TCP relay's line (passthrough, plaintext inbound): bytes_sent is the request outbound,
      * the response inbound, as ztunnel's. A reset is {@code info} without error, as ztunnel's copy
-     * ignores it (src/copy.rs {@code ignore_io_errors}); {@code drained}: cut at the drain deadline,
-     * {@link #CLOSED_FROM_DRAIN}.
+     * ignores it (src/copy.rs {@code ignore_io_errors}); {@code closedBy}: the error of a relay zerohop cut on
+     * purpose, {@link #LATE_REJECTION} (a policy change denies it: ztunnel's plaintext passthrough runs under
+     * {@code handle_connection!} too, src/proxy/inbound_passthrough.rs) or {@link #CLOSED_FROM_DRAIN} (cut at
+     * the drain deadline), logged at ERROR as a tunnel's; else null.
      */
-    static void plain(Logger log, Out out, Relay.Stats s, boolean drained, boolean inbound, InetSocketAddress src, InetSocketAddress dst,
+    static void plain(Logger log, Out out, Relay.Stats s, String closedBy, boolean inbound, InetSocketAddress src, InetSocketAddress dst,
                       Supplier<TrafficLabels> labels) {
-        if (drained ? log.isErrorEnabled() : log.isInfoEnabled()) {
-            out.write(drained ? "error" : "info", complete(addr(src), labels.get(), addr(dst), null, !inbound, false,
+        if (closedBy != null ? log.isErrorEnabled() : log.isInfoEnabled()) {
+            out.write(closedBy != null ? "error" : "info", complete(addr(src), labels.get(), addr(dst), null, !inbound, false,
                     inbound ? s.bytesFromB() : s.bytesFromA(), inbound ? s.bytesFromA() : s.bytesFromB(), s.duration(),
-                    drained ? CLOSED_FROM_DRAIN : null));
+                    closedBy));
         }
     }
 

@@ -164,27 +164,75 @@ class ZtunnelFailedOpenLogTest {
     @Test
     @DisplayName("a tunnel closed for a policy change: connection complete with ztunnel's late rejection, with and without metrics")
     void aLateDenialIsConnectionClosedDueToPolicyChange() {
+        closedAsDenied(TunnelObserver::lateDenied, "connection closed due to policy change");
+    }
+
+    /**
+     * A tunnel denied after its 200 because its first bytes were not HTTP (an {@code auto} port's fallback to L4,
+     * HttpEnforcement): ztunnel takes that decision at the CONNECT, so the close carries the Display of
+     * {@code Error::AuthorizationPolicyRejection} (istio/ztunnel src/proxy.rs, "connection closed due to policy
+     * rejection: " and {@code AuthorizationRejectionError}) and counts DENY, where it was a clean close.
+     */
+    @Test
+    @DisplayName("a tunnel denied after the sniff: connection complete with ztunnel's policy rejection, DENY, with and without metrics")
+    void aDenialAfterTheSniffIsConnectionClosedDueToPolicyRejection() {
+        String error = ZtunnelAccessLog.rejection(AuthzDecision.PolicyRejection.explicitlyDenied("bench", "deny"), "zerohop's text");
+        assertThat(error).isEqualTo("connection closed due to policy rejection: explicitly denied by: bench/deny");
+        closedAsDenied((o, t) -> o.denied(t, error), error);
+    }
+
+    /** Opens a tunnel, marks it with {@code deny}, resets it: the close is ERROR with {@code error}, and DENY where counted. */
+    private void closedAsDenied(java.util.function.BiConsumer<TunnelObserver, TunnelInfo> deny, String error) {
         TunnelObserver noMetrics = new TunnelObserver(WorkloadRegistry.of(List.of(WorkloadStringsTest.CLIENT), Map.of()), null,
                 null, TrafficLabels.DEFAULT_CLUSTER, debugLogger(), (level, line) -> lines.add(new Written(level, line.text(level, "T"))));
         for (TunnelObserver o : List.of(observer, noMetrics)) {
             lines.clear();
             TunnelInfo in = inbound();
-            o.tunnelOpened(in, new io.zerohop.hbone.TunnelCounters() {
-                @Override
-                public long bytesReceived() {
-                    return 0;
-                }
-
-                @Override
-                public long bytesSent() {
-                    return 0;
-                }
-            });
-            o.lateDenied(in);
+            o.tunnelOpened(in, TunnelObserverLabelsTest.NO_BYTES);
+            deny.accept(o, in);
             o.tunnelClosed(new io.zerohop.hbone.TunnelResult(in, 200, 5, 7, java.time.Duration.ofMillis(3), true, "reset"));
             assertThat(lines).extracting(Written::level).containsExactly("debug", "error");
             assertThat(lines.get(1).text()).contains("\tconnection complete\t").contains(" bytes_sent=7 bytes_recv=5 duration=\"3ms\" ")
-                    .endsWith(" error=\"connection closed due to policy change\"");
+                    .endsWith(" error=\"" + error + "\"");
         }
+        assertThat(metrics.closed).extracting(TrafficLabels::responseFlags).containsExactly("DENY");
+    }
+
+    /**
+     * A plaintext connection reset for a policy change (LivePlaintext): ztunnel's plaintext passthrough runs under
+     * {@code handle_connection!} as a tunnel does (istio/ztunnel src/proxy/inbound_passthrough.rs), so its close is
+     * {@code connection complete} at ERROR with {@code AuthorizationPolicyLateRejection}'s Display, counted DENY; it was
+     * an INFO line without error, as any reset.
+     */
+    @Test
+    @DisplayName("a plaintext connection cut by a policy change: connection complete (ERROR) with the late rejection, DENY")
+    void aPlaintextLateDenialIsConnectionClosedDueToPolicyChange() {
+        io.netty.channel.embedded.EmbeddedChannel upstream = new io.netty.channel.embedded.EmbeddedChannel();
+        upstream.attr(LivePlaintext.DENIED_BY_POLICY).set(Boolean.TRUE);
+        io.zerohop.hbone.internal.Relay.End end = observer.plain(new io.zerohop.hbone.internal.Relay.End() {
+            @Override
+            public io.netty.channel.Channel channel() {
+                return upstream;
+            }
+
+            @Override
+            public void shutdownOutput() {
+            }
+
+            @Override
+            public void reset() {
+            }
+
+            @Override
+            public void close() {
+            }
+        }, "plaintext-inbound", true, new InetSocketAddress("127.0.0.3", 40000), TARGET, null);
+        end.ended(new io.zerohop.hbone.internal.Relay.Stats(5, 7, java.time.Duration.ofMillis(3), true));
+        assertThat(lines).extracting(Written::level).containsExactly("error");
+        assertThat(lines.get(0).text()).startsWith("T\terror\taccess\tconnection complete\tsrc.addr=127.0.0.3:40000 ")
+                .doesNotContain("identity").endsWith(" direction=\"inbound\" bytes_sent=7 bytes_recv=5 duration=\"3ms\" "
+                        + "error=\"connection closed due to policy change\"");
+        assertThat(metrics.closed).extracting(TrafficLabels::responseFlags).containsExactly("DENY");
+        upstream.finishAndReleaseAll();
     }
 }

@@ -18,6 +18,7 @@ import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.core.Addresses;
 import io.zerohop.core.AppProtocol;
 import io.zerohop.core.Workload;
+import io.zerohop.core.internal.LivePlaintext;
 import io.zerohop.core.internal.TunnelSource;
 import io.zerohop.hbone.Destination;
 import io.zerohop.hbone.internal.Relay;
@@ -82,6 +83,38 @@ public final class HttpEnforcement {
             "decided per HTTP request: every request meets the policies in force");
     private static final Decision KEPT_SNIFFING = Decision.allowNoPolicy(
             "its first bytes are not read yet: decided by the policies in force once they are");
+
+    /**
+     * Who reports a connection this class closes for a policy decision taken after its start (an {@code auto}
+     * port's fallback to L4, {@code evaluateUnparsed}) as the denial it is: counted {@code DENY} and logged with
+     * ztunnel's rejection, not as the clean close or reset the wire shows. Called on the event loop, before the
+     * connection is reset; must not block.
+     */
+    public interface Denials {
+        /** {@code tunnel}, open (200 sent), is denied by {@code decision}. */
+        void tunnel(TunnelInfo tunnel, Decision decision);
+
+        /** The plaintext connection {@code source} to {@code destination}, accepted, is denied (its WARN line is written). */
+        void plaintext(InetSocketAddress source, InetSocketAddress destination);
+    }
+
+    private static final Denials UNREPORTED = new Denials() {
+        @Override
+        public void tunnel(TunnelInfo tunnel, Decision decision) {
+        }
+
+        @Override
+        public void plaintext(InetSocketAddress source, InetSocketAddress destination) {
+        }
+    };
+
+    /** Set once by the mesh before it accepts connections ({@link #reportDenials}). */
+    private volatile Denials denials = UNREPORTED;
+
+    /** Where denials taken after a connection's start are reported (see {@link Denials}); not null. */
+    public void reportDenials(Denials d) {
+        this.denials = java.util.Objects.requireNonNull(d, "denials");
+    }
 
     /**
      * @param policy        the engine; null means no enforcement at all ({@link #enforces} is false)
@@ -260,8 +293,17 @@ public final class HttpEnforcement {
             @Override
             public void joinFrom(Relay.End client) {
                 Channel ch = client.channel();
-                ch.closeFuture().addListener(x -> tcp.channel().close());
-                track(tcp.channel(), tcp.channel(), conn);
+                Channel up = tcp.channel();
+                ch.closeFuture().addListener(x -> up.close());
+                // Cut by a policy change (LivePlaintext resets the upstream, maybe before this runs): reported here, as
+                // such a connection has no TCP metrics of its own, and the client ended now, not when the sniff times out.
+                up.closeFuture().addListener(x -> {
+                    if (LivePlaintext.deniedByPolicy(up)) {
+                        denials.plaintext(conn.source(), conn.destination());
+                        HttpEnforcement.reset(ch);
+                    }
+                });
+                track(up, up, conn);
                 whenHttp(ch, protocol, conn, tcp.channel(), installed -> {
                     install(ch, conn, f -> new TcpUpstream(f, tcp.channel()));
                     installed.accept(true);
@@ -336,6 +378,11 @@ public final class HttpEnforcement {
     /** The connection cannot be parsed: decided as the CONNECT would have been at L4 (fail closed). */
     private void atL4(Channel ch, Conn conn, Object tunnel, Step opaque, java.util.function.Consumer<Boolean> installed,
                       String why) {
+        if (tunnel instanceof Channel up && LivePlaintext.deniedByPolicy(up)) {
+            // Already cut and reported by the policy change (plaintext's joinFrom): not a second denial.
+            reset(ch);
+            return;
+        }
         AccessRequest request = l4(conn);
         // Marked before deciding: a policy swap either is seen by this decision or finds the mark (redecide).
         mark(tunnel, request);
@@ -345,6 +392,11 @@ public final class HttpEnforcement {
             log.warn("denied {} -> {} ({}): {} (not parsed as HTTP: {})",
                     conn.peer() == null ? "plaintext " + Addresses.authority(conn.source()) : conn.peer(),
                     Addresses.authority(conn.destination()), conn.localId(), d.explain(), why);
+            if (tunnel instanceof TunnelInfo t) {
+                denials.tunnel(t, d);
+            } else {
+                denials.plaintext(conn.source(), conn.destination());
+            }
             reset(ch);
             return;
         }

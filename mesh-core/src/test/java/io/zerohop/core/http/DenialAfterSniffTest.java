@@ -1,0 +1,150 @@
+package io.zerohop.core.http;
+
+import static io.zerohop.core.http.L7SniffDecisionTest.await;
+import static io.zerohop.core.http.L7SniffDecisionTest.count;
+import static io.zerohop.core.http.L7SniffDecisionTest.readToEnd;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.zerohop.core.AppProtocol;
+import io.zerohop.core.Capture;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoader;
+import io.zerohop.testing.CapturedStderr;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A connection on an {@code auto} port that an ALLOW with HTTP fields makes zerohop sniff, whose first bytes are not
+ * HTTP, falls back to the TCP chain and is denied there ({@code PolicyEngine.evaluateUnparsed}) after it was accepted:
+ * it is reported as the denial it is, as ztunnel reports the same decision, which it takes at the CONNECT
+ * (istio/ztunnel src/proxy/inbound.rs {@code assert_rbac}; src/proxy.rs {@code AuthorizationPolicyRejection}, "connection
+ * closed due to policy rejection: " and src/proxy.rs {@code AuthorizationRejectionError}; src/proxy/metrics.rs
+ * {@code AuthorizationPolicyDenied}, {@code response_flags="DENY"}): the WARN {@code denied} line with both identities,
+ * the tunnel's access line with that error, and the connection closed and failed with {@code DENY}. Before, the WARN
+ * line was the only trace: the tunnel's line read as a plain reset and the close counted clean ({@code -}); a plaintext
+ * connection was counted nowhere. Real TLS, the JDK's HTTP server as the application, raw sockets on 127.0.66.x.
+ */
+class DenialAfterSniffTest {
+    /** Bytes no HTTP method begins with: the sniff takes them as opaque at once. */
+    private static final byte[] NOT_HTTP = "\u0001\u0002zerohop-not-http\r\n".getBytes(StandardCharsets.ISO_8859_1);
+
+    static final String DENY_ADMIN = """
+            ---
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: deny-admin, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              action: DENY
+              rules: [{to: [{operation: {paths: ["/admin"]}}]}]
+            """;
+
+    @Test
+    void aTunnelOfNonHttpBytesDeniedAfterTheSniffIsReportedAsADenial() throws Exception {
+        L7SniffDecisionTest.run("127.0.66.2", null, (server, mesh, backend, frontend, port, dst, seen) -> {
+            try (CapturedStderr err = new CapturedStderr();
+                 Socket s = mesh.socketFactory(frontend.identity()).createSocket(backend.addresses().get(0), port)) {
+                s.setSoTimeout(20_000);
+                send(s);
+                assertThat(readToEnd(s)).isEmpty();
+                String denied = err.awaitLine("denied " + frontend.identity() + " -> ", "not parsed as HTTP");
+                assertThat(denied).contains("(" + backend.identity() + "): DENY by prod/api-only (AuthorizationPolicy ALLOW, default deny)");
+                String line = err.awaitLine("inbound src=", "src_id=" + frontend.identity(), "end=");
+                assertThat(line).contains("dst_id=" + backend.identity())
+                        .endsWith(" end=reset error=\"connection closed due to policy rejection: allow policies exist, but none allowed\"");
+            }
+            await(() -> count(dst.find("istio.tcp.connections.failed").tag("response_flags", "DENY")) >= 1);
+            assertThat(count(dst.find("istio.tcp.connections.failed").tag("response_flags", "DENY"))).isEqualTo(1.0);
+            assertThat(count(dst.find("istio.tcp.connections.closed").tag("response_flags", "DENY"))).isEqualTo(1.0);
+            assertThat(count(dst.find("istio.tcp.connections.closed").tag("response_flags", "-"))).isZero();
+            assertThat(seen).isEmpty();
+        });
+    }
+
+    /**
+     * Plaintext (PERMISSIVE): counted as a plaintext denial at accept is. An L4 rule allows loopback, so the denial is the
+     * DENY rule's, its HTTP fields taken as matched.
+     */
+    @Test
+    void aPlaintextConnectionOfNonHttpBytesDeniedAfterTheSniffIsCountedDeny() throws Exception {
+        L7SniffDecisionTest.run("127.0.66.4", null, L7Http10Test.POLICY_WITH_L4_RULE + DENY_ADMIN, (server, mesh, backend, frontend, port, dst, seen) -> {
+            InetAddress ip = backend.addresses().get(0);
+            InetSocketAddress via = server.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0), new InetSocketAddress(ip, port)));
+            try (CapturedStderr err = new CapturedStderr(); Socket s = new Socket(via.getAddress(), via.getPort())) {
+                s.setSoTimeout(20_000);
+                send(s);
+                assertThat(readToEnd(s)).isEmpty();
+                assertThat(err.awaitLine("denied plaintext ", "not parsed as HTTP")).contains("(" + backend.identity() + "): DENY by prod/deny-admin");
+            }
+            await(() -> count(dst.find("istio.tcp.connections.failed").tag("response_flags", "DENY")) >= 1);
+            assertThat(count(dst.find("istio.tcp.connections.failed").tag("response_flags", "DENY"))).isEqualTo(1.0);
+            assertThat(count(dst.find("istio.tcp.connections.closed").tag("response_flags", "-"))).isZero();
+            assertThat(seen).isEmpty();
+        });
+    }
+
+    /**
+     * A plaintext connection still being sniffed when a policy change denies it whatever it sends
+     * (L7SniffDecisionTest.DENY_PORT) is cut at once and counted as a tunnel cut the same way is, {@code DENY}
+     * (ztunnel's {@code AuthorizationPolicyLateRejection}: its plaintext passthrough runs under {@code handle_connection!},
+     * istio/ztunnel src/proxy/inbound_passthrough.rs), with the WARN line that names the policy. Before, a change that
+     * came between the admission and the end of the dial was missed, and one after it reset only the connection to the
+     * application: the client waited for the 5 s sniff timeout and was then denied as non-HTTP bytes.
+     */
+    @Test
+    void aPlaintextConnectionStillSniffedCutByAPolicyChangeIsCountedDeny() throws Exception {
+        cutByAPolicyChange("127.0.66.6", false);
+    }
+
+    /** The same change cuts a plaintext connection that fell back to L4 and is relayed as bytes: counted DENY, its client reset. */
+    @Test
+    void aPlaintextConnectionFallenBackToL4CutByAPolicyChangeIsCountedDeny() throws Exception {
+        cutByAPolicyChange("127.0.66.8", true);
+    }
+
+    /**
+     * A plaintext connection to an {@code auto} port on {@code address}, admitted and dialled, then cut by a change that
+     * adds DENY_PORT: the change's WARN line, the client reset, DENY counted once. {@code relayed}: its non-HTTP bytes are
+     * sent and reach the application first (an L4 rule allows loopback on the TCP chain); else it sends nothing, and
+     * if the sniff's timeout comes first it is relayed the same way, so the outcome does not depend on which is first.
+     */
+    private static void cutByAPolicyChange(String address, boolean relayed) throws Exception {
+        InetAddress ip = InetAddress.getByName(address);
+        try (java.net.ServerSocket app = new java.net.ServerSocket(0, 50, ip)) {
+            String port = Integer.toString(app.getLocalPort());
+            PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml",
+                    L7Http10Test.POLICY_WITH_L4_RULE.replace("PORT", port))).build();
+            try (L7SniffDecisionTest.Meshes m = new L7SniffDecisionTest.Meshes(ip, app.getLocalPort(), AppProtocol.AUTO, engine, server -> { });
+                 CapturedStderr err = new CapturedStderr()) {
+                InetSocketAddress via = m.server.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0),
+                        new InetSocketAddress(ip, app.getLocalPort())));
+                try (Socket s = new Socket(via.getAddress(), via.getPort()); Socket appSide = app.accept()) {
+                    s.setSoTimeout(20_000);
+                    appSide.setSoTimeout(20_000);
+                    if (relayed) {
+                        send(s);
+                        assertThat(appSide.getInputStream().readNBytes(NOT_HTTP.length)).as("relayed as bytes").isEqualTo(NOT_HTTP);
+                    }
+                    engine.replace(PolicyLoader.fromString("p.yaml", (L7Http10Test.POLICY_WITH_L4_RULE + L7SniffDecisionTest.DENY_PORT)
+                            .replace("PORT", port)));
+                    // The change's own line, whether it came before the connection was tracked (after its dial) or after.
+                    assertThat(err.awaitLine("plaintext connection to", "no longer allowed after a policy update"))
+                            .contains("DENY by prod/deny-port (AuthorizationPolicy DENY, rule 0)");
+                    assertThat(io.zerohop.testing.netty.SocketEnds.readUntilEnd(s.getInputStream())).as("client side").isEqualTo("reset");
+                    await(() -> count(m.dst.find("istio.tcp.connections.failed").tag("response_flags", "DENY")) >= 1);
+                    assertThat(count(m.dst.find("istio.tcp.connections.failed").tag("response_flags", "DENY"))).isEqualTo(1.0);
+                }
+            }
+        }
+    }
+
+    private static void send(Socket s) throws java.io.IOException {
+        OutputStream out = s.getOutputStream();
+        out.write(NOT_HTTP);
+        out.flush();
+    }
+}
