@@ -126,10 +126,10 @@ public final class PlaintextInbound implements CaptureListener.Opener {
 
     /**
      * What keeps an open plaintext connection after a policy change, decided as its admission was (as
-     * {@code Inbound.reauthorize} for tunnels): parsed per request or still sniffed, kept; fallen back to L4
-     * on an {@code auto} port, {@code evaluateUnparsed} again; relayed as bytes, {@code evaluate}, or
-     * {@code evaluateUnparsed} where the port now has HTTP rules. PeerAuthentication STRICT denies all of
-     * them but the parsed ones, whose next request meets it.
+     * {@code Inbound.reauthorize} for tunnels): parsed per request or still sniffed, cut only by a denial no
+     * request can escape ({@code PolicyEngine.denialBeforeHttp}, PeerAuthentication STRICT included), else kept;
+     * fallen back to L4 on an {@code auto} port, {@code evaluateUnparsed} again; relayed as bytes, {@code evaluate},
+     * or {@code evaluateUnparsed} where the port now has HTTP rules.
      */
     private io.zerohop.policy.Decision redecide(InetSocketAddress source, InetSocketAddress target, Workload w,
                                                 io.netty.channel.Channel upstream, boolean admittedPerRequest) {

@@ -33,7 +33,8 @@ import org.junit.jupiter.api.Test;
  * a DENY's HTTP fields (ztunnel's reading), so a new {@code DENY paths: [/admin]} from its source did not
  * cut it though the same policy refuses it at open. A tunnel relayed as bytes to a declared-http port
  * (opened while the port had no HTTP rules) was kept as "decided per request", unchecked. A tunnel parsed
- * as HTTP is kept: its next request meets the new policy. Real tunnels and sockets.
+ * as HTTP is kept unless the new policies deny it whatever it requests: its next request meets the new
+ * policy. Real tunnels and sockets.
  */
 class L7LiveReauthorizationTest {
     static final String FRONTEND = "spiffe://cluster.local/ns/prod/sa/frontend";
@@ -124,6 +125,70 @@ class L7LiveReauthorizationTest {
                         send(parsed, "GET /api/b HTTP/1.1\r\nHost: b\r\n\r\n");
                         assertThat(answer(parsedApp, parsed)).startsWith("HTTP/1.1 200 ");
                         assertThat(err.count("no longer allowed after a policy update")).isEqualTo(2);
+                    }
+                }
+            }
+        }
+    }
+
+    static final String DENY_BATCH = """
+            ---
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: deny-batch, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              action: DENY
+              rules:
+              - from: [{source: {principals: ["cluster.local/ns/prod/sa/batch"]}}]
+            """;
+
+    /**
+     * A tunnel parsed as HTTP is closed by a new policy that denies it whatever it requests (a DENY on its peer
+     * alone), as ztunnel closes a tracked connection that fails {@code assert_rbac}; until 2 December it was kept
+     * until its next request, so a long response or an idle keep-alive connection outlived the DENY. A DENY with
+     * HTTP fields keeps it (aTunnelIsReDecidedAsAtItsOpen).
+     */
+    @Test
+    void aParsedTunnelIsClosedByADenialNoRequestCanEscape() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.52.20");
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        try (ServerSocket autoApp = new ServerSocket(0, 50, ip); ServerSocket httpApp = new ServerSocket(0, 50, ip)) {
+            int autoPort = autoApp.getLocalPort();
+            int httpPort = httpApp.getLocalPort();
+            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
+                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(httpPort, AppProtocol.HTTP));
+            String allow = policy(autoPort, httpPort);
+            PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("allow.yaml", allow)).build();
+            WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend), Map.of());
+            try (Mesh server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry)
+                    .policies(engine).inbound(new InetSocketAddress(ip, 0)).threads(2).build()) {
+                server.start().get(10, TimeUnit.SECONDS);
+                registry.replace(List.of(backend), Map.of("b", server.inboundAddress()));
+                try (Mesh clients = Mesh.builder().identityProvider(ca).workloads(registry).threads(2).build();
+                     CapturedStderr err = new CapturedStderr()) {
+                    var batch = clients.socketFactory(SpiffeIds.istio("cluster.local", "prod", "batch"));
+                    var frontend = clients.socketFactory(SpiffeIds.istio("cluster.local", "prod", "frontend"));
+                    Socket parsed = batch.createSocket(ip, autoPort);
+                    parsed.setSoTimeout(10_000);
+                    send(parsed, "GET /api/a HTTP/1.1\r\nHost: b\r\n\r\n");
+                    Socket parsedApp = accept(autoApp);
+                    Socket other = frontend.createSocket(ip, autoPort);
+                    other.setSoTimeout(10_000);
+                    send(other, "GET /api/o HTTP/1.1\r\nHost: b\r\n\r\n");
+                    Socket otherApp = accept(autoApp);
+                    try (parsed; parsedApp; other; otherApp) {
+                        assertThat(answer(parsedApp, parsed)).startsWith("HTTP/1.1 200 ");
+                        assertThat(answer(otherApp, other)).startsWith("HTTP/1.1 200 ");
+
+                        engine.replace(PolicyLoader.fromString("deny.yaml", allow + DENY_BATCH));
+                        assertThat(err.awaitLine("closed because it is no longer allowed after a policy update",
+                                "/sa/batch", ":" + autoPort)).contains("DENY by prod/deny-batch");
+                        assertThat(readUntilEnd(parsed.getInputStream())).as("the parsed tunnel").isEqualTo("reset");
+                        // The frontend's parsed tunnel is not denied by the change: its next request is answered.
+                        send(other, "GET /api/p HTTP/1.1\r\nHost: b\r\n\r\n");
+                        assertThat(answer(otherApp, other)).startsWith("HTTP/1.1 200 ");
+                        assertThat(err.count("no longer allowed after a policy update")).isEqualTo(1);
                     }
                 }
             }

@@ -71,14 +71,15 @@ public final class HttpEnforcement {
     /**
      * How each open tunnel this class delivers ({@link #proxy}, {@link #embedded}) is decided, by its
      * {@link TunnelInfo} instance (the one the HBONE server reports at open and close), and each plaintext
-     * connection ({@link #plaintext}) by its channel to the workload: a {@link Sniffing} (its L4 request),
-     * {@link #PER_REQUEST}, or the {@link AccessRequest} {@link PolicyEngine#evaluateUnparsed} decided when
+     * connection ({@link #plaintext}) by its channel to the workload: a {@link Sniffing} or {@link Parsed} (its
+     * L4 request), or the {@link AccessRequest} {@link PolicyEngine#evaluateUnparsed} decided when
      * it fell back to L4. {@link #redecide} reads it on a policy change; removed when the stream closes.
      */
     private final Map<Object, Object> decided = java.util.Collections.synchronizedMap(new java.util.IdentityHashMap<>());
     /** Still being sniffed: {@code request} is the connection's L4 request, for {@link PolicyEngine#denialBeforeHttp}. */
     private record Sniffing(AccessRequest request) {}
-    private static final Object PER_REQUEST = "per request";
+    /** Parsed as HTTP: {@code request} is the connection's L4 request, for {@link PolicyEngine#denialBeforeHttp}. */
+    private record Parsed(AccessRequest request) {}
     private static final Decision KEPT_PER_REQUEST = Decision.allowNoPolicy(
             "decided per HTTP request: every request meets the policies in force");
     private static final Decision KEPT_SNIFFING = Decision.allowNoPolicy(
@@ -338,13 +339,13 @@ public final class HttpEnforcement {
             }
         };
         if (protocol == AppProtocol.HTTP) {
-            mark(tunnel, PER_REQUEST);
+            markParsed(tunnel);
             http1.run(direct);
             return;
         }
         if (protocol == AppProtocol.HTTP2 || protocol == AppProtocol.GRPC) {
             if (h2 != null) {
-                mark(tunnel, PER_REQUEST);
+                markParsed(tunnel);
                 h2.run(direct);
             } else {
                 atL4(ch, conn, tunnel, opaque, direct, protocol + " is not parsed on this path");
@@ -358,10 +359,10 @@ public final class HttpEnforcement {
         };
         holder[0] = new Sniffer(sniffTimeoutMillis, result -> {
             if (result == Sniffer.Result.HTTP1 || (result == Sniffer.Result.HTTP10 && sniffHttp10)) {
-                mark(tunnel, PER_REQUEST);
+                markParsed(tunnel);
                 http1.run(installed);
             } else if (result == Sniffer.Result.HTTP2 && h2 != null) {
-                mark(tunnel, PER_REQUEST);
+                markParsed(tunnel);
                 h2.run(installed);
             } else {
                 // HTTP10 without PILOT_HTTP10 too: Istio's match sends http/1.0 to the TCP chain (match.go NewAppProtocol).
@@ -409,7 +410,14 @@ public final class HttpEnforcement {
         stream.closeFuture().addListener(x -> decided.remove(tunnel));
     }
 
-    /** {@code how}: {@link #PER_REQUEST} or the unparsed connection's request. */
+    /** {@code tunnel}, tracked as {@link Sniffing}, is now parsed per request; its L4 request is kept for {@link #redecide}. */
+    private void markParsed(Object tunnel) {
+        if (tunnel != null) {
+            decided.computeIfPresent(tunnel, (k, how) -> how instanceof Sniffing s ? new Parsed(s.request()) : how);
+        }
+    }
+
+    /** {@code how}: the unparsed connection's request. */
     private void mark(Object tunnel, Object how) {
         if (tunnel != null) {
             decided.replace(tunnel, how);
@@ -418,8 +426,9 @@ public final class HttpEnforcement {
 
     /**
      * The decision that keeps or closes an open tunnel after a policy change (ztunnel's {@code PolicyWatcher}),
-     * made as its open was: a tunnel parsed as HTTP is kept (its next request meets the new policies), one
-     * still being sniffed is denied by what needs no HTTP data ({@link PolicyEngine#denialBeforeHttp}, as at its
+     * made as its open was: a tunnel parsed as HTTP is denied by what needs no HTTP data
+     * ({@link PolicyEngine#denialBeforeHttp}: a DENY on its peer or port alone, no ALLOW left that any of its
+     * requests could match) and else kept (its next request meets the new policies), one still being sniffed is denied by what needs no HTTP data ({@link PolicyEngine#denialBeforeHttp}, as at its
      * CONNECT) and else kept (the sniff decides with the policies in force then), and one that fell back to
      * L4 is decided again by {@link PolicyEngine#evaluateUnparsed} on the request it was first decided on,
      * never by {@link PolicyEngine#evaluate}, which omits a DENY's HTTP fields and skips CUSTOM, and so would
@@ -442,7 +451,14 @@ public final class HttpEnforcement {
             Decision denied = policy.denialBeforeHttp(sniffing.request());
             return denied != null ? denied : KEPT_SNIFFING;
         }
-        return KEPT_PER_REQUEST;
+        if (how instanceof Parsed parsed) {
+            // ztunnel re-runs assert_rbac on every tracked connection: a denial that no request can escape (a DENY
+            // on the peer or port alone, no ALLOW left that can match) cuts the connection now, not at its next
+            // request, which a long response, a stream or an upgraded connection may never send.
+            Decision denied = policy.denialBeforeHttp(parsed.request());
+            return denied != null ? denied : KEPT_PER_REQUEST;
+        }
+        return null;
     }
 
     private Http1Filter install(Channel ch, Conn conn, Function<Http1Filter, Upstream> upstream) {
