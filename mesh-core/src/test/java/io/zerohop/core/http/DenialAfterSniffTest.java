@@ -97,22 +97,36 @@ class DenialAfterSniffTest {
      */
     @Test
     void aPlaintextConnectionStillSniffedCutByAPolicyChangeIsCountedDeny() throws Exception {
-        cutByAPolicyChange("127.0.66.6", false);
+        cutByAPolicyChange("127.0.66.6", Sent.NOTHING);
     }
 
     /** The same change cuts a plaintext connection that fell back to L4 and is relayed as bytes: counted DENY, its client reset. */
     @Test
     void aPlaintextConnectionFallenBackToL4CutByAPolicyChangeIsCountedDeny() throws Exception {
-        cutByAPolicyChange("127.0.66.8", true);
+        cutByAPolicyChange("127.0.66.8", Sent.NOT_HTTP);
     }
 
     /**
-     * A plaintext connection to an {@code auto} port on {@code address}, admitted and dialled, then cut by a change that
-     * adds DENY_PORT: the change's WARN line, the client reset, DENY counted once. {@code relayed}: its non-HTTP bytes are
-     * sent and reach the application first (an L4 rule allows loopback on the TCP chain); else it sends nothing, and
-     * if the sniff's timeout comes first it is relayed the same way, so the outcome does not depend on which is first.
+     * A plaintext connection parsed as HTTP, one request answered, is cut by a change that denies it whatever it
+     * requests (a DENY on the port alone), as ztunnel's watcher closes it (inbound_passthrough.rs assert_rbac); until
+     * 2 December a parsed connection was kept until its next request.
      */
-    private static void cutByAPolicyChange(String address, boolean relayed) throws Exception {
+    @Test
+    void aPlaintextConnectionParsedAsHttpCutByAPolicyChangeIsCountedDeny() throws Exception {
+        cutByAPolicyChange("127.0.66.10", Sent.HTTP);
+    }
+
+    /** What the client sends before the change. */
+    private enum Sent { NOTHING, NOT_HTTP, HTTP }
+
+    /**
+     * A plaintext connection to an {@code auto} port on {@code address}, admitted and dialled, then cut by a change that
+     * adds DENY_PORT: the change's WARN line, the client reset, DENY counted once. {@code NOT_HTTP}: its non-HTTP bytes are
+     * sent and reach the application first (an L4 rule allows loopback on the TCP chain); {@code HTTP}: a request the
+     * ALLOW's paths rule admits is answered first; {@code NOTHING}: if the sniff's timeout comes first it is relayed as
+     * {@code NOT_HTTP} is, so the outcome does not depend on which is first.
+     */
+    private static void cutByAPolicyChange(String address, Sent sent) throws Exception {
         InetAddress ip = InetAddress.getByName(address);
         try (java.net.ServerSocket app = new java.net.ServerSocket(0, 50, ip)) {
             String port = Integer.toString(app.getLocalPort());
@@ -125,9 +139,15 @@ class DenialAfterSniffTest {
                 try (Socket s = new Socket(via.getAddress(), via.getPort()); Socket appSide = app.accept()) {
                     s.setSoTimeout(20_000);
                     appSide.setSoTimeout(20_000);
-                    if (relayed) {
+                    if (sent == Sent.NOT_HTTP) {
                         send(s);
                         assertThat(appSide.getInputStream().readNBytes(NOT_HTTP.length)).as("relayed as bytes").isEqualTo(NOT_HTTP);
+                    } else if (sent == Sent.HTTP) {
+                        s.getOutputStream().write("GET /api/a HTTP/1.1\r\nHost: b\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                        assertThat(L7EnforcementTest.readHead(appSide.getInputStream())).startsWith("GET /api/a ");
+                        appSide.getOutputStream().write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".getBytes(StandardCharsets.US_ASCII));
+                        assertThat(L7EnforcementTest.readHead(s.getInputStream())).startsWith("HTTP/1.1 200 ");
+                        assertThat(s.getInputStream().readNBytes(2)).as("parsed, answered").isEqualTo("ok".getBytes(StandardCharsets.US_ASCII));
                     }
                     engine.replace(PolicyLoader.fromString("p.yaml", (L7Http10Test.POLICY_WITH_L4_RULE + L7SniffDecisionTest.DENY_PORT)
                             .replace("PORT", port)));
