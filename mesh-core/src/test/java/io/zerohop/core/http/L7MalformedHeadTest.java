@@ -3,18 +3,27 @@ package io.zerohop.core.http;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.net.httpserver.HttpServer;
+import io.zerohop.core.AppProtocol;
 import io.zerohop.core.Capture;
 import io.zerohop.core.Mesh;
+import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoader;
 import io.zerohop.testing.CapturedStderr;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
  * Request heads Envoy's HTTP/1 codec reads the line of but refuses, or reads with bare-LF line ends, on a port zerohop
- * parses (declared {@code http}, under {@link L7Http10Test#POLICY}: only {@code /api/*} allowed). Real plaintext
+ * parses (declared {@code http}, or {@code auto} and sniffed; under {@link L7Http10Test#POLICY}: only {@code /api/*}
+ * allowed). Real plaintext
  * listener, raw bytes from a socket, the JDK's HTTP server as the application.
  */
 class L7MalformedHeadTest {
@@ -62,18 +71,30 @@ class L7MalformedHeadTest {
         InetAddress ip = InetAddress.getByName("127.0.71.3");
         List<String> seen = new CopyOnWriteArrayList<>();
         HttpServer app = L7Http10Test.app(ip, seen, true);
-        try (Mesh mesh = L7Http10Test.declaredHttp(ip, app.getAddress().getPort(), false);
-                CapturedStderr err = new CapturedStderr()) {
-            InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0),
-                    new InetSocketAddress(ip, app.getAddress().getPort())));
-            assertThat(L7EnforcementTest.exchange(via, "GET /admin HTTP/1.1\nHost: b\nConnection: close\n\n"))
-                    .startsWith("HTTP/1.1 403 ").endsWith("RBAC: access denied");
-            assertThat(err.awaitLine("plaintext-inbound-http", "path=\"/admin\"")).contains(" status=403 ");
-            // Mixed line ends, and an LF-only blank line after CRLF header lines.
-            assertThat(L7EnforcementTest.exchange(via, "GET /api/lf HTTP/1.1\r\nHost: b\nConnection: close\r\n\n"))
-                    .startsWith("HTTP/1.1 200 ").endsWith("hello /api/lf");
-            assertThat(err.awaitLine("plaintext-inbound-http", "path=\"/api/lf\"")).contains(" status=200 ");
-            assertThat(seen).containsExactly("HTTP/1.1 /api/lf");
+        try {
+            int port = app.getAddress().getPort();
+            // Declared http, and auto (sniffed, as the user's --workloads port without a protocol).
+            for (AppProtocol protocol : List.of(AppProtocol.HTTP, AppProtocol.AUTO)) {
+                seen.clear();
+                Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
+                        Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, protocol));
+                PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", L7Http10Test.POLICY)).build();
+                try (Mesh mesh = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
+                        .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b").policies(engine).threads(1).build();
+                        CapturedStderr err = new CapturedStderr()) {
+                    mesh.start().get(10, TimeUnit.SECONDS);
+                    InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0),
+                            new InetSocketAddress(ip, port)));
+                    assertThat(L7EnforcementTest.exchange(via, "GET /admin HTTP/1.1\nHost: b\nConnection: close\n\n")).as("%s", protocol)
+                            .startsWith("HTTP/1.1 403 ").endsWith("RBAC: access denied");
+                    assertThat(err.awaitLine("plaintext-inbound-http", "path=\"/admin\"")).contains(" status=403 ");
+                    // Mixed line ends, and an LF-only blank line after CRLF header lines.
+                    assertThat(L7EnforcementTest.exchange(via, "GET /api/lf HTTP/1.1\r\nHost: b\nConnection: close\r\n\n"))
+                            .as("%s", protocol).startsWith("HTTP/1.1 200 ").endsWith("hello /api/lf");
+                    assertThat(err.awaitLine("plaintext-inbound-http", "path=\"/api/lf\"")).contains(" status=200 ");
+                    assertThat(seen).as("%s", protocol).containsExactly("HTTP/1.1 /api/lf");
+                }
+            }
         } finally {
             app.stop(0);
         }
