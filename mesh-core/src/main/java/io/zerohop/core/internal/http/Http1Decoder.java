@@ -16,7 +16,7 @@ import java.util.List;
  * Netty's request decoder plus the one framing check it lacks: obsolete line folding (RFC 9112
  * §5.2). Netty 4.2 already fails a request that has both Content-Length and Transfer-Encoding,
  * several Content-Length values, a transfer coding other than a final {@code chunked}, invalid
- * header name or value characters, bare LF line ends, or headers over the size limit; it silently
+ * header name or value characters, or headers over the size limit; it silently
  * joins folded lines, which is how a header can mean one thing here and another to the
  * application; and it reads any {@code NAME/d.d} version and skips a request line without one, where
  * Envoy answers 426 or 400 ({@link #versionProblem}). A folded header block or such a request line
@@ -25,6 +25,12 @@ import java.util.List;
  *
  * <p>To see the whole header block at once, decoding of a new message waits until its blank line
  * has arrived (or the block outgrows the limit, which Netty then reports as too long).
+ *
+ * <p>A bare LF ends a line as CRLF does (RFC 9112 §2.2 allows a recipient to), as in Envoy's HTTP/1 codecs:
+ * http-parser (its request-line and header states take LF where they expect CR) and Balsa both take a lone LF for
+ * a line end. Netty 4.2's
+ * strict line parsing (its default) would refuse it; it is turned off, and the blank line is found with either end.
+ * The request goes on to the application re-encoded with CRLF, so the two never read different lines.
  */
 final class Http1Decoder extends HttpRequestDecoder {
     /** Envoy's default {@code max_request_headers_kb} is 60. */
@@ -50,7 +56,7 @@ final class Http1Decoder extends HttpRequestDecoder {
      */
     Http1Decoder(boolean acceptHttp10) {
         super(new HttpDecoderConfig().setMaxInitialLineLength(MAX_INITIAL_LINE).setMaxHeaderSize(MAX_HEADER_SIZE)
-                .setMaxChunkSize(64 * 1024));
+                .setMaxChunkSize(64 * 1024).setStrictLineParsing(false));
         this.acceptHttp10 = acceptHttp10;
     }
 
@@ -79,7 +85,7 @@ final class Http1Decoder extends HttpRequestDecoder {
                 }
                 return;
             }
-            RuntimeException bad = folded(buffer, ri, end) ? new ObsFoldException() : versionProblem(buffer, ri, end);
+            RuntimeException bad = folded(buffer, ri, end) ? obsFold(buffer, ri, end) : versionProblem(buffer, ri, end);
             if (bad != null) {
                 failed = true;
                 buffer.skipBytes(buffer.readableBytes());
@@ -112,12 +118,19 @@ final class Http1Decoder extends HttpRequestDecoder {
         return v <= 0x20 || (v >= 0x7f && v <= 0x9f);
     }
 
-    /** Index of the CR of the first CRLFCRLF at or after {@code from}, or -1. */
+    /**
+     * The index just before the LF that ends the header block's last line (its CR in a CRLFCRLF), for the first
+     * blank line at or after {@code from}: that LF followed by LF or CRLF (a bare LF ends a line as Envoy's codecs
+     * read it); -1 while there is none.
+     */
     private static int blankLine(ByteBuf b, int from) {
-        int to = b.writerIndex() - 3;
-        for (int i = from; i < to; i++) {
-            if (b.getByte(i) == '\r' && b.getByte(i + 1) == '\n' && b.getByte(i + 2) == '\r' && b.getByte(i + 3) == '\n') {
-                return i;
+        int to = b.writerIndex() - 1;
+        for (int i = from + 1; i < to; i++) {
+            if (b.getByte(i) == '\n') {
+                byte next = b.getByte(i + 1);
+                if (next == '\n' || (next == '\r' && i + 2 <= to && b.getByte(i + 2) == '\n')) {
+                    return i - 1;
+                }
             }
         }
         return -1;
@@ -211,6 +224,16 @@ final class Http1Decoder extends HttpRequestDecoder {
                 text(b, from, methodEnd), text(b, targetStart, targetEnd), "-");
     }
 
+    /** The refusal of a folded header block, with its request line's method, target and version for the log. */
+    private static ObsFoldException obsFold(ByteBuf b, int from, int end) {
+        int lf = b.indexOf(from, end + 2, (byte) '\n');
+        String[] t = text(b, from, lf).strip().split("[ \t\u000b\f\r]+", 3);
+        String v = t.length > 2 ? t[2] : "";
+        // Envoy's %PROTOCOL%: HTTP/1.1, HTTP/1.0 for any other HTTP/d.d (accepted only with accept_http_10), else "-".
+        String protocol = v.equals("HTTP/1.1") ? v : v.matches("HTTP/\\d\\.\\d") ? HTTP_10 : "-";
+        return new ObsFoldException(t[0], t.length > 1 ? t[1] : "-", protocol);
+    }
+
     /** Envoy's codec names every request-line version but 1.1 HTTP/1.0, and so does its access log's {@code %PROTOCOL%}. */
     private static final String HTTP_10 = HttpVersion.HTTP_1_0.text();
 
@@ -233,7 +256,7 @@ final class Http1Decoder extends HttpRequestDecoder {
      * {@code protocol} as Envoy's {@code %PROTOCOL%} names it ({@code HTTP/1.0} for every version but 1.1, {@code "-"}
      * for an invalid one).
      */
-    static final class RequestLineException extends IllegalArgumentException {
+    static class RequestLineException extends IllegalArgumentException {
         private static final long serialVersionUID = 1L;
         final int status;
         final String method;
@@ -250,11 +273,12 @@ final class Http1Decoder extends HttpRequestDecoder {
     }
 
     /** Obsolete line folding in a request header (RFC 9112 §5.2: a server must reject it or replace it). */
-    static final class ObsFoldException extends IllegalArgumentException {
+    static final class ObsFoldException extends RequestLineException {
         private static final long serialVersionUID = 1L;
 
-        ObsFoldException() {
-            super("obsolete line folding (obs-fold) in a header");
+        /** {@code method}, {@code target}, {@code version}: the request line's tokens as sent, for the log. */
+        ObsFoldException(String method, String target, String version) {
+            super(400, "obsolete line folding (obs-fold) in a header", method, target, version);
         }
     }
 }

@@ -3,10 +3,11 @@ package io.zerohop.core.internal.http;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
-import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -196,9 +197,12 @@ final class Http1Filter extends ChannelDuplexHandler {
                 ReferenceCountUtil.release(m);
                 Throwable cause = req.decoderResult().cause();
                 // A refused request line (426, 400 for its version) is logged with what it showed, as Envoy's access log
-                // shows a 426's method, path and HTTP/1.0; a request the decoder could not read at all has none.
+                // shows a 426's method, path and HTTP/1.0; so is a head refused after its line was read (Content-Length
+                // twice, with Transfer-Encoding, a bad header name, too large): Netty fails the request it made of that
+                // line. A head the decoder could not read at all is Netty's stand-in, a FullHttpRequest: it has none.
                 Http1Exchange standIn = cause instanceof Http1Decoder.RequestLineException line
-                        ? Http1Exchange.unparsed(line.method, line.target, line.protocol) : null;
+                        ? Http1Exchange.unparsed(line.method, line.target, line.protocol)
+                        : req instanceof FullHttpRequest ? null : refused(req, req.uri());
                 protocolError(LocalReplies.statusFor(cause), String.valueOf(cause), standIn);
                 return;
             }

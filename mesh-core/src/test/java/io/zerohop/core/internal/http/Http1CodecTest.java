@@ -85,6 +85,26 @@ class Http1CodecTest {
      * control or whitespace bytes there. Until 1 December a leading CRLFCRLF was taken for the end of
      * the header block, so the real block reached Netty unchecked and its folded line was joined.
      */
+    /**
+     * A bare LF ends a line, as in Envoy's codecs (http-parser's request-line and header states, Balsa): the blank line
+     * is LF LF or LF CRLF, also split across reads, and a fold after a bare LF is still obs-fold, refused with the
+     * line's method and target. Until 2 December the decoder waited for a CRLFCRLF and never produced these.
+     */
+    @Test
+    @DisplayName("RFC 9112 2.2: bare-LF heads decode, across reads; a fold after a bare LF is refused with its line")
+    void bareLfHeads() {
+        List<Object> out = decode("GET /a HTTP/1.1\nHost: a\n", "\nGET /b HTTP/1.1\r\nHost: a\n\r", "\n");
+        assertThat(out).filteredOn(o -> o instanceof HttpRequest).extracting(o -> ((HttpRequest) o).uri()).containsExactly("/a", "/b");
+        assertThat(out).filteredOn(o -> o instanceof HttpRequest).allMatch(o -> ((HttpRequest) o).decoderResult().isSuccess());
+        release(out);
+        List<Object> folded = decode("PUT /f HTTP/1.1\nHost: a\nX-A: b\n c\n\n");
+        Throwable cause = ((HttpRequest) folded.get(0)).decoderResult().cause();
+        assertThat(cause).isInstanceOf(Http1Decoder.ObsFoldException.class);
+        Http1Decoder.ObsFoldException fold = (Http1Decoder.ObsFoldException) cause;
+        assertThat(fold.method + " " + fold.target + " " + fold.protocol).isEqualTo("PUT /f HTTP/1.1");
+        release(folded);
+    }
+
     @Test
     @DisplayName("RFC 9112 2.2 + 5.2: empty lines before the request line do not hide an obs-fold")
     void obsFoldAfterLeadingEmptyLines() {

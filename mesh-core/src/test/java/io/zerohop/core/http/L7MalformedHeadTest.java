@@ -1,0 +1,102 @@
+package io.zerohop.core.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.sun.net.httpserver.HttpServer;
+import io.zerohop.core.AppProtocol;
+import io.zerohop.core.Capture;
+import io.zerohop.core.Mesh;
+import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoader;
+import io.zerohop.testing.CapturedStderr;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Request heads Envoy's HTTP/1 codec reads the line of but refuses, or reads with bare-LF line ends, on a port zerohop
+ * parses (declared {@code http}, or {@code auto} and sniffed; under {@link L7Http10Test#POLICY}: only {@code /api/*}
+ * allowed). Real plaintext
+ * listener, raw bytes from a socket, the JDK's HTTP server as the application.
+ */
+class L7MalformedHeadTest {
+    /**
+     * A 400 for a header error (two Content-Length values, Content-Length with Transfer-Encoding, a bad header name,
+     * obs-fold) or a 431 for headers over the limit
+     * comes after the request line was read: its access line shows that line's method, path and protocol; "-" stays
+     * for a head the decoder could not read at all.
+     */
+    @Test
+    void headerErrorsAfterTheRequestLineAreLoggedWithItsMethodAndPath() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.71.2");
+        HttpServer app = L7Http10Test.app(ip, new CopyOnWriteArrayList<>(), true);
+        try (Mesh mesh = L7Http10Test.declaredHttp(ip, app.getAddress().getPort(), false);
+                CapturedStderr err = new CapturedStderr()) {
+            InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0),
+                    new InetSocketAddress(ip, app.getAddress().getPort())));
+            List<String[]> cases = List.of(
+                    new String[] {"POST /y1 HTTP/1.1\r\nHost: b\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "POST", "/y1"},
+                    new String[] {"POST /y2 HTTP/1.1\r\nHost: b\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                            "POST", "/y2"},
+                    new String[] {"PUT /y3 HTTP/1.1\r\nHost: b\r\nBad Name: x\r\n\r\n", "PUT", "/y3", "400"},
+                    new String[] {"DELETE /y5 HTTP/1.1\r\nHost: b\r\nX-A: b\r\n folded\r\n\r\n", "DELETE", "/y5", "400"},
+                    // Envoy answers headers over max_request_headers_kb (60) with 431 (codec_impl.cc checkMaxHeadersSize).
+                    new String[] {"GET /y4 HTTP/1.1\r\nHost: b\r\nX-Big: " + "a".repeat(80 * 1024) + "\r\n\r\n", "GET", "/y4", "431"});
+            for (String[] c : cases) {
+                String status = c.length > 3 ? c[3] : "400";
+                assertThat(L7EnforcementTest.exchange(via, c[0])).as(c[1] + " " + c[2]).startsWith("HTTP/1.1 " + status + " ");
+                String line = err.awaitLine("plaintext-inbound-http", "path=\"" + c[2] + "\"");
+                assertThat(line).as(c[1] + " " + c[2]).contains(" method=" + c[1] + " ").contains(" protocol=HTTP/1.1 status=" + status + " ");
+            }
+        } finally {
+            app.stop(0);
+        }
+    }
+
+    /**
+     * Bare-LF line ends are read as line ends, as Envoy's codecs read them (http-parser's request-line and header
+     * states take an LF where they expect a CR; Balsa ends a line at its LF): the request is decided by the policy and
+     * answered. Before, the decoder waited for a CRLFCRLF that never came and the client hung without an answer or an
+     * access-log line.
+     */
+    @Test
+    void bareLfRequestsAreDecidedAndAnswered() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.71.3");
+        List<String> seen = new CopyOnWriteArrayList<>();
+        HttpServer app = L7Http10Test.app(ip, seen, true);
+        try {
+            int port = app.getAddress().getPort();
+            // Declared http, and auto (sniffed, as the user's --workloads port without a protocol).
+            for (AppProtocol protocol : List.of(AppProtocol.HTTP, AppProtocol.AUTO)) {
+                seen.clear();
+                Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
+                        Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, protocol));
+                PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", L7Http10Test.POLICY)).build();
+                try (Mesh mesh = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
+                        .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b").policies(engine).threads(1).build();
+                        CapturedStderr err = new CapturedStderr()) {
+                    mesh.start().get(10, TimeUnit.SECONDS);
+                    InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0),
+                            new InetSocketAddress(ip, port)));
+                    assertThat(L7EnforcementTest.exchange(via, "GET /admin HTTP/1.1\nHost: b\nConnection: close\n\n")).as("%s", protocol)
+                            .startsWith("HTTP/1.1 403 ").endsWith("RBAC: access denied");
+                    assertThat(err.awaitLine("plaintext-inbound-http", "path=\"/admin\"")).contains(" status=403 ");
+                    // Mixed line ends, and an LF-only blank line after CRLF header lines.
+                    assertThat(L7EnforcementTest.exchange(via, "GET /api/lf HTTP/1.1\r\nHost: b\nConnection: close\r\n\n"))
+                            .as("%s", protocol).startsWith("HTTP/1.1 200 ").endsWith("hello /api/lf");
+                    assertThat(err.awaitLine("plaintext-inbound-http", "path=\"/api/lf\"")).contains(" status=200 ");
+                    assertThat(seen).as("%s", protocol).containsExactly("HTTP/1.1 /api/lf");
+                }
+            }
+        } finally {
+            app.stop(0);
+        }
+    }
+}
