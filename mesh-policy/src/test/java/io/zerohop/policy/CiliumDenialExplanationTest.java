@@ -51,4 +51,29 @@ class CiliumDenialExplanationTest {
                 + "; the source has no known workload, so fromEndpoints selectors on pod labels cannot match it");
         assertThat(explain(spiffe, "10.0.0.5", 6060)).isEqualTo(HEAD + "; no ingress rule's toPorts covers this port");
     }
+
+    /**
+     * New-user pass: the seed article's CCNP (POST /charge on 8080 from app=frontend) and GET /charge from the frontend
+     * said "no ingress rule's toPorts covers this port" although 8080 is covered; its rules.http missed. The decision
+     * is Cilium's (an HTTP request no rules.http entry matches is denied, pkg/policy/api/l7.go PortRuleHTTP) and unchanged.
+     */
+    @Test
+    void aPortCoveredOnlyThroughRulesHttpSaysTheHttpRuleMissed() throws Exception {
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromFile(
+                SeedManifestTest.seed("cilium-enforce-mtls-checkout.yaml"))).build();
+        WorkloadRef frontend = new WorkloadRef("production", "frontend", "frontend-service-account", Map.of("app", "frontend"));
+        WorkloadRef checkout = new WorkloadRef("production", "checkout", "checkout", Map.of("app", "checkout"));
+        AccessRequest.Builder b = AccessRequest.builder().sourcePrincipal(SeedManifestTest.CILIUM_ID).sourceWorkload(frontend)
+                .sourceAddress("10.0.0.5").destinationAddress("10.0.1.2").destinationPort(8080).destination(checkout);
+        Decision get = engine.evaluate(b.http("GET", "/charge").build());
+        assertThat(get.allowed()).isFalse();
+        assertThat(get.explain()).isEqualTo("DENY by enforce-mtls-checkout (CiliumClusterwideNetworkPolicy ingress, default"
+                + " deny): endpoint selected by app=checkout for ingress and no ingress rule allowed; ingress rule 0"
+                + " (toPorts 8080/TCP http POST /charge) selects the source on this port, but the request matches none of"
+                + " its rules.http");
+        assertThat(engine.evaluate(b.http("POST", "/charge").build()).allowed()).isTrue();
+        // Another port: not covered.
+        assertThat(engine.evaluate(b.destinationPort(9090).http("GET", "/charge").build()).explain())
+                .endsWith("; no ingress rule's toPorts covers this port");
+    }
 }

@@ -154,6 +154,15 @@ final class CiliumCompiler {
      * ({@link Peer#isClusterEndpoint}), as Cilium gives a pod's address its endpoint's identity, not a CIDR's.
      */
     private static void explainPeerMiss(CiliumPolicy.Rule rule, String noRule, PolicyRef ref) {
+        boolean http = false;
+        for (CiliumPolicy.Port p : rule.ports == null ? new CiliumPolicy.Port[0] : rule.ports) {
+            http |= p.http != null;
+        }
+        if (http) {
+            rule.httpMiss = new Decision(false, Outcome.DENIED_DEFAULT, ref, -1, noRule + "; ingress rule " + rule.index
+                    + " (" + rule.portsText + ") selects the source on this port, but the request matches none of its"
+                    + " rules.http");
+        }
         boolean world = rule.entityWorld || rule.entityWorldV4 || rule.entityWorldV6;
         if (rule.peerText == null || rule.fromEndpoints.length > 0 || rule.entityAll) {
             return;
@@ -271,6 +280,7 @@ final class CiliumCompiler {
             // denied nobody.
             if (toPorts != null && !toPorts.items().isEmpty()) {
                 rule.ports = CiliumPortRules.ports(toPorts, deny, parts);
+                rule.portsText = parts.get(parts.size() - 1);
             }
             YNode auth = n.get("authentication");
             if (auth != null) {

@@ -43,20 +43,27 @@ final class CiliumPolicy {
     }
 
     /**
-     * The default-deny decision for {@code r}, its explanation naming why the peer selector of the first ingress
-     * rule for {@code r}'s port did not match (that rule's own selector: fromEndpoints on pod labels and a source
-     * without a workload or labels, fromCIDR or world entities and a cluster endpoint, ...). Until 2 December the
-     * fromEndpoints wording came whatever the port's rule was. The decision itself is unchanged. Allocation-free:
-     * every text is built at compile time.
+     * The default-deny decision for {@code r}, its explanation naming why the ingress rules whose toPorts cover
+     * {@code r}'s port did not allow it: the peer selector of the first such rule that did not select the source
+     * (fromEndpoints on pod labels and a source without a workload or labels, fromCIDR or world entities and a cluster
+     * endpoint, ...), else a rule that selected the source on this port but whose rules.http matched none of the
+     * request's HTTP attributes. Until 2 December the fromEndpoints wording came whatever the port's rule was, and a
+     * port covered only by rules.http that the request missed was called "not covered". The decision itself is
+     * unchanged. Allocation-free: every text is built at compile time.
      */
     Decision defaultDeny(AccessRequest r) {
         boolean endpoint = Peer.isClusterEndpoint(r);
         boolean covered = false;
+        Decision httpMissed = null;
         for (Rule rule : ingress) {
-            if (rule.matchesPort(r) == PORT_NO_MATCH) {
+            if (!rule.coversPort(r)) {
                 continue;
             }
             covered = true;
+            if (httpMissed == null && rule.httpMiss != null && r.http() != null
+                    && rule.matchesPort(r) == PORT_NO_MATCH && rule.matchesPeer(r)) {
+                httpMissed = rule.httpMiss;
+            }
             if (!rule.hasL3) {
                 continue;
             }
@@ -68,9 +75,12 @@ final class CiliumPolicy {
                 if (source.labels().isEmpty()) {
                     return defaultDenyNoLabels;
                 }
-            } else if (rule.peerMiss != null) {
+            } else if (rule.peerMiss != null && !rule.matchesPeer(r)) {
                 return endpoint ? rule.peerMiss[0] : rule.peerMiss[1];
             }
+        }
+        if (httpMissed != null) {
+            return httpMissed;
         }
         return covered || ingress.length == 0 ? defaultDeny : defaultDenyNoPort;
     }
@@ -114,6 +124,13 @@ final class CiliumPolicy {
          * cluster endpoint [0] and for any other peer [1]; null for other rules.
          */
         Decision[] peerMiss;
+        /**
+         * An ingress rule with rules.http: the policy's default deny explained by a request this rule's peer selector
+         * selected on a covered port but none of whose HTTP rules matched; null for a rule without rules.http.
+         */
+        Decision httpMiss;
+        /** The rule's toPorts as the explanations name them ({@code toPorts 8080/TCP http POST /charge}); null without. */
+        String portsText;
         /** The rule's peer selector as the explanations name it ({@code fromCIDR [10.0.0.0/8]}); null for fromEndpoints. */
         String peerText;
         /**
@@ -180,6 +197,20 @@ final class CiliumPolicy {
                 }
             }
             return null;
+        }
+
+        /** Whether the rule's toPorts cover {@code r}'s port and protocol, whatever its rules.http say. */
+        boolean coversPort(AccessRequest r) {
+            if (ports == null) {
+                return true;
+            }
+            int port = r.destinationPort();
+            for (Port p : ports) {
+                if (p.protocol != PROTO_OTHER && (p.port == 0 || (port >= p.port && port <= p.endPort))) {
+                    return true;
+                }
+            }
+            return false;
         }
 
         int matchesPort(AccessRequest r) {
