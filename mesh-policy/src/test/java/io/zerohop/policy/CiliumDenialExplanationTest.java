@@ -76,4 +76,22 @@ class CiliumDenialExplanationTest {
         assertThat(engine.evaluate(b.destinationPort(9090).http("GET", "/charge").build()).explain())
                 .endsWith("; no ingress rule's toPorts covers this port");
     }
+
+    /** New-user pass: two ingress rules on one port (fromCIDR and fromEntities [world]) named rule 0's selector only. */
+    @Test
+    void severalRulesOnThePortAreEachNamed() throws Exception {
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", ConformanceTest.cnp("prod",
+                "web-in", "{endpointSelector: {matchLabels: {app: web}}, ingress: ["
+                        + "{fromCIDR: [10.0.0.0/8], toPorts: [{ports: [{port: '8080', protocol: TCP}]}]},"
+                        + "{fromEntities: [world], toPorts: [{ports: [{port: '8080', protocol: TCP}]}]}]}"))).build();
+        AccessRequest.Builder b = AccessRequest.builder().sourceAddress("10.0.0.5").destinationAddress("10.0.1.2")
+                .destinationPort(8080).destination(WEB);
+        Decision endpoint = engine.evaluate(b.sourcePrincipal("spiffe://cluster.local/ns/other/sa/x").build());
+        assertThat(endpoint.allowed()).isFalse();
+        assertThat(endpoint.explain()).isEqualTo(HEAD + "; no ingress rule for this port selects the source: rule 0 fromCIDR"
+                + " [10.0.0.0/8]: outside the cluster only, and the source is a cluster endpoint; rule 1 fromEntities [world]:"
+                + " outside the cluster only, and the source is a cluster endpoint");
+        // A plaintext IPv4 peer outside the CIDR is world: allowed by rule 1, as Cilium decides.
+        assertThat(engine.evaluate(b.sourcePrincipal(null).sourceAddress("11.0.0.5").build()).allowed()).isTrue();
+    }
 }

@@ -185,6 +185,12 @@ final class CiliumCompiler {
             endpointText = "selects no peer zerohop sees (a node, the host or a reserved identity, none a workload)";
             otherText = endpointText;
         }
+        String shortHead = "rule " + rule.index + " " + rule.peerText + ": ";
+        String outside = "outside the cluster only, and the source is a cluster endpoint";
+        String shortOther = rule.cidrs.length > 0 ? "not the source address" : rule.entityCluster
+                ? "cluster endpoints only, and the source is none" : world ? "not the source's address family" : "no workload";
+        String shortEndpoint = rule.cidrs.length > 0 || world ? outside : shortOther;
+        rule.peerMissShort = new String[] {shortHead + shortEndpoint, shortHead + shortOther};
         rule.peerMiss = new Decision[] {
             new Decision(false, Outcome.DENIED_DEFAULT, ref, -1, head + (endpointText == null ? otherText : endpointText)),
             new Decision(false, Outcome.DENIED_DEFAULT, ref, -1, head + otherText)};

@@ -47,14 +47,18 @@ final class CiliumPolicy {
      * {@code r}'s port did not allow it: the peer selector of the first such rule that did not select the source
      * (fromEndpoints on pod labels and a source without a workload or labels, fromCIDR or world entities and a cluster
      * endpoint, ...), else a rule that selected the source on this port but whose rules.http matched none of the
-     * request's HTTP attributes. Until 2 December the fromEndpoints wording came whatever the port's rule was, and a
+     * request's HTTP attributes. When two or more rules on CIDRs or entities for the port missed, each is named in
+     * short ({@link Rule#peerMissShort}); that text alone is built per call. Until 2 December the fromEndpoints wording came whatever the port's rule was, and a
      * port covered only by rules.http that the request missed was called "not covered". The decision itself is
-     * unchanged. Allocation-free: every text is built at compile time.
+     * unchanged. Allocation-free but for two or more such rules: every other text is built at compile time.
      */
     Decision defaultDeny(AccessRequest r) {
         boolean endpoint = Peer.isClusterEndpoint(r);
         boolean covered = false;
         Decision httpMissed = null;
+        Decision peerMissed = null;
+        Rule firstMiss = null;
+        StringBuilder more = null;
         for (Rule rule : ingress) {
             if (!rule.coversPort(r)) {
                 continue;
@@ -76,8 +80,26 @@ final class CiliumPolicy {
                     return defaultDenyNoLabels;
                 }
             } else if (rule.peerMiss != null && !rule.matchesPeer(r)) {
-                return endpoint ? rule.peerMiss[0] : rule.peerMiss[1];
+                if (peerMissed == null) {
+                    peerMissed = endpoint ? rule.peerMiss[0] : rule.peerMiss[1];
+                } else {
+                    // Two or more rules on CIDRs or entities for this port: name each (a denial path, built per call).
+                    if (more == null) {
+                        more = new StringBuilder(defaultDeny.reason()).append("; no ingress rule for this port selects the source: ")
+                                .append(endpoint ? firstMiss.peerMissShort[0] : firstMiss.peerMissShort[1]);
+                    }
+                    more.append("; ").append(endpoint ? rule.peerMissShort[0] : rule.peerMissShort[1]);
+                }
+                if (firstMiss == null) {
+                    firstMiss = rule;
+                }
             }
+        }
+        if (more != null) {
+            return new Decision(false, Decision.Outcome.DENIED_DEFAULT, defaultDeny.policy(), -1, more.toString());
+        }
+        if (peerMissed != null) {
+            return peerMissed;
         }
         if (httpMissed != null) {
             return httpMissed;
@@ -124,6 +146,8 @@ final class CiliumPolicy {
          * cluster endpoint [0] and for any other peer [1]; null for other rules.
          */
         Decision[] peerMiss;
+        /** {@link #peerMiss} in short, as a denial naming several rules lists them ({@code rule 1 fromCIDR [...]: ...}). */
+        String[] peerMissShort;
         /**
          * An ingress rule with rules.http: the policy's default deny explained by a request this rule's peer selector
          * selected on a covered port but none of whose HTTP rules matched; null for a rule without rules.http.
