@@ -51,4 +51,47 @@ class CiliumDenialExplanationTest {
                 + "; the source has no known workload, so fromEndpoints selectors on pod labels cannot match it");
         assertThat(explain(spiffe, "10.0.0.5", 6060)).isEqualTo(HEAD + "; no ingress rule's toPorts covers this port");
     }
+
+    /**
+     * New-user pass: the seed article's CCNP (POST /charge on 8080 from app=frontend) and GET /charge from the frontend
+     * said "no ingress rule's toPorts covers this port" although 8080 is covered; its rules.http missed. The decision
+     * is Cilium's (an HTTP request no rules.http entry matches is denied, pkg/policy/api/l7.go PortRuleHTTP) and unchanged.
+     */
+    @Test
+    void aPortCoveredOnlyThroughRulesHttpSaysTheHttpRuleMissed() throws Exception {
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromFile(
+                SeedManifestTest.seed("cilium-enforce-mtls-checkout.yaml"))).build();
+        WorkloadRef frontend = new WorkloadRef("production", "frontend", "frontend-service-account", Map.of("app", "frontend"));
+        WorkloadRef checkout = new WorkloadRef("production", "checkout", "checkout", Map.of("app", "checkout"));
+        AccessRequest.Builder b = AccessRequest.builder().sourcePrincipal(SeedManifestTest.CILIUM_ID).sourceWorkload(frontend)
+                .sourceAddress("10.0.0.5").destinationAddress("10.0.1.2").destinationPort(8080).destination(checkout);
+        Decision get = engine.evaluate(b.http("GET", "/charge").build());
+        assertThat(get.allowed()).isFalse();
+        assertThat(get.explain()).isEqualTo("DENY by enforce-mtls-checkout (CiliumClusterwideNetworkPolicy ingress, default"
+                + " deny): endpoint selected by app=checkout for ingress and no ingress rule allowed; ingress rule 0"
+                + " (toPorts 8080/TCP http POST /charge) selects the source on this port, but the request matches none of"
+                + " its rules.http");
+        assertThat(engine.evaluate(b.http("POST", "/charge").build()).allowed()).isTrue();
+        // Another port: not covered.
+        assertThat(engine.evaluate(b.destinationPort(9090).http("GET", "/charge").build()).explain())
+                .endsWith("; no ingress rule's toPorts covers this port");
+    }
+
+    /** New-user pass: two ingress rules on one port (fromCIDR and fromEntities [world]) named rule 0's selector only. */
+    @Test
+    void severalRulesOnThePortAreEachNamed() throws Exception {
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", ConformanceTest.cnp("prod",
+                "web-in", "{endpointSelector: {matchLabels: {app: web}}, ingress: ["
+                        + "{fromCIDR: [10.0.0.0/8], toPorts: [{ports: [{port: '8080', protocol: TCP}]}]},"
+                        + "{fromEntities: [world], toPorts: [{ports: [{port: '8080', protocol: TCP}]}]}]}"))).build();
+        AccessRequest.Builder b = AccessRequest.builder().sourceAddress("10.0.0.5").destinationAddress("10.0.1.2")
+                .destinationPort(8080).destination(WEB);
+        Decision endpoint = engine.evaluate(b.sourcePrincipal("spiffe://cluster.local/ns/other/sa/x").build());
+        assertThat(endpoint.allowed()).isFalse();
+        assertThat(endpoint.explain()).isEqualTo(HEAD + "; no ingress rule for this port selects the source: rule 0 fromCIDR"
+                + " [10.0.0.0/8]: outside the cluster only, and the source is a cluster endpoint; rule 1 fromEntities [world]:"
+                + " outside the cluster only, and the source is a cluster endpoint");
+        // A plaintext IPv4 peer outside the CIDR is world: allowed by rule 1, as Cilium decides.
+        assertThat(engine.evaluate(b.sourcePrincipal(null).sourceAddress("11.0.0.5").build()).allowed()).isTrue();
+    }
 }

@@ -37,6 +37,10 @@ final class PolicyCommand {
                     + "Exit code 0 = allow, 3 = deny, 1 = a --policies or --workloads file that does not load "
                     + "(the message names file:line: field), as the proxy exits, "
                     + "2 = usage (including a path that does not exist or is not readable, and a --dest not in --workloads).",
+                    "Without --method/--path/--host/--header, on a port that is auto (not declared in --workloads, or no "
+                    + "--workloads) and that a policy decides per request, a second line gives the decision for a connection "
+                    + "whose first bytes are not HTTP when it differs (a DENY with HTTP fields fails closed there, as the proxy "
+                    + "resets it); exit 3 when either line denies.",
                     "With --workloads, as the proxy does: the destination is the named workload of the registry and the "
                     + "source workload (labels for Cilium fromEndpoints) is the one owning --source-ip if it has --source's identity, or without --source-ip "
                     + "the only registry workload with --source's identity; when several have it, --source-ip is required "
@@ -207,8 +211,21 @@ final class PolicyCommand {
             if (http && !opaque) {
                 req.http(new HttpAttributes(method == null ? "GET" : method, path == null ? "/" : path, host, headerMap));
             }
-            Decision d = engine.evaluate(req.build());
+            AccessRequest request = req.build();
+            Decision d = engine.evaluate(request);
             System.out.println(d.explain() + (d.explain().contains("the source has no known workload") ? " (" + noWorkload + ")" : ""));
+            // As the proxy: on an auto port (undeclared; without --workloads every port is) that a policy decides per
+            // request, a connection whose first bytes are not HTTP is decided by evaluateUnparsed, where a DENY (or
+            // CUSTOM) rule's HTTP fields count as matched. A new-user pass got only "ALLOW by ..." (exit 0) for a port
+            // whose HTTP-only DENY makes the proxy reset every non-HTTP connection.
+            io.zerohop.core.AppProtocol protocol = destWorkload == null ? io.zerohop.core.AppProtocol.AUTO : destWorkload.appProtocol(port);
+            Decision unparsed = !http && protocol == io.zerohop.core.AppProtocol.AUTO && engine.requiresHttp(target, port)
+                    ? engine.evaluateUnparsed(request) : d;
+            if (!unparsed.equals(d)) {
+                System.out.println("a connection whose first bytes are not HTTP: " + unparsed.explain() + " (fail closed: port " + port
+                        + " is auto and a policy decides it per request; a connection it cannot parse as HTTP is decided without"
+                        + " HTTP fields, which a DENY or CUSTOM rule's count as matched; give --method/--path for an HTTP request)");
+            }
             if (http && opaque) {
                 System.err.println("warning: port " + port + " of " + ns + "/" + rest + " is tcp in " + workloads + ": the proxy does not parse "
                         + "HTTP there, so --method/--path/--host/--header were left out and the connection decided at L4, as the proxy decides it");
@@ -231,7 +248,7 @@ final class PolicyCommand {
                 // An empty or mistyped directory decides "ALLOW by default": say that nothing was read.
                 System.err.println("warning: " + policies + ": no policy loaded from it");
             }
-            return d.allowed() ? 0 : 3;
+            return d.allowed() && unparsed.allowed() ? 0 : 3;
         }
 
         private Map<String, String> headerMap(Usage u) {

@@ -316,7 +316,8 @@ class CliTest {
     @org.junit.jupiter.api.DisplayName("policy check prints each load warning once (the loader's own log line is not repeated)")
     void policyCheckPrintsEachWarningOnce(@TempDir Path dir) throws Exception {
         Files.writeString(dir.resolve("p.yaml"), HTTP_ONLY_DENY);
-        assertThat(Zerohop.run("policy", "check", "--policies", dir.toString(), "--dest", "prod/web:8080")).isZero();
+        // Exit 3: a connection whose first bytes are not HTTP is denied on this auto port (PolicyCheckTest).
+        assertThat(Zerohop.run("policy", "check", "--policies", dir.toString(), "--dest", "prod/web:8080")).isEqualTo(3);
         assertThat(count(std.err.toString(), "prod/deny-admin: HTTP attributes (paths): zerohop enforces them itself")).as(std.err.toString()).isEqualTo(1);
         assertThat(std.err.toString()).startsWith("warning: AuthorizationPolicy prod/deny-admin");
         // The silenced logger is the one the loader logs on.

@@ -332,7 +332,8 @@ class PolicyCheckTest {
                   action: DENY
                   rules: [{to: [{operation: {methods: [POST]}}]}]
                 """;
-        assertThat(check(deny, "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080")).isZero();
+        // Exit 3: port 8080 is auto, so a connection whose first bytes are not HTTP is denied (second line; until 2 December exit 0).
+        assertThat(check(deny, "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080")).isEqualTo(3);
         // zerohop's behaviour first, so the waypoint sentence is not read as zerohop refusing the policy (new-user pass);
         // then istiod's status text as istiod sets it (pilot/pkg/serviceregistry/ambient/authorization.go), quoted.
         assertThat(std.err.toString()).contains("warning: AuthorizationPolicy prod/deny-post: HTTP attributes (methods): zerohop"
@@ -514,5 +515,36 @@ class PolicyCheckTest {
         assertThat(std.err.toString().lines().toList()).contains("warning: root namespace istio-sytem (--root-namespace) holds no"
                 + " AuthorizationPolicy or PeerAuthentication, but 1 in istio-system: those apply to their own namespace only,"
                 + " not mesh-wide; is the root namespace or their namespace mistyped?");
+    }
+
+    /**
+     * New-user pass: a DENY with only HTTP fields on an auto port makes the proxy reset every connection whose first
+     * bytes are not HTTP (PolicyEngine.evaluateUnparsed, fail closed: mesh-policy README "beyond ztunnel"), but policy
+     * check without --method/--path printed only "ALLOW by default" and exited 0. It now prints that connection's
+     * decision on a second line and exits 3.
+     */
+    @Test
+    @org.junit.jupiter.api.DisplayName("without HTTP attributes on an auto port, the decision for a non-HTTP connection comes on a second line, exit 3")
+    void anOpaqueConnectionOnAnAutoPortIsShownAsTheProxyDecidesIt() throws Exception {
+        String[] l4 = {"--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080"};
+        assertThat(check(DENY_ADMIN, l4)).as(std.out.toString()).isEqualTo(3);
+        String[] lines = std.out.toString().split(System.lineSeparator());
+        assertThat(lines).hasSize(2);
+        assertThat(lines[0]).startsWith("ALLOW by default");
+        assertThat(lines[1]).startsWith("a connection whose first bytes are not HTTP: DENY by prod/deny-admin (AuthorizationPolicy DENY, rule 0)")
+                .contains("(fail closed: port 8080 is auto and a policy decides it per request");
+        // An HTTP request the DENY misses: one line, exit 0.
+        assertThat(check(DENY_ADMIN, concat(l4, new String[] {"--method", "GET", "--path", "/"}))).isZero();
+        assertThat(std.out.toString().split(System.lineSeparator())).hasSize(1);
+        // A port declared tcp is never parsed: the proxy decides it at L4 as ztunnel does, one line, exit 0.
+        Path p = dir.resolve("policies");
+        Path tcp = Files.writeString(dir.resolve("tcp.yaml"), WORKLOADS.replace("labels: {app: backend}}", "labels: {app: backend}, ports: {8080: tcp}}"));
+        std.out.reset();
+        assertThat(Zerohop.run(concat(new String[] {"policy", "check", "--policies", p.toString(), "--workloads", tcp.toString()}, l4))).isZero();
+        assertThat(std.out.toString().split(System.lineSeparator())).hasSize(1);
+        std.out.reset();
+        assertThat(Zerohop.run("policy", "check", "--help")).isZero();
+        assertThat(std.out.toString().replaceAll("\\s+", " ")).contains("a connection whose first bytes are not HTTP when it differs")
+                .contains("exit 3 when either line denies");
     }
 }

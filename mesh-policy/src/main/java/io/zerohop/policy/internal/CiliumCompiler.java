@@ -154,6 +154,15 @@ final class CiliumCompiler {
      * ({@link Peer#isClusterEndpoint}), as Cilium gives a pod's address its endpoint's identity, not a CIDR's.
      */
     private static void explainPeerMiss(CiliumPolicy.Rule rule, String noRule, PolicyRef ref) {
+        boolean http = false;
+        for (CiliumPolicy.Port p : rule.ports == null ? new CiliumPolicy.Port[0] : rule.ports) {
+            http |= p.http != null;
+        }
+        if (http) {
+            rule.httpMiss = new Decision(false, Outcome.DENIED_DEFAULT, ref, -1, noRule + "; ingress rule " + rule.index
+                    + " (" + rule.portsText + ") selects the source on this port, but the request matches none of its"
+                    + " rules.http");
+        }
         boolean world = rule.entityWorld || rule.entityWorldV4 || rule.entityWorldV6;
         if (rule.peerText == null || rule.fromEndpoints.length > 0 || rule.entityAll) {
             return;
@@ -176,6 +185,12 @@ final class CiliumCompiler {
             endpointText = "selects no peer zerohop sees (a node, the host or a reserved identity, none a workload)";
             otherText = endpointText;
         }
+        String shortHead = "rule " + rule.index + " " + rule.peerText + ": ";
+        String outside = "outside the cluster only, and the source is a cluster endpoint";
+        String shortOther = rule.cidrs.length > 0 ? "not the source address" : rule.entityCluster
+                ? "cluster endpoints only, and the source is none" : world ? "not the source's address family" : "no workload";
+        String shortEndpoint = rule.cidrs.length > 0 || world ? outside : shortOther;
+        rule.peerMissShort = new String[] {shortHead + shortEndpoint, shortHead + shortOther};
         rule.peerMiss = new Decision[] {
             new Decision(false, Outcome.DENIED_DEFAULT, ref, -1, head + (endpointText == null ? otherText : endpointText)),
             new Decision(false, Outcome.DENIED_DEFAULT, ref, -1, head + otherText)};
@@ -271,6 +286,7 @@ final class CiliumCompiler {
             // denied nobody.
             if (toPorts != null && !toPorts.items().isEmpty()) {
                 rule.ports = CiliumPortRules.ports(toPorts, deny, parts);
+                rule.portsText = parts.get(parts.size() - 1);
             }
             YNode auth = n.get("authentication");
             if (auth != null) {

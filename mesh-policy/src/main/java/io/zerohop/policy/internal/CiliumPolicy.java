@@ -43,20 +43,31 @@ final class CiliumPolicy {
     }
 
     /**
-     * The default-deny decision for {@code r}, its explanation naming why the peer selector of the first ingress
-     * rule for {@code r}'s port did not match (that rule's own selector: fromEndpoints on pod labels and a source
-     * without a workload or labels, fromCIDR or world entities and a cluster endpoint, ...). Until 2 December the
-     * fromEndpoints wording came whatever the port's rule was. The decision itself is unchanged. Allocation-free:
-     * every text is built at compile time.
+     * The default-deny decision for {@code r}, its explanation naming why the ingress rules whose toPorts cover
+     * {@code r}'s port did not allow it: the peer selector of the first such rule that did not select the source
+     * (fromEndpoints on pod labels and a source without a workload or labels, fromCIDR or world entities and a cluster
+     * endpoint, ...), else a rule that selected the source on this port but whose rules.http matched none of the
+     * request's HTTP attributes. When two or more rules on CIDRs or entities for the port missed, each is named in
+     * short ({@link Rule#peerMissShort}); that text alone is built per call. Until 2 December the fromEndpoints wording came whatever the port's rule was, and a
+     * port covered only by rules.http that the request missed was called "not covered". The decision itself is
+     * unchanged. Allocation-free but for two or more such rules: every other text is built at compile time.
      */
     Decision defaultDeny(AccessRequest r) {
         boolean endpoint = Peer.isClusterEndpoint(r);
         boolean covered = false;
+        Decision httpMissed = null;
+        Decision peerMissed = null;
+        Rule firstMiss = null;
+        StringBuilder more = null;
         for (Rule rule : ingress) {
-            if (rule.matchesPort(r) == PORT_NO_MATCH) {
+            if (!rule.coversPort(r)) {
                 continue;
             }
             covered = true;
+            if (httpMissed == null && rule.httpMiss != null && r.http() != null
+                    && rule.matchesPort(r) == PORT_NO_MATCH && rule.matchesPeer(r)) {
+                httpMissed = rule.httpMiss;
+            }
             if (!rule.hasL3) {
                 continue;
             }
@@ -68,9 +79,30 @@ final class CiliumPolicy {
                 if (source.labels().isEmpty()) {
                     return defaultDenyNoLabels;
                 }
-            } else if (rule.peerMiss != null) {
-                return endpoint ? rule.peerMiss[0] : rule.peerMiss[1];
+            } else if (rule.peerMiss != null && !rule.matchesPeer(r)) {
+                if (peerMissed == null) {
+                    peerMissed = endpoint ? rule.peerMiss[0] : rule.peerMiss[1];
+                } else {
+                    // Two or more rules on CIDRs or entities for this port: name each (a denial path, built per call).
+                    if (more == null) {
+                        more = new StringBuilder(defaultDeny.reason()).append("; no ingress rule for this port selects the source: ")
+                                .append(endpoint ? firstMiss.peerMissShort[0] : firstMiss.peerMissShort[1]);
+                    }
+                    more.append("; ").append(endpoint ? rule.peerMissShort[0] : rule.peerMissShort[1]);
+                }
+                if (firstMiss == null) {
+                    firstMiss = rule;
+                }
             }
+        }
+        if (more != null) {
+            return new Decision(false, Decision.Outcome.DENIED_DEFAULT, defaultDeny.policy(), -1, more.toString());
+        }
+        if (peerMissed != null) {
+            return peerMissed;
+        }
+        if (httpMissed != null) {
+            return httpMissed;
         }
         return covered || ingress.length == 0 ? defaultDeny : defaultDenyNoPort;
     }
@@ -114,6 +146,15 @@ final class CiliumPolicy {
          * cluster endpoint [0] and for any other peer [1]; null for other rules.
          */
         Decision[] peerMiss;
+        /** {@link #peerMiss} in short, as a denial naming several rules lists them ({@code rule 1 fromCIDR [...]: ...}). */
+        String[] peerMissShort;
+        /**
+         * An ingress rule with rules.http: the policy's default deny explained by a request this rule's peer selector
+         * selected on a covered port but none of whose HTTP rules matched; null for a rule without rules.http.
+         */
+        Decision httpMiss;
+        /** The rule's toPorts as the explanations name them ({@code toPorts 8080/TCP http POST /charge}); null without. */
+        String portsText;
         /** The rule's peer selector as the explanations name it ({@code fromCIDR [10.0.0.0/8]}); null for fromEndpoints. */
         String peerText;
         /**
@@ -180,6 +221,20 @@ final class CiliumPolicy {
                 }
             }
             return null;
+        }
+
+        /** Whether the rule's toPorts cover {@code r}'s port and protocol, whatever its rules.http say. */
+        boolean coversPort(AccessRequest r) {
+            if (ports == null) {
+                return true;
+            }
+            int port = r.destinationPort();
+            for (Port p : ports) {
+                if (p.protocol != PROTO_OTHER && (p.port == 0 || (port >= p.port && port <= p.endPort))) {
+                    return true;
+                }
+            }
+            return false;
         }
 
         int matchesPort(AccessRequest r) {
