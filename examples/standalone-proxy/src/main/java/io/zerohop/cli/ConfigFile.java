@@ -121,7 +121,12 @@ final class ConfigFile {
         for (Setting s : Yaml.read(file)) {
             OptionSpec option = spec.findOption("--" + s.key());
             if (option == null || s.key().equals("config") || s.key().equals("help") || s.key().equals("version")) {
-                throw new ConfigException(file + ":" + s.line() + ": " + s.key() + ": unknown option (keys are the long options of `zerohop "
+                // The nearest key, as picocli suggests one for the same typo given as a flag.
+                List<String> keys = spec.options().stream().map(OptionSpec::longestName).filter(n -> n.startsWith("--"))
+                        .map(n -> n.substring(2)).filter(n -> !n.equals("config") && !n.equals("help") && !n.equals("version")).toList();
+                String near = io.zerohop.policy.Suggestions.nearest(s.key(), keys);
+                throw new ConfigException(file + ":" + s.line() + ": " + s.key() + ": unknown option"
+                        + (near == null ? "" : "; did you mean " + near + "?") + " (keys are the long options of `zerohop "
                         + spec.name() + " --help` without dashes)");
             }
             if (given.contains(s.key()) || (identityGiven && IDENTITY.contains(s.key()))) {

@@ -73,10 +73,17 @@ final class ConnectCommand implements Callable<Integer> {
         for (String given : expect) {
             // "a, b" as people type a list: a SPIFFE ID holds no space, so the one after the comma is no part of it.
             String e = given.strip();
-            if (!e.contains("://")) {
+            if (!e.contains("://") && e.contains("/")) {
                 // A policy's principal form (the article's "cluster.local/ns/..."), as policy check --source says it.
                 throw u.error("expect", e, "\"" + e + "\" is not a SPIFFE ID: write spiffe://" + e
                         + " (policies' principals leave spiffe:// out; --expect is the server's SPIFFE ID)");
+            }
+            if (!e.contains("://")) {
+                // A bare name ("backend"): spiffe://backend would be a trust domain alone, refused below, so the
+                // suggestion is the workload ID's form, as policy check --source gives it.
+                throw u.error("expect", e, "\"" + e + "\" is not a SPIFFE ID: write the server's SPIFFE ID,"
+                        + " spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/SERVICE_ACCOUNT"
+                        + (e.matches("[a-z0-9]([-a-z0-9]*[a-z0-9])?") ? " (e.g. spiffe://cluster.local/ns/default/sa/" + e + ")" : ""));
             }
             SpiffeId id = Usage.parse(u, "expect", e, () -> SpiffeIds.parse(e));
             if (id.getPath().isEmpty()) {

@@ -238,6 +238,10 @@ final class ProxyCommand implements Callable<Integer> {
      *         one {@code Mesh.Builder.clusterId} accepts
      */
     static ClusterId clusterId(String flag, Map<String, String> env) {
+        if (flag != null && flag.isEmpty()) {
+            // Said plainly, not as the id's syntax rule: the way to the default, and to ztunnel's empty id.
+            throw new IllegalArgumentException(EMPTY_CLUSTER_ID);
+        }
         ClusterId c = flag != null ? new ClusterId(flag, "--cluster-id")
                 : env.get("ISTIO_META_CLUSTER_ID") != null ? new ClusterId(env.get("ISTIO_META_CLUSTER_ID"), "$ISTIO_META_CLUSTER_ID")
                 : env.get("CLUSTER_ID") != null ? new ClusterId(env.get("CLUSTER_ID"), "$CLUSTER_ID")
@@ -250,6 +254,10 @@ final class ProxyCommand implements Callable<Integer> {
         }
         return c;
     }
+
+    /** The usage error of an empty {@code --cluster-id} (after the option's name). */
+    static final String EMPTY_CLUSTER_ID = "empty; omit it to use $ISTIO_META_CLUSTER_ID, else $CLUSTER_ID, else Kubernetes,"
+            + " or set CLUSTER_ID=\"\" (with ISTIO_META_CLUSTER_ID unset) to send an empty ClusterID as ztunnel does";
 
     /** {@link #clusterId(String, Map)} of the flag and this process's environment; a bad id is a usage error. */
     private ClusterId clusterId(Usage u) {

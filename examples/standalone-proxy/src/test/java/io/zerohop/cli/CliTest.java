@@ -61,6 +61,18 @@ class CliTest {
         return "exit " + code + ": " + std.err.toString().lines().findFirst().orElse("");
     }
 
+    /**
+     * An empty --cluster-id stays refused (the option is zerohop's own) but says so plainly, with the two ways
+     * a user meant: the default, or ztunnel's empty id from CLUSTER_ID="" (ClusterIdOptionTest). It said the
+     * id's syntax rule, {@code cluster id must be printable ASCII ...: ""}.
+     */
+    @Test
+    void anEmptyClusterIdSaysHowToGetTheDefaultOrAnEmptyId() {
+        assertThat(proxy("--inbound", "off", "--cluster-id", "")).isEqualTo("exit 2: zerohop proxy: --cluster-id: empty; omit it to use"
+                + " $ISTIO_META_CLUSTER_ID, else $CLUSTER_ID, else Kubernetes, or set CLUSTER_ID=\"\" (with ISTIO_META_CLUSTER_ID unset)"
+                + " to send an empty ClusterID as ztunnel does");
+    }
+
     @Test
     @org.junit.jupiter.api.DisplayName("a path option says whether the path does not exist, is the wrong kind, or is not readable; exit 2")
     void aBadPathSaysWhatIsWrongWithIt(@TempDir Path dir) throws Exception {

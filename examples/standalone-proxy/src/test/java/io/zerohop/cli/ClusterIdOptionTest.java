@@ -42,7 +42,7 @@ class ClusterIdOptionTest {
                 .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("$CLUSTER_ID: cluster id must be");
         assertThat(Zerohop.run("proxy", "--in-memory-ca", "--cluster-id", "a b")).as("usage error").isEqualTo(2);
         assertThat(catchThrowable(() -> ProxyCommand.clusterId("", Map.of()))).as("the flag is zerohop's own: empty is refused")
-                .hasMessageStartingWith("cluster id must be");
+                .hasMessage(ProxyCommand.EMPTY_CLUSTER_ID);
     }
 
     /**

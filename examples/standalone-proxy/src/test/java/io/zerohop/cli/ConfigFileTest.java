@@ -86,7 +86,16 @@ class ConfigFileTest {
     void unknownKeyNamesFileAndLine(@TempDir Path dir) throws Exception {
         Path f = write(dir, "ca: /x\nnode: a\nworkload: w.yaml\n");
         assertThatThrownBy(() -> ConfigFile.expand(new String[] {"--config=" + f}, PROXY))
-                .hasMessage(f + ":3: workload: unknown option (keys are the long options of `zerohop proxy --help` without dashes)");
+                .hasMessage(f + ":3: workload: unknown option; did you mean workloads? (keys are the long options of `zerohop proxy --help`"
+                        + " without dashes)");
+        // The new user's typo, which as a flag gets picocli's suggestion; nothing near: no suggestion.
+        Path typo = write(dir, "inbund: 127.0.0.1:1\n");
+        assertThatThrownBy(() -> ConfigFile.expand(new String[] {"--config=" + typo}, PROXY))
+                .hasMessage(typo + ":1: inbund: unknown option; did you mean inbound? (keys are the long options of `zerohop proxy --help`"
+                        + " without dashes)");
+        Path far = write(dir, "colour: blue\n");
+        assertThatThrownBy(() -> ConfigFile.expand(new String[] {"--config=" + far}, PROXY))
+                .hasMessage(far + ":1: colour: unknown option (keys are the long options of `zerohop proxy --help` without dashes)");
     }
 
     @Test

@@ -358,5 +358,10 @@ class ConnectCommandTest {
         assertThat(bare.exit()).isEqualTo(2);
         assertThat(bare.stderr().lines().findFirst().orElse("")).isEqualTo("zerohop connect: --expect: \"" + principal
                 + "\" is not a SPIFFE ID: write " + SERVER + " (policies' principals leave spiffe:// out; --expect is the server's SPIFFE ID)");
+        // A bare name: spiffe://backend, which the check below refuses as a trust domain alone, was suggested (new-user pass).
+        Run name = connect("good", "", "--expect", "backend");
+        assertThat(name.exit()).isEqualTo(2);
+        assertThat(name.stderr().lines().findFirst().orElse("")).isEqualTo("zerohop connect: --expect: \"backend\" is not a SPIFFE ID:"
+                + " write the server's SPIFFE ID, spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/SERVICE_ACCOUNT (e.g. spiffe://cluster.local/ns/default/sa/backend)");
     }
 }

@@ -216,7 +216,8 @@ public final class MeshRuntime {
             }
         }
         listeners.stopAccepting();
-        CompletableFuture<TunnelCount.Left> left = tunnels.awaitIdle(drain, ABORT_GRACE, group.next());
+        // The deadline's warning is logged before the resets it announces, whose access lines follow it.
+        CompletableFuture<TunnelCount.Left> left = tunnels.awaitIdle(drain, ABORT_GRACE, group.next(), deadlineWarning(log, drain));
         // The server's own deadline comes later, so that it finds the tunnels already aborted (its
         // connections then close as soon as their last stream has gone).
         CompletableFuture<Void> serverDrained = s == null ? CompletableFuture.completedFuture(null)
@@ -226,14 +227,11 @@ public final class MeshRuntime {
         // listeners stopped and its connections drained (src/drain.rs run_with_drain). With nothing
         // open the count reaches zero at once, before the GOAWAYs are out (a PING's round trip
         // later), and it logged first. The deadline's warning is not held: it says what is being
-        // done at the deadline.
+        // done at the deadline (logged above, before the resets).
         CompletableFuture<Void> goAwaySent = s == null ? CompletableFuture.completedFuture(null) : Inspect.goAwaySent(s);
         left.thenAccept(n -> {
             if (n.none()) {
                 goAwaySent.thenRun(() -> log.info("drained: every tunnel finished"));
-            } else {
-                log.warn("drain deadline of {} ms reached: resetting {} tunnels still open, {} captured or plaintext connections",
-                        drain.toMillis(), n.tunnels(), n.connections());
             }
         });
         CompletableFuture<Void> done = new CompletableFuture<>();
@@ -258,6 +256,15 @@ public final class MeshRuntime {
             }
         });
         return done;
+    }
+
+    /**
+     * The WARN that announces the resets at the drain deadline ({@link TunnelCount#awaitIdle}'s
+     * {@code atDeadline}, called before anything is cut); {@code drain} the deadline, logged in ms.
+     */
+    static java.util.function.Consumer<TunnelCount.Left> deadlineWarning(Logger log, Duration drain) {
+        return n -> log.warn("drain deadline of {} ms reached: resetting {} tunnels still open, {} captured or plaintext connections",
+                drain.toMillis(), n.tunnels(), n.connections());
     }
 
     /** How long tunnels and connections reset at the deadline get to close. */

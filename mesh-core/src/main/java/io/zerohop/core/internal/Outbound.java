@@ -85,15 +85,20 @@ public final class Outbound implements CaptureListener.Opener {
      * @throws Mesh.UnknownDestinationException when the IP is unknown or its workload is {@code protocol: TCP}
      */
     public Route route(InetSocketAddress target) {
-        Workload w = local.registry().byAddress(target.getAddress()).orElseThrow(() -> new Mesh.UnknownDestinationException(
-                "destination " + Addresses.authority(target) + " is not a known mesh workload; its identity cannot be verified"
-                        + " (add it to the workload registry or pass an explicit Route)"));
+        Workload w = local.registry().byAddress(target.getAddress()).orElseThrow(() -> unknown(target,
+                "add it to the workload registry or pass an explicit Route"));
         if (w.protocol() != Workload.Protocol.HBONE) {
             throw new Mesh.UnknownDestinationException("destination " + w + " (" + Addresses.authority(target)
                     + ") is a plaintext workload, not reachable over HBONE");
         }
         // The registry's memo: w.identity() would build a SpiffeId (~400 B) per open.
         return new Route(local.registry().hboneAddress(w, target.getAddress()), local.registry().identityOf(w));
+    }
+
+    /** {@code target} is no registry workload; {@code remedy} what the caller can do about it. */
+    private static Mesh.UnknownDestinationException unknown(InetSocketAddress target, String remedy) {
+        return new Mesh.UnknownDestinationException("destination " + Addresses.authority(target)
+                + " is not a known mesh workload; its identity cannot be verified (" + remedy + ")");
     }
 
     /**
@@ -157,7 +162,10 @@ public final class Outbound implements CaptureListener.Opener {
             if (w == null ? passthroughUnknown : w.protocol() == Workload.Protocol.TCP) {
                 return new Request.Passthrough(e.getMessage());
             }
-            return new Request.Refused(e, false);
+            // A captured connection has no Route to pass: its remedies are the registry or passthrough,
+            // named as the CLI and the builder spell them.
+            return new Request.Refused(w != null ? e : unknown(target, "add it to the workload registry, or relay destinations"
+                    + " outside it as plain TCP: zerohop proxy --passthrough-unknown, Mesh.Builder.passthroughUnknown(true)"), false);
         }
         // The captured app's address travels as `Forwarded: for=` (ztunnel's build_forwarded): both
         // access-log lines then name the app beside the proxy's socket. Policy never reads it.

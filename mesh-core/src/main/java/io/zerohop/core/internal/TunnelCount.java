@@ -130,6 +130,17 @@ public final class TunnelCount implements HboneEvents {
      * {@code timer} (an event loop: the work is short and never blocks).
      */
     public CompletableFuture<Left> awaitIdle(Duration deadline, Duration abortGrace, ScheduledExecutorService timer) {
+        return awaitIdle(deadline, abortGrace, timer, left -> { });
+    }
+
+    /**
+     * {@link #awaitIdle(Duration, Duration, ScheduledExecutorService)}, calling {@code atDeadline}
+     * on {@code timer} with what is still open at the deadline, before anything is cut: a line that
+     * announces the resets then comes before the resets' own lines (mesh-core README, Shutdown: "in
+     * the order things happen"). Not called when nothing is left open.
+     */
+    public CompletableFuture<Left> awaitIdle(Duration deadline, Duration abortGrace, ScheduledExecutorService timer,
+                                             java.util.function.Consumer<Left> atDeadline) {
         CompletableFuture<Left> r = new CompletableFuture<>();
         AtomicBoolean aborting = new AtomicBoolean();
         idleFuture().thenRun(() -> {
@@ -152,6 +163,7 @@ public final class TunnelCount implements HboneEvents {
             }
             aborting.set(true);
             Left left = new Left(tunnels.size(), accepted.size());
+            atDeadline.accept(left);
             tunnels.forEach(TunnelCount::abort);
             accepted.forEach(TunnelCount::reset);
             idleFuture().thenRun(() -> r.complete(left));

@@ -241,6 +241,8 @@ public final class TunnelObserver implements HboneEvents {
                     t.direction() == TunnelInfo.Direction.INBOUND ? t.localIdentity() : t.peerIdentity(),
                     r.status(), r.bytesSent(), r.bytesReceived(), r.duration().toMillis(),
                     r.reset() ? "reset" : "fin", deniedBy != null ? " error=\"" + deniedBy + "\""
+                            // The cause ztunnel's line gives (ClosedFromDrain), not the bare "reset" of the cut.
+                            : cutByDrain(r) ? " error=\"" + ZtunnelAccessLog.CLOSED_FROM_DRAIN + "\""
                             : r.error() == null ? "" : " error=\"" + r.error() + "\"");
         }
         if (extra != null) {
@@ -394,7 +396,8 @@ public final class TunnelObserver implements HboneEvents {
                     access.info("{} src={} src_id=- dst={} dst_id={} status=- bytes_sent={} bytes_received={} duration_ms={} end={}{}",
                             kind, addr(src), addr(dst), dstId == null ? "-" : dstId, s.bytesFromA(), s.bytesFromB(),
                             s.duration().toMillis(), s.reset() ? "reset" : "fin",
-                            denied ? " error=\"" + ZtunnelAccessLog.LATE_REJECTION + "\"" : "");
+                            denied ? " error=\"" + ZtunnelAccessLog.LATE_REJECTION + "\""
+                                    : drained(s) ? " error=\"" + ZtunnelAccessLog.CLOSED_FROM_DRAIN + "\"" : "");
                 }
             }
         };

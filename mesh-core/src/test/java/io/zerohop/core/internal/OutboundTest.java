@@ -95,7 +95,12 @@ class OutboundTest {
         InetSocketAddress unknown = new InetSocketAddress(UNKNOWN_IP, 80);
         Outbound.Request refused = outbound(f.local, OWN, false).buildRequest(app, unknown);
         assertThat(refused).isInstanceOf(Outbound.Request.Refused.class);
-        assertThat(((Outbound.Request.Refused) refused).error()).isInstanceOf(Mesh.UnknownDestinationException.class);
+        assertThat(((Outbound.Request.Refused) refused).error()).isInstanceOf(Mesh.UnknownDestinationException.class)
+                // A captured connection has no Route to pass (new-user pass: "pass an explicit Route" on a --forward
+                // target): the option that relays it, as the CLI and the builder spell it.
+                .hasMessage("destination " + UNKNOWN_IP.getHostAddress() + ":80 is not a known mesh workload; its identity cannot be"
+                        + " verified (add it to the workload registry, or relay destinations outside it as plain TCP:"
+                        + " zerohop proxy --passthrough-unknown, Mesh.Builder.passthroughUnknown(true))");
         assertThat(outbound(f.local, OWN, true).buildRequest(app, unknown)).isInstanceOf(Outbound.Request.Passthrough.class);
     }
 

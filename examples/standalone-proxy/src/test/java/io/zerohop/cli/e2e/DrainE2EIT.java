@@ -126,6 +126,15 @@ class DrainE2EIT {
 
                 assertThat(proxy.awaitExit(Duration.ofSeconds(30))).as("exit code after the drain").isZero();
                 assertThat(proxy.lines()).anyMatch(l -> l.contains("drain deadline of 12000 ms reached: resetting 1 tunnels still open"));
+                // The WARN before the reset it announces (logged first, then the cut: mesh-core TunnelCountTest), and
+                // the cut tunnel's own line gives ztunnel's cause for it.
+                java.util.List<String> lines = proxy.lines();
+                int warn = java.util.stream.IntStream.range(0, lines.size())
+                        .filter(i -> lines.get(i).contains("drain deadline of 12000 ms reached")).findFirst().orElse(-1);
+                int cut = java.util.stream.IntStream.range(0, lines.size())
+                        .filter(i -> lines.get(i).contains(" end=reset error=\"connection closed due to connection drain\"")).findFirst().orElse(-1);
+                assertThat(cut).as("the cut tunnel's access line: " + lines).isNotNegative();
+                assertThat(warn).as("the deadline's WARN before the cut tunnel's line: " + lines).isLessThan(cut);
                 assertThat(proxy.lines()).anyMatch(l -> l.contains("zerohop proxy: stopped"));
             } finally {
                 tls.close();

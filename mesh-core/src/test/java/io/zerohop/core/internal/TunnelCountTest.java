@@ -1,0 +1,78 @@
+package io.zerohop.core.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.hbone.TunnelCounters;
+import io.zerohop.hbone.TunnelInfo;
+import io.zerohop.hbone.TunnelResult;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+import org.slf4j.event.EventRecordingLogger;
+import org.slf4j.event.SubstituteLoggingEvent;
+import org.slf4j.helpers.MessageFormatter;
+import org.slf4j.helpers.SubstituteLogger;
+
+/**
+ * The drain deadline's log lines with a tunnel still open (mesh-core README, Shutdown): the WARN
+ * that announces the resets comes first, then the access line of each tunnel it cut, and that
+ * line, in zerohop's own format, gives the cut's cause as ztunnel's does ({@code ClosedFromDrain},
+ * "connection closed due to connection drain", istio/ztunnel src/proxy.rs), not a bare
+ * {@code reset}. The order is that of events (the tunnel reports its close from its abort), no
+ * timing. The tunnel is a stand-in whose abort reports the reset close as a real tunnel's does
+ * (TunnelAfterDeadlineTest and TunnelEndFailureTest cut real ones); the log is slf4j's own
+ * recording logger, both lines in one queue, so their order is the order they were logged.
+ */
+@Timeout(30)
+class TunnelCountTest {
+
+    @Test
+    void theDeadlineWarningComesBeforeTheResetsItAnnouncesAndTheirLinesNameTheDrain() throws Exception {
+        ConcurrentLinkedQueue<SubstituteLoggingEvent> events = new ConcurrentLinkedQueue<>();
+        EventRecordingLogger log = new EventRecordingLogger(new SubstituteLogger("T", events, false), events);
+        TunnelCount count = new TunnelCount();
+        TunnelObserver observer = new TunnelObserver(WorkloadRegistry.of(List.of(), java.util.Map.of()), null, null,
+                TrafficLabels.DEFAULT_CLUSTER, log, null);
+        observer.drainDeadline(count::deadlinePassed);
+        FanOut fan = new FanOut(observer, count);
+        TunnelInfo t = ZtunnelFailedOpenLogTest.inbound();
+        TunnelCounters open = new TunnelCounters() {
+            @Override
+            public long bytesReceived() {
+                return 5;
+            }
+
+            @Override
+            public long bytesSent() {
+                return 7;
+            }
+
+            @Override
+            public void abort() {
+                // What mesh-hbone reports for an aborted tunnel: a reset end, its error "reset".
+                fan.tunnelClosed(new TunnelResult(t, 200, 5, 7, Duration.ofMillis(3), true, "reset"));
+            }
+        };
+        fan.tunnelOpened(t, open);
+        ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
+        try {
+            TunnelCount.Left left = count.awaitIdle(Duration.ZERO, Duration.ofSeconds(10), timer,
+                    MeshRuntime.deadlineWarning(log, Duration.ofMillis(10_000))).get(20, TimeUnit.SECONDS);
+            assertThat(left.tunnels()).isEqualTo(1);
+        } finally {
+            timer.shutdownNow();
+        }
+        List<String> lines = events.stream()
+                .map(e -> e.getLevel() + " " + MessageFormatter.arrayFormat(e.getMessage(), e.getArgumentArray()).getMessage()).toList();
+        assertThat(lines).hasSize(2);
+        assertThat(lines.get(0)).isEqualTo("WARN drain deadline of 10000 ms reached: resetting 1 tunnels still open, 0 captured or plaintext connections");
+        assertThat(lines.get(1)).startsWith("INFO inbound ")
+                .endsWith(" end=reset error=\"connection closed due to connection drain\"");
+    }
+}
