@@ -70,65 +70,50 @@ class L7LiveReauthorizationTest {
 
     @Test
     void aTunnelIsReDecidedAsAtItsOpen() throws Exception {
-        InetAddress ip = InetAddress.getByName("127.0.52.2");
-        InMemoryCa ca = InMemoryCa.create("cluster.local");
-        try (ServerSocket autoApp = new ServerSocket(0, 50, ip); ServerSocket httpApp = new ServerSocket(0, 50, ip)) {
+        withBackend("127.0.52.2", (ip, autoApp, httpApp, backend, allow, engine, clients, err) -> {
             int autoPort = autoApp.getLocalPort();
             int httpPort = httpApp.getLocalPort();
-            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
-                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(httpPort, AppProtocol.HTTP));
-            String allow = policy(autoPort, httpPort);
-            PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("allow.yaml", allow)).build();
             assertThat(engine.requiresHttp(backend.ref(), autoPort)).isTrue();
             assertThat(engine.requiresHttp(backend.ref(), httpPort)).as("no HTTP rule for the http port yet").isFalse();
-            WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend), Map.of());
-            try (Mesh server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry)
-                    .policies(engine).inbound(new InetSocketAddress(ip, 0)).threads(2).build()) {
-                server.start().get(10, TimeUnit.SECONDS);
-                registry.replace(List.of(backend), Map.of("b", server.inboundAddress()));
-                try (Mesh clients = Mesh.builder().identityProvider(ca).workloads(registry).threads(2).build();
-                     CapturedStderr err = new CapturedStderr()) {
-                    var frontend = clients.socketFactory(SpiffeIds.istio("cluster.local", "prod", "frontend"));
-                    var batch = clients.socketFactory(SpiffeIds.istio("cluster.local", "prod", "batch"));
-                    // 1. Opaque bytes on the auto port: the sniff falls back to L4, evaluateUnparsed admits it.
-                    Socket opaque = frontend.createSocket(ip, autoPort);
-                    opaque.getOutputStream().write("{opaque}".getBytes(StandardCharsets.US_ASCII));
-                    Socket opaqueApp = accept(autoApp);
-                    assertThat(new String(opaqueApp.getInputStream().readNBytes(8), StandardCharsets.US_ASCII)).isEqualTo("{opaque}");
-                    // 2. The declared-http port without HTTP rules: relayed as bytes, decided at the CONNECT.
-                    Socket raw = frontend.createSocket(ip, httpPort);
-                    Socket rawApp = accept(httpApp);
-                    // 3. HTTP on the auto port from batch, allowed only by an ALLOW rule with paths.
-                    Socket parsed = batch.createSocket(ip, autoPort);
-                    parsed.setSoTimeout(10_000);
-                    send(parsed, "GET /api/a HTTP/1.1\r\nHost: b\r\n\r\n");
-                    Socket parsedApp = accept(autoApp);
-                    try (opaque; opaqueApp; raw; rawApp; parsed; parsedApp) {
-                        roundTrip(opaque, opaqueApp, 1);
-                        roundTrip(raw, rawApp, 2);
-                        assertThat(answer(parsedApp, parsed)).startsWith("HTTP/1.1 200 ");
+            var frontend = clients.socketFactory(SpiffeIds.istio("cluster.local", "prod", "frontend"));
+            var batch = clients.socketFactory(SpiffeIds.istio("cluster.local", "prod", "batch"));
+            // 1. Opaque bytes on the auto port: the sniff falls back to L4, evaluateUnparsed admits it.
+            Socket opaque = frontend.createSocket(ip, autoPort);
+            opaque.getOutputStream().write("{opaque}".getBytes(StandardCharsets.US_ASCII));
+            Socket opaqueApp = accept(autoApp);
+            assertThat(new String(opaqueApp.getInputStream().readNBytes(8), StandardCharsets.US_ASCII)).isEqualTo("{opaque}");
+            // 2. The declared-http port without HTTP rules: relayed as bytes, decided at the CONNECT.
+            Socket raw = frontend.createSocket(ip, httpPort);
+            Socket rawApp = accept(httpApp);
+            // 3. HTTP on the auto port from batch, allowed only by an ALLOW rule with paths.
+            Socket parsed = batch.createSocket(ip, autoPort);
+            parsed.setSoTimeout(10_000);
+            send(parsed, "GET /api/a HTTP/1.1\r\nHost: b\r\n\r\n");
+            Socket parsedApp = accept(autoApp);
+            try (opaque; opaqueApp; raw; rawApp; parsed; parsedApp) {
+                roundTrip(opaque, opaqueApp, 1);
+                roundTrip(raw, rawApp, 2);
+                assertThat(answer(parsedApp, parsed)).startsWith("HTTP/1.1 200 ");
 
-                        engine.replace(PolicyLoader.fromString("deny.yaml", allow + DENY_ADMIN));
-                        assertThat(engine.evaluateUnparsed(io.zerohop.policy.AccessRequest.builder().sourcePrincipal(FRONTEND)
-                                .sourceAddress(ip).destinationAddress(ip).destinationPort(autoPort).destination(backend.ref())
-                                .build()).allowed()).as("a fresh opaque connection is refused").isFalse();
+                engine.replace(PolicyLoader.fromString("deny.yaml", allow + DENY_ADMIN));
+                assertThat(engine.evaluateUnparsed(io.zerohop.policy.AccessRequest.builder().sourcePrincipal(FRONTEND)
+                        .sourceAddress(ip).destinationAddress(ip).destinationPort(autoPort).destination(backend.ref())
+                        .build()).allowed()).as("a fresh opaque connection is refused").isFalse();
 
-                        String line = err.awaitLine("closed because it is no longer allowed after a policy update", FRONTEND,
-                                ":" + autoPort);
-                        assertThat(line).contains("DENY by prod/deny-admin").contains("could not be parsed as HTTP");
-                        assertThat(readUntilEnd(opaque.getInputStream())).as("the fallen-back tunnel").isEqualTo("reset");
-                        assertThat(readUntilEnd(opaqueApp.getInputStream())).isEqualTo("reset");
-                        assertThat(err.awaitLine("closed because it is no longer allowed after a policy update", FRONTEND,
-                                ":" + httpPort)).contains("DENY by prod/deny-admin");
-                        assertThat(readUntilEnd(raw.getInputStream())).as("the tunnel relayed as bytes").isEqualTo("reset");
-                        // The parsed tunnel stays, and its next request is decided by the policies in force.
-                        send(parsed, "GET /api/b HTTP/1.1\r\nHost: b\r\n\r\n");
-                        assertThat(answer(parsedApp, parsed)).startsWith("HTTP/1.1 200 ");
-                        assertThat(err.count("no longer allowed after a policy update")).isEqualTo(2);
-                    }
-                }
+                String line = err.awaitLine("closed because it is no longer allowed after a policy update", FRONTEND,
+                        ":" + autoPort);
+                assertThat(line).contains("DENY by prod/deny-admin").contains("could not be parsed as HTTP");
+                assertThat(readUntilEnd(opaque.getInputStream())).as("the fallen-back tunnel").isEqualTo("reset");
+                assertThat(readUntilEnd(opaqueApp.getInputStream())).isEqualTo("reset");
+                assertThat(err.awaitLine("closed because it is no longer allowed after a policy update", FRONTEND,
+                        ":" + httpPort)).contains("DENY by prod/deny-admin");
+                assertThat(readUntilEnd(raw.getInputStream())).as("the tunnel relayed as bytes").isEqualTo("reset");
+                // The parsed tunnel stays, and its next request is decided by the policies in force.
+                send(parsed, "GET /api/b HTTP/1.1\r\nHost: b\r\n\r\n");
+                assertThat(answer(parsedApp, parsed)).startsWith("HTTP/1.1 200 ");
+                assertThat(err.count("no longer allowed after a policy update")).isEqualTo(2);
             }
-        }
+        });
     }
 
     static final String DENY_BATCH = """
@@ -151,14 +136,52 @@ class L7LiveReauthorizationTest {
      */
     @Test
     void aParsedTunnelIsClosedByADenialNoRequestCanEscape() throws Exception {
-        InetAddress ip = InetAddress.getByName("127.0.52.20");
+        withBackend("127.0.52.20", (ip, autoApp, httpApp, backend, allow, engine, clients, err) -> {
+            int autoPort = autoApp.getLocalPort();
+            var batch = clients.socketFactory(SpiffeIds.istio("cluster.local", "prod", "batch"));
+            var frontend = clients.socketFactory(SpiffeIds.istio("cluster.local", "prod", "frontend"));
+            Socket parsed = batch.createSocket(ip, autoPort);
+            parsed.setSoTimeout(10_000);
+            send(parsed, "GET /api/a HTTP/1.1\r\nHost: b\r\n\r\n");
+            Socket parsedApp = accept(autoApp);
+            Socket other = frontend.createSocket(ip, autoPort);
+            other.setSoTimeout(10_000);
+            send(other, "GET /api/o HTTP/1.1\r\nHost: b\r\n\r\n");
+            Socket otherApp = accept(autoApp);
+            try (parsed; parsedApp; other; otherApp) {
+                assertThat(answer(parsedApp, parsed)).startsWith("HTTP/1.1 200 ");
+                assertThat(answer(otherApp, other)).startsWith("HTTP/1.1 200 ");
+
+                engine.replace(PolicyLoader.fromString("deny.yaml", allow + DENY_BATCH));
+                assertThat(err.awaitLine("closed because it is no longer allowed after a policy update",
+                        "/sa/batch", ":" + autoPort)).contains("DENY by prod/deny-batch");
+                assertThat(readUntilEnd(parsed.getInputStream())).as("the parsed tunnel").isEqualTo("reset");
+                // The frontend's parsed tunnel is not denied by the change: its next request is answered.
+                send(other, "GET /api/p HTTP/1.1\r\nHost: b\r\n\r\n");
+                assertThat(answer(otherApp, other)).startsWith("HTTP/1.1 200 ");
+                assertThat(err.count("no longer allowed after a policy update")).isEqualTo(1);
+            }
+        });
+    }
+
+    /** What a test does with {@link #withBackend}'s backend, policies and client mesh. */
+    interface Body {
+        void run(InetAddress ip, ServerSocket autoApp, ServerSocket httpApp, Workload backend, String allow, PolicyEngine engine,
+                 Mesh clients, CapturedStderr err) throws Exception;
+    }
+
+    /**
+     * A backend workload on {@code address} with an {@code auto} port and a declared-http port (applications on both),
+     * served by a Mesh under {@link #policy}, and a client Mesh, for {@code body}.
+     */
+    static void withBackend(String address, Body body) throws Exception {
+        InetAddress ip = InetAddress.getByName(address);
         InMemoryCa ca = InMemoryCa.create("cluster.local");
         try (ServerSocket autoApp = new ServerSocket(0, 50, ip); ServerSocket httpApp = new ServerSocket(0, 50, ip)) {
-            int autoPort = autoApp.getLocalPort();
             int httpPort = httpApp.getLocalPort();
             Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
                     Workload.Protocol.HBONE, "b", "cluster.local", Map.of(httpPort, AppProtocol.HTTP));
-            String allow = policy(autoPort, httpPort);
+            String allow = policy(autoApp.getLocalPort(), httpPort);
             PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("allow.yaml", allow)).build();
             WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend), Map.of());
             try (Mesh server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry)
@@ -167,29 +190,7 @@ class L7LiveReauthorizationTest {
                 registry.replace(List.of(backend), Map.of("b", server.inboundAddress()));
                 try (Mesh clients = Mesh.builder().identityProvider(ca).workloads(registry).threads(2).build();
                      CapturedStderr err = new CapturedStderr()) {
-                    var batch = clients.socketFactory(SpiffeIds.istio("cluster.local", "prod", "batch"));
-                    var frontend = clients.socketFactory(SpiffeIds.istio("cluster.local", "prod", "frontend"));
-                    Socket parsed = batch.createSocket(ip, autoPort);
-                    parsed.setSoTimeout(10_000);
-                    send(parsed, "GET /api/a HTTP/1.1\r\nHost: b\r\n\r\n");
-                    Socket parsedApp = accept(autoApp);
-                    Socket other = frontend.createSocket(ip, autoPort);
-                    other.setSoTimeout(10_000);
-                    send(other, "GET /api/o HTTP/1.1\r\nHost: b\r\n\r\n");
-                    Socket otherApp = accept(autoApp);
-                    try (parsed; parsedApp; other; otherApp) {
-                        assertThat(answer(parsedApp, parsed)).startsWith("HTTP/1.1 200 ");
-                        assertThat(answer(otherApp, other)).startsWith("HTTP/1.1 200 ");
-
-                        engine.replace(PolicyLoader.fromString("deny.yaml", allow + DENY_BATCH));
-                        assertThat(err.awaitLine("closed because it is no longer allowed after a policy update",
-                                "/sa/batch", ":" + autoPort)).contains("DENY by prod/deny-batch");
-                        assertThat(readUntilEnd(parsed.getInputStream())).as("the parsed tunnel").isEqualTo("reset");
-                        // The frontend's parsed tunnel is not denied by the change: its next request is answered.
-                        send(other, "GET /api/p HTTP/1.1\r\nHost: b\r\n\r\n");
-                        assertThat(answer(otherApp, other)).startsWith("HTTP/1.1 200 ");
-                        assertThat(err.count("no longer allowed after a policy update")).isEqualTo(1);
-                    }
+                    body.run(ip, autoApp, httpApp, backend, allow, engine, clients, err);
                 }
             }
         }
