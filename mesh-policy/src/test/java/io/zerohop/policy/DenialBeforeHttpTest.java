@@ -64,6 +64,22 @@ class DenialBeforeHttpTest {
                 r(), r().http("GET", "/api/x"));
     }
 
+    /**
+     * The entries of a clause are ORed: one {@code to} entry with a path and another with the port alone deny all of the
+     * port, as two rules would; the rule has HTTP fields, but not the entry that matches (a new-user pass found a policy
+     * change that left parsed connections open under such a DENY, 2 December). Likewise a {@code from} entry.
+     */
+    @Test
+    void aDenyEntryWithoutHttpFieldsDecidesAtOnceBesideOneWithThem() throws Exception {
+        denied(API_ONLY + ap("prod", "deny-or", "{action: DENY, rules: [{to: [{operation: {paths: [/zzz]}}, {operation: {ports: [\"8080\"]}}]}]}"),
+                r(), "DENY by prod/deny-or (AuthorizationPolicy DENY, rule 0)");
+        denied(ap("prod", "deny-or-from", "{action: DENY, rules: [{from: [{source: {requestPrincipals: [\"*\"]}}, "
+                + "{source: {namespaces: [legacy]}}]}]}"), r().principal("spiffe://cluster.local/ns/legacy/sa/old"), "prod/deny-or-from");
+        // Both entries need the request: not decidable before it.
+        open(ap("prod", "deny-both", "{action: DENY, rules: [{to: [{operation: {paths: [/zzz]}}, {operation: {ports: [\"8080\"], methods: [DELETE]}}]}]}"),
+                r(), r().http("GET", "/api/x"));
+    }
+
     @Test
     void aDenyWhoseMatchNeedsTheRequestWaitsForIt() throws Exception {
         // Ports and a path: denies only /admin once parsed (its TCP-chain reading denies all, but so do the data).

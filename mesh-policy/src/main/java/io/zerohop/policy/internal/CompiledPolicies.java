@@ -168,9 +168,10 @@ public final class CompiledPolicies {
      * port before its sniff): the denial that {@link #evaluate} of every HTTP request with these L4 attributes and
      * {@code PolicyEngine.evaluateUnparsed} of the connection itself would all give, or null when the data may
      * change the outcome. Denied here, in the order {@link #evaluate} takes its steps: PeerAuthentication STRICT
-     * for plaintext; an enforced Istio DENY rule with no HTTP field and no trust domain (its match reads only what
-     * this request holds) that matches; Istio ALLOW policies of which no rule can match whatever the HTTP data
-     * (each HTTP field taken as matched, {@link IstioPolicy.Rule#matchesUnparsed}); a Cilium denial that no
+     * for plaintext; an enforced Istio DENY rule that matches whatever the HTTP data (per {@code from}/{@code to}
+     * entry: one with no HTTP field and no trust domain that matches at L4,
+     * {@link IstioPolicy.Rule#matchesWhateverTheRequest}); Istio ALLOW policies of which no rule can match whatever
+     * the HTTP data (each HTTP field taken as matched, {@link IstioPolicy.Rule#matchesUnparsed}); a Cilium denial that no
      * ingress rule's {@code rules.http} could lift ({@link CiliumStep#certainDenial}). CUSTOM policies never
      * decide here (their provider may read the request). Dry-run policies are left out, as they never decide.
      */
@@ -186,7 +187,7 @@ public final class CompiledPolicies {
         if (sel.istioInScope) {
             for (IstioPolicy p : sel.denyEnforced) {
                 for (IstioPolicy.Rule rule : p.rules) {
-                    if (!rule.http && !rule.trustDomains && rule.matchesL4(r, IstioPolicy.DENY, parts)) {
+                    if (rule.matchesWhateverTheRequest(r, parts)) {
                         return rule.decision;
                     }
                 }

@@ -242,6 +242,47 @@ final class IstioPolicy {
         }
 
         /**
+         * Whether this rule matches every request with {@code r}'s L4 attributes, whatever its HTTP data: some
+         * {@code from} entry with no HTTP field and no trust domain, and some {@code to} entry with no HTTP field,
+         * match at L4, and every {@code when} condition is one ztunnel evaluates and matches. Per entry, since the
+         * entries of a clause are ORed: a DENY whose {@code to} is {@code [{paths: [/x]}, {ports: [8080]}]} denies all
+         * of port 8080 (a rule-level "has HTTP fields" test missed it; new-user pass, 2 December). For
+         * {@code CompiledPolicies.denialBeforeHttp}.
+         */
+        boolean matchesWhateverTheRequest(AccessRequest r, long parts) {
+            if (from.length > 0) {
+                boolean any = false;
+                for (IstioSource s : from) {
+                    if (!s.http && s.trustDomains.length + s.notTrustDomains.length == 0 && s.matches(r, true, parts)) {
+                        any = true;
+                        break;
+                    }
+                }
+                if (!any) {
+                    return false;
+                }
+            }
+            if (to.length > 0) {
+                boolean any = false;
+                for (IstioOperation o : to) {
+                    if (!o.http && o.matches(r, null, true)) {
+                        any = true;
+                        break;
+                    }
+                }
+                if (!any) {
+                    return false;
+                }
+            }
+            for (IstioCondition c : when) {
+                if (!c.l4 || !c.matches(r, null, true)) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        /**
          * Whether this rule (of a DENY policy) may match a connection to a port whose requests should have
          * been parsed as HTTP and could not be (TLS on an {@code auto} port, HTTP/2 to an embedded handler):
          * every field ztunnel evaluates as at L4, every HTTP field taken as matched, since what it would
