@@ -57,7 +57,8 @@ class LivePlaintextReauthorizationTest {
                 engine.replace(PolicyLoader.fromString("deny.yaml", DENY_PLAINTEXT));
 
                 String line = err.awaitLine("plaintext connection to", "no longer allowed after a policy update");
-                assertThat(line).contains("DENY by prod/deny-plaintext");
+                assertThat(line).contains("DENY by prod/deny-plaintext")
+                        .as("names the client, as the tunnel's line names its peer").contains(" from " + client.getLocalAddress().getHostAddress() + ":" + client.getLocalPort() + " ");
                 assertThat(readUntilEnd(client.getInputStream())).as("client side").isEqualTo("reset");
                 assertThat(readUntilEnd(appSide.getInputStream())).as("app side").isEqualTo("reset");
                 // Counted as ztunnel counts a connection its PolicyWatcher closed (src/proxy/metrics.rs

@@ -37,8 +37,11 @@ public final class LivePlaintext {
         return upstream.hasAttr(DENIED_BY_POLICY) && Boolean.TRUE.equals(upstream.attr(DENIED_BY_POLICY).get());
     }
 
-    /** Connection to the workload → its re-decision, as at admission. */
-    private final Map<Channel, Supplier<Decision>> open = new ConcurrentHashMap<>();
+    /** Connection to the workload → its client and re-decision, as at admission. */
+    private final Map<Channel, Tracked> open = new ConcurrentHashMap<>();
+
+    /** {@code source}: the plaintext client, named by the line that says its connection was cut. */
+    private record Tracked(java.net.InetSocketAddress source, Supplier<Decision> redecide) {}
 
     /** Policy changes seen so far ({@link #reauthorize} calls): read at admission, handed to {@link #track}. */
     private final java.util.concurrent.atomic.AtomicLong changes = new java.util.concurrent.atomic.AtomicLong();
@@ -54,11 +57,12 @@ public final class LivePlaintext {
      * tracked only once its dial completed, and a change in between was missed, which kept it open under policies
      * that deny it (until 2 December).
      */
-    public void track(Channel upstream, Supplier<Decision> redecide, long seenAtAdmission) {
-        open.put(upstream, redecide);
+    public void track(Channel upstream, java.net.InetSocketAddress source, Supplier<Decision> redecide, long seenAtAdmission) {
+        Tracked t = new Tracked(source, redecide);
+        open.put(upstream, t);
         upstream.closeFuture().addListener(f -> open.remove(upstream));
         if (changes.get() != seenAtAdmission) {
-            decide(upstream, redecide);
+            decide(upstream, t);
         }
     }
 
@@ -70,9 +74,9 @@ public final class LivePlaintext {
     /** Decides every open connection again and resets those now denied; returns how many. Never blocks. */
     public int reauthorize() {
         changes.incrementAndGet();
-        List<Map.Entry<Channel, Supplier<Decision>>> now = new ArrayList<>(open.entrySet());
+        List<Map.Entry<Channel, Tracked>> now = new ArrayList<>(open.entrySet());
         int closed = 0;
-        for (Map.Entry<Channel, Supplier<Decision>> e : now) {
+        for (Map.Entry<Channel, Tracked> e : now) {
             if (decide(e.getKey(), e.getValue())) {
                 closed++;
             }
@@ -81,10 +85,10 @@ public final class LivePlaintext {
     }
 
     /** Decides {@code ch} again; resets it when now denied and still tracked (once: the first to untrack it). */
-    private boolean decide(Channel ch, Supplier<Decision> redecide) {
+    private boolean decide(Channel ch, Tracked t) {
         Decision d;
         try {
-            d = redecide.get();
+            d = t.redecide().get();
         } catch (RuntimeException ex) {
             log.warn("re-authorization of plaintext {} failed, closing it (never fail open): {}", ch, ex.toString());
             d = null;
@@ -95,8 +99,9 @@ public final class LivePlaintext {
         if (open.remove(ch) == null) {
             return false;
         }
-        log.warn("plaintext connection to {} closed because it is no longer allowed after a policy update: {}",
+        log.warn("plaintext connection to {} from {} closed because it is no longer allowed after a policy update: {}",
                 io.zerohop.core.Addresses.authority((java.net.InetSocketAddress) ch.remoteAddress()),
+                t.source() == null ? "-" : io.zerohop.core.Addresses.authority(t.source()),
                 d == null ? "authorization failed" : d.explain());
         ch.attr(DENIED_BY_POLICY).set(Boolean.TRUE);
         ch.eventLoop().execute(() -> {

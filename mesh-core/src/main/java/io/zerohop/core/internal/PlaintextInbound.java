@@ -116,7 +116,7 @@ public final class PlaintextInbound implements CaptureListener.Opener {
         AppProtocol proto = w.appProtocol(target.getPort());
         return countFailure(CaptureListener.connectTcp(loop, target), true, source, target).thenApply(end -> {
             if (policy != null) {
-                live.track(end.channel(), () -> redecide(source, target, w, end.channel(), a.perRequest()), changes);
+                live.track(end.channel(), source, () -> redecide(source, target, w, end.channel(), a.perRequest()), changes);
             }
             return a.perRequest()
                     ? http.plaintext(end, source, target, w.ref(), local.registry().identityOf(w), proto)
