@@ -40,7 +40,8 @@ final class PolicyCommand {
                     "Without --method/--path/--host/--header, on a port that is auto (not declared in --workloads, or no "
                     + "--workloads) and that a policy decides per request, a second line gives the decision for a connection "
                     + "whose first bytes are not HTTP when it differs (a DENY with HTTP fields fails closed there, as the proxy "
-                    + "resets it); exit 3 when either line denies.",
+                    + "resets it); exit 3 when either line denies. When the L4 line denies and an HTTP request on such a port "
+                    + "may be allowed, the second line says to give --method/--path for its decision.",
                     "With --workloads, as the proxy does: the destination is the named workload of the registry and the "
                     + "source workload (labels for Cilium fromEndpoints) is the one owning --source-ip if it has --source's identity, or without --source-ip "
                     + "the only registry workload with --source's identity; when several have it, --source-ip is required "
@@ -225,6 +226,12 @@ final class PolicyCommand {
                 System.out.println("a connection whose first bytes are not HTTP: " + unparsed.explain() + " (fail closed: port " + port
                         + " is auto and a policy decides it per request; a connection it cannot parse as HTTP is decided without"
                         + " HTTP fields, which a DENY or CUSTOM rule's count as matched; give --method/--path for an HTTP request)");
+            } else if (!http && !d.allowed() && protocol != io.zerohop.core.AppProtocol.TCP && engine.requiresHttp(target, port)
+                    && engine.denialBeforeHttp(request) == null) {
+                // The proxy parses HTTP here and decides each request: the L4 answer is not the one an HTTP client
+                // gets (a new-user pass read an ALLOW with methods as "denied" with no hint; Cilium's text has one).
+                System.out.println("an HTTP request: decided per request on port " + port + " (a policy has HTTP fields for it):"
+                        + " give --method/--path (and --host/--header) for its decision");
             }
             if (http && opaque) {
                 System.err.println("warning: port " + port + " of " + ns + "/" + rest + " is tcp in " + workloads + ": the proxy does not parse "

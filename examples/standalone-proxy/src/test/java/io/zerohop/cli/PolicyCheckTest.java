@@ -542,6 +542,26 @@ class PolicyCheckTest {
         std.out.reset();
         assertThat(Zerohop.run(concat(new String[] {"policy", "check", "--policies", p.toString(), "--workloads", tcp.toString()}, l4))).isZero();
         assertThat(std.out.toString().split(System.lineSeparator())).hasSize(1);
+        // An ALLOW with HTTP fields only: denied at L4 and unparsed alike, but an HTTP request may be allowed: a hint says so.
+        std.out.reset();
+        Files.writeString(p.resolve("p.yaml"), """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: allow-get, namespace: prod}
+                spec:
+                  action: ALLOW
+                  rules: [{to: [{operation: {methods: [GET]}}]}]
+                """);
+        assertThat(Zerohop.run(concat(new String[] {"policy", "check", "--policies", p.toString(), "--workloads",
+                dir.resolve("workloads.yaml").toString()}, l4))).isEqualTo(3);
+        String[] hinted = std.out.toString().split(System.lineSeparator());
+        assertThat(hinted).hasSize(2);
+        assertThat(hinted[0]).startsWith("DENY by prod/allow-get (AuthorizationPolicy ALLOW, default deny)");
+        assertThat(hinted[1]).isEqualTo("an HTTP request: decided per request on port 8080 (a policy has HTTP fields for it):"
+                + " give --method/--path (and --host/--header) for its decision");
+        std.out.reset();
+        assertThat(Zerohop.run(concat(new String[] {"policy", "check", "--policies", p.toString(), "--workloads",
+                dir.resolve("workloads.yaml").toString(), "--method", "GET"}, l4))).isZero();
         std.out.reset();
         assertThat(Zerohop.run("policy", "check", "--help")).isZero();
         assertThat(std.out.toString().replaceAll("\\s+", " ")).contains("a connection whose first bytes are not HTTP when it differs")
