@@ -28,8 +28,8 @@ import java.util.List;
  *
  * <p>A bare LF ends a line as CRLF does (RFC 9112 §2.2 allows a recipient to), as in Envoy's HTTP/1 codecs:
  * http-parser (its request-line and header states take LF where they expect CR) and Balsa both take a lone LF for
- * a line end. Netty 4.2's
- * strict line parsing (its default) would refuse it; it is turned off, and the blank line is found with either end.
+ * a line end. Netty 4.2's strict line parsing (its default) would refuse it; it is turned off, and the blank line
+ * is found with either end.
  * The request goes on to the application re-encoded with CRLF, so the two never read different lines.
  */
 final class Http1Decoder extends HttpRequestDecoder {
