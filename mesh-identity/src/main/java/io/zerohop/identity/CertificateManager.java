@@ -236,9 +236,16 @@ public final class CertificateManager implements IdentityProvider {
         return c.getMessage() != null ? c.getMessage() : c.toString();
     }
 
-    /** Drops the SVID of a workload that left the node; a later request issues a new one. */
+    /**
+     * Drops the SVID of a workload that left the node: the background check no longer re-issues it
+     * (a re-issue already running is not installed), listeners hear {@link IdentityListener#svidForgotten};
+     * a later request issues a new one.
+     */
+    @Override
     public void forget(SpiffeId id) {
-        cache.synchronous().invalidate(id);
+        if (cache.asMap().remove(id) != null) {
+            listeners.svidForgotten(id);
+        }
     }
 
     /** The identities whose SVIDs are held now. */

@@ -1,5 +1,6 @@
 package io.zerohop.identity;
 
+import io.spiffe.spiffeid.SpiffeId;
 import io.spiffe.bundle.x509bundle.X509BundleSet;
 import io.spiffe.svid.x509svid.X509Svid;
 
@@ -10,6 +11,12 @@ import io.spiffe.svid.x509svid.X509Svid;
 public interface IdentityListener {
     /** A new SVID is in force for {@code svid.getSpiffeId()}; new handshakes should present it. */
     default void svidRotated(X509Svid svid) {}
+
+    /**
+     * The provider dropped the SVID of {@code id} ({@link IdentityProvider#forget}): its workloads
+     * left, so nothing should present it any more. A later {@link IdentityProvider#svid} issues a new one.
+     */
+    default void svidForgotten(SpiffeId id) {}
 
     /** The set of trusted bundles changed (a root was added, rotated or removed). */
     default void bundlesChanged(X509BundleSet bundles) {}

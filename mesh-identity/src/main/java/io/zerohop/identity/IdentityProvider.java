@@ -28,6 +28,17 @@ public interface IdentityProvider extends AutoCloseable {
     /** The trust bundles in force now (own trust domain and any federated ones). */
     X509BundleSet bundles();
 
+    /**
+     * Drops what is held for {@code id}: a node-mode provider stops re-issuing its SVID and tells
+     * listeners ({@link IdentityListener#svidForgotten}); a later {@link #svid} issues a new one.
+     * A mesh calls it when the last local workload with that identity is gone, as ztunnel's
+     * {@code SecretManager::forget_certificate} is called when the last workload of an identity
+     * leaves its node (istio/ztunnel src/xds.rs {@code remove_internal}, src/cert_fetcher.rs).
+     * Established connections are not touched. Single-workload providers (PEM files, SPIRE) hold
+     * one identity and ignore it (the default). Never blocks; {@code id} is not null.
+     */
+    default void forget(SpiffeId id) {}
+
     void addListener(IdentityListener listener);
 
     void removeListener(IdentityListener listener);

@@ -249,6 +249,16 @@ public final class InMemoryCa implements IdentityProvider {
         return CompletableFuture.completedFuture(current);
     }
 
+    /** Drops the SVID issued for {@code id} and tells listeners; a later {@link #svid} issues a new one. */
+    @Override
+    public void forget(SpiffeId id) {
+        if (issued.remove(id) != null) {
+            for (IdentityListener l : listeners) {
+                l.svidForgotten(id);
+            }
+        }
+    }
+
     private boolean pastHalfLife(X509Svid svid) {
         long from = svid.getLeaf().getNotBefore().getTime();
         long to = svid.getLeaf().getNotAfter().getTime();

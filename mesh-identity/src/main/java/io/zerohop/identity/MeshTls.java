@@ -91,6 +91,12 @@ public final class MeshTls implements AutoCloseable {
             }
 
             @Override
+            public void svidForgotten(SpiffeId id) {
+                contexts.synchronous().asMap().keySet().removeIf(k -> k.self().equals(id));
+                keyMaterial.remove(id);
+            }
+
+            @Override
             public void bundlesChanged(X509BundleSet set) {
                 bundles = set;
             }

@@ -240,6 +240,30 @@ class CertificateManagerTest {
     }
 
     @Test
+    void aForgottenIdentityIsNoLongerReissuedAndListenersHearOfItOnce() throws Exception {
+        CountingIssuer issuer = new CountingIssuer();
+        CertificateManager m = manager(issuer);
+        List<SpiffeId> forgotten = new java.util.concurrent.CopyOnWriteArrayList<>();
+        m.addListener(new IdentityListener() {
+            @Override
+            public void svidForgotten(SpiffeId id) {
+                forgotten.add(id);
+            }
+        });
+        get(m, A);
+        get(m, B);
+        m.forget(A);
+        m.forget(A);
+        m.forget(SpiffeIds.istio("node.test", "ns1", "never-held"));
+        assertThat(forgotten).as("once, and only for what was held").containsExactly(A);
+
+        clock.advance(Duration.ofMinutes(70)); // both past half-life: only B is still held, so only B is re-issued
+        m.refreshDue().get(10, TimeUnit.SECONDS);
+        assertThat(issuer.calls).as("2 first issues + B's re-issue; A's CSRs stopped").hasValue(3);
+        assertThat(m.identities()).containsExactly(B);
+    }
+
+    @Test
     void issuerAnsweringForAnotherIdentityIsRejected() {
         CertificateManager m = manager(id -> CompletableFuture.completedFuture(ca.issue(B)));
 

@@ -151,6 +151,21 @@ class MeshTlsTest {
     }
 
     @Test
+    void aForgottenIdentitysContextsAreDroppedAndTheNextOneCarriesANewCertificate() throws Exception {
+        InMemoryCa node = InMemoryCa.create("cluster.local");
+        try (MeshTls t = MeshTls.builder(node).build()) {
+            SslContext first = t.server(SERVER).join();
+            SslContext other = t.server(CLIENT).join();
+            java.math.BigInteger serial = node.svid(SERVER).join().getLeaf().getSerialNumber();
+            node.forget(SERVER);
+            assertThat(t.server(CLIENT).join()).as("another identity's context stays").isSameAs(other);
+            SslContext next = t.server(SERVER).join();
+            assertThat(next).as("no context presents a forgotten certificate").isNotSameAs(first);
+            assertThat(node.svid(SERVER).join().getLeaf().getSerialNumber()).isNotEqualTo(serial);
+        }
+    }
+
+    @Test
     void rogueCaClaimingAValidIdentityIsRejected() throws Exception {
         InMemoryCa rogue = InMemoryCa.create("cluster.local");
         Handshakes.Outcome o = handshakes.run(server(tls), rawClient(rogue.issue(validFor(CLIENT))));

@@ -136,6 +136,11 @@ final class IstioCaProvider implements IdentityProvider {
     }
 
     @Override
+    public void forget(SpiffeId id) {
+        manager.forget(id);
+    }
+
+    @Override
     public CompletableFuture<X509Svid> svid(SpiffeId id) {
         return manager.svid(id);
     }

@@ -128,7 +128,17 @@ public final class MeshRuntime {
     /** Binds the HBONE listener, if configured; readiness waits for the served identities' SVIDs. */
     public CompletableFuture<Void> start() {
         requireOpen("start");
-        awaitIdentities();
+        Set<SpiffeId> started = awaitIdentities();
+        if (provider.defaultIdentity().isEmpty()) {
+            CertFetcher certs = new CertFetcher(local, provider, identity, started);
+            group.next().scheduleWithFixedDelay(() -> {
+                try {
+                    certs.check();
+                } catch (RuntimeException e) {
+                    log.warn("certificate prefetch check failed: {}", e.toString(), e);
+                }
+            }, 1, 1, TimeUnit.SECONDS);
+        }
         if (cfg.inbound() == null) {
             listenersReady.run();
             return CompletableFuture.completedFuture(null);
@@ -154,10 +164,11 @@ public final class MeshRuntime {
         });
     }
 
-    private void awaitIdentities() {
+    /** Fetches the served identities' SVIDs, readiness waiting for them; returns those identities. */
+    private Set<SpiffeId> awaitIdentities() {
         Set<SpiffeId> ids = local.servedIdentities(identity);
         if (ids.isEmpty()) {
-            return;
+            return ids;
         }
         Runnable done = readiness.register("identity");
         CompletableFuture.allOf(ids.stream().map(provider::svid).toArray(CompletableFuture[]::new)).whenComplete((x, e) -> {
@@ -167,6 +178,7 @@ public final class MeshRuntime {
                 log.warn("identity not ready: {}", e.toString());
             }
         });
+        return ids;
     }
 
     /**

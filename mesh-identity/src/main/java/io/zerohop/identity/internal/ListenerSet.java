@@ -37,6 +37,16 @@ public final class ListenerSet {
         }
     }
 
+    public void svidForgotten(io.spiffe.spiffeid.SpiffeId id) {
+        for (IdentityListener l : listeners) {
+            try {
+                l.svidForgotten(id);
+            } catch (RuntimeException e) {
+                log.warn("identity listener {} failed on svidForgotten({}): {}", l, id, e.toString(), e);
+            }
+        }
+    }
+
     public void bundlesChanged(X509BundleSet bundles) {
         for (IdentityListener l : listeners) {
             try {

@@ -1,0 +1,98 @@
+package io.zerohop.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.spiffe.spiffeid.SpiffeId;
+import io.spiffe.svid.x509svid.X509Svid;
+import io.zerohop.identity.IdentityListener;
+import io.zerohop.identity.InMemoryCa;
+import java.math.BigInteger;
+import java.net.InetAddress;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A node proxy fetches the certificate of a local HBONE workload when the workload appears and
+ * forgets it once the last local workload with that identity is gone, as ztunnel in shared mode
+ * (istio/ztunnel src/cert_fetcher.rs {@code should_prefetch_certificate}: only its own node's workloads,
+ * only HBONE ones; src/xds.rs {@code remove_internal}: {@code clear_cert} when
+ * {@code was_last_identity_on_node}). Before, a node proxy re-issued the certificate of every identity
+ * it had ever served for as long as it ran, and fetched a new pod's only at its first connection.
+ * The CA is a real in-memory CA; its listener reports what it issued and what it was told to forget.
+ */
+class CertFetchTest {
+    private static final String TD = "cluster.local";
+
+    private static Workload pod(String name, String sa, String ip, Workload.Protocol protocol, String node) throws Exception {
+        return new Workload("prod", name, sa, Map.of("app", name), List.of(InetAddress.getByName(ip)), protocol, node, TD);
+    }
+
+    private static SpiffeId id(String sa) {
+        return SpiffeId.parse("spiffe://" + TD + "/ns/prod/sa/" + sa);
+    }
+
+    @Test
+    void fetchesANewLocalHboneWorkloadsCertificateAndForgetsItWhenItsLastWorkloadLeaves() throws Exception {
+        InMemoryCa ca = InMemoryCa.create(TD);
+        Set<SpiffeId> issued = ConcurrentHashMap.newKeySet();
+        List<SpiffeId> forgotten = new java.util.concurrent.CopyOnWriteArrayList<>();
+        ca.addListener(new IdentityListener() {
+            @Override
+            public void svidRotated(X509Svid svid) {
+                issued.add(svid.getSpiffeId());
+            }
+
+            @Override
+            public void svidForgotten(SpiffeId id) {
+                forgotten.add(id);
+            }
+        });
+        Workload a = pod("a", "a", "127.0.91.1", Workload.Protocol.HBONE, "n1");
+        Workload other = pod("b", "b", "127.0.91.2", Workload.Protocol.HBONE, "n2");
+        Workload plain = pod("c", "c", "127.0.91.3", Workload.Protocol.TCP, "n1");
+        WorkloadRegistry registry = WorkloadRegistry.of(List.of(a, other, plain), Map.of());
+        try (Mesh mesh = Mesh.builder().identityProvider(ca).identity(id("own")).workloads(registry).node("n1").threads(1).build()) {
+            mesh.start().get(10, TimeUnit.SECONDS);
+            assertThat(issued).as("at start: the node's HBONE workload and the mesh's own identity").containsExactlyInAnyOrder(id("a"), id("own"));
+
+            Workload d = pod("d", "d", "127.0.91.4", Workload.Protocol.HBONE, "n1");
+            registry.put(d);
+            await(() -> issued.contains(id("d")), "the new local workload's certificate fetched before any connection");
+
+            BigInteger first = ca.svid(id("a")).get().getLeaf().getSerialNumber();
+            registry.remove("prod", "a");
+            await(() -> forgotten.contains(id("a")), "the certificate of the identity that left the node forgotten");
+            assertThat(ca.svid(id("a")).get().getLeaf().getSerialNumber()).as("asked again: a new certificate").isNotEqualTo(first);
+
+            // Two pods of one service account: the first leaving keeps the certificate.
+            Workload e1 = pod("e1", "e", "127.0.91.5", Workload.Protocol.HBONE, "n1");
+            Workload e2 = pod("e2", "e", "127.0.91.6", Workload.Protocol.HBONE, "n1");
+            registry.put(e1);
+            registry.put(e2);
+            await(() -> issued.contains(id("e")), "e fetched");
+            List<Workload> without = new ArrayList<>(registry.all());
+            without.remove(e1);
+            without.remove(d);
+            registry.replace(without, Map.of());
+            await(() -> forgotten.contains(id("d")), "d forgotten");
+            assertThat(forgotten).as("e still has a local workload; the mesh's own identity and other nodes' are never touched")
+                    .doesNotContain(id("e"), id("own"), id("b"));
+            assertThat(issued).as("neither another node's workload nor a TCP one is fetched").doesNotContain(id("b"), id("c"));
+        }
+    }
+
+    private static void await(java.util.function.BooleanSupplier done, String what) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (!done.getAsBoolean()) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("not within 20 s: " + what);
+            }
+            Thread.sleep(20);
+        }
+    }
+}
