@@ -17,13 +17,15 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The fabric8 informers of a {@code KubernetesDiscovery}: pods, Services and Namespaces into a
  * {@link WorkloadState}, policy kinds (as generic resources) into a {@link PolicyState}; every event
- * then calls {@code changed} (the debouncer's trigger).
+ * then calls {@code changed} (the debouncer's trigger). Each informer's cache keeps its objects
+ * stripped of the fields zerohop never reads ({@link ObjectStrip}, as istiod strips its pods).
  */
 public final class Informers {
     private static final Logger LOG = LoggerFactory.getLogger("io.zerohop.kubernetes.KubernetesDiscovery");
@@ -47,6 +49,16 @@ public final class Informers {
             new Kind("security.istio.io", "v1beta1", "PeerAuthentication", "peerauthentications", true));
     private static final Kind CNP = new Kind("cilium.io", "v2", "CiliumNetworkPolicy", "ciliumnetworkpolicies", true);
     private static final Kind CCNP = new Kind("cilium.io", "v2", "CiliumClusterwideNetworkPolicy", "ciliumclusterwidenetworkpolicies", false);
+
+    /**
+     * Pods are listed in pages of this many ({@code limit}/{@code continue}), as client-go's pager
+     * ({@code defaultPageSize} 500, k8s.io/client-go/tools/pager) and {@code kubectl get --chunk-size}:
+     * each page is stripped ({@link ObjectStrip}) as it is stored, so a start-up or re-list holds
+     * one page of full pods at a time instead of the whole cluster's (~50 KB of heap per full pod:
+     * 10,000 pods would not fit the launcher's -Xmx128m). The cost is on the API server: a paged
+     * list is read from etcd rather than its watch cache. The other kinds are small and listed whole.
+     */
+    static final long POD_LIST_PAGE = 500;
 
     private final KubernetesClient client;
     private final long resyncMillis;
@@ -160,13 +172,13 @@ public final class Informers {
      */
     public CompletableFuture<Void> start(String namespace, String rootNamespace) {
         if (namespace == null) {
-            inform("Pod", client.pods().inAnyNamespace(), this::onPod);
-            inform("Service", client.services().inAnyNamespace(), this::onService);
+            inform("Pod", client.pods().inAnyNamespace().withLimit(POD_LIST_PAGE), ObjectStrip::pod, this::onPod);
+            inform("Service", client.services().inAnyNamespace(), ObjectStrip::metadata, this::onService);
         } else {
-            inform("Pod", client.pods().inNamespace(namespace), this::onPod);
-            inform("Service", client.services().inNamespace(namespace), this::onService);
+            inform("Pod", client.pods().inNamespace(namespace).withLimit(POD_LIST_PAGE), ObjectStrip::pod, this::onPod);
+            inform("Service", client.services().inNamespace(namespace), ObjectStrip::metadata, this::onService);
         }
-        inform("Namespace", client.namespaces(), this::onNamespace);
+        inform("Namespace", client.namespaces(), ObjectStrip::metadata, this::onNamespace);
         Set<String> istioNamespaces = namespace == null ? null : new LinkedHashSet<>(List.of(namespace, rootNamespace));
         for (Kind k : ISTIO_KINDS) {
             informPolicies(k, istioNamespaces);
@@ -194,8 +206,13 @@ public final class Informers {
         }
     }
 
-    private <T extends HasMetadata> void inform(String what, Informable<T> source, Consumer<Event<T>> sink) {
+    /**
+     * Starts one informer whose cache keeps each object as {@code strip} leaves it (and whose
+     * handlers see it so: {@link StrippingItemStore}).
+     */
+    private <T extends HasMetadata> void inform(String what, Informable<T> source, UnaryOperator<T> strip, Consumer<Event<T>> sink) {
         SharedIndexInformer<T> informer = source.runnableInformer(resyncMillis);
+        informer.itemStore(new StrippingItemStore<>(strip));
         CompletableFuture<Void> listed = new CompletableFuture<>();
         ready.add(listed);
         informer.exceptionHandler((started, t) -> {
@@ -241,10 +258,10 @@ public final class Informers {
         var op = client.genericKubernetesResources(k.context());
         String what = k.kind + " (" + k.apiVersion() + ")";
         if (namespaces == null || !k.namespaced) {
-            inform(what, op.inAnyNamespace(), this::onPolicy);
+            inform(what, op.inAnyNamespace(), ObjectStrip::metadata, this::onPolicy);
         } else {
             for (String ns : namespaces) {
-                inform(what + " in " + ns, op.inNamespace(ns), this::onPolicy);
+                inform(what + " in " + ns, op.inNamespace(ns), ObjectStrip::metadata, this::onPolicy);
             }
         }
     }

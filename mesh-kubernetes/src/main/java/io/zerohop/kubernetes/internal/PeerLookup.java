@@ -63,6 +63,8 @@ public final class PeerLookup {
             }
         }
         if (newest != null) {
+            // Kept (here and in the WorkloadState) as the informers keep pods: without the fields never read.
+            ObjectStrip.pod(newest);
             workloads.putPeer(newest);
         }
         return Optional.ofNullable(newest);

@@ -115,6 +115,12 @@ public final class WorkloadState {
         }
     }
 
+    /** The pod object as kept (from the informer, or a peer lookup); for tests. */
+    Optional<Pod> pod(String namespace, String name) {
+        PodEntry e = pods.get(key(namespace, name));
+        return e == null ? Optional.empty() : Optional.of(e.pod);
+    }
+
     public Optional<PodState> podState(String namespace, String name) {
         PodEntry e = pods.get(key(namespace, name));
         if (e == null) {
