@@ -61,6 +61,40 @@ class L7MalformedHeadTest {
     }
 
     /**
+     * A request refused for its framing, before any policy decided it, names what was wrong in zerohop's access line
+     * ({@code reason="…"} after {@code decision=- policy="-"}, the text the decoder refused it with), where until
+     * 2 December it said nothing but the status. Envoy's access log gives such a local reply its
+     * {@code %RESPONSE_CODE_DETAILS%} (e.g. {@code http1.content_length_and_chunked_not_allowed},
+     * envoyproxy/envoy source/common/http/http1/codec_impl.cc); zerohop's text is its decoder's own. ztunnel's format
+     * has no per-request lines, so nothing changes there.
+     */
+    @Test
+    void framingErrorsNameWhatWasWrong() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.82.2");
+        HttpServer app = L7Http10Test.app(ip, new CopyOnWriteArrayList<>(), true);
+        try (Mesh mesh = L7Http10Test.declaredHttp(ip, app.getAddress().getPort(), false);
+                CapturedStderr err = new CapturedStderr()) {
+            InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0),
+                    new InetSocketAddress(ip, app.getAddress().getPort())));
+            List<String[]> cases = List.of(
+                    new String[] {"POST /r1 HTTP/1.1\r\nHost: b\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "/r1", "Content-Length"},
+                    new String[] {"POST /r2 HTTP/1.1\r\nHost: b\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                            "/r2", "Transfer-Encoding"},
+                    new String[] {"PUT /r3 HTTP/1.1\r\nHost: b\r\nBad Name: x\r\n\r\n", "/r3", "header name"},
+                    new String[] {"DELETE /r4 HTTP/1.1\r\nHost: b\r\nX-A: b\r\n folded\r\n\r\n", "/r4", "obsolete line folding (obs-fold) in a header"},
+                    new String[] {"GET /r5 HTTP/1.01\r\nHost: b\r\n\r\n", "/r5", "HPE_INVALID_VERSION"});
+            for (String[] c : cases) {
+                assertThat(L7EnforcementTest.exchange(via, c[0])).as(c[1]).startsWith("HTTP/1.1 400 ");
+                String line = err.awaitLine("plaintext-inbound-http", "path=\"" + c[1] + "\"");
+                assertThat(line).as(c[1]).contains(" status=400 decision=- policy=\"-\" reason=\"").contains(c[2]);
+                assertThat(line.substring(line.indexOf(" reason=\""))).as(c[1]).doesNotContain("Exception");
+            }
+        } finally {
+            app.stop(0);
+        }
+    }
+
+    /**
      * Bare-LF line ends are read as line ends, as Envoy's codecs read them (http-parser's request-line and header
      * states take an LF where they expect a CR; Balsa ends a line at its LF): the request is decided by the policy and
      * answered. Before, the decoder waited for a CRLFCRLF that never came and the client hung without an answer or an
