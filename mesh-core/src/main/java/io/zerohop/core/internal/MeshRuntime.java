@@ -107,6 +107,7 @@ public final class MeshRuntime {
                 observer.plainFailed(true, source, destination, "DENY");
             }
         });
+        http.logRefusals(refusals, observer::logsRefusals);
         PolicyAuthorizer authorizer = policy == null ? null : new PolicyAuthorizer(policy, registry, refusals, observer::logsRefusals);
         this.listeners = new Listeners(group, ownPorts, tunnels);
         this.outbound = new Outbound(tls, group, local, identity, ownPorts, cfg.passthroughUnknown(), new FanOut(observer, tunnels),

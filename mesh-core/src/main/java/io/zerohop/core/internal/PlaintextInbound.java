@@ -28,9 +28,15 @@ public final class PlaintextInbound implements CaptureListener.Opener {
      * What {@link #admit} decided: relay to {@code workload} (parsing requests when {@code perRequest}),
      * or refuse. A refusal with a {@code workload} is a denial (PeerAuthentication STRICT, a policy),
      * which ztunnel counts (its inbound_passthrough.rs builds the connection result before RBAC);
-     * one without (a self call, a destination not served here) is its early deny, logged only.
+     * one without (a self call, a destination not served here) is its early deny, logged only. A denial's
+     * {@code reason} is zerohop's explanation (its access line), {@code rejection} ztunnel's error text (ztunnel's
+     * format); both null otherwise.
      */
-    public record Admission(Workload workload, boolean perRequest, RuntimeException refusal) {}
+    public record Admission(Workload workload, boolean perRequest, RuntimeException refusal, String reason, String rejection) {
+        public Admission(Workload workload, boolean perRequest, RuntimeException refusal) {
+            this(workload, perRequest, refusal, null, null);
+        }
+    }
 
     private final LocalWorkloads local;
     private final OwnPorts ownPorts;
@@ -77,10 +83,11 @@ public final class PlaintextInbound implements CaptureListener.Opener {
         boolean perRequest = http.enforces(w.ref(), w.appProtocol(target.getPort()), target.getPort());
         MtlsMode mode = mtlsMode(w, target.getPort());
         if (!mode.allowsPlaintext()) {
-            refusals.warn("plaintext {} -> {} ({}) refused: PeerAuthentication {} requires mTLS", Addresses.authority(source),
+            refusal("plaintext {} -> {} ({}) refused: PeerAuthentication {} requires mTLS", Addresses.authority(source),
                     Addresses.authority(target), w.identity(), mode);
             return new Admission(w, perRequest, new LoggedRefusal("PeerAuthentication " + mode + " for " + w
-                    + " port " + target.getPort() + " refuses plaintext"));
+                    + " port " + target.getPort() + " refuses plaintext"), "PeerAuthentication " + mode + " requires mTLS",
+                    ZtunnelAccessLog.strictRejection(engine.rootNamespace()));
         }
         if (policy != null) {
             // Per request on an auto port: what needs no HTTP data is decided now, before the sniff waits for bytes.
@@ -88,13 +95,29 @@ public final class PlaintextInbound implements CaptureListener.Opener {
                     : w.appProtocol(target.getPort()) == AppProtocol.AUTO ? policy.plaintextDenialBeforeSniff(source, w, target)
                     : null;
             if (d != null && !d.allowed()) {
-                refusals.warn("plaintext {} -> {} ({}) denied: {}", Addresses.authority(source), Addresses.authority(target),
+                refusal("plaintext {} -> {} ({}) denied: {}", Addresses.authority(source), Addresses.authority(target),
                         w.identity(), d.explain());
-                return new Admission(w, perRequest, new LoggedRefusal(d.explain()));
+                return new Admission(w, perRequest, new LoggedRefusal(d.explain()), d.explain(),
+                        ZtunnelAccessLog.rejection(PolicyAuthorizer.rejection(d), d.explain()));
             }
         }
         return new Admission(w, perRequest, null);
     }
+
+    /**
+     * A denial's WARN, through the refusal budget; DEBUG while the access log writes the connection's line, which names
+     * the same decision ({@link TunnelObserver#plainRefused}), as a refused tunnel's authorizer line is
+     * ({@code PolicyAuthorizer}): one line per refused connection.
+     */
+    private void refusal(String format, Object... args) {
+        if (observer != null && observer.logsRefusals()) {
+            LOG.debug(format, args);
+        } else {
+            refusals.warn(format, args);
+        }
+    }
+
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger("io.zerohop.core.Mesh");
 
     /**
      * The capture listener's opener: {@link #admit}, then the TCP connection to the workload, dialled
@@ -104,11 +127,12 @@ public final class PlaintextInbound implements CaptureListener.Opener {
     public CompletableFuture<Relay.End> open(InetSocketAddress source, InetSocketAddress target, EventLoop loop) {
         // Before the decision: a policy change from here to the tracking below is re-decided at the tracking.
         long changes = live.changes();
+        long start = System.nanoTime();
         Admission a = admit(source, target);
         if (a.refusal() != null) {
             if (a.workload() != null && observer != null) {
                 // ztunnel's istiod turns STRICT into an RBAC rule: both are AuthorizationPolicyDenied there.
-                observer.plainFailed(true, source, target, "DENY");
+                observer.plainRefused(source, target, local.registry().identityOf(a.workload()), a.reason(), a.rejection(), start);
             }
             return CompletableFuture.failedFuture(a.refusal());
         }
@@ -118,9 +142,11 @@ public final class PlaintextInbound implements CaptureListener.Opener {
             if (policy != null) {
                 live.track(end.channel(), source, () -> redecide(source, target, w, end.channel(), a.perRequest()), changes);
             }
-            return a.perRequest()
-                    ? http.plaintext(end, source, target, w.ref(), local.registry().identityOf(w), proto)
-                    : observer.plain(end, "plaintext-inbound", true, source, target, local.registry().identityOf(w));
+            if (!a.perRequest()) {
+                return observer.plain(end, "plaintext-inbound", true, source, target, local.registry().identityOf(w));
+            }
+            Relay.End parsed = http.plaintext(end, source, target, w.ref(), local.registry().identityOf(w), proto);
+            return observer == null ? parsed : observer.plainParsed(parsed, source, target, local.registry().identityOf(w));
         });
     }
 

@@ -384,23 +384,71 @@ public final class TunnelObserver implements HboneEvents {
                 // error in both formats. Any other reset is no failure to ztunnel's copy (src/copy.rs
                 // ignore_io_errors), unless the drain deadline cut the relay (ClosedFromDrain).
                 boolean denied = s.reset() && LivePlaintext.deniedByPolicy(end.channel());
+                String closedBy = denied ? ZtunnelAccessLog.LATE_REJECTION : drained(s) ? ZtunnelAccessLog.CLOSED_FROM_DRAIN : null;
                 if (labels != null) {
                     // sent = server to client (b to a), received = client to server, as ztunnel.
                     sink.bytes(labels, s.bytesFromB(), s.bytesFromA());
-                    sink.closed(labels.withResponseFlags(denied ? "DENY" : drained(s) ? "CONNECT" : TrafficLabels.NO_FLAGS));
+                    sink.closed(labels.withResponseFlags(denied ? "DENY" : closedBy != null ? "CONNECT" : TrafficLabels.NO_FLAGS));
                 }
-                if (ztunnel != null) {
-                    ZtunnelAccessLog.plain(access, ztunnel, s, denied ? ZtunnelAccessLog.LATE_REJECTION : drained(s) ? ZtunnelAccessLog.CLOSED_FROM_DRAIN : null,
-                            inbound, src, dst, () -> labels != null ? labels : plainLabels(inbound, src, dst));
-                } else if (access.isInfoEnabled()) {
-                    access.info("{} src={} src_id=- dst={} dst_id={} status=- bytes_sent={} bytes_received={} duration_ms={} end={}{}",
-                            kind, addr(src), addr(dst), dstId == null ? "-" : dstId, s.bytesFromA(), s.bytesFromB(),
-                            s.duration().toMillis(), s.reset() ? "reset" : "fin",
-                            denied ? " error=\"" + ZtunnelAccessLog.LATE_REJECTION + "\""
-                                    : drained(s) ? " error=\"" + ZtunnelAccessLog.CLOSED_FROM_DRAIN + "\"" : "");
-                }
+                plainLine(kind, inbound, src, dst, dstId, s, closedBy, null, labels);
             }
         };
+    }
+
+    /**
+     * A plain relay's one access line in the configured format (no metrics): {@code s} with the captured client as
+     * side a; {@code closedBy} ztunnel's error for a relay zerohop ended on purpose (both formats), else null;
+     * {@code reason} zerohop's own explanation of it, zerohop's format only, or null; {@code labels} the metric
+     * labels when known, else null.
+     */
+    void plainLine(String kind, boolean inbound, InetSocketAddress src, InetSocketAddress dst, Object dstId, Relay.Stats s,
+                   String closedBy, String reason, TrafficLabels labels) {
+        if (ztunnel != null) {
+            ZtunnelAccessLog.plain(access, ztunnel, s, closedBy, inbound, src, dst, () -> labels != null ? labels : plainLabels(inbound, src, dst));
+        } else if (access.isInfoEnabled()) {
+            access.info("{} src={} src_id=- dst={} dst_id={} status=- bytes_sent={} bytes_received={} duration_ms={} end={}{}{}",
+                    kind, addr(src), addr(dst), dstId == null ? "-" : dstId, s.bytesFromA(), s.bytesFromB(),
+                    s.duration().toMillis(), s.reset() ? "reset" : "fin",
+                    closedBy == null ? "" : " error=\"" + closedBy + "\"", reason == null ? "" : " reason=\"" + reason + "\"");
+        }
+    }
+
+    /**
+     * A plaintext-inbound connection refused at accept by a policy or PeerAuthentication STRICT, after ztunnel would
+     * have built its connection result (istio/ztunnel src/proxy/inbound_passthrough.rs {@code proxy_inbound_plaintext}:
+     * {@code assert_rbac} fails, {@code record_with_flag(Err(e), AuthorizationPolicyDenied)}): counted opened, closed
+     * and failed with {@code DENY} ({@link #plainFailed}), and its one access line, as a refused tunnel's
+     * ({@link #tunnelDenied}): zerohop's {@code plaintext-inbound refused src=… src_id=- dst=… dst_id=… status=-
+     * reason="…"} ({@code reason}: zerohop's explanation), or ztunnel's {@code connection complete} at ERROR with
+     * {@code bytes_sent=0 bytes_recv=0}, the duration since {@code startNanos} (the accept's {@link System#nanoTime})
+     * and {@code ztunnelError}, the Display of ztunnel's error (src/proxy.rs {@code AuthorizationPolicyRejection}),
+     * after {@code connection opened} at DEBUG.
+     */
+    public void plainRefused(InetSocketAddress src, InetSocketAddress dst, Object dstId, String reason, String ztunnelError,
+                             long startNanos) {
+        plainFailed(true, src, dst, "DENY");
+        if (ztunnel != null) {
+            ZtunnelAccessLog.plainRefused(access, ztunnel, src, dst, () -> plainLabels(true, src, dst), ztunnelError,
+                    java.time.Duration.ofNanos(Math.max(0, System.nanoTime() - startNanos)));
+        } else if (access.isInfoEnabled()) {
+            access.info("plaintext-inbound refused src={} src_id=- dst={} dst_id={} status=- reason=\"{}\"", addr(src), addr(dst),
+                    dstId == null ? "-" : dstId, reason);
+        }
+    }
+
+    /**
+     * {@code end} (the workload side of a plaintext-inbound connection parsed per request, {@code HttpEnforcement.plaintext})
+     * with the connection's one access line when it closes, in the same shape as a relayed one's ({@link #plain}); its
+     * requests have their own lines. No metrics: as before, such a connection counts only when denied
+     * ({@code HttpEnforcement.Denials}). See {@link ParsedPlaintextLog}.
+     */
+    public Relay.End plainParsed(Relay.End end, InetSocketAddress src, InetSocketAddress dst, Object dstId) {
+        return ParsedPlaintextLog.wrap(this, end, src, dst, dstId);
+    }
+
+    /** Whether a parsed plaintext connection that closed now was cut by the drain: past the deadline, or its loop is stopping. */
+    boolean cutByDrain(io.netty.channel.Channel ch) {
+        return drainDeadlinePassed.getAsBoolean() || ch.eventLoop().isShuttingDown();
     }
 
     /**
