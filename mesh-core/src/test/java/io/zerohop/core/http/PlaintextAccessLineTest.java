@@ -7,6 +7,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.zerohop.core.AppProtocol;
 import io.zerohop.core.Capture;
+import io.zerohop.core.Mesh;
+import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.PolicyLoader;
 import io.zerohop.testing.CapturedStderr;
@@ -15,6 +18,10 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -82,7 +89,8 @@ class PlaintextAccessLineTest {
     }
 
     /**
-     * Parsed per request, cut by the drain while it waits for its next request: the connection line carries ztunnel's
+     * Parsed per request, cut at the drain's deadline while it waits for its next request (the drain waits for
+     * plaintext connections and resets those left, TunnelCount): the connection line carries ztunnel's
      * {@code ClosedFromDrain} error, as a plain relay's and a tunnel's do.
      */
     @Test
@@ -91,9 +99,15 @@ class PlaintextAccessLineTest {
         try (ServerSocket app = new ServerSocket(0, 50, ip)) {
             String port = Integer.toString(app.getLocalPort());
             PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", L7Http10Test.POLICY.replace("PORT", port))).build();
-            L7SniffDecisionTest.Meshes m = new L7SniffDecisionTest.Meshes(ip, app.getLocalPort(), AppProtocol.HTTP, engine, server -> { });
+            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
+                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(app.getLocalPort(), AppProtocol.HTTP));
+            // A short drain: the connection waits for its next request, so the deadline cuts it.
+            Mesh server = Mesh.builder().identityProvider(L7SniffDecisionTest.CA).identity(backend.identity())
+                    .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b").policies(engine)
+                    .drain(Duration.ofMillis(300)).threads(1).build();
+            server.start().get(10, TimeUnit.SECONDS);
             try (CapturedStderr err = new CapturedStderr()) {
-                InetSocketAddress via = m.server.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0),
+                InetSocketAddress via = server.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0),
                         new InetSocketAddress(ip, app.getLocalPort())));
                 try (Socket s = new Socket(via.getAddress(), via.getPort())) {
                     s.setSoTimeout(20_000);
@@ -104,7 +118,7 @@ class PlaintextAccessLineTest {
                         appSide.getOutputStream().write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".getBytes(StandardCharsets.US_ASCII));
                         assertThat(L7EnforcementTest.readHead(s.getInputStream())).startsWith("HTTP/1.1 200 ");
                         assertThat(s.getInputStream().readNBytes(2)).isEqualTo("ok".getBytes(StandardCharsets.US_ASCII));
-                        m.close();
+                        server.close();
                         String from = "src=" + s.getLocalAddress().getHostAddress() + ":" + s.getLocalPort() + " ";
                         assertThat(err.awaitLine("access - plaintext-inbound " + from))
                                 .endsWith(" end=reset error=\"connection closed due to connection drain\"");
@@ -112,7 +126,7 @@ class PlaintextAccessLineTest {
                     }
                 }
             } finally {
-                m.close();
+                server.close();
             }
         }
     }
