@@ -97,8 +97,9 @@ public final class MeshRuntime {
         http.sniffHttp10(cfg.sniffHttp10());
         http.reportDenials(new HttpEnforcement.Denials() {
             @Override
-            public void tunnel(io.zerohop.hbone.TunnelInfo t, io.zerohop.policy.Decision d) {
-                observer.denied(t, ZtunnelAccessLog.rejection(PolicyAuthorizer.rejection(d), d.explain()));
+            public void tunnel(io.zerohop.hbone.TunnelInfo t, io.zerohop.policy.Decision d, String why) {
+                observer.denied(t, ZtunnelAccessLog.rejection(PolicyAuthorizer.rejection(d), d.explain()),
+                        d.explain() + " (not parsed as HTTP: " + why + ")");
             }
 
             @Override

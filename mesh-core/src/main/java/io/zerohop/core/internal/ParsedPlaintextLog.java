@@ -36,32 +36,7 @@ final class ParsedPlaintextLog extends ChannelDuplexHandler {
     private ParsedPlaintextLog() {}
 
     static Relay.End wrap(TunnelObserver observer, Relay.End end, InetSocketAddress src, InetSocketAddress dst, Object dstId) {
-        return new Relay.End() {
-            @Override
-            public Channel channel() {
-                return end.channel();
-            }
-
-            @Override
-            public void shutdownOutput() {
-                end.shutdownOutput();
-            }
-
-            @Override
-            public void reset() {
-                end.reset();
-            }
-
-            @Override
-            public void close() {
-                end.close();
-            }
-
-            @Override
-            public boolean closedCleanly() {
-                return end.closedCleanly();
-            }
-
+        return new ForwardingEnd(end) {
             @Override
             public Relay.Throttle throttle() {
                 return end.throttle();

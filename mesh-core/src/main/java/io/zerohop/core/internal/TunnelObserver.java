@@ -63,7 +63,7 @@ public final class TunnelObserver implements HboneEvents {
      * Tunnels a policy decision is closing while no metrics sink tracks them ({@link #open} is empty), to the
      * error their close is logged with ({@link #denied}). Keyed by the TunnelInfo instance; each leaves at its close.
      */
-    private final Map<TunnelInfo, String> deniedUntracked = Collections.synchronizedMap(new IdentityHashMap<>());
+    private final Map<TunnelInfo, String[]> deniedUntracked = Collections.synchronizedMap(new IdentityHashMap<>());
     /** Open tunnels whose bytes are reported as they flow; keyed by the TunnelInfo instance. */
     private final Map<TunnelInfo, Live> open = Collections.synchronizedMap(new IdentityHashMap<>());
 
@@ -74,6 +74,8 @@ public final class TunnelObserver implements HboneEvents {
         final boolean outbound;
         /** ztunnel's error for a close a policy decided ({@link #denied}), else null. */
         volatile String deniedBy;
+        /** zerohop's explanation of that decision (zerohop's format), or null. */
+        volatile String deniedReason;
         long sentReported;
         long receivedReported;
 
@@ -180,11 +182,21 @@ public final class TunnelObserver implements HboneEvents {
      * Without it such a close was counted and logged as a clean one.
      */
     public void denied(TunnelInfo t, String error) {
+        denied(t, error, null);
+    }
+
+    /**
+     * {@link #denied(TunnelInfo, String)} with {@code reason}, zerohop's explanation of the decision (the policy, its rule,
+     * why the tunnel was not parsed), which zerohop's format adds as {@code reason="…"} after {@code error}: the line
+     * then says what the authorizer's WARN said, which is DEBUG while the access log writes it. Null: none.
+     */
+    public void denied(TunnelInfo t, String error, String reason) {
         Live l = open.get(t);
         if (l != null) {
+            l.deniedReason = reason;
             l.deniedBy = error;
         } else if (sink == null) {
-            deniedUntracked.put(t, error);
+            deniedUntracked.put(t, new String[] {error, reason});
         }
     }
 
@@ -210,6 +222,7 @@ public final class TunnelObserver implements HboneEvents {
         TunnelInfo t = r.info();
         TrafficLabels closedLabels = null;
         String deniedBy = null;
+        String deniedReason = null;
         if (sink != null) {
             Live l = open.remove(t);
             if (l == null) {
@@ -224,15 +237,18 @@ public final class TunnelObserver implements HboneEvents {
                     : cutByDrain(r) || ZtunnelAccessLog.endError(r) != null ? "CONNECT" : TrafficLabels.NO_FLAGS));
             closedLabels = l.labels;
             deniedBy = l.deniedBy;
+            deniedReason = l.deniedReason;
         } else {
-            deniedBy = deniedUntracked.remove(t);
+            String[] d = deniedUntracked.remove(t);
+            deniedBy = d == null ? null : d[0];
+            deniedReason = d == null ? null : d[1];
         }
         if (ztunnel != null) {
             TrafficLabels known = closedLabels;
             ZtunnelAccessLog.closed(access, ztunnel, r, deniedBy != null ? deniedBy : cutByDrain(r) ? ZtunnelAccessLog.CLOSED_FROM_DRAIN : null,
                     () -> known != null ? known : labels(t), () -> ztunnelSource(t));
         } else if (access.isInfoEnabled()) {
-            access.info("{} src={} src_id={}{} dst={} dst_id={} status={} bytes_sent={} bytes_received={} duration_ms={} end={}{}",
+            access.info("{} src={} src_id={}{} dst={} dst_id={} status={} bytes_sent={} bytes_received={} duration_ms={} end={}{}{}",
                     t.direction() == TunnelInfo.Direction.INBOUND ? "inbound" : "outbound",
                     source(t),
                     t.direction() == TunnelInfo.Direction.INBOUND ? t.peerIdentity() : t.localIdentity(),
@@ -243,7 +259,8 @@ public final class TunnelObserver implements HboneEvents {
                     r.reset() ? "reset" : "fin", deniedBy != null ? " error=\"" + deniedBy + "\""
                             // The cause ztunnel's line gives (ClosedFromDrain), not the bare "reset" of the cut.
                             : cutByDrain(r) ? " error=\"" + ZtunnelAccessLog.CLOSED_FROM_DRAIN + "\""
-                            : r.error() == null ? "" : " error=\"" + r.error() + "\"");
+                            : r.error() == null ? "" : " error=\"" + r.error() + "\"",
+                    deniedBy != null && deniedReason != null ? " reason=\"" + deniedReason + "\"" : "");
         }
         if (extra != null) {
             extra.accept(r);
@@ -351,32 +368,7 @@ public final class TunnelObserver implements HboneEvents {
         } else {
             labels = null;
         }
-        return new Relay.End() {
-            @Override
-            public Channel channel() {
-                return end.channel();
-            }
-
-            @Override
-            public void shutdownOutput() {
-                end.shutdownOutput();
-            }
-
-            @Override
-            public void reset() {
-                end.reset();
-            }
-
-            @Override
-            public void close() {
-                end.close();
-            }
-
-            @Override
-            public boolean closedCleanly() {
-                return end.closedCleanly();
-            }
-
+        return new ForwardingEnd(end) {
             @Override
             public void ended(Relay.Stats s) {
                 // The captured client is side a, this destination side b.

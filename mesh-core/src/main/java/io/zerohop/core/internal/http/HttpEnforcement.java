@@ -92,8 +92,8 @@ public final class HttpEnforcement {
      * connection is reset; must not block.
      */
     public interface Denials {
-        /** {@code tunnel}, open (200 sent), is denied by {@code decision}. */
-        void tunnel(TunnelInfo tunnel, Decision decision);
+        /** {@code tunnel}, open (200 sent), is denied by {@code decision}; {@code why} it was not parsed (its first bytes). */
+        void tunnel(TunnelInfo tunnel, Decision decision, String why);
 
         /** The plaintext connection {@code source} to {@code destination}, accepted, is denied (its WARN line is written). */
         void plaintext(InetSocketAddress source, InetSocketAddress destination);
@@ -101,7 +101,7 @@ public final class HttpEnforcement {
 
     private static final Denials UNREPORTED = new Denials() {
         @Override
-        public void tunnel(TunnelInfo tunnel, Decision decision) {
+        public void tunnel(TunnelInfo tunnel, Decision decision, String why) {
         }
 
         @Override
@@ -130,8 +130,8 @@ public final class HttpEnforcement {
     /**
      * Where the {@code denied … (not parsed as HTTP: …)} WARN goes: through {@code refusals}, the budget of the other
      * refusals a peer can cause at will (20 lines per 10 s, then a count), since a client that sends junk in a loop
-     * would flood the log (until 2 December every one was written); for a plaintext connection it is DEBUG while
-     * {@code accessLogCarries} (the access line then names the same decision, as a refused tunnel's does).
+     * would flood the log (until 2 December every one was written); DEBUG while {@code accessLogCarries} (the
+     * connection's access line then names the same decision in its {@code reason}, as a refused tunnel's does).
      */
     public void logRefusals(io.zerohop.core.internal.RateLimitedLog refusals, java.util.function.BooleanSupplier accessLogCarries) {
         this.refusals = java.util.Objects.requireNonNull(refusals, "refusals");
@@ -418,7 +418,7 @@ public final class HttpEnforcement {
         if (!d.allowed()) {
             Object who = conn.peer() == null ? "plaintext " + Addresses.authority(conn.source()) : conn.peer();
             io.zerohop.core.internal.RateLimitedLog budget = refusals;
-            if (conn.peer() == null && accessLogCarries.getAsBoolean()) {
+            if (accessLogCarries.getAsBoolean()) {
                 log.debug("denied {} -> {} ({}): {} (not parsed as HTTP: {})", who, Addresses.authority(conn.destination()), conn.localId(),
                         d.explain(), why);
             } else if (budget != null) {
@@ -429,7 +429,7 @@ public final class HttpEnforcement {
                         d.explain(), why);
             }
             if (tunnel instanceof TunnelInfo t) {
-                denials.tunnel(t, d);
+                denials.tunnel(t, d, why);
             } else {
                 ch.attr(DENIED_UNPARSED).set(new UnparsedDenial(d, why));
                 denials.plaintext(conn.source(), conn.destination());
