@@ -73,8 +73,8 @@ public final class PlaintextInbound implements CaptureListener.Opener {
             refusals.warn("self call {} (plaintext, no identity) -> {} ({}) dropped: one of this proxy's own ports",
                     Addresses.authority(source), Addresses.authority(target),
                     local.registry().byAddress(target.getAddress()).map(w -> local.registry().identityOf(w).toString()).orElse("no workload"));
-            return refused(new LoggedRefusal("self call: " + Addresses.authority(target)
-                    + " is one of this proxy's own ports, dropped"));
+            return new Admission(null, false, new LoggedRefusal("self call: " + Addresses.authority(target)
+                    + " is one of this proxy's own ports, dropped"), null, SELF_CALL);
         }
         Workload w = local.at(target.getAddress()).orElse(null);
         if (w == null) {
@@ -117,6 +117,9 @@ public final class PlaintextInbound implements CaptureListener.Opener {
         }
     }
 
+    /** The Display of ztunnel's {@code Error::SelfCall} (istio/ztunnel src/proxy.rs), its early deny's error. */
+    static final String SELF_CALL = "attempted recursive call to ourselves";
+
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger("io.zerohop.core.Mesh");
 
     /**
@@ -130,7 +133,9 @@ public final class PlaintextInbound implements CaptureListener.Opener {
         long start = System.nanoTime();
         Admission a = admit(source, target);
         if (a.refusal() != null) {
-            if (a.workload() != null && observer != null) {
+            if (a.workload() == null && a.rejection() != null && observer != null) {
+                observer.plainEarlyDeny(source, target, a.rejection());
+            } else if (a.workload() != null && observer != null) {
                 // ztunnel's istiod turns STRICT into an RBAC rule: both are AuthorizationPolicyDenied there.
                 observer.plainRefused(source, target, local.registry().identityOf(a.workload()), a.reason(), a.rejection(), start);
             }

@@ -438,6 +438,19 @@ public final class TunnelObserver implements HboneEvents {
         return ParsedPlaintextLog.wrap(this, end, src, dst, dstId);
     }
 
+    /**
+     * A plaintext connection ztunnel denies before it builds a connection result, its early deny (istio/ztunnel
+     * src/proxy/inbound_passthrough.rs: a self call, {@code log_early_deny} with {@code Error::SelfCall}): in
+     * ztunnel's format its {@code connection failed} line at WARN ({@code src.addr}, {@code dst.addr},
+     * {@code direction="inbound"}, {@code error}), within the failed connections' budget as the other early denies;
+     * in zerohop's format nothing here (the opener's rate-limited WARN is the line), and no metrics, as ztunnel's.
+     */
+    public void plainEarlyDeny(InetSocketAddress src, InetSocketAddress dst, String error) {
+        if (ztunnel != null) {
+            failures.warn(() -> ZtunnelAccessLog.handshakeFailed(access, ztunnel, src, dst, false, error));
+        }
+    }
+
     /** Whether a parsed plaintext connection that closed now was cut by the drain: past the deadline, or its loop is stopping. */
     boolean cutByDrain(io.netty.channel.Channel ch) {
         return drainDeadlinePassed.getAsBoolean() || ch.eventLoop().isShuttingDown();

@@ -51,6 +51,23 @@ class ZtunnelPlaintextLogTest {
         assertThat(metrics.closed).extracting(TrafficLabels::responseFlags).containsExactly("DENY");
     }
 
+    /**
+     * A self call through the plaintext listener: ztunnel's early deny, {@code connection failed} at WARN with
+     * {@code Error::SelfCall}'s text, no metrics (inbound_passthrough.rs {@code log_early_deny} before any connection
+     * result); until 2 December nothing was written in ztunnel's format. PlaintextInbound with this observer.
+     */
+    @Test
+    void aSelfCallIsZtunnelsEarlyDeny() {
+        PartsFixture f = new PartsFixture();
+        PlaintextInbound plaintext = new PlaintextInbound(f.local, f.ownPorts, f.engine, f.authorizer, f.http, observer, f.refusals);
+        assertThat(plaintext.open(SRC, new InetSocketAddress(PartsFixture.BACKEND_IP, 15008), null)).isCompletedExceptionally();
+        assertThat(lines).hasSize(1);
+        assertThat(lines.get(0).text()).isEqualTo("T\twarn\taccess\tconnection failed\tsrc.addr=127.0.82.9:40000 dst.addr="
+                + io.zerohop.core.Addresses.authority(new InetSocketAddress(PartsFixture.BACKEND_IP, 15008))
+                + " direction=\"inbound\" error=\"attempted recursive call to ourselves\"");
+        assertThat(metrics.opened).isEmpty();
+    }
+
     @Test
     void aParsedConnectionDeniedAfterTheSniffIsConnectionCompleteWithTheRejection() {
         EmbeddedChannel up = new EmbeddedChannel();
