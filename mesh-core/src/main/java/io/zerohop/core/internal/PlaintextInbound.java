@@ -143,7 +143,7 @@ public final class PlaintextInbound implements CaptureListener.Opener {
         }
         Workload w = a.workload();
         AppProtocol proto = w.appProtocol(target.getPort());
-        return countFailure(CaptureListener.connectTcp(loop, target), true, source, target).thenApply(end -> {
+        return dialed(CaptureListener.connectTcp(loop, target), source, target, local.registry().identityOf(w), start).thenApply(end -> {
             if (policy != null) {
                 live.track(end.channel(), source, () -> redecide(source, target, w, end.channel(), a.perRequest()), changes);
             }
@@ -195,17 +195,26 @@ public final class PlaintextInbound implements CaptureListener.Opener {
                 + ")";
     }
 
-    /** A failed dial of a plain relay counts as ztunnel's Error::ConnectionFailed (CONNECT), with the relay's labels. */
-    CompletableFuture<Relay.End> countFailure(CompletableFuture<Relay.End> dial, boolean inbound, InetSocketAddress source,
-                                             InetSocketAddress target) {
-        if (observer != null) {
-            dial.whenComplete((end, e) -> {
-                if (e != null) {
-                    observer.plainFailed(inbound, source, target, "CONNECT");
-                }
-            });
+    /**
+     * {@code dial}, whose failure is ztunnel's {@code Error::ConnectionFailed} (inbound_passthrough.rs
+     * {@code freebind_connect(..).map_err(Error::ConnectionFailed)}, then {@code record(res)}): counted {@code CONNECT}
+     * with the relay's labels and the connection's one access line ({@link TunnelObserver#plainDialFailed}); while the
+     * access log writes it, the failure is a {@link LoggedRefusal}, so the capture listener adds no line of its own.
+     */
+    private CompletableFuture<Relay.End> dialed(CompletableFuture<Relay.End> dial, InetSocketAddress source, InetSocketAddress target,
+                                                Object targetId, long start) {
+        if (observer == null) {
+            return dial;
         }
-        return dial;
+        return dial.handle((end, e) -> {
+            if (e == null) {
+                return CompletableFuture.completedFuture(end);
+            }
+            String cause = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+            observer.plainDialFailed(source, target, targetId, cause, start);
+            return CompletableFuture.<Relay.End>failedFuture(observer.logsRefusals()
+                    ? new LoggedRefusal("upstream " + Addresses.authority(target) + " unreachable: " + cause) : e);
+        }).thenCompose(f -> f);
     }
 
     private static Admission refused(RuntimeException e) {

@@ -429,6 +429,24 @@ public final class TunnelObserver implements HboneEvents {
     }
 
     /**
+     * A plaintext-inbound connection whose dial to the workload failed ({@code cause}: the dial's error text), as
+     * ztunnel records it (inbound_passthrough.rs: {@code Error::ConnectionFailed}, flag {@code ConnectionFailure}):
+     * counted opened, closed and failed with {@code CONNECT}, and one access line: zerohop's {@code plaintext-inbound
+     * refused … status=- reason="upstream ADDR unreachable: CAUSE"} (the words of a tunnel's 503), or ztunnel's
+     * {@code connection complete} at ERROR with {@code error="connection failed: CAUSE"} (zerohop's text of the cause).
+     */
+    public void plainDialFailed(InetSocketAddress src, InetSocketAddress dst, Object dstId, String cause, long startNanos) {
+        plainFailed(true, src, dst, "CONNECT");
+        if (ztunnel != null) {
+            ZtunnelAccessLog.plainRefused(access, ztunnel, src, dst, () -> plainLabels(true, src, dst), "connection failed: " + cause,
+                    java.time.Duration.ofNanos(Math.max(0, System.nanoTime() - startNanos)));
+        } else if (access.isInfoEnabled()) {
+            access.info("plaintext-inbound refused src={} src_id=- dst={} dst_id={} status=- reason=\"upstream {} unreachable: {}\"", addr(src),
+                    addr(dst), dstId == null ? "-" : dstId, addr(dst), cause);
+        }
+    }
+
+    /**
      * {@code end} (the workload side of a plaintext-inbound connection parsed per request, {@code HttpEnforcement.plaintext})
      * with the connection's one access line when it closes, in the same shape as a relayed one's ({@link #plain}); its
      * requests have their own lines. No metrics: as before, such a connection counts only when denied

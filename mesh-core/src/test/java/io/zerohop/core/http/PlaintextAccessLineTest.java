@@ -64,6 +64,38 @@ class PlaintextAccessLineTest {
     }
 
     /**
+     * Admitted, but nothing listens on the workload's port: ztunnel's {@code Error::ConnectionFailed}, counted
+     * {@code CONNECT}, one access line naming the dial's error; the capture listener's own INFO line is not added
+     * (until 2 December that INFO line was the only trace).
+     */
+    @Test
+    void aConnectionWhoseDialFailsHasOneRefusedLine() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.82.11");
+        int closedPort;
+        try (ServerSocket gone = new ServerSocket(0, 1, ip)) {
+            closedPort = gone.getLocalPort();
+        }
+        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
+                Workload.Protocol.HBONE, "b", "cluster.local");
+        io.micrometer.core.instrument.simple.SimpleMeterRegistry dst = new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+        try (Mesh server = Mesh.builder().identityProvider(L7SniffDecisionTest.CA).identity(backend.identity())
+                .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b").meterRegistry(dst).threads(1).build()) {
+            server.start().get(10, TimeUnit.SECONDS);
+            InetSocketAddress via = server.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0), new InetSocketAddress(ip, closedPort)));
+            try (CapturedStderr err = new CapturedStderr(); Socket s = new Socket(via.getAddress(), via.getPort())) {
+                s.setSoTimeout(20_000);
+                assertThat(readToEnd(s)).isEmpty();
+                String line = err.awaitLine("access - plaintext-inbound refused src=" + s.getLocalAddress().getHostAddress() + ":" + s.getLocalPort());
+                assertThat(line).contains(" dst=127.0.82.11:" + closedPort + " dst_id=" + backend.identity() + " status=- reason=\"upstream 127.0.82.11:"
+                        + closedPort + " unreachable: ");
+                assertThat(err.count(":" + s.getLocalPort())).as("one line for the connection").isEqualTo(1);
+            }
+            await(() -> count(dst.find("istio.tcp.connections.failed").tag("response_flags", "CONNECT")) >= 1);
+            assertThat(count(dst.find("istio.tcp.connections.failed").tag("response_flags", "CONNECT"))).isEqualTo(1.0);
+        }
+    }
+
+    /**
      * Parsed per request, ended by its client after one request: its request line (the waypoint's, in a mesh with one)
      * and one connection line (ztunnel's), {@code end=fin}, with the bytes each way as the wire carried them.
      */

@@ -51,6 +51,16 @@ class ZtunnelPlaintextLogTest {
         assertThat(metrics.closed).extracting(TrafficLabels::responseFlags).containsExactly("DENY");
     }
 
+    /** A failed dial to the workload: ztunnel's {@code Error::ConnectionFailed} ("connection failed: "), CONNECT. */
+    @Test
+    void aFailedDialIsConnectionFailed() {
+        observer.plainDialFailed(SRC, DST, null, "Connection refused", System.nanoTime());
+        assertThat(lines).extracting(ZtunnelFailedOpenLogTest.Written::level).containsExactly("debug", "error");
+        assertThat(lines.get(1).text()).startsWith("T\terror\taccess\tconnection complete\tsrc.addr=127.0.82.9:40000 ")
+                .contains(" bytes_sent=0 bytes_recv=0 ").endsWith(" error=\"connection failed: Connection refused\"");
+        assertThat(metrics.closed).extracting(TrafficLabels::responseFlags).containsExactly("CONNECT");
+    }
+
     /**
      * A self call through the plaintext listener: ztunnel's early deny, {@code connection failed} at WARN with
      * {@code Error::SelfCall}'s text, no metrics (inbound_passthrough.rs {@code log_early_deny} before any connection
