@@ -375,8 +375,10 @@ class MeshTest {
                 // the proxy may close (RST) before the client wrote: refused either way
             }
             assertThat(readOrReset(s)).as("STRICT must not let plaintext reach the app").isEqualTo(-1);
-            // The reset comes after every line about the refusal: one, naming both ends (it was a WARN and an INFO).
-            err.awaitLine("plaintext ", " -> " + Addresses.authority(app()) + " (" + backend.identity() + ") refused: PeerAuthentication STRICT");
+            // The reset comes after every line about the refusal: one, naming both ends (it was a WARN and an INFO; since
+            // 2 December the access log's, as ztunnel logs its plaintext passthrough's rejection, and the WARN is DEBUG).
+            err.awaitLine("access - plaintext-inbound refused src=", " dst=" + Addresses.authority(app()) + " dst_id=" + backend.identity()
+                    + " status=- reason=\"PeerAuthentication STRICT requires mTLS\"");
             assertThat(err.count(Addresses.authority(app()), "STRICT")).as("one line for one refused connection").isEqualTo(1);
         }
         try (ServerSocket legacyApp = new ServerSocket(0, 5, legacy.addresses().get(0))) {

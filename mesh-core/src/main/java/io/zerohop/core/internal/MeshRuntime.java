@@ -97,8 +97,9 @@ public final class MeshRuntime {
         http.sniffHttp10(cfg.sniffHttp10());
         http.reportDenials(new HttpEnforcement.Denials() {
             @Override
-            public void tunnel(io.zerohop.hbone.TunnelInfo t, io.zerohop.policy.Decision d) {
-                observer.denied(t, ZtunnelAccessLog.rejection(PolicyAuthorizer.rejection(d), d.explain()));
+            public void tunnel(io.zerohop.hbone.TunnelInfo t, io.zerohop.policy.Decision d, String why) {
+                observer.denied(t, ZtunnelAccessLog.rejection(PolicyAuthorizer.rejection(d), d.explain()),
+                        d.explain() + " (not parsed as HTTP: " + why + ")");
             }
 
             @Override
@@ -107,6 +108,7 @@ public final class MeshRuntime {
                 observer.plainFailed(true, source, destination, "DENY");
             }
         });
+        http.logRefusals(refusals, observer::logsRefusals);
         PolicyAuthorizer authorizer = policy == null ? null : new PolicyAuthorizer(policy, registry, refusals, observer::logsRefusals);
         this.listeners = new Listeners(group, ownPorts, tunnels);
         this.outbound = new Outbound(tls, group, local, identity, ownPorts, cfg.passthroughUnknown(), new FanOut(observer, tunnels),

@@ -28,9 +28,15 @@ public final class PlaintextInbound implements CaptureListener.Opener {
      * What {@link #admit} decided: relay to {@code workload} (parsing requests when {@code perRequest}),
      * or refuse. A refusal with a {@code workload} is a denial (PeerAuthentication STRICT, a policy),
      * which ztunnel counts (its inbound_passthrough.rs builds the connection result before RBAC);
-     * one without (a self call, a destination not served here) is its early deny, logged only.
+     * one without (a self call, a destination not served here) is its early deny, logged only. A denial's
+     * {@code reason} is zerohop's explanation (its access line), {@code rejection} ztunnel's error text (ztunnel's
+     * format); both null otherwise.
      */
-    public record Admission(Workload workload, boolean perRequest, RuntimeException refusal) {}
+    public record Admission(Workload workload, boolean perRequest, RuntimeException refusal, String reason, String rejection) {
+        public Admission(Workload workload, boolean perRequest, RuntimeException refusal) {
+            this(workload, perRequest, refusal, null, null);
+        }
+    }
 
     private final LocalWorkloads local;
     private final OwnPorts ownPorts;
@@ -67,8 +73,8 @@ public final class PlaintextInbound implements CaptureListener.Opener {
             refusals.warn("self call {} (plaintext, no identity) -> {} ({}) dropped: one of this proxy's own ports",
                     Addresses.authority(source), Addresses.authority(target),
                     local.registry().byAddress(target.getAddress()).map(w -> local.registry().identityOf(w).toString()).orElse("no workload"));
-            return refused(new LoggedRefusal("self call: " + Addresses.authority(target)
-                    + " is one of this proxy's own ports, dropped"));
+            return new Admission(null, false, new LoggedRefusal("self call: " + Addresses.authority(target)
+                    + " is one of this proxy's own ports, dropped"), null, SELF_CALL);
         }
         Workload w = local.at(target.getAddress()).orElse(null);
         if (w == null) {
@@ -77,10 +83,11 @@ public final class PlaintextInbound implements CaptureListener.Opener {
         boolean perRequest = http.enforces(w.ref(), w.appProtocol(target.getPort()), target.getPort());
         MtlsMode mode = mtlsMode(w, target.getPort());
         if (!mode.allowsPlaintext()) {
-            refusals.warn("plaintext {} -> {} ({}) refused: PeerAuthentication {} requires mTLS", Addresses.authority(source),
+            refusal("plaintext {} -> {} ({}) refused: PeerAuthentication {} requires mTLS", Addresses.authority(source),
                     Addresses.authority(target), w.identity(), mode);
             return new Admission(w, perRequest, new LoggedRefusal("PeerAuthentication " + mode + " for " + w
-                    + " port " + target.getPort() + " refuses plaintext"));
+                    + " port " + target.getPort() + " refuses plaintext"), "PeerAuthentication " + mode + " requires mTLS",
+                    ZtunnelAccessLog.strictRejection(engine.rootNamespace()));
         }
         if (policy != null) {
             // Per request on an auto port: what needs no HTTP data is decided now, before the sniff waits for bytes.
@@ -88,13 +95,32 @@ public final class PlaintextInbound implements CaptureListener.Opener {
                     : w.appProtocol(target.getPort()) == AppProtocol.AUTO ? policy.plaintextDenialBeforeSniff(source, w, target)
                     : null;
             if (d != null && !d.allowed()) {
-                refusals.warn("plaintext {} -> {} ({}) denied: {}", Addresses.authority(source), Addresses.authority(target),
+                refusal("plaintext {} -> {} ({}) denied: {}", Addresses.authority(source), Addresses.authority(target),
                         w.identity(), d.explain());
-                return new Admission(w, perRequest, new LoggedRefusal(d.explain()));
+                return new Admission(w, perRequest, new LoggedRefusal(d.explain()), d.explain(),
+                        ZtunnelAccessLog.rejection(PolicyAuthorizer.rejection(d), d.explain()));
             }
         }
         return new Admission(w, perRequest, null);
     }
+
+    /**
+     * A denial's WARN, through the refusal budget; DEBUG while the access log writes the connection's line, which names
+     * the same decision ({@link TunnelObserver#plainRefused}), as a refused tunnel's authorizer line is
+     * ({@code PolicyAuthorizer}): one line per refused connection.
+     */
+    private void refusal(String format, Object... args) {
+        if (observer != null && observer.logsRefusals()) {
+            LOG.debug(format, args);
+        } else {
+            refusals.warn(format, args);
+        }
+    }
+
+    /** The Display of ztunnel's {@code Error::SelfCall} (istio/ztunnel src/proxy.rs), its early deny's error. */
+    static final String SELF_CALL = "attempted recursive call to ourselves";
+
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger("io.zerohop.core.Mesh");
 
     /**
      * The capture listener's opener: {@link #admit}, then the TCP connection to the workload, dialled
@@ -104,23 +130,28 @@ public final class PlaintextInbound implements CaptureListener.Opener {
     public CompletableFuture<Relay.End> open(InetSocketAddress source, InetSocketAddress target, EventLoop loop) {
         // Before the decision: a policy change from here to the tracking below is re-decided at the tracking.
         long changes = live.changes();
+        long start = System.nanoTime();
         Admission a = admit(source, target);
         if (a.refusal() != null) {
-            if (a.workload() != null && observer != null) {
+            if (a.workload() == null && a.rejection() != null && observer != null) {
+                observer.plainEarlyDeny(source, target, a.rejection());
+            } else if (a.workload() != null && observer != null) {
                 // ztunnel's istiod turns STRICT into an RBAC rule: both are AuthorizationPolicyDenied there.
-                observer.plainFailed(true, source, target, "DENY");
+                observer.plainRefused(source, target, local.registry().identityOf(a.workload()), a.reason(), a.rejection(), start);
             }
             return CompletableFuture.failedFuture(a.refusal());
         }
         Workload w = a.workload();
         AppProtocol proto = w.appProtocol(target.getPort());
-        return countFailure(CaptureListener.connectTcp(loop, target), true, source, target).thenApply(end -> {
+        return dialed(CaptureListener.connectTcp(loop, target), source, target, local.registry().identityOf(w), start).thenApply(end -> {
             if (policy != null) {
                 live.track(end.channel(), source, () -> redecide(source, target, w, end.channel(), a.perRequest()), changes);
             }
-            return a.perRequest()
-                    ? http.plaintext(end, source, target, w.ref(), local.registry().identityOf(w), proto)
-                    : observer.plain(end, "plaintext-inbound", true, source, target, local.registry().identityOf(w));
+            if (!a.perRequest()) {
+                return observer.plain(end, "plaintext-inbound", true, source, target, local.registry().identityOf(w));
+            }
+            Relay.End parsed = http.plaintext(end, source, target, w.ref(), local.registry().identityOf(w), proto);
+            return observer == null ? parsed : observer.plainParsed(parsed, source, target, local.registry().identityOf(w));
         });
     }
 
@@ -164,17 +195,26 @@ public final class PlaintextInbound implements CaptureListener.Opener {
                 + ")";
     }
 
-    /** A failed dial of a plain relay counts as ztunnel's Error::ConnectionFailed (CONNECT), with the relay's labels. */
-    CompletableFuture<Relay.End> countFailure(CompletableFuture<Relay.End> dial, boolean inbound, InetSocketAddress source,
-                                             InetSocketAddress target) {
-        if (observer != null) {
-            dial.whenComplete((end, e) -> {
-                if (e != null) {
-                    observer.plainFailed(inbound, source, target, "CONNECT");
-                }
-            });
+    /**
+     * {@code dial}, whose failure is ztunnel's {@code Error::ConnectionFailed} (inbound_passthrough.rs
+     * {@code freebind_connect(..).map_err(Error::ConnectionFailed)}, then {@code record(res)}): counted {@code CONNECT}
+     * with the relay's labels and the connection's one access line ({@link TunnelObserver#plainDialFailed}); while the
+     * access log writes it, the failure is a {@link LoggedRefusal}, so the capture listener adds no line of its own.
+     */
+    private CompletableFuture<Relay.End> dialed(CompletableFuture<Relay.End> dial, InetSocketAddress source, InetSocketAddress target,
+                                                Object targetId, long start) {
+        if (observer == null) {
+            return dial;
         }
-        return dial;
+        return dial.handle((end, e) -> {
+            if (e == null) {
+                return CompletableFuture.completedFuture(end);
+            }
+            String cause = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+            observer.plainDialFailed(source, target, targetId, cause, start);
+            return CompletableFuture.<Relay.End>failedFuture(observer.logsRefusals()
+                    ? new LoggedRefusal("upstream " + Addresses.authority(target) + " unreachable: " + cause) : e);
+        }).thenCompose(f -> f);
     }
 
     private static Admission refused(RuntimeException e) {

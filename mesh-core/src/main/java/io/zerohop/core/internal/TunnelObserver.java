@@ -63,7 +63,7 @@ public final class TunnelObserver implements HboneEvents {
      * Tunnels a policy decision is closing while no metrics sink tracks them ({@link #open} is empty), to the
      * error their close is logged with ({@link #denied}). Keyed by the TunnelInfo instance; each leaves at its close.
      */
-    private final Map<TunnelInfo, String> deniedUntracked = Collections.synchronizedMap(new IdentityHashMap<>());
+    private final Map<TunnelInfo, String[]> deniedUntracked = Collections.synchronizedMap(new IdentityHashMap<>());
     /** Open tunnels whose bytes are reported as they flow; keyed by the TunnelInfo instance. */
     private final Map<TunnelInfo, Live> open = Collections.synchronizedMap(new IdentityHashMap<>());
 
@@ -74,6 +74,8 @@ public final class TunnelObserver implements HboneEvents {
         final boolean outbound;
         /** ztunnel's error for a close a policy decided ({@link #denied}), else null. */
         volatile String deniedBy;
+        /** zerohop's explanation of that decision (zerohop's format), or null. */
+        volatile String deniedReason;
         long sentReported;
         long receivedReported;
 
@@ -180,11 +182,21 @@ public final class TunnelObserver implements HboneEvents {
      * Without it such a close was counted and logged as a clean one.
      */
     public void denied(TunnelInfo t, String error) {
+        denied(t, error, null);
+    }
+
+    /**
+     * {@link #denied(TunnelInfo, String)} with {@code reason}, zerohop's explanation of the decision (the policy, its rule,
+     * why the tunnel was not parsed), which zerohop's format adds as {@code reason="…"} after {@code error}: the line
+     * then says what the authorizer's WARN said, which is DEBUG while the access log writes it. Null: none.
+     */
+    public void denied(TunnelInfo t, String error, String reason) {
         Live l = open.get(t);
         if (l != null) {
+            l.deniedReason = reason;
             l.deniedBy = error;
         } else if (sink == null) {
-            deniedUntracked.put(t, error);
+            deniedUntracked.put(t, new String[] {error, reason});
         }
     }
 
@@ -210,6 +222,7 @@ public final class TunnelObserver implements HboneEvents {
         TunnelInfo t = r.info();
         TrafficLabels closedLabels = null;
         String deniedBy = null;
+        String deniedReason = null;
         if (sink != null) {
             Live l = open.remove(t);
             if (l == null) {
@@ -224,15 +237,18 @@ public final class TunnelObserver implements HboneEvents {
                     : cutByDrain(r) || ZtunnelAccessLog.endError(r) != null ? "CONNECT" : TrafficLabels.NO_FLAGS));
             closedLabels = l.labels;
             deniedBy = l.deniedBy;
+            deniedReason = l.deniedReason;
         } else {
-            deniedBy = deniedUntracked.remove(t);
+            String[] d = deniedUntracked.remove(t);
+            deniedBy = d == null ? null : d[0];
+            deniedReason = d == null ? null : d[1];
         }
         if (ztunnel != null) {
             TrafficLabels known = closedLabels;
             ZtunnelAccessLog.closed(access, ztunnel, r, deniedBy != null ? deniedBy : cutByDrain(r) ? ZtunnelAccessLog.CLOSED_FROM_DRAIN : null,
                     () -> known != null ? known : labels(t), () -> ztunnelSource(t));
         } else if (access.isInfoEnabled()) {
-            access.info("{} src={} src_id={}{} dst={} dst_id={} status={} bytes_sent={} bytes_received={} duration_ms={} end={}{}",
+            access.info("{} src={} src_id={}{} dst={} dst_id={} status={} bytes_sent={} bytes_received={} duration_ms={} end={}{}{}",
                     t.direction() == TunnelInfo.Direction.INBOUND ? "inbound" : "outbound",
                     source(t),
                     t.direction() == TunnelInfo.Direction.INBOUND ? t.peerIdentity() : t.localIdentity(),
@@ -243,7 +259,8 @@ public final class TunnelObserver implements HboneEvents {
                     r.reset() ? "reset" : "fin", deniedBy != null ? " error=\"" + deniedBy + "\""
                             // The cause ztunnel's line gives (ClosedFromDrain), not the bare "reset" of the cut.
                             : cutByDrain(r) ? " error=\"" + ZtunnelAccessLog.CLOSED_FROM_DRAIN + "\""
-                            : r.error() == null ? "" : " error=\"" + r.error() + "\"");
+                            : r.error() == null ? "" : " error=\"" + r.error() + "\"",
+                    deniedBy != null && deniedReason != null ? " reason=\"" + deniedReason + "\"" : "");
         }
         if (extra != null) {
             extra.accept(r);
@@ -351,32 +368,7 @@ public final class TunnelObserver implements HboneEvents {
         } else {
             labels = null;
         }
-        return new Relay.End() {
-            @Override
-            public Channel channel() {
-                return end.channel();
-            }
-
-            @Override
-            public void shutdownOutput() {
-                end.shutdownOutput();
-            }
-
-            @Override
-            public void reset() {
-                end.reset();
-            }
-
-            @Override
-            public void close() {
-                end.close();
-            }
-
-            @Override
-            public boolean closedCleanly() {
-                return end.closedCleanly();
-            }
-
+        return new ForwardingEnd(end) {
             @Override
             public void ended(Relay.Stats s) {
                 // The captured client is side a, this destination side b.
@@ -384,23 +376,102 @@ public final class TunnelObserver implements HboneEvents {
                 // error in both formats. Any other reset is no failure to ztunnel's copy (src/copy.rs
                 // ignore_io_errors), unless the drain deadline cut the relay (ClosedFromDrain).
                 boolean denied = s.reset() && LivePlaintext.deniedByPolicy(end.channel());
+                String closedBy = denied ? ZtunnelAccessLog.LATE_REJECTION : drained(s) ? ZtunnelAccessLog.CLOSED_FROM_DRAIN : null;
                 if (labels != null) {
                     // sent = server to client (b to a), received = client to server, as ztunnel.
                     sink.bytes(labels, s.bytesFromB(), s.bytesFromA());
-                    sink.closed(labels.withResponseFlags(denied ? "DENY" : drained(s) ? "CONNECT" : TrafficLabels.NO_FLAGS));
+                    sink.closed(labels.withResponseFlags(denied ? "DENY" : closedBy != null ? "CONNECT" : TrafficLabels.NO_FLAGS));
                 }
-                if (ztunnel != null) {
-                    ZtunnelAccessLog.plain(access, ztunnel, s, denied ? ZtunnelAccessLog.LATE_REJECTION : drained(s) ? ZtunnelAccessLog.CLOSED_FROM_DRAIN : null,
-                            inbound, src, dst, () -> labels != null ? labels : plainLabels(inbound, src, dst));
-                } else if (access.isInfoEnabled()) {
-                    access.info("{} src={} src_id=- dst={} dst_id={} status=- bytes_sent={} bytes_received={} duration_ms={} end={}{}",
-                            kind, addr(src), addr(dst), dstId == null ? "-" : dstId, s.bytesFromA(), s.bytesFromB(),
-                            s.duration().toMillis(), s.reset() ? "reset" : "fin",
-                            denied ? " error=\"" + ZtunnelAccessLog.LATE_REJECTION + "\""
-                                    : drained(s) ? " error=\"" + ZtunnelAccessLog.CLOSED_FROM_DRAIN + "\"" : "");
-                }
+                plainLine(kind, inbound, src, dst, dstId, s, closedBy, null, labels);
             }
         };
+    }
+
+    /**
+     * A plain relay's one access line in the configured format (no metrics): {@code s} with the captured client as
+     * side a; {@code closedBy} ztunnel's error for a relay zerohop ended on purpose (both formats), else null;
+     * {@code reason} zerohop's own explanation of it, zerohop's format only, or null; {@code labels} the metric
+     * labels when known, else null.
+     */
+    void plainLine(String kind, boolean inbound, InetSocketAddress src, InetSocketAddress dst, Object dstId, Relay.Stats s,
+                   String closedBy, String reason, TrafficLabels labels) {
+        if (ztunnel != null) {
+            ZtunnelAccessLog.plain(access, ztunnel, s, closedBy, inbound, src, dst, () -> labels != null ? labels : plainLabels(inbound, src, dst));
+        } else if (access.isInfoEnabled()) {
+            access.info("{} src={} src_id=- dst={} dst_id={} status=- bytes_sent={} bytes_received={} duration_ms={} end={}{}{}",
+                    kind, addr(src), addr(dst), dstId == null ? "-" : dstId, s.bytesFromA(), s.bytesFromB(),
+                    s.duration().toMillis(), s.reset() ? "reset" : "fin",
+                    closedBy == null ? "" : " error=\"" + closedBy + "\"", reason == null ? "" : " reason=\"" + reason + "\"");
+        }
+    }
+
+    /**
+     * A plaintext-inbound connection refused at accept by a policy or PeerAuthentication STRICT, after ztunnel would
+     * have built its connection result (istio/ztunnel src/proxy/inbound_passthrough.rs {@code proxy_inbound_plaintext}:
+     * {@code assert_rbac} fails, {@code record_with_flag(Err(e), AuthorizationPolicyDenied)}): counted opened, closed
+     * and failed with {@code DENY} ({@link #plainFailed}), and its one access line, as a refused tunnel's
+     * ({@link #tunnelDenied}): zerohop's {@code plaintext-inbound refused src=… src_id=- dst=… dst_id=… status=-
+     * reason="…"} ({@code reason}: zerohop's explanation), or ztunnel's {@code connection complete} at ERROR with
+     * {@code bytes_sent=0 bytes_recv=0}, the duration since {@code startNanos} (the accept's {@link System#nanoTime})
+     * and {@code ztunnelError}, the Display of ztunnel's error (src/proxy.rs {@code AuthorizationPolicyRejection}),
+     * after {@code connection opened} at DEBUG.
+     */
+    public void plainRefused(InetSocketAddress src, InetSocketAddress dst, Object dstId, String reason, String ztunnelError,
+                             long startNanos) {
+        plainFailed(true, src, dst, "DENY");
+        if (ztunnel != null) {
+            ZtunnelAccessLog.plainRefused(access, ztunnel, src, dst, () -> plainLabels(true, src, dst), ztunnelError,
+                    java.time.Duration.ofNanos(Math.max(0, System.nanoTime() - startNanos)));
+        } else if (access.isInfoEnabled()) {
+            access.info("plaintext-inbound refused src={} src_id=- dst={} dst_id={} status=- reason=\"{}\"", addr(src), addr(dst),
+                    dstId == null ? "-" : dstId, reason);
+        }
+    }
+
+    /**
+     * A plaintext-inbound connection whose dial to the workload failed ({@code cause}: the dial's error text), as
+     * ztunnel records it (inbound_passthrough.rs: {@code Error::ConnectionFailed}, flag {@code ConnectionFailure}):
+     * counted opened, closed and failed with {@code CONNECT}, and one access line: zerohop's {@code plaintext-inbound
+     * refused … status=- reason="upstream ADDR unreachable: CAUSE"} (the words of a tunnel's 503), or ztunnel's
+     * {@code connection complete} at ERROR with {@code error="connection failed: CAUSE"} (zerohop's text of the cause).
+     */
+    public void plainDialFailed(InetSocketAddress src, InetSocketAddress dst, Object dstId, String cause, long startNanos) {
+        plainFailed(true, src, dst, "CONNECT");
+        if (ztunnel != null) {
+            ZtunnelAccessLog.plainRefused(access, ztunnel, src, dst, () -> plainLabels(true, src, dst), "connection failed: " + cause,
+                    java.time.Duration.ofNanos(Math.max(0, System.nanoTime() - startNanos)));
+        } else if (access.isInfoEnabled()) {
+            access.info("plaintext-inbound refused src={} src_id=- dst={} dst_id={} status=- reason=\"upstream {} unreachable: {}\"", addr(src),
+                    addr(dst), dstId == null ? "-" : dstId, addr(dst), cause);
+        }
+    }
+
+    /**
+     * {@code end} (the workload side of a plaintext-inbound connection parsed per request, {@code HttpEnforcement.plaintext})
+     * with the connection's one access line when it closes, in the same shape as a relayed one's ({@link #plain}); its
+     * requests have their own lines. No metrics: as before, such a connection counts only when denied
+     * ({@code HttpEnforcement.Denials}). See {@link ParsedPlaintextLog}.
+     */
+    public Relay.End plainParsed(Relay.End end, InetSocketAddress src, InetSocketAddress dst, Object dstId) {
+        return ParsedPlaintextLog.wrap(this, end, src, dst, dstId);
+    }
+
+    /**
+     * A plaintext connection ztunnel denies before it builds a connection result, its early deny (istio/ztunnel
+     * src/proxy/inbound_passthrough.rs: a self call, {@code log_early_deny} with {@code Error::SelfCall}): in
+     * ztunnel's format its {@code connection failed} line at WARN ({@code src.addr}, {@code dst.addr},
+     * {@code direction="inbound"}, {@code error}), within the failed connections' budget as the other early denies;
+     * in zerohop's format nothing here (the opener's rate-limited WARN is the line), and no metrics, as ztunnel's.
+     */
+    public void plainEarlyDeny(InetSocketAddress src, InetSocketAddress dst, String error) {
+        if (ztunnel != null) {
+            failures.warn(() -> ZtunnelAccessLog.handshakeFailed(access, ztunnel, src, dst, false, error));
+        }
+    }
+
+    /** Whether a parsed plaintext connection that closed now was cut by the drain: past the deadline, or its loop is stopping. */
+    boolean cutByDrain(io.netty.channel.Channel ch) {
+        return drainDeadlinePassed.getAsBoolean() || ch.eventLoop().isShuttingDown();
     }
 
     /**

@@ -264,6 +264,32 @@ final class ZtunnelAccessLog {
     }
 
     /**
+     * A plaintext-inbound connection refused at accept (a policy, PeerAuthentication STRICT), as ztunnel records it
+     * (istio/ztunnel src/proxy/inbound_passthrough.rs: the connection result is built, which logs {@code connection
+     * opened} at DEBUG, then {@code record_with_flag(Err(e), AuthorizationPolicyDenied)}): {@code connection complete}
+     * at ERROR, no identities, {@code bytes_sent=0 bytes_recv=0}, {@code duration} and {@code error}.
+     */
+    static void plainRefused(Logger log, Out out, InetSocketAddress src, InetSocketAddress dst, Supplier<TrafficLabels> labels,
+                             String error, Duration duration) {
+        if (log.isDebugEnabled()) {
+            out.write("debug", complete(addr(src), labels.get(), addr(dst), null, false, false, -1, -1, null, null).rename("connection opened"));
+        }
+        if (log.isErrorEnabled()) {
+            out.write("error", complete(addr(src), labels.get(), addr(dst), null, false, false, 0, 0, duration, error));
+        }
+    }
+
+    /**
+     * The Display of the error ztunnel rejects plaintext under PeerAuthentication STRICT with: istiod turns STRICT
+     * into a DENY policy for ztunnel, {@code ROOT_NAMESPACE/istio_converted_static_strict} (istio/istio
+     * pilot/pkg/serviceregistry/kube/controller/ambient, {@code staticStrictPolicyName}), so ztunnel's line reads
+     * {@code connection closed due to policy rejection: explicitly denied by: istio-system/istio_converted_static_strict}.
+     */
+    static String strictRejection(String rootNamespace) {
+        return rejection(AuthzDecision.PolicyRejection.explicitlyDenied(rootNamespace, "istio_converted_static_strict"), null);
+    }
+
+    /**
      * ztunnel's {@code connection complete} fields: {@code srcAddr} and {@code dstAddr} are authorities
      * or null; {@code hboneAddr} the CONNECT target of a tunnel (null for a plain relay); {@code l} the
      * tunnel's metric labels, whose workload, namespace, principal and cluster become the fields

@@ -51,11 +51,14 @@ class DenialAfterSniffTest {
                 s.setSoTimeout(20_000);
                 send(s);
                 assertThat(readToEnd(s)).isEmpty();
-                String denied = err.awaitLine("denied " + frontend.identity() + " -> ", "not parsed as HTTP");
-                assertThat(denied).contains("(" + backend.identity() + "): DENY by prod/api-only (AuthorizationPolicy ALLOW, default deny)");
+                // One line: the access log's, with ztunnel's error and zerohop's explanation (until 2 December also a WARN,
+                // then unlimited; it is DEBUG while the access log says the same).
                 String line = err.awaitLine("inbound src=", "src_id=" + frontend.identity(), "end=");
                 assertThat(line).contains("dst_id=" + backend.identity())
-                        .endsWith(" end=reset error=\"connection closed due to policy rejection: allow policies exist, but none allowed\"");
+                        .contains(" end=reset error=\"connection closed due to policy rejection: allow policies exist, but none allowed\""
+                                + " reason=\"DENY by prod/api-only (AuthorizationPolicy ALLOW, default deny)")
+                        .endsWith(" (not parsed as HTTP: first bytes: OPAQUE)\"");
+                assertThat(err.count("denied " + frontend.identity() + " -> ", "not parsed as HTTP")).isZero();
             }
             await(() -> count(dst.find("istio.tcp.connections.failed").tag("response_flags", "DENY")) >= 1);
             assertThat(count(dst.find("istio.tcp.connections.failed").tag("response_flags", "DENY"))).isEqualTo(1.0);
@@ -78,7 +81,15 @@ class DenialAfterSniffTest {
                 s.setSoTimeout(20_000);
                 send(s);
                 assertThat(readToEnd(s)).isEmpty();
-                assertThat(err.awaitLine("denied plaintext ", "not parsed as HTTP")).contains("(" + backend.identity() + "): DENY by prod/deny-admin");
+                // One line, the access log's (ztunnel's rejection, zerohop's explanation); the WARN is DEBUG while it is written.
+                String from = "src=" + s.getLocalAddress().getHostAddress() + ":" + s.getLocalPort() + " ";
+                String line = err.awaitLine("access - plaintext-inbound " + from);
+                assertThat(line).contains(" dst_id=" + backend.identity() + " status=- bytes_sent=" + NOT_HTTP.length + " bytes_received=0 ")
+                        .contains(" end=reset error=\"connection closed due to policy rejection: explicitly denied by: prod/deny-admin\""
+                                + " reason=\"DENY by prod/deny-admin (AuthorizationPolicy DENY, rule 0): ")
+                        .endsWith(" (not parsed as HTTP: first bytes: OPAQUE)\"");
+                assertThat(err.count(":" + s.getLocalPort())).as("one line for the connection").isEqualTo(1);
+                assertThat(err.count("denied plaintext ")).isZero();
             }
             await(() -> count(dst.find("istio.tcp.connections.failed").tag("response_flags", "DENY")) >= 1);
             assertThat(count(dst.find("istio.tcp.connections.failed").tag("response_flags", "DENY"))).isEqualTo(1.0);
@@ -155,6 +166,11 @@ class DenialAfterSniffTest {
                     assertThat(err.awaitLine("plaintext connection to", "no longer allowed after a policy update"))
                             .contains("DENY by prod/deny-port (AuthorizationPolicy DENY, rule 0)");
                     assertThat(io.zerohop.testing.netty.SocketEnds.readUntilEnd(s.getInputStream())).as("client side").isEqualTo("reset");
+                    // Its one access line (parsed, sniffed or relayed as bytes alike): ztunnel's late rejection.
+                    String from = "src=" + s.getLocalAddress().getHostAddress() + ":" + s.getLocalPort() + " ";
+                    assertThat(err.awaitLine("access - plaintext-inbound " + from)).as("%s", sent)
+                            .endsWith(" end=reset error=\"connection closed due to policy change\"");
+                    assertThat(err.count("access - plaintext-inbound " + from)).as("%s", sent).isEqualTo(1);
                     await(() -> count(m.dst.find("istio.tcp.connections.failed").tag("response_flags", "DENY")) >= 1);
                     assertThat(count(m.dst.find("istio.tcp.connections.failed").tag("response_flags", "DENY"))).isEqualTo(1.0);
                 }

@@ -35,12 +35,7 @@ class L7MalformedHeadTest {
      */
     @Test
     void headerErrorsAfterTheRequestLineAreLoggedWithItsMethodAndPath() throws Exception {
-        InetAddress ip = InetAddress.getByName("127.0.71.2");
-        HttpServer app = L7Http10Test.app(ip, new CopyOnWriteArrayList<>(), true);
-        try (Mesh mesh = L7Http10Test.declaredHttp(ip, app.getAddress().getPort(), false);
-                CapturedStderr err = new CapturedStderr()) {
-            InetSocketAddress via = mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0),
-                    new InetSocketAddress(ip, app.getAddress().getPort())));
+        throughPlaintext("127.0.71.2", (via, err) -> {
             List<String[]> cases = List.of(
                     new String[] {"POST /y1 HTTP/1.1\r\nHost: b\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "POST", "/y1"},
                     new String[] {"POST /y2 HTTP/1.1\r\nHost: b\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
@@ -55,9 +50,51 @@ class L7MalformedHeadTest {
                 String line = err.awaitLine("plaintext-inbound-http", "path=\"" + c[2] + "\"");
                 assertThat(line).as(c[1] + " " + c[2]).contains(" method=" + c[1] + " ").contains(" protocol=HTTP/1.1 status=" + status + " ");
             }
+        });
+    }
+
+    interface Body {
+        void run(InetSocketAddress via, CapturedStderr err) throws Exception;
+    }
+
+    /** The JDK's HTTP server on {@code address}, declared {@code http} behind a mesh's plaintext listener ({@code via}). */
+    static void throughPlaintext(String address, Body body) throws Exception {
+        InetAddress ip = InetAddress.getByName(address);
+        HttpServer app = L7Http10Test.app(ip, new CopyOnWriteArrayList<>(), true);
+        try (Mesh mesh = L7Http10Test.declaredHttp(ip, app.getAddress().getPort(), false);
+                CapturedStderr err = new CapturedStderr()) {
+            body.run(mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0),
+                    new InetSocketAddress(ip, app.getAddress().getPort()))), err);
         } finally {
             app.stop(0);
         }
+    }
+
+    /**
+     * A request refused for its framing, before any policy decided it, names what was wrong in zerohop's access line
+     * ({@code reason="…"} after {@code decision=- policy="-"}, the text the decoder refused it with), where until
+     * 2 December it said nothing but the status. Envoy's access log gives such a local reply its
+     * {@code %RESPONSE_CODE_DETAILS%} (e.g. {@code http1.content_length_and_chunked_not_allowed},
+     * envoyproxy/envoy source/common/http/http1/codec_impl.cc); zerohop's text is its decoder's own. ztunnel's format
+     * has no per-request lines, so nothing changes there.
+     */
+    @Test
+    void framingErrorsNameWhatWasWrong() throws Exception {
+        throughPlaintext("127.0.82.2", (via, err) -> {
+            List<String[]> cases = List.of(
+                    new String[] {"POST /r1 HTTP/1.1\r\nHost: b\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "/r1", "Content-Length"},
+                    new String[] {"POST /r2 HTTP/1.1\r\nHost: b\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                            "/r2", "Transfer-Encoding"},
+                    new String[] {"PUT /r3 HTTP/1.1\r\nHost: b\r\nBad Name: x\r\n\r\n", "/r3", "header name"},
+                    new String[] {"DELETE /r4 HTTP/1.1\r\nHost: b\r\nX-A: b\r\n folded\r\n\r\n", "/r4", "obsolete line folding (obs-fold) in a header"},
+                    new String[] {"GET /r5 HTTP/1.01\r\nHost: b\r\n\r\n", "/r5", "HPE_INVALID_VERSION"});
+            for (String[] c : cases) {
+                assertThat(L7EnforcementTest.exchange(via, c[0])).as(c[1]).startsWith("HTTP/1.1 400 ");
+                String line = err.awaitLine("plaintext-inbound-http", "path=\"" + c[1] + "\"");
+                assertThat(line).as(c[1]).contains(" status=400 decision=- policy=\"-\" reason=\"").contains(c[2]);
+                assertThat(line.substring(line.indexOf(" reason=\""))).as(c[1]).doesNotContain("Exception");
+            }
+        });
     }
 
     /**

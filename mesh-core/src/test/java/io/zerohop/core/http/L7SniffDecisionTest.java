@@ -141,7 +141,9 @@ class L7SniffDecisionTest {
                 s.setSoTimeout(20_000);
                 // Nothing sent: the connection ends from the refusal, not from the sniff.
                 assertThat(readToEnd(s)).isEmpty();
-                assertThat(err.awaitLine("plaintext", "denied: DENY by prod/deny-port (AuthorizationPolicy DENY, rule 0)")).isNotNull();
+                // The access log's line (since 2 December; the WARN it replaces is DEBUG while it is written).
+                assertThat(err.awaitLine("access - plaintext-inbound refused ", "reason=\"DENY by prod/deny-port (AuthorizationPolicy DENY, rule 0)"))
+                        .isNotNull();
             }
             await(() -> count(dst.find("istio.tcp.connections.failed").tag("response_flags", "DENY")) >= 1);
             assertThat(seen).isEmpty();

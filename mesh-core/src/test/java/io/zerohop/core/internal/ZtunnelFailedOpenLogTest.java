@@ -209,24 +209,7 @@ class ZtunnelFailedOpenLogTest {
     void aPlaintextLateDenialIsConnectionClosedDueToPolicyChange() {
         io.netty.channel.embedded.EmbeddedChannel upstream = new io.netty.channel.embedded.EmbeddedChannel();
         upstream.attr(LivePlaintext.DENIED_BY_POLICY).set(Boolean.TRUE);
-        io.zerohop.hbone.internal.Relay.End end = observer.plain(new io.zerohop.hbone.internal.Relay.End() {
-            @Override
-            public io.netty.channel.Channel channel() {
-                return upstream;
-            }
-
-            @Override
-            public void shutdownOutput() {
-            }
-
-            @Override
-            public void reset() {
-            }
-
-            @Override
-            public void close() {
-            }
-        }, "plaintext-inbound", true, new InetSocketAddress("127.0.0.3", 40000), TARGET, null);
+        io.zerohop.hbone.internal.Relay.End end = observer.plain(new ZtunnelPlaintextLogTest.Stub(upstream), "plaintext-inbound", true, new InetSocketAddress("127.0.0.3", 40000), TARGET, null);
         end.ended(new io.zerohop.hbone.internal.Relay.Stats(5, 7, java.time.Duration.ofMillis(3), true));
         assertThat(lines).extracting(Written::level).containsExactly("error");
         assertThat(lines.get(0).text()).startsWith("T\terror\taccess\tconnection complete\tsrc.addr=127.0.0.3:40000 ")

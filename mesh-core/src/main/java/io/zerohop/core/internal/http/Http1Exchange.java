@@ -33,6 +33,8 @@ final class Http1Exchange {
     /** A 307's {@code location} (Cilium's UNESCAPE_AND_REDIRECT), or null. */
     String location;
     Decision decision;
+    /** What was wrong with this request when it was refused before a policy decided it (a 400, 426, 431), else null. */
+    String refusal;
     boolean allowed;
     boolean requestDone;
     boolean responseDone;
@@ -153,6 +155,6 @@ final class Http1Exchange {
     /** The access-log entry of this exchange on {@code conn}, as it stands now. */
     HttpObserver.RequestLog logLine(Conn conn) {
         return new HttpObserver.RequestLog(conn, method, path, status, System.nanoTime() - start,
-                decision, requestBytes, responseBytes, protocol, "");
+                decision, requestBytes, responseBytes, protocol, "", refusal);
     }
 }

@@ -203,7 +203,7 @@ final class Http1Filter extends ChannelDuplexHandler {
                 Http1Exchange standIn = cause instanceof Http1Decoder.RequestLineException line
                         ? Http1Exchange.unparsed(line.method, line.target, line.protocol)
                         : req instanceof FullHttpRequest ? null : refused(req, req.uri());
-                protocolError(LocalReplies.statusFor(cause), String.valueOf(cause), standIn);
+                protocolError(LocalReplies.statusFor(cause), LocalReplies.problem(cause), standIn);
                 return;
             }
             // The target as sent, before toOriginForm rewrites an absolute form: a refusal's log shows what was asked.
@@ -239,7 +239,7 @@ final class Http1Filter extends ChannelDuplexHandler {
         if (m instanceof HttpContent c) {
             if (c.decoderResult().isFailure()) {
                 c.release();
-                protocolError(LocalReplies.statusFor(c.decoderResult().cause()), String.valueOf(c.decoderResult().cause()));
+                protocolError(LocalReplies.statusFor(c.decoderResult().cause()), LocalReplies.problem(c.decoderResult().cause()));
                 return;
             }
             content(c);
@@ -432,6 +432,7 @@ final class Http1Filter extends ChannelDuplexHandler {
         }
         bad.status = status.code();
         bad.responseBytes = body.length;
+        bad.refusal = why;
         observer.request(bad.logLine(conn));
         FullHttpResponse reply = LocalReplies.local(status, body, true);
         if (body.length == 0) {

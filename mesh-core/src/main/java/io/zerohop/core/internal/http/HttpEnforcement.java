@@ -92,8 +92,8 @@ public final class HttpEnforcement {
      * connection is reset; must not block.
      */
     public interface Denials {
-        /** {@code tunnel}, open (200 sent), is denied by {@code decision}. */
-        void tunnel(TunnelInfo tunnel, Decision decision);
+        /** {@code tunnel}, open (200 sent), is denied by {@code decision}; {@code why} it was not parsed (its first bytes). */
+        void tunnel(TunnelInfo tunnel, Decision decision, String why);
 
         /** The plaintext connection {@code source} to {@code destination}, accepted, is denied (its WARN line is written). */
         void plaintext(InetSocketAddress source, InetSocketAddress destination);
@@ -101,7 +101,7 @@ public final class HttpEnforcement {
 
     private static final Denials UNREPORTED = new Denials() {
         @Override
-        public void tunnel(TunnelInfo tunnel, Decision decision) {
+        public void tunnel(TunnelInfo tunnel, Decision decision, String why) {
         }
 
         @Override
@@ -111,6 +111,32 @@ public final class HttpEnforcement {
 
     /** Set once by the mesh before it accepts connections ({@link #reportDenials}). */
     private volatile Denials denials = UNREPORTED;
+
+    /**
+     * A plaintext connection denied after the sniff ({@code evaluateUnparsed}): {@code decision}, and {@code why} it was
+     * not parsed (its first bytes). Set on the client connection before it is reset, for its access line
+     * ({@code ParsedPlaintextLog}).
+     */
+    public record UnparsedDenial(Decision decision, String why) {}
+
+    /** Where a plaintext connection's {@link UnparsedDenial} is kept (on its client connection). */
+    public static final io.netty.util.AttributeKey<UnparsedDenial> DENIED_UNPARSED = io.netty.util.AttributeKey.valueOf("zerohop.plaintext.deniedUnparsed");
+
+    /** The WARN budget shared with the other refusals a peer can cause ({@link #logRefusals}); null: unlimited (tests). */
+    private volatile io.zerohop.core.internal.RateLimitedLog refusals;
+    /** Whether the access log writes a line that carries a plaintext denial's explanation now ({@link #logRefusals}). */
+    private volatile java.util.function.BooleanSupplier accessLogCarries = () -> false;
+
+    /**
+     * Where the {@code denied … (not parsed as HTTP: …)} WARN goes: through {@code refusals}, the budget of the other
+     * refusals a peer can cause at will (20 lines per 10 s, then a count), since a client that sends junk in a loop
+     * would flood the log (until 2 December every one was written); DEBUG while {@code accessLogCarries} (the
+     * connection's access line then names the same decision in its {@code reason}, as a refused tunnel's does).
+     */
+    public void logRefusals(io.zerohop.core.internal.RateLimitedLog refusals, java.util.function.BooleanSupplier accessLogCarries) {
+        this.refusals = java.util.Objects.requireNonNull(refusals, "refusals");
+        this.accessLogCarries = java.util.Objects.requireNonNull(accessLogCarries, "accessLogCarries");
+    }
 
     /** Where denials taken after a connection's start are reported (see {@link Denials}); not null. */
     public void reportDenials(Denials d) {
@@ -390,12 +416,22 @@ public final class HttpEnforcement {
         // A DENY rule's HTTP fields cannot be checked here: taken as matched (fail closed), not omitted as ztunnel does.
         Decision d = policy.evaluateUnparsed(request);
         if (!d.allowed()) {
-            log.warn("denied {} -> {} ({}): {} (not parsed as HTTP: {})",
-                    conn.peer() == null ? "plaintext " + Addresses.authority(conn.source()) : conn.peer(),
-                    Addresses.authority(conn.destination()), conn.localId(), d.explain(), why);
-            if (tunnel instanceof TunnelInfo t) {
-                denials.tunnel(t, d);
+            Object who = conn.peer() == null ? "plaintext " + Addresses.authority(conn.source()) : conn.peer();
+            io.zerohop.core.internal.RateLimitedLog budget = refusals;
+            if (accessLogCarries.getAsBoolean()) {
+                log.debug("denied {} -> {} ({}): {} (not parsed as HTTP: {})", who, Addresses.authority(conn.destination()), conn.localId(),
+                        d.explain(), why);
+            } else if (budget != null) {
+                budget.warn("denied {} -> {} ({}): {} (not parsed as HTTP: {})", who, Addresses.authority(conn.destination()), conn.localId(),
+                        d.explain(), why);
             } else {
+                log.warn("denied {} -> {} ({}): {} (not parsed as HTTP: {})", who, Addresses.authority(conn.destination()), conn.localId(),
+                        d.explain(), why);
+            }
+            if (tunnel instanceof TunnelInfo t) {
+                denials.tunnel(t, d, why);
+            } else {
+                ch.attr(DENIED_UNPARSED).set(new UnparsedDenial(d, why));
                 denials.plaintext(conn.source(), conn.destination());
             }
             reset(ch);

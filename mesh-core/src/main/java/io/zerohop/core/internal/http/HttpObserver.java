@@ -15,9 +15,18 @@ final class HttpObserver {
     private static final Logger access = LoggerFactory.getLogger("io.zerohop.access");
 
     /** One finished request: what the log line and the metrics say. */
-    /** {@code grpcStatus}: the {@code grpc-status} a gRPC response ended with, or "" (Istio's label value otherwise). */
+    /**
+     * {@code grpcStatus}: the {@code grpc-status} a gRPC response ended with, or "" (Istio's label value otherwise);
+     * {@code refusal}: what was wrong with a request refused before any policy decided it (a framing error's 400, a
+     * 426, a 431), or null.
+     */
     record RequestLog(Conn conn, String method, String path, int status, long durationNanos, Decision decision,
-                      long requestBytes, long responseBytes, String protocol, String grpcStatus) {}
+                      long requestBytes, long responseBytes, String protocol, String grpcStatus, String refusal) {
+        RequestLog(Conn conn, String method, String path, int status, long durationNanos, Decision decision,
+                   long requestBytes, long responseBytes, String protocol, String grpcStatus) {
+            this(conn, method, path, status, durationNanos, decision, requestBytes, responseBytes, protocol, grpcStatus, null);
+        }
+    }
 
     private final Consumer<RequestLog> metrics;
 
@@ -29,7 +38,8 @@ final class HttpObserver {
         if (access.isInfoEnabled()) {
             Conn c = r.conn();
             // src_ip: the address policy's ipBlocks tested, when a node proxy's believed for= made it the pod's.
-            access.info("{}-http src={} src_id={}{} dst={} dst_id={} method={} path=\"{}\" protocol={} status={}{} decision={} policy=\"{}\""
+            // reason: a request no policy decided names what was wrong with it, as the 400's WARN-free path had no other trace.
+            access.info("{}-http src={} src_id={}{} dst={} dst_id={} method={} path=\"{}\" protocol={} status={}{} decision={} policy=\"{}\"{}"
                             + " bytes_received={} bytes_sent={} duration_ms={}",
                     c.kind(), Addresses.authority(c.logSource()), c.peer() == null ? "-" : c.peer(),
                     c.sourceIp().equals(c.source().getAddress()) ? "" : " src_ip=" + io.netty.util.NetUtil.toAddressString(c.sourceIp()),
@@ -37,7 +47,8 @@ final class HttpObserver {
                     escape(r.path()), r.protocol(), r.status() == 0 ? "-" : r.status(),
                     r.grpcStatus().isEmpty() ? "" : " grpc_status=" + r.grpcStatus(),
                     r.decision() == null ? "-" : r.decision().allowed() ? "allow" : "deny",
-                    r.decision() == null ? "-" : escape(r.decision().explain()), r.requestBytes(), r.responseBytes(),
+                    r.decision() == null ? "-" : escape(r.decision().explain()),
+                    r.refusal() == null ? "" : " reason=\"" + escape(r.refusal()) + "\"", r.requestBytes(), r.responseBytes(),
                     TimeUnit.NANOSECONDS.toMillis(r.durationNanos()));
         }
         if (metrics != null) {

@@ -62,4 +62,14 @@ final class LocalReplies {
         }
         return HttpResponseStatus.BAD_REQUEST;
     }
+
+    /**
+     * What was wrong, for the access line's {@code reason}: the decoder's message (Netty's, e.g. {@code Multiple
+     * Content-Length values found: [1, 2]}, or zerohop's own for what Envoy's codec refuses), without the exception's
+     * class name, which says nothing to an operator; the class's simple name when there is no message.
+     */
+    static String problem(Throwable cause) {
+        String m = cause.getMessage();
+        return m == null || m.isBlank() ? cause.getClass().getSimpleName() : m;
+    }
 }

@@ -1,0 +1,103 @@
+package io.zerohop.core.internal;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufHolder;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelDuplexHandler;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
+import io.zerohop.core.internal.http.HttpEnforcement;
+import io.zerohop.hbone.internal.Relay;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+
+/**
+ * The connection-level access line of a plaintext-inbound connection that {@code HttpEnforcement.plaintext} parses
+ * (or sniffs, then relays as bytes): ztunnel logs one line per plaintext passthrough connection whatever happens on it
+ * (istio/ztunnel src/proxy/inbound_passthrough.rs, {@code ConnectionResult::record}), and a waypoint one per request;
+ * zerohop's per-request lines are the waypoint's, this is ztunnel's. Until 2 December such a connection had none, so one
+ * denied after the sniff or cut by a policy change or the drain left no access line at all.
+ *
+ * <p>Sits in the client connection's pipeline after the capture's hold and before the sniffer or decoder: counts the
+ * bytes read from the client and written to it (as encoded; a request's body counts with its framing), and, when the
+ * client connection closes, writes the line ({@link TunnelObserver#plainLine}) with the error of an end zerohop
+ * chose: {@code connection closed due to policy change} (a policy change, {@link LivePlaintext#DENIED_BY_POLICY} on the
+ * workload side), ztunnel's rejection for a denial after the sniff ({@link HttpEnforcement#DENIED_UNPARSED}, with
+ * zerohop's explanation as {@code reason} in zerohop's format), or {@code connection closed due to connection drain}.
+ * One instance per connection, on its event loop only.
+ */
+final class ParsedPlaintextLog extends ChannelDuplexHandler {
+    private final long startNanos = System.nanoTime();
+    private long read;
+    private long written;
+    /** An I/O error on the client connection (its reset): {@code end=reset} in zerohop's format. */
+    private boolean ioError;
+
+    private ParsedPlaintextLog() {}
+
+    static Relay.End wrap(TunnelObserver observer, Relay.End end, InetSocketAddress src, InetSocketAddress dst, Object dstId) {
+        return new ForwardingEnd(end) {
+            @Override
+            public Relay.Throttle throttle() {
+                return end.throttle();
+            }
+
+            @Override
+            public void ended(Relay.Stats stats) {
+                end.ended(stats);
+            }
+
+            @Override
+            public void joinFrom(Relay.End client) {
+                Channel ch = client.channel();
+                ParsedPlaintextLog counter = new ParsedPlaintextLog();
+                ch.pipeline().addLast("zerohop-plaintext-log", counter);
+                Channel up = end.channel();
+                ch.closeFuture().addListener(f -> counter.closed(observer, ch, up, src, dst, dstId));
+                end.joinFrom(client);
+            }
+        };
+    }
+
+    private void closed(TunnelObserver observer, Channel ch, Channel up, InetSocketAddress src, InetSocketAddress dst, Object dstId) {
+        HttpEnforcement.UnparsedDenial unparsed = ch.attr(HttpEnforcement.DENIED_UNPARSED).get();
+        String closedBy;
+        String reason = null;
+        if (LivePlaintext.deniedByPolicy(up)) {
+            closedBy = ZtunnelAccessLog.LATE_REJECTION;
+        } else if (unparsed != null) {
+            closedBy = ZtunnelAccessLog.rejection(PolicyAuthorizer.rejection(unparsed.decision()), unparsed.decision().explain());
+            reason = unparsed.decision().explain() + " (not parsed as HTTP: " + unparsed.why() + ")";
+        } else if (observer.cutByDrain(ch) && !ioError) {
+            closedBy = ZtunnelAccessLog.CLOSED_FROM_DRAIN;
+        } else {
+            closedBy = null;
+        }
+        Relay.Stats s = new Relay.Stats(read, written, Duration.ofNanos(System.nanoTime() - startNanos), closedBy != null || ioError);
+        observer.plainLine("plaintext-inbound", true, src, dst, dstId, s, closedBy, reason, null);
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        read += size(msg);
+        ctx.fireChannelRead(msg);
+    }
+
+    @Override
+    public void write(ChannelHandlerContext ctx, Object msg, ChannelPromise promise) {
+        written += size(msg);
+        ctx.write(msg, promise);
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (cause instanceof java.io.IOException) {
+            ioError = true;
+        }
+        ctx.fireExceptionCaught(cause);
+    }
+
+    private static long size(Object msg) {
+        return msg instanceof ByteBuf b ? b.readableBytes() : msg instanceof ByteBufHolder h ? h.content().readableBytes() : 0;
+    }
+}

@@ -1,0 +1,142 @@
+package io.zerohop.core.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.buffer.Unpooled;
+import io.netty.channel.Channel;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.core.internal.http.HttpEnforcement;
+import io.zerohop.hbone.internal.Relay;
+import io.zerohop.policy.Decision;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The ztunnel-format lines of plaintext-inbound connections that had none until 2 December: one refused at accept and
+ * one parsed per request (or sniffed) that a decision after its start ended. ztunnel writes, for its plaintext
+ * passthrough (istio/ztunnel src/proxy/inbound_passthrough.rs {@code proxy_inbound_plaintext}), {@code connection
+ * opened} at DEBUG when it builds the connection result, then {@code connection complete} at ERROR with the Display of
+ * its error (src/proxy/metrics.rs {@code record_internal}, src/proxy.rs {@code AuthorizationPolicyRejection},
+ * {@code AuthorizationPolicyLateRejection}), no identities (plaintext: {@code connection_security_policy} is not
+ * mutual_tls). The observer runs with a real slf4j logger at DEBUG and hands its lines to a list; the parsed
+ * connection's two sides are Netty's EmbeddedChannels (no socket is needed to count bytes and see a close).
+ */
+class ZtunnelPlaintextLogTest {
+    static final InetSocketAddress SRC = new InetSocketAddress("127.0.82.9", 40000);
+    static final InetSocketAddress DST = new InetSocketAddress("127.0.0.3", 8080);
+
+    final List<ZtunnelFailedOpenLogTest.Written> lines = new ArrayList<>();
+    final TunnelObserverLabelsTest.Recording metrics = new TunnelObserverLabelsTest.Recording();
+    final TunnelObserver observer = new TunnelObserver(WorkloadRegistry.of(List.of(WorkloadStringsTest.CLIENT), Map.of()), metrics,
+            null, TrafficLabels.DEFAULT_CLUSTER, ZtunnelFailedOpenLogTest.debugLogger(),
+            (level, line) -> lines.add(new ZtunnelFailedOpenLogTest.Written(level, line.text(level, "T"))));
+
+    @Test
+    void plaintextRefusedUnderStrictIsConnectionCompleteWithIstiodsConvertedPolicy() {
+        observer.plainRefused(SRC, DST, "spiffe://cluster.local/ns/prod/sa/backend", "PeerAuthentication STRICT requires mTLS",
+                ZtunnelAccessLog.strictRejection("istio-system"), System.nanoTime());
+        assertThat(lines).extracting(ZtunnelFailedOpenLogTest.Written::level).containsExactly("debug", "error");
+        assertThat(lines.get(0).text()).startsWith("T\tdebug\taccess\tconnection opened\tsrc.addr=127.0.82.9:40000 ")
+                .endsWith("dst.addr=127.0.0.3:8080 dst.workload=\"client\" dst.namespace=\"bench\" dst.cluster=\"Kubernetes\" direction=\"inbound\"");
+        assertThat(lines.get(1).text()).startsWith("T\terror\taccess\tconnection complete\tsrc.addr=127.0.82.9:40000 ")
+                .contains(" direction=\"inbound\" bytes_sent=0 bytes_recv=0 duration=\"")
+                .endsWith("ms\" error=\"connection closed due to policy rejection: explicitly denied by: istio-system/istio_converted_static_strict\"")
+                .doesNotContain("identity");
+        assertThat(metrics.opened).hasSize(1);
+        assertThat(metrics.closed).extracting(TrafficLabels::responseFlags).containsExactly("DENY");
+    }
+
+    /** A failed dial to the workload: ztunnel's {@code Error::ConnectionFailed} ("connection failed: "), CONNECT. */
+    @Test
+    void aFailedDialIsConnectionFailed() {
+        observer.plainDialFailed(SRC, DST, null, "Connection refused", System.nanoTime());
+        assertThat(lines).extracting(ZtunnelFailedOpenLogTest.Written::level).containsExactly("debug", "error");
+        assertThat(lines.get(1).text()).startsWith("T\terror\taccess\tconnection complete\tsrc.addr=127.0.82.9:40000 ")
+                .contains(" bytes_sent=0 bytes_recv=0 ").endsWith(" error=\"connection failed: Connection refused\"");
+        assertThat(metrics.closed).extracting(TrafficLabels::responseFlags).containsExactly("CONNECT");
+    }
+
+    /**
+     * A self call through the plaintext listener: ztunnel's early deny, {@code connection failed} at WARN with
+     * {@code Error::SelfCall}'s text, no metrics (inbound_passthrough.rs {@code log_early_deny} before any connection
+     * result); until 2 December nothing was written in ztunnel's format. PlaintextInbound with this observer.
+     */
+    @Test
+    void aSelfCallIsZtunnelsEarlyDeny() {
+        PartsFixture f = new PartsFixture();
+        PlaintextInbound plaintext = new PlaintextInbound(f.local, f.ownPorts, f.engine, f.authorizer, f.http, observer, f.refusals);
+        assertThat(plaintext.open(SRC, new InetSocketAddress(PartsFixture.BACKEND_IP, 15008), null)).isCompletedExceptionally();
+        assertThat(lines).hasSize(1);
+        assertThat(lines.get(0).text()).isEqualTo("T\twarn\taccess\tconnection failed\tsrc.addr=127.0.82.9:40000 dst.addr="
+                + io.zerohop.core.Addresses.authority(new InetSocketAddress(PartsFixture.BACKEND_IP, 15008))
+                + " direction=\"inbound\" error=\"attempted recursive call to ourselves\"");
+        assertThat(metrics.opened).isEmpty();
+    }
+
+    @Test
+    void aParsedConnectionDeniedAfterTheSniffIsConnectionCompleteWithTheRejection() {
+        EmbeddedChannel up = new EmbeddedChannel();
+        EmbeddedChannel client = new EmbeddedChannel();
+        Relay.End end = observer.plainParsed(new Stub(up), SRC, DST, "spiffe://cluster.local/ns/prod/sa/backend");
+        end.joinFrom(new Stub(client));
+        client.writeInbound(Unpooled.copiedBuffer("\u0001\u0002junk", StandardCharsets.ISO_8859_1));
+        client.<io.netty.buffer.ByteBuf>readInbound().release();
+        client.attr(HttpEnforcement.DENIED_UNPARSED).set(new HttpEnforcement.UnparsedDenial(
+                new Decision(false, Decision.Outcome.DENIED_DEFAULT, null, -1, "ALLOW policies apply and none matched"), "first bytes: OPAQUE"));
+        client.close();
+        assertThat(lines).hasSize(1);
+        assertThat(lines.get(0).text()).startsWith("T\terror\taccess\tconnection complete\tsrc.addr=127.0.82.9:40000 ")
+                .contains(" direction=\"inbound\" bytes_sent=0 bytes_recv=6 duration=\"")
+                .endsWith("ms\" error=\"connection closed due to policy rejection: allow policies exist, but none allowed\"");
+        up.finishAndReleaseAll();
+        client.finishAndReleaseAll();
+    }
+
+    @Test
+    void aParsedConnectionCutByAPolicyChangeIsTheLateRejectionAndOneEndedCleanlyIsInfo() {
+        EmbeddedChannel up = new EmbeddedChannel();
+        EmbeddedChannel client = new EmbeddedChannel();
+        observer.plainParsed(new Stub(up), SRC, DST, null).joinFrom(new Stub(client));
+        client.writeOutbound(Unpooled.copiedBuffer("HTTP/1.1 200 OK\r\n\r\n", StandardCharsets.US_ASCII));
+        client.<io.netty.buffer.ByteBuf>readOutbound().release();
+        up.attr(LivePlaintext.DENIED_BY_POLICY).set(Boolean.TRUE);
+        client.close();
+        assertThat(lines).hasSize(1);
+        assertThat(lines.get(0).text()).startsWith("T\terror\taccess\tconnection complete\t")
+                .contains(" bytes_sent=19 bytes_recv=0 ").endsWith(" error=\"connection closed due to policy change\"");
+
+        EmbeddedChannel up2 = new EmbeddedChannel();
+        EmbeddedChannel client2 = new EmbeddedChannel();
+        observer.plainParsed(new Stub(up2), SRC, DST, null).joinFrom(new Stub(client2));
+        client2.close();
+        assertThat(lines).hasSize(2);
+        assertThat(lines.get(1).text()).startsWith("T\tinfo\taccess\tconnection complete\t").doesNotContain("error=");
+        up.finishAndReleaseAll();
+        up2.finishAndReleaseAll();
+    }
+
+    /** A relay end over an EmbeddedChannel whose join does nothing (the parser's join is HttpEnforcement's, not tested here). */
+    record Stub(Channel channel) implements Relay.End {
+        @Override
+        public void shutdownOutput() {
+        }
+
+        @Override
+        public void reset() {
+        }
+
+        @Override
+        public void close() {
+            channel.close();
+        }
+
+        @Override
+        public void joinFrom(Relay.End client) {
+        }
+    }
+}
