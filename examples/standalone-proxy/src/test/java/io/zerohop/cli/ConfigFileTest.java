@@ -149,7 +149,8 @@ class ConfigFileTest {
         } finally {
             System.setErr(old);
         }
-        assertThat(err.toString()).startsWith("zerohop proxy: " + f + ":2: inbund: unknown option");
+        assertThat(err.toString().lines().toList()).hasSize(2).first().asString().startsWith("zerohop proxy: " + f + ":2: inbund: unknown option");
+        assertThat(err.toString().lines().toList()).last().isEqualTo("Run 'zerohop proxy --help' for usage.");
         assertThat(Zerohop.run("proxy", "--config", dir.resolve("missing.yaml").toString())).isEqualTo(2);
     }
 
