@@ -288,8 +288,8 @@ class ConfigFileTest {
     @Timeout(180)
     @DisplayName("a `zerohop proxy --config` start loads no Jackson class: the file is read with SnakeYAML's parser events")
     void aConfigStartLoadsNoJacksonClass(@TempDir Path dir) throws Exception {
-        // Jackson's YAML parser reading the file loaded ~600 Jackson classes into every proxy given --config
-        // (benchmarks/results/config-*.md). The file sets options a start reads (so it was read and applied).
+        // Jackson's YAML parser reading the file loaded 80 Jackson classes into every proxy given --config
+        // (benchmarks/results/config-8f1fe3e.md). The file sets options a start reads (so it was read and applied).
         Path f = write(dir, "in-memory-ca: true\ndrain: 0s\nforward: []\n");
         List<String> loaded = ProxyStartClasses.untilReady(dir, "config", List.of(), "--config", f.toString());
         assertThat(loaded).as("the config file was read by its reader").contains("io.zerohop.cli.ConfigFile$Yaml");
