@@ -206,7 +206,7 @@ final class ConfigFile {
     /**
      * The YAML reading: SnakeYAML's parser events (the library mesh-policy reads policy files with, and the
      * workload registry its file), no tree and no binding. Jackson's streaming YAML parser, which this used
-     * (itself on SnakeYAML), loaded 80 Jackson classes and ~1.7 MB of RSS into every proxy started with
+     * (itself on SnakeYAML), loaded 80 Jackson classes and ~1.8 MB of RSS into every proxy started with
      * {@code --config} (benchmarks/results/config-8f1fe3e.md; {@code ConfigFileTest.aConfigStartLoadsNoJacksonClass});
      * the format and the errors are the same. A
      * class of its own so that a start without {@code --config} loads no SnakeYAML class for it.
