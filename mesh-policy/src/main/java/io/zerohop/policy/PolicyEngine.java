@@ -247,15 +247,17 @@ public final class PolicyEngine {
         try {
             PolicySet next = load(dir, file);
             PolicySet previous = state.policies;
-            replace(next);
             String lost = lossWarning(previous, next, dir);
+            // Logged before the swap: replace() runs the change listeners on this thread, and mesh-core's log the WARN
+            // line of each connection the new set cuts. Logged after, an operator read each cut before its cause.
             if (lost == null) {
                 LOG.info("reloaded {} policies from {}", next.size(), dir);
             } else {
                 LOG.warn(lost);
-                if (listener != null) {
-                    listener.lost(lost);
-                }
+            }
+            replace(next);
+            if (lost != null && listener != null) {
+                listener.lost(lost);
             }
             if (listener != null) {
                 listener.reloaded(next);

@@ -15,11 +15,11 @@ import java.util.TreeMap;
  *                         when absent), for a Cilium policy with an empty action. Non-null.
  * @param field            the field the selector was read from: {@code "selector"} (Istio {@code spec.selector}),
  *                         {@code "targetRefs"} (Istio {@code spec.targetRef} or {@code spec.targetRefs}, which ztunnel
- *                         does not enforce), {@code "endpointSelector"} (Cilium {@code spec.endpointSelector}); {@code ""}
- *                         for an AuthorizationPolicy with none of them (it applies to its whole namespace, or the mesh
- *                         in the root namespace) and for a Cilium policy written with {@code specs} alone (each of its
- *                         rules has its own selector, not carried here). Non-null. Cilium's {@code nodeSelector} never
- *                         appears: the loader refuses host policies.
+ *                         does not enforce), {@code "endpointSelector"} (Cilium {@code spec.endpointSelector}),
+ *                         {@code "specs[i].endpointSelector"} (entry {@code i} of Cilium's {@code specs}: a policy has
+ *                         one PolicySelector per rule, {@code spec} first); {@code ""} for an AuthorizationPolicy with
+ *                         none of them (it applies to its whole namespace, or the mesh in the root namespace). Non-null.
+ *                         Cilium's {@code nodeSelector} never appears: the loader refuses host policies.
  * @param matchLabels      {@code matchLabels} as written, in key order: Cilium keys keep their {@code k8s:} /
  *                         {@code any:} prefix, and a written {@code io.kubernetes.pod.namespace} stays (the compiled
  *                         selector replaces it by the policy's namespace). Non-null, unmodifiable, empty for

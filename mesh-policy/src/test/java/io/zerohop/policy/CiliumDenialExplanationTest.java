@@ -53,6 +53,29 @@ class CiliumDenialExplanationTest {
     }
 
     /**
+     * A source workload with labels that the port's fromEndpoints rule does not select: the explanation named no rule
+     * (the policy's head alone), where Istio's names the field that did not match (the session's closing note). The
+     * decision is Cilium's and unchanged (pkg/policy/api/selector.go EndpointSelector.Matches).
+     */
+    @Test
+    void aFromEndpointsRuleThatMissesALabelledSourceIsNamed() throws Exception {
+        WorkloadRef frontend = new WorkloadRef("prod", "frontend", "frontend", Map.of("app", "frontend"));
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", CNP)).build();
+        AccessRequest.Builder b = AccessRequest.builder().sourcePrincipal("spiffe://cluster.local/ns/prod/sa/frontend")
+                .sourceWorkload(frontend).sourceAddress("10.0.0.5").destinationAddress("10.0.1.2").destinationPort(9090)
+                .destination(WEB);
+        Decision d = engine.evaluate(b.build());
+        assertThat(d.allowed()).isFalse();
+        assertThat(d.explain()).isEqualTo(HEAD + "; ingress rule 0 for this port selects fromEndpoints app=admin, which does not"
+                + " select the source workload (its namespace, service account or labels differ)");
+        // The admin workload it names is allowed, and on another port the toPorts wording stays.
+        assertThat(engine.evaluate(b.sourceWorkload(new WorkloadRef("prod", "admin", "admin", Map.of("app", "admin"))).build())
+                .allowed()).isTrue();
+        assertThat(engine.evaluate(b.sourceWorkload(frontend).destinationPort(6060).build()).explain())
+                .isEqualTo(HEAD + "; no ingress rule's toPorts covers this port");
+    }
+
+    /**
      * New-user pass: the seed article's CCNP (POST /charge on 8080 from app=frontend) and GET /charge from the frontend
      * said "no ingress rule's toPorts covers this port" although 8080 is covered; its rules.http missed. The decision
      * is Cilium's (an HTTP request no rules.http entry matches is denied, pkg/policy/api/l7.go PortRuleHTTP) and unchanged.

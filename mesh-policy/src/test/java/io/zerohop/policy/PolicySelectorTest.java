@@ -48,11 +48,13 @@ class PolicySelectorTest {
                 specs:
                   - endpointSelector: {matchLabels: {app: backend}}
                     ingress: [{fromEndpoints: [{}]}]
+                  - endpointSelector: {matchLabels: {app: frontend}}
+                    ingress: [{fromEndpoints: [{}]}]
                 """);
         List<PolicySelector> s = set.selectors();
         assertThat(s).extracting(x -> x.policy().toString()).containsExactly("AuthorizationPolicy prod/deny",
                 "AuthorizationPolicy default/ns-wide", "AuthorizationPolicy prod/routed", "CiliumNetworkPolicy prod/cnp",
-                "CiliumClusterwideNetworkPolicy ccnp");
+                "CiliumClusterwideNetworkPolicy ccnp", "CiliumClusterwideNetworkPolicy ccnp");
         assertThat(s.get(0)).isEqualTo(new PolicySelector(s.get(0).policy(), "selector", Map.of("app", "backend", "version", "v1"), false));
         assertThat(s.get(0).policy().action()).isEqualTo("DENY");
         assertThat(s.get(0).matchLabels().keySet()).containsExactly("app", "version");
@@ -65,7 +67,9 @@ class PolicySelectorTest {
         assertThat(s.get(3).field()).isEqualTo("endpointSelector");
         assertThat(s.get(3).matchLabels()).isEqualTo(Map.of("k8s:app", "backend", "io.kubernetes.pod.namespace", "other"));
         assertThat(s.get(3).matchExpressions()).isTrue();
-        assertThat(s.get(4).field()).as("specs alone: no selector carried").isEmpty();
+        // specs: one selector per rule, named by its entry (until 2 December none was carried).
+        assertThat(s.get(4)).isEqualTo(new PolicySelector(s.get(4).policy(), "specs[0].endpointSelector", Map.of("app", "backend"), false));
+        assertThat(s.get(5)).isEqualTo(new PolicySelector(s.get(5).policy(), "specs[1].endpointSelector", Map.of("app", "frontend"), false));
         assertThatThrownBy(() -> s.get(0).matchLabels().put("x", "y")).isInstanceOf(UnsupportedOperationException.class);
         assertThat(PolicySet.empty().selectors()).isEmpty();
     }

@@ -132,7 +132,9 @@ class SeedManifestTest {
         assertThat(unlabelled.explain()).isEqualTo(noRule
                 + "; the source workload has no labels, so fromEndpoints selectors on pod labels cannot match it");
         Decision otherLabels = e.evaluate(unknown.sourceLabels("production", Map.of("app", "batch")).build());
-        assertThat(otherLabels.explain()).as("labels known: nothing to add").isEqualTo(noRule);
+        // Labels known and not selected: the rule is named (CiliumDenialExplanationTest.aFromEndpointsRuleThatMissesALabelledSourceIsNamed).
+        assertThat(otherLabels.explain()).isEqualTo(noRule + "; ingress rule 0 for this port selects fromEndpoints app=frontend, which"
+                + " does not select the source workload (its namespace, service account or labels differ)");
         assertThat(e.evaluate(unknown.sourceLabels("production", Map.of("app", "frontend")).build()).allowed()).isTrue();
     }
 }

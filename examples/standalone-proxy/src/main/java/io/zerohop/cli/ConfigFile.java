@@ -1,8 +1,5 @@
 package io.zerohop.cli;
 
-import com.fasterxml.jackson.core.JsonParser;
-import com.fasterxml.jackson.core.JsonToken;
-import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -14,6 +11,19 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.error.Mark;
+import org.yaml.snakeyaml.error.MarkedYAMLException;
+import org.yaml.snakeyaml.error.YAMLException;
+import org.yaml.snakeyaml.events.AliasEvent;
+import org.yaml.snakeyaml.events.Event;
+import org.yaml.snakeyaml.events.NodeEvent;
+import org.yaml.snakeyaml.events.ScalarEvent;
+import org.yaml.snakeyaml.nodes.NodeId;
+import org.yaml.snakeyaml.nodes.Tag;
+import org.yaml.snakeyaml.parser.ParserImpl;
+import org.yaml.snakeyaml.reader.StreamReader;
+import org.yaml.snakeyaml.resolver.Resolver;
 import picocli.CommandLine.Model.ArgSpec;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Model.OptionSpec;
@@ -194,31 +204,51 @@ final class ConfigFile {
     record Setting(String key, int line, List<String> values) {}
 
     /**
-     * The YAML reading, the only code here that touches Jackson. A class of its own so that a start
-     * without {@code --config} loads no Jackson class: the verifier of a method loads the classes
-     * its catch handlers and calls need checked, so while this code sat in {@link ConfigFile} every
-     * {@code zerohop proxy} start loaded nine Jackson/YAML classes (benchmarks/results/footprint-5771f1d.md;
-     * {@code ConfigFileTest.aStartWithoutConfigLoadsNoJacksonClass}).
+     * The YAML reading: SnakeYAML's parser events (the library mesh-policy reads policy files with, and the
+     * workload registry its file), no tree and no binding. Jackson's streaming YAML parser, which this used
+     * (itself on SnakeYAML), loaded 80 Jackson classes and ~1.8 MB of RSS into every proxy started with
+     * {@code --config} (benchmarks/results/config-8f1fe3e.md; {@code ConfigFileTest.aConfigStartLoadsNoJacksonClass});
+     * the format and the errors are the same. A
+     * class of its own so that a start without {@code --config} loads no SnakeYAML class for it.
      */
     static final class Yaml {
         private Yaml() {}
 
+        /** YAML 1.1's implicit null (empty, {@code ~}, {@code null}), as Jackson's YAML parser and kubectl read a plain scalar. */
+        private static final Resolver RESOLVER = new Resolver();
+
         static List<Setting> read(Path file) {
+            String text;
+            try {
+                text = utf8(file, Files.readAllBytes(file));
+            } catch (NoSuchFileException e) {
+                throw new ConfigException("config file " + file + " does not exist");
+            } catch (IOException e) {
+                throw new ConfigException(file + ": " + Cli.describe(e));
+            }
             List<Setting> settings = new ArrayList<>();
             Map<String, Integer> seen = new HashMap<>();
-            try (JsonParser p = new YAMLFactory().createParser(Files.newBufferedReader(file))) {
-                JsonToken t = p.nextToken();
-                if (t == null) {
+            LoaderOptions options = new LoaderOptions();
+            options.setCodePointLimit(Integer.MAX_VALUE);
+            ParserImpl p = new ParserImpl(new StreamReader(new java.io.StringReader(text)), options);
+            try {
+                Event e = skipToNode(p);
+                if (e == null) {
                     // An empty file (a ConfigMap key mounted empty, a truncated write) started a proxy on the
                     // defaults: no policies, allowing everything. As the workload registry, an empty file is an error.
                     throw new ConfigException(file + ": empty: no option set (the config file is one mapping of option: value)");
                 }
-                if (t != JsonToken.START_OBJECT) {
-                    throw new ConfigException(file + ":" + p.currentTokenLocation().getLineNr() + ": expected a mapping of option: value");
+                if (!e.is(Event.ID.MappingStart)) {
+                    throw new ConfigException(file + ":" + line(e) + ": expected a mapping of option: value");
                 }
-                while (p.nextToken() == JsonToken.FIELD_NAME) {
-                    String key = p.currentName();
-                    int line = p.currentTokenLocation().getLineNr();
+                while (!(e = p.getEvent()).is(Event.ID.MappingEnd)) {
+                    String key = e instanceof ScalarEvent s ? s.getValue() : e instanceof AliasEvent a ? a.getAnchor() : "";
+                    int line = line(e);
+                    if (!(e instanceof ScalarEvent)) {
+                        throw new ConfigException(file + ":" + line + ": expected option: value, found "
+                                + (e instanceof AliasEvent ? "an alias (*" + key + ")" : "a " + (e.is(Event.ID.MappingStart) ? "mapping" : "list"))
+                                + " as a key");
+                    }
                     Integer first = seen.putIfAbsent(key, line);
                     if (first != null) {
                         // YAML forbids repeated keys (YAML 1.2 3.2.1.1), and kubectl refuses them: the file
@@ -226,53 +256,82 @@ final class ConfigFile {
                         throw new ConfigException(file + ":" + line + ": " + key + ": repeated key (first on line " + first + ")");
                     }
                     List<String> values = new ArrayList<>();
-                    t = p.nextToken();
-                    if (t == JsonToken.START_ARRAY) {
-                        while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
-                            values.add(scalar(p, t, file, key));
+                    Event v = p.getEvent();
+                    if (v.is(Event.ID.SequenceStart)) {
+                        while (!(v = p.getEvent()).is(Event.ID.SequenceEnd)) {
+                            values.add(scalar(p, v, file, key));
                         }
                     } else {
-                        values.add(scalar(p, t, file, key));
+                        values.add(scalar(p, v, file, key));
                     }
                     settings.add(new Setting(key, line, values));
                 }
-                // Jackson reads a multi-document stream one document at a time: a second document ("---")
-                // after the mapping was dropped without a word, and with it, say, its policies: line
-                // (the proxy then allowed everything).
-                if (p.currentToken() == JsonToken.END_OBJECT && p.nextToken() != null) {
-                    throw new ConfigException(file + ":" + p.currentTokenLocation().getLineNr()
-                            + ": a second YAML document: the config file is one mapping of option: value");
+                // One document: a second one ("---") after the mapping would be dropped without a word, and with it,
+                // say, its policies: line (the proxy then allowed everything).
+                Event next = skipToNode(p);
+                if (next != null) {
+                    throw new ConfigException(file + ":" + line(next) + ": a second YAML document: the config file is one mapping of option: value");
                 }
-            } catch (NoSuchFileException e) {
-                throw new ConfigException("config file " + file + " does not exist");
-            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-                // A YAML syntax error: the line and SnakeYAML's problem, as the policy loader names them
-                // (Jackson's message spreads them over several lines, the first of which says neither).
-                org.yaml.snakeyaml.error.MarkedYAMLException m = e.getCause() instanceof org.yaml.snakeyaml.error.MarkedYAMLException y
-                        && y.getProblem() != null ? y : null;
-                String problem = m != null ? m.getProblem() : e.getOriginalMessage().lines().findFirst().orElse("unreadable");
-                // SnakeYAML's mark is where the problem is; Jackson's location can be the token before it.
-                int line = m != null && m.getProblemMark() != null ? m.getProblemMark().getLine() + 1
-                        : e.getLocation() == null ? -1 : e.getLocation().getLineNr();
+            } catch (MarkedYAMLException m) {
+                // A YAML syntax error: the line and SnakeYAML's problem, as the policy loader names them.
+                String problem = m.getProblem() != null ? m.getProblem() : m.getMessage().lines().findFirst().orElse("unreadable");
+                Mark mark = m.getProblemMark() != null ? m.getProblemMark() : m.getContextMark();
+                int line = mark == null ? -1 : mark.getLine() + 1;
                 // The option as well, as policy files name their field (new-user pass: a tab named only a line): the
                 // key typed on that line, or for an unclosed [ or { the key whose value it opened.
-                boolean flow = m != null && m.getContext() != null && m.getContext().contains("flow") && m.getContextMark() != null;
+                boolean flow = m.getContext() != null && m.getContext().contains("flow") && m.getContextMark() != null;
                 // An unclosed [ or { is named below by the key it opened; YamlDocuments names the line's own key.
-                String worded = flow ? null : policyWorded(file, line);
+                String worded = flow ? null : policyWorded(file, text, line);
                 if (worded != null) {
                     throw new ConfigException(worded);
                 }
-                String key = keyOn(file, flow ? m.getContextMark().getLine() + 1 : line);
+                String key = keyOn(text, flow ? m.getContextMark().getLine() + 1 : line);
                 if (problem.contains("(TAB)")) {
                     // SnakeYAML: "found character '\t(TAB)' that cannot start any token. (Do not use \t(TAB) for indentation)".
                     problem = "a tab character (\\t) in the indentation: YAML indents with spaces only; replace the tab with spaces";
                 }
                 throw new ConfigException(file + (line > 0 ? ":" + line : "") + ": " + (key == null ? "" : key + ": ")
                         + "invalid YAML: " + problem);
-            } catch (IOException e) {
-                throw new ConfigException(file + ": " + Cli.describe(e));
+            } catch (YAMLException e) {
+                throw new ConfigException(file + ": invalid YAML: " + e.getMessage().lines().findFirst().orElse("unreadable"));
             }
             return settings;
+        }
+
+        /**
+         * {@code bytes} as UTF-8 (YAML's encoding here, as the policy loader's); a malformed sequence is named with its line,
+         * where Jackson's reader said {@code invalid YAML: java.nio.charset.MalformedInputException: Input length = 1}.
+         */
+        private static String utf8(Path file, byte[] bytes) {
+            java.nio.ByteBuffer in = java.nio.ByteBuffer.wrap(bytes);
+            try {
+                return java.nio.charset.StandardCharsets.UTF_8.newDecoder().decode(in).toString();
+            } catch (java.nio.charset.CharacterCodingException e) {
+                int at = in.position();
+                int line = 1;
+                for (int i = 0; i < at && i < bytes.length; i++) {
+                    line += bytes[i] == '\n' ? 1 : 0;
+                }
+                throw new ConfigException(file + ":" + line + ": invalid YAML: not UTF-8 text (byte 0x"
+                        + (at < bytes.length ? String.format("%02X", bytes[at] & 0xff) : "??") + " is no UTF-8 sequence): save the file as UTF-8");
+            }
+        }
+
+        /** The first node event of the next document, or null at the end of the stream. */
+        private static Event skipToNode(ParserImpl p) {
+            while (true) {
+                Event e = p.getEvent();
+                if (e.is(Event.ID.StreamEnd)) {
+                    return null;
+                }
+                if (e instanceof NodeEvent) {
+                    return e;
+                }
+            }
+        }
+
+        private static int line(Event e) {
+            return e.getStartMark() == null ? -1 : e.getStartMark().getLine() + 1;
         }
 
         /**
@@ -284,43 +343,39 @@ final class ConfigFile {
          * {@code cfg3.yaml:3: metrics: invalid YAML: mapping values are not allowed here} without the column
          * hint policy files get. Only called for an error.
          */
-        private static String policyWorded(Path file, int line) {
+        private static String policyWorded(Path file, String text, int line) {
             try {
-                io.zerohop.policy.PolicyLoader.checkYaml(file.toString(), Files.readString(file));
+                io.zerohop.policy.PolicyLoader.checkYaml(file.toString(), text);
                 return null;
             } catch (io.zerohop.policy.PolicyLoadException p) {
                 return p.line() == line && p.problem().startsWith("invalid YAML: ") ? p.getMessage() : null;
-            } catch (IOException | RuntimeException e) {
+            } catch (RuntimeException e) {
                 return null;
             }
         }
 
-        /** The option name at the start of line {@code line} (1-based) of {@code file}, or null. */
-        private static String keyOn(Path file, int line) {
-            try {
-                List<String> lines = Files.readAllLines(file);
-                if (line < 1 || line > lines.size()) {
-                    return null;
-                }
-                java.util.regex.Matcher k = java.util.regex.Pattern.compile("^[ \\t]*([A-Za-z][A-Za-z0-9-]*)[ \\t]*:(?:[ \\t]|$)")
-                        .matcher(lines.get(line - 1));
-                return k.find() ? k.group(1) : null;
-            } catch (IOException | RuntimeException e) {
-                return null; // the message keeps the line; the file was readable a moment ago
+        /** The option name at the start of line {@code line} (1-based) of {@code text}, or null. */
+        private static String keyOn(String text, int line) {
+            List<String> lines = text.lines().toList();
+            if (line < 1 || line > lines.size()) {
+                return null;
             }
+            java.util.regex.Matcher k = java.util.regex.Pattern.compile("^[ \\t]*([A-Za-z][A-Za-z0-9-]*)[ \\t]*:(?:[ \\t]|$)")
+                    .matcher(lines.get(line - 1));
+            return k.find() ? k.group(1) : null;
         }
 
-        private static String scalar(JsonParser p, JsonToken t, Path file, String key) throws IOException {
-            if (t == JsonToken.START_OBJECT || t == JsonToken.START_ARRAY) {
-                throw new ConfigException(file + ":" + p.currentTokenLocation().getLineNr() + ": " + key
-                        + ": takes a value or a list of values, not a nested " + (t == JsonToken.START_OBJECT ? "mapping" : "list"));
+        private static String scalar(ParserImpl p, Event v, Path file, String key) {
+            if (v.is(Event.ID.MappingStart) || v.is(Event.ID.SequenceStart)) {
+                throw new ConfigException(file + ":" + line(v) + ": " + key
+                        + ": takes a value or a list of values, not a nested " + (v.is(Event.ID.MappingStart) ? "mapping" : "list"));
             }
-            if (p instanceof com.fasterxml.jackson.dataformat.yaml.YAMLParser y && y.isCurrentAlias()) {
-                // Jackson hands an alias over as its anchor's name ("*ns" read as "ns"), not the anchored value.
-                throw new ConfigException(file + ":" + p.currentTokenLocation().getLineNr() + ": " + key
-                        + ": an alias (*" + p.getText() + "): write the value itself");
+            if (v instanceof AliasEvent a) {
+                throw new ConfigException(file + ":" + line(v) + ": " + key + ": an alias (*" + a.getAnchor() + "): write the value itself");
             }
-            return t == JsonToken.VALUE_NULL ? null : p.getText();
+            ScalarEvent s = (ScalarEvent) v;
+            // A plain empty, ~ or null is no value (load refuses it); quoted, it is the text.
+            return s.isPlain() && RESOLVER.resolve(NodeId.scalar, s.getValue(), true) == Tag.NULL ? null : s.getValue();
         }
     }
 }

@@ -634,14 +634,15 @@ final class ProxyCommand implements Callable<Integer> {
             if (caFailure.get() != null) {
                 throw caFailure.get();
             }
-            System.out.println("zerohop proxy: " + signal + ", draining for up to " + Cli.format(checked.drain()));
+            System.out.println(lifecycleLine(accessLogFormat, "zerohop proxy: " + signal + ", draining for up to " + Cli.format(checked.drain()),
+                    java.time.Instant.now()));
             System.out.flush();
             return 0;
         } finally {
             mesh.close();
             if (ready) {
                 // A proxy that never became ready says why on stderr; "stopped" would read as a clean stop.
-                System.out.println("zerohop proxy: stopped");
+                System.out.println(lifecycleLine(accessLogFormat, "zerohop proxy: stopped", java.time.Instant.now()));
                 System.out.flush();
             }
             if (watch != null) {
@@ -655,10 +656,53 @@ final class ProxyCommand implements Callable<Integer> {
     }
 
     /** A signal (or /quitquitquit's stop) came before {@code what}: nothing listens yet, so nothing to drain. */
-    private static int stoppedBefore(Signals signals, String what) throws InterruptedException {
-        System.out.println("zerohop proxy: " + signals.await() + " before " + what + "; stopped");
+    private int stoppedBefore(Signals signals, String what) throws InterruptedException {
+        System.out.println(lifecycleLine(accessLogFormat, "zerohop proxy: " + signals.await() + " before " + what + "; stopped",
+                java.time.Instant.now()));
         System.out.flush();
         return 0;
+    }
+
+    /**
+     * A line of the proxy's own that stdout carries after readiness ({@code draining ...}, {@code stopped}): as typed
+     * for {@code --access-log-format zerohop}, where stdout holds only these lines (the logs go to stderr). With
+     * {@code ztunnel} / {@code ztunnel-json} stdout is ztunnel's log stream (the access lines), and ztunnel writes its
+     * own lifecycle there in the same shape (istio/ztunnel src/telemetry.rs IstioFormat / IstioJsonFormat, e.g. its
+     * drain's info lines), so the line is one of those: {@code TIME\tinfo\tzerohop\tMESSAGE}, or
+     * {@code {"level":"info","time":"TIME","scope":"zerohop","message":"MESSAGE"}}, TIME RFC 3339 UTC with
+     * microseconds. The message keeps the plain line's text, so a search for it still finds it. A log shipper parsing
+     * ztunnel's format met {@code zerohop proxy: stopped} between access lines. (The ready line, printed before any
+     * access line and awaited by its prefix by scripts and tests, stays plain.)
+     */
+    static String lifecycleLine(String format, String message, java.time.Instant now) {
+        if (format.equals("zerohop")) {
+            return message;
+        }
+        String time = LifecycleTime.FORMAT.format(now);
+        if (format.equals("ztunnel")) {
+            return time + "\tinfo\tzerohop\t" + message;
+        }
+        StringBuilder b = new StringBuilder("{\"level\":\"info\",\"time\":\"").append(time).append("\",\"scope\":\"zerohop\",\"message\":\"");
+        for (int i = 0; i < message.length(); i++) {
+            char c = message.charAt(i);
+            if (c == '"' || c == '\\') {
+                b.append('\\').append(c);
+            } else if (c < 0x20) {
+                b.append(String.format("\\u%04x", (int) c));
+            } else {
+                b.append(c);
+            }
+        }
+        return b.append("\"}").toString();
+    }
+
+    /**
+     * In a holder, as mesh-core's ZtunnelAccessLog keeps its own: building the formatter loads ~45 java.time.format
+     * classes that a proxy logging in zerohop's format never needs.
+     */
+    private static final class LifecycleTime {
+        static final java.time.format.DateTimeFormatter FORMAT =
+                java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'").withZone(java.time.ZoneOffset.UTC);
     }
 
     private static void closeAll(AutoCloseable watch, KubernetesProxy kube) throws Exception {

@@ -89,7 +89,14 @@ final class SelectorCheck implements Consumer<PolicySet> {
         }
         String namespace = clusterwide ? null : ref.namespace();
         if (!istio && s.field().isEmpty()) {
-            return null; // a policy written with specs alone: PolicySelector carries no selector for it
+            return null; // a Cilium rule without endpointSelector (the loader refuses one; nothing to check)
+        }
+        if (istio && s.field().equals("targetRefs")) {
+            // targetRefs attach the policy to a Service, Gateway or ServiceEntry (its waypoint or gateway), never to pods:
+            // "selects no workload" would be true of every such policy and says nothing about a typo. The registry names
+            // no Service to check it against; that zerohop, as ztunnel, does not enforce it is the README's (no warning, as
+            // istiod gives none). Before, it was taken for a selectorless policy: "namespace X has none" where X had no pod.
+            return null;
         }
         if (s.matchExpressions()) {
             return null;
@@ -149,7 +156,9 @@ final class SelectorCheck implements Consumer<PolicySet> {
                         + ") leaves the workload it was written for"
                 : "a mistyped selector label leaves the workload it was written for";
         Effect effect = Effect.of(verb);
-        return name + action + " selects no workload in " + registryName + " (its " + (istio ? "selector " : "endpointSelector ")
+        // One rule of a Cilium policy's specs is named as such: the policy's other rules may select workloads.
+        String subject = s.field().startsWith("specs[") ? name + " rule " + s.field().substring(0, s.field().indexOf('.')) : name;
+        return subject + action + " selects no workload in " + registryName + " (its " + (istio ? "selector " : "endpointSelector ")
                 + text + about + "), so it " + effect.what + ": " + consequence + " " + effect.left;
     }
 

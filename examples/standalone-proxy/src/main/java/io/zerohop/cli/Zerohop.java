@@ -117,7 +117,10 @@ public final class Zerohop {
                 origins = x.origins();
                 ((ProxyCommand) proxy.getCommand()).origins = origins;
             } catch (ConfigFile.ConfigException e) {
+                // The file is the command line in a file: its mistakes are usage errors, and end as every usage error does.
                 cli.getErr().println("zerohop proxy: " + e.getMessage());
+                cli.getErr().println(helpHint(proxy));
+                cli.getErr().flush();
                 return 2;
             }
         }
@@ -126,10 +129,15 @@ public final class Zerohop {
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
             // The whole command path ("zerohop policy check: ..."), as usage errors name it.
             cmd.getErr().println(cmd.getCommandSpec().qualifiedName() + ": " + Cli.describe(e));
+            int code = e instanceof Cli.RefusedException r ? r.exitCode() : 1;
+            if (code == cmd.getCommandSpec().exitCodeOnInvalidInput()) {
+                // A refusal with the usage exit code (an --istio-ca that is no HOST:PORT) is a usage error found late.
+                cmd.getErr().println(helpHint(cmd));
+            }
             if (System.getenv("ZEROHOP_DEBUG") != null) {
                 e.printStackTrace(cmd.getErr());
             }
-            return e instanceof Cli.RefusedException r ? r.exitCode() : 1;
+            return code;
         });
         // A usage error is its message and where to read more, not the whole usage (which scrolls the message away).
         cli.setParameterExceptionHandler((pe, given) -> {
@@ -145,11 +153,19 @@ public final class Zerohop {
             }
             err.println(cmd.getCommandSpec().qualifiedName() + ": " + from.name(e, msg));
             CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
-            err.println("Run '" + cmd.getCommandSpec().qualifiedName() + " --help' for usage.");
+            err.println(helpHint(cmd));
             err.flush();
             return cmd.getCommandSpec().exitCodeOnInvalidInput();
         });
         return cli.execute(args);
+    }
+
+    /**
+     * The last line of every usage error (exit 2), whichever path found it: picocli's parser, a value checked in
+     * {@code call()}, the {@code --config} file. One wording, so that a script or a person can rely on it.
+     */
+    static String helpHint(CommandLine cmd) {
+        return "Run '" + cmd.getCommandSpec().qualifiedName() + " --help' for usage.";
     }
 
     /**

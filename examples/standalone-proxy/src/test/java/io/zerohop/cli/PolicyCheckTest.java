@@ -176,6 +176,48 @@ class PolicyCheckTest {
         assertThat(std.err.toString()).doesNotContain("no workload");
     }
 
+    /**
+     * The session's closing note: the selector warning read Cilium's {@code spec} only, so a mistyped label in an entry
+     * of {@code specs} (each entry a rule with its own endpointSelector, cilium/cilium pkg/k8s/apis/cilium.io/v2
+     * CiliumNetworkPolicy.Parse) was silent; and an AuthorizationPolicy with {@code targetRefs} was taken for a
+     * selectorless one, "namespace X has none" when X had no pod, although targetRefs attach it to a Service, Gateway
+     * or ServiceEntry, never to pods (istio.io AuthorizationPolicy targetRefs): no workload warning can be true of it.
+     */
+    @Test
+    void aCiliumSpecsEntryIsCheckedAndATargetRefsPolicyIsNotTakenForASelectorlessOne() throws Exception {
+        String w = dir.resolve("workloads.yaml").toString();
+        String[] batch = {"--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--source-ip", "10.0.0.3", "--dest", "prod/backend:8080"};
+        String specs = """
+                apiVersion: cilium.io/v2
+                kind: CiliumNetworkPolicy
+                metadata: {name: two-rules, namespace: prod}
+                specs:
+                - endpointSelector: {matchLabels: {app: backend}}
+                  ingress: [{fromEndpoints: [{matchLabels: {app: frontend}}]}]
+                - endpointSelector: {matchLabels: {app: frontnd}}
+                  ingress: [{fromEndpoints: [{matchLabels: {app: batch}}]}]
+                """;
+        check(specs, batch);
+        assertThat(std.err.toString().lines().toList()).contains("warning: CiliumNetworkPolicy prod/two-rules rule specs[1] selects no "
+                + "workload in " + w + " (its endpointSelector app=frontnd; prod/backend has app=backend), so it applies"
+                + " to nothing: a mistyped selector label leaves the workload it was written for without it");
+        assertThat(std.err.toString()).as("specs[0] selects prod/backend").doesNotContain("specs[0]");
+        check(specs.replace("app: frontnd", "app: frontend"), batch);
+        assertThat(std.err.toString()).doesNotContain("no workload");
+
+        String routed = """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: via-waypoint, namespace: payments}
+                spec:
+                  targetRefs: [{kind: Service, group: "", name: ledger}]
+                  action: DENY
+                  rules: [{}]
+                """;
+        assertThat(check(routed, batch)).isZero();
+        assertThat(std.err.toString()).doesNotContain("no workload").doesNotContain("has none");
+    }
+
     @Test
     void theSourceWorkloadComesFromTheSourceIpAsInTheProxy() throws Exception {
         String id = "spiffe://cluster.local/ns/prod/sa/frontend";

@@ -196,4 +196,31 @@ class UsageErrorsTest {
         assertThat(run("proxy", "--config", config.toString(), "--kubernetes", "--node", ""))
                 .isEqualTo("exit 2: zerohop proxy: " + config + ":2: policies" + hint + "proxy --help' for usage.");
     }
+
+    /**
+     * Every usage error ends with the same pointer to {@code --help}, whichever code path found it (the
+     * session's closing note: a mistyped {@code --config} key got a did-you-mean and nothing after it, and a
+     * refusal with exit 2 from where the Istio CA provider is built ended without the hint too).
+     */
+    @Test
+    @DisplayName("a mistake in the --config file, and a late refusal with exit 2, end with the --help hint as a mistyped flag does")
+    void everyUsageErrorEndsWithTheHelpHint(@TempDir Path dir) throws Exception {
+        String hint = "Run 'zerohop proxy --help' for usage.";
+        // The reference: a mistyped flag (picocli's parser).
+        assertThat(run("proxy", "--in-memory-ca", "--polices", "x")).startsWith("exit 2: zerohop proxy: Unknown option: '--polices'")
+                .endsWith(" | " + hint);
+        Path typo = Files.writeString(dir.resolve("typo.yaml"), "in-memory-ca: true\npolices: x\n");
+        assertThat(run("proxy", "--config", typo.toString())).isEqualTo("exit 2: zerohop proxy: " + typo
+                + ":2: polices: unknown option; did you mean policies? (keys are the long options of `zerohop proxy --help` without dashes) | " + hint);
+        Path tab = Files.writeString(dir.resolve("tab.yaml"), "in-memory-ca: true\n\tnode: a\n");
+        assertThat(run("proxy", "--config", tab.toString())).startsWith("exit 2: zerohop proxy: " + tab + ":2: ").endsWith(" | " + hint);
+        assertThat(run("proxy", "--config", dir.resolve("missing.yaml").toString()))
+                .isEqualTo("exit 2: zerohop proxy: config file " + dir.resolve("missing.yaml") + " does not exist | " + hint);
+        // Checked where the Istio CA provider is built, in call(): a Cli.RefusedException with exit 2.
+        Path root = Files.writeString(dir.resolve("root-cert.pem"), "");
+        Path token = Files.writeString(dir.resolve("token"), "t");
+        assertThat(run("proxy", "--istio-ca", "istiod", "--istio-ca-root", root.toString(), "--token-file", token.toString(),
+                "--inbound", "off", "--metrics", "off", "--readiness", "off", "--admin", "off"))
+                .startsWith("exit 2: zerohop proxy: --istio-ca: \"istiod\" is not HOST:PORT").endsWith(" | " + hint);
+    }
 }

@@ -128,6 +128,13 @@ final class CiliumCompiler {
         }
         for (CiliumPolicy.Rule rule : ingress) {
             explainPeerMiss(rule, noRule, allowRef);
+            if (rule.podLabels) {
+                // As Istio's explanation names the field that did not match: the rule and its selectors, for a source
+                // workload with labels (one without a workload or labels has its own wording above).
+                rule.endpointsMiss = new Decision(false, Outcome.DENIED_DEFAULT, allowRef, -1, noRule + "; ingress rule "
+                        + rule.index + " for this port selects " + rule.endpointsText + ", which does not select the source"
+                        + " workload (its namespace, service account or labels differ)");
+            }
         }
         Decision noPort = new Decision(false, Outcome.DENIED_DEFAULT, allowRef, -1, noRule + "; no ingress rule's toPorts covers this port");
         return new CiliumPolicy(ref, namespace, selector, defaultDeny, ingress, deny, defaultDecision, noWorkload, noLabels, noPort);
@@ -222,6 +229,7 @@ final class CiliumCompiler {
                     texts.add(s.toString());
                 }
                 parts.add("fromEndpoints " + String.join(" | ", texts));
+                rule.endpointsText = "fromEndpoints " + String.join(" | ", texts);
                 rule.hasL3 = true;
             }
             YNode entities = n.get("fromEntities");

@@ -58,6 +58,7 @@ final class CiliumPolicy {
         Decision httpMissed = null;
         Decision peerMissed = null;
         Rule firstMiss = null;
+        Decision endpointsMissed = null;
         StringBuilder more = null;
         for (Rule rule : ingress) {
             if (!rule.coversPort(r)) {
@@ -78,6 +79,9 @@ final class CiliumPolicy {
                 }
                 if (source.labels().isEmpty()) {
                     return defaultDenyNoLabels;
+                }
+                if (endpointsMissed == null && rule.endpointsMiss != null && !rule.matchesPeer(r)) {
+                    endpointsMissed = rule.endpointsMiss;
                 }
             } else if (rule.peerMiss != null && !rule.matchesPeer(r)) {
                 if (peerMissed == null) {
@@ -103,6 +107,9 @@ final class CiliumPolicy {
         }
         if (httpMissed != null) {
             return httpMissed;
+        }
+        if (endpointsMissed != null) {
+            return endpointsMissed;
         }
         return covered || ingress.length == 0 ? defaultDeny : defaultDenyNoPort;
     }
@@ -157,6 +164,15 @@ final class CiliumPolicy {
         String portsText;
         /** The rule's peer selector as the explanations name it ({@code fromCIDR [10.0.0.0/8]}); null for fromEndpoints. */
         String peerText;
+        /**
+         * A rule with fromEndpoints on pod labels: the policy's default deny explained by a source workload with labels
+         * that none of its selectors selected ({@code ingress rule 0 for this port selects fromEndpoints app=admin, which
+         * does not select the source workload: none of its selectors matches the source's namespace, service account and
+         * labels}); null otherwise.
+         */
+        Decision endpointsMiss;
+        /** The rule's fromEndpoints as the explanations name them ({@code fromEndpoints app=admin | app=ops}); null without. */
+        String endpointsText;
         /**
          * The same for a selector on the namespace or service account only and a peer whose SPIFFE ID gives
          * neither ({@link Peer#irregular}) and whose workload is unknown.

@@ -283,7 +283,15 @@ public final class Loader {
                     out.add(CiliumCompiler.compile(ref, ns, s, out.warnings()), first);
                     first = false;
                 }
-                out.select(ciliumSelector(ref, spec));
+                // One selector per rule: each entry of specs is a rule of its own with its own endpointSelector
+                // (cilium/cilium pkg/k8s/apis/cilium.io/v2 CiliumNetworkPolicy.Parse: Spec and every Specs entry).
+                if (spec != null) {
+                    out.select(ciliumSelector(ref, spec, "endpointSelector"));
+                }
+                List<YNode> listed = doc.get("specs") == null ? List.of() : doc.get("specs").items();
+                for (int i = 0; i < listed.size(); i++) {
+                    out.select(ciliumSelector(ref, listed.get(i), "specs[" + i + "].endpointSelector"));
+                }
             }
         }
     }
@@ -298,14 +306,14 @@ public final class Loader {
         return new PolicySelector(ref, targetRefs ? "targetRefs" : "", Map.of(), false);
     }
 
-    /** {@link PolicySelector} of a compiled Cilium policy: {@code spec}'s endpointSelector, none for {@code specs} alone. */
-    private static PolicySelector ciliumSelector(PolicyRef ref, YNode spec) throws PolicyLoadException {
+    /** {@link PolicySelector} of one rule of a compiled Cilium policy ({@code spec} or an entry of {@code specs}), named {@code field}. */
+    private static PolicySelector ciliumSelector(PolicyRef ref, YNode spec, String field) throws PolicyLoadException {
         YNode selector = spec == null ? null : spec.get("endpointSelector");
         if (selector == null) {
             return new PolicySelector(ref, "", Map.of(), false);
         }
         YNode exprs = selector.get("matchExpressions");
-        return new PolicySelector(ref, "endpointSelector", Fields.stringMap(selector.get("matchLabels")),
+        return new PolicySelector(ref, field, Fields.stringMap(selector.get("matchLabels")),
                 exprs != null && !exprs.isNull() && !exprs.items().isEmpty());
     }
 

@@ -124,7 +124,8 @@ class LogPipeE2EIT {
                     if (accessLine.test(all.get(i)) && all.get(i).contains("bytes_sent=5 bytes_recv=5")) {
                         lastLine = i;
                     }
-                    if (all.get(i).equals("zerohop proxy: stopped")) {
+                    // In ztunnel's shape there, as the access lines are (ProxyCommand.lifecycleLine, LifecycleLineTest).
+                    if (all.get(i).endsWith("\tinfo\tzerohop\tzerohop proxy: stopped")) {
                         stopped = i;
                     }
                 }
