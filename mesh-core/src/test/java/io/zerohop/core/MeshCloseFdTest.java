@@ -66,6 +66,43 @@ class MeshCloseFdTest {
         }
     }
 
+    /**
+     * A new-user pass: close() called on an event loop thread (a callback) blocked that loop for the
+     * drain plus 8 s, since the drain needs the loops. It now starts the shutdown and returns.
+     */
+    @Test
+    void closeOnAnEventLoopThreadDoesNotWaitForTheDrain() throws Exception {
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        SpiffeId be = SpiffeIds.istio("cluster.local", "prod", "backend");
+        SpiffeId fe = SpiffeIds.istio("cluster.local", "prod", "frontend");
+        io.netty.channel.DefaultEventLoop loop = new io.netty.channel.DefaultEventLoop();
+        try (MeshTls tls = MeshTls.builder(ca).build(); HboneServerSocket sockets = new HboneServerSocket()) {
+            HboneServer server = HboneServer.builder().tls(tls).identity(be).bind(new InetSocketAddress("127.0.0.1", 0))
+                    .destinations((d, id, l) -> Destination.embedded(sockets)).authorizer(Authorizer.allowAll()).build()
+                    .start().get(10, TimeUnit.SECONDS);
+            try {
+                Mesh client = Mesh.builder().identityProvider(ca).identity(fe).drain(Duration.ofSeconds(60)).threads(1).build();
+                Socket s = client.connect(fe, new InetSocketAddress("127.0.0.1", 8080), new Route(server.localAddress(), be))
+                        .get(10, TimeUnit.SECONDS).toSocket();
+                s.getOutputStream().write(1);
+                HboneSocket in = sockets.accept();
+                assertThat(in.getInputStream().read()).isEqualTo(1);
+
+                // The open tunnel holds the drain for up to 60 s: a close that waited would not return in 20.
+                loop.submit(client::close).get(20, TimeUnit.SECONDS);
+                assertThat(client.shutdown()).as("the drain still waits for the open tunnel").isNotDone();
+
+                s.close();
+                in.close();
+                client.shutdown().get(20, TimeUnit.SECONDS);
+            } finally {
+                server.close();
+            }
+        } finally {
+            loop.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        }
+    }
+
     /** The inodes ("socket:[N]") of established TCP sockets whose remote port is {@code port}: the client ends. */
     private static List<String> clientSockets(int port) throws IOException {
         List<String> out = new ArrayList<>();
