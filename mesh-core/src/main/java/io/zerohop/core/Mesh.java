@@ -265,7 +265,9 @@ public final class Mesh implements AutoCloseable {
      * Tunnels whose CONNECT target is {@code destination} are handed to {@code handler} in-process
      * (after authorization) instead of being proxied to a TCP port. Callable before or after
      * {@link #start()}; a later call for the same destination replaces its handler (tunnels already
-     * delivered stay with the old one).
+     * delivered stay with the old one). The handler stays the caller's: closing the mesh ends its
+     * tunnels but does not close the handler (an {@code HboneServerSocket}'s {@code accept()} keeps
+     * waiting until the caller closes it).
      *
      * @param destination the exact IP and port callers name (their CONNECT {@code :authority})
      * @throws IllegalArgumentException when {@code destination} is unresolved: a CONNECT names an IP
@@ -300,11 +302,18 @@ public final class Mesh implements AutoCloseable {
 
     /**
      * {@link #shutdown()} and wait for it, at most the drain plus 8 s, then for the access lines still
-     * queued for standard output ({@link LogOutput#flush}, at most 1 s); never throws.
+     * queued for standard output ({@link LogOutput#flush}, at most 1 s); never throws. On a Netty event
+     * loop thread (a callback of this mesh or of any other Netty code) it starts the shutdown and
+     * returns without waiting, as {@code HboneClient.close()} does: the drain needs the loops, maybe
+     * that one, so waiting there held it for the whole bound.
      */
     @Override
     public void close() {
-        shutdown().orTimeout(cfg.drain().toMillis() + 8_000, TimeUnit.MILLISECONDS).exceptionally(e -> null).join();
+        CompletableFuture<Void> done = shutdown();
+        if (io.netty.util.internal.ThreadExecutorMap.currentExecutor() != null) {
+            return;
+        }
+        done.orTimeout(cfg.drain().toMillis() + 8_000, TimeUnit.MILLISECONDS).exceptionally(e -> null).join();
         LogOutput.flush(LogOutput.STOP_FLUSH);
     }
 

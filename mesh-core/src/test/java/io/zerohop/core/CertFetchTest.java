@@ -86,6 +86,63 @@ class CertFetchTest {
         }
     }
 
+    /**
+     * A new-user pass: a single-identity provider (PEM files) with a registry listing other workloads on
+     * this host never became ready, and the one WARN ("identity not ready: CompletionException: ...")
+     * did not say why the mesh asked for another identity nor what to do.
+     */
+    @Test
+    void aSingleIdentityProviderAskedForAnotherLocalWorkloadSaysWhyAndWhatToDo() throws Exception {
+        InMemoryCa ca = InMemoryCa.create(TD);
+        Workload backend = pod("backend", "backend", "127.0.91.11", Workload.Protocol.HBONE, null);
+        Workload frontend = pod("frontend", "frontend", "127.0.91.12", Workload.Protocol.HBONE, null);
+        OneIdentity pem = new OneIdentity(ca, id("backend"));
+        try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr();
+             Mesh mesh = Mesh.builder().identityProvider(pem).workloads(WorkloadRegistry.of(List.of(backend, frontend), Map.of()))
+                     .threads(1).build()) {
+            mesh.start().get(10, TimeUnit.SECONDS);
+            String line = err.awaitLine("identity " + id("frontend") + " not ready");
+            assertThat(line).contains("no SVID for " + id("frontend"))
+                    .contains("registry workload prod/frontend because it has an address of this host (127.0.91.12)")
+                    .contains("holds only " + id("backend")).contains("node(...)")
+                    .doesNotContain("CompletionException");
+            assertThat(err.count("identity " + id("backend") + " not ready")).isZero();
+        }
+    }
+
+    /** As PemFileIdentityProvider: one identity, a failed future for any other. */
+    record OneIdentity(InMemoryCa ca, SpiffeId only) implements io.zerohop.identity.IdentityProvider {
+        @Override
+        public java.util.Optional<SpiffeId> defaultIdentity() {
+            return java.util.Optional.of(only);
+        }
+
+        @Override
+        public java.util.concurrent.CompletableFuture<X509Svid> svid(SpiffeId id) {
+            return id.equals(only) ? ca.svid(id)
+                    : java.util.concurrent.CompletableFuture.failedFuture(new IllegalArgumentException("no SVID for " + id));
+        }
+
+        @Override
+        public io.spiffe.bundle.x509bundle.X509BundleSet bundles() {
+            return ca.bundles();
+        }
+
+        @Override
+        public void addListener(IdentityListener listener) {
+            ca.addListener(listener);
+        }
+
+        @Override
+        public void removeListener(IdentityListener listener) {
+            ca.removeListener(listener);
+        }
+
+        @Override
+        public void close() {
+        }
+    }
+
     private static void await(java.util.function.BooleanSupplier done, String what) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (!done.getAsBoolean()) {

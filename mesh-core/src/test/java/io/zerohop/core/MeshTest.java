@@ -151,6 +151,13 @@ class MeshTest {
         return new InetSocketAddress(backendIp, echoApp.getLocalPort());
     }
 
+    /** A new-user pass: an upper-case trust domain was reported as an "invalid SPIFFE ID" the user never wrote. */
+    @Test
+    void aBadTrustDomainIsNamedAsATrustDomain() {
+        assertThatThrownBy(() -> Mesh.builder().trustDomain("Cluster.Local")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("invalid trust domain \"Cluster.Local\": ").hasMessageNotContaining("SPIFFE ID");
+    }
+
     @Test
     void allowedCallerReachesTheTcpAppThroughTheProxyWithIntegrity() throws Exception {
         byte[] payload = random(5 << 20);

@@ -41,6 +41,8 @@ public final class HboneServer implements AutoCloseable {
     private final HboneListener runtime;
     /** The first {@link #start()}'s future; guarded by this. */
     private CompletableFuture<HboneServer> started;
+    /** Set by the first {@link #shutdownGracefully} or {@link #close()}; guarded by this. */
+    private boolean shutDown;
 
     private HboneServer(ServerConfig config) {
         this.runtime = new HboneListener(config);
@@ -54,10 +56,17 @@ public final class HboneServer implements AutoCloseable {
      * Binds and starts accepting; completes with this server once listening, or exceptionally with an
      * {@link java.io.IOException} naming the address when it cannot bind. Starts once: a later call
      * returns the first call's future (a second bind on port 0 took another port and left the first
-     * listener open).
+     * listener open). After {@link #shutdownGracefully} or {@link #close()} it fails at once with an
+     * {@link IllegalStateException} (a server is not restarted: build a new one); before, a start
+     * after the close of a never-started server never completed, and one after the close of a started
+     * server answered the old, completed future, so a closed server looked started.
      */
     public CompletableFuture<HboneServer> start() {
         synchronized (this) {
+            if (shutDown) {
+                return CompletableFuture.failedFuture(new IllegalStateException(
+                        "start: this HBONE server was shut down (close or shutdownGracefully); build a new one"));
+            }
             if (started == null) {
                 started = runtime.start().thenApply(a -> this);
             }
@@ -85,7 +94,11 @@ public final class HboneServer implements AutoCloseable {
      * tunnels finish until {@code drain} elapses, then closes whatever is left.
      */
     public CompletableFuture<Void> shutdownGracefully(Duration drain) {
-        return runtime.shutdown(Objects.requireNonNull(drain, "drain"));
+        Objects.requireNonNull(drain, "drain");
+        synchronized (this) {
+            shutDown = true;
+        }
+        return runtime.shutdown(drain);
     }
 
     /** Immediate shutdown: closes listener and connections (open tunnels are reset); waits up to 5 s. */

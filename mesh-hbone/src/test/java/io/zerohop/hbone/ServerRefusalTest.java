@@ -201,7 +201,7 @@ class ServerRefusalTest {
                 Map.of("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")).join())
                 .isInstanceOf(CompletionException.class)
                 .cause().isInstanceOf(HboneRefusedException.class)
-                .hasMessageContaining("401")
+                .hasMessageContaining("401 (denied by an authorization policy at the destination")
                 .satisfies(e -> assertThat(((HboneRefusedException) e).status()).isEqualTo(401));
     }
 

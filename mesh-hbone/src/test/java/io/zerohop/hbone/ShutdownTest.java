@@ -43,6 +43,24 @@ class ShutdownTest {
         }
     }
 
+    /**
+     * A new-user pass: start() after close() of a never-started server never completed (and Netty logged
+     * a rejected registration); after close() of a started one it answered the old completed future.
+     */
+    @Test
+    void aShutDownServerRefusesToStartAgain() throws Exception {
+        try (Mesh mesh = new Mesh()) {
+            HboneServer never = mesh.server(DestinationResolver.sameIp()).build();
+            never.close();
+            assertThatThrownBy(() -> never.start().get(5, TimeUnit.SECONDS)).hasCauseInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("shut down");
+            HboneServer started = mesh.server(DestinationResolver.sameIp()).build();
+            started.start().get(10, TimeUnit.SECONDS);
+            started.close();
+            assertThatThrownBy(() -> started.start().get(5, TimeUnit.SECONDS)).hasCauseInstanceOf(IllegalStateException.class);
+        }
+    }
+
     @Test
     void drainDeadlineClosesStragglers() throws Exception {
         try (Mesh mesh = new Mesh(); EchoServer echo = new EchoServer()) {

@@ -126,7 +126,7 @@ public final class InMemoryCa implements IdentityProvider {
      * {@link #issue(LeafSpec)}, which signs exactly the validity it is given.
      *
      * @throws IllegalArgumentException when {@code ttl} is zero or negative (the SVID would be expired
-     *                                  on arrival), or {@code id} is outside this CA's trust domain
+     *                                  on arrival), or {@code id} is outside this CA's trust domain or has no path
      */
     public X509Svid issue(SpiffeId id, Duration ttl) {
         Objects.requireNonNull(ttl, "ttl");
@@ -227,6 +227,11 @@ public final class InMemoryCa implements IdentityProvider {
         if (!id.memberOf(trustDomain)) {
             throw new IllegalArgumentException(id + " is not in trust domain " + trustDomain + " of this CA");
         }
+        if (id.getPath().isEmpty()) {
+            // An X509-SVID's ID must have a path (SPIFFE X509-SVID spec 2): the certificate would be refused anyway.
+            throw new IllegalArgumentException(id + " has no path: a workload's SPIFFE ID needs one, such as spiffe://"
+                    + trustDomain + "/ns/NS/sa/SA");
+        }
     }
 
     // ---- IdentityProvider: node mode, any identity of the trust domain ----
@@ -238,9 +243,10 @@ public final class InMemoryCa implements IdentityProvider {
 
     @Override
     public CompletableFuture<X509Svid> svid(SpiffeId id) {
-        if (!id.memberOf(trustDomain)) {
-            return CompletableFuture.failedFuture(new IllegalArgumentException(
-                    id + " is not in trust domain " + trustDomain + " of this CA"));
+        try {
+            requireMember(id);
+        } catch (IllegalArgumentException e) {
+            return CompletableFuture.failedFuture(e);
         }
         X509Svid current = issued.get(id);
         if (current == null || pastHalfLife(current)) {

@@ -124,8 +124,12 @@ public final class MeshTls implements AutoCloseable {
                 return SslProvider.OPENSSL;
             }
             Throwable cause = OpenSsl.unavailabilityCause();
-            log.warn("netty-tcnative BoringSSL unavailable ({}); falling back to the JDK TLS provider, expect slower handshakes",
-                    cause == null ? "no TLS 1.3 support" : cause.toString());
+            // On the module path Netty finds tcnative's native library only in its platform module,
+            // which nothing requires by name: the usual cause there (zerohop-bom's README).
+            log.warn("netty-tcnative BoringSSL unavailable ({}); falling back to the JDK TLS provider, expect slower handshakes{}",
+                    cause == null ? "no TLS 1.3 support" : cause.toString(), MeshTls.class.getModule().isNamed()
+                            ? " (on the module path add --add-modules io.netty.internal.tcnative.openssl.linux.x86_64, or the"
+                            + " module of your platform's netty-tcnative-boringssl-static jar: see zerohop-bom's README)" : "");
             return SslProvider.JDK;
         }
     }

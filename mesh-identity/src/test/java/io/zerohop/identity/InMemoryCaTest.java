@@ -21,6 +21,14 @@ class InMemoryCaTest {
     static final SpiffeId ID = SpiffeIds.istio("cluster.local", "prod", "frontend");
 
     @Test
+    void anIdWithoutAPathIsTheCallersMistakeInAFailedFuture() {
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        java.util.concurrent.CompletableFuture<?> f = ca.svid(io.spiffe.spiffeid.SpiffeId.parse("spiffe://cluster.local"));
+        org.assertj.core.api.Assertions.assertThatThrownBy(f::join).hasCauseInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("has no path").hasMessageContaining("spiffe://cluster.local/ns/NS/sa/SA");
+    }
+
+    @Test
     void issuesSvidsThatObeyTheX509SvidRules() throws Exception {
         InMemoryCa ca = InMemoryCa.builder().trustDomain("cluster.local").svidTtl(Duration.ofHours(2)).build();
         X509Svid svid = ca.issue(ID);

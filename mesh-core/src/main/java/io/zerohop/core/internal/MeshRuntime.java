@@ -173,14 +173,45 @@ public final class MeshRuntime {
             return ids;
         }
         Runnable done = readiness.register("identity");
-        CompletableFuture.allOf(ids.stream().map(provider::svid).toArray(CompletableFuture[]::new)).whenComplete((x, e) -> {
+        CompletableFuture<?>[] each = ids.stream().map(id -> provider.svid(id).whenComplete((svid, e) -> {
+            if (e != null) {
+                log.warn("identity {} not ready: {}{}", id, rootMessage(e), whyServed(id));
+            }
+        })).toArray(CompletableFuture[]::new);
+        CompletableFuture.allOf(each).whenComplete((x, e) -> {
             if (e == null) {
                 done.run();
-            } else {
-                log.warn("identity not ready: {}", e.toString());
             }
         });
         return ids;
+    }
+
+    private static String rootMessage(Throwable e) {
+        Throwable c = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
+        return c.getMessage() != null ? c.getMessage() : c.toString();
+    }
+
+    /**
+     * Why a single-identity provider (PEM files, SPIRE) was asked for another identity: a registry
+     * workload with it has an address of this host (the mesh serves every local workload, as ztunnel
+     * serves its node's pods), so readiness waits for an SVID that provider can never give.
+     */
+    private String whyServed(SpiffeId id) {
+        if (provider.defaultIdentity().isEmpty() || id.equals(identity)) {
+            return "";
+        }
+        for (io.zerohop.core.Workload w : registry.all()) {
+            if (local.isLocal(w) && w.protocol() == io.zerohop.core.Workload.Protocol.HBONE && id.equals(w.identity())) {
+                String where = cfg.node() != null ? "runs on node " + cfg.node()
+                        : "has an address of this host (" + w.addresses().stream().map(java.net.InetAddress::getHostAddress)
+                                .collect(java.util.stream.Collectors.joining(", ")) + ")";
+                return " (the mesh serves registry workload " + w.namespace() + "/" + w.name() + " because it " + where
+                        + ", and this identity provider holds only " + provider.defaultIdentity().get()
+                        + ": give the mesh node(...) naming the node whose workloads it serves, use a node-mode provider"
+                        + " (the Istio CA, an in-memory CA), or leave that workload out of the registry; readiness waits until then)";
+            }
+        }
+        return "";
     }
 
     /**
@@ -253,10 +284,15 @@ public final class MeshRuntime {
             // The HTTP endpoints' connections (an admin client's keep-alive one) close before the loops
             // end: ending the loops alone once left such a connection open (HttpEndpointServerTest).
             // Bounded: a close that cannot complete must not hold the stop.
+            // The pooled client connections too: a loop asked to stop with no quiet period from one of
+            // its own tasks (this callback usually runs on a loop) ends without closing the channels
+            // still registered on it (Netty 4.2.18 SingleThreadIoEventLoop.run calls prepareToDestroy
+            // only in an iteration begun after the request, and confirmShutdown ends it at once), so
+            // a connection in its lingering close kept its file descriptor for the process's life.
             CompletableFuture<Void> httpClosed = CompletableFuture.completedFuture(null);
             try {
-                httpClosed = listeners.closeHttp().completeOnTimeout(null, LOOP_SHUTDOWN.toMillis(), TimeUnit.MILLISECONDS);
-                outbound.close();
+                httpClosed = CompletableFuture.allOf(listeners.closeHttp(), outbound.close())
+                        .completeOnTimeout(null, LOOP_SHUTDOWN.toMillis(), TimeUnit.MILLISECONDS);
                 tls.close();
                 if (ownsProvider) {
                     provider.close();

@@ -42,7 +42,14 @@ public final class MeshSettings {
     public void trustDomain(String td) {
         // Without the check, null became the string "null", a valid trust domain name.
         Objects.requireNonNull(td, "trust domain");
-        SpiffeIds.parse("spiffe://" + td); // validates, naming the input
+        try {
+            SpiffeIds.parse("spiffe://" + td);
+        } catch (IllegalArgumentException e) {
+            // Said as a trust domain: the SPIFFE ID it was checked as is not what the caller wrote.
+            String m = String.valueOf(e.getMessage());
+            int i = m.indexOf("\": ");
+            throw new IllegalArgumentException("invalid trust domain \"" + td + "\": " + (i >= 0 ? m.substring(i + 3) : m), e);
+        }
         this.trustDomain = td;
     }
 

@@ -225,9 +225,12 @@ public final class Outbound implements CaptureListener.Opener {
         return Map.copyOf(clients);
     }
 
-    /** Closes every client and its pooled connections. */
-    public void close() {
-        clients.values().forEach(HboneClient::close);
+    /**
+     * Closes every client; completes once their pooled connections are closed (after their GOAWAY and
+     * the server's close, at most about 1 s: {@link HboneClient#closeAsync}).
+     */
+    public CompletableFuture<Void> close() {
+        return CompletableFuture.allOf(clients.values().stream().map(HboneClient::closeAsync).toArray(CompletableFuture[]::new));
     }
 
     private CompletableFuture<HboneStream> tunnel(SpiffeId source, InetSocketAddress target, Route route) {

@@ -194,7 +194,9 @@ public final class HboneListener {
             // connection refuses new streams (REFUSED_STREAM past its last-stream-id): the observable
             // point where the drain has taken effect.
             CompletableFuture.allOf(sent).thenRun(() -> {
-                log.info("HBONE drain: listener closed, GOAWAY sent on {} connections", sent.length);
+                if (l != null) { // a server never started had no listener to close
+                    log.info("HBONE drain: listener closed, GOAWAY sent on {} connections", sent.length);
+                }
                 goAwaySent.complete(null);
             });
             CompletableFuture<?>[] closes = connections.stream().map(c -> c.closed).toArray(CompletableFuture[]::new);

@@ -132,10 +132,21 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
             code = 0;
         }
         String msg = "HBONE CONNECT to " + Authority.text(target) + " via " + Authority.text(conn.key.hboneAddress()) + " (server " + conn.peerId
-                + ") refused with status " + status;
+                + ") refused with status " + status + meaning(code);
         log.debug(msg);
         failOpen(new HboneRefusedException(code, msg));
         ch().close();
+    }
+
+    /** What a refusal's status means from ztunnel's (and a zerohop server's) inbound, for the caller's exception. */
+    private static String meaning(int status) {
+        return switch (status) {
+            case 401 -> " (denied by an authorization policy at the destination; the server's access log names it)";
+            case 400 -> " (the server serves no workload of its identity at that destination, or found the CONNECT malformed;"
+                    + " its access log says which)";
+            case 503 -> " (the server could not reach the destination, or it is one of the server's own ports)";
+            default -> "";
+        };
     }
 
     @Override

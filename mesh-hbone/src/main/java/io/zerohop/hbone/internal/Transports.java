@@ -73,6 +73,9 @@ public final class Transports {
         }
 
         private static java.lang.reflect.Field field() {
+            if (!Epoll.isAvailable()) {
+                return null; // NIO: nothing to work around, nothing to warn about
+            }
             try {
                 java.lang.reflect.Field f = Class.forName("io.netty.channel.epoll.AbstractEpollChannel").getDeclaredField("registration");
                 f.setAccessible(true);
@@ -85,7 +88,10 @@ public final class Transports {
 
         static void unavailable(Exception e) {
             org.slf4j.LoggerFactory.getLogger(Transports.class).warn("cannot work around Netty's epoll registration bug (netty#16689): {};"
-                    + " relayed connections whose peer half-closed may be reset when a later write fills the socket buffer", e.toString());
+                    + " relayed connections whose peer half-closed may be reset when a later write fills the socket buffer{}", e.toString(),
+                    e instanceof java.lang.reflect.InaccessibleObjectException
+                            ? " (on the module path add --add-opens io.netty.transport.classes.epoll/io.netty.channel.epoll=io.zerohop.hbone:"
+                            + " see zerohop-bom's README)" : "");
         }
 
         @Override
