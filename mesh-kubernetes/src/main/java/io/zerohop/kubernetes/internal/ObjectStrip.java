@@ -5,6 +5,8 @@ import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodSpec;
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -56,12 +58,107 @@ public final class ObjectStrip {
             pod.setSpec(spec);
         }
         if (pod.getStatus() != null) {
-            pod.getStatus().setContainerStatuses(new ArrayList<>());
-            pod.getStatus().setInitContainerStatuses(new ArrayList<>());
+            pod.getStatus().setContainerStatuses(List.of());
+            pod.getStatus().setInitContainerStatuses(List.of());
         }
         share(pod);
+        compact(pod);
         return pod;
     }
+
+    /**
+     * Strips a Service or Namespace's metadata ({@link #metadata}) and compacts it ({@link #compact});
+     * returns {@code o}. Not for policy objects, whose text {@link PolicyState} serializes as served.
+     */
+    public static <T extends HasMetadata> T compacted(T o) {
+        meta(o);
+        compact(o);
+        return o;
+    }
+
+    /**
+     * Replaces, in place, the mutable collections of a fabric8 model object graph (classes of
+     * {@code io.fabric8.kubernetes.api.model}) by immutable ones: an empty list or map by the shared
+     * {@code List.of()} / {@code Map.of()}, a list by {@code List.copyOf} (exact size; kept as is when
+     * it holds a null), a map of one entry by {@code Map.of(k, v)}; larger maps stay (their order is
+     * kept). fabric8 7.5.2 gives every model object its own {@code additionalProperties} LinkedHashMap
+     * (56 bytes, almost always empty) and every list field its own ArrayList (24 bytes empty, 80 with
+     * one element): a stripped pod is ~15 model objects with ~50 such collections, ~2.5 KB of a
+     * pod's ~6 KB (benchmarks/results/k8scompact-*.md). Only the collections become immutable: the
+     * objects' setters still work. Nothing that reads informer objects (fabric8's item store and
+     * ProcessorStore, {@link PodConversion}, {@link WorkloadState}, {@link PeerLookup},
+     * {@link SourceAddressCheck}) mutates their collections; one that did would now throw
+     * {@code UnsupportedOperationException} ({@code ObjectStripTest}, {@code InformersStripTest}).
+     */
+    static void compact(Object o) {
+        if (o == null || !isModel(o.getClass())) {
+            return;
+        }
+        try {
+            for (Field f : COLLECTION_FIELDS.get(o.getClass())) {
+                Object v = f.get(o);
+                if (v instanceof List<?> list) {
+                    f.set(o, compactList(list));
+                } else if (v instanceof Map<?, ?> map) {
+                    f.set(o, compactMap(map));
+                } else if (v != null) {
+                    compact(v);
+                }
+            }
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException("cannot compact " + o.getClass().getName(), e);
+        }
+    }
+
+    private static List<?> compactList(List<?> list) {
+        if (list.isEmpty()) {
+            return List.of();
+        }
+        boolean nulls = false;
+        for (Object e : list) {
+            nulls |= e == null;
+            compact(e);
+        }
+        return nulls ? list : List.copyOf(list);
+    }
+
+    private static Map<?, ?> compactMap(Map<?, ?> map) {
+        if (map.isEmpty()) {
+            return Map.of();
+        }
+        map.values().forEach(ObjectStrip::compact);
+        if (map.size() == 1) {
+            var e = map.entrySet().iterator().next();
+            if (e.getKey() != null && e.getValue() != null) {
+                return Map.of(e.getKey(), e.getValue());
+            }
+        }
+        return map;
+    }
+
+    private static boolean isModel(Class<?> c) {
+        return c.getName().startsWith("io.fabric8.kubernetes.api.model.");
+    }
+
+    /** Per model class: its instance fields that hold a List, a Map or another model object. */
+    private static final ClassValue<List<Field>> COLLECTION_FIELDS = new ClassValue<>() {
+        @Override
+        protected List<Field> computeValue(Class<?> type) {
+            List<Field> out = new ArrayList<>();
+            for (Class<?> c = type; c != null && isModel(c); c = c.getSuperclass()) {
+                for (Field f : c.getDeclaredFields()) {
+                    Class<?> t = f.getType();
+                    if (Modifier.isStatic(f.getModifiers())
+                            || !(t == List.class || t == Map.class || isModel(t) || t == Object.class)) {
+                        continue;
+                    }
+                    f.setAccessible(true);
+                    out.add(f);
+                }
+            }
+            return List.copyOf(out);
+        }
+    };
 
     /**
      * Makes the pod's strings that repeat across pods share one instance ({@link String#intern}: the
