@@ -20,8 +20,9 @@
 # trains `zerohop proxy --kubernetes --node train` instead, against that throw-away API server on
 # loopback (one Namespace, Service and Pod; empty policy lists; silent watches): an image build
 # reaches no cluster. The archive then also holds the fabric8 client, Jackson and the Kubernetes
-# model classes (~2,700 more), which a proxy without --kubernetes would carry resident for nothing;
-# so Kubernetes mode gets its own archive, which the launcher picks for --kubernetes
+# model classes (56 MB instead of 29), which a proxy without --kubernetes would carry for nothing
+# (archived classes are resident whether used or not: benchmarks/results/diet-59b6ebc.md); so
+# Kubernetes mode gets its own archive, which the launcher picks for --kubernetes
 # (ZEROHOP_KUBERNETES_CDS_ARCHIVE; benchmarks/results/k8scompact-*.md).
 # The training proxy listens on ports the kernel picks (127.0.0.1:0) and says which in its ready
 # line: fixed ports failed whenever one was taken, by a listener or by any connection's ephemeral
