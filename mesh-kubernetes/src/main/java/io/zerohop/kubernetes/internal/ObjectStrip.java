@@ -80,8 +80,8 @@ public final class ObjectStrip {
      * Replaces, in place, the mutable collections of a fabric8 model object graph (classes of
      * {@code io.fabric8.kubernetes.api.model}) by immutable ones: an empty list or map by the shared
      * {@code List.of()} / {@code Map.of()}, a list by {@code List.copyOf} (exact size; kept as is when
-     * it holds a null), a map of one entry by {@code Map.of(k, v)}; larger maps stay (their order is
-     * kept). fabric8 7.5.2 gives every model object its own {@code additionalProperties} LinkedHashMap
+     * it holds a null), a map of one entry by {@code Map.of(k, v)}, of up to 16 by an {@link ArrayMap}
+     * (order kept); larger maps stay. fabric8 7.5.2 gives every model object its own {@code additionalProperties} LinkedHashMap
      * (56 bytes, almost always empty) and every list field its own ArrayList (24 bytes empty, 80 with
      * one element): a stripped pod is ~15 model objects with ~50 such collections, ~2.4 KB of a
      * pod's ~6 KB (benchmarks/results/k8scompact-e607b64.md). Only the collections become immutable: the
@@ -133,7 +133,8 @@ public final class ObjectStrip {
                 return Map.of(e.getKey(), e.getValue());
             }
         }
-        return map;
+        Map<?, ?> small = ArrayMap.copyOf(map);
+        return small != null ? small : map;
     }
 
     private static boolean isModel(Class<?> c) {
