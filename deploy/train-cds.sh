@@ -23,7 +23,7 @@
 # model classes (56 MB instead of 29), which a proxy without --kubernetes would carry for nothing
 # (archived classes are resident whether used or not: benchmarks/results/diet-59b6ebc.md); so
 # Kubernetes mode gets its own archive, which the launcher picks for --kubernetes
-# (ZEROHOP_KUBERNETES_CDS_ARCHIVE; benchmarks/results/k8scompact-e607b64.md).
+# (ZEROHOP_KUBERNETES_CDS_ARCHIVE; benchmarks/results/k8scompact-2f9bc1c.md).
 # The training proxy listens on ports the kernel picks (127.0.0.1:0) and says which in its ready
 # line: fixed ports failed whenever one was taken, by a listener or by any connection's ephemeral
 # port (LauncherE2EIT under load: "proxy not ready" after 4 s, the proxy had exited with "--metrics

@@ -16,7 +16,7 @@ CDS=${ZEROHOP_CDS_ARCHIVE:-/opt/zerohop/zerohop.jsa}
 # Kubernetes mode has an archive of its own, trained against a throw-away API server (deploy/train-cds.sh
 # TRAIN_KUBERNETES): the fabric8 client, Jackson and the model classes the default archive lacks
 # (parsed at every start otherwise: ~0.6-1.2 s more start-up CPU, 3-5 MB more idle RSS,
-# benchmarks/results/k8scompact-e607b64.md), and which a proxy without --kubernetes should not carry.
+# benchmarks/results/k8scompact-2f9bc1c.md), and which a proxy without --kubernetes should not carry.
 # An explicit ZEROHOP_CDS_ARCHIVE wins.
 if [ -z "${ZEROHOP_CDS_ARCHIVE:-}" ]; then
     for arg in "$@"; do

@@ -84,7 +84,7 @@ public final class ObjectStrip {
      * (order kept); larger maps stay. fabric8 7.5.2 gives every model object its own {@code additionalProperties} LinkedHashMap
      * (56 bytes, almost always empty) and every list field its own ArrayList (24 bytes empty, 80 with
      * one element): a stripped pod is ~15 model objects with ~50 such collections, ~2.4 KB of a
-     * pod's ~6 KB (benchmarks/results/k8scompact-e607b64.md). Only the collections become immutable: the
+     * pod's ~6 KB (benchmarks/results/k8scompact-2f9bc1c.md). Only the collections become immutable: the
      * objects' setters still work. Nothing that reads informer objects (fabric8's item store and
      * ProcessorStore, {@link PodConversion}, {@link WorkloadState}, {@link PeerLookup},
      * {@link SourceAddressCheck}) mutates their collections; one that did would now throw

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
  * {@code zerohop proxy --kubernetes} started as the image starts it: deploy/Dockerfile compiles
  * deploy/train/TrainingApiServer.java, trains a second archive with train-cds.sh's
  * {@code TRAIN_KUBERNETES} against it, and the launcher picks that archive for {@code --kubernetes}
- * (benchmarks/results/k8scompact-e607b64.md: the start-up CPU and RSS it saves). Here the same script runs
+ * (benchmarks/results/k8scompact-2f9bc1c.md: the start-up CPU and RSS it saves). Here the same script runs
  * (no Docker), and the proxy then syncs with the same throw-away server standing in for a cluster.
  * Fails without the change: train-cds.sh ignored TRAIN_KUBERNETES (the archive held no fabric8 or
  * Jackson class), and the launcher gave --kubernetes the default archive.
