@@ -153,7 +153,11 @@ public final class ObjectStrip {
                             || !(t == List.class || t == Map.class || isModel(t) || t == Object.class)) {
                         continue;
                     }
-                    f.setAccessible(true);
+                    if (!f.trySetAccessible()) {
+                        // A model jar that does not open its package (a named module): leave its
+                        // objects as fabric8 built them rather than fail the informer.
+                        return List.of();
+                    }
                     out.add(f);
                 }
             }
