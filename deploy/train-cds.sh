@@ -14,7 +14,16 @@
 # start. The default, a throw-away in-memory CA, archives BouncyCastle's certificate building (~190
 # classes) that PEM-file and CA-directory proxies do not load (benchmarks/results/diet-59b6ebc.md).
 #   train-cds.sh ARCHIVE        ZEROHOP (launcher, default /usr/local/bin/zerohop), ZEROHOP_JAR,
-#                               ZEROHOP_NATIVE_DIR, TRAIN_IDENTITY (identity-source options, default --in-memory-ca)
+#                               ZEROHOP_NATIVE_DIR, TRAIN_IDENTITY (identity-source options, default --in-memory-ca),
+#                               TRAIN_KUBERNETES (see below)
+# Kubernetes mode (TRAIN_KUBERNETES=DIR, DIR holding the compiled deploy/train/TrainingApiServer.java)
+# trains `zerohop proxy --kubernetes --node train` instead, against that throw-away API server on
+# loopback (one Namespace, Service and Pod; empty policy lists; silent watches): an image build
+# reaches no cluster. The archive then also holds the fabric8 client, Jackson and the Kubernetes
+# model classes (56 MB instead of 29), which a proxy without --kubernetes would carry for nothing
+# (archived classes are resident whether used or not: benchmarks/results/diet-59b6ebc.md); so
+# Kubernetes mode gets its own archive, which the launcher picks for --kubernetes
+# (ZEROHOP_KUBERNETES_CDS_ARCHIVE; benchmarks/results/k8scompact-2f9bc1c.md).
 # The training proxy listens on ports the kernel picks (127.0.0.1:0) and says which in its ready
 # line: fixed ports failed whenever one was taken, by a listener or by any connection's ephemeral
 # port (LauncherE2EIT under load: "proxy not ready" after 4 s, the proxy had exited with "--metrics
@@ -25,10 +34,29 @@ LAUNCHER=${ZEROHOP:-/usr/local/bin/zerohop}
 LIST=$OUT.classlist
 LOG=$OUT.train.log
 rm -f "$OUT" "$LIST" "$LOG"
-ZEROHOP_CDS_ARCHIVE=/nonexistent ZEROHOP_JAVA_OPTS_EXTRA="${ZEROHOP_JAVA_OPTS_EXTRA:-} -XX:DumpLoadedClassList=$LIST" \
-  "$LAUNCHER" proxy ${TRAIN_IDENTITY:---in-memory-ca} --inbound=127.0.0.1:0 --readiness=127.0.0.1:0 \
+MODE=""
+TRAIN_OPTS=""
+api=""
+if [ -n "${TRAIN_KUBERNETES:-}" ]; then
+  java -cp "$TRAIN_KUBERNETES" TrainingApiServer >"$LOG.api" 2>&1 &
+  api=$!
+  i=0
+  until master=$(sed -n 's/^training api server on \(127\.0\.0\.1:[0-9]*\)$/\1/p' "$LOG.api") && [ -n "$master" ]; do
+    i=$((i + 1))
+    [ $i -lt 300 ] && kill -0 $api 2>/dev/null || {
+      echo "train-cds: training API server did not start:" >&2; cat "$LOG.api" >&2; kill $api 2>/dev/null; exit 1; }
+    sleep 0.1
+  done
+  MODE="--kubernetes --node train"
+  # Only this run: the flags that point fabric8 at the throw-away server and at no kubeconfig or
+  # service-account token of the build machine.
+  TRAIN_OPTS="-Dkubernetes.master=http://$master -Dkubernetes.auth.tryKubeConfig=false -Dkubernetes.auth.tryServiceAccount=false"
+fi
+ZEROHOP_CDS_ARCHIVE=/nonexistent ZEROHOP_JAVA_OPTS_EXTRA="${ZEROHOP_JAVA_OPTS_EXTRA:-} $TRAIN_OPTS -XX:DumpLoadedClassList=$LIST" \
+  "$LAUNCHER" proxy $MODE ${TRAIN_IDENTITY:---in-memory-ca} --inbound=127.0.0.1:0 --readiness=127.0.0.1:0 \
   --metrics=127.0.0.1:0 --admin=127.0.0.1:0 --socks5=127.0.0.1:0 --drain=0s >"$LOG" 2>&1 &
 pid=$!
+[ -z "$api" ] || trap 'kill $api 2>/dev/null || true' EXIT
 i=0
 until ready=$(grep -m 1 '^zerohop proxy ready: ' "$LOG"); do
   i=$((i + 1))
@@ -42,6 +70,11 @@ curl -fs -o /dev/null "http://127.0.0.1:$port/healthz/ready" \
   || { echo "train-cds: /healthz/ready on 127.0.0.1:$port did not answer 200 ($ready)" >&2; kill $pid; exit 1; }
 kill -TERM $pid
 wait $pid || true
+if [ -n "$api" ]; then
+  kill $api 2>/dev/null
+  wait $api 2>/dev/null || true
+  rm -f "$LOG.api"
+fi
 test -s "$LIST"
 # The launcher's own flags and class path (-jar JAR), so that the JVM accepts the archive at run
 # time; -Xshare:dump writes the archive and exits without running the command.

@@ -6,11 +6,28 @@
 #   ZEROHOP_JAR             the shaded CLI jar, default /opt/zerohop/zerohop.jar
 #   ZEROHOP_CDS_ARCHIVE     AppCDS archive built for that jar, default /opt/zerohop/zerohop.jsa;
 #                           used when readable (a stale one is ignored by the JVM, never fatal)
+#   ZEROHOP_KUBERNETES_CDS_ARCHIVE  the archive for `--kubernetes` when ZEROHOP_CDS_ARCHIVE is unset,
+#                           default /opt/zerohop/zerohop-kubernetes.jsa, used when readable
 #   ZEROHOP_NATIVE_DIR      the jar's META-INF/native/*.so unpacked (the image does it at build time),
 #                           default /opt/zerohop/native; used when it is a directory. It must come
 #                           from the same jar (the JNI code must match the Java classes).
 JAR=${ZEROHOP_JAR:-/opt/zerohop/zerohop.jar}
 CDS=${ZEROHOP_CDS_ARCHIVE:-/opt/zerohop/zerohop.jsa}
+# Kubernetes mode has an archive of its own, trained against a throw-away API server (deploy/train-cds.sh
+# TRAIN_KUBERNETES): the fabric8 client, Jackson and the model classes the default archive lacks
+# (parsed at every start otherwise: ~0.6-1.2 s more start-up CPU, 3-5 MB more idle RSS,
+# benchmarks/results/k8scompact-2f9bc1c.md), and which a proxy without --kubernetes should not carry.
+# An explicit ZEROHOP_CDS_ARCHIVE wins.
+if [ -z "${ZEROHOP_CDS_ARCHIVE:-}" ]; then
+    for arg in "$@"; do
+        case $arg in
+            --kubernetes | --kubernetes=true)
+                KUBE_CDS=${ZEROHOP_KUBERNETES_CDS_ARCHIVE:-/opt/zerohop/zerohop-kubernetes.jsa}
+                [ -r "$KUBE_CDS" ] && CDS=$KUBE_CDS
+                break ;;
+        esac
+    done
+fi
 NATIVE=${ZEROHOP_NATIVE_DIR:-/opt/zerohop/native}
 # SerialGC: one GC thread, no remembered-set/region overhead; a proxy's heap is small.
 # -Xms8m/-Xmx128m: idle live heap is ~10 MB; ~4 KB of heap per open tunnel (benchmarks/results/

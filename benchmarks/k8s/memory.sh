@@ -9,13 +9,15 @@
 # heap bytes per pod over the N=0 run of the same jar, VmRSS MB, and the load average. A proxy that
 # exits before ready (OOM with -XX:+ExitOnOutOfMemoryError) is reported as "died".
 #
-#   benchmarks/k8s/memory.sh LABEL=JAR [LABEL=JAR ...]
+#   benchmarks/k8s/memory.sh LABEL=JAR[@ARCHIVE] [LABEL=JAR[@ARCHIVE] ...]
+# ARCHIVE: a class-data-sharing archive trained for that JAR (deploy/train-cds.sh), given to the
+#   launcher as ZEROHOP_CDS_ARCHIVE; without one the run has none.
 # Environment: PODS (default "0 1000 5000 10000"), RUNS (default 1), SETTLE (seconds after ready
 #   before measuring, default 5), HOST (default 127.0.81.1; the mock on HOST:26443, the proxy's
 #   listeners on HOST:260xx), EXTRA (flags after the launcher's, e.g. -Xmx256m), BENCH_JAR
 #   (default benchmarks/target/benchmarks.jar), OUT (directory for logs and histograms,
-#   default /tmp/zerohop-k8smem). No class-data-sharing archive (ZEROHOP_CDS_ARCHIVE points nowhere):
-#   an archive moves start-up and class metadata, not the heap this measures.
+#   default /tmp/zerohop-k8smem). Without @ARCHIVE no class-data-sharing archive (ZEROHOP_CDS_ARCHIVE
+#   points nowhere): an archive moves start-up, RSS and class metadata, not the live heap.
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 PODS=${PODS:-0 1000 5000 10000}
@@ -59,10 +61,13 @@ for n in $PODS; do
     for run in $(seq 1 "$RUNS"); do
         for spec in "$@"; do
             label=${spec%%=*}
-            jar=$(realpath "${spec#*=}")
+            jar=${spec#*=}
+            cds=/nonexistent
+            case $jar in *@*) cds=$(realpath "${jar#*@}"); jar=${jar%%@*} ;; esac
+            jar=$(realpath "$jar")
             log="$OUT/proxy-$label-$n-$run.log"
             t0=$(date +%s%N)
-            ZEROHOP_JAR=$jar ZEROHOP_CDS_ARCHIVE=/nonexistent ZEROHOP_NATIVE_DIR=/nonexistent \
+            ZEROHOP_JAR=$jar ZEROHOP_CDS_ARCHIVE=$cds ZEROHOP_NATIVE_DIR=/nonexistent \
             ZEROHOP_JAVA_OPTS_EXTRA="-Dkubernetes.master=http://$HOST:$API_PORT -Dkubernetes.auth.tryKubeConfig=false \
 -Dkubernetes.auth.tryServiceAccount=false $EXTRA" \
                 "$ROOT/deploy/zerohop.sh" proxy --kubernetes --node node-0 --in-memory-ca \

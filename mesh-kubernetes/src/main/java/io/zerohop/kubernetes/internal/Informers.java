@@ -173,12 +173,12 @@ public final class Informers {
     public CompletableFuture<Void> start(String namespace, String rootNamespace) {
         if (namespace == null) {
             inform("Pod", client.pods().inAnyNamespace().withLimit(POD_LIST_PAGE), ObjectStrip::pod, this::onPod);
-            inform("Service", client.services().inAnyNamespace(), ObjectStrip::metadata, this::onService);
+            inform("Service", client.services().inAnyNamespace(), ObjectStrip::compacted, this::onService);
         } else {
             inform("Pod", client.pods().inNamespace(namespace).withLimit(POD_LIST_PAGE), ObjectStrip::pod, this::onPod);
-            inform("Service", client.services().inNamespace(namespace), ObjectStrip::metadata, this::onService);
+            inform("Service", client.services().inNamespace(namespace), ObjectStrip::compacted, this::onService);
         }
-        inform("Namespace", client.namespaces(), ObjectStrip::metadata, this::onNamespace);
+        inform("Namespace", client.namespaces(), ObjectStrip::compacted, this::onNamespace);
         Set<String> istioNamespaces = namespace == null ? null : new LinkedHashSet<>(List.of(namespace, rootNamespace));
         for (Kind k : ISTIO_KINDS) {
             informPolicies(k, istioNamespaces);

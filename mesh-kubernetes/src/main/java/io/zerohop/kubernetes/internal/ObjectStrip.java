@@ -5,6 +5,8 @@ import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodSpec;
+import java.lang.reflect.Field;
+import java.lang.reflect.Modifier;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -56,26 +58,131 @@ public final class ObjectStrip {
             pod.setSpec(spec);
         }
         if (pod.getStatus() != null) {
-            pod.getStatus().setContainerStatuses(new ArrayList<>());
-            pod.getStatus().setInitContainerStatuses(new ArrayList<>());
+            pod.getStatus().setContainerStatuses(List.of());
+            pod.getStatus().setInitContainerStatuses(List.of());
         }
         share(pod);
+        compact(pod);
         return pod;
     }
+
+    /**
+     * Strips a Service or Namespace's metadata ({@link #metadata}) and compacts it ({@link #compact});
+     * returns {@code o}. Not for policy objects, whose text {@link PolicyState} serializes as served.
+     */
+    public static <T extends HasMetadata> T compacted(T o) {
+        meta(o);
+        compact(o);
+        return o;
+    }
+
+    /**
+     * Replaces, in place, the mutable collections of a fabric8 model object graph (classes of
+     * {@code io.fabric8.kubernetes.api.model}) by immutable ones: an empty list or map by the shared
+     * {@code List.of()} / {@code Map.of()}, a list by {@code List.copyOf} (exact size; kept as is when
+     * it holds a null), a map of one entry by {@code Map.of(k, v)}, of up to 16 by an {@link ArrayMap}
+     * (order kept); larger maps stay. fabric8 7.5.2 gives every model object its own {@code additionalProperties} LinkedHashMap
+     * (56 bytes, almost always empty) and every list field its own ArrayList (24 bytes empty, 80 with
+     * one element): a stripped pod is ~15 model objects with ~50 such collections, ~2.4 KB of a
+     * pod's ~6 KB (benchmarks/results/k8scompact-2f9bc1c.md). Only the collections become immutable: the
+     * objects' setters still work. Nothing that reads informer objects (fabric8's item store and
+     * ProcessorStore, {@link PodConversion}, {@link WorkloadState}, {@link PeerLookup},
+     * {@link SourceAddressCheck}) mutates their collections; one that did would now throw
+     * {@code UnsupportedOperationException} ({@code ObjectStripTest}, {@code InformersStripTest}).
+     */
+    static void compact(Object o) {
+        if (o == null || !isModel(o.getClass())) {
+            return;
+        }
+        try {
+            for (Field f : COLLECTION_FIELDS.get(o.getClass())) {
+                Object v = f.get(o);
+                if (v instanceof List<?> list) {
+                    f.set(o, compactList(list));
+                } else if (v instanceof Map<?, ?> map) {
+                    f.set(o, compactMap(map));
+                } else if (v != null) {
+                    compact(v);
+                }
+            }
+        } catch (IllegalAccessException e) {
+            throw new IllegalStateException("cannot compact " + o.getClass().getName(), e);
+        }
+    }
+
+    private static List<?> compactList(List<?> list) {
+        if (list.isEmpty()) {
+            return List.of();
+        }
+        boolean nulls = false;
+        for (Object e : list) {
+            nulls |= e == null;
+            compact(e);
+        }
+        return nulls ? list : List.copyOf(list);
+    }
+
+    private static Map<?, ?> compactMap(Map<?, ?> map) {
+        if (map.isEmpty()) {
+            return Map.of();
+        }
+        map.values().forEach(ObjectStrip::compact);
+        if (map.size() == 1) {
+            var e = map.entrySet().iterator().next();
+            if (e.getKey() != null && e.getValue() != null) {
+                return Map.of(e.getKey(), e.getValue());
+            }
+        }
+        Map<?, ?> small = ArrayMap.copyOf(map);
+        return small != null ? small : map;
+    }
+
+    private static boolean isModel(Class<?> c) {
+        return c.getName().startsWith("io.fabric8.kubernetes.api.model.");
+    }
+
+    /** Per model class: its instance fields that hold a List, a Map or another model object. */
+    private static final ClassValue<List<Field>> COLLECTION_FIELDS = new ClassValue<>() {
+        @Override
+        protected List<Field> computeValue(Class<?> type) {
+            List<Field> out = new ArrayList<>();
+            for (Class<?> c = type; c != null && isModel(c); c = c.getSuperclass()) {
+                for (Field f : c.getDeclaredFields()) {
+                    Class<?> t = f.getType();
+                    if (Modifier.isStatic(f.getModifiers())
+                            || !(t == List.class || t == Map.class || isModel(t) || t == Object.class)) {
+                        continue;
+                    }
+                    if (!f.trySetAccessible()) {
+                        // A model jar that does not open its package (a named module): leave its
+                        // objects as fabric8 built them rather than fail the informer.
+                        return List.of();
+                    }
+                    out.add(f);
+                }
+            }
+            return List.copyOf(out);
+        }
+    };
 
     /**
      * Makes the pod's strings that repeat across pods share one instance ({@link String#intern}: the
      * JVM's string table, which holds its strings weakly): label and annotation keys and values,
      * namespace, owner kind and name, service account, node, port names and protocols, phase, QoS
-     * class, condition types and statuses, host IPs; and {@code status.podIPs[0]} the instance of
+     * class, condition types, statuses and reasons, host IPs; and {@code status.podIPs[0]} the instance of
      * {@code status.podIP} (one value in two fields). As parsed, each pod had its own copy of each:
-     * ~50 strings of ~60 bytes per pod. Values unique to a pod (name, uid, IPs, timestamps) are left
-     * alone, so the table grows only with the cluster's distinct labels, nodes and owners.
+     * ~50 strings of ~60 bytes per pod. Timestamps (creation, start, the conditions' transitions, one
+     * second's resolution) are shared too: a pod's five conditions and its creation and start mostly
+     * fall on two or three seconds, and the pods of one rollout on the same ones; the table grows by
+     * at most one entry per second of the cluster's pod history. Values unique to a pod (name, uid,
+     * resourceVersion, pod IPs) are left alone, so otherwise the table grows only with the cluster's
+     * distinct labels, nodes and owners.
      */
     private static void share(Pod pod) {
         ObjectMeta m = pod.getMetadata();
         if (m != null) {
             m.setNamespace(intern(m.getNamespace()));
+            m.setCreationTimestamp(intern(m.getCreationTimestamp()));
             m.setGenerateName(intern(m.getGenerateName()));
             m.setLabels(intern(m.getLabels()));
             m.setAnnotations(intern(m.getAnnotations()));
@@ -107,6 +214,7 @@ public final class ObjectStrip {
             status.setPhase(intern(status.getPhase()));
             status.setQosClass(intern(status.getQosClass()));
             status.setHostIP(intern(status.getHostIP()));
+            status.setStartTime(intern(status.getStartTime()));
             if (status.getHostIPs() != null) {
                 status.getHostIPs().forEach(h -> {
                     if (h != null) {
@@ -126,6 +234,9 @@ public final class ObjectStrip {
                     if (c != null) {
                         c.setType(intern(c.getType()));
                         c.setStatus(intern(c.getStatus()));
+                        c.setReason(intern(c.getReason()));
+                        c.setLastProbeTime(intern(c.getLastProbeTime()));
+                        c.setLastTransitionTime(intern(c.getLastTransitionTime()));
                     }
                 });
             }

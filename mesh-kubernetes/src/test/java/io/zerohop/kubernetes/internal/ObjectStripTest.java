@@ -188,6 +188,96 @@ class ObjectStripTest {
         assertThat(store.remove(key)).isSameAs(changed);
     }
 
+    /**
+     * The stripped pod, Service and Namespace hold no mutable collection: fabric8's per-object {@code additionalProperties}
+     * LinkedHashMap and per-field ArrayLists are the shared immutable empties or exact-size
+     * immutable lists ({@link ObjectStrip#compact}). Mutating one throws, so a reader that mutated
+     * an informer object would fail here and in {@code InformersStripTest}, not corrupt the cache.
+     */
+    @Test
+    void strippedObjectsHoldOnlyImmutableCollections() throws Exception {
+        Pod p = ObjectStrip.pod(deploymentPod());
+        Service s = ObjectStrip.compacted(new ServiceBuilder().withNewMetadata().withName("s").withNamespace("n")
+                .withLabels(Map.of("app", "s")).endMetadata()
+                .withNewSpec().withSelector(Map.of("app", "s")).addNewPort().withName("http").withPort(80).endPort().endSpec()
+                .build());
+        Namespace n = ObjectStrip.compacted(new NamespaceBuilder().withNewMetadata().withName("n")
+                .withLabels(Map.of("istio.io/dataplane-mode", "ambient")).endMetadata().build());
+        for (Object o : List.of(p, s, n)) {
+            List<String> mutable = new java.util.ArrayList<>();
+            walk(o, o.getClass().getSimpleName(), mutable);
+            assertThat(mutable).as("mutable collections in the stripped %s", o.getClass().getSimpleName())
+                    .isEmpty();
+        }
+        assertThat(p.getMetadata().getAdditionalProperties()).isSameAs(Map.of());
+        assertThat(p.getSpec().getVolumes()).isSameAs(List.of());
+        assertThat(p.getStatus().getContainerStatuses()).isSameAs(List.of());
+        // The labels keep their order (as served) and answer lookups.
+        assertThat(p.getMetadata().getLabels()).isInstanceOf(ArrayMap.class)
+                .containsExactlyEntriesOf(deploymentPod().getMetadata().getLabels());
+        assertThat(p.getMetadata().getLabels().get("app")).isEqualTo(deploymentPod().getMetadata().getLabels().get("app"));
+        assertThat(p.getMetadata().getLabels().get("absent")).isNull();
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> p.getStatus().getConditions().add(null))
+                .isInstanceOf(UnsupportedOperationException.class);
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> p.getSpec().setAdditionalProperty("x", 1))
+                .isInstanceOf(UnsupportedOperationException.class);
+    }
+
+    /** Compaction changes no value: the full Deployment pod compacted equals and serializes as the pod read. */
+    @Test
+    void compactionChangesNoValue() throws Exception {
+        Pod full = deploymentPod();
+        ObjectStrip.compact(full);
+        assertThat(full).isEqualTo(deploymentPod());
+        assertThat(Serialization.asJson(full)).isEqualTo(Serialization.asJson(deploymentPod()));
+        assertThat(full.getMetadata().getManagedFields().get(0).getAdditionalProperties()).isSameAs(Map.of());
+    }
+
+    /** Records, under their path, the fields of fabric8 model objects that hold a collection accepting an add. */
+    @SuppressWarnings("unchecked")
+    private static void walk(Object o, String path, List<String> mutable) throws Exception {
+        if (o == null || !o.getClass().getName().startsWith("io.fabric8.kubernetes.api.model.")) {
+            return;
+        }
+        for (Class<?> c = o.getClass(); c != Object.class; c = c.getSuperclass()) {
+            for (java.lang.reflect.Field f : c.getDeclaredFields()) {
+                if (java.lang.reflect.Modifier.isStatic(f.getModifiers()) || f.getType().isPrimitive()) {
+                    continue;
+                }
+                f.setAccessible(true);
+                Object v = f.get(o);
+                String at = path + "." + f.getName();
+                if (v instanceof List<?> l) {
+                    if (acceptsAdd(() -> ((List<Object>) l).add(null))) {
+                        mutable.add(at);
+                    }
+                    for (Object e : l) {
+                        walk(e, at + "[]", mutable);
+                    }
+                } else if (v instanceof Map<?, ?> m) {
+                    if (acceptsAdd(() -> ((Map<Object, Object>) m).put("zz-probe", null))) {
+                        mutable.add(at);
+                    }
+                    for (Object e : m.values()) {
+                        walk(e, at + "{}", mutable);
+                    }
+                } else {
+                    walk(v, at, mutable);
+                }
+            }
+        }
+    }
+
+    /** Whether {@code add} succeeds; it is tried on collections of objects thrown away after the walk. */
+    private static boolean acceptsAdd(Runnable add) {
+        try {
+            add.run();
+            return true;
+        } catch (UnsupportedOperationException | NullPointerException e) {
+            return false;
+        }
+    }
+
     static Pod deploymentPod() throws Exception {
         try (InputStream in = ObjectStripTest.class.getResourceAsStream("/pods/deployment-pod.json")) {
             return Serialization.unmarshal(in, Pod.class);

@@ -1,0 +1,73 @@
+package io.zerohop.cli.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import javax.tools.ToolProvider;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code zerohop proxy --kubernetes} started as the image starts it: deploy/Dockerfile compiles
+ * deploy/train/TrainingApiServer.java, trains a second archive with train-cds.sh's
+ * {@code TRAIN_KUBERNETES} against it, and the launcher picks that archive for {@code --kubernetes}
+ * (benchmarks/results/k8scompact-2f9bc1c.md: the start-up CPU and RSS it saves). Here the same script runs
+ * (no Docker), and the proxy then syncs with the same throw-away server standing in for a cluster.
+ * Fails without the change: train-cds.sh ignored TRAIN_KUBERNETES (the archive held no fabric8 or
+ * Jackson class), and the launcher gave --kubernetes the default archive.
+ */
+class KubernetesLauncherE2EIT {
+
+    @Test
+    void kubernetesModeStartsFromItsOwnArchiveTrainedAgainstTheThrowAwayApiServer() throws Exception {
+        Path jar = Path.of(System.getProperty("zerohop.e2e.jar")).toAbsolutePath();
+        Path deploy = jar.getParent().resolve("../../../deploy").normalize();
+        Path work = Files.createDirectories(Path.of(System.getProperty("zerohop.e2e.workDir"), "kube-launcher-" + System.nanoTime()))
+                .toAbsolutePath();
+        Path stub = Files.createDirectories(work.resolve("train"));
+        // As the Dockerfile's train-api stage: javac -d /train TrainingApiServer.java
+        assertThat(ToolProvider.getSystemJavaCompiler().run(null, null, null, "-d", stub.toString(),
+                deploy.resolve("train/TrainingApiServer.java").toString())).isZero();
+        Path archive = work.resolve("zerohop-kubernetes.jsa");
+        String path = Path.of(NodeProxyE2EIT.java()).getParent() + ":" + System.getenv("PATH");
+        Map<String, String> env = Map.of("PATH", path, "ZEROHOP", deploy.resolve("zerohop.sh").toString(),
+                "ZEROHOP_JAR", jar.toString(), "TRAIN_KUBERNETES", stub.toString());
+
+        ProcessBuilder train = new ProcessBuilder("sh", deploy.resolve("train-cds.sh").toString(), archive.toString())
+                .redirectErrorStream(true).redirectOutput(work.resolve("train.log").toFile());
+        train.environment().remove("ZEROHOP_CDS_ARCHIVE");
+        train.environment().putAll(env);
+        Process t = train.start();
+        assertThat(t.waitFor(180, TimeUnit.SECONDS)).as("train-cds.sh finished").isTrue();
+        assertThat(t.exitValue()).as("train-cds.sh: " + Files.readString(work.resolve("train.log"))).isZero();
+
+        try (Child api = Child.start("training-api", work, List.of(NodeProxyE2EIT.java(), "-cp", stub.toString(), "TrainingApiServer"))) {
+            String master = api.awaitLine(l -> l.startsWith("training api server on "), "api listening", Duration.ofSeconds(30))
+                    .substring("training api server on ".length()).trim();
+            Path classes = work.resolve("classes.txt");
+            // No ZEROHOP_CDS_ARCHIVE: the launcher chooses by --kubernetes.
+            List<String> command = new ArrayList<>(List.of("env", "-u", "ZEROHOP_CDS_ARCHIVE", "PATH=" + path,
+                    "ZEROHOP_JAR=" + jar, "ZEROHOP_KUBERNETES_CDS_ARCHIVE=" + archive,
+                    "ZEROHOP_JAVA_OPTS_EXTRA=-Xlog:class+load=info:file=" + classes + " -Dkubernetes.master=http://" + master
+                            + " -Dkubernetes.auth.tryKubeConfig=false -Dkubernetes.auth.tryServiceAccount=false",
+                    "sh", deploy.resolve("zerohop.sh").toString(), "proxy", "--kubernetes", "--node", "train", "--in-memory-ca",
+                    "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "127.0.0.1:0", "--admin", "off",
+                    "--drain", "0s"));
+            try (Child proxy = Child.start("kube-launcher-proxy", work, command)) {
+                proxy.awaitLine(l -> l.startsWith("zerohop proxy ready"), "ready", Duration.ofSeconds(90));
+                proxy.sigterm();
+                assertThat(proxy.awaitExit(Duration.ofSeconds(30))).isZero();
+            }
+            String loaded = Files.readString(classes);
+            assertThat(loaded).contains("io.fabric8.kubernetes.api.model.Pod source: shared objects file",
+                    "com.fasterxml.jackson.databind.ObjectMapper source: shared objects file",
+                    "io.fabric8.kubernetes.client.informers.impl.DefaultSharedIndexInformer source: shared objects file",
+                    "io.zerohop.kubernetes.internal.ObjectStrip source: shared objects file");
+        }
+    }
+}
