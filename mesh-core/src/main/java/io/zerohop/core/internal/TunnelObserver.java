@@ -361,13 +361,7 @@ public final class TunnelObserver implements HboneEvents {
      * makes this side the destination reporter.
      */
     public Relay.End plain(Relay.End end, String kind, boolean inbound, InetSocketAddress src, InetSocketAddress dst, Object dstId) {
-        TrafficLabels labels;
-        if (sink != null) {
-            labels = plainLabels(inbound, src, dst);
-            sink.opened(labels);
-        } else {
-            labels = null;
-        }
+        TrafficLabels labels = plainOpened(inbound, src, dst);
         return new ForwardingEnd(end) {
             @Override
             public void ended(Relay.Stats s) {
@@ -377,14 +371,37 @@ public final class TunnelObserver implements HboneEvents {
                 // ignore_io_errors), unless the drain deadline cut the relay (ClosedFromDrain).
                 boolean denied = s.reset() && LivePlaintext.deniedByPolicy(end.channel());
                 String closedBy = denied ? ZtunnelAccessLog.LATE_REJECTION : drained(s) ? ZtunnelAccessLog.CLOSED_FROM_DRAIN : null;
-                if (labels != null) {
-                    // sent = server to client (b to a), received = client to server, as ztunnel.
-                    sink.bytes(labels, s.bytesFromB(), s.bytesFromA());
-                    sink.closed(labels.withResponseFlags(denied ? "DENY" : closedBy != null ? "CONNECT" : TrafficLabels.NO_FLAGS));
-                }
+                plainEnded(labels, s, denied ? "DENY" : closedBy != null ? "CONNECT" : TrafficLabels.NO_FLAGS);
                 plainLine(kind, inbound, src, dst, dstId, s, closedBy, null, labels);
             }
         };
+    }
+
+    /**
+     * A plain relay's (or a parsed plaintext connection's) {@code istio_tcp_connections_opened_total}, counted when its
+     * connection result would be built (ztunnel's {@code ConnectionResultBuilder::build}); returns its labels, which
+     * {@link #plainEnded} closes, or null without a metrics sink.
+     */
+    TrafficLabels plainOpened(boolean inbound, InetSocketAddress src, InetSocketAddress dst) {
+        if (sink == null) {
+            return null;
+        }
+        TrafficLabels l = plainLabels(inbound, src, dst);
+        sink.opened(l);
+        return l;
+    }
+
+    /**
+     * The end of what {@link #plainOpened} counted ({@code labels}; null: nothing): its bytes, {@code s} with the client
+     * as side a, in ztunnel's directions (sent = server to client, received = client to server), under the labels it
+     * opened with ({@code response_flags="-"}, as ztunnel's byte counters are fetched when its result is built), then its
+     * close with {@code flags} (failed too when not {@code -}), as ztunnel's {@code record}.
+     */
+    void plainEnded(TrafficLabels labels, Relay.Stats s, String flags) {
+        if (labels != null) {
+            sink.bytes(labels, s.bytesFromB(), s.bytesFromA());
+            sink.closed(labels.withResponseFlags(flags));
+        }
     }
 
     /**
@@ -449,8 +466,8 @@ public final class TunnelObserver implements HboneEvents {
     /**
      * {@code end} (the workload side of a plaintext-inbound connection parsed per request, {@code HttpEnforcement.plaintext})
      * with the connection's one access line when it closes, in the same shape as a relayed one's ({@link #plain}); its
-     * requests have their own lines. No metrics: as before, such a connection counts only when denied
-     * ({@code HttpEnforcement.Denials}). See {@link ParsedPlaintextLog}.
+     * requests have their own lines. Counted as a relayed one ({@link #plainOpened}, {@link #plainEnded}): until
+     * 2 December such a connection counted only when denied. See {@link ParsedPlaintextLog}.
      */
     public Relay.End plainParsed(Relay.End end, InetSocketAddress src, InetSocketAddress dst, Object dstId) {
         return ParsedPlaintextLog.wrap(this, end, src, dst, dstId);
@@ -546,10 +563,17 @@ public final class TunnelObserver implements HboneEvents {
         }
     }
 
-    /** A plain relay's labels: no verified principal, and ztunnel's connection_security_policy is "unknown". */
+    /**
+     * A plain relay's labels, as ztunnel's plaintext results (src/proxy/inbound_passthrough.rs and
+     * src/proxy/outbound.rs {@code conn_metrics_from_request}): the registry workloads at both addresses; no source
+     * principal (ztunnel's {@code with_source} leaves it to the mTLS identity, which plaintext has none of); the
+     * destination workload's identity as destination principal ({@code with_destination}: {@code w.identity()}), which
+     * was {@code unknown} until 2 December; connection_security_policy {@code unknown} ({@code SecurityPolicy::unknown}).
+     */
     private TrafficLabels plainLabels(boolean inbound, InetSocketAddress src, InetSocketAddress dst) {
+        Workload dw = registry.byAddress(dst.getAddress()).orElse(null);
         return TrafficLabels.of(inbound ? "destination" : "source", TrafficLabels.Peer.of(registry.byAddress(src.getAddress()).orElse(null), null, clusterId),
-                TrafficLabels.Peer.of(registry.byAddress(dst.getAddress()).orElse(null), null, clusterId), TrafficLabels.UNKNOWN);
+                TrafficLabels.Peer.of(dw, dw == null ? null : WorkloadStrings.text(registry.identityOf(dw)), clusterId), TrafficLabels.UNKNOWN);
     }
 
     /**
