@@ -475,14 +475,22 @@ public final class TunnelObserver implements HboneEvents {
 
     /**
      * A plaintext connection ztunnel denies before it builds a connection result, its early deny (istio/ztunnel
-     * src/proxy/inbound_passthrough.rs: a self call, {@code log_early_deny} with {@code Error::SelfCall}): in
-     * ztunnel's format its {@code connection failed} line at WARN ({@code src.addr}, {@code dst.addr},
-     * {@code direction="inbound"}, {@code error}), within the failed connections' budget as the other early denies;
-     * in zerohop's format nothing here (the opener's rate-limited WARN is the line), and no metrics, as ztunnel's.
+     * src/proxy/inbound_passthrough.rs {@code log_early_deny}: a self call, {@code Error::SelfCall}; in ztunnel's shared
+     * node mode, the mode zerohop's node proxy plays, also a destination address no workload has,
+     * {@code Error::UnknownDestination}, before #1218 moved it into the pod): no metrics, as ztunnel's, and one access
+     * line within the failed connections' budget (20 per 10 s, shared with the failed handshakes: a peer causes these
+     * at will), as the other early denies: ztunnel's {@code connection failed} at WARN ({@code src.addr},
+     * {@code dst.addr}, {@code direction="inbound"}, {@code error}: {@code ztunnelError}), or zerohop's
+     * {@code plaintext-inbound refused src=… src_id=- dst=… dst_id=… status=- reason="…"} ({@code dstId}: the identity of
+     * a workload at {@code dst}, or null; {@code reason}: zerohop's explanation). Until 2 December zerohop's format had
+     * only the opener's rate-limited WARN (self call) or the capture listener's INFO line (unknown destination).
      */
-    public void plainEarlyDeny(InetSocketAddress src, InetSocketAddress dst, String error) {
+    public void plainEarlyDeny(InetSocketAddress src, InetSocketAddress dst, Object dstId, String reason, String ztunnelError) {
         if (ztunnel != null) {
-            failures.warn(() -> ZtunnelAccessLog.handshakeFailed(access, ztunnel, src, dst, false, error));
+            failures.warn(() -> ZtunnelAccessLog.handshakeFailed(access, ztunnel, src, dst, false, ztunnelError));
+        } else {
+            failures.info("plaintext-inbound refused src={} src_id=- dst={} dst_id={} status=- reason=\"{}\"", addr(src), addr(dst),
+                    dstId == null ? "-" : dstId, reason);
         }
     }
 

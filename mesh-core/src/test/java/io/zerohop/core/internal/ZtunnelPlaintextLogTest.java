@@ -78,6 +78,22 @@ class ZtunnelPlaintextLogTest {
         assertThat(metrics.opened).isEmpty();
     }
 
+    /**
+     * Plaintext to an address no workload has: ztunnel's shared node mode's early deny, {@code Error::UnknownDestination}
+     * (inbound_passthrough.rs before commit 4de5e896), WARN {@code connection failed}, no metrics; until 2 December
+     * nothing was written in ztunnel's format.
+     */
+    @Test
+    void anAddressWithoutAWorkloadIsZtunnelsUnknownDestination() {
+        PartsFixture f = new PartsFixture();
+        PlaintextInbound plaintext = new PlaintextInbound(f.local, f.ownPorts, f.engine, f.authorizer, f.http, observer, f.refusals);
+        assertThat(plaintext.open(SRC, new InetSocketAddress(PartsFixture.UNKNOWN_IP, 8080), null)).isCompletedExceptionally();
+        assertThat(lines).hasSize(1);
+        assertThat(lines.get(0).text()).isEqualTo("T\twarn\taccess\tconnection failed\tsrc.addr=127.0.82.9:40000 dst.addr=10.9.9.9:8080"
+                + " direction=\"inbound\" error=\"unknown destination: 10.9.9.9\"");
+        assertThat(metrics.opened).isEmpty();
+    }
+
     @Test
     void aParsedConnectionDeniedAfterTheSniffIsConnectionCompleteWithTheRejection() {
         EmbeddedChannel up = new EmbeddedChannel();
