@@ -23,7 +23,9 @@ import java.time.Duration;
  * client connection closes, writes the line ({@link TunnelObserver#plainLine}) with the error of an end zerohop
  * chose: {@code connection closed due to policy change} (a policy change, {@link LivePlaintext#DENIED_BY_POLICY} on the
  * workload side), ztunnel's rejection for a denial after the sniff ({@link HttpEnforcement#DENIED_UNPARSED}, with
- * zerohop's explanation as {@code reason} in zerohop's format), or {@code connection closed due to connection drain}.
+ * zerohop's explanation as {@code reason} in zerohop's format), or {@code connection closed due to connection drain} when
+ * the drain reset it ({@link TunnelCount#cutByDrain}: exact; until 2 December any close past the deadline or while the
+ * event loop stopped, without an I/O error, was taken for the drain's).
  * The same ends count in ztunnel's metrics, as a relayed connection's ({@link TunnelObserver#plain}): opened at the join,
  * closed (with {@code DENY}, {@code CONNECT} for the drain, else {@code -}) and its bytes at the close; until 2 December
  * only a denial counted. One instance per connection, on its event loop only.
@@ -32,7 +34,7 @@ final class ParsedPlaintextLog extends ChannelDuplexHandler {
     private final long startNanos = System.nanoTime();
     private long read;
     private long written;
-    /** An I/O error on the client connection (its reset): {@code end=reset} in zerohop's format. */
+    /** An I/O error on the client connection (its reset): {@code end=reset} in zerohop's format (the drain is told apart exactly). */
     private boolean ioError;
 
     private ParsedPlaintextLog() {}
@@ -78,7 +80,7 @@ final class ParsedPlaintextLog extends ChannelDuplexHandler {
             closedBy = ZtunnelAccessLog.rejection(PolicyAuthorizer.rejection(unparsed.decision()), unparsed.decision().explain());
             reason = unparsed.decision().explain() + " (not parsed as HTTP: " + unparsed.why() + ")";
             flags = "DENY";
-        } else if (observer.cutByDrain(ch) && !ioError) {
+        } else if (TunnelCount.cutByDrain(ch)) {
             closedBy = ZtunnelAccessLog.CLOSED_FROM_DRAIN;
             flags = "CONNECT";
         } else {

@@ -494,11 +494,6 @@ public final class TunnelObserver implements HboneEvents {
         }
     }
 
-    /** Whether a parsed plaintext connection that closed now was cut by the drain: past the deadline, or its loop is stopping. */
-    boolean cutByDrain(io.netty.channel.Channel ch) {
-        return drainDeadlinePassed.getAsBoolean() || ch.eventLoop().isShuttingDown();
-    }
-
     /**
      * ztunnel's labels for a tunnel. The source principal is the verified peer (inbound) or our own
      * identity (outbound); inbound, the source workload is {@link TunnelSource}'s (the registry

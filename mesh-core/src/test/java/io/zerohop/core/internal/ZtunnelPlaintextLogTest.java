@@ -136,6 +136,32 @@ class ZtunnelPlaintextLogTest {
         up2.finishAndReleaseAll();
     }
 
+    /**
+     * Past the drain deadline, only the drain's own reset of a parsed connection (TunnelCount) is ztunnel's
+     * {@code ClosedFromDrain} (counted {@code CONNECT}); one its client ends then is a clean end. Until 2 December any
+     * close after the deadline without an I/O error was taken for the drain's.
+     */
+    @Test
+    void afterTheDrainDeadlineOnlyTheDrainsResetIsClosedFromDrain() {
+        observer.drainDeadline(() -> true);
+        EmbeddedChannel up = new EmbeddedChannel();
+        EmbeddedChannel client = new EmbeddedChannel();
+        observer.plainParsed(new Stub(up), SRC, DST, null).joinFrom(new Stub(client));
+        client.close();
+        EmbeddedChannel up2 = new EmbeddedChannel();
+        EmbeddedChannel client2 = new EmbeddedChannel();
+        observer.plainParsed(new Stub(up2), SRC, DST, null).joinFrom(new Stub(client2));
+        TunnelCount.reset(client2);
+        assertThat(lines).hasSize(2);
+        assertThat(lines.get(0).text()).startsWith("T\tinfo\taccess\tconnection complete\t").doesNotContain("error=");
+        assertThat(lines.get(1).text()).startsWith("T\terror\taccess\tconnection complete\t")
+                .endsWith(" error=\"connection closed due to connection drain\"");
+        assertThat(metrics.opened).hasSize(2);
+        assertThat(metrics.closed).extracting(TrafficLabels::responseFlags).containsExactly("-", "CONNECT");
+        up.finishAndReleaseAll();
+        up2.finishAndReleaseAll();
+    }
+
     /** A relay end over an EmbeddedChannel whose join does nothing (the parser's join is HttpEnforcement's, not tested here). */
     record Stub(Channel channel) implements Relay.End {
         @Override
