@@ -1,11 +1,11 @@
 package io.zerohop.core.http;
 
 import static io.zerohop.core.http.L7SniffDecisionTest.await;
+import static io.zerohop.core.http.L7SniffDecisionTest.count;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.net.httpserver.HttpServer;
-import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.search.Search;
+import io.micrometer.core.instrument.Tags;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.zerohop.core.AppProtocol;
 import io.zerohop.core.Capture;
@@ -18,7 +18,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -59,18 +58,12 @@ class ParsedPlaintextMetricsTest {
                     .meterRegistry(m).threads(1).build()) {
                 server.start().get(10, TimeUnit.SECONDS);
                 InetSocketAddress via = server.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0), new InetSocketAddress(ip, port)));
-                Map<String, String> labels = new LinkedHashMap<>();
-                labels.put("reporter", "destination");
-                labels.put("source_workload", "frontend");
-                labels.put("source_workload_namespace", "prod");
-                labels.put("source_principal", "unknown");
-                labels.put("source_cluster", "Kubernetes");
-                labels.put("destination_workload", "backend");
-                labels.put("destination_canonical_service", "backend");
-                labels.put("destination_principal", backend.identity().toString());
-                labels.put("destination_cluster", "Kubernetes");
-                labels.put("request_protocol", "tcp");
-                labels.put("connection_security_policy", "unknown");
+                Tags labels = Tags.of("reporter", "destination", "source_workload", "frontend", "source_workload_namespace", "prod",
+                        "source_principal", "unknown", "source_cluster", "Kubernetes", "destination_workload", "backend",
+                        "destination_canonical_service", "backend", "destination_principal", backend.identity().toString(),
+                        "destination_cluster", "Kubernetes", "request_protocol", "tcp", "connection_security_policy", "unknown");
+                Tags clean = labels.and("response_flags", "-");
+                Tags denied = labels.and("response_flags", "DENY");
 
                 String request = "GET /api/a HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n";
                 int responseBytes;
@@ -81,13 +74,13 @@ class ParsedPlaintextMetricsTest {
                     assertThat(response).startsWith("HTTP/1.1 200 ");
                     responseBytes = response.getBytes(StandardCharsets.ISO_8859_1).length;
                 }
-                await(() -> sum(m.find("istio.tcp.connections.closed"), labels) >= 1);
-                assertThat(sum(m.find("istio.tcp.connections.opened"), with(labels, "response_flags", "-"))).isEqualTo(1);
-                assertThat(sum(m.find("istio.tcp.connections.closed"), with(labels, "response_flags", "-"))).isEqualTo(1);
-                assertThat(sum(m.find("istio.tcp.connections.failed"), labels)).isZero();
+                await(() -> count(m.find("istio.tcp.connections.closed").tags(labels)) >= 1);
+                assertThat(count(m.find("istio.tcp.connections.opened").tags(clean))).isEqualTo(1);
+                assertThat(count(m.find("istio.tcp.connections.closed").tags(clean))).isEqualTo(1);
+                assertThat(count(m.find("istio.tcp.connections.failed").tags(labels))).isZero();
                 // As the wire carried them, as a plain relay counts them: received = the request, sent = the response.
-                assertThat(sum(m.find("istio.tcp.received.bytes"), labels)).isEqualTo(request.length());
-                assertThat(sum(m.find("istio.tcp.sent.bytes"), labels)).isEqualTo(responseBytes);
+                assertThat(count(m.find("istio.tcp.received.bytes").tags(labels))).isEqualTo(request.length());
+                assertThat(count(m.find("istio.tcp.sent.bytes").tags(labels))).isEqualTo(responseBytes);
 
                 // Not HTTP: sniffed, then denied (the ALLOW's paths cannot match bytes): one more connection, counted once,
                 // opened with "-" and closed and failed with DENY (before, it was counted by the denial alone).
@@ -98,30 +91,17 @@ class ParsedPlaintextMetricsTest {
                     s.getOutputStream().write("\u0001\u0002junk".getBytes(StandardCharsets.ISO_8859_1));
                     assertThat(L7SniffDecisionTest.readToEnd(s)).isEmpty();
                 }
-                await(() -> sum(m.find("istio.tcp.connections.closed"), labels) >= 2);
-                assertThat(sum(m.find("istio.tcp.connections.opened"), labels)).as("every connection opened once").isEqualTo(2);
-                assertThat(sum(m.find("istio.tcp.connections.closed"), with(labels, "response_flags", "DENY"))).isEqualTo(1);
-                assertThat(sum(m.find("istio.tcp.connections.failed"), with(labels, "response_flags", "DENY"))).isEqualTo(1);
-                assertThat(sum(m.find("istio.tcp.received.bytes"), with(labels, "response_flags", "-"))).isEqualTo(request.length() + 6);
+                await(() -> count(m.find("istio.tcp.connections.closed").tags(labels)) >= 2);
+                assertThat(count(m.find("istio.tcp.connections.opened").tags(labels))).as("every connection opened once").isEqualTo(2);
+                assertThat(count(m.find("istio.tcp.connections.closed").tags(denied))).isEqualTo(1);
+                assertThat(count(m.find("istio.tcp.connections.failed").tags(denied))).isEqualTo(1);
+                assertThat(count(m.find("istio.tcp.received.bytes").tags(clean))).isEqualTo(request.length() + 6);
                 Thread.sleep(200); // nothing more comes: a second count of either connection would show here
-                assertThat(sum(m.find("istio.tcp.connections.closed"), labels)).isEqualTo(2);
-                assertThat(sum(m.find("istio.tcp.connections.opened"), labels)).isEqualTo(2);
+                assertThat(count(m.find("istio.tcp.connections.closed").tags(labels))).isEqualTo(2);
+                assertThat(count(m.find("istio.tcp.connections.opened").tags(labels))).isEqualTo(2);
             }
         } finally {
             app.stop(0);
         }
-    }
-
-    static double sum(Search s, Map<String, String> labels) {
-        for (Map.Entry<String, String> e : labels.entrySet()) {
-            s = s.tag(e.getKey(), e.getValue());
-        }
-        return s.counters().stream().mapToDouble(Counter::count).sum();
-    }
-
-    static Map<String, String> with(Map<String, String> m, String k, String v) {
-        Map<String, String> c = new LinkedHashMap<>(m);
-        c.put(k, v);
-        return c;
     }
 }

@@ -62,35 +62,24 @@ class ZtunnelPlaintextLogTest {
     }
 
     /**
-     * A self call through the plaintext listener: ztunnel's early deny, {@code connection failed} at WARN with
-     * {@code Error::SelfCall}'s text, no metrics (inbound_passthrough.rs {@code log_early_deny} before any connection
-     * result); until 2 December nothing was written in ztunnel's format. PlaintextInbound with this observer.
+     * ztunnel's early denies of plaintext (inbound_passthrough.rs {@code log_early_deny}, before any connection result):
+     * {@code connection failed} at WARN, no metrics. A self call, {@code Error::SelfCall}; an address no workload has, the
+     * {@code Error::UnknownDestination} of ztunnel's shared node mode (inbound_passthrough.rs before commit 4de5e896).
+     * Until 2 December neither was written in ztunnel's format. PlaintextInbound with this observer.
      */
     @Test
-    void aSelfCallIsZtunnelsEarlyDeny() {
+    void aSelfCallAndAnAddressWithoutAWorkloadAreZtunnelsEarlyDenies() {
         PartsFixture f = new PartsFixture();
         PlaintextInbound plaintext = new PlaintextInbound(f.local, f.ownPorts, f.engine, f.authorizer, f.http, observer, f.refusals);
-        assertThat(plaintext.open(SRC, new InetSocketAddress(PartsFixture.BACKEND_IP, 15008), null)).isCompletedExceptionally();
-        assertThat(lines).hasSize(1);
-        assertThat(lines.get(0).text()).isEqualTo("T\twarn\taccess\tconnection failed\tsrc.addr=127.0.82.9:40000 dst.addr="
-                + io.zerohop.core.Addresses.authority(new InetSocketAddress(PartsFixture.BACKEND_IP, 15008))
-                + " direction=\"inbound\" error=\"attempted recursive call to ourselves\"");
-        assertThat(metrics.opened).isEmpty();
-    }
-
-    /**
-     * Plaintext to an address no workload has: ztunnel's shared node mode's early deny, {@code Error::UnknownDestination}
-     * (inbound_passthrough.rs before commit 4de5e896), WARN {@code connection failed}, no metrics; until 2 December
-     * nothing was written in ztunnel's format.
-     */
-    @Test
-    void anAddressWithoutAWorkloadIsZtunnelsUnknownDestination() {
-        PartsFixture f = new PartsFixture();
-        PlaintextInbound plaintext = new PlaintextInbound(f.local, f.ownPorts, f.engine, f.authorizer, f.http, observer, f.refusals);
-        assertThat(plaintext.open(SRC, new InetSocketAddress(PartsFixture.UNKNOWN_IP, 8080), null)).isCompletedExceptionally();
-        assertThat(lines).hasSize(1);
-        assertThat(lines.get(0).text()).isEqualTo("T\twarn\taccess\tconnection failed\tsrc.addr=127.0.82.9:40000 dst.addr=10.9.9.9:8080"
-                + " direction=\"inbound\" error=\"unknown destination: 10.9.9.9\"");
+        InetSocketAddress self = new InetSocketAddress(PartsFixture.BACKEND_IP, 15008);
+        InetSocketAddress nobody = new InetSocketAddress(PartsFixture.UNKNOWN_IP, 8080);
+        assertThat(plaintext.open(SRC, self, null)).isCompletedExceptionally();
+        assertThat(plaintext.open(SRC, nobody, null)).isCompletedExceptionally();
+        assertThat(lines).extracting(ZtunnelFailedOpenLogTest.Written::text).containsExactly(
+                "T\twarn\taccess\tconnection failed\tsrc.addr=127.0.82.9:40000 dst.addr=" + io.zerohop.core.Addresses.authority(self)
+                        + " direction=\"inbound\" error=\"attempted recursive call to ourselves\"",
+                "T\twarn\taccess\tconnection failed\tsrc.addr=127.0.82.9:40000 dst.addr=10.9.9.9:8080"
+                        + " direction=\"inbound\" error=\"unknown destination: 10.9.9.9\"");
         assertThat(metrics.opened).isEmpty();
     }
 
