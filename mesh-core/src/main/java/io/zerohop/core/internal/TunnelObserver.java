@@ -378,16 +378,21 @@ public final class TunnelObserver implements HboneEvents {
     }
 
     /**
-     * A plain relay's (or a parsed plaintext connection's) {@code istio_tcp_connections_opened_total}, counted when its
-     * connection result would be built (ztunnel's {@code ConnectionResultBuilder::build}); returns its labels, which
-     * {@link #plainEnded} closes, or null without a metrics sink.
+     * A plain relay's (or a parsed plaintext connection's) {@code istio_tcp_connections_opened_total} and, in ztunnel's
+     * format, its {@code connection opened} DEBUG line, when its connection result would be built (ztunnel's
+     * {@code ConnectionResultBuilder::build}); returns its labels, which {@link #plainEnded} closes, or null without a
+     * metrics sink.
      */
     TrafficLabels plainOpened(boolean inbound, InetSocketAddress src, InetSocketAddress dst) {
-        if (sink == null) {
-            return null;
+        TrafficLabels l = null;
+        if (sink != null) {
+            l = plainLabels(inbound, src, dst);
+            sink.opened(l);
         }
-        TrafficLabels l = plainLabels(inbound, src, dst);
-        sink.opened(l);
+        if (ztunnel != null) {
+            TrafficLabels known = l;
+            ZtunnelAccessLog.plainOpened(access, ztunnel, inbound, src, dst, () -> known != null ? known : plainLabels(inbound, src, dst));
+        }
         return l;
     }
 
