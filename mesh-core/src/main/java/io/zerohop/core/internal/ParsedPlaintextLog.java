@@ -40,7 +40,25 @@ final class ParsedPlaintextLog extends ChannelDuplexHandler {
     private ParsedPlaintextLog() {}
 
     static Relay.End wrap(TunnelObserver observer, Relay.End end, InetSocketAddress src, InetSocketAddress dst, Object dstId) {
+        long dialledNanos = System.nanoTime();
+        java.util.concurrent.atomic.AtomicBoolean reported = new java.util.concurrent.atomic.AtomicBoolean();
         return new ForwardingEnd(end) {
+            /**
+             * Reset before the join (the client was gone once the dial completed: CaptureListener): nothing was parsed, so
+             * it ends here as a relay reset then does ({@link TunnelObserver#plain}): counted and its one line.
+             */
+            @Override
+            public void reset() {
+                end.reset();
+                if (reported.compareAndSet(false, true)) {
+                    Relay.Stats s = new Relay.Stats(0, 0, Duration.ofNanos(System.nanoTime() - dialledNanos), true);
+                    String closedBy = observer.drained(s) ? ZtunnelAccessLog.CLOSED_FROM_DRAIN : null;
+                    TrafficLabels labels = observer.plainOpened(true, src, dst);
+                    observer.plainEnded(labels, s, closedBy != null ? "CONNECT" : TrafficLabels.NO_FLAGS);
+                    observer.plainLine("plaintext-inbound", true, src, dst, dstId, s, closedBy, null, labels);
+                }
+            }
+
             @Override
             public Relay.Throttle throttle() {
                 return end.throttle();
@@ -53,6 +71,7 @@ final class ParsedPlaintextLog extends ChannelDuplexHandler {
 
             @Override
             public void joinFrom(Relay.End client) {
+                reported.set(true);
                 Channel ch = client.channel();
                 ParsedPlaintextLog counter = new ParsedPlaintextLog();
                 ch.pipeline().addLast("zerohop-plaintext-log", counter);

@@ -161,7 +161,7 @@ public final class TunnelObserver implements HboneEvents {
     }
 
     /** {@link #cutByDrain} of a plain TCP relay. */
-    private boolean drained(Relay.Stats s) {
+    boolean drained(Relay.Stats s) {
         return s.reset() && drainDeadlinePassed.getAsBoolean();
     }
 
@@ -362,7 +362,31 @@ public final class TunnelObserver implements HboneEvents {
      */
     public Relay.End plain(Relay.End end, String kind, boolean inbound, InetSocketAddress src, InetSocketAddress dst, Object dstId) {
         TrafficLabels labels = plainOpened(inbound, src, dst);
+        long openedNanos = System.nanoTime();
         return new ForwardingEnd(end) {
+            /** Set by the join, from which the relay reports the end, or by a reset before any join, which reports it here. */
+            private final java.util.concurrent.atomic.AtomicBoolean reported = new java.util.concurrent.atomic.AtomicBoolean();
+
+            @Override
+            public void joinFrom(Relay.End client) {
+                reported.set(true);
+                Relay.join(client, this);
+            }
+
+            /**
+             * A reset before the join (the client was gone once the dial completed, or the move onto the dial's loop
+             * failed: CaptureListener): no relay will report this end, so it ends here, as ztunnel's result records the
+             * copy's end of a client that left (src/copy.rs ignores the reset: no failure). Until 2 December such a
+             * relay was counted opened and never closed, and had no access line.
+             */
+            @Override
+            public void reset() {
+                end.reset();
+                if (reported.compareAndSet(false, true)) {
+                    ended(new Relay.Stats(0, 0, java.time.Duration.ofNanos(System.nanoTime() - openedNanos), true));
+                }
+            }
+
             @Override
             public void ended(Relay.Stats s) {
                 // The captured client is side a, this destination side b.

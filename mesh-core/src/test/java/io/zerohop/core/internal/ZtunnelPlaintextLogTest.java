@@ -154,6 +154,34 @@ class ZtunnelPlaintextLogTest {
         up2.finishAndReleaseAll();
     }
 
+    /**
+     * A plain relay reset before its join (its client was gone once the dial completed: CaptureListener resets the
+     * dialled end instead of joining it) ends there: counted closed with {@code -} (ztunnel's copy ignores the client's
+     * reset) and its one line, {@code info}. Until 2 December it stayed counted open for ever, with no line.
+     */
+    @Test
+    void aRelayOrParsedEndResetBeforeItsJoinIsClosedAndLogged() {
+        EmbeddedChannel up = new EmbeddedChannel();
+        Relay.End end = observer.plain(new Stub(up), "plaintext-inbound", true, SRC, DST, null);
+        end.reset();
+        end.reset();
+        assertThat(metrics.opened).hasSize(1);
+        assertThat(metrics.closed).extracting(TrafficLabels::responseFlags).containsExactly("-");
+        assertThat(complete()).hasSize(1);
+        assertThat(complete().get(0)).startsWith("T\tinfo\taccess\tconnection complete\tsrc.addr=127.0.82.9:40000 ")
+                .contains(" bytes_sent=0 bytes_recv=0 ").doesNotContain("error=");
+        // The same for one that would have been parsed (it was not counted at all, and had no line).
+        EmbeddedChannel up2 = new EmbeddedChannel();
+        Relay.End parsed = observer.plainParsed(new Stub(up2), SRC, DST, null);
+        parsed.reset();
+        parsed.reset();
+        assertThat(metrics.opened).hasSize(2);
+        assertThat(metrics.closed).extracting(TrafficLabels::responseFlags).containsExactly("-", "-");
+        assertThat(complete()).hasSize(2);
+        up.finishAndReleaseAll();
+        up2.finishAndReleaseAll();
+    }
+
     /** The {@code connection complete} lines written so far (each connection's opened line left out). */
     List<String> complete() {
         return lines.stream().map(ZtunnelFailedOpenLogTest.Written::text).filter(t -> t.contains("\tconnection complete\t")).toList();
