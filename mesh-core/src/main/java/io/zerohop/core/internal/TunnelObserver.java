@@ -366,11 +366,14 @@ public final class TunnelObserver implements HboneEvents {
         return new ForwardingEnd(end) {
             /** Set by the join, from which the relay reports the end, or by a reset before any join, which reports it here. */
             private final java.util.concurrent.atomic.AtomicBoolean reported = new java.util.concurrent.atomic.AtomicBoolean();
+            /** The captured client's connection once joined: the drain marks it when it cuts it (TunnelCount.cutByDrain). */
+            private volatile io.netty.channel.Channel client;
 
             @Override
-            public void joinFrom(Relay.End client) {
+            public void joinFrom(Relay.End c) {
                 reported.set(true);
-                Relay.join(client, this);
+                client = c.channel();
+                Relay.join(c, this);
             }
 
             /**
@@ -394,7 +397,10 @@ public final class TunnelObserver implements HboneEvents {
                 // error in both formats. Any other reset is no failure to ztunnel's copy (src/copy.rs
                 // ignore_io_errors), unless the drain deadline cut the relay (ClosedFromDrain).
                 boolean denied = s.reset() && LivePlaintext.deniedByPolicy(end.channel());
-                String closedBy = denied ? ZtunnelAccessLog.LATE_REJECTION : drained(s) ? ZtunnelAccessLog.CLOSED_FROM_DRAIN : null;
+                // Joined: exactly whether the drain reset the client; else (reset before the join) any reset past its deadline.
+                io.netty.channel.Channel c = client;
+                boolean drain = c != null ? TunnelCount.cutByDrain(c) : drained(s);
+                String closedBy = denied ? ZtunnelAccessLog.LATE_REJECTION : drain ? ZtunnelAccessLog.CLOSED_FROM_DRAIN : null;
                 plainEnded(labels, s, denied ? "DENY" : closedBy != null ? "CONNECT" : TrafficLabels.NO_FLAGS);
                 plainLine(kind, inbound, src, dst, dstId, s, closedBy, null, labels);
             }

@@ -182,6 +182,34 @@ class ZtunnelPlaintextLogTest {
         up2.finishAndReleaseAll();
     }
 
+    /**
+     * A joined plain relay is the drain's cut only when the drain reset its client (TunnelCount marks it); a relay its
+     * client reset past the deadline is an ordinary reset, no failure. Until 2 December any relay reset past the
+     * deadline was taken for the drain's. A real Relay joins the two EmbeddedChannels and reports the end.
+     */
+    @Test
+    void aJoinedRelayIsTheDrainsCutOnlyWhenTheDrainResetItsClient() {
+        observer.drainDeadline(() -> true);
+        for (boolean byDrain : new boolean[] {false, true}) {
+            EmbeddedChannel up = new EmbeddedChannel();
+            EmbeddedChannel client = new EmbeddedChannel();
+            Relay.End end = observer.plain(new Stub(up), "plaintext-inbound", true, SRC, DST, null);
+            end.joinFrom(new Stub(client));
+            if (byDrain) {
+                TunnelCount.reset(client);
+            } else {
+                client.close(); // its client's own end, past the deadline
+            }
+            up.finishAndReleaseAll();
+            client.finishAndReleaseAll();
+        }
+        assertThat(complete()).hasSize(2);
+        assertThat(complete().get(0)).startsWith("T\tinfo\taccess\tconnection complete\t").doesNotContain("error=");
+        assertThat(complete().get(1)).startsWith("T\terror\taccess\tconnection complete\t")
+                .endsWith(" error=\"connection closed due to connection drain\"");
+        assertThat(metrics.closed).extracting(TrafficLabels::responseFlags).containsExactly("-", "CONNECT");
+    }
+
     /** The {@code connection complete} lines written so far (each connection's opened line left out). */
     List<String> complete() {
         return lines.stream().map(ZtunnelFailedOpenLogTest.Written::text).filter(t -> t.contains("\tconnection complete\t")).toList();
