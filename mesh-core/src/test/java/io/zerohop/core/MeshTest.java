@@ -400,9 +400,10 @@ class MeshTest {
     }
 
     /**
-     * A plaintext-inbound connection the capture listener refuses (its destination is no workload of
-     * this node) is logged as plaintext inbound, with both ends as PlaintextInbound's own refusal
-     * lines name them: it was {@code outbound 127.0.0.1:… -> …}.
+     * A plaintext-inbound connection refused because its destination is no workload of this node is
+     * logged as plaintext inbound, with both ends: it was {@code outbound 127.0.0.1:… -> …}, then the
+     * capture listener's INFO line; since 2 December its access line, ztunnel's early deny
+     * (PlaintextEarlyDenyLineTest), and the capture listener's line is not added.
      */
     @Test
     void aRefusedPlaintextInboundConnectionIsLoggedAsInboundWithBothEnds() throws Exception {
@@ -411,9 +412,9 @@ class MeshTest {
         try (CapturedStderr err = new CapturedStderr(); Socket s = new Socket(plain.getAddress(), plain.getPort())) {
             s.setSoTimeout(10_000);
             assertThat(readOrReset(s)).as("refused: reset or closed").isEqualTo(-1);
-            String line = err.awaitLine("plaintext inbound " + Addresses.authority((InetSocketAddress) s.getLocalSocketAddress())
-                    + " (no identity) -> 127.0.0.9:9090 (not a workload of this node) refused: ");
-            assertThat(line).contains("INFO io.zerohop.core.internal.CaptureListener").doesNotContain("outbound");
+            String line = err.awaitLine("access - plaintext-inbound refused src=" + Addresses.authority((InetSocketAddress) s.getLocalSocketAddress()));
+            assertThat(line).endsWith(" src_id=- dst=127.0.0.9:9090 dst_id=- status=- reason=\"not a workload of this node\"");
+            assertThat(err.count("CaptureListener")).isZero();
         }
     }
 

@@ -272,7 +272,8 @@ public final class CaptureListener {
                     ch.writeAndFlush(new DefaultSocks5CommandResponse(Socks5CommandStatus.SUCCESS, Socks5AddressType.IPv4, "0.0.0.0", 0))
                             .addListener(f -> onLoopOf(ch, end, () -> {
                                 ch.pipeline().remove(Socks5ServerEncoder.class);
-                                Relay.join(Relay.tcp(ch), end);
+                                // As relay(): an end that accounts for its join (a plain relay's) sees it.
+                                end.joinFrom(Relay.tcp(ch));
                                 hold.release();
                             }));
                 });

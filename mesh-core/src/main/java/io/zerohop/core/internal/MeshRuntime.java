@@ -101,12 +101,6 @@ public final class MeshRuntime {
                 observer.denied(t, ZtunnelAccessLog.rejection(PolicyAuthorizer.rejection(d), d.explain()),
                         d.explain() + " (not parsed as HTTP: " + why + ")");
             }
-
-            @Override
-            public void plaintext(java.net.InetSocketAddress source, java.net.InetSocketAddress destination) {
-                // As a plaintext denial at accept (PlaintextInbound.open): such a connection has no TCP metrics of its own.
-                observer.plainFailed(true, source, destination, "DENY");
-            }
         });
         http.logRefusals(refusals, observer::logsRefusals);
         PolicyAuthorizer authorizer = policy == null ? null : new PolicyAuthorizer(policy, registry, refusals, observer::logsRefusals);

@@ -23,20 +23,42 @@ import java.time.Duration;
  * client connection closes, writes the line ({@link TunnelObserver#plainLine}) with the error of an end zerohop
  * chose: {@code connection closed due to policy change} (a policy change, {@link LivePlaintext#DENIED_BY_POLICY} on the
  * workload side), ztunnel's rejection for a denial after the sniff ({@link HttpEnforcement#DENIED_UNPARSED}, with
- * zerohop's explanation as {@code reason} in zerohop's format), or {@code connection closed due to connection drain}.
- * One instance per connection, on its event loop only.
+ * zerohop's explanation as {@code reason} in zerohop's format), or {@code connection closed due to connection drain} when
+ * the drain reset it ({@link TunnelCount#cutByDrain}: exact; until 2 December any close past the deadline or while the
+ * event loop stopped, without an I/O error, was taken for the drain's).
+ * The same ends count in ztunnel's metrics, as a relayed connection's ({@link TunnelObserver#plain}): opened at the join,
+ * closed (with {@code DENY}, {@code CONNECT} for the drain, else {@code -}) and its bytes at the close; until 2 December
+ * only a denial counted. One instance per connection, on its event loop only.
  */
 final class ParsedPlaintextLog extends ChannelDuplexHandler {
     private final long startNanos = System.nanoTime();
     private long read;
     private long written;
-    /** An I/O error on the client connection (its reset): {@code end=reset} in zerohop's format. */
+    /** An I/O error on the client connection (its reset): {@code end=reset} in zerohop's format (the drain is told apart exactly). */
     private boolean ioError;
 
     private ParsedPlaintextLog() {}
 
     static Relay.End wrap(TunnelObserver observer, Relay.End end, InetSocketAddress src, InetSocketAddress dst, Object dstId) {
+        long dialledNanos = System.nanoTime();
+        java.util.concurrent.atomic.AtomicBoolean reported = new java.util.concurrent.atomic.AtomicBoolean();
         return new ForwardingEnd(end) {
+            /**
+             * Reset before the join (the client was gone once the dial completed: CaptureListener): nothing was parsed, so
+             * it ends here as a relay reset then does ({@link TunnelObserver#plain}): counted and its one line.
+             */
+            @Override
+            public void reset() {
+                end.reset();
+                if (reported.compareAndSet(false, true)) {
+                    Relay.Stats s = new Relay.Stats(0, 0, Duration.ofNanos(System.nanoTime() - dialledNanos), true);
+                    String closedBy = observer.drained(s) ? ZtunnelAccessLog.CLOSED_FROM_DRAIN : null;
+                    TrafficLabels labels = observer.plainOpened(true, src, dst);
+                    observer.plainEnded(labels, s, closedBy != null ? "CONNECT" : TrafficLabels.NO_FLAGS);
+                    observer.plainLine("plaintext-inbound", true, src, dst, dstId, s, closedBy, null, labels);
+                }
+            }
+
             @Override
             public Relay.Throttle throttle() {
                 return end.throttle();
@@ -49,32 +71,44 @@ final class ParsedPlaintextLog extends ChannelDuplexHandler {
 
             @Override
             public void joinFrom(Relay.End client) {
+                reported.set(true);
                 Channel ch = client.channel();
                 ParsedPlaintextLog counter = new ParsedPlaintextLog();
                 ch.pipeline().addLast("zerohop-plaintext-log", counter);
                 Channel up = end.channel();
-                ch.closeFuture().addListener(f -> counter.closed(observer, ch, up, src, dst, dstId));
+                // Opened here, where the close below is certain to follow: a relayed connection opens at its dial's end.
+                TrafficLabels labels = observer.plainOpened(true, src, dst);
+                ch.closeFuture().addListener(f -> counter.closed(observer, ch, up, src, dst, dstId, labels));
                 end.joinFrom(client);
             }
         };
     }
 
-    private void closed(TunnelObserver observer, Channel ch, Channel up, InetSocketAddress src, InetSocketAddress dst, Object dstId) {
+    private void closed(TunnelObserver observer, Channel ch, Channel up, InetSocketAddress src, InetSocketAddress dst, Object dstId,
+                        TrafficLabels labels) {
         HttpEnforcement.UnparsedDenial unparsed = ch.attr(HttpEnforcement.DENIED_UNPARSED).get();
         String closedBy;
         String reason = null;
+        // ztunnel's flag of each error (src/proxy/metrics.rs extract_failure_reason): both rejections are
+        // AuthorizationPolicyDenied, ClosedFromDrain a ConnectionFailure; a clean end or an ignored reset none.
+        String flags;
         if (LivePlaintext.deniedByPolicy(up)) {
             closedBy = ZtunnelAccessLog.LATE_REJECTION;
+            flags = "DENY";
         } else if (unparsed != null) {
             closedBy = ZtunnelAccessLog.rejection(PolicyAuthorizer.rejection(unparsed.decision()), unparsed.decision().explain());
             reason = unparsed.decision().explain() + " (not parsed as HTTP: " + unparsed.why() + ")";
-        } else if (observer.cutByDrain(ch) && !ioError) {
+            flags = "DENY";
+        } else if (TunnelCount.cutByDrain(ch)) {
             closedBy = ZtunnelAccessLog.CLOSED_FROM_DRAIN;
+            flags = "CONNECT";
         } else {
             closedBy = null;
+            flags = TrafficLabels.NO_FLAGS;
         }
         Relay.Stats s = new Relay.Stats(read, written, Duration.ofNanos(System.nanoTime() - startNanos), closedBy != null || ioError);
-        observer.plainLine("plaintext-inbound", true, src, dst, dstId, s, closedBy, reason, null);
+        observer.plainEnded(labels, s, flags);
+        observer.plainLine("plaintext-inbound", true, src, dst, dstId, s, closedBy, reason, labels);
     }
 
     @Override

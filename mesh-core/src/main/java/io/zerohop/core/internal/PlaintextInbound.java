@@ -28,9 +28,9 @@ public final class PlaintextInbound implements CaptureListener.Opener {
      * What {@link #admit} decided: relay to {@code workload} (parsing requests when {@code perRequest}),
      * or refuse. A refusal with a {@code workload} is a denial (PeerAuthentication STRICT, a policy),
      * which ztunnel counts (its inbound_passthrough.rs builds the connection result before RBAC);
-     * one without (a self call, a destination not served here) is its early deny, logged only. A denial's
+     * one without (a self call, a destination not served here) is its early deny, logged only. A refusal's
      * {@code reason} is zerohop's explanation (its access line), {@code rejection} ztunnel's error text (ztunnel's
-     * format); both null otherwise.
+     * format); both null for an admission.
      */
     public record Admission(Workload workload, boolean perRequest, RuntimeException refusal, String reason, String rejection) {
         public Admission(Workload workload, boolean perRequest, RuntimeException refusal) {
@@ -70,15 +70,16 @@ public final class PlaintextInbound implements CaptureListener.Opener {
     public Admission admit(InetSocketAddress source, InetSocketAddress target) {
         // ztunnel's inbound_passthrough.rs: any destination port of its own is an illegal call.
         if (ownPorts.isSelf(target, local::hostHas)) {
-            refusals.warn("self call {} (plaintext, no identity) -> {} ({}) dropped: one of this proxy's own ports",
+            refusal("self call {} (plaintext, no identity) -> {} ({}) dropped: one of this proxy's own ports",
                     Addresses.authority(source), Addresses.authority(target),
                     local.registry().byAddress(target.getAddress()).map(w -> local.registry().identityOf(w).toString()).orElse("no workload"));
             return new Admission(null, false, new LoggedRefusal("self call: " + Addresses.authority(target)
-                    + " is one of this proxy's own ports, dropped"), null, SELF_CALL);
+                    + " is one of this proxy's own ports, dropped"), SELF_CALL_REASON, SELF_CALL);
         }
         Workload w = local.at(target.getAddress()).orElse(null);
         if (w == null) {
-            return refused(new IllegalStateException("plaintext to " + Addresses.authority(target) + ": not a workload of this node"));
+            return new Admission(null, false, new IllegalStateException("plaintext to " + Addresses.authority(target)
+                    + ": " + NOT_LOCAL), NOT_LOCAL, unknownDestination(target));
         }
         boolean perRequest = http.enforces(w.ref(), w.appProtocol(target.getPort()), target.getPort());
         MtlsMode mode = mtlsMode(w, target.getPort());
@@ -119,6 +120,20 @@ public final class PlaintextInbound implements CaptureListener.Opener {
 
     /** The Display of ztunnel's {@code Error::SelfCall} (istio/ztunnel src/proxy.rs), its early deny's error. */
     static final String SELF_CALL = "attempted recursive call to ourselves";
+    /** A self call's {@code reason} in zerohop's access line. */
+    static final String SELF_CALL_REASON = "self call: one of this proxy's own ports";
+    /** Plaintext to an address no local workload has: the refusal's words and its access line's {@code reason}. */
+    static final String NOT_LOCAL = "not a workload of this node";
+
+    /**
+     * The Display of ztunnel's {@code Error::UnknownDestination(IpAddr)}, {@code unknown destination: IP}: what its shared
+     * node mode's plaintext passthrough early-denied for an address without a workload (istio/ztunnel
+     * src/proxy/inbound_passthrough.rs before commit 4de5e896, #1218, which made each pod's proxy fetch its own
+     * workload instead; src/proxy.rs). The address as Rust prints an {@code IpAddr} (IPv6 compressed, RFC 5952).
+     */
+    static String unknownDestination(InetSocketAddress target) {
+        return "unknown destination: " + io.netty.util.NetUtil.toAddressString(target.getAddress());
+    }
 
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger("io.zerohop.core.Mesh");
 
@@ -134,7 +149,11 @@ public final class PlaintextInbound implements CaptureListener.Opener {
         Admission a = admit(source, target);
         if (a.refusal() != null) {
             if (a.workload() == null && a.rejection() != null && observer != null) {
-                observer.plainEarlyDeny(source, target, a.rejection());
+                observer.plainEarlyDeny(source, target, local.registry().byAddress(target.getAddress()).map(local.registry()::identityOf)
+                        .orElse(null), a.reason(), a.rejection());
+                // The access line is the connection's one line: the capture listener adds none.
+                return CompletableFuture.failedFuture(observer.logsRefusals() && !(a.refusal() instanceof LoggedRefusal)
+                        ? new LoggedRefusal(a.refusal().getMessage()) : a.refusal());
             } else if (a.workload() != null && observer != null) {
                 // ztunnel's istiod turns STRICT into an RBAC rule: both are AuthorizationPolicyDenied there.
                 observer.plainRefused(source, target, local.registry().identityOf(a.workload()), a.reason(), a.rejection(), start);
@@ -217,7 +236,4 @@ public final class PlaintextInbound implements CaptureListener.Opener {
         }).thenCompose(f -> f);
     }
 
-    private static Admission refused(RuntimeException e) {
-        return new Admission(null, false, e);
-    }
 }

@@ -197,8 +197,21 @@ public final class TunnelCount implements HboneEvents {
         }
     }
 
-    /** A TCP reset (SO_LINGER 0, then close); the relay joined to it resets its other end. */
+    /** Marks an accepted connection the drain cut ({@link #reset}), for its access line and metrics. */
+    private static final io.netty.util.AttributeKey<Boolean> CUT = io.netty.util.AttributeKey.valueOf("zerohop.drain.cut");
+
+    /**
+     * Whether the drain cut {@code ch}, an accepted connection: ztunnel's {@code ClosedFromDrain} (its force shutdown).
+     * Exact, where a reset after the deadline could also be the client's own.
+     */
+    static boolean cutByDrain(Channel ch) {
+        return ch.hasAttr(CUT) && ch.attr(CUT).get() != null;
+    }
+
+    /** A TCP reset (SO_LINGER 0, then close), marked as the drain's ({@link #cutByDrain}); the relay joined to it resets its other end. */
     static void reset(Channel ch) {
+        // Before the close: the close listeners that write the access line read it.
+        ch.attr(CUT).set(Boolean.TRUE);
         if (ch.isActive()) {
             try {
                 ch.config().setOption(ChannelOption.SO_LINGER, 0);

@@ -161,7 +161,7 @@ public final class TunnelObserver implements HboneEvents {
     }
 
     /** {@link #cutByDrain} of a plain TCP relay. */
-    private boolean drained(Relay.Stats s) {
+    boolean drained(Relay.Stats s) {
         return s.reset() && drainDeadlinePassed.getAsBoolean();
     }
 
@@ -361,14 +361,35 @@ public final class TunnelObserver implements HboneEvents {
      * makes this side the destination reporter.
      */
     public Relay.End plain(Relay.End end, String kind, boolean inbound, InetSocketAddress src, InetSocketAddress dst, Object dstId) {
-        TrafficLabels labels;
-        if (sink != null) {
-            labels = plainLabels(inbound, src, dst);
-            sink.opened(labels);
-        } else {
-            labels = null;
-        }
+        TrafficLabels labels = plainOpened(inbound, src, dst);
+        long openedNanos = System.nanoTime();
         return new ForwardingEnd(end) {
+            /** Set by the join, from which the relay reports the end, or by a reset before any join, which reports it here. */
+            private final java.util.concurrent.atomic.AtomicBoolean reported = new java.util.concurrent.atomic.AtomicBoolean();
+            /** The captured client's connection once joined: the drain marks it when it cuts it (TunnelCount.cutByDrain). */
+            private volatile io.netty.channel.Channel client;
+
+            @Override
+            public void joinFrom(Relay.End c) {
+                reported.set(true);
+                client = c.channel();
+                Relay.join(c, this);
+            }
+
+            /**
+             * A reset before the join (the client was gone once the dial completed, or the move onto the dial's loop
+             * failed: CaptureListener): no relay will report this end, so it ends here, as ztunnel's result records the
+             * copy's end of a client that left (src/copy.rs ignores the reset: no failure). Until 2 December such a
+             * relay was counted opened and never closed, and had no access line.
+             */
+            @Override
+            public void reset() {
+                end.reset();
+                if (reported.compareAndSet(false, true)) {
+                    ended(new Relay.Stats(0, 0, java.time.Duration.ofNanos(System.nanoTime() - openedNanos), true));
+                }
+            }
+
             @Override
             public void ended(Relay.Stats s) {
                 // The captured client is side a, this destination side b.
@@ -376,15 +397,46 @@ public final class TunnelObserver implements HboneEvents {
                 // error in both formats. Any other reset is no failure to ztunnel's copy (src/copy.rs
                 // ignore_io_errors), unless the drain deadline cut the relay (ClosedFromDrain).
                 boolean denied = s.reset() && LivePlaintext.deniedByPolicy(end.channel());
-                String closedBy = denied ? ZtunnelAccessLog.LATE_REJECTION : drained(s) ? ZtunnelAccessLog.CLOSED_FROM_DRAIN : null;
-                if (labels != null) {
-                    // sent = server to client (b to a), received = client to server, as ztunnel.
-                    sink.bytes(labels, s.bytesFromB(), s.bytesFromA());
-                    sink.closed(labels.withResponseFlags(denied ? "DENY" : closedBy != null ? "CONNECT" : TrafficLabels.NO_FLAGS));
-                }
+                // Joined: exactly whether the drain reset the client; else (reset before the join) any reset past its deadline.
+                io.netty.channel.Channel c = client;
+                boolean drain = c != null ? TunnelCount.cutByDrain(c) : drained(s);
+                String closedBy = denied ? ZtunnelAccessLog.LATE_REJECTION : drain ? ZtunnelAccessLog.CLOSED_FROM_DRAIN : null;
+                plainEnded(labels, s, denied ? "DENY" : closedBy != null ? "CONNECT" : TrafficLabels.NO_FLAGS);
                 plainLine(kind, inbound, src, dst, dstId, s, closedBy, null, labels);
             }
         };
+    }
+
+    /**
+     * A plain relay's (or a parsed plaintext connection's) {@code istio_tcp_connections_opened_total} and, in ztunnel's
+     * format, its {@code connection opened} DEBUG line, when its connection result would be built (ztunnel's
+     * {@code ConnectionResultBuilder::build}); returns its labels, which {@link #plainEnded} closes, or null without a
+     * metrics sink.
+     */
+    TrafficLabels plainOpened(boolean inbound, InetSocketAddress src, InetSocketAddress dst) {
+        TrafficLabels l = null;
+        if (sink != null) {
+            l = plainLabels(inbound, src, dst);
+            sink.opened(l);
+        }
+        if (ztunnel != null) {
+            TrafficLabels known = l;
+            ZtunnelAccessLog.plainOpened(access, ztunnel, inbound, src, dst, () -> known != null ? known : plainLabels(inbound, src, dst));
+        }
+        return l;
+    }
+
+    /**
+     * The end of what {@link #plainOpened} counted ({@code labels}; null: nothing): its bytes, {@code s} with the client
+     * as side a, in ztunnel's directions (sent = server to client, received = client to server), under the labels it
+     * opened with ({@code response_flags="-"}, as ztunnel's byte counters are fetched when its result is built), then its
+     * close with {@code flags} (failed too when not {@code -}), as ztunnel's {@code record}.
+     */
+    void plainEnded(TrafficLabels labels, Relay.Stats s, String flags) {
+        if (labels != null) {
+            sink.bytes(labels, s.bytesFromB(), s.bytesFromA());
+            sink.closed(labels.withResponseFlags(flags));
+        }
     }
 
     /**
@@ -449,8 +501,8 @@ public final class TunnelObserver implements HboneEvents {
     /**
      * {@code end} (the workload side of a plaintext-inbound connection parsed per request, {@code HttpEnforcement.plaintext})
      * with the connection's one access line when it closes, in the same shape as a relayed one's ({@link #plain}); its
-     * requests have their own lines. No metrics: as before, such a connection counts only when denied
-     * ({@code HttpEnforcement.Denials}). See {@link ParsedPlaintextLog}.
+     * requests have their own lines. Counted as a relayed one ({@link #plainOpened}, {@link #plainEnded}): until
+     * 2 December such a connection counted only when denied. See {@link ParsedPlaintextLog}.
      */
     public Relay.End plainParsed(Relay.End end, InetSocketAddress src, InetSocketAddress dst, Object dstId) {
         return ParsedPlaintextLog.wrap(this, end, src, dst, dstId);
@@ -458,20 +510,23 @@ public final class TunnelObserver implements HboneEvents {
 
     /**
      * A plaintext connection ztunnel denies before it builds a connection result, its early deny (istio/ztunnel
-     * src/proxy/inbound_passthrough.rs: a self call, {@code log_early_deny} with {@code Error::SelfCall}): in
-     * ztunnel's format its {@code connection failed} line at WARN ({@code src.addr}, {@code dst.addr},
-     * {@code direction="inbound"}, {@code error}), within the failed connections' budget as the other early denies;
-     * in zerohop's format nothing here (the opener's rate-limited WARN is the line), and no metrics, as ztunnel's.
+     * src/proxy/inbound_passthrough.rs {@code log_early_deny}: a self call, {@code Error::SelfCall}; in ztunnel's shared
+     * node mode, the mode zerohop's node proxy plays, also a destination address no workload has,
+     * {@code Error::UnknownDestination}, before #1218 moved it into the pod): no metrics, as ztunnel's, and one access
+     * line within the failed connections' budget (20 per 10 s, shared with the failed handshakes: a peer causes these
+     * at will), as the other early denies: ztunnel's {@code connection failed} at WARN ({@code src.addr},
+     * {@code dst.addr}, {@code direction="inbound"}, {@code error}: {@code ztunnelError}), or zerohop's
+     * {@code plaintext-inbound refused src=… src_id=- dst=… dst_id=… status=- reason="…"} ({@code dstId}: the identity of
+     * a workload at {@code dst}, or null; {@code reason}: zerohop's explanation). Until 2 December zerohop's format had
+     * only the opener's rate-limited WARN (self call) or the capture listener's INFO line (unknown destination).
      */
-    public void plainEarlyDeny(InetSocketAddress src, InetSocketAddress dst, String error) {
+    public void plainEarlyDeny(InetSocketAddress src, InetSocketAddress dst, Object dstId, String reason, String ztunnelError) {
         if (ztunnel != null) {
-            failures.warn(() -> ZtunnelAccessLog.handshakeFailed(access, ztunnel, src, dst, false, error));
+            failures.warn(() -> ZtunnelAccessLog.handshakeFailed(access, ztunnel, src, dst, false, ztunnelError));
+        } else {
+            failures.info("plaintext-inbound refused src={} src_id=- dst={} dst_id={} status=- reason=\"{}\"", addr(src), addr(dst),
+                    dstId == null ? "-" : dstId, reason);
         }
-    }
-
-    /** Whether a parsed plaintext connection that closed now was cut by the drain: past the deadline, or its loop is stopping. */
-    boolean cutByDrain(io.netty.channel.Channel ch) {
-        return drainDeadlinePassed.getAsBoolean() || ch.eventLoop().isShuttingDown();
     }
 
     /**
@@ -546,10 +601,17 @@ public final class TunnelObserver implements HboneEvents {
         }
     }
 
-    /** A plain relay's labels: no verified principal, and ztunnel's connection_security_policy is "unknown". */
+    /**
+     * A plain relay's labels, as ztunnel's plaintext results (src/proxy/inbound_passthrough.rs and
+     * src/proxy/outbound.rs {@code conn_metrics_from_request}): the registry workloads at both addresses; no source
+     * principal (ztunnel's {@code with_source} leaves it to the mTLS identity, which plaintext has none of); the
+     * destination workload's identity as destination principal ({@code with_destination}: {@code w.identity()}), which
+     * was {@code unknown} until 2 December; connection_security_policy {@code unknown} ({@code SecurityPolicy::unknown}).
+     */
     private TrafficLabels plainLabels(boolean inbound, InetSocketAddress src, InetSocketAddress dst) {
+        Workload dw = registry.byAddress(dst.getAddress()).orElse(null);
         return TrafficLabels.of(inbound ? "destination" : "source", TrafficLabels.Peer.of(registry.byAddress(src.getAddress()).orElse(null), null, clusterId),
-                TrafficLabels.Peer.of(registry.byAddress(dst.getAddress()).orElse(null), null, clusterId), TrafficLabels.UNKNOWN);
+                TrafficLabels.Peer.of(dw, dw == null ? null : WorkloadStrings.text(registry.identityOf(dw)), clusterId), TrafficLabels.UNKNOWN);
     }
 
     /**

@@ -264,6 +264,19 @@ final class ZtunnelAccessLog {
     }
 
     /**
+     * A plain relay's (or a parsed plaintext connection's) {@code connection opened} at DEBUG, which ztunnel writes when it
+     * builds the connection's result (src/proxy/metrics.rs {@code ConnectionResultBuilder::build}), for its passthrough
+     * and plaintext inbound as for tunnels: the closing line's fields without bytes or duration. Until 2 December plain
+     * relays had none.
+     */
+    static void plainOpened(Logger log, Out out, boolean inbound, InetSocketAddress src, InetSocketAddress dst,
+                            Supplier<TrafficLabels> labels) {
+        if (log.isDebugEnabled()) {
+            out.write("debug", complete(addr(src), labels.get(), addr(dst), null, !inbound, false, -1, -1, null, null).rename("connection opened"));
+        }
+    }
+
+    /**
      * A plaintext-inbound connection refused at accept (a policy, PeerAuthentication STRICT), as ztunnel records it
      * (istio/ztunnel src/proxy/inbound_passthrough.rs: the connection result is built, which logs {@code connection
      * opened} at DEBUG, then {@code record_with_flag(Err(e), AuthorizationPolicyDenied)}): {@code connection complete}
@@ -271,9 +284,7 @@ final class ZtunnelAccessLog {
      */
     static void plainRefused(Logger log, Out out, InetSocketAddress src, InetSocketAddress dst, Supplier<TrafficLabels> labels,
                              String error, Duration duration) {
-        if (log.isDebugEnabled()) {
-            out.write("debug", complete(addr(src), labels.get(), addr(dst), null, false, false, -1, -1, null, null).rename("connection opened"));
-        }
+        plainOpened(log, out, true, src, dst, labels);
         if (log.isErrorEnabled()) {
             out.write("error", complete(addr(src), labels.get(), addr(dst), null, false, false, 0, 0, duration, error));
         }

@@ -211,8 +211,9 @@ class ZtunnelFailedOpenLogTest {
         upstream.attr(LivePlaintext.DENIED_BY_POLICY).set(Boolean.TRUE);
         io.zerohop.hbone.internal.Relay.End end = observer.plain(new ZtunnelPlaintextLogTest.Stub(upstream), "plaintext-inbound", true, new InetSocketAddress("127.0.0.3", 40000), TARGET, null);
         end.ended(new io.zerohop.hbone.internal.Relay.Stats(5, 7, java.time.Duration.ofMillis(3), true));
-        assertThat(lines).extracting(Written::level).containsExactly("error");
-        assertThat(lines.get(0).text()).startsWith("T\terror\taccess\tconnection complete\tsrc.addr=127.0.0.3:40000 ")
+        // connection opened at DEBUG when the relay's result is built (since 2 December), then its end.
+        assertThat(lines).extracting(Written::level).containsExactly("debug", "error");
+        assertThat(lines.get(1).text()).startsWith("T\terror\taccess\tconnection complete\tsrc.addr=127.0.0.3:40000 ")
                 .doesNotContain("identity").endsWith(" direction=\"inbound\" bytes_sent=7 bytes_recv=5 duration=\"3ms\" "
                         + "error=\"connection closed due to policy change\"");
         assertThat(metrics.closed).extracting(TrafficLabels::responseFlags).containsExactly("DENY");

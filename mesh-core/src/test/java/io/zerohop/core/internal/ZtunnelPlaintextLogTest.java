@@ -62,19 +62,24 @@ class ZtunnelPlaintextLogTest {
     }
 
     /**
-     * A self call through the plaintext listener: ztunnel's early deny, {@code connection failed} at WARN with
-     * {@code Error::SelfCall}'s text, no metrics (inbound_passthrough.rs {@code log_early_deny} before any connection
-     * result); until 2 December nothing was written in ztunnel's format. PlaintextInbound with this observer.
+     * ztunnel's early denies of plaintext (inbound_passthrough.rs {@code log_early_deny}, before any connection result):
+     * {@code connection failed} at WARN, no metrics. A self call, {@code Error::SelfCall}; an address no workload has, the
+     * {@code Error::UnknownDestination} of ztunnel's shared node mode (inbound_passthrough.rs before commit 4de5e896).
+     * Until 2 December neither was written in ztunnel's format. PlaintextInbound with this observer.
      */
     @Test
-    void aSelfCallIsZtunnelsEarlyDeny() {
+    void aSelfCallAndAnAddressWithoutAWorkloadAreZtunnelsEarlyDenies() {
         PartsFixture f = new PartsFixture();
         PlaintextInbound plaintext = new PlaintextInbound(f.local, f.ownPorts, f.engine, f.authorizer, f.http, observer, f.refusals);
-        assertThat(plaintext.open(SRC, new InetSocketAddress(PartsFixture.BACKEND_IP, 15008), null)).isCompletedExceptionally();
-        assertThat(lines).hasSize(1);
-        assertThat(lines.get(0).text()).isEqualTo("T\twarn\taccess\tconnection failed\tsrc.addr=127.0.82.9:40000 dst.addr="
-                + io.zerohop.core.Addresses.authority(new InetSocketAddress(PartsFixture.BACKEND_IP, 15008))
-                + " direction=\"inbound\" error=\"attempted recursive call to ourselves\"");
+        InetSocketAddress self = new InetSocketAddress(PartsFixture.BACKEND_IP, 15008);
+        InetSocketAddress nobody = new InetSocketAddress(PartsFixture.UNKNOWN_IP, 8080);
+        assertThat(plaintext.open(SRC, self, null)).isCompletedExceptionally();
+        assertThat(plaintext.open(SRC, nobody, null)).isCompletedExceptionally();
+        assertThat(lines).extracting(ZtunnelFailedOpenLogTest.Written::text).containsExactly(
+                "T\twarn\taccess\tconnection failed\tsrc.addr=127.0.82.9:40000 dst.addr=" + io.zerohop.core.Addresses.authority(self)
+                        + " direction=\"inbound\" error=\"attempted recursive call to ourselves\"",
+                "T\twarn\taccess\tconnection failed\tsrc.addr=127.0.82.9:40000 dst.addr=10.9.9.9:8080"
+                        + " direction=\"inbound\" error=\"unknown destination: 10.9.9.9\"");
         assertThat(metrics.opened).isEmpty();
     }
 
@@ -89,8 +94,11 @@ class ZtunnelPlaintextLogTest {
         client.attr(HttpEnforcement.DENIED_UNPARSED).set(new HttpEnforcement.UnparsedDenial(
                 new Decision(false, Decision.Outcome.DENIED_DEFAULT, null, -1, "ALLOW policies apply and none matched"), "first bytes: OPAQUE"));
         client.close();
-        assertThat(lines).hasSize(1);
-        assertThat(lines.get(0).text()).startsWith("T\terror\taccess\tconnection complete\tsrc.addr=127.0.82.9:40000 ")
+        // ztunnel's connection opened (DEBUG) when its result is built, as for every passthrough connection (since 2 December).
+        assertThat(lines).extracting(ZtunnelFailedOpenLogTest.Written::level).containsExactly("debug", "error");
+        assertThat(lines.get(0).text()).isEqualTo("T\tdebug\taccess\tconnection opened\tsrc.addr=127.0.82.9:40000 dst.addr=127.0.0.3:8080"
+                + " dst.workload=\"client\" dst.namespace=\"bench\" dst.cluster=\"Kubernetes\" direction=\"inbound\"");
+        assertThat(lines.get(1).text()).startsWith("T\terror\taccess\tconnection complete\tsrc.addr=127.0.82.9:40000 ")
                 .contains(" direction=\"inbound\" bytes_sent=0 bytes_recv=6 duration=\"")
                 .endsWith("ms\" error=\"connection closed due to policy rejection: allow policies exist, but none allowed\"");
         up.finishAndReleaseAll();
@@ -106,18 +114,105 @@ class ZtunnelPlaintextLogTest {
         client.<io.netty.buffer.ByteBuf>readOutbound().release();
         up.attr(LivePlaintext.DENIED_BY_POLICY).set(Boolean.TRUE);
         client.close();
-        assertThat(lines).hasSize(1);
-        assertThat(lines.get(0).text()).startsWith("T\terror\taccess\tconnection complete\t")
+        assertThat(complete()).hasSize(1);
+        assertThat(complete().get(0)).startsWith("T\terror\taccess\tconnection complete\t")
                 .contains(" bytes_sent=19 bytes_recv=0 ").endsWith(" error=\"connection closed due to policy change\"");
 
         EmbeddedChannel up2 = new EmbeddedChannel();
         EmbeddedChannel client2 = new EmbeddedChannel();
         observer.plainParsed(new Stub(up2), SRC, DST, null).joinFrom(new Stub(client2));
         client2.close();
-        assertThat(lines).hasSize(2);
-        assertThat(lines.get(1).text()).startsWith("T\tinfo\taccess\tconnection complete\t").doesNotContain("error=");
+        assertThat(complete()).hasSize(2);
+        assertThat(complete().get(1)).startsWith("T\tinfo\taccess\tconnection complete\t").doesNotContain("error=");
         up.finishAndReleaseAll();
         up2.finishAndReleaseAll();
+    }
+
+    /**
+     * Past the drain deadline, only the drain's own reset of a parsed connection (TunnelCount) is ztunnel's
+     * {@code ClosedFromDrain} (counted {@code CONNECT}); one its client ends then is a clean end. Until 2 December any
+     * close after the deadline without an I/O error was taken for the drain's.
+     */
+    @Test
+    void afterTheDrainDeadlineOnlyTheDrainsResetIsClosedFromDrain() {
+        observer.drainDeadline(() -> true);
+        EmbeddedChannel up = new EmbeddedChannel();
+        EmbeddedChannel client = new EmbeddedChannel();
+        observer.plainParsed(new Stub(up), SRC, DST, null).joinFrom(new Stub(client));
+        client.close();
+        EmbeddedChannel up2 = new EmbeddedChannel();
+        EmbeddedChannel client2 = new EmbeddedChannel();
+        observer.plainParsed(new Stub(up2), SRC, DST, null).joinFrom(new Stub(client2));
+        TunnelCount.reset(client2);
+        assertThat(complete()).hasSize(2);
+        assertThat(complete().get(0)).startsWith("T\tinfo\taccess\tconnection complete\t").doesNotContain("error=");
+        assertThat(complete().get(1)).startsWith("T\terror\taccess\tconnection complete\t")
+                .endsWith(" error=\"connection closed due to connection drain\"");
+        assertThat(metrics.opened).hasSize(2);
+        assertThat(metrics.closed).extracting(TrafficLabels::responseFlags).containsExactly("-", "CONNECT");
+        up.finishAndReleaseAll();
+        up2.finishAndReleaseAll();
+    }
+
+    /**
+     * A plain relay reset before its join (its client was gone once the dial completed: CaptureListener resets the
+     * dialled end instead of joining it) ends there: counted closed with {@code -} (ztunnel's copy ignores the client's
+     * reset) and its one line, {@code info}. Until 2 December it stayed counted open for ever, with no line.
+     */
+    @Test
+    void aRelayOrParsedEndResetBeforeItsJoinIsClosedAndLogged() {
+        EmbeddedChannel up = new EmbeddedChannel();
+        Relay.End end = observer.plain(new Stub(up), "plaintext-inbound", true, SRC, DST, null);
+        end.reset();
+        end.reset();
+        assertThat(metrics.opened).hasSize(1);
+        assertThat(metrics.closed).extracting(TrafficLabels::responseFlags).containsExactly("-");
+        assertThat(complete()).hasSize(1);
+        assertThat(complete().get(0)).startsWith("T\tinfo\taccess\tconnection complete\tsrc.addr=127.0.82.9:40000 ")
+                .contains(" bytes_sent=0 bytes_recv=0 ").doesNotContain("error=");
+        // The same for one that would have been parsed (it was not counted at all, and had no line).
+        EmbeddedChannel up2 = new EmbeddedChannel();
+        Relay.End parsed = observer.plainParsed(new Stub(up2), SRC, DST, null);
+        parsed.reset();
+        parsed.reset();
+        assertThat(metrics.opened).hasSize(2);
+        assertThat(metrics.closed).extracting(TrafficLabels::responseFlags).containsExactly("-", "-");
+        assertThat(complete()).hasSize(2);
+        up.finishAndReleaseAll();
+        up2.finishAndReleaseAll();
+    }
+
+    /**
+     * A joined plain relay is the drain's cut only when the drain reset its client (TunnelCount marks it); a relay its
+     * client reset past the deadline is an ordinary reset, no failure. Until 2 December any relay reset past the
+     * deadline was taken for the drain's. A real Relay joins the two EmbeddedChannels and reports the end.
+     */
+    @Test
+    void aJoinedRelayIsTheDrainsCutOnlyWhenTheDrainResetItsClient() {
+        observer.drainDeadline(() -> true);
+        for (boolean byDrain : new boolean[] {false, true}) {
+            EmbeddedChannel up = new EmbeddedChannel();
+            EmbeddedChannel client = new EmbeddedChannel();
+            Relay.End end = observer.plain(new Stub(up), "plaintext-inbound", true, SRC, DST, null);
+            end.joinFrom(new Stub(client));
+            if (byDrain) {
+                TunnelCount.reset(client);
+            } else {
+                client.close(); // its client's own end, past the deadline
+            }
+            up.finishAndReleaseAll();
+            client.finishAndReleaseAll();
+        }
+        assertThat(complete()).hasSize(2);
+        assertThat(complete().get(0)).startsWith("T\tinfo\taccess\tconnection complete\t").doesNotContain("error=");
+        assertThat(complete().get(1)).startsWith("T\terror\taccess\tconnection complete\t")
+                .endsWith(" error=\"connection closed due to connection drain\"");
+        assertThat(metrics.closed).extracting(TrafficLabels::responseFlags).containsExactly("-", "CONNECT");
+    }
+
+    /** The {@code connection complete} lines written so far (each connection's opened line left out). */
+    List<String> complete() {
+        return lines.stream().map(ZtunnelFailedOpenLogTest.Written::text).filter(t -> t.contains("\tconnection complete\t")).toList();
     }
 
     /** A relay end over an EmbeddedChannel whose join does nothing (the parser's join is HttpEnforcement's, not tested here). */

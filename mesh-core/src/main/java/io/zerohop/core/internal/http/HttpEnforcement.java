@@ -89,23 +89,17 @@ public final class HttpEnforcement {
      * Who reports a connection this class closes for a policy decision taken after its start (an {@code auto}
      * port's fallback to L4, {@code evaluateUnparsed}) as the denial it is: counted {@code DENY} and logged with
      * ztunnel's rejection, not as the clean close or reset the wire shows. Called on the event loop, before the
-     * connection is reset; must not block.
+     * connection is reset; must not block. A plaintext connection's denial is no report: its attribute
+     * ({@link #DENIED_UNPARSED}) is read at its close, which counts and logs it once.
      */
     public interface Denials {
         /** {@code tunnel}, open (200 sent), is denied by {@code decision}; {@code why} it was not parsed (its first bytes). */
         void tunnel(TunnelInfo tunnel, Decision decision, String why);
-
-        /** The plaintext connection {@code source} to {@code destination}, accepted, is denied (its WARN line is written). */
-        void plaintext(InetSocketAddress source, InetSocketAddress destination);
     }
 
     private static final Denials UNREPORTED = new Denials() {
         @Override
         public void tunnel(TunnelInfo tunnel, Decision decision, String why) {
-        }
-
-        @Override
-        public void plaintext(InetSocketAddress source, InetSocketAddress destination) {
         }
     };
 
@@ -322,11 +316,10 @@ public final class HttpEnforcement {
                 Channel ch = client.channel();
                 Channel up = tcp.channel();
                 ch.closeFuture().addListener(x -> up.close());
-                // Cut by a policy change (LivePlaintext resets the upstream, maybe before this runs): reported here, as
-                // such a connection has no TCP metrics of its own, and the client ended now, not when the sniff times out.
+                // Cut by a policy change (LivePlaintext resets the upstream, maybe before this runs): the client ends now,
+                // not when the sniff times out; its connection line and metrics say why (ParsedPlaintextLog).
                 up.closeFuture().addListener(x -> {
                     if (LivePlaintext.deniedByPolicy(up)) {
-                        denials.plaintext(conn.source(), conn.destination());
                         HttpEnforcement.reset(ch);
                     }
                 });
@@ -431,8 +424,8 @@ public final class HttpEnforcement {
             if (tunnel instanceof TunnelInfo t) {
                 denials.tunnel(t, d, why);
             } else {
+                // Counted and logged at its close, with the connection's other ends (ParsedPlaintextLog).
                 ch.attr(DENIED_UNPARSED).set(new UnparsedDenial(d, why));
-                denials.plaintext(conn.source(), conn.destination());
             }
             reset(ch);
             return;
