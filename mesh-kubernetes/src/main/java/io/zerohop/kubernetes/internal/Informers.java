@@ -215,6 +215,7 @@ public final class Informers {
         informer.itemStore(new StrippingItemStore<>(strip));
         CompletableFuture<Void> listed = new CompletableFuture<>();
         ready.add(listed);
+        FirstList first = new FirstList(informer, listed);
         informer.exceptionHandler((started, t) -> {
             if (!started && isNotFound(t)) {
                 // The CRD is not installed: nothing of that kind exists. Keep retrying (with the
@@ -231,27 +232,96 @@ public final class Informers {
             @Override
             public void onAdd(T obj) {
                 sink.accept(new Event<>(obj, false));
+                first.handled(obj);
                 changed.run();
             }
 
             @Override
             public void onUpdate(T oldObj, T newObj) {
                 sink.accept(new Event<>(newObj, false));
+                first.handled(newObj);
                 changed.run();
             }
 
             @Override
             public void onDelete(T obj, boolean deletedFinalStateUnknown) {
                 sink.accept(new Event<>(obj, true));
+                first.handled(obj);
                 changed.run();
             }
         });
         informers.add(informer);
         informer.start().whenComplete((x, e) -> {
             if (e == null) {
-                listed.complete(null);
+                first.stored();
             }
         });
+    }
+
+    /**
+     * When an informer's first list has reached its handlers. fabric8 completes {@code start()} once
+     * the list is in the informer's store, but hands the objects to the handlers afterwards, on its
+     * own executor: a kind counted as listed then could be installed half-handled (a node proxy
+     * reported ready with 23 of its node's 50 pods, and a policy set could have missed a DENY). So
+     * the kind counts as listed once the handlers were given every key the store held when the list
+     * was stored (or the key has left the store meanwhile: its delete may never be handed over).
+     * Keys are kept only until then.
+     */
+    private final class FirstList {
+        private final SharedIndexInformer<?> informer;
+        private final CompletableFuture<Void> listed;
+        /** Keys handed to the handlers before the first list was complete. */
+        private final Set<String> handled = java.util.concurrent.ConcurrentHashMap.newKeySet();
+        /** The stored list's keys not handed over yet; null until the list is stored. */
+        private volatile Set<String> pending;
+
+        FirstList(SharedIndexInformer<?> informer, CompletableFuture<Void> listed) {
+            this.informer = informer;
+            this.listed = listed;
+        }
+
+        void handled(HasMetadata obj) {
+            if (listed.isDone()) {
+                return;
+            }
+            String key = io.fabric8.kubernetes.client.informers.cache.Cache.metaNamespaceKeyFunc(obj);
+            handled.add(key);
+            Set<String> p = pending;
+            if (p != null && p.remove(key) && p.isEmpty()) {
+                done();
+            }
+        }
+
+        void stored() {
+            Set<String> p = java.util.concurrent.ConcurrentHashMap.newKeySet();
+            p.addAll(informer.getStore().listKeys());
+            pending = p;
+            sweep();
+        }
+
+        /**
+         * Drops the keys handed over meanwhile (a handler that ran between the store's listing and
+         * {@code pending} being set) and those no longer in the store (deleted before their add was
+         * handed over), then looks again every 50 ms until nothing is pending.
+         */
+        private void sweep() {
+            Set<String> p = pending;
+            if (listed.isDone() || closed) {
+                return;
+            }
+            p.removeIf(k -> handled.contains(k) || informer.getStore().getByKey(k) == null);
+            if (p.isEmpty()) {
+                done();
+            } else {
+                CompletableFuture.delayedExecutor(50, java.util.concurrent.TimeUnit.MILLISECONDS).execute(this::sweep);
+            }
+        }
+
+        private void done() {
+            if (listed.complete(null)) {
+                handled.clear();
+            }
+        }
     }
 
     private void informPolicies(Kind k, Set<String> namespaces) {
