@@ -413,7 +413,7 @@ class MeshTest {
             s.setSoTimeout(10_000);
             assertThat(readOrReset(s)).as("refused: reset or closed").isEqualTo(-1);
             String line = err.awaitLine("access - plaintext-inbound refused src=" + Addresses.authority((InetSocketAddress) s.getLocalSocketAddress()));
-            assertThat(line).endsWith(" src_id=- dst=127.0.0.9:9090 dst_id=- status=- reason=\"not a workload of this node\"");
+            assertThat(line).endsWith(" src_id=- src_workload=- dst=127.0.0.9:9090 dst_id=- status=- reason=\"not a workload of this node\"");
             assertThat(err.count("CaptureListener")).isZero();
         }
     }
@@ -434,7 +434,7 @@ class MeshTest {
                 assertThat(s.getInputStream().readAllBytes()).isEqualTo(bytes("ok"));
             }
             String line = err.awaitLine("plaintext-inbound src=127.0.0.1:", " dst=" + Addresses.authority(app) + " ");
-            assertThat(line).contains(" dst_id=" + legacy.identity() + " status=- bytes_sent=3 bytes_received=2 ").endsWith("end=fin");
+            assertThat(line).contains(" dst_id=" + legacy.identity() + " status=- bytes_sent=2 bytes_received=3 ").endsWith("end=fin");
             // ...and ztunnel's metrics: connection_security_policy "unknown" for plaintext (ztunnel's
             // SecurityPolicy default), received = client->server ("abc"), sent = server->client ("ok").
             assertThat(plainBytes("istio.tcp.received.bytes") - receivedBefore).isEqualTo(3);

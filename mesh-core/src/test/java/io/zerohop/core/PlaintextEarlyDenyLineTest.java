@@ -46,14 +46,14 @@ class PlaintextEarlyDenyLineTest {
             try (CapturedStderr err = new CapturedStderr()) {
                 int port = refusedFrom(client, self);
                 String line = err.awaitLine("access - plaintext-inbound refused src=127.0.86.14:" + port + " ");
-                assertThat(line).endsWith(" src_id=- dst=127.0.86.12:15006 dst_id=" + backend.identity()
+                assertThat(line).endsWith(" src_id=- src_workload=- dst=127.0.86.12:15006 dst_id=" + backend.identity()
                         + " status=- reason=\"self call: one of this proxy's own ports\"");
                 assertThat(err.count(":" + port)).as("one line for the self call").isEqualTo(1);
                 assertThat(err.count("self call 127.0.86.14")).as("the WARN is DEBUG while the access line is written").isZero();
 
                 int other = refusedFrom(client, nobody);
                 line = err.awaitLine("access - plaintext-inbound refused src=127.0.86.14:" + other + " ");
-                assertThat(line).endsWith(" src_id=- dst=127.0.86.13:" + unusedPort + " dst_id=- status=- reason=\"not a workload of this node\"");
+                assertThat(line).endsWith(" src_id=- src_workload=- dst=127.0.86.13:" + unusedPort + " dst_id=- status=- reason=\"not a workload of this node\"");
                 assertThat(err.count(":" + other)).as("one line, not the capture listener's too").isEqualTo(1);
             }
             assertThat(m.find("istio.tcp.connections.opened").counters()).as("early denies are not counted").isEmpty();

@@ -121,7 +121,7 @@ class SelfCallTest {
             // The access line (PlaintextEarlyDenyLineTest), both ends as a refusal of plaintext names them: no identity on
             // the plaintext side, the backend's at 127.0.0.2; the WARN it replaces is DEBUG.
             String line = err.awaitLine("access - plaintext-inbound refused src=" + Addresses.authority((InetSocketAddress) s.getLocalSocketAddress()));
-            assertThat(line).endsWith(" src_id=- dst=" + Addresses.authority(new InetSocketAddress(ip, 15006)) + " dst_id=" + backend.identity()
+            assertThat(line).endsWith(" src_id=- src_workload=- dst=" + Addresses.authority(new InetSocketAddress(ip, 15006)) + " dst_id=" + backend.identity()
                     + " status=- reason=\"self call: one of this proxy's own ports\"");
             assertThat(err.count("self call")).as("one line (not a WARN and an INFO)").isEqualTo(1);
             assertThat(err.count("refused")).as("the capture listener does not log it again").isEqualTo(1);

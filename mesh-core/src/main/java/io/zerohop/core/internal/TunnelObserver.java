@@ -450,8 +450,11 @@ public final class TunnelObserver implements HboneEvents {
         if (ztunnel != null) {
             ZtunnelAccessLog.plain(access, ztunnel, s, closedBy, inbound, src, dst, () -> labels != null ? labels : plainLabels(inbound, src, dst));
         } else if (access.isInfoEnabled()) {
-            access.info("{} src={} src_id=- dst={} dst_id={} status=- bytes_sent={} bytes_received={} duration_ms={} end={}{}{}",
-                    kind, addr(src), addr(dst), dstId == null ? "-" : dstId, s.bytesFromA(), s.bytesFromB(),
+            // From the reporting side's point of view, as the tunnels' lines: inbound, sent is what the
+            // workload (side b) sent; outbound, what the captured client (side a) sent.
+            access.info("{} src={} src_id=-{} dst={} dst_id={} status=- bytes_sent={} bytes_received={} duration_ms={} end={}{}{}",
+                    kind, addr(src), plainSourceField(inbound, src), addr(dst), dstId == null ? "-" : dstId,
+                    inbound ? s.bytesFromB() : s.bytesFromA(), inbound ? s.bytesFromA() : s.bytesFromB(),
                     s.duration().toMillis(), s.reset() ? "reset" : "fin",
                     closedBy == null ? "" : " error=\"" + closedBy + "\"", reason == null ? "" : " reason=\"" + reason + "\"");
         }
@@ -475,8 +478,8 @@ public final class TunnelObserver implements HboneEvents {
             ZtunnelAccessLog.plainRefused(access, ztunnel, src, dst, () -> plainLabels(true, src, dst), ztunnelError,
                     java.time.Duration.ofNanos(Math.max(0, System.nanoTime() - startNanos)));
         } else if (access.isInfoEnabled()) {
-            access.info("plaintext-inbound refused src={} src_id=- dst={} dst_id={} status=- reason=\"{}\"", addr(src), addr(dst),
-                    dstId == null ? "-" : dstId, reason);
+            access.info("plaintext-inbound refused src={} src_id=-{} dst={} dst_id={} status=- reason=\"{}\"", addr(src),
+                    plainSourceField(true, src), addr(dst), dstId == null ? "-" : dstId, reason);
         }
     }
 
@@ -493,8 +496,8 @@ public final class TunnelObserver implements HboneEvents {
             ZtunnelAccessLog.plainRefused(access, ztunnel, src, dst, () -> plainLabels(true, src, dst), "connection failed: " + cause,
                     java.time.Duration.ofNanos(Math.max(0, System.nanoTime() - startNanos)));
         } else if (access.isInfoEnabled()) {
-            access.info("plaintext-inbound refused src={} src_id=- dst={} dst_id={} status=- reason=\"upstream {} unreachable: {}\"", addr(src),
-                    addr(dst), dstId == null ? "-" : dstId, addr(dst), cause);
+            access.info("plaintext-inbound refused src={} src_id=-{} dst={} dst_id={} status=- reason=\"upstream {} unreachable: {}\"", addr(src),
+                    plainSourceField(true, src), addr(dst), dstId == null ? "-" : dstId, addr(dst), cause);
         }
     }
 
@@ -524,8 +527,8 @@ public final class TunnelObserver implements HboneEvents {
         if (ztunnel != null) {
             failures.warn(() -> ZtunnelAccessLog.handshakeFailed(access, ztunnel, src, dst, false, ztunnelError));
         } else {
-            failures.info("plaintext-inbound refused src={} src_id=- dst={} dst_id={} status=- reason=\"{}\"", addr(src), addr(dst),
-                    dstId == null ? "-" : dstId, reason);
+            failures.info("plaintext-inbound refused src={} src_id=-{} dst={} dst_id={} status=- reason=\"{}\"", addr(src),
+                    plainSourceField(true, src), addr(dst), dstId == null ? "-" : dstId, reason);
         }
     }
 
@@ -550,6 +553,18 @@ public final class TunnelObserver implements HboneEvents {
                 : TrafficLabels.Peer.derived(Baggage.parse(t.headers().get("baggage")), srcPrincipal);
         return TrafficLabels.of(inbound ? "destination" : "source", source,
                 TrafficLabels.Peer.of(dw, WorkloadStrings.text(dst), clusterId), "mutual_tls");
+    }
+
+    /**
+     * Inbound, {@code " src_workload=NAMESPACE/NAME"} of the registry workload at the plaintext client's address, or
+     * {@code " src_workload=-"}, as a tunnel's inbound line ({@link #sourceWorkloadField}) and ztunnel's
+     * {@code src.workload}; outbound, nothing.
+     */
+    private String plainSourceField(boolean inbound, InetSocketAddress src) {
+        if (!inbound || src == null) {
+            return "";
+        }
+        return registry.byAddress(src.getAddress()).map(w -> " src_workload=" + w.namespace() + "/" + w.name()).orElse(" src_workload=-");
     }
 
     /** The identity of the registry workload at an outbound tunnel's target, or null. */

@@ -84,7 +84,7 @@ class DenialAfterSniffTest {
                 // One line, the access log's (ztunnel's rejection, zerohop's explanation); the WARN is DEBUG while it is written.
                 String from = "src=" + s.getLocalAddress().getHostAddress() + ":" + s.getLocalPort() + " ";
                 String line = err.awaitLine("access - plaintext-inbound " + from);
-                assertThat(line).contains(" dst_id=" + backend.identity() + " status=- bytes_sent=" + NOT_HTTP.length + " bytes_received=0 ")
+                assertThat(line).contains(" dst_id=" + backend.identity() + " status=- bytes_sent=0 bytes_received=" + NOT_HTTP.length + " ")
                         .contains(" end=reset error=\"connection closed due to policy rejection: explicitly denied by: prod/deny-admin\""
                                 + " reason=\"DENY by prod/deny-admin (AuthorizationPolicy DENY, rule 0): ")
                         .endsWith(" (not parsed as HTTP: first bytes: OPAQUE)\"");

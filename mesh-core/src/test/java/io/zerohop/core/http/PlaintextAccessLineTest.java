@@ -52,7 +52,7 @@ class PlaintextAccessLineTest {
                     s.setSoTimeout(20_000);
                     assertThat(readToEnd(s)).isEmpty();
                     String line = err.awaitLine("access - plaintext-inbound refused src=" + s.getLocalAddress().getHostAddress() + ":" + s.getLocalPort());
-                    assertThat(line).as(address).contains(" src_id=- dst=" + address + ":" + port + " dst_id=" + backend.identity() + " status=- ")
+                    assertThat(line).as(address).contains(" src_id=- src_workload=- dst=" + address + ":" + port + " dst_id=" + backend.identity() + " status=- ")
                             .endsWith(" reason=\"DENY by prod/deny-port (AuthorizationPolicy DENY, rule 0): destination.port " + port + " matched\"");
                     assertThat(err.count(":" + s.getLocalPort())).as("one line for the connection: %s", address).isEqualTo(1);
                 }
@@ -82,11 +82,13 @@ class PlaintextAccessLineTest {
                 .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b").meterRegistry(dst).threads(1).build()) {
             server.start().get(10, TimeUnit.SECONDS);
             InetSocketAddress via = server.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0), new InetSocketAddress(ip, closedPort)));
-            try (CapturedStderr err = new CapturedStderr(); Socket s = new Socket(via.getAddress(), via.getPort())) {
+            // From a registry workload's address (the backend's own): the line names it, as a tunnel's inbound line and
+            // ztunnel's src.workload do (a new-user pass found plaintext lines without it).
+            try (CapturedStderr err = new CapturedStderr(); Socket s = new Socket(via.getAddress(), via.getPort(), ip, 0)) {
                 s.setSoTimeout(20_000);
                 assertThat(readToEnd(s)).isEmpty();
                 String line = err.awaitLine("access - plaintext-inbound refused src=" + s.getLocalAddress().getHostAddress() + ":" + s.getLocalPort());
-                assertThat(line).contains(" dst=127.0.82.11:" + closedPort + " dst_id=" + backend.identity() + " status=- reason=\"upstream 127.0.82.11:"
+                assertThat(line).contains(" src_id=- src_workload=prod/backend dst=127.0.82.11:" + closedPort + " dst_id=" + backend.identity() + " status=- reason=\"upstream 127.0.82.11:"
                         + closedPort + " unreachable: ");
                 assertThat(err.count(":" + s.getLocalPort())).as("one line for the connection").isEqualTo(1);
             }
@@ -113,8 +115,8 @@ class PlaintextAccessLineTest {
                 s.close();
                 String line = err.awaitLine("access - plaintext-inbound " + from);
                 String request = "GET /api/a HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n";
-                assertThat(line).contains(" src_id=- dst=127.0.82.5:" + port + " dst_id=" + backend.identity() + " status=- bytes_sent="
-                        + request.length() + " bytes_received=" + response.getBytes(StandardCharsets.ISO_8859_1).length + " ").endsWith(" end=fin");
+                assertThat(line).contains(" src_id=- src_workload=- dst=127.0.82.5:" + port + " dst_id=" + backend.identity() + " status=- bytes_sent="
+                        + response.getBytes(StandardCharsets.ISO_8859_1).length + " bytes_received=" + request.length() + " ").endsWith(" end=fin");
                 assertThat(err.count("access - plaintext-inbound " + from)).isEqualTo(1);
             }
         });
