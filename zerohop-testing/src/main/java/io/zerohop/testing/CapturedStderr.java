@@ -67,7 +67,8 @@ public final class CapturedStderr implements AutoCloseable {
         return text().lines().filter(l -> Arrays.stream(parts).allMatch(l::contains));
     }
 
-    private String text() {
+    /** Everything captured so far (lines in the order they were written). */
+    public String text() {
         synchronized (log) {
             return log.toString(StandardCharsets.UTF_8);
         }

@@ -288,6 +288,12 @@ final class ProxyCommand implements Callable<Integer> {
             }
         });
         u.namespace("root-namespace", rootNamespace);
+        if (identity.pem == null && identity.spireSocket == null && identity.caDir == null && identity.istio == null && !identity.inMemoryCa) {
+            // picocli counts --in-memory-ca=false as the group's choice; it named no source, and the
+            // in-memory CA it switches off was used anyway (a new-user pass).
+            throw u.error("in-memory-ca", "false", "switches the in-memory CA off, and no other identity source is given:"
+                    + " give one of --in-memory-ca, --ca=DIR, --spire-socket=PATH, --cert/--key/--trust-bundle, --istio-ca");
+        }
         InetSocketAddress in = u.listener("inbound", inbound);
         if (inboundTransparent && in == null) {
             throw u.error("inbound-transparent", "true", "needs an HBONE listener, but " + origins.label("inbound") + " is off");
@@ -547,8 +553,11 @@ final class ProxyCommand implements Callable<Integer> {
         // listeners are up and the first full sync is done (before, the kubelet sees 500 pending: kubernetes sync).
         java.util.concurrent.CompletableFuture<String> listening = new java.util.concurrent.CompletableFuture<>();
         if (kube != null) {
+            WorkloadRegistry synced = registry;
+            PolicyEngine syncedPolicies = engine;
             kube.discovery.synced().thenCombine(listening, (v, what) -> what).thenCombine(mesh.ready(), (what, v) -> what).thenAccept(what -> {
-                System.out.println("zerohop proxy ready: first full sync with the Kubernetes API server done; " + what);
+                System.out.println("zerohop proxy ready: first full sync with the Kubernetes API server done; " + what
+                        + counts(synced, syncedPolicies));
                 System.out.flush();
             });
         }
@@ -600,8 +609,8 @@ final class ProxyCommand implements Callable<Integer> {
                         });
                 up.add("admin " + listen("admin", checked.admin(), () -> mesh.serveHttp(checked.admin(), routes)));
             }
-            String what = (up.isEmpty() ? "no listeners" : String.join(", ", up)) + "; identity source " + describeIdentity()
-                    + "; " + registry.all().size() + " workloads; policies " + (engine == null ? "none (allow all)" : engine.policies().size());
+            String listeners = (up.isEmpty() ? "no listeners" : String.join(", ", up)) + "; identity source " + describeIdentity();
+            String what = listeners + counts(registry, engine);
             if (kube == null) {
                 // Printed when /healthz/ready would answer 200: listeners are up here, but an SVID may
                 // still be pending (a slow SPIRE agent, a CA that cannot issue it).
@@ -610,10 +619,11 @@ final class ProxyCommand implements Callable<Integer> {
                     System.out.flush();
                 });
             } else {
-                System.out.println("zerohop proxy listening: " + what + "; ready after the first full sync with the Kubernetes API server");
+                // The counts come with the ready line, after the sync: here they were always 0 (a new-user pass).
+                System.out.println("zerohop proxy listening: " + listeners + "; ready after the first full sync with the Kubernetes API server");
             }
             System.out.flush();
-            listening.complete(what);
+            listening.complete(listeners);
             if (kube == null) {
                 // On this thread, not a timer's: a scheduler thread would stay for the process's life (idle RSS).
                 try {
@@ -777,6 +787,11 @@ final class ProxyCommand implements Callable<Integer> {
         return registry.all().stream()
                 .filter(w -> w.protocol() == io.zerohop.core.Workload.Protocol.HBONE && self != null && self.equals(w.node()))
                 .map(io.zerohop.core.Workload::identity).sorted(java.util.Comparator.comparing(Object::toString)).findFirst();
+    }
+
+    /** {@code "; N workloads; policies M"} as they are now (with --kubernetes: after the sync installed them). */
+    private static String counts(WorkloadRegistry registry, PolicyEngine engine) {
+        return "; " + registry.all().size() + " workloads; policies " + (engine == null ? "none (allow all)" : engine.policies().size());
     }
 
     private String describeIdentity() {

@@ -159,6 +159,10 @@ class UsageErrorsTest {
     @Test
     @DisplayName("proxy: a malformed --trust-domain or --root-namespace is a usage error naming the option")
     void proxyBadTrustDomainOrRootNamespace() {
+        // A new-user pass: --in-memory-ca=false still started the in-memory CA (the group's only choice, its value unread).
+        assertThat(run("proxy", "--in-memory-ca=false", "--inbound", "off", "--metrics", "off", "--readiness", "off", "--admin", "off"))
+                .startsWith("exit 2: zerohop proxy: --in-memory-ca: switches the in-memory CA off, and no other identity source is given")
+                .endsWith("Run 'zerohop proxy --help' for usage.");
         assertThat(run("proxy", "--in-memory-ca", "--trust-domain", "Cluster_Local", "--inbound", "off", "--metrics", "off",
                 "--readiness", "off", "--admin", "off"))
                 .isEqualTo("exit 2: zerohop proxy: --trust-domain: invalid trust domain \"Cluster_Local\": not in canonical form"

@@ -241,10 +241,12 @@ public final class PolicyState {
                     engine.policies().size(), e.getMessage());
             return false;
         }
-        engine.replace(set);
-        installed = text;
+        // Logged before the replace: its change listeners cut the connections the new set denies, and
+        // their WARN lines should follow their cause (as PolicyEngine.reload's line for files).
         LOG.info("installed {} policy objects from Kubernetes ({} rejected, in force as fail-closed stand-ins or left out)",
                 count, rejectedObjects().size());
+        engine.replace(set);
+        installed = text;
         return true;
     }
 

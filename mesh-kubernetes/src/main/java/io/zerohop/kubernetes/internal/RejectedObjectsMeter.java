@@ -18,7 +18,7 @@ public final class RejectedObjectsMeter {
         return (apiVersion, kind, reason) -> {
             int slash = apiVersion.indexOf('/');
             Counter.builder(NAME)
-                    .description("Kubernetes policy objects rejected as invalid (skipped; the other policies stay in force)")
+                    .description("Kubernetes policy objects rejected as invalid (each in force as its fail-closed stand-in until fixed; the other policies stay in force)")
                     .tag("group", slash < 0 ? "" : apiVersion.substring(0, slash))
                     .tag("version", apiVersion.substring(slash + 1))
                     .tag("kind", kind)
