@@ -150,6 +150,7 @@ public final class KubernetesDiscovery implements AutoCloseable {
             initialSyncDone = true;
             install();
             synced.complete(null);
+            executor.scheduleWithFixedDelay(this::checkWatches, WATCH_CHECK_SECONDS, WATCH_CHECK_SECONDS, java.util.concurrent.TimeUnit.SECONDS);
             notifyInstalled();
             LOG.info("Kubernetes sync complete: {} workloads, {} policies ({} objects rejected)",
                     registry.all().size(), engine.policies().size(), policies.rejectedObjects().size());
@@ -181,6 +182,31 @@ public final class KubernetesDiscovery implements AutoCloseable {
      */
     public boolean watching() {
         return informers.watching();
+    }
+
+    /** How often, after the first sync, the informers' watches are looked at ({@link #checkWatches}). */
+    static final long WATCH_CHECK_SECONDS = 5;
+    /** Checks in a row without every watch open; a WARN at the second (a normal re-watch takes less). */
+    private int watchMisses;
+
+    /**
+     * After the first sync, one WARN line when the API server's watches are lost (two checks in a row,
+     * so a watch the server ends and the informer reopens at once says nothing) and one INFO line when
+     * they are all open again. fabric8 reports a lost watch only through its own loggers (a stack trace
+     * per informer and retry; `zerohop proxy` sets them to ERROR): a new-user pass that stopped the API
+     * server after the sync read 800 lines of them and none of its own (mesh-kubernetes README, "An API server out of reach"). What was
+     * installed stays in force meanwhile, as ztunnel keeps its last xDS state. Runs on the executor.
+     */
+    private void checkWatches() {
+        if (informers.watching()) {
+            if (watchMisses >= 2) {
+                LOG.info("Kubernetes API server {}: every watch is open again", client.getMasterUrl());
+            }
+            watchMisses = 0;
+        } else if (++watchMisses == 2) {
+            LOG.warn("Kubernetes API server {}: lost the watch after the first sync; the informers re-watch with back-off"
+                    + " (re-listing if the server answers 410 Gone), and what is installed stays in force meanwhile", client.getMasterUrl());
+        }
     }
 
     /** The node this discovery serves, for {@link #forNode}; empty for {@link #forPod}. */
