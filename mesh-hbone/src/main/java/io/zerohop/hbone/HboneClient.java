@@ -192,6 +192,22 @@ public final class HboneClient implements AutoCloseable {
     }
 
     /**
+     * Closes this client if it holds no connection (none open, opening or draining its tunnels; a
+     * pooled connection closes itself after {@link Builder#idleTimeout} without tunnels) and no
+     * ended tunnel's unread bytes, for an owner that keeps one client per source identity and drops
+     * the clients of identities gone for good (mesh-core: a workload that left the node). Decided
+     * atomically with the pool's opens: either an open got a connection first (then this returns
+     * false and nothing changes) or the client is closed, and every later {@link #connect} fails at
+     * once with {@link HboneClientClosedException}, with no failure reported to the
+     * {@link Builder#listener}. Never blocks.
+     *
+     * @return true when this call closed the client
+     */
+    public boolean closeIfIdle() {
+        return runtime.retireIfIdle();
+    }
+
+    /**
      * {@link #closeAsync()}, waiting up to 10 s for it; on a Netty event loop thread it does not
      * wait (the close needs the loops, maybe this one).
      */

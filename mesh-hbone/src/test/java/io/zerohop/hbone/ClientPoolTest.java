@@ -260,6 +260,49 @@ class ClientPoolTest {
         }
     }
 
+    /**
+     * {@link HboneClient#closeIfIdle}: refused while a connection is pooled (open tunnel, then idle),
+     * done once the idle timeout closed it; a later open fails at once with the client-closed error
+     * and reports no failed tunnel (the owner takes a new client; mesh-core's node mode).
+     */
+    @Test
+    void closeIfIdleClosesOnlyAClientWithoutConnections() throws Exception {
+        RecordingEvents events = new RecordingEvents();
+        try (HboneClient client = mesh.client().idleTimeout(Duration.ofMillis(300)).listener(events).build()) {
+            assertThat(client.closeIfIdle()).as("never used: nothing pooled").isTrue();
+        }
+        try (HboneClient client = mesh.client().idleTimeout(Duration.ofMillis(300)).listener(events).build()) {
+            HboneStream s = open(client, mesh.expectServer());
+            assertThat(client.closeIfIdle()).as("a tunnel open").isFalse();
+            try (var sock = s.toSocket()) {
+                sock.getOutputStream().write(7);
+                sock.shutdownOutput();
+                assertThat(sock.getInputStream().readAllBytes()).containsExactly(7);
+            }
+            RecordingEvents.next(events.closed);
+            // Unless the idle timeout already closed it (a slow machine), the connection is still pooled.
+            if (Inspect.connectionCount(client, mesh.expectServer(), server.localAddress()) == 1) {
+                assertThat(client.closeIfIdle()).as("no tunnel, the connection still pooled").isFalse();
+            }
+            assertThat(s.channel().parent().closeFuture().await(10, TimeUnit.SECONDS)).as("idle timeout").isTrue();
+            awaitZero(client);
+            assertThat(client.closeIfIdle()).as("nothing pooled any more").isTrue();
+            assertThat(client.closeIfIdle()).as("already closed").isFalse();
+            assertThatThrownBy(() -> open(client, mesh.expectServer())).isInstanceOf(ExecutionException.class)
+                    .cause().isInstanceOf(HboneClientClosedException.class).hasMessageContaining("retired while idle");
+            assertThat(events.refused).as("no failed tunnel reported for an open on a retired client").isEmpty();
+            assertThat(events.failed).isEmpty();
+        }
+    }
+
+    private static void awaitZero(HboneClient client) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (Inspect.connectionCount(client, mesh.expectServer(), server.localAddress()) != 0) {
+            assertThat(System.nanoTime()).as("connection left the pool within 10 s").isLessThan(deadline);
+            Thread.sleep(10);
+        }
+    }
+
     @Test
     void clientEventsReportOpenCloseAndBytes() throws Exception {
         RecordingEvents events = new RecordingEvents();

@@ -66,4 +66,9 @@ final class CertFetcher {
         }
         held = now;
     }
+
+    /** The local identities as of the last {@link #check} (the registry's last change). */
+    Set<SpiffeId> held() {
+        return held;
+    }
 }

@@ -130,6 +130,7 @@ public final class MeshRuntime {
             group.next().scheduleWithFixedDelay(() -> {
                 try {
                     certs.check();
+                    outbound.retireIdle(certs.held());
                 } catch (RuntimeException e) {
                     log.warn("certificate prefetch check failed: {}", e.toString(), e);
                 }

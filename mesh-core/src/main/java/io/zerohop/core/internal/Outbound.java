@@ -16,6 +16,7 @@ import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import javax.net.SocketFactory;
@@ -27,7 +28,8 @@ import org.slf4j.LoggerFactory;
  * ({@link #route}, and for captured connections {@link #buildRequest}, ztunnel's {@code build_request})
  * to an HBONE tunnel, plain TCP passthrough or a refusal, then opened ({@link #open}, ztunnel's
  * {@code proxy_to_hbone} / {@code proxy_to_tcp}). Tunnels go through one {@link HboneClient} (and
- * pool) per source identity, created on first use and kept until {@link #close()}. Every CONNECT
+ * pool) per source identity, created on first use and kept until {@link #close()}, or, in node mode,
+ * until its identity has left the node and its last connection closed ({@link #retireIdle}). Every CONNECT
  * carries ztunnel's default headers ({@link OutboundHeaders}) under the route's own.
  */
 public final class Outbound implements CaptureListener.Opener {
@@ -57,6 +59,10 @@ public final class Outbound implements CaptureListener.Opener {
     private final int maxStreamsPerConnection;
     private final Duration idleTimeout;
     private final Map<SpiffeId, HboneClient> clients = new ConcurrentHashMap<>();
+    /** Clients {@link #retireIdle} is closing now; with {@link #clients}, what tells an open to take a new client. */
+    private final Set<HboneClient> retiring = ConcurrentHashMap.newKeySet();
+    /** Identities a socket factory was handed out for: its client is bound to the factory, so it is never retired. */
+    private final Set<SpiffeId> pinned = ConcurrentHashMap.newKeySet();
 
     /**
      * @param identity the mesh's own identity (captured sources that are no local workload use it), or null
@@ -130,6 +136,7 @@ public final class Outbound implements CaptureListener.Opener {
 
     /** Sockets that tunnel as {@code source}; an unknown destination fails {@code createSocket}, never dialled in plaintext. */
     public SocketFactory socketFactory(SpiffeId source) {
+        pinned.add(source);
         return client(source).socketFactory(t -> withDefaultHeaders(source, route(t), null));
     }
 
@@ -234,7 +241,47 @@ public final class Outbound implements CaptureListener.Opener {
     }
 
     private CompletableFuture<HboneStream> tunnel(SpiffeId source, InetSocketAddress target, Route route) {
-        return client(source).connect(target, route.expectedIdentities(), route.hboneAddress(), route.headers());
+        for (;;) {
+            HboneClient c = client(source);
+            CompletableFuture<HboneStream> f = c.connect(target, route.expectedIdentities(), route.hboneAddress(), route.headers());
+            // An open that lost the race with retireIdle failed at once and recorded nothing: take the new client.
+            if (!f.isCompletedExceptionally() || !(retiring.contains(c) || clients.get(source) != c)) {
+                return f;
+            }
+        }
+    }
+
+    /**
+     * Closes and drops the clients of identities no longer in {@code keep} once they hold no
+     * connection (pooled connections close after the idle timeout), so a node proxy whose workloads
+     * come and go does not keep one client per identity it ever served. The mesh's own identity and
+     * identities a socket factory was made for stay. A later open from a dropped identity makes a new
+     * client. zerohop's own bookkeeping: ztunnel's pool drops idle connections the same way, and
+     * keeps no per-identity client object. Any thread; never blocks.
+     *
+     * @param keep the identities of the node's workloads now
+     * @return how many clients were dropped
+     */
+    public int retireIdle(Set<SpiffeId> keep) {
+        int n = 0;
+        for (Map.Entry<SpiffeId, HboneClient> e : clients.entrySet()) {
+            SpiffeId id = e.getKey();
+            if (id.equals(identity) || keep.contains(id) || pinned.contains(id)) {
+                continue;
+            }
+            HboneClient c = e.getValue();
+            retiring.add(c);
+            try {
+                if (c.closeIfIdle()) {
+                    clients.remove(id, c);
+                    n++;
+                    log.debug("dropped the HBONE client of {}: no local workload has it and its last connection closed", id);
+                }
+            } finally {
+                retiring.remove(c);
+            }
+        }
+        return n;
     }
 
     private HboneClient client(SpiffeId source) {

@@ -31,6 +31,8 @@ public final class ConnectionPool {
     final Object lock = new Object();
     private final Map<PoolKey, List<ClientConnection>> pool = new HashMap<>();
     private volatile boolean closed;
+    /** Set with {@link #closed} by {@link #retireIfIdle}: an open then fails with no failure event recorded. */
+    private volatile boolean retired;
     /** What tunnels that ended before their first read keep for a later attach ({@link OutboundTunnel#keptUnread}); guarded by {@link #lock}. */
     private final java.util.Set<TunnelCodec.Kept> unread = new java.util.HashSet<>();
 
@@ -64,6 +66,9 @@ public final class ConnectionPool {
     public CompletableFuture<HboneStream> connect(InetSocketAddress target, Set<SpiffeId> expected,
                                                   InetSocketAddress hbone, Map<String, String> headers) {
         if (closed) {
+            if (retired) {
+                return retiredFailure();
+            }
             // One failed open, as any other: ztunnel records an open its draining pool refuses with the
             // connection's labels (src/proxy/pool.rs WorkloadHBONEPoolDraining, recorded by
             // src/proxy/outbound.rs proxy_to_hbone as a ConnectionFailure).
@@ -73,6 +78,10 @@ public final class ConnectionPool {
             return CompletableFuture.failedFuture(e);
         }
         ClientConnection conn = acquire(expected, hbone);
+        if (conn == null) {
+            // Retired between the check above and the pool's lock.
+            return retiredFailure();
+        }
         CompletableFuture<HboneStream> result = new CompletableFuture<>();
         // A warm connection (the usual case) opens at once: whenComplete on a completed future still
         // cost a capturing lambda, a completion node and a future nobody used, per tunnel (issue 14).
@@ -121,6 +130,9 @@ public final class ConnectionPool {
     private ClientConnection acquire(Set<SpiffeId> expected, InetSocketAddress hbone) {
         ClientConnection fresh;
         synchronized (lock) {
+            if (retired) {
+                return null;
+            }
             PoolKey key = lastKey;
             List<ClientConnection> list;
             if (key != null && key.hboneAddress().equals(hbone)
@@ -223,6 +235,45 @@ public final class ConnectionPool {
             pool.forget(kept);
             kept.run();
         }
+    }
+
+    /**
+     * The failure of an open on a client retired by {@link #retireIfIdle}: its owner, seeing
+     * {@link #retired()}, takes a new client and opens again. No failure event is recorded.
+     */
+    private static CompletableFuture<HboneStream> retiredFailure() {
+        return CompletableFuture.failedFuture(new io.zerohop.hbone.HboneClientClosedException("HBONE client retired while idle"));
+    }
+
+    /**
+     * Closes this pool if it holds no connection (none open, opening or draining) and no ended
+     * tunnel's unread bytes: its owner is dropping a client nobody used for a while (mesh-core, the
+     * client of an identity that left the node). Decided under the pool's lock, as every open takes a
+     * connection under it, so an open either found the pool retired (and fails at once,
+     * recording nothing) or holds a connection here (and the pool is not retired). A pool on its own
+     * event loop group shuts the group down (nothing is registered on it).
+     *
+     * @return true when this call retired the pool
+     */
+    public boolean retireIfIdle() {
+        synchronized (lock) {
+            if (closed || !pool.isEmpty() || !unread.isEmpty()) {
+                return false;
+            }
+            retired = true;
+            closed = true;
+            lastKey = null;
+            lastList = null;
+        }
+        if (ownGroup) {
+            group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+        }
+        return true;
+    }
+
+    /** True once {@link #retireIfIdle} retired this pool. */
+    public boolean retired() {
+        return retired;
     }
 
     public CompletableFuture<Void> close() {
