@@ -36,14 +36,17 @@ public record AccessRequest(
     public AccessRequest {
         if (sourcePrincipal != null && (!sourcePrincipal.startsWith(SPIFFE_SCHEME)
                 || sourcePrincipal.length() == SPIFFE_SCHEME.length())) {
-            throw new IllegalArgumentException("sourcePrincipal must be a SPIFFE ID (spiffe://...): " + sourcePrincipal);
+            // A policy's principals are written without the scheme; the peer's is the full ID.
+            String hint = sourcePrincipal.contains("://") || sourcePrincipal.isEmpty() ? ""
+                    : " (a policy writes principals without the scheme; the request takes the full ID: spiffe://" + sourcePrincipal + ")";
+            throw new IllegalArgumentException("sourcePrincipal must be a SPIFFE ID (spiffe://...): \"" + sourcePrincipal + "\"" + hint);
         }
         Objects.requireNonNull(sourceAddress, "sourceAddress");
         Objects.requireNonNull(destinationAddress, "destinationAddress");
         if (destinationPort < 1 || destinationPort > 65535) {
-            throw new IllegalArgumentException("destinationPort out of range: " + destinationPort);
+            throw new IllegalArgumentException("destinationPort out of range (1..65535): " + destinationPort);
         }
-        Objects.requireNonNull(destination, "destination");
+        Objects.requireNonNull(destination, "destination (the workload the request is for)");
     }
 
     public static Builder builder() {
@@ -129,13 +132,18 @@ public record AccessRequest(
          * @throws IllegalArgumentException when the source or destination address was not set: a
          *         default (0.0.0.0) would escape every DENY on {@code ipBlocks}, {@code remoteIpBlocks},
          *         {@code source.ip} or {@code destination.ip}, so a forgotten field would widen access;
-         *         or when a field is invalid (see the record)
+         *         when the destination workload was not set; or when a field is invalid (see the record)
          */
         public AccessRequest build() {
             if (sourceAddress == null || destinationAddress == null) {
                 throw new IllegalArgumentException((sourceAddress == null ? "sourceAddress" : "destinationAddress")
                         + " is required: ipBlocks, source.ip and destination.ip rules test it, and no default could"
                         + " stand for the real one without escaping a DENY");
+            }
+            if (destination == null) {
+                throw new IllegalArgumentException("destination is required: the workload the request is for (its namespace, "
+                        + "service account and labels select the policies): destination(new WorkloadRef(namespace, name, "
+                        + "serviceAccount, labels))");
             }
             return new AccessRequest(sourcePrincipal, sourceAddress, destinationAddress, destinationPort,
                     destination, sourceWorkload, http, sni);

@@ -47,4 +47,25 @@ class AccessRequestTest {
         assertThatThrownBy(() -> request().sourceAddress("::ffff:300.1.1.1")).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageStartingWith("not an IP literal: ::ffff:300.1.1.1");
     }
+
+    /**
+     * New-user pass: a principal written as in a policy (no scheme) was refused without saying what to
+     * write, and a request without its destination failed with a bare "NullPointerException: destination".
+     */
+    @Test
+    void aMalformedRequestSaysWhatToWrite() {
+        assertThatThrownBy(() -> request().sourcePrincipal("cluster.local/ns/shop/sa/web").sourceAddress("127.0.0.1").build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("sourcePrincipal must be a SPIFFE ID (spiffe://...): \"cluster.local/ns/shop/sa/web\" (a policy writes "
+                        + "principals without the scheme; the request takes the full ID: spiffe://cluster.local/ns/shop/sa/web)");
+        assertThatThrownBy(() -> request().sourcePrincipal("http://x").sourceAddress("127.0.0.1").build())
+                .hasMessage("sourcePrincipal must be a SPIFFE ID (spiffe://...): \"http://x\"");
+        assertThatThrownBy(() -> request().sourceAddress("127.0.0.1").destination(null).build())
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("destination is required: the workload the request is for")
+                .hasMessageContaining("destination(new WorkloadRef(");
+        assertThatThrownBy(() -> request().build()).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("sourceAddress is required");
+        assertThatThrownBy(() -> request().sourceAddress("127.0.0.1").destinationPort(0).build())
+                .hasMessage("destinationPort out of range (1..65535): 0");
+    }
 }

@@ -304,7 +304,12 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
         T.invalid(s, "PortRule.sanitize: L7 on port 0", http("[{port: '0', protocol: TCP}]", "[{method: GET}]"),
                 "L7 rules can not be used when a port is 0");
         T.invalid(s, "PortProtocol.sanitize: port missing", ingress("{toPorts: [{ports: [{protocol: TCP}]}]}"), "Port must be specified");
-        T.invalid(s, "PortProtocol.sanitize: unparsable port", ingress("{toPorts: [{ports: [{port: '99999'}]}]}"), "Unable to parse port");
+        T.invalid(s, "PortProtocol.sanitize: unparsable port", ingress("{toPorts: [{ports: [{port: '99999'}]}]}"),
+                "Unable to parse port \"99999\": value out of range (0..65535)");
+        T.invalid(s, "PortProtocol.sanitize: port 65536", ingress("{toPorts: [{ports: [{port: '65536'}]}]}"),
+                "Unable to parse port \"65536\": value out of range");
+        T.invalid(s, "PortProtocol.sanitize: port 08 (leading 0: octal)", ingress("{toPorts: [{ports: [{port: '08'}]}]}"),
+                "Unable to parse port \"08\": invalid syntax");
         T.invalid(s, "L7Rules.sanitize: two rule types", ingress("{toPorts: [{ports: [{port: '80', protocol: TCP}], rules: "
                 + "{http: [{method: GET}], dns: [{matchName: a}]}}]}"), "not allowed on ingress");
         T.invalid(s, "EgressRule.sanitize: toEndpoints with toCIDR", cnp("prod", "c", "{endpointSelector: {}, egress: "

@@ -207,6 +207,15 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
         return info;
     }
 
+    /** For logs and debuggers: the tunnel's identities and addresses, and its stream; the open's target before the 200. */
+    @Override
+    public String toString() {
+        TunnelInfo i = info;
+        Channel ch = codec.channel();
+        String stream = ch instanceof Http2StreamChannel s ? " stream=" + s.stream().id() : "";
+        return "HboneStream " + (i != null ? i : "(opening) dst=" + Authority.text(target)) + stream;
+    }
+
     @Override
     public HboneSocket toSocket() throws IOException {
         return TunnelSocket.attach(ch(), info);

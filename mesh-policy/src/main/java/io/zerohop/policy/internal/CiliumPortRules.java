@@ -105,7 +105,9 @@ final class CiliumPortRules {
                 }
                 int port = parseUint16(text);
                 if (port < 0) {
-                    throw portNode.error("Unable to parse port \"" + text + "\"");
+                    // Go's strconv.ParseUint errors, which Cilium's PortProtocol.sanitize wraps (l4.go).
+                    throw portNode.error("Unable to parse port \"" + text + "\": "
+                            + (port == OUT_OF_RANGE ? "value out of range (0..65535)" : "invalid syntax"));
                 }
                 // Cilium: an endPort at or below port means the single port.
                 int endPort = port == 0 ? 65535 : port;
@@ -178,7 +180,13 @@ final class CiliumPortRules {
         return letter;
     }
 
-    /** Go's strconv.ParseUint(s, 0, 16): decimal, or 0x / 0o / 0b prefixed, or leading-0 octal; -1 if invalid. */
+    /** {@link #parseUint16}'s answer for digits that parse but exceed 16 bits (Go's ErrRange). */
+    static final int OUT_OF_RANGE = -2;
+
+    /**
+     * Go's strconv.ParseUint(s, 0, 16): decimal, or 0x / 0o / 0b prefixed, or leading-0 octal; -1 if
+     * invalid syntax, {@link #OUT_OF_RANGE} if above 65535.
+     */
     static int parseUint16(String s) {
         int radix = 10;
         String digits = s;
@@ -203,9 +211,10 @@ final class CiliumPortRules {
         }
         try {
             long v = Long.parseLong(digits, radix);
-            return v > 65535 ? -1 : (int) v;
+            return v > 65535 ? OUT_OF_RANGE : (int) v;
         } catch (NumberFormatException e) {
-            return -1;
+            // Every character is a digit of the radix (checked above): only too many of them.
+            return OUT_OF_RANGE;
         }
     }
 
