@@ -126,13 +126,55 @@ public final class CertificateManager implements IdentityProvider {
         if (closed) {
             return CompletableFuture.failedFuture(new IllegalStateException("certificate manager is closed"));
         }
-        CompletableFuture<X509Svid> f = cache.get(id, (key, executor) -> issue(key));
+        CompletableFuture<X509Svid> f = cache.get(id, (key, executor) -> quiet(issue(key)));
         X509Svid now = held(f);
-        if (now != null && due(now)) {
-            refresh(id);
+        if (now != null) {
+            if (due(now)) {
+                refresh(id);
+            }
+            // a copy, so no caller can complete or cancel the future other callers share
+            return f.copy();
         }
-        // a copy, so no caller can complete or cancel the future other callers share
-        return f.copy();
+        CompletableFuture<X509Svid> mine = new CompletableFuture<>();
+        f.whenComplete((svid, e) -> {
+            if (e == null) {
+                mine.complete(svid);
+            } else {
+                mine.completeExceptionally(e instanceof IssueFailed ? e.getCause() : e);
+            }
+        });
+        return mine;
+    }
+
+    /**
+     * A failed issuance as the cache holds it. Caffeine logs every failed asynchronous load at WARNING
+     * with its stack trace through {@code System.Logger} (3.2.3 {@code LocalAsyncCache.handleCompletion}:
+     * "Exception thrown during asynchronous load"), except a {@link java.util.concurrent.CancellationException}
+     * or a {@link java.util.concurrent.TimeoutException}; an application without a {@code System.Logger}
+     * bridge got it from {@code java.util.logging} on stderr, beside its own report of the same failure
+     * (mesh-core's "identity ... not ready"). Callers never see this type: {@link #svid} hands them the cause.
+     */
+    private static final class IssueFailed extends java.util.concurrent.CancellationException {
+        private static final long serialVersionUID = 1L;
+
+        IssueFailed(Throwable cause) {
+            super(cause.toString());
+            initCause(cause);
+        }
+    }
+
+    /** {@code f}, failing with {@link IssueFailed} (around the issuer's own error) where it fails. */
+    private static CompletableFuture<X509Svid> quiet(CompletableFuture<X509Svid> f) {
+        CompletableFuture<X509Svid> out = new CompletableFuture<>();
+        f.whenComplete((svid, e) -> {
+            if (e == null) {
+                out.complete(svid);
+            } else {
+                out.completeExceptionally(new IssueFailed(e instanceof java.util.concurrent.CompletionException && e.getCause() != null
+                        ? e.getCause() : e));
+            }
+        });
+        return out;
     }
 
     /** The SVID a cache future holds, or null while it is loading or when it failed. */

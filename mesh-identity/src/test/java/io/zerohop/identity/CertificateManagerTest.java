@@ -280,6 +280,53 @@ class CertificateManagerTest {
         assertThatThrownBy(() -> get(m, A)).isInstanceOf(ExecutionException.class).cause().hasMessage("boom");
     }
 
+    /**
+     * A library user's pass: an SVID the issuer refused printed Caffeine's "Exception thrown during
+     * asynchronous load" WARNING with a stack trace through java.util.logging (for applications without
+     * a System.Logger bridge), beside zerohop's own report of the failure. The caller still gets the
+     * issuer's error itself, not a cancellation.
+     */
+    @Test
+    void aFailedIssuanceIsNotLoggedByTheCacheAndFailsWithTheIssuersError() throws Exception {
+        String caffeine = "com.github.benmanes.caffeine.cache.LocalAsyncCache";
+        java.util.logging.Logger jul = java.util.logging.Logger.getLogger(caffeine);
+        List<java.util.logging.LogRecord> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+        java.util.logging.Handler h = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord r) {
+                seen.add(r);
+            }
+
+            @Override
+            public void flush() {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        jul.addHandler(h);
+        try {
+            System.getLogger(caffeine).log(System.Logger.Level.WARNING, "control");
+            assertThat(seen).as("control: Caffeine's System.Logger reaches java.util.logging here").hasSize(1);
+            seen.clear();
+            CountingIssuer issuer = new CountingIssuer();
+            issuer.down.set(true);
+            CertificateManager m = manager(issuer);
+            CompletableFuture<X509Svid> f = m.svid(A);
+            assertThatThrownBy(() -> f.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
+                    .cause().isInstanceOf(IllegalStateException.class).hasMessage("CA unavailable");
+            assertThat(f.isCancelled()).isFalse();
+            assertThatThrownBy(() -> get(m, A)).as("not cached: asked again").cause().hasMessage("CA unavailable");
+            assertThat(issuer.calls).hasValue(2);
+            issuer.down.set(false);
+            assertThat(get(m, A).getSpiffeId()).isEqualTo(A);
+            assertThat(seen).as("nothing logged by the cache").isEmpty();
+        } finally {
+            jul.removeHandler(h);
+        }
+    }
+
     @Test
     void backgroundCheckRefreshesWithoutBeingAsked() throws Exception {
         // real clock: the in-memory CA back-dates by a minute, so a short-lived SVID is due at once
