@@ -143,7 +143,8 @@ class CertFetchTest {
         }
     }
 
-    private static void await(java.util.function.BooleanSupplier done, String what) throws InterruptedException {
+    /** Polls {@code done} every 20 ms for up to 20 s (also used by ClientRetireTest). */
+    static void await(java.util.function.BooleanSupplier done, String what) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (!done.getAsBoolean()) {
             if (System.nanoTime() > deadline) {

@@ -63,7 +63,7 @@ class ClientRetireTest {
                     assertThat(clients(a)).containsKeys(id("x"), id("y"));
 
                     registry.remove("prod", "x");
-                    await(() -> !clients(a).containsKey(id("x")), "x's client dropped once its connection idled out");
+                    CertFetchTest.await(() -> !clients(a).containsKey(id("x")), "x's client dropped once its connection idled out");
                     // y's connection idled out too (same timeout): y is still a local workload, its client stays.
                     assertThat(clients(a)).as("a local workload's client stays").containsKey(id("y"));
 
@@ -111,16 +111,6 @@ class ClientRetireTest {
             } catch (java.io.IOException e) {
                 return;
             }
-        }
-    }
-
-    private static void await(java.util.function.BooleanSupplier done, String what) throws InterruptedException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
-        while (!done.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                throw new AssertionError("not within 20 s: " + what);
-            }
-            Thread.sleep(20);
         }
     }
 }
