@@ -75,12 +75,16 @@ public interface HboneStream extends AutoCloseable {
      * ({@code setAutoRead(true)} or {@code read()}).
      *
      * @throws NullPointerException if a handler is null
+     * @throws IllegalStateException when the tunnel's client (or {@code Mesh}) is already closed: its
+     *         event loop is gone, so no handler could run
      */
     void attach(ChannelHandler... handlers);
 
     /**
      * A blocking {@link java.net.Socket} over this tunnel; call before enabling auto-read on
      * {@link #channel()} and do not also add channel handlers.
+     *
+     * @throws java.net.SocketException when the tunnel's client (or {@code Mesh}) is already closed
      */
     HboneSocket toSocket() throws IOException;
 
@@ -101,7 +105,8 @@ public interface HboneStream extends AutoCloseable {
 
     /**
      * Graceful close: END_STREAM if not sent yet, then the stream is released once written (a peer that
-     * has not finished sending is reset, like closing a TCP socket with unread data).
+     * has not finished sending is reset, like closing a TCP socket with unread data). Any thread;
+     * a no-op once the tunnel's client (or {@code Mesh}) is closed, whose close ended the tunnel.
      */
     @Override
     void close();

@@ -113,4 +113,24 @@ class ClientShutdownTest {
         assertThat(r.reset()).as("GOAWAY, no close_notify: %s", r).isTrue();
         assertThat(upstreamEnd.get(10, TimeUnit.SECONDS)).as("the upstream is reset").contains("reset");
     }
+
+    /**
+     * A new-user pass: cleanup code that closed its streams after the client threw Netty's
+     * RejectedExecutionException ("event executor terminated") from close() and toSocket(), while
+     * reset() was already a no-op. close() is one too now; toSocket() and attach() say the client is closed.
+     */
+    @Test
+    void aTunnelUsedAfterItsClientClosedSaysSoAndItsCloseIsANoOp() throws Exception {
+        HboneStream s = client.connect(Mesh.loopback(25), mesh.expectServer(), server.localAddress()).get(10, TimeUnit.SECONDS);
+        client.close();
+        s.close();
+        s.reset();
+        s.close();
+        org.assertj.core.api.Assertions.assertThatThrownBy(s::toSocket).isInstanceOf(java.net.SocketException.class)
+                .hasMessage("Socket is closed: its HBONE client was closed, and the tunnel with it");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> s.attach(new io.netty.channel.ChannelInboundHandlerAdapter()))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("the HBONE client is closed");
+        TunnelResult r = RecordingEvents.next(serverEvents.closed);
+        assertThat(r.reset()).as("ended by the client's close: %s", r).isFalse();
+    }
 }

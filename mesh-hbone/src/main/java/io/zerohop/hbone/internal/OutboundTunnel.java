@@ -218,7 +218,11 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
 
     @Override
     public HboneSocket toSocket() throws IOException {
-        return TunnelSocket.attach(ch(), info);
+        try {
+            return TunnelSocket.attach(ch(), info);
+        } catch (java.util.concurrent.RejectedExecutionException loopGone) {
+            throw new java.net.SocketException("Socket is closed: its HBONE client was closed, and the tunnel with it");
+        }
     }
 
     @Override
@@ -251,7 +255,11 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
         if (ch().eventLoop().inEventLoop()) {
             closeOnLoop();
         } else {
-            ch().eventLoop().execute(this);
+            try {
+                ch().eventLoop().execute(this);
+            } catch (java.util.concurrent.RejectedExecutionException loopGone) {
+                // The client is closed: its close ended the tunnel and released what it kept (as reset()).
+            }
         }
     }
 
@@ -272,7 +280,11 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
         if (ch().eventLoop().inEventLoop()) {
             attachOnLoop(handlers);
         } else {
-            ch().eventLoop().execute(() -> attachOnLoop(handlers));
+            try {
+                ch().eventLoop().execute(() -> attachOnLoop(handlers));
+            } catch (java.util.concurrent.RejectedExecutionException loopGone) {
+                throw new IllegalStateException("the HBONE client is closed, and this tunnel with it: no handler can run", loopGone);
+            }
         }
     }
 
