@@ -15,7 +15,7 @@ import java.util.Locale;
 public enum AppProtocol {
     /** Opaque bytes: never parsed. */
     TCP,
-    /** HTTP/1.x (cleartext). */
+    /** HTTP/1.x (cleartext); a connection that opens with the HTTP/2 preface is h2c, as Envoy's {@code AUTO} codec takes it. */
     HTTP,
     /** HTTP/2 with prior knowledge (h2c). */
     HTTP2,

@@ -346,10 +346,10 @@ public final class HttpEnforcement {
     }
 
     /**
-     * Picks the handling for the port: HTTP/1 ({@code http}, or an {@code auto} sniff that sees a
-     * request line), HTTP/2 ({@code http2}, {@code grpc}, or the preface; {@code h2} null where
-     * HTTP/2 cannot be parsed), else the L4 decision the CONNECT would have got, and {@code opaque}
-     * only when that allows.
+     * Picks the handling for the port: HTTP/1 ({@code http} unless its first bytes are HTTP/2's, or an
+     * {@code auto} sniff that sees a request line), HTTP/2 ({@code http2}, {@code grpc}, the preface on an
+     * {@code auto} port, the magic on an {@code http} one; {@code h2} null where HTTP/2 cannot be parsed),
+     * else the L4 decision the CONNECT would have got, and {@code opaque} only when that allows.
      */
     private void whenHttp(Channel ch, AppProtocol protocol, Conn conn, Object tunnel, Step http1, Step h2, Step opaque) {
         java.util.function.Consumer<Boolean> direct = autoRead -> {
@@ -359,7 +359,19 @@ public final class HttpEnforcement {
         };
         if (protocol == AppProtocol.HTTP) {
             markParsed(tunnel);
-            http1.run(direct);
+            if (h2 == null) {
+                http1.run(direct);
+                return;
+            }
+            // Envoy's AUTO codec, as istiod configures an http port: h2c with prior knowledge is HTTP/2 there too.
+            Sniffer[] codec = new Sniffer[1];
+            java.util.function.Consumer<Boolean> chosen = autoRead -> {
+                codec[0].release();
+                direct.accept(autoRead);
+            };
+            codec[0] = Sniffer.codec(sniffTimeoutMillis, result -> (result == Sniffer.Result.HTTP2 ? h2 : http1).run(chosen));
+            ch.pipeline().addLast("zerohop-sniff", codec[0]);
+            ch.eventLoop().execute(ch::read);
             return;
         }
         if (protocol == AppProtocol.HTTP2 || protocol == AppProtocol.GRPC) {

@@ -31,8 +31,17 @@ final class Sniffer extends Hold {
     static final int MAX_INSPECT = 8192;
     static final byte[] H2_PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
 
+    /**
+     * The first bytes an HTTP connection manager with Envoy's {@code AUTO} codec takes as HTTP/2
+     * ({@code Http2::CLIENT_MAGIC_PREFIX}, source/common/http/conn_manager_utility.cc
+     * {@code determineNextProtocol}).
+     */
+    static final int H2_MAGIC_PREFIX = "PRI * HTTP/2".length();
+
     private final long timeoutMillis;
     private final Consumer<Result> decided;
+    /** {@link #codec}: only HTTP/2's preface against HTTP/1, as Envoy's codec choice, not the inspector. */
+    private final boolean codecOnly;
     private final byte[] head = new byte[MAX_INSPECT];
     private int headLength;
     private boolean done;
@@ -40,14 +49,33 @@ final class Sniffer extends Hold {
 
     /** Holds without a byte limit: the sniffer asks for more only until {@link #MAX_INSPECT} bytes. */
     Sniffer(long timeoutMillis, Consumer<Result> decided) {
+        this(timeoutMillis, decided, false);
+    }
+
+    private Sniffer(long timeoutMillis, Consumer<Result> decided, boolean codecOnly) {
         this.timeoutMillis = timeoutMillis;
         this.decided = decided;
+        this.codecOnly = codecOnly;
+    }
+
+    /**
+     * The codec choice of an HTTP connection manager whose codec is {@code AUTO}, as istiod builds every
+     * one for an {@code http} port (pilot/pkg/networking/core/listener_builder.go:
+     * {@code CodecType = HttpConnectionManager_AUTO}): {@link Result#HTTP2} when the first bytes are
+     * {@code PRI * HTTP/2} (h2c with prior knowledge: gRPC, {@code curl --http2-prior-knowledge}),
+     * else {@link Result#HTTP1}, whose codec then answers whatever else it is (a 426 for HTTP/1.0, a 400).
+     * Envoy decides on the first read; this waits for the 12 bytes when a shorter first read is their
+     * prefix. No byte, the client's FIN or {@code timeoutMillis} first: {@link Result#HTTP1}.
+     */
+    static Sniffer codec(long timeoutMillis, Consumer<Result> decided) {
+        return new Sniffer(timeoutMillis, decided, true);
     }
 
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         super.handlerAdded(ctx);
-        timer = ctx.executor().schedule(() -> decide(Result.OPAQUE), timeoutMillis, TimeUnit.MILLISECONDS);
+        Result atTimeout = codecOnly ? Result.HTTP1 : Result.OPAQUE;
+        timer = ctx.executor().schedule(() -> decide(atTimeout), timeoutMillis, TimeUnit.MILLISECONDS);
     }
 
     @Override
@@ -57,7 +85,7 @@ final class Sniffer extends Hold {
         }
         if (item instanceof ChannelInputShutdownEvent || item instanceof HboneStream.Reset) {
             // No more bytes will come.
-            Result r = classify(head, headLength, true);
+            Result r = codecOnly ? Result.HTTP1 : classify(head, headLength, true);
             decide(r == null ? Result.OPAQUE : r);
             return;
         }
@@ -67,7 +95,7 @@ final class Sniffer extends Hold {
         int n = Math.min(b.readableBytes(), MAX_INSPECT - headLength);
         b.getBytes(b.readerIndex(), head, headLength, n);
         headLength += n;
-        Result r = classify(head, headLength, headLength == MAX_INSPECT);
+        Result r = codecOnly ? codecOf(head, headLength) : classify(head, headLength, headLength == MAX_INSPECT);
         if (r != null) {
             decide(r);
         } else {
@@ -102,6 +130,17 @@ final class Sniffer extends Hold {
         if (context().channel().isActive()) {
             decided.accept(r);
         }
+    }
+
+    /** {@link #codec}'s choice from the first {@code n} bytes, or null while they are a proper prefix of the magic. */
+    static Result codecOf(byte[] b, int n) {
+        int m = Math.min(n, H2_MAGIC_PREFIX);
+        for (int i = 0; i < m; i++) {
+            if (b[i] != H2_PREFACE[i]) {
+                return Result.HTTP1;
+            }
+        }
+        return n >= H2_MAGIC_PREFIX ? Result.HTTP2 : null;
     }
 
     /**

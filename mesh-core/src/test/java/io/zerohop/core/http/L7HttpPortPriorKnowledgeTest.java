@@ -1,0 +1,161 @@
+package io.zerohop.core.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.sun.net.httpserver.HttpServer;
+import io.grpc.CallOptions;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.stub.ClientCalls;
+import io.grpc.stub.ServerCalls;
+import io.zerohop.core.AppProtocol;
+import io.zerohop.core.Capture;
+import io.zerohop.core.Mesh;
+import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoader;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A port declared {@code http} takes HTTP/2 with prior knowledge (h2c) as well as HTTP/1: istiod builds
+ * every HTTP connection manager with the {@code AUTO} codec (pilot/pkg/networking/core/listener_builder.go,
+ * {@code CodecType = HttpConnectionManager_AUTO}), and Envoy then picks HTTP/2 when the first bytes are
+ * {@code PRI * HTTP/2} (source/common/http/conn_manager_utility.cc {@code determineNextProtocol}). A new-user
+ * pass found curl {@code --http2-prior-knowledge}, h2load and gRPC clients answered 426 ("Upgrade required
+ * for HTTP/1.0 or HTTP/0.9: HTTP/2.0") on such a port. Requests are decided one by one either way; the
+ * application is reached with the protocol the client spoke (see the mesh-core README: Envoy would speak
+ * HTTP/1.1 to it). Real peers: curl, Node's h2c server, grpc-java, the JDK's HTTP server.
+ */
+class L7HttpPortPriorKnowledgeTest {
+    static final String POLICY = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: backend-http, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              action: ALLOW
+              rules:
+              - from: [{source: {principals: ["cluster.local/ns/prod/sa/frontend"]}}]
+                to: [{operation: {methods: ["GET"], paths: ["/api/*"]}}]
+              - from: [{source: {principals: ["cluster.local/ns/prod/sa/frontend"]}}]
+                to: [{operation: {methods: ["POST"], paths: ["/test.Echo/Allowed"]}}]
+            """;
+
+    static Mesh server;
+    static Mesh frontendProxy;
+    static Process nodeApp;
+    static Server grpcApp;
+    static HttpServer h1App;
+    static InetSocketAddress viaH2c;
+    static InetSocketAddress viaGrpc;
+    static InetSocketAddress viaH1;
+
+    @BeforeAll
+    static void start() throws Exception {
+        InetAddress backendIp = InetAddress.getByName("127.0.95.2");
+        nodeApp = new ProcessBuilder("node", L7Http2Test.resource("h2c-server.js"), backendIp.getHostAddress()).redirectErrorStream(true).start();
+        int h2cPort = Integer.parseInt(new java.io.BufferedReader(new java.io.InputStreamReader(nodeApp.getInputStream())).readLine().trim());
+        grpcApp = NettyServerBuilder.forAddress(new InetSocketAddress(backendIp, 0)).addService(ServerServiceDefinition.builder("test.Echo")
+                .addMethod(L7Http2Test.ALLOWED, ServerCalls.asyncUnaryCall((req, obs) -> {
+                    obs.onNext(("echo " + new String(req, StandardCharsets.UTF_8)).getBytes(StandardCharsets.UTF_8));
+                    obs.onCompleted();
+                }))
+                .addMethod(L7Http2Test.DENIED, ServerCalls.asyncUnaryCall((req, obs) -> {
+                    obs.onNext(req);
+                    obs.onCompleted();
+                })).build()).build().start();
+        int grpcPort = ((InetSocketAddress) grpcApp.getListenSockets().get(0)).getPort();
+        h1App = HttpServer.create(new InetSocketAddress(backendIp, 0), 50);
+        h1App.createContext("/", x -> {
+            byte[] body = ("h1 " + x.getRequestMethod() + " " + x.getRequestURI()).getBytes(StandardCharsets.US_ASCII);
+            x.sendResponseHeaders(200, body.length);
+            try (OutputStream out = x.getResponseBody()) {
+                out.write(body);
+            }
+        });
+        h1App.start();
+        int h1Port = h1App.getAddress().getPort();
+        // Every port declared http, as a Service port named "http" (or appProtocol: http) declares it.
+        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp),
+                Workload.Protocol.HBONE, "b", "cluster.local",
+                Map.of(h2cPort, AppProtocol.HTTP, grpcPort, AppProtocol.HTTP, h1Port, AppProtocol.HTTP));
+        Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
+                List.of(InetAddress.getByName("127.0.95.3")), Workload.Protocol.HBONE, null, "cluster.local");
+        WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of());
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("http.yaml", POLICY)).build();
+        server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(policy).node("b")
+                .inbound(new InetSocketAddress(backendIp, 0)).threads(2).build();
+        server.start().get(10, TimeUnit.SECONDS);
+        registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
+        frontendProxy = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
+        InetSocketAddress any = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
+        viaH2c = frontendProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, h2cPort)));
+        viaGrpc = frontendProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, grpcPort)));
+        viaH1 = frontendProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, h1Port)));
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        frontendProxy.close();
+        server.close();
+        grpcApp.shutdownNow();
+        h1App.stop(0);
+        nodeApp.destroy();
+        nodeApp.waitFor(10, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void curlWithPriorKnowledgeIsServedAndDecidedPerRequest() throws Exception {
+        String base = "http://127.0.0.1:" + viaH2c.getPort();
+        assertThat(L7Http2Test.run("curl", "-sS", "--max-time", "20", "--http2-prior-knowledge", "-w", " [%{http_version} %{http_code}]",
+                base + "/api/a")).startsWith("GET /api/a " + L7Http2Test.XFCC + " len=0").endsWith("[2 200]");
+        assertThat(L7Http2Test.run("curl", "-sS", "--max-time", "20", "--http2-prior-knowledge", "-w", " [%{http_version} %{http_code}]",
+                base + "/admin")).isEqualTo("RBAC: access denied [2 403]");
+    }
+
+    @Test
+    void grpcOnAnHttpPortIsDecidedPerCall() throws Exception {
+        ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", viaGrpc.getPort()).usePlaintext().build();
+        try {
+            byte[] r = ClientCalls.blockingUnaryCall(ch, L7Http2Test.ALLOWED, CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS),
+                    "hi".getBytes(StandardCharsets.UTF_8));
+            assertThat(new String(r, StandardCharsets.UTF_8)).isEqualTo("echo hi");
+            assertThatThrownBy(() -> ClientCalls.blockingUnaryCall(ch, L7Http2Test.DENIED,
+                    CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS), "no".getBytes(StandardCharsets.UTF_8)))
+                    .isInstanceOfSatisfying(StatusRuntimeException.class,
+                            e -> assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.PERMISSION_DENIED));
+        } finally {
+            ch.shutdownNow();
+        }
+    }
+
+    /** HTTP/1 on the same kind of port is unchanged: 1.1 served and decided, 1.0 refused with 426 (Istio's default). */
+    @Test
+    void http1IsUnchanged() throws Exception {
+        String base = "http://127.0.0.1:" + viaH1.getPort();
+        assertThat(L7Http2Test.run("curl", "-sS", "--max-time", "20", "--http1.1", "-w", " [%{http_version} %{http_code}]",
+                base + "/api/b")).isEqualTo("h1 GET /api/b [1.1 200]");
+        assertThat(L7Http2Test.run("curl", "-sS", "--max-time", "20", "--http1.1", "-w", " [%{http_version} %{http_code}]",
+                base + "/admin")).isEqualTo("RBAC: access denied [1.1 403]");
+        assertThat(L7Http2Test.run("curl", "-sS", "--max-time", "20", "--http1.0", "-o", "/dev/null", "-w", "%{http_code}",
+                base + "/api/c")).isEqualTo("426");
+    }
+}
