@@ -339,7 +339,9 @@ public final class TunnelObserver implements HboneEvents {
     public void connectionFailed(InetSocketAddress peer, InetSocketAddress local, Throwable cause) {
         // No metric here: a failed inbound handshake is ztunnel's early deny (logged only), and a failed
         // outbound one counts once per waiting tunnel, with that tunnel's labels (tunnelFailed).
-        String reason = cause.getMessage() == null ? cause.getClass().getSimpleName() : cause.getMessage();
+        // The whole cause chain, as the HBONE server's own line: a TLS failure's top message is only
+        // "General OpenSslEngine problem" (a new-user pass), its cause says what was wrong.
+        String reason = io.zerohop.hbone.internal.HboneListener.describe(cause);
         if (ztunnel != null) {
             // Inbound, ztunnel's early deny of a failed handshake (src/proxy/inbound.rs: log_early_deny
             // when the TLS accept fails). Outbound (no local address yet), nothing: ztunnel's pool

@@ -118,6 +118,21 @@ class ZtunnelFailedOpenLogTest {
                 + "dst.addr=127.0.0.2:15008 direction=\"inbound\" error=\"bad certificate\""));
     }
 
+    /**
+     * A new-user pass: a peer of another trust domain, or with an expired certificate, got only
+     * "General OpenSslEngine problem" in the access line, the top of Netty's exception; the HBONE
+     * server's own line had the cause. The reason is the whole chain now, each message once.
+     */
+    @Test
+    void aFailedInboundHandshakesReasonIsItsWholeCauseChain() {
+        javax.net.ssl.SSLHandshakeException tls = new javax.net.ssl.SSLHandshakeException("General OpenSslEngine problem");
+        tls.initCause(new java.security.cert.CertificateException(
+                "spiffe://other.domain/ns/shop/sa/frontend: no trust bundle for trust domain other.domain (trusted: [cluster.local])"));
+        observer.connectionFailed(new InetSocketAddress("127.0.0.3", 5000), HBONE, tls);
+        assertThat(lines).singleElement().extracting(Written::text).asString().endsWith(" error=\"General OpenSslEngine problem: "
+                + "spiffe://other.domain/ns/shop/sa/frontend: no trust bundle for trust domain other.domain (trusted: [cluster.local])\"");
+    }
+
     static TunnelInfo inbound() {
         return new TunnelInfo(TunnelInfo.Direction.INBOUND, TunnelObserverLabelsTest.ECHO, WorkloadStringsTest.CLIENT.identity(),
                 HBONE, new InetSocketAddress("127.0.0.3", 40000), TARGET, Map.of(), System.nanoTime() - BEGAN_MS_AGO * 1_000_000);

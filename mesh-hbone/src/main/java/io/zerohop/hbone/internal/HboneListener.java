@@ -221,7 +221,12 @@ public final class HboneListener {
         return terminated;
     }
 
-    static String describe(Throwable t) {
+    /**
+     * {@code t}'s message and its causes', each said once ("General OpenSslEngine problem: spiffe://...:
+     * no trust bundle for trust domain ..."): what the server's log lines and mesh-core's access lines give
+     * as a failure's reason. Never null.
+     */
+    public static String describe(Throwable t) {
         StringBuilder sb = new StringBuilder();
         for (Throwable c = t; c != null; c = c.getCause()) {
             String m = c.getMessage() != null ? c.getMessage() : c.getClass().getSimpleName();
