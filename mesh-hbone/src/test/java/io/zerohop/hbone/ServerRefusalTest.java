@@ -176,6 +176,27 @@ class ServerRefusalTest {
         assertThat(status(connect("127.0.0.1:" + REFUSED_503_PORT))).isEqualTo("503");
     }
 
+    /**
+     * The client's exception says what each status can mean; for 503 a new-user pass was sent looking at
+     * the destination when the server was at its pending-dial limit (maxPendingDials), so that is named too.
+     */
+    @Test
+    void theClientsRefusalSaysWhatTheStatusMeans() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> client.connect(Mesh.loopback(REFUSED_503_PORT), mesh.expectServer(),
+                        server.localAddress()).get(10, java.util.concurrent.TimeUnit.SECONDS))
+                .cause().isInstanceOfSatisfying(HboneRefusedException.class, e -> {
+                    assertThat(e.status()).isEqualTo(503);
+                    assertThat(e.getMessage()).contains("refused with status 503").contains("could not reach the destination")
+                            .contains("limit of pending upstream dials");
+                });
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> client.connect(Mesh.loopback(DENIED_PORT), mesh.expectServer(),
+                        server.localAddress()).get(10, java.util.concurrent.TimeUnit.SECONDS))
+                .cause().isInstanceOfSatisfying(HboneRefusedException.class, e -> {
+                    assertThat(e.status()).isEqualTo(401);
+                    assertThat(e.getMessage()).contains("denied by an authorization policy at the destination");
+                });
+    }
+
     @Test
     void authorizerDenyIs401LikeZtunnelAndNoByteMoves() throws Exception {
         assertThat(status(connect("127.0.0.1:" + DENIED_PORT).add("baggage", "k8s.namespace.name=prod"))).isEqualTo("401");

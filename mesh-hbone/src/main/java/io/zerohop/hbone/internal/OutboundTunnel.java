@@ -144,7 +144,8 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
             case 401 -> " (denied by an authorization policy at the destination; the server's access log names it)";
             case 400 -> " (the server serves no workload of its identity at that destination, or found the CONNECT malformed;"
                     + " its access log says which)";
-            case 503 -> " (the server could not reach the destination, or it is one of the server's own ports)";
+            case 503 -> " (the server could not reach the destination, it is one of the server's own ports, or the server"
+                    + " is at its limit of pending upstream dials for this source or in all, under load; its log says which)";
             default -> "";
         };
     }
