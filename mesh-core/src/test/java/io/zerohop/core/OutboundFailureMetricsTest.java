@@ -258,6 +258,54 @@ class OutboundFailureMetricsTest {
     }
 
     /**
+     * Two meshes in one process sharing one registry (one Prometheus endpoint): the gauge counts both.
+     * Micrometer keeps the first registration of a gauge, so until 2 December it read only the first
+     * mesh's sockets (a new-user pass: three meshes, one registry, a wrong destination count), and kept
+     * reading a closed mesh.
+     */
+    @Test
+    void meshesSharingARegistryShareTheSocketGauges() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.43.18");
+        Workload backend = new Workload("prod", "sockets2", "sockets2", Map.of(), List.of(ip), Workload.Protocol.HBONE, "node-s2", TD);
+        ServerSocket app = new ServerSocket(0, 50, ip);
+        closing.add(app);
+        Thread t = new Thread(() -> {
+            try (Socket s = app.accept()) {
+                s.getOutputStream().write(1);
+                s.getInputStream().readAllBytes();
+            } catch (IOException ignored) {
+                // the client side asserts
+            }
+        });
+        t.setDaemon(true);
+        t.start();
+        WorkloadRegistry shared = WorkloadRegistry.of(List.of(frontend, backend), Map.of());
+        SimpleMeterRegistry one = new SimpleMeterRegistry();
+        Mesh server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(shared)
+                .inbound(new InetSocketAddress(ip, 0)).meterRegistry(one).threads(2).build();
+        closing.add(server);
+        server.start().get(10, TimeUnit.SECONDS);
+        shared.replace(List.of(frontend, backend), Map.of("node-s2", server.inboundAddress()));
+        Mesh node = Mesh.builder().identityProvider(ca).workloads(shared).meterRegistry(one).threads(2).build();
+        closing.add(node);
+        InetSocketAddress forward = node.capture(io.zerohop.core.Capture.forward(new InetSocketAddress(InetAddress.getByName("127.0.43.2"), 0),
+                new InetSocketAddress(ip, app.getLocalPort())));
+        try (Socket s = new Socket()) {
+            s.bind(new InetSocketAddress(InetAddress.getByName("127.0.43.11"), 0));
+            s.connect(forward, 10_000);
+            s.setSoTimeout(20_000);
+            assertThat(s.getInputStream().read()).as("the app's byte through the tunnel").isEqualTo(1);
+            assertThat(gauge(one, "source")).as("the second mesh's captured socket").isEqualTo(1);
+            assertThat(gauge(one, "destination")).as("the first mesh's HBONE socket").isEqualTo(1);
+        }
+        await(() -> gauge(one, "source") == 0);
+        node.close();
+        await(() -> gauge(one, "destination") == 0);
+        server.close();
+        assertThat(gauge(one, "destination")).as("closed meshes leave the gauge").isZero();
+    }
+
+    /**
      * ztunnel's {@code istio_tcp_sockets_open} (src/proxy/metrics.rs; its outbound, SOCKS5, inbound
      * and inbound-passthrough listeners count each accepted socket until its task ends): one captured
      * connection held open through a tunnel is one source socket at the capturing proxy and one

@@ -8,6 +8,7 @@ import io.spiffe.bundle.x509bundle.X509Bundle;
 import io.spiffe.bundle.x509bundle.X509BundleSet;
 import io.spiffe.spiffeid.SpiffeId;
 import io.spiffe.svid.x509svid.X509Svid;
+import io.zerohop.identity.internal.QuietLoads;
 import io.zerohop.identity.internal.ListenerSet;
 import io.zerohop.identity.internal.Svids;
 import java.time.Clock;
@@ -126,55 +127,13 @@ public final class CertificateManager implements IdentityProvider {
         if (closed) {
             return CompletableFuture.failedFuture(new IllegalStateException("certificate manager is closed"));
         }
-        CompletableFuture<X509Svid> f = cache.get(id, (key, executor) -> quiet(issue(key)));
+        CompletableFuture<X509Svid> f = cache.get(id, (key, executor) -> QuietLoads.quiet(issue(key)));
         X509Svid now = held(f);
-        if (now != null) {
-            if (due(now)) {
-                refresh(id);
-            }
-            // a copy, so no caller can complete or cancel the future other callers share
-            return f.copy();
+        if (now != null && due(now)) {
+            refresh(id);
         }
-        CompletableFuture<X509Svid> mine = new CompletableFuture<>();
-        f.whenComplete((svid, e) -> {
-            if (e == null) {
-                mine.complete(svid);
-            } else {
-                mine.completeExceptionally(e instanceof IssueFailed ? e.getCause() : e);
-            }
-        });
-        return mine;
-    }
-
-    /**
-     * A failed issuance as the cache holds it. Caffeine logs every failed asynchronous load at WARNING
-     * with its stack trace through {@code System.Logger} (3.2.3 {@code LocalAsyncCache.handleCompletion}:
-     * "Exception thrown during asynchronous load"), except a {@link java.util.concurrent.CancellationException}
-     * or a {@link java.util.concurrent.TimeoutException}; an application without a {@code System.Logger}
-     * bridge got it from {@code java.util.logging} on stderr, beside its own report of the same failure
-     * (mesh-core's "identity ... not ready"). Callers never see this type: {@link #svid} hands them the cause.
-     */
-    private static final class IssueFailed extends java.util.concurrent.CancellationException {
-        private static final long serialVersionUID = 1L;
-
-        IssueFailed(Throwable cause) {
-            super(cause.toString());
-            initCause(cause);
-        }
-    }
-
-    /** {@code f}, failing with {@link IssueFailed} (around the issuer's own error) where it fails. */
-    private static CompletableFuture<X509Svid> quiet(CompletableFuture<X509Svid> f) {
-        CompletableFuture<X509Svid> out = new CompletableFuture<>();
-        f.whenComplete((svid, e) -> {
-            if (e == null) {
-                out.complete(svid);
-            } else {
-                out.completeExceptionally(new IssueFailed(e instanceof java.util.concurrent.CompletionException && e.getCause() != null
-                        ? e.getCause() : e));
-            }
-        });
-        return out;
+        // Callers get the issuer's own error; the cache's future, which Caffeine would log, fails quietly.
+        return QuietLoads.unwrapped(f);
     }
 
     /** The SVID a cache future holds, or null while it is loading or when it failed. */

@@ -165,7 +165,9 @@ public final class MeshTls implements AutoCloseable {
 
     private CompletableFuture<SslContext> context(Key key) {
         Objects.requireNonNull(key.self(), "own SPIFFE ID");
-        return contexts.get(key, (k, executor) -> provider.svid(k.self()).thenApply(svid -> build(k, svid)));
+        // A failure is the caller's to report (a mesh logs "identity ... not ready"): not Caffeine's (QuietLoads).
+        return io.zerohop.identity.internal.QuietLoads.unwrapped(contexts.get(key,
+                (k, executor) -> io.zerohop.identity.internal.QuietLoads.quiet(provider.svid(k.self()).thenApply(svid -> build(k, svid)))));
     }
 
     private SslContext build(Key key, X509Svid svid) {

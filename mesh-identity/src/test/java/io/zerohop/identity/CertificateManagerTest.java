@@ -288,28 +288,7 @@ class CertificateManagerTest {
      */
     @Test
     void aFailedIssuanceIsNotLoggedByTheCacheAndFailsWithTheIssuersError() throws Exception {
-        String caffeine = "com.github.benmanes.caffeine.cache.LocalAsyncCache";
-        java.util.logging.Logger jul = java.util.logging.Logger.getLogger(caffeine);
-        List<java.util.logging.LogRecord> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
-        java.util.logging.Handler h = new java.util.logging.Handler() {
-            @Override
-            public void publish(java.util.logging.LogRecord r) {
-                seen.add(r);
-            }
-
-            @Override
-            public void flush() {
-            }
-
-            @Override
-            public void close() {
-            }
-        };
-        jul.addHandler(h);
-        try {
-            System.getLogger(caffeine).log(System.Logger.Level.WARNING, "control");
-            assertThat(seen).as("control: Caffeine's System.Logger reaches java.util.logging here").hasSize(1);
-            seen.clear();
+        try (CaffeineWarnings caffeine = new CaffeineWarnings()) {
             CountingIssuer issuer = new CountingIssuer();
             issuer.down.set(true);
             CertificateManager m = manager(issuer);
@@ -321,9 +300,7 @@ class CertificateManagerTest {
             assertThat(issuer.calls).hasValue(2);
             issuer.down.set(false);
             assertThat(get(m, A).getSpiffeId()).isEqualTo(A);
-            assertThat(seen).as("nothing logged by the cache").isEmpty();
-        } finally {
-            jul.removeHandler(h);
+            assertThat(caffeine.seen).as("nothing logged by the cache").isEmpty();
         }
     }
 

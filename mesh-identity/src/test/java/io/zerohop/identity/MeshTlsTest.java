@@ -165,6 +165,25 @@ class MeshTlsTest {
         }
     }
 
+    /**
+     * A TLS context for an identity the provider refuses fails with the provider's error, and Caffeine
+     * (whose cache holds the contexts) logs nothing: it printed "Exception thrown during asynchronous
+     * load" with a stack trace through java.util.logging (a library user's pass), beside the mesh's own line.
+     */
+    @Test
+    void aContextForARefusedIdentityFailsWithTheProvidersErrorAndNothingIsLogged() throws Exception {
+        try (CaffeineWarnings caffeine = new CaffeineWarnings();
+             MeshTls one = MeshTls.builder(new FixedIdentityProvider(ca.issue(SERVER), ca.bundles())).build()) {
+            java.util.concurrent.CompletableFuture<SslContext> f = one.client(CLIENT, Set.of(SERVER));
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> f.get(10, java.util.concurrent.TimeUnit.SECONDS))
+                    .isInstanceOf(java.util.concurrent.ExecutionException.class).cause().isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("this provider serves only " + SERVER + ", not " + CLIENT);
+            assertThat(f.isCancelled()).isFalse();
+            assertThat(one.server(SERVER).get(10, java.util.concurrent.TimeUnit.SECONDS)).isNotNull();
+            assertThat(caffeine.seen).as("nothing logged by the cache").isEmpty();
+        }
+    }
+
     @Test
     void rogueCaClaimingAValidIdentityIsRejected() throws Exception {
         InMemoryCa rogue = InMemoryCa.create("cluster.local");

@@ -59,6 +59,8 @@ public final class MeshRuntime {
     private volatile AutoCloseable policyChanges;
     /** Re-decides plaintext-inbound connections on a policy change; null without a policy engine. */
     private final AutoCloseable plaintextPolicyChanges;
+    /** This mesh's sources of the socket gauges, which it leaves once stopped (a registry may outlive it). */
+    private final java.util.List<AutoCloseable> socketGauges = new java.util.ArrayList<>(2);
 
     /**
      * @throws IllegalArgumentException when mesh-hbone's latency-mode property
@@ -113,11 +115,11 @@ public final class MeshRuntime {
         // ztunnel's PolicyWatcher covers its plaintext passthrough too (inbound_passthrough.rs assert_rbac).
         this.plaintextPolicyChanges = policy == null ? null : policy.addChangeListener(set -> plaintext.live().reauthorize());
         if (sink != null) {
-            sink.socketsOpen("source", () -> listeners.openSockets(false));
-            sink.socketsOpen("destination", () -> {
+            socketGauges.add(sink.socketsOpen("source", () -> listeners.openSockets(false)));
+            socketGauges.add(sink.socketsOpen("destination", () -> {
                 HboneServer s = server;
                 return listeners.openSockets(true) + (s == null ? 0 : s.openConnections());
-            });
+            }));
         }
     }
 
@@ -228,7 +230,16 @@ public final class MeshRuntime {
             }
             shutdown = new CompletableFuture<>();
         }
-        drain().whenComplete((x, e) -> shutdown.complete(null));
+        drain().whenComplete((x, e) -> {
+            for (AutoCloseable g : socketGauges) {
+                try {
+                    g.close();
+                } catch (Exception ignored) {
+                    // a set removal: nothing to fail
+                }
+            }
+            shutdown.complete(null);
+        });
         return shutdown.copy();
     }
 

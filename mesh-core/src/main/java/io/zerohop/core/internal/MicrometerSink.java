@@ -59,9 +59,35 @@ public final class MicrometerSink implements TunnelObserver.Sink {
      * listeners'), read from {@code open} at each scrape (src/proxy/metrics.rs {@code SocketLabels},
      * {@code record_socket_open}/{@code SocketCloseGuard}).
      */
-    public void socketsOpen(String reporter, java.util.function.Supplier<Number> open) {
-        io.micrometer.core.instrument.Gauge.builder("istio.tcp.sockets.open", open).description(SOCKETS)
-                .tags("reporter", reporter).strongReference(true).register(registry);
+    public AutoCloseable socketsOpen(String reporter, java.util.function.Supplier<Number> open) {
+        java.util.Set<java.util.function.Supplier<Number>> sources;
+        synchronized (SOCKET_SOURCES) {
+            sources = SOCKET_SOURCES.computeIfAbsent(registry, r -> new java.util.HashMap<>()).computeIfAbsent(reporter, k -> {
+                java.util.Set<java.util.function.Supplier<Number>> set = java.util.concurrent.ConcurrentHashMap.newKeySet();
+                io.micrometer.core.instrument.Gauge.builder("istio.tcp.sockets.open", set, MicrometerSink::sum).description(SOCKETS)
+                        .tags("reporter", reporter).strongReference(true).register(registry);
+                return set;
+            });
+        }
+        sources.add(open);
+        return () -> sources.remove(open);
+    }
+
+    /**
+     * Each registry's socket gauges' sources, by reporter. Micrometer registers a gauge once per name and
+     * tags (a second registration returns the first, with the first supplier): meshes sharing a registry
+     * (a new-user pass: three in one process, one Prometheus endpoint) share the gauge, which sums them,
+     * and a closed mesh leaves it. Weak keys: a registry the application dropped goes with its entry.
+     */
+    private static final java.util.Map<MeterRegistry, java.util.Map<String, java.util.Set<java.util.function.Supplier<Number>>>>
+            SOCKET_SOURCES = new java.util.WeakHashMap<>();
+
+    private static double sum(java.util.Set<java.util.function.Supplier<Number>> sources) {
+        double n = 0;
+        for (java.util.function.Supplier<Number> s : sources) {
+            n += s.get().doubleValue();
+        }
+        return n;
     }
 
     @Override
