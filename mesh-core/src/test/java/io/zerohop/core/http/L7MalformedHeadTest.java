@@ -43,13 +43,28 @@ class L7MalformedHeadTest {
                     new String[] {"PUT /y3 HTTP/1.1\r\nHost: b\r\nBad Name: x\r\n\r\n", "PUT", "/y3", "400"},
                     new String[] {"DELETE /y5 HTTP/1.1\r\nHost: b\r\nX-A: b\r\n folded\r\n\r\n", "DELETE", "/y5", "400"},
                     // Envoy answers headers over max_request_headers_kb (60) with 431 (codec_impl.cc checkMaxHeadersSize).
-                    new String[] {"GET /y4 HTTP/1.1\r\nHost: b\r\nX-Big: " + "a".repeat(80 * 1024) + "\r\n\r\n", "GET", "/y4", "431"});
+                    new String[] {"GET /y4 HTTP/1.1\r\nHost: b\r\nX-Big: " + "a".repeat(80 * 1024) + "\r\n\r\n", "GET", "/y4", "431"},
+                    // ... and more than max_headers_count (100) fields too (a new-user pass: 150 went through).
+                    new String[] {"GET /y6 HTTP/1.1\r\nHost: b\r\n" + "X-H: v\r\n".repeat(100) + "\r\n", "GET", "/y6", "431"});
             for (String[] c : cases) {
                 String status = c.length > 3 ? c[3] : "400";
                 assertThat(L7EnforcementTest.exchange(via, c[0])).as(c[1] + " " + c[2]).startsWith("HTTP/1.1 " + status + " ");
                 String line = err.awaitLine("plaintext-inbound-http", "path=\"" + c[2] + "\"");
                 assertThat(line).as(c[1] + " " + c[2]).contains(" method=" + c[1] + " ").contains(" protocol=HTTP/1.1 status=" + status + " ");
             }
+        });
+    }
+
+    /** Envoy's max_headers_count is 100: 100 fields pass, 101 get 431, and the access line says why. */
+    @Test
+    void aHundredHeaderFieldsPassAndOneMoreIs431() throws Exception {
+        throughPlaintext("127.0.71.4", (via, err) -> {
+            assertThat(L7EnforcementTest.exchange(via, "GET /h100 HTTP/1.1\r\nHost: b\r\n" + "X-H: v\r\n".repeat(98)
+                    + "Connection: close\r\n\r\n")).as("100 fields").doesNotStartWith("HTTP/1.1 431 ").startsWith("HTTP/1.1 ");
+            assertThat(L7EnforcementTest.exchange(via, "GET /h101 HTTP/1.1\r\nHost: b\r\n" + "X-H: v\r\n".repeat(99)
+                    + "Connection: close\r\n\r\n")).as("101 fields").startsWith("HTTP/1.1 431 ");
+            assertThat(err.awaitLine("plaintext-inbound-http", "path=\"/h101\"")).contains(" status=431 ")
+                    .contains("reason=\"HTTP request has 101 header fields, more than 100 (Envoy's max_headers_count)\"");
         });
     }
 

@@ -36,6 +36,12 @@ final class Http1Decoder extends HttpRequestDecoder {
     /** Envoy's default {@code max_request_headers_kb} is 60. */
     static final int MAX_HEADER_SIZE = 60 * 1024;
     static final int MAX_INITIAL_LINE = 16 * 1024;
+    /**
+     * Envoy's default {@code common_http_protocol_options.max_headers_count} (istiod leaves it): a request
+     * with more header fields gets 431 from its HTTP/1 codec ({@code codec_impl.cc}, details
+     * {@code http1.too_many_headers}).
+     */
+    static final int MAX_HEADERS_COUNT = 100;
 
     private boolean inBody;
     private boolean failed;
@@ -100,6 +106,18 @@ final class Http1Decoder extends HttpRequestDecoder {
         for (int i = before; i < out.size(); i++) {
             Object o = out.get(i);
             if (o instanceof HttpRequest r) {
+                if (r.decoderResult().isSuccess() && r.headers().size() > MAX_HEADERS_COUNT) {
+                    r.setDecoderResult(DecoderResult.failure(new io.netty.handler.codec.http.TooLongHttpHeaderException(
+                            "HTTP request has " + r.headers().size() + " header fields, more than " + MAX_HEADERS_COUNT
+                                    + " (Envoy's max_headers_count)")));
+                    // Refused as a whole, as a failed head is: nothing after it is decoded (its body, a pipelined request).
+                    while (out.size() > i + 1) {
+                        io.netty.util.ReferenceCountUtil.release(out.remove(out.size() - 1));
+                    }
+                    failed = true;
+                    buffer.skipBytes(buffer.readableBytes());
+                    return;
+                }
                 inBody = true;
                 if (acceptHttp10 && !HttpVersion.HTTP_1_1.equals(r.protocolVersion()) && r.decoderResult().isSuccess()) {
                     // Envoy's codec: "anything which is not HTTP/1.1" is HTTP/1.0 (keep-alive only when asked).
