@@ -28,7 +28,9 @@ final class CaErrors {
     /** The failure {@code t} of a request for {@code id}, explained. */
     CaException explain(SpiffeId id, Throwable t) {
         Status s = Status.fromThrowable(t);
-        String desc = s.getDescription() == null ? "" : ": " + s.getDescription();
+        // grpc-netty appends its channel pipeline on a line of its own ("io exception\nChannel Pipeline: [...]"):
+        // the first line is the description, the cause (below, for UNAVAILABLE) says what happened.
+        String desc = s.getDescription() == null ? "" : ": " + s.getDescription().lines().findFirst().orElse("");
         if (s.getCode() == Status.Code.UNAUTHENTICATED && impersonate && desc.contains("impersonation")) {
             // istiod answers every refused impersonation so, the reason only in its own log (istio/istio
             // security/pkg/server/ca/server.go CreateCertificate, node_auth.go authenticateImpersonation).
@@ -44,11 +46,26 @@ final class CaErrors {
                     + "); check the service-account token" + (tokenSource != null ? " from " + tokenSource : " (none configured)");
             case PERMISSION_DENIED -> "Istio CA at " + target + " does not allow this caller to request " + id
                     + " (PERMISSION_DENIED" + desc + ")" + (impersonate ? "; impersonation needs a node (ztunnel) identity" : "");
-            case UNAVAILABLE -> "Istio CA at " + target + " is unavailable (UNAVAILABLE" + desc + ")";
+            case UNAVAILABLE -> "Istio CA at " + target + " is unavailable (UNAVAILABLE" + desc + cause(s) + ")";
             case DEADLINE_EXCEEDED -> "Istio CA at " + target + " did not answer within " + callTimeout + " for " + id;
             default -> "Istio CA at " + target + " failed to issue " + id + " (" + s.getCode() + desc + ")";
         };
         return new CaException(msg, s.getCode().name(), t instanceof StatusRuntimeException ? t : s.asRuntimeException());
+    }
+
+    /**
+     * What gRPC's "io exception" was (connection refused, a TLS handshake against a plaintext port, a
+     * certificate istiod's does not chain to), each message once: a new-user pass got only the status.
+     */
+    private static String cause(Status s) {
+        StringBuilder b = new StringBuilder();
+        for (Throwable c = s.getCause(); c != null && b.length() < 400; c = c.getCause() == c ? null : c.getCause()) {
+            String m = c.getMessage() != null ? c.getMessage() : c.getClass().getSimpleName();
+            if (b.indexOf(m) < 0) {
+                b.append(": ").append(m);
+            }
+        }
+        return b.toString();
     }
 
     /** {@code namespace/name} of an Istio identity ({@code .../ns/<namespace>/sa/<name>}), else the ID itself. */

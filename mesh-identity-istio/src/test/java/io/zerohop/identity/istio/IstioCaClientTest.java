@@ -220,6 +220,19 @@ class IstioCaClientTest {
 
         Throwable t = failure(client, ID);
         assertThat(((IstioCaClient.CaException) t).grpcStatus()).isEqualTo("UNAVAILABLE");
+        assertThat(t.getMessage()).as("gRPC's 'io exception' and what it was").contains("io exception: ");
+    }
+
+    /** A new-user pass: a closed port said only "UNAVAILABLE: io exception"; the cause says what happened. */
+    @Test
+    void anUnreachableCaSaysWhy() throws Exception {
+        // Port 1 on an address of its own: nothing listens there, the connect is refused.
+        client = IstioCaClient.builder().address("127.0.97.1", 1).caCertificates(List.of(ca.root())).meshRoots(List.of(ca.root()))
+                .authority(FakeIstioCa.SERVER_NAME).tokenFile(tokenFile).callTimeout(Duration.ofSeconds(10)).build();
+        Throwable t = failure(client, ID);
+        assertThat(((IstioCaClient.CaException) t).grpcStatus()).isEqualTo("UNAVAILABLE");
+        assertThat(t.getMessage()).startsWith("Istio CA at 127.0.97.1:1 is unavailable (UNAVAILABLE: io exception: ")
+                .containsIgnoringCase("connection refused");
     }
 
     @Test
