@@ -20,7 +20,6 @@ import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -29,7 +28,7 @@ import org.junit.jupiter.api.Test;
 /**
  * A mesh of trust domain {@code example.org} with alias {@code old-td} ({@link Mesh.Builder#trustDomain},
  * {@link Mesh.Builder#trustDomainAliases}), real TLS 1.3 HBONE tunnels on loopback (127.0.92.x), the JDK's HTTP server
- * behind it on two ports zerohop parses as HTTP. istiod (pilot/pkg/security/authz/builder/builder.go, MigrateTrustDomain
+ * behind it on two ports zerohop parses as HTTP ({@link L7EnforcementTest#app}, which answers with the request it got). istiod (pilot/pkg/security/authz/builder/builder.go, MigrateTrustDomain
  * with NewBundle(meshConfig.trustDomain, meshConfig.trustDomainAliases); pilot/pkg/security/trustdomain/bundle.go
  * ReplaceTrustDomainAliases, bundle_test.go "One trust domain alias, two principals" for cluster.local as the pointer
  * to the mesh's trust domains) makes a waypoint read {@code cluster.local/ns/legacy/sa/old} as
@@ -74,8 +73,8 @@ class TrustDomainAliasEndToEndTest {
     @BeforeAll
     static void start() throws Exception {
         ip = InetAddress.getByName("127.0.92.2");
-        denyApp = app(new InetSocketAddress(ip, 0));
-        allowApp = app(new InetSocketAddress(ip, 0));
+        denyApp = L7EnforcementTest.app(new InetSocketAddress(ip, 0));
+        allowApp = L7EnforcementTest.app(new InetSocketAddress(ip, 0));
         int denyPort = denyApp.getAddress().getPort();
         int allowPort = allowApp.getAddress().getPort();
         Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
@@ -98,24 +97,6 @@ class TrustDomainAliasEndToEndTest {
         server.close();
         denyApp.stop(0);
         allowApp.stop(0);
-    }
-
-    static HttpServer app(InetSocketAddress at) throws IOException {
-        HttpServer s = HttpServer.create(at, 50);
-        s.setExecutor(Executors.newCachedThreadPool(r -> {
-            Thread t = new Thread(r, "jdk-http-app");
-            t.setDaemon(true);
-            return t;
-        }));
-        s.createContext("/", ex -> {
-            byte[] out = ("app saw " + ex.getRequestMethod() + " " + ex.getRequestURI()).getBytes(StandardCharsets.UTF_8);
-            ex.getRequestBody().readAllBytes();
-            ex.sendResponseHeaders(200, out.length);
-            ex.getResponseBody().write(out);
-            ex.close();
-        });
-        s.start();
-        return s;
     }
 
     /** One request through a tunnel as {@code source}: the status line and the body. */
@@ -144,13 +125,13 @@ class TrustDomainAliasEndToEndTest {
         assertThat(get("spiffe://example.org/ns/legacy/sa/old", "GET", denyApp, "/orders"))
                 .isEqualTo("HTTP/1.1 403 Forbidden | RBAC: access denied");
         assertThat(get("spiffe://example.org/ns/prod/sa/frontend", "GET", denyApp, "/orders"))
-                .isEqualTo("HTTP/1.1 200 OK | app saw GET /orders");
+                .startsWith("HTTP/1.1 200 OK | GET /orders xfcc=");
     }
 
     @Test
     void anAllowWrittenWithTheAliasAdmitsTheCurrentTrustDomainsIdentity() throws Exception {
         assertThat(get("spiffe://example.org/ns/prod/sa/frontend", "GET", allowApp, "/items"))
-                .isEqualTo("HTTP/1.1 200 OK | app saw GET /items");
+                .startsWith("HTTP/1.1 200 OK | GET /items xfcc=");
         assertThat(get("spiffe://example.org/ns/prod/sa/frontend", "POST", allowApp, "/items"))
                 .isEqualTo("HTTP/1.1 403 Forbidden | RBAC: access denied");
         assertThat(get("spiffe://example.org/ns/prod/sa/other", "GET", allowApp, "/items"))
