@@ -104,11 +104,38 @@ class TrustDomainAliasTest {
         assertThat(l4(e, "spiffe://cluster.local/ns/legacy/sa/old")).isFalse();
         assertThat(l4(e, "spiffe://example.org/ns/legacy/sa/old")).isTrue();
         Decision d = e.evaluate(foo("spiffe://example.org/ns/legacy/sa/old").http("GET", "/").build());
-        assertThat(d.explain()).contains("DENY by foo/p (AuthorizationPolicy DENY, rule 0)");
+        assertThat(d.explain()).isEqualTo("DENY by foo/p (AuthorizationPolicy DENY, rule 0): source.principal"
+                + " cluster.local/ns/legacy/sa/old matched (principals and trust domains read for the mesh's trust domains"
+                + " example.org, old-td, as istiod rewrites them)");
+        assertThat(e.evaluate(foo("spiffe://cluster.local/ns/legacy/sa/old").build()).explain()).isEqualTo(
+                "DENY by foo/p (AuthorizationPolicy DENY, rule 0): source.principal cluster.local/ns/legacy/sa/old matched");
         // Before any HTTP data, neither is denied for sure: each is denied at one level only.
         assertThat(e.denialBeforeHttp(foo("spiffe://example.org/ns/legacy/sa/old").build())).isNull();
         assertThat(e.denialBeforeHttp(foo("spiffe://cluster.local/ns/legacy/sa/old").build())).isNull();
         assertThat(e.denialBeforeHttp(foo("spiffe://old-td/ns/legacy/sa/old").build())).isNull();
+    }
+
+    /**
+     * A connection to a port decided per request that is not HTTP ({@code evaluateUnparsed}; zerohop's fail-closed
+     * reading, beyond ztunnel): a DENY's principal matches as written (ztunnel) or rewritten (a sidecar's TCP filter,
+     * which istiod builds after MigrateTrustDomain too), so the legacy identity cannot dodge the DENY by not speaking
+     * HTTP. And before any data ({@code denialBeforeHttp}), an ALLOW written with the alias is no reason to deny the
+     * mesh's own identity: its first request may be allowed.
+     */
+    @Test
+    void anUnparsedConnectionMatchesAPrincipalEitherWay() throws Exception {
+        PolicyEngine e = engine(List.of("example.org", "old-td"), policy("foo", "DENY",
+                "[{from: [{source: {principals: ['cluster.local/ns/legacy/sa/old']}}], to: [{operation: {paths: ['/*']}}]},"
+                        + " {when: [{key: source.principal, values: ['cluster.local/ns/legacy/sa/older']}, {key: 'request.headers[x]', values: ['*']}]}]"));
+        assertThat(e.evaluateUnparsed(foo("spiffe://example.org/ns/legacy/sa/old").build()).allowed()).isFalse();
+        assertThat(e.evaluateUnparsed(foo("spiffe://cluster.local/ns/legacy/sa/old").build()).allowed()).isFalse();
+        assertThat(e.evaluateUnparsed(foo("spiffe://example.org/ns/legacy/sa/older").build()).allowed()).isFalse();
+        assertThat(e.evaluateUnparsed(foo("spiffe://example.org/ns/prod/sa/frontend").build()).allowed()).isTrue();
+        PolicyEngine allow = engine(List.of("example.org", "old-td"), policy("foo", "ALLOW",
+                "[{from: [{source: {principals: ['old-td/ns/prod/sa/frontend']}}], to: [{operation: {methods: ['GET']}}]}]"));
+        assertThat(allow.denialBeforeHttp(foo("spiffe://example.org/ns/prod/sa/frontend").build())).isNull();
+        assertThat(l7(allow, "spiffe://example.org/ns/prod/sa/frontend")).isTrue();
+        assertThat(allow.denialBeforeHttp(foo("spiffe://example.org/ns/prod/sa/other").build())).isNotNull();
     }
 
     @Test

@@ -144,7 +144,8 @@ final class IstioCondition implements Cloneable {
      * at L4, any other key as matched (what it would have tested is unknown; see {@link IstioPolicy.Rule#matchesUnparsed}).
      */
     boolean matchesUnparsed(AccessRequest r) {
-        return !this.l4 || matches(r, true);
+        // source.principal either way, as written or migrated (IstioSource.matchesUnparsed says why).
+        return !this.l4 || matches(r, true) || (key == SOURCE_PRINCIPAL && matches(r, false));
     }
 
     /** As Envoy evaluates it (L7). */

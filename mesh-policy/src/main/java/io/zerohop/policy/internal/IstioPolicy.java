@@ -215,7 +215,11 @@ final class IstioPolicy {
                 return this;
             }
             Rule r = new Rule(index, f, to, w);
-            r.decision = decision;
+            // The L7 decision names the rewriting, since its text quotes the principals as written: "cluster.local/...
+            // matched" for a peer of example.org read as a mistake. At L4 the values are matched as written.
+            r.decision = decision == null ? null : new Decision(decision.allowed(), decision.outcome(), decision.policy(),
+                    decision.ruleIndex(), decision.reason() + " (principals and trust domains read for the mesh's trust domains "
+                    + String.join(", ", bundle) + ", as istiod rewrites them)", decision.dryRun());
             r.l4Decision = l4Decision;
             r.customDenied = customDenied;
             return r;

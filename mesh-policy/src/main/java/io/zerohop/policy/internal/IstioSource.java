@@ -224,9 +224,35 @@ final class IstioSource implements Cloneable {
         return false;
     }
 
-    /** On an unparsed connection: the fields ztunnel evaluates, the others as matched ({@link IstioPolicy.Rule#matchesUnparsed}). */
+    /**
+     * On an unparsed connection: the fields ztunnel evaluates, the others as matched ({@link IstioPolicy.Rule#matchesUnparsed}).
+     * Principals Envoy matches migrated ({@link #principalsL7}) match either way, as written (ztunnel's reading) or
+     * migrated (a sidecar's TCP filter, or the HTTP request it might have been): what decided is unknown, so a DENY
+     * denies what either denies, and an ALLOW is not ruled out before the data (an ALLOW written with an alias must not
+     * deny the mesh's own trust domain on an {@code auto} port before its first request is read).
+     */
     boolean matchesUnparsed(AccessRequest r) {
-        return matchesL4(r, Peer.UNKNOWN);
+        if (matchesL4(r, Peer.UNKNOWN)) {
+            return true;
+        }
+        if (principalsL7 == null) {
+            return false;
+        }
+        String p = r.sourcePrincipal();
+        if (principalsL7.length > 0 && !principalIn(principalL7Set, principalL7Rest, p)) {
+            return false;
+        }
+        if (notPrincipalsL7.length > 0 && principalIn(notPrincipalL7Set, notPrincipalL7Rest, p)) {
+            return false;
+        }
+        int f = l4Fields;
+        if ((f & F_NAMESPACES) != 0 && !namespaceIn(namespaceSet, namespaceRest, namespaces, p, Peer.UNKNOWN)) {
+            return false;
+        }
+        if ((f & F_NOT_NAMESPACES) != 0 && namespaceIn(notNamespaceSet, notNamespaceRest, notNamespaces, p, Peer.UNKNOWN)) {
+            return false;
+        }
+        return matchesL4Rest(r, f, p);
     }
 
     /** The fields ztunnel evaluates. */
