@@ -28,7 +28,7 @@ import org.junit.jupiter.api.Test;
 /**
  * A mesh of trust domain {@code example.org} with alias {@code old-td} ({@link Mesh.Builder#trustDomain},
  * {@link Mesh.Builder#trustDomainAliases}), real TLS 1.3 HBONE tunnels on loopback (127.0.92.x), the JDK's HTTP server
- * behind it on two ports zerohop parses as HTTP ({@link L7EnforcementTest#app}, which answers with the request it got). istiod (pilot/pkg/security/authz/builder/builder.go, MigrateTrustDomain
+ * behind it on two ports declared HTTP and one sniffed ({@link L7EnforcementTest#app}, which answers with the request it got). istiod (pilot/pkg/security/authz/builder/builder.go, MigrateTrustDomain
  * with NewBundle(meshConfig.trustDomain, meshConfig.trustDomainAliases); pilot/pkg/security/trustdomain/bundle.go
  * ReplaceTrustDomainAliases, bundle_test.go "One trust domain alias, two principals" for cluster.local as the pointer
  * to the mesh's trust domains) makes a waypoint read {@code cluster.local/ns/legacy/sa/old} as
@@ -43,9 +43,10 @@ class TrustDomainAliasEndToEndTest {
     static Mesh clients;
     static HttpServer denyApp;
     static HttpServer allowApp;
+    static HttpServer autoApp;
     static PolicyEngine engine;
 
-    static String policies(int denyPort, int allowPort) {
+    static String policies(int denyPort, int allowPort, int autoPort) {
         return """
                 apiVersion: security.istio.io/v1
                 kind: AuthorizationPolicy
@@ -65,9 +66,9 @@ class TrustDomainAliasEndToEndTest {
                   action: ALLOW
                   rules:
                   - from: [{source: {principals: ["old-td/ns/prod/sa/frontend"]}}]
-                    to: [{operation: {ports: ["%d"], methods: ["GET"]}}]
+                    to: [{operation: {ports: ["%d", "%d"], methods: ["GET"]}}]
                   - to: [{operation: {ports: ["%d"]}}]
-                """.formatted(allowPort, denyPort);
+                """.formatted(allowPort, autoPort, denyPort);
     }
 
     @BeforeAll
@@ -77,11 +78,13 @@ class TrustDomainAliasEndToEndTest {
         allowApp = L7EnforcementTest.app(new InetSocketAddress(ip, 0));
         int denyPort = denyApp.getAddress().getPort();
         int allowPort = allowApp.getAddress().getPort();
+        autoApp = L7EnforcementTest.app(new InetSocketAddress(ip, 0));
+        int autoPort = autoApp.getAddress().getPort();
         Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
-                Workload.Protocol.HBONE, "b", "example.org", Map.of(denyPort, AppProtocol.HTTP, allowPort, AppProtocol.HTTP));
+                Workload.Protocol.HBONE, "b", "example.org", Map.of(denyPort, AppProtocol.HTTP, allowPort, AppProtocol.HTTP, autoPort, AppProtocol.AUTO));
         WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend), Map.of());
         ca = InMemoryCa.create("example.org");
-        PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("td.yaml", policies(denyPort, allowPort))).build();
+        PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("td.yaml", policies(denyPort, allowPort, autoPort))).build();
         server = Mesh.builder().trustDomain("example.org").trustDomainAliases(List.of("old-td")).identityProvider(ca)
                 .identity(backend.identity()).workloads(registry).policies(policy).node("b")
                 .inbound(new InetSocketAddress(ip, 0)).threads(2).build();
@@ -97,6 +100,7 @@ class TrustDomainAliasEndToEndTest {
         server.close();
         denyApp.stop(0);
         allowApp.stop(0);
+        autoApp.stop(0);
     }
 
     /** One request through a tunnel as {@code source}: the status line and the body. */
@@ -135,6 +139,19 @@ class TrustDomainAliasEndToEndTest {
         assertThat(get("spiffe://example.org/ns/prod/sa/frontend", "POST", allowApp, "/items"))
                 .isEqualTo("HTTP/1.1 403 Forbidden | RBAC: access denied");
         assertThat(get("spiffe://example.org/ns/prod/sa/other", "GET", allowApp, "/items"))
+                .isEqualTo("HTTP/1.1 403 Forbidden | RBAC: access denied");
+    }
+
+    /**
+     * On a sniffed ({@code auto}) port the denial that no HTTP data can change comes before the first byte is read
+     * ({@code PolicyEngine.denialBeforeHttp}); the ALLOW written with the alias may admit this identity's request, so it
+     * must not deny the connection there (it did, with the ALLOW read as written: the tunnel was refused, no answer).
+     */
+    @Test
+    void onASniffedPortTheAliasAllowIsNotDecidedBeforeTheRequest() throws Exception {
+        assertThat(get("spiffe://example.org/ns/prod/sa/frontend", "GET", autoApp, "/auto"))
+                .startsWith("HTTP/1.1 200 OK | GET /auto xfcc=");
+        assertThat(get("spiffe://example.org/ns/prod/sa/frontend", "POST", autoApp, "/auto"))
                 .isEqualTo("HTTP/1.1 403 Forbidden | RBAC: access denied");
     }
 }
