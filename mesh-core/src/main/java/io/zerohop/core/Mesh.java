@@ -337,13 +337,32 @@ public final class Mesh implements AutoCloseable {
         private Builder() {}
 
         /**
-         * Trust domain of the fallback in-memory CA used when no {@link #identityProvider} is set;
-         * default {@code cluster.local}.
+         * The mesh's trust domain, istiod's {@code meshConfig.trustDomain}; default {@code cluster.local}. It is the
+         * trust domain of the fallback in-memory CA used when no {@link #identityProvider} is set, and, once set (or
+         * {@link #trustDomainAliases} is), {@link #build()} gives it with the aliases to the {@link #policies} engine
+         * ({@link PolicyEngine#trustDomains(String, java.util.List)}): at L7 an AuthorizationPolicy principal
+         * {@code TD/ns/N/sa/S} whose {@code TD} is this trust domain, an alias or {@code cluster.local} matches the same
+         * {@code ns/N/sa/S} in each of them, as istiod rewrites it for a sidecar or waypoint
+         * (pilot/pkg/security/trustdomain/bundle.go); at L4 principals match as written, as at ztunnel.
          *
-         * @throws IllegalArgumentException when {@code td} is not a valid SPIFFE trust domain
+         * @throws IllegalArgumentException when {@code td} is not a valid SPIFFE trust domain, naming it
          */
         public Builder trustDomain(String td) {
             settings.trustDomain(td);
+            return this;
+        }
+
+        /**
+         * The mesh's trust domain aliases, istiod's {@code meshConfig.trustDomainAliases} (trust domains the mesh
+         * treats as its own, e.g. the one it migrates from); default none. See {@link #trustDomain}: {@link #build()}
+         * gives them to the policy engine. {@link #build()} throws {@link IllegalArgumentException} when that engine's
+         * trust domains were set to others (its builder's, another mesh's).
+         *
+         * @param aliases not null; each a SPIFFE trust domain name, e.g. {@code old-td}
+         * @throws IllegalArgumentException naming the first alias that is not a valid SPIFFE trust domain
+         */
+        public Builder trustDomainAliases(java.util.List<String> aliases) {
+            settings.trustDomainAliases(aliases);
             return this;
         }
 

@@ -2,7 +2,9 @@ package io.zerohop.policy;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import io.zerohop.policy.internal.CompiledPolicies;
 import io.zerohop.policy.internal.DirectoryWatcher;
+import io.zerohop.policy.internal.TrustDomains;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -27,8 +29,11 @@ public final class PolicyEngine {
 
     private static final Logger LOG = LoggerFactory.getLogger(PolicyEngine.class);
 
-    /** The policy set and the decision cache that belongs to it, swapped together. */
-    private record State(PolicySet policies, Cache<AccessRequest, Decision> cache) {
+    /**
+     * The policy set, its compiled form for this engine's trust domains ({@code CompiledPolicies.withTrustDomains}),
+     * and the decision cache that belongs to them, swapped together.
+     */
+    private record State(PolicySet policies, CompiledPolicies compiled, Cache<AccessRequest, Decision> cache) {
     }
 
     private final String rootNamespace;
@@ -38,9 +43,15 @@ public final class PolicyEngine {
     private final ReloadListener listener;
     private final CopyOnWriteArrayList<Consumer<PolicySet>> changeListeners = new CopyOnWriteArrayList<>();
     private volatile State state;
+    /** The mesh's trust domain, then its aliases (istiod's trust domain bundle); guarded by {@code this} for writes. */
+    private volatile List<String> trustDomains;
+    /** Set by the builder or by {@link #trustDomains(String, List)}: a second, different setting is refused. */
+    private boolean trustDomainsSet;
 
     private PolicyEngine(Builder b) {
         this.rootNamespace = b.rootNamespace;
+        this.trustDomains = b.trustDomains;
+        this.trustDomainsSet = b.trustDomainsSet;
         this.customAuthorizer = b.customAuthorizer;
         this.cacheSize = b.decisionCacheSize;
         this.pollInterval = b.pollInterval;
@@ -54,7 +65,7 @@ public final class PolicyEngine {
 
     private State newState(PolicySet set) {
         Cache<AccessRequest, Decision> cache = cacheSize > 0 ? Caffeine.newBuilder().maximumSize(cacheSize).build() : null;
-        return new State(set, cache);
+        return new State(set, set.compiled().withTrustDomains(trustDomains), cache);
     }
 
     /**
@@ -70,10 +81,10 @@ public final class PolicyEngine {
             if (d != null) {
                 return d;
             }
-            d = s.policies.compiled().evaluate(request, rootNamespace, customAuthorizer);
+            d = s.compiled.evaluate(request, rootNamespace, customAuthorizer);
             s.cache.put(request, d);
         } else {
-            d = s.policies.compiled().evaluate(request, rootNamespace, customAuthorizer);
+            d = s.compiled.evaluate(request, rootNamespace, customAuthorizer);
         }
         if (d.dryRun() != null) {
             LOG.info("dry-run: {} -> {}:{}: {}", request.sourcePrincipal() == null ? request.sourceAddress().getHostAddress()
@@ -107,7 +118,7 @@ public final class PolicyEngine {
         if (!d.allowed()) {
             return d;
         }
-        io.zerohop.policy.internal.CompiledPolicies compiled = state.policies.compiled();
+        CompiledPolicies compiled = state.compiled;
         Decision custom = compiled.unparsedCustom(l4Request, rootNamespace, customAuthorizer);
         if (custom != null) {
             return custom;
@@ -138,12 +149,12 @@ public final class PolicyEngine {
         if (l4Request.http() != null) {
             throw new IllegalArgumentException("denialBeforeHttp takes a request without HTTP attributes");
         }
-        return state.policies.compiled().denialBeforeHttp(l4Request, rootNamespace);
+        return state.compiled.denialBeforeHttp(l4Request, rootNamespace);
     }
 
     /** Effective PeerAuthentication mode (mesh, then namespace, then workload, then port). */
     public MtlsMode mtlsMode(WorkloadRef workload, int port) {
-        return state.policies.compiled().mtlsMode(workload, port, rootNamespace);
+        return state.compiled.mtlsMode(workload, port, rootNamespace);
     }
 
     /**
@@ -160,7 +171,7 @@ public final class PolicyEngine {
      */
     public boolean requiresHttp(WorkloadRef destination, int port) {
         Objects.requireNonNull(destination, "destination");
-        return state.policies.compiled().requiresHttp(destination, port, rootNamespace);
+        return state.compiled.requiresHttp(destination, port, rootNamespace);
     }
 
     /**
@@ -176,7 +187,7 @@ public final class PolicyEngine {
      */
     public boolean ciliumOnly(WorkloadRef destination, int port) {
         Objects.requireNonNull(destination, "destination");
-        return state.policies.compiled().ciliumOnly(destination, port, rootNamespace);
+        return state.compiled.ciliumOnly(destination, port, rootNamespace);
     }
 
     public PolicySet policies() {
@@ -188,11 +199,56 @@ public final class PolicyEngine {
     }
 
     /**
+     * The mesh's trust domain followed by its aliases (istiod's trust domain bundle, {@code NewBundle}): the principals
+     * and trust domains of AuthorizationPolicies are rewritten for it at L7, as istiod rewrites them for a sidecar or
+     * waypoint (pilot/pkg/security/trustdomain/bundle.go). {@code [cluster.local]}, istiod's default, unless set.
+     *
+     * @return an immutable list, never empty
+     */
+    public List<String> trustDomains() {
+        return trustDomains;
+    }
+
+    /**
+     * Sets the mesh's trust domain and aliases ({@link Builder#trustDomain}, {@link Builder#trustDomainAliases}) on an
+     * engine built without them, and re-compiles the policy set in force for them (decisions already running finish
+     * on the old one); a {@code Mesh} calls it with its own at build. No change listener is called: use it before the
+     * engine decides anything. Setting the same again is a no-op.
+     *
+     * @throws IllegalArgumentException when a name is no SPIFFE trust domain, naming it
+     * @throws IllegalStateException when the engine's trust domains were set before to other values: one engine
+     *                               cannot serve two meshes that read the same principal differently
+     */
+    public void trustDomains(String trustDomain, List<String> aliases) {
+        List<String> bundle = TrustDomains.bundle(trustDomain, aliases);
+        synchronized (this) {
+            if (bundle.equals(trustDomains)) {
+                trustDomainsSet = true;
+                return;
+            }
+            if (trustDomainsSet) {
+                throw new IllegalStateException("this policy engine's trust domains are " + describe(trustDomains)
+                        + ", set before; cannot change them to " + describe(bundle));
+            }
+            trustDomains = bundle;
+            trustDomainsSet = true;
+            state = newState(state.policies);
+        }
+    }
+
+    private static String describe(List<String> bundle) {
+        return bundle.get(0) + (bundle.size() == 1 ? " without aliases" : " with aliases " + bundle.subList(1, bundle.size()));
+    }
+
+    /**
      * Atomically installs a new policy set; evaluations already running finish on the old one.
      * Then every change listener is told, on this thread.
      */
     public void replace(PolicySet policies) {
-        state = newState(Objects.requireNonNull(policies, "policies"));
+        Objects.requireNonNull(policies, "policies");
+        synchronized (this) {
+            state = newState(policies);
+        }
         for (Consumer<PolicySet> l : changeListeners) {
             try {
                 l.accept(policies);
@@ -331,6 +387,10 @@ public final class PolicyEngine {
 
     public static final class Builder {
         private String rootNamespace = "istio-system";
+        private String trustDomain = "cluster.local";
+        private List<String> aliases = List.of();
+        private List<String> trustDomains = TrustDomains.DEFAULT;
+        private boolean trustDomainsSet;
         private PolicySet policies = PolicySet.empty();
         private CustomAuthorizer customAuthorizer;
         private long decisionCacheSize;
@@ -347,6 +407,39 @@ public final class PolicyEngine {
                 throw new IllegalArgumentException("rootNamespace must not be empty");
             }
             this.rootNamespace = rootNamespace;
+            return this;
+        }
+
+        /**
+         * The mesh's trust domain, istiod's {@code meshConfig.trustDomain}; default {@code cluster.local}. At L7 (an
+         * HTTP request) a principal {@code TD/ns/N/sa/S} of an AuthorizationPolicy ({@code principals},
+         * {@code notPrincipals}, {@code when source.principal}) whose {@code TD} is this trust domain, an alias, or
+         * {@code cluster.local} (exactly, or as a {@code *} pattern matching one of them) is matched as one principal
+         * per trust domain and alias, and a {@code trustDomains} value (or {@code source.trustDomain}) equal to one of
+         * them as all of them, as istiod rewrites them for a sidecar or waypoint (bundle.go
+         * {@code ReplaceTrustDomainAliases}, {@code ExpandTrustDomainAliases}). At L4 the values are matched as
+         * written, as ztunnel gets them.
+         *
+         * @throws IllegalArgumentException when {@code trustDomain} is no SPIFFE trust domain, naming it
+         */
+        public Builder trustDomain(String trustDomain) {
+            this.trustDomains = TrustDomains.bundle(trustDomain, aliases);
+            this.trustDomain = trustDomain;
+            this.trustDomainsSet = true;
+            return this;
+        }
+
+        /**
+         * The mesh's trust domain aliases, istiod's {@code meshConfig.trustDomainAliases} (see {@link #trustDomain});
+         * default none.
+         *
+         * @param aliases not null; each a SPIFFE trust domain name
+         * @throws IllegalArgumentException naming the first alias that is no SPIFFE trust domain
+         */
+        public Builder trustDomainAliases(List<String> aliases) {
+            this.trustDomains = TrustDomains.bundle(trustDomain, aliases);
+            this.aliases = List.copyOf(aliases);
+            this.trustDomainsSet = true;
             return this;
         }
 

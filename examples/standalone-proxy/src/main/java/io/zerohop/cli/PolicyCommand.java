@@ -78,6 +78,14 @@ final class PolicyCommand {
         @Option(names = "--root-namespace", defaultValue = "istio-system", description = "Istio root namespace, default ${DEFAULT-VALUE}")
         String rootNamespace;
 
+        @Option(names = "--trust-domain", defaultValue = "cluster.local",
+                description = "The mesh's trust domain, as zerohop proxy's: L7 principals are rewritten for it, default ${DEFAULT-VALUE}")
+        String trustDomain;
+
+        @Option(names = "--trust-domain-aliases", paramLabel = "DOMAIN", split = ",",
+                description = "The mesh's trust domain aliases, comma-separated, as zerohop proxy's (default none)")
+        List<String> trustDomainAliases = new ArrayList<>();
+
         @Option(names = "--method", description = "HTTP method: decide at L7")
         String method;
 
@@ -124,6 +132,11 @@ final class PolicyCommand {
             u.path("policies", policies, Usage.Kind.FILE_OR_DIRECTORY);
             u.path("workloads", workloads, Usage.Kind.FILE);
             u.namespace("root-namespace", rootNamespace);
+            // As the proxy's Mesh gives them to its engine: the same checks, named as the options.
+            Usage.parse(u, "trust-domain", trustDomain, () -> io.zerohop.core.Mesh.builder().trustDomain(trustDomain));
+            for (String alias : trustDomainAliases) {
+                Usage.parse(u, "trust-domain-aliases", alias, () -> io.zerohop.core.Mesh.builder().trustDomainAliases(List.of(alias)));
+            }
             Map<String, String> headerMap = headerMap(u);
             InetAddress srcIp = Usage.parse(u, "source-ip", sourceIp, () -> Addresses.parseIp(sourceIp, "--source-ip"));
             InetAddress dstIp = Usage.parse(u, "dest-ip", destIp, () -> Addresses.parseIp(destIp, "--dest-ip"));
@@ -195,7 +208,8 @@ final class PolicyCommand {
             // The loader logs each warning; this command prints them itself, once, after the decision.
             PolicySet set = LogLevels.silenced(LOADER_LOGGER,
                     () -> Files.isDirectory(policies) ? PolicyLoader.fromDirectory(policies) : PolicyLoader.fromFile(policies));
-            PolicyEngine engine = PolicyEngine.builder().rootNamespace(rootNamespace).policies(set).build();
+            PolicyEngine engine = PolicyEngine.builder().rootNamespace(rootNamespace).trustDomain(trustDomain)
+                    .trustDomainAliases(trustDomainAliases).policies(set).build();
             AccessRequest.Builder req = AccessRequest.builder()
                     .sourcePrincipal(source)
                     .sourceAddress(srcIp)

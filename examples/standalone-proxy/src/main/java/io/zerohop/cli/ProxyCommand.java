@@ -69,6 +69,13 @@ final class ProxyCommand implements Callable<Integer> {
     @Option(names = "--trust-domain", paramLabel = "DOMAIN", defaultValue = "cluster.local", description = {"Trust domain", DEFAULT})
     String trustDomain;
 
+    /** istiod's meshConfig.trustDomainAliases: L7 principals are rewritten for them as istiod's bundle.go does. */
+    @Option(names = "--trust-domain-aliases", paramLabel = "DOMAIN", split = ",", description = {
+            "The mesh's trust domain aliases (istiod's trustDomainAliases), comma-separated or repeated: a principal"
+                    + " of --trust-domain, an alias or cluster.local matches in each of them per HTTP request, as at a"
+                    + " waypoint; at L4 as written, as at ztunnel", "Default: none"})
+    List<String> trustDomainAliases = new ArrayList<>();
+
     @ArgGroup(exclusive = true, multiplicity = "1", heading = "Identity source (one of):%n")
     IdentitySource identity;
 
@@ -287,6 +294,10 @@ final class ProxyCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("invalid trust domain \"" + trustDomain + "\": " + m.substring(m.indexOf("\": ") + 3), e);
             }
         });
+        for (String alias : trustDomainAliases) {
+            // Checked as Mesh.Builder.trustDomainAliases checks it, named as the option (an empty one: "a,,b").
+            Usage.parse(u, "trust-domain-aliases", alias, () -> Mesh.builder().trustDomainAliases(List.of(alias)));
+        }
         u.namespace("root-namespace", rootNamespace);
         if (identity.pem == null && identity.spireSocket == null && identity.caDir == null && identity.istio == null && !identity.inMemoryCa) {
             // picocli counts --in-memory-ca=false as the group's choice; it named no source, and the
@@ -513,7 +524,7 @@ final class ProxyCommand implements Callable<Integer> {
                 throw e;
             }
         }
-        Mesh.Builder b = Mesh.builder().trustDomain(trustDomain).identityProvider(provider).workloads(registry)
+        Mesh.Builder b = Mesh.builder().trustDomain(trustDomain).trustDomainAliases(trustDomainAliases).identityProvider(provider).workloads(registry)
                 .policies(engine).node(kube != null ? kube.discovery.node().orElseThrow() : node).meterRegistry(prometheus).passthroughUnknown(passthroughUnknown)
                 .drain(checked.drain()).acceptHttp10(acceptHttp10).pilotHttp10(pilotHttp10);
         // ztunnel's CLUSTER_ID is one setting for the CA's ClusterID header and, through istiod's

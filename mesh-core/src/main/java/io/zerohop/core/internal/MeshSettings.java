@@ -20,6 +20,9 @@ import java.util.function.Consumer;
  */
 public final class MeshSettings {
     private String trustDomain = "cluster.local";
+    private java.util.List<String> trustDomainAliases = java.util.List.of();
+    /** trustDomain or trustDomainAliases was called: the policy engine gets them at {@link #config}. */
+    private boolean trustDomainsSet;
     private IdentityProvider provider;
     private SpiffeId identity;
     private PolicyEngine policy;
@@ -42,15 +45,37 @@ public final class MeshSettings {
     public void trustDomain(String td) {
         // Without the check, null became the string "null", a valid trust domain name.
         Objects.requireNonNull(td, "trust domain");
+        checkTrustDomain("trust domain", td);
+        this.trustDomain = td;
+        this.trustDomainsSet = true;
+    }
+
+    public void trustDomainAliases(java.util.List<String> aliases) {
+        Objects.requireNonNull(aliases, "trust domain aliases");
+        for (String a : aliases) {
+            if (a == null) {
+                throw new IllegalArgumentException("invalid trust domain alias null in " + aliases);
+            }
+            checkTrustDomain("trust domain alias", a);
+        }
+        this.trustDomainAliases = java.util.List.copyOf(aliases);
+        this.trustDomainsSet = true;
+    }
+
+    /** {@code name} as a SPIFFE trust domain (a SPIFFE ID's authority, so no path), else an error naming {@code what} and it. */
+    private static void checkTrustDomain(String what, String name) {
+        if (name.indexOf('/') >= 0) {
+            // spiffe://example.org/x would parse as an ID with a path.
+            throw new IllegalArgumentException("invalid " + what + " \"" + name + "\": a trust domain has no '/' (write the name alone, e.g. example.org)");
+        }
         try {
-            SpiffeIds.parse("spiffe://" + td);
+            SpiffeIds.parse("spiffe://" + name);
         } catch (IllegalArgumentException e) {
             // Said as a trust domain: the SPIFFE ID it was checked as is not what the caller wrote.
             String m = String.valueOf(e.getMessage());
             int i = m.indexOf("\": ");
-            throw new IllegalArgumentException("invalid trust domain \"" + td + "\": " + (i >= 0 ? m.substring(i + 3) : m), e);
+            throw new IllegalArgumentException("invalid " + what + " \"" + name + "\": " + (i >= 0 ? m.substring(i + 3) : m), e);
         }
-        this.trustDomain = td;
     }
 
     public void identityProvider(IdentityProvider p) {
@@ -144,6 +169,16 @@ public final class MeshSettings {
     public MeshConfig config() {
         if (identity != null) {
             requireServable(identity);
+        }
+        if (policy != null && trustDomainsSet) {
+            // istiod rewrites AuthorizationPolicy principals for its mesh's trust domain and aliases (bundle.go); the
+            // engine does at L7 for these. An engine set to others (its builder, another mesh) is refused by it.
+            try {
+                policy.trustDomains(trustDomain, trustDomainAliases);
+            } catch (IllegalStateException e) {
+                throw new IllegalArgumentException("policies(engine): " + e.getMessage() + " (the mesh's trust domain "
+                        + trustDomain + (trustDomainAliases.isEmpty() ? "" : ", aliases " + trustDomainAliases) + ")", e);
+            }
         }
         return new MeshConfig(provider, trustDomain, identity, policy, registry != null ? registry : WorkloadRegistry.empty(), node,
                 inbound, inboundTransparent, meterRegistry, onTunnelClosed, threads, maxStreamsPerConnection, idleTimeout, drain,

@@ -59,6 +59,33 @@ public final class CompiledPolicies {
         this.warnings = warnings;
     }
 
+    /**
+     * These policies as the sidecars and waypoints of a mesh with trust domain bundle {@code bundle} (its trust domain,
+     * then its aliases: {@link TrustDomains#bundle}) match them at L7: every AuthorizationPolicy principal and trust
+     * domain value rewritten as istiod's {@code MigrateTrustDomain} rewrites it ({@link TrustDomains}). The L4 view
+     * (ztunnel's: values as written), Cilium policies and PeerAuthentications are shared with this snapshot. Itself for
+     * {@link TrustDomains#DEFAULT}, which compilation applies already. Done once per snapshot, never per decision.
+     *
+     * @param bundle a list {@link TrustDomains#bundle} made, not null
+     */
+    public CompiledPolicies withTrustDomains(List<String> bundle) {
+        if (bundle.equals(TrustDomains.DEFAULT)) {
+            return this;
+        }
+        Map<String, LabelIndex> i = new HashMap<>();
+        boolean[] changed = {false};
+        istio.forEach((ns, idx) -> {
+            LabelIndex m = idx.map(p -> ((IstioPolicy) p).withTrustDomains(bundle));
+            changed[0] |= m != idx;
+            i.put(ns, m);
+        });
+        if (!changed[0]) {
+            return this;
+        }
+        return new CompiledPolicies(i, cilium, ciliumClusterwide, namespacePeerAuthn, workloadPeerAuthn, refs, warnings,
+                dryRunNamespaces, dryRunRefs, selectors);
+    }
+
     public List<PolicyRef> refs() {
         return refs;
     }

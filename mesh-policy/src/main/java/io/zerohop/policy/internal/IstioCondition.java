@@ -13,7 +13,7 @@ import io.zerohop.policy.AccessRequest;
  * ({@code pilot/pkg/security/authz/model}); {@link #l4} marks the five keys istiod's ambient
  * conversion passes to ztunnel.
  */
-final class IstioCondition {
+final class IstioCondition implements Cloneable {
     static final int SOURCE_IP = 0;
     static final int SOURCE_NAMESPACE = 1;
     static final int SOURCE_PRINCIPAL = 2;
@@ -84,6 +84,9 @@ final class IstioCondition {
     /** {@code source.principal} only: the values Envoy matches after istiod's trust-domain migration ({@link TrustDomains}). */
     StringMatch[] valuesL7 = NO_STRINGS;
     StringMatch[] notValuesL7 = NO_STRINGS;
+    /** {@code source.principal} and {@code source.trustDomain}: the values as written, migrated by {@link #withTrustDomains}. */
+    java.util.List<String> written = java.util.List.of();
+    java.util.List<String> notWritten = java.util.List.of();
     Cidr[] cidrs = NO_CIDRS;
     Cidr[] notCidrs = NO_CIDRS;
     int[] ports = NO_PORTS;
@@ -101,6 +104,36 @@ final class IstioCondition {
         this.l7 = !l4;
     }
 
+    /**
+     * The L7 view for trust domain bundle {@code bundle} ({@link TrustDomains}): {@code source.principal}'s
+     * {@link #valuesL7} and {@link #notValuesL7} migrated, {@code source.trustDomain}'s values (matched at L7 only)
+     * expanded. Called with istiod's default bundle at compile time, and on a copy by {@link #withTrustDomains}.
+     */
+    void migrate(java.util.List<String> bundle) {
+        if (key == SOURCE_PRINCIPAL) {
+            valuesL7 = IstioValues.matches(TrustDomains.migrateAll(written, bundle), false);
+            notValuesL7 = IstioValues.matches(TrustDomains.migrateAll(notWritten, bundle), false);
+        } else if (key == SOURCE_TRUST_DOMAIN) {
+            values = IstioValues.matches(TrustDomains.expandAll(written, bundle), false);
+            notValues = IstioValues.matches(TrustDomains.expandAll(notWritten, bundle), false);
+        }
+    }
+
+    /** This condition for another trust domain bundle: itself when its key has no trust domain in it, else a migrated copy. */
+    IstioCondition withTrustDomains(java.util.List<String> bundle) {
+        if (key != SOURCE_PRINCIPAL && key != SOURCE_TRUST_DOMAIN) {
+            return this;
+        }
+        IstioCondition c;
+        try {
+            c = (IstioCondition) clone();
+        } catch (CloneNotSupportedException e) {
+            throw new AssertionError(e);
+        }
+        c.migrate(bundle);
+        return c;
+    }
+
     /** At L4 ({@code l4}) a key ztunnel lacks is an empty match: never; each when entry is its own clause. */
     boolean matches(AccessRequest r, String path, boolean l4) {
         return l4 ? this.l4 && matches(r, true) : matches(r, false);
@@ -111,7 +144,8 @@ final class IstioCondition {
      * at L4, any other key as matched (what it would have tested is unknown; see {@link IstioPolicy.Rule#matchesUnparsed}).
      */
     boolean matchesUnparsed(AccessRequest r) {
-        return !this.l4 || matches(r, true);
+        // source.principal either way, as written or migrated (IstioSource.matchesUnparsed says why).
+        return !this.l4 || matches(r, true) || (key == SOURCE_PRINCIPAL && matches(r, false));
     }
 
     /** As Envoy evaluates it (L7). */

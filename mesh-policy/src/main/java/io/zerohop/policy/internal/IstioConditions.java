@@ -108,9 +108,10 @@ final class IstioConditions {
                 }
                 c.values = matches(values, false);
                 c.notValues = matches(notValues, false);
-                if (kind == IstioCondition.SOURCE_PRINCIPAL) {
-                    c.valuesL7 = matches(TrustDomains.migrateAll(values, TrustDomains.DEFAULT), false);
-                    c.notValuesL7 = matches(TrustDomains.migrateAll(notValues, TrustDomains.DEFAULT), false);
+                if (kind == IstioCondition.SOURCE_PRINCIPAL || kind == IstioCondition.SOURCE_TRUST_DOMAIN) {
+                    c.written = List.copyOf(values);
+                    c.notWritten = List.copyOf(notValues);
+                    c.migrate(TrustDomains.DEFAULT);
                 }
                 if (kind == IstioCondition.SOURCE_NAMESPACE) {
                     c.values = StringMatch.asNamespaces(c.values);

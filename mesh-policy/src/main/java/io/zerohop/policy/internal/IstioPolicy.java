@@ -63,6 +63,26 @@ final class IstioPolicy {
         this.hasTargetRefs = !targetRefs.isEmpty();
     }
 
+    /**
+     * This policy as a sidecar or waypoint of a mesh whose trust domain bundle is {@code bundle} matches it at L7
+     * ({@link TrustDomains}): itself when no rule names a principal or trust domain, else a copy whose sources and
+     * conditions are {@code withTrustDomains(bundle)}. The L4 view (ztunnel's, the values as written) is unchanged.
+     */
+    IstioPolicy withTrustDomains(List<String> bundle) {
+        Rule[] out = null;
+        for (int i = 0; i < rules.length; i++) {
+            Rule r = rules[i].withTrustDomains(bundle);
+            if (r != rules[i]) {
+                if (out == null) {
+                    out = rules.clone();
+                }
+                out[i] = r;
+            }
+        }
+        return out == null ? this
+                : new IstioPolicy(ref, namespace, action, provider, dryRun, selectorKeys, selectorValues, targetRefs, out, noMatch);
+    }
+
     boolean selects(WorkloadRef w) {
         if (hasTargetRefs) {
             // targetRefs attach to waypoints and gateways; ztunnel never enforces them on a workload.
@@ -178,6 +198,33 @@ final class IstioPolicy {
             this.l4Reachable = fromAtL4 && toAtL4 && !whenHttp;
         }
 
+        /** This rule with its sources and conditions for {@code bundle} ({@link IstioPolicy#withTrustDomains}); itself when unchanged. */
+        Rule withTrustDomains(List<String> bundle) {
+            IstioSource[] f = from.clone();
+            IstioCondition[] w = when.clone();
+            boolean changed = false;
+            for (int i = 0; i < f.length; i++) {
+                f[i] = from[i].withTrustDomains(bundle);
+                changed |= f[i] != from[i];
+            }
+            for (int i = 0; i < w.length; i++) {
+                w[i] = when[i].withTrustDomains(bundle);
+                changed |= w[i] != when[i];
+            }
+            if (!changed) {
+                return this;
+            }
+            Rule r = new Rule(index, f, to, w);
+            // The L7 decision names the rewriting, since its text quotes the principals as written: "cluster.local/...
+            // matched" for a peer of example.org read as a mistake. At L4 the values are matched as written.
+            r.decision = decision == null ? null : new Decision(decision.allowed(), decision.outcome(), decision.policy(),
+                    decision.ruleIndex(), decision.reason() + " (principals and trust domains read for the mesh's trust domains "
+                    + String.join(", ", bundle) + ", as istiod rewrites them)", decision.dryRun());
+            r.l4Decision = l4Decision;
+            r.customDenied = customDenied;
+            return r;
+        }
+
         /** Whether ztunnel could ever match this rule (istiod's {@code hasEffectiveRules}, per rule). */
         boolean effectiveAtL4(int action) {
             return !omittedAtL4(action) && l4Reachable;
@@ -253,7 +300,10 @@ final class IstioPolicy {
             if (from.length > 0) {
                 boolean any = false;
                 for (IstioSource s : from) {
-                    if (!s.http && s.trustDomains.length + s.notTrustDomains.length == 0 && s.matches(r, true, parts)) {
+                    // A principal Envoy matches migrated (another trust domain) must match both ways: at L4 as
+                    // written (an opaque connection), at L7 migrated (an HTTP request).
+                    if (!s.http && s.trustDomains.length + s.notTrustDomains.length == 0 && s.matches(r, true, parts)
+                            && (s.principalsL7 == null || s.matches(r, false, parts))) {
                         any = true;
                         break;
                     }
@@ -275,7 +325,8 @@ final class IstioPolicy {
                 }
             }
             for (IstioCondition c : when) {
-                if (!c.l4 || !c.matches(r, null, true)) {
+                if (!c.l4 || !c.matches(r, null, true)
+                        || (c.key == IstioCondition.SOURCE_PRINCIPAL && !c.matches(r, null, false))) {
                     return false;
                 }
             }

@@ -277,14 +277,8 @@ final class IstioRules {
         IstioSource s = new IstioSource();
         s.principals = field(src, "principals", "source.principal", false, parts);
         s.notPrincipals = field(src, "notPrincipals", "source.principal", false, parts);
-        List<String> written = values(src, "principals");
-        List<String> notWritten = values(src, "notPrincipals");
-        List<String> migrated = TrustDomains.migrateAll(written, TrustDomains.DEFAULT);
-        List<String> notMigrated = TrustDomains.migrateAll(notWritten, TrustDomains.DEFAULT);
-        if (migrated != written || notMigrated != notWritten) {
-            s.principalsL7 = IstioValues.matches(migrated, false);
-            s.notPrincipalsL7 = IstioValues.matches(notMigrated, false);
-        }
+        s.principalsWritten = List.copyOf(values(src, "principals"));
+        s.notPrincipalsWritten = List.copyOf(values(src, "notPrincipals"));
         s.namespaces = field(src, "namespaces", "source.namespace", false, parts);
         s.notNamespaces = field(src, "notNamespaces", "source.namespace", false, parts);
         s.serviceAccounts = serviceAccounts(src, "serviceAccounts", namespace, parts);
@@ -293,6 +287,8 @@ final class IstioRules {
         trustDomainValues(src, "notTrustDomains");
         s.trustDomains = field(src, "trustDomains", "source.trustDomain", false, l7);
         s.notTrustDomains = field(src, "notTrustDomains", "source.trustDomain", false, l7);
+        s.trustDomainsWritten = List.copyOf(values(src, "trustDomains"));
+        s.notTrustDomainsWritten = List.copyOf(values(src, "notTrustDomains"));
         s.ipBlocks = cidrs(src, "ipBlocks", "source.ip", parts);
         s.notIpBlocks = cidrs(src, "notIpBlocks", "source.ip", parts);
         s.remoteIpBlocks = cidrs(src, "remoteIpBlocks", "remote.ip", l7);

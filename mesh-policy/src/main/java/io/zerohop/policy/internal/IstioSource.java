@@ -12,7 +12,7 @@ import io.zerohop.policy.AccessRequest;
  * generator.go). {@link #matchesL4} covers the fields ztunnel receives ({@code src/rbac.rs}),
  * {@link #matchesL7Only} the rest, which only Envoy evaluates.
  */
-final class IstioSource {
+final class IstioSource implements Cloneable {
     StringMatch[] principals = NO_STRINGS;
     StringMatch[] notPrincipals = NO_STRINGS;
     StringMatch[] namespaces = NO_STRINGS;
@@ -33,6 +33,11 @@ final class IstioSource {
      */
     StringMatch[] principalsL7;
     StringMatch[] notPrincipalsL7;
+    /** The values as written, which {@link #withTrustDomains} migrates for another bundle. */
+    java.util.List<String> principalsWritten = java.util.List.of();
+    java.util.List<String> notPrincipalsWritten = java.util.List.of();
+    java.util.List<String> trustDomainsWritten = java.util.List.of();
+    java.util.List<String> notTrustDomainsWritten = java.util.List.of();
     /** Has an HTTP attribute: remoteIpBlocks, requestPrincipals or their not* forms. */
     boolean http;
     /** Same as {@link #http}; the earlier name, kept for code written against it. */
@@ -52,6 +57,10 @@ final class IstioSource {
 
     /** Long lists' exact entries as hash sets, the other entries in the {@code *Rest} arrays ({@link ExactSet}). */
     private ExactSet principalSet;
+    private ExactSet principalL7Set;
+    private ExactSet notPrincipalL7Set;
+    private StringMatch[] principalL7Rest = NO_STRINGS;
+    private StringMatch[] notPrincipalL7Rest = NO_STRINGS;
     private ExactSet notPrincipalSet;
     private ExactSet namespaceSet;
     private ExactSet notNamespaceSet;
@@ -83,8 +92,7 @@ final class IstioSource {
                 | (ipBlocks.length > 0 ? F_IP_BLOCKS : 0) | (notIpBlocks.length > 0 ? F_NOT_IP_BLOCKS : 0);
         namespaces = StringMatch.asNamespaces(namespaces);
         notNamespaces = StringMatch.asNamespaces(notNamespaces);
-        namespaceGlobs = StringMatch.anyEnvoyNamespaceGlob(namespaces) || StringMatch.anyEnvoyNamespaceGlob(notNamespaces)
-                || principalsL7 != null;
+        migrate(TrustDomains.DEFAULT);
         principalSet = ExactSet.of(principals);
         principalRest = ExactSet.rest(principals, principalSet);
         notPrincipalSet = ExactSet.of(notPrincipals);
@@ -93,6 +101,59 @@ final class IstioSource {
         namespaceRest = ExactSet.rest(namespaces, namespaceSet);
         notNamespaceSet = ExactSet.of(notNamespaces);
         notNamespaceRest = ExactSet.rest(notNamespaces, notNamespaceSet);
+    }
+
+    /**
+     * The L7 view for {@code bundle} ({@link TrustDomains}): {@link #principalsL7} and {@link #notPrincipalsL7}
+     * migrated from the values as written, {@link #trustDomains} and {@link #notTrustDomains} expanded. Called by
+     * {@link #finish} with istiod's default bundle, and on a copy by {@link #withTrustDomains}.
+     */
+    private void migrate(java.util.List<String> bundle) {
+        java.util.List<String> migrated = TrustDomains.migrateAll(principalsWritten, bundle);
+        java.util.List<String> notMigrated = TrustDomains.migrateAll(notPrincipalsWritten, bundle);
+        if (migrated != principalsWritten || notMigrated != notPrincipalsWritten) {
+            principalsL7 = IstioValues.matches(migrated, false);
+            notPrincipalsL7 = IstioValues.matches(notMigrated, false);
+            principalL7Set = ExactSet.of(principalsL7);
+            principalL7Rest = ExactSet.rest(principalsL7, principalL7Set);
+            notPrincipalL7Set = ExactSet.of(notPrincipalsL7);
+            notPrincipalL7Rest = ExactSet.rest(notPrincipalsL7, notPrincipalL7Set);
+        } else {
+            principalsL7 = null;
+            notPrincipalsL7 = null;
+        }
+        java.util.List<String> tds = TrustDomains.expandAll(trustDomainsWritten, bundle);
+        java.util.List<String> notTds = TrustDomains.expandAll(notTrustDomainsWritten, bundle);
+        if (tds != trustDomainsWritten) {
+            trustDomains = IstioValues.matches(tds, false);
+        }
+        if (notTds != notTrustDomainsWritten) {
+            notTrustDomains = IstioValues.matches(notTds, false);
+        }
+        namespaceGlobs = StringMatch.anyEnvoyNamespaceGlob(namespaces) || StringMatch.anyEnvoyNamespaceGlob(notNamespaces)
+                || principalsL7 != null;
+    }
+
+    /**
+     * This source as Envoy matches it in a mesh whose trust domain bundle is {@code bundle} (the mesh's trust domain,
+     * then its aliases): itself when it has no principal or trust-domain value, else a copy with the L7 view
+     * {@link #migrate}d. Only for a source built with the default bundle ({@link #finish}).
+     */
+    IstioSource withTrustDomains(java.util.List<String> bundle) {
+        if (principalsWritten.isEmpty() && notPrincipalsWritten.isEmpty() && trustDomainsWritten.isEmpty()
+                && notTrustDomainsWritten.isEmpty()) {
+            return this;
+        }
+        IstioSource c;
+        try {
+            c = (IstioSource) clone();
+        } catch (CloneNotSupportedException e) {
+            throw new AssertionError(e);
+        }
+        c.trustDomains = IstioValues.matches(trustDomainsWritten, false);
+        c.notTrustDomains = IstioValues.matches(notTrustDomainsWritten, false);
+        c.migrate(bundle);
+        return c;
     }
 
     /**
@@ -118,10 +179,10 @@ final class IstioSource {
     private boolean matchesL7WithNamespaceGlobs(AccessRequest r) {
         String p = r.sourcePrincipal();
         if (principalsL7 != null) {
-            if (principalsL7.length > 0 && !principalAny(principalsL7, p)) {
+            if (principalsL7.length > 0 && !principalIn(principalL7Set, principalL7Rest, p)) {
                 return false;
             }
-            if (notPrincipalsL7.length > 0 && principalAny(notPrincipalsL7, p)) {
+            if (notPrincipalsL7.length > 0 && principalIn(notPrincipalL7Set, notPrincipalL7Rest, p)) {
                 return false;
             }
         } else {
@@ -163,9 +224,35 @@ final class IstioSource {
         return false;
     }
 
-    /** On an unparsed connection: the fields ztunnel evaluates, the others as matched ({@link IstioPolicy.Rule#matchesUnparsed}). */
+    /**
+     * On an unparsed connection: the fields ztunnel evaluates, the others as matched ({@link IstioPolicy.Rule#matchesUnparsed}).
+     * Principals Envoy matches migrated ({@link #principalsL7}) match either way, as written (ztunnel's reading) or
+     * migrated (a sidecar's TCP filter, or the HTTP request it might have been): what decided is unknown, so a DENY
+     * denies what either denies, and an ALLOW is not ruled out before the data (an ALLOW written with an alias must not
+     * deny the mesh's own trust domain on an {@code auto} port before its first request is read).
+     */
     boolean matchesUnparsed(AccessRequest r) {
-        return matchesL4(r, Peer.UNKNOWN);
+        if (matchesL4(r, Peer.UNKNOWN)) {
+            return true;
+        }
+        if (principalsL7 == null) {
+            return false;
+        }
+        String p = r.sourcePrincipal();
+        if (principalsL7.length > 0 && !principalIn(principalL7Set, principalL7Rest, p)) {
+            return false;
+        }
+        if (notPrincipalsL7.length > 0 && principalIn(notPrincipalL7Set, notPrincipalL7Rest, p)) {
+            return false;
+        }
+        int f = l4Fields;
+        if ((f & F_NAMESPACES) != 0 && !namespaceIn(namespaceSet, namespaceRest, namespaces, p, Peer.UNKNOWN)) {
+            return false;
+        }
+        if ((f & F_NOT_NAMESPACES) != 0 && namespaceIn(notNamespaceSet, notNamespaceRest, notNamespaces, p, Peer.UNKNOWN)) {
+            return false;
+        }
+        return matchesL4Rest(r, f, p);
     }
 
     /** The fields ztunnel evaluates. */

@@ -40,6 +40,27 @@ final class LabelIndex {
         }
     }
 
+    /** This index with each policy replaced by {@code f} of it (same buckets, same flags); itself when {@code f} changes none. */
+    LabelIndex map(java.util.function.UnaryOperator<Object> f) {
+        boolean[] changed = {false};
+        java.util.function.Function<Object[], Object[]> each = a -> {
+            Object[] out = a.clone();
+            for (int i = 0; i < out.length; i++) {
+                out[i] = f.apply(a[i]);
+                changed[0] |= out[i] != a[i];
+            }
+            return out;
+        };
+        Object[] u = each.apply(unindexed);
+        Map<String, Object[]>[] maps = newMaps(byValue.length);
+        for (int i = 0; i < maps.length; i++) {
+            Map<String, Object[]> m = new HashMap<>();
+            byValue[i].forEach((k, v) -> m.put(k, each.apply(v)));
+            maps[i] = m;
+        }
+        return changed[0] ? new LabelIndex(u, keys, maps, flags) : this;
+    }
+
     /** Whether some policy here was added with one of {@code flag}'s bits. */
     boolean has(int flag) {
         return (flags & flag) != 0;

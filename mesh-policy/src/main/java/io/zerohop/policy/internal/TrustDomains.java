@@ -2,26 +2,73 @@ package io.zerohop.policy.internal;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 
 /**
- * The principals Envoy matches for a principal value of an AuthorizationPolicy, after istiod's trust-domain
- * migration: istiod's builder passes every {@code principals}, {@code notPrincipals} and {@code when
- * source.principal} value of a sidecar's or waypoint's policy through {@code Bundle.ReplaceTrustDomainAliases}
- * (istio/istio pilot/pkg/security/trustdomain/bundle.go, util.go; called by authz/model MigrateTrustDomain for
- * every rule, whatever the mesh config). ztunnel gets the values unchanged (ambient authorization.go
- * handleRule), so this is the L7 view only.
+ * The values Envoy matches for the principal and trust-domain values of an AuthorizationPolicy, after istiod's
+ * trust-domain migration: istiod's builder passes every {@code principals}, {@code notPrincipals} and
+ * {@code when source.principal} value of a sidecar's or waypoint's policy through
+ * {@code Bundle.ReplaceTrustDomainAliases}, and every {@code trustDomains}, {@code notTrustDomains} and
+ * {@code when source.trustDomain} value through {@code Bundle.ExpandTrustDomainAliases} (istio/istio
+ * pilot/pkg/security/trustdomain/bundle.go, util.go; called by authz/model {@code MigrateTrustDomain} for every rule,
+ * pilot/pkg/security/authz/builder/builder.go, whatever the mesh config). ztunnel gets the values unchanged (ambient
+ * authorization.go {@code handleRule}), so this is the L7 view only.
  *
- * <p>The bundle is the mesh's trust domain followed by its aliases. zerohop has no mesh config, so it uses
- * istiod's default, {@link #DEFAULT} ({@code cluster.local}, no alias): the migration then changes only a value
- * whose trust-domain segment is a prefix pattern of {@code cluster.local} ({@code cluster*}, {@code c*}), which
- * becomes {@code cluster.local} exactly.
+ * <p>A bundle is a list of trust domains: the mesh's ({@code meshConfig.trustDomain}) first, then its
+ * {@code trustDomainAliases}, as {@code NewBundle} builds it. {@link #DEFAULT} is istiod's default mesh config.
  */
-final class TrustDomains {
+public final class TrustDomains {
 
     /** istiod's default mesh trust domain ({@code constants.DefaultClusterLocalDomain}), without aliases. */
-    static final List<String> DEFAULT = List.of("cluster.local");
+    public static final List<String> DEFAULT = List.of("cluster.local");
 
     private TrustDomains() {
+    }
+
+    /**
+     * {@code NewBundle}: {@code trustDomain} followed by {@code aliases}, as given (duplicates are harmless: both
+     * rewrites drop duplicated results).
+     *
+     * @param trustDomain the mesh's trust domain, not null; {@link #check}ed
+     * @param aliases     its aliases, not null, each {@link #check}ed
+     * @throws IllegalArgumentException naming the bad value
+     */
+    public static List<String> bundle(String trustDomain, List<String> aliases) {
+        Objects.requireNonNull(aliases, "trust domain aliases");
+        List<String> out = new ArrayList<>();
+        out.add(check("trust domain", trustDomain));
+        for (String a : aliases) {
+            out.add(check("trust domain alias", a));
+        }
+        return List.copyOf(out);
+    }
+
+    /**
+     * A trust domain name as a SPIFFE ID may carry one (lower-case letters, digits, {@code .}, {@code -}, {@code _};
+     * at most 255 characters): a name no peer can present, or a {@code *} pattern, would match nothing and is a mistake.
+     *
+     * @param what how the error names the value, e.g. "trust domain alias"
+     * @return {@code name}
+     * @throws IllegalArgumentException {@code invalid <what> "<name>": <reason>}
+     */
+    public static String check(String what, String name) {
+        if (name == null) {
+            throw new IllegalArgumentException("invalid " + what + " null: a trust domain name is required");
+        }
+        if (name.isEmpty()) {
+            throw new IllegalArgumentException("invalid " + what + " \"\": empty");
+        }
+        if (name.length() > 255) {
+            throw new IllegalArgumentException("invalid " + what + " \"" + name + "\": longer than 255 characters");
+        }
+        for (int i = 0; i < name.length(); i++) {
+            char c = name.charAt(i);
+            if (!(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_')) {
+                throw new IllegalArgumentException("invalid " + what + " \"" + name + "\": character '" + c
+                        + "' at " + i + " (a SPIFFE trust domain has lower-case letters, digits, '.', '-' and '_' only)");
+            }
+        }
+        return name;
     }
 
     /**
@@ -61,6 +108,23 @@ final class TrustDomains {
             out.addAll(m);
         }
         return changed ? out : principals;
+    }
+
+    /**
+     * {@code ExpandTrustDomainAliases}: a value equal to a trust domain of the bundle (exactly: a {@code *} pattern is
+     * kept as written) becomes every trust domain of the bundle; duplicates are dropped, the first kept. The input
+     * itself when nothing changes.
+     */
+    static List<String> expandAll(List<String> values, List<String> bundle) {
+        List<String> out = new ArrayList<>();
+        for (String v : values) {
+            for (String each : bundle.contains(v) ? bundle : List.of(v)) {
+                if (!out.contains(each)) {
+                    out.add(each);
+                }
+            }
+        }
+        return out.equals(values) ? values : out;
     }
 
     /** istiod's stringMatch: exact, or either side a {@code *}, prefix or suffix pattern of the other. */

@@ -1,9 +1,11 @@
 package io.zerohop.policy.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.List;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -11,7 +13,8 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * istio/istio pilot/pkg/security/trustdomain/bundle_test.go TestReplaceTrustDomainAliases, case by case: the
  * bundle (trust domain, then aliases), the principals, what istiod's builder hands Envoy. Plus the default bundle's
- * effect on a prefix-pattern trust domain, which zerohop uses (no mesh config).
+ * effect on a prefix-pattern trust domain (zerohop's default, istiod's default mesh config), bundle.go's
+ * ExpandTrustDomainAliases (no upstream unit test: cases read from its code), and the names a bundle accepts.
  */
 class TrustDomainsTest {
 
@@ -54,6 +57,42 @@ class TrustDomainsTest {
                 Arguments.of("default bundle: *local stays", TrustDomains.DEFAULT, List.of("*local/ns/a/sa/b"), List.of("*local/ns/a/sa/b")),
                 Arguments.of("default bundle: other* stays", TrustDomains.DEFAULT, List.of("other*/ns/a/sa/b"), List.of("other*/ns/a/sa/b")),
                 Arguments.of("default bundle: four segments stay", TrustDomains.DEFAULT, List.of("cluster*/ns/a/sa"), List.of("cluster*/ns/a/sa")));
+    }
+
+    /** bundle.go ExpandTrustDomainAliases: slices.Contains (exact), then slices.FilterDuplicates (first kept). */
+    static Stream<Arguments> expand() {
+        return Stream.of(
+                Arguments.of("default bundle: cluster.local stays", TrustDomains.DEFAULT, List.of("cluster.local"), List.of("cluster.local")),
+                Arguments.of("an alias becomes the bundle", List.of("example.org", "old-td"), List.of("old-td"),
+                        List.of("example.org", "old-td")),
+                Arguments.of("the trust domain becomes the bundle", List.of("example.org", "old-td"), List.of("example.org"),
+                        List.of("example.org", "old-td")),
+                Arguments.of("cluster.local is not special here (unlike principals)", List.of("example.org", "old-td"),
+                        List.of("cluster.local"), List.of("cluster.local")),
+                Arguments.of("a pattern is kept as written", List.of("example.org", "old-td"), List.of("old*", "*.org"),
+                        List.of("old*", "*.org")),
+                Arguments.of("duplicates dropped, first kept", List.of("td1", "cluster.local"), List.of("another.local", "cluster.local", "td1"),
+                        List.of("another.local", "td1", "cluster.local")));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("expand")
+    void expandTrustDomainAliases(String name, List<String> bundle, List<String> values, List<String> expect) {
+        assertThat(TrustDomains.expandAll(values, bundle)).containsExactlyElementsOf(expect);
+    }
+
+    @Test
+    void bundleIsTheTrustDomainThenItsAliasesAndNamesABadValue() {
+        assertThat(TrustDomains.bundle("example.org", List.of("old-td", "td_2"))).containsExactly("example.org", "old-td", "td_2");
+        assertThatThrownBy(() -> TrustDomains.bundle("example.org", List.of("old-td", "Old.TD")))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("invalid trust domain alias \"Old.TD\": character 'O' at 0");
+        assertThatThrownBy(() -> TrustDomains.bundle("example.org", List.of("*-td")))
+                .hasMessageStartingWith("invalid trust domain alias \"*-td\": character '*' at 0");
+        assertThatThrownBy(() -> TrustDomains.bundle("example.org", List.of("")))
+                .hasMessage("invalid trust domain alias \"\": empty");
+        assertThatThrownBy(() -> TrustDomains.bundle("spiffe://example.org", List.of()))
+                .hasMessageStartingWith("invalid trust domain \"spiffe://example.org\": character ':' at 6");
     }
 
     @ParameterizedTest(name = "{0}")
