@@ -34,6 +34,10 @@ class NeverMatchingValueWarningTest {
         "Cluster.local/ns/x/sa/a | trust domain is lower case (cluster.local)",
         "cluster.local/ns/x/sa/a b | has no \" \"",
         "Cluster.local/ns/x/* | trust domain is lower case",
+        // A new-user pass: a service account written alone. A workload's SPIFFE ID always has a path.
+        "frontend | a principal is a SPIFFE ID without spiffe://, which always has a path: TRUST_DOMAIN/ns/NAMESPACE/sa/SERVICE_ACCOUNT"
+            + " for Istio's (\"cluster.local/ns/<namespace>/sa/frontend\"?), or use serviceAccounts",
+        "admin | which always has a path",
     })
     void principalsNoSpiffeIdMatches(String value, String why) throws Exception {
         String w = warnings("from: [{source: {principals: [\"%s\"]}}]", value);
@@ -42,9 +46,19 @@ class NeverMatchingValueWarningTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"cluster.local/ns/x/sa/a", "*/sa/Admin", "cluster.local/ns/x/*", "*", "admin", "example.org/workload/vm-1"})
+    @CsvSource({"cluster.local/ns/x/sa/a", "*/sa/Admin", "cluster.local/ns/x/*", "*", "admin*", "*admin", "example.org/workload/vm-1"})
     void principalsThatCanMatchAreNotWarned(String value) throws Exception {
         assertThat(warnings("from: [{source: {principals: [\"%s\"]}}]", value)).doesNotContain("never matches");
+    }
+
+    @ParameterizedTest
+    @CsvSource({"Shop, true", "Shop*, true", "shop, false", "*, false", "prod-*, false"})
+    void namespacesWithAnUpperCaseLetter(String value, boolean warned) throws Exception {
+        String w = warnings("from: [{source: {namespaces: [\"%s\"]}}]", value);
+        assertThat(w.contains("p.yaml:7: AuthorizationPolicy prod/p: namespaces \"" + value
+                + "\" never matches: a Kubernetes namespace is lower case")).as(w).isEqualTo(warned);
+        assertThat(warnings("from: [{source: {notNamespaces: [\"%s\"]}}]", value).contains("(so this exclusion excludes nobody)"))
+                .isEqualTo(warned);
     }
 
     @ParameterizedTest

@@ -110,7 +110,7 @@ final class IstioCompiler {
             rules.add(IstioRules.rule(i, ruleItems.get(i), namespace, ref, action, provider, httpFound, warnings));
         }
         if (targetRefs.isEmpty()) {
-            ambientWarnings(ref, action, rules, httpFound, warnings);
+            ambientWarnings(spec.file + ":" + spec.line + ": " + ref, action, rules, httpFound, warnings);
             if (action == IstioPolicy.DENY) {
                 for (IstioPolicy.Rule r : rules) {
                     // istiod says nothing here (trust domains are not among the HTTP fields it reports), yet a
@@ -155,11 +155,14 @@ final class IstioCompiler {
         };
     }
 
-    /** The status messages istiod's ambient conversion gives this policy, as load warnings. */
-    private static void ambientWarnings(PolicyRef ref, int action, List<IstioPolicy.Rule> rules, TreeSet<String> httpFound,
+    /**
+     * The status messages istiod's ambient conversion gives this policy, as load warnings; {@code where} is
+     * {@code file:line: ref}. The HTTP-attribute ones are notes ({@link #isNote}): zerohop enforces them.
+     */
+    private static void ambientWarnings(String where, int action, List<IstioPolicy.Rule> rules, TreeSet<String> httpFound,
                                         List<String> warnings) {
         if (action == IstioPolicy.CUSTOM || action == IstioPolicy.AUDIT) {
-            warnings.add(ref + ": ztunnel does not support the " + ref.action() + " action"
+            warnings.add(where + ": ztunnel does not support the " + (action == IstioPolicy.CUSTOM ? "CUSTOM" : "AUDIT") + " action"
                     + (action == IstioPolicy.CUSTOM
                     ? "; not enforced on L4 connections unless a CustomAuthorizer is configured (enforced per HTTP request)"
                     : ""));
@@ -179,7 +182,16 @@ final class IstioCompiler {
             boilerplate = HTTP_ALLOW;
         }
         String found = String.join(", ", httpFound);
-        warnings.add(ref + ": " + String.format(HTTP_RULE_FMT, found, found, boilerplate));
+        warnings.add(where + ": " + String.format(HTTP_RULE_FMT, found, found, boilerplate));
+    }
+
+    /**
+     * Whether load warning {@code w} is the note that zerohop enforces a policy's HTTP attributes itself (istiod's
+     * ambient status for ztunnel, with what zerohop does instead): logged at INFO, not WARN, since on every port
+     * zerohop parses it is no problem (a new-user pass: every valid L7 policy logged a long WARN).
+     */
+    static boolean isNote(String w) {
+        return w.contains(": " + HTTP_RULE_FMT.substring(0, HTTP_RULE_FMT.indexOf('%')));
     }
 
     /** istiod's validateWorkloadSelector. */

@@ -59,6 +59,7 @@ final class IstioRules {
             IstioSource compiled = source(src.onlyKeys(SOURCE_KEYS), namespace, action, index, parts, l7Parts, httpFound);
             schemeWarnings(src, ref, warnings);
             principalCharacterWarnings(src, ref, warnings);
+            namespaceCaseWarnings(src, ref, warnings);
             mappedAddressWarnings(src, ref, warnings);
             return compiled;
         });
@@ -147,9 +148,33 @@ final class IstioRules {
                 if (why == null && !suffix && !td.equals(td.toLowerCase(java.util.Locale.ROOT))) {
                     why = "a trust domain is lower case (" + td.toLowerCase(java.util.Locale.ROOT) + ")";
                 }
+                if (why == null && slash < 0 && !suffix && !p.endsWith("*")) {
+                    // A workload's SPIFFE ID always has a path (X509-SVID 4.1, SvidVerifier): a bare name is
+                    // most often a service account written alone (a new-user pass: principals: ["frontend"]).
+                    why = "a principal is a SPIFFE ID without spiffe://, which always has a path: TRUST_DOMAIN/ns/NAMESPACE/sa/"
+                            + "SERVICE_ACCOUNT for Istio's (\"cluster.local/ns/<namespace>/sa/" + v + "\"?), or use serviceAccounts";
+                }
                 if (why != null) {
                     warnings.add(src.get(key).file + ":" + src.get(key).line + ": " + ref + ": " + key + " \"" + p
                             + "\" never matches: " + why + (key.equals("notPrincipals") ? " (so this exclusion excludes nobody)" : ""));
+                }
+            }
+        }
+    }
+
+    /**
+     * Namespaces with an upper-case letter: valid for istiod, but a Kubernetes namespace is a DNS-1123 label,
+     * lower case, and so is the {@code ns/} segment of every Istio identity: {@code namespaces: [Shop]} never
+     * matches (a DENY that denies nobody). Warned, not changed (a new-user pass: no warning said so).
+     */
+    private static void namespaceCaseWarnings(YNode src, PolicyRef ref, List<String> warnings) throws PolicyLoadException {
+        for (String key : new String[] {"namespaces", "notNamespaces"}) {
+            for (String v : values(src, key)) {
+                String lower = v.toLowerCase(java.util.Locale.ROOT);
+                if (!v.equals(lower)) {
+                    warnings.add(src.get(key).file + ":" + src.get(key).line + ": " + ref + ": " + key + " \"" + v
+                            + "\" never matches: a Kubernetes namespace is lower case (\"" + lower + "\"?)"
+                            + (key.startsWith("not") ? " (so this exclusion excludes nobody)" : ""));
                 }
             }
         }

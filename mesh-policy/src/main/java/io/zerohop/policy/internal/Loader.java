@@ -199,7 +199,11 @@ public final class Loader {
     private CompiledPolicies finish() {
         CompiledPolicies c = out.build();
         for (String w : c.warnings()) {
-            LOG.warn(w);
+            if (IstioCompiler.isNote(w)) {
+                LOG.info(w);
+            } else {
+                LOG.warn(w);
+            }
         }
         return c;
     }
