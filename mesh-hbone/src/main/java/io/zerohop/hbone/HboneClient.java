@@ -158,6 +158,7 @@ public final class HboneClient implements AutoCloseable {
 
             @Override
             public Socket createSocket(String host, int port, InetAddress localHost, int localPort) throws IOException {
+                refuseLocalBind(localHost, localPort);
                 return createSocket(host, port);
             }
 
@@ -175,9 +176,23 @@ public final class HboneClient implements AutoCloseable {
 
             @Override
             public Socket createSocket(InetAddress address, int port, InetAddress localAddress, int localPort) throws IOException {
+                refuseLocalBind(localAddress, localPort);
                 return createSocket(address, port);
             }
         };
+    }
+
+    /**
+     * A tunnel has no local socket to bind: a specific local address or port asked for is refused, as
+     * {@link HboneSocket#bind} refuses it (a new-user pass: it was silently ignored here). A null or wildcard
+     * address with port 0, what libraries pass when they mean "any", is no request at all.
+     */
+    private static void refuseLocalBind(InetAddress localAddress, int localPort) throws java.net.SocketException {
+        if ((localAddress != null && !localAddress.isAnyLocalAddress()) || localPort != 0) {
+            throw new java.net.SocketException("HBONE sockets cannot bind a local address (asked for "
+                    + (localAddress == null ? "*" : localAddress.getHostAddress()) + ":" + localPort
+                    + "): a tunnel leaves through the client's pooled HBONE connection");
+        }
     }
 
     /**

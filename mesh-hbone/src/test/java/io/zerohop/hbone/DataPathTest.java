@@ -295,6 +295,10 @@ class DataPathTest {
         httpServer.join(10_000);
         // Unrouted destinations fail instead of bypassing the mesh.
         assertThatThrownBy(() -> sf.createSocket("127.0.0.1", 9)).isInstanceOf(java.net.ConnectException.class).hasMessageContaining("no HBONE route");
+        // A local address asked for is refused, as HboneSocket.bind refuses it (a new-user pass: it was ignored).
+        assertThatThrownBy(() -> sf.createSocket(java.net.InetAddress.getLoopbackAddress(), HTTP, java.net.InetAddress.getByName("127.0.0.9"), 0))
+                .isInstanceOf(java.net.SocketException.class).hasMessageStartingWith("HBONE sockets cannot bind a local address (asked for 127.0.0.9:0)");
+        assertThatThrownBy(() -> sf.createSocket("127.0.0.1", HTTP, null, 40000)).isInstanceOf(java.net.SocketException.class);
         // createSocket() + connect(addr, timeout): the path OkHttp, Apache HttpClient and JDBC drivers take.
         Socket unconnected = sf.createSocket();
         assertThat(unconnected.isConnected()).isFalse();
