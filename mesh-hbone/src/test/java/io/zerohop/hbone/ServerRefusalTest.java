@@ -193,7 +193,8 @@ class ServerRefusalTest {
                         server.localAddress()).get(10, java.util.concurrent.TimeUnit.SECONDS))
                 .cause().isInstanceOfSatisfying(HboneRefusedException.class, e -> {
                     assertThat(e.status()).isEqualTo(401);
-                    assertThat(e.getMessage()).contains("denied by an authorization policy at the destination");
+                    assertThat(e.getMessage()).contains(" as " + mesh.clientId + " (server " + mesh.serverId + ") refused with status 401")
+                            .contains("denied by an authorization policy at the destination");
                 });
     }
 

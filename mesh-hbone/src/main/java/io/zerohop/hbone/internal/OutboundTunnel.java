@@ -131,8 +131,8 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
         } catch (NumberFormatException e) {
             code = 0;
         }
-        String msg = "HBONE CONNECT to " + Authority.text(target) + " via " + Authority.text(conn.key.hboneAddress()) + " (server " + conn.peerId
-                + ") refused with status " + status + meaning(code);
+        String msg = "HBONE CONNECT to " + Authority.text(target) + " via " + Authority.text(conn.key.hboneAddress()) + " as " + conn.key.source()
+                + " (server " + conn.peerId + ") refused with status " + status + meaning(code);
         log.debug(msg);
         failOpen(new HboneRefusedException(code, msg));
         ch().close();
