@@ -18,15 +18,15 @@ CDS=${ZEROHOP_CDS_ARCHIVE:-/opt/zerohop/zerohop.jsa}
 # (parsed at every start otherwise: ~0.6-1.2 s more start-up CPU, 3-5 MB more idle RSS,
 # benchmarks/results/k8scompact-2f9bc1c.md), and which a proxy without --kubernetes should not carry.
 # An explicit ZEROHOP_CDS_ARCHIVE wins.
-if [ -z "${ZEROHOP_CDS_ARCHIVE:-}" ]; then
-    for arg in "$@"; do
-        case $arg in
-            --kubernetes | --kubernetes=true)
-                KUBE_CDS=${ZEROHOP_KUBERNETES_CDS_ARCHIVE:-/opt/zerohop/zerohop-kubernetes.jsa}
-                [ -r "$KUBE_CDS" ] && CDS=$KUBE_CDS
-                break ;;
-        esac
-    done
+KUBERNETES=""
+for arg in "$@"; do
+    case $arg in
+        --kubernetes | --kubernetes=true) KUBERNETES=1; break ;;
+    esac
+done
+if [ -n "$KUBERNETES" ] && [ -z "${ZEROHOP_CDS_ARCHIVE:-}" ]; then
+    KUBE_CDS=${ZEROHOP_KUBERNETES_CDS_ARCHIVE:-/opt/zerohop/zerohop-kubernetes.jsa}
+    [ -r "$KUBE_CDS" ] && CDS=$KUBE_CDS
 fi
 NATIVE=${ZEROHOP_NATIVE_DIR:-/opt/zerohop/native}
 # SerialGC: one GC thread, no remembered-set/region overhead; a proxy's heap is small.
@@ -55,6 +55,16 @@ ZEROHOP_DEFAULT_OPTS="-XX:+UseSerialGC -Xms8m -Xmx128m -XX:MaxNewSize=8m -XX:New
 -XX:+ExitOnOutOfMemoryError -Dio.netty.jfr.enabled=false --enable-native-access=ALL-UNNAMED"
 if [ -r "$CDS" ]; then
     ZEROHOP_DEFAULT_OPTS="$ZEROHOP_DEFAULT_OPTS -XX:SharedArchiveFile=$CDS -Xshare:auto"
+fi
+# Kubernetes mode: the first sync parses every pod of the cluster (pages of 500 full pods, ~25 MB of
+# garbage at a time) and SerialGC grows the old generation for it; with its defaults (MaxHeapFreeRatio=70,
+# and ShrinkHeapInSteps: no shrink at the first full collection after growing) the heap stayed committed
+# and resident afterwards: 10,000 pods, 55-60 MB live in ~106 MB committed, ~114 MB of heap RSS. With these,
+# each full collection leaves the old generation at 1.1-1.4x what is live, and the proxy runs one
+# (System.gc) once the first sync is done: 10,000 pods -30 MB RSS, 1,000 pods -50 MB; CPU to ready +x
+# (benchmarks/results/k8sfoot-*.md). Not for the other modes: their heap never has such a transient.
+if [ -n "$KUBERNETES" ]; then
+    ZEROHOP_DEFAULT_OPTS="$ZEROHOP_DEFAULT_OPTS -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:-ShrinkHeapInSteps"
 fi
 # Netty loads netty-tcnative (BoringSSL) and epoll from java.library.path when they are there, and
 # only otherwise inflates the .so from the jar into a temporary file at every start (~3 MB:
