@@ -56,13 +56,16 @@ ZEROHOP_DEFAULT_OPTS="-XX:+UseSerialGC -Xms8m -Xmx128m -XX:MaxNewSize=8m -XX:New
 if [ -r "$CDS" ]; then
     ZEROHOP_DEFAULT_OPTS="$ZEROHOP_DEFAULT_OPTS -XX:SharedArchiveFile=$CDS -Xshare:auto"
 fi
-# Kubernetes mode: the first sync parses every pod of the cluster (pages of 500 full pods, ~25 MB of
+# Kubernetes mode: the first sync parses every pod of the cluster (pages of 500 pods, megabytes of
 # garbage at a time) and SerialGC grows the old generation for it; with its defaults (MaxHeapFreeRatio=70,
-# and ShrinkHeapInSteps: no shrink at the first full collection after growing) the heap stayed committed
-# and resident afterwards: 10,000 pods, 55-60 MB live in ~106 MB committed, ~114 MB of heap RSS. With these,
+# and ShrinkHeapInSteps: no shrink at the first full collection after growing) that heap stayed committed
+# and resident: 10,000 pods, 56-61 MB live in 106-120 MB committed, 114-127 MB of heap RSS. With these,
 # each full collection leaves the old generation at 1.1-1.4x what is live, and the proxy runs one
-# (System.gc) once the first sync is done: 10,000 pods -30 MB RSS, 1,000 pods -50 MB; CPU to ready +x
-# (benchmarks/results/k8sfoot-*.md). Not for the other modes: their heap never has such a transient.
+# (System.gc) once its first sync is installed: RSS 1,000 pods 185-186 -> 141-142 MB, 10,000 pods
+# 217-220 -> 174-176 MB. Cost: more full collections during the sync, CPU to ready at 10,000 pods
+# +1.5-2.8 s at load 9-11 (paid back by the parser skipping stripped fields, KubernetesDiscovery.
+# nodeProxySerialization). MinHeapFreeRatio=30/MaxHeapFreeRatio=40 was measured too: +5-7 MB RSS.
+# benchmarks/results/k8sfoot-2f2658f.md. Not for the other modes: their heap has no such transient.
 if [ -n "$KUBERNETES" ]; then
     ZEROHOP_DEFAULT_OPTS="$ZEROHOP_DEFAULT_OPTS -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:-ShrinkHeapInSteps"
 fi
