@@ -20,7 +20,9 @@ import org.junit.jupiter.api.Test;
  * drops: every pod shape of {@link StrippedPodsTest} (and a Deployment's pod as the API server serves
  * it), a Service, a policy object, parsed alone, in a list and in a watch event, strip to the same
  * object as when fabric8's default serialization parsed them. And it does skip: without its mix-ins
- * the Deployment pod parses with its managedFields, volumes, env and container statuses.
+ * the Deployment pod parses with its managedFields, volumes, env and container statuses. Watch events
+ * of the kinds the node proxy watches, and Status, still parse as their classes although the
+ * serialization no longer loads every kind fabric8 knows.
  */
 class NodeProxySerializationTest {
     private static final KubernetesSerialization NODE = KubernetesDiscovery.nodeProxySerialization();
@@ -55,6 +57,34 @@ class NodeProxySerializationTest {
         assertThat(event.getObject()).isInstanceOf(Pod.class);
         assertThat(ObjectStrip.pod((Pod) event.getObject())).isEqualTo(want);
         assertThat(((Pod) event.getObject()).getMetadata().getManagedFields()).isEmpty();
+    }
+
+    /**
+     * The serialization maps only the node proxy's kinds (fabric8's default loads the 321 kinds its jars
+     * list): its watch events still parse as their classes, and an ERROR event's Status as a Status, which
+     * fabric8's AbstractWatchManager.onMessage needs to see a 410 Gone and re-list (parsed as a generic
+     * object it would be handed to the informer as a pod).
+     */
+    @Test
+    void watchEventsOfTheWatchedKindsAndStatusParseAsTheirClasses() throws Exception {
+        WatchEvent gone = NODE.unmarshal("{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"apiVersion\":\"v1\","
+                + "\"metadata\":{},\"status\":\"Failure\",\"message\":\"too old resource version: 1 (5)\",\"reason\":\"Expired\","
+                + "\"code\":410}}", WatchEvent.class);
+        assertThat(gone.getObject()).isInstanceOfSatisfying(io.fabric8.kubernetes.api.model.Status.class,
+                st -> assertThat(st.getCode()).isEqualTo(410));
+        WatchEvent svc = NODE.unmarshal("{\"type\":\"ADDED\",\"object\":{\"kind\":\"Service\",\"apiVersion\":\"v1\","
+                + "\"metadata\":{\"name\":\"web\",\"namespace\":\"prod\"},\"spec\":{\"selector\":{\"app\":\"web\"}}}}", WatchEvent.class);
+        assertThat(svc.getObject()).isInstanceOf(Service.class);
+        WatchEvent ns = NODE.unmarshal("{\"type\":\"ADDED\",\"object\":{\"kind\":\"Namespace\",\"apiVersion\":\"v1\","
+                + "\"metadata\":{\"name\":\"prod\",\"labels\":{\"istio.io/dataplane-mode\":\"ambient\"}}}}", WatchEvent.class);
+        assertThat(ns.getObject()).isInstanceOf(io.fabric8.kubernetes.api.model.Namespace.class);
+        WatchEvent policy = NODE.unmarshal("{\"type\":\"ADDED\",\"object\":{\"kind\":\"AuthorizationPolicy\","
+                + "\"apiVersion\":\"security.istio.io/v1\",\"metadata\":{\"name\":\"p\",\"namespace\":\"prod\"},\"spec\":{}}}", WatchEvent.class);
+        assertThat(policy.getObject()).isInstanceOf(GenericKubernetesResource.class);
+        // Without the change: fabric8's default serialization knows every kind of its model jars.
+        assertThat(NODE.getRegisteredKubernetesResource("apps/v1", "Deployment")).isNull();
+        assertThat(new KubernetesSerialization().getRegisteredKubernetesResource("apps/v1", "Deployment")).isNotNull();
+        assertThat(NODE.getRegisteredKubernetesResource("v1", "Pod")).isEqualTo(Pod.class);
     }
 
     @Test

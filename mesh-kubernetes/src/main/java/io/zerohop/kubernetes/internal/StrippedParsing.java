@@ -4,9 +4,13 @@ import com.fasterxml.jackson.annotation.JsonIgnoreProperties;
 import com.fasterxml.jackson.annotation.JsonIncludeProperties;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.ObjectMeta;
+import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodSpec;
 import io.fabric8.kubernetes.api.model.PodStatus;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.Status;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 
 /**
@@ -28,7 +32,11 @@ import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
  *   <li>{@code ObjectMeta} (every kind): {@code managedFields}.</li>
  * </ul>
  *
- * A skipped field goes nowhere (not into the model's {@code additionalProperties}). The strip still
+ * Its kind mapping (a watch event's {@code kind} to a class) holds Pod, Service, Namespace and Status
+ * only, instead of every kind fabric8's model jars list (loaded at start: 321 classes and what they
+ * reference, ~5 MB of archive and metadata).
+ *
+ * <p>A skipped field goes nowhere (not into the model's {@code additionalProperties}). The strip still
  * runs on every object, so a stripped object is the same whichever serialization parsed it
  * ({@code StrippedPodsTest}). Only for a client whose Pods nothing else reads whole: {@code Container}
  * and {@code PodSpec} parse this way wherever they appear (a Deployment's template too), and the
@@ -45,8 +53,18 @@ public final class StrippedParsing {
         mapper.addMixIn(Container.class, KeptContainer.class);
         mapper.addMixIn(PodStatus.class, KeptPodStatus.class);
         mapper.addMixIn(ObjectMeta.class, KeptObjectMeta.class);
-        // As fabric8's default constructor: new KubernetesSerialization(new ObjectMapper(), true).
-        return new KubernetesSerialization(mapper, true);
+        // fabric8's default (true) loads every class its jars list as a KubernetesResource (321 kinds:
+        // Gateway API, DRA, certificates, ...) to map a watch event's kind to a class. The node proxy's
+        // watches carry its informers' kinds and Status (an ERROR event, 410 Gone: the informer
+        // re-lists, AbstractWatchManager.onMessage); an unregistered kind parses as a
+        // GenericKubernetesResource, which the watch converts to the informer's type (as the policy
+        // kinds, which have no model class, always were).
+        KubernetesSerialization s = new KubernetesSerialization(mapper, false);
+        s.registerKubernetesResource(Pod.class);
+        s.registerKubernetesResource(Service.class);
+        s.registerKubernetesResource(Namespace.class);
+        s.registerKubernetesResource(Status.class);
+        return s;
     }
 
     @JsonIncludeProperties({"containers", "initContainers", "serviceAccountName", "nodeName", "hostNetwork", "hostname", "subdomain"})
