@@ -65,7 +65,7 @@ fi
 # 217-220 -> 174-176 MB. Cost: more full collections during the sync, CPU to ready at 10,000 pods
 # +1.5-2.8 s at load 9-11 (paid back by the parser skipping stripped fields, KubernetesDiscovery.
 # nodeProxySerialization). MinHeapFreeRatio=30/MaxHeapFreeRatio=40 was measured too: +5-7 MB RSS.
-# benchmarks/results/k8sfoot-2f2658f.md. Not for the other modes: their heap has no such transient.
+# benchmarks/results/k8sfoot-78fcc95.md. Not for the other modes: their heap has no such transient.
 if [ -n "$KUBERNETES" ]; then
     ZEROHOP_DEFAULT_OPTS="$ZEROHOP_DEFAULT_OPTS -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:-ShrinkHeapInSteps"
 fi

@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Test;
  * Fails without the change: train-cds.sh ignored TRAIN_KUBERNETES (the archive held no fabric8 or
  * Jackson class), and the launcher gave --kubernetes the default archive. Also checks that the launcher
  * gives --kubernetes its heap flags and that the proxy runs one full collection after its first sync
- * (benchmarks/results/k8sfoot-*.md: what was committed for the sync goes back; fails without either).
+ * (benchmarks/results/k8sfoot-78fcc95.md: what was committed for the sync goes back; fails without either).
  */
 class KubernetesLauncherE2EIT {
 
