@@ -6,7 +6,8 @@
 #   ZEROHOP_JAR             the shaded CLI jar, default /opt/zerohop/zerohop.jar
 #   ZEROHOP_CDS_ARCHIVE     AppCDS archive built for that jar, default /opt/zerohop/zerohop.jsa;
 #                           used when readable (a stale one is ignored by the JVM, never fatal)
-#   ZEROHOP_KUBERNETES_CDS_ARCHIVE  the archive for `--kubernetes` when ZEROHOP_CDS_ARCHIVE is unset,
+#   ZEROHOP_KUBERNETES_CDS_ARCHIVE  the archive for Kubernetes mode (--kubernetes, or kubernetes: true in
+#                           the --config file) when ZEROHOP_CDS_ARCHIVE is unset,
 #                           default /opt/zerohop/zerohop-kubernetes.jsa, used when readable
 #   ZEROHOP_NATIVE_DIR      the jar's META-INF/native/*.so unpacked (the image does it at build time),
 #                           default /opt/zerohop/native; used when it is a directory. It must come
@@ -18,12 +19,27 @@ CDS=${ZEROHOP_CDS_ARCHIVE:-/opt/zerohop/zerohop.jsa}
 # (parsed at every start otherwise: ~0.6-1.2 s more start-up CPU, 3-5 MB more idle RSS,
 # benchmarks/results/k8scompact-2f9bc1c.md), and which a proxy without --kubernetes should not carry.
 # An explicit ZEROHOP_CDS_ARCHIVE wins.
+# Kubernetes mode is --kubernetes, or `kubernetes: true` in the --config file (what the DaemonSets run:
+# `proxy --config /etc/zerohop/proxy.yaml`, deploy/node-proxy/configmap.yaml); a command-line flag wins
+# over the file, as in the proxy. Only the flat layout `zerohop proxy --config` documents is recognised
+# (the key at the start of a line); a file written otherwise runs with the other modes' archive and flags.
 KUBERNETES=""
+CONFIG=""
+prev=""
 for arg in "$@"; do
     case $arg in
-        --kubernetes | --kubernetes=true) KUBERNETES=1; break ;;
+        --kubernetes | --kubernetes=true) KUBERNETES=1 ;;
+        --kubernetes=false) KUBERNETES=0 ;;
+        --config=*) CONFIG=${arg#--config=} ;;
     esac
+    [ "$prev" = "--config" ] && CONFIG=$arg
+    prev=$arg
 done
+if [ -z "$KUBERNETES" ] && [ -n "$CONFIG" ] && [ -r "$CONFIG" ] \
+    && grep -Eq "^kubernetes:[[:space:]]*[\"']?true[\"']?[[:space:]]*(#.*)?$" "$CONFIG"; then
+    KUBERNETES=1
+fi
+[ "$KUBERNETES" = 1 ] || KUBERNETES=""
 if [ -n "$KUBERNETES" ] && [ -z "${ZEROHOP_CDS_ARCHIVE:-}" ]; then
     KUBE_CDS=${ZEROHOP_KUBERNETES_CDS_ARCHIVE:-/opt/zerohop/zerohop-kubernetes.jsa}
     [ -r "$KUBE_CDS" ] && CDS=$KUBE_CDS
