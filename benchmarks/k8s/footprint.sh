@@ -42,11 +42,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cpu_ms() {
-    local f
-    read -r -a f < <(sed 's/^.*) //' "/proc/$1/stat")
-    echo $(( (f[11] + f[12]) * 1000 / CLK ))
-}
+# shellcheck source=benchmarks/k8s/lib.sh
+. "$ROOT/benchmarks/k8s/lib.sh"
 status_mb() { awk -v k="$2:" '$1 == k {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 mb() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1048576}'; }
 # GC.heap_info (SerialGC): "def new generation total 2432K, used 1113K [0x..., 0x..., 0x...)" and
@@ -90,15 +87,7 @@ stop_proxy() { kill -TERM "$PROXY"; wait "$PROXY" 2>/dev/null; PROXY=""; }
 printf '| jar | pods | CPU ms to ready | VmRSS MB | anon / file MB | threads | heap committed / used MB | heap RSS MB | archive RSS MB | live heap MB | after full GC: VmRSS / heap committed / heap RSS MB | metaspace committed MB | code cache used MB | load |\n'
 printf '|---|---:|---:|---:|---|---:|---|---:|---:|---:|---|---|---:|---|\n'
 for n in $PODS; do
-    java -Xmx3g -XX:+UseParallelGC -cp "$BENCH_JAR" io.zerohop.benchmarks.k8s.MockApiServer "$HOST" "$API_PORT" "$n" \
-        > "$OUT/mock-$n.log" 2>&1 &
-    MOCK=$!
-    for _ in $(seq 1 3000); do
-        grep -q '^mock api ready' "$OUT/mock-$n.log" && break
-        kill -0 "$MOCK" 2>/dev/null || { echo "mock died: $(tail -5 "$OUT/mock-$n.log")" >&2; exit 1; }
-        sleep 0.2
-    done
-    echo "<!-- $(grep '^mock api ready' "$OUT/mock-$n.log") -->"
+    start_mock "$n"
     for run in $(seq 1 "$RUNS"); do
         for spec in "$@"; do
             label=${spec%%=*}
