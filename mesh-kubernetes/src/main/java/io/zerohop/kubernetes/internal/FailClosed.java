@@ -1,6 +1,7 @@
 package io.zerohop.kubernetes.internal;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.client.utils.Serialization;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -77,7 +78,7 @@ final class FailClosed {
                 if (!scoped.isEmpty()) {
                     scoped.putAll(body);
                     out.add(new StandIn(yaml(r, "spec", scoped), what + " for " + scoped.keySet().iterator().next()
-                            + " " + PolicyState.TEXT.asJson(s.get(scoped.keySet().iterator().next()))));
+                            + " " + Serialization.asJson(s.get(scoped.keySet().iterator().next()))));
                 }
                 out.add(new StandIn(yaml(r, "spec", body), what + " for its namespace"));
             }
@@ -88,7 +89,7 @@ final class FailClosed {
                 if (!scoped.isEmpty()) {
                     scoped.putAll(body);
                     out.add(new StandIn(yaml(r, "spec", scoped), "mTLS STRICT for selector "
-                            + PolicyState.TEXT.asJson(scoped.get("selector"))));
+                            + Serialization.asJson(scoped.get("selector"))));
                 }
                 out.add(new StandIn(yaml(r, "spec", body), "mTLS STRICT for its namespace"));
             }
@@ -164,6 +165,6 @@ final class FailClosed {
     private static String yaml(GenericKubernetesResource r, String specKey, Object spec) {
         Map<String, Object> doc = PolicyState.header(r);
         doc.put(specKey, spec);
-        return PolicyState.TEXT.asYaml(doc);
+        return Serialization.asYaml(doc);
     }
 }

@@ -1,6 +1,7 @@
 package io.zerohop.kubernetes.internal;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.client.utils.Serialization;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.PolicyLoadException;
 import io.zerohop.policy.PolicyLoader;
@@ -22,15 +23,6 @@ import org.slf4j.LoggerFactory;
  * fail-closed stand-in ({@link FailClosed}): leaving it out could widen access.
  */
 public final class PolicyState {
-
-    /**
-     * Writes a policy object's text ({@link #yamlOf}) and FailClosed's. Not fabric8's static
-     * {@code Serialization}: its first use builds a default serialization, which loads every kind
-     * fabric8's model jars list (321 classes and what they reference; see StrippedParsing), in every
-     * proxy that sees one policy object. The text is the same: the documents are plain maps and lists.
-     */
-    static final io.fabric8.kubernetes.client.utils.KubernetesSerialization TEXT =
-            new io.fabric8.kubernetes.client.utils.KubernetesSerialization(new com.fasterxml.jackson.databind.ObjectMapper(), false);
     private static final Logger LOG = LoggerFactory.getLogger(PolicyState.class);
 
     /** Istio's {@code istio.io/dry-run} annotation: the policy is evaluated in shadow only, never enforced. */
@@ -172,7 +164,7 @@ public final class PolicyState {
                 doc.put(k, v);
             }
         }
-        return TEXT.asYaml(doc);
+        return Serialization.asYaml(doc);
     }
 
     /** apiVersion, kind and metadata name/namespace of the object, in a mutable map. */
