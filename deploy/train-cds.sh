@@ -20,7 +20,7 @@
 # trains `zerohop proxy --kubernetes --node train` instead, against that throw-away API server on
 # loopback (one Namespace, Service and Pod; empty policy lists; silent watches): an image build
 # reaches no cluster. The archive then also holds the fabric8 client, Jackson and the Kubernetes
-# model classes (56 MB instead of 29), which a proxy without --kubernetes would carry for nothing
+# model classes (48 MB instead of 28), which a proxy without --kubernetes would carry for nothing
 # (archived classes are resident whether used or not: benchmarks/results/diet-59b6ebc.md); so
 # Kubernetes mode gets its own archive, which the launcher picks for --kubernetes
 # (ZEROHOP_KUBERNETES_CDS_ARCHIVE; benchmarks/results/k8scompact-2f9bc1c.md).

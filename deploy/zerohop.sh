@@ -6,7 +6,8 @@
 #   ZEROHOP_JAR             the shaded CLI jar, default /opt/zerohop/zerohop.jar
 #   ZEROHOP_CDS_ARCHIVE     AppCDS archive built for that jar, default /opt/zerohop/zerohop.jsa;
 #                           used when readable (a stale one is ignored by the JVM, never fatal)
-#   ZEROHOP_KUBERNETES_CDS_ARCHIVE  the archive for `--kubernetes` when ZEROHOP_CDS_ARCHIVE is unset,
+#   ZEROHOP_KUBERNETES_CDS_ARCHIVE  the archive for Kubernetes mode (--kubernetes, or kubernetes: true in
+#                           the --config file) when ZEROHOP_CDS_ARCHIVE is unset,
 #                           default /opt/zerohop/zerohop-kubernetes.jsa, used when readable
 #   ZEROHOP_NATIVE_DIR      the jar's META-INF/native/*.so unpacked (the image does it at build time),
 #                           default /opt/zerohop/native; used when it is a directory. It must come
@@ -18,15 +19,30 @@ CDS=${ZEROHOP_CDS_ARCHIVE:-/opt/zerohop/zerohop.jsa}
 # (parsed at every start otherwise: ~0.6-1.2 s more start-up CPU, 3-5 MB more idle RSS,
 # benchmarks/results/k8scompact-2f9bc1c.md), and which a proxy without --kubernetes should not carry.
 # An explicit ZEROHOP_CDS_ARCHIVE wins.
-if [ -z "${ZEROHOP_CDS_ARCHIVE:-}" ]; then
-    for arg in "$@"; do
-        case $arg in
-            --kubernetes | --kubernetes=true)
-                KUBE_CDS=${ZEROHOP_KUBERNETES_CDS_ARCHIVE:-/opt/zerohop/zerohop-kubernetes.jsa}
-                [ -r "$KUBE_CDS" ] && CDS=$KUBE_CDS
-                break ;;
-        esac
-    done
+# Kubernetes mode is --kubernetes, or `kubernetes: true` in the --config file (what the DaemonSets run:
+# `proxy --config /etc/zerohop/proxy.yaml`, deploy/node-proxy/configmap.yaml); a command-line flag wins
+# over the file, as in the proxy. Only the flat layout `zerohop proxy --config` documents is recognised
+# (the key at the start of a line); a file written otherwise runs with the other modes' archive and flags.
+KUBERNETES=""
+CONFIG=""
+prev=""
+for arg in "$@"; do
+    case $arg in
+        --kubernetes | --kubernetes=true) KUBERNETES=1 ;;
+        --kubernetes=false) KUBERNETES=0 ;;
+        --config=*) CONFIG=${arg#--config=} ;;
+    esac
+    [ "$prev" = "--config" ] && CONFIG=$arg
+    prev=$arg
+done
+if [ -z "$KUBERNETES" ] && [ -n "$CONFIG" ] && [ -r "$CONFIG" ] \
+    && grep -Eq "^kubernetes:[[:space:]]*[\"']?true[\"']?[[:space:]]*(#.*)?$" "$CONFIG"; then
+    KUBERNETES=1
+fi
+[ "$KUBERNETES" = 1 ] || KUBERNETES=""
+if [ -n "$KUBERNETES" ] && [ -z "${ZEROHOP_CDS_ARCHIVE:-}" ]; then
+    KUBE_CDS=${ZEROHOP_KUBERNETES_CDS_ARCHIVE:-/opt/zerohop/zerohop-kubernetes.jsa}
+    [ -r "$KUBE_CDS" ] && CDS=$KUBE_CDS
 fi
 NATIVE=${ZEROHOP_NATIVE_DIR:-/opt/zerohop/native}
 # SerialGC: one GC thread, no remembered-set/region overhead; a proxy's heap is small.
@@ -55,6 +71,19 @@ ZEROHOP_DEFAULT_OPTS="-XX:+UseSerialGC -Xms8m -Xmx128m -XX:MaxNewSize=8m -XX:New
 -XX:+ExitOnOutOfMemoryError -Dio.netty.jfr.enabled=false --enable-native-access=ALL-UNNAMED"
 if [ -r "$CDS" ]; then
     ZEROHOP_DEFAULT_OPTS="$ZEROHOP_DEFAULT_OPTS -XX:SharedArchiveFile=$CDS -Xshare:auto"
+fi
+# Kubernetes mode: the first sync parses every pod of the cluster (pages of 500 pods, megabytes of
+# garbage at a time) and SerialGC grows the old generation for it; with its defaults (MaxHeapFreeRatio=70,
+# and ShrinkHeapInSteps: no shrink at the first full collection after growing) that heap stayed committed
+# and resident: 10,000 pods, 56-61 MB live in 106-120 MB committed, 114-127 MB of heap RSS. With these,
+# each full collection leaves the old generation at 1.1-1.4x what is live, and the proxy runs one
+# (System.gc) once its first sync is installed: RSS 1,000 pods 185-186 -> 141-142 MB, 10,000 pods
+# 217-220 -> 174-176 MB. Cost: more full collections during the sync, CPU to ready at 10,000 pods
+# +1.5-2.8 s at load 9-11 (paid back by the parser skipping stripped fields, KubernetesDiscovery.
+# nodeProxySerialization). MinHeapFreeRatio=30/MaxHeapFreeRatio=40 was measured too: +5-7 MB RSS.
+# benchmarks/results/k8sfoot-78fcc95.md. Not for the other modes: their heap has no such transient.
+if [ -n "$KUBERNETES" ]; then
+    ZEROHOP_DEFAULT_OPTS="$ZEROHOP_DEFAULT_OPTS -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:-ShrinkHeapInSteps"
 fi
 # Netty loads netty-tcnative (BoringSSL) and epoll from java.library.path when they are there, and
 # only otherwise inflates the .so from the jar into a temporary file at every start (~3 MB:

@@ -40,24 +40,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cpu_ms() { # pid -> utime+stime of the process in ms
-    local f
-    read -r -a f < <(sed 's/^.*) //' "/proc/$1/stat")
-    echo $(( (f[11] + f[12]) * 1000 / CLK ))
-}
+# shellcheck source=benchmarks/k8s/lib.sh
+. "$ROOT/benchmarks/k8s/lib.sh"
 
 declare -A BASE
 printf '| jar | pods | ready ms | CPU ms to ready | live heap MB | heap B/pod | VmRSS MB | load |\n|---|---:|---:|---:|---:|---:|---:|---|\n'
 for n in $PODS; do
-    java -Xmx3g -XX:+UseParallelGC -cp "$BENCH_JAR" io.zerohop.benchmarks.k8s.MockApiServer "$HOST" "$API_PORT" "$n" \
-        > "$OUT/mock-$n.log" 2>&1 &
-    MOCK=$!
-    for _ in $(seq 1 1800); do
-        grep -q '^mock api ready' "$OUT/mock-$n.log" && break
-        kill -0 "$MOCK" 2>/dev/null || { echo "mock died: $(tail -5 "$OUT/mock-$n.log")" >&2; exit 1; }
-        sleep 0.2
-    done
-    echo "<!-- $(grep '^mock api ready' "$OUT/mock-$n.log") -->"
+    start_mock "$n"
     for run in $(seq 1 "$RUNS"); do
         for spec in "$@"; do
             label=${spec%%=*}

@@ -123,6 +123,20 @@ public final class KubernetesDiscovery implements AutoCloseable {
     }
 
     /**
+     * For a client built only for {@link #forNode} ({@code KubernetesClientBuilder.withKubernetesSerialization}):
+     * fabric8's serialization with the fields the informers' strip drops (module README, "Memory") skipped
+     * while parsing instead of parsed and dropped: managedFields of every kind, a pod's spec beyond its
+     * containers' ports and the few fields kept, its container statuses; and a kind mapping of Pod,
+     * Service, Namespace and Status only (fabric8's default loads every kind it knows). The objects the
+     * informers keep are the same; fewer model classes load (their metadata stays resident) and each
+     * pod makes less garbage. Not for a client that reads or writes whole Pods, Containers or PodSpecs (a Deployment's
+     * template) elsewhere: it would see them without those fields.
+     */
+    public static io.fabric8.kubernetes.client.utils.KubernetesSerialization nodeProxySerialization() {
+        return io.zerohop.kubernetes.internal.StrippedParsing.create();
+    }
+
+    /**
      * An application pod's view: pods and Services of {@code namespace}, Istio policies of
      * {@code namespace} and the root namespace, Cilium policies of {@code namespace} and cluster-wide
      * ones, all namespaces' labels. Peers elsewhere are fetched by address on demand ({@link #lookup}).

@@ -40,7 +40,7 @@ import java.util.concurrent.Future;
  * pages ({@code limit}/{@code continue}), which an informer with a limit relies on to bound its
  * transient memory at start. {@link PagingDispatcher} serves that protocol over the mock's full list.
  *
- * <p>{@code java -cp benchmarks.jar io.zerohop.benchmarks.k8s.MockApiServer HOST PORT PODS}; prints
+ * <p>{@code java -cp benchmarks.jar io.zerohop.benchmarks.k8s.MockApiServer HOST PORT PODS [POLICIES]}; prints
  * {@code mock api ready: ...} (with one pod's compact JSON size) once filled, then serves until killed.
  */
 public final class MockApiServer {
@@ -78,12 +78,26 @@ public final class MockApiServer {
                 done.add(pool.submit(() -> client.resource(service(k / 10)).create()));
             }
         }
+        // Optional 4th argument: that many Istio AuthorizationPolicies (ALLOW, one per namespace in turn), so
+        // that a run also has the policy path (PolicyState) as a cluster with policies does.
+        int policies = args.length > 3 ? Integer.parseInt(args[3]) : 0;
+        var authz = client.genericKubernetesResources(new io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext.Builder()
+                .withGroup("security.istio.io").withVersion("v1").withKind("AuthorizationPolicy").withPlural("authorizationpolicies")
+                .withNamespaced(true).build());
+        for (int i = 0; i < policies; i++) {
+            String ns = ns(i % namespaces);
+            authz.inNamespace(ns).resource(Serialization.unmarshal("{\"apiVersion\":\"security.istio.io/v1\",\"kind\":\"AuthorizationPolicy\","
+                    + "\"metadata\":{\"name\":\"allow-" + i + "\",\"namespace\":\"" + ns + "\"},\"spec\":{\"action\":\"ALLOW\","
+                    + "\"selector\":{\"matchLabels\":{\"app\":\"svc-" + i + "\"}},\"rules\":[{\"from\":[{\"source\":{\"principals\":"
+                    + "[\"cluster.local/ns/" + ns + "/sa/default\"]}}],\"to\":[{\"operation\":{\"ports\":[\"8080\"]}}]}]}}",
+                    io.fabric8.kubernetes.api.model.GenericKubernetesResource.class)).create();
+        }
         for (Future<?> f : done) {
             f.get();
         }
         pool.shutdown();
         System.out.println("mock api ready: http://" + host + ":" + port + " namespaces=" + namespaces + " pods=" + pods
-                + " services=" + (pods + 9) / 10 + " podJsonBytes=" + podBytes);
+                + " services=" + (pods + 9) / 10 + " policies=" + policies + " podJsonBytes=" + podBytes);
         System.out.flush();
         Thread.currentThread().join();
     }

@@ -543,6 +543,7 @@ final class ProxyCommand implements Callable<Integer> {
             Runnable synced = mesh.readinessTask("kubernetes sync");
             kube.discovery.synced().whenComplete((v, e) -> {
                 if (e == null) {
+                    KubernetesProxy.releaseSyncHeap();
                     synced.run();
                     if (provider instanceof IstioCaProvider istio) {
                         firstLocalIdentity(registry).ifPresent(id -> java.util.concurrent.CompletableFuture.runAsync(() -> {

@@ -19,7 +19,9 @@ import org.junit.jupiter.api.Test;
  * (benchmarks/results/k8scompact-2f9bc1c.md: the start-up CPU and RSS it saves). Here the same script runs
  * (no Docker), and the proxy then syncs with the same throw-away server standing in for a cluster.
  * Fails without the change: train-cds.sh ignored TRAIN_KUBERNETES (the archive held no fabric8 or
- * Jackson class), and the launcher gave --kubernetes the default archive.
+ * Jackson class), and the launcher gave --kubernetes the default archive. Also checks that the launcher
+ * gives --kubernetes its heap flags and that the proxy runs one full collection after its first sync
+ * (benchmarks/results/k8sfoot-78fcc95.md: what was committed for the sync goes back; fails without either).
  */
 class KubernetesLauncherE2EIT {
 
@@ -50,16 +52,22 @@ class KubernetesLauncherE2EIT {
             String master = api.awaitLine(l -> l.startsWith("training api server on "), "api listening", Duration.ofSeconds(30))
                     .substring("training api server on ".length()).trim();
             Path classes = work.resolve("classes.txt");
+            Path gc = work.resolve("gc.txt");
             // No ZEROHOP_CDS_ARCHIVE: the launcher chooses by --kubernetes.
             List<String> command = new ArrayList<>(List.of("env", "-u", "ZEROHOP_CDS_ARCHIVE", "PATH=" + path,
                     "ZEROHOP_JAR=" + jar, "ZEROHOP_KUBERNETES_CDS_ARCHIVE=" + archive,
-                    "ZEROHOP_JAVA_OPTS_EXTRA=-Xlog:class+load=info:file=" + classes + " -Dkubernetes.master=http://" + master
+                    "ZEROHOP_JAVA_OPTS_EXTRA=-Xlog:class+load=info:file=" + classes + " -Xlog:gc:file=" + gc + " -Dkubernetes.master=http://" + master
                             + " -Dkubernetes.auth.tryKubeConfig=false -Dkubernetes.auth.tryServiceAccount=false",
                     "sh", deploy.resolve("zerohop.sh").toString(), "proxy", "--kubernetes", "--node", "train", "--in-memory-ca",
                     "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "127.0.0.1:0", "--admin", "off",
                     "--drain", "0s"));
             try (Child proxy = Child.start("kube-launcher-proxy", work, command)) {
                 proxy.awaitLine(l -> l.startsWith("zerohop proxy ready"), "ready", Duration.ofSeconds(90));
+                // The launcher execs the JVM: the child's pid is the JVM's. Kubernetes mode's heap flags, and the one
+                // full collection after the first sync that shrinks the heap by them (deploy/zerohop.sh).
+                String jvm = Files.readString(Path.of("/proc/" + proxy.pid() + "/cmdline")).replace('\0', ' ');
+                assertThat(jvm).contains(" -XX:MinHeapFreeRatio=10 ", " -XX:MaxHeapFreeRatio=30 ", " -XX:-ShrinkHeapInSteps ");
+                assertThat(Files.readString(gc)).contains("Pause Full (System.gc())");
                 proxy.sigterm();
                 assertThat(proxy.awaitExit(Duration.ofSeconds(30))).isZero();
             }

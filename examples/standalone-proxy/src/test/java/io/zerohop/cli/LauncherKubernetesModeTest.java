@@ -1,0 +1,75 @@
+package io.zerohop.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * deploy/zerohop.sh gives Kubernetes mode its archive and heap flags when the mode comes from the
+ * {@code --config} file, as the DaemonSets run it ({@code proxy --config /etc/zerohop/proxy.yaml} with
+ * {@code kubernetes: true}, deploy/node-proxy/configmap.yaml): before, it looked at the command line
+ * only, so the deployed node proxy ran without either. The JVM is a stand-in here (a {@code java}
+ * script first on PATH that prints its arguments): what is under test is the shell script's choice
+ * of flags, which KubernetesLauncherE2EIT checks on a real JVM for {@code --kubernetes}.
+ */
+class LauncherKubernetesModeTest {
+    private static final Path LAUNCHER = Path.of("..", "..", "deploy", "zerohop.sh").toAbsolutePath().normalize();
+
+    @TempDir
+    Path dir;
+
+    private List<String> jvmArgs(String... args) throws Exception {
+        Path bin = Files.createDirectories(dir.resolve("bin"));
+        Path java = bin.resolve("java");
+        Files.writeString(java, "#!/bin/sh\nfor a in \"$@\"; do echo \"$a\"; done\n");
+        Files.setPosixFilePermissions(java, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Path archive = dir.resolve("kube.jsa");
+        Files.writeString(archive, "stand-in");
+        List<String> command = new ArrayList<>(List.of("sh", LAUNCHER.toString()));
+        command.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true);
+        pb.environment().remove("ZEROHOP_CDS_ARCHIVE");
+        pb.environment().remove("JAVA_OPTS");
+        pb.environment().put("PATH", bin + ":" + System.getenv("PATH"));
+        pb.environment().put("ZEROHOP_KUBERNETES_CDS_ARCHIVE", archive.toString());
+        pb.environment().put("ZEROHOP_JAR", dir.resolve("zerohop.jar").toString());
+        Process p = pb.start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        assertThat(p.exitValue()).as(out).isZero();
+        return out.lines().toList();
+    }
+
+    private Path config(String text) throws Exception {
+        return Files.writeString(dir.resolve("proxy.yaml"), text);
+    }
+
+    @Test
+    void kubernetesTrueInTheConfigFileIsKubernetesMode() throws Exception {
+        Path cfg = config("# as deploy/node-proxy/configmap.yaml\nkubernetes: true\ntrust-domain: cluster.local\n");
+        for (List<String> args : List.of(jvmArgs("proxy", "--config", cfg.toString(), "--spire-socket", "unix:/x"),
+                jvmArgs("proxy", "--config=" + cfg))) {
+            assertThat(args).contains("-XX:MaxHeapFreeRatio=30", "-XX:-ShrinkHeapInSteps",
+                    "-XX:SharedArchiveFile=" + dir.resolve("kube.jsa"));
+        }
+    }
+
+    @Test
+    void theCommandLineWinsAndOtherConfigsAreNotKubernetesMode() throws Exception {
+        assertThat(jvmArgs("proxy", "--kubernetes", "--node", "n")).contains("-XX:MaxHeapFreeRatio=30");
+        Path cfg = config("kubernetes: true\n");
+        assertThat(jvmArgs("proxy", "--config", cfg.toString(), "--kubernetes=false")).doesNotContain("-XX:MaxHeapFreeRatio=30");
+        cfg = config("kubernetes: false\nworkloads: /etc/w.yaml\n");
+        assertThat(jvmArgs("proxy", "--config", cfg.toString())).doesNotContain("-XX:MaxHeapFreeRatio=30")
+                .noneMatch(a -> a.startsWith("-XX:SharedArchiveFile=" + dir));
+        assertThat(jvmArgs("proxy", "--in-memory-ca")).doesNotContain("-XX:MaxHeapFreeRatio=30");
+    }
+}
