@@ -257,17 +257,18 @@ class OutboundFailureMetricsTest {
         assertThatThrownByClusterId("a,b");
     }
 
+    record Pair(Mesh server, Mesh node, InetSocketAddress forward) {}
+
     /**
-     * Two meshes in one process sharing one registry (one Prometheus endpoint): the gauge counts both.
-     * Micrometer keeps the first registration of a gauge, so until 2 December it read only the first
-     * mesh's sockets (a new-user pass: three meshes, one registry, a wrong destination count), and kept
-     * reading a closed mesh.
+     * An app on {@code ip} that sends one byte and reads to the end, a server mesh in front of it (metrics to
+     * {@code dst}) on node {@code nodeName}, and a node mesh (metrics to {@code src}) capturing for it on
+     * {@code captureIp}: a connection from frontend's address through {@code forward} is one tunnel.
      */
-    @Test
-    void meshesSharingARegistryShareTheSocketGauges() throws Exception {
-        InetAddress ip = InetAddress.getByName("127.0.43.18");
-        Workload backend = new Workload("prod", "sockets2", "sockets2", Map.of(), List.of(ip), Workload.Protocol.HBONE, "node-s2", TD);
-        ServerSocket app = new ServerSocket(0, 50, ip);
+    private Pair pair(String ip, String name, String nodeName, String captureIp, SimpleMeterRegistry dst, SimpleMeterRegistry src)
+            throws Exception {
+        InetAddress addr = InetAddress.getByName(ip);
+        Workload backend = new Workload("prod", name, name, Map.of(), List.of(addr), Workload.Protocol.HBONE, nodeName, TD);
+        ServerSocket app = new ServerSocket(0, 50, addr);
         closing.add(app);
         Thread t = new Thread(() -> {
             try (Socket s = app.accept()) {
@@ -280,16 +281,31 @@ class OutboundFailureMetricsTest {
         t.setDaemon(true);
         t.start();
         WorkloadRegistry shared = WorkloadRegistry.of(List.of(frontend, backend), Map.of());
-        SimpleMeterRegistry one = new SimpleMeterRegistry();
         Mesh server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(shared)
-                .inbound(new InetSocketAddress(ip, 0)).meterRegistry(one).threads(2).build();
+                .inbound(new InetSocketAddress(addr, 0)).meterRegistry(dst).threads(2).build();
         closing.add(server);
         server.start().get(10, TimeUnit.SECONDS);
-        shared.replace(List.of(frontend, backend), Map.of("node-s2", server.inboundAddress()));
-        Mesh node = Mesh.builder().identityProvider(ca).workloads(shared).meterRegistry(one).threads(2).build();
+        shared.replace(List.of(frontend, backend), Map.of(nodeName, server.inboundAddress()));
+        Mesh node = Mesh.builder().identityProvider(ca).workloads(shared).meterRegistry(src).threads(2).build();
         closing.add(node);
-        InetSocketAddress forward = node.capture(io.zerohop.core.Capture.forward(new InetSocketAddress(InetAddress.getByName("127.0.43.2"), 0),
-                new InetSocketAddress(ip, app.getLocalPort())));
+        InetSocketAddress forward = node.capture(io.zerohop.core.Capture.forward(new InetSocketAddress(InetAddress.getByName(captureIp), 0),
+                new InetSocketAddress(addr, app.getLocalPort())));
+        return new Pair(server, node, forward);
+    }
+
+    /**
+     * Two meshes in one process sharing one registry (one Prometheus endpoint): the gauge counts both.
+     * Micrometer keeps the first registration of a gauge, so until 2 December it read only the first
+     * mesh's sockets (a new-user pass: three meshes, one registry, a wrong destination count), and kept
+     * reading a closed mesh.
+     */
+    @Test
+    void meshesSharingARegistryShareTheSocketGauges() throws Exception {
+        SimpleMeterRegistry one = new SimpleMeterRegistry();
+        Pair p = pair("127.0.43.18", "sockets2", "node-s2", "127.0.43.2", one, one);
+        Mesh server = p.server();
+        Mesh node = p.node();
+        InetSocketAddress forward = p.forward();
         try (Socket s = new Socket()) {
             s.bind(new InetSocketAddress(InetAddress.getByName("127.0.43.11"), 0));
             s.connect(forward, 10_000);
@@ -313,32 +329,11 @@ class OutboundFailureMetricsTest {
      */
     @Test
     void socketsOpenCountsAcceptedConnectionsByReporter() throws Exception {
-        InetAddress ip = InetAddress.getByName("127.0.43.17");
-        Workload backend = new Workload("prod", "sockets", "sockets", Map.of(), List.of(ip), Workload.Protocol.HBONE, "node-s", TD);
-        ServerSocket app = new ServerSocket(0, 50, ip);
-        closing.add(app);
-        Thread t = new Thread(() -> {
-            try (Socket s = app.accept()) {
-                s.getOutputStream().write(1);
-                s.getInputStream().readAllBytes();
-            } catch (IOException ignored) {
-                // the client side asserts
-            }
-        });
-        t.setDaemon(true);
-        t.start();
-        WorkloadRegistry shared = WorkloadRegistry.of(List.of(frontend, backend), Map.of());
         SimpleMeterRegistry dst = new SimpleMeterRegistry();
-        Mesh server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(shared)
-                .inbound(new InetSocketAddress(ip, 0)).meterRegistry(dst).threads(2).build();
-        closing.add(server);
-        server.start().get(10, TimeUnit.SECONDS);
-        shared.replace(List.of(frontend, backend), Map.of("node-s", server.inboundAddress()));
         SimpleMeterRegistry src = new SimpleMeterRegistry();
-        Mesh node = Mesh.builder().identityProvider(ca).workloads(shared).meterRegistry(src).threads(2).build();
-        closing.add(node);
-        InetSocketAddress forward = node.capture(io.zerohop.core.Capture.forward(new InetSocketAddress(InetAddress.getByName("127.0.43.1"), 0),
-                new InetSocketAddress(ip, app.getLocalPort())));
+        Pair p = pair("127.0.43.17", "sockets", "node-s", "127.0.43.1", dst, src);
+        Mesh node = p.node();
+        InetSocketAddress forward = p.forward();
         assertThat(gauge(src, "source")).isZero();
         try (Socket s = new Socket()) {
             s.bind(new InetSocketAddress(InetAddress.getByName("127.0.43.11"), 0));

@@ -44,19 +44,8 @@ import org.junit.jupiter.api.Test;
  * HTTP/1.1 to it). Real peers: curl, Node's h2c server, grpc-java, the JDK's HTTP server.
  */
 class L7HttpPortPriorKnowledgeTest {
-    static final String POLICY = """
-            apiVersion: security.istio.io/v1
-            kind: AuthorizationPolicy
-            metadata: {name: backend-http, namespace: prod}
-            spec:
-              selector: {matchLabels: {app: backend}}
-              action: ALLOW
-              rules:
-              - from: [{source: {principals: ["cluster.local/ns/prod/sa/frontend"]}}]
-                to: [{operation: {methods: ["GET"], paths: ["/api/*"]}}]
-              - from: [{source: {principals: ["cluster.local/ns/prod/sa/frontend"]}}]
-                to: [{operation: {methods: ["POST"], paths: ["/test.Echo/Allowed"]}}]
-            """;
+    /** L7Http2Test's: frontend may GET /api/* and call test.Echo/Allowed; the rest is denied. */
+    static final String POLICY = L7Http2Test.POLICY;
 
     static Mesh server;
     static Mesh frontendProxy;
