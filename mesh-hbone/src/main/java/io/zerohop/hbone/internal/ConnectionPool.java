@@ -238,8 +238,8 @@ public final class ConnectionPool {
     }
 
     /**
-     * The failure of an open on a client retired by {@link #retireIfIdle}: its owner, seeing
-     * {@link #retired()}, takes a new client and opens again. No failure event is recorded.
+     * The failure of an open on a client retired by {@link #retireIfIdle}: its owner, who retired it,
+     * takes a new client and opens again (mesh-core's Outbound). No failure event is recorded.
      */
     private static CompletableFuture<HboneStream> retiredFailure() {
         return CompletableFuture.failedFuture(new io.zerohop.hbone.HboneClientClosedException("HBONE client retired while idle"));
@@ -269,11 +269,6 @@ public final class ConnectionPool {
             group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
         }
         return true;
-    }
-
-    /** True once {@link #retireIfIdle} retired this pool. */
-    public boolean retired() {
-        return retired;
     }
 
     public CompletableFuture<Void> close() {
