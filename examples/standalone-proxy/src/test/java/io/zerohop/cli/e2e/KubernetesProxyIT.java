@@ -163,7 +163,10 @@ class KubernetesProxyIT {
                     "--istio-ca-hostname", io.zerohop.testing.FakeIstioCa.SERVER_NAME,
                     "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "off", "--admin", "off", "--drain", "1s"))) {
                 assertThat(proxy.awaitExit(START)).isEqualTo(4);
-                assertThat(proxy.lines()).anyMatch(l -> l.contains("first full sync with the Kubernetes API server done"));
+                // No assertion on the ready line: whether it comes before the refusal depends on whether the HBONE
+                // listener started before the sync put the local workload in the registry (then that workload's SVID
+                // gates readiness), a race decided by timing (a faster sync lost it once in CI); either way exit 4.
+                // The CA was asked for the synced pod's identity (below): the sync happened.
                 assertThat(proxy.lines()).anyMatch(l -> l.equals("[err] zerohop proxy: Istio CA at 127.0.0.1:" + istiod.port()
                         + " rejected the credentials for spiffe://cluster.local/ns/prod/sa/backend (UNAUTHENTICATED:"
                         + " request authenticate failure); check the service-account token from " + token));
