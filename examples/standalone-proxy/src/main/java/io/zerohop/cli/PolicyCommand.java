@@ -221,7 +221,11 @@ final class PolicyCommand {
             // As the proxy: a port declared tcp is never parsed, so its connections are decided at L4 whatever
             // the request. A new-user pass got ALLOW for --method POST on a tcp port the proxy refuses at L4.
             Workload destWorkload = registry == null ? null : registry.byName(ns, rest).orElse(null);
-            boolean opaque = destWorkload != null && destWorkload.appProtocol(port) == io.zerohop.core.AppProtocol.TCP;
+            boolean tcpPort = destWorkload != null && destWorkload.appProtocol(port) == io.zerohop.core.AppProtocol.TCP;
+            // ... and nor is a port no policy has HTTP fields for (the proxy's zero-parse path, HttpEnforcement):
+            // there principals match as written, as at ztunnel, not as istiod rewrites them for the mesh's trust
+            // domains. A new-user pass got DENY here for a request the proxy served (a DENY of an alias's principal).
+            boolean opaque = tcpPort || !engine.requiresHttp(target, port);
             boolean http = method != null || path != null || host != null || !headers.isEmpty();
             if (http && !opaque) {
                 req.http(new HttpAttributes(method == null ? "GET" : method, path == null ? "/" : path, host, headerMap));
@@ -247,9 +251,13 @@ final class PolicyCommand {
                 System.out.println("an HTTP request: decided per request on port " + port + " (a policy has HTTP fields for it):"
                         + " give --method/--path (and --host/--header) for its decision");
             }
-            if (http && opaque) {
+            if (http && tcpPort) {
                 System.err.println("warning: port " + port + " of " + ns + "/" + rest + " is tcp in " + workloads + ": the proxy does not parse "
                         + "HTTP there, so --method/--path/--host/--header were left out and the connection decided at L4, as the proxy decides it");
+            } else if (http && opaque) {
+                System.err.println("note: no policy has HTTP fields for port " + port + " of " + ns + "/" + rest + ": the proxy does not parse "
+                        + "HTTP there, so --method/--path/--host/--header were left out and the connection decided at L4, as the proxy "
+                        + "decides it (principals as written, as ztunnel)");
             }
             for (String w : set.warnings()) {
                 System.err.println("warning: " + w);
