@@ -26,4 +26,29 @@ class PolicyInstallLogOrderTest {
             assertThat(err.text().indexOf(installed)).as("the install line first").isLessThan(err.text().indexOf(cut));
         }
     }
+
+    /**
+     * An object's load warnings are logged once, under its own name, when it changes: a new-user pass saw every
+     * warning of the cluster logged again at every install (a change to any policy), a second time at a position in
+     * the internal text all objects are loaded from together ({@code kubernetes:60}), shifting as others changed.
+     */
+    @Test
+    void anObjectsWarningsAreLoggedOnceUnderItsName() throws Exception {
+        PolicyEngine engine = PolicyEngine.builder().rootNamespace("istio-system").build();
+        try (CapturedStderr err = new CapturedStderr()) {
+            PolicyState state = new PolicyState(engine);
+            state.put(DryRunAnnotationTest.ap("lower-case-method", null,
+                    "{rules: [{to: [{operation: {methods: [get]}}]}]}"));
+            assertThat(state.flush()).isTrue();
+            String warning = err.awaitLine("methods \"get\" never matches");
+            assertThat(warning).contains("AuthorizationPolicy/prod/lower-case-method:");
+            state.put(DryRunAnnotationTest.REAL_ALLOW);
+            assertThat(state.flush()).isTrue();
+            state.remove(DryRunAnnotationTest.REAL_ALLOW);
+            assertThat(state.flush()).isTrue();
+            err.awaitLine("installed 1 policy objects from Kubernetes (0 rejected");
+            assertThat(err.count("methods \"get\" never matches")).as(err.text()).isEqualTo(1);
+            assertThat(err.text()).doesNotContain("kubernetes:");
+        }
+    }
 }

@@ -71,4 +71,16 @@ public final class PolicyLoader {
     public static PolicySet fromString(String name, String yaml) throws PolicyLoadException {
         return new PolicySet(Loader.loadString(name, yaml), name);
     }
+
+    /**
+     * As {@link #fromString}, without logging the {@link PolicySet#warnings() warnings}: for a caller that reports
+     * them itself, or has already (mesh-kubernetes validates each object alone when it changes, which logs its
+     * warnings under the object's name, then loads all objects together at every install, which would repeat
+     * every warning of the cluster on every change, at positions in an internal text).
+     *
+     * @param name used in error messages in place of a file name
+     */
+    public static PolicySet fromStringQuietly(String name, String yaml) throws PolicyLoadException {
+        return new PolicySet(Loader.loadString(name, yaml, false), name);
+    }
 }

@@ -233,7 +233,9 @@ public final class PolicyState {
         }
         PolicySet set;
         try {
-            set = text.isEmpty() ? PolicySet.empty() : PolicyLoader.fromString("kubernetes", text);
+            // Quietly: each object's warnings were logged under its own name when it changed (validate); the
+            // combined text would repeat every one on every install anywhere in the cluster (a new-user pass).
+            set = text.isEmpty() ? PolicySet.empty() : PolicyLoader.fromStringQuietly("kubernetes", text);
         } catch (PolicyLoadException e) {
             // Each object passed alone; together they can only clash on a name, which the keys
             // rule out. Keep what is in force rather than open up.

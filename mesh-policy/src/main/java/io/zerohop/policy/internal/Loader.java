@@ -191,9 +191,14 @@ public final class Loader {
     }
 
     public static CompiledPolicies loadString(String name, String yaml) throws PolicyLoadException {
+        return loadString(name, yaml, true);
+    }
+
+    /** @param log whether to log the warnings ({@code PolicyLoader.fromStringQuietly}: the caller reports them) */
+    public static CompiledPolicies loadString(String name, String yaml, boolean log) throws PolicyLoadException {
         Loader l = new Loader();
         l.addText(name, yaml);
-        return l.finish();
+        return log ? l.finish() : l.out.build();
     }
 
     private CompiledPolicies finish() {
