@@ -411,6 +411,11 @@ final class ProxyCommand implements Callable<Integer> {
                 new RootNamespaceCheck(rootNamespace, origins.label("root-namespace"))) : null;
         WorkloadRegistry registry = kube != null ? kube.discovery.registry()
                 : workloads == null ? WorkloadRegistry.empty() : WorkloadRegistry.load(workloads);
+        if (kube != null) {
+            // No file is reloaded here: the policies come from the API server's watches (a new-user pass read
+            // "no policies configured" next to 7 installed ones in /config_dump).
+            policyReload.set(reload("not used", "policies come from the Kubernetes API server (watched, installed as they change)"));
+        }
         if (kube == null && node != null && workloads != null && registry.all().stream().noneMatch(w -> node.equals(w.node()))) {
             // Not an error (a node may have no workload yet), but a mistyped --node serves nothing: every tunnel to
             // the registry's workloads is answered 400 "not served", while the ready line counts them.

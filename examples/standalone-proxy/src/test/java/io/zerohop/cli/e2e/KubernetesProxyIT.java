@@ -77,7 +77,7 @@ class KubernetesProxyIT {
                 "-jar", jar.toString(), "proxy", "--kubernetes", "--node", "node-a", "--in-memory-ca",
                 "--inbound", "127.0.0.1:0", "--metrics", "127.0.0.1:0", "--readiness", "127.0.0.1:0",
                 // Not the default 127.0.0.1:15000: a fixed port any other proxy on the host may hold.
-                "--admin", "off"))) {
+                "--admin", "127.0.0.1:0"))) {
             proxy.awaitLine(l -> l.contains("syncing with the Kubernetes API server http://127.0.0.1:" + apiPort), "syncing", START);
             // No API server yet, so no sync: the listeners are up, but readiness names what it waits for.
             String listening = proxy.awaitLine(l -> l.startsWith("zerohop proxy listening: "), "`zerohop proxy listening`", START);
@@ -121,6 +121,11 @@ class KubernetesProxyIT {
             HttpResponse<String> metrics = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
                     URI.create("http://127.0.0.1:" + metricsPort + "/metrics")).build(), HttpResponse.BodyHandlers.ofString());
             assertThat(metrics.body().lines()).as(metrics.body()).contains(line);
+            // No policy file is reloaded in this mode: /config_dump said "no policies configured" (a new-user pass).
+            HttpResponse<String> dump = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
+                    URI.create("http://127.0.0.1:" + boundPort(listening, "admin") + "/config_dump")).build(), HttpResponse.BodyHandlers.ofString());
+            assertThat(dump.body()).contains("\"policyReload\" : {").contains("\"result\" : \"not used\"")
+                    .contains("policies come from the Kubernetes API server").doesNotContain("no policies configured");
             client.close();
         } finally {
             apiReserved.close();
