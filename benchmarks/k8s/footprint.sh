@@ -14,7 +14,7 @@
 #          NMT summary (committed KB per category) and the loaded classes by origin.
 #
 #   benchmarks/k8s/footprint.sh LABEL=JAR@ARCHIVE [LABEL=JAR@ARCHIVE ...]     (ARCHIVE optional)
-# Environment: PODS (default "0 1000 10000"), POLICIES (Istio AuthorizationPolicies in the mock, 0), RUNS (1), SETTLE (seconds after ready, 10), HOST
+# Environment: PODS (default "0 1000 10000"), POLICIES (Istio AuthorizationPolicies in the mock, 0; POLICY_MIX=1: a third each AuthorizationPolicy, PeerAuthentication, CiliumNetworkPolicy), RUNS (1), SETTLE (seconds after ready, 10), HOST
 # (127.0.91.1; the mock on HOST:27443, the proxy on HOST:270xx), EXTRA (flags after the launcher's;
 # LABEL_EXTRA_<label> adds per jar), LABEL_LAUNCHER_<label> (another launcher script for that jar, e.g.
 # an older deploy/zerohop.sh for before/after), MODES ("plain nmt"), BENCH_JAR, OUT (/tmp/zerohop-k8sfoot).

@@ -7,10 +7,11 @@ cpu_ms() { # pid -> utime+stime of the process in ms
     echo $(( (f[11] + f[12]) * 1000 / CLK ))
 }
 
-# Starts MockApiServer with $1 pods (and POLICIES AuthorizationPolicies, default 0) in its own JVM (MOCK = its pid), waits until it is filled (up to
+# Starts MockApiServer with $1 pods (and POLICIES AuthorizationPolicies, default 0; with POLICY_MIX=1 a third each
+# AuthorizationPolicy, PeerAuthentication, CiliumNetworkPolicy) in its own JVM (MOCK = its pid), waits until it is filled (up to
 # 10 min: 10,000 pods take minutes on a loaded machine), prints its ready line as an HTML comment.
 start_mock() {
-    java -Xmx3g -XX:+UseParallelGC -cp "$BENCH_JAR" io.zerohop.benchmarks.k8s.MockApiServer "$HOST" "$API_PORT" "$1" "${POLICIES:-0}" \
+    java -Xmx3g -XX:+UseParallelGC -cp "$BENCH_JAR" io.zerohop.benchmarks.k8s.MockApiServer "$HOST" "$API_PORT" "$1" "${POLICIES:-0}" ${POLICY_MIX:+mixed} \
         > "$OUT/mock-$1.log" 2>&1 &
     MOCK=$!
     for _ in $(seq 1 3000); do

@@ -40,7 +40,9 @@ import java.util.concurrent.Future;
  * pages ({@code limit}/{@code continue}), which an informer with a limit relies on to bound its
  * transient memory at start. {@link PagingDispatcher} serves that protocol over the mock's full list.
  *
- * <p>{@code java -cp benchmarks.jar io.zerohop.benchmarks.k8s.MockApiServer HOST PORT PODS [POLICIES]}; prints
+ * <p>{@code java -cp benchmarks.jar io.zerohop.benchmarks.k8s.MockApiServer HOST PORT PODS [POLICIES [mixed]]}
+ * (POLICIES Istio AuthorizationPolicies; with {@code mixed}, every third a PeerAuthentication and every
+ * third a CiliumNetworkPolicy instead, as a cluster with Istio and Cilium has); prints
  * {@code mock api ready: ...} (with one pod's compact JSON size) once filled, then serves until killed.
  */
 public final class MockApiServer {
@@ -84,8 +86,31 @@ public final class MockApiServer {
         var authz = client.genericKubernetesResources(new io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext.Builder()
                 .withGroup("security.istio.io").withVersion("v1").withKind("AuthorizationPolicy").withPlural("authorizationpolicies")
                 .withNamespaced(true).build());
+        boolean mixed = args.length > 4 && args[4].equals("mixed");
+        var peerAuthn = client.genericKubernetesResources(new io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext.Builder()
+                .withGroup("security.istio.io").withVersion("v1").withKind("PeerAuthentication").withPlural("peerauthentications")
+                .withNamespaced(true).build());
+        var cilium = client.genericKubernetesResources(new io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext.Builder()
+                .withGroup("cilium.io").withVersion("v2").withKind("CiliumNetworkPolicy").withPlural("ciliumnetworkpolicies")
+                .withNamespaced(true).build());
         for (int i = 0; i < policies; i++) {
             String ns = ns(i % namespaces);
+            if (mixed && i % 3 == 1) {
+                // Workload-scoped, so that several can share a namespace.
+                peerAuthn.inNamespace(ns).resource(Serialization.unmarshal("{\"apiVersion\":\"security.istio.io/v1\","
+                        + "\"kind\":\"PeerAuthentication\",\"metadata\":{\"name\":\"strict-" + i + "\",\"namespace\":\"" + ns + "\"},"
+                        + "\"spec\":{\"selector\":{\"matchLabels\":{\"app\":\"svc-" + i + "\"}},\"mtls\":{\"mode\":\"STRICT\"}}}",
+                        io.fabric8.kubernetes.api.model.GenericKubernetesResource.class)).create();
+                continue;
+            }
+            if (mixed && i % 3 == 2) {
+                cilium.inNamespace(ns).resource(Serialization.unmarshal("{\"apiVersion\":\"cilium.io/v2\",\"kind\":\"CiliumNetworkPolicy\","
+                        + "\"metadata\":{\"name\":\"ingress-" + i + "\",\"namespace\":\"" + ns + "\"},\"spec\":{\"endpointSelector\":"
+                        + "{\"matchLabels\":{\"app\":\"svc-" + i + "\"}},\"ingress\":[{\"fromEndpoints\":[{\"matchLabels\":"
+                        + "{\"app\":\"client-" + i + "\"}}],\"toPorts\":[{\"ports\":[{\"port\":\"8080\",\"protocol\":\"TCP\"}]}]}]}}",
+                        io.fabric8.kubernetes.api.model.GenericKubernetesResource.class)).create();
+                continue;
+            }
             authz.inNamespace(ns).resource(Serialization.unmarshal("{\"apiVersion\":\"security.istio.io/v1\",\"kind\":\"AuthorizationPolicy\","
                     + "\"metadata\":{\"name\":\"allow-" + i + "\",\"namespace\":\"" + ns + "\"},\"spec\":{\"action\":\"ALLOW\","
                     + "\"selector\":{\"matchLabels\":{\"app\":\"svc-" + i + "\"}},\"rules\":[{\"from\":[{\"source\":{\"principals\":"
@@ -97,7 +122,7 @@ public final class MockApiServer {
         }
         pool.shutdown();
         System.out.println("mock api ready: http://" + host + ":" + port + " namespaces=" + namespaces + " pods=" + pods
-                + " services=" + (pods + 9) / 10 + " policies=" + policies + " podJsonBytes=" + podBytes);
+                + " services=" + (pods + 9) / 10 + " policies=" + policies + (mixed ? " (mixed)" : "") + " podJsonBytes=" + podBytes);
         System.out.flush();
         Thread.currentThread().join();
     }
