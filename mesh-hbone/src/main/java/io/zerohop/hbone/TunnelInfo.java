@@ -44,7 +44,12 @@ public record TunnelInfo(Direction direction, SpiffeId localIdentity, SpiffeId p
     @Override
     public String toString() {
         // Addresses as ztunnel's access log prints them: 10.0.0.1:8080, [::1]:8080 (no leading '/').
-        return direction + " peer=" + peerIdentity + " local=" + localIdentity + " src=" + io.zerohop.hbone.internal.Authority.text(peerAddress)
-                + " dst=" + io.zerohop.hbone.internal.Authority.text(destination);
+        // Inbound the peer is the source; outbound it is the HBONE endpoint dialled, and the source is this side
+        // (a new-user pass read the endpoint as the source in an outbound socket's toString).
+        return direction == Direction.INBOUND
+                ? direction + " peer=" + peerIdentity + " local=" + localIdentity + " src=" + io.zerohop.hbone.internal.Authority.text(peerAddress)
+                        + " dst=" + io.zerohop.hbone.internal.Authority.text(destination)
+                : direction + " peer=" + peerIdentity + " local=" + localIdentity + " src=" + io.zerohop.hbone.internal.Authority.text(localAddress)
+                        + " hbone=" + io.zerohop.hbone.internal.Authority.text(peerAddress) + " dst=" + io.zerohop.hbone.internal.Authority.text(destination);
     }
 }

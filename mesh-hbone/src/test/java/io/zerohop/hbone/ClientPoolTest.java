@@ -66,7 +66,8 @@ class ClientPoolTest {
             assertThat(Inspect.connectionCount(client, mesh.expectServer(), server.localAddress())).isEqualTo(1);
             // A new-user pass: toString() was the class name, in logs and debuggers.
             assertThat(a.toString()).startsWith("HboneStream OUTBOUND peer=" + mesh.serverId + " local=" + mesh.clientId)
-                    .contains(" dst=127.0.0.1:" + echo.address().getPort()).matches(".* stream=\\d+$");
+                    .contains(" hbone=" + io.zerohop.hbone.internal.Authority.text(server.localAddress()) + " dst=127.0.0.1:" + echo.address().getPort())
+                    .matches(".* stream=\\d+$");
             assertThat(a.toString()).isNotEqualTo(b.toString());
             assertThat(a.channel().parent().config().getOption(io.netty.channel.ChannelOption.SO_KEEPALIVE)).as("TCP keepalive").isTrue();
             assertThat(Inspect.poolStats(client)).containsEntry(new PoolKey(mesh.clientId, mesh.expectServer(), server.localAddress()), 1);
