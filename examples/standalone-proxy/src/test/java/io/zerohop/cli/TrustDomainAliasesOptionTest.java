@@ -72,7 +72,7 @@ class TrustDomainAliasesOptionTest {
      */
     @Test
     void policyCheckDecidesWithTheMeshsTrustDomainsWhereTheProxyParses(@TempDir Path dir) throws Exception {
-        Files.writeString(dir.resolve("deny.yaml"), """
+        String deny = """
                 apiVersion: security.istio.io/v1
                 kind: AuthorizationPolicy
                 metadata: {name: deny-legacy, namespace: prod}
@@ -80,8 +80,8 @@ class TrustDomainAliasesOptionTest {
                   action: DENY
                   rules:
                   - from: [{source: {principals: ["cluster.local/ns/legacy/sa/old"]}}]
-                    to: [{operation: {paths: ["/admin*"]}}]
-                """);
+                """;
+        Files.writeString(dir.resolve("deny.yaml"), deny + "    to: [{operation: {paths: [\"/admin*\"]}}]\n");
         String[] check = {"policy", "check", "--policies", dir.toString(), "--source", "spiffe://example.org/ns/legacy/sa/old",
                 "--dest", "prod/backend:8080", "--method", "GET", "--path", "/admin/x"};
         assertThat(Zerohop.run(check)).isZero();
@@ -91,15 +91,7 @@ class TrustDomainAliasesOptionTest {
         assertThat(Zerohop.run(withTd)).isEqualTo(3);
         assertThat(std.out.toString()).startsWith("DENY by prod/deny-legacy (AuthorizationPolicy DENY, rule 0)");
 
-        Files.writeString(dir.resolve("deny.yaml"), """
-                apiVersion: security.istio.io/v1
-                kind: AuthorizationPolicy
-                metadata: {name: deny-legacy, namespace: prod}
-                spec:
-                  action: DENY
-                  rules:
-                  - from: [{source: {principals: ["cluster.local/ns/legacy/sa/old"]}}]
-                """);
+        Files.writeString(dir.resolve("deny.yaml"), deny);
         std.out.reset();
         std.err.reset();
         assertThat(Zerohop.run(withTd)).as("no HTTP fields: decided at L4, principals as written").isZero();
