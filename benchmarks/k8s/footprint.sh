@@ -30,17 +30,7 @@ MODES=${MODES:-plain nmt}
 BENCH_JAR=${BENCH_JAR:-$ROOT/benchmarks/target/benchmarks.jar}
 OUT=${OUT:-/tmp/zerohop-k8sfoot}
 API_PORT=27443
-CLK=$(getconf CLK_TCK)
-mkdir -p "$OUT"
 [ $# -gt 0 ] || { echo "usage: $0 LABEL=JAR[@ARCHIVE] ..." >&2; exit 2; }
-
-MOCK=""
-PROXY=""
-cleanup() {
-    [ -n "$PROXY" ] && kill -KILL "$PROXY" 2>/dev/null
-    [ -n "$MOCK" ] && kill -KILL "$MOCK" 2>/dev/null
-}
-trap cleanup EXIT
 
 # shellcheck source=benchmarks/k8s/lib.sh
 . "$ROOT/benchmarks/k8s/lib.sh"

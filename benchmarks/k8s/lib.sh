@@ -1,5 +1,15 @@
-# Shared by benchmarks/k8s/memory.sh and footprint.sh (sourced; bash). Needs CLK, BENCH_JAR, HOST,
-# API_PORT, OUT; sets MOCK.
+# Shared by benchmarks/k8s/memory.sh and footprint.sh (sourced; bash). Needs BENCH_JAR, HOST, API_PORT,
+# OUT; sets CLK, creates OUT, and kills the mock API server (MOCK) and the proxy (PROXY) on exit.
+
+CLK=$(getconf CLK_TCK)
+mkdir -p "$OUT"
+MOCK=""
+PROXY=""
+cleanup() {
+    [ -n "$PROXY" ] && kill -KILL "$PROXY" 2>/dev/null
+    [ -n "$MOCK" ] && kill -KILL "$MOCK" 2>/dev/null
+}
+trap cleanup EXIT
 
 cpu_ms() { # pid -> utime+stime of the process in ms
     local f

@@ -28,17 +28,7 @@ EXTRA=${EXTRA:-}
 BENCH_JAR=${BENCH_JAR:-$ROOT/benchmarks/target/benchmarks.jar}
 OUT=${OUT:-/tmp/zerohop-k8smem}
 API_PORT=26443
-CLK=$(getconf CLK_TCK)
-mkdir -p "$OUT"
 [ $# -gt 0 ] || { echo "usage: $0 LABEL=JAR [LABEL=JAR ...]" >&2; exit 2; }
-
-MOCK=""
-PROXY=""
-cleanup() {
-    [ -n "$PROXY" ] && kill -KILL "$PROXY" 2>/dev/null
-    [ -n "$MOCK" ] && kill -KILL "$MOCK" 2>/dev/null
-}
-trap cleanup EXIT
 
 # shellcheck source=benchmarks/k8s/lib.sh
 . "$ROOT/benchmarks/k8s/lib.sh"
