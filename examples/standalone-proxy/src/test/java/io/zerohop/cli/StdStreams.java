@@ -27,6 +27,13 @@ final class StdStreams implements BeforeEachCallback, AfterEachCallback {
     private PrintStream oldOut;
     private PrintStream oldErr;
 
+    /** Runs the CLI with {@code args}: its exit code and stderr's lines joined with " | " ({@code exit 2: ...}). */
+    String run(String... args) {
+        err.reset();
+        int code = Zerohop.run(args);
+        return "exit " + code + ": " + String.join(" | ", err.toString().lines().toList());
+    }
+
     @Override
     public void beforeEach(ExtensionContext context) {
         oldOut = System.out;

@@ -22,9 +22,7 @@ class TrustDomainAliasesOptionTest {
     final StdStreams std = new StdStreams();
 
     private String run(String... args) {
-        std.err.reset();
-        int code = Zerohop.run(args);
-        return "exit " + code + ": " + String.join(" | ", std.err.toString().lines().toList());
+        return std.run(args);
     }
 
     private static final String[] OFF = {"--inbound", "off", "--metrics", "off", "--readiness", "off", "--admin", "off"};

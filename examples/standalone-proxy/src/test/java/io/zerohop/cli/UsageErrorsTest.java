@@ -19,11 +19,8 @@ class UsageErrorsTest {
     @RegisterExtension
     final StdStreams std = new StdStreams();
 
-    /** Exit code and stderr's lines joined with " | ". */
     private String run(String... args) {
-        std.err.reset();
-        int code = Zerohop.run(args);
-        return "exit " + code + ": " + String.join(" | ", std.err.toString().lines().toList());
+        return std.run(args);
     }
 
     @Test
