@@ -42,7 +42,8 @@ final class Sniffer extends Hold {
     private final Consumer<Result> decided;
     /** {@link #codec}: only HTTP/2's preface against HTTP/1, as Envoy's codec choice, not the inspector. */
     private final boolean codecOnly;
-    private final byte[] head = new byte[MAX_INSPECT];
+    /** The first bytes: {@link #MAX_INSPECT} for the inspector, only the magic's length for {@link #codec}. */
+    private final byte[] head;
     private int headLength;
     private boolean done;
     private ScheduledFuture<?> timer;
@@ -56,6 +57,8 @@ final class Sniffer extends Hold {
         this.timeoutMillis = timeoutMillis;
         this.decided = decided;
         this.codecOnly = codecOnly;
+        // An http port's connection needs 12 bytes, not the inspector's 8 KiB, per connection.
+        this.head = new byte[codecOnly ? H2_MAGIC_PREFIX : MAX_INSPECT];
     }
 
     /**
@@ -92,10 +95,10 @@ final class Sniffer extends Hold {
         if (!(item instanceof ByteBuf b)) {
             return;
         }
-        int n = Math.min(b.readableBytes(), MAX_INSPECT - headLength);
+        int n = Math.min(b.readableBytes(), head.length - headLength);
         b.getBytes(b.readerIndex(), head, headLength, n);
         headLength += n;
-        Result r = codecOnly ? codecOf(head, headLength) : classify(head, headLength, headLength == MAX_INSPECT);
+        Result r = codecOnly ? codecOf(head, headLength) : classify(head, headLength, headLength == head.length);
         if (r != null) {
             decide(r);
         } else {
