@@ -224,7 +224,7 @@ public final class HboneListener {
     /**
      * {@code t}'s message and its causes', each said once ("General OpenSslEngine problem: spiffe://...:
      * no trust bundle for trust domain ..."): what the server's log lines and mesh-core's access lines give
-     * as a failure's reason. Never null.
+     * as a failure's reason, with what a TLS alert the peer sent means ({@link TlsAlerts}). Never null.
      */
     public static String describe(Throwable t) {
         StringBuilder sb = new StringBuilder();
@@ -238,7 +238,7 @@ public final class HboneListener {
                 break;
             }
         }
-        return sb.toString();
+        return sb.append(TlsAlerts.explain(sb)).toString();
     }
 
     static void safe(Runnable r) {
