@@ -21,8 +21,9 @@ CDS=${ZEROHOP_CDS_ARCHIVE:-/opt/zerohop/zerohop.jsa}
 # An explicit ZEROHOP_CDS_ARCHIVE wins.
 # Kubernetes mode is --kubernetes, or `kubernetes: true` in the --config file (what the DaemonSets run:
 # `proxy --config /etc/zerohop/proxy.yaml`, deploy/node-proxy/configmap.yaml); a command-line flag wins
-# over the file, as in the proxy. Only the flat layout `zerohop proxy --config` documents is recognised
-# (the key at the start of a line); a file written otherwise runs with the other modes' archive and flags.
+# over the file, as in the proxy. The key is recognised at the start of a line, quoted or not, with the
+# value true (quoted or not); a file written otherwise (a flow mapping, a tag) runs with the other
+# modes' archive and flags, and the proxy then warns at start (-Dzerohop.launcher.kubernetes=false).
 KUBERNETES=""
 CONFIG=""
 prev=""
@@ -36,7 +37,7 @@ for arg in "$@"; do
     prev=$arg
 done
 if [ -z "$KUBERNETES" ] && [ -n "$CONFIG" ] && [ -r "$CONFIG" ] \
-    && grep -Eq "^kubernetes:[[:space:]]*[\"']?true[\"']?[[:space:]]*(#.*)?$" "$CONFIG"; then
+    && grep -Eq "^[\"']?kubernetes[\"']?[[:space:]]*:[[:space:]]*[\"']?true[\"']?[[:space:]]*(#.*)?$" "$CONFIG"; then
     KUBERNETES=1
 fi
 [ "$KUBERNETES" = 1 ] || KUBERNETES=""
@@ -84,6 +85,9 @@ fi
 # benchmarks/results/k8sfoot-78fcc95.md. Not for the other modes: their heap has no such transient.
 if [ -n "$KUBERNETES" ]; then
     ZEROHOP_DEFAULT_OPTS="$ZEROHOP_DEFAULT_OPTS -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:-ShrinkHeapInSteps"
+else
+    # What this script decided, so that a Kubernetes mode it did not see in the file is not silent.
+    ZEROHOP_DEFAULT_OPTS="$ZEROHOP_DEFAULT_OPTS -Dzerohop.launcher.kubernetes=false"
 fi
 # Netty loads netty-tcnative (BoringSSL) and epoll from java.library.path when they are there, and
 # only otherwise inflates the .so from the jar into a temporary file at every start (~3 MB:

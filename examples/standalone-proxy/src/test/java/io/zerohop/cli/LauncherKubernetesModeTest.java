@@ -62,6 +62,25 @@ class LauncherKubernetesModeTest {
         }
     }
 
+    /** A key or value written in quotes is the same setting to the proxy's YAML reader (ConfigFile). */
+    @Test
+    void quotedKeysAndValuesAreKubernetesModeToo() throws Exception {
+        for (String line : List.of("\"kubernetes\": true", "'kubernetes' : 'true'", "kubernetes: \"true\"  # the DaemonSet")) {
+            assertThat(jvmArgs("proxy", "--config", config(line + "\n").toString())).as(line)
+                    .contains("-XX:MaxHeapFreeRatio=30").doesNotContain("-D" + KubernetesProxy.LAUNCHER_DECISION + "=false");
+        }
+    }
+
+    /**
+     * A layout grep cannot read runs with the other modes' flags, and says so to the JVM: the proxy warns
+     * when it then runs Kubernetes mode (KubernetesProxy), instead of running ~14-60 MB larger in silence.
+     */
+    @Test
+    void aLayoutTheLauncherCannotReadIsPassedOnAsNotKubernetes() throws Exception {
+        assertThat(jvmArgs("proxy", "--config", config("{kubernetes: true}\n").toString()))
+                .contains("-D" + KubernetesProxy.LAUNCHER_DECISION + "=false").doesNotContain("-XX:MaxHeapFreeRatio=30");
+    }
+
     @Test
     void theCommandLineWinsAndOtherConfigsAreNotKubernetesMode() throws Exception {
         assertThat(jvmArgs("proxy", "--kubernetes", "--node", "n")).contains("-XX:MaxHeapFreeRatio=30");

@@ -71,6 +71,24 @@ class KubernetesLauncherE2EIT {
                 proxy.sigterm();
                 assertThat(proxy.awaitExit(Duration.ofSeconds(30))).isZero();
             }
+            // A --config layout the launcher's grep does not read (a flow mapping): the JVM runs without the
+            // mode's flags, and the proxy says so instead of running larger in silence.
+            Path flow = Files.writeString(work.resolve("flow.yaml"), "{kubernetes: true, node: train}\n");
+            List<String> unseen = new ArrayList<>(List.of("env", "-u", "ZEROHOP_CDS_ARCHIVE", "PATH=" + path,
+                    "ZEROHOP_JAR=" + jar, "ZEROHOP_KUBERNETES_CDS_ARCHIVE=" + archive,
+                    "ZEROHOP_JAVA_OPTS_EXTRA=-Dkubernetes.master=http://" + master
+                            + " -Dkubernetes.auth.tryKubeConfig=false -Dkubernetes.auth.tryServiceAccount=false",
+                    "sh", deploy.resolve("zerohop.sh").toString(), "proxy", "--config", flow.toString(), "--in-memory-ca",
+                    "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "127.0.0.1:0", "--admin", "off",
+                    "--drain", "0s"));
+            try (Child proxy = Child.start("kube-launcher-unseen", work, unseen)) {
+                proxy.awaitLine(l -> l.contains("the launcher did not recognise it"), "the launcher warning", Duration.ofSeconds(60));
+                proxy.awaitLine(l -> l.startsWith("zerohop proxy ready"), "ready", Duration.ofSeconds(90));
+                String jvm = Files.readString(Path.of("/proc/" + proxy.pid() + "/cmdline")).replace('\0', ' ');
+                assertThat(jvm).doesNotContain("-XX:MaxHeapFreeRatio=30");
+                proxy.sigterm();
+                assertThat(proxy.awaitExit(Duration.ofSeconds(30))).isZero();
+            }
             String loaded = Files.readString(classes);
             assertThat(loaded).contains("io.fabric8.kubernetes.api.model.Pod source: shared objects file",
                     "com.fasterxml.jackson.databind.ObjectMapper source: shared objects file",
