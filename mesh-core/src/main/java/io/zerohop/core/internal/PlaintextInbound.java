@@ -229,7 +229,7 @@ public final class PlaintextInbound implements CaptureListener.Opener {
             if (e == null) {
                 return CompletableFuture.completedFuture(end);
             }
-            String cause = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+            String cause = io.zerohop.hbone.internal.DialErrors.describe(e);
             observer.plainDialFailed(source, target, targetId, cause, start);
             return CompletableFuture.<Relay.End>failedFuture(observer.logsRefusals()
                     ? new LoggedRefusal("upstream " + Addresses.authority(target) + " unreachable: " + cause) : e);

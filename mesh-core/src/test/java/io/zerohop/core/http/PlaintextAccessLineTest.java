@@ -89,7 +89,7 @@ class PlaintextAccessLineTest {
                 assertThat(readToEnd(s)).isEmpty();
                 String line = err.awaitLine("access - plaintext-inbound refused src=" + s.getLocalAddress().getHostAddress() + ":" + s.getLocalPort());
                 assertThat(line).contains(" src_id=- src_workload=prod/backend dst=127.0.82.11:" + closedPort + " dst_id=" + backend.identity() + " status=- reason=\"upstream 127.0.82.11:"
-                        + closedPort + " unreachable: ");
+                        + closedPort + " unreachable: Connection refused (os error 111)\"");
                 assertThat(err.count(":" + s.getLocalPort())).as("one line for the connection").isEqualTo(1);
             }
             await(() -> count(dst.find("istio.tcp.connections.failed").tag("response_flags", "CONNECT")) >= 1);

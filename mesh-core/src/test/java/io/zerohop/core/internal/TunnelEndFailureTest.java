@@ -236,7 +236,9 @@ class TunnelEndFailureTest {
      * An inbound CONNECT whose upstream refuses the dial: the server's line is ztunnel's
      * {@code Error::ConnectionFailed}, {@code connection failed: } and the dial's error
      * (istio/ztunnel src/proxy/inbound.rs {@code map_err(Error::ConnectionFailed)}, src/proxy.rs), not
-     * zerohop's {@code upstream ADDR unreachable: }; counted CONNECT (ConnectionFailure) as before.
+     * zerohop's {@code upstream ADDR unreachable: }; counted CONNECT (ConnectionFailure) as before. The error
+     * is Rust's {@code io::Error} text, {@code Connection refused (os error 111)}, not Netty's
+     * {@code finishConnect(..) failed with error(-111): ...} (DialErrors).
      */
     @Test
     void anUnreachableUpstreamIsConnectionFailed() throws Exception {
@@ -249,8 +251,8 @@ class TunnelEndFailureTest {
         assertThat(t).isNotNull();
         String line = server.complete();
         assertThat(server.closed).extracting(TrafficLabels::responseFlags).containsExactly("CONNECT");
-        assertThat(line).contains("\terror\taccess\tconnection complete\t").contains(" error=\"connection failed: ")
-                .containsIgnoringCase("refused").doesNotContain("unreachable");
+        assertThat(line).contains("\terror\taccess\tconnection complete\t")
+                .contains(" error=\"connection failed: Connection refused (os error 111)\"").doesNotContain("unreachable");
     }
 
     /**

@@ -267,7 +267,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
             String cause = dialTimedOut
                     // Netty's ConnectTimeoutException message, as before the dial had its own timer.
                     ? "connection timed out after " + cfg().upstreamConnectTimeout().toMillis() + " ms: " + Authority.text(upstream)
-                    : HboneListener.describe(f.cause());
+                    : DialErrors.describe(f.cause());
             refuse(503, ch.isActive() && !codec.rstReceived() ? "upstream " + Authority.text(upstream) + " unreachable: " + cause
                     : "stream ended before the upstream " + Authority.text(upstream) + " answered; dial abandoned");
             return;

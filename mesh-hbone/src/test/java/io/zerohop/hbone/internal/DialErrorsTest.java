@@ -1,0 +1,32 @@
+package io.zerohop.hbone.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.netty.channel.ConnectTimeoutException;
+import java.net.ConnectException;
+import org.junit.jupiter.api.Test;
+
+/** The texts the transports give, as ztunnel's Rust {@code io::Error} prints an OS error (src/proxy.rs). */
+class DialErrorsTest {
+    @Test
+    void nettysEpollTextIsRustsIoErrorText() {
+        // Netty 4.2's Errors.NativeConnectException, annotated with the address by the epoll channel.
+        ConnectException epoll = new ConnectException("finishConnect(..) failed with error(-111): Connection refused: 127.0.0.1/127.0.0.1:8080");
+        assertThat(DialErrors.describe(epoll)).isEqualTo("Connection refused (os error 111)");
+        assertThat(DialErrors.describe(new java.io.IOException("wrapped", new ConnectException("connect(..) failed with error(-113): No route to host"))))
+                .isEqualTo("No route to host (os error 113)");
+    }
+
+    @Test
+    void nioTextGetsLinuxsErrno() {
+        assertThat(DialErrors.describe(new ConnectException("Connection refused: /127.0.0.1:8080"))).isEqualTo("Connection refused (os error 111)");
+        assertThat(DialErrors.describe(new java.net.NoRouteToHostException("No route to host"))).isEqualTo("No route to host (os error 113)");
+    }
+
+    @Test
+    void anythingElseKeepsItsWholeCauseChain() {
+        ConnectTimeoutException timeout = new ConnectTimeoutException("connection timed out after 10000 ms: /10.0.0.1:80");
+        assertThat(DialErrors.describe(timeout)).isEqualTo("connection timed out after 10000 ms: /10.0.0.1:80");
+        assertThat(DialErrors.describe(new ConnectException("Something new"))).isEqualTo("Something new");
+    }
+}
