@@ -74,6 +74,7 @@ public final class Zerohop {
     static Thread loadInBackground() {
         Thread t = new Thread(() -> {
             LogProvider.awaitInitialised();
+            NettyTlsProbe.answer();
             MeshTls.defaultProvider();
         }, "zerohop-start");
         t.setDaemon(true);

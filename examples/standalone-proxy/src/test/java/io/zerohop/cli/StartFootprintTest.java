@@ -118,4 +118,42 @@ class StartFootprintTest {
                         "org.slf4j.jdk.platform.logging.SLF4JSystemLoggerFinder")
                 .doesNotContain("java.time.format.DateTimeFormatter", "java.util.logging.LogManager");
     }
+
+    /**
+     * Netty's OpenSsl start-up asks whether the JDK's TLS has TLS 1.3 by starting it (~340 classes, ~2.7 MB
+     * of RSS, benchmarks/results/tlsprobe-*.md); NettyTlsProbe answers it. BoringSSL must still do TLS 1.3
+     * (no fall-back to the JDK provider, which would load the JDK's TLS anyway).
+     */
+    @Test
+    @Timeout(180)
+    @DisplayName("a `zerohop proxy` start loads none of the JDK's TLS and keeps BoringSSL's TLS 1.3; with -Dzerohop.nettyTlsProbe=jdk Netty starts the JDK's TLS")
+    void aStartLoadsNoJdkTls(@TempDir Path dir) throws Exception {
+        List<String> loaded = ProxyStartClasses.untilReady(dir, "notls", List.of(), "--in-memory-ca");
+        assertThat(loaded).as("classes loaded until ready").contains("io.netty.handler.ssl.OpenSsl", "io.netty.handler.ssl.SslUtils")
+                .doesNotContain("sun.security.ssl.SSLContextImpl")
+                // The provider list's entry for SunJSSE is loaded with every provider; none of its TLS is.
+                .noneMatch(c -> c.startsWith("sun.security.ssl.") && !c.startsWith("sun.security.ssl.SunJSSE"));
+        List<String> jdk = ProxyStartClasses.untilReady(dir, "jdktls", List.of("-D" + NettyTlsProbe.PROPERTY + "=jdk"), "--in-memory-ca");
+        assertThat(jdk).contains("sun.security.ssl.SSLContextImpl");
+        assertThat(jdk.stream().filter(c -> c.startsWith("sun.security.ssl.")).count()).as("the JDK's TLS classes Netty's probe loads").isGreaterThan(100);
+    }
+
+    @Test
+    @DisplayName("while NettyTlsProbe's provider is first, any other thread asking for an SSLContext gets the JDK's")
+    void theProbesProviderServesOnlyItsThread() throws Exception {
+        Thread other = new Thread(() -> {});
+        java.security.Security.insertProviderAt(new NettyTlsProbe.OneProbe(other), 1);
+        try {
+            assertThat(java.security.Security.getProviders()[0].getName()).isEqualTo(NettyTlsProbe.NAME);
+            javax.net.ssl.SSLContext tls = javax.net.ssl.SSLContext.getInstance("TLS");
+            assertThat(tls.getProvider().getName()).isEqualTo("SunJSSE");
+        } finally {
+            java.security.Security.removeProvider(NettyTlsProbe.NAME);
+        }
+        java.security.Provider mine = new NettyTlsProbe.OneProbe(Thread.currentThread());
+        javax.net.ssl.SSLContext stand = javax.net.ssl.SSLContext.getInstance("TLS", mine);
+        stand.init(null, null, null);
+        assertThat(stand.getSupportedSSLParameters().getProtocols()).contains("TLSv1.3");
+        assertThat(stand.getDefaultSSLParameters().getProtocols()).contains("TLSv1.3");
+    }
 }
