@@ -176,7 +176,7 @@ final class ClientConnection {
             if (f.isSuccess()) {
                 localAddress = (InetSocketAddress) f.channel().localAddress();
             } else {
-                ConnectException ce = new ConnectException("HBONE connection to " + Authority.text(hbone) + " failed: " + HboneListener.describe(f.cause()));
+                ConnectException ce = new ConnectException("HBONE connection to " + Authority.text(hbone) + " failed: " + DialErrors.describe(f.cause()));
                 ce.initCause(f.cause());
                 fail(ce);
             }
