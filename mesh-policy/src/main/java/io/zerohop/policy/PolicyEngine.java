@@ -349,7 +349,8 @@ public final class PolicyEngine {
                 continue;
             }
             if (!now.contains(r)) {
-                gone.add(r + " (" + r.action() + ")");
+                // A Cilium policy has no action of its own (its rules allow, its ingressDeny rules deny).
+                gone.add(r.action().isEmpty() ? r.toString() : r + " (" + r.action() + ")");
             } else if (dryRun.contains(r)) {
                 // Annotated istio.io/dry-run since: still loaded, no longer enforced (new-user pass: INFO "reloaded 1 policies").
                 gone.add(r + " (" + r.action() + ", now istio.io/dry-run: not enforced)");

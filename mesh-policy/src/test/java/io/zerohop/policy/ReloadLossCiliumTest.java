@@ -1,0 +1,29 @@
+package io.zerohop.policy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A new-user pass: a reload that dropped a Cilium policy warned "no longer in force:
+ * CiliumNetworkPolicy foo/l7 ()": a Cilium policy has no action of its own, and the parentheses were empty.
+ */
+class ReloadLossCiliumTest {
+    @Test
+    void aDroppedCiliumPolicyIsNamedWithoutAnEmptyAction() throws Exception {
+        PolicySet cilium = PolicyLoader.fromString("c.yaml", """
+                apiVersion: cilium.io/v2
+                kind: CiliumNetworkPolicy
+                metadata: {name: l7, namespace: foo}
+                spec:
+                  endpointSelector: {matchLabels: {app: web}}
+                  ingress: [{fromEndpoints: [{matchLabels: {env: prod}}]}]
+                """);
+        PolicySet before = new PolicySet(cilium.compiled(), "pol", List.of(Path.of("pol", "c.yaml")));
+        PolicySet after = new PolicySet(PolicyLoader.fromString("d.yaml", "").compiled(), "pol", List.of(Path.of("pol", "c.yaml")));
+        assertThat(PolicyEngine.lossWarning(before, after, Path.of("pol")))
+                .isEqualTo("reloaded 0 policies from pol (was 1); no longer in force: CiliumNetworkPolicy foo/l7; no policy is in force now");
+    }
+}
