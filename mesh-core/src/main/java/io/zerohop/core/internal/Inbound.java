@@ -113,7 +113,7 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
         if (ownPorts.isSelf(dst, local::hostHas)) {
             // ztunnel's inbound.rs find_inbound_upstream: `cfg.illegal_ports.contains(&dest.port())`.
             return Destination.refuse(503, "self call: port " + dst.getPort()
-                    + " is one of this proxy's own ports");
+                    + " is one of this proxy's own ports (" + ownPorts.owner(dst.getPort()) + ")");
         }
         AppProtocol proto = workload.appProtocol(dst.getPort());
         return http.enforces(workload.ref(), proto, dst.getPort())

@@ -27,9 +27,28 @@ public final class OwnPorts {
     private final Set<Integer> ports = ConcurrentHashMap.newKeySet();
     /** Late-bound listeners: bound port to the addresses bound on it. */
     private final ConcurrentHashMap<Integer, Set<InetAddress>> lateBound = new ConcurrentHashMap<>();
+    /** What claimed a port of {@link #ports}: the first listener bound on it; absent for the fixed and declared ones. */
+    private final ConcurrentHashMap<Integer, InetSocketAddress> listenerOf = new ConcurrentHashMap<>();
 
     public OwnPorts() {
         ports.addAll(Set.of(15008, 15006, 15001, 15080));
+    }
+
+    /**
+     * Why {@code port} is one of the proxy's own, for a self call's refusal: a new-user pass read "one of this
+     * proxy's own ports" for an application port that a {@code --forward} listener on another address had
+     * claimed, and nothing said which. Never null.
+     */
+    public String owner(int port) {
+        InetSocketAddress l = listenerOf.get(port);
+        if (l != null) {
+            return "this proxy's listener on " + io.zerohop.hbone.internal.Authority.text(l) + " claims port " + port
+                    + " on every address, as ztunnel's illegal_ports do";
+        }
+        if (Set.of(15008, 15006, 15001, 15080).contains(port)) {
+            return "one of ztunnel's fixed ports, 15008, 15006, 15001 and 15080";
+        }
+        return ports.contains(port) ? "declared by the embedder (Mesh.addOwnPort)" : "a listener of this proxy on that address";
     }
 
     /**
@@ -51,6 +70,7 @@ public final class OwnPorts {
     public void addListener(InetSocketAddress requested, InetSocketAddress bound, boolean transparent) {
         if (transparent || requested.getPort() != 0) {
             add(bound.getPort());
+            listenerOf.putIfAbsent(bound.getPort(), bound);
         } else {
             lateBound.computeIfAbsent(bound.getPort(), p -> ConcurrentHashMap.newKeySet()).add(bound.getAddress());
         }

@@ -104,6 +104,22 @@ class InboundTest {
         assertThat(refusal(new InetSocketAddress(BACKEND_IP, 40125), BACKEND.identity()).status()).isEqualTo(503);
     }
 
+    /**
+     * A new-user pass: an application port that a {@code --forward} listener on another address had claimed was
+     * refused as "one of this proxy's own ports", and nothing said which listener. The reason names it.
+     */
+    @Test
+    @DisplayName("resolve: a self call's reason names the listener that claimed the port, or ztunnel's fixed ports")
+    void aSelfCallNamesWhatClaimedThePort() {
+        f.ownPorts.addListener(new InetSocketAddress(PartsFixture.ip("127.0.104.2"), 8080),
+                new InetSocketAddress(PartsFixture.ip("127.0.104.2"), 8080), false);
+        assertThat(refusal(new InetSocketAddress(BACKEND_IP, 8080), BACKEND.identity()).reason())
+                .isEqualTo("self call: port 8080 is one of this proxy's own ports (this proxy's listener on 127.0.104.2:8080"
+                        + " claims port 8080 on every address, as ztunnel's illegal_ports do)");
+        assertThat(refusal(new InetSocketAddress(BACKEND_IP, 15001), BACKEND.identity()).reason())
+                .endsWith("(one of ztunnel's fixed ports, 15008, 15006, 15001 and 15080)");
+    }
+
     @Test
     void aLocalWorkloadPortIsProxiedAndDecidedAtL4() {
         Destination d = inbound.resolve(backend8080, BACKEND.identity(), listener);
