@@ -109,7 +109,7 @@ class L7Http2Test {
     static void start() throws Exception {
         backendIp = InetAddress.getByName("127.0.0.2");
         nodeApp = new ProcessBuilder("node", resource("h2c-server.js"), "127.0.0.2").redirectErrorStream(true).start();
-        int h2Port = Integer.parseInt(new java.io.BufferedReader(new java.io.InputStreamReader(nodeApp.getInputStream())).readLine().trim());
+        int h2Port = Integer.parseInt(ChildProcess.firstLine(nodeApp).trim());
         h2AppPort = h2Port;
         grpcApp = NettyServerBuilder.forAddress(new InetSocketAddress(backendIp, 0)).addService(ServerServiceDefinition.builder("test.Echo")
                 .addMethod(ALLOWED, ServerCalls.asyncUnaryCall((req, obs) -> {
@@ -174,10 +174,7 @@ class L7Http2Test {
     }
 
     static String run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
-        return out;
+        return ChildProcess.run(cmd);
     }
 
     static final String XFCC = "xfcc=By=spiffe://cluster.local/ns/prod/sa/backend;URI=spiffe://cluster.local/ns/prod/sa/frontend";

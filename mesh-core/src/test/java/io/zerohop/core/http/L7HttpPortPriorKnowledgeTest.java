@@ -60,7 +60,7 @@ class L7HttpPortPriorKnowledgeTest {
     static void start() throws Exception {
         InetAddress backendIp = InetAddress.getByName("127.0.95.2");
         nodeApp = new ProcessBuilder("node", L7Http2Test.resource("h2c-server.js"), backendIp.getHostAddress()).redirectErrorStream(true).start();
-        int h2cPort = Integer.parseInt(new java.io.BufferedReader(new java.io.InputStreamReader(nodeApp.getInputStream())).readLine().trim());
+        int h2cPort = Integer.parseInt(ChildProcess.firstLine(nodeApp).trim());
         grpcApp = NettyServerBuilder.forAddress(new InetSocketAddress(backendIp, 0)).addService(ServerServiceDefinition.builder("test.Echo")
                 .addMethod(L7Http2Test.ALLOWED, ServerCalls.asyncUnaryCall((req, obs) -> {
                     obs.onNext(("echo " + new String(req, StandardCharsets.UTF_8)).getBytes(StandardCharsets.UTF_8));
