@@ -180,6 +180,53 @@ class L7Http2Test {
     static final String XFCC = "xfcc=By=spiffe://cluster.local/ns/prod/sa/backend;URI=spiffe://cluster.local/ns/prod/sa/frontend";
 
     /**
+     * A client that ends its h2 session cleanly (Node's {@code session.close()}: GOAWAY, then its socket's FIN, which
+     * the capture sends as the tunnel's END_STREAM) gets the tunnel's END_STREAM back, so the client's socket ends
+     * and the server's access line says {@code end=fin}, as ztunnel's copy ends an HBONE stream whose upstream
+     * ended (istio/ztunnel src/copy.rs {@code copy_bidirectional}: the write half's shutdown, src/proxy/h2.rs
+     * {@code poll_shutdown}, DATA with END_STREAM). Until 2 December the server closed the tunnel's channel instead,
+     * a RST_STREAM: {@code end=reset error="reset"}; sending END_STREAM from the pipeline's tail was failed by the
+     * inner h2 codec (a DATA frame with no stream), so the tunnel stayed half-open and this client never ended.
+     */
+    @Test
+    void aClientEndingItsSessionEndsTheTunnelCleanly() throws Exception {
+        try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+            String out = run("node", resource("h2-client.js"), Integer.toString(viaH2.getPort()), "/api/end");
+            assertThat(out).startsWith("200 GET /api/end ");
+            assertThat(err.awaitLine("access - inbound src=", " dst=127.0.0.2:" + h2AppPort + " ", " end="))
+                    .endsWith(" end=fin");
+        }
+    }
+
+    /**
+     * A client's reset is still one: the capture sends its TCP reset as RST_STREAM CONNECT_ERROR (DESIGN section 3),
+     * and the server's access line says {@code end=reset}, after the HTTP/2 connection was parsed (its SETTINGS answered).
+     */
+    @Test
+    void aClientsResetIsLoggedAsAReset() throws Exception {
+        try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr();
+                java.net.Socket s = new java.net.Socket(viaH2.getAddress(), viaH2.getPort())) {
+            s.getOutputStream().write(PREFACE_AND_SETTINGS);
+            // The server's SETTINGS frame header: the tunnel is open and its h2 connection parsed.
+            assertThat(s.getInputStream().readNBytes(9)[3]).as("frame type SETTINGS").isEqualTo((byte) 4);
+            s.setSoLinger(true, 0);
+            s.close();
+            assertThat(err.awaitLine("access - inbound src=", " dst=127.0.0.2:" + h2AppPort + " ", " end="))
+                    .contains(" end=reset");
+        }
+    }
+
+    /** The client preface and an empty SETTINGS frame (RFC 9113 section 3.4). */
+    static final byte[] PREFACE_AND_SETTINGS = concat("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII),
+            new byte[] {0, 0, 0, 4, 0, 0, 0, 0, 0});
+
+    static byte[] concat(byte[] a, byte[] b) {
+        byte[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
+    /**
      * One curl per request: curl 7.88 fails its second request on a reused h2c prior-knowledge
      * connection to Node's server even without zerohop in between ("Error in the HTTP2 framing layer").
      */

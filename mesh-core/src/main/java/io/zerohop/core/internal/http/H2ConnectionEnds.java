@@ -4,9 +4,12 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
+import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.zerohop.hbone.internal.TunnelCodec;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -79,10 +82,37 @@ final class H2ConnectionEnds {
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             if (evt instanceof ChannelInputShutdownEvent) {
-                ctx.close();
+                TunnelCodec tunnel = ctx.pipeline().get(TunnelCodec.class);
+                if (tunnel == null) {
+                    ctx.close();
+                } else {
+                    endTunnel(ctx, tunnel);
+                }
                 return;
             }
             ctx.fireUserEventTriggered(evt);
+        }
+
+        /**
+         * The client's h2 connection ended with its tunnel's END_STREAM: the tunnel is ended with END_STREAM too,
+         * and closes once both ends are sent, so both sides log a clean end. As ztunnel's copy_bidirectional
+         * (src/copy.rs) shuts the HBONE stream's write half once its upstream ended (src/proxy/h2.rs
+         * {@code poll_shutdown}: DATA with END_STREAM), where a close (RST_STREAM) logged {@code end=reset}. The
+         * END_STREAM is written from the h2 codec's context, so that it goes straight to the tunnel's codec: from the
+         * pipeline's tail the h2 codec took it for a frame of its own connection, with no stream, and failed it,
+         * so the tunnel stayed half-open and the client waited for its end for ever.
+         */
+        private static void endTunnel(ChannelHandlerContext ctx, TunnelCodec tunnel) {
+            ChannelHandlerContext h2 = ctx.pipeline().context(Http2FrameCodec.class);
+            if (tunnel.outputEnded() || h2 == null) {
+                ctx.close();
+                return;
+            }
+            h2.writeAndFlush(new DefaultHttp2DataFrame(true)).addListener(f -> {
+                if (!f.isSuccess()) {
+                    ctx.close();
+                }
+            });
         }
 
         @Override
