@@ -227,6 +227,53 @@ class L7Http2Test {
     }
 
     /**
+     * Envoy's {@code max_headers_count} (100 by default; istiod leaves it) on HTTP/2: its codec resets a stream whose
+     * header block has more fields, RST_STREAM INTERNAL_ERROR, before its connection manager or RBAC sees it
+     * (envoyproxy/envoy source/common/http/http2/codec_impl.cc {@code ConnectionImpl::saveHeader}, details
+     * {@code http2.too_many_headers}; test/common/http/http2/codec_impl_test.cc {@code ManyRequestHeadersInvokeResetStream}:
+     * the default pseudo-headers and 100 more reset, {@code ManyRequestHeadersAccepted}). Pseudo-header fields count
+     * (Node sends four: :method, :path, :scheme, :authority), crumbled cookie fields do not (they are joined apart,
+     * {@code StreamImpl::saveHeader}). Only the stream is reset: the session goes on. The request is logged and
+     * counted as HTTP/1's 431 is, with no decision, its reason, and no status ({@code response_code="0"}).
+     * Until 2 December such a request was decided and forwarded.
+     */
+    @Test
+    void anHttp2RequestOverEnvoysHeaderCountIsReset() throws Exception {
+        var before = meters.find("istio.requests").tag("response_code", "0").counter();
+        double was = before == null ? 0 : before.count();
+        try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+            String out = run("node", resource("h2-client.js"), Integer.toString(viaH2.getPort()),
+                    fields("/api/c100", 96, 0), fields("/api/c101", 97, 0), fields("/api/cookies", 96, 3), "/api/after");
+            List<String> lines = out.lines().toList();
+            assertThat(lines).as(out).hasSize(4);
+            assertThat(lines.get(0)).startsWith("200 GET /api/c100 " + XFCC);
+            assertThat(lines.get(1)).isEqualTo("reset Stream closed with error code NGHTTP2_INTERNAL_ERROR");
+            assertThat(lines.get(2)).startsWith("200 GET /api/cookies " + XFCC);
+            assertThat(lines.get(3)).startsWith("200 GET /api/after " + XFCC);
+            assertThat(err.awaitLine("access - inbound-http ", " path=\"/api/c101\" "))
+                    .contains(" method=GET path=\"/api/c101\" protocol=HTTP/2 status=- decision=- policy=\"-\" reason=\"HTTP/2 request"
+                            + " has 101 header fields, more than 100 (Envoy's max_headers_count)\" bytes_received=0 bytes_sent=0 ");
+        }
+        assertThat(meters.find("istio.requests").tag("response_code", "0").counter().count() - was).isEqualTo(1);
+    }
+
+    /** A header block for h2-client.js: {@code path}, {@code plain} more fields and {@code cookies} cookie fields. */
+    static String fields(String path, int plain, int cookies) {
+        StringBuilder b = new StringBuilder("{\":path\":\"").append(path).append('"');
+        for (int i = 0; i < plain; i++) {
+            b.append(",\"x-f-").append(i).append("\":\"v\"");
+        }
+        if (cookies > 0) {
+            b.append(",\"cookie\":[");
+            for (int i = 0; i < cookies; i++) {
+                b.append(i == 0 ? "" : ",").append("\"c").append(i).append("=1\"");
+            }
+            b.append(']');
+        }
+        return b.append('}').toString();
+    }
+
+    /**
      * One curl per request: curl 7.88 fails its second request on a reused h2c prior-knowledge
      * connection to Node's server even without zerohop in between ("Error in the HTTP2 framing layer").
      */

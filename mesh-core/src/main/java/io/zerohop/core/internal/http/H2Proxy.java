@@ -94,6 +94,8 @@ final class H2Proxy {
         private long requestBytes;
         private long responseBytes;
         private String grpcStatus = "";
+        /** What was wrong with a request refused before any policy decided it, or null. */
+        private String refusal;
 
         Downstream(Channel upstreamConnection, Conn conn, Authorizer authorizer, HttpObserver observer) {
             this.upstreamConnection = upstreamConnection;
@@ -135,6 +137,14 @@ final class H2Proxy {
             Http2Headers h = frame.headers();
             method = String.valueOf(h.method());
             path = String.valueOf(h.path());
+            refusal = H2HeaderCount.tooMany(h);
+            if (refusal != null) {
+                // Reset, as Envoy's HTTP/2 codec resets it before its connection manager sees it: no answer, no decision.
+                denied = true;
+                ctx.writeAndFlush(new DefaultHttp2ResetFrame(H2HeaderCount.RESET));
+                finish();
+                return;
+            }
             java.util.List<CharSequence> hosts = h.getAll(HOST);
             if (hosts.size() > 1) {
                 denied = true;
@@ -316,7 +326,7 @@ final class H2Proxy {
             }
             logged = true;
             observer.request(new HttpObserver.RequestLog(conn, method, path, status, System.nanoTime() - start, decision,
-                    requestBytes, responseBytes, "HTTP/2", grpcStatus));
+                    requestBytes, responseBytes, "HTTP/2", grpcStatus, refusal));
         }
 
         /** The upstream stream of this request: its frames go back downstream as new frames. */
