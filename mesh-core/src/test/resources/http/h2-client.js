@@ -1,11 +1,15 @@
 // Node's http2 client: several requests on one connection, printing "status body" per line in order (a stream the
 // server reset: "reset MESSAGE").
-// Usage: node h2-client.js PORT REQUEST... where a REQUEST is a path, "METHOD path", or a JSON object
+// Usage: node h2-client.js PORT REQUEST... [WAIT_END] where a REQUEST is a path, "METHOD path", or a JSON object
 // sent as the header block as it is (Node fills in :method and :scheme, and :authority only when neither
 // :authority nor host is given).
 const http2 = require('http2');
-const [port, ...paths] = process.argv.slice(2);
+const [port, ...args] = process.argv.slice(2);
+const waitEnd = args[args.length - 1] === 'WAIT_END';
+const paths = waitEnd ? args.slice(0, -1) : args;
 const session = http2.connect(`http://127.0.0.1:${port}`);
+// WAIT_END as the last argument: the server ends the connection, and the client waits for that instead of closing.
+if (waitEnd) session.on('close', () => console.log('session closed'));
 (async () => {
   for (const p of paths) {
     const raw = p.startsWith('{') ? JSON.parse(p) : null;
@@ -24,5 +28,5 @@ const session = http2.connect(`http://127.0.0.1:${port}`);
       req.end(method === 'POST' ? 'x'.repeat(100000) : undefined);
     });
   }
-  session.close();
+  if (!waitEnd) session.close();
 })().catch((e) => { console.error(e); process.exit(1); });

@@ -199,6 +199,24 @@ class L7Http2Test {
     }
 
     /**
+     * The application ending its connection (GOAWAY, then FIN, after its answer) ends the tunnel with END_STREAM once
+     * the answer is out; the client's side then ends (its socket's FIN, the tunnel's END_STREAM) and the server's
+     * access line says {@code end=fin}, as ztunnel ends an HBONE stream whose upstream ended (src/copy.rs
+     * {@code copy_bidirectional}). Until 2 December the tunnel's channel was closed, a RST_STREAM CANCEL that the
+     * client's side read as a clean end but the server logged as {@code end=reset}.
+     */
+    @Test
+    void theApplicationEndingItsConnectionEndsTheTunnelCleanly() throws Exception {
+        try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+            String out = run("node", resource("h2-client.js"), Integer.toString(viaH2.getPort()), "/api/bye", "WAIT_END");
+            assertThat(out.lines().toList()).as(out).hasSize(2).last().isEqualTo("session closed");
+            assertThat(out).startsWith("200 GET /api/bye ");
+            assertThat(err.awaitLine("access - inbound src=", " dst=127.0.0.2:" + h2AppPort + " ", " end="))
+                    .endsWith(" end=fin");
+        }
+    }
+
+    /**
      * A client's reset is still one: the capture sends its TCP reset as RST_STREAM CONNECT_ERROR (DESIGN section 3),
      * and the server's access line says {@code end=reset}, after the HTTP/2 connection was parsed (its SETTINGS answered).
      */

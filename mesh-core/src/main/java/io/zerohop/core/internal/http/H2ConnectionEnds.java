@@ -27,8 +27,8 @@ final class H2ConnectionEnds {
     private H2ConnectionEnds() {}
 
     /**
-     * The downstream connection's streams still open, so that the upstream connection's end closes
-     * the downstream connection only once every answer already received has been written. Closing it
+     * The downstream connection's streams still open, so that the upstream connection's end ends
+     * the downstream connection ({@link #end}) only once every answer already received has been written. Closing it
      * at once failed the DATA frames the HTTP/2 flow controller still held for a client whose window
      * was closed: Node's client read 32 of a 48 KiB answer as complete (H2ConnectionEndTest). Both
      * connections are on one event loop (HttpEnforcement connects the upstream on the downstream's).
@@ -50,7 +50,7 @@ final class H2ConnectionEnds {
             open++;
             stream.closeFuture().addListener(f -> {
                 if (--open == 0 && upstreamEnded) {
-                    downstream.close();
+                    end(downstream);
                 }
             });
         }
@@ -60,15 +60,39 @@ final class H2ConnectionEnds {
                 return;
             }
             upstreamEnded = true;
+            // Also bounds a tunnel's end: a client that never ends its side after our END_STREAM is closed.
+            ScheduledFuture<?> bound = downstream.eventLoop().schedule(() -> downstream.close(), TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            downstream.closeFuture().addListener(f -> bound.cancel(false));
             if (open == 0) {
-                downstream.close();
+                end(downstream);
                 return;
             }
             // No new streams (the codec names the last stream it accepted); the open ones finish first.
             downstream.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
-            ScheduledFuture<?> bound = downstream.eventLoop().schedule(() -> downstream.close(), TIMEOUT_SECONDS, TimeUnit.SECONDS);
-            downstream.closeFuture().addListener(f -> bound.cancel(false));
         }
+    }
+
+    /**
+     * Ends the downstream connection once nothing is left to send on it: a TCP connection is closed (a FIN); a tunnel
+     * gets END_STREAM and completes when the client's side ends too, as ztunnel's copy_bidirectional (src/copy.rs)
+     * shuts the HBONE stream's write half once its upstream ended (src/proxy/h2.rs {@code poll_shutdown}: DATA with
+     * END_STREAM). Closing a tunnel's channel instead sends RST_STREAM, which the server logged as {@code end=reset}.
+     * The END_STREAM is written from the h2 codec's context, straight to the tunnel's codec: from the pipeline's tail
+     * the h2 codec took it for a frame of its own connection, with no stream, and failed it, so the tunnel stayed
+     * half-open and the client waited for its end for ever.
+     */
+    static void end(Channel downstream) {
+        TunnelCodec tunnel = downstream.pipeline().get(TunnelCodec.class);
+        ChannelHandlerContext h2 = downstream.pipeline().context(Http2FrameCodec.class);
+        if (tunnel == null || tunnel.outputEnded() || h2 == null) {
+            downstream.close();
+            return;
+        }
+        h2.writeAndFlush(new DefaultHttp2DataFrame(true)).addListener(f -> {
+            if (!f.isSuccess()) {
+                downstream.close();
+            }
+        });
     }
 
     /** One connection ending: {@code ended} runs once (the other connection ends or drains). */
@@ -82,37 +106,11 @@ final class H2ConnectionEnds {
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             if (evt instanceof ChannelInputShutdownEvent) {
-                TunnelCodec tunnel = ctx.pipeline().get(TunnelCodec.class);
-                if (tunnel == null) {
-                    ctx.close();
-                } else {
-                    endTunnel(ctx, tunnel);
-                }
+                // The peer ended its side (a FIN; on the downstream tunnel, the client's END_STREAM).
+                end(ctx.channel());
                 return;
             }
             ctx.fireUserEventTriggered(evt);
-        }
-
-        /**
-         * The client's h2 connection ended with its tunnel's END_STREAM: the tunnel is ended with END_STREAM too,
-         * and closes once both ends are sent, so both sides log a clean end. As ztunnel's copy_bidirectional
-         * (src/copy.rs) shuts the HBONE stream's write half once its upstream ended (src/proxy/h2.rs
-         * {@code poll_shutdown}: DATA with END_STREAM), where a close (RST_STREAM) logged {@code end=reset}. The
-         * END_STREAM is written from the h2 codec's context, so that it goes straight to the tunnel's codec: from the
-         * pipeline's tail the h2 codec took it for a frame of its own connection, with no stream, and failed it,
-         * so the tunnel stayed half-open and the client waited for its end for ever.
-         */
-        private static void endTunnel(ChannelHandlerContext ctx, TunnelCodec tunnel) {
-            ChannelHandlerContext h2 = ctx.pipeline().context(Http2FrameCodec.class);
-            if (tunnel.outputEnded() || h2 == null) {
-                ctx.close();
-                return;
-            }
-            h2.writeAndFlush(new DefaultHttp2DataFrame(true)).addListener(f -> {
-                if (!f.isSuccess()) {
-                    ctx.close();
-                }
-            });
         }
 
         @Override
