@@ -1,14 +1,17 @@
 // Node's http2 client: several requests on one connection, printing "status body" per line in order (a stream the
 // server reset: "reset MESSAGE").
-// Usage: node h2-client.js PORT REQUEST... [WAIT_END] where a REQUEST is a path, "METHOD path", or a JSON object
+// Usage: node h2-client.js PORT REQUEST... [WAIT_END] [PRINT_PORT] where a REQUEST is a path, "METHOD path", or a JSON object
 // sent as the header block as it is (Node fills in :method and :scheme, and :authority only when neither
 // :authority nor host is given).
 const http2 = require('http2');
 const [port, ...args] = process.argv.slice(2);
-const waitEnd = args[args.length - 1] === 'WAIT_END';
-const paths = waitEnd ? args.slice(0, -1) : args;
+// WAIT_END: the server ends the connection, and the client waits for that instead of closing it ("session closed").
+// PRINT_PORT: the first line is "port N", the client socket's local port.
+const waitEnd = args.includes('WAIT_END');
+const printPort = args.includes('PRINT_PORT');
+const paths = args.filter((a) => a !== 'WAIT_END' && a !== 'PRINT_PORT');
 const session = http2.connect(`http://127.0.0.1:${port}`);
-// WAIT_END as the last argument: the server ends the connection, and the client waits for that instead of closing.
+if (printPort) session.on('connect', () => console.log(`port ${session.socket.localPort}`));
 if (waitEnd) session.on('close', () => console.log('session closed'));
 (async () => {
   for (const p of paths) {

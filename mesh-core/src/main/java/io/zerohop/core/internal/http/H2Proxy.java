@@ -17,6 +17,7 @@ import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2MultiplexCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.util.AsciiString;
@@ -70,7 +71,7 @@ final class H2Proxy {
                 drain.begin(ch);
                 ch.pipeline().addLast(new Downstream(upstream, conn, authorizer, observer));
             }
-        }).build());
+        }).initialSettings(Http2Settings.defaultSettings().maxHeaderListSize(H2HeaderCount.LIST_SIZE)).build());
         downstream.pipeline().addLast("zerohop-h2-end", new H2ConnectionEnds.ConnectionEnd(upstream::close));
     }
 
