@@ -4,6 +4,8 @@ const http2 = require('http2');
 const crypto = require('crypto');
 const server = http2.createServer();
 server.on('stream', (stream, headers) => {
+  // /api/rst: the application resets its connection (a TCP RST) instead of answering.
+  if (headers[':path'] === '/api/rst') { stream.session.socket.resetAndDestroy(); return; }
   const hash = crypto.createHash('sha256');
   let len = 0;
   stream.on('data', (c) => { len += c.length; hash.update(c); });

@@ -6,11 +6,13 @@ import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.zerohop.hbone.internal.TunnelCodec;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,11 +57,16 @@ final class H2ConnectionEnds {
             });
         }
 
-        void upstreamEnded() {
+        /** {@code reset}: the workload reset its connection (a TCP RST) rather than ending it. */
+        void upstreamEnded(boolean reset) {
             if (upstreamEnded) {
                 return;
             }
             upstreamEnded = true;
+            if (reset) {
+                abort(downstream);
+                return;
+            }
             // Also bounds a tunnel's end: a client that never ends its side after our END_STREAM is closed.
             ScheduledFuture<?> bound = downstream.eventLoop().schedule(() -> downstream.close(), TIMEOUT_SECONDS, TimeUnit.SECONDS);
             downstream.closeFuture().addListener(f -> bound.cancel(false));
@@ -95,11 +102,32 @@ final class H2ConnectionEnds {
         });
     }
 
-    /** One connection ending: {@code ended} runs once (the other connection ends or drains). */
-    static final class ConnectionEnd extends ChannelInboundHandlerAdapter {
-        private final Runnable ended;
+    /**
+     * The workload reset its connection: the downstream connection is reset at once, a tunnel with RST_STREAM
+     * CONNECT_ERROR (DESIGN section 3: a TCP reset is RST_STREAM CONNECT_ERROR, which the client's side turns back into
+     * a reset), a TCP connection with an RST. Written from the h2 codec's context as {@link #end}'s END_STREAM is.
+     */
+    static void abort(Channel downstream) {
+        TunnelCodec tunnel = downstream.pipeline().get(TunnelCodec.class);
+        ChannelHandlerContext h2 = downstream.pipeline().context(Http2FrameCodec.class);
+        if (tunnel != null && tunnel.rstReceived()) {
+            // The client reset it already; a RST_STREAM is never answered with one (RFC 9113 section 5.4.2).
+            downstream.close();
+            return;
+        }
+        if (tunnel == null || h2 == null) {
+            HttpEnforcement.reset(downstream);
+            return;
+        }
+        h2.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CONNECT_ERROR)).addListener(f -> downstream.close());
+    }
 
-        ConnectionEnd(Runnable ended) {
+    /** One connection ending: {@code ended} runs once (the other connection ends or drains), told whether it was reset. */
+    static final class ConnectionEnd extends ChannelInboundHandlerAdapter {
+        private final Consumer<Boolean> ended;
+        private boolean reset;
+
+        ConnectionEnd(Consumer<Boolean> ended) {
             this.ended = ended;
         }
 
@@ -115,13 +143,15 @@ final class H2ConnectionEnds {
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
-            ended.run();
+            ended.accept(reset);
             ctx.fireChannelInactive();
         }
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             log.debug("h2 connection {} failed", ctx.channel(), cause);
+            // A read that fails (the peer's RST) or an h2 connection error: an abort, not an end.
+            reset = true;
             ctx.close();
         }
     }

@@ -72,7 +72,7 @@ final class H2Proxy {
                 ch.pipeline().addLast(new Downstream(upstream, conn, authorizer, observer));
             }
         }).initialSettings(Http2Settings.defaultSettings().maxHeaderListSize(H2HeaderCount.LIST_SIZE)).build());
-        downstream.pipeline().addLast("zerohop-h2-end", new H2ConnectionEnds.ConnectionEnd(upstream::close));
+        downstream.pipeline().addLast("zerohop-h2-end", new H2ConnectionEnds.ConnectionEnd(reset -> upstream.close()));
     }
 
     /** One downstream stream (one request). */
