@@ -151,8 +151,9 @@ class L7HttpPortPriorKnowledgeTest {
     /**
      * What an HTTP/1-only application behind an {@code http} port makes of h2c: zerohop decides the request and
      * forwards it as h2c (no HTTP/2-to-HTTP/1.1 translation), the application cannot read the h2 preface, and the
-     * client gets no answer from it: its stream is reset (seen: curl's {@code (18)} with no status) or answered 503
-     * when the application's connection fails before the request's stream opens. Behind Istio's Envoy the inbound
+     * client gets no answer from it: the application's connection fails (an h2 protocol error, a reset), so the
+     * tunnel and the client's connection are reset (seen: curl's {@code (56)} with no status), or the request is
+     * answered 503 when that connection failed before the request's stream opened. Behind Istio's Envoy the inbound
      * cluster of an {@code http} port speaks HTTP/1.1 (istio/istio pilot/pkg/networking/core/cluster_builder.go
      * {@code setUpstreamProtocol}: HTTP/2 options only for {@code http2}/{@code grpc} ports, the downstream's protocol
      * only for undeclared ones), so this request would be translated and answered 200. A known difference (README).

@@ -122,10 +122,15 @@ final class H2ConnectionEnds {
         h2.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CONNECT_ERROR)).addListener(f -> downstream.close());
     }
 
-    /** One connection ending: {@code ended} runs once (the other connection ends or drains), told whether it was reset. */
+    /**
+     * One connection ending: {@code ended} runs once (the other connection ends or drains), told whether it was reset:
+     * closed without the peer's FIN first (a read or write that failed on the peer's RST, an h2 connection error).
+     */
     static final class ConnectionEnd extends ChannelInboundHandlerAdapter {
         private final Consumer<Boolean> ended;
         private boolean reset;
+        /** The peer's FIN came first (the connections allow half-closure): an end; closed without it, an abort. */
+        private boolean inputEnded;
 
         ConnectionEnd(Consumer<Boolean> ended) {
             this.ended = ended;
@@ -134,6 +139,7 @@ final class H2ConnectionEnds {
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             if (evt instanceof ChannelInputShutdownEvent) {
+                inputEnded = true;
                 // The peer ended its side (a FIN; on the downstream tunnel, the client's END_STREAM).
                 end(ctx.channel());
                 return;
@@ -143,7 +149,8 @@ final class H2ConnectionEnds {
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
-            ended.accept(reset);
+            // A reset can also close the channel with no exception (a write that fails on it closes it at once).
+            ended.accept(reset || !inputEnded);
             ctx.fireChannelInactive();
         }
 
