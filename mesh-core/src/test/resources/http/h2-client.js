@@ -1,10 +1,18 @@
-// Node's http2 client: several requests on one connection, printing "status body" per line in order.
-// Usage: node h2-client.js PORT REQUEST... where a REQUEST is a path, "METHOD path", or a JSON object
+// Node's http2 client: several requests on one connection, printing "status body" per line in order (a stream the
+// server reset: "reset MESSAGE").
+// Usage: node h2-client.js PORT REQUEST... [WAIT_END] [PRINT_PORT] where a REQUEST is a path, "METHOD path", or a JSON object
 // sent as the header block as it is (Node fills in :method and :scheme, and :authority only when neither
 // :authority nor host is given).
 const http2 = require('http2');
-const [port, ...paths] = process.argv.slice(2);
+const [port, ...args] = process.argv.slice(2);
+// WAIT_END: the server ends the connection, and the client waits for that instead of closing it ("session closed").
+// PRINT_PORT: the first line is "port N", the client socket's local port.
+const waitEnd = args.includes('WAIT_END');
+const printPort = args.includes('PRINT_PORT');
+const paths = args.filter((a) => a !== 'WAIT_END' && a !== 'PRINT_PORT');
 const session = http2.connect(`http://127.0.0.1:${port}`);
+if (printPort) session.on('connect', () => console.log(`port ${session.socket.localPort}`));
+if (waitEnd) session.on('close', () => console.log('session closed'));
 (async () => {
   for (const p of paths) {
     const raw = p.startsWith('{') ? JSON.parse(p) : null;
@@ -16,9 +24,12 @@ const session = http2.connect(`http://127.0.0.1:${port}`);
       req.setEncoding('utf8');
       req.on('data', (d) => { body += d; });
       req.on('end', () => { console.log(`${status} ${body}`); resolve(); });
-      req.on('error', reject);
+      // A stream reset is one request's answer; any other error ends the client.
+      req.on('error', (e) => {
+        if (e.code === 'ERR_HTTP2_STREAM_ERROR') { console.log(`reset ${e.message}`); resolve(); } else { reject(e); }
+      });
       req.end(method === 'POST' ? 'x'.repeat(100000) : undefined);
     });
   }
-  session.close();
+  if (!waitEnd) session.close();
 })().catch((e) => { console.error(e); process.exit(1); });

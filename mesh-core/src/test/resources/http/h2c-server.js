@@ -4,12 +4,17 @@ const http2 = require('http2');
 const crypto = require('crypto');
 const server = http2.createServer();
 server.on('stream', (stream, headers) => {
+  // /api/rst: the application resets its connection (a TCP RST) instead of answering.
+  if (headers[':path'] === '/api/rst') { stream.session.socket.resetAndDestroy(); return; }
   const hash = crypto.createHash('sha256');
   let len = 0;
   stream.on('data', (c) => { len += c.length; hash.update(c); });
   stream.on('end', () => {
     stream.respond({ ':status': 200, 'content-type': 'text/plain' });
-    stream.end(`${headers[':method']} ${headers[':path']} xfcc=${headers['x-forwarded-client-cert']} len=${len} sha=${hash.digest('hex')} authority=${headers[':authority']} host=${headers['host']}`);
+    const session = stream.session;
+    // /api/bye: the application ends its connection after this answer (GOAWAY, then FIN).
+    stream.end(`${headers[':method']} ${headers[':path']} xfcc=${headers['x-forwarded-client-cert']} len=${len} sha=${hash.digest('hex')} authority=${headers[':authority']} host=${headers['host']}`,
+      () => { if (headers[':path'] === '/api/bye') session.close(); });
   });
 });
 server.listen(0, process.argv[2], () => console.log(server.address().port));

@@ -90,7 +90,7 @@ class L7EnforcementTest {
         int autoPort = autoApp.getAddress().getPort();
         int embeddedPort = 7070;
         nodeApp = new ProcessBuilder("node", resource("h1-upgrade-server.js"), "127.0.0.2").redirectErrorStream(true).start();
-        int nodePort = Integer.parseInt(new java.io.BufferedReader(new java.io.InputStreamReader(nodeApp.getInputStream())).readLine().trim());
+        int nodePort = Integer.parseInt(ChildProcess.firstLine(nodeApp).trim());
         Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
                 List.of(InetAddress.getByName("127.0.0.3")), Workload.Protocol.HBONE, null, "cluster.local");
         Workload legacy = new Workload("legacy", "old", "old", Map.of("app", "old"),
@@ -207,10 +207,7 @@ class L7EnforcementTest {
     static List<String> curl(String... args) throws Exception {
         List<String> cmd = new java.util.ArrayList<>(List.of("curl", "-sS", "--max-time", "20"));
         cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
-        return List.of(out, Integer.toString(p.exitValue()));
+        return List.of(ChildProcess.runWithExit(cmd.toArray(String[]::new)));
     }
 
     @Test
@@ -416,10 +413,8 @@ class L7EnforcementTest {
 
     @Test
     void nodeHttpClientKeepAliveMixesAllowedAndDenied() throws Exception {
-        Process p = new ProcessBuilder("node", resource("h1-client.js"), Integer.toString(viaFrontend.getPort()),
-                "/api/k1", "/k2", "/api/k3").redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+        String out = ChildProcess.run("node", resource("h1-client.js"), Integer.toString(viaFrontend.getPort()),
+                "/api/k1", "/k2", "/api/k3");
         List<String> lines = out.lines().toList();
         assertThat(lines).hasSize(4);
         assertThat(lines.get(0)).startsWith("200 GET /api/k1 xfcc=By=spiffe://cluster.local/ns/prod/sa/backend;");

@@ -109,7 +109,7 @@ class L7Http2Test {
     static void start() throws Exception {
         backendIp = InetAddress.getByName("127.0.0.2");
         nodeApp = new ProcessBuilder("node", resource("h2c-server.js"), "127.0.0.2").redirectErrorStream(true).start();
-        int h2Port = Integer.parseInt(new java.io.BufferedReader(new java.io.InputStreamReader(nodeApp.getInputStream())).readLine().trim());
+        int h2Port = Integer.parseInt(ChildProcess.firstLine(nodeApp).trim());
         h2AppPort = h2Port;
         grpcApp = NettyServerBuilder.forAddress(new InetSocketAddress(backendIp, 0)).addService(ServerServiceDefinition.builder("test.Echo")
                 .addMethod(ALLOWED, ServerCalls.asyncUnaryCall((req, obs) -> {
@@ -174,13 +174,173 @@ class L7Http2Test {
     }
 
     static String run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
-        return out;
+        return ChildProcess.run(cmd);
     }
 
     static final String XFCC = "xfcc=By=spiffe://cluster.local/ns/prod/sa/backend;URI=spiffe://cluster.local/ns/prod/sa/frontend";
+
+    /**
+     * A client that ends its h2 session cleanly (Node's {@code session.close()}: GOAWAY, then its socket's FIN, which
+     * the capture sends as the tunnel's END_STREAM) gets the tunnel's END_STREAM back, so the client's socket ends
+     * and the server's access line says {@code end=fin}, as ztunnel's copy ends an HBONE stream whose upstream
+     * ended (istio/ztunnel src/copy.rs {@code copy_bidirectional}: the write half's shutdown, src/proxy/h2.rs
+     * {@code poll_shutdown}, DATA with END_STREAM). Until 2 December the server closed the tunnel's channel instead,
+     * a RST_STREAM: {@code end=reset error="reset"}; sending END_STREAM from the pipeline's tail was failed by the
+     * inner h2 codec (a DATA frame with no stream), so the tunnel stayed half-open and this client never ended.
+     */
+    @Test
+    void aClientEndingItsSessionEndsTheTunnelCleanly() throws Exception {
+        try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+            List<String> out = run("node", resource("h2-client.js"), Integer.toString(viaH2.getPort()), "/api/end", "PRINT_PORT")
+                    .lines().toList();
+            assertThat(out).hasSize(2);
+            assertThat(out.get(1)).startsWith("200 GET /api/end ");
+            assertThat(serverLine(err, out.get(0))).endsWith(" end=fin");
+        }
+    }
+
+    /**
+     * The application ending its connection (GOAWAY, then FIN, after its answer) ends the tunnel with END_STREAM once
+     * the answer is out; the client's side then ends (its socket's FIN, the tunnel's END_STREAM) and the server's
+     * access line says {@code end=fin}, as ztunnel ends an HBONE stream whose upstream ended (src/copy.rs
+     * {@code copy_bidirectional}). Until 2 December the tunnel's channel was closed, a RST_STREAM CANCEL that the
+     * client's side read as a clean end but the server logged as {@code end=reset}.
+     */
+    @Test
+    void theApplicationEndingItsConnectionEndsTheTunnelCleanly() throws Exception {
+        try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+            List<String> out = run("node", resource("h2-client.js"), Integer.toString(viaH2.getPort()), "/api/bye", "WAIT_END",
+                    "PRINT_PORT").lines().toList();
+            assertThat(out).hasSize(3);
+            assertThat(out.get(1)).startsWith("200 GET /api/bye ");
+            assertThat(out.get(2)).isEqualTo("session closed");
+            assertThat(serverLine(err, out.get(0))).endsWith(" end=fin");
+        }
+    }
+
+    /**
+     * The application resetting its connection (a TCP RST) resets the tunnel, RST_STREAM CONNECT_ERROR (DESIGN section
+     * 3), which the client's node proxy turns back into a TCP reset: both access lines say {@code end=reset}. Without this, the END_STREAM that ends the tunnel after the application's clean
+     * end also followed its reset (and before that a RST_STREAM CANCEL, which the client's side reads as a clean end).
+     */
+    @Test
+    void theApplicationResettingItsConnectionResetsTheTunnel() throws Exception {
+        try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+            List<String> out = run("node", resource("h2-client.js"), Integer.toString(viaH2.getPort()), "/api/rst", "PRINT_PORT")
+                    .lines().toList();
+            assertThat(out.get(0)).startsWith("port ");
+            // Node's view races: the request's own stream is cancelled first (no response), then the socket is reset.
+            assertThat(String.join("\n", out)).doesNotContain("200 GET /api/rst");
+            assertThat(serverLine(err, out.get(0))).contains(" end=reset");
+            assertThat(err.awaitLine("access - outbound src=127.0.0.1:" + out.get(0).substring(5) + " ", " end="))
+                    .contains(" end=reset");
+        }
+    }
+
+    /**
+     * A client's reset is still one: the capture sends its TCP reset as RST_STREAM CONNECT_ERROR (DESIGN section 3),
+     * and the server's access line says {@code end=reset}, after the HTTP/2 connection was parsed (its SETTINGS answered).
+     */
+    @Test
+    void aClientsResetIsLoggedAsAReset() throws Exception {
+        try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr();
+                java.net.Socket s = new java.net.Socket(viaH2.getAddress(), viaH2.getPort())) {
+            s.getOutputStream().write(PREFACE_AND_SETTINGS);
+            // The server's SETTINGS frame header: the tunnel is open and its h2 connection parsed.
+            assertThat(s.getInputStream().readNBytes(9)[3]).as("frame type SETTINGS").isEqualTo((byte) 4);
+            s.setSoLinger(true, 0);
+            s.close();
+            assertThat(serverLine(err, "port " + s.getLocalPort())).contains(" end=reset");
+        }
+    }
+
+    /**
+     * The server's access line for the tunnel of the client whose local port {@code portLine} ({@code port N}) gives:
+     * the node proxy names it as {@code forwarded_for}, so another test's late line is never taken for it.
+     */
+    static String serverLine(io.zerohop.testing.CapturedStderr err, String portLine) throws InterruptedException {
+        assertThat(portLine).startsWith("port ");
+        return err.awaitLine("access - inbound src=", " forwarded_for=127.0.0.1:" + portLine.substring(5) + " ",
+                " dst=127.0.0.2:" + h2AppPort + " ", " end=");
+    }
+
+    /** The client preface and an empty SETTINGS frame (RFC 9113 section 3.4). */
+    static final byte[] PREFACE_AND_SETTINGS = concat("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII),
+            new byte[] {0, 0, 0, 4, 0, 0, 0, 0, 0});
+
+    static byte[] concat(byte[] a, byte[] b) {
+        byte[] r = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, r, a.length, b.length);
+        return r;
+    }
+
+    /**
+     * Envoy's {@code max_headers_count} (100 by default; istiod leaves it) on HTTP/2: its codec resets a stream whose
+     * header block has more fields, RST_STREAM INTERNAL_ERROR, before its connection manager or RBAC sees it
+     * (envoyproxy/envoy source/common/http/http2/codec_impl.cc {@code ConnectionImpl::saveHeader}, details
+     * {@code http2.too_many_headers}; test/common/http/http2/codec_impl_test.cc {@code ManyRequestHeadersInvokeResetStream}:
+     * the default pseudo-headers and 100 more reset, {@code ManyRequestHeadersAccepted}). Pseudo-header fields count
+     * (Node sends four: :method, :path, :scheme, :authority), crumbled cookie fields do not (they are joined apart,
+     * {@code StreamImpl::saveHeader}). Only the stream is reset: the session goes on. The request is logged and
+     * counted as HTTP/1's 431 is, with no decision, its reason, and no status ({@code response_code="0"}).
+     * Until 2 December such a request was decided and forwarded.
+     */
+    @Test
+    void anHttp2RequestOverEnvoysHeaderCountIsReset() throws Exception {
+        var before = meters.find("istio.requests").tag("response_code", "0").counter();
+        double was = before == null ? 0 : before.count();
+        try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+            String out = run("node", resource("h2-client.js"), Integer.toString(viaH2.getPort()),
+                    fields("/api/c100", 96, 0), fields("/api/c101", 97, 0), fields("/api/cookies", 96, 3), "/api/after");
+            List<String> lines = out.lines().toList();
+            assertThat(lines).as(out).hasSize(4);
+            assertThat(lines.get(0)).startsWith("200 GET /api/c100 " + XFCC);
+            assertThat(lines.get(1)).isEqualTo("reset Stream closed with error code NGHTTP2_INTERNAL_ERROR");
+            assertThat(lines.get(2)).startsWith("200 GET /api/cookies " + XFCC);
+            assertThat(lines.get(3)).startsWith("200 GET /api/after " + XFCC);
+            assertThat(err.awaitLine("access - inbound-http ", " path=\"/api/c101\" "))
+                    .contains(" method=GET path=\"/api/c101\" protocol=HTTP/2 status=- decision=- policy=\"-\" reason=\"HTTP/2 request"
+                            + " has 101 header fields, more than 100 (Envoy's max_headers_count)\" bytes_received=0 bytes_sent=0 ");
+        }
+        assertThat(meters.find("istio.requests").tag("response_code", "0").counter().count() - was).isEqualTo(1);
+    }
+
+    /**
+     * Envoy's {@code max_request_headers_kb} (60) on HTTP/2: a 10,000-byte header goes through, as through Envoy (and
+     * as on HTTP/1 here); one over 60 KiB of names and values resets the stream as too many fields do (same
+     * {@code saveHeader} check). Until 2 December the first got 431 from Netty's HTTP/2 codec (its default 8 KiB
+     * header list), and the second too.
+     */
+    @Test
+    void anHttp2RequestIsHeldToEnvoysHeaderBytes() throws Exception {
+        String base = "http://127.0.0.1:" + viaH2.getPort();
+        assertThat(run("curl", "-sS", "--max-time", "20", "--http2-prior-knowledge", "-H", "x-big: " + "a".repeat(10_000),
+                "-w", " [%{http_version} %{http_code}]", base + "/api/big")).startsWith("GET /api/big " + XFCC).endsWith("[2 200]");
+        try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+            String[] r = ChildProcess.runWithExit("curl", "-sS", "--max-time", "20", "--http2-prior-knowledge", "-H",
+                    "x-big: " + "a".repeat(61 * 1024), "-w", " [%{http_code}]", base + "/api/huge");
+            assertThat(r[0]).contains("INTERNAL_ERROR").endsWith("[000]");
+            // 62,464 bytes of x-big and its value, the pseudo-headers' and curl's (the authority's port varies).
+            assertThat(err.awaitLine("access - inbound-http ", " path=\"/api/huge\" ")).contains(" status=- decision=- policy=\"-\"")
+                    .containsPattern(" reason=\"HTTP/2 request headers have 62[5-9]\\d\\d bytes, more than 61440 \\(Envoy's max_request_headers_kb\\)\" ");
+        }
+    }
+
+    /** A header block for h2-client.js: {@code path}, {@code plain} more fields and {@code cookies} cookie fields. */
+    static String fields(String path, int plain, int cookies) {
+        StringBuilder b = new StringBuilder("{\":path\":\"").append(path).append('"');
+        for (int i = 0; i < plain; i++) {
+            b.append(",\"x-f-").append(i).append("\":\"v\"");
+        }
+        if (cookies > 0) {
+            b.append(",\"cookie\":[");
+            for (int i = 0; i < cookies; i++) {
+                b.append(i == 0 ? "" : ",").append("\"c").append(i).append("=1\"");
+            }
+            b.append(']');
+        }
+        return b.append('}').toString();
+    }
 
     /**
      * One curl per request: curl 7.88 fails its second request on a reused h2c prior-knowledge

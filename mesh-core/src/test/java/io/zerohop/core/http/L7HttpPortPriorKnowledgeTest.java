@@ -60,7 +60,7 @@ class L7HttpPortPriorKnowledgeTest {
     static void start() throws Exception {
         InetAddress backendIp = InetAddress.getByName("127.0.95.2");
         nodeApp = new ProcessBuilder("node", L7Http2Test.resource("h2c-server.js"), backendIp.getHostAddress()).redirectErrorStream(true).start();
-        int h2cPort = Integer.parseInt(new java.io.BufferedReader(new java.io.InputStreamReader(nodeApp.getInputStream())).readLine().trim());
+        int h2cPort = Integer.parseInt(ChildProcess.firstLine(nodeApp).trim());
         grpcApp = NettyServerBuilder.forAddress(new InetSocketAddress(backendIp, 0)).addService(ServerServiceDefinition.builder("test.Echo")
                 .addMethod(L7Http2Test.ALLOWED, ServerCalls.asyncUnaryCall((req, obs) -> {
                     obs.onNext(("echo " + new String(req, StandardCharsets.UTF_8)).getBytes(StandardCharsets.UTF_8));
@@ -146,5 +146,26 @@ class L7HttpPortPriorKnowledgeTest {
                 base + "/admin")).isEqualTo("RBAC: access denied [1.1 403]");
         assertThat(L7Http2Test.run("curl", "-sS", "--max-time", "20", "--http1.0", "-o", "/dev/null", "-w", "%{http_code}",
                 base + "/api/c")).isEqualTo("426");
+    }
+
+    /**
+     * What an HTTP/1-only application behind an {@code http} port makes of h2c: zerohop decides the request and
+     * forwards it as h2c (no HTTP/2-to-HTTP/1.1 translation), the application cannot read the h2 preface, and the
+     * client gets no answer from it: the application's connection fails (an h2 protocol error, a reset), so the
+     * tunnel and the client's connection are reset (seen: curl's {@code (56)} with no status), or the request is
+     * answered 503 when that connection failed before the request's stream opened. Behind Istio's Envoy the inbound
+     * cluster of an {@code http} port speaks HTTP/1.1 (istio/istio pilot/pkg/networking/core/cluster_builder.go
+     * {@code setUpstreamProtocol}: HTTP/2 options only for {@code http2}/{@code grpc} ports, the downstream's protocol
+     * only for undeclared ones), so this request would be translated and answered 200. A known difference (README).
+     */
+    @Test
+    void h2cToAnHttp1OnlyApplicationGetsNoAnswerFromIt() throws Exception {
+        try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+            String out = L7Http2Test.run("curl", "-sS", "--max-time", "20", "--http2-prior-knowledge", "-w", " [%{http_code}]",
+                    "http://127.0.0.1:" + viaH1.getPort() + "/api/h1only");
+            assertThat(out).doesNotContain("h1 GET").matches("(?s).*\\[(000|503)\\]$");
+            assertThat(err.awaitLine("access - inbound-http ", " path=\"/api/h1only\" ")).contains(" protocol=HTTP/2 ")
+                    .contains(" decision=allow ").containsPattern(" status=(-|503) ");
+        }
     }
 }

@@ -4,10 +4,15 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
+import io.netty.handler.codec.http2.DefaultHttp2DataFrame;
 import io.netty.handler.codec.http2.DefaultHttp2GoAwayFrame;
+import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
+import io.netty.handler.codec.http2.Http2FrameCodec;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.zerohop.hbone.internal.TunnelCodec;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -24,8 +29,8 @@ final class H2ConnectionEnds {
     private H2ConnectionEnds() {}
 
     /**
-     * The downstream connection's streams still open, so that the upstream connection's end closes
-     * the downstream connection only once every answer already received has been written. Closing it
+     * The downstream connection's streams still open, so that the upstream connection's end ends
+     * the downstream connection ({@link #end}) only once every answer already received has been written. Closing it
      * at once failed the DATA frames the HTTP/2 flow controller still held for a client whose window
      * was closed: Node's client read 32 of a 48 KiB answer as complete (H2ConnectionEndTest). Both
      * connections are on one event loop (HttpEnforcement connects the upstream on the downstream's).
@@ -47,39 +52,96 @@ final class H2ConnectionEnds {
             open++;
             stream.closeFuture().addListener(f -> {
                 if (--open == 0 && upstreamEnded) {
-                    downstream.close();
+                    end(downstream);
                 }
             });
         }
 
-        void upstreamEnded() {
+        /** {@code reset}: the workload reset its connection (a TCP RST) rather than ending it. */
+        void upstreamEnded(boolean reset) {
             if (upstreamEnded) {
                 return;
             }
             upstreamEnded = true;
+            if (reset) {
+                abort(downstream);
+                return;
+            }
+            // Also bounds a tunnel's end: a client that never ends its side after our END_STREAM is closed.
+            ScheduledFuture<?> bound = downstream.eventLoop().schedule(() -> downstream.close(), TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            downstream.closeFuture().addListener(f -> bound.cancel(false));
             if (open == 0) {
-                downstream.close();
+                end(downstream);
                 return;
             }
             // No new streams (the codec names the last stream it accepted); the open ones finish first.
             downstream.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.NO_ERROR));
-            ScheduledFuture<?> bound = downstream.eventLoop().schedule(() -> downstream.close(), TIMEOUT_SECONDS, TimeUnit.SECONDS);
-            downstream.closeFuture().addListener(f -> bound.cancel(false));
         }
     }
 
-    /** One connection ending: {@code ended} runs once (the other connection ends or drains). */
-    static final class ConnectionEnd extends ChannelInboundHandlerAdapter {
-        private final Runnable ended;
+    /**
+     * Ends the downstream connection once nothing is left to send on it: a TCP connection is closed (a FIN); a tunnel
+     * gets END_STREAM and completes when the client's side ends too, as ztunnel's copy_bidirectional (src/copy.rs)
+     * shuts the HBONE stream's write half once its upstream ended (src/proxy/h2.rs {@code poll_shutdown}: DATA with
+     * END_STREAM). Closing a tunnel's channel instead sends RST_STREAM, which the server logged as {@code end=reset}.
+     * The END_STREAM is written from the h2 codec's context, straight to the tunnel's codec: from the pipeline's tail
+     * the h2 codec took it for a frame of its own connection, with no stream, and failed it, so the tunnel stayed
+     * half-open and the client waited for its end for ever.
+     */
+    static void end(Channel downstream) {
+        TunnelCodec tunnel = downstream.pipeline().get(TunnelCodec.class);
+        ChannelHandlerContext h2 = downstream.pipeline().context(Http2FrameCodec.class);
+        if (tunnel == null || tunnel.outputEnded() || h2 == null) {
+            downstream.close();
+            return;
+        }
+        h2.writeAndFlush(new DefaultHttp2DataFrame(true)).addListener(f -> {
+            if (!f.isSuccess()) {
+                downstream.close();
+            }
+        });
+    }
 
-        ConnectionEnd(Runnable ended) {
+    /**
+     * The workload reset its connection: the downstream connection is reset at once, a tunnel with RST_STREAM
+     * CONNECT_ERROR (DESIGN section 3: a TCP reset is RST_STREAM CONNECT_ERROR, which the client's side turns back into
+     * a reset), a TCP connection with an RST. Written from the h2 codec's context as {@link #end}'s END_STREAM is.
+     */
+    static void abort(Channel downstream) {
+        TunnelCodec tunnel = downstream.pipeline().get(TunnelCodec.class);
+        ChannelHandlerContext h2 = downstream.pipeline().context(Http2FrameCodec.class);
+        if (tunnel != null && tunnel.rstReceived()) {
+            // The client reset it already; a RST_STREAM is never answered with one (RFC 9113 section 5.4.2).
+            downstream.close();
+            return;
+        }
+        if (tunnel == null || h2 == null) {
+            HttpEnforcement.reset(downstream);
+            return;
+        }
+        h2.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CONNECT_ERROR)).addListener(f -> downstream.close());
+    }
+
+    /**
+     * One connection ending: {@code ended} runs once (the other connection ends or drains), told whether it was reset:
+     * closed without the peer's FIN first (a read or write that failed on the peer's RST, an h2 connection error).
+     */
+    static final class ConnectionEnd extends ChannelInboundHandlerAdapter {
+        private final Consumer<Boolean> ended;
+        private boolean reset;
+        /** The peer's FIN came first (the connections allow half-closure): an end; closed without it, an abort. */
+        private boolean inputEnded;
+
+        ConnectionEnd(Consumer<Boolean> ended) {
             this.ended = ended;
         }
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
             if (evt instanceof ChannelInputShutdownEvent) {
-                ctx.close();
+                inputEnded = true;
+                // The peer ended its side (a FIN; on the downstream tunnel, the client's END_STREAM).
+                end(ctx.channel());
                 return;
             }
             ctx.fireUserEventTriggered(evt);
@@ -87,13 +149,16 @@ final class H2ConnectionEnds {
 
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
-            ended.run();
+            // A reset can also close the channel with no exception (a write that fails on it closes it at once).
+            ended.accept(reset || !inputEnded);
             ctx.fireChannelInactive();
         }
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             log.debug("h2 connection {} failed", ctx.channel(), cause);
+            // A read that fails (the peer's RST) or an h2 connection error: an abort, not an end.
+            reset = true;
             ctx.close();
         }
     }

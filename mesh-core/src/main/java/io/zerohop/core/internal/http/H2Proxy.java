@@ -17,6 +17,7 @@ import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2MultiplexCodecBuilder;
 import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2ResetFrame;
+import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
 import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.util.AsciiString;
@@ -70,8 +71,8 @@ final class H2Proxy {
                 drain.begin(ch);
                 ch.pipeline().addLast(new Downstream(upstream, conn, authorizer, observer));
             }
-        }).build());
-        downstream.pipeline().addLast("zerohop-h2-end", new H2ConnectionEnds.ConnectionEnd(upstream::close));
+        }).initialSettings(Http2Settings.defaultSettings().maxHeaderListSize(H2HeaderCount.LIST_SIZE)).build());
+        downstream.pipeline().addLast("zerohop-h2-end", new H2ConnectionEnds.ConnectionEnd(reset -> upstream.close()));
     }
 
     /** One downstream stream (one request). */
@@ -94,6 +95,8 @@ final class H2Proxy {
         private long requestBytes;
         private long responseBytes;
         private String grpcStatus = "";
+        /** What was wrong with a request refused before any policy decided it, or null. */
+        private String refusal;
 
         Downstream(Channel upstreamConnection, Conn conn, Authorizer authorizer, HttpObserver observer) {
             this.upstreamConnection = upstreamConnection;
@@ -135,6 +138,14 @@ final class H2Proxy {
             Http2Headers h = frame.headers();
             method = String.valueOf(h.method());
             path = String.valueOf(h.path());
+            refusal = H2HeaderCount.tooMany(h);
+            if (refusal != null) {
+                // Reset, as Envoy's HTTP/2 codec resets it before its connection manager sees it: no answer, no decision.
+                denied = true;
+                ctx.writeAndFlush(new DefaultHttp2ResetFrame(H2HeaderCount.RESET));
+                finish();
+                return;
+            }
             java.util.List<CharSequence> hosts = h.getAll(HOST);
             if (hosts.size() > 1) {
                 denied = true;
@@ -316,7 +327,7 @@ final class H2Proxy {
             }
             logged = true;
             observer.request(new HttpObserver.RequestLog(conn, method, path, status, System.nanoTime() - start, decision,
-                    requestBytes, responseBytes, "HTTP/2", grpcStatus));
+                    requestBytes, responseBytes, "HTTP/2", grpcStatus, refusal));
         }
 
         /** The upstream stream of this request: its frames go back downstream as new frames. */
