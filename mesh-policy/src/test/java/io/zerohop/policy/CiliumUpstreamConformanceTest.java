@@ -44,6 +44,7 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
         selectors();
         unknownLabels();
         defaultDeny();
+        l7WithoutDefaultDeny();
         clusterLabel();
         labelValues();
         identityLabels();
@@ -366,6 +367,83 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
                 r().source(null), false, "prod/c");
         T.decide(s, "ingressDeny on the cluster label: an outside peer is no endpoint of the cluster", denyCluster,
                 r().plaintext().source(null), true, "prod/c");
+    }
+
+    /**
+     * cilium/cilium Documentation/security/policy/intro.rst (section "Policy Enforcement Modes" ... the note after the
+     * EnableDefaultDeny example): "EnableDefaultDeny does not apply to layer-7 policy. Adding a layer-7 rule that does not
+     * include a layer-7 allow-all will cause drops, even when default-deny is explicitly disabled." pkg/policy/repository.go
+     * computePolicyEnforcementAndRules: with only default-allow rules selecting an endpoint Cilium synthesizes a wildcard
+     * allow rule (fromEntities: [all], no ports) "because rules may have additional effects such as enabling L7 proxy".
+     * Until 2 December zerohop let every request through such a policy ("no policy selects the destination").
+     */
+    static void l7WithoutDefaultDeny() {
+        String s = "cilium/cilium Documentation/security/policy/intro.rst (EnableDefaultDeny note) + pkg/policy/repository.go"
+                + " (computePolicyEnforcementAndRules, wildcardRule)";
+        // The tester's input (/tmp/nu16/t/edd), as written.
+        String edd = "apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata:\n  name: l7-no-default-deny\n"
+                + "spec:\n  endpointSelector:\n    matchLabels:\n      app: service\n  enableDefaultDeny:\n    ingress: false\n"
+                + "  ingress:\n  - fromEndpoints:\n    - matchLabels:\n        env: prod\n    toPorts:\n    - ports:\n"
+                + "      - port: \"80\"\n        protocol: TCP\n      rules:\n        http:\n        - method: \"GET\"\n"
+                + "          path: \"/public\"\n";
+        T.decide(s, "default deny off: POST /x from env=prod on 80 is denied by the L7 rule (was: allowed, no policy)", edd,
+                eddPeer("prod").http("POST", "/x"), false, "l7-no-default-deny");
+        T.decide(s, "default deny off: DELETE /public from env=prod on 80 is denied", edd, eddPeer("prod").http("DELETE", "/public"),
+                false, "l7-no-default-deny");
+        T.decide(s, "default deny off: GET /public from env=prod on 80 is allowed by the rule", edd,
+                eddPeer("prod").http("GET", "/public"), true, "l7-no-default-deny");
+        T.decide(s, "default deny off: an L4-only check of env=prod on 80 fails closed (the proxy decides per request)", edd,
+                eddPeer("prod"), false, "l7-no-default-deny");
+        T.decide(s, "default deny off: env=dev is not sent through the proxy, POST allowed", edd, eddPeer("dev").http("POST", "/x"),
+                true, null);
+        T.decide(s, "default deny off: env=prod on port 81 is open", edd, eddPeer("prod").port(81).http("POST", "/x"), true, null);
+        T.add(s, "default deny off: the open decision names the selecting policy, not 'no policy selects'", () -> {
+            Decision d = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", edd)).build()
+                    .evaluate(eddPeer("dev").http("POST", "/x").build());
+            assertThat(d.explain()).contains("l7-no-default-deny").contains("enableDefaultDeny.ingress false")
+                    .doesNotContain("no policy selects");
+        });
+        T.add(s, "default deny off: the L7 denial says default deny does not apply to layer-7 rules", () -> {
+            Decision d = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", edd)).build()
+                    .evaluate(eddPeer("prod").http("POST", "/x").build());
+            assertThat(d.explain()).contains("rule 0").contains("rules.http").contains("layer-7");
+        });
+        // A toPorts-only L7 rule (every peer) with default deny off.
+        String wild = cnp("prod", "w", "{endpointSelector: {}, enableDefaultDeny: {ingress: false}, ingress: [{toPorts: "
+                + "[{ports: [{port: '80', protocol: TCP}], rules: {http: [{method: GET}]}}]}]}");
+        T.decide(s, "default deny off, L7 rule for every peer: POST on 80 denied", wild, r().port(80).http("POST", "/"), false,
+                "prod/w");
+        T.decide(s, "default deny off, L7 rule for every peer: POST on 8080 open", wild, r().http("POST", "/"), true, null);
+        // layer7.rst / l4.go: an L4-only rule for the same peer and port is an L7 allow-all there, whichever policy has it.
+        String l4 = cnp("prod", "l4", "{endpointSelector: {}, enableDefaultDeny: {ingress: false}, ingress: [{fromEndpoints: "
+                + "[{matchLabels: {env: prod}}], toPorts: [{ports: [{port: '80', protocol: TCP}]}]}]}");
+        T.decide(s, "default deny off: an L4-only rule of another policy for env=prod on 80 lifts the L7 rule", edd + "---\n" + l4,
+                eddPeer("prod").http("POST", "/x"), true, "prod/l4");
+        String l4Dev = cnp("prod", "l4", "{endpointSelector: {}, enableDefaultDeny: {ingress: false}, ingress: [{fromEndpoints: "
+                + "[{matchLabels: {env: dev}}], toPorts: [{ports: [{port: '80', protocol: TCP}]}]}]}");
+        T.decide(s, "default deny off: an L4-only rule for another peer does not lift env=prod's L7 rule", edd + "---\n" + l4Dev,
+                eddPeer("prod").http("POST", "/x"), false, "l7-no-default-deny");
+        // "that endpoint's default deny will be enabled if any policy requests it": then the L7 rule allows GET /public only
+        // and every other peer is default-denied.
+        String on = cnp("prod", "on", "{endpointSelector: {}, ingress: [{fromEndpoints: [{matchLabels: {env: ops}}]}]}");
+        T.decide(s, "one policy with default deny on: env=dev is default-denied", edd + "---\n" + on,
+                eddPeer("dev").http("POST", "/x"), false, "prod/on");
+        T.decide(s, "one policy with default deny on: env=prod GET /public still allowed", edd + "---\n" + on,
+                eddPeer("prod").http("GET", "/public"), true, "l7-no-default-deny");
+        T.decide(s, "one policy with default deny on: env=prod POST denied", edd + "---\n" + on,
+                eddPeer("prod").http("POST", "/x"), false, "prod/on");
+        // Egress L7 rules never send ingress through the proxy.
+        String egress = cnp("prod", "e", "{endpointSelector: {}, enableDefaultDeny: {ingress: false}, ingress: [{fromEndpoints: "
+                + "[{matchLabels: {env: ops}}]}], egress: [{toPorts: [{ports: [{port: '80', protocol: TCP}], rules: {http: "
+                + "[{method: GET}]}}]}]}");
+        T.decide(s, "default deny off: an egress L7 rule does not restrict ingress", egress, eddPeer("prod").http("POST", "/x"), true,
+                null);
+    }
+
+    /** A peer labelled env={@code env} calling the edd input's destination (app=service) on port 80. */
+    static R eddPeer(String env) {
+        return r().dest("prod", "svc", Map.of("app", "service")).port(80).sourceLabels("prod", Map.of("env", env))
+                .principal("spiffe://cluster.local/ns/prod/sa/peer");
     }
 
     /** rule_validation_test.go TestSanitizeDefaultDeny: which sections put the selected endpoints in ingress default deny. */

@@ -137,7 +137,22 @@ final class CiliumCompiler {
             }
         }
         Decision noPort = new Decision(false, Outcome.DENIED_DEFAULT, allowRef, -1, noRule + "; no ingress rule's toPorts covers this port");
-        return new CiliumPolicy(ref, namespace, selector, defaultDeny, ingress, deny, defaultDecision, noWorkload, noLabels, noPort);
+        if (!defaultDeny) {
+            for (CiliumPolicy.Rule rule : ingress) {
+                if (rule.httpMiss != null) {
+                    rule.l7Denied = new Decision(false, Outcome.DENIED_DEFAULT, allowRef, rule.index, "enableDefaultDeny.ingress is"
+                            + " false, but ingress rule " + rule.index + " (" + rule.portsText + ") selects the source on this port"
+                            + " and the request matches none of its rules.http: Cilium's L7 proxy denies it (403), as default deny"
+                            + " does not apply to layer-7 rules");
+                }
+            }
+        }
+        CiliumPolicy compiled = new CiliumPolicy(ref, namespace, selector, defaultDeny, ingress, deny, defaultDecision, noWorkload,
+                noLabels, noPort);
+        compiled.openAllowed = Decision.allowNoPolicy(ref.kind().displayName() + " " + ref.qualifiedName() + " selects the"
+                + " destination, but no selecting Cilium policy turns on ingress default deny (enableDefaultDeny.ingress false)"
+                + " and no rule denies this request");
+        return compiled;
     }
 
     private static boolean fromEndpointsUsePodLabels(CiliumPolicy.Rule[] ingress) {
