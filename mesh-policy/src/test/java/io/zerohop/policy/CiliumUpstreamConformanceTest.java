@@ -463,6 +463,26 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
                 .policies(PolicyLoader.fromString("c.yaml", off)).build()
                 .evaluate(r().sourceLabels("prod", Map.of("app", "other")).principal("spiffe://cluster.local/ns/prod/sa/other").build())
                 .allowed()).isTrue());
+        // kubectl reads YAML with sigs.k8s.io/yaml, whose go-yaml v2 resolve.go (resolveMapList) makes these plain scalars
+        // booleans; DefaultDenyConfig.Ingress is *bool (pkg/policy/api/rule.go), so the CRD schema refuses a string.
+        String yaml11 = "sigs.k8s.io/yaml goyaml.v2 resolve.go (resolveMapList) + cilium/cilium pkg/policy/api/rule.go"
+                + " (DefaultDenyConfig: Ingress, Egress *bool)";
+        R other = r().sourceLabels("prod", Map.of("app", "other")).principal("spiffe://cluster.local/ns/prod/sa/other");
+        for (String f : new String[] {"False", "FALSE", "off", "Off", "no", "NO", "n", "N"}) {
+            T.decide(yaml11, "enableDefaultDeny.ingress " + f + " is false (was: refused)", cnp("prod", "c", "{endpointSelector: {},"
+                    + " enableDefaultDeny: {ingress: " + f + "}, ingress: [{fromEndpoints: [{matchLabels: {app: frontend}}]}]}"),
+                    other, true, null);
+        }
+        for (String t : new String[] {"True", "TRUE", "yes", "on", "Y"}) {
+            T.decide(yaml11, "enableDefaultDeny.ingress " + t + " is true", cnp("prod", "c", "{endpointSelector: {},"
+                    + " enableDefaultDeny: {ingress: " + t + "}, ingress: [{fromEndpoints: [{matchLabels: {app: frontend}}]}]}"),
+                    other, false, "prod/c");
+        }
+        T.invalid(yaml11, "enableDefaultDeny.ingress \"false\" is a string (was: read as false)", cnp("prod", "c",
+                "{endpointSelector: {}, enableDefaultDeny: {ingress: \"false\"}, ingress: [{}]}"),
+                "expected a boolean (true or false), found \"false\" (a string");
+        T.invalid(yaml11, "enableDefaultDeny.egress 'true' is a string too (was: not read)", cnp("prod", "c",
+                "{endpointSelector: {}, enableDefaultDeny: {egress: 'true'}, ingress: [{}]}"), "enableDefaultDeny.egress");
         T.invalid(CILIUM_CRD, "ingressDeny toPorts carries no L7 rules (PortDenyRule)", cnp("prod", "c", "{endpointSelector: {}, "
                 + "ingressDeny: [{toPorts: [{ports: [{port: '80', protocol: TCP}], rules: {http: [{method: GET}]}}]}]}"),
                 "L7 rules are not allowed in ingressDeny");
@@ -472,7 +492,7 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
         String d = CILIUM_RULE_DOC;
         String optOut = cnp("prod", "a", "{endpointSelector: {}, enableDefaultDeny: {ingress: false}, "
                 + "ingress: [{fromEndpoints: [{matchLabels: {app: x}}]}]}");
-        String normal = cnp("prod", "b", "{endpointSelector: {}, ingress: [{fromEndpoints: [{matchLabels: {app: y}}]}]}");
+        String normal = cnp("prod", "b", "{endpointSelector: {}, ingress: [{fromEndpoints: [{matchLabels: {app: 'y'}}]}]}");
         R z = r().sourceLabels("prod", Map.of("app", "z")).principal("spiffe://cluster.local/ns/prod/sa/z");
         T.add(d, "EnableDefaultDeny: one policy opting out alone leaves other peers allowed", () -> assertThat(PolicyEngine.builder()
                 .policies(PolicyLoader.fromString("c.yaml", optOut)).build().evaluate(z.build()).allowed()).isTrue());

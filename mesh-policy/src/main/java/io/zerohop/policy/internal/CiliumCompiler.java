@@ -97,11 +97,10 @@ final class CiliumCompiler {
             dd.onlyKeys(Set.of("ingress", "egress"));
             YNode in = dd.get("ingress");
             if (in != null) {
-                String t = in.text();
-                if (!t.equals("true") && !t.equals("false")) {
-                    throw in.error("expected true or false, found \"" + t + "\"");
-                }
-                defaultDeny &= t.equals("true");
+                defaultDeny &= in.bool();
+            }
+            if (dd.get("egress") != null) {
+                dd.get("egress").bool(); // validated only: egress is not enforced
             }
         }
         PolicyRef allowRef = new PolicyRef(ref.kind(), ref.namespace(), ref.name(), "ingress");

@@ -159,6 +159,25 @@ public final class YNode {
         return t;
     }
 
+    /**
+     * A boolean field as the API server reads it: kubectl turns the YAML 1.1 booleans go-yaml v2 resolves
+     * ({@code true True TRUE y Y yes Yes YES on On ON} and their false forms {@code false False FALSE n N no No NO off Off
+     * OFF}, plain only) into JSON true or false; a quoted {@code "false"} stays a string, which the CRD's boolean schema
+     * refuses. Errors name the file, line and field.
+     */
+    boolean bool() throws PolicyLoadException {
+        String t = text();
+        if (!"bool".equals(tag)) {
+            throw error("expected a boolean (true or false), found " + describe() + ("str".equals(tag)
+                    ? " (a string: the field is boolean and the API server refuses a string; write it without quotes)" : ""));
+        }
+        return switch (t) {
+            case "true", "True", "TRUE", "y", "Y", "yes", "Yes", "YES", "on", "On", "ON" -> true;
+            case "false", "False", "FALSE", "n", "N", "no", "No", "NO", "off", "Off", "OFF" -> false;
+            default -> throw error("expected a boolean (true or false), found " + describe());
+        };
+    }
+
     /** String text of a child, or {@code dflt} when absent. */
     String string(String key, String dflt) throws PolicyLoadException {
         YNode n = get(key);
