@@ -45,6 +45,7 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
         unknownLabels();
         defaultDeny();
         l7WithoutDefaultDeny();
+        egressOnlyPortFields();
         clusterLabel();
         labelValues();
         identityLabels();
@@ -438,6 +439,44 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
                 + "[{method: GET}]}}]}]}");
         T.decide(s, "default deny off: an egress L7 rule does not restrict ingress", egress, eddPeer("prod").http("POST", "/x"), true,
                 null);
+    }
+
+    /**
+     * cilium/cilium examples/policies/l4/l4_sni.yaml and l4/envoy_listener_redirect.yaml, as written: egress-only fields
+     * (serverNames, listener, originating/terminatingTLS) that never change an ingress decision load with the egress
+     * warning, as DNS rules and toFQDNs do; on ingress they are still refused (listener with Cilium's own error,
+     * pkg/policy/api/rule_validation.go PortRule.sanitize). Until 2 December both files failed to load.
+     */
+    static void egressOnlyPortFields() {
+        String s = "cilium/cilium examples/policies/l4/l4_sni.yaml + l4/envoy_listener_redirect.yaml";
+        String sni = "apiVersion: \"cilium.io/v2\"\nkind: CiliumNetworkPolicy\nmetadata:\n  name: \"l4-sni-rule\"\nspec:\n"
+                + "  endpointSelector:\n    matchLabels:\n      app: myService\n  egress:\n  - toPorts:\n    - ports:\n"
+                + "      - port: \"443\"\n        protocol: TCP\n      serverNames:\n      - one.one.one.one\n";
+        String lsn = "apiVersion: \"cilium.io/v2\"\nkind: CiliumNetworkPolicy\nmetadata:\n  name: \"redirect-http-to-envoy\"\n"
+                + "spec:\n  endpointSelector:\n    matchLabels:\n      app: myService\n  egress:\n    - toFQDNs:\n"
+                + "        - matchName: \"example.com\"\n      toPorts:\n        - ports:\n            - port: \"80\"\n"
+                + "              protocol: TCP\n          listener:\n            envoyConfig:\n"
+                + "              kind: CiliumClusterwideEnvoyConfig\n              name: add-header-config\n"
+                + "            name: add-header-listener\n";
+        T.warns(s, "l4_sni.yaml: egress serverNames loads, egress ignored (was: refused)", sni, "egress rules ignored");
+        T.warns(s, "envoy_listener_redirect.yaml: egress listener loads, egress ignored (was: refused)", lsn, "egress rules ignored");
+        R svc = r().dest("default", "svc", Map.of("app", "myService")).port(443);
+        T.decide(s, "l4_sni.yaml: an egress-only policy leaves ingress open", sni, svc, true, null);
+        String v = CILIUM_RULE_VALIDATION;
+        T.invalid(v, "egress serverNames: an empty name is refused", cnp("prod", "c", "{endpointSelector: {}, egress: [{toPorts: "
+                + "[{ports: [{port: '443', protocol: TCP}], serverNames: ['']}]}]}"), "empty server name is not allowed");
+        T.invalid(v, "egress serverNames with L7 rules and no terminatingTLS", cnp("prod", "c", "{endpointSelector: {}, egress: "
+                + "[{toPorts: [{ports: [{port: '443', protocol: TCP}], serverNames: [a.example], rules: {http: [{}]}}]}]}"),
+                "ServerNames are not allowed with L7 rules without TLS termination");
+        T.invalid(v, "egress listener with L7 rules", cnp("prod", "c", "{endpointSelector: {}, egress: [{toPorts: [{ports: "
+                + "[{port: '80', protocol: TCP}], listener: {envoyConfig: {kind: CiliumEnvoyConfig, name: x}, name: l}, "
+                + "rules: {http: [{}]}}]}]}"), "Listener is not allowed with L7 rules (l)");
+        T.invalid(v, "rule_validation_test.go: listener on ingress", cnp("prod", "c", "{endpointSelector: {}, ingress: [{toPorts: "
+                + "[{ports: [{port: '443', protocol: TCP}], listener: {envoyConfig: {name: test-config}, name: myCustomListener}}]}]}"),
+                "Listener is not allowed on ingress (myCustomListener)");
+        T.invalid(s, "serverNames on ingress still refused (it would narrow an ingress allow zerohop cannot check)",
+                cnp("prod", "c", "{endpointSelector: {}, ingress: [{toPorts: [{ports: [{port: '443', protocol: TCP}], "
+                        + "serverNames: [a.example]}]}]}"), "serverNames is not supported by zerohop");
     }
 
     /** A peer labelled env={@code env} calling the edd input's destination (app=service) on port 80. */
