@@ -462,6 +462,13 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
         T.warns(s, "envoy_listener_redirect.yaml: egress listener loads, egress ignored (was: refused)", lsn, "egress rules ignored");
         R svc = r().dest("default", "svc", Map.of("app", "myService")).port(443);
         T.decide(s, "l4_sni.yaml: an egress-only policy leaves ingress open", sni, svc, true, null);
+        String egressDeny = "cilium/cilium examples/policies/l3/egress-deny/egress-deny.yaml";
+        String ed = "apiVersion: \"cilium.io/v2\"\nkind: CiliumNetworkPolicy\nmetadata:\n  name: \"deny-egress-example\"\nspec:\n"
+                + "  endpointSelector:\n    matchLabels:\n      role: frontend\n  egress:\n  - toEntities:\n    - all\n"
+                + "  egressDeny:\n  - toEndpoints:\n    - matchLabels:\n        role: backend\n";
+        T.warns(egressDeny, "egress-deny.yaml: the warning says the egressDeny is not enforced (was: 'egress rules ignored')",
+                ed, "egressDeny is NOT enforced by zerohop: the traffic it denies is denied only where Cilium or another egress"
+                        + " enforcer applies this policy");
         String v = CILIUM_RULE_VALIDATION;
         T.invalid(v, "egress serverNames: an empty name is refused", cnp("prod", "c", "{endpointSelector: {}, egress: [{toPorts: "
                 + "[{ports: [{port: '443', protocol: TCP}], serverNames: ['']}]}]}"), "empty server name is not allowed");

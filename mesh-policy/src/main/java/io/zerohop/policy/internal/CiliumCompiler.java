@@ -87,7 +87,10 @@ final class CiliumCompiler {
                     }
                 }
             }
-            warnings.add(ref + ": egress rules ignored (zerohop enforces ingress only)");
+            // An ignored egress allow widens nothing, an ignored egressDeny does: say so, so nobody takes it as enforced.
+            warnings.add(ref + ": egress rules ignored (zerohop enforces ingress only)" + (spec.has("egressDeny")
+                    ? "; its egressDeny is NOT enforced by zerohop: the traffic it denies is denied only where Cilium or"
+                    + " another egress enforcer applies this policy" : ""));
         }
         List<YNode> ingressItems = spec.get("ingress") == null ? List.of() : spec.get("ingress").items();
         List<YNode> denyItems = spec.get("ingressDeny") == null ? List.of() : spec.get("ingressDeny").items();
