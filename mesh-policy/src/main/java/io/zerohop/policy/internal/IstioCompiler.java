@@ -186,8 +186,42 @@ final class IstioCompiler {
             boilerplate = HTTP_ALLOW;
         }
         String found = String.join(", ", httpFound);
-        warnings.add(where + ": " + String.format(HTTP_RULE_FMT, found, found, boilerplate));
+        TreeSet<String> enforced = new TreeSet<>();
+        TreeSet<String> jwt = new TreeSet<>();
+        for (String k : httpFound) {
+            (isRequestAuth(k) ? jwt : enforced).add(k);
+        }
+        if (!enforced.isEmpty()) {
+            warnings.add(where + ": " + String.format(HTTP_RULE_FMT, String.join(", ", enforced), found, boilerplate));
+        }
+        if (!jwt.isEmpty()) {
+            warnings.add(where + ": " + String.format(REQUEST_AUTH_FMT, String.join(", ", jwt))
+                    + (enforced.isEmpty() ? "; istiod's ambient status for ztunnel: \"ztunnel does not support HTTP attributes"
+                    + " (found: " + found + "). In ambient mode you must use a waypoint proxy to enforce HTTP rules. "
+                    + boilerplate + "\"" : ""));
+        }
     }
+
+    /**
+     * The request-authentication attributes: requestPrincipals, notRequestPrincipals and the {@code when} keys
+     * {@code request.auth.*}, which come from a validated JWT (Envoy's jwt_authn filter metadata).
+     */
+    private static boolean isRequestAuth(String key) {
+        return key.equals("requestPrincipals") || key.equals("notRequestPrincipals") || key.startsWith("request.auth.");
+    }
+
+    /**
+     * zerohop validates no JWT (it loads no RequestAuthentication), so a request never carries a request principal or
+     * claims: as Envoy's RBAC matchers on jwt_authn metadata behave for a sidecar that no RequestAuthentication selects
+     * (istio/istio pilot/pkg/security/authz/model/generator.go requestPrincipalGenerator and the request.auth.claims
+     * generator: metadata matchers on the istio_authn filter's output), a positive
+     * match fails and a negative one holds. Argument: the attributes found.
+     */
+    static final String REQUEST_AUTH_FMT = "request authentication attributes (%s) are always absent in zerohop: it validates"
+            + " no JWT (RequestAuthentication is not loaded), as for a sidecar that no RequestAuthentication selects. A rule"
+            + " needing requestPrincipals or values of request.auth.* never matches (an ALLOW rule allows nothing through"
+            + " it, a DENY rule denies nothing through it); notRequestPrincipals and notValues on request.auth.* always"
+            + " match (a DENY with notRequestPrincipals: [\"*\"] denies every request)";
 
     /**
      * Whether load warning {@code w} is the note that zerohop enforces a policy's HTTP attributes itself (istiod's
