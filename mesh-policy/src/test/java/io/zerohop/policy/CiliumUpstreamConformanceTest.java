@@ -46,6 +46,7 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
         defaultDeny();
         l7WithoutDefaultDeny();
         egressOnlyPortFields();
+        misspeltFields();
         clusterLabel();
         labelValues();
         identityLabels();
@@ -484,6 +485,27 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
         T.invalid(s, "serverNames on ingress still refused (it would narrow an ingress allow zerohop cannot check)",
                 cnp("prod", "c", "{endpointSelector: {}, ingress: [{toPorts: [{ports: [{port: '443', protocol: TCP}], "
                         + "serverNames: [a.example]}]}]}"), "serverNames is not supported by zerohop");
+    }
+
+    /**
+     * A misspelt field is refused, as the API server's structural schema (unknown fields pruned; kubectl's field
+     * validation, strict by default since 1.27, refuses them) would, now with the nearest field name: cilium/cilium
+     * examples/policies/l3/simple/l3.yaml with "fromEndpoint", and Documentation/security/policy (l7/http/http.yaml at
+     * 0b47e871 wrote "HTTP:", see DocsConformanceTest). Until 2 December the error listed the fields only.
+     */
+    static void misspeltFields() {
+        String s = "cilium/cilium examples/policies/l3/simple/l3.yaml (misspelt) + CRD schema (unknown fields)";
+        T.invalid(s, "fromEndpoint: did you mean fromEndpoints?", ingress("{fromEndpoint: [{matchLabels: {role: frontend}}]}"),
+                "spec.ingress[0].fromEndpoint: unknown field (expected one of");
+        T.invalid(s, "fromEndpoint: the suggestion", ingress("{fromEndpoint: [{matchLabels: {role: frontend}}]}"),
+                "; did you mean fromEndpoints?");
+        T.invalid(s, "HTTP: did you mean http? (case-sensitive)", http("[{port: '80', protocol: TCP}]", "[{method: GET}]")
+                .replace("http: [", "HTTP: ["), "rules.HTTP: unknown field (expected one of dns, http, kafka, l7, l7proto); did you"
+                + " mean http? (field names are case-sensitive)");
+        T.add(s, "nothing near: no suggestion", () -> assertThat(org.assertj.core.api.Assertions.catchThrowable(
+                () -> PolicyLoader.fromString("case.yaml", ingress("{zzzzzzzz: []}")))).hasMessageEndingWith("unknown field"
+                + " (expected one of authentication, fromCIDR, fromCIDRSet, fromEndpoints, fromEntities, fromGroups, fromNodes,"
+                + " fromRequires, icmps, toPorts)"));
     }
 
     /** A peer labelled env={@code env} calling the edd input's destination (app=service) on port 80. */

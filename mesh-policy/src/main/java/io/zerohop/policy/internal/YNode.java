@@ -123,8 +123,11 @@ public final class YNode {
         for (Map.Entry<String, YNode> e : map.entrySet()) {
             if (!allowed.contains(e.getKey())) {
                 YNode v = e.getValue();
+                String near = Loader.nearest(e.getKey(), new java.util.TreeSet<>(allowed));
+                String hint = near == null ? "" : "; did you mean " + near + "?" + (near.equalsIgnoreCase(e.getKey())
+                        ? " (field names are case-sensitive)" : "");
                 throw new PolicyLoadException(file, v.keyLine > 0 ? v.keyLine : v.line, v.path,
-                        "unknown field (expected one of " + String.join(", ", new java.util.TreeSet<>(allowed)) + ")");
+                        "unknown field (expected one of " + String.join(", ", new java.util.TreeSet<>(allowed)) + ")" + hint);
             }
         }
         return this;
