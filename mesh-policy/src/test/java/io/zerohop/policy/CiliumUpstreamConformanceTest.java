@@ -508,6 +508,25 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
                 + " fromRequires, icmps, toPorts)"));
     }
 
+    /**
+     * cilium/cilium examples/policies/l3/ingress-allow-all/ingress-allow-all.json (and the tester's l3.json, /tmp/nu16/t/cjson):
+     * the `cilium policy import` form, a JSON list of bare rules. zerohop reads Kubernetes objects; until 2 December the
+     * error said only "expected a mapping, found a list".
+     */
+    @Test
+    void aCiliumPolicyImportJsonListIsNamed() {
+        String json = "[{\n    \"endpointSelector\": {\"matchLabels\": {\"role\":\"victim\"}},\n    \"ingress\": [{\n"
+                + "        \"fromEndpoints\": [\n          {\"matchLabels\":{}}\n        ]\n    }]\n}]\n";
+        assertThat(org.assertj.core.api.Assertions.catchThrowable(() -> PolicyLoader.fromString("l3.json", json)))
+                .isInstanceOf(PolicyLoadException.class)
+                .hasMessageStartingWith("l3.json:1: ")
+                .hasMessageContaining("found a list of 1 bare Cilium rule at the top level (the JSON that `cilium policy import`"
+                        + " reads): zerohop reads Kubernetes objects")
+                .hasMessageContaining("under spec: of a CiliumNetworkPolicy");
+        assertThat(org.assertj.core.api.Assertions.catchThrowable(() -> PolicyLoader.fromString("x.yaml", "- a\n- b\n")))
+                .hasMessageContaining("expected a Kubernetes object (a mapping), found a list at the top level");
+    }
+
     /** A peer labelled env={@code env} calling the edd input's destination (app=service) on port 80. */
     static R eddPeer(String env) {
         return r().dest("prod", "svc", Map.of("app", "service")).port(80).sourceLabels("prod", Map.of("env", env))

@@ -112,9 +112,33 @@ public final class YNode {
 
     YNode requireMap() throws PolicyLoadException {
         if (type != Type.MAP) {
+            if (path.isEmpty() && type == Type.LIST) {
+                throw error(topLevelList());
+            }
             throw error("expected a mapping, found " + describe());
         }
         return this;
+    }
+
+    /**
+     * A document that is a list: most often {@code cilium policy import}'s JSON form (a list of bare Cilium rules, as
+     * cilium/cilium examples/policies/l3/ingress-allow-all/ingress-allow-all.json), which carries no namespace and so no
+     * CiliumNetworkPolicy scope; zerohop reads Kubernetes objects only.
+     */
+    private String topLevelList() {
+        boolean ciliumRules = !list.isEmpty();
+        for (YNode item : list) {
+            ciliumRules &= item.type == Type.MAP && item.map.containsKey("endpointSelector") && !item.map.containsKey("kind");
+        }
+        String objects = "zerohop reads Kubernetes objects (apiVersion, kind, metadata, spec), one per YAML document or in a"
+                + " kind: List";
+        if (!ciliumRules) {
+            return "expected a Kubernetes object (a mapping), found a list at the top level: " + objects;
+        }
+        return "expected a Kubernetes object, found a list of " + list.size() + " bare Cilium rule" + (list.size() == 1 ? "" : "s")
+                + " at the top level (the JSON that `cilium policy import` reads): " + objects + "; put each rule under"
+                + " spec: of a CiliumNetworkPolicy (apiVersion: cilium.io/v2, kind: CiliumNetworkPolicy, metadata: {name,"
+                + " namespace}) or, to select endpoints of every namespace, a CiliumClusterwideNetworkPolicy";
     }
 
     /** Fails on keys outside {@code allowed}: a typo must not silently widen or narrow a policy. */
