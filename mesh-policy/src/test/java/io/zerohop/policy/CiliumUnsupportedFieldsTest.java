@@ -44,7 +44,7 @@ class CiliumUnsupportedFieldsTest {
                         + "      serverNames: [a.example]\n", 11, "serverNames", "serverNames is not supported"),
                 Arguments.of("toPorts listener", "  ingress:\n  - toPorts:\n    - ports: [{port: '80', protocol: TCP}]\n"
                         + "      listener: {envoyConfig: {kind: CiliumEnvoyConfig, name: x}, name: l}\n", 11, "listener",
-                        "listener is not supported"),
+                        "Listener is not allowed on ingress (l)"),
                 Arguments.of("toPorts terminatingTLS", "  ingress:\n  - toPorts:\n    - ports: [{port: '443', protocol: TCP}]\n"
                         + "      terminatingTLS: {secret: {name: s}}\n", 11, "terminatingTLS", "terminatingTLS is not supported"),
                 Arguments.of("toPorts originatingTLS", "  ingress:\n  - toPorts:\n    - ports: [{port: '443', protocol: TCP}]\n"

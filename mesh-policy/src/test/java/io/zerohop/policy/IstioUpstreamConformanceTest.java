@@ -512,6 +512,66 @@ class IstioUpstreamConformanceTest extends UpstreamTable {
                 "targetRef name must be set");
         T.invalid(v, "targetRefs to a Service in the wrong group", spec("action: DENY, targetRefs: [{group: apps, kind: Service, "
                 + "name: a}], rules: [{}]"), "targetRef must be to one of");
+        // istio/istio pilot/pkg/serviceregistry/ambient/authorization.go ("TargetRef is not intended for ztunnel") and
+        // pilot/pkg/model/policyattachment.go ShouldAttachPolicy (per kind): enforced by a waypoint or gateway, never by
+        // ztunnel. Until 2 December such a policy loaded without a word. The DENY is the tester's /tmp/nu16/t/amb2 input,
+        // the istio.io ambient L7 task's shape (targetRefs Service productpage, DELETE denied).
+        String att = "istio/istio pilot/pkg/serviceregistry/ambient/authorization.go + pilot/pkg/model/policyattachment.go";
+        String amb2 = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: deny-delete-waypoint\n"
+                + "  namespace: default\nspec:\n  targetRefs:\n  - kind: Service\n    group: \"\"\n    name: productpage\n"
+                + "  action: DENY\n  rules:\n  - to:\n    - operation:\n        methods: [\"DELETE\"]\n";
+        T.add(att, "targetRefs Service DENY: a warning naming file:line, the waypoint, and that zerohop does not deny", () ->
+                assertThat(PolicyLoader.fromString("case.yaml", amb2).warnings()).anySatisfy(w -> assertThat(w)
+                        .startsWith("case.yaml:8: ").contains("default/deny-delete-waypoint").contains("Service/productpage")
+                        .contains("the waypoint that Service uses").contains("not by zerohop")
+                        .contains("traffic this DENY policy would deny is NOT denied by zerohop")));
+        T.warns(att, "targetRefs Gateway ALLOW: enforced by that Gateway's proxy", spec("targetRefs: [" + gwRef + "], rules: [{}]"),
+                "targetRefs Gateway/foo (that Gateway's proxy: a waypoint or an ingress/egress gateway): enforced by that"
+                        + " waypoint or gateway, not by zerohop");
+        T.warns(att, "targetRefs ServiceEntry CUSTOM: not denied by zerohop", spec("action: CUSTOM, provider: {name: ext}, "
+                + "targetRefs: [{group: networking.istio.io, kind: ServiceEntry, name: se}], rules: [{}]"),
+                "traffic this CUSTOM policy would deny is NOT denied by zerohop");
+        T.warns(att, "targetRef GatewayClass istio-waypoint: every waypoint from the root namespace", spec("targetRef: {group: "
+                + "gateway.networking.k8s.io, kind: GatewayClass, name: istio-waypoint}, rules: [{}]"),
+                "(every waypoint, when the policy is in the root namespace; nothing otherwise)");
+        T.warns(att, "targetRefs GatewayClass other than istio-waypoint attaches to nothing", spec("targetRefs: [{group: "
+                + "gateway.networking.k8s.io, kind: GatewayClass, name: istio}], rules: [{}]"),
+                "(nothing: istiod attaches a GatewayClass only for istio-waypoint)");
+        T.decide(att, "targetRefs Service DENY still decides nothing here (ztunnel never sees it)", amb2,
+                r().dest("default", "productpage", Map.of("app", "productpage")).http("DELETE", "/"), true, null);
+        // istio.io tasks/security/authorization/authz-jwt ("require-jwt", as the tester loaded it: /tmp/nu16/t/jwt) and
+        // tasks/security/authentication/authn-policy (DENY notRequestPrincipals ["*"]). zerohop validates no JWT, so, as for
+        // a sidecar no RequestAuthentication selects (pilot/pkg/security/authz/model/generator.go: metadata matchers on
+        // the istio_authn output), the request principal and claims are absent. Until 2 December the load note said
+        // "zerohop enforces them itself, per request".
+        String jwtSrc = "istio.io tasks/security/authorization/authz-jwt + authentication/authn-policy; istio/istio"
+                + " pilot/pkg/security/authz/model/generator.go (requestPrincipalGenerator)";
+        String requireJwt = ap("foo", "require-jwt", "{selector: {matchLabels: {app: httpbin}}, action: ALLOW, rules: [{from: "
+                + "[{source: {requestPrincipals: ['testing@secure.istio.io/testing@secure.istio.io']}}], when: [{key: "
+                + "'request.auth.claims[groups]', values: [group1]}]}]}");
+        R httpbin = r().dest("foo", "httpbin", Map.of("app", "httpbin")).http("GET", "/headers");
+        T.add(jwtSrc, "require-jwt: the warning says request.auth is always absent, not that zerohop enforces it", () -> {
+            List<String> w = PolicyLoader.fromString("case.yaml", requireJwt).warnings();
+            assertThat(w).anySatisfy(x -> assertThat(x).startsWith("case.yaml:").contains("foo/require-jwt")
+                    .contains("(request.auth.claims[groups], requestPrincipals) are always absent in zerohop")
+                    .contains("an ALLOW rule allows nothing through it"));
+            assertThat(w).noneSatisfy(x -> assertThat(x).contains("enforces them itself"));
+        });
+        T.decide(jwtSrc, "require-jwt: the ALLOW rule never matches, so the request is denied", requireJwt, httpbin, false,
+                "foo/require-jwt");
+        String denyNoJwt = ap("foo", "require-jwt", "{selector: {matchLabels: {app: httpbin}}, action: DENY, rules: [{from: "
+                + "[{source: {notRequestPrincipals: ['*']}}]}]}");
+        T.warns(jwtSrc, "DENY notRequestPrincipals ['*']: the warning says it denies every request", denyNoJwt,
+                "a DENY with notRequestPrincipals: [\"*\"] denies every request");
+        T.decide(jwtSrc, "DENY notRequestPrincipals ['*'] denies a request (no JWT is ever validated)", denyNoJwt, httpbin, false,
+                "foo/require-jwt");
+        String mixed = ap("foo", "m", "{action: ALLOW, rules: [{to: [{operation: {paths: [/ip]}}], when: [{key: "
+                + "'request.auth.claims[iss]', values: [x]}]}]}");
+        T.add(jwtSrc, "paths and request.auth together: the note claims only paths, the warning request.auth", () ->
+                assertThat(PolicyLoader.fromString("case.yaml", mixed).warnings())
+                        .anySatisfy(x -> assertThat(x).contains("HTTP attributes (paths): zerohop enforces them itself")
+                                .contains("(found: paths, request.auth.claims[iss])"))
+                        .anySatisfy(x -> assertThat(x).contains("(request.auth.claims[iss]) are always absent in zerohop")));
         T.invalid(ISTIO_SECURITY, "CheckServiceAccount: more than 320 characters", from("{serviceAccounts: [ns/" + "a".repeat(318) + "]}"),
                 "value cannot exceed 320 characters");
         T.valid(ISTIO_SECURITY, "CheckServiceAccount: 320 characters", from("{serviceAccounts: [ns/" + "a".repeat(317) + "]}"));
@@ -1015,7 +1075,10 @@ class IstioUpstreamConformanceTest extends UpstreamTable {
         T.decide(s, "DENY L4 From + L7 To: no-op at L4", fromMethods, r().principal(FOO_BAR), true, null);
         T.decide(s, "DENY L4 From + L7 To: enforced at L7", fromMethods, r().principal(FOO_BAR).http("GET", "/"), false, "prod/p");
         String targetRef = spec("action: DENY, targetRefs: [{kind: Service, group: '', name: test-svc}], rules: [{}]");
-        T.noWarnings(s, "no status - targetRef is not for ztunnel", targetRef);
+        // istiod gives no ztunnel status here (it returns before any); zerohop's own warning says who enforces it.
+        T.add(s, "no status - targetRef is not for ztunnel: only zerohop's warning that a waypoint enforces it", () ->
+                assertThat(PolicyLoader.fromString("case.yaml", targetRef).warnings()).singleElement().satisfies(w -> assertThat(w)
+                        .contains("targetRefs Service/test-svc").contains("not by zerohop").doesNotContain("ztunnel does")));
         T.decide(s, "targetRef is not for ztunnel: no effect", targetRef, r(), true, null);
         // Conversion facts (authorization.go handleRule/l4WhenAttributes), one case each.
         T.decide(s, "when source.serviceAccount is not an L4 key: ALLOW rule omitted",

@@ -170,14 +170,14 @@ class LoaderTest {
         // New-user pass: an Istio policy's misspelt "spec" was offered Cilium's "specs" among the expected keys.
         PolicyLoadException istio = catchThrowableOfType(PolicyLoadException.class, () -> PolicyLoader.fromString("p.yaml",
                 "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: a, namespace: prod}\nspex: {}\n"));
-        assertThat(istio).hasMessage("p.yaml:4: spex: unknown field (expected one of apiVersion, kind, metadata, spec, status)");
+        assertThat(istio).hasMessage("p.yaml:4: spex: unknown field (expected one of apiVersion, kind, metadata, spec, status); did you mean spec?");
         PolicyLoadException specs = catchThrowableOfType(PolicyLoadException.class, () -> PolicyLoader.fromString("p.yaml",
                 "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: a, namespace: prod}\nspecs: []\n"));
-        assertThat(specs).hasMessage("p.yaml:4: specs: unknown field (expected one of apiVersion, kind, metadata, spec, status)");
+        assertThat(specs).hasMessage("p.yaml:4: specs: unknown field (expected one of apiVersion, kind, metadata, spec, status); did you mean spec?");
         // Cilium's kinds have specs (a list of rules), so it is offered there.
         PolicyLoadException cilium = catchThrowableOfType(PolicyLoadException.class, () -> PolicyLoader.fromString("p.yaml",
                 "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: a, namespace: prod}\nspex: {}\n"));
-        assertThat(cilium).hasMessage("p.yaml:4: spex: unknown field (expected one of apiVersion, kind, metadata, spec, specs, status)");
+        assertThat(cilium).hasMessage("p.yaml:4: spex: unknown field (expected one of apiVersion, kind, metadata, spec, specs, status); did you mean spec?");
     }
 
     @Test

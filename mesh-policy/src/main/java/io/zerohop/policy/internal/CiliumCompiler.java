@@ -87,7 +87,10 @@ final class CiliumCompiler {
                     }
                 }
             }
-            warnings.add(ref + ": egress rules ignored (zerohop enforces ingress only)");
+            // An ignored egress allow widens nothing, an ignored egressDeny does: say so, so nobody takes it as enforced.
+            warnings.add(ref + ": egress rules ignored (zerohop enforces ingress only)" + (spec.has("egressDeny")
+                    ? "; its egressDeny is NOT enforced by zerohop: the traffic it denies is denied only where Cilium or"
+                    + " another egress enforcer applies this policy" : ""));
         }
         List<YNode> ingressItems = spec.get("ingress") == null ? List.of() : spec.get("ingress").items();
         List<YNode> denyItems = spec.get("ingressDeny") == null ? List.of() : spec.get("ingressDeny").items();
@@ -97,11 +100,10 @@ final class CiliumCompiler {
             dd.onlyKeys(Set.of("ingress", "egress"));
             YNode in = dd.get("ingress");
             if (in != null) {
-                String t = in.text();
-                if (!t.equals("true") && !t.equals("false")) {
-                    throw in.error("expected true or false, found \"" + t + "\"");
-                }
-                defaultDeny &= t.equals("true");
+                defaultDeny &= in.bool();
+            }
+            if (dd.get("egress") != null) {
+                dd.get("egress").bool(); // validated only: egress is not enforced
             }
         }
         PolicyRef allowRef = new PolicyRef(ref.kind(), ref.namespace(), ref.name(), "ingress");
@@ -137,7 +139,22 @@ final class CiliumCompiler {
             }
         }
         Decision noPort = new Decision(false, Outcome.DENIED_DEFAULT, allowRef, -1, noRule + "; no ingress rule's toPorts covers this port");
-        return new CiliumPolicy(ref, namespace, selector, defaultDeny, ingress, deny, defaultDecision, noWorkload, noLabels, noPort);
+        if (!defaultDeny) {
+            for (CiliumPolicy.Rule rule : ingress) {
+                if (rule.httpMiss != null) {
+                    rule.l7Denied = new Decision(false, Outcome.DENIED_DEFAULT, allowRef, rule.index, "enableDefaultDeny.ingress is"
+                            + " false, but ingress rule " + rule.index + " (" + rule.portsText + ") selects the source on this port"
+                            + " and the request matches none of its rules.http: Cilium's L7 proxy denies it (403), as default deny"
+                            + " does not apply to layer-7 rules");
+                }
+            }
+        }
+        CiliumPolicy compiled = new CiliumPolicy(ref, namespace, selector, defaultDeny, ingress, deny, defaultDecision, noWorkload,
+                noLabels, noPort);
+        compiled.openAllowed = Decision.allowNoPolicy(ref.kind().displayName() + " " + ref.qualifiedName() + " selects the"
+                + " destination, but no selecting Cilium policy turns on ingress default deny (enableDefaultDeny.ingress false)"
+                + " and no rule denies this request");
+        return compiled;
     }
 
     private static boolean fromEndpointsUsePodLabels(CiliumPolicy.Rule[] ingress) {

@@ -25,6 +25,11 @@ final class CiliumPolicy {
     private final Decision defaultDenyNoPort;
     /** {@link CiliumStep#ciliumFlags}: which evaluation passes this policy can answer. */
     final int flags;
+    /**
+     * The decision for a request no rule decided when no selecting policy turns on ingress default deny (this one
+     * first among them); set by the compiler before {@link CiliumStep#decide} can run.
+     */
+    Decision openAllowed;
 
     CiliumPolicy(PolicyRef ref, String namespace, Selector endpointSelector, boolean ingressDefaultDeny,
                  Rule[] ingress, Rule[] ingressDeny, Decision defaultDeny, Decision defaultDenyNoWorkload,
@@ -160,6 +165,12 @@ final class CiliumPolicy {
          * selected on a covered port but none of whose HTTP rules matched; null for a rule without rules.http.
          */
         Decision httpMiss;
+        /**
+         * An ingress rule with rules.http in a policy with {@code enableDefaultDeny.ingress: false}: the denial of a
+         * request this rule's peer selector selects on one of its HTTP ports when no rule allowed it (Cilium's L7 proxy
+         * still applies, {@link CiliumStep}); null otherwise.
+         */
+        Decision l7Denied;
         /** The rule's toPorts as the explanations name them ({@code toPorts 8080/TCP http POST /charge}); null without. */
         String portsText;
         /** The rule's peer selector as the explanations name it ({@code fromCIDR [10.0.0.0/8]}); null for fromEndpoints. */
@@ -247,6 +258,20 @@ final class CiliumPolicy {
             int port = r.destinationPort();
             for (Port p : ports) {
                 if (p.protocol != PROTO_OTHER && (p.port == 0 || (port >= p.port && port <= p.endPort))) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /** Whether one of the rule's toPorts entries with rules.http covers {@code r}'s port (TCP or ANY). */
+        boolean coversPortWithHttp(AccessRequest r) {
+            if (ports == null) {
+                return false;
+            }
+            int port = r.destinationPort();
+            for (Port p : ports) {
+                if (p.http != null && p.protocol != PROTO_OTHER && (p.port == 0 || (port >= p.port && port <= p.endPort))) {
                     return true;
                 }
             }

@@ -35,9 +35,30 @@ final class CiliumPortRules {
         List<String> texts = new ArrayList<>();
         for (YNode pr : toPorts.items()) {
             pr.onlyKeys(Set.of("ports", "rules", "serverNames", "listener", "originatingTLS", "terminatingTLS"));
-            for (String key : new String[] {"serverNames", "listener", "originatingTLS", "terminatingTLS"}) {
-                if (pr.has(key)) {
+            YNode listener = pr.get("listener");
+            if (listener != null) {
+                listener.onlyKeys(Set.of("envoyConfig", "name", "priority"));
+                if (ingress) {
+                    // pkg/policy/api/rule_validation.go PortRule.sanitize, Cilium's own refusal.
+                    throw listener.error("Listener is not allowed on ingress (" + listener.string("name", "") + ")");
+                }
+            }
+            for (String key : new String[] {"serverNames", "originatingTLS", "terminatingTLS"}) {
+                if (ingress && pr.has(key)) {
                     throw pr.get(key).error(key + " is not supported by zerohop");
+                }
+            }
+            // Egress only from here on: validated as Cilium does, then not enforced (zerohop enforces ingress only).
+            for (String key : new String[] {"originatingTLS", "terminatingTLS"}) {
+                if (pr.has(key)) {
+                    pr.get(key).onlyKeys(Set.of("secret", "trustedCA", "certificate", "privateKey"));
+                }
+            }
+            if (pr.has("serverNames")) {
+                for (YNode sn : pr.get("serverNames").items()) {
+                    if (sn.string().isEmpty()) {
+                        throw sn.error("empty server name is not allowed");
+                    }
                 }
             }
             CiliumPolicy.Http[] http = null;
@@ -64,6 +85,12 @@ final class CiliumPortRules {
                     throw rules.error("multiple L7 protocol rule types specified in single rule");
                 }
                 hasL7 = types > 0;
+                if (hasL7 && pr.has("serverNames") && !pr.get("serverNames").items().isEmpty() && !pr.has("terminatingTLS")) {
+                    throw pr.get("serverNames").error("ServerNames are not allowed with L7 rules without TLS termination");
+                }
+                if (hasL7 && listener != null) {
+                    throw listener.error("Listener is not allowed with L7 rules (" + listener.string("name", "") + ")");
+                }
                 if (ingress) {
                     for (String key : new String[] {"kafka", "l7proto"}) {
                         if (rules.has(key)) {

@@ -19,6 +19,11 @@ final class CiliumStep {
     static final int CF_AUTH = 2;
     static final int CF_INGRESS = 4;
     static final int CF_ENFORCING = 8;
+    /**
+     * A policy with {@code enableDefaultDeny.ingress: false} and an ingress rule with {@code rules.http}: Cilium still
+     * sends the peers and ports of that rule through its L7 proxy, which denies what no HTTP rule allows.
+     */
+    static final int CF_L7_OPEN = 16;
 
     static int ciliumFlags(CiliumPolicy p) {
         int f = 0;
@@ -35,6 +40,12 @@ final class CiliumStep {
         }
         if (p.ingressDefaultDeny) {
             f |= CF_ENFORCING;
+        } else {
+            for (CiliumPolicy.Rule rule : p.ingress) {
+                if (rule.l7Denied != null) {
+                    f |= CF_L7_OPEN;
+                }
+            }
         }
         return f;
     }
@@ -76,7 +87,7 @@ final class CiliumStep {
             }
         }
         if ((flags & CF_ENFORCING) == 0) {
-            return null;
+            return openDecision(r, sel, parts);
         }
         Decision enforcing = ciliumScan(n, r, C_ENFORCING, parts);
         if (enforcing == null) {
@@ -93,6 +104,44 @@ final class CiliumStep {
             }
         }
         return why != null ? why : enforcing;
+    }
+
+    /**
+     * The endpoint is selected, but no selecting policy turns on ingress default deny ({@code enableDefaultDeny.ingress:
+     * false} in each): Cilium's {@code computePolicyEnforcementAndRules} (pkg/policy/repository.go) then adds an
+     * allow-all rule ({@code fromEntities: [all]}, no ports), which does not lift L7 rules: a peer and port that some
+     * ingress rule with {@code rules.http} selects still go through the proxy, which answers 403 to a request none of
+     * the HTTP rules for that peer and port allows (Documentation/security/policy/intro.rst: "EnableDefaultDeny does not
+     * apply to layer-7 policy"). The allow pass has already run (a rule without {@code rules.http} for the same peer and
+     * port allows everything there). Null only when no selecting policy has an ingress section (all are open anyway).
+     */
+    private static Decision openDecision(AccessRequest r, CompiledPolicies.Selected sel, long parts) {
+        if ((sel.ciliumFlags & CF_L7_OPEN) != 0) {
+            Decision d = l7Scan(sel.ciliumNs, r, parts);
+            if (d == null) {
+                d = l7Scan(sel.ciliumCw, r, parts);
+            }
+            if (d != null) {
+                return d;
+            }
+        }
+        CiliumPolicy first = sel.ciliumNs.length > 0 ? sel.ciliumNs[0] : sel.ciliumCw.length > 0 ? sel.ciliumCw[0] : null;
+        return first == null ? null : first.openAllowed;
+    }
+
+    private static Decision l7Scan(CiliumPolicy[] selecting, AccessRequest r, long parts) {
+        boolean noHttp = r.http() == null;
+        for (CiliumPolicy p : selecting) {
+            if ((p.flags & CF_L7_OPEN) == 0) {
+                continue;
+            }
+            for (CiliumPolicy.Rule rule : p.ingress) {
+                if (rule.l7Denied != null && rule.coversPortWithHttp(r) && rule.matchesPeer(r, parts)) {
+                    return noHttp ? rule.needsL7 : rule.l7Denied;
+                }
+            }
+        }
+        return null;
     }
 
     /**

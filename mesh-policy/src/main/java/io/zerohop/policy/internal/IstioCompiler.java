@@ -104,6 +104,10 @@ final class IstioCompiler {
             throw spec.error("only one of targetRefs or workloadSelector can be set");
         }
 
+        if (!targetRefs.isEmpty()) {
+            YNode at = single != null ? single : many;
+            warnings.add(at.file + ":" + at.line + ": " + ref + ": " + targetRefWarning(targetRefs, action));
+        }
         List<IstioPolicy.Rule> rules = new ArrayList<>();
         TreeSet<String> httpFound = new TreeSet<>();
         for (int i = 0; i < ruleItems.size(); i++) {
@@ -182,8 +186,42 @@ final class IstioCompiler {
             boilerplate = HTTP_ALLOW;
         }
         String found = String.join(", ", httpFound);
-        warnings.add(where + ": " + String.format(HTTP_RULE_FMT, found, found, boilerplate));
+        TreeSet<String> enforced = new TreeSet<>();
+        TreeSet<String> jwt = new TreeSet<>();
+        for (String k : httpFound) {
+            (isRequestAuth(k) ? jwt : enforced).add(k);
+        }
+        if (!enforced.isEmpty()) {
+            warnings.add(where + ": " + String.format(HTTP_RULE_FMT, String.join(", ", enforced), found, boilerplate));
+        }
+        if (!jwt.isEmpty()) {
+            warnings.add(where + ": " + String.format(REQUEST_AUTH_FMT, String.join(", ", jwt))
+                    + (enforced.isEmpty() ? "; istiod's ambient status for ztunnel: \"ztunnel does not support HTTP attributes"
+                    + " (found: " + found + "). In ambient mode you must use a waypoint proxy to enforce HTTP rules. "
+                    + boilerplate + "\"" : ""));
+        }
     }
+
+    /**
+     * The request-authentication attributes: requestPrincipals, notRequestPrincipals and the {@code when} keys
+     * {@code request.auth.*}, which come from a validated JWT (Envoy's jwt_authn filter metadata).
+     */
+    private static boolean isRequestAuth(String key) {
+        return key.equals("requestPrincipals") || key.equals("notRequestPrincipals") || key.startsWith("request.auth.");
+    }
+
+    /**
+     * zerohop validates no JWT (it loads no RequestAuthentication), so a request never carries a request principal or
+     * claims: as Envoy's RBAC matchers on jwt_authn metadata behave for a sidecar that no RequestAuthentication selects
+     * (istio/istio pilot/pkg/security/authz/model/generator.go requestPrincipalGenerator and the request.auth.claims
+     * generator: metadata matchers on the istio_authn filter's output), a positive
+     * match fails and a negative one holds. Argument: the attributes found.
+     */
+    static final String REQUEST_AUTH_FMT = "request authentication attributes (%s) are always absent in zerohop: it validates"
+            + " no JWT (RequestAuthentication is not loaded), as for a sidecar that no RequestAuthentication selects. A rule"
+            + " needing requestPrincipals or values of request.auth.* never matches (an ALLOW rule allows nothing through"
+            + " it, a DENY rule denies nothing through it); notRequestPrincipals and notValues on request.auth.* always"
+            + " match (a DENY with notRequestPrincipals: [\"*\"] denies every request)";
 
     /**
      * Whether load warning {@code w} is the note that zerohop enforces a policy's HTTP attributes itself (istiod's
@@ -215,6 +253,36 @@ final class IstioCompiler {
             warnings.add(ref + ": workload selector specified without labels");
         }
         return labels;
+    }
+
+    /**
+     * Why a policy with targetRefs does nothing here, per kind as istiod attaches it ({@code pilot/pkg/model/
+     * policyattachment.go} ShouldAttachPolicy: Service and ServiceEntry to the waypoint serving them, Gateway to that
+     * gateway's proxy, GatewayClass istio-waypoint from the root namespace to every waypoint, any other GatewayClass to
+     * nothing), never to ztunnel ({@code pilot/pkg/serviceregistry/ambient/authorization.go}: "TargetRef is not intended
+     * for ztunnel"). A DENY or CUSTOM policy is worded as what it is: traffic it would deny is not denied here.
+     */
+    private static String targetRefWarning(List<String> targetRefs, int action) {
+        List<String> where = new ArrayList<>();
+        for (String t : targetRefs) {
+            String kind = t.substring(0, t.indexOf('/'));
+            String name = t.substring(t.indexOf('/') + 1);
+            where.add(t + switch (kind) {
+                case "Service" -> " (the waypoint that Service uses, istio.io/use-waypoint)";
+                case "ServiceEntry" -> " (the waypoint that ServiceEntry uses, istio.io/use-waypoint)";
+                case "Gateway" -> " (that Gateway's proxy: a waypoint or an ingress/egress gateway)";
+                default -> name.equals("istio-waypoint") ? " (every waypoint, when the policy is in the root namespace;"
+                        + " nothing otherwise)" : " (nothing: istiod attaches a GatewayClass only for istio-waypoint)";
+            });
+        }
+        String head = "targetRefs " + String.join(", ", where) + ": enforced by that waypoint or gateway, not by zerohop"
+                + " (istiod never sends a targetRefs policy to ztunnel: pilot/pkg/serviceregistry/ambient/authorization.go)";
+        if (action == IstioPolicy.DENY || action == IstioPolicy.CUSTOM) {
+            return head + "; traffic this " + (action == IstioPolicy.DENY ? "DENY" : "CUSTOM") + " policy would deny is NOT"
+                    + " denied by zerohop, only where that waypoint or gateway handles it (add a selector-based policy to"
+                    + " enforce it at the workload)";
+        }
+        return head;
     }
 
     private static String targetRef(YNode t) throws PolicyLoadException {

@@ -112,9 +112,33 @@ public final class YNode {
 
     YNode requireMap() throws PolicyLoadException {
         if (type != Type.MAP) {
+            if (path.isEmpty() && type == Type.LIST) {
+                throw error(topLevelList());
+            }
             throw error("expected a mapping, found " + describe());
         }
         return this;
+    }
+
+    /**
+     * A document that is a list: most often {@code cilium policy import}'s JSON form (a list of bare Cilium rules, as
+     * cilium/cilium examples/policies/l3/ingress-allow-all/ingress-allow-all.json), which carries no namespace and so no
+     * CiliumNetworkPolicy scope; zerohop reads Kubernetes objects only.
+     */
+    private String topLevelList() {
+        boolean ciliumRules = !list.isEmpty();
+        for (YNode item : list) {
+            ciliumRules &= item.type == Type.MAP && item.map.containsKey("endpointSelector") && !item.map.containsKey("kind");
+        }
+        String objects = "zerohop reads Kubernetes objects (apiVersion, kind, metadata, spec), one per YAML document or in a"
+                + " kind: List";
+        if (!ciliumRules) {
+            return "expected a Kubernetes object (a mapping), found a list at the top level: " + objects;
+        }
+        return "expected a Kubernetes object, found a list of " + list.size() + " bare Cilium rule" + (list.size() == 1 ? "" : "s")
+                + " at the top level (the JSON that `cilium policy import` reads): " + objects + "; put each rule under"
+                + " spec: of a CiliumNetworkPolicy (apiVersion: cilium.io/v2, kind: CiliumNetworkPolicy, metadata: {name,"
+                + " namespace}) or, to select endpoints of every namespace, a CiliumClusterwideNetworkPolicy";
     }
 
     /** Fails on keys outside {@code allowed}: a typo must not silently widen or narrow a policy. */
@@ -123,8 +147,11 @@ public final class YNode {
         for (Map.Entry<String, YNode> e : map.entrySet()) {
             if (!allowed.contains(e.getKey())) {
                 YNode v = e.getValue();
+                String near = Loader.nearest(e.getKey(), new java.util.TreeSet<>(allowed));
+                String hint = near == null ? "" : "; did you mean " + near + "?" + (near.equalsIgnoreCase(e.getKey())
+                        ? " (field names are case-sensitive)" : "");
                 throw new PolicyLoadException(file, v.keyLine > 0 ? v.keyLine : v.line, v.path,
-                        "unknown field (expected one of " + String.join(", ", new java.util.TreeSet<>(allowed)) + ")");
+                        "unknown field (expected one of " + String.join(", ", new java.util.TreeSet<>(allowed)) + ")" + hint);
             }
         }
         return this;
@@ -157,6 +184,25 @@ public final class YNode {
             throw error("expected a string, found " + describe() + " (quote it)");
         }
         return t;
+    }
+
+    /**
+     * A boolean field as the API server reads it: kubectl turns the YAML 1.1 booleans go-yaml v2 resolves
+     * ({@code true True TRUE y Y yes Yes YES on On ON} and their false forms {@code false False FALSE n N no No NO off Off
+     * OFF}, plain only) into JSON true or false; a quoted {@code "false"} stays a string, which the CRD's boolean schema
+     * refuses. Errors name the file, line and field.
+     */
+    boolean bool() throws PolicyLoadException {
+        String t = text();
+        if (!"bool".equals(tag)) {
+            throw error("expected a boolean (true or false), found " + describe() + ("str".equals(tag)
+                    ? " (a string: the field is boolean and the API server refuses a string; write it without quotes)" : ""));
+        }
+        return switch (t) {
+            case "true", "True", "TRUE", "y", "Y", "yes", "Yes", "YES", "on", "On", "ON" -> true;
+            case "false", "False", "FALSE", "n", "N", "no", "No", "NO", "off", "Off", "OFF" -> false;
+            default -> throw error("expected a boolean (true or false), found " + describe());
+        };
     }
 
     /** String text of a child, or {@code dflt} when absent. */

@@ -522,7 +522,10 @@ public final class YamlDocuments {
         if (tag != null && !tag.equals("!")) {
             resolved = tag;
         } else if (s.isPlain()) {
-            resolved = RESOLVER.resolve(NodeId.scalar, value, true).getValue();
+            // go-yaml v2 (sigs.k8s.io/yaml, what kubectl reads with) also takes a plain y, Y, n, N as a boolean
+            // (resolve.go resolveMapList); SnakeYAML's YAML 1.1 resolver does not.
+            resolved = value.length() == 1 && "yYnN".indexOf(value.charAt(0)) >= 0 ? Tag.BOOL.getValue()
+                    : RESOLVER.resolve(NodeId.scalar, value, true).getValue();
         } else {
             resolved = Tag.STR.getValue();
         }
