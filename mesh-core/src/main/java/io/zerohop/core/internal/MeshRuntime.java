@@ -113,7 +113,14 @@ public final class MeshRuntime {
         this.plaintext = new PlaintextInbound(local, ownPorts, policy, authorizer, http, observer, refusals);
         this.live = new LiveAuthorization(inbound::reauthorize, observer::lateDenied);
         // ztunnel's PolicyWatcher covers its plaintext passthrough too (inbound_passthrough.rs assert_rbac).
-        this.plaintextPolicyChanges = policy == null ? null : policy.addChangeListener(set -> plaintext.live().reauthorize());
+        UnparsedHttpRules unparsed = policy == null ? null : new UnparsedHttpRules(local, policy);
+        this.plaintextPolicyChanges = policy == null ? null : policy.addChangeListener(set -> {
+            plaintext.live().reauthorize();
+            unparsed.check();
+        });
+        if (unparsed != null) {
+            unparsed.check();
+        }
         if (sink != null) {
             socketGauges.add(sink.socketsOpen("source", () -> listeners.openSockets(false)));
             socketGauges.add(sink.socketsOpen("destination", () -> {

@@ -1,0 +1,52 @@
+package io.zerohop.core.internal;
+
+import io.zerohop.core.AppProtocol;
+import io.zerohop.core.Workload;
+import io.zerohop.policy.PolicyEngine;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Warns, once per local workload port, when a port declared {@code tcp} has policy rules that need HTTP
+ * (an AuthorizationPolicy's operations or request attributes, a Cilium {@code rules.http}): zerohop decides
+ * such a port at L4, where an ALLOW rule's HTTP fields match nothing and a DENY rule's count as matched
+ * (HttpEnforcement#enforces), as istiod builds a TCP filter chain's RBAC. For a Cilium policy that is not
+ * Cilium's behaviour (its L7 proxy parses HTTP on any port a {@code rules.http} names): every request on the
+ * port was denied, and a new-user pass found only {@code zerohop policy check} saying why, the proxy silent.
+ */
+final class UnparsedHttpRules {
+    private static final Logger log = LoggerFactory.getLogger(UnparsedHttpRules.class);
+    private final LocalWorkloads local;
+    private final PolicyEngine policy;
+    /** {@code ns/name:port} already warned about; a port that no longer needs HTTP may warn again later. */
+    private final Set<String> warned = ConcurrentHashMap.newKeySet();
+
+    UnparsedHttpRules(LocalWorkloads local, PolicyEngine policy) {
+        this.local = local;
+        this.policy = policy;
+    }
+
+    /** Checks the local workloads against the policy set in force now; cheap when no port is {@code tcp}. */
+    void check() {
+        Set<String> now = new java.util.HashSet<>();
+        for (Workload w : local.registry().all()) {
+            for (Map.Entry<Integer, AppProtocol> p : w.appProtocols().entrySet()) {
+                if (p.getValue() != AppProtocol.TCP || !local.isLocal(w) || !policy.requiresHttp(w.ref(), p.getKey())) {
+                    continue;
+                }
+                String key = w.namespace() + "/" + w.name() + ":" + p.getKey();
+                now.add(key);
+                if (warned.add(key)) {
+                    log.warn("port {} of {}/{} is declared tcp, and a policy has rules that need HTTP there: zerohop does not parse it,"
+                            + " so those rules are decided at L4 (an ALLOW rule's HTTP fields match nothing, a DENY rule's count as"
+                            + " matched; a Cilium rules.http denies every connection there, where Cilium's proxy would parse HTTP):"
+                            + " declare the port http or auto to have its requests decided", p.getKey(), w.namespace(), w.name());
+                }
+            }
+        }
+        warned.retainAll(now);
+    }
+}
