@@ -452,8 +452,8 @@ final class ProxyCommand implements Callable<Integer> {
         AutoCloseable watch = null;
         if (policies != null) {
             // Loaded by watch() (first load, then every change), a directory or one file: --help says "hot
-            // reloaded", and a file was read once. The loader logs each warning of each load, so they are not
-            // printed again here.
+            // reloaded", and a file was read once. The loader logs the warnings of each load (a reload: those of the
+            // files it changed, and new ones), so they are not printed again here.
             engine = PolicyEngine.builder().rootNamespace(rootNamespace).policies(PolicySet.empty()).reloadListener(new ReloadListener() {
                 @Override
                 public void reloaded(PolicySet p) {
