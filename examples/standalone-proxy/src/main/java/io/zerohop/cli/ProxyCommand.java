@@ -295,7 +295,7 @@ final class ProxyCommand implements Callable<Integer> {
             }
         });
         for (String alias : trustDomainAliases) {
-            // Checked as Mesh.Builder.trustDomainAliases checks it, named as the option (an empty one: "a,,b").
+            // Checked as Mesh.Builder.trustDomainAliases checks it, named as the option (an empty one, "a,,b": Usage).
             Usage.parse(u, "trust-domain-aliases", alias, () -> Mesh.builder().trustDomainAliases(List.of(alias)));
         }
         u.namespace("root-namespace", rootNamespace);
