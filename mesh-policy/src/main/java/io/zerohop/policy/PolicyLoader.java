@@ -71,6 +71,18 @@ public final class PolicyLoader {
     }
 
     /**
+     * Whether {@code warning}, one of {@link PolicySet#warnings()}, is a note: the loader logs it at INFO, not WARN.
+     * The notes are the ones that say zerohop enforces a policy's HTTP attributes itself (istiod's ambient status for
+     * ztunnel quoted after it): no problem on a port zerohop parses. Every other warning is logged at WARN. For a tool
+     * that prints the warnings itself and should label them as the log does ({@code zerohop policy check}).
+     *
+     * @param warning not null
+     */
+    public static boolean isNote(String warning) {
+        return Loader.isNote(warning);
+    }
+
+    /**
      * The slf4j logger the loader logs each {@link PolicySet#warnings() load warning} on, at WARN: turn it off to
      * print the warnings some other way. Its short name, {@code Loader}, is the one log lines show.
      */

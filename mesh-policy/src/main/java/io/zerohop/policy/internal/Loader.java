@@ -255,9 +255,14 @@ public final class Loader {
         return c;
     }
 
-    /** Logs a load warning: at INFO a note ({@link IstioCompiler#isNote}), at WARN any other. */
+    /** Whether load warning {@code w} is logged at INFO ({@link IstioCompiler#isNote}), not WARN. */
+    public static boolean isNote(String w) {
+        return IstioCompiler.isNote(w);
+    }
+
+    /** Logs a load warning: at INFO a note ({@link #isNote}), at WARN any other. */
     private static void log(String w) {
-        if (IstioCompiler.isNote(w)) {
+        if (isNote(w)) {
             LOG.info(w);
         } else {
             LOG.warn(w);
