@@ -532,11 +532,15 @@ final class ProxyCommand implements Callable<Integer> {
             }
         }
         Mesh.Builder b = Mesh.builder().trustDomain(trustDomain).trustDomainAliases(trustDomainAliases).identityProvider(provider).workloads(registry)
-                .policies(engine).node(kube != null ? kube.discovery.node().orElseThrow() : node).meterRegistry(prometheus).passthroughUnknown(passthroughUnknown)
+                .node(kube != null ? kube.discovery.node().orElseThrow() : node).meterRegistry(prometheus).passthroughUnknown(passthroughUnknown)
                 .drain(checked.drain()).acceptHttp10(acceptHttp10).pilotHttp10(pilotHttp10);
         // ztunnel's CLUSTER_ID is one setting for the CA's ClusterID header and, through istiod's
         // workloads, the source_cluster/destination_cluster labels: --cluster-id is both here too.
         b.clusterId(checked.clusterId().workloadCluster());
+        if (engine != null) {
+            // Without --policies or --kubernetes: no engine, every authenticated peer allowed.
+            b.policies(engine);
+        }
         signals.exitBound(checked.drain());
         if (checked.inbound() != null) {
             b.inbound(checked.inbound()).inboundTransparent(inboundTransparent);
