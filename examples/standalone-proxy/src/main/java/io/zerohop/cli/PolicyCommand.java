@@ -308,7 +308,8 @@ final class PolicyCommand {
             Map<String, String> l = new HashMap<>();
             l.put("app", name);
             l.putAll(labels);
-            return new WorkloadRef(ns, name, name, l);
+            // Names Kubernetes would refuse (WorkloadRef checks them) are a mistake in the option: exit 2 naming --dest.
+            return Usage.parse(u, "dest", dest, () -> new WorkloadRef(ns, name, name, l));
         }
     }
 }
