@@ -36,13 +36,6 @@ class ReloadWarningsTest {
                 """.formatted(name);
     }
 
-    private static final String ALLOW = """
-            apiVersion: security.istio.io/v1
-            kind: AuthorizationPolicy
-            metadata: {name: allow-all, namespace: prod}
-            spec: {action: ALLOW, rules: [{}]}
-            """;
-
     private static final String BROKEN = """
             apiVersion: security.istio.io/v1
             kind: AuthorizationPolicy
@@ -84,7 +77,7 @@ class ReloadWarningsTest {
             assertThat(err.count(notes)).as(err.text()).isEqualTo(1);
 
             // A new file without warnings: nothing of a.yaml's or b.yaml's, nor the listing's line, again.
-            write(scratch, dir.resolve("c.yaml"), ALLOW);
+            write(scratch, dir.resolve("c.yaml"), ReloadLogOrderTest.ALLOW);
             awaitEvent(events, "reloaded 3");
             assertThat(err.count(auditA)).as(err.text()).isEqualTo(1);
             assertThat(err.count(auditB)).as(err.text()).isEqualTo(1);
