@@ -385,9 +385,17 @@ public final class Mesh implements AutoCloseable {
             return this;
         }
 
-        /** Authorization; null or unset: every authenticated peer is allowed (Istio with no policy), every mode PERMISSIVE. */
+        /**
+         * Authorization. Unset: every authenticated peer is allowed (Istio with no policy), every mode PERMISSIVE; to
+         * say so explicitly, give an engine of {@link io.zerohop.policy.PolicySet#empty()}.
+         *
+         * @param engine not null: a null (a field not yet set, a lookup that found nothing) would allow every peer
+         *               without a word, so it fails here, as {@link #identityProvider} does for its argument
+         * @throws NullPointerException naming {@code policies} when {@code engine} is null
+         */
         public Builder policies(PolicyEngine engine) {
-            settings.policies(engine);
+            settings.policies(Objects.requireNonNull(engine, "policies: null engine (leave policies unset to allow every"
+                    + " authenticated peer)"));
             return this;
         }
 

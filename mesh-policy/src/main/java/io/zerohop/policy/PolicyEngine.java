@@ -301,8 +301,10 @@ public final class PolicyEngine {
 
     private void reload(Path dir, boolean file) {
         try {
-            PolicySet next = load(dir, file);
             PolicySet previous = state.policies;
+            // Logs only the warnings of files changed since the set in force was loaded (Kubernetes mode logs an
+            // object's once, when it changes); a refused load logs its error below, at every attempt.
+            PolicySet next = PolicyLoader.reload(dir, file, previous);
             String lost = lossWarning(previous, next, dir);
             // Logged before the swap: replace() runs the change listeners on this thread, and mesh-core's log the WARN
             // line of each connection the new set cuts. Logged after, an operator read each cut before its cause.

@@ -30,6 +30,22 @@ public final class PolicyLoader {
      * ({@link PolicySet#warnings()}, logged at WARN).
      */
     public static PolicySet fromDirectory(Path dir) throws PolicyLoadException {
+        return fromDirectory(dir, null);
+    }
+
+    /**
+     * A directory's or a file's policies again, for {@link PolicyEngine#watch}: logs only the warnings of files
+     * changed since {@code previous} was loaded, and warnings new since ({@link Loader#loadFiles(List, List, java.util.Map,
+     * java.util.Set)}).
+     */
+    static PolicySet reload(Path path, boolean file, PolicySet previous) throws PolicyLoadException {
+        if (file) {
+            return load(List.of(path), List.of(), path.toString(), previous);
+        }
+        return fromDirectory(path, previous);
+    }
+
+    private static PolicySet fromDirectory(Path dir, PolicySet previous) throws PolicyLoadException {
         if (!Files.isDirectory(dir)) {
             throw new PolicyLoadException(dir.toString(), 0, "", Files.exists(dir) ? "not a directory" : "no such directory");
         }
@@ -39,11 +55,31 @@ public final class PolicyLoader {
         } catch (IOException e) {
             throw new PolicyLoadException(dir.toString(), 0, "", "cannot list: " + e.getMessage(), e);
         }
-        return new PolicySet(Loader.loadFiles(listing.files(), listing.warnings()), dir.toString(), listing.files());
+        return load(listing.files(), listing.warnings(), dir.toString(), previous);
     }
 
     public static PolicySet fromFile(Path file) throws PolicyLoadException {
-        return new PolicySet(Loader.loadFiles(List.of(file)), file.toString(), List.of(file));
+        return load(List.of(file), List.of(), file.toString(), null);
+    }
+
+    /** @param previous the set in force, whose files' warnings were logged; null: log every warning */
+    private static PolicySet load(List<Path> files, List<String> listingWarnings, String source, PolicySet previous)
+            throws PolicyLoadException {
+        Loader.Loaded l = Loader.loadFiles(files, listingWarnings, previous == null ? null : previous.digests(),
+                previous == null ? java.util.Set.of() : java.util.Set.copyOf(previous.warnings()));
+        return new PolicySet(l.compiled(), source, files, l.digests());
+    }
+
+    /**
+     * Whether {@code warning}, one of {@link PolicySet#warnings()}, is a note: the loader logs it at INFO, not WARN.
+     * The notes are the ones that say zerohop enforces a policy's HTTP attributes itself (istiod's ambient status for
+     * ztunnel quoted after it): no problem on a port zerohop parses. Every other warning is logged at WARN. For a tool
+     * that prints the warnings itself and should label them as the log does ({@code zerohop policy check}).
+     *
+     * @param warning not null
+     */
+    public static boolean isNote(String warning) {
+        return Loader.isNote(warning);
     }
 
     /**

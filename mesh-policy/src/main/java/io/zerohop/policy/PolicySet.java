@@ -3,6 +3,7 @@ package io.zerohop.policy;
 import io.zerohop.policy.internal.CompiledPolicies;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 /**
  * An immutable, compiled set of policies. Build one with {@link PolicyLoader}; hand it to a
@@ -16,15 +17,22 @@ public final class PolicySet {
     private final CompiledPolicies compiled;
     private final String source;
     private final List<Path> files;
+    /** SHA-256 of each file's text ({@code Loader.Loaded#digests}): a reload logs the warnings of changed files only. */
+    private final Map<Path, String> digests;
 
     PolicySet(CompiledPolicies compiled, String source) {
         this(compiled, source, List.of());
     }
 
     PolicySet(CompiledPolicies compiled, String source, List<Path> files) {
+        this(compiled, source, files, Map.of());
+    }
+
+    PolicySet(CompiledPolicies compiled, String source, List<Path> files, Map<Path, String> digests) {
         this.compiled = compiled;
         this.source = source;
         this.files = List.copyOf(files);
+        this.digests = digests;
     }
 
     public static PolicySet empty() {
@@ -69,6 +77,11 @@ public final class PolicySet {
     /** Where it was loaded from: a directory, file or in-memory name. */
     public String source() {
         return source;
+    }
+
+    /** Empty for a set not loaded from files. */
+    Map<Path, String> digests() {
+        return digests;
     }
 
     CompiledPolicies compiled() {

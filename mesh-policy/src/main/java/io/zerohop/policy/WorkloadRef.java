@@ -4,12 +4,20 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * A workload as policy sees it: namespace, name, service account and pod labels.
+ * A workload as policy sees it: namespace, name, service account and pod labels. The names are validated as the
+ * Kubernetes API server validates them (k8s.io/apimachinery pkg/util/validation/validation.go): a name no API server
+ * accepts names no workload, and a policy written for the workload meant could never select it.
  *
- * @param namespace      Kubernetes namespace, required
- * @param name           workload name (used in explanations only), may be empty
- * @param serviceAccount service account, may be empty
+ * @param namespace      Kubernetes namespace, required: a DNS-1123 label ({@code IsDNS1123Label}, as
+ *                       {@code ValidateNamespaceName}): lower-case letters, digits and '-', starting and ending with a
+ *                       letter or digit, at most 63 characters
+ * @param name           workload name (used in explanations only), may be empty (null: empty); else a DNS-1123
+ *                       subdomain ({@code IsDNS1123Subdomain}, a pod's name): as a label, plus '.' between labels,
+ *                       at most 253 characters
+ * @param serviceAccount service account, may be empty (null: empty); else a DNS-1123 subdomain (as
+ *                       {@code ValidateServiceAccountName})
  * @param labels         pod labels; copied, never null
+ * @throws IllegalArgumentException naming the field, the value and what is wrong with it
  */
 public record WorkloadRef(String namespace, String name, String serviceAccount, Map<String, String> labels) {
 
@@ -20,11 +28,56 @@ public record WorkloadRef(String namespace, String name, String serviceAccount, 
         }
         name = name == null ? "" : name;
         serviceAccount = serviceAccount == null ? "" : serviceAccount;
+        check("namespace", namespace, false);
+        if (!name.isEmpty()) {
+            check("name", name, true);
+        }
+        if (!serviceAccount.isEmpty()) {
+            check("serviceAccount", serviceAccount, true);
+        }
         labels = labels == null ? Map.of() : Map.copyOf(labels);
     }
 
     public static WorkloadRef of(String namespace, String name, Map<String, String> labels) {
         return new WorkloadRef(namespace, name, "", labels);
+    }
+
+    /**
+     * apimachinery's {@code IsDNS1123Label} ({@code subdomain} false) or {@code IsDNS1123Subdomain} (true), with its
+     * messages: one pass over the characters, no regex (a registry workload's ref is made per connection).
+     */
+    private static void check(String field, String value, boolean subdomain) {
+        int max = subdomain ? 253 : 63;
+        if (value.length() > max) {
+            throw new IllegalArgumentException(field + " \"" + value + "\": must be no more than " + max + " characters (it has "
+                    + value.length() + ")");
+        }
+        boolean ok = true;
+        char prev = '.';
+        for (int i = 0; i < value.length() && ok; i++) {
+            char c = value.charAt(i);
+            boolean alnum = c >= 'a' && c <= 'z' || c >= '0' && c <= '9';
+            if (c == '.' && subdomain) {
+                ok = prev != '.' && prev != '-';      // a label ends with a letter or digit
+            } else if (c == '-') {
+                ok = prev != '.';                     // a label starts with a letter or digit
+            } else {
+                ok = alnum;
+            }
+            prev = c;
+        }
+        ok &= prev != '-' && prev != '.';
+        if (!ok) {
+            String upper = value.toLowerCase(java.util.Locale.ROOT).equals(value) ? "" : " (upper case: write \""
+                    + value.toLowerCase(java.util.Locale.ROOT) + "\"?)";
+            throw new IllegalArgumentException(field + " \"" + value + "\": " + (subdomain
+                    ? "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must"
+                    + " start and end with an alphanumeric character (e.g. 'example.com')"
+                    : "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and"
+                    + " end with an alphanumeric character (e.g. 'my-name', or '123-abc')") + upper
+                    + " (Kubernetes' name rules, k8s.io/apimachinery pkg/util/validation " + (subdomain ? "IsDNS1123Subdomain" : "IsDNS1123Label")
+                    + ")");
+        }
     }
 
     @Override

@@ -28,7 +28,7 @@ import org.slf4j.LoggerFactory;
  * the change listener stands in for mesh-core's (which sits above this module) by logging a WARN line from it.
  */
 class ReloadLogOrderTest {
-    private static final String ALLOW = """
+    static final String ALLOW = """
             apiVersion: security.istio.io/v1
             kind: AuthorizationPolicy
             metadata: {name: allow-all, namespace: prod}

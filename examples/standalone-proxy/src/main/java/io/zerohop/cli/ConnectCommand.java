@@ -48,7 +48,7 @@ final class ConnectCommand implements Callable<Integer> {
     @Option(names = "--trust-bundle", required = true, description = "Trusted root(s) (PEM)")
     Path bundle;
 
-    @Option(names = "--expect", required = true, split = ",", description = "Accepted server SPIFFE ID(s), comma separated")
+    @Option(names = "--expect", paramLabel = "SPIFFE_ID", required = true, split = ",", description = "Accepted server SPIFFE ID(s), comma separated")
     List<String> expect;
 
     @Option(names = "--handshake-timeout", defaultValue = "10s", paramLabel = "DURATION",

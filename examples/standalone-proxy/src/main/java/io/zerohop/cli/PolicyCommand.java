@@ -260,7 +260,9 @@ final class PolicyCommand {
                         + "decides it (principals as written, as ztunnel)");
             }
             for (String w : set.warnings()) {
-                System.err.println("warning: " + w);
+                // Labelled as the proxy logs it: the HTTP-attributes note at INFO, as "note:" (a new-user pass read
+                // "warning:" here for a line the proxy logs at INFO); every other load warning is WARN there.
+                System.err.println((PolicyLoader.isNote(w) ? "note: " : "warning: ") + w);
             }
             if (registry != null) {
                 // Whatever the decision: a DENY or a policy of a mistyped namespace that selects nothing changes no
@@ -306,7 +308,8 @@ final class PolicyCommand {
             Map<String, String> l = new HashMap<>();
             l.put("app", name);
             l.putAll(labels);
-            return new WorkloadRef(ns, name, name, l);
+            // Names Kubernetes would refuse (WorkloadRef checks them) are a mistake in the option: exit 2 naming --dest.
+            return Usage.parse(u, "dest", dest, () -> new WorkloadRef(ns, name, name, l));
         }
     }
 }

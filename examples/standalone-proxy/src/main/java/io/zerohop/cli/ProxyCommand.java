@@ -160,11 +160,11 @@ final class ProxyCommand implements Callable<Integer> {
     boolean kubernetes;
 
     @Option(names = "--transparent", paramLabel = "ADDR", arity = "0..1", fallbackValue = "0.0.0.0:15001",
-            description = {"TPROXY outbound capture listener (IP_TRANSPARENT)", FALLBACK})
+            description = {"TPROXY outbound capture listener (IP_TRANSPARENT), or off (the default)", FALLBACK})
     String transparent;
 
     @Option(names = "--socks5", paramLabel = "ADDR", arity = "0..1", fallbackValue = "127.0.0.1:15080",
-            description = {"SOCKS5 outbound capture listener", FALLBACK})
+            description = {"SOCKS5 outbound capture listener, or off (the default)", FALLBACK})
     String socks5;
 
     @Option(names = "--forward", paramLabel = "LOCAL=TARGET", split = ",", description = {"Static outbound mapping (repeatable), e.g.", "127.0.0.1:8080=10.0.1.2:8080; a caller whose source"
@@ -172,7 +172,7 @@ final class ProxyCommand implements Callable<Integer> {
     List<String> forwards = new ArrayList<>();
 
     @Option(names = "--plaintext-inbound", paramLabel = "ADDR", arity = "0..1", fallbackValue = "0.0.0.0:15006",
-            description = {"TPROXY capture of plaintext to local workloads (PeerAuthentication STRICT refuses it)", FALLBACK})
+            description = {"TPROXY capture of plaintext to local workloads (PeerAuthentication STRICT refuses it), or off (the default)", FALLBACK})
     String plaintextInbound;
 
     @Option(names = "--passthrough-unknown", description = "Relay destinations outside the registry as plain TCP instead of refusing")
@@ -295,7 +295,7 @@ final class ProxyCommand implements Callable<Integer> {
             }
         });
         for (String alias : trustDomainAliases) {
-            // Checked as Mesh.Builder.trustDomainAliases checks it, named as the option (an empty one: "a,,b").
+            // Checked as Mesh.Builder.trustDomainAliases checks it, named as the option (an empty one, "a,,b": Usage).
             Usage.parse(u, "trust-domain-aliases", alias, () -> Mesh.builder().trustDomainAliases(List.of(alias)));
         }
         u.namespace("root-namespace", rootNamespace);
@@ -317,9 +317,11 @@ final class ProxyCommand implements Callable<Integer> {
             }
             fwd.add(new InetSocketAddress[] {u.hostPort("forward", f.substring(0, eq)), u.hostPort("forward", f.substring(eq + 1))});
         }
-        Checked c = new Checked(in, transparent == null ? null : u.hostPort("transparent", transparent),
-                socks5 == null ? null : u.hostPort("socks5", socks5),
-                plaintextInbound == null ? null : u.hostPort("plaintext-inbound", plaintextInbound),
+        // Every listener option takes off, those off by default too: --socks5 off was refused where --admin off was
+        // taken (a new-user pass), and a template or script that writes the word for each listener needs it everywhere.
+        Checked c = new Checked(in, transparent == null ? null : u.listener("transparent", transparent),
+                socks5 == null ? null : u.listener("socks5", socks5),
+                plaintextInbound == null ? null : u.listener("plaintext-inbound", plaintextInbound),
                 u.listener("metrics", metrics), u.listener("readiness", readiness), u.listener("admin", admin), fwd,
                 u.duration("drain", drain), clusterId(u));
         if (!List.of("zerohop", "ztunnel", "ztunnel-json").contains(accessLogFormat)) {
@@ -452,8 +454,8 @@ final class ProxyCommand implements Callable<Integer> {
         AutoCloseable watch = null;
         if (policies != null) {
             // Loaded by watch() (first load, then every change), a directory or one file: --help says "hot
-            // reloaded", and a file was read once. The loader logs each warning of each load, so they are not
-            // printed again here.
+            // reloaded", and a file was read once. The loader logs the warnings of each load (a reload: those of the
+            // files it changed, and new ones), so they are not printed again here.
             engine = PolicyEngine.builder().rootNamespace(rootNamespace).policies(PolicySet.empty()).reloadListener(new ReloadListener() {
                 @Override
                 public void reloaded(PolicySet p) {
@@ -530,11 +532,15 @@ final class ProxyCommand implements Callable<Integer> {
             }
         }
         Mesh.Builder b = Mesh.builder().trustDomain(trustDomain).trustDomainAliases(trustDomainAliases).identityProvider(provider).workloads(registry)
-                .policies(engine).node(kube != null ? kube.discovery.node().orElseThrow() : node).meterRegistry(prometheus).passthroughUnknown(passthroughUnknown)
+                .node(kube != null ? kube.discovery.node().orElseThrow() : node).meterRegistry(prometheus).passthroughUnknown(passthroughUnknown)
                 .drain(checked.drain()).acceptHttp10(acceptHttp10).pilotHttp10(pilotHttp10);
         // ztunnel's CLUSTER_ID is one setting for the CA's ClusterID header and, through istiod's
         // workloads, the source_cluster/destination_cluster labels: --cluster-id is both here too.
         b.clusterId(checked.clusterId().workloadCluster());
+        if (engine != null) {
+            // Without --policies or --kubernetes: no engine, every authenticated peer allowed.
+            b.policies(engine);
+        }
         signals.exitBound(checked.drain());
         if (checked.inbound() != null) {
             b.inbound(checked.inbound()).inboundTransparent(inboundTransparent);

@@ -29,9 +29,33 @@ final class Usage {
     private final CommandSpec spec;
     private final ConfigFile.Origins origins;
 
+    /** Checks every comma-list option of {@code spec}'s command ({@link #refuseEmptyElements}) first. */
     Usage(CommandSpec spec, ConfigFile.Origins origins) {
         this.spec = spec;
         this.origins = origins;
+        refuseEmptyElements();
+    }
+
+    /**
+     * Refuses a value of any comma-list option ({@code split = ","}: {@code --trust-domain-aliases},
+     * {@code --forward}, {@code --expect}) that has an empty element, wherever the stray comma is, with one message.
+     * picocli drops trailing empty elements and keeps the others: {@code "old-td,"} was taken silently as
+     * {@code old-td} while {@code "a,,b"} met the element's own check as {@code ""} (a new-user pass). The values are
+     * read as given ({@code originalStringValues}), before picocli splits them.
+     */
+    private void refuseEmptyElements() {
+        for (picocli.CommandLine.Model.OptionSpec o : spec.options()) {
+            if (!",".equals(o.splitRegex())) {
+                continue;
+            }
+            for (String raw : o.originalStringValues()) {
+                if (java.util.Arrays.asList(raw.split(",", -1)).contains("")) {
+                    String label = o.paramLabel();
+                    throw error(o.longestName().substring(2), raw, "\"" + raw + "\" has an empty element (a comma at the start,"
+                            + " at the end or doubled): write " + label + "[," + label + "...]");
+                }
+            }
+        }
     }
 
     /** A usage error about option {@code key} (long name without dashes) and its {@code value}. */

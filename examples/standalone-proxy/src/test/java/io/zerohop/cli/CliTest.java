@@ -331,7 +331,7 @@ class CliTest {
         // Exit 3: a connection whose first bytes are not HTTP is denied on this auto port (PolicyCheckTest).
         assertThat(Zerohop.run("policy", "check", "--policies", dir.toString(), "--dest", "prod/web:8080")).isEqualTo(3);
         assertThat(count(std.err.toString(), "prod/deny-admin: HTTP attributes (paths): zerohop enforces them itself")).as(std.err.toString()).isEqualTo(1);
-        assertThat(std.err.toString()).startsWith("warning: " + dir.resolve("p.yaml") + ":5: AuthorizationPolicy prod/deny-admin");
+        assertThat(std.err.toString()).startsWith("note: " + dir.resolve("p.yaml") + ":5: AuthorizationPolicy prod/deny-admin");
         // The silenced logger is the one the loader logs on.
         assertThat(Class.forName(PolicyCommand.Check.LOADER_LOGGER).getSimpleName()).isEqualTo("Loader");
     }

@@ -54,7 +54,7 @@ class TrustDomainAliasesOptionTest {
                 .isEqualTo("exit 2: zerohop proxy: --trust-domain-aliases: invalid trust domain alias \"old-td/ns/a\": a trust domain"
                         + " has no '/' (write the name alone, e.g. example.org) | Run 'zerohop proxy --help' for usage.");
         assertThat(run(proxy("--in-memory-ca", "--trust-domain-aliases", "old-td,,td2")))
-                .startsWith("exit 2: zerohop proxy: --trust-domain-aliases: invalid trust domain alias \"\": ");
+                .startsWith("exit 2: zerohop proxy: --trust-domain-aliases: \"old-td,,td2\" has an empty element");
         Path f = Files.writeString(dir.resolve("proxy.yaml"), "in-memory-ca: true\ntrust-domain-aliases: [old-td, \"*-td\"]\n");
         assertThat(run(proxy("--config", f.toString())))
                 .startsWith("exit 2: zerohop proxy: " + f + ":2: trust-domain-aliases: invalid trust domain alias \"*-td\": ");

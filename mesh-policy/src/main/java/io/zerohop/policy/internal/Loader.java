@@ -139,15 +139,63 @@ public final class Loader {
 
     /** Loads {@code files}; {@code warnings} (a {@link Listing}'s) come first in the result's warnings. */
     public static CompiledPolicies loadFiles(List<Path> files, List<String> warnings) throws PolicyLoadException {
+        return loadFiles(files, warnings, null, Set.of()).compiled();
+    }
+
+    /**
+     * A load of files and the SHA-256 of each file's text (Base64), by path: what the next reload compares to tell a
+     * changed file from the others.
+     */
+    public record Loaded(CompiledPolicies compiled, Map<Path, String> digests) {
+    }
+
+    /**
+     * Loads {@code files} as {@link #loadFiles(List, List)}, logging only what is new since the load that gave
+     * {@code before}: every warning of a file whose text differs from its digest in {@code before} (or is not in it),
+     * and any other warning not among {@code logged} (a listing's line, a conflict with a changed file). An unchanged
+     * file's warnings were logged when it was loaded; repeated at every reload of a directory they buried the one line
+     * about the file just edited (new-user pass), where Kubernetes mode logs an object's warnings once, when it changes.
+     * The result's warnings are all of them, logged or not. Nothing is logged when the load fails.
+     *
+     * @param before the digests of the load in force ({@link Loaded#digests()}); null for a first load: all is logged
+     * @param logged the warnings of the load in force; not null
+     */
+    public static Loaded loadFiles(List<Path> files, List<String> warnings, Map<Path, String> before, Set<String> logged)
+            throws PolicyLoadException {
         Loader l = new Loader();
         warnings.forEach(l.out::warn);
+        Map<Path, String> digests = new java.util.LinkedHashMap<>();
+        java.util.BitSet changed = new java.util.BitSet();
         for (Path f : files) {
-            if (!l.addText(f.toString(), readUtf8(f))) {
+            String text = readUtf8(f);
+            String digest = digest(text);
+            digests.put(f, digest);
+            int from = l.out.warnings().size();
+            if (!l.addText(f.toString(), text)) {
                 // kubectl apply -f DIR passes over it too; said here because an emptied DENY file is a lost DENY.
                 l.out.warn(f + ": no policy object in it (empty, or only comments)");
             }
+            if (before == null || !digest.equals(before.get(f))) {
+                changed.set(from, l.out.warnings().size());
+            }
         }
-        return l.finish();
+        CompiledPolicies c = l.out.build();
+        List<String> all = c.warnings();
+        for (int i = 0; i < all.size(); i++) {
+            if (before == null || changed.get(i) || !logged.contains(all.get(i))) {
+                log(all.get(i));
+            }
+        }
+        return new Loaded(c, java.util.Collections.unmodifiableMap(digests));
+    }
+
+    private static String digest(String text) {
+        try {
+            return java.util.Base64.getEncoder().encodeToString(
+                    java.security.MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every Java platform has SHA-256", e);
+        }
     }
 
     /** The file's text; a file that is not UTF-8 fails naming file, line and byte offset. */
@@ -203,14 +251,22 @@ public final class Loader {
 
     private CompiledPolicies finish() {
         CompiledPolicies c = out.build();
-        for (String w : c.warnings()) {
-            if (IstioCompiler.isNote(w)) {
-                LOG.info(w);
-            } else {
-                LOG.warn(w);
-            }
-        }
+        c.warnings().forEach(Loader::log);
         return c;
+    }
+
+    /** Whether load warning {@code w} is logged at INFO ({@link IstioCompiler#isNote}), not WARN. */
+    public static boolean isNote(String w) {
+        return IstioCompiler.isNote(w);
+    }
+
+    /** Logs a load warning: at INFO a note ({@link #isNote}), at WARN any other. */
+    private static void log(String w) {
+        if (isNote(w)) {
+            LOG.info(w);
+        } else {
+            LOG.warn(w);
+        }
     }
 
     /** @return whether the text held at least one document */
