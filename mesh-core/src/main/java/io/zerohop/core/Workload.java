@@ -40,9 +40,9 @@ public record Workload(String namespace, String name, String serviceAccount, Map
         requireName("name", name);
         requireName("serviceAccount", serviceAccount);
         labels = Map.copyOf(labels == null ? Map.of() : labels);
-        // ref() makes one per connection: names the Kubernetes API server would refuse fail here, where the workload is
-        // defined (the --workloads loader names the entry's line), not while a tunnel is authorized.
-        new WorkloadRef(namespace, name, serviceAccount, labels);
+        // Names the Kubernetes API server would refuse fail here, where the workload is defined (the --workloads loader
+        // names the entry's line); ref(), made per connection, then checks nothing.
+        WorkloadRef.checkNames(namespace, name, serviceAccount);
         addresses = List.copyOf(addresses == null ? List.of() : addresses);
         protocol = protocol == null ? Protocol.HBONE : protocol;
         Objects.requireNonNull(trustDomain, "trustDomain");

@@ -4,20 +4,19 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * A workload as policy sees it: namespace, name, service account and pod labels. The names are validated as the
- * Kubernetes API server validates them (k8s.io/apimachinery pkg/util/validation/validation.go): a name no API server
- * accepts names no workload, and a policy written for the workload meant could never select it.
+ * A workload as policy sees it: namespace, name, service account and pod labels. Where names come from a person (a
+ * workloads file, {@code zerohop policy check --dest}, a {@code Workload}), build it with {@link #checked}, which
+ * validates them as the Kubernetes API server does (k8s.io/apimachinery pkg/util/validation/validation.go): a name no
+ * API server accepts names no workload, and a policy written for the workload meant could never select it. The
+ * constructor takes the names as given: a ref made from a peer's or the proxy's SPIFFE ID (mesh-core's
+ * {@code PolicyAuthorizer.refOf}) carries what the ID's path says, which SPIFFE allows to be {@code Prod} or
+ * {@code web_sa}; refusing it there failed every tunnel to such an identity instead of deciding it.
  *
- * @param namespace      Kubernetes namespace, required: a DNS-1123 label ({@code IsDNS1123Label}, as
- *                       {@code ValidateNamespaceName}): lower-case letters, digits and '-', starting and ending with a
- *                       letter or digit, at most 63 characters
- * @param name           workload name (used in explanations only), may be empty (null: empty); else a DNS-1123
- *                       subdomain ({@code IsDNS1123Subdomain}, a pod's name): as a label, plus '.' between labels,
- *                       at most 253 characters
- * @param serviceAccount service account, may be empty (null: empty); else a DNS-1123 subdomain (as
- *                       {@code ValidateServiceAccountName})
+ * @param namespace      Kubernetes namespace, required, not empty
+ * @param name           workload name (used in explanations only), may be empty (null: empty)
+ * @param serviceAccount service account, may be empty (null: empty)
  * @param labels         pod labels; copied, never null
- * @throws IllegalArgumentException naming the field, the value and what is wrong with it
+ * @throws IllegalArgumentException when the namespace is empty
  */
 public record WorkloadRef(String namespace, String name, String serviceAccount, Map<String, String> labels) {
 
@@ -28,14 +27,37 @@ public record WorkloadRef(String namespace, String name, String serviceAccount, 
         }
         name = name == null ? "" : name;
         serviceAccount = serviceAccount == null ? "" : serviceAccount;
+        labels = labels == null ? Map.of() : Map.copyOf(labels);
+    }
+
+    /**
+     * A ref whose names are checked as the Kubernetes API server checks them: the namespace a DNS-1123 label
+     * ({@code IsDNS1123Label}, as {@code ValidateNamespaceName}: lower-case letters, digits and '-', starting and ending
+     * with a letter or digit, at most 63 characters); the name, when not empty, and the service account, when not
+     * empty, DNS-1123 subdomains ({@code IsDNS1123Subdomain}: as a label, plus '.' between labels, at most 253
+     * characters; a pod's name, {@code ValidateServiceAccountName}).
+     *
+     * @throws IllegalArgumentException naming the field, the value and what is wrong with it (apimachinery's wording)
+     */
+    public static WorkloadRef checked(String namespace, String name, String serviceAccount, Map<String, String> labels) {
+        WorkloadRef r = new WorkloadRef(namespace, name, serviceAccount, labels);
+        checkNames(r.namespace, r.name, r.serviceAccount);
+        return r;
+    }
+
+    /**
+     * {@link #checked}'s checks alone, for a caller that keeps the names itself (mesh-core's {@code Workload}).
+     *
+     * @throws IllegalArgumentException as {@link #checked}
+     */
+    public static void checkNames(String namespace, String name, String serviceAccount) {
         check("namespace", namespace, false);
-        if (!name.isEmpty()) {
+        if (name != null && !name.isEmpty()) {
             check("name", name, true);
         }
-        if (!serviceAccount.isEmpty()) {
+        if (serviceAccount != null && !serviceAccount.isEmpty()) {
             check("serviceAccount", serviceAccount, true);
         }
-        labels = labels == null ? Map.of() : Map.copyOf(labels);
     }
 
     public static WorkloadRef of(String namespace, String name, Map<String, String> labels) {
@@ -44,7 +66,7 @@ public record WorkloadRef(String namespace, String name, String serviceAccount, 
 
     /**
      * apimachinery's {@code IsDNS1123Label} ({@code subdomain} false) or {@code IsDNS1123Subdomain} (true), with its
-     * messages: one pass over the characters, no regex (a registry workload's ref is made per connection).
+     * messages: one pass over the characters, no regex.
      */
     private static void check(String field, String value, boolean subdomain) {
         int max = subdomain ? 253 : 63;

@@ -34,10 +34,10 @@ class WorkloadRefValidationTest {
     @Test
     void theNamespaceIsADns1123Label() {
         for (String ns : GOOD_LABELS) {
-            assertThatCode(() -> new WorkloadRef(ns, "web", "web", Map.of())).as(ns).doesNotThrowAnyException();
+            assertThatCode(() -> WorkloadRef.checked(ns, "web", "web", Map.of())).as(ns).doesNotThrowAnyException();
         }
         for (String ns : BAD_LABELS) {
-            assertThatThrownBy(() -> new WorkloadRef(ns, "web", "web", Map.of())).as(ns).isInstanceOf(IllegalArgumentException.class)
+            assertThatThrownBy(() -> WorkloadRef.checked(ns, "web", "web", Map.of())).as(ns).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageStartingWith("namespace \"" + ns + "\": ");
         }
     }
@@ -45,28 +45,28 @@ class WorkloadRefValidationTest {
     @Test
     void theNameAndTheServiceAccountAreDns1123SubdomainsOrEmpty() {
         for (String n : GOOD_SUBDOMAINS) {
-            assertThatCode(() -> new WorkloadRef("prod", n, n, Map.of())).as(n).doesNotThrowAnyException();
+            assertThatCode(() -> WorkloadRef.checked("prod", n, n, Map.of())).as(n).doesNotThrowAnyException();
         }
         for (String n : BAD_SUBDOMAINS) {
-            assertThatThrownBy(() -> new WorkloadRef("prod", n, "web", Map.of())).as(n).isInstanceOf(IllegalArgumentException.class)
+            assertThatThrownBy(() -> WorkloadRef.checked("prod", n, "web", Map.of())).as(n).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageStartingWith("name \"" + n + "\": ");
-            assertThatThrownBy(() -> new WorkloadRef("prod", "web", n, Map.of())).as(n).isInstanceOf(IllegalArgumentException.class)
+            assertThatThrownBy(() -> WorkloadRef.checked("prod", "web", n, Map.of())).as(n).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageStartingWith("serviceAccount \"" + n + "\": ");
         }
-        assertThat(new WorkloadRef("prod", null, null, null)).extracting(WorkloadRef::name, WorkloadRef::serviceAccount)
+        assertThat(WorkloadRef.checked("prod", null, null, null)).extracting(WorkloadRef::name, WorkloadRef::serviceAccount)
                 .containsExactly("", "");
         assertThat(WorkloadRef.of("prod", "", Map.of()).name()).isEmpty();
     }
 
     @Test
     void theMessageSaysWhatIsWrong() {
-        assertThatThrownBy(() -> new WorkloadRef("Prod", "web", "web", Map.of())).hasMessage("namespace \"Prod\": a lowercase RFC 1123"
+        assertThatThrownBy(() -> WorkloadRef.checked("Prod", "web", "web", Map.of())).hasMessage("namespace \"Prod\": a lowercase RFC 1123"
                 + " label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric"
                 + " character (e.g. 'my-name', or '123-abc') (upper case: write \"prod\"?) (Kubernetes' name rules,"
                 + " k8s.io/apimachinery pkg/util/validation IsDNS1123Label)");
-        assertThatThrownBy(() -> new WorkloadRef("prod", "web", "web_sa", Map.of())).hasMessageStartingWith("serviceAccount \"web_sa\":"
+        assertThatThrownBy(() -> WorkloadRef.checked("prod", "web", "web_sa", Map.of())).hasMessageStartingWith("serviceAccount \"web_sa\":"
                 + " a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'");
-        assertThatThrownBy(() -> new WorkloadRef("a".repeat(64), "web", "web", Map.of()))
+        assertThatThrownBy(() -> WorkloadRef.checked("a".repeat(64), "web", "web", Map.of()))
                 .hasMessageEndingWith(": must be no more than 63 characters (it has 64)");
     }
 }

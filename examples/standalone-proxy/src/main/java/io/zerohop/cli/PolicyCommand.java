@@ -303,13 +303,13 @@ final class PolicyCommand {
                         .sorted().limit(8).collect(java.util.stream.Collectors.joining(", ")) + (registry.all().size() > 8 ? ", ..." : "") + ")")));
                 Map<String, String> l = new HashMap<>(w.labels());
                 l.putAll(labels);
-                return new WorkloadRef(ns, name, w.serviceAccount(), l);
+                return WorkloadRef.checked(ns, name, w.serviceAccount(), l);
             }
             Map<String, String> l = new HashMap<>();
             l.put("app", name);
             l.putAll(labels);
-            // Names Kubernetes would refuse (WorkloadRef checks them) are a mistake in the option: exit 2 naming --dest.
-            return Usage.parse(u, "dest", dest, () -> new WorkloadRef(ns, name, name, l));
+            // Names Kubernetes would refuse (WorkloadRef.checked) are a mistake in the option: exit 2 naming --dest.
+            return Usage.parse(u, "dest", dest, () -> WorkloadRef.checked(ns, name, name, l));
         }
     }
 }

@@ -98,6 +98,17 @@ class PolicyAuthorizerTest {
                 .as("no ns/sa segments").isEqualTo(new WorkloadRef("default", "default", "default", Map.of()));
     }
 
+    /**
+     * A SPIFFE ID's path may hold names Kubernetes refuses (SPIRE registrations are free-form): the destination is known
+     * by them, and the tunnel is decided, where a ref that checked Kubernetes' name rules threw for every such tunnel.
+     */
+    @Test
+    void aDestinationIdentityWithNamesKubernetesWouldRefuseIsStillDecided() {
+        SpiffeId odd = SpiffeId.parse("spiffe://example.org/ns/Prod/sa/web_sa");
+        AccessRequest a = f.authorizer.accessRequest(connect(LEGACY, UNKNOWN_IP, new InetSocketAddress(UNKNOWN_IP, 80), odd));
+        assertThat(a.destination()).isEqualTo(new WorkloadRef("Prod", "web_sa", "web_sa", Map.of()));
+    }
+
     @Test
     @DisplayName("the source workload is the tunnel's (TunnelSource): of the peer's identity, at its address or named by a node proxy's forwarded")
     void theSourceWorkloadHasThePeersIdentity() {
