@@ -316,6 +316,12 @@ public final class Loader {
         if (!clusterwide && !DNS_NAME.matcher(namespace).matches()) {
             throw meta.get("namespace").error("bad namespace \"" + namespace + "\"");
         }
+        if (!clusterwide && meta.get("namespace") == null) {
+            // istio.io's tasks apply many of their policies with kubectl apply -n NS: a file taken from them protects
+            // "default" here, not the namespace the task meant (a new-user pass), and nothing said so.
+            out.warn(nameNode.file + ":" + nameNode.line + ": " + k.displayName() + " " + name + ": no metadata.namespace: loaded into"
+                    + " \"default\", as kubectl apply without -n would (kubectl apply -n NS puts it in NS; write metadata.namespace)");
+        }
         if (!seen.add(k + "/" + namespace + "/" + name)) {
             throw nameNode.error("duplicate " + k.displayName() + " " + (clusterwide ? name : namespace + "/" + name));
         }
