@@ -152,6 +152,16 @@ final class PolicyCommand {
                 Usage.parse(u, "source", source, () -> SpiffeIds.parse(source));
             }
             WorkloadRegistry registry = workloads == null ? null : WorkloadRegistry.load(workloads);
+            if (registry != null && !registry.all().isEmpty()) {
+                String td = registry.identityOf(registry.all().get(0)).getTrustDomain().getName();
+                if (!td.equals(trustDomain)) {
+                    // A new-user pass (istio.io's authz-td-migration task) got DENY where the task expects 200: its --workloads
+                    // file had trustDomain new-td, and principals were rewritten for --trust-domain's default, unsaid.
+                    System.err.println("warning: " + workloads + ": trustDomain " + td + ", but --trust-domain is " + trustDomain
+                            + ": decided for a mesh of " + trustDomain + ", as zerohop proxy with the same options would"
+                            + " (give --trust-domain " + td + " for the mesh of these workloads)");
+                }
+            }
             WorkloadRef target = destination(u, registry, ns, rest);
             if (registry != null && !spec.commandLine().getParseResult().hasMatchedOption("--dest-ip")) {
                 // As the proxy decides: the destination address is the workload's own (Istio destination.ip).
@@ -231,7 +241,8 @@ final class PolicyCommand {
                 req.http(new HttpAttributes(method == null ? "GET" : method, path == null ? "/" : path, host, headerMap));
             }
             AccessRequest request = req.build();
-            Decision d = engine.evaluate(request);
+            // The engine logs a dry-run policy's decision at INFO for the proxy's log; here it would print the decision twice.
+            Decision d = LogLevels.silenced(PolicyEngine.class.getName(), () -> engine.evaluate(request));
             System.out.println(d.explain() + (d.explain().contains("the source has no known workload") ? " (" + noWorkload + ")" : ""));
             // As the proxy: on an auto port (undeclared; without --workloads every port is) that a policy decides per
             // request, a connection whose first bytes are not HTTP is decided by evaluateUnparsed, where a DENY (or
@@ -257,7 +268,7 @@ final class PolicyCommand {
             } else if (http && opaque) {
                 System.err.println("note: no policy has HTTP fields for port " + port + " of " + ns + "/" + rest + ": the proxy does not parse "
                         + "HTTP there, so --method/--path/--host/--header were left out and the connection decided at L4, as the proxy "
-                        + "decides it (principals as written, as ztunnel)");
+                        + "decides it" + (trustDomainAliases.isEmpty() ? "" : " (principals as written, as ztunnel, not rewritten for the aliases)"));
             }
             for (String w : set.warnings()) {
                 // Labelled as the proxy logs it: the HTTP-attributes note at INFO, as "note:" (a new-user pass read

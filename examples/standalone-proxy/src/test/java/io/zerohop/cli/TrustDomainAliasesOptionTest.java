@@ -95,6 +95,6 @@ class TrustDomainAliasesOptionTest {
         assertThat(Zerohop.run(withTd)).as("no HTTP fields: decided at L4, principals as written").isZero();
         assertThat(std.err.toString()).contains("note: no policy has HTTP fields for port 8080 of prod/backend: the proxy does not parse"
                 + " HTTP there, so --method/--path/--host/--header were left out and the connection decided at L4, as the proxy decides"
-                + " it (principals as written, as ztunnel)");
+                + " it (principals as written, as ztunnel, not rewritten for the aliases)");
     }
 }
