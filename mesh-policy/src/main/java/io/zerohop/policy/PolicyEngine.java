@@ -175,19 +175,21 @@ public final class PolicyEngine {
     }
 
     /**
-     * Whether requests to {@code destination}:{@code port} are decided by Cilium's HTTP rules alone: a Cilium
-     * policy has {@code rules.http} for the port and no AuthorizationPolicy (dry-run ones included) selects
-     * the destination. The proxy in front of such a destination is Cilium's Envoy, which forwards
-     * {@link HttpAttributes#ciliumTarget} and redirects a path with an escaped slash; where an
-     * AuthorizationPolicy selects it, Istio's settings ({@link HttpAttributes#normalizedTarget}) apply.
+     * Whether a Cilium policy has {@code rules.http} for {@code destination}:{@code port}: then Cilium's Envoy
+     * is in front of it, which redirects a path with an escaped slash and forwards
+     * {@link HttpAttributes#ciliumTarget} (normalised, slashes merged), so every rule, an AuthorizationPolicy's
+     * included, is decided on that target and the application receives it, as if the request had passed
+     * Cilium's proxy and then Istio's. Until 2 December this held only where no AuthorizationPolicy selected the
+     * destination; with one, Istio's forwarding was kept while the Cilium rules matched their own normalisation,
+     * so {@code /admin%2F..%2Fpublic} was allowed by a rule for {@code /public} and forwarded as sent (a new-user pass).
      * Evaluated on the current set.
      *
      * @param destination the workload receiving the request, not null
      * @param port        destination port, 1..65535
      */
-    public boolean ciliumOnly(WorkloadRef destination, int port) {
+    public boolean ciliumHttp(WorkloadRef destination, int port) {
         Objects.requireNonNull(destination, "destination");
-        return state.compiled.ciliumOnly(destination, port, rootNamespace);
+        return state.compiled.ciliumHttp(destination, port);
     }
 
     public PolicySet policies() {

@@ -27,8 +27,8 @@ import org.junit.jupiter.api.Test;
  * (cilium/cilium pkg/envoy/xds_server.go {@code getHttpFilterChainProto}: {@code normalize_path},
  * {@code merge_slashes}, {@code UNESCAPE_AND_REDIRECT} under {@code http-normalize-path}, on by default): the
  * application reads the path the rule matched, slashes merged, and a path with an escaped slash is
- * redirected (307) and never forwarded. An AuthorizationPolicy on the same workload brings Istio's handling
- * back ({@code BASE}: slashes kept). Real tunnel, the JDK's HTTP server as the application.
+ * redirected (307) and never forwarded. An AuthorizationPolicy on the same workload changes none of it: every rule is
+ * decided on the path Cilium's Envoy passes on. Real tunnel, the JDK's HTTP server as the application.
  */
 class L7CiliumPathTest {
     static final String CNP = """
@@ -51,6 +51,17 @@ class L7CiliumPathTest {
               selector: {matchLabels: {app: backend}}
               action: AUDIT
               rules: [{}]
+            """;
+
+    static final String DENY_ADMIN = """
+            ---
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: deny-admin, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              action: DENY
+              rules: [{to: [{operation: {paths: ["/public/admin"]}}]}]
             """;
 
     @Test
@@ -94,13 +105,24 @@ class L7CiliumPathTest {
                     }
                     assertThat(seen).containsExactly("/public/a/b");
 
-                    // With an AuthorizationPolicy selecting it (even AUDIT), Istio's Envoy fronts it: BASE keeps "//".
-                    engine.replace(PolicyLoader.fromString("both.yaml", cnp + AP));
+                    // With an AuthorizationPolicy selecting it too, Cilium's Envoy is still in front (then Istio's): its
+                    // redirect and its merged slashes hold, and every rule is decided on the path forwarded. Until
+                    // 2 December the AuthorizationPolicy brought Istio's forwarding back while the Cilium rule matched its
+                    // own normalisation: /admin%2F..%2Fpublic/y was allowed as /public/y and forwarded as sent (newuser17).
+                    engine.replace(PolicyLoader.fromString("both.yaml", cnp + AP + DENY_ADMIN));
                     try (Socket s = frontend.createSocket(ip, port)) {
                         s.setSoTimeout(10_000);
+                        InputStream in = s.getInputStream();
                         send(s, "GET /public//a/./b HTTP/1.1\r\nHost: b\r\n\r\n");
-                        assertThat(L7EnforcementTest.readResponse(s.getInputStream())).startsWith("HTTP/1.1 200 ").endsWith("/public//a/b");
+                        assertThat(L7EnforcementTest.readResponse(in)).startsWith("HTTP/1.1 200 ").endsWith("/public/a/b");
+                        send(s, "GET /admin%2F..%2Fpublic/y HTTP/1.1\r\nHost: b\r\n\r\n");
+                        assertThat(L7EnforcementTest.readResponse(in)).startsWith("HTTP/1.1 307 Temporary Redirect\r\n")
+                                .containsIgnoringCase("location: /public/y\r\n");
+                        // The AuthorizationPolicy is decided on the merged path too: //public/admin is /public/admin.
+                        send(s, "GET //public/admin HTTP/1.1\r\nHost: b\r\n\r\n");
+                        assertThat(L7EnforcementTest.readResponse(in)).startsWith("HTTP/1.1 403 ");
                     }
+                    assertThat(seen).containsExactly("/public/a/b", "/public/a/b");
                 }
             }
         } finally {

@@ -306,12 +306,8 @@ public final class CompiledPolicies {
         return HttpRules.requiresHttp(istio, cilium, ciliumClusterwide, w, port, rootNamespace);
     }
 
-    /** See {@code PolicyEngine.ciliumOnly}: no AuthorizationPolicy selects {@code w}, and a Cilium HTTP rule applies to the port. */
-    public boolean ciliumOnly(WorkloadRef w, int port, String rootNamespace) {
-        Selected sel = selected(w, rootNamespace);
-        if (sel.custom.length + sel.denyWithDryRun.length + sel.allowWithDryRun.length + sel.audit > 0) {
-            return false;
-        }
+    /** See {@code PolicyEngine.ciliumHttp}: a Cilium HTTP rule applies to {@code w}'s port. */
+    public boolean ciliumHttp(WorkloadRef w, int port) {
         return HttpRules.ciliumRequiresHttp(cilium, ciliumClusterwide, w, port);
     }
 

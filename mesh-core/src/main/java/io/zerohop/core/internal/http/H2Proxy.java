@@ -203,8 +203,12 @@ final class H2Proxy {
                 }
                 return;
             }
+            // Decided, as forwarded, on what Cilium's Envoy passes on (every rule, an AuthorizationPolicy's too); the
+            // access line keeps the path as sent.
+            String passed = cilium ? io.zerohop.policy.HttpAttributes.ciliumTarget(path) : null;
+            String decided = passed != null ? passed : path;
             try {
-                decision = authorizer.authorize(conn, method, path, authority, plain);
+                decision = authorizer.authorize(conn, method, decided, authority, plain);
             } catch (RuntimeException e) {
                 log.warn("authorization failed for {} {} {}, denying", conn.peer(), method, path, e);
                 decision = null;
@@ -215,8 +219,7 @@ final class H2Proxy {
                 return;
             }
             // What the application reads is what was decided (Envoy's normalize_path rewrites :path).
-            String target = cilium ? io.zerohop.policy.HttpAttributes.ciliumTarget(path)
-                    : io.zerohop.policy.HttpAttributes.normalizedTarget(path);
+            String target = cilium ? passed : io.zerohop.policy.HttpAttributes.normalizedTarget(path);
             if (target != path) {
                 h.path(target);
             }

@@ -627,7 +627,7 @@ public final class HttpEnforcement {
         @Override
         public boolean ciliumPaths(Conn conn) {
             // Per request, on the policies in force: a stale answer could forward a path no policy decided on.
-            return policy.ciliumOnly(conn.target(), conn.destination().getPort());
+            return policy.ciliumHttp(conn.target(), conn.destination().getPort());
         }
     }
 

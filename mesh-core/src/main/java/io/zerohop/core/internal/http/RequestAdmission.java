@@ -58,6 +58,13 @@ final class RequestAdmission {
                 return x;
             }
         }
+        if (cilium) {
+            // Decided, as forwarded, on what Cilium's Envoy passes on (every rule, an AuthorizationPolicy's too).
+            String passed = HttpAttributes.ciliumTarget(req.uri());
+            if (passed != null && !passed.equals(req.uri())) {
+                req.setUri(passed);
+            }
+        }
         Decision d;
         try {
             d = authorizer.authorize(conn, req);
