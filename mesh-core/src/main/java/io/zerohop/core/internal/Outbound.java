@@ -202,9 +202,9 @@ public final class Outbound implements CaptureListener.Opener {
         Request.Refused refused = (Request.Refused) r;
         if (refused.selfCall()) {
             // One line naming both ends, as a denial's; the capture listener does not log a LoggedRefusal again.
-            refusals.warn("self call {} ({}) -> {} ({}) dropped: one of this proxy's own ports", Addresses.authority(source),
+            refusals.warn("self call {} ({}) -> {} ({}) dropped: one of this proxy's own ports ({})", Addresses.authority(source),
                     identityText(local.at(source.getAddress())), Addresses.authority(target),
-                    identityText(local.registry().byAddress(target.getAddress())));
+                    identityText(local.registry().byAddress(target.getAddress())), ownPorts.owner(target.getPort()));
             return CompletableFuture.failedFuture(new LoggedRefusal(refused.error().getMessage()));
         }
         return CompletableFuture.failedFuture(refused.error());

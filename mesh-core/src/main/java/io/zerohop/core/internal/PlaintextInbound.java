@@ -70,9 +70,10 @@ public final class PlaintextInbound implements CaptureListener.Opener {
     public Admission admit(InetSocketAddress source, InetSocketAddress target) {
         // ztunnel's inbound_passthrough.rs: any destination port of its own is an illegal call.
         if (ownPorts.isSelf(target, local::hostHas)) {
-            refusal("self call {} (plaintext, no identity) -> {} ({}) dropped: one of this proxy's own ports",
+            refusal("self call {} (plaintext, no identity) -> {} ({}) dropped: one of this proxy's own ports ({})",
                     Addresses.authority(source), Addresses.authority(target),
-                    local.registry().byAddress(target.getAddress()).map(w -> local.registry().identityOf(w).toString()).orElse("no workload"));
+                    local.registry().byAddress(target.getAddress()).map(w -> local.registry().identityOf(w).toString()).orElse("no workload"),
+                    ownPorts.owner(target.getPort()));
             return new Admission(null, false, new LoggedRefusal("self call: " + Addresses.authority(target)
                     + " is one of this proxy's own ports, dropped"), SELF_CALL_REASON, SELF_CALL);
         }
