@@ -152,8 +152,8 @@ final class CiliumCompiler {
         CiliumPolicy compiled = new CiliumPolicy(ref, namespace, selector, defaultDeny, ingress, deny, defaultDecision, noWorkload,
                 noLabels, noPort);
         compiled.openAllowed = Decision.allowNoPolicy(ref.kind().displayName() + " " + ref.qualifiedName() + " selects the"
-                + " destination, but no selecting Cilium policy turns on ingress default deny (enableDefaultDeny.ingress false)"
-                + " and no rule denies this request");
+                + " destination, but no selecting Cilium policy turns on ingress default deny (" + (ingress.length + deny.length == 0
+                ? "this one has no ingress or ingressDeny rule" : "enableDefaultDeny.ingress false") + ") and no rule denies this request");
         return compiled;
     }
 
