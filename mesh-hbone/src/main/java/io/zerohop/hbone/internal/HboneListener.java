@@ -221,6 +221,9 @@ public final class HboneListener {
         return terminated;
     }
 
+    private static final java.util.regex.Pattern JAVA_CLASS_PREFIX =
+            java.util.regex.Pattern.compile("\\b(?:[a-z][\\w]*\\.)+[A-Z][\\w$]*(?:Exception|Error): ");
+
     /**
      * {@code t}'s message and its causes', each said once ("General OpenSslEngine problem: spiffe://...:
      * no trust bundle for trust domain ..."): what the server's log lines and mesh-core's access lines give
@@ -229,7 +232,9 @@ public final class HboneListener {
     public static String describe(Throwable t) {
         StringBuilder sb = new StringBuilder();
         for (Throwable c = t; c != null; c = c.getCause()) {
-            String m = c.getMessage() != null ? c.getMessage() : c.getClass().getSimpleName();
+            // A message that embeds another exception's toString() ("io.netty...OpenSslException: error:...") loses the
+            // class name: a person reading the line wants what went wrong (newuser17 read it in zerohop connect's error).
+            String m = c.getMessage() != null ? JAVA_CLASS_PREFIX.matcher(c.getMessage()).replaceAll("") : c.getClass().getSimpleName();
             // Netty's annotated exceptions carry their cause's text plus the address: said once is enough.
             if (sb.indexOf(m) < 0) {
                 sb.append(sb.length() > 0 ? ": " : "").append(m);

@@ -29,4 +29,14 @@ class DialErrorsTest {
         assertThat(DialErrors.describe(timeout)).isEqualTo("connection timed out after 10000 ms: /10.0.0.1:80");
         assertThat(DialErrors.describe(new ConnectException("Something new"))).isEqualTo("Something new");
     }
+
+    @Test
+    void anEmbeddedExceptionsClassNameIsDropped() {
+        javax.net.ssl.SSLHandshakeException e = new javax.net.ssl.SSLHandshakeException("io.netty.handler.ssl.ReferenceCountedOpenSslEngine"
+                + "$OpenSslException: error:10000418:SSL routines:OPENSSL_internal:TLSV1_ALERT_UNKNOWN_CA");
+        assertThat(HboneListener.describe(e)).isEqualTo("error:10000418:SSL routines:OPENSSL_internal:TLSV1_ALERT_UNKNOWN_CA"
+                + " (alert unknown_ca from the peer: it does not trust the CA that issued this side's certificate)");
+        assertThat(HboneListener.describe(new java.io.IOException("upstream 10.0.0.1:80 unreachable: java.net.ConnectException: refused")))
+                .isEqualTo("upstream 10.0.0.1:80 unreachable: refused");
+    }
 }
