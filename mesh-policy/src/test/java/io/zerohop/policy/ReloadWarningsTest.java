@@ -113,6 +113,32 @@ class ReloadWarningsTest {
         }
     }
 
+    /** {@code zerohop proxy --policies FILE}: the same rule for a watched file rewritten with the same text, then edited. */
+    @Test
+    @Timeout(120)
+    void aWatchedFileRewrittenUnchangedLogsNothingAgain(@TempDir Path dir, @TempDir Path scratch) throws Exception {
+        Path a = dir.resolve("a.yaml");
+        Files.writeString(a, audit("audit-a", ""));
+        BlockingQueue<String> events = new LinkedBlockingQueue<>();
+        PolicyEngine e = PolicyEngine.builder().pollInterval(Duration.ofMillis(100)).reloadListener(new ReloadListener() {
+            @Override
+            public void reloaded(PolicySet policies) {
+                events.add("reloaded " + policies.size());
+            }
+        }).build();
+        String auditA = a + ":4: AuthorizationPolicy prod/audit-a: ztunnel does not support the AUDIT action";
+        String moved = a + ":5: AuthorizationPolicy prod/audit-a: ztunnel does not support the AUDIT action";
+        try (Captured err = new Captured(); AutoCloseable watcher = e.watch(a)) {
+            awaitEvent(events, "reloaded 1");
+            write(scratch, a, audit("audit-a", ""));
+            awaitEvent(events, "reloaded 1");
+            assertThat(err.count(auditA)).as(err.text()).isEqualTo(1);
+            write(scratch, a, audit("audit-a", "# moved\n"));
+            awaitEvent(events, "reloaded 1");
+            assertThat(err.count(moved)).as(err.text()).isEqualTo(1);
+        }
+    }
+
     /** Writes {@code to} in one step (a rename), so that the watcher sees the whole text in one change. */
     private static void write(Path scratch, Path to, String text) throws java.io.IOException {
         Path tmp = Files.writeString(scratch.resolve(to.getFileName()), text);
