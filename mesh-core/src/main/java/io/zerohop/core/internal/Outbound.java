@@ -205,6 +205,7 @@ public final class Outbound implements CaptureListener.Opener {
             refusals.warn("self call {} ({}) -> {} ({}) dropped: one of this proxy's own ports ({})", Addresses.authority(source),
                     identityText(local.at(source.getAddress())), Addresses.authority(target),
                     identityText(local.registry().byAddress(target.getAddress())), ownPorts.owner(target.getPort()));
+            observer.outboundSelfCall(source, target);
             return CompletableFuture.failedFuture(new LoggedRefusal(refused.error().getMessage()));
         }
         return CompletableFuture.failedFuture(refused.error());

@@ -290,7 +290,11 @@ public final class TunnelObserver implements HboneEvents {
     }
 
     private void refused(TunnelInfo t, int status, String reason, io.zerohop.hbone.AuthzDecision.PolicyRejection rejection) {
-        String flags = TrafficLabels.refusalFlags(t.direction() == TunnelInfo.Direction.OUTBOUND, status);
+        // An inbound CONNECT to one of the proxy's own ports is ztunnel's early deny: find_inbound_upstream's
+        // Error::SelfCall fails build_inbound_request, and serve_connect logs it with log_early_deny, no connection
+        // result, so no metric (istio/ztunnel src/proxy/inbound.rs). A new-user pass found it counted CONNECT.
+        boolean selfCall = t.direction() == TunnelInfo.Direction.INBOUND && reason != null && reason.startsWith("self call: ");
+        String flags = selfCall ? null : TrafficLabels.refusalFlags(t.direction() == TunnelInfo.Direction.OUTBOUND, status);
         if (sink != null && flags != null && t.destination() != null) {
             // ztunnel opens the connection result before it authorizes, then records the failure:
             // opened, closed and failed, with the flag.
@@ -299,7 +303,8 @@ public final class TunnelObserver implements HboneEvents {
             sink.closed(l.withResponseFlags(flags));
         }
         if (ztunnel != null) {
-            ZtunnelAccessLog.refused(access, ztunnel, t, status, reason, rejection, flags, () -> labels(t), () -> ztunnelSource(t));
+            ZtunnelAccessLog.refused(access, ztunnel, t, status, selfCall ? PlaintextInbound.SELF_CALL : reason, rejection, flags,
+                    () -> labels(t), () -> ztunnelSource(t));
         } else if (access.isInfoEnabled()) {
             boolean inbound = t.direction() == TunnelInfo.Direction.INBOUND;
             access.info("{} refused src={} src_id={}{} dst={} dst_id={} status={} reason=\"{}\"",
@@ -511,6 +516,19 @@ public final class TunnelObserver implements HboneEvents {
      */
     public Relay.End plainParsed(Relay.End end, InetSocketAddress src, InetSocketAddress dst, Object dstId) {
         return ParsedPlaintextLog.wrap(this, end, src, dst, dstId);
+    }
+
+    /**
+     * A captured outbound connection to one of the proxy's own ports, ztunnel's outbound early deny (istio/ztunnel
+     * src/proxy/outbound.rs {@code proxy}: {@code log_early_deny(.., Reporter::source, Error::SelfCall)}): in ztunnel's
+     * format, one {@code connection failed} at WARN with {@code direction="outbound"}, within the failed connections'
+     * budget, and no metric; zerohop's format has the opener's WARN line for it already (Outbound). newuser18 found no
+     * access line in either format.
+     */
+    public void outboundSelfCall(InetSocketAddress src, InetSocketAddress dst) {
+        if (ztunnel != null) {
+            failures.warn(() -> ZtunnelAccessLog.handshakeFailed(access, ztunnel, src, dst, true, PlaintextInbound.SELF_CALL));
+        }
     }
 
     /**

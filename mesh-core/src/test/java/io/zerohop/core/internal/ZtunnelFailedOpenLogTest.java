@@ -133,6 +133,36 @@ class ZtunnelFailedOpenLogTest {
                 + "spiffe://other.domain/ns/shop/sa/frontend: no trust bundle for trust domain other.domain (trusted: [cluster.local])\"");
     }
 
+    /**
+     * newuser18: an inbound CONNECT to one of the proxy's own ports was a connection complete ERROR, counted CONNECT.
+     * ztunnel's find_inbound_upstream returns Error::SelfCall from build_inbound_request, which serve_connect logs with
+     * log_early_deny: one WARN connection failed with the error's Display, and no connection result (no metric).
+     */
+    @Test
+    @DisplayName("an inbound self call is ztunnel's early deny: connection failed (WARN), attempted recursive call to ourselves, no metric")
+    void anInboundSelfCallIsAnEarlyDeny() {
+        observer.tunnelRefused(inbound(), 503, "self call: port 15020 is one of this proxy's own ports (declared by the embedder"
+                + " (Mesh.addOwnPort))");
+        assertThat(lines).singleElement().satisfies(w -> {
+            assertThat(w.level()).isEqualTo("warn");
+            assertThat(w.text()).contains("\twarn\taccess\tconnection failed\t").endsWith(" error=\"attempted recursive call to ourselves\"");
+        });
+        assertThat(metrics.opened).isEmpty();
+        assertThat(metrics.closed).isEmpty();
+    }
+
+    /** The outbound side (ztunnel's outbound.rs log_early_deny with Reporter::source): the same line, direction outbound. */
+    @Test
+    void anOutboundSelfCallIsAnEarlyDenyToo() {
+        observer.outboundSelfCall(new InetSocketAddress("127.0.0.3", 40000), new InetSocketAddress("127.0.0.1", 15080));
+        assertThat(lines).singleElement().satisfies(w -> {
+            assertThat(w.level()).isEqualTo("warn");
+            assertThat(w.text()).contains("\twarn\taccess\tconnection failed\t").contains("direction=\"outbound\"")
+                    .endsWith(" error=\"attempted recursive call to ourselves\"");
+        });
+        assertThat(metrics.opened).isEmpty();
+    }
+
     static TunnelInfo inbound() {
         return new TunnelInfo(TunnelInfo.Direction.INBOUND, TunnelObserverLabelsTest.ECHO, WorkloadStringsTest.CLIENT.identity(),
                 HBONE, new InetSocketAddress("127.0.0.3", 40000), TARGET, Map.of(), System.nanoTime() - BEGAN_MS_AGO * 1_000_000);
