@@ -39,7 +39,7 @@ class UnparsedHttpRulesTest {
         Workload elsewhere = new Workload("prod", "web-b", "web", Map.of("app", "web"), List.of(InetAddress.getByName("127.0.105.22")),
                 Workload.Protocol.HBONE, "node-b", "cluster.local", Map.of(8080, AppProtocol.TCP));
         PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", HTTP_RULE)).build();
-        String warning = "port 8080 of prod/web is declared tcp, and a policy has rules that need HTTP there";
+        String warning = "port 8080 of prod/web is declared tcp, and a Cilium policy has rules that need HTTP there";
         try (CapturedStderr err = new CapturedStderr();
                 Mesh mesh = Mesh.builder().identityProvider(ca).identity(web.identity()).node("node-a")
                         .workloads(WorkloadRegistry.of(List.of(web, elsewhere), Map.of())).policies(policy).threads(1).build()) {
@@ -51,6 +51,30 @@ class UnparsedHttpRulesTest {
             policy.replace(PolicyLoader.fromString("p.yaml", L4_RULE));
             policy.replace(PolicyLoader.fromString("p.yaml", HTTP_RULE));
             assertThat(err.count(warning)).as("gone and back: said again").isEqualTo(2);
+        }
+    }
+
+    /** newuser18: an AuthorizationPolicy's HTTP rule warned first, and a Cilium rules.http added later was silent. */
+    @Test
+    void aCiliumRuleAfterAnIstioOneIsSaidToo() throws Exception {
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        Workload web = new Workload("prod", "web", "web", Map.of("app", "web"), List.of(InetAddress.getByName("127.0.105.23")),
+                Workload.Protocol.HBONE, "node-a", "cluster.local", Map.of(8080, AppProtocol.TCP));
+        String istio = """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: get-only, namespace: prod}
+                spec:
+                  selector: {matchLabels: {app: web}}
+                  rules: [{to: [{operation: {methods: [GET]}}]}]
+                """;
+        PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("i.yaml", istio)).build();
+        try (CapturedStderr err = new CapturedStderr();
+                Mesh mesh = Mesh.builder().identityProvider(ca).identity(web.identity()).node("node-a")
+                        .workloads(WorkloadRegistry.of(List.of(web), Map.of())).policies(policy).threads(1).build()) {
+            err.awaitLine("port 8080 of prod/web is declared tcp, and a policy has rules that need HTTP there");
+            policy.replace(PolicyLoader.fromString("both.yaml", istio + "---\n" + HTTP_RULE));
+            err.awaitLine("port 8080 of prod/web is declared tcp, and a Cilium policy has rules that need HTTP there");
         }
     }
 }

@@ -37,13 +37,17 @@ final class UnparsedHttpRules {
                 if (p.getValue() != AppProtocol.TCP || !local.isLocal(w) || !policy.requiresHttp(w.ref(), p.getKey())) {
                     continue;
                 }
-                String key = w.namespace() + "/" + w.name() + ":" + p.getKey();
+                // A Cilium rules.http denies every connection there: its own key, so that one added after an
+                // AuthorizationPolicy's is said too (newuser18 found it silent behind the first warning).
+                boolean cilium = policy.ciliumHttp(w.ref(), p.getKey());
+                String key = w.namespace() + "/" + w.name() + ":" + p.getKey() + (cilium ? " cilium" : "");
                 now.add(key);
                 if (warned.add(key)) {
-                    log.warn("port {} of {}/{} is declared tcp, and a policy has rules that need HTTP there: zerohop does not parse it,"
-                            + " so those rules are decided at L4 (an ALLOW rule's HTTP fields match nothing, a DENY rule's count as"
-                            + " matched; a Cilium rules.http denies every connection there, where Cilium's proxy would parse HTTP):"
-                            + " declare the port http or auto to have its requests decided", p.getKey(), w.namespace(), w.name());
+                    log.warn("port {} of {}/{} is declared tcp, and a {} has rules that need HTTP there: zerohop does not parse it,"
+                            + " so those rules are decided at L4 ({}): declare the port http or auto to have its requests decided",
+                            p.getKey(), w.namespace(), w.name(), cilium ? "Cilium policy" : "policy", cilium
+                            ? "a Cilium rules.http denies every connection there, where Cilium's proxy would parse HTTP"
+                            : "an ALLOW rule's HTTP fields match nothing, a DENY rule's count as matched, as istiod's TCP filter chain");
                 }
             }
         }
