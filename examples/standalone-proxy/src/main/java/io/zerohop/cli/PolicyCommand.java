@@ -250,7 +250,7 @@ final class PolicyCommand {
             // whose HTTP-only DENY makes the proxy reset every non-HTTP connection.
             io.zerohop.core.AppProtocol protocol = destWorkload == null ? io.zerohop.core.AppProtocol.AUTO : destWorkload.appProtocol(port);
             Decision unparsed = !http && protocol == io.zerohop.core.AppProtocol.AUTO && engine.requiresHttp(target, port)
-                    ? engine.evaluateUnparsed(request) : d;
+                    ? LogLevels.silenced(PolicyEngine.class.getName(), () -> engine.evaluateUnparsed(request)) : d;
             if (!unparsed.equals(d)) {
                 System.out.println("a connection whose first bytes are not HTTP: " + unparsed.explain() + " (fail closed: port " + port
                         + " is auto and a policy decides it per request; a connection it cannot parse as HTTP is decided without"

@@ -33,17 +33,42 @@ class PolicyCheckMessagesTest {
         assertThat(std.err.toString()).doesNotContain("but --trust-domain is");
     }
 
-    /** A dry-run policy's decision was printed twice: the engine's INFO log line and the command's own. */
+    /**
+     * A dry-run policy's decision was printed twice: the engine's INFO log line and the command's own, from the decision
+     * and again from the one for a connection that is not HTTP (an auto port a policy has HTTP fields for; newuser18).
+     */
     @Test
     void aDryRunDecisionIsPrintedOnce(@TempDir Path dir) throws Exception {
-        Path p = Files.writeString(dir.resolve("p.yaml"), """
+        Files.writeString(dir.resolve("allow.yaml"), """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: allow-frontend, namespace: prod}
+                spec:
+                  selector: {matchLabels: {app: backend}}
+                  rules: [{from: [{source: {principals: [cluster.local/ns/prod/sa/frontend]}}]}]
+                """);
+        Files.writeString(dir.resolve("dry.yaml"), """
                 apiVersion: security.istio.io/v1
                 kind: AuthorizationPolicy
                 metadata:
                   name: dry-deny
                   namespace: prod
                   annotations: {"istio.io/dry-run": "true"}
-                spec: {action: DENY, rules: [{}]}
+                spec:
+                  selector: {matchLabels: {app: backend}}
+                  action: DENY
+                  rules: [{from: [{source: {principals: [cluster.local/ns/prod/sa/frontend]}}]}]
+                ---
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata:
+                  name: dry-http
+                  namespace: prod
+                  annotations: {"istio.io/dry-run": "true"}
+                spec:
+                  selector: {matchLabels: {app: backend}}
+                  action: DENY
+                  rules: [{to: [{operation: {paths: ["/admin*"]}}]}]
                 """);
         // The engine's logger at INFO, as in the proxy (the tests' default level is WARN): its line would show here.
         org.slf4j.simple.SimpleLogger engineLog = (org.slf4j.simple.SimpleLogger) org.slf4j.LoggerFactory.getLogger(
@@ -53,12 +78,13 @@ class PolicyCheckMessagesTest {
         int before = level.getInt(engineLog);
         level.setInt(engineLog, 20);
         try {
-            std.run("policy", "check", "--policies", p.toString(), "--dest", "prod/web:8080", "--source", "spiffe://cluster.local/ns/a/sa/b");
+            std.run("policy", "check", "--policies", dir.toString(), "--dest", "prod/backend:9000",
+                    "--source", "spiffe://cluster.local/ns/prod/sa/frontend");
         } finally {
             level.setInt(engineLog, before);
         }
         assertThat(std.out.toString() + std.err.toString()).as("stdout and stderr").doesNotContain("dry-run: spiffe://");
-        assertThat(std.out.toString()).contains("dry-deny");
+        assertThat(std.out.toString()).contains("would DENY by prod/dry-deny");
     }
 
     /** "(principals as written, as ztunnel)" was printed for decisions with no trust-domain alias in play (a Cilium one). */
