@@ -60,6 +60,7 @@ public record WorkloadRef(String namespace, String name, String serviceAccount, 
         }
     }
 
+    /** A ref with no service account, names taken as given (as the constructor; {@link #checked} validates). */
     public static WorkloadRef of(String namespace, String name, Map<String, String> labels) {
         return new WorkloadRef(namespace, name, "", labels);
     }
@@ -69,10 +70,29 @@ public record WorkloadRef(String namespace, String name, String serviceAccount, 
      * messages: one pass over the characters, no regex.
      */
     private static void check(String field, String value, boolean subdomain) {
-        int max = subdomain ? 253 : 63;
-        if (value.length() > max) {
-            throw new IllegalArgumentException(field + " \"" + value + "\": must be no more than " + max + " characters (it has "
-                    + value.length() + ")");
+        java.util.Objects.requireNonNull(value, field);
+        if (!valid(value, subdomain)) {
+            String lower = value.toLowerCase(java.util.Locale.ROOT);
+            // The lower-case form only when it would pass: "Backend_1" -> "backend_1" is still refused (newuser18).
+            String upper = lower.equals(value) || !valid(lower, subdomain) ? "" : " (upper case: write \"" + lower + "\"?)";
+            if (value.length() > (subdomain ? 253 : 63)) {
+                throw new IllegalArgumentException(field + " \"" + value + "\": must be no more than " + (subdomain ? 253 : 63)
+                        + " characters (it has " + value.length() + ")");
+            }
+            throw new IllegalArgumentException(field + " \"" + value + "\": " + (subdomain
+                    ? "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must"
+                    + " start and end with an alphanumeric character (e.g. 'example.com')"
+                    : "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and"
+                    + " end with an alphanumeric character (e.g. 'my-name', or '123-abc')") + upper
+                    + " (Kubernetes' name rules, k8s.io/apimachinery pkg/util/validation " + (subdomain ? "IsDNS1123Subdomain" : "IsDNS1123Label")
+                    + ")");
+        }
+    }
+
+    /** apimachinery's rule as a test: length, then one pass over the characters. */
+    private static boolean valid(String value, boolean subdomain) {
+        if (value.isEmpty() || value.length() > (subdomain ? 253 : 63)) {
+            return false;
         }
         boolean ok = true;
         char prev = '.';
@@ -88,18 +108,7 @@ public record WorkloadRef(String namespace, String name, String serviceAccount, 
             }
             prev = c;
         }
-        ok &= prev != '-' && prev != '.';
-        if (!ok) {
-            String upper = value.toLowerCase(java.util.Locale.ROOT).equals(value) ? "" : " (upper case: write \""
-                    + value.toLowerCase(java.util.Locale.ROOT) + "\"?)";
-            throw new IllegalArgumentException(field + " \"" + value + "\": " + (subdomain
-                    ? "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must"
-                    + " start and end with an alphanumeric character (e.g. 'example.com')"
-                    : "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and"
-                    + " end with an alphanumeric character (e.g. 'my-name', or '123-abc')") + upper
-                    + " (Kubernetes' name rules, k8s.io/apimachinery pkg/util/validation " + (subdomain ? "IsDNS1123Subdomain" : "IsDNS1123Label")
-                    + ")");
-        }
+        return ok && prev != '-' && prev != '.';
     }
 
     @Override

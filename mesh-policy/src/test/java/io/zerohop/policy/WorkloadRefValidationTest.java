@@ -69,4 +69,12 @@ class WorkloadRefValidationTest {
         assertThatThrownBy(() -> WorkloadRef.checked("a".repeat(64), "web", "web", Map.of()))
                 .hasMessageEndingWith(": must be no more than 63 characters (it has 64)");
     }
+
+    /** newuser18: "Backend_1" was told to write "backend_1", still refused; and a null name was a bare NPE. */
+    @Test
+    void theLowerCaseHintOnlyWhenItWouldPassAndNullNamesTheField() {
+        assertThatThrownBy(() -> WorkloadRef.checked("prod", "Backend_1", "web", Map.of())).hasMessageNotContaining("upper case");
+        assertThatThrownBy(() -> WorkloadRef.checked("prod", "Backend-1", "web", Map.of())).hasMessageContaining("(upper case: write \"backend-1\"?)");
+        assertThatThrownBy(() -> WorkloadRef.checkNames(null, "web", "web")).isInstanceOf(NullPointerException.class).hasMessage("namespace");
+    }
 }
