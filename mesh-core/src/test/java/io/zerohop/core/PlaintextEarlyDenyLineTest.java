@@ -47,7 +47,7 @@ class PlaintextEarlyDenyLineTest {
                 int port = refusedFrom(client, self);
                 String line = err.awaitLine("access - plaintext-inbound refused src=127.0.86.14:" + port + " ");
                 assertThat(line).endsWith(" src_id=- src_workload=- dst=127.0.86.12:15006 dst_id=" + backend.identity()
-                        + " status=- reason=\"self call: one of this proxy's own ports\"");
+                        + " status=- reason=\"self call: one of this proxy's own ports (one of ztunnel's fixed ports, 15008, 15006, 15001 and 15080)\"");
                 assertThat(err.count(":" + port)).as("one line for the self call").isEqualTo(1);
                 assertThat(err.count("self call 127.0.86.14")).as("the WARN is DEBUG while the access line is written").isZero();
 

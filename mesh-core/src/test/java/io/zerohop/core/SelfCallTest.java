@@ -124,7 +124,7 @@ class SelfCallTest {
             // the plaintext side, the backend's at 127.0.0.2; the WARN it replaces is DEBUG.
             String line = err.awaitLine("access - plaintext-inbound refused src=" + Addresses.authority((InetSocketAddress) s.getLocalSocketAddress()));
             assertThat(line).endsWith(" src_id=- src_workload=- dst=" + Addresses.authority(new InetSocketAddress(ip, 15006)) + " dst_id=" + backend.identity()
-                    + " status=- reason=\"self call: one of this proxy's own ports\"");
+                    + " status=- reason=\"self call: one of this proxy's own ports (one of ztunnel's fixed ports, 15008, 15006, 15001 and 15080)\"");
             assertThat(err.count("self call")).as("one line (not a WARN and an INFO)").isEqualTo(1);
             assertThat(err.count("refused")).as("the capture listener does not log it again").isEqualTo(1);
         }

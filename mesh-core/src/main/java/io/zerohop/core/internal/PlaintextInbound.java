@@ -75,7 +75,7 @@ public final class PlaintextInbound implements CaptureListener.Opener {
                     local.registry().byAddress(target.getAddress()).map(w -> local.registry().identityOf(w).toString()).orElse("no workload"),
                     ownPorts.owner(target.getPort()));
             return new Admission(null, false, new LoggedRefusal("self call: " + Addresses.authority(target)
-                    + " is one of this proxy's own ports, dropped"), SELF_CALL_REASON, SELF_CALL);
+                    + " is one of this proxy's own ports, dropped"), SELF_CALL_REASON + " (" + ownPorts.owner(target.getPort()) + ")", SELF_CALL);
         }
         Workload w = local.at(target.getAddress()).orElse(null);
         if (w == null) {
