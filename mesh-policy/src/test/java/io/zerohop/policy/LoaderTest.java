@@ -219,7 +219,9 @@ class LoaderTest {
     void duplicateObjectsAreRejected() {
         String doc = AP_HEAD + "  action: ALLOW\n---\n";
         assertThatThrownBy(() -> PolicyLoader.fromString("dup.yaml", doc + doc))
-                .isInstanceOf(PolicyLoadException.class).hasMessageContaining("duplicate AuthorizationPolicy prod/foo");
+                .isInstanceOf(PolicyLoadException.class).hasMessageContaining("duplicate AuthorizationPolicy prod/foo")
+                // newuser18: the message named only the second copy; the first is where to look too.
+                .hasMessageEndingWith("duplicate AuthorizationPolicy prod/foo (first at dup.yaml:4)");
     }
 
     @Test

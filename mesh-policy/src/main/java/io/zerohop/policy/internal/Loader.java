@@ -44,7 +44,8 @@ public final class Loader {
     private static final Pattern DNS_NAME = Pattern.compile("[a-z0-9]([-a-z0-9.]*[a-z0-9])?");
 
     private final CompiledPoliciesBuilder out = new CompiledPoliciesBuilder();
-    private final Set<String> seen = new HashSet<>();
+    /** Each object loaded so far, to where it was ({@code file:line}): a duplicate names the first copy. */
+    private final java.util.Map<String, String> seen = new java.util.HashMap<>();
     private final Set<String> skippedKinds = new HashSet<>();
 
     /**
@@ -322,8 +323,10 @@ public final class Loader {
             out.warn(nameNode.file + ":" + nameNode.line + ": " + k.displayName() + " " + name + ": no metadata.namespace: loaded into"
                     + " \"default\", as kubectl apply without -n would (kubectl apply -n NS puts it in NS; write metadata.namespace)");
         }
-        if (!seen.add(k + "/" + namespace + "/" + name)) {
-            throw nameNode.error("duplicate " + k.displayName() + " " + (clusterwide ? name : namespace + "/" + name));
+        String firstAt = seen.putIfAbsent(k + "/" + namespace + "/" + name, nameNode.file + ":" + nameNode.line);
+        if (firstAt != null) {
+            throw nameNode.error("duplicate " + k.displayName() + " " + (clusterwide ? name : namespace + "/" + name)
+                    + " (first at " + firstAt + ")");
         }
         PolicyRef ref = new PolicyRef(k, namespace, name, "");
         YNode spec = doc.get("spec");
