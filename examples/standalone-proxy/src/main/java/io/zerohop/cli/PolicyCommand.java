@@ -157,9 +157,10 @@ final class PolicyCommand {
                 if (!td.equals(trustDomain)) {
                     // A new-user pass (istio.io's authz-td-migration task) got DENY where the task expects 200: its --workloads
                     // file had trustDomain new-td, and principals were rewritten for --trust-domain's default, unsaid.
+                    // zerohop proxy with the same options issues no SVID for these workloads and decides nothing (newuser18).
                     System.err.println("warning: " + workloads + ": trustDomain " + td + ", but --trust-domain is " + trustDomain
-                            + ": decided for a mesh of " + trustDomain + ", as zerohop proxy with the same options would"
-                            + " (give --trust-domain " + td + " for the mesh of these workloads)");
+                            + ": zerohop proxy with these options would issue or accept no SVID for these workloads; decided here"
+                            + " for a mesh of " + trustDomain + " (give --trust-domain " + td + " for the mesh of these workloads)");
                 }
             }
             WorkloadRef target = destination(u, registry, ns, rest);

@@ -221,12 +221,12 @@ public final class HboneListener {
         return terminated;
     }
 
+    private static final String OPENSSL_GENERIC = "General OpenSslEngine problem";
     private static final java.util.regex.Pattern JAVA_CLASS_PREFIX =
             java.util.regex.Pattern.compile("\\b(?:[a-z][\\w]*\\.)+[A-Z][\\w$]*(?:Exception|Error): ");
 
     /**
-     * {@code t}'s message and its causes', each said once ("General OpenSslEngine problem: spiffe://...:
-     * no trust bundle for trust domain ..."): what the server's log lines and mesh-core's access lines give
+     * {@code t}'s message and its causes', each said once ("spiffe://...: no trust bundle for trust domain ..."): what the server's log lines and mesh-core's access lines give
      * as a failure's reason, with what a TLS alert the peer sent means ({@link TlsAlerts}). Never null.
      */
     public static String describe(Throwable t) {
@@ -235,8 +235,9 @@ public final class HboneListener {
             // A message that embeds another exception's toString() ("io.netty...OpenSslException: error:...") loses the
             // class name: a person reading the line wants what went wrong (newuser17 read it in zerohop connect's error).
             String m = c.getMessage() != null ? JAVA_CLASS_PREFIX.matcher(c.getMessage()).replaceAll("") : c.getClass().getSimpleName();
-            // Netty's annotated exceptions carry their cause's text plus the address: said once is enough.
-            if (sb.indexOf(m) < 0) {
+            // Netty's annotated exceptions carry their cause's text plus the address: said once is enough. Netty's
+            // "General OpenSslEngine problem" says nothing its cause does not (newuser18): left out when a cause follows.
+            if (sb.indexOf(m) < 0 && !(m.equals(OPENSSL_GENERIC) && c.getCause() != null && c.getCause() != c)) {
                 sb.append(sb.length() > 0 ? ": " : "").append(m);
             }
             if (c.getCause() == c) {
