@@ -12,7 +12,9 @@ import java.util.Objects;
  * A workload the mesh knows: where it listens, who it is, and how to reach it. The constructor
  * throws {@link IllegalArgumentException} naming the workload when {@code namespace}, {@code name} or
  * {@code serviceAccount} is blank, a port is outside 1-65535, or {@code trustDomain},
- * {@code namespace} and {@code serviceAccount} make no SPIFFE ID ({@link #identity()});
+ * {@code namespace} and {@code serviceAccount} make no SPIFFE ID ({@link #identity()}); and
+ * {@link IllegalArgumentException} naming the field and the value when a name breaks Kubernetes' name rules
+ * ({@link WorkloadRef#checkNames}: the namespace a DNS-1123 label, the name and service account DNS-1123 subdomains);
  * {@link NullPointerException} for a null {@code trustDomain}. Null labels, addresses and protocols
  * mean none, none and {@link Protocol#HBONE}.
  *
