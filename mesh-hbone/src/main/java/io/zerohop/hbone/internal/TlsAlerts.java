@@ -41,10 +41,33 @@ final class TlsAlerts {
     static String explain(CharSequence reason) {
         Matcher m = RECEIVED.matcher(reason);
         if (!m.find()) {
-            return "";
+            return local(reason);
         }
         String name = (m.group(1) != null ? m.group(1) : m.group(2)).toLowerCase(Locale.ROOT);
         String meaning = MEANING.get(name);
         return " (alert " + name + " from the peer" + (meaning != null ? ": " + meaning : "") + ")";
+    }
+
+    /**
+     * BoringSSL's reasons for a handshake this side refused, as bare codes (newuser19 read
+     * {@code UNSUPPORTED_PROTOCOL} for a TLS 1.2 client with no hint): what each means for HBONE, mutual TLS 1.3
+     * with ALPN h2 (DESIGN section 3).
+     */
+    private static final Map<String, String> LOCAL = Map.of(
+            "UNSUPPORTED_PROTOCOL", "the peer offered no TLS version this side accepts: HBONE is TLS 1.3 only",
+            "PEER_DID_NOT_RETURN_A_CERTIFICATE", "the client sent no certificate: HBONE is mutual TLS",
+            "NO_SHARED_CIPHER", "the peer offered no cipher suite this side accepts",
+            "NO_SHARED_GROUP", "the peer offered no key-exchange group this side accepts",
+            "WRONG_VERSION_NUMBER", "the peer did not speak TLS (plaintext on an HBONE port?)",
+            "HTTP_REQUEST", "the peer sent a plaintext HTTP request to an HBONE port");
+
+    private static String local(CharSequence reason) {
+        String text = reason.toString();
+        for (Map.Entry<String, String> e : LOCAL.entrySet()) {
+            if (text.contains(":" + e.getKey())) {
+                return " (" + e.getValue() + ")";
+            }
+        }
+        return "";
     }
 }

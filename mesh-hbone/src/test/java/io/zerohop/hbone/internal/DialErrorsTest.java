@@ -39,4 +39,16 @@ class DialErrorsTest {
         assertThat(HboneListener.describe(new java.io.IOException("upstream 10.0.0.1:80 unreachable: java.net.ConnectException: refused")))
                 .isEqualTo("upstream 10.0.0.1:80 unreachable: refused");
     }
+
+    /** newuser19: a TLS 1.2 client's refusal read only "UNSUPPORTED_PROTOCOL"; a client without a certificate likewise. */
+    @Test
+    void thisSidesOwnTlsRefusalsSayWhatTheyMeanForHbone() {
+        assertThat(HboneListener.describe(new javax.net.ssl.SSLHandshakeException(
+                "error:100000f0:SSL routines:OPENSSL_internal:UNSUPPORTED_PROTOCOL")))
+                .endsWith(":UNSUPPORTED_PROTOCOL (the peer offered no TLS version this side accepts: HBONE is TLS 1.3 only)");
+        assertThat(HboneListener.describe(new javax.net.ssl.SSLHandshakeException(
+                "error:100000c7:SSL routines:OPENSSL_internal:PEER_DID_NOT_RETURN_A_CERTIFICATE")))
+                .endsWith(" (the client sent no certificate: HBONE is mutual TLS)");
+        assertThat(HboneListener.describe(new java.io.IOException("Connection reset by peer"))).isEqualTo("Connection reset by peer");
+    }
 }
