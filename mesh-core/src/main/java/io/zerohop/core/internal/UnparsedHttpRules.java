@@ -12,8 +12,10 @@ import org.slf4j.LoggerFactory;
 /**
  * Warns, once per local workload port, when a port declared {@code tcp} has policy rules that need HTTP
  * (an AuthorizationPolicy's operations or request attributes, a Cilium {@code rules.http}): zerohop decides
- * such a port at L4, where an ALLOW rule's HTTP fields match nothing and a DENY rule's count as matched
- * (HttpEnforcement#enforces), as istiod builds a TCP filter chain's RBAC. For a Cilium policy that is not
+ * such a port at L4 as ztunnel does with istiod's ambient conversion (pilot/pkg/serviceregistry/ambient/
+ * authorization.go {@code handleRule}: an ALLOW rule with HTTP fields matches nothing; a DENY rule keeps its L4
+ * matches, and one left with an empty match is skipped; the first wording, "a DENY rule's HTTP fields count as
+ * matched", was wrong, a new-user pass found). For a Cilium policy that is not
  * Cilium's behaviour (its L7 proxy parses HTTP on any port a {@code rules.http} names): every request on the
  * port was denied, and a new-user pass found only {@code zerohop policy check} saying why, the proxy silent.
  */
@@ -47,7 +49,8 @@ final class UnparsedHttpRules {
                             + " so those rules are decided at L4 ({}): declare the port http or auto to have its requests decided",
                             p.getKey(), w.namespace(), w.name(), cilium ? "Cilium policy" : "policy", cilium
                             ? "a Cilium rules.http denies every connection there, where Cilium's proxy would parse HTTP"
-                            : "an ALLOW rule's HTTP fields match nothing, a DENY rule's count as matched, as istiod's TCP filter chain");
+                            : "as istiod's ambient conversion for ztunnel: an ALLOW rule with HTTP fields matches nothing, a DENY rule is"
+                            + " enforced on its L4 fields only, and one whose HTTP fields leave an empty match has no effect");
                 }
             }
         }

@@ -234,7 +234,9 @@ public final class HboneListener {
         for (Throwable c = t; c != null; c = c.getCause()) {
             // A message that embeds another exception's toString() ("io.netty...OpenSslException: error:...") loses the
             // class name: a person reading the line wants what went wrong (newuser17 read it in zerohop connect's error).
-            String m = c.getMessage() != null ? JAVA_CLASS_PREFIX.matcher(c.getMessage()).replaceAll("") : c.getClass().getSimpleName();
+            // Netty's StacklessClosedChannelException has no message: a port probe's close read as its class name (newuser20).
+            String m = c.getMessage() != null ? JAVA_CLASS_PREFIX.matcher(c.getMessage()).replaceAll("")
+                    : c instanceof java.nio.channels.ClosedChannelException ? "connection closed" : c.getClass().getSimpleName();
             // Netty's annotated exceptions carry their cause's text plus the address: said once is enough. Netty's
             // "General OpenSslEngine problem" says nothing its cause does not (newuser18): left out when a cause follows.
             if (sb.indexOf(m) < 0 && !(m.equals(OPENSSL_GENERIC) && c.getCause() != null && c.getCause() != c)) {

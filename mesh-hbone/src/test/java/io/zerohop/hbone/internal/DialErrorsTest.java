@@ -51,4 +51,12 @@ class DialErrorsTest {
                 .endsWith(" (the client sent no certificate: HBONE is mutual TLS)");
         assertThat(HboneListener.describe(new java.io.IOException("Connection reset by peer"))).isEqualTo("Connection reset by peer");
     }
+
+    /** newuser20: a client that connects and closes during the handshake (a port probe) was logged "StacklessClosedChannelException". */
+    @Test
+    void aClosedChannelWithoutAMessageIsAClosedConnection() {
+        javax.net.ssl.SSLHandshakeException e = new javax.net.ssl.SSLHandshakeException("HBONE TLS handshake with 127.0.0.1:1 failed");
+        e.initCause(new java.nio.channels.ClosedChannelException());
+        assertThat(HboneListener.describe(e)).isEqualTo("HBONE TLS handshake with 127.0.0.1:1 failed: connection closed");
+    }
 }
