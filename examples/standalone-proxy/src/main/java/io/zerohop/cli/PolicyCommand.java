@@ -256,10 +256,11 @@ final class PolicyCommand {
                 System.out.println("a connection whose first bytes are not HTTP: " + unparsed.explain() + " (fail closed: port " + port
                         + " is auto and a policy decides it per request; a connection it cannot parse as HTTP is decided without"
                         + " HTTP fields, which a DENY or CUSTOM rule's count as matched; give --method/--path for an HTTP request)");
-            } else if (!http && !d.allowed() && protocol != io.zerohop.core.AppProtocol.TCP && engine.requiresHttp(target, port)
-                    && engine.denialBeforeHttp(request) == null) {
+            } else if (!http && protocol != io.zerohop.core.AppProtocol.TCP && engine.requiresHttp(target, port)
+                    && (d.allowed() || engine.denialBeforeHttp(request) == null)) {
                 // The proxy parses HTTP here and decides each request: the L4 answer is not the one an HTTP client
-                // gets (a new-user pass read an ALLOW with methods as "denied" with no hint; Cilium's text has one).
+                // gets (a new-user pass read an ALLOW with methods as "denied" with no hint; Cilium's text has one;
+                // newuser20 read "ALLOW by default" on an http port whose DENY methods: [POST] the proxy enforced).
                 System.out.println("an HTTP request: decided per request on port " + port + " (a policy has HTTP fields for it):"
                         + " give --method/--path (and --host/--header) for its decision");
             }

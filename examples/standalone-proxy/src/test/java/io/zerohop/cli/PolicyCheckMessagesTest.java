@@ -102,4 +102,23 @@ class PolicyCheckMessagesTest {
                 "--method", "GET");
         assertThat(std.err.toString()).contains("note: no policy has HTTP fields for port 8080").doesNotContain("principals as written");
     }
+
+    /** newuser20: on an http port whose DENY methods: [POST] the proxy enforces, only "ALLOW by default" was printed. */
+    @Test
+    void anAllowedL4AnswerOnAParsedPortHintsAtThePerRequestDecision(@TempDir Path dir) throws Exception {
+        Path w = Files.writeString(dir.resolve("w.yaml"), WORKLOADS.replace("trustDomain: new-td", "trustDomain: cluster.local")
+                .replace("{8080: tcp}", "{8081: http}"));
+        Path p = Files.writeString(dir.resolve("p.yaml"), """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: deny-post, namespace: prod}
+                spec:
+                  selector: {matchLabels: {app: web}}
+                  action: DENY
+                  rules: [{from: [{source: {principals: [cluster.local/ns/prod/sa/client]}}], to: [{operation: {methods: [POST]}}]}]
+                """);
+        std.run("policy", "check", "--policies", p.toString(), "--workloads", w.toString(), "--dest", "prod/web:8081",
+                "--source", "spiffe://cluster.local/ns/prod/sa/client");
+        assertThat(std.out.toString()).startsWith("ALLOW").contains("an HTTP request: decided per request on port 8081");
+    }
 }

@@ -59,7 +59,8 @@ final class TlsAlerts {
             "NO_SHARED_CIPHER", "the peer offered no cipher suite this side accepts",
             "NO_SHARED_GROUP", "the peer offered no key-exchange group this side accepts",
             "WRONG_VERSION_NUMBER", "the peer did not speak TLS (plaintext on an HBONE port?)",
-            "HTTP_REQUEST", "the peer sent a plaintext HTTP request to an HBONE port");
+            "HTTP_REQUEST", "the peer sent a plaintext HTTP request to an HBONE port",
+            "KEY_USAGE_BIT_INCORRECT", "the peer's certificate may not sign a handshake (a CA certificate used as a workload's?)");
 
     private static String local(CharSequence reason) {
         String text = reason.toString();
