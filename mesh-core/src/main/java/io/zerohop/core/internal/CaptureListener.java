@@ -12,6 +12,7 @@ import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.socket.SocketChannel;
+import io.netty.handler.codec.DecoderResultProvider;
 import io.netty.handler.codec.socksx.v5.DefaultSocks5CommandResponse;
 import io.netty.handler.codec.socksx.v5.DefaultSocks5InitialResponse;
 import io.netty.handler.codec.socksx.v5.Socks5AddressType;
@@ -212,8 +213,21 @@ public final class CaptureListener {
         return t instanceof HboneRefusedException r ? r.status() + " " + r.getMessage() : String.valueOf(t.getMessage());
     }
 
-    /** Minimal SOCKS5: no authentication, CONNECT to an IPv4/IPv6 literal. */
+    /**
+     * ztunnel's SOCKS5 (src/proxy/socks5.rs {@code negotiate_socks_connection}): no authentication,
+     * CONNECT to an IPv4 or IPv6 address. A request it refuses gets ztunnel's reply code and one WARN
+     * {@code failed to negotiate socks connection: CommandNotSupported: <reason>} with ztunnel's reason:
+     * {@code unsupported version N}, {@code unsupported command N}, {@code unsupported address type N},
+     * {@code only unauthenticated is supported}, and for a host name ztunnel's answer when its DNS proxy
+     * is off, {@code unsupported hostname lookup, requires DNS enabled} (zerohop has no DNS proxy, so a
+     * name is never resolved: resolving would mean trusting DNS for identity).
+     */
     private static final class Socks5 extends SimpleChannelInboundHandler<Object> {
+        /** ztunnel's {@code SocksError::CommandNotSupported}, which its {@code invalid_protocol} gives every refusal. */
+        private static final String REFUSED = "failed to negotiate socks connection: CommandNotSupported: ";
+        /** A client can make us refuse at will, as it can for captured connections. */
+        private static final RateLimitedLog negotiations = new RateLimitedLog(log, "SOCKS5 negotiations refused", 20,
+                java.time.Duration.ofSeconds(10));
         private final Opener opener;
 
         Socks5(Opener opener) {
@@ -222,8 +236,17 @@ public final class CaptureListener {
 
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, Object msg) {
+            // Netty's decoders hand a malformed request on as a placeholder (a NO_AUTH greeting, a CONNECT to
+            // 0.0.0.0:1) that carries the failure: it must not be read as the client's request.
+            if (msg instanceof DecoderResultProvider p && p.decoderResult().isFailure()) {
+                refuse(ctx, ztunnelReason(msg, p.decoderResult().cause()));
+                return;
+            }
             if (msg instanceof Socks5InitialRequest init) {
                 if (!init.authMethods().contains(Socks5AuthMethod.NO_AUTH)) {
+                    // RFC 1928 section 3's answer at this stage (ztunnel writes its 10-byte error reply here,
+                    // which a client reads as method 7): the client learns that no method of its is acceptable.
+                    negotiations.warn("{}{}{}", REFUSED, "only unauthenticated is supported", from(ctx));
                     ctx.writeAndFlush(new DefaultSocks5InitialResponse(Socks5AuthMethod.UNACCEPTED)).addListener(f -> ctx.close());
                     return;
                 }
@@ -234,19 +257,18 @@ public final class CaptureListener {
             }
             if (msg instanceof Socks5CommandRequest req) {
                 if (req.type() != Socks5CommandType.CONNECT) {
-                    reply(ctx, Socks5CommandStatus.COMMAND_UNSUPPORTED, true);
+                    refuse(ctx, "unsupported command " + req.type().byteValue());
                     return;
                 }
                 if (req.dstAddrType() == Socks5AddressType.DOMAIN) {
-                    // Resolving names would mean trusting DNS for identity; meshes route by IP.
-                    reply(ctx, Socks5CommandStatus.ADDRESS_UNSUPPORTED, true);
+                    refuse(ctx, "unsupported hostname lookup, requires DNS enabled");
                     return;
                 }
                 InetAddress ip;
                 try {
                     ip = InetAddress.getByAddress(NetUtil.createByteArrayFromIpAddressString(req.dstAddr()));
                 } catch (Exception e) {
-                    reply(ctx, Socks5CommandStatus.ADDRESS_UNSUPPORTED, true);
+                    refuse(ctx, "unsupported address type " + req.dstAddrType().byteValue());
                     return;
                 }
                 SocketChannel ch = (SocketChannel) ctx.channel();
@@ -280,11 +302,31 @@ public final class CaptureListener {
             }
         }
 
-        private static void reply(ChannelHandlerContext ctx, Socks5CommandStatus status, boolean close) {
-            ChannelFuture f = ctx.writeAndFlush(new DefaultSocks5CommandResponse(status, Socks5AddressType.IPv4));
-            if (close) {
-                f.addListener(x -> ctx.close());
+        /** ztunnel's {@code send_error} after a WARN: reply 7 (command not supported), bound address 0.0.0.0:0, close. */
+        private static void refuse(ChannelHandlerContext ctx, String reason) {
+            negotiations.warn("{}{}{}", REFUSED, reason, from(ctx));
+            ctx.writeAndFlush(new DefaultSocks5CommandResponse(Socks5CommandStatus.COMMAND_UNSUPPORTED, Socks5AddressType.IPv4, "0.0.0.0", 0))
+                    .addListener(f -> ctx.close());
+        }
+
+        /** Who asked: ztunnel's line names no one, but an operator needs the client to find it. */
+        private static String from(ChannelHandlerContext ctx) {
+            return " (client " + Addresses.authority((InetSocketAddress) ctx.channel().remoteAddress()) + ")";
+        }
+
+        /** Netty's decoder failures in ztunnel's words ({@code unsupported version 4}), others as Netty wrote them. */
+        static String ztunnelReason(Object placeholder, Throwable cause) {
+            Throwable t = cause instanceof io.netty.handler.codec.DecoderException && cause.getCause() != null ? cause.getCause() : cause;
+            if (placeholder instanceof Socks5InitialRequest && t instanceof IllegalArgumentException) {
+                return "methods cannot be zero"; // the greeting's only other check: Netty refuses an empty method list
             }
+            String m = String.valueOf(t.getMessage());
+            java.util.regex.Matcher v = java.util.regex.Pattern.compile("unsupported version: (-?\\d+) \\(expected: 5\\)").matcher(m);
+            if (v.matches()) {
+                return "unsupported version " + (Integer.parseInt(v.group(1)) & 0xFF);
+            }
+            java.util.regex.Matcher a = java.util.regex.Pattern.compile("unsupported address type: (\\d+)").matcher(m);
+            return a.matches() ? "unsupported address type " + a.group(1) : m;
         }
 
         @Override

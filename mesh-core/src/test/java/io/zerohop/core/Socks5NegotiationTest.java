@@ -1,0 +1,95 @@
+package io.zerohop.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.testing.CapturedStderr;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.net.SocketException;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+/**
+ * SOCKS5 requests the capture listener refuses get ztunnel's answers (istio/ztunnel src/proxy/socks5.rs
+ * {@code negotiate_socks_connection}, {@code send_error}): reply code 7 with bound address 0.0.0.0:0,
+ * the connection closed, and one WARN {@code failed to negotiate socks connection: CommandNotSupported:
+ * <reason>} in ztunnel's words. A host name gets ztunnel's answer with its DNS proxy off. Until
+ * 2 December zerohop answered a host name 8 with no log line, and read what Netty's decoder hands on for a
+ * malformed request (a NO_AUTH greeting, a CONNECT to 0.0.0.0:1) as the client's request: a SOCKS4 greeting
+ * was accepted. Raw bytes on a real socket, so the replies are checked as a client reads them.
+ */
+class Socks5NegotiationTest {
+    static Mesh mesh;
+    static InetSocketAddress socks;
+
+    @BeforeAll
+    static void start() throws Exception {
+        Workload frontend = new Workload("prod", "frontend", "frontend", Map.of(), List.of(InetAddress.getByName("127.0.0.3")),
+                Workload.Protocol.HBONE, null, "cluster.local");
+        mesh = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local"))
+                .workloads(WorkloadRegistry.of(List.of(frontend), Map.of())).passthroughUnknown(true).threads(1).build();
+        socks = mesh.capture(Capture.socks5(new InetSocketAddress("127.0.0.1", 0)));
+    }
+
+    @AfterAll
+    static void stop() {
+        mesh.close();
+    }
+
+    /**
+     * Each row: what the client sends (hex; a request after a greeting the proxy accepted), what it reads
+     * back until the proxy closes, and ztunnel's reason. The greeting's answer {@code 0500} (no
+     * authentication) precedes the reply when the greeting was good.
+     */
+    @ParameterizedTest(name = "{2}")
+    @CsvSource(delimiter = '|', textBlock = """
+            050100 050100030b6578616d706c652e636f6d0050 | 0500 0507000100000000 0000 | unsupported hostname lookup, requires DNS enabled
+            050100 050200017f0000020050               | 0500 0507000100000000 0000 | unsupported command 2
+            050100 050300017f0000020050               | 0500 0507000100000000 0000 | unsupported command 3
+            050100 050100057f0000020050               | 0500 0507000100000000 0000 | unsupported address type 5
+            050100 040100017f0000020050               | 0500 0507000100000000 0000 | unsupported version 4
+            040100                                    | 0507000100000000 0000      | unsupported version 4
+            ff0100                                    | 0507000100000000 0000      | unsupported version 255
+            050102                                    | 05ff                       | only unauthenticated is supported
+            0500                                      | 0507000100000000 0000      | methods cannot be zero
+            """)
+    void refusedRequestsGetZtunnelsReplyAndOneWarn(String sent, String expected, String reason) throws Exception {
+        try (CapturedStderr err = new CapturedStderr(); Socket s = new Socket()) {
+            s.bind(new InetSocketAddress("127.0.0.3", 0));
+            s.connect(socks, 10_000);
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write(HexFormat.of().parseHex(sent.replace(" ", "")));
+            s.getOutputStream().flush();
+            assertThat(HexFormat.of().formatHex(readUntilClosed(s.getInputStream()))).isEqualTo(expected.replace(" ", ""));
+            String line = err.awaitLine("failed to negotiate socks connection: CommandNotSupported: " + reason
+                    + " (client " + Addresses.authority((InetSocketAddress) s.getLocalSocketAddress()) + ")");
+            assertThat(line).contains("WARN");
+            assertThat(err.count("negotiate socks")).as("one line per refused request").isEqualTo(1);
+            assertThat(err.count("0.0.0.0:1")).as("a malformed request is not a CONNECT to Netty's placeholder").isZero();
+        }
+    }
+
+    static byte[] readUntilClosed(InputStream in) throws IOException {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        byte[] buf = new byte[64];
+        try {
+            for (int n; (n = in.read(buf)) >= 0; ) {
+                out.write(buf, 0, n);
+            }
+        } catch (SocketException reset) {
+            // a close with unread bytes is a reset; what arrived before it counts
+        }
+        return out.toByteArray();
+    }
+
+}
