@@ -58,7 +58,24 @@ public final class MeshTls implements AutoCloseable {
 
     private enum Role { SERVER, CLIENT }
 
-    private record Key(Role role, SpiffeId self, Set<SpiffeId> expected) {}
+    /**
+     * A context's cache key. {@code equals}/{@code hashCode} are written out, not generated: the generated
+     * ones bootstrap java.lang.runtime.ObjectMethods (~160 hidden classes and ~0.5 MB in a node proxy, CPU
+     * on its first connection; benchmarks/results/mem10k-7a61d72.md). Every component is compared
+     * (RecordMethodsTest).
+     */
+    private record Key(Role role, SpiffeId self, Set<SpiffeId> expected) {
+        @Override
+        public boolean equals(Object other) {
+            return other == this || other instanceof Key o
+                    && role == o.role && self.equals(o.self) && Objects.equals(expected, o.expected);
+        }
+
+        @Override
+        public int hashCode() {
+            return (31 * role.hashCode() + self.hashCode()) * 31 + Objects.hashCode(expected);
+        }
+    }
 
     /** One SVID's key managers, shared by every context presenting it. */
     private record KeyMaterial(X509Svid svid, KeyManagerFactory factory) {}

@@ -3,6 +3,7 @@ package io.zerohop.core.internal;
 import io.zerohop.core.Workload;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * The W3C {@code baggage} header ztunnel sends on every outbound CONNECT with the source workload's
@@ -34,6 +35,32 @@ public record Baggage(String clusterId, String namespace, String workloadName, S
         return new Baggage(TrafficLabels.clusterOf(w.labels(), clusterId), w.namespace(), w.name(),
                 TrafficLabels.canonicalService(w.labels(), w.name()), TrafficLabels.canonicalRevision(w.labels()),
                 w.labels().get("topology.kubernetes.io/region"), w.labels().get("topology.kubernetes.io/zone"));
+    }
+
+    // Written out, not generated, as TrafficLabels' (the key of WorkloadStrings' table, hashed on a node
+    // proxy's first outbound tunnel): every component is compared (RecordMethodsTest).
+    @Override
+    public boolean equals(Object other) {
+        return other == this || other instanceof Baggage o &&
+                Objects.equals(clusterId, o.clusterId) &&
+                Objects.equals(namespace, o.namespace) &&
+                Objects.equals(workloadName, o.workloadName) &&
+                Objects.equals(serviceName, o.serviceName) &&
+                Objects.equals(revision, o.revision) &&
+                Objects.equals(region, o.region) &&
+                Objects.equals(zone, o.zone);
+    }
+
+    @Override
+    public int hashCode() {
+        int h = Objects.hashCode(clusterId);
+        h = 31 * h + Objects.hashCode(namespace);
+        h = 31 * h + Objects.hashCode(workloadName);
+        h = 31 * h + Objects.hashCode(serviceName);
+        h = 31 * h + Objects.hashCode(revision);
+        h = 31 * h + Objects.hashCode(region);
+        h = 31 * h + Objects.hashCode(zone);
+        return h;
     }
 
     /**

@@ -3,6 +3,7 @@ package io.zerohop.core.internal;
 import io.zerohop.core.Workload;
 import io.zerohop.policy.WorkloadRef;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * ztunnel's label set of its {@code istio_tcp_*} metrics ({@code CommonTrafficLabels} in
@@ -20,6 +21,65 @@ public record TrafficLabels(String reporter,
                             String destinationPrincipal, String destinationApp, String destinationVersion,
                             String destinationCluster,
                             String requestProtocol, String responseFlags, String connectionSecurityPolicy) {
+
+    // Written out, not generated: the record's own equals/hashCode bootstrap java.lang.runtime.ObjectMethods
+    // (~160 hidden classes, ~0.5 MB of metaspace and code in a node proxy, and CPU on its first tunnel:
+    // benchmarks/results/mem10k-7a61d72.md). Every component is compared (RecordMethodsTest).
+    @Override
+    public boolean equals(Object other) {
+        return other == this || other instanceof TrafficLabels o &&
+                Objects.equals(reporter, o.reporter) &&
+                Objects.equals(sourceWorkload, o.sourceWorkload) &&
+                Objects.equals(sourceCanonicalService, o.sourceCanonicalService) &&
+                Objects.equals(sourceCanonicalRevision, o.sourceCanonicalRevision) &&
+                Objects.equals(sourceWorkloadNamespace, o.sourceWorkloadNamespace) &&
+                Objects.equals(sourcePrincipal, o.sourcePrincipal) &&
+                Objects.equals(sourceApp, o.sourceApp) &&
+                Objects.equals(sourceVersion, o.sourceVersion) &&
+                Objects.equals(sourceCluster, o.sourceCluster) &&
+                Objects.equals(destinationService, o.destinationService) &&
+                Objects.equals(destinationServiceNamespace, o.destinationServiceNamespace) &&
+                Objects.equals(destinationServiceName, o.destinationServiceName) &&
+                Objects.equals(destinationWorkload, o.destinationWorkload) &&
+                Objects.equals(destinationCanonicalService, o.destinationCanonicalService) &&
+                Objects.equals(destinationCanonicalRevision, o.destinationCanonicalRevision) &&
+                Objects.equals(destinationWorkloadNamespace, o.destinationWorkloadNamespace) &&
+                Objects.equals(destinationPrincipal, o.destinationPrincipal) &&
+                Objects.equals(destinationApp, o.destinationApp) &&
+                Objects.equals(destinationVersion, o.destinationVersion) &&
+                Objects.equals(destinationCluster, o.destinationCluster) &&
+                Objects.equals(requestProtocol, o.requestProtocol) &&
+                Objects.equals(responseFlags, o.responseFlags) &&
+                Objects.equals(connectionSecurityPolicy, o.connectionSecurityPolicy);
+    }
+
+    @Override
+    public int hashCode() {
+        int h = Objects.hashCode(reporter);
+        h = 31 * h + Objects.hashCode(sourceWorkload);
+        h = 31 * h + Objects.hashCode(sourceCanonicalService);
+        h = 31 * h + Objects.hashCode(sourceCanonicalRevision);
+        h = 31 * h + Objects.hashCode(sourceWorkloadNamespace);
+        h = 31 * h + Objects.hashCode(sourcePrincipal);
+        h = 31 * h + Objects.hashCode(sourceApp);
+        h = 31 * h + Objects.hashCode(sourceVersion);
+        h = 31 * h + Objects.hashCode(sourceCluster);
+        h = 31 * h + Objects.hashCode(destinationService);
+        h = 31 * h + Objects.hashCode(destinationServiceNamespace);
+        h = 31 * h + Objects.hashCode(destinationServiceName);
+        h = 31 * h + Objects.hashCode(destinationWorkload);
+        h = 31 * h + Objects.hashCode(destinationCanonicalService);
+        h = 31 * h + Objects.hashCode(destinationCanonicalRevision);
+        h = 31 * h + Objects.hashCode(destinationWorkloadNamespace);
+        h = 31 * h + Objects.hashCode(destinationPrincipal);
+        h = 31 * h + Objects.hashCode(destinationApp);
+        h = 31 * h + Objects.hashCode(destinationVersion);
+        h = 31 * h + Objects.hashCode(destinationCluster);
+        h = 31 * h + Objects.hashCode(requestProtocol);
+        h = 31 * h + Objects.hashCode(responseFlags);
+        h = 31 * h + Objects.hashCode(connectionSecurityPolicy);
+        return h;
+    }
 
     public static final String UNKNOWN = "unknown";
     /**
