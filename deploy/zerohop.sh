@@ -49,11 +49,13 @@ NATIVE=${ZEROHOP_NATIVE_DIR:-/opt/zerohop/native}
 # SerialGC: one GC thread, no remembered-set/region overhead; a proxy's heap is small.
 # -Xms8m/-Xmx128m: idle live heap is ~10 MB; ~4 KB of heap per open tunnel (benchmarks/results/
 # tunnels-fc729fd.md), so 10,000 tunnels fit.
-# MaxNewSize=8m: SerialGC otherwise lets the young generation grow to a third of the heap, and
+# MaxNewSize=4m: SerialGC otherwise lets the young generation grow to a third of the heap, and
 # eden is touched end to end between collections: with 10,000 tunnels ~25 MB of it was resident.
-# The cap cuts ~12-19 MB RSS there (benchmarks/results/footprint-xmn.md); the young generation still
-# starts small, so idle RSS is unchanged (a fixed -Xmn8m cost +5 MB idle; -Xmn4m 2.5x the young
-# collections). For far more tunnels raise -Xmx and -XX:MaxNewSize together.
+# A cap of 8m cut ~12-19 MB RSS there (benchmarks/results/footprint-xmn.md), 4m another 1.9-2.8 MB
+# (10,000 tunnels; 16-18 more young collections per 10,000 opens, the same total pause, since a
+# collection's cost is what survives; benchmarks/results/records-acc2fda.md). The young generation
+# still starts small (below: a ninth of the heap), so idle RSS and a small heap's collections are
+# unchanged (a fixed -Xmn8m cost +5 MB idle). For far more tunnels raise -Xmx and -XX:MaxNewSize together.
 # NewRatio=8: below that cap the young generation is a ninth of the heap instead of a third. Idle,
 # the heap is ~14 MB and its eden is touched end to end: ~1.6 MB of young generation instead of
 # ~4.7. Idle RSS -0.9 MB (--in-memory-ca) to -2.2 MB (--ca --workloads); with 10,000 tunnels
@@ -67,7 +69,7 @@ NATIVE=${ZEROHOP_NATIVE_DIR:-/opt/zerohop/native}
 # started with -XX:StartFlightRecording still works, only Netty's allocator events are off.
 # --enable-native-access=ALL-UNNAMED: netty-tcnative and Netty's epoll load JNI libraries from the
 # class path; JDK 22+ warns about that without it (accepted and without effect on JDK 17).
-ZEROHOP_DEFAULT_OPTS="-XX:+UseSerialGC -Xms8m -Xmx128m -XX:MaxNewSize=8m -XX:NewRatio=8 -XX:MaxDirectMemorySize=64m \
+ZEROHOP_DEFAULT_OPTS="-XX:+UseSerialGC -Xms8m -Xmx128m -XX:MaxNewSize=4m -XX:NewRatio=8 -XX:MaxDirectMemorySize=64m \
 -XX:TieredStopAtLevel=1 -Xss256k -XX:ReservedCodeCacheSize=32m -XX:MaxMetaspaceSize=96m \
 -XX:+ExitOnOutOfMemoryError -Dio.netty.jfr.enabled=false --enable-native-access=ALL-UNNAMED"
 if [ -r "$CDS" ]; then
