@@ -128,6 +128,11 @@ final class H2Proxy {
                 return;
             }
             if (msg instanceof Http2HeadersFrame h) {
+                String over = H2HeaderCount.tooManyTrailers(h.headers());
+                if (over != null) {
+                    refuseTrailers(over);
+                    return;
+                }
                 forward(new DefaultHttp2HeadersFrame(h.headers(), h.isEndStream(), h.padding()));
                 return;
             }
@@ -251,6 +256,25 @@ final class H2Proxy {
                 up.flush();
                 ctx.channel().config().setAutoRead(true);
             });
+        }
+
+        /**
+         * Trailers over Envoy's limits ({@link H2HeaderCount#tooManyTrailers}): the stream is reset as Envoy's codec resets
+         * it, RST_STREAM INTERNAL_ERROR, whatever was forwarded before, and the application's stream is reset too, as
+         * Envoy's router resets its upstream request when the downstream one is reset; the trailers never reach the
+         * application. The request keeps its decision and is logged with the reason; its status is the response's, if
+         * one had started ({@code status=-} otherwise).
+         */
+        private void refuseTrailers(String over) {
+            denied = true;
+            refusal = over;
+            releasePending();
+            ctx.writeAndFlush(new DefaultHttp2ResetFrame(H2HeaderCount.RESET));
+            // Logged before the application's stream closes, whose end would otherwise log it as an upstream reset.
+            finish();
+            if (up != null) {
+                up.writeAndFlush(new DefaultHttp2ResetFrame(H2HeaderCount.UPSTREAM_RESET));
+            }
         }
 
         private void deny(Http2Headers request) {
