@@ -20,7 +20,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -65,7 +64,7 @@ class L7Http2AppFailureTest {
     static void start() throws Exception {
         InetAddress backendIp = InetAddress.getByName("127.0.122.4");
         InetAddress frontendIp = InetAddress.getByName("127.0.122.5");
-        nodeApp = new ProcessBuilder("node", resource("h2c-server.js"), "127.0.122.4").redirectErrorStream(true).start();
+        nodeApp = new ProcessBuilder("node", L7Http2Test.resource("h2c-server.js"), "127.0.122.4").redirectErrorStream(true).start();
         int nodePort = Integer.parseInt(ChildProcess.firstLine(nodeApp).trim());
         rawApp = new RawH2App(new InetSocketAddress(backendIp, 0));
         Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"), List.of(frontendIp),
@@ -86,36 +85,17 @@ class L7Http2AppFailureTest {
 
     @AfterAll
     static void stop() throws Exception {
-        if (frontendProxy != null) {
-            frontendProxy.close();
-        }
-        if (server != null) {
-            server.close();
-        }
-        if (rawApp != null) {
-            rawApp.close();
-        }
+        L7Http2LimitsTest.closeAll(frontendProxy, server, rawApp);
         nodeApp.destroy();
         nodeApp.waitFor(10, TimeUnit.SECONDS);
     }
 
-    static String resource(String name) throws Exception {
-        return Path.of(L7Http2AppFailureTest.class.getResource("/http/" + name).toURI()).toString();
-    }
-
     static List<String> requests(InetSocketAddress via, String... paths) throws Exception {
-        String[] cmd = new String[paths.length + 4];
-        cmd[0] = "node";
-        cmd[1] = resource("h2-limits-client.js");
-        cmd[2] = via.getHostString();
-        cmd[3] = Integer.toString(via.getPort());
+        String[] specs = new String[paths.length];
         for (int i = 0; i < paths.length; i++) {
-            cmd[i + 4] = "{\"path\":\"" + paths[i] + "\"}";
+            specs[i] = "{\"path\":\"" + paths[i] + "\"}";
         }
-        String out = ChildProcess.run(cmd);
-        List<String> lines = out.lines().toList();
-        assertThat(lines).as(out).hasSize(paths.length);
-        return lines;
+        return L7Http2LimitsTest.requests(via, specs);
     }
 
     /** {@code istio_requests_total{response_code="503",response_flags=flags}} once it reaches 1 (counted just after the access line). */

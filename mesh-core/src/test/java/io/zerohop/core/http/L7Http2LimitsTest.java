@@ -15,7 +15,6 @@ import io.zerohop.policy.PolicyLoader;
 import io.zerohop.testing.CapturedStderr;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -53,7 +52,7 @@ class L7Http2LimitsTest {
     @BeforeAll
     static void start() throws Exception {
         InetAddress backendIp = InetAddress.getByName("127.0.122.2");
-        nodeApp = new ProcessBuilder("node", resource("h2c-server.js"), "127.0.122.2").redirectErrorStream(true).start();
+        nodeApp = new ProcessBuilder("node", L7Http2Test.resource("h2c-server.js"), "127.0.122.2").redirectErrorStream(true).start();
         int h2Port = Integer.parseInt(ChildProcess.firstLine(nodeApp).trim());
         Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
                 List.of(InetAddress.getByName("127.0.122.3")), Workload.Protocol.HBONE, null, "cluster.local");
@@ -73,31 +72,32 @@ class L7Http2LimitsTest {
 
     @AfterAll
     static void stop() throws Exception {
-        if (frontendProxy != null) {
-            frontendProxy.close();
-        }
-        if (server != null) {
-            server.close();
-        }
+        closeAll(frontendProxy, server);
         nodeApp.destroy();
         nodeApp.waitFor(10, TimeUnit.SECONDS);
     }
 
-    static String resource(String name) throws Exception {
-        return Path.of(L7Http2LimitsTest.class.getResource("/http/" + name).toURI()).toString();
-    }
-
-    static List<String> requests(String... specs) throws Exception {
+    /** Runs h2-limits-client.js against {@code via} with these requests (JSON, see the script): one line per request. */
+    static List<String> requests(InetSocketAddress via, String... specs) throws Exception {
         String[] cmd = new String[specs.length + 4];
         cmd[0] = "node";
-        cmd[1] = resource("h2-limits-client.js");
-        cmd[2] = viaH2.getHostString();
-        cmd[3] = Integer.toString(viaH2.getPort());
+        cmd[1] = L7Http2Test.resource("h2-limits-client.js");
+        cmd[2] = via.getHostString();
+        cmd[3] = Integer.toString(via.getPort());
         System.arraycopy(specs, 0, cmd, 4, specs.length);
         String out = ChildProcess.run(cmd);
         List<String> lines = out.lines().toList();
         assertThat(lines).as(out).hasSize(specs.length);
         return lines;
+    }
+
+    /** Closes what a test class started, in order, skipping what was never started. */
+    static void closeAll(AutoCloseable... started) throws Exception {
+        for (AutoCloseable c : started) {
+            if (c != null) {
+                c.close();
+            }
+        }
     }
 
     static double resets() {
@@ -132,7 +132,7 @@ class L7Http2LimitsTest {
     void requestTrailersOverEnvoysLimitsResetTheStream() throws Exception {
         double was = resets();
         try (CapturedStderr err = new CapturedStderr()) {
-            List<String> lines = requests("{\"path\":\"/api/t100\",\"trailers\":100}", "{\"path\":\"/api/t101\",\"trailers\":101}",
+            List<String> lines = requests(viaH2, "{\"path\":\"/api/t100\",\"trailers\":100}", "{\"path\":\"/api/t101\",\"trailers\":101}",
                     "{\"path\":\"/api/tbig\",\"trailers\":1,\"trailerSize\":61440}", "{\"path\":\"/api/after\"}");
             assertThat(lines.get(0)).startsWith("200 POST /api/t100 " + XFCC + " len=10 ").endsWith(" trailers=100");
             assertThat(lines.get(1)).isEqualTo(RESET);
@@ -160,7 +160,7 @@ class L7Http2LimitsTest {
     void requestHeadersFarOverEnvoysLimitAreResetNot431() throws Exception {
         double was = resets();
         try (CapturedStderr err = new CapturedStderr()) {
-            List<String> lines = requests("{\"path\":\"/api/h58\",\"fields\":1,\"size\":59392}",
+            List<String> lines = requests(viaH2, "{\"path\":\"/api/h58\",\"fields\":1,\"size\":59392}",
                     "{\"path\":\"/api/h70\",\"fields\":1,\"size\":71680}", "{\"path\":\"/api/h200\",\"fields\":4,\"size\":51200}",
                     "{\"path\":\"/api/after\"}");
             assertThat(lines.get(0)).startsWith("200 GET /api/h58 " + XFCC);
