@@ -6,6 +6,10 @@ const server = http2.createServer();
 server.on('stream', (stream, headers) => {
   // /api/rst: the application resets its connection (a TCP RST) instead of answering.
   if (headers[':path'] === '/api/rst') { stream.session.socket.resetAndDestroy(); return; }
+  // A stream the proxy resets (its client's trailers over the limits) must not end the server.
+  stream.on('error', () => {});
+  let trailers = 0;
+  stream.on('trailers', (t) => { trailers = Object.keys(t).length; });
   const hash = crypto.createHash('sha256');
   let len = 0;
   stream.on('data', (c) => { len += c.length; hash.update(c); });
@@ -13,7 +17,7 @@ server.on('stream', (stream, headers) => {
     stream.respond({ ':status': 200, 'content-type': 'text/plain' });
     const session = stream.session;
     // /api/bye: the application ends its connection after this answer (GOAWAY, then FIN).
-    stream.end(`${headers[':method']} ${headers[':path']} xfcc=${headers['x-forwarded-client-cert']} len=${len} sha=${hash.digest('hex')} authority=${headers[':authority']} host=${headers['host']}`,
+    stream.end(`${headers[':method']} ${headers[':path']} xfcc=${headers['x-forwarded-client-cert']} len=${len} sha=${hash.digest('hex')} authority=${headers[':authority']} host=${headers['host']}${trailers ? ` trailers=${trailers}` : ''}`,
       () => { if (headers[':path'] === '/api/bye') session.close(); });
   });
 });

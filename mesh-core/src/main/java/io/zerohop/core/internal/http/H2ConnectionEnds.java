@@ -21,6 +21,7 @@ import org.slf4j.LoggerFactory;
  * ends the upstream one at once (Envoy resets the upstream streams of a closed downstream
  * connection); the upstream connection ending (the application's GOAWAY and FIN, e.g. on shutdown)
  * drains the downstream one ({@link Drain}), so answers already received still reach a slow client.
+ * The upstream connection failing is {@link H2AppConnection}'s.
  */
 final class H2ConnectionEnds {
     /** H2Proxy's logger: these lines kept their category when this class was split out of it. */
@@ -57,7 +58,11 @@ final class H2ConnectionEnds {
             });
         }
 
-        /** {@code reset}: the workload reset its connection (a TCP RST) rather than ending it. */
+        /**
+         * {@code reset}: the workload's connection failed (a TCP RST, an h2 connection error) rather than ended; only
+         * where no other connection can be dialled ({@link H2AppConnection}: plaintext inbound), the node proxy dialling
+         * a new one instead.
+         */
         void upstreamEnded(boolean reset) {
             if (upstreamEnded) {
                 return;
@@ -127,6 +132,14 @@ final class H2ConnectionEnds {
      * closed without the peer's FIN first (a read or write that failed on the peer's RST, an h2 connection error).
      */
     static final class ConnectionEnd extends ChannelInboundHandlerAdapter {
+        /**
+         * Why a connection failed, in Envoy's words for the reset reason of the requests it ends ({@code protocol error}
+         * for an HTTP/2 connection error, {@code connection termination} for a reset or a close without the peer's
+         * FIN): set before its streams learn that it closed (their channels go inactive later, from the event loop).
+         */
+        private static final io.netty.util.AttributeKey<String> FAILURE = io.netty.util.AttributeKey.valueOf("zerohop.h2.failure");
+
+
         private final Consumer<Boolean> ended;
         private boolean reset;
         /** The peer's FIN came first (the connections allow half-closure): an end; closed without it, an abort. */
@@ -150,16 +163,28 @@ final class H2ConnectionEnds {
         @Override
         public void channelInactive(ChannelHandlerContext ctx) {
             // A reset can also close the channel with no exception (a write that fails on it closes it at once).
-            ended.accept(reset || !inputEnded);
+            boolean failed = reset || !inputEnded;
+            if (failed) {
+                ctx.channel().attr(FAILURE).setIfAbsent("connection termination");
+            }
+            ended.accept(failed);
             ctx.fireChannelInactive();
         }
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
             log.debug("h2 connection {} failed", ctx.channel(), cause);
-            // A read that fails (the peer's RST) or an h2 connection error: an abort, not an end.
+            // A read that fails (the peer's RST) or an h2 connection error (Http2FrameCodec passes it on before its
+            // GOAWAY): an abort, not an end.
             reset = true;
+            ctx.channel().attr(FAILURE).setIfAbsent(
+                    cause instanceof io.netty.handler.codec.http2.Http2Exception ? "protocol error" : "connection termination");
             ctx.close();
+        }
+
+        /** Why {@code connection} failed (see {@link #FAILURE}), or null while it is open or after a clean end. */
+        static String failure(Channel connection) {
+            return connection == null ? null : connection.attr(FAILURE).get();
         }
     }
 }

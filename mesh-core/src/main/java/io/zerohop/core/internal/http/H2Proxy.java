@@ -11,15 +11,12 @@ import io.netty.handler.codec.http2.DefaultHttp2HeadersFrame;
 import io.netty.handler.codec.http2.DefaultHttp2ResetFrame;
 import io.netty.handler.codec.http2.Http2DataFrame;
 import io.netty.handler.codec.http2.Http2Error;
-import io.netty.handler.codec.http2.Http2FrameCodecBuilder;
 import io.netty.handler.codec.http2.Http2Headers;
 import io.netty.handler.codec.http2.Http2HeadersFrame;
 import io.netty.handler.codec.http2.Http2MultiplexCodecBuilder;
-import io.netty.handler.codec.http2.Http2MultiplexHandler;
 import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.handler.codec.http2.Http2StreamChannel;
-import io.netty.handler.codec.http2.Http2StreamChannelBootstrap;
 import io.netty.util.AsciiString;
 import io.netty.util.ReferenceCountUtil;
 import io.zerohop.policy.Decision;
@@ -57,27 +54,34 @@ final class H2Proxy {
     private H2Proxy() {}
 
     /** Installs the server side on {@code downstream} and the client side on the connected {@code upstream}. */
-    @SuppressWarnings("deprecation")
     static void install(Channel downstream, Channel upstream, Conn conn, Authorizer authorizer, HttpObserver observer) {
+        install(downstream, upstream, null, conn, authorizer, observer);
+    }
+
+    /**
+     * As {@link #install(Channel, Channel, Conn, Authorizer, HttpObserver)}, with {@code dialer} (or null) opening a
+     * new connection to the application for the requests that come after {@code upstream} failed ({@link H2AppConnection}).
+     */
+    @SuppressWarnings("deprecation")
+    static void install(Channel downstream, Channel upstream, java.util.function.Supplier<io.netty.util.concurrent.Future<Channel>> dialer,
+                        Conn conn, Authorizer authorizer, HttpObserver observer) {
         H2ConnectionEnds.Drain drain = new H2ConnectionEnds.Drain(downstream);
-        upstream.pipeline().addLast(Http2FrameCodecBuilder.forClient().autoAckSettingsFrame(true).build(),
-                new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()), new H2ConnectionEnds.ConnectionEnd(drain::upstreamEnded));
-        upstream.config().setAutoRead(true);
+        H2AppConnection app = new H2AppConnection(upstream, dialer, drain);
         // Http2MultiplexHandler takes a channel whose parent is not a ServerChannel for a client, and an
         // HBONE stream's parent is its connection: the older codec asks its own connection instead.
         downstream.pipeline().addLast("zerohop-h2-codec", Http2MultiplexCodecBuilder.forServer(new ChannelInitializer<Http2StreamChannel>() {
             @Override
             protected void initChannel(Http2StreamChannel ch) {
                 drain.begin(ch);
-                ch.pipeline().addLast(new Downstream(upstream, conn, authorizer, observer));
+                ch.pipeline().addLast(new Downstream(app, conn, authorizer, observer));
             }
         }).initialSettings(Http2Settings.defaultSettings().maxHeaderListSize(H2HeaderCount.LIST_SIZE)).build());
-        downstream.pipeline().addLast("zerohop-h2-end", new H2ConnectionEnds.ConnectionEnd(reset -> upstream.close()));
+        downstream.pipeline().addLast("zerohop-h2-end", new H2ConnectionEnds.ConnectionEnd(app.closer()));
     }
 
     /** One downstream stream (one request). */
     private static final class Downstream extends ChannelInboundHandlerAdapter {
-        private final Channel upstreamConnection;
+        private final H2AppConnection app;
         private final Conn conn;
         private final Authorizer authorizer;
         private final HttpObserver observer;
@@ -97,9 +101,11 @@ final class H2Proxy {
         private String grpcStatus = "";
         /** What was wrong with a request refused before any policy decided it, or null. */
         private String refusal;
+        /** Envoy's response flags for the access line and {@code istio_requests_total}: "-" for none. */
+        private String responseFlags = "-";
 
-        Downstream(Channel upstreamConnection, Conn conn, Authorizer authorizer, HttpObserver observer) {
-            this.upstreamConnection = upstreamConnection;
+        Downstream(H2AppConnection app, Conn conn, Authorizer authorizer, HttpObserver observer) {
+            this.app = app;
             this.conn = conn;
             this.authorizer = authorizer;
             this.observer = observer;
@@ -128,6 +134,11 @@ final class H2Proxy {
                 return;
             }
             if (msg instanceof Http2HeadersFrame h) {
+                String over = H2HeaderCount.tooManyTrailers(h.headers());
+                if (over != null) {
+                    refuseTrailers(over);
+                    return;
+                }
                 forward(new DefaultHttp2HeadersFrame(h.headers(), h.isEndStream(), h.padding()));
                 return;
             }
@@ -230,7 +241,9 @@ final class H2Proxy {
             }
             pending.add(new DefaultHttp2HeadersFrame(h, frame.isEndStream(), frame.padding()));
             ctx.channel().config().setAutoRead(false);
-            new Http2StreamChannelBootstrap(upstreamConnection).handler(new Upstream()).open().addListener(f -> {
+            io.netty.util.concurrent.Promise<Http2StreamChannel> opened = ctx.executor().newPromise();
+            app.openStream(new Upstream(), opened);
+            opened.addListener(f -> {
                 if (!f.isSuccess()) {
                     log.debug("no upstream h2 stream for {} {}: {}", method, path, f.cause().toString());
                     releasePending();
@@ -251,6 +264,25 @@ final class H2Proxy {
                 up.flush();
                 ctx.channel().config().setAutoRead(true);
             });
+        }
+
+        /**
+         * Trailers over Envoy's limits ({@link H2HeaderCount#tooManyTrailers}): the stream is reset as Envoy's codec resets
+         * it, RST_STREAM INTERNAL_ERROR, whatever was forwarded before, and the application's stream is reset too, as
+         * Envoy's router resets its upstream request when the downstream one is reset; the trailers never reach the
+         * application. The request keeps its decision and is logged with the reason; its status is the response's, if
+         * one had started ({@code status=-} otherwise).
+         */
+        private void refuseTrailers(String over) {
+            denied = true;
+            refusal = over;
+            releasePending();
+            ctx.writeAndFlush(new DefaultHttp2ResetFrame(H2HeaderCount.RESET));
+            // Logged before the application's stream closes, whose end would otherwise log it as an upstream reset.
+            finish();
+            if (up != null) {
+                up.writeAndFlush(new DefaultHttp2ResetFrame(H2HeaderCount.UPSTREAM_RESET));
+            }
         }
 
         private void deny(Http2Headers request) {
@@ -330,7 +362,7 @@ final class H2Proxy {
             }
             logged = true;
             observer.request(new HttpObserver.RequestLog(conn, method, path, status, System.nanoTime() - start, decision,
-                    requestBytes, responseBytes, "HTTP/2", grpcStatus, refusal));
+                    requestBytes, responseBytes, "HTTP/2", grpcStatus, refusal, responseFlags));
         }
 
         /** The upstream stream of this request: its frames go back downstream as new frames. */
@@ -392,11 +424,25 @@ final class H2Proxy {
 
             @Override
             public void channelInactive(ChannelHandlerContext uctx) {
-                if (!logged) {
-                    // The upstream stream went away before its response ended: reset ours too.
-                    ctx.channel().writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
-                    finish();
+                if (logged) {
+                    return;
                 }
+                String failure = H2ConnectionEnds.ConnectionEnd.failure(uctx.channel().parent());
+                if (failure != null && status == 0 && ctx.channel().isActive()) {
+                    // The application's connection failed before this request's response started: Envoy's router
+                    // answers 503 with the upstream reset's reason and flag (router.cc onUpstreamReset; UPE for a
+                    // protocol error, UC for a connection termination), and the downstream connection goes on.
+                    denied = true;
+                    status = 503;
+                    responseFlags = failure.equals("protocol error") ? "UPE" : "UC";
+                    refusal = "upstream_reset_before_response_started{" + failure.replace(' ', '_') + "}";
+                    respond(new DefaultHttp2Headers().status("503").set("content-type", "text/plain"),
+                            "upstream connect error or disconnect/reset before headers. reset reason: " + failure, true);
+                    return;
+                }
+                // The upstream stream went away after its response started (or the downstream one is gone): reset ours too.
+                ctx.channel().writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
+                finish();
             }
         }
     }

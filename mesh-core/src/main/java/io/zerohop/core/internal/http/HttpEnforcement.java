@@ -249,7 +249,7 @@ public final class HttpEnforcement {
                             installed.accept(true);
                         }),
                         installed -> connectThen(stream, upstream, tcp -> {
-                            H2Proxy.install(stream, tcp, conn, requests, observer);
+                            H2Proxy.install(stream, tcp, () -> dial(stream, upstream), conn, requests, observer);
                             installed.accept(true);
                         }),
                         installed -> connectThen(stream, upstream, tcp -> {
@@ -521,6 +521,22 @@ public final class HttpEnforcement {
 
     /** Connects to the workload on the stream's event loop; the tunnel is reset when it cannot be reached. */
     private void connectThen(Channel stream, InetSocketAddress upstream, java.util.function.Consumer<Channel> then) {
+        dial(stream, upstream).addListener(f -> {
+            if (f.isSuccess()) {
+                then.accept((Channel) f.getNow());
+            } else if (stream.isActive()) {
+                reset(stream);
+            }
+        });
+    }
+
+    /**
+     * A connection to the application for {@code stream}, ended as the tunnel ends ({@link #endUpstream}); a failure
+     * fails the future only. An HTTP/2 tunnel whose connection failed dials another this way ({@link H2AppConnection}),
+     * whose waiting requests then get 503; {@link #connectThen}'s first one resets the tunnel instead.
+     */
+    private io.netty.util.concurrent.Future<Channel> dial(Channel stream, InetSocketAddress upstream) {
+        io.netty.util.concurrent.Promise<Channel> dialled = stream.eventLoop().newPromise();
         new Bootstrap().group(stream.eventLoop())
                 .channel(Epoll.isAvailable() ? EpollSocketChannel.class : NioSocketChannel.class)
                 .option(ChannelOption.AUTO_READ, false)
@@ -531,16 +547,18 @@ public final class HttpEnforcement {
                 .connect(upstream).addListener((ChannelFuture f) -> {
                     if (!f.isSuccess()) {
                         log.warn("upstream {} unreachable for an L7 tunnel: {}", Addresses.authority(upstream), f.cause().toString());
-                        reset(stream);
+                        dialled.setFailure(f.cause());
                         return;
                     }
                     if (!stream.isActive()) {
                         f.channel().close();
+                        dialled.setFailure(new java.nio.channels.ClosedChannelException());
                         return;
                     }
                     stream.closeFuture().addListener(x -> endUpstream(stream, f.channel()));
-                    then.accept(f.channel());
+                    dialled.setSuccess(f.channel());
                 });
+        return dialled;
     }
 
     /**

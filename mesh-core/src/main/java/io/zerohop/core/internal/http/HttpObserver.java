@@ -18,10 +18,17 @@ final class HttpObserver {
     /**
      * {@code grpcStatus}: the {@code grpc-status} a gRPC response ended with, or "" (Istio's label value otherwise);
      * {@code refusal}: what was wrong with a request refused before any policy decided it (a framing error's 400, a
-     * 426, a 431), or null.
+     * 426, a 431), or what ended it (a 503 for the application's failed connection: Envoy's response code details), or
+     * null; {@code responseFlags}: Envoy's {@code %RESPONSE_FLAGS%} for it ({@code UPE}, {@code UC}), "-" for none.
      */
     record RequestLog(Conn conn, String method, String path, int status, long durationNanos, Decision decision,
-                      long requestBytes, long responseBytes, String protocol, String grpcStatus, String refusal) {
+                      long requestBytes, long responseBytes, String protocol, String grpcStatus, String refusal,
+                      String responseFlags) {
+        RequestLog(Conn conn, String method, String path, int status, long durationNanos, Decision decision,
+                   long requestBytes, long responseBytes, String protocol, String grpcStatus, String refusal) {
+            this(conn, method, path, status, durationNanos, decision, requestBytes, responseBytes, protocol, grpcStatus, refusal, "-");
+        }
+
         RequestLog(Conn conn, String method, String path, int status, long durationNanos, Decision decision,
                    long requestBytes, long responseBytes, String protocol, String grpcStatus) {
             this(conn, method, path, status, durationNanos, decision, requestBytes, responseBytes, protocol, grpcStatus, null);
@@ -48,7 +55,8 @@ final class HttpObserver {
                     r.grpcStatus().isEmpty() ? "" : " grpc_status=" + r.grpcStatus(),
                     r.decision() == null ? "-" : r.decision().allowed() ? "allow" : "deny",
                     r.decision() == null ? "-" : escape(r.decision().explain()),
-                    r.refusal() == null ? "" : " reason=\"" + escape(r.refusal()) + "\"", r.requestBytes(), r.responseBytes(),
+                    (r.refusal() == null ? "" : " reason=\"" + escape(r.refusal()) + "\"")
+                            + (r.responseFlags().equals("-") ? "" : " response_flags=" + r.responseFlags()), r.requestBytes(), r.responseBytes(),
                     TimeUnit.NANOSECONDS.toMillis(r.durationNanos()));
         }
         if (metrics != null) {
