@@ -332,6 +332,16 @@ final class CiliumCompiler {
                         + (rule.spiffeTrustDomain == null ? "" : " (trustDomain " + rule.spiffeTrustDomain + ")"));
         rule.needsL7 = new Decision(false, Outcome.DENIED_DEFAULT, ref, index,
                 "port allowed only through rules.http and no HTTP attributes were given: L4-only check fails closed");
+        if (deny && rule.ports != null) {
+            for (CiliumPolicy.Port p : rule.ports) {
+                if (p.name != null) {
+                    rule.namedPortUnknownDenied = new Decision(false, outcome, ref, index, "ingressDeny rule " + index + " ("
+                            + rule.portsText + ") may cover this port: the destination's named ports are not known (its workload"
+                            + " lists no container ports), so a named port is taken to be any port (fail closed)");
+                    break;
+                }
+            }
+        }
         if (deny) {
             for (Selector s : rule.fromEndpoints) {
                 if (s.usesPodLabels() || s.usesIdentityLabels()) {
