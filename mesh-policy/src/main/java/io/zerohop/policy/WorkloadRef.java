@@ -113,6 +113,18 @@ public record WorkloadRef(String namespace, String name, String serviceAccount, 
     }
 
     /**
+     * {@link #checked(String, String, String, Map)} with named ports ({@link #namedPorts}; null: not known).
+     *
+     * @throws IllegalArgumentException as that method, or for a named port as the constructor
+     */
+    public static WorkloadRef checked(String namespace, String name, String serviceAccount, Map<String, String> labels,
+                                      Map<String, Integer> namedPorts) {
+        WorkloadRef r = new WorkloadRef(namespace, name, serviceAccount, labels, namedPorts);
+        checkNames(r.namespace, r.name, r.serviceAccount);
+        return r;
+    }
+
+    /**
      * {@link #checked}'s checks alone, for a caller that keeps the names itself (mesh-core's {@code Workload}).
      *
      * @throws IllegalArgumentException as {@link #checked}
