@@ -171,6 +171,11 @@ class CiliumNamedPortTest extends UpstreamTable {
         String allow = cnp("prod", "c", "{endpointSelector: {}, ingress: [{toPorts: [{ports: [{port: http, protocol: TCP}]}]}]}");
         decide(ZEROHOP_UNKNOWN, "allow http: a destination with unknown named ports is not reached", allow, req(unknown, 8080, null, null),
                 false, "prod/c");
+        T.add(ZEROHOP_UNKNOWN, "the default deny says the named ports are not known", () -> {
+            Decision d = PolicyEngine.builder().policies(PolicyLoader.fromString("case.yaml", allow)).build()
+                    .evaluate(req(unknown, 8080, null, null));
+            assertThat(d.reason()).contains("ingress rule 0 (toPorts http/TCP)").contains("named ports are not known");
+        });
         String deny = cnp("prod", "d", "{endpointSelector: {}, ingress: [{fromEndpoints: [{}]}], ingressDeny: [{toPorts: [{ports:"
                 + " [{port: http, protocol: TCP}]}]}]}");
         decide(ZEROHOP_UNKNOWN, "ingressDeny http: a destination with unknown named ports is denied on every port", deny,

@@ -64,12 +64,17 @@ final class CiliumPolicy {
         Decision peerMissed = null;
         Rule firstMiss = null;
         Decision endpointsMissed = null;
+        Decision nameUnknown = null;
         StringBuilder more = null;
         for (Rule rule : ingress) {
             if (!rule.coversPort(r)) {
                 continue;
             }
             covered = true;
+            if (nameUnknown == null && rule.namedPortUnknownMiss != null && rule.matchesPort(r) == PORT_NAME_UNKNOWN
+                    && rule.matchesPeer(r)) {
+                nameUnknown = rule.namedPortUnknownMiss;
+            }
             if (httpMissed == null && rule.httpMiss != null && r.http() != null
                     && rule.matchesPort(r) == PORT_NO_MATCH && rule.matchesPeer(r)) {
                 httpMissed = rule.httpMiss;
@@ -103,6 +108,9 @@ final class CiliumPolicy {
                     firstMiss = rule;
                 }
             }
+        }
+        if (nameUnknown != null) {
+            return nameUnknown;
         }
         if (more != null) {
             return new Decision(false, Decision.Outcome.DENIED_DEFAULT, defaultDeny.policy(), -1, more.toString());
@@ -158,6 +166,11 @@ final class CiliumPolicy {
          * ({@link #PORT_NAME_UNKNOWN}); null otherwise.
          */
         Decision namedPortUnknownDenied;
+        /**
+         * An ingress rule with a named port: the policy's default deny explained for a source it selects on a destination
+         * whose named ports are unknown; null otherwise.
+         */
+        Decision namedPortUnknownMiss;
         /** An ingress rule with a fromEndpoints selector on pod labels. */
         boolean podLabels;
         /**
