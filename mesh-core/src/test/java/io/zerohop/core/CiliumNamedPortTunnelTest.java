@@ -7,13 +7,9 @@ import io.zerohop.hbone.HboneStream;
 import io.zerohop.identity.InMemoryCa;
 import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.PolicyLoader;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
-import java.net.Socket;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
@@ -34,7 +30,7 @@ class CiliumNamedPortTunnelTest {
     void theTunnelToTheNamedPortPassesAndAnotherPortIsRefused() throws Exception {
         InMemoryCa ca = InMemoryCa.create(TD);
         InetAddress serverIp = InetAddress.getByName("127.0.123.12");
-        try (ServerSocket named = echoOn(serverIp); ServerSocket other = echoOn(serverIp)) {
+        try (ServerSocket named = CrossNodeSourceTest.echoOn(serverIp); ServerSocket other = CrossNodeSourceTest.echoOn(serverIp)) {
             Workload client = new Workload("prod", "client", "client", Map.of("app", "client"),
                     List.of(InetAddress.getByName("127.0.123.11")), Workload.Protocol.HBONE, "node-a", TD);
             Workload web = new Workload("prod", "web", "web", Map.of("app", "web"), List.of(serverIp), Workload.Protocol.HBONE,
@@ -65,31 +61,5 @@ class CiliumNamedPortTunnelTest {
                 }
             }
         }
-    }
-
-    /** An echo app on an ephemeral port of {@code ip}. */
-    static ServerSocket echoOn(InetAddress ip) throws IOException {
-        ServerSocket server = new ServerSocket(0, 50, ip);
-        Thread t = new Thread(() -> {
-            while (!server.isClosed()) {
-                try {
-                    Socket c = server.accept();
-                    Thread conn = new Thread(() -> {
-                        try (c; InputStream in = c.getInputStream(); OutputStream out = c.getOutputStream()) {
-                            in.transferTo(out);
-                        } catch (IOException ignored) {
-                            // the client went away
-                        }
-                    }, "echo-conn");
-                    conn.setDaemon(true);
-                    conn.start();
-                } catch (IOException e) {
-                    return;
-                }
-            }
-        }, "echo-app");
-        t.setDaemon(true);
-        t.start();
-        return server;
     }
 }

@@ -59,6 +59,10 @@ class CiliumL7WildcardConformanceTest extends UpstreamTable {
     static final String PORT80_GET_ROOT = "toPorts: [{ports: [{port: '80', protocol: TCP}], rules: {http: [{method: GET, path: /}]}}]";
     static final String PORT80 = "toPorts: [{ports: [{port: '80', protocol: TCP}]}]";
 
+    /** TestWildcardL3RulesIngress's l3Rule and httpRule (kafka, l7proto and ICMP left out). */
+    static final String WILD_L3_RULES = rule("l3", "{" + from("id", "bar1") + "}")
+            + rule("http", "{" + from("id", "bar2") + ", " + PORT80_GET_ROOT + "}");
+
     static List<Upstream.Case> cases() {
         return T.cases;
     }
@@ -91,7 +95,7 @@ class CiliumL7WildcardConformanceTest extends UpstreamTable {
     }
 
     static void wildcardL3() {
-        String yaml = rule("l3", "{" + from("id", "bar1") + "}") + rule("http", "{" + from("id", "bar2") + ", " + PORT80_GET_ROOT + "}");
+        String yaml = WILD_L3_RULES;
         T.decide(WILD_L3, "bar1 (L3-only) POST /x on 80: allowed", yaml, peer("id", "bar1").port(80).http("POST", "/x"), true, "prod/l3");
         T.decide(WILD_L3, "bar1 (L3-only) on any other port: allowed", yaml, peer("id", "bar1").port(9092).http("PUT", "/"), true,
                 "prod/l3");
@@ -249,7 +253,7 @@ class CiliumL7WildcardConformanceTest extends UpstreamTable {
      * rules.http fails closed until the request is read.
      */
     static void l4Checks() {
-        String yaml = rule("l3", "{" + from("id", "bar1") + "}") + rule("http", "{" + from("id", "bar2") + ", " + PORT80_GET_ROOT + "}");
+        String yaml = WILD_L3_RULES;
         T.decide(ZEROHOP_L4, "bar1 (L3-only) at L4 on 80: allowed", yaml, peer("id", "bar1").port(80), true, "prod/l3");
         T.decide(ZEROHOP_L4, "bar2 (HTTP only) at L4 on 80: denied until the request is read", yaml, peer("id", "bar2").port(80), false,
                 "prod/http");
