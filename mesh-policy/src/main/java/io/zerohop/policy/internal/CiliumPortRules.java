@@ -175,7 +175,7 @@ final class CiliumPortRules {
                     case "TCP" -> CiliumPolicy.PROTO_TCP;
                     default -> CiliumPolicy.PROTO_OTHER;
                 };
-                String desc = (name != null ? name + (endPort != 0 ? "-" + endPort : "")
+                String desc = (name != null ? name + (endPort != 0 ? " to " + endPort : "")
                         : port == 0 ? "any" : port + (endPort != port ? "-" + endPort : "")) + "/" + proto;
                 texts.add(desc);
                 out.add(new CiliumPolicy.Port(port, endPort, protocol, http, desc, name));
