@@ -24,15 +24,25 @@ import java.util.Objects;
  *                 address on port 15008, as ztunnel does in the pod network namespace)
  * @param appProtocols per destination port, the application protocol it speaks (never null; a port
  *                 not listed is {@link AppProtocol#AUTO})
+ * @param namedPorts its TCP container ports by name, which Cilium's named {@code toPorts} resolve against
+ *                 ({@link WorkloadRef#namedPorts}: Kubernetes port names, ports 1-65535); null when not known (then a
+ *                 named allow port never reaches it and a named {@code ingressDeny} port denies every port)
  */
 public record Workload(String namespace, String name, String serviceAccount, Map<String, String> labels,
                        List<InetAddress> addresses, Protocol protocol, String node, String trustDomain,
-                       Map<Integer, AppProtocol> appProtocols) {
+                       Map<Integer, AppProtocol> appProtocols, Map<String, Integer> namedPorts) {
 
     /** A workload whose ports are all {@link AppProtocol#AUTO}. */
     public Workload(String namespace, String name, String serviceAccount, Map<String, String> labels,
                     List<InetAddress> addresses, Protocol protocol, String node, String trustDomain) {
         this(namespace, name, serviceAccount, labels, addresses, protocol, node, trustDomain, Map.of());
+    }
+
+    /** A workload whose named ports are not known. */
+    public Workload(String namespace, String name, String serviceAccount, Map<String, String> labels,
+                    List<InetAddress> addresses, Protocol protocol, String node, String trustDomain,
+                    Map<Integer, AppProtocol> appProtocols) {
+        this(namespace, name, serviceAccount, labels, addresses, protocol, node, trustDomain, appProtocols, null);
     }
 
     public enum Protocol { HBONE, TCP }
@@ -60,6 +70,11 @@ public record Workload(String namespace, String name, String serviceAccount, Map
             if (port < 1 || port > 65535) {
                 throw new IllegalArgumentException("workload port " + port + " is out of range 1-65535");
             }
+        }
+        if (namedPorts != null) {
+            // One immutable map, checked here once: ref() hands it to every WorkloadRef unchanged.
+            namedPorts = Map.copyOf(namedPorts);
+            WorkloadRef.checkNamedPorts(namedPorts);
         }
     }
 
@@ -98,7 +113,7 @@ public record Workload(String namespace, String name, String serviceAccount, Map
 
     /** The form mesh-policy evaluates against. */
     public WorkloadRef ref() {
-        return new WorkloadRef(namespace, name, serviceAccount, labels);
+        return new WorkloadRef(namespace, name, serviceAccount, labels, namedPorts);
     }
 
     @Override

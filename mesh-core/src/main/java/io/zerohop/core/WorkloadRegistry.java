@@ -2,6 +2,7 @@ package io.zerohop.core;
 
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.policy.PolicyLoadException;
+import io.zerohop.policy.WorkloadRef;
 import io.zerohop.policy.internal.YNode;
 import io.zerohop.policy.internal.YamlDocuments;
 import java.io.IOException;
@@ -211,7 +212,7 @@ public final class WorkloadRegistry {
 
     record WorkloadYaml(String namespace, String name, String serviceAccount, Map<String, String> labels,
                         List<String> addresses, Workload.Protocol protocol, String node,
-                        Map<Integer, String> ports) {}
+                        Map<Integer, String> ports, Map<String, Integer> namedPorts) {}
 
     record FileYaml(String trustDomain, List<NodeYaml> nodes, List<WorkloadYaml> workloads) {}
 
@@ -231,7 +232,7 @@ public final class WorkloadRegistry {
         private static final java.util.Set<String> FILE_KEYS = java.util.Set.of("trustDomain", "nodes", "workloads");
         private static final java.util.Set<String> NODE_KEYS = java.util.Set.of("name", "hboneAddress", "addresses");
         private static final java.util.Set<String> WORKLOAD_KEYS = java.util.Set.of("namespace", "name", "serviceAccount",
-                "labels", "addresses", "protocol", "node", "ports");
+                "labels", "addresses", "protocol", "node", "ports", "namedPorts");
 
         /** Reads {@code file}; null for a file with no document or only a null one. Errors: {@code file:line: path: reason}. */
         static FileYaml read(Path file) throws IOException {
@@ -253,7 +254,8 @@ public final class WorkloadRegistry {
             List<WorkloadYaml> workloads = b.list(root, "workloads", w -> {
                 b.onlyKeys(b.map(w), WORKLOAD_KEYS);
                 return new WorkloadYaml(b.string(w, "namespace"), b.string(w, "name"), b.string(w, "serviceAccount"),
-                        b.stringMap(w, "labels"), b.strings(w, "addresses"), b.protocol(w), b.string(w, "node"), b.ports(w));
+                        b.stringMap(w, "labels"), b.strings(w, "addresses"), b.protocol(w), b.string(w, "node"), b.ports(w),
+                        b.namedPorts(w));
             });
             return new FileYaml(b.string(root, "trustDomain"), nodes, workloads);
         }
@@ -522,6 +524,27 @@ public final class WorkloadRegistry {
                         .map(Object::toString).collect(java.util.stream.Collectors.joining(", ")) + ")");
             }
 
+            /**
+             * Container port name → TCP port ({@code namedPorts: {http: 8080}}); null when absent (the workload's named ports are
+             * then not known). A value that is no integer is refused here; names and range are checked by install.
+             */
+            Map<String, Integer> namedPorts(YNode parent) {
+                YNode n = child(parent, "namedPorts");
+                if (n == null) {
+                    return null;
+                }
+                Map<String, Integer> out = new java.util.LinkedHashMap<>();
+                for (Map.Entry<String, YNode> e : map(n).entries().entrySet()) {
+                    String v = text(e.getValue());
+                    try {
+                        out.put(e.getKey(), Integer.parseInt(v == null ? "" : v));
+                    } catch (NumberFormatException notANumber) {
+                        throw error(e.getValue(), "\"" + v + "\" is not a port number (1-65535)");
+                    }
+                }
+                return out;
+            }
+
             /** Port → protocol name; a key that is no integer is refused here, the range is checked by install. */
             Map<Integer, String> ports(YNode parent) {
                 YNode n = child(parent, "ports");
@@ -672,6 +695,15 @@ public final class WorkloadRegistry {
                         ports.put(p.getKey(), proto);
                     }
                 }
+                if (w.namedPorts() != null) {
+                    for (Map.Entry<String, Integer> p : w.namedPorts().entrySet()) {
+                        try {
+                            WorkloadRef.checkNamedPorts(Map.of(p.getKey(), p.getValue()));
+                        } catch (IllegalArgumentException e) {
+                            throw new FieldError(where + ".namedPorts." + p.getKey(), e.getMessage());
+                        }
+                    }
+                }
                 if (w.serviceAccount() != null && !SERVICE_ACCOUNT_NAME.matcher(w.serviceAccount()).matches()) {
                     // The API server refuses such a ServiceAccount (kubernetes pkg/apis/core/validation
                     // ValidateServiceAccountName: a DNS-1123 subdomain), so no workload runs as it: a typo
@@ -683,7 +715,7 @@ public final class WorkloadRegistry {
                 Workload made;
                 try {
                     made = new Workload(w.namespace(), w.name(), w.serviceAccount() == null ? "default" : w.serviceAccount(),
-                            w.labels(), addrs, w.protocol(), w.node(), td, ports);
+                            w.labels(), addrs, w.protocol(), w.node(), td, ports, w.namedPorts());
                 } catch (IllegalArgumentException e) {
                     // Which field the constructor refused is in its message; the line is the entry's.
                     throw new FieldError(where, where + ": " + e.getMessage(), e);

@@ -71,7 +71,7 @@ class WorkloadRegistryTest {
         WorkloadRegistry r = WorkloadRegistry.load(f);
         Files.writeString(f, GOOD.replace("serviceAccount: backend-sa", "serviceAcount: backend-sa"));
         assertThatThrownBy(() -> r.reload(f)).hasMessageContaining("w.yaml:7: workloads[0].serviceAcount: unknown field (expected one of "
-                + "addresses, labels, name, namespace, node, ports, protocol, serviceAccount)");
+                + "addresses, labels, name, namedPorts, namespace, node, ports, protocol, serviceAccount)");
         // New-user pass: a policy file given as --workloads read "Unrecognized field \"apiVersion\", not marked as ignorable".
         Files.writeString(f, "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n");
         assertThatThrownBy(() -> r.reload(f)).hasMessage(f + ":1: apiVersion: unknown field (expected one of nodes, trustDomain, "

@@ -4,7 +4,7 @@ import java.util.Map;
 import java.util.Objects;
 
 /**
- * A workload as policy sees it: namespace, name, service account and pod labels. Where names come from a person (a
+ * A workload as policy sees it: namespace, name, service account, pod labels and named ports. Where names come from a person (a
  * workloads file, {@code zerohop policy check --dest}, a {@code Workload}), build it with {@link #checked}, which
  * validates them as the Kubernetes API server does (k8s.io/apimachinery pkg/util/validation/validation.go): a name no
  * API server accepts names no workload, and a policy written for the workload meant could never select it. The
@@ -16,9 +16,17 @@ import java.util.Objects;
  * @param name           workload name (used in explanations only), may be empty (null: empty)
  * @param serviceAccount service account, may be empty (null: empty)
  * @param labels         pod labels; copied, never null
- * @throws IllegalArgumentException when the namespace is empty
+ * @param namedPorts     the workload's TCP container ports by name ({@code containers[].ports[]} with a {@code name} and
+ *                       protocol TCP, as Cilium's {@code GetPodMetadata} collects them), which Cilium's named
+ *                       {@code toPorts} ({@code port: http}) resolve against; copied. Null when they are not known (a
+ *                       workload built without them, one known by its SPIFFE ID only): then a named port covers no
+ *                       port for an allow and may cover any for an {@code ingressDeny} (fail closed). Keys are
+ *                       Kubernetes port names (at most 15 of a-z, 0-9 and '-', a letter among them, no "--", no '-'
+ *                       at either end), values 1-65535
+ * @throws IllegalArgumentException when the namespace is empty, or a named port breaks the rules above
  */
-public record WorkloadRef(String namespace, String name, String serviceAccount, Map<String, String> labels) {
+public record WorkloadRef(String namespace, String name, String serviceAccount, Map<String, String> labels,
+                          Map<String, Integer> namedPorts) {
 
     public WorkloadRef {
         Objects.requireNonNull(namespace, "namespace");
@@ -28,6 +36,65 @@ public record WorkloadRef(String namespace, String name, String serviceAccount, 
         name = name == null ? "" : name;
         serviceAccount = serviceAccount == null ? "" : serviceAccount;
         labels = labels == null ? Map.of() : Map.copyOf(labels);
+        if (namedPorts != null) {
+            // A copy of an immutable map is that map: a Workload's ref per connection shares its one map.
+            namedPorts = Map.copyOf(namedPorts);
+            if (!namedPorts.isEmpty()) {
+                checkNamedPorts(namedPorts);
+            }
+        }
+    }
+
+    /** A ref whose named ports are not known ({@link #namedPorts} null). */
+    public WorkloadRef(String namespace, String name, String serviceAccount, Map<String, String> labels) {
+        this(namespace, name, serviceAccount, labels, null);
+    }
+
+    /**
+     * Checks named ports as the Kubernetes API server checks a container port's name ({@code IsValidPortName},
+     * k8s.io/apimachinery pkg/util/validation) and its number (1-65535).
+     *
+     * @throws IllegalArgumentException naming the port and what is wrong with it
+     */
+    public static void checkNamedPorts(Map<String, Integer> namedPorts) {
+        namedPorts.forEach((name, port) -> {
+            String why = portNameProblem(name);
+            if (why != null) {
+                throw new IllegalArgumentException("named port \"" + name + "\": " + why
+                        + " (Kubernetes' port name rules, k8s.io/apimachinery pkg/util/validation IsValidPortName)");
+            }
+            if (port == null || port < 1 || port > 65535) {
+                throw new IllegalArgumentException("named port \"" + name + "\": port " + port + " is out of range 1-65535");
+            }
+        });
+    }
+
+    /** apimachinery's {@code IsValidPortName} as one reason, or null when {@code name} is a valid port name. */
+    private static String portNameProblem(String name) {
+        if (name == null || name.isEmpty()) {
+            return "must not be empty";
+        }
+        if (name.length() > 15) {
+            return "must be no more than 15 characters";
+        }
+        boolean letter = false;
+        for (int i = 0; i < name.length(); i++) {
+            char c = name.charAt(i);
+            if (!(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-')) {
+                return "must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)";
+            }
+            letter |= c >= 'a' && c <= 'z';
+        }
+        if (!letter) {
+            return "must contain at least one letter (a-z)";
+        }
+        if (name.contains("--")) {
+            return "must not contain consecutive hyphens";
+        }
+        if (name.charAt(0) == '-' || name.charAt(name.length() - 1) == '-') {
+            return "must not begin or end with a hyphen";
+        }
+        return null;
     }
 
     /**
@@ -41,6 +108,18 @@ public record WorkloadRef(String namespace, String name, String serviceAccount, 
      */
     public static WorkloadRef checked(String namespace, String name, String serviceAccount, Map<String, String> labels) {
         WorkloadRef r = new WorkloadRef(namespace, name, serviceAccount, labels);
+        checkNames(r.namespace, r.name, r.serviceAccount);
+        return r;
+    }
+
+    /**
+     * {@link #checked(String, String, String, Map)} with named ports ({@link #namedPorts}; null: not known).
+     *
+     * @throws IllegalArgumentException as that method, or for a named port as the constructor
+     */
+    public static WorkloadRef checked(String namespace, String name, String serviceAccount, Map<String, String> labels,
+                                      Map<String, Integer> namedPorts) {
+        WorkloadRef r = new WorkloadRef(namespace, name, serviceAccount, labels, namedPorts);
         checkNames(r.namespace, r.name, r.serviceAccount);
         return r;
     }

@@ -58,8 +58,6 @@ class CiliumUnsupportedFieldsTest {
                 Arguments.of("http headerMatches", "  ingress:\n  - toPorts:\n    - ports: [{port: '80', protocol: TCP}]\n"
                         + "      rules:\n        http:\n        - headerMatches: [{name: x, value: y}]\n", 13, "headerMatches",
                         "headerMatches is not supported"),
-                Arguments.of("named port", "  ingress:\n  - toPorts:\n    - ports: [{port: http, protocol: TCP}]\n",
-                        10, "port", "named port \"http\" is not supported"),
                 Arguments.of("fromCIDRSet cidrGroupRef", "  ingress:\n  - fromCIDRSet:\n    - cidrGroupRef: corp\n",
                         10, "cidrGroupRef", "cidrGroupRef is not supported"),
                 Arguments.of("ingressDeny cidr with cidrGroupSelector", "  ingressDeny:\n  - fromCIDRSet:\n    - cidr: 10.0.0.0/8\n"

@@ -92,16 +92,6 @@ class LoaderTest {
                         spec:
                           endpointSelector: {}
                           ingress:
-                          - toPorts:
-                            - ports: [{port: "http"}]
-                        """, 8, "spec.ingress[0].toPorts[0].ports[0].port", "named port"),
-                Arguments.of("""
-                        apiVersion: cilium.io/v2
-                        kind: CiliumNetworkPolicy
-                        metadata: {name: c, namespace: prod}
-                        spec:
-                          endpointSelector: {}
-                          ingress:
                           - authentication:
                               mode: optional
                         """, 8, "spec.ingress[0].authentication.mode", "unknown authentication mode"),

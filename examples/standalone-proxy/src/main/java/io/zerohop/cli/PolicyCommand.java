@@ -316,7 +316,7 @@ final class PolicyCommand {
                         .sorted().limit(8).collect(java.util.stream.Collectors.joining(", ")) + (registry.all().size() > 8 ? ", ..." : "") + ")")));
                 Map<String, String> l = new HashMap<>(w.labels());
                 l.putAll(labels);
-                return WorkloadRef.checked(ns, name, w.serviceAccount(), l);
+                return WorkloadRef.checked(ns, name, w.serviceAccount(), l, w.namedPorts());
             }
             Map<String, String> l = new HashMap<>();
             l.put("app", name);

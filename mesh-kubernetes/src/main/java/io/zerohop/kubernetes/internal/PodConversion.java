@@ -74,7 +74,47 @@ public final class PodConversion {
         String node = pod.getSpec() == null || blank(pod.getSpec().getNodeName()) ? null : pod.getSpec().getNodeName();
         Workload.Protocol protocol = inMesh(pod, namespaceLabels) ? Workload.Protocol.HBONE : Workload.Protocol.TCP;
         return Optional.of(new Workload(ns, name, sa, labels, addresses, protocol, node, trustDomain,
-                appProtocols(pod, services)));
+                appProtocols(pod, services), namedPorts(pod)));
+    }
+
+    /**
+     * The pod's TCP container ports by name, as Cilium collects an endpoint's named ports (pkg/k8s/watchers
+     * {@code GetPodMetadata}: {@code spec.containers} only, not init containers; each named port through
+     * pkg/policy/types {@code NamedPortMap.AddPort}: the name lower-cased, an empty protocol TCP, a later container's
+     * port of the same name replacing an earlier one; a port that fails those checks is skipped with a warning, as Cilium
+     * logs "Adding named port failed"). A name whose last port is UDP or SCTP is left out: Cilium resolves a name only
+     * for the protocol it was declared with, and HBONE carries TCP. Never null: a pod's named ports are known, if none.
+     */
+    static Map<String, Integer> namedPorts(Pod pod) {
+        if (pod.getSpec() == null || pod.getSpec().getContainers() == null) {
+            return Map.of();
+        }
+        Map<String, Integer> tcp = new HashMap<>();
+        for (Container c : pod.getSpec().getContainers()) {
+            if (c.getPorts() == null) {
+                continue;
+            }
+            for (ContainerPort cp : c.getPorts()) {
+                if (blank(cp.getName())) {
+                    continue;
+                }
+                String portName = cp.getName().toLowerCase(java.util.Locale.ROOT);
+                Integer number = cp.getContainerPort();
+                String proto = cp.getProtocol();
+                try {
+                    io.zerohop.policy.WorkloadRef.checkNamedPorts(Map.of(portName, number == null ? 0 : number));
+                } catch (IllegalArgumentException e) {
+                    LOG.warn("Pod/{}/{}: skipping {}", pod.getMetadata().getNamespace(), pod.getMetadata().getName(), e.getMessage());
+                    continue;
+                }
+                if (blank(proto) || proto.equalsIgnoreCase("TCP")) {
+                    tcp.put(portName, number);
+                } else {
+                    tcp.remove(portName); // this name's port is now UDP or SCTP
+                }
+            }
+        }
+        return Map.copyOf(tcp);
     }
 
     /** The prefix under which Cilium gives an endpoint its namespace's labels (cilium/cilium pkg/k8s/apis/cilium.io/const.go). */

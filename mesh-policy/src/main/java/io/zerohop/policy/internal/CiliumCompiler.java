@@ -130,6 +130,14 @@ final class CiliumCompiler {
         }
         for (CiliumPolicy.Rule rule : ingress) {
             explainPeerMiss(rule, noRule, allowRef);
+            for (CiliumPolicy.Port p : rule.ports == null ? new CiliumPolicy.Port[0] : rule.ports) {
+                if (p.name != null) {
+                    rule.namedPortUnknownMiss = new Decision(false, Outcome.DENIED_DEFAULT, allowRef, -1, noRule + "; ingress rule "
+                            + rule.index + " (" + rule.portsText + ") selects the source, but the destination's named ports are not"
+                            + " known (its workload lists no container ports), so a named port reaches no port (fail closed)");
+                    break;
+                }
+            }
             if (rule.podLabels) {
                 // As Istio's explanation names the field that did not match: the rule and its selectors, for a source
                 // workload with labels (one without a workload or labels has its own wording above).
@@ -332,6 +340,16 @@ final class CiliumCompiler {
                         + (rule.spiffeTrustDomain == null ? "" : " (trustDomain " + rule.spiffeTrustDomain + ")"));
         rule.needsL7 = new Decision(false, Outcome.DENIED_DEFAULT, ref, index,
                 "port allowed only through rules.http and no HTTP attributes were given: L4-only check fails closed");
+        if (deny && rule.ports != null) {
+            for (CiliumPolicy.Port p : rule.ports) {
+                if (p.name != null) {
+                    rule.namedPortUnknownDenied = new Decision(false, outcome, ref, index, "ingressDeny rule " + index + " ("
+                            + rule.portsText + ") may cover this port: the destination's named ports are not known (its workload"
+                            + " lists no container ports), so a named port is taken to be any port (fail closed)");
+                    break;
+                }
+            }
+        }
         if (deny) {
             for (Selector s : rule.fromEndpoints) {
                 if (s.usesPodLabels() || s.usesIdentityLabels()) {

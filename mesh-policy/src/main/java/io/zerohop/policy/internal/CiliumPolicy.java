@@ -64,12 +64,17 @@ final class CiliumPolicy {
         Decision peerMissed = null;
         Rule firstMiss = null;
         Decision endpointsMissed = null;
+        Decision nameUnknown = null;
         StringBuilder more = null;
         for (Rule rule : ingress) {
             if (!rule.coversPort(r)) {
                 continue;
             }
             covered = true;
+            if (nameUnknown == null && rule.namedPortUnknownMiss != null && rule.matchesPort(r) == PORT_NAME_UNKNOWN
+                    && rule.matchesPeer(r)) {
+                nameUnknown = rule.namedPortUnknownMiss;
+            }
             if (httpMissed == null && rule.httpMiss != null && r.http() != null
                     && rule.matchesPort(r) == PORT_NO_MATCH && rule.matchesPeer(r)) {
                 httpMissed = rule.httpMiss;
@@ -104,6 +109,9 @@ final class CiliumPolicy {
                 }
             }
         }
+        if (nameUnknown != null) {
+            return nameUnknown;
+        }
         if (more != null) {
             return new Decision(false, Decision.Outcome.DENIED_DEFAULT, defaultDeny.policy(), -1, more.toString());
         }
@@ -123,6 +131,8 @@ final class CiliumPolicy {
     static final int PORT_MATCH = 1;
     /** The port matched only through rules.http and the request is L4-only: fails closed. */
     static final int PORT_NEEDS_L7 = 2;
+    /** Only a named port the destination may have covers the port: its named ports are not known. */
+    static final int PORT_NAME_UNKNOWN = 3;
 
     static final int PROTO_ANY = 0;
     static final int PROTO_TCP = 1;
@@ -151,6 +161,16 @@ final class CiliumPolicy {
         Decision needsL7;
         /** An ingressDeny rule whose fromEndpoints test pod labels: the decision for a peer whose labels are unknown. */
         Decision unknownPeerDenied;
+        /**
+         * An ingressDeny rule with a named port: the decision for a destination whose named ports are unknown
+         * ({@link #PORT_NAME_UNKNOWN}); null otherwise.
+         */
+        Decision namedPortUnknownDenied;
+        /**
+         * An ingress rule with a named port: the policy's default deny explained for a source it selects on a destination
+         * whose named ports are unknown; null otherwise.
+         */
+        Decision namedPortUnknownMiss;
         /** An ingress rule with a fromEndpoints selector on pod labels. */
         boolean podLabels;
         /**
@@ -250,34 +270,45 @@ final class CiliumPolicy {
             return null;
         }
 
-        /** Whether the rule's toPorts cover {@code r}'s port and protocol, whatever its rules.http say. */
+        /**
+         * Whether the rule's toPorts cover {@code r}'s port and protocol, whatever its rules.http say (a named port the
+         * destination may have, its named ports unknown, counts: the explanation then names the rule).
+         */
         boolean coversPort(AccessRequest r) {
             if (ports == null) {
                 return true;
             }
             int port = r.destinationPort();
             for (Port p : ports) {
-                if (p.protocol != PROTO_OTHER && (p.port == 0 || (port >= p.port && port <= p.endPort))) {
+                if (p.covers(port, r.destination()) != COVERS_NO) {
                     return true;
                 }
             }
             return false;
         }
 
-        /** Whether one of the rule's toPorts entries with rules.http covers {@code r}'s port (TCP or ANY). */
+        /**
+         * Whether one of the rule's toPorts entries with rules.http covers {@code r}'s port (TCP or ANY); a named port on
+         * a destination whose named ports are unknown counts, so its L7 rules still restrict (fail closed).
+         */
         boolean coversPortWithHttp(AccessRequest r) {
             if (ports == null) {
                 return false;
             }
             int port = r.destinationPort();
             for (Port p : ports) {
-                if (p.http != null && p.protocol != PROTO_OTHER && (p.port == 0 || (port >= p.port && port <= p.endPort))) {
+                if (p.http != null && p.covers(port, r.destination()) != COVERS_NO) {
                     return true;
                 }
             }
             return false;
         }
 
+        /**
+         * {@link #PORT_MATCH}, {@link #PORT_NEEDS_L7} (matched only through rules.http and {@code r} is L4-only),
+         * {@link #PORT_NAME_UNKNOWN} (only a named port the destination may have, its named ports unknown: no allow,
+         * an ingressDeny denies) or {@link #PORT_NO_MATCH}.
+         */
         int matchesPort(AccessRequest r) {
             if (ports == null) {
                 return PORT_MATCH;
@@ -286,7 +317,14 @@ final class CiliumPolicy {
             int port = r.destinationPort();
             HttpAttributes h = r.http();
             for (Port p : ports) {
-                if (p.protocol == PROTO_OTHER || (p.port != 0 && (port < p.port || port > p.endPort))) {
+                int covers = p.covers(port, r.destination());
+                if (covers == COVERS_NO) {
+                    continue;
+                }
+                if (covers == COVERS_UNKNOWN) {
+                    if (result == PORT_NO_MATCH) {
+                        result = PORT_NAME_UNKNOWN;
+                    }
                     continue;
                 }
                 if (p.http == null) {
@@ -327,14 +365,50 @@ final class CiliumPolicy {
         final Http[] http;
         final String text;
 
-        Port(int port, int endPort, int protocol, Http[] http, String text) {
+        /**
+         * A named port ({@code port: http}), lower-cased as Cilium's sanitize does; null for a number. Then {@link #port}
+         * is 0 and {@link #endPort} the endPort as written (0 without one).
+         */
+        final String name;
+
+        Port(int port, int endPort, int protocol, Http[] http, String text, String name) {
             this.port = port;
             this.endPort = endPort;
             this.protocol = protocol;
             this.http = http;
             this.text = text;
+            this.name = name;
+        }
+
+        /**
+         * Whether this entry covers {@code p} on {@code dest} (TCP or ANY only: HBONE carries TCP): {@link #COVERS_YES},
+         * {@link #COVERS_NO}, or {@link #COVERS_UNKNOWN} for a named port on a destination whose named ports are not
+         * known. A named port resolves against the destination's own TCP container ports, as Cilium resolves an ingress
+         * named port against the selected endpoint's pod ({@code Endpoint.GetNamedPort}, ingress: "only needs the ports
+         * of the POD itself"; pkg/policy/types {@code NamedPortMap.GetNamedPort}, the protocol must match and ANY was
+         * split into TCP, UDP and SCTP by {@code mergeIngress}): a name the pod does not have covers nothing there
+         * ({@code toMapState}: "nothing to be done for undefined named port"); with an endPort, the range starts at the
+         * resolved port ({@code PortRangeToMaskedPorts}). Allocation-free.
+         */
+        int covers(int p, WorkloadRef dest) {
+            if (protocol == PROTO_OTHER) {
+                return COVERS_NO;
+            }
+            if (name == null) {
+                return port == 0 || (p >= port && p <= endPort) ? COVERS_YES : COVERS_NO;
+            }
+            java.util.Map<String, Integer> named = dest.namedPorts();
+            if (named == null) {
+                return COVERS_UNKNOWN;
+            }
+            Integer resolved = named.get(name);
+            return resolved != null && p >= resolved && p <= Math.max(resolved, endPort) ? COVERS_YES : COVERS_NO;
         }
     }
+
+    static final int COVERS_NO = 0;
+    static final int COVERS_YES = 1;
+    static final int COVERS_UNKNOWN = 2;
 
     static final class Http {
         final Rx method;

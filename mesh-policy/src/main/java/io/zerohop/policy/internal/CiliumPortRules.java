@@ -127,18 +127,19 @@ final class CiliumPortRules {
                     throw (portNode == null ? p : portNode).error("Port must be specified");
                 }
                 String text = portNode.string();
-                if (isSvcName(text)) {
-                    throw portNode.error("named port \"" + text + "\" is not supported by zerohop (use the port number)");
-                }
-                int port = parseUint16(text);
+                // pkg/policy/api/rule_validation.go PortProtocol.sanitize: an IANA service name is a named port, lower-cased
+                // ("Normalize for case insensitive comparison"); it resolves per destination (CiliumPolicy.Port#covers).
+                String name = isSvcName(text) ? text.toLowerCase(Locale.ROOT) : null;
+                int port = name != null ? 0 : parseUint16(text);
                 if (port < 0) {
                     // Go's strconv.ParseUint errors, which Cilium's PortProtocol.sanitize wraps (l4.go).
                     throw portNode.error("Unable to parse port \"" + text + "\": "
                             + (port == OUT_OF_RANGE ? "value out of range (0..65535)" : "invalid syntax"));
                 }
-                // Cilium: an endPort at or below port means the single port.
-                int endPort = port == 0 ? 65535 : port;
-                if (p.get("endPort") != null && port != 0) {
+                // Cilium: an endPort at or below port means the single port. A named port keeps its endPort as written:
+                // Cilium ranges from the port the name resolves to (l4.go toMapState, PortRangeToMaskedPorts).
+                int endPort = name != null ? 0 : port == 0 ? 65535 : port;
+                if (p.get("endPort") != null && (port != 0 || name != null)) {
                     YNode ep = p.get("endPort");
                     if (!"int".equals(ep.tag)) {
                         throw ep.error("expected an integer, found " + ep.describe());
@@ -153,7 +154,7 @@ final class CiliumPortRules {
                     if (e < 0 || e > 65535) {
                         throw ep.error("bad endPort " + e + " (0..65535)");
                     }
-                    endPort = (int) Math.max(port, e);
+                    endPort = name != null ? (int) e : (int) Math.max(port, e);
                 }
                 String proto = p.string("protocol", "ANY");
                 if (!L4_PROTOCOLS.contains(proto)) {
@@ -166,7 +167,7 @@ final class CiliumPortRules {
                     throw (p.get("protocol") == null ? p : p.get("protocol")).error(
                             "L7 rules can only apply to TCP (not " + proto + ") except for DNS rules");
                 }
-                if (hasL7 && port == 0) {
+                if (hasL7 && port == 0 && name == null) {
                     throw portNode.error("L7 rules can not be used when a port is 0");
                 }
                 int protocol = switch (proto) {
@@ -174,9 +175,10 @@ final class CiliumPortRules {
                     case "TCP" -> CiliumPolicy.PROTO_TCP;
                     default -> CiliumPolicy.PROTO_OTHER;
                 };
-                String desc = (port == 0 ? "any" : port + (endPort != port ? "-" + endPort : "")) + "/" + proto;
+                String desc = (name != null ? name + (endPort != 0 ? " to " + endPort : "")
+                        : port == 0 ? "any" : port + (endPort != port ? "-" + endPort : "")) + "/" + proto;
                 texts.add(desc);
-                out.add(new CiliumPolicy.Port(port, endPort, protocol, http, desc));
+                out.add(new CiliumPolicy.Port(port, endPort, protocol, http, desc, name));
             }
             if (http != null) {
                 List<String> h = new ArrayList<>();

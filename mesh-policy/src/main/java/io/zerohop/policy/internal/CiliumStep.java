@@ -238,11 +238,13 @@ final class CiliumStep {
         switch (mode) {
             case C_DENY:
                 for (CiliumPolicy.Rule rule : p.ingressDeny) {
-                    if (rule.matchesPort(r) != CiliumPolicy.PORT_MATCH) {
+                    int port = rule.matchesPort(r);
+                    if (port != CiliumPolicy.PORT_MATCH && port != CiliumPolicy.PORT_NAME_UNKNOWN) {
                         continue;
                     }
                     if (rule.matchesPeer(r, parts)) {
-                        return rule.matched;
+                        // A named port on a destination whose container ports are unknown may be this port: fail closed.
+                        return port == CiliumPolicy.PORT_MATCH ? rule.matched : rule.namedPortUnknownDenied;
                     }
                     Decision unknown = rule.unknownPeer(r, parts);
                     if (unknown != null) {

@@ -119,8 +119,7 @@ final class HttpRules {
                 continue;
             }
             for (CiliumPolicy.Port pp : rule.ports) {
-                if (pp.http != null && pp.protocol != CiliumPolicy.PROTO_OTHER
-                        && (pp.port == 0 || (port >= pp.port && port <= pp.endPort))) {
+                if (pp.http != null && pp.covers(port, w) == CiliumPolicy.COVERS_YES) {
                     return true;
                 }
             }
