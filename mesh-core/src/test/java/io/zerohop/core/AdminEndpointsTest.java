@@ -86,7 +86,18 @@ class AdminEndpointsTest {
                     .isEqualTo(json.at("/certificates/0/serial").asText());
             assertThat(java.time.Instant.parse(json.at("/certificates/0/certChain/0/expirationTime").asText())).isAfter(java.time.Instant.now());
             assertThat(json.at("/policyReload").asText()).isEqualTo("loaded");
-            assertThat(json.at("/certificates/0/state").asText()).isEqualTo("ready");
+            // ztunnel's state word (src/admin.rs dump_certs: Available / Initializing / Unavailable: ...), which
+            // istioctl prints as is; until 2 December "ready". Each certificate with ztunnel's base64 of its PEM
+            // (api.go Cert.Pem), and the trust domain's roots as rootCerts.
+            assertThat(json.at("/certificates/0/state").asText()).isEqualTo("Available");
+            String pem = new String(java.util.Base64.getDecoder().decode(json.at("/certificates/0/certChain/0/pem").asText()),
+                    java.nio.charset.StandardCharsets.US_ASCII);
+            var leaf = (java.security.cert.X509Certificate) java.security.cert.CertificateFactory.getInstance("X.509")
+                    .generateCertificate(new java.io.ByteArrayInputStream(pem.getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
+            assertThat(leaf.getSerialNumber().toString(16)).isEqualTo(json.at("/certificates/0/serial").asText());
+            assertThat(pem).startsWith("-----BEGIN CERTIFICATE-----\n").endsWith("-----END CERTIFICATE-----\n");
+            assertThat(json.at("/certificates/0/rootCerts").size()).as("the trust domain's roots").isPositive();
+            assertThat(json.at("/certificates/0/rootCerts/0/pem").asText()).isNotEmpty();
             assertThat(json.at("/certificates/0/serial").asText()).matches("[0-9a-f]+");
             assertThat(java.time.Instant.parse(json.at("/certificates/0/expiry").asText())).isAfter(java.time.Instant.now());
             assertThat(json.at("/ownPorts").toString()).contains(Integer.toString(mesh.inboundAddress().getPort()));

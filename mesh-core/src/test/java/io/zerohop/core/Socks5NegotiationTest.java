@@ -3,6 +3,9 @@ package io.zerohop.core;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.zerohop.identity.InMemoryCa;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoader;
+import io.zerohop.testing.netty.ClosedPort;
 import io.zerohop.testing.CapturedStderr;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -16,6 +19,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -76,6 +80,74 @@ class Socks5NegotiationTest {
             assertThat(line).contains("WARN");
             assertThat(err.count("negotiate socks")).as("one line per refused request").isEqualTo(1);
             assertThat(err.count("0.0.0.0:1")).as("a malformed request is not a CONNECT to Netty's placeholder").isZero();
+        }
+    }
+
+    /**
+     * The reply to a CONNECT that was refused says what refused it (RFC 1928 section 6): the server's 401 for a
+     * policy is "not allowed by ruleset" (2), its 503 for an application that is down "connection refused" (5), as
+     * is a dial to an HBONE port nothing listens on. Until 2 December every HBONE refusal was 2, so a stopped
+     * application read as a policy denial (newuser21). Real meshes on loopback; the application's port is bound
+     * and never listens.
+     */
+    @Test
+    void refusedConnectsSayWhatRefused() throws Exception {
+        InetAddress backendIp = InetAddress.getByName("127.0.0.2");
+        Workload backend = new Workload("prod", "backend", "backend", Map.of(), List.of(backendIp), Workload.Protocol.HBONE, "b", "cluster.local");
+        Workload frontend = new Workload("prod", "frontend", "frontend", Map.of(), List.of(InetAddress.getByName("127.0.0.3")),
+                Workload.Protocol.HBONE, null, "cluster.local");
+        Workload legacy = new Workload("legacy", "old", "old", Map.of(), List.of(InetAddress.getByName("127.0.0.4")),
+                Workload.Protocol.HBONE, null, "cluster.local");
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend, legacy), Map.of());
+        PolicyEngine allowFrontend = PolicyEngine.builder().policies(PolicyLoader.fromString("allow.yaml", """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: allow-frontend, namespace: prod}
+                spec:
+                  action: ALLOW
+                  rules: [{from: [{source: {principals: [cluster.local/ns/prod/sa/frontend]}}]}]
+                """)).build();
+        try (Socket appPort = new Socket(); java.net.ServerSocket app = new java.net.ServerSocket(0, 5, backendIp);
+             Mesh server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(allowFrontend)
+                     .inbound(new InetSocketAddress(backendIp, 0)).threads(1).build()) {
+            appPort.bind(new InetSocketAddress(backendIp, 0)); // bound, never listening: a connection to it is refused
+            server.start().get(10, java.util.concurrent.TimeUnit.SECONDS);
+            registry.replace(List.of(backend, frontend, legacy), Map.of("b", server.inboundAddress()));
+            try (Mesh clients = Mesh.builder().identityProvider(ca).workloads(registry).threads(1).build()) {
+                InetSocketAddress proxy = clients.capture(Capture.socks5(new InetSocketAddress("127.0.0.1", 0)));
+                InetSocketAddress up = (InetSocketAddress) app.getLocalSocketAddress();
+                InetSocketAddress down = new InetSocketAddress(backendIp, appPort.getLocalPort());
+                assertThat(socksReply(proxy, frontend, up)).as("allowed, the application listens").isEqualTo(0);
+                app.setSoTimeout(10_000);
+                app.accept().close(); // ends that tunnel, so that closing the mesh has nothing to drain
+                assertThat(socksReply(proxy, legacy, up)).as("denied by the policy: 401").isEqualTo(2);
+                assertThat(socksReply(proxy, frontend, down)).as("allowed, the application is down: the server's 503").isEqualTo(5);
+            }
+            try (ClosedPort hbone = new ClosedPort()) {
+                registry.replace(List.of(backend, frontend, legacy), Map.of("b", hbone.address()));
+                try (Mesh clients = Mesh.builder().identityProvider(ca).workloads(registry).threads(1).build()) {
+                    InetSocketAddress proxy = clients.capture(Capture.socks5(new InetSocketAddress("127.0.0.1", 0)));
+                    assertThat(socksReply(proxy, frontend, (InetSocketAddress) app.getLocalSocketAddress()))
+                            .as("the peer's HBONE port refuses the dial").isEqualTo(5);
+                }
+            }
+        }
+    }
+
+    /** A SOCKS5 CONNECT from {@code from}'s address to {@code dst}; the reply's code. */
+    static int socksReply(InetSocketAddress proxy, Workload from, InetSocketAddress dst) throws IOException {
+        try (Socket s = new Socket()) {
+            s.bind(new InetSocketAddress(from.addresses().get(0), 0));
+            s.connect(proxy, 10_000);
+            s.setSoTimeout(10_000);
+            s.getOutputStream().write(new byte[] {5, 1, 0});
+            assertThat(s.getInputStream().readNBytes(2)).containsExactly(5, 0);
+            byte[] ip = dst.getAddress().getAddress();
+            s.getOutputStream().write(new byte[] {5, 1, 0, 1, ip[0], ip[1], ip[2], ip[3], (byte) (dst.getPort() >> 8), (byte) dst.getPort()});
+            byte[] reply = s.getInputStream().readNBytes(10);
+            assertThat(reply).as("a whole reply").hasSize(10);
+            return reply[1];
         }
     }
 

@@ -109,7 +109,7 @@ class ServerNoiseTest {
                     silent.closed.get(15, TimeUnit.SECONDS);
                 }
             });
-            assertThat(lines).filteredOn(l -> l.contains("no HTTP/2 preface within PT0.5S")).hasSize(1);
+            assertThat(lines).filteredOn(l -> l.contains("no HTTP/2 preface within 500ms")).hasSize(1);
         }
     }
 

@@ -1,5 +1,6 @@
 package io.zerohop.cli;
 
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -48,7 +49,42 @@ final class Signals {
     static Signals forProxy() {
         Signals s = early;
         early = null;
+        for (String name : ignored(procStatus())) {
+            org.slf4j.LoggerFactory.getLogger(Signals.class).warn("{} is ignored by this process: it was ignored when the JVM started "
+                    + "(a shell ignores SIGINT for a command it starts in the background, without job control) and the JVM keeps "
+                    + "an inherited ignore; stop the proxy with SIGTERM or POST /quitquitquit", name);
+        }
         return s != null ? s : install();
+    }
+
+    /**
+     * Which of SIGINT and SIGTERM {@code /proc/self/status} shows ignored ({@code SigIgn}, a hexadecimal mask whose bit
+     * n-1 is signal n). HotSpot does not install a handler for SIGINT, SIGTERM or SIGHUP that was ignored at its start
+     * ({@code JVM_RegisterSignal}), so {@link #install} cannot take them back, where ztunnel's handler (tokio's) would:
+     * the proxy says so instead of ignoring a Ctrl-C or a {@code kill -INT} in silence.
+     */
+    static List<String> ignored(String status) {
+        List<String> names = new java.util.ArrayList<>();
+        for (String line : status.split("\n")) {
+            if (line.startsWith("SigIgn:")) {
+                long mask = Long.parseUnsignedLong(line.substring("SigIgn:".length()).trim(), 16);
+                if ((mask & 1L << 1) != 0) {
+                    names.add("SIGINT");
+                }
+                if ((mask & 1L << 14) != 0) {
+                    names.add("SIGTERM");
+                }
+            }
+        }
+        return names;
+    }
+
+    private static String procStatus() {
+        try {
+            return java.nio.file.Files.readString(java.nio.file.Path.of("/proc/self/status"));
+        } catch (java.io.IOException | RuntimeException e) {
+            return ""; // not Linux: nothing to say
+        }
     }
 
     static Signals install() {

@@ -210,7 +210,12 @@ public final class CaptureListener {
         while (t.getCause() != null && !(t instanceof HboneRefusedException)) {
             t = t.getCause();
         }
-        return t instanceof HboneRefusedException r ? r.status() + " " + r.getMessage() : String.valueOf(t.getMessage());
+        if (t instanceof HboneRefusedException r) {
+            return r.status() + " " + r.getMessage();
+        }
+        // A dial's failure in the access line's words (`Connection refused (os error 111)`), not Netty's native text
+        // (`finishConnect(..) failed with error(-111): Connection refused`, newuser21).
+        return t instanceof java.net.SocketException ? io.zerohop.hbone.internal.DialErrors.describe(t) : String.valueOf(t.getMessage());
     }
 
     /**
@@ -286,9 +291,8 @@ public final class CaptureListener {
                         if (!loggedByOpener(e)) {
                             refusals.info("socks5 {} refused: {}", opener.ends(src, dst), rootMessage(e));
                         }
-                        ch.writeAndFlush(new DefaultSocks5CommandResponse(
-                                e.getCause() instanceof HboneRefusedException ? Socks5CommandStatus.FORBIDDEN : Socks5CommandStatus.CONNECTION_REFUSED,
-                                Socks5AddressType.IPv4)).addListener(f -> ch.close());
+                        ch.writeAndFlush(new DefaultSocks5CommandResponse(socksStatus(e), Socks5AddressType.IPv4))
+                                .addListener(f -> ch.close());
                         return;
                     }
                     ch.writeAndFlush(new DefaultSocks5CommandResponse(Socks5CommandStatus.SUCCESS, Socks5AddressType.IPv4, "0.0.0.0", 0))
@@ -300,6 +304,35 @@ public final class CaptureListener {
                             }));
                 });
             }
+        }
+
+        /**
+         * The SOCKS5 reply (RFC 1928 section 6) for a refused tunnel. ztunnel answers success before it dials and then
+         * closes, so it has no mapping; zerohop answers after the tunnel's answer, in the reply's own words: a policy's
+         * 401/403 is "not allowed by ruleset" (2), the peer's 503 (it could not reach the application) and a refused
+         * dial "connection refused" (5), an unreachable peer or a timeout "host unreachable" (4), anything else a
+         * general failure (1). Until 2 December every HBONE status was 2, so an application that was down read as a
+         * policy denial (newuser21).
+         */
+        static Socks5CommandStatus socksStatus(Throwable e) {
+            for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+                if (t instanceof HboneRefusedException r) {
+                    return switch (r.status()) {
+                        case 401, 403 -> Socks5CommandStatus.FORBIDDEN;
+                        case 503 -> Socks5CommandStatus.CONNECTION_REFUSED;
+                        default -> Socks5CommandStatus.FAILURE;
+                    };
+                }
+                // Netty's ConnectTimeoutException is a ConnectException: the timeout first.
+                if (t instanceof java.net.NoRouteToHostException || t instanceof java.net.SocketTimeoutException
+                        || t instanceof io.netty.channel.ConnectTimeoutException) {
+                    return Socks5CommandStatus.HOST_UNREACHABLE;
+                }
+                if (t instanceof java.net.ConnectException) {
+                    return Socks5CommandStatus.CONNECTION_REFUSED;
+                }
+            }
+            return Socks5CommandStatus.FAILURE;
         }
 
         /** ztunnel's {@code send_error} after a WARN: reply 7 (command not supported), bound address 0.0.0.0:0, close. */

@@ -25,6 +25,22 @@ import java.util.concurrent.CompletableFuture;
  * hold what {@code istioctl ztunnel-config} reads (istioctl/pkg/writer/ztunnel/configdump/api.go).
  */
 public final class ConfigDump {
+    /** One certificate as ztunnel's {@code dump_cert}: base64 of its PEM, decimal serial, RFC 3339 validity. */
+    private static Map<String, Object> certDump(X509Certificate x) {
+        Map<String, Object> cert = new LinkedHashMap<>();
+        try {
+            String pem = "-----BEGIN CERTIFICATE-----\n"
+                    + java.util.Base64.getMimeEncoder(64, new byte[] {'\n'}).encodeToString(x.getEncoded()) + "\n-----END CERTIFICATE-----\n";
+            cert.put("pem", java.util.Base64.getEncoder().encodeToString(pem.getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
+        } catch (java.security.cert.CertificateEncodingException e) {
+            cert.put("pem", "");
+        }
+        cert.put("serialNumber", x.getSerialNumber().toString());
+        cert.put("validFrom", x.getNotBefore().toInstant().toString());
+        cert.put("expirationTime", x.getNotAfter().toInstant().toString());
+        return cert;
+    }
+
     private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
     private ConfigDump() {}
@@ -82,27 +98,27 @@ public final class ConfigDump {
             Map<String, Object> c = new LinkedHashMap<>();
             c.put("identity", id.toString());
             CompletableFuture<X509Svid> f = provider.svid(id);
+            // ztunnel's states (src/admin.rs dump_certs), which istioctl ztunnel-config certificates prints as they are.
             if (!f.isDone()) {
-                c.put("state", "pending");
+                c.put("state", "Initializing");
             } else if (f.isCompletedExceptionally()) {
-                c.put("state", "failed");
-                c.put("error", f.handle((v, e) -> String.valueOf(e)).join());
+                c.put("state", "Unavailable: " + f.handle((v, e) -> String.valueOf(e instanceof java.util.concurrent.CompletionException
+                        && e.getCause() != null ? e.getCause().getMessage() : e)).join());
             } else {
                 X509Certificate leaf = f.join().getLeaf();
-                c.put("state", "ready");
+                c.put("state", "Available");
                 c.put("serial", leaf.getSerialNumber().toString(16));
                 c.put("notBefore", leaf.getNotBefore().toInstant().toString());
                 c.put("expiry", leaf.getNotAfter().toInstant().toString());
                 // ztunnel's form (src/admin.rs dump_certs), which istioctl ztunnel-config certificates prints.
-                List<Map<String, Object>> chain = new ArrayList<>();
-                for (X509Certificate x : f.join().getChain()) {
-                    Map<String, Object> cert = new LinkedHashMap<>();
-                    cert.put("serialNumber", x.getSerialNumber().toString());
-                    cert.put("validFrom", x.getNotBefore().toInstant().toString());
-                    cert.put("expirationTime", x.getNotAfter().toInstant().toString());
-                    chain.add(cert);
+                c.put("certChain", f.join().getChain().stream().map(ConfigDump::certDump).toList());
+                List<Map<String, Object>> roots = new ArrayList<>();
+                try {
+                    provider.bundles().getBundleForTrustDomain(id.getTrustDomain()).getX509Authorities().forEach(x -> roots.add(certDump(x)));
+                } catch (io.spiffe.exception.BundleNotFoundException e) {
+                    // no bundle of its own trust domain (yet): no roots to show
                 }
-                c.put("certChain", chain);
+                c.put("rootCerts", roots);
             }
             certs.add(c);
         }

@@ -87,7 +87,7 @@ final class ClientConnection {
         this.key = key;
         this.limit = cfg.maxStreamsPerConnection();
         this.idle = new IdleTimer(cfg.idleTimeout(), pool.lock, () -> tunnels == 0 && usable, () -> pool.remove(this), () -> {
-            log.debug("HBONE connection to {} idle for {}, closing", Authority.text(key.hboneAddress()), cfg.idleTimeout());
+            log.debug("HBONE connection to {} idle for {}, closing", Authority.text(key.hboneAddress()), LogText.duration(cfg.idleTimeout()));
             channel.close();
         });
     }
@@ -233,7 +233,7 @@ final class ClientConnection {
             }, cfg.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);
             HbonePipeline.clientH2(ctx.pipeline(), H2Codecs.client(settings),
                     new PingKeepalive(cfg.pingInterval(), cfg.pingTimeout(), () -> {
-                        log.info("HBONE connection to {} closed: PING unanswered for {}", Authority.text(key.hboneAddress()), cfg.pingTimeout());
+                        log.info("HBONE connection to {} closed: PING unanswered for {}", Authority.text(key.hboneAddress()), LogText.duration(cfg.pingTimeout()));
                         pool.remove(ClientConnection.this);
                     }),
                     new SettingsWatcher());

@@ -93,7 +93,7 @@ final class OutboundTunnel extends TunnelSet.Deadline implements HboneStream, Tu
     void expire() {
         if (result != null && !result.isDone()) {
             failOpen(new java.net.SocketTimeoutException("no CONNECT response from " + Authority.text(conn.key.hboneAddress())
-                    + " for " + Authority.text(target) + " within " + cfg().connectTimeout()));
+                    + " for " + Authority.text(target) + " within " + LogText.duration(cfg().connectTimeout())));
             ch().close();
         }
     }

@@ -58,7 +58,7 @@ final class ServerConnection extends Negotiator {
         this.peer = peer;
         this.resets = new ResetBudget(cfg.limits().preOpenResets(), cfg.limits().resetWindow());
         this.idle = new IdleTimer(cfg.idleTimeout(), this, () -> activeTunnels == 0 && channel.isActive(), () -> {}, () -> {
-            log.debug("HBONE connection from {} idle for {}, closing", Authority.text(peer), cfg.idleTimeout());
+            log.debug("HBONE connection from {} idle for {}, closing", Authority.text(peer), LogText.duration(cfg.idleTimeout()));
             goAway();
         });
         server.connections.add(this);
@@ -123,7 +123,7 @@ final class ServerConnection extends Negotiator {
         HbonePipeline.serverH2(ctx.pipeline(), H2Codecs.server(settings), new TunnelInit(),
                 new PingKeepalive(cfg.pingInterval(), cfg.pingTimeout(),
                         () -> log.info("HBONE connection from {} ({}) closed: PING unanswered for {}",
-                                Authority.text(peer), peerId, cfg.pingTimeout())),
+                                Authority.text(peer), peerId, LogText.duration(cfg.pingTimeout()))),
                 new ConnTail(), cfg.delayedCloseTimeout().toMillis());
         // A peer that completed TLS but never starts HTTP/2 is bounded like the handshake
         // (otherwise it would hold the connection for the whole idle timeout).
@@ -132,7 +132,7 @@ final class ServerConnection extends Negotiator {
                 long n = server.connectionLog.admit();
                 if (n >= 0) {
                     log.info("HBONE connection from {} ({}) closed: no HTTP/2 preface within {}{}",
-                            Authority.text(peer), peerId, cfg.handshakeTimeout(), LogBudget.note(n));
+                            Authority.text(peer), peerId, LogText.duration(cfg.handshakeTimeout()), LogBudget.note(n));
                 }
                 channel.close();
             }
@@ -258,7 +258,7 @@ final class ServerConnection extends Negotiator {
         long n = server.resetLog.admit();
         if (n >= 0) {
             log.info("HBONE connection from {} ({}) closed: GOAWAY ENHANCE_YOUR_CALM, {} streams reset before they were answered within {}{}",
-                    Authority.text(peer), peerId, resets.count(), cfg.limits().resetWindow(), LogBudget.note(n));
+                    Authority.text(peer), peerId, resets.count(), LogText.duration(cfg.limits().resetWindow()), LogBudget.note(n));
         }
         channel.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.ENHANCE_YOUR_CALM))
                 .addListener(io.netty.channel.ChannelFutureListener.CLOSE);

@@ -124,7 +124,7 @@ final class TunnelBudget extends TunnelSet.Deadline implements Relay.Throttle, C
         long n = budgets.stallLog.admit();
         if (n >= 0) {
             log.info("HBONE tunnel {} reset: {} bytes queued and the peer's window made no progress for {}{}",
-                    stream, queued, budgets.limits.stalledWindowTimeout(), LogBudget.note(n));
+                    stream, queued, LogText.duration(budgets.limits.stalledWindowTimeout()), LogBudget.note(n));
         }
         Tunnels.reset(stream);
     }

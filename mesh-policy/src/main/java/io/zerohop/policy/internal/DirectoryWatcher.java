@@ -17,18 +17,31 @@ import org.slf4j.LoggerFactory;
  * Calls back when the policy files of a directory change. WatchService gives prompt notice; a
  * fingerprint poll on every timeout covers file systems where it is slow or silent (network
  * mounts, some container overlays) and Kubernetes ConfigMap symlink swaps.
+ *
+ * <p>A file written in place is read only once it has settled: no event and no change of any file's
+ * size or modification time for {@link #SETTLE} (Istio's injector debounces its config files by
+ * 100 ms, pkg/kube/inject/webhook.go {@code watchDebounceDelay}). A first chunk of a policy is often a
+ * valid policy that allows more than the whole file (an ALLOW before its {@code to}), and an emptied
+ * file drops its DENY policies: both were in force for as long as the writer paused (newuser21). A
+ * file that became empty waits {@link #EMPTIED} more, since {@code cat > file} empties it before the
+ * command writing it has produced anything. A writer pausing longer is still read half-written: write
+ * a temporary file, then rename it (what ConfigMap mounts, kubectl cp and most editors do).
  */
 public final class DirectoryWatcher implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(DirectoryWatcher.class);
-    /** Editors and ConfigMap updates touch several files; reload once they have settled. */
-    private static final long SETTLE_MILLIS = 50;
+    /** Quiet time before a change is read: editors and ConfigMap updates touch several files, writers pause. */
+    static final Duration SETTLE = Duration.ofMillis(250);
+    /** Further quiet time before a file that became empty is read as empty. */
+    static final Duration EMPTIED = Duration.ofSeconds(2);
 
     private final Path dir;
     private final Duration poll;
     private final Runnable onChange;
     private final WatchService watchService;
     private final Thread thread;
+    private final Duration settle;
+    private final Duration emptied;
     private volatile boolean closed;
     private String fingerprint;
 
@@ -42,7 +55,12 @@ public final class DirectoryWatcher implements AutoCloseable {
     private final java.util.function.Predicate<Path> relevant;
 
     public DirectoryWatcher(Path dir, Duration poll, Runnable onChange) throws IOException {
-        this(dir, () -> Loader.policyFiles(dir), name -> true, poll, onChange);
+        this(dir, () -> Loader.policyFiles(dir), name -> true, poll, SETTLE, EMPTIED, onChange);
+    }
+
+    /** {@link #DirectoryWatcher(Path, Duration, Runnable)} with other quiet times (tests). */
+    DirectoryWatcher(Path dir, Duration poll, Duration settle, Duration emptied, Runnable onChange) throws IOException {
+        this(dir, () -> Loader.policyFiles(dir), name -> true, poll, settle, emptied, onChange);
     }
 
     /**
@@ -54,11 +72,13 @@ public final class DirectoryWatcher implements AutoCloseable {
     public static DirectoryWatcher ofFile(Path file, Duration poll, Runnable onChange) throws IOException {
         Path name = file.getFileName();
         return new DirectoryWatcher(file.toAbsolutePath().getParent(), () -> List.of(file),
-                n -> n.equals(name) || n.toString().startsWith(".."), poll, onChange);
+                n -> n.equals(name) || n.toString().startsWith(".."), poll, SETTLE, EMPTIED, onChange);
     }
 
-    private DirectoryWatcher(Path dir, Files files, java.util.function.Predicate<Path> relevant, Duration poll, Runnable onChange)
-            throws IOException {
+    private DirectoryWatcher(Path dir, Files files, java.util.function.Predicate<Path> relevant, Duration poll, Duration settle,
+                             Duration emptied, Runnable onChange) throws IOException {
+        this.settle = settle;
+        this.emptied = emptied;
         this.files = files;
         this.relevant = relevant;
         this.dir = dir;
@@ -88,15 +108,7 @@ public final class DirectoryWatcher implements AutoCloseable {
             try {
                 boolean event = false;
                 if (watchService != null) {
-                    WatchKey key = watchService.poll(poll.toMillis(), TimeUnit.MILLISECONDS);
-                    while (key != null) {
-                        for (java.nio.file.WatchEvent<?> e : key.pollEvents()) {
-                            // OVERFLOW has no name: anything may have changed.
-                            event |= !(e.context() instanceof Path name) || relevant.test(name);
-                        }
-                        key.reset();
-                        key = watchService.poll(SETTLE_MILLIS, TimeUnit.MILLISECONDS);
-                    }
+                    event = drain(watchService.poll(poll.toMillis(), TimeUnit.MILLISECONDS));
                 } else {
                     Thread.sleep(poll.toMillis());
                 }
@@ -105,6 +117,14 @@ public final class DirectoryWatcher implements AutoCloseable {
                 }
                 String now = fingerprint();
                 if (event || !now.equals(fingerprint)) {
+                    String before = fingerprint;
+                    now = settled(now, settle);
+                    if (emptiedFile(before, now)) {
+                        now = settled(now, emptied);
+                    }
+                    if (closed) {
+                        return;
+                    }
                     fingerprint = now;
                     onChange.run();
                 }
@@ -114,6 +134,56 @@ public final class DirectoryWatcher implements AutoCloseable {
                 LOG.warn("policy watcher for {}: {}", dir, e.toString());
             }
         }
+    }
+
+    /** Whether {@code key} (and every key queued behind it) named a relevant file; resets them. */
+    private boolean drain(WatchKey key) {
+        boolean event = false;
+        for (WatchKey k = key; k != null; k = watchService.poll()) {
+            for (java.nio.file.WatchEvent<?> e : k.pollEvents()) {
+                // OVERFLOW has no name: anything may have changed.
+                event |= !(e.context() instanceof Path name) || relevant.test(name);
+            }
+            k.reset();
+        }
+        return event;
+    }
+
+    /** Waits until {@code quiet} passes with no relevant event and no change of the fingerprint; returns the fingerprint then. */
+    private String settled(String now, Duration quiet) throws InterruptedException {
+        while (!closed) {
+            boolean event;
+            if (watchService != null) {
+                event = drain(watchService.poll(quiet.toMillis(), TimeUnit.MILLISECONDS));
+            } else {
+                Thread.sleep(quiet.toMillis());
+                event = false;
+            }
+            String later = fingerprint();
+            if (!event && later.equals(now)) {
+                return now;
+            }
+            now = later;
+        }
+        return now;
+    }
+
+    /** Whether a file of {@code before} has size 0 in {@code now} and had more. */
+    static boolean emptiedFile(String before, String now) {
+        java.util.Map<String, String> sizes = new java.util.HashMap<>();
+        for (String entry : before.split(";")) {
+            String[] f = entry.split(":");
+            if (f.length == 3) {
+                sizes.put(f[0], f[1]);
+            }
+        }
+        for (String entry : now.split(";")) {
+            String[] f = entry.split(":");
+            if (f.length == 3 && f[1].equals("0") && sizes.containsKey(f[0]) && !sizes.get(f[0]).equals("0")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private String fingerprint() {

@@ -1,0 +1,46 @@
+package io.zerohop.cli.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+/**
+ * A proxy started with SIGINT ignored (what a shell without job control does to a command it starts in the
+ * background: newuser21's {@code zerohop proxy & kill -INT $!} in a script ran on, silent, for 10 minutes) says so
+ * at start and names what stops it; SIGTERM still drains and exits 0. HotSpot keeps an inherited ignore of SIGINT
+ * ({@code JVM_RegisterSignal}); ztunnel's handler would take the signal, which a JVM cannot.
+ */
+@Timeout(120)
+class SignalIgnoredE2EIT {
+    @Test
+    void anIgnoredSigintIsNamedAtStart() throws Exception {
+        Path jar = Path.of(System.getProperty("zerohop.e2e.jar"));
+        Path work = Files.createDirectories(Path.of(System.getProperty("zerohop.e2e.workDir"), "signal-ignored-" + System.nanoTime()));
+        List<String> java = StartSignalE2EIT.command(jar, List.of("--in-memory-ca", "--inbound", "127.0.31.5:0", "--metrics", "off",
+                "--readiness", "off", "--admin", "off", "--drain", "1s"));
+        List<String> cmd = new ArrayList<>(List.of("sh", "-c", "trap '' INT; exec \"$@\"", "sh"));
+        cmd.addAll(java);
+        try (Child proxy = Child.start("signal-ignored", work, cmd)) {
+            String warn = proxy.awaitLine(l -> l.contains("SIGINT is ignored by this process"), "the warning", Duration.ofSeconds(60));
+            assertThat(warn).contains("WARN").contains("stop the proxy with SIGTERM or POST /quitquitquit");
+            proxy.awaitLine(l -> l.startsWith("zerohop proxy ready"), "ready", Duration.ofSeconds(60));
+            new ProcessBuilder("kill", "-INT", Long.toString(proxy.pid())).start().waitFor();
+            Thread.sleep(500); // the control: an ignored signal leaves it running
+            assertThat(proxy.isAlive()).as("SIGINT is ignored, as the warning said").isTrue();
+            proxy.sigtermNow();
+            assertThat(proxy.awaitExit(Duration.ofSeconds(60))).as(proxy.tail()).isZero();
+        }
+        try (Child proxy = Child.start("signal-default", work, java)) {
+            proxy.awaitLine(l -> l.startsWith("zerohop proxy ready"), "ready", Duration.ofSeconds(60));
+            proxy.sigtermNow();
+            assertThat(proxy.awaitExit(Duration.ofSeconds(60))).isZero();
+            assertThat(proxy.lines()).as("nothing ignored, nothing said").noneMatch(l -> l.contains("is ignored by this process"));
+        }
+    }
+}

@@ -1,0 +1,22 @@
+package io.zerohop.hbone.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+
+/** Durations in log lines read as the options that set them are written (newuser21: "within PT10S"). */
+class LogTextTest {
+    @Test
+    void durationsInTheLargestExactUnit() {
+        assertThat(LogText.duration(Duration.ofSeconds(10))).isEqualTo("10s");
+        assertThat(LogText.duration(Duration.ofSeconds(20))).isEqualTo("20s");
+        assertThat(LogText.duration(Duration.ofMillis(500))).isEqualTo("500ms");
+        assertThat(LogText.duration(Duration.ofMillis(1500))).isEqualTo("1500ms");
+        assertThat(LogText.duration(Duration.ofMinutes(10))).isEqualTo("10m");
+        assertThat(LogText.duration(Duration.ofHours(2))).isEqualTo("2h");
+        assertThat(LogText.duration(Duration.ofDays(1))).isEqualTo("1d");
+        assertThat(LogText.duration(Duration.ZERO)).isEqualTo("0s");
+        assertThat(LogText.duration(Duration.ofNanos(250_000))).isEqualTo("250µs");
+    }
+}
