@@ -232,7 +232,11 @@ final class IstioCompiler {
         return w.contains(": " + HTTP_RULE_FMT.substring(0, HTTP_RULE_FMT.indexOf('%')));
     }
 
-    /** istiod's validateWorkloadSelector. */
+    /** Why a selector on a label no pod can carry is refused, after apimachinery's words. */
+    static final String NO_POD_LABEL = " (Kubernetes' label rules, k8s.io/apimachinery pkg/util/validation: no pod can carry"
+            + " such a label, so this selector would select no workload; istiod accepts it and it then applies to nothing)";
+
+    /** istiod's validateWorkloadSelector, and Kubernetes' label syntax (beyond istiod: see {@link #NO_POD_LABEL}). */
     static Map<String, String> workloadSelector(YNode selector, PolicyRef ref, List<String> warnings)
             throws PolicyLoadException {
         selector.onlyKeys(Set.of("matchLabels"));
@@ -249,6 +253,20 @@ final class IstioCompiler {
         }
         // The CRD (istio/api) also bounds each value to 63 characters; no pod label is longer.
         Fields.labelValues(ml, labels, false);
+        for (Map.Entry<String, String> e : labels.entrySet()) {
+            // Beyond istiod, whose validateWorkloadSelector (pkg/config/validation/validation.go) checks only empty keys
+            // and '*', and whose CRD only those and the values' length: a key or value no Kubernetes label can have
+            // (the API server refuses such a pod, istiod such a WorkloadEntry: pkg/config/labels Instance.Validate)
+            // selects no workload, so a DENY on "app name" denied nobody without a word (a new-user pass).
+            String key = Fields.labelKeyProblem(e.getKey());
+            if (key != null) {
+                throw Fields.keyError(ml, e.getKey(), "invalid label key \"" + e.getKey() + "\": " + key + NO_POD_LABEL);
+            }
+            String value = Fields.labelValueProblem(e.getValue());
+            if (value != null) {
+                throw Fields.keyError(ml, e.getKey(), "invalid label value \"" + e.getValue() + "\": " + value + NO_POD_LABEL);
+            }
+        }
         if (labels.isEmpty()) {
             warnings.add(ref + ": workload selector specified without labels");
         }
