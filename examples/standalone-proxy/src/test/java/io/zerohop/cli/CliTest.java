@@ -330,8 +330,8 @@ class CliTest {
         Files.writeString(dir.resolve("p.yaml"), HTTP_ONLY_DENY);
         // Exit 3: a connection whose first bytes are not HTTP is denied on this auto port (PolicyCheckTest).
         assertThat(Zerohop.run("policy", "check", "--policies", dir.toString(), "--dest", "prod/web:8080")).isEqualTo(3);
-        assertThat(count(std.err.toString(), "prod/deny-admin: HTTP attributes (paths): zerohop enforces them itself")).as(std.err.toString()).isEqualTo(1);
-        assertThat(std.err.toString()).startsWith("note: " + dir.resolve("p.yaml") + ":5: AuthorizationPolicy prod/deny-admin");
+        assertThat(count(std.err.toString(), "prod/deny-admin: spec.rules[0].to[0].operation.paths: HTTP attributes (paths): zerohop enforces them itself")).as(std.err.toString()).isEqualTo(1);
+        assertThat(std.err.toString()).startsWith("note: " + dir.resolve("p.yaml") + ":7: AuthorizationPolicy prod/deny-admin: spec.rules[0].to[0].operation.paths");
         // The silenced logger is the one the loader logs on.
         assertThat(Class.forName(PolicyCommand.Check.LOADER_LOGGER).getSimpleName()).isEqualTo("Loader");
     }
@@ -402,7 +402,7 @@ class CliTest {
         assertThat(Zerohop.run("proxy", "--policies", policies.toString(), "--cert", dir.resolve("c.pem").toString(),
                 "--key", dir.resolve("k.pem").toString(), "--trust-bundle", dir.resolve("b.pem").toString(),
                 "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "off", "--admin", "off")).isNotZero();
-        assertThat(count(std.err.toString(), "prod/deny-admin: HTTP attributes (paths): zerohop enforces them itself")).as(std.err.toString()).isEqualTo(1);
+        assertThat(count(std.err.toString(), "prod/deny-admin: spec.rules[0].to[0].operation.paths: HTTP attributes (paths): zerohop enforces them itself")).as(std.err.toString()).isEqualTo(1);
     }
 
     /**

@@ -109,18 +109,18 @@ final class IstioCompiler {
             warnings.add(at.file + ":" + at.line + ": " + ref + ": " + targetRefWarning(targetRefs, action));
         }
         List<IstioPolicy.Rule> rules = new ArrayList<>();
-        TreeSet<String> httpFound = new TreeSet<>();
+        FoundFields httpFound = new FoundFields();
         for (int i = 0; i < ruleItems.size(); i++) {
             rules.add(IstioRules.rule(i, ruleItems.get(i), namespace, ref, action, provider, httpFound, warnings));
         }
         if (targetRefs.isEmpty()) {
-            ambientWarnings(spec.file + ":" + spec.line + ": " + ref, action, rules, httpFound, warnings);
+            ambientWarnings(spec.file + ":" + spec.line + ": " + ref, ref, action, rules, httpFound, warnings);
             if (action == IstioPolicy.DENY) {
                 for (IstioPolicy.Rule r : rules) {
                     // istiod says nothing here (trust domains are not among the HTTP fields it reports), yet a
                     // from entry with only trust domains becomes an empty match that ztunnel skips.
                     if (r.trustDomains && !r.http && !r.effectiveAtL4(action)) {
-                        warnings.add(ref + ": rule " + r.index + ": trustDomains are not sent to ztunnel by istiod, which "
+                        warnings.add(trustDomainsAt(ruleItems.get(r.index), ref) + ": rule " + r.index + ": trustDomains are not sent to ztunnel by istiod, which "
                                 + "leaves this DENY rule nothing to match on L4 connections: it has no effect there, as at "
                                 + "ztunnel (enforced per HTTP request)");
                     }
@@ -129,7 +129,7 @@ final class IstioCompiler {
             if (action == IstioPolicy.ALLOW) {
                 for (IstioPolicy.Rule r : rules) {
                     if (r.trustDomains && !r.http) {
-                        warnings.add(ref + ": rule " + r.index + ": trustDomains are not sent to ztunnel by istiod; zerohop "
+                        warnings.add(trustDomainsAt(ruleItems.get(r.index), ref) + ": rule " + r.index + ": trustDomains are not sent to ztunnel by istiod; zerohop "
                                 + "omits this ALLOW rule on L4 connections rather than admit other trust domains "
                                 + "(enforced per HTTP request)");
                     }
@@ -141,6 +141,24 @@ final class IstioCompiler {
                         : "ALLOW policies apply and none matched");
         return new IstioPolicy(ref, namespace, action, provider, dryRun, selKeys, selValues, List.copyOf(targetRefs),
                 rules.toArray(new IstioPolicy.Rule[0]), noMatch);
+    }
+
+    /**
+     * {@code file:line: ref: path} of the first {@code from[].source.trustDomains} (or {@code notTrustDomains}) of {@code rule} (the field a trust-domain
+     * warning is about), or {@code ref} alone when there is none.
+     */
+    private static String trustDomainsAt(YNode rule, PolicyRef ref) throws PolicyLoadException {
+        YNode from = rule.get("from");
+        if (from != null) {
+            for (YNode f : from.items()) {
+                YNode src = f.get("source");
+                YNode td = src == null ? null : src.get("trustDomains") != null ? src.get("trustDomains") : src.get("notTrustDomains");
+                if (td != null) {
+                    return td.file + ":" + (td.keyLine > 0 ? td.keyLine : td.line) + ": " + ref + ": " + td.path;
+                }
+            }
+        }
+        return ref.toString();
     }
 
     /** istiod's checkDryRunAnnotation: Go's strconv.ParseBool, and only on ALLOW and DENY. */
@@ -163,7 +181,7 @@ final class IstioCompiler {
      * The status messages istiod's ambient conversion gives this policy, as load warnings; {@code where} is
      * {@code file:line: ref}. The HTTP-attribute ones are notes ({@link #isNote}): zerohop enforces them.
      */
-    private static void ambientWarnings(String where, int action, List<IstioPolicy.Rule> rules, TreeSet<String> httpFound,
+    private static void ambientWarnings(String where, PolicyRef ref, int action, List<IstioPolicy.Rule> rules, FoundFields httpFound,
                                         List<String> warnings) {
         if (action == IstioPolicy.CUSTOM || action == IstioPolicy.AUDIT) {
             warnings.add(where + ": ztunnel does not support the " + (action == IstioPolicy.CUSTOM ? "CUSTOM" : "AUDIT") + " action"
@@ -192,10 +210,11 @@ final class IstioCompiler {
             (isRequestAuth(k) ? jwt : enforced).add(k);
         }
         if (!enforced.isEmpty()) {
-            warnings.add(where + ": " + String.format(HTTP_RULE_FMT, String.join(", ", enforced), found, boilerplate));
+            warnings.add(httpFound.where(enforced, ref.toString(), where) + ": "
+                    + String.format(HTTP_RULE_FMT, String.join(", ", enforced), found, boilerplate));
         }
         if (!jwt.isEmpty()) {
-            warnings.add(where + ": " + String.format(REQUEST_AUTH_FMT, String.join(", ", jwt))
+            warnings.add(httpFound.where(jwt, ref.toString(), where) + ": " + String.format(REQUEST_AUTH_FMT, String.join(", ", jwt))
                     + (enforced.isEmpty() ? "; istiod's ambient status for ztunnel: \"ztunnel does not support HTTP attributes"
                     + " (found: " + found + "). In ambient mode you must use a waypoint proxy to enforce HTTP rules. "
                     + boilerplate + "\"" : ""));
@@ -268,7 +287,8 @@ final class IstioCompiler {
             }
         }
         if (labels.isEmpty()) {
-            warnings.add(ref + ": workload selector specified without labels");
+            warnings.add(selector.file + ":" + (selector.keyLine > 0 ? selector.keyLine : selector.line) + ": " + ref + ": "
+                    + selector.path + ": workload selector specified without labels");
         }
         return labels;
     }
