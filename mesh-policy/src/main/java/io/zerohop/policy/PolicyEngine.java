@@ -104,7 +104,8 @@ public final class PolicyEngine {
      * {@link CustomAuthorizer} what one may match is denied ({@link Decision.Outcome#DENIED_CUSTOM}), as Envoy
      * denies for a CUSTOM provider it cannot call; with one, the authorizer is asked with {@code l4Request}.
      * ({@link #evaluate} alone skips CUSTOM at L4 without an authorizer: istiod never sends CUSTOM to ztunnel.)
-     * Not cached.
+     * {@link Decision#dryRun()} is what this reading would give with the {@code istio.io/dry-run} policies in scope
+     * enforced, when it differs (null otherwise). Not cached.
      *
      * @param l4Request a request without HTTP attributes, not null
      * @return the decision, never null
@@ -114,11 +115,18 @@ public final class PolicyEngine {
         if (l4Request.http() != null) {
             throw new IllegalArgumentException("evaluateUnparsed takes a request without HTTP attributes");
         }
+        CompiledPolicies compiled = state.compiled;
+        Decision d = unparsed(l4Request, compiled);
+        // The dry-run preview of the unparsed reading: evaluate's own is the L4 one, in which a dry-run DENY's HTTP
+        // fields match nothing, so it said nothing of the non-HTTP connections the enforced DENY would reset.
+        return compiled.withUnparsedDryRun(d, l4Request, rootNamespace, customAuthorizer);
+    }
+
+    private Decision unparsed(AccessRequest l4Request, CompiledPolicies compiled) {
         Decision d = evaluate(l4Request);
         if (!d.allowed()) {
             return d;
         }
-        CompiledPolicies compiled = state.compiled;
         Decision custom = compiled.unparsedCustom(l4Request, rootNamespace, customAuthorizer);
         if (custom != null) {
             return custom;

@@ -126,17 +126,49 @@ public final class CompiledPolicies {
     }
 
     /**
+     * {@code actual} (an unparsed connection's decision, {@code PolicyEngine.evaluateUnparsed}) carrying what it would
+     * be with the {@code istio.io/dry-run} policies in scope enforced: their DENY rules' HTTP fields taken as matched and
+     * their ALLOW rules' as not, as {@code evaluateUnparsed} reads enforced ones. Without it a dry-run DENY with HTTP
+     * fields previewed nothing for a non-HTTP connection on an auto port, which its enforced form resets (a new-user
+     * pass). {@code actual} itself when no dry-run policy is in scope or the verdict would be the same.
+     */
+    public Decision withUnparsedDryRun(Decision actual, AccessRequest r, String rootNamespace, CustomAuthorizer custom) {
+        if (dryRunNamespaces.isEmpty() || !(dryRunNamespaces.contains(rootNamespace)
+                || dryRunNamespaces.contains(r.destination().namespace()))) {
+            return actual;
+        }
+        // The L4 preview evaluate attached is replaced by the unparsed reading's.
+        actual = actual.dryRun() == null ? actual : actual.withDryRun(null);
+        Decision wouldBe = evaluate(r, rootNamespace, custom, true);
+        if (wouldBe.allowed()) {
+            Decision c = unparsedCustom(r, rootNamespace, custom);
+            Decision d = c != null ? c : unparsedDeny(r, rootNamespace, true);
+            wouldBe = d != null ? d : wouldBe;
+        }
+        if (wouldBe.allowed() == actual.allowed() && wouldBe.outcome() == actual.outcome()
+                && java.util.Objects.equals(wouldBe.policy(), actual.policy()) && wouldBe.ruleIndex() == actual.ruleIndex()) {
+            return actual;
+        }
+        return actual.withDryRun(wouldBe.explain());
+    }
+
+    /**
      * For an L4 request ({@code r.http()} null) on a connection that should have been parsed as HTTP and
      * could not be: the decision of the first enforced DENY rule with HTTP fields that may match it
      * ({@link IstioPolicy.Rule#matchesUnparsed}), or null. Rules without HTTP fields were decided by
      * {@link #evaluate} already. Built per call: this path is rare.
      */
     public Decision unparsedDeny(AccessRequest r, String rootNamespace) {
+        return unparsedDeny(r, rootNamespace, false);
+    }
+
+    /** {@link #unparsedDeny(AccessRequest, String)}, with {@code dryRun} the dry-run DENY policies too. */
+    private Decision unparsedDeny(AccessRequest r, String rootNamespace, boolean dryRun) {
         Selected sel = selected(r.destination(), rootNamespace);
         if (!sel.istioInScope) {
             return null;
         }
-        for (IstioPolicy p : sel.denyEnforced) {
+        for (IstioPolicy p : dryRun ? sel.denyWithDryRun : sel.denyEnforced) {
             for (IstioPolicy.Rule rule : p.rules) {
                 if (rule.http && rule.matchesUnparsed(r)) {
                     return new Decision(false, Decision.Outcome.DENIED_BY_RULE, p.ref, rule.index,
