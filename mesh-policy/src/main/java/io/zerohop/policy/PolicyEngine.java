@@ -183,6 +183,25 @@ public final class PolicyEngine {
     }
 
     /**
+     * The policy whose HTTP rules make {@link #requiresHttp} true for {@code destination}:{@code port}, for messages (a
+     * Cilium policy with {@code rules.http} first, else the first AuthorizationPolicy), or null when none does.
+     * Evaluated on the current set; not for the data path.
+     */
+    public PolicyRef httpPolicy(WorkloadRef destination, int port) {
+        Objects.requireNonNull(destination, "destination");
+        return state.compiled.httpPolicy(destination, port, rootNamespace);
+    }
+
+    /**
+     * Where policy {@code ref} of the current set was loaded from, {@code file:line} of its {@code metadata.name}, or
+     * null when unknown (another set's policy, or a set from {@link PolicyLoader#fromStringQuietly}, whose assembled
+     * text's lines name nothing the user wrote).
+     */
+    public String origin(PolicyRef ref) {
+        return state.compiled.origin(ref);
+    }
+
+    /**
      * Whether a Cilium policy has {@code rules.http} for {@code destination}:{@code port}: then Cilium's Envoy
      * is in front of it, which redirects a path with an escaped slash and forwards
      * {@link HttpAttributes#ciliumTarget} (normalised, slashes merged), so every rule, an AuthorizationPolicy's

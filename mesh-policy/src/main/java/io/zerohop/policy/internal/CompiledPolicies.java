@@ -38,12 +38,16 @@ public final class CompiledPolicies {
     /** The istio.io/dry-run AuthorizationPolicies: loaded, never enforced. */
     private final java.util.Set<PolicyRef> dryRunRefs;
     private final List<io.zerohop.policy.PolicySelector> selectors;
+    /** Kind/namespace/name to the {@code file:line} of its metadata.name; empty for an assembled text (Kubernetes mode). */
+    private final Map<String, String> origins;
 
     CompiledPolicies(Map<String, LabelIndex> istio, Map<String, LabelIndex> cilium, LabelIndex ciliumClusterwide,
                              Map<String, PeerAuthn> namespacePeerAuthn, Map<String, PeerAuthn[]> workloadPeerAuthn,
                              List<PolicyRef> refs, List<String> warnings, java.util.Set<String> dryRunNamespaces,
-                             java.util.Set<PolicyRef> dryRunRefs, List<io.zerohop.policy.PolicySelector> selectors) {
+                             java.util.Set<PolicyRef> dryRunRefs, List<io.zerohop.policy.PolicySelector> selectors,
+                             Map<String, String> origins) {
         this.selectors = selectors;
+        this.origins = origins;
         this.dryRunNamespaces = dryRunNamespaces;
         this.dryRunRefs = dryRunRefs;
         this.istio = istio;
@@ -83,11 +87,26 @@ public final class CompiledPolicies {
             return this;
         }
         return new CompiledPolicies(i, cilium, ciliumClusterwide, namespacePeerAuthn, workloadPeerAuthn, refs, warnings,
-                dryRunNamespaces, dryRunRefs, selectors);
+                dryRunNamespaces, dryRunRefs, selectors, origins);
     }
 
     public List<PolicyRef> refs() {
         return refs;
+    }
+
+    /** Where {@code ref} was loaded from ({@code file:line} of its metadata.name), or null when unknown. */
+    public String origin(PolicyRef ref) {
+        return origins.get(originKey(ref.kind(), ref.namespace(), ref.name()));
+    }
+
+    /** The key {@link #origin} looks up: the Loader's duplicate key. */
+    static String originKey(PolicyRef.Kind kind, String namespace, String name) {
+        return kind + "/" + namespace + "/" + name;
+    }
+
+    /** See {@code PolicyEngine.httpPolicy}. */
+    public PolicyRef httpPolicy(WorkloadRef w, int port, String rootNamespace) {
+        return HttpRules.httpPolicy(istio, cilium, ciliumClusterwide, w, port, rootNamespace);
     }
 
     /** {@link io.zerohop.policy.PolicySet#selectors()}. */
