@@ -82,13 +82,7 @@ class ForwardCheckTest {
     @Test
     @org.junit.jupiter.api.Timeout(120)
     void withKubernetesAnUnknownTargetIsOneWarningAfterTheSync() throws Exception {
-        java.util.Map<io.fabric8.mockwebserver.ServerRequest, java.util.Queue<io.fabric8.mockwebserver.ServerResponse>> responses =
-                new java.util.HashMap<>();
-        io.fabric8.kubernetes.client.server.mock.KubernetesMockServer api = new io.fabric8.kubernetes.client.server.mock.KubernetesMockServer(
-                new io.fabric8.mockwebserver.Context(io.fabric8.kubernetes.client.utils.Serialization.jsonMapper()),
-                new io.fabric8.mockwebserver.MockWebServer(), responses,
-                new io.fabric8.kubernetes.client.server.mock.KubernetesMixedDispatcher(responses), false);
-        api.init(java.net.InetAddress.getLoopbackAddress(), 0);
+        io.fabric8.kubernetes.client.server.mock.KubernetesMockServer api = RootNamespaceProxyTest.mockApiServer();
         try (io.fabric8.kubernetes.client.KubernetesClient client = api.createClient();
                 RetryLogTest.Proc p = RetryLogTest.Proc.start(java.util.List.of("proxy", "--kubernetes", "--node", "node-a",
                         "--in-memory-ca", "--inbound", "off", "--metrics", "off", "--readiness", "off", "--admin", "off",
