@@ -206,10 +206,6 @@ public final class WorkloadRegistry {
 
     record NodeYaml(String name, String hboneAddress, List<String> addresses) {}
 
-    /** A DNS-1123 subdomain (Kubernetes apimachinery IsDNS1123Subdomain): what a ServiceAccount's name must be. */
-    private static final java.util.regex.Pattern SERVICE_ACCOUNT_NAME = java.util.regex.Pattern.compile(
-            "(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*");
-
     record WorkloadYaml(String namespace, String name, String serviceAccount, Map<String, String> labels,
                         List<String> addresses, Workload.Protocol protocol, String node,
                         Map<Integer, String> ports, Map<String, Integer> namedPorts) {}
@@ -704,13 +700,20 @@ public final class WorkloadRegistry {
                         }
                     }
                 }
-                if (w.serviceAccount() != null && !SERVICE_ACCOUNT_NAME.matcher(w.serviceAccount()).matches()) {
-                    // The API server refuses such a ServiceAccount (kubernetes pkg/apis/core/validation
-                    // ValidateServiceAccountName: a DNS-1123 subdomain), so no workload runs as it: a typo
-                    // (Web_SA for web-sa) would key a SPIFFE ID no peer presents. New-user pass: it was accepted.
-                    throw new FieldError(where + ".serviceAccount", "\"" + w.serviceAccount() + "\" is not a valid"
-                            + " Kubernetes ServiceAccount name: a DNS-1123 subdomain (lowercase letters, digits, '-' and '.',"
-                            + " starting and ending with a letter or digit, at most 253 characters)");
+                try {
+                    // Kubernetes' name rules (mesh-policy's WorkloadRef, apimachinery's wording), each named at its own
+                    // field and line: a new-user pass got "workloads[1]: name ..." at the entry's line, and for the
+                    // service account wording of its own. The API server refuses such a ServiceAccount
+                    // (ValidateServiceAccountName: a DNS-1123 subdomain), so no workload runs as it.
+                    WorkloadRef.checkNames(w.namespace() == null ? "" : w.namespace(), w.name(),
+                            w.serviceAccount() == null ? "default" : w.serviceAccount());
+                } catch (IllegalArgumentException e) {
+                    String m = e.getMessage();
+                    // Its message starts with the field's name: namespace, name or serviceAccount.
+                    String field = m.substring(0, m.indexOf(' '));
+                    if (w.namespace() != null && List.of("namespace", "name", "serviceAccount").contains(field)) {
+                        throw new FieldError(where + "." + field, m.substring(field.length() + 1));
+                    }
                 }
                 Workload made;
                 try {

@@ -39,7 +39,9 @@ class UnparsedHttpRulesTest {
         Workload elsewhere = new Workload("prod", "web-b", "web", Map.of("app", "web"), List.of(InetAddress.getByName("127.0.105.22")),
                 Workload.Protocol.HBONE, "node-b", "cluster.local", Map.of(8080, AppProtocol.TCP));
         PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", HTTP_RULE)).build();
-        String warning = "port 8080 of prod/web is declared tcp, and a Cilium policy has rules that need HTTP there";
+        // Named with where it was loaded from (the line of its metadata.name): a new-user pass had to search for it.
+        String warning = "port 8080 of prod/web is declared tcp, and CiliumNetworkPolicy prod/web-get (p.yaml:3) has rules that"
+                + " need HTTP there";
         try (CapturedStderr err = new CapturedStderr();
                 Mesh mesh = Mesh.builder().identityProvider(ca).identity(web.identity()).node("node-a")
                         .workloads(WorkloadRegistry.of(List.of(web, elsewhere), Map.of())).policies(policy).threads(1).build()) {
@@ -72,9 +74,11 @@ class UnparsedHttpRulesTest {
         try (CapturedStderr err = new CapturedStderr();
                 Mesh mesh = Mesh.builder().identityProvider(ca).identity(web.identity()).node("node-a")
                         .workloads(WorkloadRegistry.of(List.of(web), Map.of())).policies(policy).threads(1).build()) {
-            err.awaitLine("port 8080 of prod/web is declared tcp, and a policy has rules that need HTTP there");
+            err.awaitLine("port 8080 of prod/web is declared tcp, and AuthorizationPolicy prod/get-only (i.yaml:3) has rules that"
+                    + " need HTTP there");
             policy.replace(PolicyLoader.fromString("both.yaml", istio + "---\n" + HTTP_RULE));
-            err.awaitLine("port 8080 of prod/web is declared tcp, and a Cilium policy has rules that need HTTP there");
+            err.awaitLine("port 8080 of prod/web is declared tcp, and CiliumNetworkPolicy prod/web-get (both.yaml:10) has rules"
+                    + " that need HTTP there");
         }
     }
 }

@@ -27,12 +27,12 @@ class WorkloadNamesTest {
             """;
 
     @Test
-    void theWorkloadsFileNamesTheEntry(@TempDir Path dir) throws Exception {
+    void theWorkloadsFileNamesTheField(@TempDir Path dir) throws Exception {
         Path f = Files.writeString(dir.resolve("w.yaml"), FILE.replace("NS", "Prod").replace("NAME", "web"));
-        assertThatThrownBy(() -> WorkloadRegistry.load(f)).hasMessageStartingWith(f + ":4: workloads[1]: namespace \"Prod\": a lowercase"
+        assertThatThrownBy(() -> WorkloadRegistry.load(f)).hasMessageStartingWith(f + ":4: workloads[1].namespace: \"Prod\": a lowercase"
                 + " RFC 1123 label");
         Path g = Files.writeString(dir.resolve("w.yaml"), FILE.replace("NS", "prod").replace("NAME", "web_1"));
-        assertThatThrownBy(() -> WorkloadRegistry.load(g)).hasMessageStartingWith(g + ":4: workloads[1]: name \"web_1\": a lowercase"
+        assertThatThrownBy(() -> WorkloadRegistry.load(g)).hasMessageStartingWith(g + ":4: workloads[1].name: \"web_1\": a lowercase"
                 + " RFC 1123 subdomain");
         Path ok = Files.writeString(dir.resolve("w.yaml"), FILE.replace("NS", "prod").replace("NAME", "web-7f9c.v1"));
         assertThat(WorkloadRegistry.load(ok).byName("prod", "web-7f9c.v1")).isPresent();

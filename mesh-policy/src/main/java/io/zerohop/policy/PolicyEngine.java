@@ -104,7 +104,8 @@ public final class PolicyEngine {
      * {@link CustomAuthorizer} what one may match is denied ({@link Decision.Outcome#DENIED_CUSTOM}), as Envoy
      * denies for a CUSTOM provider it cannot call; with one, the authorizer is asked with {@code l4Request}.
      * ({@link #evaluate} alone skips CUSTOM at L4 without an authorizer: istiod never sends CUSTOM to ztunnel.)
-     * Not cached.
+     * {@link Decision#dryRun()} is what this reading would give with the {@code istio.io/dry-run} policies in scope
+     * enforced, when it differs (null otherwise). Not cached.
      *
      * @param l4Request a request without HTTP attributes, not null
      * @return the decision, never null
@@ -114,11 +115,18 @@ public final class PolicyEngine {
         if (l4Request.http() != null) {
             throw new IllegalArgumentException("evaluateUnparsed takes a request without HTTP attributes");
         }
+        CompiledPolicies compiled = state.compiled;
+        Decision d = unparsed(l4Request, compiled);
+        // The dry-run preview of the unparsed reading: evaluate's own is the L4 one, in which a dry-run DENY's HTTP
+        // fields match nothing, so it said nothing of the non-HTTP connections the enforced DENY would reset.
+        return compiled.withUnparsedDryRun(d, l4Request, rootNamespace, customAuthorizer);
+    }
+
+    private Decision unparsed(AccessRequest l4Request, CompiledPolicies compiled) {
         Decision d = evaluate(l4Request);
         if (!d.allowed()) {
             return d;
         }
-        CompiledPolicies compiled = state.compiled;
         Decision custom = compiled.unparsedCustom(l4Request, rootNamespace, customAuthorizer);
         if (custom != null) {
             return custom;
@@ -172,6 +180,25 @@ public final class PolicyEngine {
     public boolean requiresHttp(WorkloadRef destination, int port) {
         Objects.requireNonNull(destination, "destination");
         return state.compiled.requiresHttp(destination, port, rootNamespace);
+    }
+
+    /**
+     * The policy whose HTTP rules make {@link #requiresHttp} true for {@code destination}:{@code port}, for messages (a
+     * Cilium policy with {@code rules.http} first, else the first AuthorizationPolicy), or null when none does.
+     * Evaluated on the current set; not for the data path.
+     */
+    public PolicyRef httpPolicy(WorkloadRef destination, int port) {
+        Objects.requireNonNull(destination, "destination");
+        return state.compiled.httpPolicy(destination, port, rootNamespace);
+    }
+
+    /**
+     * Where policy {@code ref} of the current set was loaded from, {@code file:line} of its {@code metadata.name}, or
+     * null when unknown (another set's policy, or a set from {@link PolicyLoader#fromStringQuietly}, whose assembled
+     * text's lines name nothing the user wrote).
+     */
+    public String origin(PolicyRef ref) {
+        return state.compiled.origin(ref);
     }
 
     /**

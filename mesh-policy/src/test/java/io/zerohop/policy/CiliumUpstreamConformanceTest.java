@@ -144,9 +144,10 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
                         + "kube-system, flag: ''}}]}"));
         T.decide(s, "the empty value selects a label set to ''", ingress("{fromEndpoints: [{matchLabels: {flag: ''}}]}"),
                 r().sourceLabels("prod", Map.of("flag", "")), true, "prod/c");
-        // matchExpressions values are not label values in the schema (only the operator is an enum).
-        T.valid(s, "matchExpressions values are not checked", ingress("{fromEndpoints: [{matchExpressions: [{key: app, operator: In, "
-                + "values: ['*']}]}]}"));
+        // matchExpressions values are not label values in the schema (only the operator is an enum), but Cilium's
+        // EndpointSelector.sanitize (ValidateLabelSelector, AllowInvalidLabelValueInSelector false) refuses them.
+        T.invalid(s, "matchExpressions In values are label values (EndpointSelector.sanitize)", ingress("{fromEndpoints: [{matchExpressions:"
+                + " [{key: app, operator: In, values: ['*']}]}]}"), "Invalid value: \"*\": a valid label must be");
         T.invalid(s, "operator 'in' (Enum=In;NotIn;Exists;DoesNotExist), as docs' match-expressions examples print it",
                 ingress("{fromEndpoints: [{matchExpressions: [{key: 'k8s:io.kubernetes.pod.namespace', operator: in, values: [production]}]}]}"),
                 "unknown operator \"in\"");

@@ -250,12 +250,21 @@ final class PolicyCommand {
             // CUSTOM) rule's HTTP fields count as matched. A new-user pass got only "ALLOW by ..." (exit 0) for a port
             // whose HTTP-only DENY makes the proxy reset every non-HTTP connection.
             io.zerohop.core.AppProtocol protocol = destWorkload == null ? io.zerohop.core.AppProtocol.AUTO : destWorkload.appProtocol(port);
-            Decision unparsed = !http && protocol == io.zerohop.core.AppProtocol.AUTO && engine.requiresHttp(target, port)
-                    ? LogLevels.silenced(PolicyEngine.class.getName(), () -> engine.evaluateUnparsed(request)) : d;
-            if (!unparsed.equals(d)) {
+            boolean sniffed = !http && protocol == io.zerohop.core.AppProtocol.AUTO && engine.requiresHttp(target, port);
+            Decision unparsed = sniffed ? LogLevels.silenced(PolicyEngine.class.getName(), () -> engine.evaluateUnparsed(request)) : d;
+            // Its dry-run preview is the unparsed reading's (a dry-run DENY with HTTP fields, enforced, resets such a
+            // connection; the L4 line's preview cannot show it: a new-user pass).
+            boolean sameVerdict = unparsed.allowed() == d.allowed() && unparsed.outcome() == d.outcome()
+                    && java.util.Objects.equals(unparsed.policy(), d.policy()) && unparsed.ruleIndex() == d.ruleIndex();
+            if (!sameVerdict) {
                 System.out.println("a connection whose first bytes are not HTTP: " + unparsed.explain() + " (fail closed: port " + port
                         + " is auto and a policy decides it per request; a connection it cannot parse as HTTP is decided without"
                         + " HTTP fields, which a DENY or CUSTOM rule's count as matched; give --method/--path for an HTTP request)");
+            } else if (sniffed && unparsed.dryRun() != null) {
+                System.out.println("a connection whose first bytes are not HTTP: " + unparsed.explain() + " (port " + port
+                        + " is auto and a policy decides it per request; with the dry-run policies enforced, a connection it cannot"
+                        + " parse as HTTP would be decided without HTTP fields, which a DENY rule's count as matched and an ALLOW"
+                        + " rule's as not; give --method/--path for an HTTP request)");
             } else if (!http && protocol != io.zerohop.core.AppProtocol.TCP && engine.requiresHttp(target, port)
                     && (d.allowed() || engine.denialBeforeHttp(request) == null)) {
                 // The proxy parses HTTP here and decides each request: the L4 answer is not the one an HTTP client

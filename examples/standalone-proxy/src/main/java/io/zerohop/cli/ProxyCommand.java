@@ -324,6 +324,7 @@ final class ProxyCommand implements Callable<Integer> {
                 plaintextInbound == null ? null : u.listener("plaintext-inbound", plaintextInbound),
                 u.listener("metrics", metrics), u.listener("readiness", readiness), u.listener("admin", admin), fwd,
                 u.duration("drain", drain), clusterId(u));
+        forwardsThatCannotWork(u, c);
         if (!List.of("zerohop", "ztunnel", "ztunnel-json").contains(accessLogFormat)) {
             throw u.error("access-log-format", accessLogFormat, "must be zerohop, ztunnel or ztunnel-json, got \"" + accessLogFormat + "\"");
         }
@@ -367,6 +368,58 @@ final class ProxyCommand implements Callable<Integer> {
             u.path("token-file", identity.istio.tokenFile, Usage.Kind.FILE);
         }
         return c;
+    }
+
+    /**
+     * The forwards that can never work, refused before anything starts (exit 2): a target port 0 (no connection can
+     * reach it), and a LOCAL address another listener of this proxy binds too (the same address and port, or a
+     * wildcard and an address of its family on the same port: Linux refuses the second bind, and no listener sets
+     * SO_REUSEPORT). The second bind failed after the mesh had started, as "cannot listen: Address already in use",
+     * without naming the listener it clashed with (a new-user pass). Port 0 (an ephemeral port) never clashes.
+     */
+    private void forwardsThatCannotWork(Usage u, Checked c) {
+        Map<String, InetSocketAddress> others = new java.util.LinkedHashMap<>();
+        others.put("inbound", c.inbound());
+        others.put("transparent", c.transparent());
+        others.put("socks5", c.socks5());
+        others.put("plaintext-inbound", c.plaintextInbound());
+        others.put("metrics", c.metrics());
+        others.put("readiness", c.readiness());
+        others.put("admin", c.admin());
+        List<InetSocketAddress[]> fwd = c.forwards();
+        for (int i = 0; i < fwd.size(); i++) {
+            InetSocketAddress[] f = fwd.get(i);
+            String shown = Addresses.listener(f[0], f[0]) + "=" + Addresses.authority(f[1]);
+            if (f[1].getPort() == 0) {
+                throw u.error("forward", shown, shown + ": target port 0: no connection can be made to it (give the target's port)");
+            }
+            for (Map.Entry<String, InetSocketAddress> o : others.entrySet()) {
+                if (clash(f[0], o.getValue())) {
+                    throw u.error("forward", shown, shown + ": " + Addresses.authority(f[0]) + " is also where "
+                            + origins.label(o.getKey()) + " " + Addresses.authority(o.getValue()) + " listens: two listeners cannot"
+                            + " share an address and port (give the forward another LOCAL port, or move " + origins.label(o.getKey()) + ")");
+                }
+            }
+            for (int j = 0; j < i; j++) {
+                InetSocketAddress[] g = fwd.get(j);
+                if (clash(f[0], g[0])) {
+                    throw u.error("forward", shown, shown + ": " + Addresses.authority(f[0]) + " is also where --forward "
+                            + Addresses.listener(g[0], g[0]) + "=" + Addresses.authority(g[1]) + " listens: two listeners cannot"
+                            + " share an address and port (give each forward its own LOCAL port)");
+                }
+            }
+        }
+    }
+
+    /** Whether two listen addresses cannot both be bound: same port (not 0), and the same address or a wildcard of one family. */
+    static boolean clash(InetSocketAddress a, InetSocketAddress b) {
+        if (a == null || b == null || a.getPort() == 0 || a.getPort() != b.getPort()) {
+            return false;
+        }
+        java.net.InetAddress x = a.getAddress();
+        java.net.InetAddress y = b.getAddress();
+        return x.equals(y) || (x instanceof java.net.Inet4Address) == (y instanceof java.net.Inet4Address)
+                && (x.isAnyLocalAddress() || y.isAnyLocalAddress());
     }
 
     @Override
@@ -442,11 +495,17 @@ final class ProxyCommand implements Callable<Integer> {
             for (InetSocketAddress[] f : checked.forwards()) {
                 if (registry.byAddress(f[1].getAddress()).isEmpty()) {
                     // Every connection to such a forward is refused (unknown destination: no identity to verify), one INFO
-                    // line each, while the ready line lists the forward (new-user pass): said once, at start.
-                    System.err.println("zerohop proxy: warning: " + origins.label("forward") + " " + Addresses.listener(f[0], f[0]) + "="
-                            + Addresses.listener(f[1], f[1]) + ": " + f[1].getAddress().getHostAddress() + " is no workload of "
-                            + (workloads == null ? "the registry (no --workloads)" : workloads.toString())
-                            + "; every connection to it will be refused (--passthrough-unknown relays it as plain TCP)");
+                    // line each, while the ready line lists the forward (new-user pass). A --workloads file is read once,
+                    // so nothing can change that until a restart: refused before anything starts (exit 2).
+                    String head = origins.label("forward") + " " + Addresses.listener(f[0], f[0]) + "=" + Addresses.listener(f[1], f[1])
+                            + ": " + f[1].getAddress().getHostAddress() + " is no workload of ";
+                    if (workloads != null) {
+                        throw new Cli.RefusedException(head + workloads + ", which is read once at start, so every connection to"
+                                + " it would be refused (add the workload to " + workloads + ", or give --passthrough-unknown to relay it"
+                                + " as plain TCP)", 2);
+                    }
+                    System.err.println("zerohop proxy: warning: " + head + "the registry (no --workloads); every connection to it"
+                            + " will be refused (--passthrough-unknown relays it as plain TCP)");
                 }
             }
         }
@@ -578,6 +637,20 @@ final class ProxyCommand implements Callable<Integer> {
         if (kube != null) {
             WorkloadRegistry synced = registry;
             PolicyEngine syncedPolicies = engine;
+            kube.discovery.synced().thenRun(() -> {
+                if (passthroughUnknown) {
+                    return;
+                }
+                for (InetSocketAddress[] f : checked.forwards()) {
+                    if (synced.byAddress(f[1].getAddress()).isEmpty()) {
+                        // A pod may get that address later: said once, after the first sync, not refused.
+                        System.err.println("zerohop proxy: warning: " + origins.label("forward") + " " + Addresses.listener(f[0], f[0])
+                                + "=" + Addresses.listener(f[1], f[1]) + ": " + f[1].getAddress().getHostAddress() + " is no pod of"
+                                + " the cluster after the first sync; connections to it are refused until a pod has that address"
+                                + " (--passthrough-unknown relays them as plain TCP)");
+                    }
+                }
+            });
             kube.discovery.synced().thenCombine(listening, (v, what) -> what).thenCombine(mesh.ready(), (what, v) -> what).thenAccept(what -> {
                 System.out.println("zerohop proxy ready: first full sync with the Kubernetes API server done; " + what
                         + counts(synced, syncedPolicies));

@@ -78,8 +78,20 @@ final class Usage {
             // "metrics: false" in a config file, as "transparent: false" reads (new-user pass): say the word that works.
             throw error(key, value, "\"" + value + "\" is not ip:port: write off to turn the listener off");
         }
+        if (SWITCH_WORDS.contains(value.toLowerCase(java.util.Locale.ROOT))) {
+            // "--socks5 true" (a new-user pass) got the generic "is not ip:port": the option takes an address, and the
+            // switch is the flag alone or the config file's "socks5: true", which expands to it (ConfigFile).
+            picocli.CommandLine.Model.OptionSpec o = spec.findOption("--" + key);
+            boolean optional = o != null && o.arity().min() == 0 && !o.fallbackValue().isEmpty();
+            throw error(key, value, "\"" + value + "\" is not an address: this option takes an address (host:port) or off"
+                    + (optional ? "; to turn it on at its default address (" + o.fallbackValue() + "), give --" + key
+                    + " without a value, or write \"" + key + ": true\" in the --config file" : ""));
+        }
         return "off".equals(value) ? null : hostPort(key, value);
     }
+
+    /** Words that mean "on" (YAML 1.1's booleans, and what a script may pass), which no address is. */
+    private static final java.util.Set<String> SWITCH_WORDS = java.util.Set.of("true", "yes", "on", "y");
 
     /**
      * {@code parse}'s result; its {@link IllegalArgumentException} (an invalid SPIFFE ID, trust domain,

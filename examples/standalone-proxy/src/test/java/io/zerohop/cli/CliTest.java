@@ -330,8 +330,8 @@ class CliTest {
         Files.writeString(dir.resolve("p.yaml"), HTTP_ONLY_DENY);
         // Exit 3: a connection whose first bytes are not HTTP is denied on this auto port (PolicyCheckTest).
         assertThat(Zerohop.run("policy", "check", "--policies", dir.toString(), "--dest", "prod/web:8080")).isEqualTo(3);
-        assertThat(count(std.err.toString(), "prod/deny-admin: HTTP attributes (paths): zerohop enforces them itself")).as(std.err.toString()).isEqualTo(1);
-        assertThat(std.err.toString()).startsWith("note: " + dir.resolve("p.yaml") + ":5: AuthorizationPolicy prod/deny-admin");
+        assertThat(count(std.err.toString(), "prod/deny-admin: spec.rules[0].to[0].operation.paths: HTTP attributes (paths): zerohop enforces them itself")).as(std.err.toString()).isEqualTo(1);
+        assertThat(std.err.toString()).startsWith("note: " + dir.resolve("p.yaml") + ":7: AuthorizationPolicy prod/deny-admin: spec.rules[0].to[0].operation.paths");
         // The silenced logger is the one the loader logs on.
         assertThat(Class.forName(PolicyCommand.Check.LOADER_LOGGER).getSimpleName()).isEqualTo("Loader");
     }
@@ -402,7 +402,7 @@ class CliTest {
         assertThat(Zerohop.run("proxy", "--policies", policies.toString(), "--cert", dir.resolve("c.pem").toString(),
                 "--key", dir.resolve("k.pem").toString(), "--trust-bundle", dir.resolve("b.pem").toString(),
                 "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "off", "--admin", "off")).isNotZero();
-        assertThat(count(std.err.toString(), "prod/deny-admin: HTTP attributes (paths): zerohop enforces them itself")).as(std.err.toString()).isEqualTo(1);
+        assertThat(count(std.err.toString(), "prod/deny-admin: spec.rules[0].to[0].operation.paths: HTTP attributes (paths): zerohop enforces them itself")).as(std.err.toString()).isEqualTo(1);
     }
 
     /**
@@ -448,21 +448,23 @@ class CliTest {
 
     /**
      * A --forward whose target is no registry workload refuses every connection (no identity to verify), one INFO
-     * line each, while the ready line lists it (new-user pass). Said once at start; --passthrough-unknown is the
-     * documented way to relay it, and silences the warning.
+     * line each, while the ready line lists it (new-user pass). A --workloads file is read once, so with one that can
+     * never change: refused before anything starts (exit 2); --passthrough-unknown is the documented way to relay it.
+     * Without --workloads it stays a warning (ForwardCheckTest).
      */
     @Test
-    @org.junit.jupiter.api.DisplayName("proxy start: a --forward to an address no registry workload has gets a warning")
-    void aForwardToAnUnknownTargetIsAWarning(@TempDir Path dir) throws Exception {
+    @org.junit.jupiter.api.DisplayName("proxy start: a --forward to an address no workload of the --workloads file has is refused")
+    void aForwardToAnUnknownTargetIsRefused(@TempDir Path dir) throws Exception {
         Path w = Files.writeString(dir.resolve("workloads.yaml"), "workloads:\n  - {namespace: prod, name: backend, addresses: [10.0.1.2]}\n");
         String[] start = startWithoutIdentity(dir, w, "--forward", "127.0.0.1:0=10.0.1.9:80", "--forward", "127.0.0.1:0=10.0.1.2:8080");
-        assertThat(Zerohop.run(start)).isNotZero();
-        assertThat(std.err.toString()).contains("zerohop proxy: warning: --forward 127.0.0.1:0=10.0.1.9:80: 10.0.1.9 is no workload of " + w
-                + "; every connection to it will be refused (--passthrough-unknown relays it as plain TCP)")
+        assertThat(Zerohop.run(start)).isEqualTo(2);
+        assertThat(std.err.toString()).contains("zerohop proxy: --forward 127.0.0.1:0=10.0.1.9:80: 10.0.1.9 is no workload of " + w
+                + ", which is read once at start, so every connection to it would be refused (add the workload to " + w
+                + ", or give --passthrough-unknown to relay it as plain TCP)")
                 .doesNotContain("10.0.1.2 is no workload");
         std.err.reset();
-        assertThat(Zerohop.run(concat(start, new String[] {"--passthrough-unknown"}))).isNotZero();
-        assertThat(std.err.toString()).doesNotContain("warning: --forward");
+        assertThat(Zerohop.run(concat(start, new String[] {"--passthrough-unknown"}))).isNotZero().isNotEqualTo(2);
+        assertThat(std.err.toString()).doesNotContain("--forward 127.0.0.1:0=10.0.1.9:80");
     }
 
     /**

@@ -31,7 +31,7 @@ class PolicyCheckNoteTest {
         std.run("policy", "check", "--policies", dir.toString(), "--dest", "prod/web:8080");
         List<String> lines = std.err.toString().lines().toList();
         assertThat(lines).as(std.err.toString())
-                .anyMatch(l -> l.startsWith("note: " + deny + ":5: AuthorizationPolicy prod/deny-admin: HTTP attributes (paths):"
+                .anyMatch(l -> l.startsWith("note: " + deny + ":7: AuthorizationPolicy prod/deny-admin: spec.rules[0].to[0].operation.paths: HTTP attributes (paths):"
                         + " zerohop enforces them itself"))
                 .anyMatch(l -> l.equals("warning: " + audit + ":4: AuthorizationPolicy prod/audit-all: ztunnel does not support the AUDIT"
                         + " action"))

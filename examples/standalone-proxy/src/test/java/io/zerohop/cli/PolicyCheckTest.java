@@ -378,8 +378,8 @@ class PolicyCheckTest {
         assertThat(check(deny, "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080")).isEqualTo(3);
         // zerohop's behaviour first, so the waypoint sentence is not read as zerohop refusing the policy (new-user pass);
         // then istiod's status text as istiod sets it (pilot/pkg/serviceregistry/ambient/authorization.go), quoted.
-        assertThat(std.err.toString()).containsPattern("note: [^\\n]*\\.yaml:\\d+: AuthorizationPolicy prod/deny-post: HTTP")
-                .contains(": AuthorizationPolicy prod/deny-post: HTTP attributes (methods): zerohop"
+        assertThat(std.err.toString()).containsPattern("note: [^\\n]*\\.yaml:\\d+: AuthorizationPolicy prod/deny-post: spec\\.rules\\[0\\]\\.to\\[0\\]\\.operation\\.methods: HTTP")
+                .contains(": AuthorizationPolicy prod/deny-post: spec.rules[0].to[0].operation.methods: HTTP attributes (methods): zerohop"
                 + " enforces them itself, per request, on ports it parses as HTTP (no waypoint needed); on ports it does not parse"
                 + " (opaque TCP) it applies this policy at L4 as ztunnel does, where istiod's ambient status for it holds:"
                 + " \"ztunnel does not support HTTP attributes (found: methods). In ambient mode you must use a waypoint proxy to"

@@ -40,10 +40,8 @@ class RootNamespaceProxyTest {
         assertThat(right).as("stderr").noneMatch(l -> l.contains("RootNamespaceCheck"));
     }
 
-    @Test
-    @Timeout(120)
-    @DisplayName("--kubernetes: the same warning once the first sync installs a mesh-wide policy in istio-system under --root-namespace istio-sytem")
-    void aMistypedRootNamespaceIsWarnedAfterTheKubernetesSync() throws Exception {
+    /** A started fabric8 mock API server in CRUD mode on loopback (a real HTTP server; no cluster can run here). */
+    static io.fabric8.kubernetes.client.server.mock.KubernetesMockServer mockApiServer() {
         java.util.Map<io.fabric8.mockwebserver.ServerRequest, java.util.Queue<io.fabric8.mockwebserver.ServerResponse>> responses =
                 new java.util.HashMap<>();
         io.fabric8.kubernetes.client.server.mock.KubernetesMockServer api = new io.fabric8.kubernetes.client.server.mock.KubernetesMockServer(
@@ -51,6 +49,14 @@ class RootNamespaceProxyTest {
                 new io.fabric8.mockwebserver.MockWebServer(), responses,
                 new io.fabric8.kubernetes.client.server.mock.KubernetesMixedDispatcher(responses), false);
         api.init(java.net.InetAddress.getLoopbackAddress(), 0);
+        return api;
+    }
+
+    @Test
+    @Timeout(120)
+    @DisplayName("--kubernetes: the same warning once the first sync installs a mesh-wide policy in istio-system under --root-namespace istio-sytem")
+    void aMistypedRootNamespaceIsWarnedAfterTheKubernetesSync() throws Exception {
+        io.fabric8.kubernetes.client.server.mock.KubernetesMockServer api = mockApiServer();
         try (io.fabric8.kubernetes.client.KubernetesClient client = api.createClient()) {
             client.genericKubernetesResources(new io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext.Builder()
                     .withGroup("security.istio.io").withVersion("v1").withKind("AuthorizationPolicy").withPlural("authorizationpolicies")

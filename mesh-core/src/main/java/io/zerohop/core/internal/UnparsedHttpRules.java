@@ -45,9 +45,14 @@ final class UnparsedHttpRules {
                 String key = w.namespace() + "/" + w.name() + ":" + p.getKey() + (cilium ? " cilium" : "");
                 now.add(key);
                 if (warned.add(key)) {
-                    log.warn("port {} of {}/{} is declared tcp, and a {} has rules that need HTTP there: zerohop does not parse it,"
+                    // Named, with where it was loaded from: a new-user pass had to search the policies for the one meant.
+                    io.zerohop.policy.PolicyRef ref = policy.httpPolicy(w.ref(), p.getKey());
+                    String origin = ref == null ? null : policy.origin(ref);
+                    String which = ref == null ? (cilium ? "a Cilium policy" : "a policy")
+                            : ref.kind().displayName() + " " + ref.qualifiedName() + (origin == null ? "" : " (" + origin + ")");
+                    log.warn("port {} of {}/{} is declared tcp, and {} has rules that need HTTP there: zerohop does not parse it,"
                             + " so those rules are decided at L4 ({}): declare the port http or auto to have its requests decided",
-                            p.getKey(), w.namespace(), w.name(), cilium ? "Cilium policy" : "policy", cilium
+                            p.getKey(), w.namespace(), w.name(), which, cilium
                             ? "a Cilium rules.http denies every connection there, where Cilium's proxy would parse HTTP"
                             : "as istiod's ambient conversion for ztunnel: an ALLOW rule with HTTP fields matches nothing, a DENY rule is"
                             + " enforced on its L4 fields only, and one whose HTTP fields leave an empty match has no effect");

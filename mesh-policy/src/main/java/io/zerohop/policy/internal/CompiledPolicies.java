@@ -38,12 +38,16 @@ public final class CompiledPolicies {
     /** The istio.io/dry-run AuthorizationPolicies: loaded, never enforced. */
     private final java.util.Set<PolicyRef> dryRunRefs;
     private final List<io.zerohop.policy.PolicySelector> selectors;
+    /** Kind/namespace/name to the {@code file:line} of its metadata.name; empty for an assembled text (Kubernetes mode). */
+    private final Map<String, String> origins;
 
     CompiledPolicies(Map<String, LabelIndex> istio, Map<String, LabelIndex> cilium, LabelIndex ciliumClusterwide,
                              Map<String, PeerAuthn> namespacePeerAuthn, Map<String, PeerAuthn[]> workloadPeerAuthn,
                              List<PolicyRef> refs, List<String> warnings, java.util.Set<String> dryRunNamespaces,
-                             java.util.Set<PolicyRef> dryRunRefs, List<io.zerohop.policy.PolicySelector> selectors) {
+                             java.util.Set<PolicyRef> dryRunRefs, List<io.zerohop.policy.PolicySelector> selectors,
+                             Map<String, String> origins) {
         this.selectors = selectors;
+        this.origins = origins;
         this.dryRunNamespaces = dryRunNamespaces;
         this.dryRunRefs = dryRunRefs;
         this.istio = istio;
@@ -83,11 +87,26 @@ public final class CompiledPolicies {
             return this;
         }
         return new CompiledPolicies(i, cilium, ciliumClusterwide, namespacePeerAuthn, workloadPeerAuthn, refs, warnings,
-                dryRunNamespaces, dryRunRefs, selectors);
+                dryRunNamespaces, dryRunRefs, selectors, origins);
     }
 
     public List<PolicyRef> refs() {
         return refs;
+    }
+
+    /** Where {@code ref} was loaded from ({@code file:line} of its metadata.name), or null when unknown. */
+    public String origin(PolicyRef ref) {
+        return origins.get(originKey(ref.kind(), ref.namespace(), ref.name()));
+    }
+
+    /** The key {@link #origin} looks up: the Loader's duplicate key. */
+    static String originKey(PolicyRef.Kind kind, String namespace, String name) {
+        return kind + "/" + namespace + "/" + name;
+    }
+
+    /** See {@code PolicyEngine.httpPolicy}. */
+    public PolicyRef httpPolicy(WorkloadRef w, int port, String rootNamespace) {
+        return HttpRules.httpPolicy(istio, cilium, ciliumClusterwide, w, port, rootNamespace);
     }
 
     /** {@link io.zerohop.policy.PolicySet#selectors()}. */
@@ -126,17 +145,49 @@ public final class CompiledPolicies {
     }
 
     /**
+     * {@code actual} (an unparsed connection's decision, {@code PolicyEngine.evaluateUnparsed}) carrying what it would
+     * be with the {@code istio.io/dry-run} policies in scope enforced: their DENY rules' HTTP fields taken as matched and
+     * their ALLOW rules' as not, as {@code evaluateUnparsed} reads enforced ones. Without it a dry-run DENY with HTTP
+     * fields previewed nothing for a non-HTTP connection on an auto port, which its enforced form resets (a new-user
+     * pass). {@code actual} itself when no dry-run policy is in scope or the verdict would be the same.
+     */
+    public Decision withUnparsedDryRun(Decision actual, AccessRequest r, String rootNamespace, CustomAuthorizer custom) {
+        if (dryRunNamespaces.isEmpty() || !(dryRunNamespaces.contains(rootNamespace)
+                || dryRunNamespaces.contains(r.destination().namespace()))) {
+            return actual;
+        }
+        // The L4 preview evaluate attached is replaced by the unparsed reading's.
+        actual = actual.dryRun() == null ? actual : actual.withDryRun(null);
+        Decision wouldBe = evaluate(r, rootNamespace, custom, true);
+        if (wouldBe.allowed()) {
+            Decision c = unparsedCustom(r, rootNamespace, custom);
+            Decision d = c != null ? c : unparsedDeny(r, rootNamespace, true);
+            wouldBe = d != null ? d : wouldBe;
+        }
+        if (wouldBe.allowed() == actual.allowed() && wouldBe.outcome() == actual.outcome()
+                && java.util.Objects.equals(wouldBe.policy(), actual.policy()) && wouldBe.ruleIndex() == actual.ruleIndex()) {
+            return actual;
+        }
+        return actual.withDryRun(wouldBe.explain());
+    }
+
+    /**
      * For an L4 request ({@code r.http()} null) on a connection that should have been parsed as HTTP and
      * could not be: the decision of the first enforced DENY rule with HTTP fields that may match it
      * ({@link IstioPolicy.Rule#matchesUnparsed}), or null. Rules without HTTP fields were decided by
      * {@link #evaluate} already. Built per call: this path is rare.
      */
     public Decision unparsedDeny(AccessRequest r, String rootNamespace) {
+        return unparsedDeny(r, rootNamespace, false);
+    }
+
+    /** {@link #unparsedDeny(AccessRequest, String)}, with {@code dryRun} the dry-run DENY policies too. */
+    private Decision unparsedDeny(AccessRequest r, String rootNamespace, boolean dryRun) {
         Selected sel = selected(r.destination(), rootNamespace);
         if (!sel.istioInScope) {
             return null;
         }
-        for (IstioPolicy p : sel.denyEnforced) {
+        for (IstioPolicy p : dryRun ? sel.denyWithDryRun : sel.denyEnforced) {
             for (IstioPolicy.Rule rule : p.rules) {
                 if (rule.http && rule.matchesUnparsed(r)) {
                     return new Decision(false, Decision.Outcome.DENIED_BY_RULE, p.ref, rule.index,

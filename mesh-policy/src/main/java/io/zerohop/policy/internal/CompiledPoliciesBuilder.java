@@ -20,6 +20,12 @@ public final class CompiledPoliciesBuilder {
     private final List<String> warnings = new ArrayList<>();
     private final java.util.Set<String> dryRunNamespaces = new java.util.HashSet<>();
     private final java.util.Set<PolicyRef> dryRunRefs = new java.util.HashSet<>();
+    private Map<String, String> origins = Map.of();
+
+    /** {@code CompiledPolicies.origin}'s map (the Loader's {@code file:line} per object). */
+    void origins(Map<String, String> origins) {
+        this.origins = origins;
+    }
 
     void add(IstioPolicy p) {
         refs.add(p.ref);
@@ -99,6 +105,6 @@ public final class CompiledPoliciesBuilder {
         workloadPeerAuthn.forEach((k, v) -> w.put(k, v.toArray(new PeerAuthn[0])));
         return new CompiledPolicies(i, c, anyClusterwide ? clusterwide.build() : LabelIndex.EMPTY,
                 new HashMap<>(namespacePeerAuthn), w, List.copyOf(refs), List.copyOf(warnings),
-                java.util.Set.copyOf(dryRunNamespaces), java.util.Set.copyOf(dryRunRefs), List.copyOf(selectors));
+                java.util.Set.copyOf(dryRunNamespaces), java.util.Set.copyOf(dryRunRefs), List.copyOf(selectors), Map.copyOf(origins));
     }
 }

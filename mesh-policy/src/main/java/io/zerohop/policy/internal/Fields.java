@@ -72,6 +72,78 @@ final class Fields {
         }
     }
 
+    private static final String QUALIFIED_NAME_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]";
+    private static final java.util.regex.Pattern QUALIFIED_NAME = java.util.regex.Pattern.compile(QUALIFIED_NAME_FMT);
+    private static final String QUALIFIED_NAME_MSG = "must consist of alphanumeric characters, '-', '_' or '.', and must start"
+            + " and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation"
+            + " is '" + QUALIFIED_NAME_FMT + "')";
+    private static final String DNS1123_SUBDOMAIN_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
+    private static final java.util.regex.Pattern DNS1123_SUBDOMAIN = java.util.regex.Pattern.compile(DNS1123_SUBDOMAIN_FMT);
+    private static final String LABEL_VALUE_FMT = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
+
+    /**
+     * Why {@code key} is no Kubernetes label key, in apimachinery's words ({@code k8s.io/apimachinery
+     * pkg/util/validation/validation.go} IsQualifiedName: an optional DNS-1123 subdomain prefix of at most 253
+     * characters and '/', then a name of at most 63 letters, digits, '-', '_' and '.', starting and ending
+     * alphanumeric); null when it is one. The API server refuses a pod (and istiod a WorkloadEntry,
+     * {@code pkg/config/labels} Instance.Validate) labelled so.
+     */
+    static String labelKeyProblem(String key) {
+        String[] parts = key.split("/", -1);
+        String name;
+        if (parts.length == 1) {
+            name = parts[0];
+        } else if (parts.length == 2) {
+            String prefix = parts[0];
+            name = parts[1];
+            if (prefix.isEmpty()) {
+                return "prefix part must be non-empty";
+            }
+            if (prefix.length() > 253) {
+                return "prefix part must be no more than 253 characters";
+            }
+            if (!DNS1123_SUBDOMAIN.matcher(prefix).matches()) {
+                return "prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or"
+                        + " '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for"
+                        + " validation is '" + DNS1123_SUBDOMAIN_FMT + "')";
+            }
+        } else {
+            return "a qualified name " + QUALIFIED_NAME_MSG.replace(QUALIFIED_NAME_FMT, "(" + DNS1123_SUBDOMAIN_FMT + "/)?"
+                    + QUALIFIED_NAME_FMT) + " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')";
+        }
+        if (name.isEmpty()) {
+            return "name part must be non-empty";
+        }
+        if (name.length() > 63) {
+            return "name part must be no more than 63 characters";
+        }
+        return QUALIFIED_NAME.matcher(name).matches() ? null : "name part " + QUALIFIED_NAME_MSG;
+    }
+
+    /**
+     * Why {@code value} is no Kubernetes label value, in apimachinery's words ({@code IsValidLabelValue}: empty, or
+     * at most 63 letters, digits, '-', '_' and '.', starting and ending alphanumeric); null when it is one.
+     */
+    static String labelValueProblem(String value) {
+        if (value.length() > 63) {
+            return "must be no more than 63 characters";
+        }
+        return LABEL_VALUE.matcher(value).matches() ? null : "a valid label must be an empty string or consist of"
+                + " alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g."
+                + " 'MyValue',  or 'my_value',  or '12345', regex used for validation is '" + LABEL_VALUE_FMT + "')";
+    }
+
+    /** The path of map entry {@code key} under {@code map}, quoted as Go's field paths quote a map key: {@code matchLabels["app name"]}. */
+    static String keyPath(YNode map, String key) {
+        return map.path + "[\"" + key + "\"]";
+    }
+
+    /** An error at map entry {@code key} of {@code map}, on the line the key was typed on. */
+    static PolicyLoadException keyError(YNode map, String key, String problem) {
+        YNode v = map.map.get(key);
+        return new PolicyLoadException(v.file, v.keyLine > 0 ? v.keyLine : v.line, keyPath(map, key), problem);
+    }
+
     static int port(YNode n, boolean allowZero) throws PolicyLoadException {
         String s = n.text();
         // Canonical decimal only. istiod decodes a PeerAuthentication's portLevelMtls keys (map<uint32, ...>)

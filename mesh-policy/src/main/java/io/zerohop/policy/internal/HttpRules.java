@@ -29,6 +29,46 @@ final class HttpRules {
         return ciliumAny(cilium.get(ns), w, port) || ciliumAny(clusterwide, w, port);
     }
 
+    /**
+     * The policy that makes {@link #requiresHttp} true, for messages: a Cilium one first (its {@code rules.http} denies
+     * every connection of a port zerohop does not parse), else the first Istio one; null when none. Not for the data path.
+     */
+    static io.zerohop.policy.PolicyRef httpPolicy(Map<String, LabelIndex> istio, Map<String, LabelIndex> cilium,
+                                                  LabelIndex clusterwide, WorkloadRef w, int port, String root) {
+        String ns = w.namespace();
+        for (LabelIndex idx : new LabelIndex[] {cilium.get(ns), clusterwide}) {
+            for (Object o : candidates(idx, w)) {
+                if (cilium((CiliumPolicy) o, w, port)) {
+                    return ((CiliumPolicy) o).ref;
+                }
+            }
+        }
+        for (LabelIndex idx : ns.equals(root) ? new LabelIndex[] {istio.get(root)} : new LabelIndex[] {istio.get(root), istio.get(ns)}) {
+            for (Object o : candidates(idx, w)) {
+                if (istio((IstioPolicy) o, w, port)) {
+                    return ((IstioPolicy) o).ref;
+                }
+            }
+        }
+        return null;
+    }
+
+    /** The policies of {@code idx} that may select {@code w}: unindexed ones and those of its label buckets. */
+    private static java.util.List<Object> candidates(LabelIndex idx, WorkloadRef w) {
+        java.util.List<Object> out = new java.util.ArrayList<>();
+        if (idx == null) {
+            return out;
+        }
+        out.addAll(java.util.Arrays.asList(idx.unindexed));
+        for (int i = 0; i < idx.keys.length; i++) {
+            Object[] bucket = idx.bucket(i, w);
+            if (bucket != null) {
+                out.addAll(java.util.Arrays.asList(bucket));
+            }
+        }
+        return out;
+    }
+
     /** The Cilium half of {@link #requiresHttp}: a Cilium policy selecting {@code w} has {@code rules.http} for {@code port}. */
     static boolean ciliumRequiresHttp(Map<String, LabelIndex> cilium, LabelIndex clusterwide, WorkloadRef w, int port) {
         return ciliumAny(cilium.get(w.namespace()), w, port) || ciliumAny(clusterwide, w, port);

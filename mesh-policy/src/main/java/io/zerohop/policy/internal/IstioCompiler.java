@@ -109,18 +109,18 @@ final class IstioCompiler {
             warnings.add(at.file + ":" + at.line + ": " + ref + ": " + targetRefWarning(targetRefs, action));
         }
         List<IstioPolicy.Rule> rules = new ArrayList<>();
-        TreeSet<String> httpFound = new TreeSet<>();
+        FoundFields httpFound = new FoundFields();
         for (int i = 0; i < ruleItems.size(); i++) {
             rules.add(IstioRules.rule(i, ruleItems.get(i), namespace, ref, action, provider, httpFound, warnings));
         }
         if (targetRefs.isEmpty()) {
-            ambientWarnings(spec.file + ":" + spec.line + ": " + ref, action, rules, httpFound, warnings);
+            ambientWarnings(spec.file + ":" + spec.line + ": " + ref, ref, action, rules, httpFound, warnings);
             if (action == IstioPolicy.DENY) {
                 for (IstioPolicy.Rule r : rules) {
                     // istiod says nothing here (trust domains are not among the HTTP fields it reports), yet a
                     // from entry with only trust domains becomes an empty match that ztunnel skips.
                     if (r.trustDomains && !r.http && !r.effectiveAtL4(action)) {
-                        warnings.add(ref + ": rule " + r.index + ": trustDomains are not sent to ztunnel by istiod, which "
+                        warnings.add(trustDomainsAt(ruleItems.get(r.index), ref) + ": rule " + r.index + ": trustDomains are not sent to ztunnel by istiod, which "
                                 + "leaves this DENY rule nothing to match on L4 connections: it has no effect there, as at "
                                 + "ztunnel (enforced per HTTP request)");
                     }
@@ -129,7 +129,7 @@ final class IstioCompiler {
             if (action == IstioPolicy.ALLOW) {
                 for (IstioPolicy.Rule r : rules) {
                     if (r.trustDomains && !r.http) {
-                        warnings.add(ref + ": rule " + r.index + ": trustDomains are not sent to ztunnel by istiod; zerohop "
+                        warnings.add(trustDomainsAt(ruleItems.get(r.index), ref) + ": rule " + r.index + ": trustDomains are not sent to ztunnel by istiod; zerohop "
                                 + "omits this ALLOW rule on L4 connections rather than admit other trust domains "
                                 + "(enforced per HTTP request)");
                     }
@@ -141,6 +141,24 @@ final class IstioCompiler {
                         : "ALLOW policies apply and none matched");
         return new IstioPolicy(ref, namespace, action, provider, dryRun, selKeys, selValues, List.copyOf(targetRefs),
                 rules.toArray(new IstioPolicy.Rule[0]), noMatch);
+    }
+
+    /**
+     * {@code file:line: ref: path} of the first {@code from[].source.trustDomains} (or {@code notTrustDomains}) of {@code rule} (the field a trust-domain
+     * warning is about), or {@code ref} alone when there is none.
+     */
+    private static String trustDomainsAt(YNode rule, PolicyRef ref) throws PolicyLoadException {
+        YNode from = rule.get("from");
+        if (from != null) {
+            for (YNode f : from.items()) {
+                YNode src = f.get("source");
+                YNode td = src == null ? null : src.get("trustDomains") != null ? src.get("trustDomains") : src.get("notTrustDomains");
+                if (td != null) {
+                    return td.file + ":" + (td.keyLine > 0 ? td.keyLine : td.line) + ": " + ref + ": " + td.path;
+                }
+            }
+        }
+        return ref.toString();
     }
 
     /** istiod's checkDryRunAnnotation: Go's strconv.ParseBool, and only on ALLOW and DENY. */
@@ -163,7 +181,7 @@ final class IstioCompiler {
      * The status messages istiod's ambient conversion gives this policy, as load warnings; {@code where} is
      * {@code file:line: ref}. The HTTP-attribute ones are notes ({@link #isNote}): zerohop enforces them.
      */
-    private static void ambientWarnings(String where, int action, List<IstioPolicy.Rule> rules, TreeSet<String> httpFound,
+    private static void ambientWarnings(String where, PolicyRef ref, int action, List<IstioPolicy.Rule> rules, FoundFields httpFound,
                                         List<String> warnings) {
         if (action == IstioPolicy.CUSTOM || action == IstioPolicy.AUDIT) {
             warnings.add(where + ": ztunnel does not support the " + (action == IstioPolicy.CUSTOM ? "CUSTOM" : "AUDIT") + " action"
@@ -192,10 +210,11 @@ final class IstioCompiler {
             (isRequestAuth(k) ? jwt : enforced).add(k);
         }
         if (!enforced.isEmpty()) {
-            warnings.add(where + ": " + String.format(HTTP_RULE_FMT, String.join(", ", enforced), found, boilerplate));
+            warnings.add(httpFound.where(enforced, ref.toString(), where) + ": "
+                    + String.format(HTTP_RULE_FMT, String.join(", ", enforced), found, boilerplate));
         }
         if (!jwt.isEmpty()) {
-            warnings.add(where + ": " + String.format(REQUEST_AUTH_FMT, String.join(", ", jwt))
+            warnings.add(httpFound.where(jwt, ref.toString(), where) + ": " + String.format(REQUEST_AUTH_FMT, String.join(", ", jwt))
                     + (enforced.isEmpty() ? "; istiod's ambient status for ztunnel: \"ztunnel does not support HTTP attributes"
                     + " (found: " + found + "). In ambient mode you must use a waypoint proxy to enforce HTTP rules. "
                     + boilerplate + "\"" : ""));
@@ -232,7 +251,11 @@ final class IstioCompiler {
         return w.contains(": " + HTTP_RULE_FMT.substring(0, HTTP_RULE_FMT.indexOf('%')));
     }
 
-    /** istiod's validateWorkloadSelector. */
+    /** Why a selector on a label no pod can carry is refused, after apimachinery's words. */
+    static final String NO_POD_LABEL = " (Kubernetes' label rules, k8s.io/apimachinery pkg/util/validation: no pod can carry"
+            + " such a label, so this selector would select no workload; istiod accepts it and it then applies to nothing)";
+
+    /** istiod's validateWorkloadSelector, and Kubernetes' label syntax (beyond istiod: see {@link #NO_POD_LABEL}). */
     static Map<String, String> workloadSelector(YNode selector, PolicyRef ref, List<String> warnings)
             throws PolicyLoadException {
         selector.onlyKeys(Set.of("matchLabels"));
@@ -249,8 +272,23 @@ final class IstioCompiler {
         }
         // The CRD (istio/api) also bounds each value to 63 characters; no pod label is longer.
         Fields.labelValues(ml, labels, false);
+        for (Map.Entry<String, String> e : labels.entrySet()) {
+            // Beyond istiod, whose validateWorkloadSelector (pkg/config/validation/validation.go) checks only empty keys
+            // and '*', and whose CRD only those and the values' length: a key or value no Kubernetes label can have
+            // (the API server refuses such a pod, istiod such a WorkloadEntry: pkg/config/labels Instance.Validate)
+            // selects no workload, so a DENY on "app name" denied nobody without a word (a new-user pass).
+            String key = Fields.labelKeyProblem(e.getKey());
+            if (key != null) {
+                throw Fields.keyError(ml, e.getKey(), "invalid label key \"" + e.getKey() + "\": " + key + NO_POD_LABEL);
+            }
+            String value = Fields.labelValueProblem(e.getValue());
+            if (value != null) {
+                throw Fields.keyError(ml, e.getKey(), "invalid label value \"" + e.getValue() + "\": " + value + NO_POD_LABEL);
+            }
+        }
         if (labels.isEmpty()) {
-            warnings.add(ref + ": workload selector specified without labels");
+            warnings.add(selector.file + ":" + (selector.keyLine > 0 ? selector.keyLine : selector.line) + ": " + ref + ": "
+                    + selector.path + ": workload selector specified without labels");
         }
         return labels;
     }

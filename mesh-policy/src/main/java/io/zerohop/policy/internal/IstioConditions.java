@@ -12,7 +12,6 @@ import io.zerohop.policy.PolicyLoadException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.TreeSet;
 
 /**
  * Compiles one {@code when} condition of an AuthorizationPolicy rule: its key checked against
@@ -33,7 +32,7 @@ final class IstioConditions {
     }
 
     static IstioCondition condition(YNode n, String namespace, int action, List<String> parts,
-                                                   List<String> l7, TreeSet<String> httpFound) throws PolicyLoadException {
+                                                   List<String> l7, FoundFields httpFound) throws PolicyLoadException {
         YNode keyNode = n.get("key");
         String key = keyNode == null ? "" : keyNode.string();
         if (key.isEmpty()) {
@@ -120,7 +119,7 @@ final class IstioConditions {
             }
         }
         if (!c.l4) {
-            httpFound.add(key);
+            httpFound.add(key, n);
         }
         List<String> target = c.l4 ? parts : l7;
         if (!values.isEmpty()) {

@@ -17,7 +17,6 @@ import io.zerohop.policy.PolicyRef;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.TreeSet;
 import java.util.function.IntFunction;
 import java.util.regex.Pattern;
 
@@ -48,7 +47,7 @@ final class IstioRules {
     }
 
     static IstioPolicy.Rule rule(int index, YNode n, String namespace, PolicyRef ref, int action, String provider,
-                                         TreeSet<String> httpFound, List<String> warnings) throws PolicyLoadException {
+                                         FoundFields httpFound, List<String> warnings) throws PolicyLoadException {
         if (n.isNull()) {
             throw n.error("`rule` must not be nil, found at rule " + index);
         }
@@ -277,7 +276,7 @@ final class IstioRules {
 
 
     private static IstioSource source(YNode src, String namespace, int action, int ruleIndex, List<String> parts,
-                                              List<String> l7, TreeSet<String> httpFound) throws PolicyLoadException {
+                                              List<String> l7, FoundFields httpFound) throws PolicyLoadException {
         boolean any = false;
         for (String key : SOURCE_KEYS) {
             any |= nonEmpty(src, key);
@@ -323,7 +322,7 @@ final class IstioRules {
         s.finish();
         for (String key : new String[] {"remoteIpBlocks", "notRemoteIpBlocks", "requestPrincipals", "notRequestPrincipals"}) {
             if (nonEmpty(src, key)) {
-                httpFound.add(key);
+                httpFound.add(key, src.get(key));
             }
         }
         return s;
@@ -331,7 +330,7 @@ final class IstioRules {
 
 
     private static IstioOperation operation(YNode op, int ruleIndex, List<String> parts, List<String> l7,
-                                                   TreeSet<String> httpFound) throws PolicyLoadException {
+                                                   FoundFields httpFound) throws PolicyLoadException {
         boolean any = false;
         for (String key : OPERATION_KEYS) {
             any |= nonEmpty(op, key);
@@ -358,7 +357,7 @@ final class IstioRules {
         o.finish();
         for (String key : new String[] {"hosts", "notHosts", "methods", "notMethods", "paths", "notPaths"}) {
             if (nonEmpty(op, key)) {
-                httpFound.add(key);
+                httpFound.add(key, op.get(key));
             }
         }
         return o;

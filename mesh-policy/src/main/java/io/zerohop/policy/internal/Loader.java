@@ -180,6 +180,7 @@ public final class Loader {
                 changed.set(from, l.out.warnings().size());
             }
         }
+        l.out.origins(l.seen);
         CompiledPolicies c = l.out.build();
         List<String> all = c.warnings();
         for (int i = 0; i < all.size(); i++) {
@@ -247,6 +248,10 @@ public final class Loader {
     public static CompiledPolicies loadString(String name, String yaml, boolean log) throws PolicyLoadException {
         Loader l = new Loader();
         l.addText(name, yaml);
+        if (log) {
+            // A quiet load's text is assembled (mesh-kubernetes): its lines name nothing the user wrote.
+            l.out.origins(l.seen);
+        }
         return log ? l.finish() : l.out.build();
     }
 
@@ -323,7 +328,7 @@ public final class Loader {
             out.warn(nameNode.file + ":" + nameNode.line + ": " + k.displayName() + " " + name + ": no metadata.namespace: loaded into"
                     + " \"default\", as kubectl apply without -n would (kubectl apply -n NS puts it in NS; write metadata.namespace)");
         }
-        String firstAt = seen.putIfAbsent(k + "/" + namespace + "/" + name, nameNode.file + ":" + nameNode.line);
+        String firstAt = seen.putIfAbsent(CompiledPolicies.originKey(k, namespace, name), nameNode.file + ":" + nameNode.line);
         if (firstAt != null) {
             throw nameNode.error("duplicate " + k.displayName() + " " + (clusterwide ? name : namespace + "/" + name)
                     + " (first at " + firstAt + ")");

@@ -110,6 +110,36 @@ final class Selector {
 
     static final String RESERVED_ALL = "reserved:all";
 
+    /** Where Cilium refuses a selector, for the errors below. */
+    private static final String SANITIZE = " (Cilium refuses the policy: EndpointSelector.sanitize, pkg/policy/api/selector.go,"
+            + " Kubernetes' ValidateLabelSelector; no endpoint can carry such a label)";
+
+    /**
+     * Why Cilium's EndpointSelector.sanitize refuses selector key {@code key}, in its words, or null: the part after a
+     * source prefix ({@code k8s:}, {@code any:}; alphanumeric) must be a Kubernetes label key (cilium/cilium
+     * pkg/k8s/slim/k8s/apis/labels validation IsValidCiliumLabelKey, apimachinery's IsQualifiedName). What follows an
+     * '=' is left out, as Cilium's GetExtendedKeyFrom drops it before that check in the versions that rewrite keys.
+     */
+    static String keyProblem(String key) {
+        String k = key.startsWith("$") ? key.substring(1) : key;
+        if (k.indexOf('=') >= 0) {
+            k = k.substring(0, k.indexOf('='));
+        }
+        String[] parts = k.split(":", -1);
+        if (parts.length > 2) {
+            return "a valid label key only support ':' character as a source separator with non empty value";
+        }
+        if (parts.length == 2 && !parts[0].matches("[A-Za-z0-9]+")) {
+            return "label source should be a non empty string with only alphanumeric characters";
+        }
+        return Fields.labelKeyProblem(parts[parts.length - 1]);
+    }
+
+    /** Cilium's error for a selector key that is no label key, naming the form it checked. */
+    private static String invalidKey(String field, String key, String problem) {
+        return "invalid label selector: " + field + ": Invalid value: \"" + key + "\": " + problem + SANITIZE;
+    }
+
     static String normalizeKey(String key) {
         if (key.startsWith("k8s:")) {
             return key.substring(4);
@@ -148,6 +178,12 @@ final class Selector {
             n.onlyKeys(Set.of("matchLabels", "matchExpressions"));
             Map<String, String> written = Fields.stringMap(n.get("matchLabels"));
             Fields.labelValues(n.get("matchLabels"), written, true);
+            for (String k : written.keySet()) {
+                String problem = keyProblem(k);
+                if (problem != null) {
+                    throw Fields.keyError(n.get("matchLabels"), k, invalidKey("matchLabels", k, problem));
+                }
+            }
             for (Map.Entry<String, String> e : written.entrySet()) {
                 labels.put(normalizeKey(e.getKey()), e.getValue());
             }
@@ -169,7 +205,19 @@ final class Selector {
                         default -> throw (opNode == null ? x : opNode).error(
                                 "unknown operator \"" + opText + "\" (In, NotIn, Exists, DoesNotExist)");
                     };
+                    String problem = keyProblem(key);
+                    if (problem != null) {
+                        throw x.get("key").error(invalidKey("matchExpressions[" + ek.size() + "].key", key, problem));
+                    }
                     List<String> vals = Fields.strings(x, "values");
+                    for (int i = 0; i < vals.size(); i++) {
+                        String bad = Fields.labelValueProblem(vals.get(i));
+                        if (bad != null) {
+                            // AllowInvalidLabelValueInSelector false: In/NotIn values are label values.
+                            throw x.get("values").list.get(i).error("invalid label selector: matchExpressions[" + ek.size()
+                                    + "].values[" + i + "]: Invalid value: \"" + vals.get(i) + "\": " + bad + SANITIZE);
+                        }
+                    }
                     if ((op == IN || op == NOT_IN) && vals.isEmpty()) {
                         throw x.error("operator " + opText + " needs values");
                     }

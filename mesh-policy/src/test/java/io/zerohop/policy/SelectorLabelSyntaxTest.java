@@ -1,0 +1,141 @@
+package io.zerohop.policy;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.Test;
+
+/**
+ * A selector key or value no Kubernetes label can have is refused naming file, line and the entry
+ * ({@code spec.selector.matchLabels["app name"]}), in apimachinery's words (k8s.io/apimachinery
+ * pkg/util/validation/validation.go IsQualifiedName, IsValidLabelValue). A new-user pass loaded a DENY on
+ * {@code "app name"} without a word: it selects no pod, so it denied nobody.
+ *
+ * <p>Istio: istiod accepts such a selector (istio/istio pkg/config/validation/validation.go validateWorkloadSelector
+ * checks only an empty key and '*'; istio/api type/v1beta1/selector.proto's CEL rules the same), and it then applies to no
+ * workload, since no pod (API server) and no WorkloadEntry (pkg/config/labels Instance.Validate, called for
+ * WorkloadEntry labels) can carry the label: zerohop refuses it, beyond istiod (README). Cilium refuses it itself:
+ * cilium/cilium pkg/policy/api/rule_validation.go Rule.Sanitize calls EndpointSelector.sanitize
+ * (pkg/policy/api/selector.go) for endpointSelector, fromEndpoints and fromRequires, which runs Kubernetes'
+ * ValidateLabelSelector with Cilium's key rule (pkg/k8s/slim/k8s/apis/labels IsValidCiliumLabelKey: an alphanumeric source
+ * prefix and ':', then a Kubernetes label key) and, AllowInvalidLabelValueInSelector false, In/NotIn values as label values.
+ */
+class SelectorLabelSyntaxTest {
+    private static final String ISTIO = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: deny-legacy, namespace: prod}
+            spec:
+              action: DENY
+              selector:
+                matchLabels:
+                  KEY: VALUE
+              rules:
+              - from:
+                - source: {principals: ["cluster.local/ns/legacy/sa/old"]}
+            """;
+
+    private static String istio(String key, String value) {
+        return ISTIO.replace("KEY", key).replace("VALUE", value);
+    }
+
+    @Test
+    void anIstioKeyNoPodCanCarryIsRefusedAtItsLine() {
+        assertThatThrownBy(() -> PolicyLoader.fromString("p.yaml", istio("\"app name\"", "backend")))
+                .isInstanceOf(PolicyLoadException.class)
+                .hasMessageStartingWith("p.yaml:8: spec.selector.matchLabels[\"app name\"]: invalid label key \"app name\": name part"
+                        + " must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric"
+                        + " character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is"
+                        + " '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')")
+                .hasMessageContaining("istiod accepts it and it then applies to nothing");
+        assertThatThrownBy(() -> PolicyLoader.fromString("p.yaml", istio("Example.com/app", "backend")))
+                .hasMessageStartingWith("p.yaml:8: spec.selector.matchLabels[\"Example.com/app\"]: invalid label key"
+                        + " \"Example.com/app\": prefix part a lowercase RFC 1123 subdomain must consist of");
+        assertThatThrownBy(() -> PolicyLoader.fromString("p.yaml", istio("a/b/c", "backend")))
+                .hasMessageContaining("invalid label key \"a/b/c\": a qualified name must consist of");
+        assertThatThrownBy(() -> PolicyLoader.fromString("p.yaml", istio("/app", "backend")))
+                .hasMessageContaining("invalid label key \"/app\": prefix part must be non-empty");
+        assertThatThrownBy(() -> PolicyLoader.fromString("p.yaml", istio("-app", "backend")))
+                .hasMessageContaining("invalid label key \"-app\": name part must consist of");
+        assertThatThrownBy(() -> PolicyLoader.fromString("p.yaml", istio("a".repeat(64), "backend")))
+                .hasMessageContaining("name part must be no more than 63 characters");
+    }
+
+    @Test
+    void anIstioValueNoPodCanCarryIsRefusedAtItsLine() {
+        assertThatThrownBy(() -> PolicyLoader.fromString("p.yaml", istio("app", "\"back end\"")))
+                .hasMessageStartingWith("p.yaml:8: spec.selector.matchLabels[\"app\"]: invalid label value \"back end\": a valid"
+                        + " label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start"
+                        + " and end with an alphanumeric character");
+        assertThatThrownBy(() -> PolicyLoader.fromString("p.yaml", istio("app", "backend-")))
+                .hasMessageContaining("invalid label value \"backend-\"");
+    }
+
+    /** PeerAuthentication's selector is the same WorkloadSelector (validateWorkloadSelector in both validators). */
+    @Test
+    void aPeerAuthenticationSelectorIsHeldToTheSameRules() {
+        String pa = """
+                apiVersion: security.istio.io/v1
+                kind: PeerAuthentication
+                metadata: {name: strict, namespace: prod}
+                spec:
+                  selector:
+                    matchLabels: {"app name": backend}
+                  mtls: {mode: STRICT}
+                """;
+        assertThatThrownBy(() -> PolicyLoader.fromString("pa.yaml", pa))
+                .hasMessageStartingWith("pa.yaml:6: spec.selector.matchLabels[\"app name\"]: invalid label key \"app name\"");
+    }
+
+    @Test
+    void validKeysAndValuesStillLoad() throws Exception {
+        for (String[] kv : new String[][] {{"app", "backend"}, {"app.kubernetes.io/name", "Back_end.v1"}, {"x", "\"\""},
+                {"example.com/a-b", "a".repeat(63)}, {"a".repeat(63), "b"}}) {
+            assertThat(PolicyLoader.fromString("p.yaml", istio(kv[0], kv[1])).size()).as(kv[0]).isEqualTo(1);
+        }
+    }
+
+    private static final String CILIUM = """
+            apiVersion: cilium.io/v2
+            kind: CiliumNetworkPolicy
+            metadata: {name: cnp, namespace: prod}
+            spec:
+              endpointSelector:
+                matchLabels:
+                  ESKEY: backend
+              ingress:
+              - fromEndpoints:
+                - matchLabels:
+                    FROMKEY: frontend
+                  matchExpressions:
+                  - {key: EXPRKEY, operator: In, values: [EXPRVALUE]}
+            """;
+
+    private static String cilium(String es, String from, String exprKey, String exprValue) {
+        return CILIUM.replace("ESKEY", es).replace("FROMKEY", from).replace("EXPRKEY", exprKey).replace("EXPRVALUE", exprValue);
+    }
+
+    @Test
+    void ciliumRefusesAKeyNoEndpointCanCarryAsItsSanitizeDoes() throws Exception {
+        assertThatThrownBy(() -> PolicyLoader.fromString("c.yaml", cilium("\"app name\"", "app", "tier", "web")))
+                .hasMessageStartingWith("c.yaml:7: spec.endpointSelector.matchLabels[\"app name\"]: invalid label selector:"
+                        + " matchLabels: Invalid value: \"app name\": name part must consist of alphanumeric characters")
+                .hasMessageContaining("EndpointSelector.sanitize");
+        assertThatThrownBy(() -> PolicyLoader.fromString("c.yaml", cilium("app", "\"k8s:app name\"", "tier", "web")))
+                .hasMessageStartingWith("c.yaml:11: spec.ingress[0].fromEndpoints[0].matchLabels[\"k8s:app name\"]: invalid label"
+                        + " selector: matchLabels: Invalid value: \"k8s:app name\": name part must consist of");
+        assertThatThrownBy(() -> PolicyLoader.fromString("c.yaml", cilium("app", "app", "\"ti er\"", "web")))
+                .hasMessageStartingWith("c.yaml:13: spec.ingress[0].fromEndpoints[0].matchExpressions[0].key: invalid label"
+                        + " selector: matchExpressions[0].key: Invalid value: \"ti er\": name part must consist of");
+        assertThatThrownBy(() -> PolicyLoader.fromString("c.yaml", cilium("app", "app", "tier", "\"w b\"")))
+                .hasMessageStartingWith("c.yaml:13: spec.ingress[0].fromEndpoints[0].matchExpressions[0].values[0]: invalid label"
+                        + " selector: matchExpressions[0].values[0]: Invalid value: \"w b\": a valid label must be an empty string");
+        assertThatThrownBy(() -> PolicyLoader.fromString("c.yaml", cilium("app", "\"a:b:c\"", "tier", "web")))
+                .hasMessageContaining("only support ':' character as a source separator");
+        // Cilium's source prefixes and its own label keys pass.
+        assertThat(PolicyLoader.fromString("c.yaml", cilium("k8s:app", "any:app.kubernetes.io/name",
+                "k8s:io.kubernetes.pod.namespace", "prod")).size()).isEqualTo(1);
+        assertThat(PolicyLoader.fromString("c.yaml", cilium("app", "io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name",
+                "io.cilium.k8s.policy.serviceaccount", "web")).size()).isEqualTo(1);
+    }
+}
