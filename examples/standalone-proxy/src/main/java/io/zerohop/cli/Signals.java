@@ -49,7 +49,9 @@ final class Signals {
     static Signals forProxy() {
         Signals s = early;
         early = null;
-        for (String name : ignored(procStatus())) {
+        // Only for the CLI's own process (main installed the handlers): a proxy run inside another JVM (a test's, an
+        // application's) does not own that JVM's signals.
+        for (String name : s != null ? ignored(procStatus()) : List.<String>of()) {
             org.slf4j.LoggerFactory.getLogger(Signals.class).warn("{} is ignored by this process: it was ignored when the JVM started "
                     + "(a shell ignores SIGINT for a command it starts in the background, without job control) and the JVM keeps "
                     + "an inherited ignore; stop the proxy with SIGTERM or POST /quitquitquit", name);
