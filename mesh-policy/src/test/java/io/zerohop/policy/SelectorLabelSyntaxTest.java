@@ -6,7 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import org.junit.jupiter.api.Test;
 
 /**
- * A selector key or value no Kubernetes label can have is refused naming file, line and the entry
+ * A selector key or value no Kubernetes label can have is named, with file, line and the entry
  * ({@code spec.selector.matchLabels["app name"]}), in apimachinery's words (k8s.io/apimachinery
  * pkg/util/validation/validation.go IsQualifiedName, IsValidLabelValue). A new-user pass loaded a DENY on
  * {@code "app name"} without a word: it selects no pod, so it denied nobody.
@@ -14,7 +14,9 @@ import org.junit.jupiter.api.Test;
  * <p>Istio: istiod accepts such a selector (istio/istio pkg/config/validation/validation.go validateWorkloadSelector
  * checks only an empty key and '*'; istio/api type/v1beta1/selector.proto's CEL rules the same), and it then applies to no
  * workload, since no pod (API server) and no WorkloadEntry (pkg/config/labels Instance.Validate, called for
- * WorkloadEntry labels) can carry the label: zerohop refuses it, beyond istiod (README). Cilium refuses it itself:
+ * WorkloadEntry labels) can carry the label: zerohop loads it as istiod does and warns at the entry (in Kubernetes mode a
+ * refused object would be replaced by a fail-closed stand-in that denies a whole namespace where upstream the policy does
+ * nothing). Cilium refuses it itself:
  * cilium/cilium pkg/policy/api/rule_validation.go Rule.Sanitize calls EndpointSelector.sanitize
  * (pkg/policy/api/selector.go) for endpointSelector, fromEndpoints and fromRequires, which runs Kubernetes'
  * ValidateLabelSelector with Cilium's key rule (pkg/k8s/slim/k8s/apis/labels IsValidCiliumLabelKey: an alphanumeric source
@@ -39,41 +41,43 @@ class SelectorLabelSyntaxTest {
         return ISTIO.replace("KEY", key).replace("VALUE", value);
     }
 
-    @Test
-    void anIstioKeyNoPodCanCarryIsRefusedAtItsLine() {
-        assertThatThrownBy(() -> PolicyLoader.fromString("p.yaml", istio("\"app name\"", "backend")))
-                .isInstanceOf(PolicyLoadException.class)
-                .hasMessageStartingWith("p.yaml:8: spec.selector.matchLabels[\"app name\"]: invalid label key \"app name\": name part"
-                        + " must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric"
-                        + " character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is"
-                        + " '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')")
-                .hasMessageContaining("istiod accepts it and it then applies to nothing");
-        assertThatThrownBy(() -> PolicyLoader.fromString("p.yaml", istio("Example.com/app", "backend")))
-                .hasMessageStartingWith("p.yaml:8: spec.selector.matchLabels[\"Example.com/app\"]: invalid label key"
-                        + " \"Example.com/app\": prefix part a lowercase RFC 1123 subdomain must consist of");
-        assertThatThrownBy(() -> PolicyLoader.fromString("p.yaml", istio("a/b/c", "backend")))
-                .hasMessageContaining("invalid label key \"a/b/c\": a qualified name must consist of");
-        assertThatThrownBy(() -> PolicyLoader.fromString("p.yaml", istio("/app", "backend")))
-                .hasMessageContaining("invalid label key \"/app\": prefix part must be non-empty");
-        assertThatThrownBy(() -> PolicyLoader.fromString("p.yaml", istio("-app", "backend")))
-                .hasMessageContaining("invalid label key \"-app\": name part must consist of");
-        assertThatThrownBy(() -> PolicyLoader.fromString("p.yaml", istio("a".repeat(64), "backend")))
-                .hasMessageContaining("name part must be no more than 63 characters");
+    /** The one warning of an Istio policy loaded from {@code text} (it loads: istiod accepts it). */
+    private static String warning(String file, String text) throws Exception {
+        PolicySet set = PolicyLoader.fromString(file, text);
+        assertThat(set.size()).as("istiod accepts the policy; it applies to no workload").isEqualTo(1);
+        assertThat(set.warnings()).as(set.warnings().toString()).filteredOn(w -> w.contains("invalid label")).hasSize(1);
+        return set.warnings().stream().filter(w -> w.contains("invalid label")).findFirst().orElseThrow();
     }
 
     @Test
-    void anIstioValueNoPodCanCarryIsRefusedAtItsLine() {
-        assertThatThrownBy(() -> PolicyLoader.fromString("p.yaml", istio("app", "\"back end\"")))
-                .hasMessageStartingWith("p.yaml:8: spec.selector.matchLabels[\"app\"]: invalid label value \"back end\": a valid"
-                        + " label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start"
-                        + " and end with an alphanumeric character");
-        assertThatThrownBy(() -> PolicyLoader.fromString("p.yaml", istio("app", "backend-")))
-                .hasMessageContaining("invalid label value \"backend-\"");
+    void anIstioKeyNoPodCanCarryIsWarnedAtItsLine() throws Exception {
+        assertThat(warning("p.yaml", istio("\"app name\"", "backend")))
+                .startsWith("p.yaml:8: AuthorizationPolicy prod/deny-legacy: spec.selector.matchLabels[\"app name\"]: invalid label key"
+                        + " \"app name\": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end"
+                        + " with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is"
+                        + " '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')")
+                .contains("so this policy applies to no workload, as istiod, which accepts it, applies it to none");
+        assertThat(warning("p.yaml", istio("Example.com/app", "backend")))
+                .contains("spec.selector.matchLabels[\"Example.com/app\"]: invalid label key \"Example.com/app\": prefix part a"
+                        + " lowercase RFC 1123 subdomain must consist of");
+        assertThat(warning("p.yaml", istio("a/b/c", "backend"))).contains("invalid label key \"a/b/c\": a qualified name must consist of");
+        assertThat(warning("p.yaml", istio("/app", "backend"))).contains("invalid label key \"/app\": prefix part must be non-empty");
+        assertThat(warning("p.yaml", istio("-app", "backend"))).contains("invalid label key \"-app\": name part must consist of");
+        assertThat(warning("p.yaml", istio("a".repeat(64), "backend"))).contains("name part must be no more than 63 characters");
+    }
+
+    @Test
+    void anIstioValueNoPodCanCarryIsWarnedAtItsLine() throws Exception {
+        assertThat(warning("p.yaml", istio("app", "\"back end\"")))
+                .startsWith("p.yaml:8: AuthorizationPolicy prod/deny-legacy: spec.selector.matchLabels[\"app\"]: invalid label value"
+                        + " \"back end\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.',"
+                        + " and must start and end with an alphanumeric character");
+        assertThat(warning("p.yaml", istio("app", "backend-"))).contains("invalid label value \"backend-\"");
     }
 
     /** PeerAuthentication's selector is the same WorkloadSelector (validateWorkloadSelector in both validators). */
     @Test
-    void aPeerAuthenticationSelectorIsHeldToTheSameRules() {
+    void aPeerAuthenticationSelectorIsHeldToTheSameRules() throws Exception {
         String pa = """
                 apiVersion: security.istio.io/v1
                 kind: PeerAuthentication
@@ -83,8 +87,8 @@ class SelectorLabelSyntaxTest {
                     matchLabels: {"app name": backend}
                   mtls: {mode: STRICT}
                 """;
-        assertThatThrownBy(() -> PolicyLoader.fromString("pa.yaml", pa))
-                .hasMessageStartingWith("pa.yaml:6: spec.selector.matchLabels[\"app name\"]: invalid label key \"app name\"");
+        assertThat(warning("pa.yaml", pa)).startsWith("pa.yaml:6: PeerAuthentication prod/strict: spec.selector.matchLabels[\"app name\"]:"
+                + " invalid label key \"app name\"");
     }
 
     @Test

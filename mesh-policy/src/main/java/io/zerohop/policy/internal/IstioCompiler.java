@@ -251,9 +251,9 @@ final class IstioCompiler {
         return w.contains(": " + HTTP_RULE_FMT.substring(0, HTTP_RULE_FMT.indexOf('%')));
     }
 
-    /** Why a selector on a label no pod can carry is refused, after apimachinery's words. */
+    /** Why a selector on a label no pod can carry selects nothing, after apimachinery's words. */
     static final String NO_POD_LABEL = " (Kubernetes' label rules, k8s.io/apimachinery pkg/util/validation: no pod can carry"
-            + " such a label, so this selector would select no workload; istiod accepts it and it then applies to nothing)";
+            + " such a label, so this policy applies to no workload, as istiod, which accepts it, applies it to none)";
 
     /** istiod's validateWorkloadSelector, and Kubernetes' label syntax (beyond istiod: see {@link #NO_POD_LABEL}). */
     static Map<String, String> workloadSelector(YNode selector, PolicyRef ref, List<String> warnings)
@@ -276,14 +276,16 @@ final class IstioCompiler {
             // Beyond istiod, whose validateWorkloadSelector (pkg/config/validation/validation.go) checks only empty keys
             // and '*', and whose CRD only those and the values' length: a key or value no Kubernetes label can have
             // (the API server refuses such a pod, istiod such a WorkloadEntry: pkg/config/labels Instance.Validate)
-            // selects no workload, so a DENY on "app name" denied nobody without a word (a new-user pass).
+            // selects no workload, so a DENY on "app name" denied nobody without a word (a new-user pass). A warning, not
+            // an error: istiod accepts the policy, and in Kubernetes mode a refused object is replaced by a fail-closed
+            // stand-in, which would deny a whole namespace where upstream the policy does nothing.
             String key = Fields.labelKeyProblem(e.getKey());
-            if (key != null) {
-                throw Fields.keyError(ml, e.getKey(), "invalid label key \"" + e.getKey() + "\": " + key + NO_POD_LABEL);
-            }
-            String value = Fields.labelValueProblem(e.getValue());
-            if (value != null) {
-                throw Fields.keyError(ml, e.getKey(), "invalid label value \"" + e.getValue() + "\": " + value + NO_POD_LABEL);
+            String value = key == null ? Fields.labelValueProblem(e.getValue()) : null;
+            if (key != null || value != null) {
+                YNode v = ml.map.get(e.getKey());
+                warnings.add(v.file + ":" + (v.keyLine > 0 ? v.keyLine : v.line) + ": " + ref + ": " + Fields.keyPath(ml, e.getKey()) + ": "
+                        + (key != null ? "invalid label key \"" + e.getKey() + "\": " + key
+                                : "invalid label value \"" + e.getValue() + "\": " + value) + NO_POD_LABEL);
             }
         }
         if (labels.isEmpty()) {
