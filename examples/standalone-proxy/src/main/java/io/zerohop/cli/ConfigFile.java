@@ -145,8 +145,10 @@ final class ConfigFile {
             if (s.values().size() > 1 && !option.isMultiValue()) {
                 throw new ConfigException(file + ":" + s.line() + ": " + s.key() + ": takes one value, not a list");
             }
-            if (IDENTITY.contains(s.key())) {
-                // One identity source: the options of a non-exclusive subgroup (cert, key, trust-bundle)
+            boolean switchedOff = s.values().size() == 1 && "false".equals(s.values().get(0))
+                    && (option.arity().max() == 0 || option.arity().min() == 0);
+            if (IDENTITY.contains(s.key()) && !switchedOff) {
+                // A switch set false ("in-memory-ca: false") is no source (newuser21: it was the "second identity source"). One identity source: the options of a non-exclusive subgroup (cert, key, trust-bundle)
                 // are one source together; every other identity option is a source of its own.
                 Object source = identitySourceOf(spec, s.key());
                 for (Map.Entry<Object, Setting> other : identitySources.entrySet()) {

@@ -227,6 +227,9 @@ class ConfigFileTest {
         refused(dir, QUIET + "inbound: [127.0.0.1:0, 127.0.0.1:1]\n", ":5: inbound: takes one value, not a list");
         String pem = "cert: c.pem\nkey: k.pem\ntrust-bundle: b.pem\n";
         refused(dir, pem + "spire-socket: /run/spire.sock\n", ":4: spire-socket: a second identity source (\"cert\" on line 1); give one of them");
+        // A switch set false is no identity source (newuser21: "in-memory-ca: false" beside "ca:" was "a second identity source").
+        Path off = write(dir, "in-memory-ca: false\nspire-socket: /run/spire.sock\n");
+        assertThat(ConfigFile.expand(new String[] {"--config", off.toString()}, PROXY)).contains("--spire-socket=/run/spire.sock").doesNotContain("--in-memory-ca");
         // cert, key and trust-bundle are one source together; an identity flag on the command line replaces them.
         Path f = write(dir, pem + "spire-socket: /run/spire.sock\n");
         assertThat(ConfigFile.expand(new String[] {"--config", f.toString(), "--in-memory-ca"}, PROXY))
