@@ -52,6 +52,18 @@ final class IstioRules {
             throw n.error("`rule` must not be nil, found at rule " + index);
         }
         n.onlyKeys(RULE_KEYS);
+        for (String k : List.of("from", "to", "when")) {
+            YNode raw = n.map.get(k);
+            if (raw != null && raw.isNull()) {
+                // Kubernetes drops a null field and istiod then sees no from/to/when (it rejects only an empty list):
+                // the rule matches more than it reads as, e.g. an ALLOW for every source (newuser21). Same decision as
+                // upstream, so a warning, not an error.
+                warnings.add(raw.file + ":" + (raw.keyLine > 0 ? raw.keyLine : raw.line) + ": " + ref + ": " + raw.path + ": `" + k
+                        + ":` has no value (null): Kubernetes drops it, so this rule matches every "
+                        + (k.equals("from") ? "source" : k.equals("to") ? "operation" : "request (no condition)")
+                        + "; write its entries or delete the key");
+            }
+        }
         List<String> parts = new ArrayList<>();
         List<String> l7Parts = new ArrayList<>();
         IstioSource[] from = entries(n.get("from"), "from", "source", index, IstioSource[]::new, src -> {
