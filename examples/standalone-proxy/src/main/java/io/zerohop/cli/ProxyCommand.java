@@ -197,8 +197,44 @@ final class ProxyCommand implements Callable<Integer> {
     private final java.util.concurrent.atomic.AtomicReference<Map<String, Object>> policyReload =
             new java.util.concurrent.atomic.AtomicReference<>(Map.of("result", "no policies configured"));
 
-    @Option(names = "--drain", paramLabel = "DURATION", defaultValue = "10s", description = {"How long shutdown lets tunnels drain", DEFAULT})
+    @Option(names = "--drain", paramLabel = "DURATION", description = {"How long shutdown lets tunnels drain",
+            "Default: $CONNECTION_TERMINATION_DEADLINE, else $TERMINATION_GRACE_PERIOD_SECONDS minus 5s (minus 1s up to 10),"
+                    + " else 10s (ztunnel's settings; its own default is 5s)"})
     String drain;
+
+    /**
+     * The drain deadline: {@code --drain}, else ztunnel's {@code CONNECTION_TERMINATION_DEADLINE} (a duration), else its
+     * {@code TERMINATION_GRACE_PERIOD_SECONDS} less 5 s (less 1 s when it is 10 or less, at least 1 s), as ztunnel leaves
+     * itself time before the kubelet's SIGKILL (istio/ztunnel src/config.rs {@code self_termination_deadline}), else
+     * zerohop's 10 s (ztunnel's is 5 s: zerohop keeps the default it documented). A variable that does not parse is an
+     * error naming it, as ztunnel's {@code Error::EnvVar} is.
+     *
+     * @throws Cli.RefusedException naming the flag's or the variable's bad value
+     */
+    static Duration drainDeadline(String flag, Map<String, String> env) throws Cli.RefusedException {
+        if (flag != null) {
+            return Cli.duration(flag);
+        }
+        String deadline = env.get("CONNECTION_TERMINATION_DEADLINE");
+        if (deadline != null) {
+            try {
+                return Cli.duration(deadline);
+            } catch (Cli.RefusedException e) {
+                throw new Cli.RefusedException("$CONNECTION_TERMINATION_DEADLINE: " + e.getMessage(), 2);
+            }
+        }
+        String grace = env.get("TERMINATION_GRACE_PERIOD_SECONDS");
+        if (grace != null) {
+            long secs;
+            try {
+                secs = Long.parseUnsignedLong(grace);
+            } catch (NumberFormatException e) {
+                throw new Cli.RefusedException("$TERMINATION_GRACE_PERIOD_SECONDS: \"" + grace + "\" is not a whole number of seconds", 2);
+            }
+            return Duration.ofSeconds(Math.max(secs > 10 ? secs - 5 : secs - 1, 1));
+        }
+        return Duration.ofSeconds(10);
+    }
 
     @Spec
     CommandSpec spec;
@@ -267,6 +303,17 @@ final class ProxyCommand implements Callable<Integer> {
             + " or set CLUSTER_ID=\"\" (with ISTIO_META_CLUSTER_ID unset) to send an empty ClusterID as ztunnel does";
 
     /** {@link #clusterId(String, Map)} of the flag and this process's environment; a bad id is a usage error. */
+    private Duration drainDeadline(Usage u) {
+        if (drain != null) {
+            return u.duration("drain", drain);
+        }
+        try {
+            return drainDeadline(null, System.getenv());
+        } catch (Cli.RefusedException e) {
+            throw u.error("drain", "", e.getMessage());
+        }
+    }
+
     private ClusterId clusterId(Usage u) {
         try {
             return clusterId(clusterId, System.getenv());
@@ -323,7 +370,7 @@ final class ProxyCommand implements Callable<Integer> {
                 socks5 == null ? null : u.listener("socks5", socks5),
                 plaintextInbound == null ? null : u.listener("plaintext-inbound", plaintextInbound),
                 u.listener("metrics", metrics), u.listener("readiness", readiness), u.listener("admin", admin), fwd,
-                u.duration("drain", drain), clusterId(u));
+                drainDeadline(u), clusterId(u));
         forwardsThatCannotWork(u, c);
         if (!List.of("zerohop", "ztunnel", "ztunnel-json").contains(accessLogFormat)) {
             throw u.error("access-log-format", accessLogFormat, "must be zerohop, ztunnel or ztunnel-json, got \"" + accessLogFormat + "\"");

@@ -1,0 +1,41 @@
+package io.zerohop.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The drain deadline reads ztunnel's settings when {@code --drain} is not given (istio/ztunnel src/config.rs
+ * {@code self_termination_deadline}: {@code CONNECTION_TERMINATION_DEADLINE}, else {@code TERMINATION_GRACE_PERIOD_SECONDS}
+ * less 5 s, less 1 s when it is 10 or less, at least 1 s; ztunnel's Helm chart sets the second from the pod's
+ * terminationGracePeriodSeconds). newuser21: a ztunnel operator's variables were ignored.
+ */
+class DrainDeadlineEnvTest {
+    @Test
+    void theFlagWinsThenTheDeadlineThenTheGracePeriod() {
+        Map<String, String> both = Map.of("CONNECTION_TERMINATION_DEADLINE", "30s", "TERMINATION_GRACE_PERIOD_SECONDS", "60");
+        assertThat(ProxyCommand.drainDeadline("2s", both)).isEqualTo(Duration.ofSeconds(2));
+        assertThat(ProxyCommand.drainDeadline(null, both)).isEqualTo(Duration.ofSeconds(30));
+        assertThat(ProxyCommand.drainDeadline(null, Map.of("TERMINATION_GRACE_PERIOD_SECONDS", "60"))).isEqualTo(Duration.ofSeconds(55));
+        assertThat(ProxyCommand.drainDeadline(null, Map.of())).as("zerohop's own default").isEqualTo(Duration.ofSeconds(10));
+    }
+
+    @Test
+    void aShortGracePeriodLeavesOneSecond() {
+        assertThat(ProxyCommand.drainDeadline(null, Map.of("TERMINATION_GRACE_PERIOD_SECONDS", "11"))).isEqualTo(Duration.ofSeconds(6));
+        assertThat(ProxyCommand.drainDeadline(null, Map.of("TERMINATION_GRACE_PERIOD_SECONDS", "10"))).isEqualTo(Duration.ofSeconds(9));
+        assertThat(ProxyCommand.drainDeadline(null, Map.of("TERMINATION_GRACE_PERIOD_SECONDS", "2"))).isEqualTo(Duration.ofSeconds(1));
+        assertThat(ProxyCommand.drainDeadline(null, Map.of("TERMINATION_GRACE_PERIOD_SECONDS", "1"))).isEqualTo(Duration.ofSeconds(1));
+    }
+
+    @Test
+    void aBadVariableIsNamed() {
+        assertThatThrownBy(() -> ProxyCommand.drainDeadline(null, Map.of("CONNECTION_TERMINATION_DEADLINE", "soon")))
+                .hasMessageStartingWith("$CONNECTION_TERMINATION_DEADLINE: bad duration \"soon\"");
+        assertThatThrownBy(() -> ProxyCommand.drainDeadline(null, Map.of("TERMINATION_GRACE_PERIOD_SECONDS", "30s")))
+                .hasMessage("$TERMINATION_GRACE_PERIOD_SECONDS: \"30s\" is not a whole number of seconds");
+    }
+}
