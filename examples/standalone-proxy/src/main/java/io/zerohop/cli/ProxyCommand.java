@@ -217,6 +217,10 @@ final class ProxyCommand implements Callable<Integer> {
         }
         String deadline = env.get("CONNECTION_TERMINATION_DEADLINE");
         if (deadline != null) {
+            if (!deadline.isEmpty() && deadline.chars().allMatch(c -> c >= '0' && c <= '9')) {
+                // ztunnel's duration_str reads a bare number as seconds (newuser22: "3" stopped the start).
+                return Duration.ofSeconds(Long.parseLong(deadline));
+            }
             try {
                 return Cli.duration(deadline);
             } catch (Cli.RefusedException e) {

@@ -19,6 +19,8 @@ class DrainDeadlineEnvTest {
         Map<String, String> both = Map.of("CONNECTION_TERMINATION_DEADLINE", "30s", "TERMINATION_GRACE_PERIOD_SECONDS", "60");
         assertThat(ProxyCommand.drainDeadline("2s", both)).isEqualTo(Duration.ofSeconds(2));
         assertThat(ProxyCommand.drainDeadline(null, both)).isEqualTo(Duration.ofSeconds(30));
+        // duration_str, which ztunnel parses it with, reads a bare number as seconds.
+        assertThat(ProxyCommand.drainDeadline(null, Map.of("CONNECTION_TERMINATION_DEADLINE", "3"))).isEqualTo(Duration.ofSeconds(3));
         assertThat(ProxyCommand.drainDeadline(null, Map.of("TERMINATION_GRACE_PERIOD_SECONDS", "60"))).isEqualTo(Duration.ofSeconds(55));
         assertThat(ProxyCommand.drainDeadline(null, Map.of())).as("zerohop's own default").isEqualTo(Duration.ofSeconds(10));
     }

@@ -325,7 +325,7 @@ public final class CaptureListener {
                 }
                 // Netty's ConnectTimeoutException is a ConnectException: the timeout first.
                 if (t instanceof java.net.NoRouteToHostException || t instanceof java.net.SocketTimeoutException
-                        || t instanceof io.netty.channel.ConnectTimeoutException) {
+                        || t instanceof io.netty.channel.ConnectTimeoutException || t instanceof io.netty.handler.ssl.SslHandshakeTimeoutException) {
                     return Socks5CommandStatus.HOST_UNREACHABLE;
                 }
                 if (t instanceof java.net.ConnectException) {
@@ -360,6 +360,29 @@ public final class CaptureListener {
             }
             java.util.regex.Matcher a = java.util.regex.Pattern.compile("unsupported address type: (\\d+)").matcher(m);
             return a.matches() ? "unsupported address type " + a.group(1) : m;
+        }
+
+        /**
+         * Reads on while the greeting or request is incomplete: auto-read is off, and a client's bytes may come in
+         * pieces. Once the CONNECT is read this handler is gone and the hold and the relay decide the reads.
+         */
+        @Override
+        public void channelReadComplete(ChannelHandlerContext ctx) {
+            ctx.read();
+        }
+
+        /**
+         * The client closed (or half-closed: capture listeners allow half-closure) before its request was complete:
+         * nothing to relay, so this side closes too. Without it the socket stayed in CLOSE_WAIT, counted open, for
+         * every client that closed mid-negotiation, e.g. each TCP health probe (newuser22).
+         */
+        @Override
+        public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
+            if (evt instanceof io.netty.channel.socket.ChannelInputShutdownEvent) {
+                ctx.close();
+                return;
+            }
+            ctx.fireUserEventTriggered(evt);
         }
 
         @Override

@@ -23,8 +23,8 @@ import org.slf4j.LoggerFactory;
  * 100 ms, pkg/kube/inject/webhook.go {@code watchDebounceDelay}). A first chunk of a policy is often a
  * valid policy that allows more than the whole file (an ALLOW before its {@code to}), and an emptied
  * file drops its DENY policies: both were in force for as long as the writer paused (newuser21). A
- * file that became empty waits {@link #EMPTIED} more, since {@code cat > file} empties it before the
- * command writing it has produced anything. A writer pausing longer is still read half-written: write
+ * file that became empty, or was deleted, waits {@link #EMPTIED} more, since {@code cat > file} empties it
+ * before the command writing it has produced anything, and {@code rm file; generate > file} removes it first. A writer pausing longer is still read half-written: write
  * a temporary file, then rename it (what ConfigMap mounts, kubectl cp and most editors do).
  */
 public final class DirectoryWatcher implements AutoCloseable {
@@ -168,7 +168,10 @@ public final class DirectoryWatcher implements AutoCloseable {
         return now;
     }
 
-    /** Whether a file of {@code before} has size 0 in {@code now} and had more. */
+    /**
+     * Whether a file of {@code before} has size 0 in {@code now} and had more, or is gone: {@code rm f; generate > f}
+     * left the directory without its policies until the new file came (newuser22).
+     */
     static boolean emptiedFile(String before, String now) {
         java.util.Map<String, String> sizes = new java.util.HashMap<>();
         for (String entry : before.split(";")) {
@@ -177,13 +180,17 @@ public final class DirectoryWatcher implements AutoCloseable {
                 sizes.put(f[0], f[1]);
             }
         }
+        java.util.Set<String> present = new java.util.HashSet<>();
         for (String entry : now.split(";")) {
             String[] f = entry.split(":");
-            if (f.length == 3 && f[1].equals("0") && sizes.containsKey(f[0]) && !sizes.get(f[0]).equals("0")) {
-                return true;
+            if (f.length == 3) {
+                present.add(f[0]);
+                if (f[1].equals("0") && sizes.containsKey(f[0]) && !sizes.get(f[0]).equals("0")) {
+                    return true;
+                }
             }
         }
-        return false;
+        return !present.containsAll(sizes.keySet());
     }
 
     private String fingerprint() {

@@ -99,6 +99,21 @@ class WriteInPlaceTest {
         }
     }
 
+    /** {@code rm f; generate > f}: the directory without the file is not read while the new one comes (newuser22). */
+    @Test
+    void aFileDeletedAndWrittenAgainIsReadOnceWritten() throws Exception {
+        Path file = dir.resolve("deny-admin.yaml");
+        Files.writeString(file, POLICY);
+        try (DirectoryWatcher w = watch(file)) {
+            Files.delete(file);
+            Thread.sleep(1_500);
+            Files.writeString(file, POLICY.replace("allow-old", "allow-old-2"));
+            awaitSeen(1);
+            Thread.sleep(2_000);
+            assertThat(seen).as("never the directory without it").containsExactly(POLICY.replace("allow-old", "allow-old-2"));
+        }
+    }
+
     @Test
     void aFileLeftEmptyIsReadEmpty() throws Exception {
         Path file = dir.resolve("deny-admin.yaml");
@@ -115,5 +130,6 @@ class WriteInPlaceTest {
         assertThat(DirectoryWatcher.emptiedFile("a.yaml:120:5;b.yaml:0:5;", "a.yaml:0:9;b.yaml:0:5;")).isTrue();
         assertThat(DirectoryWatcher.emptiedFile("a.yaml:120:5;b.yaml:0:5;", "a.yaml:120:5;b.yaml:0:9;")).isFalse();
         assertThat(DirectoryWatcher.emptiedFile("a.yaml:120:5;", "a.yaml:120:5;c.yaml:0:9;")).as("a new empty file").isFalse();
+        assertThat(DirectoryWatcher.emptiedFile("a.yaml:120:5;b.yaml:80:5;", "a.yaml:120:5;")).as("a deleted file").isTrue();
     }
 }
