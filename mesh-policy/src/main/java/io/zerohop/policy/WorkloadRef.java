@@ -168,26 +168,8 @@ public record WorkloadRef(String namespace, String name, String serviceAccount, 
         }
     }
 
-    /** apimachinery's rule as a test: length, then one pass over the characters. */
     private static boolean valid(String value, boolean subdomain) {
-        if (value.isEmpty() || value.length() > (subdomain ? 253 : 63)) {
-            return false;
-        }
-        boolean ok = true;
-        char prev = '.';
-        for (int i = 0; i < value.length() && ok; i++) {
-            char c = value.charAt(i);
-            boolean alnum = c >= 'a' && c <= 'z' || c >= '0' && c <= '9';
-            if (c == '.' && subdomain) {
-                ok = prev != '.' && prev != '-';      // a label ends with a letter or digit
-            } else if (c == '-') {
-                ok = prev != '.';                     // a label starts with a letter or digit
-            } else {
-                ok = alnum;
-            }
-            prev = c;
-        }
-        return ok && prev != '-' && prev != '.';
+        return io.zerohop.policy.internal.KubernetesNames.dns1123(value, subdomain);
     }
 
     @Override

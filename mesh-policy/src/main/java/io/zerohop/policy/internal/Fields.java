@@ -77,8 +77,8 @@ final class Fields {
     private static final String QUALIFIED_NAME_MSG = "must consist of alphanumeric characters, '-', '_' or '.', and must start"
             + " and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation"
             + " is '" + QUALIFIED_NAME_FMT + "')";
+    /** apimachinery's regex for a DNS-1123 subdomain, which its message quotes (the check is KubernetesNames'). */
     private static final String DNS1123_SUBDOMAIN_FMT = "[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*";
-    private static final java.util.regex.Pattern DNS1123_SUBDOMAIN = java.util.regex.Pattern.compile(DNS1123_SUBDOMAIN_FMT);
     private static final String LABEL_VALUE_FMT = "(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?";
 
     /**
@@ -102,7 +102,7 @@ final class Fields {
             if (prefix.length() > 253) {
                 return "prefix part must be no more than 253 characters";
             }
-            if (!DNS1123_SUBDOMAIN.matcher(prefix).matches()) {
+            if (!KubernetesNames.dns1123(prefix, true)) {
                 return "prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or"
                         + " '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for"
                         + " validation is '" + DNS1123_SUBDOMAIN_FMT + "')";
