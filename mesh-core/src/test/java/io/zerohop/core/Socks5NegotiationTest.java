@@ -167,6 +167,12 @@ class Socks5NegotiationTest {
             half a request        | 05010005010001
             """)
     void aClientThatClosesMidNegotiationIsClosed(String what, String sent) throws Exception {
+        // an earlier test's socket may still be closing (CI saw 1 here, then 0): start from a settled gauge, and
+        // compare with at most that: five leaked sockets would still show if an earlier one closed meanwhile
+        long settle = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+        while (socketsOpen() > 0 && System.nanoTime() < settle) {
+            Thread.sleep(20);
+        }
         double before = socketsOpen();
         for (int i = 0; i < 5; i++) {
             try (Socket s = new Socket()) {
@@ -180,7 +186,7 @@ class Socks5NegotiationTest {
         while (socketsOpen() > before && System.nanoTime() < deadline) {
             Thread.sleep(20);
         }
-        assertThat(socketsOpen()).as("open SOCKS5 sockets after 5 clients sent %s and closed", what).isEqualTo(before);
+        assertThat(socketsOpen()).as("open SOCKS5 sockets after 5 clients sent %s and closed", what).isLessThanOrEqualTo(before);
     }
 
     static double socketsOpen() {
