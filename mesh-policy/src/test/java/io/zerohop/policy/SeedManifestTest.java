@@ -31,16 +31,23 @@ class SeedManifestTest {
     }
 
     @Test
-    void bothLoadAsPrintedWithOneWarningForTheFlatMode() throws Exception {
+    void bothLoadAsPrintedWithAWarningForTheFlatModeAndOneForTheSpiffeExtension() throws Exception {
         PolicySet set = PolicyLoader.fromDirectory(seed("istio-ambient-e-commerce.yaml").getParent());
         assertThat(set.policies()).extracting(PolicyRef::toString).containsExactly(
                 "CiliumClusterwideNetworkPolicy enforce-mtls-checkout",
                 "PeerAuthentication e-commerce/default",
                 "AuthorizationPolicy e-commerce/allow-internal-only");
-        assertThat(set.warnings()).singleElement().asString()
+        assertThat(set.warnings()).hasSize(2);
+        assertThat(set.warnings()).filteredOn(w -> w.contains("istio-ambient-e-commerce.yaml")).singleElement().asString()
                 .contains("istio-ambient-e-commerce.yaml:8")
                 .contains("spec.mode is not a PeerAuthentication field; read as spec.mtls.mode")
                 .contains("spec: {mtls: {mode: STRICT}}");
+        // newuser23: the same file applied to a Cilium cluster loses the identity pin; say so where it is written
+        assertThat(set.warnings()).filteredOn(w -> w.contains("cilium-enforce-mtls-checkout.yaml")).singleElement().asString()
+                .startsWith(seed("cilium-enforce-mtls-checkout.yaml") + ":27: CiliumClusterwideNetworkPolicy enforce-mtls-checkout: "
+                        + "spec.ingress[0].authentication.spiffe is a zerohop extension")
+                .contains("kubectl apply to a Cilium cluster refuses the unknown field")
+                .contains("leaving authentication.mode: required without this identity check");
     }
 
     @Test

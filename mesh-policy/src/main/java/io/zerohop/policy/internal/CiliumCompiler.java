@@ -327,6 +327,14 @@ final class CiliumCompiler {
                     throw auth.error("authentication is not allowed in ingressDeny");
                 }
                 authentication(rule, auth, parts);
+                YNode spiffe = auth.get("spiffe");
+                if (spiffe != null) {
+                    // The extension changes what the rule admits, so a file that also goes to a real cluster must
+                    // not look portable: there the identity pin silently disappears (newuser23).
+                    warnings.add(spiffe.file + ":" + spiffe.line + ": " + ref + ": " + spiffe.path + " is a zerohop extension, "
+                            + "not in Cilium's CiliumNetworkPolicy schema: kubectl apply to a Cilium cluster refuses the unknown field, "
+                            + "and with validation off the API server drops it, leaving authentication.mode: required without this identity check");
+                }
             }
         }
         String what = parts.isEmpty() ? "empty rule selects no peer" : String.join(", ", parts) + " matched";
