@@ -247,9 +247,15 @@ final class H2Proxy {
                 if (!f.isSuccess()) {
                     log.debug("no upstream h2 stream for {} {}: {}", method, path, f.cause().toString());
                     releasePending();
-                    status = 503;
-                    respond(new DefaultHttp2Headers().status("503").set("content-type", "text/plain"),
-                            "upstream connect error or disconnect/reset before headers", true);
+                    if (!ctx.channel().isActive()) {
+                        finish();
+                        return;
+                    }
+                    // No connection to the application could be had (its dial failed: UF), as Envoy's router answers
+                    // a pool failure; the request's body already read is released above, the rest dropped as it comes.
+                    denied = true;
+                    unreached(UpstreamFailure.of(f.cause()));
+                    ctx.channel().config().setAutoRead(true);
                     return;
                 }
                 up = (Http2StreamChannel) f.getNow();
@@ -302,6 +308,15 @@ final class H2Proxy {
             // A request body still coming is read and dropped (its flow-control credit returned as it
             // is read); no RST_STREAM: Node's client drops a response whose stream is reset.
             finish();
+        }
+
+        /** Envoy's router's local reply for {@code failure}: 503, its body, its details as the reason, its flag. */
+        private void unreached(UpstreamFailure failure) {
+            status = UpstreamFailure.STATUS;
+            responseFlags = failure.flag();
+            refusal = failure.details();
+            respond(new DefaultHttp2Headers().status(Integer.toString(UpstreamFailure.STATUS)).set("content-type", "text/plain"),
+                    failure.body(), true);
         }
 
         private void respond(Http2Headers headers, String body, boolean finish) {
@@ -433,11 +448,7 @@ final class H2Proxy {
                     // answers 503 with the upstream reset's reason and flag (router.cc onUpstreamReset; UPE for a
                     // protocol error, UC for a connection termination), and the downstream connection goes on.
                     denied = true;
-                    status = 503;
-                    responseFlags = failure.equals("protocol error") ? "UPE" : "UC";
-                    refusal = "upstream_reset_before_response_started{" + failure.replace(' ', '_') + "}";
-                    respond(new DefaultHttp2Headers().status("503").set("content-type", "text/plain"),
-                            "upstream connect error or disconnect/reset before headers. reset reason: " + failure, true);
+                    unreached(UpstreamFailure.reset(failure));
                     return;
                 }
                 // The upstream stream went away after its response started (or the downstream one is gone): reset ours too.
