@@ -265,17 +265,22 @@ class L7AppUnreachableTest {
 
     /**
      * HTTP/2 (h2c with prior knowledge on the HTTP port) while nothing listens: each allowed request gets the same 503
-     * and {@code UF}, a denied one its 403, all on one session (Node's http2 client).
+     * and {@code UF}, a denied one its 403, a gRPC one Envoy's gRPC local reply (trailers-only, {@code grpc-status: 14}
+     * with the 503's body as {@code grpc-message}), all on one session (Node's http2 client).
      */
     @Test
     void http2RequestsGet503UfOr403OnOneSession() throws Exception {
         try (CapturedStderr err = new CapturedStderr()) {
             List<String> lines = L7Http2LimitsTest.requests(viaDown, "{\"path\":\"/api/h2-a\"}", "{\"path\":\"/api/admin\"}",
-                    "{\"path\":\"/api/h2-b\"}");
+                    "{\"path\":\"/api/h2-b\"}", "{\"path\":\"/api/grpc\",\"grpc\":true}");
             assertThat(lines.get(0)).isEqualTo("503 " + REFUSED);
             assertThat(lines.get(1)).isEqualTo("403 RBAC: access denied");
             assertThat(lines.get(2)).isEqualTo("503 " + REFUSED);
+            assertThat(lines.get(3)).isEqualTo("200 grpc-status=14 grpc-message=" + REFUSED);
             assertThat(err.awaitLine("access - inbound-http ", " path=\"/api/h2-b\" ")).contains(" protocol=HTTP/2 status=503 decision=allow ")
+                    .contains(" reason=\"" + REFUSED_DETAILS + "\" response_flags=UF ");
+            assertThat(err.awaitLine("access - inbound-http ", " path=\"/api/grpc\" "))
+                    .contains(" protocol=HTTP/2 status=200 grpc_status=14 decision=allow ")
                     .contains(" reason=\"" + REFUSED_DETAILS + "\" response_flags=UF ");
         }
     }

@@ -103,6 +103,8 @@ final class H2Proxy {
         private String refusal;
         /** Envoy's response flags for the access line and {@code istio_requests_total}: "-" for none. */
         private String responseFlags = "-";
+        /** A gRPC request ({@code content-type: application/grpc*}): local replies are trailers-only with a grpc-status. */
+        private boolean grpc;
 
         Downstream(H2AppConnection app, Conn conn, Authorizer authorizer, HttpObserver observer) {
             this.app = app;
@@ -148,6 +150,8 @@ final class H2Proxy {
         private void onRequest(Http2HeadersFrame frame) {
             Http2Headers h = frame.headers();
             method = String.valueOf(h.method());
+            CharSequence contentType = h.get("content-type");
+            grpc = contentType != null && contentType.toString().startsWith("application/grpc");
             path = String.valueOf(h.path());
             refusal = H2HeaderCount.tooMany(h);
             if (refusal != null) {
@@ -310,11 +314,25 @@ final class H2Proxy {
             finish();
         }
 
-        /** Envoy's router's local reply for {@code failure}: 503, its body, its details as the reason, its flag. */
+        /**
+         * Envoy's router's local reply for {@code failure}: 503, its body, its details as the reason, its flag. For gRPC,
+         * as Envoy's {@code Utility::sendLocalReply} turns every local reply to a gRPC request (source/common/http/utility.cc):
+         * trailers-only, {@code :status 200}, {@code grpc-status} of the 503 ({@code httpToGrpcStatus}: 14, UNAVAILABLE),
+         * the body as {@code grpc-message} (percent-encoded; it has nothing to encode).
+         */
         private void unreached(UpstreamFailure failure) {
-            status = UpstreamFailure.STATUS;
             responseFlags = failure.flag();
             refusal = failure.details();
+            if (grpc) {
+                status = 200;
+                grpcStatus = "14";
+                ctx.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200")
+                        .set("content-type", "application/grpc").set("grpc-status", grpcStatus)
+                        .set("grpc-message", failure.body()), true));
+                finish();
+                return;
+            }
+            status = UpstreamFailure.STATUS;
             respond(new DefaultHttp2Headers().status(Integer.toString(UpstreamFailure.STATUS)).set("content-type", "text/plain"),
                     failure.body(), true);
         }
