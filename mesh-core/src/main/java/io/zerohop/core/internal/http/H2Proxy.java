@@ -315,9 +315,9 @@ final class H2Proxy {
         }
 
         /**
-         * Envoy's router's local reply for {@code failure}: 503, its body, its details as the reason, its flag. For gRPC,
+         * Envoy's router's local reply for {@code failure}: its status (502 or 503), its body, its details as the reason, its flag. For gRPC,
          * as Envoy's {@code Utility::sendLocalReply} turns every local reply to a gRPC request (source/common/http/utility.cc):
-         * trailers-only, {@code :status 200}, {@code grpc-status} of the 503 ({@code httpToGrpcStatus}: 14, UNAVAILABLE),
+         * trailers-only, {@code :status 200}, {@code grpc-status} of that status ({@code httpToGrpcStatus}: 14, UNAVAILABLE, for both),
          * the body as {@code grpc-message} (percent-encoded; it has nothing to encode).
          */
         private void unreached(UpstreamFailure failure) {
@@ -332,8 +332,8 @@ final class H2Proxy {
                 finish();
                 return;
             }
-            status = UpstreamFailure.STATUS;
-            respond(new DefaultHttp2Headers().status(Integer.toString(UpstreamFailure.STATUS)).set("content-type", "text/plain"),
+            status = failure.status();
+            respond(new DefaultHttp2Headers().status(Integer.toString(status)).set("content-type", "text/plain"),
                     failure.body(), true);
         }
 
@@ -463,8 +463,8 @@ final class H2Proxy {
                 String failure = H2ConnectionEnds.ConnectionEnd.failure(uctx.channel().parent());
                 if (failure != null && status == 0 && ctx.channel().isActive()) {
                     // The application's connection failed before this request's response started: Envoy's router
-                    // answers 503 with the upstream reset's reason and flag (router.cc onUpstreamReset; UPE for a
-                    // protocol error, UC for a connection termination), and the downstream connection goes on.
+                    // answers with the upstream reset's reason and flag (router.cc onUpstreamReset; 502 and UPE for a
+                    // protocol error, 503 and UC for a connection termination), and the downstream connection goes on.
                     denied = true;
                     unreached(UpstreamFailure.reset(failure));
                     return;

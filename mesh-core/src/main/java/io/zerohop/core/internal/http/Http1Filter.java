@@ -378,7 +378,7 @@ final class Http1Filter extends ChannelDuplexHandler {
                 answerUnreached(active, failure);
                 active.closeAfter = true;
                 active.requestDone = true;
-                ctx.writeAndFlush(LocalReplies.local(HttpResponseStatus.valueOf(UpstreamFailure.STATUS), failure.bodyBytes(), true));
+                ctx.writeAndFlush(LocalReplies.local(HttpResponseStatus.valueOf(failure.status()), failure.bodyBytes(), true));
                 pump();
                 return;
             }
@@ -408,7 +408,7 @@ final class Http1Filter extends ChannelDuplexHandler {
         if (!x.requestDone) {
             x.closeAfter = true;
         }
-        FullHttpResponse reply = LocalReplies.local(HttpResponseStatus.valueOf(UpstreamFailure.STATUS), failure.bodyBytes(), x.closeAfter);
+        FullHttpResponse reply = LocalReplies.local(HttpResponseStatus.valueOf(failure.status()), failure.bodyBytes(), x.closeAfter);
         if (x.http10) {
             x.toHttp10(reply);
         }
@@ -427,7 +427,7 @@ final class Http1Filter extends ChannelDuplexHandler {
 
     /** {@code x} is answered with {@code failure}'s 503 (status, size, access-log reason and flag). */
     private static void answerUnreached(Http1Exchange x, UpstreamFailure failure) {
-        x.status = UpstreamFailure.STATUS;
+        x.status = failure.status();
         x.responseDone = true;
         x.responseBytes = failure.bodyBytes().length;
         x.refusal = failure.details();

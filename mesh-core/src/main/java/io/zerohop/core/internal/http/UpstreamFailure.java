@@ -19,8 +19,13 @@ import java.nio.charset.StandardCharsets;
  * @param flag             Envoy's {@code %RESPONSE_FLAGS%}: {@code UF}, {@code UC} or {@code UPE}
  */
 record UpstreamFailure(String reason, String transportFailure, String flag) {
-    /** Envoy's router answers every reset before the response started with 503 but a protocol error's, here 503 too. */
-    static final int STATUS = 503;
+    /**
+     * The local reply's status: {@code onUpstreamReset} answers 502 (Bad Gateway) for a protocol error, 503 for every other
+     * reset before the response started. Until 2 December zerohop answered 503 for both.
+     */
+    int status() {
+        return reason.equals("protocol error") ? 502 : 503;
+    }
 
     /**
      * The application's connection could not be made ({@code UF}, StreamResetReason {@code RemoteConnectionFailure}
