@@ -8,6 +8,7 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.Future;
@@ -43,6 +44,11 @@ final class TcpUpstream implements Upstream {
     private Future<Channel> dialing;
     /** What the filter wrote while the connection was being dialled, in order. */
     private final ArrayDeque<Object> queued = new ArrayDeque<>();
+    /**
+     * Set when a dial failed, until the next request's head: what is still written of that request (body parts read
+     * before the filter answered it) is released, never sent on a connection dialled for it without its head.
+     */
+    private boolean failed;
     private boolean shutdownQueued;
     private boolean readResponses = true;
     private boolean closed;
@@ -95,6 +101,7 @@ final class TcpUpstream implements Upstream {
             }
             releaseQueued();
             shutdownQueued = false;
+            failed = true;
             if (!closed) {
                 // Later, not within the write that dialled: the parts of the request read with its head (a GET's end)
                 // reach the filter first, so it knows whether the request was complete when it answers.
@@ -134,7 +141,10 @@ final class TcpUpstream implements Upstream {
             ch.write(msg, ch.voidPromise());
             return;
         }
-        if (closed) {
+        if (msg instanceof HttpRequest) {
+            failed = false;
+        }
+        if (closed || failed) {
             ReferenceCountUtil.release(msg);
             return;
         }
