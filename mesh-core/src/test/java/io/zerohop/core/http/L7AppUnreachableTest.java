@@ -210,8 +210,8 @@ class L7AppUnreachableTest {
                         OutputStream out = s.getOutputStream();
                         out.write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".getBytes(StandardCharsets.US_ASCII));
                         out.flush();
-                        // Until the proxy ends the connection.
-                        s.getInputStream().read();
+                        // Until the client's FIN comes through.
+                        assertThat(s.getInputStream().read()).isEqualTo(-1);
                         return head;
                     } catch (IOException e) {
                         throw new CompletionException(e);
@@ -221,7 +221,8 @@ class L7AppUnreachableTest {
                 Response ok = read(c.getInputStream());
                 assertThat(ok.status()).isEqualTo(200);
                 assertThat(ok.body()).isEqualTo("ok");
-                c.close();
+                // The client's FIN reaches the application, which then ends its side.
+                c.shutdownOutput();
                 assertThat(served.get(30, TimeUnit.SECONDS)).startsWith("GET /api/second HTTP/1.1\r\n");
             }
         }
