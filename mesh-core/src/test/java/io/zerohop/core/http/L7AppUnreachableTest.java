@@ -186,6 +186,20 @@ class L7AppUnreachableTest {
     }
 
     /**
+     * A client's FIN on a connection whose requests were all denied, so that no application connection exists: the
+     * connection ends (its FIN back), not left half-open waiting for an application's FIN that cannot come.
+     */
+    @Test
+    void theClientsFinEndsAConnectionWithoutAnApplicationConnection() throws Exception {
+        try (Socket c = client(viaDown)) {
+            send(c, "GET /api/admin HTTP/1.1\r\nHost: backend\r\n\r\n");
+            assertThat(read(c.getInputStream()).status()).isEqualTo(403);
+            c.shutdownOutput();
+            assertThat(c.getInputStream().read()).isEqualTo(-1);
+        }
+    }
+
+    /**
      * An allowed request while nothing listens gets Envoy's 503 with {@code UF} in the access line and the metric; the
      * client's connection stays open, and once the application listens, the next request on it reaches the application.
      */
