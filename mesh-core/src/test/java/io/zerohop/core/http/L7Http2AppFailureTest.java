@@ -30,7 +30,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The application's h2c connection failing under a parsed HTTP/2 tunnel: as Envoy, the request whose response had not
- * started gets 503 with the reset's reason and flag, and the downstream connection goes on, its next request on a new
+ * started gets 503 (502 for a protocol error) with the reset's reason and flag, and the downstream connection goes on, its next request on a new
  * connection to the application (envoyproxy/envoy source/common/http/codec_client.cc {@code CodecClient::onEvent}: a
  * connection closed after a protocol error resets its requests with {@code ProtocolError} and the flag {@code UPE},
  * otherwise with {@code ConnectionTermination}; source/common/router/router.cc {@code onUpstreamReset}: 503
@@ -98,11 +98,11 @@ class L7Http2AppFailureTest {
         return L7Http2LimitsTest.requests(via, specs);
     }
 
-    /** {@code istio_requests_total{response_code="503",response_flags=flags}} once it reaches 1 (counted just after the access line). */
-    static double counted(String flags) throws InterruptedException {
+    /** {@code istio_requests_total{response_code=code,response_flags=flags}} once it reaches 1 (counted just after the access line). */
+    static double counted(String code, String flags) throws InterruptedException {
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (System.nanoTime() < deadline) {
-            Counter c = meters.find("istio.requests").tag("response_code", "503").tag("response_flags", flags).counter();
+            Counter c = meters.find("istio.requests").tag("response_code", code).tag("response_flags", flags).counter();
             if (c != null && c.count() >= 1) {
                 return c.count();
             }
@@ -125,25 +125,26 @@ class L7Http2AppFailureTest {
             assertThat(err.awaitLine("access - inbound-http ", " path=\"/api/rst\" ")).contains(" status=503 decision=allow ")
                     .contains(" reason=\"upstream_reset_before_response_started{connection_termination}\" response_flags=UC ");
         }
-        assertThat(counted("UC")).isEqualTo(1);
+        assertThat(counted("503", "UC")).isEqualTo(1);
     }
 
     /**
      * The application sends a malformed frame (DATA on stream 0, a connection error, RFC 9113 section 6.1): the
-     * request gets 503 with the reason {@code protocol error} and the flag {@code UPE}; the next request goes to a new
+     * request gets 502 (router.cc {@code onUpstreamReset}: Bad Gateway for a {@code ProtocolError}; 503 until 2 December)
+     * with the reason {@code protocol error} and the flag {@code UPE}; the next request goes to a new
      * connection, which this application answers.
      */
     @Test
-    void anApplicationProtocolErrorGets503UpeAndTheSessionGoesOn() throws Exception {
+    void anApplicationProtocolErrorGets502UpeAndTheSessionGoesOn() throws Exception {
         try (CapturedStderr err = new CapturedStderr()) {
             List<String> lines = requests(viaRaw, "/api/proto", "/api/after");
-            assertThat(lines.get(0)).isEqualTo("503 upstream connect error or disconnect/reset before headers. reset reason: protocol error");
+            assertThat(lines.get(0)).isEqualTo("502 upstream connect error or disconnect/reset before headers. reset reason: protocol error");
             assertThat(lines.get(1)).isEqualTo("200 ");
-            assertThat(err.awaitLine("access - inbound-http ", " path=\"/api/proto\" ")).contains(" status=503 decision=allow ")
+            assertThat(err.awaitLine("access - inbound-http ", " path=\"/api/proto\" ")).contains(" status=502 decision=allow ")
                     .contains(" reason=\"upstream_reset_before_response_started{protocol_error}\" response_flags=UPE ");
         }
         assertThat(rawApp.connections.get()).isEqualTo(2);
-        assertThat(counted("UPE")).isEqualTo(1);
+        assertThat(counted("502", "UPE")).isEqualTo(1);
     }
 
     /**

@@ -31,11 +31,21 @@ final class H2AppConnection {
     private Future<Channel> dialing;
     private boolean closed;
 
-    /** @param dialer a new connection to the application, connected on this event loop, or null for none */
+    /**
+     * @param first  the application's connection, or null to dial it for the first request (the node proxy: as Envoy's
+     *               router asks its pool for a connection only for a request RBAC let through, so an application that is
+     *               down never hides a denial, and its allowed requests get 503 with {@code UF} while the tunnel goes on)
+     * @param dialer a new connection to the application, connected on this event loop, or null for none
+     */
     H2AppConnection(Channel first, Supplier<Future<Channel>> dialer, H2ConnectionEnds.Drain drain) {
+        if (first == null && dialer == null) {
+            throw new IllegalArgumentException("no connection and no dialer");
+        }
         this.dialer = dialer;
         this.drain = drain;
-        attach(first);
+        if (first != null) {
+            attach(first);
+        }
     }
 
     @SuppressWarnings("deprecation")

@@ -103,6 +103,8 @@ final class H2Proxy {
         private String refusal;
         /** Envoy's response flags for the access line and {@code istio_requests_total}: "-" for none. */
         private String responseFlags = "-";
+        /** A gRPC request ({@code content-type: application/grpc*}): local replies are trailers-only with a grpc-status. */
+        private boolean grpc;
 
         Downstream(H2AppConnection app, Conn conn, Authorizer authorizer, HttpObserver observer) {
             this.app = app;
@@ -148,6 +150,8 @@ final class H2Proxy {
         private void onRequest(Http2HeadersFrame frame) {
             Http2Headers h = frame.headers();
             method = String.valueOf(h.method());
+            CharSequence contentType = h.get("content-type");
+            grpc = contentType != null && contentType.toString().startsWith("application/grpc");
             path = String.valueOf(h.path());
             refusal = H2HeaderCount.tooMany(h);
             if (refusal != null) {
@@ -247,9 +251,15 @@ final class H2Proxy {
                 if (!f.isSuccess()) {
                     log.debug("no upstream h2 stream for {} {}: {}", method, path, f.cause().toString());
                     releasePending();
-                    status = 503;
-                    respond(new DefaultHttp2Headers().status("503").set("content-type", "text/plain"),
-                            "upstream connect error or disconnect/reset before headers", true);
+                    if (!ctx.channel().isActive()) {
+                        finish();
+                        return;
+                    }
+                    // No connection to the application could be had (its dial failed: UF), as Envoy's router answers
+                    // a pool failure; the request's body already read is released above, the rest dropped as it comes.
+                    denied = true;
+                    unreached(UpstreamFailure.of(f.cause()));
+                    ctx.channel().config().setAutoRead(true);
                     return;
                 }
                 up = (Http2StreamChannel) f.getNow();
@@ -302,6 +312,29 @@ final class H2Proxy {
             // A request body still coming is read and dropped (its flow-control credit returned as it
             // is read); no RST_STREAM: Node's client drops a response whose stream is reset.
             finish();
+        }
+
+        /**
+         * Envoy's router's local reply for {@code failure}: its status (502 or 503), its body, its details as the reason, its flag. For gRPC,
+         * as Envoy's {@code Utility::sendLocalReply} turns every local reply to a gRPC request (source/common/http/utility.cc):
+         * trailers-only, {@code :status 200}, {@code grpc-status} of that status ({@code httpToGrpcStatus}: 14, UNAVAILABLE, for both),
+         * the body as {@code grpc-message} (percent-encoded; it has nothing to encode).
+         */
+        private void unreached(UpstreamFailure failure) {
+            responseFlags = failure.flag();
+            refusal = failure.details();
+            if (grpc) {
+                status = 200;
+                grpcStatus = "14";
+                ctx.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200")
+                        .set("content-type", "application/grpc").set("grpc-status", grpcStatus)
+                        .set("grpc-message", failure.body()), true));
+                finish();
+                return;
+            }
+            status = failure.status();
+            respond(new DefaultHttp2Headers().status(Integer.toString(status)).set("content-type", "text/plain"),
+                    failure.body(), true);
         }
 
         private void respond(Http2Headers headers, String body, boolean finish) {
@@ -430,14 +463,10 @@ final class H2Proxy {
                 String failure = H2ConnectionEnds.ConnectionEnd.failure(uctx.channel().parent());
                 if (failure != null && status == 0 && ctx.channel().isActive()) {
                     // The application's connection failed before this request's response started: Envoy's router
-                    // answers 503 with the upstream reset's reason and flag (router.cc onUpstreamReset; UPE for a
-                    // protocol error, UC for a connection termination), and the downstream connection goes on.
+                    // answers with the upstream reset's reason and flag (router.cc onUpstreamReset; 502 and UPE for a
+                    // protocol error, 503 and UC for a connection termination), and the downstream connection goes on.
                     denied = true;
-                    status = 503;
-                    responseFlags = failure.equals("protocol error") ? "UPE" : "UC";
-                    refusal = "upstream_reset_before_response_started{" + failure.replace(' ', '_') + "}";
-                    respond(new DefaultHttp2Headers().status("503").set("content-type", "text/plain"),
-                            "upstream connect error or disconnect/reset before headers. reset reason: " + failure, true);
+                    unreached(UpstreamFailure.reset(failure));
                     return;
                 }
                 // The upstream stream went away after its response started (or the downstream one is gone): reset ours too.

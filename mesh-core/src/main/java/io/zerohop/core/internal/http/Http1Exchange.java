@@ -44,6 +44,8 @@ final class Http1Exchange {
     /** The request asked to upgrade; cleared by any final status but 101. */
     boolean upgrade;
     int status;
+    /** Envoy's {@code %RESPONSE_FLAGS%} for a 503 zerohop answered for the application ({@link UpstreamFailure}), else "-". */
+    String responseFlags = "-";
     long requestBytes;
     long responseBytes;
 
@@ -155,6 +157,6 @@ final class Http1Exchange {
     /** The access-log entry of this exchange on {@code conn}, as it stands now. */
     HttpObserver.RequestLog logLine(Conn conn) {
         return new HttpObserver.RequestLog(conn, method, path, status, System.nanoTime() - start,
-                decision, requestBytes, responseBytes, protocol, "", refusal);
+                decision, requestBytes, responseBytes, protocol, "", refusal, responseFlags);
     }
 }

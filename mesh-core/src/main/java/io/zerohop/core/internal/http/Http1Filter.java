@@ -183,6 +183,9 @@ final class Http1Filter extends ChannelDuplexHandler {
             upstream.shutdownOutput();
             if (upstreamEnded) {
                 downstream.closeAfterWrites();
+            } else if (upstream.idle()) {
+                // No application connection whose FIN would end this one (every request denied, or its dial failed).
+                closeGracefully();
             }
             return;
         }
@@ -369,11 +372,13 @@ final class Http1Filter extends ChannelDuplexHandler {
         }
         if (!clean || (active != null && active.allowed && !active.responseDone)) {
             if (active != null && active.allowed && active.status == 0) {
-                active.status = 503;
+                // Envoy's codec client resets the requests of a connection that closed under them with
+                // ConnectionTermination (codec_client.cc CodecClient::onEvent): 503, UC.
+                UpstreamFailure failure = UpstreamFailure.reset("connection termination");
+                answerUnreached(active, failure);
                 active.closeAfter = true;
-                active.responseDone = true;
                 active.requestDone = true;
-                ctx.writeAndFlush(LocalReplies.local(HttpResponseStatus.SERVICE_UNAVAILABLE, LocalReplies.UPSTREAM_RESET, true));
+                ctx.writeAndFlush(LocalReplies.local(HttpResponseStatus.valueOf(failure.status()), failure.bodyBytes(), true));
                 pump();
                 return;
             }
@@ -383,6 +388,50 @@ final class Http1Filter extends ChannelDuplexHandler {
         if (active == null && requests.isEmpty()) {
             closeGracefully();
         }
+    }
+
+    /**
+     * The application could not be connected for the active request (a lazily dialled {@link TcpUpstream}); nothing of
+     * it reached the application. Envoy's router answers with its local 503 ({@link UpstreamFailure}, flag {@code UF})
+     * and the downstream connection goes on: the next request dials again. As Envoy's connection manager, a response
+     * sent before the request's end closes an HTTP/1 connection ({@code conn_manager_impl.cc}: "If we are destroying a
+     * stream before remote is complete and the connection does not support multiplexing, we should disconnect"):
+     * {@code connection: close}, and the rest of the body is read and dropped until the close.
+     */
+    void onUpstreamUnreachable(UpstreamFailure failure) {
+        Http1Exchange x = active;
+        if (closing || upgraded != null || x == null || !x.allowed || x.status != 0) {
+            return;
+        }
+        log.debug("HTTP request {} {} from {} to {}: {}", x.method, x.path, conn.source(), conn.destination(), failure.body());
+        answerUnreached(x, failure);
+        if (!x.requestDone) {
+            x.closeAfter = true;
+        }
+        FullHttpResponse reply = LocalReplies.local(HttpResponseStatus.valueOf(failure.status()), failure.bodyBytes(), x.closeAfter);
+        if (x.http10) {
+            x.toHttp10(reply);
+        }
+        if (!x.requestDone) {
+            active = null;
+            observer.request(x.logLine(conn));
+            ctx.writeAndFlush(reply);
+            closeGracefully();
+            return;
+        }
+        ctx.writeAndFlush(reply);
+        pump();
+        // Reading may have stopped on the dial's back-pressure.
+        upstreamWritable();
+    }
+
+    /** {@code x} is answered with {@code failure}'s 503 (status, size, access-log reason and flag). */
+    private static void answerUnreached(Http1Exchange x, UpstreamFailure failure) {
+        x.status = failure.status();
+        x.responseDone = true;
+        x.responseBytes = failure.bodyBytes().length;
+        x.refusal = failure.details();
+        x.responseFlags = failure.flag();
     }
 
     // ---------------------------------------------------------------- endings

@@ -243,15 +243,19 @@ public final class HttpEnforcement {
             public void initStream(Channel stream, TunnelInfo tunnel) {
                 Conn conn = conn(tunnel, target);
                 track(stream, tunnel, conn);
+                // HTTP: the application is dialled for the first allowed request, not here (TcpUpstream, H2AppConnection):
+                // a denial never depends on it being up, and its being down is that request's 503, not the tunnel's reset.
                 whenHttp(stream, protocol, conn, tunnel,
-                        installed -> connectThen(stream, upstream, tcp -> {
-                            install(stream, conn, f -> new TcpUpstream(f, tcp));
+                        installed -> {
+                            install(stream, conn, f -> new TcpUpstream(f, stream.eventLoop(), () -> dial(stream, upstream)));
                             installed.accept(true);
-                        }),
-                        installed -> connectThen(stream, upstream, tcp -> {
-                            H2Proxy.install(stream, tcp, () -> dial(stream, upstream), conn, requests, observer);
+                        },
+                        installed -> {
+                            H2Proxy.install(stream, null, () -> dial(stream, upstream), conn, requests, observer);
                             installed.accept(true);
-                        }),
+                        },
+                        // Not parsed (an auto port's bytes that are not HTTP): relayed as bytes, the 200 already sent, so an
+                        // application that is down resets the tunnel, as a relay's failed connection does.
                         installed -> connectThen(stream, upstream, tcp -> {
                             Relay.join(Relay.tunnel(stream), Relay.tcp((DuplexChannel) tcp));
                             installed.accept(false);
@@ -519,12 +523,17 @@ public final class HttpEnforcement {
         }
     }
 
-    /** Connects to the workload on the stream's event loop; the tunnel is reset when it cannot be reached. */
+    /**
+     * Connects to the workload on the stream's event loop; the tunnel is reset when it cannot be reached. Only for a
+     * tunnel relayed as bytes after the sniff: a parsed one dials per request ({@link #dial}).
+     */
     private void connectThen(Channel stream, InetSocketAddress upstream, java.util.function.Consumer<Channel> then) {
         dial(stream, upstream).addListener(f -> {
             if (f.isSuccess()) {
                 then.accept((Channel) f.getNow());
             } else if (stream.isActive()) {
+                log.warn("upstream {} unreachable for a tunnel relayed as bytes after its sniff: {}", Addresses.authority(upstream),
+                        f.cause().toString());
                 reset(stream);
             }
         });
@@ -532,8 +541,9 @@ public final class HttpEnforcement {
 
     /**
      * A connection to the application for {@code stream}, ended as the tunnel ends ({@link #endUpstream}); a failure
-     * fails the future only. An HTTP/2 tunnel whose connection failed dials another this way ({@link H2AppConnection}),
-     * whose waiting requests then get 503; {@link #connectThen}'s first one resets the tunnel instead.
+     * fails the future only (logged at DEBUG: the request it was for gets 503 and an access line saying why). A parsed
+     * tunnel dials this way for its first allowed request and again after a failed or ended connection
+     * ({@link TcpUpstream}, {@link H2AppConnection}); {@link #connectThen}'s, for bytes, resets the tunnel instead.
      */
     private io.netty.util.concurrent.Future<Channel> dial(Channel stream, InetSocketAddress upstream) {
         io.netty.util.concurrent.Promise<Channel> dialled = stream.eventLoop().newPromise();
@@ -546,7 +556,7 @@ public final class HttpEnforcement {
                 .handler(new ChannelInboundHandlerAdapter())
                 .connect(upstream).addListener((ChannelFuture f) -> {
                     if (!f.isSuccess()) {
-                        log.warn("upstream {} unreachable for an L7 tunnel: {}", Addresses.authority(upstream), f.cause().toString());
+                        log.debug("upstream {} unreachable for an L7 tunnel: {}", Addresses.authority(upstream), f.cause().toString());
                         dialled.setFailure(f.cause());
                         return;
                     }

@@ -14,13 +14,12 @@ import java.nio.charset.StandardCharsets;
 /**
  * What the L7 filters answer themselves, in Envoy's words and statuses: the RBAC filter's
  * {@code 403 RBAC: access denied} (envoyproxy/envoy source/extensions/filters/http/rbac/rbac_filter.cc),
- * the router's 503 when the upstream ends before its response head, and the HTTP/1 codec's
+ * the router's 503 when the upstream cannot be connected or ends before its response head ({@link UpstreamFailure}), and the HTTP/1 codec's
  * rejections (431 headers too large, 414 request line too long, 501 unknown transfer coding, 426 an HTTP
  * version other than 1.1, else 400).
  */
 final class LocalReplies {
     static final byte[] DENIED = "RBAC: access denied".getBytes(StandardCharsets.US_ASCII);
-    static final byte[] UPSTREAM_RESET = "upstream connect error or disconnect/reset before headers".getBytes(StandardCharsets.US_ASCII);
 
     private LocalReplies() {}
 

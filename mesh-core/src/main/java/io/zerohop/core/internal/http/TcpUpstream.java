@@ -8,57 +8,179 @@ import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.channel.socket.DuplexChannel;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpObject;
+import io.netty.handler.codec.http.HttpRequest;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.EventExecutor;
+import io.netty.util.concurrent.Future;
 import io.zerohop.hbone.internal.Relay;
+import java.util.ArrayDeque;
+import java.util.function.Supplier;
 
 /**
  * A TCP connection to the workload, on the downstream channel's event loop, speaking HTTP/1.1
  * through Netty's client codec (which pairs each response with its request's method, so HEAD and
- * 1xx responses frame correctly). One per downstream connection, as a waypoint's upstream pool
+ * 1xx responses frame correctly). One at a time per downstream connection, as a waypoint's upstream pool
  * of size one for a serialised HTTP/1 downstream.
+ *
+ * <p>Either given connected (plaintext inbound, whose listener dialled before accepting) or dialled lazily
+ * (the node proxy): the first allowed request dials, as Envoy's router asks its connection pool for a connection
+ * only once the filters before it (RBAC) let the request through (envoyproxy/envoy source/common/router/router.cc
+ * {@code Filter::decodeHeaders}, upstream_request.cc {@code acceptHeadersFromRouter}). So a denied request never
+ * waits on, or is hidden by, an application that is down, and a tunnel whose requests are all denied opens no
+ * connection. While the dial is under way the request's parts are queued here and {@link #isWritable} is false, so
+ * the filter stops reading the client after the part in hand. If the dial fails the queued parts are released and
+ * the filter answers that request with Envoy's 503 ({@link Http1Filter#onUpstreamUnreachable}); the next allowed
+ * request dials again, as Envoy's pool does for its next request.
  */
 final class TcpUpstream implements Upstream {
     private final Http1Filter filter;
-    private final Channel ch;
+    /** A new connection to the workload, connected on the downstream's event loop; null when given one. */
+    private final Supplier<Future<Channel>> dialer;
+    private final EventExecutor loop;
+    /** The connection, or null while none is open (not dialled yet, being dialled, or the last dial failed). */
+    private Channel ch;
     /** The relay's view of the connection: its FIN follows the writes queued before it. */
-    private final Relay.End tcp;
+    private Relay.End tcp;
+    private Future<Channel> dialing;
+    /** What the filter wrote while the connection was being dialled, in order. */
+    private final ArrayDeque<Object> queued = new ArrayDeque<>();
+    /**
+     * Set when a dial failed, until the next request's head: what is still written of that request (body parts read
+     * before the filter answered it) is released, never sent on a connection dialled for it without its head.
+     */
+    private boolean failed;
+    private boolean shutdownQueued;
+    private boolean readResponses = true;
+    private boolean closed;
 
     TcpUpstream(Http1Filter filter, Channel connected) {
         this.filter = filter;
+        this.dialer = null;
+        this.loop = connected.eventLoop();
+        attach(connected);
+    }
+
+    /** Lazily dialled: {@code dialer} is called on {@code loop}, the downstream's event loop, for each new connection. */
+    TcpUpstream(Http1Filter filter, EventExecutor loop, Supplier<Future<Channel>> dialer) {
+        this.filter = filter;
+        this.dialer = dialer;
+        this.loop = loop;
+    }
+
+    private void attach(Channel connected) {
         this.ch = connected;
         this.tcp = connected instanceof DuplexChannel d ? Relay.tcp(d) : null;
         ch.pipeline().addLast("zerohop-http-client", new HttpClientCodec(Http1Decoder.MAX_INITIAL_LINE,
                 Http1Decoder.MAX_HEADER_SIZE, 64 * 1024));
         ch.pipeline().addLast("zerohop-http-upstream", new Reader());
-        ch.config().setAutoRead(true);
+        ch.config().setAutoRead(readResponses);
+    }
+
+    private void dial() {
+        Future<Channel> d = dialing = dialer.get();
+        d.addListener(f -> {
+            dialing = null;
+            if (f.isSuccess()) {
+                Channel c = (Channel) f.getNow();
+                if (closed) {
+                    c.close();
+                    return;
+                }
+                attach(c);
+                for (Object m; (m = queued.poll()) != null; ) {
+                    ch.write(m, ch.voidPromise());
+                }
+                ch.flush();
+                if (shutdownQueued) {
+                    shutdownOutput();
+                }
+                if (ch.isWritable()) {
+                    filter.upstreamWritable();
+                }
+                return;
+            }
+            releaseQueued();
+            shutdownQueued = false;
+            failed = true;
+            if (!closed) {
+                // Later, not within the write that dialled: the parts of the request read with its head (a GET's end)
+                // reach the filter first, so it knows whether the request was complete when it answers.
+                Throwable cause = f.cause();
+                loop.execute(() -> {
+                    if (!closed) {
+                        filter.onUpstreamUnreachable(UpstreamFailure.connect(cause));
+                    }
+                });
+            }
+        });
+    }
+
+    private void releaseQueued() {
+        for (Object m; (m = queued.poll()) != null; ) {
+            ReferenceCountUtil.release(m);
+        }
+    }
+
+    @Override
+    public boolean idle() {
+        return ch == null && dialing == null;
     }
 
     @Override
     public void write(HttpObject msg) {
-        ch.write(msg, ch.voidPromise());
+        send(msg);
     }
 
     @Override
     public void writeRaw(ByteBuf bytes) {
-        ch.write(bytes, ch.voidPromise());
+        send(bytes);
+    }
+
+    private void send(Object msg) {
+        if (ch != null) {
+            ch.write(msg, ch.voidPromise());
+            return;
+        }
+        if (msg instanceof HttpRequest) {
+            failed = false;
+        }
+        if (closed || failed) {
+            ReferenceCountUtil.release(msg);
+            return;
+        }
+        queued.add(msg);
+        if (dialing == null) {
+            dial();
+        }
     }
 
     @Override
     public void flush() {
-        ch.flush();
+        if (ch != null) {
+            ch.flush();
+        }
     }
 
     @Override
     public boolean isWritable() {
-        return ch.isWritable();
+        return ch != null ? ch.isWritable() : dialing == null;
     }
 
     @Override
     public void readResponses(boolean on) {
-        ch.config().setAutoRead(on);
+        readResponses = on;
+        if (ch != null) {
+            ch.config().setAutoRead(on);
+        }
     }
 
     @Override
     public void shutdownOutput() {
+        if (ch == null) {
+            // Passed on once the connection is made; with none, nothing waits for it.
+            shutdownQueued = dialing != null;
+            return;
+        }
         if (tcp != null && ch.isActive()) {
             // Not ch.shutdownOutput() at once: it fails the request bytes the application has not taken yet.
             tcp.shutdownOutput();
@@ -68,19 +190,27 @@ final class TcpUpstream implements Upstream {
     @Override
     public void upgraded() {
         // Bytes the codec still holds after the 101 come out raw when it is removed.
-        if (ch.pipeline().get(HttpClientCodec.class) != null) {
+        if (ch != null && ch.pipeline().get(HttpClientCodec.class) != null) {
             ch.pipeline().remove(HttpClientCodec.class);
         }
     }
 
     @Override
     public void close() {
-        ch.close();
+        closed = true;
+        releaseQueued();
+        if (ch != null) {
+            ch.close();
+        }
     }
 
     @Override
     public void reset() {
-        HttpEnforcement.reset(ch); // SO_LINGER 0, then close
+        closed = true;
+        releaseQueued();
+        if (ch != null) {
+            HttpEnforcement.reset(ch); // SO_LINGER 0, then close
+        }
     }
 
     private final class Reader extends ChannelInboundHandlerAdapter {

@@ -34,6 +34,14 @@ interface Upstream {
     void close();
 
     /**
+     * Whether no connection to the application is open or being made (a lazily dialled one before its first
+     * allowed request, or after its dial failed): the client's FIN then has nobody to wait for.
+     */
+    default boolean idle() {
+        return false;
+    }
+
+    /**
      * Ends the connection with a TCP reset, for a request cut on the client's side (the client's
      * reset, a protocol failure after the response began): a FIN would read as a complete request to
      * the application. By default {@link #close}.
