@@ -50,8 +50,12 @@ class ForwardCheckTest {
                 + " 127.0.121.1:0=10.0.1.2:0: target port 0: no connection can be made to it (give the target's port)");
     }
 
-    /** A forward to its own LOCAL address started and dropped every connection (a self call, new-user pass). */
+    /**
+     * A forward to its own LOCAL address started and dropped every connection (a self call, new-user pass). Bounded:
+     * a proxy that starts runs until it is stopped.
+     */
     @Test
+    @org.junit.jupiter.api.Timeout(value = 60, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
     void aForwardToItselfIsRefusedNamingIt() {
         assertThat(proxy("--metrics", "off", "--forward", "127.0.122.1:8080=127.0.122.1:8080")).isEqualTo("exit 2: zerohop proxy:"
                 + " --forward: 127.0.122.1:8080=127.0.122.1:8080: the target is this forward's own LOCAL address: every connection"
