@@ -32,7 +32,8 @@ import org.slf4j.LoggerFactory;
 public final class MeshRuntime {
     private static final Logger log = LoggerFactory.getLogger("io.zerohop.core.Mesh");
 
-    private final RateLimitedLog refusals = new RateLimitedLog(log, "refusals (denied, self calls, plaintext refused)", 20,
+    private final RateLimitedLog refusals = new RateLimitedLog(log, "refusal (denied, self call, plaintext refused)",
+            "refusals (denied, self calls, plaintext refused)", 20,
             Duration.ofSeconds(10));
     private final MeshConfig cfg;
     private final IdentityProvider provider;
