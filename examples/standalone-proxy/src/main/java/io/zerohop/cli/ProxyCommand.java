@@ -8,7 +8,6 @@ import io.zerohop.core.HttpEndpoint;
 import io.zerohop.core.LogOutput;
 import io.zerohop.core.Mesh;
 import io.zerohop.core.WorkloadRegistry;
-import io.zerohop.hbone.internal.LogText;
 import io.zerohop.identity.IdentityProvider;
 import io.zerohop.identity.InMemoryCa;
 import io.zerohop.identity.spire.SpireIdentityProvider;
@@ -601,7 +600,7 @@ final class ProxyCommand implements Callable<Integer> {
             engine = PolicyEngine.builder().rootNamespace(rootNamespace).policies(PolicySet.empty()).reloadListener(new ReloadListener() {
                 @Override
                 public void reloaded(PolicySet p) {
-                    policyReload.set(reload("loaded", LogText.count(p.size(), "policy", "policies") + " from " + p.source()));
+                    policyReload.set(reload("loaded", Cli.count(p.size(), "policy", "policies") + " from " + p.source()));
                 }
 
                 @Override
@@ -970,7 +969,7 @@ final class ProxyCommand implements Callable<Integer> {
 
     /** {@code "; N workloads; policies M"} as they are now (with --kubernetes: after the sync installed them); {@code 1 workload}. */
     static String counts(WorkloadRegistry registry, PolicyEngine engine) {
-        return "; " + LogText.count(registry.all().size(), "workload", "workloads") + "; policies " + (engine == null ? "none (allow all)" : engine.policies().size());
+        return "; " + Cli.count(registry.all().size(), "workload", "workloads") + "; policies " + (engine == null ? "none (allow all)" : engine.policies().size());
     }
 
     private String describeIdentity() {
