@@ -21,5 +21,5 @@ module io.zerohop.identity {
     requires org.slf4j;
 
     exports io.zerohop.identity;
-    exports io.zerohop.identity.internal to io.zerohop.identity.istio, io.zerohop.identity.spire;
+    exports io.zerohop.identity.internal to io.zerohop.identity.istio, io.zerohop.identity.spire, io.zerohop.hbone;
 }

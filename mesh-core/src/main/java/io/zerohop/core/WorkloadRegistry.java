@@ -447,8 +447,13 @@ public final class WorkloadRegistry {
                     if (!allowed.contains(e.getKey())) {
                         YNode v = e.getValue();
                         boolean manifest = n.path().isEmpty() && (e.getKey().equals("apiVersion") || e.getKey().equals("kind"));
+                        // The policy loader's "did you mean" (its YNode.onlyKeys), from the same helper: a mistyped key
+                        // (trustdomain, hboneAdress) is named with the one meant.
+                        String near = manifest ? null : io.zerohop.policy.Suggestions.nearest(e.getKey(), new java.util.TreeSet<>(allowed));
                         throw new IllegalArgumentException(file + ":" + (v.keyLine() > 0 ? v.keyLine() : v.line()) + ": " + v.path()
                                 + ": unknown field (expected one of " + String.join(", ", new java.util.TreeSet<>(allowed)) + ")"
+                                + (near == null ? "" : "; did you mean " + near + "?" + (near.equalsIgnoreCase(e.getKey())
+                                        ? " (field names are case-sensitive)" : ""))
                                 + (manifest ? "; this is a Kubernetes manifest, not a workload registry (mesh-core/README.md, Workload registry)" : ""));
                     }
                 }
@@ -615,6 +620,18 @@ public final class WorkloadRegistry {
 
     private void install(FileYaml f) {
         String td = f.trustDomain() == null ? "cluster.local" : f.trustDomain();
+        if (f.trustDomain() != null) {
+            // As --trust-domain and Mesh.Builder.trustDomain check it, in their words: java-spiffe's TrustDomain.parse
+            // lower-cases "Cluster.Local" silently (0.8.17), where the SPIFFE ID spec allows lower case only and
+            // go-spiffe's TrustDomainFromString (spiffeid/trustdomain.go) and ztunnel refuse it.
+            try {
+                io.zerohop.identity.SpiffeIds.parse("spiffe://" + td);
+            } catch (IllegalArgumentException e) {
+                String m = e.getMessage();
+                throw new FieldError("trustDomain", "trustDomain: invalid trust domain \"" + td + "\": "
+                        + m.substring(m.indexOf("\": ") + 3), e);
+            }
+        }
         Map<String, InetSocketAddress> nodes = new HashMap<>();
         Map<String, List<InetAddress>> nodeAddresses = new HashMap<>();
         java.util.Set<String> nodeNames = new java.util.HashSet<>();

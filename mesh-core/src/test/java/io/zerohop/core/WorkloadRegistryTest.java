@@ -86,6 +86,36 @@ class WorkloadRegistryTest {
         assertThat(r.byName("prod", "backend")).isPresent();
     }
 
+    /** A mistyped key gets the policy loader's "did you mean" (the same helper, the same message shape). */
+    @Test
+    void anUnknownKeyNamesTheKeyMeant(@TempDir Path dir) throws Exception {
+        Path f = Files.writeString(dir.resolve("w.yaml"), GOOD.replace("serviceAccount: backend-sa", "serviceAcount: backend-sa"));
+        assertThatThrownBy(() -> WorkloadRegistry.load(f)).hasMessage(f + ":7: workloads[0].serviceAcount: unknown field (expected"
+                + " one of addresses, labels, name, namedPorts, namespace, node, ports, protocol, serviceAccount); did you mean"
+                + " serviceAccount?");
+        Files.writeString(f, GOOD.replace("trustDomain:", "trustdomain:"));
+        assertThatThrownBy(() -> WorkloadRegistry.load(f)).hasMessage(f + ":1: trustdomain: unknown field (expected one of nodes,"
+                + " trustDomain, workloads); did you mean trustDomain? (field names are case-sensitive)");
+        Files.writeString(f, GOOD.replace("hboneAddress:", "hboneAdress:"));
+        assertThatThrownBy(() -> WorkloadRegistry.load(f)).hasMessageStartingWith(f + ":").hasMessageContaining(
+                ".hboneAdress: unknown field (expected one of addresses, hboneAddress, name); did you mean hboneAddress?");
+        Files.writeString(f, GOOD.replace("labels: {app: backend}", "colour: {app: backend}"));
+        assertThatThrownBy(() -> WorkloadRegistry.load(f)).as("nothing near: no guess")
+                .hasMessageEndingWith(".colour: unknown field (expected one of addresses, labels, name, namedPorts, namespace, node,"
+                        + " ports, protocol, serviceAccount)");
+    }
+
+    /**
+     * {@code --trust-domain Cluster.Local} is refused (SPIFFE IDs have a lower-case trust domain; go-spiffe refuses
+     * it), and the file's trustDomain was lower-cased silently by java-spiffe: refused the same way, at its line.
+     */
+    @Test
+    void anUpperCaseTrustDomainIsRefusedAsTheOptionIs(@TempDir Path dir) throws Exception {
+        Path f = Files.writeString(dir.resolve("w.yaml"), GOOD.replace("trustDomain: example.org", "trustDomain: Example.org"));
+        assertThatThrownBy(() -> WorkloadRegistry.load(f)).hasMessage(f + ":1: trustDomain: invalid trust domain \"Example.org\":"
+                + " not in canonical form (trust domain must be lower case)");
+    }
+
     /**
      * New-user pass: the checks after parsing named the path but no line, unlike a syntax error. Each
      * names the line of the offending value (of its key when the value spans lines), in block and flow style.

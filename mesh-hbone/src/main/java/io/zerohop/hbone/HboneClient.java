@@ -127,7 +127,7 @@ public final class HboneClient implements AutoCloseable {
             throw new java.io.InterruptedIOException("interrupted while connecting to " + io.zerohop.hbone.internal.Authority.text(target));
         } catch (TimeoutException e) {
             pending.thenAccept(HboneStream::reset); // a late success would otherwise leak the stream
-            throw new java.net.SocketTimeoutException("HBONE connect to " + io.zerohop.hbone.internal.Authority.text(target) + " timed out after " + timeout);
+            throw new java.net.SocketTimeoutException("HBONE connect to " + io.zerohop.hbone.internal.Authority.text(target) + " timed out after " + io.zerohop.hbone.internal.LogText.duration(timeout));
         } catch (ExecutionException e) {
             if (e.getCause() instanceof IOException io) {
                 throw io;
@@ -374,7 +374,7 @@ public final class HboneClient implements AutoCloseable {
         private static Duration positive(Duration d, String name) {
             Objects.requireNonNull(d, name);
             if (d.isZero() || d.isNegative()) {
-                throw new IllegalArgumentException(name + " must be positive, got " + d);
+                throw new IllegalArgumentException(name + " must be positive, got " + io.zerohop.hbone.internal.LogText.duration(d));
             }
             return d;
         }

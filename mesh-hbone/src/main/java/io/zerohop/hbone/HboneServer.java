@@ -228,7 +228,7 @@ public final class HboneServer implements AutoCloseable {
         public Builder idleTimeout(Duration d) {
             Objects.requireNonNull(d, "idleTimeout");
             if (d.isNegative()) {
-                throw new IllegalArgumentException("idleTimeout must not be negative, got " + d);
+                throw new IllegalArgumentException("idleTimeout must not be negative, got " + io.zerohop.hbone.internal.LogText.duration(d));
             }
             this.idleTimeout = d;
             return this;
@@ -404,7 +404,7 @@ public final class HboneServer implements AutoCloseable {
         private static Duration positive(Duration d, String name) {
             Objects.requireNonNull(d, name);
             if (d.isZero() || d.isNegative()) {
-                throw new IllegalArgumentException(name + " must be positive, got " + d);
+                throw new IllegalArgumentException(name + " must be positive, got " + io.zerohop.hbone.internal.LogText.duration(d));
             }
             return d;
         }

@@ -2,6 +2,7 @@ package io.zerohop.hbone;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.identity.SpiffeIds;
@@ -350,6 +351,26 @@ class ClientPoolTest {
             TunnelInfo failed = RecordingEvents.next(events.refused).tunnel();
             assertThat(failed.startNanos()).as("when the open was asked for").isBetween(before, asked);
         }
+    }
+
+    /**
+     * Netty's SslHandler says {@code handshake timed out after 1000ms}; the failure (and the INFO line, and zerohop
+     * connect's error, which print it) says {@code TLS handshake timed out after 1s}, as --handshake-timeout is written.
+     * The listener's socket accepts in the kernel's backlog and never reads; no timing is asserted.
+     */
+    @Test
+    void aHandshakeTimeoutSaysItsDurationAsTheOptionIsWritten() throws Exception {
+        try (java.net.ServerSocket silent = new java.net.ServerSocket(0, 8, java.net.InetAddress.getByName("127.0.53.21"));
+             HboneClient client = mesh.client().handshakeTimeout(Duration.ofSeconds(1)).build()) {
+            java.util.concurrent.CompletableFuture<HboneStream> open = client.connect(echo.address(), mesh.expectServer(),
+                    (java.net.InetSocketAddress) silent.getLocalSocketAddress(), java.util.Map.of());
+            Throwable t = catchThrowable(() -> open.get(20, TimeUnit.SECONDS));
+            assertThat(t).isInstanceOf(ExecutionException.class);
+            assertThat(t.getCause().getMessage()).startsWith("HBONE TLS handshake with 127.0.53.21:" + silent.getLocalPort() + " failed")
+                    .endsWith("): TLS handshake timed out after 1s");
+        }
+        assertThatThrownBy(() -> HboneClient.builder().handshakeTimeout(Duration.ofMillis(-1500)))
+                .hasMessage("handshakeTimeout must be positive, got -1500ms");
     }
 
     @Test

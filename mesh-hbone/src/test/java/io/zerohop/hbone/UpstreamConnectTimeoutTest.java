@@ -60,7 +60,7 @@ class UpstreamConnectTimeoutTest {
             assertThat(r.status()).isEqualTo(503);
             // Addresses as ztunnel prints them (no leading '/').
             String upstream = io.zerohop.hbone.internal.Authority.text(Mesh.loopback(full.port()));
-            assertThat(r.reason()).isEqualTo("upstream " + upstream + " unreachable: connection timed out after 1000 ms: " + upstream);
+            assertThat(r.reason()).isEqualTo("upstream " + upstream + " unreachable: connection timed out after 1s: " + upstream);
         }
         assertThat(io.zerohop.hbone.internal.Inspect.pendingDials(server)).isZero();
     }

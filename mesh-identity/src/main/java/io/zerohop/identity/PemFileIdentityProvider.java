@@ -305,7 +305,7 @@ public final class PemFileIdentityProvider implements IdentityProvider {
         private static Duration positive(String what, Duration d) {
             Objects.requireNonNull(d, what);
             if (d.isNegative() || d.isZero()) {
-                throw new IllegalArgumentException(what + " must be positive, got " + d);
+                throw new IllegalArgumentException(what + " must be positive, got " + io.zerohop.identity.internal.HumanText.duration(d));
             }
             return d;
         }

@@ -166,8 +166,10 @@ public final class KubernetesDiscovery implements AutoCloseable {
             synced.complete(null);
             executor.scheduleWithFixedDelay(this::checkWatches, WATCH_CHECK_SECONDS, WATCH_CHECK_SECONDS, java.util.concurrent.TimeUnit.SECONDS);
             notifyInstalled();
-            LOG.info("Kubernetes sync complete: {} workloads, {} policies ({} objects rejected)",
-                    registry.all().size(), engine.policies().size(), policies.rejectedObjects().size());
+            LOG.info("Kubernetes sync complete: {}, {} ({} rejected)",
+                    PolicyState.count(registry.all().size(), "workload", "workloads"),
+                    PolicyState.count(engine.policies().size(), "policy", "policies"),
+                    PolicyState.count(policies.rejectedObjects().size(), "object", "objects"));
         }, executor);
         return this;
     }

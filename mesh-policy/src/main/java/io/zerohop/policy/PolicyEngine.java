@@ -338,7 +338,7 @@ public final class PolicyEngine {
             // Logged before the swap: replace() runs the change listeners on this thread, and mesh-core's log the WARN
             // line of each connection the new set cuts. Logged after, an operator read each cut before its cause.
             if (lost == null) {
-                LOG.info("reloaded {} policies from {}", next.size(), dir);
+                LOG.info("reloaded {} from {}", policies(next.size()), dir);
             } else {
                 LOG.warn(lost);
             }
@@ -350,11 +350,16 @@ public final class PolicyEngine {
                 listener.reloaded(next);
             }
         } catch (PolicyLoadException e) {
-            LOG.error("policy reload failed, keeping the {} policies in force: {}", state.policies.size(), e.getMessage());
+            LOG.error("policy reload failed, keeping the {} in force: {}", policies(state.policies.size()), e.getMessage());
             if (listener != null) {
                 listener.failed(e);
             }
         }
+    }
+
+    /** {@code 1 policy}, {@code 2 policies}: mesh-policy depends on no other zerohop module, whose helper says it so. */
+    static String policies(int n) {
+        return n + (n == 1 ? " policy" : " policies");
     }
 
     /**
@@ -367,7 +372,8 @@ public final class PolicyEngine {
         List<String> dropped = new ArrayList<>();
         for (Path f : previous.files()) {
             if (!next.files().contains(f)) {
-                dropped.add(f.getFileName().toString());
+                // A deleted file (gone after the watcher's 2 s wait) says so: in directory and single-file mode alike.
+                dropped.add(f.getFileName() + (Files.notExists(f) ? " (deleted or renamed: its policies dropped)" : ""));
             }
         }
         java.util.Set<PolicyRef> now = new java.util.HashSet<>(next.policies());
@@ -390,7 +396,7 @@ public final class PolicyEngine {
         if (dropped.isEmpty() && gone.isEmpty() && (previous.size() == 0 || next.size() > 0)) {
             return null;
         }
-        StringBuilder sb = new StringBuilder("reloaded ").append(next.size()).append(" policies from ").append(dir)
+        StringBuilder sb = new StringBuilder("reloaded ").append(policies(next.size())).append(" from ").append(dir)
                 .append(" (was ").append(previous.size()).append(')');
         if (!dropped.isEmpty()) {
             sb.append("; no longer loaded: ").append(String.join(", ", dropped));

@@ -40,6 +40,13 @@ public final class PolicyLoader {
      */
     static PolicySet reload(Path path, boolean file, PolicySet previous) throws PolicyLoadException {
         if (file) {
+            // A watched file deleted, and still absent after the watcher's wait for a deleted file: no policy, as a
+            // deleted file of a watched directory is (it kept the old set, while a directory's dropped it). The
+            // directory gone too is no deletion of the file: that stays an error, and the set in force stays.
+            Path parent = path.toAbsolutePath().getParent();
+            if (Files.notExists(path, java.nio.file.LinkOption.NOFOLLOW_LINKS) && parent != null && Files.isDirectory(parent)) {
+                return load(List.of(), List.of(), path.toString(), previous);
+            }
             return load(List.of(path), List.of(), path.toString(), previous);
         }
         return fromDirectory(path, previous);

@@ -90,6 +90,6 @@ public final class PolicySet {
 
     @Override
     public String toString() {
-        return "PolicySet[" + source + ", " + size() + " policies]";
+        return "PolicySet[" + source + ", " + PolicyEngine.policies(size()) + "]";
     }
 }

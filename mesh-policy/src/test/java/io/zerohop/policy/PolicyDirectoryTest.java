@@ -116,10 +116,11 @@ class PolicyDirectoryTest {
         assertThat(PolicyEngine.lossWarning(oneOfThem, two, dir)).isNull();
         assertThat(PolicyEngine.lossWarning(PolicySet.empty(), none, dir)).isNull();
         assertThat(PolicyEngine.lossWarning(two, oneOfThem, dir))
-                .isEqualTo("reloaded 1 policies from pol (was 2); no longer loaded: b.yaml; "
+                .isEqualTo("reloaded 1 policy from pol (was 2); no longer loaded: b.yaml (deleted or renamed: its policies dropped); "
                         + "no longer in force: AuthorizationPolicy prod/b (DENY)");
         assertThat(PolicyEngine.lossWarning(two, none, dir))
-                .isEqualTo("reloaded 0 policies from pol (was 2); no longer loaded: a.yaml, b.yaml; "
+                .isEqualTo("reloaded 0 policies from pol (was 2); no longer loaded: a.yaml (deleted or renamed: its policies dropped),"
+                        + " b.yaml (deleted or renamed: its policies dropped); "
                         + "no longer in force: AuthorizationPolicy prod/a (DENY), AuthorizationPolicy prod/b (DENY); no policy is in force now");
     }
 
@@ -133,7 +134,7 @@ class PolicyDirectoryTest {
         PolicySet before = PolicyLoader.fromDirectory(dir);
         Files.writeString(dir.resolve("deny-batch.yaml"), "");
         PolicySet emptied = PolicyLoader.fromDirectory(dir);
-        assertThat(PolicyEngine.lossWarning(before, emptied, dir)).isEqualTo("reloaded 1 policies from " + dir
+        assertThat(PolicyEngine.lossWarning(before, emptied, dir)).isEqualTo("reloaded 1 policy from " + dir
                 + " (was 3); no longer in force: AuthorizationPolicy prod/deny-batch (DENY)");
         assertThat(emptied.warnings()).as("an empty policy file is named at load")
                 .contains(dir.resolve("deny-batch.yaml") + ": no policy object in it (empty, or only comments)");
@@ -206,11 +207,12 @@ class PolicyDirectoryTest {
             assertThat(next.size()).isEqualTo(1);
             assertThat(e.evaluate(caller).allowed()).as("a capitalised extension never widens access").isFalse();
             assertThat(lost.poll(1, TimeUnit.SECONDS))
-                    .isEqualTo("reloaded 1 policies from " + dir + " (was 1); no longer loaded: seed.yaml; newly loaded: seed.YAML");
+                    .isEqualTo("reloaded 1 policy from " + dir + " (was 1); no longer loaded: seed.yaml (deleted or renamed: its policies dropped);"
+                            + " newly loaded: seed.YAML");
 
             Files.move(dir.resolve("seed.YAML"), dir.resolve("seed.yaml.bak"), StandardCopyOption.ATOMIC_MOVE);
             assertThat(lost.poll(20, TimeUnit.SECONDS)).isEqualTo("reloaded 0 policies from " + dir
-                    + " (was 1); no longer loaded: seed.YAML; no longer in force: AuthorizationPolicy prod/deny-all (DENY); "
+                    + " (was 1); no longer loaded: seed.YAML (deleted or renamed: its policies dropped); no longer in force: AuthorizationPolicy prod/deny-all (DENY); "
                     + "no policy is in force now");
             PolicySet empty = reloaded.poll(20, TimeUnit.SECONDS);
             assertThat(empty.size()).isZero();
@@ -269,6 +271,53 @@ class PolicyDirectoryTest {
             Files.writeString(file, "garbage: [");
             assertThat(failed.poll(20, TimeUnit.SECONDS)).contains(file.toString());
             assertThat(e.evaluate(frontend).allowed()).as("a failed reload keeps the set in force").isFalse();
+        }
+    }
+
+    /**
+     * A deleted policy file drops its policies once it stayed absent for the watcher's wait (2 s more than a change's
+     * 250 ms), whether it was watched alone ({@code --policies file.yaml}, which kept the old set: its reload failed
+     * with "no such file") or as part of a directory; both log a WARN naming the file.
+     */
+    @Test
+    void aDeletedFileDropsItsPoliciesInSingleFileAndDirectoryModeAlike(@TempDir Path dir) throws Exception {
+        for (boolean single : new boolean[] {true, false}) {
+            Path home = Files.createDirectory(dir.resolve(single ? "single" : "directory"));
+            Path file = home.resolve("deny-all.yaml");
+            Files.writeString(file, DENY_ALL);
+            BlockingQueue<PolicySet> reloaded = new LinkedBlockingQueue<>();
+            BlockingQueue<String> lost = new LinkedBlockingQueue<>();
+            BlockingQueue<String> failed = new LinkedBlockingQueue<>();
+            PolicyEngine e = PolicyEngine.builder().pollInterval(Duration.ofMillis(100)).reloadListener(new ReloadListener() {
+                @Override
+                public void reloaded(PolicySet policies) {
+                    reloaded.add(policies);
+                }
+
+                @Override
+                public void lost(String warning) {
+                    lost.add(warning);
+                }
+
+                @Override
+                public void failed(PolicyLoadException error) {
+                    failed.add(error.getMessage());
+                }
+            }).build();
+            AccessRequest frontend = r().build();
+            Path watched = single ? file : home;
+            try (AutoCloseable watcher = e.watch(watched)) {
+                assertThat(reloaded.poll(20, TimeUnit.SECONDS).size()).isEqualTo(1);
+                assertThat(e.evaluate(frontend).allowed()).isFalse();
+                Files.delete(file);
+                assertThat(lost.poll(20, TimeUnit.SECONDS)).as(single ? "single-file mode" : "directory mode")
+                        .isEqualTo("reloaded 0 policies from " + watched + " (was 1); no longer loaded: deny-all.yaml (deleted or renamed:"
+                                + " its policies dropped); no longer in force: AuthorizationPolicy prod/deny-all (DENY); no policy is"
+                                + " in force now");
+                assertThat(reloaded.poll(20, TimeUnit.SECONDS).size()).isZero();
+                assertThat(e.evaluate(frontend).allowed()).isTrue();
+                assertThat(failed).isEmpty();
+            }
         }
     }
 

@@ -58,7 +58,7 @@ class ReloadLogOrderTest {
         assertThat(index(lines, "INFO io.zerohop.policy.PolicyEngine - reloaded 2 policies from " + dir))
                 .as(out).isNotNegative().isLessThan(index(lines, "WARN cut - cut by a set of 2 policies"));
         // The ALLOW's file deleted: the reload's WARN names it.
-        assertThat(index(lines, "WARN io.zerohop.policy.PolicyEngine - reloaded 1 policies from " + dir + " (was 2); no longer loaded: a.yaml"))
+        assertThat(index(lines, "WARN io.zerohop.policy.PolicyEngine - reloaded 1 policy from " + dir + " (was 2); no longer loaded: a.yaml (deleted or renamed: its policies dropped)"))
                 .as(out).isNotNegative().isLessThan(index(lines, "WARN cut - cut by a set of 1 policies"));
     }
 

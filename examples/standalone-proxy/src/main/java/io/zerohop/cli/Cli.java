@@ -146,6 +146,11 @@ final class Cli {
      * {@code 90s}, {@code 1m}, {@code 1500ms}, {@code 0s}; what the proxy prints of a duration it parsed
      * ({@code 0010s} prints as {@code 10s}). Sub-millisecond parts are dropped (the grammar has none).
      */
+    /** {@code 1 workload}, {@code 2 workloads}, as the modules' log lines count (the CLI uses public API only). */
+    static String count(long n, String one, String many) {
+        return n + " " + (n == 1 ? one : many);
+    }
+
     static String format(Duration d) {
         long ms = d.toMillis();
         if (ms == 0) {

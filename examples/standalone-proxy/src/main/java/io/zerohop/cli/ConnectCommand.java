@@ -237,11 +237,12 @@ final class ConnectCommand implements Callable<Integer> {
 
     /**
      * Whether the handshake ran out of time: Netty's SslHandler, after the TCP connection was up (it starts
-     * the handshake then), says {@code handshake timed out after 10000ms}. A port that accepts and never
+     * the handshake then), says {@code handshake timed out after 10000ms}, which mesh-hbone reports in zerohop's
+     * words, {@code TLS handshake timed out after 10s} ({@code HboneListener.describe}). A port that accepts and never
      * writes (a server-first protocol waiting for its own greeting's answer, a stalled app) ends so.
      */
     static boolean silent(String why) {
-        return why.contains("handshake timed out");
+        return why.contains("TLS handshake timed out");
     }
 
     private static boolean hasCause(Throwable t, Class<? extends Throwable> type) {

@@ -423,7 +423,8 @@ final class ProxyCommand implements Callable<Integer> {
 
     /**
      * The forwards that can never work, refused before anything starts (exit 2): a target port 0 (no connection can
-     * reach it), and a LOCAL address another listener of this proxy binds too (the same address and port, or a
+     * reach it), a target that is the forward's own LOCAL address (a self call: it started, and dropped every
+     * connection; ztunnel refuses such a call as {@code Error::SelfCall}, src/proxy/outbound.rs), and a LOCAL address another listener of this proxy binds too (the same address and port, or a
      * wildcard and an address of its family on the same port: Linux refuses the second bind, and no listener sets
      * SO_REUSEPORT). The second bind failed after the mesh had started, as "cannot listen: Address already in use",
      * without naming the listener it clashed with (a new-user pass). Port 0 (an ephemeral port) never clashes.
@@ -444,6 +445,12 @@ final class ProxyCommand implements Callable<Integer> {
             if (f[1].getPort() == 0) {
                 throw u.error("forward", shown, shown + ": target port 0: no connection can be made to it (give the target's port)");
             }
+            if (selfCall(f[0], f[1])) {
+                // It started, and dropped every connection (each a self call, refused one by one).
+                throw u.error("forward", shown, shown + ": the target is this forward's own LOCAL address: every connection"
+                        + " would come back to this listener (a self call) and none would reach an application (give the"
+                        + " application's address as TARGET)");
+            }
             for (Map.Entry<String, InetSocketAddress> o : others.entrySet()) {
                 if (clash(f[0], o.getValue())) {
                     throw u.error("forward", shown, shown + ": " + Addresses.authority(f[0]) + " is also where "
@@ -459,6 +466,30 @@ final class ProxyCommand implements Callable<Integer> {
                             + " share an address and port (give each forward its own LOCAL port)");
                 }
             }
+        }
+    }
+
+    /**
+     * Whether a forward listening on {@code local} dials itself at {@code target}: the same port (not 0) and the same
+     * address, or a wildcard LOCAL and a target this host answers on (loopback, a wildcard, an address of one of its
+     * interfaces) of the wildcard's family.
+     */
+    static boolean selfCall(InetSocketAddress local, InetSocketAddress target) {
+        if (local.getPort() == 0 || local.getPort() != target.getPort() || target.getAddress() == null) {
+            return false;
+        }
+        java.net.InetAddress l = local.getAddress();
+        java.net.InetAddress t = target.getAddress();
+        if (l.equals(t)) {
+            return true;
+        }
+        if (!l.isAnyLocalAddress() || (l instanceof java.net.Inet4Address) != (t instanceof java.net.Inet4Address)) {
+            return false;
+        }
+        try {
+            return t.isLoopbackAddress() || t.isAnyLocalAddress() || java.net.NetworkInterface.getByInetAddress(t) != null;
+        } catch (java.net.SocketException e) {
+            return false;
         }
     }
 
@@ -569,7 +600,7 @@ final class ProxyCommand implements Callable<Integer> {
             engine = PolicyEngine.builder().rootNamespace(rootNamespace).policies(PolicySet.empty()).reloadListener(new ReloadListener() {
                 @Override
                 public void reloaded(PolicySet p) {
-                    policyReload.set(reload("loaded", p.size() + " policies from " + p.source()));
+                    policyReload.set(reload("loaded", Cli.count(p.size(), "policy", "policies") + " from " + p.source()));
                 }
 
                 @Override
@@ -936,9 +967,9 @@ final class ProxyCommand implements Callable<Integer> {
                 .map(io.zerohop.core.Workload::identity).sorted(java.util.Comparator.comparing(Object::toString)).findFirst();
     }
 
-    /** {@code "; N workloads; policies M"} as they are now (with --kubernetes: after the sync installed them). */
-    private static String counts(WorkloadRegistry registry, PolicyEngine engine) {
-        return "; " + registry.all().size() + " workloads; policies " + (engine == null ? "none (allow all)" : engine.policies().size());
+    /** {@code "; N workloads; policies M"} as they are now (with --kubernetes: after the sync installed them); {@code 1 workload}. */
+    static String counts(WorkloadRegistry registry, PolicyEngine engine) {
+        return "; " + Cli.count(registry.all().size(), "workload", "workloads") + "; policies " + (engine == null ? "none (allow all)" : engine.policies().size());
     }
 
     private String describeIdentity() {

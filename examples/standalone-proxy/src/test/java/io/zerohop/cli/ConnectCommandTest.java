@@ -254,7 +254,8 @@ class ConnectCommandTest {
             assertThat(r.exit()).as(r.stderr()).isEqualTo(4);
             assertThat(r.stderr().lines().toList()).singleElement().asString()
                     .startsWith("zerohop connect: TLS to 127.0.0.1:" + silent.getLocalPort() + " failed: ")
-                    .contains("handshake timed out")
+                    // zerohop's words, the duration as --handshake-timeout is written (Netty's: "handshake timed out after 1000ms").
+                    .contains("): TLS handshake timed out after 1s (")
                     .endsWith("(the peer at 127.0.0.1:" + silent.getLocalPort() + " accepted TCP but sent no TLS answer in 1s: "
                             + "is it an HBONE port, 15008?)");
         }

@@ -50,6 +50,30 @@ class ForwardCheckTest {
                 + " 127.0.121.1:0=10.0.1.2:0: target port 0: no connection can be made to it (give the target's port)");
     }
 
+    /**
+     * A forward to its own LOCAL address started and dropped every connection (a self call, new-user pass). Bounded:
+     * a proxy that starts runs until it is stopped.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(value = 60, threadMode = org.junit.jupiter.api.Timeout.ThreadMode.SEPARATE_THREAD)
+    void aForwardToItselfIsRefusedNamingIt() {
+        assertThat(proxy("--metrics", "off", "--forward", "127.0.122.1:8080=127.0.122.1:8080")).isEqualTo("exit 2: zerohop proxy:"
+                + " --forward: 127.0.122.1:8080=127.0.122.1:8080: the target is this forward's own LOCAL address: every connection"
+                + " would come back to this listener (a self call) and none would reach an application (give the application's"
+                + " address as TARGET)");
+        assertThat(proxy("--metrics", "off", "--forward", "0.0.0.0:8081=127.0.122.1:8081"))
+                .as("a wildcard LOCAL answers on loopback too").startsWith("exit 2: zerohop proxy: --forward: 0.0.0.0:8081=127.0.122.1:8081:"
+                        + " the target is this forward's own LOCAL address");
+        InetSocketAddress a = new InetSocketAddress("127.0.122.1", 8080);
+        assertThat(ProxyCommand.selfCall(a, new InetSocketAddress("127.0.122.1", 8081))).isFalse();
+        assertThat(ProxyCommand.selfCall(a, new InetSocketAddress("127.0.122.2", 8080))).isFalse();
+        assertThat(ProxyCommand.selfCall(new InetSocketAddress("127.0.122.1", 0), new InetSocketAddress("127.0.122.1", 0))).isFalse();
+        assertThat(ProxyCommand.selfCall(new InetSocketAddress("0.0.0.0", 8080), new InetSocketAddress("192.0.2.7", 8080)))
+                .as("another host behind a wildcard LOCAL").isFalse();
+        assertThat(ProxyCommand.selfCall(new InetSocketAddress("::", 8080), new InetSocketAddress("127.0.122.1", 8080)))
+                .as("another family's wildcard").isFalse();
+    }
+
     @Test
     void whatCanBindIsNoClash() {
         InetSocketAddress a = new InetSocketAddress("127.0.121.1", 8080);

@@ -45,7 +45,7 @@ import org.slf4j.LoggerFactory;
 public final class CaptureListener {
     private static final Logger log = LoggerFactory.getLogger(CaptureListener.class);
     /** A client can make us refuse at will: 20 lines per 10 s, then a count. */
-    private static final RateLimitedLog refusals = new RateLimitedLog(log, "captured connections refused", 20,
+    private static final RateLimitedLog refusals = new RateLimitedLog(log, "captured connection refused", "captured connections refused", 20,
             java.time.Duration.ofSeconds(10));
 
     /** How the proxy opens a tunnel for (source address, destination). */
@@ -231,7 +231,7 @@ public final class CaptureListener {
         /** ztunnel's {@code SocksError::CommandNotSupported}, which its {@code invalid_protocol} gives every refusal. */
         private static final String REFUSED = "failed to negotiate socks connection: CommandNotSupported: ";
         /** A client can make us refuse at will, as it can for captured connections. */
-        private static final RateLimitedLog negotiations = new RateLimitedLog(log, "SOCKS5 negotiations refused", 20,
+        private static final RateLimitedLog negotiations = new RateLimitedLog(log, "SOCKS5 negotiation refused", "SOCKS5 negotiations refused", 20,
                 java.time.Duration.ofSeconds(10));
         private final Opener opener;
 

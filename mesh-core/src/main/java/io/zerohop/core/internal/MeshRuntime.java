@@ -7,6 +7,7 @@ import io.zerohop.core.internal.http.HttpEnforcement;
 import io.zerohop.hbone.HboneServer;
 import io.zerohop.hbone.internal.Inspect;
 import io.zerohop.hbone.internal.LatencyMode;
+import io.zerohop.hbone.internal.LogText;
 import io.zerohop.hbone.internal.LoopPoll;
 import io.zerohop.hbone.internal.Transports;
 import io.zerohop.identity.IdentityProvider;
@@ -31,7 +32,8 @@ import org.slf4j.LoggerFactory;
 public final class MeshRuntime {
     private static final Logger log = LoggerFactory.getLogger("io.zerohop.core.Mesh");
 
-    private final RateLimitedLog refusals = new RateLimitedLog(log, "refusals (denied, self calls, plaintext refused)", 20,
+    private final RateLimitedLog refusals = new RateLimitedLog(log, "refusal (denied, self call, plaintext refused)",
+            "refusals (denied, self calls, plaintext refused)", 20,
             Duration.ofSeconds(10));
     private final MeshConfig cfg;
     private final IdentityProvider provider;
@@ -261,8 +263,7 @@ public final class MeshRuntime {
         readiness.register("draining");
         readiness.closing();
         Duration drain = cfg.drain();
-        log.info("draining for up to {} ms: closing listeners, then GOAWAY on every HBONE connection; {} tunnels open, {} captured or plaintext connections",
-                drain.toMillis(), tunnels.open(), tunnels.connections());
+        drainStart(log, drain, tunnels.open(), tunnels.connections());
         HboneServer s = server;
         for (AutoCloseable changes : new AutoCloseable[] {policyChanges, plaintextPolicyChanges}) {
             if (changes != null) {
@@ -322,12 +323,23 @@ public final class MeshRuntime {
     }
 
     /**
+     * The INFO that starts the drain: {@code drain} written as the option that set it ({@code 10s}, as the CLI's
+     * {@code draining for up to 10s} line), counts with the noun that agrees ({@code 1 tunnel open}).
+     */
+    static void drainStart(Logger log, Duration drain, long tunnels, long connections) {
+        log.info("draining for up to {}: closing listeners, then GOAWAY on every HBONE connection; {} open, {}",
+                LogText.duration(drain), LogText.count(tunnels, "tunnel", "tunnels"),
+                LogText.count(connections, "captured or plaintext connection", "captured or plaintext connections"));
+    }
+
+    /**
      * The WARN that announces the resets at the drain deadline ({@link TunnelCount#awaitIdle}'s
-     * {@code atDeadline}, called before anything is cut); {@code drain} the deadline, logged in ms.
+     * {@code atDeadline}, called before anything is cut); {@code drain} the deadline, written as its option is.
      */
     static java.util.function.Consumer<TunnelCount.Left> deadlineWarning(Logger log, Duration drain) {
-        return n -> log.warn("drain deadline of {} ms reached: resetting {} tunnels still open, {} captured or plaintext connections",
-                drain.toMillis(), n.tunnels(), n.connections());
+        return n -> log.warn("drain deadline of {} reached: resetting {} still open, {}", LogText.duration(drain),
+                LogText.count(n.tunnels(), "tunnel", "tunnels"),
+                LogText.count(n.connections(), "captured or plaintext connection", "captured or plaintext connections"));
     }
 
     /** How long tunnels and connections reset at the deadline get to close. */

@@ -136,7 +136,7 @@ public final class MeshSettings {
     public void drain(Duration d) {
         Objects.requireNonNull(d, "drain");
         if (d.isNegative()) {
-            throw new IllegalArgumentException("drain must not be negative, got " + d);
+            throw new IllegalArgumentException("drain must not be negative, got " + io.zerohop.hbone.internal.LogText.duration(d));
         }
         this.drain = d;
     }
@@ -218,7 +218,7 @@ public final class MeshSettings {
     private static Duration positive(Duration d, String name) {
         Objects.requireNonNull(d, name);
         if (d.isZero() || d.isNegative()) {
-            throw new IllegalArgumentException(name + " must be positive, got " + d);
+            throw new IllegalArgumentException(name + " must be positive, got " + io.zerohop.hbone.internal.LogText.duration(d));
         }
         return d;
     }

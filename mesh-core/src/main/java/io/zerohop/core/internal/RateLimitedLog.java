@@ -11,6 +11,7 @@ import org.slf4j.Logger;
  */
 public final class RateLimitedLog {
     private final Logger log;
+    private final String one;
     private final String what;
     private final int burst;
     private final long windowNanos;
@@ -19,14 +20,21 @@ public final class RateLimitedLog {
     private long suppressed;
 
     /**
-     * @param what  how the summary names the events, e.g. {@code "denied tunnels"}
+     * @param what  how the summary names the events, e.g. {@code "denied tunnels"} (also for one event: {@link
+     *              #RateLimitedLog(Logger, String, String, int, Duration)} names it in the singular)
      * @param burst lines written per window before suppressing (at least 1)
      */
     public RateLimitedLog(Logger log, String what, int burst, Duration window) {
+        this(log, what, what, burst, window);
+    }
+
+    /** @param one how the summary names one event ({@code "1 more denied tunnel"}, not {@code "1 more denied tunnels"}) */
+    public RateLimitedLog(Logger log, String one, String what, int burst, Duration window) {
         if (burst < 1 || window.isZero() || window.isNegative()) {
             throw new IllegalArgumentException("burst must be >= 1 and window positive, got " + burst + ", " + window);
         }
         this.log = log;
+        this.one = one;
         this.what = what;
         this.burst = burst;
         this.windowNanos = window.toNanos();
@@ -82,8 +90,10 @@ public final class RateLimitedLog {
 
     private void summarize() {
         if (suppressed > 0) {
-            log.warn("{} more {} not logged in the last {} s (at most {} lines per {} s)", suppressed, what,
-                    Duration.ofNanos(windowNanos).toSeconds(), burst, Duration.ofNanos(windowNanos).toSeconds());
+            // The window as the options write durations (10s), counts that agree with their noun.
+            String window = io.zerohop.hbone.internal.LogText.duration(Duration.ofNanos(windowNanos));
+            log.warn("{} more {} not logged in the last {} (at most {} per {})", suppressed, suppressed == 1 ? one : what, window,
+                    io.zerohop.hbone.internal.LogText.count(burst, "line", "lines"), window);
             suppressed = 0;
         }
     }

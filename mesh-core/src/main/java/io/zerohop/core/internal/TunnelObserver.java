@@ -46,7 +46,7 @@ public final class TunnelObserver implements HboneEvents {
     }
 
     /** One budget for every observer of a process, as the access log is one. */
-    private static final RateLimitedLog FAILURES = new RateLimitedLog(ACCESS, "failed connections", 20, java.time.Duration.ofSeconds(10));
+    private static final RateLimitedLog FAILURES = new RateLimitedLog(ACCESS, "failed connection", "failed connections", 20, java.time.Duration.ofSeconds(10));
     private final WorkloadRegistry registry;
     private final String clusterId;
     /** Silent: the authorizer (PolicyAuthorizer, HttpEnforcement) logs an untrusted claim once. */
@@ -121,7 +121,7 @@ public final class TunnelObserver implements HboneEvents {
     TunnelObserver(WorkloadRegistry registry, Sink sink, Consumer<TunnelResult> extra, String clusterId, Logger access,
                    ZtunnelAccessLog.Out ztunnel) {
         this.access = access;
-        this.failures = access == ACCESS ? FAILURES : new RateLimitedLog(access, "failed connections", 20, java.time.Duration.ofSeconds(10));
+        this.failures = access == ACCESS ? FAILURES : new RateLimitedLog(access, "failed connection", "failed connections", 20, java.time.Duration.ofSeconds(10));
         this.ztunnel = ztunnel;
         this.clusterId = clusterId;
         this.registry = registry;

@@ -71,8 +71,25 @@ class TunnelCountTest {
         List<String> lines = events.stream()
                 .map(e -> e.getLevel() + " " + MessageFormatter.arrayFormat(e.getMessage(), e.getArgumentArray()).getMessage()).toList();
         assertThat(lines).hasSize(2);
-        assertThat(lines.get(0)).isEqualTo("WARN drain deadline of 10000 ms reached: resetting 1 tunnels still open, 0 captured or plaintext connections");
+        // The deadline as --drain is written (not "10000 ms"), and a count agrees with its noun (not "1 tunnels").
+        assertThat(lines.get(0)).isEqualTo("WARN drain deadline of 10s reached: resetting 1 tunnel still open, 0 captured or plaintext connections");
         assertThat(lines.get(1)).startsWith("INFO inbound ")
                 .endsWith(" end=reset error=\"connection closed due to connection drain\"");
+    }
+
+    /** The drain's first line, as the CLI's own says the duration ({@code draining for up to 10s}). */
+    @Test
+    void theDrainStartsWithItsDurationAsTheOptionIsWrittenAndCountsThatAgree() {
+        ConcurrentLinkedQueue<SubstituteLoggingEvent> events = new ConcurrentLinkedQueue<>();
+        EventRecordingLogger log = new EventRecordingLogger(new SubstituteLogger("T", events, false), events);
+        MeshRuntime.drainStart(log, Duration.ofSeconds(10), 1, 1);
+        MeshRuntime.drainStart(log, Duration.ofMillis(1500), 2, 0);
+        List<String> lines = events.stream()
+                .map(e -> e.getLevel() + " " + MessageFormatter.arrayFormat(e.getMessage(), e.getArgumentArray()).getMessage()).toList();
+        assertThat(lines).containsExactly(
+                "INFO draining for up to 10s: closing listeners, then GOAWAY on every HBONE connection; 1 tunnel open,"
+                        + " 1 captured or plaintext connection",
+                "INFO draining for up to 1500ms: closing listeners, then GOAWAY on every HBONE connection; 2 tunnels open,"
+                        + " 0 captured or plaintext connections");
     }
 }

@@ -263,8 +263,8 @@ final class Budgets {
             }
             long dropped = shedLog.admit();
             if (dropped >= 0 && n > 0) {
-                log.info("HBONE queued outbound bytes over the server budget of {} bytes: reset {} stalled tunnels{}",
-                        limits.queuedBytes(), n, LogBudget.note(dropped));
+                log.info("HBONE queued outbound bytes over the server budget of {} bytes: reset {}{}",
+                        limits.queuedBytes(), LogText.count(n, "stalled tunnel", "stalled tunnels"), LogBudget.note(dropped));
             }
         } finally {
             shedding.set(false);

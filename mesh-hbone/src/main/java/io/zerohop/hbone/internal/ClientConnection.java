@@ -227,7 +227,7 @@ final class ClientConnection {
             settingsTimer = parent.eventLoop().schedule(() -> {
                 if (!ready.isDone()) {
                     fail(new SSLHandshakeException("HBONE server " + Authority.text(key.hboneAddress()) + " sent no HTTP/2 SETTINGS within "
-                            + cfg.handshakeTimeout() + " of the TLS handshake"));
+                            + LogText.duration(cfg.handshakeTimeout()) + " of the TLS handshake"));
                     parent.close();
                 }
             }, cfg.handshakeTimeout().toMillis(), TimeUnit.MILLISECONDS);

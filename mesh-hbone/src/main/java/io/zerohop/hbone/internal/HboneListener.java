@@ -195,7 +195,7 @@ public final class HboneListener {
             // point where the drain has taken effect.
             CompletableFuture.allOf(sent).thenRun(() -> {
                 if (l != null) { // a server never started had no listener to close
-                    log.info("HBONE drain: listener closed, GOAWAY sent on {} connections", sent.length);
+                    log.info("HBONE drain: listener closed, GOAWAY sent on {}", LogText.count(sent.length, "connection", "connections"));
                 }
                 goAwaySent.complete(null);
             });
@@ -235,7 +235,7 @@ public final class HboneListener {
             // A message that embeds another exception's toString() ("io.netty...OpenSslException: error:...") loses the
             // class name: a person reading the line wants what went wrong (newuser17 read it in zerohop connect's error).
             // Netty's StacklessClosedChannelException has no message: a port probe's close read as its class name (newuser20).
-            String m = c.getMessage() != null ? JAVA_CLASS_PREFIX.matcher(c.getMessage()).replaceAll("")
+            String m = c.getMessage() != null ? JAVA_CLASS_PREFIX.matcher(timeoutText(c)).replaceAll("")
                     : c instanceof java.nio.channels.ClosedChannelException ? "connection closed" : c.getClass().getSimpleName();
             // Netty's annotated exceptions carry their cause's text plus the address: said once is enough. Netty's
             // "General OpenSslEngine problem" says nothing its cause does not (newuser18): left out when a cause follows.
@@ -247,6 +247,29 @@ public final class HboneListener {
             }
         }
         return sb.append(TlsAlerts.explain(sb)).toString();
+    }
+
+    /** Netty's timeout texts: {@code handshake timed out after 10000ms}, {@code connection timed out after 10000 ms: /10.0.0.1:80}. */
+    private static final java.util.regex.Pattern NETTY_TIMEOUT = java.util.regex.Pattern.compile("^(?:handshake|connection) timed out after (\\d+) ?ms");
+
+    /**
+     * {@code c}'s message, but Netty's TLS handshake and connect timeouts in zerohop's words, their duration as the
+     * option that set it is written: {@code TLS handshake timed out after 10s} (SslHandler says {@code handshake timed out
+     * after 10000ms}, which reached the proxy's and {@code zerohop connect}'s lines), {@code connection timed out after 10s}.
+     * Code that matches on the text (zerohop connect's hint) matches {@code handshake timed out}, which both keep.
+     */
+    static String timeoutText(Throwable c) {
+        String m = c.getMessage();
+        boolean handshake = c instanceof io.netty.handler.ssl.SslHandshakeTimeoutException;
+        if (!handshake && !(c instanceof io.netty.channel.ConnectTimeoutException)) {
+            return m;
+        }
+        java.util.regex.Matcher t = NETTY_TIMEOUT.matcher(m);
+        if (!t.find()) {
+            return handshake && !m.startsWith("TLS ") ? "TLS " + m : m;
+        }
+        String after = LogText.duration(java.time.Duration.ofMillis(Long.parseLong(t.group(1))));
+        return (handshake ? "TLS handshake" : "connection") + " timed out after " + after + m.substring(t.end());
     }
 
     static void safe(Runnable r) {

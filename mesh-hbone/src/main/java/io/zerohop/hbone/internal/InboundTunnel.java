@@ -265,8 +265,9 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         abandon = null;
         if (!f.isSuccess()) {
             String cause = dialTimedOut
-                    // Netty's ConnectTimeoutException message, as before the dial had its own timer.
-                    ? "connection timed out after " + cfg().upstreamConnectTimeout().toMillis() + " ms: " + Authority.text(upstream)
+                    // Netty's ConnectTimeoutException's words, as before the dial had its own timer, with the duration as
+                    // the option is written (HboneListener.describe rewrites Netty's own the same way).
+                    ? "connection timed out after " + LogText.duration(cfg().upstreamConnectTimeout()) + ": " + Authority.text(upstream)
                     : DialErrors.describe(f.cause());
             refuse(503, ch.isActive() && !codec.rstReceived() ? "upstream " + Authority.text(upstream) + " unreachable: " + cause
                     : "stream ended before the upstream " + Authority.text(upstream) + " answered; dial abandoned");

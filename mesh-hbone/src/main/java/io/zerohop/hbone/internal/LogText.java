@@ -1,8 +1,9 @@
 package io.zerohop.hbone.internal;
 
+import io.zerohop.identity.internal.HumanText;
 import java.time.Duration;
 
-/** How log lines and messages write values a person reads. */
+/** How log lines and messages write values a person reads (mesh-identity's {@link HumanText}, for mesh-hbone and mesh-core). */
 public final class LogText {
     private LogText() {}
 
@@ -11,17 +12,11 @@ public final class LogText {
      * the largest unit that holds it exactly, not ISO-8601's {@code PT10S} (newuser21).
      */
     public static String duration(Duration d) {
-        long ms = d.toMillis();
-        if (ms == 0) {
-            return d.isZero() ? "0s" : d.toNanos() / 1_000 + "µs";
-        }
-        long[] sizes = {86_400_000L, 3_600_000L, 60_000L, 1_000L};
-        String[] units = {"d", "h", "m", "s"};
-        for (int i = 0; i < sizes.length; i++) {
-            if (ms % sizes[i] == 0) {
-                return ms / sizes[i] + units[i];
-            }
-        }
-        return ms + "ms";
+        return HumanText.duration(d);
+    }
+
+    /** {@code n} and the noun that agrees with it: {@code 1 tunnel}, {@code 2 tunnels} (not {@code 1 tunnels}). */
+    public static String count(long n, String one, String many) {
+        return HumanText.count(n, one, many);
     }
 }

@@ -257,8 +257,8 @@ final class ServerConnection extends Negotiator {
         goingAway = true;
         long n = server.resetLog.admit();
         if (n >= 0) {
-            log.info("HBONE connection from {} ({}) closed: GOAWAY ENHANCE_YOUR_CALM, {} streams reset before they were answered within {}{}",
-                    Authority.text(peer), peerId, resets.count(), LogText.duration(cfg.limits().resetWindow()), LogBudget.note(n));
+            log.info("HBONE connection from {} ({}) closed: GOAWAY ENHANCE_YOUR_CALM, {} reset before they were answered within {}{}",
+                    Authority.text(peer), peerId, LogText.count(resets.count(), "stream", "streams"), LogText.duration(cfg.limits().resetWindow()), LogBudget.note(n));
         }
         channel.writeAndFlush(new DefaultHttp2GoAwayFrame(Http2Error.ENHANCE_YOUR_CALM))
                 .addListener(io.netty.channel.ChannelFutureListener.CLOSE);

@@ -158,7 +158,7 @@ public final class TunnelSocket extends TunnelSocketOptions {
             throw new InterruptedIOException("interrupted while connecting to " + isa);
         } catch (TimeoutException e) {
             abandon(future);
-            throw new SocketTimeoutException("HBONE connect to " + isa + " via " + route.hboneAddress() + " timed out after " + ms + " ms");
+            throw new SocketTimeoutException("HBONE connect to " + isa + " via " + route.hboneAddress() + " timed out after " + LogText.duration(java.time.Duration.ofMillis(ms)));
         } catch (ExecutionException e) {
             Throwable c = e.getCause();
             if (c instanceof IOException io) {

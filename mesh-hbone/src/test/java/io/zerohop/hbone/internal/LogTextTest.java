@@ -19,4 +19,11 @@ class LogTextTest {
         assertThat(LogText.duration(Duration.ZERO)).isEqualTo("0s");
         assertThat(LogText.duration(Duration.ofNanos(250_000))).isEqualTo("250µs");
     }
+
+    @Test
+    void aCountAgreesWithItsNoun() {
+        assertThat(LogText.count(1, "tunnel", "tunnels")).isEqualTo("1 tunnel");
+        assertThat(LogText.count(0, "tunnel", "tunnels")).isEqualTo("0 tunnels");
+        assertThat(LogText.count(2, "policy", "policies")).isEqualTo("2 policies");
+    }
 }

@@ -47,7 +47,7 @@ final class CaErrors {
             case PERMISSION_DENIED -> "Istio CA at " + target + " does not allow this caller to request " + id
                     + " (PERMISSION_DENIED" + desc + ")" + (impersonate ? "; impersonation needs a node (ztunnel) identity" : "");
             case UNAVAILABLE -> "Istio CA at " + target + " is unavailable (UNAVAILABLE" + desc + cause(s) + ")";
-            case DEADLINE_EXCEEDED -> "Istio CA at " + target + " did not answer within " + callTimeout + " for " + id;
+            case DEADLINE_EXCEEDED -> "Istio CA at " + target + " did not answer within " + io.zerohop.identity.internal.HumanText.duration(callTimeout) + " for " + id;
             default -> "Istio CA at " + target + " failed to issue " + id + " (" + s.getCode() + desc + ")";
         };
         return new CaException(msg, s.getCode().name(), t instanceof StatusRuntimeException ? t : s.asRuntimeException());

@@ -289,7 +289,7 @@ public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
         public Builder validity(Duration ttl) {
             this.validity = positive("validity", ttl);
             if (ttl.toSeconds() < 1) {
-                throw new IllegalArgumentException("validity must be at least one second, got " + ttl);
+                throw new IllegalArgumentException("validity must be at least one second, got " + io.zerohop.identity.internal.HumanText.duration(ttl));
             }
             return this;
         }
@@ -341,7 +341,7 @@ public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
         private static Duration positive(String what, Duration d) {
             Objects.requireNonNull(d, what);
             if (d.isNegative() || d.isZero()) {
-                throw new IllegalArgumentException(what + " must be positive, got " + d);
+                throw new IllegalArgumentException(what + " must be positive, got " + io.zerohop.identity.internal.HumanText.duration(d));
             }
             return d;
         }

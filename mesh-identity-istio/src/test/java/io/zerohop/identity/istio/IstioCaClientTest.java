@@ -235,6 +235,26 @@ class IstioCaClientTest {
                 .containsIgnoringCase("connection refused");
     }
 
+    /**
+     * A CA that accepts TCP and never answers (a listening socket nobody accepts from: the kernel completes the
+     * handshake from its backlog) runs out the call's deadline; the message says it as --istio-ca's options are
+     * written ({@code 700ms}), not {@code PT0.7S}. No timing is asserted.
+     */
+    @Test
+    void aSilentCaSaysItsDeadlineAsTheOptionsWriteIt() throws Exception {
+        try (java.net.ServerSocket silent = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.97.2"))) {
+            client = IstioCaClient.builder().address("127.0.97.2", silent.getLocalPort()).caCertificates(List.of(ca.root()))
+                    .meshRoots(List.of(ca.root())).authority(FakeIstioCa.SERVER_NAME).tokenFile(tokenFile)
+                    .callTimeout(Duration.ofMillis(700)).build();
+            Throwable t = failure(client, ID);
+            assertThat(((IstioCaClient.CaException) t).grpcStatus()).isEqualTo("DEADLINE_EXCEEDED");
+            assertThat(t.getMessage()).isEqualTo("Istio CA at 127.0.97.2:" + silent.getLocalPort() + " did not answer within 700ms for " + ID);
+        }
+        assertThatThrownBy(() -> IstioCaClient.builder().callTimeout(Duration.ZERO)).hasMessage("callTimeout must be positive, got 0s");
+        assertThatThrownBy(() -> IstioCaClient.builder().validity(Duration.ofMillis(500)))
+                .hasMessage("validity must be at least one second, got 500ms");
+    }
+
     @Test
     void requestWireFormatMatchesCaProtoFieldNumbers() throws Exception {
         Struct md = Struct.newBuilder().putFields("ImpersonatedIdentity", Value.newBuilder().setStringValue("x").build()).build();

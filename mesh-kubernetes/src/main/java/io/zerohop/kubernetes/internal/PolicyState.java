@@ -239,8 +239,8 @@ public final class PolicyState {
         } catch (PolicyLoadException e) {
             // Each object passed alone; together they can only clash on a name, which the keys
             // rule out. Keep what is in force rather than open up.
-            LOG.error("combined Kubernetes policy set failed to load, keeping the {} policies in force: {}",
-                    engine.policies().size(), e.getMessage());
+            LOG.error("combined Kubernetes policy set failed to load, keeping the {} in force: {}",
+                    count(engine.policies().size(), "policy", "policies"), e.getMessage());
             return false;
         }
         // Logged before the replace: its change listeners cut the connections the new set denies, and
@@ -263,5 +263,13 @@ public final class PolicyState {
     /** For tests: the objects' keys now known. */
     public synchronized List<String> keys() {
         return new ArrayList<>(objects.keySet());
+    }
+
+    /**
+     * {@code 1 policy}, {@code 2 policies}: as mesh-hbone's LogText says counts, which this module may not use (it reads
+     * no other module's internal packages).
+     */
+    public static String count(long n, String one, String many) {
+        return n + " " + (n == 1 ? one : many);
     }
 }

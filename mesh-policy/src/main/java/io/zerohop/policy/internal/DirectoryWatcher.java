@@ -24,7 +24,10 @@ import org.slf4j.LoggerFactory;
  * valid policy that allows more than the whole file (an ALLOW before its {@code to}), and an emptied
  * file drops its DENY policies: both were in force for as long as the writer paused (newuser21). A
  * file that became empty, or was deleted, waits {@link #EMPTIED} more, since {@code cat > file} empties it
- * before the command writing it has produced anything, and {@code rm file; generate > file} removes it first. A writer pausing longer is still read half-written: write
+ * before the command writing it has produced anything, and {@code rm file; generate > file} removes it first; so
+ * does a changed file that holds no YAML document, only comments, blank lines or {@code ---} (a
+ * {@code helm template} header, {@code # Source: chart/templates/policy.yaml}, written before the policy by a
+ * generator that then pauses): the loader reads it as no policy, as it reads an empty file. A writer pausing longer is still read half-written: write
  * a temporary file, then rename it (what ConfigMap mounts, kubectl cp and most editors do).
  */
 public final class DirectoryWatcher implements AutoCloseable {
@@ -119,7 +122,7 @@ public final class DirectoryWatcher implements AutoCloseable {
                 if (event || !now.equals(fingerprint)) {
                     String before = fingerprint;
                     now = settled(now, settle);
-                    if (emptiedFile(before, now)) {
+                    if (emptiedFile(before, now) || blankFile(before, now)) {
                         now = settled(now, emptied);
                     }
                     if (closed) {
@@ -193,12 +196,50 @@ public final class DirectoryWatcher implements AutoCloseable {
         return !present.containsAll(sizes.keySet());
     }
 
+    /**
+     * Whether a file whose entry changed since {@code before} (or is new) now holds bytes but no YAML document:
+     * read by the loader as no policy, like an emptied file. Only changed files are read, and only small ones.
+     */
+    private boolean blankFile(String before, String now) {
+        java.util.Set<String> was = java.util.Set.of(before.split(";"));
+        java.util.Set<String> is = java.util.Set.of(now.split(";"));
+        try {
+            for (Path f : files.list()) {
+                String e = entry(f);
+                if (is.contains(e) && !was.contains(e) && java.nio.file.Files.size(f) > 0 && java.nio.file.Files.size(f) <= 1 << 20
+                        && noDocument(java.nio.file.Files.readString(f))) {
+                    return true;
+                }
+            }
+        } catch (IOException | java.io.UncheckedIOException e) {
+            // Unreadable or not UTF-8: not a blank file; the load says what it is.
+        }
+        return false;
+    }
+
+    /**
+     * Whether {@code text} is only comments, blank lines, directives ({@code %YAML}) and document markers ({@code ---},
+     * {@code ...}): a YAML stream with no document in it.
+     */
+    static boolean noDocument(String text) {
+        for (String line : text.replace("\uFEFF", "").split("\r?\n|\r", -1)) {
+            String l = line.strip();
+            if (!(l.isEmpty() || l.startsWith("#") || l.startsWith("%") || l.matches("(---|\\.\\.\\.)(\\s+#.*)?"))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static String entry(Path f) throws IOException {
+        return f.getFileName() + ":" + java.nio.file.Files.size(f) + ":" + java.nio.file.Files.getLastModifiedTime(f).toMillis();
+    }
+
     private String fingerprint() {
         StringBuilder sb = new StringBuilder();
         try {
             for (Path f : files.list()) {
-                sb.append(f.getFileName()).append(':').append(java.nio.file.Files.size(f)).append(':')
-                        .append(java.nio.file.Files.getLastModifiedTime(f).toMillis()).append(';');
+                sb.append(entry(f)).append(';');
             }
         } catch (IOException e) {
             sb.append("unreadable:").append(e.getMessage());

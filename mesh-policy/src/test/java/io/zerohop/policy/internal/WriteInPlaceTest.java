@@ -99,6 +99,34 @@ class WriteInPlaceTest {
         }
     }
 
+    /**
+     * {@code helm template > file}: the generator writes its header ({@code ---} and {@code # Source:}) first and then
+     * pauses; a file with no document is no policy to the loader, as an empty one, and waits as an emptied file does.
+     */
+    @Test
+    void aFileHoldingOnlyAHeaderIsNotReadAsNoPolicy() throws Exception {
+        Path file = dir.resolve("deny-admin.yaml");
+        Files.writeString(file, POLICY);
+        try (DirectoryWatcher w = watch(file)) {
+            // Past the 1 s quiet time, within the 3 s a file with no document waits more.
+            writeInPlace(file, List.of("---\n# Source: zerohop-policies/templates/deny-admin.yaml\n\n",
+                    POLICY.replace("allow-old", "allow-old-2")), 1_500);
+            awaitSeen(1);
+            Thread.sleep(2_000);
+            assertThat(seen).as("never the header alone")
+                    .containsExactly("---\n# Source: zerohop-policies/templates/deny-admin.yaml\n\n" + POLICY.replace("allow-old", "allow-old-2"));
+        }
+    }
+
+    @Test
+    void aStreamOfCommentsAndMarkersHoldsNoDocument() {
+        assertThat(DirectoryWatcher.noDocument("---\n# Source: a/b.yaml\n  # indented\n\n...\n%YAML 1.2\n--- # next\n")).isTrue();
+        assertThat(DirectoryWatcher.noDocument("\uFEFF# only a comment")).isTrue();
+        assertThat(DirectoryWatcher.noDocument("---\nkind: AuthorizationPolicy\n")).isFalse();
+        assertThat(DirectoryWatcher.noDocument("--- {kind: AuthorizationPolicy}")).isFalse();
+        assertThat(DirectoryWatcher.noDocument("[]")).isFalse();
+    }
+
     /** {@code rm f; generate > f}: the directory without the file is not read while the new one comes (newuser22). */
     @Test
     void aFileDeletedAndWrittenAgainIsReadOnceWritten() throws Exception {

@@ -94,7 +94,7 @@ class DrainE2EIT {
                 proxy.sigterm();
                 proxy.awaitLine(from, l -> l.contains("zerohop proxy: SIGTERM, draining for up to 12s"), "the drain starts",
                         Duration.ofSeconds(10));
-                proxy.awaitLine(from, l -> l.contains("draining for up to 12000 ms") && l.contains("2 tunnels open"),
+                proxy.awaitLine(from, l -> l.contains("draining for up to 12s:") && l.contains("2 tunnels open"),
                         "GOAWAY and the open tunnels", Duration.ofSeconds(10));
 
                 // No new tunnel once draining (GOAWAY on the pooled connection, listener closed). The
@@ -125,12 +125,12 @@ class DrainE2EIT {
                 idle.close();
 
                 assertThat(proxy.awaitExit(Duration.ofSeconds(30))).as("exit code after the drain").isZero();
-                assertThat(proxy.lines()).anyMatch(l -> l.contains("drain deadline of 12000 ms reached: resetting 1 tunnels still open"));
+                assertThat(proxy.lines()).anyMatch(l -> l.contains("drain deadline of 12s reached: resetting 1 tunnel still open"));
                 // The WARN before the reset it announces (logged first, then the cut: mesh-core TunnelCountTest), and
                 // the cut tunnel's own line gives ztunnel's cause for it.
                 java.util.List<String> lines = proxy.lines();
                 int warn = java.util.stream.IntStream.range(0, lines.size())
-                        .filter(i -> lines.get(i).contains("drain deadline of 12000 ms reached")).findFirst().orElse(-1);
+                        .filter(i -> lines.get(i).contains("drain deadline of 12s reached")).findFirst().orElse(-1);
                 int cut = java.util.stream.IntStream.range(0, lines.size())
                         .filter(i -> lines.get(i).contains(" end=reset error=\"connection closed due to connection drain\"")).findFirst().orElse(-1);
                 assertThat(cut).as("the cut tunnel's access line: " + lines).isNotNegative();
@@ -185,7 +185,7 @@ class DrainE2EIT {
                 assertThat(proxy.awaitExit(Duration.ofSeconds(30))).as("exit code").isEqualTo(129);
                 assertThat(proxy.lines().subList(from, proxy.size()))
                         .anyMatch(l -> l.contains("zerohop proxy: shutdown, draining for up to 2s"))
-                        .anyMatch(l -> l.contains("drain deadline of 2000 ms reached: resetting 1 tunnels still open"));
+                        .anyMatch(l -> l.contains("drain deadline of 2s reached: resetting 1 tunnel still open"));
             } finally {
                 tls.close();
             }

@@ -1,0 +1,35 @@
+package io.zerohop.identity.internal;
+
+import java.time.Duration;
+
+/**
+ * How zerohop's log lines and messages write durations and counts a person reads, in one place for every module
+ * (mesh-hbone's {@code LogText} and the CLI's option parser write durations this way too).
+ */
+public final class HumanText {
+    private HumanText() {}
+
+    /**
+     * {@code d} as the options that set it are written ({@code 10s}, {@code 20s}, {@code 1500ms}, {@code 5m}),
+     * the largest unit that holds it exactly, not ISO-8601's {@code PT10S} (newuser21) nor a bare {@code 10000 ms}.
+     */
+    public static String duration(Duration d) {
+        long ms = d.toMillis();
+        if (ms == 0) {
+            return d.isZero() ? "0s" : d.toNanos() / 1_000 + "µs";
+        }
+        long[] sizes = {86_400_000L, 3_600_000L, 60_000L, 1_000L};
+        String[] units = {"d", "h", "m", "s"};
+        for (int i = 0; i < sizes.length; i++) {
+            if (ms % sizes[i] == 0) {
+                return ms / sizes[i] + units[i];
+            }
+        }
+        return ms + "ms";
+    }
+
+    /** {@code n} and the noun that agrees with it: {@code 1 tunnel}, {@code 0 tunnels}, {@code 2 policies}. */
+    public static String count(long n, String one, String many) {
+        return n + " " + (n == 1 ? one : many);
+    }
+}
