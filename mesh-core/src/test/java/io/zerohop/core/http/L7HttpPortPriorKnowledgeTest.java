@@ -55,6 +55,9 @@ class L7HttpPortPriorKnowledgeTest {
     static InetSocketAddress viaH2c;
     static InetSocketAddress viaGrpc;
     static InetSocketAddress viaH1;
+    /** An HTTP/1 server that reads the start of the h2 preface, answers 505 and closes (as python's http.server). */
+    static java.net.ServerSocket h1Rejecter;
+    static InetSocketAddress viaH1Rejecter;
 
     @BeforeAll
     static void start() throws Exception {
@@ -81,10 +84,25 @@ class L7HttpPortPriorKnowledgeTest {
         });
         h1App.start();
         int h1Port = h1App.getAddress().getPort();
+        h1Rejecter = new java.net.ServerSocket(0, 50, backendIp);
+        Thread rejecter = new Thread(() -> {
+            while (!h1Rejecter.isClosed()) {
+                try (java.net.Socket s = h1Rejecter.accept()) {
+                    s.getInputStream().readNBytes(16);
+                    // closing with the rest of the preface and the request unread makes the close a TCP reset
+                    s.getOutputStream().write("HTTP/1.0 505 HTTP Version Not Supported\r\nConnection: close\r\n\r\n"
+                            .getBytes(StandardCharsets.US_ASCII));
+                } catch (java.io.IOException closed) {
+                    // the listener closed, or the proxy reset first
+                }
+            }
+        }, "h1-rejecter");
+        rejecter.setDaemon(true);
+        rejecter.start();
         // Every port declared http, as a Service port named "http" (or appProtocol: http) declares it.
         Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(backendIp),
                 Workload.Protocol.HBONE, "b", "cluster.local",
-                Map.of(h2cPort, AppProtocol.HTTP, grpcPort, AppProtocol.HTTP, h1Port, AppProtocol.HTTP));
+                Map.of(h2cPort, AppProtocol.HTTP, grpcPort, AppProtocol.HTTP, h1Port, AppProtocol.HTTP, h1Rejecter.getLocalPort(), AppProtocol.HTTP));
         Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
                 List.of(InetAddress.getByName("127.0.95.3")), Workload.Protocol.HBONE, null, "cluster.local");
         WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of());
@@ -99,6 +117,7 @@ class L7HttpPortPriorKnowledgeTest {
         viaH2c = frontendProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, h2cPort)));
         viaGrpc = frontendProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, grpcPort)));
         viaH1 = frontendProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, h1Port)));
+        viaH1Rejecter = frontendProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, h1Rejecter.getLocalPort())));
     }
 
     @AfterAll
@@ -107,6 +126,7 @@ class L7HttpPortPriorKnowledgeTest {
         server.close();
         grpcApp.shutdownNow();
         h1App.stop(0);
+        h1Rejecter.close();
         nodeApp.destroy();
         nodeApp.waitFor(10, TimeUnit.SECONDS);
     }
@@ -166,6 +186,22 @@ class L7HttpPortPriorKnowledgeTest {
             assertThat(out).doesNotContain("h1 GET").matches("(?s).*\\[(000|502|503)\\]$");
             assertThat(err.awaitLine("access - inbound-http ", " path=\"/api/h1only\" ")).contains(" protocol=HTTP/2 ")
                     .contains(" decision=allow ").containsPattern(" status=(-|502|503) ");
+        }
+    }
+
+    /**
+     * An application that answers the h2 preface with an HTTP/1 error and closes at once (python's http.server: 505)
+     * fails its connection before any response started, whichever of its bytes, its reset or the stream's end zerohop
+     * sees first: every request gets Envoy's local reply for an upstream reset (502 for the protocol error, 503 for a
+     * connection termination), never a bare RST_STREAM. newuser23 saw curl's {@code (92) ... CANCEL} in 3 of 8 tries:
+     * when the stream learnt of the end before a failure was recorded (a close after the peer's FIN), it was reset.
+     */
+    @Test
+    void h2cToAnApplicationThatAnswersHttp1AndClosesAlwaysGetsALocalReply() throws Exception {
+        for (int i = 0; i < 12; i++) {
+            String out = L7Http2Test.run("curl", "-sS", "--max-time", "20", "--http2-prior-knowledge", "-w", " [%{http_code}]",
+                    "http://127.0.0.1:" + viaH1Rejecter.getPort() + "/api/h1only");
+            assertThat(out).as("try %d", i).matches("(?s).*upstream connect error or disconnect/reset before headers\\..*\\[(502|503)\\]$");
         }
     }
 }
