@@ -42,6 +42,15 @@ final class StrictReachable {
 
     /** Checks the local workloads against the policy set in force now; one WARN per open workload not yet said. */
     void check() {
+        try {
+            checkNow();
+        } catch (RuntimeException e) {
+            // A warning's check never fails start() or a policy change.
+            log.warn("could not check PeerAuthentication STRICT against the inbound endpoints: {}", e.toString(), e);
+        }
+    }
+
+    private void checkNow() {
         java.util.Set<String> now = new java.util.HashSet<>();
         for (Workload w : local.registry().all()) {
             if (w.protocol() != Workload.Protocol.HBONE || !local.isLocal(w)) {
