@@ -131,6 +131,28 @@ class InboundEndpointTest {
         }
     }
 
+    /** Under PERMISSIVE, plaintext inbound (the node proxy's :15006) is delivered to the endpoint as well. */
+    @Test
+    void plaintextInboundIsDeliveredToTheEndpoint() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.126.8");
+        HttpServer app = app(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        int port = app.getAddress().getPort();
+        Workload checkout = new Workload("shop", "checkout", "checkout", Map.of("app", "checkout"), List.of(ip),
+                Workload.Protocol.HBONE, "n1", "cluster.local", Map.of(port, AppProtocol.TCP));
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        PolicyEngine policy = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", PERMISSIVE)).build();
+        try (Mesh server = Mesh.builder().identityProvider(ca).identity(checkout.identity()).policies(policy).node("n1")
+                .workloads(WorkloadRegistry.of(List.of(checkout), Map.of())).threads(1)
+                .inboundEndpoint(new InetSocketAddress(ip, port), app.getAddress()).build()) {
+            server.start().get(10, TimeUnit.SECONDS);
+            InetSocketAddress plain = server.plaintextInbound(Capture.forward(
+                    new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), new InetSocketAddress(ip, port)));
+            assertThat(exchange(plain, "GET /plain")).startsWith("HTTP/1.1 200").contains("app saw GET /plain");
+        } finally {
+            app.stop(0);
+        }
+    }
+
     @Test
     void theBuilderRefusesEndpointsThatCannotWork() {
         InetSocketAddress target = new InetSocketAddress("127.0.126.7", 8080);
