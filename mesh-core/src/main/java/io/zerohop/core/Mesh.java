@@ -438,6 +438,34 @@ public final class Mesh implements AutoCloseable {
         }
 
         /**
+         * Delivers inbound connections to the workload address {@code target} (an {@code ip:port} peers dial over
+         * HBONE, and plaintext inbound's destination) to {@code endpoint} instead, the socket the application binds,
+         * e.g. {@code inboundEndpoint(10.0.1.2:8080, 127.0.0.1:8080)}: Istio's {@code Sidecar.ingress[].defaultEndpoint}
+         * for a sidecar. Policy, logs and metrics still name {@code target}; L7 enforcement dials {@code endpoint} too.
+         * Without an entry a connection is dialled at the address it names, as ztunnel's (istio/ztunnel
+         * src/proxy/inbound.rs {@code build_inbound_request}).
+         *
+         * <p>Why: ztunnel refuses plaintext to a PeerAuthentication STRICT workload because the CNI redirects every
+         * inbound connection of the pod to it (src/proxy/inbound_passthrough.rs). An application that embeds this mesh
+         * and binds the workload address itself can be reached there in plaintext, which zerohop never sees; bound to
+         * loopback only, with this entry, it is reachable from other hosts through the mesh only. {@link Mesh#start()}
+         * logs a WARN when a STRICT workload is served without one (README "Enforcement").
+         *
+         * <p>Several calls add several entries; the same entry twice is one.
+         *
+         * @param target   the workload's {@code ip:port}, an IP literal (not a wildcard) and a port 1..65535; not null
+         * @param endpoint where the application listens, same rules, not {@code target} and not the HBONE listener
+         *                 ({@link #inbound}; checked by {@link #build()}); not null
+         * @throws NullPointerException     when either is null
+         * @throws IllegalArgumentException when either is unresolved, a wildcard or has port 0, when they are equal, or
+         *     when {@code target} already has another endpoint
+         */
+        public Builder inboundEndpoint(InetSocketAddress target, InetSocketAddress endpoint) {
+            settings.inboundEndpoint(target, endpoint);
+            return this;
+        }
+
+        /**
          * ztunnel's {@code istio_tcp_*} metrics into {@code registry} (null: no metrics). Micrometer is
          * an optional dependency of mesh-core: callers of this method have it; a mesh built without
          * it never loads a Micrometer class.

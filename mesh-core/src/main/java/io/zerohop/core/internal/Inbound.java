@@ -44,6 +44,7 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
     private final OwnPorts ownPorts;
     private final HttpEnforcement http;
     private final PolicyAuthorizer policy;
+    private final InboundEndpoints endpoints;
     private final Map<InetSocketAddress, StreamHandler> embedded = new ConcurrentHashMap<>();
 
     /**
@@ -52,6 +53,13 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
      * @param policy   null: every authenticated peer is allowed (Istio with no policy)
      */
     public Inbound(LocalWorkloads local, SpiffeId identity, OwnPorts ownPorts, HttpEnforcement http, PolicyAuthorizer policy) {
+        this(local, identity, ownPorts, http, policy, InboundEndpoints.NONE);
+    }
+
+    /** @param endpoints where a workload address's tunnels are dialled ({@code Mesh.Builder.inboundEndpoint}) */
+    public Inbound(LocalWorkloads local, SpiffeId identity, OwnPorts ownPorts, HttpEnforcement http, PolicyAuthorizer policy,
+                   InboundEndpoints endpoints) {
+        this.endpoints = Objects.requireNonNull(endpoints, "endpoints");
         this.local = Objects.requireNonNull(local, "local");
         this.identity = identity;
         this.ownPorts = Objects.requireNonNull(ownPorts, "ownPorts");
@@ -78,7 +86,8 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
      * In order: a {@link #serve} registration for exactly {@code dst}; 400 for an IP that is no local
      * workload; 400 for a local workload of another identity than the one presented (the client
      * verified that one); 503 for one of the proxy's own ports (ztunnel's {@code Error::SelfCall},
-     * after its 400 checks); else the workload's TCP port. On ports with HTTP rules the delivery
+     * after its 400 checks); else the workload's TCP port, dialled at its {@link InboundEndpoints endpoint} when it
+     * has one (policy, logs and metrics still name {@code dst}). On ports with HTTP rules the delivery
      * parses requests and the result {@link HttpEnforcement#decidesPerRequest decides per request}.
      * {@code localAddress} (the listener's) plays no part in the choice; a refusal for another identity
      * names it, as the address whose SVID the client got.
@@ -116,9 +125,10 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
                     + " is one of this proxy's own ports (" + ownPorts.owner(dst.getPort()) + ")");
         }
         AppProtocol proto = workload.appProtocol(dst.getPort());
+        InetSocketAddress upstream = endpoints.of(dst);
         return http.enforces(workload.ref(), proto, dst.getPort())
-                ? Destination.embedded(http.proxy(dst, workload.ref(), proto))
-                : Destination.proxy(dst);
+                ? Destination.embedded(http.proxy(upstream, workload.ref(), proto))
+                : Destination.proxy(upstream);
     }
 
     // ---- phase 3: authorize ----

@@ -111,8 +111,8 @@ public final class MeshRuntime {
         this.listeners = new Listeners(group, ownPorts, tunnels);
         this.outbound = new Outbound(tls, group, local, identity, ownPorts, cfg.passthroughUnknown(), new FanOut(observer, tunnels),
                 observer, refusals, cfg.maxStreamsPerConnection(), cfg.idleTimeout());
-        this.inbound = new Inbound(local, identity, ownPorts, http, authorizer);
-        this.plaintext = new PlaintextInbound(local, ownPorts, policy, authorizer, http, observer, refusals);
+        this.inbound = new Inbound(local, identity, ownPorts, http, authorizer, cfg.inboundEndpoints());
+        this.plaintext = new PlaintextInbound(local, ownPorts, policy, authorizer, http, observer, refusals, cfg.inboundEndpoints());
         this.live = new LiveAuthorization(inbound::reauthorize, observer::lateDenied);
         // ztunnel's PolicyWatcher covers its plaintext passthrough too (inbound_passthrough.rs assert_rbac).
         UnparsedHttpRules unparsed = policy == null ? null : new UnparsedHttpRules(local, policy);
@@ -164,7 +164,16 @@ public final class MeshRuntime {
         this.server = s;
         if (cfg.policy() != null) {
             // ztunnel's PolicyWatcher: every policy change re-decides the open inbound tunnels.
-            policyChanges = cfg.policy().addChangeListener(set -> live.reauthorize());
+            StrictReachable strict = cfg.inboundTransparent() ? null : new StrictReachable(local, cfg.policy(), cfg.inboundEndpoints());
+            policyChanges = cfg.policy().addChangeListener(set -> {
+                live.reauthorize();
+                if (strict != null) {
+                    strict.check();
+                }
+            });
+            if (strict != null) {
+                strict.check();
+            }
         }
         return s.start().thenRun(() -> {
             ownPorts.addListener(cfg.inbound(), s.localAddress(), cfg.inboundTransparent());

@@ -30,6 +30,7 @@ public final class MeshSettings {
     private String node;
     private InetSocketAddress inbound;
     private boolean inboundTransparent;
+    private final InboundEndpoints.Builder inboundEndpoints = new InboundEndpoints.Builder();
     private MeterRegistry meterRegistry;
     private Consumer<TunnelResult> onTunnelClosed;
     private int threads = Math.max(2, Runtime.getRuntime().availableProcessors());
@@ -103,6 +104,10 @@ public final class MeshSettings {
             throw new IllegalArgumentException("inbound address " + address + " is unresolved: give an IP (0.0.0.0 for every address)");
         }
         this.inbound = address;
+    }
+
+    public void inboundEndpoint(InetSocketAddress target, InetSocketAddress endpoint) {
+        inboundEndpoints.put(target, endpoint);
     }
 
     public void inboundTransparent(boolean on) {
@@ -182,7 +187,8 @@ public final class MeshSettings {
         }
         return new MeshConfig(provider, trustDomain, identity, policy, registry != null ? registry : WorkloadRegistry.empty(), node,
                 inbound, inboundTransparent, meterRegistry, onTunnelClosed, threads, maxStreamsPerConnection, idleTimeout, drain,
-                metricsInterval, passthroughUnknown, clusterId, acceptHttp10 || pilotHttp10, pilotHttp10);
+                metricsInterval, passthroughUnknown, clusterId, acceptHttp10 || pilotHttp10, pilotHttp10,
+                inboundEndpoints.build(inbound));
     }
 
     private void requireServable(SpiffeId id) {

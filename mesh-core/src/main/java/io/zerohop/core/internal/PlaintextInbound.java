@@ -45,6 +45,7 @@ public final class PlaintextInbound implements CaptureListener.Opener {
     private final HttpEnforcement http;
     private final TunnelObserver observer;
     private final RateLimitedLog refusals;
+    private final InboundEndpoints endpoints;
     private final LivePlaintext live = new LivePlaintext();
     private static final Decision NOT_PARSED_YET = Decision.allowNoPolicy(
             "decided per HTTP request, its parser not installed yet: its requests meet the policies in force");
@@ -52,6 +53,13 @@ public final class PlaintextInbound implements CaptureListener.Opener {
     /** @param engine null: every mode is PERMISSIVE and every connection allowed (then {@code policy} is null too) */
     public PlaintextInbound(LocalWorkloads local, OwnPorts ownPorts, PolicyEngine engine,
                             PolicyAuthorizer policy, HttpEnforcement http, TunnelObserver observer, RateLimitedLog refusals) {
+        this(local, ownPorts, engine, policy, http, observer, refusals, InboundEndpoints.NONE);
+    }
+
+    /** @param endpoints where a workload address's connections are dialled ({@code Mesh.Builder.inboundEndpoint}) */
+    public PlaintextInbound(LocalWorkloads local, OwnPorts ownPorts, PolicyEngine engine, PolicyAuthorizer policy,
+                            HttpEnforcement http, TunnelObserver observer, RateLimitedLog refusals, InboundEndpoints endpoints) {
+        this.endpoints = Objects.requireNonNull(endpoints, "endpoints");
         this.local = Objects.requireNonNull(local, "local");
         this.ownPorts = Objects.requireNonNull(ownPorts, "ownPorts");
         this.engine = engine;
@@ -163,7 +171,7 @@ public final class PlaintextInbound implements CaptureListener.Opener {
         }
         Workload w = a.workload();
         AppProtocol proto = w.appProtocol(target.getPort());
-        return dialed(CaptureListener.connectTcp(loop, target), source, target, local.registry().identityOf(w), start).thenApply(end -> {
+        return dialed(CaptureListener.connectTcp(loop, endpoints.of(target)), source, target, local.registry().identityOf(w), start).thenApply(end -> {
             if (policy != null) {
                 live.track(end.channel(), source, () -> redecide(source, target, w, end.channel(), a.perRequest()), changes);
             }
