@@ -53,7 +53,9 @@ NATIVE=${ZEROHOP_NATIVE_DIR:-/opt/zerohop/native}
 # eden is touched end to end between collections: with 10,000 tunnels ~25 MB of it was resident.
 # A cap of 8m cut ~12-19 MB RSS there (benchmarks/results/footprint-xmn.md), 4m another 1.9-2.8 MB
 # (10,000 tunnels; 16-18 more young collections per 10,000 opens, the same total pause, since a
-# collection's cost is what survives; benchmarks/results/records-acc2fda.md). The young generation
+# collection's cost is what survives; benchmarks/results/records-acc2fda.md); bulk through a proxy holding
+# 10,000 tunnels: 1.6-2x the young collections, a few ms each, no full GC, the RSS gain kept
+# (benchmarks/results/bulk10k-91e5148.md). The young generation
 # still starts small (below: a ninth of the heap), so idle RSS and a small heap's collections are
 # unchanged (a fixed -Xmn8m cost +5 MB idle). For far more tunnels raise -Xmx and -XX:MaxNewSize together.
 # NewRatio=8: below that cap the young generation is a ninth of the heap instead of a third. Idle,

@@ -13,6 +13,8 @@
 # sink app and print a row of the proxies' CPU (user + system, /proc/PID/stat) per MiB: the flags' throughput
 # cost, measured as work per byte rather than as a rate on a shared machine. N=0 runs only that. BULK_WARM_MB
 # (default 500) MiB go through first, unmeasured, so that the window holds compiled code, not the JIT's work.
+# BULK_AFTER=1: the same, but after the N tunnels are open and their row is printed (what a young-generation cap
+# costs a proxy whose old generation holds N tunnels); the row adds each proxy's young and full collections and RSS after it.
 # DUMP=1 with DIAG: also a heap dump of each proxy idle (a-idle.hprof, b-idle.hprof) and at the peak
 # (a.hprof, b.hprof); `hprof.py diff a-idle.hprof a.hprof N` lists what one tunnel adds.
 #
@@ -93,14 +95,28 @@ if [ -n "${DIAG:-}" ]; then # idle snapshots to compare the peak with (NMT basel
 fi
 
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; } # user + system clock ticks
-if [ -n "${BULK_MB:-}" ]; then # the proxies' CPU per MiB relayed
+gcs() { # "young-count young-seconds full-count full-seconds" so far (empty without jstat)
+    jstat -gc "$1" 2>/dev/null | awk 'NR == 1 {for (i = 1; i <= NF; i++) {if ($i == "YGC") c = i; if ($i == "YGCT") t = i; if ($i == "FGC") f = i; if ($i == "FGCT") g = i}}
+        NR == 2 {print $c, $t, $f, $g}'
+}
+gc_delta() { # before after -> "young n (t ms), full n (t ms)"
+    echo "$1 $2" | awk 'NF == 8 {printf "young %d (%.0f ms), full %d (%.0f ms)", $5 - $1, ($6 - $2) * 1000, $7 - $3, ($8 - $4) * 1000} NF != 8 {printf "?"}'
+}
+bulk() { # the proxies' CPU per MiB relayed; $1: when (before or with N tunnels open)
     python3 "$HERE/tunnels.py" send "${BULK_WARM_MB:-500}" "${STREAMS:-1}" $NET.3 $NET.1 $((P + 501))
-    clk=$(getconf CLK_TCK); a0=$(ticks "$PA"); b0=$(ticks "$PB"); t0=$(date +%s%N)
+    local clk a0 b0 t0 a1 b1 t1 ga0 gb0
+    clk=$(getconf CLK_TCK); ga0=$(gcs "$PA"); gb0=$(gcs "$PB"); a0=$(ticks "$PA"); b0=$(ticks "$PB"); t0=$(date +%s%N)
     python3 "$HERE/tunnels.py" send "$BULK_MB" "${STREAMS:-1}" $NET.3 $NET.1 $((P + 501))
     t1=$(date +%s%N); a1=$(ticks "$PA"); b1=$(ticks "$PB")
-    printf '| %s | bulk %s MiB, %s streams | %.0f MiB/s | A %.0f µs/MiB | B %.0f µs/MiB | load %s |\n' "$LABEL" "$BULK_MB" "${STREAMS:-1}" \
+    printf '| %s | bulk %s MiB, %s streams, %s | %.0f MiB/s | A %.0f µs/MiB | B %.0f µs/MiB | GCs A %s; B %s | RSS after A %s, B %s | load %s |\n' \
+        "$LABEL" "$BULK_MB" "${STREAMS:-1}" "$1" \
         "$(echo "$BULK_MB * 1000000000 / ($t1 - $t0)" | bc -l)" "$(echo "($a1 - $a0) * 1000000 / $clk / $BULK_MB" | bc -l)" \
-        "$(echo "($b1 - $b0) * 1000000 / $clk / $BULK_MB" | bc -l)" "$(cut -d' ' -f1 /proc/loadavg)"
+        "$(echo "($b1 - $b0) * 1000000 / $clk / $BULK_MB" | bc -l)" \
+        "$(gc_delta "$ga0" "$(gcs "$PA")")" "$(gc_delta "$gb0" "$(gcs "$PB")")" \
+        "$(rss "$PA")" "$(rss "$PB")" "$(cut -d' ' -f1 /proc/loadavg)"
+}
+if [ -n "${BULK_MB:-}" ] && [ -z "${BULK_AFTER:-}" ]; then
+    bulk "no tunnels open"
 fi
 
 oa=$(ticks "$PA"); ob=$(ticks "$PB")
@@ -125,3 +141,6 @@ if [ -n "${DIAG:-}" ]; then # a directory: heap and native-memory summaries of b
 fi
 printf '| %s | %s | %s | %s | %s | %s | %s s | %s |\n' "$LABEL" "$idle_a" "$idle_b" "$(rss "$PA")" "$(rss "$PB")" \
     "$opened" "$(( $(date +%s) - t0 - IDLE ))" "$fds fds on A, ${open_cpu:+$open_cpu, }load $(cut -d' ' -f1 /proc/loadavg)"
+if [ -n "${BULK_MB:-}" ] && [ -n "${BULK_AFTER:-}" ]; then
+    bulk "$opened"
+fi
