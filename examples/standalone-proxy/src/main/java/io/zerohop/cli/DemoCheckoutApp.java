@@ -37,6 +37,11 @@ final class DemoCheckoutApp implements AutoCloseable {
         return app;
     }
 
+    /** The address the server is bound to (its port when started on port 0). */
+    InetSocketAddress address() {
+        return server.getAddress();
+    }
+
     private void handle(HttpExchange ex) throws IOException {
         try (ex) {
             byte[] body = ex.getRequestBody().readAllBytes();

@@ -133,12 +133,15 @@ final class DemoCommand implements Callable<Integer> {
         InetSocketAddress target = new InetSocketAddress(ip, CHECKOUT_PORT);
         SimpleMeterRegistry meters = new SimpleMeterRegistry();
         Semaphore closed = new Semaphore(0);
-        try (DemoCheckoutApp app = DemoCheckoutApp.start(target);
-             Mesh node = checkoutNode(ca, checkout, registry, engine, ip, meters, closed);
+        // STRICT holds only if no plaintext client can reach the application: as a pod's application behind ztunnel's
+        // redirect, it listens on loopback, and zerohop delivers the workload address's tunnels there.
+        try (DemoCheckoutApp app = DemoCheckoutApp.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+             Mesh node = checkoutNode(ca, checkout, registry, engine, ip, meters, closed, target, app.address());
              Mesh callers = Mesh.builder().identityProvider(ca).workloads(registry).threads(1).build()) {
             InetSocketAddress plaintext = node.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 15006), target));
-            out.printf("checkout : e-commerce/checkout (app: checkout, sa checkout), JDK HTTP server on %s; zerohop HBONE on %s as %s,"
-                    + " plaintext inbound on %s%n", auth(target), auth(node.inboundAddress()), checkout.identity(), auth(plaintext));
+            out.printf("checkout : e-commerce/checkout (app: checkout, sa checkout) at %s: JDK HTTP server on %s (loopback only: no plaintext"
+                    + " client reaches it); zerohop HBONE on %s as %s, plaintext inbound on %s%n", auth(target), auth(app.address()),
+                    auth(node.inboundAddress()), checkout.identity(), auth(plaintext));
             out.println("mTLS     : PeerAuthentication e-commerce/default, mode " + node.mtlsMode(checkout, CHECKOUT_PORT)
                     + "; port " + CHECKOUT_PORT + " " + parsing(engine, checkout));
             DemoScene s = new DemoScene(out, engine, registry, checkout, target, app);
@@ -174,7 +177,7 @@ final class DemoCommand implements Callable<Integer> {
         SimpleMeterRegistry meters = new SimpleMeterRegistry();
         Semaphore closed = new Semaphore(0);
         try (DemoCheckoutApp app = DemoCheckoutApp.start(target);
-             Mesh node = checkoutNode(ca, checkout, registry, engine, ip, meters, closed);
+             Mesh node = checkoutNode(ca, checkout, registry, engine, ip, meters, closed, null, null);
              Mesh callers = Mesh.builder().identityProvider(ca).workloads(registry).threads(1).build()) {
             out.printf("checkout : production/checkout (app: checkout), JDK HTTP server on %s; zerohop HBONE on %s as %s; port %d %s%n",
                     auth(target), auth(node.inboundAddress()), checkout.identity(), CHECKOUT_PORT, parsing(engine, checkout));
@@ -189,12 +192,20 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    /** The checkout's zerohop: HBONE inbound on {@code ip}, the scene's engine and meters; started. */
+    /**
+     * The checkout's zerohop: HBONE inbound on {@code ip}, the scene's engine and meters; started. {@code target}'s tunnels
+     * go to {@code endpoint} when both are non-null.
+     */
     private static Mesh checkoutNode(InMemoryCa ca, Workload checkout, WorkloadRegistry registry, PolicyEngine engine,
-                                     InetAddress ip, SimpleMeterRegistry meters, Semaphore closed) throws Exception {
-        Mesh node = Mesh.builder().identityProvider(ca).identity(checkout.identity()).workloads(registry).policies(engine)
+                                     InetAddress ip, SimpleMeterRegistry meters, Semaphore closed,
+                                     InetSocketAddress target, InetSocketAddress endpoint) throws Exception {
+        Mesh.Builder b = Mesh.builder().identityProvider(ca).identity(checkout.identity()).workloads(registry).policies(engine)
                 .inbound(new InetSocketAddress(ip, WorkloadRegistry.HBONE_PORT)).meterRegistry(meters)
-                .onTunnelClosed(r -> closed.release()).threads(1).build();
+                .onTunnelClosed(r -> closed.release()).threads(1);
+        if (endpoint != null) {
+            b.inboundEndpoint(target, endpoint);
+        }
+        Mesh node = b.build();
         try {
             node.start().get(TIMEOUT_S, TimeUnit.SECONDS);
         } catch (Exception e) {

@@ -185,7 +185,8 @@ class DemoCommandTest {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int code;
-        try (ServerSocket busy = new ServerSocket(DemoCommand.CHECKOUT_PORT, 1, InetAddress.getByName(prefix + ".2"))) {
+        // The Cilium scene's checkout binds 127.x.y.3:8080 (the Istio scene's listens on loopback, behind inboundEndpoint).
+        try (ServerSocket busy = new ServerSocket(DemoCommand.CHECKOUT_PORT, 1, InetAddress.getByName(prefix + ".3"))) {
             System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
             System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
             code = Zerohop.run("demo", "--ip-prefix", prefix);
@@ -194,7 +195,7 @@ class DemoCommandTest {
             System.setErr(oldErr);
         }
         assertThat(code).isEqualTo(1);
-        assertThat(err.toString(StandardCharsets.UTF_8)).contains(prefix + ".2:8080 is in use", "--ip-prefix");
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains(prefix + ".3:8080 is in use", "--ip-prefix");
         assertThat(out.toString(StandardCharsets.UTF_8)).doesNotContain("came out as the article says");
     }
 
