@@ -447,7 +447,13 @@ public final class Mesh implements AutoCloseable {
             return this;
         }
 
-        /** Called once per closed tunnel (after metrics and the access log), on an event loop; null: none. */
+        /**
+         * Called once per closed tunnel (after metrics and the access log), on an event loop; null: none. Never
+         * block in it. An exception it throws is logged (WARN, logger {@code io.zerohop.core.internal.TunnelObserver},
+         * naming {@code onTunnelClosed}; at most 20 lines per 10 s) and otherwise ignored: the tunnel is still
+         * closed, counted and forgotten by the mesh (the drain does not wait for it, a policy update does not
+         * re-decide it).
+         */
         public Builder onTunnelClosed(Consumer<TunnelResult> c) {
             settings.onTunnelClosed(c);
             return this;
