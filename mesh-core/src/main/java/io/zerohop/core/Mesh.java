@@ -42,7 +42,9 @@ import javax.net.SocketFactory;
  * are thread-safe. Returned futures may complete on an event-loop thread: never block in their
  * callbacks. Once {@link #shutdown()} or {@link #close()} was called, {@link #start()},
  * {@link #serve}, {@link #serveHttp}, {@link #capture} and {@link #plaintextInbound} throw
- * {@link IllegalStateException} saying the mesh is closed.
+ * {@link IllegalStateException} saying the mesh is closed, {@link #connect} returns a future failed at once with
+ * one, and sockets of a {@link #socketFactory} (made before or after) throw a {@link java.net.SocketException}
+ * saying so from their connect.
  */
 public final class Mesh implements AutoCloseable {
     private final MeshConfig cfg;

@@ -237,6 +237,7 @@ public final class MeshRuntime {
             }
             shutdown = new CompletableFuture<>();
         }
+        outbound.closing();
         drain().whenComplete((x, e) -> {
             for (AutoCloseable g : socketGauges) {
                 try {
