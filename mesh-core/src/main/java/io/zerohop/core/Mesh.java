@@ -347,6 +347,10 @@ public final class Mesh implements AutoCloseable {
          * {@code ns/N/sa/S} in each of them, as istiod rewrites it for a sidecar or waypoint
          * (pilot/pkg/security/trustdomain/bundle.go); at L4 principals match as written, as at ztunnel.
          *
+         * <p>With an {@link #identityProvider} of another trust domain (an {@code InMemoryCa}'s, or a single-identity
+         * provider's SVID's), {@link #build()} logs a WARN naming both: no SVID of this trust domain can be issued or
+         * accepted (as {@code zerohop proxy} warns for its workloads and CA).
+         *
          * @throws IllegalArgumentException when {@code td} is not a valid SPIFFE trust domain, naming it
          */
         public Builder trustDomain(String td) {
@@ -461,7 +465,11 @@ public final class Mesh implements AutoCloseable {
             return this;
         }
 
-        /** Threads of the one event loop group shared by every listener and client; default max(2, processors). */
+        /**
+         * Threads of the one event loop group shared by every listener and client; default max(2, processors).
+         *
+         * @throws IllegalArgumentException when {@code n} is not 1-1024
+         */
         public Builder threads(int n) {
             settings.threads(n);
             return this;
