@@ -496,7 +496,10 @@ public final class Mesh implements AutoCloseable {
             return this;
         }
 
-        /** How long {@link Mesh#shutdown()} lets open tunnels finish; default 10 s, zero allowed. */
+        /**
+         * How long {@link Mesh#shutdown()} lets open tunnels finish; default 10 s, zero allowed. In a zerohop-testing
+         * {@code @ZerohopTest} class the default is zero (system property {@code io.zerohop.test.drain}).
+         */
         public Builder drain(Duration d) {
             settings.drain(d);
             return this;

@@ -35,7 +35,7 @@ public final class MeshSettings {
     private int threads = Math.max(2, Runtime.getRuntime().availableProcessors());
     private int maxStreamsPerConnection = 100;
     private Duration idleTimeout = Duration.ofMinutes(5);
-    private Duration drain = Duration.ofSeconds(10);
+    private Duration drain = defaultDrain();
     private Duration metricsInterval = Duration.ofSeconds(5);
     private boolean passthroughUnknown;
     private String clusterId = TrafficLabels.DEFAULT_CLUSTER;
@@ -143,6 +143,29 @@ public final class MeshSettings {
 
     public void metricsInterval(Duration d) {
         this.metricsInterval = positive(d, "metricsInterval");
+    }
+
+    /**
+     * The system property zerohop-testing's {@code @ZerohopTest} sets (to {@code PT0S}) while a test class runs, so that
+     * a mesh a test builds without {@code drain(...)} closes at once instead of waiting 10 s for an idle keep-alive
+     * connection's tunnel; an ISO-8601 duration. Read when a builder is made; {@code drain(...)} wins.
+     */
+    public static final String TEST_DRAIN_PROPERTY = "io.zerohop.test.drain";
+
+    private static Duration defaultDrain() {
+        String v = System.getProperty(TEST_DRAIN_PROPERTY);
+        if (v == null) {
+            return Duration.ofSeconds(10);
+        }
+        try {
+            Duration d = Duration.parse(v);
+            if (!d.isNegative()) {
+                return d;
+            }
+        } catch (java.time.format.DateTimeParseException e) {
+            // named below
+        }
+        throw new IllegalArgumentException("system property " + TEST_DRAIN_PROPERTY + "=" + v + " is not a duration >= 0 such as PT0S");
     }
 
     public void drain(Duration d) {
