@@ -11,7 +11,11 @@ import java.util.Objects;
  *               {@code IP_TRANSPARENT}, Linux epoll, CAP_NET_ADMIN); {@link Mode#SOCKS5}: apps are
  *               configured with a SOCKS5 proxy (IP destinations only: a name would need DNS we do
  *               not trust here); {@link Mode#FORWARD}: a fixed local port for one destination.
- * @param target the destination of a {@link Mode#FORWARD} listener; null otherwise
+ * @param bind   where the listener binds: an IP (0.0.0.0 for every address), port 0 for an ephemeral one
+ * @param target the destination of a {@link Mode#FORWARD} listener, an IP and a port 1-65535; null otherwise
+ * @throws IllegalArgumentException naming the argument and its value when {@code bind} or {@code target} is
+ *                                  unresolved (a host name: a capture never resolves names) or the target's
+ *                                  port is 0 (no connection can be made to it)
  */
 public record Capture(Mode mode, InetSocketAddress bind, InetSocketAddress target) {
     public enum Mode { TRANSPARENT, SOCKS5, FORWARD }
@@ -21,6 +25,17 @@ public record Capture(Mode mode, InetSocketAddress bind, InetSocketAddress targe
         Objects.requireNonNull(bind, "bind");
         if ((mode == Mode.FORWARD) != (target != null)) {
             throw new IllegalArgumentException("a target is required for FORWARD and only for FORWARD");
+        }
+        if (bind.isUnresolved()) {
+            throw new IllegalArgumentException("capture bind address " + bind + " is unresolved: give an IP (0.0.0.0 for every address)");
+        }
+        // Checked here, not at the first connection: every connection to such a target died on a bare NullPointerException.
+        if (target != null && target.isUnresolved()) {
+            throw new IllegalArgumentException("forward target " + target + " is unresolved: give the destination's IP and port");
+        }
+        if (target != null && target.getPort() == 0) {
+            throw new IllegalArgumentException("forward target " + Addresses.authority(target)
+                    + " has port 0: no connection can be made to it (give the target's port)");
         }
     }
 

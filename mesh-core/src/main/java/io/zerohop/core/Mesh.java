@@ -42,7 +42,9 @@ import javax.net.SocketFactory;
  * are thread-safe. Returned futures may complete on an event-loop thread: never block in their
  * callbacks. Once {@link #shutdown()} or {@link #close()} was called, {@link #start()},
  * {@link #serve}, {@link #serveHttp}, {@link #capture} and {@link #plaintextInbound} throw
- * {@link IllegalStateException} saying the mesh is closed.
+ * {@link IllegalStateException} saying the mesh is closed, {@link #connect} returns a future failed at once with
+ * one, and sockets of a {@link #socketFactory} (made before or after) throw a {@link java.net.SocketException}
+ * saying so from their connect.
  */
 public final class Mesh implements AutoCloseable {
     private final MeshConfig cfg;
@@ -345,6 +347,10 @@ public final class Mesh implements AutoCloseable {
          * {@code ns/N/sa/S} in each of them, as istiod rewrites it for a sidecar or waypoint
          * (pilot/pkg/security/trustdomain/bundle.go); at L4 principals match as written, as at ztunnel.
          *
+         * <p>With an {@link #identityProvider} of another trust domain (an {@code InMemoryCa}'s, or a single-identity
+         * provider's SVID's), {@link #build()} logs a WARN naming both: no SVID of this trust domain can be issued or
+         * accepted (as {@code zerohop proxy} warns for its workloads and CA).
+         *
          * @throws IllegalArgumentException when {@code td} is not a valid SPIFFE trust domain, naming it
          */
         public Builder trustDomain(String td) {
@@ -475,13 +481,23 @@ public final class Mesh implements AutoCloseable {
             return this;
         }
 
-        /** Called once per closed tunnel (after metrics and the access log), on an event loop; null: none. */
+        /**
+         * Called once per closed tunnel (after metrics and the access log), on an event loop; null: none. Never
+         * block in it. An exception it throws is logged (WARN, logger {@code io.zerohop.core.internal.TunnelObserver},
+         * naming {@code onTunnelClosed}; at most 20 lines per 10 s) and otherwise ignored: the tunnel is still
+         * closed, counted and forgotten by the mesh (the drain does not wait for it, a policy update does not
+         * re-decide it).
+         */
         public Builder onTunnelClosed(Consumer<TunnelResult> c) {
             settings.onTunnelClosed(c);
             return this;
         }
 
-        /** Threads of the one event loop group shared by every listener and client; default max(2, processors). */
+        /**
+         * Threads of the one event loop group shared by every listener and client; default max(2, processors).
+         *
+         * @throws IllegalArgumentException when {@code n} is not 1-1024
+         */
         public Builder threads(int n) {
             settings.threads(n);
             return this;
@@ -508,7 +524,10 @@ public final class Mesh implements AutoCloseable {
             return this;
         }
 
-        /** How long {@link Mesh#shutdown()} lets open tunnels finish; default 10 s, zero allowed. */
+        /**
+         * How long {@link Mesh#shutdown()} lets open tunnels finish; default 10 s, zero allowed. In a zerohop-testing
+         * {@code @ZerohopTest} class the default is zero (system property {@code io.zerohop.test.drain}).
+         */
         public Builder drain(Duration d) {
             settings.drain(d);
             return this;

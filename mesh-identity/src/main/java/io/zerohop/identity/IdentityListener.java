@@ -6,7 +6,10 @@ import io.spiffe.svid.x509svid.X509Svid;
 
 /**
  * Told when a provider's material changes. Called on the provider's own thread: keep it short
- * and never block (TLS contexts only swap a reference here).
+ * and never block (TLS contexts only swap a reference here). A {@link RuntimeException} a method throws is
+ * logged (WARN, logger {@code io.zerohop.identity.internal.ListenerSet}, naming the listener and the method) and
+ * otherwise ignored by zerohop's providers: the other listeners are still told, and the provider's own call
+ * ({@code svid}, {@code rotateRoot}, a file reload) goes on as if it had returned.
  */
 public interface IdentityListener {
     /** A new SVID is in force for {@code svid.getSpiffeId()}; new handshakes should present it. */

@@ -7,6 +7,7 @@ import io.spiffe.spiffeid.SpiffeId;
 import io.spiffe.spiffeid.TrustDomain;
 import io.spiffe.svid.x509svid.X509Svid;
 import io.zerohop.identity.internal.X509;
+import io.zerohop.identity.internal.ListenerSet;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -29,7 +30,6 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
 import org.bouncycastle.asn1.x500.X500Name;
 
 /**
@@ -53,7 +53,8 @@ public final class InMemoryCa implements IdentityProvider {
     private final Duration svidTtl;
     private final Duration caTtl;
     private final Clock clock;
-    private final List<IdentityListener> listeners = new CopyOnWriteArrayList<>();
+    /** Isolated as the other providers' ({@code PemFileIdentityProvider}, {@code CertificateManager}): a listener that throws is logged and the next one still hears. */
+    private final ListenerSet listeners = new ListenerSet();
     private final Map<SpiffeId, X509Svid> issued = new ConcurrentHashMap<>();
     private final Set<X509Bundle> federated = ConcurrentHashMap.newKeySet();
 
@@ -259,9 +260,7 @@ public final class InMemoryCa implements IdentityProvider {
     @Override
     public void forget(SpiffeId id) {
         if (issued.remove(id) != null) {
-            for (IdentityListener l : listeners) {
-                l.svidForgotten(id);
-            }
+            listeners.svidForgotten(id);
         }
     }
 
@@ -274,9 +273,7 @@ public final class InMemoryCa implements IdentityProvider {
     private X509Svid reissue(SpiffeId id) {
         X509Svid fresh = issue(id);
         issued.put(id, fresh);
-        for (IdentityListener l : listeners) {
-            l.svidRotated(fresh);
-        }
+        listeners.svidRotated(fresh);
         return fresh;
     }
 
@@ -289,14 +286,12 @@ public final class InMemoryCa implements IdentityProvider {
 
     private void fireBundles() {
         X509BundleSet set = bundles();
-        for (IdentityListener l : listeners) {
-            l.bundlesChanged(set);
-        }
+        listeners.bundlesChanged(set);
     }
 
     @Override
     public void addListener(IdentityListener listener) {
-        listeners.add(Objects.requireNonNull(listener));
+        listeners.add(listener);
     }
 
     @Override

@@ -113,4 +113,52 @@ class InMemoryCaTest {
         assertThat(out).contains(": OK");
         assertThat(p.exitValue()).isZero();
     }
+
+    /**
+     * newuser23: a throwing listener made {@code rotateRoot} throw, made {@code svid(id)} throw instead of returning a
+     * future, and kept the listeners after it from being told. Isolated now, as the other providers' listeners are.
+     */
+    @Test
+    void aThrowingListenerIsIsolated() throws Exception {
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        List<String> heard = new java.util.concurrent.CopyOnWriteArrayList<>();
+        ca.addListener(new IdentityListener() {
+            @Override
+            public void svidRotated(X509Svid svid) {
+                throw new IllegalStateException("listener bug");
+            }
+
+            @Override
+            public void svidForgotten(SpiffeId id) {
+                throw new IllegalStateException("listener bug");
+            }
+
+            @Override
+            public void bundlesChanged(io.spiffe.bundle.x509bundle.X509BundleSet bundles) {
+                throw new IllegalStateException("listener bug");
+            }
+        });
+        ca.addListener(new IdentityListener() {
+            @Override
+            public void svidRotated(X509Svid svid) {
+                heard.add("rotated " + svid.getSpiffeId());
+            }
+
+            @Override
+            public void svidForgotten(SpiffeId id) {
+                heard.add("forgotten " + id);
+            }
+
+            @Override
+            public void bundlesChanged(io.spiffe.bundle.x509bundle.X509BundleSet bundles) {
+                heard.add("bundles");
+            }
+        });
+        SpiffeId id = SpiffeId.parse("spiffe://cluster.local/ns/a/sa/b");
+        var f = ca.svid(id);
+        assertThat(f.get(5, TimeUnit.SECONDS).getSpiffeId()).isEqualTo(id);
+        ca.rotateRoot();
+        ca.forget(id);
+        assertThat(heard).containsExactly("rotated " + id, "bundles", "rotated " + id, "forgotten " + id);
+    }
 }

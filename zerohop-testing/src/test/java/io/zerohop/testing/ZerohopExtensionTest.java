@@ -84,6 +84,38 @@ class ZerohopExtensionTest {
         }
     }
 
+    /** What {@link SampleDrain} and its nested class saw of the drain property. */
+    static final Map<String, String> DRAINS = new ConcurrentHashMap<>();
+
+    @ZerohopTest
+    static class SampleDrain {
+        @Test
+        void seesAZeroDrain() {
+            DRAINS.put("outer", String.valueOf(System.getProperty(ZerohopExtension.DRAIN_PROPERTY)));
+        }
+
+        @org.junit.jupiter.api.Nested
+        class Inner {
+            @Test
+            void seesItToo() {
+                DRAINS.put("nested", String.valueOf(System.getProperty(ZerohopExtension.DRAIN_PROPERTY)));
+            }
+        }
+    }
+
+    /**
+     * newuser23: every test that closed a Mesh with an idle keep-alive connection open waited the 10 s default drain. While
+     * a {@code @ZerohopTest} class runs, the default is zero (mesh-core reads the property; MeshSettings); cleared after.
+     */
+    @Test
+    void aZerohopTestClassRunsWithAZeroDrainDefaultAndClearsItAfter() {
+        assertThat(System.getProperty(ZerohopExtension.DRAIN_PROPERTY)).as("before the sample").isNull();
+        EngineTestKit.engine("junit-jupiter").selectors(selectClass(SampleDrain.class))
+                .execute().testEvents().assertStatistics(s -> s.started(2).succeeded(2).failed(0));
+        assertThat(DRAINS).containsEntry("outer", "PT0S").containsEntry("nested", "PT0S");
+        assertThat(System.getProperty(ZerohopExtension.DRAIN_PROPERTY)).as("after the sample").isNull();
+    }
+
     @Test
     void eachClassGetsItsOwnMeshWhichIsClosedAfterIt() throws Exception {
         EngineTestKit.engine("junit-jupiter").selectors(selectClass(SampleA.class), selectClass(SampleB.class))

@@ -1,6 +1,7 @@
 package io.zerohop.cli;
 
 import io.zerohop.core.Addresses;
+import io.zerohop.core.SelectorCheck;
 import io.zerohop.core.Workload;
 import io.zerohop.core.WorkloadRegistry;
 import io.zerohop.identity.SpiffeIds;

@@ -7,6 +7,7 @@ import io.zerohop.core.Capture;
 import io.zerohop.core.HttpEndpoint;
 import io.zerohop.core.LogOutput;
 import io.zerohop.core.Mesh;
+import io.zerohop.core.SelectorCheck;
 import io.zerohop.core.WorkloadRegistry;
 import io.zerohop.identity.IdentityProvider;
 import io.zerohop.identity.InMemoryCa;
@@ -592,6 +593,11 @@ final class ProxyCommand implements Callable<Integer> {
             }
         }
         PolicyEngine engine = kube != null ? kube.discovery.policyEngine() : null;
+        if (engine != null) {
+            // By decision (README): with --kubernetes a selector that matches nothing is often no mistake, and the mesh
+            // would otherwise check against a registry still being filled.
+            SelectorCheck.disable(engine);
+        }
         AutoCloseable watch = null;
         if (policies != null) {
             // Loaded by watch() (first load, then every change), a directory or one file: --help says "hot
@@ -611,7 +617,8 @@ final class ProxyCommand implements Callable<Integer> {
             engine.addChangeListener(new RootNamespaceCheck(rootNamespace, origins.label("root-namespace")));
             if (workloads != null && !registry.all().isEmpty()) {
                 // As policy check --workloads warns: an ALLOW policy selecting no workload leaves its target open.
-                engine.addChangeListener(new SelectorCheck(registry, workloads.toString(), rootNamespace));
+                // Attached before the mesh is built, so the mesh attaches none of its own and the lines name the file.
+                SelectorCheck.attach(engine, registry, workloads.toString());
             }
             watch = engine.watch(policies);
             if (engine.policies().size() == 0) {

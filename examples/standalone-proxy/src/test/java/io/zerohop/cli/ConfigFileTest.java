@@ -350,7 +350,7 @@ class ConfigFileTest {
                 """);
         List<String> loaded = ProxyStartClasses.untilReady(dir, "policies", List.of(), "--in-memory-ca", "--workloads", w.toString(),
                 "--policies", p.toString());
-        assertThat(loaded).as("the selector check ran and had a line to log").contains("io.zerohop.cli.SelectorCheck$Effect");
+        assertThat(loaded).as("the selector check ran and had a line to log").contains("io.zerohop.core.SelectorCheck$Effect");
         assertThat(loaded.stream().filter(c -> c.startsWith("com.fasterxml.")).toList())
                 .as("Jackson classes loaded by a --workloads --policies start").isEmpty();
         assertThat(loaded).as("locale data").doesNotContain("sun.util.cldr.CLDRLocaleProviderAdapter", "java.text.DateFormatSymbols");

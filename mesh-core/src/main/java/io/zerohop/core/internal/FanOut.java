@@ -5,10 +5,20 @@ import io.zerohop.hbone.TunnelCounters;
 import io.zerohop.hbone.TunnelInfo;
 import io.zerohop.hbone.TunnelResult;
 import java.net.InetSocketAddress;
+import java.time.Duration;
 import java.util.List;
+import org.slf4j.LoggerFactory;
 
-/** One {@link HboneEvents} that tells several, in order (an HBONE client or server takes one listener). */
+/**
+ * One {@link HboneEvents} that tells several, in order (an HBONE client or server takes one listener). Each
+ * listener is isolated: one that throws is logged and the next still hears the event, so a failure in one
+ * (the access log, a user's {@code onTunnelClosed}) never leaves a closed tunnel counted by the drain
+ * ({@link TunnelCount}) or re-authorized after a policy update ({@link LiveAuthorization}).
+ */
 public final class FanOut implements HboneEvents {
+    /** A listener that throws on every event would write a line per tunnel: 20 lines per 10 s, then a count. */
+    private static final RateLimitedLog FAILURES = new RateLimitedLog(LoggerFactory.getLogger(FanOut.class),
+            "tunnel event listener failures", 20, Duration.ofSeconds(10));
     private final List<HboneEvents> all;
 
     public FanOut(HboneEvents... all) {
@@ -18,35 +28,55 @@ public final class FanOut implements HboneEvents {
     @Override
     public void tunnelOpened(TunnelInfo tunnel, TunnelCounters live) {
         for (HboneEvents e : all) {
-            e.tunnelOpened(tunnel, live);
+            try {
+                e.tunnelOpened(tunnel, live);
+            } catch (RuntimeException x) {
+                failed(e, "tunnelOpened", x);
+            }
         }
     }
 
     @Override
     public void tunnelClosed(TunnelResult result) {
         for (HboneEvents e : all) {
-            e.tunnelClosed(result);
+            try {
+                e.tunnelClosed(result);
+            } catch (RuntimeException x) {
+                failed(e, "tunnelClosed", x);
+            }
         }
     }
 
     @Override
     public void tunnelRefused(TunnelInfo tunnel, int status, String reason) {
         for (HboneEvents e : all) {
-            e.tunnelRefused(tunnel, status, reason);
+            try {
+                e.tunnelRefused(tunnel, status, reason);
+            } catch (RuntimeException x) {
+                failed(e, "tunnelRefused", x);
+            }
         }
     }
 
     @Override
     public void tunnelDenied(TunnelInfo tunnel, io.zerohop.hbone.AuthzDecision decision) {
         for (HboneEvents e : all) {
-            e.tunnelDenied(tunnel, decision);
+            try {
+                e.tunnelDenied(tunnel, decision);
+            } catch (RuntimeException x) {
+                failed(e, "tunnelDenied", x);
+            }
         }
     }
 
     @Override
     public void tunnelFailed(TunnelInfo tunnel, Throwable cause) {
         for (HboneEvents e : all) {
-            e.tunnelFailed(tunnel, cause);
+            try {
+                e.tunnelFailed(tunnel, cause);
+            } catch (RuntimeException x) {
+                failed(e, "tunnelFailed", x);
+            }
         }
     }
 
@@ -63,7 +93,15 @@ public final class FanOut implements HboneEvents {
     @Override
     public void connectionFailed(InetSocketAddress peer, InetSocketAddress local, Throwable cause) {
         for (HboneEvents e : all) {
-            e.connectionFailed(peer, local, cause);
+            try {
+                e.connectionFailed(peer, local, cause);
+            } catch (RuntimeException x) {
+                failed(e, "connectionFailed", x);
+            }
         }
+    }
+
+    private static void failed(HboneEvents listener, String event, RuntimeException x) {
+        FAILURES.warn("{} of {} threw (ignored: the other listeners still run)", event, listener.getClass().getSimpleName(), x);
     }
 }

@@ -61,6 +61,12 @@ public final class MeshRuntime {
     private volatile AutoCloseable policyChanges;
     /** Re-decides plaintext-inbound connections on a policy change; null without a policy engine. */
     private final AutoCloseable plaintextPolicyChanges;
+    /**
+     * The policies that select no workload of the registry, logged at each load as {@code zerohop proxy} logs them
+     * ({@link io.zerohop.core.SelectorCheck}); null without an engine or with a registry empty at build (one filled
+     * later, as Kubernetes discovery fills the proxy's, would have every policy "select no workload" meanwhile).
+     */
+    private final AutoCloseable selectorCheck;
     /** This mesh's sources of the socket gauges, which it leaves once stopped (a registry may outlive it). */
     private final java.util.List<AutoCloseable> socketGauges = new java.util.ArrayList<>(2);
 
@@ -123,6 +129,8 @@ public final class MeshRuntime {
         if (unparsed != null) {
             unparsed.check();
         }
+        this.selectorCheck = policy == null || registry.all().isEmpty() ? null
+                : io.zerohop.core.SelectorCheck.attach(policy, registry, "the workload registry");
         if (sink != null) {
             socketGauges.add(sink.socketsOpen("source", () -> listeners.openSockets(false)));
             socketGauges.add(sink.socketsOpen("destination", () -> {
@@ -248,6 +256,7 @@ public final class MeshRuntime {
             }
             shutdown = new CompletableFuture<>();
         }
+        outbound.closing();
         drain().whenComplete((x, e) -> {
             for (AutoCloseable g : socketGauges) {
                 try {
@@ -274,7 +283,7 @@ public final class MeshRuntime {
         Duration drain = cfg.drain();
         drainStart(log, drain, tunnels.open(), tunnels.connections());
         HboneServer s = server;
-        for (AutoCloseable changes : new AutoCloseable[] {policyChanges, plaintextPolicyChanges}) {
+        for (AutoCloseable changes : new AutoCloseable[] {policyChanges, plaintextPolicyChanges, selectorCheck}) {
             if (changes != null) {
                 try {
                     changes.close();

@@ -36,7 +36,7 @@ public final class MeshSettings {
     private int threads = Math.max(2, Runtime.getRuntime().availableProcessors());
     private int maxStreamsPerConnection = 100;
     private Duration idleTimeout = Duration.ofMinutes(5);
-    private Duration drain = Duration.ofSeconds(10);
+    private Duration drain = defaultDrain();
     private Duration metricsInterval = Duration.ofSeconds(5);
     private boolean passthroughUnknown;
     private String clusterId = TrafficLabels.DEFAULT_CLUSTER;
@@ -122,8 +122,20 @@ public final class MeshSettings {
         this.onTunnelClosed = c;
     }
 
+    /**
+     * At most this many event-loop threads. Neither Netty nor ztunnel bounds the count (ztunnel's
+     * {@code ZTUNNEL_WORKER_THREADS} takes any number, or a percentage of the cores: istio/ztunnel src/config.rs
+     * {@code parse_worker_threads}), but each epoll loop holds three file descriptors and a thread: 100000 failed
+     * in build() with "Too many open files" that did not name the setting (newuser23).
+     */
+    public static final int MAX_THREADS = 1024;
+
     public void threads(int n) {
-        this.threads = atLeastOne(n, "threads");
+        if (n < 1 || n > MAX_THREADS) {
+            throw new IllegalArgumentException("threads must be 1-" + MAX_THREADS + " (event-loop threads; default max(2, processors) = "
+                    + Math.max(2, Runtime.getRuntime().availableProcessors()) + "), got " + n);
+        }
+        this.threads = n;
     }
 
     public void maxStreamsPerConnection(int n) {
@@ -136,6 +148,29 @@ public final class MeshSettings {
 
     public void metricsInterval(Duration d) {
         this.metricsInterval = positive(d, "metricsInterval");
+    }
+
+    /**
+     * The system property zerohop-testing's {@code @ZerohopTest} sets (to {@code PT0S}) while a test class runs, so that
+     * a mesh a test builds without {@code drain(...)} closes at once instead of waiting 10 s for an idle keep-alive
+     * connection's tunnel; an ISO-8601 duration. Read when a builder is made; {@code drain(...)} wins.
+     */
+    public static final String TEST_DRAIN_PROPERTY = "io.zerohop.test.drain";
+
+    private static Duration defaultDrain() {
+        String v = System.getProperty(TEST_DRAIN_PROPERTY);
+        if (v == null) {
+            return Duration.ofSeconds(10);
+        }
+        try {
+            Duration d = Duration.parse(v);
+            if (!d.isNegative()) {
+                return d;
+            }
+        } catch (java.time.format.DateTimeParseException e) {
+            // named below
+        }
+        throw new IllegalArgumentException("system property " + TEST_DRAIN_PROPERTY + "=" + v + " is not a duration >= 0 such as PT0S");
     }
 
     public void drain(Duration d) {
@@ -175,6 +210,7 @@ public final class MeshSettings {
         if (identity != null) {
             requireServable(identity);
         }
+        warnOnTrustDomainMismatch();
         if (policy != null && trustDomainsSet) {
             // istiod rewrites AuthorizationPolicy principals for its mesh's trust domain and aliases (bundle.go); the
             // engine does at L7 for these. An engine set to others (its builder, another mesh) is refused by it.
@@ -189,6 +225,24 @@ public final class MeshSettings {
                 inbound, inboundTransparent, meterRegistry, onTunnelClosed, threads, maxStreamsPerConnection, idleTimeout, drain,
                 metricsInterval, passthroughUnknown, clusterId, acceptHttp10 || pilotHttp10, pilotHttp10,
                 inboundEndpoints.build(inbound));
+    }
+
+    /**
+     * A trust domain set here that is not the identity provider's: no SVID of the mesh's trust domain can be
+     * issued or accepted. A WARN, not a refusal, as {@code zerohop proxy} warns for the same mismatch between its
+     * workloads and its CA (ProxyCommand: "... (give the same trust domain to both)"); the wording is the CLI's.
+     */
+    private void warnOnTrustDomainMismatch() {
+        if (!trustDomainsSet || provider == null) {
+            return;
+        }
+        String source = provider instanceof io.zerohop.identity.InMemoryCa ca ? ca.trustDomain().getName()
+                : provider.defaultIdentity().map(id -> id.getTrustDomain().getName()).orElse(null);
+        if (source != null && !source.equals(trustDomain)) {
+            org.slf4j.LoggerFactory.getLogger(io.zerohop.core.Mesh.class).warn("trustDomain {}, but the identity provider ({}) is of {}:"
+                    + " no SVID is issued or accepted for identities of {} (give the same trust domain to both)", trustDomain,
+                    provider.getClass().getSimpleName(), source, trustDomain);
+        }
     }
 
     private void requireServable(SpiffeId id) {

@@ -63,6 +63,12 @@ public final class Outbound implements CaptureListener.Opener {
     private final Set<HboneClient> retiring = ConcurrentHashMap.newKeySet();
     /** Identities a socket factory was handed out for: its client is bound to the factory, so it is never retired. */
     private final Set<SpiffeId> pinned = ConcurrentHashMap.newKeySet();
+    /**
+     * Set as the mesh's shutdown begins: the application's own calls out ({@link #connect}, socket factories) fail at
+     * once from then on. Made after the event loops ended, a client for an identity not used before registered its
+     * channel on a terminated group, and the open never completed (newuser23).
+     */
+    private volatile boolean closing;
 
     /**
      * @param identity the mesh's own identity (captured sources that are no local workload use it), or null
@@ -118,8 +124,20 @@ public final class Outbound implements CaptureListener.Opener {
                 OutboundHeaders.withDefaults(route.headers(), local.baggageOf(source), client, null));
     }
 
+    /** From now on {@link #connect} and socket factories fail at once, saying the mesh is closed. */
+    public void closing() {
+        closing = true;
+    }
+
+    private IllegalStateException closed(String what) {
+        return new IllegalStateException(what + ": this mesh is closed (or closing)");
+    }
+
     /** A tunnel to the registry workload at {@code target}; fails with {@link #route}'s exception when it throws. */
     public CompletableFuture<HboneStream> connect(SpiffeId source, InetSocketAddress target) {
+        if (closing) {
+            return CompletableFuture.failedFuture(closed("connect"));
+        }
         Route route;
         try {
             route = route(target);
@@ -131,13 +149,64 @@ public final class Outbound implements CaptureListener.Opener {
 
     /** A tunnel to {@code target} as {@code source} along {@code route} (default headers added). */
     public CompletableFuture<HboneStream> connect(SpiffeId source, InetSocketAddress target, Route route) {
+        if (closing) {
+            return CompletableFuture.failedFuture(closed("connect"));
+        }
         return tunnel(source, target, withDefaultHeaders(source, route, null));
     }
 
     /** Sockets that tunnel as {@code source}; an unknown destination fails {@code createSocket}, never dialled in plaintext. */
     public SocketFactory socketFactory(SpiffeId source) {
+        if (closing) {
+            // No client on loops that are ending or ended: its sockets' connects would never complete.
+            return new ClosedSocketFactory();
+        }
         pinned.add(source);
-        return client(source).socketFactory(t -> withDefaultHeaders(source, route(t), null));
+        return client(source).socketFactory(t -> {
+            if (closing) {
+                // Thrown from the routes function: the socket's connect throws a ConnectException with this message.
+                throw closed("createSocket");
+            }
+            return withDefaultHeaders(source, route(t), null);
+        });
+    }
+
+    /** A socket factory of a closed mesh: every socket's connect throws a {@link java.net.SocketException} saying so. */
+    private final class ClosedSocketFactory extends SocketFactory {
+        private java.net.Socket fail() throws java.net.SocketException {
+            throw new java.net.SocketException(closed("createSocket").getMessage());
+        }
+
+        @Override
+        public java.net.Socket createSocket() throws java.net.SocketException {
+            return new java.net.Socket() {
+                @Override
+                public void connect(java.net.SocketAddress endpoint, int timeout) throws java.io.IOException {
+                    fail();
+                }
+            };
+        }
+
+        @Override
+        public java.net.Socket createSocket(String host, int port) throws java.net.SocketException {
+            return fail();
+        }
+
+        @Override
+        public java.net.Socket createSocket(String host, int port, java.net.InetAddress localHost, int localPort) throws java.net.SocketException {
+            return fail();
+        }
+
+        @Override
+        public java.net.Socket createSocket(java.net.InetAddress host, int port) throws java.net.SocketException {
+            return fail();
+        }
+
+        @Override
+        public java.net.Socket createSocket(java.net.InetAddress address, int port, java.net.InetAddress localAddress, int localPort)
+                throws java.net.SocketException {
+            return fail();
+        }
     }
 
     /**

@@ -263,9 +263,24 @@ public final class TunnelObserver implements HboneEvents {
                     deniedBy != null && deniedReason != null ? " reason=\"" + deniedReason + "\"" : "");
         }
         if (extra != null) {
-            extra.accept(r);
+            try {
+                extra.accept(r);
+            } catch (RuntimeException | Error e) {
+                if (e instanceof VirtualMachineError) {
+                    throw e;
+                }
+                // The user's code: logged here, once, and not passed on, so that the listeners after this one
+                // (the tunnel count the drain waits for, the re-authorization set) still see the close.
+                CALLBACK_FAILURES.warn("onTunnelClosed callback threw on the close of {} {} -> {} (ignored: the tunnel is closed and"
+                        + " accounted for as usual)", t.direction() == TunnelInfo.Direction.INBOUND ? "inbound" : "outbound",
+                        addr(t.peerAddress()), addr(t.destination()), e);
+            }
         }
     }
+
+    /** A user callback that throws on every close would write a line per tunnel: 20 lines per 10 s, then a count. */
+    private static final RateLimitedLog CALLBACK_FAILURES = new RateLimitedLog(LoggerFactory.getLogger(TunnelObserver.class),
+            "onTunnelClosed callback failures", 20, java.time.Duration.ofSeconds(10));
 
     /**
      * Whether {@link #tunnelRefused} writes a line now: zerohop's {@code DIRECTION refused} (INFO:

@@ -348,7 +348,12 @@ public final class ConnectionPool {
         return ids.isEmpty() ? "(any in trust bundle)" : ids.toString();
     }
 
+    /** A listener call of the client's: a throw is logged under the client's logger, not the server's. */
     static void safeEvent(Runnable r) {
-        HboneListener.safe(r);
+        try {
+            r.run();
+        } catch (RuntimeException e) {
+            TunnelEvents.CLIENT_LOG.warn("HBONE event listener failed", e);
+        }
     }
 }

@@ -15,6 +15,14 @@ import java.time.Duration;
 final class TunnelEvents {
     private TunnelEvents() {}
 
+    /** The client's own logger for its tunnels' events: they were logged as {@code HboneServer}'s, which confused a client-only user. */
+    static final org.slf4j.Logger CLIENT_LOG = org.slf4j.LoggerFactory.getLogger("io.zerohop.hbone.HboneClient");
+
+    /** The logger of the side that calls the listener: the HBONE server's for inbound tunnels, the client's for outbound ones. */
+    private static org.slf4j.Logger log(TunnelInfo info) {
+        return info != null && info.direction() == TunnelInfo.Direction.OUTBOUND ? CLIENT_LOG : HboneListener.log;
+    }
+
     static void opened(HboneEvents events, TunnelInfo info, TunnelCounters counters) {
         if (events == HboneEvents.NONE) {
             return;
@@ -22,7 +30,7 @@ final class TunnelEvents {
         try {
             events.tunnelOpened(info, counters);
         } catch (RuntimeException e) {
-            HboneListener.log.warn("HBONE event listener failed", e);
+            log(info).warn("HBONE event listener failed", e);
         }
     }
 
@@ -33,7 +41,7 @@ final class TunnelEvents {
         try {
             events.tunnelRefused(info, status, reason);
         } catch (RuntimeException e) {
-            HboneListener.log.warn("HBONE event listener failed", e);
+            log(info).warn("HBONE event listener failed", e);
         }
     }
 
@@ -44,7 +52,7 @@ final class TunnelEvents {
         try {
             events.tunnelDenied(info, decision);
         } catch (RuntimeException e) {
-            HboneListener.log.warn("HBONE event listener failed", e);
+            log(info).warn("HBONE event listener failed", e);
         }
     }
 
@@ -55,7 +63,7 @@ final class TunnelEvents {
         try {
             events.tunnelFailed(info, cause);
         } catch (RuntimeException e) {
-            HboneListener.log.warn("HBONE event listener failed", e);
+            log(info).warn("HBONE event listener failed", e);
         }
     }
 
@@ -63,7 +71,7 @@ final class TunnelEvents {
         try {
             events.tunnelClosed(result);
         } catch (RuntimeException e) {
-            HboneListener.log.warn("HBONE event listener failed", e);
+            log(result.info()).warn("HBONE event listener failed", e);
         }
     }
 

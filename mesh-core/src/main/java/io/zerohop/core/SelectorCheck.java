@@ -1,7 +1,6 @@
-package io.zerohop.cli;
+package io.zerohop.core;
 
-import io.zerohop.core.Workload;
-import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.policy.PolicyEngine;
 import io.zerohop.policy.PolicyRef;
 import io.zerohop.policy.PolicySelector;
 import io.zerohop.policy.PolicySet;
@@ -26,11 +25,16 @@ import org.slf4j.LoggerFactory;
  * CiliumNetworkPolicy's {@code endpointSelector} (a CiliumClusterwideNetworkPolicy's across namespaces). A
  * mistyped label or namespace is a valid policy that selects nothing: an ALLOW leaves its workload open, a DENY
  * leaves it without the denial. The decision stays istiod's, ztunnel's and Cilium's; this only says why.
- * {@code policy check --workloads} prints them; the proxy, given a {@code --workloads} file, logs each once, at
- * the load that brings it (a new-user pass found both silent about a DENY or a Cilium policy).
+ * {@code zerohop policy check --workloads} prints them ({@link #unselecting}); a policy engine with a workload
+ * registry logs each once, WARN, at the load that brings it ({@link #attach}): {@code zerohop proxy} given a
+ * {@code --workloads} file and an embedded {@link Mesh} built with {@code policies} and {@code workloads} (a new-user
+ * pass found the proxy silent about a DENY or a Cilium policy; newuser23 found the embedded mesh silent about all).
+ * Never per connection.
  */
-final class SelectorCheck implements Consumer<PolicySet> {
+public final class SelectorCheck implements Consumer<PolicySet> {
     private static final Logger LOG = LoggerFactory.getLogger(SelectorCheck.class);
+    /** The one check of each engine: the proxy attaches its own (naming its file) before its mesh would attach another. */
+    private static final Map<PolicyEngine, SelectorCheck> ATTACHED = new java.util.WeakHashMap<>();
 
     private final WorkloadRegistry registry;
     private final String registryName;
@@ -41,15 +45,58 @@ final class SelectorCheck implements Consumer<PolicySet> {
      * @param registryName how the messages name the registry, e.g. the {@code --workloads} path
      * @param rootNamespace Istio's root namespace (non-null): its policies with a selector apply mesh-wide
      */
-    SelectorCheck(WorkloadRegistry registry, String registryName, String rootNamespace) {
+    private SelectorCheck(WorkloadRegistry registry, String registryName, String rootNamespace) {
         this.registry = registry;
         this.registryName = registryName;
         this.rootNamespace = rootNamespace;
     }
 
-    /** Logs each line not logged at the previous load (every reload calls this). */
+    /**
+     * Checks {@code engine}'s policies against {@code registry} now and at every later load or replace, unless the
+     * engine already has a check (then nothing: one line per policy, not one per caller). Closing the result removes
+     * the check this call attached (nothing if it attached none).
+     *
+     * @param registryName how the lines name the registry, e.g. the {@code --workloads} path
+     */
+    public static AutoCloseable attach(PolicyEngine engine, WorkloadRegistry registry, String registryName) {
+        SelectorCheck check;
+        synchronized (ATTACHED) {
+            if (ATTACHED.containsKey(engine)) {
+                return () -> { };
+            }
+            check = new SelectorCheck(registry, registryName, engine.rootNamespace());
+            ATTACHED.put(engine, check);
+        }
+        AutoCloseable listening = engine.addChangeListener(check);
+        check.accept(engine.policies());
+        return () -> {
+            listening.close();
+            synchronized (ATTACHED) {
+                ATTACHED.remove(engine, check);
+            }
+        };
+    }
+
+    /**
+     * {@code engine} gets no check: a later {@link #attach} (a mesh built with it) attaches nothing. For a registry that
+     * fills as it goes, where a selector matching nothing is often no mistake (zerohop proxy {@code --kubernetes}: pods
+     * not scheduled yet have no address).
+     */
+    public static void disable(PolicyEngine engine) {
+        synchronized (ATTACHED) {
+            ATTACHED.putIfAbsent(engine, null);
+        }
+    }
+
+    /**
+     * Logs each line not logged at the previous load (every reload calls this). With an empty registry, nothing: every
+     * policy would "select no workload" of a registry that is yet to be filled.
+     */
     @Override
     public synchronized void accept(PolicySet policies) {
+        if (registry.all().isEmpty()) {
+            return;
+        }
         Set<String> now = new HashSet<>();
         for (String w : unselecting(policies, registry, registryName, rootNamespace, null)) {
             now.add(w);
@@ -67,7 +114,7 @@ final class SelectorCheck implements Consumer<PolicySet> {
      * labels) gives no line: a warning only where it is sure. Reads the selectors as the loader read them
      * ({@link PolicySet#selectors()}): no file is read again. Never null.
      */
-    static List<String> unselecting(PolicySet set, WorkloadRegistry registry, String registryName, String rootNamespace,
+    public static List<String> unselecting(PolicySet set, WorkloadRegistry registry, String registryName, String rootNamespace,
                                     Workload dest) {
         List<String> out = new ArrayList<>();
         for (PolicySelector s : set.selectors()) {

@@ -1,0 +1,84 @@
+package io.zerohop.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoader;
+import io.zerohop.testing.CapturedStderr;
+import java.net.InetAddress;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * newuser23: {@code zerohop policy check --workloads} and {@code zerohop proxy} warned that a policy selects no
+ * workload (a mistyped label leaves the workload it was written for open); an embedded mesh with the same
+ * registry and policies said nothing. It logs the same line now, WARN, once per policy at the load that brings it.
+ */
+class PolicySelectsNoWorkloadTest {
+    static final String MISTYPED_ALLOW = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: allow-internal-only, namespace: e-commerce}
+            spec:
+              selector: {matchLabels: {app: paymnet}}
+              action: ALLOW
+              rules: [{from: [{source: {namespaces: [e-commerce]}}]}]
+            """;
+    static final String MISTYPED_DENY = """
+            ---
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: deny-batch, namespace: e-commerce}
+            spec:
+              selector: {matchLabels: {app: paymnet}}
+              action: DENY
+              rules: [{from: [{source: {namespaces: [batch]}}]}]
+            """;
+
+    @Test
+    void theMeshWarnsOncePerPolicyAtTheLoadThatBringsIt() throws Exception {
+        Workload payment = new Workload("e-commerce", "payment", "payment", Map.of("app", "payment"),
+                List.of(InetAddress.getByName("127.0.0.2")), Workload.Protocol.HBONE, null, "cluster.local");
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", MISTYPED_ALLOW)).build();
+        try (CapturedStderr err = new CapturedStderr();
+             Mesh mesh = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).policies(engine)
+                     .workloads(WorkloadRegistry.of(List.of(payment), Map.of())).drain(Duration.ZERO).threads(1).build()) {
+            String line = err.awaitLine("AuthorizationPolicy e-commerce/allow-internal-only (ALLOW) selects no workload in the workload registry");
+            assertThat(line).contains("WARN io.zerohop.core.SelectorCheck", "(its selector app=paymnet)",
+                    "leaves the workload it was written for open");
+            engine.replace(PolicyLoader.fromString("p.yaml", MISTYPED_ALLOW + MISTYPED_DENY));
+            err.awaitLine("AuthorizationPolicy e-commerce/deny-batch (DENY) selects no workload in the workload registry");
+            assertThat(err.count("allow-internal-only (ALLOW) selects no workload")).as("lines for the policy already reported").isEqualTo(1);
+        }
+    }
+
+    /** zerohop proxy --kubernetes disables the check for its engine: its registry fills as pods are scheduled. */
+    @Test
+    void aDisabledEngineIsNotChecked() throws Exception {
+        Workload payment = new Workload("e-commerce", "payment", "payment", Map.of("app", "payment"),
+                List.of(InetAddress.getByName("127.0.0.2")), Workload.Protocol.HBONE, null, "cluster.local");
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", MISTYPED_ALLOW)).build();
+        SelectorCheck.disable(engine);
+        try (CapturedStderr err = new CapturedStderr();
+             Mesh mesh = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).policies(engine)
+                     .workloads(WorkloadRegistry.of(List.of(payment), Map.of())).drain(Duration.ZERO).threads(1).build()) {
+            engine.replace(PolicyLoader.fromString("p.yaml", MISTYPED_ALLOW + MISTYPED_DENY));
+            assertThat(err.text()).doesNotContain("selects no workload");
+        }
+    }
+
+    /** A mesh without a registry (or with an empty one, to be filled later) has nothing to check against: no line. */
+    @Test
+    void noRegistryNoWarning() throws Exception {
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", MISTYPED_ALLOW)).build();
+        try (CapturedStderr err = new CapturedStderr();
+             Mesh mesh = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).policies(engine)
+                     .drain(Duration.ZERO).threads(1).build()) {
+            engine.replace(PolicyLoader.fromString("p.yaml", MISTYPED_ALLOW + MISTYPED_DENY));
+            assertThat(err.text()).doesNotContain("selects no workload");
+        }
+    }
+}
