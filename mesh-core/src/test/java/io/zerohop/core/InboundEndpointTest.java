@@ -120,8 +120,9 @@ class InboundEndpointTest {
             server.start().get(10, TimeUnit.SECONDS);
             String line = err.awaitLine(warning);
             assertThat(line).contains("Mesh.Builder.inboundEndpoint(127.0.126.4:PORT, 127.0.0.1:PORT)", "inbound_passthrough.rs");
-            // Declared ports: the one with a loopback endpoint is closed, the other is named.
-            err.awaitLine("PeerAuthentication STRICT for shop/cart", "(127.0.126.5:9090)", "inboundEndpoint(127.0.126.5:8080, 127.0.0.1:8080)");
+            // Declared ports: the one with a loopback endpoint is closed, the other is named, and so is it in the advice
+            // (newuser24: the advice named 8080, which already had its endpoint).
+            err.awaitLine("PeerAuthentication STRICT for shop/cart", "(127.0.126.5:9090)", "inboundEndpoint(127.0.126.5:9090, 127.0.0.1:9090)");
             assertThat(err.count("shop/other")).as("another node's workload").isZero();
             policy.replace(PolicyLoader.fromString("p.yaml", STRICT));
             assertThat(err.count(warning)).as("an unchanged cause is not repeated").isEqualTo(1);
@@ -172,6 +173,51 @@ class InboundEndpointTest {
         InetSocketAddress hbone = new InetSocketAddress("127.0.126.7", 15008);
         assertThatThrownBy(() -> Mesh.builder().inbound(hbone).inboundEndpoint(target, hbone).build())
                 .hasMessageContaining("is the HBONE listener");
+        // newuser24: a wildcard listener is on every address, so an endpoint on its port is the listener too.
+        assertThatThrownBy(() -> Mesh.builder().inbound(new InetSocketAddress("0.0.0.0", 15008)).inboundEndpoint(target, hbone).build())
+                .hasMessageContaining("endpoint 127.0.126.7:15008 is the HBONE listener (inbound 0.0.0.0:15008)");
+    }
+
+    /**
+     * An endpoint that is one of the mesh's own listeners (here a capture forwarding back to the workload address) is
+     * a self call, refused 503 at the first tunnel, as ztunnel refuses a destination on one of its own ports
+     * ({@code inbound.rs} {@code illegal_ports}). newuser24: it was accepted, and each tunnel opened another through
+     * the capture (220 tunnels and 111 captured connections after 4 s, file descriptors running out).
+     */
+    @Test
+    void anEndpointThatIsTheMeshsOwnCaptureIsASelfCallNotALoop() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.126.20");
+        InetSocketAddress target = new InetSocketAddress(ip, 45480);
+        InetSocketAddress loopBack = new InetSocketAddress(InetAddress.getByName("127.0.126.21"), 45482);
+        Workload checkout = new Workload("shop", "checkout", "checkout", Map.of("app", "checkout"), List.of(ip),
+                Workload.Protocol.HBONE, "n1", "cluster.local", Map.of(45480, AppProtocol.TCP));
+        WorkloadRegistry registry = WorkloadRegistry.of(List.of(checkout), Map.of());
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        try (CapturedStderr err = new CapturedStderr();
+                Mesh node = Mesh.builder().identityProvider(ca).identity(checkout.identity()).workloads(registry)
+                        .node("n1").inbound(new InetSocketAddress(ip, 0)).threads(1).inboundEndpoint(target, loopBack).build()) {
+            node.start().get(10, TimeUnit.SECONDS);
+            registry.replace(List.of(checkout), Map.of("n1", node.inboundAddress()));
+            InetSocketAddress capture = node.capture(Capture.forward(loopBack, target));
+            try (Socket s = new Socket()) {
+                s.bind(new InetSocketAddress(ip, 0));
+                s.connect(capture, 5_000);
+                s.setSoTimeout(10_000);
+                s.getOutputStream().write("ping".getBytes(StandardCharsets.US_ASCII));
+                assertThat(s.getInputStream().read()).as("the connection ends, nothing answers").isEqualTo(-1);
+            } catch (java.net.SocketException reset) {
+                // a reset is the refusal too
+            }
+            assertThat(err.awaitLine("self call: inboundEndpoint 127.0.126.21:45482 for 127.0.126.20:45480"))
+                    .contains("is one of this proxy's own listeners");
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (!node.configDump(Map.of()).replace(" ", "").contains("\"openTunnels\":0") && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            assertThat(node.configDump(Map.of()).replace(" ", "")).as("no tunnel left open, none opened by a loop")
+                    .contains("\"openTunnels\":0");
+            assertThat(err.count("self call: inboundEndpoint")).as("one refusal: the first tunnel").isEqualTo(1);
+        }
     }
 
     /** The application: answers with what it received (method, target, XFCC). */

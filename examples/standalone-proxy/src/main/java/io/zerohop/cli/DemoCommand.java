@@ -139,8 +139,8 @@ final class DemoCommand implements Callable<Integer> {
              Mesh node = checkoutNode(ca, checkout, registry, engine, ip, meters, closed, target, app.address());
              Mesh callers = Mesh.builder().identityProvider(ca).workloads(registry).threads(1).build()) {
             InetSocketAddress plaintext = node.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 15006), target));
-            out.printf("checkout : e-commerce/checkout (app: checkout, sa checkout) at %s: JDK HTTP server on %s (loopback only: no plaintext"
-                    + " client reaches it); zerohop HBONE on %s as %s, plaintext inbound on %s%n", auth(target), auth(app.address()),
+            out.printf("checkout : e-commerce/checkout (app: checkout, sa checkout) at %s: JDK HTTP server on %s (on loopback: no plaintext"
+                    + " client from another host reaches it); zerohop HBONE on %s as %s, plaintext inbound on %s%n", auth(target), auth(app.address()),
                     auth(node.inboundAddress()), checkout.identity(), auth(plaintext));
             out.println("mTLS     : PeerAuthentication e-commerce/default, mode " + node.mtlsMode(checkout, CHECKOUT_PORT)
                     + "; port " + CHECKOUT_PORT + " " + parsing(engine, checkout));

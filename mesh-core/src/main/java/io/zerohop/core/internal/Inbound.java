@@ -1,6 +1,7 @@
 package io.zerohop.core.internal;
 
 import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.core.Addresses;
 import io.zerohop.core.AppProtocol;
 import io.zerohop.core.Workload;
 import io.zerohop.core.internal.http.HttpEnforcement;
@@ -126,6 +127,12 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
         }
         AppProtocol proto = workload.appProtocol(dst.getPort());
         InetSocketAddress upstream = endpoints.of(dst);
+        if (upstream != dst && ownPorts.isSelf(upstream, local::hostHas)) {
+            // An endpoint that is one of this mesh's own listeners (a capture forwarding back to the workload) would
+            // open a tunnel per tunnel until descriptors run out (newuser24): the same self call, at the endpoint.
+            return Destination.refuse(503, "self call: inboundEndpoint " + Addresses.authority(upstream) + " for "
+                    + Addresses.authority(dst) + " is one of this proxy's own listeners (" + ownPorts.owner(upstream.getPort()) + ")");
+        }
         return http.enforces(workload.ref(), proto, dst.getPort())
                 ? Destination.embedded(http.proxy(upstream, workload.ref(), proto))
                 : Destination.proxy(upstream);

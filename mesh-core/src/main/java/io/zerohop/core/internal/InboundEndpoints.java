@@ -73,9 +73,14 @@ public final class InboundEndpoints {
             if (endpoints.isEmpty()) {
                 return NONE;
             }
-            if (inbound != null && endpoints.containsValue(inbound)) {
-                throw new IllegalArgumentException("inboundEndpoint: endpoint " + Addresses.authority(inbound)
-                        + " is the HBONE listener (inbound): tunnels would be delivered back to it");
+            if (inbound != null) {
+                for (InetSocketAddress e : endpoints.values()) {
+                    // A wildcard listener takes its port on every address: an endpoint there is the listener too.
+                    if (e.equals(inbound) || inbound.getAddress().isAnyLocalAddress() && e.getPort() == inbound.getPort()) {
+                        throw new IllegalArgumentException("inboundEndpoint: endpoint " + Addresses.authority(e)
+                                + " is the HBONE listener (inbound " + Addresses.authority(inbound) + "): tunnels would be delivered back to it");
+                    }
+                }
             }
             return new InboundEndpoints(Map.copyOf(endpoints));
         }

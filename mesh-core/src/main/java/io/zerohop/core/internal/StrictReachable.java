@@ -56,11 +56,16 @@ final class StrictReachable {
             if (w.protocol() != Workload.Protocol.HBONE || !local.isLocal(w)) {
                 continue;
             }
-            String open = openPorts(w);
-            if (open != null && now.add(w.namespace() + "/" + w.name() + " " + open)
+            List<String> openList = openPorts(w);
+            String open = String.join(", ", openList);
+            if (!openList.isEmpty() && now.add(w.namespace() + "/" + w.name() + " " + open)
                     && warned.add(w.namespace() + "/" + w.name() + " " + open)) {
-                String port = example(w);
-                String target = host(w.addresses().get(0)) + ":" + port;
+                // The advice names an address left open, not merely a declared one (newuser24: it named a port that
+                // already had its endpoint).
+                String first = openList.get(0);
+                boolean everyPort = first.endsWith(EVERY_PORT);
+                String target = everyPort ? first.substring(0, first.length() - EVERY_PORT.length()) + ":PORT" : first;
+                String port = target.substring(target.lastIndexOf(':') + 1);
                 log.warn("PeerAuthentication STRICT for {}/{}, but its inbound traffic is delivered to the workload address itself ({}):"
                         + " a plaintext client connecting there reaches the application directly, without mTLS, and zerohop cannot"
                         + " refuse it (it relays HBONE tunnels but does not intercept a port the application binds itself; ztunnel refuses"
@@ -74,8 +79,10 @@ final class StrictReachable {
         warned.retainAll(now);
     }
 
-    /** What of {@code w} STRICT leaves open, as {@code ip:port, ...} or {@code ip (every port)}; null: nothing. */
-    private String openPorts(Workload w) {
+    private static final String EVERY_PORT = " (every port)";
+
+    /** What of {@code w} STRICT leaves open, each {@code ip:port} or {@code ip (every port)}; empty: nothing. */
+    private List<String> openPorts(Workload w) {
         TreeSet<Integer> ports = new TreeSet<>(w.appProtocols().keySet());
         if (w.namedPorts() != null) {
             ports.addAll(w.namedPorts().values());
@@ -90,7 +97,7 @@ final class StrictReachable {
             // Port 0 matches no portLevelMtls entry: the workload-level mode.
             if (policy.mtlsMode(w.ref(), 0) == MtlsMode.STRICT) {
                 for (InetAddress a : w.addresses()) {
-                    open.add(host(a) + " (every port)");
+                    open.add(host(a) + EVERY_PORT);
                 }
             }
         } else {
@@ -106,16 +113,7 @@ final class StrictReachable {
                 }
             }
         }
-        return open.isEmpty() ? null : String.join(", ", open);
-    }
-
-    /** The port to show in the advice: the lowest one checked, else {@code PORT}. */
-    private String example(Workload w) {
-        TreeSet<Integer> ports = new TreeSet<>(w.appProtocols().keySet());
-        if (w.namedPorts() != null) {
-            ports.addAll(w.namedPorts().values());
-        }
-        return ports.isEmpty() ? "PORT" : String.valueOf(ports.first());
+        return open;
     }
 
     private static String host(InetAddress a) {
