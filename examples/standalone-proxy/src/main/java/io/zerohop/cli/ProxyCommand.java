@@ -172,6 +172,12 @@ final class ProxyCommand implements Callable<Integer> {
             + " address is no workload of this node is reset (the proxy has no identity of its own)"})
     List<String> forwards = new ArrayList<>();
 
+    @Option(names = "--inbound-endpoint", paramLabel = "TARGET=ENDPOINT", split = ",", description = {
+            "Deliver inbound tunnels for a workload's ip:port to where the application listens (repeatable), e.g.",
+            "10.0.1.2:8080=127.0.0.1:8080 (Istio's Sidecar ingress defaultEndpoint): with the application bound to",
+            "loopback only, PeerAuthentication STRICT holds without TPROXY"})
+    List<String> inboundEndpoints = new ArrayList<>();
+
     @Option(names = "--plaintext-inbound", paramLabel = "ADDR", arity = "0..1", fallbackValue = "0.0.0.0:15006",
             description = {"TPROXY capture of plaintext to local workloads (PeerAuthentication STRICT refuses it), or off (the default)", FALLBACK})
     String plaintextInbound;
@@ -255,7 +261,7 @@ final class ProxyCommand implements Callable<Integer> {
 
     private record Checked(InetSocketAddress inbound, InetSocketAddress transparent, InetSocketAddress socks5,
             InetSocketAddress plaintextInbound, InetSocketAddress metrics, InetSocketAddress readiness, InetSocketAddress admin,
-            List<InetSocketAddress[]> forwards, Duration drain, ClusterId clusterId) {}
+            List<InetSocketAddress[]> forwards, List<InetSocketAddress[]> inboundEndpoints, Duration drain, ClusterId clusterId) {}
 
     /**
      * A cluster id as ztunnel's config holds it and where it came from ({@code --cluster-id}, an environment
@@ -369,14 +375,34 @@ final class ProxyCommand implements Callable<Integer> {
             }
             fwd.add(new InetSocketAddress[] {u.hostPort("forward", f.substring(0, eq)), u.hostPort("forward", f.substring(eq + 1))});
         }
+        List<InetSocketAddress[]> endpoints = new ArrayList<>();
+        for (String f : inboundEndpoints) {
+            int eq = f.indexOf('=');
+            if (eq < 0) {
+                throw u.error("inbound-endpoint", f, "must be TARGET=ENDPOINT (the workload's ip:port = where the application"
+                        + " listens), got \"" + f + "\"");
+            }
+            InetSocketAddress t = u.hostPort("inbound-endpoint", f.substring(0, eq));
+            InetSocketAddress e = u.hostPort("inbound-endpoint", f.substring(eq + 1));
+            // Checked as Mesh.Builder.inboundEndpoint checks it (a wildcard, port 0, TARGET=TARGET), named as the option.
+            Usage.parse(u, "inbound-endpoint", f, () -> Mesh.builder().inboundEndpoint(t, e));
+            for (InetSocketAddress[] g : endpoints) {
+                if (g[0].equals(t) && !g[1].equals(e)) {
+                    throw u.error("inbound-endpoint", f, Addresses.authority(t) + " is given two endpoints, "
+                            + Addresses.authority(g[1]) + " and " + Addresses.authority(e) + " (give each TARGET one)");
+                }
+            }
+            endpoints.add(new InetSocketAddress[] {t, e});
+        }
         // Every listener option takes off, those off by default too: --socks5 off was refused where --admin off was
         // taken (a new-user pass), and a template or script that writes the word for each listener needs it everywhere.
         Checked c = new Checked(in, transparent == null ? null : u.listener("transparent", transparent),
                 socks5 == null ? null : u.listener("socks5", socks5),
                 plaintextInbound == null ? null : u.listener("plaintext-inbound", plaintextInbound),
-                u.listener("metrics", metrics), u.listener("readiness", readiness), u.listener("admin", admin), fwd,
+                u.listener("metrics", metrics), u.listener("readiness", readiness), u.listener("admin", admin), fwd, endpoints,
                 drainDeadline(u), clusterId(u));
         forwardsThatCannotWork(u, c);
+        endpointsThatCannotWork(u, c);
         if (!List.of("zerohop", "ztunnel", "ztunnel-json").contains(accessLogFormat)) {
             throw u.error("access-log-format", accessLogFormat, "must be zerohop, ztunnel or ztunnel-json, got \"" + accessLogFormat + "\"");
         }
@@ -465,6 +491,46 @@ final class ProxyCommand implements Callable<Integer> {
                     throw u.error("forward", shown, shown + ": " + Addresses.authority(f[0]) + " is also where --forward "
                             + Addresses.listener(g[0], g[0]) + "=" + Addresses.authority(g[1]) + " listens: two listeners cannot"
                             + " share an address and port (give each forward its own LOCAL port)");
+                }
+            }
+        }
+    }
+
+    /**
+     * The inbound endpoints that can never work, refused before anything starts (exit 2): any when neither HBONE
+     * inbound nor plaintext inbound is on (nothing would be delivered), and an ENDPOINT that is one of this proxy's
+     * own listeners (every tunnel would come back to the proxy: a self call, which the mesh refuses per tunnel, 503,
+     * as ztunnel refuses its own ports).
+     */
+    private void endpointsThatCannotWork(Usage u, Checked c) {
+        if (c.inboundEndpoints().isEmpty()) {
+            return;
+        }
+        String first = inboundEndpoints.get(0);
+        if (c.inbound() == null && c.plaintextInbound() == null) {
+            throw u.error("inbound-endpoint", first, "delivers inbound tunnels, but " + origins.label("inbound")
+                    + " is off and " + origins.label("plaintext-inbound") + " is not given: nothing would reach an endpoint");
+        }
+        Map<String, InetSocketAddress> own = new java.util.LinkedHashMap<>();
+        own.put("inbound", c.inbound());
+        own.put("transparent", c.transparent());
+        own.put("socks5", c.socks5());
+        own.put("plaintext-inbound", c.plaintextInbound());
+        own.put("metrics", c.metrics());
+        own.put("readiness", c.readiness());
+        own.put("admin", c.admin());
+        for (InetSocketAddress[] e : c.inboundEndpoints()) {
+            String shown = Addresses.authority(e[0]) + "=" + Addresses.authority(e[1]);
+            List<Map.Entry<String, InetSocketAddress>> listeners = new ArrayList<>(own.entrySet());
+            for (InetSocketAddress[] f : c.forwards()) {
+                listeners.add(Map.entry("forward", f[0]));
+            }
+            for (Map.Entry<String, InetSocketAddress> o : listeners) {
+                if (o.getValue() != null && (o.getValue().equals(e[1]) || clash(e[1], o.getValue()))) {
+                    throw u.error("inbound-endpoint", shown, shown + ": " + Addresses.authority(e[1]) + " is where "
+                            + origins.label(o.getKey()) + " " + Addresses.authority(o.getValue()) + " listens: every tunnel"
+                            + " would come back to this proxy (a self call) and none would reach the application (give"
+                            + " the address the application binds, e.g. 127.0.0.1:" + e[0].getPort() + ")");
                 }
             }
         }
@@ -693,6 +759,9 @@ final class ProxyCommand implements Callable<Integer> {
         if (checked.inbound() != null) {
             b.inbound(checked.inbound()).inboundTransparent(inboundTransparent);
         }
+        for (InetSocketAddress[] e : checked.inboundEndpoints()) {
+            b.inboundEndpoint(e[0], e[1]);
+        }
         Mesh mesh = b.build();
         java.util.concurrent.atomic.AtomicReference<Throwable> syncFailure = new java.util.concurrent.atomic.AtomicReference<>();
         java.util.concurrent.atomic.AtomicReference<Cli.RefusedException> caFailure = new java.util.concurrent.atomic.AtomicReference<>();
@@ -781,8 +850,12 @@ final class ProxyCommand implements Callable<Integer> {
             }
             if (checked.admin() != null) {
                 // ztunnel's admin (src/admin.rs): /config_dump, /logging (POST), /quitquitquit (POST).
+                // --inbound-endpoint entries, as given: where a workload address's tunnels go is not visible anywhere else.
+                Map<String, String> endpoints = new java.util.LinkedHashMap<>();
+                checked.inboundEndpoints().forEach(e -> endpoints.put(Addresses.authority(e[0]), Addresses.authority(e[1])));
                 Map<String, HttpEndpoint.Handler> routes = Map.of(
-                        "/config_dump", r -> HttpEndpoint.Response.json(mesh.configDump(Map.of("policyReload", policyReload.get()))),
+                        "/config_dump", r -> HttpEndpoint.Response.json(mesh.configDump(Map.of("policyReload", policyReload.get(),
+                                "inboundEndpoints", endpoints))),
                         "/logging", LogLevels::handle,
                         "/quitquitquit", r -> {
                             if (!r.method().equals("POST")) {

@@ -71,9 +71,9 @@ final class StrictReachable {
                         + " refuse it (it relays HBONE tunnels but does not intercept a port the application binds itself; ztunnel refuses"
                         + " such plaintext because the CNI redirects every inbound connection of the pod to it, inbound_passthrough.rs)."
                         + " Bind the application to loopback only and deliver the tunnels there: Mesh.Builder.inboundEndpoint({}, {})"
-                        + " (a zerohop proxy has no such option: there, redirect the node's inbound traffic with TPROXY,"
+                        + " (zerohop proxy: --inbound-endpoint {}={}; or redirect the node's inbound traffic with TPROXY,"
                         + " --inbound-transparent and --plaintext-inbound, which refuses such plaintext as ztunnel does)",
-                        w.namespace(), w.name(), open, target, "127.0.0.1:" + port);
+                        w.namespace(), w.name(), open, target, "127.0.0.1:" + port, target, "127.0.0.1:" + port);
             }
         }
         warned.retainAll(now);
