@@ -249,7 +249,10 @@ public final class Mesh implements AutoCloseable {
      * Binds a listener for plaintext arriving at this node's workloads (ztunnel's 15006): a
      * workload whose PeerAuthentication is STRICT refuses it (TCP reset); otherwise the policy
      * decides with no peer identity, and allowed connections are relayed to the workload. Use
-     * {@link Capture#transparent} behind TPROXY, or {@link Capture#forward} for one workload port.
+     * {@link Capture#transparent} behind TPROXY, or {@link Capture#forward} for one workload port. With an
+     * {@link Builder#inboundEndpoint} for that port, {@code Capture.forward(ip:port, ip:port)} listens on the very port
+     * the application left for loopback, as a sidecar's redirect to its 15006 does: the endpoint is what a connection
+     * is dialled at, so neither it nor the tunnels to {@code ip:port} are self calls.
      *
      * @throws IllegalArgumentException for a {@link Capture.Mode#SOCKS5} capture
      */

@@ -120,13 +120,15 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
                     + ": a connection reaches only workloads of the identity it presented; the client must dial "
                     + dst.getAddress().getHostAddress() + " (" + workload + "'s own address) on the HBONE port");
         }
-        if (ownPorts.isSelf(dst, local::hostHas)) {
-            // ztunnel's inbound.rs find_inbound_upstream: `cfg.illegal_ports.contains(&dest.port())`.
+        InetSocketAddress upstream = endpoints.of(dst);
+        if (upstream == dst && ownPorts.isSelf(dst, local::hostHas)) {
+            // ztunnel's inbound.rs find_inbound_upstream: `cfg.illegal_ports.contains(&dest.port())`. It guards against
+            // dialling the proxy itself; with an inboundEndpoint the endpoint is dialled and checked below instead, so
+            // the workload's port may be a listener of this mesh (plaintext inbound on the port the application left).
             return Destination.refuse(503, "self call: port " + dst.getPort()
                     + " is one of this proxy's own ports (" + ownPorts.owner(dst.getPort()) + ")");
         }
         AppProtocol proto = workload.appProtocol(dst.getPort());
-        InetSocketAddress upstream = endpoints.of(dst);
         if (upstream != dst && ownPorts.isSelf(upstream, local::hostHas)) {
             // An endpoint that is one of this mesh's own listeners (a capture forwarding back to the workload) would
             // open a tunnel per tunnel until descriptors run out (newuser24): the same self call, at the endpoint.

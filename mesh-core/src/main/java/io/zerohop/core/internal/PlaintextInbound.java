@@ -76,14 +76,18 @@ public final class PlaintextInbound implements CaptureListener.Opener {
 
     /** Every phase before the relay; refusals are logged here (rate-limited). */
     public Admission admit(InetSocketAddress source, InetSocketAddress target) {
-        // ztunnel's inbound_passthrough.rs: any destination port of its own is an illegal call.
-        if (ownPorts.isSelf(target, local::hostHas)) {
+        // ztunnel's inbound_passthrough.rs: any destination port of its own is an illegal call. What it guards is a
+        // connection dialled back into the proxy, so with an inboundEndpoint the address checked is the endpoint: the
+        // workload's port may then be this very listener (plaintext inbound on the port the application left).
+        InetSocketAddress dialled = endpoints.of(target);
+        if (ownPorts.isSelf(dialled, local::hostHas)) {
+            String at = Addresses.authority(target) + (dialled == target ? "" : " (inboundEndpoint " + Addresses.authority(dialled) + ")");
             refusal("self call {} (plaintext, no identity) -> {} ({}) dropped: one of this proxy's own ports ({})",
-                    Addresses.authority(source), Addresses.authority(target),
+                    Addresses.authority(source), at,
                     local.registry().byAddress(target.getAddress()).map(w -> local.registry().identityOf(w).toString()).orElse("no workload"),
-                    ownPorts.owner(target.getPort()));
-            return new Admission(null, false, new LoggedRefusal("self call: " + Addresses.authority(target)
-                    + " is one of this proxy's own ports, dropped"), SELF_CALL_REASON + " (" + ownPorts.owner(target.getPort()) + ")", SELF_CALL);
+                    ownPorts.owner(dialled.getPort()));
+            return new Admission(null, false, new LoggedRefusal("self call: " + at
+                    + " is one of this proxy's own ports, dropped"), SELF_CALL_REASON + " (" + ownPorts.owner(dialled.getPort()) + ")", SELF_CALL);
         }
         Workload w = local.at(target.getAddress()).orElse(null);
         if (w == null) {

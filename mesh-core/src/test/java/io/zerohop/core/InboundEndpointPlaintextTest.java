@@ -1,0 +1,86 @@
+package io.zerohop.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.sun.net.httpserver.HttpServer;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoader;
+import io.zerohop.testing.CapturedStderr;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * The sidecar's inbound without TPROXY: the application binds loopback only ({@code inboundEndpoint}), and the mesh's
+ * plaintext inbound listens on the workload address and port the application left ({@code plaintextInbound(
+ * Capture.forward(ip:port, ip:port))}), as Istio's sidecar redirects that port to its 15006. Plaintext there meets
+ * PeerAuthentication (STRICT: reset and the refusal's line; PERMISSIVE: the policy, then the application) and tunnels
+ * to the same address reach the application too. Both were refused as self calls before: the plaintext listener made
+ * the port one of the mesh's own, though with an endpoint nothing is ever dialled there (the check now looks at the
+ * address a connection is dialled at, which is what ztunnel's {@code Error::SelfCall} guards: a connection that would
+ * come back to the proxy).
+ */
+class InboundEndpointPlaintextTest {
+    @ParameterizedTest
+    @ValueSource(strings = {"PERMISSIVE", "STRICT"})
+    void plaintextOnTheWorkloadPortMeetsPeerAuthenticationAndTunnelsReachTheLoopbackApplication(String mode) throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.127.2");
+        int port;
+        try (ServerSocket probe = new ServerSocket(0, 1, ip)) {
+            port = probe.getLocalPort();
+        }
+        HttpServer app = InboundEndpointTest.app(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        Workload checkout = new Workload("shop", "checkout", "checkout", Map.of("app", "checkout"), List.of(ip),
+                Workload.Protocol.HBONE, "n1", "cluster.local", Map.of(port, AppProtocol.TCP));
+        Workload frontend = new Workload("shop", "frontend", "frontend", Map.of("app", "frontend"),
+                List.of(InetAddress.getByName("127.0.127.3")), Workload.Protocol.HBONE, null, "cluster.local");
+        WorkloadRegistry registry = WorkloadRegistry.of(List.of(checkout, frontend), Map.of());
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        PolicyEngine policy = PolicyEngine.builder()
+                .policies(PolicyLoader.fromString("p.yaml", InboundEndpointTest.STRICT.replace("STRICT", mode))).build();
+        InetSocketAddress workloadPort = new InetSocketAddress(ip, port);
+        try (CapturedStderr err = new CapturedStderr();
+                Mesh server = Mesh.builder().identityProvider(ca).identity(checkout.identity()).workloads(registry).policies(policy)
+                        .node("n1").inbound(new InetSocketAddress(ip, 0)).threads(1)
+                        .inboundEndpoint(workloadPort, app.getAddress()).build();
+                Mesh client = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build()) {
+            server.start().get(10, TimeUnit.SECONDS);
+            assertThat(server.plaintextInbound(Capture.forward(workloadPort, workloadPort))).isEqualTo(workloadPort);
+            registry.replace(List.of(checkout, frontend), Map.of("n1", server.inboundAddress()));
+
+            InetSocketAddress via = client.capture(Capture.forward(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), workloadPort));
+            assertThat(InboundEndpointTest.exchange(via, "GET /through-the-mesh")).as("a tunnel to the workload port")
+                    .startsWith("HTTP/1.1 200").contains("app saw GET /through-the-mesh");
+
+            String plaintext = plaintext(workloadPort);
+            if (mode.equals("STRICT")) {
+                assertThat(plaintext).as("plaintext under STRICT: reset, nothing relayed").isEmpty();
+                assertThat(err.awaitLine("plaintext-inbound refused", "reason=\"PeerAuthentication STRICT requires mTLS\""))
+                        .contains("dst=127.0.127.2:" + port + " dst_id=spiffe://cluster.local/ns/shop/sa/checkout");
+            } else {
+                assertThat(plaintext).as("plaintext under PERMISSIVE reaches the application").startsWith("HTTP/1.1 200")
+                        .contains("app saw GET /plaintext");
+            }
+            assertThat(err.count("self call")).as(err.text()).isZero();
+            assertThat(err.count("PeerAuthentication STRICT for shop/checkout")).as("nothing open: no warning").isZero();
+        } finally {
+            app.stop(0);
+        }
+    }
+
+    /** A plaintext request to {@code at}; what came back, empty when the connection was reset or closed with nothing. */
+    private static String plaintext(InetSocketAddress at) {
+        try {
+            return InboundEndpointTest.exchange(at, "GET /plaintext");
+        } catch (IOException reset) {
+            return "";
+        }
+    }
+}
