@@ -174,8 +174,9 @@ final class ProxyCommand implements Callable<Integer> {
 
     @Option(names = "--inbound-endpoint", paramLabel = "TARGET=ENDPOINT", split = ",", description = {
             "Deliver inbound tunnels for a workload's ip:port to where the application listens (repeatable), e.g.",
-            "10.0.1.2:8080=127.0.0.1:8080 (Istio's Sidecar ingress defaultEndpoint): with the application bound to",
-            "loopback only, PeerAuthentication STRICT holds without TPROXY"})
+            "10.0.1.2:8080=127.0.0.1:8080 (Istio's Sidecar ingress defaultEndpoint), the application bound to",
+            "loopback only; the proxy receives plaintext on TARGET (STRICT refuses it, PERMISSIVE lets the policy",
+            "decide), as a sidecar's redirect does, without TPROXY"})
     List<String> inboundEndpoints = new ArrayList<>();
 
     @Option(names = "--plaintext-inbound", paramLabel = "ADDR", arity = "0..1", fallbackValue = "0.0.0.0:15006",
@@ -386,6 +387,9 @@ final class ProxyCommand implements Callable<Integer> {
             InetSocketAddress e = u.hostPort("inbound-endpoint", f.substring(eq + 1));
             // Checked as Mesh.Builder.inboundEndpoint checks it (a wildcard, port 0, TARGET=TARGET), named as the option.
             Usage.parse(u, "inbound-endpoint", f, () -> Mesh.builder().inboundEndpoint(t, e));
+            if (endpoints.stream().anyMatch(g -> g[0].equals(t) && g[1].equals(e))) {
+                continue; // the same entry twice is one, as Mesh.Builder.inboundEndpoint takes it
+            }
             for (InetSocketAddress[] g : endpoints) {
                 if (g[0].equals(t) && !g[1].equals(e)) {
                     throw u.error("inbound-endpoint", f, Addresses.authority(t) + " is given two endpoints, "
@@ -498,7 +502,8 @@ final class ProxyCommand implements Callable<Integer> {
 
     /**
      * The inbound endpoints that can never work, refused before anything starts (exit 2): any when neither HBONE
-     * inbound nor plaintext inbound is on (nothing would be delivered), and an ENDPOINT that is one of this proxy's
+     * inbound nor plaintext inbound is on (nothing would be delivered), a TARGET where another listener of this proxy
+     * binds (the proxy listens on TARGET for the workload's plaintext), and an ENDPOINT that is one of this proxy's
      * own listeners (every tunnel would come back to the proxy: a self call, which the mesh refuses per tunnel, 503,
      * as ztunnel refuses its own ports).
      */
@@ -526,6 +531,12 @@ final class ProxyCommand implements Callable<Integer> {
                 listeners.add(Map.entry("forward", f[0]));
             }
             for (Map.Entry<String, InetSocketAddress> o : listeners) {
+                if (clash(e[0], o.getValue())) {
+                    // The proxy listens on TARGET for plaintext: a second listener there cannot bind.
+                    throw u.error("inbound-endpoint", shown, shown + ": " + Addresses.authority(e[0]) + " is also where "
+                            + origins.label(o.getKey()) + " " + Addresses.authority(o.getValue()) + " listens, and the proxy"
+                            + " receives the workload's plaintext on TARGET: two listeners cannot share an address and port");
+                }
                 if (o.getValue() != null && (o.getValue().equals(e[1]) || clash(e[1], o.getValue()))) {
                     throw u.error("inbound-endpoint", shown, shown + ": " + Addresses.authority(e[1]) + " is where "
                             + origins.label(o.getKey()) + " " + Addresses.authority(o.getValue()) + " listens: every tunnel"
@@ -837,6 +848,19 @@ final class ProxyCommand implements Callable<Integer> {
             if (checked.plaintextInbound() != null) {
                 up.add("plaintext-inbound " + listen("plaintext-inbound", checked.plaintextInbound(),
                         () -> mesh.plaintextInbound(Capture.transparent(checked.plaintextInbound()))));
+            }
+            for (InetSocketAddress[] e : checked.inboundEndpoints()) {
+                // The port the application left for loopback: plaintext arriving there meets PeerAuthentication, as
+                // behind a sidecar's redirect to its 15006 (STRICT: reset and the refusal's line; PERMISSIVE: the policy).
+                String shown = Addresses.authority(e[0]) + "=" + Addresses.authority(e[1]);
+                try {
+                    up.add("plaintext " + listen("inbound-endpoint", e[0], () -> mesh.plaintextInbound(Capture.forward(e[0], e[0])))
+                            + "=" + Addresses.authority(e[1]));
+                } catch (Cli.RefusedException refused) {
+                    throw new Cli.RefusedException(refused.getMessage() + " (" + shown + ": the proxy receives plaintext for "
+                            + Addresses.authority(e[0]) + " there; is the application still bound to it, or to 0.0.0.0? bind it to "
+                            + Addresses.authority(e[1]) + " only)", 1);
+                }
             }
             if (checked.metrics() != null) {
                 HttpEndpoint.Handler scrape = r -> new HttpEndpoint.Response(200, "text/plain; version=0.0.4; charset=utf-8",

@@ -55,6 +55,9 @@ class InboundEndpointOptionTest {
                 + " --inbound-endpoint: 10.0.1.2:8080=127.0.126.1:15008: 127.0.126.1:15008 is where --inbound 127.0.126.1:15008 listens:"
                 + " every tunnel would come back to this proxy (a self call) and none would reach the application (give the address"
                 + " the application binds, e.g. 127.0.0.1:8080)");
+        assertThat(refused("--inbound-endpoint", "127.0.126.1:15008=127.0.0.1:8080")).isEqualTo("exit 2: zerohop proxy:"
+                + " --inbound-endpoint: 127.0.126.1:15008=127.0.0.1:8080: 127.0.126.1:15008 is also where --inbound 127.0.126.1:15008"
+                + " listens, and the proxy receives the workload's plaintext on TARGET: two listeners cannot share an address and port");
         assertThat(refused("--inbound", "off", "--inbound-endpoint", "10.0.1.2:8080=127.0.0.1:8080")).isEqualTo("exit 2: zerohop proxy:"
                 + " --inbound-endpoint: delivers inbound tunnels, but --inbound is off and --plaintext-inbound is not given: nothing would"
                 + " reach an endpoint");
@@ -104,6 +107,19 @@ class InboundEndpointOptionTest {
                 assertThat(m.find()).as(proxy.output()).isTrue();
                 String got = connect(dir, "127.0.126.12:" + m.group(1), "127.0.126.12:8080", "through the mesh\n");
                 assertThat(got).as(proxy.output()).isEqualTo("through the mesh\n");
+                // The port the application left: the proxy receives plaintext there, and STRICT refuses it.
+                assertThat(proxy.output()).contains("plaintext 127.0.126.12:8080=127.0.0.1:" + app.getLocalPort());
+                try (Socket s = new Socket("127.0.126.12", 8080)) {
+                    s.setSoTimeout(10_000);
+                    s.getOutputStream().write("plaintext\n".getBytes(StandardCharsets.US_ASCII));
+                    int read;
+                    try {
+                        read = s.getInputStream().read();
+                    } catch (java.net.SocketException reset) {
+                        read = -2;
+                    }
+                    assertThat(read).as("reset (or closed), nothing relayed").isLessThan(0);
+                }
                 Matcher a = Pattern.compile("admin 127\\.0\\.126\\.12:(\\d+)").matcher(proxy.output());
                 assertThat(a.find()).as(proxy.output()).isTrue();
                 var dump = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
@@ -114,7 +130,8 @@ class InboundEndpointOptionTest {
                 assertThat(proxy.stop()).isZero();
                 withEntry = proxy.output();
             }
-            assertThat(withEntry).doesNotContain("PeerAuthentication STRICT for prod/web");
+            assertThat(withEntry).contains("plaintext-inbound refused").contains("dst=127.0.126.12:8080")
+                    .contains("reason=\"PeerAuthentication STRICT requires mTLS\"").doesNotContain("PeerAuthentication STRICT for prod/web");
             // Without the entry the proxy says the workload is open and names this option with the entry that closes it.
             try (ChildProxy proxy = new ChildProxy(List.of(), common)) {
                 proxy.stop();
