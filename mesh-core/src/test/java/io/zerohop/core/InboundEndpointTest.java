@@ -77,7 +77,7 @@ class InboundEndpointTest {
 
             // L7: parsed, decided per request, XFCC set by the mesh, then dialled at the endpoint.
             assertThat(exchange(viaHttp, "POST /charge")).startsWith("HTTP/1.1 200")
-                    .contains("app saw POST /charge xfcc=By=spiffe://cluster.local/ns/shop/sa/checkout;");
+                    .contains("app saw POST /charge xfcc=By=spiffe://cluster.local/ns/shop/sa/checkout;Hash=");
             assertThat(exchange(viaHttp, "GET /admin")).startsWith("HTTP/1.1 403").contains("RBAC: access denied")
                     .doesNotContain("app saw");
             // L4: relayed as bytes to the endpoint.

@@ -96,11 +96,11 @@ class DemoCommandTest {
     }
 
     @Test
-    @DisplayName("Cilium scene: checkout learns its caller from x-forwarded-client-cert (Envoy's By=...;URI=... format)")
+    @DisplayName("Cilium scene: checkout learns its caller from x-forwarded-client-cert (Envoy's By=...;Hash=...;Subject=\"...\";URI=... format)")
     void ciliumCheckoutSeesTheVerifiedCaller() {
         assertThat(line("ALLOWED spiffe://cluster.local/ns/production/sa/frontend-service-account POST /charge -> production/checkout "))
-                .contains("x-forwarded-client-cert By=spiffe://cluster.local/ns/production/sa/checkout;"
-                        + "URI=spiffe://cluster.local/ns/production/sa/frontend-service-account");
+                .containsPattern("x-forwarded-client-cert By=spiffe://cluster.local/ns/production/sa/checkout;Hash=[0-9a-f]{64};"
+                        + "Subject=\"O=cluster.local\";URI=spiffe://cluster.local/ns/production/sa/frontend-service-account\\)");
     }
 
     @Test

@@ -42,7 +42,7 @@ import org.junit.jupiter.api.io.TempDir;
  * L7 enforcement through real HBONE tunnels: curl and raw sockets as clients, the JDK's HTTP server
  * as the application behind the node proxy, an in-process app behind {@code Mesh.serve}, and the
  * plaintext inbound listener. Expected answers are Envoy's: {@code 403 RBAC: access denied}
- * (envoyproxy/envoy source/extensions/filters/http/rbac/rbac_filter.cc), XFCC {@code By=...;URI=...}
+ * (envoyproxy/envoy source/extensions/filters/http/rbac/rbac_filter.cc), XFCC {@code By=...;Hash=...;Subject="...";URI=...}
  * (envoy docs, x-forwarded-client-cert), and the HTTP/1 codec's rejections
  * (envoyproxy/envoy test/common/http/http1/codec_impl_test.cc: both Content-Length and
  * Transfer-Encoding, duplicate Content-Length, invalid characters, headers too large).
@@ -214,8 +214,7 @@ class L7EnforcementTest {
     void allowedRequestReachesTheAppWithXfccAndDeniedGets403() throws Exception {
         String ok = curl("-H", "x-forwarded-client-cert: By=spiffe://evil;URI=spiffe://cluster.local/ns/prod/sa/admin",
                 "-w", " code=%{http_code}", url(viaFrontend, "/api/items?x=1")).get(0);
-        assertThat(ok).isEqualTo("GET /api/items?x=1 xfcc=By=spiffe://cluster.local/ns/prod/sa/backend;"
-                + "URI=spiffe://cluster.local/ns/prod/sa/frontend len=0 sha=" + sha(new byte[0]) + " code=200");
+        assertThat(ok).isEqualTo("GET /api/items?x=1 xfcc=" + Xfcc.backendFromFrontend(ca) + " len=0 sha=" + sha(new byte[0]) + " code=200");
         int before = seen.size();
         String denied = curl("-X", "DELETE", "-w", " code=%{http_code}", url(viaFrontend, "/api/items")).get(0);
         assertThat(denied).isEqualTo("RBAC: access denied code=403");
@@ -268,8 +267,7 @@ class L7EnforcementTest {
         Files.write(f, body);
         String out = curl("-H", "Transfer-Encoding: chunked", "-H", "Expect: 100-continue", "--data-binary", "@" + f,
                 "-w", " code=%{http_code}", url(viaFrontend, "/charge")).get(0);
-        assertThat(out).isEqualTo("POST /charge xfcc=By=spiffe://cluster.local/ns/prod/sa/backend;"
-                + "URI=spiffe://cluster.local/ns/prod/sa/frontend len=" + body.length + " sha=" + sha(body) + " code=200");
+        assertThat(out).isEqualTo("POST /charge xfcc=" + Xfcc.backendFromFrontend(ca) + " len=" + body.length + " sha=" + sha(body) + " code=200");
     }
 
     @Test
@@ -292,7 +290,7 @@ class L7EnforcementTest {
     void embeddedServeIsEnforcedAndSniffed() throws Exception {
         String ok = curl("-w", " code=%{http_code}", "-H", "x-forwarded-client-cert: forged", url(viaFrontendEmbedded, "/api/e")).get(0);
         assertThat(ok).startsWith("GET /api/e HTTP/1.1\r\n").endsWith("code=200")
-                .contains("x-forwarded-client-cert: By=spiffe://cluster.local/ns/prod/sa/backend;URI=spiffe://cluster.local/ns/prod/sa/frontend")
+                .contains("x-forwarded-client-cert: " + Xfcc.backendFromFrontend(ca) + "\r\n")
                 .doesNotContain("forged");
         assertThat(curl("-w", " code=%{http_code}", url(viaFrontendEmbedded, "/private")).get(0)).isEqualTo("RBAC: access denied code=403");
         assertThat(seen).doesNotContain("embedded GET /private HTTP/1.1");
@@ -417,7 +415,7 @@ class L7EnforcementTest {
                 "/api/k1", "/k2", "/api/k3");
         List<String> lines = out.lines().toList();
         assertThat(lines).hasSize(4);
-        assertThat(lines.get(0)).startsWith("200 GET /api/k1 xfcc=By=spiffe://cluster.local/ns/prod/sa/backend;");
+        assertThat(lines.get(0)).startsWith("200 GET /api/k1 xfcc=" + Xfcc.backendFromFrontend(ca) + " ");
         assertThat(lines.get(1)).isEqualTo("403 RBAC: access denied");
         assertThat(lines.get(2)).startsWith("200 GET /api/k3 ");
         assertThat(lines.get(3)).isEqualTo("sockets=1");

@@ -40,7 +40,8 @@ class L7Http2LimitsTest {
               - from: [{source: {principals: ["cluster.local/ns/prod/sa/frontend"]}}]
                 to: [{operation: {methods: ["GET", "POST"], paths: ["/api/*"]}}]
             """;
-    static final String XFCC = "xfcc=By=spiffe://cluster.local/ns/prod/sa/backend;URI=spiffe://cluster.local/ns/prod/sa/frontend";
+    /** What the app prints for the frontend's requests: {@link Xfcc#backendFromFrontend}, set once the CA exists. */
+    static String XFCC;
     static final String RESET = "reset Stream closed with error code NGHTTP2_INTERNAL_ERROR";
 
     static Process nodeApp;
@@ -66,6 +67,7 @@ class L7Http2LimitsTest {
         server.start().get(10, TimeUnit.SECONDS);
         registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
         frontendProxy = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
+        XFCC = "xfcc=" + Xfcc.backendFromFrontend(ca);
         viaH2 = frontendProxy.capture(Capture.forward(new InetSocketAddress(InetAddress.getByName("127.0.122.3"), 0),
                 new InetSocketAddress(backendIp, h2Port)));
     }

@@ -150,6 +150,7 @@ class L7Http2Test {
         server.start().get(10, TimeUnit.SECONDS);
         registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
         frontendProxy = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
+        XFCC = "xfcc=" + Xfcc.backendFromFrontend(ca);
         InetSocketAddress any = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
         viaH2 = frontendProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, h2Port)));
         viaGrpc = frontendProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, grpcPort)));
@@ -177,7 +178,8 @@ class L7Http2Test {
         return ChildProcess.run(cmd);
     }
 
-    static final String XFCC = "xfcc=By=spiffe://cluster.local/ns/prod/sa/backend;URI=spiffe://cluster.local/ns/prod/sa/frontend";
+    /** What the app prints for the frontend's requests: {@link Xfcc#backendFromFrontend}, set once the CA exists. */
+    static String XFCC;
 
     /**
      * A client that ends its h2 session cleanly (Node's {@code session.close()}: GOAWAY, then its socket's FIN, which

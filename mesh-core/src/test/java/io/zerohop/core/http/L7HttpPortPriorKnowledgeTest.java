@@ -49,6 +49,8 @@ class L7HttpPortPriorKnowledgeTest {
 
     static Mesh server;
     static Mesh frontendProxy;
+    /** What the app prints for the frontend's requests ({@link Xfcc#backendFromFrontend}). */
+    static String XFCC;
     static Process nodeApp;
     static Server grpcApp;
     static HttpServer h1App;
@@ -113,6 +115,7 @@ class L7HttpPortPriorKnowledgeTest {
         server.start().get(10, TimeUnit.SECONDS);
         registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
         frontendProxy = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
+        XFCC = "xfcc=" + Xfcc.backendFromFrontend(ca);
         InetSocketAddress any = new InetSocketAddress(InetAddress.getLoopbackAddress(), 0);
         viaH2c = frontendProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, h2cPort)));
         viaGrpc = frontendProxy.capture(Capture.forward(any, new InetSocketAddress(backendIp, grpcPort)));
@@ -135,7 +138,7 @@ class L7HttpPortPriorKnowledgeTest {
     void curlWithPriorKnowledgeIsServedAndDecidedPerRequest() throws Exception {
         String base = "http://127.0.0.1:" + viaH2c.getPort();
         assertThat(L7Http2Test.run("curl", "-sS", "--max-time", "20", "--http2-prior-knowledge", "-w", " [%{http_version} %{http_code}]",
-                base + "/api/a")).startsWith("GET /api/a " + L7Http2Test.XFCC + " len=0").endsWith("[2 200]");
+                base + "/api/a")).startsWith("GET /api/a " + XFCC + " len=0").endsWith("[2 200]");
         assertThat(L7Http2Test.run("curl", "-sS", "--max-time", "20", "--http2-prior-knowledge", "-w", " [%{http_version} %{http_code}]",
                 base + "/admin")).isEqualTo("RBAC: access denied [2 403]");
     }

@@ -23,10 +23,19 @@ import java.net.InetSocketAddress;
  *                    {@link io.zerohop.core.internal.TunnelSource.Source#address} (the pod's address
  *                    when a node proxy's {@code forwarded: for=} named the source workload); else
  *                    {@code source}'s address
+ * @param certDetails the peer certificate's part of XFCC, {@link ClientCertDetails#of(io.netty.channel.Channel)},
+ *                    computed once per HBONE connection; null for plaintext
  */
 record Conn(String kind, SpiffeId peer, SpiffeId local, InetSocketAddress source, InetSocketAddress logSource,
             InetSocketAddress destination, WorkloadRef target, WorkloadRef sourceRef, SpiffeId localId, String baggage,
-            InetAddress sourceIp) {
+            InetAddress sourceIp, String certDetails) {
+
+    /** A connection whose XFCC names no certificate beyond the peer's identity (plaintext, or a test without TLS). */
+    Conn(String kind, SpiffeId peer, SpiffeId local, InetSocketAddress source, InetSocketAddress logSource,
+         InetSocketAddress destination, WorkloadRef target, WorkloadRef sourceRef, SpiffeId localId, String baggage,
+         InetAddress sourceIp) {
+        this(kind, peer, local, source, logSource, destination, target, sourceRef, localId, baggage, sourceIp, null);
+    }
 
     /** A connection whose policy source address is its peer's. */
     Conn(String kind, SpiffeId peer, SpiffeId local, InetSocketAddress source, InetSocketAddress logSource,
@@ -40,8 +49,16 @@ record Conn(String kind, SpiffeId peer, SpiffeId local, InetSocketAddress source
         this(kind, peer, local, source, logSource, destination, target, sourceRef, localId, null);
     }
 
-    /** Envoy's XFCC with {@code set_current_client_cert_details: {uri: true}}: {@code By=<local>;URI=<peer>}. */
+    /**
+     * What Envoy sets as {@code x-forwarded-client-cert} on an Istio waypoint (SANITIZE_SET with subject, uri
+     * and dns, see {@link ClientCertDetails}): {@code By=<local>;Hash=<sha256>;Subject="";URI=<peer>}; null for
+     * plaintext (Envoy removes the header on a connection without a peer certificate). A Conn built without
+     * a TLS session (unit tests of the codecs) says only {@code By=<local>;URI=<peer>}.
+     */
     String xfcc() {
-        return peer == null ? null : "By=" + local + ";URI=" + peer;
+        if (peer == null) {
+            return null;
+        }
+        return certDetails == null ? "By=" + local + ";URI=" + peer : "By=" + local + ";" + certDetails;
     }
 }

@@ -241,7 +241,7 @@ public final class HttpEnforcement {
         return new PerRequest(protocol, true) {
             @Override
             public void initStream(Channel stream, TunnelInfo tunnel) {
-                Conn conn = conn(tunnel, target);
+                Conn conn = conn(stream, tunnel, target);
                 track(stream, tunnel, conn);
                 // HTTP: the application is dialled for the first allowed request, not here (TcpUpstream, H2AppConnection):
                 // a denial never depends on it being up, and its being down is that request's 503, not the tunnel's reset.
@@ -270,7 +270,7 @@ public final class HttpEnforcement {
         return new PerRequest(protocol, false) {
             @Override
             public void initStream(Channel stream, TunnelInfo tunnel) {
-                Conn conn = conn(tunnel, target);
+                Conn conn = conn(stream, tunnel, target);
                 track(stream, tunnel, conn);
                 whenHttp(stream, protocol, conn, tunnel, installed -> {
                     Http1Filter filter = install(stream, conn, AppBridge::new);
@@ -598,15 +598,16 @@ public final class HttpEnforcement {
     // ---------------------------------------------------------------- decisions
 
     /** Once per tunnel, at its start: where an untrusted {@code forwarded} claim is logged for L7 ports. */
-    private Conn conn(TunnelInfo t, WorkloadRef target) {
+    private Conn conn(Channel stream, TunnelInfo t, WorkloadRef target) {
+        String cert = ClientCertDetails.of(stream);
         if (sources == null) {
             return new Conn("inbound", t.peerIdentity(), t.localIdentity(), t.peerAddress(), t.peerAddress(), t.destination(),
-                    target, null, t.localIdentity(), t.headers().get("baggage"));
+                    target, null, t.localIdentity(), t.headers().get("baggage"), t.peerAddress().getAddress(), cert);
         }
         TunnelSource.Source source = sources.source(t.peerIdentity(), t.peerAddress(), t.headers(), true);
         Workload w = source.workload();
         return new Conn("inbound", t.peerIdentity(), t.localIdentity(), t.peerAddress(), t.peerAddress(), t.destination(),
-                target, w == null ? null : w.ref(), t.localIdentity(), t.headers().get("baggage"), source.address());
+                target, w == null ? null : w.ref(), t.localIdentity(), t.headers().get("baggage"), source.address(), cert);
     }
 
     private WorkloadRef lookup(InetAddress a) {

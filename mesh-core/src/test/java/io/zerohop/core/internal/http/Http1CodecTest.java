@@ -536,7 +536,7 @@ class Http1CodecTest {
     }
 
     @Test
-    @DisplayName("XFCC from the client is replaced by By=<local>;URI=<peer>")
+    @DisplayName("XFCC from the client is replaced by the mesh's (a Conn without a TLS session: By=<local>;URI=<peer>)")
     void xfccReplaced() {
         EmbeddedChannel ch = channel();
         ch.writeInbound(ascii("GET /ok HTTP/1.1\r\nHost: a\r\nX-Forwarded-Client-Cert: By=x;URI=spiffe://evil\r\n"
