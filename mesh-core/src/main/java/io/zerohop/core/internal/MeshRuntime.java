@@ -92,6 +92,7 @@ public final class MeshRuntime {
         this.loopPoll = pollNanos > 0 ? new LoopPoll(pollNanos) : null;
         this.group = Transports.newGroup(cfg.threads(), "zerohop", loopPoll);
         this.local = new LocalWorkloads(registry, cfg.node(), cfg.clusterId());
+        cfg.inboundEndpoints().warnUnknownTargets(log, registry);
         MicrometerSink sink = cfg.meterRegistry() == null ? null : new MicrometerSink(cfg.meterRegistry());
         this.observer = new TunnelObserver(registry, sink, cfg.onTunnelClosed(), cfg.clusterId());
         observer.drainDeadline(tunnels::deadlinePassed);
