@@ -295,7 +295,8 @@ public final class MeshRuntime {
         }
         listeners.stopAccepting();
         // The deadline's warning is logged before the resets it announces, whose access lines follow it.
-        CompletableFuture<TunnelCount.Left> left = tunnels.awaitIdle(drain, ABORT_GRACE, group.next(), deadlineWarning(log, drain));
+        CompletableFuture<TunnelCount.Left> left = tunnels.awaitIdle(drain, ABORT_GRACE, group.next(), eventsUnderWay(group),
+                deadlineWarning(log, drain));
         // The server's own deadline comes later, so that it finds the tunnels already aborted (its
         // connections then close as soon as their last stream has gone).
         CompletableFuture<Void> serverDrained = s == null ? CompletableFuture.completedFuture(null)
@@ -359,6 +360,25 @@ public final class MeshRuntime {
         return n -> log.warn("drain deadline of {} reached: resetting {} still open, {}", LogText.duration(drain),
                 LogText.count(n.tunnels(), "tunnel", "tunnels"),
                 LogText.count(n.connections(), "captured or plaintext connection", "captured or plaintext connections"));
+    }
+
+    /**
+     * Completes once every loop of {@code group} has run a task queued now, so once every event-loop task under way
+     * has finished: a tunnel's open event runs in the task that completed its connect's future, after it, so a caller
+     * that closed the mesh as soon as the future completed did so before the tunnel was counted (TunnelCount).
+     */
+    static CompletableFuture<Void> eventsUnderWay(EventLoopGroup group) {
+        java.util.List<CompletableFuture<Void>> all = new java.util.ArrayList<>();
+        for (io.netty.util.concurrent.EventExecutor loop : group) {
+            CompletableFuture<Void> ran = new CompletableFuture<>();
+            try {
+                loop.execute(() -> ran.complete(null));
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                ran.complete(null); // a loop that stopped runs nothing more
+            }
+            all.add(ran);
+        }
+        return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new));
     }
 
     /** How long tunnels and connections reset at the deadline get to close. */
