@@ -63,8 +63,10 @@ public final class MeshRuntime {
     private final AutoCloseable plaintextPolicyChanges;
     /**
      * The policies that select no workload of the registry, logged at each load as {@code zerohop proxy} logs them
-     * ({@link io.zerohop.core.SelectorCheck}); null without an engine or with a registry empty at build (one filled
-     * later, as Kubernetes discovery fills the proxy's, would have every policy "select no workload" meanwhile).
+     * ({@link io.zerohop.core.SelectorCheck}); null without an engine. Attached also to a registry empty at build: the
+     * check skips an empty registry, and runs at the first load or replace after the registry gained workloads (a
+     * registry that fills gradually, as Kubernetes discovery fills the proxy's, is the caller's to
+     * {@link io.zerohop.core.SelectorCheck#disable}, as {@code zerohop proxy --kubernetes} does).
      */
     private final AutoCloseable selectorCheck;
     /** This mesh's sources of the socket gauges, which it leaves once stopped (a registry may outlive it). */
@@ -130,7 +132,7 @@ public final class MeshRuntime {
         if (unparsed != null) {
             unparsed.check();
         }
-        this.selectorCheck = policy == null || registry.all().isEmpty() ? null
+        this.selectorCheck = policy == null ? null
                 : io.zerohop.core.SelectorCheck.attach(policy, registry, "the workload registry");
         if (sink != null) {
             socketGauges.add(sink.socketsOpen("source", () -> listeners.openSockets(false)));
