@@ -436,7 +436,8 @@ public final class Mesh implements AutoCloseable {
          * {@code POD_IP:15008} (ztunnel listens in each pod's namespace instead). The SVID presented
          * is the one of the workload at the dialled address, as without it. Linux epoll and
          * CAP_NET_ADMIN only: {@link Mesh#start()} fails otherwise. See
-         * {@link io.zerohop.hbone.HboneServer.Builder#transparent(boolean)}.
+         * {@link io.zerohop.hbone.HboneServer.Builder#transparent(boolean)}. With it {@link #build()} refuses a
+         * loopback {@link #inboundEndpoint} endpoint: in the host's network namespace that is the host's loopback.
          */
         public Builder inboundTransparent(boolean on) {
             settings.inboundTransparent(on);
