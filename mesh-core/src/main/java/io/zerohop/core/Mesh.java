@@ -439,7 +439,8 @@ public final class Mesh implements AutoCloseable {
          * {@code POD_IP:15008} (ztunnel listens in each pod's namespace instead). The SVID presented
          * is the one of the workload at the dialled address, as without it. Linux epoll and
          * CAP_NET_ADMIN only: {@link Mesh#start()} fails otherwise. See
-         * {@link io.zerohop.hbone.HboneServer.Builder#transparent(boolean)}.
+         * {@link io.zerohop.hbone.HboneServer.Builder#transparent(boolean)}. With it {@link #build()} refuses a
+         * loopback {@link #inboundEndpoint} endpoint: in the host's network namespace that is the host's loopback.
          */
         public Builder inboundTransparent(boolean on) {
             settings.inboundTransparent(on);
@@ -460,14 +461,22 @@ public final class Mesh implements AutoCloseable {
          * loopback only, with this entry, it is reachable from other hosts through the mesh only. {@link Mesh#start()}
          * logs a WARN when a STRICT workload is served without one (README "Enforcement").
          *
-         * <p>Several calls add several entries; the same entry twice is one.
+         * <p>Several calls add several entries; the same entry twice is one. {@link #build()} logs one WARN per
+         * {@code target} that no workload of the {@link #workloads registry} has then (a typo in the address); not an
+         * error, as the registry may gain it later.
          *
-         * @param target   the workload's {@code ip:port}, an IP literal (not a wildcard) and a port 1..65535; not null
+         * <p>With {@link #inboundTransparent} the mesh runs in the host's network namespace for other pods, where a
+         * loopback address is the host's, not the workload's: {@link #build()} refuses a loopback {@code endpoint}
+         * then; another address works with it.
+         *
+         * @param target   the workload's {@code ip:port}, an IP literal (not a wildcard, multicast or broadcast address)
+         *                 and a port 1..65535; not null
          * @param endpoint where the application listens, same rules, not {@code target} and not the HBONE listener
          *                 ({@link #inbound}; checked by {@link #build()}); not null
          * @throws NullPointerException     when either is null
-         * @throws IllegalArgumentException when either is unresolved, a wildcard or has port 0, when they are equal, or
-         *     when {@code target} already has another endpoint
+         * @throws IllegalArgumentException naming the argument and its value when either is unresolved, a wildcard
+         *     ({@code 0.0.0.0}, {@code ::}), multicast or broadcast ({@code 255.255.255.255}) address or has port 0,
+         *     when they are equal, or when {@code target} already has another endpoint
          */
         public Builder inboundEndpoint(InetSocketAddress target, InetSocketAddress endpoint) {
             settings.inboundEndpoint(target, endpoint);

@@ -29,7 +29,11 @@ import org.slf4j.LoggerFactory;
  * registry logs each once, WARN, at the load that brings it ({@link #attach}): {@code zerohop proxy} given a
  * {@code --workloads} file and an embedded {@link Mesh} built with {@code policies} and {@code workloads} (a new-user
  * pass found the proxy silent about a DENY or a Cilium policy; newuser23 found the embedded mesh silent about all).
- * Never per connection.
+ * Never per connection. The check reads the registry as it is at each load: a registry empty then is not checked (every
+ * policy would "select no workload" of a registry yet to be filled), and one that gained workloads since is checked at
+ * the next load or replace; a change of the registry alone checks nothing (it has no change events). Both the proxy
+ * and the mesh attach it whatever the registry holds at start, so an embedded application that fills its registry
+ * after {@code build()} gets the lines from its next policy load.
  */
 public final class SelectorCheck implements Consumer<PolicySet> {
     private static final Logger LOG = LoggerFactory.getLogger(SelectorCheck.class);

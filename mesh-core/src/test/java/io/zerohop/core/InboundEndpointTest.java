@@ -247,4 +247,48 @@ class InboundEndpointTest {
             return new String(in.readAllBytes(), StandardCharsets.ISO_8859_1);
         }
     }
+
+    /**
+     * Addresses a TCP connection cannot have as its one peer (a multicast group, IPv4's broadcast) are refused on either
+     * side, naming the side and the value; a loopback endpoint with inboundTransparent (the mesh in the host's network
+     * namespace, for other pods) is refused at build(), as it would be the host's loopback, not the workload's.
+     */
+    @Test
+    void theBuilderRefusesMulticastBroadcastAndALoopbackEndpointOfATransparentListener() {
+        InetSocketAddress target = new InetSocketAddress("127.0.126.7", 8080);
+        InetSocketAddress loop = new InetSocketAddress("127.0.0.1", 8080);
+        assertThatThrownBy(() -> Mesh.builder().inboundEndpoint(target, new InetSocketAddress("224.0.0.1", 8080)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("endpoint 224.0.0.1:8080 is a multicast address");
+        assertThatThrownBy(() -> Mesh.builder().inboundEndpoint(new InetSocketAddress("ff02::1", 8080), loop))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("target [ff02::1]:8080 is a multicast address");
+        assertThatThrownBy(() -> Mesh.builder().inboundEndpoint(new InetSocketAddress("255.255.255.255", 8080), loop))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("target 255.255.255.255:8080 is the broadcast address");
+        assertThatThrownBy(() -> Mesh.builder().inboundEndpoint(target, new InetSocketAddress("255.255.255.255", 8080)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("endpoint 255.255.255.255:8080 is the broadcast address");
+        assertThatThrownBy(() -> Mesh.builder().inboundEndpoint(new InetSocketAddress("::", 8080), loop))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("target [::]:8080 is a wildcard address");
+        assertThatThrownBy(() -> Mesh.builder().inboundEndpoint(target, new InetSocketAddress("127.0.0.1", 0)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("endpoint 127.0.0.1:0 has port 0");
+        // Either order of the two calls: the check is build()'s.
+        assertThatThrownBy(() -> Mesh.builder().inboundEndpoint(target, loop).inboundTransparent(true).build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("endpoint 127.0.0.1:8080 (for target 127.0.126.7:8080) is a loopback address, and inboundTransparent(true)");
+    }
+
+    /** A target no registry workload has is one WARN at build() naming it (the registry may gain it later: not an error). */
+    @Test
+    void aTargetNoWorkloadHasIsOneWarningAtBuild() throws Exception {
+        Workload checkout = new Workload("shop", "checkout", "checkout", Map.of("app", "checkout"),
+                List.of(InetAddress.getByName("127.0.126.2")), Workload.Protocol.HBONE, "n1", "cluster.local");
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        try (CapturedStderr err = new CapturedStderr();
+                Mesh mesh = Mesh.builder().identityProvider(ca).identity(checkout.identity()).node("n1").threads(1)
+                        .workloads(WorkloadRegistry.of(List.of(checkout), Map.of()))
+                        .inboundEndpoint(new InetSocketAddress("127.0.126.2", 8080), new InetSocketAddress("127.0.0.1", 8080))
+                        .inboundEndpoint(new InetSocketAddress("127.0.126.20", 8080), new InetSocketAddress("127.0.0.1", 8081)).build()) {
+            assertThat(err.awaitLine("inboundEndpoint: target ")).contains("WARN")
+                    .contains("target 127.0.126.20:8080 (delivered to 127.0.0.1:8081) is no address of a workload in the registry");
+            assertThat(err.count("inboundEndpoint: target ")).isEqualTo(1);
+        }
+    }
 }

@@ -692,9 +692,11 @@ final class ProxyCommand implements Callable<Integer> {
                 }
             }).build();
             engine.addChangeListener(new RootNamespaceCheck(rootNamespace, origins.label("root-namespace")));
-            if (workloads != null && !registry.all().isEmpty()) {
+            if (workloads != null) {
                 // As policy check --workloads warns: an ALLOW policy selecting no workload leaves its target open.
                 // Attached before the mesh is built, so the mesh attaches none of its own and the lines name the file.
+                // Also for a file with no workload yet, as the mesh attaches to an empty registry: the check skips an
+                // empty registry at each load (SelectorCheck).
                 SelectorCheck.attach(engine, registry, workloads.toString());
             }
             watch = engine.watch(policies);

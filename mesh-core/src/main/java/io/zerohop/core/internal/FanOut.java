@@ -17,12 +17,23 @@ import org.slf4j.LoggerFactory;
  */
 public final class FanOut implements HboneEvents {
     /** A listener that throws on every event would write a line per tunnel: 20 lines per 10 s, then a count. */
-    private static final RateLimitedLog FAILURES = new RateLimitedLog(LoggerFactory.getLogger(FanOut.class),
-            "tunnel event listener failures", 20, Duration.ofSeconds(10));
+    private static final RateLimitedLog FAILURES = failures(LoggerFactory.getLogger(FanOut.class), 20, Duration.ofSeconds(10));
+    private final RateLimitedLog failures;
     private final List<HboneEvents> all;
 
     public FanOut(HboneEvents... all) {
+        this(FAILURES, all);
+    }
+
+    /** With its own failure log (tests: a recording logger). */
+    FanOut(RateLimitedLog failures, HboneEvents... all) {
+        this.failures = failures;
         this.all = List.of(all);
+    }
+
+    /** The failure summary's nouns agree with its count ({@code 1 more tunnel event listener failure}, {@code 2 more ...failures}). */
+    static RateLimitedLog failures(org.slf4j.Logger log, int burst, Duration window) {
+        return new RateLimitedLog(log, "tunnel event listener failure", "tunnel event listener failures", burst, window);
     }
 
     @Override
@@ -101,7 +112,7 @@ public final class FanOut implements HboneEvents {
         }
     }
 
-    private static void failed(HboneEvents listener, String event, RuntimeException x) {
-        FAILURES.warn("{} of {} threw (ignored: the other listeners still run)", event, listener.getClass().getSimpleName(), x);
+    private void failed(HboneEvents listener, String event, RuntimeException x) {
+        failures.warn("{} of {} threw (ignored: the other listeners still run)", event, listener.getClass().getSimpleName(), x);
     }
 }

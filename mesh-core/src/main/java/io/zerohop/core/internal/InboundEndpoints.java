@@ -33,6 +33,21 @@ public final class InboundEndpoints {
         return endpoints;
     }
 
+    /**
+     * One WARN per target no workload of {@code registry} has at {@code build()}: a typo in the workload address leaves
+     * the real one delivered to itself. Not an error: a registry changes (a workload added later makes the entry work).
+     */
+    void warnUnknownTargets(org.slf4j.Logger log, io.zerohop.core.WorkloadRegistry registry) {
+        for (Map.Entry<InetSocketAddress, InetSocketAddress> e : endpoints.entrySet()) {
+            if (registry.byAddress(e.getKey().getAddress()).isEmpty()) {
+                log.warn("inboundEndpoint: target {} (delivered to {}) is no address of a workload in the registry: tunnels to it"
+                        + " are refused (400, not served) until a workload has it; a typo leaves the workload's real address"
+                        + " delivered to itself",
+                        Addresses.authority(e.getKey()), Addresses.authority(e.getValue()));
+            }
+        }
+    }
+
     /** Validates one entry as {@code Mesh.Builder.inboundEndpoint} documents, and collects them. */
     static final class Builder {
         private final Map<InetSocketAddress, InetSocketAddress> endpoints = new LinkedHashMap<>();
@@ -63,15 +78,45 @@ public final class InboundEndpoints {
                         + " is a wildcard address: give one IP (" + ("target".equals(what)
                         ? "the workload address peers dial" : "the one the application binds, e.g. 127.0.0.1") + ")");
             }
+            if (a.getAddress().isMulticastAddress()) {
+                // A TCP connection has one peer: a group address can be neither dialled nor named by a CONNECT.
+                throw new IllegalArgumentException("inboundEndpoint: " + what + " " + Addresses.authority(a)
+                        + " is a multicast address: give one host's IP");
+            }
+            if (isBroadcast(a.getAddress())) {
+                throw new IllegalArgumentException("inboundEndpoint: " + what + " " + Addresses.authority(a)
+                        + " is the broadcast address: give one host's IP");
+            }
             if (a.getPort() == 0) {
                 throw new IllegalArgumentException("inboundEndpoint: " + what + " " + Addresses.authority(a) + " has port 0: give the port");
             }
         }
 
-        /** @throws IllegalArgumentException when an endpoint is the HBONE listener itself (each tunnel would dial it again) */
-        InboundEndpoints build(InetSocketAddress inbound) {
+        /** IPv4's limited broadcast; a subnet's directed broadcast depends on a netmask the mesh does not know. */
+        private static boolean isBroadcast(java.net.InetAddress a) {
+            byte[] b = a.getAddress();
+            return b.length == 4 && (b[0] & b[1] & b[2] & b[3]) == (byte) 0xff;
+        }
+
+        /**
+         * @param transparent {@code Mesh.Builder.inboundTransparent}: the mesh runs in the host's network namespace for
+         *                    other pods, where a loopback endpoint is the host's loopback, not the pod's
+         * @throws IllegalArgumentException when an endpoint is the HBONE listener itself (each tunnel would dial it
+         *     again), or a loopback address with {@code transparent}
+         */
+        InboundEndpoints build(InetSocketAddress inbound, boolean transparent) {
             if (endpoints.isEmpty()) {
                 return NONE;
+            }
+            if (transparent) {
+                for (Map.Entry<InetSocketAddress, InetSocketAddress> e : endpoints.entrySet()) {
+                    if (e.getValue().getAddress().isLoopbackAddress()) {
+                        throw new IllegalArgumentException("inboundEndpoint: endpoint " + Addresses.authority(e.getValue()) + " (for target "
+                                + Addresses.authority(e.getKey()) + ") is a loopback address, and inboundTransparent(true) runs the mesh"
+                                + " in the host's network namespace, where it is the host's loopback, not the workload's: give an"
+                                + " address of the workload, or drop inboundTransparent (an application that embeds the mesh)");
+                    }
+                }
             }
             if (inbound != null) {
                 for (InetSocketAddress e : endpoints.values()) {

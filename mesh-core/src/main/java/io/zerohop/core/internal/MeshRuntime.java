@@ -63,8 +63,10 @@ public final class MeshRuntime {
     private final AutoCloseable plaintextPolicyChanges;
     /**
      * The policies that select no workload of the registry, logged at each load as {@code zerohop proxy} logs them
-     * ({@link io.zerohop.core.SelectorCheck}); null without an engine or with a registry empty at build (one filled
-     * later, as Kubernetes discovery fills the proxy's, would have every policy "select no workload" meanwhile).
+     * ({@link io.zerohop.core.SelectorCheck}); null without an engine. Attached also to a registry empty at build: the
+     * check skips an empty registry, and runs at the first load or replace after the registry gained workloads (a
+     * registry that fills gradually, as Kubernetes discovery fills the proxy's, is the caller's to
+     * {@link io.zerohop.core.SelectorCheck#disable}, as {@code zerohop proxy --kubernetes} does).
      */
     private final AutoCloseable selectorCheck;
     /** This mesh's sources of the socket gauges, which it leaves once stopped (a registry may outlive it). */
@@ -92,6 +94,7 @@ public final class MeshRuntime {
         this.loopPoll = pollNanos > 0 ? new LoopPoll(pollNanos) : null;
         this.group = Transports.newGroup(cfg.threads(), "zerohop", loopPoll);
         this.local = new LocalWorkloads(registry, cfg.node(), cfg.clusterId());
+        cfg.inboundEndpoints().warnUnknownTargets(log, registry);
         MicrometerSink sink = cfg.meterRegistry() == null ? null : new MicrometerSink(cfg.meterRegistry());
         this.observer = new TunnelObserver(registry, sink, cfg.onTunnelClosed(), cfg.clusterId());
         observer.drainDeadline(tunnels::deadlinePassed);
@@ -129,7 +132,7 @@ public final class MeshRuntime {
         if (unparsed != null) {
             unparsed.check();
         }
-        this.selectorCheck = policy == null || registry.all().isEmpty() ? null
+        this.selectorCheck = policy == null ? null
                 : io.zerohop.core.SelectorCheck.attach(policy, registry, "the workload registry");
         if (sink != null) {
             socketGauges.add(sink.socketsOpen("source", () -> listeners.openSockets(false)));
@@ -294,7 +297,8 @@ public final class MeshRuntime {
         }
         listeners.stopAccepting();
         // The deadline's warning is logged before the resets it announces, whose access lines follow it.
-        CompletableFuture<TunnelCount.Left> left = tunnels.awaitIdle(drain, ABORT_GRACE, group.next(), deadlineWarning(log, drain));
+        CompletableFuture<TunnelCount.Left> left = tunnels.awaitIdle(drain, ABORT_GRACE, group.next(), eventsUnderWay(group),
+                deadlineWarning(log, drain));
         // The server's own deadline comes later, so that it finds the tunnels already aborted (its
         // connections then close as soon as their last stream has gone).
         CompletableFuture<Void> serverDrained = s == null ? CompletableFuture.completedFuture(null)
@@ -358,6 +362,25 @@ public final class MeshRuntime {
         return n -> log.warn("drain deadline of {} reached: resetting {} still open, {}", LogText.duration(drain),
                 LogText.count(n.tunnels(), "tunnel", "tunnels"),
                 LogText.count(n.connections(), "captured or plaintext connection", "captured or plaintext connections"));
+    }
+
+    /**
+     * Completes once every loop of {@code group} has run a task queued now, so once every event-loop task under way
+     * has finished: a tunnel's open event runs in the task that completed its connect's future, after it, so a caller
+     * that closed the mesh as soon as the future completed did so before the tunnel was counted (TunnelCount).
+     */
+    static CompletableFuture<Void> eventsUnderWay(EventLoopGroup group) {
+        java.util.List<CompletableFuture<Void>> all = new java.util.ArrayList<>();
+        for (io.netty.util.concurrent.EventExecutor loop : group) {
+            CompletableFuture<Void> ran = new CompletableFuture<>();
+            try {
+                loop.execute(() -> ran.complete(null));
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                ran.complete(null); // a loop that stopped runs nothing more
+            }
+            all.add(ran);
+        }
+        return CompletableFuture.allOf(all.toArray(CompletableFuture[]::new));
     }
 
     /** How long tunnels and connections reset at the deadline get to close. */

@@ -224,7 +224,7 @@ public final class MeshSettings {
         return new MeshConfig(provider, trustDomain, identity, policy, registry != null ? registry : WorkloadRegistry.empty(), node,
                 inbound, inboundTransparent, meterRegistry, onTunnelClosed, threads, maxStreamsPerConnection, idleTimeout, drain,
                 metricsInterval, passthroughUnknown, clusterId, acceptHttp10 || pilotHttp10, pilotHttp10,
-                inboundEndpoints.build(inbound));
+                inboundEndpoints.build(inbound, inboundTransparent));
     }
 
     /**

@@ -36,13 +36,23 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <p>After the deadline (ztunnel's {@code DrainMode::Immediate} from then on) a tunnel or connection
  * that opens late, such as a CONNECT accepted just before the GOAWAY whose dial completes after the
  * deadline, is cut as it opens instead of being left to the event loops' shutdown.
+ *
+ * <p>The drain decides "nothing left" only once the events already under way on the event loops have run
+ * ({@code inFlight} of {@link #awaitIdle}): a tunnel's open event runs after its connect's future completed (in the
+ * same event-loop task), so an application that closes the mesh as soon as its connect completes closed it before the
+ * tunnel was counted, and the drain, finding nothing, let the event loops' shutdown reset it with no drain and no line.
+ * Once the drain has decided, whatever opens is cut as it opens (as after the deadline), with a WARN naming it, never
+ * left to the shutdown.
  */
 public final class TunnelCount implements HboneEvents {
     private final Map<TunnelInfo, TunnelCounters> open = new IdentityHashMap<>();
     private final Map<Channel, Boolean> connections = new IdentityHashMap<>();
     private final List<CompletableFuture<Void>> idle = new ArrayList<>();
-    /** Set at the drain deadline: whatever opens from then on is cut at once. Guarded by this. */
+    /** Set at the drain deadline, or once the drain found nothing left: whatever opens from then on is cut at once. Guarded by this. */
     private ScheduledExecutorService forced;
+    /** The drain found nothing left before its deadline (then {@link #forced} is set too). Guarded by this. */
+    private boolean settled;
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger("io.zerohop.core.Mesh");
 
     /** Tunnels and accepted connections still open when the deadline cut them. */
     public record Left(int tunnels, int connections) {
@@ -54,9 +64,14 @@ public final class TunnelCount implements HboneEvents {
     @Override
     public void tunnelOpened(TunnelInfo t, TunnelCounters live) {
         ScheduledExecutorService cut;
+        boolean late;
         synchronized (this) {
             open.put(t, live);
             cut = forced;
+            late = settled;
+        }
+        if (late) {
+            log.warn("tunnel opened after the drain had found nothing open (it opened as close() began): resetting it: {}", t);
         }
         if (cut != null) {
             // Not inside the tunnel's own open event: its listeners after this one have not run yet.
@@ -84,11 +99,17 @@ public final class TunnelCount implements HboneEvents {
      */
     public void accepted(Channel ch) {
         ScheduledExecutorService cut;
+        boolean late;
         synchronized (this) {
             cut = forced;
+            late = settled;
             if (cut == null) {
                 connections.put(ch, Boolean.TRUE);
             }
+        }
+        if (late) {
+            log.warn("connection accepted after the drain had found nothing open (as close() began): resetting it: {} -> {}",
+                    ch.remoteAddress(), ch.localAddress());
         }
         if (cut != null) {
             reset(ch);
@@ -141,27 +162,39 @@ public final class TunnelCount implements HboneEvents {
      */
     public CompletableFuture<Left> awaitIdle(Duration deadline, Duration abortGrace, ScheduledExecutorService timer,
                                              java.util.function.Consumer<Left> atDeadline) {
+        return awaitIdle(deadline, abortGrace, timer, CompletableFuture.completedFuture(null), atDeadline);
+    }
+
+    /**
+     * {@link #awaitIdle(Duration, Duration, ScheduledExecutorService, java.util.function.Consumer)} that decides "nothing
+     * left" only once {@code inFlight} completed (normally or not): the events already under way on the event loops (a
+     * task run on each, {@code MeshRuntime}), so that a tunnel whose open event is still running is counted and drained.
+     */
+    public CompletableFuture<Left> awaitIdle(Duration deadline, Duration abortGrace, ScheduledExecutorService timer,
+                                             java.util.concurrent.CompletionStage<?> inFlight,
+                                             java.util.function.Consumer<Left> atDeadline) {
         CompletableFuture<Left> r = new CompletableFuture<>();
         AtomicBoolean aborting = new AtomicBoolean();
-        idleFuture().thenRun(() -> {
-            if (!aborting.get()) {
-                r.complete(new Left(0, 0));
-            }
-        });
+        inFlight.whenComplete((x, e) -> settleWhenIdle(r, aborting, timer));
         timer.schedule(() -> {
             List<TunnelCounters> tunnels;
             List<Channel> accepted;
+            boolean none;
             synchronized (this) {
                 // Set even when nothing is open: a late arrival must not outlive the drain either.
                 forced = timer;
                 tunnels = new ArrayList<>(open.values());
                 accepted = new ArrayList<>(connections.keySet());
+                // Decided under the lock, as settleWhenIdle decides: never both "nothing left" and "cut these".
+                none = settled || r.isDone() || (tunnels.isEmpty() && accepted.isEmpty());
+                if (!none) {
+                    aborting.set(true);
+                }
             }
-            if (r.isDone() || (tunnels.isEmpty() && accepted.isEmpty())) {
+            if (none) {
                 r.complete(new Left(0, 0));
                 return;
             }
-            aborting.set(true);
             Left left = new Left(tunnels.size(), accepted.size());
             atDeadline.accept(left);
             tunnels.forEach(TunnelCount::abort);
@@ -172,7 +205,39 @@ public final class TunnelCount implements HboneEvents {
         return r;
     }
 
-    /** Whether the drain deadline has passed: what is still open is being cut, and whatever opens is. */
+    /**
+     * Completes {@code r} with nothing left once nothing is open, deciding under the lock (with {@link #settled}, so
+     * that what opens from then on is cut and logged); while something is open, checks again as it closes. Nothing
+     * once the deadline began cutting ({@code aborting}).
+     */
+    private void settleWhenIdle(CompletableFuture<Left> r, AtomicBoolean aborting, ScheduledExecutorService timer) {
+        CompletableFuture<Void> f = new CompletableFuture<>();
+        boolean done;
+        synchronized (this) {
+            if (aborting.get()) {
+                return;
+            }
+            done = open.isEmpty() && connections.isEmpty();
+            if (done) {
+                settled = true;
+                if (forced == null) {
+                    forced = timer;
+                }
+            } else {
+                idle.add(f);
+            }
+        }
+        if (done) {
+            r.complete(new Left(0, 0));
+        } else {
+            f.thenRun(() -> settleWhenIdle(r, aborting, timer));
+        }
+    }
+
+    /**
+     * Whether the drain deadline has passed, or the drain found nothing left: what is still open is being cut, and
+     * whatever opens is.
+     */
     public synchronized boolean deadlinePassed() {
         return forced != null;
     }

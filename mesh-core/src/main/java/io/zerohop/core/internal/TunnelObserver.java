@@ -280,7 +280,7 @@ public final class TunnelObserver implements HboneEvents {
 
     /** A user callback that throws on every close would write a line per tunnel: 20 lines per 10 s, then a count. */
     private static final RateLimitedLog CALLBACK_FAILURES = new RateLimitedLog(LoggerFactory.getLogger(TunnelObserver.class),
-            "onTunnelClosed callback failures", 20, java.time.Duration.ofSeconds(10));
+            "onTunnelClosed callback failure", "onTunnelClosed callback failures", 20, java.time.Duration.ofSeconds(10));
 
     /**
      * Whether {@link #tunnelRefused} writes a line now: zerohop's {@code DIRECTION refused} (INFO:

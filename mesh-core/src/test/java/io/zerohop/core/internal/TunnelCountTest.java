@@ -92,4 +92,58 @@ class TunnelCountTest {
                 "INFO draining for up to 1500ms: closing listeners, then GOAWAY on every HBONE connection; 2 tunnels open,"
                         + " 0 captured or plaintext connections");
     }
+
+    /**
+     * The drain race, driven step by step: close() began while a tunnel's open event was still under way on an event
+     * loop (it runs after the connect's future completed). The drain decides "nothing left" only after the events
+     * under way ({@code inFlight}, here a future the test completes), so the tunnel counted meanwhile is waited for
+     * (drained), not left to the event loops' shutdown. Then, the drain having found nothing left, a tunnel that opens
+     * is reset at once with a WARN naming it, never silently. The deadline is one no test run reaches.
+     */
+    @Test
+    void aTunnelCountedBeforeTheDrainDecidesIsDrainedAndOneOpenedAfterIsResetWithAWarning() throws Exception {
+        TunnelCount count = new TunnelCount();
+        ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor();
+        try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+            java.util.concurrent.CompletableFuture<Void> underWay = new java.util.concurrent.CompletableFuture<>();
+            java.util.concurrent.CompletableFuture<TunnelCount.Left> drained = count.awaitIdle(Duration.ofHours(1), Duration.ofSeconds(10),
+                    timer, underWay, left -> { });
+            assertThat(drained).isNotDone();
+            TunnelInfo t = ZtunnelFailedOpenLogTest.inbound();
+            java.util.concurrent.CompletableFuture<Void> aborted = new java.util.concurrent.CompletableFuture<>();
+            TunnelCounters live = new TunnelCounters() {
+                @Override
+                public long bytesReceived() {
+                    return 0;
+                }
+
+                @Override
+                public long bytesSent() {
+                    return 0;
+                }
+
+                @Override
+                public void abort() {
+                    aborted.complete(null);
+                }
+            };
+            count.tunnelOpened(t, live);
+            underWay.complete(null);
+            // Counted before the decision: the drain waits for it, and nothing cut it.
+            assertThat(drained).isNotDone();
+            assertThat(count.deadlinePassed()).isFalse();
+            count.tunnelClosed(new TunnelResult(t, 200, 0, 0, Duration.ofMillis(1), false, null));
+            assertThat(drained.get(10, TimeUnit.SECONDS).none()).isTrue();
+            assertThat(aborted).isNotDone();
+
+            // After the decision: reset as it opens, and said.
+            TunnelInfo late = ZtunnelFailedOpenLogTest.inbound();
+            count.tunnelOpened(late, live);
+            aborted.get(10, TimeUnit.SECONDS);
+            assertThat(err.awaitLine("tunnel opened after the drain had found nothing open"))
+                    .contains("WARN").contains("resetting it: " + late);
+        } finally {
+            timer.shutdownNow();
+        }
+    }
 }
