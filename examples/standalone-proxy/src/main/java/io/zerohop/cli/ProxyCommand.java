@@ -526,6 +526,13 @@ final class ProxyCommand implements Callable<Integer> {
         own.put("admin", c.admin());
         for (InetSocketAddress[] e : c.inboundEndpoints()) {
             String shown = Addresses.authority(e[0]) + "=" + Addresses.authority(e[1]);
+            if (inboundTransparent && e[1].getAddress().isLoopbackAddress()) {
+                // Mesh.Builder.build() refuses it too; said here as the options, before anything starts.
+                throw u.error("inbound-endpoint", shown, shown + ": a loopback ENDPOINT with " + origins.label("inbound-transparent")
+                        + ": a TPROXY node proxy serves workloads in other network namespaces, where this is the node's loopback,"
+                        + " not the workload's (with TPROXY, --plaintext-inbound already refuses plaintext to a STRICT workload:"
+                        + " drop --inbound-endpoint, or give the workload's own address as ENDPOINT)");
+            }
             List<Map.Entry<String, InetSocketAddress>> listeners = new ArrayList<>(own.entrySet());
             for (InetSocketAddress[] f : c.forwards()) {
                 listeners.add(Map.entry("forward", f[0]));

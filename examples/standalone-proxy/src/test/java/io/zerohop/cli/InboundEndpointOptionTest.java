@@ -61,10 +61,17 @@ class InboundEndpointOptionTest {
         assertThat(refused("--inbound", "off", "--inbound-endpoint", "10.0.1.2:8080=127.0.0.1:8080")).isEqualTo("exit 2: zerohop proxy:"
                 + " --inbound-endpoint: delivers inbound tunnels, but --inbound is off and --plaintext-inbound is not given: nothing would"
                 + " reach an endpoint");
+        assertThat(refused("--inbound-transparent", "--inbound-endpoint", "10.0.1.2:8080=127.0.0.1:8080")).isEqualTo("exit 2:"
+                + " zerohop proxy: --inbound-endpoint: 10.0.1.2:8080=127.0.0.1:8080: a loopback ENDPOINT with --inbound-transparent: a"
+                + " TPROXY node proxy serves workloads in other network namespaces, where this is the node's loopback, not the"
+                + " workload's (with TPROXY, --plaintext-inbound already refuses plaintext to a STRICT workload: drop"
+                + " --inbound-endpoint, or give the workload's own address as ENDPOINT)");
         // Mesh.Builder.inboundEndpoint's own checks, named as the option.
         assertThat(refused("--inbound-endpoint", "10.0.1.2:8080=10.0.1.2:8080")).startsWith("exit 2: zerohop proxy: --inbound-endpoint: ");
         assertThat(refused("--inbound-endpoint", "10.0.1.2:0=127.0.0.1:8080")).startsWith("exit 2: zerohop proxy: --inbound-endpoint: ");
         assertThat(refused("--inbound-endpoint", "0.0.0.0:8080=127.0.0.1:8080")).startsWith("exit 2: zerohop proxy: --inbound-endpoint: ");
+        assertThat(refused("--inbound-endpoint", "10.0.1.2:8080=224.0.0.1:8080")).startsWith("exit 2: zerohop proxy: --inbound-endpoint: ")
+                .contains("224.0.0.1:8080");
     }
 
     @Test
