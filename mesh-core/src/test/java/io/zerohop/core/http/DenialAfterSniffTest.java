@@ -166,6 +166,10 @@ class DenialAfterSniffTest {
                         appSide.getOutputStream().write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".getBytes(StandardCharsets.US_ASCII));
                         assertThat(L7EnforcementTest.readHead(s.getInputStream())).startsWith("HTTP/1.1 200 ");
                         assertThat(s.getInputStream().readNBytes(2)).as("parsed, answered").isEqualTo("ok".getBytes(StandardCharsets.US_ASCII));
+                    } else {
+                        // Admitted and joined (counted opened there), so that the change cuts an open connection rather than
+                        // refusing it at accept: with nothing dialled, the client's connect says nothing of the admission.
+                        await(() -> count(m.dst.find("istio.tcp.connections.opened")) >= 1);
                     }
                     engine.replace(PolicyLoader.fromString("p.yaml", (L7Http10Test.POLICY_WITH_L4_RULE + L7SniffDecisionTest.DENY_PORT)
                             .replace("PORT", port)));
