@@ -59,6 +59,15 @@ public final class CaptureListener {
         CompletableFuture<Relay.End> open(InetSocketAddress source, InetSocketAddress destination, EventLoop loop);
 
         /**
+         * {@link #open(InetSocketAddress, InetSocketAddress, EventLoop)} for the accepted connection {@code client} (not
+         * reading, not joined yet), on its event loop; an opener whose end needs the client before its join overrides it
+         * (plaintext inbound's parsed connections, which dial the workload only for their first allowed request).
+         */
+        default CompletableFuture<Relay.End> open(SocketChannel client, InetSocketAddress source, InetSocketAddress destination) {
+            return open(source, destination, client.eventLoop());
+        }
+
+        /**
          * How the listener's refusal line names the connection: its direction, then both ends
          * ({@code source -> destination}, each with its identity where the opener knows it), e.g.
          * {@code outbound 10.0.0.3:40000 -> 10.0.0.2:8080}. Never null.
@@ -126,7 +135,7 @@ public final class CaptureListener {
         // error) with them, so that the tunnel is reset as it would be after the join.
         Hold hold = new Hold(Long.MAX_VALUE, true);
         ch.pipeline().addLast("zerohop-hold", hold);
-        opener.open(src, dst, ch.eventLoop()).whenComplete((end, e) -> {
+        opener.open(ch, src, dst).whenComplete((end, e) -> {
             if (e != null) {
                 ch.eventLoop().execute(() -> {
                     if (!loggedByOpener(e)) {
@@ -286,7 +295,7 @@ public final class CaptureListener {
                 ctx.pipeline().remove(Socks5CommandRequestDecoder.class);
                 InetSocketAddress dst = new InetSocketAddress(ip, req.dstPort());
                 InetSocketAddress src = ch.remoteAddress();
-                opener.open(src, dst, ch.eventLoop()).whenComplete((end, e) -> {
+                opener.open(ch, src, dst).whenComplete((end, e) -> {
                     if (e != null) {
                         if (!loggedByOpener(e)) {
                             refusals.info("socks5 {} refused: {}", opener.ends(src, dst), rootMessage(e));

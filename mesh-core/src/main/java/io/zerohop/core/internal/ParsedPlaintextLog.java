@@ -22,7 +22,8 @@ import java.time.Duration;
  * bytes read from the client and written to it (as encoded; a request's body counts with its framing), and, when the
  * client connection closes, writes the line ({@link TunnelObserver#plainLine}) with the error of an end zerohop
  * chose: {@code connection closed due to policy change} (a policy change, {@link LivePlaintext#DENIED_BY_POLICY} on the
- * workload side), ztunnel's rejection for a denial after the sniff ({@link HttpEnforcement#DENIED_UNPARSED}, with
+ * client connection), {@code connection failed: CAUSE} for an {@code auto} port's bytes relayed after the sniff whose dial
+ * failed ({@link HttpEnforcement#DIAL_FAILED}, flag {@code CONNECT}), ztunnel's rejection for a denial after the sniff ({@link HttpEnforcement#DENIED_UNPARSED}, with
  * zerohop's explanation as {@code reason} in zerohop's format), or {@code connection closed due to connection drain} when
  * the drain reset it ({@link TunnelCount#cutByDrain}: exact; until 2 December any close past the deadline or while the
  * event loop stopped, without an I/O error, was taken for the drain's).
@@ -40,18 +41,18 @@ final class ParsedPlaintextLog extends ChannelDuplexHandler {
     private ParsedPlaintextLog() {}
 
     static Relay.End wrap(TunnelObserver observer, Relay.End end, InetSocketAddress src, InetSocketAddress dst, Object dstId) {
-        long dialledNanos = System.nanoTime();
+        long openedNanos = System.nanoTime();
         java.util.concurrent.atomic.AtomicBoolean reported = new java.util.concurrent.atomic.AtomicBoolean();
         return new ForwardingEnd(end) {
             /**
-             * Reset before the join (the client was gone once the dial completed: CaptureListener): nothing was parsed, so
+             * Reset before the join (the client was gone once it was admitted: CaptureListener): nothing was parsed, so
              * it ends here as a relay reset then does ({@link TunnelObserver#plain}): counted and its one line.
              */
             @Override
             public void reset() {
                 end.reset();
                 if (reported.compareAndSet(false, true)) {
-                    Relay.Stats s = new Relay.Stats(0, 0, Duration.ofNanos(System.nanoTime() - dialledNanos), true);
+                    Relay.Stats s = new Relay.Stats(0, 0, Duration.ofNanos(System.nanoTime() - openedNanos), true);
                     String closedBy = observer.drained(s) ? ZtunnelAccessLog.CLOSED_FROM_DRAIN : null;
                     TrafficLabels labels = observer.plainOpened(true, src, dst);
                     observer.plainEnded(labels, s, closedBy != null ? "CONNECT" : TrafficLabels.NO_FLAGS);
@@ -75,16 +76,15 @@ final class ParsedPlaintextLog extends ChannelDuplexHandler {
                 Channel ch = client.channel();
                 ParsedPlaintextLog counter = new ParsedPlaintextLog();
                 ch.pipeline().addLast("zerohop-plaintext-log", counter);
-                Channel up = end.channel();
                 // Opened here, where the close below is certain to follow: a relayed connection opens at its dial's end.
                 TrafficLabels labels = observer.plainOpened(true, src, dst);
-                ch.closeFuture().addListener(f -> counter.closed(observer, ch, up, src, dst, dstId, labels));
+                ch.closeFuture().addListener(f -> counter.closed(observer, ch, src, dst, dstId, labels));
                 end.joinFrom(client);
             }
         };
     }
 
-    private void closed(TunnelObserver observer, Channel ch, Channel up, InetSocketAddress src, InetSocketAddress dst, Object dstId,
+    private void closed(TunnelObserver observer, Channel ch, InetSocketAddress src, InetSocketAddress dst, Object dstId,
                         TrafficLabels labels) {
         HttpEnforcement.UnparsedDenial unparsed = ch.attr(HttpEnforcement.DENIED_UNPARSED).get();
         String closedBy;
@@ -92,9 +92,16 @@ final class ParsedPlaintextLog extends ChannelDuplexHandler {
         // ztunnel's flag of each error (src/proxy/metrics.rs extract_failure_reason): both rejections are
         // AuthorizationPolicyDenied, ClosedFromDrain a ConnectionFailure; a clean end or an ignored reset none.
         String flags;
-        if (LivePlaintext.deniedByPolicy(up)) {
+        String dialFailed = ch.attr(HttpEnforcement.DIAL_FAILED).get();
+        if (LivePlaintext.deniedByPolicy(ch)) {
             closedBy = ZtunnelAccessLog.LATE_REJECTION;
             flags = "DENY";
+        } else if (dialFailed != null) {
+            // Relayed as bytes after its sniff, and the dial then made failed: ztunnel's Error::ConnectionFailed, as a
+            // plaintext connection whose dial at accept fails (TunnelObserver.plainDialFailed).
+            closedBy = "connection failed: " + dialFailed;
+            reason = "upstream " + io.zerohop.core.Addresses.authority(dst) + " unreachable: " + dialFailed;
+            flags = "CONNECT";
         } else if (unparsed != null) {
             closedBy = ZtunnelAccessLog.rejection(PolicyAuthorizer.rejection(unparsed.decision()), unparsed.decision().explain());
             reason = unparsed.decision().explain() + " (not parsed as HTTP: " + unparsed.why() + ")";

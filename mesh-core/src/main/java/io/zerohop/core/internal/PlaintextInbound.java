@@ -1,7 +1,9 @@
 package io.zerohop.core.internal;
 
 import io.zerohop.hbone.internal.Relay;
+import io.netty.channel.Channel;
 import io.netty.channel.EventLoop;
+import io.netty.channel.socket.SocketChannel;
 import io.zerohop.core.Addresses;
 import io.zerohop.core.AppProtocol;
 import io.zerohop.core.Workload;
@@ -19,7 +21,8 @@ import java.util.concurrent.CompletableFuture;
  * the destination must be a local workload; its PeerAuthentication must allow plaintext (STRICT
  * refuses); the policy decides with no peer identity, unless the port is decided per HTTP request (on an
  * {@code auto} port, then, only a denial no HTTP data can change: {@code PolicyEngine.denialBeforeHttp});
- * then the connection is relayed to the workload (parsed on such a port). A refusal fails the
+ * then the connection is relayed to the workload, dialled first, or, on such a port, parsed, the workload dialled for
+ * its first allowed request ({@link #open(SocketChannel, InetSocketAddress, InetSocketAddress)}). A refusal fails the
  * returned future and the capture listener resets the connection; a refusal logged here (self call,
  * PeerAuthentication, policy) is a {@link LoggedRefusal}, which the listener does not log again.
  */
@@ -151,11 +154,28 @@ public final class PlaintextInbound implements CaptureListener.Opener {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger("io.zerohop.core.Mesh");
 
     /**
-     * The capture listener's opener: {@link #admit}, then the TCP connection to the workload, dialled
-     * on {@code loop} (the accepted connection's) so that the relay's two sides share it.
+     * The capture listener's opener: {@link #admit}, then, for a port relayed as bytes, the TCP connection to the
+     * workload, dialled on {@code loop} (the accepted connection's) so that the relay's two sides share it. A port decided
+     * per request needs the accepted connection ({@link #open(SocketChannel, InetSocketAddress, InetSocketAddress)}).
      */
     @Override
     public CompletableFuture<Relay.End> open(InetSocketAddress source, InetSocketAddress target, EventLoop loop) {
+        return open(null, loop, source, target);
+    }
+
+    /**
+     * As {@link #open(InetSocketAddress, InetSocketAddress, EventLoop)}; a port decided per request is not dialled here:
+     * its end parses {@code client} and dials the workload for the first allowed request ({@link HttpEnforcement#plaintext}),
+     * as a waypoint's router asks for an upstream connection only once RBAC let a request through. So with the application
+     * down a denied request still gets its 403 and its deny line, an allowed one Envoy's 503 ({@code UF}), and the
+     * connection goes on; until 2 December it was dialled here and its failure reset the client before any request.
+     */
+    @Override
+    public CompletableFuture<Relay.End> open(SocketChannel client, InetSocketAddress source, InetSocketAddress target) {
+        return open(client, client.eventLoop(), source, target);
+    }
+
+    private CompletableFuture<Relay.End> open(SocketChannel client, EventLoop loop, InetSocketAddress source, InetSocketAddress target) {
         // Before the decision: a policy change from here to the tracking below is re-decided at the tracking.
         long changes = live.changes();
         long start = System.nanoTime();
@@ -175,16 +195,43 @@ public final class PlaintextInbound implements CaptureListener.Opener {
         }
         Workload w = a.workload();
         AppProtocol proto = w.appProtocol(target.getPort());
-        return dialed(CaptureListener.connectTcp(loop, endpoints.of(target)), source, target, local.registry().identityOf(w), start).thenApply(end -> {
+        InetSocketAddress endpoint = endpoints.of(target);
+        if (a.perRequest()) {
+            if (client == null) {
+                return CompletableFuture.failedFuture(new IllegalStateException("plaintext to " + Addresses.authority(target)
+                        + " is parsed per request: open it with its accepted connection"));
+            }
+            Relay.End parsed = http.plaintext(client, () -> CaptureListener.connectTcp(client.eventLoop(), endpoint), source, target,
+                    w.ref(), local.registry().identityOf(w), proto);
             if (policy != null) {
-                live.track(end.channel(), source, () -> redecide(source, target, w, end.channel(), a.perRequest()), changes);
+                parsed = tracked(parsed, source, endpoint, w, target, changes);
             }
-            if (!a.perRequest()) {
-                return observer.plain(end, "plaintext-inbound", true, source, target, local.registry().identityOf(w));
+            return CompletableFuture.completedFuture(observer == null ? parsed
+                    : observer.plainParsed(parsed, source, target, local.registry().identityOf(w)));
+        }
+        return dialed(CaptureListener.connectTcp(loop, endpoint), source, target, local.registry().identityOf(w), start).thenApply(end -> {
+            if (policy != null) {
+                live.track(end.channel(), source, (InetSocketAddress) end.channel().remoteAddress(),
+                        () -> redecide(source, target, w, end.channel(), false), changes);
             }
-            Relay.End parsed = http.plaintext(end, source, target, w.ref(), local.registry().identityOf(w), proto);
-            return observer == null ? parsed : observer.plainParsed(parsed, source, target, local.registry().identityOf(w));
+            return observer.plain(end, "plaintext-inbound", true, source, target, local.registry().identityOf(w));
         });
+    }
+
+    /**
+     * {@code parsed}, tracked for policy changes by its client's connection from its join, before the parser is installed:
+     * the application's connection may never exist (every request denied, or its dial failing).
+     */
+    private Relay.End tracked(Relay.End parsed, InetSocketAddress source, InetSocketAddress endpoint, Workload w, InetSocketAddress target,
+                              long changes) {
+        return new ForwardingEnd(parsed) {
+            @Override
+            public void joinFrom(Relay.End client) {
+                Channel ch = client.channel();
+                live.track(ch, source, endpoint, () -> redecide(source, target, w, ch, true), changes);
+                end.joinFrom(client);
+            }
+        };
     }
 
     /**
@@ -195,13 +242,13 @@ public final class PlaintextInbound implements CaptureListener.Opener {
      * or {@code evaluateUnparsed} where the port now has HTTP rules.
      */
     private io.zerohop.policy.Decision redecide(InetSocketAddress source, InetSocketAddress target, Workload w,
-                                                io.netty.channel.Channel upstream, boolean admittedPerRequest) {
-        io.zerohop.policy.Decision perRequest = http.redecide(upstream);
+                                                Channel tracked, boolean admittedPerRequest) {
+        io.zerohop.policy.Decision perRequest = http.redecide(tracked);
         if (perRequest != null) {
             return perRequest;
         }
         if (admittedPerRequest) {
-            // Dialled, not yet handed to the parser (LivePlaintext.track runs first): decided as its admission was, never
+            // Joined, not yet handed to the parser (LivePlaintext.track runs first): decided as its admission was, never
             // by evaluateUnparsed, which would cut every connection an ALLOW with HTTP fields is yet to admit.
             io.zerohop.policy.Decision d = w.appProtocol(target.getPort()) == AppProtocol.AUTO
                     ? policy.plaintextDenialBeforeSniff(source, w, target) : null;

@@ -131,11 +131,12 @@ class DenialAfterSniffTest {
     private enum Sent { NOTHING, NOT_HTTP, HTTP }
 
     /**
-     * A plaintext connection to an {@code auto} port on {@code address}, admitted and dialled, then cut by a change that
+     * A plaintext connection to an {@code auto} port on {@code address}, admitted, then cut by a change that
      * adds DENY_PORT: the change's WARN line, the client reset, DENY counted once. {@code NOT_HTTP}: its non-HTTP bytes are
      * sent and reach the application first (an L4 rule allows loopback on the TCP chain); {@code HTTP}: a request the
-     * ALLOW's paths rule admits is answered first; {@code NOTHING}: if the sniff's timeout comes first it is relayed as
-     * {@code NOT_HTTP} is, so the outcome does not depend on which is first.
+     * ALLOW's paths rule admits is answered first; {@code NOTHING}: nothing is dialled (the application is dialled after the
+     * sniff, or for the first allowed request); if the sniff's timeout comes first it is relayed as {@code NOT_HTTP} is,
+     * so the outcome does not depend on which is first. Where the application was reached, its connection is reset too.
      */
     private static void cutByAPolicyChange(String address, Sent sent) throws Exception {
         InetAddress ip = InetAddress.getByName(address);
@@ -147,22 +148,32 @@ class DenialAfterSniffTest {
                  CapturedStderr err = new CapturedStderr()) {
                 InetSocketAddress via = m.server.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0),
                         new InetSocketAddress(ip, app.getLocalPort())));
-                try (Socket s = new Socket(via.getAddress(), via.getPort()); Socket appSide = app.accept()) {
+                Socket appSide = null;
+                try (Socket s = new Socket(via.getAddress(), via.getPort())) {
                     s.setSoTimeout(20_000);
-                    appSide.setSoTimeout(20_000);
+                    app.setSoTimeout(20_000);
+                    // The application is dialled only once the sniff decided (bytes) or for the first allowed request (HTTP).
                     if (sent == Sent.NOT_HTTP) {
                         send(s);
+                        appSide = app.accept();
+                        appSide.setSoTimeout(20_000);
                         assertThat(appSide.getInputStream().readNBytes(NOT_HTTP.length)).as("relayed as bytes").isEqualTo(NOT_HTTP);
                     } else if (sent == Sent.HTTP) {
                         s.getOutputStream().write("GET /api/a HTTP/1.1\r\nHost: b\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                        appSide = app.accept();
+                        appSide.setSoTimeout(20_000);
                         assertThat(L7EnforcementTest.readHead(appSide.getInputStream())).startsWith("GET /api/a ");
                         appSide.getOutputStream().write("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".getBytes(StandardCharsets.US_ASCII));
                         assertThat(L7EnforcementTest.readHead(s.getInputStream())).startsWith("HTTP/1.1 200 ");
                         assertThat(s.getInputStream().readNBytes(2)).as("parsed, answered").isEqualTo("ok".getBytes(StandardCharsets.US_ASCII));
+                    } else {
+                        // Admitted and joined (counted opened there), so that the change cuts an open connection rather than
+                        // refusing it at accept: with nothing dialled, the client's connect says nothing of the admission.
+                        await(() -> count(m.dst.find("istio.tcp.connections.opened")) >= 1);
                     }
                     engine.replace(PolicyLoader.fromString("p.yaml", (L7Http10Test.POLICY_WITH_L4_RULE + L7SniffDecisionTest.DENY_PORT)
                             .replace("PORT", port)));
-                    // The change's own line, whether it came before the connection was tracked (after its dial) or after.
+                    // The change's own line, whether it came before the connection was tracked (at its join) or after.
                     assertThat(err.awaitLine("plaintext connection to", "no longer allowed after a policy update"))
                             .contains("DENY by prod/deny-port (AuthorizationPolicy DENY, rule 0)");
                     assertThat(io.zerohop.testing.netty.SocketEnds.readUntilEnd(s.getInputStream())).as("client side").isEqualTo("reset");
@@ -173,6 +184,14 @@ class DenialAfterSniffTest {
                     assertThat(err.count("access - plaintext-inbound " + from)).as("%s", sent).isEqualTo(1);
                     await(() -> count(m.dst.find("istio.tcp.connections.failed").tag("response_flags", "DENY")) >= 1);
                     assertThat(count(m.dst.find("istio.tcp.connections.failed").tag("response_flags", "DENY"))).isEqualTo(1.0);
+                    if (appSide != null) {
+                        assertThat(io.zerohop.testing.netty.SocketEnds.readUntilEnd(appSide.getInputStream())).as("application side")
+                                .isEqualTo("reset");
+                    }
+                } finally {
+                    if (appSide != null) {
+                        appSide.close();
+                    }
                 }
             }
         }

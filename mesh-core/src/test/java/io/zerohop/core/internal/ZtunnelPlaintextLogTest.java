@@ -112,7 +112,8 @@ class ZtunnelPlaintextLogTest {
         observer.plainParsed(new Stub(up), SRC, DST, null).joinFrom(new Stub(client));
         client.writeOutbound(Unpooled.copiedBuffer("HTTP/1.1 200 OK\r\n\r\n", StandardCharsets.US_ASCII));
         client.<io.netty.buffer.ByteBuf>readOutbound().release();
-        up.attr(LivePlaintext.DENIED_BY_POLICY).set(Boolean.TRUE);
+        // A parsed connection is tracked, and marked, by its client's connection (its application's may never be dialled).
+        client.attr(LivePlaintext.DENIED_BY_POLICY).set(Boolean.TRUE);
         client.close();
         assertThat(complete()).hasSize(1);
         assertThat(complete().get(0)).startsWith("T\terror\taccess\tconnection complete\t")

@@ -13,15 +13,15 @@ import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
- * The application's side of an {@link H2Proxy}: its h2c connection and, where the application is dialled (the node
- * proxy), a new one for the next request once that one failed, as Envoy's connection pool opens a new upstream
+ * The application's side of an {@link H2Proxy}: its h2c connection, dialled for the first allowed request, and a new
+ * one for the next request once that one failed, as Envoy's connection pool opens a new upstream
  * connection after one failed while the downstream connection goes on (envoyproxy/envoy
  * {@code source/common/http/codec_client.cc} {@code CodecClient::onEvent}: the failed connection's requests are
  * reset, with {@code ProtocolError} after a protocol error, {@code ConnectionTermination} otherwise). The requests
- * that connection ends are answered by {@link H2Proxy} (503 before their response started). Without a dialer
- * (plaintext inbound, whose application connection is the accepted one's relay), a failure ends the downstream
- * connection as a clean end does not: {@link H2ConnectionEnds.Drain#upstreamEnded} with {@code reset}.
- * All on the downstream connection's event loop.
+ * that connection ends are answered by {@link H2Proxy} (503 before their response started). A clean end of the
+ * application's connection drains the downstream one ({@link H2ConnectionEnds.Drain#upstreamEnded}). Until 2 December
+ * plaintext inbound had no dialer (its one connection was dialled at accept), and a failure there ended the downstream
+ * connection. All on the downstream connection's event loop.
  */
 final class H2AppConnection {
     private final Supplier<Future<Channel>> dialer;
@@ -32,20 +32,14 @@ final class H2AppConnection {
     private boolean closed;
 
     /**
-     * @param first  the application's connection, or null to dial it for the first request (the node proxy: as Envoy's
-     *               router asks its pool for a connection only for a request RBAC let through, so an application that is
-     *               down never hides a denial, and its allowed requests get 503 with {@code UF} while the tunnel goes on)
-     * @param dialer a new connection to the application, connected on this event loop, or null for none
+     * @param dialer a new connection to the application, connected on this event loop, called for the first request (as
+     *               Envoy's router asks its pool for a connection only for a request RBAC let through, so an application
+     *               that is down never hides a denial, and its allowed requests get 503 with {@code UF} while the
+     *               downstream connection goes on) and after a connection failed
      */
-    H2AppConnection(Channel first, Supplier<Future<Channel>> dialer, H2ConnectionEnds.Drain drain) {
-        if (first == null && dialer == null) {
-            throw new IllegalArgumentException("no connection and no dialer");
-        }
-        this.dialer = dialer;
+    H2AppConnection(Supplier<Future<Channel>> dialer, H2ConnectionEnds.Drain drain) {
+        this.dialer = java.util.Objects.requireNonNull(dialer, "dialer");
         this.drain = drain;
-        if (first != null) {
-            attach(first);
-        }
     }
 
     @SuppressWarnings("deprecation")
@@ -60,7 +54,7 @@ final class H2AppConnection {
         if (ch != current) {
             return;
         }
-        if (reset && dialer != null && !closed) {
+        if (reset && !closed) {
             // The downstream connection goes on; the next request dials a new connection.
             current = null;
             return;
@@ -74,7 +68,7 @@ final class H2AppConnection {
             new Http2StreamChannelBootstrap(current).handler(handler).open(opened);
             return;
         }
-        if (closed || dialer == null) {
+        if (closed) {
             opened.setFailure(new java.nio.channels.ClosedChannelException());
             return;
         }

@@ -53,20 +53,15 @@ final class H2Proxy {
 
     private H2Proxy() {}
 
-    /** Installs the server side on {@code downstream} and the client side on the connected {@code upstream}. */
-    static void install(Channel downstream, Channel upstream, Conn conn, Authorizer authorizer, HttpObserver observer) {
-        install(downstream, upstream, null, conn, authorizer, observer);
-    }
-
     /**
-     * As {@link #install(Channel, Channel, Conn, Authorizer, HttpObserver)}, with {@code dialer} (or null) opening a
-     * new connection to the application for the requests that come after {@code upstream} failed ({@link H2AppConnection}).
+     * Installs the server side on {@code downstream}; the client side goes on each connection {@code dialer} opens to the
+     * application, for the first allowed request and again after one failed ({@link H2AppConnection}).
      */
     @SuppressWarnings("deprecation")
-    static void install(Channel downstream, Channel upstream, java.util.function.Supplier<io.netty.util.concurrent.Future<Channel>> dialer,
+    static void install(Channel downstream, java.util.function.Supplier<io.netty.util.concurrent.Future<Channel>> dialer,
                         Conn conn, Authorizer authorizer, HttpObserver observer) {
         H2ConnectionEnds.Drain drain = new H2ConnectionEnds.Drain(downstream);
-        H2AppConnection app = new H2AppConnection(upstream, dialer, drain);
+        H2AppConnection app = new H2AppConnection(dialer, drain);
         // Http2MultiplexHandler takes a channel whose parent is not a ServerChannel for a client, and an
         // HBONE stream's parent is its connection: the older codec asks its own connection instead.
         downstream.pipeline().addLast("zerohop-h2-codec", Http2MultiplexCodecBuilder.forServer(new ChannelInitializer<Http2StreamChannel>() {

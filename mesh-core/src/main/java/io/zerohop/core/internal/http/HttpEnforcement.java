@@ -71,7 +71,7 @@ public final class HttpEnforcement {
     /**
      * How each open tunnel this class delivers ({@link #proxy}, {@link #embedded}) is decided, by its
      * {@link TunnelInfo} instance (the one the HBONE server reports at open and close), and each plaintext
-     * connection ({@link #plaintext}) by its channel to the workload: a {@link Sniffing} or {@link Parsed} (its
+     * connection ({@link #plaintext}) by its client's channel (the application is dialled later, if ever): a {@link Sniffing} or {@link Parsed} (its
      * L4 request), or the {@link AccessRequest} {@link PolicyEngine#evaluateUnparsed} decided when
      * it fell back to L4. {@link #redecide} reads it on a policy change; removed when the stream closes.
      */
@@ -251,7 +251,7 @@ public final class HttpEnforcement {
                             installed.accept(true);
                         },
                         installed -> {
-                            H2Proxy.install(stream, null, () -> dial(stream, upstream), conn, requests, observer);
+                            H2Proxy.install(stream, () -> dial(stream, upstream), conn, requests, observer);
                             installed.accept(true);
                         },
                         // Not parsed (an auto port's bytes that are not HTTP): relayed as bytes, the 200 already sent, so an
@@ -287,59 +287,107 @@ public final class HttpEnforcement {
     }
 
     /**
-     * Plaintext inbound under PERMISSIVE/DISABLE: the returned end, joined from the accepted
-     * connection, parses it (no peer identity: XFCC is removed, never set).
+     * Plaintext inbound under PERMISSIVE/DISABLE: the returned end, joined from the accepted connection {@code client},
+     * parses it (no peer identity: XFCC is removed, never set). The application is dialled with {@code dial} (called on
+     * {@code client}'s event loop, completing with a connection on that loop) for the first allowed request, as on the
+     * node proxy's tunnels ({@link #proxy}): a denial never depends on the application being up, an allowed request it
+     * cannot be reached for gets Envoy's 503 with {@code UF} ({@link UpstreamFailure}) and the connection goes on, its next
+     * allowed request dialling again. Bytes an {@code auto} port's sniff does not take for HTTP are relayed after a dial
+     * made then; that dial failing resets the client, counted as ztunnel's failed dial is ({@link #DIAL_FAILED}).
+     * The end is {@code client} itself until then: it is tracked (here and in {@code LivePlaintext}) by that channel.
      */
-    public Relay.End plaintext(Relay.End tcp, InetSocketAddress source, InetSocketAddress destination, WorkloadRef target,
+    public Relay.End plaintext(Channel client, java.util.function.Supplier<java.util.concurrent.CompletableFuture<Relay.End>> dial,
+                               InetSocketAddress source, InetSocketAddress destination, WorkloadRef target,
                                SpiffeId targetId, AppProtocol protocol) {
         Conn conn = new Conn("plaintext-inbound", null, null, source, source, destination, target,
                 lookup(source.getAddress()), targetId);
         return new Relay.End() {
             @Override
             public Channel channel() {
-                return tcp.channel();
+                return client;
             }
 
             @Override
             public void shutdownOutput() {
-                tcp.shutdownOutput();
+                // Nothing dialled before the join: the application's connection, once made, ends with the parser's.
             }
 
             @Override
             public void reset() {
-                tcp.reset();
+                HttpEnforcement.reset(client);
             }
 
             @Override
             public void close() {
-                tcp.close();
+                client.close();
             }
 
             @Override
-            public void joinFrom(Relay.End client) {
-                Channel ch = client.channel();
-                Channel up = tcp.channel();
-                ch.closeFuture().addListener(x -> up.close());
-                // Cut by a policy change (LivePlaintext resets the upstream, maybe before this runs): the client ends now,
-                // not when the sniff times out; its connection line and metrics say why (ParsedPlaintextLog).
-                up.closeFuture().addListener(x -> {
-                    if (LivePlaintext.deniedByPolicy(up)) {
+            public void joinFrom(Relay.End c) {
+                Channel ch = c.channel();
+                track(ch, ch, conn);
+                whenHttp(ch, protocol, conn, ch, installed -> {
+                    install(ch, conn, f -> new TcpUpstream(f, ch.eventLoop(), () -> dialPlain(ch, dial, destination)));
+                    installed.accept(true);
+                }, installed -> {
+                    H2Proxy.install(ch, () -> dialPlain(ch, dial, destination), conn, requests, observer);
+                    installed.accept(true);
+                }, installed -> dialPlain(ch, dial, destination).addListener(f -> {
+                    if (f.isSuccess()) {
+                        Relay.join(c, Relay.tcp((DuplexChannel) f.getNow()));
+                        installed.accept(false);
+                    } else if (ch.isActive()) {
+                        // ztunnel's plaintext passthrough dials before it reads: its failure there is Error::ConnectionFailed,
+                        // a reset client. Here the sniff read first, so the same end comes after it (ParsedPlaintextLog).
+                        String cause = io.zerohop.hbone.internal.DialErrors.describe(f.cause());
+                        log.debug("upstream {} unreachable for a plaintext connection relayed as bytes after its sniff: {}",
+                                Addresses.authority(destination), cause);
+                        ch.attr(DIAL_FAILED).set(cause);
                         HttpEnforcement.reset(ch);
                     }
-                });
-                track(up, up, conn);
-                whenHttp(ch, protocol, conn, tcp.channel(), installed -> {
-                    install(ch, conn, f -> new TcpUpstream(f, tcp.channel()));
-                    installed.accept(true);
-                }, installed -> {
-                    H2Proxy.install(ch, tcp.channel(), conn, requests, observer);
-                    installed.accept(true);
-                }, installed -> {
-                    Relay.join(client, tcp);
-                    installed.accept(false);
-                });
+                }));
             }
         };
+    }
+
+    /**
+     * On a plaintext connection relayed as bytes after its sniff whose dial failed: that failure's text (as ztunnel's
+     * {@code connection failed: } error prints it), for its access line and {@code CONNECT} flag ({@code ParsedPlaintextLog}).
+     */
+    public static final io.netty.util.AttributeKey<String> DIAL_FAILED = io.netty.util.AttributeKey.valueOf("zerohop.plaintext.dialFailed");
+
+    /**
+     * A connection to the application for the plaintext connection {@code client}, by {@code dial}; a failure fails the
+     * future only. It ends as {@code client} does: reset when a policy change cut {@code client}
+     * ({@link LivePlaintext#DENIED_BY_POLICY}: a FIN would read as a complete request), else closed.
+     */
+    private static io.netty.util.concurrent.Future<Channel> dialPlain(Channel client,
+                                                                      java.util.function.Supplier<java.util.concurrent.CompletableFuture<Relay.End>> dial,
+                                                                      InetSocketAddress upstream) {
+        io.netty.util.concurrent.Promise<Channel> dialled = client.eventLoop().newPromise();
+        dial.get().whenComplete((end, e) -> client.eventLoop().execute(() -> {
+            if (e != null) {
+                Throwable cause = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
+                log.debug("upstream {} unreachable for plaintext: {}", Addresses.authority(upstream), cause.toString());
+                dialled.setFailure(cause);
+                return;
+            }
+            Channel up = end.channel();
+            if (!client.isActive()) {
+                end.reset();
+                dialled.setFailure(new java.nio.channels.ClosedChannelException());
+                return;
+            }
+            client.closeFuture().addListener(x -> {
+                if (LivePlaintext.deniedByPolicy(client)) {
+                    end.reset();
+                } else {
+                    up.close();
+                }
+            });
+            dialled.setSuccess(up);
+        }));
+        return dialled;
     }
 
     // ---------------------------------------------------------------- wiring
@@ -414,7 +462,7 @@ public final class HttpEnforcement {
     /** The connection cannot be parsed: decided as the CONNECT would have been at L4 (fail closed). */
     private void atL4(Channel ch, Conn conn, Object tunnel, Step opaque, java.util.function.Consumer<Boolean> installed,
                       String why) {
-        if (tunnel instanceof Channel up && LivePlaintext.deniedByPolicy(up)) {
+        if (tunnel instanceof Channel client && LivePlaintext.deniedByPolicy(client)) {
             // Already cut and reported by the policy change (plaintext's joinFrom): not a second denial.
             reset(ch);
             return;
@@ -449,7 +497,7 @@ public final class HttpEnforcement {
         opaque.run(installed);
     }
 
-    /** Starts tracking {@code tunnel} (a TunnelInfo, or a plaintext connection's upstream channel) as {@link Sniffing} until a {@link #mark} or {@code stream}'s close. */
+    /** Starts tracking {@code tunnel} (a TunnelInfo, or a plaintext connection's client channel) as {@link Sniffing} until a {@link #mark} or {@code stream}'s close. */
     private void track(Channel stream, Object tunnel, Conn conn) {
         decided.put(tunnel, new Sniffing(l4(conn)));
         stream.closeFuture().addListener(x -> decided.remove(tunnel));
@@ -479,7 +527,7 @@ public final class HttpEnforcement {
      * never by {@link PolicyEngine#evaluate}, which omits a DENY's HTTP fields and skips CUSTOM, and so would
      * keep a connection the same policy refuses at open.
      *
-     * @param tunnel a tunnel's {@link TunnelInfo}, or a plaintext connection's channel to the workload
+     * @param tunnel a tunnel's {@link TunnelInfo}, or a parsed plaintext connection's client channel
      * @return the decision, or null when {@code tunnel} is not one of this class's deliveries (relayed as
      *         bytes and decided at its CONNECT or accept), or has closed
      */

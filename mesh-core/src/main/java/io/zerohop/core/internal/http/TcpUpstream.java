@@ -22,8 +22,7 @@ import java.util.function.Supplier;
  * 1xx responses frame correctly). One at a time per downstream connection, as a waypoint's upstream pool
  * of size one for a serialised HTTP/1 downstream.
  *
- * <p>Either given connected (plaintext inbound, whose listener dialled before accepting) or dialled lazily
- * (the node proxy): the first allowed request dials, as Envoy's router asks its connection pool for a connection
+ * <p>Dialled lazily (the node proxy's tunnels and plaintext inbound alike): the first allowed request dials, as Envoy's router asks its connection pool for a connection
  * only once the filters before it (RBAC) let the request through (envoyproxy/envoy source/common/router/router.cc
  * {@code Filter::decodeHeaders}, upstream_request.cc {@code acceptHeadersFromRouter}). So a denied request never
  * waits on, or is hidden by, an application that is down, and a tunnel whose requests are all denied opens no
@@ -34,7 +33,7 @@ import java.util.function.Supplier;
  */
 final class TcpUpstream implements Upstream {
     private final Http1Filter filter;
-    /** A new connection to the workload, connected on the downstream's event loop; null when given one. */
+    /** A new connection to the workload, connected on the downstream's event loop. */
     private final Supplier<Future<Channel>> dialer;
     private final EventExecutor loop;
     /** The connection, or null while none is open (not dialled yet, being dialled, or the last dial failed). */
@@ -52,13 +51,6 @@ final class TcpUpstream implements Upstream {
     private boolean shutdownQueued;
     private boolean readResponses = true;
     private boolean closed;
-
-    TcpUpstream(Http1Filter filter, Channel connected) {
-        this.filter = filter;
-        this.dialer = null;
-        this.loop = connected.eventLoop();
-        attach(connected);
-    }
 
     /** Lazily dialled: {@code dialer} is called on {@code loop}, the downstream's event loop, for each new connection. */
     TcpUpstream(Http1Filter filter, EventExecutor loop, Supplier<Future<Channel>> dialer) {

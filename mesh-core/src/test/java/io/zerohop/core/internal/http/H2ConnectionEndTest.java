@@ -13,6 +13,7 @@ import io.netty.channel.socket.DuplexChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.core.AppProtocol;
+import io.zerohop.core.internal.CaptureListener;
 import io.zerohop.hbone.internal.Relay;
 import io.zerohop.hbone.internal.Transports;
 import io.zerohop.policy.PolicyEngine;
@@ -67,16 +68,10 @@ class H2ConnectionEndTest {
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
                     protected void initChannel(SocketChannel client) {
-                        new Bootstrap().group(client.eventLoop()).channel(Transports.socketChannel(group))
-                                .option(ChannelOption.AUTO_READ, false).option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                                .handler(new ChannelInboundHandlerAdapter())
-                                .connect(app).addListener(f -> {
-                                    Channel up = ((io.netty.channel.ChannelFuture) f).channel();
-                                    http.plaintext(Relay.tcp((DuplexChannel) up), (InetSocketAddress) client.remoteAddress(), app,
-                                                    new WorkloadRef("prod", "backend", "backend", Map.of()),
-                                                    SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"), AppProtocol.HTTP2)
-                                            .joinFrom(Relay.tcp(client));
-                                });
+                        http.plaintext(client, () -> CaptureListener.connectTcp(client.eventLoop(), app), (InetSocketAddress) client.remoteAddress(),
+                                        app, new WorkloadRef("prod", "backend", "backend", Map.of()),
+                                        SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"), AppProtocol.HTTP2)
+                                .joinFrom(Relay.tcp(client));
                     }
                 }).bind(new InetSocketAddress(LO, 0)).sync().channel();
     }

@@ -81,18 +81,25 @@ class L7HalfCloseTest {
                     @Override
                     protected void initChannel(SocketChannel client) {
                         client.pipeline().addLast(new FinWatch());
-                        new Bootstrap().group(client.eventLoop()).channel(Transports.socketChannel(group))
-                                .option(ChannelOption.AUTO_READ, false).option(ChannelOption.ALLOW_HALF_CLOSURE, true)
-                                .option(ChannelOption.SO_SNDBUF, SMALL_BUFFER).option(ChannelOption.WRITE_BUFFER_WATER_MARK, ROOMY)
-                                .handler(new ChannelInboundHandlerAdapter())
-                                .connect(appAddress).addListener(f -> {
-                                    Channel up = ((io.netty.channel.ChannelFuture) f).channel();
-                                    InetSocketAddress source = (InetSocketAddress) client.remoteAddress();
-                                    http.plaintext(Relay.tcp((DuplexChannel) up), source, appAddress,
-                                                    new WorkloadRef("prod", "backend", "backend", Map.of()),
-                                                    SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"), AppProtocol.HTTP)
-                                            .joinFrom(Relay.tcp(client));
-                                });
+                        InetSocketAddress source = (InetSocketAddress) client.remoteAddress();
+                        // The application's connection with the same small buffers, dialled for the first request.
+                        http.plaintext(client, () -> {
+                                    java.util.concurrent.CompletableFuture<Relay.End> up = new java.util.concurrent.CompletableFuture<>();
+                                    new Bootstrap().group(client.eventLoop()).channel(Transports.socketChannel(group))
+                                            .option(ChannelOption.AUTO_READ, false).option(ChannelOption.ALLOW_HALF_CLOSURE, true)
+                                            .option(ChannelOption.SO_SNDBUF, SMALL_BUFFER).option(ChannelOption.WRITE_BUFFER_WATER_MARK, ROOMY)
+                                            .handler(new ChannelInboundHandlerAdapter())
+                                            .connect(appAddress).addListener((io.netty.channel.ChannelFuture f) -> {
+                                                if (f.isSuccess()) {
+                                                    up.complete(Relay.tcp((DuplexChannel) f.channel()));
+                                                } else {
+                                                    up.completeExceptionally(f.cause());
+                                                }
+                                            });
+                                    return up;
+                                }, source, appAddress, new WorkloadRef("prod", "backend", "backend", Map.of()),
+                                SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"), AppProtocol.HTTP)
+                                .joinFrom(Relay.tcp(client));
                     }
                 }).bind(new InetSocketAddress(LO, 0)).sync().channel();
     }

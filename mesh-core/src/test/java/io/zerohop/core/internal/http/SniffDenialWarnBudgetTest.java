@@ -29,7 +29,7 @@ import org.slf4j.LoggerFactory;
  * DEBUG while the access log writes the connection's line; until 2 December every such connection wrote one WARN.
  * ztunnel writes an access line per connection and Envoy counts its RBAC denials without a log line per denial; the
  * access line stays unlimited, the WARN is bounded. Here a budget of 2 lines per hour (deterministic: no window ends in
- * the test), each connection's two ends Netty EmbeddedChannels (no socket is needed to sniff bytes and decide).
+ * the test), each client connection a Netty EmbeddedChannel (no socket is needed to sniff bytes and decide).
  */
 class SniffDenialWarnBudgetTest {
     static final String POLICY = """
@@ -62,9 +62,11 @@ class SniffDenialWarnBudgetTest {
 
     /** One plaintext connection from port {@code port} that sends non-HTTP bytes; returns once it is denied and closed. */
     private static void junk(HttpEnforcement http, int port) {
-        EmbeddedChannel up = new EmbeddedChannel();
         EmbeddedChannel client = new EmbeddedChannel();
-        Relay.End end = http.plaintext(new Stub(up), new InetSocketAddress("127.0.82.8", port), new InetSocketAddress("127.0.82.1", 8080),
+        // Denied on its bytes, never dialled.
+        Relay.End end = http.plaintext(client, () -> {
+                    throw new AssertionError("dialled");
+                }, new InetSocketAddress("127.0.82.8", port), new InetSocketAddress("127.0.82.1", 8080),
                 WorkloadRef.of("prod", "backend", Map.of("app", "backend")), SpiffeId.parse("spiffe://cluster.local/ns/prod/sa/backend"),
                 AppProtocol.AUTO);
         end.joinFrom(new Stub(client));
@@ -77,10 +79,9 @@ class SniffDenialWarnBudgetTest {
             ReferenceCountUtil.release(m);
         }
         client.finishAndReleaseAll();
-        up.finishAndReleaseAll();
     }
 
-    /** A relay end over an EmbeddedChannel (the connection to the workload, never reached here). */
+    /** A relay end over an EmbeddedChannel (the client's connection). */
     record Stub(Channel channel) implements Relay.End {
         @Override
         public void shutdownOutput() {
