@@ -62,6 +62,13 @@ public final class InMemoryCa implements IdentityProvider {
     private Signer root;
     private Signer intermediate;
     private final LinkedHashSet<X509Certificate> trustedRoots = new LinkedHashSet<>();
+    private volatile boolean closed;
+
+    private void requireOpen(String what) {
+        if (closed) {
+            throw new IllegalStateException(what + ": this InMemoryCa was closed; build or load a new one");
+        }
+    }
 
     private InMemoryCa(Builder b, Signer root, Signer intermediate) {
         this.trustDomain = b.trustDomain;
@@ -108,6 +115,7 @@ public final class InMemoryCa implements IdentityProvider {
 
     /** Trust another domain's bundle too (SPIFFE federation); providers built on this CA serve it. */
     public void federate(X509Bundle other) {
+        requireOpen("federate");
         if (other.getTrustDomain().equals(trustDomain)) {
             throw new IllegalArgumentException("cannot federate with own trust domain " + trustDomain);
         }
@@ -130,6 +138,7 @@ public final class InMemoryCa implements IdentityProvider {
      *                                  on arrival), or {@code id} is outside this CA's trust domain or has no path
      */
     public X509Svid issue(SpiffeId id, Duration ttl) {
+        requireOpen("issue");
         Objects.requireNonNull(ttl, "ttl");
         if (ttl.isZero() || ttl.isNegative()) {
             throw new IllegalArgumentException("ttl must be positive, got " + ttl
@@ -146,6 +155,7 @@ public final class InMemoryCa implements IdentityProvider {
 
     /** Issues exactly what {@code spec} says, valid X.509-SVID or not. */
     public IssuedCertificate issue(LeafSpec spec) {
+        requireOpen("issue");
         KeyPair keys = X509.newP256();
         return new IssuedCertificate(signLeaf(spec, keys.getPublic()), keys.getPrivate());
     }
@@ -163,6 +173,7 @@ public final class InMemoryCa implements IdentityProvider {
      * CreateCertificate names the authenticated caller (istio/istio security/pkg/server/ca/server.go).
      */
     public List<X509Certificate> signCsr(byte[] csrDer, SpiffeId subject, Duration ttl) throws CertificateParsingException {
+        requireOpen("signCsr");
         Csr.Parsed csr = Csr.parse(csrDer);
         requireMember(subject);
         Instant now = clock.instant();
@@ -186,6 +197,7 @@ public final class InMemoryCa implements IdentityProvider {
      * this CA serves as a provider are re-issued under the new root and listeners told.
      */
     public void rotateRoot() {
+        requireOpen("rotateRoot");
         synchronized (this) {
             Signer[] chain = newChain();
             root = chain[0];
@@ -200,6 +212,7 @@ public final class InMemoryCa implements IdentityProvider {
 
     /** Trusts only the current root from now on. */
     public void retireOldRoots() {
+        requireOpen("retireOldRoots");
         synchronized (this) {
             trustedRoots.retainAll(Set.of(root.cert()));
         }
@@ -245,8 +258,9 @@ public final class InMemoryCa implements IdentityProvider {
     @Override
     public CompletableFuture<X509Svid> svid(SpiffeId id) {
         try {
+            requireOpen("svid(" + id + ")");
             requireMember(id);
-        } catch (IllegalArgumentException e) {
+        } catch (IllegalArgumentException | IllegalStateException e) {
             return CompletableFuture.failedFuture(e);
         }
         X509Svid current = issued.get(id);
@@ -299,8 +313,17 @@ public final class InMemoryCa implements IdentityProvider {
         listeners.remove(listener);
     }
 
+    /**
+     * Forgets its listeners and stops signing; terminal. From then on {@code issue}, {@code signCsr},
+     * {@code svid}, {@code rotateRoot}, {@code retireOldRoots} and {@code federate} fail with an
+     * {@link IllegalStateException} saying this InMemoryCa was closed ({@code svid} as a failed
+     * future); before, they went on signing. What it already issued stays valid, and the read-only
+     * accessors ({@link #bundle()}, {@link #bundles()}, {@link #root()}, {@code save}) still answer, so
+     * a drain that reads the bundle after the close does not fail. Idempotent.
+     */
     @Override
     public void close() {
+        closed = true;
         listeners.clear();
     }
 

@@ -78,7 +78,7 @@ public final class MeshTls implements AutoCloseable {
     }
 
     /** One SVID's key managers, shared by every context presenting it. */
-    private record KeyMaterial(X509Svid svid, KeyManagerFactory factory) {}
+    private record KeyMaterial(X509Svid svid, KeyManagerFactory factory, long notAfter) {}
 
     private final IdentityProvider provider;
     private final SslProvider sslProvider;
@@ -88,6 +88,7 @@ public final class MeshTls implements AutoCloseable {
     private final ConcurrentHashMap<SpiffeId, KeyMaterial> keyMaterial = new ConcurrentHashMap<>();
     private final IdentityListener rotation;
     private volatile X509BundleSet bundles;
+    private volatile boolean closed;
 
     private MeshTls(Builder b) {
         this.provider = b.provider;
@@ -182,6 +183,17 @@ public final class MeshTls implements AutoCloseable {
 
     private CompletableFuture<SslContext> context(Key key) {
         Objects.requireNonNull(key.self(), "own SPIFFE ID");
+        if (closed) {
+            return CompletableFuture.failedFuture(new IllegalStateException(
+                    (key.role() == Role.SERVER ? "server" : "client") + "(" + key.self() + "): this MeshTls was closed; build a new one"));
+        }
+        KeyMaterial km = keyMaterial.get(key.self());
+        if (km != null && km.notAfter() <= System.currentTimeMillis()) {
+            // A provider that issues on demand (InMemoryCa) announces no rotation until asked, so the
+            // cached contexts would present the expired SVID (and resume its sessions) forever: ask
+            // the provider again, as a rotation would.
+            rotation.svidRotated(km.svid());
+        }
         // A failure is the caller's to report (a mesh logs "identity ... not ready"): not Caffeine's (QuietLoads).
         return io.zerohop.identity.internal.QuietLoads.unwrapped(contexts.get(key,
                 (k, executor) -> io.zerohop.identity.internal.QuietLoads.quiet(provider.svid(k.self()).thenApply(svid -> build(k, svid)))));
@@ -232,7 +244,7 @@ public final class MeshTls implements AutoCloseable {
             KeyManagerFactory jdk = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
             KeyManagerFactory factory = sslProvider == SslProvider.OPENSSL ? new OpenSslCachingX509KeyManagerFactory(jdk) : jdk;
             factory.init(store, password);
-            keyMaterial.put(svid.getSpiffeId(), new KeyMaterial(svid, factory));
+            keyMaterial.put(svid.getSpiffeId(), new KeyMaterial(svid, factory, svid.getLeaf().getNotAfter().getTime()));
             return factory;
         } catch (GeneralSecurityException | java.io.IOException e) {
             throw new IllegalStateException("cannot load the key of " + svid.getSpiffeId() + ": " + e.getMessage(), e);
@@ -257,10 +269,20 @@ public final class MeshTls implements AutoCloseable {
         return List.of(TLS13);
     }
 
+    /**
+     * Stops listening to the provider and drops every cached context and key; terminal. From then
+     * on {@link #server} and {@link #client} fail with an {@link IllegalStateException} saying this
+     * MeshTls was closed (before, they answered a context that no longer followed rotations). Contexts
+     * already handed out, and the connections made with them, are not touched; {@link #bundles()},
+     * {@link #sslProvider()} and {@link #identityProvider()} still answer. The provider is not
+     * closed (it is the caller's). Idempotent.
+     */
     @Override
     public void close() {
+        closed = true;
         provider.removeListener(rotation);
         contexts.synchronous().invalidateAll();
+        keyMaterial.clear();
     }
 
     public static final class Builder {

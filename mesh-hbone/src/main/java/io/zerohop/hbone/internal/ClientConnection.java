@@ -53,6 +53,13 @@ final class ClientConnection {
     int tunnels;
     int limit;
     boolean usable = true;
+    /**
+     * When the first of the connection's two leaf certificates (ours, the server's) expires, epoch
+     * millis; {@code Long.MAX_VALUE} until the handshake. Past it no new tunnel goes on the connection.
+     */
+    volatile long notAfter = Long.MAX_VALUE;
+    /** Retired for an expired certificate: closes once its last tunnel ends. Guarded by the pool's lock. */
+    private boolean expired;
     /** Closes the connection once it carried no tunnel for the idle timeout; guarded by the pool's lock. */
     private final IdleTimer idle;
     volatile Channel channel;
@@ -110,7 +117,37 @@ final class ClientConnection {
             tunnels--;
             if (tunnels == 0 && usable && channel != null) {
                 idle.idleFrom(channel.eventLoop());
+            } else if (tunnels == 0 && expired) {
+                closeRetired();
             }
+        }
+    }
+
+    /**
+     * Takes no new tunnel from now on, as a certificate of the connection has expired; the open ones
+     * go on (the TLS session stays valid for them, as in ztunnel and Envoy), and the connection
+     * closes with GOAWAY once the last of them ends. Caller holds the pool's lock.
+     */
+    void retireExpired(long now) {
+        usable = false;
+        expired = true;
+        log.info("HBONE connection to {} takes no new tunnel: a leaf certificate of it expired {} ago; {} open, a new connection takes the next",
+                Authority.text(key.hboneAddress()), LogText.duration(java.time.Duration.ofMillis(now - notAfter)),
+                LogText.count(tunnels, "tunnel", "tunnels"));
+        if (tunnels == 0) {
+            closeRetired();
+        }
+    }
+
+    private void closeRetired() {
+        Channel ch = channel;
+        if (ch == null) {
+            return;
+        }
+        try {
+            ch.eventLoop().execute(() -> ConnectionPool.closeConnection(ch));
+        } catch (RejectedExecutionException loopGone) {
+            // the client is closing: its close ends this connection
         }
     }
 
@@ -212,6 +249,7 @@ final class ClientConnection {
         @Override
         protected void negotiated(ChannelHandlerContext ctx, SpiffeId peer) {
             peerId = peer;
+            notAfter = Math.min(peerNotAfter, localNotAfter);
             H2Config h2 = cfg.h2();
             Http2Settings settings = Http2Settings.defaultSettings()
                     .pushEnabled(false)

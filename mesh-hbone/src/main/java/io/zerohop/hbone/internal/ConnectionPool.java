@@ -144,7 +144,16 @@ public final class ConnectionPool {
                 lastKey = key;
                 lastList = list;
             }
+            long now = list.isEmpty() ? 0 : System.currentTimeMillis();
             for (ClientConnection c : list) {
+                if (c.usable && now >= c.notAfter) {
+                    // ztunnel's pool reuses a connection whatever its certificates (src/proxy/pool.rs
+                    // checks only h2's readiness and the stream count), as Envoy's does
+                    // (envoyproxy/envoy#17999): a new tunnel would carry an identity that is no
+                    // longer valid. It stays pooled while its tunnels drain, then closes.
+                    c.retireExpired(now);
+                    continue;
+                }
                 if (c.tryReserve()) {
                     return c;
                 }
@@ -332,7 +341,7 @@ public final class ConnectionPool {
      * timeout); this close starts below it. Nothing blocks: one task after the caller's earlier
      * ones, and the linger is a timer. Event loop of {@code ch}.
      */
-    private static io.netty.channel.ChannelFuture closeConnection(Channel ch) {
+    static io.netty.channel.ChannelFuture closeConnection(Channel ch) {
         io.netty.channel.ChannelHandlerContext h2 = ch.pipeline().context(HbonePipeline.H2);
         if (h2 == null || !ch.isActive()) {
             // Not HTTP/2 yet (or any more): no GOAWAY to send.

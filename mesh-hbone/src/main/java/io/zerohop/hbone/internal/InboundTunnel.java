@@ -77,7 +77,7 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
     @Override
     public void onHeaders(ChannelHandlerContext ctx, Http2Headers headers, boolean endStream) {
         InetSocketAddress dst = validate(headers, endStream);
-        if (dst == null) {
+        if (dst == null || peerExpired()) {
             return;
         }
         Destination d = resolve(dst);
@@ -127,6 +127,26 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
             return null;
         }
         return dst;
+    }
+
+    /**
+     * A CONNECT on a connection whose client certificate has expired since the handshake is refused
+     * with 401, the status ztunnel gives a peer it does not admit (src/proxy/inbound.rs, the RBAC
+     * check), and the connection gets GOAWAY so the client opens the next tunnel on a new one,
+     * presenting its current SVID. ztunnel itself checks the certificate only at the handshake and
+     * never again, as Envoy (envoyproxy/envoy#17999); zerohop authorizes no new stream for an
+     * identity whose certificate is no longer valid. Open tunnels are not touched.
+     */
+    private boolean peerExpired() {
+        long notAfter = conn.peerNotAfter;
+        long now = System.currentTimeMillis();
+        if (now < notAfter) {
+            return false;
+        }
+        refuse(401, "the client certificate of this connection expired at " + java.time.Instant.ofEpochMilli(notAfter)
+                + ": open the tunnel on a new connection");
+        conn.goAway();
+        return true;
     }
 
     /** The tunnel of a CONNECT refused before its target was known. */

@@ -21,6 +21,15 @@ abstract class Negotiator extends ChannelInboundHandlerAdapter {
     final Hold hold = new Hold();
     private final SslHandler ssl;
 
+    /**
+     * When the peer's and this side's leaf certificates of this connection expire (epoch millis;
+     * {@code Long.MAX_VALUE} until negotiated). A connection outlives its certificates, and
+     * TLS checks them only at the handshake: the pool and the server compare these before a new
+     * tunnel goes on the connection (CertificateExpiryTest).
+     */
+    volatile long peerNotAfter = Long.MAX_VALUE;
+    volatile long localNotAfter = Long.MAX_VALUE;
+
     Negotiator(SslHandler ssl) {
         this.ssl = ssl;
     }
@@ -66,10 +75,20 @@ abstract class Negotiator extends ChannelInboundHandlerAdapter {
                 ctx.close();
                 return;
             }
+            javax.net.ssl.SSLSession session = ssl.engine().getSession();
+            peerNotAfter = leafNotAfter(session.getPeerCertificates());
+            localNotAfter = leafNotAfter(session.getLocalCertificates());
             negotiated(ctx, peer);
             hold.release();
             released(ctx);
         }
         ctx.fireUserEventTriggered(evt);
+    }
+
+    private static long leafNotAfter(java.security.cert.Certificate[] chain) {
+        if (chain != null && chain.length > 0 && chain[0] instanceof java.security.cert.X509Certificate leaf) {
+            return leaf.getNotAfter().getTime();
+        }
+        return Long.MAX_VALUE;
     }
 }
