@@ -56,15 +56,32 @@ public final class HboneClient implements AutoCloseable {
     /**
      * Opens a tunnel to {@code target} (the destination workload's ip:port, sent as {@code :authority})
      * through the HBONE endpoint {@code hboneAddress}, accepting only a server whose SPIFFE ID is in
-     * {@code expected}. Completes when the server answered 200; fails with an
-     * {@link javax.net.ssl.SSLHandshakeException} naming both identities on an identity mismatch,
-     * with {@link HboneRefusedException} on a non-200 status, with an {@link IOException} otherwise.
+     * {@code expected}. Completes when the server answered 200.
+     *
+     * <p>Thrown at once: {@link NullPointerException} naming the argument ({@code target},
+     * {@code hboneAddress}, {@code expected identities}) when one is null. Every other error fails the
+     * returned future, nothing is thrown:
+     * <ul>
+     * <li>{@link IllegalArgumentException} when {@code expected} is empty, or when {@code target} or
+     *     {@code hboneAddress} is unresolved (HBONE dials IPs: resolve a host name first); nothing is dialled;
+     * <li>{@link HboneClientClosedException} once this client is closed;
+     * <li>{@link HboneIdentityException} when the client has no certificate for its identity;
+     * <li>{@link javax.net.ssl.SSLHandshakeException} when the TLS handshake fails: naming both identities
+     *     on an identity mismatch, and saying what a BoringSSL code means (a peer that does not speak TLS,
+     *     such as an app port or an echo server, gives {@code UNEXPECTED_MESSAGE} or {@code WRONG_VERSION_NUMBER});
+     * <li>{@link HboneRefusedException} on a non-200 status;
+     * <li>another {@link IOException} otherwise (connection refused, closed during setup).
+     * </ul>
      */
     public CompletableFuture<HboneStream> connect(InetSocketAddress target, Set<SpiffeId> expected, InetSocketAddress hboneAddress) {
         return connect(target, expected, hboneAddress, Map.of());
     }
 
-    /** As {@link #connect(InetSocketAddress, Set, InetSocketAddress)} with extra request headers (baggage, traceparent, forwarded). */
+    /**
+     * As {@link #connect(InetSocketAddress, Set, InetSocketAddress)} with extra request headers (baggage, traceparent,
+     * forwarded); also {@link NullPointerException} at once for null {@code headers}, and a future failed with
+     * {@link IllegalArgumentException} for a pseudo-header name ({@code :authority}).
+     */
     public CompletableFuture<HboneStream> connect(InetSocketAddress target, Set<SpiffeId> expected, InetSocketAddress hboneAddress,
                                                   Map<String, String> headers) {
         Objects.requireNonNull(target, "target");

@@ -117,6 +117,8 @@ public final class HboneServer implements AutoCloseable {
         private MeshTls tls;
         private InetSocketAddress bind = new InetSocketAddress(DEFAULT_PORT);
         private IdentitySelector identities;
+        /** The {@link #identity} given, checked at build; null with an {@link #identitySelector}. */
+        private SpiffeId fixedIdentity;
         private DestinationResolver destinations;
         private Authorizer authorizer;
         private HboneEvents events = HboneEvents.NONE;
@@ -180,15 +182,27 @@ public final class HboneServer implements AutoCloseable {
             return this;
         }
 
-        /** Per-connection choice of the identity to present (required unless {@link #identity} is set). */
+        /**
+         * Per-connection choice of the identity to present (required unless {@link #identity} is set). It and
+         * {@link #identity} set the same thing: the later call wins, as every setting of this builder (a selector's
+         * identities are chosen per connection, so {@link #build()} cannot check them).
+         */
         public Builder identitySelector(IdentitySelector selector) {
             this.identities = Objects.requireNonNull(selector, "identity selector");
+            this.fixedIdentity = null;
             return this;
         }
 
-        /** Present one identity on every connection. */
+        /**
+         * Present one identity on every connection. It and {@link #identitySelector} set the same thing: the later
+         * call wins. {@link #build()} throws {@link IllegalArgumentException} when {@link #tls}'s identity provider
+         * refuses {@code id} at once (another trust domain than an in-memory CA's, another identity than a PEM
+         * file's), as {@code Mesh.Builder.identity} does; a provider that answers later (a SPIRE agent) is not waited for.
+         */
         public Builder identity(SpiffeId id) {
-            return identitySelector(IdentitySelector.fixed(id));
+            identitySelector(IdentitySelector.fixed(id));
+            this.fixedIdentity = id;
+            return this;
         }
 
         /** Which destinations are served and how (required). */
@@ -377,7 +391,9 @@ public final class HboneServer implements AutoCloseable {
          * @throws IllegalStateException    naming the setting when {@code tls}, an identity,
          *                                  {@code destinations} or {@code authorizer} is missing
          * @throws IllegalArgumentException when a window, frame or header-list size, or a budget, is
-         *                                  out of its range (HTTP/2's, RFC 9113 6.5.2), naming it
+         *                                  out of its range (HTTP/2's, RFC 9113 6.5.2), naming it; when the
+         *                                  identity provider refuses the fixed {@link #identity} at once, naming
+         *                                  the identity and the provider's reason
          */
         public HboneServer build() {
             if (tls == null) {
@@ -392,6 +408,9 @@ public final class HboneServer implements AutoCloseable {
             if (authorizer == null) {
                 throw new IllegalStateException("HboneServer needs authorizer(Authorizer) (Authorizer.allowAll() to allow every peer)");
             }
+            if (fixedIdentity != null) {
+                requireServable(tls, fixedIdentity);
+            }
             H2Config h2 = new H2Config(streamWindow, connectionWindow, maxFrameSize, maxHeaderListSize);
             return new HboneServer(new ServerConfig(tls, bind, identities, destinations, authorizer, events,
                     maxConcurrentStreams, handshakeTimeout, idleTimeout, upstreamConnectTimeout, pingInterval, pingTimeout,
@@ -399,6 +418,26 @@ public final class HboneServer implements AutoCloseable {
                             pendingDialsPerConnection > 0 ? pendingDialsPerConnection : maxConcurrentStreams,
                             pendingDialsPerPeer, pendingDials, preOpenResets, resetWindow),
                     group, threads, transparent, delayedCloseTimeout, joinGate));
+        }
+
+        /**
+         * A server whose fixed identity the provider cannot issue started, then failed every handshake ("no TLS
+         * context for ...") and its clients read only "closed during setup" (a new user's custom proxy). Only a refusal
+         * given at once counts, as mesh-core's MeshSettings.requireServable: waiting for an agent is not the builder's.
+         */
+        private static void requireServable(MeshTls tls, SpiffeId id) {
+            CompletableFuture<?> context = tls.server(id);
+            if (context.isCompletedExceptionally()) {
+                String why;
+                try {
+                    context.getNow(null);
+                    why = "refused";
+                } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+                    why = e.getCause() != null ? io.zerohop.hbone.internal.HboneListener.describe(e.getCause()) : e.toString();
+                }
+                throw new IllegalArgumentException("identity(" + id + "): the identity provider ("
+                        + tls.identityProvider().getClass().getSimpleName() + ") cannot give a server TLS context for it: " + why);
+            }
         }
 
         private static Duration positive(Duration d, String name) {

@@ -38,6 +38,11 @@ public record AccessRequest(
                 || sourcePrincipal.length() == SPIFFE_SCHEME.length())) {
             // A policy's principals are written without the scheme; the peer's is the full ID.
             String hint = sourcePrincipal.contains("://") || sourcePrincipal.isEmpty() ? ""
+                    // A bare name is most often a service account written alone (a new user's "frontend"): spiffe://frontend
+                    // has no path, so it is no workload's ID either (X509-SVID 4.1); the hint is the policy loader's for
+                    // principals: ["frontend"] (IstioRules), as a full ID.
+                    : sourcePrincipal.indexOf('/') < 0 ? " (a workload's SPIFFE ID always has a path: spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/"
+                            + "SERVICE_ACCOUNT for Istio's, \"spiffe://cluster.local/ns/<namespace>/sa/" + sourcePrincipal + "\"?)"
                     : " (a policy writes principals without the scheme; the request takes the full ID: spiffe://" + sourcePrincipal + ")";
             throw new IllegalArgumentException("sourcePrincipal must be a SPIFFE ID (spiffe://...): \"" + sourcePrincipal + "\"" + hint);
         }

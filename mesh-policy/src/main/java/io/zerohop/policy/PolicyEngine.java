@@ -72,8 +72,10 @@ public final class PolicyEngine {
      * Decides {@code request}. When an {@code istio.io/dry-run} policy is in scope, the decision is
      * the one without it, {@link Decision#dryRun()} says what it would have been, and one INFO line
      * is logged (as ztunnel logs "dry-run: ... policy match"); the verdict itself never changes.
+     * @throws NullPointerException naming {@code request} when it is null
      */
     public Decision evaluate(AccessRequest request) {
+        Objects.requireNonNull(request, "request");
         State s = state;
         Decision d;
         if (s.cache != null) {
@@ -160,8 +162,13 @@ public final class PolicyEngine {
         return state.compiled.denialBeforeHttp(l4Request, rootNamespace);
     }
 
-    /** Effective PeerAuthentication mode (mesh, then namespace, then workload, then port). */
+    /**
+     * Effective PeerAuthentication mode (mesh, then namespace, then workload, then port).
+     *
+     * @throws NullPointerException naming {@code workload} when it is null
+     */
     public MtlsMode mtlsMode(WorkloadRef workload, int port) {
+        Objects.requireNonNull(workload, "workload");
         return state.compiled.mtlsMode(workload, port, rootNamespace);
     }
 
@@ -196,8 +203,10 @@ public final class PolicyEngine {
      * Where policy {@code ref} of the current set was loaded from, {@code file:line} of its {@code metadata.name}, or
      * null when unknown (another set's policy, or a set from {@link PolicyLoader#fromStringQuietly}, whose assembled
      * text's lines name nothing the user wrote).
+     * @throws NullPointerException naming {@code ref} when it is null
      */
     public String origin(PolicyRef ref) {
+        Objects.requireNonNull(ref, "ref");
         return state.compiled.origin(ref);
     }
 
@@ -247,8 +256,11 @@ public final class PolicyEngine {
      * @throws IllegalArgumentException when a name is no SPIFFE trust domain, naming it
      * @throws IllegalStateException when the engine's trust domains were set before to other values: one engine
      *                               cannot serve two meshes that read the same principal differently
+     * @throws NullPointerException naming {@code trustDomain} or {@code aliases}, whichever is null
      */
     public void trustDomains(String trustDomain, List<String> aliases) {
+        Objects.requireNonNull(trustDomain, "trustDomain");
+        Objects.requireNonNull(aliases, "aliases");
         List<String> bundle = TrustDomains.bundle(trustDomain, aliases);
         synchronized (this) {
             if (bundle.equals(trustDomains)) {
@@ -306,8 +318,10 @@ public final class PolicyEngine {
      * result to stop.
      *
      * @throws PolicyLoadException if the first load fails (nothing is installed then)
+     * @throws NullPointerException naming {@code path} when it is null
      */
     public AutoCloseable watch(Path path) throws PolicyLoadException {
+        Objects.requireNonNull(path, "path");
         // One file as well (zerohop proxy --policies FILE): a new-user pass found a file read once, so an
         // edit that added a DENY was never enforced.
         boolean file = Files.isRegularFile(path);
@@ -459,8 +473,10 @@ public final class PolicyEngine {
          * written, as ztunnel gets them.
          *
          * @throws IllegalArgumentException when {@code trustDomain} is no SPIFFE trust domain, naming it
+         * @throws NullPointerException naming {@code trustDomain} when it is null
          */
         public Builder trustDomain(String trustDomain) {
+            Objects.requireNonNull(trustDomain, "trustDomain");
             this.trustDomains = TrustDomains.bundle(trustDomain, aliases);
             this.trustDomain = trustDomain;
             this.trustDomainsSet = true;
@@ -473,8 +489,10 @@ public final class PolicyEngine {
          *
          * @param aliases not null; each a SPIFFE trust domain name
          * @throws IllegalArgumentException naming the first alias that is no SPIFFE trust domain
+         * @throws NullPointerException naming {@code aliases} when it is null
          */
         public Builder trustDomainAliases(List<String> aliases) {
+            Objects.requireNonNull(aliases, "aliases");
             this.trustDomains = TrustDomains.bundle(trustDomain, aliases);
             this.aliases = List.copyOf(aliases);
             this.trustDomainsSet = true;
@@ -504,8 +522,13 @@ public final class PolicyEngine {
             return this;
         }
 
-        /** How often {@link #watch} re-checks the directory in addition to file-system events. */
+        /**
+         * How often {@link #watch} re-checks the directory in addition to file-system events.
+         *
+         * @throws NullPointerException naming {@code interval} when it is null
+         */
         public Builder pollInterval(Duration interval) {
+            Objects.requireNonNull(interval, "interval");
             if (interval.isNegative() || interval.isZero()) {
                 throw new IllegalArgumentException("pollInterval must be positive");
             }

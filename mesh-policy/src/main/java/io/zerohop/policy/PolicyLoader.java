@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * Loads Istio ({@code security.istio.io/v1}, {@code v1beta1}: AuthorizationPolicy,
@@ -28,8 +29,11 @@ public final class PolicyLoader {
      * loaded with a warning, where kubectl skips it silently (a skipped DENY widens access). Hidden
      * entries are skipped silently; every other file or directory not loaded is named in a warning
      * ({@link PolicySet#warnings()}, logged at WARN).
+     *
+     * @throws NullPointerException naming {@code dir} when it is null
      */
     public static PolicySet fromDirectory(Path dir) throws PolicyLoadException {
+        Objects.requireNonNull(dir, "dir");
         return fromDirectory(dir, null);
     }
 
@@ -65,7 +69,11 @@ public final class PolicyLoader {
         return load(listing.files(), listing.warnings(), dir.toString(), previous);
     }
 
+    /**
+     * @throws NullPointerException naming {@code file} when it is null
+     */
     public static PolicySet fromFile(Path file) throws PolicyLoadException {
+        Objects.requireNonNull(file, "file");
         return load(List.of(file), List.of(), file.toString(), null);
     }
 
@@ -105,13 +113,21 @@ public final class PolicyLoader {
      *                             {@code invalid YAML: }), with the column hint for a key that lines up with none
      *                             and a tab named; also for a text too large, too deeply nested or with too many
      *                             alias nodes, as a policy file would be refused
+     * @throws NullPointerException naming {@code name} or {@code yaml}, whichever is null
      */
     public static void checkYaml(String name, String yaml) throws PolicyLoadException {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(yaml, "yaml");
         io.zerohop.policy.internal.YamlDocuments.parse(name, yaml);
     }
 
-    /** @param name used in error messages in place of a file name */
+    /**
+     * @param name used in error messages in place of a file name
+     * @throws NullPointerException naming {@code name} or {@code yaml}, whichever is null
+     */
     public static PolicySet fromString(String name, String yaml) throws PolicyLoadException {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(yaml, "yaml");
         return new PolicySet(Loader.loadString(name, yaml), name);
     }
 
@@ -122,8 +138,11 @@ public final class PolicyLoader {
      * every warning of the cluster on every change, at positions in an internal text).
      *
      * @param name used in error messages in place of a file name
+     * @throws NullPointerException naming {@code name} or {@code yaml}, whichever is null
      */
     public static PolicySet fromStringQuietly(String name, String yaml) throws PolicyLoadException {
+        Objects.requireNonNull(name, "name");
+        Objects.requireNonNull(yaml, "yaml");
         return new PolicySet(Loader.loadString(name, yaml, false), name);
     }
 }

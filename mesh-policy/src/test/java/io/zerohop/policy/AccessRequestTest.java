@@ -58,6 +58,11 @@ class AccessRequestTest {
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("sourcePrincipal must be a SPIFFE ID (spiffe://...): \"cluster.local/ns/shop/sa/web\" (a policy writes "
                         + "principals without the scheme; the request takes the full ID: spiffe://cluster.local/ns/shop/sa/web)");
+        // newuser: "frontend" was told to write spiffe://frontend, which has no path, so no workload's ID either.
+        assertThatThrownBy(() -> request().sourcePrincipal("frontend").sourceAddress("127.0.0.1").build())
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("sourcePrincipal must be a SPIFFE ID (spiffe://...): \"frontend\" (a workload's SPIFFE ID always has a path:"
+                        + " spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/SERVICE_ACCOUNT for Istio's, \"spiffe://cluster.local/ns/<namespace>/sa/frontend\"?)");
         assertThatThrownBy(() -> request().sourcePrincipal("http://x").sourceAddress("127.0.0.1").build())
                 .hasMessage("sourcePrincipal must be a SPIFFE ID (spiffe://...): \"http://x\"");
         assertThatThrownBy(() -> request().sourceAddress("127.0.0.1").destination(null).build())

@@ -9,6 +9,7 @@ import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
 import io.grpc.netty.shaded.io.netty.channel.EventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
 import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerDomainSocketChannel;
@@ -69,6 +70,10 @@ public final class WorkloadApiServer implements AutoCloseable {
                 .channelType(EpollServerDomainSocketChannel.class)
                 .bossEventLoopGroup(group)
                 .workerEventLoopGroup(group)
+                // grpc-netty sets SO_KEEPALIVE on every accepted channel (NettyServer.start); a Unix domain socket has no
+                // such option, and Netty's ServerBootstrap logged "Unknown channel option 'SO_KEEPALIVE'" at WARN on each
+                // stream. A null child option is removed by Netty, and grpc applies these after its own.
+                .withChildOption(ChannelOption.SO_KEEPALIVE, null)
                 .addService(ServerInterceptors.intercept(impl, new ServerInterceptor() {
                     @Override
                     public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {

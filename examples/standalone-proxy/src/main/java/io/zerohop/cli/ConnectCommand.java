@@ -120,7 +120,8 @@ final class ConnectCommand implements Callable<Integer> {
                         + meaning(e.status(), hbone, dst, expected.size() == 1 ? expected.iterator().next().toString() : null), 3);
             } catch (java.io.IOException e) {
                 if (hasCause(e, SSLException.class) || hasCause(e, java.security.cert.CertificateException.class)) {
-                    String why = Cli.describe(e);
+                    // mesh-hbone's own hint for a peer that is not TLS (TlsAlerts) is said below with the address, once.
+                    String why = Cli.describe(e).replaceFirst(" \\(the peer does not speak TLS: [^)]*\\)[^)]*\\)", "");
                     // A port that answers in plaintext (an app port, a metrics port) is the usual slip.
                     throw new Cli.RefusedException("TLS to " + via + " failed: " + why
                             + (notTls(why) ? " (the peer at " + via + " does not speak TLS: is it an HBONE port, 15008?)"

@@ -49,6 +49,15 @@ final class TlsAlerts {
     }
 
     /**
+     * A peer that is no TLS server or client: dialled as HBONE, an echo server returns the ClientHello
+     * ({@code UNEXPECTED_MESSAGE}), an HTTP/1 server answers {@code HTTP/1.1 400} (Netty's SslHandler: {@code not an SSL/TLS
+     * record}); BoringSSL reads other plaintext as {@code WRONG_VERSION_NUMBER}. A new user's proxy read the bare code, while
+     * {@code zerohop connect} said what it means: both sides' wording, since a server sees a plaintext client so.
+     */
+    static final String NOT_TLS = "the peer does not speak TLS: a client dialled a port that is not HBONE's (15008),"
+            + " or a plaintext client reached an HBONE port";
+
+    /**
      * BoringSSL's reasons for a handshake this side refused, as bare codes (newuser19 read
      * {@code UNSUPPORTED_PROTOCOL} for a TLS 1.2 client with no hint): what each means for HBONE, mutual TLS 1.3
      * with ALPN h2 (DESIGN section 3).
@@ -58,12 +67,17 @@ final class TlsAlerts {
             "PEER_DID_NOT_RETURN_A_CERTIFICATE", "the client sent no certificate: HBONE is mutual TLS",
             "NO_SHARED_CIPHER", "the peer offered no cipher suite this side accepts",
             "NO_SHARED_GROUP", "the peer offered no key-exchange group this side accepts",
-            "WRONG_VERSION_NUMBER", "the peer did not speak TLS (plaintext on an HBONE port?)",
+            "WRONG_VERSION_NUMBER", NOT_TLS,
+            "UNEXPECTED_MESSAGE", NOT_TLS,
+            "UNEXPECTED_RECORD", NOT_TLS,
             "HTTP_REQUEST", "the peer sent a plaintext HTTP request to an HBONE port",
             "KEY_USAGE_BIT_INCORRECT", "the peer's certificate may not sign a handshake (a CA certificate used as a workload's?)");
 
     private static String local(CharSequence reason) {
         String text = reason.toString();
+        if (text.contains("not an SSL/TLS record")) {
+            return " (" + NOT_TLS + ")";
+        }
         for (Map.Entry<String, String> e : LOCAL.entrySet()) {
             if (text.contains(":" + e.getKey())) {
                 return " (" + e.getValue() + ")";

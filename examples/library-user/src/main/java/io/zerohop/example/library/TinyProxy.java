@@ -19,7 +19,12 @@ import java.util.concurrent.CompletableFuture;
  * {@link HboneServer} terminates HBONE, a fixed table names the upstream of each served target, and
  * mesh-policy's {@link PolicyEngine} decides each CONNECT at L4 before any byte moves (a deny is
  * ztunnel's 401). What this leaves out, which {@code Mesh} adds: PeerAuthentication, L7 rules,
- * re-authorization of open tunnels after a policy change, metrics and the access log.
+ * metrics and the access log; and {@code Mesh} re-authorizes open tunnels after a policy change for you. A proxy
+ * like this one can do that with the public API: keep the {@link io.zerohop.hbone.TunnelCounters} of
+ * {@link io.zerohop.hbone.HboneEvents#tunnelOpened(io.zerohop.hbone.TunnelInfo, io.zerohop.hbone.TunnelCounters)},
+ * and in {@link PolicyEngine#addChangeListener} (called on {@code replace} and on a reload of {@code watch(dir)})
+ * {@code abort()} those the policy now denies: mesh-hbone's README, "Re-authorizing open tunnels"
+ * ({@code ReauthorizeOpenTunnelsTest}).
  */
 public final class TinyProxy {
     private TinyProxy() {}
