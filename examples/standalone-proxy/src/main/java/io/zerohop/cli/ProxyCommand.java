@@ -461,14 +461,7 @@ final class ProxyCommand implements Callable<Integer> {
      * without naming the listener it clashed with (a new-user pass). Port 0 (an ephemeral port) never clashes.
      */
     private void forwardsThatCannotWork(Usage u, Checked c) {
-        Map<String, InetSocketAddress> others = new java.util.LinkedHashMap<>();
-        others.put("inbound", c.inbound());
-        others.put("transparent", c.transparent());
-        others.put("socks5", c.socks5());
-        others.put("plaintext-inbound", c.plaintextInbound());
-        others.put("metrics", c.metrics());
-        others.put("readiness", c.readiness());
-        others.put("admin", c.admin());
+        Map<String, InetSocketAddress> others = listeners(c);
         List<InetSocketAddress[]> fwd = c.forwards();
         for (int i = 0; i < fwd.size(); i++) {
             InetSocketAddress[] f = fwd.get(i);
@@ -500,9 +493,21 @@ final class ProxyCommand implements Callable<Integer> {
         }
     }
 
+    /** The proxy's listeners by option name (long, without dashes), null for one that is off. */
+    private static Map<String, InetSocketAddress> listeners(Checked c) {
+        Map<String, InetSocketAddress> all = new java.util.LinkedHashMap<>();
+        all.put("inbound", c.inbound());
+        all.put("transparent", c.transparent());
+        all.put("socks5", c.socks5());
+        all.put("plaintext-inbound", c.plaintextInbound());
+        all.put("metrics", c.metrics());
+        all.put("readiness", c.readiness());
+        all.put("admin", c.admin());
+        return all;
+    }
+
     /**
-     * The inbound endpoints that can never work, refused before anything starts (exit 2): any when neither HBONE
-     * inbound nor plaintext inbound is on (nothing would be delivered), a TARGET where another listener of this proxy
+     * The inbound endpoints that can never work, refused before anything starts (exit 2): a TARGET where another listener of this proxy
      * binds (the proxy listens on TARGET for the workload's plaintext), and an ENDPOINT that is one of this proxy's
      * own listeners (every tunnel would come back to the proxy: a self call, which the mesh refuses per tunnel, 503,
      * as ztunnel refuses its own ports).
@@ -511,19 +516,7 @@ final class ProxyCommand implements Callable<Integer> {
         if (c.inboundEndpoints().isEmpty()) {
             return;
         }
-        String first = inboundEndpoints.get(0);
-        if (c.inbound() == null && c.plaintextInbound() == null) {
-            throw u.error("inbound-endpoint", first, "delivers inbound tunnels, but " + origins.label("inbound")
-                    + " is off and " + origins.label("plaintext-inbound") + " is not given: nothing would reach an endpoint");
-        }
-        Map<String, InetSocketAddress> own = new java.util.LinkedHashMap<>();
-        own.put("inbound", c.inbound());
-        own.put("transparent", c.transparent());
-        own.put("socks5", c.socks5());
-        own.put("plaintext-inbound", c.plaintextInbound());
-        own.put("metrics", c.metrics());
-        own.put("readiness", c.readiness());
-        own.put("admin", c.admin());
+        Map<String, InetSocketAddress> own = listeners(c);
         for (InetSocketAddress[] e : c.inboundEndpoints()) {
             String shown = Addresses.authority(e[0]) + "=" + Addresses.authority(e[1]);
             if (inboundTransparent && e[1].getAddress().isLoopbackAddress()) {

@@ -58,9 +58,6 @@ class InboundEndpointOptionTest {
         assertThat(refused("--inbound-endpoint", "127.0.126.1:15008=127.0.0.1:8080")).isEqualTo("exit 2: zerohop proxy:"
                 + " --inbound-endpoint: 127.0.126.1:15008=127.0.0.1:8080: 127.0.126.1:15008 is also where --inbound 127.0.126.1:15008"
                 + " listens, and the proxy receives the workload's plaintext on TARGET: two listeners cannot share an address and port");
-        assertThat(refused("--inbound", "off", "--inbound-endpoint", "10.0.1.2:8080=127.0.0.1:8080")).isEqualTo("exit 2: zerohop proxy:"
-                + " --inbound-endpoint: delivers inbound tunnels, but --inbound is off and --plaintext-inbound is not given: nothing would"
-                + " reach an endpoint");
         assertThat(refused("--inbound-transparent", "--inbound-endpoint", "10.0.1.2:8080=127.0.0.1:8080")).isEqualTo("exit 2:"
                 + " zerohop proxy: --inbound-endpoint: 10.0.1.2:8080=127.0.0.1:8080: a loopback ENDPOINT with --inbound-transparent: a"
                 + " TPROXY node proxy serves workloads in other network namespaces, where this is the node's loopback, not the"
