@@ -67,6 +67,14 @@ class InboundEndpointPlaintextTest {
             } else {
                 assertThat(plaintext).as("plaintext under PERMISSIVE reaches the application").startsWith("HTTP/1.1 200")
                         .contains("app saw GET /plaintext");
+                // A plaintext connection held open, then STRICT: it is cut, and the line names the workload address, not
+                // the endpoint it was dialled at (newuser26: it named the endpoint; logs name the target).
+                try (java.net.Socket held = new java.net.Socket()) {
+                    held.connect(workloadPort, 5_000);
+                    policy.replace(PolicyLoader.fromString("p.yaml", InboundEndpointTest.STRICT));
+                    assertThat(err.awaitLine("plaintext connection to", "closed because it is no longer allowed"))
+                            .contains("plaintext connection to 127.0.127.2:" + port + " from ");
+                }
             }
             assertThat(err.count("self call")).as(err.text()).isZero();
             assertThat(err.count("PeerAuthentication STRICT for shop/checkout")).as("nothing open: no warning").isZero();

@@ -87,9 +87,12 @@ public record AccessRequest(
             return this;
         }
 
-        /** Convenience for literal addresses; never does a DNS lookup. */
+        /**
+         * Convenience for literal addresses; never does a DNS lookup. Null means no address, as
+         * {@code sourceAddress((InetAddress) null)} does.
+         */
         public Builder sourceAddress(String literal) {
-            this.sourceAddress = literal(literal);
+            this.sourceAddress = literal == null ? null : literal(literal);
             return this;
         }
 
@@ -99,7 +102,7 @@ public record AccessRequest(
         }
 
         public Builder destinationAddress(String literal) {
-            this.destinationAddress = literal(literal);
+            this.destinationAddress = literal == null ? null : literal(literal);
             return this;
         }
 

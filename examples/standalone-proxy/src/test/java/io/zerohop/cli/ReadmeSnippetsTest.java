@@ -31,7 +31,7 @@ class ReadmeSnippetsTest {
                             + "InetAddress backendIp"),
             "mesh-core/README.md", List.of("io.micrometer.core.instrument.MeterRegistry prometheus", "Mesh mesh, SpiffeId me, SpiffeId partner",
                     "Mesh node"),
-            "mesh-hbone/README.md", List.of("", "", "", "HboneServerSocket sockets",
+            "mesh-hbone/README.md", List.of("", "", "PolicyEngine engine, java.util.function.Predicate<TunnelInfo> allowed", "", "HboneServerSocket sockets",
                     "HboneClient client, InetSocketAddress pod, SpiffeId backend, InetSocketAddress hbone", "HboneClient client, SpiffeId backend", ""),
             "mesh-identity/README.md", List.of("io.micrometer.core.instrument.MeterRegistry metrics"),
             "mesh-identity-istio/README.md", List.of("Set<java.security.cert.X509Certificate> roots"),

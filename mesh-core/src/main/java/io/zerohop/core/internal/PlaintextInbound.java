@@ -204,14 +204,14 @@ public final class PlaintextInbound implements CaptureListener.Opener {
             Relay.End parsed = http.plaintext(client, () -> CaptureListener.connectTcp(client.eventLoop(), endpoint), source, target,
                     w.ref(), local.registry().identityOf(w), proto);
             if (policy != null) {
-                parsed = tracked(parsed, source, endpoint, w, target, changes);
+                parsed = tracked(parsed, source, w, target, changes);
             }
             return CompletableFuture.completedFuture(observer == null ? parsed
                     : observer.plainParsed(parsed, source, target, local.registry().identityOf(w)));
         }
         return dialed(CaptureListener.connectTcp(loop, endpoint), source, target, local.registry().identityOf(w), start).thenApply(end -> {
             if (policy != null) {
-                live.track(end.channel(), source, (InetSocketAddress) end.channel().remoteAddress(),
+                live.track(end.channel(), source, target,
                         () -> redecide(source, target, w, end.channel(), false), changes);
             }
             return observer.plain(end, "plaintext-inbound", true, source, target, local.registry().identityOf(w));
@@ -222,13 +222,13 @@ public final class PlaintextInbound implements CaptureListener.Opener {
      * {@code parsed}, tracked for policy changes by its client's connection from its join, before the parser is installed:
      * the application's connection may never exist (every request denied, or its dial failing).
      */
-    private Relay.End tracked(Relay.End parsed, InetSocketAddress source, InetSocketAddress endpoint, Workload w, InetSocketAddress target,
+    private Relay.End tracked(Relay.End parsed, InetSocketAddress source, Workload w, InetSocketAddress target,
                               long changes) {
         return new ForwardingEnd(parsed) {
             @Override
             public void joinFrom(Relay.End client) {
                 Channel ch = client.channel();
-                live.track(ch, source, endpoint, () -> redecide(source, target, w, ch, true), changes);
+                live.track(ch, source, target, () -> redecide(source, target, w, ch, true), changes);
                 end.joinFrom(client);
             }
         };

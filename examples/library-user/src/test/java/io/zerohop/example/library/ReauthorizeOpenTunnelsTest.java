@@ -54,6 +54,7 @@ class ReauthorizeOpenTunnelsTest {
         SpiffeId self = tm.identity("shop", "echo");
         PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", OrdersServiceTest.POLICY)).build();
 
+        java.util.function.Predicate<TunnelInfo> allowed = t -> allows(engine, t);
         // --- mesh-hbone README, "Re-authorizing open tunnels" ---
         Map<TunnelInfo, TunnelCounters> open = new ConcurrentHashMap<>();
         HboneEvents reauthorize = new HboneEvents() {
@@ -68,8 +69,8 @@ class ReauthorizeOpenTunnelsTest {
             }
         };
         engine.addChangeListener(policies -> open.forEach((t, live) -> {
-            if (!allows(engine, t)) { // the authorizer's check, on the tunnel's peer and destination
-                live.abort();         // RST_STREAM(CONNECT_ERROR) to the client, a reset of the upstream connection
+            if (!allowed.test(t)) { // your authorizer's check, on the tunnel's peer and destination
+                live.abort();       // RST_STREAM(CONNECT_ERROR) to the client, a reset of the upstream connection
             }
         }));
         // --- end of the snippet ---
