@@ -544,6 +544,18 @@ final class ProxyCommand implements Callable<Integer> {
                             + " the address the application binds, e.g. 127.0.0.1:" + e[0].getPort() + ")");
                 }
             }
+            // The mesh's self-call rule by port (OwnPorts, as ztunnel's illegal_ports): ztunnel's four fixed ports, and the
+            // port of every listener not bound on port 0, on any address. Such an ENDPOINT started, then refused every
+            // tunnel with 503 (newuser26).
+            int p = e[1].getPort();
+            String owner = java.util.Set.of(15008, 15006, 15001, 15080).contains(p) ? "one of ztunnel's fixed ports, 15008, 15006, 15001 and 15080"
+                    : listeners.stream().filter(o -> o.getValue() != null && o.getValue().getPort() == p)
+                            .map(o -> origins.label(o.getKey()) + " " + Addresses.authority(o.getValue()) + " claims it on every address").findFirst().orElse(null);
+            if (owner != null) {
+                throw u.error("inbound-endpoint", shown, shown + ": port " + p + " is one of this proxy's own ports (" + owner
+                        + "): every tunnel to " + Addresses.authority(e[0]) + " would be refused as a self call (503), as ztunnel"
+                        + " refuses its own ports; give the application another port");
+            }
         }
     }
 

@@ -33,9 +33,12 @@ class InboundEndpointOptionTest {
     final StdStreams std = new StdStreams();
 
     private String refused(String... more) {
-        List<String> args = new ArrayList<>(List.of("proxy", "--in-memory-ca", "--metrics", "off", "--readiness", "off", "--admin", "off"));
-        if (!List.of(more).contains("--inbound")) {
-            args.addAll(List.of("--inbound", "127.0.126.1:15008"));
+        List<String> args = new ArrayList<>(List.of("proxy", "--in-memory-ca"));
+        String[][] defaults = {{"--metrics", "off"}, {"--readiness", "off"}, {"--admin", "off"}, {"--inbound", "127.0.126.1:15008"}};
+        for (String[] d : defaults) {
+            if (!List.of(more).contains(d[0])) {
+                args.addAll(List.of(d));
+            }
         }
         args.addAll(List.of(more));
         std.err.reset();
@@ -63,6 +66,13 @@ class InboundEndpointOptionTest {
                 + " TPROXY node proxy serves workloads in other network namespaces, where this is the node's loopback, not the"
                 + " workload's (with TPROXY, --plaintext-inbound already refuses plaintext to a STRICT workload: drop"
                 + " --inbound-endpoint, or give the workload's own address as ENDPOINT)");
+        // The mesh's self-call rule by port (newuser26: these started, then refused every tunnel 503).
+        assertThat(refused("--inbound-endpoint", "10.0.1.2:8080=127.0.0.1:15001")).isEqualTo("exit 2: zerohop proxy: --inbound-endpoint:"
+                + " 10.0.1.2:8080=127.0.0.1:15001: port 15001 is one of this proxy's own ports (one of ztunnel's fixed ports, 15008, 15006,"
+                + " 15001 and 15080): every tunnel to 10.0.1.2:8080 would be refused as a self call (503), as ztunnel refuses its own"
+                + " ports; give the application another port");
+        assertThat(refused("--admin", "127.0.126.1:15999", "--inbound-endpoint", "10.0.1.2:8080=127.0.0.1:15999")).contains(
+                "port 15999 is one of this proxy's own ports (--admin 127.0.126.1:15999 claims it on every address)");
         // Mesh.Builder.inboundEndpoint's own checks, named as the option.
         assertThat(refused("--inbound-endpoint", "10.0.1.2:8080=10.0.1.2:8080")).startsWith("exit 2: zerohop proxy: --inbound-endpoint: ");
         assertThat(refused("--inbound-endpoint", "10.0.1.2:0=127.0.0.1:8080")).startsWith("exit 2: zerohop proxy: --inbound-endpoint: ");

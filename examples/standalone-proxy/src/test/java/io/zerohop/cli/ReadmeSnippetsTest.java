@@ -47,7 +47,7 @@ class ReadmeSnippetsTest {
             import io.netty.channel.*; import io.netty.channel.socket.ChannelInputShutdownEvent; import io.netty.handler.ssl.SslContext;
             import io.fabric8.kubernetes.client.*;
             import java.net.*; import java.nio.file.*; import java.util.*; import java.time.Duration;
-            import java.util.concurrent.TimeUnit; import javax.net.SocketFactory;
+            import java.util.concurrent.TimeUnit; import java.util.concurrent.ConcurrentHashMap; import javax.net.SocketFactory;
             """;
 
     static Path root() {
