@@ -493,6 +493,28 @@ final class ProxyCommand implements Callable<Integer> {
         }
     }
 
+    /**
+     * Warns when something accepts connections at TARGET's address on ENDPOINT's port: an application bound to
+     * {@code 0.0.0.0} rather than to ENDPOINT only, which a plaintext client then reaches there directly, without mTLS
+     * (newuser26: with TARGET's port other than ENDPOINT's, the bind on TARGET could not detect it). A blocking connect
+     * of at most 200 ms, on the main thread, before ready; skipped when the ports are equal (TARGET's bind found it).
+     */
+    private void wildcardApplication(InetSocketAddress[] e) {
+        if (e[0].getPort() == e[1].getPort() || e[0].getAddress().equals(e[1].getAddress())) {
+            return;
+        }
+        InetSocketAddress probe = new InetSocketAddress(e[0].getAddress(), e[1].getPort());
+        try (java.net.Socket s = new java.net.Socket()) {
+            s.connect(probe, 200);
+        } catch (java.io.IOException nothingThere) {
+            return;
+        }
+        System.err.println("zerohop proxy: warning: " + origins.label("inbound-endpoint") + " " + Addresses.authority(e[0]) + "="
+                + Addresses.authority(e[1]) + ": something accepts connections at " + Addresses.authority(probe) + ", the workload"
+                + " address on the application's port: is the application bound to 0.0.0.0? A plaintext client reaches it there"
+                + " directly, without mTLS and without policy (bind it to " + Addresses.authority(e[1]) + " only)");
+    }
+
     /** The proxy's listeners by option name (long, without dashes), null for one that is off. */
     private static Map<String, InetSocketAddress> listeners(Checked c) {
         Map<String, InetSocketAddress> all = new java.util.LinkedHashMap<>();
@@ -678,6 +700,19 @@ final class ProxyCommand implements Callable<Integer> {
                     }
                     System.err.println("zerohop proxy: warning: " + head + "the registry (no --workloads); every connection to it"
                             + " will be refused (--passthrough-unknown relays it as plain TCP)");
+                }
+            }
+        }
+        if (kube == null && workloads != null) {
+            for (InetSocketAddress[] e : checked.inboundEndpoints()) {
+                if (registry.byAddress(e[0].getAddress()).isEmpty()) {
+                    // As for a forward above: a --workloads file is read once, so a TARGET no workload has can never be
+                    // served (every tunnel 400, not served) until a restart (newuser26: it only warned, and the proxy bound
+                    // TARGET for plaintext anyway). A swapped pair (the application's loopback address as TARGET) lands here.
+                    throw new Cli.RefusedException(origins.label("inbound-endpoint") + " " + Addresses.authority(e[0]) + "="
+                            + Addresses.authority(e[1]) + ": TARGET " + e[0].getAddress().getHostAddress() + " is no workload of "
+                            + workloads + ", which is read once at start, so no tunnel to it could ever be served (TARGET is the"
+                            + " workload's own ip:port, ENDPOINT where the application listens: swapped?)", 2);
                 }
             }
         }
@@ -875,6 +910,7 @@ final class ProxyCommand implements Callable<Integer> {
                             + Addresses.authority(e[0]) + " there; is the application still bound to it, or to 0.0.0.0? bind it to "
                             + Addresses.authority(e[1]) + " only)", 1);
                 }
+                wildcardApplication(e);
             }
             if (checked.metrics() != null) {
                 HttpEndpoint.Handler scrape = r -> new HttpEndpoint.Response(200, "text/plain; version=0.0.4; charset=utf-8",

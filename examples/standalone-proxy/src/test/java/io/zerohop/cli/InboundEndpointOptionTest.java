@@ -144,8 +144,25 @@ class InboundEndpointOptionTest {
                 assertThat(proxy.stop()).isZero();
                 withEntry = proxy.output();
             }
-            assertThat(withEntry).contains("plaintext-inbound refused").contains("dst=127.0.126.12:8080")
+            assertThat(withEntry).doesNotContain("something accepts connections").contains("plaintext-inbound refused").contains("dst=127.0.126.12:8080")
                     .contains("reason=\"PeerAuthentication STRICT requires mTLS\"").doesNotContain("PeerAuthentication STRICT for prod/web");
+            // A TARGET no workload of the (read once) --workloads file has: refused before anything starts, the swap named.
+            std.err.reset();
+            assertThat(Zerohop.run(concat(concat(new String[] {"proxy"}, common), "--inbound-endpoint", "127.0.0.1:" + app.getLocalPort() + "=127.0.126.12:8080")))
+                    .isEqualTo(2);
+            assertThat(std.err.toString()).contains("zerohop proxy: --inbound-endpoint 127.0.0.1:" + app.getLocalPort()
+                    + "=127.0.126.12:8080: TARGET 127.0.0.1 is no workload of " + w + ", which is read once at start, so no tunnel"
+                    + " to it could ever be served (TARGET is the workload's own ip:port, ENDPOINT where the application listens:"
+                    + " swapped?)");
+            // An application bound to 0.0.0.0 on another port than TARGET's: reachable at the workload address, said at start.
+            try (ServerSocket wildcard = new ServerSocket(0, 50)) {
+                try (ChildProxy proxy = new ChildProxy(List.of(), concat(common, "--inbound-endpoint",
+                        "127.0.126.12:8080=127.0.0.1:" + wildcard.getLocalPort()))) {
+                    assertThat(proxy.output()).contains("zerohop proxy: warning: --inbound-endpoint 127.0.126.12:8080=127.0.0.1:"
+                            + wildcard.getLocalPort() + ": something accepts connections at 127.0.126.12:" + wildcard.getLocalPort()
+                            + ", the workload address on the application's port: is the application bound to 0.0.0.0?");
+                }
+            }
             // Without the entry the proxy says the workload is open and names this option with the entry that closes it.
             try (ChildProxy proxy = new ChildProxy(List.of(), common)) {
                 proxy.stop();
