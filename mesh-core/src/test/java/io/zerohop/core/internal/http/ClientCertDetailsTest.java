@@ -31,7 +31,12 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * {@link ClientCertDetails} on certificates built here: the subject as OpenSSL's {@code -nameopt RFC2253} prints it
  * (the same {@code X509_NAME_print_ex(XN_FLAG_RFC2253)} Envoy calls through BoringSSL), asked of the real
- * {@code openssl} binary, and the SAN fields in Envoy's order.
+ * {@code openssl} binary, and the SAN fields in Envoy's order. Upstream sources of the cases: envoyproxy/envoy
+ * source/common/http/conn_manager_utility.cc {@code mutateXfccRequestHeader} (By and Hash first, {@code Subject}
+ * always quoted, one {@code URI=}/{@code DNS=} per SAN, a bare {@code URI=} without one), the detail order of
+ * source/extensions/filters/network/http_connection_manager/config.cc, {@code sha256PeerCertificateDigest} in
+ * source/common/tls/connection_info_impl_base.cc (Hash), and the fields istiod enables on a waypoint, istio/istio
+ * pilot/pkg/networking/core/listener_waypoint.go {@code buildHCMConnectTerminateChain} (subject, uri, dns).
  */
 class ClientCertDetailsTest {
 
