@@ -71,6 +71,13 @@ class InboundEndpointPlaintextTest {
                 // the endpoint it was dialled at (newuser26: it named the endpoint; logs name the target).
                 try (java.net.Socket held = new java.net.Socket()) {
                     held.connect(workloadPort, 5_000);
+                    held.setSoTimeout(10_000);
+                    // An accepted socket is not yet a decided connection (CI saw the accept lose the race with the
+                    // policy change: refused at accept, not cut): one answered request shows the mesh relays it.
+                    held.getOutputStream().write("GET /held HTTP/1.1\r\nHost: checkout\r\nContent-Length: 0\r\n\r\n"
+                            .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                    byte[] first = held.getInputStream().readNBytes(12);
+                    assertThat(new String(first, java.nio.charset.StandardCharsets.ISO_8859_1)).isEqualTo("HTTP/1.1 200");
                     policy.replace(PolicyLoader.fromString("p.yaml", InboundEndpointTest.STRICT));
                     assertThat(err.awaitLine("plaintext connection to", "closed because it is no longer allowed"))
                             .contains("plaintext connection to 127.0.127.2:" + port + " from ");
