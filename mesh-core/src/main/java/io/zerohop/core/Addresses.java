@@ -11,11 +11,14 @@ public final class Addresses {
     /**
      * Parses an IPv4 literal (four decimal fields up to 255 without leading zeros, as Go's netip and the
      * policies' addresses) or an IPv6 literal, never through DNS; {@code where} prefixes the error.
+     *
+     * @throws IllegalArgumentException naming {@code where}: null, blank, a space anywhere, or not a literal
      */
     public static InetAddress parseIp(String s, String where) {
         if (s == null || s.isBlank()) {
             throw new IllegalArgumentException(where + ": address is required");
         }
+        refuseSpaces(s, where, "an IP address");
         String lit = s.startsWith("[") && s.endsWith("]") ? s.substring(1, s.length() - 1) : s;
         boolean ok = true;
         boolean v6 = lit.indexOf(':') >= 0;
@@ -51,22 +54,31 @@ public final class Addresses {
         }
     }
 
-    /** {@code ip:port}, {@code [v6]:port}, or {@code :port} (all interfaces). */
+    /**
+     * {@code ip:port}, {@code [v6]:port}, or {@code :port} (all interfaces), never through DNS.
+     *
+     * @param s the text, not resolved; null or blank is refused
+     * @param where prefixes each error, e.g. the option or field it came from
+     * @throws IllegalArgumentException naming {@code where} and what is wrong: a space anywhere, no port, a port that
+     *     is not 1 to 5 decimal digits (no sign) or above 65535, an address that is not an IP literal
+     */
     public static InetSocketAddress parseHostPort(String s, String where) {
         if (s == null || s.isBlank()) {
             throw new IllegalArgumentException(where + ": address is required");
         }
+        refuseSpaces(s, where, "ip:port");
         int colon = s.lastIndexOf(':');
         if (colon < 0 || (s.indexOf(':') != colon && !s.startsWith("["))) {
             throw new IllegalArgumentException(where + ": \"" + s + "\" is not ip:port ([v6]:port for IPv6)");
         }
-        int port;
-        try {
-            port = Integer.parseInt(s.substring(colon + 1));
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(where + ": bad port in \"" + s + "\"");
+        String digits = s.substring(colon + 1);
+        // Digits only: Integer.parseInt would take "+80", and a sign or an empty port is a typo, not a port.
+        if (!digits.matches("[0-9]{1,5}")) {
+            throw new IllegalArgumentException(where + ": bad port \"" + digits + "\" in \"" + s
+                    + "\" (a decimal number 0..65535 after the last colon)");
         }
-        if (port < 0 || port > 65535) {
+        int port = Integer.parseInt(digits);
+        if (port > 65535) {
             throw new IllegalArgumentException(where + ": port " + port + " out of range 0..65535");
         }
         String host = s.substring(0, colon);
@@ -74,6 +86,18 @@ public final class Addresses {
             return new InetSocketAddress(port);
         }
         return new InetSocketAddress(parseIp(host, where), port);
+    }
+
+    /**
+     * A space in an address is a quoting slip (a YAML value or a shell argument split differently than meant): named
+     * as such, since "bad port" or "not an IP address literal" would send the user looking at the digits.
+     */
+    private static void refuseSpaces(String s, String where, String shape) {
+        for (int i = 0; i < s.length(); i++) {
+            if (Character.isWhitespace(s.charAt(i))) {
+                throw new IllegalArgumentException(where + ": \"" + s + "\" contains a space; write " + shape + " without spaces");
+            }
+        }
     }
 
     /**

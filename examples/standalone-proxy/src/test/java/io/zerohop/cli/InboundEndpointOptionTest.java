@@ -79,6 +79,12 @@ class InboundEndpointOptionTest {
         assertThat(refused("--inbound-endpoint", "0.0.0.0:8080=127.0.0.1:8080")).startsWith("exit 2: zerohop proxy: --inbound-endpoint: ");
         assertThat(refused("--inbound-endpoint", "10.0.1.2:8080=224.0.0.1:8080")).startsWith("exit 2: zerohop proxy: --inbound-endpoint: ")
                 .contains("224.0.0.1:8080");
+        // A list written "a, b" (split on commas) or an entry with a trailing space: the space is named, not "bad port"
+        // (newuser26 got: bad port in "127.0.78.2:8080 ").
+        assertThat(refused("--inbound-endpoint", "10.0.1.2:8080=127.0.0.1:8080, 10.0.1.3:8080=127.0.0.1:9090")).isEqualTo(
+                "exit 2: zerohop proxy: --inbound-endpoint: \" 10.0.1.3:8080\" contains a space; write ip:port without spaces");
+        assertThat(refused("--inbound-endpoint", "10.0.1.2:8080=127.0.0.1:+80")).isEqualTo("exit 2: zerohop proxy:"
+                + " --inbound-endpoint: bad port \"+80\" in \"127.0.0.1:+80\" (a decimal number 0..65535 after the last colon)");
     }
 
     @Test
