@@ -104,6 +104,9 @@ public final class MicrometerSink implements TunnelObserver.Sink {
 
     @Override
     public void closed(TrafficLabels l) {
+        // Closed, then failed: a reader that saw the close may not see the failure yet (another thread, no lock). A
+        // connection's bytes and opened come before both, so tests wait for its failed count when it failed, else
+        // for its closed count (ParsedPlaintextMetricsTest, ZtunnelCompatE2EIT).
         Tags t = tags(l);
         Counter.builder("istio.tcp.connections.closed").description(CLOSED).tags(t).register(registry).increment();
         if (l.failed()) {

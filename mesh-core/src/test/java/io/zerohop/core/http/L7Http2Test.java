@@ -305,7 +305,8 @@ class L7Http2Test {
                     .contains(" method=GET path=\"/api/c101\" protocol=HTTP/2 status=- decision=- policy=\"-\" reason=\"HTTP/2 request"
                             + " has 101 header fields, more than 100 (Envoy's max_headers_count)\" bytes_received=0 bytes_sent=0 ");
         }
-        assertThat(meters.find("istio.requests").tag("response_code", "0").counter().count() - was).isEqualTo(1);
+        // Counted just after its access line, on the event loop (awaitCount): the line alone does not show the count.
+        assertThat(awaitCount(() -> meters.find("istio.requests").tag("response_code", "0").counter(), was + 1).count() - was).isEqualTo(1);
     }
 
     /**
@@ -484,9 +485,10 @@ class L7Http2Test {
                         assertThat(e.getStatus().getDescription()).isEqualTo("RBAC: access denied");
                     });
             assertThat(grpcSeen).doesNotContain("Denied");
-            assertThat(meters.find("istio.requests").tag("grpc_response_status", "7").tag("response_code", "200").counter())
+            // Counted after the answer was flushed (awaitCount): the client can have it first.
+            assertThat(awaitCount(() -> meters.find("istio.requests").tag("grpc_response_status", "7").tag("response_code", "200").counter(), 1))
                     .as("Istio labels a denied gRPC call 200 / grpc_response_status 7").isNotNull();
-            assertThat(meters.find("istio.requests").tag("grpc_response_status", "0").counter()).isNotNull();
+            assertThat(awaitCount(() -> meters.find("istio.requests").tag("grpc_response_status", "0").counter(), 1)).isNotNull();
             // A bidirectional stream: 50 messages each way on the same connection, after the denial.
             List<byte[]> got = new ArrayList<>();
             java.util.concurrent.CountDownLatch done = new java.util.concurrent.CountDownLatch(1);
@@ -519,4 +521,20 @@ class L7Http2Test {
         }
     }
 
+
+    /**
+     * The first counter {@code find} returns whose count reaches {@code atLeast}, waiting up to 30 s (else what it returns
+     * then). A request is counted on the proxy's event loop just after its access line is written and after its response
+     * was flushed (HttpObserver.request, called from Http1Filter.pump and H2Proxy.finish): a test that read the count as
+     * soon as it had the response or the line could read it before that increment.
+     */
+    static io.micrometer.core.instrument.Counter awaitCount(java.util.function.Supplier<io.micrometer.core.instrument.Counter> find,
+                                                             double atLeast) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        io.micrometer.core.instrument.Counter c;
+        while (((c = find.get()) == null || c.count() < atLeast) && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        return c;
+    }
 }
