@@ -30,6 +30,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import org.bouncycastle.asn1.x500.RDN;
 import org.bouncycastle.asn1.x500.X500Name;
 
 /**
@@ -41,10 +42,53 @@ import org.bouncycastle.asn1.x500.X500Name;
  * <p>Root rotation follows SPIRE's shape: {@link #rotateRoot()} starts signing with a new root while
  * the bundle holds old and new, so peers holding either keep verifying; {@link #retireOldRoots()}
  * drops the old ones once every SVID has rolled.
+ *
+ * <h2>Workload certificates, as istiod's CA issues them</h2>
+ * What {@link #issue(SpiffeId, Duration)}, {@link #signCsr} and the provider mode sign has the shape of a
+ * workload certificate from Istio's CA (istio/istio {@code security/pkg/pki/util/generate_cert.go}
+ * {@code genCertTemplateFromCSR}, called by {@code security/pkg/pki/ca/ca.go} {@code IstioCA.sign}), so peers
+ * and anything reading the certificate (an XFCC header's {@code Subject=""}, a log, a policy on the subject)
+ * see what a real mesh gives them. Property by property:
+ * <ul>
+ * <li><b>Subject: empty</b> (an empty SEQUENCE), as Istio's; SPIFFE X509-SVID §2 allows omitting it. Until
+ *     2 December 2026 it was {@code O=<trust domain>}, which Envoy printed as {@code Subject="O=cluster.local"}.
+ *     Istio puts a CN (the first SAN) only when the CSR asks for one ("dual use", {@code DualUseCommonName});
+ *     zerohop's and ztunnel's CSRs carry no subject, so that legacy option is not followed: the CSR's subject
+ *     is ignored.</li>
+ * <li><b>Subject alternative name: critical</b>, one URI, the SPIFFE ID (RFC 5280 §4.2.1.6 requires critical
+ *     with an empty subject; Istio's {@code san.go BuildSANExtension} always marks it so; X509-SVID §2).</li>
+ * <li><b>Key usage: critical, digitalSignature and keyEncipherment</b>, as Istio's (X509-SVID §4.3: MUST
+ *     digitalSignature, MAY keyEncipherment, MUST NOT keyCertSign or cRLSign).</li>
+ * <li><b>Extended key usage: serverAuth and clientAuth, not critical</b>, as Istio's (X509-SVID §4.4).</li>
+ * <li><b>Basic constraints: critical, CA:FALSE</b>, as Go writes Istio's ({@code BasicConstraintsValid};
+ *     X509-SVID §4.1).</li>
+ * <li><b>Validity: from {@link #BACKDATE} (2 minutes, Istio's {@code ClockSkewGracePeriod}) before now to now
+ *     plus the TTL, cut to the signing certificate's NotAfter</b>, and nothing is signed once the signing
+ *     certificate has expired (an {@link IllegalStateException} naming it; {@link #rotateRoot()} makes a new
+ *     one), as Istio's since its TTL clamping. {@link #issue(LeafSpec)} signs exactly the validity it is
+ *     given.</li>
+ * <li><b>Serial: not Istio's exactly.</b> Istio draws uniformly below 2^128 (zero possible, up to 17 octets);
+ *     zerohop keeps 127 random bits plus one (positive, at most 16 octets, RFC 5280 §4.1.2.2). Nobody can tell
+ *     the two apart.</li>
+ * <li><b>Subject key identifier: kept, unlike Istio's.</b> Go writes one only on CA certificates, so Istio's
+ *     leaves have none; RFC 5280 §4.2.1.2 says a leaf SHOULD have one, and no peer reads it. The authority key
+ *     identifier is there, as on Istio's.</li>
+ * <li>Key and signature: ECDSA P-256 keys (ztunnel's CSRs too), signed SHA256withECDSA, X.509 v3.</li>
+ * </ul>
+ * The root and intermediate stay zerohop's: subject {@code O=<trust domain>, CN=zerohop root <epoch>}, the trust
+ * domain's SPIFFE ID as a non-critical URI SAN (X509-SVID §3 SHOULD; {@link #load} reads the trust domain from
+ * it), keyCertSign and cRLSign. Istio's self-signed root has {@code O=<trust domain>}, no SAN and keyCertSign
+ * only; peers only chain to it, so the difference is not worth losing the SAN.
  */
 public final class InMemoryCa implements IdentityProvider {
-    /** Leaves are back-dated by this much so a peer whose clock is slightly behind accepts them. */
-    static final Duration BACKDATE = Duration.ofMinutes(1);
+    /**
+     * Leaves (and the CA certificates) are back-dated by this much so a peer whose clock is slightly behind
+     * accepts them: Istio's {@code ClockSkewGracePeriod} (security/pkg/pki/util/generate_cert.go).
+     */
+    static final Duration BACKDATE = Duration.ofMinutes(2);
+
+    /** The workload leaves' subject: none, as istiod's (see the class comment). */
+    private static final X500Name LEAF_SUBJECT = new X500Name(new RDN[0]);
 
     private record Signer(X509Certificate cert, PrivateKey key) {}
 
@@ -130,12 +174,14 @@ public final class InMemoryCa implements IdentityProvider {
     }
 
     /**
-     * A fresh SVID for {@code id}, valid from one minute ago (clock skew) for {@code ttl} from now.
-     * For a certificate that is already expired or not yet valid (tests of refusals), use
+     * A fresh SVID for {@code id}, valid from two minutes ago ({@link #BACKDATE}, clock skew) for {@code ttl}
+     * from now, or until the signing certificate expires if that comes first (istiod's clamping). For a
+     * certificate that is already expired or not yet valid (tests of refusals), use
      * {@link #issue(LeafSpec)}, which signs exactly the validity it is given.
      *
      * @throws IllegalArgumentException when {@code ttl} is zero or negative (the SVID would be expired
      *                                  on arrival), or {@code id} is outside this CA's trust domain or has no path
+     * @throws IllegalStateException    when the signing certificate has expired
      */
     public X509Svid issue(SpiffeId id, Duration ttl) {
         requireOpen("issue");
@@ -145,9 +191,9 @@ public final class InMemoryCa implements IdentityProvider {
                     + " (for an expired certificate use issue(LeafSpec.svid(id, notBefore, notAfter)))");
         }
         requireMember(id);
-        Instant now = clock.instant();
+        KeyPair keys = X509.newP256();
         try {
-            return issue(LeafSpec.svid(id.toString(), now.minus(BACKDATE), now.plus(ttl))).toSvid();
+            return new IssuedCertificate(signWorkload(id, ttl, keys.getPublic()), keys.getPrivate()).toSvid();
         } catch (X509SvidException e) {
             throw new IllegalStateException("issued certificate is not a valid X.509-SVID: " + e.getMessage(), e);
         }
@@ -176,13 +222,32 @@ public final class InMemoryCa implements IdentityProvider {
         requireOpen("signCsr");
         Csr.Parsed csr = Csr.parse(csrDer);
         requireMember(subject);
+        return signWorkload(subject, ttl, csr.publicKey());
+    }
+
+    /**
+     * A workload leaf as istiod's {@code genCertTemplateFromCSR}: NotBefore {@link #BACKDATE} before now, NotAfter
+     * now plus {@code ttl} cut to the signing certificate's, and nothing once the signing certificate has expired.
+     */
+    private synchronized List<X509Certificate> signWorkload(SpiffeId id, Duration ttl, PublicKey publicKey) {
+        Signer issuer = intermediate != null ? intermediate : root;
         Instant now = clock.instant();
-        return signLeaf(LeafSpec.svid(subject.toString(), now.minus(BACKDATE), now.plus(ttl)), csr.publicKey());
+        Instant signerEnd = issuer.cert().getNotAfter().toInstant();
+        if (!now.isBefore(signerEnd)) {
+            throw new IllegalStateException("cannot issue for " + id + ": the signing certificate (" + (intermediate != null
+                    ? "intermediate" : "root") + " " + issuer.cert().getSubjectX500Principal().getName() + ") expired at "
+                    + signerEnd + "; rotateRoot() starts signing with a new one");
+        }
+        Instant notAfter = now.plus(ttl);
+        if (notAfter.isAfter(signerEnd)) {
+            notAfter = signerEnd;
+        }
+        return signLeaf(LeafSpec.svid(id.toString(), now.minus(BACKDATE), notAfter), publicKey);
     }
 
     private synchronized List<X509Certificate> signLeaf(LeafSpec spec, PublicKey publicKey) {
         Signer issuer = intermediate != null ? intermediate : root;
-        X509Certificate leaf = X509.sign(new X500Name("O=" + trustDomain.getName()), publicKey, issuer.cert(), issuer.key(),
+        X509Certificate leaf = X509.sign(LEAF_SUBJECT, publicKey, issuer.cert(), issuer.key(),
                 spec.uriSans(), spec.ca(), spec.digitalSignature(), spec.notBefore(), spec.notAfter());
         List<X509Certificate> chain = new ArrayList<>(2);
         chain.add(leaf);
@@ -265,7 +330,12 @@ public final class InMemoryCa implements IdentityProvider {
         }
         X509Svid current = issued.get(id);
         if (current == null || pastHalfLife(current)) {
-            current = reissue(id);
+            try {
+                current = reissue(id);
+            } catch (RuntimeException e) {
+                // An expired signing certificate: the caller's future says so; this method never throws.
+                return CompletableFuture.failedFuture(e);
+            }
         }
         return CompletableFuture.completedFuture(current);
     }

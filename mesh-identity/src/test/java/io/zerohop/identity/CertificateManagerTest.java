@@ -306,7 +306,7 @@ class CertificateManagerTest {
 
     @Test
     void backgroundCheckRefreshesWithoutBeingAsked() throws Exception {
-        // real clock: the in-memory CA back-dates by a minute, so a short-lived SVID is due at once
+        // real clock: the in-memory CA back-dates by two minutes, so a short-lived SVID is due at once
         InMemoryCa shortLived = InMemoryCa.builder().trustDomain("node.test").svidTtl(Duration.ofSeconds(30)).build();
         CertificateManager m = CertificateManager.builder().issuer(CertificateIssuer.of(shortLived))
                 .trustBundles(shortLived.bundles()).checkInterval(Duration.ofMillis(20)).build();

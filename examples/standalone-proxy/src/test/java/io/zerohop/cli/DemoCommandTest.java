@@ -100,7 +100,7 @@ class DemoCommandTest {
     void ciliumCheckoutSeesTheVerifiedCaller() {
         assertThat(line("ALLOWED spiffe://cluster.local/ns/production/sa/frontend-service-account POST /charge -> production/checkout "))
                 .containsPattern("x-forwarded-client-cert By=spiffe://cluster.local/ns/production/sa/checkout;Hash=[0-9a-f]{64};"
-                        + "Subject=\"O=cluster.local\";URI=spiffe://cluster.local/ns/production/sa/frontend-service-account\\)");
+                        + "Subject=\"\";URI=spiffe://cluster.local/ns/production/sa/frontend-service-account\\)");
     }
 
     @Test

@@ -56,7 +56,12 @@ public final class X509 {
 
     /**
      * Signs one certificate. {@code issuer == null} makes it self-signed. CA certificates carry the
-     * trust domain's SPIFFE ID, as SPIRE's do.
+     * trust domain's SPIFFE ID, as SPIRE's do. The SAN extension is critical exactly when {@code subject}
+     * is empty (RFC 5280 section 4.2.1.6). basicConstraints and keyUsage are critical; a leaf's
+     * keyUsage is keyEncipherment (plus digitalSignature when asked), its extendedKeyUsage serverAuth
+     * and clientAuth; every certificate carries a subjectKeyIdentifier, and one with an issuer an
+     * authorityKeyIdentifier. The serial is 127 random bits plus one: positive, never zero, at most 16
+     * octets (RFC 5280 section 4.1.2.2 allows 20).
      */
     public static X509Certificate sign(
             X500Name subject, PublicKey subjectKey, X509Certificate issuer, PrivateKey issuerKey,
@@ -186,7 +191,9 @@ public final class X509 {
                     for (int i = 0; i < names.length; i++) {
                         names[i] = new GeneralName(GeneralName.uniformResourceIdentifier, uriSans.get(i));
                     }
-                    b.addExtension(Extension.subjectAlternativeName, false, new GeneralNames(names));
+                    // RFC 5280 4.2.1.6: critical when the subject is empty (the workload leaves, as istiod's: istio/istio
+                    // security/pkg/pki/util/san.go BuildSANExtension; SPIFFE X509-SVID 2), not critical beside a subject.
+                    b.addExtension(Extension.subjectAlternativeName, subject.getRDNs().length == 0, new GeneralNames(names));
                 }
                 return new JcaX509CertificateConverter().getCertificate(b.build(signer(issuerKey)));
             } catch (Exception e) {

@@ -2,6 +2,8 @@ package io.zerohop.core.internal.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.identity.InMemoryCa;
 import java.io.ByteArrayInputStream;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
@@ -50,6 +52,16 @@ class ClientCertDetailsTest {
         String hash = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(cert.getEncoded()));
         assertThat(ClientCertDetails.of(cert)).isEqualTo("Hash=" + hash + ";Subject=\"\";URI=spiffe://cluster.local/ns/foo/sa/sleep");
         assertThat(openssl(cert)).isEmpty();
+    }
+
+    @Test
+    void theInMemoryCasLeafReadsAsIstiodsSubjectEmpty() throws Exception {
+        // InMemoryCa issues as istiod does (istio/istio security/pkg/pki/util/generate_cert.go genCertTemplateFromCSR:
+        // no subject), so the header is what Envoy writes in an Istio mesh; it said Subject="O=cluster.local" before.
+        X509Certificate leaf = InMemoryCa.create("cluster.local").issue(SpiffeId.parse("spiffe://cluster.local/ns/foo/sa/sleep")).getLeaf();
+        String hash = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(leaf.getEncoded()));
+        assertThat(ClientCertDetails.of(leaf)).isEqualTo("Hash=" + hash + ";Subject=\"\";URI=spiffe://cluster.local/ns/foo/sa/sleep");
+        assertThat(openssl(leaf)).isEmpty();
     }
 
     @Test
