@@ -319,6 +319,74 @@ class HboneRelayTest {
         }
     }
 
+    /**
+     * The inbound side: a {@link StreamHandler} dials the application and splices the tunnel with that
+     * connection (its {@code autoRead()} false, so the relay decides when the tunnel reads). Bytes and
+     * half-closes both ways, then an application's reset reaches the client as a reset.
+     */
+    @Test
+    void aStreamHandlerSplicesItsTunnelWithTheApplication() throws Exception {
+        BlockingQueue<CompletableFuture<HboneRelay.Result>> results = new LinkedBlockingQueue<>();
+        try (ServerSocket app = new ServerSocket(0, 4, InetAddress.getLoopbackAddress())) {
+            StreamHandler toApp = new StreamHandler() {
+                @Override
+                public void initStream(Channel stream, TunnelInfo tunnel) {
+                    new io.netty.bootstrap.Bootstrap().group(stream.eventLoop()).channel(Transports.socketChannel(stream.eventLoop()))
+                            .option(ChannelOption.AUTO_READ, false)
+                            .handler(new ChannelInitializer<SocketChannel>() {
+                                @Override
+                                protected void initChannel(SocketChannel ch) {
+                                    HboneRelay.holdUntilSpliced(ch); // the application may answer and close first
+                                }
+                            })
+                            .connect(app.getLocalSocketAddress()).addListener((io.netty.channel.ChannelFuture f) -> {
+                                if (f.isSuccess()) {
+                                    results.add(HboneRelay.splice(stream, (SocketChannel) f.channel()));
+                                } else {
+                                    HboneStream.reset(stream);
+                                }
+                            });
+                }
+
+                @Override
+                public boolean autoRead() {
+                    return false;
+                }
+            };
+            try (HboneServer inbound = mesh.server((dst, id, local) -> Destination.embedded(toApp)).build().start().get(20, TimeUnit.SECONDS)) {
+                for (boolean reset : new boolean[] {false, true}) {
+                    try (HboneSocket tunnel = client.connectSocket(Mesh.loopback(8080), mesh.expectServer(), inbound.localAddress(),
+                            java.time.Duration.ofSeconds(20));
+                         Socket served = app.accept()) {
+                        tunnel.setSoTimeout(20_000);
+                        served.setSoTimeout(20_000);
+                        CompletableFuture<HboneRelay.Result> result = results.poll(20, TimeUnit.SECONDS);
+                        assertThat(result).as("the handler spliced the tunnel").isNotNull();
+                        tunnel.getOutputStream().write("GET".getBytes(StandardCharsets.UTF_8));
+                        if (!reset) {
+                            tunnel.shutdownOutput();
+                            assertThat(readAll(served)).isEqualTo("GET");
+                            served.getOutputStream().write("200".getBytes(StandardCharsets.UTF_8));
+                            served.shutdownOutput();
+                            assertThat(readAll(tunnel)).isEqualTo("200");
+                            HboneRelay.Result r = Await.result(result);
+                            assertThat(r).extracting(HboneRelay.Result::fromConnection, HboneRelay.Result::fromTunnel, HboneRelay.Result::reset)
+                                    .containsExactly(3L, 3L, false);
+                        } else {
+                            byte[] got = served.getInputStream().readNBytes(3);
+                            assertThat(new String(got, StandardCharsets.UTF_8)).isEqualTo("GET");
+                            served.setSoLinger(true, 0);
+                            served.close(); // the application's TCP RST
+                            assertThatThrownBy(() -> tunnel.getInputStream().read()).as("the client reads a reset")
+                                    .isInstanceOf(SocketException.class).hasMessageContaining("reset");
+                            assertThat(Await.result(result).reset()).isTrue();
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void aChannelThatIsNoTunnelOrAConnectionThatReadsOnItsOwnIsRefused() throws Exception {
         Socket[] ends = connect();
