@@ -62,8 +62,10 @@ public final class HboneClient implements AutoCloseable {
      * {@code hboneAddress}, {@code expected identities}) when one is null. Every other error fails the
      * returned future, nothing is thrown:
      * <ul>
-     * <li>{@link IllegalArgumentException} when {@code expected} is empty, or when {@code target} or
-     *     {@code hboneAddress} is unresolved (HBONE dials IPs: resolve a host name first); nothing is dialled;
+     * <li>{@link IllegalArgumentException} when {@code expected} is empty, when {@code target} or
+     *     {@code hboneAddress} is unresolved (HBONE dials IPs: resolve a host name first), or when the
+     *     client has a {@link Builder#localAddress} of the other IP version than {@code hboneAddress};
+     *     nothing is dialled;
      * <li>{@link HboneClientClosedException} once this client is closed;
      * <li>{@link HboneIdentityException} when the client has no certificate for its identity;
      * <li>{@link javax.net.ssl.SSLHandshakeException} when the TLS handshake fails: naming both identities
@@ -101,6 +103,11 @@ public final class HboneClient implements AutoCloseable {
                     return CompletableFuture.failedFuture(new IllegalArgumentException("pseudo-header " + name + " cannot be set"));
                 }
             }
+        }
+        InetAddress local = runtime.config().localAddress();
+        if (local != null && (local instanceof java.net.Inet4Address) != (hboneAddress.getAddress() instanceof java.net.Inet4Address)) {
+            return CompletableFuture.failedFuture(new IllegalArgumentException("HBONE address " + io.zerohop.hbone.internal.Authority.text(hboneAddress)
+                    + " cannot be dialled from this client's local address " + io.netty.util.NetUtil.toAddressString(local) + ": not the same IP version"));
         }
         return runtime.connect(target, Set.copyOf(expected), hboneAddress, headers);
     }
@@ -274,6 +281,7 @@ public final class HboneClient implements AutoCloseable {
         private HboneEvents events = HboneEvents.NONE;
         private EventLoopGroup group;
         private int threads = Math.max(1, Runtime.getRuntime().availableProcessors());
+        private InetAddress localAddress;
 
         private Builder() {}
 
@@ -366,6 +374,39 @@ public final class HboneClient implements AutoCloseable {
             return this;
         }
 
+        /**
+         * The local IP every HBONE connection of this client is bound to before it dials (Netty's
+         * {@code Bootstrap.localAddress}; the port stays the kernel's choice), so the server sees it
+         * as the tunnels' source address: a node proxy with several addresses, or ztunnel's practice
+         * of dialling from the workload's own IP ({@code freebind_connect(local, ...)} in
+         * istio/ztunnel src/proxy.rs, whose pool key carries that source IP, src/proxy/pool.rs
+         * {@code WorkloadKey}). It is per client, so every pooled connection of the client has it:
+         * use one client per source address. Default: none, the kernel picks it from the route.
+         * The address must be one of this host's (the dial fails with a {@link java.net.BindException}
+         * otherwise: no {@code IP_FREEBIND}); a tunnel to an HBONE address of the other IP version
+         * fails with {@link IllegalArgumentException}.
+         *
+         * @param address an IPv4 or IPv6 unicast address of this host; the wildcard address
+         *                ({@code 0.0.0.0}, {@code ::}) means none
+         * @throws NullPointerException     when {@code address} is null
+         * @throws IllegalArgumentException when {@code address} is a multicast address or the IPv4
+         *                                  limited broadcast address {@code 255.255.255.255}, which
+         *                                  cannot be a TCP connection's source
+         */
+        public Builder localAddress(InetAddress address) {
+            Objects.requireNonNull(address, "localAddress");
+            if (address.isMulticastAddress()) {
+                throw new IllegalArgumentException("localAddress must be a unicast address of this host, got multicast "
+                        + io.netty.util.NetUtil.toAddressString(address));
+            }
+            if (address instanceof java.net.Inet4Address && java.util.Arrays.equals(address.getAddress(), new byte[] {-1, -1, -1, -1})) {
+                throw new IllegalArgumentException("localAddress must be a unicast address of this host, got the broadcast address "
+                        + address.getHostAddress());
+            }
+            this.localAddress = address.isAnyLocalAddress() ? null : address;
+            return this;
+        }
+
         /** Threads of the own event loop group; default: available processors. */
         public Builder threads(int n) {
             if (n < 1) {
@@ -385,7 +426,7 @@ public final class HboneClient implements AutoCloseable {
             }
             H2Config h2 = new H2Config(streamWindow, connectionWindow, maxFrameSize, maxHeaderListSize);
             return new HboneClient(new ClientConfig(tls, source, maxStreamsPerConnection, idleTimeout, connectTimeout,
-                    handshakeTimeout, pingInterval, pingTimeout, h2, events, group, threads));
+                    handshakeTimeout, pingInterval, pingTimeout, h2, events, group, threads, localAddress));
         }
 
         private static Duration positive(Duration d, String name) {

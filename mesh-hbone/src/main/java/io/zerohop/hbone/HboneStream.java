@@ -32,6 +32,9 @@ import java.io.IOException;
  * client's close, or this object becoming unreachable without an attach.
  *
  * <p><b>As a socket</b> ({@link #toSocket()}): blocking streams; use one or the other, not both.
+ *
+ * <p><b>Spliced with a TCP connection</b>: {@link HboneRelay#splice(HboneStream, io.netty.channel.socket.DuplexChannel)}
+ * (half-close, resets and back-pressure both ways), instead of handlers or a socket.
  */
 public interface HboneStream extends AutoCloseable {
 

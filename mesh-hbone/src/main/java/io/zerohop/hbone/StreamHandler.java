@@ -15,6 +15,9 @@ import io.netty.channel.Channel;
  * {@code initStream} and turned on after it returns when {@link #autoRead()} is true.
  *
  * <p>For blocking code, {@link HboneServerSocket} implements this interface and offers {@code accept()}.
+ * To pass the tunnel on to a TCP connection (a proxy's inbound side), splice the two with
+ * {@link HboneRelay#splice(Channel, io.netty.channel.socket.DuplexChannel)} and answer false from
+ * {@link #autoRead()}.
  */
 @FunctionalInterface
 public interface StreamHandler {

@@ -32,7 +32,9 @@ class ReadmeSnippetsTest {
             "mesh-core/README.md", List.of("io.micrometer.core.instrument.MeterRegistry prometheus", "Mesh mesh, SpiffeId me, SpiffeId partner",
                     "Mesh node"),
             "mesh-hbone/README.md", List.of("", "", "PolicyEngine engine, java.util.function.Predicate<TunnelInfo> allowed", "", "HboneServerSocket sockets",
-                    "HboneClient client, InetSocketAddress pod, SpiffeId backend, InetSocketAddress hbone", "HboneClient client, SpiffeId backend", ""),
+                    "HboneClient client, InetSocketAddress pod, SpiffeId backend, InetSocketAddress hbone", "HboneClient client, SpiffeId backend",
+                    "HboneClient client, InetSocketAddress pod, SpiffeId backend, InetSocketAddress hbone, Socket acceptedSocket, "
+                            + "java.util.concurrent.Executor relayThreads", ""),
             "mesh-identity/README.md", List.of("io.micrometer.core.instrument.MeterRegistry metrics"),
             "mesh-identity-istio/README.md", List.of("Set<java.security.cert.X509Certificate> roots"),
             "mesh-identity-spire/README.md", List.of(""),
@@ -44,7 +46,8 @@ class ReadmeSnippetsTest {
             import io.zerohop.identity.*; import io.zerohop.identity.istio.*; import io.zerohop.identity.spire.*;
             import io.zerohop.policy.*; import io.zerohop.hbone.*; import io.zerohop.core.*; import io.zerohop.kubernetes.*;
             import io.spiffe.spiffeid.*; import io.spiffe.svid.x509svid.X509Svid; import io.spiffe.bundle.x509bundle.*;
-            import io.netty.channel.*; import io.netty.channel.socket.ChannelInputShutdownEvent; import io.netty.handler.ssl.SslContext;
+            import io.netty.channel.*; import io.netty.channel.socket.ChannelInputShutdownEvent; import io.netty.channel.nio.NioIoHandler;
+            import io.netty.bootstrap.ServerBootstrap; import io.netty.handler.ssl.SslContext;
             import io.fabric8.kubernetes.client.*;
             import java.net.*; import java.nio.file.*; import java.util.*; import java.time.Duration;
             import java.util.concurrent.TimeUnit; import java.util.concurrent.ConcurrentHashMap; import javax.net.SocketFactory;

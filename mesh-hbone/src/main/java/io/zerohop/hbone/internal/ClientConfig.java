@@ -4,10 +4,15 @@ import io.netty.channel.EventLoopGroup;
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.hbone.HboneEvents;
 import io.zerohop.identity.MeshTls;
+import java.net.InetAddress;
 import java.time.Duration;
 
-/** Validated client settings (built by {@code HboneClient.Builder}). */
+/**
+ * Validated client settings (built by {@code HboneClient.Builder}); {@code localAddress} is null for
+ * the kernel's choice.
+ */
 public record ClientConfig(MeshTls tls, SpiffeId source, int maxStreamsPerConnection, Duration idleTimeout,
                            Duration connectTimeout, Duration handshakeTimeout, Duration pingInterval,
-                           Duration pingTimeout, H2Config h2, HboneEvents events, EventLoopGroup group, int threads) {
+                           Duration pingTimeout, H2Config h2, HboneEvents events, EventLoopGroup group, int threads,
+                           InetAddress localAddress) {
 }

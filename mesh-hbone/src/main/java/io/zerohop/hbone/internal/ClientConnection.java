@@ -209,7 +209,11 @@ final class ClientConnection {
                         HbonePipeline.connection(ch, ssl, new ConnHandler(ssl));
                     }
                 });
-        b.connect(hbone).addListener((ChannelFuture f) -> {
+        // HboneClient.Builder.localAddress: bound to that IP, any port, as ztunnel's freebind_connect
+        // binds (src/proxy.rs); none: the kernel picks the source address from the route.
+        java.net.InetAddress local = cfg.localAddress();
+        ChannelFuture dialled = local == null ? b.connect(hbone) : b.connect(hbone, new InetSocketAddress(local, 0));
+        dialled.addListener((ChannelFuture f) -> {
             if (f.isSuccess()) {
                 localAddress = (InetSocketAddress) f.channel().localAddress();
             } else {
