@@ -97,13 +97,16 @@ final class CaCommand {
                 throw u.error("ca", caDir.toString(), caDir + " holds no CA (root.pem missing); run `zerohop ca init` first");
             }
             InMemoryCa ca = InMemoryCa.load(caDir, validity);
+            java.time.Instant asked = java.time.Instant.now().plus(validity);
             X509Svid svid = ca.issue(spiffeId);
-            // A leaf that outlives its issuer stops verifying when the issuer expires, long before its own end.
+            // A leaf that outlives its issuer stops verifying when the issuer expires, long before its own end. The CA
+            // cuts a leaf to its issuer's end (as istiod), so the request, not the leaf, is compared: a user who asked
+            // for 100000d is told, not handed a shorter certificate in silence.
             java.util.Date caEnd = ca.root().getNotAfter();
             for (java.security.cert.X509Certificate c : svid.getChain().subList(1, svid.getChain().size())) {
                 caEnd = c.getNotAfter().before(caEnd) ? c.getNotAfter() : caEnd;
             }
-            if (svid.getLeaf().getNotAfter().after(caEnd)) {
+            if (asked.isAfter(caEnd.toInstant())) {
                 throw u.error("ttl", ttl, "an SVID valid for " + ttl + " would outlive its CA (valid until " + caEnd.toInstant()
                         + "); issue a shorter one");
             }
