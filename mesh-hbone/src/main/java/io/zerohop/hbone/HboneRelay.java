@@ -200,35 +200,14 @@ public final class HboneRelay {
     }
 
     /** The TCP end of a channel relay, reporting the relay's end into the caller's future. */
-    private static final class Reporting implements Relay.End {
-        private final Relay.End end;
+    private static final class Reporting extends Relay.ForwardingEnd {
         private final CompletableFuture<Result> done;
         private final long start;
 
         Reporting(Relay.End end, CompletableFuture<Result> done, long start) {
-            this.end = end;
+            super(end);
             this.done = done;
             this.start = start;
-        }
-
-        @Override
-        public Channel channel() {
-            return end.channel();
-        }
-
-        @Override
-        public void shutdownOutput() {
-            end.shutdownOutput();
-        }
-
-        @Override
-        public void reset() {
-            end.reset();
-        }
-
-        @Override
-        public void close() {
-            end.close();
         }
 
         @Override

@@ -43,7 +43,7 @@ final class ParsedPlaintextLog extends ChannelDuplexHandler {
     static Relay.End wrap(TunnelObserver observer, Relay.End end, InetSocketAddress src, InetSocketAddress dst, Object dstId) {
         long openedNanos = System.nanoTime();
         java.util.concurrent.atomic.AtomicBoolean reported = new java.util.concurrent.atomic.AtomicBoolean();
-        return new ForwardingEnd(end) {
+        return new Relay.ForwardingEnd(end) {
             /**
              * Reset before the join (the client was gone once it was admitted: CaptureListener): nothing was parsed, so
              * it ends here as a relay reset then does ({@link TunnelObserver#plain}): counted and its one line.

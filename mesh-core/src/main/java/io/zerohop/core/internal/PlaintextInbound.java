@@ -224,7 +224,7 @@ public final class PlaintextInbound implements CaptureListener.Opener {
      */
     private Relay.End tracked(Relay.End parsed, InetSocketAddress source, Workload w, InetSocketAddress target,
                               long changes) {
-        return new ForwardingEnd(parsed) {
+        return new Relay.ForwardingEnd(parsed) {
             @Override
             public void joinFrom(Relay.End client) {
                 Channel ch = client.channel();

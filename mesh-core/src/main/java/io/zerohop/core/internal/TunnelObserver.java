@@ -385,7 +385,7 @@ public final class TunnelObserver implements HboneEvents {
     public Relay.End plain(Relay.End end, String kind, boolean inbound, InetSocketAddress src, InetSocketAddress dst, Object dstId) {
         TrafficLabels labels = plainOpened(inbound, src, dst);
         long openedNanos = System.nanoTime();
-        return new ForwardingEnd(end) {
+        return new Relay.ForwardingEnd(end) {
             /** Set by the join, from which the relay reports the end, or by a reset before any join, which reports it here. */
             private final java.util.concurrent.atomic.AtomicBoolean reported = new java.util.concurrent.atomic.AtomicBoolean();
             /** The captured client's connection once joined: the drain marks it when it cuts it (TunnelCount.cutByDrain). */

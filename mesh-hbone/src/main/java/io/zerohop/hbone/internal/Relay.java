@@ -113,6 +113,45 @@ public final class Relay {
     /** What one relay carried: bytes read from side a (written to b) and from side b, and how it ended. */
     public record Stats(long bytesFromA, long bytesFromB, Duration duration, boolean reset) {}
 
+    /**
+     * An end that forwards the wire operations (channel, half-close, reset, close, {@code closedCleanly}) to
+     * {@code end}, for wrappers that only watch a relay's end (mesh-core's access lines, {@code HboneRelay}'s
+     * future); what else it does ({@code ended}, {@code joinFrom}, {@code throttle}) is the subclass's, else
+     * {@link End}'s default.
+     */
+    public abstract static class ForwardingEnd implements End {
+        protected final End end;
+
+        protected ForwardingEnd(End end) {
+            this.end = end;
+        }
+
+        @Override
+        public Channel channel() {
+            return end.channel();
+        }
+
+        @Override
+        public void shutdownOutput() {
+            end.shutdownOutput();
+        }
+
+        @Override
+        public void reset() {
+            end.reset();
+        }
+
+        @Override
+        public void close() {
+            end.close();
+        }
+
+        @Override
+        public boolean closedCleanly() {
+            return end.closedCleanly();
+        }
+    }
+
     /** A TCP connection (half-closable). */
     public static End tcp(DuplexChannel ch) {
         // A relayed socket goes on writing after its peer's FIN; Netty 4.2.18-20's epoll fails such
