@@ -102,6 +102,19 @@ public final class HboneRelay {
     private static final String HOLD = "zerohop-relay-hold";
 
     /**
+     * Set on a tunnel and a connection once spliced: a second splice of either would put two relays on one channel
+     * (newuser28: a second connection's bytes went into the first's tunnel, and a future never completed).
+     */
+    private static final io.netty.util.AttributeKey<Boolean> SPLICED = io.netty.util.AttributeKey.valueOf(HboneRelay.class, "spliced");
+
+    /** Claims {@code ch} for one relay; {@code what} names it in the error. */
+    private static void claim(Channel ch, String what) {
+        if (ch.attr(SPLICED).setIfAbsent(Boolean.TRUE) != null) {
+            throw new IllegalArgumentException(what + " " + ch + " is already spliced: a tunnel and a connection take one relay each");
+        }
+    }
+
+    /**
      * Splices {@code connection} with the client-side tunnel {@code stream} (what
      * {@link HboneClient#connect} gave). The tunnel must be fresh: no handler of yours attached and
      * no read started ({@link HboneStream#channel()} is handed over with auto-read off). Any thread.
@@ -117,7 +130,9 @@ public final class HboneRelay {
      * @return the relay's end, see {@link Result}
      * @throws NullPointerException     when an argument is null
      * @throws IllegalArgumentException when {@code connection} reads on its own (auto-read on): bytes it
-     *                                  read before the relay is in place would be lost; nothing was changed
+     *                                  read before the relay is in place would be lost; when the tunnel is
+     *                                  closed, or the tunnel or the connection was already spliced; nothing
+     *                                  was changed
      */
     public static CompletableFuture<Result> splice(HboneStream stream, DuplexChannel connection) {
         Objects.requireNonNull(stream, "stream");
@@ -135,8 +150,9 @@ public final class HboneRelay {
      * @param connection as in {@link #splice(HboneStream, DuplexChannel)}
      * @return the relay's end, see {@link Result}
      * @throws NullPointerException     when an argument is null
-     * @throws IllegalArgumentException when {@code stream} is not a tunnel stream channel, or
-     *                                  {@code connection} has auto-read on; nothing was changed
+     * @throws IllegalArgumentException when {@code stream} is not a tunnel stream channel or is closed,
+     *                                  {@code connection} has auto-read on, or either was already spliced;
+     *                                  nothing was changed
      */
     public static CompletableFuture<Result> splice(Channel stream, DuplexChannel connection) {
         Objects.requireNonNull(stream, "stream");
@@ -148,6 +164,16 @@ public final class HboneRelay {
         if (connection.config().isAutoRead()) {
             throw new IllegalArgumentException("connection " + connection + " has auto-read on: bytes it reads before the relay"
                     + " is in place would be lost; accept it with ChannelOption.AUTO_READ false (the relay starts its reads)");
+        }
+        if (!stream.isActive()) {
+            throw new IllegalArgumentException("tunnel " + stream + " is closed: open a new one");
+        }
+        claim(stream, "tunnel");
+        try {
+            claim(connection, "connection");
+        } catch (IllegalArgumentException e) {
+            stream.attr(SPLICED).set(null);
+            throw e;
         }
         connection.config().setOption(ChannelOption.ALLOW_HALF_CLOSURE, true);
         CompletableFuture<Result> done = new CompletableFuture<>();
@@ -187,7 +213,8 @@ public final class HboneRelay {
      * @return the relay's end, see {@link Result}; when the tunnel's client is already closed or the
      *         executor refuses a task, both ends are reset and the result says {@code reset}
      * @throws NullPointerException     when an argument is null
-     * @throws IllegalArgumentException when {@code connection} is not connected, or is closed
+     * @throws IllegalArgumentException when {@code connection} is not connected, or is closed; when the
+     *                                  tunnel is closed or was already spliced
      */
     public static CompletableFuture<Result> splice(HboneStream stream, Socket connection, Executor executor) {
         Objects.requireNonNull(stream, "stream");
@@ -196,6 +223,10 @@ public final class HboneRelay {
         if (!connection.isConnected() || connection.isClosed()) {
             throw new IllegalArgumentException("connection " + connection + " is " + (connection.isClosed() ? "closed" : "not connected"));
         }
+        if (!stream.channel().isActive()) {
+            throw new IllegalArgumentException("tunnel " + stream.channel() + " is closed: open a new one");
+        }
+        claim(stream.channel(), "tunnel");
         return new SocketRelay(stream, connection).start(executor);
     }
 

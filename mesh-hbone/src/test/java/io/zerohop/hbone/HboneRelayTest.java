@@ -399,6 +399,14 @@ class HboneRelayTest {
             Await.until("the relay reads the connection", () -> relay.connection().config().isAutoRead());
             assertThatThrownBy(() -> HboneRelay.splice(relay.stream(), relay.connection()))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("auto-read on");
+            // A tunnel already spliced, with a second connection that is fine in itself: refused (newuser28: the second
+            // connection's bytes went into the first's tunnel, and one future never completed).
+            try (java.nio.channels.SocketChannel jdk = java.nio.channels.SocketChannel.open()) {
+                io.netty.channel.socket.nio.NioSocketChannel second = new io.netty.channel.socket.nio.NioSocketChannel(jdk);
+                second.config().setAutoRead(false);
+                assertThatThrownBy(() -> HboneRelay.splice(relay.stream(), second))
+                        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("is already spliced");
+            }
             app.getOutputStream().write('z');
             assertThat(upstream.getInputStream().read()).isEqualTo('z');
         } finally {
