@@ -519,4 +519,52 @@ class L7Http2Test {
         }
     }
 
+    /**
+     * zerohop's downstream HTTP/2 side advertises SETTINGS_MAX_CONCURRENT_STREAMS 2147483647, Envoy's default
+     * ({@code api/envoy/config/core/v3/protocol.proto} {@code Http2ProtocolOptions.max_concurrent_streams}), which istiod
+     * leaves on sidecar and waypoint listeners (istio/istio {@code pilot/pkg/networking/core/connection_settings.go}: 100
+     * only for a gateway's EDGE profile). Until 2 December it advertised Netty 4.2's default, 100, so a grpc-java client
+     * queued its 101st open call (newuser27). 150 bidirectional streams are held open at once, each echoed one message;
+     * with 100, the 101st is never sent and its echo never comes.
+     */
+    @Test
+    void aGrpcClientGetsMoreThan100ConcurrentStreams() throws Exception {
+        String v = run("nghttp", "-v", "-n", "http://127.0.0.1:" + viaH2.getPort() + "/api/settings");
+        // zerohop's SETTINGS, as nghttp received them (what nghttp sends has its own 100).
+        String received = v.substring(v.indexOf("recv SETTINGS frame"));
+        received = received.substring(0, received.indexOf("\n[", 1));
+        assertThat(received).as(v).contains("[SETTINGS_MAX_CONCURRENT_STREAMS(0x03):2147483647]");
+        ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", viaGrpc.getPort()).usePlaintext().build();
+        try {
+            int n = 150;
+            java.util.concurrent.CountDownLatch echoed = new java.util.concurrent.CountDownLatch(n);
+            java.util.concurrent.CountDownLatch ended = new java.util.concurrent.CountDownLatch(n);
+            List<io.grpc.stub.StreamObserver<byte[]>> open = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                open.add(ClientCalls.asyncBidiStreamingCall(ch.newCall(STREAM, CallOptions.DEFAULT.withDeadlineAfter(60, TimeUnit.SECONDS)),
+                        new io.grpc.stub.StreamObserver<>() {
+                            @Override
+                            public void onNext(byte[] b) {
+                                echoed.countDown();
+                            }
+
+                            @Override
+                            public void onError(Throwable t) {
+                                ended.countDown();
+                            }
+
+                            @Override
+                            public void onCompleted() {
+                                ended.countDown();
+                            }
+                        }));
+                open.get(i).onNext(("s" + i).getBytes(StandardCharsets.UTF_8));
+            }
+            assertThat(echoed.await(30, TimeUnit.SECONDS)).as("all %d open streams echoed at once, %d not", n, echoed.getCount()).isTrue();
+            open.forEach(io.grpc.stub.StreamObserver::onCompleted);
+            assertThat(ended.await(30, TimeUnit.SECONDS)).isTrue();
+        } finally {
+            ch.shutdownNow();
+        }
+    }
 }
