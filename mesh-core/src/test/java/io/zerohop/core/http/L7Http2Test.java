@@ -567,4 +567,56 @@ class L7Http2Test {
             ch.shutdownNow();
         }
     }
+
+    /**
+     * A request whose header list is over the application's SETTINGS_MAX_HEADER_LIST_SIZE (grpc-java's server: 8 KiB) fails
+     * alone: answered locally, as Envoy answers a header list it will not take (431; for gRPC, trailers-only with
+     * {@code httpToGrpcStatus(431)}, 2, UNKNOWN: envoyproxy/envoy {@code source/common/grpc/status.cc},
+     * {@code source/common/http/utility.cc} {@code sendLocalReply}), never sent to the application, and the other calls
+     * on the same connection, and the application's connection, go on. Until 2 December every open call on the
+     * connection failed UNAVAILABLE with it (newuser27).
+     */
+    @Test
+    void aHeaderListOverTheApplicationsLimitFailsAlone() throws Exception {
+        ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", viaGrpc.getPort()).usePlaintext().build();
+        try {
+            java.util.concurrent.BlockingQueue<String> got = new java.util.concurrent.LinkedBlockingQueue<>();
+            io.grpc.stub.StreamObserver<byte[]> open = ClientCalls.asyncBidiStreamingCall(
+                    ch.newCall(STREAM, CallOptions.DEFAULT.withDeadlineAfter(60, TimeUnit.SECONDS)), new io.grpc.stub.StreamObserver<>() {
+                        @Override
+                        public void onNext(byte[] b) {
+                            got.add(new String(b, StandardCharsets.UTF_8));
+                        }
+
+                        @Override
+                        public void onError(Throwable t) {
+                            got.add("error " + io.grpc.Status.fromThrowable(t));
+                        }
+
+                        @Override
+                        public void onCompleted() {
+                            got.add("completed");
+                        }
+                    });
+            open.onNext("before".getBytes(StandardCharsets.UTF_8));
+            assertThat(got.poll(30, TimeUnit.SECONDS)).isEqualTo("before");
+            io.grpc.Metadata big = new io.grpc.Metadata();
+            big.put(io.grpc.Metadata.Key.of("x-big", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "a".repeat(20 * 1024));
+            io.grpc.Channel withBig = io.grpc.ClientInterceptors.intercept(ch, io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(big));
+            int seen = grpcSeen.size();
+            assertThatThrownBy(() -> ClientCalls.blockingUnaryCall(withBig, ALLOWED, CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS),
+                    "big".getBytes(StandardCharsets.UTF_8)))
+                    .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).as(e.getStatus().toString())
+                            .isEqualTo(Status.Code.UNKNOWN));
+            open.onNext("after".getBytes(StandardCharsets.UTF_8));
+            assertThat(got.poll(30, TimeUnit.SECONDS)).isEqualTo("after");
+            open.onCompleted();
+            assertThat(got.poll(30, TimeUnit.SECONDS)).isEqualTo("completed");
+            assertThat(new String(ClientCalls.blockingUnaryCall(ch, ALLOWED, CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS),
+                    "next".getBytes(StandardCharsets.UTF_8)), StandardCharsets.UTF_8)).isEqualTo("echo next");
+            assertThat(grpcSeen.size() - seen).as("only the last call reached the application").isEqualTo(1);
+        } finally {
+            ch.shutdownNow();
+        }
+    }
 }

@@ -281,6 +281,13 @@ final class H2Proxy {
                     releasePending();
                     return;
                 }
+                // Netty's client encoder holds the HEADERS to the application's SETTINGS_MAX_HEADER_LIST_SIZE (HpackEncoder):
+                // over it, the write fails for this stream alone and nothing is sent.
+                up.write(pending.poll()).addListener(wf -> {
+                    if (!wf.isSuccess() && wf.cause() instanceof io.netty.handler.codec.http2.Http2Exception.HeaderListSizeException e) {
+                        overApplicationLimit(e);
+                    }
+                });
                 for (Object m; (m = pending.poll()) != null; ) {
                     up.write(m);
                 }
@@ -306,6 +313,35 @@ final class H2Proxy {
             if (up != null) {
                 up.writeAndFlush(new DefaultHttp2ResetFrame(H2HeaderCount.UPSTREAM_RESET));
             }
+        }
+
+        /**
+         * The request's header list is over what the application advertised (SETTINGS_MAX_HEADER_LIST_SIZE; grpc-java's
+         * server: 8 KiB), so Netty's client encoder did not send it: this request alone is answered here, as Envoy answers
+         * a header list it will not take, 431 (its codecs' {@code max_request_headers_kb} check; for gRPC, as
+         * {@link #unreached}, trailers-only with {@code httpToGrpcStatus(431)}: 2, UNKNOWN, envoyproxy/envoy
+         * {@code source/common/grpc/status.cc}, {@code source/common/http/utility.cc} {@code sendLocalReply}). The
+         * application's connection and the other streams go on. Until 2 December the upstream stream's end was taken
+         * for a connection termination: 503 (gRPC: UNAVAILABLE) with {@code UC}.
+         */
+        private void overApplicationLimit(Exception cause) {
+            if (logged || status != 0) {
+                return;
+            }
+            denied = true;
+            releasePending();
+            refusal = "request headers over the application's SETTINGS_MAX_HEADER_LIST_SIZE: " + cause.getMessage();
+            if (grpc) {
+                status = 200;
+                grpcStatus = "2";
+                ctx.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200")
+                        .set("content-type", "application/grpc").set("grpc-status", grpcStatus)
+                        .set("grpc-message", "Request Header Fields Too Large"), true));
+                finish();
+                return;
+            }
+            status = 431;
+            respond(new DefaultHttp2Headers().status("431").set("content-type", "text/plain"), "Request Header Fields Too Large", true);
         }
 
         private void deny(Http2Headers request) {
