@@ -31,8 +31,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A policy change that denies an open L7 HTTP/2 tunnel resets it on both ends, as ztunnel aborts a connection its
- * {@code PolicyWatcher} no longer allows (istio/ztunnel {@code src/proxy/connection_manager.rs}, the connection's drain
- * signalled as an error; {@code src/proxy/inbound.rs}: the inbound stream ends with {@code AuthorizationPolicyLateRejection}).
+ * {@code PolicyWatcher} no longer allows (istio/ztunnel {@code src/proxy/connection_manager.rs}: {@code close} signals the
+ * connection's RBAC drain, and its copy ends with {@code Err(AuthorizationPolicyLateRejection)}, an error, not an end).
  * Until 2 December the RST_STREAM was written through the tunnel's own h2 codec and failed there; the close that
  * followed sent GOAWAY NO_ERROR and a CANCEL, so the gRPC client saw a graceful GOAWAY and the frontend logged end=fin
  * (newuser27).
