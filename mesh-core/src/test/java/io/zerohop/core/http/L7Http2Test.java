@@ -619,4 +619,48 @@ class L7Http2Test {
             ch.shutdownNow();
         }
     }
+
+    /**
+     * A gRPC call that got no grpc-status (cancelled by its client) still counts with {@code request_protocol="grpc"}:
+     * Istio's stats filter decides it from the request's content-type (istio/proxy
+     * {@code source/extensions/filters/http/istio_stats/istio_stats.cc}: {@code is_grpc_ =
+     * Grpc::Common::isGrpcRequestHeaders(request_headers)}). Until 2 December it was taken from the response's grpc-status,
+     * and such a call counted as {@code http} (newuser27).
+     */
+    @Test
+    void aCancelledGrpcCallCountsAsGrpc() throws Exception {
+        var before = meters.find("istio.requests").tag("request_protocol", "grpc").tag("grpc_response_status", "").counter();
+        double was = before == null ? 0 : before.count();
+        ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", viaGrpc.getPort()).usePlaintext().build();
+        try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+            java.util.concurrent.BlockingQueue<String> got = new java.util.concurrent.LinkedBlockingQueue<>();
+            io.grpc.ClientCall<byte[], byte[]> call = ch.newCall(STREAM, CallOptions.DEFAULT.withDeadlineAfter(60, TimeUnit.SECONDS));
+            io.grpc.stub.StreamObserver<byte[]> open = ClientCalls.asyncBidiStreamingCall(call, new io.grpc.stub.StreamObserver<>() {
+                @Override
+                public void onNext(byte[] b) {
+                    got.add(new String(b, StandardCharsets.UTF_8));
+                }
+
+                @Override
+                public void onError(Throwable t) {
+                    got.add("error");
+                }
+
+                @Override
+                public void onCompleted() {
+                    got.add("completed");
+                }
+            });
+            open.onNext("c".getBytes(StandardCharsets.UTF_8));
+            assertThat(got.poll(30, TimeUnit.SECONDS)).isEqualTo("c");
+            call.cancel("test cancels", null);
+            assertThat(err.awaitLine("access - inbound-http ", " path=\"/test.Echo/Stream\" ", " bytes_received=6 bytes_sent=6 "))
+                    .doesNotContain("grpc_status=");
+        } finally {
+            ch.shutdownNow();
+        }
+        assertThat(meters.find("istio.requests").tag("request_protocol", "grpc").tag("grpc_response_status", "").counter())
+                .as("%s", meters.find("istio.requests").tag("response_code", "200").counters().stream().map(c -> c.getId().getTags().toString()).toList())
+                .isNotNull().satisfies(c -> assertThat(c.count() - was).isEqualTo(1));
+    }
 }

@@ -444,7 +444,7 @@ final class H2Proxy {
             }
             logged = true;
             observer.request(new HttpObserver.RequestLog(conn, method, path, status, System.nanoTime() - start, decision,
-                    requestBytes, responseBytes, "HTTP/2", grpcStatus, refusal, responseFlags));
+                    requestBytes, responseBytes, "HTTP/2", grpcStatus, refusal, responseFlags, grpc));
         }
 
         /** The upstream stream of this request: its frames go back downstream as new frames. */
