@@ -537,4 +537,149 @@ class L7Http2Test {
         }
         return c;
     }
+
+    /**
+     * zerohop's downstream HTTP/2 side advertises SETTINGS_MAX_CONCURRENT_STREAMS 2147483647, Envoy's default
+     * ({@code api/envoy/config/core/v3/protocol.proto} {@code Http2ProtocolOptions.max_concurrent_streams}), which istiod
+     * leaves on sidecar and waypoint listeners (istio/istio {@code pilot/pkg/networking/core/connection_settings.go}: 100
+     * only for a gateway's EDGE profile). Until 2 December it advertised Netty 4.2's default, 100, so a grpc-java client
+     * queued its 101st open call (newuser27). 150 bidirectional streams are held open at once, each echoed one message;
+     * with 100, the 101st is never sent and its echo never comes.
+     */
+    @Test
+    void aGrpcClientGetsMoreThan100ConcurrentStreams() throws Exception {
+        String v = run("nghttp", "-v", "-n", "http://127.0.0.1:" + viaH2.getPort() + "/api/settings");
+        // zerohop's SETTINGS, as nghttp received them (what nghttp sends has its own 100).
+        String received = v.substring(v.indexOf("recv SETTINGS frame"));
+        received = received.substring(0, received.indexOf("\n[", 1));
+        assertThat(received).as(v).contains("[SETTINGS_MAX_CONCURRENT_STREAMS(0x03):2147483647]");
+        ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", viaGrpc.getPort()).usePlaintext().build();
+        try {
+            int n = 150;
+            java.util.concurrent.CountDownLatch echoed = new java.util.concurrent.CountDownLatch(n);
+            java.util.concurrent.CountDownLatch ended = new java.util.concurrent.CountDownLatch(n);
+            List<io.grpc.stub.StreamObserver<byte[]>> open = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                open.add(ClientCalls.asyncBidiStreamingCall(ch.newCall(STREAM, CallOptions.DEFAULT.withDeadlineAfter(60, TimeUnit.SECONDS)),
+                        new io.grpc.stub.StreamObserver<>() {
+                            @Override
+                            public void onNext(byte[] b) {
+                                echoed.countDown();
+                            }
+
+                            @Override
+                            public void onError(Throwable t) {
+                                ended.countDown();
+                            }
+
+                            @Override
+                            public void onCompleted() {
+                                ended.countDown();
+                            }
+                        }));
+                open.get(i).onNext(("s" + i).getBytes(StandardCharsets.UTF_8));
+            }
+            assertThat(echoed.await(30, TimeUnit.SECONDS)).as("all %d open streams echoed at once, %d not", n, echoed.getCount()).isTrue();
+            open.forEach(io.grpc.stub.StreamObserver::onCompleted);
+            assertThat(ended.await(30, TimeUnit.SECONDS)).isTrue();
+        } finally {
+            ch.shutdownNow();
+        }
+    }
+
+    /**
+     * A request whose header list is over the application's SETTINGS_MAX_HEADER_LIST_SIZE (grpc-java's server: 8 KiB) fails
+     * alone: answered locally, as Envoy answers a header list it will not take (431; for gRPC, trailers-only with
+     * {@code httpToGrpcStatus(431)}, 2, UNKNOWN: envoyproxy/envoy {@code source/common/grpc/status.cc},
+     * {@code source/common/http/utility.cc} {@code sendLocalReply}), never sent to the application, and the other calls
+     * on the same connection, and the application's connection, go on. Until 2 December every open call on the
+     * connection failed UNAVAILABLE with it (newuser27).
+     */
+    @Test
+    void aHeaderListOverTheApplicationsLimitFailsAlone() throws Exception {
+        ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", viaGrpc.getPort()).usePlaintext().build();
+        try {
+            java.util.concurrent.BlockingQueue<String> got = new java.util.concurrent.LinkedBlockingQueue<>();
+            io.grpc.stub.StreamObserver<byte[]> open = ClientCalls.asyncBidiStreamingCall(
+                    ch.newCall(STREAM, CallOptions.DEFAULT.withDeadlineAfter(60, TimeUnit.SECONDS)), new io.grpc.stub.StreamObserver<>() {
+                        @Override
+                        public void onNext(byte[] b) {
+                            got.add(new String(b, StandardCharsets.UTF_8));
+                        }
+
+                        @Override
+                        public void onError(Throwable t) {
+                            got.add("error " + io.grpc.Status.fromThrowable(t));
+                        }
+
+                        @Override
+                        public void onCompleted() {
+                            got.add("completed");
+                        }
+                    });
+            open.onNext("before".getBytes(StandardCharsets.UTF_8));
+            assertThat(got.poll(30, TimeUnit.SECONDS)).isEqualTo("before");
+            io.grpc.Metadata big = new io.grpc.Metadata();
+            big.put(io.grpc.Metadata.Key.of("x-big", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "a".repeat(20 * 1024));
+            io.grpc.Channel withBig = io.grpc.ClientInterceptors.intercept(ch, io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(big));
+            int seen = grpcSeen.size();
+            assertThatThrownBy(() -> ClientCalls.blockingUnaryCall(withBig, ALLOWED, CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS),
+                    "big".getBytes(StandardCharsets.UTF_8)))
+                    .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).as(e.getStatus().toString())
+                            .isEqualTo(Status.Code.UNKNOWN));
+            open.onNext("after".getBytes(StandardCharsets.UTF_8));
+            assertThat(got.poll(30, TimeUnit.SECONDS)).isEqualTo("after");
+            open.onCompleted();
+            assertThat(got.poll(30, TimeUnit.SECONDS)).isEqualTo("completed");
+            assertThat(new String(ClientCalls.blockingUnaryCall(ch, ALLOWED, CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS),
+                    "next".getBytes(StandardCharsets.UTF_8)), StandardCharsets.UTF_8)).isEqualTo("echo next");
+            assertThat(grpcSeen.size() - seen).as("only the last call reached the application").isEqualTo(1);
+        } finally {
+            ch.shutdownNow();
+        }
+    }
+
+    /**
+     * A gRPC call that got no grpc-status (cancelled by its client) still counts with {@code request_protocol="grpc"}:
+     * Istio's stats filter decides it from the request's content-type (istio/proxy
+     * {@code source/extensions/filters/http/istio_stats/istio_stats.cc}: {@code is_grpc_ =
+     * Grpc::Common::isGrpcRequestHeaders(request_headers)}). Until 2 December it was taken from the response's grpc-status,
+     * and such a call counted as {@code http} (newuser27).
+     */
+    @Test
+    void aCancelledGrpcCallCountsAsGrpc() throws Exception {
+        var before = meters.find("istio.requests").tag("request_protocol", "grpc").tag("grpc_response_status", "").counter();
+        double was = before == null ? 0 : before.count();
+        ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", viaGrpc.getPort()).usePlaintext().build();
+        try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+            java.util.concurrent.BlockingQueue<String> got = new java.util.concurrent.LinkedBlockingQueue<>();
+            io.grpc.ClientCall<byte[], byte[]> call = ch.newCall(STREAM, CallOptions.DEFAULT.withDeadlineAfter(60, TimeUnit.SECONDS));
+            io.grpc.stub.StreamObserver<byte[]> open = ClientCalls.asyncBidiStreamingCall(call, new io.grpc.stub.StreamObserver<>() {
+                @Override
+                public void onNext(byte[] b) {
+                    got.add(new String(b, StandardCharsets.UTF_8));
+                }
+
+                @Override
+                public void onError(Throwable t) {
+                    got.add("error");
+                }
+
+                @Override
+                public void onCompleted() {
+                    got.add("completed");
+                }
+            });
+            open.onNext("c".getBytes(StandardCharsets.UTF_8));
+            assertThat(got.poll(30, TimeUnit.SECONDS)).isEqualTo("c");
+            call.cancel("test cancels", null);
+            assertThat(err.awaitLine("access - inbound-http ", " path=\"/test.Echo/Stream\" ", " bytes_received=6 bytes_sent=6 "))
+                    .doesNotContain("grpc_status=");
+        } finally {
+            ch.shutdownNow();
+        }
+        assertThat(meters.find("istio.requests").tag("request_protocol", "grpc").tag("grpc_response_status", "").counter())
+                .as("%s", meters.find("istio.requests").tag("response_code", "200").counters().stream().map(c -> c.getId().getTags().toString()).toList())
+                .isNotNull().satisfies(c -> assertThat(c.count() - was).isEqualTo(1));
+    }
 }

@@ -33,7 +33,14 @@ public final class Tunnels {
             TunnelCodec.closeAfterReset(ch);
             return;
         }
-        ch.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CONNECT_ERROR)).addListener(f -> ch.close());
+        // A tunnel whose bytes are parsed as HTTP/2 (L7 enforcement) has its own h2 codec in this pipeline: written from
+        // the tail, the RST_STREAM was taken by that codec for a frame of its own connection, with no stream, and failed,
+        // and the close that followed went through it too, a GOAWAY NO_ERROR and a Netty CANCEL, which the client's side
+        // reads as a clean end (newuser27: a policy change's cut reached the gRPC client as GOAWAY NO_ERROR and the
+        // frontend logged end=fin). Written from that codec's context, it goes straight to the tunnel's codec.
+        ChannelHandlerContext inner = ch.pipeline().context(io.netty.handler.codec.http2.Http2FrameCodec.class);
+        (inner != null ? inner.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CONNECT_ERROR))
+                : ch.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CONNECT_ERROR))).addListener(f -> ch.close());
     }
 
     /**

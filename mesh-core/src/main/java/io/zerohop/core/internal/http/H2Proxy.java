@@ -70,8 +70,26 @@ final class H2Proxy {
                 drain.begin(ch);
                 ch.pipeline().addLast(new Downstream(app, conn, authorizer, observer));
             }
-        }).initialSettings(Http2Settings.defaultSettings().maxHeaderListSize(H2HeaderCount.LIST_SIZE)).build());
+        }).initialSettings(downstreamSettings()).build());
         downstream.pipeline().addLast("zerohop-h2-end", new H2ConnectionEnds.ConnectionEnd(app.closer()));
+    }
+
+    /**
+     * Envoy's downstream HTTP/2 default for SETTINGS_MAX_CONCURRENT_STREAMS: 2147483647 (envoyproxy/envoy
+     * {@code api/envoy/config/core/v3/protocol.proto}, {@code Http2ProtocolOptions.max_concurrent_streams}), which istiod
+     * leaves on sidecar and waypoint listeners (istio/istio {@code pilot/pkg/networking/core/connection_settings.go}:
+     * only the EDGE profile, on gateways, sets 100; otherwise only a ProxyConfig's {@code connectionSettings}).
+     * Netty 4.2's {@code Http2Settings.defaultSettings()} advertises 100, which queued a gRPC client's 101st concurrent
+     * call behind the first 100 (newuser27: 600 one-second calls took 9.9 s instead of 4.1 s) until 2 December.
+     * What bounds a connection's memory instead is per stream: each stream's flow-control window (Netty's 64 KiB
+     * default, opened only as the application reads), its header list ({@link H2HeaderCount}), and Netty's decoder
+     * defences (RST_STREAM flood: 200 resets per 30 s; queued control frames: 10,000), as Envoy's are its stream windows
+     * and its own flood protections.
+     */
+    static final long MAX_CONCURRENT_STREAMS = Integer.MAX_VALUE;
+
+    static Http2Settings downstreamSettings() {
+        return Http2Settings.defaultSettings().maxHeaderListSize(H2HeaderCount.LIST_SIZE).maxConcurrentStreams(MAX_CONCURRENT_STREAMS);
     }
 
     /** One downstream stream (one request). */
@@ -263,6 +281,13 @@ final class H2Proxy {
                     releasePending();
                     return;
                 }
+                // Netty's client encoder holds the HEADERS to the application's SETTINGS_MAX_HEADER_LIST_SIZE (HpackEncoder):
+                // over it, the write fails for this stream alone and nothing is sent.
+                up.write(pending.poll()).addListener(wf -> {
+                    if (!wf.isSuccess() && wf.cause() instanceof io.netty.handler.codec.http2.Http2Exception.HeaderListSizeException e) {
+                        overApplicationLimit(e);
+                    }
+                });
                 for (Object m; (m = pending.poll()) != null; ) {
                     up.write(m);
                 }
@@ -288,6 +313,35 @@ final class H2Proxy {
             if (up != null) {
                 up.writeAndFlush(new DefaultHttp2ResetFrame(H2HeaderCount.UPSTREAM_RESET));
             }
+        }
+
+        /**
+         * The request's header list is over what the application advertised (SETTINGS_MAX_HEADER_LIST_SIZE; grpc-java's
+         * server: 8 KiB), so Netty's client encoder did not send it: this request alone is answered here, as Envoy answers
+         * a header list it will not take, 431 (its codecs' {@code max_request_headers_kb} check; for gRPC, as
+         * {@link #unreached}, trailers-only with {@code httpToGrpcStatus(431)}: 2, UNKNOWN, envoyproxy/envoy
+         * {@code source/common/grpc/status.cc}, {@code source/common/http/utility.cc} {@code sendLocalReply}). The
+         * application's connection and the other streams go on. Until 2 December the upstream stream's end was taken
+         * for a connection termination: 503 (gRPC: UNAVAILABLE) with {@code UC}.
+         */
+        private void overApplicationLimit(Exception cause) {
+            if (logged || status != 0) {
+                return;
+            }
+            denied = true;
+            releasePending();
+            refusal = "request headers over the application's SETTINGS_MAX_HEADER_LIST_SIZE: " + cause.getMessage();
+            if (grpc) {
+                status = 200;
+                grpcStatus = "2";
+                ctx.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200")
+                        .set("content-type", "application/grpc").set("grpc-status", grpcStatus)
+                        .set("grpc-message", "Request Header Fields Too Large"), true));
+                finish();
+                return;
+            }
+            status = 431;
+            respond(new DefaultHttp2Headers().status("431").set("content-type", "text/plain"), "Request Header Fields Too Large", true);
         }
 
         private void deny(Http2Headers request) {
@@ -390,7 +444,7 @@ final class H2Proxy {
             }
             logged = true;
             observer.request(new HttpObserver.RequestLog(conn, method, path, status, System.nanoTime() - start, decision,
-                    requestBytes, responseBytes, "HTTP/2", grpcStatus, refusal, responseFlags));
+                    requestBytes, responseBytes, "HTTP/2", grpcStatus, refusal, responseFlags, grpc));
         }
 
         /** The upstream stream of this request: its frames go back downstream as new frames. */

@@ -84,7 +84,7 @@ final class HttpMeters implements Consumer<HttpObserver.RequestLog> {
                     d.namespace(), destination.principal(), TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN);
         }
         TrafficLabels l = TrafficLabels.of("destination", source, destination, c.peer() == null ? "none" : "mutual_tls")
-                .withRequestProtocol(r.grpcStatus().isEmpty() ? "http" : "grpc").withResponseFlags(r.responseFlags());
+                .withRequestProtocol(r.grpcRequest() ? "grpc" : "http").withResponseFlags(r.responseFlags());
         return MicrometerSink.tags(l).and("response_code", Integer.toString(r.status()), "grpc_response_status", r.grpcStatus());
     }
 

@@ -23,7 +23,14 @@ final class HttpObserver {
      */
     record RequestLog(Conn conn, String method, String path, int status, long durationNanos, Decision decision,
                       long requestBytes, long responseBytes, String protocol, String grpcStatus, String refusal,
-                      String responseFlags) {
+                      String responseFlags, boolean grpcRequest) {
+        /** Without {@code grpcRequest}: a gRPC request is one that got a {@code grpc-status} (HTTP/1, where gRPC is not). */
+        RequestLog(Conn conn, String method, String path, int status, long durationNanos, Decision decision,
+                   long requestBytes, long responseBytes, String protocol, String grpcStatus, String refusal, String responseFlags) {
+            this(conn, method, path, status, durationNanos, decision, requestBytes, responseBytes, protocol, grpcStatus, refusal,
+                    responseFlags, !grpcStatus.isEmpty());
+        }
+
         RequestLog(Conn conn, String method, String path, int status, long durationNanos, Decision decision,
                    long requestBytes, long responseBytes, String protocol, String grpcStatus, String refusal) {
             this(conn, method, path, status, durationNanos, decision, requestBytes, responseBytes, protocol, grpcStatus, refusal, "-");
@@ -42,6 +49,14 @@ final class HttpObserver {
     }
 
     void request(RequestLog r) {
+        // Counted before the access line is written: whoever reads the line sees the request counted too.
+        if (metrics != null) {
+            try {
+                metrics.accept(r);
+            } catch (RuntimeException e) {
+                LoggerFactory.getLogger(HttpObserver.class).warn("HTTP metrics failed", e);
+            }
+        }
         if (access.isInfoEnabled()) {
             Conn c = r.conn();
             // src_ip: the address policy's ipBlocks tested, when a node proxy's believed for= made it the pod's.
@@ -58,13 +73,6 @@ final class HttpObserver {
                     (r.refusal() == null ? "" : " reason=\"" + escape(r.refusal()) + "\"")
                             + (r.responseFlags().equals("-") ? "" : " response_flags=" + r.responseFlags()), r.requestBytes(), r.responseBytes(),
                     TimeUnit.NANOSECONDS.toMillis(r.durationNanos()));
-        }
-        if (metrics != null) {
-            try {
-                metrics.accept(r);
-            } catch (RuntimeException e) {
-                LoggerFactory.getLogger(HttpObserver.class).warn("HTTP metrics failed", e);
-            }
         }
     }
 

@@ -1,0 +1,133 @@
+package io.zerohop.core.http;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.grpc.CallOptions;
+import io.grpc.ManagedChannel;
+import io.grpc.Server;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.Status;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.stub.ClientCalls;
+import io.grpc.stub.ServerCalls;
+import io.zerohop.core.AppProtocol;
+import io.zerohop.core.Capture;
+import io.zerohop.core.Mesh;
+import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.policy.PolicyEngine;
+import io.zerohop.policy.PolicyLoader;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A policy change that denies an open L7 HTTP/2 tunnel resets it on both ends, as ztunnel aborts a connection its
+ * {@code PolicyWatcher} no longer allows (istio/ztunnel {@code src/proxy/connection_manager.rs}: {@code close} signals the
+ * connection's RBAC drain, and its copy ends with {@code Err(AuthorizationPolicyLateRejection)}, an error, not an end).
+ * Until 2 December the RST_STREAM was written through the tunnel's own h2 codec and failed there; the close that
+ * followed sent GOAWAY NO_ERROR and a CANCEL, so the gRPC client saw a graceful GOAWAY and the frontend logged end=fin
+ * (newuser27).
+ */
+class L7Http2PolicyChangeTest {
+    static final String ALLOW = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: allow-frontend, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              action: ALLOW
+              rules:
+              - from: [{source: {principals: ["cluster.local/ns/prod/sa/frontend"]}}]
+                to: [{operation: {methods: ["POST"], paths: ["/test.Echo/Stream"]}}]
+            """;
+    static final String DENY = """
+            ---
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: deny-frontend, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              action: DENY
+              rules:
+              - from: [{source: {principals: ["cluster.local/ns/prod/sa/frontend"]}}]
+            """;
+
+    @Test
+    void anOpenGrpcStreamDeniedByAPolicyChangeIsReset() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.0.2");
+        Server app = NettyServerBuilder.forAddress(new InetSocketAddress(ip, 0)).addService(ServerServiceDefinition.builder("test.Echo")
+                .addMethod(L7Http2Test.STREAM, ServerCalls.asyncBidiStreamingCall(obs -> new io.grpc.stub.StreamObserver<byte[]>() {
+                    @Override
+                    public void onNext(byte[] v) {
+                        obs.onNext(v);
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {}
+
+                    @Override
+                    public void onCompleted() {
+                        obs.onCompleted();
+                    }
+                })).build()).build().start();
+        int port = ((InetSocketAddress) app.getListenSockets().get(0)).getPort();
+        Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
+                List.of(InetAddress.getByName("127.0.0.3")), Workload.Protocol.HBONE, null, "cluster.local");
+        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
+                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.GRPC));
+        WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of("b", new InetSocketAddress(ip, 15008)));
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", ALLOW)).build();
+        try (Mesh server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(engine).node("b")
+                .inbound(new InetSocketAddress(ip, 0)).threads(2).build()) {
+            server.start().get(10, TimeUnit.SECONDS);
+            registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
+            try (Mesh client = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build()) {
+                InetSocketAddress via = client.capture(Capture.forward(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+                        new InetSocketAddress(ip, port)));
+                ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", via.getPort()).usePlaintext().build();
+                try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+                    BlockingQueue<String> got = new LinkedBlockingQueue<>();
+                    io.grpc.stub.StreamObserver<byte[]> open = ClientCalls.asyncBidiStreamingCall(
+                            ch.newCall(L7Http2Test.STREAM, CallOptions.DEFAULT.withDeadlineAfter(60, TimeUnit.SECONDS)),
+                            new io.grpc.stub.StreamObserver<>() {
+                                @Override
+                                public void onNext(byte[] b) {
+                                    got.add(new String(b, StandardCharsets.UTF_8));
+                                }
+
+                                @Override
+                                public void onError(Throwable t) {
+                                    got.add("error " + Status.fromThrowable(t));
+                                }
+
+                                @Override
+                                public void onCompleted() {
+                                    got.add("completed");
+                                }
+                            });
+                    open.onNext("one".getBytes(StandardCharsets.UTF_8));
+                    assertThat(got.poll(30, TimeUnit.SECONDS)).isEqualTo("one");
+                    engine.replace(PolicyLoader.fromString("p.yaml", ALLOW + DENY));
+                    String end = got.poll(30, TimeUnit.SECONDS);
+                    assertThat(end).startsWith("error Status{code=UNAVAILABLE").doesNotContain("GOAWAY").doesNotContain("NO_ERROR");
+                    assertThat(err.awaitLine("access - inbound src=", "end=")).contains(" end=reset error=\"connection closed due to policy change\"");
+                    assertThat(err.awaitLine("access - outbound src=", "end=")).contains(" end=reset");
+                } finally {
+                    ch.shutdownNow();
+                }
+            }
+        } finally {
+            app.shutdownNow();
+        }
+    }
+}
