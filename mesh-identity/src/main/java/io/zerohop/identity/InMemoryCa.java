@@ -72,7 +72,8 @@ import org.bouncycastle.asn1.x500.X500Name;
  *     the two apart.</li>
  * <li><b>Subject key identifier: kept, unlike Istio's.</b> Go writes one only on CA certificates, so Istio's
  *     leaves have none; RFC 5280 §4.2.1.2 says a leaf SHOULD have one, and no peer reads it. The authority key
- *     identifier is there, as on Istio's.</li>
+ *     identifier is there as on Istio's, but carries the issuer's name and serial besides its key id (Go
+ *     writes the key id only); no peer reads them.</li>
  * <li>Key and signature: ECDSA P-256 keys (ztunnel's CSRs too), signed SHA256withECDSA, X.509 v3.</li>
  * </ul>
  * The root and intermediate stay zerohop's: subject {@code O=<trust domain>, CN=zerohop root <epoch>}, the trust
@@ -285,12 +286,15 @@ public final class InMemoryCa implements IdentityProvider {
     }
 
     private Signer[] newChain() {
+        // Back-dated for a peer's clock, but caTtl counts from now: a short caTtl (tests) must not start expired
+        // (newuser28: caTtl(30s) built a CA whose root had ended 90 s before).
         Instant now = clock.instant().minus(BACKDATE);
+        Instant end = clock.instant().plus(caTtl);
         KeyPair rootKeys = X509.newP256();
         X500Name rootName = new X500Name("O=" + trustDomain.getName() + ",CN=zerohop root " + now.getEpochSecond());
         String tdId = trustDomain.newSpiffeId().toString();
         X509Certificate rootCert = X509.sign(rootName, rootKeys.getPublic(), null, rootKeys.getPrivate(),
-                List.of(tdId), true, false, now, now.plus(caTtl));
+                List.of(tdId), true, false, now, end);
         Signer r = new Signer(rootCert, rootKeys.getPrivate());
         if (!withIntermediate) {
             return new Signer[] {r, null};
@@ -298,7 +302,7 @@ public final class InMemoryCa implements IdentityProvider {
         KeyPair interKeys = X509.newP256();
         X509Certificate interCert = X509.sign(
                 new X500Name("O=" + trustDomain.getName() + ",CN=zerohop intermediate " + now.getEpochSecond()),
-                interKeys.getPublic(), rootCert, rootKeys.getPrivate(), List.of(tdId), true, false, now, now.plus(caTtl));
+                interKeys.getPublic(), rootCert, rootKeys.getPrivate(), List.of(tdId), true, false, now, end);
         return new Signer[] {r, new Signer(interCert, interKeys.getPrivate())};
     }
 
@@ -470,6 +474,12 @@ public final class InMemoryCa implements IdentityProvider {
             return this;
         }
 
+        /**
+         * The root's (and intermediate's) validity, counted from now (its NotBefore is back-dated {@link #BACKDATE});
+         * default 3650 days. Workload leaves are cut to it (as istiod's), and nothing is issued once it ended.
+         *
+         * @throws IllegalArgumentException when {@code ttl} is zero or negative
+         */
         public Builder caTtl(Duration ttl) {
             Objects.requireNonNull(ttl, "caTtl");
             if (ttl.isNegative() || ttl.isZero()) {

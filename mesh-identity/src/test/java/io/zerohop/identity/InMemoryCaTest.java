@@ -20,6 +20,19 @@ import org.junit.jupiter.api.io.TempDir;
 class InMemoryCaTest {
     static final SpiffeId ID = SpiffeIds.istio("cluster.local", "prod", "frontend");
 
+    /**
+     * caTtl counts from now: the root's NotBefore is back-dated for peers' clocks, its NotAfter is not (newuser28:
+     * caTtl(30s) built a CA whose root had expired, as it ended 30 s after the 2-minute back-date).
+     */
+    @Test
+    void aShortCaTtlStillIssuesAndLeavesEndWithTheRoot() throws Exception {
+        java.time.Instant before = java.time.Instant.now();
+        InMemoryCa ca = InMemoryCa.builder().trustDomain("cluster.local").caTtl(Duration.ofSeconds(30)).build();
+        assertThat(ca.root().getNotAfter().toInstant()).isAfterOrEqualTo(before.plusSeconds(29));
+        X509Svid svid = ca.svid(SpiffeId.parse("spiffe://cluster.local/ns/a/sa/b")).get(10, TimeUnit.SECONDS);
+        assertThat(svid.getLeaf().getNotAfter()).as("cut to the root's end").isEqualTo(ca.root().getNotAfter());
+    }
+
     @Test
     void anIdWithoutAPathIsTheCallersMistakeInAFailedFuture() {
         InMemoryCa ca = InMemoryCa.create("cluster.local");
