@@ -2,6 +2,7 @@ package io.zerohop.benchmarks;
 
 import io.netty.handler.ssl.SslContext;
 import io.netty.handler.ssl.SslProvider;
+import io.netty.util.ReferenceCountUtil;
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.identity.InMemoryCa;
 import io.zerohop.identity.MeshTls;
@@ -73,5 +74,21 @@ public class HandshakeBenchmark {
     public SslContext clientContextForNewDestination() {
         SpiffeId dst = SpiffeIds.istio("cluster.local", "prod", "dst-" + destinations++);
         return tls.client(id, Set.of(dst)).join();
+    }
+
+    /**
+     * A workload's first context: a fresh {@code MeshTls} (nothing cached) turns the SVID the CA already
+     * holds into key managers and builds the server context; what a node proxy pays once per local
+     * workload identity and again at every rotation (before SvidKeyManager: a PKCS#12 store, PBKDF2
+     * twice, ~4.8 ms; benchmarks/results/keymanager-*.md).
+     */
+    @Benchmark
+    public boolean serverContextForNewSvid() {
+        try (MeshTls fresh = MeshTls.builder(ca).sslProvider(SslProvider.valueOf(provider)).sessionResumption(false).build()) {
+            SslContext ctx = fresh.server(id).join();
+            boolean server = ctx.isServer();
+            ReferenceCountUtil.release(ctx);
+            return server;
+        }
     }
 }

@@ -34,7 +34,7 @@ import javax.net.ssl.TrustManager;
  */
 final class NettyTlsProbe {
     static final String NAME = "ZerohopNettyTlsProbe";
-    /** {@code -Dzerohop.nettyTlsProbe=jdk}: leave Netty's probe of the JDK as Netty does it (an escape hatch, and the tests' control). */
+    /** {@code -Dzerohop.nettyTlsProbe=jdk}: leave Netty's probes of the JDK (this class's two) as Netty does them (an escape hatch, and the tests' control). */
     static final String PROPERTY = "zerohop.nettyTlsProbe";
 
     private NettyTlsProbe() {}
@@ -58,6 +58,72 @@ final class NettyTlsProbe {
             // Netty renamed or moved it: its own probe runs later, as without this class.
         } finally {
             Security.removeProvider(NAME);
+        }
+    }
+
+    /** Netty's class whose initialiser starts the JDK's TLS at the first OpenSSL context ({@link #skipTrustManagerWrapperProbe}). */
+    static final String TRUST_MANAGER_WRAPPER = "io.netty.handler.ssl.OpenSslX509TrustManagerWrapper";
+    static final String SUN_JSSE = "SunJSSE";
+
+    /**
+     * Initialises Netty's {@code OpenSslX509TrustManagerWrapper} while SunJSSE is out of the security provider
+     * list, so that it does not start the JDK's TLS; does nothing with {@code -Dzerohop.nettyTlsProbe=jdk}, when the
+     * class is already initialised, or when there is no SunJSSE. The list is restored, same objects in the same
+     * order, before this returns, whatever happens.
+     *
+     * <p>Why: every OpenSSL context Netty builds passes its trust manager through {@code
+     * OpenSslX509TrustManagerWrapper.wrapIfNeeded} (netty-handler 4.2.18, {@code ReferenceCountedOpenSslContext
+     * .chooseTrustManager}), whose initialiser builds and initialises {@code SSLContext.getInstance("TLS", "SunJSSE")}
+     * to find, through {@code Unsafe}, where SunJSSE keeps a trust manager, in order to wrap a plain {@code
+     * X509TrustManager} as the JDK would. zerohop's trust manager is an {@code X509ExtendedTrustManager}, which is
+     * never wrapped; the initialiser still loaded ~170 of the JDK's TLS classes at a node proxy's first tunnel
+     * (benchmarks/results/keymanager-*.md). With SunJSSE absent, {@code getInstance} throws {@code
+     * NoSuchProviderException}, which the initialiser catches (DEBUG "Unable to access wrapped TrustManager"),
+     * leaving the wrapper as the identity: no change for an extended trust manager, the only kind this CLI gives
+     * Netty's OpenSSL (grpc's shaded Netty, the Istio CA client's, is another class).
+     *
+     * <p>While SunJSSE is out no thread can get a JDK {@code SSLContext}: the caller must hold every other thread
+     * of the process away from TLS until this returns ({@link Zerohop#awaitSecurityProviders}).
+     */
+    static void skipTrustManagerWrapperProbe() {
+        if ("jdk".equals(System.getProperty(PROPERTY))) {
+            return;
+        }
+        // What the initialiser needs besides the JDK's TLS, initialised first, so that the window without SunJSSE
+        // (which other threads wait out) is the initialiser's own few steps.
+        io.netty.util.internal.logging.InternalLoggerFactory.getDefaultFactory();
+        io.netty.util.internal.PlatformDependent.getUnsafeUnavailabilityCause();
+        withoutProvider(SUN_JSSE, () -> {
+            try {
+                Class.forName(TRUST_MANAGER_WRAPPER, true, NettyTlsProbe.class.getClassLoader());
+            } catch (ClassNotFoundException | RuntimeException | LinkageError e) {
+                // Netty renamed or moved it: it starts the JDK's TLS at the first context, as without this method.
+            }
+        });
+    }
+
+    /**
+     * Runs {@code r} with the provider named {@code name} removed from the security provider list, then puts the
+     * same provider object back at the same position; runs {@code r} as it is when there is no such provider.
+     */
+    static void withoutProvider(String name, Runnable r) {
+        Provider[] list = Security.getProviders();
+        int position = 0;
+        for (int i = 0; i < list.length; i++) {
+            if (list[i].getName().equals(name)) {
+                position = i + 1;
+            }
+        }
+        if (position == 0) {
+            r.run();
+            return;
+        }
+        Provider removed = list[position - 1];
+        Security.removeProvider(name);
+        try {
+            r.run();
+        } finally {
+            Security.insertProviderAt(removed, position);
         }
     }
 

@@ -646,6 +646,8 @@ final class ProxyCommand implements Callable<Integer> {
         // Installed by main() before anything else; a signal that came meanwhile stops the start below.
         Signals signals = Signals.forProxy();
         this.signals = signals;
+        // Nothing below may ask for the JDK's TLS while the start-up thread has SunJSSE out of the provider list.
+        Zerohop.awaitSecurityProviders();
         Checked checked = check();
         if (signals.stopping()) {
             return stoppedBefore(signals, "the proxy started");

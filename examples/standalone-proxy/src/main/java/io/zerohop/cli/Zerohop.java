@@ -1,6 +1,8 @@
 package io.zerohop.cli;
 
 import io.zerohop.identity.MeshTls;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -69,17 +71,45 @@ public final class Zerohop {
      * idle-*.md); the main thread builds
      * the command model meanwhile, then waits for slf4j's initialisation before it may log
      * ({@link LogProvider#awaitInitialised}: a line logged during it was replayed with slf4j's warning),
-     * and parses the options and makes the identity source while the TLS provider is chosen.
+     * and parses the options and makes the identity source while the TLS provider is chosen. Before that it
+     * also initialises Netty's trust-manager wrapper with SunJSSE out of the provider list (the JDK's TLS is
+     * then not started at the first tunnel, {@link NettyTlsProbe#skipTrustManagerWrapperProbe}); the proxy
+     * waits for that ({@link #awaitSecurityProviders}) before anything it does may ask for the JDK's TLS.
      */
     static Thread loadInBackground() {
+        CountDownLatch settled = new CountDownLatch(1);
+        providersSettled = settled;
         Thread t = new Thread(() -> {
-            LogProvider.awaitInitialised();
+            try {
+                LogProvider.awaitInitialised();
+                NettyTlsProbe.skipTrustManagerWrapperProbe();
+            } finally {
+                settled.countDown();
+            }
             NettyTlsProbe.answer();
             MeshTls.defaultProvider();
         }, "zerohop-start");
         t.setDaemon(true);
         t.start();
         return t;
+    }
+
+    /** Counted down once {@link #loadInBackground}'s thread has put the security provider list back as it was. */
+    private static volatile CountDownLatch providersSettled = new CountDownLatch(0);
+
+    /**
+     * Returns once the start-up thread no longer changes the security provider list: while it initialises Netty's
+     * trust-manager wrapper SunJSSE is out of it ({@link NettyTlsProbe#skipTrustManagerWrapperProbe}), and a JDK
+     * {@code SSLContext} asked for meanwhile (the Kubernetes client's, the Istio CA client's) would fail. At once
+     * when {@link #loadInBackground} was not called. Waits at most 30 s: the thread's work is slf4j's
+     * initialisation and two class initialisers.
+     */
+    static void awaitSecurityProviders() {
+        try {
+            providersSettled.await(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** Runs without exiting, for tests. */

@@ -138,6 +138,67 @@ class StartFootprintTest {
         assertThat(jdk.stream().filter(c -> c.startsWith("sun.security.ssl.")).count()).as("the JDK's TLS classes Netty's probe loads").isGreaterThan(100);
     }
 
+    /**
+     * A workload's first TLS contexts (a node proxy's first tunnel) start none of the JDK's TLS and build no
+     * PKCS#12 store: the SVID's key goes to Netty through SvidKeyManager (no PBKDF2), and Netty's trust-manager
+     * wrapper was initialised at start with SunJSSE out of the list. The control, the same start without that
+     * (Netty's start-up probe still answered): the first context starts the JDK's TLS, from the wrapper's initialiser.
+     */
+    @Test
+    @Timeout(180)
+    @DisplayName("a workload's first TLS contexts load none of the JDK's TLS and no PKCS#12 or PBKDF2; without the wrapper's start-up initialisation they start the JDK's TLS")
+    void theFirstContextsStartNoJdkTlsAndNoPkcs12(@TempDir Path dir) throws Exception {
+        List<String> loaded = firstContextClasses(dir, "skip");
+        assertThat(loaded).as("classes loaded by a first server and client context")
+                .contains(NettyTlsProbe.TRUST_MANAGER_WRAPPER, "io.zerohop.identity.internal.SvidKeyManager",
+                        "io.netty.handler.ssl.ReferenceCountedOpenSslServerContext")
+                .doesNotContain("sun.security.ssl.SSLContextImpl", "sun.security.pkcs12.PKCS12KeyStore",
+                        "com.sun.crypto.provider.PBKDF2KeyImpl", "sun.security.ssl.SunX509KeyManagerImpl")
+                .noneMatch(c -> c.startsWith("sun.security.ssl.") && !c.startsWith("sun.security.ssl.SunJSSE"));
+        List<String> netty = firstContextClasses(dir, "noskip");
+        assertThat(netty).contains("sun.security.ssl.SSLContextImpl", NettyTlsProbe.TRUST_MANAGER_WRAPPER)
+                .doesNotContain("sun.security.pkcs12.PKCS12KeyStore");
+    }
+
+    private static List<String> firstContextClasses(Path dir, String mode) throws Exception {
+        Path log = dir.resolve(mode + "-classes.txt");
+        List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Xlog:class+load=info:file=" + log, "-cp", System.getProperty("java.class.path"),
+                FirstContextMain.class.getName(), mode);
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).as(out).isZero();
+        assertThat(out).contains("contexts built");
+        try (java.util.stream.Stream<String> lines = java.nio.file.Files.lines(log)) {
+            return lines.map(l -> l.split(" ")).filter(f -> f.length > 1).map(f -> f[1]).toList();
+        }
+    }
+
+    @Test
+    @DisplayName("NettyTlsProbe.withoutProvider puts the same provider back at the same place, also when the work throws")
+    void withoutProviderRestoresTheList() {
+        List<java.security.Provider> before = List.of(java.security.Security.getProviders());
+        List<String> seen = new ArrayList<>();
+        NettyTlsProbe.withoutProvider(NettyTlsProbe.SUN_JSSE, () -> {
+            seen.add(String.valueOf(java.security.Security.getProvider(NettyTlsProbe.SUN_JSSE)));
+            seen.add(String.valueOf(java.security.Security.getProviders().length));
+        });
+        assertThat(seen).containsExactly("null", String.valueOf(before.size() - 1));
+        assertThat(List.of(java.security.Security.getProviders())).containsExactlyElementsOf(before);
+        try {
+            NettyTlsProbe.withoutProvider(NettyTlsProbe.SUN_JSSE, () -> {
+                throw new IllegalStateException("work failed");
+            });
+        } catch (IllegalStateException expected) {
+            assertThat(expected).hasMessage("work failed");
+        }
+        assertThat(List.of(java.security.Security.getProviders())).containsExactlyElementsOf(before);
+        // No such provider: the work runs, nothing changes.
+        NettyTlsProbe.withoutProvider("NoSuchProvider", () -> seen.add("ran"));
+        assertThat(seen).endsWith("ran");
+        assertThat(List.of(java.security.Security.getProviders())).containsExactlyElementsOf(before);
+    }
+
     @Test
     @DisplayName("while NettyTlsProbe's provider is first, any other thread asking for an SSLContext gets the JDK's")
     void theProbesProviderServesOnlyItsThread() throws Exception {
