@@ -76,7 +76,7 @@ final class NettyTlsProbe {
      * .chooseTrustManager}), whose initialiser builds and initialises {@code SSLContext.getInstance("TLS", "SunJSSE")}
      * to find, through {@code Unsafe}, where SunJSSE keeps a trust manager, in order to wrap a plain {@code
      * X509TrustManager} as the JDK would. zerohop's trust manager is an {@code X509ExtendedTrustManager}, which is
-     * never wrapped; the initialiser still loaded ~170 of the JDK's TLS classes at a node proxy's first tunnel
+     * never wrapped; the initialiser still loaded ~135 of the JDK's TLS classes at a node proxy's first tunnel
      * (benchmarks/results/keymanager-*.md). With SunJSSE absent, {@code getInstance} throws {@code
      * NoSuchProviderException}, which the initialiser catches (DEBUG "Unable to access wrapped TrustManager"),
      * leaving the wrapper as the identity: no change for an extended trust manager, the only kind this CLI gives
