@@ -22,7 +22,8 @@ final class IstioValues {
 
     /** A list of non-empty strings (istiod's CheckEmptyValues; quoted as the CRD's string type requires). */
     static List<String> values(YNode parent, String key) throws PolicyLoadException {
-        return Fields.strings(parent, key, capitalize(key));
+        // Asked for every field a source or operation may have, present or not: the name for the error only when present.
+        return parent.get(key) == null ? List.of() : Fields.strings(parent, key, capitalize(key));
     }
 
     /** Whether {@code key} holds a list with at least one entry. */

@@ -47,6 +47,8 @@ public final class YamlDocuments {
     private final String file;
     private final String text;
     private final ParserImpl parser;
+    /** See {@link #lineStarts()}; null until the first lookup. */
+    private int[] lineStarts;
     /**
      * The keys read whose block may still hold the next line, by column (outermost first): a key pops
      * those at its column or right of it. What a syntax error's line is placed under.
@@ -253,14 +255,32 @@ public final class YamlDocuments {
         return from < to;
     }
 
-    /** Offset in the text where line {@code line} (1-based) starts. */
+    /** Offset in the text where line {@code line} (1-based) starts; the text's length past its last line. */
     private int lineStart(int line) {
-        int start = 0;
-        for (int l = 1; l < line && start >= 0; l++) {
-            int nl = text.indexOf('\n', start);
-            start = nl < 0 ? text.length() : nl + 1;
+        int[] starts = lineStarts();
+        return line <= 1 ? 0 : line - 1 < starts.length ? starts[line - 1] : text.length();
+    }
+
+    /**
+     * Offset of each line's start ({@code [0]} is line 1), built at the first lookup: every mapping key
+     * asks for its line's text, and scanning from the top each time made a 10,000-policy file (3.8 MB)
+     * take 73 s to load instead of 2 s.
+     */
+    private int[] lineStarts() {
+        int[] starts = lineStarts;
+        if (starts == null) {
+            int n = 1;
+            for (int i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) {
+                n++;
+            }
+            starts = new int[n];
+            int l = 1;
+            for (int i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) {
+                starts[l++] = i + 1;
+            }
+            lineStarts = starts;
         }
-        return start;
+        return starts;
     }
 
     /**
@@ -322,14 +342,11 @@ public final class YamlDocuments {
 
     /** Line {@code line} (1-based) of the text, without its line break. */
     private String lineText(int line) {
-        int start = 0;
-        for (int l = 1; l < line && start >= 0; l++) {
-            int nl = text.indexOf('\n', start);
-            start = nl < 0 ? -1 : nl + 1;
-        }
-        if (start < 0) {
+        int[] starts = lineStarts();
+        if (line - 1 >= starts.length) {
             return "";
         }
+        int start = line <= 1 ? 0 : starts[line - 1];
         int end = text.indexOf('\n', start);
         String t = end < 0 ? text.substring(start) : text.substring(start, end);
         return t.endsWith("\r") ? t.substring(0, t.length() - 1) : t;
@@ -341,11 +358,29 @@ public final class YamlDocuments {
 
     /** Whether the value of the key on {@code line} starts on that line ({@code name: x}), not below it. */
     private boolean inlineValue(int line, int keyEndColumn) {
-        String t = lineText(line);
-        String rest = keyEndColumn < t.length() ? t.substring(keyEndColumn) : "";
-        int colon = rest.indexOf(':');
-        rest = colon < 0 ? "" : rest.substring(colon + 1).strip();
-        return !rest.isEmpty() && "#|>&!".indexOf(rest.charAt(0)) < 0;
+        // Read in place (asked for every key: no substring per key): the first character after the line's next
+        // colon that is not white space, if any, on this line without its line break.
+        int[] starts = lineStarts();
+        if (line - 1 >= starts.length) {
+            return false;
+        }
+        int start = line <= 1 ? 0 : starts[line - 1];
+        int end = text.indexOf('\n', start);
+        end = end < 0 ? text.length() : end;
+        if (end > start && text.charAt(end - 1) == '\r') {
+            end--;
+        }
+        int colon = start + keyEndColumn < end ? text.indexOf(':', start + keyEndColumn) : -1;
+        if (colon < 0 || colon >= end) {
+            return false;
+        }
+        for (int i = colon + 1; i < end; i++) {
+            char c = text.charAt(i);
+            if (!Character.isWhitespace(c)) {
+                return "#|>&!".indexOf(c) < 0;
+            }
+        }
+        return false;
     }
 
     static int lineAt(String text, int offset) {
