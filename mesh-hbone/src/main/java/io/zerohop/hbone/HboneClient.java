@@ -383,7 +383,7 @@ public final class HboneClient implements AutoCloseable {
          * {@code WorkloadKey}). It is per client, so every pooled connection of the client has it:
          * use one client per source address. Default: none, the kernel picks it from the route.
          * The address must be one of this host's (the dial fails otherwise, a {@link java.net.ConnectException}
-         * "Cannot assign requested address": no {@code IP_FREEBIND}); a tunnel to an HBONE address of the other IP version
+         * naming both addresses, "from local address A failed: Cannot assign requested address": no {@code IP_FREEBIND}); a tunnel to an HBONE address of the other IP version
          * fails with {@link IllegalArgumentException}.
          *
          * @param address an IPv4 or IPv6 unicast address of this host; the wildcard address

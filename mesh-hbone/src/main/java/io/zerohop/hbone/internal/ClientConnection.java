@@ -217,7 +217,10 @@ final class ClientConnection {
             if (f.isSuccess()) {
                 localAddress = (InetSocketAddress) f.channel().localAddress();
             } else {
-                ConnectException ce = new ConnectException("HBONE connection to " + Authority.text(hbone) + " failed: " + DialErrors.describe(f.cause()));
+                // The source address is named: "Cannot assign requested address" is about it, not the HBONE address.
+                ConnectException ce = new ConnectException("HBONE connection to " + Authority.text(hbone)
+                        + (local == null ? "" : " from local address " + io.netty.util.NetUtil.toAddressString(local))
+                        + " failed: " + DialErrors.describe(f.cause()));
                 ce.initCause(f.cause());
                 fail(ce);
             }
