@@ -86,6 +86,25 @@ class ReadmeSnippetsTest {
         }
     }
 
+    /**
+     * zerohop-bom has no parent (importing it must not manage a user's third-party versions), so the plugins its own
+     * build runs are pinned in it: each at zerohop-parent's version, so a build of the BOM alone (offline) needs
+     * nothing the project's build did not fetch.
+     */
+    @Test
+    void theBomPinsItsPluginsAtTheParentsVersions() throws Exception {
+        Pattern plugin = Pattern.compile("<artifactId>(maven-[a-z-]+-plugin)</artifactId><version>([^<]+)</version>");
+        Map<String, String> parent = new java.util.HashMap<>();
+        for (Matcher m = plugin.matcher(Files.readString(root().resolve("pom.xml"))); m.find(); ) {
+            parent.put(m.group(1), m.group(2));
+        }
+        int pinned = 0;
+        for (Matcher m = plugin.matcher(Files.readString(root().resolve("zerohop-bom/pom.xml"))); m.find(); pinned++) {
+            assertThat(m.group(2)).as("zerohop-bom's %s", m.group(1)).isEqualTo(parent.get(m.group(1)));
+        }
+        assertThat(pinned).as("install and clean pinned in zerohop-bom").isEqualTo(2);
+    }
+
     @Test
     void everyJavaBlockCompilesAsPrinted(@TempDir Path dir) throws Exception {
         StringBuilder src = new StringBuilder(IMPORTS).append("class Snippets {\n");
