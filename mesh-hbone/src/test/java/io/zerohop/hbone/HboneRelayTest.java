@@ -248,6 +248,70 @@ class HboneRelayTest {
         }
     }
 
+    /**
+     * The socket form's back-pressure: with the application not reading, the server's writes stop once the
+     * kernel buffers, the relay's one array and the HTTP/2 windows are full, far short of what it has to send;
+     * then every byte arrives. Held back is read from the writer's progress: it must stop moving (a relay
+     * queueing without bound would let all 64 MiB through).
+     */
+    @Test
+    void aBlockingSocketThatStopsReadingHoldsTheServerBackAndLosesNothing() throws Exception {
+        long total = 64L << 20;
+        try (ServerSocket accepting = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
+             Socket app = new Socket()) {
+            app.setSoTimeout(20_000);
+            app.connect(accepting.getLocalSocketAddress());
+            Socket accepted = accepting.accept();
+            HboneStream stream = client.connect(Mesh.loopback(8080), mesh.expectServer(), server.localAddress()).get(20, TimeUnit.SECONDS);
+            CompletableFuture<HboneRelay.Result> result = HboneRelay.splice(stream, accepted, threads);
+            sockets.setSoTimeout(20_000);
+            try (HboneSocket upstream = sockets.accept()) {
+                java.util.concurrent.atomic.AtomicLong sent = new java.util.concurrent.atomic.AtomicLong();
+                CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
+                    try {
+                        OutputStream out = upstream.getOutputStream();
+                        byte[] chunk = new byte[64 << 10];
+                        while (sent.get() < total) {
+                            out.write(chunk);
+                            sent.addAndGet(chunk.length);
+                        }
+                        upstream.shutdownOutput();
+                    } catch (Exception e) {
+                        throw new java.util.concurrent.CompletionException(e);
+                    }
+                }, threads);
+                long[] last = {-1};
+                int[] still = {0};
+                Await.until("the server's writes stopped behind the application that does not read", java.time.Duration.ofSeconds(30), () -> {
+                    long now = sent.get();
+                    still[0] = now == last[0] ? still[0] + 1 : 0;
+                    last[0] = now;
+                    try {
+                        Thread.sleep(50);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    return still[0] >= 10 || writer.isDone();
+                });
+                assertThat(writer).as("the server is held back (%d bytes written)", sent.get()).isNotDone();
+                assertThat(sent.get()).isLessThan(total / 2);
+
+                InputStream in = app.getInputStream();
+                byte[] buf = new byte[256 << 10];
+                long got = 0;
+                for (int n; (n = in.read(buf)) >= 0; ) {
+                    got += n;
+                }
+                assertThat(got).isEqualTo(total);
+                Await.result(writer);
+                app.shutdownOutput();
+                HboneRelay.Result r = Await.result(result);
+                assertThat(r.fromTunnel()).isEqualTo(total);
+                assertThat(r.reset()).isFalse();
+            }
+        }
+    }
+
     @Test
     void aBlockingSocketsResetsPassBothWays() throws Exception {
         for (boolean fromApp : new boolean[] {true, false}) {
