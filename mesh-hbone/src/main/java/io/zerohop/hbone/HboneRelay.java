@@ -148,7 +148,8 @@ public final class HboneRelay {
      * @param stream     a tunnel stream channel (an {@link Http2StreamChannel} of an HBONE server or
      *                   client) with auto-read off and no handler of yours reading it; never null
      * @param connection as in {@link #splice(HboneStream, DuplexChannel)}
-     * @return the relay's end, see {@link Result}
+     * @return the relay's end, see {@link Result}; already complete, reset, when the connection's event loop
+     *         has terminated
      * @throws NullPointerException     when an argument is null
      * @throws IllegalArgumentException when {@code stream} is not a tunnel stream channel or is closed,
      *                                  {@code connection} has auto-read on, or either was already spliced;
@@ -190,7 +191,15 @@ public final class HboneRelay {
         if (connection.eventLoop().inEventLoop()) {
             join.run();
         } else {
-            connection.eventLoop().execute(join);
+            try {
+                connection.eventLoop().execute(join);
+            } catch (java.util.concurrent.RejectedExecutionException shutDown) {
+                // The connection's event loop has terminated (its group was shut down, closing the connection):
+                // nothing will join, so the relay ends here, both ends reset (RST_STREAM CONNECT_ERROR), not never.
+                tunnel.reset();
+                tcp.reset();
+                done.complete(new Result(0, 0, Duration.ofNanos(System.nanoTime() - start), true));
+            }
         }
         return done;
     }

@@ -451,6 +451,45 @@ class HboneRelayTest {
         }
     }
 
+    /**
+     * A connection whose event loop has terminated (its group shut down between its accept and the splice): no
+     * task can join the relay there, so the relay ends at once, reset, and the tunnel is reset (until 3 December
+     * {@code splice} threw Netty's RejectedExecutionException, and the tunnel stayed open).
+     */
+    @Test
+    void aConnectionWhoseEventLoopHasTerminatedEndsTheRelayReset() throws Exception {
+        EventLoopGroup gone = Transports.newGroup(1, "relay-test-gone");
+        Socket app = new Socket();
+        app.setSoTimeout(20_000);
+        java.util.concurrent.BlockingQueue<SocketChannel> accepted = new LinkedBlockingQueue<>();
+        Channel acceptor = new ServerBootstrap().group(gone).channel(Transports.serverChannel(gone))
+                .childOption(ChannelOption.AUTO_READ, false)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        accepted.add(ch);
+                    }
+                })
+                .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)).sync().channel();
+        try (app) {
+            app.connect(acceptor.localAddress());
+            SocketChannel connection = accepted.poll(20, TimeUnit.SECONDS);
+            assertThat(connection).isNotNull();
+            gone.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
+            assertThat(connection.eventLoop().isTerminated()).isTrue();
+            HboneStream stream = client.connect(Mesh.loopback(8080), mesh.expectServer(), server.localAddress()).get(20, TimeUnit.SECONDS);
+            sockets.setSoTimeout(20_000);
+            try (HboneSocket upstream = sockets.accept()) {
+                CompletableFuture<HboneRelay.Result> result = HboneRelay.splice(stream, connection);
+                assertThat(result).as("ended at once").isDone();
+                assertThat(Await.result(result).reset()).isTrue();
+                upstream.setSoTimeout(20_000);
+                assertThatThrownBy(() -> upstream.getInputStream().read())
+                        .as("the tunnel is reset, not left open").isInstanceOf(java.io.IOException.class);
+            }
+        }
+    }
+
     @Test
     void aChannelThatIsNoTunnelOrAConnectionThatReadsOnItsOwnIsRefused() throws Exception {
         Socket[] ends = connect();
