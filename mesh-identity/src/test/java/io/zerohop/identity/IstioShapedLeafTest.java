@@ -89,6 +89,13 @@ class IstioShapedLeafTest {
         X509Certificate signer = intermediate ? chain.get(1) : ca.root();
         assertThat(chain).hasSize(intermediate ? 2 : 1);
         assertThat(leaf.getIssuerX500Principal()).isEqualTo(signer.getSubjectX500Principal());
+        // Go's CreateCertificate: AuthorityKeyId = the signer's SubjectKeyId, the key id alone.
+        org.bouncycastle.asn1.x509.AuthorityKeyIdentifier aki = org.bouncycastle.asn1.x509.AuthorityKeyIdentifier.getInstance(
+                org.bouncycastle.asn1.ASN1OctetString.getInstance(leaf.getExtensionValue("2.5.29.35")).getOctets());
+        assertThat(aki.getAuthorityCertIssuer()).as("no issuer name").isNull();
+        assertThat(aki.getAuthorityCertSerialNumber()).as("no issuer serial").isNull();
+        assertThat(aki.getKeyIdentifier()).isEqualTo(org.bouncycastle.asn1.x509.SubjectKeyIdentifier.getInstance(
+                org.bouncycastle.asn1.ASN1OctetString.getInstance(signer.getExtensionValue("2.5.29.14")).getOctets()).getKeyIdentifier());
         assertThat(SvidVerifier.verify(chain.toArray(new X509Certificate[0]), ca.bundles())).isEqualTo(ID);
 
         // The same, as OpenSSL reads it.

@@ -183,8 +183,14 @@ public final class X509 {
                             new ExtendedKeyUsage(new KeyPurposeId[] {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth}));
                 }
                 b.addExtension(Extension.subjectKeyIdentifier, false, ext.createSubjectKeyIdentifier(subjectKey));
-                if (issuer != null) {
-                    b.addExtension(Extension.authorityKeyIdentifier, false, ext.createAuthorityKeyIdentifier(issuer));
+                byte[] issuerKeyId = issuer == null ? null : issuer.getExtensionValue(Extension.subjectKeyIdentifier.getId());
+                if (issuerKeyId != null) {
+                    // Go's crypto/x509 CreateCertificate, as istiod signs: the issuer's subject key identifier as the
+                    // key id, alone (no issuer name and serial, which BouncyCastle's createAuthorityKeyIdentifier(cert)
+                    // adds); none when the issuer has none. Self-signed (issuer null): none, as Go without a template value.
+                    byte[] keyId = org.bouncycastle.asn1.x509.SubjectKeyIdentifier.getInstance(
+                            org.bouncycastle.asn1.ASN1OctetString.getInstance(issuerKeyId).getOctets()).getKeyIdentifier();
+                    b.addExtension(Extension.authorityKeyIdentifier, false, new org.bouncycastle.asn1.x509.AuthorityKeyIdentifier(keyId));
                 }
                 if (!uriSans.isEmpty()) {
                     GeneralName[] names = new GeneralName[uriSans.size()];
