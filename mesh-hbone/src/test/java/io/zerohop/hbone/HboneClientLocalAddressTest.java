@@ -49,6 +49,32 @@ class HboneClientLocalAddressTest {
         }
     }
 
+    /** The same over IPv6: a client bound to ::1 reaches a server on [::1], which sees ::1 as the source. */
+    @Test
+    void anIpv6LocalAddressIsTheSourceTheServerSees() throws Exception {
+        InetAddress ip6 = InetAddress.getByName("::1");
+        try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
+            probe.bind(new InetSocketAddress(ip6, 0));
+        } catch (java.io.IOException noIpv6) {
+            org.junit.jupiter.api.Assumptions.abort("no IPv6 loopback here: " + noIpv6.getMessage());
+        }
+        HboneServerSocket sockets = new HboneServerSocket();
+        sockets.setSoTimeout(20_000);
+        try (Mesh mesh = new Mesh();
+             HboneServer server = mesh.server((dst, id, local) -> Destination.embedded(sockets)).bind(new InetSocketAddress(ip6, 0))
+                     .build().start().get(20, TimeUnit.SECONDS);
+             HboneClient client = mesh.client().localAddress(ip6).build();
+             HboneSocket out = client.connectSocket(Mesh.loopback(8080), mesh.expectServer(), server.localAddress(), java.time.Duration.ofSeconds(20));
+             HboneSocket in = sockets.accept()) {
+            assertThat(in.tunnel().peerAddress().getAddress()).as("the source the server saw").isEqualTo(ip6);
+            assertThat(out.tunnel().localAddress().getAddress()).isEqualTo(ip6);
+            out.getOutputStream().write('6');
+            assertThat(in.getInputStream().read()).isEqualTo('6');
+        } finally {
+            sockets.close();
+        }
+    }
+
     @Test
     void addressesThatCannotBeASourceAreRefused() throws Exception {
         try (Mesh mesh = new Mesh()) {
