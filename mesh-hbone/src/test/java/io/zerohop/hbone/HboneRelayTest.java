@@ -108,6 +108,60 @@ class HboneRelayTest {
         return new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     }
 
+    /** Bytes read from {@code s} until its end. */
+    private static long readCount(Socket s) throws Exception {
+        InputStream in = s.getInputStream();
+        byte[] buf = new byte[256 << 10];
+        long got = 0;
+        for (int n; (n = in.read(buf)) >= 0; ) {
+            got += n;
+        }
+        return got;
+    }
+
+    /** Writes {@code total} bytes to {@code s} in 64 KiB chunks, counting them in {@code sent}, then its FIN. */
+    private static CompletableFuture<Void> writeThenFin(Socket s, long total, java.util.concurrent.atomic.AtomicLong sent) {
+        return CompletableFuture.runAsync(() -> {
+            try {
+                OutputStream out = s.getOutputStream();
+                byte[] chunk = new byte[64 << 10];
+                while (sent.get() < total) {
+                    out.write(chunk);
+                    sent.addAndGet(chunk.length);
+                }
+                s.shutdownOutput();
+            } catch (Exception e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        }, threads);
+    }
+
+    /** A blocking socket spliced with a fresh tunnel: the application's end, the server's end and the relay's. */
+    record BlockingRelay(Socket app, HboneSocket upstream, CompletableFuture<HboneRelay.Result> result) implements AutoCloseable {
+        static BlockingRelay open() throws Exception {
+            Socket app = new Socket();
+            app.setSoTimeout(20_000);
+            Socket accepted;
+            try (ServerSocket accepting = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+                app.connect(accepting.getLocalSocketAddress());
+                accepted = accepting.accept();
+            }
+            HboneStream stream = client.connect(Mesh.loopback(8080), mesh.expectServer(), server.localAddress()).get(20, TimeUnit.SECONDS);
+            CompletableFuture<HboneRelay.Result> result = HboneRelay.splice(stream, accepted, threads);
+            sockets.setSoTimeout(20_000);
+            HboneSocket upstream = sockets.accept();
+            upstream.setSoTimeout(20_000);
+            return new BlockingRelay(app, upstream, result);
+        }
+
+        @Override
+        public void close() throws Exception {
+            try (Socket a = app; Socket u = upstream) {
+                // both closed
+            }
+        }
+    }
+
     @Test
     void bytesBothWaysAndTheConnectionsFinBecomesEndStream() throws Exception {
         Socket[] ends = connect();
@@ -186,18 +240,7 @@ class HboneRelayTest {
         Socket[] ends = connect();
         try (Socket app = ends[0]; Socket upstream = ends[1]) {
             Spliced relay = relay();
-            CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
-                try {
-                    OutputStream out = upstream.getOutputStream();
-                    byte[] chunk = new byte[64 << 10];
-                    for (long sent = 0; sent < total; sent += chunk.length) {
-                        out.write(chunk);
-                    }
-                    upstream.shutdownOutput();
-                } catch (Exception e) {
-                    throw new java.util.concurrent.CompletionException(e);
-                }
-            }, threads);
+            CompletableFuture<Void> writer = writeThenFin(upstream, total, new java.util.concurrent.atomic.AtomicLong());
             Await.until("the relay stopped reading the tunnel behind the unwritable connection", () ->
                     !relay.connection().isWritable() && !relay.stream().channel().config().isAutoRead());
             long queued = relay.connection().eventLoop().submit(() -> {
@@ -208,13 +251,7 @@ class HboneRelayTest {
                     .isLessThanOrEqualTo((4L << 20) + (64 << 10));
             assertThat(writer).as("the server is held back").isNotDone();
 
-            InputStream in = app.getInputStream();
-            byte[] buf = new byte[256 << 10];
-            long got = 0;
-            for (int n; (n = in.read(buf)) >= 0; ) {
-                got += n;
-            }
-            assertThat(got).isEqualTo(total);
+            assertThat(readCount(app)).isEqualTo(total);
             Await.result(writer);
             app.shutdownOutput();
             HboneRelay.Result r = Await.result(relay.result());
@@ -225,26 +262,16 @@ class HboneRelayTest {
 
     @Test
     void aBlockingSocketIsSplicedWithTheSameSemantics() throws Exception {
-        try (ServerSocket accepting = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-             Socket app = new Socket()) {
-            app.setSoTimeout(20_000);
-            app.connect(accepting.getLocalSocketAddress());
-            Socket accepted = accepting.accept();
-            HboneStream stream = client.connect(Mesh.loopback(8080), mesh.expectServer(), server.localAddress()).get(20, TimeUnit.SECONDS);
-            CompletableFuture<HboneRelay.Result> result = HboneRelay.splice(stream, accepted, threads);
-            sockets.setSoTimeout(20_000);
-            try (HboneSocket upstream = sockets.accept()) {
-                upstream.setSoTimeout(20_000);
-                app.getOutputStream().write("hello".getBytes(StandardCharsets.UTF_8));
-                app.shutdownOutput();
-                assertThat(readAll(upstream)).isEqualTo("hello");
-                upstream.getOutputStream().write("world".getBytes(StandardCharsets.UTF_8));
-                upstream.shutdownOutput();
-                assertThat(readAll(app)).isEqualTo("world");
-                HboneRelay.Result r = Await.result(result);
-                assertThat(r).extracting(HboneRelay.Result::fromConnection, HboneRelay.Result::fromTunnel, HboneRelay.Result::reset)
-                        .containsExactly(5L, 5L, false);
-            }
+        try (BlockingRelay relay = BlockingRelay.open()) {
+            relay.app().getOutputStream().write("hello".getBytes(StandardCharsets.UTF_8));
+            relay.app().shutdownOutput();
+            assertThat(readAll(relay.upstream())).isEqualTo("hello");
+            relay.upstream().getOutputStream().write("world".getBytes(StandardCharsets.UTF_8));
+            relay.upstream().shutdownOutput();
+            assertThat(readAll(relay.app())).isEqualTo("world");
+            HboneRelay.Result r = Await.result(relay.result());
+            assertThat(r).extracting(HboneRelay.Result::fromConnection, HboneRelay.Result::fromTunnel, HboneRelay.Result::reset)
+                    .containsExactly(5L, 5L, false);
         }
     }
 
@@ -257,94 +284,51 @@ class HboneRelayTest {
     @Test
     void aBlockingSocketThatStopsReadingHoldsTheServerBackAndLosesNothing() throws Exception {
         long total = 64L << 20;
-        try (ServerSocket accepting = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-             Socket app = new Socket()) {
-            app.setSoTimeout(20_000);
-            app.connect(accepting.getLocalSocketAddress());
-            Socket accepted = accepting.accept();
-            HboneStream stream = client.connect(Mesh.loopback(8080), mesh.expectServer(), server.localAddress()).get(20, TimeUnit.SECONDS);
-            CompletableFuture<HboneRelay.Result> result = HboneRelay.splice(stream, accepted, threads);
-            sockets.setSoTimeout(20_000);
-            try (HboneSocket upstream = sockets.accept()) {
-                java.util.concurrent.atomic.AtomicLong sent = new java.util.concurrent.atomic.AtomicLong();
-                CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
-                    try {
-                        OutputStream out = upstream.getOutputStream();
-                        byte[] chunk = new byte[64 << 10];
-                        while (sent.get() < total) {
-                            out.write(chunk);
-                            sent.addAndGet(chunk.length);
-                        }
-                        upstream.shutdownOutput();
-                    } catch (Exception e) {
-                        throw new java.util.concurrent.CompletionException(e);
-                    }
-                }, threads);
-                long[] last = {-1};
-                int[] still = {0};
-                Await.until("the server's writes stopped behind the application that does not read", java.time.Duration.ofSeconds(30), () -> {
-                    long now = sent.get();
-                    still[0] = now == last[0] ? still[0] + 1 : 0;
-                    last[0] = now;
-                    try {
-                        Thread.sleep(50);
-                    } catch (InterruptedException e) {
-                        Thread.currentThread().interrupt();
-                    }
-                    return still[0] >= 10 || writer.isDone();
-                });
-                assertThat(writer).as("the server is held back (%d bytes written)", sent.get()).isNotDone();
-                assertThat(sent.get()).isLessThan(total / 2);
-
-                InputStream in = app.getInputStream();
-                byte[] buf = new byte[256 << 10];
-                long got = 0;
-                for (int n; (n = in.read(buf)) >= 0; ) {
-                    got += n;
+        try (BlockingRelay relay = BlockingRelay.open()) {
+            java.util.concurrent.atomic.AtomicLong sent = new java.util.concurrent.atomic.AtomicLong();
+            CompletableFuture<Void> writer = writeThenFin(relay.upstream(), total, sent);
+            long[] last = {-1};
+            int[] still = {0};
+            Await.until("the server's writes stopped behind the application that does not read", java.time.Duration.ofSeconds(30), () -> {
+                long now = sent.get();
+                still[0] = now == last[0] ? still[0] + 1 : 0;
+                last[0] = now;
+                try {
+                    Thread.sleep(50);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
                 }
-                assertThat(got).isEqualTo(total);
-                Await.result(writer);
-                app.shutdownOutput();
-                HboneRelay.Result r = Await.result(result);
-                assertThat(r.fromTunnel()).isEqualTo(total);
-                assertThat(r.reset()).isFalse();
-            }
+                return still[0] >= 10 || writer.isDone();
+            });
+            assertThat(writer).as("the server is held back (%d bytes written)", sent.get()).isNotDone();
+            assertThat(sent.get()).isLessThan(total / 2);
+
+            assertThat(readCount(relay.app())).isEqualTo(total);
+            Await.result(writer);
+            relay.app().shutdownOutput();
+            HboneRelay.Result r = Await.result(relay.result());
+            assertThat(r.fromTunnel()).isEqualTo(total);
+            assertThat(r.reset()).isFalse();
         }
     }
 
     @Test
     void aBlockingSocketsResetsPassBothWays() throws Exception {
         for (boolean fromApp : new boolean[] {true, false}) {
-            try (ServerSocket accepting = new ServerSocket(0, 1, InetAddress.getLoopbackAddress());
-                 Socket app = new Socket()) {
-                app.setSoTimeout(20_000);
-                app.connect(accepting.getLocalSocketAddress());
-                Socket accepted = accepting.accept();
-                HboneStream stream = client.connect(Mesh.loopback(8080), mesh.expectServer(), server.localAddress()).get(20, TimeUnit.SECONDS);
-                CompletableFuture<HboneRelay.Result> result = HboneRelay.splice(stream, accepted, threads);
-                sockets.setSoTimeout(20_000);
-                try (HboneSocket upstream = sockets.accept()) {
-                    upstream.setSoTimeout(20_000);
-                    app.getOutputStream().write('a');
-                    assertThat(upstream.getInputStream().read()).isEqualTo('a');
-                    Socket resetter = fromApp ? app : upstream;
-                    Socket victim = fromApp ? upstream : app;
-                    resetter.setSoLinger(true, 0);
-                    resetter.close();
-                    assertThatThrownBy(() -> victim.getInputStream().read()).as(fromApp ? "tunnel reset" : "connection reset")
-                            .isInstanceOf(SocketException.class).hasMessageContaining("reset");
-                    assertThat(Await.result(result).reset()).isTrue();
-                }
+            try (BlockingRelay relay = BlockingRelay.open()) {
+                relay.app().getOutputStream().write('a');
+                assertThat(relay.upstream().getInputStream().read()).isEqualTo('a');
+                Socket resetter = fromApp ? relay.app() : relay.upstream();
+                Socket victim = fromApp ? relay.upstream() : relay.app();
+                resetter.setSoLinger(true, 0);
+                resetter.close();
+                assertThatThrownBy(() -> victim.getInputStream().read()).as(fromApp ? "tunnel reset" : "connection reset")
+                        .isInstanceOf(SocketException.class).hasMessageContaining("reset");
+                assertThat(Await.result(relay.result()).reset()).isTrue();
             }
         }
     }
 
-    /**
-     * The application sends its request and its FIN before the tunnel is open; epoll reads both even
-     * with auto-read off. {@link HboneRelay#holdUntilSpliced} keeps them for the relay (without it the
-     * request was dropped at the pipeline's tail and the server read an empty request: seen once in this
-     * class's first case when the splice came after the FIN).
-     */
     @Test
     void aRequestAndFinSentBeforeTheTunnelOpensAreRelayed() throws Exception {
         org.junit.jupiter.api.Assumptions.assumeTrue(Transports.epoll(), "NIO reads nothing with auto-read off");
