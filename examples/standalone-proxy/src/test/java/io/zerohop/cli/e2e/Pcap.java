@@ -55,7 +55,7 @@ final class Pcap {
     final byte[] raw;
     final List<Packet> packets;
 
-    private Pcap(byte[] raw, List<Packet> packets) {
+    Pcap(byte[] raw, List<Packet> packets) {
         this.raw = raw;
         this.packets = packets;
     }
@@ -136,39 +136,45 @@ final class Pcap {
         return packets.stream().filter(which).mapToLong(p -> p.payload().length).sum();
     }
 
-    /** Every direction of every TCP connection matching {@code which}, reassembled from its SYN on. */
+    /**
+     * Every direction of every TCP connection matching {@code which}, reassembled from its SYN on. A segment
+     * captured ahead of one it follows (the capture can interleave CPUs) waits until the bytes before it arrive;
+     * {@link Stream#gap} says that some never did (a packet the capture dropped), and the bytes stop there.
+     */
     List<Stream> streams(java.util.function.Predicate<Packet> which) {
         Map<String, long[]> next = new LinkedHashMap<>();
         Map<String, ByteArrayOutputStream> data = new LinkedHashMap<>();
-        Map<String, Boolean> gaps = new LinkedHashMap<>();
+        Map<String, java.util.TreeMap<Long, byte[]>> ahead = new LinkedHashMap<>();
         for (Packet p : packets) {
             if (!which.test(p)) {
                 continue;
             }
             String k = p.flow();
             if (p.syn()) {
-                next.put(k, new long[] {(p.seq() + 1) & 0xffffffffL});
+                next.put(k, new long[] {(p.seq() + 1) & 0xffffffffL, 0});
                 data.put(k, new ByteArrayOutputStream());
-                gaps.put(k, false);
+                ahead.put(k, new java.util.TreeMap<>());
                 continue;
             }
             long[] n = next.get(k);
             if (n == null || p.payload().length == 0) {
                 continue; // began before the capture, or a bare ACK
             }
-            int ahead = (int) (p.seq() - n[0]); // signed distance modulo 2^32
-            if (ahead > 0) {
-                gaps.put(k, true);
-                continue;
-            }
-            int skip = -ahead;
-            if (skip < p.payload().length) {
-                data.get(k).write(p.payload(), skip, p.payload().length - skip);
-                n[0] = (n[0] + p.payload().length - skip) & 0xffffffffL;
+            // n[1]: bytes written so far; a segment's place is its distance from the next expected byte (modulo 2^32).
+            long at = n[1] + (int) (p.seq() - n[0]);
+            ahead.get(k).merge(at, p.payload(), (a, b) -> a.length >= b.length ? a : b);
+            for (Map.Entry<Long, byte[]> e; (e = ahead.get(k).firstEntry()) != null && e.getKey() <= n[1]; ) {
+                ahead.get(k).pollFirstEntry();
+                int skip = (int) (n[1] - e.getKey());
+                if (skip < e.getValue().length) {
+                    data.get(k).write(e.getValue(), skip, e.getValue().length - skip);
+                    n[0] = (n[0] + e.getValue().length - skip) & 0xffffffffL;
+                    n[1] += e.getValue().length - skip;
+                }
             }
         }
         List<Stream> out = new ArrayList<>();
-        data.forEach((k, v) -> out.add(new Stream(k, v.toByteArray(), gaps.get(k))));
+        data.forEach((k, v) -> out.add(new Stream(k, v.toByteArray(), !ahead.get(k).isEmpty())));
         return out;
     }
 
