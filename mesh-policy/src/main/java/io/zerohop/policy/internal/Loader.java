@@ -277,11 +277,8 @@ public final class Loader {
 
     /** @return whether the text held at least one document */
     private boolean addText(String file, String yaml) throws PolicyLoadException {
-        List<YNode> docs = YamlDocuments.parse(file, yaml);
-        for (YNode doc : docs) {
-            addDocument(doc);
-        }
-        return !docs.isEmpty();
+        // Each document compiled as it is read: its tree is dropped before the next is built.
+        return YamlDocuments.parse(file, yaml, this::addDocument) > 0;
     }
 
     private void addDocument(YNode doc) throws PolicyLoadException {

@@ -94,13 +94,38 @@ public final class YamlDocuments {
     }
 
     static List<YNode> parse(String file, String yaml, int maxChars) throws PolicyLoadException {
+        List<YNode> docs = new ArrayList<>();
+        parse(file, yaml, maxChars, docs::add);
+        return docs;
+    }
+
+    /** What a streaming {@link #parse(String, String, Sink)} hands each document to. */
+    @FunctionalInterface
+    public interface Sink {
+        /** Takes one non-null document, in text order; a {@link PolicyLoadException} ends the parse with it. */
+        void accept(YNode document) throws PolicyLoadException;
+    }
+
+    /**
+     * As {@link #parse(String, String)}, each document handed to {@code sink} as soon as it is read, so that only one
+     * document's tree is held at a time (the loader compiles it and drops it): a 10,000-policy text held every tree at
+     * once, and did not load in the node proxy's 128 MB heap. An error stops the parse: the first one in text order,
+     * a syntax error or one {@code sink} throws, whichever comes first.
+     *
+     * @return how many documents {@code sink} was given
+     */
+    public static int parse(String file, String yaml, Sink sink) throws PolicyLoadException {
+        return parse(file, yaml, MAX_CHARS, sink);
+    }
+
+    private static int parse(String file, String yaml, int maxChars, Sink sink) throws PolicyLoadException {
         if (yaml.length() > maxChars) {
             throw new PolicyLoadException(file, lineAt(yaml, maxChars), "",
                     "too large: " + yaml.length() + " characters (limit " + maxChars + "); the limit is reached on this line");
         }
         YamlDocuments d = new YamlDocuments(file, yaml);
         try {
-            return d.documents();
+            return d.documents(sink);
         } catch (MarkedYAMLException e) {
             throw d.syntaxError(e);
         } catch (YAMLException e) {
@@ -201,7 +226,7 @@ public final class YamlDocuments {
             d.wantLine = line;
             d.emptyBlockLines = afterOpener ? new int[] {line, lastKey.line()} : new int[] {line};
             try {
-                d.documents();
+                d.documents(doc -> { });
             } catch (PolicyLoadException | YAMLException doesNotRead) {
                 continue;
             }
@@ -393,8 +418,8 @@ public final class YamlDocuments {
         return line;
     }
 
-    private List<YNode> documents() throws PolicyLoadException {
-        List<YNode> docs = new ArrayList<>();
+    private int documents(Sink sink) throws PolicyLoadException {
+        int docs = 0;
         while (true) {
             Event e = parser.getEvent();
             switch (e.getEventId()) {
@@ -413,7 +438,8 @@ public final class YamlDocuments {
                     aliasNodes = 0;
                     YNode doc = node(parser.getEvent(), "", 0);
                     if (!doc.isNull()) {
-                        docs.add(doc);
+                        docs++;
+                        sink.accept(doc);
                     }
                 }
                 default -> throw new PolicyLoadException(file, line(e), "", "invalid YAML: unexpected " + e.getEventId());
