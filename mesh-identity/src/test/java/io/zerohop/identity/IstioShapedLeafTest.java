@@ -89,7 +89,8 @@ class IstioShapedLeafTest {
         X509Certificate signer = intermediate ? chain.get(1) : ca.root();
         assertThat(chain).hasSize(intermediate ? 2 : 1);
         assertThat(leaf.getIssuerX500Principal()).isEqualTo(signer.getSubjectX500Principal());
-        // Go's CreateCertificate: AuthorityKeyId = the signer's SubjectKeyId, the key id alone.
+        // Go's crypto/x509 CreateCertificate (x509.go: authorityKeyId = parent.SubjectKeyId), which istiod's CA calls:
+        // the signer's SubjectKeyId, the key id alone.
         org.bouncycastle.asn1.x509.AuthorityKeyIdentifier aki = org.bouncycastle.asn1.x509.AuthorityKeyIdentifier.getInstance(
                 org.bouncycastle.asn1.ASN1OctetString.getInstance(leaf.getExtensionValue("2.5.29.35")).getOctets());
         assertThat(aki.getAuthorityCertIssuer()).as("no issuer name").isNull();

@@ -11,7 +11,7 @@ import org.junit.jupiter.api.Test;
  * A Cilium {@code rules.http} path is an RE2 regex matched against the whole path (Envoy's {@code safe_regex}).
  * zerohop answers a literal and a literal followed by {@code .*} without running the regex; this asks RE2J itself
  * for every pair of rule and path and requires the engine's verdict to be RE2's. RE2's {@code .} does not match a
- * line feed, so {@code /api/.*} does not match {@code /api/x\ny}: until 3 December the shortcut's
+ * line feed without the {@code s} flag (google/re2 doc/syntax.txt: {@code s} "let . match \n", default false), so {@code /api/.*} does not match {@code /api/x\ny}: until 3 December the shortcut's
  * {@code startsWith} allowed it (Netty's HTTP/2 decoder does not refuse a line feed in {@code :path}).
  */
 class CiliumRegexShortcutTest {
