@@ -164,8 +164,13 @@ public final class YamlDocuments {
         String what;
         if (tab) {
             // SnakeYAML: "found character '\t(TAB)' that cannot start any token. (Do not use \t(TAB) for indentation)".
-            what = "a tab character (\\t) in the indentation: YAML indents with spaces only; replace the tab with spaces";
             String prefix = km.group(1) + km.group(2);
+            // SnakeYAML also refuses a tab inside a line where it starts no token (after "key:", after a flow
+            // collection's comma), which kubectl's YAML reader takes: say where it is, not "indentation".
+            what = prefix.indexOf('\t') >= 0
+                    ? "a tab character (\\t) in the indentation: YAML indents with spaces only; replace the tab with spaces"
+                    : "a tab character (\\t) inside the line, where this YAML reader takes none (kubectl's does);"
+                    + " replace the tab with a space";
             if (key != null && prefix.indexOf('\t') >= 0) {
                 String[] read = tabField(line, km.group(1), km.group(2), key);
                 if (read != null) {

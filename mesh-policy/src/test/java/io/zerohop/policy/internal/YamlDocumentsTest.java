@@ -42,4 +42,20 @@ class YamlDocumentsTest {
         assertThat(e.problem()).endsWith("(line 7 starts \"action:\" at column 2; the key before it, spec.selector.matchLabels"
                 + " on line 6, is at column 5: keys of one mapping start in the same column, a nested one further right)");
     }
+
+    /**
+     * SnakeYAML refuses a tab inside a line (after {@code key:}, after a flow list's comma) where kubectl's reader takes
+     * it: still refused (nothing is read differently from what was meant), but named as where it is, not as
+     * indentation (a new-user pass, 3 December: {@code action:<TAB>DENY} was "a tab character in the indentation").
+     */
+    @Test
+    void aTabInsideALineIsNamedSo() {
+        for (String line : new String[] {"  action:\tDENY", "  rules: [{from: [{source: {namespaces: [\"a\",\t\"b\"]}}]}]"}) {
+            String yaml = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: x, namespace: prod}\nspec:\n" + line + "\n";
+            PolicyLoadException e = catchThrowableOfType(PolicyLoadException.class, () -> YamlDocuments.parse("t.yaml", yaml));
+            assertThat(e).as(line).isNotNull();
+            assertThat(e.line()).as(line).isEqualTo(5);
+            assertThat(e.problem()).as(line).contains("a tab character (\\t) inside the line").doesNotContain("indentation");
+        }
+    }
 }
