@@ -9,11 +9,12 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
- * A large policy text loads in a small heap: the loader compiles each document as it is read instead of holding every
- * document's tree first. 10,000 AuthorizationPolicies (one per workload, each with a principal, a method and two
- * ports: 3.5 MB of YAML) compile to ~30 MB; until 3 December their trees were all held at once, and
- * {@code zerohop proxy} (launched with {@code -Xmx128m}) died of OutOfMemoryError loading them. Here a child JVM with
- * a 96 MB heap loads them.
+ * A large policy text loads in a small heap: the loader compiles each document, and each item of a list, as it is read
+ * instead of holding every tree first. 10,000 AuthorizationPolicies (one per workload, each with a principal, a method
+ * and two ports: 3.5 MB of YAML) compile to ~30 MB; until 3 December their trees were all held at once, and
+ * {@code zerohop proxy} (launched with {@code -Xmx128m}) died of OutOfMemoryError loading them. The same held for the
+ * items of one {@code kind: List} ({@code kubectl get -o yaml}: 20,000 items, 8.6 MB) and for any document written on
+ * one line (JSON), whose keys the reader kept. Here a child JVM with a 96 MB heap loads each.
  */
 class LargePolicyTextTest {
 
@@ -31,9 +32,47 @@ class LargePolicyTextTest {
         return sb.toString();
     }
 
-    /** The child JVM: loads the text quietly, checks one decision, prints how many policies it holds. */
+    /** Items of the {@code kind: List} texts: as many as kubectl lists for a large mesh. */
+    static final int ITEMS = 20_000;
+
+    /**
+     * A {@code v1 List} of {@code n} AuthorizationPolicies as {@code kubectl get -o yaml} (block YAML) or {@code -o json}
+     * piped through {@code jq -c} (one line) writes it: {@code apiVersion, items, kind, metadata}, the kind after the items.
+     */
+    static String list(int n, boolean oneLineJson) {
+        StringBuilder sb = new StringBuilder(n * 450);
+        sb.append(oneLineJson ? "{\"apiVersion\":\"v1\",\"items\":[" : "apiVersion: v1\nitems:\n");
+        for (int i = 0; i < n; i++) {
+            if (oneLineJson) {
+                sb.append(i == 0 ? "" : ",").append("{\"apiVersion\":\"security.istio.io/v1\",\"kind\":\"AuthorizationPolicy\",")
+                        .append("\"metadata\":{\"name\":\"allow-").append(i).append("\",\"namespace\":\"bench\"},\"spec\":{")
+                        .append("\"selector\":{\"matchLabels\":{\"app\":\"svc-").append(i).append("\"}},\"rules\":[{\"from\":[{")
+                        .append("\"source\":{\"principals\":[\"cluster.local/ns/bench/sa/client-").append(i).append("\"]}}],")
+                        .append("\"to\":[{\"operation\":{\"ports\":[\"8080\"],\"methods\":[\"GET\"]}}]}]}}");
+            } else {
+                sb.append("- apiVersion: security.istio.io/v1\n  kind: AuthorizationPolicy\n  metadata:\n    name: allow-").append(i)
+                        .append("\n    namespace: bench\n  spec:\n    selector:\n      matchLabels:\n        app: svc-").append(i)
+                        .append("\n    rules:\n    - from:\n      - source:\n          principals:\n          - cluster.local/ns/bench/sa/client-")
+                        .append(i).append("\n      to:\n      - operation:\n          ports:\n          - \"8080\"\n          methods:\n          - GET\n");
+            }
+        }
+        sb.append(oneLineJson ? "],\"kind\":\"List\",\"metadata\":{\"resourceVersion\":\"\"}}\n"
+                : "kind: List\nmetadata:\n  resourceVersion: \"\"\n");
+        return sb.toString();
+    }
+
+    /**
+     * The child JVM: loads the text its argument names ({@code documents}, {@code list-yaml}, {@code list-json})
+     * quietly, checks one decision, prints how many policies it holds.
+     */
     public static void main(String[] args) throws Exception {
-        PolicySet set = PolicyLoader.fromStringQuietly("large.yaml", policies(POLICIES));
+        String text = switch (args[0]) {
+            case "documents" -> policies(POLICIES);
+            case "list-yaml" -> list(ITEMS, false);
+            case "list-json" -> list(ITEMS, true);
+            default -> throw new IllegalArgumentException(args[0]);
+        };
+        PolicySet set = PolicyLoader.fromStringQuietly("large.yaml", text);
         PolicyEngine engine = PolicyEngine.builder().policies(set).build();
         AccessRequest r = AccessRequest.builder().sourcePrincipal("spiffe://cluster.local/ns/bench/sa/client-4321")
                 .sourceAddress("10.0.0.1").destinationAddress("10.0.0.2").destinationPort(8080)
@@ -42,20 +81,35 @@ class LargePolicyTextTest {
         System.out.println("loaded " + set.size() + " allowed " + engine.evaluate(r).allowed());
     }
 
-    @Test
-    void tenThousandPoliciesLoadIn96MegabytesOfHeap(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    /** Runs {@link #main} with {@code mode} in a child JVM with a 96 MB heap and checks it loaded {@code expected} policies. */
+    private static void loadsIn96Megabytes(Path dir, String mode, int expected) throws Exception {
         List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx96m", "-XX:+UseSerialGC",
-                "-cp", System.getProperty("java.class.path"), LargePolicyTextTest.class.getName());
-        Path log = dir.resolve("child.log");
+                "-cp", System.getProperty("java.class.path"), LargePolicyTextTest.class.getName(), mode);
+        Path log = dir.resolve(mode + ".log");
         // Output to a file, so that a child that hangs fails the wait below instead of blocking a read.
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         if (!p.waitFor(120, TimeUnit.SECONDS)) {
             p.destroyForcibly();
         }
         String out = java.nio.file.Files.readString(log);
-        assertThat(p.isAlive()).as("the child still running after 120 s: %s", out).isFalse();
-        assertThat(out).as("the child's output").contains("loaded " + POLICIES + " allowed true").doesNotContain("OutOfMemoryError");
-        assertThat(p.exitValue()).isZero();
+        assertThat(p.isAlive()).as("%s: the child still running after 120 s: %s", mode, out).isFalse();
+        assertThat(out).as("%s: the child's output", mode).contains("loaded " + expected + " allowed true").doesNotContain("OutOfMemoryError");
+        assertThat(p.exitValue()).as(mode).isZero();
+    }
+
+    @Test
+    void tenThousandPoliciesLoadIn96MegabytesOfHeap(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        loadsIn96Megabytes(dir, "documents", POLICIES);
+    }
+
+    @Test
+    void aListOfTwentyThousandItemsLoadsIn96MegabytesOfHeap(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        loadsIn96Megabytes(dir, "list-yaml", ITEMS);
+    }
+
+    @Test
+    void aListWrittenOnOneLineLoadsIn96MegabytesOfHeap(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        loadsIn96Megabytes(dir, "list-json", ITEMS);
     }
 
     /** Each document is compiled as it is read, so an error in an early document is reported before a later syntax error. */

@@ -366,6 +366,45 @@ class LoaderTest {
     }
 
     /**
+     * {@code kubectl get authorizationpolicies -A -o yaml} writes {@code apiVersion, items, kind, metadata}: the kind
+     * comes after the items. Each item is compiled as it is read (the kind read ahead), so that a list of 20,000 loads
+     * in the node proxy's heap (LargePolicyTextTest), and the first error in the text is the one named, even with a
+     * syntax error further down (before 3 December the list was held whole and the syntax error won).
+     */
+    @Test
+    void aListInKubectlsOrderIsCompiledItemByItem() throws Exception {
+        String items = """
+                apiVersion: v1
+                items:
+                - apiVersion: security.istio.io/v1
+                  kind: AuthorizationPolicy
+                  metadata: {name: deny-legacy, namespace: prod}
+                  spec:
+                    action: DENY
+                    rules: [{from: [{source: {principals: ["cluster.local/ns/legacy/sa/old"]}}]}]
+                - apiVersion: security.istio.io/v1
+                  kind: AuthorizationPolicy
+                  metadata: {name: allow-all, namespace: prod}
+                  spec:
+                    action: %s
+                    rules: [{}]
+                kind: List
+                metadata:
+                  resourceVersion: ""
+                """;
+        PolicySet set = PolicyLoader.fromString("list.yaml", items.formatted("ALLOW"));
+        assertThat(set.size()).isEqualTo(2);
+        PolicyEngine e = PolicyEngine.builder().policies(set).build();
+        assertThat(e.evaluate(R.r().principal("spiffe://cluster.local/ns/legacy/sa/old").build()).allowed()).isFalse();
+        assertThat(e.evaluate(R.r().build()).allowed()).isTrue();
+
+        PolicyLoadException first = catchThrowableOfType(PolicyLoadException.class, () -> PolicyLoader.fromString("list.yaml",
+                items.formatted("SOMETIMES") + "  broken: [\n"));
+        assertThat(first.line()).isEqualTo(13);
+        assertThat(first.getMessage()).contains("items[1].spec.action").contains("SOMETIMES");
+    }
+
+    /**
      * kubectl apply refuses an object without kind ("Object 'Kind' is missing"). A new-user pass found such a
      * document (a policy whose apiVersion and kind lines were lost in a copy) skipped with a warning, its DENY
      * dropped; a workload registry given as --policies read as "ALLOW by default".

@@ -278,7 +278,52 @@ public final class Loader {
     /** @return whether the text held at least one document */
     private boolean addText(String file, String yaml) throws PolicyLoadException {
         // Each document compiled as it is read: its tree is dropped before the next is built.
-        return YamlDocuments.parse(file, yaml, this::addDocument) > 0;
+        return YamlDocuments.parse(file, yaml, new YamlDocuments.Sink() {
+            @Override
+            public void accept(YNode document) throws PolicyLoadException {
+                addDocument(document);
+            }
+
+            @Override
+            public boolean streamsItems(String kind, String apiVersion) {
+                return kind != null && apiVersion != null && isList(kind, apiVersion);
+            }
+
+            @Override
+            public void item(YNode item) throws PolicyLoadException {
+                // A list's items, compiled as they are read: held whole, 20,000 of them did not fit a 128 MB heap.
+                addDocument(item);
+            }
+        }) > 0;
+    }
+
+    /**
+     * Whether {@code kind} and {@code apiVersion} are a list whose items this loader compiles, one that
+     * {@link #addDocument} takes without an error: a {@code v1 List}, or what {@link #typedList} accepts.
+     */
+    private static boolean isList(String kind, String apiVersion) {
+        if (kind.equals("List") && apiVersion.equals("v1")) {
+            return true;
+        }
+        int slash = apiVersion.indexOf('/');
+        if (slash < 0 || !kind.endsWith("List")) {
+            return false;
+        }
+        String group = apiVersion.substring(0, slash);
+        String version = apiVersion.substring(slash + 1);
+        String itemKind = kind.substring(0, kind.length() - "List".length());
+        if (itemKind.isEmpty()) {
+            return served(group, version);
+        }
+        boolean istio = itemKind.equals("AuthorizationPolicy") || itemKind.equals("PeerAuthentication");
+        boolean cilium = itemKind.equals("CiliumNetworkPolicy") || itemKind.equals("CiliumClusterwideNetworkPolicy");
+        return (istio && group.equals(ISTIO_GROUP) || cilium && group.equals(CILIUM_GROUP)) && served(group, version);
+    }
+
+    /** Whether {@code group} is one of ours and serves {@code version} (security.istio.io v1, v1beta1; cilium.io v2). */
+    private static boolean served(String group, String version) {
+        return group.equals(ISTIO_GROUP) ? version.equals("v1") || version.equals("v1beta1")
+                : group.equals(CILIUM_GROUP) && version.equals("v2");
     }
 
     private void addDocument(YNode doc) throws PolicyLoadException {
@@ -504,9 +549,7 @@ public final class Loader {
         }
         String itemKind = kind.substring(0, kind.length() - "List".length());
         if (itemKind.isEmpty()) {
-            String version = apiVersion.substring(slash + 1);
-            boolean served = group.equals(ISTIO_GROUP) ? version.equals("v1") || version.equals("v1beta1") : version.equals("v2");
-            if (!served) {
+            if (!served(group, apiVersion.substring(slash + 1))) {
                 throw doc.get("apiVersion").error("unknown version \"" + apiVersion + "\" for kind List");
             }
             return true;
@@ -544,8 +587,7 @@ public final class Loader {
                 throw doc.error("apiVersion is required for kind " + kind + " (" + expected + ")");
             }
             if (group.equals(istio ? ISTIO_GROUP : CILIUM_GROUP)) {
-                boolean served = istio ? version.equals("v1") || version.equals("v1beta1") : version.equals("v2");
-                if (!served) {
+                if (!served(group, version)) {
                     throw at.error("unknown version \"" + apiVersion + "\" for kind " + kind + " (" + expected + ")");
                 }
                 return k;

@@ -75,6 +75,11 @@ public final class YamlDocuments {
     /** A key on one of {@link #emptyBlockLines} had no value on its line and none below it. */
     private boolean emptyBlock;
 
+    /** Where {@link #documents} hands what it reads. */
+    private Sink sink;
+    /** Offset in the text where the current document's root starts (its line's start), for {@link #readAhead}. */
+    private int rootStart;
+
     private Map<String, YNode> anchors = new HashMap<>();
     /** Node count of each anchored subtree, so that an alias too big to copy fails before copying. */
     private Map<String, Integer> anchorSizes = new HashMap<>();
@@ -104,6 +109,22 @@ public final class YamlDocuments {
     public interface Sink {
         /** Takes one non-null document, in text order; a {@link PolicyLoadException} ends the parse with it. */
         void accept(YNode document) throws PolicyLoadException;
+
+        /**
+         * Whether the items of a document whose root mapping has this {@code kind} and {@code apiVersion} (each the
+         * text of a scalar, or null: absent or not a scalar) go to {@link #item} one at a time as they are read. If so,
+         * the document {@link #accept} gets afterwards holds an empty {@code items} list. Asked once per document whose
+         * root has an {@code items} list, at that list; the kind and apiVersion may come after it in the text (kubectl
+         * writes {@code apiVersion, items, kind, metadata}), in which case they are found by reading ahead.
+         */
+        default boolean streamsItems(String kind, String apiVersion) {
+            return false;
+        }
+
+        /** Takes one item of a list {@link #streamsItems} accepted, in text order, before its document. */
+        default void item(YNode item) throws PolicyLoadException {
+            throw new IllegalStateException("streamsItems said yes without an item sink");
+        }
     }
 
     /**
@@ -178,6 +199,25 @@ public final class YamlDocuments {
                     what += read[1];
                 }
             }
+        } else if (unclosedFlow(e) != null) {
+            // SnakeYAML names where it gave up (the next line's key, or the end of the text, a line past the last one)
+            // and the collection it was reading only as context: the bracket never closed is the mistake, and where
+            // it opened is the line to name. The column hint below would compare keys that line up.
+            Mark open = e.getContextMark();
+            int openLine = open.getLine() + 1;
+            boolean list = unclosedFlow(e);
+            String bracket = list ? "[" : "{";
+            String closer = list ? "]" : "}";
+            String where = e.getProblem().endsWith("<stream end>") ? "at the end of the text" : "before line " + line;
+            line = openLine;
+            String opened = lineText(openLine);
+            java.util.regex.Matcher om = LINE_KEY.matcher(opened);
+            om.find();
+            String openKey = om.group(3) == null ? null : om.group(3).strip();
+            field = openKey != null ? field(openKey, columns(om.group(1)), om.group(2).isEmpty() ? -1 : columns(om.group(1) + om.group(2)) - 2)
+                    : lastKey != null && lastKey.line() <= openLine ? lastKey.path() : field;
+            what = "the flow " + (list ? "list" : "mapping") + " '" + bracket + "' opened at column " + (open.getColumn() + 1)
+                    + " is not closed " + where + ": add the missing '" + closer + "' (SnakeYAML: " + problem + ")";
         } else {
             String context = e.getContext() == null ? "" : e.getContext() + ": ";
             what = context + problem;
@@ -188,6 +228,30 @@ public final class YamlDocuments {
             }
         }
         return new PolicyLoadException(file, line, field, "invalid YAML: " + what, e);
+    }
+
+    /**
+     * Whether {@code e} is a flow collection left open: true for a list, false for a mapping, null for any other
+     * error. SnakeYAML (ParserImpl) reads one with the context "while parsing a flow sequence" or "... flow mapping",
+     * its mark where the collection opened, and fails at the first token that neither continues nor closes it. Left
+     * open means that token is the end of the text, or on a later line indented no further than the line the
+     * collection opened on (the block structure resumed); an error on a line further right, inside a collection
+     * written over several lines (a missing comma), is not this.
+     */
+    private Boolean unclosedFlow(MarkedYAMLException e) {
+        String c = e.getContext();
+        Mark open = e.getContextMark();
+        Mark at = e.getProblemMark();
+        boolean list = "while parsing a flow sequence".equals(c);
+        boolean end = e.getProblem() != null && e.getProblem().endsWith("<stream end>");
+        if (!list && !"while parsing a flow mapping".equals(c) || open == null || at == null || !end && at.getLine() <= open.getLine()) {
+            return null;
+        }
+        String atLine = lineText(at.getLine() + 1);
+        String openLine = lineText(open.getLine() + 1);
+        int openIndent = openLine.length() - openLine.stripLeading().length();
+        boolean resumed = !atLine.isBlank() && atLine.length() - atLine.stripLeading().length() <= openIndent;
+        return end || resumed ? list : null;
     }
 
     /** Tab stops a tab in the indentation is tried at: its intended width is unknown (editors use 2, 4 or 8). */
@@ -388,23 +452,24 @@ public final class YamlDocuments {
 
     /** Whether the value of the key on {@code line} starts on that line ({@code name: x}), not below it. */
     private boolean inlineValue(int line, int keyEndColumn) {
-        // Read in place (asked for every key: no substring per key): the first character after the line's next
-        // colon that is not white space, if any, on this line without its line break.
+        // Read in place (asked for every key), from the key's end to the first character after its colon that is not
+        // white space, never past the line's end: the line's end comes from the index, not from a search for the next
+        // line feed, which on one long line (a JSON document written on one line) scanned the rest of the text for
+        // every key (10,000 policies: 12 s instead of 3).
         int[] starts = lineStarts();
         if (line - 1 >= starts.length) {
             return false;
         }
         int start = line <= 1 ? 0 : starts[line - 1];
-        int end = text.indexOf('\n', start);
-        end = end < 0 ? text.length() : end;
+        int end = line < starts.length ? starts[line] - 1 : text.length();
         if (end > start && text.charAt(end - 1) == '\r') {
             end--;
         }
-        int colon = start + keyEndColumn < end ? text.indexOf(':', start + keyEndColumn) : -1;
-        if (colon < 0 || colon >= end) {
-            return false;
+        int i = start + keyEndColumn;
+        while (i < end && text.charAt(i) != ':') {
+            i++;
         }
-        for (int i = colon + 1; i < end; i++) {
+        for (i++; i < end; i++) {
             char c = text.charAt(i);
             if (!Character.isWhitespace(c)) {
                 return "#|>&!".indexOf(c) < 0;
@@ -424,6 +489,7 @@ public final class YamlDocuments {
     }
 
     private int documents(Sink sink) throws PolicyLoadException {
+        this.sink = sink;
         int docs = 0;
         while (true) {
             Event e = parser.getEvent();
@@ -441,7 +507,10 @@ public final class YamlDocuments {
                     lastBlockKey = null;
                     nodes = 0;
                     aliasNodes = 0;
-                    YNode doc = node(parser.getEvent(), "", 0);
+                    ahead = null;
+                    Event root = parser.getEvent();
+                    rootStart = root.getStartMark() == null ? -1 : lineStart(root.getStartMark().getLine() + 1);
+                    YNode doc = node(root, "", 0);
                     if (!doc.isNull()) {
                         docs++;
                         sink.accept(doc);
@@ -516,6 +585,7 @@ public final class YamlDocuments {
     private YNode mapping(int line, String path, int depth, boolean flow) throws PolicyLoadException {
         YNode map = new YNode(YNode.Type.MAP, file, line, path, null, new LinkedHashMap<>(), null);
         List<YNode> merged = new ArrayList<>();
+        int keysBefore = keys.size();
         Event k;
         while ((k = parser.getEvent()).getEventId() != Event.ID.MappingEnd) {
             if (k.getEventId() == Event.ID.Comment) {
@@ -541,7 +611,14 @@ public final class YamlDocuments {
             if (!flow) {
                 lastBlockKey = lastKey;
             }
-            YNode value = node(parser.getEvent(), childPath, depth + 1);
+            Event v = parser.getEvent();
+            while (v.getEventId() == Event.ID.Comment) {
+                v = parser.getEvent();
+            }
+            YNode value = depth == 0 && key.equals("items") && v instanceof SequenceStartEvent items && items.getAnchor() == null
+                    && !map.map.containsKey(key) && sink.streamsItems(rootText(map, "kind", items), rootText(map, "apiVersion", items))
+                    ? streamItems(line(v), childPath, depth + 1)
+                    : node(v, childPath, depth + 1);
             if (emptyBlockLines != null && value.isNull() && !lastKeyInline(keyLine, k)) {
                 for (int l : emptyBlockLines) {
                     emptyBlock |= l == keyLine;
@@ -570,6 +647,13 @@ public final class YamlDocuments {
             value.keyLine = keyLine;
             map.map.put(key, value);
         }
+        if (flow) {
+            // A closed flow mapping's keys hold no later line. Keys pop by column, and a document written on one line
+            // (JSON) never moves left: kept, 20,000 policies' keys and paths filled a 96 MB heap.
+            while (keys.size() > keysBefore) {
+                keys.remove(keys.size() - 1);
+            }
+        }
         for (YNode m : merged) {
             for (Map.Entry<String, YNode> e : m.map.entrySet()) {
                 if (!map.map.containsKey(e.getKey())) {
@@ -579,6 +663,96 @@ public final class YamlDocuments {
             }
         }
         return map;
+    }
+
+    /**
+     * Reads a root {@code items} list (its start event already read) handing each item to the sink as soon as it is
+     * built, so that a {@code kind: List} of 20,000 policies ({@code kubectl get ... -o yaml}, 8.6 MB) is held one
+     * item at a time: held whole, it did not fit the node proxy's 128 MB heap. Anchors in items stay readable by
+     * later items, as in a list held whole.
+     */
+    private YNode streamItems(int line, String path, int depth) throws PolicyLoadException {
+        if (depth >= MAX_DEPTH) {
+            throw new PolicyLoadException(file, line, path, "nested deeper than " + MAX_DEPTH + " levels");
+        }
+        nodes++;
+        Event next;
+        int i = 0;
+        while ((next = parser.getEvent()).getEventId() != Event.ID.SequenceEnd) {
+            if (next.getEventId() != Event.ID.Comment) {
+                sink.item(node(next, path + "[" + i++ + "]", depth + 1));
+            }
+        }
+        return new YNode(YNode.Type.LIST, file, line, path, null, null, new ArrayList<>());
+    }
+
+    /**
+     * The text of root key {@code key} of the document being read: from {@code root} if it was read before the
+     * {@code items} list, else read ahead; null if absent, not a plain or quoted scalar, or unreadable ahead.
+     */
+    private String rootText(YNode root, String key, SequenceStartEvent items) {
+        YNode n = root.map.get(key);
+        if (n != null) {
+            return n.type == YNode.Type.SCALAR ? n.scalar : null;
+        }
+        if (ahead == null) {
+            ahead = readAhead();
+        }
+        return ahead.get(key);
+    }
+
+    /** Root scalars of the current document read ahead by {@link #readAhead}; null until asked. */
+    private Map<String, String> ahead;
+
+    /**
+     * The root mapping's scalar values ({@code kind}, {@code apiVersion}, ...) of the current document, read with a
+     * second parser from the line the root starts on to the root's end, events only (no tree: its memory is the
+     * parser's). A syntax error ahead ends the reading with what it found, and the main parse reports the error
+     * where it is. Costs one more parse of the document, for a list whose kind comes after its items.
+     */
+    private Map<String, String> readAhead() {
+        Map<String, String> found = new HashMap<>();
+        if (rootStart < 0) {
+            return found;
+        }
+        StringReader r = new StringReader(text);
+        try {
+            r.skip(rootStart);
+            LoaderOptions options = new LoaderOptions();
+            options.setCodePointLimit(Integer.MAX_VALUE);
+            ParserImpl p = new ParserImpl(new StreamReader(r), options);
+            Event e = p.getEvent();
+            while (e.getEventId() == Event.ID.StreamStart || e.getEventId() == Event.ID.DocumentStart) {
+                e = p.getEvent();
+            }
+            if (!(e instanceof MappingStartEvent)) {
+                return found;
+            }
+            while (true) {
+                Event k = p.getEvent();
+                if (k.getEventId() == Event.ID.MappingEnd) {
+                    return found;
+                }
+                if (!(k instanceof ScalarEvent ks)) {
+                    return found; // not a key the main parse takes: it reports it
+                }
+                Event v = p.getEvent();
+                if (v instanceof ScalarEvent vs) {
+                    found.putIfAbsent(ks.getValue(), vs.getValue());
+                } else if (v instanceof SequenceStartEvent || v instanceof MappingStartEvent) {
+                    for (int depth = 1; depth > 0; ) {
+                        Event in = p.getEvent();
+                        if (in instanceof SequenceStartEvent || in instanceof MappingStartEvent) {
+                            depth++;
+                        } else if (in.getEventId() == Event.ID.SequenceEnd || in.getEventId() == Event.ID.MappingEnd) {
+                            depth--;
+                        }
+                    }
+                }
+            }
+        } catch (YAMLException | java.io.IOException unreadable) {
+            return found;
+        }
     }
 
     private YNode scalar(ScalarEvent s, int line, String path) {
