@@ -405,6 +405,42 @@ class LoaderTest {
     }
 
     /**
+     * A policy repeated through an alias is named where the alias is: a copy keeps its anchor's lines, and the duplicate
+     * named the anchor's line twice ("list.yaml:7: ... duplicate AuthorizationPolicy prod/a (first at list.yaml:7)", a
+     * new-user pass). Any other error in a copy says which alias made it.
+     */
+    @Test
+    void aDuplicateThroughAnAliasIsNamedAtTheAlias() {
+        String head = """
+                apiVersion: v1
+                kind: List
+                items:
+                - &p
+                  apiVersion: security.istio.io/v1
+                  kind: AuthorizationPolicy
+                  metadata: {name: a, namespace: prod}
+                  spec: {action: DENY, rules: [{from: [{source: {namespaces: [legacy]}}]}]}
+                """;
+        PolicyLoadException dup = catchThrowableOfType(PolicyLoadException.class, () -> PolicyLoader.fromString("list.yaml", head + "- *p\n"));
+        assertThat(dup.getMessage()).isEqualTo("list.yaml:9: items[1].metadata.name: duplicate AuthorizationPolicy prod/a"
+                + " (first at list.yaml:7): the alias on this line copies it");
+
+        PolicyLoadException copied = catchThrowableOfType(PolicyLoadException.class, () -> PolicyLoader.fromString("p.yaml", """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: a, namespace: prod, labels: &l {app: x}}
+                spec:
+                  selector:
+                    matchLabels: *l
+                  rules:
+                  - from: [{source: *l}]
+                """));
+        assertThat(copied.line()).isEqualTo(3);
+        assertThat(copied.field()).isEqualTo("spec.rules[0].from[0].source.app");
+        assertThat(copied.problem()).startsWith("unknown field").endsWith("(copied here by the alias on line 8)");
+    }
+
+    /**
      * kubectl apply refuses an object without kind ("Object 'Kind' is missing"). A new-user pass found such a
      * document (a policy whose apiVersion and kind lines were lost in a copy) skipped with a warning, its DENY
      * dropped; a workload registry given as --policies read as "ALLOW by default".

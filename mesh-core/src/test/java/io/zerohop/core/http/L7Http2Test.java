@@ -640,6 +640,50 @@ class L7Http2Test {
     }
 
     /**
+     * As {@link #aHeaderListOverTheApplicationsLimitFailsAlone}, with the first call still unanswered (its headers sent,
+     * no message yet) when the large one comes: newuser27's reproduction, where the large call was sent and the
+     * application's GOAWAY failed both.
+     */
+    @Test
+    void aHeaderListOverTheLimitFailsAloneWhileTheFirstCallIsUnanswered() throws Exception {
+        ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", viaGrpc.getPort()).usePlaintext().build();
+        try {
+            java.util.concurrent.BlockingQueue<String> got = new java.util.concurrent.LinkedBlockingQueue<>();
+            io.grpc.stub.StreamObserver<byte[]> open = ClientCalls.asyncBidiStreamingCall(
+                    ch.newCall(STREAM, CallOptions.DEFAULT.withDeadlineAfter(60, TimeUnit.SECONDS)), new io.grpc.stub.StreamObserver<>() {
+                        @Override
+                        public void onNext(byte[] b) {
+                            got.add(new String(b, StandardCharsets.UTF_8));
+                        }
+
+                        @Override
+                        public void onError(Throwable t) {
+                            got.add("error " + io.grpc.Status.fromThrowable(t));
+                        }
+
+                        @Override
+                        public void onCompleted() {
+                            got.add("completed");
+                        }
+                    });
+            Thread.sleep(500);
+            io.grpc.Metadata big = new io.grpc.Metadata();
+            big.put(io.grpc.Metadata.Key.of("x-big", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "a".repeat(20 * 1024));
+            io.grpc.Channel withBig = io.grpc.ClientInterceptors.intercept(ch, io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(big));
+            assertThatThrownBy(() -> ClientCalls.blockingUnaryCall(withBig, ALLOWED, CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS),
+                    "big".getBytes(StandardCharsets.UTF_8)))
+                    .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).as(e.getStatus().toString())
+                            .isEqualTo(Status.Code.UNKNOWN));
+            open.onNext("after".getBytes(StandardCharsets.UTF_8));
+            assertThat(got.poll(30, TimeUnit.SECONDS)).isEqualTo("after");
+            open.onCompleted();
+            assertThat(got.poll(30, TimeUnit.SECONDS)).isEqualTo("completed");
+        } finally {
+            ch.shutdownNow();
+        }
+    }
+
+    /**
      * A gRPC call that got no grpc-status (cancelled by its client) still counts with {@code request_protocol="grpc"}:
      * Istio's stats filter decides it from the request's content-type (istio/proxy
      * {@code source/extensions/filters/http/istio_stats/istio_stats.cc}: {@code is_grpc_ =

@@ -372,8 +372,10 @@ public final class Loader {
         }
         String firstAt = seen.putIfAbsent(CompiledPolicies.originKey(k, namespace, name), nameNode.file + ":" + nameNode.line);
         if (firstAt != null) {
-            throw nameNode.error("duplicate " + k.displayName() + " " + (clusterwide ? name : namespace + "/" + name)
-                    + " (first at " + firstAt + ")");
+            String problem = "duplicate " + k.displayName() + " " + (clusterwide ? name : namespace + "/" + name) + " (first at " + firstAt + ")";
+            // One an alias copied is named where the alias is: its name's own line is the first one's.
+            throw nameNode.aliasLine > 0 ? new PolicyLoadException(nameNode.file, nameNode.aliasLine, nameNode.path,
+                    problem + ": the alias on this line copies it") : nameNode.error(problem);
         }
         PolicyRef ref = new PolicyRef(k, namespace, name, "");
         YNode spec = doc.get("spec");

@@ -29,6 +29,12 @@ public final class YNode {
      * a block mapping or list starts on the line after its key, and an unknown key must be named on its own line.
      */
     int keyLine;
+    /**
+     * Line of the alias ({@code *name}) whose expansion copied this node, 0 for a node written out. A copy keeps the
+     * anchor's lines (where its text is); this says where it was used: a duplicate made by an alias named the anchor's
+     * line twice ("p.yaml:7: duplicate ... (first at p.yaml:7)").
+     */
+    int aliasLine;
 
     YNode(Type type, String file, int line, String path, String scalar, Map<String, YNode> map, List<YNode> list) {
         this(type, file, line, path, scalar, map, list, type == Type.SCALAR ? "str" : null);
@@ -90,7 +96,12 @@ public final class YNode {
     }
 
     PolicyLoadException error(String problem) {
-        return new PolicyLoadException(file, line, path, problem);
+        return new PolicyLoadException(file, line, path, problem + copiedBy());
+    }
+
+    /** For a node an alias copied, " (copied here by the alias on line N)"; else "". */
+    String copiedBy() {
+        return aliasLine > 0 ? " (copied here by the alias on line " + aliasLine + ")" : "";
     }
 
     boolean isNull() {
@@ -151,7 +162,7 @@ public final class YNode {
                 String hint = near == null ? "" : "; did you mean " + near + "?" + (near.equalsIgnoreCase(e.getKey())
                         ? " (field names are case-sensitive)" : "");
                 throw new PolicyLoadException(file, v.keyLine > 0 ? v.keyLine : v.line, v.path,
-                        "unknown field (expected one of " + String.join(", ", new java.util.TreeSet<>(allowed)) + ")" + hint);
+                        "unknown field (expected one of " + String.join(", ", new java.util.TreeSet<>(allowed)) + ")" + hint + v.copiedBy());
             }
         }
         return this;

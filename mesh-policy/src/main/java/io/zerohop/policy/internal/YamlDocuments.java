@@ -546,7 +546,7 @@ public final class YamlDocuments {
             }
             aliasNodes += size;
             nodes += size;
-            return copy(target, path);
+            return copy(target, path, line);
         }
         int before = nodes++;
         YNode result;
@@ -777,26 +777,28 @@ public final class YamlDocuments {
         return tag.startsWith(Tag.PREFIX) ? tag.substring(Tag.PREFIX.length()) : tag;
     }
 
-    /** Deep copy of an anchored node at a new path; lines stay those of the anchor's text. */
-    private YNode copy(YNode n, String path) {
-        return switch (n.type) {
+    /** Deep copy of an anchored node at a new path, made by the alias on {@code aliasLine}; lines stay those of the anchor's text. */
+    private YNode copy(YNode n, String path, int aliasLine) {
+        YNode c = switch (n.type) {
             case MAP -> {
                 YNode m = new YNode(YNode.Type.MAP, n.file, n.line, path, null, new LinkedHashMap<>(), null);
                 for (Map.Entry<String, YNode> e : n.map.entrySet()) {
-                    YNode c = copy(e.getValue(), path.isEmpty() ? e.getKey() : path + "." + e.getKey());
-                    c.keyLine = e.getValue().keyLine;
-                    m.map.put(e.getKey(), c);
+                    YNode v = copy(e.getValue(), path.isEmpty() ? e.getKey() : path + "." + e.getKey(), aliasLine);
+                    v.keyLine = e.getValue().keyLine;
+                    m.map.put(e.getKey(), v);
                 }
                 yield m;
             }
             case LIST -> {
                 YNode l = new YNode(YNode.Type.LIST, n.file, n.line, path, null, null, new ArrayList<>());
                 for (int i = 0; i < n.list.size(); i++) {
-                    l.list.add(copy(n.list.get(i), path + "[" + i + "]"));
+                    l.list.add(copy(n.list.get(i), path + "[" + i + "]", aliasLine));
                 }
                 yield l;
             }
             default -> new YNode(n.type, n.file, n.line, path, n.scalar, null, null, n.tag);
         };
+        c.aliasLine = aliasLine;
+        return c;
     }
 }
