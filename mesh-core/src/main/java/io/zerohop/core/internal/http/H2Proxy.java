@@ -118,6 +118,10 @@ final class H2Proxy {
         private String responseFlags = "-";
         /** A gRPC request ({@code content-type: application/grpc*}): local replies are trailers-only with a grpc-status. */
         private boolean grpc;
+        /** A forwarded gRPC request's message counters and the two directions' inspectors; null otherwise. */
+        private HttpObserver.MessageCounters messages;
+        private GrpcMessageCount requestMessages;
+        private GrpcMessageCount responseMessages;
 
         Downstream(H2AppConnection app, Conn conn, Authorizer authorizer, HttpObserver observer) {
             this.app = app;
@@ -144,6 +148,12 @@ final class H2Proxy {
             }
             if (msg instanceof Http2DataFrame d) {
                 requestBytes += d.content().readableBytes();
+                if (messages != null) {
+                    int n = requestMessages.inspect(d.content());
+                    if (n > 0) {
+                        messages.request(n);
+                    }
+                }
                 forward(new DefaultHttp2DataFrame(d.content().retain(), d.isEndStream(), d.padding()));
                 d.release();
                 return;
@@ -250,6 +260,16 @@ final class H2Proxy {
             String target = cilium ? passed : io.zerohop.policy.HttpAttributes.normalizedTarget(path);
             if (target != path) {
                 h.path(target);
+            }
+            if (grpc) {
+                // Counted from here on: what is forwarded to the application and what it answers. istiod puts the
+                // grpc_stats filter after the authorization filters (istio/istio pilot/pkg/networking/core/
+                // listener_builder.go), so a denied call's messages are not counted.
+                messages = observer.grpcMessages(conn);
+                if (messages != null) {
+                    requestMessages = new GrpcMessageCount();
+                    responseMessages = new GrpcMessageCount();
+                }
             }
             h.remove(XFCC);
             String xfcc = conn.xfcc();
@@ -468,6 +488,12 @@ final class H2Proxy {
                     }
                 } else if (msg instanceof Http2DataFrame d) {
                     responseBytes += d.content().readableBytes();
+                    if (messages != null) {
+                        int n = responseMessages.inspect(d.content());
+                        if (n > 0) {
+                            messages.response(n);
+                        }
+                    }
                     down.write(new DefaultHttp2DataFrame(d.content().retain(), d.isEndStream(), d.padding()));
                     d.release();
                     if (d.isEndStream()) {

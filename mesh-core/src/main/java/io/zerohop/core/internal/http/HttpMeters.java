@@ -61,7 +61,49 @@ final class HttpMeters implements Consumer<HttpObserver.RequestLog> {
     }
 
     static Tags tags(HttpObserver.RequestLog r, String clusterId) {
-        Conn c = r.conn();
+        TrafficLabels l = labels(r.conn(), clusterId).withRequestProtocol(r.grpcRequest() ? "grpc" : "http").withResponseFlags(r.responseFlags());
+        return MicrometerSink.tags(l).and("response_code", Integer.toString(r.status()), "grpc_response_status", r.grpcStatus());
+    }
+
+    /**
+     * The two message counters of a gRPC stream on {@code c}: {@code istio.request.messages} and
+     * {@code istio.response.messages} ({@code istio_request_messages_total}, {@code istio_response_messages_total} in
+     * Prometheus text), labelled with the peers only, as istio/proxy reports them ({@code testdata/metric/
+     * server_request_messages.yaml.tmpl}: reporter, source_* and destination_*, no request_protocol, response_code,
+     * grpc_response_status, response_flags or connection_security_policy). Incremented as messages start, so a
+     * long-lived stream's counts grow while it is open (Istio's grow at its periodic reports).
+     */
+    HttpObserver.MessageCounters grpcMessages(Conn c) {
+        Tags t = peerTags(labels(c, clusterId));
+        Counter request = Counter.builder("istio.request.messages").tags(t).register(registry);
+        Counter response = Counter.builder("istio.response.messages").tags(t).register(registry);
+        return new HttpObserver.MessageCounters() {
+            @Override
+            public void request(int n) {
+                request.increment(n);
+            }
+
+            @Override
+            public void response(int n) {
+                response.increment(n);
+            }
+        };
+    }
+
+    private static final java.util.Set<String> NOT_PEER = java.util.Set.of("request_protocol", "response_flags", "connection_security_policy");
+
+    private static Tags peerTags(TrafficLabels l) {
+        java.util.List<io.micrometer.core.instrument.Tag> peer = new java.util.ArrayList<>();
+        for (io.micrometer.core.instrument.Tag tag : MicrometerSink.tags(l)) {
+            if (!NOT_PEER.contains(tag.getKey())) {
+                peer.add(tag);
+            }
+        }
+        return Tags.of(peer);
+    }
+
+    /** The reporter and peer labels of a request on {@code c} (its protocol and response flags left at their defaults). */
+    private static TrafficLabels labels(Conn c, String clusterId) {
         String principal = c.peer() == null ? null : c.peer().toString();
         WorkloadRef sw = sourceWorkload(c);
         // As the tunnel's istio_tcp_* labels (TunnelObserver.labels): the tunnel's source workload
@@ -83,9 +125,7 @@ final class HttpMeters implements Consumer<HttpObserver.RequestLog> {
             destination = new TrafficLabels.Peer(TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN,
                     d.namespace(), destination.principal(), TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN);
         }
-        TrafficLabels l = TrafficLabels.of("destination", source, destination, c.peer() == null ? "none" : "mutual_tls")
-                .withRequestProtocol(r.grpcRequest() ? "grpc" : "http").withResponseFlags(r.responseFlags());
-        return MicrometerSink.tags(l).and("response_code", Integer.toString(r.status()), "grpc_response_status", r.grpcStatus());
+        return TrafficLabels.of("destination", source, destination, c.peer() == null ? "none" : "mutual_tls");
     }
 
     /** The registry workload at the source address, when it is the caller (same identity as the peer's, as ztunnel checks). */

@@ -48,6 +48,26 @@ final class HttpObserver {
         this.metrics = metrics;
     }
 
+    /** Where a gRPC stream's messages are counted as they start (Istio's request and response message counters). */
+    interface MessageCounters {
+        void request(int messages);
+
+        void response(int messages);
+    }
+
+    /** The message counters of a gRPC stream on {@code conn}, or null without a meter registry. */
+    MessageCounters grpcMessages(Conn conn) {
+        // Null-checked first: without a registry, HttpMeters (and Micrometer, optional) is never resolved.
+        if (metrics != null && metrics instanceof HttpMeters m) {
+            try {
+                return m.grpcMessages(conn);
+            } catch (RuntimeException e) {
+                LoggerFactory.getLogger(HttpObserver.class).warn("HTTP metrics failed", e);
+            }
+        }
+        return null;
+    }
+
     void request(RequestLog r) {
         // Counted before the access line is written: whoever reads the line sees the request counted too.
         if (metrics != null) {
