@@ -80,6 +80,13 @@ public final class YamlDocuments {
     /** Offset in the text where the current document's root starts (its line's start), for {@link #readAhead}. */
     private int rootStart;
 
+    /**
+     * The last short scalar or key text read per hash slot, so that values repeated across documents ({@code ALLOW},
+     * {@code GET}, a namespace, a label key) share one String in the compiled policies instead of one per policy.
+     * Direct-mapped and fixed in size: no growth with the text.
+     */
+    private final String[] shared = new String[1024];
+
     private Map<String, YNode> anchors = new HashMap<>();
     /** Node count of each anchored subtree, so that an alias too big to copy fails before copying. */
     private Map<String, Integer> anchorSizes = new HashMap<>();
@@ -595,7 +602,7 @@ public final class YamlDocuments {
             if (!(k instanceof ScalarEvent ks)) {
                 throw new PolicyLoadException(file, keyLine, path, "mapping keys must be scalars");
             }
-            String key = ks.getValue();
+            String key = share(ks.getValue());
             boolean merge = ks.isPlain() && key.equals("<<") && ks.getTag() == null;
             String childPath = merge ? path : path.isEmpty() ? key : path + "." + key;
             int column = k.getStartMark() == null ? 0 : k.getStartMark().getColumn();
@@ -755,8 +762,22 @@ public final class YamlDocuments {
         }
     }
 
+    /** {@code text}, or an equal String read before it (see {@link #shared}). */
+    private String share(String text) {
+        if (text.length() > 64) {
+            return text;
+        }
+        int slot = text.hashCode() & (shared.length - 1);
+        String before = shared[slot];
+        if (text.equals(before)) {
+            return before;
+        }
+        shared[slot] = text;
+        return text;
+    }
+
     private YNode scalar(ScalarEvent s, int line, String path) {
-        String value = s.getValue();
+        String value = share(s.getValue());
         String tag = s.getTag();
         String resolved;
         if (tag != null && !tag.equals("!")) {

@@ -192,4 +192,20 @@ class YamlDocumentsTest {
         assertThat(comma.line()).isEqualTo(7);
         assertThat(comma.problem()).doesNotContain("not closed");
     }
+
+    /**
+     * Short values repeated across documents share one String (20,000 policies: 3.7 MB less live heap, 77,000 fewer
+     * Strings, policylist-b26af6f1.md); long ones are read as they are.
+     */
+    @Test
+    void repeatedShortValuesShareOneString() throws Exception {
+        String doc = "kind: AuthorizationPolicy\nmetadata: {namespace: prod}\nspec: {action: ALLOW, note: %s}\n---\n";
+        String longText = "x".repeat(65);
+        List<YNode> docs = YamlDocuments.parse("s.yaml", doc.formatted(longText) + doc.formatted(longText));
+        assertThat(docs.get(1).get("spec").get("action").scalar()).isSameAs(docs.get(0).get("spec").get("action").scalar());
+        assertThat(docs.get(1).get("metadata").get("namespace").scalar()).isSameAs(docs.get(0).get("metadata").get("namespace").scalar());
+        assertThat(docs.get(1).map.keySet().iterator().next()).isSameAs(docs.get(0).map.keySet().iterator().next());
+        assertThat(docs.get(1).get("spec").get("note").scalar()).isEqualTo(longText)
+                .isNotSameAs(docs.get(0).get("spec").get("note").scalar());
+    }
 }
