@@ -316,16 +316,19 @@ class LoaderTest {
      * (k8s.io/client-go restmapper/discovery.go, NewDiscoveryRESTMapper). A new-user pass found these
      * skipped with a warning: the DENY inside was dropped and prod/backend was open to legacy/sa/old.
      */
+    /** A list item: prod/deny-legacy denies cluster.local/ns/legacy/sa/old. */
+    static final String DENY_LEGACY_ITEM = """
+            - apiVersion: security.istio.io/v1
+              kind: AuthorizationPolicy
+              metadata: {name: deny-legacy, namespace: prod}
+              spec:
+                action: DENY
+                rules: [{from: [{source: {principals: ["cluster.local/ns/legacy/sa/old"]}}]}]
+            """;
+
     @Test
     void typedListsAreExpandedAsKubectlApplyDoes() throws Exception {
-        String deny = """
-                - apiVersion: security.istio.io/v1
-                  kind: AuthorizationPolicy
-                  metadata: {name: deny-legacy, namespace: prod}
-                  spec:
-                    action: DENY
-                    rules: [{from: [{source: {principals: ["cluster.local/ns/legacy/sa/old"]}}]}]
-                """;
+        String deny = DENY_LEGACY_ITEM;
         for (String head : new String[] {"apiVersion: security.istio.io/v1\nkind: AuthorizationPolicyList\n",
                 "apiVersion: security.istio.io/v1beta1\nkind: List\n"}) {
             PolicySet set = PolicyLoader.fromString("list.yaml", head + "items:\n" + deny);
@@ -373,15 +376,7 @@ class LoaderTest {
      */
     @Test
     void aListInKubectlsOrderIsCompiledItemByItem() throws Exception {
-        String items = """
-                apiVersion: v1
-                items:
-                - apiVersion: security.istio.io/v1
-                  kind: AuthorizationPolicy
-                  metadata: {name: deny-legacy, namespace: prod}
-                  spec:
-                    action: DENY
-                    rules: [{from: [{source: {principals: ["cluster.local/ns/legacy/sa/old"]}}]}]
+        String items = "apiVersion: v1\nitems:\n" + DENY_LEGACY_ITEM + """
                 - apiVersion: security.istio.io/v1
                   kind: AuthorizationPolicy
                   metadata: {name: allow-all, namespace: prod}

@@ -609,32 +609,11 @@ class L7Http2Test {
         try {
             java.util.concurrent.BlockingQueue<String> got = new java.util.concurrent.LinkedBlockingQueue<>();
             io.grpc.stub.StreamObserver<byte[]> open = ClientCalls.asyncBidiStreamingCall(
-                    ch.newCall(STREAM, CallOptions.DEFAULT.withDeadlineAfter(60, TimeUnit.SECONDS)), new io.grpc.stub.StreamObserver<>() {
-                        @Override
-                        public void onNext(byte[] b) {
-                            got.add(new String(b, StandardCharsets.UTF_8));
-                        }
-
-                        @Override
-                        public void onError(Throwable t) {
-                            got.add("error " + io.grpc.Status.fromThrowable(t));
-                        }
-
-                        @Override
-                        public void onCompleted() {
-                            got.add("completed");
-                        }
-                    });
+                    ch.newCall(STREAM, CallOptions.DEFAULT.withDeadlineAfter(60, TimeUnit.SECONDS)), queueing(got));
             open.onNext("before".getBytes(StandardCharsets.UTF_8));
             assertThat(got.poll(30, TimeUnit.SECONDS)).isEqualTo("before");
-            io.grpc.Metadata big = new io.grpc.Metadata();
-            big.put(io.grpc.Metadata.Key.of("x-big", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "a".repeat(20 * 1024));
-            io.grpc.Channel withBig = io.grpc.ClientInterceptors.intercept(ch, io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(big));
             int seen = grpcSeen.size();
-            assertThatThrownBy(() -> ClientCalls.blockingUnaryCall(withBig, ALLOWED, CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS),
-                    "big".getBytes(StandardCharsets.UTF_8)))
-                    .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).as(e.getStatus().toString())
-                            .isEqualTo(Status.Code.UNKNOWN));
+            bigCallFailsAlone(ch);
             open.onNext("after".getBytes(StandardCharsets.UTF_8));
             assertThat(got.poll(30, TimeUnit.SECONDS)).isEqualTo("after");
             open.onCompleted();
@@ -645,6 +624,17 @@ class L7Http2Test {
         } finally {
             ch.shutdownNow();
         }
+    }
+
+    /** A unary call with a 20 KiB header over {@code ch} fails with UNKNOWN (the local 431's gRPC status). */
+    private static void bigCallFailsAlone(ManagedChannel ch) {
+        io.grpc.Metadata big = new io.grpc.Metadata();
+        big.put(io.grpc.Metadata.Key.of("x-big", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "a".repeat(20 * 1024));
+        io.grpc.Channel withBig = io.grpc.ClientInterceptors.intercept(ch, io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(big));
+        assertThatThrownBy(() -> ClientCalls.blockingUnaryCall(withBig, ALLOWED, CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS),
+                "big".getBytes(StandardCharsets.UTF_8)))
+                .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).as(e.getStatus().toString())
+                        .isEqualTo(Status.Code.UNKNOWN));
     }
 
     /**
@@ -658,30 +648,9 @@ class L7Http2Test {
         try {
             java.util.concurrent.BlockingQueue<String> got = new java.util.concurrent.LinkedBlockingQueue<>();
             io.grpc.stub.StreamObserver<byte[]> open = ClientCalls.asyncBidiStreamingCall(
-                    ch.newCall(STREAM, CallOptions.DEFAULT.withDeadlineAfter(60, TimeUnit.SECONDS)), new io.grpc.stub.StreamObserver<>() {
-                        @Override
-                        public void onNext(byte[] b) {
-                            got.add(new String(b, StandardCharsets.UTF_8));
-                        }
-
-                        @Override
-                        public void onError(Throwable t) {
-                            got.add("error " + io.grpc.Status.fromThrowable(t));
-                        }
-
-                        @Override
-                        public void onCompleted() {
-                            got.add("completed");
-                        }
-                    });
+                    ch.newCall(STREAM, CallOptions.DEFAULT.withDeadlineAfter(60, TimeUnit.SECONDS)), queueing(got));
             Thread.sleep(500);
-            io.grpc.Metadata big = new io.grpc.Metadata();
-            big.put(io.grpc.Metadata.Key.of("x-big", io.grpc.Metadata.ASCII_STRING_MARSHALLER), "a".repeat(20 * 1024));
-            io.grpc.Channel withBig = io.grpc.ClientInterceptors.intercept(ch, io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(big));
-            assertThatThrownBy(() -> ClientCalls.blockingUnaryCall(withBig, ALLOWED, CallOptions.DEFAULT.withDeadlineAfter(20, TimeUnit.SECONDS),
-                    "big".getBytes(StandardCharsets.UTF_8)))
-                    .isInstanceOfSatisfying(StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).as(e.getStatus().toString())
-                            .isEqualTo(Status.Code.UNKNOWN));
+            bigCallFailsAlone(ch);
             open.onNext("after".getBytes(StandardCharsets.UTF_8));
             assertThat(got.poll(30, TimeUnit.SECONDS)).isEqualTo("after");
             open.onCompleted();
@@ -689,6 +658,26 @@ class L7Http2Test {
         } finally {
             ch.shutdownNow();
         }
+    }
+
+    /** A call's observer that queues each message as text, then "completed" or "error STATUS". */
+    static io.grpc.stub.StreamObserver<byte[]> queueing(java.util.concurrent.BlockingQueue<String> got) {
+        return new io.grpc.stub.StreamObserver<>() {
+            @Override
+            public void onNext(byte[] b) {
+                got.add(new String(b, StandardCharsets.UTF_8));
+            }
+
+            @Override
+            public void onError(Throwable t) {
+                got.add("error " + io.grpc.Status.fromThrowable(t));
+            }
+
+            @Override
+            public void onCompleted() {
+                got.add("completed");
+            }
+        };
     }
 
     /** The sum of every {@code name} counter's count (0 before the first). */
@@ -721,22 +710,7 @@ class L7Http2Test {
         try {
             java.util.concurrent.BlockingQueue<String> got = new java.util.concurrent.LinkedBlockingQueue<>();
             io.grpc.stub.StreamObserver<byte[]> bidi = ClientCalls.asyncBidiStreamingCall(
-                    ch.newCall(STREAM, CallOptions.DEFAULT.withDeadlineAfter(60, TimeUnit.SECONDS)), new io.grpc.stub.StreamObserver<>() {
-                        @Override
-                        public void onNext(byte[] b) {
-                            got.add(new String(b, StandardCharsets.UTF_8));
-                        }
-
-                        @Override
-                        public void onError(Throwable t) {
-                            got.add("error " + io.grpc.Status.fromThrowable(t));
-                        }
-
-                        @Override
-                        public void onCompleted() {
-                            got.add("completed");
-                        }
-                    });
+                    ch.newCall(STREAM, CallOptions.DEFAULT.withDeadlineAfter(60, TimeUnit.SECONDS)), queueing(got));
             for (int n : new int[] {1, 5, 7}) {
                 bidi.onNext(("fan:" + n).getBytes(StandardCharsets.UTF_8));
             }
