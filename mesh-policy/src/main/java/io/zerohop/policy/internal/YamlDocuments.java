@@ -190,6 +190,7 @@ public final class YamlDocuments {
         boolean tab = problem.contains("(TAB)") || (km.group(1) + km.group(2)).indexOf('\t') >= 0;
         String field = field(key, columns(km.group(1)), km.group(2).isEmpty() ? -1 : columns(km.group(1) + km.group(2)) - 2);
         String what;
+        Boolean unclosed;
         if (tab) {
             // SnakeYAML: "found character '\t(TAB)' that cannot start any token. (Do not use \t(TAB) for indentation)".
             String prefix = km.group(1) + km.group(2);
@@ -206,13 +207,13 @@ public final class YamlDocuments {
                     what += read[1];
                 }
             }
-        } else if (unclosedFlow(e) != null) {
+        } else if ((unclosed = unclosedFlow(e)) != null) {
             // SnakeYAML names where it gave up (the next line's key, or the end of the text, a line past the last one)
             // and the collection it was reading only as context: the bracket never closed is the mistake, and where
             // it opened is the line to name. The column hint below would compare keys that line up.
             Mark open = e.getContextMark();
             int openLine = open.getLine() + 1;
-            boolean list = unclosedFlow(e);
+            boolean list = unclosed;
             String bracket = list ? "[" : "{";
             String closer = list ? "]" : "}";
             String where = e.getProblem().endsWith("<stream end>") ? "at the end of the text" : "before line " + line;
@@ -623,7 +624,7 @@ public final class YamlDocuments {
                 v = parser.getEvent();
             }
             YNode value = depth == 0 && key.equals("items") && v instanceof SequenceStartEvent items && items.getAnchor() == null
-                    && !map.map.containsKey(key) && sink.streamsItems(rootText(map, "kind", items), rootText(map, "apiVersion", items))
+                    && !map.map.containsKey(key) && sink.streamsItems(rootText(map, "kind"), rootText(map, "apiVersion"))
                     ? streamItems(line(v), childPath, depth + 1)
                     : node(v, childPath, depth + 1);
             if (emptyBlockLines != null && value.isNull() && !lastKeyInline(keyLine, k)) {
@@ -697,7 +698,7 @@ public final class YamlDocuments {
      * The text of root key {@code key} of the document being read: from {@code root} if it was read before the
      * {@code items} list, else read ahead; null if absent, not a plain or quoted scalar, or unreadable ahead.
      */
-    private String rootText(YNode root, String key, SequenceStartEvent items) {
+    private String rootText(YNode root, String key) {
         YNode n = root.map.get(key);
         if (n != null) {
             return n.type == YNode.Type.SCALAR ? n.scalar : null;
