@@ -68,11 +68,27 @@ class LargePolicyTextTest {
     public static void main(String[] args) throws Exception {
         String text = switch (args[0]) {
             case "documents" -> policies(POLICIES);
-            case "list-yaml" -> list(ITEMS, false);
+            case "list-yaml", "reload" -> list(ITEMS, false);
             case "list-json" -> list(ITEMS, true);
             default -> throw new IllegalArgumentException(args[0]);
         };
         PolicySet set = PolicyLoader.fromStringQuietly("large.yaml", text);
+        if (args[0].equals("reload")) {
+            // A reload beside the set in force: each broken export must fail with its file and line, not run out of memory.
+            String[][] broken = {
+                {"\n    name: allow-15000\n", "\n\tname: allow-15000\n"},
+                {"\nkind: List\n", "\nkind: Lsit\n"},
+                {"        app: svc-15000\n", "        app: {svc-15000\n"},
+            };
+            for (String[] b : broken) {
+                try {
+                    PolicyLoader.fromStringQuietly("large.yaml", text.replace(b[0], b[1]));
+                    System.out.println("reload loaded");
+                } catch (PolicyLoadException e) {
+                    System.out.println("reload refused: " + e.getMessage().lines().findFirst().orElse(""));
+                }
+            }
+        }
         PolicyEngine engine = PolicyEngine.builder().policies(set).build();
         AccessRequest r = AccessRequest.builder().sourcePrincipal("spiffe://cluster.local/ns/bench/sa/client-4321")
                 .sourceAddress("10.0.0.1").destinationAddress("10.0.0.2").destinationPort(8080)
@@ -82,7 +98,7 @@ class LargePolicyTextTest {
     }
 
     /** Runs {@link #main} with {@code mode} in a child JVM with a 96 MB heap and checks it loaded {@code expected} policies. */
-    private static void loadsIn96Megabytes(Path dir, String mode, int expected) throws Exception {
+    private static String loadsIn96Megabytes(Path dir, String mode, int expected) throws Exception {
         List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx96m", "-XX:+UseSerialGC",
                 "-cp", System.getProperty("java.class.path"), LargePolicyTextTest.class.getName(), mode);
         Path log = dir.resolve(mode + ".log");
@@ -95,6 +111,7 @@ class LargePolicyTextTest {
         assertThat(p.isAlive()).as("%s: the child still running after 120 s: %s", mode, out).isFalse();
         assertThat(out).as("%s: the child's output", mode).contains("loaded " + expected + " allowed true").doesNotContain("OutOfMemoryError");
         assertThat(p.exitValue()).as(mode).isZero();
+        return out;
     }
 
     @Test
@@ -105,6 +122,21 @@ class LargePolicyTextTest {
     @Test
     void aListOfTwentyThousandItemsLoadsIn96MegabytesOfHeap(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
         loadsIn96Megabytes(dir, "list-yaml", ITEMS);
+    }
+
+    /**
+     * A reload of a broken 20,000-item export, with the 20,000 policies in force beside it: a tab, a misspelt kind and
+     * an unclosed mapping each fail with their line. Until 3 December each ran the node proxy out of memory instead (the
+     * list was read whole when its kind was misspelt or behind the error, and the tab's width was tried by reading the
+     * whole text again), and a DaemonSet with one typo crash-looped (a new-user pass).
+     */
+    @Test
+    void aBrokenReloadBesideTwentyThousandPoliciesFailsWithItsLine(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        String out = loadsIn96Megabytes(dir, "reload", ITEMS);
+        int line = (int) list(ITEMS, false).substring(0, list(ITEMS, false).indexOf("name: allow-15000")).chars().filter(c -> c == '\n').count() + 1;
+        assertThat(out).contains("reload refused: large.yaml:" + line + ": items[15000].metadata.name: invalid YAML: a tab character")
+                .contains("reload refused: large.yaml:").contains("unknown kind \"Lsit\" in the core group: did you mean List?")
+                .contains("' opened at column 14 is not closed").doesNotContain("reload loaded");
     }
 
     @Test

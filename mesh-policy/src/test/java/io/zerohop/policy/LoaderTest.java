@@ -400,6 +400,41 @@ class LoaderTest {
     }
 
     /**
+     * A list whose kind or apiVersion is misspelt is an error, as a misspelt policy kind is: skipped with a warning, a
+     * 10,000-item export lost every DENY in it (a new-user pass, 3 December; kubectl refuses these too, "no matches for
+     * kind"). Its items, before its kind as kubectl writes them, are read one at a time and dropped. List in another
+     * group is expanded: kubectl's discovery mapper maps List in every group version it serves, and applies each item.
+     */
+    @Test
+    void aMisspeltListKindIsAnError() throws Exception {
+        String[][] cases = {
+            {"v1", "Lsit", "unknown kind \"Lsit\" in the core group: did you mean List?"},
+            {"v1", "list", "did you mean List?"},
+            {"v2", "List", "unknown version \"v2\" for kind List (v1)"},
+            {"v1", "AuthorizationPolicyList", "kind AuthorizationPolicyList is not in the core group (security.istio.io/v1 or"},
+            {"", "AuthorizationPolicyList", "apiVersion is required for kind AuthorizationPolicyList"},
+            {"security.istio.io/v1", "AuthorizationPolicyLst", "did you mean AuthorizationPolicyList?"},
+            {"security.istio.io/v1", "AuthorizationPolicylist", "did you mean AuthorizationPolicyList?"},
+            {"cilium.io/v2", "CiliumNetworkPolicyLst", "did you mean CiliumNetworkPolicyList?"},
+            {"v1", "CiliumNetworkPolicyList", "kind CiliumNetworkPolicyList is not in the core group (cilium.io/v2)"},
+        };
+        for (String[] c : cases) {
+            String text = "items:\n" + DENY_LEGACY_ITEM + (c[0].isEmpty() ? "" : "apiVersion: " + c[0] + "\n") + "kind: " + c[1] + "\n";
+            PolicyLoadException e = catchThrowableOfType(PolicyLoadException.class, () -> PolicyLoader.fromString("l.yaml", text));
+            assertThat(e).as("%s %s", c[0], c[1]).isNotNull();
+            assertThat(e.getMessage()).as("%s %s", c[0], c[1]).contains(c[2]);
+        }
+        PolicyLoadException noKind = catchThrowableOfType(PolicyLoadException.class, () -> PolicyLoader.fromString("l.yaml",
+                "apiVersion: v1\nitems:\n" + DENY_LEGACY_ITEM));
+        assertThat(noKind.getMessage()).contains("kind is required: a list (items:) needs kind: List");
+
+        PolicySet apps = PolicyLoader.fromString("l.yaml", "apiVersion: apps/v1\nitems:\n" + DENY_LEGACY_ITEM + "kind: List\n");
+        assertThat(apps.size()).isEqualTo(1);
+        assertThat(PolicyEngine.builder().policies(apps).build()
+                .evaluate(R.r().principal("spiffe://cluster.local/ns/legacy/sa/old").build()).allowed()).isFalse();
+    }
+
+    /**
      * A policy repeated through an alias is named where the alias is: a copy keeps its anchor's lines, and the duplicate
      * named the anchor's line twice ("list.yaml:7: ... duplicate AuthorizationPolicy prod/a (first at list.yaml:7)", a
      * new-user pass). Any other error in a copy says which alias made it.

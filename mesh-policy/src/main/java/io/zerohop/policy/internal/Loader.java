@@ -168,8 +168,9 @@ public final class Loader {
         Map<Path, String> digests = new java.util.LinkedHashMap<>();
         java.util.BitSet changed = new java.util.BitSet();
         for (Path f : files) {
-            String text = readUtf8(f);
-            String digest = digest(text);
+            String[] read = readUtf8AndDigest(f);
+            String text = read[0];
+            String digest = read[1];
             digests.put(f, digest);
             int from = l.out.warnings().size();
             if (!l.addText(f.toString(), text)) {
@@ -191,17 +192,30 @@ public final class Loader {
         return new Loaded(c, java.util.Collections.unmodifiableMap(digests));
     }
 
-    private static String digest(String text) {
+    /** The file's text ({@link #readUtf8}) and the SHA-256 of its bytes, Base64: what a reload compares. */
+    private static String[] readUtf8AndDigest(Path f) throws PolicyLoadException {
+        byte[][] bytes = new byte[1][];
+        String text = readUtf8(f, bytes);
         try {
-            return java.util.Base64.getEncoder().encodeToString(
-                    java.security.MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
+            return new String[] {text, java.util.Base64.getEncoder().encodeToString(
+                    java.security.MessageDigest.getInstance("SHA-256").digest(bytes[0]))};
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException("every Java platform has SHA-256", e);
         }
     }
 
-    /** The file's text; a file that is not UTF-8 fails naming file, line and byte offset. */
     static String readUtf8(Path f) throws PolicyLoadException {
+        return readUtf8(f, new byte[1][]);
+    }
+
+    /** The file's text; a file that is not UTF-8 fails naming file, line and byte offset. */
+    /**
+     * The file as text, checked to be UTF-8; its bytes go to {@code bytesOut[0]}. Held at once: the bytes and the text
+     * (a second copy the size of the bytes for ASCII, twice that otherwise). Until 3 December a char buffer twice the
+     * file's size and a copy of the text were held too, and the digest encoded the text again: ~5 times the file, so
+     * that a 32 MB export did not load in the node proxy's 128 MB heap.
+     */
+    private static String readUtf8(Path f, byte[][] bytesOut) throws PolicyLoadException {
         byte[] bytes;
         try {
             long size = Files.size(f);
@@ -221,8 +235,13 @@ public final class Loader {
         CharsetDecoder decoder = StandardCharsets.UTF_8.newDecoder()
                 .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
         ByteBuffer in = ByteBuffer.wrap(bytes);
-        CharBuffer out = CharBuffer.allocate(bytes.length);
-        CoderResult r = decoder.decode(in, out, true);
+        // Checked through a small buffer (what it decodes is dropped); the text is then built from the bytes at once.
+        CharBuffer out = CharBuffer.allocate(8192);
+        CoderResult r;
+        do {
+            out.clear();
+            r = decoder.decode(in, out, true);
+        } while (r.isOverflow());
         if (r.isError()) {
             int offset = in.position();
             int line = 1;
@@ -234,10 +253,9 @@ public final class Loader {
             throw new PolicyLoadException(f.toString(), line, "", String.format(
                     "not UTF-8 text (byte 0x%02x at offset %d); policy files must be UTF-8", bytes[offset] & 0xff, offset));
         }
-        decoder.flush(out);
-        out.flip();
-        String text = out.toString();
-        return text.startsWith("\uFEFF") ? text.substring(1) : text;
+        bytesOut[0] = bytes;
+        boolean bom = bytes.length >= 3 && (bytes[0] & 0xff) == 0xEF && (bytes[1] & 0xff) == 0xBB && (bytes[2] & 0xff) == 0xBF;
+        return bom ? new String(bytes, 3, bytes.length - 3, StandardCharsets.UTF_8) : new String(bytes, StandardCharsets.UTF_8);
     }
 
     public static CompiledPolicies loadString(String name, String yaml) throws PolicyLoadException {
@@ -279,20 +297,46 @@ public final class Loader {
     private boolean addText(String file, String yaml) throws PolicyLoadException {
         // Each document compiled as it is read: its tree is dropped before the next is built.
         return YamlDocuments.parse(file, yaml, new YamlDocuments.Sink() {
+            /** Whether the current document's items were read one at a time, and whether they were compiled. */
+            private boolean streamed;
+            private boolean expanded;
+
             @Override
             public void accept(YNode document) throws PolicyLoadException {
+                if (streamed) {
+                    streamed = false;
+                    YNode kind = document.get("kind");
+                    YNode apiVersion = document.get("apiVersion");
+                    if (!expanded && kind != null && apiVersion != null && kind.scalar() != null && apiVersion.scalar() != null
+                            && isList(kind.scalar(), apiVersion.scalar())) {
+                        // Never a list's items dropped unseen: their kind could not be read ahead (a %TAG directive, an
+                        // alias, a merge key), so they were read and dropped, and the list is one to compile.
+                        throw (document.get("items") != null ? document.get("items") : document).error("this list's kind"
+                                + " and apiVersion come after its items and could not be read ahead of them (they are not"
+                                + " plain values of the list's own keys): write kind: and apiVersion: as plain values");
+                    }
+                }
                 addDocument(document);
             }
 
+            /**
+             * Every list's items are read one at a time, whatever its kind: compiled for a list kubectl applies, dropped
+             * for any other (its document is then skipped or refused on its own keys, which needs no item). Held whole, a
+             * list of 20,000 did not fit the node proxy's heap, nor did one whose kind was misspelt or behind a syntax
+             * error, which the reload of a running proxy then also held beside the policies in force.
+             */
             @Override
             public boolean streamsItems(String kind, String apiVersion) {
-                return kind != null && apiVersion != null && isList(kind, apiVersion);
+                streamed = true;
+                expanded = kind != null && apiVersion != null && isList(kind, apiVersion);
+                return true;
             }
 
             @Override
             public void item(YNode item) throws PolicyLoadException {
-                // A list's items, compiled as they are read: held whole, 20,000 of them did not fit a 128 MB heap.
-                addDocument(item);
+                if (expanded) {
+                    addDocument(item);
+                }
             }
         }) > 0;
     }
@@ -313,7 +357,7 @@ public final class Loader {
         String version = apiVersion.substring(slash + 1);
         String itemKind = kind.substring(0, kind.length() - "List".length());
         if (itemKind.isEmpty()) {
-            return served(group, version);
+            return group.equals(ISTIO_GROUP) || group.equals(CILIUM_GROUP) ? served(group, version) : !group.isEmpty();
         }
         boolean istio = itemKind.equals("AuthorizationPolicy") || itemKind.equals("PeerAuthentication");
         boolean cilium = itemKind.equals("CiliumNetworkPolicy") || itemKind.equals("CiliumClusterwideNetworkPolicy");
@@ -484,6 +528,9 @@ public final class Loader {
 
     private static final List<String> ENFORCED_KINDS = List.of("AuthorizationPolicy", "PeerAuthentication",
             "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy");
+    /** What a document with items in one of our groups may be: List and our kinds' typed lists. */
+    private static final List<String> LIST_KINDS = List.of("List", "AuthorizationPolicyList", "PeerAuthenticationList",
+            "CiliumNetworkPolicyList", "CiliumClusterwideNetworkPolicyList");
 
     /**
      * The candidate closest to {@code word} by {@link #editDistance} ignoring case (a case difference alone is
@@ -546,20 +593,42 @@ public final class Loader {
         }
         int slash = apiVersion.indexOf('/');
         String group = slash < 0 ? "" : apiVersion.substring(0, slash);
-        if (!kind.endsWith("List") || !(group.equals(ISTIO_GROUP) || group.equals(CILIUM_GROUP))) {
+        boolean ourGroup = group.equals(ISTIO_GROUP) || group.equals(CILIUM_GROUP);
+        YNode at = doc.get("apiVersion") != null ? doc.get("apiVersion") : doc;
+        if (kind.equals("List")) {
+            if (group.isEmpty()) {
+                // v1 is the caller's; kubectl's discovery mapper has no other core version.
+                throw at.error("unknown version \"" + apiVersion + "\" for kind List (v1)");
+            }
+            if (ourGroup && !served(group, apiVersion.substring(slash + 1))) {
+                throw at.error("unknown version \"" + apiVersion + "\" for kind List");
+            }
+            // Any other group: kubectl maps List in every group version it serves and applies each item (each judged
+            // here by its own kind); skipped, its DENYs were dropped.
+            return true;
+        }
+        if (!kind.endsWith("List")) {
             return false;
         }
         String itemKind = kind.substring(0, kind.length() - "List".length());
-        if (itemKind.isEmpty()) {
-            if (!served(group, apiVersion.substring(slash + 1))) {
-                throw doc.get("apiVersion").error("unknown version \"" + apiVersion + "\" for kind List");
-            }
-            return true;
-        }
         if (!ENFORCED_KINDS.contains(itemKind)) {
             return false;
         }
-        kind(doc, itemKind, apiVersion); // throws for a version or group its items' kind is not served in
+        boolean istio = itemKind.equals("AuthorizationPolicy") || itemKind.equals("PeerAuthentication");
+        String expected = istio ? ISTIO_GROUP + "/v1 or " + ISTIO_GROUP + "/v1beta1" : CILIUM_GROUP + "/v2";
+        // As the items' kind itself (kind()): without apiVersion, or in the core group or our other group, an error, not
+        // a skip (a new-user pass: an AuthorizationPolicyList in v1 dropped every DENY in it with a warning).
+        if (apiVersion.isEmpty()) {
+            doc.onlyKeys(Set.of("apiVersion", "kind", "metadata", "items"));
+            throw doc.error("apiVersion is required for kind " + kind + " (" + expected + ")");
+        }
+        if (group.isEmpty() || ourGroup && !group.equals(istio ? ISTIO_GROUP : CILIUM_GROUP)) {
+            throw at.error("kind " + kind + " is not in " + (group.isEmpty() ? "the core group" : group) + " (" + expected + ")");
+        }
+        if (!ourGroup) {
+            return false; // another product's list of that name (policy.linkerd.io AuthorizationPolicyList): skipped
+        }
+        kind(doc, itemKind, apiVersion); // throws for a version its items' kind is not served in
         return true;
     }
 
@@ -602,17 +671,21 @@ public final class Loader {
         } else if (kind.isEmpty()) {
             // Any group: kubectl refuses an object without kind ("Object 'Kind' is missing"). Skipped with a
             // warning, a policy whose first lines were lost in a copy dropped its DENY.
+            if (doc.has("items")) {
+                throw doc.error("kind is required: a list (items:) needs kind: List (apiVersion: v1), or a typed list's kind");
+            }
             if (ourGroup || doc.has("metadata") || doc.has("spec")) {
                 doc.onlyKeys(TOP_KEYS); // a misspelt kind is named where it was typed
             }
             throw doc.error("kind is required" + (ourGroup ? "" : " (kubectl apply refuses an object without one)"));
-        } else if (ourGroup) {
+        } else if (ourGroup || doc.has("items")) {
             // The groups hold kinds zerohop rightly skips (RequestAuthentication, CiliumNode...), but
-            // one a letter or two away from a kind it enforces is a typo: skipping it could drop a DENY.
-            String known = nearest(kind, ENFORCED_KINDS);
+            // one a letter or two away from a kind it enforces is a typo: skipping it could drop a DENY. So is a
+            // list's kind a letter or two away from List, or from one of our typed lists, in any group.
+            String known = nearest(kind, !doc.has("items") ? ENFORCED_KINDS : ourGroup ? LIST_KINDS : List.of("List"));
             if (known != null) {
-                throw (doc.get("kind") != null ? doc.get("kind") : doc).error("unknown kind \"" + kind + "\" in " + group
-                        + ": did you mean " + known + "?");
+                throw (doc.get("kind") != null ? doc.get("kind") : doc).error("unknown kind \"" + kind + "\" in "
+                        + (group.isEmpty() ? "the core group" : group) + ": did you mean " + known + "?");
             }
         }
         if (group.equals("kustomize.config.k8s.io")) {

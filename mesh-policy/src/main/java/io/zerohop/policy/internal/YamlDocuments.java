@@ -119,10 +119,12 @@ public final class YamlDocuments {
 
         /**
          * Whether the items of a document whose root mapping has this {@code kind} and {@code apiVersion} (each the
-         * text of a scalar, or null: absent or not a scalar) go to {@link #item} one at a time as they are read. If so,
-         * the document {@link #accept} gets afterwards holds an empty {@code items} list. Asked once per document whose
-         * root has an {@code items} list, at that list; the kind and apiVersion may come after it in the text (kubectl
-         * writes {@code apiVersion, items, kind, metadata}), in which case they are found by reading ahead.
+         * text of a scalar, or null: absent, not a scalar, or behind a syntax error) go to {@link #item} one at a time
+         * as they are read. If so, the document {@link #accept} gets afterwards holds an empty {@code items} list, an
+         * anchored items list is not kept (an alias of it is an error), and a second {@code items} key's items are read
+         * and dropped before its duplicate-key error. Asked at each root {@code items} list; the kind and apiVersion may
+         * come after it in the text (kubectl writes {@code apiVersion, items, kind, metadata}), in which case they are
+         * found by reading ahead.
          */
         default boolean streamsItems(String kind, String apiVersion) {
             return false;
@@ -262,6 +264,26 @@ public final class YamlDocuments {
         return end || resumed ? list : null;
     }
 
+    /**
+     * Takes documents and every list's items one at a time and keeps nothing: what {@link #tabField} reads the text
+     * again with, once per candidate width, so that each reading holds one item at a time (held whole, a 20,000-item
+     * list read again ran the node proxy out of memory).
+     */
+    private static final Sink DISCARD = new Sink() {
+        @Override
+        public void accept(YNode document) {
+        }
+
+        @Override
+        public boolean streamsItems(String kind, String apiVersion) {
+            return true;
+        }
+
+        @Override
+        public void item(YNode item) {
+        }
+    };
+
     /** Tab stops a tab in the indentation is tried at: its intended width is unknown (editors use 2, 4 or 8). */
     private static final int[] TAB_STOPS = {2, 4, 8};
 
@@ -298,12 +320,14 @@ public final class YamlDocuments {
         Map<String, List<Integer>> readings = new LinkedHashMap<>();
         int start = lineStart(line);
         for (var w : widths.entrySet()) {
-            String again = text.substring(0, start) + " ".repeat(w.getKey()) + text.substring(start + indent.length());
+            // Built in one buffer of the final size: two substrings and a concatenation held ~4 copies of a 20,000-item list.
+            String again = new StringBuilder(text.length() - indent.length() + w.getKey()).append(text, 0, start)
+                    .append(" ".repeat(w.getKey())).append(text, start + indent.length(), text.length()).toString();
             YamlDocuments d = new YamlDocuments(file, again);
             d.wantLine = line;
             d.emptyBlockLines = afterOpener ? new int[] {line, lastKey.line()} : new int[] {line};
             try {
-                d.documents(doc -> { });
+                d.documents(DISCARD);
             } catch (PolicyLoadException | YAMLException doesNotRead) {
                 continue;
             }
@@ -516,6 +540,7 @@ public final class YamlDocuments {
                     nodes = 0;
                     aliasNodes = 0;
                     ahead = null;
+                    streamedAnchors.clear();
                     Event root = parser.getEvent();
                     rootStart = root.getStartMark() == null ? -1 : lineStart(root.getStartMark().getLine() + 1);
                     YNode doc = node(root, "", 0);
@@ -544,6 +569,10 @@ public final class YamlDocuments {
         }
         int line = line(e);
         if (e instanceof AliasEvent a) {
+            if (streamedAnchors.contains(a.getAnchor())) {
+                throw new PolicyLoadException(file, line, path, "*" + a.getAnchor() + " is an alias of the items list, which is"
+                        + " read one item at a time and not kept: write the items out instead of aliasing the list");
+            }
             YNode target = anchors.get(a.getAnchor());
             if (target == null) {
                 throw new PolicyLoadException(file, line, path, "unknown alias *" + a.getAnchor());
@@ -623,10 +652,14 @@ public final class YamlDocuments {
             while (v.getEventId() == Event.ID.Comment) {
                 v = parser.getEvent();
             }
-            YNode value = depth == 0 && key.equals("items") && v instanceof SequenceStartEvent items && items.getAnchor() == null
-                    && !map.map.containsKey(key) && sink.streamsItems(rootText(map, "kind"), rootText(map, "apiVersion"))
-                    ? streamItems(line(v), childPath, depth + 1)
-                    : node(v, childPath, depth + 1);
+            YNode value;
+            if (depth == 0 && key.equals("items") && v instanceof SequenceStartEvent items
+                    && sink.streamsItems(rootText(map, "kind"), rootText(map, "apiVersion"))) {
+                // A second items key is read without handing its items on: the duplicate key is the error.
+                value = streamItems(line(v), childPath, depth + 1, items.getAnchor(), map.map.containsKey(key));
+            } else {
+                value = node(v, childPath, depth + 1);
+            }
             if (emptyBlockLines != null && value.isNull() && !lastKeyInline(keyLine, k)) {
                 for (int l : emptyBlockLines) {
                     emptyBlock |= l == keyLine;
@@ -679,20 +712,30 @@ public final class YamlDocuments {
      * item at a time: held whole, it did not fit the node proxy's 128 MB heap. Anchors in items stay readable by
      * later items, as in a list held whole.
      */
-    private YNode streamItems(int line, String path, int depth) throws PolicyLoadException {
+    private YNode streamItems(int line, String path, int depth, String anchor, boolean drop) throws PolicyLoadException {
         if (depth >= MAX_DEPTH) {
             throw new PolicyLoadException(file, line, path, "nested deeper than " + MAX_DEPTH + " levels");
+        }
+        if (anchor != null) {
+            // Not kept whole, so an alias of it cannot be expanded: said at the alias (node()).
+            streamedAnchors.add(anchor);
         }
         nodes++;
         Event next;
         int i = 0;
         while ((next = parser.getEvent()).getEventId() != Event.ID.SequenceEnd) {
             if (next.getEventId() != Event.ID.Comment) {
-                sink.item(node(next, path + "[" + i++ + "]", depth + 1));
+                YNode item = node(next, path + "[" + i++ + "]", depth + 1);
+                if (!drop) {
+                    sink.item(item);
+                }
             }
         }
         return new YNode(YNode.Type.LIST, file, line, path, null, null, new ArrayList<>());
     }
+
+    /** Anchors of items lists read one item at a time ({@link #streamItems}), in the current document. */
+    private final java.util.Set<String> streamedAnchors = new java.util.HashSet<>();
 
     /**
      * The text of root key {@code key} of the document being read: from {@code root} if it was read before the
