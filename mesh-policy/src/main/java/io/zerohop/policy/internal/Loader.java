@@ -184,11 +184,7 @@ public final class Loader {
         l.out.origins(l.seen);
         CompiledPolicies c = l.out.build();
         List<String> all = c.warnings();
-        for (int i = 0; i < all.size(); i++) {
-            if (before == null || changed.get(i) || !logged.contains(all.get(i))) {
-                log(all.get(i));
-            }
-        }
+        logAll(all, i -> before == null || changed.get(i) || !logged.contains(all.get(i)));
         return new Loaded(c, java.util.Collections.unmodifiableMap(digests));
     }
 
@@ -275,8 +271,29 @@ public final class Loader {
 
     private CompiledPolicies finish() {
         CompiledPolicies c = out.build();
-        c.warnings().forEach(Loader::log);
+        logAll(c.warnings(), i -> true);
         return c;
+    }
+
+    /**
+     * Notes ({@link #isNote}) logged per load; the others are counted in one line. Each policy with HTTP attributes gets
+     * one, so a 20,000-policy export logged 19,990 INFO lines at start and the log fell behind its reader (a new-user
+     * pass). WARN lines are never held back.
+     */
+    static final int NOTES_LOGGED = 100;
+
+    /** Logs the warnings at the indexes {@code include} takes, at most {@link #NOTES_LOGGED} notes of them. */
+    private static void logAll(List<String> warnings, java.util.function.IntPredicate include) {
+        int notes = 0;
+        for (int i = 0; i < warnings.size(); i++) {
+            if (include.test(i) && !(isNote(warnings.get(i)) && ++notes > NOTES_LOGGED)) {
+                log(warnings.get(i));
+            }
+        }
+        if (notes > NOTES_LOGGED) {
+            LOG.info("{} more notes of this load not logged ({} are, per load; PolicySet.warnings() and zerohop policy check"
+                    + " give every one)", notes - NOTES_LOGGED, NOTES_LOGGED);
+        }
     }
 
     /** Whether load warning {@code w} is logged at INFO ({@link IstioCompiler#isNote}), not WARN. */
