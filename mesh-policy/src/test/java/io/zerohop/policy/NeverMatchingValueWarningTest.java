@@ -33,6 +33,8 @@ class NeverMatchingValueWarningTest {
         "*cluster.local/ns/x/sa/a* | literal *",
         "Cluster.local/ns/x/sa/a | trust domain is lower case (cluster.local)",
         "cluster.local/ns/x/sa/a b | has no \" \"",
+        // A new-user pass: a comma missing between two plain values written on separate lines of a flow list.
+        "cluster.local/ns/x/sa/a cluster.local/ns/x/sa/b | two values joined into one? In a flow list written over several lines",
         "Cluster.local/ns/x/* | trust domain is lower case",
         // A new-user pass: a service account written alone. A workload's SPIFFE ID always has a path.
         "frontend | a principal is a SPIFFE ID without spiffe://, which always has a path: TRUST_DOMAIN/ns/NAMESPACE/sa/SERVICE_ACCOUNT"
