@@ -152,8 +152,7 @@ final class IstioRules {
                             || c == '_' || c == '/')) {
                         why = c == '*' ? "only one leading or one trailing * is a wildcard, this one is a literal *, which no SPIFFE ID has"
                                 : c == ' ' ? "a SPIFFE ID has no \" \": two values joined into one? In a flow list written over"
-                                        + " several lines ([a,\n b]), YAML joins words on separate lines that no comma parts, as kubectl"
-                                        + " reads them"
+                                        + " several lines, YAML joins words on separate lines that no comma parts, as kubectl reads them"
                                 : "a SPIFFE ID has no \"" + c + "\" (only letters, digits, '.', '-', '_' and '/')";
                     }
                 }
