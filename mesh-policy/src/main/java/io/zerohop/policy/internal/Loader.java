@@ -168,9 +168,10 @@ public final class Loader {
         Map<Path, String> digests = new java.util.LinkedHashMap<>();
         java.util.BitSet changed = new java.util.BitSet();
         for (Path f : files) {
-            String[] read = readUtf8AndDigest(f);
-            String text = read[0];
-            String digest = read[1];
+            Read read = read(f);
+            String text = read.text();
+            String digest = digest(read.bytes());
+            read = null; // the bytes are not kept while the text is parsed (an interpreted frame holds its locals)
             digests.put(f, digest);
             int from = l.out.warnings().size();
             if (!l.addText(f.toString(), text)) {
@@ -188,30 +189,31 @@ public final class Loader {
         return new Loaded(c, java.util.Collections.unmodifiableMap(digests));
     }
 
-    /** The file's text ({@link #readUtf8}) and the SHA-256 of its bytes, Base64: what a reload compares. */
-    private static String[] readUtf8AndDigest(Path f) throws PolicyLoadException {
-        byte[][] bytes = new byte[1][];
-        String text = readUtf8(f, bytes);
+    /** The SHA-256 of a file's bytes, Base64: what a reload compares. */
+    private static String digest(byte[] bytes) {
         try {
-            return new String[] {text, java.util.Base64.getEncoder().encodeToString(
-                    java.security.MessageDigest.getInstance("SHA-256").digest(bytes[0]))};
+            return java.util.Base64.getEncoder().encodeToString(java.security.MessageDigest.getInstance("SHA-256").digest(bytes));
         } catch (java.security.NoSuchAlgorithmException e) {
             throw new IllegalStateException("every Java platform has SHA-256", e);
         }
     }
 
-    static String readUtf8(Path f) throws PolicyLoadException {
-        return readUtf8(f, new byte[1][]);
+    /** A file read: its bytes and its text (without a byte-order mark). */
+    private record Read(byte[] bytes, String text) {
     }
 
     /** The file's text; a file that is not UTF-8 fails naming file, line and byte offset. */
+    static String readUtf8(Path f) throws PolicyLoadException {
+        return read(f).text();
+    }
+
     /**
-     * The file as text, checked to be UTF-8; its bytes go to {@code bytesOut[0]}. Held at once: the bytes and the text
-     * (a second copy the size of the bytes for ASCII, twice that otherwise). Until 3 December a char buffer twice the
-     * file's size and a copy of the text were held too, and the digest encoded the text again: ~5 times the file, so
-     * that a 32 MB export did not load in the node proxy's 128 MB heap.
+     * The file's bytes and text, checked to be UTF-8. Held at once: the bytes and the text (a second copy the size of
+     * the bytes for ASCII, twice that otherwise). Until 3 December a char buffer twice the file's size and a copy of the
+     * text were held too, and the digest encoded the text again: ~5 times the file, so that a 32 MB export did not load
+     * in the node proxy's 128 MB heap.
      */
-    private static String readUtf8(Path f, byte[][] bytesOut) throws PolicyLoadException {
+    private static Read read(Path f) throws PolicyLoadException {
         byte[] bytes;
         try {
             long size = Files.size(f);
@@ -249,9 +251,9 @@ public final class Loader {
             throw new PolicyLoadException(f.toString(), line, "", String.format(
                     "not UTF-8 text (byte 0x%02x at offset %d); policy files must be UTF-8", bytes[offset] & 0xff, offset));
         }
-        bytesOut[0] = bytes;
         boolean bom = bytes.length >= 3 && (bytes[0] & 0xff) == 0xEF && (bytes[1] & 0xff) == 0xBB && (bytes[2] & 0xff) == 0xBF;
-        return bom ? new String(bytes, 3, bytes.length - 3, StandardCharsets.UTF_8) : new String(bytes, StandardCharsets.UTF_8);
+        return new Read(bytes, bom ? new String(bytes, 3, bytes.length - 3, StandardCharsets.UTF_8)
+                : new String(bytes, StandardCharsets.UTF_8));
     }
 
     public static CompiledPolicies loadString(String name, String yaml) throws PolicyLoadException {
