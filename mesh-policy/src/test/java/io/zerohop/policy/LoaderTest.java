@@ -417,6 +417,8 @@ class LoaderTest {
             {"security.istio.io/v1", "AuthorizationPolicylist", "did you mean AuthorizationPolicyList?"},
             {"cilium.io/v2", "CiliumNetworkPolicyLst", "did you mean CiliumNetworkPolicyList?"},
             {"v1", "CiliumNetworkPolicyList", "kind CiliumNetworkPolicyList is not in the core group (cilium.io/v2)"},
+            // A second new-user pass: a list kind of our group that is none of ours, however far from one.
+            {"security.istio.io/v1", "AuthorizationList", "unknown list kind \"AuthorizationList\" in security.istio.io (List,"},
         };
         for (String[] c : cases) {
             String text = "items:\n" + DENY_LEGACY_ITEM + (c[0].isEmpty() ? "" : "apiVersion: " + c[0] + "\n") + "kind: " + c[1] + "\n";
@@ -427,6 +429,12 @@ class LoaderTest {
         PolicyLoadException noKind = catchThrowableOfType(PolicyLoadException.class, () -> PolicyLoader.fromString("l.yaml",
                 "apiVersion: v1\nitems:\n" + DENY_LEGACY_ITEM));
         assertThat(noKind.getMessage()).contains("kind is required: a list (items:) needs kind: List");
+
+        // A misspelt items: left a list of nothing, and its DENYs dropped with a "no policy loaded" warning.
+        PolicyLoadException itmes = catchThrowableOfType(PolicyLoadException.class, () -> PolicyLoader.fromString("l.yaml",
+                "apiVersion: v1\nitmes:\n" + DENY_LEGACY_ITEM + "kind: List\n"));
+        assertThat(itmes.line()).isEqualTo(2);
+        assertThat(itmes.getMessage()).contains("itmes: unknown field").contains("did you mean items?");
 
         PolicySet apps = PolicyLoader.fromString("l.yaml", "apiVersion: apps/v1\nitems:\n" + DENY_LEGACY_ITEM + "kind: List\n");
         assertThat(apps.size()).isEqualTo(1);

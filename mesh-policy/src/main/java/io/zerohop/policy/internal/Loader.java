@@ -395,6 +395,9 @@ public final class Loader {
         String apiVersion = doc.text("apiVersion", "");
         if (kind.equals("List") && apiVersion.equals("v1") || typedList(doc, kind, apiVersion)) {
             // kubectl get -o yaml output wraps objects in a List; the API server's list endpoints in a typed list.
+            // Its keys are checked as an object's are: a misspelt items: (itmes:) left a list of nothing and dropped
+            // every DENY in it with a "no policy loaded" warning (a new-user pass).
+            doc.onlyKeys(Set.of("apiVersion", "kind", "metadata", "items"));
             YNode items = doc.get("items");
             if (items != null) {
                 for (YNode item : items.items()) {
@@ -702,6 +705,11 @@ public final class Loader {
             // one a letter or two away from a kind it enforces is a typo: skipping it could drop a DENY. So is a
             // list's kind a letter or two away from List, or from one of our typed lists, in any group.
             String known = nearest(kind, !doc.has("items") ? ENFORCED_KINDS : ourGroup ? LIST_KINDS : List.of("List"));
+            if (known == null && ourGroup && doc.has("items") && kind.endsWith("List")) {
+                // A list in our groups that is none of ours (AuthorizationList): its items would be skipped unseen.
+                throw (doc.get("kind") != null ? doc.get("kind") : doc).error("unknown list kind \"" + kind + "\" in " + group
+                        + " (" + String.join(", ", LIST_KINDS) + ")");
+            }
             if (known != null) {
                 throw (doc.get("kind") != null ? doc.get("kind") : doc).error("unknown kind \"" + kind + "\" in "
                         + (group.isEmpty() ? "the core group" : group) + ": did you mean " + known + "?");
