@@ -34,6 +34,22 @@ class DialFailureTextTest {
         }
     }
 
+    /**
+     * A refused dial fails before the caller's thread has added its listener to the connect future
+     * now and then; the channel's close must not then win with "closed during setup" (CI, 3 December).
+     * Many dials make that ordering likely.
+     */
+    @Test
+    void everyRefusedDialReadsTheSame() throws Exception {
+        int closed = closedPort();
+        try (Mesh mesh = new Mesh(); EchoServer echo = new EchoServer(); HboneClient client = mesh.client().build()) {
+            for (int i = 0; i < 300; i++) {
+                Throwable t = catchThrowable(() -> client.connect(echo.address(), mesh.expectServer(), Mesh.loopback(closed)).get(10, TimeUnit.SECONDS));
+                assertThat(t).as("dial %d", i).cause().hasMessage("HBONE connection to 127.0.0.1:" + closed + " failed: Connection refused (os error 111)");
+            }
+        }
+    }
+
     @Test
     void aRefusedUpstreamDial() throws Exception {
         int closed = closedPort();

@@ -73,6 +73,8 @@ final class ClientConnection {
      * not a bare "closed".
      */
     volatile Throwable failure;
+    /** Set on the loop when the TCP connection is up; read on the loop by the close listener's task. */
+    private boolean connected;
     /** Event loop only: until the server's first SETTINGS. */
     ScheduledFuture<?> settingsTimer;
     /**
@@ -195,7 +197,10 @@ final class ClientConnection {
                             // Later on the loop: the error that closed the channel (a TLS alert) may be
                             // fired after the close, and it names the cause better than "closed".
                             ch.eventLoop().execute(() -> {
-                                if (!ready.isDone()) {
+                                // Never connected: the dial's listener reports why ("Connection refused"). Its
+                                // notification can be queued after this task when the dial failed before the
+                                // caller's thread added that listener.
+                                if (connected && !ready.isDone()) {
                                     Throwable why = failure;
                                     ConnectException ce = new ConnectException("HBONE connection to " + Authority.text(hbone) + " closed during setup"
                                             + (why == null ? "" : ": " + HboneListener.describe(why)));
@@ -230,6 +235,12 @@ final class ClientConnection {
     final class ConnHandler extends Negotiator {
         ConnHandler(SslHandler ssl) {
             super(ssl);
+        }
+
+        @Override
+        public void channelActive(ChannelHandlerContext ctx) throws Exception {
+            connected = true;
+            super.channelActive(ctx);
         }
 
         @Override
