@@ -56,15 +56,20 @@ public final class CapturedStderr implements AutoCloseable {
         }
     }
 
-    /** How many lines logged so far contain all {@code parts}. */
+    /** How many complete lines logged so far contain all {@code parts}. */
     public long count(String... parts) {
         synchronized (log) {
             return lines(parts).count();
         }
     }
 
+    /**
+     * Complete lines only: a PrintStream's {@code println} reaches this stream as two writes, the text
+     * and then the line end, and a waiter woken between them would return half a line.
+     */
     private java.util.stream.Stream<String> lines(String... parts) {
-        return text().lines().filter(l -> Arrays.stream(parts).allMatch(l::contains));
+        String t = text();
+        return t.substring(0, t.lastIndexOf('\n') + 1).lines().filter(l -> Arrays.stream(parts).allMatch(l::contains));
     }
 
     /** Everything captured so far (lines in the order they were written). */
