@@ -148,12 +148,68 @@ public final class YamlDocuments {
         return parse(file, yaml, MAX_CHARS, sink);
     }
 
+    /**
+     * {@code yaml} with every tab in a line's leading white space replaced by a space, on the lines of each document
+     * whose root is a flow mapping (JSON: {@code jq --tab}, {@code json.dumps(indent='\t')}), or {@code yaml} itself
+     * when there is none. kubectl reads a stream that starts with {@code {} as JSON, in which a tab is white space
+     * like a space (k8s.io/apimachinery yaml.NewYAMLOrJSONDecoder); in YAML 1.2 too a flow collection's line prefix
+     * may hold tabs (spec 6.1, {@code s-flow-line-prefix}), and a continuation line's leading white space is never
+     * content. SnakeYAML refuses such a tab as indentation, so it gets a space: one character for one, lines and
+     * columns unchanged. Block documents are left alone: there a tab in the indentation is an error (a guessed width
+     * could change the structure), and {@link #tabField} names the field.
+     */
+    static String flowIndentTabsAsSpaces(String yaml) {
+        if (yaml.indexOf('\t') < 0) {
+            return yaml;
+        }
+        char[] out = null;
+        boolean docStart = true;
+        boolean flow = false;
+        int n = yaml.length();
+        for (int ls = 0; ls < n; ) {
+            int le = yaml.indexOf('\n', ls);
+            le = le < 0 ? n : le;
+            int body = ls;
+            if (yaml.startsWith("---", ls) && (ls + 3 == le || yaml.charAt(ls + 3) == ' ' || yaml.charAt(ls + 3) == '\t'
+                    || yaml.charAt(ls + 3) == '\r')) {
+                docStart = true;
+                flow = false;
+                body = ls + 3;
+            } else if (yaml.startsWith("...", ls) && (ls + 3 == le || Character.isWhitespace(yaml.charAt(ls + 3)))) {
+                docStart = true;
+                flow = false;
+                body = le;
+            }
+            int first = body;
+            while (first < le && (yaml.charAt(first) == ' ' || yaml.charAt(first) == '\t')) {
+                first++;
+            }
+            if (docStart && first < le && yaml.charAt(first) != '#' && yaml.charAt(first) != '\r'
+                    && !(body == ls && yaml.charAt(first) == '%')) {
+                docStart = false;
+                flow = yaml.charAt(first) == '{';
+            }
+            if (flow) {
+                for (int i = body; i < first; i++) {
+                    if (yaml.charAt(i) == '\t') {
+                        if (out == null) {
+                            out = yaml.toCharArray();
+                        }
+                        out[i] = ' ';
+                    }
+                }
+            }
+            ls = le + 1;
+        }
+        return out == null ? yaml : new String(out);
+    }
+
     private static int parse(String file, String yaml, int maxChars, Sink sink) throws PolicyLoadException {
         if (yaml.length() > maxChars) {
             throw new PolicyLoadException(file, lineAt(yaml, maxChars), "",
                     "too large: " + yaml.length() + " characters (limit " + maxChars + "); the limit is reached on this line");
         }
-        YamlDocuments d = new YamlDocuments(file, yaml);
+        YamlDocuments d = new YamlDocuments(file, flowIndentTabsAsSpaces(yaml));
         try {
             return d.documents(sink);
         } catch (MarkedYAMLException e) {
