@@ -127,6 +127,8 @@ public final class MeshRuntime {
         UnparsedHttpRules unparsed = policy == null ? null : new UnparsedHttpRules(local, policy);
         this.plaintextPolicyChanges = policy == null ? null : policy.addChangeListener(set -> {
             plaintext.live().reauthorize();
+            // Open HTTP/2 requests of both paths (HBONE inbound and plaintext): beyond ztunnel's PolicyWatcher, per request.
+            http.redecideRequests();
             unparsed.check();
         });
         if (unparsed != null) {

@@ -61,6 +61,147 @@ class L7Http2PolicyChangeTest {
               - from: [{source: {principals: ["cluster.local/ns/prod/sa/frontend"]}}]
             """;
 
+    static final String DENY_STREAM = """
+            ---
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: deny-stream, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              action: DENY
+              rules:
+              - to: [{operation: {paths: ["/test.Echo/Stream", "/test.Echo/Hold"]}}]
+            """;
+    static final io.grpc.MethodDescriptor<byte[], byte[]> HOLD = L7Http2Test.method("Hold", io.grpc.MethodDescriptor.MethodType.BIDI_STREAMING);
+
+    /** The app: Stream echoes each message; Hold reads and never answers; Allowed answers "ok". */
+    private static Server app(InetAddress ip) throws java.io.IOException {
+        return NettyServerBuilder.forAddress(new InetSocketAddress(ip, 0)).addService(ServerServiceDefinition.builder("test.Echo")
+                .addMethod(L7Http2Test.STREAM, ServerCalls.asyncBidiStreamingCall(obs -> new io.grpc.stub.StreamObserver<byte[]>() {
+                    @Override
+                    public void onNext(byte[] v) {
+                        obs.onNext(v);
+                    }
+
+                    @Override
+                    public void onError(Throwable t) {}
+
+                    @Override
+                    public void onCompleted() {
+                        obs.onCompleted();
+                    }
+                }))
+                .addMethod(HOLD, ServerCalls.asyncBidiStreamingCall(obs -> new io.grpc.stub.StreamObserver<byte[]>() {
+                    @Override
+                    public void onNext(byte[] v) {}
+
+                    @Override
+                    public void onError(Throwable t) {}
+
+                    @Override
+                    public void onCompleted() {}
+                }))
+                .addMethod(L7Http2Test.ALLOWED, ServerCalls.asyncUnaryCall((req, obs) -> {
+                    obs.onNext("ok".getBytes(StandardCharsets.UTF_8));
+                    obs.onCompleted();
+                })).build()).build().start();
+    }
+
+    /**
+     * Beyond Envoy (which decides a request once, on its headers): a DENY added for a method ends that method's open
+     * stream with the answer a new call gets, PERMISSION_DENIED "RBAC: access denied", logged with both identities and
+     * the deciding policy; the connection and its other calls go on. Without the per-request re-decision, the stream
+     * kept echoing (newuser27, 2 December).
+     */
+    @Test
+    void anOpenGrpcStreamOfAMethodANewDenyNamesEndsPermissionDenied() throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.0.2");
+        Server app = app(ip);
+        int port = ((InetSocketAddress) app.getListenSockets().get(0)).getPort();
+        Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
+                List.of(InetAddress.getByName("127.0.0.3")), Workload.Protocol.HBONE, null, "cluster.local");
+        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
+                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.GRPC));
+        WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of("b", new InetSocketAddress(ip, 15008)));
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        String allowBoth = ALLOW.replace("paths: [\"/test.Echo/Stream\"]", "paths: [\"/test.Echo/Stream\", \"/test.Echo/Allowed\", \"/test.Echo/Hold\"]");
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", allowBoth)).build();
+        try (Mesh server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(engine).node("b")
+                .inbound(new InetSocketAddress(ip, 0)).threads(2).build()) {
+            server.start().get(10, TimeUnit.SECONDS);
+            registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
+            try (Mesh client = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build()) {
+                InetSocketAddress via = client.capture(Capture.forward(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+                        new InetSocketAddress(ip, port)));
+                ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", via.getPort()).usePlaintext().build();
+                try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+                    BlockingQueue<String> got = new LinkedBlockingQueue<>();
+                    io.grpc.stub.StreamObserver<byte[]> open = ClientCalls.asyncBidiStreamingCall(
+                            ch.newCall(L7Http2Test.STREAM, CallOptions.DEFAULT.withDeadlineAfter(60, TimeUnit.SECONDS)),
+                            new io.grpc.stub.StreamObserver<>() {
+                                @Override
+                                public void onNext(byte[] b) {
+                                    got.add(new String(b, StandardCharsets.UTF_8));
+                                }
+
+                                @Override
+                                public void onError(Throwable t) {
+                                    got.add("error " + Status.fromThrowable(t));
+                                }
+
+                                @Override
+                                public void onCompleted() {
+                                    got.add("completed");
+                                }
+                            });
+                    BlockingQueue<String> held = new LinkedBlockingQueue<>();
+                    io.grpc.stub.StreamObserver<byte[]> holding = ClientCalls.asyncBidiStreamingCall(
+                            ch.newCall(HOLD, CallOptions.DEFAULT.withDeadlineAfter(60, TimeUnit.SECONDS)),
+                            new io.grpc.stub.StreamObserver<>() {
+                                @Override
+                                public void onNext(byte[] b) {
+                                    held.add("message");
+                                }
+
+                                @Override
+                                public void onError(Throwable t) {
+                                    held.add("error " + Status.fromThrowable(t));
+                                }
+
+                                @Override
+                                public void onCompleted() {
+                                    held.add("completed");
+                                }
+                            });
+                    holding.onNext("wait".getBytes(StandardCharsets.UTF_8));
+                    open.onNext("one".getBytes(StandardCharsets.UTF_8));
+                    assertThat(got.poll(30, TimeUnit.SECONDS)).isEqualTo("one");
+                    // Both requests are forwarded (the echo came back on the same connection, after Hold's HEADERS).
+                    assertThat(held).isEmpty();
+                    engine.replace(PolicyLoader.fromString("p.yaml", allowBoth + DENY_STREAM));
+                    // Its response started: trailers grpc-status 7.
+                    assertThat(got.poll(30, TimeUnit.SECONDS)).isEqualTo("error Status{code=PERMISSION_DENIED, description=RBAC: access denied, cause=null}");
+                    // No response yet: the trailers-only answer a call denied at its start gets.
+                    assertThat(held.poll(30, TimeUnit.SECONDS)).isEqualTo("error Status{code=PERMISSION_DENIED, description=RBAC: access denied, cause=null}");
+                    assertThat(err.awaitLine("request POST /test.Echo/Stream from spiffe://cluster.local/ns/prod/sa/frontend",
+                            "ended because it is no longer allowed after a policy update"))
+                            .contains("(spiffe://cluster.local/ns/prod/sa/backend)").contains("prod/deny-stream");
+                    assertThat(err.awaitLine("access - inbound-http ", " path=\"/test.Echo/Stream\" ")).contains(" grpc_status=7")
+                            .contains("prod/deny-stream");
+                    // The same connection still carries the calls the policies allow.
+                    byte[] ok = ClientCalls.blockingUnaryCall(ch, L7Http2Test.ALLOWED, CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS),
+                            new byte[0]);
+                    assertThat(new String(ok, StandardCharsets.UTF_8)).isEqualTo("ok");
+                    assertThat(err.count("access - inbound src=", "end=")).as("the tunnel is not closed").isZero();
+                } finally {
+                    ch.shutdownNow();
+                }
+            }
+        } finally {
+            app.shutdownNow();
+        }
+    }
+
     @Test
     void anOpenGrpcStreamDeniedByAPolicyChangeIsReset() throws Exception {
         InetAddress ip = InetAddress.getByName("127.0.0.2");

@@ -49,6 +49,28 @@ final class H2Proxy {
         default boolean ciliumPaths(Conn conn) {
             return false;
         }
+
+        /**
+         * Whether the policies in force deny {@code conn} whatever its requests ({@code PolicyEngine.denialBeforeHttp}):
+         * then the connection's own re-authorization resets it, as ztunnel's {@code PolicyWatcher} does, and its requests
+         * are left to that.
+         */
+        default boolean connectionDenied(Conn conn) {
+            return false;
+        }
+
+        /** {@code r}, an allowed request now forwarded, is open until {@link #untrack}: a policy change decides it again. */
+        default void track(LiveRequest r) {
+        }
+
+        default void untrack(LiveRequest r) {
+        }
+    }
+
+    /** An open, allowed request that a policy change decides again ({@link HttpEnforcement#redecideRequests}). */
+    interface LiveRequest {
+        /** Decides the request again on its own event loop, and ends it when it is now denied. Any thread; never blocks. */
+        void redecide();
     }
 
     private H2Proxy() {}
@@ -93,7 +115,7 @@ final class H2Proxy {
     }
 
     /** One downstream stream (one request). */
-    private static final class Downstream extends ChannelInboundHandlerAdapter {
+    private static final class Downstream extends ChannelInboundHandlerAdapter implements LiveRequest {
         private final H2AppConnection app;
         private final Conn conn;
         private final Authorizer authorizer;
@@ -114,6 +136,12 @@ final class H2Proxy {
         private String grpcStatus = "";
         /** What was wrong with a request refused before any policy decided it, or null. */
         private String refusal;
+        /** What the request was decided on (path as forwarded, authority, plain headers), for {@link #redecide}; set once allowed. */
+        private String decidedPath;
+        private String authority;
+        private Map<String, String> headers;
+        /** Ended by a policy change: what the application still sends on this stream is dropped. */
+        private boolean cut;
         /** Envoy's response flags for the access line and {@code istio_requests_total}: "-" for none. */
         private String responseFlags = "-";
         /** A gRPC request ({@code content-type: application/grpc*}): local replies are trailers-only with a grpc-status. */
@@ -253,9 +281,13 @@ final class H2Proxy {
             }
             if (decision == null || !decision.allowed()) {
                 denied = true;
-                deny(h);
+                deny();
                 return;
             }
+            decidedPath = decided;
+            this.authority = authority;
+            headers = plain;
+            authorizer.track(this);
             // What the application reads is what was decided (Envoy's normalize_path rewrites :path).
             String target = cilium ? passed : io.zerohop.policy.HttpAttributes.normalizedTarget(path);
             if (target != path) {
@@ -364,9 +396,8 @@ final class H2Proxy {
             respond(new DefaultHttp2Headers().status("431").set("content-type", "text/plain"), "Request Header Fields Too Large", true);
         }
 
-        private void deny(Http2Headers request) {
-            CharSequence ct = request.get("content-type");
-            if (ct != null && ct.toString().startsWith("application/grpc")) {
+        private void deny() {
+            if (grpc) {
                 // Envoy's local reply for gRPC: trailers-only, PERMISSION_DENIED.
                 status = 200;
                 grpcStatus = "7";
@@ -452,6 +483,70 @@ final class H2Proxy {
             finish();
         }
 
+        @Override
+        public void redecide() {
+            try {
+                ctx.executor().execute(this::redecideNow);
+            } catch (java.util.concurrent.RejectedExecutionException shutDown) {
+                // The loop is gone, and the stream with it.
+            }
+        }
+
+        /**
+         * A policy change: the request is decided again on what it was decided on at its start, and ended when that now
+         * denies (zerohop's own rule, beyond Envoy's: Envoy decides a request once, on its headers, and a changed RBAC
+         * filter reaches an open stream only when its listener's drain closes the connection, so a long gRPC stream a
+         * new DENY names would go on; ztunnel's {@code PolicyWatcher} ends an open connection the same way). Before the
+         * response has started, the answer is the one the request would get now (403, or gRPC's trailers-only
+         * {@code grpc-status: 7}); after it, a gRPC response ends with trailers {@code grpc-status: 7} (the client reads
+         * PERMISSION_DENIED, as for a call denied at its start) and any other with RST_STREAM CANCEL. The application's
+         * stream is reset (CANCEL) either way. Event loop only.
+         */
+        private void redecideNow() {
+            if (logged || denied || !ctx.channel().isActive()) {
+                return;
+            }
+            Decision d;
+            try {
+                if (authorizer.connectionDenied(conn)) {
+                    return;
+                }
+            } catch (RuntimeException e) {
+                // Decided below: a failure there ends the request.
+            }
+            try {
+                d = authorizer.authorize(conn, method, decidedPath, authority, headers);
+            } catch (RuntimeException e) {
+                log.warn("authorization failed for {} {} {} after a policy update, ending it (never fail open)", conn.peer(), method, path, e);
+                d = null;
+            }
+            if (d != null && d.allowed()) {
+                return;
+            }
+            decision = d;
+            denied = true;
+            cut = true;
+            log.warn("request {} {} from {} to {} ({}) ended because it is no longer allowed after a policy update: {}", method, path,
+                    conn.peer() == null ? "plaintext " + io.zerohop.core.Addresses.authority(conn.source()) : conn.peer(),
+                    io.zerohop.core.Addresses.authority(conn.destination()), conn.localId(),
+                    d == null ? "authorization failed" : d.explain());
+            releasePending();
+            if (status == 0) {
+                deny();
+            } else if (grpc) {
+                grpcStatus = "7";
+                ctx.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().set("grpc-status", grpcStatus)
+                        .set("grpc-message", "RBAC: access denied"), true));
+                finish();
+            } else {
+                ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
+                finish();
+            }
+            if (up != null) {
+                up.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.CANCEL));
+            }
+        }
+
         private void releasePending() {
             for (Object m; (m = pending.poll()) != null; ) {
                 ReferenceCountUtil.release(m);
@@ -463,6 +558,9 @@ final class H2Proxy {
                 return;
             }
             logged = true;
+            if (headers != null) {
+                authorizer.untrack(this);
+            }
             observer.request(new HttpObserver.RequestLog(conn, method, path, status, System.nanoTime() - start, decision,
                     requestBytes, responseBytes, "HTTP/2", grpcStatus, refusal, responseFlags, grpc));
         }
@@ -471,6 +569,11 @@ final class H2Proxy {
         private final class Upstream extends ChannelInboundHandlerAdapter {
             @Override
             public void channelRead(ChannelHandlerContext uctx, Object msg) {
+                if (cut) {
+                    // Ended by a policy change: the downstream stream is closed or closing.
+                    ReferenceCountUtil.release(msg);
+                    return;
+                }
                 Channel down = ctx.channel();
                 if (msg instanceof Http2HeadersFrame h) {
                     CharSequence g = h.headers().get("grpc-status");

@@ -706,6 +706,44 @@ public final class HttpEnforcement {
             // Per request, on the policies in force: a stale answer could forward a path no policy decided on.
             return policy.ciliumHttp(conn.target(), conn.destination().getPort());
         }
+
+        @Override
+        public boolean connectionDenied(Conn conn) {
+            return policy.denialBeforeHttp(l4(conn)) != null;
+        }
+
+        @Override
+        public void track(H2Proxy.LiveRequest r) {
+            live.add(r);
+        }
+
+        @Override
+        public void untrack(H2Proxy.LiveRequest r) {
+            live.remove(r);
+        }
+    }
+
+    /** The open, allowed HTTP/2 requests (streams) this class forwards, for {@link #redecideRequests}. */
+    private final java.util.Set<H2Proxy.LiveRequest> live = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /**
+     * After a policy change: every open HTTP/2 request forwarded to an application (a gRPC stream, a long response) is
+     * decided again, on its own event loop, on what it was decided on at its start, and ended when that now denies (see
+     * {@code H2Proxy}; beyond Envoy, which decides a request once). Returns how many were handed to their loops; the
+     * decisions follow there. HTTP/1 requests in progress are not decided again: their connection's next request is.
+     */
+    public int redecideRequests() {
+        int n = 0;
+        for (H2Proxy.LiveRequest r : live.toArray(new H2Proxy.LiveRequest[0])) {
+            r.redecide();
+            n++;
+        }
+        return n;
+    }
+
+    /** Open HTTP/2 requests being forwarded now (for tests). */
+    public int openRequests() {
+        return live.size();
     }
 
     /** The same for an HTTP/2 request: {@code :method}, {@code :path}, {@code :authority} as the host. */
