@@ -108,167 +108,113 @@ class L7Http2PolicyChangeTest {
     }
 
     /**
+     * The app behind a backend mesh enforcing {@code engine} on its gRPC port, a frontend mesh capturing a loopback
+     * port to it, and a plaintext grpc-java channel to that port: real sockets, real mTLS, one HBONE connection.
+     */
+    private static final class Scene implements AutoCloseable {
+        final Server app;
+        final Mesh server;
+        final Mesh client;
+        final ManagedChannel ch;
+
+        Scene(PolicyEngine engine) throws Exception {
+            InetAddress ip = InetAddress.getByName("127.0.0.2");
+            app = app(ip);
+            int port = ((InetSocketAddress) app.getListenSockets().get(0)).getPort();
+            Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
+                    List.of(InetAddress.getByName("127.0.0.3")), Workload.Protocol.HBONE, null, "cluster.local");
+            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
+                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.GRPC));
+            WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of("b", new InetSocketAddress(ip, 15008)));
+            InMemoryCa ca = InMemoryCa.create("cluster.local");
+            server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(engine).node("b")
+                    .inbound(new InetSocketAddress(ip, 0)).threads(2).build();
+            server.start().get(10, TimeUnit.SECONDS);
+            registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
+            client = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build();
+            InetSocketAddress via = client.capture(Capture.forward(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
+                    new InetSocketAddress(ip, port)));
+            ch = NettyChannelBuilder.forAddress("127.0.0.1", via.getPort()).usePlaintext().build();
+        }
+
+        /** Starts a bidi call of {@code method}: its messages as text, then "error STATUS" or "completed", go to {@code got}. */
+        io.grpc.stub.StreamObserver<byte[]> call(io.grpc.MethodDescriptor<byte[], byte[]> method, BlockingQueue<String> got) {
+            return ClientCalls.asyncBidiStreamingCall(ch.newCall(method, CallOptions.DEFAULT.withDeadlineAfter(60, TimeUnit.SECONDS)),
+                    new io.grpc.stub.StreamObserver<>() {
+                        @Override
+                        public void onNext(byte[] b) {
+                            got.add(new String(b, StandardCharsets.UTF_8));
+                        }
+
+                        @Override
+                        public void onError(Throwable t) {
+                            got.add("error " + Status.fromThrowable(t));
+                        }
+
+                        @Override
+                        public void onCompleted() {
+                            got.add("completed");
+                        }
+                    });
+        }
+
+        @Override
+        public void close() {
+            ch.shutdownNow();
+            client.close();
+            server.close();
+            app.shutdownNow();
+        }
+    }
+
+    /**
      * Beyond Envoy (which decides a request once, on its headers): a DENY added for a method ends that method's open
-     * stream with the answer a new call gets, PERMISSION_DENIED "RBAC: access denied", logged with both identities and
-     * the deciding policy; the connection and its other calls go on. Without the per-request re-decision, the stream
-     * kept echoing (newuser27, 2 December).
+     * streams with the answer a new call gets, PERMISSION_DENIED "RBAC: access denied" (by trailers once the response
+     * started, trailers-only before), logged with both identities and the deciding policy; the connection and its
+     * other calls go on. Without the per-request re-decision, the streams went on (newuser27, 2 December).
      */
     @Test
     void anOpenGrpcStreamOfAMethodANewDenyNamesEndsPermissionDenied() throws Exception {
-        InetAddress ip = InetAddress.getByName("127.0.0.2");
-        Server app = app(ip);
-        int port = ((InetSocketAddress) app.getListenSockets().get(0)).getPort();
-        Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
-                List.of(InetAddress.getByName("127.0.0.3")), Workload.Protocol.HBONE, null, "cluster.local");
-        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
-                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.GRPC));
-        WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of("b", new InetSocketAddress(ip, 15008)));
-        InMemoryCa ca = InMemoryCa.create("cluster.local");
-        String allowBoth = ALLOW.replace("paths: [\"/test.Echo/Stream\"]", "paths: [\"/test.Echo/Stream\", \"/test.Echo/Allowed\", \"/test.Echo/Hold\"]");
-        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", allowBoth)).build();
-        try (Mesh server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(engine).node("b")
-                .inbound(new InetSocketAddress(ip, 0)).threads(2).build()) {
-            server.start().get(10, TimeUnit.SECONDS);
-            registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
-            try (Mesh client = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build()) {
-                InetSocketAddress via = client.capture(Capture.forward(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
-                        new InetSocketAddress(ip, port)));
-                ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", via.getPort()).usePlaintext().build();
-                try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
-                    BlockingQueue<String> got = new LinkedBlockingQueue<>();
-                    io.grpc.stub.StreamObserver<byte[]> open = ClientCalls.asyncBidiStreamingCall(
-                            ch.newCall(L7Http2Test.STREAM, CallOptions.DEFAULT.withDeadlineAfter(60, TimeUnit.SECONDS)),
-                            new io.grpc.stub.StreamObserver<>() {
-                                @Override
-                                public void onNext(byte[] b) {
-                                    got.add(new String(b, StandardCharsets.UTF_8));
-                                }
-
-                                @Override
-                                public void onError(Throwable t) {
-                                    got.add("error " + Status.fromThrowable(t));
-                                }
-
-                                @Override
-                                public void onCompleted() {
-                                    got.add("completed");
-                                }
-                            });
-                    BlockingQueue<String> held = new LinkedBlockingQueue<>();
-                    io.grpc.stub.StreamObserver<byte[]> holding = ClientCalls.asyncBidiStreamingCall(
-                            ch.newCall(HOLD, CallOptions.DEFAULT.withDeadlineAfter(60, TimeUnit.SECONDS)),
-                            new io.grpc.stub.StreamObserver<>() {
-                                @Override
-                                public void onNext(byte[] b) {
-                                    held.add("message");
-                                }
-
-                                @Override
-                                public void onError(Throwable t) {
-                                    held.add("error " + Status.fromThrowable(t));
-                                }
-
-                                @Override
-                                public void onCompleted() {
-                                    held.add("completed");
-                                }
-                            });
-                    holding.onNext("wait".getBytes(StandardCharsets.UTF_8));
-                    open.onNext("one".getBytes(StandardCharsets.UTF_8));
-                    assertThat(got.poll(30, TimeUnit.SECONDS)).isEqualTo("one");
-                    // Both requests are forwarded (the echo came back on the same connection, after Hold's HEADERS).
-                    assertThat(held).isEmpty();
-                    engine.replace(PolicyLoader.fromString("p.yaml", allowBoth + DENY_STREAM));
-                    // Its response started: trailers grpc-status 7.
-                    assertThat(got.poll(30, TimeUnit.SECONDS)).isEqualTo("error Status{code=PERMISSION_DENIED, description=RBAC: access denied, cause=null}");
-                    // No response yet: the trailers-only answer a call denied at its start gets.
-                    assertThat(held.poll(30, TimeUnit.SECONDS)).isEqualTo("error Status{code=PERMISSION_DENIED, description=RBAC: access denied, cause=null}");
-                    assertThat(err.awaitLine("request POST /test.Echo/Stream from spiffe://cluster.local/ns/prod/sa/frontend",
-                            "ended because it is no longer allowed after a policy update"))
-                            .contains("(spiffe://cluster.local/ns/prod/sa/backend)").contains("prod/deny-stream");
-                    assertThat(err.awaitLine("access - inbound-http ", " path=\"/test.Echo/Stream\" ")).contains(" grpc_status=7")
-                            .contains("prod/deny-stream");
-                    // The same connection still carries the calls the policies allow.
-                    byte[] ok = ClientCalls.blockingUnaryCall(ch, L7Http2Test.ALLOWED, CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS),
-                            new byte[0]);
-                    assertThat(new String(ok, StandardCharsets.UTF_8)).isEqualTo("ok");
-                    assertThat(err.count("access - inbound src=", "end=")).as("the tunnel is not closed").isZero();
-                } finally {
-                    ch.shutdownNow();
-                }
-            }
-        } finally {
-            app.shutdownNow();
+        String allowAll = ALLOW.replace("paths: [\"/test.Echo/Stream\"]", "paths: [\"/test.Echo/Stream\", \"/test.Echo/Allowed\", \"/test.Echo/Hold\"]");
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", allowAll)).build();
+        try (Scene scene = new Scene(engine); io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+            BlockingQueue<String> held = new LinkedBlockingQueue<>();
+            scene.call(HOLD, held).onNext("wait".getBytes(StandardCharsets.UTF_8));
+            BlockingQueue<String> got = new LinkedBlockingQueue<>();
+            scene.call(L7Http2Test.STREAM, got).onNext("one".getBytes(StandardCharsets.UTF_8));
+            assertThat(got.poll(30, TimeUnit.SECONDS)).isEqualTo("one");
+            // Both requests are forwarded (the echo came back on the same connection, after Hold's HEADERS).
+            assertThat(held).isEmpty();
+            engine.replace(PolicyLoader.fromString("p.yaml", allowAll + DENY_STREAM));
+            // Its response started: trailers grpc-status 7.
+            assertThat(got.poll(30, TimeUnit.SECONDS)).isEqualTo("error Status{code=PERMISSION_DENIED, description=RBAC: access denied, cause=null}");
+            // No response yet: the trailers-only answer a call denied at its start gets.
+            assertThat(held.poll(30, TimeUnit.SECONDS)).isEqualTo("error Status{code=PERMISSION_DENIED, description=RBAC: access denied, cause=null}");
+            assertThat(err.awaitLine("request POST /test.Echo/Stream from spiffe://cluster.local/ns/prod/sa/frontend",
+                    "ended because it is no longer allowed after a policy update"))
+                    .contains("(spiffe://cluster.local/ns/prod/sa/backend)").contains("prod/deny-stream");
+            assertThat(err.awaitLine("access - inbound-http ", " path=\"/test.Echo/Stream\" ")).contains(" grpc_status=7")
+                    .contains("prod/deny-stream");
+            // The same connection still carries the calls the policies allow.
+            byte[] ok = ClientCalls.blockingUnaryCall(scene.ch, L7Http2Test.ALLOWED, CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS),
+                    new byte[0]);
+            assertThat(new String(ok, StandardCharsets.UTF_8)).isEqualTo("ok");
+            assertThat(err.count("access - inbound src=", "end=")).as("the tunnel is not closed").isZero();
         }
     }
 
     @Test
     void anOpenGrpcStreamDeniedByAPolicyChangeIsReset() throws Exception {
-        InetAddress ip = InetAddress.getByName("127.0.0.2");
-        Server app = NettyServerBuilder.forAddress(new InetSocketAddress(ip, 0)).addService(ServerServiceDefinition.builder("test.Echo")
-                .addMethod(L7Http2Test.STREAM, ServerCalls.asyncBidiStreamingCall(obs -> new io.grpc.stub.StreamObserver<byte[]>() {
-                    @Override
-                    public void onNext(byte[] v) {
-                        obs.onNext(v);
-                    }
-
-                    @Override
-                    public void onError(Throwable t) {}
-
-                    @Override
-                    public void onCompleted() {
-                        obs.onCompleted();
-                    }
-                })).build()).build().start();
-        int port = ((InetSocketAddress) app.getListenSockets().get(0)).getPort();
-        Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
-                List.of(InetAddress.getByName("127.0.0.3")), Workload.Protocol.HBONE, null, "cluster.local");
-        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
-                Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.GRPC));
-        WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend, frontend), Map.of("b", new InetSocketAddress(ip, 15008)));
-        InMemoryCa ca = InMemoryCa.create("cluster.local");
         PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", ALLOW)).build();
-        try (Mesh server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(engine).node("b")
-                .inbound(new InetSocketAddress(ip, 0)).threads(2).build()) {
-            server.start().get(10, TimeUnit.SECONDS);
-            registry.replace(List.of(backend, frontend), Map.of("b", server.inboundAddress()));
-            try (Mesh client = Mesh.builder().identityProvider(ca).identity(frontend.identity()).workloads(registry).threads(1).build()) {
-                InetSocketAddress via = client.capture(Capture.forward(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0),
-                        new InetSocketAddress(ip, port)));
-                ManagedChannel ch = NettyChannelBuilder.forAddress("127.0.0.1", via.getPort()).usePlaintext().build();
-                try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
-                    BlockingQueue<String> got = new LinkedBlockingQueue<>();
-                    io.grpc.stub.StreamObserver<byte[]> open = ClientCalls.asyncBidiStreamingCall(
-                            ch.newCall(L7Http2Test.STREAM, CallOptions.DEFAULT.withDeadlineAfter(60, TimeUnit.SECONDS)),
-                            new io.grpc.stub.StreamObserver<>() {
-                                @Override
-                                public void onNext(byte[] b) {
-                                    got.add(new String(b, StandardCharsets.UTF_8));
-                                }
-
-                                @Override
-                                public void onError(Throwable t) {
-                                    got.add("error " + Status.fromThrowable(t));
-                                }
-
-                                @Override
-                                public void onCompleted() {
-                                    got.add("completed");
-                                }
-                            });
-                    open.onNext("one".getBytes(StandardCharsets.UTF_8));
-                    assertThat(got.poll(30, TimeUnit.SECONDS)).isEqualTo("one");
-                    engine.replace(PolicyLoader.fromString("p.yaml", ALLOW + DENY));
-                    String end = got.poll(30, TimeUnit.SECONDS);
-                    assertThat(end).startsWith("error Status{code=UNAVAILABLE").doesNotContain("GOAWAY").doesNotContain("NO_ERROR");
-                    assertThat(err.awaitLine("access - inbound src=", "end=")).contains(" end=reset error=\"connection closed due to policy change\"");
-                    assertThat(err.awaitLine("access - outbound src=", "end=")).contains(" end=reset");
-                } finally {
-                    ch.shutdownNow();
-                }
-            }
-        } finally {
-            app.shutdownNow();
+        try (Scene scene = new Scene(engine); io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+            BlockingQueue<String> got = new LinkedBlockingQueue<>();
+            scene.call(L7Http2Test.STREAM, got).onNext("one".getBytes(StandardCharsets.UTF_8));
+            assertThat(got.poll(30, TimeUnit.SECONDS)).isEqualTo("one");
+            engine.replace(PolicyLoader.fromString("p.yaml", ALLOW + DENY));
+            String end = got.poll(30, TimeUnit.SECONDS);
+            assertThat(end).startsWith("error Status{code=UNAVAILABLE").doesNotContain("GOAWAY").doesNotContain("NO_ERROR");
+            assertThat(err.awaitLine("access - inbound src=", "end=")).contains(" end=reset error=\"connection closed due to policy change\"");
+            assertThat(err.awaitLine("access - outbound src=", "end=")).contains(" end=reset");
         }
     }
 }
