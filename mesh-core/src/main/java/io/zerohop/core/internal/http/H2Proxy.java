@@ -42,35 +42,13 @@ final class H2Proxy {
     private static final AsciiString XFCC = AsciiString.cached("x-forwarded-client-cert");
     private static final AsciiString HOST = AsciiString.cached("host");
 
-    interface Authorizer {
+    interface Authorizer extends LiveRequest.Registry {
         Decision authorize(Conn conn, String method, String path, String authority, Map<String, String> headers);
 
         /** As {@link RequestAdmission.Authorizer#ciliumPaths}. */
         default boolean ciliumPaths(Conn conn) {
             return false;
         }
-
-        /**
-         * Whether the policies in force deny {@code conn} whatever its requests ({@code PolicyEngine.denialBeforeHttp}):
-         * then the connection's own re-authorization resets it, as ztunnel's {@code PolicyWatcher} does, and its requests
-         * are left to that.
-         */
-        default boolean connectionDenied(Conn conn) {
-            return false;
-        }
-
-        /** {@code r}, an allowed request now forwarded, is open until {@link #untrack}: a policy change decides it again. */
-        default void track(LiveRequest r) {
-        }
-
-        default void untrack(LiveRequest r) {
-        }
-    }
-
-    /** An open, allowed request that a policy change decides again ({@link HttpEnforcement#redecideRequests}). */
-    interface LiveRequest {
-        /** Decides the request again on its own event loop, and ends it when it is now denied. Any thread; never blocks. */
-        void redecide();
     }
 
     private H2Proxy() {}

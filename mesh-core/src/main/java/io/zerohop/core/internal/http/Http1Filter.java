@@ -31,7 +31,7 @@ import org.slf4j.LoggerFactory;
  * leave in request order. While requests wait, reading from the client stops. Bodies stream in
  * parts as they arrive; nothing is buffered whole.
  */
-final class Http1Filter extends ChannelDuplexHandler {
+final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
     private static final Logger log = LoggerFactory.getLogger(Http1Filter.class);
 
     private final Conn conn;
@@ -49,6 +49,8 @@ final class Http1Filter extends ChannelDuplexHandler {
     private boolean upstreamEnded;
     /** Set once a 101 was forwarded: bytes only from then on. */
     private UpgradedConnection upgraded;
+    /** The request whose 101 made {@link #upgraded}: a policy change decides it again ({@link #redecide}). */
+    private Http1Exchange upgradedBy;
 
     Http1Filter(Conn conn, RequestAdmission.Authorizer authorizer, HttpObserver observer, Function<Http1Filter, Upstream> upstreamFactory) {
         this.conn = conn;
@@ -63,6 +65,7 @@ final class Http1Filter extends ChannelDuplexHandler {
         this.downstream = new Downstream(ctx);
         this.requests = new PipelinedRequests(ctx.channel());
         this.upstream = upstreamFactory.apply(this);
+        authorizer.track(this);
     }
 
     Upstream upstream() {
@@ -122,6 +125,7 @@ final class Http1Filter extends ChannelDuplexHandler {
 
     @Override
     public void channelInactive(ChannelHandlerContext ctx) {
+        authorizer.untrack(this);
         requests.releaseAll();
         upstream.close();
         if (active != null && !active.responseDone) {
@@ -155,6 +159,7 @@ final class Http1Filter extends ChannelDuplexHandler {
                         break;
                     }
                     if (done.upgrade) {
+                        upgradedBy = done;
                         switchToOpaque();
                         break;
                     }
@@ -432,6 +437,87 @@ final class Http1Filter extends ChannelDuplexHandler {
         x.responseBytes = failure.bodyBytes().length;
         x.refusal = failure.details();
         x.responseFlags = failure.flag();
+    }
+
+    // ---------------------------------------------------------------- policy changes
+
+    @Override
+    public void redecide() {
+        try {
+            ctx.executor().execute(this::redecideNow);
+        } catch (java.util.concurrent.RejectedExecutionException shutDown) {
+            // The loop is gone, and the connection with it.
+        }
+    }
+
+    /**
+     * A policy change: the request in progress (allowed, its response not ended) or the one whose 101 upgraded this
+     * connection is decided again on what it was decided on (method, target, headers with the client's own
+     * {@code x-forwarded-client-cert}), and ended when that now denies: before its response has started, with the
+     * {@code 403 RBAC: access denied} a new request gets and {@code connection: close} (the application's connection
+     * is reset: part of the request may have reached it); after, or once upgraded, both connections are reset, as
+     * nothing more can be said in-band. Beyond Envoy, which decides a request once (see {@code H2Proxy}); a denial of
+     * the whole connection is left to the tunnel's own re-decision. Event loop only.
+     */
+    private void redecideNow() {
+        if (closing || !ctx.channel().isActive()) {
+            return;
+        }
+        Http1Exchange x = upgraded != null ? upgradedBy : active;
+        if (x == null || !x.allowed || (upgraded == null && x.responseDone)) {
+            return;
+        }
+        io.zerohop.policy.Decision d;
+        try {
+            if (authorizer.connectionDenied(conn)) {
+                return;
+            }
+            d = authorizer.authorize(conn, x.method, x.request.uri(), x.request.headers().get(HttpHeaderNames.HOST, ""), decidedHeaders(x));
+        } catch (RuntimeException e) {
+            log.warn("authorization failed for {} {} {} after a policy update, ending it (never fail open)", conn.peer(), x.method, x.path, e);
+            d = null;
+        }
+        if (d != null && d.allowed()) {
+            return;
+        }
+        x.decision = d;
+        log.warn("request {} {} from {} to {} ({}) ended because it is no longer allowed after a policy update: {}", x.method, x.path,
+                conn.peer() == null ? "plaintext " + io.zerohop.core.Addresses.authority(conn.source()) : conn.peer(),
+                io.zerohop.core.Addresses.authority(conn.destination()), conn.localId(),
+                d == null ? "authorization failed" : d.explain());
+        if (upgraded == null && x.status == 0) {
+            active = null;
+            closing = true;
+            upstream.reset();
+            x.allowed = false;
+            x.status = 403;
+            x.responseDone = true;
+            x.responseBytes = LocalReplies.DENIED.length;
+            observer.request(x.logLine(conn));
+            FullHttpResponse reply = LocalReplies.local(HttpResponseStatus.FORBIDDEN, LocalReplies.DENIED, true);
+            if (x.http10) {
+                x.toHttp10(reply);
+            }
+            ctx.writeAndFlush(reply);
+            closeGracefully();
+            return;
+        }
+        abort("no longer allowed after a policy update");
+    }
+
+    /** The header map {@code x} was decided on: what was forwarded, with the client's XFCC instead of this connection's. */
+    private static java.util.Map<String, String> decidedHeaders(Http1Exchange x) {
+        java.util.Map<String, String> headers = new java.util.HashMap<>();
+        for (java.util.Map.Entry<String, String> e : x.request.headers()) {
+            String name = e.getKey().toLowerCase(java.util.Locale.ROOT);
+            if (!name.equals("x-forwarded-client-cert")) {
+                headers.merge(name, e.getValue(), (a, b) -> a + "," + b);
+            }
+        }
+        if (x.clientXfcc != null) {
+            headers.put("x-forwarded-client-cert", x.clientXfcc);
+        }
+        return headers;
     }
 
     // ---------------------------------------------------------------- endings

@@ -713,38 +713,36 @@ public final class HttpEnforcement {
         }
 
         @Override
-        public void track(H2Proxy.LiveRequest r) {
+        public void track(LiveRequest r) {
             live.add(r);
         }
 
         @Override
-        public void untrack(H2Proxy.LiveRequest r) {
+        public void untrack(LiveRequest r) {
             live.remove(r);
         }
     }
 
-    /** The open, allowed HTTP/2 requests (streams) this class forwards, for {@link #redecideRequests}. */
-    private final java.util.Set<H2Proxy.LiveRequest> live = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** The open, allowed requests this class forwards (HTTP/2 streams, HTTP/1 connections), for {@link #redecideRequests}. */
+    private final java.util.Set<LiveRequest> live = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     /**
-     * After a policy change: every open HTTP/2 request forwarded to an application (a gRPC stream, a long response) is
-     * decided again, on its own event loop, on what it was decided on at its start, and ended when that now denies (see
-     * {@code H2Proxy}; beyond Envoy, which decides a request once). Returns how many were handed to their loops; the
-     * decisions follow there. HTTP/1 requests in progress are not decided again: their connection's next request is.
+     * After a policy change: every open request forwarded to an application (an HTTP/2 stream: a gRPC call, a long
+     * response; an HTTP/1 request in progress or the one that upgraded its connection) is decided again, on its own
+     * event loop, on what it was decided on at its start, and ended when that now denies (see {@code H2Proxy},
+     * {@code Http1Filter}; beyond Envoy, which decides a request once). Returns how many were handed to their loops
+     * (HTTP/1 connections count whether or not a request is in progress); the decisions follow there.
      */
     public int redecideRequests() {
         int n = 0;
-        for (H2Proxy.LiveRequest r : live.toArray(new H2Proxy.LiveRequest[0])) {
+        for (LiveRequest r : live.toArray(new LiveRequest[0])) {
             r.redecide();
             n++;
         }
         return n;
     }
 
-    /** Open HTTP/2 requests being forwarded now (for tests). */
-    public int openRequests() {
-        return live.size();
-    }
+
 
     /** The same for an HTTP/2 request: {@code :method}, {@code :path}, {@code :authority} as the host. */
     Decision authorize(Conn c, String method, String path, String host, Map<String, String> headers) {

@@ -24,8 +24,19 @@ final class RequestAdmission {
     private static final Logger log = LoggerFactory.getLogger(Http1Filter.class);
 
     /** Decides one request; never null. */
-    interface Authorizer {
+    interface Authorizer extends LiveRequest.Registry {
         Decision authorize(Conn conn, HttpRequest request);
+
+        /**
+         * The same on a request's parts: method, target, Host, headers (names lower case, repeated values joined with
+         * ","), for a re-decision on what a request was decided on. By default a request head rebuilt from them.
+         */
+        default Decision authorize(Conn conn, String method, String path, String host, java.util.Map<String, String> headers) {
+            HttpRequest req = new io.netty.handler.codec.http.DefaultHttpRequest(io.netty.handler.codec.http.HttpVersion.HTTP_1_1,
+                    io.netty.handler.codec.http.HttpMethod.valueOf(method), path);
+            headers.forEach(req.headers()::set);
+            return authorize(conn, req);
+        }
 
         /**
          * Whether the destination's requests are decided by Cilium's HTTP rules alone, so paths are
@@ -90,6 +101,9 @@ final class RequestAdmission {
         }
         if (x.allowed) {
             HttpHeaders h = req.headers();
+            // Kept for a re-decision on what this one decided on (Http1Filter.redecide): the header is replaced below.
+            java.util.List<String> sent = h.getAll("x-forwarded-client-cert");
+            x.clientXfcc = sent.isEmpty() ? null : String.join(",", sent);
             h.remove("x-forwarded-client-cert");
             String xfcc = conn.xfcc();
             if (xfcc != null) {
