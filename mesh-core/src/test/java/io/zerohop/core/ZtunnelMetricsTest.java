@@ -42,7 +42,8 @@ class ZtunnelMetricsTest {
     @Test
     void bothReportersCountTheRequestAsReceivedAndTheResponseAsSent() throws Exception {
         InetAddress ip = InetAddress.getByName("127.0.0.2");
-        Workload backend = new Workload("prod", "backend-v2", "backend", Map.of("app", "backend", "version", "v2"), List.of(ip),
+        Workload backend = new Workload("prod", "backend-v2", "backend", Map.of("app", "backend", "version", "v2",
+                "topology.kubernetes.io/region", "eu-west-1", "topology.kubernetes.io/zone", "eu-west-1b"), List.of(ip),
                 Workload.Protocol.HBONE, "b", "cluster.local");
         Workload frontend = new Workload("prod", "frontend-abc", "frontend",
                 Map.of("service.istio.io/canonical-name", "frontend", "app.kubernetes.io/version", "1.0"),
@@ -107,7 +108,14 @@ class ZtunnelMetricsTest {
                             .containsEntry("destination_cluster", "Kubernetes")
                             .containsEntry("request_protocol", "tcp")
                             .containsEntry("response_flags", "-")
-                            .containsEntry("connection_security_policy", "mutual_tls");
+                            .containsEntry("connection_security_policy", "mutual_tls")
+                            // ztunnel's LocalityLabels, on every series where a side is a known workload: the
+                            // backend's from its topology labels; the frontend's baggage names none.
+                            .containsEntry("destination_region", "eu-west-1")
+                            .containsEntry("destination_zone", "eu-west-1b")
+                            .containsEntry("source_region", "unknown")
+                            .containsEntry("source_zone", "unknown");
+                    assertThat(tags).hasSize(27);
                 }
 
                 // A denied caller: opened, closed and failed with response_flags DENY at the destination,
@@ -123,6 +131,12 @@ class ZtunnelMetricsTest {
                         .tag("source_principal", legacy.identity().toString()))).isEqualTo(1);
                 assertThat(sum(src.find("istio.tcp.connections.failed").tag("response_flags", "CONNECT")
                         .tag("source_principal", legacy.identity().toString()))).isEqualTo(1);
+                // Its byte series exist, at 0, as ztunnel creates them when it starts tracking a connection (before its
+                // RBAC): the dashboards' variable queries over istio_tcp_sent_bytes_total list a source only ever denied.
+                for (String name : List.of("istio.tcp.sent.bytes", "istio.tcp.received.bytes")) {
+                    assertThat(dst.find(name).tag("source_principal", legacy.identity().toString()).counters()).as(name)
+                            .hasSize(1).allSatisfy(c -> assertThat(c.count()).isZero());
+                }
                 // The allowed tunnel is no failure.
                 assertThat(sum(dst.find("istio.tcp.connections.failed").tag("source_principal", frontend.identity().toString())))
                         .isZero();

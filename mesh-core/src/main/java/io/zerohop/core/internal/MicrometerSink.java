@@ -25,7 +25,16 @@ public final class MicrometerSink implements TunnelObserver.Sink {
         this.registry = registry;
     }
 
-    /** ztunnel's label set as Micrometer tags; also the base of the L7 path's {@code istio_requests_total} family. */
+    /**
+     * ztunnel's {@code istio_tcp_*} label set as Micrometer tags: {@link #tags} and the four locality labels (ztunnel's
+     * {@code LocalityLabels}, which Envoy's HTTP metrics do not have).
+     */
+    public static Tags tcpTags(TrafficLabels l) {
+        return tags(l).and("source_region", l.sourceRegion(), "source_zone", l.sourceZone(),
+                "destination_region", l.destinationRegion(), "destination_zone", l.destinationZone());
+    }
+
+    /** The labels ztunnel's and Envoy's traffic metrics share: the base of the L7 path's {@code istio_requests_total} family. */
     public static Tags tags(TrafficLabels l) {
         return Tags.of(
                 "reporter", l.reporter(),
@@ -92,12 +101,18 @@ public final class MicrometerSink implements TunnelObserver.Sink {
 
     @Override
     public void opened(TrafficLabels l) {
-        Counter.builder("istio.tcp.connections.opened").description(OPENED).tags(tags(l)).register(registry).increment();
+        Tags t = tcpTags(l);
+        Counter.builder("istio.tcp.connections.opened").description(OPENED).tags(t).register(registry).increment();
+        // ztunnel creates a connection's byte series when it starts tracking it (ConnectionResult::new, src/proxy/metrics.rs:
+        // sent_bytes/received_bytes get_or_create), before its RBAC: a source only ever denied has them, at 0, and the
+        // dashboards' variable queries (istio_tcp_sent_bytes_total by source_workload...) list it.
+        Counter.builder("istio.tcp.sent.bytes").description(SENT).tags(t).register(registry);
+        Counter.builder("istio.tcp.received.bytes").description(RECEIVED).tags(t).register(registry);
     }
 
     @Override
     public void bytes(TrafficLabels l, long sent, long received) {
-        Tags t = tags(l);
+        Tags t = tcpTags(l);
         Counter.builder("istio.tcp.sent.bytes").description(SENT).tags(t).register(registry).increment(sent);
         Counter.builder("istio.tcp.received.bytes").description(RECEIVED).tags(t).register(registry).increment(received);
     }
@@ -107,7 +122,7 @@ public final class MicrometerSink implements TunnelObserver.Sink {
         // Closed, then failed: a reader that saw the close may not see the failure yet (another thread, no lock). A
         // connection's bytes and opened come before both, so tests wait for its failed count when it failed, else
         // for its closed count (ParsedPlaintextMetricsTest, ZtunnelCompatE2EIT).
-        Tags t = tags(l);
+        Tags t = tcpTags(l);
         Counter.builder("istio.tcp.connections.closed").description(CLOSED).tags(t).register(registry).increment();
         if (l.failed()) {
             Counter.builder("istio.tcp.connections.failed").description(FAILED).tags(t).register(registry).increment();

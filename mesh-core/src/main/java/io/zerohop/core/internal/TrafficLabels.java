@@ -8,8 +8,13 @@ import java.util.Objects;
 /**
  * ztunnel's label set of its {@code istio_tcp_*} metrics ({@code CommonTrafficLabels} in
  * src/proxy/metrics.rs), every value {@code "unknown"} when not known (ztunnel's
- * {@code DefaultedUnknown}). The locality labels ztunnel adds only when it knows a locality are left
- * out: the registry has none.
+ * {@code DefaultedUnknown}), with its four locality labels ({@code LocalityLabels}: {@code source_region},
+ * {@code source_zone}, {@code destination_region}, {@code destination_zone}), which ztunnel adds as soon as either side
+ * is a known workload ({@code with_source}, {@code with_destination} and their derived forms each set them), so on
+ * every series of a node proxy: a workload's region and zone are its {@code topology.kubernetes.io/region} and
+ * {@code topology.kubernetes.io/zone} labels, or a peer's {@code baggage}, else {@code "unknown"}. zerohop writes them
+ * on every series, also where neither side is known and ztunnel leaves them out: Micrometer's Prometheus registry
+ * takes one label set per family.
  */
 public record TrafficLabels(String reporter,
                             String sourceWorkload, String sourceCanonicalService, String sourceCanonicalRevision,
@@ -20,7 +25,8 @@ public record TrafficLabels(String reporter,
                             String destinationCanonicalRevision, String destinationWorkloadNamespace,
                             String destinationPrincipal, String destinationApp, String destinationVersion,
                             String destinationCluster,
-                            String requestProtocol, String responseFlags, String connectionSecurityPolicy) {
+                            String requestProtocol, String responseFlags, String connectionSecurityPolicy,
+                            String sourceRegion, String sourceZone, String destinationRegion, String destinationZone) {
 
     // Written out, not generated: the record's own equals/hashCode bootstrap java.lang.runtime.ObjectMethods
     // (~160 hidden classes, ~0.5 MB of metaspace and code in a node proxy, and CPU on its first tunnel:
@@ -50,7 +56,11 @@ public record TrafficLabels(String reporter,
                 Objects.equals(destinationCluster, o.destinationCluster) &&
                 Objects.equals(requestProtocol, o.requestProtocol) &&
                 Objects.equals(responseFlags, o.responseFlags) &&
-                Objects.equals(connectionSecurityPolicy, o.connectionSecurityPolicy);
+                Objects.equals(connectionSecurityPolicy, o.connectionSecurityPolicy) &&
+                Objects.equals(sourceRegion, o.sourceRegion) &&
+                Objects.equals(sourceZone, o.sourceZone) &&
+                Objects.equals(destinationRegion, o.destinationRegion) &&
+                Objects.equals(destinationZone, o.destinationZone);
     }
 
     @Override
@@ -78,6 +88,10 @@ public record TrafficLabels(String reporter,
         h = 31 * h + Objects.hashCode(requestProtocol);
         h = 31 * h + Objects.hashCode(responseFlags);
         h = 31 * h + Objects.hashCode(connectionSecurityPolicy);
+        h = 31 * h + Objects.hashCode(sourceRegion);
+        h = 31 * h + Objects.hashCode(sourceZone);
+        h = 31 * h + Objects.hashCode(destinationRegion);
+        h = 31 * h + Objects.hashCode(destinationZone);
         return h;
     }
 
@@ -92,8 +106,8 @@ public record TrafficLabels(String reporter,
 
     /** One side (source or destination) of the labels. */
     public record Peer(String workload, String canonicalService, String canonicalRevision, String namespace,
-                       String principal, String app, String version, String cluster) {
-        static final Peer NONE = new Peer(UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN);
+                       String principal, String app, String version, String cluster, String region, String zone) {
+        static final Peer NONE = new Peer(UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN);
 
         /**
          * A registry workload, as ztunnel's {@code with_source}/{@code with_destination}: app and
@@ -118,11 +132,11 @@ public record TrafficLabels(String reporter,
             String service = TrafficLabels.canonicalService(labels, name);
             String revision = TrafficLabels.canonicalRevision(labels);
             return new Peer(orUnknown(name), service, revision, orUnknown(namespace), orUnknown(principal), service, revision,
-                    orUnknown(clusterOf(labels, cluster)));
+                    orUnknown(clusterOf(labels, cluster)), orUnknown(labels.get(REGION)), orUnknown(labels.get(ZONE)));
         }
 
         private static Peer unknown(String principal) {
-            return new Peer(UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, orUnknown(principal), UNKNOWN, UNKNOWN, UNKNOWN);
+            return new Peer(UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, orUnknown(principal), UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN);
         }
 
         /**
@@ -133,11 +147,11 @@ public record TrafficLabels(String reporter,
         public static Peer derived(Baggage b, String principal) {
             return new Peer(orUnknown(b.workloadName()), orUnknown(b.serviceName()), orUnknown(b.revision()),
                     orUnknown(b.namespace()), orUnknown(principal), orUnknown(b.workloadName()), orUnknown(b.revision()),
-                    orUnknown(b.clusterId()));
+                    orUnknown(b.clusterId()), orUnknown(b.region()), orUnknown(b.zone()));
         }
 
         public Peer withPrincipal(String p) {
-            return new Peer(workload, canonicalService, canonicalRevision, namespace, orUnknown(p), app, version, cluster);
+            return new Peer(workload, canonicalService, canonicalRevision, namespace, orUnknown(p), app, version, cluster, region, zone);
         }
     }
 
@@ -145,8 +159,12 @@ public record TrafficLabels(String reporter,
         return new TrafficLabels(reporter, src.workload, src.canonicalService, src.canonicalRevision, src.namespace,
                 src.principal, src.app, src.version, src.cluster, UNKNOWN, UNKNOWN, UNKNOWN,
                 dst.workload, dst.canonicalService, dst.canonicalRevision, dst.namespace, dst.principal, dst.app,
-                dst.version, dst.cluster, "tcp", NO_FLAGS, securityPolicy);
+                dst.version, dst.cluster, "tcp", NO_FLAGS, securityPolicy, src.region, src.zone, dst.region, dst.zone);
     }
+
+    /** The Kubernetes well-known labels of a node's (and, where a registry copies them, a workload's) region and zone. */
+    static final String REGION = "topology.kubernetes.io/region";
+    static final String ZONE = "topology.kubernetes.io/zone";
 
     /** The same labels with ztunnel's {@code response_flags} value ({@code DENY}, {@code CONNECT}...). */
     public TrafficLabels withResponseFlags(String flags) {
@@ -163,7 +181,8 @@ public record TrafficLabels(String reporter,
                 sourceWorkloadNamespace, sourcePrincipal, sourceApp, sourceVersion, sourceCluster, destinationService,
                 destinationServiceNamespace, destinationServiceName, destinationWorkload, destinationCanonicalService,
                 destinationCanonicalRevision, destinationWorkloadNamespace, destinationPrincipal, destinationApp,
-                destinationVersion, destinationCluster, protocol, flags, connectionSecurityPolicy);
+                destinationVersion, destinationCluster, protocol, flags, connectionSecurityPolicy, sourceRegion, sourceZone,
+                destinationRegion, destinationZone);
     }
 
     /**

@@ -16,9 +16,9 @@ import org.junit.jupiter.api.Test;
 class ZtunnelAccessLogTest {
     static final TrafficLabels LABELS = TrafficLabels.of("destination",
             new TrafficLabels.Peer("frontend", "frontend", "v1", "prod", "spiffe://cluster.local/ns/prod/sa/frontend",
-                    "frontend", "v1", TrafficLabels.UNKNOWN),
+                    "frontend", "v1", TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN),
             new TrafficLabels.Peer("backend", "backend", "latest", "prod", "spiffe://cluster.local/ns/prod/sa/backend",
-                    "backend", "latest", TrafficLabels.UNKNOWN), "mutual_tls");
+                    "backend", "latest", TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN), "mutual_tls");
 
     @Test
     void aStringFieldIsQuotedWithRustsDebugEscapesAndUnknownFieldsAreLeftOut() {

@@ -59,14 +59,18 @@ class ZtunnelCompatE2EIT {
     static final String GONE = "127.0.34.18";
     /** A workload whose node's HBONE address is proxy B's, which presents another identity there (backend's). */
     static final String LIAR = "127.0.34.19";
-    /** ztunnel's {@code CommonTrafficLabels} (src/proxy/metrics.rs), without the locality labels it adds only when it knows one. */
+    /**
+     * ztunnel's {@code CommonTrafficLabels} (src/proxy/metrics.rs) with its {@code LocalityLabels}, which it encodes as
+     * soon as either side is a known workload ({@code with_source}, {@code with_destination}): on every series here.
+     */
     static final Set<String> ZTUNNEL_LABELS = Set.of("reporter",
             "source_workload", "source_canonical_service", "source_canonical_revision", "source_workload_namespace",
             "source_principal", "source_app", "source_version", "source_cluster",
             "destination_service", "destination_service_namespace", "destination_service_name",
             "destination_workload", "destination_canonical_service", "destination_canonical_revision",
             "destination_workload_namespace", "destination_principal", "destination_app", "destination_version",
-            "destination_cluster", "request_protocol", "response_flags", "connection_security_policy");
+            "destination_cluster", "request_protocol", "response_flags", "connection_security_policy",
+            "source_region", "source_zone", "destination_region", "destination_zone");
     /** The response the app sends to every request. */
     static final int RESPONSE = 70;
 

@@ -116,14 +116,16 @@ final class HttpMeters implements Consumer<HttpObserver.RequestLog> {
             // No registry workload with this identity at the source address: what the identity says (Istio's layout).
             source = new TrafficLabels.Peer(SpiffeIds.serviceAccount(c.peer()).orElse(TrafficLabels.UNKNOWN),
                     TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN, SpiffeIds.namespace(c.peer()).orElse(TrafficLabels.UNKNOWN),
-                    principal, TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN);
+                    principal, TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN,
+                    TrafficLabels.UNKNOWN);
         }
         WorkloadRef d = c.target();
         TrafficLabels.Peer destination = TrafficLabels.Peer.of(d.name().isEmpty() ? null : d,
                 c.localId() == null ? null : c.localId().toString(), clusterId);
         if (d.name().isEmpty()) {
             destination = new TrafficLabels.Peer(TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN,
-                    d.namespace(), destination.principal(), TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN);
+                    d.namespace(), destination.principal(), TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN,
+                    TrafficLabels.UNKNOWN, TrafficLabels.UNKNOWN);
         }
         return TrafficLabels.of("destination", source, destination, c.peer() == null ? "none" : "mutual_tls");
     }
