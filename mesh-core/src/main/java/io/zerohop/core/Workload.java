@@ -27,10 +27,22 @@ import java.util.Objects;
  * @param namedPorts its TCP container ports by name, which Cilium's named {@code toPorts} resolve against
  *                 ({@link WorkloadRef#namedPorts}: Kubernetes port names, ports 1-65535); null when not known (then a
  *                 named allow port never reaches it and a named {@code ingressDeny} port denies every port)
+ * @param workloadName what telemetry calls it, ztunnel's {@code workload_name} ({@code source_workload},
+ *                 {@code destination_workload}, the access log's {@code workload}, {@code baggage}'s
+ *                 {@code k8s.deployment.name}, and {@link #ref()}'s name): a Kubernetes pod's controller as istiod
+ *                 names it (its Deployment, CronJob..., {@code mesh-kubernetes}), where {@code name} stays the pod's
+ *                 own, unique, name; null or blank: {@code name}
  */
 public record Workload(String namespace, String name, String serviceAccount, Map<String, String> labels,
                        List<InetAddress> addresses, Protocol protocol, String node, String trustDomain,
-                       Map<Integer, AppProtocol> appProtocols, Map<String, Integer> namedPorts) {
+                       Map<Integer, AppProtocol> appProtocols, Map<String, Integer> namedPorts, String workloadName) {
+
+    /** A workload whose telemetry name is its {@code name}. */
+    public Workload(String namespace, String name, String serviceAccount, Map<String, String> labels,
+                    List<InetAddress> addresses, Protocol protocol, String node, String trustDomain,
+                    Map<Integer, AppProtocol> appProtocols, Map<String, Integer> namedPorts) {
+        this(namespace, name, serviceAccount, labels, addresses, protocol, node, trustDomain, appProtocols, namedPorts, null);
+    }
 
     /** A workload whose ports are all {@link AppProtocol#AUTO}. */
     public Workload(String namespace, String name, String serviceAccount, Map<String, String> labels,
@@ -76,6 +88,7 @@ public record Workload(String namespace, String name, String serviceAccount, Map
             namedPorts = Map.copyOf(namedPorts);
             WorkloadRef.checkNamedPorts(namedPorts);
         }
+        workloadName = workloadName == null || workloadName.isBlank() ? name : workloadName;
     }
 
     /** The application protocol of {@code port}: as declared, else {@link AppProtocol#AUTO}. */
@@ -111,9 +124,9 @@ public record Workload(String namespace, String name, String serviceAccount, Map
                 && p.startsWith("/sa/", 4 + n) && p.startsWith(serviceAccount, 8 + n);
     }
 
-    /** The form mesh-policy evaluates against. */
+    /** The form mesh-policy evaluates against; its name is {@link #workloadName} (policy never reads it; logs and metrics do). */
     public WorkloadRef ref() {
-        return new WorkloadRef(namespace, name, serviceAccount, labels, namedPorts);
+        return new WorkloadRef(namespace, workloadName, serviceAccount, labels, namedPorts);
     }
 
     @Override

@@ -102,4 +102,62 @@ class PodConversionTest {
                 .destinationPort(8080).destination(new io.zerohop.policy.WorkloadRef("prod", "api", "api", Map.of("app", "api")))
                 .sourceWorkload(trusted.ref()).build()).allowed()).isTrue();
     }
+
+    /** A pod with {@code generateName} and one controller owner, as istio/istio pkg/kube/util_test.go builds them. */
+    static Pod owned(String name, String generateName, String kind, String owner, Map<String, String> labels) {
+        return new PodBuilder().withNewMetadata().withName(name).withNamespace("prod").withGenerateName(generateName)
+                .withLabels(labels).addNewOwnerReference().withApiVersion("v1").withController(true).withKind(kind).withName(owner)
+                .endOwnerReference().endMetadata().build();
+    }
+
+    /**
+     * istiod's {@code workloadName} (pilot/pkg/serviceregistry/ambient/workloads.go → pkg/kube/util.go
+     * {@code GetWorkloadMetaFromPod}): pkg/kube/util_test.go's TestCronJobMetadata and TestDeployMeta cases, a
+     * Deployment's pod (tests/integration/ambient/baseline_test.go expects {@code source_workload} to be the
+     * Deployment's name), the {@code service.istio.io/workload-name} override, and pods without a controller.
+     */
+    static Stream<Arguments> workloadName() {
+        return Stream.of(
+                Arguments.of("cron-job-name-sec", owned("p", "sec-1234567890-pod", "Job", "sec-1234567890", Map.of()), "sec"),
+                Arguments.of("cron-job-name-min", owned("p", "min-12345678-pod", "Job", "min-12345678", Map.of()), "min"),
+                Arguments.of("non-cron-job-name", owned("p", "job-123-pod", "Job", "job-123", Map.of()), "job-123"),
+                Arguments.of("deployconfig-name-deploy", owned("p", "deploy-rc-pod", "ReplicationController", "deploy-rc",
+                        Map.of("deploymentconfig", "deploy")), "deploy"),
+                Arguments.of("deployconfig-name-deploy2", owned("p", "deploy2-rc-pod", "ReplicationController", "deploy2-rc",
+                        Map.of("deploymentconfig", "deploy2")), "deploy2"),
+                Arguments.of("non-deployconfig-label", owned("p", "dep-rc-pod", "ReplicationController", "dep-rc", Map.of()), "dep-rc"),
+                Arguments.of("argo-rollout", owned("p", "name-6dc78b855c-", "ReplicaSet", "name-6dc78b855c",
+                        Map.of("rollouts-pod-template-hash", "6dc78b855c")), "name"),
+                Arguments.of("deployment", owned("frontend-7d9f8c6b5-x2x7q", "frontend-7d9f8c6b5-", "ReplicaSet", "frontend-7d9f8c6b5",
+                        Map.of("pod-template-hash", "7d9f8c6b5", "app", "frontend")), "frontend"),
+                Arguments.of("replica set whose name does not end with the hash", owned("p", "rs-", "ReplicaSet", "rs",
+                        Map.of("pod-template-hash", "abc")), "rs"),
+                Arguments.of("statefulset", owned("db-0", "db-", "StatefulSet", "db", Map.of()), "db"),
+                Arguments.of("workload-name label", owned("p", "frontend-7d9f8c6b5-", "ReplicaSet", "frontend-7d9f8c6b5",
+                        Map.of("pod-template-hash", "7d9f8c6b5", "service.istio.io/workload-name", "shop")), "shop"),
+                Arguments.of("no generateName: the pod's name", new PodBuilder().withNewMetadata().withName("solo").withNamespace("prod")
+                        .addNewOwnerReference().withController(true).withKind("ReplicaSet").withName("rs").endOwnerReference()
+                        .endMetadata().build(), "solo"),
+                Arguments.of("no controller owner: the pod's name", new PodBuilder().withNewMetadata().withName("p-1").withNamespace("prod")
+                        .withGenerateName("p-").addNewOwnerReference().withController(false).withKind("ReplicaSet").withName("rs")
+                        .endOwnerReference().endMetadata().build(), "p-1"));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource
+    void workloadName(String name, Pod pod, String want) {
+        assertThat(PodConversion.workloadName(pod)).as(name).isEqualTo(want);
+    }
+
+    /** The pod keeps its own name as the registry's key; telemetry and the policy view get the Deployment's. */
+    @Test
+    void aDeploymentsPodIsNamedByItsDeploymentInTelemetry() throws Exception {
+        Pod pod = new PodBuilder(owned("frontend-7d9f8c6b5-x2x7q", "frontend-7d9f8c6b5-", "ReplicaSet", "frontend-7d9f8c6b5",
+                Map.of("pod-template-hash", "7d9f8c6b5", "app", "frontend"))).withNewSpec().withServiceAccountName("frontend")
+                .endSpec().withNewStatus().withPhase("Running").withPodIP("10.1.0.7").endStatus().build();
+        Workload w = PodConversion.toWorkload(pod, AMBIENT, List.of(), "cluster.local").orElseThrow();
+        assertThat(w.name()).isEqualTo("frontend-7d9f8c6b5-x2x7q");
+        assertThat(w.workloadName()).isEqualTo("frontend");
+        assertThat(w.ref().name()).isEqualTo("frontend");
+    }
 }

@@ -32,8 +32,8 @@ public record Baggage(String clusterId, String namespace, String workloadName, S
      * workload's {@code cluster_id}, never empty: src/state/workload.rs defaults it to {@code Kubernetes}).
      */
     public static Baggage of(Workload w, String clusterId) {
-        return new Baggage(TrafficLabels.clusterOf(w.labels(), clusterId), w.namespace(), w.name(),
-                TrafficLabels.canonicalService(w.labels(), w.name()), TrafficLabels.canonicalRevision(w.labels()),
+        return new Baggage(TrafficLabels.clusterOf(w.labels(), clusterId), w.namespace(), w.workloadName(),
+                TrafficLabels.canonicalService(w.labels(), w.workloadName()), TrafficLabels.canonicalRevision(w.labels()),
                 w.labels().get("topology.kubernetes.io/region"), w.labels().get("topology.kubernetes.io/zone"));
     }
 

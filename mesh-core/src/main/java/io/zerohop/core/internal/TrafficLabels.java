@@ -120,7 +120,7 @@ public record TrafficLabels(String reporter,
 
         /** {@link #of(Workload, String)}; {@code cluster} for a workload without a {@code topology.istio.io/cluster} label. */
         public static Peer of(Workload w, String principal, String cluster) {
-            return w == null ? unknown(principal) : of(w.name(), w.namespace(), w.labels(), principal, cluster);
+            return w == null ? unknown(principal) : of(w.workloadName(), w.namespace(), w.labels(), principal, cluster);
         }
 
         /** {@link #of(Workload, String, String)} for the policy view of a workload (what the L7 path holds); null: unknown. */

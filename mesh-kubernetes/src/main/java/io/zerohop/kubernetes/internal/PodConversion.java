@@ -4,6 +4,7 @@ import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerPort;
 import io.fabric8.kubernetes.api.model.HostIP;
 import io.fabric8.kubernetes.api.model.IntOrString;
+import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodCondition;
 import io.fabric8.kubernetes.api.model.PodIP;
@@ -74,7 +75,59 @@ public final class PodConversion {
         String node = pod.getSpec() == null || blank(pod.getSpec().getNodeName()) ? null : pod.getSpec().getNodeName();
         Workload.Protocol protocol = inMesh(pod, namespaceLabels) ? Workload.Protocol.HBONE : Workload.Protocol.TCP;
         return Optional.of(new Workload(ns, name, sa, labels, addresses, protocol, node, trustDomain,
-                appProtocols(pod, services), namedPorts(pod)));
+                appProtocols(pod, services), namedPorts(pod), workloadName(pod)));
+    }
+
+    /** A CronJob's Job: its name ends with {@code -} and a timestamp of 8 to 10 digits (istio/istio pkg/kube/util.go). */
+    private static final java.util.regex.Pattern CRON_JOB = java.util.regex.Pattern.compile("(.+)-\\d{8,10}");
+
+    /**
+     * The name telemetry gives the pod's workload, as istiod's {@code workloadName} (pilot/pkg/serviceregistry/ambient
+     * workloads.go → pkg/kube/util.go {@code GetWorkloadMetaFromPod}): the {@code service.istio.io/workload-name} label
+     * when set; else, for a pod with a {@code generateName} and a controller owner, the owner's name, with a
+     * ReplicaSet's {@code -<pod-template-hash>} (a Deployment) or {@code -<rollouts-pod-template-hash>} (an Argo
+     * Rollout) trimmed, a ReplicationController's pod the {@code deploymentconfig} label (OpenShift), and a Job named
+     * {@code NAME-<8 to 10 digits>} the CronJob {@code NAME}; else the pod's name. Pod labels only: the namespace's
+     * are not the pod's.
+     */
+    public static String workloadName(Pod pod) {
+        ObjectMeta m = pod.getMetadata();
+        Map<String, String> labels = m.getLabels() == null ? Map.of() : m.getLabels();
+        String override = labels.get("service.istio.io/workload-name");
+        if (override != null) {
+            return override;
+        }
+        String name = m.getName();
+        if (blank(m.getGenerateName()) || m.getOwnerReferences() == null) {
+            return name;
+        }
+        for (var ref : m.getOwnerReferences()) {
+            if (!Boolean.TRUE.equals(ref.getController())) {
+                continue;
+            }
+            String owner = ref.getName();
+            String hash = labels.get("pod-template-hash");
+            String rollout = labels.get("rollouts-pod-template-hash");
+            if ("ReplicaSet".equals(ref.getKind()) && !blank(hash) && owner.endsWith(hash)) {
+                owner = trimSuffix(owner, "-" + hash);
+            } else if ("ReplicaSet".equals(ref.getKind()) && !blank(rollout) && owner.endsWith(rollout)) {
+                owner = trimSuffix(owner, "-" + rollout);
+            } else if ("ReplicationController".equals(ref.getKind()) && !blank(labels.get("deploymentconfig"))) {
+                owner = labels.get("deploymentconfig");
+            } else if ("Job".equals(ref.getKind())) {
+                java.util.regex.Matcher cron = CRON_JOB.matcher(owner);
+                if (cron.matches()) {
+                    owner = cron.group(1);
+                }
+            }
+            return blank(owner) ? name : owner;
+        }
+        return name;
+    }
+
+    /** Go's {@code strings.TrimSuffix}: {@code s} without {@code suffix} when it ends with it, else {@code s}. */
+    private static String trimSuffix(String s, String suffix) {
+        return s.endsWith(suffix) ? s.substring(0, s.length() - suffix.length()) : s;
     }
 
     /**
