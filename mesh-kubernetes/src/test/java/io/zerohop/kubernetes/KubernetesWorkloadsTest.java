@@ -119,6 +119,21 @@ class KubernetesWorkloadsTest {
     }
 
     @Test
+    @DisplayName("a Deployment's pod keeps its telemetry name (the Deployment's) when another pod takes one of its addresses")
+    void aPodThatLosesOneOfItsAddressesKeepsItsWorkloadName() throws Exception {
+        k8s.create(pod("prod", "web-5d8f7c9b6-abcde", "node-a", "web", Map.of("pod-template-hash", "5d8f7c9b6"), "10.0.2.20", "fd00::20")
+                .editMetadata().withGenerateName("web-5d8f7c9b6-").addNewOwnerReference().withApiVersion("apps/v1").withKind("ReplicaSet")
+                .withName("web-5d8f7c9b6").withController(true).withUid("rs-1").endOwnerReference().endMetadata().build());
+        await(d, "web registered", () -> at("10.0.2.20").isPresent());
+        assertThat(at("10.0.2.20").orElseThrow().workloadName()).isEqualTo("web");
+        k8s.create(pod("prod", "newer", "node-a", "x", Map.of(), "fd00::20").build());
+        await(d, "newer owns the IPv6 address", () -> at("fd00::20").map(w -> w.name().equals("newer")).orElse(false));
+        Workload web = at("10.0.2.20").orElseThrow();
+        assertThat(web.addresses()).hasSize(1);
+        assertThat(web.workloadName()).isEqualTo("web");
+    }
+
+    @Test
     @DisplayName("HBONE vs TCP: namespace istio.io/dataplane-mode=ambient, pod opt-out none, networking.istio.io/tunnel=http")
     void meshMembership() throws Exception {
         k8s.create(pod("prod", "in-ns", "node-a", "a", Map.of(), "10.0.3.1").build());
