@@ -32,16 +32,19 @@ import java.util.Objects;
  *                 {@code k8s.deployment.name}, and {@link #ref()}'s name): a Kubernetes pod's controller as istiod
  *                 names it (its Deployment, CronJob..., {@code mesh-kubernetes}), where {@code name} stays the pod's
  *                 own, unique, name; null or blank: {@code name}
+ * @param services the Services that select it, in the order an inbound connection's {@code destination_service} is
+ *                 guessed from ({@link WorkloadService#forPort}); null: none
  */
 public record Workload(String namespace, String name, String serviceAccount, Map<String, String> labels,
                        List<InetAddress> addresses, Protocol protocol, String node, String trustDomain,
-                       Map<Integer, AppProtocol> appProtocols, Map<String, Integer> namedPorts, String workloadName) {
+                       Map<Integer, AppProtocol> appProtocols, Map<String, Integer> namedPorts, String workloadName,
+                       List<WorkloadService> services) {
 
-    /** A workload whose telemetry name is its {@code name}. */
+    /** A workload whose telemetry name is its {@code name}, selected by no Service. */
     public Workload(String namespace, String name, String serviceAccount, Map<String, String> labels,
                     List<InetAddress> addresses, Protocol protocol, String node, String trustDomain,
                     Map<Integer, AppProtocol> appProtocols, Map<String, Integer> namedPorts) {
-        this(namespace, name, serviceAccount, labels, addresses, protocol, node, trustDomain, appProtocols, namedPorts, null);
+        this(namespace, name, serviceAccount, labels, addresses, protocol, node, trustDomain, appProtocols, namedPorts, null, null);
     }
 
     /** A workload whose ports are all {@link AppProtocol#AUTO}. */
@@ -89,6 +92,7 @@ public record Workload(String namespace, String name, String serviceAccount, Map
             WorkloadRef.checkNamedPorts(namedPorts);
         }
         workloadName = workloadName == null || workloadName.isBlank() ? name : workloadName;
+        services = services == null ? List.of() : List.copyOf(services);
     }
 
     /** The application protocol of {@code port}: as declared, else {@link AppProtocol#AUTO}. */

@@ -59,7 +59,12 @@ class ZtunnelMetricsTest {
              Mesh server = Mesh.builder().identityProvider(ca).identity(backend.identity()).workloads(registry).policies(policy)
                      .inbound(new InetSocketAddress(ip, 0)).meterRegistry(dst).threads(2).build()) {
             server.start().get(10, TimeUnit.SECONDS);
-            registry.replace(List.of(backend, frontend, legacy), Map.of("b", server.inboundAddress()));
+            // Selected by two Services: "backend" targets the app's port, "metrics" another one.
+            Workload served = new Workload(backend.namespace(), backend.name(), backend.serviceAccount(), backend.labels(),
+                    backend.addresses(), backend.protocol(), "b", backend.trustDomain(), Map.of(), null, null, List.of(
+                    new WorkloadService("a-metrics", "prod", "a-metrics.prod.svc.cluster.local", java.util.Set.of(9090)),
+                    new WorkloadService("backend", "prod", "backend.prod.svc.cluster.local", java.util.Set.of(app.getLocalPort()))));
+            registry.replace(List.of(served, frontend, legacy), Map.of("b", server.inboundAddress()));
             Thread t = new Thread(() -> {
                 try (Socket s = app.accept()) {
                     InputStream in = s.getInputStream();
@@ -102,7 +107,11 @@ class ZtunnelMetricsTest {
                             .containsEntry("destination_canonical_revision", "v2")
                             .containsEntry("destination_app", "backend")
                             .containsEntry("destination_version", "v2")
-                            .containsEntry("destination_service", "unknown")
+                            // ztunnel's guess_inbound_service at the destination: the first Service with a port
+                            // targeting the connection's; at the source, the Service the client dialled (a pod address: none).
+                            .containsEntry("destination_service", reporter.equals("destination") ? "backend.prod.svc.cluster.local" : "unknown")
+                            .containsEntry("destination_service_name", reporter.equals("destination") ? "backend" : "unknown")
+                            .containsEntry("destination_service_namespace", reporter.equals("destination") ? "prod" : "unknown")
                             // ztunnel's workloads carry istiod's cluster id, "Kubernetes" by default (src/state/workload.rs)
                             .containsEntry("source_cluster", "Kubernetes")
                             .containsEntry("destination_cluster", "Kubernetes")

@@ -160,4 +160,31 @@ class PodConversionTest {
         assertThat(w.workloadName()).isEqualTo("frontend");
         assertThat(w.ref().name()).isEqualTo("frontend");
     }
+
+    /**
+     * The Services selecting a pod, by name, with the ports they target (a named targetPort through the pod's container
+     * ports, an omitted one the service port), for ztunnel's {@code guess_inbound_service}; a Service without a selector
+     * or selecting other pods is not the pod's.
+     */
+    @Test
+    void theServicesSelectingAPodAndThePortsTheyTarget() throws Exception {
+        Pod pod = new PodBuilder(owned("web-1", "web-", "StatefulSet", "web", Map.of("app", "web"))).withNewSpec()
+                .addNewContainer().withName("app").addNewPort().withName("http").withContainerPort(8080).endPort().endContainer()
+                .endSpec().withNewStatus().withPhase("Running").withPodIP("10.1.0.8").endStatus().build();
+        var web = new io.fabric8.kubernetes.api.model.ServiceBuilder().withNewMetadata().withName("web").withNamespace("prod").endMetadata()
+                .withNewSpec().withSelector(Map.of("app", "web")).addNewPort().withPort(80)
+                .withTargetPort(new io.fabric8.kubernetes.api.model.IntOrString("http")).endPort().endSpec().build();
+        var admin = new io.fabric8.kubernetes.api.model.ServiceBuilder().withNewMetadata().withName("admin").withNamespace("prod").endMetadata()
+                .withNewSpec().withSelector(Map.of("app", "web")).addNewPort().withPort(9090).endPort().endSpec().build();
+        var other = new io.fabric8.kubernetes.api.model.ServiceBuilder().withNewMetadata().withName("db").withNamespace("prod").endMetadata()
+                .withNewSpec().withSelector(Map.of("app", "db")).addNewPort().withPort(5432).endPort().endSpec().build();
+        var manual = new io.fabric8.kubernetes.api.model.ServiceBuilder().withNewMetadata().withName("manual").withNamespace("prod").endMetadata()
+                .withNewSpec().addNewPort().withPort(80).endPort().endSpec().build();
+        Workload w = PodConversion.toWorkload(pod, AMBIENT, List.of(web, admin, other, manual), "cluster.local").orElseThrow();
+        assertThat(w.services()).containsExactly(
+                new io.zerohop.core.WorkloadService("admin", "prod", "admin.prod.svc.cluster.local", java.util.Set.of(9090)),
+                new io.zerohop.core.WorkloadService("web", "prod", "web.prod.svc.cluster.local", java.util.Set.of(8080)));
+        assertThat(io.zerohop.core.WorkloadService.forPort(w.services(), 8080).name()).isEqualTo("web");
+        assertThat(io.zerohop.core.WorkloadService.forPort(w.services(), 7000)).isNull();
+    }
 }

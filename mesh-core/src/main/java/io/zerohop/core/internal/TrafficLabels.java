@@ -166,6 +166,22 @@ public record TrafficLabels(String reporter,
     static final String REGION = "topology.kubernetes.io/region";
     static final String ZONE = "topology.kubernetes.io/zone";
 
+    /**
+     * The same labels with {@code s} as the destination Service (ztunnel's {@code with_destination_service}: hostname,
+     * name, namespace); {@code this} when {@code s} is null.
+     */
+    public TrafficLabels withDestinationService(io.zerohop.core.WorkloadService s) {
+        if (s == null) {
+            return this;
+        }
+        return new TrafficLabels(reporter, sourceWorkload, sourceCanonicalService, sourceCanonicalRevision,
+                sourceWorkloadNamespace, sourcePrincipal, sourceApp, sourceVersion, sourceCluster, s.hostname(),
+                s.namespace(), s.name(), destinationWorkload, destinationCanonicalService,
+                destinationCanonicalRevision, destinationWorkloadNamespace, destinationPrincipal, destinationApp,
+                destinationVersion, destinationCluster, requestProtocol, responseFlags, connectionSecurityPolicy, sourceRegion,
+                sourceZone, destinationRegion, destinationZone);
+    }
+
     /** The same labels with ztunnel's {@code response_flags} value ({@code DENY}, {@code CONNECT}...). */
     public TrafficLabels withResponseFlags(String flags) {
         return with(requestProtocol, flags);

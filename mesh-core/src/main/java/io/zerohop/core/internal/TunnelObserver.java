@@ -586,8 +586,12 @@ public final class TunnelObserver implements HboneEvents {
         Workload sw = inbound && t.peerAddress() != null ? sources.of(src, t.peerAddress(), t.headers(), false) : null;
         TrafficLabels.Peer source = sw != null ? TrafficLabels.Peer.of(sw, srcPrincipal, clusterId)
                 : TrafficLabels.Peer.derived(Baggage.parse(t.headers().get("baggage")), srcPrincipal);
-        return TrafficLabels.of(inbound ? "destination" : "source", source,
+        TrafficLabels l = TrafficLabels.of(inbound ? "destination" : "source", source,
                 TrafficLabels.Peer.of(dw, WorkloadStrings.text(dst), clusterId), "mutual_tls");
+        // ztunnel's inbound guess_inbound_service (src/proxy.rs): the first Service of the destination with a port
+        // targeting the connection's. Outbound it names the Service the client dialled, which a pod address is not.
+        return inbound && dw != null ? l.withDestinationService(io.zerohop.core.WorkloadService.forPort(dw.services(),
+                t.destination().getPort())) : l;
     }
 
     /**
@@ -660,8 +664,10 @@ public final class TunnelObserver implements HboneEvents {
      */
     private TrafficLabels plainLabels(boolean inbound, InetSocketAddress src, InetSocketAddress dst) {
         Workload dw = registry.byAddress(dst.getAddress()).orElse(null);
-        return TrafficLabels.of(inbound ? "destination" : "source", TrafficLabels.Peer.of(registry.byAddress(src.getAddress()).orElse(null), null, clusterId),
+        TrafficLabels l = TrafficLabels.of(inbound ? "destination" : "source", TrafficLabels.Peer.of(registry.byAddress(src.getAddress()).orElse(null), null, clusterId),
                 TrafficLabels.Peer.of(dw, dw == null ? null : WorkloadStrings.text(registry.identityOf(dw)), clusterId), TrafficLabels.UNKNOWN);
+        // inbound_passthrough.rs guesses the Service as inbound.rs does.
+        return inbound && dw != null ? l.withDestinationService(io.zerohop.core.WorkloadService.forPort(dw.services(), dst.getPort())) : l;
     }
 
     /**

@@ -75,8 +75,40 @@ public final class PodConversion {
         String node = pod.getSpec() == null || blank(pod.getSpec().getNodeName()) ? null : pod.getSpec().getNodeName();
         Workload.Protocol protocol = inMesh(pod, namespaceLabels) ? Workload.Protocol.HBONE : Workload.Protocol.TCP;
         return Optional.of(new Workload(ns, name, sa, labels, addresses, protocol, node, trustDomain,
-                appProtocols(pod, services), namedPorts(pod), workloadName(pod)));
+                appProtocols(pod, services), namedPorts(pod), workloadName(pod), services(pod, services)));
     }
+
+    /**
+     * The Services of {@code services} that select {@code pod}, by name, each with the pod ports its ports target (a named
+     * {@code targetPort} resolved through the pod's container ports; one that names no port of the pod targets none),
+     * for an inbound connection's {@code destination_service} ({@link io.zerohop.core.WorkloadService#forPort}). The
+     * hostname is istiod's for a Kubernetes Service with the default domain suffix, {@code NAME.NAMESPACE.svc.cluster.local}.
+     */
+    static List<io.zerohop.core.WorkloadService> services(Pod pod, Collection<Service> services) {
+        Map<String, String> labels = pod.getMetadata().getLabels() == null ? Map.of() : pod.getMetadata().getLabels();
+        List<Service> sorted = new ArrayList<>(services);
+        sorted.sort((a, b) -> a.getMetadata().getName().compareTo(b.getMetadata().getName()));
+        List<io.zerohop.core.WorkloadService> out = new ArrayList<>();
+        for (Service s : sorted) {
+            if (s.getSpec() == null || s.getSpec().getPorts() == null || !selects(s.getSpec().getSelector(), labels)) {
+                continue;
+            }
+            java.util.Set<Integer> targets = new java.util.TreeSet<>();
+            for (ServicePort sp : s.getSpec().getPorts()) {
+                Integer target = targetPort(pod, sp);
+                if (target != null && target >= 1 && target <= 65535) {
+                    targets.add(target);
+                }
+            }
+            String name = s.getMetadata().getName();
+            String ns = s.getMetadata().getNamespace() == null ? pod.getMetadata().getNamespace() : s.getMetadata().getNamespace();
+            out.add(new io.zerohop.core.WorkloadService(name, ns, name + "." + ns + ".svc." + DOMAIN_SUFFIX, targets));
+        }
+        return out;
+    }
+
+    /** istiod's default {@code DOMAIN_SUFFIX} (its {@code --domain} flag), which Service hostnames end with. */
+    static final String DOMAIN_SUFFIX = "cluster.local";
 
     /** A CronJob's Job: its name ends with {@code -} and a timestamp of 8 to 10 digits (istio/istio pkg/kube/util.go). */
     private static final java.util.regex.Pattern CRON_JOB = java.util.regex.Pattern.compile("(.+)-\\d{8,10}");

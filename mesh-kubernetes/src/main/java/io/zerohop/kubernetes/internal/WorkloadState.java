@@ -168,7 +168,7 @@ public final class WorkloadState {
             }
             if (free.size() != x.addresses().size()) {
                 x = new Workload(x.namespace(), x.name(), x.serviceAccount(), x.labels(), free, x.protocol(), x.node(),
-                        x.trustDomain(), x.appProtocols(), x.namedPorts(), x.workloadName());
+                        x.trustDomain(), x.appProtocols(), x.namedPorts(), x.workloadName(), x.services());
             }
             out.add(x);
         }

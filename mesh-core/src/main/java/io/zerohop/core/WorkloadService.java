@@ -1,0 +1,45 @@
+package io.zerohop.core;
+
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * A Service that selects a {@link Workload}, as far as telemetry needs it: ztunnel's {@code ServiceDescription}
+ * ({@code destination_service} = {@code hostname}, {@code destination_service_name}, {@code destination_service_namespace})
+ * and the workload ports its service ports target, from which ztunnel guesses the Service of an inbound connection
+ * ({@code guess_inbound_service}, src/proxy.rs: the first Service with a port targeting the connection's port).
+ *
+ * @param name        the Service's name; not blank
+ * @param namespace   its namespace; not blank
+ * @param hostname    its DNS name, {@code NAME.NAMESPACE.svc.cluster.local} for a Kubernetes Service; not blank
+ * @param targetPorts the workload's ports its service ports target (named target ports resolved), each 1-65535; never null
+ * @throws IllegalArgumentException naming the field when one is blank or a port is out of range
+ */
+public record WorkloadService(String name, String namespace, String hostname, Set<Integer> targetPorts) {
+    public WorkloadService {
+        for (String[] f : new String[][] {{"name", name}, {"namespace", namespace}, {"hostname", hostname}}) {
+            if (f[1] == null || f[1].isBlank()) {
+                throw new IllegalArgumentException("service " + f[0] + " is required");
+            }
+        }
+        targetPorts = Set.copyOf(Objects.requireNonNull(targetPorts, "targetPorts"));
+        for (int p : targetPorts) {
+            if (p < 1 || p > 65535) {
+                throw new IllegalArgumentException("service " + namespace + "/" + name + ": target port " + p + " is out of range 1-65535");
+            }
+        }
+    }
+
+    /**
+     * ztunnel's {@code guess_inbound_service} for a connection to {@code port}: the first of {@code services} with a port
+     * targeting it, or null.
+     */
+    public static WorkloadService forPort(java.util.List<WorkloadService> services, int port) {
+        for (WorkloadService s : services) {
+            if (s.targetPorts.contains(port)) {
+                return s;
+            }
+        }
+        return null;
+    }
+}
