@@ -14,15 +14,27 @@ public final class HttpEndpoint {
     /**
      * One request.
      *
-     * @param method upper-case method, e.g. {@code GET}
-     * @param path   the path without query
-     * @param query  decoded query parameters (first value of each name)
+     * @param method  upper-case method, e.g. {@code GET}
+     * @param path    the path without query
+     * @param query   decoded query parameters (first value of each name)
+     * @param headers its header fields, names lower case, repeated ones joined with {@code ", "}; never null
      */
-    public record Request(String method, String path, Map<String, String> query) {
+    public record Request(String method, String path, Map<String, String> query, Map<String, String> headers) {
         public Request {
             Objects.requireNonNull(method, "method");
             Objects.requireNonNull(path, "path");
             query = Map.copyOf(query);
+            headers = Map.copyOf(headers == null ? Map.of() : headers);
+        }
+
+        /** A request without header fields. */
+        public Request(String method, String path, Map<String, String> query) {
+            this(method, path, query, Map.of());
+        }
+
+        /** The value of header {@code name} (any case), or null. */
+        public String header(String name) {
+            return headers.get(name.toLowerCase(java.util.Locale.ROOT));
         }
     }
 

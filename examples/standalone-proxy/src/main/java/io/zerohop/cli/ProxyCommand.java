@@ -915,8 +915,7 @@ final class ProxyCommand implements Callable<Integer> {
                 wildcardApplication(e);
             }
             if (checked.metrics() != null) {
-                HttpEndpoint.Handler scrape = r -> new HttpEndpoint.Response(200, "text/plain; version=0.0.4; charset=utf-8",
-                        prometheus.scrape());
+                HttpEndpoint.Handler scrape = r -> MetricsEndpoint.scrape(prometheus, r.header("accept"));
                 up.add("metrics " + listen("metrics", checked.metrics(), () -> mesh.serveHttp(checked.metrics(),
                         Map.of("/metrics", scrape, "/stats/prometheus", scrape))));
             }

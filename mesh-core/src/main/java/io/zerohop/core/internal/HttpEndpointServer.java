@@ -144,7 +144,11 @@ public final class HttpEndpointServer {
             for (Map.Entry<String, List<String>> e : qs.parameters().entrySet()) {
                 query.put(e.getKey(), e.getValue().isEmpty() ? "" : e.getValue().get(0));
             }
-            HttpEndpoint.Request request = new HttpEndpoint.Request(req.method().name(), qs.path(), query);
+            Map<String, String> headers = new HashMap<>();
+            for (Map.Entry<String, String> e : req.headers()) {
+                headers.merge(e.getKey().toLowerCase(java.util.Locale.ROOT), e.getValue(), (a, b) -> a + ", " + b);
+            }
+            HttpEndpoint.Request request = new HttpEndpoint.Request(req.method().name(), qs.path(), query, headers);
             HttpEndpoint.Handler h = routes.get(qs.path());
             if (h == null) {
                 send(ctx, HttpEndpoint.Response.text(404, "not found: " + qs.path() + "\n"), keepAlive);
