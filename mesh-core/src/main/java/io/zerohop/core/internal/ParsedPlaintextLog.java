@@ -113,7 +113,8 @@ final class ParsedPlaintextLog extends ChannelDuplexHandler {
             closedBy = null;
             flags = TrafficLabels.NO_FLAGS;
         }
-        Relay.Stats s = new Relay.Stats(read, written, Duration.ofNanos(System.nanoTime() - startNanos), closedBy != null || ioError);
+        Relay.Stats s = new Relay.Stats(read, written, Duration.ofNanos(System.nanoTime() - startNanos),
+                closedBy != null || ioError || HttpEnforcement.resetHere(ch));
         observer.plainEnded(labels, s, flags);
         observer.plainLine("plaintext-inbound", true, src, dst, dstId, s, closedBy, reason, labels);
     }

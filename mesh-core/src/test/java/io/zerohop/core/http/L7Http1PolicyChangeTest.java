@@ -104,4 +104,54 @@ class L7Http1PolicyChangeTest {
             }
         });
     }
+
+    /**
+     * Plaintext inbound (PERMISSIVE) the same way, and its access line says what the client saw: {@code end=reset}
+     * (until 3 December {@code end=fin}: the reset was the proxy's own, and its line read only I/O errors; a break-it pass).
+     */
+    @Test
+    void aPlaintextResponseCutByANewDenyIsLoggedAsAReset() throws Exception {
+        java.net.InetAddress ip = java.net.InetAddress.getByName("127.0.52.32");
+        try (java.net.ServerSocket app = new java.net.ServerSocket(0, 50, ip)) {
+            int port = app.getLocalPort();
+            String allow = """
+                    apiVersion: security.istio.io/v1
+                    kind: AuthorizationPolicy
+                    metadata: {name: backend-allow, namespace: prod}
+                    spec:
+                      selector: {matchLabels: {app: backend}}
+                      action: ALLOW
+                      rules:
+                      - to: [{operation: {ports: ["PORT"], paths: ["/api/*"]}}]
+                    """.replace("PORT", Integer.toString(port));
+            io.zerohop.core.Workload backend = new io.zerohop.core.Workload("prod", "backend", "backend", java.util.Map.of("app", "backend"),
+                    java.util.List.of(ip), io.zerohop.core.Workload.Protocol.HBONE, "b", "cluster.local",
+                    java.util.Map.of(port, io.zerohop.core.AppProtocol.HTTP));
+            io.zerohop.policy.PolicyEngine engine = io.zerohop.policy.PolicyEngine.builder()
+                    .policies(PolicyLoader.fromString("allow.yaml", allow)).build();
+            try (io.zerohop.core.Mesh server = io.zerohop.core.Mesh.builder().identityProvider(L7SniffDecisionTest.CA).identity(backend.identity())
+                    .workloads(io.zerohop.core.WorkloadRegistry.of(java.util.List.of(backend), java.util.Map.of())).node("b").policies(engine)
+                    .threads(1).build();
+                 io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+                server.start().get(10, java.util.concurrent.TimeUnit.SECONDS);
+                java.net.InetSocketAddress via = server.plaintextInbound(io.zerohop.core.Capture.forward(new java.net.InetSocketAddress(ip, 0),
+                        new java.net.InetSocketAddress(ip, port)));
+                try (Socket client = new Socket()) {
+                    client.connect(via, 10_000);
+                    client.setSoTimeout(10_000);
+                    send(client, "GET /api/slow HTTP/1.1\r\nHost: b\r\n\r\n");
+                    try (Socket appSide = accept(app)) {
+                        assertThat(L7EnforcementTest.readHead(appSide.getInputStream())).startsWith("GET /api/slow ");
+                        send(appSide, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nfirst");
+                        assertThat(L7EnforcementTest.readHead(client.getInputStream())).startsWith("HTTP/1.1 200 ");
+                        engine.replace(PolicyLoader.fromString("deny.yaml", allow + DENY_SLOW));
+                        assertThat(readUntilEnd(client.getInputStream())).isEqualTo("reset");
+                    }
+                }
+                assertThat(err.awaitLine("request GET /api/slow from plaintext", "ended because it is no longer allowed after a policy update"))
+                        .contains("DENY by prod/deny-slow");
+                assertThat(err.awaitLine("access - plaintext-inbound ", "end=")).contains(" end=reset");
+            }
+        }
+    }
 }

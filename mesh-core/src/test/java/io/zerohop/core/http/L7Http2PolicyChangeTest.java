@@ -118,9 +118,14 @@ class L7Http2PolicyChangeTest {
         final ManagedChannel ch;
 
         Scene(PolicyEngine engine) throws Exception {
+            this(engine, null);
+        }
+
+        /** {@code gate}: where the backend's port is instead of the app's (a listener the test controls), or null. */
+        Scene(PolicyEngine engine, java.net.ServerSocket gate) throws Exception {
             InetAddress ip = InetAddress.getByName("127.0.0.2");
             app = app(ip);
-            int port = ((InetSocketAddress) app.getListenSockets().get(0)).getPort();
+            int port = gate != null ? gate.getLocalPort() : ((InetSocketAddress) app.getListenSockets().get(0)).getPort();
             Workload frontend = new Workload("prod", "frontend", "frontend", Map.of("app", "frontend"),
                     List.of(InetAddress.getByName("127.0.0.3")), Workload.Protocol.HBONE, null, "cluster.local");
             Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
@@ -200,6 +205,139 @@ class L7Http2PolicyChangeTest {
                     new byte[0]);
             assertThat(new String(ok, StandardCharsets.UTF_8)).isEqualTo("ok");
             assertThat(err.count("access - inbound src=", "end=")).as("the tunnel is not closed").isZero();
+        }
+    }
+
+    /**
+     * A listener whose accept queue is full: a connection to it is neither accepted nor refused (its SYNs are dropped)
+     * until {@link #open}, which empties the queue, so a dial to it waits as one to a slow application does.
+     */
+    static final class Gate implements AutoCloseable {
+        final java.net.ServerSocket listener;
+        final List<java.net.Socket> fillers = new java.util.ArrayList<>();
+
+        Gate(InetAddress ip) throws java.io.IOException {
+            listener = new java.net.ServerSocket(0, 1, ip);
+            for (int i = 0; i < 16; i++) {
+                java.net.Socket s = new java.net.Socket();
+                try {
+                    s.connect(new InetSocketAddress(ip, listener.getLocalPort()), 300);
+                    fillers.add(s);
+                } catch (java.net.SocketTimeoutException full) {
+                    s.close();
+                    return;
+                }
+            }
+            throw new IllegalStateException("the accept queue never filled");
+        }
+
+        /** Accepts the fillers, then the next connection, and pipes it to {@code app} both ways. */
+        void open(InetSocketAddress app) {
+            Thread t = new Thread(() -> {
+                try {
+                    for (int i = 0; i < fillers.size(); i++) {
+                        listener.accept().close();
+                    }
+                    java.net.Socket in = listener.accept();
+                    java.net.Socket out = new java.net.Socket(app.getAddress(), app.getPort());
+                    pipe(in, out);
+                    pipe(out, in);
+                } catch (java.io.IOException e) {
+                    // the test asserts what the client sees
+                }
+            }, "gate");
+            t.setDaemon(true);
+            t.start();
+        }
+
+        private static void pipe(java.net.Socket from, java.net.Socket to) {
+            Thread t = new Thread(() -> {
+                try {
+                    from.getInputStream().transferTo(to.getOutputStream());
+                } catch (java.io.IOException e) {
+                    // closed
+                }
+            }, "gate-pipe");
+            t.setDaemon(true);
+            t.start();
+        }
+
+        @Override
+        public void close() throws java.io.IOException {
+            for (java.net.Socket s : fillers) {
+                s.close();
+            }
+            listener.close();
+        }
+    }
+
+    /**
+     * A stream denied by a policy change while its application connection is still being dialled is answered (trailers-only
+     * PERMISSION_DENIED), and when the dial then completes the stream it opened is left unused: until 3 December the
+     * dial's listener wrote the released queue's null head (a NullPointerException, the client connection left with
+     * reading off, its queued request bytes never released) (a break-it pass).
+     */
+    @Test
+    void aStreamDeniedWhileItsApplicationIsDialledLeavesTheConnectionWorking() throws Exception {
+        String allowAll = ALLOW.replace("paths: [\"/test.Echo/Stream\"]", "paths: [\"/test.Echo/Stream\", \"/test.Echo/Allowed\", \"/test.Echo/Hold\"]");
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", allowAll)).build();
+        try (Gate gate = new Gate(InetAddress.getByName("127.0.0.2")); Scene scene = new Scene(engine, gate.listener);
+             io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+            BlockingQueue<String> got = new LinkedBlockingQueue<>();
+            scene.call(L7Http2Test.STREAM, got).onNext("one".getBytes(StandardCharsets.UTF_8));
+            // Decided and dialling: nothing comes back while the gate is shut.
+            assertThat(got.poll(1, TimeUnit.SECONDS)).isNull();
+            engine.replace(PolicyLoader.fromString("p.yaml", allowAll + DENY_STREAM));
+            assertThat(got.poll(30, TimeUnit.SECONDS)).isEqualTo("error Status{code=PERMISSION_DENIED, description=RBAC: access denied, cause=null}");
+            gate.open((InetSocketAddress) scene.app.getListenSockets().get(0));
+            // The same client connection carries the next allowed call, through the application connection the dial made.
+            byte[] ok = ClientCalls.blockingUnaryCall(scene.ch, L7Http2Test.ALLOWED, CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS),
+                    new byte[0]);
+            assertThat(new String(ok, StandardCharsets.UTF_8)).isEqualTo("ok");
+            assertThat(err.text()).doesNotContain("NullPointerException").doesNotContain("An exception was thrown");
+            assertThat(err.count("access - inbound src=", "end=")).as("the tunnel is not closed").isZero();
+        }
+    }
+
+    /**
+     * The same, the dial then failing (the application's port closed), with a client that keeps its request side open
+     * after the answer (Node's http2; grpc-java resets its stream and hides the case): the call that shares the dial
+     * gets Envoy's UF answer (trailers-only {@code grpc-status: 14}) on the same connection. Until 3 December the denied
+     * stream, already answered, was answered again, a second HEADERS after END_STREAM, and the client's whole
+     * connection ended with GOAWAY INTERNAL_ERROR (a break-it pass).
+     */
+    @Test
+    void aStreamDeniedWhileItsApplicationIsDialledThenUnreachableLeavesTheConnectionWorking() throws Exception {
+        String allowAll = ALLOW.replace("paths: [\"/test.Echo/Stream\"]", "paths: [\"/test.Echo/Stream\", \"/test.Echo/Allowed\", \"/test.Echo/Hold\"]");
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", allowAll)).build();
+        Gate gate = new Gate(InetAddress.getByName("127.0.0.2"));
+        try (gate; Scene scene = new Scene(engine, gate.listener)) {
+            String[] via = scene.ch.authority().split(":");
+            Process node = new ProcessBuilder("node", L7Http2Test.resource("grpc-held-open.js"), via[0], via[1]).redirectErrorStream(true).start();
+            BlockingQueue<String> lines = new LinkedBlockingQueue<>();
+            Thread reader = new Thread(() -> new java.io.BufferedReader(new java.io.InputStreamReader(node.getInputStream(),
+                    StandardCharsets.UTF_8)).lines().forEach(lines::add), "node-out");
+            reader.setDaemon(true);
+            reader.start();
+            try {
+                assertThat(lines.poll(1, TimeUnit.SECONDS)).as("nothing while the dial waits").isNull();
+                engine.replace(PolicyLoader.fromString("p.yaml", allowAll + DENY_STREAM));
+                assertThat(lines.poll(30, TimeUnit.SECONDS)).isEqualTo("/test.Echo/Stream response 7 200");
+                node.getOutputStream().write("second\n".getBytes(StandardCharsets.US_ASCII));
+                node.getOutputStream().flush();
+                Thread.sleep(500);
+                gate.close();
+                List<String> seen = new java.util.ArrayList<>();
+                String answer;
+                while ((answer = lines.poll(30, TimeUnit.SECONDS)) != null && !answer.startsWith("/test.Echo/Allowed")) {
+                    seen.add(answer);
+                }
+                assertThat(seen).as("before the second call's answer").isEmpty();
+                // Envoy's answer for an application it could not reach (UF): UNAVAILABLE, trailers-only.
+                assertThat(answer).isEqualTo("/test.Echo/Allowed response 14 200");
+            } finally {
+                node.destroyForcibly();
+            }
         }
     }
 

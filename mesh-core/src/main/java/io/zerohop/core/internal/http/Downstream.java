@@ -87,8 +87,12 @@ final class Downstream {
     }
 
     /** Aborts: a TCP reset ({@code SO_LINGER 0}) or RST_STREAM(CONNECT_ERROR), the tunnel's TCP reset. */
+    /** Set on a client connection this class reset, for its access line ({@code end=reset}, not the clean FIN the peer saw no error in). */
+    static final io.netty.util.AttributeKey<Boolean> RESET = io.netty.util.AttributeKey.valueOf("zerohop.http.resetByUs");
+
     void reset() {
         Channel ch = ctx.channel();
+        ch.attr(RESET).set(Boolean.TRUE);
         if (ch instanceof DuplexChannel d && d.isActive()) {
             d.config().setOption(ChannelOption.SO_LINGER, 0);
         }

@@ -251,6 +251,10 @@ final class H2Proxy {
             // access line keeps the path as sent.
             String passed = cilium ? io.zerohop.policy.HttpAttributes.ciliumTarget(path) : null;
             String decided = passed != null ? passed : path;
+            // Tracked before it is decided: a policy swap between the decision and a later track would find no stream to
+            // decide again. Tracked first, either the change's pass finds it (and decides it again on this loop, after
+            // this) or the swap came before the track and this decision reads the new policies.
+            authorizer.track(this);
             try {
                 decision = authorizer.authorize(conn, method, decided, authority, plain);
             } catch (RuntimeException e) {
@@ -265,7 +269,6 @@ final class H2Proxy {
             decidedPath = decided;
             this.authority = authority;
             headers = plain;
-            authorizer.track(this);
             // What the application reads is what was decided (Envoy's normalize_path rewrites :path).
             String target = cilium ? passed : io.zerohop.policy.HttpAttributes.normalizedTarget(path);
             if (target != path) {
@@ -291,6 +294,17 @@ final class H2Proxy {
             io.netty.util.concurrent.Promise<Http2StreamChannel> opened = ctx.executor().newPromise();
             app.openStream(new Upstream(), opened);
             opened.addListener(f -> {
+                if (denied) {
+                    // Ended while the application's stream was being opened (a policy change, trailers over the limits): it
+                    // was answered already. The stream opened is not used, and the client's connection reads again, so the
+                    // rest of the body is read and dropped and its flow-control credit returned to the connection.
+                    if (f.isSuccess()) {
+                        ((Channel) f.getNow()).close();
+                    }
+                    releasePending();
+                    ctx.channel().config().setAutoRead(true);
+                    return;
+                }
                 if (!f.isSuccess()) {
                     log.debug("no upstream h2 stream for {} {}: {}", method, path, f.cause().toString());
                     releasePending();
@@ -481,7 +495,7 @@ final class H2Proxy {
          * stream is reset (CANCEL) either way. Event loop only.
          */
         private void redecideNow() {
-            if (logged || denied || !ctx.channel().isActive()) {
+            if (logged || denied || decidedPath == null || !ctx.channel().isActive()) {
                 return;
             }
             Decision d;
@@ -536,9 +550,7 @@ final class H2Proxy {
                 return;
             }
             logged = true;
-            if (headers != null) {
-                authorizer.untrack(this);
-            }
+            authorizer.untrack(this);
             observer.request(new HttpObserver.RequestLog(conn, method, path, status, System.nanoTime() - start, decision,
                     requestBytes, responseBytes, "HTTP/2", grpcStatus, refusal, responseFlags, grpc));
         }

@@ -113,6 +113,15 @@ public final class HttpEnforcement {
      */
     public record UnparsedDenial(Decision decision, String why) {}
 
+    /**
+     * Whether an HTTP filter reset the client connection {@code ch} (an abort: a request a policy change denied after its
+     * response started, a malformed response, the application closing mid-response): its access line says
+     * {@code end=reset}, as the client saw it, not the clean end a close without error reads as.
+     */
+    public static boolean resetHere(Channel ch) {
+        return Boolean.TRUE.equals(ch.attr(Downstream.RESET).get());
+    }
+
     /** Where a plaintext connection's {@link UnparsedDenial} is kept (on its client connection). */
     public static final io.netty.util.AttributeKey<UnparsedDenial> DENIED_UNPARSED = io.netty.util.AttributeKey.valueOf("zerohop.plaintext.deniedUnparsed");
 
