@@ -43,8 +43,6 @@ final class H2Proxy {
     private static final AsciiString HOST = AsciiString.cached("host");
 
     interface Authorizer extends LiveRequest.Registry {
-        Decision authorize(Conn conn, String method, String path, String authority, Map<String, String> headers);
-
         /** As {@link RequestAdmission.Authorizer#ciliumPaths}. */
         default boolean ciliumPaths(Conn conn) {
             return false;
@@ -477,11 +475,7 @@ final class H2Proxy {
 
         @Override
         public void redecide() {
-            try {
-                ctx.executor().execute(this::redecideNow);
-            } catch (java.util.concurrent.RejectedExecutionException shutDown) {
-                // The loop is gone, and the stream with it.
-            }
+            LiveRequest.later(ctx.executor(), this::redecideNow);
         }
 
         /**
@@ -498,30 +492,13 @@ final class H2Proxy {
             if (logged || denied || decidedPath == null || !ctx.channel().isActive()) {
                 return;
             }
-            Decision d;
-            try {
-                if (authorizer.connectionDenied(conn)) {
-                    return;
-                }
-            } catch (RuntimeException e) {
-                // Decided below: a failure there ends the request.
-            }
-            try {
-                d = authorizer.authorize(conn, method, decidedPath, authority, headers);
-            } catch (RuntimeException e) {
-                log.warn("authorization failed for {} {} {} after a policy update, ending it (never fail open)", conn.peer(), method, path, e);
-                d = null;
-            }
-            if (d != null && d.allowed()) {
+            LiveRequest.Redecision again = LiveRequest.decideAgain(authorizer, conn, method, path, decidedPath, authority, headers);
+            if (!again.ended()) {
                 return;
             }
-            decision = d;
+            decision = again.decision();
             denied = true;
             cut = true;
-            log.warn("request {} {} from {} to {} ({}) ended because it is no longer allowed after a policy update: {}", method, path,
-                    conn.peer() == null ? "plaintext " + io.zerohop.core.Addresses.authority(conn.source()) : conn.peer(),
-                    io.zerohop.core.Addresses.authority(conn.destination()), conn.localId(),
-                    d == null ? "authorization failed" : d.explain());
             releasePending();
             if (status == 0) {
                 deny();

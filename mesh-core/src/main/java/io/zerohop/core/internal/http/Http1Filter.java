@@ -443,11 +443,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
 
     @Override
     public void redecide() {
-        try {
-            ctx.executor().execute(this::redecideNow);
-        } catch (java.util.concurrent.RejectedExecutionException shutDown) {
-            // The loop is gone, and the connection with it.
-        }
+        LiveRequest.later(ctx.executor(), this::redecideNow);
     }
 
     /**
@@ -467,24 +463,12 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         if (x == null || !x.allowed || (upgraded == null && x.responseDone)) {
             return;
         }
-        io.zerohop.policy.Decision d;
-        try {
-            if (authorizer.connectionDenied(conn)) {
-                return;
-            }
-            d = authorizer.authorize(conn, x.method, x.request.uri(), x.request.headers().get(HttpHeaderNames.HOST, ""), decidedHeaders(x));
-        } catch (RuntimeException e) {
-            log.warn("authorization failed for {} {} {} after a policy update, ending it (never fail open)", conn.peer(), x.method, x.path, e);
-            d = null;
-        }
-        if (d != null && d.allowed()) {
+        LiveRequest.Redecision again = LiveRequest.decideAgain(authorizer, conn, x.method, x.path, x.request.uri(),
+                x.request.headers().get(HttpHeaderNames.HOST, ""), decidedHeaders(x));
+        if (!again.ended()) {
             return;
         }
-        x.decision = d;
-        log.warn("request {} {} from {} to {} ({}) ended because it is no longer allowed after a policy update: {}", x.method, x.path,
-                conn.peer() == null ? "plaintext " + io.zerohop.core.Addresses.authority(conn.source()) : conn.peer(),
-                io.zerohop.core.Addresses.authority(conn.destination()), conn.localId(),
-                d == null ? "authorization failed" : d.explain());
+        x.decision = again.decision();
         if (upgraded == null && x.status == 0) {
             active = null;
             closing = true;

@@ -9,8 +9,58 @@ interface LiveRequest {
     /** Decides the request again on its own event loop, and ends it when it is now denied. Any thread; never blocks. */
     void redecide();
 
+    /** {@code decide} on {@code loop}, later; nothing when the loop has terminated (its connections went with it). */
+    static void later(java.util.concurrent.Executor loop, Runnable decide) {
+        try {
+            loop.execute(decide);
+        } catch (java.util.concurrent.RejectedExecutionException gone) {
+            // nothing left to decide
+        }
+    }
+
+    /** What a policy change decides of an open request: go on, or end with {@code decision} (null: the authorizer failed). */
+    record Redecision(boolean ended, io.zerohop.policy.Decision decision) {}
+
+    Redecision KEPT = new Redecision(false, null);
+
+    /**
+     * The request {@code method path} on {@code conn} decided again on what it was decided on ({@code decidedPath},
+     * {@code authority}, {@code headers}): {@link #KEPT} when allowed, and when the connection as a whole is now denied
+     * (its own re-decision resets it, as ztunnel's {@code PolicyWatcher}); else ended, logged at WARN with both
+     * identities and the deciding policy. An authorizer that throws ends it (never fail open). Event loop only.
+     */
+    static Redecision decideAgain(Registry r, Conn conn, String method, String path, String decidedPath, String authority,
+                                  java.util.Map<String, String> headers) {
+        try {
+            if (r.connectionDenied(conn)) {
+                return KEPT;
+            }
+        } catch (RuntimeException e) {
+            // Decided below: a failure there ends the request.
+        }
+        io.zerohop.policy.Decision d;
+        try {
+            d = r.authorize(conn, method, decidedPath, authority, headers);
+        } catch (RuntimeException e) {
+            LOG.warn("authorization failed for {} {} {} after a policy update, ending it (never fail open)", conn.peer(), method, path, e);
+            d = null;
+        }
+        if (d != null && d.allowed()) {
+            return KEPT;
+        }
+        LOG.warn("request {} {} from {} to {} ({}) ended because it is no longer allowed after a policy update: {}", method, path,
+                conn.peer() == null ? "plaintext " + io.zerohop.core.Addresses.authority(conn.source()) : conn.peer(),
+                io.zerohop.core.Addresses.authority(conn.destination()), conn.localId(), d == null ? "authorization failed" : d.explain());
+        return new Redecision(true, d);
+    }
+
+    org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(LiveRequest.class);
+
     /** Where the filters register their open requests; the authorizers the filters are given implement it. */
     interface Registry {
+        /** One request's decision on its parts: method, target, authority, headers (names lower case, repeated values joined with ","). */
+        io.zerohop.policy.Decision authorize(Conn conn, String method, String path, String authority, java.util.Map<String, String> headers);
+
         /**
          * Whether the policies in force deny {@code conn} whatever its requests ({@code PolicyEngine.denialBeforeHttp}):
          * then the connection's own re-authorization resets it, as ztunnel's {@code PolicyWatcher} does, and its
