@@ -64,8 +64,8 @@ public final class ConfigDump {
             // ztunnel's names for the same facts (src/state/workload.rs, serde camelCase), which
             // `istioctl ztunnel-config workloads` reads (istioctl/pkg/writer/ztunnel/configdump/api.go).
             m.put("workloadIps", m.get("addresses"));
-            m.put("workloadName", w.name());
-            m.put("canonicalName", TrafficLabels.canonicalService(w.labels(), w.name()));
+            m.put("workloadName", w.workloadName());
+            m.put("canonicalName", TrafficLabels.canonicalService(w.labels(), w.workloadName()));
             m.put("canonicalRevision", TrafficLabels.canonicalRevision(w.labels()));
             m.put("trustDomain", id.getTrustDomain().getName());
             ws.add(m);

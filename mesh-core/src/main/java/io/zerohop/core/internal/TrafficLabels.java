@@ -26,7 +26,8 @@ public record TrafficLabels(String reporter,
                             String destinationPrincipal, String destinationApp, String destinationVersion,
                             String destinationCluster,
                             String requestProtocol, String responseFlags, String connectionSecurityPolicy,
-                            String sourceRegion, String sourceZone, String destinationRegion, String destinationZone) {
+                            String sourceRegion, String sourceZone, String destinationRegion, String destinationZone,
+                            String sourcePod, String destinationPod) {
 
     // Written out, not generated: the record's own equals/hashCode bootstrap java.lang.runtime.ObjectMethods
     // (~160 hidden classes, ~0.5 MB of metaspace and code in a node proxy, and CPU on its first tunnel:
@@ -60,7 +61,9 @@ public record TrafficLabels(String reporter,
                 Objects.equals(sourceRegion, o.sourceRegion) &&
                 Objects.equals(sourceZone, o.sourceZone) &&
                 Objects.equals(destinationRegion, o.destinationRegion) &&
-                Objects.equals(destinationZone, o.destinationZone);
+                Objects.equals(destinationZone, o.destinationZone) &&
+                Objects.equals(sourcePod, o.sourcePod) &&
+                Objects.equals(destinationPod, o.destinationPod);
     }
 
     @Override
@@ -92,6 +95,8 @@ public record TrafficLabels(String reporter,
         h = 31 * h + Objects.hashCode(sourceZone);
         h = 31 * h + Objects.hashCode(destinationRegion);
         h = 31 * h + Objects.hashCode(destinationZone);
+        h = 31 * h + Objects.hashCode(sourcePod);
+        h = 31 * h + Objects.hashCode(destinationPod);
         return h;
     }
 
@@ -106,8 +111,14 @@ public record TrafficLabels(String reporter,
 
     /** One side (source or destination) of the labels. */
     public record Peer(String workload, String canonicalService, String canonicalRevision, String namespace,
-                       String principal, String app, String version, String cluster, String region, String zone) {
-        static final Peer NONE = new Peer(UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN);
+                       String principal, String app, String version, String cluster, String region, String zone, String pod) {
+        static final Peer NONE = new Peer(UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN, UNKNOWN);
+
+        /** A peer known by its labels only: its pod, for ztunnel's access log, is its workload (ztunnel's fallback). */
+        public Peer(String workload, String canonicalService, String canonicalRevision, String namespace, String principal,
+                    String app, String version, String cluster, String region, String zone) {
+            this(workload, canonicalService, canonicalRevision, namespace, principal, app, version, cluster, region, zone, workload);
+        }
 
         /**
          * A registry workload, as ztunnel's {@code with_source}/{@code with_destination}: app and
@@ -120,7 +131,7 @@ public record TrafficLabels(String reporter,
 
         /** {@link #of(Workload, String)}; {@code cluster} for a workload without a {@code topology.istio.io/cluster} label. */
         public static Peer of(Workload w, String principal, String cluster) {
-            return w == null ? unknown(principal) : of(w.workloadName(), w.namespace(), w.labels(), principal, cluster);
+            return w == null ? unknown(principal) : of(w.workloadName(), w.namespace(), w.labels(), principal, cluster).withPod(w.name());
         }
 
         /** {@link #of(Workload, String, String)} for the policy view of a workload (what the L7 path holds); null: unknown. */
@@ -151,7 +162,12 @@ public record TrafficLabels(String reporter,
         }
 
         public Peer withPrincipal(String p) {
-            return new Peer(workload, canonicalService, canonicalRevision, namespace, orUnknown(p), app, version, cluster, region, zone);
+            return new Peer(workload, canonicalService, canonicalRevision, namespace, orUnknown(p), app, version, cluster, region, zone, pod);
+        }
+
+        /** The same peer whose pod (ztunnel's access-log {@code workload}: {@code wl.name}) is {@code name}. */
+        Peer withPod(String name) {
+            return new Peer(workload, canonicalService, canonicalRevision, namespace, principal, app, version, cluster, region, zone, name);
         }
     }
 
@@ -159,7 +175,7 @@ public record TrafficLabels(String reporter,
         return new TrafficLabels(reporter, src.workload, src.canonicalService, src.canonicalRevision, src.namespace,
                 src.principal, src.app, src.version, src.cluster, UNKNOWN, UNKNOWN, UNKNOWN,
                 dst.workload, dst.canonicalService, dst.canonicalRevision, dst.namespace, dst.principal, dst.app,
-                dst.version, dst.cluster, "tcp", NO_FLAGS, securityPolicy, src.region, src.zone, dst.region, dst.zone);
+                dst.version, dst.cluster, "tcp", NO_FLAGS, securityPolicy, src.region, src.zone, dst.region, dst.zone, src.pod, dst.pod);
     }
 
     /** The Kubernetes well-known labels of a node's (and, where a registry copies them, a workload's) region and zone. */
@@ -179,7 +195,7 @@ public record TrafficLabels(String reporter,
                 s.namespace(), s.name(), destinationWorkload, destinationCanonicalService,
                 destinationCanonicalRevision, destinationWorkloadNamespace, destinationPrincipal, destinationApp,
                 destinationVersion, destinationCluster, requestProtocol, responseFlags, connectionSecurityPolicy, sourceRegion,
-                sourceZone, destinationRegion, destinationZone);
+                sourceZone, destinationRegion, destinationZone, sourcePod, destinationPod);
     }
 
     /** The same labels with ztunnel's {@code response_flags} value ({@code DENY}, {@code CONNECT}...). */
@@ -198,7 +214,7 @@ public record TrafficLabels(String reporter,
                 destinationServiceNamespace, destinationServiceName, destinationWorkload, destinationCanonicalService,
                 destinationCanonicalRevision, destinationWorkloadNamespace, destinationPrincipal, destinationApp,
                 destinationVersion, destinationCluster, protocol, flags, connectionSecurityPolicy, sourceRegion, sourceZone,
-                destinationRegion, destinationZone);
+                destinationRegion, destinationZone, sourcePod, destinationPod);
     }
 
     /**

@@ -313,7 +313,9 @@ final class ZtunnelAccessLog {
                          long bytesSent, long bytesRecv, Duration duration, String error) {
         Line b = new Line("connection complete");
         b.bare("src.addr", srcAddr);
-        b.str("src.workload", l.sourceWorkload());
+        // ztunnel's ConnectionResultBuilder: the pod's name (wl.name), a derived source's workload name, else the
+        // canonical service; not the workload label of the metrics, a pod's controller.
+        b.str("src.workload", l.sourcePod());
         b.str("src.namespace", l.sourceWorkloadNamespace());
         if (mtls) {
             b.str("src.identity", l.sourcePrincipal());
@@ -321,7 +323,8 @@ final class ZtunnelAccessLog {
         b.str("src.cluster", l.sourceCluster());
         b.bare("dst.addr", dstAddr);
         b.bare("dst.hbone_addr", hboneAddr);
-        b.str("dst.workload", l.destinationWorkload());
+        b.str("dst.service", l.destinationService());
+        b.str("dst.workload", l.destinationPod());
         b.str("dst.namespace", l.destinationWorkloadNamespace());
         if (mtls) {
             b.str("dst.identity", l.destinationPrincipal());

@@ -52,4 +52,29 @@ class ZtunnelAccessLogTest {
         assertThat(l.text("warn", "T")).isEqualTo("T\twarn\taccess\tconnection failed\tsrc.addr=10.0.0.1:5000 dst.addr=10.0.0.2:15008 "
                 + "direction=\"inbound\" error=\"bad request\"");
     }
+
+    /**
+     * ztunnel's access line names the pod ({@code wl.name}), where the metrics name its controller
+     * ({@code workload_name}), and carries {@code dst.service} when the Service is known (src/proxy/metrics.rs
+     * {@code ConnectionResultBuilder}: "try to get pod name but fall back to canonical service"; {@code dst.service =
+     * tl.destination_service}).
+     */
+    @Test
+    void theLineNamesPodsAndTheServiceTheMetricsNameControllersFor() throws Exception {
+        io.zerohop.core.Workload frontend = new io.zerohop.core.Workload("prod", "frontend-7d9f8b6c5d-x2k4q", "frontend",
+                java.util.Map.of("app", "frontend"), java.util.List.of(java.net.InetAddress.getByName("10.0.0.1")),
+                io.zerohop.core.Workload.Protocol.HBONE, null, "cluster.local", java.util.Map.of(), null, "frontend", null);
+        io.zerohop.core.Workload backend = new io.zerohop.core.Workload("prod", "backend-5f6d7c8b9-q1w2e", "backend",
+                java.util.Map.of("app", "backend"), java.util.List.of(java.net.InetAddress.getByName("10.0.0.2")),
+                io.zerohop.core.Workload.Protocol.HBONE, null, "cluster.local", java.util.Map.of(), null, "backend", null);
+        TrafficLabels labels = TrafficLabels.of("destination", TrafficLabels.Peer.of(frontend, "spiffe://cluster.local/ns/prod/sa/frontend"),
+                TrafficLabels.Peer.of(backend, "spiffe://cluster.local/ns/prod/sa/backend"), "mutual_tls")
+                .withDestinationService(new io.zerohop.core.WorkloadService("backend", "prod", "backend.prod.svc.cluster.local",
+                        java.util.Set.of(8080)));
+        assertThat(labels.sourceWorkload()).isEqualTo("frontend");
+        String line = ZtunnelAccessLog.complete("10.0.0.1:5000", labels, "10.0.0.2:15008", "10.0.0.2:8080", false, true,
+                70, 3000, Duration.ofMillis(12), null).text("info", "T");
+        assertThat(line).contains(" src.workload=\"frontend-7d9f8b6c5d-x2k4q\" ")
+                .contains(" dst.hbone_addr=10.0.0.2:8080 dst.service=\"backend.prod.svc.cluster.local\" dst.workload=\"backend-5f6d7c8b9-q1w2e\" ");
+    }
 }
