@@ -32,25 +32,27 @@ class L7Http1PolicyChangeTest {
               - to: [{operation: {paths: ["/api/slow"]}}]
             """;
 
+    /** A tunnel from {@code factory}'s identity to {@code ip:port} that has sent {@code GET path}. */
+    private static Socket get(javax.net.SocketFactory factory, java.net.InetAddress ip, int port, String path) throws java.io.IOException {
+        Socket s = factory.createSocket(ip, port);
+        s.setSoTimeout(10_000);
+        send(s, "GET " + path + " HTTP/1.1\r\nHost: b\r\n\r\n");
+        return s;
+    }
+
     @Test
     void aRequestInProgressThatANewDenyNamesIsEnded() throws Exception {
         withBackend("127.0.52.30", (ip, autoApp, httpApp, backend, allow, engine, clients, err) -> {
             int port = autoApp.getLocalPort();
             var batch = clients.socketFactory(SpiffeIds.istio("cluster.local", "prod", "batch"));
             // 1. No response yet.
-            Socket waiting = batch.createSocket(ip, port);
-            waiting.setSoTimeout(10_000);
-            send(waiting, "GET /api/slow HTTP/1.1\r\nHost: b\r\n\r\n");
+            Socket waiting = get(batch, ip, port, "/api/slow");
             Socket waitingApp = accept(autoApp);
             // 2. A response started: its head and part of its body came through.
-            Socket streaming = batch.createSocket(ip, port);
-            streaming.setSoTimeout(10_000);
-            send(streaming, "GET /api/slow HTTP/1.1\r\nHost: b\r\n\r\n");
+            Socket streaming = get(batch, ip, port, "/api/slow");
             Socket streamingApp = accept(autoApp);
             // 3. Another path, also in progress: the change does not deny it.
-            Socket other = batch.createSocket(ip, port);
-            other.setSoTimeout(10_000);
-            send(other, "GET /api/fast HTTP/1.1\r\nHost: b\r\n\r\n");
+            Socket other = get(batch, ip, port, "/api/fast");
             Socket otherApp = accept(autoApp);
             try (waiting; waitingApp; streaming; streamingApp; other; otherApp) {
                 assertThat(L7EnforcementTest.readHead(waitingApp.getInputStream())).startsWith("GET /api/slow ");

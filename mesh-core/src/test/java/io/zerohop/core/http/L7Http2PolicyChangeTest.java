@@ -72,6 +72,9 @@ class L7Http2PolicyChangeTest {
               rules:
               - to: [{operation: {paths: ["/test.Echo/Stream", "/test.Echo/Hold"]}}]
             """;
+    /** {@link #ALLOW} for the app's three methods. */
+    static final String ALLOW_ALL = ALLOW.replace("paths: [\"/test.Echo/Stream\"]",
+            "paths: [\"/test.Echo/Stream\", \"/test.Echo/Allowed\", \"/test.Echo/Hold\"]");
     static final io.grpc.MethodDescriptor<byte[], byte[]> HOLD = L7Http2Test.method("Hold", io.grpc.MethodDescriptor.MethodType.BIDI_STREAMING);
 
     /** The app: Stream echoes each message; Hold reads and never answers; Allowed answers "ok". */
@@ -180,8 +183,7 @@ class L7Http2PolicyChangeTest {
      */
     @Test
     void anOpenGrpcStreamOfAMethodANewDenyNamesEndsPermissionDenied() throws Exception {
-        String allowAll = ALLOW.replace("paths: [\"/test.Echo/Stream\"]", "paths: [\"/test.Echo/Stream\", \"/test.Echo/Allowed\", \"/test.Echo/Hold\"]");
-        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", allowAll)).build();
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", ALLOW_ALL)).build();
         try (Scene scene = new Scene(engine); io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
             BlockingQueue<String> held = new LinkedBlockingQueue<>();
             scene.call(HOLD, held).onNext("wait".getBytes(StandardCharsets.UTF_8));
@@ -190,7 +192,7 @@ class L7Http2PolicyChangeTest {
             assertThat(got.poll(30, TimeUnit.SECONDS)).isEqualTo("one");
             // Both requests are forwarded (the echo came back on the same connection, after Hold's HEADERS).
             assertThat(held).isEmpty();
-            engine.replace(PolicyLoader.fromString("p.yaml", allowAll + DENY_STREAM));
+            engine.replace(PolicyLoader.fromString("p.yaml", ALLOW_ALL + DENY_STREAM));
             // Its response started: trailers grpc-status 7.
             assertThat(got.poll(30, TimeUnit.SECONDS)).isEqualTo("error Status{code=PERMISSION_DENIED, description=RBAC: access denied, cause=null}");
             // No response yet: the trailers-only answer a call denied at its start gets.
@@ -279,15 +281,14 @@ class L7Http2PolicyChangeTest {
      */
     @Test
     void aStreamDeniedWhileItsApplicationIsDialledLeavesTheConnectionWorking() throws Exception {
-        String allowAll = ALLOW.replace("paths: [\"/test.Echo/Stream\"]", "paths: [\"/test.Echo/Stream\", \"/test.Echo/Allowed\", \"/test.Echo/Hold\"]");
-        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", allowAll)).build();
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", ALLOW_ALL)).build();
         try (Gate gate = new Gate(InetAddress.getByName("127.0.0.2")); Scene scene = new Scene(engine, gate.listener);
              io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
             BlockingQueue<String> got = new LinkedBlockingQueue<>();
             scene.call(L7Http2Test.STREAM, got).onNext("one".getBytes(StandardCharsets.UTF_8));
             // Decided and dialling: nothing comes back while the gate is shut.
             assertThat(got.poll(1, TimeUnit.SECONDS)).isNull();
-            engine.replace(PolicyLoader.fromString("p.yaml", allowAll + DENY_STREAM));
+            engine.replace(PolicyLoader.fromString("p.yaml", ALLOW_ALL + DENY_STREAM));
             assertThat(got.poll(30, TimeUnit.SECONDS)).isEqualTo("error Status{code=PERMISSION_DENIED, description=RBAC: access denied, cause=null}");
             gate.open((InetSocketAddress) scene.app.getListenSockets().get(0));
             // The same client connection carries the next allowed call, through the application connection the dial made.
@@ -308,8 +309,7 @@ class L7Http2PolicyChangeTest {
      */
     @Test
     void aStreamDeniedWhileItsApplicationIsDialledThenUnreachableLeavesTheConnectionWorking() throws Exception {
-        String allowAll = ALLOW.replace("paths: [\"/test.Echo/Stream\"]", "paths: [\"/test.Echo/Stream\", \"/test.Echo/Allowed\", \"/test.Echo/Hold\"]");
-        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", allowAll)).build();
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", ALLOW_ALL)).build();
         Gate gate = new Gate(InetAddress.getByName("127.0.0.2"));
         try (gate; Scene scene = new Scene(engine, gate.listener)) {
             String[] via = scene.ch.authority().split(":");
@@ -321,7 +321,7 @@ class L7Http2PolicyChangeTest {
             reader.start();
             try {
                 assertThat(lines.poll(1, TimeUnit.SECONDS)).as("nothing while the dial waits").isNull();
-                engine.replace(PolicyLoader.fromString("p.yaml", allowAll + DENY_STREAM));
+                engine.replace(PolicyLoader.fromString("p.yaml", ALLOW_ALL + DENY_STREAM));
                 assertThat(lines.poll(30, TimeUnit.SECONDS)).isEqualTo("/test.Echo/Stream response 7 200");
                 node.getOutputStream().write("second\n".getBytes(StandardCharsets.US_ASCII));
                 node.getOutputStream().flush();
