@@ -96,8 +96,8 @@ final class PolicyCommand {
         @Option(names = "--host", description = "HTTP Host / :authority: decide at L7")
         String host;
 
-        @Option(names = "--header", description = "HTTP request header NAME=VALUE (repeatable; repeats are joined with \", \" "
-                + "as Envoy does): decide at L7")
+        @Option(names = "--header", description = "HTTP request header NAME=VALUE (repeatable; repeats are joined with \",\" "
+                + "as the proxy and Envoy's header matcher join them): decide at L7")
         List<String> headers = new ArrayList<>();
 
         @Option(names = "--sni", description = "TLS SNI (Istio when-key connection.sni)")
@@ -313,7 +313,9 @@ final class PolicyCommand {
                     throw u.error("header", h, "must be NAME=VALUE, got \"" + h + "\"");
                 }
                 String name = h.substring(0, eq).toLowerCase(Locale.ROOT);
-                out.merge(name, h.substring(eq + 1), (a, b) -> a + ", " + b);
+                // "," with no space, as HttpEnforcement.authorize and Envoy's HeaderUtility::getAllOfHeaderAsString join
+                // them: a check must decide what the proxy decides.
+                out.merge(name, h.substring(eq + 1), (a, b) -> a + "," + b);
             }
             return out;
         }

@@ -353,7 +353,7 @@ class PolicyCheckTest {
         assertThat(check(L7, concat(base, "--host", "api.example.com", "--header", "X-Tenant=red", "--sni", "api.example.com")))
                 .isEqualTo(3);
         assertThat(check(L7, concat(base, "--host", "api.example.com", "--header", "X-Tenant=blue"))).as("no SNI").isEqualTo(3);
-        // Repeated headers are joined as Envoy does: "blue, red" is not "blue".
+        // Repeated headers are joined as the proxy joins them: "blue,red" is not "blue".
         assertThat(check(L7, concat(base, "--host", "api.example.com", "--header", "x-tenant=blue", "--header", "x-tenant=red",
                 "--sni", "api.example.com"))).isEqualTo(3);
         String[] otherIp = base.clone();
@@ -362,6 +362,26 @@ class PolicyCheckTest {
                 .isEqualTo(3);
         assertThat(check(L7, concat(base, "--header", "novalue"))).isEqualTo(2);
         assertThat(std.err.toString()).startsWith("zerohop policy check: --header: must be NAME=VALUE");
+    }
+
+    @Test
+    void repeatedHeadersAreJoinedAsTheProxyJoinsThem() throws Exception {
+        // HttpEnforcement.authorize (and Envoy's header matcher) join repeats with "," and no space; the check
+        // joined them with ", ", so it answered ALLOW for a request the proxy denies (new-user pass, 3 December).
+        String deny = """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: deny-pair, namespace: prod}
+                spec:
+                  action: DENY
+                  rules: [{when: [{key: "request.headers[x-user]", values: ["alice,mallory"]}]}]
+                """;
+        String[] base = {"--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080",
+                "--method", "GET", "--path", "/"};
+        assertThat(check(deny, concat(base, "--header", "x-user=alice", "--header", "X-User=mallory"))).as(std.out.toString()).isEqualTo(3);
+        assertThat(std.out.toString()).startsWith("DENY by prod/deny-pair");
+        assertThat(check(deny, concat(base, "--header", "x-user=alice, mallory"))).as("one value with a space is another value").isZero();
+        assertThat(check(deny, concat(base, "--header", "x-user=alice"))).isZero();
     }
 
     @Test

@@ -47,6 +47,8 @@ import org.junit.jupiter.api.Timeout;
  *                                                 nft: 10.10.2.0/24 tcp dport 15008 -> TPROXY -> :15008
  *                                                 10.10.0.2 ==== veth ==== pod ns p: 10.10.2.4 reviews
  *                                                                          echo :8080
+ *  pod ns q: 10.10.1.5 web ==== veth ==== 10.10.0.1
+ *  nft: capture.sh's table verbatim (after a kube-proxy-style DNAT of 10.96.0.10:80 -> 10.10.2.4:8080)
  * </pre>
  *
  * The pod in its own namespace is the node-proxy shape of deploy/node-proxy/configmap.yaml's
@@ -69,6 +71,10 @@ class NodeProxyE2EIT {
     static final String BACKEND = "10.10.2.2";
     /** The pod in its own namespace behind node B. */
     static final String REVIEWS = "10.10.2.4";
+    /** A pod in its own namespace behind node A (frontend's service account), captured by capture.sh's rules verbatim. */
+    static final String WEB = "10.10.1.5";
+    /** A Service ClusterIP on node A, which a kube-proxy-style DNAT sends to {@link #REVIEWS}:8080. */
+    static final String CLUSTER_IP = "10.96.0.10";
     static final Duration START = Duration.ofSeconds(40);
 
     static Netns net;
@@ -134,6 +140,17 @@ class NodeProxyE2EIT {
         net.ip("b", "route", "add", REVIEWS + "/32", "dev", net.dev("vpb"));
         net.ip("p", "route", "add", NODE_B + "/32", "dev", net.dev("vp"));
         net.ip("p", "route", "add", "default", "via", NODE_B, "dev", net.dev("vp"));
+        // The same behind node A: web's traffic enters node A from its veth, as a real pod's does,
+        // where capture.sh's own rules (not this test's output-hook ones) capture it.
+        net.add("q");
+        net.veth("a", "vqa", "q", "vq");
+        net.ip("a", "addr", "add", NODE_A + "/32", "dev", net.dev("vqa"));
+        net.ip("q", "addr", "add", WEB + "/32", "dev", net.dev("vq"));
+        net.ip("a", "link", "set", net.dev("vqa"), "up");
+        net.ip("q", "link", "set", net.dev("vq"), "up");
+        net.ip("a", "route", "add", WEB + "/32", "dev", net.dev("vqa"));
+        net.ip("q", "route", "add", NODE_A + "/32", "dev", net.dev("vq"));
+        net.ip("q", "route", "add", "default", "via", NODE_A, "dev", net.dev("vq"));
         // TPROXY: marked packets are delivered locally (through lo), where the tproxy rule hands them
         // to the proxy's IP_TRANSPARENT listener with the original destination kept.
         for (String ns : List.of("a", "b")) {
@@ -153,6 +170,17 @@ class NodeProxyE2EIT {
                   }
                 }
                 """.formatted(FRONTEND, OLD, CANARY));
+        // Node A also runs capture.sh's nftables table as shipped, beside what kube-proxy installs for a
+        // Service (its iptables and nftables modes DNAT a ClusterIP to an endpoint at priority dstnat).
+        net.nft("a", """
+                table ip kubeproxy_e2e {
+                  chain prerouting {
+                    type nat hook prerouting priority dstnat; policy accept;
+                    ip daddr %s tcp dport 80 dnat to %s:8080
+                  }
+                }
+                """.formatted(CLUSTER_IP, REVIEWS));
+        net.nft("a", deployCaptureTable("{ 10.10.1.0/24, 10.10.2.0/24 }"));
         // Node B: plaintext arriving from the wire for the backend's port 8080 goes to the plaintext
         // inbound listener (PeerAuthentication decides); port 9090 is left uncaptured on purpose.
         net.nft("b", """
@@ -446,6 +474,51 @@ class NodeProxyE2EIT {
                 FRONTEND, NODE_A);
     }
 
+    @Test
+    @Order(8)
+    void podToAServiceClusterIpIsCapturedAfterKubeProxysDnatAndCrossesAsHbone() throws Exception {
+        byte[] viaService = payload(1 << 20, marker(), 9);
+        byte[] direct = payload(256 << 10, marker(), 10);
+        int podFrom = podEcho.size();
+        int proxyBFrom = proxyB.size();
+        java.util.function.Predicate<Pcap.Packet> toReviews = p -> p.src().getHostAddress().equals(NODE_A)
+                && p.dst().getHostAddress().equals(REVIEWS) && p.dport() == 15008;
+        Pcap before = Pcap.read(pcapFile);
+        long hboneBefore = before.payloadBytes(toReviews);
+
+        // web (a pod behind node A's veth) dials the Service's ClusterIP, then the pod itself: both are
+        // captured by capture.sh's shipped table alone. Before it ran after the DNAT, the first kept
+        // the ClusterIP as its destination, matched no POD_CIDR rule and left node A in plaintext.
+        List<Map<String, String>> rs = clients("q", WEB, List.of(CLUSTER_IP + ":80", REVIEWS + ":8080"), List.of(viaService, direct));
+
+        for (int i = 0; i < 2; i++) {
+            byte[] sent = i == 0 ? viaService : direct;
+            assertThat(rs.get(i)).as(i == 0 ? "through the ClusterIP" : "to the pod")
+                    .containsEntry("sent", Integer.toString(sent.length))
+                    .containsEntry("received", Integer.toString(sent.length))
+                    .containsEntry("receivedSha256", sha256(sent))
+                    .containsEntry("writeError", "-").containsEntry("readError", "-");
+            // Proxy A saw kube-proxy's pick (the endpoint pod) as the destination, and proxy B
+            // authenticated web's identity and knew the pod from proxy A's forwarded: for=.
+            proxyB.awaitLine(proxyBFrom, l -> l.contains("access - inbound src=" + NODE_A + ":")
+                    && l.contains(" forwarded_for=" + WEB + ":") && l.contains(" src_workload=prod/web ")
+                    && l.contains("src_id=spiffe://cluster.local/ns/prod/sa/frontend") && l.contains("dst=" + REVIEWS + ":8080")
+                    && l.contains("dst_id=spiffe://cluster.local/ns/prod/sa/reviews") && l.contains("status=200")
+                    && l.contains("bytes_received=" + sent.length) && l.contains("end=fin"),
+                    "an inbound access log line for web's " + sent.length + " bytes", Duration.ofSeconds(10));
+        }
+        assertThat(podEcho.lines().subList(podFrom, podEcho.size())).as("the pod's app saw node B's proxy only")
+                .filteredOn(l -> l.startsWith("ACCEPT ")).hasSize(2).allMatch(l -> l.startsWith("ACCEPT " + REVIEWS + ":8080 <- " + NODE_B + ":"));
+        Pcap cap = awaitCapture("HBONE to the pod's IP on 15008 for both", c ->
+                c.payloadBytes(toReviews) >= hboneBefore + viaService.length + direct.length);
+        // This test's packets only: an earlier one sends plaintext to :8080 on purpose (STRICT).
+        assertThat(cap.packets.subList(before.packets.size(), cap.packets.size()))
+                .as("neither the ClusterIP nor web's address nor plain TCP to the app crossed the wire")
+                .noneMatch(p -> p.involvesPrefix(CLUSTER_IP) || p.involvesPrefix(WEB) || p.port(8080) || p.port(80));
+        System.out.printf("e2e ClusterIP: web -> %s:80 (kube-proxy DNAT to %s:8080) and -> the pod, %d + %d B echoed over HBONE only%n",
+                CLUSTER_IP, REVIEWS, viaService.length, direct.length);
+    }
+
     // ---- helpers ----
 
     /**
@@ -453,13 +526,26 @@ class NodeProxyE2EIT {
      * 15008 TPROXY), verbatim with {@code POD_CIDR} filled in, so that this test runs the shipped rule.
      */
     static List<String> deployInboundRules(String podCidr) throws IOException {
-        var cm = new com.fasterxml.jackson.databind.ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())
-                .readTree(Path.of("..", "..", "deploy", "node-proxy", "configmap.yaml").toFile());
-        List<String> rules = cm.path("data").path("capture.sh").asText().lines().map(String::strip)
+        List<String> rules = captureScript().lines().map(String::strip)
                 .filter(l -> l.equals("fib saddr type local return") || l.contains("tcp dport 15008 tproxy"))
                 .map(l -> l.replace("${POD_CIDR}", podCidr)).toList();
         assertThat(rules).as("capture.sh's inbound rules").hasSize(2);
         return rules;
+    }
+
+    /** The nftables program capture.sh loads (its {@code nft -f - <<NFT} here-document), {@code POD_CIDR} filled in. */
+    static String deployCaptureTable(String podCidr) throws IOException {
+        String script = captureScript();
+        int from = script.indexOf("<<NFT\n");
+        int to = script.indexOf("\nNFT\n", from);
+        assertThat(from).as("capture.sh's nft here-document").isPositive();
+        assertThat(to).as("capture.sh's nft here-document end").isGreaterThan(from);
+        return script.substring(from + 6, to + 1).replace("${POD_CIDR}", podCidr);
+    }
+
+    static String captureScript() throws IOException {
+        return new com.fasterxml.jackson.databind.ObjectMapper(new com.fasterxml.jackson.dataformat.yaml.YAMLFactory())
+                .readTree(Path.of("..", "..", "deploy", "node-proxy", "configmap.yaml").toFile()).path("data").path("capture.sh").asText();
     }
 
     static Map<String, String> client(String source, String target, byte[] payload) throws Exception {
@@ -468,12 +554,17 @@ class NodeProxyE2EIT {
 
     /** Runs {@link TcpClient} in node A's namespace, bound to {@code source}; one RESULT per target. */
     static List<Map<String, String>> clients(String source, List<String> targets, List<byte[]> payloads) throws Exception {
+        return clients("a", source, targets, payloads);
+    }
+
+    /** Runs {@link TcpClient} in namespace {@code ns}, bound to {@code source}; one RESULT per target. */
+    static List<Map<String, String>> clients(String ns, String source, List<String> targets, List<byte[]> payloads) throws Exception {
         List<String> args = new ArrayList<>(List.of(source));
         for (int i = 0; i < targets.size(); i++) {
             Path f = Files.write(work.resolve("payload-" + ThreadLocalRandom.current().nextInt(1 << 30) + ".bin"), payloads.get(i));
             args.add(targets.get(i) + "=" + f);
         }
-        Child c = start("client-" + source + "-" + ThreadLocalRandom.current().nextInt(1000), net.exec("a", app(TcpClient.class,
+        Child c = start("client-" + source + "-" + ThreadLocalRandom.current().nextInt(1000), net.exec(ns, app(TcpClient.class,
                 args.toArray(String[]::new))));
         try {
             int rc = c.awaitExit(Duration.ofSeconds(45));
