@@ -183,6 +183,11 @@ final class ProxyCommand implements Callable<Integer> {
             description = {"TPROXY capture of plaintext to local workloads (PeerAuthentication STRICT refuses it), or off (the default)", FALLBACK})
     String plaintextInbound;
 
+    @Option(names = "--capture-set", paramLabel = "TABLE/SET", description = {"Keep the nftables set ip TABLE SET equal to this node's"
+            + " workloads' IPv4 addresses (deploy/node-proxy's capture.sh: zerohop/mesh_pods), rewritten within a second of a change;",
+            "needs --node (or $NODE_NAME) and nft on the PATH; off by default"})
+    String captureSet;
+
     @Option(names = "--passthrough-unknown", description = "Relay destinations outside the registry as plain TCP instead of refusing")
     boolean passthroughUnknown;
 
@@ -431,6 +436,16 @@ final class ProxyCommand implements Callable<Integer> {
                 identity.spireSocket = "unix:" + a;
             } else if (!a.startsWith("unix:") && !a.startsWith("tcp:")) {
                 throw u.error("spire-socket", a, "\"" + a + "\" is not unix:/path, tcp://ip:port or /path");
+            }
+        }
+        if (captureSet != null) {
+            String[] why = new String[1];
+            if (CaptureSet.parse(captureSet, why) == null) {
+                throw u.error("capture-set", captureSet, why[0]);
+            }
+            String n = node != null ? node : System.getenv("NODE_NAME");
+            if (n == null || n.isBlank()) {
+                throw u.error("capture-set", captureSet, "needs --node NAME (or NODE_NAME): the set holds that node's workloads");
             }
         }
         if (kubernetes) {
@@ -878,6 +893,15 @@ final class ProxyCommand implements Callable<Integer> {
             });
         }
         boolean ready = false;
+        CaptureSet capture = null;
+        if (captureSet != null) {
+            // Written before the listeners, so a --workloads node is captured from its ready line on; under --kubernetes
+            // the registry fills with the first sync and the thread writes it within a second.
+            capture = new CaptureSet(CaptureSet.parse(captureSet, new String[1]), registry, node != null ? node : System.getenv("NODE_NAME"),
+                    List.of("nft", "-f", "-"));
+            capture.sync(true);
+            capture.start();
+        }
         try {
             listen("inbound", checked.inbound(), () -> {
                 mesh.start().get(30, TimeUnit.SECONDS);
@@ -982,6 +1006,9 @@ final class ProxyCommand implements Callable<Integer> {
             System.out.flush();
             return 0;
         } finally {
+            if (capture != null) {
+                capture.close();
+            }
             mesh.close();
             if (ready) {
                 // A proxy that never became ready says why on stderr; "stopped" would read as a clean stop.

@@ -85,6 +85,7 @@ class NodeProxyE2EIT {
     static Child proxyB;
     static Child echo;
     static Child podEcho;
+    static Child nodeEcho;
     static final List<Child> children = new ArrayList<>();
     static long startNanos;
 
@@ -140,6 +141,8 @@ class NodeProxyE2EIT {
         net.ip("b", "route", "add", REVIEWS + "/32", "dev", net.dev("vpb"));
         net.ip("p", "route", "add", NODE_B + "/32", "dev", net.dev("vp"));
         net.ip("p", "route", "add", "default", "via", NODE_B, "dev", net.dev("vp"));
+        // Node B routes the pod's own connections on (a node does; a new namespace does not forward).
+        Netns.run(net.exec("b", List.of("sysctl", "-qw", "net.ipv4.ip_forward=1")));
         // The same behind node A: web's traffic enters node A from its veth, as a real pod's does,
         // where capture.sh's own rules (not this test's output-hook ones) capture it.
         net.add("q");
@@ -181,34 +184,36 @@ class NodeProxyE2EIT {
                 }
                 """.formatted(CLUSTER_IP, REVIEWS));
         net.nft("a", deployCaptureTable("{ 10.10.1.0/24, 10.10.2.0/24 }"));
-        // Node B: plaintext arriving from the wire for the backend's port 8080 goes to the plaintext
-        // inbound listener (PeerAuthentication decides); port 9090 is left uncaptured on purpose.
-        net.nft("b", """
-                table ip zerohop_e2e {
-                  chain prerouting {
-                    type filter hook prerouting priority mangle; policy accept;
-                    iifname "%s" ip daddr %s tcp dport 8080 meta mark set 0x1 tproxy to 127.0.0.1:15006 accept
-                    %s
-                  }
-                }
-                """.formatted(net.dev("vb"), BACKEND, String.join("\n", deployInboundRules("10.10.2.0/24"))));
+        // Node B: capture.sh's table alone. Its mesh pods (backend, reviews: the set proxy B keeps) get HBONE on 15008
+        // and every other TCP sent to them on the plaintext inbound listener (PeerAuthentication decides).
+        net.nft("b", deployCaptureTable("{ 10.10.1.0/24, 10.10.2.0/24 }"));
 
         pcapFile = work.resolve("veth.pcap");
         tcpdump = start("tcpdump", net.exec("a", List.of("tcpdump", "-i", net.dev("va"), "-n", "-U", "-B", "16384", "-s", "0",
                 "-Z", "root", "-w", pcapFile.toString(), "tcp")));
         List<String> proxy = List.of(java(), "-Xmx256m", "-XX:+UseSerialGC", "-Dio.netty.leakDetection.level=paranoid",
-                "-jar", jar.toString(), "proxy", "--ca", ca.toString(), "--workloads", workloads.toString(), "--metrics", "off",
+                "-jar", jar.toString(), "proxy", "--ca", ca.toString(), "--workloads", workloads.toString(), "--capture-set", "zerohop/mesh_pods",
+                "--metrics", "off",
                 "--readiness", "off", "--drain", "1s");
         proxyA = start("proxy-a", net.exec("a", concat(proxy, "--node", "node-a", "--transparent")));
         proxyB = start("proxy-b", net.exec("b", concat(proxy, "--node", "node-b", "--policies", policies.toString(),
                 "--plaintext-inbound", "--inbound-transparent")));
-        echo = start("echo-server", net.exec("b", app(EchoServer.class, BACKEND + ":8080", BACKEND + ":9090")));
+        // NODE_B:9090 is no workload's address: not captured, the STRICT test's control.
+        echo = start("echo-server", net.exec("b", app(EchoServer.class, BACKEND + ":8080", BACKEND + ":9090", NODE_B + ":9090")));
+        // Outside the mesh on node A, for connections a pod opens itself (their replies are not captured).
+        nodeEcho = start("node-echo-server", net.exec("a", app(EchoServer.class, NODE_A + ":9095")));
         tcpdump.awaitLine(l -> l.contains("listening on"), "`listening on`", START);
         proxyA.awaitLine(l -> l.startsWith("zerohop proxy ready"), "`zerohop proxy ready`", START);
         proxyB.awaitLine(l -> l.startsWith("zerohop proxy ready"), "`zerohop proxy ready`", START);
         podEcho = start("pod-echo-server", net.exec("p", app(EchoServer.class, REVIEWS + ":8080")));
         echo.awaitLine("READY"::equals, "READY", START);
         podEcho.awaitLine("READY"::equals, "READY", START);
+        nodeEcho.awaitLine("READY"::equals, "READY", START);
+        // The sets the proxies wrote before their ready lines: this node's mesh pods (capture.sh's rules read them).
+        assertThat(Netns.run(net.exec("a", List.of("nft", "list", "set", "ip", "zerohop", "mesh_pods"))))
+                .contains(FRONTEND, OLD, CANARY, WEB).doesNotContain("10.10.2.");
+        assertThat(Netns.run(net.exec("b", List.of("nft", "list", "set", "ip", "zerohop", "mesh_pods"))))
+                .contains(BACKEND, REVIEWS).doesNotContain("10.10.1.");
         assertThat(proxyA.lines()).anyMatch(l -> l.contains("tproxy 0.0.0.0:15001"));
         assertThat(proxyB.lines()).anyMatch(l -> l.contains("plaintext-inbound 0.0.0.0:15006") && l.contains("policies 4"));
         assertThat(proxyB.lines()).anyMatch(l -> l.contains("HBONE listener on") && l.contains("transparent"));
@@ -348,8 +353,9 @@ class NodeProxyE2EIT {
         int echoFrom = echo.size();
         int proxyBFrom = proxyB.size();
 
-        // From node A's own address nothing is captured on A: plain TCP crosses the wire to B.
-        List<Map<String, String>> rs = clients(NODE_A, List.of(BACKEND + ":8080", BACKEND + ":9090"), List.of(toStrict, toControl));
+        // From node A's own address nothing is captured on A: plain TCP crosses the wire to B, whose capture.sh table takes
+        // what is sent to its mesh pods; the control goes to node B's own address, which no rule takes.
+        List<Map<String, String>> rs = clients(NODE_A, List.of(BACKEND + ":8080", NODE_B + ":9090"), List.of(toStrict, toControl));
 
         Map<String, String> strict = rs.get(0);
         // The refusal is a reset sent right after B's capture accepted the connection. A client that
@@ -371,8 +377,8 @@ class NodeProxyE2EIT {
         assertThat(control).containsEntry("received", Integer.toString(toControl.length)).containsEntry("receivedSha256", sha256(toControl));
         List<String> served = echo.lines().subList(echoFrom, echo.size());
         assertThat(served).as("the app accepted only the control connection, straight from node A")
-                .allMatch(l -> !l.startsWith("ACCEPT") || l.startsWith("ACCEPT " + BACKEND + ":9090 <- " + NODE_A + ":"))
-                .anyMatch(l -> l.startsWith("ACCEPT " + BACKEND + ":9090 <- " + NODE_A + ":"));
+                .allMatch(l -> !l.startsWith("ACCEPT") || l.startsWith("ACCEPT " + NODE_B + ":9090 <- " + NODE_A + ":"))
+                .anyMatch(l -> l.startsWith("ACCEPT " + NODE_B + ":9090 <- " + NODE_A + ":"));
         Pcap cap = awaitCapture("the control marker", c -> c.contains(controlMarker.getBytes(StandardCharsets.US_ASCII)));
         long plain8080 = cap.payloadBytes(p -> p.dport() == 8080 && p.src().getHostAddress().equals(NODE_A));
         System.out.printf("e2e STRICT: plaintext to :8080 %s after %d B on the wire, nothing delivered; control :9090 echoed %d B,"
@@ -519,19 +525,35 @@ class NodeProxyE2EIT {
                 CLUSTER_IP, REVIEWS, viaService.length, direct.length);
     }
 
-    // ---- helpers ----
+    @Test
+    @Order(9)
+    void plaintextToAPodBehindTheNodeMeetsPeerAuthenticationAndAPodsOwnConnectionsAreLeftAlone() throws Exception {
+        byte[] toPod = payload(64 << 10, marker(), 11);
+        byte[] fromPod = payload(256 << 10, marker(), 12);
+        int podFrom = podEcho.size();
+        int proxyBFrom = proxyB.size();
 
-    /**
-     * deploy/node-proxy/configmap.yaml's capture.sh inbound rules (the host-traffic return and the
-     * 15008 TPROXY), verbatim with {@code POD_CIDR} filled in, so that this test runs the shipped rule.
-     */
-    static List<String> deployInboundRules(String podCidr) throws IOException {
-        List<String> rules = captureScript().lines().map(String::strip)
-                .filter(l -> l.equals("fib saddr type local return") || l.contains("tcp dport 15008 tproxy"))
-                .map(l -> l.replace("${POD_CIDR}", podCidr)).toList();
-        assertThat(rules).as("capture.sh's inbound rules").hasSize(2);
-        return rules;
+        // Plain TCP from outside the mesh (node A's own address: a NodePort client, a VM, a pod without a proxy) to
+        // reviews, a pod behind node B's veth in STRICT namespace prod: capture.sh's third rule hands it to proxy B's
+        // plaintext inbound listener, which refuses it, as ztunnel's 15006 does. Before the rule it reached the pod.
+        Map<String, String> strict = client(NODE_A, REVIEWS + ":8080", toPod);
+        assertThat(strict.get("received")).as("STRICT: plaintext must not reach the pod").isIn(null, "0");
+        proxyB.awaitLine(proxyBFrom, l -> l.contains("access - plaintext-inbound refused src=" + NODE_A + ":") && l.contains(" dst=" + REVIEWS + ":8080 ")
+                && l.contains("reason=\"PeerAuthentication STRICT requires mTLS\""), "the STRICT refusal for the pod", Duration.ofSeconds(10));
+        assertThat(podEcho.lines().subList(podFrom, podEcho.size())).as("the pod never saw the plaintext").noneMatch(l -> l.startsWith("ACCEPT"));
+
+        // The pod's own connection to something outside pod-cidr is not captured, and neither are its replies
+        // ("ct direction original": TPROXY would give them to the 15006 listener, which would reset the connection).
+        Map<String, String> out = clients("p", REVIEWS, List.of(NODE_A + ":9095"), List.of(fromPod)).get(0);
+        assertThat(out).containsEntry("received", Integer.toString(fromPod.length)).containsEntry("receivedSha256", sha256(fromPod))
+                .containsEntry("readError", "-");
+        assertThat(nodeEcho.lines()).anyMatch(l -> l.startsWith("ACCEPT " + NODE_A + ":9095 <- " + REVIEWS + ":"));
+        System.out.printf("e2e plaintext to a pod: refused by STRICT at proxy B (%s); the pod's own %d B to %s:9095 echoed uncaptured%n",
+                strict.containsKey("connectError") ? "connect " + strict.get("connectError") : "read " + strict.get("readError"),
+                fromPod.length, NODE_A);
     }
+
+    // ---- helpers ----
 
     /** The nftables program capture.sh loads (its {@code nft -f - <<NFT} here-document), {@code POD_CIDR} filled in. */
     static String deployCaptureTable(String podCidr) throws IOException {

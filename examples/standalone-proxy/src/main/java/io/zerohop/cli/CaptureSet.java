@@ -1,0 +1,166 @@
+package io.zerohop.cli;
+
+import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
+import java.io.IOException;
+import java.net.Inet4Address;
+import java.net.InetAddress;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@code zerohop proxy --capture-set TABLE/SET}: keeps the nftables set {@code ip TABLE SET} equal to the IPv4 addresses
+ * of this node's workloads, so that deploy/node-proxy's {@code capture.sh} captures the enrolled pods of this node and
+ * no other: their outbound TCP, HBONE dialled to them, and plaintext sent to them (to {@code --plaintext-inbound}, where
+ * PeerAuthentication decides). This is the node-wide shape of ztunnel's in-pod redirection, which istio-cni installs in
+ * an enrolled pod's own namespace only (istio/istio cni/pkg/iptables/iptables.go); a rule on {@code pod-cidr} alone
+ * cannot tell this node's pods from others routed through it.
+ *
+ * <p>One thread, started by {@link #start}, compares the registry's local addresses with the last set written once a
+ * second and rewrites the set when they differ, and every 30 s in any case (capture.sh, run again, empties it), in one
+ * {@code nft -f -} transaction (flush and add: a reader never sees it half written). {@code nft} runs as a child process, never on an event loop. A failure (no {@code nft}, no set,
+ * no {@code CAP_NET_ADMIN}) is printed on stderr with {@code nft}'s own message when it first happens or changes, and
+ * retried each second; until it succeeds a new pod is not captured (its traffic flows as without zerohop), which the
+ * message says.
+ */
+final class CaptureSet implements AutoCloseable {
+    private final String table;
+    private final String set;
+    private final WorkloadRegistry registry;
+    private final String node;
+    private final List<String> nft;
+    private volatile boolean closed;
+    private Thread thread;
+    private String written;
+    private String lastError;
+
+    /**
+     * @param spec     {@code TABLE/SET} of family {@code ip}, as {@code --capture-set} takes it (checked by {@link #parse})
+     * @param registry the workloads; those whose {@code node} is {@code node} are this node's
+     * @param nft      the command that reads an nftables script on its stdin ({@code nft -f -})
+     */
+    CaptureSet(String[] spec, WorkloadRegistry registry, String node, List<String> nft) {
+        this.table = spec[0];
+        this.set = spec[1];
+        this.registry = registry;
+        this.node = node;
+        this.nft = List.copyOf(nft);
+    }
+
+    /** {@code TABLE/SET}, each an nftables identifier; null with the reason in {@code why[0]} when it is not. */
+    static String[] parse(String spec, String[] why) {
+        int slash = spec.indexOf('/');
+        if (slash <= 0 || slash == spec.length() - 1 || spec.indexOf('/', slash + 1) >= 0) {
+            why[0] = "must be TABLE/SET (an nftables table of family ip and a set in it, e.g. zerohop/mesh_pods), got \"" + spec + "\"";
+            return null;
+        }
+        String[] parts = {spec.substring(0, slash), spec.substring(slash + 1)};
+        for (String p : parts) {
+            if (!p.matches("[A-Za-z][A-Za-z0-9_]*")) {
+                why[0] = "\"" + p + "\" is no nftables identifier (a letter, then letters, digits, _)";
+                return null;
+            }
+        }
+        return parts;
+    }
+
+    /** The script that makes the set hold exactly {@code addresses}. */
+    String script(java.util.Collection<String> addresses) {
+        StringBuilder s = new StringBuilder("flush set ip ").append(table).append(' ').append(set).append('\n');
+        if (!addresses.isEmpty()) {
+            s.append("add element ip ").append(table).append(' ').append(set).append(" { ").append(String.join(", ", addresses)).append(" }\n");
+        }
+        return s.toString();
+    }
+
+    /** This node's workloads' IPv4 addresses, sorted (IPv6 ones are left out: capture.sh's table is {@code ip}). */
+    TreeSet<String> local() {
+        TreeSet<String> out = new TreeSet<>();
+        for (Workload w : registry.all()) {
+            if (node.equals(w.node())) {
+                for (InetAddress a : w.addresses()) {
+                    if (a instanceof Inet4Address) {
+                        out.add(a.getHostAddress());
+                    }
+                }
+            }
+        }
+        return out;
+    }
+
+    /** Writes the set now if it differs from what was last written (or {@code force}); true when it holds this node's addresses. */
+    synchronized boolean sync(boolean force) {
+        TreeSet<String> now = local();
+        String script = script(now);
+        if (script.equals(written) && !force) {
+            return true;
+        }
+        String error = run(script);
+        if (error == null) {
+            written = script;
+            if (lastError != null) {
+                System.err.println("zerohop proxy: capture set ip " + table + " " + set + " written again (" + now.size() + " addresses)");
+            }
+            lastError = null;
+            return true;
+        }
+        if (!error.equals(lastError)) {
+            System.err.println("zerohop proxy: error: --capture-set: cannot write nftables set ip " + table + " " + set + " (" + now.size()
+                    + " addresses of node " + node + "): " + error + "; until it is written, pods that joined since are not captured"
+                    + " (retrying every second)");
+        }
+        lastError = error;
+        return false;
+    }
+
+    /** Runs {@code nft} with {@code script} on its stdin: null when it exits 0, else its message. */
+    private String run(String script) {
+        try {
+            Process p = new ProcessBuilder(nft).redirectErrorStream(true).start();
+            try (var in = p.getOutputStream()) {
+                in.write(script.getBytes(StandardCharsets.US_ASCII));
+            }
+            byte[] out = p.getInputStream().readNBytes(4096);
+            if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                return String.join(" ", nft) + " did not exit within 10 s";
+            }
+            int rc = p.exitValue();
+            return rc == 0 ? null : String.join(" ", nft) + " exited " + rc + ": " + new String(out, StandardCharsets.UTF_8).strip().replace('\n', ' ');
+        } catch (IOException e) {
+            return String.join(" ", nft) + ": " + e.getMessage();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return "interrupted";
+        }
+    }
+
+    /** Starts the once-a-second check on a daemon thread of its own. */
+    void start() {
+        thread = new Thread(() -> {
+            for (long tick = 1; !closed; tick++) {
+                try {
+                    Thread.sleep(1000);
+                } catch (InterruptedException e) {
+                    return;
+                }
+                if (!closed) {
+                    sync(tick % 30 == 0);
+                }
+            }
+        }, "zerohop-capture-set");
+        thread.setDaemon(true);
+        thread.start();
+    }
+
+    /** Stops the check; the set keeps its last contents (a restarted proxy rewrites it; capture.sh's rules need a listener anyway). */
+    @Override
+    public void close() {
+        closed = true;
+        if (thread != null) {
+            thread.interrupt();
+        }
+    }
+}

@@ -1,0 +1,102 @@
+package io.zerohop.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.zerohop.core.Workload;
+import io.zerohop.core.WorkloadRegistry;
+import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code --capture-set}: what it writes and when. The real {@code nft} against capture.sh's table runs in
+ * {@code NodeProxyE2EIT} (root, network namespaces); here a shell stands in for it, so that what reaches
+ * {@code nft}'s stdin, how often, and what a failing {@code nft} prints can be read back.
+ */
+class CaptureSetTest {
+    @RegisterExtension
+    final StdStreams std = new StdStreams();
+
+    private static Workload pod(String name, String node, String... ips) throws Exception {
+        List<InetAddress> a = new java.util.ArrayList<>();
+        for (String ip : ips) {
+            a.add(InetAddress.getByName(ip));
+        }
+        return new Workload("prod", name, name, Map.of("app", name), a, Workload.Protocol.HBONE, node, "cluster.local");
+    }
+
+    @Test
+    void writesThisNodesIpv4AddressesInOneTransactionAndOnlyWhenTheyChange(@TempDir Path dir) throws Exception {
+        WorkloadRegistry registry = WorkloadRegistry.of(List.of(pod("a", "node-a", "10.0.1.9", "fd00::9"), pod("b", "node-b", "10.0.2.2"),
+                pod("c", "node-a", "10.0.1.10")), Map.of());
+        Path log = dir.resolve("nft.log");
+        CaptureSet set = new CaptureSet(new String[] {"zerohop", "mesh_pods"}, registry, "node-a",
+                List.of("sh", "-c", "cat >> " + log + "; echo --- >> " + log));
+
+        assertThat(set.sync(false)).isTrue();
+        // Sorted as strings, IPv6 left out (capture.sh's table is family ip), node-b's pod left out.
+        assertThat(Files.readString(log)).isEqualTo("""
+                flush set ip zerohop mesh_pods
+                add element ip zerohop mesh_pods { 10.0.1.10, 10.0.1.9 }
+                ---
+                """);
+        assertThat(set.sync(false)).as("unchanged: not written again").isTrue();
+        assertThat(Files.readString(log)).hasLineCount(3);
+        assertThat(set.sync(true)).as("forced: written again (capture.sh run again empties the set)").isTrue();
+        assertThat(Files.readString(log)).hasLineCount(6);
+
+        registry.remove("prod", "a");
+        registry.remove("prod", "c");
+        assertThat(set.sync(false)).isTrue();
+        assertThat(Files.readString(log)).endsWith("""
+                ---
+                flush set ip zerohop mesh_pods
+                ---
+                """);
+        assertThat(std.err.toString()).isEmpty();
+    }
+
+    @Test
+    void aFailingNftIsReportedOnceWithItsMessageAndRetried(@TempDir Path dir) throws Exception {
+        WorkloadRegistry registry = WorkloadRegistry.of(List.of(pod("a", "node-a", "10.0.1.9")), Map.of());
+        Path ok = dir.resolve("ok");
+        CaptureSet set = new CaptureSet(new String[] {"zerohop", "mesh_pods"}, registry, "node-a",
+                List.of("sh", "-c", "cat > /dev/null; [ -e " + ok + " ] || { echo 'Error: No such file or directory' >&2; exit 1; }"));
+
+        assertThat(set.sync(false)).isFalse();
+        assertThat(set.sync(false)).isFalse();
+        String err = std.err.toString();
+        assertThat(err).as("once, with nft's own words and what it means").hasLineCount(1)
+                .contains("--capture-set: cannot write nftables set ip zerohop mesh_pods (1 addresses of node node-a)")
+                .contains("exited 1: Error: No such file or directory").contains("pods that joined since are not captured");
+        Files.createFile(ok);
+        assertThat(set.sync(false)).as("retried until it works").isTrue();
+        assertThat(std.err.toString()).endsWith("capture set ip zerohop mesh_pods written again (1 addresses)" + System.lineSeparator());
+    }
+
+    @Test
+    void aMissingCommandIsAFailureNotACrash() throws Exception {
+        CaptureSet set = new CaptureSet(new String[] {"zerohop", "mesh_pods"}, WorkloadRegistry.empty(), "node-a",
+                List.of("/nonexistent/nft", "-f", "-"));
+        assertThat(set.sync(true)).isFalse();
+        assertThat(std.err.toString()).contains("/nonexistent/nft -f -: Cannot run program");
+    }
+
+    @Test
+    void theOptionIsCheckedBeforeAnythingStarts() {
+        assertThat(std.run("proxy", "--in-memory-ca", "--node", "n", "--capture-set", "mesh_pods"))
+                .startsWith("exit 2: zerohop proxy: --capture-set: must be TABLE/SET (an nftables table of family ip and a set in it,"
+                        + " e.g. zerohop/mesh_pods), got \"mesh_pods\"");
+        assertThat(std.run("proxy", "--in-memory-ca", "--node", "n", "--capture-set", "zerohop/mesh-pods"))
+                .startsWith("exit 2: zerohop proxy: --capture-set: \"mesh-pods\" is no nftables identifier");
+        if (System.getenv("NODE_NAME") == null) {
+            assertThat(std.run("proxy", "--in-memory-ca", "--capture-set", "zerohop/mesh_pods"))
+                    .startsWith("exit 2: zerohop proxy: --capture-set: needs --node NAME (or NODE_NAME)");
+        }
+    }
+}
