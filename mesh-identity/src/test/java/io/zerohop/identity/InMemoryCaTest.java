@@ -34,6 +34,16 @@ class InMemoryCaTest {
     }
 
     @Test
+    void aTrustDomainNotInCanonicalFormIsRefusedAsTheMeshRefusesIt() {
+        // java-spiffe folds "Cluster.Local" to "cluster.local"; Mesh.Builder.trustDomain refuses it (new-user pass).
+        assertThatThrownBy(() -> InMemoryCa.create("Cluster.Local")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("invalid trust domain \"Cluster.Local\": not in canonical form (trust domain must be lower case)");
+        assertThatThrownBy(() -> InMemoryCa.create("bad domain")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("invalid trust domain \"bad domain\": ");
+        assertThat(InMemoryCa.create("cluster.local").trustDomain().getName()).isEqualTo("cluster.local");
+    }
+
+    @Test
     void anIdWithoutAPathIsTheCallersMistakeInAFailedFuture() {
         InMemoryCa ca = InMemoryCa.create("cluster.local");
         java.util.concurrent.CompletableFuture<?> f = ca.svid(io.spiffe.spiffeid.SpiffeId.parse("spiffe://cluster.local"));

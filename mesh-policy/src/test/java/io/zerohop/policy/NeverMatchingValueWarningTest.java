@@ -69,4 +69,17 @@ class NeverMatchingValueWarningTest {
         String w = warnings("to: [{operation: {paths: [\"%s\"]}}]", value);
         assertThat(w.contains("paths \"" + value + "\" never matches: a request path starts with /")).isEqualTo(warned);
     }
+
+    /** A new-user pass: {@code /api/*}{@code /x} loaded silently, and matches only a path with a literal "*" (istiod's exact match). */
+    @ParameterizedTest
+    @CsvSource({"/api/*/x, true", "/a*b, true", "/v1/*/items/*, true", "/api/*, false", "*/x, false", "*, false", "/api/{*}/x, false",
+            "/api/{**}, false"})
+    void pathsWithAnInnerStar(String value, boolean warned) throws Exception {
+        String w = warnings("to: [{operation: {paths: [\"%s\"]}}]", value);
+        assertThat(w.contains("paths \"" + value + "\": a * other than a leading or trailing one is literal")).as(w).isEqualTo(warned);
+        if (value.equals("/api/*/x")) {
+            assertThat(w).contains("p.yaml:7: AuthorizationPolicy prod/p: paths \"/api/*/x\": a * other than a leading or trailing one is"
+                    + " literal, so this matches only a path with a \"*\" in it (one path segment is Istio's path template {*}: \"/api/{*}/x\"?)");
+        }
+    }
 }

@@ -205,9 +205,28 @@ final class IstioRules {
                     warnings.add(op.get(key).file + ":" + op.get(key).line + ": " + ref + ": " + key + " \"" + p
                             + "\" never matches: a request path starts with / (\"/" + p + "\"?)"
                             + (key.equals("notPaths") ? " (so this exclusion excludes nothing)" : ""));
+                } else if (innerStar(p)) {
+                    // istiod's pathGenerator: not a template, so matcher.PathMatcher's exact match (only a leading or
+                    // trailing * is a wildcard). A glob meant as such (a new-user pass) matches only a literal "*".
+                    warnings.add(op.get(key).file + ":" + op.get(key).line + ": " + ref + ": " + key + " \"" + p
+                            + "\": a * other than a leading or trailing one is literal, so this matches only a path with a \"*\" in it"
+                            + (asTemplate(p).equals(p) ? " (Istio's path templates match a segment, {*}, or the rest, {**})"
+                            : " (one path segment is Istio's path template {*}: \"" + asTemplate(p) + "\"?)"));
                 }
             }
         }
+    }
+
+    /** {@code p} with each segment that is a lone {@code *} written as Istio's one-segment template {@code {*}}. */
+    private static String asTemplate(String p) {
+        return String.join("/", java.util.Arrays.stream(p.split("/", -1)).map(seg -> seg.equals("*") ? "{*}" : seg).toList());
+    }
+
+    /** A {@code *} inside {@code p} (not its first or last character) outside a {@code {*}} or {@code {**}} template. */
+    private static boolean innerStar(String p) {
+        String plain = p.replace("{**}", "").replace("{*}", "");
+        int star = plain.indexOf('*', 1);
+        return star > 0 && star < plain.length() - 1;
     }
 
     /**
