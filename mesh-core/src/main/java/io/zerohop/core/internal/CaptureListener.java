@@ -410,12 +410,10 @@ public final class CaptureListener {
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.RCVBUF_ALLOCATOR, Relay.TCP_READS)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 10_000)
-                .handler(new ChannelInitializer<Channel>() {
-                    @Override
-                    protected void initChannel(Channel ch) {}
-                })
+                .handler(Transports.Dialling.INSTANCE)
                 .connect(dst).addListener((ChannelFuture cf) -> {
                     if (cf.isSuccess()) {
+                        cf.channel().pipeline().remove(Transports.Dialling.INSTANCE);
                         f.complete(Relay.tcp((DuplexChannel) cf.channel()));
                     } else {
                         f.completeExceptionally(cf.cause());

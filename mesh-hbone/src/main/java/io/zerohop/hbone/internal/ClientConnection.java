@@ -191,6 +191,8 @@ final class ClientConnection {
                         // Set here, not in the connect listener: added from a non-loop thread, that
                         // listener can run after the handshake already completed `ready`.
                         channel = ch;
+                        // First: a read of the socket while it connects must not reach TLS or the connection's handlers.
+                        ch.pipeline().addFirst(Transports.Dialling.INSTANCE);
                         Transports.keepalive(ch);
                         ch.closeFuture().addListener(x -> {
                             pool.remove(ClientConnection.this);

@@ -117,6 +117,9 @@ public class Hold extends ChannelInboundHandlerAdapter {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        if (Transports.readWhileDialling(ctx.channel(), cause)) {
+            return;
+        }
         if (released || !holdsFailures || !(cause instanceof IOException)) {
             ctx.fireExceptionCaught(cause);
             return;

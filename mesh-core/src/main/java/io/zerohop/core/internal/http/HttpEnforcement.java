@@ -610,7 +610,7 @@ public final class HttpEnforcement {
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 10_000)
-                .handler(new ChannelInboundHandlerAdapter())
+                .handler(io.zerohop.hbone.internal.Transports.Dialling.INSTANCE)
                 .connect(upstream).addListener((ChannelFuture f) -> {
                     if (!f.isSuccess()) {
                         log.debug("upstream {} unreachable for an L7 tunnel: {}", Addresses.authority(upstream), f.cause().toString());
@@ -622,6 +622,7 @@ public final class HttpEnforcement {
                         dialled.setFailure(new java.nio.channels.ClosedChannelException());
                         return;
                     }
+                    f.channel().pipeline().remove(io.zerohop.hbone.internal.Transports.Dialling.INSTANCE);
                     stream.closeFuture().addListener(x -> endUpstream(stream, f.channel()));
                     dialled.setSuccess(f.channel());
                 });
