@@ -162,10 +162,24 @@ public final class Mesh implements AutoCloseable {
      * A tunnel to {@code target} as this process's own identity.
      *
      * @throws IllegalStateException when this mesh has no identity of its own
+     * @throws IllegalArgumentException when {@code target} is unresolved (a host name): zerohop routes by workload IP
      */
     public CompletableFuture<HboneStream> connect(InetSocketAddress target) {
-        Objects.requireNonNull(target, "target");
+        resolved(target);
         return connect(runtime.requireIdentity(), target);
+    }
+
+    /**
+     * {@code target}, checked: not null, and a resolved IP (zerohop routes by workload address; an unresolved one failed
+     * the future with a JDK NullPointerException about an internal comparison, a new-user pass).
+     */
+    private static InetSocketAddress resolved(InetSocketAddress target) {
+        Objects.requireNonNull(target, "target");
+        if (target.isUnresolved()) {
+            throw new IllegalArgumentException("target " + target.getHostString() + ":" + target.getPort() + " is unresolved: zerohop"
+                    + " routes by workload IP address, so resolve it first (new InetSocketAddress(InetAddress.getByName(host), port))");
+        }
+        return target;
     }
 
     /**
@@ -175,7 +189,7 @@ public final class Mesh implements AutoCloseable {
      * does not open.
      */
     public CompletableFuture<HboneStream> connect(SpiffeId source, InetSocketAddress target) {
-        return runtime.outbound().connect(Objects.requireNonNull(source, "source"), Objects.requireNonNull(target, "target"));
+        return runtime.outbound().connect(Objects.requireNonNull(source, "source"), resolved(target));
     }
 
     /**
@@ -183,7 +197,7 @@ public final class Mesh implements AutoCloseable {
      * CONNECT headers ({@code baggage}, {@code traceparent}) under the route's own.
      */
     public CompletableFuture<HboneStream> connect(SpiffeId source, InetSocketAddress target, Route route) {
-        return runtime.outbound().connect(Objects.requireNonNull(source, "source"), Objects.requireNonNull(target, "target"),
+        return runtime.outbound().connect(Objects.requireNonNull(source, "source"), resolved(target),
                 Objects.requireNonNull(route, "route"));
     }
 
@@ -192,9 +206,10 @@ public final class Mesh implements AutoCloseable {
      *
      * @throws UnknownDestinationException when the registry does not know the address or the
      *                                     workload is not in the mesh (plaintext)
+     * @throws IllegalArgumentException when {@code target} is unresolved (a host name)
      */
     public Route route(InetSocketAddress target) {
-        return runtime.outbound().route(target);
+        return runtime.outbound().route(resolved(target));
     }
 
     /** Sockets that tunnel through HBONE: hand it to OkHttp, Apache HttpClient, JDBC drivers... */
@@ -220,6 +235,7 @@ public final class Mesh implements AutoCloseable {
      * a registry workload). Returns the bound address; the listener closes with the mesh.
      */
     public InetSocketAddress capture(Capture capture) throws InterruptedException {
+        Objects.requireNonNull(capture, "capture");
         runtime.requireOpen("capture");
         return runtime.listeners().bindCapture(capture, runtime.outbound(), false);
     }
@@ -257,6 +273,7 @@ public final class Mesh implements AutoCloseable {
      * @throws IllegalArgumentException for a {@link Capture.Mode#SOCKS5} capture
      */
     public InetSocketAddress plaintextInbound(Capture capture) throws InterruptedException {
+        Objects.requireNonNull(capture, "capture");
         runtime.requireOpen("plaintextInbound");
         if (capture.mode() == Capture.Mode.SOCKS5) {
             throw new IllegalArgumentException("plaintext inbound takes TRANSPARENT or FORWARD capture, not SOCKS5");

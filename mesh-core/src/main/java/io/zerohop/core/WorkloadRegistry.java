@@ -15,6 +15,7 @@ import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.error.YAMLException;
@@ -136,6 +137,9 @@ public final class WorkloadRegistry {
      */
     public synchronized void replace(List<Workload> workloads, Map<String, InetSocketAddress> nodes,
                                      Map<String, List<InetAddress>> nodeAddresses) {
+        Objects.requireNonNull(workloads, "workloads");
+        Objects.requireNonNull(nodes, "nodes");
+        Objects.requireNonNull(nodeAddresses, "nodeAddresses");
         Map<InetAddress, Workload> byAddress = new HashMap<>();
         IdentityHashMap<Workload, SpiffeId> ids = new IdentityHashMap<>();
         Map<SpiffeId, SpiffeId> shared = new HashMap<>();

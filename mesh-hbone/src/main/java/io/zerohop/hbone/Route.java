@@ -19,7 +19,11 @@ import java.util.Set;
 public record Route(InetSocketAddress hboneAddress, Set<SpiffeId> expectedIdentities, Map<String, String> headers) {
     public Route {
         Objects.requireNonNull(hboneAddress, "hboneAddress");
-        expectedIdentities = Set.copyOf(Objects.requireNonNull(expectedIdentities, "expectedIdentities"));
+        for (SpiffeId id : Objects.requireNonNull(expectedIdentities, "expectedIdentities")) {
+            // Set.copyOf's own NullPointerException has no message (a new-user pass).
+            Objects.requireNonNull(id, "expectedIdentities: a null identity");
+        }
+        expectedIdentities = Set.copyOf(expectedIdentities);
         if (expectedIdentities.isEmpty()) {
             throw new IllegalArgumentException("a route needs at least one expected destination identity");
         }
@@ -27,6 +31,6 @@ public record Route(InetSocketAddress hboneAddress, Set<SpiffeId> expectedIdenti
     }
 
     public Route(InetSocketAddress hboneAddress, SpiffeId expected) {
-        this(hboneAddress, Set.of(expected), Map.of());
+        this(hboneAddress, Set.of(Objects.requireNonNull(expected, "expected")), Map.of());
     }
 }

@@ -200,6 +200,12 @@ public final class MeshTls implements AutoCloseable {
     }
 
     private SslContext build(Key key, X509Svid svid) {
+        if (!svid.getSpiffeId().equals(key.self())) {
+            // Fail closed: presented, the peer would authenticate this side as someone else (a new-user pass: the request
+            // went out as C and got a 403 that named C, with no word of the provider's mistake).
+            throw new IllegalStateException("identity provider " + provider.getClass().getName() + " returned an SVID for "
+                    + svid.getSpiffeId() + " when asked for " + key.self() + "; not presenting it");
+        }
         SpiffeTrustManager trust = new SpiffeTrustManager(this::bundles, key.expected(),
                 federation ? null : key.self().getTrustDomain());
         try {

@@ -99,6 +99,47 @@ class MeshTlsTest {
         assertThat(handshakes.run(pqOnly, jdk).clientError()).as("control: a client without ML-KEM fails").isNotNull();
     }
 
+    /** A new-user pass: a provider that answered B's request with C's SVID made this side present C, unnoticed. */
+    @Test
+    void anSvidForAnotherIdentityIsNotPresented() {
+        FixedIdentityProvider base = new FixedIdentityProvider(ca.issue(CLIENT), ca.bundles());
+        IdentityProvider wrong = new IdentityProvider() {
+            @Override
+            public java.util.Optional<SpiffeId> defaultIdentity() {
+                return java.util.Optional.empty();
+            }
+
+            @Override
+            public java.util.concurrent.CompletableFuture<io.spiffe.svid.x509svid.X509Svid> svid(SpiffeId id) {
+                return base.svid(CLIENT);
+            }
+
+            @Override
+            public X509BundleSet bundles() {
+                return base.bundles();
+            }
+
+            @Override
+            public void addListener(IdentityListener listener) {
+            }
+
+            @Override
+            public void removeListener(IdentityListener listener) {
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        try (MeshTls t = MeshTls.builder(wrong).build()) {
+            for (java.util.concurrent.CompletableFuture<SslContext> f : List.of(t.server(SERVER), t.client(SERVER, Set.of(CLIENT)))) {
+                org.assertj.core.api.Assertions.assertThatThrownBy(f::join).hasRootCauseInstanceOf(IllegalStateException.class)
+                        .rootCause().hasMessageContaining("returned an SVID for " + CLIENT + " when asked for " + SERVER + "; not presenting it");
+            }
+            assertThat(t.client(CLIENT, Set.of(SERVER)).join()).as("its own identity is served").isNotNull();
+        }
+    }
+
     @Test
     void defaultProviderIsBoringSsl() {
         assertThat(MeshTls.defaultProvider()).isEqualTo(SslProvider.OPENSSL);

@@ -202,6 +202,30 @@ class ApiMisuseTest {
         assertThatThrownBy(() -> mesh.capture(null)).isInstanceOf(NullPointerException.class).hasMessageContaining("capture");
         assertThatThrownBy(() -> new Route(new InetSocketAddress("127.0.0.1", 15008), (Set<SpiffeId>) null, Map.of()))
                 .isInstanceOf(NullPointerException.class).hasMessageContaining("expectedIdentities");
+        // A new-user pass: these threw NullPointerExceptions with no message, or the JDK's about an internal variable.
+        assertThatThrownBy(() -> mesh.capture(null)).isInstanceOf(NullPointerException.class).hasMessage("capture");
+        assertThatThrownBy(() -> mesh.plaintextInbound(null)).isInstanceOf(NullPointerException.class).hasMessage("capture");
+        assertThatThrownBy(() -> new Route(new InetSocketAddress("127.0.0.1", 15008), (SpiffeId) null))
+                .isInstanceOf(NullPointerException.class).hasMessage("expected");
+        assertThatThrownBy(() -> new Route(null, (SpiffeId) null)).isInstanceOf(NullPointerException.class).hasMessage("expected");
+        java.util.Set<SpiffeId> withNull = new java.util.HashSet<>();
+        withNull.add(null);
+        assertThatThrownBy(() -> new Route(new InetSocketAddress("127.0.0.1", 15008), withNull, Map.of()))
+                .isInstanceOf(NullPointerException.class).hasMessage("expectedIdentities: a null identity");
+        assertThatThrownBy(() -> WorkloadRegistry.of(null, null)).isInstanceOf(NullPointerException.class).hasMessage("workloads");
+    }
+
+    @Test
+    void anUnresolvedTargetIsRefusedSayingWhy(TestMesh t) {
+        // A new-user pass: the future failed with "Cannot invoke Object.equals(Object) because o is null".
+        Mesh mesh = t.closeLater(Mesh.builder().identityProvider(t.ca()).identity(t.identity("shop", "web")).threads(1).build());
+        InetSocketAddress host = InetSocketAddress.createUnresolved("a.shop", 8080);
+        for (org.assertj.core.api.ThrowableAssert.ThrowingCallable call : List.<org.assertj.core.api.ThrowableAssert.ThrowingCallable>of(
+                () -> mesh.connect(host), () -> mesh.connect(t.identity("shop", "web"), host), () -> mesh.route(host))) {
+            assertThatThrownBy(call).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("target a.shop:8080 is unresolved: zerohop routes by workload IP address, so resolve it first"
+                            + " (new InetSocketAddress(InetAddress.getByName(host), port))");
+        }
     }
 
     @Test
