@@ -132,28 +132,12 @@ class NodeProxyE2EIT {
         net.ip("b", "route", "add", "10.10.1.0/24", "via", NODE_A);
         // A pod in its own namespace behind node B, wired as Calico wires one: node B's end of the
         // veth carries node B's address, the pod routes everything to it, node B a /32 to the pod.
-        net.add("p");
-        net.veth("b", "vpb", "p", "vp");
-        net.ip("b", "addr", "add", NODE_B + "/32", "dev", net.dev("vpb"));
-        net.ip("p", "addr", "add", REVIEWS + "/32", "dev", net.dev("vp"));
-        net.ip("b", "link", "set", net.dev("vpb"), "up");
-        net.ip("p", "link", "set", net.dev("vp"), "up");
-        net.ip("b", "route", "add", REVIEWS + "/32", "dev", net.dev("vpb"));
-        net.ip("p", "route", "add", NODE_B + "/32", "dev", net.dev("vp"));
-        net.ip("p", "route", "add", "default", "via", NODE_B, "dev", net.dev("vp"));
+        podBehind("b", NODE_B, "p", REVIEWS);
         // Node B routes the pod's own connections on (a node does; a new namespace does not forward).
         Netns.run(net.exec("b", List.of("sysctl", "-qw", "net.ipv4.ip_forward=1")));
         // The same behind node A: web's traffic enters node A from its veth, as a real pod's does,
         // where capture.sh's own rules (not this test's output-hook ones) capture it.
-        net.add("q");
-        net.veth("a", "vqa", "q", "vq");
-        net.ip("a", "addr", "add", NODE_A + "/32", "dev", net.dev("vqa"));
-        net.ip("q", "addr", "add", WEB + "/32", "dev", net.dev("vq"));
-        net.ip("a", "link", "set", net.dev("vqa"), "up");
-        net.ip("q", "link", "set", net.dev("vq"), "up");
-        net.ip("a", "route", "add", WEB + "/32", "dev", net.dev("vqa"));
-        net.ip("q", "route", "add", NODE_A + "/32", "dev", net.dev("vq"));
-        net.ip("q", "route", "add", "default", "via", NODE_A, "dev", net.dev("vq"));
+        podBehind("a", NODE_A, "q", WEB);
         // TPROXY: marked packets are delivered locally (through lo), where the tproxy rule hands them
         // to the proxy's IP_TRANSPARENT listener with the original destination kept.
         for (String ns : List.of("a", "b")) {
@@ -554,6 +538,19 @@ class NodeProxyE2EIT {
     }
 
     // ---- helpers ----
+
+    /** Namespace {@code pod} with address {@code podIp} behind node {@code node}'s veth, wired as Calico wires a pod. */
+    static void podBehind(String node, String nodeIp, String pod, String podIp) throws Exception {
+        net.add(pod);
+        net.veth(node, "v" + pod + node, pod, "v" + pod);
+        net.ip(node, "addr", "add", nodeIp + "/32", "dev", net.dev("v" + pod + node));
+        net.ip(pod, "addr", "add", podIp + "/32", "dev", net.dev("v" + pod));
+        net.ip(node, "link", "set", net.dev("v" + pod + node), "up");
+        net.ip(pod, "link", "set", net.dev("v" + pod), "up");
+        net.ip(node, "route", "add", podIp + "/32", "dev", net.dev("v" + pod + node));
+        net.ip(pod, "route", "add", nodeIp + "/32", "dev", net.dev("v" + pod));
+        net.ip(pod, "route", "add", "default", "via", nodeIp, "dev", net.dev("v" + pod));
+    }
 
     /** The nftables program capture.sh loads (its {@code nft -f - <<NFT} here-document), {@code POD_CIDR} filled in. */
     static String deployCaptureTable(String podCidr) throws IOException {
