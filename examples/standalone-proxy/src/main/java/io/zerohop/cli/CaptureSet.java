@@ -12,7 +12,7 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * {@code zerohop proxy --capture-set TABLE/SET}: keeps the nftables set {@code ip TABLE SET} equal to the IPv4 addresses
- * of this node's workloads, so that deploy/node-proxy's {@code capture.sh} captures the enrolled pods of this node and
+ * of this node's workloads in the mesh (HBONE), so that deploy/node-proxy's {@code capture.sh} captures the enrolled pods of this node and
  * no other: their outbound TCP, HBONE dialled to them, and plaintext sent to them (to {@code --plaintext-inbound}, where
  * PeerAuthentication decides). This is the node-wide shape of ztunnel's in-pod redirection, which istio-cni installs in
  * an enrolled pod's own namespace only (istio/istio cni/pkg/iptables/iptables.go); a rule on {@code pod-cidr} alone
@@ -75,11 +75,15 @@ final class CaptureSet implements AutoCloseable {
         return s.toString();
     }
 
-    /** This node's workloads' IPv4 addresses, sorted (IPv6 ones are left out: capture.sh's table is {@code ip}). */
+    /**
+     * This node's mesh workloads' IPv4 addresses, sorted. Left out: workloads outside the mesh ({@link Workload.Protocol#TCP}:
+     * the Kubernetes registry keeps every pod, for policies on source labels, and ztunnel captures enrolled pods only) and
+     * IPv6 addresses (capture.sh's table is {@code ip}).
+     */
     TreeSet<String> local() {
         TreeSet<String> out = new TreeSet<>();
         for (Workload w : registry.all()) {
-            if (node.equals(w.node())) {
+            if (node.equals(w.node()) && w.protocol() == Workload.Protocol.HBONE) {
                 for (InetAddress a : w.addresses()) {
                     if (a instanceof Inet4Address) {
                         out.add(a.getHostAddress());

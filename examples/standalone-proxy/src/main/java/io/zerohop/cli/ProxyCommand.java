@@ -184,7 +184,7 @@ final class ProxyCommand implements Callable<Integer> {
     String plaintextInbound;
 
     @Option(names = "--capture-set", paramLabel = "TABLE/SET", description = {"Keep the nftables set ip TABLE SET equal to this node's"
-            + " workloads' IPv4 addresses (deploy/node-proxy's capture.sh: zerohop/mesh_pods), rewritten within a second of a change;",
+            + " mesh (HBONE) workloads' IPv4 addresses (deploy/node-proxy's capture.sh: zerohop/mesh_pods), rewritten within a second of a change;",
             "needs --node (or $NODE_NAME) and nft on the PATH; off by default"})
     String captureSet;
 

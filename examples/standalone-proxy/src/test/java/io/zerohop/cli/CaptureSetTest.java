@@ -23,23 +23,28 @@ class CaptureSetTest {
     final StdStreams std = new StdStreams();
 
     private static Workload pod(String name, String node, String... ips) throws Exception {
+        return pod(Workload.Protocol.HBONE, name, node, ips);
+    }
+
+    private static Workload pod(Workload.Protocol protocol, String name, String node, String... ips) throws Exception {
         List<InetAddress> a = new java.util.ArrayList<>();
         for (String ip : ips) {
             a.add(InetAddress.getByName(ip));
         }
-        return new Workload("prod", name, name, Map.of("app", name), a, Workload.Protocol.HBONE, node, "cluster.local");
+        return new Workload("prod", name, name, Map.of("app", name), a, protocol, node, "cluster.local");
     }
 
     @Test
     void writesThisNodesIpv4AddressesInOneTransactionAndOnlyWhenTheyChange(@TempDir Path dir) throws Exception {
+        // A pod outside the mesh (the Kubernetes registry keeps those as TCP workloads) on node-a too.
         WorkloadRegistry registry = WorkloadRegistry.of(List.of(pod("a", "node-a", "10.0.1.9", "fd00::9"), pod("b", "node-b", "10.0.2.2"),
-                pod("c", "node-a", "10.0.1.10")), Map.of());
+                pod("c", "node-a", "10.0.1.10"), pod(Workload.Protocol.TCP, "plain", "node-a", "10.0.1.11")), Map.of());
         Path log = dir.resolve("nft.log");
         CaptureSet set = new CaptureSet(new String[] {"zerohop", "mesh_pods"}, registry, "node-a",
                 List.of("sh", "-c", "cat >> " + log + "; echo --- >> " + log));
 
         assertThat(set.sync(false)).isTrue();
-        // Sorted as strings, IPv6 left out (capture.sh's table is family ip), node-b's pod left out.
+        // Sorted as strings, IPv6 left out (capture.sh's table is family ip), node-b's pod and the pod outside the mesh left out.
         assertThat(Files.readString(log)).isEqualTo("""
                 flush set ip zerohop mesh_pods
                 add element ip zerohop mesh_pods { 10.0.1.10, 10.0.1.9 }
