@@ -71,6 +71,8 @@ class NodeProxyE2EIT {
     static final String BACKEND = "10.10.2.2";
     /** The pod in its own namespace behind node B. */
     static final String REVIEWS = "10.10.2.4";
+    /** A second pod behind node B (frontend's service account): reviews' neighbour on the same node. */
+    static final String RATINGS = "10.10.2.5";
     /** A pod in its own namespace behind node A (frontend's service account), captured by capture.sh's rules verbatim. */
     static final String WEB = "10.10.1.5";
     /** A Service ClusterIP on node A, which a kube-proxy-style DNAT sends to {@link #REVIEWS}:8080. */
@@ -133,6 +135,7 @@ class NodeProxyE2EIT {
         // A pod in its own namespace behind node B, wired as Calico wires one: node B's end of the
         // veth carries node B's address, the pod routes everything to it, node B a /32 to the pod.
         podBehind("b", NODE_B, "p", REVIEWS);
+        podBehind("b", NODE_B, "r", RATINGS);
         // Node B routes the pod's own connections on (a node does; a new namespace does not forward).
         Netns.run(net.exec("b", List.of("sysctl", "-qw", "net.ipv4.ip_forward=1")));
         // The same behind node A: web's traffic enters node A from its veth, as a real pod's does,
@@ -181,7 +184,7 @@ class NodeProxyE2EIT {
                 "--readiness", "off", "--drain", "1s");
         proxyA = start("proxy-a", net.exec("a", concat(proxy, "--node", "node-a", "--transparent")));
         proxyB = start("proxy-b", net.exec("b", concat(proxy, "--node", "node-b", "--policies", policies.toString(),
-                "--plaintext-inbound", "--inbound-transparent")));
+                "--plaintext-inbound", "--inbound-transparent", "--transparent")));
         // NODE_B:9090 is no workload's address: not captured, the STRICT test's control.
         echo = start("echo-server", net.exec("b", app(EchoServer.class, BACKEND + ":8080", BACKEND + ":9090", NODE_B + ":9090")));
         // Outside the mesh on node A, for connections a pod opens itself (their replies are not captured).
@@ -197,7 +200,7 @@ class NodeProxyE2EIT {
         assertThat(Netns.run(net.exec("a", List.of("nft", "list", "set", "ip", "zerohop", "mesh_pods"))))
                 .contains(FRONTEND, OLD, CANARY, WEB).doesNotContain("10.10.2.");
         assertThat(Netns.run(net.exec("b", List.of("nft", "list", "set", "ip", "zerohop", "mesh_pods"))))
-                .contains(BACKEND, REVIEWS).doesNotContain("10.10.1.");
+                .contains(BACKEND, REVIEWS, RATINGS).doesNotContain("10.10.1.");
         assertThat(proxyA.lines()).anyMatch(l -> l.contains("tproxy 0.0.0.0:15001"));
         assertThat(proxyB.lines()).anyMatch(l -> l.contains("plaintext-inbound 0.0.0.0:15006") && l.contains("policies 4"));
         assertThat(proxyB.lines()).anyMatch(l -> l.contains("HBONE listener on") && l.contains("transparent"));
@@ -535,6 +538,34 @@ class NodeProxyE2EIT {
         System.out.printf("e2e plaintext to a pod: refused by STRICT at proxy B (%s); the pod's own %d B to %s:9095 echoed uncaptured%n",
                 strict.containsKey("connectError") ? "connect " + strict.get("connectError") : "read " + strict.get("readError"),
                 fromPod.length, NODE_A);
+    }
+
+    @Test
+    @Order(10)
+    void twoMeshPodsOnOneNodeTalkThroughTheNodesOwnHboneListener() throws Exception {
+        byte[] payload = payload(512 << 10, marker(), 13);
+        int podFrom = podEcho.size();
+        int proxyBFrom = proxyB.size();
+
+        // ratings and reviews both run behind node B. Proxy B captures ratings' connection and dials reviews' IP on 15008
+        // from the host, which no prerouting rule sees: capture.sh's output chain marks it, so it comes back through lo to
+        // proxy B's own transparent HBONE listener, which presents reviews' SVID and applies reviews' policies. Without
+        // that chain the dial reached the pod itself: "HBONE connection to 10.10.2.4:15008 failed: Connection refused".
+        Map<String, String> r = clients("r", RATINGS, List.of(REVIEWS + ":8080"), List.of(payload)).get(0);
+
+        assertThat(r).containsEntry("received", Integer.toString(payload.length)).containsEntry("receivedSha256", sha256(payload))
+                .containsEntry("readError", "-");
+        proxyB.awaitLine(proxyBFrom, l -> l.contains("access - outbound src=" + RATINGS + ":") && l.contains("dst=" + REVIEWS + ":8080")
+                && l.contains("dst_id=spiffe://cluster.local/ns/prod/sa/reviews") && l.contains("status=200"),
+                "proxy B's outbound line for ratings", Duration.ofSeconds(10));
+        proxyB.awaitLine(proxyBFrom, l -> l.contains("access - inbound src=") && l.contains(" src_workload=prod/ratings ")
+                && l.contains("src_id=spiffe://cluster.local/ns/prod/sa/frontend") && l.contains("dst=" + REVIEWS + ":8080")
+                && l.contains("dst_id=spiffe://cluster.local/ns/prod/sa/reviews") && l.contains("status=200")
+                && l.contains("bytes_received=" + payload.length), "proxy B's inbound line for ratings", Duration.ofSeconds(10));
+        assertThat(podEcho.lines().subList(podFrom, podEcho.size())).filteredOn(l -> l.startsWith("ACCEPT "))
+                .allMatch(l -> l.startsWith("ACCEPT " + REVIEWS + ":8080 <- " + NODE_B + ":"));
+        System.out.printf("e2e same node: ratings -> reviews behind node B, %d B echoed through proxy B's own HBONE listener%n",
+                payload.length);
     }
 
     // ---- helpers ----
