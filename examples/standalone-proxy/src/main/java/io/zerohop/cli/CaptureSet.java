@@ -18,14 +18,18 @@ import java.util.concurrent.TimeUnit;
  * an enrolled pod's own namespace only (istio/istio cni/pkg/iptables/iptables.go); a rule on {@code pod-cidr} alone
  * cannot tell this node's pods from others routed through it.
  *
- * <p>One thread, started by {@link #start}, compares the registry's local addresses with the last set written once a
- * second and rewrites the set when they differ, and every 30 s in any case (capture.sh, run again, empties it), in one
- * {@code nft -f -} transaction (flush and add: a reader never sees it half written). {@code nft} runs as a child process, never on an event loop. A failure (no {@code nft}, no set,
- * no {@code CAP_NET_ADMIN}) is printed on stderr with {@code nft}'s own message when it first happens or changes, and
+ * <p>{@link #first} writes it once at start: a proxy that cannot (no {@code nft}, no table, no {@code CAP_NET_ADMIN})
+ * refuses to start rather than report ready while nothing is captured. Then one thread, started by {@link #start},
+ * compares the registry's local addresses with the last set written once a second and rewrites the set when they
+ * differ, and every {@value #FORCE_EVERY} s in any case (capture.sh, run again, empties it), in one {@code nft -f -}
+ * transaction (flush and add: a reader never sees it half written). {@code nft} runs as a child process, never on an
+ * event loop. A later failure is printed on stderr with {@code nft}'s own message when it first happens or changes, and
  * retried each second; until it succeeds a new pod is not captured (its traffic flows as without zerohop), which the
  * message says.
  */
 final class CaptureSet implements AutoCloseable {
+    /** Seconds between rewrites of an unchanged set: how long a set emptied behind the proxy's back stays empty. */
+    static final int FORCE_EVERY = 5;
     private final String table;
     private final String set;
     private final WorkloadRegistry registry;
@@ -94,6 +98,16 @@ final class CaptureSet implements AutoCloseable {
         return out;
     }
 
+    /** The first write, at start: null when done, else why not (nothing printed). */
+    synchronized String first() {
+        String script = script(local());
+        String error = run(script);
+        if (error == null) {
+            written = script;
+        }
+        return error;
+    }
+
     /** Writes the set now if it differs from what was last written (or {@code force}); true when it holds this node's addresses. */
     synchronized boolean sync(boolean force) {
         TreeSet<String> now = local();
@@ -102,8 +116,9 @@ final class CaptureSet implements AutoCloseable {
             return true;
         }
         String error = run(script);
+        // A failed write leaves the set unknown: the next tick writes again, not only once the registry changes.
+        written = error == null ? script : null;
         if (error == null) {
-            written = script;
             if (lastError != null) {
                 System.err.println("zerohop proxy: capture set ip " + table + " " + set + " written again (" + now.size() + " addresses)");
             }
@@ -132,7 +147,9 @@ final class CaptureSet implements AutoCloseable {
                 return String.join(" ", nft) + " did not exit within 10 s";
             }
             int rc = p.exitValue();
-            return rc == 0 ? null : String.join(" ", nft) + " exited " + rc + ": " + new String(out, StandardCharsets.UTF_8).strip().replace('\n', ' ');
+            // nft's message on one line, without the caret line under the script text it quotes.
+            return rc == 0 ? null : String.join(" ", nft) + " exited " + rc + ": " + new String(out, StandardCharsets.UTF_8).lines()
+                    .map(String::strip).filter(l -> !l.isEmpty() && !l.matches("\\^+")).collect(java.util.stream.Collectors.joining(" "));
         } catch (IOException e) {
             return String.join(" ", nft) + ": " + e.getMessage();
         } catch (InterruptedException e) {
@@ -151,7 +168,7 @@ final class CaptureSet implements AutoCloseable {
                     return;
                 }
                 if (!closed) {
-                    sync(tick % 30 == 0);
+                    sync(tick % FORCE_EVERY == 0);
                 }
             }
         }, "zerohop-capture-set");

@@ -899,7 +899,12 @@ final class ProxyCommand implements Callable<Integer> {
             // the registry fills with the first sync and the thread writes it within a second.
             capture = new CaptureSet(CaptureSet.parse(captureSet, new String[1]), registry, node != null ? node : System.getenv("NODE_NAME"),
                     List.of("nft", "-f", "-"));
-            capture.sync(true);
+            String error = capture.first();
+            if (error != null) {
+                // Ready with nothing captured would be a silent fail-open (a break-it pass: /healthz/ready said 200).
+                throw new Cli.RefusedException("--capture-set " + captureSet + ": cannot write the nftables set: " + error
+                        + " (deploy/node-proxy's capture.sh creates it, in the host's network namespace, before the proxy starts)", 1);
+            }
             capture.start();
         }
         try {

@@ -84,6 +84,32 @@ class CaptureSetTest {
         assertThat(std.err.toString()).endsWith("capture set ip zerohop mesh_pods written again (1 addresses)" + System.lineSeparator());
     }
 
+    /** A break-it pass: after a failed forced rewrite the set stayed empty until the next forced one, 30 s later. */
+    @Test
+    void aFailedWriteIsRetriedAtTheNextTickEvenWhenNothingChanged(@TempDir Path dir) throws Exception {
+        WorkloadRegistry registry = WorkloadRegistry.of(List.of(pod("a", "node-a", "10.0.1.9")), Map.of());
+        Path broken = dir.resolve("broken");
+        Path log = dir.resolve("nft.log");
+        CaptureSet set = new CaptureSet(new String[] {"zerohop", "mesh_pods"}, registry, "node-a",
+                List.of("sh", "-c", "[ -e " + broken + " ] && { cat > /dev/null; echo 'Error: No such file or directory' >&2; exit 1; };"
+                        + " cat >> " + log));
+        assertThat(set.first()).isNull();
+        Files.createFile(broken);
+        assertThat(set.sync(true)).as("the table went away").isFalse();
+        Files.delete(broken);
+        assertThat(set.sync(false)).as("unchanged registry, but the last write failed: written again").isTrue();
+        assertThat(Files.readString(log)).hasLineCount(4);
+    }
+
+    @Test
+    void aProxyThatCannotWriteTheSetRefusesToStart() {
+        // No table of that name exists anywhere (nor, maybe, nft): ready with nothing captured would be a silent fail-open.
+        assertThat(std.run("proxy", "--in-memory-ca", "--node", "n", "--capture-set", "zerohop_no_such_table/mesh_pods",
+                "--metrics", "off", "--readiness", "off", "--admin", "off"))
+                .startsWith("exit 1: zerohop proxy: --capture-set zerohop_no_such_table/mesh_pods: cannot write the nftables set: ")
+                .contains("capture.sh creates it");
+    }
+
     @Test
     void aMissingCommandIsAFailureNotACrash() throws Exception {
         CaptureSet set = new CaptureSet(new String[] {"zerohop", "mesh_pods"}, WorkloadRegistry.empty(), "node-a",

@@ -568,6 +568,25 @@ class NodeProxyE2EIT {
                 payload.length);
     }
 
+    /** Last: it stops proxy B. */
+    @Test
+    @Order(11)
+    void withTheProxyGoneCaptureFailsClosed() throws Exception {
+        byte[] payload = payload(16 << 10, marker(), 14);
+        int podFrom = podEcho.size();
+        // SIGKILL: no drain, the set stays as proxy B last wrote it, and no listener takes what capture.sh's rules match.
+        proxyB.close();
+        assertThat(proxyB.isAlive()).isFalse();
+
+        // A new plaintext connection to reviews (STRICT) is dropped, not delivered: before the drop rules, TPROXY found no
+        // listener, the rule did not apply, and the connection reached the pod in plaintext (a break-it pass).
+        Map<String, String> r = client(NODE_A, REVIEWS + ":8080", payload);
+        assertThat(r).as("no listener, no delivery").containsKey("connectError");
+        assertThat(r.get("connectError")).contains("Timeout");
+        assertThat(podEcho.lines().subList(podFrom, podEcho.size())).as("the pod never saw it").noneMatch(l -> l.startsWith("ACCEPT"));
+        System.out.printf("e2e fail closed: with proxy B killed, plaintext to %s:8080 is dropped (%s)%n", REVIEWS, r.get("connectError"));
+    }
+
     // ---- helpers ----
 
     /** Namespace {@code pod} with address {@code podIp} behind node {@code node}'s veth, wired as Calico wires a pod. */
