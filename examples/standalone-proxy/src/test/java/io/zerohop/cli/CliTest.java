@@ -155,10 +155,15 @@ class CliTest {
     }
 
     @Test
-    void caInitReportsTheTrustDomainItsCertificatesCarry(@TempDir Path dir) throws Exception {
-        assertThat(Zerohop.run("ca", "init", "--trust-domain", "Cluster.Local", "--out", dir.toString())).isZero();
+    void caInitRefusesATrustDomainNotInCanonicalFormAsTheProxyDoes(@TempDir Path dir) throws Exception {
+        // Until 3 December `ca init` folded it to cluster.local, where `proxy --trust-domain Cluster.Local` refused it.
+        assertThat(Zerohop.run("ca", "init", "--trust-domain", "Cluster.Local", "--out", dir.resolve("ca").toString())).isEqualTo(2);
+        assertThat(std.err.toString()).startsWith("zerohop ca init: --trust-domain: invalid trust domain \"Cluster.Local\": not in canonical"
+                + " form (trust domain must be lower case)");
+        assertThat(dir.resolve("ca")).doesNotExist();
+        assertThat(Zerohop.run("ca", "init", "--trust-domain", "cluster.local", "--out", dir.resolve("ca").toString())).isZero();
         assertThat(std.out.toString()).startsWith("CA for trust domain cluster.local written to ");
-        assertThat(InMemoryCa.load(dir, Duration.ofHours(1)).trustDomain().getName()).isEqualTo("cluster.local");
+        assertThat(InMemoryCa.load(dir.resolve("ca"), Duration.ofHours(1)).trustDomain().getName()).isEqualTo("cluster.local");
     }
 
     @Test
