@@ -142,7 +142,7 @@ class ManifestsTest {
         ConfigMap cm = only(load("node-proxy/configmap.yaml"), ConfigMap.class);
         assertThat(cm.getData().get("proxy.yaml")).contains("kubernetes: true").contains("readiness: 0.0.0.0:15021")
                 .contains("metrics: 0.0.0.0:15020");
-        assertThat(cm.getData().get("capture.sh")).contains("tproxy to :15001").contains("tproxy to :15006").contains("set mesh_pods");
+        assertThat(cm.getData().get("capture.sh")).contains("tproxy to :15001").contains("tproxy to :15006").contains("add set ip zerohop mesh_pods");
         assertThat(cm.getData().get("proxy.yaml")).contains("plaintext-inbound: 0.0.0.0:15006").contains("capture-set: zerohop/mesh_pods");
         assertThat(only(load("node-proxy/namespace.yaml"), Namespace.class).getMetadata().getName()).isEqualTo("zerohop-system");
     }

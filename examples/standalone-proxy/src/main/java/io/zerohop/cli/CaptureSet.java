@@ -18,9 +18,10 @@ import java.util.concurrent.TimeUnit;
  * an enrolled pod's own namespace only (istio/istio cni/pkg/iptables/iptables.go); a rule on {@code pod-cidr} alone
  * cannot tell this node's pods from others routed through it.
  *
- * <p>{@link #first} writes it once at start: a proxy that cannot (no {@code nft}, no table, no {@code CAP_NET_ADMIN})
- * refuses to start rather than report ready while nothing is captured. Then one thread, started by {@link #start},
- * compares the registry's local addresses with the last set written once a second and rewrites the set when they
+ * <p>{@link #check} lists it at start: a proxy that cannot (no {@code nft}, no set, no {@code CAP_NET_ADMIN}) refuses to
+ * start rather than report ready while nothing is captured. It is first written once the proxy listens and its
+ * registry is complete ({@link #start}'s gate: at once for {@code --workloads}, after the first sync under
+ * {@code --kubernetes}); until then it keeps what the previous proxy wrote. Then one thread compares the registry's local addresses with the last set written once a second and rewrites the set when they
  * differ, and every {@value #FORCE_EVERY} s in any case (capture.sh, run again, empties it), in one {@code nft -f -}
  * transaction (flush and add: a reader never sees it half written). {@code nft} runs as a child process, never on an
  * event loop. A later failure is printed on stderr with {@code nft}'s own message when it first happens or changes, and
@@ -34,7 +35,7 @@ final class CaptureSet implements AutoCloseable {
     private final String set;
     private final WorkloadRegistry registry;
     private final String node;
-    private final List<String> nft;
+    private final String nft;
     private volatile boolean closed;
     private Thread thread;
     private String written;
@@ -43,14 +44,15 @@ final class CaptureSet implements AutoCloseable {
     /**
      * @param spec     {@code TABLE/SET} of family {@code ip}, as {@code --capture-set} takes it (checked by {@link #parse})
      * @param registry the workloads; those whose {@code node} is {@code node} are this node's
-     * @param nft      the command that reads an nftables script on its stdin ({@code nft -f -})
+     * @param nft      the {@code nft} program (a name looked up on the PATH, or a path), run as {@code nft -f -} and
+     *                 {@code nft list set ip TABLE SET}
      */
-    CaptureSet(String[] spec, WorkloadRegistry registry, String node, List<String> nft) {
+    CaptureSet(String[] spec, WorkloadRegistry registry, String node, String nft) {
         this.table = spec[0];
         this.set = spec[1];
         this.registry = registry;
         this.node = node;
-        this.nft = List.copyOf(nft);
+        this.nft = nft;
     }
 
     /** {@code TABLE/SET}, each an nftables identifier; null with the reason in {@code why[0]} when it is not. */
@@ -98,14 +100,9 @@ final class CaptureSet implements AutoCloseable {
         return out;
     }
 
-    /** The first write, at start: null when done, else why not (nothing printed). */
-    synchronized String first() {
-        String script = script(local());
-        String error = run(script);
-        if (error == null) {
-            written = script;
-        }
-        return error;
+    /** Whether the set can be used, without changing it: null when {@code nft} lists it, else why not (nothing printed). */
+    String check() {
+        return run(List.of(nft, "list", "set", "ip", table, set), "");
     }
 
     /** Writes the set now if it differs from what was last written (or {@code force}); true when it holds this node's addresses. */
@@ -136,6 +133,10 @@ final class CaptureSet implements AutoCloseable {
 
     /** Runs {@code nft} with {@code script} on its stdin: null when it exits 0, else its message. */
     private String run(String script) {
+        return run(List.of(nft, "-f", "-"), script);
+    }
+
+    private static String run(List<String> nft, String script) {
         try {
             Process p = new ProcessBuilder(nft).redirectErrorStream(true).start();
             try (var in = p.getOutputStream()) {
@@ -158,8 +159,8 @@ final class CaptureSet implements AutoCloseable {
         }
     }
 
-    /** Starts the once-a-second check on a daemon thread of its own. */
-    void start() {
+    /** Starts the once-a-second check on a daemon thread of its own; it writes nothing before {@code registryReady} completes. */
+    void start(java.util.concurrent.CompletableFuture<?> registryReady) {
         thread = new Thread(() -> {
             for (long tick = 1; !closed; tick++) {
                 try {
@@ -167,7 +168,7 @@ final class CaptureSet implements AutoCloseable {
                 } catch (InterruptedException e) {
                     return;
                 }
-                if (!closed) {
+                if (!closed && registryReady.isDone() && !registryReady.isCompletedExceptionally()) {
                     sync(tick % FORCE_EVERY == 0);
                 }
             }

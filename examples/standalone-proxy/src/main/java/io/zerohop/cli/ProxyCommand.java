@@ -895,17 +895,16 @@ final class ProxyCommand implements Callable<Integer> {
         boolean ready = false;
         CaptureSet capture = null;
         if (captureSet != null) {
-            // Written before the listeners, so a --workloads node is captured from its ready line on; under --kubernetes
-            // the registry fills with the first sync and the thread writes it within a second.
             capture = new CaptureSet(CaptureSet.parse(captureSet, new String[1]), registry, node != null ? node : System.getenv("NODE_NAME"),
-                    List.of("nft", "-f", "-"));
-            String error = capture.first();
+                    "nft");
+            // Only looked at here: the set keeps the previous proxy's pods until this one has its own (a rollout's new pod
+            // wrote an empty set at start, and plaintext reached STRICT pods until the first sync, a break-it pass).
+            String error = capture.check();
             if (error != null) {
                 // Ready with nothing captured would be a silent fail-open (a break-it pass: /healthz/ready said 200).
-                throw new Cli.RefusedException("--capture-set " + captureSet + ": cannot write the nftables set: " + error
+                throw new Cli.RefusedException("--capture-set " + captureSet + ": cannot use the nftables set: " + error
                         + " (deploy/node-proxy's capture.sh creates it, in the host's network namespace, before the proxy starts)", 1);
             }
-            capture.start();
         }
         try {
             listen("inbound", checked.inbound(), () -> {
@@ -970,6 +969,17 @@ final class ProxyCommand implements Callable<Integer> {
                             return HttpEndpoint.Response.text(200, "shutdown now\n").thenRun(() -> signals.stop("/quitquitquit"));
                         });
                 up.add("admin " + listen("admin", checked.admin(), () -> mesh.serveHttp(checked.admin(), routes)));
+            }
+            if (capture != null) {
+                // Written once this proxy listens (a second proxy that fails to bind must not replace the running one's set),
+                // and under --kubernetes once the registry holds the cluster's pods.
+                CaptureSet c = capture;
+                java.util.concurrent.CompletableFuture<?> registryReady = kube == null
+                        ? java.util.concurrent.CompletableFuture.completedFuture(null) : kube.discovery.synced();
+                if (kube == null && !c.sync(true)) {
+                    throw new Cli.RefusedException("--capture-set " + captureSet + ": the nftables set could not be written (above)", 1);
+                }
+                c.start(registryReady);
             }
             String listeners = (up.isEmpty() ? "no listeners" : String.join(", ", up)) + "; identity source " + describeIdentity();
             String what = listeners + counts(registry, engine);

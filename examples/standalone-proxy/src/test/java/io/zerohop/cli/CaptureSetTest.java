@@ -34,15 +34,31 @@ class CaptureSetTest {
         return new Workload("prod", name, name, Map.of("app", name), a, protocol, node, "cluster.local");
     }
 
+    /**
+     * A stand-in {@code nft}: appends {@code -f -}'s script (and a {@code ---} line) to {@code nft.log}, answers
+     * {@code list set}, and fails both, as nft does, while a file {@code broken} exists.
+     */
+    private static String fakeNft(Path dir) throws Exception {
+        Path script = dir.resolve("nft");
+        Files.writeString(script, "#!/bin/sh\n"
+                + "if [ -e " + dir.resolve("broken") + " ]; then cat > /dev/null; echo 'Error: No such file or directory' >&2;"
+                + " echo '^^^^^^' >&2; exit 1; fi\n"
+                + "if [ \"$1\" = list ]; then echo 'table ip zerohop { set mesh_pods { type ipv4_addr } }'; exit 0; fi\n"
+                + "cat >> " + dir.resolve("nft.log") + "; echo --- >> " + dir.resolve("nft.log") + "\n");
+        script.toFile().setExecutable(true);
+        return script.toString();
+    }
+
     @Test
-    void writesThisNodesIpv4AddressesInOneTransactionAndOnlyWhenTheyChange(@TempDir Path dir) throws Exception {
+    void writesThisNodesMeshIpv4AddressesInOneTransactionAndOnlyWhenTheyChange(@TempDir Path dir) throws Exception {
         // A pod outside the mesh (the Kubernetes registry keeps those as TCP workloads) on node-a too.
         WorkloadRegistry registry = WorkloadRegistry.of(List.of(pod("a", "node-a", "10.0.1.9", "fd00::9"), pod("b", "node-b", "10.0.2.2"),
                 pod("c", "node-a", "10.0.1.10"), pod(Workload.Protocol.TCP, "plain", "node-a", "10.0.1.11")), Map.of());
         Path log = dir.resolve("nft.log");
-        CaptureSet set = new CaptureSet(new String[] {"zerohop", "mesh_pods"}, registry, "node-a",
-                List.of("sh", "-c", "cat >> " + log + "; echo --- >> " + log));
+        CaptureSet set = new CaptureSet(new String[] {"zerohop", "mesh_pods"}, registry, "node-a", fakeNft(dir));
 
+        assertThat(set.check()).as("list set works").isNull();
+        assertThat(log).as("checking writes nothing: the set keeps the previous proxy's pods").doesNotExist();
         assertThat(set.sync(false)).isTrue();
         // Sorted as strings, IPv6 left out (capture.sh's table is family ip), node-b's pod and the pod outside the mesh left out.
         assertThat(Files.readString(log)).isEqualTo("""
@@ -67,55 +83,41 @@ class CaptureSetTest {
     }
 
     @Test
-    void aFailingNftIsReportedOnceWithItsMessageAndRetried(@TempDir Path dir) throws Exception {
+    void aFailingNftIsReportedOnceWithItsMessageAndRetriedAtTheNextTick(@TempDir Path dir) throws Exception {
         WorkloadRegistry registry = WorkloadRegistry.of(List.of(pod("a", "node-a", "10.0.1.9")), Map.of());
-        Path ok = dir.resolve("ok");
-        CaptureSet set = new CaptureSet(new String[] {"zerohop", "mesh_pods"}, registry, "node-a",
-                List.of("sh", "-c", "cat > /dev/null; [ -e " + ok + " ] || { echo 'Error: No such file or directory' >&2; exit 1; }"));
+        CaptureSet set = new CaptureSet(new String[] {"zerohop", "mesh_pods"}, registry, "node-a", fakeNft(dir));
+        assertThat(set.sync(false)).isTrue();
+        Path broken = Files.createFile(dir.resolve("broken"));
 
-        assertThat(set.sync(false)).isFalse();
-        assertThat(set.sync(false)).isFalse();
+        assertThat(set.check()).as("nft's words, on one line, without its caret line").endsWith("exited 1: Error: No such file or directory");
+        assertThat(set.sync(true)).as("the table went away").isFalse();
+        assertThat(set.sync(false)).as("retried although nothing changed").isFalse();
         String err = std.err.toString();
         assertThat(err).as("once, with nft's own words and what it means").hasLineCount(1)
                 .contains("--capture-set: cannot write nftables set ip zerohop mesh_pods (1 addresses of node node-a)")
                 .contains("exited 1: Error: No such file or directory").contains("pods that joined since are not captured");
-        Files.createFile(ok);
-        assertThat(set.sync(false)).as("retried until it works").isTrue();
-        assertThat(std.err.toString()).endsWith("capture set ip zerohop mesh_pods written again (1 addresses)" + System.lineSeparator());
-    }
-
-    /** A break-it pass: after a failed forced rewrite the set stayed empty until the next forced one, 30 s later. */
-    @Test
-    void aFailedWriteIsRetriedAtTheNextTickEvenWhenNothingChanged(@TempDir Path dir) throws Exception {
-        WorkloadRegistry registry = WorkloadRegistry.of(List.of(pod("a", "node-a", "10.0.1.9")), Map.of());
-        Path broken = dir.resolve("broken");
-        Path log = dir.resolve("nft.log");
-        CaptureSet set = new CaptureSet(new String[] {"zerohop", "mesh_pods"}, registry, "node-a",
-                List.of("sh", "-c", "[ -e " + broken + " ] && { cat > /dev/null; echo 'Error: No such file or directory' >&2; exit 1; };"
-                        + " cat >> " + log));
-        assertThat(set.first()).isNull();
-        Files.createFile(broken);
-        assertThat(set.sync(true)).as("the table went away").isFalse();
         Files.delete(broken);
+        // A break-it pass: after a failed forced write the set stayed empty until the next forced one.
         assertThat(set.sync(false)).as("unchanged registry, but the last write failed: written again").isTrue();
-        assertThat(Files.readString(log)).hasLineCount(4);
-    }
-
-    @Test
-    void aProxyThatCannotWriteTheSetRefusesToStart() {
-        // No table of that name exists anywhere (nor, maybe, nft): ready with nothing captured would be a silent fail-open.
-        assertThat(std.run("proxy", "--in-memory-ca", "--node", "n", "--capture-set", "zerohop_no_such_table/mesh_pods",
-                "--metrics", "off", "--readiness", "off", "--admin", "off"))
-                .startsWith("exit 1: zerohop proxy: --capture-set zerohop_no_such_table/mesh_pods: cannot write the nftables set: ")
-                .contains("capture.sh creates it");
+        assertThat(std.err.toString()).endsWith("capture set ip zerohop mesh_pods written again (1 addresses)" + System.lineSeparator());
+        assertThat(Files.readString(dir.resolve("nft.log"))).hasLineCount(6);
     }
 
     @Test
     void aMissingCommandIsAFailureNotACrash() throws Exception {
-        CaptureSet set = new CaptureSet(new String[] {"zerohop", "mesh_pods"}, WorkloadRegistry.empty(), "node-a",
-                List.of("/nonexistent/nft", "-f", "-"));
+        CaptureSet set = new CaptureSet(new String[] {"zerohop", "mesh_pods"}, WorkloadRegistry.empty(), "node-a", "/nonexistent/nft");
+        assertThat(set.check()).contains("/nonexistent/nft list set ip zerohop mesh_pods: Cannot run program");
         assertThat(set.sync(true)).isFalse();
         assertThat(std.err.toString()).contains("/nonexistent/nft -f -: Cannot run program");
+    }
+
+    @Test
+    void aProxyThatCannotUseTheSetRefusesToStart() {
+        // No table of that name exists anywhere (nor, maybe, nft): ready with nothing captured would be a silent fail-open.
+        assertThat(std.run("proxy", "--in-memory-ca", "--node", "n", "--capture-set", "zerohop_no_such_table/mesh_pods",
+                "--metrics", "off", "--readiness", "off", "--admin", "off"))
+                .startsWith("exit 1: zerohop proxy: --capture-set zerohop_no_such_table/mesh_pods: cannot use the nftables set: ")
+                .contains("capture.sh creates it");
     }
 
     @Test

@@ -568,9 +568,23 @@ class NodeProxyE2EIT {
                 payload.length);
     }
 
-    /** Last: it stops proxy B. */
     @Test
     @Order(11)
+    void captureShRunAgainKeepsTheSetTheProxyWrote() throws Exception {
+        // A pod of the DaemonSet replaced in a rollout runs capture.sh before its proxy starts. It deleted and made the table
+        // again, so the set was empty until the new proxy wrote it, and plaintext reached STRICT pods (a break-it pass).
+        String before = Netns.run(net.exec("b", List.of("nft", "list", "table", "ip", "zerohop")));
+        net.nft("b", deployCaptureTable("{ 10.10.1.0/24, 10.10.2.0/24 }"));
+        String after = Netns.run(net.exec("b", List.of("nft", "list", "table", "ip", "zerohop")));
+        assertThat(after).as("the same table: set elements kept, chains not doubled").isEqualTo(before).contains(REVIEWS, RATINGS, BACKEND);
+        byte[] payload = payload(64 << 10, marker(), 15);
+        assertThat(clients("r", RATINGS, List.of(REVIEWS + ":8080"), List.of(payload)).get(0))
+                .containsEntry("received", Integer.toString(payload.length)).containsEntry("receivedSha256", sha256(payload));
+    }
+
+    /** Last: it stops proxy B. */
+    @Test
+    @Order(12)
     void withTheProxyGoneCaptureFailsClosed() throws Exception {
         byte[] payload = payload(16 << 10, marker(), 14);
         int podFrom = podEcho.size();
