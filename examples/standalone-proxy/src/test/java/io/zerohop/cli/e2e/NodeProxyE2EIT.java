@@ -582,9 +582,31 @@ class NodeProxyE2EIT {
                 .containsEntry("received", Integer.toString(payload.length)).containsEntry("receivedSha256", sha256(payload));
     }
 
-    /** Last: it stops proxy B. */
     @Test
     @Order(12)
+    void aSynThatReusesTheSourcePortOfARefusedConnectionIsCapturedToo() throws Exception {
+        byte[] first = payload(8 << 10, marker(), 16);
+        byte[] again = payload(8 << 10, marker(), 17);
+        int podFrom = podEcho.size();
+        int proxyBFrom = proxyB.size();
+
+        // Proxy B refuses plaintext to reviews (STRICT) with a reset, and conntrack keeps that connection's entry for 10 s
+        // (CLOSE, reply seen): a SYN on the same ports within that time is "established" to conntrack. Capture matched
+        // "ct state new", so the second SYN passed every rule and reached the pod in plaintext (a break-it pass).
+        List<Map<String, String>> rs = clients("a", NODE_A + ":40017", List.of(REVIEWS + ":8080", REVIEWS + ":8080"), List.of(first, again));
+
+        for (Map<String, String> r : rs) {
+            assertThat(r.get("local")).isEqualTo(NODE_A + ":40017");
+            assertThat(r.get("received")).as("STRICT: refused both times").isIn(null, "0");
+        }
+        proxyB.awaitLine(proxyBFrom, l -> l.contains("access - plaintext-inbound refused src=" + NODE_A + ":40017 ")
+                && l.contains(" dst=" + REVIEWS + ":8080 "), "the first refusal", Duration.ofSeconds(10));
+        assertThat(podEcho.lines().subList(podFrom, podEcho.size())).as("the pod never saw either").noneMatch(l -> l.startsWith("ACCEPT"));
+    }
+
+    /** Last: it stops proxy B. */
+    @Test
+    @Order(13)
     void withTheProxyGoneCaptureFailsClosed() throws Exception {
         byte[] payload = payload(16 << 10, marker(), 14);
         int podFrom = podEcho.size();

@@ -14,8 +14,8 @@ import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * The application client of the end-to-end test, run as its own process inside a namespace: plain
- * TCP, no knowledge of the mesh. {@code TcpClient SOURCE_IP IP:PORT=FILE...} connects from
- * {@code SOURCE_IP} to each target in turn, sends the file and half-closes while reading everything
+ * TCP, no knowledge of the mesh. {@code TcpClient SOURCE_IP[:PORT] IP:PORT=FILE...} connects from
+ * {@code SOURCE_IP} (from {@code PORT} for every connection when given) to each target in turn, sends the file and half-closes while reading everything
  * back, and prints one line per connection:
  * {@code RESULT target=.. local=.. sent=N received=N receivedSha256=HEX writeError=.. readError=..}
  * (errors are {@code -} when none). A connect failure is a RESULT with {@code connectError}.
@@ -41,7 +41,10 @@ public final class TcpClient {
         String local = "-";
         try {
             s.setSoTimeout(20_000);
-            s.bind(new InetSocketAddress(source, 0));
+            s.setReuseAddress(true);
+            int sc = source.indexOf(':');
+            s.bind(sc < 0 ? new InetSocketAddress(source, 0)
+                    : new InetSocketAddress(source.substring(0, sc), Integer.parseInt(source.substring(sc + 1))));
             local = EchoServer.authority((InetSocketAddress) s.getLocalSocketAddress());
             s.connect(dst, 10_000);
         } catch (IOException e) {
