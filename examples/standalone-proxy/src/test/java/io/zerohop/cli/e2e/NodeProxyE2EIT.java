@@ -137,7 +137,7 @@ class NodeProxyE2EIT {
         podBehind("b", NODE_B, "p", REVIEWS);
         podBehind("b", NODE_B, "r", RATINGS);
         // Node B routes the pod's own connections on (a node does; a new namespace does not forward).
-        Netns.run(net.exec("b", List.of("sysctl", "-qw", "net.ipv4.ip_forward=1")));
+        Netns.run(net.exec("b", List.of("sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward")));
         // The same behind node A: web's traffic enters node A from its veth, as a real pod's does,
         // where capture.sh's own rules (not this test's output-hook ones) capture it.
         podBehind("a", NODE_A, "q", WEB);
