@@ -52,6 +52,34 @@ public final class SpiffeIds {
         }
     }
 
+    /**
+     * A trust domain name in canonical form ({@code cluster.local}), as {@link #parse} reads one in an ID: java-spiffe's
+     * {@link TrustDomain#parse} folds case and takes {@code spiffe://td}, so {@code Cluster.Local} would name a trust
+     * domain the rest of the mesh refuses.
+     *
+     * @throws IllegalArgumentException {@code invalid trust domain "NAME": REASON}, for null, a {@code '/'}, characters a
+     *                                  SPIFFE trust domain cannot hold, or upper case
+     */
+    public static TrustDomain trustDomain(String name) {
+        if (name == null) {
+            // "spiffe://" + null is spiffe://null, a valid trust domain.
+            throw new IllegalArgumentException("invalid trust domain \"null\": null");
+        }
+        if (name.indexOf('/') >= 0) {
+            // spiffe://example.org/x would parse as an ID with a path.
+            throw new IllegalArgumentException("invalid trust domain \"" + name + "\": a trust domain has no '/' (write the name alone,"
+                    + " e.g. example.org)");
+        }
+        try {
+            return parse(SCHEME + name).getTrustDomain();
+        } catch (IllegalArgumentException e) {
+            // Said as a trust domain: the SPIFFE ID it was checked as is not what the caller wrote.
+            String m = String.valueOf(e.getMessage());
+            int i = m.indexOf("\": ");
+            throw new IllegalArgumentException("invalid trust domain \"" + name + "\": " + (i >= 0 ? m.substring(i + 3) : m), e);
+        }
+    }
+
     /** Accepts both {@code spiffe://td/path} and the principal form {@code td/path}. */
     public static SpiffeId fromPrincipal(String principal) {
         return parse(principal.startsWith(SCHEME) ? principal : SCHEME + principal);

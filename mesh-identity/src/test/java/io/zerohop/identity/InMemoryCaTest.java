@@ -40,6 +40,9 @@ class InMemoryCaTest {
                 .hasMessage("invalid trust domain \"Cluster.Local\": not in canonical form (trust domain must be lower case)");
         assertThatThrownBy(() -> InMemoryCa.create("bad domain")).isInstanceOf(IllegalArgumentException.class)
                 .hasMessageStartingWith("invalid trust domain \"bad domain\": ");
+        assertThatThrownBy(() -> InMemoryCa.create(null)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("null");
+        assertThatThrownBy(() -> InMemoryCa.create("cluster.local/x")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("invalid trust domain \"cluster.local/x\": a trust domain has no '/'");
         assertThat(InMemoryCa.create("cluster.local").trustDomain().getName()).isEqualTo("cluster.local");
     }
 

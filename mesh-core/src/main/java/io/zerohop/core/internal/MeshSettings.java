@@ -65,17 +65,10 @@ public final class MeshSettings {
 
     /** {@code name} as a SPIFFE trust domain (a SPIFFE ID's authority, so no path), else an error naming {@code what} and it. */
     private static void checkTrustDomain(String what, String name) {
-        if (name.indexOf('/') >= 0) {
-            // spiffe://example.org/x would parse as an ID with a path.
-            throw new IllegalArgumentException("invalid " + what + " \"" + name + "\": a trust domain has no '/' (write the name alone, e.g. example.org)");
-        }
         try {
-            SpiffeIds.parse("spiffe://" + name);
+            SpiffeIds.trustDomain(name);
         } catch (IllegalArgumentException e) {
-            // Said as a trust domain: the SPIFFE ID it was checked as is not what the caller wrote.
-            String m = String.valueOf(e.getMessage());
-            int i = m.indexOf("\": ");
-            throw new IllegalArgumentException("invalid " + what + " \"" + name + "\": " + (i >= 0 ? m.substring(i + 3) : m), e);
+            throw new IllegalArgumentException(e.getMessage().replaceFirst("^invalid trust domain", "invalid " + what), e.getCause());
         }
     }
 

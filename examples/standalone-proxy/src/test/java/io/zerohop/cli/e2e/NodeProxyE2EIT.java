@@ -522,7 +522,9 @@ class NodeProxyE2EIT {
 
         // Plain TCP from outside the mesh (node A's own address: a NodePort client, a VM, a pod without a proxy) to
         // reviews, a pod behind node B's veth in STRICT namespace prod: capture.sh's third rule hands it to proxy B's
-        // plaintext inbound listener, which refuses it, as ztunnel's 15006 does. Before the rule it reached the pod.
+        // plaintext inbound listener, which refuses it, as ztunnel's 15006 does: istio-cni sends every TCP connection into an
+        // enrolled pod but one to 15008 there (istio/istio cni/pkg/iptables/iptables.go, ISTIO_PRERT "! --dport 15008 ...
+        // REDIRECT --to-ports <INPLAINPORT>"). Before the rule it reached the pod.
         Map<String, String> strict = client(NODE_A, REVIEWS + ":8080", toPod);
         assertThat(strict.get("received")).as("STRICT: plaintext must not reach the pod").isIn(null, "0");
         proxyB.awaitLine(proxyBFrom, l -> l.contains("access - plaintext-inbound refused src=" + NODE_A + ":") && l.contains(" dst=" + REVIEWS + ":8080 ")
