@@ -20,8 +20,10 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>{@link #check} lists it at start: a proxy that cannot (no {@code nft}, no set, no {@code CAP_NET_ADMIN}) refuses to
  * start rather than report ready while nothing is captured. It is first written once the proxy listens and its
- * registry is complete ({@link #start}'s gate: at once for {@code --workloads}, after the first sync under
- * {@code --kubernetes}); until then it keeps what the previous proxy wrote. Then one thread compares the registry's local addresses with the last set written once a second and rewrites the set when they
+ * registry is complete ({@link #start}'s gate: at once for {@code --workloads}, as soon as the first sync is in under
+ * {@code --kubernetes}); until then it keeps what the previous proxy wrote. The proxy is ready only once that first
+ * write succeeded ({@code written}, a readiness task of the proxy's: under {@code --kubernetes} the ready line and
+ * {@code /healthz/ready} came up to a second before the set held the synced pods). Then one thread compares the registry's local addresses with the last set written once a second and rewrites the set when they
  * differ, and every {@value #FORCE_EVERY} s in any case (capture.sh, run again, empties it), in one {@code nft -f -}
  * transaction (flush and add: a reader never sees it half written). {@code nft} runs as a child process, never on an
  * event loop. A later failure is printed on stderr with {@code nft}'s own message when it first happens or changes, and
@@ -40,6 +42,8 @@ final class CaptureSet implements AutoCloseable {
     private Thread thread;
     private String written;
     private String lastError;
+    /** Run once, after the first successful write; null once run. */
+    private Runnable firstWrite;
 
     /**
      * @param spec     {@code TABLE/SET} of family {@code ip}, as {@code --capture-set} takes it (checked by {@link #parse})
@@ -48,11 +52,17 @@ final class CaptureSet implements AutoCloseable {
      *                 {@code nft list set ip TABLE SET}
      */
     CaptureSet(String[] spec, WorkloadRegistry registry, String node, String nft) {
+        this(spec, registry, node, nft, null);
+    }
+
+    /** @param written run once, on the thread that wrote, after the first successful write (the proxy's readiness task); may be null */
+    CaptureSet(String[] spec, WorkloadRegistry registry, String node, String nft, Runnable written) {
         this.table = spec[0];
         this.set = spec[1];
         this.registry = registry;
         this.node = node;
         this.nft = nft;
+        this.firstWrite = written;
     }
 
     /** {@code TABLE/SET}, each an nftables identifier; null with the reason in {@code why[0]} when it is not. */
@@ -120,6 +130,11 @@ final class CaptureSet implements AutoCloseable {
                 System.err.println("zerohop proxy: capture set ip " + table + " " + set + " written again (" + now.size() + " addresses)");
             }
             lastError = null;
+            Runnable first = firstWrite;
+            if (first != null) {
+                firstWrite = null;
+                first.run();
+            }
             return true;
         }
         if (!error.equals(lastError)) {
@@ -159,17 +174,30 @@ final class CaptureSet implements AutoCloseable {
         }
     }
 
-    /** Starts the once-a-second check on a daemon thread of its own; it writes nothing before {@code registryReady} completes. */
+    /**
+     * Starts the check on a daemon thread of its own: it waits for {@code registryReady} (writing nothing before, and
+     * nothing at all when it fails: the proxy stops then), writes at once if the set was not written yet, then compares
+     * once a second.
+     */
     void start(java.util.concurrent.CompletableFuture<?> registryReady) {
         thread = new Thread(() -> {
-            for (long tick = 1; !closed; tick++) {
-                try {
-                    Thread.sleep(1000);
-                } catch (InterruptedException e) {
-                    return;
+            try {
+                registryReady.get();
+            } catch (InterruptedException e) {
+                return;
+            } catch (java.util.concurrent.ExecutionException e) {
+                return;
+            }
+            for (long tick = 0; !closed; tick++) {
+                if (tick > 0) {
+                    try {
+                        Thread.sleep(1000);
+                    } catch (InterruptedException e) {
+                        return;
+                    }
                 }
-                if (!closed && registryReady.isDone() && !registryReady.isCompletedExceptionally()) {
-                    sync(tick % FORCE_EVERY == 0);
+                if (!closed) {
+                    sync(tick > 0 && tick % FORCE_EVERY == 0);
                 }
             }
         }, "zerohop-capture-set");

@@ -184,7 +184,8 @@ final class ProxyCommand implements Callable<Integer> {
     String plaintextInbound;
 
     @Option(names = "--capture-set", paramLabel = "TABLE/SET", description = {"Keep the nftables set ip TABLE SET equal to this node's"
-            + " mesh (HBONE) workloads' IPv4 addresses (deploy/node-proxy's capture.sh: zerohop/mesh_pods), rewritten within a second of a change;",
+            + " mesh (HBONE) workloads' IPv4 addresses (deploy/node-proxy's capture.sh: zerohop/mesh_pods), rewritten within a second of a change;"
+            + " ready only once it is first written;",
             "needs --node (or $NODE_NAME) and nft on the PATH; off by default"})
     String captureSet;
 
@@ -842,6 +843,9 @@ final class ProxyCommand implements Callable<Integer> {
         Mesh mesh = b.build();
         java.util.concurrent.atomic.AtomicReference<Throwable> syncFailure = new java.util.concurrent.atomic.AtomicReference<>();
         java.util.concurrent.atomic.AtomicReference<Cli.RefusedException> caFailure = new java.util.concurrent.atomic.AtomicReference<>();
+        // Ready only once the set holds this node's pods: under --kubernetes it was first written up to a second after
+        // the sync, and /healthz/ready and the ready line came before it.
+        Runnable captureWritten = captureSet == null ? null : mesh.readinessTask("nftables capture set");
         if (kube != null) {
             // Listeners start now; readiness waits for the first full sync (a half-listed cluster
             // never makes the kubelet send traffic here).
@@ -896,7 +900,7 @@ final class ProxyCommand implements Callable<Integer> {
         CaptureSet capture = null;
         if (captureSet != null) {
             capture = new CaptureSet(CaptureSet.parse(captureSet, new String[1]), registry, node != null ? node : System.getenv("NODE_NAME"),
-                    "nft");
+                    "nft", captureWritten);
             // Only looked at here: the set keeps the previous proxy's pods until this one has its own (a rollout's new pod
             // wrote an empty set at start, and plaintext reached STRICT pods until the first sync, a break-it pass).
             String error = capture.check();

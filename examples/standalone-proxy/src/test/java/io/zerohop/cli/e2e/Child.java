@@ -32,9 +32,16 @@ final class Child implements AutoCloseable {
     }
 
     static Child start(String name, Path logDir, List<String> command) throws IOException {
+        return start(name, logDir, command, java.util.Map.of());
+    }
+
+    /** As {@link #start(String, Path, List)}, with {@code env} added to (or replacing in) this process's environment. */
+    static Child start(String name, Path logDir, List<String> command, java.util.Map<String, String> env) throws IOException {
         Path log = logDir.resolve(name + ".log");
         Files.writeString(log, "$ " + String.join(" ", command) + "\n");
-        Process p = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.PIPE).start();
+        ProcessBuilder pb = new ProcessBuilder(command).redirectInput(ProcessBuilder.Redirect.PIPE);
+        pb.environment().putAll(env);
+        Process p = pb.start();
         p.getOutputStream().close();
         Child c = new Child(name, p, log);
         c.pumps[0] = c.pump(p.getInputStream(), "");

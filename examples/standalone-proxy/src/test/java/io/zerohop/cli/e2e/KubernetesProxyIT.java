@@ -182,4 +182,72 @@ class KubernetesProxyIT {
             api.destroy();
         }
     }
+
+    /**
+     * {@code --capture-set} under {@code --kubernetes}: the proxy is ready only once the nftables set holds the synced
+     * pods of its node. Until 3 December the set was first written up to a second after the sync, and the ready line
+     * and {@code /healthz/ready} came first. A stand-in {@code nft} on the PATH (the real one against capture.sh's table
+     * runs in {@code NodeProxyE2EIT}) records each write and refuses writes while a file {@code broken} exists: after
+     * the sync readiness names the set as pending, and once {@code nft} works the set gets the pod, then the ready line.
+     */
+    @Test
+    void readyOnlyOnceTheCaptureSetHoldsTheSyncedPods() throws Exception {
+        Path jar = Path.of(NodeProxyE2EIT.required("zerohop.e2e.jar"));
+        Path work = Files.createDirectories(Path.of(NodeProxyE2EIT.required("zerohop.e2e.workDir"), "kubernetes-capture-set"));
+        Path bin = Files.createDirectories(work.resolve("bin"));
+        Path log = work.resolve("nft.log");
+        Files.deleteIfExists(log);
+        Path broken = work.resolve("broken");
+        Files.writeString(bin.resolve("nft"), "#!/bin/sh\n"
+                + "if [ \"$1\" = list ]; then echo 'table ip zerohop { set mesh_pods { type ipv4_addr } }'; exit 0; fi\n"
+                + "if [ -e " + broken + " ]; then cat > /dev/null; echo 'Error: Could not process rule: No such file or directory' >&2; exit 1; fi\n"
+                + "cat >> " + log + "; echo --- >> " + log + "\n");
+        assertThat(bin.resolve("nft").toFile().setExecutable(true)).isTrue();
+        Files.writeString(broken, "");
+        Map<ServerRequest, Queue<ServerResponse>> responses = new HashMap<>();
+        KubernetesMockServer api = new KubernetesMockServer(new Context(Serialization.jsonMapper()), new MockWebServer(),
+                responses, new KubernetesMixedDispatcher(responses), false);
+        api.init(InetAddress.getLoopbackAddress(), 0);
+        try (KubernetesClient client = api.createClient()) {
+            client.resource(new NamespaceBuilder().withNewMetadata().withName("prod")
+                    .addToLabels("istio.io/dataplane-mode", "ambient").endMetadata().build()).create();
+            client.resource(new io.fabric8.kubernetes.api.model.PodBuilder()
+                    .withNewMetadata().withNamespace("prod").withName("backend-1").endMetadata()
+                    .withNewSpec().withNodeName("node-a").withServiceAccountName("backend")
+                    .addNewContainer().withName("app").withImage("app:1").endContainer().endSpec()
+                    .withNewStatus().withPhase("Running").withPodIP("10.9.0.5")
+                    .addNewCondition().withType("Ready").withStatus("True").endCondition().endStatus().build()).create();
+            try (Child proxy = Child.start("k8s-capture-set", work, List.of(NodeProxyE2EIT.java(), "-Xmx256m", "-XX:+UseSerialGC",
+                    "-Dkubernetes.master=http://127.0.0.1:" + api.getPort(), "-Dkubernetes.auth.tryKubeConfig=false",
+                    "-Dkubernetes.auth.tryServiceAccount=false", "-jar", jar.toString(), "proxy", "--kubernetes", "--node", "node-a",
+                    "--in-memory-ca", "--capture-set", "zerohop/mesh_pods", "--inbound", "127.0.0.1:0", "--metrics", "off",
+                    "--readiness", "127.0.0.1:0", "--admin", "off"),
+                    Map.of("PATH", bin + java.io.File.pathSeparator + System.getenv("PATH")))) {
+                String listening = proxy.awaitLine(l -> l.startsWith("zerohop proxy listening: "), "`zerohop proxy listening`", START);
+                int readyPort = boundPort(listening, "readiness");
+                // The sync is in once the proxy tries to write the set with the pod in it.
+                proxy.awaitLine(l -> l.startsWith("[err] zerohop proxy: error: --capture-set: cannot write nftables set ip zerohop mesh_pods"
+                        + " (1 addresses of node node-a)"), "the failed write", START);
+                HttpResponse<String> notReady = ready(readyPort);
+                assertThat(notReady.statusCode()).isEqualTo(500);
+                assertThat(notReady.body()).isEqualTo("not ready, pending: nftables capture set\n");
+                assertThat(proxy.lines()).noneMatch(l -> l.startsWith("zerohop proxy ready"));
+                assertThat(log).doesNotExist();
+
+                Files.delete(broken);
+                proxy.awaitLine(l -> l.startsWith("zerohop proxy ready: first full sync with the Kubernetes API server done; "),
+                        "the ready line", START);
+                // Read once the line is out: the set was written before it.
+                assertThat(Files.readString(log)).startsWith("""
+                        flush set ip zerohop mesh_pods
+                        add element ip zerohop mesh_pods { 10.9.0.5 }
+                        ---
+                        """);
+                assertThat(ready(readyPort).statusCode()).isEqualTo(200);
+                assertThat(proxy.lines()).contains("[err] zerohop proxy: capture set ip zerohop mesh_pods written again (1 addresses)");
+            }
+        } finally {
+            api.destroy();
+        }
+    }
 }
