@@ -56,6 +56,18 @@ class KubernetesProxyIT {
                 HttpResponse.BodyHandlers.ofString());
     }
 
+    /** Namespace {@code prod} in the mesh ({@code istio.io/dataplane-mode: ambient}) and its running pod backend-1 on node-a, 10.9.0.5. */
+    static void ambientPod(KubernetesClient client) {
+        client.resource(new NamespaceBuilder().withNewMetadata().withName("prod")
+                .addToLabels("istio.io/dataplane-mode", "ambient").endMetadata().build()).create();
+        client.resource(new io.fabric8.kubernetes.api.model.PodBuilder()
+                .withNewMetadata().withNamespace("prod").withName("backend-1").endMetadata()
+                .withNewSpec().withNodeName("node-a").withServiceAccountName("backend")
+                .addNewContainer().withName("app").withImage("app:1").endContainer().endSpec()
+                .withNewStatus().withPhase("Running").withPodIP("10.9.0.5")
+                .addNewCondition().withType("Ready").withStatus("True").endCondition().endStatus().build()).create();
+    }
+
     @Test
     void readyOnlyAfterTheFirstFullSync() throws Exception {
         Path jar = Path.of(NodeProxyE2EIT.required("zerohop.e2e.jar"));
@@ -153,14 +165,7 @@ class KubernetesProxyIT {
         try (io.zerohop.testing.FakeIstioCa istiod = new io.zerohop.testing.FakeIstioCa(ca, "node-token",
                 Files.createDirectories(work.resolve("istiod-tls")));
              KubernetesClient client = api.createClient()) {
-            client.resource(new NamespaceBuilder().withNewMetadata().withName("prod")
-                    .addToLabels("istio.io/dataplane-mode", "ambient").endMetadata().build()).create();
-            client.resource(new io.fabric8.kubernetes.api.model.PodBuilder()
-                    .withNewMetadata().withNamespace("prod").withName("backend-1").endMetadata()
-                    .withNewSpec().withNodeName("node-a").withServiceAccountName("backend")
-                    .addNewContainer().withName("app").withImage("app:1").endContainer().endSpec()
-                    .withNewStatus().withPhase("Running").withPodIP("10.9.0.5")
-                    .addNewCondition().withType("Ready").withStatus("True").endCondition().endStatus().build()).create();
+            ambientPod(client);
             try (Child proxy = Child.start("k8s-istio-ca", work, List.of(NodeProxyE2EIT.java(), "-Xmx256m", "-XX:+UseSerialGC",
                     "-Dkubernetes.master=http://127.0.0.1:" + apiPort, "-Dkubernetes.auth.tryKubeConfig=false",
                     "-Dkubernetes.auth.tryServiceAccount=false", "-jar", jar.toString(), "proxy", "--kubernetes", "--node", "node-a",
@@ -209,14 +214,7 @@ class KubernetesProxyIT {
                 responses, new KubernetesMixedDispatcher(responses), false);
         api.init(InetAddress.getLoopbackAddress(), 0);
         try (KubernetesClient client = api.createClient()) {
-            client.resource(new NamespaceBuilder().withNewMetadata().withName("prod")
-                    .addToLabels("istio.io/dataplane-mode", "ambient").endMetadata().build()).create();
-            client.resource(new io.fabric8.kubernetes.api.model.PodBuilder()
-                    .withNewMetadata().withNamespace("prod").withName("backend-1").endMetadata()
-                    .withNewSpec().withNodeName("node-a").withServiceAccountName("backend")
-                    .addNewContainer().withName("app").withImage("app:1").endContainer().endSpec()
-                    .withNewStatus().withPhase("Running").withPodIP("10.9.0.5")
-                    .addNewCondition().withType("Ready").withStatus("True").endCondition().endStatus().build()).create();
+            ambientPod(client);
             try (Child proxy = Child.start("k8s-capture-set", work, List.of(NodeProxyE2EIT.java(), "-Xmx256m", "-XX:+UseSerialGC",
                     "-Dkubernetes.master=http://127.0.0.1:" + api.getPort(), "-Dkubernetes.auth.tryKubeConfig=false",
                     "-Dkubernetes.auth.tryServiceAccount=false", "-jar", jar.toString(), "proxy", "--kubernetes", "--node", "node-a",
