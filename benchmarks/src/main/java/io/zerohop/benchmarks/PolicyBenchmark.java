@@ -39,7 +39,9 @@ import org.openjdk.jmh.annotations.Warmup;
  * ({@code WorkloadStrings.text}), so the engine's identity checks succeed. {@code mixedFreshStrings}
  * is the same requests with every string a new copy (a caller that rebuilds strings per connection,
  * which mesh-core does not): each comparison then reads the strings' bytes. {@code allowList} decides
- * a peer against an ALLOW listing {@value #ALLOW_LIST} exact principals (another namespace).
+ * a peer against an ALLOW listing {@value #ALLOW_LIST} exact principals (another namespace). {@code httpList} decides,
+ * with an engine of its own (one CiliumNetworkPolicy, whatever {@code policies} says), a GET that only the last of
+ * {@value #HTTP_LIST} {@code rules.http} entries of its port allows: the cost of a long HTTP rule list.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -63,6 +65,21 @@ public class PolicyBenchmark {
 
     static final int MIXED = 4096;
     static final int ALLOW_LIST = 200;
+    static final int HTTP_LIST = 8;
+
+    private PolicyEngine httpListEngine;
+    private AccessRequest httpListLast;
+
+    /** One CiliumNetworkPolicy whose port 8080 has {@link #HTTP_LIST} HTTP entries, GET on /v1/entry-i/.* each. */
+    public static String httpListPolicy() {
+        StringBuilder sb = new StringBuilder("apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: api, namespace: bench}\n")
+                .append("spec:\n  endpointSelector: {matchLabels: {app: api}}\n  ingress:\n  - fromEndpoints: [{matchLabels: {app: client}}]\n")
+                .append("    toPorts: [{ports: [{port: \"8080\", protocol: TCP}], rules: {http: [");
+        for (int i = 0; i < HTTP_LIST; i++) {
+            sb.append(i == 0 ? "" : ", ").append("{method: GET, path: \"/v1/entry-").append(i).append("/.*\"}");
+        }
+        return sb.append("]}}]\n").toString();
+    }
 
     /** Synthetic policy YAML; shared with the mesh-policy measurement harness. */
     public static String syntheticPolicies(int n) {
@@ -178,6 +195,18 @@ public class PolicyBenchmark {
                 }
             }
         }
+        httpListEngine = PolicyEngine.builder().policies(PolicyLoader.fromString("http-list", httpListPolicy())).build();
+        httpListLast = AccessRequest.builder().sourcePrincipal("spiffe://cluster.local/ns/bench/sa/client").sourceAddress("10.1.0.7")
+                .destinationAddress("10.1.0.8").destinationPort(8080)
+                .destination(new WorkloadRef("bench", "api", "api", Map.of("app", "api")))
+                .sourceWorkload(new WorkloadRef("bench", "client", "client", Map.of("app", "client")))
+                .http(HttpAttributes.of("GET", "/v1/entry-" + (HTTP_LIST - 1) + "/items")).build();
+        if (!httpListEngine.evaluate(httpListLast).allowed() || httpListEngine.evaluate(AccessRequest.builder()
+                .sourcePrincipal(httpListLast.sourcePrincipal()).sourceAddress("10.1.0.7").destinationAddress("10.1.0.8")
+                .destinationPort(8080).destination(httpListLast.destination()).sourceWorkload(httpListLast.sourceWorkload())
+                .http(HttpAttributes.of("GET", "/v2/items")).build()).allowed()) {
+            throw new IllegalStateException("the HTTP list policy does not decide as intended");
+        }
         allowListed = allowListRequest();
         if (!engine.evaluate(allowListed).allowed()) {
             throw new IllegalStateException("allow-list request denied");
@@ -247,5 +276,12 @@ public class PolicyBenchmark {
     public Decision denyL4() {
         ops++;
         return engine.evaluate(deniedL4);
+    }
+
+    /** The last of {@link #HTTP_LIST} HTTP entries allows it (see the class comment). */
+    @Benchmark
+    public Decision httpList() {
+        ops++;
+        return httpListEngine.evaluate(httpListLast);
     }
 }

@@ -316,6 +316,10 @@ final class CiliumPolicy {
             int result = PORT_NO_MATCH;
             int port = r.destinationPort();
             HttpAttributes h = r.http();
+            // The path as Cilium's Envoy sees it, normalised once for all the HTTP rules of all ports (it was once per
+            // rule: a scan of the path, and a copy when it changes, for each entry of a rules.http list).
+            String ciliumPath = null;
+            boolean pathRead = false;
             for (Port p : ports) {
                 int covers = p.covers(port, r.destination());
                 if (covers == COVERS_NO) {
@@ -335,7 +339,14 @@ final class CiliumPolicy {
                     continue;
                 }
                 for (Http rule : p.http) {
-                    if (rule.matches(h)) {
+                    if (rule.method != null && !rule.method.matches(h.method())) {
+                        continue;
+                    }
+                    if (rule.path != null && !pathRead) {
+                        ciliumPath = PathNormalizer.forCilium(h.path());
+                        pathRead = true;
+                    }
+                    if (rule.matchesBeyondMethod(h, ciliumPath)) {
                         return PORT_MATCH;
                     }
                 }
@@ -425,11 +436,15 @@ final class CiliumPolicy {
             this.headerValues = headerValues;
         }
 
-        boolean matches(HttpAttributes h) {
-            if (method != null && !method.matches(h.method())) {
-                return false;
-            }
-            if (path != null && !path.matches(PathNormalizer.forCilium(h.path()))) {
+        /**
+         * Whether the path, host and headers match, the method being matched already (by the caller, before it
+         * normalises the path: a rule for another method costs no scan of it).
+         *
+         * @param ciliumPath {@link PathNormalizer#forCilium} of {@code h}'s path (null when Envoy rejects it: no path
+         *     rule matches); read only when this rule has a path
+         */
+        boolean matchesBeyondMethod(HttpAttributes h, String ciliumPath) {
+            if (path != null && !path.matches(ciliumPath)) {
                 return false;
             }
             if (host != null && !host.matches(h.host())) {
