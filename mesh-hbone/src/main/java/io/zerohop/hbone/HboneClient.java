@@ -94,8 +94,10 @@ public final class HboneClient implements AutoCloseable {
             return CompletableFuture.failedFuture(new IllegalArgumentException("at least one expected destination identity is required"));
         }
         if (target.isUnresolved() || hboneAddress.isUnresolved()) {
-            return CompletableFuture.failedFuture(new IllegalArgumentException(
-                    "HBONE addresses must be resolved IPs: target " + target + ", hbone " + hboneAddress));
+            InetSocketAddress unresolved = target.isUnresolved() ? target : hboneAddress;
+            return CompletableFuture.failedFuture(new IllegalArgumentException("HBONE addresses must be resolved IPs: "
+                    + (unresolved == target ? "target " : "hbone address ") + io.zerohop.hbone.internal.Authority.text(unresolved)
+                    + " is unresolved (resolve the host name first)"));
         }
         if (!headers.isEmpty()) {
             for (String name : headers.keySet()) {
@@ -224,7 +226,10 @@ public final class HboneClient implements AutoCloseable {
      * tunnels wrote, then GOAWAY(NO_ERROR), TLS close_notify and FIN (what hyper/h2's client sends
      * when it closes a connection), and is closed once the server closes too, at most 1 s later.
      * Tunnels still open end there: the server reads them as ended by this client, not as a
-     * connection lost. Completes when all is closed.
+     * connection lost, so in proxy mode its upstream gets a FIN, as from a process that closed its
+     * sockets (ztunnel's server gives the same). To abort one instead, reset it first
+     * ({@link HboneStream#reset()}, or {@code SO_LINGER 0} then {@code close()} on an {@link HboneSocket}).
+     * Completes when all is closed.
      */
     public CompletableFuture<Void> closeAsync() {
         return runtime.close();
@@ -291,7 +296,13 @@ public final class HboneClient implements AutoCloseable {
             return this;
         }
 
-        /** Source identity (required unless the provider has a default identity). */
+        /**
+         * Source identity (required unless the provider has a default identity). Unlike {@code HboneServer.Builder.identity},
+         * {@link #build()} does not ask the provider for it: a provider that refuses it (another trust domain than an
+         * in-memory CA's, another identity than a PEM file's) fails each {@link #connect} with
+         * {@link HboneIdentityException}, which a node proxy counts per open as ztunnel's {@code IDENTITY_ERROR}
+         * (mesh-core builds one client per local identity and must not fail where ztunnel fails an open).
+         */
         public Builder identity(SpiffeId source) {
             this.identity = Objects.requireNonNull(source, "identity");
             return this;

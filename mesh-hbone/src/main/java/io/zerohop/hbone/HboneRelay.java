@@ -99,6 +99,20 @@ public final class HboneRelay {
         connection.pipeline().addLast(HOLD, new Hold(Long.MAX_VALUE, true));
     }
 
+    /**
+     * Resets {@code connection} instead of splicing it, for a tunnel that could not be opened (refused, denied, failed):
+     * SO_LINGER 0, then close, so its peer reads a TCP reset, as a relayed peer's RST_STREAM reaches it and as
+     * zerohop's capture listeners end a connection whose tunnel was refused. A plain {@code close()} would send FIN,
+     * which the application reads as a complete, empty answer. What {@link #holdUntilSpliced} kept is released.
+     * Any thread; a connection already closed is left as it is.
+     *
+     * @param connection a TCP connection; never null
+     * @throws NullPointerException when {@code connection} is null
+     */
+    public static void reset(DuplexChannel connection) {
+        Relay.resetTcp(Objects.requireNonNull(connection, "connection"));
+    }
+
     private static final String HOLD = "zerohop-relay-hold";
 
     /**

@@ -176,9 +176,21 @@ public final class HboneServer implements AutoCloseable {
             return this;
         }
 
-        /** Listen address; default {@code 0.0.0.0:15008}; port 0 picks a free port. */
+        /**
+         * Listen address; default {@code 0.0.0.0:15008}; port 0 picks a free port.
+         *
+         * @throws NullPointerException     when {@code address} is null
+         * @throws IllegalArgumentException when it is unresolved ({@code InetSocketAddress.createUnresolved}, or a host
+         *                                  name that did not resolve): a listener binds an IP (it failed at
+         *                                  {@link #start()} with a message ending in "null", a new-user pass)
+         */
         public Builder bind(InetSocketAddress address) {
-            this.bind = Objects.requireNonNull(address, "bind address");
+            Objects.requireNonNull(address, "bind address");
+            if (address.isUnresolved()) {
+                throw new IllegalArgumentException("bind address " + io.zerohop.hbone.internal.Authority.text(address)
+                        + " is unresolved: give an IP address (resolve the host name first)");
+            }
+            this.bind = address;
             return this;
         }
 
@@ -426,15 +438,8 @@ public final class HboneServer implements AutoCloseable {
          * given at once counts, as mesh-core's MeshSettings.requireServable: waiting for an agent is not the builder's.
          */
         private static void requireServable(MeshTls tls, SpiffeId id) {
-            CompletableFuture<?> context = tls.server(id);
-            if (context.isCompletedExceptionally()) {
-                String why;
-                try {
-                    context.getNow(null);
-                    why = "refused";
-                } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
-                    why = e.getCause() != null ? io.zerohop.hbone.internal.HboneListener.describe(e.getCause()) : e.toString();
-                }
+            String why = io.zerohop.hbone.internal.HboneListener.failedAtOnce(tls.server(id));
+            if (why != null) {
                 throw new IllegalArgumentException("identity(" + id + "): the identity provider ("
                         + tls.identityProvider().getClass().getSimpleName() + ") cannot give a server TLS context for it: " + why);
             }

@@ -500,4 +500,47 @@ class HboneRelayTest {
             notTunnel.finishAndReleaseAll();
         }
     }
+
+    /**
+     * A connection whose tunnel could not be opened, given to {@link HboneRelay#reset}: its application reads a reset.
+     * Closed instead, as mesh-hbone's README snippet did until 3 December (a new-user pass), a client that waits for the
+     * server to speak first reads a clean end: an empty, complete answer.
+     */
+    @Test
+    void aRefusedTunnelResetsTheHeldConnection() throws Exception {
+        BlockingQueue<SocketChannel> accepted = new LinkedBlockingQueue<>();
+        Channel refusing = new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
+                .childOption(ChannelOption.AUTO_READ, false)
+                .childHandler(new ChannelInitializer<SocketChannel>() {
+                    @Override
+                    protected void initChannel(SocketChannel ch) {
+                        HboneRelay.holdUntilSpliced(ch);
+                        accepted.add(ch);
+                    }
+                })
+                .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)).sync().channel();
+        try {
+            for (boolean reset : new boolean[] {true, false}) {
+                try (Socket app = new Socket()) {
+                    app.setSoTimeout(20_000);
+                    // A client that waits for the server to speak first (with unread bytes of its own, a close would reset too).
+                    app.connect(refusing.localAddress());
+                    SocketChannel ch = accepted.poll(20, TimeUnit.SECONDS);
+                    assertThat(ch).isNotNull();
+                    if (reset) {
+                        HboneRelay.reset(ch);
+                        assertThatThrownBy(() -> app.getInputStream().read()).isInstanceOf(SocketException.class)
+                                .hasMessageContaining("reset");
+                    } else {
+                        ch.close();
+                        assertThat(app.getInputStream().read()).as("a plain close: a clean end").isEqualTo(-1);
+                    }
+                    Await.until("the channel closed", () -> !ch.isOpen());
+                }
+            }
+        } finally {
+            refusing.close().sync();
+        }
+        assertThatThrownBy(() -> HboneRelay.reset(null)).isInstanceOf(NullPointerException.class).hasMessage("connection");
+    }
 }

@@ -141,4 +141,33 @@ class LogAddressTest {
             }
         }
     }
+
+    /**
+     * The three messages a new user's custom proxy met with {@code InetSocketAddress.toString()}'s form (3 December): an
+     * unresolved connect target or HBONE address (named, and which one), a listener that cannot bind, and an unresolved
+     * bind address, now refused by the builder where {@code start()} failed with a message ending in "null".
+     */
+    @Test
+    void connectBindAndUnresolvedMessagesNameAddressesWithoutSlash() throws Exception {
+        try (HboneServer server = mesh.server((dst, id, local) -> null).build().start().get(10, TimeUnit.SECONDS);
+             HboneClient client = mesh.client().build()) {
+            Throwable target = catchThrowable(() -> client.connect(InetSocketAddress.createUnresolved("backend.prod", 9), mesh.expectServer(),
+                    server.localAddress()).get(10, TimeUnit.SECONDS));
+            assertThat(target).isInstanceOf(ExecutionException.class).cause().isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("HBONE addresses must be resolved IPs: target backend.prod:9 is unresolved (resolve the host name first)");
+            Throwable hbone = catchThrowable(() -> client.connect(new InetSocketAddress("127.0.0.1", 9), mesh.expectServer(),
+                    InetSocketAddress.createUnresolved("node-b", 15008)).get(10, TimeUnit.SECONDS));
+            assertThat(hbone).cause().hasMessage("HBONE addresses must be resolved IPs: hbone address node-b:15008 is unresolved"
+                    + " (resolve the host name first)");
+
+            HboneServer second = mesh.server((dst, id, local) -> null).bind(server.localAddress()).build();
+            Throwable bind = catchThrowable(() -> second.start().get(10, TimeUnit.SECONDS));
+            assertThat(bind).cause().hasMessageStartingWith("cannot bind HBONE listener to 127.0.0.1:" + server.localAddress().getPort() + ": ")
+                    .hasMessageNotContaining("/127.0.0.1");
+            second.close();
+        }
+        assertThat(catchThrowable(() -> mesh.server((dst, id, local) -> null).bind(InetSocketAddress.createUnresolved("nowhere.invalid", 0))))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("bind address nowhere.invalid:0 is unresolved: give an IP address (resolve the host name first)");
+    }
 }

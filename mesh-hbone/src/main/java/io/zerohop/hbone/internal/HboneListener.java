@@ -108,7 +108,7 @@ public final class HboneListener {
                     group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
                 }
                 started.completeExceptionally(new java.io.IOException(
-                        "cannot bind HBONE listener to " + cfg.bind() + ": " + f.cause().getMessage(), f.cause()));
+                        "cannot bind HBONE listener to " + Authority.text(cfg.bind()) + ": " + f.cause().getMessage(), f.cause()));
             }
         });
         return started;
@@ -224,6 +224,23 @@ public final class HboneListener {
     private static final String OPENSSL_GENERIC = "General OpenSslEngine problem";
     private static final java.util.regex.Pattern JAVA_CLASS_PREFIX =
             java.util.regex.Pattern.compile("\\b(?:[a-z][\\w]*\\.)+[A-Z][\\w$]*(?:Exception|Error): ");
+
+    /**
+     * Why {@code f} failed, when it already has (an identity provider that refuses an identity at once: another trust
+     * domain than an in-memory CA's, another identity than a PEM file's), else null: a future still running (a SPIRE
+     * agent) is not waited for. For the builders' checks of a fixed identity.
+     */
+    public static String failedAtOnce(java.util.concurrent.CompletableFuture<?> f) {
+        if (!f.isCompletedExceptionally()) {
+            return null;
+        }
+        try {
+            f.getNow(null);
+            return "refused";
+        } catch (java.util.concurrent.CompletionException | java.util.concurrent.CancellationException e) {
+            return e.getCause() != null ? describe(e.getCause()) : e.toString();
+        }
+    }
 
     /**
      * {@code t}'s message and its causes', each said once ("spiffe://...: no trust bundle for trust domain ..."): what the server's log lines and mesh-core's access lines give

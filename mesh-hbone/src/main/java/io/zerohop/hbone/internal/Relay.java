@@ -46,6 +46,18 @@ import org.slf4j.LoggerFactory;
 public final class Relay {
     private static final Logger log = LoggerFactory.getLogger(Relay.class);
 
+    /** Closes a TCP channel with a reset (SO_LINGER 0, then close): its peer reads ECONNRESET, not an end of stream. */
+    public static void resetTcp(Channel ch) {
+        if (ch.isActive()) {
+            try {
+                ch.config().setOption(ChannelOption.SO_LINGER, 0);
+            } catch (RuntimeException e) {
+                log.debug("SO_LINGER 0 not applied to {}", ch, e);
+            }
+        }
+        ch.close();
+    }
+
     /**
      * The receive allocator of every relayed TCP connection, given to their bootstraps
      * ({@code ChannelOption.RCVBUF_ALLOCATOR}): Netty's default adaptive reads of 64 B to 64 KiB,
@@ -467,14 +479,7 @@ public final class Relay {
 
         @Override
         public void reset() {
-            if (ch.isActive()) {
-                try {
-                    ch.config().setOption(ChannelOption.SO_LINGER, 0);
-                } catch (RuntimeException e) {
-                    log.debug("SO_LINGER 0 not applied to {}", ch, e);
-                }
-            }
-            ch.close();
+            resetTcp(ch);
         }
 
         @Override
