@@ -72,6 +72,11 @@ public final class KubernetesDiscovery implements AutoCloseable {
     private final PolicyState policies;
     private final ScheduledThreadPoolExecutor executor;
     private final Debouncer debouncer;
+    /**
+     * How long a change of a pod of this node waits at most before it is applied, however busy the cluster (the other
+     * changes wait up to the debounce cap, 10 s by default): the node proxy's capture set follows the registry.
+     */
+    static final java.time.Duration URGENT_MAX = java.time.Duration.ofMillis(500);
     private final Informers informers;
     private final PeerLookup peers;
     /** A node proxy's check that it dials other nodes' pods from an address its pods report (null embedded). */
@@ -99,8 +104,12 @@ public final class KubernetesDiscovery implements AutoCloseable {
             return t;
         });
         this.executor.setRemoveOnCancelPolicy(true);
-        this.debouncer = new Debouncer(executor, b.debounce, b.debounceMax, this::install);
-        this.informers = new Informers(client, b.resync.toMillis(), workloads, policies, debouncer::trigger);
+        this.debouncer = new Debouncer(executor, b.debounce, b.debounceMax, URGENT_MAX, this::install);
+        String local = node;
+        // A node proxy's own pods are applied within URGENT_MAX even while the cluster keeps changing (Debouncer).
+        this.informers = new Informers(client, b.resync.toMillis(), workloads, policies, debouncer::trigger,
+                o -> local != null && o instanceof io.fabric8.kubernetes.api.model.Pod pod && pod.getSpec() != null
+                        && local.equals(pod.getSpec().getNodeName()), debouncer::triggerUrgent);
         this.sourceCheck = node == null || !b.nodeAddresses ? null : new SourceAddressCheck(node);
         this.peers = namespace == null ? null
                 : new PeerLookup(client, workloads, b.peerCacheSize, b.peerCacheTtl, debouncer::trigger);

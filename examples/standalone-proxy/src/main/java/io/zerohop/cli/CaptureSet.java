@@ -39,6 +39,8 @@ final class CaptureSet implements AutoCloseable {
     private final String node;
     private final String nft;
     private volatile boolean closed;
+    /** The {@code nft} running now, or null: {@link #close} kills it. */
+    private volatile Process running;
     private Thread thread;
     private String written;
     private String lastError;
@@ -151,27 +153,66 @@ final class CaptureSet implements AutoCloseable {
         return run(List.of(nft, "-f", "-"), script);
     }
 
-    private static String run(List<String> nft, String script) {
+    /** Seconds an {@code nft} run may take before it is killed. */
+    static final int TIMEOUT = 10;
+    /** {@link #TIMEOUT}; tests shorten it. */
+    int timeoutSeconds = TIMEOUT;
+
+    /**
+     * Runs {@code command} with {@code script} on its stdin: null when it exits 0 within {@link #timeoutSeconds}, else why not.
+     * Its stdin and output are served by a thread of their own, so that a child that hangs (and keeps its pipes open, or
+     * its children do) is killed at the deadline, with its children, instead of wedging this thread: until 3 December the
+     * output was read to its end before the deadline was looked at, and a hanging {@code nft} stopped every later write,
+     * with nothing printed (a break-it pass).
+     */
+    private String run(List<String> command, String script) {
+        String name = String.join(" ", command);
+        Process p;
         try {
-            Process p = new ProcessBuilder(nft).redirectErrorStream(true).start();
+            p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        } catch (IOException e) {
+            return name + ": " + e.getMessage();
+        }
+        running = p;
+        java.util.concurrent.atomic.AtomicReference<byte[]> out = new java.util.concurrent.atomic.AtomicReference<>(new byte[0]);
+        Thread io = new Thread(() -> {
             try (var in = p.getOutputStream()) {
                 in.write(script.getBytes(StandardCharsets.US_ASCII));
+            } catch (IOException e) {
+                // It exited (or was killed) without reading all of it: its exit status says what happened.
             }
-            byte[] out = p.getInputStream().readNBytes(4096);
-            if (!p.waitFor(10, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                return String.join(" ", nft) + " did not exit within 10 s";
+            try {
+                out.set(p.getInputStream().readNBytes(4096));
+            } catch (IOException e) {
+                // Killed: nothing more to read.
             }
+        }, "zerohop-capture-set-io");
+        io.setDaemon(true);
+        io.start();
+        try {
+            if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+                kill(p);
+                return name + " did not exit within " + timeoutSeconds + " s (killed)";
+            }
+            // Its output is complete once the pipe closes; a grandchild that still holds it open is not waited for.
+            io.join(1000);
             int rc = p.exitValue();
             // nft's message on one line, without the caret line under the script text it quotes.
-            return rc == 0 ? null : String.join(" ", nft) + " exited " + rc + ": " + new String(out, StandardCharsets.UTF_8).lines()
+            return rc == 0 ? null : name + " exited " + rc + ": " + new String(out.get(), StandardCharsets.UTF_8).lines()
                     .map(String::strip).filter(l -> !l.isEmpty() && !l.matches("\\^+")).collect(java.util.stream.Collectors.joining(" "));
-        } catch (IOException e) {
-            return String.join(" ", nft) + ": " + e.getMessage();
         } catch (InterruptedException e) {
+            kill(p);
             Thread.currentThread().interrupt();
             return "interrupted";
+        } finally {
+            running = null;
         }
+    }
+
+    /** Kills {@code p} and what it started: a write that finished after the proxy stopped could overwrite the next proxy's set. */
+    private static void kill(Process p) {
+        p.descendants().forEach(ProcessHandle::destroyForcibly);
+        p.destroyForcibly();
     }
 
     /**
@@ -205,12 +246,20 @@ final class CaptureSet implements AutoCloseable {
         thread.start();
     }
 
-    /** Stops the check; the set keeps its last contents (a restarted proxy rewrites it; capture.sh's rules need a listener anyway). */
+    /**
+     * Stops the check and kills an {@code nft} still running (a break-it pass: one that finished after the proxy stopped
+     * wrote the old proxy's set over the next one's); the set keeps its last contents (a restarted proxy rewrites it;
+     * capture.sh's rules need a listener anyway).
+     */
     @Override
     public void close() {
         closed = true;
         if (thread != null) {
             thread.interrupt();
+        }
+        Process p = running;
+        if (p != null) {
+            kill(p);
         }
     }
 }

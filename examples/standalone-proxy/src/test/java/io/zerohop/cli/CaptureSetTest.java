@@ -132,6 +132,43 @@ class CaptureSetTest {
         }
     }
 
+    /**
+     * An {@code nft} that hangs, reading nothing and keeping its output open through a child of its own: killed at the
+     * deadline with that child, and said once with the command. Until 3 December its output was read to the end before
+     * the deadline was looked at, and the thread that writes the set hung with it, silently (a break-it pass).
+     */
+    @Test
+    void aHangingNftIsKilledAtTheDeadlineWithWhatItStarted(@TempDir Path dir) throws Exception {
+        Path script = dir.resolve("nft");
+        Path pid = dir.resolve("pid");
+        Files.writeString(script, "#!/bin/sh\nif [ \"$1\" = list ]; then exit 0; fi\nsleep 300 &\necho $! > " + pid + "\nwait\n");
+        assertThat(script.toFile().setExecutable(true)).isTrue();
+        WorkloadRegistry registry = WorkloadRegistry.of(List.of(pod("a", "node-a", "10.0.1.9")), Map.of());
+        CaptureSet set = new CaptureSet(new String[] {"zerohop", "mesh_pods"}, registry, "node-a", script.toString());
+        set.timeoutSeconds = 1;
+        assertThat(set.sync(true)).isFalse();
+        assertThat(std.err.toString()).contains("cannot write nftables set ip zerohop mesh_pods")
+                .contains(script + " -f - did not exit within 1 s (killed)");
+        long sleeper = Long.parseLong(Files.readString(pid).strip());
+        // Killed with SIGKILL before sync returned; the kernel may take a moment to reap it.
+        for (int i = 0; i < 200 && ProcessHandle.of(sleeper).map(ProcessHandle::isAlive).orElse(false); i++) {
+            Thread.sleep(10);
+        }
+        assertThat(ProcessHandle.of(sleeper).map(ProcessHandle::isAlive).orElse(false)).as("the hanging nft's own child").isFalse();
+
+        // close() (the proxy stopping) kills an nft still running rather than leave it to write after the proxy is gone.
+        set.timeoutSeconds = 300;
+        Files.delete(pid);
+        Thread writer = new Thread(() -> set.sync(true));
+        writer.start();
+        while (!Files.exists(pid) || Files.readString(pid).isBlank()) {
+            Thread.sleep(10);
+        }
+        set.close();
+        writer.join(20_000);
+        assertThat(writer.isAlive()).as("the write returned once its nft was killed").isFalse();
+    }
+
     @Test
     void aMissingCommandIsAFailureNotACrash() throws Exception {
         CaptureSet set = new CaptureSet(new String[] {"zerohop", "mesh_pods"}, WorkloadRegistry.empty(), "node-a", "/nonexistent/nft");

@@ -65,6 +65,9 @@ public final class Informers {
     private final WorkloadState workloads;
     private final PolicyState policies;
     private final Runnable changed;
+    /** Whether an object's change is urgent (a pod of this node), and how to say so. */
+    private final java.util.function.Predicate<Object> urgent;
+    private final Runnable changedUrgently;
     private final List<SharedIndexInformer<?>> informers = new ArrayList<>();
     private final List<CompletableFuture<Void>> ready = new ArrayList<>();
     private volatile boolean closed;
@@ -72,11 +75,22 @@ public final class Informers {
 
     public Informers(KubernetesClient client, long resyncMillis, WorkloadState workloads, PolicyState policies,
             Runnable changed) {
+        this(client, resyncMillis, workloads, policies, changed, o -> false, changed);
+    }
+
+    /**
+     * @param urgent          whether a changed object is urgent (the node proxy: a pod of its node, which its capture set
+     *                        waits for); then {@code changedUrgently} runs instead of {@code changed}
+     */
+    public Informers(KubernetesClient client, long resyncMillis, WorkloadState workloads, PolicyState policies,
+            Runnable changed, java.util.function.Predicate<Object> urgent, Runnable changedUrgently) {
         this.client = client;
         this.resyncMillis = resyncMillis;
         this.workloads = workloads;
         this.policies = policies;
         this.changed = changed;
+        this.urgent = urgent;
+        this.changedUrgently = changedUrgently;
         Integer interval = client.getConfiguration().getWatchReconnectInterval();
         this.failures = new Failures(String.valueOf(client.getMasterUrl()), interval == null ? 1000 : interval);
     }
@@ -233,21 +247,21 @@ public final class Informers {
             public void onAdd(T obj) {
                 sink.accept(new Event<>(obj, false));
                 first.handled(obj);
-                changed.run();
+                changed(obj);
             }
 
             @Override
             public void onUpdate(T oldObj, T newObj) {
                 sink.accept(new Event<>(newObj, false));
                 first.handled(newObj);
-                changed.run();
+                changed(newObj);
             }
 
             @Override
             public void onDelete(T obj, boolean deletedFinalStateUnknown) {
                 sink.accept(new Event<>(obj, true));
                 first.handled(obj);
-                changed.run();
+                changed(obj);
             }
         });
         informers.add(informer);
@@ -346,6 +360,14 @@ public final class Informers {
     }
 
     private record Event<T>(T object, boolean deleted) {}
+
+    private void changed(Object o) {
+        if (urgent.test(o)) {
+            changedUrgently.run();
+        } else {
+            changed.run();
+        }
+    }
 
     private void onPod(Event<Pod> e) {
         if (e.deleted) {
