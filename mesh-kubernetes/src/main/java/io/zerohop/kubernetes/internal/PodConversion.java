@@ -40,6 +40,19 @@ public final class PodConversion {
     private PodConversion() {
     }
 
+    /** Messages already logged: every install converts every pod again, and the same WARN came every few seconds. */
+    private static final java.util.Set<String> WARNED = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /** Logs {@code message} at WARN the first time it is seen (a pod's changed value is a new message). */
+    static void warnOnce(String message) {
+        if (WARNED.size() > 10_000) {
+            WARNED.clear(); // bounded: at worst a message is logged again
+        }
+        if (WARNED.add(message)) {
+            LOG.warn(message);
+        }
+    }
+
     /**
      * The workload for {@code pod}, or empty when istiod would build none: a terminal pod
      * (Succeeded/Failed, {@code kubeutil.CheckPodTerminal}), a pod without IPs, or unparsable IPs
@@ -63,7 +76,7 @@ public final class PodConversion {
                 addresses.add(Addresses.parseIp(ip, "Pod/" + ns + "/" + name + ": status.podIPs"));
             }
         } catch (IllegalArgumentException e) {
-            LOG.warn("skipping {}", e.getMessage());
+            warnOnce("skipping " + e.getMessage());
             return Optional.empty();
         }
         if (addresses.isEmpty()) {
@@ -189,7 +202,7 @@ public final class PodConversion {
                 try {
                     io.zerohop.policy.WorkloadRef.checkNamedPorts(Map.of(portName, number == null ? 0 : number));
                 } catch (IllegalArgumentException e) {
-                    LOG.warn("Pod/{}/{}: skipping {}", pod.getMetadata().getNamespace(), pod.getMetadata().getName(), e.getMessage());
+                    warnOnce("Pod/" + pod.getMetadata().getNamespace() + "/" + pod.getMetadata().getName() + ": skipping " + e.getMessage());
                     continue;
                 }
                 if (blank(proto) || proto.equalsIgnoreCase("TCP")) {
