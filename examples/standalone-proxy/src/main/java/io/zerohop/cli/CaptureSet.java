@@ -23,8 +23,9 @@ import java.util.concurrent.TimeUnit;
  * registry is complete ({@link #start}'s gate: at once for {@code --workloads}, as soon as the first sync is in under
  * {@code --kubernetes}); until then it keeps what the previous proxy wrote. The proxy is ready only once that first
  * write succeeded ({@code written}, a readiness task of the proxy's: under {@code --kubernetes} the ready line and
- * {@code /healthz/ready} came up to a second before the set held the synced pods). Then one thread compares the registry's local addresses with the last set written once a second and rewrites the set when they
- * differ, and every {@value #FORCE_EVERY} s in any case (capture.sh, run again, empties it), in one {@code nft -f -}
+ * {@code /healthz/ready} came up to a second before the set held the synced pods). Then one thread compares the
+ * registry's local addresses with the last set written once a second and at each install of the Kubernetes registry
+ * ({@link #changed}), and rewrites the set when they differ, and every {@value #FORCE_EVERY} s in any case (capture.sh, run again, empties it), in one {@code nft -f -}
  * transaction (flush and add: a reader never sees it half written). {@code nft} runs as a child process, never on an
  * event loop. A later failure is printed on stderr with {@code nft}'s own message when it first happens or changes, and
  * retried each second; until it succeeds a new pod is not captured (its traffic flows as without zerohop), which the
@@ -215,10 +216,21 @@ final class CaptureSet implements AutoCloseable {
         p.destroyForcibly();
     }
 
+    /** Released by {@link #changed}: the check runs at once instead of at its next second. */
+    private final java.util.concurrent.Semaphore wake = new java.util.concurrent.Semaphore(0);
+
+    /**
+     * The registry changed (under {@code --kubernetes}: an install): compare now rather than at the next second. Never
+     * blocks; any thread. With the 1 s check alone a new pod was captured ~0.9 s (median) after its install.
+     */
+    void changed() {
+        wake.release();
+    }
+
     /**
      * Starts the check on a daemon thread of its own: it waits for {@code registryReady} (writing nothing before, and
      * nothing at all when it fails: the proxy stops then), writes at once if the set was not written yet, then compares
-     * once a second.
+     * once a second and at each {@link #changed}, and rewrites the set every {@value #FORCE_EVERY} s in any case.
      */
     void start(java.util.concurrent.CompletableFuture<?> registryReady) {
         thread = new Thread(() -> {
@@ -229,16 +241,26 @@ final class CaptureSet implements AutoCloseable {
             } catch (java.util.concurrent.ExecutionException e) {
                 return;
             }
-            for (long tick = 0; !closed; tick++) {
-                if (tick > 0) {
+            long forceEvery = TimeUnit.SECONDS.toNanos(FORCE_EVERY);
+            long forced = System.nanoTime();
+            boolean first = true;
+            while (!closed) {
+                if (!first) {
                     try {
-                        Thread.sleep(1000);
+                        wake.tryAcquire(1, TimeUnit.SECONDS);
                     } catch (InterruptedException e) {
                         return;
                     }
+                    wake.drainPermits();
                 }
+                first = false;
                 if (!closed) {
-                    sync(tick > 0 && tick % FORCE_EVERY == 0);
+                    long now = System.nanoTime();
+                    boolean force = now - forced >= forceEvery;
+                    if (force) {
+                        forced = now;
+                    }
+                    sync(force);
                 }
             }
         }, "zerohop-capture-set");

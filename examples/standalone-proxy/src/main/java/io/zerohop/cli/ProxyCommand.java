@@ -983,6 +983,9 @@ final class ProxyCommand implements Callable<Integer> {
                 if (kube == null && !c.sync(true)) {
                     throw new Cli.RefusedException("--capture-set " + captureSet + ": the nftables set could not be written (above)", 1);
                 }
+                if (kube != null) {
+                    kube.discovery.onInstalled(c::changed);
+                }
                 c.start(registryReady);
             }
             String listeners = (up.isEmpty() ? "no listeners" : String.join(", ", up)) + "; identity source " + describeIdentity();
