@@ -329,11 +329,9 @@ class HboneRelayTest {
         }
     }
 
-    @Test
-    void aRequestAndFinSentBeforeTheTunnelOpensAreRelayed() throws Exception {
-        org.junit.jupiter.api.Assumptions.assumeTrue(Transports.epoll(), "NIO reads nothing with auto-read off");
-        BlockingQueue<SocketChannel> accepted = new LinkedBlockingQueue<>();
-        Channel early = new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
+    /** A loopback listener that holds each connection for a splice ({@link HboneRelay#holdUntilSpliced}) and hands it over. */
+    private static Channel heldListener(BlockingQueue<SocketChannel> accepted) throws InterruptedException {
+        return new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
                 .childOption(ChannelOption.AUTO_READ, false)
                 .childHandler(new ChannelInitializer<SocketChannel>() {
                     @Override
@@ -343,6 +341,13 @@ class HboneRelayTest {
                     }
                 })
                 .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)).sync().channel();
+    }
+
+    @Test
+    void aRequestAndFinSentBeforeTheTunnelOpensAreRelayed() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Transports.epoll(), "NIO reads nothing with auto-read off");
+        BlockingQueue<SocketChannel> accepted = new LinkedBlockingQueue<>();
+        Channel early = heldListener(accepted);
         try (Socket app = new Socket()) {
             app.setSoTimeout(20_000);
             app.connect(early.localAddress());
@@ -509,16 +514,7 @@ class HboneRelayTest {
     @Test
     void aRefusedTunnelResetsTheHeldConnection() throws Exception {
         BlockingQueue<SocketChannel> accepted = new LinkedBlockingQueue<>();
-        Channel refusing = new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
-                .childOption(ChannelOption.AUTO_READ, false)
-                .childHandler(new ChannelInitializer<SocketChannel>() {
-                    @Override
-                    protected void initChannel(SocketChannel ch) {
-                        HboneRelay.holdUntilSpliced(ch);
-                        accepted.add(ch);
-                    }
-                })
-                .bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0)).sync().channel();
+        Channel refusing = heldListener(accepted);
         try {
             for (boolean reset : new boolean[] {true, false}) {
                 try (Socket app = new Socket()) {
