@@ -83,6 +83,7 @@ public final class Debouncer {
             // Shut down: events still arriving from stopping informers have nowhere to go.
             pending = null;
             firstEventNanos = -1;
+            urgentDeadlineNanos = -1;
         }
     }
 
