@@ -25,7 +25,7 @@ final class ProcessMetrics {
     private ProcessMetrics() {}
 
     static void register(MeterRegistry registry) {
-        Gauge.builder("istio.build", () -> 1).description("Istio component build info")
+        Gauge.builder("istio.build", () -> 1).description("Istio component build info.")
                 .tags("component", "ztunnel", "tag", TAG).strongReference(true).register(registry);
         Gauge.builder("process.open.fds", ProcessMetrics::openFds).description("Number of open file descriptors")
                 .strongReference(true).register(registry);

@@ -12,13 +12,15 @@ import io.micrometer.core.instrument.Tags;
  * few seconds, see {@code Mesh.Builder.metricsInterval}) and get the rest when a tunnel closes.
  */
 public final class MicrometerSink implements TunnelObserver.Sink {
-    // ztunnel's help texts (src/proxy/metrics.rs Metrics::new), which Prometheus shows as # HELP.
-    private static final String OPENED = "The total number of TCP connections opened";
-    private static final String CLOSED = "The total number of TCP connections closed";
-    private static final String FAILED = "The total number of TCP connections that failed to establish (unstable)";
-    private static final String RECEIVED = "The size of total bytes received during request in case of a TCP connection";
-    private static final String SENT = "The size of total bytes sent during response in case of a TCP connection";
-    private static final String SOCKETS = "The current number of open TCP sockets (unstable)";
+    // ztunnel's help texts (src/proxy/metrics.rs Metrics::new), which Prometheus shows as # HELP, with the "." that
+    // ztunnel's prometheus-client appends to every registered metric's help (prometheus/client_rust src/registry.rs
+    // Descriptor::new: help.into() + "."), so that a scrape of zerohop reads as one of ztunnel (until 3 December without).
+    private static final String OPENED = "The total number of TCP connections opened.";
+    private static final String CLOSED = "The total number of TCP connections closed.";
+    private static final String FAILED = "The total number of TCP connections that failed to establish (unstable).";
+    private static final String RECEIVED = "The size of total bytes received during request in case of a TCP connection.";
+    private static final String SENT = "The size of total bytes sent during response in case of a TCP connection.";
+    private static final String SOCKETS = "The current number of open TCP sockets (unstable).";
     private final MeterRegistry registry;
 
     public MicrometerSink(MeterRegistry registry) {

@@ -206,12 +206,14 @@ class ZtunnelCompatE2EIT {
         assertThat(value(a, "istio_tcp_connections_failed_total", Map.of("reporter", "source", "source_workload", "old",
                 "response_flags", "CONNECT"))).isEqualTo(1);
 
-        // Prometheus shows ztunnel's help texts (src/proxy/metrics.rs Metrics::new).
+        // Prometheus shows ztunnel's help texts (src/proxy/metrics.rs Metrics::new) with the "." its prometheus-client
+        // appends to each (prometheus/client_rust src/registry.rs Descriptor::new).
         String text = get(metricsB, "/metrics").body();
-        assertThat(text).contains("# HELP istio_tcp_connections_opened_total The total number of TCP connections opened\n",
-                "# HELP istio_tcp_connections_closed_total The total number of TCP connections closed\n",
-                "# HELP istio_tcp_received_bytes_total The size of total bytes received during request in case of a TCP connection\n",
-                "# HELP istio_tcp_sent_bytes_total The size of total bytes sent during response in case of a TCP connection\n");
+        assertThat(text).contains("# HELP istio_tcp_connections_opened_total The total number of TCP connections opened.\n",
+                "# HELP istio_tcp_connections_closed_total The total number of TCP connections closed.\n",
+                "# HELP istio_tcp_received_bytes_total The size of total bytes received during request in case of a TCP connection.\n",
+                "# HELP istio_tcp_sent_bytes_total The size of total bytes sent during response in case of a TCP connection.\n",
+                "# HELP istio_build Istio component build info.\n");
         assertThat(get(metricsB, "/stats/prometheus").statusCode()).as("ztunnel's second metrics path").isEqualTo(200);
     }
 
@@ -245,7 +247,7 @@ class ZtunnelCompatE2EIT {
         assertThat(a).filteredOn(s -> s.name.equals("istio_tcp_sockets_open")).extracting(s -> s.labels)
                 .containsExactlyInAnyOrder(Map.of("reporter", "source"), Map.of("reporter", "destination"));
         assertThat(value(a, "istio_tcp_sockets_open", Map.of("reporter", "destination"))).isZero();
-        assertThat(get(metricsA, "/metrics").body()).contains("# HELP istio_tcp_sockets_open The current number of open TCP sockets (unstable)\n");
+        assertThat(get(metricsA, "/metrics").body()).contains("# HELP istio_tcp_sockets_open The current number of open TCP sockets (unstable).\n");
     }
 
     /**
