@@ -876,6 +876,23 @@ final class ProxyCommand implements Callable<Integer> {
         if (kube != null) {
             WorkloadRegistry synced = registry;
             PolicyEngine syncedPolicies = engine;
+            String nodeName = node != null ? node : System.getenv("NODE_NAME");
+            String nodeFrom = node != null ? origins.label("node") : "NODE_NAME";
+            kube.discovery.synced().thenRun(() -> {
+                // A name that is no pod's spec.nodeName serves and captures nothing, silently (a break-it pass).
+                java.util.TreeSet<String> nodes = new java.util.TreeSet<>();
+                for (io.zerohop.core.Workload w : synced.all()) {
+                    if (w.node() != null) {
+                        nodes.add(w.node());
+                    }
+                }
+                if (!nodes.isEmpty() && !nodes.contains(nodeName)) {
+                    System.err.println("zerohop proxy: warning: " + nodeFrom + " " + nodeName + ": no pod of the cluster is on that node after the"
+                            + " first sync (pods are on " + String.join(", ", nodes.stream().limit(5).toList()) + (nodes.size() > 5 ? ", ..." : "")
+                            + "); if this node runs pods, that is not its name (the pods' spec.nodeName; the DaemonSets set NODE_NAME"
+                            + " from it), and this proxy serves and captures none of them");
+                }
+            });
             kube.discovery.synced().thenRun(() -> {
                 if (passthroughUnknown) {
                     return;

@@ -243,6 +243,35 @@ class KubernetesProxyIT {
                         """);
                 assertThat(ready(readyPort).statusCode()).isEqualTo(200);
                 assertThat(proxy.lines()).contains("[err] zerohop proxy: capture set ip zerohop mesh_pods written again (1 addresses)");
+                assertThat(proxy.lines()).as("the node name is the pod's").noneMatch(l -> l.contains("no pod of the cluster is on that node"));
+            }
+        } finally {
+            api.destroy();
+        }
+    }
+
+    /**
+     * A {@code --node} that is no pod's {@code spec.nodeName} (here the case differs) serves and captures nothing: said once
+     * after the first sync, naming the nodes the pods are on. Before, the proxy was ready with an empty capture set and
+     * said nothing (a break-it pass).
+     */
+    @Test
+    void aNodeNameNoPodIsOnIsSaidAfterTheFirstSync() throws Exception {
+        Path jar = Path.of(NodeProxyE2EIT.required("zerohop.e2e.jar"));
+        Path work = Files.createDirectories(Path.of(NodeProxyE2EIT.required("zerohop.e2e.workDir"), "kubernetes-wrong-node"));
+        Map<ServerRequest, Queue<ServerResponse>> responses = new HashMap<>();
+        KubernetesMockServer api = new KubernetesMockServer(new Context(Serialization.jsonMapper()), new MockWebServer(),
+                responses, new KubernetesMixedDispatcher(responses), false);
+        api.init(InetAddress.getLoopbackAddress(), 0);
+        try (KubernetesClient client = api.createClient()) {
+            ambientPod(client);
+            try (Child proxy = Child.start("k8s-wrong-node", work, List.of(NodeProxyE2EIT.java(), "-Xmx256m", "-XX:+UseSerialGC",
+                    "-Dkubernetes.master=http://127.0.0.1:" + api.getPort(), "-Dkubernetes.auth.tryKubeConfig=false",
+                    "-Dkubernetes.auth.tryServiceAccount=false", "-jar", jar.toString(), "proxy", "--kubernetes", "--node", "node-A",
+                    "--in-memory-ca", "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "off", "--admin", "off"))) {
+                proxy.awaitLine(l -> l.equals("[err] zerohop proxy: warning: --node node-A: no pod of the cluster is on that node after"
+                        + " the first sync (pods are on node-a); if this node runs pods, that is not its name (the pods' spec.nodeName;"
+                        + " the DaemonSets set NODE_NAME from it), and this proxy serves and captures none of them"), "the warning", START);
             }
         } finally {
             api.destroy();
