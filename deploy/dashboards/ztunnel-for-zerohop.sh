@@ -9,10 +9,11 @@
 #   curl -sL https://raw.githubusercontent.com/istio/istio/1.28.0/manifests/addons/dashboards/ztunnel-dashboard.gen.json \
 #     | sh deploy/dashboards/ztunnel-for-zerohop.sh > zerohop-node-dashboard.json
 # then import zerohop-node-dashboard.json into Grafana. The dashboard's queries sit in JSON strings, so their quotes
-# are escaped (\"): the patterns below match that form.
+# are escaped (\"): the patterns below match that form, indented or compact (jq -c) JSON alike; with the title and
+# uid left as they were, an import would replace Istio's own ztunnel dashboard.
 exec sed \
     -e 's/pod=~\\"ztunnel-\.\*\\"/pod=~\\"zerohop-node-.*\\"/g' \
     -e 's/app=\\"ztunnel\\"/app=\\"zerohop-node\\"/g' \
     -e 's/container=\\"istio-proxy\\"/container=\\"proxy\\"/g' \
-    -e 's/"title": "Istio Ztunnel Dashboard"/"title": "zerohop node proxy (Istio ztunnel dashboard)"/' \
-    -e 's/"uid": "[0-9a-f]\{32\}"/"uid": "zerohop-node-proxy"/'
+    -e 's/"title":[[:space:]]*"Istio Ztunnel Dashboard"/"title": "zerohop node proxy (Istio ztunnel dashboard)"/' \
+    -e 's/"uid":[[:space:]]*"[0-9a-f]\{32\}"/"uid": "zerohop-node-proxy"/'

@@ -347,6 +347,18 @@ public final class KubernetesDiscovery implements AutoCloseable {
     }
 
     /**
+     * The nodes the cluster's pods are scheduled on ({@code spec.nodeName}), as the informers know them now: host-network
+     * pods included (a node proxy's own pod is one), which are no workloads of the registry. Empty before the first
+     * sync, and for {@link #forPod} (it lists no pods). For a node proxy's check of its node name: a name that is no
+     * pod's serves and captures nothing.
+     *
+     * @return a new sorted set; never null
+     */
+    public java.util.SortedSet<String> podNodes() {
+        return workloads.podNodes();
+    }
+
+    /**
      * Calls {@code listener} after every change installed into the registry or the policy engine
      * (on the discovery's own thread, or a {@link #lookup} caller's; it must not block).
      *

@@ -879,18 +879,14 @@ final class ProxyCommand implements Callable<Integer> {
             String nodeName = node != null ? node : System.getenv("NODE_NAME");
             String nodeFrom = node != null ? origins.label("node") : "NODE_NAME";
             kube.discovery.synced().thenRun(() -> {
-                // A name that is no pod's spec.nodeName serves and captures nothing, silently (a break-it pass).
-                java.util.TreeSet<String> nodes = new java.util.TreeSet<>();
-                for (io.zerohop.core.Workload w : synced.all()) {
-                    if (w.node() != null) {
-                        nodes.add(w.node());
-                    }
-                }
+                // A name that is no pod's spec.nodeName serves and captures nothing, silently (a break-it pass). Host-network
+                // pods count (this proxy's own is one): a new node that runs only those is still this node.
+                java.util.SortedSet<String> nodes = kube.discovery.podNodes();
                 if (!nodes.isEmpty() && !nodes.contains(nodeName)) {
                     System.err.println("zerohop proxy: warning: " + nodeFrom + " " + nodeName + ": no pod of the cluster is on that node after the"
                             + " first sync (pods are on " + String.join(", ", nodes.stream().limit(5).toList()) + (nodes.size() > 5 ? ", ..." : "")
-                            + "); if this node runs pods, that is not its name (the pods' spec.nodeName; the DaemonSets set NODE_NAME"
-                            + " from it), and this proxy serves and captures none of them");
+                            + "); if this proxy runs on a node of this cluster, that is not its name (the pods' spec.nodeName; the"
+                            + " DaemonSets set NODE_NAME from it), and it serves and captures none of its pods");
                 }
             });
             kube.discovery.synced().thenRun(() -> {

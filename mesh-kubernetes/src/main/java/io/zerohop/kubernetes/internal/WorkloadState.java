@@ -75,6 +75,18 @@ public final class WorkloadState {
         pods.put(key(p.getMetadata().getNamespace(), p.getMetadata().getName()), entry(pods, p));
     }
 
+    /** The {@code spec.nodeName} of every pod known, host-network and terminal pods included (they are no workloads). */
+    public java.util.TreeSet<String> podNodes() {
+        java.util.TreeSet<String> out = new java.util.TreeSet<>();
+        for (PodEntry e : pods.values()) {
+            String node = e.pod.getSpec() == null ? null : e.pod.getSpec().getNodeName();
+            if (node != null && !node.isEmpty()) {
+                out.add(node);
+            }
+        }
+        return out;
+    }
+
     public void removePod(Pod p) {
         pods.remove(key(p.getMetadata().getNamespace(), p.getMetadata().getName()));
     }
