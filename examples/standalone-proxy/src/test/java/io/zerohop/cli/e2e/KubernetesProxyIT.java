@@ -56,6 +56,24 @@ class KubernetesProxyIT {
                 HttpResponse.BodyHandlers.ofString());
     }
 
+    /** fabric8's CRUD mock API server, listening on a free loopback port. */
+    static KubernetesMockServer mockApi() {
+        Map<ServerRequest, Queue<ServerResponse>> responses = new HashMap<>();
+        KubernetesMockServer api = new KubernetesMockServer(new Context(Serialization.jsonMapper()), new MockWebServer(),
+                responses, new KubernetesMixedDispatcher(responses), false);
+        api.init(InetAddress.getLoopbackAddress(), 0);
+        return api;
+    }
+
+    /** The shaded CLI's {@code zerohop proxy ARGS...} against {@code api}, no kubeconfig or service account read. */
+    static List<String> proxyCommand(Path jar, KubernetesMockServer api, String... args) {
+        List<String> command = new java.util.ArrayList<>(List.of(NodeProxyE2EIT.java(), "-Xmx256m", "-XX:+UseSerialGC",
+                "-Dkubernetes.master=http://127.0.0.1:" + api.getPort(), "-Dkubernetes.auth.tryKubeConfig=false",
+                "-Dkubernetes.auth.tryServiceAccount=false", "-jar", jar.toString(), "proxy"));
+        command.addAll(List.of(args));
+        return command;
+    }
+
     /** Namespace {@code prod} in the mesh ({@code istio.io/dataplane-mode: ambient}) and its running pod backend-1 on node-a, 10.9.0.5. */
     static void ambientPod(KubernetesClient client) {
         client.resource(new NamespaceBuilder().withNewMetadata().withName("prod")
@@ -157,18 +175,12 @@ class KubernetesProxyIT {
         io.zerohop.identity.InMemoryCa ca = io.zerohop.identity.InMemoryCa.create("cluster.local");
         Path root = Files.writeString(work.resolve("root-cert.pem"), io.zerohop.identity.Pem.certificates(List.of(ca.root())));
         Path token = Files.writeString(work.resolve("istio-token"), "not-the-token");
-        Map<ServerRequest, Queue<ServerResponse>> responses = new HashMap<>();
-        KubernetesMockServer api = new KubernetesMockServer(new Context(Serialization.jsonMapper()), new MockWebServer(),
-                responses, new KubernetesMixedDispatcher(responses), false);
-        api.init(InetAddress.getLoopbackAddress(), 0);
-        int apiPort = api.getPort();
+        KubernetesMockServer api = mockApi();
         try (io.zerohop.testing.FakeIstioCa istiod = new io.zerohop.testing.FakeIstioCa(ca, "node-token",
                 Files.createDirectories(work.resolve("istiod-tls")));
              KubernetesClient client = api.createClient()) {
             ambientPod(client);
-            try (Child proxy = Child.start("k8s-istio-ca", work, List.of(NodeProxyE2EIT.java(), "-Xmx256m", "-XX:+UseSerialGC",
-                    "-Dkubernetes.master=http://127.0.0.1:" + apiPort, "-Dkubernetes.auth.tryKubeConfig=false",
-                    "-Dkubernetes.auth.tryServiceAccount=false", "-jar", jar.toString(), "proxy", "--kubernetes", "--node", "node-a",
+            try (Child proxy = Child.start("k8s-istio-ca", work, proxyCommand(jar, api, "--kubernetes", "--node", "node-a",
                     "--istio-ca", "127.0.0.1:" + istiod.port(), "--istio-ca-root", root.toString(), "--token-file", token.toString(),
                     "--istio-ca-hostname", io.zerohop.testing.FakeIstioCa.SERVER_NAME,
                     "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "off", "--admin", "off", "--drain", "1s"))) {
@@ -209,15 +221,10 @@ class KubernetesProxyIT {
                 + "cat >> " + log + "; echo --- >> " + log + "\n");
         assertThat(bin.resolve("nft").toFile().setExecutable(true)).isTrue();
         Files.writeString(broken, "");
-        Map<ServerRequest, Queue<ServerResponse>> responses = new HashMap<>();
-        KubernetesMockServer api = new KubernetesMockServer(new Context(Serialization.jsonMapper()), new MockWebServer(),
-                responses, new KubernetesMixedDispatcher(responses), false);
-        api.init(InetAddress.getLoopbackAddress(), 0);
+        KubernetesMockServer api = mockApi();
         try (KubernetesClient client = api.createClient()) {
             ambientPod(client);
-            try (Child proxy = Child.start("k8s-capture-set", work, List.of(NodeProxyE2EIT.java(), "-Xmx256m", "-XX:+UseSerialGC",
-                    "-Dkubernetes.master=http://127.0.0.1:" + api.getPort(), "-Dkubernetes.auth.tryKubeConfig=false",
-                    "-Dkubernetes.auth.tryServiceAccount=false", "-jar", jar.toString(), "proxy", "--kubernetes", "--node", "node-a",
+            try (Child proxy = Child.start("k8s-capture-set", work, proxyCommand(jar, api, "--kubernetes", "--node", "node-a",
                     "--in-memory-ca", "--capture-set", "zerohop/mesh_pods", "--inbound", "127.0.0.1:0", "--metrics", "off",
                     "--readiness", "127.0.0.1:0", "--admin", "off"),
                     Map.of("PATH", bin + java.io.File.pathSeparator + System.getenv("PATH")))) {
@@ -260,10 +267,7 @@ class KubernetesProxyIT {
     void aNodeNameNoPodIsOnIsSaidAfterTheFirstSync() throws Exception {
         Path jar = Path.of(NodeProxyE2EIT.required("zerohop.e2e.jar"));
         Path work = Files.createDirectories(Path.of(NodeProxyE2EIT.required("zerohop.e2e.workDir"), "kubernetes-wrong-node"));
-        Map<ServerRequest, Queue<ServerResponse>> responses = new HashMap<>();
-        KubernetesMockServer api = new KubernetesMockServer(new Context(Serialization.jsonMapper()), new MockWebServer(),
-                responses, new KubernetesMixedDispatcher(responses), false);
-        api.init(InetAddress.getLoopbackAddress(), 0);
+        KubernetesMockServer api = mockApi();
         try (KubernetesClient client = api.createClient()) {
             ambientPod(client);
             client.resource(new io.fabric8.kubernetes.api.model.PodBuilder()
@@ -272,9 +276,7 @@ class KubernetesProxyIT {
                     .addNewContainer().withName("agent").withImage("agent:1").endContainer().endSpec()
                     .withNewStatus().withPhase("Running").withPodIP("192.168.0.2").endStatus().build()).create();
             for (String node : new String[] {"node-A", "node-b"}) {
-                try (Child proxy = Child.start("k8s-node-" + node, work, List.of(NodeProxyE2EIT.java(), "-Xmx256m", "-XX:+UseSerialGC",
-                        "-Dkubernetes.master=http://127.0.0.1:" + api.getPort(), "-Dkubernetes.auth.tryKubeConfig=false",
-                        "-Dkubernetes.auth.tryServiceAccount=false", "-jar", jar.toString(), "proxy", "--kubernetes", "--node", node,
+                try (Child proxy = Child.start("k8s-node-" + node, work, proxyCommand(jar, api, "--kubernetes", "--node", node,
                         "--in-memory-ca", "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "off", "--admin", "off"))) {
                     if (node.equals("node-A")) {
                         proxy.awaitLine(l -> l.contains("no pod of the cluster is on that node"), "the warning", START);
