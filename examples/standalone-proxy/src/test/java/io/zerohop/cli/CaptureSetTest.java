@@ -120,10 +120,11 @@ class CaptureSetTest {
             assertThat(dir.resolve("nft.log")).as("the registry is not complete yet (the first sync)").doesNotExist();
             assertThat(written).hasValue(0);
             synced.complete(null);
-            // Awaited without a time bound: when it comes is not asserted (the e2e test shows readiness waits for it).
-            while (written.get() == 0) {
+            // When it comes is not asserted (the e2e test shows readiness waits for it); 30 s only bound a broken build's wait.
+            for (int i = 0; i < 3000 && written.get() == 0; i++) {
                 Thread.sleep(10);
             }
+            assertThat(written).as("released once the registry was ready").hasValue(1);
             assertThat(Files.readString(dir.resolve("nft.log"))).contains("{ 10.0.1.9 }");
             assertThat(set.sync(true)).isTrue();
             assertThat(written).as("once").hasValue(1);
@@ -161,9 +162,10 @@ class CaptureSetTest {
         Files.delete(pid);
         Thread writer = new Thread(() -> set.sync(true));
         writer.start();
-        while (!Files.exists(pid) || Files.readString(pid).isBlank()) {
+        for (int i = 0; i < 3000 && (!Files.exists(pid) || Files.readString(pid).isBlank()); i++) {
             Thread.sleep(10);
         }
+        assertThat(pid).as("the stand-in nft started its child").isNotEmptyFile();
         set.close();
         writer.join(20_000);
         assertThat(writer.isAlive()).as("the write returned once its nft was killed").isFalse();
