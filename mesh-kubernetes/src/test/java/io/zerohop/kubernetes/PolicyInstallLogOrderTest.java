@@ -40,14 +40,14 @@ class PolicyInstallLogOrderTest {
             state.put(DryRunAnnotationTest.ap("lower-case-method", null,
                     "{rules: [{to: [{operation: {methods: [get]}}]}]}"));
             assertThat(state.flush()).isTrue();
-            String warning = err.awaitLine("methods \"get\" never matches");
+            String warning = err.awaitLine("methods[0] \"get\" never matches");
             assertThat(warning).contains("AuthorizationPolicy/prod/lower-case-method:");
             state.put(DryRunAnnotationTest.REAL_ALLOW);
             assertThat(state.flush()).isTrue();
             state.remove(DryRunAnnotationTest.REAL_ALLOW);
             assertThat(state.flush()).isTrue();
             err.awaitLine("installed 1 policy objects from Kubernetes (0 rejected");
-            assertThat(err.count("methods \"get\" never matches")).as(err.text()).isEqualTo(1);
+            assertThat(err.count("methods[0] \"get\" never matches")).as(err.text()).isEqualTo(1);
             assertThat(err.text()).doesNotContain("kubernetes:");
         }
     }

@@ -999,7 +999,7 @@ class IstioUpstreamConformanceTest extends UpstreamTable {
         T.valid(s, "principals: any non-empty string", from("{principals: [admin, example.org/workload/vm-1, "
                 + "cluster.local/ns/a/sa/b/extra, 'spiffe://cluster.local/ns/a/sa/b']}"));
         T.warns(s, "principals with spiffe:// are valid but never match", from("{notPrincipals: ['spiffe://cluster.local/ns/a/sa/b']}"),
-                "notPrincipals \"spiffe://cluster.local/ns/a/sa/b\" never matches");
+                "notPrincipals[0] \"spiffe://cluster.local/ns/a/sa/b\" never matches");
         T.decide(s, "principals with spiffe:// never match", from("{principals: ['spiffe://cluster.local/ns/prod/sa/frontend']}"),
                 r(), false, "prod/p");
         // The CRD declares ports and values as strings: the API server refuses an unquoted number.

@@ -241,9 +241,9 @@ class LoaderTest {
                   rules: [{to: [{operation: {methods: [post], notMethods: [Get]}}]}]
                 """);
         assertThat(set.warnings()).contains(
-                "deny.yaml:8: AuthorizationPolicy prod/foo: methods \"post\" never matches a request in upper case (POST): "
+                "deny.yaml:8: AuthorizationPolicy prod/foo: spec.rules[0].to[0].operation.methods[0] \"post\" never matches a request in upper case (POST): "
                         + "HTTP methods compare case-sensitively, as Envoy compares them",
-                "deny.yaml:8: AuthorizationPolicy prod/foo: notMethods \"Get\" never matches a request in upper case (GET): "
+                "deny.yaml:8: AuthorizationPolicy prod/foo: spec.rules[0].to[0].operation.notMethods[0] \"Get\" never matches a request in upper case (GET): "
                         + "HTTP methods compare case-sensitively, as Envoy compares them (so this exclusion excludes nothing)");
         PolicyEngine engine = PolicyEngine.builder().policies(set).build();
         assertThat(engine.evaluate(R.r().http("POST", "/").build()).allowed()).isTrue();
@@ -265,11 +265,11 @@ class LoaderTest {
                   rules: [{from: [{source: {ipBlocks: ['::ffff:10.0.0.1', '::FFFF:10.1.0.0/112'], notIpBlocks: ['::ffff:a00:2']}}]}]
                 """);
         assertThat(set.warnings()).contains(
-                "deny.yaml:8: AuthorizationPolicy prod/foo: ipBlocks \"::ffff:10.0.0.1\" never matches: an IPv4-mapped IPv6 address is an "
+                "deny.yaml:8: AuthorizationPolicy prod/foo: spec.rules[0].from[0].source.ipBlocks[0] \"::ffff:10.0.0.1\" never matches: an IPv4-mapped IPv6 address is an "
                         + "IPv6 prefix, as Go's netip reads it, and no peer is one (an IPv4 peer is IPv4); write 10.0.0.1",
-                "deny.yaml:8: AuthorizationPolicy prod/foo: ipBlocks \"::FFFF:10.1.0.0/112\" never matches: an IPv4-mapped IPv6 address is "
+                "deny.yaml:8: AuthorizationPolicy prod/foo: spec.rules[0].from[0].source.ipBlocks[1] \"::FFFF:10.1.0.0/112\" never matches: an IPv4-mapped IPv6 address is "
                         + "an IPv6 prefix, as Go's netip reads it, and no peer is one (an IPv4 peer is IPv4); write 10.1.0.0/16",
-                "deny.yaml:8: AuthorizationPolicy prod/foo: notIpBlocks \"::ffff:a00:2\" never matches: an IPv4-mapped IPv6 address is "
+                "deny.yaml:8: AuthorizationPolicy prod/foo: spec.rules[0].from[0].source.notIpBlocks[0] \"::ffff:a00:2\" never matches: an IPv4-mapped IPv6 address is "
                         + "an IPv6 prefix, as Go's netip reads it, and no peer is one (an IPv4 peer is IPv4); write 10.0.0.2 "
                         + "(so this exclusion excludes nobody)");
         PolicyEngine engine = PolicyEngine.builder().policies(set).build();
@@ -289,9 +289,9 @@ class LoaderTest {
                   - fromCIDRSet: [{cidr: "::ffff:10.2.0.0/112"}, {cidr: "10.3.0.0/16"}]
                 """);
         assertThat(cilium.warnings()).containsExactly(
-                "cnp.yaml:7: CiliumNetworkPolicy prod/c: fromCIDR \"::ffff:10.0.0.1\" never matches: an IPv4-mapped IPv6 address is an "
+                "cnp.yaml:7: CiliumNetworkPolicy prod/c: spec.ingressDeny[0].fromCIDR[1] \"::ffff:10.0.0.1\" never matches: an IPv4-mapped IPv6 address is an "
                         + "IPv6 prefix, as Go's netip reads it, and no peer is one (an IPv4 peer is IPv4); write 10.0.0.1",
-                "cnp.yaml:8: CiliumNetworkPolicy prod/c: fromCIDRSet \"::ffff:10.2.0.0/112\" never matches: an IPv4-mapped IPv6 address "
+                "cnp.yaml:8: CiliumNetworkPolicy prod/c: spec.ingressDeny[1].fromCIDRSet[0].cidr \"::ffff:10.2.0.0/112\" never matches: an IPv4-mapped IPv6 address "
                         + "is an IPv6 prefix, as Go's netip reads it, and no peer is one (an IPv4 peer is IPv4); write 10.2.0.0/16");
     }
 

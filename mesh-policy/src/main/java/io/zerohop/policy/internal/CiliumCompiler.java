@@ -301,8 +301,8 @@ final class CiliumCompiler {
                     YNode text = item.get("cidr") != null ? item.get("cidr") : item;
                     Cidr c = list == cidrList ? cidrs.get(i) : cidrs.get((cidrList == null ? 0 : cidrList.items().size()) + i);
                     if (c.ipv4Mapped()) {
-                        warnings.add(text.file + ":" + text.line + ": " + ref + ": " + (list == cidrList ? "fromCIDR" : "fromCIDRSet")
-                                + " \"" + text.string() + "\" never matches: an IPv4-mapped IPv6 address is an IPv6 prefix, as Go's"
+                        warnings.add(text.file + ":" + text.line + ": " + ref + ": " + text.path + " \"" + text.string()
+                                + "\" never matches: an IPv4-mapped IPv6 address is an IPv6 prefix, as Go's"
                                 + " netip reads it, and no peer is one (an IPv4 peer is IPv4); write " + c.ipv4Form());
                     }
                 }

@@ -115,12 +115,23 @@ final class IstioRules {
         return rule;
     }
 
+    /**
+     * The elements of the string list {@code parent.key} (none when absent), each read with {@link YNode#string} as
+     * {@link IstioValues#values} reads them: a warning names the element's own line and field path
+     * ({@code spec.rules[0].from[0].source.principals[1]}), not the line where its list starts.
+     */
+    private static List<YNode> items(YNode parent, String key) throws PolicyLoadException {
+        YNode n = parent.get(key);
+        return n == null ? List.of() : n.items();
+    }
+
     /** Principals written with {@code spiffe://}: valid for istiod, but compared with the ID without its scheme, never equal. */
     private static void schemeWarnings(YNode src, PolicyRef ref, List<String> warnings) throws PolicyLoadException {
         for (String key : new String[] {"principals", "notPrincipals"}) {
-            for (String p : values(src, key)) {
+            for (YNode item : items(src, key)) {
+                String p = item.string();
                 if (p.startsWith("spiffe://")) {
-                    warnings.add(src.get(key).file + ":" + src.get(key).line + ": " + ref + ": " + key + " \"" + p
+                    warnings.add(item.file + ":" + item.line + ": " + ref + ": " + item.path + " \"" + p
                             + "\" never matches: Istio principals are SPIFFE IDs without spiffe://"
                             + (key.equals("notPrincipals") ? " (so this exclusion excludes nobody)" : ""));
                 }
@@ -139,7 +150,8 @@ final class IstioRules {
      */
     private static void principalCharacterWarnings(YNode src, PolicyRef ref, List<String> warnings) throws PolicyLoadException {
         for (String key : new String[] {"principals", "notPrincipals"}) {
-            for (String p : values(src, key)) {
+            for (YNode item : items(src, key)) {
+                String p = item.string();
                 if (p.equals("*") || p.startsWith("spiffe://")) {
                     continue;
                 }
@@ -168,7 +180,7 @@ final class IstioRules {
                             + "SERVICE_ACCOUNT for Istio's (\"cluster.local/ns/<namespace>/sa/" + v + "\"?), or use serviceAccounts";
                 }
                 if (why != null) {
-                    warnings.add(src.get(key).file + ":" + src.get(key).line + ": " + ref + ": " + key + " \"" + p
+                    warnings.add(item.file + ":" + item.line + ": " + ref + ": " + item.path + " \"" + p
                             + "\" never matches: " + why + (key.equals("notPrincipals") ? " (so this exclusion excludes nobody)" : ""));
                 }
             }
@@ -182,10 +194,11 @@ final class IstioRules {
      */
     private static void namespaceCaseWarnings(YNode src, PolicyRef ref, List<String> warnings) throws PolicyLoadException {
         for (String key : new String[] {"namespaces", "notNamespaces"}) {
-            for (String v : values(src, key)) {
+            for (YNode item : items(src, key)) {
+                String v = item.string();
                 String lower = v.toLowerCase(java.util.Locale.ROOT);
                 if (!v.equals(lower)) {
-                    warnings.add(src.get(key).file + ":" + src.get(key).line + ": " + ref + ": " + key + " \"" + v
+                    warnings.add(item.file + ":" + item.line + ": " + ref + ": " + item.path + " \"" + v
                             + "\" never matches: a Kubernetes namespace is lower case (\"" + lower + "\"?)"
                             + (key.startsWith("not") ? " (so this exclusion excludes nobody)" : ""));
                 }
@@ -200,15 +213,16 @@ final class IstioRules {
      */
     private static void pathWarnings(YNode op, PolicyRef ref, List<String> warnings) throws PolicyLoadException {
         for (String key : new String[] {"paths", "notPaths"}) {
-            for (String p : values(op, key)) {
+            for (YNode item : items(op, key)) {
+                String p = item.string();
                 if (!p.startsWith("/") && !p.startsWith("*")) {
-                    warnings.add(op.get(key).file + ":" + op.get(key).line + ": " + ref + ": " + key + " \"" + p
+                    warnings.add(item.file + ":" + item.line + ": " + ref + ": " + item.path + " \"" + p
                             + "\" never matches: a request path starts with / (\"/" + p + "\"?)"
                             + (key.equals("notPaths") ? " (so this exclusion excludes nothing)" : ""));
                 } else if (innerStar(p)) {
                     // istiod's pathGenerator: not a template, so matcher.PathMatcher's exact match (only a leading or
                     // trailing * is a wildcard). A glob meant as such (a new-user pass) matches only a literal "*".
-                    warnings.add(op.get(key).file + ":" + op.get(key).line + ": " + ref + ": " + key + " \"" + p
+                    warnings.add(item.file + ":" + item.line + ": " + ref + ": " + item.path + " \"" + p
                             + "\": a * other than a leading or trailing one is literal, so this matches only a path with a \"*\" in it"
                             + (asTemplate(p).equals(p) ? " (Istio's path templates match a segment, {*}, or the rest, {**})"
                             : " (one path segment is Istio's path template {*}: \"" + asTemplate(p) + "\"?)"));
@@ -236,10 +250,11 @@ final class IstioRules {
      */
     private static void mappedAddressWarnings(YNode src, PolicyRef ref, List<String> warnings) throws PolicyLoadException {
         for (String key : new String[] {"ipBlocks", "notIpBlocks", "remoteIpBlocks", "notRemoteIpBlocks"}) {
-            for (String v : values(src, key)) {
+            for (YNode item : items(src, key)) {
+                String v = item.string();
                 Cidr c = Cidr.parse(v);
                 if (c != null && c.ipv4Mapped()) {
-                    warnings.add(src.get(key).file + ":" + src.get(key).line + ": " + ref + ": " + key + " \"" + v
+                    warnings.add(item.file + ":" + item.line + ": " + ref + ": " + item.path + " \"" + v
                             + "\" never matches: an IPv4-mapped IPv6 address is an IPv6 prefix, as Go's netip reads it, and no peer is"
                             + " one (an IPv4 peer is IPv4); write " + c.ipv4Form()
                             + (key.startsWith("not") ? " (so this exclusion excludes nobody)" : ""));
@@ -255,9 +270,10 @@ final class IstioRules {
      */
     private static void methodCaseWarnings(YNode op, PolicyRef ref, List<String> warnings) throws PolicyLoadException {
         for (String key : new String[] {"methods", "notMethods"}) {
-            for (String m : values(op, key)) {
+            for (YNode item : items(op, key)) {
+                String m = item.string();
                 if (!m.equals(m.toUpperCase(java.util.Locale.ROOT))) {
-                    warnings.add(op.get(key).file + ":" + op.get(key).line + ": " + ref + ": " + key + " \"" + m
+                    warnings.add(item.file + ":" + item.line + ": " + ref + ": " + item.path + " \"" + m
                             + "\" never matches a request in upper case (" + m.toUpperCase(java.util.Locale.ROOT)
                             + "): HTTP methods compare case-sensitively, as Envoy compares them"
                             + (key.equals("notMethods") ? " (so this exclusion excludes nothing)" : ""));
