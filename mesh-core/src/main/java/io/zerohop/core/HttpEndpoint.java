@@ -85,6 +85,23 @@ public final class HttpEndpoint {
         }
     }
 
+    /** How a server of these endpoints encodes its answers' bodies ({@link Mesh#serveHttp(java.net.InetSocketAddress, Map, Compression)}). */
+    public enum Compression {
+        /** Bodies as the handlers give them: ztunnel's admin ({@code :15000}) and readiness ({@code :15021}) servers. */
+        NONE,
+        /**
+         * As ztunnel's metrics server ({@code :15020}, istio/ztunnel {@code src/metrics/server.rs}: tower-http 0.7's
+         * {@code CompressionLayer} around every path): the body is sent {@code gzip} or {@code deflate} when the request's
+         * {@code Accept-Encoding} prefers it (Prometheus asks for gzip), with {@code Vary: Accept-Encoding} on every body
+         * that could be compressed (32 bytes or more, not gRPC, an image or server-sent events), and 406 Not Acceptable
+         * with the body unchanged when the request accepts none of {@code identity}, {@code gzip} and {@code deflate}
+         * ({@code identity;q=0}, {@code *;q=0}). ztunnel also writes {@code br} and {@code zstd}; zerohop does not, and
+         * reads them as tower-http reads a coding it was built without (ignored), so a scraper asking for {@code br}
+         * alone gets the body uncompressed where ztunnel's would get it in Brotli.
+         */
+        NEGOTIATED
+    }
+
     /** Answers one path. Exceptions become a 500 naming the error. */
     @FunctionalInterface
     public interface Handler {

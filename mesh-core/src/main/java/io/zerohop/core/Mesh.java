@@ -130,8 +130,19 @@ public final class Mesh implements AutoCloseable {
      * written (admin {@code /quitquitquit} stops the proxy there). Returns the bound address.
      */
     public InetSocketAddress serveHttp(InetSocketAddress bind, Map<String, HttpEndpoint.Handler> routes) throws InterruptedException {
+        return serveHttp(bind, routes, HttpEndpoint.Compression.NONE);
+    }
+
+    /**
+     * As {@link #serveHttp(InetSocketAddress, Map)}, with the answers' bodies encoded as {@code compression} says:
+     * {@link HttpEndpoint.Compression#NEGOTIATED} for a metrics endpoint, as ztunnel's {@code :15020} compresses
+     * (the encoding runs on the admin thread, never on an event loop).
+     */
+    public InetSocketAddress serveHttp(InetSocketAddress bind, Map<String, HttpEndpoint.Handler> routes,
+                                       HttpEndpoint.Compression compression) throws InterruptedException {
+        java.util.Objects.requireNonNull(compression, "compression");
         runtime.requireOpen("serveHttp");
-        return runtime.listeners().bindHttp(bind, routes);
+        return runtime.listeners().bindHttp(bind, routes, compression);
     }
 
     /** The HBONE listener's bound address (after {@link #start()}), or null without inbound. */

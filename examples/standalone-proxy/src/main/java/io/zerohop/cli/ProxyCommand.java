@@ -961,8 +961,9 @@ final class ProxyCommand implements Callable<Integer> {
             }
             if (checked.metrics() != null) {
                 HttpEndpoint.Handler scrape = r -> MetricsEndpoint.scrape(prometheus, r.header("accept"));
+                // Compressed as the scraper asks (Prometheus: gzip), as ztunnel's stats server (src/metrics/server.rs).
                 up.add("metrics " + listen("metrics", checked.metrics(), () -> mesh.serveHttp(checked.metrics(),
-                        Map.of("/metrics", scrape, "/stats/prometheus", scrape))));
+                        Map.of("/metrics", scrape, "/stats/prometheus", scrape), HttpEndpoint.Compression.NEGOTIATED)));
             }
             if (checked.readiness() != null) {
                 up.add("readiness " + listen("readiness", checked.readiness(), () -> mesh.serveHttp(checked.readiness(),

@@ -1,7 +1,6 @@
 package io.zerohop.core.internal;
 
 import io.netty.bootstrap.ServerBootstrap;
-import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
@@ -64,6 +63,13 @@ public final class HttpEndpointServer {
      */
     public static Channel bind(EventLoopGroup group, InetSocketAddress address, Map<String, HttpEndpoint.Handler> routes,
                                Executor executor) throws InterruptedException {
+        return bind(group, address, routes, executor, HttpEndpoint.Compression.NONE);
+    }
+
+    /** As {@link #bind(EventLoopGroup, InetSocketAddress, Map, Executor)}, the bodies encoded as {@code compression} says. */
+    public static Channel bind(EventLoopGroup group, InetSocketAddress address, Map<String, HttpEndpoint.Handler> routes,
+                               Executor executor, HttpEndpoint.Compression compression) throws InterruptedException {
+        boolean negotiated = compression == HttpEndpoint.Compression.NEGOTIATED;
         Map<String, HttpEndpoint.Handler> r = Map.copyOf(routes);
         // The accepted connections, closed with the server. ImmediateEventExecutor: the group's
         // futures are not waited on, and GlobalEventExecutor would start a thread of its own.
@@ -84,7 +90,7 @@ public final class HttpEndpointServer {
                             return;
                         }
                         ch.pipeline().addLast(new ReadTimeoutHandler(30), new HttpServerCodec(),
-                                new HttpObjectAggregator(64 * 1024), new Dispatch(r, executor));
+                                new HttpObjectAggregator(64 * 1024), new Dispatch(r, executor, negotiated));
                     }
                 });
         var f = b.bind(address).sync();
@@ -126,17 +132,20 @@ public final class HttpEndpointServer {
     private static final class Dispatch extends SimpleChannelInboundHandler<FullHttpRequest> {
         private final Map<String, HttpEndpoint.Handler> routes;
         private final Executor executor;
+        /** {@link HttpEndpoint.Compression#NEGOTIATED}: bodies in the coding the request's Accept-Encoding prefers. */
+        private final boolean negotiated;
 
-        Dispatch(Map<String, HttpEndpoint.Handler> routes, Executor executor) {
+        Dispatch(Map<String, HttpEndpoint.Handler> routes, Executor executor, boolean negotiated) {
             this.routes = routes;
             this.executor = executor;
+            this.negotiated = negotiated;
         }
 
         @Override
         protected void channelRead0(ChannelHandlerContext ctx, FullHttpRequest req) {
             boolean keepAlive = HttpUtil.isKeepAlive(req);
             if (!req.decoderResult().isSuccess()) {
-                send(ctx, HttpEndpoint.Response.text(400, "bad request\n"), false);
+                send(ctx, HttpEndpoint.Response.text(400, "bad request\n"), ContentCoding.IDENTITY, false);
                 return;
             }
             QueryStringDecoder qs = new QueryStringDecoder(req.uri());
@@ -149,9 +158,11 @@ public final class HttpEndpointServer {
                 headers.merge(e.getKey().toLowerCase(java.util.Locale.ROOT), e.getValue(), (a, b) -> a + ", " + b);
             }
             HttpEndpoint.Request request = new HttpEndpoint.Request(req.method().name(), qs.path(), query, headers);
+            // null: none acceptable (406). tower-http negotiates for every path of ztunnel's metrics server, a 404 too.
+            ContentCoding coding = negotiated ? ContentCoding.negotiate(headers.get("accept-encoding")) : ContentCoding.IDENTITY;
             HttpEndpoint.Handler h = routes.get(qs.path());
             if (h == null) {
-                send(ctx, HttpEndpoint.Response.text(404, "not found: " + qs.path() + "\n"), keepAlive);
+                send(ctx, HttpEndpoint.Response.text(404, "not found: " + qs.path() + "\n"), coding, keepAlive);
                 return;
             }
             executor.execute(() -> {
@@ -162,10 +173,13 @@ public final class HttpEndpointServer {
                     resp = HttpEndpoint.Response.text(500, "error: " + e + "\n");
                 }
                 HttpEndpoint.Response out = resp;
+                // Encoded here, on the handler thread: a compressed scrape costs milliseconds.
+                FullHttpResponse wire = render(out, coding);
                 try {
-                    ctx.executor().execute(() -> send(ctx, out, keepAlive));
+                    ctx.executor().execute(() -> write(ctx, wire, out, keepAlive));
                 } catch (RejectedExecutionException loopGone) {
                     // The server's event loops have stopped: no answer can go out, but the action still runs.
+                    wire.release();
                     afterSent(out);
                 }
             });
@@ -191,11 +205,45 @@ public final class HttpEndpointServer {
             }
         }
 
-        private void send(ChannelHandlerContext ctx, HttpEndpoint.Response r, boolean keepAlive) {
-            ByteBuf body = Unpooled.copiedBuffer(r.body(), StandardCharsets.UTF_8);
-            FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(r.status()), body);
+        /** On the event loop: an answer of the server's own (400, 404), short. */
+        private void send(ChannelHandlerContext ctx, HttpEndpoint.Response r, ContentCoding coding, boolean keepAlive) {
+            write(ctx, render(r, coding), r, keepAlive);
+        }
+
+        /**
+         * {@code r} as it goes on the wire. Negotiated (tower-http's {@code CompressionLayer}, ztunnel's metrics server):
+         * {@code coding} null is 406 with the body as it is; a body the predicate lets be compressed
+         * ({@link ContentCoding#compressible}) gets {@code Vary: Accept-Encoding} and, unless the coding is identity,
+         * is sent in it with {@code Content-Encoding}. tower-http streams it chunked; here it is whole, with its length.
+         */
+        private FullHttpResponse render(HttpEndpoint.Response r, ContentCoding coding) {
+            byte[] body = r.body().getBytes(StandardCharsets.UTF_8);
+            int status = r.status();
+            String encoding = null;
+            boolean vary = false;
+            if (negotiated) {
+                vary = coding == null || ContentCoding.compressible(r.contentType(), body.length);
+                if (coding == null) {
+                    status = 406;
+                } else if (vary && coding != ContentCoding.IDENTITY) {
+                    body = coding.encode(body);
+                    encoding = coding.token();
+                }
+            }
+            FullHttpResponse resp = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(status),
+                    Unpooled.wrappedBuffer(body));
             resp.headers().set(HttpHeaderNames.CONTENT_TYPE, r.contentType());
-            resp.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
+            resp.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
+            if (vary) {
+                resp.headers().set(HttpHeaderNames.VARY, HttpHeaderNames.ACCEPT_ENCODING);
+            }
+            if (encoding != null) {
+                resp.headers().set(HttpHeaderNames.CONTENT_ENCODING, encoding);
+            }
+            return resp;
+        }
+
+        private void write(ChannelHandlerContext ctx, FullHttpResponse resp, HttpEndpoint.Response r, boolean keepAlive) {
             ChannelFuture written;
             if (keepAlive) {
                 resp.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.KEEP_ALIVE);

@@ -70,7 +70,8 @@ public final class Listeners {
     }
 
     /** Binds an HTTP/1.1 server on the mesh's event loops; handlers run on one shared admin thread. */
-    public InetSocketAddress bindHttp(InetSocketAddress bind, Map<String, HttpEndpoint.Handler> routes) throws InterruptedException {
+    public InetSocketAddress bindHttp(InetSocketAddress bind, Map<String, HttpEndpoint.Handler> routes,
+                                      HttpEndpoint.Compression compression) throws InterruptedException {
         ExecutorService ex;
         synchronized (this) {
             if (httpExecutor == null) {
@@ -78,7 +79,7 @@ public final class Listeners {
             }
             ex = httpExecutor;
         }
-        Channel ch = HttpEndpointServer.bind(group, bind, routes, ex);
+        Channel ch = HttpEndpointServer.bind(group, bind, routes, ex, compression);
         http.add(ch);
         return bound(ch, bind, false);
     }

@@ -95,6 +95,75 @@ class HttpEndpointServerTest {
         }
     }
 
+    /**
+     * A server bound {@link HttpEndpoint.Compression#NEGOTIATED} answers as ztunnel's metrics server (tower-http 0.7's
+     * {@code CompressionLayer}): gzip for a scraper that asks for it, with {@code Vary: Accept-Encoding}; the body as
+     * it is, with {@code Vary}, for one that does not; 406 with the body unchanged when nothing it accepts can be
+     * written, for a path it does not serve too (the layer wraps every path); a body under 32 bytes as it is, without
+     * {@code Vary}. A server bound without compression never compresses. The content coding's choice for every
+     * {@code Accept-Encoding} is {@link ContentCodingTest}'s.
+     */
+    @Test
+    void aNegotiatingServerCompressesAsTheRequestAsks() throws Exception {
+        EventLoopGroup group = Transports.newGroup(1, "metrics-test");
+        ExecutorService handlers = Executors.newSingleThreadExecutor();
+        String metrics = "istio_tcp_connections_opened_total{reporter=\"destination\"} 1\n".repeat(40);
+        Map<String, HttpEndpoint.Handler> routes = Map.of("/metrics", r -> new HttpEndpoint.Response(200,
+                "text/plain; version=0.0.4; charset=utf-8", metrics), "/short", r -> HttpEndpoint.Response.text(200, "ok\n"));
+        try {
+            Channel negotiating = HttpEndpointServer.bind(group, BIND, routes, handlers, HttpEndpoint.Compression.NEGOTIATED);
+            Channel plain = HttpEndpointServer.bind(group, BIND, routes, handlers);
+
+            Answer gz = exchange(negotiating, "/metrics", "gzip");
+            assertThat(gz.head).startsWith("HTTP/1.1 200 OK\r\n").containsIgnoringCase("content-encoding: gzip\r\n")
+                    .containsIgnoringCase("vary: accept-encoding\r\n");
+            try (InputStream in = new java.util.zip.GZIPInputStream(new java.io.ByteArrayInputStream(gz.body))) {
+                assertThat(new String(in.readAllBytes(), StandardCharsets.UTF_8)).isEqualTo(metrics);
+            }
+            assertThat(gz.body.length).isLessThan(metrics.length() / 10);
+
+            Answer identity = exchange(negotiating, "/metrics", null);
+            assertThat(identity.head).startsWith("HTTP/1.1 200 OK\r\n").doesNotContainIgnoringCase("content-encoding")
+                    .containsIgnoringCase("vary: accept-encoding\r\n");
+            assertThat(new String(identity.body, StandardCharsets.UTF_8)).isEqualTo(metrics);
+
+            Answer none = exchange(negotiating, "/metrics", "identity;q=0");
+            assertThat(none.head).startsWith("HTTP/1.1 406 Not Acceptable\r\n").doesNotContainIgnoringCase("content-encoding")
+                    .containsIgnoringCase("vary: accept-encoding\r\n");
+            assertThat(new String(none.body, StandardCharsets.UTF_8)).isEqualTo(metrics);
+            assertThat(exchange(negotiating, "/nowhere", "*;q=0").head).startsWith("HTTP/1.1 406 Not Acceptable\r\n");
+            assertThat(exchange(negotiating, "/nowhere", "gzip").head).startsWith("HTTP/1.1 404 Not Found\r\n");
+
+            Answer small = exchange(negotiating, "/short", "gzip");
+            assertThat(small.head).doesNotContainIgnoringCase("content-encoding").doesNotContainIgnoringCase("vary");
+            assertThat(new String(small.body, StandardCharsets.UTF_8)).isEqualTo("ok\n");
+
+            Answer uncompressed = exchange(plain, "/metrics", "gzip");
+            assertThat(uncompressed.head).startsWith("HTTP/1.1 200 OK\r\n").doesNotContainIgnoringCase("content-encoding")
+                    .doesNotContainIgnoringCase("vary");
+            assertThat(new String(uncompressed.body, StandardCharsets.UTF_8)).isEqualTo(metrics);
+        } finally {
+            group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+            handlers.shutdownNow();
+        }
+    }
+
+    private record Answer(String head, byte[] body) {}
+
+    /** One GET on a fresh connection ({@code connection: close}), read to its end: the head, and the body's bytes. */
+    private static Answer exchange(Channel server, String path, String acceptEncoding) throws IOException {
+        try (Socket s = connect(server)) {
+            s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nhost: metrics\r\nconnection: close\r\n"
+                    + (acceptEncoding == null ? "" : "accept-encoding: " + acceptEncoding + "\r\n") + "\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            byte[] all = s.getInputStream().readAllBytes();
+            String text = new String(all, StandardCharsets.ISO_8859_1);
+            int end = text.indexOf("\r\n\r\n");
+            assertThat(end).as(text).isPositive();
+            return new Answer(text.substring(0, end + 2), java.util.Arrays.copyOfRange(all, end + 4, all.length));
+        }
+    }
+
     private static Socket connect(Channel server) throws IOException {
         Socket s = new Socket();
         s.connect(server.localAddress(), 10_000);

@@ -218,6 +218,46 @@ class ZtunnelCompatE2EIT {
     }
 
     /**
+     * ztunnel's metrics server compresses as the scraper asks (src/metrics/server.rs: tower-http's
+     * {@code CompressionLayer}; tests/namespaced.rs {@code verify_metrics_compression} reads it back in each coding).
+     * curl {@code --compressed} (a real client: it asks for {@code deflate, gzip, br, zstd} and decodes) gets gzip and
+     * the same series as an uncompressed scrape; the JDK's client asking for deflate gets zlib; a scraper that accepts
+     * nothing zerohop can write ({@code identity;q=0}) gets 406, as tower-http answers it.
+     */
+    @Test
+    @DisplayName("metrics compressed as the scraper asks, as ztunnel's stats server")
+    void metricsCompressedAsTheScraperAsks() throws Exception {
+        Process curl = new ProcessBuilder("curl", "-sS", "--compressed", "-D", "-", "--max-time", "10", "http://" + metricsB + "/metrics")
+                .redirectErrorStream(true).start();
+        String out = new String(curl.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(curl.waitFor()).as(out).isZero();
+        int split = out.indexOf("\r\n\r\n");
+        assertThat(split).as(out).isPositive();
+        String head = out.substring(0, split);
+        assertThat(head).startsWith("HTTP/1.1 200").containsIgnoringCase("content-encoding: gzip")
+                .containsIgnoringCase("vary: accept-encoding");
+        String plain = get(metricsB, "/metrics").body();
+        assertThat(seriesNames(out.substring(split + 4))).isEqualTo(seriesNames(plain)).contains("istio_build");
+
+        HttpResponse<byte[]> deflate = http.send(HttpRequest.newBuilder(URI.create("http://" + metricsB + "/stats/prometheus"))
+                .header("Accept-Encoding", "deflate").timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofByteArray());
+        assertThat(deflate.headers().firstValue("content-encoding")).hasValue("deflate");
+        try (InputStream in = new java.util.zip.InflaterInputStream(new java.io.ByteArrayInputStream(deflate.body()))) {
+            assertThat(seriesNames(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8))).isEqualTo(seriesNames(plain));
+        }
+        HttpResponse<String> refused = http.send(HttpRequest.newBuilder(URI.create("http://" + metricsB + "/metrics"))
+                .header("Accept-Encoding", "identity;q=0").timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(refused.statusCode()).isEqualTo(406);
+    }
+
+    /** The names of the series of a scrape (a sample line's text before its labels or value). */
+    static Set<String> seriesNames(String scrape) {
+        Set<String> names = new TreeSet<>();
+        scrape.lines().filter(l -> !l.startsWith("#") && !l.isBlank()).forEach(l -> names.add(l.split("[{ ]", 2)[0]));
+        return names;
+    }
+
+    /**
      * Istio's ztunnel dashboard (istio/istio manifests/addons/dashboards/ztunnel.libsonnet with
      * lib/queries.libsonnet): the series of its panels that a node proxy of zerohop's kind can have.
      * Not served, and said so in the README: {@code istio_dns_requests_total} (no DNS proxy),
