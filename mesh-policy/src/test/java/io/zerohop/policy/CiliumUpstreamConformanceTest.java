@@ -428,13 +428,13 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
                 eddPeer("prod").http("POST", "/x"), false, "l7-no-default-deny");
         // "that endpoint's default deny will be enabled if any policy requests it": then the L7 rule allows GET /public only
         // and every other peer is default-denied.
-        String on = cnp("prod", "on", "{endpointSelector: {}, ingress: [{fromEndpoints: [{matchLabels: {env: ops}}]}]}");
+        String on = cnp("prod", "ops-on", "{endpointSelector: {}, ingress: [{fromEndpoints: [{matchLabels: {env: ops}}]}]}");
         T.decide(s, "one policy with default deny on: env=dev is default-denied", edd + "---\n" + on,
-                eddPeer("dev").http("POST", "/x"), false, "prod/on");
+                eddPeer("dev").http("POST", "/x"), false, "prod/ops-on");
         T.decide(s, "one policy with default deny on: env=prod GET /public still allowed", edd + "---\n" + on,
                 eddPeer("prod").http("GET", "/public"), true, "l7-no-default-deny");
         T.decide(s, "one policy with default deny on: env=prod POST denied", edd + "---\n" + on,
-                eddPeer("prod").http("POST", "/x"), false, "prod/on");
+                eddPeer("prod").http("POST", "/x"), false, "prod/ops-on");
         // Egress L7 rules never send ingress through the proxy.
         String egress = cnp("prod", "e", "{endpointSelector: {}, enableDefaultDeny: {ingress: false}, ingress: [{fromEndpoints: "
                 + "[{matchLabels: {env: ops}}]}], egress: [{toPorts: [{ports: [{port: '80', protocol: TCP}], rules: {http: "

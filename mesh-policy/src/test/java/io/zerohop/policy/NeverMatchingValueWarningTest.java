@@ -63,6 +63,33 @@ class NeverMatchingValueWarningTest {
                 .isEqualTo(warned);
     }
 
+    /** A typo pass: these loaded silently, a DENY on them denying nobody (istiod accepts any non-empty value). */
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource(delimiter = '|', value = {
+        "namespaces | 'legacy ' | has no leading or trailing blank (\"legacy\"?)",
+        "namespaces | legacy legacy-batch | two values joined into one?",
+        "namespaces | legacy/old | a Kubernetes namespace has no \"/\"",
+        "namespaces | 'legacy, old' | has no \",\"",
+        "namespaces | team-*-legacy | this one is a literal *, which no namespace has",
+        "notNamespaces | legacy_old | has no \"_\"",
+        "serviceAccounts | 'old ' | has no leading or trailing blank",
+        "serviceAccounts | old sa | two values joined into one?",
+        "serviceAccounts | Old | a service account is lower case (\"old\"?)",
+        "notServiceAccounts | legacy/old_sa | a service account (NAME or NAMESPACE/NAME) has no \"_\"",
+    })
+    void namespacesAndServiceAccountsNoPeerHas(String key, String value, String why) throws Exception {
+        String w = warnings("from: [{source: {" + key + ": [\"%s\"]}}]", value);
+        assertThat(w).contains("p.yaml:7: AuthorizationPolicy prod/p: spec.rules[0].from[0].source." + key + "[0] \"" + value
+                + "\" never matches: ").contains(why);
+    }
+
+    @ParameterizedTest
+    @CsvSource({"namespaces, legacy", "namespaces, '*'", "namespaces, team-*", "namespaces, '*-legacy'", "serviceAccounts, old",
+            "serviceAccounts, legacy/old.sa", "notNamespaces, kube-system"})
+    void namespacesAndServiceAccountsAPeerCanHaveAreNotWarned(String key, String value) throws Exception {
+        assertThat(warnings("from: [{source: {" + key + ": [\"%s\"]}}]", value)).doesNotContain("never matches");
+    }
+
     @ParameterizedTest
     @CsvSource({"admin, true", "admin*, true", "'{*}/admin', true", "/admin, false", "*/admin, false", "*, false", "/api/{**}, false"})
     void pathsWithoutTheirSlash(String value, boolean warned) throws Exception {

@@ -17,19 +17,19 @@ class PeerAuthenticationTest {
     static Stream<Arguments> modes() {
         return Stream.of(
                 Arguments.of("nothing: PERMISSIVE", "", 8080, MtlsMode.PERMISSIVE),
-                Arguments.of("mesh STRICT", pa("istio-system", "m", "{mtls: {mode: STRICT}}"), 8080, MtlsMode.STRICT),
-                Arguments.of("mesh UNSET is PERMISSIVE", pa("istio-system", "m", "{}"), 8080, MtlsMode.PERMISSIVE),
-                Arguments.of("namespace overrides mesh", pa("istio-system", "m", "{mtls: {mode: STRICT}}")
-                        + pa("prod", "n", "{mtls: {mode: PERMISSIVE}}"), 8080, MtlsMode.PERMISSIVE),
-                Arguments.of("namespace UNSET inherits mesh", pa("istio-system", "m", "{mtls: {mode: STRICT}}")
-                        + pa("prod", "n", "{mtls: {mode: UNSET}}"), 8080, MtlsMode.STRICT),
-                Arguments.of("workload overrides namespace", pa("prod", "n", "{mtls: {mode: STRICT}}")
+                Arguments.of("mesh STRICT", pa("istio-system", "mesh", "{mtls: {mode: STRICT}}"), 8080, MtlsMode.STRICT),
+                Arguments.of("mesh UNSET is PERMISSIVE", pa("istio-system", "mesh", "{}"), 8080, MtlsMode.PERMISSIVE),
+                Arguments.of("namespace overrides mesh", pa("istio-system", "mesh", "{mtls: {mode: STRICT}}")
+                        + pa("prod", "ns-wide", "{mtls: {mode: PERMISSIVE}}"), 8080, MtlsMode.PERMISSIVE),
+                Arguments.of("namespace UNSET inherits mesh", pa("istio-system", "mesh", "{mtls: {mode: STRICT}}")
+                        + pa("prod", "ns-wide", "{mtls: {mode: UNSET}}"), 8080, MtlsMode.STRICT),
+                Arguments.of("workload overrides namespace", pa("prod", "ns-wide", "{mtls: {mode: STRICT}}")
                         + pa("prod", "w", "{" + SEL + ", mtls: {mode: DISABLE}}"), 8080, MtlsMode.DISABLE),
-                Arguments.of("workload selector not matching inherits", pa("prod", "n", "{mtls: {mode: STRICT}}")
+                Arguments.of("workload selector not matching inherits", pa("prod", "ns-wide", "{mtls: {mode: STRICT}}")
                         + pa("prod", "w", "{selector: {matchLabels: {app: db}}, mtls: {mode: DISABLE}}"), 8080, MtlsMode.STRICT),
-                Arguments.of("port-level PERMISSIVE under namespace STRICT", pa("prod", "n", "{mtls: {mode: STRICT}}")
+                Arguments.of("port-level PERMISSIVE under namespace STRICT", pa("prod", "ns-wide", "{mtls: {mode: STRICT}}")
                         + pa("prod", "w", "{" + SEL + ", portLevelMtls: {'9090': {mode: PERMISSIVE}}}"), 9090, MtlsMode.PERMISSIVE),
-                Arguments.of("other ports keep the inherited mode", pa("prod", "n", "{mtls: {mode: STRICT}}")
+                Arguments.of("other ports keep the inherited mode", pa("prod", "ns-wide", "{mtls: {mode: STRICT}}")
                         + pa("prod", "w", "{" + SEL + ", portLevelMtls: {'9090': {mode: PERMISSIVE}}}"), 8080, MtlsMode.STRICT),
                 Arguments.of("port-level STRICT under PERMISSIVE", pa("prod", "w", "{" + SEL
                         + ", mtls: {mode: PERMISSIVE}, portLevelMtls: {'8080': {mode: STRICT}}}"), 8080, MtlsMode.STRICT),

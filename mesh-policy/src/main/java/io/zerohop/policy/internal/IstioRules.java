@@ -70,7 +70,7 @@ final class IstioRules {
             IstioSource compiled = source(src.onlyKeys(SOURCE_KEYS), namespace, action, index, parts, l7Parts, httpFound);
             schemeWarnings(src, ref, warnings);
             principalCharacterWarnings(src, ref, warnings);
-            namespaceCaseWarnings(src, ref, warnings);
+            namespaceWarnings(src, ref, warnings);
             mappedAddressWarnings(src, ref, warnings);
             return compiled;
         });
@@ -188,18 +188,42 @@ final class IstioRules {
     }
 
     /**
-     * Namespaces with an upper-case letter: valid for istiod, but a Kubernetes namespace is a DNS-1123 label,
-     * lower case, and so is the {@code ns/} segment of every Istio identity: {@code namespaces: [Shop]} never
-     * matches (a DENY that denies nobody). Warned, not changed (a new-user pass: no warning said so).
+     * Namespaces and service accounts no peer can have (valid for istiod, which checks only that a value is not empty, and
+     * a service account's form): a Kubernetes namespace is a DNS-1123 label (lower-case letters, digits, {@code -}) and so
+     * is the {@code ns/} segment of every Istio identity; a service account's name is a DNS-1123 subdomain (also
+     * {@code .}). So {@code namespaces: [Shop]} (a new-user pass), {@code "legacy "}, {@code legacy/old}, two values YAML
+     * joined into one ({@code "legacy legacy-batch"}: a flow list over two lines without a comma) or a {@code *} inside
+     * the value ({@code team-*-legacy}: only a leading or trailing one is a wildcard) never match: a DENY that denies
+     * nobody, a {@code not*} that excludes nobody (a typo pass). Warned, not changed.
      */
-    private static void namespaceCaseWarnings(YNode src, PolicyRef ref, List<String> warnings) throws PolicyLoadException {
-        for (String key : new String[] {"namespaces", "notNamespaces"}) {
+    private static void namespaceWarnings(YNode src, PolicyRef ref, List<String> warnings) throws PolicyLoadException {
+        for (String key : new String[] {"namespaces", "notNamespaces", "serviceAccounts", "notServiceAccounts"}) {
+            boolean account = key.endsWith("erviceAccounts");
             for (YNode item : items(src, key)) {
                 String v = item.string();
                 String lower = v.toLowerCase(java.util.Locale.ROOT);
+                String why = null;
                 if (!v.equals(lower)) {
-                    warnings.add(item.file + ":" + item.line + ": " + ref + ": " + item.path + " \"" + v
-                            + "\" never matches: a Kubernetes namespace is lower case (\"" + lower + "\"?)"
+                    why = (account ? "a service account" : "a Kubernetes namespace") + " is lower case (\"" + lower + "\"?)";
+                } else {
+                    // A service account's own wildcards are refused at load (istiod); a namespace's leading or trailing * is one.
+                    String bare = account ? v : v.startsWith("*") ? v.substring(1) : v.endsWith("*") ? v.substring(0, v.length() - 1) : v;
+                    for (int i = 0; i < bare.length() && why == null; i++) {
+                        char c = bare.charAt(i);
+                        boolean ok = c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || account && (c == '.' || c == '/');
+                        if (!ok) {
+                            why = c == ' ' && (i == 0 || i == bare.length() - 1) ? "a namespace or service account has no leading or"
+                                    + " trailing blank (\"" + v.trim() + "\"?)"
+                                    : c == ' ' ? "a namespace or service account has no \" \": two values joined into one? In a flow list written"
+                                    + " over several lines, YAML joins words on separate lines that no comma parts, as kubectl reads them"
+                                    : c == '*' ? "only one leading or one trailing * is a wildcard, this one is a literal *, which no namespace has"
+                                    : (account ? "a service account (NAME or NAMESPACE/NAME)" : "a Kubernetes namespace") + " has no \"" + c
+                                            + "\" (only lower-case letters, digits, '-'" + (account ? ", '.'" : "") + ")";
+                        }
+                    }
+                }
+                if (why != null) {
+                    warnings.add(item.file + ":" + item.line + ": " + ref + ": " + item.path + " \"" + v + "\" never matches: " + why
                             + (key.startsWith("not") ? " (so this exclusion excludes nobody)" : ""));
                 }
             }

@@ -383,6 +383,50 @@ public final class Loader {
         return (istio && group.equals(ISTIO_GROUP) || cilium && group.equals(CILIUM_GROUP)) && served(group, version);
     }
 
+    /**
+     * Whether {@code group} is a misspelling of security.istio.io ({@code istio}) or cilium.io, or another group of that
+     * project, which does not hold the kind: different case or blanks ({@code Security.istio.io}, {@code " cilium.io"}),
+     * within 2 edits, another {@code *.istio.io} group ({@code networking.istio.io}) or a group naming cilium
+     * ({@code cilium/v2}'s group {@code cilium}). kubectl refuses such an object ("no matches for kind"); skipped with a
+     * warning it dropped a DENY (a typo pass). Another product's group (policy.linkerd.io) is none of these.
+     */
+    private static boolean nearGroup(String group, boolean istio) {
+        String g = group.trim().toLowerCase(java.util.Locale.ROOT);
+        String ours = istio ? ISTIO_GROUP : CILIUM_GROUP;
+        return g.equals(ours) || editDistance(g, ours) <= 2
+                || (istio ? g.equals("istio.io") || g.endsWith(".istio.io") : g.contains("cilium"));
+    }
+
+    /**
+     * The enforced kind {@code kind} misspells beyond {@link #nearest}'s two edits, or null: a plural
+     * ({@code AuthorizationPolicies}) in our groups or one a letter or two away ({@link #nearGroup}); and in
+     * security.istio.io or cilium.io themselves ({@code exactGroup}), any kind security.istio.io does
+     * not have (it has three: AuthorizationPolicy, PeerAuthentication, RequestAuthentication; kubectl refuses another),
+     * and a cilium.io kind naming a network policy that is not one of Cilium's ({@code NetworkPolicy},
+     * {@code CiliumNetworkPolicies}). cilium.io's other kinds (CiliumNode, CiliumEgressGatewayPolicy...) stay skipped.
+     */
+    private static String enforcedKindMisspelt(String group, String kind, boolean exactGroup) {
+        String k = kind.toLowerCase(java.util.Locale.ROOT);
+        String singular = k.endsWith("ies") ? k.substring(0, k.length() - 3) + "y" : k.endsWith("s") ? k.substring(0, k.length() - 1) : k;
+        for (String enforced : ENFORCED_KINDS) {
+            if (singular.equals(enforced.toLowerCase(java.util.Locale.ROOT))) {
+                return enforced;
+            }
+        }
+        if (!exactGroup) {
+            // A misspelt group (nearGroup): only a plural of an enforced kind is a typo; networking.istio.io's kinds are not.
+            return null;
+        }
+        boolean istio = group.equals(ISTIO_GROUP);
+        if (istio && !kind.equals("RequestAuthentication")) {
+            return k.contains("peer") ? "PeerAuthentication" : "AuthorizationPolicy";
+        }
+        if (!istio && k.contains("networkpolic")) {
+            return k.contains("clusterwide") ? "CiliumClusterwideNetworkPolicy" : "CiliumNetworkPolicy";
+        }
+        return null;
+    }
+
     /** Whether {@code group} is one of ours and serves {@code version} (security.istio.io v1, v1beta1; cilium.io v2). */
     private static boolean served(String group, String version) {
         return group.equals(ISTIO_GROUP) ? version.equals("v1") || version.equals("v1beta1")
@@ -391,8 +435,10 @@ public final class Loader {
 
     private void addDocument(YNode doc) throws PolicyLoadException {
         doc.requireMap();
-        String kind = doc.text("kind", "");
-        String apiVersion = doc.text("apiVersion", "");
+        // Strings, as kubectl's decoding into TypeMeta requires: kind: 8080 or kind: true is refused there, and skipped
+        // here as an unknown kind it would have dropped a DENY with a warning (a typo pass).
+        String kind = doc.get("kind") == null ? "" : doc.get("kind").string();
+        String apiVersion = doc.get("apiVersion") == null ? "" : doc.get("apiVersion").string();
         if (kind.equals("List") && apiVersion.equals("v1") || typedList(doc, kind, apiVersion)) {
             // kubectl get -o yaml output wraps objects in a List; the API server's list endpoints in a typed list.
             // Its keys are checked as an object's are: a misspelt items: (itmes:) left a list of nothing and dropped
@@ -416,17 +462,18 @@ public final class Loader {
             throw doc.error("metadata.name is required");
         }
         meta.onlyKeys(METADATA_KEYS);
+        stringMaps(meta);
         YNode nameNode = meta.get("name");
         if (nameNode == null || nameNode.text().isEmpty()) {
             throw meta.error("metadata.name is required");
         }
-        String name = nameNode.text();
+        String name = nameNode.string();
         if (!DNS_NAME.matcher(name).matches()) {
             throw nameNode.error("bad name \"" + name + "\" (lower-case DNS subdomain)");
         }
         boolean clusterwide = k == Kind.CILIUM_CLUSTERWIDE_NETWORK_POLICY;
         // kubectl applies namespaced objects without metadata.namespace to "default".
-        String namespace = clusterwide ? "" : meta.text("namespace", "default");
+        String namespace = clusterwide ? "" : meta.get("namespace") == null ? "default" : meta.get("namespace").string();
         if (!clusterwide && !DNS_NAME.matcher(namespace).matches()) {
             throw meta.get("namespace").error("bad namespace \"" + namespace + "\"");
         }
@@ -546,6 +593,27 @@ public final class Loader {
         }
         annotations.requireMap();
         return annotations.get("istio.io/dry-run");
+    }
+
+    /**
+     * {@code metadata.labels} and {@code metadata.annotations}: maps of strings, as ObjectMeta declares them. kubectl
+     * turns an unquoted {@code 1}, {@code true} or {@code on} into a JSON number or boolean there and the object is
+     * refused ("cannot unmarshal number into Go struct field ObjectMeta.metadata.labels of type string"), so loading it
+     * would enforce a policy the cluster never holds (a typo pass).
+     */
+    private static void stringMaps(YNode meta) throws PolicyLoadException {
+        for (String key : new String[] {"labels", "annotations"}) {
+            YNode map = meta.get(key);
+            if (map == null || map.isNull()) {
+                continue;
+            }
+            map.requireMap();
+            for (YNode value : map.entries().values()) {
+                if (!value.isNull()) {
+                    value.string();
+                }
+            }
+        }
     }
 
     private static final List<String> ENFORCED_KINDS = List.of("AuthorizationPolicy", "PeerAuthentication",
@@ -685,8 +753,8 @@ public final class Loader {
                 }
                 return k;
             }
-            if (ourGroup || group.isEmpty()) {
-                throw at.error("kind " + kind + " is not in " + (group.isEmpty() ? "the core group" : group)
+            if (ourGroup || group.isEmpty() || nearGroup(group, istio)) {
+                throw at.error("kind " + kind + " is not in " + (group.isEmpty() ? "the core group" : group.equals(group.trim()) ? group : "\"" + group + "\"")
                         + " (" + expected + ")");
             }
             // Another product's kind of the same name (e.g. policy.linkerd.io AuthorizationPolicy).
@@ -700,11 +768,14 @@ public final class Loader {
                 doc.onlyKeys(TOP_KEYS); // a misspelt kind is named where it was typed
             }
             throw doc.error("kind is required" + (ourGroup ? "" : " (kubectl apply refuses an object without one)"));
-        } else if (ourGroup || doc.has("items")) {
+        } else if (ourGroup || doc.has("items") || nearGroup(group, true) || nearGroup(group, false)) {
             // The groups hold kinds zerohop rightly skips (RequestAuthentication, CiliumNode...), but
             // one a letter or two away from a kind it enforces is a typo: skipping it could drop a DENY. So is a
             // list's kind a letter or two away from List, or from one of our typed lists, in any group.
             String known = nearest(kind, !doc.has("items") ? ENFORCED_KINDS : ourGroup ? LIST_KINDS : List.of("List"));
+            if (known == null && !doc.has("items")) {
+                known = enforcedKindMisspelt(group, kind, ourGroup);
+            }
             if (known == null && ourGroup && doc.has("items") && kind.endsWith("List")) {
                 // A list in our groups that is none of ours (AuthorizationList): its items would be skipped unseen.
                 throw (doc.get("kind") != null ? doc.get("kind") : doc).error("unknown list kind \"" + kind + "\" in " + group

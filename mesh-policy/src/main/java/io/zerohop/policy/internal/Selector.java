@@ -191,7 +191,7 @@ final class Selector {
             if (exprs != null) {
                 for (YNode x : exprs.items()) {
                     x.onlyKeys(Set.of("key", "operator", "values"));
-                    String key = x.text("key", "");
+                    String key = x.get("key") == null ? "" : x.get("key").string(); // a string, as LabelSelectorRequirement declares it
                     if (key.isEmpty()) {
                         throw x.error("matchExpressions entry needs a key");
                     }
