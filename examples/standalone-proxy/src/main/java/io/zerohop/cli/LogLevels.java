@@ -51,17 +51,9 @@ final class LogLevels {
         }
         String level = r.query().get("level");
         boolean reset = r.query().containsKey("reset");
-        Map<String, String> clauses = new LinkedHashMap<>();
-        if (level != null && !level.isEmpty()) {
-            for (String clause : level.split(",")) {
-                String[] p = clause.split("[:=]", 2);
-                String lvl = (p.length == 2 ? p[1] : p[0]).trim().toLowerCase(Locale.ROOT);
-                if (!LEVELS.containsKey(lvl) || p.length == 2 && p[0].isBlank()) {
-                    return HttpEndpoint.Response.text(400, "Invalid level provided: " + level + "\n" + HELP);
-                }
-                String name = p.length == 2 ? p[0].trim() : "";
-                clauses.put(ZTUNNEL_TARGETS.getOrDefault(name, name), lvl);
-            }
+        Map<String, String> clauses = parse(level);
+        if (clauses == null) {
+            return HttpEndpoint.Response.text(400, "Invalid level provided: " + level + "\n" + HELP);
         }
         if ((reset || !clauses.isEmpty()) && !(LoggerFactory.getILoggerFactory() instanceof SimpleLoggerFactory)) {
             return HttpEndpoint.Response.text(501, "log levels can be changed only with slf4j-simple\n");
@@ -83,6 +75,55 @@ final class LogLevels {
         sb.append(defaultLevel != null ? defaultLevel : System.getProperty(SimpleLogger.DEFAULT_LOG_LEVEL_KEY, "info"));
         named.forEach((k, v) -> sb.append(',').append(k).append('=').append(v));
         return HttpEndpoint.Response.text(200, sb.append('\n').toString());
+    }
+
+    /**
+     * {@code LEVEL} and {@code NAME=LEVEL} (or {@code NAME:LEVEL}) clauses, comma-separated, in order, the name ""
+     * for the default and ztunnel's target {@code access} as zerohop's access logger; null when one does not parse.
+     */
+    private static Map<String, String> parse(String level) {
+        Map<String, String> clauses = new LinkedHashMap<>();
+        if (level != null && !level.isEmpty()) {
+            for (String clause : level.split(",")) {
+                String[] p = clause.split("[:=]", 2);
+                String lvl = (p.length == 2 ? p[1] : p[0]).trim().toLowerCase(Locale.ROOT);
+                if (!LEVELS.containsKey(lvl) || p.length == 2 && p[0].isBlank()) {
+                    return null;
+                }
+                String name = p.length == 2 ? p[0].trim() : "";
+                clauses.put(ZTUNNEL_TARGETS.getOrDefault(name, name), lvl);
+            }
+        }
+        return clauses;
+    }
+
+    /**
+     * ztunnel's start-up filter, {@code RUST_LOG} (istio/ztunnel {@code src/telemetry.rs} {@code default_filter}: the
+     * variable's directives, else {@code info}), in {@code /logging}'s syntax ({@code warn}, {@code info,access=off}):
+     * the levels a process starts with, and what {@code /logging?reset} returns to, as ztunnel's reset returns to its
+     * start-up filter. Without slf4j-simple nothing changes.
+     *
+     * @return null, or why {@code spec} does not parse (ztunnel does not start with a filter it cannot read either)
+     */
+    static synchronized String startWith(String spec) throws ReflectiveOperationException {
+        Map<String, String> clauses = parse(spec);
+        if (clauses == null) {
+            return "\"" + spec + "\" is not a list of LEVEL or TARGET=LEVEL (levels trace, debug, info, warn, error, off)";
+        }
+        if (clauses.isEmpty() || !(LoggerFactory.getILoggerFactory() instanceof SimpleLoggerFactory)) {
+            return null;
+        }
+        for (Map.Entry<String, String> c : clauses.entrySet()) {
+            if (c.getKey().isEmpty()) {
+                // Where slf4j-simple and the listing read the default, not one of /logging's saved changes.
+                System.setProperty(SimpleLogger.DEFAULT_LOG_LEVEL_KEY, c.getValue());
+                defaultLevelField().setInt(config(), LEVELS.get(c.getValue()));
+            } else {
+                System.setProperty(LOG_KEY + c.getKey(), c.getValue());
+            }
+        }
+        apply();
+        return null;
     }
 
     /**

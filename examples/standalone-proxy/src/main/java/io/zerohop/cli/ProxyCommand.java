@@ -202,10 +202,24 @@ final class ProxyCommand implements Callable<Integer> {
             description = {"Admin listener (/config_dump, /logging, /quitquitquit), or off", DEFAULT})
     String admin;
 
-    @Option(names = "--access-log-format", paramLabel = "FORMAT", defaultValue = "zerohop",
+    @Option(names = "--access-log-format", paramLabel = "FORMAT",
             description = {"Access log lines: zerohop (stderr, with the other logs), or ztunnel / ztunnel-json:",
-                    "ztunnel's own lines, text or JSON, on stdout, for log pipelines built for ztunnel", DEFAULT})
+                    "ztunnel's own lines, text or JSON, on stdout, for log pipelines built for ztunnel.",
+                    "Default: ztunnel-json when $LOG_FORMAT is json, ztunnel when it is set otherwise (ztunnel's variable),",
+                    "else zerohop. $RUST_LOG (ztunnel's, e.g. warn or info,access=off) sets the start-up log levels"})
     String accessLogFormat;
+
+    /**
+     * The access log format: the flag (or the --config key), else ztunnel's {@code LOG_FORMAT} (istio/ztunnel
+     * {@code src/telemetry.rs} {@code fmt_layer}: {@code json} is JSON, anything else its plain text), else zerohop's own.
+     */
+    static String accessLogFormat(String flag, Map<String, String> env) {
+        if (flag != null) {
+            return flag;
+        }
+        String logFormat = env.get("LOG_FORMAT");
+        return logFormat == null ? "zerohop" : logFormat.equals("json") ? "ztunnel-json" : "ztunnel";
+    }
 
     /** The last policy (re)load, for /config_dump. */
     private final java.util.concurrent.atomic.AtomicReference<Map<String, Object>> policyReload =
@@ -349,6 +363,7 @@ final class ProxyCommand implements Callable<Integer> {
      */
     private Checked check() {
         Usage u = new Usage(spec, origins);
+        accessLogFormat = accessLogFormat(accessLogFormat, System.getenv());
         // A usage error naming the option (as ca init's), checked as Mesh.Builder.trustDomain checks it: it said
         // "invalid SPIFFE ID spiffe://Cluster_Local" with exit 1, after the listeners' checks had passed.
         Usage.parse(u, "trust-domain", trustDomain, () -> {
@@ -640,6 +655,13 @@ final class ProxyCommand implements Callable<Integer> {
         // let the JVM halt, what is queued is written (at most 1 s, ztunnel's WorkerGuard).
         LogOutput.Installed logs = LogOutput.install();
         try {
+            String rustLog = System.getenv("RUST_LOG");
+            if (rustLog != null) {
+                String bad = LogLevels.startWith(rustLog);
+                if (bad != null) {
+                    throw new Cli.RefusedException("$RUST_LOG: " + bad, 2);
+                }
+            }
             return proxy();
         } finally {
             long waits = LogOutput.waits();

@@ -139,10 +139,13 @@ class ZtunnelCompatE2EIT {
         adminB = field(readyB, "admin");
         // Proxy B picks the SVID by the address a tunnel is dialled to: A dials backend's address on B's port.
         Files.writeString(work.resolve("a.yaml"), workloads.formatted(", hboneAddress: \"" + hboneB + "\"", dead, FRONTEND, OLD, BATCH, CRON, REPORT, OLD2, GONE, BACKEND, LIAR));
-        proxyA = start("proxy-a", work, jar, "--workloads", work.resolve("a.yaml").toString(), "--node", "node-a",
+        // A is configured as ztunnel's chart configures ztunnel's logging: LOG_FORMAT=json (JSON lines) and RUST_LOG
+        // (here: warnings only, the access log at info), istio/ztunnel src/telemetry.rs.
+        proxyA = start("proxy-a", work, jar, Map.of("LOG_FORMAT", "json", "RUST_LOG", "warn,access=info"),
+                "--workloads", work.resolve("a.yaml").toString(), "--node", "node-a",
                 "--inbound", "off", "--forward", "127.0.34.1:0=" + BACKEND + ":" + app.getLocalPort(),
                 "--forward", "127.0.34.1:0=" + GONE + ":8080", "--forward", "127.0.34.1:0=" + LIAR + ":8080",
-                "--metrics", "127.0.34.1:0", "--readiness", "off", "--admin", "off", "--access-log-format", "ztunnel-json");
+                "--metrics", "127.0.34.1:0", "--readiness", "off", "--admin", "off");
         String readyA = proxyA.awaitLine(l -> l.startsWith("zerohop proxy ready"), "ready", NodeProxyE2EIT.START);
         forward = forwardOf(readyA, BACKEND);
         forwardToGone = forwardOf(readyA, GONE);
@@ -255,6 +258,21 @@ class ZtunnelCompatE2EIT {
         Set<String> names = new TreeSet<>();
         scrape.lines().filter(l -> !l.startsWith("#") && !l.isBlank()).forEach(l -> names.add(l.split("[{ ]", 2)[0]));
         return names;
+    }
+
+    /**
+     * Proxy A runs with ztunnel's logging variables instead of flags: {@code LOG_FORMAT=json} gave it ztunnel's JSON
+     * lines (every test reading A's access lines reads them), and {@code RUST_LOG=warn,access=info} kept its INFO
+     * lines off stderr (B, without it, writes them) while its access lines at info still came out.
+     */
+    @Test
+    @DisplayName("LOG_FORMAT and RUST_LOG as ztunnel reads them")
+    void ztunnelsLoggingVariables() throws Exception {
+        assertThat(call(CRON, 7)).isEqualTo(RESPONSE); // cron's other test needs only one call of its own
+        proxyA.awaitLine(l -> l.startsWith("{\"level\":\"info\"") && l.contains("\"scope\":\"access\"")
+                && l.contains("\"src.workload\":\"cron\""), "A's JSON access line", Duration.ofSeconds(20));
+        assertThat(proxyA.lines()).as("A's stderr at RUST_LOG=warn").noneMatch(l -> l.startsWith("[err] ") && l.contains(" INFO "));
+        assertThat(proxyB.lines()).as("B's stderr at the default level").anyMatch(l -> l.startsWith("[err] ") && l.contains(" INFO "));
     }
 
     /**
@@ -620,10 +638,14 @@ class ZtunnelCompatE2EIT {
     }
 
     Child start(String name, Path work, Path jar, String... args) throws IOException {
+        return start(name, work, jar, Map.of(), args);
+    }
+
+    Child start(String name, Path work, Path jar, Map<String, String> env, String... args) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(NodeProxyE2EIT.java(), "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
                 "-jar", jar.toString(), "proxy", "--ca", work.resolve("ca").toString()));
         cmd.addAll(List.of(args));
-        Child c = Child.start(name, work, cmd);
+        Child c = Child.start(name, work, cmd, env);
         children.add(c);
         return c;
     }
