@@ -195,6 +195,11 @@ class LoaderConformanceTest extends UpstreamTable {
         T.invalid(CILIUM_CRD, "a matchExpressions key a number", "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\n"
                 + "metadata: {name: c, namespace: prod}\nspec: {endpointSelector: {matchExpressions: [{key: 8080, operator: Exists}]},"
                 + " ingress: [{}]}\n", "key: expected a string, found integer 8080");
+        // A first line indented deeper than the rest (pasted so): kubectl's YAML reader fails at line 2; this said
+        // "case.yaml:1: kind is required" (the document the syntax error cut short), now the syntax error itself.
+        T.invalid(ISTIO_CRD, "a first line indented deeper than the rest", "  apiVersion: security.istio.io/v1\n"
+                + "kind: AuthorizationPolicy\nmetadata: {name: p, namespace: prod}" + apSpec,
+                "case.yaml:2: kind: invalid YAML: expected '<document start>', but found '<block mapping start>'");
         T.valid(ISTIO_CRD, "quoted, they are strings", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
                 + "metadata: {name: \"p\", namespace: \"prod\", labels: {version: \"1\"}, annotations: {owner: \"yes\"}}" + apSpec);
     }

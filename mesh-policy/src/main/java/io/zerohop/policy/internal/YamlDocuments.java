@@ -600,6 +600,14 @@ public final class YamlDocuments {
                     Event root = parser.getEvent();
                     rootStart = root.getStartMark() == null ? -1 : lineStart(root.getStartMark().getLine() + 1);
                     YNode doc = node(root, "", 0);
+                    // The text after this document is parsed up to the next one's start before this one is handed
+                    // over: text that goes on without "---" (a first line indented deeper than the rest, as pasted)
+                    // ends the document early, and its syntax error, not the cut document's missing kind, is the
+                    // cause to report (a typo pass: "p.yaml:1: kind is required" for a kind on line 2).
+                    if (parser.checkEvent(Event.ID.DocumentEnd)) {
+                        parser.getEvent();
+                        parser.peekEvent();
+                    }
                     if (!doc.isNull()) {
                         docs++;
                         sink.accept(doc);
