@@ -14,16 +14,18 @@ import org.junit.jupiter.params.provider.CsvSource;
  */
 class NeverMatchingValueWarningTest {
 
+    /** A DENY AuthorizationPolicy up to its {@code rules:} key; its first rule starts on line 7. */
+    static final String DENY_HEAD = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: p, namespace: prod}
+            spec:
+              action: DENY
+              rules:
+            """;
+
     static String warnings(String field, String value) throws Exception {
-        PolicySet s = PolicyLoader.fromString("p.yaml", """
-                apiVersion: security.istio.io/v1
-                kind: AuthorizationPolicy
-                metadata: {name: p, namespace: prod}
-                spec:
-                  action: DENY
-                  rules:
-                  - %s
-                """.formatted(field.formatted(value)));
+        PolicySet s = PolicyLoader.fromString("p.yaml", DENY_HEAD + "  - " + field.formatted(value) + "\n");
         return String.join("\n", s.warnings());
     }
 
@@ -114,18 +116,12 @@ class NeverMatchingValueWarningTest {
 
     /**
      * In a block list each value has a line of its own, and the warning names that line and the element's field path,
-     * not the line where the list starts (the third December 3 session found {@code principals} warned at its first
-     * element's line for a typo in its second).
+     * not the line where the list starts (until 3 December's seventh session a typo in the second of {@code principals}
+     * was warned at its first element's line).
      */
     @org.junit.jupiter.api.Test
     void aValueOfABlockListIsNamedByItsOwnLineAndIndex() throws Exception {
-        PolicySet s = PolicyLoader.fromString("p.yaml", """
-                apiVersion: security.istio.io/v1
-                kind: AuthorizationPolicy
-                metadata: {name: p, namespace: prod}
-                spec:
-                  action: DENY
-                  rules:
+        PolicySet s = PolicyLoader.fromString("p.yaml", DENY_HEAD + """
                   - from:
                     - source:
                         principals:
