@@ -85,6 +85,22 @@ class NeverMatchingValueWarningTest {
                 + "\" never matches: ").contains(why);
     }
 
+    /** The same values in a {@code when} condition on the source's namespace or principal (a typo pass). */
+    @ParameterizedTest(name = "{0} {1} {2}")
+    @CsvSource(delimiter = '|', value = {
+        "source.namespace | values | 'legacy ' | has no leading or trailing blank",
+        "source.namespace | notValues | team-*-legacy | which no namespace has (so this exclusion excludes nobody)",
+        "source.principal | values | cluster.local/ns/*/sa/admin | which no SPIFFE ID has",
+        "source.principal | notValues | frontend | a principal is a SPIFFE ID without spiffe://",
+    })
+    void whenConditionsOnTheSourceAreWarnedAlike(String key, String field, String value, String why) throws Exception {
+        String w = warnings("when: [{key: " + key + ", " + field + ": [\"%s\"]}]", value);
+        assertThat(w).contains("p.yaml:7: AuthorizationPolicy prod/p: spec.rules[0].when[0]." + field + "[0] \"" + value
+                + "\" never matches: ").contains(why);
+        assertThat(warnings("when: [{key: " + key + ", " + field + ": [\"%s\"]}]", key.endsWith("namespace") ? "legacy"
+                : "cluster.local/ns/prod/sa/a")).doesNotContain("never matches");
+    }
+
     @ParameterizedTest
     @CsvSource({"namespaces, legacy", "namespaces, '*'", "namespaces, team-*", "namespaces, '*-legacy'", "serviceAccounts, old",
             "serviceAccounts, legacy/old.sa", "notNamespaces, kube-system"})

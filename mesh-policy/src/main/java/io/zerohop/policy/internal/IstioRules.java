@@ -92,6 +92,7 @@ final class IstioRules {
                     throw c.error(action == IstioPolicy.CUSTOM ? "when field cannot be nil" : "`key` must not be empty");
                 }
                 when[i] = IstioConditions.condition(c.onlyKeys(CONDITION_KEYS), namespace, action, parts, l7Parts, httpFound);
+                conditionWarnings(c, ref, warnings);
             }
         }
         IstioPolicy.Rule rule = new IstioPolicy.Rule(index, from, to, when);
@@ -151,39 +152,47 @@ final class IstioRules {
     private static void principalCharacterWarnings(YNode src, PolicyRef ref, List<String> warnings) throws PolicyLoadException {
         for (String key : new String[] {"principals", "notPrincipals"}) {
             for (YNode item : items(src, key)) {
-                String p = item.string();
-                if (p.equals("*") || p.startsWith("spiffe://")) {
-                    continue;
-                }
-                boolean suffix = p.startsWith("*");
-                String v = suffix ? p.substring(1) : p.endsWith("*") ? p.substring(0, p.length() - 1) : p;
-                String why = null;
-                for (int i = 0; i < v.length() && why == null; i++) {
-                    char c = v.charAt(i);
-                    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-'
-                            || c == '_' || c == '/')) {
-                        why = c == '*' ? "only one leading or one trailing * is a wildcard, this one is a literal *, which no SPIFFE ID has"
-                                : c == ' ' ? "a SPIFFE ID has no \" \": two values joined into one? In a flow list written over"
-                                        + " several lines, YAML joins words on separate lines that no comma parts, as kubectl reads them"
-                                : "a SPIFFE ID has no \"" + c + "\" (only letters, digits, '.', '-', '_' and '/')";
-                    }
-                }
-                int slash = v.indexOf('/');
-                String td = slash < 0 ? v : v.substring(0, slash);
-                if (why == null && !suffix && !td.equals(td.toLowerCase(java.util.Locale.ROOT))) {
-                    why = "a trust domain is lower case (" + td.toLowerCase(java.util.Locale.ROOT) + ")";
-                }
-                if (why == null && slash < 0 && !suffix && !p.endsWith("*")) {
-                    // A workload's SPIFFE ID always has a path (X509-SVID 4.1, SvidVerifier): a bare name is
-                    // most often a service account written alone (a new-user pass: principals: ["frontend"]).
-                    why = "a principal is a SPIFFE ID without spiffe://, which always has a path: TRUST_DOMAIN/ns/NAMESPACE/sa/"
-                            + "SERVICE_ACCOUNT for Istio's (\"cluster.local/ns/<namespace>/sa/" + v + "\"?), or use serviceAccounts";
-                }
-                if (why != null) {
-                    warnings.add(item.file + ":" + item.line + ": " + ref + ": " + item.path + " \"" + p
-                            + "\" never matches: " + why + (key.equals("notPrincipals") ? " (so this exclusion excludes nobody)" : ""));
-                }
+                warn(item, ref, principalProblem(item.string()), key.startsWith("not"), warnings);
             }
+        }
+    }
+
+    /** Why no peer's principal can match {@code p}, or null when one can (or {@link #schemeWarnings} says why). */
+    private static String principalProblem(String p) {
+        if (p.equals("*") || p.startsWith("spiffe://")) {
+            return null;
+        }
+        boolean suffix = p.startsWith("*");
+        String v = suffix ? p.substring(1) : p.endsWith("*") ? p.substring(0, p.length() - 1) : p;
+        for (int i = 0; i < v.length(); i++) {
+            char c = v.charAt(i);
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-'
+                    || c == '_' || c == '/')) {
+                return c == '*' ? "only one leading or one trailing * is a wildcard, this one is a literal *, which no SPIFFE ID has"
+                        : c == ' ' ? "a SPIFFE ID has no \" \": two values joined into one? In a flow list written over"
+                                + " several lines, YAML joins words on separate lines that no comma parts, as kubectl reads them"
+                        : "a SPIFFE ID has no \"" + c + "\" (only letters, digits, '.', '-', '_' and '/')";
+            }
+        }
+        int slash = v.indexOf('/');
+        String td = slash < 0 ? v : v.substring(0, slash);
+        if (!suffix && !td.equals(td.toLowerCase(java.util.Locale.ROOT))) {
+            return "a trust domain is lower case (" + td.toLowerCase(java.util.Locale.ROOT) + ")";
+        }
+        if (slash < 0 && !suffix && !p.endsWith("*")) {
+            // A workload's SPIFFE ID always has a path (X509-SVID 4.1, SvidVerifier): a bare name is
+            // most often a service account written alone (a new-user pass: principals: ["frontend"]).
+            return "a principal is a SPIFFE ID without spiffe://, which always has a path: TRUST_DOMAIN/ns/NAMESPACE/sa/"
+                    + "SERVICE_ACCOUNT for Istio's (\"cluster.local/ns/<namespace>/sa/" + v + "\"?), or use serviceAccounts";
+        }
+        return null;
+    }
+
+    /** The "never matches" warning of {@code item} when {@code why} is not null; {@code negative}: a {@code not*} value. */
+    private static void warn(YNode item, PolicyRef ref, String why, boolean negative, List<String> warnings) throws PolicyLoadException {
+        if (why != null) {
+            warnings.add(item.file + ":" + item.line + ": " + ref + ": " + item.path + " \"" + item.string() + "\" never matches: " + why
+                    + (negative ? " (so this exclusion excludes nobody)" : ""));
         }
     }
 
@@ -198,34 +207,50 @@ final class IstioRules {
      */
     private static void namespaceWarnings(YNode src, PolicyRef ref, List<String> warnings) throws PolicyLoadException {
         for (String key : new String[] {"namespaces", "notNamespaces", "serviceAccounts", "notServiceAccounts"}) {
-            boolean account = key.endsWith("erviceAccounts");
             for (YNode item : items(src, key)) {
+                warn(item, ref, namespaceProblem(item.string(), key.endsWith("erviceAccounts")), key.startsWith("not"), warnings);
+            }
+        }
+    }
+
+    /** Why no peer's namespace ({@code account}: service account) can match {@code v}, or null when one can. */
+    private static String namespaceProblem(String v, boolean account) {
+        String lower = v.toLowerCase(java.util.Locale.ROOT);
+        if (!v.equals(lower)) {
+            return (account ? "a service account" : "a Kubernetes namespace") + " is lower case (\"" + lower + "\"?)";
+        }
+        // A service account's own wildcards are refused at load (istiod); a namespace's leading or trailing * is one.
+        String bare = account ? v : v.startsWith("*") ? v.substring(1) : v.endsWith("*") ? v.substring(0, v.length() - 1) : v;
+        for (int i = 0; i < bare.length(); i++) {
+            char c = bare.charAt(i);
+            boolean ok = c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || account && (c == '.' || c == '/');
+            if (!ok) {
+                return c == ' ' && (i == 0 || i == bare.length() - 1) ? "a namespace or service account has no leading or"
+                        + " trailing blank (\"" + v.trim() + "\"?)"
+                        : c == ' ' ? "a namespace or service account has no \" \": two values joined into one? In a flow list written"
+                        + " over several lines, YAML joins words on separate lines that no comma parts, as kubectl reads them"
+                        : c == '*' ? "only one leading or one trailing * is a wildcard, this one is a literal *, which no namespace has"
+                        : (account ? "a service account (NAME or NAMESPACE/NAME)" : "a Kubernetes namespace") + " has no \"" + c
+                                + "\" (only lower-case letters, digits, '-'" + (account ? ", '.'" : "") + ")";
+            }
+        }
+        return null;
+    }
+
+    /**
+     * A {@code when} condition's values on {@code source.namespace} or {@code source.principal} that no peer has, read as the
+     * same fields of a source are ({@code values} as {@code namespaces}, {@code notValues} as {@code notNamespaces}).
+     */
+    private static void conditionWarnings(YNode c, PolicyRef ref, List<String> warnings) throws PolicyLoadException {
+        String key = c.get("key") == null ? "" : c.get("key").string();
+        if (!key.equals("source.namespace") && !key.equals("source.principal")) {
+            return;
+        }
+        for (String field : new String[] {"values", "notValues"}) {
+            for (YNode item : items(c, field)) {
                 String v = item.string();
-                String lower = v.toLowerCase(java.util.Locale.ROOT);
-                String why = null;
-                if (!v.equals(lower)) {
-                    why = (account ? "a service account" : "a Kubernetes namespace") + " is lower case (\"" + lower + "\"?)";
-                } else {
-                    // A service account's own wildcards are refused at load (istiod); a namespace's leading or trailing * is one.
-                    String bare = account ? v : v.startsWith("*") ? v.substring(1) : v.endsWith("*") ? v.substring(0, v.length() - 1) : v;
-                    for (int i = 0; i < bare.length() && why == null; i++) {
-                        char c = bare.charAt(i);
-                        boolean ok = c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || account && (c == '.' || c == '/');
-                        if (!ok) {
-                            why = c == ' ' && (i == 0 || i == bare.length() - 1) ? "a namespace or service account has no leading or"
-                                    + " trailing blank (\"" + v.trim() + "\"?)"
-                                    : c == ' ' ? "a namespace or service account has no \" \": two values joined into one? In a flow list written"
-                                    + " over several lines, YAML joins words on separate lines that no comma parts, as kubectl reads them"
-                                    : c == '*' ? "only one leading or one trailing * is a wildcard, this one is a literal *, which no namespace has"
-                                    : (account ? "a service account (NAME or NAMESPACE/NAME)" : "a Kubernetes namespace") + " has no \"" + c
-                                            + "\" (only lower-case letters, digits, '-'" + (account ? ", '.'" : "") + ")";
-                        }
-                    }
-                }
-                if (why != null) {
-                    warnings.add(item.file + ":" + item.line + ": " + ref + ": " + item.path + " \"" + v + "\" never matches: " + why
-                            + (key.startsWith("not") ? " (so this exclusion excludes nobody)" : ""));
-                }
+                warn(item, ref, key.equals("source.namespace") ? namespaceProblem(v, false) : principalProblem(v),
+                        field.equals("notValues"), warnings);
             }
         }
     }
