@@ -16,11 +16,31 @@ final class MetricsEndpoint {
 
     private MetricsEndpoint() {}
 
-    /** {@code accept}: the request's {@code Accept} header, or null. */
+    /** {@code accept}: the request's {@code Accept} fields joined with {@code ", "}, or null. */
     static HttpEndpoint.Response scrape(PrometheusMeterRegistry registry, String accept) {
-        if (accept != null && accept.toLowerCase(java.util.Locale.ROOT).contains("application/openmetrics-text")) {
+        if (asksForOpenMetrics(accept)) {
             return new HttpEndpoint.Response(200, OPENMETRICS, registry.scrape(OPENMETRICS));
         }
         return new HttpEndpoint.Response(200, TEXT, registry.scrape(TEXT));
+    }
+
+    /**
+     * ztunnel's {@code content_type}: some comma-separated entry, lower-cased, whose media type (the text before its
+     * first {@code ;}) is exactly {@code application/openmetrics-text}, whatever its parameters and weight (a {@code q=0}
+     * included, as there). An entry is trimmed first because the fields of several {@code Accept} headers reach here joined
+     * with {@code ", "}, where ztunnel reads each field apart.
+     */
+    static boolean asksForOpenMetrics(String accept) {
+        if (accept == null) {
+            return false;
+        }
+        for (String entry : accept.split(",")) {
+            String e = entry.trim().toLowerCase(java.util.Locale.ROOT);
+            int semi = e.indexOf(';');
+            if ((semi < 0 ? e : e.substring(0, semi)).equals("application/openmetrics-text")) {
+                return true;
+            }
+        }
+        return false;
     }
 }

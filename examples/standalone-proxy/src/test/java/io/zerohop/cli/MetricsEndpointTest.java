@@ -43,4 +43,19 @@ class MetricsEndpointTest {
                     .contains("istio_tcp_connections_opened_total{reporter=\"destination\"} 3.0").doesNotContain("# EOF");
         }
     }
+
+    /** ztunnel's {@code test_content_type} (src/metrics/server.rs), its four requests; two Accept fields reach here joined. */
+    @Test
+    void theMediaTypeAsZtunnelsTestsChooseIt() {
+        assertThat(MetricsEndpoint.asksForOpenMetrics(null)).as("no Accept: plain text").isFalse();
+        assertThat(MetricsEndpoint.asksForOpenMetrics("application/json, application/openmetrics-text; other stuff")).isTrue();
+        assertThat(MetricsEndpoint.asksForOpenMetrics("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;"
+                + "encoding=delimited;q=0.6,application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,"
+                + "application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,"
+                + "text/plain;version=0.0.4;q=0.2,*/*;q=0.1")).as("Prometheus 3's Accept").isTrue();
+        assertThat(MetricsEndpoint.asksForOpenMetrics("application/json")).as("unsupported: plain text").isFalse();
+        // Beyond its tests, from its code: the media type compares exactly, so a longer one is not OpenMetrics.
+        assertThat(MetricsEndpoint.asksForOpenMetrics("application/openmetrics-textual")).isFalse();
+        assertThat(MetricsEndpoint.asksForOpenMetrics("Application/OpenMetrics-Text")).isTrue();
+    }
 }
