@@ -41,6 +41,7 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
         ports();
         headers();
         regex();
+        emptyHttpFields();
         selectors();
         unknownLabels();
         defaultDeny();
@@ -746,6 +747,21 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
                 r().http("GET", "/" + "ab".repeat(1536)), true, "prod/c");
         T.decide(s, "((a+)+)+b does not backtrack", http("[{port: '8080', protocol: TCP}]", "[{path: '/((a+)+)+b'}]"),
                 r().http("GET", "/" + "a".repeat(5000) + "c"), false, "prod/c");
+    }
+
+    /**
+     * pkg/policy/api/http.go PortRuleHTTP: method, path and host are each "If omitted or empty, all ... allowed" (host:
+     * "ignored"), and pkg/envoy/xds_server.go builds no matcher for an empty one. zerohop compiled {@code ""} as a regex
+     * matching only an empty value, so {@code method: ""} denied every request (a Cilium semantics pass, 3 December).
+     */
+    static void emptyHttpFields() {
+        String s = CILIUM_XDS;
+        for (String field : new String[] {"method", "path", "host"}) {
+            T.decide(s, field + ": \"\" is no constraint", http("[{port: '8080', protocol: TCP}]", "[{" + field + ": ''}]"),
+                    r().http("DELETE", "/any/path"), true, "prod/c");
+        }
+        T.decide(s, "an empty method beside a path constrains the path only", http("[{port: '8080', protocol: TCP}]",
+                "[{method: '', path: '/api/.*'}]"), r().http("PUT", "/other"), false, "prod/c");
     }
 
     static List<Upstream.Case> cases() {

@@ -247,14 +247,24 @@ final class CiliumPortRules {
         }
     }
 
+    /**
+     * A {@code rules.http} regex field, or null for none: absent or empty alike, as cilium/cilium pkg/policy/api/http.go
+     * says of each ("If omitted or empty, all methods are allowed", the same for path and host) and pkg/envoy's
+     * xds_server.go builds no matcher for an empty one. Compiled, {@code ""} matched only an empty value: every request
+     * was denied (a Cilium semantics pass).
+     */
+    private static Rx regex(YNode field) throws PolicyLoadException {
+        return field == null || field.isNull() || field.string().isEmpty() ? null : Rx.compile(field);
+    }
+
     private static CiliumPolicy.Http http(YNode n) throws PolicyLoadException {
         n.onlyKeys(HTTP_KEYS);
         if (n.has("headerMatches")) {
             throw n.get("headerMatches").error("headerMatches is not supported by zerohop (use headers)");
         }
-        Rx method = n.get("method") == null ? null : Rx.compile(n.get("method"));
-        Rx path = n.get("path") == null ? null : Rx.compile(n.get("path"));
-        Rx host = n.get("host") == null ? null : Rx.compile(n.get("host"));
+        Rx method = regex(n.get("method"));
+        Rx path = regex(n.get("path"));
+        Rx host = regex(n.get("host"));
         List<String> headers = Fields.strings(n, "headers");
         String[] names = new String[headers.size()];
         String[] values = new String[headers.size()];
