@@ -67,10 +67,13 @@ public final class Mesh implements AutoCloseable {
      * binding fails (e.g. the port is taken: an {@link java.io.IOException} naming the address, or
      * {@code inboundTransparent} without CAP_NET_ADMIN). Starts once: a later call returns the
      * first call's future (a second listener on port 0 would bind another port and never close).
+     * After {@link #shutdown()} or {@link #close()} it throws {@link IllegalStateException}, started before or not.
      * Outbound calls ({@link #connect}, {@link #socketFactory}) do not need it: a mesh without inbound
      * can call out right after {@code build()}.
      */
     public CompletableFuture<Mesh> start() {
+        // Closed first: a mesh started before its close returned its old, completed future here (a library-user pass).
+        runtime.requireOpen("start");
         synchronized (this) {
             if (started == null) {
                 started = runtime.start().thenApply(x -> this);
@@ -445,6 +448,10 @@ public final class Mesh implements AutoCloseable {
         /**
          * Node proxies: only workloads whose {@code node} is {@code name} are local (served inbound,
          * sources of captured traffic). Null or unset: the workloads with an address of this host.
+         * {@link #start()} logs a WARN when the registry has workloads and none is on {@code name} (a
+         * misspelt node serves nothing).
+         *
+         * @throws IllegalArgumentException when {@code name} is blank
          */
         public Builder node(String name) {
             settings.node(name);

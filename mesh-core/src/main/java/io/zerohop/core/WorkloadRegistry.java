@@ -573,7 +573,12 @@ public final class WorkloadRegistry {
         }
     }
 
-    /** Loads a registry file; errors name the file, line and field. */
+    /**
+     * Loads a registry file; errors name the file, line and field.
+     *
+     * @throws IOException when the file cannot be read
+     * @throws IllegalArgumentException when it does not hold a valid registry (the message names file, line and field)
+     */
     public static WorkloadRegistry load(Path file) throws IOException {
         WorkloadRegistry r = new WorkloadRegistry();
         r.reload(file);

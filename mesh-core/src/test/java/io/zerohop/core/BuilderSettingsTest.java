@@ -33,4 +33,25 @@ class BuilderSettingsTest {
             assertThat(err.count("give the same trust domain to both")).as("warnings (only the mismatched mesh's)").isEqualTo(1);
         }
     }
+
+    /** A library-user pass: a misspelt node served nothing, and its callers saw only 400 "not served". */
+    @Test
+    void aNodeNoWorkloadIsOnIsWarnedAtStart() throws Exception {
+        java.net.InetAddress ip = java.net.InetAddress.getByName("127.0.0.2");
+        WorkloadRegistry registry = WorkloadRegistry.of(java.util.List.of(new Workload("prod", "backend", "backend", java.util.Map.of(),
+                java.util.List.of(ip), Workload.Protocol.HBONE, "node-a", "cluster.local")), java.util.Map.of());
+        try (CapturedStderr err = new CapturedStderr()) {
+            try (Mesh m = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).workloads(registry).node("node-A")
+                    .drain(java.time.Duration.ZERO).threads(1).build()) {
+                m.start().get(10, java.util.concurrent.TimeUnit.SECONDS);
+                assertThat(err.awaitLine("WARN io.zerohop.core.Mesh - node \"node-A\"")).contains(
+                        "no workload of the registry is on it, so this mesh serves none (its workloads' nodes: [node-a])");
+            }
+            try (Mesh m = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).workloads(registry).node("node-a")
+                    .drain(java.time.Duration.ZERO).threads(1).build()) {
+                m.start().get(10, java.util.concurrent.TimeUnit.SECONDS);
+            }
+            assertThat(err.count("so this mesh serves none")).as("only the misspelt node's mesh").isEqualTo(1);
+        }
+    }
 }

@@ -51,4 +51,28 @@ class ClosedMeshOutboundTest {
         assertThatThrownBy(() -> before.createSocket(ip, 8080)).as("a factory made before the close").isInstanceOf(SocketException.class)
                 .hasMessageContaining("mesh is closed");
     }
+
+    /**
+     * A library-user pass: a mesh started before its close returned its old, completed future from a later
+     * {@code start()}, where the Javadoc says closed means {@link IllegalStateException}; one never started already threw.
+     */
+    @Test
+    void startAfterCloseThrowsWhetherStartedBeforeOrNot() throws Exception {
+        Mesh started = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local"))
+                .inbound(new InetSocketAddress(InetAddress.getByName("127.0.0.1"), 0)).drain(java.time.Duration.ZERO).threads(1).build();
+        started.start().get(10, TimeUnit.SECONDS);
+        started.close();
+        assertThatThrownBy(started::start).isInstanceOf(IllegalStateException.class).hasMessage("start: this mesh is closed (or closing)");
+        Mesh never = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).drain(java.time.Duration.ZERO).threads(1).build();
+        never.close();
+        assertThatThrownBy(never::start).isInstanceOf(IllegalStateException.class).hasMessageContaining("mesh is closed");
+    }
+
+    /** A library-user pass: {@code node("")} was taken, matched no workload and served nothing, silently. */
+    @Test
+    void aBlankNodeIsRefused() {
+        assertThatThrownBy(() -> Mesh.builder().node("")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("node: \"\" is blank, which is no workload's node; leave it unset (null)");
+        assertThatThrownBy(() -> Mesh.builder().node("  ")).isInstanceOf(IllegalArgumentException.class);
+    }
 }

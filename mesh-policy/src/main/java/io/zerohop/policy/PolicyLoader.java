@@ -66,8 +66,22 @@ public final class PolicyLoader {
         } catch (IOException e) {
             throw new PolicyLoadException(dir.toString(), 0, "", "cannot list: " + e.getMessage(), e);
         }
-        return load(listing.files(), listing.warnings(), dir.toString(), previous);
+        List<String> warnings = listing.warnings();
+        if (previous == null && listing.files().isEmpty()) {
+            // An empty or wrongly mounted directory: the engine then allows every authenticated peer, and a first load
+            // said nothing of it (a reload to no policy is a WARN of the engine's). A library-user pass.
+            warnings = new java.util.ArrayList<>(warnings);
+            warnings.add(dir + ": " + NO_POLICY_LOADED + ": it holds no *.yaml, *.yml or *.json file; every authenticated peer is"
+                    + " allowed until one holds a policy");
+        }
+        return load(listing.files(), warnings, dir.toString(), previous);
     }
+
+    /**
+     * The words of the warning a first {@link #fromDirectory} load of a directory with no policy file in it gives
+     * ({@code DIR: no policy loaded from it: ...}), for a tool that would otherwise say it again.
+     */
+    public static final String NO_POLICY_LOADED = "no policy loaded from it";
 
     /**
      * @throws NullPointerException naming {@code file} when it is null

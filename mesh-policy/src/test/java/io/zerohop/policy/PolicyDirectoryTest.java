@@ -30,6 +30,21 @@ class PolicyDirectoryTest {
     private static final String DENY_LEGACY = ap("prod", "deny-legacy",
             "{action: DENY, rules: [{from: [{source: {principals: [cluster.local/ns/legacy/sa/old]}}]}]}");
 
+    /**
+     * A library-user pass: an empty (or wrongly mounted) directory loaded nothing and said nothing, and the engine allows
+     * every authenticated peer. A first load says so; a directory with a file in it does not get this warning.
+     */
+    @Test
+    @DisplayName("a first load of a directory with no policy file in it warns that every peer is allowed")
+    void anEmptyDirectoryIsWarnedAtItsFirstLoad(@TempDir Path dir) throws Exception {
+        PolicySet empty = PolicyLoader.fromDirectory(dir);
+        assertThat(empty.size()).isZero();
+        assertThat(empty.warnings()).containsExactly(dir + ": " + PolicyLoader.NO_POLICY_LOADED + ": it holds no *.yaml, *.yml or"
+                + " *.json file; every authenticated peer is allowed until one holds a policy");
+        Files.writeString(dir.resolve("p.yaml"), ap("prod", "p", "{action: DENY, rules: [{}]}"));
+        assertThat(PolicyLoader.fromDirectory(dir).warnings()).noneMatch(w -> w.contains(PolicyLoader.NO_POLICY_LOADED));
+    }
+
     @Test
     @DisplayName("kubectl's extensions (cli-runtime visitor.go ignoreFile) load; a capitalised one loads too, with a warning")
     void aCapitalisedExtensionIsLoadedWithAWarning(@TempDir Path dir) throws Exception {

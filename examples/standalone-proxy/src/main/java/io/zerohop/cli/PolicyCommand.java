@@ -298,7 +298,7 @@ final class PolicyCommand {
             if (root != null) {
                 System.err.println("warning: " + root);
             }
-            if (set.size() == 0) {
+            if (set.size() == 0 && set.warnings().stream().noneMatch(w -> w.contains(PolicyLoader.NO_POLICY_LOADED))) {
                 // An empty or mistyped directory decides "ALLOW by default": say that nothing was read.
                 System.err.println("warning: " + policies + ": no policy loaded from it");
             }

@@ -787,7 +787,8 @@ final class ProxyCommand implements Callable<Integer> {
                 SelectorCheck.attach(engine, registry, workloads.toString());
             }
             watch = engine.watch(policies);
-            if (engine.policies().size() == 0) {
+            if (engine.policies().size() == 0
+                    && engine.policies().warnings().stream().noneMatch(w -> w.contains(io.zerohop.policy.PolicyLoader.NO_POLICY_LOADED))) {
                 // As policy check says it, and as a reload to no policy is a WARN: an empty or wrongly mounted
                 // directory otherwise started a proxy that allows every authenticated peer, saying only "policies 0".
                 System.err.println("zerohop proxy: warning: " + origins.label("policies") + " " + policies

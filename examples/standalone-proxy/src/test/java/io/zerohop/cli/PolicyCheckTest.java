@@ -540,7 +540,8 @@ class PolicyCheckTest {
         std.err.reset();
         assertThat(Zerohop.run("policy", "check", "--policies", empty.toString(), "--dest", "prod/backend")).isZero();
         assertThat(std.out.toString()).startsWith("ALLOW by default");
-        assertThat(std.err.toString()).isEqualTo("warning: " + empty + ": no policy loaded from it" + System.lineSeparator());
+        assertThat(std.err.toString()).isEqualTo("warning: " + empty + ": no policy loaded from it: it holds no *.yaml, *.yml or *.json"
+                + " file; every authenticated peer is allowed until one holds a policy" + System.lineSeparator());
     }
 
     @Test

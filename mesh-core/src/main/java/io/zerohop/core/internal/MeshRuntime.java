@@ -148,6 +148,13 @@ public final class MeshRuntime {
     /** Binds the HBONE listener, if configured; readiness waits for the served identities' SVIDs. */
     public CompletableFuture<Void> start() {
         requireOpen("start");
+        String node = cfg.node();
+        java.util.List<io.zerohop.core.Workload> all = cfg.registry().all();
+        if (node != null && !all.isEmpty() && all.stream().noneMatch(w -> node.equals(w.node()))) {
+            // A misspelt node serves nothing and captures nothing; its callers only see 400 "not served".
+            log.warn("node \"{}\": no workload of the registry is on it, so this mesh serves none (its workloads' nodes: {})", node,
+                    all.stream().map(io.zerohop.core.Workload::node).filter(java.util.Objects::nonNull).distinct().sorted().limit(10).toList());
+        }
         Set<SpiffeId> started = awaitIdentities();
         if (provider.defaultIdentity().isEmpty()) {
             CertFetcher certs = new CertFetcher(local, provider, identity, started);

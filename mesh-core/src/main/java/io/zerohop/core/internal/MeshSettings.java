@@ -89,6 +89,11 @@ public final class MeshSettings {
     }
 
     public void node(String name) {
+        if (name != null && name.isBlank()) {
+            // A library-user pass: node("") was taken, matched no workload's node and served nothing, silently.
+            throw new IllegalArgumentException("node: \"" + name + "\" is blank, which is no workload's node; leave it unset (null)"
+                    + " to serve the workloads with an address of this host");
+        }
         this.node = name;
     }
 
