@@ -445,6 +445,12 @@ final class ProxyCommand implements Callable<Integer> {
             u.path("trust-bundle", identity.pem.bundle, Usage.Kind.FILE);
         }
         u.path("ca", identity.caDir, Usage.Kind.DIRECTORY);
+        if (identity.caDir != null) {
+            // What InMemoryCa.load reads, named with the option as --cert's file is: a missing or unreadable root.key said
+            // "no such file: DIR/root.key" with exit 1, without the option (an operator pass).
+            u.path("ca", identity.caDir.resolve("root.pem"), Usage.Kind.FILE);
+            u.path("ca", identity.caDir.resolve("root.key"), Usage.Kind.FILE);
+        }
         if (identity.spireSocket != null) {
             // As --help says: unix:/path, tcp://ip:port, or a bare /path (java-spiffe wants the scheme).
             String a = identity.spireSocket;

@@ -85,6 +85,11 @@ class CliTest {
         std.err.reset();
         assertThat(Zerohop.run("proxy", "--ca", file.toString(), "--inbound", "off")).isEqualTo(2);
         assertThat(std.err.toString()).startsWith("zerohop proxy: --ca: " + file + " is not a directory");
+        // The files a --ca directory must hold, named with the option (an operator pass: exit 1, "no such file: DIR/root.pem").
+        Path emptyCa = Files.createDirectory(dir.resolve("ca"));
+        std.err.reset();
+        assertThat(Zerohop.run("proxy", "--ca", emptyCa.toString(), "--inbound", "off")).isEqualTo(2);
+        assertThat(std.err.toString()).startsWith("zerohop proxy: --ca: " + emptyCa.resolve("root.pem") + " does not exist");
         // Permissions bind only a non-root user (CI runs as root, which reads everything).
         Path locked = Files.createDirectory(dir.resolve("locked"));
         Files.setPosixFilePermissions(locked, java.util.Set.of());
