@@ -1074,7 +1074,16 @@ final class ProxyCommand implements Callable<Integer> {
             if (capture != null) {
                 capture.close();
             }
-            mesh.close();
+            if (ready) {
+                mesh.close();
+            } else {
+                // A start that failed (a port in use, the capture set refused) drains nothing worth three INFO lines,
+                // which came before its one error line (an operator pass); the error says what happened.
+                LogLevels.silenced("io.zerohop.core.Mesh", () -> LogLevels.silenced("io.zerohop.hbone.HboneServer", () -> {
+                    mesh.close();
+                    return null;
+                }));
+            }
             if (ready) {
                 // A proxy that never became ready says why on stderr; "stopped" would read as a clean stop.
                 System.out.println(lifecycleLine(accessLogFormat, "zerohop proxy: stopped", java.time.Instant.now()));

@@ -190,6 +190,8 @@ class CliTest {
                     "--readiness", "off", "--admin", "off")).isEqualTo(1);
             assertThat(std.err.toString().lines().filter(l -> l.startsWith("zerohop proxy: ")).toList())
                     .containsExactly("zerohop proxy: --metrics " + at + ": cannot listen: Address already in use");
+            // A start that failed drains nothing: no "draining for up to" / "drained" lines before the error (an operator pass).
+            assertThat(std.err.toString()).doesNotContain("draining for up to").doesNotContain("drained");
         }
         assertThat(std.out.toString()).doesNotContain("zerohop proxy ready");
     }
