@@ -162,7 +162,8 @@ public final class HttpEndpointServer {
             ContentCoding coding = negotiated ? ContentCoding.negotiate(headers.get("accept-encoding")) : ContentCoding.IDENTITY;
             HttpEndpoint.Handler h = routes.get(qs.path());
             if (h == null) {
-                send(ctx, HttpEndpoint.Response.text(404, "not found: " + qs.path() + "\n"), coding, keepAlive);
+                // Empty, as ztunnel's three servers answer a path they do not serve (hyper_util::empty_response(NOT_FOUND)).
+                send(ctx, HttpEndpoint.Response.text(404, ""), coding, keepAlive);
                 return;
             }
             executor.execute(() -> {
