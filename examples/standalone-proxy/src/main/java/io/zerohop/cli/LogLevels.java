@@ -82,15 +82,33 @@ final class LogLevels {
      * for the default and ztunnel's target {@code access} as zerohop's access logger; null when one does not parse.
      */
     private static Map<String, String> parse(String level) {
+        return parse(level, false);
+    }
+
+    /**
+     * As {@link #parse(String)}; a target is split from its level at the last {@code =} (or the last single {@code :}),
+     * so Rust module paths stay whole ({@code ztunnel::proxy=debug}: a name no Java logger has, which changes nothing).
+     * {@code bareTargets}: a clause that is no level is a target at {@code trace}, as tracing's {@code Targets} reads
+     * {@code RUST_LOG}'s {@code foo}; otherwise it does not parse.
+     */
+    static Map<String, String> parse(String level, boolean bareTargets) {
         Map<String, String> clauses = new LinkedHashMap<>();
         if (level != null && !level.isEmpty()) {
             for (String clause : level.split(",")) {
-                String[] p = clause.split("[:=]", 2);
-                String lvl = (p.length == 2 ? p[1] : p[0]).trim().toLowerCase(Locale.ROOT);
-                if (!LEVELS.containsKey(lvl) || p.length == 2 && p[0].isBlank()) {
+                int at = clause.lastIndexOf('=');
+                if (at < 0) {
+                    int colon = clause.lastIndexOf(':');
+                    at = colon > 0 && clause.charAt(colon - 1) != ':' ? colon : -1;
+                }
+                String name = at < 0 ? "" : clause.substring(0, at).trim();
+                String lvl = clause.substring(at + 1).trim().toLowerCase(Locale.ROOT);
+                if (at < 0 && bareTargets && !lvl.isEmpty() && !LEVELS.containsKey(lvl)) {
+                    name = clause.trim();
+                    lvl = "trace";
+                }
+                if (!LEVELS.containsKey(lvl) || at >= 0 && name.isEmpty()) {
                     return null;
                 }
-                String name = p.length == 2 ? p[0].trim() : "";
                 clauses.put(ZTUNNEL_TARGETS.getOrDefault(name, name), lvl);
             }
         }
@@ -106,9 +124,9 @@ final class LogLevels {
      * @return null, or why {@code spec} does not parse (ztunnel does not start with a filter it cannot read either)
      */
     static synchronized String startWith(String spec) throws ReflectiveOperationException {
-        Map<String, String> clauses = parse(spec);
+        Map<String, String> clauses = parse(spec, true);
         if (clauses == null) {
-            return "\"" + spec + "\" is not a list of LEVEL or TARGET=LEVEL (levels trace, debug, info, warn, error, off)";
+            return "\"" + spec + "\" is not a list of LEVEL, TARGET or TARGET=LEVEL (levels trace, debug, info, warn, error, off)";
         }
         if (clauses.isEmpty() || !(LoggerFactory.getILoggerFactory() instanceof SimpleLoggerFactory)) {
             return null;

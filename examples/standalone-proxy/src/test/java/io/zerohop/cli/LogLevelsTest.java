@@ -1,0 +1,34 @@
+package io.zerohop.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code /logging}'s and {@code RUST_LOG}'s directives. ztunnel reads {@code RUST_LOG} with tracing's {@code Targets}
+ * (istio/ztunnel src/telemetry.rs {@code default_filter}): {@code TARGET=LEVEL} with Rust module paths as targets, a bare
+ * level for the default, a bare target for everything of it. A first version split at the first {@code :}, so a
+ * module path ({@code ztunnel::proxy=debug}) did not parse and stopped the start.
+ */
+class LogLevelsTest {
+    @Test
+    void directivesAsZtunnelsVariablesHoldThem() {
+        assertThat(LogLevels.parse("warn,access=info", true)).containsExactly(Map.entry("", "warn"), Map.entry("io.zerohop.access", "info"));
+        assertThat(LogLevels.parse("info,ztunnel::proxy=debug,hickory_server::server=off", true)).containsExactly(
+                Map.entry("", "info"), Map.entry("ztunnel::proxy", "debug"), Map.entry("hickory_server::server", "off"));
+        assertThat(LogLevels.parse("ztunnel::proxy", true)).as("a bare target: all of it").containsExactly(Map.entry("ztunnel::proxy", "trace"));
+        assertThat(LogLevels.parse("io.zerohop.hbone:DEBUG", true)).containsExactly(Map.entry("io.zerohop.hbone", "debug"));
+        assertThat(LogLevels.parse("", true)).isEmpty();
+        assertThat(LogLevels.parse("access=loud", true)).as("a level that is none").isNull();
+        assertThat(LogLevels.parse("=info", true)).as("a target that is empty").isNull();
+    }
+
+    @Test
+    void theAdminsLevelParameterKeepsItsErrors() {
+        assertThat(LogLevels.parse("access:bogus", false)).isNull();
+        assertThat(LogLevels.parse("bogus", false)).as("no bare targets in /logging").isNull();
+        assertThat(LogLevels.parse("access=off", false)).containsExactly(Map.entry("io.zerohop.access", "off"));
+        assertThat(LogLevels.parse("ztunnel::proxy=debug", false)).containsExactly(Map.entry("ztunnel::proxy", "debug"));
+    }
+}
