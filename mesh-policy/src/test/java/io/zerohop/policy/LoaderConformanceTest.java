@@ -200,6 +200,13 @@ class LoaderConformanceTest extends UpstreamTable {
         T.invalid(ISTIO_CRD, "a first line indented deeper than the rest", "  apiVersion: security.istio.io/v1\n"
                 + "kind: AuthorizationPolicy\nmetadata: {name: p, namespace: prod}" + apSpec,
                 "case.yaml:2: kind: invalid YAML: expected '<document start>', but found '<block mapping start>'");
+        // What go-yaml v2 (kubectl) reads as a string although YAML 1.1 types it otherwise: a timestamp (decode.go keeps it a
+        // string into interface{}), a sexagesimal number, a plain "<<" value. A regression pass found them refused here.
+        T.valid(ISTIO_CRD, "a date, a timestamp, a base-60 number and << as plain label and annotation values",
+                "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: 2024-01-15, namespace: prod, labels:"
+                        + " {released: 2024-01-15}, annotations: {at: 2024-01-15 10:00:00 -05:00, window: 2:30, merge: <<}}" + apSpec);
+        T.invalid(ISTIO_CRD, "a plain 1.5 stays a number", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+                + "metadata: {name: p, namespace: prod, labels: {version: 1.5}}" + apSpec, "metadata.labels.version: expected a string, found");
         T.valid(ISTIO_CRD, "quoted, they are strings", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
                 + "metadata: {name: \"p\", namespace: \"prod\", labels: {version: \"1\"}, annotations: {owner: \"yes\"}}" + apSpec);
     }

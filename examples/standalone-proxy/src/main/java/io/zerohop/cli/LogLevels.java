@@ -37,6 +37,8 @@ final class LogLevels {
     private static final String LOG_KEY = "org.slf4j.simpleLogger.log.";
     /** The levels set since start (or the last reset), by logger-name prefix. */
     private static final Map<String, String> named = new TreeMap<>();
+    /** The named levels {@code RUST_LOG} started with ({@link #startWith}): listed, and kept by a reset. */
+    private static final Map<String, String> startup = new TreeMap<>();
     /** The default level set since start (or the last reset); null: the start-up one. */
     private static String defaultLevel;
     /** What this class changed, as it was before, to undo on reset: system properties (null: unset). */
@@ -73,7 +75,9 @@ final class LogLevels {
         }
         StringBuilder sb = new StringBuilder("current log level is ");
         sb.append(defaultLevel != null ? defaultLevel : System.getProperty(SimpleLogger.DEFAULT_LOG_LEVEL_KEY, "info"));
-        named.forEach((k, v) -> sb.append(',').append(k).append('=').append(v));
+        Map<String, String> listed = new TreeMap<>(startup);
+        listed.putAll(named);
+        listed.forEach((k, v) -> sb.append(',').append(k).append('=').append(v));
         return HttpEndpoint.Response.text(200, sb.append('\n').toString());
     }
 
@@ -138,6 +142,7 @@ final class LogLevels {
                 defaultLevelField().setInt(config(), LEVELS.get(c.getValue()));
             } else {
                 System.setProperty(LOG_KEY + c.getKey(), c.getValue());
+                startup.put(c.getKey(), c.getValue());
             }
         }
         apply();

@@ -895,6 +895,14 @@ public final class YamlDocuments {
             // (resolve.go resolveMapList); SnakeYAML's YAML 1.1 resolver does not.
             resolved = value.length() == 1 && "yYnN".indexOf(value.charAt(0)) >= 0 ? Tag.BOOL.getValue()
                     : RESOLVER.resolve(NodeId.scalar, value, true).getValue();
+            // And go-yaml v2 reads as strings what YAML 1.1 types otherwise: a timestamp (decode.go keeps it a string "for
+            // backward compatibility" when decoding into interface{}, as sigs.k8s.io/yaml does), a sexagesimal number
+            // (2:30; its resolver has none) and a plain "<<" as a value. So `released: 2024-01-15` is a string label for
+            // kubectl and the API server; refused here as "timestamp" it stopped a proxy (a regression pass).
+            if (resolved.equals(Tag.TIMESTAMP.getValue()) || resolved.equals(Tag.MERGE.getValue())
+                    || (resolved.equals(Tag.INT.getValue()) || resolved.equals(Tag.FLOAT.getValue())) && value.indexOf(':') >= 0) {
+                resolved = Tag.STR.getValue();
+            }
         } else {
             resolved = Tag.STR.getValue();
         }

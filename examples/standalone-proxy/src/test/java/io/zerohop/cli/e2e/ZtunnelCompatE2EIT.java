@@ -87,6 +87,7 @@ class ZtunnelCompatE2EIT {
     String metricsA;
     String metricsB;
     String adminB;
+    String adminA;
 
     @BeforeAll
     void twoProxies() throws Exception {
@@ -145,12 +146,13 @@ class ZtunnelCompatE2EIT {
                 "--workloads", work.resolve("a.yaml").toString(), "--node", "node-a",
                 "--inbound", "off", "--forward", "127.0.34.1:0=" + BACKEND + ":" + app.getLocalPort(),
                 "--forward", "127.0.34.1:0=" + GONE + ":8080", "--forward", "127.0.34.1:0=" + LIAR + ":8080",
-                "--metrics", "127.0.34.1:0", "--readiness", "off", "--admin", "off");
+                "--metrics", "127.0.34.1:0", "--readiness", "off", "--admin", "127.0.34.1:0");
         String readyA = proxyA.awaitLine(l -> l.startsWith("zerohop proxy ready"), "ready", NodeProxyE2EIT.START);
         forward = forwardOf(readyA, BACKEND);
         forwardToGone = forwardOf(readyA, GONE);
         forwardToLiar = forwardOf(readyA, LIAR);
         metricsA = field(readyA, "metrics");
+        adminA = field(readyA, "admin");
     }
 
     @AfterAll
@@ -273,6 +275,10 @@ class ZtunnelCompatE2EIT {
                 && l.contains("\"src.workload\":\"cron\""), "A's JSON access line", Duration.ofSeconds(20));
         assertThat(proxyA.lines()).as("A's stderr at RUST_LOG=warn").noneMatch(l -> l.startsWith("[err] ") && l.contains(" INFO "));
         assertThat(proxyB.lines()).as("B's stderr at the default level").anyMatch(l -> l.startsWith("[err] ") && l.contains(" INFO "));
+        // /logging lists the levels RUST_LOG started with, and a reset returns to them (ztunnel's reset: its start-up filter).
+        assertThat(post(adminA, "/logging").body()).isEqualTo("current log level is warn,io.zerohop.access=info\n");
+        assertThat(post(adminA, "/logging?level=debug").body()).isEqualTo("current log level is debug,io.zerohop.access=info\n");
+        assertThat(post(adminA, "/logging?reset").body()).isEqualTo("current log level is warn,io.zerohop.access=info\n");
     }
 
     /**
