@@ -762,6 +762,8 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
         }
         T.decide(s, "an empty method beside a path constrains the path only", http("[{port: '8080', protocol: TCP}]",
                 "[{method: '', path: '/api/.*'}]"), r().http("PUT", "/other"), false, "prod/c");
+        T.decide(s, "method: null is no constraint either (Kubernetes drops a null)", http("[{port: '8080', protocol: TCP}]",
+                "[{method: null, path: '/api/.*'}]"), r().http("PUT", "/api/x"), true, "prod/c");
     }
 
     static List<Upstream.Case> cases() {

@@ -183,7 +183,10 @@ final class CiliumPortRules {
             if (http != null) {
                 List<String> h = new ArrayList<>();
                 for (YNode item : rules.get("http").items()) {
-                    h.add((item.text("method", "*") + " " + item.text("path", "*")).trim());
+                    // An empty method or path is none, as in http(): "*" as for one left out.
+                    String m = item.get("method") == null || item.get("method").isNull() ? "" : item.get("method").text();
+                    String pth = item.get("path") == null || item.get("path").isNull() ? "" : item.get("path").text();
+                    h.add(((m.isEmpty() ? "*" : m) + " " + (pth.isEmpty() ? "*" : pth)).trim());
                 }
                 texts.add("http " + String.join(" | ", h));
             }
