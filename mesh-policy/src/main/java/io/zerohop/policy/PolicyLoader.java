@@ -26,9 +26,12 @@ public final class PolicyLoader {
      * Every {@code *.yaml}, {@code *.yml} and {@code *.json} file directly in {@code dir}, in name
      * order, as {@code kubectl apply -f dir} reads them (k8s.io/cli-runtime pkg/resource/visitor.go
      * {@code ignoreFile}), except that the extension matches in any case: {@code seed.YAML} is
-     * loaded with a warning, where kubectl skips it silently (a skipped DENY widens access). Hidden
-     * entries are skipped silently; every other file or directory not loaded is named in a warning
-     * ({@link PolicySet#warnings()}, logged at WARN).
+     * loaded with a warning, where kubectl skips it silently (a skipped DENY widens access). A hidden
+     * file with one of those extensions ({@code .deny.yaml}, a ConfigMap key so named) is loaded, as kubectl
+     * applies it; other hidden entries and a ConfigMap mount's {@code ..data} entries are skipped silently;
+     * every other file or directory not loaded is named in a warning ({@link PolicySet#warnings()}, logged
+     * at WARN). A first load of a directory with no policy file in it warns that every authenticated peer is
+     * allowed ({@link #NO_POLICY_LOADED}).
      *
      * @throws NullPointerException naming {@code dir} when it is null
      */
