@@ -132,9 +132,7 @@ final class IstioRules {
             for (YNode item : items(src, key)) {
                 String p = item.string();
                 if (p.startsWith("spiffe://")) {
-                    warnings.add(item.file + ":" + item.line + ": " + ref + ": " + item.path + " \"" + p
-                            + "\" never matches: Istio principals are SPIFFE IDs without spiffe://"
-                            + (key.equals("notPrincipals") ? " (so this exclusion excludes nobody)" : ""));
+                    warn(item, ref, "Istio principals are SPIFFE IDs without spiffe://", key.equals("notPrincipals"), warnings);
                 }
             }
         }
@@ -303,10 +301,8 @@ final class IstioRules {
                 String v = item.string();
                 Cidr c = Cidr.parse(v);
                 if (c != null && c.ipv4Mapped()) {
-                    warnings.add(item.file + ":" + item.line + ": " + ref + ": " + item.path + " \"" + v
-                            + "\" never matches: an IPv4-mapped IPv6 address is an IPv6 prefix, as Go's netip reads it, and no peer is"
-                            + " one (an IPv4 peer is IPv4); write " + c.ipv4Form()
-                            + (key.startsWith("not") ? " (so this exclusion excludes nobody)" : ""));
+                    warn(item, ref, "an IPv4-mapped IPv6 address is an IPv6 prefix, as Go's netip reads it, and no peer is"
+                            + " one (an IPv4 peer is IPv4); write " + c.ipv4Form(), key.startsWith("not"), warnings);
                 }
             }
         }
