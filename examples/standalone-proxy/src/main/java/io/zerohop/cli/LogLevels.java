@@ -5,6 +5,7 @@ import java.lang.reflect.Field;
 import java.lang.reflect.Method;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
@@ -99,6 +100,9 @@ final class LogLevels {
         Map<String, String> clauses = new LinkedHashMap<>();
         if (level != null && !level.isEmpty()) {
             for (String clause : level.split(",")) {
+                if (bareTargets && clause.isBlank()) {
+                    continue; // tracing skips an empty directive (debug,,access=off)
+                }
                 int at = clause.lastIndexOf('=');
                 if (at < 0) {
                     int colon = clause.lastIndexOf(':');
@@ -106,6 +110,13 @@ final class LogLevels {
                 }
                 String name = at < 0 ? "" : clause.substring(0, at).trim();
                 String lvl = clause.substring(at + 1).trim().toLowerCase(Locale.ROOT);
+                if (bareTargets) {
+                    // tracing-core's LevelFilter::from_str: 0-5 are off, error, warn, info, debug, trace; after "=" an
+                    // empty level is error (access= is access at error).
+                    lvl = lvl.length() == 1 && lvl.charAt(0) >= '0' && lvl.charAt(0) <= '5'
+                            ? List.of("off", "error", "warn", "info", "debug", "trace").get(lvl.charAt(0) - '0')
+                            : at >= 0 && lvl.isEmpty() ? "error" : lvl;
+                }
                 if (at < 0 && bareTargets && !lvl.isEmpty() && !LEVELS.containsKey(lvl)) {
                     name = clause.trim();
                     lvl = "trace";

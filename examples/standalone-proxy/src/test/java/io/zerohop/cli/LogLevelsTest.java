@@ -20,6 +20,10 @@ class LogLevelsTest {
         assertThat(LogLevels.parse("ztunnel::proxy", true)).as("a bare target: all of it").containsExactly(Map.entry("ztunnel::proxy", "trace"));
         assertThat(LogLevels.parse("io.zerohop.hbone:DEBUG", true)).containsExactly(Map.entry("io.zerohop.hbone", "debug"));
         assertThat(LogLevels.parse("", true)).isEmpty();
+        // tracing's directive and LevelFilter parsing (a new-user pass: ztunnel starts with each of these, zerohop did not).
+        assertThat(LogLevels.parse("debug,,access=off,", true)).containsExactly(Map.entry("", "debug"), Map.entry("io.zerohop.access", "off"));
+        assertThat(LogLevels.parse("3,access=0", true)).containsExactly(Map.entry("", "info"), Map.entry("io.zerohop.access", "off"));
+        assertThat(LogLevels.parse("access=", true)).containsExactly(Map.entry("io.zerohop.access", "error"));
         assertThat(LogLevels.parse("access=loud", true)).as("a level that is none").isNull();
         assertThat(LogLevels.parse("=info", true)).as("a target that is empty").isNull();
     }
