@@ -16,7 +16,7 @@ public final class HttpEndpoint {
      *
      * @param method  upper-case method, e.g. {@code GET}
      * @param path    the path without query
-     * @param query   decoded query parameters (first value of each name)
+     * @param query   decoded query parameters, the last value of a repeated name (as ztunnel's admin server reads them)
      * @param headers its header fields, names lower case, repeated ones joined with {@code ", "}; never null
      */
     public record Request(String method, String path, Map<String, String> query, Map<String, String> headers) {

@@ -150,8 +150,11 @@ public final class HttpEndpointServer {
             }
             QueryStringDecoder qs = new QueryStringDecoder(req.uri());
             Map<String, String> query = new HashMap<>();
+            // The last value of a repeated name, as ztunnel's admin reads a query (src/admin.rs handle_logging collects
+            // url::form_urlencoded pairs into a HashMap, so `level=debug&level=warn` sets warn).
             for (Map.Entry<String, List<String>> e : qs.parameters().entrySet()) {
-                query.put(e.getKey(), e.getValue().isEmpty() ? "" : e.getValue().get(0));
+                List<String> v = e.getValue();
+                query.put(e.getKey(), v.isEmpty() ? "" : v.get(v.size() - 1));
             }
             Map<String, String> headers = new HashMap<>();
             for (Map.Entry<String, String> e : req.headers()) {

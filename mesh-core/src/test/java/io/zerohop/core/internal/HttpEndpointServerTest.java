@@ -96,6 +96,31 @@ class HttpEndpointServerTest {
     }
 
     /**
+     * A name given twice in the query reaches the handler with its last value, as ztunnel's admin reads it
+     * (src/admin.rs {@code handle_logging}: the pairs of {@code url::form_urlencoded::parse} collected into a
+     * {@code HashMap}, where a later pair replaces an earlier one): {@code POST /logging?level=debug&level=warn}
+     * sets warn there. Percent-escapes and {@code +} decode as form encoding does; a name without a value is "".
+     */
+    @Test
+    void aRepeatedQueryNameHasItsLastValue() throws Exception {
+        EventLoopGroup group = Transports.newGroup(1, "admin-test");
+        ExecutorService handlers = Executors.newSingleThreadExecutor();
+        try {
+            Channel server = HttpEndpointServer.bind(group, BIND, Map.of("/logging", r -> HttpEndpoint.Response.text(200,
+                    "level=" + r.query().get("level") + " reset=" + r.query().get("reset") + " size=" + r.query().size() + "\n")), handlers);
+            try (Socket s = connect(server)) {
+                s.getOutputStream().write(("POST /logging?level=debug&reset&level=access%3Dwarn,info+ HTTP/1.1\r\nhost: admin\r\n"
+                        + "content-length: 0\r\nconnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+                assertThat(readToEnd(s.getInputStream())).startsWith("HTTP/1.1 200 OK\r\n")
+                        .endsWith("\r\n\r\nlevel=access=warn,info  reset= size=2\n");
+            }
+        } finally {
+            group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+            handlers.shutdownNow();
+        }
+    }
+
+    /**
      * A server bound {@link HttpEndpoint.Compression#NEGOTIATED} answers as ztunnel's metrics server (tower-http 0.7's
      * {@code CompressionLayer}): gzip for a scraper that asks for it, with {@code Vary: Accept-Encoding}; the body as
      * it is, with {@code Vary}, for one that does not; 406 with the body unchanged when nothing it accepts can be
