@@ -341,6 +341,24 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
                 ingress("{fromEndpoints: [{}], authentication: {mode: test-always-fail}}"), r(), false, "prod/c");
         T.invalid(CILIUM_CRD, "authentication.mode unknown", ingress("{fromEndpoints: [{}], authentication: {mode: optional}}"),
                 "unknown authentication mode");
+        // pkg/policy/distillery_test.go Test_MergeL3 case 4: an allow-all L3 rule and a test-always-fail rule for one peer.
+        // Cilium's entries for that peer tie on precedence and port, the specific identity's wins (bpf/lib/policy.h
+        // __policy_can_access), and its always-fail mode drops the flow; other peers pass. zerohop let the broader rule
+        // admit an authenticated peer until 4 December (a helper's pass over Cilium's sources).
+        String m = "cilium/cilium pkg/policy/distillery_test.go (Test_MergeL3 case 4) + bpf/lib/policy.h";
+        String allowAll = cnp("prod", "all", "{endpointSelector: {}, ingress: [{fromEntities: [all]}]}");
+        String failFrontend = cnp("prod", "fail", "{endpointSelector: {}, ingress: [{fromEndpoints: [{matchLabels: {app: frontend}}], "
+                + "authentication: {mode: test-always-fail}}]}");
+        T.decide(m, "fromEntities [all] and a test-always-fail rule for frontend: an authenticated frontend is denied (was: allowed)",
+                allowAll + "---\n" + failFrontend, r(), false, "prod/fail");
+        T.decide(m, "the same, the policies the other way round", failFrontend + "---\n" + allowAll, r(), false, "prod/fail");
+        T.decide(m, "the same: another authenticated peer is allowed by the allow-all rule", allowAll + "---\n" + failFrontend,
+                r().principal("spiffe://cluster.local/ns/prod/sa/other").sourceLabels("prod", Map.of("app", "other")), true, "prod/all");
+        T.decide(m, "the same: a frontend without a SPIFFE identity is denied",
+                allowAll + "---\n" + failFrontend, r().plaintext(), false, "prod/fail");
+        T.decide(m, "a test-always-fail rule on another port does not deny this one", allowAll + "---\n" + cnp("prod", "fail",
+                "{endpointSelector: {}, ingress: [{fromEndpoints: [{matchLabels: {app: frontend}}], toPorts: [{ports: [{port: '9090'}]}], "
+                        + "authentication: {mode: test-always-fail}}]}"), r(), true, "prod/all");
     }
 
     /**
@@ -776,6 +794,27 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
         assertThat(T.counts()).containsKeys(CILIUM_RULE_VALIDATION, CILIUM_ENTITY, CILIUM_L4, CILIUM_XDS, RE2_SYNTAX, CILIUM_CRD,
                 CILIUM_K8S_UTILS, CILIUM_CONST, ZEROHOP_UNKNOWN_LABELS,
                 CILIUM_POLICY_UTILS, CILIUM_CLUSTER_LABEL);
+    }
+
+    /**
+     * A test-always-fail denial says so, with or without the peer's SPIFFE identity (the denial of a peer without one
+     * said "authentication.mode required"), and the auth pass that denies an authenticated peer is the deny step's,
+     * so {@link PolicyEngine#denialBeforeHttp} knows it before any HTTP data.
+     */
+    @Test
+    void aTestAlwaysFailDenialNamesTheMode() throws Exception {
+        PolicyEngine e = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml",
+                cnp("prod", "all", "{endpointSelector: {}, ingress: [{fromEntities: [all]}]}") + "---\n"
+                        + cnp("prod", "fail", "{endpointSelector: {}, ingress: [{fromEndpoints: [{matchLabels: {app: frontend}}], "
+                        + "authentication: {mode: test-always-fail}}]}"))).build();
+        for (R request : List.of(r(), r().plaintext())) {
+            Decision d = e.evaluate(request.build());
+            assertThat(d.allowed()).as("%s", d).isFalse();
+            assertThat(d.outcome()).isEqualTo(Decision.Outcome.DENIED_AUTHENTICATION);
+            assertThat(d.explain()).contains("authentication.mode test-always-fail: authentication never succeeds")
+                    .doesNotContain("mode required");
+            assertThat(e.denialBeforeHttp(request.build())).as("known before HTTP").isNotNull();
+        }
     }
 
     @Test

@@ -340,8 +340,9 @@ final class CiliumCompiler {
         String what = parts.isEmpty() ? "empty rule selects no peer" : String.join(", ", parts) + " matched";
         Outcome outcome = deny ? Outcome.DENIED_BY_RULE : Outcome.ALLOWED_BY_RULE;
         rule.matched = new Decision(!deny, outcome, ref, index, what);
-        rule.authMissing = new Decision(false, Outcome.DENIED_AUTHENTICATION, ref, index,
-                "authentication.mode required and the peer has no verified SPIFFE identity");
+        rule.authMissing = new Decision(false, Outcome.DENIED_AUTHENTICATION, ref, index, rule.authAlwaysFails
+                ? "authentication.mode test-always-fail: authentication never succeeds (and the peer has no verified SPIFFE identity)"
+                : "authentication.mode required and the peer has no verified SPIFFE identity");
         rule.spiffeRejected = rule.authAlwaysFails ? new Decision(false, Outcome.DENIED_AUTHENTICATION, ref, index,
                 "authentication.mode test-always-fail: authentication never succeeds") : new Decision(false, Outcome.DENIED_AUTHENTICATION, ref, index,
                 "peer SPIFFE identity not accepted by authentication.spiffe"

@@ -24,6 +24,11 @@ final class CiliumStep {
      * sends the peers and ports of that rule through its L7 proxy, which denies what no HTTP rule allows.
      */
     static final int CF_L7_OPEN = 16;
+    /**
+     * An ingress rule with {@code authentication.mode: test-always-fail}: its auth pass runs for an authenticated peer
+     * too, since no identity meets that mode.
+     */
+    static final int CF_AUTH_FAILS = 32;
 
     static int ciliumFlags(CiliumPolicy p) {
         int f = 0;
@@ -36,6 +41,9 @@ final class CiliumStep {
         for (CiliumPolicy.Rule rule : p.ingress) {
             if (rule.authRequired) {
                 f |= CF_AUTH;
+            }
+            if (rule.authAlwaysFails) {
+                f |= CF_AUTH_FAILS;
             }
         }
         if (p.ingressDefaultDeny) {
@@ -152,11 +160,12 @@ final class CiliumStep {
     private static Decision denyPasses(AccessRequest r, CompiledPolicies.Selected sel, long parts) {
         int flags = sel.ciliumFlags;
         String principal = r.sourcePrincipal();
-        if ((flags & CF_DENY) == 0 && ((flags & CF_AUTH) == 0 || principal != null)) {
+        boolean authPass = (flags & CF_AUTH) != 0 && (principal == null || (flags & CF_AUTH_FAILS) != 0);
+        if ((flags & CF_DENY) == 0 && !authPass) {
             return null;
         }
         for (int mode = C_DENY; mode <= C_AUTH_MISSING; mode++) {
-            if ((flags & ciliumFlag(mode)) == 0 || (mode == C_AUTH_MISSING && principal != null)) {
+            if ((flags & ciliumFlag(mode)) == 0 || (mode == C_AUTH_MISSING && !authPass)) {
                 continue;
             }
             Decision d = ciliumScan(sel.ciliumNs, r, mode, parts);
@@ -253,13 +262,15 @@ final class CiliumStep {
                 }
                 return null;
             case C_AUTH_MISSING:
-                // Cilium keeps the auth requirement when rules merge, so one unmet "required" denies.
-                if (principal != null) {
-                    return null;
-                }
+                // One unmet mode of a rule that matches the peer and the port denies, whatever broader or narrower rule
+                // allows the same flow: "required" for a peer without a SPIFFE identity, test-always-fail for every peer.
+                // Cilium picks one policy-map entry per identity and port and keeps an explicit mode of the one it picks
+                // (pkg/policy/mapstate.go authPreferredInsert, bpf/lib/policy.h), so where an explicit "disabled" entry
+                // wins there this is stricter, never wider (mesh-policy README, "authentication").
                 for (CiliumPolicy.Rule rule : p.ingress) {
-                    if (rule.authRequired && rule.matchesPeer(r, parts) && rule.matchesPort(r) == CiliumPolicy.PORT_MATCH) {
-                        return rule.authMissing;
+                    if (rule.authRequired && (principal == null || rule.authAlwaysFails) && rule.matchesPeer(r, parts)
+                            && rule.matchesPort(r) == CiliumPolicy.PORT_MATCH) {
+                        return principal == null ? rule.authMissing : rule.spiffeRejected;
                     }
                 }
                 return null;
