@@ -55,9 +55,16 @@ class CiliumUnsupportedFieldsTest {
                         + "      rules:\n        l7proto: envoy.filters.network.x\n", 12, "l7proto", "l7proto rules are not supported"),
                 Arguments.of("L7 dns on ingress", "  ingress:\n  - toPorts:\n    - ports: [{port: '53', protocol: UDP}]\n"
                         + "      rules:\n        dns: [{matchName: a.example}]\n", 12, "dns", "DNS rules are not allowed on ingress"),
-                Arguments.of("http headerMatches", "  ingress:\n  - toPorts:\n    - ports: [{port: '80', protocol: TCP}]\n"
-                        + "      rules:\n        http:\n        - headerMatches: [{name: x, value: y}]\n", 13, "headerMatches",
-                        "headerMatches is not supported"),
+                Arguments.of("http headerMatches secret", "  ingress:\n  - toPorts:\n    - ports: [{port: '80', protocol: TCP}]\n"
+                        + "      rules:\n        http:\n        - headerMatches: [{name: x, secret: {namespace: prod, name: token}}]\n",
+                        13, "headerMatches[0].secret", "headerMatches secret is not supported"),
+                Arguments.of("http headerMatches mismatch REPLACE", "  ingress:\n  - toPorts:\n    - ports: [{port: '80', protocol: TCP}]\n"
+                        + "      rules:\n        http:\n        - headerMatches:\n          - name: authorization\n"
+                        + "            value: Bearer x\n            mismatch: REPLACE\n", 16, "headerMatches[0].mismatch",
+                        "REPLACE rewrites the request's authorization header"),
+                Arguments.of("http headerMatches mismatch ADD", "  ingress:\n  - toPorts:\n    - ports: [{port: '80', protocol: TCP}]\n"
+                        + "      rules:\n        http:\n        - headerMatches: [{name: x, value: y, mismatch: ADD}]\n", 13,
+                        "headerMatches[0].mismatch", "ADD rewrites"),
                 Arguments.of("fromCIDRSet cidrGroupRef", "  ingress:\n  - fromCIDRSet:\n    - cidrGroupRef: corp\n",
                         10, "cidrGroupRef", "cidrGroupRef is not supported"),
                 Arguments.of("ingressDeny cidr with cidrGroupSelector", "  ingressDeny:\n  - fromCIDRSet:\n    - cidr: 10.0.0.0/8\n"

@@ -262,15 +262,17 @@ final class CiliumPortRules {
 
     private static CiliumPolicy.Http http(YNode n) throws PolicyLoadException {
         n.onlyKeys(HTTP_KEYS);
-        if (n.has("headerMatches")) {
-            throw n.get("headerMatches").error("headerMatches is not supported by zerohop (use headers)");
-        }
         Rx method = regex(n.get("method"));
         Rx path = regex(n.get("path"));
         Rx host = regex(n.get("host"));
         List<String> headers = Fields.strings(n, "headers");
-        String[] names = new String[headers.size()];
-        String[] values = new String[headers.size()];
+        List<String[]> matches = headerMatches(n.get("headerMatches"));
+        String[] names = new String[headers.size() + matches.size()];
+        String[] values = new String[names.length];
+        for (int i = 0; i < matches.size(); i++) {
+            names[headers.size() + i] = matches.get(i)[0];
+            values[headers.size() + i] = matches.get(i)[1];
+        }
         for (int i = 0; i < headers.size(); i++) {
             // pkg/envoy/xds_server.go: split at the first space; "Name: value" drops the trailing ':' of
             // the name and matches the rest exactly; without a space the whole entry is a name to be present.
@@ -291,6 +293,56 @@ final class CiliumPortRules {
             }
         }
         return new CiliumPolicy.Http(method, path, host, names, values);
+    }
+
+    private static final Set<String> HEADER_MATCH_KEYS = Set.of("mismatch", "name", "secret", "value");
+
+    /**
+     * {@code headerMatches} as cilium/cilium pkg/envoy/xds_server.go {@code getHTTPRule} gives them to Envoy: with the
+     * default mismatch action (drop the request) a {@code value} must equal the header's, and without one (or
+     * {@code value: ""}, the same after {@code omitempty}) the header must be present; {@code mismatch: LOG} keeps the
+     * rule matching whatever the header says (Cilium's proxy only logs the mismatch), so it constrains nothing. Checked
+     * as pkg/policy/api/http.go {@code Sanitize} checks them: a name, and a known action. Refused with the field's line:
+     * {@code ADD}, {@code DELETE}, {@code REPLACE}, which rewrite the request the application receives (zerohop
+     * forwards it as sent), and {@code secret}, whose value is in a Kubernetes Secret zerohop does not read: loading
+     * either without its effect would pass requests Cilium changes or refuses.
+     *
+     * @return [lower-case name, exact value or null for presence] per entry that constrains the request
+     */
+    private static List<String[]> headerMatches(YNode list) throws PolicyLoadException {
+        List<String[]> out = new ArrayList<>();
+        if (list == null || list.isNull()) {
+            return out;
+        }
+        for (YNode m : list.items()) {
+            m.onlyKeys(HEADER_MATCH_KEYS);
+            YNode nameNode = m.get("name");
+            String name = nameNode == null || nameNode.isNull() ? "" : nameNode.string();
+            if (name.isEmpty()) {
+                throw (nameNode == null ? m : nameNode).error("headerMatches entry without a name (Cilium: \"Header name missing\")");
+            }
+            YNode mismatchNode = m.get("mismatch");
+            String mismatch = mismatchNode == null || mismatchNode.isNull() ? "" : mismatchNode.string();
+            switch (mismatch) {
+                case "", "LOG" -> {
+                }
+                case "ADD", "DELETE", "REPLACE" -> throw mismatchNode.error("headerMatches mismatch: " + mismatch
+                        + " rewrites the request's " + name + " header in Cilium's proxy, which zerohop does not do"
+                        + " (only the default action, which drops a mismatching request, and LOG are supported)");
+                default -> throw mismatchNode.error("unknown headerMatches mismatch action \"" + mismatch
+                        + "\" (LOG, ADD, DELETE, REPLACE, or none to drop a mismatching request)");
+            }
+            if (m.has("secret")) {
+                throw m.get("secret").error("headerMatches secret is not supported by zerohop: it reads no Kubernetes Secret,"
+                        + " and Cilium matches the header against the Secret's value (use value)");
+            }
+            YNode valueNode = m.get("value");
+            String value = valueNode == null || valueNode.isNull() ? "" : valueNode.string();
+            if (mismatch.isEmpty()) {
+                out.add(new String[] {name.toLowerCase(Locale.ROOT), value.isEmpty() ? null : value});
+            }
+        }
+        return out;
     }
 
 }
