@@ -130,7 +130,7 @@ final class CaptureSet implements AutoCloseable {
         written = error == null ? script : null;
         if (error == null) {
             if (lastError != null) {
-                System.err.println("zerohop proxy: capture set ip " + table + " " + set + " written again (" + now.size() + " addresses)");
+                LogShape.proxyLine("info", "zerohop proxy: capture set ip " + table + " " + set + " written again (" + now.size() + " addresses)");
             }
             lastError = null;
             Runnable first = firstWrite;
@@ -145,7 +145,7 @@ final class CaptureSet implements AutoCloseable {
             return false;
         }
         if (!error.equals(lastError)) {
-            System.err.println("zerohop proxy: error: --capture-set: cannot write nftables set ip " + table + " " + set + " (" + now.size()
+            LogShape.proxyLine("error", "zerohop proxy: error: --capture-set: cannot write nftables set ip " + table + " " + set + " (" + now.size()
                     + " addresses of node " + node + "): " + error + "; until it is written, pods that joined since are not captured"
                     + " (retrying every second)");
         }

@@ -39,7 +39,7 @@ final class KubernetesProxy implements AutoCloseable {
         if ("false".equals(launcherSaw)) {
             // deploy/zerohop.sh reads the --config file with grep: a layout it does not know (a flow
             // mapping, a tag) ran this mode without its archive and heap flags, ~14-60 MB more RSS.
-            System.err.println("zerohop proxy: warning: Kubernetes mode, but the launcher did not recognise it and started the JVM"
+            LogShape.proxyLine("warn", "zerohop proxy: warning: Kubernetes mode, but the launcher did not recognise it and started the JVM"
                     + " without the Kubernetes-mode archive and heap flags (deploy/zerohop.sh): write `kubernetes: true` on a line"
                     + " of its own in the --config file, or pass --kubernetes");
         }

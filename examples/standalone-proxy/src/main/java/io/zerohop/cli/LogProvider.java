@@ -12,10 +12,19 @@ public final class LogProvider extends SimpleServiceProvider {
     /** For slf4j, which instantiates the class named in {@code slf4j.provider}. */
     public LogProvider() {}
 
+    /** slf4j-simple's factory with {@link LogShape}'s loggers (slf4j-simple's own until ztunnel's shape is chosen). */
+    private org.slf4j.ILoggerFactory factory;
+
     @Override
     public void initialize() {
         super.initialize();
+        factory = new LogShape.Factory();
         LogTime.install();
+    }
+
+    @Override
+    public org.slf4j.ILoggerFactory getLoggerFactory() {
+        return factory;
     }
 
     /**

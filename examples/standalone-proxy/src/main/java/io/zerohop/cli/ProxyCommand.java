@@ -546,7 +546,7 @@ final class ProxyCommand implements Callable<Integer> {
         } catch (java.io.IOException nothingThere) {
             return;
         }
-        System.err.println("zerohop proxy: warning: " + origins.label("inbound-endpoint") + " " + Addresses.authority(e[0]) + "="
+        LogShape.proxyLine("warn", "zerohop proxy: warning: " + origins.label("inbound-endpoint") + " " + Addresses.authority(e[0]) + "="
                 + Addresses.authority(e[1]) + ": something accepts connections at " + Addresses.authority(probe) + ", the workload"
                 + " address on the application's port: is the application bound to 0.0.0.0? A plaintext client reaches it there"
                 + " directly, without mTLS and without policy (bind it to " + Addresses.authority(e[1]) + " only)");
@@ -700,6 +700,8 @@ final class ProxyCommand implements Callable<Integer> {
             // Read once, by mesh-core's access log, before the first tunnel (mesh-core README, "Access log").
             System.setProperty("zerohop.accessLog.format", accessLogFormat);
         }
+        // The proxy's other lines in the same shape, on the same stream (LogShape).
+        LogShape.use(accessLogFormat);
         PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         ProcessMetrics.register(prometheus);
         KubernetesProxy kube = kubernetes ? KubernetesProxy.start(node, workloads, policies, trustDomain, rootNamespace, prometheus,
@@ -714,7 +716,7 @@ final class ProxyCommand implements Callable<Integer> {
         if (kube == null && node != null && workloads != null && registry.all().stream().noneMatch(w -> node.equals(w.node()))) {
             // Not an error (a node may have no workload yet), but a mistyped --node serves nothing: every tunnel to
             // the registry's workloads is answered 400 "not served", while the ready line counts them.
-            System.err.println("zerohop proxy: warning: " + origins.label("node") + " " + node + ": no workload of " + workloads
+            LogShape.proxyLine("warn", "zerohop proxy: warning: " + origins.label("node") + " " + node + ": no workload of " + workloads
                     + " is on this node (its workloads' nodes: " + String.join(", ", registry.all().stream().map(w -> w.node())
                     .filter(java.util.Objects::nonNull).distinct().sorted().toList()) + "); tunnels to them will be refused (400)");
         }
@@ -726,7 +728,7 @@ final class ProxyCommand implements Callable<Integer> {
             if (!td.equals(trustDomain)) {
                 // Its workloads' SVIDs are asked of a CA of the other domain: the proxy printed "ready" while readiness
                 // said "pending: identity" and every tunnel was reset with a stack trace (new-user pass).
-                System.err.println("zerohop proxy: warning: " + origins.label("workloads") + " " + workloads + ": trustDomain " + td
+                LogShape.proxyLine("warn", "zerohop proxy: warning: " + origins.label("workloads") + " " + workloads + ": trustDomain " + td
                         + ", but " + origins.label("trust-domain") + " is " + trustDomain + ": its workloads' identities are not of the mesh's"
                         + " trust domain, so no SVID can be issued or accepted for them (give the same trust domain to both)");
             }
@@ -744,7 +746,7 @@ final class ProxyCommand implements Callable<Integer> {
                                 + " it would be refused (add the workload to " + workloads + ", or give --passthrough-unknown to relay it"
                                 + " as plain TCP)", 2);
                     }
-                    System.err.println("zerohop proxy: warning: " + head + "the registry (no --workloads); every connection to it"
+                    LogShape.proxyLine("warn", "zerohop proxy: warning: " + head + "the registry (no --workloads); every connection to it"
                             + " will be refused (--passthrough-unknown relays it as plain TCP)");
                 }
             }
@@ -797,7 +799,7 @@ final class ProxyCommand implements Callable<Integer> {
                     && engine.policies().warnings().stream().noneMatch(w -> w.contains(io.zerohop.policy.PolicyLoader.NO_POLICY_LOADED))) {
                 // As policy check says it, and as a reload to no policy is a WARN: an empty or wrongly mounted
                 // directory otherwise started a proxy that allows every authenticated peer, saying only "policies 0".
-                System.err.println("zerohop proxy: warning: " + origins.label("policies") + " " + policies
+                LogShape.proxyLine("warn", "zerohop proxy: warning: " + origins.label("policies") + " " + policies
                         + ": no policy loaded from it; every authenticated peer is allowed until one is");
             }
         }
@@ -834,7 +836,7 @@ final class ProxyCommand implements Callable<Integer> {
             String source = provider instanceof InMemoryCa ca ? ca.trustDomain().getName()
                     : provider.defaultIdentity().map(id -> id.getTrustDomain().getName()).orElse(td);
             if (!td.equals(source)) {
-                System.err.println("zerohop proxy: warning: " + origins.label("workloads") + " " + workloads + ": trustDomain " + td
+                LogShape.proxyLine("warn", "zerohop proxy: warning: " + origins.label("workloads") + " " + workloads + ": trustDomain " + td
                         + ", but " + (identity.caDir != null ? "the CA of " + origins.label("ca") + " " + identity.caDir
                         : "the SVID of " + origins.label("cert") + " " + identity.pem.cert) + " is of " + source
                         + ": no SVID is issued or accepted for its workloads (give the same trust domain to both)");
@@ -912,7 +914,7 @@ final class ProxyCommand implements Callable<Integer> {
                 // pods count (this proxy's own is one): a new node that runs only those is still this node.
                 java.util.SortedSet<String> nodes = kube.discovery.podNodes();
                 if (!nodes.isEmpty() && !nodes.contains(nodeName)) {
-                    System.err.println("zerohop proxy: warning: " + nodeFrom + " " + nodeName + ": no pod of the cluster is on that node after the"
+                    LogShape.proxyLine("warn", "zerohop proxy: warning: " + nodeFrom + " " + nodeName + ": no pod of the cluster is on that node after the"
                             + " first sync (pods are on " + String.join(", ", nodes.stream().limit(5).toList()) + (nodes.size() > 5 ? ", ..." : "")
                             + "); if this proxy runs on a node of this cluster, that is not its name (the pods' spec.nodeName; the"
                             + " DaemonSets set NODE_NAME from it), and it serves and captures none of its pods");
@@ -925,7 +927,7 @@ final class ProxyCommand implements Callable<Integer> {
                 for (InetSocketAddress[] f : checked.forwards()) {
                     if (synced.byAddress(f[1].getAddress()).isEmpty()) {
                         // A pod may get that address later: said once, after the first sync, not refused.
-                        System.err.println("zerohop proxy: warning: " + origins.label("forward") + " " + Addresses.listener(f[0], f[0])
+                        LogShape.proxyLine("warn", "zerohop proxy: warning: " + origins.label("forward") + " " + Addresses.listener(f[0], f[0])
                                 + "=" + Addresses.listener(f[1], f[1]) + ": " + f[1].getAddress().getHostAddress() + " is no pod of"
                                 + " the cluster after the first sync; connections to it are refused until a pod has that address"
                                 + " (--passthrough-unknown relays them as plain TCP)");
@@ -1052,7 +1054,7 @@ final class ProxyCommand implements Callable<Integer> {
                     // A signal ends the wait too: its drain should not wait for readiness first.
                     java.util.concurrent.CompletableFuture.anyOf(mesh.ready(), signals.stopped()).get(5, TimeUnit.SECONDS);
                 } catch (java.util.concurrent.TimeoutException notYet) {
-                    System.err.println("zerohop proxy: not ready after 5 s, pending: " + String.join(", ", mesh.pendingReadiness())
+                    LogShape.proxyLine("warn", "zerohop proxy: not ready after 5 s, pending: " + String.join(", ", mesh.pendingReadiness())
                             + " (/healthz/ready answers 500; the WARN lines say why); listening: " + what);
                 } catch (java.util.concurrent.ExecutionException closedFirst) {
                     // The drain began before readiness (a JVM exit's shutdown hook): signals.await() below says so.
@@ -1119,34 +1121,7 @@ final class ProxyCommand implements Callable<Integer> {
      * access line and awaited by its prefix by scripts and tests, stays plain.)
      */
     static String lifecycleLine(String format, String message, java.time.Instant now) {
-        if (format.equals("zerohop")) {
-            return message;
-        }
-        String time = LifecycleTime.FORMAT.format(now);
-        if (format.equals("ztunnel")) {
-            return time + "\tinfo\tzerohop\t" + message;
-        }
-        StringBuilder b = new StringBuilder("{\"level\":\"info\",\"time\":\"").append(time).append("\",\"scope\":\"zerohop\",\"message\":\"");
-        for (int i = 0; i < message.length(); i++) {
-            char c = message.charAt(i);
-            if (c == '"' || c == '\\') {
-                b.append('\\').append(c);
-            } else if (c < 0x20) {
-                b.append(String.format("\\u%04x", (int) c));
-            } else {
-                b.append(c);
-            }
-        }
-        return b.append("\"}").toString();
-    }
-
-    /**
-     * In a holder, as mesh-core's ZtunnelAccessLog keeps its own: building the formatter loads ~45 java.time.format
-     * classes that a proxy logging in zerohop's format never needs.
-     */
-    private static final class LifecycleTime {
-        static final java.time.format.DateTimeFormatter FORMAT =
-                java.time.format.DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ss.SSSSSS'Z'").withZone(java.time.ZoneOffset.UTC);
+        return LogShape.line(format, "info", "zerohop", message, null, now);
     }
 
     private static void closeAll(AutoCloseable watch, KubernetesProxy kube) throws Exception {

@@ -40,7 +40,9 @@ class LifecycleLineTest {
         List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
                 System.getProperty("java.class.path"), Zerohop.class.getName(), "proxy", "--in-memory-ca", "--inbound", "127.0.83.1:0",
                 "--metrics", "off", "--readiness", "off", "--admin", "off", "--drain", "0s", "--access-log-format", "ztunnel");
-        Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        java.io.File err = java.io.File.createTempFile("lifecycle", ".err");
+        err.deleteOnExit();
+        Process p = new ProcessBuilder(cmd).redirectError(err).start();
         List<String> after = new ArrayList<>();
         try (BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
             String line;
@@ -62,5 +64,54 @@ class LifecycleLineTest {
                 .anyMatch(l -> l.endsWith("\tzerohop proxy: stopped"));
         assertThat(after).as("ztunnel's text shape: time, level, target, message, tab-separated")
                 .allMatch(l -> l.matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}Z\tinfo\t[^\t]+\t.*"));
+        // The proxy's slf4j lines too, on the same stream (LogShape; they were zerohop's shape on stderr until 4 December).
+        assertThat(after).as("mesh-core's drain lines, scope without io.zerohop.")
+                .anyMatch(l -> l.endsWith("\tinfo\tcore.Mesh\tdrained: every tunnel finished"));
+        assertThat(java.nio.file.Files.readString(err.toPath())).as("stderr").doesNotContain("drained: every tunnel finished");
+    }
+
+    @Test
+    void linesInEachShape() {
+        assertThat(LogShape.line("ztunnel", "warn", "core.Mesh", "a \"b\"", "java.io.IOException: x \"y\"\nz", T))
+                .isEqualTo("2026-12-02T03:04:05.123456Z\twarn\tcore.Mesh\ta \"b\" error=\"java.io.IOException: x \\\"y\\\"\\u000az\"");
+        assertThat(LogShape.line("ztunnel-json", "error", "io.netty.X", "m", "e", T))
+                .isEqualTo("{\"level\":\"error\",\"time\":\"2026-12-02T03:04:05.123456Z\",\"scope\":\"io.netty.X\",\"message\":\"m\","
+                        + "\"error\":\"e\"}");
+        assertThat(LogShape.line("zerohop", "warn", "core.Mesh", "as given", "e", T)).isEqualTo("as given");
+        assertThat(LogShape.scope("io.zerohop.core.Mesh")).isEqualTo("core.Mesh");
+        assertThat(LogShape.scope("io.zerohop.access")).isEqualTo("access");
+        assertThat(LogShape.scope("io.netty.handler.ssl.SslHandler")).isEqualTo("io.netty.handler.ssl.SslHandler");
+    }
+
+    /**
+     * A logger of the CLI's slf4j writes ztunnel's shape on stdout once it is chosen, with the throwable as an error
+     * field and its trace on stderr, through the classic and the fluent API alike; at its level, as LogLevels sets it.
+     */
+    @Test
+    void aShapedLoggerWritesStdoutOnceZtunnelsShapeIsChosen() {
+        java.io.PrintStream out = System.out;
+        java.io.PrintStream errStream = System.err;
+        java.io.ByteArrayOutputStream o = new java.io.ByteArrayOutputStream();
+        java.io.ByteArrayOutputStream e = new java.io.ByteArrayOutputStream();
+        LogShape.Shaped log = new LogShape.Shaped("io.zerohop.core.internal.Test");
+        try {
+            System.setOut(new java.io.PrintStream(o, true, StandardCharsets.UTF_8));
+            System.setErr(new java.io.PrintStream(e, true, StandardCharsets.UTF_8));
+            LogShape.use("ztunnel");
+            log.warn("dial {} failed", "10.0.0.9:80", new java.net.ConnectException("Connection refused"));
+            log.atError().setMessage("fluent {}").addArgument(7).log();
+            // The module's tests run slf4j-simple at warn (pom.xml): an info line is below the logger's level.
+            log.info("not at this level");
+        } finally {
+            LogShape.use("zerohop");
+            System.setOut(out);
+            System.setErr(errStream);
+        }
+        String[] lines = o.toString(StandardCharsets.UTF_8).split("\n");
+        assertThat(lines).hasSize(2);
+        assertThat(lines[0]).matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}Z\twarn\tcore\\.internal\\.Test\t"
+                + "dial 10\\.0\\.0\\.9:80 failed error=\"java\\.net\\.ConnectException: Connection refused\"");
+        assertThat(lines[1]).endsWith("\terror\tcore.internal.Test\tfluent 7");
+        assertThat(e.toString(StandardCharsets.UTF_8)).startsWith("java.net.ConnectException: Connection refused").contains("\tat ");
     }
 }
