@@ -400,6 +400,30 @@ class LoaderTest {
     }
 
     /**
+     * The typed list of a kind zerohop skips in our groups (what {@code kubectl get --raw} of RequestAuthentications or
+     * CiliumNodes returns, and kubectl applies) is skipped with one warning, as each of its objects is; it was refused as
+     * an unknown list kind until 4 December. An item naming another kind is an error (skipping the list would drop it),
+     * and the policies beside the list load.
+     */
+    @Test
+    void aTypedListOfASkippedKindIsSkipped() throws Exception {
+        String ra = "apiVersion: security.istio.io/v1\nkind: RequestAuthenticationList\nitems:\n- apiVersion: security.istio.io/v1\n"
+                + "  kind: RequestAuthentication\n  metadata: {name: jwt, namespace: prod}\n  spec: {jwtRules: [{issuer: x}]}\n";
+        String nodes = "apiVersion: cilium.io/v2\nkind: CiliumNodeList\nitems:\n- metadata: {name: node-1}\n  spec: {}\n";
+        PolicySet set = PolicyLoader.fromString("l.yaml", ra + "---\n" + nodes + "---\napiVersion: v1\nkind: List\nitems:\n" + DENY_LEGACY_ITEM);
+        assertThat(set.size()).isEqualTo(1);
+        assertThat(set.warnings()).anyMatch(w -> w.contains("l.yaml:1: skipped unsupported kind security.istio.io/v1 RequestAuthenticationList"))
+                .anyMatch(w -> w.contains("l.yaml:9: skipped unsupported kind cilium.io/v2 CiliumNodeList"));
+        PolicyLoadException mixed = catchThrowableOfType(PolicyLoadException.class, () -> PolicyLoader.fromString("l.yaml",
+                "apiVersion: cilium.io/v2\nkind: CiliumNodeList\nitems:\n- kind: CiliumNetworkPolicy\n  metadata: {name: n}\n"));
+        assertThat(mixed).isNotNull();
+        assertThat(mixed.getMessage()).startsWith("l.yaml:4:").contains("a CiliumNodeList holds CiliumNode objects, not CiliumNetworkPolicy");
+        PolicyLoadException typo = catchThrowableOfType(PolicyLoadException.class, () -> PolicyLoader.fromString("l.yaml",
+                "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicesList\nitems: []\n"));
+        assertThat(typo).as("a network policy's list misspelt is not a skipped kind's").isNotNull();
+    }
+
+    /**
      * A list whose kind or apiVersion is misspelt is an error, as a misspelt policy kind is: skipped with a warning, a
      * 10,000-item export lost every DENY in it (a new-user pass, 3 December; kubectl refuses these too, "no matches for
      * kind"). Its items, before its kind as kubectl writes them, are read one at a time and dropped. List in another

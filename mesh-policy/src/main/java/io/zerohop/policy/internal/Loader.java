@@ -326,8 +326,10 @@ public final class Loader {
                     streamed = false;
                     YNode kind = document.get("kind");
                     YNode apiVersion = document.get("apiVersion");
-                    if (!expanded && kind != null && apiVersion != null && kind.scalar() != null && apiVersion.scalar() != null
-                            && isList(kind.scalar(), apiVersion.scalar())) {
+                    if (!expanded && skippedItem == null && kind != null && apiVersion != null && kind.scalar() != null
+                            && apiVersion.scalar() != null && (isList(kind.scalar(), apiVersion.scalar())
+                            || apiVersion.scalar().indexOf('/') > 0 && skippedListItemKind(apiVersion.scalar().substring(0,
+                                    apiVersion.scalar().indexOf('/')), kind.scalar()) != null)) {
                         // Never a list's items dropped unseen: their kind could not be read ahead (a %TAG directive, an
                         // alias, a merge key), so they were read and dropped, and the list is one to compile.
                         throw (document.get("items") != null ? document.get("items") : document).error("this list's kind"
@@ -344,10 +346,17 @@ public final class Loader {
              * list of 20,000 did not fit the node proxy's heap, nor did one whose kind was misspelt or behind a syntax
              * error, which the reload of a running proxy then also held beside the policies in force.
              */
+            /** The list's kind and its items' when it is a typed list of a kind zerohop skips (skippedListItemKind), else null. */
+            private String skippedList;
+            private String skippedItem;
+
             @Override
             public boolean streamsItems(String kind, String apiVersion) {
                 streamed = true;
                 expanded = kind != null && apiVersion != null && isList(kind, apiVersion);
+                int slash = apiVersion == null ? -1 : apiVersion.indexOf('/');
+                skippedItem = expanded || slash < 0 ? null : skippedListItemKind(apiVersion.substring(0, slash), kind);
+                skippedList = skippedItem == null ? null : kind;
                 return true;
             }
 
@@ -355,6 +364,12 @@ public final class Loader {
             public void item(YNode item) throws PolicyLoadException {
                 if (expanded) {
                     addDocument(item);
+                } else if (skippedItem != null) {
+                    YNode k = item.get("kind"); // null for an item without kind, as the API server lists a built-in kind
+                    if (k != null && !k.string().equals(skippedItem)) {
+                        throw k.error("a " + skippedList + " holds " + skippedItem + " objects, not " + k.string()
+                                + ": skipping the list would skip it");
+                    }
                 }
             }
         }) > 0;
@@ -425,6 +440,26 @@ public final class Loader {
             return k.contains("clusterwide") ? "CiliumClusterwideNetworkPolicy" : "CiliumNetworkPolicy";
         }
         return null;
+    }
+
+    /**
+     * The kind of the items of {@code kind}, when it is the typed list of a kind our {@code group} has and zerohop skips:
+     * security.istio.io's {@code RequestAuthenticationList}, cilium.io's {@code CiliumNodeList},
+     * {@code CiliumEndpointList}... (what {@code kubectl get --raw} of that kind returns; kubectl applies it, its
+     * discovery mapper maps {@code Kind + "List"}); else null. Such a list is skipped whole, as each of its objects
+     * alone is, and an item naming another kind is an error (skipping the list would drop it: checked as the items are
+     * read). A kind a letter or two from an enforced one, or naming a network policy, is a typo, refused before this is
+     * asked. Until 4 December such a list was refused as an unknown list kind.
+     */
+    static String skippedListItemKind(String group, String kind) {
+        if (kind == null || !kind.endsWith("List") || kind.length() == "List".length()) {
+            return null;
+        }
+        String itemKind = kind.substring(0, kind.length() - "List".length());
+        boolean skipped = group.equals(ISTIO_GROUP) ? itemKind.equals("RequestAuthentication")
+                : group.equals(CILIUM_GROUP) && !ENFORCED_KINDS.contains(itemKind) && nearest(itemKind, ENFORCED_KINDS) == null
+                        && enforcedKindMisspelt(group, itemKind, true) == null && !itemKind.endsWith("List");
+        return skipped ? itemKind : null;
     }
 
     /** Whether {@code group} is one of ours and serves {@code version} (security.istio.io v1, v1beta1; cilium.io v2). */
@@ -776,7 +811,9 @@ public final class Loader {
             if (known == null && !doc.has("items")) {
                 known = enforcedKindMisspelt(group, kind, ourGroup);
             }
-            if (known == null && ourGroup && doc.has("items") && kind.endsWith("List")) {
+            if (known == null && ourGroup && doc.has("items") && skippedListItemKind(group, kind) != null) {
+                known = null; // a list of a kind zerohop skips: skipped whole, with the warning below
+            } else if (known == null && ourGroup && doc.has("items") && kind.endsWith("List")) {
                 // A list in our groups that is none of ours (AuthorizationList): its items would be skipped unseen.
                 throw (doc.get("kind") != null ? doc.get("kind") : doc).error("unknown list kind \"" + kind + "\" in " + group
                         + " (" + String.join(", ", LIST_KINDS) + ")");
