@@ -23,7 +23,7 @@ import org.slf4j.simple.SimpleLoggerFactory;
  * <p>TIME is RFC 3339 UTC with microseconds (ztunnel's {@code SystemTime}), LEVEL lower case, SCOPE the logger's name
  * without {@code io.zerohop.} (as ztunnel drops {@code ztunnel::} from its targets: {@code access},
  * {@code core.internal.MeshRuntime}; another library's logger keeps its whole name) or {@code zerohop} for the
- * proxy's own lines. A throwable becomes an {@code error} field ({@code error="..."} in the text shape, as tracing
+ * proxy's own lines. A throwable becomes an {@code error} field ({@code \terror="..."} in the text shape, as tracing
  * writes a field; a JSON member) and its stack trace stays on stderr, since ztunnel's lines never span lines. Lines
  * logged before the options are read (the first start-up lines) keep slf4j-simple's shape on stderr.
  */
@@ -52,7 +52,9 @@ final class LogShape {
         if (f.equals("zerohop")) {
             System.err.println(text);
         } else {
-            System.out.println(line(f, level, "zerohop", text, null, Instant.now()));
+            // One queued line: System.out.println queues the text and its newline apart, and an access line written
+            // between them (mesh-core writes those with LogOutput.println) merged two lines (a break-it pass).
+            io.zerohop.core.LogOutput.println(System.out, line(f, level, "zerohop", text, null, Instant.now()));
         }
     }
 
@@ -70,7 +72,7 @@ final class LogShape {
             StringBuilder b = new StringBuilder(time.length() + scope.length() + message.length() + 16)
                     .append(time).append('\t').append(level).append('\t').append(scope).append('\t').append(message);
             if (error != null) {
-                b.append(" error=\"");
+                b.append("\terror=\""); // fields after a tab, as IstioFormat writes them
                 escape(b, error);
                 b.append('"');
             }
@@ -158,8 +160,8 @@ final class LogShape {
 
         private void write(Level level, String message, Throwable throwable) {
             String f = format;
-            System.out.println(line(f, level.toString().toLowerCase(Locale.ROOT), scope(getName()), message == null ? "null" : message,
-                    throwable == null ? null : throwable.toString(), Instant.now()));
+            io.zerohop.core.LogOutput.println(System.out, line(f, level.toString().toLowerCase(Locale.ROOT), scope(getName()),
+                    message == null ? "null" : message, throwable == null ? null : throwable.toString(), Instant.now()));
             if (throwable != null) {
                 // The trace, which no ztunnel line can hold, where the proxy's traces always were.
                 throwable.printStackTrace(System.err);

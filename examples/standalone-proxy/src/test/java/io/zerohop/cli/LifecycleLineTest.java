@@ -73,7 +73,7 @@ class LifecycleLineTest {
     @Test
     void linesInEachShape() {
         assertThat(LogShape.line("ztunnel", "warn", "core.Mesh", "a \"b\"", "java.io.IOException: x \"y\"\nz", T))
-                .isEqualTo("2026-12-02T03:04:05.123456Z\twarn\tcore.Mesh\ta \"b\" error=\"java.io.IOException: x \\\"y\\\"\\u000az\"");
+                .isEqualTo("2026-12-02T03:04:05.123456Z\twarn\tcore.Mesh\ta \"b\"\terror=\"java.io.IOException: x \\\"y\\\"\\u000az\"");
         assertThat(LogShape.line("ztunnel-json", "error", "io.netty.X", "m", "e", T))
                 .isEqualTo("{\"level\":\"error\",\"time\":\"2026-12-02T03:04:05.123456Z\",\"scope\":\"io.netty.X\",\"message\":\"m\","
                         + "\"error\":\"e\"}");
@@ -102,6 +102,8 @@ class LifecycleLineTest {
             log.atError().setMessage("fluent {}").addArgument(7).log();
             // The module's tests run slf4j-simple at warn (pom.xml): an info line is below the logger's level.
             log.info("not at this level");
+            // Written by LogOutput's thread, one queued entry per line.
+            assertThat(io.zerohop.core.LogOutput.flush(java.time.Duration.ofSeconds(10))).isTrue();
         } finally {
             LogShape.use("zerohop");
             System.setOut(out);
@@ -110,7 +112,7 @@ class LifecycleLineTest {
         String[] lines = o.toString(StandardCharsets.UTF_8).split("\n");
         assertThat(lines).hasSize(2);
         assertThat(lines[0]).matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}Z\twarn\tcore\\.internal\\.Test\t"
-                + "dial 10\\.0\\.0\\.9:80 failed error=\"java\\.net\\.ConnectException: Connection refused\"");
+                + "dial 10\\.0\\.0\\.9:80 failed\terror=\"java\\.net\\.ConnectException: Connection refused\"");
         assertThat(lines[1]).endsWith("\terror\tcore.internal.Test\tfluent 7");
         assertThat(e.toString(StandardCharsets.UTF_8)).startsWith("java.net.ConnectException: Connection refused").contains("\tat ");
     }
