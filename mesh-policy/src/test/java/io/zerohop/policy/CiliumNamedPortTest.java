@@ -187,6 +187,35 @@ class CiliumNamedPortTest extends UpstreamTable {
         });
         decide(ZEROHOP_UNKNOWN, "ingressDeny http: a numbered port of another rule still decides as before", deny,
                 req(pod("known", Map.of(), Map.of("grpc", 9090)), 1234, null, null), true, "prod/d");
+        // authentication on a named port: the mode is kept in the policy-map entry of the resolved port, so a named port
+        // the destination may have is taken to be this port, as an ingressDeny's is. Until 4 December the mode did not
+        // apply there and the broader allow-all rule admitted a peer without a SPIFFE identity (fail open).
+        String allowAll = cnp("prod", "all", "{endpointSelector: {}, ingress: [{fromEntities: [all]}]}");
+        for (String mode : new String[] {"required", "test-always-fail"}) {
+            String auth = allowAll + "---\n" + cnp("prod", "auth", "{endpointSelector: {}, ingress: [{fromEntities: [all], "
+                    + "toPorts: [{ports: [{port: http, protocol: TCP}]}], authentication: {mode: " + mode + "}}]}");
+            AccessRequest plaintext = AccessRequest.builder().sourceAddress("10.0.0.1").destinationAddress("10.0.0.2")
+                    .destinationPort(1234).destination(unknown).build();
+            decide(ZEROHOP_UNKNOWN, "authentication " + mode + " on port http: a peer without a SPIFFE identity to a destination"
+                    + " with unknown named ports is denied (was: allowed by fromEntities [all])", auth, plaintext, false, "prod/auth");
+            T.add(ZEROHOP_UNKNOWN, "authentication " + mode + " on port http: the denial names the mode and the unknown named ports",
+                    () -> {
+                        Decision d = PolicyEngine.builder().policies(PolicyLoader.fromString("case.yaml", auth)).build().evaluate(plaintext);
+                        assertThat(d.outcome()).isEqualTo(Decision.Outcome.DENIED_AUTHENTICATION);
+                        assertThat(d.reason()).contains("authentication.mode " + mode).contains("named ports are not known")
+                                .contains("http/TCP").contains("fail closed");
+                    });
+            decide(PER_POD, "authentication " + mode + " on port http: a destination whose http is another port is not"
+                    + " affected", auth, AccessRequest.builder().sourceAddress("10.0.0.1").destinationAddress("10.0.0.2")
+                    .destinationPort(1234).destination(pod("known", Map.of(), Map.of("http", 80))).build(), true, "prod/all");
+            decide(PER_POD, "authentication " + mode + " on port http: a destination whose http is this port needs the mode", auth,
+                    AccessRequest.builder().sourceAddress("10.0.0.1").destinationAddress("10.0.0.2").destinationPort(80)
+                            .destination(pod("known", Map.of(), Map.of("http", 80))).build(), false, "prod/auth");
+        }
+        String required = allowAll + "---\n" + cnp("prod", "auth", "{endpointSelector: {}, ingress: [{fromEntities: [all], "
+                + "toPorts: [{ports: [{port: http, protocol: TCP}]}], authentication: {mode: required}}]}");
+        decide(ZEROHOP_UNKNOWN, "authentication required on port http: an authenticated peer is allowed", required,
+                req(unknown, 1234, null, null), true, "prod/all");
     }
 
     @Test

@@ -359,6 +359,33 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
         T.decide(m, "a test-always-fail rule on another port does not deny this one", allowAll + "---\n" + cnp("prod", "fail",
                 "{endpointSelector: {}, ingress: [{fromEndpoints: [{matchLabels: {app: frontend}}], toPorts: [{ports: [{port: '9090'}]}], "
                         + "authentication: {mode: test-always-fail}}]}"), r(), true, "prod/all");
+        // The mode is kept in the policy-map entry of the peer's identity and the port (pkg/policy/mapstate.go
+        // authPreferredInsert; bpf/lib/policy.h drops with DROP_POLICY_AUTH_REQUIRED before any proxy redirect), so a
+        // rule's rules.http do not narrow it: the flow is dropped at L4 whatever request it would carry. zerohop checked
+        // the mode only where the rule's HTTP rules matched, so a peer without a SPIFFE identity reached the L7 check
+        // (denied there, but as an HTTP denial, after its request was read) until 4 December.
+        String e = "cilium/cilium pkg/policy/mapstate.go (authPreferredInsert: the mode per identity and port) + bpf/lib/policy.h";
+        for (String mode : new String[] {"required", "test-always-fail"}) {
+            String l7 = allowAll + "---\n" + cnp("prod", "auth", "{endpointSelector: {}, ingress: [{fromEntities: [all], toPorts: "
+                    + "[{ports: [{port: '8080', protocol: TCP}], rules: {http: [{method: GET}]}}], authentication: {mode: " + mode + "}}]}");
+            T.decide(e, "authentication " + mode + " with rules.http: a peer without a SPIFFE identity is denied at L4", l7,
+                    r().plaintext(), false, "prod/auth");
+            T.decide(e, "authentication " + mode + " with rules.http: a request none of its HTTP rules matches is denied by the mode",
+                    l7, r().plaintext().http("POST", "/"), false, "prod/auth");
+            T.add(e, "authentication " + mode + " with rules.http: the denial is known before any HTTP data", () -> {
+                PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", l7)).build();
+                Decision d = engine.denialBeforeHttp(r().plaintext().build());
+                assertThat(d).isNotNull();
+                assertThat(d.outcome()).isEqualTo(Decision.Outcome.DENIED_AUTHENTICATION);
+                assertThat(d.reason()).contains("authentication.mode " + mode);
+            });
+        }
+        String requiredL7 = cnp("prod", "auth", "{endpointSelector: {}, ingress: [{fromEntities: [all], toPorts: "
+                + "[{ports: [{port: '8080', protocol: TCP}], rules: {http: [{method: GET}]}}], authentication: {mode: required}}]}");
+        T.decide(e, "authentication required with rules.http: an authenticated GET is allowed", requiredL7, r().http("GET", "/"), true,
+                "prod/auth");
+        T.decide(e, "authentication required with rules.http: an authenticated POST is denied by the HTTP rules", requiredL7,
+                r().http("POST", "/"), false, "prod/auth");
     }
 
     /**

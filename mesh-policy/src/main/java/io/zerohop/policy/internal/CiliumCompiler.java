@@ -347,6 +347,20 @@ final class CiliumCompiler {
                 "authentication.mode test-always-fail: authentication never succeeds") : new Decision(false, Outcome.DENIED_AUTHENTICATION, ref, index,
                 "peer SPIFFE identity not accepted by authentication.spiffe"
                         + (rule.spiffeTrustDomain == null ? "" : " (trustDomain " + rule.spiffeTrustDomain + ")"));
+        if (rule.authRequired && rule.ports != null) {
+            for (CiliumPolicy.Port p : rule.ports) {
+                if (p.name != null) {
+                    String unknown = "; rule " + index + " (" + rule.portsText + ") may cover this port: the destination's named"
+                            + " ports are not known (its workload lists no container ports), so a named port is taken to be any port"
+                            + " (fail closed)";
+                    rule.authMissingNamedPort = new Decision(false, Outcome.DENIED_AUTHENTICATION, ref, index,
+                            rule.authMissing.reason() + unknown);
+                    rule.spiffeRejectedNamedPort = new Decision(false, Outcome.DENIED_AUTHENTICATION, ref, index,
+                            rule.spiffeRejected.reason() + unknown);
+                    break;
+                }
+            }
+        }
         rule.needsL7 = new Decision(false, Outcome.DENIED_DEFAULT, ref, index,
                 "port allowed only through rules.http and no HTTP attributes were given: L4-only check fails closed");
         if (deny && rule.ports != null) {

@@ -167,6 +167,13 @@ final class CiliumPolicy {
          */
         Decision namedPortUnknownDenied;
         /**
+         * An ingress rule with an authentication mode and a named port: {@link #authMissing} / {@link #spiffeRejected}
+         * for a destination whose named ports are unknown, where the named port may be this port (fail closed); null
+         * otherwise.
+         */
+        Decision authMissingNamedPort;
+        Decision spiffeRejectedNamedPort;
+        /**
          * An ingress rule with a named port: the policy's default deny explained for a source it selects on a destination
          * whose named ports are unknown; null otherwise.
          */
@@ -275,16 +282,31 @@ final class CiliumPolicy {
          * destination may have, its named ports unknown, counts: the explanation then names the rule).
          */
         boolean coversPort(AccessRequest r) {
+            return portCoverage(r) != COVERS_NO;
+        }
+
+        /**
+         * How the rule's toPorts cover {@code r}'s port and protocol, whatever its rules.http say: {@link #COVERS_YES},
+         * {@link #COVERS_UNKNOWN} (only through a named port the destination may have, its named ports unknown) or
+         * {@link #COVERS_NO}. Cilium's mutual-auth check is of this kind: it is kept in the policy-map entry of the
+         * peer's identity and the port (pkg/policy/mapstate.go), before any L7 proxy sees the request.
+         */
+        int portCoverage(AccessRequest r) {
             if (ports == null) {
-                return true;
+                return COVERS_YES;
             }
             int port = r.destinationPort();
+            int result = COVERS_NO;
             for (Port p : ports) {
-                if (p.covers(port, r.destination()) != COVERS_NO) {
-                    return true;
+                int covers = p.covers(port, r.destination());
+                if (covers == COVERS_YES) {
+                    return COVERS_YES;
+                }
+                if (covers == COVERS_UNKNOWN) {
+                    result = COVERS_UNKNOWN;
                 }
             }
-            return false;
+            return result;
         }
 
         /**

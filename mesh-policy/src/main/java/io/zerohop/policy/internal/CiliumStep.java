@@ -267,10 +267,17 @@ final class CiliumStep {
                 // Cilium picks one policy-map entry per identity and port and keeps an explicit mode of the one it picks
                 // (pkg/policy/mapstate.go authPreferredInsert, bpf/lib/policy.h), so where an explicit "disabled" entry
                 // wins there this is stricter, never wider (mesh-policy README, "authentication").
+                // The entry is per port, not per request: a rule's rules.http do not narrow it (Cilium drops the flow
+                // before its L7 proxy), and a named port the destination may have is taken to be this port (fail closed).
                 for (CiliumPolicy.Rule rule : p.ingress) {
-                    if (rule.authRequired && (principal == null || rule.authAlwaysFails) && rule.matchesPeer(r, parts)
-                            && rule.matchesPort(r) == CiliumPolicy.PORT_MATCH) {
-                        return principal == null ? rule.authMissing : rule.spiffeRejected;
+                    if (rule.authRequired && (principal == null || rule.authAlwaysFails) && rule.matchesPeer(r, parts)) {
+                        int covers = rule.portCoverage(r);
+                        if (covers == CiliumPolicy.COVERS_YES) {
+                            return principal == null ? rule.authMissing : rule.spiffeRejected;
+                        }
+                        if (covers == CiliumPolicy.COVERS_UNKNOWN) {
+                            return principal == null ? rule.authMissingNamedPort : rule.spiffeRejectedNamedPort;
+                        }
                     }
                 }
                 return null;
