@@ -20,9 +20,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * thread writes up to 64 queued lines at a time; its {@code WorkerGuard} flushes at exit, waiting at
  * most 1 s): up to {@value #BUFFERED_LINES} lines wait in memory while the reader is slow or stalled;
  * beyond that a writer waits for room (back-pressure, as ztunnel's, not lost lines), and
- * {@link #waits()} counts those waits. A line is what a stream was given between two flushes (a
- * {@code println} of a stream with auto-flush, slf4j-simple's record), written whole and in order per
- * stream.
+ * {@link #waits()} counts those waits. A line is what a stream was given up to a newline (a
+ * {@code println}, slf4j-simple's record) or an explicit {@code flush()} (a partial line), queued as one
+ * entry and written whole and in order per stream.
  *
  * <p>{@link #println} queues one line for a stream (mesh-core's ztunnel access log); {@link #install}
  * puts queueing streams in front of {@code System.out} and {@code System.err} (the CLI: slf4j-simple
@@ -208,13 +208,26 @@ public final class LogOutput {
         }
     }
 
-    /** A stream that queues each flushed line for {@code sink}. */
+    /** A stream that queues each line for {@code sink}; {@link #flush} queues a partial line too. */
     private static final class Queued extends PrintStream {
         final PrintStream sink;
+        private final Lines lines;
 
         Queued(PrintStream sink, String name) {
-            super(new Lines(sink), true, charset(name));
+            this(sink, new Lines(sink), name);
+        }
+
+        private Queued(PrintStream sink, Lines lines, String name) {
+            super(lines, true, charset(name));
             this.sink = sink;
+            this.lines = lines;
+        }
+
+        /** An explicit flush (a prompt without a newline, {@link Installed#close}): what was printed is queued, whole or not. */
+        @Override
+        public void flush() {
+            super.flush();
+            lines.flushPartial();
         }
 
         /** The encoding the JVM gave the standard stream (JDK 19+: {@code stdout.encoding}), else the default. */
@@ -228,7 +241,11 @@ public final class LogOutput {
         }
     }
 
-    /** Collects the bytes written between flushes; a flush queues them as one line. */
+    /**
+     * Collects the bytes of a line. PrintStream's auto-flush flushes after each piece it writes: a {@code println} is the
+     * text, then the line separator, so a flush queues only what ends a line (or {@link #MAX_CHUNK} bytes): one queued
+     * entry per line, so the queue holds {@value #BUFFERED_LINES} lines, not half as many.
+     */
     private static final class Lines extends OutputStream {
         private final PrintStream sink;
         private byte[] buf = new byte[256];
@@ -255,12 +272,18 @@ public final class LogOutput {
             System.arraycopy(b, off, buf, count, len);
             count += len;
             if (count >= MAX_CHUNK) {
-                flush();
+                flushPartial();
             }
         }
 
         @Override
         public synchronized void flush() {
+            if (count > 0 && (buf[count - 1] == '\n' || count >= MAX_CHUNK)) {
+                flushPartial();
+            }
+        }
+
+        synchronized void flushPartial() {
             if (count == 0) {
                 return;
             }
@@ -274,7 +297,7 @@ public final class LogOutput {
 
         @Override
         public void close() {
-            flush();
+            flushPartial();
         }
     }
 }

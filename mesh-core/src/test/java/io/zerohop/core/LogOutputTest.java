@@ -104,6 +104,45 @@ class LogOutputTest {
         assertThat(lines[LogOutput.BUFFERED_LINES + 1]).isEqualTo("over the limit");
     }
 
+    /**
+     * A {@code println} on an installed stream is one queued entry, so {@value LogOutput#BUFFERED_LINES} lines wait
+     * without back-pressure, as {@link LogOutput#println}'s do. A println was two entries (the text and the line
+     * separator, each auto-flushed) until 4 December, so a writer waited after ~5,000 (a break-it pass).
+     */
+    @Test
+    void anInstalledStreamQueuesEachPrintlnAsOneLine() throws Exception {
+        PrintStream oldErr = System.err;
+        Stalled pipe = new Stalled();
+        PrintStream err = new PrintStream(pipe, true, StandardCharsets.UTF_8);
+        try {
+            System.setErr(err);
+            LogOutput.Installed installed = LogOutput.install();
+            System.err.println("first");
+            assertThat(pipe.entered.await(10, TimeUnit.SECONDS)).isTrue();
+            long waitsBefore = LogOutput.waits();
+            PrintStream queued = System.err;
+            Thread producer = new Thread(() -> {
+                for (int i = 0; i < LogOutput.BUFFERED_LINES; i++) {
+                    queued.println(i);
+                }
+            }, "ten-thousand-lines");
+            producer.start();
+            producer.join(30_000);
+            boolean finished = !producer.isAlive();
+            long waits = LogOutput.waits() - waitsBefore;
+            pipe.release.countDown();
+            producer.join(30_000);
+            installed.close();
+            assertThat(finished).as("10,000 println lines queue while the stream is stalled (waits: %d)", waits).isTrue();
+            assertThat(waits).isZero();
+            String[] lines = pipe.text().split("\n");
+            assertThat(lines).hasSize(LogOutput.BUFFERED_LINES + 1);
+            assertThat(lines[LogOutput.BUFFERED_LINES]).isEqualTo(Integer.toString(LogOutput.BUFFERED_LINES - 1));
+        } finally {
+            System.setErr(oldErr);
+        }
+    }
+
     @Test
     void installedStreamsQueueEachFlushedLineAndCloseRestoresThem() throws Exception {
         PrintStream oldOut = System.out;
