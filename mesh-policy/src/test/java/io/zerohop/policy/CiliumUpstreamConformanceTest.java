@@ -356,6 +356,19 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
                 r().principal("spiffe://cluster.local/ns/prod/sa/other").sourceLabels("prod", Map.of("app", "other")), true, "prod/all");
         T.decide(m, "the same: a frontend without a SPIFFE identity is denied",
                 allowAll + "---\n" + failFrontend, r().plaintext(), false, "prod/fail");
+        // Cilium knows every peer's labels; zerohop does not know those of a peer known by its SPIFFE ID only, and fails
+        // closed as an ingressDeny does there (the allow-all rule admitted it until 4 December: a fail-open pass).
+        T.decide(m, "the same: a peer known by SPIFFE ID only may be frontend: denied (fail closed; was: allowed)",
+                allowAll + "---\n" + failFrontend, r().source(null), false, "prod/fail");
+        T.add(m, "the same: the denial says the peer's labels are unknown", () -> {
+            Decision d = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", allowAll + "---\n" + failFrontend)).build()
+                    .evaluate(r().source(null).build());
+            assertThat(d.outcome()).isEqualTo(Decision.Outcome.DENIED_AUTHENTICATION);
+            assertThat(d.reason()).contains("test-always-fail").contains("pod labels are unknown (fail closed)");
+        });
+        T.decide(m, "the same: a peer known by SPIFFE ID only on another port is allowed", allowAll + "---\n" + cnp("prod", "fail",
+                "{endpointSelector: {}, ingress: [{fromEndpoints: [{matchLabels: {app: frontend}}], toPorts: [{ports: [{port: '9090'}]}], "
+                        + "authentication: {mode: test-always-fail}}]}"), r().source(null), true, "prod/all");
         T.decide(m, "a test-always-fail rule on another port does not deny this one", allowAll + "---\n" + cnp("prod", "fail",
                 "{endpointSelector: {}, ingress: [{fromEndpoints: [{matchLabels: {app: frontend}}], toPorts: [{ports: [{port: '9090'}]}], "
                         + "authentication: {mode: test-always-fail}}]}"), r(), true, "prod/all");
@@ -677,6 +690,24 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
         T.decide(s, "none selects nothing", ingress("{fromEntities: [none]}"), r(), false, "prod/c");
         T.decide(s, "host never matches over HBONE", ingress("{fromEntities: [host, remote-node, kube-apiserver]}"), r(), false, "prod/c");
         T.decide(s, "cluster-mesh covers a peer with a workload identity", ingress("{fromEntities: [cluster-mesh]}"), r(), true, "prod/c");
+        // InitEntities(clusterName): cluster is the reserved node identities and k8s:io.cilium.k8s.policy.cluster=<the
+        // agent's cluster name>, so a pod of another cluster of a cluster mesh is not in it. zerohop matched every peer
+        // with an identity until 4 December (a fail-open pass).
+        String e = CILIUM_ENTITY + " (InitEntities: cluster = io.cilium.k8s.policy.cluster=<cluster name>)";
+        String cluster = ingress("{fromEntities: [cluster]}");
+        java.util.function.Supplier<R> eu = () -> r().sourceLabels("prod", Map.of("app", "frontend", "io.cilium.k8s.policy.cluster", "eu"));
+        T.decide(e, "cluster does not admit a pod of another cluster (was: admitted)", cluster, eu.get(), false, "prod/c");
+        T.decide(e, "cluster does not admit a plaintext pod of another cluster either", cluster, eu.get().plaintext(), false, "prod/c");
+        T.decide(e, "cluster admits a pod of the destination's cluster (default: no label)", cluster, r(), true, "prod/c");
+        T.decide(e, "cluster: the destination's own cluster label is the local cluster", cluster,
+                eu.get().dest("prod", "backend", Map.of("app", "backend", "io.cilium.k8s.policy.cluster", "eu")), true, "prod/c");
+        T.decide(e, "cluster: a peer known by SPIFFE ID only is taken to be of it (README)", cluster, r().source(null), true, "prod/c");
+        T.decide(e, "cluster-mesh admits a pod of another cluster", ingress("{fromEntities: [cluster-mesh]}"), eu.get(), true, "prod/c");
+        T.add(e, "the default deny names the cluster", () -> {
+            Decision d = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", cluster)).build().evaluate(eu.get().build());
+            assertThat(d.reason()).contains("fromEntities [cluster]").contains("destination's own cluster")
+                    .contains("source workload is of another cluster");
+        });
         T.decide(s, "world-ipv4 admits an outside IPv4 peer", ingress("{fromEntities: [world-ipv4]}"),
                 r().plaintext().source(null), true, "prod/c");
         T.decide(s, "world-ipv6 does not admit an IPv4 peer", ingress("{fromEntities: [world-ipv6]}"),

@@ -207,8 +207,10 @@ final class CiliumCompiler {
             endpointText = "matches peers outside the cluster only (Cilium gives a pod's address its endpoint's identity, not"
                     + " a CIDR's), and " + clusterEndpoint;
             otherText = "does not contain the source address (or excepts it)";
-        } else if (rule.entityCluster) {
-            endpointText = null; // matched: never a miss
+        } else if (rule.entityCluster || rule.entityClusterMesh) {
+            // An endpoint misses only cluster, by its workload's cluster label (a cluster-mesh rule never misses one).
+            endpointText = "matches endpoints of the destination's own cluster only (io.cilium.k8s.policy.cluster), and the"
+                    + " source workload is of another cluster";
             otherText = "matches cluster endpoints only, and the source has neither a SPIFFE identity nor a registry workload";
         } else if (world) {
             endpointText = "matches peers outside the cluster only, and " + clusterEndpoint;
@@ -219,9 +221,11 @@ final class CiliumCompiler {
         }
         String shortHead = "rule " + rule.index + " " + rule.peerText + ": ";
         String outside = "outside the cluster only, and the source is a cluster endpoint";
-        String shortOther = rule.cidrs.length > 0 ? "not the source address" : rule.entityCluster
+        boolean cluster = rule.entityCluster || rule.entityClusterMesh;
+        String shortOther = rule.cidrs.length > 0 ? "not the source address" : cluster
                 ? "cluster endpoints only, and the source is none" : world ? "not the source's address family" : "no workload";
-        String shortEndpoint = rule.cidrs.length > 0 || world ? outside : shortOther;
+        String shortEndpoint = rule.cidrs.length > 0 || world ? outside : cluster
+                ? "the destination's cluster only, and the source workload is of another" : shortOther;
         rule.peerMissShort = new String[] {shortHead + shortEndpoint, shortHead + shortOther};
         rule.peerMiss = new Decision[] {
             new Decision(false, Outcome.DENIED_DEFAULT, ref, -1, head + (endpointText == null ? otherText : endpointText)),
@@ -263,8 +267,10 @@ final class CiliumCompiler {
                 for (YNode e : entities.items()) {
                     String v = entity(e);
                     rule.entityAll |= v.equals("all");
-                    // Every HBONE peer with a workload identity is an endpoint of this cluster or of the mesh.
-                    rule.entityCluster |= v.equals("cluster") || v.equals("cluster-mesh");
+                    // cluster: the destination's own cluster (pkg/policy/api/entity.go InitEntities:
+                    // io.cilium.k8s.policy.cluster=<cluster name>); cluster-mesh: every cluster of the mesh.
+                    rule.entityCluster |= v.equals("cluster");
+                    rule.entityClusterMesh |= v.equals("cluster-mesh");
                     rule.entityWorld |= v.equals("world");
                     rule.entityWorldV4 |= v.equals("world-ipv4");
                     rule.entityWorldV6 |= v.equals("world-ipv6");
@@ -373,13 +379,17 @@ final class CiliumCompiler {
                 }
             }
         }
-        if (deny) {
+        // An ingressDeny, or a test-always-fail rule (which denies every peer it selects), that may select a peer whose
+        // labels are unknown denies it: Cilium knows every peer's labels, zerohop fails closed.
+        if (deny || rule.authAlwaysFails) {
+            Outcome unknownOutcome = deny ? outcome : Outcome.DENIED_AUTHENTICATION;
+            String mode = deny ? "" : "authentication.mode test-always-fail: authentication never succeeds; ";
             for (Selector s : rule.fromEndpoints) {
                 if (s.usesPodLabels() || s.usesIdentityLabels()) {
-                    String head = what.substring(0, what.length() - " matched".length());
-                    rule.unknownPeerDenied = new Decision(false, outcome, ref, index, head
+                    String head = mode + what.substring(0, what.length() - " matched".length());
+                    rule.unknownPeerDenied = new Decision(false, unknownOutcome, ref, index, head
                             + " may select the source: it has no known workload, so its pod labels are unknown (fail closed)");
-                    rule.irregularPeerDenied = new Decision(false, outcome, ref, index, head
+                    rule.irregularPeerDenied = new Decision(false, unknownOutcome, ref, index, head
                             + " may select the source: its SPIFFE ID is not spiffe://TD/ns/NS/sa/SA and it has no known workload,"
                             + " so its namespace and service account are unknown (fail closed)");
                     break;

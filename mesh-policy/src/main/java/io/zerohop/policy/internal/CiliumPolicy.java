@@ -142,7 +142,10 @@ final class CiliumPolicy {
         final int index;
         Selector[] fromEndpoints = new Selector[0];
         boolean entityAll;
+        /** {@code cluster}: a peer of the destination's own cluster. */
         boolean entityCluster;
+        /** {@code cluster-mesh}: a peer of any cluster of the mesh. */
+        boolean entityClusterMesh;
         boolean entityWorld;
         boolean entityWorldV4;
         boolean entityWorldV6;
@@ -159,7 +162,10 @@ final class CiliumPolicy {
         Decision authMissing;
         Decision spiffeRejected;
         Decision needsL7;
-        /** An ingressDeny rule whose fromEndpoints test pod labels: the decision for a peer whose labels are unknown. */
+        /**
+         * An ingressDeny rule, or a test-always-fail one, whose fromEndpoints test pod labels: the decision for a peer whose
+         * labels are unknown.
+         */
         Decision unknownPeerDenied;
         /**
          * An ingressDeny rule with a named port: the decision for a destination whose named ports are unknown
@@ -235,7 +241,7 @@ final class CiliumPolicy {
                 return true;
             }
             boolean endpoint = Peer.isClusterEndpoint(r);
-            if (entityCluster && endpoint) {
+            if (endpoint && (entityClusterMesh || entityCluster && Selector.sameCluster(r))) {
                 return true;
             }
             if (!endpoint && (entityWorld

@@ -269,15 +269,24 @@ final class CiliumStep {
                 // wins there this is stricter, never wider (mesh-policy README, "authentication").
                 // The entry is per port, not per request: a rule's rules.http do not narrow it (Cilium drops the flow
                 // before its L7 proxy), and a named port the destination may have is taken to be this port (fail closed).
+                // A test-always-fail rule that may select a peer whose labels are unknown denies it, as an ingressDeny does.
                 for (CiliumPolicy.Rule rule : p.ingress) {
-                    if (rule.authRequired && (principal == null || rule.authAlwaysFails) && rule.matchesPeer(r, parts)) {
-                        int covers = rule.portCoverage(r);
+                    if (!rule.authRequired || principal != null && !rule.authAlwaysFails) {
+                        continue;
+                    }
+                    int covers = rule.portCoverage(r);
+                    if (covers == CiliumPolicy.COVERS_NO) {
+                        continue;
+                    }
+                    if (rule.matchesPeer(r, parts)) {
                         if (covers == CiliumPolicy.COVERS_YES) {
                             return principal == null ? rule.authMissing : rule.spiffeRejected;
                         }
-                        if (covers == CiliumPolicy.COVERS_UNKNOWN) {
-                            return principal == null ? rule.authMissingNamedPort : rule.spiffeRejectedNamedPort;
-                        }
+                        return principal == null ? rule.authMissingNamedPort : rule.spiffeRejectedNamedPort;
+                    }
+                    Decision unknown = rule.unknownPeer(r, parts);
+                    if (unknown != null) {
+                        return unknown;
                     }
                 }
                 return null;

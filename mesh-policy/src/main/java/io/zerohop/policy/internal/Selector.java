@@ -305,6 +305,22 @@ final class Selector {
         return key.equals(SERVICE_ACCOUNT_KEY) ? KIND_SERVICE_ACCOUNT : KIND_LABEL;
     }
 
+    /**
+     * Whether the source is of the destination's cluster, as Cilium's {@code cluster} entity selects
+     * ({@code io.cilium.k8s.policy.cluster=<the agent's cluster name>}, pkg/policy/api/entity.go InitEntities): by the
+     * two workloads' cluster labels ({@link #clusterOf}; a destination not known is in {@link #DEFAULT_CLUSTER}). A peer
+     * without a known workload (a SPIFFE identity only) is taken to be of it: its cluster is not known, and a verified
+     * identity of the mesh is what this entity meant before cluster meshes (mesh-policy README, "fromEntities").
+     */
+    static boolean sameCluster(AccessRequest r) {
+        WorkloadRef source = r.sourceWorkload();
+        if (source == null) {
+            return true;
+        }
+        WorkloadRef dest = r.destination();
+        return clusterOf(source).equals(dest == null ? DEFAULT_CLUSTER : clusterOf(dest));
+    }
+
     /** A workload's Cilium cluster label: its own, else {@link #DEFAULT_CLUSTER}. */
     private static String clusterOf(WorkloadRef w) {
         String v = w.labels().get(CLUSTER_KEY);
