@@ -59,7 +59,7 @@ final class KubernetesProxy implements AutoCloseable {
             client.close();
             throw e;
         }
-        System.out.println("zerohop proxy: syncing with the Kubernetes API server " + client.getMasterUrl() + " as node " + nodeName);
+        LogShape.stdoutLine("zerohop proxy: syncing with the Kubernetes API server " + client.getMasterUrl() + " as node " + nodeName);
         return new KubernetesProxy(client, d);
     }
 

@@ -25,7 +25,9 @@ import org.slf4j.simple.SimpleLoggerFactory;
  * {@code core.internal.MeshRuntime}; another library's logger keeps its whole name) or {@code zerohop} for the
  * proxy's own lines. A throwable becomes an {@code error} field ({@code \terror="..."} in the text shape, as tracing
  * writes a field; a JSON member) and its stack trace stays on stderr, since ztunnel's lines never span lines. Lines
- * logged before the options are read (the first start-up lines) keep slf4j-simple's shape on stderr.
+ * logged before the options are read (the first start-up lines) keep slf4j-simple's shape on stderr. The proxy's own
+ * stdout lines ({@link #stdoutLine}: the ready line too) take the shape as well: until 4 December the waiting, syncing,
+ * listening and ready lines stayed plain there.
  */
 final class LogShape {
     /** {@code zerohop}, {@code ztunnel} or {@code ztunnel-json}. */
@@ -48,13 +50,49 @@ final class LogShape {
      * ztunnel shape, on stdout as a {@code level} line of scope {@code zerohop} keeping the text.
      */
     static void proxyLine(String level, String text) {
-        String f = format;
-        if (f.equals("zerohop")) {
+        if (format.equals("zerohop")) {
             System.err.println(text);
+        } else {
+            own(level, text);
+        }
+    }
+
+    /**
+     * A line of scope {@code zerohop} in a ztunnel shape, through the slf4j logger {@code zerohop}, so that its level
+     * applies as ztunnel's filter does to its own lines ({@code RUST_LOG=warn} drops the info lines, the ready line too;
+     * {@code RUST_LOG=warn,zerohop=info} keeps them): these lines ignored the level until 4 December. Written directly
+     * where slf4j's logger is not this class's (a proxy run inside an application with another back end).
+     */
+    private static void own(String level, String text) {
+        Logger own = org.slf4j.LoggerFactory.getLogger(OWN_SCOPE);
+        if (own instanceof Shaped) {
+            switch (level) {
+                case "error" -> own.error(text);
+                case "warn" -> own.warn(text);
+                default -> own.info(text);
+            }
         } else {
             // One queued line: System.out.println queues the text and its newline apart, and an access line written
             // between them (mesh-core writes those with LogOutput.println) merged two lines (a break-it pass).
-            io.zerohop.core.LogOutput.println(System.out, line(f, level, "zerohop", text, null, Instant.now()));
+            io.zerohop.core.LogOutput.println(System.out, line(format, level, OWN_SCOPE, text, null, Instant.now()));
+        }
+    }
+
+    /** The scope, and slf4j logger name, of the proxy's own lines. */
+    static final String OWN_SCOPE = "zerohop";
+
+    /**
+     * One of the proxy's own lines on stdout (waiting for an SVID, syncing, listening, ready, draining, stopped): as
+     * given in zerohop's shape, else an {@code info} line of scope {@code zerohop} keeping the text, so that a search for
+     * {@code zerohop proxy ready:} still finds it (in the message, not at the line's start), at that scope's level (so
+     * not at {@code RUST_LOG=warn}, as ztunnel's own info lines are not). Flushed: scripts wait for these lines.
+     */
+    static void stdoutLine(String text) {
+        if (format.equals("zerohop")) {
+            System.out.println(text);
+            System.out.flush();
+        } else {
+            own("info", text);
         }
     }
 

@@ -672,7 +672,7 @@ final class ProxyCommand implements Callable<Integer> {
         } finally {
             long waits = LogOutput.waits();
             if (waits > 0) {
-                System.err.println("zerohop proxy: the log fell " + LogOutput.BUFFERED_LINES + " lines behind its reader; a thread"
+                LogShape.proxyLine("warn", "zerohop proxy: the log fell " + LogOutput.BUFFERED_LINES + " lines behind its reader; a thread"
                         + " that logged (an event loop, perhaps) waited for room " + waits + " times (no line was dropped)");
             }
             logs.close();
@@ -693,6 +693,9 @@ final class ProxyCommand implements Callable<Integer> {
         // Nothing below may ask for the JDK's TLS while the start-up thread has SunJSSE out of the provider list.
         Zerohop.awaitSecurityProviders();
         Checked checked = check();
+        // The proxy's other lines in the same shape, on the same stream (LogShape).
+        LogShape.use(accessLogFormat);
+        signals.warnIgnored();
         if (signals.stopping()) {
             return stoppedBefore(signals, "the proxy started");
         }
@@ -700,8 +703,6 @@ final class ProxyCommand implements Callable<Integer> {
             // Read once, by mesh-core's access log, before the first tunnel (mesh-core README, "Access log").
             System.setProperty("zerohop.accessLog.format", accessLogFormat);
         }
-        // The proxy's other lines in the same shape, on the same stream (LogShape).
-        LogShape.use(accessLogFormat);
         PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         ProcessMetrics.register(prometheus);
         KubernetesProxy kube = kubernetes ? KubernetesProxy.start(node, workloads, policies, trustDomain, rootNamespace, prometheus,
@@ -935,9 +936,8 @@ final class ProxyCommand implements Callable<Integer> {
                 }
             });
             kube.discovery.synced().thenCombine(listening, (v, what) -> what).thenCombine(mesh.ready(), (what, v) -> what).thenAccept(what -> {
-                System.out.println("zerohop proxy ready: first full sync with the Kubernetes API server done; " + what
+                LogShape.stdoutLine("zerohop proxy ready: first full sync with the Kubernetes API server done; " + what
                         + counts(synced, syncedPolicies));
-                System.out.flush();
             });
         }
         boolean ready = false;
@@ -1038,15 +1038,11 @@ final class ProxyCommand implements Callable<Integer> {
             if (kube == null) {
                 // Printed when /healthz/ready would answer 200: listeners are up here, but an SVID may
                 // still be pending (a slow SPIRE agent, a CA that cannot issue it).
-                mesh.ready().thenRun(() -> {
-                    System.out.println("zerohop proxy ready: " + what);
-                    System.out.flush();
-                });
+                mesh.ready().thenRun(() -> LogShape.stdoutLine("zerohop proxy ready: " + what));
             } else {
                 // The counts come with the ready line, after the sync: here they were always 0 (a new-user pass).
-                System.out.println("zerohop proxy listening: " + listeners + "; ready after the first full sync with the Kubernetes API server");
+                LogShape.stdoutLine("zerohop proxy listening: " + listeners + "; ready after the first full sync with the Kubernetes API server");
             }
-            System.out.flush();
             listening.complete(listeners);
             if (kube == null) {
                 // On this thread, not a timer's: a scheduler thread would stay for the process's life (idle RSS).
@@ -1068,9 +1064,7 @@ final class ProxyCommand implements Callable<Integer> {
             if (caFailure.get() != null) {
                 throw caFailure.get();
             }
-            System.out.println(lifecycleLine(accessLogFormat, "zerohop proxy: " + signal + ", draining for up to " + Cli.format(checked.drain()),
-                    java.time.Instant.now()));
-            System.out.flush();
+            LogShape.stdoutLine("zerohop proxy: " + signal + ", draining for up to " + Cli.format(checked.drain()));
             return 0;
         } finally {
             if (capture != null) {
@@ -1088,8 +1082,7 @@ final class ProxyCommand implements Callable<Integer> {
             }
             if (ready) {
                 // A proxy that never became ready says why on stderr; "stopped" would read as a clean stop.
-                System.out.println(lifecycleLine(accessLogFormat, "zerohop proxy: stopped", java.time.Instant.now()));
-                System.out.flush();
+                LogShape.stdoutLine("zerohop proxy: stopped");
             }
             if (watch != null) {
                 watch.close();
@@ -1103,25 +1096,8 @@ final class ProxyCommand implements Callable<Integer> {
 
     /** A signal (or /quitquitquit's stop) came before {@code what}: nothing listens yet, so nothing to drain. */
     private int stoppedBefore(Signals signals, String what) throws InterruptedException {
-        System.out.println(lifecycleLine(accessLogFormat, "zerohop proxy: " + signals.await() + " before " + what + "; stopped",
-                java.time.Instant.now()));
-        System.out.flush();
+        LogShape.stdoutLine("zerohop proxy: " + signals.await() + " before " + what + "; stopped");
         return 0;
-    }
-
-    /**
-     * A line of the proxy's own that stdout carries after readiness ({@code draining ...}, {@code stopped}): as typed
-     * for {@code --access-log-format zerohop}, where stdout holds only these lines (the logs go to stderr). With
-     * {@code ztunnel} / {@code ztunnel-json} stdout is ztunnel's log stream (the access lines), and ztunnel writes its
-     * own lifecycle there in the same shape (istio/ztunnel src/telemetry.rs IstioFormat / IstioJsonFormat, e.g. its
-     * drain's info lines), so the line is one of those: {@code TIME\tinfo\tzerohop\tMESSAGE}, or
-     * {@code {"level":"info","time":"TIME","scope":"zerohop","message":"MESSAGE"}}, TIME RFC 3339 UTC with
-     * microseconds. The message keeps the plain line's text, so a search for it still finds it. A log shipper parsing
-     * ztunnel's format met {@code zerohop proxy: stopped} between access lines. (The ready line, printed before any
-     * access line and awaited by its prefix by scripts and tests, stays plain.)
-     */
-    static String lifecycleLine(String format, String message, java.time.Instant now) {
-        return LogShape.line(format, "info", "zerohop", message, null, now);
     }
 
     private static void closeAll(AutoCloseable watch, KubernetesProxy kube) throws Exception {
@@ -1166,9 +1142,8 @@ final class ProxyCommand implements Callable<Integer> {
      *         INVALID_ARGUMENT) or offers no SVID for the workload
      */
     private IdentityProvider spire(Signals signals) throws Exception {
-        System.out.println("zerohop proxy: waiting for an SVID from the Workload API at " + identity.spireSocket
+        LogShape.stdoutLine("zerohop proxy: waiting for an SVID from the Workload API at " + identity.spireSocket
                 + "; listeners start once one arrives");
-        System.out.flush();
         java.util.concurrent.CompletableFuture<SpireIdentityProvider> f = SpireIdentityProvider.builder()
                 .address(identity.spireSocket).buildAsync();
         try {

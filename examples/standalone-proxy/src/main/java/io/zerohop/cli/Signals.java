@@ -49,14 +49,27 @@ final class Signals {
     static Signals forProxy() {
         Signals s = early;
         early = null;
-        // Only for the CLI's own process (main installed the handlers): a proxy run inside another JVM (a test's, an
-        // application's) does not own that JVM's signals.
-        for (String name : s != null ? ignored(procStatus()) : List.<String>of()) {
+        if (s == null) {
+            return install();
+        }
+        s.ownProcess = true;
+        return s;
+    }
+
+    /** Whether main installed these handlers: the proxy owns the process's signals. */
+    private boolean ownProcess;
+
+    /**
+     * Warns of SIGINT or SIGTERM that this process cannot take back ({@link #ignored}). Only for the CLI's own process: a
+     * proxy run inside another JVM (a test's, an application's) does not own that JVM's signals. Called once the log's
+     * shape is chosen ({@link LogShape#use}), so the warning is in it.
+     */
+    void warnIgnored() {
+        for (String name : ownProcess ? ignored(procStatus()) : List.<String>of()) {
             org.slf4j.LoggerFactory.getLogger(Signals.class).warn("{} is ignored by this process: it was ignored when the JVM started "
                     + "(a shell ignores SIGINT for a command it starts in the background, without job control) and the JVM keeps "
                     + "an inherited ignore; stop the proxy with SIGTERM or POST /quitquitquit", name);
         }
-        return s != null ? s : install();
     }
 
     /**

@@ -16,27 +16,28 @@ import org.junit.jupiter.api.Timeout;
 
 /**
  * With {@code --access-log-format ztunnel} or {@code ztunnel-json}, stdout is ztunnel's log stream (the access lines),
- * and the proxy's own lines printed there after readiness ({@code draining ...}, {@code stopped}) take its shape, as
+ * and the proxy's own lines printed there ({@code ready}, {@code draining ...}, {@code stopped}) take its shape, as
  * ztunnel's own lifecycle lines do (istio/ztunnel src/telemetry.rs IstioFormat / IstioJsonFormat). The session's
- * closing note: a log shipper parsing ztunnel's format met {@code zerohop proxy: stopped} between access lines.
+ * closing note: a log shipper parsing ztunnel's format met {@code zerohop proxy: stopped} between access lines; the
+ * ready line (and the waiting, syncing and listening lines) stayed plain until 4 December.
  */
 class LifecycleLineTest {
     private static final Instant T = Instant.parse("2026-12-02T03:04:05.123456Z");
 
     @Test
     void eachFormatsShape() {
-        assertThat(ProxyCommand.lifecycleLine("zerohop", "zerohop proxy: stopped", T)).isEqualTo("zerohop proxy: stopped");
-        assertThat(ProxyCommand.lifecycleLine("ztunnel", "zerohop proxy: stopped", T))
+        assertThat(LogShape.line("zerohop", "info", "zerohop", "zerohop proxy: stopped", null, T)).isEqualTo("zerohop proxy: stopped");
+        assertThat(LogShape.line("ztunnel", "info", "zerohop", "zerohop proxy: stopped", null, T))
                 .isEqualTo("2026-12-02T03:04:05.123456Z\tinfo\tzerohop\tzerohop proxy: stopped");
-        assertThat(ProxyCommand.lifecycleLine("ztunnel-json", "zerohop proxy: a \"b\" \\ c\u0001", T))
+        assertThat(LogShape.line("ztunnel-json", "info", "zerohop", "zerohop proxy: a \"b\" \\ c\u0001", null, T))
                 .isEqualTo("{\"level\":\"info\",\"time\":\"2026-12-02T03:04:05.123456Z\",\"scope\":\"zerohop\","
                         + "\"message\":\"zerohop proxy: a \\\"b\\\" \\\\ c\\u0001\"}");
     }
 
     @Test
     @Timeout(120)
-    @DisplayName("--access-log-format ztunnel: every stdout line after the ready line is a ztunnel-format line, the drain's and stop's too")
-    void stdoutAfterReadyIsZtunnelsShapeOnly() throws Exception {
+    @DisplayName("--access-log-format ztunnel: every stdout line is a ztunnel-format line, the ready line, the drain's and stop's too")
+    void stdoutIsZtunnelsShapeOnly() throws Exception {
         List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
                 System.getProperty("java.class.path"), Zerohop.class.getName(), "proxy", "--in-memory-ca", "--inbound", "127.0.83.1:0",
                 "--metrics", "off", "--readiness", "off", "--admin", "off", "--drain", "0s", "--access-log-format", "ztunnel");
@@ -46,10 +47,12 @@ class LifecycleLineTest {
         List<String> after = new ArrayList<>();
         try (BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
             String line;
-            while ((line = out.readLine()) != null && !line.startsWith("zerohop proxy ready:")) {
-                // before ready: nothing to check
+            while ((line = out.readLine()) != null && !line.contains("zerohop proxy ready:")) {
+                after.add(line);
             }
             assertThat(line).as("the ready line").isNotNull();
+            // The ready line in the same shape (it stayed plain until 4 December): a search still finds its text.
+            assertThat(line).matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}Z\tinfo\tzerohop\tzerohop proxy ready: .*");
             new ProcessBuilder("kill", "-TERM", Long.toString(p.pid())).start().waitFor();
             while ((line = out.readLine()) != null) {
                 after.add(line);
@@ -62,12 +65,53 @@ class LifecycleLineTest {
         assertThat(p.exitValue()).isZero();
         assertThat(after).as("the drain's and the stop's lines").anyMatch(l -> l.endsWith("\tzerohop proxy: SIGTERM, draining for up to 0s"))
                 .anyMatch(l -> l.endsWith("\tzerohop proxy: stopped"));
-        assertThat(after).as("ztunnel's text shape: time, level, target, message, tab-separated")
+        assertThat(after).as("ztunnel's text shape, before and after ready: time, level, target, message, tab-separated")
                 .allMatch(l -> l.matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}Z\tinfo\t[^\t]+\t.*"));
         // The proxy's slf4j lines too, on the same stream (LogShape; they were zerohop's shape on stderr until 4 December).
         assertThat(after).as("mesh-core's drain lines, scope without io.zerohop.")
                 .anyMatch(l -> l.endsWith("\tinfo\tcore.Mesh\tdrained: every tunnel finished"));
         assertThat(java.nio.file.Files.readString(err.toPath())).as("stderr").doesNotContain("drained: every tunnel finished");
+    }
+
+    /**
+     * The proxy's own lines are at scope {@code zerohop}'s level in a ztunnel shape, as ztunnel's own info lines are at
+     * its filter's: {@code RUST_LOG=warn} prints none of them, the ready line neither (readiness is /healthz/ready's), and
+     * {@code zerohop=info} brings them back. Until 4 December they ignored the level.
+     */
+    @Test
+    @Timeout(120)
+    void atRustLogWarnTheProxysInfoLinesAreNotPrinted() throws Exception {
+        // A fixed port on an address no other test uses: the ready line, which would give a port 0's number, is what is off.
+        String readiness = "127.0.83.5:15021";
+        List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp",
+                System.getProperty("java.class.path"), Zerohop.class.getName(), "proxy", "--in-memory-ca", "--inbound", "127.0.83.5:0",
+                "--metrics", "off", "--readiness", readiness, "--admin", "off", "--drain", "0s", "--access-log-format", "ztunnel");
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().put("RUST_LOG", "warn");
+        java.io.File out = java.io.File.createTempFile("lifecycle", ".out");
+        out.deleteOnExit();
+        Process p = pb.redirectOutput(out).start();
+        try {
+            java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+            java.net.URI ready = java.net.URI.create("http://" + readiness + "/healthz/ready");
+            int status = 0;
+            for (long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60); status != 200 && System.nanoTime() < end && p.isAlive(); ) {
+                try {
+                    status = http.send(java.net.http.HttpRequest.newBuilder(ready).build(),
+                            java.net.http.HttpResponse.BodyHandlers.discarding()).statusCode();
+                } catch (java.io.IOException notYet) {
+                    Thread.sleep(50);
+                }
+            }
+            assertThat(status).as("/healthz/ready; output: %s", java.nio.file.Files.readString(out.toPath())).isEqualTo(200);
+            new ProcessBuilder("kill", "-TERM", Long.toString(p.pid())).start().waitFor();
+        } finally {
+            if (!p.waitFor(60, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+            }
+        }
+        assertThat(p.exitValue()).isZero();
+        assertThat(java.nio.file.Files.readString(out.toPath())).as("stdout and stderr at RUST_LOG=warn").isEmpty();
     }
 
     @Test

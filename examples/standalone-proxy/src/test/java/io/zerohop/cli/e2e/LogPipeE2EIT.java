@@ -69,7 +69,7 @@ class LogPipeE2EIT {
         GatedPump out = new GatedPump(proxy.getInputStream(), work.resolve("proxy.out"));
         GatedPump err = new GatedPump(proxy.getErrorStream(), work.resolve("proxy.err"));
         try (ServerSocket app = new ServerSocket(0, 200, ip); Echo echo = new Echo(app)) {
-            String ready = out.await(l -> l.startsWith("zerohop proxy ready"), Duration.ofSeconds(40));
+            String ready = out.await(l -> l.contains("zerohop proxy ready"), Duration.ofSeconds(40));
             InetSocketAddress hbone = new InetSocketAddress(ip, Integer.parseInt(ready.replaceAll(".*hbone 127\\.0\\.44\\.2:(\\d+).*", "$1")));
             // From here on nobody reads either pipe: the kernel's pipe buffer fills and stays full.
             out.stop();
@@ -124,7 +124,7 @@ class LogPipeE2EIT {
                     if (accessLine.test(all.get(i)) && all.get(i).contains("bytes_sent=5 bytes_recv=5")) {
                         lastLine = i;
                     }
-                    // In ztunnel's shape there, as the access lines are (ProxyCommand.lifecycleLine, LifecycleLineTest).
+                    // In ztunnel's shape there, as the access lines are (LogShape.stdoutLine, LifecycleLineTest).
                     if (all.get(i).endsWith("\tinfo\tzerohop\tzerohop proxy: stopped")) {
                         stopped = i;
                     }

@@ -134,7 +134,7 @@ class ZtunnelCompatE2EIT {
         proxyB = start("proxy-b", work, jar, "--workloads", work.resolve("b.yaml").toString(), "--node", "node-b",
                 "--policies", policies.toString(), "--inbound", BACKEND + ":0", "--access-log-format", "ztunnel",
                 "--metrics", "127.0.34.2:0", "--readiness", "off", "--admin", "127.0.34.2:0");
-        String readyB = proxyB.awaitLine(l -> l.startsWith("zerohop proxy ready"), "ready", NodeProxyE2EIT.START);
+        String readyB = proxyB.awaitLine(l -> l.contains("zerohop proxy ready"), "ready", NodeProxyE2EIT.START);
         String hboneB = field(readyB, "hbone");
         metricsB = field(readyB, "metrics");
         adminB = field(readyB, "admin");
@@ -142,12 +142,13 @@ class ZtunnelCompatE2EIT {
         Files.writeString(work.resolve("a.yaml"), workloads.formatted(", hboneAddress: \"" + hboneB + "\"", dead, FRONTEND, OLD, BATCH, CRON, REPORT, OLD2, GONE, BACKEND, LIAR));
         // A is configured as ztunnel's chart configures ztunnel's logging: LOG_FORMAT=json (JSON lines) and RUST_LOG
         // (here: warnings only, the access log at info), istio/ztunnel src/telemetry.rs.
-        proxyA = start("proxy-a", work, jar, Map.of("LOG_FORMAT", "json", "RUST_LOG", "warn,access=info"),
+        // (zerohop=info: the proxy's own lines, the ready line whose ports this test reads, are at scope zerohop's level.)
+        proxyA = start("proxy-a", work, jar, Map.of("LOG_FORMAT", "json", "RUST_LOG", "warn,access=info,zerohop=info"),
                 "--workloads", work.resolve("a.yaml").toString(), "--node", "node-a",
                 "--inbound", "off", "--forward", "127.0.34.1:0=" + BACKEND + ":" + app.getLocalPort(),
                 "--forward", "127.0.34.1:0=" + GONE + ":8080", "--forward", "127.0.34.1:0=" + LIAR + ":8080",
                 "--metrics", "127.0.34.1:0", "--readiness", "off", "--admin", "127.0.34.1:0");
-        String readyA = proxyA.awaitLine(l -> l.startsWith("zerohop proxy ready"), "ready", NodeProxyE2EIT.START);
+        String readyA = proxyA.awaitLine(l -> l.contains("zerohop proxy ready"), "ready", NodeProxyE2EIT.START);
         forward = forwardOf(readyA, BACKEND);
         forwardToGone = forwardOf(readyA, GONE);
         forwardToLiar = forwardOf(readyA, LIAR);
@@ -274,15 +275,18 @@ class ZtunnelCompatE2EIT {
         proxyA.awaitLine(l -> l.startsWith("{\"level\":\"info\"") && l.contains("\"scope\":\"access\"")
                 && l.contains("\"src.workload\":\"cron\""), "A's JSON access line", Duration.ofSeconds(20));
         // The proxy's own log lines are on stdout in the access lines' shape, as ztunnel's are (LogShape).
-        assertThat(proxyA.lines()).as("A at RUST_LOG=warn: no info line but access's").noneMatch(l -> l.startsWith("[err] ") && l.contains(" INFO "))
-                .noneMatch(l -> l.startsWith("{\"level\":\"info\"") && !l.contains("\"scope\":\"access\""));
+        assertThat(proxyA.lines()).as("A at RUST_LOG=warn: no info line but access's and the proxy's own (zerohop=info)")
+                .noneMatch(l -> l.startsWith("[err] ") && l.contains(" INFO "))
+                .noneMatch(l -> l.startsWith("{\"level\":\"info\"") && !l.contains("\"scope\":\"access\"")
+                        && !l.contains("\"scope\":\"zerohop\""))
+                .anyMatch(l -> l.startsWith("{\"level\":\"info\"") && l.contains("\"scope\":\"zerohop\",\"message\":\"zerohop proxy ready: "));
         assertThat(proxyB.lines()).as("B at the default level: the listener's info line, in ztunnel's text shape on stdout")
                 .anyMatch(l -> l.matches("\\d{4}-\\d\\d-\\d\\dT[0-9:.]+Z\tinfo\thbone\\.HboneServer\tHBONE listener on .*"))
                 .noneMatch(l -> l.startsWith("[err] ") && l.contains(" INFO "));
         // /logging lists the levels RUST_LOG started with, and a reset returns to them (ztunnel's reset: its start-up filter).
-        assertThat(post(adminA, "/logging").body()).isEqualTo("current log level is warn,io.zerohop.access=info\n");
-        assertThat(post(adminA, "/logging?level=debug").body()).isEqualTo("current log level is debug,io.zerohop.access=info\n");
-        assertThat(post(adminA, "/logging?reset").body()).isEqualTo("current log level is warn,io.zerohop.access=info\n");
+        assertThat(post(adminA, "/logging").body()).isEqualTo("current log level is warn,io.zerohop.access=info,zerohop=info\n");
+        assertThat(post(adminA, "/logging?level=debug").body()).isEqualTo("current log level is debug,io.zerohop.access=info,zerohop=info\n");
+        assertThat(post(adminA, "/logging?reset").body()).isEqualTo("current log level is warn,io.zerohop.access=info,zerohop=info\n");
     }
 
     /**
