@@ -185,6 +185,9 @@ class ServerNoiseTest {
                     Process proc = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
                     try (OutputStream in = proc.getOutputStream()) {
                         in.write("GET / HTTP/1.1\r\nHost: probe\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                    } catch (java.io.IOException brokenPipe) {
+                        // openssl may have ended first (the server closes a connection without h2 at once, and a
+                        // loaded machine lets that happen before this write): what is checked is the server's log.
                     }
                     assertThat(proc.waitFor(20, TimeUnit.SECONDS)).as("openssl s_client %s ends when the server closes", alpn).isTrue();
                 });

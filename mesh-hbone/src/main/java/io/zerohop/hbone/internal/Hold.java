@@ -25,7 +25,8 @@ import org.slf4j.LoggerFactory;
  * the tunnel's handlers first read. Written for captured connections waiting for their tunnel and
  * the L7 sniffer too: a subclass sees each held item in {@link #held}.
  *
- * <p>A hold made {@linkplain #Hold(long, boolean) to keep failures} also keeps the
+ * <p>A hold made {@linkplain #Hold(long, boolean) to keep failures} (a TCP connection waiting for its relay) keeps its
+ * epoll registration valid from the moment it is added ({@link Transports#keepEpollRegistered}), and also keeps the
  * {@link IOException}s that reach it, in order, and replays them as {@code exceptionCaught}: a
  * connection's read error (a peer's reset) then reaches a relay joined later as the failure it is,
  * not only as the end of input that epoll fires after it (AbstractEpollStreamChannel
@@ -68,6 +69,12 @@ public class Hold extends ChannelInboundHandlerAdapter {
     @Override
     public void handlerAdded(ChannelHandlerContext ctx) {
         this.ctx = ctx;
+        if (holdsFailures && ctx.channel() instanceof io.netty.channel.socket.DuplexChannel) {
+            // A TCP connection waiting for its relay: epoll reads its peer's bytes and FIN (EPOLLRDHUP) with auto-read
+            // off, which leaves the fd's interest set empty, so Netty's epoll bug would delete the fd before the relay
+            // exists and fail the relay's first read (Transports.keepEpollRegistered; RelayHalfCloseTest).
+            Transports.keepEpollRegistered(ctx.channel());
+        }
     }
 
     /** The context this hold was added with (null before). */

@@ -166,7 +166,7 @@ public final class Relay {
 
     /** A TCP connection (half-closable). */
     public static End tcp(DuplexChannel ch) {
-        // A relayed socket goes on writing after its peer's FIN; Netty 4.2.18-20's epoll fails such
+        // A relayed socket goes on writing after its peer's FIN; Netty 4.2.18-21's epoll fails such
         // writes once the fd's interest set was empty (see Transports.keepEpollRegistered).
         Transports.keepEpollRegistered(ch);
         return new TcpEnd(ch);

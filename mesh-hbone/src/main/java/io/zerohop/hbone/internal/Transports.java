@@ -44,12 +44,20 @@ public final class Transports {
         return cause instanceof java.nio.channels.NotYetConnectedException && !ch.isActive();
     }
 
-    /** A dial's handler until its owner installs its own: drops {@link #readWhileDialling} (shared, stateless). */
+    /**
+     * A dial's handler until its owner installs its own: drops {@link #readWhileDialling} (shared, stateless), and keeps
+     * the dialled socket's epoll registration valid from its registration on ({@link #keepEpollRegistered}).
+     */
     @io.netty.channel.ChannelHandler.Sharable
     public static final class Dialling extends io.netty.channel.ChannelInboundHandlerAdapter {
         public static final Dialling INSTANCE = new Dialling();
 
         private Dialling() {
+        }
+
+        @Override
+        public void handlerAdded(io.netty.channel.ChannelHandlerContext ctx) {
+            keepEpollRegistered(ctx.channel());
         }
 
         @Override
@@ -61,14 +69,19 @@ public final class Transports {
     }
 
     /**
-     * Works around an epoll bug of Netty 4.2.18 to 4.2.20 (netty#16689): when a channel's interest
+     * Works around an epoll bug of Netty 4.2.18 to 4.2.21 at least (netty#16689; 4.2.21's
+     * {@code DefaultEpollIoRegistration.submit} is unchanged): when a channel's interest
      * set becomes empty, {@code EpollIoHandler} deletes its fd from epoll but keeps the registration
      * marked as added, so the next interest (EPOLLOUT when a write does not fit the socket buffer,
      * EPOLLIN on read) is an {@code EPOLL_CTL_MOD} that fails with ENOENT; Netty then fails the write
      * and shuts the output down. A relayed socket whose input ended (the peer's FIN) reaches an empty
      * set as soon as nothing is queued, so a later burst toward that peer failed and the relay reset
      * the connection mid-stream (the node proxy's e2e: a client that half-closed after its upload
-     * lost the rest of the echo). The wrapper submits {@code EPOLLET} in place of the empty set: the
+     * lost the rest of the echo). The same happens before a relay exists: with auto-read off epoll
+     * still reads a peer's bytes and FIN at EPOLLRDHUP, which empties the set, so the first read
+     * failed (a soak's captured connections whose client half-closed before the tunnel opened); hence
+     * {@link Hold} (for a TCP connection) and {@link Dialling} call this where they are added, and
+     * {@code Relay.tcp} again. The wrapper submits {@code EPOLLET} in place of the empty set: the
      * fd stays registered with no event of interest (edge-triggered, so a final EPOLLHUP wakes it
      * once, not in a loop), and later interests are valid modifications.
      *
