@@ -14,11 +14,11 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code zerohop ca init|issue}: a file-backed CA for development and small meshes. */
-@Command(name = "ca", mixinStandardHelpOptions = true, description = "Create a CA and issue X.509-SVIDs as PEM files.",
+@Command(name = "ca", mixinStandardHelpOptions = true, version = Zerohop.VERSION, description = "Create a CA and issue X.509-SVIDs as PEM files.",
         subcommands = {CaCommand.Init.class, CaCommand.Issue.class})
 final class CaCommand {
 
-    @Command(name = "init", mixinStandardHelpOptions = true,
+    @Command(name = "init", mixinStandardHelpOptions = true, version = Zerohop.VERSION,
             description = {"Create a root (and optionally an intermediate) CA in --out: root.pem, root.key and bundle.pem.",
                     "Exit codes: 0 written, 1 failure (a CA already in --out without --force), 2 usage (the message names the option)."})
     static final class Init implements Callable<Integer> {
@@ -55,7 +55,7 @@ final class CaCommand {
         }
     }
 
-    @Command(name = "issue", mixinStandardHelpOptions = true,
+    @Command(name = "issue", mixinStandardHelpOptions = true, version = Zerohop.VERSION,
             description = {"Issue an X.509-SVID: cert.pem (chain, leaf first), key.pem (PKCS#8), bundle.pem in --out.",
                     "Exit codes: 0 written, 1 failure (e.g. --id outside the CA's trust domain), 2 usage (the message names the option)."})
     static final class Issue implements Callable<Integer> {

@@ -21,7 +21,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code zerohop connect}: like {@code nc}, stdin/stdout through one HBONE tunnel. */
-@Command(name = "connect", mixinStandardHelpOptions = true,
+@Command(name = "connect", mixinStandardHelpOptions = true, version = Zerohop.VERSION,
         description = {"Open one HBONE tunnel and copy stdin to it and it to stdout (like nc).",
                 "Prints only the tunnel's data (stdout); log lines only with -v. A failure is one line on stderr.",
                 "Identity: --cert's SPIFFE ID is the source principal the destination's policy sees; from a machine"

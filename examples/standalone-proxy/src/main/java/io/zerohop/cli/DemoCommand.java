@@ -53,7 +53,7 @@ import picocli.CommandLine.Option;
  * {@code forwarded: for=} as a node proxy does: it carries frontend's labels, and only its SPIFFE
  * identity keeps it out.
  */
-@Command(name = "demo", mixinStandardHelpOptions = true,
+@Command(name = "demo", mixinStandardHelpOptions = true, version = Zerohop.VERSION,
         description = {"Play the seed article on loopback: its Istio ambient and Cilium manifests as printed, an in-memory CA,"
                 + " a real HTTP checkout service behind zerohop, callers over real HBONE tunnels (and one in plaintext).",
                 "Exit code 0 only when every call comes out as the article says."})

@@ -16,7 +16,9 @@ import org.slf4j.simple.SimpleLoggerFactory;
  * writes every line there in one shape (istio/ztunnel src/telemetry.rs {@code IstioFormat}:
  * {@code TIME\tLEVEL\tSCOPE\tMESSAGE}; {@code IstioJsonFormat}: {@code {"level":..,"time":..,"scope":..,"message":..}}),
  * access lines and its own alike: so from {@link #use} on, the proxy's slf4j lines and its start-up warnings go there
- * too, in that shape, and a log shipper parsing ztunnel's format meets no other line on either stream. Until
+ * too, in that shape, and a log shipper parsing ztunnel's format meets no other line on stdout. Stderr keeps stack
+ * traces and a start that fails (a port in use, an unreadable policy, an unreachable CA: one plain line and the exit
+ * status, as ztunnel's {@code Error: ...} at exit). Until
  * 4 December they stayed zerohop's, on stderr (an operator pass: a collector reading both streams, as Kubernetes'
  * does, met two shapes).
  *
@@ -108,7 +110,12 @@ final class LogShape {
         String time = Time.FORMAT.format(now);
         if (format.equals("ztunnel")) {
             StringBuilder b = new StringBuilder(time.length() + scope.length() + message.length() + 16)
-                    .append(time).append('\t').append(level).append('\t').append(scope).append('\t').append(message);
+                    .append(time).append('\t').append(level).append('\t');
+            // ztunnel writes its message raw; here a control character in it (a newline or a tab from a file name, a
+            // node name, a policy's value) is escaped, so that one entry stays one line of four fields (a break-it pass).
+            plain(b, scope);
+            b.append('\t');
+            plain(b, message);
             if (error != null) {
                 b.append("\terror=\""); // fields after a tab, as IstioFormat writes them
                 escape(b, error);
@@ -138,6 +145,24 @@ final class LogShape {
                 b.append(String.format("\\u%04x", (int) c));
             } else {
                 b.append(c);
+            }
+        }
+    }
+
+    /** {@code s} with control characters written as JSON writes them ({@code \n}, {@code \t}, {@code \u0001}). */
+    private static void plain(StringBuilder b, String s) {
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c >= 0x20) {
+                b.append(c);
+            } else if (c == '\n') {
+                b.append("\\n");
+            } else if (c == '\t') {
+                b.append("\\t");
+            } else if (c == '\r') {
+                b.append("\\r");
+            } else {
+                b.append(String.format("\\u%04x", (int) c));
             }
         }
     }
@@ -200,8 +225,9 @@ final class LogShape {
             String f = format;
             io.zerohop.core.LogOutput.println(System.out, line(f, level.toString().toLowerCase(Locale.ROOT), scope(getName()),
                     message == null ? "null" : message, throwable == null ? null : throwable.toString(), Instant.now()));
-            if (throwable != null) {
-                // The trace, which no ztunnel line can hold, where the proxy's traces always were.
+            if (throwable != null && (throwable.getStackTrace().length > 0 || throwable.getCause() != null)) {
+                // The trace, which no ztunnel line can hold, where the proxy's traces always were. A throwable without
+                // one (Netty's native I/O errors) would only repeat the error field there, without time or context.
                 throwable.printStackTrace(System.err);
             }
         }

@@ -28,11 +28,11 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code zerohop policy check}: one decision, explained in one line, exactly as the proxy would take it. */
-@Command(name = "policy", mixinStandardHelpOptions = true, description = "Inspect policy decisions.",
+@Command(name = "policy", mixinStandardHelpOptions = true, version = Zerohop.VERSION, description = "Inspect policy decisions.",
         subcommands = {PolicyCommand.Check.class})
 final class PolicyCommand {
 
-    @Command(name = "check", mixinStandardHelpOptions = true,
+    @Command(name = "check", mixinStandardHelpOptions = true, version = Zerohop.VERSION,
             description = {"Evaluate one connection (or request, with --method/--path/--host/--header) against a policy "
                     + "directory and print the decision and the deciding policy, then any load warnings on stderr. "
                     + "Exit code 0 = allow, 3 = deny, 1 = a --policies or --workloads file that does not load "

@@ -31,7 +31,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
 /** {@code zerohop proxy}: the node proxy. */
-@Command(name = "proxy", mixinStandardHelpOptions = true, usageHelpAutoWidth = true,
+@Command(name = "proxy", mixinStandardHelpOptions = true, version = Zerohop.VERSION, usageHelpAutoWidth = true,
         // The synopsis picocli builds lists all 25 options over 17 lines; this one names what is required.
         customSynopsis = {"zerohop proxy [OPTIONS] IDENTITY-SOURCE",
                 "  IDENTITY-SOURCE: --in-memory-ca | --ca=DIR | --spire-socket=PATH",

@@ -310,6 +310,15 @@ class CliTest {
         assertThat(transcript(sparse, args)).isEqualTo(transcript(new picocli.CommandLine(new Zerohop()), args));
     }
 
+    /** {@code -V} is listed in every subcommand's usage; it printed nothing there (exit 0) until 4 December (a break-it pass). */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"proxy -V", "ca --version", "ca init -V", "ca issue -V", "policy -V",
+        "policy check -V", "connect -V", "demo --version"})
+    void everySubcommandPrintsTheVersion(String line) {
+        String[] args = line.split(" ");
+        assertThat(transcript(Zerohop.commandLine(args), args)).isEqualTo("exit 0\n--- out\n" + Zerohop.VERSION + "\n--- err\n");
+    }
+
     @org.junit.jupiter.params.ParameterizedTest
     @org.junit.jupiter.params.provider.ValueSource(strings = {"", "--help", "-V", "help", "help proxy", "prxy", "bogus --help"})
     @org.junit.jupiter.api.DisplayName("no subcommand word: the full model, so the top usage lists every subcommand and typos get suggestions")

@@ -124,6 +124,10 @@ class LifecycleLineTest {
                 .isEqualTo("{\"level\":\"error\",\"time\":\"2026-12-02T03:04:05.123456Z\",\"scope\":\"io.netty.X\",\"message\":\"m\","
                         + "\"error\":\"e\"}");
         assertThat(LogShape.line("zerohop", "warn", "core.Mesh", "as given", "e", T)).isEqualTo("as given");
+        // A control character in the text shape's message stays one line of four fields (a --node with a newline broke it
+        // in two; ztunnel writes messages raw); quotes and backslashes stay as they are.
+        assertThat(LogShape.line("ztunnel", "warn", "zerohop", "--node evil\nINJECTED\tline \"q\" \\ \u0001", null, T))
+                .isEqualTo("2026-12-02T03:04:05.123456Z\twarn\tzerohop\t--node evil\\nINJECTED\\tline \"q\" \\ \\u0001");
         assertThat(LogShape.scope("io.zerohop.core.Mesh")).isEqualTo("core.Mesh");
         assertThat(LogShape.scope("io.zerohop.access")).isEqualTo("access");
         assertThat(LogShape.scope("io.netty.handler.ssl.SslHandler")).isEqualTo("io.netty.handler.ssl.SslHandler");
@@ -146,6 +150,11 @@ class LifecycleLineTest {
             LogShape.use("ztunnel");
             log.warn("dial {} failed", "10.0.0.9:80", new java.net.ConnectException("Connection refused"));
             log.atError().setMessage("fluent {}").addArgument(7).log();
+            // A throwable without a trace (Netty's native I/O errors) is the error field only: stderr would get a bare
+            // repeat of it without time or context.
+            java.io.IOException frameless = new java.io.IOException("recvAddress(..) failed with error(-104)");
+            frameless.setStackTrace(new StackTraceElement[0]);
+            log.warn("setup failed", frameless);
             // The module's tests run slf4j-simple at warn (pom.xml): an info line is below the logger's level.
             log.info("not at this level");
             // Written by LogOutput's thread, one queued entry per line.
@@ -156,10 +165,12 @@ class LifecycleLineTest {
             System.setErr(errStream);
         }
         String[] lines = o.toString(StandardCharsets.UTF_8).split("\n");
-        assertThat(lines).hasSize(2);
+        assertThat(lines).hasSize(3);
+        assertThat(lines[2]).endsWith("\twarn\tcore.internal.Test\tsetup failed\terror=\"java.io.IOException: recvAddress(..) failed with error(-104)\"");
         assertThat(lines[0]).matches("\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}Z\twarn\tcore\\.internal\\.Test\t"
                 + "dial 10\\.0\\.0\\.9:80 failed\terror=\"java\\.net\\.ConnectException: Connection refused\"");
         assertThat(lines[1]).endsWith("\terror\tcore.internal.Test\tfluent 7");
-        assertThat(e.toString(StandardCharsets.UTF_8)).startsWith("java.net.ConnectException: Connection refused").contains("\tat ");
+        assertThat(e.toString(StandardCharsets.UTF_8)).startsWith("java.net.ConnectException: Connection refused").contains("\tat ")
+                .doesNotContain("recvAddress");
     }
 }
