@@ -7,6 +7,21 @@ package io.zerohop.policy.internal;
  * backslashes turned into slashes, and dot segments removed as RFC 3986 section 5.2.4 says.
  * Encoded slashes ({@code %2F}, {@code %5C}) stay encoded and repeated slashes are kept: those are
  * the non-default {@code DECODE_AND_MERGE_SLASHES} / {@code MERGE_SLASHES} options.
+ *
+ * <p>Three details of Envoy's canonicaliser ({@code normalize_path}; envoyproxy/envoy
+ * source/common/chromium_url/url_canon_path.cc, Chromium's), each a way past a policy until 4 December (an L7 bypass
+ * pass):
+ * <ul>
+ * <li>characters a path may not hold raw are percent-encoded: space, {@code " < > ` { }} and non-ASCII (the characters
+ * Envoy's snapshot and the WHATWG path percent-encode set agree on), so {@code /admin/users"} is
+ * {@code /admin/users%22}, which a {@code /admin/{**}} template matches; a control character is refused (null), as
+ * Envoy's codecs refuse it before any normalisation;
+ * <li>a nested escape is not decoded into a new one ({@code CheckForNestedEscapes}): {@code %%36%31} is
+ * {@code %2561}, not {@code %61}, which a second decoding would read as {@code a};
+ * <li>a dot segment with path parameters is a dot segment ({@code /x/..;p/admin} is {@code /admin}), as Envoy resolves
+ * it since CVE-2026-73551 (envoyproxy/envoy#47001; istio/istio#61478 changed its normalization test from
+ * {@code /..;/admin} kept to {@code /admin}).
+ * </ul>
  */
 public final class PathNormalizer {
 
@@ -30,11 +45,14 @@ public final class PathNormalizer {
             }
         }
         StringBuilder sb = new StringBuilder(end);
+        // Output positions of a '%' that began no valid escape in the input (rare: at most a few per path).
+        int[] lonePercents = null;
+        int lone = 0;
         for (int i = 0; i < end; i++) {
             char c = raw.charAt(i);
-            if (c == '%' && i + 2 < end) {
-                int h = Character.digit(raw.charAt(i + 1), 16);
-                int l = Character.digit(raw.charAt(i + 2), 16);
+            if (c == '%') {
+                int h = i + 2 < end ? Character.digit(raw.charAt(i + 1), 16) : -1;
+                int l = i + 2 < end ? Character.digit(raw.charAt(i + 2), 16) : -1;
                 if (h >= 0 && l >= 0) {
                     int v = h * 16 + l;
                     if (v == 0) {
@@ -45,15 +63,85 @@ public final class PathNormalizer {
                         i += 2;
                         continue;
                     }
+                } else {
+                    if (lonePercents == null) {
+                        lonePercents = new int[4];
+                    } else if (lone == lonePercents.length) {
+                        lonePercents = java.util.Arrays.copyOf(lonePercents, lone * 2);
+                    }
+                    lonePercents[lone++] = sb.length();
                 }
                 sb.append(c);
             } else if (c == '\\') {
                 sb.append('/');
+            } else if (c < 0x20 || c == 0x7F) {
+                // Envoy never canonicalises it: its codecs refuse a control character in the request target (http-parser,
+                // nghttp2's header value check), 400 or a reset stream; a raw NUL is invalid to its canonicaliser too.
+                return null;
+            } else if (escaped(c)) {
+                percentEncode(sb, c);
             } else {
                 sb.append(c);
             }
         }
-        return removeDotSegments(sb.toString());
+        // A lone '%' now followed by two hex digits (one of them decoded) would be a new escape: Envoy writes it as %25.
+        for (int k = lone - 1; k >= 0; k--) {
+            int p = lonePercents[k];
+            if (p + 2 < sb.length() && Character.digit(sb.charAt(p + 1), 16) >= 0 && Character.digit(sb.charAt(p + 2), 16) >= 0) {
+                sb.insert(p + 1, "25");
+            }
+        }
+        return removeDotSegments(stripDotSegmentParameters(sb));
+    }
+
+    /** Characters Envoy's canonical path holds percent-encoded only (see the class comment). */
+    private static boolean escaped(char c) {
+        return c == ' ' || c > 0x7F || c == '"' || c == '<' || c == '>' || c == '`' || c == '{' || c == '}';
+    }
+
+    private static boolean control(char c) {
+        return c < 0x20 || c == 0x7F;
+    }
+
+    private static void percentEncode(StringBuilder sb, char c) {
+        if (c < 0x100) {
+            hex(sb, c);
+        } else {
+            for (byte b : String.valueOf(c).getBytes(java.nio.charset.StandardCharsets.UTF_8)) {
+                hex(sb, b & 0xFF);
+            }
+        }
+    }
+
+    private static void hex(StringBuilder sb, int b) {
+        sb.append('%').append(Character.toUpperCase(Character.forDigit(b >> 4, 16))).append(Character.toUpperCase(Character.forDigit(b & 15, 16)));
+    }
+
+    /** {@code .;p} and {@code ..;p} segments as {@code .} and {@code ..} (Envoy since CVE-2026-73551). */
+    private static String stripDotSegmentParameters(StringBuilder sb) {
+        if (sb.indexOf(";") < 0) {
+            return sb.toString();
+        }
+        StringBuilder out = new StringBuilder(sb.length());
+        int start = 0;
+        int n = sb.length();
+        while (start <= n) {
+            int slash = sb.indexOf("/", start);
+            int segEnd = slash < 0 ? n : slash;
+            int semi = sb.indexOf(";", start);
+            int dots = semi >= 0 && semi < segEnd ? semi - start : -1;
+            if ((dots == 1 || dots == 2) && sb.charAt(start) == '.' && sb.charAt(semi - 1) == '.') {
+                out.append(sb, start, semi);
+            } else {
+                out.append(sb, start, segEnd);
+            }
+            if (slash < 0) {
+                break;
+            }
+            out.append('/');
+            start = slash + 1;
+        }
+        return out.toString();
     }
 
     /**
@@ -99,7 +187,7 @@ public final class PathNormalizer {
                 change |= c == '#';
                 break;
             }
-            if (c == '%' || c == '\\' || (c == '/' && i + 1 < raw.length() && (raw.charAt(i + 1) == '.' || raw.charAt(i + 1) == '/'))) {
+            if (c == '%' || c == '\\' || escaped(c) || control(c) || (c == '/' && i + 1 < raw.length() && (raw.charAt(i + 1) == '.' || raw.charAt(i + 1) == '/'))) {
                 change = true;
             }
         }
@@ -120,18 +208,30 @@ public final class PathNormalizer {
 
     /**
      * Whether {@link #forIstio} would return null (Envoy answers 400), without building the
-     * normalised path when it cannot: only a path with a {@code %} can be refused.
+     * normalised path when it cannot: only a path with a {@code %} or a control character can be refused.
      */
     public static boolean rejects(String raw) {
-        return raw.indexOf('%') >= 0 && forIstio(raw) == null;
+        for (int i = 0; i < raw.length(); i++) {
+            char c = raw.charAt(i);
+            if (c == '%' || control(c)) {
+                return forIstio(raw) == null;
+            }
+        }
+        return false;
     }
 
-    /** Characters that may start a change: {@code ? # % \\ .} (a dot matters only after a slash). */
+    /**
+     * Characters that may start a change: {@code ? # % \\ .} (a dot matters only after a slash) and those percent-encoded
+     * ({@link #escaped}).
+     */
     private static final boolean[] SPECIAL = new boolean[128];
 
     static {
         for (char c : "?#%\\.".toCharArray()) {
             SPECIAL[c] = true;
+        }
+        for (char c = 0; c < 128; c++) {
+            SPECIAL[c] |= escaped(c) || control(c);
         }
     }
 
@@ -140,7 +240,7 @@ public final class PathNormalizer {
         int n = raw.length();
         for (int i = 0; i < n; i++) {
             char c = raw.charAt(i);
-            if (c < 128 && SPECIAL[c] && (c != '.' || (i > 0 && raw.charAt(i - 1) == '/'))) {
+            if (c >= 128 || SPECIAL[c] && (c != '.' || (i > 0 && raw.charAt(i - 1) == '/'))) {
                 return false;
             }
         }

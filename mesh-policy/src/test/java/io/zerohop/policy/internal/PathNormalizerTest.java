@@ -1,0 +1,114 @@
+package io.zerohop.policy.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@link PathNormalizer#forIstio} against the cases of istio/istio tests/integration/security/normalization_test.go
+ * (BASE, and the percent-encoded table under BASE: slashes stay encoded there), Envoy's canonicaliser
+ * (envoyproxy/envoy source/common/chromium_url/url_canon_path.cc: raw characters percent-encoded, CheckForNestedEscapes)
+ * and Envoy's dot segments with path parameters (CVE-2026-73551, envoyproxy/envoy#47001; istio/istio#61478 changed the
+ * expectation for {@code /..;/admin}). The last three are the ways past an L7 policy an attack pass found on 4 December.
+ */
+class PathNormalizerTest {
+
+    @Test
+    void istioBaseNormalization() {
+        Map<String, String> base = new java.util.LinkedHashMap<>();
+        base.put("/", "/");
+        base.put("/app#foo", "/app");
+        base.put("/app/", "/app/");
+        base.put("/app/../admin", "/admin");
+        base.put("/app", "/app");
+        base.put("/app//", "/app//");
+        base.put("/app/%2f", "/app/%2f");
+        base.put("/app%2f/", "/app%2f/");
+        base.put("/xyz%30..//abc", "/xyz0..//abc");
+        base.put("/app/%2E./admin", "/admin");
+        base.put("/app\\admin", "/app/admin");
+        base.put("/app/\\/\\/\\admin", "/app//////admin");
+        base.put("/%2Fapp%5cadmin%5Cabc", "/%2Fapp%5cadmin%5Cabc");
+        base.put("/%5Capp%2f%5c%2F%2e%2e%2fadmin%5c\\abc", "/%5Capp%2f%5c%2F..%2fadmin%5c/abc");
+        base.put("/app//../admin", "/app/admin");
+        base.put("/app//../../admin", "/admin");
+        base.forEach((in, out) -> assertThat(PathNormalizer.forIstio(in)).as(in).isEqualTo(out));
+    }
+
+    /** normalization_test.go PercentEncoded, for BASE: the unreserved characters are decoded, the rest kept as sent. */
+    @Test
+    void percentEncodedOneToFf() {
+        for (int i = 1; i <= 0xff; i++) {
+            String in = String.format("/admin%%%02x", i);
+            boolean decoded = (i >= '0' && i <= '9') || (i >= 'A' && i <= 'Z') || (i >= 'a' && i <= 'z') || i == '-' || i == '.'
+                    || i == '_' || i == '~';
+            assertThat(PathNormalizer.forIstio(in)).as(in).isEqualTo(decoded ? "/admin" + (char) i : in);
+        }
+        assertThat(PathNormalizer.forIstio("/admin%00")).isNull();
+    }
+
+    /** url_canon_path.cc kPathCharLookup: ESCAPE characters are written percent-encoded (upper-case hex). */
+    @Test
+    void charactersAPathMayNotHoldRawArePercentEncoded() {
+        assertThat(PathNormalizer.forIstio("/admin/users\"")).isEqualTo("/admin/users%22");
+        assertThat(PathNormalizer.forIstio("/api/v1\"/delete")).isEqualTo("/api/v1%22/delete");
+        assertThat(PathNormalizer.forIstio("/a<b>`{c}")).isEqualTo("/a%3Cb%3E%60%7Bc%7D");
+        assertThat(PathNormalizer.forIstio("/a b")).isEqualTo("/a%20b");
+        for (String control : new String[] {"/a\tb", "/api/x\ny", "/a\rb", "/a\u0001", "/a\u007f"}) {
+            // Envoy's codecs refuse a control character in the target (http-parser; nghttp2's value check): never allowed.
+            assertThat(PathNormalizer.forIstio(control)).as(control).isNull();
+            assertThat(PathNormalizer.rejects(control)).as(control).isTrue();
+            assertThat(PathNormalizer.forCilium(control)).as(control).isNull();
+        }
+        assertThat(PathNormalizer.forIstio("/caf\u00c3\u00a9")).as("a UTF-8 path read byte per char").isEqualTo("/caf%C3%A9");
+        assertThat(PathNormalizer.forIstio("/caf\u00e9\u20ac")).as("a Java string").isEqualTo("/caf%E9%E2%82%AC");
+        assertThat(PathNormalizer.forIstio("/a\u0000b")).as("a raw NUL is refused, as %00").isNull();
+        assertThat(PathNormalizer.rejects("/a\u0000b")).isTrue();
+        // Characters the WHATWG path set and Envoy's snapshot do not both escape stay as sent.
+        assertThat(PathNormalizer.forIstio("/a|b^c[d]'e*f;g")).isEqualTo("/a|b^c[d]'e*f;g");
+        assertThat(PathNormalizer.istioTarget("/admin/users\"?q=\"x\"")).as("the query is forwarded as sent")
+                .isEqualTo("/admin/users%22?q=\"x\"");
+    }
+
+    /** url_canon_path.cc CheckForNestedEscapes: "%%300" is not "%00" once "%30" is unescaped. */
+    @Test
+    void aNestedEscapeIsNotDecodedIntoANewOne() {
+        assertThat(PathNormalizer.forIstio("/%%36%31dmin")).isEqualTo("/%2561dmin");
+        assertThat(PathNormalizer.forIstio("/%%300")).isEqualTo("/%2500");
+        assertThat(PathNormalizer.forIstio("/x%%30%30")).as("not a %00 let through").isEqualTo("/x%2500");
+        assertThat(PathNormalizer.forIstio("/%6%31dmin")).as("a raw digit then a decoded one").isEqualTo("/%2561dmin");
+        assertThat(PathNormalizer.forIstio("/public/%%32%65%%32%65/admin")).isEqualTo("/public/%252e%252e/admin");
+        assertThat(PathNormalizer.forIstio("/100%")).as("a lone % at the end").isEqualTo("/100%");
+        assertThat(PathNormalizer.forIstio("/100%x%41")).as("a lone % before no hex pair").isEqualTo("/100%xA");
+        assertThat(PathNormalizer.istioTarget("/%%36%31dmin?a=1")).isEqualTo("/%2561dmin?a=1");
+        // Idempotent: normalising what Envoy forwards changes nothing more.
+        for (String p : new String[] {"/%%36%31dmin", "/x%%30%30", "/public/%%32%65%%32%65/admin", "/%6%31dmin"}) {
+            String once = PathNormalizer.forIstio(p);
+            assertThat(PathNormalizer.forIstio(once)).as(p).isEqualTo(once);
+        }
+    }
+
+    /** Envoy since CVE-2026-73551: /..;/admin is /admin (istio/istio#61478); other segments keep their parameters. */
+    @Test
+    void dotSegmentsWithPathParameters() {
+        assertThat(PathNormalizer.forIstio("/..;/admin")).isEqualTo("/admin");
+        assertThat(PathNormalizer.forIstio("/x/..;/admin")).isEqualTo("/admin");
+        assertThat(PathNormalizer.forIstio("/xyz/..;foo=bar/abc")).isEqualTo("/abc");
+        assertThat(PathNormalizer.forIstio("/.;/admin")).isEqualTo("/admin");
+        assertThat(PathNormalizer.forIstio("/x/%2e%2e;/admin")).as("encoded dots").isEqualTo("/admin");
+        assertThat(PathNormalizer.forIstio("/a/..;")).isEqualTo("/");
+        assertThat(PathNormalizer.forIstio("/admin;a=b")).isEqualTo("/admin;a=b");
+        assertThat(PathNormalizer.forIstio("/admin;a=b/xyz")).isEqualTo("/admin;a=b/xyz");
+        assertThat(PathNormalizer.forIstio("/;/admin")).isEqualTo("/;/admin");
+        assertThat(PathNormalizer.forIstio("/...;/admin")).isEqualTo("/...;/admin");
+        assertThat(PathNormalizer.forIstio("/x.;/admin")).isEqualTo("/x.;/admin");
+    }
+
+    @Test
+    void ciliumPathsTooAfterTheirOwnSteps() {
+        assertThat(PathNormalizer.forCilium("/admin/users\"")).isEqualTo("/admin/users%22");
+        assertThat(PathNormalizer.forCilium("/x/..;/admin?q")).isEqualTo("/admin?q");
+        assertThat(PathNormalizer.forCilium("/%%36%31dmin")).isEqualTo("/%2561dmin");
+    }
+}
