@@ -55,17 +55,7 @@ class RelayHalfCloseTest {
         try (ServerSocket upstream = new ServerSocket(0, 1, lo)) {
             CountDownLatch requestEnded = new CountDownLatch(1);
             CountDownLatch joined = new CountDownLatch(1);
-            CompletableFuture<Long> upstreamRead = CompletableFuture.supplyAsync(() -> {
-                try (Socket s = upstream.accept()) {
-                    long n = s.getInputStream().readAllBytes().length; // until the relayed FIN
-                    requestEnded.countDown();
-                    s.getOutputStream().write(answer);
-                    s.shutdownOutput();
-                    return n;
-                } catch (Exception e) {
-                    throw new java.util.concurrent.CompletionException(e);
-                }
-            });
+            CompletableFuture<Long> upstreamRead = answerAfterFin(upstream, answer, requestEnded);
             Channel listener = new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
                     .childOption(ChannelOption.AUTO_READ, false).childOption(ChannelOption.ALLOW_HALF_CLOSURE, true)
                     .childOption(ChannelOption.SO_SNDBUF, SMALL_BUFFER)
@@ -99,17 +89,7 @@ class RelayHalfCloseTest {
                 client.shutdownOutput();
                 // The relay has taken the client's FIN (it passed it upstream) before any answer byte.
                 assertThat(requestEnded.await(10, TimeUnit.SECONDS)).as("the request's FIN relayed upstream").isTrue();
-                MessageDigest md = MessageDigest.getInstance("SHA-256");
-                long got = 0;
-                InputStream in = client.getInputStream();
-                byte[] buf = new byte[64 << 10];
-                for (int r; (r = in.read(buf)) >= 0; ) {
-                    md.update(buf, 0, r);
-                    got += r;
-                }
-                assertThat(got).as("answer bytes before the FIN").isEqualTo(ANSWER);
-                assertThat(HexFormat.of().formatHex(md.digest()))
-                        .isEqualTo(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(answer)));
+                assertWholeAnswerThenFin(client, answer);
                 assertThat(Await.result(upstreamRead)).isEqualTo(1024L);
             } finally {
                 listener.close().sync();
@@ -135,16 +115,7 @@ class RelayHalfCloseTest {
         byte[] answer = new byte[ANSWER];
         new Random(12).nextBytes(answer);
         try (ServerSocket upstream = new ServerSocket(0, 1, lo)) {
-            CompletableFuture<Long> upstreamRead = CompletableFuture.supplyAsync(() -> {
-                try (Socket s = upstream.accept()) {
-                    long n = s.getInputStream().readAllBytes().length; // the held request, then the relayed FIN
-                    s.getOutputStream().write(answer);
-                    s.shutdownOutput();
-                    return n;
-                } catch (Exception e) {
-                    throw new java.util.concurrent.CompletionException(e);
-                }
-            });
+            CompletableFuture<Long> upstreamRead = answerAfterFin(upstream, answer, new CountDownLatch(1));
             CountDownLatch finHeld = new CountDownLatch(1);
             CompletableFuture<SocketChannel> accepted = new CompletableFuture<>();
             Channel listener = new ServerBootstrap().group(group).channel(Transports.serverChannel(group))
@@ -188,17 +159,7 @@ class RelayHalfCloseTest {
                                 ch.close();
                             }
                         }));
-                MessageDigest md = MessageDigest.getInstance("SHA-256");
-                long got = 0;
-                InputStream in = client.getInputStream();
-                byte[] buf = new byte[64 << 10];
-                for (int r; (r = in.read(buf)) >= 0; ) {
-                    md.update(buf, 0, r);
-                    got += r;
-                }
-                assertThat(got).as("answer bytes before the FIN").isEqualTo(ANSWER);
-                assertThat(HexFormat.of().formatHex(md.digest()))
-                        .isEqualTo(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(answer)));
+                assertWholeAnswerThenFin(client, answer);
                 assertThat(Await.result(upstreamRead)).as("the held request reached the upstream").isEqualTo(1024L);
             } finally {
                 listener.close().sync();
@@ -206,5 +167,35 @@ class RelayHalfCloseTest {
         } finally {
             group.shutdownGracefully(0, 1, TimeUnit.SECONDS).sync();
         }
+    }
+
+    /** The upstream: reads to the relayed FIN, counts it down, then answers {@code answer} and its FIN. */
+    static CompletableFuture<Long> answerAfterFin(ServerSocket upstream, byte[] answer, CountDownLatch requestEnded) {
+        return CompletableFuture.supplyAsync(() -> {
+            try (Socket s = upstream.accept()) {
+                long n = s.getInputStream().readAllBytes().length; // until the relayed FIN
+                requestEnded.countDown();
+                s.getOutputStream().write(answer);
+                s.shutdownOutput();
+                return n;
+            } catch (Exception e) {
+                throw new java.util.concurrent.CompletionException(e);
+            }
+        });
+    }
+
+    /** Reads {@code client} to its FIN: every byte of {@code answer}, in order. */
+    static void assertWholeAnswerThenFin(Socket client, byte[] answer) throws Exception {
+        MessageDigest md = MessageDigest.getInstance("SHA-256");
+        long got = 0;
+        InputStream in = client.getInputStream();
+        byte[] buf = new byte[64 << 10];
+        for (int r; (r = in.read(buf)) >= 0; ) {
+            md.update(buf, 0, r);
+            got += r;
+        }
+        assertThat(got).as("answer bytes before the FIN").isEqualTo(answer.length);
+        assertThat(HexFormat.of().formatHex(md.digest()))
+                .isEqualTo(HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(answer)));
     }
 }
