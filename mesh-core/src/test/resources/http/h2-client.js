@@ -2,7 +2,8 @@
 // server reset: "reset MESSAGE").
 // Usage: node h2-client.js PORT REQUEST... [WAIT_END] [PRINT_PORT] where a REQUEST is a path, "METHOD path", or a JSON object
 // sent as the header block as it is (Node fills in :method and :scheme, and :authority only when neither
-// :authority nor host is given).
+// :authority nor host is given). H2HOST: the address to connect to (127.0.0.1). A request unanswered in 10 s prints
+// "timeout" and the client goes on (a stream the proxy never ends is an answer a test can see).
 const http2 = require('http2');
 const [port, ...args] = process.argv.slice(2);
 // WAIT_END: the server ends the connection, and the client waits for that instead of closing it ("session closed").
@@ -10,7 +11,7 @@ const [port, ...args] = process.argv.slice(2);
 const waitEnd = args.includes('WAIT_END');
 const printPort = args.includes('PRINT_PORT');
 const paths = args.filter((a) => a !== 'WAIT_END' && a !== 'PRINT_PORT');
-const session = http2.connect(`http://127.0.0.1:${port}`);
+const session = http2.connect(`http://${process.env.H2HOST || '127.0.0.1'}:${port}`);
 if (printPort) session.on('connect', () => console.log(`port ${session.socket.localPort}`));
 if (waitEnd) session.on('close', () => console.log('session closed'));
 (async () => {
@@ -24,6 +25,7 @@ if (waitEnd) session.on('close', () => console.log('session closed'));
       req.setEncoding('utf8');
       req.on('data', (d) => { body += d; });
       req.on('end', () => { console.log(`${status} ${body}`); resolve(); });
+      req.setTimeout(10000, () => { console.log('timeout'); req.close(); resolve(); });
       // A stream reset is one request's answer; any other error ends the client.
       req.on('error', (e) => {
         if (e.code === 'ERR_HTTP2_STREAM_ERROR') { console.log(`reset ${e.message}`); resolve(); } else { reject(e); }

@@ -702,6 +702,27 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
         T.decide(e, "cluster: the destination's own cluster label is the local cluster", cluster,
                 eu.get().dest("prod", "backend", Map.of("app", "backend", "io.cilium.k8s.policy.cluster", "eu")), true, "prod/c");
         T.decide(e, "cluster: a peer known by SPIFFE ID only is taken to be of it (README)", cluster, r().source(null), true, "prod/c");
+        // Its cluster unknown, a SPIFFE-only peer is of the cluster only when of the mesh's trust domain (until 4 December
+        // any trust domain's was, where the selector form io.cilium.k8s.policy.cluster denies it: a fail-open pass).
+        String foreign = "spiffe://eu.example.org/ns/prod/sa/frontend";
+        T.decide(e, "cluster: a SPIFFE-only peer of another trust domain is not of it (was: admitted)", cluster,
+                r().source(null).principal(foreign), false, "prod/c");
+        T.decide(e, "the selector form denies it too", ingress("{fromEndpoints: [{matchLabels: {io.cilium.k8s.policy.cluster: "
+                + "default}}]}"), r().source(null).principal(foreign), false, "prod/c");
+        T.decide(e, "ingressDeny cluster still denies a SPIFFE-only peer of another trust domain (fail closed)",
+                cnp("prod", "c", "{endpointSelector: {}, ingress: [{fromEntities: [all]}], ingressDeny: [{fromEntities: [cluster]}]}"),
+                r().source(null).principal(foreign), false, "prod/c");
+        T.add(e, "cluster: the mesh's trust domain and aliases are the engine's", () -> {
+            PolicyEngine pe = PolicyEngine.builder().trustDomain("eu.example.org").trustDomainAliases(List.of("old.example.org"))
+                    .policies(PolicyLoader.fromString("c.yaml", cluster)).build();
+            assertThat(pe.evaluate(r().source(null).principal(foreign).build()).allowed()).as("the trust domain").isTrue();
+            assertThat(pe.evaluate(r().source(null).principal("spiffe://old.example.org/ns/prod/sa/frontend").build()).allowed())
+                    .as("an alias").isTrue();
+            Decision d = pe.evaluate(r().source(null).build());
+            assertThat(d.allowed()).as("cluster.local is not this mesh's: %s", d).isFalse();
+            assertThat(d.reason()).contains("trust domain not the mesh's");
+            assertThat(pe.evaluate(r().build()).allowed()).as("a known workload goes by its cluster label").isTrue();
+        });
         T.decide(e, "cluster-mesh admits a pod of another cluster", ingress("{fromEntities: [cluster-mesh]}"), eu.get(), true, "prod/c");
         T.add(e, "the default deny names the cluster", () -> {
             Decision d = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", cluster)).build().evaluate(eu.get().build());

@@ -210,7 +210,8 @@ final class CiliumCompiler {
         } else if (rule.entityCluster || rule.entityClusterMesh) {
             // An endpoint misses only cluster, by its workload's cluster label (a cluster-mesh rule never misses one).
             endpointText = "matches endpoints of the destination's own cluster only (io.cilium.k8s.policy.cluster), and the"
-                    + " source workload is of another cluster";
+                    + " source workload is of another cluster (or, its workload unknown, its SPIFFE identity is of a trust domain"
+                    + " not the mesh's)";
             otherText = "matches cluster endpoints only, and the source has neither a SPIFFE identity nor a registry workload";
         } else if (world) {
             endpointText = "matches peers outside the cluster only, and " + clusterEndpoint;
@@ -225,7 +226,7 @@ final class CiliumCompiler {
         String shortOther = rule.cidrs.length > 0 ? "not the source address" : cluster
                 ? "cluster endpoints only, and the source is none" : world ? "not the source's address family" : "no workload";
         String shortEndpoint = rule.cidrs.length > 0 || world ? outside : cluster
-                ? "the destination's cluster only, and the source workload is of another" : shortOther;
+                ? "the destination's cluster only, and the source is of another" : shortOther;
         rule.peerMissShort = new String[] {shortHead + shortEndpoint, shortHead + shortOther};
         rule.peerMiss = new Decision[] {
             new Decision(false, Outcome.DENIED_DEFAULT, ref, -1, head + (endpointText == null ? otherText : endpointText)),
@@ -270,6 +271,9 @@ final class CiliumCompiler {
                     // cluster: the destination's own cluster (pkg/policy/api/entity.go InitEntities:
                     // io.cilium.k8s.policy.cluster=<cluster name>); cluster-mesh: every cluster of the mesh.
                     rule.entityCluster |= v.equals("cluster");
+                    if (!deny && v.equals("cluster")) {
+                        rule.clusterTrustDomains = TrustDomains.DEFAULT;
+                    }
                     rule.entityClusterMesh |= v.equals("cluster-mesh");
                     rule.entityWorld |= v.equals("world");
                     rule.entityWorldV4 |= v.equals("world-ipv4");

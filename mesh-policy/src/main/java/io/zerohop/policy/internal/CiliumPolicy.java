@@ -48,6 +48,31 @@ final class CiliumPolicy {
     }
 
     /**
+     * This policy for a mesh of trust domain bundle {@code bundle} ({@link TrustDomains#bundle}): its ingress rules'
+     * {@code cluster} entity takes a SPIFFE-only peer of those trust domains to be of the destination's cluster. Itself
+     * when no ingress rule has that entity or the bundle is the one compiled in.
+     */
+    CiliumPolicy withTrustDomains(java.util.List<String> bundle) {
+        Rule[] rules = null;
+        for (int i = 0; i < ingress.length; i++) {
+            java.util.List<String> tds = ingress[i].clusterTrustDomains;
+            if (tds != null && !tds.equals(bundle)) {
+                if (rules == null) {
+                    rules = ingress.clone();
+                }
+                rules[i] = ingress[i].withClusterTrustDomains(bundle);
+            }
+        }
+        if (rules == null) {
+            return this;
+        }
+        CiliumPolicy copy = new CiliumPolicy(ref, namespace, endpointSelector, ingressDefaultDeny, rules, ingressDeny,
+                defaultDeny, defaultDenyNoWorkload, defaultDenyNoLabels, defaultDenyNoPort);
+        copy.openAllowed = openAllowed;
+        return copy;
+    }
+
+    /**
      * The default-deny decision for {@code r}, its explanation naming why the ingress rules whose toPorts cover
      * {@code r}'s port did not allow it: the peer selector of the first such rule that did not select the source
      * (fromEndpoints on pod labels and a source without a workload or labels, fromCIDR or world entities and a cluster
@@ -138,12 +163,18 @@ final class CiliumPolicy {
     static final int PROTO_TCP = 1;
     static final int PROTO_OTHER = 2;
 
-    static final class Rule {
+    static final class Rule implements Cloneable {
         final int index;
         Selector[] fromEndpoints = new Selector[0];
         boolean entityAll;
         /** {@code cluster}: a peer of the destination's own cluster. */
         boolean entityCluster;
+        /**
+         * An ingress (allow) rule's {@code cluster} entity: the trust domains whose SPIFFE-only peers (no known workload, so
+         * no cluster label) it takes to be of the destination's cluster, the mesh's bundle ({@link #withTrustDomains});
+         * null for an ingressDeny rule, which takes every such peer to be (fail closed).
+         */
+        java.util.List<String> clusterTrustDomains;
         /** {@code cluster-mesh}: a peer of any cluster of the mesh. */
         boolean entityClusterMesh;
         boolean entityWorld;
@@ -241,7 +272,7 @@ final class CiliumPolicy {
                 return true;
             }
             boolean endpoint = Peer.isClusterEndpoint(r);
-            if (endpoint && (entityClusterMesh || entityCluster && Selector.sameCluster(r))) {
+            if (endpoint && (entityClusterMesh || entityCluster && Selector.sameCluster(r, clusterTrustDomains))) {
                 return true;
             }
             if (!endpoint && (entityWorld
@@ -380,6 +411,17 @@ final class CiliumPolicy {
                 }
             }
             return result;
+        }
+
+        /** This rule with {@link #clusterTrustDomains} {@code bundle}: a shallow copy, every other field shared. */
+        Rule withClusterTrustDomains(java.util.List<String> bundle) {
+            try {
+                Rule copy = (Rule) clone();
+                copy.clusterTrustDomains = bundle;
+                return copy;
+            } catch (CloneNotSupportedException e) {
+                throw new AssertionError(e);
+            }
         }
 
         /** Our extension of {@code mode: required}: trust domain and identity list of the peer. */

@@ -66,8 +66,9 @@ public final class CompiledPolicies {
     /**
      * These policies as the sidecars and waypoints of a mesh with trust domain bundle {@code bundle} (its trust domain,
      * then its aliases: {@link TrustDomains#bundle}) match them at L7: every AuthorizationPolicy principal and trust
-     * domain value rewritten as istiod's {@code MigrateTrustDomain} rewrites it ({@link TrustDomains}). The L4 view
-     * (ztunnel's: values as written), Cilium policies and PeerAuthentications are shared with this snapshot. Itself for
+     * domain value rewritten as istiod's {@code MigrateTrustDomain} rewrites it ({@link TrustDomains}), and Cilium allow
+     * rules' {@code cluster} entity taking a SPIFFE-only peer of the bundle to be of the cluster. The L4 view (ztunnel's:
+     * values as written), other Cilium rules and PeerAuthentications are shared with this snapshot. Itself for
      * {@link TrustDomains#DEFAULT}, which compilation applies already. Done once per snapshot, never per decision.
      *
      * @param bundle a list {@link TrustDomains#bundle} made, not null
@@ -83,10 +84,20 @@ public final class CompiledPolicies {
             changed[0] |= m != idx;
             i.put(ns, m);
         });
+        // The cluster entity of Cilium's allow rules: a SPIFFE-only peer of the bundle is of the destination's cluster.
+        java.util.function.UnaryOperator<Object> ciliumFor = p -> ((CiliumPolicy) p).withTrustDomains(bundle);
+        Map<String, LabelIndex> c = new HashMap<>();
+        cilium.forEach((ns, idx) -> {
+            LabelIndex m = idx.map(ciliumFor);
+            changed[0] |= m != idx;
+            c.put(ns, m);
+        });
+        LabelIndex cw = ciliumClusterwide.map(ciliumFor);
+        changed[0] |= cw != ciliumClusterwide;
         if (!changed[0]) {
             return this;
         }
-        return new CompiledPolicies(i, cilium, ciliumClusterwide, namespacePeerAuthn, workloadPeerAuthn, refs, warnings,
+        return new CompiledPolicies(i, c, cw, namespacePeerAuthn, workloadPeerAuthn, refs, warnings,
                 dryRunNamespaces, dryRunRefs, selectors, origins);
     }
 

@@ -12,10 +12,11 @@ package io.zerohop.policy.internal;
  * source/common/chromium_url/url_canon_path.cc, Chromium's), each a way past a policy until 4 December (an L7 bypass
  * pass):
  * <ul>
- * <li>characters a path may not hold raw are percent-encoded: space, {@code " < > ` { }} and non-ASCII (the characters
- * Envoy's snapshot and the WHATWG path percent-encode set agree on), so {@code /admin/users"} is
- * {@code /admin/users%22}, which a {@code /admin/{**}} template matches; a control character is refused (null), as
- * Envoy's codecs refuse it before any normalisation;
+ * <li>characters a path may not hold raw are percent-encoded, those {@code kPathCharLookup} marks {@code ESCAPE}: space,
+ * {@code " < > ^ ` { | }} and every byte above 0x7F, so {@code /admin/users"} is {@code /admin/users%22}, which a
+ * {@code /admin/{**}} template matches; a char below 0x100 is taken as the request's byte (Netty reads bytes as
+ * ISO-8859-1), one above as a code point given through the API (its UTF-8 bytes; an unpaired surrogate is refused). A
+ * control character is refused (null), as Envoy's codecs refuse it before any normalisation;
  * <li>a nested escape is not decoded into a new one ({@code CheckForNestedEscapes}): {@code %%36%31} is
  * {@code %2561}, not {@code %61}, which a second decoding would read as {@code a};
  * <li>a dot segment with path parameters is a dot segment ({@code /x/..;p/admin} is {@code /admin}), as Envoy resolves
@@ -78,36 +79,61 @@ public final class PathNormalizer {
                 // Envoy never canonicalises it: its codecs refuse a control character in the request target (http-parser,
                 // nghttp2's header value check), 400 or a reset stream; a raw NUL is invalid to its canonicaliser too.
                 return null;
+            } else if (Character.isSurrogate(c)) {
+                // Only a String from the API can hold one (Netty reads a header's bytes as ISO-8859-1): a pair is one code
+                // point, encoded as its UTF-8 bytes; an unpaired surrogate is no character at all and is refused.
+                if (!Character.isHighSurrogate(c) || i + 1 >= end || !Character.isLowSurrogate(raw.charAt(i + 1))) {
+                    return null;
+                }
+                percentEncode(sb, Character.toCodePoint(c, raw.charAt(++i)));
             } else if (escaped(c)) {
                 percentEncode(sb, c);
             } else {
                 sb.append(c);
             }
         }
-        // A lone '%' now followed by two hex digits (one of them decoded) would be a new escape: Envoy writes it as %25.
-        for (int k = lone - 1; k >= 0; k--) {
-            int p = lonePercents[k];
-            if (p + 2 < sb.length() && Character.digit(sb.charAt(p + 1), 16) >= 0 && Character.digit(sb.charAt(p + 2), 16) >= 0) {
-                sb.insert(p + 1, "25");
+        return removeDotSegments(stripDotSegmentParameters(lone == 0 ? sb : escapeNestedPercents(sb, lonePercents, lone)));
+    }
+
+    /**
+     * {@code out} with each lone '%' (at the ascending output positions {@code at}) now followed by two hex digits, one of
+     * them decoded, written as {@code %25}: it would otherwise be a new escape. One pass, however many there are.
+     */
+    private static StringBuilder escapeNestedPercents(StringBuilder out, int[] at, int count) {
+        StringBuilder sb = null;
+        int copied = 0;
+        for (int k = 0; k < count; k++) {
+            int p = at[k];
+            if (p + 2 < out.length() && Character.digit(out.charAt(p + 1), 16) >= 0 && Character.digit(out.charAt(p + 2), 16) >= 0) {
+                if (sb == null) {
+                    sb = new StringBuilder(out.length() + 2 * (count - k));
+                }
+                sb.append(out, copied, p + 1).append("25");
+                copied = p + 1;
             }
         }
-        return removeDotSegments(stripDotSegmentParameters(sb));
+        return sb == null ? out : sb.append(out, copied, out.length());
     }
 
     /** Characters Envoy's canonical path holds percent-encoded only (see the class comment). */
     private static boolean escaped(char c) {
-        return c == ' ' || c > 0x7F || c == '"' || c == '<' || c == '>' || c == '`' || c == '{' || c == '}';
+        return c == ' ' || c > 0x7F || c == '"' || c == '<' || c == '>' || c == '^' || c == '`' || c == '{' || c == '|'
+                || c == '}';
     }
 
     private static boolean control(char c) {
         return c < 0x20 || c == 0x7F;
     }
 
-    private static void percentEncode(StringBuilder sb, char c) {
-        if (c < 0x100) {
-            hex(sb, c);
+    /**
+     * A char below 0x100 is one byte of the request (Netty's ISO-8859-1 reading of the bytes sent), encoded as that byte;
+     * a code point above it can only come from a String given to the API, encoded as its UTF-8 bytes.
+     */
+    private static void percentEncode(StringBuilder sb, int codePoint) {
+        if (codePoint < 0x100) {
+            hex(sb, codePoint);
         } else {
-            for (byte b : String.valueOf(c).getBytes(java.nio.charset.StandardCharsets.UTF_8)) {
+            for (byte b : new String(Character.toChars(codePoint)).getBytes(java.nio.charset.StandardCharsets.UTF_8)) {
                 hex(sb, b & 0xFF);
             }
         }
@@ -117,31 +143,34 @@ public final class PathNormalizer {
         sb.append('%').append(Character.toUpperCase(Character.forDigit(b >> 4, 16))).append(Character.toUpperCase(Character.forDigit(b & 15, 16)));
     }
 
-    /** {@code .;p} and {@code ..;p} segments as {@code .} and {@code ..} (Envoy since CVE-2026-73551). */
+    /** {@code .;p} and {@code ..;p} segments as {@code .} and {@code ..} (Envoy since CVE-2026-73551); one pass. */
     private static String stripDotSegmentParameters(StringBuilder sb) {
         if (sb.indexOf(";") < 0) {
             return sb.toString();
         }
-        StringBuilder out = new StringBuilder(sb.length());
-        int start = 0;
         int n = sb.length();
-        while (start <= n) {
-            int slash = sb.indexOf("/", start);
-            int segEnd = slash < 0 ? n : slash;
-            int semi = sb.indexOf(";", start);
-            int dots = semi >= 0 && semi < segEnd ? semi - start : -1;
-            if ((dots == 1 || dots == 2) && sb.charAt(start) == '.' && sb.charAt(semi - 1) == '.') {
+        StringBuilder out = new StringBuilder(n);
+        int start = 0;
+        while (true) {
+            int semi = -1;
+            int segEnd = start;
+            for (; segEnd < n && sb.charAt(segEnd) != '/'; segEnd++) {
+                if (semi < 0 && sb.charAt(segEnd) == ';') {
+                    semi = segEnd;
+                }
+            }
+            int dots = semi - start;
+            if (semi >= 0 && (dots == 1 || dots == 2) && sb.charAt(start) == '.' && sb.charAt(semi - 1) == '.') {
                 out.append(sb, start, semi);
             } else {
                 out.append(sb, start, segEnd);
             }
-            if (slash < 0) {
-                break;
+            if (segEnd == n) {
+                return out.toString();
             }
             out.append('/');
-            start = slash + 1;
+            start = segEnd + 1;
         }
-        return out.toString();
     }
 
     /**

@@ -309,13 +309,24 @@ final class Selector {
      * Whether the source is of the destination's cluster, as Cilium's {@code cluster} entity selects
      * ({@code io.cilium.k8s.policy.cluster=<the agent's cluster name>}, pkg/policy/api/entity.go InitEntities): by the
      * two workloads' cluster labels ({@link #clusterOf}; a destination not known is in {@link #DEFAULT_CLUSTER}). A peer
-     * without a known workload (a SPIFFE identity only) is taken to be of it: its cluster is not known, and a verified
-     * identity of the mesh is what this entity meant before cluster meshes (mesh-policy README, "fromEntities").
+     * without a known workload (a SPIFFE identity only) has no cluster label: it is taken to be of the cluster when its
+     * trust domain is one of {@code trustDomains} (the mesh's bundle, for an allow rule), or whatever it is when
+     * {@code trustDomains} is null (a deny rule: fail closed). mesh-policy README, "fromEntities".
      */
-    static boolean sameCluster(AccessRequest r) {
+    static boolean sameCluster(AccessRequest r, java.util.List<String> trustDomains) {
         WorkloadRef source = r.sourceWorkload();
         if (source == null) {
-            return true;
+            if (trustDomains == null) {
+                return true;
+            }
+            String p = r.sourcePrincipal();
+            int end = Peer.tdEnd(p);
+            for (int i = 0; i < trustDomains.size(); i++) {
+                if (Peer.regionEquals(p, Peer.SCHEME, end, trustDomains.get(i))) {
+                    return true;
+                }
+            }
+            return false;
         }
         WorkloadRef dest = r.destination();
         return clusterOf(source).equals(dest == null ? DEFAULT_CLUSTER : clusterOf(dest));

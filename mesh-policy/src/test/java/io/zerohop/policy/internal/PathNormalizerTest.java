@@ -65,8 +65,15 @@ class PathNormalizerTest {
         assertThat(PathNormalizer.forIstio("/caf\u00e9\u20ac")).as("a Java string").isEqualTo("/caf%E9%E2%82%AC");
         assertThat(PathNormalizer.forIstio("/a\u0000b")).as("a raw NUL is refused, as %00").isNull();
         assertThat(PathNormalizer.rejects("/a\u0000b")).isTrue();
-        // Characters the WHATWG path set and Envoy's snapshot do not both escape stay as sent.
-        assertThat(PathNormalizer.forIstio("/a|b^c[d]'e*f;g")).isEqualTo("/a|b^c[d]'e*f;g");
+        assertThat(PathNormalizer.forIstio("/a|b^c")).as("kPathCharLookup: | and ^ are ESCAPE").isEqualTo("/a%7Cb%5Ec");
+        assertThat(PathNormalizer.forCilium("/admin|x")).isEqualTo("/admin%7Cx");
+        // PASS in kPathCharLookup: kept as sent.
+        assertThat(PathNormalizer.forIstio("/a[d]'e*f;g!$&()+,:=@")).isEqualTo("/a[d]'e*f;g!$&()+,:=@");
+        assertThat(PathNormalizer.forIstio("/x\ud83d\ude00")).as("a surrogate pair is one code point")
+                .isEqualTo("/x%F0%9F%98%80");
+        for (String unpaired : new String[] {"/x\ud83d", "/x\ude00y", "/x\ud83dy"}) {
+            assertThat(PathNormalizer.forIstio(unpaired)).as("an unpaired surrogate is no character").isNull();
+        }
         assertThat(PathNormalizer.istioTarget("/admin/users\"?q=\"x\"")).as("the query is forwarded as sent")
                 .isEqualTo("/admin/users%22?q=\"x\"");
     }
@@ -103,6 +110,18 @@ class PathNormalizerTest {
         assertThat(PathNormalizer.forIstio("/;/admin")).isEqualTo("/;/admin");
         assertThat(PathNormalizer.forIstio("/...;/admin")).isEqualTo("/...;/admin");
         assertThat(PathNormalizer.forIstio("/x.;/admin")).isEqualTo("/x.;/admin");
+    }
+
+    /** Many lone '%'s and ';' segments: each pass is linear, and the result is what a segment-by-segment reading gives. */
+    @Test
+    void longPathsOfNestedEscapesAndParameters() {
+        int n = 20_000;
+        String nested = "/" + "%%36%31".repeat(n);
+        assertThat(PathNormalizer.forIstio(nested)).isEqualTo("/" + "%2561".repeat(n));
+        String params = "/" + "a;b/".repeat(n) + "x/..;p/y";
+        assertThat(PathNormalizer.forIstio(params)).isEqualTo("/" + "a;b/".repeat(n) + "y");
+        String mixed = "/" + "%;/".repeat(n);
+        assertThat(PathNormalizer.forIstio(mixed)).isEqualTo(mixed);
     }
 
     @Test

@@ -188,6 +188,16 @@ final class H2Proxy {
                 finish();
                 return;
             }
+            refusal = RequestTarget.malformedH2Path(path);
+            if (refusal != null) {
+                // A malformed request (RFC 9113 section 8.1.1): a stream error of type PROTOCOL_ERROR, as nghttp2 treats it
+                // under Envoy. Netty's field-value check lets HTAB and SP through; no policy may see such a path, and no
+                // normalisation may turn it into one it would match.
+                denied = true;
+                ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.PROTOCOL_ERROR));
+                finish();
+                return;
+            }
             java.util.List<CharSequence> hosts = h.getAll(HOST);
             if (hosts.size() > 1) {
                 denied = true;
@@ -247,8 +257,17 @@ final class H2Proxy {
             }
             // Decided, as forwarded, on what Cilium's Envoy passes on (every rule, an AuthorizationPolicy's too); the
             // access line keeps the path as sent.
-            String passed = cilium ? io.zerohop.policy.HttpAttributes.ciliumTarget(path) : null;
-            String decided = passed != null ? passed : path;
+            String passed = cilium ? io.zerohop.policy.HttpAttributes.ciliumTarget(path)
+                    : io.zerohop.policy.HttpAttributes.normalizedTarget(path);
+            if (passed == null) {
+                // Refused above (a control character, %00); kept so that no later change lets a path no normalisation
+                // accepts reach a policy raw.
+                denied = true;
+                status = 400;
+                respond(new DefaultHttp2Headers().status("400").set("content-type", "text/plain"), "invalid :path", true);
+                return;
+            }
+            String decided = cilium ? passed : path;
             // Tracked before it is decided: a policy swap between the decision and a later track would find no stream to
             // decide again. Tracked first, either the change's pass finds it (and decides it again on this loop, after
             // this) or the swap came before the track and this decision reads the new policies.
@@ -268,9 +287,8 @@ final class H2Proxy {
             this.authority = authority;
             headers = plain;
             // What the application reads is what was decided (Envoy's normalize_path rewrites :path).
-            String target = cilium ? passed : io.zerohop.policy.HttpAttributes.normalizedTarget(path);
-            if (target != path) {
-                h.path(target);
+            if (passed != path) {
+                h.path(passed);
             }
             if (grpc) {
                 // Counted from here on: what is forwarded to the application and what it answers. istiod puts the

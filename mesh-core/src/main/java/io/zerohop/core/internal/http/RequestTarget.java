@@ -81,7 +81,30 @@ final class RequestTarget {
         if (target.indexOf('#') >= 0) {
             return "request target \"" + target + "\" has a fragment (#)";
         }
+        for (int i = 0; i < target.length(); i++) {
+            char c = target.charAt(i);
+            if (c < 0x20 || c == 0x7F) {
+                // HTAB and FF, the two Envoy's HTTP/1 codec lets into a target (invalidCharacters): its request-line parser
+                // splits on HTAB as on SP, so such a request line has no valid version and is answered 400.
+                return String.format("request target has a control character (0x%02x at %d)", (int) c, i);
+            }
+        }
         return encodedNul(target);
+    }
+
+    /**
+     * @return null, or why an HTTP/2 {@code :path} makes the request malformed before anything reads it: a control
+     *         character, SP or DEL, which nghttp2 refuses in {@code :path} ({@code nghttp2_check_path}, under Envoy's
+     *         HTTP/2 codec) although they pass Netty's field-value check (RFC 9110 section 5.5 allows HTAB and SP)
+     */
+    static String malformedH2Path(String path) {
+        for (int i = 0; i < path.length(); i++) {
+            char c = path.charAt(i);
+            if (c <= 0x20 || c == 0x7F) {
+                return String.format(":path has a character nghttp2 refuses (0x%02x at %d)", (int) c, i);
+            }
+        }
+        return null;
     }
 
     /**
