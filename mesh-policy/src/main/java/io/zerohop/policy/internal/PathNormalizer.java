@@ -30,12 +30,19 @@ public final class PathNormalizer {
     }
 
     /**
+     * @param raw a path, query and fragment as sent; one without its leading slash (only an API caller can pass one)
+     *        is read with it, as Envoy's {@code DoPath} writes it first; {@code *} (OPTIONS) stays
      * @return the normalised path (the argument itself when nothing changes, so the common case
      *         allocates nothing), or null when Envoy would reject the request ({@code %00}: 400)
      */
     public static String forIstio(String raw) {
         if (simple(raw)) {
             return raw;
+        }
+        if (raw.isEmpty() || (raw.charAt(0) != '/' && raw.charAt(0) != '\\')) {
+            // Envoy's DoPath writes the leading slash first unless one (IsURLSlash: a backslash too) is there; its codecs
+            // refuse such a target before, an API caller may not.
+            return raw.equals("*") ? raw : forIstio("/" + raw);
         }
         int end = raw.length();
         for (int i = 0; i < raw.length(); i++) {
@@ -52,8 +59,8 @@ public final class PathNormalizer {
         for (int i = 0; i < end; i++) {
             char c = raw.charAt(i);
             if (c == '%') {
-                int h = i + 2 < end ? Character.digit(raw.charAt(i + 1), 16) : -1;
-                int l = i + 2 < end ? Character.digit(raw.charAt(i + 2), 16) : -1;
+                int h = i + 2 < end ? hexDigit(raw.charAt(i + 1)) : -1;
+                int l = i + 2 < end ? hexDigit(raw.charAt(i + 2)) : -1;
                 if (h >= 0 && l >= 0) {
                     int v = h * 16 + l;
                     if (v == 0) {
@@ -104,7 +111,7 @@ public final class PathNormalizer {
         int copied = 0;
         for (int k = 0; k < count; k++) {
             int p = at[k];
-            if (p + 2 < out.length() && Character.digit(out.charAt(p + 1), 16) >= 0 && Character.digit(out.charAt(p + 2), 16) >= 0) {
+            if (p + 2 < out.length() && hexDigit(out.charAt(p + 1)) >= 0 && hexDigit(out.charAt(p + 2)) >= 0) {
                 if (sb == null) {
                     sb = new StringBuilder(out.length() + 2 * (count - k));
                 }
@@ -113,6 +120,18 @@ public final class PathNormalizer {
             }
         }
         return sb == null ? out : sb.append(out, copied, out.length());
+    }
+
+    /**
+     * The value of an ASCII hex digit, else -1: Envoy's {@code DecodeEscaped} reads bytes, so a fullwidth or Arabic-Indic
+     * digit ({@link Character#digit} accepts them) begins no escape.
+     */
+    private static int hexDigit(char c) {
+        if (c >= '0' && c <= '9') {
+            return c - '0';
+        }
+        char l = (char) (c | 0x20);
+        return l >= 'a' && l <= 'f' ? l - 'a' + 10 : -1;
     }
 
     /** Characters Envoy's canonical path holds percent-encoded only (see the class comment). */
@@ -208,7 +227,7 @@ public final class PathNormalizer {
      */
     public static String forCilium(String raw) {
         int end = raw.length();
-        boolean change = false;
+        boolean change = raw.isEmpty() || (raw.charAt(0) != '/' && raw.charAt(0) != '\\' && !raw.equals("*"));
         for (int i = 0; i < raw.length(); i++) {
             char c = raw.charAt(i);
             if (c == '?' || c == '#') {
@@ -216,7 +235,8 @@ public final class PathNormalizer {
                 change |= c == '#';
                 break;
             }
-            if (c == '%' || c == '\\' || escaped(c) || control(c) || (c == '/' && i + 1 < raw.length() && (raw.charAt(i + 1) == '.' || raw.charAt(i + 1) == '/'))) {
+            if (c >= 128 ? true : (FLAGS[c] & CILIUM_CHANGE) != 0
+                    && (c != '/' || (i + 1 < raw.length() && (raw.charAt(i + 1) == '.' || raw.charAt(i + 1) == '/')))) {
                 change = true;
             }
         }
@@ -242,34 +262,50 @@ public final class PathNormalizer {
     public static boolean rejects(String raw) {
         for (int i = 0; i < raw.length(); i++) {
             char c = raw.charAt(i);
-            if (c == '%' || control(c)) {
+            if (c < 128 ? (FLAGS[c] & MAY_REJECT) != 0 : Character.isSurrogate(c)) {
                 return forIstio(raw) == null;
             }
         }
         return false;
     }
 
+    /** {@link #FLAGS}: a character that may start a change to the path ({@code ? # % \\ .}, a dot only after a slash). */
+    private static final byte ISTIO_CHANGE = 1;
+    /** {@link #FLAGS}: the same for {@link #forCilium}, whose scan stops at {@code ?}/{@code #} and merges {@code //}. */
+    private static final byte CILIUM_CHANGE = 2;
+    /** {@link #FLAGS}: a character that may make {@link #forIstio} return null ({@code %00}, a control character). */
+    private static final byte MAY_REJECT = 4;
     /**
-     * Characters that may start a change: {@code ? # % \\ .} (a dot matters only after a slash) and those percent-encoded
-     * ({@link #escaped}).
+     * The scans' per-character questions for ASCII, one table lookup each (every char above 127 is percent-encoded, a
+     * change; only a surrogate can be refused). The scans run on every request a policy reads the path of.
      */
-    private static final boolean[] SPECIAL = new boolean[128];
+    private static final byte[] FLAGS = new byte[128];
 
     static {
-        for (char c : "?#%\\.".toCharArray()) {
-            SPECIAL[c] = true;
-        }
         for (char c = 0; c < 128; c++) {
-            SPECIAL[c] |= escaped(c) || control(c);
+            int f = 0;
+            if ("?#%\\.".indexOf(c) >= 0 || escaped(c) || control(c)) {
+                f |= ISTIO_CHANGE;
+            }
+            if ("%\\/".indexOf(c) >= 0 || escaped(c) || control(c)) {
+                f |= CILIUM_CHANGE;
+            }
+            if (c == '%' || control(c)) {
+                f |= MAY_REJECT;
+            }
+            FLAGS[c] = (byte) f;
         }
     }
 
     /** Whether normalisation leaves {@code raw} as it is: one table lookup per character. */
     private static boolean simple(String raw) {
         int n = raw.length();
+        if (n == 0 || raw.charAt(0) != '/') {
+            return raw.equals("*");
+        }
         for (int i = 0; i < n; i++) {
             char c = raw.charAt(i);
-            if (c >= 128 || SPECIAL[c] && (c != '.' || (i > 0 && raw.charAt(i - 1) == '/'))) {
+            if (c >= 128 || (FLAGS[c] & ISTIO_CHANGE) != 0 && (c != '.' || (i > 0 && raw.charAt(i - 1) == '/'))) {
                 return false;
             }
         }
