@@ -35,7 +35,7 @@ import org.openjdk.jmh.annotations.Warmup;
  * denied at L4 by the default deny, denied at L7 by method, denied by the namespace-wide DENY), in a
  * shuffled order, each request with its own {@link WorkloadRef}, as mesh-core builds them per
  * connection: {@code Workload.ref()} makes a new ref from the workload's own namespace, service
- * account and labels map, and the peer's principal is one shared string per identity
+ * account and labels map, and the peer's principal is one shared, interned string per identity
  * ({@code WorkloadStrings.text}), so the engine's identity checks succeed. {@code mixedFreshStrings}
  * is the same requests with every string a new copy (a caller that rebuilds strings per connection,
  * which mesh-core does not): each comparison then reads the strings' bytes. {@code allowList} decides
@@ -128,13 +128,14 @@ public class PolicyBenchmark {
         java.util.List<Object[]> out = new java.util.ArrayList<>();
         java.util.Map<Integer, Map<String, String>> labelsOf = new java.util.HashMap<>();
         java.util.Map<String, String> shared = new java.util.HashMap<>();
-        java.util.function.UnaryOperator<String> str = freshStrings ? String::new : v -> shared.computeIfAbsent(v, x -> x);
+        // Shared: interned, as mesh-core's are (WorkloadStrings.text for a principal, Workload for labels).
+        java.util.function.UnaryOperator<String> str = freshStrings ? String::new : v -> shared.computeIfAbsent(v, String::intern);
         for (int k = 0; out.size() < MIXED; k++) {
             int j = k % workloads;
             int target = (int) ((long) j * n / workloads);
             // One labels map per workload, as mesh-core's Workload holds it and shares with every ref it makes.
-            Map<String, String> labels = labelsOf.computeIfAbsent(target, t -> Map.of("app", "svc-" + t));
-            Map<String, String> clientLabels = labelsOf.computeIfAbsent(-1 - target, t -> Map.of("app", "client-" + (-1 - t)));
+            Map<String, String> labels = labelsOf.computeIfAbsent(target, t -> Map.of("app", str.apply("svc-" + t)));
+            Map<String, String> clientLabels = labelsOf.computeIfAbsent(-1 - target, t -> Map.of("app", str.apply("client-" + (-1 - t))));
             int shape = (k / workloads) % 5;
             // A new ref per request: what a node proxy builds per connection.
             WorkloadRef dest = new WorkloadRef(str.apply("bench"), str.apply("svc-" + target), str.apply("svc-" + target), labels);
@@ -164,10 +165,12 @@ public class PolicyBenchmark {
     /** Requests against workload {@code svc-target}: [allowed at L7, allowed at L4 (port 9090), denied at L4]. */
     public static AccessRequest[] requests(int n) {
         int target = (n / 20) * 10;
-        WorkloadRef dest = new WorkloadRef("bench", "svc-" + target, "svc-" + target, Map.of("app", "svc-" + target));
-        WorkloadRef client = new WorkloadRef("bench", "client-" + target, "client-" + target, Map.of("app", "client-" + target));
+        // Labels and principal interned, as mesh-core interns them (Workload, WorkloadStrings.text).
+        WorkloadRef dest = new WorkloadRef("bench", "svc-" + target, "svc-" + target, Map.of("app", ("svc-" + target).intern()));
+        WorkloadRef client = new WorkloadRef("bench", "client-" + target, "client-" + target,
+                Map.of("app", ("client-" + target).intern()));
         AccessRequest.Builder b = AccessRequest.builder()
-                .sourcePrincipal("spiffe://cluster.local/ns/bench/sa/client-" + target)
+                .sourcePrincipal(("spiffe://cluster.local/ns/bench/sa/client-" + target).intern())
                 .sourceAddress("10.1.0.7").destinationAddress("10.1.0.8").destination(dest).sourceWorkload(client);
         AccessRequest l7 = b.destinationPort(8080).http(HttpAttributes.of("GET", "/api/orders")).build();
         AccessRequest l4 = b.http(null).destinationPort(9090).build();

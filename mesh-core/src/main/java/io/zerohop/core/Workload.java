@@ -66,7 +66,7 @@ public record Workload(String namespace, String name, String serviceAccount, Map
         requireName("namespace", namespace);
         requireName("name", name);
         requireName("serviceAccount", serviceAccount);
-        labels = Map.copyOf(labels == null ? Map.of() : labels);
+        labels = interned(labels);
         // Names the Kubernetes API server would refuse fail here, where the workload is defined (the --workloads loader
         // names the entry's line); ref(), made per connection, then checks nothing.
         WorkloadRef.checkNames(namespace, name, serviceAccount);
@@ -93,6 +93,24 @@ public record Workload(String namespace, String name, String serviceAccount, Map
         }
         workloadName = workloadName == null || workloadName.isBlank() ? name : workloadName;
         services = services == null ? List.of() : List.copyOf(services);
+    }
+
+    /**
+     * {@code labels} immutable, keys and values interned: the policy engine interns a selector's, so a label it compares
+     * per connection usually matches at the identity check, not by its characters. Once per workload, never per connection.
+     */
+    private static Map<String, String> interned(Map<String, String> labels) {
+        if (labels == null || labels.isEmpty()) {
+            return Map.of();
+        }
+        java.util.Map.Entry<?, ?>[] entries = new java.util.Map.Entry<?, ?>[labels.size()];
+        int i = 0;
+        for (Map.Entry<String, String> e : labels.entrySet()) {
+            entries[i++] = Map.entry(e.getKey().intern(), e.getValue().intern());
+        }
+        @SuppressWarnings("unchecked")
+        Map<String, String> m = Map.ofEntries((Map.Entry<String, String>[]) entries);
+        return m;
     }
 
     /** The application protocol of {@code port}: as declared, else {@link AppProtocol#AUTO}. */

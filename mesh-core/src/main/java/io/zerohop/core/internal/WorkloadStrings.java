@@ -33,9 +33,13 @@ public final class WorkloadStrings {
         return PARSED.get(header, Baggage::read);
     }
 
-    /** {@code id.toString()} (java-spiffe formats a new string on every call), the same instance for equal IDs. */
+    /**
+     * {@code id.toString()} (java-spiffe formats a new string on every call), the same instance for equal IDs: interned,
+     * as the policy engine interns the principals its rules name, so a principal that matches one does so at the identity
+     * check. An ID of a verified SVID only; the JVM's string table holds it weakly.
+     */
     public static String text(SpiffeId id) {
-        return id == null ? null : IDS.get(id, SpiffeId::toString);
+        return id == null ? null : IDS.get(id, i -> i.toString().intern());
     }
 
     /**

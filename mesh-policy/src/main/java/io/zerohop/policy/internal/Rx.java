@@ -36,7 +36,8 @@ final class Rx {
             throw n.error("bad regex \"" + s + "\" (RE2 syntax): " + e.getDescription());
         }
         if (isLiteral(s)) {
-            return new Rx(s, s, false, p);
+            // Interned: a method Netty parsed is one of HttpMethod's constants, a literal, so equals ends at the identity check.
+            return new Rx(s, s.intern(), false, p);
         }
         if (s.endsWith(".*") && isLiteral(s.substring(0, s.length() - 2))) {
             return new Rx(s, s.substring(0, s.length() - 2), true, p);

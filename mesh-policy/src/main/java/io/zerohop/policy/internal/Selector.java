@@ -65,10 +65,14 @@ final class Selector {
     final boolean all;
 
     private Selector(String[] keys, String[] values, String[] exprKeys, int[] exprOps, String[][] exprValues, String text) {
-        // Interned: label keys read by Jackson (the Kubernetes client) and Java literals are interned too,
-        // so the labels map's key comparison usually ends at the identity check.
+        // Interned: label keys read by Jackson (the Kubernetes client) and Java literals are interned too, and mesh-core
+        // interns its workloads' labels (Workload), so the labels map's key comparison and the value's usually end at the
+        // identity check.
         for (int i = 0; i < keys.length; i++) {
             keys[i] = keys[i].intern();
+            if (values[i] != null) {
+                values[i] = values[i].intern();
+            }
         }
         for (int i = 0; i < exprKeys.length; i++) {
             exprKeys[i] = exprKeys[i].intern();

@@ -36,7 +36,8 @@ final class StringMatch {
         this.kind = kind;
         this.value = value;
         this.ignoreCase = ignoreCase;
-        this.spiffeExact = kind == Kind.EXACT && !ignoreCase ? Peer.SPIFFE_SCHEME + value : null;
+        // Interned: mesh-core's peer principals are (WorkloadStrings.text), so a match usually ends at the identity check.
+        this.spiffeExact = kind == Kind.EXACT && !ignoreCase ? (Peer.SPIFFE_SCHEME + value).intern() : null;
         this.envoyNamespace = envoyNamespace;
     }
 
