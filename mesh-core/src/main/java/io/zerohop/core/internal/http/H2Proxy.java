@@ -180,21 +180,19 @@ final class H2Proxy {
             CharSequence contentType = h.get("content-type");
             grpc = contentType != null && contentType.toString().startsWith("application/grpc");
             path = String.valueOf(h.path());
+            // Reset, as Envoy's HTTP/2 codec resets these before its connection manager sees them: no answer, no decision.
+            // Over the header limits: Envoy's reset. A control character, SP or DEL in :path: a malformed request (RFC 9113
+            // section 8.1.1), a stream error of type PROTOCOL_ERROR, as nghttp2 treats it under Envoy; Netty's field-value
+            // check lets HTAB and SP through, and no policy may see such a path nor a normalisation turn it into another.
             refusal = H2HeaderCount.tooMany(h);
-            if (refusal != null) {
-                // Reset, as Envoy's HTTP/2 codec resets it before its connection manager sees it: no answer, no decision.
-                denied = true;
-                ctx.writeAndFlush(new DefaultHttp2ResetFrame(H2HeaderCount.RESET));
-                finish();
-                return;
+            Http2Error reset = H2HeaderCount.RESET;
+            if (refusal == null) {
+                refusal = RequestTarget.malformedH2Path(path);
+                reset = Http2Error.PROTOCOL_ERROR;
             }
-            refusal = RequestTarget.malformedH2Path(path);
             if (refusal != null) {
-                // A malformed request (RFC 9113 section 8.1.1): a stream error of type PROTOCOL_ERROR, as nghttp2 treats it
-                // under Envoy. Netty's field-value check lets HTAB and SP through; no policy may see such a path, and no
-                // normalisation may turn it into one it would match.
                 denied = true;
-                ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.PROTOCOL_ERROR));
+                ctx.writeAndFlush(new DefaultHttp2ResetFrame(reset));
                 finish();
                 return;
             }
