@@ -103,6 +103,16 @@ public record Workload(String namespace, String name, String serviceAccount, Map
         if (labels == null || labels.isEmpty()) {
             return Map.of();
         }
+        Map<String, String> copy = Map.copyOf(labels);
+        boolean already = true;
+        for (Map.Entry<String, String> e : copy.entrySet()) {
+            already &= e.getKey().intern() == e.getKey() && e.getValue().intern() == e.getValue();
+        }
+        if (already) {
+            // A workload rebuilt from another (an address change) keeps its labels map: the policy engine's per-destination
+            // entries are found by that map's identity first.
+            return copy;
+        }
         java.util.Map.Entry<?, ?>[] entries = new java.util.Map.Entry<?, ?>[labels.size()];
         int i = 0;
         for (Map.Entry<String, String> e : labels.entrySet()) {

@@ -23,6 +23,9 @@ class InternedStringsTest {
         assertThat(w.labels().get("app")).isSameAs("backend");
         assertThat(w.labels().keySet()).allSatisfy(k -> assertThat(k).isSameAs(k.intern()));
         assertThat(w.ref().labels()).isSameAs(w.labels());
+        Workload rebuilt = new Workload(w.namespace(), w.name(), w.serviceAccount(), w.labels(), List.of(), w.protocol(), "n",
+                w.trustDomain(), Map.of());
+        assertThat(rebuilt.labels()).as("a workload rebuilt from another keeps its map").isSameAs(w.labels());
     }
 
     @Test
