@@ -232,7 +232,8 @@ public final class PathNormalizer {
             char c = raw.charAt(i);
             if (c == '?' || c == '#') {
                 end = i;
-                change |= c == '#';
+                // A fragment, wherever it is, is dropped.
+                change |= c == '#' || raw.indexOf('#', i + 1) >= 0;
                 break;
             }
             if (c >= 128 ? true : (FLAGS[c] & CILIUM_CHANGE) != 0
@@ -244,6 +245,10 @@ public final class PathNormalizer {
             return raw;
         }
         String path = raw.substring(0, end);
+        if (!raw.equals("*") && (path.isEmpty() || (path.charAt(0) != '/' && path.charAt(0) != '\\'))) {
+            // As forIstio reads a target without its slash; only a whole "*" is OPTIONS's, "*?x" is a path.
+            path = "/" + path;
+        }
         path = path.replace("%2F", "/").replace("%2f", "/").replace("%5C", "\\").replace("%5c", "\\");
         String normalised = forIstio(path);
         if (normalised == null) {

@@ -155,6 +155,18 @@ class PathNormalizerTest {
         String star = "*";
         assertThat(PathNormalizer.forIstio(star)).as("OPTIONS *: a request target, not a path").isSameAs(star);
         assertThat(PathNormalizer.forCilium(star)).isSameAs(star);
+        assertThat(PathNormalizer.istioTarget("*?x")).as("with a query, * is a path").isEqualTo("/*?x");
+        assertThat(PathNormalizer.forCilium("*?x")).isEqualTo("/*?x");
+        assertThat(PathNormalizer.forCilium("*#f")).isEqualTo("/*");
+    }
+
+    /** forCilium drops a fragment wherever it is, the path changed or not (a # after the query was kept). */
+    @Test
+    void ciliumDropsAFragmentAfterAQuery() {
+        assertThat(PathNormalizer.forCilium("/a?x#f")).isEqualTo("/a?x");
+        assertThat(PathNormalizer.forCilium("a?x#f")).isEqualTo("/a?x");
+        String plain = "/a?x";
+        assertThat(PathNormalizer.forCilium(plain)).isSameAs(plain);
     }
 
     @Test
