@@ -18,6 +18,9 @@ import java.util.Objects;
  * {@link NullPointerException} for a null {@code trustDomain}. Null labels, addresses and protocols
  * mean none, none and {@link Protocol#HBONE}.
  *
+ * @param labels   its pod labels, kept as an immutable map whose keys and values are interned (the policy engine
+ *                 interns a selector's, so a label compared per connection matches at the identity check); a null key
+ *                 or value throws {@link NullPointerException}
  * @param protocol {@link Protocol#HBONE} when its node runs an HBONE endpoint (traffic to it is
  *                 tunnelled), {@link Protocol#TCP} for plaintext workloads outside the mesh
  * @param node     name of the node whose proxy terminates HBONE for it (null: the workload's own
