@@ -262,7 +262,7 @@ public final class PathNormalizer {
 
     /**
      * Whether {@link #forIstio} would return null (Envoy answers 400), without building the
-     * normalised path when it cannot: only a path with a {@code %} or a control character can be refused.
+     * normalised path when it cannot: only a path with a {@code %}, a control character or a surrogate can be refused.
      */
     public static boolean rejects(String raw) {
         for (int i = 0; i < raw.length(); i++) {
