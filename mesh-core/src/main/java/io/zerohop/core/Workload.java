@@ -116,14 +116,9 @@ public record Workload(String namespace, String name, String serviceAccount, Map
             // entries are found by that map's identity first.
             return copy;
         }
-        java.util.Map.Entry<?, ?>[] entries = new java.util.Map.Entry<?, ?>[labels.size()];
-        int i = 0;
-        for (Map.Entry<String, String> e : labels.entrySet()) {
-            entries[i++] = Map.entry(e.getKey().intern(), e.getValue().intern());
-        }
-        @SuppressWarnings("unchecked")
-        Map<String, String> m = Map.ofEntries((Map.Entry<String, String>[]) entries);
-        return m;
+        Map<String, String> interned = new java.util.HashMap<>();
+        copy.forEach((k, v) -> interned.put(k.intern(), v.intern()));
+        return Map.copyOf(interned);
     }
 
     /** The application protocol of {@code port}: as declared, else {@link AppProtocol#AUTO}. */

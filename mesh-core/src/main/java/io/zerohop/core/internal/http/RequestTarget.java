@@ -81,21 +81,14 @@ final class RequestTarget {
         if (target.indexOf('#') >= 0) {
             return "request target \"" + target + "\" has a fragment (#)";
         }
-        for (int i = 0; i < target.length(); i++) {
-            char c = target.charAt(i);
-            if (c < 0x20 || c == 0x7F) {
-                // HTAB and FF, the two Envoy's HTTP/1 codec lets into a target (invalidCharacters): its request-line parser
-                // splits on HTAB as on SP, so such a request line has no valid version and is answered 400.
-                return String.format("request target has a control character (0x%02x at %d)", (int) c, i);
-            }
-        }
         return encodedNul(target);
     }
 
     /**
      * @return null, or why an HTTP/2 {@code :path} makes the request malformed before anything reads it: a control
      *         character, SP or DEL, which nghttp2 refuses in {@code :path} ({@code nghttp2_check_path}, under Envoy's
-     *         HTTP/2 codec) although they pass Netty's field-value check (RFC 9110 section 5.5 allows HTAB and SP)
+     *         HTTP/2 codec: "all characters valid by nghttp2_check_header_value minus SPC and HT", its documentation)
+     *         although HTAB and SP pass Netty's field-value check (RFC 9110 section 5.5 allows them)
      */
     static String malformedH2Path(String path) {
         for (int i = 0; i < path.length(); i++) {
@@ -119,14 +112,15 @@ final class RequestTarget {
 
     /**
      * @return null, or why Envoy's HTTP/1 codec refuses the target's characters: in a path and query
-     *         only HTAB, FF and {@code !} to {@code ~} (balsa_parser.cc {@code isUrlValid}, as
-     *         http-parser), so no byte above 0x7E (which Netty reads as ISO-8859-1 and the
-     *         application may read as UTF-8 or not at all)
+     *         only {@code !} to {@code ~}, so no byte above 0x7E (which Netty reads as ISO-8859-1 and the
+     *         application may read as UTF-8 or not at all). balsa_parser.cc {@code isUrlValid} (as http-parser)
+     *         lets HTAB and FF into a URL too, but its request-line parser splits on HTAB as on SP, so such a request
+     *         line has no valid version and is answered 400: refused here as well, before any policy reads the path
      */
     static String invalidCharacters(String target) {
         for (int i = 0; i < target.length(); i++) {
             char c = target.charAt(i);
-            if (!(c == 9 || c == 12 || (c >= '!' && c <= '~'))) {
+            if (c < '!' || c > '~') {
                 return String.format("request target has a character Envoy refuses (0x%02x at %d)", (int) c, i);
             }
         }
