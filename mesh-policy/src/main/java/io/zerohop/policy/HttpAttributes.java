@@ -45,7 +45,8 @@ public record HttpAttributes(String method, String path, String host, Map<String
      *
      * @param target the request target as sent, not null
      * @return {@code target} itself when normalization changes nothing, the normalised target, or
-     *         null when Envoy answers 400 instead ({@code %00} in the path)
+     *         null when Envoy answers 400 instead ({@code %00}, a control character or an unpaired surrogate in the
+     *         path)
      */
     public static String normalizedTarget(String target) {
         return io.zerohop.policy.internal.PathNormalizer.istioTarget(Objects.requireNonNull(target, "target"));
@@ -62,7 +63,7 @@ public record HttpAttributes(String method, String path, String host, Map<String
      *
      * @param target the request target as sent, not null
      * @return {@code target} itself when nothing changes, the normalised target, or null when Envoy answers
-     *         400 instead ({@code %00} in the path)
+     *         400 instead ({@code %00}, a control character or an unpaired surrogate in the path)
      */
     public static String ciliumTarget(String target) {
         return io.zerohop.policy.internal.PathNormalizer.forCilium(Objects.requireNonNull(target, "target"));

@@ -31,6 +31,7 @@ class PathEdgeCaseDecisionTest {
         assertThat(decide(allow, "/ok").allowed()).isTrue();
         Decision d = decide(allow, "/x\ud83d");
         assertThat(d.allowed()).as("%s", d).isFalse();
+        assertThat(d.reason()).as("the reason names what was refused, not only %%00").contains("unpaired surrogate");
         assertThat(HttpAttributes.normalizedTarget("/x\ud83d")).isNull();
     }
 

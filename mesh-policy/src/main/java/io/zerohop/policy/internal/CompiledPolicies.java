@@ -137,7 +137,8 @@ public final class CompiledPolicies {
     // ---------------------------------------------------------------- evaluation
 
     static final Decision PATH_REJECTED = new Decision(false, Decision.Outcome.DENIED_DEFAULT, null, -1,
-            "request path contains %00, which Envoy rejects (400) before any AuthorizationPolicy");
+            "request path contains %00, a control character or an unpaired surrogate, which Envoy rejects (400) before any"
+                    + " AuthorizationPolicy");
 
     /**
      * Decides {@code r}. When an {@code istio.io/dry-run} policy is in scope, the decision also
