@@ -47,6 +47,26 @@ final class CiliumPolicy {
         this.flags = CiliumStep.ciliumFlags(this);
     }
 
+    /** Whether an ingress rule's {@code rules.http} has a path: only then does the allow pass read the request's path. */
+    boolean usesPaths() {
+        for (Rule rule : ingress) {
+            if (rule.ports == null) {
+                continue;
+            }
+            for (Port p : rule.ports) {
+                if (p.http == null) {
+                    continue;
+                }
+                for (Http h : p.http) {
+                    if (h.path != null) {
+                        return true;
+                    }
+                }
+            }
+        }
+        return false;
+    }
+
     /**
      * This policy for a mesh of trust domain bundle {@code bundle} ({@link TrustDomains#bundle}): its ingress rules'
      * {@code cluster} entity takes a SPIFFE-only peer of those trust domains to be of the destination's cluster. Itself
@@ -369,6 +389,11 @@ final class CiliumPolicy {
          * an ingressDeny denies) or {@link #PORT_NO_MATCH}.
          */
         int matchesPort(AccessRequest r) {
+            return matchesPort(r, false);
+        }
+
+        /** {@link #matchesPort(AccessRequest)}, {@code plainPath} true when {@link PathNormalizer#plain} said so of the path. */
+        int matchesPort(AccessRequest r, boolean plainPath) {
             if (ports == null) {
                 return PORT_MATCH;
             }
@@ -402,10 +427,10 @@ final class CiliumPolicy {
                         continue;
                     }
                     if (rule.path != null && !pathRead) {
-                        ciliumPath = PathNormalizer.forCilium(h.path());
+                        ciliumPath = plainPath ? h.path() : PathNormalizer.forCilium(h.path());
                         pathRead = true;
                     }
-                    if (rule.matchesBeyondMethod(h, ciliumPath)) {
+                    if (rule.matchesBeyondMethod(h, ciliumPath, plainPath)) {
                         return PORT_MATCH;
                     }
                 }
@@ -512,9 +537,10 @@ final class CiliumPolicy {
          *
          * @param ciliumPath {@link PathNormalizer#forCilium} of {@code h}'s path (null when Envoy rejects it: no path
          *     rule matches); read only when this rule has a path
+         * @param plainPath {@link PathNormalizer#plain} of the path was true: it has no line feed
          */
-        boolean matchesBeyondMethod(HttpAttributes h, String ciliumPath) {
-            if (path != null && !path.matches(ciliumPath)) {
+        boolean matchesBeyondMethod(HttpAttributes h, String ciliumPath, boolean plainPath) {
+            if (path != null && !path.matches(ciliumPath, plainPath)) {
                 return false;
             }
             if (host != null && !host.matches(h.host())) {

@@ -74,6 +74,14 @@ final class CiliumStep {
 
     /** {@code parts}: {@link Peer#parts} of the principal, or {@link Peer#UNKNOWN}. */
     static Decision decide(AccessRequest r, CompiledPolicies.Selected sel, long parts) {
+        return decide(r, sel, parts, false);
+    }
+
+    /**
+     * {@link #decide(AccessRequest, CompiledPolicies.Selected, long)}, {@code plainPath} true when
+     * {@link PathNormalizer#plain} said so of the request's path (the allow pass then reads it as sent).
+     */
+    static Decision decide(AccessRequest r, CompiledPolicies.Selected sel, long parts, boolean plainPath) {
         if (!sel.ciliumInScope) {
             return null;
         }
@@ -86,9 +94,9 @@ final class CiliumStep {
             return denied;
         }
         if ((flags & CF_INGRESS) != 0) {
-            Decision d = allowScan(n, r, principal, parts);
+            Decision d = allowScan(n, r, principal, parts, plainPath);
             if (d == null) {
-                d = allowScan(c, r, principal, parts);
+                d = allowScan(c, r, principal, parts, plainPath);
             }
             if (d != null) {
                 return d;
@@ -214,10 +222,11 @@ final class CiliumStep {
     }
 
     /** The allow pass over one index's selecting policies. */
-    private static Decision allowScan(CiliumPolicy[] selecting, AccessRequest r, String principal, long parts) {
+    private static Decision allowScan(CiliumPolicy[] selecting, AccessRequest r, String principal, long parts,
+                                      boolean plainPath) {
         for (CiliumPolicy p : selecting) {
             if ((p.flags & CF_INGRESS) != 0) {
-                Decision d = allow(p, r, principal, parts);
+                Decision d = allow(p, r, principal, parts, plainPath);
                 if (d != null) {
                     return d;
                 }
@@ -228,7 +237,7 @@ final class CiliumStep {
 
     private static Decision ciliumScan(CiliumPolicy[] selecting, AccessRequest r, int mode, long parts) {
         for (CiliumPolicy p : selecting) {
-            Decision d = mode == C_ALLOW ? ((p.flags & CF_INGRESS) == 0 ? null : allow(p, r, r.sourcePrincipal(), parts))
+            Decision d = mode == C_ALLOW ? ((p.flags & CF_INGRESS) == 0 ? null : allow(p, r, r.sourcePrincipal(), parts, false))
                     : ciliumCheck(p, r, mode, parts);
             if (d != null) {
                 return d;
@@ -291,7 +300,7 @@ final class CiliumStep {
                 }
                 return null;
             case C_ALLOW:
-                return allow(p, r, principal, parts);
+                return allow(p, r, principal, parts, false);
             case C_ENFORCING:
                 return p.ingressDefaultDeny ? p.defaultDeny(r) : null;
             default:
@@ -313,9 +322,9 @@ final class CiliumStep {
     }
 
     /** The allow pass, the one every allowed request runs: small enough for the JIT to inline. */
-    private static Decision allow(CiliumPolicy p, AccessRequest r, String principal, long parts) {
+    private static Decision allow(CiliumPolicy p, AccessRequest r, String principal, long parts, boolean plainPath) {
         for (CiliumPolicy.Rule rule : p.ingress) {
-            if (rule.matchesPeer(r, parts) && rule.matchesPort(r) == CiliumPolicy.PORT_MATCH
+            if (rule.matchesPeer(r, parts) && rule.matchesPort(r, plainPath) == CiliumPolicy.PORT_MATCH
                     && (!rule.authRequired || (principal != null && rule.spiffeAccepts(principal)))) {
                 return rule.matched;
             }

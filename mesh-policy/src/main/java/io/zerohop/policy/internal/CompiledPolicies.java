@@ -311,11 +311,13 @@ public final class CompiledPolicies {
         Selected sel = selected(r.destination(), rootNamespace);
         String principal = r.sourcePrincipal();
         long parts = !sel.peerParts ? Peer.UNKNOWN : principal == null ? Peer.NONE : Peer.parts(principal);
-        Decision i = istio(r, custom, dryRun, sel, parts);
+        // One scan of the path for both steps when it is read as sent, as nearly every path is.
+        boolean plainPath = sel.readsPath && r.http() != null && PathNormalizer.plain(r.http().path());
+        Decision i = istio(r, custom, dryRun, sel, parts, plainPath);
         if (i != null && !i.allowed()) {
             return i;
         }
-        Decision c = CiliumStep.decide(r, sel, parts);
+        Decision c = CiliumStep.decide(r, sel, parts, plainPath);
         if (c != null && !c.allowed()) {
             return c;
         }
@@ -448,6 +450,8 @@ public final class CompiledPolicies {
         final CiliumPolicy[] ciliumNs;
         final CiliumPolicy[] ciliumCw;
         final int ciliumFlags;
+        /** Some step reads the request's path: only then is {@link PathNormalizer#plain} asked, once per decision. */
+        final boolean readsPath;
 
         Selected(WorkloadRef dest, String root, boolean istioInScope, IstioPolicy[] istioRoot, IstioPolicy[] istioNs,
                  boolean ciliumInScope, CiliumPolicy[] ciliumNs, CiliumPolicy[] ciliumCw) {
@@ -481,13 +485,18 @@ public final class CompiledPolicies {
             this.ciliumNs = ciliumNs;
             this.ciliumCw = ciliumCw;
             int f = 0;
+            boolean ciliumPaths = false;
             for (CiliumPolicy p : ciliumNs) {
                 f |= p.flags;
+                ciliumPaths |= p.usesPaths();
             }
             for (CiliumPolicy p : ciliumCw) {
                 f |= p.flags;
+                ciliumPaths |= p.usesPaths();
             }
             this.ciliumFlags = f;
+            // The Istio step checks every request's path (Envoy's 400s), the Cilium step only for a path rule.
+            this.readsPath = istioInScope || ciliumPaths;
         }
 
         /** Whether this entry answers for {@code dest} under {@code root}; identity first, as the same workload's refs share their parts. */
@@ -603,7 +612,8 @@ public final class CompiledPolicies {
     }
 
     /** Istio step; null when no AuthorizationPolicy is in scope at all. */
-    private static Decision istio(AccessRequest r, CustomAuthorizer custom, boolean dryRun, Selected sel, long parts) {
+    private static Decision istio(AccessRequest r, CustomAuthorizer custom, boolean dryRun, Selected sel, long parts,
+                                  boolean plainPath) {
         if (!sel.istioInScope) {
             return null;
         }
@@ -611,7 +621,7 @@ public final class CompiledPolicies {
         if (r.http() != null) {
             String raw = r.http().path();
             // Normalised only when a rule in scope reads it; Envoy refuses %00 (400) whatever the rules.
-            path = sel.istioPaths ? PathNormalizer.forIstio(raw) : PathNormalizer.rejects(raw) ? null : raw;
+            path = sel.istioPaths ? PathNormalizer.forIstio(raw) : plainPath || !PathNormalizer.rejects(raw) ? raw : null;
             if (path == null) {
                 return PATH_REJECTED;
             }

@@ -274,6 +274,44 @@ public final class PathNormalizer {
         return false;
     }
 
+    /**
+     * Whether both policy steps read {@code raw} as sent: {@link #rejects} is false, {@link #forCilium} returns
+     * {@code raw} itself, and there is no line feed anywhere (so a Cilium regex's {@code .*} may span all of it).
+     * One scan for what took two ({@link #rejects} in the Istio step, {@link #forCilium} in the Cilium step), for the
+     * paths nearly every request has ({@code /api/orders?id=7}): a slash first, then in the path part nothing
+     * {@link #forCilium} would change, in the query nothing that may be refused, no fragment, only ASCII. False sends
+     * the caller to those two methods, so a false is never wrong, only slower.
+     *
+     * @param raw a request's path, query and fragment, not null
+     */
+    public static boolean plain(String raw) {
+        int n = raw.length();
+        if (n == 0 || raw.charAt(0) != '/') {
+            return false;
+        }
+        boolean query = false;
+        for (int i = 0; i < n; i++) {
+            char c = raw.charAt(i);
+            if (c >= 128) {
+                return false;
+            }
+            int f = FLAGS[c];
+            if (f == 0) {
+                continue;
+            }
+            if ((f & MAY_REJECT) != 0 || c == '#') {
+                return false;
+            }
+            if (c == '?') {
+                query = true;
+            } else if (!query && (f & CILIUM_CHANGE) != 0
+                    && (c != '/' || (i + 1 < n && (raw.charAt(i + 1) == '.' || raw.charAt(i + 1) == '/')))) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** {@link #FLAGS}: a character that may start a change to the path ({@code ? # % \\ .}, a dot only after a slash). */
     private static final byte ISTIO_CHANGE = 1;
     /** {@link #FLAGS}: the same for {@link #forCilium}, whose scan stops at {@code ?}/{@code #} and merges {@code //}. */

@@ -55,12 +55,17 @@ final class Rx {
     }
 
     boolean matches(String s) {
+        return matches(s, false);
+    }
+
+    /** {@link #matches(String)}, {@code noLineFeed} true when the caller knows {@code s} has none (no search for one). */
+    boolean matches(String s, boolean noLineFeed) {
         if (s == null) {
             return false;
         }
         if (literal != null) {
             // RE2's "." matches anything but a line feed (no (?s) here), so neither may ".*".
-            return prefix ? s.startsWith(literal) && s.indexOf('\n', literal.length()) < 0 : s.equals(literal);
+            return prefix ? s.startsWith(literal) && (noLineFeed || s.indexOf('\n', literal.length()) < 0) : s.equals(literal);
         }
         return pattern.matches(s);
     }
