@@ -226,7 +226,9 @@ final class IstioCompiler {
      * {@code request.auth.*}, which come from a validated JWT (Envoy's jwt_authn filter metadata).
      */
     private static boolean isRequestAuth(String key) {
-        return key.equals("requestPrincipals") || key.equals("notRequestPrincipals") || key.startsWith("request.auth.");
+        // A claims key istiod cannot build is dropped (IstioConditions.unbuildable), not read as an absent claim.
+        return key.equals("requestPrincipals") || key.equals("notRequestPrincipals")
+                || (key.startsWith("request.auth.") && !IstioConditions.unbuildable(key));
     }
 
     /**

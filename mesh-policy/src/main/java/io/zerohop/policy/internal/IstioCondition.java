@@ -26,6 +26,15 @@ final class IstioCondition implements Cloneable {
     static final int ABSENT = 8;
     static final int SOURCE_SERVICE_ACCOUNT = 9;
     static final int SOURCE_TRUST_DOMAIN = 10;
+    /**
+     * A key istiod's validation accepts but its generator cannot build: {@code request.headers} or
+     * {@code request.auth.claims} followed by something other than {@code [} ({@code request.headers [x-user]}: validateMapKey
+     * asks only for a {@code [} somewhere and a final {@code ]}; extractNameInBrackets and extractNameInNestedBrackets,
+     * pilot/pkg/security/authz/model/util.go, want the name's bracket right after the prefix). istiod's
+     * {@code rule.checkError} (model.go) then drops the whole rule of an ALLOW policy (fewer requests allowed) and only the
+     * condition of a DENY, AUDIT or CUSTOM one (more requests matched): {@link #dropsRule}.
+     */
+    static final int UNBUILDABLE = 11;
 
     /**
      * istiod's HeaderMatcher (pilot/pkg/security/authz/matcher/header.go): {@code *} is Envoy's
@@ -95,6 +104,8 @@ final class IstioCondition implements Cloneable {
     IstioServiceAccounts notServiceAccounts = IstioServiceAccounts.NONE;
     boolean hasValues;
     boolean hasNotValues;
+    /** {@link #UNBUILDABLE} in an ALLOW policy: the rule matches no request; in any other, this condition matches every one. */
+    boolean dropsRule;
 
     IstioCondition(int key, String header) {
         this.key = key;
@@ -154,6 +165,9 @@ final class IstioCondition implements Cloneable {
     }
 
     private boolean matches(AccessRequest r, boolean l4) {
+        if (key == UNBUILDABLE) {
+            return !dropsRule;
+        }
         if (hasValues && !test(r, false, l4)) {
             return false;
         }

@@ -31,6 +31,19 @@ final class IstioConditions {
         return key.endsWith("]") && open > 0 && open < key.length() - 2;
     }
 
+    /**
+     * Whether {@code key} (valid for istiod's validation) is one its generator cannot build: {@code request.headers} or
+     * {@code request.auth.claims} not followed by {@code [} ({@link IstioCondition#UNBUILDABLE}).
+     */
+    static boolean unbuildable(String key) {
+        for (String prefix : new String[] {"request.headers", "request.auth.claims"}) {
+            if (key.startsWith(prefix) && key.length() > prefix.length() && key.charAt(prefix.length()) != '[') {
+                return true;
+            }
+        }
+        return false;
+    }
+
     static IstioCondition condition(YNode n, String namespace, int action, List<String> parts,
                                                    List<String> l7, FoundFields httpFound) throws PolicyLoadException {
         YNode keyNode = n.get("key");
@@ -53,13 +66,17 @@ final class IstioConditions {
             if (!validMapKey(key)) {
                 throw keyNode.error("bad key (" + key + "): should have format a[b]");
             }
-            kind = IstioCondition.REQUEST_HEADER;
-            header = key.substring(key.indexOf('[') + 1, key.length() - 1).toLowerCase(Locale.ROOT);
+            if (unbuildable(key)) {
+                kind = IstioCondition.UNBUILDABLE;
+            } else {
+                kind = IstioCondition.REQUEST_HEADER;
+                header = key.substring(key.indexOf('[') + 1, key.length() - 1).toLowerCase(Locale.ROOT);
+            }
         } else if (key.startsWith("request.auth.claims") || key.startsWith("experimental.envoy.filters.")) {
             if (!validMapKey(key)) {
                 throw keyNode.error("bad key (" + key + "): should have format a[b]");
             }
-            kind = IstioCondition.ABSENT;
+            kind = unbuildable(key) ? IstioCondition.UNBUILDABLE : IstioCondition.ABSENT;
         } else {
             kind = switch (key) {
                 case "source.ip" -> IstioCondition.SOURCE_IP;
@@ -87,6 +104,13 @@ final class IstioConditions {
         IstioCondition c = new IstioCondition(kind, header);
         c.hasValues = !values.isEmpty();
         c.hasNotValues = !notValues.isEmpty();
+        if (kind == IstioCondition.UNBUILDABLE) {
+            c.dropsRule = action == IstioPolicy.ALLOW;
+            httpFound.add(key, n);
+            l7.add("when key " + key + " (" + (c.dropsRule ? "the rule dropped" : "the condition dropped")
+                    + ": istiod cannot build it)");
+            return c;
+        }
         switch (kind) {
             case IstioCondition.SOURCE_IP, IstioCondition.REMOTE_IP, IstioCondition.DESTINATION_IP -> {
                 c.cidrs = cidrs(n, "values", key, new ArrayList<>());

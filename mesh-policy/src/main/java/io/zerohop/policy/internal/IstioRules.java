@@ -93,6 +93,15 @@ final class IstioRules {
                 }
                 when[i] = IstioConditions.condition(c.onlyKeys(CONDITION_KEYS), namespace, action, parts, l7Parts, httpFound);
                 conditionWarnings(c, ref, warnings);
+                if (when[i].key == IstioCondition.UNBUILDABLE) {
+                    YNode k = c.get("key");
+                    warnings.add(k.file + ":" + k.line + ": " + ref + ": " + k.path + " \"" + k.string() + "\": istiod accepts this key"
+                            + " but cannot build it (the name's bracket must follow " + (k.string().startsWith("request.headers")
+                            ? "request.headers" : "request.auth.claims") + " directly), so "
+                            + (when[i].dropsRule ? "this ALLOW rule is dropped: it allows no request"
+                            : "this condition is dropped: the rule matches whatever its other fields match")
+                            + " (pilot/pkg/security/authz/model rule.checkError)");
+                }
             }
         }
         IstioPolicy.Rule rule = new IstioPolicy.Rule(index, from, to, when);

@@ -138,7 +138,8 @@ final class IstioValues {
             if (slashes > 1) {
                 throw item.error("expected format 'serviceAccount' or 'namespace/serviceAccount', found \"" + v + "\" in " + field);
             }
-            if (v.length() > 320) {
+            // Go's len: bytes of UTF-8, not characters (security.go CheckServiceAccount).
+            if (v.length() > 320 || v.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 320) {
                 throw item.error("value cannot exceed 320 characters, found \"" + v + "\" in " + field);
             }
             int slash = v.indexOf('/');
