@@ -58,7 +58,7 @@ final class CiliumPolicy {
                     continue;
                 }
                 for (Http h : p.http) {
-                    if (h.path != null) {
+                    if (h.path != null || h.pathHeader) {
                         return true;
                     }
                 }
@@ -219,6 +219,11 @@ final class CiliumPolicy {
          */
         Decision unknownPeerDenied;
         /**
+         * An ingressDeny rule on world or CIDRs: the decision for a peer with a SPIFFE ID and no known workload whose
+         * address the rule selects (Cilium would see it as world); null otherwise.
+         */
+        Decision worldPeerDenied;
+        /**
          * An ingressDeny rule with a named port: the decision for a destination whose named ports are unknown
          * ({@link #PORT_NAME_UNKNOWN}); null otherwise.
          */
@@ -295,9 +300,8 @@ final class CiliumPolicy {
             if (endpoint && (entityClusterMesh || entityCluster && Selector.sameCluster(r, clusterTrustDomains))) {
                 return true;
             }
-            if (!endpoint && (entityWorld
-                    || (entityWorldV4 && r.sourceAddress() instanceof java.net.Inet4Address)
-                    || (entityWorldV6 && r.sourceAddress() instanceof java.net.Inet6Address))) {
+            // World entities and CIDR rules select peers outside the cluster only, as Cilium does for pod IPs.
+            if (!endpoint && selectsAddress(r)) {
                 return true;
             }
             for (Selector s : fromEndpoints) {
@@ -305,24 +309,38 @@ final class CiliumPolicy {
                     return true;
                 }
             }
-            if (!endpoint) {
-                // CIDR rules select peers outside the cluster only, as Cilium does for pod IPs.
-                for (int i = 0; i < cidrs.length; i++) {
-                    if (cidrs[i].contains(r.sourceAddress()) && !Cidr.any(cidrExcept[i], r.sourceAddress())) {
-                        return true;
-                    }
+            return false;
+        }
+
+        /** Whether the rule's world entities or CIDRs select {@code r}'s address, were the peer world. */
+        private boolean selectsAddress(AccessRequest r) {
+            java.net.InetAddress a = r.sourceAddress();
+            if (entityWorld || (entityWorldV4 && a instanceof java.net.Inet4Address)
+                    || (entityWorldV6 && a instanceof java.net.Inet6Address)) {
+                return true;
+            }
+            for (int i = 0; i < cidrs.length; i++) {
+                if (cidrs[i].contains(a) && !Cidr.any(cidrExcept[i], a)) {
+                    return true;
                 }
             }
             return false;
         }
 
         /**
-         * An ingressDeny rule and a peer with a SPIFFE ID but no known workload: when some fromEndpoints selector on pod
-         * labels (or, for an irregular SPIFFE ID, on the namespace or service account) could select it
-         * ({@link Selector#mayMatchPeer}), the decision that denies it (fail closed), else null.
+         * An ingressDeny rule and a peer with a SPIFFE ID but no known workload: when the rule's world entities or CIDRs
+         * select its address ({@link #worldPeerDenied}), or some fromEndpoints selector on pod labels (or, for an
+         * irregular SPIFFE ID, on the namespace or service account) could select it ({@link Selector#mayMatchPeer}), the
+         * decision that denies it (fail closed), else null.
          */
         Decision unknownPeer(AccessRequest r, long parts) {
-            if (unknownPeerDenied == null || r.sourceWorkload() != null || r.sourcePrincipal() == null) {
+            if (r.sourceWorkload() != null || r.sourcePrincipal() == null) {
+                return null;
+            }
+            if (worldPeerDenied != null && selectsAddress(r)) {
+                return worldPeerDenied;
+            }
+            if (unknownPeerDenied == null) {
                 return null;
             }
             boolean identityUnknown = Peer.identityUnknown(r);
@@ -426,7 +444,7 @@ final class CiliumPolicy {
                     if (rule.method != null && !rule.method.matches(h.method())) {
                         continue;
                     }
-                    if (rule.path != null && !pathRead) {
+                    if ((rule.path != null || rule.pathHeader) && !pathRead) {
                         ciliumPath = plainPath ? h.path() : PathNormalizer.forCilium(h.path());
                         pathRead = true;
                     }
@@ -529,6 +547,25 @@ final class CiliumPolicy {
             this.host = host;
             this.headerNames = headerNames;
             this.headerValues = headerValues;
+            this.pathHeader = java.util.Arrays.asList(headerNames).contains(":path");
+        }
+
+        /** A header rule on {@code :path}, which reads the path as Cilium's Envoy sees it. */
+        final boolean pathHeader;
+
+        /**
+         * A header as Cilium's Envoy matches it: getHTTPRule (pkg/envoy/xds_server.go) gives Envoy a HeaderMatcher by
+         * the name as written, and Envoy's header map holds the pseudo-headers too ({@code :authority}, which
+         * {@code host} is looked up as, {@code :method}, {@code :path} after normalisation). Cilium's own tests match
+         * {@code :path}. Until 4 December these never matched (stricter).
+         */
+        private static String header(HttpAttributes h, String name, String ciliumPath) {
+            return switch (name) {
+                case ":authority", "host" -> h.host().isEmpty() ? null : h.host();
+                case ":method" -> h.method();
+                case ":path" -> ciliumPath;
+                default -> h.header(name);
+            };
         }
 
         /**
@@ -536,7 +573,7 @@ final class CiliumPolicy {
          * normalises the path: a rule for another method costs no scan of it).
          *
          * @param ciliumPath {@link PathNormalizer#forCilium} of {@code h}'s path (null when Envoy rejects it: no path
-         *     rule matches); read only when this rule has a path
+         *     rule matches); read only when this rule has a path or a {@code :path} header rule
          * @param plainPath {@link PathNormalizer#plain} of the path was true: it has no line feed
          */
         boolean matchesBeyondMethod(HttpAttributes h, String ciliumPath, boolean plainPath) {
@@ -547,7 +584,7 @@ final class CiliumPolicy {
                 return false;
             }
             for (int i = 0; i < headerNames.length; i++) {
-                String v = h.header(headerNames[i]);
+                String v = header(h, headerNames[i], ciliumPath);
                 if (v == null || (headerValues[i] != null && !headerValues[i].equals(v))) {
                     return false;
                 }

@@ -55,8 +55,6 @@ final class Selector {
     private final boolean podLabels;
     /** Tests the namespace or the service account (implicitly too: a CNP's "this namespace"). */
     private final boolean identityLabels;
-    /** Tests a {@code reserved:} label, which a peer outside the cluster (world) can carry. */
-    private final boolean reserved;
     /**
      * {@code matchLabels} has the key {@code reserved:all}: Cilium's EndpointSelector.Matches (pkg/policy/api/selector.go)
      * then answers true for every identity, whatever the value and the other requirements (it is how
@@ -86,17 +84,13 @@ final class Selector {
         this.keyKinds = ciliumKindsOf(keys);
         this.exprKinds = ciliumKindsOf(exprKeys);
         boolean pod = false;
-        boolean res = false;
         for (int k : keyKinds) {
             pod |= k == KIND_LABEL || k == KIND_CLUSTER;
-            res |= k == KIND_RESERVED;
         }
         for (int k : exprKinds) {
             pod |= k == KIND_LABEL || k == KIND_CLUSTER;
-            res |= k == KIND_RESERVED;
         }
         this.podLabels = pod;
-        this.reserved = res;
         boolean id = false;
         for (int k : keyKinds) {
             id |= k == KIND_NAMESPACE || k == KIND_SERVICE_ACCOUNT;
@@ -490,8 +484,12 @@ final class Selector {
             return true;
         }
         if (!Peer.isClusterEndpoint(r)) {
-            // Outside the cluster a peer has no pod labels, only a reserved world identity.
-            return reserved && matches(r, parts, false);
+            // Outside the cluster a peer has no pod labels and no namespace, only a reserved world identity's labels, and
+            // is matched against those as Cilium matches every identity: a NotIn or DoesNotExist on a key it lacks selects
+            // it (pkg/k8s/slim/k8s/apis/labels/selector.go Requirement.Matches), so a selector on the namespace written
+            // with NotIn, to which getEndpointSelector adds no namespace of its own, selects world (a Cilium pass found
+            // zerohop's ingressDeny of that form let world through until 4 December).
+            return matches(r, parts, false);
         }
         // A peer known by its SPIFFE ID only: its labels are unknown, not absent, so no selector on them
         // matches it (else NotIn / DoesNotExist would admit it whatever its labels are). See mayMatchPeer.
