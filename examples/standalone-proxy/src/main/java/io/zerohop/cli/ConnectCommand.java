@@ -206,8 +206,9 @@ final class ConnectCommand implements Callable<Integer> {
                     + " the endpoint's log says which: " + REFUSAL_LINE + ")"
                     : " (that endpoint serves no workload at " + host(target) + " of the identity it presented"
                     + (presented == null ? "" : ", " + presented) + ", or the request was malformed; an HBONE endpoint"
-                    + " presents the SVID of the workload at the address dialled and tunnels only to workloads of that"
-                    + " identity: dial the target's own address, --via " + host(target) + ":15008, --expect its SPIFFE ID"
+                    + " presents the SVID of the workload at the address dialled and tunnels only to that address"
+                    + " (ztunnel's validate_destination): dial the target's own address, --via " + host(target) + ":15008,"
+                    + " --expect its SPIFFE ID"
                     + " (a zerohop proxy's default --inbound 0.0.0.0:15008 serves every local workload's address); the"
                     + " endpoint's log says which: " + REFUSAL_LINE + ")";
             case 503 -> " (destination unreachable from that endpoint, or one of its own ports)";

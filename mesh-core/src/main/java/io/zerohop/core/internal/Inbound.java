@@ -83,6 +83,21 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
 
     // ---- phase 2: resolve ----
 
+    /** 400 for a destination of another identity than the one this connection presented (the client verified that one). */
+    private Destination refuseOtherIdentity(Workload workload, SpiffeId localIdentity, InetSocketAddress localAddress,
+                                            InetSocketAddress dst) {
+        // Tunnelling to another workload would let the client reach something it never authenticated.
+        // The reason says why and what to do: a new-user pass dialled one workload's address for another's.
+        String dialled = localAddress == null ? null : localAddress.getAddress().getHostAddress();
+        return Destination.refuse(400, "destination " + workload + " is " + workload.identity()
+                + ", but this connection presented " + localIdentity
+                + (dialled == null ? "" : local.at(localAddress.getAddress()).isPresent()
+                        ? " (the SVID of the workload at " + dialled + ", the address dialled)"
+                        : " (this proxy's own: " + dialled + ", the address dialled, is no local workload's)")
+                + ": a connection reaches only workloads of the identity it presented; the client must dial "
+                + dst.getAddress().getHostAddress() + " (" + workload + "'s own address) on the HBONE port");
+    }
+
     /**
      * In order: a {@link #serve} registration for exactly {@code dst}; 400 for an IP that is no local
      * workload; 400 for a local workload of another identity than the one presented (the client
@@ -97,6 +112,26 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
     public Destination resolve(InetSocketAddress dst, SpiffeId localIdentity, InetSocketAddress localAddress) {
         StreamHandler h = embedded.get(dst);
         Optional<Workload> w = local.registry().byAddress(dst.getAddress());
+        if (w.isPresent() && localAddress != null && !localAddress.getAddress().equals(dst.getAddress())) {
+            Optional<Workload> dialled = local.at(localAddress.getAddress());
+            if (dialled.isPresent()) {
+                // ztunnel's validate_destination (src/proxy/inbound.rs, Error::IPMismatch, its test "to server ip
+                // mismatch"): a connection to a workload's own address tunnels to that address only, even to a replica
+                // of the same identity or an in-process handler at another workload's address; until 4 December zerohop
+                // let it reach any local workload of the identity (a review pass). A serve() address outside the
+                // registry is the embedder's own and stays reachable.
+                return Destination.refuse(400, "destination " + w.get() + " is at " + dst.getAddress().getHostAddress()
+                        + ", but this connection went to " + localAddress.getAddress().getHostAddress() + " (" + dialled.get()
+                        + "'s own address, whose SVID it presented): a connection to a workload's address tunnels to that"
+                        + " address only, as ztunnel's validate_destination; the client must dial "
+                        + dst.getAddress().getHostAddress() + " (" + w.get() + "'s own address) on the HBONE port");
+            }
+        }
+        if (h != null && w.isPresent() && !w.get().hasIdentity(localIdentity)) {
+            // An in-process handler at a workload's address serves it under that workload's identity, not the one this
+            // connection presented (a review pass reached a handler at db's address over api's SVID).
+            return refuseOtherIdentity(w.get(), localIdentity, localAddress, dst);
+        }
         if (h != null) {
             WorkloadRef ref = w.map(Workload::ref).orElseGet(() -> PolicyAuthorizer.refOf(localIdentity));
             AppProtocol proto = w.map(x -> x.appProtocol(dst.getPort())).orElse(AppProtocol.AUTO);
@@ -108,17 +143,14 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
             return Destination.notServed();
         }
         Workload workload = w.get();
+        if (workload.protocol() != Workload.Protocol.HBONE) {
+            // A workload outside the mesh has no HBONE endpoint in ztunnel (istio-cni enrolls only mesh pods,
+            // src/inpod/statemanager.rs); a review pass tunnelled to one through this node's proxy.
+            return Destination.refuse(400, "destination " + workload + " is not in the mesh (protocol TCP): it has no"
+                    + " HBONE endpoint, so no tunnel reaches it; send it plaintext");
+        }
         if (!workload.hasIdentity(localIdentity)) {
-            // Tunnelling to another workload would let the client reach something it never authenticated.
-            // The reason says why and what to do: a new-user pass dialled one workload's address for another's.
-            String dialled = localAddress == null ? null : localAddress.getAddress().getHostAddress();
-            return Destination.refuse(400, "destination " + workload + " is " + workload.identity()
-                    + ", but this connection presented " + localIdentity
-                    + (dialled == null ? "" : local.at(localAddress.getAddress()).isPresent()
-                            ? " (the SVID of the workload at " + dialled + ", the address dialled)"
-                            : " (this proxy's own: " + dialled + ", the address dialled, is no local workload's)")
-                    + ": a connection reaches only workloads of the identity it presented; the client must dial "
-                    + dst.getAddress().getHostAddress() + " (" + workload + "'s own address) on the HBONE port");
+            return refuseOtherIdentity(workload, localIdentity, localAddress, dst);
         }
         InetSocketAddress upstream = endpoints.of(dst);
         if (upstream == dst && ownPorts.isSelf(dst, local::hostHas)) {

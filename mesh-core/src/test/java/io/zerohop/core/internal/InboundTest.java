@@ -66,9 +66,10 @@ class InboundTest {
     @Test
     void anotherIdentitysRefusalSaysWhyAndWhatToDial() {
         Destination d = inbound.resolve(backend8080, FRONTEND.identity(), new InetSocketAddress(FRONTEND_IP, 15008));
-        assertThat(((Destination.Refused) d).reason()).isEqualTo("destination prod/backend is " + BACKEND.identity()
-                + ", but this connection presented " + FRONTEND.identity() + " (the SVID of the workload at 10.1.0.3, the"
-                + " address dialled): a connection reaches only workloads of the identity it presented; the client must"
+        // Dialled at another workload's address: ztunnel's validate_destination refuses it before any identity check.
+        assertThat(((Destination.Refused) d).reason()).isEqualTo("destination prod/backend is at 10.1.0.2, but this"
+                + " connection went to 10.1.0.3 (prod/frontend's own address, whose SVID it presented): a connection to a"
+                + " workload's address tunnels to that address only, as ztunnel's validate_destination; the client must"
                 + " dial 10.1.0.2 (prod/backend's own address) on the HBONE port");
         Destination own = inbound.resolve(backend8080, OWN, new InetSocketAddress(UNKNOWN_IP, 15008));
         assertThat(((Destination.Refused) own).reason()).contains("but this connection presented " + OWN
