@@ -19,6 +19,7 @@ import io.zerohop.identity.internal.SpiffeTrustManager;
 import io.zerohop.identity.internal.SvidKeyManager;
 import io.zerohop.identity.internal.X509;
 import java.security.cert.Certificate;
+import java.security.cert.CertificateException;
 import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
@@ -247,6 +248,47 @@ public final class MeshTls implements AutoCloseable {
         KeyManagerFactory factory = sslProvider == SslProvider.OPENSSL ? new OpenSslCachingX509KeyManagerFactory(keys) : keys;
         keyMaterial.put(svid.getSpiffeId(), new KeyMaterial(svid, factory, svid.getLeaf().getNotAfter().getTime()));
         return factory;
+    }
+
+    /**
+     * The SPIFFE ID of the peer of {@code engine}'s completed handshake, verified against the trust bundles as they are now.
+     * A handshake that resumed a TLS session runs no certificate verification: with the JDK provider a peer whose root
+     * had been dropped from the bundle since its first handshake was accepted on its next connection for the ticket's
+     * lifetime (a review pass; ztunnel never resumes, src/tls/certificate.rs {@code Resumption::disabled()}). So a
+     * peer no trust manager of this process verified in this handshake is verified here: its chain as
+     * {@link SvidVerifier} verifies it for its TLS role, and its trust domain the local one unless federation is on.
+     *
+     * @param engine the engine of a completed mutual-TLS handshake made with one of this instance's contexts
+     * @return the peer's SPIFFE ID, never null
+     * @throws SSLPeerUnverifiedException naming what failed, when the peer sent no SVID or its chain no longer verifies
+     */
+    public SpiffeId verifiedPeerIdentity(javax.net.ssl.SSLEngine engine) throws SSLPeerUnverifiedException {
+        SSLSession session = engine.getSession();
+        SpiffeId id = peerIdentity(session);
+        if (io.zerohop.identity.internal.SpiffeTrustManager.verified(engine)) {
+            return id;
+        }
+        try {
+            Certificate[] certs = session.getPeerCertificates();
+            X509Certificate[] chain = new X509Certificate[certs.length];
+            for (int i = 0; i < certs.length; i++) {
+                chain[i] = (X509Certificate) certs[i];
+            }
+            SvidVerifier.verify(chain, bundles(), new java.util.Date(),
+                    engine.getUseClientMode() ? SvidVerifier.Purpose.SERVER_AUTH : SvidVerifier.Purpose.CLIENT_AUTH);
+            Certificate[] local = session.getLocalCertificates();
+            if (!federation && local != null && local.length > 0 && local[0] instanceof X509Certificate own
+                    && !X509.spiffeId(own).getTrustDomain().equals(id.getTrustDomain())) {
+                throw new CertificateException(id + ": trust domain " + id.getTrustDomain() + " is not the local trust domain"
+                        + " and federation is off");
+            }
+        } catch (CertificateException | ClassCastException e) {
+            SSLPeerUnverifiedException u = new SSLPeerUnverifiedException("resumed TLS session's peer no longer verifies: "
+                    + e.getMessage());
+            u.initCause(e);
+            throw u;
+        }
+        return id;
     }
 
     /** The verified SPIFFE ID of the peer of a completed handshake. */

@@ -40,7 +40,61 @@ public final class SvidVerifier {
     private SvidVerifier() {}
 
     /**
-     * Returns the verified SPIFFE ID of {@code chain[0]}.
+     * The TLS role a peer's chain is verified for. Where a certificate of the chain has an extendedKeyUsage extension, it
+     * must name this purpose: spiffe/spiffe standards/X509-SVID.md section 4.4, and what ztunnel enforces through rustls'
+     * webpki ({@code KeyUsage::client_auth()} for a client, {@code server_auth()} for a server, "required if present",
+     * checked on the leaf and on every intermediate; {@code anyExtendedKeyUsage} is not either).
+     */
+    public enum Purpose {
+        /** A TLS client's chain: {@code id-kp-clientAuth} (1.3.6.1.5.5.7.3.2). */
+        CLIENT_AUTH("1.3.6.1.5.5.7.3.2", "clientAuth"),
+        /** A TLS server's chain: {@code id-kp-serverAuth} (1.3.6.1.5.5.7.3.1). */
+        SERVER_AUTH("1.3.6.1.5.5.7.3.1", "serverAuth");
+
+        private final String oid;
+        private final String label;
+
+        Purpose(String oid, String label) {
+            this.oid = oid;
+            this.label = label;
+        }
+    }
+
+    /**
+     * {@link #verify(X509Certificate[], X509BundleSet, Date)}, and then every certificate the peer sent below the trust
+     * bundle's root names {@code purpose} in its extendedKeyUsage when it has one. Until 4 December no purpose was checked,
+     * so a certificate its CA issued for code signing, or for a server only, authenticated a TLS client (a review pass).
+     *
+     * @param purpose the role the peer plays in this handshake, not null
+     * @throws CertificateException with a message a person can act on
+     */
+    public static SpiffeId verify(X509Certificate[] chain, X509BundleSet bundles, Date at, Purpose purpose)
+            throws CertificateException {
+        SpiffeId id = verify(chain, bundles, at);
+        Set<X509Certificate> roots = Set.of();
+        try {
+            roots = bundles.getBundleForTrustDomain(id.getTrustDomain()).getX509Authorities();
+        } catch (BundleNotFoundException e) {
+            // verify found it; a bundle set swapped in between leaves the appended root checked too (stricter).
+        }
+        for (int i = 0; i < chain.length; i++) {
+            if (i > 0 && roots.contains(chain[i])) {
+                continue; // the trust anchor, which webpki does not check either
+            }
+            List<String> eku = chain[i].getExtendedKeyUsage();
+            if (eku != null && !eku.contains(purpose.oid)) {
+                throw new CertificateException(id + ": " + (i == 0 ? "leaf" : "chain certificate " + i + " ("
+                        + chain[i].getSubjectX500Principal() + ")") + " has extendedKeyUsage " + eku + " without "
+                        + purpose.label + " (" + purpose.oid + "), so it may not authenticate a TLS "
+                        + (purpose == Purpose.CLIENT_AUTH ? "client" : "server") + " (X509-SVID section 4.4)");
+            }
+        }
+        return id;
+    }
+
+    /**
+     * Returns the verified SPIFFE ID of {@code chain[0]}, whatever TLS role it plays (no extendedKeyUsage check: for a
+     * workload's own SVID; a peer's chain is verified with {@link #verify(X509Certificate[], X509BundleSet, Date, Purpose)}).
      *
      * @throws CertificateException with a message a person can act on
      */

@@ -373,6 +373,28 @@ class MeshTlsTest {
                 .isEqualTo("spiffe://cluster.local/ns/prod/sa/Frontend");
     }
 
+    /**
+     * A URI SAN java-spiffe refuses (percent-encoding, a trailing slash, a port, an empty segment, another scheme) is a
+     * {@link java.security.cert.CertificateException} naming the SAN, so the handshake fails with certificate_unknown:
+     * java-spiffe's InvalidSpiffeIdException is unchecked and escaped the verifier (BoringSSL then sent internal_error;
+     * a review pass). spiffe/spiffe standards/SPIFFE-ID.md section 2.
+     */
+    @Test
+    void aUriSanThatIsNoSpiffeIdIsACertificateError() throws Exception {
+        for (String san : List.of("spiffe://cluster.local/ns/prod/sa/a%2Fb", "spiffe://cluster.local/ns/prod/sa/frontend/",
+                "spiffe://cluster.local:15008/ns/prod/sa/frontend", "spiffe://cluster.local/ns//sa/frontend",
+                "https://backend.prod/")) {
+            IssuedCertificate bad = ca.issue(validFor(CLIENT).withUriSans(san));
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> SvidVerifier.verify(
+                            new java.security.cert.X509Certificate[] {bad.leaf()}, ca.bundles()))
+                    .as(san).isInstanceOf(java.security.cert.CertificateException.class)
+                    .hasMessageContaining("URI SAN \"" + san + "\" is not a SPIFFE ID");
+            Handshakes.Outcome o = handshakes.run(server(tls), rawClient(bad));
+            assertThat(o.serverError()).as("server must refuse %s", san).isNotNull();
+            assertThat(o.serverSawPeer()).isNull();
+        }
+    }
+
     /** java-spiffe X509Svid.validateSigningCertificates: every certificate above the leaf is a CA. */
     @Test
     void nonCaCertificateAboveTheLeafIsRejected() throws Exception {

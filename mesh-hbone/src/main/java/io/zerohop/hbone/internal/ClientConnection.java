@@ -236,7 +236,7 @@ final class ClientConnection {
 
     final class ConnHandler extends Negotiator {
         ConnHandler(SslHandler ssl) {
-            super(ssl);
+            super(ssl, cfg.tls());
         }
 
         @Override

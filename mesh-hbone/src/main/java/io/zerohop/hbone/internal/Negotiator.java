@@ -30,8 +30,12 @@ abstract class Negotiator extends ChannelInboundHandlerAdapter {
     volatile long peerNotAfter = Long.MAX_VALUE;
     volatile long localNotAfter = Long.MAX_VALUE;
 
-    Negotiator(SslHandler ssl) {
+    /** Verifies the peer again when its handshake resumed a session ({@link MeshTls#verifiedPeerIdentity}). */
+    private final MeshTls tls;
+
+    Negotiator(SslHandler ssl, MeshTls tls) {
         this.ssl = ssl;
+        this.tls = tls;
     }
 
     /** The TLS handshake failed ({@code cause} from the SslHandler). The connection is closed next. */
@@ -69,7 +73,7 @@ abstract class Negotiator extends ChannelInboundHandlerAdapter {
             }
             SpiffeId peer;
             try {
-                peer = MeshTls.peerIdentity(ssl.engine().getSession());
+                peer = tls.verifiedPeerIdentity(ssl.engine());
             } catch (SSLPeerUnverifiedException e) {
                 unverifiedPeer(ctx, e);
                 ctx.close();

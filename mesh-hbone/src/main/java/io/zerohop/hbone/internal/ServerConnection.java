@@ -49,7 +49,7 @@ final class ServerConnection extends Negotiator {
     private final IdleTimer idle;
 
     ServerConnection(HboneListener server, Channel channel, SslHandler ssl, SpiffeId localId, InetSocketAddress local, InetSocketAddress peer) {
-        super(ssl);
+        super(ssl, server.cfg.tls());
         this.server = server;
         this.cfg = server.cfg;
         this.channel = channel;

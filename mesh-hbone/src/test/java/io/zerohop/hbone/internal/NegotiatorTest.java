@@ -59,7 +59,7 @@ class NegotiatorTest {
         final boolean sendOnSuccess;
 
         Recorder(SslHandler ssl, boolean sendOnSuccess) {
-            super(ssl);
+            super(ssl, tls);
             this.sendOnSuccess = sendOnSuccess;
         }
 

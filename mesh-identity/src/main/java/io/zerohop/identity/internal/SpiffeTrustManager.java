@@ -57,8 +57,8 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
         }
     }
 
-    private void check(X509Certificate[] chain) throws CertificateException {
-        SpiffeId id = SvidVerifier.verify(chain, bundles.get());
+    private void check(X509Certificate[] chain, SvidVerifier.Purpose purpose) throws CertificateException {
+        SpiffeId id = SvidVerifier.verify(chain, bundles.get(), new java.util.Date(), purpose);
         if (localDomain != null && !localDomain.equals(id.getTrustDomain())) {
             throw new IdentityMismatch(id + ": trust domain " + id.getTrustDomain() + " is not the local trust domain "
                     + localDomain + " and federation is off (MeshTls.Builder.federation(true) accepts federated domains)");
@@ -69,10 +69,29 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
         }
     }
 
-    /** {@link #check(X509Certificate[])}, its refusal carrying the X.509 error code of ztunnel's alert on BoringSSL. */
-    private void check(X509Certificate[] chain, SSLEngine engine) throws CertificateException {
+    /**
+     * The engines, and their handshake sessions, whose peer chain a trust manager verified in this process (identity,
+     * weakly held): a handshake that resumed a session calls no trust manager, so {@code MeshTls.verifiedPeerIdentity}
+     * verifies again the peer of an engine whose session is not in here. Both, since Netty's JDK engine is a wrapper
+     * around the engine the JDK hands the trust manager, while the session is one object.
+     */
+    private static final Set<Object> VERIFIED =
+            java.util.Collections.synchronizedSet(java.util.Collections.newSetFromMap(new java.util.WeakHashMap<>()));
+
+    /** Whether a trust manager verified {@code engine}'s peer chain in its handshake (false for a resumed session). */
+    public static boolean verified(SSLEngine engine) {
+        return VERIFIED.contains(engine) || VERIFIED.contains(engine.getSession());
+    }
+
+    /** {@link #check(X509Certificate[], SvidVerifier.Purpose)}, its refusal carrying the X.509 error code of ztunnel's alert on BoringSSL. */
+    private void check(X509Certificate[] chain, SvidVerifier.Purpose purpose, SSLEngine engine) throws CertificateException {
         try {
-            check(chain);
+            check(chain, purpose);
+            VERIFIED.add(engine);
+            javax.net.ssl.SSLSession hs = engine.getHandshakeSession();
+            if (hs != null) {
+                VERIFIED.add(hs);
+            }
         } catch (CertificateException e) {
             if (!(engine instanceof ReferenceCountedOpenSslEngine)) {
                 throw e; // the JDK's engine picks the alert itself
@@ -107,32 +126,32 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
 
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-        check(chain);
+        check(chain, SvidVerifier.Purpose.CLIENT_AUTH);
     }
 
     @Override
     public void checkServerTrusted(X509Certificate[] chain, String authType) throws CertificateException {
-        check(chain);
+        check(chain, SvidVerifier.Purpose.SERVER_AUTH);
     }
 
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-        check(chain);
+        check(chain, SvidVerifier.Purpose.CLIENT_AUTH);
     }
 
     @Override
     public void checkServerTrusted(X509Certificate[] chain, String authType, Socket socket) throws CertificateException {
-        check(chain);
+        check(chain, SvidVerifier.Purpose.SERVER_AUTH);
     }
 
     @Override
     public void checkClientTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
-        check(chain, engine);
+        check(chain, SvidVerifier.Purpose.CLIENT_AUTH, engine);
     }
 
     @Override
     public void checkServerTrusted(X509Certificate[] chain, String authType, SSLEngine engine) throws CertificateException {
-        check(chain, engine);
+        check(chain, SvidVerifier.Purpose.SERVER_AUTH, engine);
     }
 
     /** Empty: advertising every root in CertificateRequest only costs bytes; peers send their SVID anyway. */

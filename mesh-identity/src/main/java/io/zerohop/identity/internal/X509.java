@@ -94,7 +94,9 @@ public final class X509 {
         SpiffeId id;
         try {
             id = SpiffeId.parse(uri);
-        } catch (IllegalArgumentException e) {
+        } catch (RuntimeException e) {
+            // java-spiffe's InvalidSpiffeIdException is no IllegalArgumentException: escaping the verifier unchecked, it
+            // made BoringSSL send internal_error, not certificate_unknown, and named no SAN (a review pass).
             throw new CertificateParsingException("URI SAN \"" + uri + "\" is not a SPIFFE ID: " + e.getMessage());
         }
         // java-spiffe 0.8.17 accepts SPIFFE:// and an upper-case trust domain and folds them to lower case; the
