@@ -123,9 +123,11 @@ class ResumedSessionVerificationTest {
             try {
                 Pair first = handshake(listener, next, clientCtx);
                 assertThat(server.verifiedPeerIdentity(first.server().engine())).isEqualTo(CLIENT);
-                // A full handshake's engine is known as verified, so it is not verified twice.
-                assertThat(io.zerohop.identity.internal.SpiffeTrustManager.verified(first.server().engine())).isTrue();
-                assertThat(io.zerohop.identity.internal.SpiffeTrustManager.verified(first.client().engine())).isTrue();
+                // With BoringSSL a full handshake's engine is known as verified, so its peer is not verified twice.
+                if (provider == SslProvider.OPENSSL) {
+                    assertThat(io.zerohop.identity.internal.SpiffeTrustManager.verified(first.server().engine())).isTrue();
+                    assertThat(io.zerohop.identity.internal.SpiffeTrustManager.verified(first.client().engine())).isTrue();
+                }
                 serverIds.bundles(X509BundleSet.of(List.of(InMemoryCa.create("cluster.local").bundle())));
                 next[0] = new CompletableFuture<>();
                 Pair second = handshake(listener, next, clientCtx);

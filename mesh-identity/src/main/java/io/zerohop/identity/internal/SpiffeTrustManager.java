@@ -70,17 +70,19 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
     }
 
     /**
-     * The engines, and their handshake sessions, whose peer chain a trust manager verified in this process (identity,
-     * weakly held): a handshake that resumed a session calls no trust manager, so {@code MeshTls.verifiedPeerIdentity}
-     * verifies again the peer of an engine whose session is not in here. Both, since Netty's JDK engine is a wrapper
-     * around the engine the JDK hands the trust manager, while the session is one object.
+     * The engines whose peer chain a trust manager verified in this process (weakly held; an engine has identity
+     * equality): a handshake that resumed a session calls no trust manager, so {@code MeshTls.verifiedPeerIdentity}
+     * verifies again the peer of an engine not in here. Sessions are not used: a resumed session may equal the one it
+     * resumes (session ids). Netty's JDK engine is a wrapper around the engine the JDK hands the trust manager, so with
+     * the JDK provider every peer is verified twice, once here and once there (the fallback provider; BoringSSL's
+     * engine is the one the trust manager sees).
      */
-    private static final Set<Object> VERIFIED =
+    private static final Set<SSLEngine> VERIFIED =
             java.util.Collections.synchronizedSet(java.util.Collections.newSetFromMap(new java.util.WeakHashMap<>()));
 
     /** Whether a trust manager verified {@code engine}'s peer chain in its handshake (false for a resumed session). */
     public static boolean verified(SSLEngine engine) {
-        return VERIFIED.contains(engine) || VERIFIED.contains(engine.getSession());
+        return VERIFIED.contains(engine);
     }
 
     /** {@link #check(X509Certificate[], SvidVerifier.Purpose)}, its refusal carrying the X.509 error code of ztunnel's alert on BoringSSL. */
@@ -88,10 +90,6 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
         try {
             check(chain, purpose);
             VERIFIED.add(engine);
-            javax.net.ssl.SSLSession hs = engine.getHandshakeSession();
-            if (hs != null) {
-                VERIFIED.add(hs);
-            }
         } catch (CertificateException e) {
             if (!(engine instanceof ReferenceCountedOpenSslEngine)) {
                 throw e; // the JDK's engine picks the alert itself
