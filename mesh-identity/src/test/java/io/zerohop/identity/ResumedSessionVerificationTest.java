@@ -111,66 +111,51 @@ class ResumedSessionVerificationTest {
 
     @ParameterizedTest
     @EnumSource(value = SslProvider.class, names = {"OPENSSL", "JDK"})
-    @SuppressWarnings("unchecked")
     void aServerWhoseBundleDroppedTheClientsRootRefusesItsResumedSession(SslProvider provider) throws Exception {
+        rotateThenReconnect(provider, true);
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = SslProvider.class, names = {"OPENSSL", "JDK"})
+    void aClientWhoseBundleDroppedTheServersRootRefusesItsResumedSession(SslProvider provider) throws Exception {
+        rotateThenReconnect(provider, false);
+    }
+
+    /**
+     * A handshake, then the bundle of one side ({@code serverRotates}: the server's) replaced by one that no longer holds
+     * the other side's root, then a second handshake with the same contexts: that side must not accept the peer.
+     */
+    @SuppressWarnings("unchecked")
+    private static void rotateThenReconnect(SslProvider provider, boolean serverRotates) throws Exception {
         InMemoryCa ca = InMemoryCa.create("cluster.local");
-        FixedIdentityProvider serverIds = new FixedIdentityProvider(ca.issue(SERVER), ca.bundles());
-        try (MeshTls server = MeshTls.builder(serverIds).sslProvider(provider).build();
-             MeshTls client = MeshTls.builder(ca).sslProvider(provider).build()) {
+        FixedIdentityProvider rotating = new FixedIdentityProvider(ca.issue(serverRotates ? SERVER : CLIENT), ca.bundles());
+        try (MeshTls server = MeshTls.builder(serverRotates ? rotating : ca).sslProvider(provider).build();
+             MeshTls client = MeshTls.builder(serverRotates ? ca : rotating).sslProvider(provider).build()) {
+            MeshTls checking = serverRotates ? server : client;
             CompletableFuture<SslHandler>[] next = new CompletableFuture[] {new CompletableFuture<>()};
             Channel listener = listen(server.server(SERVER).join(), next);
             SslContext clientCtx = client.client(CLIENT, Set.of(SERVER)).join();
             try {
                 Pair first = handshake(listener, next, clientCtx);
-                assertThat(server.verifiedPeerIdentity(first.server().engine())).isEqualTo(CLIENT);
+                SslHandler firstSide = serverRotates ? first.server() : first.client();
+                assertThat(checking.verifiedPeerIdentity(firstSide.engine())).isEqualTo(serverRotates ? CLIENT : SERVER);
                 // With BoringSSL a full handshake's engine is known as verified, so its peer is not verified twice.
                 if (provider == SslProvider.OPENSSL) {
-                    assertThat(io.zerohop.identity.internal.SpiffeTrustManager.verified(first.server().engine())).isTrue();
-                    assertThat(io.zerohop.identity.internal.SpiffeTrustManager.verified(first.client().engine())).isTrue();
+                    assertThat(io.zerohop.identity.internal.SpiffeTrustManager.verified(firstSide.engine())).isTrue();
                 }
-                serverIds.bundles(X509BundleSet.of(List.of(InMemoryCa.create("cluster.local").bundle())));
+                rotating.bundles(X509BundleSet.of(List.of(InMemoryCa.create("cluster.local").bundle())));
                 next[0] = new CompletableFuture<>();
                 Pair second = handshake(listener, next, clientCtx);
-                if (second.server() != null) {
+                SslHandler secondSide = serverRotates ? second.server() : second.client();
+                if (secondSide != null) {
                     // The session resumed (the JDK provider does): the handshake ran no verification, this does.
-                    assertThatThrownBy(() -> server.verifiedPeerIdentity(second.server().engine()))
+                    assertThatThrownBy(() -> checking.verifiedPeerIdentity(secondSide.engine()))
                             .isInstanceOf(SSLPeerUnverifiedException.class)
                             .hasMessageContaining("resumed TLS session's peer no longer verifies")
                             .hasMessageContaining("chain does not verify against the trust bundle");
                 }
                 if (provider == SslProvider.JDK) {
-                    assertThat(second.server()).as("the JDK resumes, so only verifiedPeerIdentity refuses").isNotNull();
-                }
-            } finally {
-                listener.close().sync();
-            }
-        }
-    }
-
-    @ParameterizedTest
-    @EnumSource(value = SslProvider.class, names = {"OPENSSL", "JDK"})
-    @SuppressWarnings("unchecked")
-    void aClientWhoseBundleDroppedTheServersRootRefusesItsResumedSession(SslProvider provider) throws Exception {
-        InMemoryCa ca = InMemoryCa.create("cluster.local");
-        FixedIdentityProvider clientIds = new FixedIdentityProvider(ca.issue(CLIENT), ca.bundles());
-        try (MeshTls server = MeshTls.builder(ca).sslProvider(provider).build();
-             MeshTls client = MeshTls.builder(clientIds).sslProvider(provider).build()) {
-            CompletableFuture<SslHandler>[] next = new CompletableFuture[] {new CompletableFuture<>()};
-            Channel listener = listen(server.server(SERVER).join(), next);
-            SslContext clientCtx = client.client(CLIENT, Set.of(SERVER)).join();
-            try {
-                Pair first = handshake(listener, next, clientCtx);
-                assertThat(client.verifiedPeerIdentity(first.client().engine())).isEqualTo(SERVER);
-                clientIds.bundles(X509BundleSet.of(List.of(InMemoryCa.create("cluster.local").bundle())));
-                next[0] = new CompletableFuture<>();
-                Pair second = handshake(listener, next, clientCtx);
-                if (second.client() != null) {
-                    assertThatThrownBy(() -> client.verifiedPeerIdentity(second.client().engine()))
-                            .isInstanceOf(SSLPeerUnverifiedException.class)
-                            .hasMessageContaining("chain does not verify against the trust bundle");
-                }
-                if (provider == SslProvider.JDK) {
-                    assertThat(second.client()).as("the JDK resumes, so only verifiedPeerIdentity refuses").isNotNull();
+                    assertThat(secondSide).as("the JDK resumes, so only verifiedPeerIdentity refuses").isNotNull();
                 }
             } finally {
                 listener.close().sync();
