@@ -49,6 +49,27 @@ class PodConversionTest {
         assertThat(PodConversion.inMesh(pod, namespaceLabels)).as(name).isEqualTo(want);
     }
 
+    /**
+     * istio-cni's default {@code excludeNamespaces: [kube-system]} (manifests/charts/istio-cni/values.yaml; cni/pkg/nodeagent/
+     * informers.go reconcilePod): a kube-system pod is never enrolled, however it or its namespace is labelled; one an
+     * istio-cni configured otherwise enrolled carries the redirection annotation, which istiod honours and so does zerohop
+     * (a review pass found kube-system pods enrolled).
+     */
+    @org.junit.jupiter.api.Test
+    void kubeSystemIsExcludedAsIstioCniExcludesIt() {
+        Pod coredns = new PodBuilder().withNewMetadata().withName("coredns").withNamespace("kube-system").endMetadata()
+                .withNewSpec().endSpec().build();
+        assertThat(PodConversion.inMesh(coredns, AMBIENT)).isFalse();
+        Pod labelled = new PodBuilder(coredns).editMetadata().withLabels(AMBIENT).endMetadata().build();
+        assertThat(PodConversion.inMesh(labelled, Map.of())).isFalse();
+        Pod annotated = new PodBuilder(coredns).editMetadata().withAnnotations(Map.of("ambient.istio.io/redirection", "enabled"))
+                .endMetadata().build();
+        assertThat(PodConversion.inMesh(annotated, Map.of())).isTrue();
+        // Any other namespace as before.
+        Pod elsewhere = new PodBuilder(labelled).editMetadata().withNamespace("shop").endMetadata().build();
+        assertThat(PodConversion.inMesh(elsewhere, Map.of())).isTrue();
+    }
+
     /** istio/istio pilot/pkg/serviceregistry/ambient/workloads.go setTunnelProtocol and pilot/pkg/model/service.go SupportsTunnel. */
     static Stream<Arguments> tunnelProtocol() {
         return Stream.of(

@@ -296,14 +296,22 @@ public final class PodConversion {
      * is enrolled as istio-cni would enrol it, since zerohop's node proxy is what captures it: the
      * default enablement selectors (manifests/charts/istio-cni/values.yaml) and
      * {@code CompiledEnablementSelectors.Matches} (cni/pkg/util/enablement_selector.go): never a
-     * host-network pod or one with a sidecar; the pod labelled {@code istio.io/dataplane-mode: ambient},
-     * or its namespace labelled so and the pod not labelled {@code none}.
+     * host-network pod, one with a sidecar or one in {@code kube-system} (the chart's {@code excludeNamespaces}); the pod
+     * labelled {@code istio.io/dataplane-mode: ambient}, or its namespace labelled so and the pod not labelled {@code none}.
+     * An annotation left by an istio-cni no longer running is honoured as istiod honours it (istio-cni would remove it
+     * once its selectors stop matching); recreate the pod or remove the annotation to opt it out.
      */
     public static boolean inMesh(Pod pod, Map<String, String> namespaceLabels) {
         Map<String, String> labels = pod.getMetadata().getLabels() == null ? Map.of() : pod.getMetadata().getLabels();
         Map<String, String> annotations = pod.getMetadata().getAnnotations() == null ? Map.of() : pod.getMetadata().getAnnotations();
         if ("enabled".equals(annotations.get(AMBIENT_REDIRECTION_ANNOTATION)) || supportsTunnel(labels, "http")) {
             return true;
+        }
+        // Enrolled by zerohop's reading of istio-cni's defaults, which exclude kube-system (manifests/charts/istio-cni/
+        // values.yaml excludeNamespaces; cni/pkg/nodeagent/informers.go reconcilePod: shouldBeEnabled = matchesSelector &&
+        // !namespaceExcluded). An istio-cni configured otherwise annotates what it enrolls, which the line above honours.
+        if (EXCLUDED_NAMESPACES.contains(pod.getMetadata().getNamespace())) {
+            return false;
         }
         if (pod.getSpec() != null && Boolean.TRUE.equals(pod.getSpec().getHostNetwork())) {
             return false;
@@ -318,6 +326,9 @@ public final class PodConversion {
         String nsMode = namespaceLabels == null ? null : namespaceLabels.get(DATAPLANE_MODE_LABEL);
         return "ambient".equals(nsMode) && !"none".equals(podMode);
     }
+
+    /** istio-cni's default {@code excludeNamespaces}: pods there are never enrolled in ambient. */
+    static final java.util.Set<String> EXCLUDED_NAMESPACES = java.util.Set.of("kube-system");
 
     /** istio/istio pilot/pkg/model/service.go {@code SupportsTunnel}: the label is a comma-separated list. */
     static boolean supportsTunnel(Map<String, String> labels, String tunnelType) {
