@@ -70,6 +70,31 @@ class PodConversionTest {
         assertThat(PodConversion.inMesh(elsewhere, Map.of())).isTrue();
     }
 
+    /**
+     * istiod leaves ExternalName Services out of the ambient index (pilot/pkg/serviceregistry/ambient/services.go
+     * serviceServiceBuilder: "not implemented by ambient"), whatever selector they carry: not among a pod's services, and
+     * their ports give it no application protocol (a review pass).
+     */
+    @org.junit.jupiter.api.Test
+    void anExternalNameServiceIsNoServiceOfThePod() {
+        Pod web = new PodBuilder().withNewMetadata().withName("web-1").withNamespace("shop").withLabels(Map.of("app", "web"))
+                .endMetadata().withNewSpec().withServiceAccountName("web").endSpec().withNewStatus().withPodIP("10.0.0.11")
+                .withPhase("Running").endStatus().build();
+        io.fabric8.kubernetes.api.model.Service external = new io.fabric8.kubernetes.api.model.ServiceBuilder()
+                .withNewMetadata().withNamespace("shop").withName("legacy").endMetadata()
+                .withNewSpec().withType("ExternalName").withExternalName("legacy.example.com").withSelector(Map.of("app", "web"))
+                .addNewPort().withName("http").withAppProtocol("http").withPort(8080).endPort().endSpec().build();
+        io.fabric8.kubernetes.api.model.Service cluster = new io.fabric8.kubernetes.api.model.ServiceBuilder(external)
+                .editMetadata().withName("web").endMetadata().editSpec().withType("ClusterIP").withExternalName(null).endSpec().build();
+        io.zerohop.core.Workload w = PodConversion.toWorkload(web, AMBIENT, java.util.List.of(external), "cluster.local").orElseThrow();
+        assertThat(w.services()).isEmpty();
+        assertThat(w.appProtocols()).doesNotContainKey(8080);
+        io.zerohop.core.Workload w2 = PodConversion.toWorkload(web, AMBIENT, java.util.List.of(external, cluster), "cluster.local")
+                .orElseThrow();
+        assertThat(w2.services()).hasSize(1);
+        assertThat(w2.appProtocols()).containsKey(8080);
+    }
+
     /** istio/istio pilot/pkg/serviceregistry/ambient/workloads.go setTunnelProtocol and pilot/pkg/model/service.go SupportsTunnel. */
     static Stream<Arguments> tunnelProtocol() {
         return Stream.of(

@@ -49,7 +49,9 @@ public final class PeerLookup {
     }
 
     private Optional<Pod> fetchPeer(InetAddress address) {
-        String ip = address.getHostAddress();
+        // The API server keeps pod IPs as Go's net.IP.String() writes them (RFC 5952: fd00:10:244::5), and a field
+        // selector compares text; getHostAddress() writes fd00:10:244:0:0:0:0:5, which matched no IPv6 pod (a review pass).
+        String ip = io.netty.util.NetUtil.toAddressString(address);
         Pod newest = null;
         for (Pod p : client.pods().inAnyNamespace().withField("status.podIP", ip).list().getItems()) {
             // The field selector is the server's; check the address ourselves, and skip finished pods

@@ -103,7 +103,7 @@ public final class PodConversion {
         sorted.sort((a, b) -> a.getMetadata().getName().compareTo(b.getMetadata().getName()));
         List<io.zerohop.core.WorkloadService> out = new ArrayList<>();
         for (Service s : sorted) {
-            if (s.getSpec() == null || s.getSpec().getPorts() == null || !selects(s.getSpec().getSelector(), labels)) {
+            if (s.getSpec() == null || s.getSpec().getPorts() == null || !selectsPod(s, labels)) {
                 continue;
             }
             java.util.Set<Integer> targets = new java.util.TreeSet<>();
@@ -349,7 +349,7 @@ public final class PodConversion {
         sorted.sort((a, b) -> a.getMetadata().getName().compareTo(b.getMetadata().getName()));
         Map<Integer, AppProtocol> out = new HashMap<>();
         for (Service s : sorted) {
-            if (s.getSpec() == null || s.getSpec().getPorts() == null || !selects(s.getSpec().getSelector(), labels)) {
+            if (s.getSpec() == null || s.getSpec().getPorts() == null || !selectsPod(s, labels)) {
                 continue;
             }
             for (ServicePort sp : s.getSpec().getPorts()) {
@@ -365,6 +365,15 @@ public final class PodConversion {
             }
         }
         return out;
+    }
+
+    /**
+     * Whether Service {@code s} counts for a pod with {@code labels}: its selector selects them, and it is no ExternalName
+     * Service, which istiod leaves out of the ambient index ("not implemented by ambient", pilot/pkg/serviceregistry/
+     * ambient/services.go serviceServiceBuilder) whatever selector it carries (a review pass).
+     */
+    static boolean selectsPod(Service s, Map<String, String> labels) {
+        return !"ExternalName".equals(s.getSpec().getType()) && selects(s.getSpec().getSelector(), labels);
     }
 
     /** A Service without a selector selects no pod (its endpoints are managed by hand). */
