@@ -99,14 +99,15 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
     }
 
     /**
-     * In order: a {@link #serve} registration for exactly {@code dst}; 400 for an IP that is no local
-     * workload; 400 for a local workload of another identity than the one presented (the client
-     * verified that one); 503 for one of the proxy's own ports (ztunnel's {@code Error::SelfCall},
-     * after its 400 checks); else the workload's TCP port, dialled at its {@link InboundEndpoints endpoint} when it
-     * has one (policy, logs and metrics still name {@code dst}). On ports with HTTP rules the delivery
-     * parses requests and the result {@link HttpEnforcement#decidesPerRequest decides per request}.
-     * {@code localAddress} (the listener's) plays no part in the choice; a refusal for another identity
-     * names it, as the address whose SVID the client got.
+     * In order: 400 for a registry workload's address other than {@code localAddress}'s when that is a local workload's
+     * own (ztunnel's {@code validate_destination}); a {@link #serve} registration for exactly {@code dst}, unless a
+     * registry workload of another identity has that address (400); 400 for an IP that is no local workload, or one
+     * outside the mesh ({@code protocol: TCP}); 400 for a local workload of another identity than the one presented (the
+     * client verified that one); 503 for one of the proxy's own ports (ztunnel's {@code Error::SelfCall}, after its 400
+     * checks); else the workload's TCP port, dialled at its {@link InboundEndpoints endpoint} when it has one (policy,
+     * logs and metrics still name {@code dst}). On ports with HTTP rules the delivery parses requests and the result
+     * {@link HttpEnforcement#decidesPerRequest decides per request}. {@code localAddress} (the listener's) chooses
+     * nothing else; a refusal names it, as the address whose SVID the client got.
      */
     @Override
     public Destination resolve(InetSocketAddress dst, SpiffeId localIdentity, InetSocketAddress localAddress) {
