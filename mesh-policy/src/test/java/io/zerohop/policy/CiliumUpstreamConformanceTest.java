@@ -193,7 +193,10 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
                 + "ingressDeny: [{fromEndpoints: [{matchLabels: {'reserved:world': ''}}]}]}");
         T.decide(s, "reserved:world in fromEndpoints: an outside peer is world (was: never selected)", denyWorld,
                 r().plaintext().source(null), false, "prod/c");
-        T.decide(s, "reserved:world in fromEndpoints: a mesh peer is not world", denyWorld, r().source(null), true, "prod/c");
+        T.decide(s, "reserved:world in fromEndpoints: a mesh peer (its workload known) is not world", denyWorld, r(), true, "prod/c");
+        // zerohop's fail-closed reading (CiliumWorldPeerTest): a peer known only by its SPIFFE ID may be world by its address.
+        T.decide(s, "reserved:world in fromEndpoints: a SPIFFE-only peer may be world (fail closed)", denyWorld, r().source(null),
+                false, "prod/c");
         String denyHost = cnp("prod", "c", "{endpointSelector: {}, ingress: [{fromEntities: [all]}], "
                 + "ingressDeny: [{fromEndpoints: [{matchLabels: {'reserved:host': ''}}]}]}");
         T.decide(s, "reserved:host in fromEndpoints: no HBONE peer is the host, not even one with unknown labels", denyHost,

@@ -111,6 +111,15 @@ class CiliumWorldPeerTest {
                 .allowed()).isTrue();
         assertThat(decide(p, to8080().sourcePrincipal("spiffe://cluster.local/ns/prod/sa/frontend").sourceWorkload(FRONT)
                 .sourceAddress("8.8.8.8").build()).allowed()).isTrue();
+        // A selector world matches ("every other namespace") alike: a SPIFFE-only peer claiming prod may be world there.
+        String otherNs = cnp(SEL + ALLOW_ALL + denyFrom("{key: k8s:io.kubernetes.pod.namespace, operator: NotIn, values: [prod]}"));
+        Decision claimed = decide(otherNs, to8080().sourcePrincipal("spiffe://cluster.local/ns/prod/sa/vm").sourceAddress("203.0.113.6").build());
+        assertThat(claimed.allowed()).isFalse();
+        assertThat(claimed.explain()).contains("world (fail closed)");
+        assertThat(decide(otherNs, POD).allowed()).isTrue();
+        // A selector world does not match adds nothing for such a peer (a pod-label one denies it already: labels unknown).
+        assertThat(decide(cnp(SEL + ALLOW_ALL + denyFrom("{key: k8s:io.kubernetes.pod.namespace, operator: In, values: [other]}")),
+                to8080().sourcePrincipal("spiffe://cluster.local/ns/prod/sa/vm").sourceAddress("203.0.113.6").build()).allowed()).isTrue();
         // The world entity alike, by address family.
         String world = cnp(SEL + ALLOW_ALL + "  ingressDeny:\n  - fromEntities: [world-ipv6]\n");
         assertThat(decide(world, svidOnly).allowed()).isTrue();

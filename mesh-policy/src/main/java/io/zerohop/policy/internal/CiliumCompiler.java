@@ -400,10 +400,12 @@ final class CiliumCompiler {
                 }
             }
         }
-        // An ingressDeny on world or CIDRs and a peer known by its SPIFFE ID only: Cilium identifies a peer by its address,
+        // An ingressDeny on world, CIDRs or a selector world matches ("every other namespace": NotIn on the namespace) and a
+        // peer known by its SPIFFE ID only: Cilium identifies a peer by its address,
         // and an address that is no pod it knows is world (or its CIDR identity), SVID or not; zerohop does not know
         // which pods' addresses Cilium knows, so such a peer at a selected address is denied (fail closed).
-        if (deny && (rule.entityWorld || rule.entityWorldV4 || rule.entityWorldV6 || rule.cidrs.length > 0)) {
+        if (deny && (rule.entityWorld || rule.entityWorldV4 || rule.entityWorldV6 || rule.cidrs.length > 0
+                || rule.fromEndpoints.length > 0)) {
             rule.worldPeerDenied = new Decision(false, outcome, ref, index, what.substring(0, what.length() - " matched".length())
                     + " may select the source: its SPIFFE ID names no workload this proxy knows, and Cilium, which identifies a"
                     + " peer by its address, sees such an address as world (fail closed)");

@@ -219,8 +219,8 @@ final class CiliumPolicy {
          */
         Decision unknownPeerDenied;
         /**
-         * An ingressDeny rule on world or CIDRs: the decision for a peer with a SPIFFE ID and no known workload whose
-         * address the rule selects (Cilium would see it as world); null otherwise.
+         * An ingressDeny rule on world, CIDRs or endpoint selectors: the decision for a peer with a SPIFFE ID and no known
+         * workload that the rule selects were it world (Cilium would see it as world by its address); null otherwise.
          */
         Decision worldPeerDenied;
         /**
@@ -312,6 +312,22 @@ final class CiliumPolicy {
             return false;
         }
 
+        /**
+         * Whether a fromEndpoints selector selects {@code r}'s source were it world (no identity, no workload): a NotIn or
+         * DoesNotExist on the namespace does (a new-user pass: a SPIFFE-only peer claiming the excluded namespace passed
+         * an ingressDeny that denies the same peer as world). Runs only for such peers, on deny rules.
+         */
+        private boolean selectsWorld(AccessRequest r) {
+            AccessRequest world = new AccessRequest(null, r.sourceAddress(), r.destinationAddress(), r.destinationPort(),
+                    r.destination(), null, r.http(), r.sni());
+            for (Selector s : fromEndpoints) {
+                if (s.matchesPeer(world, Peer.UNKNOWN)) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
         /** Whether the rule's world entities or CIDRs select {@code r}'s address, were the peer world. */
         private boolean selectsAddress(AccessRequest r) {
             java.net.InetAddress a = r.sourceAddress();
@@ -337,7 +353,7 @@ final class CiliumPolicy {
             if (r.sourceWorkload() != null || r.sourcePrincipal() == null) {
                 return null;
             }
-            if (worldPeerDenied != null && selectsAddress(r)) {
+            if (worldPeerDenied != null && (selectsAddress(r) || selectsWorld(r))) {
                 return worldPeerDenied;
             }
             if (unknownPeerDenied == null) {
