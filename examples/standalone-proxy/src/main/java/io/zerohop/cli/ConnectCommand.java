@@ -204,8 +204,9 @@ final class ConnectCommand implements Callable<Integer> {
             case 400 -> via.getAddress().equals(target.getAddress())
                     ? " (that endpoint serves no workload at " + host(target) + ", or the request was malformed;"
                     + " the endpoint's log says which: " + REFUSAL_LINE + ")"
-                    : " (that endpoint serves no workload at " + host(target) + " of the identity it presented"
-                    + (presented == null ? "" : ", " + presented) + ", or the request was malformed; an HBONE endpoint"
+                    : " (that endpoint tunnels only to the address dialled, and to no other workload's, whatever its"
+                    + " identity" + (presented == null ? "" : " (it presented " + presented + ")") + ", or the request was"
+                    + " malformed; an HBONE endpoint"
                     + " presents the SVID of the workload at the address dialled and tunnels only to that address"
                     + " (ztunnel's validate_destination): dial the target's own address, --via " + host(target) + ":15008,"
                     + " --expect its SPIFFE ID"

@@ -308,8 +308,9 @@ class ConnectCommandTest {
         Run r = connect("good", "", "--target", "10.1.2.3:8");
         assertThat(r.exit()).as(r.stderr()).isEqualTo(3);
         assertThat(r.stderr().lines().toList()).containsExactly("zerohop connect: refused by 127.0.0.1:" + server.localAddress().getPort()
-                + ": HTTP 400 for CONNECT 10.1.2.3:8 (that endpoint serves no workload at 10.1.2.3 of the identity it presented, "
-                + SERVER + ", or the request was malformed; an HBONE endpoint presents the SVID of the workload at the address"
+                + ": HTTP 400 for CONNECT 10.1.2.3:8 (that endpoint tunnels only to the address dialled, and to no other"
+                + " workload's, whatever its identity (it presented " + SERVER + "), or the request was malformed; an HBONE"
+                + " endpoint presents the SVID of the workload at the address"
                 + " dialled and tunnels only to that address (ztunnel's validate_destination): dial the target's own address,"
                 + " --via 10.1.2.3:15008, --expect its SPIFFE ID (a zerohop proxy's default --inbound 0.0.0.0:15008 serves every local workload's"
                 + " address); the endpoint's log says which: its access line \"inbound refused ... status=400 reason=...\""
