@@ -52,7 +52,7 @@ class PeerAlertReasonTest {
         }
         assertThat(HboneListener.describe(RecordingEvents.next(events.failed)))
                 .endsWith("SSLV3_ALERT_CERTIFICATE_UNKNOWN (alert certificate_unknown from the peer: it refused this side's certificate"
-                        + " (an identity it did not expect, or a trust domain it does not accept))");
+                        + " (an identity it did not expect, a trust domain it does not accept, or an extendedKeyUsage without this side's TLS role))");
     }
 
     @Test

@@ -204,6 +204,29 @@ class PemFileIdentityProviderTest {
         assertThat(p.current().getLeaf()).isEqualTo(old.getLeaf());
     }
 
+    /**
+     * A URI SAN java-spiffe's parser refuses (an empty segment, a trailing slash, an upper-case trust domain) is the same
+     * checked "not an X.509-SVID" as a second SAN, naming the SAN: it escaped as java-spiffe's unchecked
+     * InvalidSpiffeIdException, so {@code zerohop proxy --cert} printed its bare text and exited 1, not 4 (a new-user pass).
+     */
+    @Test
+    void uriSanThatIsNoSpiffeIdIsRejectedNamingIt() throws Exception {
+        X509Svid old = writeFresh();
+        PemFileIdentityProvider p = manual();
+        Instant now = Instant.now();
+        for (String san : List.of("spiffe://pem.test/ns//sa/app", "spiffe://pem.test/ns/default/sa/app/", "spiffe://PEM.test/ns/default/sa/app")) {
+            IssuedCertificate bad = ca.issue(LeafSpec.svid(ID.toString(), now.minusSeconds(60), now.plusSeconds(3600)).withUriSans(san));
+            Pem.write(dir.resolve("tls.key"), bad.keyPem(), true);
+            Pem.write(dir.resolve("tls.crt"), bad.chainPem(), false);
+            assertThatThrownBy(p::reload).as(san).isInstanceOf(GeneralSecurityException.class)
+                    .hasMessageContaining("not an X.509-SVID").hasMessageContaining("URI SAN \"" + san + "\"");
+            assertThat(p.current().getLeaf()).isEqualTo(old.getLeaf());
+            assertThatThrownBy(() -> PemFileIdentityProvider.builder().directory(dir).watch(false).build()).as(san)
+                    .isInstanceOf(IllegalStateException.class).cause().isInstanceOf(GeneralSecurityException.class)
+                    .hasMessageContaining("URI SAN \"" + san + "\"");
+        }
+    }
+
     @Test
     void certificateFromAnUntrustedCaIsRejected() throws Exception {
         X509Svid old = writeFresh();

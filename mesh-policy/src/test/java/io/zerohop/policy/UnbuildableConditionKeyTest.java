@@ -91,5 +91,26 @@ class UnbuildableConditionKeyTest {
                 .contains("this condition is dropped"));
         // Not also described as an absent JWT claim, whose notValues would match.
         assertThat(deny.warnings()).noneSatisfy(w -> assertThat(w).contains("request authentication attributes (request.auth.claimsX[a])"));
+        // Nor as an HTTP attribute zerohop enforces itself: it enforces none of it (a new-user pass read the note so).
+        assertThat(allow.warnings()).noneSatisfy(w -> assertThat(w).contains("zerohop enforces them itself"));
+        assertThat(deny.warnings()).noneSatisfy(w -> assertThat(w).contains("zerohop enforces them itself"));
+    }
+
+    /**
+     * On a port zerohop does not parse, a DENY rule with a {@code when} key that is no L4 attribute never matches, as
+     * istiod's ztunnel translation leaves it an empty match (pilot/pkg/serviceregistry/ambient/authorization.go
+     * handleRule, hasEffectiveRules: "Groups with only empty matches are skipped by ztunnel"); the warning says both.
+     */
+    @Test
+    void aDenyRuleWithTheKeyDeniesNothingAtL4AndTheWarningSaysSo() throws Exception {
+        String spec = "{action: DENY, rules: [{from: [{source: {namespaces: [prod]}}], when: [{key: \"request.headers [x-user]\","
+                + " values: [admin]}]}]}";
+        PolicyEngine e = engine(ap("prod", "deny-x", spec));
+        assertThat(e.evaluate(r().http("GET", "/").build()).allowed()).as("HTTP: the rule's other field decides").isFalse();
+        assertThat(e.evaluate(r().build()).allowed()).as("opaque TCP: ztunnel skips the rule").isTrue();
+        assertThat(PolicyLoader.fromString("p.yaml", ap("prod", "deny-x", spec)).warnings()).anySatisfy(w -> assertThat(w)
+                .contains("this condition is dropped: on ports zerohop parses as HTTP the rule matches whatever its other"
+                        + " fields match; on opaque TCP ports the rule never matches, as ztunnel skips a rule with a"
+                        + " condition that is no L4 attribute"));
     }
 }

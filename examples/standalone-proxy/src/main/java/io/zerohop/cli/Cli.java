@@ -1,6 +1,7 @@
 package io.zerohop.cli;
 
 import io.zerohop.identity.PemFileIdentityProvider;
+import io.zerohop.identity.SvidVerifier;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.time.Duration;
@@ -42,6 +43,20 @@ final class Cli {
                 throw new RefusedException("no usable identity in the PEM files: " + invalid.getMessage(), 4);
             }
             throw e;
+        }
+    }
+
+    /**
+     * Why peers will refuse the PEM identity's chain in TLS role {@code purpose} (an extendedKeyUsage without it, X509-SVID
+     * section 4.4, as zerohop's and ztunnel's peers check it), or null when they will not. Checked at start because the
+     * refused side hears only {@code certificate_unknown} from its peer.
+     */
+    static String purposeProblem(PemFileIdentityProvider ids, Path cert, SvidVerifier.Purpose purpose) {
+        try {
+            SvidVerifier.verify(ids.current().getChainArray(), ids.bundles(), new java.util.Date(), purpose);
+            return null;
+        } catch (java.security.cert.CertificateException e) {
+            return cert + ": " + e.getMessage();
         }
     }
 

@@ -109,6 +109,11 @@ final class ConnectCommand implements Callable<Integer> {
              MeshTls tls = MeshTls.builder(ids).build();
              HboneClient client = HboneClient.builder().tls(tls).identity(ids.defaultIdentity().orElseThrow()).threads(1)
                      .handshakeTimeout(handshake).build()) {
+            String notAClient = Cli.purposeProblem(ids, cert, io.zerohop.identity.SvidVerifier.Purpose.CLIENT_AUTH);
+            if (notAClient != null) {
+                // Every peer refuses it with certificate_unknown, which the dialling side cannot tell from a distrusted CA.
+                throw new Cli.RefusedException("no usable identity in the PEM files: " + notAClient, 4);
+            }
             HboneSocket s;
             try {
                 // The whole setup's bound, past the handshake's own so that its failure (and hint) is the one reported.

@@ -1112,7 +1112,17 @@ final class ProxyCommand implements Callable<Integer> {
     /** The identity source; null when a signal came while waiting for SPIRE's first SVID. */
     private IdentityProvider provider(Signals signals) throws Exception {
         if (identity.pem != null) {
-            return Cli.pemIdentity(identity.pem.cert, identity.pem.key, identity.pem.bundle, true);
+            io.zerohop.identity.PemFileIdentityProvider ids = Cli.pemIdentity(identity.pem.cert, identity.pem.key, identity.pem.bundle, true);
+            // A warning, not a refusal: a proxy that only dials (or only serves) needs one role; the other side's refusal is
+            // a bare certificate_unknown alert, so this line is where an operator learns why.
+            for (io.zerohop.identity.SvidVerifier.Purpose p : io.zerohop.identity.SvidVerifier.Purpose.values()) {
+                String problem = Cli.purposeProblem(ids, identity.pem.cert, p);
+                if (problem != null) {
+                    LogShape.proxyLine("warn", "zerohop proxy: warning: --cert " + problem + "; peers refuse it, so every tunnel "
+                            + (p == io.zerohop.identity.SvidVerifier.Purpose.SERVER_AUTH ? "to" : "from") + " this proxy fails its handshake");
+                }
+            }
+            return ids;
         }
         if (identity.spireSocket != null) {
             return spire(signals);

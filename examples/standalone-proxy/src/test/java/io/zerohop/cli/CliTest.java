@@ -159,6 +159,77 @@ class CliTest {
         assertThat(std.out.toString()).doesNotContain("zerohop proxy ready");
     }
 
+    /** A URI SAN that is no SPIFFE ID is the same identity failure, exit 4 naming the SAN (it exited 1 with java-spiffe's bare text). */
+    @Test
+    void aPemCertificateWhoseUriSanIsNoSpiffeIdExits4(@TempDir Path dir) throws Exception {
+        String san = "spiffe://cluster.local/ns//sa/web";
+        try (InMemoryCa ca = InMemoryCa.create("cluster.local")) {
+            java.time.Instant now = java.time.Instant.now();
+            io.zerohop.identity.IssuedCertificate cert = ca.issue(io.zerohop.identity.LeafSpec.svid(
+                    "spiffe://cluster.local/ns/prod/sa/web", now.minusSeconds(60), now.plus(Duration.ofHours(1))).withUriSans(san));
+            Path chain = Files.writeString(dir.resolve("cert.pem"), cert.chainPem());
+            Path key = Files.writeString(dir.resolve("key.pem"), cert.keyPem());
+            Path bundle = Files.writeString(dir.resolve("bundle.pem"), Pem.certificates(List.of(ca.root())));
+            assertThat(Zerohop.run("proxy", "--cert", chain.toString(), "--key", key.toString(), "--trust-bundle", bundle.toString(),
+                    "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "off", "--admin", "off")).as(std.err.toString()).isEqualTo(4);
+        }
+        assertThat(std.err.toString().lines().toList()).singleElement().asString()
+                .startsWith("zerohop proxy: no usable identity in the PEM files: ").contains("URI SAN \"" + san + "\" is not a SPIFFE ID");
+    }
+
+    /**
+     * A leaf whose extendedKeyUsage lacks a TLS role (X509-SVID section 4.4; webpki's "required if present", which ztunnel's
+     * peers apply) is refused by every peer in that role, and the refused side hears only certificate_unknown. Made by the
+     * real {@code openssl} as an operator's own CA would: {@code connect}, which only dials, refuses it itself (exit 4); the
+     * proxy, which both dials and serves, starts and warns naming the role.
+     */
+    @Test
+    void aPemCertificateWithoutATlsRoleInItsExtendedKeyUsageIsNamedAtStart(@TempDir Path dir) throws Exception {
+        String id = "spiffe://cluster.local/ns/prod/sa/web";
+        openssl(dir, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
+                "-out", "ca.crt", "-subj", "/O=cluster.local", "-days", "1", "-addext", "basicConstraints=critical,CA:TRUE",
+                "-addext", "keyUsage=critical,keyCertSign,cRLSign", "-addext", "subjectAltName=URI:spiffe://cluster.local");
+        openssl(dir, "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "key.pem",
+                "-out", "leaf.csr", "-subj", "/O=cluster.local");
+        Files.writeString(dir.resolve("ext.cnf"), "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                + "extendedKeyUsage=serverAuth\nsubjectAltName=URI:" + id + "\n");
+        openssl(dir, "x509", "-req", "-in", "leaf.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "1",
+                "-extfile", "ext.cnf", "-out", "cert.pem");
+        String[] files = {"--cert", dir.resolve("cert.pem").toString(), "--key", dir.resolve("key.pem").toString(),
+                "--trust-bundle", dir.resolve("ca.crt").toString()};
+
+        java.util.List<String> connect = new java.util.ArrayList<>(List.of("connect", "--via", "127.0.0.1:9", "--target", "10.0.0.2:80",
+                "--expect", "spiffe://cluster.local/ns/prod/sa/backend"));
+        connect.addAll(List.of(files));
+        assertThat(Zerohop.run(connect.toArray(String[]::new))).as(std.err.toString()).isEqualTo(4);
+        assertThat(std.err.toString().lines().toList()).singleElement().asString()
+                .startsWith("zerohop connect: no usable identity in the PEM files: " + dir.resolve("cert.pem") + ": " + id
+                        + ": leaf has extendedKeyUsage [1.3.6.1.5.5.7.3.1] without clientAuth (1.3.6.1.5.5.7.3.2)");
+
+        java.util.List<String> proxyArgs = new java.util.ArrayList<>(List.of("proxy", "--inbound", "127.0.0.1:0", "--metrics", "off",
+                "--readiness", "off", "--admin", "127.0.0.1:0", "--drain", "0s"));
+        proxyArgs.addAll(List.of(files));
+        java.util.concurrent.CompletableFuture<Integer> proxy = java.util.concurrent.CompletableFuture.supplyAsync(
+                () -> Zerohop.run(proxyArgs.toArray(String[]::new)));
+        io.zerohop.testing.netty.Await.until("the ready line", Hang.BOUND, () -> std.out.toString().contains("zerohop proxy ready"));
+        var admin = java.util.regex.Pattern.compile("admin (127\\.0\\.0\\.1:\\d+);").matcher(std.out.toString());
+        assertThat(admin.find()).as(std.out.toString()).isTrue();
+        AdminQuit.quit(admin.group(1));
+        assertThat(io.zerohop.testing.netty.Await.result(proxy, Hang.BOUND)).isZero();
+        assertThat(std.err.toString().lines().filter(l -> l.contains("warning: --cert"))).singleElement().asString()
+                .isEqualTo("zerohop proxy: warning: --cert " + dir.resolve("cert.pem") + ": " + id + ": leaf has extendedKeyUsage"
+                        + " [1.3.6.1.5.5.7.3.1] without clientAuth (1.3.6.1.5.5.7.3.2), so it may not authenticate a TLS client"
+                        + " (X509-SVID section 4.4); peers refuse it, so every tunnel from this proxy fails its handshake");
+    }
+
+    private static void openssl(Path dir, String... args) throws Exception {
+        java.util.List<String> cmd = new java.util.ArrayList<>(List.of("openssl"));
+        cmd.addAll(List.of(args));
+        Process p = new ProcessBuilder(cmd).directory(dir.toFile()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).as(String.join(" ", cmd) + "\n" + out).isZero();
+    }
+
     @Test
     void caInitRefusesATrustDomainNotInCanonicalFormAsTheProxyDoes(@TempDir Path dir) throws Exception {
         // Until 3 December `ca init` folded it to cluster.local, where `proxy --trust-domain Cluster.Local` refused it.

@@ -18,7 +18,7 @@ final class TlsAlerts {
 
     // Alert names as RFC 8446 §6 spells them; the text is what the alert says about this side.
     private static final Map<String, String> MEANING = Map.ofEntries(
-            Map.entry("certificate_unknown", "it refused this side's certificate (an identity it did not expect, or a trust domain it does not accept)"),
+            Map.entry("certificate_unknown", "it refused this side's certificate (an identity it did not expect, a trust domain it does not accept, or an extendedKeyUsage without this side's TLS role)"),
             Map.entry("unknown_ca", "it does not trust the CA that issued this side's certificate"),
             Map.entry("bad_certificate", "it found this side's certificate unusable"),
             Map.entry("certificate_expired", "it says this side's certificate is expired or not yet valid"),

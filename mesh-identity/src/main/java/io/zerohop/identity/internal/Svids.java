@@ -35,6 +35,13 @@ public final class Svids {
         }
         requireKeyMatches(key, chain.get(0));
         try {
+            // java-spiffe's own parse throws its unchecked InvalidSpiffeIdException for such a SAN, and folds an upper-case
+            // trust domain a peer's check refuses: the one check for both sides, with its message naming the SAN.
+            X509.spiffeId(chain.get(0));
+        } catch (java.security.cert.CertificateParsingException e) {
+            throw new GeneralSecurityException("not an X.509-SVID: " + e.getMessage(), e);
+        }
+        try {
             return X509Svid.parse(Pem.certificates(chain).getBytes(StandardCharsets.US_ASCII),
                     Pem.privateKey(key).getBytes(StandardCharsets.US_ASCII));
         } catch (X509SvidException e) {

@@ -207,6 +207,9 @@ final class IstioCompiler {
         TreeSet<String> enforced = new TreeSet<>();
         TreeSet<String> jwt = new TreeSet<>();
         for (String k : httpFound) {
+            if (IstioConditions.unbuildable(k)) {
+                continue; // zerohop enforces nothing of it either: IstioRules' own warning says what is dropped
+            }
             (isRequestAuth(k) ? jwt : enforced).add(k);
         }
         if (!enforced.isEmpty()) {

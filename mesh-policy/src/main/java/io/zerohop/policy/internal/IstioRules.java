@@ -99,7 +99,9 @@ final class IstioRules {
                             + " but cannot build it (the name's bracket must follow " + (k.string().startsWith("request.headers")
                             ? "request.headers" : "request.auth.claims") + " directly), so "
                             + (when[i].dropsRule ? "this ALLOW rule is dropped: it allows no request"
-                            : "this condition is dropped: the rule matches whatever its other fields match")
+                            : "this condition is dropped: on ports zerohop parses as HTTP the rule matches whatever its other"
+                            + " fields match; on opaque TCP ports the rule never matches, as ztunnel skips a rule with a"
+                            + " condition that is no L4 attribute")
                             + " (pilot/pkg/security/authz/model rule.checkError)");
                 }
             }
