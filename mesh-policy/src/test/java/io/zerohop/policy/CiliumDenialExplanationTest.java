@@ -100,6 +100,22 @@ class CiliumDenialExplanationTest {
                 .endsWith("; no ingress rule's toPorts covers this port");
     }
 
+    /** New-user pass: a rules.http entry of host and headers alone read "http * *", as if it allowed every request. */
+    @Test
+    void anHttpRuleOfHostAndHeadersNamesThem() throws Exception {
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", ConformanceTest.cnp("prod",
+                "web-in", "{endpointSelector: {matchLabels: {app: web}}, ingress: [{fromEntities: [cluster], toPorts: [{ports:"
+                        + " [{port: '8080', protocol: TCP}], rules: {http: [{host: 'api\\.example', headers: ['X-Token: abc'],"
+                        + " headerMatches: [{name: x-tenant, value: blue}, {name: x-trace}]}, {method: GET}]}}]}]}"))).build();
+        AccessRequest.Builder b = AccessRequest.builder().sourcePrincipal("spiffe://cluster.local/ns/prod/sa/frontend")
+                .sourceWorkload(new WorkloadRef("prod", "frontend", "frontend", Map.of("app", "frontend")))
+                .sourceAddress("10.0.0.5").destinationAddress("10.0.1.2").destinationPort(8080).destination(WEB);
+        Decision d = engine.evaluate(b.http("POST", "/").build());
+        assertThat(d.allowed()).isFalse();
+        assertThat(d.explain()).contains("(toPorts 8080/TCP http * * host api\\.example header \"X-Token: abc\" header \"x-tenant: blue\""
+                + " header \"x-trace\" | GET *)");
+    }
+
     /** New-user pass: two ingress rules on one port (fromCIDR and fromEntities [world]) named rule 0's selector only. */
     @Test
     void severalRulesOnThePortAreEachNamed() throws Exception {

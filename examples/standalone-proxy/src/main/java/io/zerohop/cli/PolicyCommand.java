@@ -313,6 +313,17 @@ final class PolicyCommand {
                     throw u.error("header", h, "must be NAME=VALUE, got \"" + h + "\"");
                 }
                 String name = h.substring(0, eq).toLowerCase(Locale.ROOT);
+                String own = switch (name) {
+                    case "host", ":authority" -> "--host";
+                    case ":method" -> "--method";
+                    case ":path" -> "--path";
+                    default -> null;
+                };
+                if (own != null) {
+                    // The request's own fields, which the policies' host, method and path rules read: as a header they were
+                    // silently another header, so `--header host=x` decided for no Host at all (a new-user pass).
+                    throw u.error("header", h, name + " is the request's own field: give it as " + own);
+                }
                 // "," with no space, as HttpEnforcement.authorize and Envoy's HeaderUtility::getAllOfHeaderAsString join
                 // them: a check must decide what the proxy decides.
                 out.merge(name, h.substring(eq + 1), (a, b) -> a + "," + b);

@@ -169,7 +169,8 @@ final class ProxyCommand implements Callable<Integer> {
     String socks5;
 
     @Option(names = "--forward", paramLabel = "LOCAL=TARGET", split = ",", description = {"Static outbound mapping (repeatable), e.g.", "127.0.0.1:8080=10.0.1.2:8080; a caller whose source"
-            + " address is no workload of this node is reset (the proxy has no identity of its own)"})
+            + " address is no workload of this node is reset, unless it is on this host and the proxy has an SVID of its"
+            + " own (PEM files, SPIRE)"})
     List<String> forwards = new ArrayList<>();
 
     @Option(names = "--inbound-endpoint", paramLabel = "TARGET=ENDPOINT", split = ",", description = {

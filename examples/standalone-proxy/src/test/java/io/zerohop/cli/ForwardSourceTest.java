@@ -55,6 +55,49 @@ class ForwardSourceTest {
         }
         assertThat(Zerohop.run("proxy", "--help")).isZero();
         assertThat(std.out.toString().replaceAll("\\s+", " ")).contains("a caller whose source address is no workload of this node"
-                + " is reset (the proxy has no identity of its own)");
+                + " is reset, unless it is on this host and the proxy has an SVID of its own (PEM files, SPIRE)");
+    }
+
+    /**
+     * With PEM files the proxy has an SVID of its own and lends it, as a sidecar's identity covers its pod, to a caller on
+     * this host (127.0.0.1 here); a remote caller is reset (mesh-core OutboundTest, which needs no second host).
+     */
+    @Test
+    void aPemProxyLendsItsSvidToACallerOnThisHost(@TempDir Path dir) throws Exception {
+        assertThat(Zerohop.run("ca", "init", "--trust-domain", "cluster.local", "--out", dir.resolve("ca").toString())).isZero();
+        assertThat(Zerohop.run("ca", "issue", "--ca", dir.resolve("ca").toString(), "--id", "spiffe://cluster.local/ns/prod/sa/web",
+                "--out", dir.resolve("pem").toString(), "--ttl", "2h")).isZero();
+        Path w = Files.writeString(dir.resolve("w.yaml"), """
+                workloads:
+                  - {namespace: prod, name: web, serviceAccount: web, addresses: [127.0.65.32]}
+                """);
+        try (java.net.ServerSocket app = new java.net.ServerSocket()) {
+            app.bind(new InetSocketAddress("127.0.65.32", 0));
+            Thread echo = new Thread(() -> {
+                try (Socket c = app.accept()) {
+                    c.getOutputStream().write(c.getInputStream().read());
+                } catch (java.io.IOException e) {
+                    // the test fails on what it reads
+                }
+            });
+            echo.setDaemon(true);
+            echo.start();
+            try (ChildProxy proxy = new ChildProxy(List.of(), "--cert", dir.resolve("pem/cert.pem").toString(), "--key",
+                    dir.resolve("pem/key.pem").toString(), "--trust-bundle", dir.resolve("pem/bundle.pem").toString(),
+                    "--workloads", w.toString(), "--inbound", "127.0.65.32:15008",
+                    "--forward", "127.0.65.31:0=127.0.65.32:" + app.getLocalPort(), "--metrics", "off", "--readiness", "off", "--admin", "off")) {
+                Matcher m = Pattern.compile("forward 127\\.0\\.65\\.31:(\\d+)=").matcher(proxy.output());
+                assertThat(m.find()).as(proxy.output()).isTrue();
+                try (Socket s = new Socket()) {
+                    s.bind(new InetSocketAddress("127.0.0.1", 0));
+                    s.connect(new InetSocketAddress("127.0.65.31", Integer.parseInt(m.group(1))), 10_000);
+                    s.setSoTimeout(10_000);
+                    s.getOutputStream().write('x');
+                    assertThat(s.getInputStream().read()).as(proxy.output()).isEqualTo('x');
+                }
+                proxy.stop();
+                assertThat(proxy.output()).containsPattern("outbound src=127\\.0\\.0\\.1:\\d+ src_id=spiffe://cluster\\.local/ns/prod/sa/web ");
+            }
+        }
     }
 }

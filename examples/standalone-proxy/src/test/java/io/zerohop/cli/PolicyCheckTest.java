@@ -362,6 +362,13 @@ class PolicyCheckTest {
                 .isEqualTo(3);
         assertThat(check(L7, concat(base, "--header", "novalue"))).isEqualTo(2);
         assertThat(std.err.toString()).startsWith("zerohop policy check: --header: must be NAME=VALUE");
+        // The request's own fields are not headers: `--header host=x` decided for no Host at all (a new-user pass).
+        for (String[] own : new String[][] {{"Host=api.example.com", "host", "--host"}, {":authority=a", ":authority", "--host"},
+                {":method=GET", ":method", "--method"}, {":path=/", ":path", "--path"}}) {
+            assertThat(check(L7, concat(base, "--header", own[0]))).as(own[0]).isEqualTo(2);
+            assertThat(std.err.toString()).as(own[0]).contains("zerohop policy check: --header: " + own[1]
+                    + " is the request's own field: give it as " + own[2]);
+        }
     }
 
     @Test

@@ -95,33 +95,52 @@ public final class LocalWorkloads {
      * a registry change, so an open is one map lookup, not a scan of every workload (each open
      * scanned {@code all()}: 10,000 {@code hasIdentity} calls per open at 10,000 workloads).
      */
-    private record BaggageIndex(List<Workload> all, Map<SpiffeId, Baggage> first) {}
+    private record BaggageIndex(List<Workload> all, Map<SpiffeId, Baggage> first, Map<Workload, Baggage> byWorkload) {}
 
     private volatile BaggageIndex baggage;
 
     /** The baggage of the first local workload with identity {@code source}, or null when there is none. */
     public Baggage baggageOf(SpiffeId source) {
-        if (source == null) {
-            return null;
+        return source == null ? null : index().first().get(source);
+    }
+
+    /**
+     * The baggage of {@code from}, the local workload a captured connection comes from, as ztunnel's {@code baggage(req)}
+     * sends {@code req.source}'s; {@link #baggageOf(SpiffeId)} when {@code from} is null. Workloads sharing an identity
+     * (a namespace's deployments on its {@code default} service account) each send their own: the first one's name went
+     * on every tunnel of the identity until 4 December (a review pass).
+     */
+    public Baggage baggageOf(Workload from, SpiffeId source) {
+        if (from == null) {
+            return baggageOf(source);
         }
+        // The registry hands out its snapshot's own instances, so identity lookups hit; another instance is built anew.
+        Baggage b = index().byWorkload().get(from);
+        return b != null ? b : Baggage.of(from, clusterId);
+    }
+
+    private BaggageIndex index() {
         List<Workload> all = registry.all();
         BaggageIndex index = baggage;
         if (index == null || index.all() != all) {
             Map<SpiffeId, Baggage> first = new HashMap<>();
+            Map<Workload, Baggage> byWorkload = new java.util.IdentityHashMap<>();
             for (Workload w : all) {
                 if (isLocal(w)) {
+                    Baggage b = Baggage.of(w, clusterId);
+                    byWorkload.put(w, b);
                     SpiffeId id;
                     try {
                         id = registry.identityOf(w);
                     } catch (RuntimeException e) {
                         continue; // a name java-spiffe refuses: no peer's SPIFFE ID can equal it
                     }
-                    first.putIfAbsent(id, Baggage.of(w, clusterId));
+                    first.putIfAbsent(id, b);
                 }
             }
-            index = new BaggageIndex(all, first);
+            index = new BaggageIndex(all, first, byWorkload);
             baggage = index;
         }
-        return index.first().get(source);
+        return index;
     }
 }

@@ -120,8 +120,13 @@ public final class Outbound implements CaptureListener.Opener {
      * @param client the captured app, or null when this process is the client
      */
     public Route withDefaultHeaders(SpiffeId source, Route route, InetSocketAddress client) {
+        return withDefaultHeaders(null, source, route, client);
+    }
+
+    /** {@link #withDefaultHeaders(SpiffeId, Route, InetSocketAddress)} with the baggage of {@code from} when not null. */
+    private Route withDefaultHeaders(Workload from, SpiffeId source, Route route, InetSocketAddress client) {
         return new Route(route.hboneAddress(), route.expectedIdentities(),
-                OutboundHeaders.withDefaults(route.headers(), local.baggageOf(source), client, null));
+                OutboundHeaders.withDefaults(route.headers(), local.baggageOf(from, source), client, null));
     }
 
     /** From now on {@link #connect} and socket factories fail at once, saying the mesh is closed. */
@@ -212,7 +217,9 @@ public final class Outbound implements CaptureListener.Opener {
     /**
      * ztunnel's {@code build_request} for a connection captured from {@code source} to {@code target},
      * in order: a self call (one of the proxy's own ports on this host) is dropped; the source
-     * identity is the local workload's at the source IP, else the mesh's own, else refused; a
+     * identity is the local workload's at the source IP (refused when that workload is {@code protocol: TCP}, outside the
+     * mesh), else the mesh's own for a caller on this host (a loopback or one of this host's addresses, as a sidecar's
+     * identity covers its pod), else refused; a
      * registry workload with {@code protocol: HBONE} gets a tunnel, a {@code protocol: TCP} one plain
      * TCP, an unknown IP plain TCP with passthrough on and a refusal without.
      */
@@ -225,10 +232,22 @@ public final class Outbound implements CaptureListener.Opener {
                     + " is one of this proxy's own ports, dropped"), true);
         }
         Workload from = local.at(source.getAddress()).orElse(null);
+        if (from != null && from.protocol() != Workload.Protocol.HBONE) {
+            // ztunnel proxies only for enrolled pods; lending such a pod its service account would enrol it by the back door.
+            return new Request.Refused(new IllegalStateException("source " + Addresses.authority(source) + " is " + from
+                    + ", a workload outside the mesh (protocol TCP): it gets no tunnel identity"), false);
+        }
         SpiffeId src = from != null ? local.registry().identityOf(from) : identity;
         if (src == null) {
             return new Request.Refused(new IllegalStateException("source " + Addresses.authority(source)
                     + " is not a workload of this node and the proxy has no identity of its own"), false);
+        }
+        if (from == null && !local.hostHas(source.getAddress())) {
+            // The mesh's own identity is a sidecar's: lent to what shares this host (its network namespace), never to a
+            // remote caller of a capture bound to a routable address, which would be an open relay under this SVID.
+            return new Request.Refused(new IllegalStateException("source " + Addresses.authority(source)
+                    + " is not a workload of this node and not on this host: the proxy lends its own identity " + src
+                    + " only to callers on this host"), false);
         }
         Route route;
         try {
@@ -245,7 +264,7 @@ public final class Outbound implements CaptureListener.Opener {
         }
         // The captured app's address travels as `Forwarded: for=` (ztunnel's build_forwarded): both
         // access-log lines then name the app beside the proxy's socket. Policy never reads it.
-        return new Request.Hbone(src, withDefaultHeaders(src, route, source));
+        return new Request.Hbone(src, withDefaultHeaders(from, src, route, source));
     }
 
     /** The capture listeners' opener: {@link #buildRequest}, then the tunnel or the plain TCP connection. */

@@ -115,21 +115,70 @@ class OutboundTest {
         assertThat(h.route().expectedIdentities()).isEqualTo(Set.of(BACKEND.identity()));
     }
 
+    /**
+     * The mesh's own identity is lent as a sidecar's is, to callers on this host; ztunnel never lends one (build_request's
+     * {@code Error::UnknownSource}). Until 4 December any remote caller of a capture bound to a routable address (a
+     * {@code --forward 0.0.0.0:...}, SOCKS5) was tunnelled as a PEM or SPIRE proxy's SVID (a review pass).
+     */
     @Test
-    void aSourceThatIsNoLocalWorkloadUsesTheOwnIdentityOrIsRefused() {
-        InetSocketAddress remoteSource = new InetSocketAddress(REMOTE_IP, 41000);
+    void aSourceThatIsNoLocalWorkloadUsesTheOwnIdentityOnlyFromThisHost() {
         InetSocketAddress dst = new InetSocketAddress(BACKEND_IP, 8080);
-        assertThat(((Outbound.Request.Hbone) outbound(f.local, OWN, false).buildRequest(remoteSource, dst)).source())
-                .as("a workload of another node is no source of ours").isEqualTo(OWN).isNotEqualTo(REMOTE.identity());
-        Outbound.Request r = outbound(f.local, null, false).buildRequest(remoteSource, dst);
+        InetSocketAddress onThisHost = new InetSocketAddress(ip("127.0.0.1"), 41000);
+        assertThat(((Outbound.Request.Hbone) outbound(f.local, OWN, false).buildRequest(onThisHost, dst)).source()).isEqualTo(OWN);
+        InetSocketAddress remoteSource = new InetSocketAddress(REMOTE_IP, 41000);
+        for (SpiffeId own : new SpiffeId[] {OWN, null}) {
+            Outbound.Request r = outbound(f.local, own, false).buildRequest(remoteSource, dst);
+            assertThat(r).as("a workload of another node is no source of ours, with own identity %s", own)
+                    .isInstanceOf(Outbound.Request.Refused.class);
+            assertThat(((Outbound.Request.Refused) r).selfCall()).isFalse();
+            assertThat(((Outbound.Request.Refused) r).error()).hasMessage(own == null
+                    ? "source 10.2.0.2:41000 is not a workload of this node and the proxy has no identity of its own"
+                    : "source 10.2.0.2:41000 is not a workload of this node and not on this host: the proxy lends its own"
+                    + " identity " + OWN + " only to callers on this host");
+        }
+        assertThat(outbound(f.local, null, false).buildRequest(onThisHost, dst)).isInstanceOf(Outbound.Request.Refused.class);
+    }
+
+    /** A local workload outside the mesh (protocol TCP) gets no tunnel under its service account: ztunnel serves enrolled pods only. */
+    @Test
+    void aLocalWorkloadOutsideTheMeshIsRefusedAsASource() {
+        Outbound.Request r = outbound(f.local, OWN, false).buildRequest(new InetSocketAddress(DB_IP, 41000),
+                new InetSocketAddress(BACKEND_IP, 8080));
         assertThat(r).isInstanceOf(Outbound.Request.Refused.class);
-        assertThat(((Outbound.Request.Refused) r).selfCall()).isFalse();
+        assertThat(((Outbound.Request.Refused) r).error()).hasMessageContaining("source 10.1.0.9:41000 is ")
+                .hasMessageEndingWith(", a workload outside the mesh (protocol TCP): it gets no tunnel identity");
+    }
+
+    /**
+     * ztunnel's {@code baggage(req)} sends {@code req.source}'s baggage: each workload its own, though a namespace's
+     * deployments share its {@code default} service account. The first local workload of the identity was sent for all
+     * until 4 December, so metrics named the wrong source workload on both sides (a review pass).
+     */
+    @Test
+    void baggageIsTheSourceWorkloadsEvenWhenItSharesItsIdentity() {
+        Workload cart = new Workload("shop", "cart", "default", Map.of("app", "cart", "version", "v1"), List.of(ip("10.1.0.4")),
+                Workload.Protocol.HBONE, "a", "cluster.local");
+        Workload payments = new Workload("shop", "payments", "default", Map.of("app", "payments", "version", "v7"),
+                List.of(ip("10.1.0.5")), Workload.Protocol.HBONE, "a", "cluster.local");
+        LocalWorkloads local = new LocalWorkloads(WorkloadRegistry.of(List.of(cart, payments, BACKEND), Map.of()), "a");
+        Outbound o = outbound(local, null, false);
+        InetSocketAddress dst = new InetSocketAddress(BACKEND_IP, 8080);
+        for (Workload w : List.of(payments, cart)) {
+            Outbound.Request.Hbone h = (Outbound.Request.Hbone) o.buildRequest(new InetSocketAddress(w.addresses().get(0), 40000), dst);
+            assertThat(h.source()).isEqualTo(cart.identity());
+            assertThat(h.route().headers().get("baggage")).as(w.workloadName())
+                    .contains("k8s.deployment.name=" + w.workloadName(), "service.version=" + w.labels().get("version"));
+            TunnelObserver observer = new TunnelObserver(local.registry(), null, null);
+            assertThat(observer.labels(new io.zerohop.hbone.TunnelInfo(io.zerohop.hbone.TunnelInfo.Direction.OUTBOUND, h.source(), null,
+                    null, h.route().hboneAddress(), dst, h.route().headers())).sourceWorkload()).isEqualTo(w.workloadName());
+        }
     }
 
     @Test
     @DisplayName("ztunnel proxy_to: one of the proxy's own ports on this host is a self call, dropped")
     void aSelfCallIsDropped() {
         Outbound o = outbound(new LocalWorkloads(f.registry, null), OWN, true);
+        InetSocketAddress app = new InetSocketAddress(ip("127.0.0.1"), 41000); // a caller on this host: the own identity's
         Outbound.Request r = o.buildRequest(app, new InetSocketAddress(ip("127.0.0.1"), 15001));
         assertThat(r).isInstanceOf(Outbound.Request.Refused.class);
         assertThat(((Outbound.Request.Refused) r).selfCall()).isTrue();

@@ -186,7 +186,22 @@ final class CiliumPortRules {
                     // An empty method or path is none, as in http(): "*" as for one left out.
                     String m = item.get("method") == null || item.get("method").isNull() ? "" : item.get("method").text();
                     String pth = item.get("path") == null || item.get("path").isNull() ? "" : item.get("path").text();
-                    h.add(((m.isEmpty() ? "*" : m) + " " + (pth.isEmpty() ? "*" : pth)).trim());
+                    StringBuilder rule = new StringBuilder((m.isEmpty() ? "*" : m) + " " + (pth.isEmpty() ? "*" : pth));
+                    // The other fields too: a rule of headers alone read "* *", as if it allowed every request (a new-user pass).
+                    if (item.get("host") != null && !item.get("host").isNull() && !item.get("host").text().isEmpty()) {
+                        rule.append(" host ").append(item.get("host").text());
+                    }
+                    for (String header : Fields.strings(item, "headers")) {
+                        rule.append(" header \"").append(header.trim()).append('"');
+                    }
+                    if (item.get("headerMatches") != null && !item.get("headerMatches").isNull()) {
+                        for (YNode hm : item.get("headerMatches").items()) {
+                            YNode v = hm.get("value");
+                            rule.append(" header \"").append(hm.get("name").text())
+                                    .append(v == null || v.isNull() || v.text().isEmpty() ? "" : ": " + v.text()).append('"');
+                        }
+                    }
+                    h.add(rule.toString().trim());
                 }
                 texts.add("http " + String.join(" | ", h));
             }
