@@ -75,10 +75,18 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
 
     // ---- phase 1: identity ----
 
-    /** The SVID of the local workload at the dialled address, else the mesh's own identity (null: refused). */
+    /**
+     * The SVID of the local workload at the dialled address, else the mesh's own identity (null: refused before TLS). A
+     * local workload outside the mesh ({@code protocol: TCP}) is refused before TLS: ztunnel has no HBONE endpoint there
+     * (istio-cni enrols mesh pods only), and until 4 December its SVID completed a handshake that resolve then answered 400.
+     */
     @Override
     public SpiffeId select(InetSocketAddress localAddress) {
-        return local.at(localAddress.getAddress()).map(Workload::identity).orElse(identity);
+        Workload w = local.at(localAddress.getAddress()).orElse(null);
+        if (w == null) {
+            return identity;
+        }
+        return w.protocol() == Workload.Protocol.HBONE ? w.identity() : null;
     }
 
     // ---- phase 2: resolve ----

@@ -1,5 +1,6 @@
 package io.zerohop.core.internal;
 
+import static io.zerohop.core.internal.PartsFixture.DB_IP;
 import static io.zerohop.core.internal.PartsFixture.BACKEND;
 import static io.zerohop.core.internal.PartsFixture.BACKEND_IP;
 import static io.zerohop.core.internal.PartsFixture.FRONTEND;
@@ -42,6 +43,7 @@ class InboundTest {
         assertThat(inbound.select(new InetSocketAddress(BACKEND_IP, 15008))).isEqualTo(BACKEND.identity());
         assertThat(inbound.select(new InetSocketAddress(REMOTE_IP, 15008))).as("another node's workload").isEqualTo(OWN);
         assertThat(inbound.select(new InetSocketAddress(UNKNOWN_IP, 15008))).isEqualTo(OWN);
+        assertThat(inbound.select(new InetSocketAddress(DB_IP, 15008))).as("a local workload outside the mesh: no TLS at all").isNull();
     }
 
     @Test
