@@ -578,7 +578,7 @@ class IstioUpstreamConformanceTest extends UpstreamTable {
         T.valid(ISTIO_SECURITY, "CheckServiceAccount: 320 characters", from("{serviceAccounts: [ns/" + "a".repeat(317) + "]}"));
         // Go's len counts bytes: 200 two-byte characters are 400 (an Istio authz pass found the character count).
         T.invalid(ISTIO_SECURITY, "CheckServiceAccount: more than 320 bytes of UTF-8", from("{serviceAccounts: [ns/" + "\u00e9".repeat(200) + "]}"),
-                "value cannot exceed 320 characters");
+                "(403 bytes in UTF-8, which istiod counts)");
     }
 
     /**

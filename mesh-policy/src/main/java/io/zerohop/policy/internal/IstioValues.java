@@ -140,7 +140,10 @@ final class IstioValues {
             }
             // Go's len: bytes of UTF-8, not characters (security.go CheckServiceAccount).
             if (v.length() > 320 || v.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > 320) {
-                throw item.error("value cannot exceed 320 characters, found \"" + v + "\" in " + field);
+                // istiod's text verbatim (pkg/config/security/security.go), whose Go len counts UTF-8 bytes: said so when they differ.
+                int bytes = v.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+                throw item.error("value cannot exceed 320 characters, found \"" + v + "\" in " + field
+                        + (bytes != v.length() ? " (" + bytes + " bytes in UTF-8, which istiod counts)" : ""));
             }
             int slash = v.indexOf('/');
             if (slash == 0) {
