@@ -53,9 +53,10 @@ public final class WorkloadRegistry {
      * addresses its proxy dials from (declared ones, then the IP of its {@code hboneAddress}).
      */
     private record Snapshot(Map<InetAddress, Workload> byAddress, Map<String, InetSocketAddress> nodes, List<Workload> all,
-                            IdentityHashMap<Workload, SpiffeId> ids, Map<String, List<InetAddress>> nodeAddresses) {}
+                            IdentityHashMap<Workload, SpiffeId> ids, Map<String, List<InetAddress>> nodeAddresses,
+                            Map<InetAddress, String> nodeByAddress) {}
 
-    private volatile Snapshot snapshot = new Snapshot(Map.of(), Map.of(), List.of(), new IdentityHashMap<>(), Map.of());
+    private volatile Snapshot snapshot = new Snapshot(Map.of(), Map.of(), List.of(), new IdentityHashMap<>(), Map.of(), Map.of());
 
     public static WorkloadRegistry empty() {
         return new WorkloadRegistry();
@@ -100,6 +101,14 @@ public final class WorkloadRegistry {
     public List<InetAddress> nodeAddresses(String node) {
         List<InetAddress> a = node == null ? null : snapshot.nodeAddresses.get(node);
         return a == null ? List.of() : a;
+    }
+
+    /**
+     * The node whose {@link #nodeAddresses} hold {@code address}, if any (the first declared, should two nodes name it):
+     * plaintext from it is a node's own traffic, which Cilium's policies see as {@code host} or {@code remote-node}.
+     */
+    public Optional<String> nodeAt(InetAddress address) {
+        return Optional.ofNullable(snapshot.nodeByAddress.get(address));
     }
 
     public List<Workload> all() {
@@ -175,8 +184,15 @@ public final class WorkloadRegistry {
             }
         }
         Map<String, List<InetAddress>> frozen = new HashMap<>();
-        from.forEach((k, v) -> frozen.put(k, List.copyOf(v)));
-        snapshot = new Snapshot(Map.copyOf(byAddress), Map.copyOf(nodes), List.copyOf(workloads), ids, Map.copyOf(frozen));
+        Map<InetAddress, String> nodeByAddress = new HashMap<>();
+        from.forEach((k, v) -> {
+            frozen.put(k, List.copyOf(v));
+            for (InetAddress a : v) {
+                nodeByAddress.putIfAbsent(a, k);
+            }
+        });
+        snapshot = new Snapshot(Map.copyOf(byAddress), Map.copyOf(nodes), List.copyOf(workloads), ids, Map.copyOf(frozen),
+                Map.copyOf(nodeByAddress));
     }
 
     /** Adds or replaces one workload (same namespace/name) at runtime. */

@@ -20,6 +20,11 @@ import java.util.Objects;
  *                            are taken from the verified SPIFFE ID whenever there is one.
  * @param http                L7 attributes, null when deciding at L4
  * @param sni                 TLS SNI, used by the {@code connection.sni} condition at L7; may be null
+ * @param sourceNode          for a source with neither a SPIFFE ID nor a workload: whether its address is a node's own
+ *                            (Cilium's {@code reserved:host} for the node that enforces, {@code reserved:remote-node}
+ *                            for another), else null (the peer is {@code world} to Cilium). Istio's rules do not read it.
+ * @throws IllegalArgumentException when {@code sourceNode} is given for a source with a SPIFFE ID or a workload (a node
+ *                            is neither), or a field is invalid
  */
 public record AccessRequest(
         String sourcePrincipal,
@@ -29,7 +34,20 @@ public record AccessRequest(
         WorkloadRef destination,
         WorkloadRef sourceWorkload,
         HttpAttributes http,
-        String sni) {
+        String sni,
+        SourceNode sourceNode) {
+
+    /**
+     * Cilium's reserved identities of a node's own addresses (pkg/identity {@code ReservedIdentityHost},
+     * {@code ReservedIdentityRemoteNode}): selected by the entities {@code host} / {@code remote-node}, {@code cluster}
+     * and {@code all}, never by {@code world} or a CIDR rule (Cilium's default {@code policy-cidr-match-mode}).
+     */
+    public enum SourceNode {
+        /** An address of the node whose proxy enforces: {@code reserved:host}. */
+        HOST,
+        /** An address of another node of the cluster: {@code reserved:remote-node}. */
+        REMOTE_NODE
+    }
 
     public static final String SPIFFE_SCHEME = "spiffe://";
 
@@ -52,6 +70,17 @@ public record AccessRequest(
             throw new IllegalArgumentException("destinationPort out of range (1..65535): " + destinationPort);
         }
         Objects.requireNonNull(destination, "destination (the workload the request is for)");
+        if (sourceNode != null && (sourcePrincipal != null || sourceWorkload != null)) {
+            throw new IllegalArgumentException("sourceNode " + sourceNode + " is for a source with neither a SPIFFE ID nor a"
+                    + " workload: a node's address is neither (sourcePrincipal " + sourcePrincipal + ", sourceWorkload "
+                    + sourceWorkload + ")");
+        }
+    }
+
+    /** The request without {@link #sourceNode} (the constructor before it existed). */
+    public AccessRequest(String sourcePrincipal, InetAddress sourceAddress, InetAddress destinationAddress, int destinationPort,
+                         WorkloadRef destination, WorkloadRef sourceWorkload, HttpAttributes http, String sni) {
+        this(sourcePrincipal, sourceAddress, destinationAddress, destinationPort, destination, sourceWorkload, http, sni, null);
     }
 
     public static Builder builder() {
@@ -61,7 +90,7 @@ public record AccessRequest(
     /** Same request seen at L7. */
     public AccessRequest withHttp(HttpAttributes attributes) {
         return new AccessRequest(sourcePrincipal, sourceAddress, destinationAddress, destinationPort,
-                destination, sourceWorkload, attributes, sni);
+                destination, sourceWorkload, attributes, sni, sourceNode);
     }
 
     public static final class Builder {
@@ -73,6 +102,7 @@ public record AccessRequest(
         private WorkloadRef sourceWorkload;
         private HttpAttributes http;
         private String sni;
+        private SourceNode sourceNode;
 
         private Builder() {
         }
@@ -136,6 +166,12 @@ public record AccessRequest(
             return this;
         }
 
+        /** {@link AccessRequest#sourceNode}: null (the default) for a source that is no node's address. */
+        public Builder sourceNode(SourceNode node) {
+            this.sourceNode = node;
+            return this;
+        }
+
         /**
          * @throws IllegalArgumentException when the source or destination address was not set: a
          *         default (0.0.0.0) would escape every DENY on {@code ipBlocks}, {@code remoteIpBlocks},
@@ -154,7 +190,7 @@ public record AccessRequest(
                         + "serviceAccount, labels))");
             }
             return new AccessRequest(sourcePrincipal, sourceAddress, destinationAddress, destinationPort,
-                    destination, sourceWorkload, http, sni);
+                    destination, sourceWorkload, http, sni, sourceNode);
         }
 
         private static InetAddress literal(String literal) {

@@ -230,9 +230,18 @@ final class PolicyCommand {
                     .destination(target)
                     .sourceWorkload(sourceWorkload)
                     .sni(sni);
+            Workload destWorkload = registry == null ? null : registry.byName(ns, rest).orElse(null);
+            if (registry != null && source == null && sourceWorkload == null) {
+                // As the proxy's TunnelSource.plaintextNode: a node's address is Cilium's host for the node enforcing (the
+                // destination's), remote-node for another, never world.
+                String node = registry.nodeAt(srcIp).orElse(null);
+                if (node != null) {
+                    req.sourceNode(destWorkload != null && node.equals(destWorkload.node())
+                            ? AccessRequest.SourceNode.HOST : AccessRequest.SourceNode.REMOTE_NODE);
+                }
+            }
             // As the proxy: a port declared tcp is never parsed, so its connections are decided at L4 whatever
             // the request. A new-user pass got ALLOW for --method POST on a tcp port the proxy refuses at L4.
-            Workload destWorkload = registry == null ? null : registry.byName(ns, rest).orElse(null);
             boolean tcpPort = destWorkload != null && destWorkload.appProtocol(port) == io.zerohop.core.AppProtocol.TCP;
             // ... and nor is a port no policy has HTTP fields for (the proxy's zero-parse path, HttpEnforcement):
             // there principals match as written, as at ztunnel, not as istiod rewrites them for the mesh's trust

@@ -75,6 +75,38 @@ class PolicyCheckTest {
      * its workload. With --workloads it now names, on stderr, each ALLOW policy of the destination's
      * namespace that selects no workload of the registry, with its labels and the destination's.
      */
+    /**
+     * A plaintext caller at a node's address (the --workloads file's nodes[].addresses) is Cilium's host when that node is
+     * the destination's (its proxy enforces), remote-node otherwise, as the proxy's TunnelSource decides; never world, so
+     * a fromCIDR allow does not admit it (mesh-policy CiliumNodeSourceTest).
+     */
+    @Test
+    void aPlaintextCallerAtANodesAddressIsHostOrRemoteNode() throws Exception {
+        Path p = Files.createDirectories(dir.resolve("node-policies"));
+        Files.writeString(p.resolve("p.yaml"), """
+                apiVersion: cilium.io/v2
+                kind: CiliumNetworkPolicy
+                metadata: {name: backend-in, namespace: prod}
+                spec:
+                  endpointSelector: {matchLabels: {app: backend}}
+                  ingress:
+                  - fromEntities: [host]
+                  - fromCIDR: [192.168.0.0/16]
+                """);
+        Path w = Files.writeString(dir.resolve("node-workloads.yaml"), """
+                trustDomain: cluster.local
+                nodes: [{name: node-a, addresses: [192.168.0.1]}, {name: node-b, addresses: [192.168.0.2]}]
+                workloads:
+                  - {namespace: prod, name: backend, serviceAccount: backend, addresses: [10.0.0.2], labels: {app: backend}, node: node-a}
+                """);
+        java.util.function.Function<String, Integer> from = ip -> Zerohop.run("policy", "check", "--policies", p.toString(),
+                "--workloads", w.toString(), "--source-ip", ip, "--dest", "prod/backend:8080");
+        assertThat(from.apply("192.168.0.1")).as("node-a: the destination's own node, host").isZero();
+        assertThat(from.apply("192.168.0.2")).as("node-b: remote-node, which neither rule selects").isEqualTo(3);
+        assertThat(std.out.toString()).contains("another node's (Cilium's reserved:remote-node)");
+        assertThat(from.apply("192.168.0.9")).as("no node's: world, in the CIDR").isZero();
+    }
+
     @Test
     void anAllowPolicyWhoseSelectorMatchesNoWorkloadIsNamedWhenItLeavesTheDestinationOpen() throws Exception {
         assertThat(check(MISTYPED_SELECTOR, "--source", "spiffe://cluster.local/ns/prod/sa/batch", "--source-ip", "10.0.0.3",

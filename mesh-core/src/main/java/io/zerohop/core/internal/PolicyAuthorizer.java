@@ -53,11 +53,17 @@ public final class PolicyAuthorizer implements Authorizer {
      */
     public PolicyAuthorizer(PolicyEngine policy, WorkloadRegistry registry, RateLimitedLog refusals,
                             java.util.function.BooleanSupplier accessLogsDenials) {
+        this(policy, registry, refusals, accessLogsDenials, null);
+    }
+
+    /** @param localNode the node this proxy runs on ({@link TunnelSource#plaintextNode}), or null */
+    public PolicyAuthorizer(PolicyEngine policy, WorkloadRegistry registry, RateLimitedLog refusals,
+                            java.util.function.BooleanSupplier accessLogsDenials, String localNode) {
         this.accessLogsDenials = Objects.requireNonNull(accessLogsDenials, "accessLogsDenials");
         this.policy = Objects.requireNonNull(policy, "policy");
         this.registry = Objects.requireNonNull(registry, "registry");
         this.refusals = Objects.requireNonNull(refusals, "refusals");
-        this.sources = new TunnelSource(registry, refusals);
+        this.sources = new TunnelSource(registry, refusals, localNode);
     }
 
     @Override
@@ -150,6 +156,7 @@ public final class PolicyAuthorizer implements Authorizer {
                 .destinationPort(target.getPort())
                 .destination(destination.ref())
                 .sourceWorkload(registry.byAddress(source.getAddress()).map(Workload::ref).orElse(null))
+                .sourceNode(sources.plaintextNode(source.getAddress()))
                 .build();
     }
 

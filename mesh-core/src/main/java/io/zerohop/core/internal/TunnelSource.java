@@ -5,6 +5,7 @@ import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.core.Addresses;
 import io.zerohop.core.Workload;
 import io.zerohop.core.WorkloadRegistry;
+import io.zerohop.policy.AccessRequest;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
@@ -67,6 +68,7 @@ public final class TunnelSource {
     private static final int SHOWN = 120;
 
     private final WorkloadRegistry registry;
+    private final String localNode;
     private final RateLimitedLog untrusted;
 
     /**
@@ -74,8 +76,14 @@ public final class TunnelSource {
      *                  will, so rate-limited); null reports nothing
      */
     public TunnelSource(WorkloadRegistry registry, RateLimitedLog untrusted) {
+        this(registry, untrusted, null);
+    }
+
+    /** @param localNode the node this proxy runs on (its addresses are Cilium's {@code host}), or null when unknown */
+    public TunnelSource(WorkloadRegistry registry, RateLimitedLog untrusted, String localNode) {
         this.registry = Objects.requireNonNull(registry, "registry");
         this.untrusted = untrusted;
+        this.localNode = localNode;
     }
 
     /**
@@ -203,6 +211,19 @@ public final class TunnelSource {
     /** A plaintext connection's source: the registry workload at its address (no identity to check), or null. */
     public Workload plaintext(InetAddress address) {
         return registry.byAddress(address).orElse(null);
+    }
+
+    /**
+     * For plaintext from {@code address}, no workload's: whether it is a registry node's address, as Cilium identifies it
+     * ({@code reserved:host} for this proxy's node, {@code reserved:remote-node} for another; pkg/identity), else null
+     * (world). Without a known local node every node is another's: the registry cannot tell which one is this.
+     */
+    public AccessRequest.SourceNode plaintextNode(InetAddress address) {
+        String node = registry.nodeAt(address).orElse(null);
+        if (node == null || registry.byAddress(address).isPresent()) {
+            return null;
+        }
+        return node.equals(localNode) ? AccessRequest.SourceNode.HOST : AccessRequest.SourceNode.REMOTE_NODE;
     }
 
     /**

@@ -217,7 +217,8 @@ final class CiliumCompiler {
             endpointText = "matches peers outside the cluster only, and " + clusterEndpoint;
             otherText = "does not match the source's address family";
         } else {
-            endpointText = "selects no peer zerohop sees (a node, the host or a reserved identity, none a workload)";
+            endpointText = "selects no peer zerohop sees as it (a node's address only when the registry knows the node,"
+                    + " another reserved identity never; none a workload)";
             otherText = endpointText;
         }
         String shortHead = "rule " + rule.index + " " + rule.peerText + ": ";
@@ -278,6 +279,8 @@ final class CiliumCompiler {
                     rule.entityWorld |= v.equals("world");
                     rule.entityWorldV4 |= v.equals("world-ipv4");
                     rule.entityWorldV6 |= v.equals("world-ipv6");
+                    rule.entityHost |= v.equals("host");
+                    rule.entityRemoteNode |= v.equals("remote-node");
                     names.add(v);
                 }
                 parts.add("fromEntities " + names);

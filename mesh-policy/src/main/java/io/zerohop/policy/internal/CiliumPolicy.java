@@ -139,15 +139,20 @@ final class CiliumPolicy {
                     endpointsMissed = rule.endpointsMiss;
                 }
             } else if (rule.peerMiss != null && !rule.matchesPeer(r)) {
-                if (peerMissed == null) {
+                if (peerMissed == null && r.sourceNode() != null) {
+                    // A denial path, built per call: the precomputed texts speak of endpoints and world peers.
+                    peerMissed = new Decision(false, Decision.Outcome.DENIED_DEFAULT, defaultDeny.policy(), -1, defaultDeny.reason()
+                            + "; ingress rule " + rule.index + " for this port selects " + rule.peerText + ", which does not"
+                            + " select the source" + nodeText(r.sourceNode()));
+                } else if (peerMissed == null) {
                     peerMissed = endpoint ? rule.peerMiss[0] : rule.peerMiss[1];
                 } else {
                     // Two or more rules on CIDRs or entities for this port: name each (a denial path, built per call).
                     if (more == null) {
-                        more = new StringBuilder(defaultDeny.reason()).append("; no ingress rule for this port selects the source: ")
-                                .append(endpoint ? firstMiss.peerMissShort[0] : firstMiss.peerMissShort[1]);
+                        more = new StringBuilder(defaultDeny.reason()).append("; no ingress rule for this port selects the source")
+                                .append(nodeText(r.sourceNode())).append(": ").append(shortMiss(firstMiss, endpoint, r));
                     }
-                    more.append("; ").append(endpoint ? rule.peerMissShort[0] : rule.peerMissShort[1]);
+                    more.append("; ").append(shortMiss(rule, endpoint, r));
                 }
                 if (firstMiss == null) {
                     firstMiss = rule;
@@ -183,6 +188,21 @@ final class CiliumPolicy {
     static final int PROTO_TCP = 1;
     static final int PROTO_OTHER = 2;
 
+    /** Why no CIDR or world rule selects a node's address, or "" for any other source. */
+    private static String nodeText(AccessRequest.SourceNode node) {
+        if (node == null) {
+            return "";
+        }
+        boolean host = node == AccessRequest.SourceNode.HOST;
+        return ": its address is " + (host ? "this node's own (Cilium's reserved:host)" : "another node's (Cilium's reserved:remote-node)")
+                + ", which only the entities " + (host ? "host" : "remote-node") + ", cluster and all select (never world or a CIDR)";
+    }
+
+    private static String shortMiss(Rule rule, boolean endpoint, AccessRequest r) {
+        return r.sourceNode() != null ? "rule " + rule.index + " " + rule.peerText
+                : endpoint ? rule.peerMissShort[0] : rule.peerMissShort[1];
+    }
+
     static final class Rule implements Cloneable {
         final int index;
         Selector[] fromEndpoints = new Selector[0];
@@ -200,6 +220,9 @@ final class CiliumPolicy {
         boolean entityWorld;
         boolean entityWorldV4;
         boolean entityWorldV6;
+        /** {@code host}: the enforcing node's own addresses (reserved:host); {@code remote-node}: another node's. */
+        boolean entityHost;
+        boolean entityRemoteNode;
         /** authentication.mode test-always-fail: Cilium's test mode, authentication never succeeds. */
         boolean authAlwaysFails;
         Cidr[] cidrs = new Cidr[0];
@@ -299,6 +322,21 @@ final class CiliumPolicy {
             boolean endpoint = Peer.isClusterEndpoint(r);
             if (endpoint && (entityClusterMesh || entityCluster && Selector.sameCluster(r, clusterTrustDomains))) {
                 return true;
+            }
+            AccessRequest.SourceNode node = r.sourceNode();
+            if (node != null) {
+                // pkg/policy/api/entity.go: cluster (and cluster-mesh) select reserved:host and reserved:remote-node; world and
+                // CIDRs never do (a node's address has its reserved identity, not a CIDR's, under Cilium's default
+                // policy-cidr-match-mode). fromEndpoints selectors test its reserved label (Selector.reservedValue).
+                if (entityCluster || entityClusterMesh || (node == AccessRequest.SourceNode.HOST ? entityHost : entityRemoteNode)) {
+                    return true;
+                }
+                for (Selector s : fromEndpoints) {
+                    if (s.matchesPeer(r, parts)) {
+                        return true;
+                    }
+                }
+                return false;
             }
             // World entities and CIDR rules select peers outside the cluster only, as Cilium does for pod IPs.
             if (!endpoint && selectsAddress(r)) {

@@ -565,12 +565,21 @@ final class Selector {
 
     /**
      * The value of a {@code reserved:} label of the peer, or null when it has none: a peer that is no cluster
-     * endpoint is {@code world} (and {@code world-ipv4} or {@code world-ipv6} by its address); the other reserved
-     * identities (host, remote-node, health, init, kube-apiserver, ingress, unmanaged) never reach a tunnel.
+     * endpoint is {@code world} (and {@code world-ipv4} or {@code world-ipv6} by its address), or {@code host} /
+     * {@code remote-node} when {@link AccessRequest#sourceNode} says its address is a node's; the other reserved
+     * identities (health, init, kube-apiserver, ingress, unmanaged) never reach a tunnel.
      */
     private static String reservedValue(AccessRequest r, String key) {
         if (Peer.isClusterEndpoint(r)) {
             return null;
+        }
+        if (r.sourceNode() != null) {
+            // A node's address is reserved:host (the enforcing node's) or reserved:remote-node, never world.
+            return switch (key) {
+                case "reserved:host" -> r.sourceNode() == AccessRequest.SourceNode.HOST ? "" : null;
+                case "reserved:remote-node" -> r.sourceNode() == AccessRequest.SourceNode.REMOTE_NODE ? "" : null;
+                default -> null;
+            };
         }
         return switch (key) {
             case "reserved:world" -> "";

@@ -680,6 +680,7 @@ public final class HttpEnforcement {
                 .destinationPort(c.destination().getPort())
                 .destination(c.target())
                 .sourceWorkload(c.sourceRef())
+                .sourceNode(c.peer() == null && c.sourceRef() == null && sources != null ? sources.plaintextNode(c.sourceIp()) : null)
                 .build();
     }
 
