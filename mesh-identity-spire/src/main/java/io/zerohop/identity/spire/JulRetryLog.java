@@ -20,6 +20,15 @@ import java.util.logging.Logger;
  * own executor (the stubs' callback executor), whose threads carry that provider's sink. Records
  * logged on any other thread (another java-spiffe client in the same JVM) go to the JUL parent
  * handlers unchanged, as they would have without this.
+ *
+ * <p>Two records are more than log lines: the SEVERE one of a failed attempt is the only sign of
+ * PERMISSION_DENIED the provider gets (java-spiffe 0.8.17 retries it without telling the watcher),
+ * and the INFO "stream is completed" one the only sign of a stream the server ended with status OK
+ * (java-spiffe's {@code StreamObservers.onCompleted} closes the watch and logs, nothing else). A
+ * logging configuration that silences java-spiffe ({@code io.spiffe.level = WARNING}, a habit from
+ * its stack traces) would hide both, so {@link #install} lets every record through these loggers
+ * and applies the level they were configured with only to the records it hands on to JUL's
+ * handlers.
  */
 final class JulRetryLog {
     /** java-spiffe's loggers (io.spiffe.workloadapi.StreamObservers, DefaultWorkloadApiClient). */
@@ -28,16 +37,33 @@ final class JulRetryLog {
     /** Strong references: JUL holds loggers weakly, and a collected logger would lose the handler. */
     private static final Logger[] LOGGERS = new Logger[NAMES.length];
 
+    /** The level each logger was configured with (null: inherited), which records handed on to JUL still obey. */
+    private static final Level[] CONFIGURED = new Level[NAMES.length];
+
+    /** java-spiffe's {@code StreamObservers.onCompleted} message: the server ended the stream with status OK. */
+    private static final String STREAM_COMPLETED = "Workload API stream is completed";
+
     private static final ThreadLocal<Consumer<LogRecord>> SINK = new ThreadLocal<>();
 
     private JulRetryLog() {}
 
     private static synchronized void install() {
         if (LOGGERS[0] != null) {
+            // A configuration read since the last provider was built may have set a level again: take it as the
+            // one for other clients' records, and let every record through for the providers (see the class doc).
+            for (int i = 0; i < NAMES.length; i++) {
+                if (LOGGERS[i].getLevel() != Level.ALL) {
+                    CONFIGURED[i] = LOGGERS[i].getLevel();
+                    LOGGERS[i].setLevel(Level.ALL);
+                }
+            }
             return;
         }
         for (int i = 0; i < NAMES.length; i++) {
             Logger l = Logger.getLogger(NAMES[i]);
+            int index = i;
+            CONFIGURED[i] = l.getLevel();
+            l.setLevel(Level.ALL);
             l.setUseParentHandlers(false);
             l.addHandler(new Handler() {
                 @Override
@@ -46,6 +72,9 @@ final class JulRetryLog {
                     if (sink != null) {
                         sink.accept(r);
                         return;
+                    }
+                    if (r.getLevel().intValue() < threshold(l, CONFIGURED[index]).intValue()) {
+                        return; // what the configured (or inherited) level would have dropped before this handler
                     }
                     for (Logger p = l.getParent(); p != null; p = p.getUseParentHandlers() ? p.getParent() : null) {
                         for (Handler h : p.getHandlers()) {
@@ -62,6 +91,19 @@ final class JulRetryLog {
             });
             LOGGERS[i] = l;
         }
+    }
+
+    /** The level a record must reach to pass {@code l} had it kept {@code configured}: that, else the nearest ancestor's. */
+    private static Level threshold(Logger l, Level configured) {
+        if (configured != null) {
+            return configured;
+        }
+        for (Logger p = l.getParent(); p != null; p = p.getParent()) {
+            if (p.getLevel() != null) {
+                return p.getLevel();
+            }
+        }
+        return Level.INFO; // LogManager's default for the root logger
     }
 
     /**
@@ -94,5 +136,10 @@ final class JulRetryLog {
 
     static boolean isFailure(LogRecord r) {
         return r.getLevel().intValue() >= Level.SEVERE.intValue() && r.getThrown() != null;
+    }
+
+    /** java-spiffe's record of a stream the server ended with status OK (StreamObservers.onCompleted, java-spiffe 0.8.17). */
+    static boolean isStreamCompleted(LogRecord r) {
+        return STREAM_COMPLETED.equals(r.getMessage()) && NAMES[0].equals(r.getLoggerName());
     }
 }

@@ -16,12 +16,16 @@ import io.zerohop.identity.internal.ListenerSet;
 import io.zerohop.identity.internal.Svids;
 import java.security.GeneralSecurityException;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
@@ -34,8 +38,23 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A workload may be given several SVIDs; all of them are served, and the default identity is
  * the first one (the Workload API's default) unless {@link Builder#spiffeId} picks another.
- * Reconnection after the agent restarts is java-spiffe's (exponential back-off); until a new
- * context arrives the last one keeps serving.
+ *
+ * <p>Each update is the whole truth (SPIFFE Workload API, 4.3 "Stream Responses" and 4.4: every
+ * response carries the full set, and what it leaves out is redacted): its bundles replace the
+ * trusted ones, and an SVID it no longer carries, the {@link Builder#spiffeId pinned} one included,
+ * stops being served, listeners hearing {@link IdentityListener#svidForgotten}. java-spiffe's
+ * {@code DefaultX509Source.setX509Context} likewise installs each update's SVID and bundle set
+ * together, and Cilium's {@code SpireDelegateClient.handleX509SVIDUpdate} replaces its SVID store
+ * with each update's. A PERMISSION_DENIED answer (SPIRE's once the workload's registration
+ * entries are deleted) withdraws every SVID (5.2.1: the client SHOULD cease using them) and keeps
+ * the bundles until the next response; an SVID past its notAfter is never handed out.
+ *
+ * <p>Reconnection after a failure is java-spiffe's (exponential back-off, PERMISSION_DENIED
+ * included); a stream the server ends with status OK, which java-spiffe 0.8.17 only logs, is
+ * reopened here with the same back-off (4.2: the client SHOULD establish a new connection), as
+ * go-spiffe's {@code Client.WatchX509Context} retries every end of a watch but cancellation and
+ * INVALID_ARGUMENT ({@code handleWatchError}). Until a new context arrives the last one keeps
+ * serving, within the limits above.
  *
  * <p>Each failed attempt (no agent behind the socket, the agent refusing the workload, the stream
  * dropped) is one WARN line naming the address, the cause and the delay before the next attempt,
@@ -49,7 +68,12 @@ import org.slf4j.LoggerFactory;
 public final class SpireIdentityProvider implements IdentityProvider {
     private static final Logger log = LoggerFactory.getLogger(SpireIdentityProvider.class);
 
-    private record State(Map<SpiffeId, X509Svid> svids, SpiffeId defaultId, X509BundleSet bundles) {}
+    /**
+     * What is served. {@code svids}: the latest update's SVIDs (for one whose key did not match its
+     * certificate, the last good one of that ID), none after PERMISSION_DENIED. {@code gone}: why an
+     * ID served before, or the pinned default, is not served now, for {@link #svid}'s failure.
+     */
+    private record State(Map<SpiffeId, X509Svid> svids, SpiffeId defaultId, X509BundleSet bundles, Map<SpiffeId, String> gone) {}
 
     /** java-spiffe's {@code ExponentialBackoffPolicy.DEFAULT}, named so that the logged delays are the ones in force. */
     static final Duration FIRST_RETRY = Duration.ofSeconds(1);
@@ -60,17 +84,43 @@ public final class SpireIdentityProvider implements IdentityProvider {
     private final String address;
     private final SpiffeId wanted;
     private final WorkloadApiClient client;
+    /** java-spiffe's callback executor ({@link JulRetryLog}'s threads): a reopened watch starts there, so its records are this provider's. */
+    private final Executor executor;
     private final ListenerSet listeners = new ListenerSet();
     private final CompletableFuture<SpireIdentityProvider> ready = new CompletableFuture<>();
+    private final Watcher<X509Context> watcher = new Watcher<>() {
+        @Override
+        public void onUpdate(X509Context context) {
+            update(context);
+        }
+
+        @Override
+        public void onError(Throwable error) {
+            // java-spiffe only gets here once it gives up (INVALID_ARGUMENT, retries exhausted) or
+            // for an update it could not parse; either way the last good context keeps serving
+            // (its SVIDs until their notAfter: svid()).
+            String why = describe(error);
+            if (ready.completeExceptionally(new IllegalStateException(
+                    "Workload API at " + address + " gave no X.509 context: " + why, error))) {
+                return;
+            }
+            if (!closed) {
+                log.warn("Workload API at {}: {}; {}", address, why, serving(state));
+            }
+        }
+    };
     private volatile State state;
     private volatile boolean closed;
     /** Failed attempts since the last context, as java-spiffe's RetryHandler counts them (reset on each update). */
     private int failures;
+    /** Streams the server ended with status OK since the last context: the reopening back-off's count (reset on each update). */
+    private int reopens;
 
-    private SpireIdentityProvider(String address, SpiffeId wanted, WorkloadApiClient client) {
+    private SpireIdentityProvider(String address, SpiffeId wanted, WorkloadApiClient client, Executor executor) {
         this.address = address;
         this.wanted = wanted;
         this.client = client;
+        this.executor = executor;
     }
 
     public static Builder builder() {
@@ -83,34 +133,20 @@ public final class SpireIdentityProvider implements IdentityProvider {
     }
 
     private void start() {
-        client.watchX509Context(new Watcher<>() {
-            @Override
-            public void onUpdate(X509Context context) {
-                update(context);
-            }
-
-            @Override
-            public void onError(Throwable error) {
-                // java-spiffe only gets here once it gives up (INVALID_ARGUMENT, retries exhausted) or
-                // for an update it could not parse; either way the last good context keeps serving.
-                String why = describe(error);
-                if (ready.completeExceptionally(new IllegalStateException(
-                        "Workload API at " + address + " gave no X.509 context: " + why, error))) {
-                    return;
-                }
-                if (!closed) {
-                    log.warn("Workload API at {}: {}; still serving the last SVIDs {}", address, why, state.svids().keySet());
-                }
-            }
-        });
+        client.watchX509Context(watcher);
     }
 
     /**
      * One of java-spiffe's log records from this provider's threads: a failed attempt (SEVERE with
-     * the gRPC error) becomes one WARN line; the rest (its "retrying", "stream completed", "client
-     * is closed") go to DEBUG.
+     * the gRPC error) becomes one WARN line, and on PERMISSION_DENIED withdraws the SVIDs; the end
+     * of the stream with status OK reopens it; the rest (its "retrying", "client is closed") go to
+     * DEBUG.
      */
     private void julRecord(java.util.logging.LogRecord r) {
+        if (JulRetryLog.isStreamCompleted(r)) {
+            streamCompleted();
+            return;
+        }
         if (!JulRetryLog.isFailure(r)) {
             log.debug("java-spiffe: {}", r.getMessage());
             return;
@@ -127,17 +163,79 @@ public final class SpireIdentityProvider implements IdentityProvider {
             return;
         }
         int n;
+        State s;
+        List<SpiffeId> withdrawn = List.of();
         synchronized (this) {
             n = ++failures;
+            s = state;
+            if (cause.startsWith("PERMISSION_DENIED") && s != null && !s.svids().isEmpty()) {
+                // SPIRE answers so once the workload's registration entries are deleted, on the open stream too;
+                // SPIFFE Workload API 5.2.1: the client SHOULD cease using the SVIDs. java-spiffe 0.8.17 retries
+                // it (wanted: the entry may come back) without telling the watcher, so this record is the only sign.
+                // The bundles stay: 5.2.1 withdraws the SVIDs, and the next response replaces the bundles anyway.
+                withdrawn = List.copyOf(s.svids().keySet());
+                Map<SpiffeId, String> gone = new LinkedHashMap<>(s.gone());
+                String why = "the Workload API at " + address + " answered " + cause
+                        + ": the agent gives this workload no identity any more (SPIRE: its registration entries were deleted),"
+                        + " so its SVIDs are no longer served";
+                withdrawn.forEach(id -> gone.put(id, why));
+                s = new State(Map.of(), s.defaultId(), s.bundles(), Map.copyOf(gone));
+                state = s;
+                withdrawn.forEach(listeners::svidForgotten);
+            }
         }
         // RetryHandler.scheduleRetry: the first retry waits the initial delay, each next one twice the last, capped.
-        long seconds = Math.min(FIRST_RETRY.toSeconds() << Math.min(n - 1, 30), MAX_RETRY.toSeconds());
-        State s = state;
-        String serving = s == null ? "no SVID yet" : "still serving the last SVIDs " + s.svids().keySet();
+        long seconds = delaySeconds(n);
+        String serving = withdrawn.isEmpty() ? serving(s) : "stopped serving the SVIDs " + withdrawn
+                + " (the agent gives this workload no identity any more; SPIRE answers so once its registration entries"
+                + " are deleted); the bundles stay until its next response";
         log.warn("Workload API at {}: {} (attempt {}); {}; retrying in {}s (back-off doubling up to {}s)",
                 address, cause, n, serving, seconds, MAX_RETRY.toSeconds());
         if (log.isDebugEnabled()) {
             log.debug("Workload API at " + address + ": attempt " + n + " failed", t);
+        }
+    }
+
+    /** The {@code n}th delay of java-spiffe's back-off: 1 s, doubling, capped at 60 s. */
+    private static long delaySeconds(int n) {
+        return Math.min(FIRST_RETRY.toSeconds() << Math.min(n - 1, 30), MAX_RETRY.toSeconds());
+    }
+
+    /**
+     * The server ended the X.509 context stream with status OK (a server stopping gracefully, or one
+     * that ends streams on its own). java-spiffe 0.8.17's {@code StreamObservers.onCompleted} closes
+     * the watch and logs at INFO, nothing more, so no update would ever arrive again. SPIFFE Workload
+     * API 4.2: the client SHOULD establish a new connection; go-spiffe's {@code WatchX509Context}
+     * retries an ended stream like a failed one, with its back-off reset by each message. So: a new
+     * watch after the same back-off as java-spiffe's retries, the count reset by each update.
+     */
+    private void streamCompleted() {
+        if (closed) {
+            log.debug("Workload API at {}: stream completed (closed)", address);
+            return;
+        }
+        int n;
+        synchronized (this) {
+            n = ++reopens;
+        }
+        long seconds = delaySeconds(n);
+        log.warn("Workload API at {} ended the X.509 context stream (status OK); {}; reopening it in {}s (back-off doubling up to {}s)",
+                address, serving(state), seconds, MAX_RETRY.toSeconds());
+        CompletableFuture.delayedExecutor(seconds, TimeUnit.SECONDS, executor).execute(this::reopen);
+    }
+
+    private void reopen() {
+        // Under the lock close() takes first: no watch starts on a client being closed.
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            failures = 0; // the new watch has a RetryHandler of its own, counting from the first delay again
+            try {
+                client.watchX509Context(watcher);
+            } catch (RuntimeException e) {
+                log.warn("Workload API at {}: cannot reopen the X.509 context stream: {}", address, e.toString());
+            }
         }
     }
 
@@ -179,38 +277,119 @@ public final class SpireIdentityProvider implements IdentityProvider {
         return sb.toString();
     }
 
+    /**
+     * What a WARN line says is served while the agent is away: the SVIDs still valid, those that
+     * expired (not handed out: {@link #svid}), or none.
+     */
+    private static String serving(State s) {
+        if (s == null) {
+            return "no SVID yet";
+        }
+        Instant now = Instant.now();
+        List<SpiffeId> valid = new ArrayList<>();
+        List<String> parts = new ArrayList<>();
+        for (X509Svid svid : s.svids().values()) {
+            Instant notAfter = Svids.notAfter(svid);
+            if (now.isAfter(notAfter)) {
+                parts.add("the SVID of " + svid.getSpiffeId() + " expired at " + notAfter + " and the agent has not sent a new one: not serving it");
+            } else {
+                valid.add(svid.getSpiffeId());
+            }
+        }
+        if (!valid.isEmpty()) {
+            parts.add(0, "still serving the last SVIDs " + valid);
+        }
+        if (s.svids().isEmpty()) {
+            parts.add("serving no SVID (" + s.gone().keySet() + " withdrawn)");
+        }
+        return String.join("; ", parts);
+    }
+
+    /**
+     * Installs one update. Its bundles always replace the trusted ones and its SVIDs the served ones
+     * (SPIFFE Workload API 4.3/4.4: each response is the full set; what it lacks is redacted; as
+     * java-spiffe's {@code DefaultX509Source.setX509Context} and Cilium's
+     * {@code SpireDelegateClient.handleX509SVIDUpdate} install each update whole). An SVID served
+     * before and absent now, the pinned default included, is forgotten: {@link #svid} fails naming
+     * it and listeners hear {@link IdentityListener#svidForgotten}. An SVID whose key does not match
+     * its certificate (java-spiffe does not check) is not installed: the last good one of that ID
+     * keeps serving until its notAfter, or none; the rest of the update is.
+     */
     private synchronized void update(X509Context context) {
         failures = 0;
+        reopens = 0;
+        State old = state;
         Map<SpiffeId, X509Svid> svids = new LinkedHashMap<>();
+        Map<SpiffeId, String> broken = new LinkedHashMap<>();
         for (X509Svid svid : context.getX509Svids()) {
+            SpiffeId id = svid.getSpiffeId();
+            if (svids.containsKey(id) || broken.containsKey(id)) {
+                continue; // the first SVID of an ID is the one served
+            }
             try {
                 // java-spiffe does not check that key and certificate belong together
                 Svids.requireKeyMatches(svid.getPrivateKey(), svid.getLeaf());
             } catch (GeneralSecurityException e) {
-                log.warn("Workload API at {} sent an SVID for {} whose key does not match its certificate ({}); ignoring this update",
-                        address, svid.getSpiffeId(), e.getMessage());
-                return;
+                X509Svid last = old == null ? null : old.svids().get(id);
+                if (last != null) {
+                    svids.put(id, last);
+                } else {
+                    broken.put(id, "the Workload API at " + address + " sent a certificate for it whose key does not match ("
+                            + e.getMessage() + ")");
+                }
+                log.warn("Workload API at {} sent an SVID for {} whose key does not match its certificate ({}); {}", address, id,
+                        e.getMessage(), last != null ? "keeping the last good one (valid until " + Svids.notAfter(last) + ")" : "not serving it");
+                continue;
             }
-            svids.putIfAbsent(svid.getSpiffeId(), svid);
+            svids.put(id, svid);
         }
         SpiffeId defaultId = wanted != null ? wanted : context.getDefaultSvid().getSpiffeId();
-        if (!svids.containsKey(defaultId)) {
-            String msg = "Workload API at " + address + " offers " + svids.keySet() + " but not " + defaultId;
-            if (!ready.completeExceptionally(new IllegalStateException(msg))) {
-                log.warn("{}; ignoring this update", msg);
-            }
-            return;
-        }
-        State old = state;
-        State fresh = new State(Map.copyOf(svids), defaultId, context.getX509BundleSet());
-        state = fresh;
         if (old == null) {
-            log.info("Workload API at {} serves {} (trust domains {})", address, svids.keySet(), fresh.bundles().getBundles().keySet());
+            if (!svids.containsKey(defaultId)) {
+                if (broken.containsKey(defaultId)) {
+                    return; // nothing served yet, nothing to take back: wait for the agent's next update (warned above)
+                }
+                String msg = "Workload API at " + address + " offers " + svids.keySet() + " but not " + defaultId;
+                if (!ready.completeExceptionally(new IllegalStateException(msg))) {
+                    log.warn("{}; ignoring this update", msg);
+                }
+                return;
+            }
+            state = new State(Map.copyOf(svids), defaultId, context.getX509BundleSet(), Map.copyOf(broken));
+            log.info("Workload API at {} serves {} (trust domains {})", address, svids.keySet(),
+                    context.getX509BundleSet().getBundles().keySet());
             ready.complete(this);
             return;
         }
+        List<SpiffeId> forgotten = new ArrayList<>();
+        for (SpiffeId id : old.svids().keySet()) {
+            if (!svids.containsKey(id)) {
+                forgotten.add(id);
+            }
+        }
+        // Why each ID known before (served, already gone, or the pinned default) is not served now.
+        Map<SpiffeId, String> gone = new LinkedHashMap<>();
+        String absent = "the Workload API at " + address + " no longer gives it to this workload (its latest update has only "
+                + svids.keySet() + ")";
+        java.util.Set<SpiffeId> known = new java.util.LinkedHashSet<>(old.svids().keySet());
+        known.addAll(old.gone().keySet());
+        known.add(defaultId);
+        for (SpiffeId id : known) {
+            if (!svids.containsKey(id)) {
+                gone.put(id, absent);
+            }
+        }
+        gone.putAll(broken);
+        State fresh = new State(Map.copyOf(svids), defaultId, context.getX509BundleSet(), Map.copyOf(gone));
+        state = fresh;
         if (!old.bundles().equals(fresh.bundles())) {
             listeners.bundlesChanged(fresh.bundles());
+        }
+        if (!forgotten.isEmpty()) {
+            log.warn("Workload API at {} no longer gives this workload {} (its update has {}); stopped serving {}{}", address, forgotten,
+                    svids.keySet(), forgotten.size() == 1 ? "it" : "them", forgotten.contains(defaultId)
+                            ? "; " + defaultId + " is this provider's default identity: nothing presents it until the agent gives it again" : "");
+            forgotten.forEach(listeners::svidForgotten);
         }
         for (X509Svid svid : fresh.svids().values()) {
             if (!Svids.sameChain(old.svids().get(svid.getSpiffeId()), svid)) {
@@ -226,13 +405,30 @@ public final class SpireIdentityProvider implements IdentityProvider {
         return Optional.of(state.defaultId());
     }
 
+    /**
+     * The SVID of {@code id} in force: fails when the agent never gave it, no longer gives it (absent
+     * from its latest update, or PERMISSION_DENIED), or when it has expired and the agent has not sent
+     * a new one. ztunnel likewise keeps a certificate whose renewal failed only until its expiry, then
+     * has none (src/identity/manager.rs: "retaining existing valid certificate until ..."); an expired
+     * one handed out would only fail handshakes later, at the peer, with a vaguer alert. No listener
+     * event marks the expiry ({@code MeshTls} asks again once a cached SVID's notAfter passes).
+     */
     @Override
     public CompletableFuture<X509Svid> svid(SpiffeId id) {
         State s = state;
         X509Svid svid = s.svids().get(id);
         if (svid == null) {
+            String why = s.gone().get(id);
+            if (why != null) {
+                return CompletableFuture.failedFuture(new IllegalStateException("no SVID for " + id + ": " + why));
+            }
             return CompletableFuture.failedFuture(new IllegalArgumentException(
                     "no SVID for " + id + ": the Workload API at " + address + " gives this workload only " + s.svids().keySet()));
+        }
+        Instant notAfter = Svids.notAfter(svid);
+        if (Instant.now().isAfter(notAfter)) {
+            return CompletableFuture.failedFuture(new IllegalStateException("no SVID for " + id + ": the last one expired at "
+                    + notAfter + " and the Workload API at " + address + " has not sent a new one"));
         }
         return CompletableFuture.completedFuture(svid);
     }
@@ -254,7 +450,9 @@ public final class SpireIdentityProvider implements IdentityProvider {
 
     @Override
     public void close() {
-        closed = true;
+        synchronized (this) {
+            closed = true; // under the lock reopen() checks it in
+        }
         listeners.clear();
         try {
             JulRetryLog.on(this::julRecord, () -> {
@@ -269,25 +467,53 @@ public final class SpireIdentityProvider implements IdentityProvider {
         }
     }
 
+    /**
+     * java-spiffe's check of a Workload API address (the one its client applies), its refusal of an
+     * IPv6 {@code tcp://} address explained: {@code Address.parseAddress} (java-spiffe 0.8.17) checks
+     * the host of the {@link java.net.URI}, which keeps an IPv6 literal's brackets, as an IP address,
+     * so it refuses {@code tcp://[::1]:8081} although the Workload Endpoint spec (4) allows any IP
+     * address; and its client takes the address only as that string, so zerohop cannot connect to
+     * such an address through it. Should a later java-spiffe accept the form, so does this.
+     */
+    static void checkAddress(String address) throws SocketEndpointAddressException {
+        try {
+            Address.parseAddress(address);
+        } catch (SocketEndpointAddressException e) {
+            if (address.regionMatches(true, 0, "tcp://[", 0, 7)) {
+                throw new SocketEndpointAddressException("java-spiffe's Workload API client takes no IPv6 address"
+                        + " (its Address.parseAddress: " + e.getMessage() + "); use an IPv4 address or a unix: socket", e);
+            }
+            throw e;
+        }
+    }
+
     public static final class Builder {
         private String address;
         private SpiffeId spiffeId;
         private Duration initialTimeout = Duration.ofSeconds(30);
+        private java.util.function.Function<String, String> environment = System::getenv;
 
         private Builder() {}
 
         /**
-         * The Workload API address ({@code unix:/path/to/agent.sock} or {@code tcp://ip:port});
+         * The Workload API address ({@code unix:/path/to/agent.sock} or {@code tcp://ip:port}, an IPv4
+         * address: see the module's README);
          * defaults to the {@code SPIFFE_ENDPOINT_SOCKET} environment variable.
          */
         public Builder address(String address) {
             Objects.requireNonNull(address, "address");
             try {
-                Address.parseAddress(address);
+                checkAddress(address);
             } catch (SocketEndpointAddressException e) {
                 throw new IllegalArgumentException("invalid Workload API address \"" + address + "\": " + e.getMessage(), e);
             }
             this.address = address;
+            return this;
+        }
+
+        /** Where {@code SPIFFE_ENDPOINT_SOCKET} is read (tests: an environment of their own). */
+        Builder environment(java.util.function.Function<String, String> getenv) {
+            this.environment = Objects.requireNonNull(getenv, "getenv");
             return this;
         }
 
@@ -325,10 +551,19 @@ public final class SpireIdentityProvider implements IdentityProvider {
          * @throws IllegalStateException when there is no address or the client cannot be made
          */
         SpireIdentityProvider begin() {
-            String addr = address != null ? address : System.getenv(Address.SOCKET_ENV_VARIABLE);
+            String addr = address != null ? address : environment.apply(Address.SOCKET_ENV_VARIABLE);
             if (addr == null || addr.isBlank()) {
                 throw new IllegalStateException("no Workload API address: set "
                         + Address.SOCKET_ENV_VARIABLE + " (e.g. unix:/run/spire/sockets/agent.sock) or call address(...)");
+            }
+            if (address == null) {
+                // address(...) checked its own; this one comes from the environment, which the message must name.
+                try {
+                    checkAddress(addr);
+                } catch (SocketEndpointAddressException e) {
+                    throw new IllegalStateException("invalid Workload API address \"" + addr + "\" in "
+                            + Address.SOCKET_ENV_VARIABLE + ": " + e.getMessage(), e);
+                }
             }
             WorkloadApiClient client;
             // The provider exists only once the client does; the executor's records wait for it (none come before start()).
@@ -346,7 +581,7 @@ public final class SpireIdentityProvider implements IdentityProvider {
                 executor.shutdown();
                 throw new IllegalStateException("cannot connect to the Workload API at " + addr + ": " + e.getMessage(), e);
             }
-            SpireIdentityProvider p = new SpireIdentityProvider(addr, spiffeId, client);
+            SpireIdentityProvider p = new SpireIdentityProvider(addr, spiffeId, client, executor);
             owner.set(p);
             p.start();
             p.ready.whenComplete((ok, err) -> {
@@ -372,7 +607,7 @@ public final class SpireIdentityProvider implements IdentityProvider {
                 f.thenAccept(SpireIdentityProvider::close);
                 f.cancel(false);
                 throw new IllegalStateException("no X.509 context from the Workload API at "
-                        + (address != null ? address : System.getenv(Address.SOCKET_ENV_VARIABLE)) + " within " + initialTimeout
+                        + (address != null ? address : environment.apply(Address.SOCKET_ENV_VARIABLE)) + " within " + initialTimeout
                         + "; is the agent running and is this workload registered?");
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();

@@ -1,0 +1,462 @@
+package io.zerohop.identity.spire;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.google.protobuf.ByteString;
+import io.grpc.Metadata;
+import io.grpc.Server;
+import io.grpc.ServerCall;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
+import io.grpc.Status;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
+import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import io.spiffe.bundle.x509bundle.X509Bundle;
+import io.spiffe.bundle.x509bundle.X509BundleSet;
+import io.spiffe.spiffeid.SpiffeId;
+import io.spiffe.spiffeid.TrustDomain;
+import io.spiffe.svid.x509svid.X509Svid;
+import io.spiffe.workloadapi.grpc.SpiffeWorkloadAPIGrpc;
+import io.spiffe.workloadapi.grpc.Workload;
+import io.zerohop.identity.IdentityListener;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.testing.CapturedStderr;
+import java.io.ByteArrayOutputStream;
+import java.net.InetSocketAddress;
+import java.nio.file.Path;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+import java.util.logging.Level;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * What the provider makes of the Workload API's stream over time, against a real gRPC server on a
+ * Unix socket (or loopback TCP) that can do what SPIRE's agent does: push a smaller set, answer
+ * PERMISSION_DENIED on the open stream, end the stream with status OK, stop. Waits are bounded
+ * polls for an event or a log line, never assertions on time.
+ */
+class WorkloadApiUpdatesTest {
+    private static final SpiffeId WEB = SpiffeId.parse("spiffe://spire.test/web");
+    private static final SpiffeId ADMIN = SpiffeId.parse("spiffe://spire.test/admin");
+    private static final TrustDomain PARTNER = TrustDomain.parse("partner.test");
+    private static final InMemoryCa CA = InMemoryCa.create("spire.test");
+    private static final InMemoryCa PARTNER_CA = InMemoryCa.create("partner.test");
+    /** Generous: java-spiffe's back-off waits 1 s, then 2 s, 4 s... */
+    private static final Duration WAIT = Duration.ofSeconds(30);
+
+    @TempDir
+    Path dir;
+
+    /** A Workload API with SPIRE's knobs: requires the security header, streams {@code current}, can deny, end or drop streams. */
+    static final class Agent implements AutoCloseable {
+        final List<StreamObserver<Workload.X509SVIDResponse>> streams = new CopyOnWriteArrayList<>();
+        volatile Workload.X509SVIDResponse current;
+        final Server server;
+        final EpollEventLoopGroup group;
+
+        Agent(Path socket) throws Exception {
+            this(socket, null);
+        }
+
+        Agent(Path socket, Integer tcpPort) throws Exception {
+            var impl = new SpiffeWorkloadAPIGrpc.SpiffeWorkloadAPIImplBase() {
+                @Override
+                public void fetchX509SVID(Workload.X509SVIDRequest r, StreamObserver<Workload.X509SVIDResponse> out) {
+                    Workload.X509SVIDResponse now = current;
+                    if (now == null) {
+                        out.onError(Status.PERMISSION_DENIED.withDescription("no identity issued").asRuntimeException());
+                        return;
+                    }
+                    ((ServerCallStreamObserver<Workload.X509SVIDResponse>) out).setOnCancelHandler(() -> streams.remove(out));
+                    synchronized (out) {
+                        streams.add(out);
+                        out.onNext(now);
+                    }
+                }
+            };
+            ServerInterceptor header = new ServerInterceptor() {
+                @Override
+                public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata h, ServerCallHandler<Q, R> next) {
+                    if (!"true".equals(h.get(Metadata.Key.of("workload.spiffe.io", Metadata.ASCII_STRING_MARSHALLER)))) {
+                        call.close(Status.INVALID_ARGUMENT.withDescription("security header missing"), new Metadata());
+                        return new ServerCall.Listener<>() {};
+                    }
+                    return next.startCall(call, h);
+                }
+            };
+            NettyServerBuilder b;
+            if (socket != null) {
+                group = new EpollEventLoopGroup(1);
+                b = NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()))
+                        .channelType(EpollServerDomainSocketChannel.class).bossEventLoopGroup(group).workerEventLoopGroup(group)
+                        .withChildOption(ChannelOption.SO_KEEPALIVE, null);
+            } else {
+                group = null;
+                b = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", tcpPort));
+            }
+            server = b.addService(ServerInterceptors.intercept(impl, header)).build().start();
+        }
+
+        void serve(List<X509Svid> svids, Collection<X509Bundle> federated) {
+            var r = Workload.X509SVIDResponse.newBuilder();
+            for (X509Svid s : svids) {
+                r.addSvids(Workload.X509SVID.newBuilder().setSpiffeId(s.getSpiffeId().toString()).setX509Svid(der(s.getChain()))
+                        .setX509SvidKey(ByteString.copyFrom(s.getPrivateKey().getEncoded())).setBundle(der(CA.bundle().getX509Authorities())));
+            }
+            federated.forEach(f -> r.putFederatedBundles(f.getTrustDomain().newSpiffeId().toString(), der(f.getX509Authorities())));
+            push(r.build());
+        }
+
+        /** Sets what new streams get and sends it on the open ones. */
+        void push(Workload.X509SVIDResponse response) {
+            current = response;
+            for (StreamObserver<Workload.X509SVIDResponse> s : streams) {
+                synchronized (s) {
+                    s.onNext(response);
+                }
+            }
+        }
+
+        /** What SPIRE's handler does once the workload's last registration entry is deleted: PERMISSION_DENIED on the stream. */
+        void denyAll() {
+            current = null;
+            for (StreamObserver<Workload.X509SVIDResponse> s : streams) {
+                synchronized (s) {
+                    s.onError(Status.PERMISSION_DENIED.withDescription("no identity issued").asRuntimeException());
+                }
+            }
+            streams.clear();
+        }
+
+        /** A server ending its streams cleanly (status OK), as on a graceful stop. */
+        void completeStreams() {
+            for (StreamObserver<Workload.X509SVIDResponse> s : streams) {
+                synchronized (s) {
+                    s.onCompleted();
+                }
+            }
+            streams.clear();
+        }
+
+        static ByteString der(Collection<X509Certificate> certs) {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            certs.forEach(c -> {
+                try {
+                    out.writeBytes(c.getEncoded());
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            return ByteString.copyFrom(out.toByteArray());
+        }
+
+        /** The agent stopping (gRPC Server.Stop): transports dropped, the client sees UNAVAILABLE. */
+        @Override
+        public void close() throws Exception {
+            server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+            if (group != null) {
+                group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(5, TimeUnit.SECONDS);
+            }
+        }
+    }
+
+    /** A listener event: svidRotated, svidForgotten or bundlesChanged. */
+    record Event(String kind, Object value) {}
+
+    static LinkedBlockingQueue<Event> events(SpireIdentityProvider p) {
+        LinkedBlockingQueue<Event> q = new LinkedBlockingQueue<>();
+        p.addListener(new IdentityListener() {
+            @Override
+            public void svidRotated(X509Svid svid) {
+                q.add(new Event("rotated", svid));
+            }
+
+            @Override
+            public void svidForgotten(SpiffeId id) {
+                q.add(new Event("forgotten", id));
+            }
+
+            @Override
+            public void bundlesChanged(X509BundleSet set) {
+                q.add(new Event("bundles", set));
+            }
+        });
+        return q;
+    }
+
+    /** The first event matching, waiting up to {@link #WAIT}; fails naming what came instead. */
+    static Event await(LinkedBlockingQueue<Event> q, String what, Predicate<Event> wanted) throws InterruptedException {
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        List<Event> seen = new CopyOnWriteArrayList<>();
+        for (long left; (left = deadline - System.nanoTime()) > 0; ) {
+            Event e = q.poll(left, TimeUnit.NANOSECONDS);
+            if (e != null && wanted.test(e)) {
+                return e;
+            }
+            if (e != null) {
+                seen.add(e);
+            }
+        }
+        throw new AssertionError("no " + what + " within " + WAIT + "; events: " + seen);
+    }
+
+    static Predicate<Event> forgotten(SpiffeId id) {
+        return e -> e.kind().equals("forgotten") && e.value().equals(id);
+    }
+
+    static Predicate<Event> rotated(SpiffeId id) {
+        return e -> e.kind().equals("rotated") && ((X509Svid) e.value()).getSpiffeId().equals(id);
+    }
+
+    static boolean trusts(SpireIdentityProvider p, TrustDomain td) {
+        return p.bundles().getBundles().containsKey(td);
+    }
+
+    private SpireIdentityProvider connect(SpireIdentityProvider.Builder b) {
+        return b.address("unix:" + dir.resolve("agent.sock")).initialTimeout(WAIT).build();
+    }
+
+    private static Throwable failure(CompletableFuture<X509Svid> f) {
+        assertThat(f).isCompletedExceptionally();
+        return assertThatThrownBy(f::get).isInstanceOf(ExecutionException.class).actual().getCause();
+    }
+
+    // Each response is the full set (SPIFFE Workload API 4.3, 4.4): what it lacks is no longer trusted or served.
+
+    @Test // control: held before the fix too
+    void federatedBundleAbsentFromTheNextUpdateIsDropped() throws Exception {
+        try (Agent a = new Agent(dir.resolve("agent.sock"))) {
+            a.serve(List.of(CA.issue(WEB)), List.of(PARTNER_CA.bundle()));
+            try (SpireIdentityProvider p = connect(SpireIdentityProvider.builder())) {
+                var ev = events(p);
+                a.serve(List.of(CA.issue(WEB)), List.of());
+                await(ev, "bundlesChanged", e -> e.kind().equals("bundles"));
+                assertThat(trusts(p, PARTNER)).isFalse();
+            }
+        }
+    }
+
+    @Test
+    void updateWithoutThePinnedSvidStillReplacesTheBundlesAndStopsServingIt() throws Exception {
+        try (Agent a = new Agent(dir.resolve("agent.sock"))) {
+            a.serve(List.of(CA.issue(WEB), CA.issue(ADMIN)), List.of(PARTNER_CA.bundle()));
+            try (SpireIdentityProvider p = connect(SpireIdentityProvider.builder().spiffeId(ADMIN))) {
+                var ev = events(p);
+                X509Svid web = CA.issue(WEB);
+                // One update takes away both the pinned SVID's entry and the federation with partner.test.
+                a.serve(List.of(web), List.of());
+
+                await(ev, "bundlesChanged", e -> e.kind().equals("bundles"));
+                assertThat(trusts(p, PARTNER)).as("partner.test's bundle, absent from the update").isFalse();
+                await(ev, "svidForgotten(admin)", forgotten(ADMIN));
+                assertThat(failure(p.svid(ADMIN))).hasMessageContaining("no SVID for " + ADMIN).hasMessageContaining("no longer gives it");
+                assertThat(p.defaultIdentity()).contains(ADMIN);
+                assertThat(p.svid(WEB).get().getLeaf()).isEqualTo(web.getLeaf());
+            }
+        }
+    }
+
+    @Test
+    void svidAbsentFromAnUpdateIsForgotten() throws Exception {
+        try (Agent a = new Agent(dir.resolve("agent.sock"))) {
+            a.serve(List.of(CA.issue(WEB), CA.issue(ADMIN)), List.of());
+            try (SpireIdentityProvider p = connect(SpireIdentityProvider.builder())) {
+                var ev = events(p);
+                a.serve(List.of(CA.issue(WEB)), List.of());
+
+                await(ev, "svidForgotten(admin)", forgotten(ADMIN));
+                assertThat(failure(p.svid(ADMIN))).hasMessageContaining(ADMIN.toString()).hasMessageContaining("no longer gives it");
+                assertThat(p.defaultIdentity()).contains(WEB);
+            }
+        }
+    }
+
+    @Test
+    void updateWithAKeyMismatchStillReplacesTheBundles() throws Exception {
+        try (Agent a = new Agent(dir.resolve("agent.sock"))) {
+            X509Svid first = CA.issue(WEB);
+            a.serve(List.of(first), List.of(PARTNER_CA.bundle()));
+            try (SpireIdentityProvider p = connect(SpireIdentityProvider.builder())) {
+                var ev = events(p);
+                // A certificate with another SVID's key, and no federated bundle any more.
+                a.push(Workload.X509SVIDResponse.newBuilder().addSvids(Workload.X509SVID.newBuilder().setSpiffeId(WEB.toString())
+                        .setX509Svid(ByteString.copyFrom(CA.issue(WEB).getLeaf().getEncoded()))
+                        .setX509SvidKey(ByteString.copyFrom(CA.issue(WEB).getPrivateKey().getEncoded()))
+                        .setBundle(Agent.der(CA.bundle().getX509Authorities()))).build());
+
+                await(ev, "bundlesChanged", e -> e.kind().equals("bundles"));
+                assertThat(trusts(p, PARTNER)).isFalse();
+                assertThat(p.svid(WEB).get().getLeaf()).as("the last good SVID, not the mismatched pair").isEqualTo(first.getLeaf());
+                assertThat(ev).as("no rotation to the mismatched pair").noneMatch(e -> e.kind().equals("rotated"));
+            }
+        }
+    }
+
+    // PERMISSION_DENIED once serving (SPIFFE Workload API 5.2.1: the client SHOULD cease using the SVIDs).
+
+    @Test
+    void permissionDeniedOnTheOpenStreamWithdrawsTheSvidsAndTheRetryFindsTheNewEntry() throws Exception {
+        try (Agent a = new Agent(dir.resolve("agent.sock")); CapturedStderr err = new CapturedStderr()) {
+            a.serve(List.of(CA.issue(WEB)), List.of(PARTNER_CA.bundle()));
+            try (SpireIdentityProvider p = connect(SpireIdentityProvider.builder())) {
+                var ev = events(p);
+                a.denyAll(); // the workload's registration entry deleted
+
+                await(ev, "svidForgotten(web)", forgotten(WEB));
+                assertThat(failure(p.svid(WEB))).hasMessageContaining("no SVID for " + WEB).hasMessageContaining("PERMISSION_DENIED");
+                assertThat(trusts(p, PARTNER)).as("bundles stay until the next response").isTrue();
+                err.awaitLine("PERMISSION_DENIED: no identity issued (attempt 1)", "stopped serving the SVIDs [" + WEB + "]",
+                        "retrying in 1s");
+
+                // The entry comes back: java-spiffe 0.8.17 keeps retrying PERMISSION_DENIED (an unreleased
+                // java-spiffe cancels the watch instead; this pins the retry zerohop relies on).
+                X509Svid back = CA.issue(WEB);
+                a.serve(List.of(back), List.of());
+                Event e = await(ev, "svidRotated(web)", rotated(WEB));
+                assertThat(((X509Svid) e.value()).getLeaf()).isEqualTo(back.getLeaf());
+                assertThat(p.svid(WEB).get().getLeaf()).isEqualTo(back.getLeaf());
+                assertThat(trusts(p, PARTNER)).isFalse();
+            }
+        }
+    }
+
+    @Test // control: held before the fix too
+    void agentRestartWithUnavailableIsFollowed() throws Exception {
+        Path sock = dir.resolve("agent.sock");
+        Agent a = new Agent(sock);
+        a.serve(List.of(CA.issue(WEB)), List.of());
+        try (SpireIdentityProvider p = connect(SpireIdentityProvider.builder())) {
+            var ev = events(p);
+            a.close();
+            try (Agent b = new Agent(sock)) {
+                X509Svid next = CA.issue(WEB);
+                b.serve(List.of(next), List.of());
+                await(ev, "svidRotated(web)", rotated(WEB));
+                assertThat(p.svid(WEB).get().getLeaf()).isEqualTo(next.getLeaf());
+            }
+        }
+    }
+
+    /**
+     * java-spiffe 0.8.17 ends the watch on a stream completed with status OK, and says so only at
+     * INFO; zerohop reopens it (SPIFFE Workload API 4.2) even with java-spiffe's logging turned down
+     * to WARNING, which still applies to records of other java-spiffe clients.
+     */
+    @Test
+    void streamEndedByTheServerIsReopened() throws Exception {
+        java.util.logging.Logger spiffe = java.util.logging.Logger.getLogger("io.spiffe");
+        java.util.logging.Logger observers = java.util.logging.Logger.getLogger("io.spiffe.workloadapi.StreamObservers");
+        Level spiffeLevel = spiffe.getLevel();
+        Level observersLevel = observers.getLevel();
+        List<java.util.logging.LogRecord> published = new CopyOnWriteArrayList<>();
+        java.util.logging.Handler capture = new java.util.logging.Handler() {
+            @Override
+            public void publish(java.util.logging.LogRecord r) {
+                published.add(r);
+            }
+
+            @Override
+            public void flush() {}
+
+            @Override
+            public void close() {}
+        };
+        java.util.logging.Logger root = java.util.logging.Logger.getLogger("");
+        spiffe.setLevel(Level.WARNING);
+        observers.setLevel(Level.WARNING);
+        root.addHandler(capture);
+        try (Agent a = new Agent(dir.resolve("agent.sock")); CapturedStderr err = new CapturedStderr()) {
+            a.serve(List.of(CA.issue(WEB)), List.of(PARTNER_CA.bundle()));
+            try (SpireIdentityProvider p = connect(SpireIdentityProvider.builder())) {
+                var ev = events(p);
+                a.completeStreams();
+                X509Svid next = CA.issue(WEB);
+                a.serve(List.of(next), List.of()); // what the next stream gets: rotated, federation removed
+
+                err.awaitLine("ended the X.509 context stream (status OK)", "still serving the last SVIDs [" + WEB + "]",
+                        "reopening it in 1s");
+                await(ev, "svidRotated(web) on the reopened stream", rotated(WEB));
+                assertThat(p.svid(WEB).get().getLeaf()).isEqualTo(next.getLeaf());
+                assertThat(trusts(p, PARTNER)).isFalse();
+            }
+            observers.info("another client's INFO record");
+            observers.warning("another client's WARNING record");
+            assertThat(published).extracting(java.util.logging.LogRecord::getMessage).containsExactly("another client's WARNING record");
+        } finally {
+            root.removeHandler(capture);
+            spiffe.setLevel(spiffeLevel);
+            observers.setLevel(observersLevel);
+        }
+    }
+
+    // An SVID past its notAfter is not handed out.
+
+    @Test
+    void expiredSvidIsNotHandedOutAndTheWarningSaysSo() throws Exception {
+        Agent a = new Agent(dir.resolve("agent.sock"));
+        X509Svid shortLived = CA.issue(WEB, Duration.ofSeconds(2));
+        Instant notAfter = shortLived.getLeaf().getNotAfter().toInstant();
+        a.serve(List.of(shortLived), List.of());
+        try (CapturedStderr err = new CapturedStderr(); SpireIdentityProvider p = connect(SpireIdentityProvider.builder())) {
+            a.close(); // the agent gone: no new SVID comes
+            long deadline = System.nanoTime() + WAIT.toNanos();
+            while (!Instant.now().isAfter(notAfter) && System.nanoTime() < deadline) {
+                Thread.sleep(50); // waiting for the SVID to expire, bounded; no assertion on time
+            }
+
+            assertThat(failure(p.svid(WEB))).hasMessageContaining("no SVID for " + WEB)
+                    .hasMessageContaining("expired at " + notAfter).hasMessageContaining("has not sent a new one");
+            err.awaitLine("the SVID of " + WEB + " expired at " + notAfter, "the agent has not sent a new one: not serving it");
+        }
+    }
+
+    // Addresses.
+
+    @Test // control: held before the fix too
+    void tcpEndpoint() throws Exception {
+        int port;
+        try (var s = new java.net.ServerSocket(0)) {
+            port = s.getLocalPort();
+        }
+        try (Agent a = new Agent(null, port)) {
+            a.serve(List.of(CA.issue(WEB)), List.of());
+            try (SpireIdentityProvider p = SpireIdentityProvider.builder().address("tcp://127.0.0.1:" + port).initialTimeout(WAIT).build()) {
+                assertThat(p.defaultIdentity()).contains(WEB);
+            }
+        }
+    }
+
+    /** java-spiffe 0.8.17 refuses an IPv6 tcp:// address (its validator sees the URI host with brackets); the error says so. */
+    @Test
+    void tcpIpv6AddressIsRefusedSayingWhy() {
+        assertThatThrownBy(() -> SpireIdentityProvider.builder().address("tcp://[::1]:8081"))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("tcp://[::1]:8081")
+                .hasMessageContaining("no IPv6 address").hasMessageContaining("IPv4 address or a unix: socket");
+    }
+
+    @Test
+    void invalidAddressFromTheEnvironmentNamesTheVariable() {
+        CompletableFuture<SpireIdentityProvider> f = SpireIdentityProvider.builder()
+                .environment(Map.of("SPIFFE_ENDPOINT_SOCKET", "http://agent.sock")::get).buildAsync();
+        assertThatThrownBy(f::get).isInstanceOf(ExecutionException.class).cause().isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("\"http://agent.sock\" in SPIFFE_ENDPOINT_SOCKET");
+    }
+}
