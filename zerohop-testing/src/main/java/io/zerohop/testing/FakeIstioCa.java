@@ -159,6 +159,10 @@ public final class FakeIstioCa implements AutoCloseable {
 
     private final InMemoryCa ca;
     private final Server server;
+    /** Where the TLS certificate's CA key is staged; null for plaintext. */
+    private final Path tlsDir;
+    /** The TLS certificate, replaceable while serving; null for plaintext. */
+    private final ServingKeys serving;
     private final ConcurrentLinkedQueue<Seen> seen = new ConcurrentLinkedQueue<>();
     private volatile String expectedToken;
     private volatile UnaryOperator<Response> tamper = UnaryOperator.identity();
@@ -187,12 +191,87 @@ public final class FakeIstioCa implements AutoCloseable {
                         return io.grpc.Contexts.interceptCall(io.grpc.Context.current().withValue(HEADERS, headers), call, headers, next);
                     }
                 }));
+        this.tlsDir = tlsDir;
         if (tlsDir != null) {
-            IssuedCertificate tls = serverCertificate(ca, tlsDir, SERVER_NAME);
-            b.sslContext(GrpcSslContexts.configure(io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder.forServer(
-                    tls.privateKey(), tls.chain().toArray(new X509Certificate[0]))).build());
+            this.serving = new ServingKeys();
+            serving.set(serverCertificate(ca, tlsDir, SERVER_NAME));
+            b.sslContext(GrpcSslContexts.configure(io.grpc.netty.shaded.io.netty.handler.ssl.SslContextBuilder.forServer(serving)).build());
+        } else {
+            this.serving = null;
         }
         this.server = b.build().start();
+    }
+
+    /**
+     * A new TLS certificate for {@link #SERVER_NAME} signed by the CA's current root (after
+     * {@link InMemoryCa#rotateRoot()}, the new one), as istiod regenerates its own serving
+     * certificate when its CA's root changes (istio/istio pilot/pkg/bootstrap/certcontroller.go
+     * {@code watchRootCertAndGenKeyCert}). Handshakes from now on get it; connections already open
+     * keep theirs, and the server is not restarted.
+     */
+    public void reissueServerCertificate() throws Exception {
+        if (serving == null) {
+            throw new IllegalStateException("a plaintext FakeIstioCa has no TLS certificate");
+        }
+        serving.set(serverCertificate(ca, tlsDir, SERVER_NAME));
+    }
+
+    /** The server's key manager: the JDK's for the current certificate, each issuance under an alias of its own. */
+    private static final class ServingKeys extends javax.net.ssl.X509ExtendedKeyManager {
+        private static final char[] PASSWORD = "fake-istiod".toCharArray();
+        private final java.util.Map<String, javax.net.ssl.X509ExtendedKeyManager> byAlias = new java.util.concurrent.ConcurrentHashMap<>();
+        private final java.util.concurrent.atomic.AtomicInteger issued = new java.util.concurrent.atomic.AtomicInteger();
+        private volatile javax.net.ssl.X509ExtendedKeyManager current;
+
+        void set(IssuedCertificate cert) throws Exception {
+            // A new alias each time, so that nothing keyed by alias (BoringSSL's key material) serves the old one.
+            String alias = "istiod-" + issued.incrementAndGet();
+            java.security.KeyStore ks = java.security.KeyStore.getInstance("PKCS12");
+            ks.load(null, null);
+            ks.setKeyEntry(alias, cert.privateKey(), PASSWORD, cert.chain().toArray(new X509Certificate[0]));
+            javax.net.ssl.KeyManagerFactory kmf = javax.net.ssl.KeyManagerFactory.getInstance("SunX509");
+            kmf.init(ks, PASSWORD);
+            javax.net.ssl.X509ExtendedKeyManager km = (javax.net.ssl.X509ExtendedKeyManager) kmf.getKeyManagers()[0];
+            byAlias.put(alias, km);
+            current = km;
+        }
+
+        @Override
+        public String[] getClientAliases(String keyType, java.security.Principal[] issuers) {
+            return null;
+        }
+
+        @Override
+        public String chooseClientAlias(String[] keyType, java.security.Principal[] issuers, java.net.Socket socket) {
+            return null;
+        }
+
+        @Override
+        public String[] getServerAliases(String keyType, java.security.Principal[] issuers) {
+            return current.getServerAliases(keyType, issuers);
+        }
+
+        @Override
+        public String chooseServerAlias(String keyType, java.security.Principal[] issuers, java.net.Socket socket) {
+            return current.chooseServerAlias(keyType, issuers, socket);
+        }
+
+        @Override
+        public String chooseEngineServerAlias(String keyType, java.security.Principal[] issuers, javax.net.ssl.SSLEngine engine) {
+            return current.chooseEngineServerAlias(keyType, issuers, engine);
+        }
+
+        @Override
+        public X509Certificate[] getCertificateChain(String alias) {
+            javax.net.ssl.X509ExtendedKeyManager km = alias == null ? null : byAlias.get(alias);
+            return km == null ? null : km.getCertificateChain(alias);
+        }
+
+        @Override
+        public PrivateKey getPrivateKey(String alias) {
+            javax.net.ssl.X509ExtendedKeyManager km = alias == null ? null : byAlias.get(alias);
+            return km == null ? null : km.getPrivateKey(alias);
+        }
     }
 
     public int port() {

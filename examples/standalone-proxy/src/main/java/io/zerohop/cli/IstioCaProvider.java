@@ -23,6 +23,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Consumer;
 
 /**
  * {@code zerohop proxy --istio-ca HOST:PORT}: the node proxy's SVIDs from istiod (or istio-csr) as
@@ -36,6 +37,12 @@ import java.util.concurrent.TimeoutException;
  * <p>Defaults follow ztunnel's config.rs: header {@code ClusterID: Kubernetes} (CLUSTER_ID), the
  * root from the {@code istio-ca-root-cert} ConfigMap both as the CA's TLS roots and as the mesh
  * roots (CA_ROOT_CA), and {@code --istio-ca-hostname} as ztunnel's ALT_CA_HOSTNAME.
+ *
+ * <p>The root file is followed, as ztunnel's RootCertManager follows it (src/tls/control.rs): when
+ * istiod rotates its root it rewrites the ConfigMap, and the {@link IstioCaClient} re-reads the file
+ * (channel to istiod, checks of issued certificates) and tells this provider, which hands the new
+ * roots to {@link CertificateManager#updateBundles} as the trust bundle of the mesh's trust domain:
+ * peers whose certificates chain to the new root are accepted from the next handshake on.
  */
 final class IstioCaProvider implements IdentityProvider {
     /**
@@ -53,10 +60,19 @@ final class IstioCaProvider implements IdentityProvider {
 
     private final IstioCaClient client;
     private final CertificateManager manager;
+    private final Consumer<List<X509Certificate>> followRoots;
 
-    private IstioCaProvider(IstioCaClient client, CertificateManager manager) {
+    private IstioCaProvider(IstioCaClient client, CertificateManager manager, TrustDomain trustDomain) {
         this.client = client;
         this.manager = manager;
+        this.followRoots = roots -> manager.updateBundles(bundles(trustDomain, roots));
+        client.addMeshRootsListener(followRoots);
+        // A change between building the manager and adding the listener must not be lost.
+        manager.updateBundles(bundles(trustDomain, client.meshRoots()));
+    }
+
+    private static X509BundleSet bundles(TrustDomain trustDomain, List<X509Certificate> roots) {
+        return X509BundleSet.of(List.of(new X509Bundle(trustDomain, new HashSet<>(roots))));
     }
 
     /**
@@ -78,21 +94,22 @@ final class IstioCaProvider implements IdentityProvider {
         if (host.isEmpty() || port < 1 || port > 65535) {
             throw new Cli.RefusedException(where.apply("istio-ca") + ": \"" + address + "\" is not HOST:PORT (e.g. istiod.istio-system.svc:15012)", 2);
         }
-        List<X509Certificate> roots = roots(root, where.apply("istio-ca-root"));
+        // Read here for the option's own error message; the client reads (and then follows) the file itself.
+        roots(root, where.apply("istio-ca-root"));
         if (!Files.isReadable(tokenFile)) {
             throw new Cli.RefusedException(where.apply("token-file") + ": " + tokenFile + " is not a readable file (the projected service-account token,"
                     + " audience istio-ca)", 2);
         }
-        IstioCaClient.Builder b = IstioCaClient.builder().address(host, port).caCertificates(roots)
+        IstioCaClient.Builder b = IstioCaClient.builder().address(host, port).caCertificates(root)
                 .tokenFile(tokenFile).clusterId(clusterId == null ? "Kubernetes" : clusterId).impersonate(true)
                 .callTimeout(FIRST_CERTIFICATE);
         if (hostname != null) {
             b.authority(hostname);
         }
         IstioCaClient client = b.build();
-        CertificateManager manager = CertificateManager.builder().issuer(client)
-                .trustBundle(new X509Bundle(TrustDomain.parse(trustDomain), new HashSet<>(roots))).build();
-        return new IstioCaProvider(client, manager);
+        TrustDomain td = TrustDomain.parse(trustDomain);
+        CertificateManager manager = CertificateManager.builder().issuer(client).trustBundles(bundles(td, client.meshRoots())).build();
+        return new IstioCaProvider(client, manager, td);
     }
 
     private static List<X509Certificate> roots(Path file, String label) {
@@ -162,6 +179,7 @@ final class IstioCaProvider implements IdentityProvider {
 
     @Override
     public void close() {
+        client.removeMeshRootsListener(followRoots);
         manager.close();
         client.close();
     }

@@ -13,28 +13,33 @@ import io.spiffe.spiffeid.SpiffeId;
 import io.spiffe.svid.x509svid.X509Svid;
 import io.zerohop.identity.CertificateIssuer;
 import io.zerohop.identity.Csr;
-import io.zerohop.identity.Pem;
+import io.zerohop.identity.internal.FileWatcher;
 import io.zerohop.identity.internal.X509;
 import io.zerohop.identity.istio.internal.IstioCaMessages;
 import io.zerohop.identity.istio.internal.IstioCaResponses;
 import io.zerohop.identity.istio.internal.IstioCaMessages.CertificateRequest;
 import io.zerohop.identity.istio.internal.IstioCaMessages.CertificateResponse;
-import java.io.IOException;
 import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
-import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.function.Supplier;
 import javax.net.ssl.SSLException;
 import org.slf4j.Logger;
@@ -48,7 +53,18 @@ import org.slf4j.LoggerFactory;
  * <p>The token is read from its file for every request, because projected service-account tokens
  * are rotated in place by the kubelet. Every answer is checked before it is returned: the leaf
  * must carry the requested SPIFFE ID and the generated key, and must verify against the mesh
- * roots given at build time; roots the CA sends back are never trusted on their own.
+ * roots; roots the CA sends back are never trusted on their own.
+ *
+ * <p>A root file given to {@link Builder#caCertificates(Path)} (Istio's {@code istio-ca-root-cert}
+ * ConfigMap, which istiod rewrites when its root rotates and the kubelet swaps in place) is
+ * followed, as ztunnel's {@code RootCertManager} follows it (istio/ztunnel src/tls/control.rs, used
+ * by src/identity/caclient.rs {@code fetch_certificate}): it is re-read before every request and
+ * checked in the background ({@link Builder#rootCheckInterval}); when its roots change, the TLS
+ * channel to the CA is rebuilt on them (calls under way finish on the old one), returned chains
+ * are verified against them, and {@link #addMeshRootsListener listeners} hear the new mesh roots,
+ * so that a mesh's trust bundle follows too. A file that becomes unreadable or empty keeps the last
+ * good roots (one WARN naming the file). Requests, the file check included, run on a thread of this
+ * client, never on the caller's (a Netty event loop, for a proxy).
  */
 public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(IstioCaClient.class);
@@ -69,26 +85,63 @@ public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
         }
     }
 
+    /**
+     * What requests use now: the roots the CA's TLS certificate is checked against ({@code null} for
+     * plaintext), the channel built on them, and the roots issued certificates must verify against.
+     */
+    private record Roots(List<X509Certificate> tls, ManagedChannel channel, List<X509Certificate> mesh) {}
+
     private final String target;
-    private final ManagedChannel channel;
+    private final String host;
+    private final int port;
+    private final String authority;
     private final AuthSource auth;
     private final CaErrors errors;
     private final boolean impersonate;
     private final Duration validity;
     private final Duration callTimeout;
-    private final List<X509Certificate> meshRoots;
     private final Clock clock;
+    /** The followed root file; null when the roots were given as certificates. */
+    private final RootCertFile rootFile;
+    /** Whether the mesh roots are the file's (no {@link Builder#meshRoots} of their own). */
+    private final boolean meshFromFile;
+    private final List<Consumer<? super List<X509Certificate>>> meshRootsListeners = new CopyOnWriteArrayList<>();
+    /**
+     * Where requests start: the file check, the token read and the key generation are not for the
+     * caller's thread. One thread, ended when idle; the calls themselves are asynchronous.
+     */
+    private final ThreadPoolExecutor requests;
+    private final FileWatcher watcher;
+    // Replaced under this lock (so listeners hear changes in the order they happened); read without it.
+    private volatile Roots roots;
+    private volatile boolean closed;
 
-    private IstioCaClient(Builder b, ManagedChannel channel) {
+    private IstioCaClient(Builder b) {
         this.target = b.host + ":" + b.port;
-        this.channel = channel;
+        this.host = b.host;
+        this.port = b.port;
+        this.authority = b.authority;
         this.auth = new AuthSource(b.token, b.tokenSource, b.headers);
         this.errors = new CaErrors(target, b.impersonate, b.tokenSource, b.callTimeout);
         this.impersonate = b.impersonate;
         this.validity = b.validity;
         this.callTimeout = b.callTimeout;
-        this.meshRoots = b.meshRoots != null ? b.meshRoots : b.caRoots;
         this.clock = b.clock;
+        this.rootFile = b.rootFile;
+        this.meshFromFile = b.rootFile != null && b.meshRoots == null;
+        List<X509Certificate> tls = b.plaintext ? null : b.caRoots();
+        this.roots = new Roots(tls, channel(tls), b.meshRoots != null ? b.meshRoots : b.caRoots());
+        this.requests = new ThreadPoolExecutor(1, 1, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+            Thread t = new Thread(r, "zerohop-istio-ca");
+            t.setDaemon(true);
+            return t;
+        });
+        requests.allowCoreThreadTimeOut(true);
+        // The directory, not the file: the kubelet swaps the ConfigMap's ..data symlink there (as
+        // ztunnel's RootCertManager watches the parent directory). Polling backs the watch up.
+        this.watcher = rootFile == null || b.rootCheckInterval == null ? null
+                : new FileWatcher("zerohop-istio-root-watch", Set.of(rootFile.path().toAbsolutePath().getParent()), true,
+                        b.rootCheckInterval, Duration.ofMillis(100), this::currentRoots);
     }
 
     public static Builder builder() {
@@ -100,22 +153,132 @@ public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
         return target;
     }
 
+    /**
+     * The roots issued certificates must verify against now: those of {@link Builder#meshRoots},
+     * else those of {@link Builder#caCertificates} (for a file, as of its last check). They are the
+     * trust bundle of the mesh's own trust domain: a node proxy gives them to its
+     * {@code CertificateManager} and follows them with {@link #addMeshRootsListener}.
+     */
+    public List<X509Certificate> meshRoots() {
+        return roots.mesh();
+    }
+
+    /**
+     * Tells {@code listener} the new {@link #meshRoots()} each time they change (the root file was
+     * rewritten, e.g. istiod added or retired a root). Called on this client's request thread or its
+     * file watcher's, one change at a time and in order; keep it short and never block (swap a
+     * reference, as {@code CertificateManager.updateBundles} does). A RuntimeException it throws is
+     * logged and ignored.
+     */
+    public void addMeshRootsListener(Consumer<? super List<X509Certificate>> listener) {
+        meshRootsListeners.add(Objects.requireNonNull(listener, "listener"));
+    }
+
+    public void removeMeshRootsListener(Consumer<? super List<X509Certificate>> listener) {
+        meshRootsListeners.remove(listener);
+    }
+
+    /**
+     * The roots in force, the root file re-read first: a changed file rebuilds the channel to the CA
+     * (ztunnel's fetch_certificate rebuilds it when its RootCertManager is dirty) and tells the
+     * listeners. Runs on the request thread or the watcher's, never on a caller's.
+     */
+    private Roots currentRoots() {
+        if (rootFile == null) {
+            return roots;
+        }
+        synchronized (this) {
+            Roots was = roots;
+            if (closed) {
+                return was;
+            }
+            List<X509Certificate> file = rootFile.read();
+            List<X509Certificate> tls = was.tls();
+            ManagedChannel channel = was.channel();
+            if (tls != null && !same(file, tls)) {
+                try {
+                    channel = channel(file);
+                    tls = file;
+                } catch (RuntimeException e) {
+                    // Kept as ztunnel keeps its channel; the roots still differ, so the next check tries again.
+                    log.warn("cannot rebuild the TLS channel to the Istio CA at {} on the roots of {}: {}; keeping the previous one",
+                            target, rootFile.path(), e.getMessage());
+                }
+            }
+            List<X509Certificate> mesh = meshFromFile ? file : was.mesh();
+            boolean meshChanged = !same(mesh, was.mesh());
+            if (channel == was.channel() && !meshChanged) {
+                return was;
+            }
+            roots = new Roots(tls, channel, mesh);
+            if (channel != was.channel()) {
+                log.info("Istio CA at {}: TLS now trusts the {} root(s) of {}", target, tls.size(), rootFile.path());
+                // Calls under way finish on the old channel; new ones use the new.
+                was.channel().shutdown();
+            }
+            if (meshChanged) {
+                for (Consumer<? super List<X509Certificate>> l : meshRootsListeners) {
+                    try {
+                        l.accept(mesh);
+                    } catch (RuntimeException e) {
+                        log.warn("mesh roots listener {} failed: {}", l, e.toString(), e);
+                    }
+                }
+            }
+            return roots;
+        }
+    }
+
+    /** A channel to the CA trusting {@code tlsRoots}; plaintext when they are null. */
+    private ManagedChannel channel(List<X509Certificate> tlsRoots) {
+        NettyChannelBuilder cb = NettyChannelBuilder.forAddress(host, port);
+        if (tlsRoots == null) {
+            cb.usePlaintext();
+        } else {
+            try {
+                cb.sslContext(GrpcSslContexts.forClient().trustManager(tlsRoots.toArray(new X509Certificate[0])).build());
+            } catch (SSLException e) {
+                throw new IllegalStateException("cannot build TLS context for the Istio CA: " + e.getMessage(), e);
+            }
+        }
+        if (authority != null) {
+            cb.overrideAuthority(authority);
+        }
+        return cb.build();
+    }
+
+    private static boolean same(List<X509Certificate> a, List<X509Certificate> b) {
+        return new HashSet<>(a).equals(new HashSet<>(b));
+    }
+
     /** A certificate chain, leaf first, for {@code id}, signed by the CA for a new key. */
     @Override
     public CompletableFuture<X509Svid> issue(SpiffeId id) {
         Objects.requireNonNull(id, "id");
         CompletableFuture<X509Svid> result = new CompletableFuture<>();
+        try {
+            requests.execute(() -> send(id, result));
+        } catch (RejectedExecutionException e) {
+            result.completeExceptionally(new CaException("the client of the Istio CA at " + target + " is closed; cannot request " + id, null, e));
+        }
+        return result;
+    }
+
+    private void send(SpiffeId id, CompletableFuture<X509Svid> result) {
+        Roots now;
         KeyPair keys;
         Metadata md;
         CertificateRequest request;
         try {
+            now = currentRoots();
             md = auth.metadata(id);
             keys = X509.newP256();
             request = new CertificateRequest(Csr.toPem(Csr.create(keys, id)), validity.toSeconds(), requestMetadata(id));
         } catch (CaException | RuntimeException e) {
-            return CompletableFuture.failedFuture(e);
+            result.completeExceptionally(e);
+            return;
         }
-        var call = AuthSource.withHeaders(channel.newCall(IstioCaMessages.CREATE_CERTIFICATE,
+        var call = AuthSource.withHeaders(now.channel().newCall(IstioCaMessages.CREATE_CERTIFICATE,
                 CallOptions.DEFAULT.withDeadlineAfter(callTimeout.toNanos(), TimeUnit.NANOSECONDS)), md);
         ClientCalls.asyncUnaryCall(call,
                 request, new StreamObserver<>() {
@@ -138,7 +301,6 @@ public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
                         result.completeExceptionally(new CaException("Istio CA at " + target + " sent no response for " + id, null, null));
                     }
                 });
-        return result;
     }
 
     private Struct requestMetadata(SpiffeId id) {
@@ -150,10 +312,22 @@ public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
     }
 
     private X509Svid toSvid(SpiffeId id, KeyPair keys, CertificateResponse response) throws CaException {
+        // The roots as of now, not as of the request: a file change seen meanwhile counts.
+        List<X509Certificate> mesh = roots.mesh();
         try {
-            X509Svid svid = IstioCaResponses.toSvid(id, keys, response, meshRoots, clock.instant());
+            X509Svid svid = IstioCaResponses.toSvid(id, keys, response, mesh, clock.instant());
             log.debug("Istio CA at {} issued {} valid until {}", target, id, svid.getLeaf().getNotAfter().toInstant());
             return svid;
+        } catch (IstioCaResponses.UnknownRootException e) {
+            // istiod signs under a root this side does not trust (yet): say where the trusted ones come from.
+            String where = meshFromFile
+                    ? "the " + mesh.size() + " root(s) of " + rootFile.path() + ": istiod signs under a root not (yet) in that file;"
+                            + " the kubelet brings a mounted istio-ca-root-cert ConfigMap up to date within a minute or two,"
+                            + " and the file is read again before every request"
+                    : "the " + mesh.size() + " configured mesh root(s)";
+            throw new CaException("Istio CA at " + target + " returned an unusable certificate for " + id + ": " + e.getMessage()
+                    + "; it chains to a root the CA sent (" + e.root().getSubjectX500Principal().getName() + "), which is not among "
+                    + where, null, e);
         } catch (GeneralSecurityException | RuntimeException e) {
             throw new CaException("Istio CA at " + target + " returned an unusable certificate for " + id + ": " + e.getMessage(), null, e);
         }
@@ -161,6 +335,15 @@ public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
 
     @Override
     public void close() {
+        ManagedChannel channel;
+        synchronized (this) {
+            closed = true;
+            channel = roots.channel();
+        }
+        if (watcher != null) {
+            watcher.close();
+        }
+        requests.shutdown();
         channel.shutdown();
         try {
             if (!channel.awaitTermination(5, TimeUnit.SECONDS)) {
@@ -176,7 +359,9 @@ public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
         private String host;
         private int port;
         private List<X509Certificate> caRoots;
+        private RootCertFile rootFile;
         private List<X509Certificate> meshRoots;
+        private Duration rootCheckInterval = Duration.ofSeconds(10);
         private boolean plaintext;
         private String authority;
         private Supplier<String> token;
@@ -202,29 +387,44 @@ public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
             return this;
         }
 
-        /** Roots that sign the CA's TLS certificate; also the mesh roots unless {@link #meshRoots} says otherwise. */
+        /**
+         * Roots that sign the CA's TLS certificate; also the mesh roots unless {@link #meshRoots} says otherwise.
+         * Fixed: to follow a root rotation, give the file ({@link #caCertificates(Path)}).
+         */
         public Builder caCertificates(Collection<X509Certificate> roots) {
             if (roots == null || roots.isEmpty()) {
                 throw new IllegalArgumentException("caCertificates must hold at least one certificate");
             }
             this.caRoots = List.copyOf(roots);
+            this.rootFile = null;
             return this;
         }
 
-        /** {@link #caCertificates(Collection)} from a PEM file, e.g. Istio's {@code /var/run/secrets/istio/root-cert.pem}. */
+        /**
+         * {@link #caCertificates(Collection)} from a PEM file, e.g. Istio's
+         * {@code /var/run/secrets/istio/root-cert.pem} (the {@code istio-ca-root-cert} ConfigMap). Read
+         * now (a missing or empty file is an error here), then followed: re-read before every request
+         * and every {@link #rootCheckInterval}, and on a change in its directory.
+         */
         public Builder caCertificates(Path pemFile) {
-            try {
-                List<X509Certificate> certs = Pem.parseCertificates(Pem.read(pemFile));
-                if (certs.isEmpty()) {
-                    throw new IllegalArgumentException(pemFile + ": no CERTIFICATE block found");
-                }
-                return caCertificates(certs);
-            } catch (IOException | CertificateException e) {
-                throw new IllegalArgumentException("cannot read CA certificates from " + pemFile + ": " + e.getMessage(), e);
-            }
+            Objects.requireNonNull(pemFile, "caCertificates");
+            this.rootFile = new RootCertFile(pemFile);
+            this.caRoots = null;
+            return this;
         }
 
-        /** Roots issued SVIDs must verify against, when they differ from the CA's TLS roots. */
+        /**
+         * How often a root file ({@link #caCertificates(Path)}) is checked in the background, besides
+         * changes its directory's watch reports and the check before every request (default 10 s);
+         * {@code null}: before requests only, so the {@link IstioCaClient#meshRoots() mesh roots} change
+         * only when a certificate is asked for.
+         */
+        public Builder rootCheckInterval(Duration interval) {
+            this.rootCheckInterval = interval == null ? null : positive("rootCheckInterval", interval);
+            return this;
+        }
+
+        /** Roots issued SVIDs must verify against, when they differ from the CA's TLS roots; fixed, even when those come from a file. */
         public Builder meshRoots(Collection<X509Certificate> roots) {
             if (roots == null || roots.isEmpty()) {
                 throw new IllegalArgumentException("meshRoots must hold at least one certificate");
@@ -310,10 +510,10 @@ public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
             if (host == null) {
                 problems.add("address(host, port) is required");
             }
-            if (!plaintext && caRoots == null) {
+            if (!plaintext && caRoots() == null) {
                 problems.add("caCertificates(...) is required for TLS (or plaintext() for tests)");
             }
-            if (caRoots == null && meshRoots == null) {
+            if (caRoots() == null && meshRoots == null) {
                 problems.add("meshRoots(...) or caCertificates(...) is required to verify issued certificates");
             }
             if (token == null) {
@@ -322,21 +522,14 @@ public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
             if (!problems.isEmpty()) {
                 throw new IllegalStateException("IstioCaClient: " + String.join("; ", problems));
             }
-            NettyChannelBuilder cb = NettyChannelBuilder.forAddress(host, port);
-            if (plaintext) {
-                cb.usePlaintext();
-            } else {
-                try {
-                    cb.sslContext(GrpcSslContexts.forClient().trustManager(caRoots.toArray(new X509Certificate[0])).build());
-                } catch (SSLException e) {
-                    throw new IllegalStateException("cannot build TLS context for the Istio CA: " + e.getMessage(), e);
-                }
-            }
-            if (authority != null) {
-                cb.overrideAuthority(authority);
-            }
-            return new IstioCaClient(this, cb.build());
+            return new IstioCaClient(this);
         }
+
+        /** The CA's TLS roots as given, or as the root file held when last read. */
+        private List<X509Certificate> caRoots() {
+            return rootFile != null ? rootFile.roots() : caRoots;
+        }
+
 
         private static Duration positive(String what, Duration d) {
             Objects.requireNonNull(d, what);

@@ -11,6 +11,7 @@ import io.zerohop.identity.internal.X509;
 import io.zerohop.identity.istio.internal.IstioCaMessages.CertificateResponse;
 import java.security.GeneralSecurityException;
 import java.security.KeyPair;
+import java.security.cert.CertificateException;
 import java.security.cert.X509Certificate;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -18,9 +19,37 @@ import java.util.Date;
 import java.util.HashSet;
 import java.util.List;
 
-/** Turns the Istio CA's {@code CreateCertificate} answer into an SVID, checking it first. */
+/**
+ * Turns the Istio CA's {@code CreateCertificate} answer into an SVID, checking it first.
+ *
+ * <p>istiod answers leaf first and its root bundle last (istio/istio security/pkg/server/ca/server.go
+ * {@code CreateCertificate} appends {@code rootCertBytes}, possibly several concatenated roots during a
+ * rotation, as one element). ztunnel takes that last element as the peer trust roots (istio/ztunnel
+ * src/tls/certificate.rs {@code WorkloadCertificate::new}); here it is never trusted: the leaf must
+ * verify against the roots the caller trusts (the root file), and the roots the CA sent only explain a
+ * leaf that does not ({@link UnknownRootException}).
+ */
 public final class IstioCaResponses {
     private IstioCaResponses() {}
+
+    /**
+     * The leaf does not verify against the trusted roots but does against {@link #root()}, one the CA
+     * sent: the CA signs under a root the caller does not trust (yet), e.g. istiod after a root rotation
+     * before the root file was updated.
+     */
+    public static final class UnknownRootException extends GeneralSecurityException {
+        private static final long serialVersionUID = 1L;
+        private final transient X509Certificate root;
+
+        UnknownRootException(String message, X509Certificate root, Throwable cause) {
+            super(message, cause);
+            this.root = root;
+        }
+
+        public X509Certificate root() {
+            return root;
+        }
+    }
 
     /**
      * The SVID for {@code keys} from {@code response}: the chain without its self-signed root(s), whose
@@ -39,11 +68,18 @@ public final class IstioCaResponses {
         }
         // Istio appends the root(s) last; an SVID chain carries leaf and intermediates only.
         List<X509Certificate> chain = new ArrayList<>(all.size());
+        List<X509Certificate> sentRoots = new ArrayList<>();
         chain.add(all.get(0));
         for (X509Certificate c : all.subList(1, all.size())) {
             if (!selfSigned(c)) {
                 chain.add(c);
+            } else {
+                sentRoots.add(c);
             }
+        }
+        // The newer root_cert field (istio/api ca.proto Roots), from servers that fill it.
+        for (String pem : response.rootCerts()) {
+            sentRoots.addAll(Pem.parseCertificates(pem));
         }
         SpiffeId got = X509.spiffeId(chain.get(0));
         if (!got.equals(id)) {
@@ -52,9 +88,31 @@ public final class IstioCaResponses {
         if (!chain.get(0).getPublicKey().equals(keys.getPublic())) {
             throw new GeneralSecurityException("leaf is not for the key of this request");
         }
-        X509BundleSet bundles = X509BundleSet.of(List.of(new X509Bundle(id.getTrustDomain(), new HashSet<>(meshRoots))));
-        SvidVerifier.verify(chain.toArray(new X509Certificate[0]), bundles, Date.from(now));
+        X509Certificate[] path = chain.toArray(new X509Certificate[0]);
+        try {
+            SvidVerifier.verify(path, bundle(id, meshRoots), Date.from(now));
+        } catch (CertificateException e) {
+            for (X509Certificate sent : sentRoots) {
+                if (!meshRoots.contains(sent) && verifies(path, id, sent, now)) {
+                    throw new UnknownRootException(e.getMessage(), sent, e);
+                }
+            }
+            throw e;
+        }
         return Svids.of(chain, keys.getPrivate());
+    }
+
+    private static X509BundleSet bundle(SpiffeId id, List<X509Certificate> roots) {
+        return X509BundleSet.of(List.of(new X509Bundle(id.getTrustDomain(), new HashSet<>(roots))));
+    }
+
+    private static boolean verifies(X509Certificate[] path, SpiffeId id, X509Certificate root, Instant now) {
+        try {
+            SvidVerifier.verify(path, bundle(id, List.of(root)), Date.from(now));
+            return true;
+        } catch (CertificateException e) {
+            return false;
+        }
     }
 
     private static boolean selfSigned(X509Certificate c) {
