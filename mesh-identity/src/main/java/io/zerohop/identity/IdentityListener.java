@@ -16,8 +16,10 @@ public interface IdentityListener {
     default void svidRotated(X509Svid svid) {}
 
     /**
-     * The provider dropped the SVID of {@code id} ({@link IdentityProvider#forget}): its workloads
-     * left, so nothing should present it any more. A later {@link IdentityProvider#svid} issues a new one.
+     * The provider dropped the SVID of {@code id}, so nothing should present it any more: its workloads left
+     * ({@link IdentityProvider#forget}; a later {@link IdentityProvider#svid} issues a new one), or its source withdrew
+     * it (SPIRE's Workload API left it out of an update or answered PERMISSION_DENIED; {@code svid(id)} then fails
+     * until an update carries it again).
      */
     default void svidForgotten(SpiffeId id) {}
 

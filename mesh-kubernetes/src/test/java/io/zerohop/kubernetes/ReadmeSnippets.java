@@ -7,7 +7,6 @@ import io.spiffe.spiffeid.TrustDomain;
 import io.zerohop.core.Mesh;
 import io.zerohop.identity.CertificateManager;
 import io.zerohop.identity.istio.IstioCaClient;
-import io.zerohop.identity.Pem;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
@@ -28,9 +27,13 @@ final class ReadmeSnippets {
         Path roots = Path.of(System.getenv("ISTIO_CA_ROOT_CERT"));          // istio-ca-root-cert ConfigMap
         IstioCaClient istio = IstioCaClient.builder().address(ca[0], Integer.parseInt(ca[1]))
                 .caCertificates(roots).tokenFile(Path.of(System.getenv("ISTIO_CA_TOKEN"))).build();
+        TrustDomain td = TrustDomain.parse("cluster.local");
         CertificateManager certs = CertificateManager.builder().issuer(istio)
-                .trustBundle(new X509Bundle(TrustDomain.parse("cluster.local"), new java.util.HashSet<>(Pem.parseCertificates(Pem.read(roots)))))
+                .trustBundle(new X509Bundle(td, new java.util.HashSet<>(istio.meshRoots())))
                 .build();
+        // istiod's root rotation rewrites the ConfigMap: peers under the new root are trusted from the next handshake.
+        istio.addMeshRootsListener(r -> certs.updateBundles(
+                io.spiffe.bundle.x509bundle.X509BundleSet.of(java.util.List.of(new X509Bundle(td, new java.util.HashSet<>(r))))));
 
         Mesh mesh = k8s.applyTo(Mesh.builder())                             // registry + policy engine
                 .identityProvider(certs)
