@@ -246,21 +246,7 @@ class SpireIdentityProviderTest {
      */
     @Test
     void javaSpiffesRetryRecordsBecomeTheProvidersLineOthersStillReachJul() throws Exception {
-        java.util.logging.Logger root = java.util.logging.Logger.getLogger("");
-        List<java.util.logging.LogRecord> published = new java.util.concurrent.CopyOnWriteArrayList<>();
-        java.util.logging.Handler capture = new java.util.logging.Handler() {
-            @Override
-            public void publish(java.util.logging.LogRecord r) {
-                published.add(r);
-            }
-
-            @Override
-            public void flush() {}
-
-            @Override
-            public void close() {}
-        };
-        root.addHandler(capture);
+        JulCapture capture = new JulCapture();
         SpireIdentityProvider p = null;
         try {
             // A socket path with nothing behind it: every attempt fails with UNAVAILABLE (1 s, then 2 s apart).
@@ -270,12 +256,12 @@ class SpireIdentityProviderTest {
                 Thread.sleep(20); // polling a condition, bounded; no assertion on time
             }
             assertThat(p.failedAttempts()).as("failed attempts within 30 s").isGreaterThanOrEqualTo(2);
-            assertThat(published).as("java-spiffe's records from the provider's threads").isEmpty();
+            assertThat(capture.published).as("java-spiffe's records from the provider's threads").isEmpty();
 
             java.util.logging.Logger.getLogger("io.spiffe.workloadapi.StreamObservers").log(java.util.logging.Level.SEVERE, "another client's record");
-            assertThat(published).extracting(java.util.logging.LogRecord::getMessage).containsExactly("another client's record");
+            assertThat(capture.messages()).containsExactly("another client's record");
         } finally {
-            root.removeHandler(capture);
+            capture.close();
             if (p != null) {
                 p.close();
             }

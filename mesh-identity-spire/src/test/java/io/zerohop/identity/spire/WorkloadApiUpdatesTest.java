@@ -366,24 +366,9 @@ class WorkloadApiUpdatesTest {
         java.util.logging.Logger observers = java.util.logging.Logger.getLogger("io.spiffe.workloadapi.StreamObservers");
         Level spiffeLevel = spiffe.getLevel();
         Level observersLevel = observers.getLevel();
-        List<java.util.logging.LogRecord> published = new CopyOnWriteArrayList<>();
-        java.util.logging.Handler capture = new java.util.logging.Handler() {
-            @Override
-            public void publish(java.util.logging.LogRecord r) {
-                published.add(r);
-            }
-
-            @Override
-            public void flush() {}
-
-            @Override
-            public void close() {}
-        };
-        java.util.logging.Logger root = java.util.logging.Logger.getLogger("");
         spiffe.setLevel(Level.WARNING);
         observers.setLevel(Level.WARNING);
-        root.addHandler(capture);
-        try (Agent a = new Agent(dir.resolve("agent.sock")); CapturedStderr err = new CapturedStderr()) {
+        try (JulCapture capture = new JulCapture(); Agent a = new Agent(dir.resolve("agent.sock")); CapturedStderr err = new CapturedStderr()) {
             a.serve(List.of(CA.issue(WEB)), List.of(PARTNER_CA.bundle()));
             try (SpireIdentityProvider p = connect(SpireIdentityProvider.builder())) {
                 var ev = events(p);
@@ -399,9 +384,8 @@ class WorkloadApiUpdatesTest {
             }
             observers.info("another client's INFO record");
             observers.warning("another client's WARNING record");
-            assertThat(published).extracting(java.util.logging.LogRecord::getMessage).containsExactly("another client's WARNING record");
+            assertThat(capture.messages()).containsExactly("another client's WARNING record");
         } finally {
-            root.removeHandler(capture);
             spiffe.setLevel(spiffeLevel);
             observers.setLevel(observersLevel);
         }
