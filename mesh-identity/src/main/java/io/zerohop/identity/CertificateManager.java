@@ -1,44 +1,61 @@
 package io.zerohop.identity;
 
-import com.github.benmanes.caffeine.cache.AsyncCache;
+import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
-import com.github.benmanes.caffeine.cache.Expiry;
-import com.github.benmanes.caffeine.cache.Ticker;
 import io.spiffe.bundle.x509bundle.X509Bundle;
 import io.spiffe.bundle.x509bundle.X509BundleSet;
 import io.spiffe.spiffeid.SpiffeId;
 import io.spiffe.svid.x509svid.X509Svid;
-import io.zerohop.identity.internal.QuietLoads;
 import io.zerohop.identity.internal.ListenerSet;
 import io.zerohop.identity.internal.Svids;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
-import java.util.Map;
+import java.util.Locale;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Node mode: SVIDs for many workload identities, as ztunnel holds them. Each identity is issued
- * on first use by a {@link CertificateIssuer} (the Istio CA, the in-memory CA), kept in a bounded
- * Caffeine cache, and re-issued ahead of expiry (by default half-way through its lifetime).
+ * Node mode: SVIDs for many workload identities, as ztunnel's {@code SecretManager} holds them
+ * (istio/ztunnel src/identity/manager.rs). Each identity is issued on first use by a
+ * {@link CertificateIssuer} (the Istio CA, the in-memory CA), kept (at most
+ * {@link Builder#maximumSize} identities) and re-issued ahead of expiry (by default half-way
+ * through its lifetime).
  *
  * <ul>
  *   <li>Concurrent first requests for one identity share one issuance; so do refreshes.
- *   <li>A failed refresh keeps the current SVID serving (it is retried at the next check) until
- *       the SVID expires; only then do requests fail. Established connections are never touched.
- *   <li>A successful refresh fires {@link IdentityListener#svidRotated} after the new SVID is in
- *       place, so a listener that asks {@link #svid} again gets the new one.
+ *   <li>A failed fetch is remembered per identity, as ztunnel's {@code CertState::Unavailable(err)}:
+ *       until its retry is due, {@link #svid} fails at once with that same error (no request to the
+ *       CA), the error carrying a suppressed exception that says when the next attempt is. The
+ *       identity is retried on ztunnel's backoff: 1 s, doubling, ±20 % jitter, at most 150 s
+ *       ({@code CERT_REFRESH_FAILURE_RETRY_DELAY_MAX_INTERVAL}), per identity, reset by a success;
+ *       in the background (with a {@link Builder#checkInterval}) and by the first {@link #svid}
+ *       after the retry is due.
+ *   <li>A failed refresh keeps the current SVID serving until it expires; the refresh is retried on
+ *       the same backoff, once per identity and never later than the SVID's expiry (ztunnel's
+ *       {@code min(refresh_at, cert_expiry_instant)}). Established connections are never touched.
+ *   <li>At most {@link Builder#maxConcurrentFetches} (8, ztunnel's concurrency) requests to the
+ *       issuer run at once; the others queue, a caller's first fetch ahead of refreshes and retries
+ *       (ztunnel's {@code Priority::RealTime} ahead of {@code Background}).
+ *   <li>{@link IdentityListener#svidRotated} fires after a new SVID is in place when it replaces one
+ *       or ends a run of failures (so a listener that asks {@link #svid} again gets the new one), not
+ *       for an identity's first issuance, which its callers receive.
  * </ul>
  *
  * <p>Refresh runs from a background check (every {@link Builder#checkInterval}) and also starts
@@ -47,45 +64,65 @@ import org.slf4j.LoggerFactory;
 public final class CertificateManager implements IdentityProvider {
     private static final Logger log = LoggerFactory.getLogger(CertificateManager.class);
 
+    /** The first retry after a failure: ztunnel's {@code ExponentialBackoff.current_interval} (src/identity/manager.rs). */
+    static final Duration FIRST_RETRY = Duration.ofSeconds(1);
+    /** ztunnel's {@code CERT_REFRESH_FAILURE_RETRY_DELAY_MAX_INTERVAL}: no identity waits longer between attempts. */
+    static final Duration MAX_RETRY = Duration.ofSeconds(150);
+    /** ztunnel's {@code randomization_factor}: each delay is the interval ±20 %, so identities that failed together spread out. */
+    static final double JITTER = 0.2;
+    /** ztunnel's {@code SecretManagerConfig.concurrency} in {@code new_with_client}. */
+    static final int DEFAULT_CONCURRENT_FETCHES = 8;
+
     private final CertificateIssuer issuer;
     private final Clock clock;
     private final double refreshFraction;
-    private final AsyncCache<SpiffeId, X509Svid> cache;
-    private final Map<SpiffeId, CompletableFuture<X509Svid>> refreshing = new ConcurrentHashMap<>();
+    private final Cache<SpiffeId, Entry> entries;
+    private final Fetches fetches;
     private final ListenerSet listeners = new ListenerSet();
     private final ScheduledExecutorService scheduler;
     private volatile X509BundleSet bundles;
     private volatile boolean closed;
+
+    /**
+     * One identity's state, ztunnel's {@code CertState} (Initializing: a fetch and nothing held;
+     * Available: a valid SVID; Unavailable: an error and none) with its per-identity backoff.
+     * Guarded by itself; never held while calling the issuer, listeners or callers' futures.
+     */
+    private static final class Entry {
+        final SpiffeId id;
+        /** The last SVID issued; kept through failed refreshes until it expires. */
+        X509Svid svid;
+        /** The last fetch's failure; null once one succeeds. */
+        Throwable error;
+        /** Failed fetches in a row: the backoff's exponent. */
+        int failures;
+        /** No fetch before this after a failure; null when the last fetch succeeded. */
+        Instant retryAt;
+        /** The fetch under way or queued, completed with the SVID or the issuer's own error; null when none. */
+        CompletableFuture<X509Svid> fetch;
+        /** Its place in the queue until it runs (so that a caller can move it ahead). */
+        Fetches.Queued queued;
+        /** The background retry, when one is scheduled. */
+        ScheduledFuture<?> timer;
+        /** Set by {@link #forget}: a fetch finishing after it stores nothing. */
+        boolean forgotten;
+
+        Entry(SpiffeId id) {
+            this.id = id;
+        }
+    }
 
     private CertificateManager(Builder b) {
         this.issuer = b.issuer;
         this.clock = b.clock;
         this.refreshFraction = b.refreshFraction;
         this.bundles = b.bundles;
-        Caffeine<Object, Object> c = Caffeine.newBuilder()
+        this.fetches = new Fetches(b.maxConcurrentFetches);
+        this.entries = Caffeine.newBuilder()
                 .maximumSize(b.maximumSize)
                 // maintenance (eviction) on the caller: cheap, and keeps size checks deterministic
-                .executor(Runnable::run);
-        if (b.clockSet) {
-            c.ticker(clockTicker(clock));
-        }
-        this.cache = c.expireAfter(new Expiry<SpiffeId, X509Svid>() {
-                    @Override
-                    public long expireAfterCreate(SpiffeId key, X509Svid svid, long currentTime) {
-                        return untilExpiry(svid);
-                    }
-
-                    @Override
-                    public long expireAfterUpdate(SpiffeId key, X509Svid svid, long currentTime, long currentDuration) {
-                        return untilExpiry(svid);
-                    }
-
-                    @Override
-                    public long expireAfterRead(SpiffeId key, X509Svid svid, long currentTime, long currentDuration) {
-                        return currentDuration;
-                    }
-                })
-                .buildAsync();
+                .executor(Runnable::run)
+                .build();
         if (b.checkInterval != null) {
             this.scheduler = Executors.newSingleThreadScheduledExecutor(r -> {
                 Thread t = new Thread(r, "zerohop-cert-refresh");
@@ -97,15 +134,6 @@ public final class CertificateManager implements IdentityProvider {
         } else {
             this.scheduler = null;
         }
-    }
-
-    private static Ticker clockTicker(Clock clock) {
-        return () -> TimeUnit.MILLISECONDS.toNanos(clock.millis());
-    }
-
-    private long untilExpiry(X509Svid svid) {
-        long ms = svid.getLeaf().getNotAfter().getTime() - clock.millis();
-        return TimeUnit.MILLISECONDS.toNanos(Math.max(0, ms));
     }
 
     public static Builder builder() {
@@ -120,6 +148,8 @@ public final class CertificateManager implements IdentityProvider {
     /**
      * The current SVID for {@code id}; issued on first use (one issuance however many callers
      * wait). Past its refresh point the current SVID is still returned while a re-issue starts.
+     * After a failed fetch, and until its retry is due, fails at once with that fetch's error
+     * (ztunnel's {@code CertState::Unavailable}): the CA is not asked again on every request.
      */
     @Override
     public CompletableFuture<X509Svid> svid(SpiffeId id) {
@@ -127,18 +157,63 @@ public final class CertificateManager implements IdentityProvider {
         if (closed) {
             return CompletableFuture.failedFuture(new IllegalStateException("certificate manager is closed"));
         }
-        CompletableFuture<X509Svid> f = cache.get(id, (key, executor) -> QuietLoads.quiet(issue(key)));
-        X509Svid now = held(f);
-        if (now != null && due(now)) {
-            refresh(id);
+        Entry e = entries.get(id, Entry::new);
+        X509Svid held;
+        CompletableFuture<X509Svid> waitFor = null;
+        Throwable stored = null;
+        boolean queued = false;
+        synchronized (e) {
+            Instant now = clock.instant();
+            held = valid(e.svid, now);
+            if (held != null) {
+                // Served as it is; past its refresh point a re-issue starts, unless one runs or a failed one backs off.
+                if (e.fetch == null && due(held, now) && mayFetch(e, now)) {
+                    start(e, false);
+                    queued = true;
+                }
+            } else if (e.fetch != null) {
+                // A caller waits for it now: ahead of the queued refreshes and retries.
+                fetches.urgent(e.queued);
+                waitFor = e.fetch;
+            } else if (mayFetch(e, now)) {
+                waitFor = start(e, true);
+                queued = true;
+            } else {
+                // ztunnel's fetch_certificate answers an Unavailable identity with its stored error.
+                stored = e.error;
+            }
         }
-        // Callers get the issuer's own error; the cache's future, which Caffeine would log, fails quietly.
-        return QuietLoads.unwrapped(f);
+        if (queued) {
+            fetches.pump(); // outside the entry's lock: the issuer may answer on this thread
+        }
+        if (held != null) {
+            return CompletableFuture.completedFuture(held);
+        }
+        if (stored != null) {
+            return CompletableFuture.failedFuture(stored);
+        }
+        return forCaller(waitFor);
     }
 
-    /** The SVID a cache future holds, or null while it is loading or when it failed. */
-    private static X509Svid held(CompletableFuture<X509Svid> f) {
-        return f != null && f.isDone() && !f.isCompletedExceptionally() ? f.join() : null;
+    /** A caller's copy of a shared fetch (no caller can complete or cancel what others wait for), failing with the issuer's own error. */
+    private static CompletableFuture<X509Svid> forCaller(CompletableFuture<X509Svid> shared) {
+        CompletableFuture<X509Svid> out = new CompletableFuture<>();
+        shared.whenComplete((svid, err) -> {
+            if (err == null) {
+                out.complete(svid);
+            } else {
+                out.completeExceptionally(unwrap(err));
+            }
+        });
+        return out;
+    }
+
+    private static Throwable unwrap(Throwable t) {
+        Throwable c = t;
+        while (c.getCause() != null && (c instanceof CompletionException || c instanceof ExecutionException)) {
+            c = c.getCause();
+        }
+        return c;
     }
 
     private CompletableFuture<X509Svid> issue(SpiffeId id) {
@@ -159,8 +234,29 @@ public final class CertificateManager implements IdentityProvider {
         });
     }
 
-    private boolean due(X509Svid svid) {
-        return !clock.instant().isBefore(refreshAt(svid));
+    /** {@code svid} when it is still valid at {@code now}, else null (none, or expired: not presented). */
+    private static X509Svid valid(X509Svid svid, Instant now) {
+        return svid != null && now.isBefore(Svids.notAfter(svid)) ? svid : null;
+    }
+
+    private boolean due(X509Svid svid, Instant now) {
+        return !now.isBefore(refreshAt(svid));
+    }
+
+    /** Whether a fetch may start now: nothing failed, or the failure's retry is due. */
+    private static boolean mayFetch(Entry e, Instant now) {
+        return e.retryAt == null || !now.isBefore(e.retryAt);
+    }
+
+    /** Whether the background (the check, a retry's timer) should fetch {@code e} now. Holds e's lock. */
+    private boolean backgroundFetchDue(Entry e, Instant now) {
+        if (e.fetch != null || !mayFetch(e, now)) {
+            return false;
+        }
+        X509Svid held = valid(e.svid, now);
+        // A held SVID past its refresh point; or a failed (Unavailable) or expired one, which ztunnel keeps managed
+        // and retries (an entry with neither is a first fetch about to start).
+        return held != null ? due(held, now) : e.error != null || e.svid != null;
     }
 
     /** When {@code svid} is due for re-issue. */
@@ -169,90 +265,320 @@ public final class CertificateManager implements IdentityProvider {
     }
 
     /**
-     * Re-issues every held SVID past its refresh point; the background check calls this. The
-     * future completes when those re-issues have finished, successfully or not.
+     * Re-issues every held SVID past its refresh point, and retries every identity whose last fetch
+     * failed and whose retry is due; the background check calls this. The future completes when
+     * those fetches have finished, successfully or not.
      */
     public CompletableFuture<Void> refreshDue() {
         List<CompletableFuture<?>> started = new ArrayList<>();
-        for (Map.Entry<SpiffeId, CompletableFuture<X509Svid>> e : cache.asMap().entrySet()) {
-            X509Svid svid = held(e.getValue());
-            if (svid != null && due(svid)) {
-                started.add(refresh(e.getKey()).handle((ok, err) -> null));
+        for (Entry e : entries.asMap().values()) {
+            synchronized (e) {
+                if (!closed && backgroundFetchDue(e, clock.instant())) {
+                    started.add(start(e, false).handle((ok, err) -> null));
+                }
             }
+        }
+        if (!started.isEmpty()) {
+            fetches.pump();
         }
         return CompletableFuture.allOf(started.toArray(new CompletableFuture<?>[0]));
     }
 
-    /** Starts (or joins) a re-issue of {@code id}; the current SVID keeps serving meanwhile and if it fails. */
-    private CompletableFuture<X509Svid> refresh(SpiffeId id) {
-        CompletableFuture<X509Svid> mine = new CompletableFuture<>();
-        CompletableFuture<X509Svid> running = refreshing.putIfAbsent(id, mine);
-        if (running != null) {
-            return running;
-        }
-        issue(id).whenComplete((fresh, err) -> {
-            try {
-                if (err != null) {
-                    X509Svid held = held(cache.getIfPresent(id));
-                    log.warn("re-issuing {} failed ({}); {}", id, rootMessage(err), held == null
-                            ? "nothing held for it any more"
-                            : "current SVID keeps serving until " + Svids.notAfter(held) + ", retrying at the next check");
-                    return;
+    /**
+     * Queues a fetch of {@code e} and makes it the entry's fetch, which every caller then shares;
+     * {@link Fetches#pump} (called by the caller, outside the lock) starts it. Holds e's lock.
+     *
+     * @param urgent a caller waits for it (ztunnel's RealTime priority), rather than a refresh or a retry
+     */
+    private CompletableFuture<X509Svid> start(Entry e, boolean urgent) {
+        CompletableFuture<X509Svid> result = new CompletableFuture<>();
+        e.fetch = result;
+        cancelTimer(e);
+        e.queued = fetches.add(e, result, urgent);
+        return result;
+    }
+
+    /** A fetch of {@code e} ended: ztunnel's Worker::run on a fetch result. Runs without e's lock held. */
+    private void finished(Entry e, CompletableFuture<X509Svid> result, X509Svid fresh, Throwable err) {
+        Throwable cause = err == null ? null : unwrap(err);
+        boolean announce = false;
+        synchronized (e) {
+            if (e.fetch == result) {
+                e.fetch = null;
+                e.queued = null;
+            }
+            // A forgotten or evicted identity stores nothing and schedules nothing (no resurrection).
+            boolean live = !closed && !e.forgotten && entries.asMap().get(e.id) == e;
+            Instant now = clock.instant();
+            if (cause == null) {
+                if (live) {
+                    announce = e.svid != null || e.error != null;
+                    e.svid = fresh;
+                    e.error = null;
+                    e.failures = 0;
+                    e.retryAt = null;
+                    cancelTimer(e);
                 }
-                if (install(id, fresh)) {
-                    log.debug("re-issued {} (valid until {})", id, Svids.notAfter(fresh));
-                    listeners.svidRotated(fresh);
+            } else if (live) {
+                X509Svid held = valid(e.svid, now);
+                e.failures++;
+                Duration wait = retryDelay(e.failures, ThreadLocalRandom.current().nextDouble());
+                Instant at = now.plus(wait);
+                if (held != null && Svids.notAfter(held).isBefore(at)) {
+                    // ztunnel: min(backoff, expiry), so the SVID is never left to lapse waiting for a retry.
+                    at = Svids.notAfter(held);
                 }
-            } finally {
-                refreshing.remove(id, mine);
-                if (err != null) {
-                    mine.completeExceptionally(err);
+                e.error = cause;
+                e.retryAt = at;
+                nextAttemptNoted(cause, e.id, at, e.failures);
+                schedule(e, at);
+                if (held != null) {
+                    log.warn("re-issuing {} failed ({}); current SVID keeps serving until {}, next attempt in {} (at {})",
+                            e.id, message(cause), Svids.notAfter(held), seconds(Duration.between(now, at)), at);
                 } else {
-                    mine.complete(fresh);
+                    log.warn("fetching the certificate of {} failed ({}) and no valid one is held; next attempt in {} (at {}),"
+                            + " backing off to at most {}", e.id, message(cause), seconds(Duration.between(now, at)), at, seconds(MAX_RETRY));
                 }
             }
-        });
-        return mine;
-    }
-
-    /** Replaces the held SVID, unless the identity was forgotten or evicted meanwhile (no resurrection). */
-    private boolean install(SpiffeId id, X509Svid fresh) {
-        while (true) {
-            CompletableFuture<X509Svid> current = cache.asMap().get(id);
-            if (current == null || closed) {
-                return false;
-            }
-            if (cache.asMap().replace(id, current, CompletableFuture.completedFuture(fresh))) {
-                return true;
-            }
         }
-    }
-
-    private static String rootMessage(Throwable t) {
-        Throwable c = t;
-        while (c.getCause() != null && (c instanceof java.util.concurrent.CompletionException
-                || c instanceof java.util.concurrent.ExecutionException)) {
-            c = c.getCause();
+        if (announce) {
+            log.debug("issued {} (valid until {})", e.id, Svids.notAfter(fresh));
+            listeners.svidRotated(fresh);
         }
-        return c.getMessage() != null ? c.getMessage() : c.toString();
+        if (cause == null) {
+            result.complete(fresh);
+        } else {
+            result.completeExceptionally(cause);
+        }
     }
 
     /**
-     * Drops the SVID of a workload that left the node: the background check no longer re-issues it
-     * (a re-issue already running is not installed), listeners hear {@link IdentityListener#svidForgotten};
-     * a later request issues a new one.
+     * The wait before attempt {@code failures + 1}: ztunnel's {@code ExponentialBackoff} (1 s, ×2,
+     * randomization 0.2, max interval 150 s) from {@code random} in [0, 1). ztunnel's crate
+     * randomizes the capped interval, so its waits reach 180 s; here 150 s is the most any identity
+     * waits, as ztunnel's comment on the constant describes it.
+     */
+    static Duration retryDelay(int failures, double random) {
+        double interval = FIRST_RETRY.toMillis() * Math.pow(2, Math.min(failures - 1, 30));
+        interval = Math.min(interval, MAX_RETRY.toMillis());
+        double jittered = interval * (1 - JITTER + 2 * JITTER * random);
+        return Duration.ofMillis(Math.round(Math.min(jittered, MAX_RETRY.toMillis())));
+    }
+
+    /** Arms the background retry of {@code e} at {@code at} (with a scheduler); the check would otherwise find it up to checkInterval later. Holds e's lock. */
+    private void schedule(Entry e, Instant at) {
+        cancelTimer(e);
+        if (scheduler == null) {
+            return;
+        }
+        long nanos = Math.max(0, Duration.between(clock.instant(), at).toNanos());
+        try {
+            e.timer = scheduler.schedule(() -> retry(e), nanos, TimeUnit.NANOSECONDS);
+        } catch (RejectedExecutionException closing) {
+            e.timer = null;
+        }
+    }
+
+    private static void cancelTimer(Entry e) {
+        if (e.timer != null) {
+            e.timer.cancel(false);
+            e.timer = null;
+        }
+    }
+
+    /** A retry's timer fired: fetch in the background if still managed and due. */
+    private void retry(Entry e) {
+        synchronized (e) {
+            e.timer = null;
+            if (closed || e.forgotten || entries.asMap().get(e.id) != e) {
+                return;
+            }
+            Instant now = clock.instant();
+            if (backgroundFetchDue(e, now)) {
+                start(e, false);
+            } else if (e.fetch == null && e.retryAt != null && now.isBefore(e.retryAt)) {
+                // The timer ran a little ahead of the clock it is judged by: once more at the due time.
+                schedule(e, e.retryAt);
+            }
+        }
+        fetches.pump();
+    }
+
+    /**
+     * Says, on the stored error callers get, when the CA is asked next: a suppressed exception, so
+     * the error keeps its type and message (an {@code IstioCaClient.CaException} and its status).
+     * Noted once per error object: an issuer that fails every call with one shared instance keeps
+     * the first note.
+     */
+    private static void nextAttemptNoted(Throwable error, SpiffeId id, Instant at, int failures) {
+        for (Throwable s : error.getSuppressed()) {
+            if (s instanceof NextAttempt) {
+                return;
+            }
+        }
+        error.addSuppressed(new NextAttempt("the CA is not asked for " + id + " again before " + at + " (" + failures
+                + (failures == 1 ? " failure" : " failures in a row") + "; retries back off from " + seconds(FIRST_RETRY)
+                + ", doubling, to at most " + seconds(MAX_RETRY) + ")"));
+    }
+
+    /** The note {@link #nextAttemptNoted} adds; no stack trace (it is not where anything went wrong). */
+    private static final class NextAttempt extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        NextAttempt(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    /** When the CA is next asked for {@code id} after its last fetch failed; empty when it did not fail (tests). */
+    Optional<Instant> nextAttempt(SpiffeId id) {
+        Entry e = entries.getIfPresent(id);
+        if (e == null) {
+            return Optional.empty();
+        }
+        synchronized (e) {
+            return Optional.ofNullable(e.retryAt);
+        }
+    }
+
+    private static String seconds(Duration d) {
+        long ms = d.toMillis();
+        return ms % 1000 == 0 ? ms / 1000 + " s" : String.format(Locale.ROOT, "%.1f s", ms / 1000.0);
+    }
+
+    private static String message(Throwable t) {
+        return t.getMessage() != null ? t.getMessage() : t.toString();
+    }
+
+    /**
+     * ztunnel's bound on concurrent {@code fetch_certificate} calls ({@code concurrency}; {@code tokio::select!}
+     * starts the next pending fetch only while {@code fetches.len() < concurrency}), with its priorities reduced to
+     * two: a fetch a caller waits for runs before refreshes and retries. Without it a node proxy starting with
+     * thousands of pods, or retrying them all once istiod is back, had as many CSRs in flight at once.
+     */
+    private final class Fetches {
+        final class Queued {
+            final Entry entry;
+            final CompletableFuture<X509Svid> result;
+            boolean urgent;
+
+            Queued(Entry entry, CompletableFuture<X509Svid> result, boolean urgent) {
+                this.entry = entry;
+                this.result = result;
+                this.urgent = urgent;
+            }
+        }
+
+        private final int max;
+        private final ArrayDeque<Queued> urgent = new ArrayDeque<>();
+        private final ArrayDeque<Queued> background = new ArrayDeque<>();
+        private int running;
+        /** Set while this thread runs {@link #pump}: a fetch that completes at once calls pump again, which then returns. */
+        private final ThreadLocal<Boolean> pumping = new ThreadLocal<>();
+
+        Fetches(int max) {
+            this.max = max;
+        }
+
+        synchronized Queued add(Entry e, CompletableFuture<X509Svid> result, boolean urgent) {
+            Queued q = new Queued(e, result, urgent);
+            (urgent ? this.urgent : background).add(q);
+            return q;
+        }
+
+        /** A caller now waits for {@code q}: ztunnel raises a pending fetch's priority (push_increase). */
+        synchronized void urgent(Queued q) {
+            if (q != null && !q.urgent && background.remove(q)) {
+                q.urgent = true;
+                urgent.add(q);
+            }
+        }
+
+        /** Starts queued fetches while fewer than {@code max} run; never holds a lock while calling the issuer. */
+        void pump() {
+            if (pumping.get() != null) {
+                return; // the pump further up this thread's stack goes on
+            }
+            pumping.set(Boolean.TRUE);
+            try {
+                while (true) {
+                    Queued q;
+                    synchronized (this) {
+                        if (running >= max) {
+                            return;
+                        }
+                        q = urgent.poll();
+                        if (q == null) {
+                            q = background.poll();
+                        }
+                        if (q == null) {
+                            return;
+                        }
+                        running++;
+                    }
+                    run(q);
+                }
+            } finally {
+                pumping.remove();
+            }
+        }
+
+        private void run(Queued q) {
+            synchronized (q.entry) {
+                if (q.entry.queued == q) {
+                    q.entry.queued = null;
+                }
+            }
+            issue(q.entry.id).whenComplete((svid, err) -> {
+                synchronized (this) {
+                    running--;
+                }
+                finished(q.entry, q.result, svid, err);
+                pump();
+            });
+        }
+
+        /** The fetches that never started, removed (close). */
+        synchronized List<Queued> drain() {
+            List<Queued> all = new ArrayList<>(urgent);
+            all.addAll(background);
+            urgent.clear();
+            background.clear();
+            return all;
+        }
+    }
+
+    /**
+     * Drops a workload's identity that left the node, as ztunnel's {@code forget_certificate}: the
+     * background check no longer re-issues or retries it (a fetch already running stores nothing),
+     * listeners hear {@link IdentityListener#svidForgotten}; a later request issues a new one, its
+     * failures counted afresh.
      */
     @Override
     public void forget(SpiffeId id) {
-        if (cache.asMap().remove(id) != null) {
+        Entry e = entries.asMap().remove(id);
+        if (e != null) {
+            synchronized (e) {
+                e.forgotten = true;
+                cancelTimer(e);
+            }
             listeners.svidForgotten(id);
         }
     }
 
-    /** The identities whose SVIDs are held now. */
+    /** The identities whose SVIDs are held now (valid; not those whose fetch failed or is still under way). */
     public Set<SpiffeId> identities() {
-        cache.synchronous().cleanUp();
-        return Set.copyOf(cache.asMap().keySet());
+        entries.cleanUp();
+        Instant now = clock.instant();
+        Set<SpiffeId> held = new HashSet<>();
+        for (Entry e : entries.asMap().values()) {
+            synchronized (e) {
+                if (valid(e.svid, now) != null) {
+                    held.add(e.id);
+                }
+            }
+        }
+        return Set.copyOf(held);
     }
 
     @Override
@@ -282,6 +608,10 @@ public final class CertificateManager implements IdentityProvider {
         if (scheduler != null) {
             scheduler.shutdownNow();
         }
+        // A fetch that never got a slot never will: its callers hear so rather than wait for good.
+        for (Fetches.Queued q : fetches.drain()) {
+            finished(q.entry, q.result, null, new IllegalStateException("certificate manager is closed"));
+        }
         listeners.clear();
     }
 
@@ -292,7 +622,7 @@ public final class CertificateManager implements IdentityProvider {
         private double refreshFraction = 0.5;
         private Duration checkInterval = Duration.ofSeconds(10);
         private Clock clock = Clock.systemUTC();
-        private boolean clockSet;
+        private int maxConcurrentFetches = DEFAULT_CONCURRENT_FETCHES;
 
         private Builder() {}
 
@@ -331,9 +661,11 @@ public final class CertificateManager implements IdentityProvider {
         }
 
         /**
-         * How often held SVIDs are checked for refresh (default 10 s); also the retry interval
-         * while the CA is down. {@code null} turns the background check off (call
-         * {@link CertificateManager#refreshDue()} yourself).
+         * How often held SVIDs are checked for refresh (default 10 s). With a check, a failed fetch
+         * is also retried in the background when its backoff ends (1 s, doubling, ±20 %, at most
+         * 150 s). {@code null} turns the background check and those retries off: call
+         * {@link CertificateManager#refreshDue()} yourself, or the first {@link CertificateManager#svid}
+         * after a failure's backoff asks again.
          */
         public Builder checkInterval(Duration interval) {
             if (interval != null && (interval.isNegative() || interval.isZero())) {
@@ -346,7 +678,20 @@ public final class CertificateManager implements IdentityProvider {
         /** The clock refresh points and expiry are judged by (a test clock, for instance). */
         public Builder clock(Clock clock) {
             this.clock = Objects.requireNonNull(clock, "clock");
-            this.clockSet = true;
+            return this;
+        }
+
+        /**
+         * At most this many requests to the issuer at once (default 8, ztunnel's); the others wait
+         * their turn, a caller's first fetch ahead of refreshes and retries. An issuer whose futures
+         * never complete would hold its slots for good: give it a deadline (IstioCaClient's
+         * {@code callTimeout}).
+         */
+        public Builder maxConcurrentFetches(int max) {
+            if (max < 1) {
+                throw new IllegalArgumentException("maxConcurrentFetches must be at least 1, got " + max);
+            }
+            this.maxConcurrentFetches = max;
             return this;
         }
 

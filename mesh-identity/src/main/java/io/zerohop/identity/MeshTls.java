@@ -196,6 +196,10 @@ public final class MeshTls implements AutoCloseable {
             rotation.svidRotated(km.svid());
         }
         // A failure is the caller's to report (a mesh logs "identity ... not ready"): not Caffeine's (QuietLoads).
+        // Caffeine drops a failed load, so the next lookup asks the provider again: that is cheap, as a node-mode
+        // provider (CertificateManager) remembers a failed fetch and answers its stored error until the identity's
+        // retry (ztunnel's CertState::Unavailable, src/identity/manager.rs), no CSR per lookup; and a context is
+        // built as soon as the provider holds the SVID, where a failure kept here would outlive that retry.
         return io.zerohop.identity.internal.QuietLoads.unwrapped(contexts.get(key,
                 (k, executor) -> io.zerohop.identity.internal.QuietLoads.quiet(provider.svid(k.self()).thenApply(svid -> build(k, svid)))));
     }

@@ -40,12 +40,14 @@ class CertificateManagerTest {
     /** Counts issuances and fails them on demand, like a CA that goes down. */
     private final class CountingIssuer implements CertificateIssuer {
         final AtomicInteger calls = new AtomicInteger();
+        final List<SpiffeId> asked = new java.util.concurrent.CopyOnWriteArrayList<>();
         final AtomicBoolean down = new AtomicBoolean();
         volatile CompletableFuture<Void> gate = CompletableFuture.completedFuture(null);
 
         @Override
         public CompletableFuture<X509Svid> issue(SpiffeId id) {
             calls.incrementAndGet();
+            asked.add(id);
             if (down.get()) {
                 return CompletableFuture.failedFuture(new IllegalStateException("CA unavailable"));
             }
@@ -180,14 +182,16 @@ class CertificateManagerTest {
         m.refreshDue().get(10, TimeUnit.SECONDS);
         assertThat(issuer.calls).as("a refresh was attempted").hasValue(2);
         assertThat(get(m, A)).as("CA down: the current SVID keeps serving").isSameAs(first);
-        assertThat(issuer.calls).as("asking past the refresh point retries").hasValue(3);
+        assertThat(issuer.calls).as("asking within the failed refresh's backoff does not ask the CA").hasValue(2);
         assertThat(rotated.getCount()).isEqualTo(1);
 
-        clock.advance(Duration.ofMinutes(40)); // past notAfter
+        clock.advance(Duration.ofMinutes(40)); // past notAfter, and past the backoff: asked again
         assertThatThrownBy(() -> get(m, A)).isInstanceOf(ExecutionException.class)
                 .cause().hasMessageContaining("CA unavailable");
+        assertThat(issuer.calls).hasValue(3);
 
         issuer.down.set(false);
+        clock.advance(Duration.ofSeconds(3)); // past the second failure's backoff (2 s ±20 %)
         assertThat(get(m, A).getLeaf()).as("recovers once the CA is back").isNotEqualTo(first.getLeaf());
     }
 
@@ -269,7 +273,7 @@ class CertificateManagerTest {
 
         assertThatThrownBy(() -> get(m, A)).isInstanceOf(ExecutionException.class)
                 .cause().hasMessageContaining("for " + B + " when asked for " + A);
-        assertThat(m.identities()).as("failures are not cached").isEmpty();
+        assertThat(m.identities()).as("nothing held for a failed fetch").isEmpty();
     }
 
     @Test
@@ -296,10 +300,12 @@ class CertificateManagerTest {
             assertThatThrownBy(() -> f.get(10, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
                     .cause().isInstanceOf(IllegalStateException.class).hasMessage("CA unavailable");
             assertThat(f.isCancelled()).isFalse();
-            assertThatThrownBy(() -> get(m, A)).as("not cached: asked again").cause().hasMessage("CA unavailable");
-            assertThat(issuer.calls).hasValue(2);
+            assertThatThrownBy(() -> get(m, A)).as("remembered until its retry is due").cause().hasMessage("CA unavailable");
+            assertThat(issuer.calls).hasValue(1);
             issuer.down.set(false);
+            clock.advance(Duration.ofSeconds(2)); // past the first backoff (1 s ±20 %)
             assertThat(get(m, A).getSpiffeId()).isEqualTo(A);
+            assertThat(issuer.calls).hasValue(2);
             assertThat(caffeine.seen).as("nothing logged by the cache").isEmpty();
         }
     }
@@ -348,5 +354,240 @@ class CertificateManagerTest {
         assertThatThrownBy(() -> CertificateManager.builder().refreshFraction(1.0)).hasMessageContaining("refreshFraction");
         assertThatThrownBy(() -> CertificateManager.builder().maximumSize(0)).hasMessageContaining("maximumSize");
         assertThatThrownBy(() -> CertificateManager.builder().checkInterval(Duration.ZERO)).hasMessageContaining("checkInterval");
+        assertThatThrownBy(() -> CertificateManager.builder().maxConcurrentFetches(0)).hasMessageContaining("maxConcurrentFetches");
+    }
+
+    /**
+     * Review finding (CaReviewReproTest): a refused identity was asked for again on every request, one CSR to istiod
+     * per connection. ztunnel (src/identity/manager.rs Worker::run) keeps the failure as CertState::Unavailable(err)
+     * and answers callers with it until the identity's retry, on a backoff starting at 1 s (±20 %), doubling.
+     */
+    @Test
+    void aRefusedIdentityIsNotAskedForAgainBeforeItsRetryIsDue() throws Exception {
+        CountingIssuer issuer = new CountingIssuer();
+        issuer.down.set(true);
+        CertificateManager m = manager(issuer);
+
+        Throwable first = failure(m.svid(A));
+        for (int i = 0; i < 20; i++) {
+            CompletableFuture<X509Svid> f = m.svid(A);
+            assertThat(f).as("answered at once, from the stored failure").isDone();
+            assertThat(failure(f)).as("the original error itself: its type and message").isSameAs(first);
+        }
+        assertThat(first).isInstanceOf(IllegalStateException.class).hasMessage("CA unavailable");
+        assertThat(first.getSuppressed()).as("says when the CA is asked next").singleElement()
+                .satisfies(s -> assertThat(s.getMessage()).contains("not asked for " + A + " again before "));
+        assertThat(issuer.calls).hasValue(1);
+
+        clock.advance(Duration.ofMillis(700)); // the first wait is 0.8 s at least
+        failure(m.svid(A));
+        assertThat(issuer.calls).hasValue(1);
+        clock.advance(Duration.ofMillis(600)); // 1.3 s: past 1.2 s, the longest first wait
+        failure(m.svid(A));
+        assertThat(issuer.calls).as("asked again once the retry is due").hasValue(2);
+
+        clock.advance(Duration.ofMillis(1500)); // the second wait is 2 s ±20 %: 1.6 s at least
+        failure(m.svid(A));
+        assertThat(issuer.calls).hasValue(2);
+        clock.advance(Duration.ofMillis(1000));
+        issuer.down.set(false);
+        assertThat(get(m, A).getSpiffeId()).isEqualTo(A);
+        assertThat(issuer.calls).hasValue(3);
+        assertThat(get(m, A).getSpiffeId()).isEqualTo(A);
+        assertThat(issuer.calls).as("held now: no more requests").hasValue(3);
+    }
+
+    /** Finding 1 through MeshTls: its context cache drops a failed load, so each new context lookup asked the CA again. */
+    @Test
+    void aTlsContextLookupForARefusedIdentityDoesNotAskTheCaEachTime() throws Exception {
+        CountingIssuer issuer = new CountingIssuer();
+        issuer.down.set(true);
+        CertificateManager m = manager(issuer);
+        try (MeshTls tls = MeshTls.builder(m).build()) {
+            for (int i = 0; i < 20; i++) {
+                assertThat(failure(tls.client(A, Set.of()))).hasMessage("CA unavailable");
+                assertThat(failure(tls.server(A))).hasMessage("CA unavailable");
+            }
+        }
+        assertThat(issuer.calls).hasValue(1);
+    }
+
+    /** ztunnel's randomization_factor 0.2: identities that failed together are retried at different times, each in 0.8..1.2 s. */
+    @Test
+    void identitiesThatFailedTogetherAreRetriedSpreadOut() throws Exception {
+        CountingIssuer issuer = new CountingIssuer();
+        issuer.down.set(true);
+        CertificateManager m = manager(issuer);
+        List<SpiffeId> ids = new ArrayList<>();
+        for (int i = 0; i < 40; i++) {
+            ids.add(SpiffeIds.istio("node.test", "ns", "sa" + i));
+            failure(m.svid(ids.get(i)));
+        }
+        java.util.Map<SpiffeId, Integer> retriedAtStep = new java.util.HashMap<>();
+        clock.advance(Duration.ofMillis(750));
+        for (int step = 0; step <= 10; step++) { // 0.75 s .. 1.25 s in 50 ms steps
+            for (SpiffeId id : ids) {
+                int before = issuer.calls.get();
+                failure(m.svid(id));
+                if (issuer.calls.get() > before) {
+                    assertThat(retriedAtStep.put(id, step)).as("one retry per identity").isNull();
+                }
+            }
+            clock.advance(Duration.ofMillis(50));
+        }
+        assertThat(retriedAtStep).as("every identity retried by 1.2 s").hasSize(40);
+        assertThat(retriedAtStep.values()).as("none before 0.8 s").doesNotContain(0);
+        assertThat(new HashSet<>(retriedAtStep.values())).as("jitter: not all at once").hasSizeGreaterThan(1);
+    }
+
+    @Test
+    void theBackoffDoublesFromOneSecondToAtMost150() {
+        assertThat(CertificateManager.retryDelay(1, 0.5)).isEqualTo(Duration.ofSeconds(1));
+        assertThat(CertificateManager.retryDelay(1, 0)).isEqualTo(Duration.ofMillis(800));
+        assertThat(CertificateManager.retryDelay(1, 0.9999)).isEqualTo(Duration.ofMillis(1200));
+        assertThat(CertificateManager.retryDelay(2, 0.5)).isEqualTo(Duration.ofSeconds(2));
+        assertThat(CertificateManager.retryDelay(8, 0.5)).isEqualTo(Duration.ofSeconds(128));
+        assertThat(CertificateManager.retryDelay(9, 0.5)).isEqualTo(Duration.ofSeconds(150));
+        assertThat(CertificateManager.retryDelay(9, 0)).isEqualTo(Duration.ofSeconds(120));
+        assertThat(CertificateManager.retryDelay(1_000, 0.9999)).isEqualTo(Duration.ofSeconds(150));
+    }
+
+    /**
+     * Review finding (CaReviewReproTest): past half-life with the CA down, every svid() and every background check
+     * re-issued. ztunnel keeps the valid certificate and schedules one retry per identity on its backoff.
+     */
+    @Test
+    void aFailingRenewalIsRetriedOnItsBackoffNotOnEveryRequestOrCheck() throws Exception {
+        CountingIssuer issuer = new CountingIssuer();
+        CertificateManager m = manager(issuer);
+        X509Svid first = get(m, A);
+        issuer.down.set(true);
+        clock.advance(Duration.ofMinutes(70)); // past half of the 2 h
+
+        for (int i = 0; i < 10; i++) {
+            assertThat(get(m, A)).as("the valid SVID keeps serving").isSameAs(first);
+            m.refreshDue().get(10, TimeUnit.SECONDS);
+        }
+        assertThat(issuer.calls).as("the first issue and one renewal").hasValue(2);
+
+        clock.advance(Duration.ofMillis(1300));
+        assertThat(get(m, A)).isSameAs(first);
+        m.refreshDue().get(10, TimeUnit.SECONDS);
+        assertThat(issuer.calls).as("one retry once its backoff ended").hasValue(3);
+
+        clock.advance(Duration.ofMillis(1500)); // second wait: 1.6 s at least
+        m.refreshDue().get(10, TimeUnit.SECONDS);
+        assertThat(get(m, A)).isSameAs(first);
+        assertThat(issuer.calls).hasValue(3);
+        clock.advance(Duration.ofMillis(1000));
+        issuer.down.set(false);
+        m.refreshDue().get(10, TimeUnit.SECONDS);
+        assertThat(issuer.calls).hasValue(4);
+        assertThat(get(m, A).getLeaf()).as("renewed").isNotEqualTo(first.getLeaf());
+    }
+
+    /** ztunnel: the retry after a failed renewal is at min(backoff, expiry), so a valid SVID never lapses waiting for it. */
+    @Test
+    void aFailedRenewalIsRetriedNoLaterThanTheSvidExpires() throws Exception {
+        CountingIssuer issuer = new CountingIssuer();
+        CertificateManager m = manager(issuer);
+        X509Svid first = get(m, A);
+        issuer.down.set(true);
+        Instant notAfter = first.getLeaf().getNotAfter().toInstant();
+        clock.advance(Duration.between(clock.instant(), notAfter).minusMillis(500));
+        m.refreshDue().get(10, TimeUnit.SECONDS);
+        assertThat(issuer.calls).hasValue(2);
+
+        clock.advance(Duration.ofMillis(250));
+        m.refreshDue().get(10, TimeUnit.SECONDS);
+        assertThat(get(m, A)).isSameAs(first);
+        assertThat(issuer.calls).as("backing off").hasValue(2);
+
+        clock.advance(Duration.ofMillis(250)); // the SVID's expiry, before the 0.8 s the backoff alone would wait
+        m.refreshDue().get(10, TimeUnit.SECONDS);
+        assertThat(issuer.calls).as("retried at expiry").hasValue(3);
+        assertThat(failure(m.svid(A))).hasMessage("CA unavailable");
+    }
+
+    /** ztunnel retries a failed identity itself (it stays managed): nobody has to ask for it again. */
+    @Test
+    void aFailedIdentityIsRetriedInTheBackgroundAndListenersHearWhenItRecovers() throws Exception {
+        AtomicInteger calls = new AtomicInteger();
+        InMemoryCa real = InMemoryCa.builder().trustDomain("node.test").build();
+        toClose.add(real);
+        CertificateManager m = CertificateManager.builder().trustBundles(real.bundles())
+                .issuer(id -> calls.incrementAndGet() == 1 ? CompletableFuture.failedFuture(new IllegalStateException("CA unavailable"))
+                        : CompletableFuture.completedFuture(real.issue(id)))
+                .checkInterval(Duration.ofHours(1)) // the retry's own timer, not the periodic check
+                .build();
+        toClose.add(m);
+        LinkedBlockingQueue<X509Svid> rotated = new LinkedBlockingQueue<>();
+        m.addListener(new IdentityListener() {
+            @Override
+            public void svidRotated(X509Svid svid) {
+                rotated.add(svid);
+            }
+        });
+        assertThat(failure(m.svid(A))).hasMessage("CA unavailable");
+
+        X509Svid recovered = rotated.poll(20, TimeUnit.SECONDS);
+        assertThat(recovered).as("retried without being asked").isNotNull();
+        assertThat(recovered.getSpiffeId()).isEqualTo(A);
+        assertThat(m.identities()).containsExactly(A);
+        assertThat(get(m, A)).isSameAs(recovered);
+        assertThat(calls).hasValue(2);
+    }
+
+    /** ztunnel's SecretManager runs at most 8 fetch_certificate calls at once (SecretManagerConfig.concurrency). */
+    @Test
+    void atMostEightFetchesRunAtOnce() throws Exception {
+        CountingIssuer issuer = new CountingIssuer();
+        issuer.gate = new CompletableFuture<>();
+        CertificateManager m = manager(issuer);
+        List<CompletableFuture<X509Svid>> all = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            all.add(m.svid(SpiffeIds.istio("node.test", "ns", "sa" + i)));
+        }
+        assertThat(issuer.calls).as("8 requests to the CA, 12 queued").hasValue(8);
+        issuer.gate.complete(null);
+        for (CompletableFuture<X509Svid> f : all) {
+            f.get(10, TimeUnit.SECONDS);
+        }
+        assertThat(issuer.calls).hasValue(20);
+    }
+
+    /** ztunnel's priorities: a fetch a caller waits for runs before a queued refresh (RealTime before Background). */
+    @Test
+    void aCallersFetchRunsBeforeQueuedRefreshes() throws Exception {
+        CountingIssuer issuer = new CountingIssuer();
+        CertificateManager m = CertificateManager.builder().issuer(issuer).trustBundles(ca.bundles())
+                .clock(clock).checkInterval(null).maxConcurrentFetches(1).build();
+        toClose.add(m);
+        get(m, A);
+        clock.advance(Duration.ofMinutes(70)); // A is due for refresh
+        SpiffeId x = SpiffeIds.istio("node.test", "ns1", "x");
+        SpiffeId y = SpiffeIds.istio("node.test", "ns1", "y");
+        issuer.gate = new CompletableFuture<>();
+        CompletableFuture<X509Svid> fx = m.svid(x); // takes the one slot
+        CompletableFuture<Void> refresh = m.refreshDue(); // A's refresh queues
+        CompletableFuture<X509Svid> fy = m.svid(y); // a caller waits: ahead of it
+        assertThat(issuer.asked).containsExactly(A, x);
+
+        issuer.gate.complete(null);
+        fx.get(10, TimeUnit.SECONDS);
+        fy.get(10, TimeUnit.SECONDS);
+        refresh.get(10, TimeUnit.SECONDS);
+        assertThat(issuer.asked).containsExactly(A, x, y, A);
+    }
+
+    private static Throwable failure(CompletableFuture<?> f) {
+        try {
+            f.get(10, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            return e.getCause();
+        } catch (Exception e) {
+            throw new AssertionError("no failure: " + e, e);
+        }
+        throw new AssertionError("completed without failing");
     }
 }

@@ -58,6 +58,8 @@ public final class MeshRuntime {
     private final Inbound inbound;
     private final PlaintextInbound plaintext;
     private volatile HboneServer server;
+    /** Fetches and retries the served identities' SVIDs; null before {@link #start()}. */
+    private volatile CertFetcher certs;
     private volatile AutoCloseable policyChanges;
     /** Re-decides plaintext-inbound connections on a policy change; null without a policy engine. */
     private final AutoCloseable plaintextPolicyChanges;
@@ -145,7 +147,14 @@ public final class MeshRuntime {
         }
     }
 
-    /** Binds the HBONE listener, if configured; readiness waits for the served identities' SVIDs. */
+    /**
+     * Binds the HBONE listener, if configured, and fetches the SVIDs of the identities the mesh serves
+     * (its own and its local HBONE workloads'). Readiness ({@code identity}) waits until each of them
+     * is fetched or no local workload has it any more; a failed fetch is retried on ztunnel's backoff
+     * (1 s doubling to 150 s) until it succeeds ({@link CertFetcher}). ztunnel's readiness does not wait
+     * for workload certificates (istio/ztunnel src/app.rs); zerohop's does, as its readiness says the
+     * served workloads' connections will not fail for want of a certificate.
+     */
     public CompletableFuture<Void> start() {
         requireOpen("start");
         String node = cfg.node();
@@ -155,10 +164,15 @@ public final class MeshRuntime {
             log.warn("node \"{}\": no workload of the registry is on it, so this mesh serves none (its workloads' nodes: {})", node,
                     all.stream().map(io.zerohop.core.Workload::node).filter(java.util.Objects::nonNull).distinct().sorted().limit(10).toList());
         }
-        Set<SpiffeId> started = awaitIdentities();
+        Set<SpiffeId> started = local.servedIdentities(identity);
+        io.netty.channel.EventLoop certLoop = group.next();
+        CertFetcher certs = new CertFetcher(local, provider, identity, started, certLoop, this::whyServed);
+        this.certs = certs;
+        if (!started.isEmpty()) {
+            certs.warmUp(readiness.register("identity"));
+        }
         if (provider.defaultIdentity().isEmpty()) {
-            CertFetcher certs = new CertFetcher(local, provider, identity, started);
-            group.next().scheduleWithFixedDelay(() -> {
+            certLoop.scheduleWithFixedDelay(() -> {
                 try {
                     certs.check();
                     outbound.retireIdle(certs.held());
@@ -199,31 +213,6 @@ public final class MeshRuntime {
             ownPorts.addListener(cfg.inbound(), s.localAddress(), cfg.inboundTransparent());
             listenersReady.run();
         });
-    }
-
-    /** Fetches the served identities' SVIDs, readiness waiting for them; returns those identities. */
-    private Set<SpiffeId> awaitIdentities() {
-        Set<SpiffeId> ids = local.servedIdentities(identity);
-        if (ids.isEmpty()) {
-            return ids;
-        }
-        Runnable done = readiness.register("identity");
-        CompletableFuture<?>[] each = ids.stream().map(id -> provider.svid(id).whenComplete((svid, e) -> {
-            if (e != null) {
-                log.warn("identity {} not ready: {}{}", id, rootMessage(e), whyServed(id));
-            }
-        })).toArray(CompletableFuture[]::new);
-        CompletableFuture.allOf(each).whenComplete((x, e) -> {
-            if (e == null) {
-                done.run();
-            }
-        });
-        return ids;
-    }
-
-    private static String rootMessage(Throwable e) {
-        Throwable c = e instanceof java.util.concurrent.CompletionException && e.getCause() != null ? e.getCause() : e;
-        return c.getMessage() != null ? c.getMessage() : c.toString();
     }
 
     /**
@@ -338,6 +327,10 @@ public final class MeshRuntime {
             try {
                 httpClosed = CompletableFuture.allOf(listeners.closeHttp(), outbound.close())
                         .completeOnTimeout(null, LOOP_SHUTDOWN.toMillis(), TimeUnit.MILLISECONDS);
+                CertFetcher c = certs;
+                if (c != null) {
+                    c.close();
+                }
                 tls.close();
                 if (ownsProvider) {
                     provider.close();

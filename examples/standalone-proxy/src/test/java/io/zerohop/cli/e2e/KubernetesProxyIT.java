@@ -189,9 +189,10 @@ class KubernetesProxyIT {
                 // listener started before the sync put the local workload in the registry (then that workload's SVID
                 // gates readiness), a race decided by timing (a faster sync lost it once in CI); either way exit 4.
                 // The CA was asked for the synced pod's identity (below): the sync happened.
-                assertThat(proxy.lines()).anyMatch(l -> l.equals("[err] zerohop proxy: Istio CA at 127.0.0.1:" + istiod.port()
+                assertThat(proxy.lines()).anyMatch(l -> l.startsWith("[err] zerohop proxy: Istio CA at 127.0.0.1:" + istiod.port()
                         + " rejected the credentials for spiffe://cluster.local/ns/prod/sa/backend (UNAUTHENTICATED:"
-                        + " request authenticate failure); check the service-account token from " + token));
+                        + " request authenticate failure); check the service-account token from " + token + "; or the ClusterID sent")
+                        && l.contains("--cluster-id"));
             }
             assertThat(istiod.seen()).isNotEmpty().allSatisfy(c -> assertThat(c.request().metadata()
                     .getFieldsOrThrow("ImpersonatedIdentity").getStringValue()).isEqualTo("spiffe://cluster.local/ns/prod/sa/backend"));
