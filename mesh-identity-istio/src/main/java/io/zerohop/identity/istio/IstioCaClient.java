@@ -122,7 +122,7 @@ public final class IstioCaClient implements CertificateIssuer, AutoCloseable {
         this.port = b.port;
         this.authority = b.authority;
         this.auth = new AuthSource(b.token, b.tokenSource, b.headers);
-        this.errors = new CaErrors(target, b.impersonate, b.tokenSource, b.callTimeout);
+        this.errors = new CaErrors(target, b.impersonate, b.tokenSource, b.callTimeout, b.headers.get("clusterid"));
         this.impersonate = b.impersonate;
         this.validity = b.validity;
         this.callTimeout = b.callTimeout;
