@@ -33,14 +33,17 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A SPIFFE Workload API server on a real Unix domain socket (epoll, as the SPIRE agent serves
- * it), for the X.509 context stream only. Like SPIRE, it refuses calls that lack the
- * {@code workload.spiffe.io: true} header with INVALID_ARGUMENT.
+ * it) or on loopback TCP ({@link #tcp}), for the X.509 context stream only. Like SPIRE, it refuses
+ * calls that lack the {@code workload.spiffe.io: true} header with INVALID_ARGUMENT, answers
+ * PERMISSION_DENIED while it has nothing to serve, and can end its streams as SPIRE does
+ * ({@link #denyAll}, {@link #completeStreams}, {@link #stop}).
  */
 public final class WorkloadApiServer implements AutoCloseable {
     private static final Metadata.Key<String> SECURITY_HEADER = Metadata.Key.of("workload.spiffe.io", Metadata.ASCII_STRING_MARSHALLER);
 
     private final Path socket;
-    private final EventLoopGroup group = new EpollEventLoopGroup(1);
+    private final int tcpPort;
+    private final EventLoopGroup group;
     private final Server server;
     private final List<StreamObserver<Workload.X509SVIDResponse>> streams = new CopyOnWriteArrayList<>();
     private final AtomicInteger rejected = new AtomicInteger();
@@ -48,7 +51,18 @@ public final class WorkloadApiServer implements AutoCloseable {
     private volatile Workload.X509SVIDResponse current;
 
     public WorkloadApiServer(Path socket) throws Exception {
+        this(java.util.Objects.requireNonNull(socket, "socket"), 0);
+    }
+
+    /** A server on 127.0.0.1:{@code port} ({@code tcp://127.0.0.1:port}, the Workload API's TCP form). */
+    public static WorkloadApiServer tcp(int port) throws Exception {
+        return new WorkloadApiServer(null, port);
+    }
+
+    private WorkloadApiServer(Path socket, int tcpPort) throws Exception {
         this.socket = socket;
+        this.tcpPort = tcpPort;
+        this.group = socket == null ? null : new EpollEventLoopGroup(1);
         SpiffeWorkloadAPIGrpc.SpiffeWorkloadAPIImplBase impl = new SpiffeWorkloadAPIGrpc.SpiffeWorkloadAPIImplBase() {
             @Override
             public void fetchX509SVID(Workload.X509SVIDRequest request, StreamObserver<Workload.X509SVIDResponse> out) {
@@ -66,14 +80,16 @@ public final class WorkloadApiServer implements AutoCloseable {
                 streamOpened.countDown();
             }
         };
-        this.server = NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()))
+        NettyServerBuilder builder = socket == null ? NettyServerBuilder.forAddress(new java.net.InetSocketAddress("127.0.0.1", tcpPort))
+                : NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()))
                 .channelType(EpollServerDomainSocketChannel.class)
                 .bossEventLoopGroup(group)
                 .workerEventLoopGroup(group)
                 // grpc-netty sets SO_KEEPALIVE on every accepted channel (NettyServer.start); a Unix domain socket has no
                 // such option, and Netty's ServerBootstrap logged "Unknown channel option 'SO_KEEPALIVE'" at WARN on each
                 // stream. A null child option is removed by Netty, and grpc applies these after its own.
-                .withChildOption(ChannelOption.SO_KEEPALIVE, null)
+                .withChildOption(ChannelOption.SO_KEEPALIVE, null);
+        this.server = builder
                 .addService(ServerInterceptors.intercept(impl, new ServerInterceptor() {
                     @Override
                     public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata headers, ServerCallHandler<Q, R> next) {
@@ -89,9 +105,9 @@ public final class WorkloadApiServer implements AutoCloseable {
                 .start();
     }
 
-    /** {@code unix:/path}, what SPIFFE_ENDPOINT_SOCKET holds. */
+    /** {@code unix:/path} (or {@code tcp://127.0.0.1:port}), what SPIFFE_ENDPOINT_SOCKET holds. */
     public String address() {
-        return "unix:" + socket;
+        return socket == null ? "tcp://127.0.0.1:" + tcpPort : "unix:" + socket;
     }
 
     public Path socket() {
@@ -146,7 +162,45 @@ public final class WorkloadApiServer implements AutoCloseable {
         }
     }
 
-    private static ByteString der(Collection<X509Certificate> certs) {
+    /**
+     * What SPIRE does once the workload's last registration entry is deleted: PERMISSION_DENIED on every open stream,
+     * and for new ones until {@link #serve} again.
+     */
+    public void denyAll() {
+        current = null;
+        for (StreamObserver<Workload.X509SVIDResponse> s : streams) {
+            synchronized (s) {
+                s.onError(Status.PERMISSION_DENIED.withDescription("no identity issued").asRuntimeException());
+            }
+        }
+        streams.clear();
+    }
+
+    /** Ends every open stream cleanly (status OK), as a server stopping gracefully; new streams are still served. */
+    public void completeStreams() {
+        for (StreamObserver<Workload.X509SVIDResponse> s : streams) {
+            synchronized (s) {
+                s.onCompleted();
+            }
+        }
+        streams.clear();
+    }
+
+    /** The agent going away (gRPC's {@code Server.Stop}): transports dropped, so clients see UNAVAILABLE, not an ended stream. */
+    public void stop() {
+        server.shutdownNow();
+        try {
+            server.awaitTermination(5, TimeUnit.SECONDS);
+            if (group != null) {
+                group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(5, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** The certificates' DER, concatenated, as the Workload API carries chains and bundles (for {@link #push}). */
+    public static ByteString der(Collection<X509Certificate> certs) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         for (X509Certificate c : certs) {
             try {
@@ -159,6 +213,7 @@ public final class WorkloadApiServer implements AutoCloseable {
     }
 
 
+    /** Ends the open streams cleanly (status OK), then {@link #stop}s. */
     @Override
     public void close() {
         for (StreamObserver<Workload.X509SVIDResponse> s : streams) {
@@ -168,12 +223,6 @@ public final class WorkloadApiServer implements AutoCloseable {
                 // stream already cancelled by the client
             }
         }
-        server.shutdownNow();
-        try {
-            server.awaitTermination(5, TimeUnit.SECONDS);
-            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(5, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        stop();
     }
 }

@@ -4,34 +4,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.protobuf.ByteString;
-import io.grpc.Metadata;
-import io.grpc.Server;
-import io.grpc.ServerCall;
-import io.grpc.ServerCallHandler;
-import io.grpc.ServerInterceptor;
-import io.grpc.ServerInterceptors;
-import io.grpc.Status;
-import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
-import io.grpc.netty.shaded.io.netty.channel.ChannelOption;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollEventLoopGroup;
-import io.grpc.netty.shaded.io.netty.channel.epoll.EpollServerDomainSocketChannel;
-import io.grpc.netty.shaded.io.netty.channel.unix.DomainSocketAddress;
-import io.grpc.stub.ServerCallStreamObserver;
-import io.grpc.stub.StreamObserver;
 import io.spiffe.bundle.x509bundle.X509Bundle;
 import io.spiffe.bundle.x509bundle.X509BundleSet;
 import io.spiffe.spiffeid.SpiffeId;
 import io.spiffe.spiffeid.TrustDomain;
 import io.spiffe.svid.x509svid.X509Svid;
-import io.spiffe.workloadapi.grpc.SpiffeWorkloadAPIGrpc;
 import io.spiffe.workloadapi.grpc.Workload;
 import io.zerohop.identity.IdentityListener;
 import io.zerohop.identity.InMemoryCa;
 import io.zerohop.testing.CapturedStderr;
-import java.io.ByteArrayOutputStream;
-import java.net.InetSocketAddress;
+import io.zerohop.testing.WorkloadApiServer;
 import java.nio.file.Path;
-import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Collection;
@@ -65,117 +48,13 @@ class WorkloadApiUpdatesTest {
     @TempDir
     Path dir;
 
-    /** A Workload API with SPIRE's knobs: requires the security header, streams {@code current}, can deny, end or drop streams. */
-    static final class Agent implements AutoCloseable {
-        final List<StreamObserver<Workload.X509SVIDResponse>> streams = new CopyOnWriteArrayList<>();
-        volatile Workload.X509SVIDResponse current;
-        final Server server;
-        final EpollEventLoopGroup group;
+    /** The agent: zerohop-testing's Workload API server serving this test's CA bundle. */
+    static WorkloadApiServer agent(Path socket) throws Exception {
+        return new WorkloadApiServer(socket);
+    }
 
-        Agent(Path socket) throws Exception {
-            this(socket, null);
-        }
-
-        Agent(Path socket, Integer tcpPort) throws Exception {
-            var impl = new SpiffeWorkloadAPIGrpc.SpiffeWorkloadAPIImplBase() {
-                @Override
-                public void fetchX509SVID(Workload.X509SVIDRequest r, StreamObserver<Workload.X509SVIDResponse> out) {
-                    Workload.X509SVIDResponse now = current;
-                    if (now == null) {
-                        out.onError(Status.PERMISSION_DENIED.withDescription("no identity issued").asRuntimeException());
-                        return;
-                    }
-                    ((ServerCallStreamObserver<Workload.X509SVIDResponse>) out).setOnCancelHandler(() -> streams.remove(out));
-                    synchronized (out) {
-                        streams.add(out);
-                        out.onNext(now);
-                    }
-                }
-            };
-            ServerInterceptor header = new ServerInterceptor() {
-                @Override
-                public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata h, ServerCallHandler<Q, R> next) {
-                    if (!"true".equals(h.get(Metadata.Key.of("workload.spiffe.io", Metadata.ASCII_STRING_MARSHALLER)))) {
-                        call.close(Status.INVALID_ARGUMENT.withDescription("security header missing"), new Metadata());
-                        return new ServerCall.Listener<>() {};
-                    }
-                    return next.startCall(call, h);
-                }
-            };
-            NettyServerBuilder b;
-            if (socket != null) {
-                group = new EpollEventLoopGroup(1);
-                b = NettyServerBuilder.forAddress(new DomainSocketAddress(socket.toString()))
-                        .channelType(EpollServerDomainSocketChannel.class).bossEventLoopGroup(group).workerEventLoopGroup(group)
-                        .withChildOption(ChannelOption.SO_KEEPALIVE, null);
-            } else {
-                group = null;
-                b = NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", tcpPort));
-            }
-            server = b.addService(ServerInterceptors.intercept(impl, header)).build().start();
-        }
-
-        void serve(List<X509Svid> svids, Collection<X509Bundle> federated) {
-            var r = Workload.X509SVIDResponse.newBuilder();
-            for (X509Svid s : svids) {
-                r.addSvids(Workload.X509SVID.newBuilder().setSpiffeId(s.getSpiffeId().toString()).setX509Svid(der(s.getChain()))
-                        .setX509SvidKey(ByteString.copyFrom(s.getPrivateKey().getEncoded())).setBundle(der(CA.bundle().getX509Authorities())));
-            }
-            federated.forEach(f -> r.putFederatedBundles(f.getTrustDomain().newSpiffeId().toString(), der(f.getX509Authorities())));
-            push(r.build());
-        }
-
-        /** Sets what new streams get and sends it on the open ones. */
-        void push(Workload.X509SVIDResponse response) {
-            current = response;
-            for (StreamObserver<Workload.X509SVIDResponse> s : streams) {
-                synchronized (s) {
-                    s.onNext(response);
-                }
-            }
-        }
-
-        /** What SPIRE's handler does once the workload's last registration entry is deleted: PERMISSION_DENIED on the stream. */
-        void denyAll() {
-            current = null;
-            for (StreamObserver<Workload.X509SVIDResponse> s : streams) {
-                synchronized (s) {
-                    s.onError(Status.PERMISSION_DENIED.withDescription("no identity issued").asRuntimeException());
-                }
-            }
-            streams.clear();
-        }
-
-        /** A server ending its streams cleanly (status OK), as on a graceful stop. */
-        void completeStreams() {
-            for (StreamObserver<Workload.X509SVIDResponse> s : streams) {
-                synchronized (s) {
-                    s.onCompleted();
-                }
-            }
-            streams.clear();
-        }
-
-        static ByteString der(Collection<X509Certificate> certs) {
-            ByteArrayOutputStream out = new ByteArrayOutputStream();
-            certs.forEach(c -> {
-                try {
-                    out.writeBytes(c.getEncoded());
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
-                }
-            });
-            return ByteString.copyFrom(out.toByteArray());
-        }
-
-        /** The agent stopping (gRPC Server.Stop): transports dropped, the client sees UNAVAILABLE. */
-        @Override
-        public void close() throws Exception {
-            server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
-            if (group != null) {
-                group.shutdownGracefully(0, 1, TimeUnit.SECONDS).await(5, TimeUnit.SECONDS);
-            }
-        }
+    static void serve(WorkloadApiServer a, List<X509Svid> svids, Collection<X509Bundle> federated) {
+        a.serve(svids, CA.bundle(), federated);
     }
 
     /** A listener event: svidRotated, svidForgotten or bundlesChanged. */
@@ -243,11 +122,11 @@ class WorkloadApiUpdatesTest {
 
     @Test // control: held before the fix too
     void federatedBundleAbsentFromTheNextUpdateIsDropped() throws Exception {
-        try (Agent a = new Agent(dir.resolve("agent.sock"))) {
-            a.serve(List.of(CA.issue(WEB)), List.of(PARTNER_CA.bundle()));
+        try (WorkloadApiServer a = agent(dir.resolve("agent.sock"))) {
+            serve(a, List.of(CA.issue(WEB)), List.of(PARTNER_CA.bundle()));
             try (SpireIdentityProvider p = connect(SpireIdentityProvider.builder())) {
                 var ev = events(p);
-                a.serve(List.of(CA.issue(WEB)), List.of());
+                serve(a, List.of(CA.issue(WEB)), List.of());
                 await(ev, "bundlesChanged", e -> e.kind().equals("bundles"));
                 assertThat(trusts(p, PARTNER)).isFalse();
             }
@@ -256,13 +135,13 @@ class WorkloadApiUpdatesTest {
 
     @Test
     void updateWithoutThePinnedSvidStillReplacesTheBundlesAndStopsServingIt() throws Exception {
-        try (Agent a = new Agent(dir.resolve("agent.sock"))) {
-            a.serve(List.of(CA.issue(WEB), CA.issue(ADMIN)), List.of(PARTNER_CA.bundle()));
+        try (WorkloadApiServer a = agent(dir.resolve("agent.sock"))) {
+            serve(a, List.of(CA.issue(WEB), CA.issue(ADMIN)), List.of(PARTNER_CA.bundle()));
             try (SpireIdentityProvider p = connect(SpireIdentityProvider.builder().spiffeId(ADMIN))) {
                 var ev = events(p);
                 X509Svid web = CA.issue(WEB);
                 // One update takes away both the pinned SVID's entry and the federation with partner.test.
-                a.serve(List.of(web), List.of());
+                serve(a, List.of(web), List.of());
 
                 await(ev, "bundlesChanged", e -> e.kind().equals("bundles"));
                 assertThat(trusts(p, PARTNER)).as("partner.test's bundle, absent from the update").isFalse();
@@ -276,11 +155,11 @@ class WorkloadApiUpdatesTest {
 
     @Test
     void svidAbsentFromAnUpdateIsForgotten() throws Exception {
-        try (Agent a = new Agent(dir.resolve("agent.sock"))) {
-            a.serve(List.of(CA.issue(WEB), CA.issue(ADMIN)), List.of());
+        try (WorkloadApiServer a = agent(dir.resolve("agent.sock"))) {
+            serve(a, List.of(CA.issue(WEB), CA.issue(ADMIN)), List.of());
             try (SpireIdentityProvider p = connect(SpireIdentityProvider.builder())) {
                 var ev = events(p);
-                a.serve(List.of(CA.issue(WEB)), List.of());
+                serve(a, List.of(CA.issue(WEB)), List.of());
 
                 await(ev, "svidForgotten(admin)", forgotten(ADMIN));
                 assertThat(failure(p.svid(ADMIN))).hasMessageContaining(ADMIN.toString()).hasMessageContaining("no longer gives it");
@@ -291,16 +170,16 @@ class WorkloadApiUpdatesTest {
 
     @Test
     void updateWithAKeyMismatchStillReplacesTheBundles() throws Exception {
-        try (Agent a = new Agent(dir.resolve("agent.sock"))) {
+        try (WorkloadApiServer a = agent(dir.resolve("agent.sock"))) {
             X509Svid first = CA.issue(WEB);
-            a.serve(List.of(first), List.of(PARTNER_CA.bundle()));
+            serve(a, List.of(first), List.of(PARTNER_CA.bundle()));
             try (SpireIdentityProvider p = connect(SpireIdentityProvider.builder())) {
                 var ev = events(p);
                 // A certificate with another SVID's key, and no federated bundle any more.
                 a.push(Workload.X509SVIDResponse.newBuilder().addSvids(Workload.X509SVID.newBuilder().setSpiffeId(WEB.toString())
                         .setX509Svid(ByteString.copyFrom(CA.issue(WEB).getLeaf().getEncoded()))
                         .setX509SvidKey(ByteString.copyFrom(CA.issue(WEB).getPrivateKey().getEncoded()))
-                        .setBundle(Agent.der(CA.bundle().getX509Authorities()))).build());
+                        .setBundle(WorkloadApiServer.der(CA.bundle().getX509Authorities()))).build());
 
                 await(ev, "bundlesChanged", e -> e.kind().equals("bundles"));
                 assertThat(trusts(p, PARTNER)).isFalse();
@@ -314,8 +193,8 @@ class WorkloadApiUpdatesTest {
 
     @Test
     void permissionDeniedOnTheOpenStreamWithdrawsTheSvidsAndTheRetryFindsTheNewEntry() throws Exception {
-        try (Agent a = new Agent(dir.resolve("agent.sock")); CapturedStderr err = new CapturedStderr()) {
-            a.serve(List.of(CA.issue(WEB)), List.of(PARTNER_CA.bundle()));
+        try (WorkloadApiServer a = agent(dir.resolve("agent.sock")); CapturedStderr err = new CapturedStderr()) {
+            serve(a, List.of(CA.issue(WEB)), List.of(PARTNER_CA.bundle()));
             try (SpireIdentityProvider p = connect(SpireIdentityProvider.builder())) {
                 var ev = events(p);
                 a.denyAll(); // the workload's registration entry deleted
@@ -329,7 +208,7 @@ class WorkloadApiUpdatesTest {
                 // The entry comes back: java-spiffe 0.8.17 keeps retrying PERMISSION_DENIED (an unreleased
                 // java-spiffe cancels the watch instead; this pins the retry zerohop relies on).
                 X509Svid back = CA.issue(WEB);
-                a.serve(List.of(back), List.of());
+                serve(a, List.of(back), List.of());
                 Event e = await(ev, "svidRotated(web)", rotated(WEB));
                 assertThat(((X509Svid) e.value()).getLeaf()).isEqualTo(back.getLeaf());
                 assertThat(p.svid(WEB).get().getLeaf()).isEqualTo(back.getLeaf());
@@ -341,14 +220,14 @@ class WorkloadApiUpdatesTest {
     @Test // control: held before the fix too
     void agentRestartWithUnavailableIsFollowed() throws Exception {
         Path sock = dir.resolve("agent.sock");
-        Agent a = new Agent(sock);
-        a.serve(List.of(CA.issue(WEB)), List.of());
+        WorkloadApiServer a = agent(sock);
+        serve(a, List.of(CA.issue(WEB)), List.of());
         try (SpireIdentityProvider p = connect(SpireIdentityProvider.builder())) {
             var ev = events(p);
-            a.close();
-            try (Agent b = new Agent(sock)) {
+            a.stop(); // the agent restarting: UNAVAILABLE, not an ended stream
+            try (WorkloadApiServer b = agent(sock)) {
                 X509Svid next = CA.issue(WEB);
-                b.serve(List.of(next), List.of());
+                serve(b, List.of(next), List.of());
                 await(ev, "svidRotated(web)", rotated(WEB));
                 assertThat(p.svid(WEB).get().getLeaf()).isEqualTo(next.getLeaf());
             }
@@ -368,13 +247,13 @@ class WorkloadApiUpdatesTest {
         Level observersLevel = observers.getLevel();
         spiffe.setLevel(Level.WARNING);
         observers.setLevel(Level.WARNING);
-        try (JulCapture capture = new JulCapture(); Agent a = new Agent(dir.resolve("agent.sock")); CapturedStderr err = new CapturedStderr()) {
-            a.serve(List.of(CA.issue(WEB)), List.of(PARTNER_CA.bundle()));
+        try (JulCapture capture = new JulCapture(); WorkloadApiServer a = agent(dir.resolve("agent.sock")); CapturedStderr err = new CapturedStderr()) {
+            serve(a, List.of(CA.issue(WEB)), List.of(PARTNER_CA.bundle()));
             try (SpireIdentityProvider p = connect(SpireIdentityProvider.builder())) {
                 var ev = events(p);
                 a.completeStreams();
                 X509Svid next = CA.issue(WEB);
-                a.serve(List.of(next), List.of()); // what the next stream gets: rotated, federation removed
+                serve(a, List.of(next), List.of()); // what the next stream gets: rotated, federation removed
 
                 err.awaitLine("ended the X.509 context stream (status OK)", "still serving the last SVIDs [" + WEB + "]",
                         "reopening it in 1s");
@@ -395,12 +274,12 @@ class WorkloadApiUpdatesTest {
 
     @Test
     void expiredSvidIsNotHandedOutAndTheWarningSaysSo() throws Exception {
-        Agent a = new Agent(dir.resolve("agent.sock"));
+        WorkloadApiServer a = agent(dir.resolve("agent.sock"));
         X509Svid shortLived = CA.issue(WEB, Duration.ofSeconds(2));
         Instant notAfter = shortLived.getLeaf().getNotAfter().toInstant();
-        a.serve(List.of(shortLived), List.of());
+        serve(a, List.of(shortLived), List.of());
         try (CapturedStderr err = new CapturedStderr(); SpireIdentityProvider p = connect(SpireIdentityProvider.builder())) {
-            a.close(); // the agent gone: no new SVID comes
+            a.stop(); // the agent gone: no new SVID comes
             long deadline = System.nanoTime() + WAIT.toNanos();
             while (!Instant.now().isAfter(notAfter) && System.nanoTime() < deadline) {
                 Thread.sleep(50); // waiting for the SVID to expire, bounded; no assertion on time
@@ -420,8 +299,8 @@ class WorkloadApiUpdatesTest {
         try (var s = new java.net.ServerSocket(0)) {
             port = s.getLocalPort();
         }
-        try (Agent a = new Agent(null, port)) {
-            a.serve(List.of(CA.issue(WEB)), List.of());
+        try (WorkloadApiServer a = WorkloadApiServer.tcp(port)) {
+            serve(a, List.of(CA.issue(WEB)), List.of());
             try (SpireIdentityProvider p = SpireIdentityProvider.builder().address("tcp://127.0.0.1:" + port).initialTimeout(WAIT).build()) {
                 assertThat(p.defaultIdentity()).contains(WEB);
             }
