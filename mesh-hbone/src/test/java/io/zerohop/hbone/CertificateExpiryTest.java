@@ -130,6 +130,42 @@ class CertificateExpiryTest {
         }
     }
 
+    /**
+     * An SVID its provider withdraws ({@code svidForgotten}: SPIRE's PERMISSION_DENIED, an update without it, a workload
+     * that left) retires the pooled connections made with it as an expiry does: a new tunnel takes a new connection
+     * (and a new SVID, or fails without one), the open one goes on, and the old connection closes after it. A new-user
+     * pass saw new tunnels ride a withdrawn SPIRE SVID's pooled connection. Plain SVIDs: nothing here waits for time.
+     */
+    @Test
+    void aWithdrawnSvidRetiresItsPooledConnections() throws Exception {
+        try (InMemoryCa ca = InMemoryCa.create("cluster.local"); MeshTls tls = MeshTls.builder(ca).build(); EchoServer app = new EchoServer()) {
+            HboneServer srv = server(tls);
+            try (HboneClient client = HboneClient.builder().tls(tls).identity(clientId).threads(1).build()) {
+                HboneStream a = client.connect(app.address(), Set.of(serverId), srv.localAddress()).get(10, TimeUnit.SECONDS);
+                HboneSocket sa = Mesh.socket(a);
+                assertThat(echo(sa, "a1")).isEqualTo("a1");
+                Channel old = a.channel().parent();
+
+                ca.forget(serverId); // another identity's: nothing of this client changes
+                HboneStream same = client.connect(app.address(), Set.of(serverId), srv.localAddress()).get(10, TimeUnit.SECONDS);
+                assertThat(same.channel().parent()).isSameAs(old);
+                same.reset();
+
+                ca.forget(clientId);
+                HboneStream b = client.connect(app.address(), Set.of(serverId), srv.localAddress()).get(10, TimeUnit.SECONDS);
+                HboneSocket sb = Mesh.socket(b);
+                assertThat(echo(sb, "b1")).isEqualTo("b1");
+                assertThat(b.channel().parent()).as("the tunnel opened after the withdrawal").isNotSameAs(old);
+                assertThat(echo(sa, "a2")).as("the open tunnel goes on").isEqualTo("a2");
+                sa.close();
+                assertThat(old.closeFuture().await(10, TimeUnit.SECONDS)).as("old connection closed after its last tunnel").isTrue();
+                sb.close();
+            } finally {
+                srv.close();
+            }
+        }
+    }
+
     /** A client that does not check (ztunnel's pool reuses connections whatever their certificates). */
     @Test
     void theServerRefusesANewConnectOnAConnectionWhoseClientCertificateExpired() throws Exception {

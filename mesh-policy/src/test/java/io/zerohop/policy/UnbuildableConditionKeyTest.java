@@ -110,7 +110,7 @@ class UnbuildableConditionKeyTest {
         assertThat(e.evaluate(r().build()).allowed()).as("opaque TCP: ztunnel skips the rule").isTrue();
         assertThat(PolicyLoader.fromString("p.yaml", ap("prod", "deny-x", spec)).warnings()).anySatisfy(w -> assertThat(w)
                 .contains("this condition is dropped: on ports zerohop parses as HTTP the rule matches whatever its other"
-                        + " fields match; on opaque TCP ports the rule never matches, as ztunnel skips a rule with a"
+                        + " fields match; on ports declared tcp (never parsed) the rule never matches, as ztunnel skips a rule with a"
                         + " condition that is no L4 attribute"));
     }
 }

@@ -328,6 +328,11 @@ final class PolicyCommand {
                     case ":path" -> "--path";
                     default -> null;
                 };
+                if (own == null && !name.matches("[!#$%&'*+.^_`|~0-9a-z-]+")) {
+                    // RFC 9110 5.1: a field name is a token; "host =x" was silently a header named "host " (a new-user pass).
+                    throw u.error("header", h, "\"" + h.substring(0, eq) + "\" is no HTTP field name (RFC 9110 token: letters, digits,"
+                            + " !#$%&'*+-.^_`|~; no space)");
+                }
                 if (own != null) {
                     // The request's own fields, which the policies' host, method and path rules read: as a header they were
                     // silently another header, so `--header host=x` decided for no Host at all (a new-user pass).

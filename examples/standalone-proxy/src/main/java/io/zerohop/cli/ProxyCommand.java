@@ -1116,13 +1116,23 @@ final class ProxyCommand implements Callable<Integer> {
             io.zerohop.identity.PemFileIdentityProvider ids = Cli.pemIdentity(identity.pem.cert, identity.pem.key, identity.pem.bundle, true);
             // A warning, not a refusal: a proxy that only dials (or only serves) needs one role; the other side's refusal is
             // a bare certificate_unknown alert, so this line is where an operator learns why.
-            for (io.zerohop.identity.SvidVerifier.Purpose p : io.zerohop.identity.SvidVerifier.Purpose.values()) {
-                String problem = Cli.purposeProblem(ids, identity.pem.cert, p);
-                if (problem != null) {
-                    LogShape.proxyLine("warn", "zerohop proxy: warning: --cert " + problem + "; peers refuse it, so every tunnel "
-                            + (p == io.zerohop.identity.SvidVerifier.Purpose.SERVER_AUTH ? "to" : "from") + " this proxy fails its handshake");
+            Runnable warnRoles = () -> {
+                for (io.zerohop.identity.SvidVerifier.Purpose p : io.zerohop.identity.SvidVerifier.Purpose.values()) {
+                    String problem = Cli.purposeProblem(ids, identity.pem.cert, p);
+                    if (problem != null) {
+                        LogShape.proxyLine("warn", "zerohop proxy: warning: --cert " + problem + "; peers refuse it, so every tunnel "
+                                + (p == io.zerohop.identity.SvidVerifier.Purpose.SERVER_AUTH ? "to" : "from") + " this proxy fails its handshake");
+                    }
                 }
-            }
+            };
+            warnRoles.run();
+            // A reloaded certificate too (a new-user pass swapped in a serverAuth-only one: outbound failed, no line said why).
+            ids.addListener(new io.zerohop.identity.IdentityListener() {
+                @Override
+                public void svidRotated(io.spiffe.svid.x509svid.X509Svid svid) {
+                    warnRoles.run();
+                }
+            });
             return ids;
         }
         if (identity.spireSocket != null) {

@@ -214,9 +214,18 @@ class CliTest {
         io.zerohop.testing.netty.Await.until("the ready line", Hang.BOUND, () -> std.out.toString().contains("zerohop proxy ready"));
         var admin = java.util.regex.Pattern.compile("admin (127\\.0\\.0\\.1:\\d+);").matcher(std.out.toString());
         assertThat(admin.find()).as(std.out.toString()).isTrue();
+        // A reload to another such certificate says it again (a new-user pass: a reload said only "reloaded").
+        openssl(dir, "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "key2.pem",
+                "-out", "leaf2.csr", "-subj", "/O=cluster.local");
+        openssl(dir, "x509", "-req", "-in", "leaf2.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "1",
+                "-extfile", "ext.cnf", "-out", "cert2.pem");
+        Files.move(dir.resolve("key2.pem"), dir.resolve("key.pem"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        Files.move(dir.resolve("cert2.pem"), dir.resolve("cert.pem"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        io.zerohop.testing.netty.Await.until("the warning after the reload", java.time.Duration.ofSeconds(60),
+                () -> std.err.toString().lines().filter(l -> l.contains("warning: --cert")).count() >= 2);
         AdminQuit.quit(admin.group(1));
         assertThat(io.zerohop.testing.netty.Await.result(proxy, Hang.BOUND)).isZero();
-        assertThat(std.err.toString().lines().filter(l -> l.contains("warning: --cert"))).singleElement().asString()
+        assertThat(std.err.toString().lines().filter(l -> l.contains("warning: --cert")).distinct()).singleElement().asString()
                 .isEqualTo("zerohop proxy: warning: --cert " + dir.resolve("cert.pem") + ": " + id + ": leaf has extendedKeyUsage"
                         + " [1.3.6.1.5.5.7.3.1] without clientAuth (1.3.6.1.5.5.7.3.2), so it may not authenticate a TLS client"
                         + " (X509-SVID section 4.4); peers refuse it, so every tunnel from this proxy fails its handshake");

@@ -401,6 +401,8 @@ class PolicyCheckTest {
             assertThat(std.err.toString()).as(own[0]).contains("zerohop policy check: --header: " + own[1]
                     + " is the request's own field: give it as " + own[2]);
         }
+        assertThat(check(L7, concat(base, "--header", "host =api.example.com"))).isEqualTo(2);
+        assertThat(std.err.toString()).contains("zerohop policy check: --header: \"host \" is no HTTP field name");
     }
 
     @Test

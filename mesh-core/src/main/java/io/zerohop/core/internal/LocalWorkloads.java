@@ -18,13 +18,18 @@ import java.util.concurrent.ConcurrentHashMap;
  * Which registry workloads run here, as ztunnel's local workload information: a node proxy knows its
  * node's name; without one (embedded, single host) a workload is local when one of its addresses is
  * this host's, so a replica elsewhere that shares the identity is never proxied to (ztunnel only
- * serves the local pod IPs). Host addresses are looked up once per address and cached: an address
- * added to the host later is not picked up.
+ * serves the local pod IPs). This host's addresses are a snapshot of its interfaces taken at most
+ * once a second ({@link #hostHas}).
  */
 public final class LocalWorkloads {
     private final WorkloadRegistry registry;
     private final String node;
-    private final ConcurrentHashMap<InetAddress, Boolean> hostAddresses = new ConcurrentHashMap<>();
+    /** This host's interface addresses and when they were read (System.nanoTime): {@link #hostHas}. */
+    private record HostAddresses(Set<InetAddress> all, long readAt) {}
+
+    private static final long HOST_ADDRESSES_TTL_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
+    private final java.util.concurrent.atomic.AtomicReference<HostAddresses> hostAddresses = new java.util.concurrent.atomic.AtomicReference<>();
+    private final java.util.concurrent.atomic.AtomicBoolean readingHostAddresses = new java.util.concurrent.atomic.AtomicBoolean();
 
     /** @param node the node-proxy's node name, or null for "the workloads on this host" */
     private final String clusterId;
@@ -56,18 +61,47 @@ public final class LocalWorkloads {
         return false;
     }
 
-    /** Whether {@code a} is an address of this host (loopback and the wildcard count). */
+    /**
+     * Whether {@code a} is an address of this host (loopback and the wildcard count), from a snapshot of the host's
+     * interfaces at most a second old. It decides whether a caller that is no workload may borrow the mesh's own
+     * identity (Outbound), so it must follow an address that leaves the host: a per-address answer kept forever let a
+     * caller on another machine, at an address this host once had, borrow it (and grew with every remote caller; a
+     * new-user pass). One thread re-reads a stale snapshot; the others go on with it meanwhile.
+     */
     public boolean hostHas(InetAddress a) {
-        return hostAddresses.computeIfAbsent(a, x -> {
-            if (x.isLoopbackAddress() || x.isAnyLocalAddress()) {
-                return true;
+        if (a.isLoopbackAddress() || a.isAnyLocalAddress()) {
+            return true;
+        }
+        HostAddresses h = hostAddresses.get();
+        if (h == null || System.nanoTime() - h.readAt() > HOST_ADDRESSES_TTL_NANOS) {
+            if (readingHostAddresses.compareAndSet(false, true)) {
+                try {
+                    h = new HostAddresses(readHostAddresses(), System.nanoTime());
+                    hostAddresses.set(h);
+                } finally {
+                    readingHostAddresses.set(false);
+                }
+            } else if (h == null) {
+                h = new HostAddresses(readHostAddresses(), System.nanoTime()); // the first read, racing another: read too
             }
-            try {
-                return NetworkInterface.getByInetAddress(x) != null;
-            } catch (SocketException e) {
-                return false;
+        }
+        return h.all().contains(a);
+    }
+
+    private static Set<InetAddress> readHostAddresses() {
+        Set<InetAddress> all = new java.util.HashSet<>();
+        try {
+            for (java.util.Enumeration<NetworkInterface> e = NetworkInterface.getNetworkInterfaces(); e != null && e.hasMoreElements(); ) {
+                for (java.util.Enumeration<InetAddress> as = e.nextElement().getInetAddresses(); as.hasMoreElements(); ) {
+                    InetAddress x = as.nextElement();
+                    // An IPv6 address as the JDK lists it carries its interface's scope; the one asked about does not.
+                    all.add(x instanceof java.net.Inet6Address ? InetAddress.getByAddress(x.getAddress()) : x);
+                }
             }
-        });
+        } catch (SocketException | java.net.UnknownHostException e) {
+            // No interface list: nothing but loopback and the wildcard is this host's (a caller is refused, not lent an identity).
+        }
+        return Set.copyOf(all);
     }
 
     /** The local registry workload at {@code a}, if any. */
@@ -99,7 +133,11 @@ public final class LocalWorkloads {
 
     private volatile BaggageIndex baggage;
 
-    /** The baggage of the first local workload with identity {@code source}, or null when there is none. */
+    /**
+     * The baggage of the one local workload with identity {@code source} (a sidecar-like proxy whose callers borrow the
+     * identity are that workload), or null when none or several have it: a caller that is no workload cannot be told
+     * apart between them, and naming the first one (as until 4 December) counted its traffic as that workload's.
+     */
     public Baggage baggageOf(SpiffeId source) {
         return source == null ? null : index().first().get(source);
     }
@@ -125,6 +163,7 @@ public final class LocalWorkloads {
         if (index == null || index.all() != all) {
             Map<SpiffeId, Baggage> first = new HashMap<>();
             Map<Workload, Baggage> byWorkload = new java.util.IdentityHashMap<>();
+            Set<SpiffeId> shared = new java.util.HashSet<>();
             for (Workload w : all) {
                 if (isLocal(w)) {
                     Baggage b = Baggage.of(w, clusterId);
@@ -135,9 +174,12 @@ public final class LocalWorkloads {
                     } catch (RuntimeException e) {
                         continue; // a name java-spiffe refuses: no peer's SPIFFE ID can equal it
                     }
-                    first.putIfAbsent(id, b);
+                    if (first.putIfAbsent(id, b) != null) {
+                        shared.add(id);
+                    }
                 }
             }
+            first.keySet().removeAll(shared);
             index = new BaggageIndex(all, first, byWorkload);
             baggage = index;
         }

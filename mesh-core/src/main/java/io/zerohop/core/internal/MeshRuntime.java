@@ -107,7 +107,7 @@ public final class MeshRuntime {
         }
         PolicyEngine policy = cfg.policy();
         HttpEnforcement http = new HttpEnforcement(policy, group, cfg.meterRegistry(),
-                new TunnelSource(registry, refusals, cfg.node()), 5_000, cfg.clusterId());
+                new TunnelSource(registry, refusals, cfg.node(), local::hostHas), 5_000, cfg.clusterId());
         http.acceptHttp10(cfg.acceptHttp10());
         http.sniffHttp10(cfg.sniffHttp10());
         http.reportDenials(new HttpEnforcement.Denials() {
@@ -118,7 +118,7 @@ public final class MeshRuntime {
             }
         });
         http.logRefusals(refusals, observer::logsRefusals);
-        PolicyAuthorizer authorizer = policy == null ? null : new PolicyAuthorizer(policy, registry, refusals, observer::logsRefusals, cfg.node());
+        PolicyAuthorizer authorizer = policy == null ? null : new PolicyAuthorizer(policy, registry, refusals, observer::logsRefusals, cfg.node(), local::hostHas);
         this.listeners = new Listeners(group, ownPorts, tunnels);
         this.outbound = new Outbound(tls, group, local, identity, ownPorts, cfg.passthroughUnknown(), new FanOut(observer, tunnels),
                 observer, refusals, cfg.maxStreamsPerConnection(), cfg.idleTimeout());

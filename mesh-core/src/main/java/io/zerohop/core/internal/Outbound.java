@@ -291,7 +291,7 @@ public final class Outbound implements CaptureListener.Opener {
         if (refused.selfCall()) {
             // One line naming both ends, as a denial's; the capture listener does not log a LoggedRefusal again.
             refusals.warn("self call {} ({}) -> {} ({}) dropped: one of this proxy's own ports ({})", Addresses.authority(source),
-                    identityText(local.at(source.getAddress())), Addresses.authority(target),
+                    sourceText(source.getAddress()), Addresses.authority(target),
                     identityText(local.registry().byAddress(target.getAddress())), ownPorts.owner(target.getPort()));
             observer.outboundSelfCall(source, target);
             return CompletableFuture.failedFuture(new LoggedRefusal(refused.error().getMessage()));
@@ -305,12 +305,25 @@ public final class Outbound implements CaptureListener.Opener {
      */
     @Override
     public String ends(InetSocketAddress source, InetSocketAddress destination) {
-        return "outbound " + Addresses.authority(source) + " (" + identityText(local.at(source.getAddress())) + ") -> "
+        return "outbound " + Addresses.authority(source) + " (" + sourceText(source.getAddress()) + ") -> "
                 + Addresses.authority(destination) + " (" + local.registry().byAddress(destination.getAddress())
                 .map(w -> local.registry().identityOf(w).toString()).orElse("no workload") + ")";
     }
 
-    /** The identity of {@code w}, else the mesh's own (what a tunnel from there would present), else "no identity". */
+    /**
+     * What a tunnel from {@code source} would present, as {@link #buildRequest} decides it: the local workload's identity
+     * ("outside the mesh" for a protocol TCP one), else the mesh's own for a caller on this host, else "no identity" (a
+     * remote caller's refusal line named the mesh's identity, as if the caller had it; a new-user pass).
+     */
+    private String sourceText(java.net.InetAddress source) {
+        Workload w = local.at(source).orElse(null);
+        if (w != null) {
+            return w.protocol() == Workload.Protocol.HBONE ? local.registry().identityOf(w).toString() : "outside the mesh";
+        }
+        return identity != null && local.hostHas(source) ? identity.toString() : "no identity";
+    }
+
+    /** The identity of {@code w}, else the mesh's own, else "no identity". */
     private String identityText(java.util.Optional<Workload> w) {
         SpiffeId id = w.map(local.registry()::identityOf).orElse(identity);
         return id == null ? "no identity" : id.toString();

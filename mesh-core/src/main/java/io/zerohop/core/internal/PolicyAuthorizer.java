@@ -59,11 +59,18 @@ public final class PolicyAuthorizer implements Authorizer {
     /** @param localNode the node this proxy runs on ({@link TunnelSource#plaintextNode}), or null */
     public PolicyAuthorizer(PolicyEngine policy, WorkloadRegistry registry, RateLimitedLog refusals,
                             java.util.function.BooleanSupplier accessLogsDenials, String localNode) {
+        this(policy, registry, refusals, accessLogsDenials, localNode, a -> false);
+    }
+
+    /** @param onThisHost without a {@code localNode}: whether an address is this host's ({@link TunnelSource#plaintextNode}) */
+    public PolicyAuthorizer(PolicyEngine policy, WorkloadRegistry registry, RateLimitedLog refusals,
+                            java.util.function.BooleanSupplier accessLogsDenials, String localNode,
+                            java.util.function.Predicate<java.net.InetAddress> onThisHost) {
         this.accessLogsDenials = Objects.requireNonNull(accessLogsDenials, "accessLogsDenials");
         this.policy = Objects.requireNonNull(policy, "policy");
         this.registry = Objects.requireNonNull(registry, "registry");
         this.refusals = Objects.requireNonNull(refusals, "refusals");
-        this.sources = new TunnelSource(registry, refusals, localNode);
+        this.sources = new TunnelSource(registry, refusals, localNode, onThisHost);
     }
 
     @Override

@@ -69,6 +69,7 @@ public final class TunnelSource {
 
     private final WorkloadRegistry registry;
     private final String localNode;
+    private final java.util.function.Predicate<InetAddress> onThisHost;
     private final RateLimitedLog untrusted;
 
     /**
@@ -81,9 +82,19 @@ public final class TunnelSource {
 
     /** @param localNode the node this proxy runs on (its addresses are Cilium's {@code host}), or null when unknown */
     public TunnelSource(WorkloadRegistry registry, RateLimitedLog untrusted, String localNode) {
+        this(registry, untrusted, localNode, a -> false);
+    }
+
+    /**
+     * @param localNode  the node this proxy runs on (its addresses are Cilium's {@code host}), or null when unknown
+     * @param onThisHost without a {@code localNode}: whether an address is this host's, which makes its node this one
+     */
+    public TunnelSource(WorkloadRegistry registry, RateLimitedLog untrusted, String localNode,
+                        java.util.function.Predicate<InetAddress> onThisHost) {
         this.registry = Objects.requireNonNull(registry, "registry");
         this.untrusted = untrusted;
         this.localNode = localNode;
+        this.onThisHost = Objects.requireNonNull(onThisHost, "onThisHost");
     }
 
     /**
@@ -216,14 +227,16 @@ public final class TunnelSource {
     /**
      * For plaintext from {@code address}, no workload's: whether it is a registry node's address, as Cilium identifies it
      * ({@code reserved:host} for this proxy's node, {@code reserved:remote-node} for another; pkg/identity), else null
-     * (world). Without a known local node every node is another's: the registry cannot tell which one is this.
+     * (world). Without a known local node, the node is this one when the address is this host's (a new-user pass found
+     * every node read as another's there, where {@code zerohop policy check} reads the destination's node as the host).
      */
     public AccessRequest.SourceNode plaintextNode(InetAddress address) {
         String node = registry.nodeAt(address).orElse(null);
         if (node == null || registry.byAddress(address).isPresent()) {
             return null;
         }
-        return node.equals(localNode) ? AccessRequest.SourceNode.HOST : AccessRequest.SourceNode.REMOTE_NODE;
+        boolean here = localNode != null ? node.equals(localNode) : onThisHost.test(address);
+        return here ? AccessRequest.SourceNode.HOST : AccessRequest.SourceNode.REMOTE_NODE;
     }
 
     /**

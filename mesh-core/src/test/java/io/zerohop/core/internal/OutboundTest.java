@@ -172,6 +172,15 @@ class OutboundTest {
             assertThat(observer.labels(new io.zerohop.hbone.TunnelInfo(io.zerohop.hbone.TunnelInfo.Direction.OUTBOUND, h.source(), null,
                     null, h.route().hboneAddress(), dst, h.route().headers())).sourceWorkload()).isEqualTo(w.workloadName());
         }
+        // A caller on this host borrowing the mesh's identity, which both workloads have: neither is named (a new-user pass
+        // saw the first one's name on every such tunnel). With one workload of the identity, a sidecar's, it is that one.
+        Outbound own = outbound(local, cart.identity(), false);
+        Outbound.Request.Hbone borrowed = (Outbound.Request.Hbone) own.buildRequest(new InetSocketAddress(ip("127.0.0.1"), 40000), dst);
+        assertThat(borrowed.route().headers().get("baggage")).isNull();
+        LocalWorkloads sidecar = new LocalWorkloads(WorkloadRegistry.of(List.of(cart, BACKEND), Map.of()), "a");
+        assertThat(((Outbound.Request.Hbone) outbound(sidecar, cart.identity(), false).buildRequest(
+                new InetSocketAddress(ip("127.0.0.1"), 40000), dst)).route().headers().get("baggage"))
+                .contains("k8s.deployment.name=cart");
     }
 
     @Test
@@ -209,7 +218,7 @@ class OutboundTest {
     }
 
     @Test
-    @DisplayName("baggage is the source identity's first local workload's, and follows a registry change")
+    @DisplayName("baggage is the source workload's, and follows a registry change")
     void baggageFollowsTheRegistry() {
         Outbound o = outbound(f.local, OWN, false);
         InetSocketAddress dst = new InetSocketAddress(REMOTE_IP, 80);
@@ -230,8 +239,12 @@ class OutboundTest {
         assertThat(o.ends(app, new InetSocketAddress(BACKEND_IP, 8080))).isEqualTo("outbound " + io.zerohop.core.Addresses.authority(app)
                 + " (" + f.local.registry().identityOf(PartsFixture.FRONTEND) + ") -> " + BACKEND_IP.getHostAddress() + ":8080 ("
                 + f.local.registry().identityOf(PartsFixture.BACKEND) + ")");
+        assertThat(o.ends(new InetSocketAddress(ip("127.0.0.1"), 1), new InetSocketAddress(ip("10.9.9.8"), 80)))
+                .as("a caller on this host tunnels as the proxy's own identity; a destination outside the registry has none")
+                .isEqualTo("outbound 127.0.0.1:1 (" + OWN + ") -> 10.9.9.8:80 (no workload)");
+        // A remote caller outside the registry is refused, and its line does not give it the proxy's identity.
         assertThat(o.ends(new InetSocketAddress(ip("10.9.9.9"), 1), new InetSocketAddress(ip("10.9.9.8"), 80)))
-                .as("a source outside the registry tunnels as the proxy's own identity; a destination outside it has none")
-                .isEqualTo("outbound 10.9.9.9:1 (" + OWN + ") -> 10.9.9.8:80 (no workload)");
+                .isEqualTo("outbound 10.9.9.9:1 (no identity) -> 10.9.9.8:80 (no workload)");
+        assertThat(o.ends(new InetSocketAddress(DB_IP, 1), new InetSocketAddress(BACKEND_IP, 8080))).startsWith("outbound 10.1.0.9:1 (outside the mesh)");
     }
 }

@@ -33,6 +33,11 @@ class PlaintextNodeSourceTest {
     }
 
     boolean allowed(String ingress, String from) throws Exception {
+        return allowed(ingress, from, "a", x -> false);
+    }
+
+    boolean allowed(String ingress, String from, String localNode, java.util.function.Predicate<java.net.InetAddress> onThisHost)
+            throws Exception {
         PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", """
                 apiVersion: cilium.io/v2
                 kind: CiliumNetworkPolicy
@@ -41,7 +46,7 @@ class PlaintextNodeSourceTest {
                   endpointSelector: {matchLabels: {app: backend}}
                   ingress: [%s]
                 """.formatted(ingress))).build();
-        PolicyAuthorizer authorizer = new PolicyAuthorizer(engine, registry, refusals, () -> false, "a");
+        PolicyAuthorizer authorizer = new PolicyAuthorizer(engine, registry, refusals, () -> false, localNode, onThisHost);
         return authorizer.decidePlaintext(new InetSocketAddress(ip(from), 40000), BACKEND,
                 new InetSocketAddress(BACKEND.addresses().get(0), 8080)).allowed();
     }
@@ -55,6 +60,15 @@ class PlaintextNodeSourceTest {
         // An address no node declares stays world.
         assertThat(allowed("{fromCIDR: [192.168.0.0/16]}", "192.168.0.9")).isTrue();
         assertThat(allowed("{fromEntities: [remote-node]}", "192.168.0.9")).isFalse();
+    }
+
+    /** Without --node (an embedder, a single host), the node whose address is this host's is this one. */
+    @Test
+    void withoutANodeNameTheNodeAtAnAddressOfThisHostIsHost() throws Exception {
+        java.util.function.Predicate<java.net.InetAddress> hostA = x -> x.equals(ip("192.168.0.1"));
+        assertThat(allowed("{fromEntities: [host]}", "192.168.0.1", null, hostA)).isTrue();
+        assertThat(allowed("{fromEntities: [remote-node]}", "192.168.0.1", null, hostA)).isFalse();
+        assertThat(allowed("{fromEntities: [remote-node]}", "192.168.0.2", null, hostA)).isTrue();
     }
 
     @Test

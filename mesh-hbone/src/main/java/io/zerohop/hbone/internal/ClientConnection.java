@@ -58,7 +58,7 @@ final class ClientConnection {
      * millis; {@code Long.MAX_VALUE} until the handshake. Past it no new tunnel goes on the connection.
      */
     volatile long notAfter = Long.MAX_VALUE;
-    /** Retired for an expired certificate: closes once its last tunnel ends. Guarded by the pool's lock. */
+    /** Retired (an expired certificate, a withdrawn SVID): closes once its last tunnel ends. Guarded by the pool's lock. */
     private boolean expired;
     /** Closes the connection once it carried no tunnel for the idle timeout; guarded by the pool's lock. */
     private final IdleTimer idle;
@@ -131,11 +131,18 @@ final class ClientConnection {
      * closes with GOAWAY once the last of them ends. Caller holds the pool's lock.
      */
     void retireExpired(long now) {
+        retire("a leaf certificate of it expired " + LogText.duration(java.time.Duration.ofMillis(now - notAfter)) + " ago");
+    }
+
+    /**
+     * {@link #retireExpired}'s retirement for {@code why}: no new tunnel, the open ones go on, GOAWAY after the last.
+     * Caller holds the pool's lock.
+     */
+    void retire(String why) {
         usable = false;
         expired = true;
-        log.info("HBONE connection to {} takes no new tunnel: a leaf certificate of it expired {} ago; {} open, a new connection takes the next",
-                Authority.text(key.hboneAddress()), LogText.duration(java.time.Duration.ofMillis(now - notAfter)),
-                LogText.count(tunnels, "tunnel", "tunnels"));
+        log.info("HBONE connection to {} takes no new tunnel: {}; {} open, a new connection takes the next",
+                Authority.text(key.hboneAddress()), why, LogText.count(tunnels, "tunnel", "tunnels"));
         if (tunnels == 0) {
             closeRetired();
         }

@@ -40,6 +40,35 @@ public final class ConnectionPool {
         this.cfg = cfg;
         this.ownGroup = cfg.group() == null;
         this.group = ownGroup ? Transports.newGroup(cfg.threads(), "hbone-client") : cfg.group();
+        cfg.tls().identityProvider().addListener(withdrawal);
+    }
+
+    /**
+     * The provider withdrew this pool's own SVID (SPIRE's PERMISSION_DENIED or an update without it, a workload that left:
+     * {@code IdentityListener.svidForgotten}): its pooled connections take no new tunnel, as for an expired certificate,
+     * so no tunnel opens on an identity its source has stopped vouching for (SPIFFE Workload API 5.2.1, "cease using");
+     * the open ones go on. A new-user pass saw new tunnels ride a withdrawn SPIRE SVID's pooled connection.
+     */
+    private final io.zerohop.identity.IdentityListener withdrawal = new io.zerohop.identity.IdentityListener() {
+        @Override
+        public void svidForgotten(SpiffeId id) {
+            if (id.equals(cfg.source())) {
+                retireAll("the identity provider withdrew its SVID (" + id + ")");
+            }
+        }
+    };
+
+    /** Every pooled connection takes no new tunnel from now on ({@link ClientConnection#retire}). */
+    void retireAll(String why) {
+        synchronized (lock) {
+            for (List<ClientConnection> list : pool.values()) {
+                for (ClientConnection c : List.copyOf(list)) {
+                    if (c.usable) {
+                        c.retire(why);
+                    }
+                }
+            }
+        }
     }
 
     public ClientConfig config() {
@@ -274,6 +303,7 @@ public final class ConnectionPool {
             lastKey = null;
             lastList = null;
         }
+        cfg.tls().identityProvider().removeListener(withdrawal);
         if (ownGroup) {
             group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
         }
@@ -282,6 +312,7 @@ public final class ConnectionPool {
 
     public CompletableFuture<Void> close() {
         closed = true;
+        cfg.tls().identityProvider().removeListener(withdrawal);
         List<ClientConnection> all = new ArrayList<>();
         List<TunnelCodec.Kept> kept;
         synchronized (lock) {

@@ -100,7 +100,7 @@ final class IstioRules {
                             ? "request.headers" : "request.auth.claims") + " directly), so "
                             + (when[i].dropsRule ? "this ALLOW rule is dropped: it allows no request"
                             : "this condition is dropped: on ports zerohop parses as HTTP the rule matches whatever its other"
-                            + " fields match; on opaque TCP ports the rule never matches, as ztunnel skips a rule with a"
+                            + " fields match; on ports declared tcp (never parsed) the rule never matches, as ztunnel skips a rule with a"
                             + " condition that is no L4 attribute")
                             + " (pilot/pkg/security/authz/model rule.checkError)");
                 }
