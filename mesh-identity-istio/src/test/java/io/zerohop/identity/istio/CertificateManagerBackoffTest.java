@@ -57,11 +57,9 @@ class CertificateManagerBackoffTest {
     @Test
     void aRefusedImpersonationIsAskedForOnceUntilItsRetryIsDue(@TempDir Path tmp) throws Exception {
         InMemoryCa istio = InMemoryCa.create("cluster.local");
-        Path token = Files.writeString(tmp.resolve("token"), "zt-token");
         TestClock clock = new TestClock();
         try (FakeIstioCa fake = new FakeIstioCa(istio, "zt-token", null);
-             IstioCaClient c = IstioCaClient.builder().address("127.0.0.1", fake.port()).plaintext()
-                     .meshRoots(List.of(istio.root())).tokenFile(token).impersonate(true).build();
+             IstioCaClient c = client(fake, istio, tmp);
              CertificateManager m = CertificateManager.builder().issuer(c).trustBundles(istio.bundles())
                      .clock(clock).checkInterval(null).build()) {
             Throwable first = failure(m, X);
@@ -84,11 +82,9 @@ class CertificateManagerBackoffTest {
     @Test
     void aFailingRenewalServesTheHeldSvidAndAsksOncePerBackoff(@TempDir Path tmp) throws Exception {
         InMemoryCa istio = InMemoryCa.create("cluster.local");
-        Path token = Files.writeString(tmp.resolve("token"), "zt-token");
         TestClock clock = new TestClock();
         try (FakeIstioCa fake = new FakeIstioCa(istio, "zt-token", null);
-             IstioCaClient c = IstioCaClient.builder().address("127.0.0.1", fake.port()).plaintext()
-                     .meshRoots(List.of(istio.root())).tokenFile(token).impersonate(true).build();
+             IstioCaClient c = client(fake, istio, tmp);
              CertificateManager m = CertificateManager.builder().issuer(c).trustBundles(istio.bundles())
                      .clock(clock).checkInterval(null).build()) {
             fake.lenient(true); // about retries, not istiod's node authorizer
@@ -108,6 +104,13 @@ class CertificateManagerBackoffTest {
         } finally {
             istio.close();
         }
+    }
+
+    /** A node proxy's client of {@code fake} (impersonating, the token it expects). */
+    private static IstioCaClient client(FakeIstioCa fake, InMemoryCa istio, Path tmp) throws Exception {
+        Path token = Files.writeString(tmp.resolve("token"), "zt-token");
+        return IstioCaClient.builder().address("127.0.0.1", fake.port()).plaintext()
+                .meshRoots(List.of(istio.root())).tokenFile(token).impersonate(true).build();
     }
 
     private static void awaitSeen(FakeIstioCa fake, int n) throws InterruptedException {
