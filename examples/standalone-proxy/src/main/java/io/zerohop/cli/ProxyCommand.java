@@ -1120,7 +1120,7 @@ final class ProxyCommand implements Callable<Integer> {
                 for (io.zerohop.identity.SvidVerifier.Purpose p : io.zerohop.identity.SvidVerifier.Purpose.values()) {
                     String problem = Cli.purposeProblem(ids, identity.pem.cert, p);
                     if (problem != null) {
-                        LogShape.proxyLine("warn", "zerohop proxy: warning: --cert " + problem + "; peers refuse it, so every tunnel "
+                        LogShape.proxyLine("warn", "zerohop proxy: warning: --cert " + problem + "; peers refuse it, so every new connection "
                                 + (p == io.zerohop.identity.SvidVerifier.Purpose.SERVER_AUTH ? "to" : "from") + " this proxy fails its handshake");
                     }
                 }

@@ -228,7 +228,7 @@ class CliTest {
         assertThat(std.err.toString().lines().filter(l -> l.contains("warning: --cert")).distinct()).singleElement().asString()
                 .isEqualTo("zerohop proxy: warning: --cert " + dir.resolve("cert.pem") + ": " + id + ": leaf has extendedKeyUsage"
                         + " [1.3.6.1.5.5.7.3.1] without clientAuth (1.3.6.1.5.5.7.3.2), so it may not authenticate a TLS client"
-                        + " (X509-SVID section 4.4); peers refuse it, so every tunnel from this proxy fails its handshake");
+                        + " (X509-SVID section 4.4); peers refuse it, so every new connection from this proxy fails its handshake");
     }
 
     private static void openssl(Path dir, String... args) throws Exception {

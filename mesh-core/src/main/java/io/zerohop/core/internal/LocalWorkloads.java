@@ -24,8 +24,12 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class LocalWorkloads {
     private final WorkloadRegistry registry;
     private final String node;
-    /** This host's interface addresses and when they were read (System.nanoTime): {@link #hostHas}. */
-    private record HostAddresses(Set<InetAddress> all, long readAt) {}
+    /**
+     * This host's interface addresses and when they were read (System.nanoTime): {@link #hostHas}. IPv6 link-local ones
+     * are kept apart with the index of the interface that holds each ({@code linkLocal}: address bytes as a string, then
+     * scope ids): {@code Inet6Address.equals} ignores the scope, and fe80::1 on another link is another host's.
+     */
+    private record HostAddresses(Set<InetAddress> all, Map<String, Set<Integer>> linkLocal, long readAt) {}
 
     private static final long HOST_ADDRESSES_TTL_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
     private final java.util.concurrent.atomic.AtomicReference<HostAddresses> hostAddresses = new java.util.concurrent.atomic.AtomicReference<>();
@@ -76,32 +80,46 @@ public final class LocalWorkloads {
         if (h == null || System.nanoTime() - h.readAt() > HOST_ADDRESSES_TTL_NANOS) {
             if (readingHostAddresses.compareAndSet(false, true)) {
                 try {
-                    h = new HostAddresses(readHostAddresses(), System.nanoTime());
+                    h = readHostAddresses();
                     hostAddresses.set(h);
                 } finally {
                     readingHostAddresses.set(false);
                 }
             } else if (h == null) {
-                h = new HostAddresses(readHostAddresses(), System.nanoTime()); // the first read, racing another: read too
+                h = readHostAddresses(); // the first read, racing another: read too
             }
+        }
+        if (a instanceof java.net.Inet6Address v6 && v6.isLinkLocalAddress()) {
+            // Only on the link that holds it: a caller on another link, using this host's link-local address of eth0 as
+            // its own, borrowed the identity (a new-user pass). A socket's peer carries the scope of its interface;
+            // one without (0) is not known to be this host's.
+            Set<Integer> scopes = h.linkLocal().get(java.util.Arrays.toString(v6.getAddress()));
+            return scopes != null && v6.getScopeId() != 0 && scopes.contains(v6.getScopeId());
         }
         return h.all().contains(a);
     }
 
-    private static Set<InetAddress> readHostAddresses() {
+    private static HostAddresses readHostAddresses() {
         Set<InetAddress> all = new java.util.HashSet<>();
+        Map<String, Set<Integer>> linkLocal = new HashMap<>();
         try {
             for (java.util.Enumeration<NetworkInterface> e = NetworkInterface.getNetworkInterfaces(); e != null && e.hasMoreElements(); ) {
-                for (java.util.Enumeration<InetAddress> as = e.nextElement().getInetAddresses(); as.hasMoreElements(); ) {
+                NetworkInterface nif = e.nextElement();
+                for (java.util.Enumeration<InetAddress> as = nif.getInetAddresses(); as.hasMoreElements(); ) {
                     InetAddress x = as.nextElement();
-                    // An IPv6 address as the JDK lists it carries its interface's scope; the one asked about does not.
-                    all.add(x instanceof java.net.Inet6Address ? InetAddress.getByAddress(x.getAddress()) : x);
+                    if (x instanceof java.net.Inet6Address v6 && v6.isLinkLocalAddress()) {
+                        linkLocal.computeIfAbsent(java.util.Arrays.toString(v6.getAddress()), k -> new java.util.HashSet<>()).add(nif.getIndex());
+                    } else {
+                        all.add(x);
+                    }
                 }
             }
-        } catch (SocketException | java.net.UnknownHostException e) {
+        } catch (SocketException e) {
             // No interface list: nothing but loopback and the wildcard is this host's (a caller is refused, not lent an identity).
         }
-        return Set.copyOf(all);
+        Map<String, Set<Integer>> frozen = new HashMap<>();
+        linkLocal.forEach((k, v) -> frozen.put(k, Set.copyOf(v)));
+        return new HostAddresses(Set.copyOf(all), Map.copyOf(frozen), System.nanoTime());
     }
 
     /** The local registry workload at {@code a}, if any. */

@@ -247,7 +247,7 @@ public final class Outbound implements CaptureListener.Opener {
             // remote caller of a capture bound to a routable address, which would be an open relay under this SVID.
             return new Request.Refused(new IllegalStateException("source " + Addresses.authority(source)
                     + " is not a workload of this node and not on this host: the proxy lends its own identity " + src
-                    + " only to callers on this host"), false);
+                    + " only to callers on this host (an address of its own network namespace: another container's is not)"), false);
         }
         Route route;
         try {

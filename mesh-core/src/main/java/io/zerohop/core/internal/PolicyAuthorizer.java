@@ -163,7 +163,7 @@ public final class PolicyAuthorizer implements Authorizer {
                 .destinationPort(target.getPort())
                 .destination(destination.ref())
                 .sourceWorkload(registry.byAddress(source.getAddress()).map(Workload::ref).orElse(null))
-                .sourceNode(sources.plaintextNode(source.getAddress()))
+                .sourceNode(sources.plaintextNode(source.getAddress(), destination.node()))
                 .build();
     }
 

@@ -224,6 +224,11 @@ public final class TunnelSource {
         return registry.byAddress(address).orElse(null);
     }
 
+    /** The node of the registry workload at {@code address}, or null. */
+    public String nodeOf(InetAddress address) {
+        return registry.byAddress(address).map(Workload::node).orElse(null);
+    }
+
     /**
      * For plaintext from {@code address}, no workload's: whether it is a registry node's address, as Cilium identifies it
      * ({@code reserved:host} for this proxy's node, {@code reserved:remote-node} for another; pkg/identity), else null
@@ -231,11 +236,22 @@ public final class TunnelSource {
      * every node read as another's there, where {@code zerohop policy check} reads the destination's node as the host).
      */
     public AccessRequest.SourceNode plaintextNode(InetAddress address) {
+        return plaintextNode(address, null);
+    }
+
+    /**
+     * {@link #plaintextNode(InetAddress)} for a connection to a workload on {@code destinationNode} (null: unknown). The
+     * node enforcing is this proxy's ({@code localNode}), else the destination's: a proxy serves its own node's
+     * workloads, and {@code zerohop policy check} reads it so; only with neither known does an address of this host make
+     * its node this one (a new-user pass found the proxy and the check disagreeing without {@code --node}).
+     */
+    public AccessRequest.SourceNode plaintextNode(InetAddress address, String destinationNode) {
         String node = registry.nodeAt(address).orElse(null);
         if (node == null || registry.byAddress(address).isPresent()) {
             return null;
         }
-        boolean here = localNode != null ? node.equals(localNode) : onThisHost.test(address);
+        String enforcing = localNode != null ? localNode : destinationNode;
+        boolean here = enforcing != null ? node.equals(enforcing) : onThisHost.test(address);
         return here ? AccessRequest.SourceNode.HOST : AccessRequest.SourceNode.REMOTE_NODE;
     }
 

@@ -35,6 +35,32 @@ class HostAddressesTest {
         return local.hostHas(a) == expected;
     }
 
+    /**
+     * An IPv6 link-local address is this host's only on the link that holds it: a caller on another link that used this
+     * host's eth0 link-local address as its own borrowed the identity (a new-user pass). Needs an interface with one.
+     */
+    @Test
+    void aLinkLocalAddressIsTheHostsOnlyOnItsOwnLink() throws Exception {
+        java.net.Inet6Address own = null;
+        int index = 0;
+        for (java.util.Enumeration<java.net.NetworkInterface> e = java.net.NetworkInterface.getNetworkInterfaces(); own == null && e.hasMoreElements(); ) {
+            java.net.NetworkInterface nif = e.nextElement();
+            for (java.util.Enumeration<InetAddress> as = nif.getInetAddresses(); as.hasMoreElements(); ) {
+                if (as.nextElement() instanceof java.net.Inet6Address v6 && v6.isLinkLocalAddress()) {
+                    own = v6;
+                    index = nif.getIndex();
+                    break;
+                }
+            }
+        }
+        assumeTrue(own != null, "no interface with an IPv6 link-local address here");
+        LocalWorkloads local = new LocalWorkloads(WorkloadRegistry.empty(), null);
+        byte[] bytes = own.getAddress();
+        assertThat(local.hostHas(java.net.Inet6Address.getByAddress(null, bytes, index))).as("on its own link").isTrue();
+        assertThat(local.hostHas(java.net.Inet6Address.getByAddress(null, bytes, index + 1000))).as("on another link").isFalse();
+        assertThat(local.hostHas(InetAddress.getByAddress(bytes))).as("no scope: not known to be this host's").isFalse();
+    }
+
     @Test
     void anAddressThatLeavesTheHostStopsBeingTheHosts() throws Exception {
         assumeTrue(LinuxCapabilities.has(LinuxCapabilities.NET_ADMIN), "needs CAP_NET_ADMIN to add an address");

@@ -134,7 +134,7 @@ class OutboundTest {
             assertThat(((Outbound.Request.Refused) r).error()).hasMessage(own == null
                     ? "source 10.2.0.2:41000 is not a workload of this node and the proxy has no identity of its own"
                     : "source 10.2.0.2:41000 is not a workload of this node and not on this host: the proxy lends its own"
-                    + " identity " + OWN + " only to callers on this host");
+                    + " identity " + OWN + " only to callers on this host (an address of its own network namespace: another container's is not)");
         }
         assertThat(outbound(f.local, null, false).buildRequest(onThisHost, dst)).isInstanceOf(Outbound.Request.Refused.class);
     }

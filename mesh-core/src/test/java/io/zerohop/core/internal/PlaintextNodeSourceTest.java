@@ -62,13 +62,18 @@ class PlaintextNodeSourceTest {
         assertThat(allowed("{fromEntities: [remote-node]}", "192.168.0.9")).isFalse();
     }
 
-    /** Without --node (an embedder, a single host), the node whose address is this host's is this one. */
+    /**
+     * Without --node, the node enforcing is the destination's (BACKEND runs on node a), as {@code policy check} reads it:
+     * an address of this host registered as another node's is that node's (a new-user pass found the proxy calling it
+     * host where the check said remote-node).
+     */
     @Test
-    void withoutANodeNameTheNodeAtAnAddressOfThisHostIsHost() throws Exception {
-        java.util.function.Predicate<java.net.InetAddress> hostA = x -> x.equals(ip("192.168.0.1"));
-        assertThat(allowed("{fromEntities: [host]}", "192.168.0.1", null, hostA)).isTrue();
-        assertThat(allowed("{fromEntities: [remote-node]}", "192.168.0.1", null, hostA)).isFalse();
-        assertThat(allowed("{fromEntities: [remote-node]}", "192.168.0.2", null, hostA)).isTrue();
+    void withoutANodeNameTheDestinationsNodeIsHost() throws Exception {
+        java.util.function.Predicate<java.net.InetAddress> hostB = x -> x.equals(ip("192.168.0.2"));
+        assertThat(allowed("{fromEntities: [host]}", "192.168.0.1", null, hostB)).isTrue();
+        assertThat(allowed("{fromEntities: [remote-node]}", "192.168.0.1", null, hostB)).isFalse();
+        assertThat(allowed("{fromEntities: [host]}", "192.168.0.2", null, hostB)).as("this host's, but node b's").isFalse();
+        assertThat(allowed("{fromEntities: [remote-node]}", "192.168.0.2", null, hostB)).isTrue();
     }
 
     @Test

@@ -680,7 +680,8 @@ public final class HttpEnforcement {
                 .destinationPort(c.destination().getPort())
                 .destination(c.target())
                 .sourceWorkload(c.sourceRef())
-                .sourceNode(c.peer() == null && c.sourceRef() == null && sources != null ? sources.plaintextNode(c.sourceIp()) : null)
+                .sourceNode(c.peer() == null && c.sourceRef() == null && sources != null ? sources.plaintextNode(c.sourceIp(),
+                        sources.nodeOf(c.destination().getAddress())) : null)
                 .build();
     }
 
