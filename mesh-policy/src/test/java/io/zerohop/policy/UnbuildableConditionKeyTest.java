@@ -113,4 +113,17 @@ class UnbuildableConditionKeyTest {
                         + " fields match; on ports declared tcp (never parsed) the rule never matches, as ztunnel skips a rule with a"
                         + " condition that is no L4 attribute"));
     }
+
+    /** A pseudo-header zerohop's requests do not carry (:scheme) is warned: its condition never matches here, unlike Envoy's. */
+    @Test
+    void aConditionOnAPseudoHeaderZerohopHasNoValueForIsWarned() throws Exception {
+        PolicySet deny = PolicyLoader.fromString("p.yaml", ap("prod", "deny-http",
+                "{action: DENY, rules: [{when: [{key: \"request.headers[:scheme]\", values: [http]}]}]}"));
+        assertThat(deny.warnings()).anySatisfy(w -> assertThat(w).startsWith("p.yaml:4: ")
+                .contains("spec.rules[0].when[0].key \"request.headers[:scheme]\": zerohop has no value for the pseudo-header"
+                        + " :scheme").contains("a DENY rule denies nothing through it"));
+        PolicySet host = PolicyLoader.fromString("p.yaml", ap("prod", "allow-host",
+                "{rules: [{when: [{key: \"request.headers[:authority]\", values: [api.example]}]}]}"));
+        assertThat(host.warnings()).noneSatisfy(w -> assertThat(w).contains("zerohop has no value for the pseudo-header"));
+    }
 }

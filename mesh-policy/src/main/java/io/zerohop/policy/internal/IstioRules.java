@@ -252,6 +252,19 @@ final class IstioRules {
      */
     private static void conditionWarnings(YNode c, PolicyRef ref, List<String> warnings) throws PolicyLoadException {
         String key = c.get("key") == null ? "" : c.get("key").string();
+        if (key.startsWith("request.headers[:")) {
+            String name = key.substring("request.headers[".length(), key.length() - 1).toLowerCase(java.util.Locale.ROOT);
+            if (!name.equals(":authority") && !name.equals(":method") && !name.equals(":path")) {
+                // Envoy's header map holds :scheme (and :protocol on an extended CONNECT); zerohop's requests carry only
+                // these three, so such a condition is silently never met: said at load (a new-user pass).
+                YNode k = c.get("key");
+                warnings.add(k.file + ":" + k.line + ": " + ref + ": " + k.path + " \"" + key + "\": zerohop has no value for"
+                        + " the pseudo-header " + name + " (only :authority, :method and :path), so this condition never"
+                        + " matches: an ALLOW rule allows nothing through it, a DENY rule denies nothing through it, where"
+                        + " Envoy's header map has it");
+            }
+            return;
+        }
         if (!key.equals("source.namespace") && !key.equals("source.principal")) {
             return;
         }
