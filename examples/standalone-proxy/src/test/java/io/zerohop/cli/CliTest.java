@@ -148,15 +148,20 @@ class CliTest {
             java.time.Instant now = java.time.Instant.now();
             io.zerohop.identity.IssuedCertificate cert = other.issue(io.zerohop.identity.LeafSpec.svid(
                     "spiffe://cluster.local/ns/prod/sa/web", now.minusSeconds(60), now.plus(Duration.ofHours(1))));
-            Path chain = Files.writeString(dir.resolve("cert.pem"), cert.chainPem());
-            Path key = Files.writeString(dir.resolve("key.pem"), cert.keyPem());
-            Path bundle = Files.writeString(dir.resolve("bundle.pem"), Pem.certificates(List.of(ca.root())));
-            assertThat(Zerohop.run("proxy", "--cert", chain.toString(), "--key", key.toString(), "--trust-bundle", bundle.toString(),
-                    "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "off", "--admin", "off")).as(std.err.toString()).isEqualTo(4);
+            assertThat(proxyWithPem(dir, cert, ca)).as(std.err.toString()).isEqualTo(4);
         }
         assertThat(std.err.toString().lines().toList()).singleElement().asString()
                 .startsWith("zerohop proxy: no usable identity in the PEM files: " + dir.resolve("cert.pem") + " against " + dir.resolve("bundle.pem"));
         assertThat(std.out.toString()).doesNotContain("zerohop proxy ready");
+    }
+
+    /** {@code zerohop proxy} on {@code cert} written as PEM files in {@code dir}, trusting {@code ca}'s root; its exit code. */
+    private static int proxyWithPem(Path dir, io.zerohop.identity.IssuedCertificate cert, InMemoryCa ca) throws Exception {
+        Path chain = Files.writeString(dir.resolve("cert.pem"), cert.chainPem());
+        Path key = Files.writeString(dir.resolve("key.pem"), cert.keyPem());
+        Path bundle = Files.writeString(dir.resolve("bundle.pem"), Pem.certificates(List.of(ca.root())));
+        return Zerohop.run("proxy", "--cert", chain.toString(), "--key", key.toString(), "--trust-bundle", bundle.toString(),
+                "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "off", "--admin", "off");
     }
 
     /** A URI SAN that is no SPIFFE ID is the same identity failure, exit 4 naming the SAN (it exited 1 with java-spiffe's bare text). */
@@ -167,11 +172,7 @@ class CliTest {
             java.time.Instant now = java.time.Instant.now();
             io.zerohop.identity.IssuedCertificate cert = ca.issue(io.zerohop.identity.LeafSpec.svid(
                     "spiffe://cluster.local/ns/prod/sa/web", now.minusSeconds(60), now.plus(Duration.ofHours(1))).withUriSans(san));
-            Path chain = Files.writeString(dir.resolve("cert.pem"), cert.chainPem());
-            Path key = Files.writeString(dir.resolve("key.pem"), cert.keyPem());
-            Path bundle = Files.writeString(dir.resolve("bundle.pem"), Pem.certificates(List.of(ca.root())));
-            assertThat(Zerohop.run("proxy", "--cert", chain.toString(), "--key", key.toString(), "--trust-bundle", bundle.toString(),
-                    "--inbound", "127.0.0.1:0", "--metrics", "off", "--readiness", "off", "--admin", "off")).as(std.err.toString()).isEqualTo(4);
+            assertThat(proxyWithPem(dir, cert, ca)).as(std.err.toString()).isEqualTo(4);
         }
         assertThat(std.err.toString().lines().toList()).singleElement().asString()
                 .startsWith("zerohop proxy: no usable identity in the PEM files: ").contains("URI SAN \"" + san + "\" is not a SPIFFE ID");
