@@ -340,9 +340,32 @@ final class PolicyCommand {
                 }
                 // "," with no space, as HttpEnforcement.authorize and Envoy's HeaderUtility::getAllOfHeaderAsString join
                 // them: a check must decide what the proxy decides.
-                out.merge(name, h.substring(eq + 1), (a, b) -> a + "," + b);
+                String value = stripOws(h.substring(eq + 1));
+                if (value.chars().anyMatch(c -> c == '\r' || c == '\n' || c == 0)) {
+                    // RFC 9110 5.5: CR, LF and NUL are never part of a field value; an HTTP/2 peer's request with one is
+                    // malformed (RFC 9113 8.2.1), so no proxy decides on it.
+                    throw u.error("header", h, "a field value holds no CR, LF or NUL");
+                }
+                out.merge(name, value, (a, b) -> a + "," + b);
             }
             return out;
+        }
+
+        /**
+         * The value as the proxy's policies see it: RFC 9110 5.5 excludes the optional whitespace (SP, HTAB) around a
+         * field value, which an HTTP/1.1 parser drops and an HTTP/2 peer may not send (RFC 9113 8.2.1), so
+         * {@code --header 'x= v'} decides for {@code v} (a new-user pass found the space kept).
+         */
+        static String stripOws(String v) {
+            int from = 0;
+            int to = v.length();
+            while (from < to && (v.charAt(from) == ' ' || v.charAt(from) == '\t')) {
+                from++;
+            }
+            while (to > from && (v.charAt(to - 1) == ' ' || v.charAt(to - 1) == '\t')) {
+                to--;
+            }
+            return v.substring(from, to);
         }
 
         private WorkloadRef destination(Usage u, WorkloadRegistry registry, String ns, String name) {

@@ -388,6 +388,12 @@ class PolicyCheckTest {
         // Repeated headers are joined as the proxy joins them: "blue,red" is not "blue".
         assertThat(check(L7, concat(base, "--host", "api.example.com", "--header", "x-tenant=blue", "--header", "x-tenant=red",
                 "--sni", "api.example.com"))).isEqualTo(3);
+        // The whitespace around a field value is no part of it (RFC 9110 5.5): the proxy never sees " blue" (a new-user pass).
+        assertThat(check(L7, concat(base, "--host", "api.example.com", "--header", "X-Tenant= \tblue ", "--sni", "api.example.com")))
+                .as(std.out.toString()).isZero();
+        assertThat(check(L7, concat(base, "--host", "api.example.com", "--header", "X-Tenant=blue\r\nx-admin: 1",
+                "--sni", "api.example.com"))).isEqualTo(2);
+        assertThat(std.err.toString()).contains("zerohop policy check: --header: a field value holds no CR, LF or NUL");
         String[] otherIp = base.clone();
         otherIp[otherIp.length - 1] = "10.0.0.7";
         assertThat(check(L7, concat(otherIp, "--host", "api.example.com", "--header", "X-Tenant=blue", "--sni", "api.example.com")))
