@@ -137,7 +137,10 @@ final class IstioCaProvider implements IdentityProvider {
         try {
             manager.svid(id).get(FIRST_CERTIFICATE.toSeconds() + 5, TimeUnit.SECONDS);
         } catch (ExecutionException e) {
-            throw new Cli.RefusedException(Cli.describe(e), 4);
+            // CertificateManager has logged its "next attempt in ..." for this failure; the proxy does not wait for it (a
+            // wrong token or address would retry forever unseen), so the line says who retries (a new-user pass).
+            throw new Cli.RefusedException(Cli.describe(e) + "; not started without a first certificate: its supervisor's restart"
+                    + " is the next attempt", 4);
         } catch (TimeoutException e) {
             throw new Cli.RefusedException("Istio CA at " + client.target() + " gave no certificate for " + id + " within "
                     + FIRST_CERTIFICATE.toSeconds() + " s", 4);
