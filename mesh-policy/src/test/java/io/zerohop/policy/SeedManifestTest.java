@@ -50,6 +50,42 @@ class SeedManifestTest {
                 .contains("leaving authentication.mode: required without this identity check");
     }
 
+    /**
+     * The article's flat {@code spec.mode} is read only as STRICT. Upstream has no such field: the API server refuses
+     * it or prunes it, and the pruned spec is UNSET, which inherits. Read as written, {@code mode: DISABLE} undid the
+     * mesh's STRICT for a whole namespace (a new-user pass): every other value is a load error naming file, line and field.
+     */
+    @Test
+    void theFlatModeIsReadOnlyAsStrictNeverToWidenAnInheritedMode() throws Exception {
+        String mesh = """
+                apiVersion: security.istio.io/v1
+                kind: PeerAuthentication
+                metadata: {name: default, namespace: istio-system}
+                spec:
+                  mtls: {mode: STRICT}
+                ---
+                """;
+        for (String m : new String[] {"DISABLE", "PERMISSIVE", "UNSET"}) {
+            String ns = """
+                    apiVersion: security.istio.io/v1
+                    kind: PeerAuthentication
+                    metadata: {name: default, namespace: prod}
+                    spec:
+                      selector: {matchLabels: {app: backend}}
+                      mode: %s
+                    """.formatted(m);
+            PolicyLoadException e = org.assertj.core.api.Assertions.catchThrowableOfType(PolicyLoadException.class,
+                    () -> PolicyLoader.fromString("pa.yaml", mesh + ns));
+            assertThat(e).as(m).isNotNull();
+            assertThat(e.getMessage()).as(m).contains("pa.yaml:12: spec.mode: no such PeerAuthentication field")
+                    .contains("only the seed article's spec.mode: STRICT is read; write spec: {mtls: {mode: " + m + "}}");
+        }
+        PolicyEngine strict = PolicyEngine.builder().policies(PolicyLoader.fromString("pa.yaml", mesh
+                + "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: default, namespace: prod}\n"
+                + "spec:\n  mode: STRICT\n")).build();
+        assertThat(strict.mtlsMode(new WorkloadRef("prod", "backend", "", Map.of("app", "backend")), 8080)).isEqualTo(MtlsMode.STRICT);
+    }
+
     @Test
     void theFilesAreTheArticlesText() throws Exception {
         String article = Files.readString(Path.of("/work/shared/seed/000_b0781c9adee22133.txt"));

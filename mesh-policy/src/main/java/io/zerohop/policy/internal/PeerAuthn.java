@@ -88,6 +88,15 @@ final class PeerAuthn {
                     throw flatMode.error("spec.mode and spec.mtls both set; PeerAuthentication's field is spec.mtls.mode");
                 }
                 mode = modeValue(flatMode);
+                if (mode != MtlsMode.STRICT) {
+                    // Upstream has no spec.mode: the API server refuses it (strict field validation) or prunes it, and a
+                    // pruned spec is UNSET, which inherits the namespace's or mesh's mode. Read as written, DISABLE or
+                    // PERMISSIVE here undid an inherited STRICT (a new-user pass). STRICT, the article's value, only
+                    // narrows, so it alone keeps the article's form.
+                    throw flatMode.error("no such PeerAuthentication field (the API server drops it, leaving UNSET,"
+                            + " which inherits); only the seed article's spec.mode: STRICT is read; write spec: {mtls: {mode: "
+                            + flatMode.text() + "}}");
+                }
                 warnings.add(flatMode.file + ":" + flatMode.line + ": " + base + ": spec.mode is not a PeerAuthentication "
                         + "field; read as spec.mtls.mode (upstream form: spec: {mtls: {mode: " + flatMode.text() + "}})");
             } else {
