@@ -33,8 +33,9 @@ import picocli.CommandLine.ParameterException;
 /**
  * {@code --config FILE}: a flat YAML mapping whose keys are a command's long option names without
  * the dashes, turned into the flags they stand for. Flags given on the command line win, and the
- * identity source counts as one setting: any identity flag on the command line drops every identity
- * key of the file, so the two never combine into a mutually exclusive pair.
+ * identity source counts as one setting: an identity flag on the command line drops every identity
+ * key of the file that belongs to another source, so the two never combine into a mutually exclusive
+ * pair; keys of the same source (cert, key and trust-bundle; the istio-ca options) are overridden one by one.
  *
  * <pre>
  * # proxy.yaml
@@ -124,7 +125,16 @@ final class ConfigFile {
                 given.add(eq < 0 ? a.substring(2) : a.substring(2, eq));
             }
         }
-        boolean identityGiven = given.stream().anyMatch(IDENTITY::contains);
+        // The identity sources the command line names. A file key of another source is dropped (the two would be a
+        // mutually exclusive pair); a file key of the same source stays unless given itself, so `--trust-bundle new.pem`
+        // beside a file's cert and key replaces the bundle alone (a new-user pass: it dropped the file's cert and key,
+        // and the error then named them as missing).
+        Set<Object> cliSources = new java.util.HashSet<>();
+        for (String g : given) {
+            if (IDENTITY.contains(g)) {
+                cliSources.add(identitySourceOf(spec, g));
+            }
+        }
         List<String> out = new ArrayList<>();
         Map<String, Integer> lines = new LinkedHashMap<>();
         Map<Object, Setting> identitySources = new HashMap<>();
@@ -139,7 +149,8 @@ final class ConfigFile {
                         + (near == null ? "" : "; did you mean " + near + "?") + " (keys are the long options of `zerohop "
                         + spec.name() + " --help` without dashes)");
             }
-            if (given.contains(s.key()) || (identityGiven && IDENTITY.contains(s.key()))) {
+            if (given.contains(s.key())
+                    || (!cliSources.isEmpty() && IDENTITY.contains(s.key()) && !cliSources.contains(identitySourceOf(spec, s.key())))) {
                 continue;
             }
             if (s.values().size() > 1 && !option.isMultiValue()) {
@@ -187,6 +198,9 @@ final class ConfigFile {
 
     private static Object identitySourceOf(CommandSpec spec, String key) {
         OptionSpec option = spec.findOption("--" + key);
+        if (option == null) {
+            return key;
+        }
         return option.group() != null && !option.group().exclusive() ? option.group() : key;
     }
 

@@ -45,10 +45,7 @@ class ConfigFileTest {
                 "--forward=127.0.0.1:8080=10.0.1.2:8080", "--forward=127.0.0.1:8081=10.0.1.3:8080", "--metrics=off",
                 "--config", f.toString(), "--node", "node-b", "--in-memory-ca");
         // The expanded line parses: no identity conflict, node from the command line.
-        String[] line = new String[args.length + 1];
-        line[0] = "proxy";
-        System.arraycopy(args, 0, line, 1, args.length);
-        CommandLine.ParseResult parsed = new CommandLine(new Zerohop()).parseArgs(line).subcommand();
+        CommandLine.ParseResult parsed = parseProxy(args);
         assertThat(parsed.matchedOptionValue("--node", "")).isEqualTo("node-b");
         assertThat(parsed.matchedOptionValue("--forward", java.util.List.of())).hasSize(2);
     }
@@ -63,10 +60,7 @@ class ConfigFileTest {
                 cluster-id: Kubernetes
                 """);
         String[] args = ConfigFile.expand(new String[] {"--config", f.toString()}, PROXY);
-        String[] line = new String[args.length + 1];
-        line[0] = "proxy";
-        System.arraycopy(args, 0, line, 1, args.length);
-        CommandLine.ParseResult parsed = new CommandLine(new Zerohop()).parseArgs(line).subcommand();
+        CommandLine.ParseResult parsed = parseProxy(args);
         assertThat(parsed.matchedOptionValue("--istio-ca", "")).isEqualTo("istiod.istio-system.svc:15012");
         assertThat(parsed.matchedOptionValue("--token-file", (Path) null)).isEqualTo(Path.of("/var/run/secrets/tokens/istio-token"));
         // cluster-id is not the CA's (ztunnel's CLUSTER_ID is read whatever the CA): it stays.
@@ -74,6 +68,14 @@ class ConfigFileTest {
                 .containsExactly("--cluster-id=Kubernetes", "--config", f.toString(), "--in-memory-ca");
         // --istio-ca without its root and token is a usage error, not a CA that fails later.
         assertThat(Zerohop.run("proxy", "--istio-ca", "istiod.istio-system.svc:15012")).isEqualTo(2);
+    }
+
+    /** The expanded arguments parsed as {@code zerohop proxy}'s, as the CLI parses them. */
+    static CommandLine.ParseResult parseProxy(String[] args) {
+        String[] line = new String[args.length + 1];
+        line[0] = "proxy";
+        System.arraycopy(args, 0, line, 1, args.length);
+        return new CommandLine(new Zerohop()).parseArgs(line).subcommand();
     }
 
     @Test
@@ -234,6 +236,14 @@ class ConfigFileTest {
         Path f = write(dir, pem + "spire-socket: /run/spire.sock\n");
         assertThat(ConfigFile.expand(new String[] {"--config", f.toString(), "--in-memory-ca"}, PROXY))
                 .containsExactly("--config", f.toString(), "--in-memory-ca");
+        // A flag of the same source replaces its own key only: a new bundle during a root rotation keeps the file's cert
+        // and key (a new-user pass: they were dropped, and the error named them as missing).
+        Path same = write(dir, pem);
+        String[] rotated = ConfigFile.expand(new String[] {"--config", same.toString(), "--trust-bundle", "new.pem"}, PROXY);
+        assertThat(rotated).containsExactly("--cert=c.pem", "--key=k.pem", "--config", same.toString(), "--trust-bundle", "new.pem");
+        CommandLine.ParseResult parsed = parseProxy(rotated);
+        assertThat(parsed.matchedOptionValue("--trust-bundle", (Object) null)).hasToString("new.pem");
+        assertThat(parsed.matchedOptionValue("--cert", (Object) null)).hasToString("c.pem");
     }
 
     /**
