@@ -291,6 +291,12 @@ final class PolicyCommand {
                         + "HTTP there, so --method/--path/--host/--header were left out and the connection decided at L4, as the proxy "
                         + "decides it" + (trustDomainAliases.isEmpty() ? "" : " (principals as written, as ztunnel, not rewritten for the aliases)"));
             }
+            if (http && !opaque && (method == null || path == null)) {
+                // A request has both; the check fills in what is missing, and says so: a new-user pass asked "is /admin
+                // protected?" with --path alone and read ALLOW, decided for GET where the DENY named POST.
+                System.err.println("note: decided for " + (method == null ? "--method GET (not given)" : "--method " + method)
+                        + " and " + (path == null ? "--path / (not given)" : "--path " + path) + "; give both for the request you mean");
+            }
             for (String w : set.warnings()) {
                 // Labelled as the proxy logs it: the HTTP-attributes note at INFO, as "note:" (a new-user pass read
                 // "warning:" here for a line the proxy logs at INFO); every other load warning is WARN there.

@@ -432,6 +432,27 @@ class PolicyCheckTest {
     }
 
     @Test
+    void aMissingMethodOrPathIsFilledInAndSaidSo() throws Exception {
+        // A new-user pass asked "is /admin protected?" with --path alone and read ALLOW with no word that it was GET's.
+        String deny = """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: p, namespace: prod}
+                spec:
+                  action: DENY
+                  rules: [{to: [{operation: {methods: ["POST"], paths: ["/admin"]}}]}]
+                """;
+        String[] base = {"--source", "spiffe://cluster.local/ns/x/sa/y", "--source-ip", "10.9.0.1", "--dest", "prod/backend:8080"};
+        assertThat(check(deny, concat(base, "--path", "/admin"))).as(std.err.toString()).isZero();
+        assertThat(std.err.toString()).contains("note: decided for --method GET (not given) and --path /admin; give both for the"
+                + " request you mean");
+        assertThat(check(deny, concat(base, "--method", "POST"))).isZero();
+        assertThat(std.err.toString()).contains("note: decided for --method POST and --path / (not given)");
+        assertThat(check(deny, concat(base, "--method", "POST", "--path", "/admin"))).isEqualTo(3);
+        assertThat(std.err.toString()).doesNotContain("note: decided for");
+    }
+
+    @Test
     void istiodWarningsArePrinted() throws Exception {
         String deny = """
                 apiVersion: security.istio.io/v1
