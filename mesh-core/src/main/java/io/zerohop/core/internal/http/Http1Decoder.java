@@ -106,10 +106,16 @@ final class Http1Decoder extends HttpRequestDecoder {
         for (int i = before; i < out.size(); i++) {
             Object o = out.get(i);
             if (o instanceof HttpRequest r) {
+                RuntimeException refused = null;
                 if (r.decoderResult().isSuccess() && r.headers().size() > MAX_HEADERS_COUNT) {
-                    r.setDecoderResult(DecoderResult.failure(new io.netty.handler.codec.http.TooLongHttpHeaderException(
+                    refused = new io.netty.handler.codec.http.TooLongHttpHeaderException(
                             "HTTP request has " + r.headers().size() + " header fields, more than " + MAX_HEADERS_COUNT
-                                    + " (Envoy's max_headers_count)")));
+                                    + " (Envoy's max_headers_count)");
+                } else if (r.decoderResult().isSuccess()) {
+                    refused = transferCodingProblem(r);
+                }
+                if (refused != null) {
+                    r.setDecoderResult(DecoderResult.failure(refused));
                     // Refused as a whole, as a failed head is: nothing after it is decoded (its body, a pipelined request).
                     while (out.size() > i + 1) {
                         io.netty.util.ReferenceCountUtil.release(out.remove(out.size() - 1));
@@ -128,6 +134,27 @@ final class Http1Decoder extends HttpRequestDecoder {
                 inBody = false;
             }
         }
+    }
+
+    /**
+     * Envoy's HTTP/1 codec answers 501 ({@code codec_impl.cc}, "http/1.1 protocol error: unsupported transfer
+     * encoding", details {@code http1.invalid_transfer_encoding}) to a request whose Transfer-Encoding, its
+     * repeats joined with ",", is anything but {@code chunked} (any case), and to a CONNECT that has one. Netty
+     * accepts any list ending in {@code chunked} ({@code gzip, chunked}), which then reached the application with
+     * codings it may read differently (a new-user pass); null when the request has no such problem.
+     */
+    private static RuntimeException transferCodingProblem(HttpRequest r) {
+        List<String> te = r.headers().getAll(io.netty.handler.codec.http.HttpHeaderNames.TRANSFER_ENCODING);
+        if (te.isEmpty()) {
+            return null;
+        }
+        String joined = te.size() == 1 ? te.get(0).strip() : String.join(",", te.stream().map(String::strip).toList());
+        if (joined.equalsIgnoreCase("chunked") && !HttpMethod.CONNECT.equals(r.method())) {
+            return null;
+        }
+        return new RequestLineException(501, "unsupported transfer encoding: \"" + (joined.length() > 64 ? joined.substring(0, 64) : joined)
+                + "\"" + (HttpMethod.CONNECT.equals(r.method()) ? " on CONNECT" : ""), r.method().name(), r.uri(),
+                r.protocolVersion().text());
     }
 
     /** What Netty's decoder skips before a request line: ISO control characters and whitespace. */
