@@ -79,6 +79,22 @@ class Http1CodecTest {
         }
     }
 
+    @Test
+    @DisplayName("Envoy's codec: a Transfer-Encoding other than chunked itself, or one on a CONNECT, is 501; Chunked is fine")
+    void transferCodingsEnvoyRefuses() {
+        for (String[] c : new String[][] {{"POST", "gzip, chunked"}, {"POST", "identity,chunked"}, {"CONNECT", "chunked"}}) {
+            List<Object> out = decode(c[0] + " " + (c[0].equals("CONNECT") ? "a:443" : "/") + " HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: "
+                    + c[1] + "\r\n\r\n0\r\n\r\n", "GET /after HTTP/1.1\r\nHost: a\r\n\r\n");
+            assertThat(out).as(c[1]).singleElement();
+            HttpRequest r = (HttpRequest) out.get(0);
+            assertThat(LocalReplies.statusFor(r.decoderResult().cause())).as(c[0] + " " + c[1]).isEqualTo(HttpResponseStatus.NOT_IMPLEMENTED);
+            release(out);
+        }
+        List<Object> ok = decode("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n");
+        assertThat(((HttpRequest) ok.get(0)).decoderResult().isSuccess()).isTrue();
+        release(ok);
+    }
+
     /** Cases in the spirit of envoyproxy/envoy test/extensions/filters/listener/http_inspector/http_inspector_test.cc. */
     /**
      * RFC 9112 section 2.2 lets a server skip empty lines before a request line, and Netty skips any
