@@ -102,8 +102,15 @@ final class DemoCommand implements Callable<Integer> {
         } catch (Exception e) {
             if (addressInUse(e) && !Cli.describe(e).contains("--ip-prefix")) {
                 // The demo's ports are fixed (the article's 8080, HBONE's 15008): say how to move off a busy address.
+                // The example is never the prefix that just failed (a new-user pass was told to retry 127.0.9 with
+                // 127.0.9), and a wildcard listener on the port defeats every prefix, so the line says that too.
+                String[] octets = ipPrefix.split("\\.");
+                int third = Integer.parseInt(octets[2]);
+                String other = octets[0] + "." + octets[1] + "." + (third >= 254 ? 1 : third + 1);
                 throw new IllegalStateException(Cli.describe(e) + " (another process uses it: run the demo on other"
-                        + " loopback addresses with --ip-prefix, e.g. --ip-prefix 127.0.9)", e);
+                        + " loopback addresses with --ip-prefix, e.g. --ip-prefix " + other + "; a process listening on"
+                        + " 0.0.0.0 at that port, as `zerohop proxy`'s default --inbound 0.0.0.0:15008 does, takes it on every"
+                        + " address: stop it or give it a specific address)", e);
             }
             throw e;
         }

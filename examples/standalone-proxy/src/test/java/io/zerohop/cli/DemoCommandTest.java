@@ -221,6 +221,11 @@ class DemoCommandTest {
         String e = err.toString(StandardCharsets.UTF_8);
         assertThat(e).contains(prefix + ".2:15008", "--ip-prefix");
         assertThat(e.split("loopback addresses with --ip-prefix", -1)).as("the hint once: %s", e).hasSize(2);
+        // The example is another prefix than the one that failed (a new-user pass was told to retry with the same one).
+        assertThat(e).doesNotContain("e.g. --ip-prefix " + prefix + ";").contains("listening on 0.0.0.0 at that port");
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("e\\.g\\. --ip-prefix (127\\.\\d+\\.\\d+);").matcher(e);
+        assertThat(m.find()).as(e).isTrue();
+        assertThat(m.group(1)).isNotEqualTo(prefix);
     }
 
     @Test
