@@ -412,6 +412,30 @@ class CrossNodeSourceTest {
         assertThat(connectClaiming(stable, "for=\"127.0.0.3:40000\"", allow, c, ledger)).isEqualTo(200);
     }
 
+    @Test
+    @DisplayName("an untrusted claim on an auto port decided per HTTP request is logged once per tunnel, not at the CONNECT and again")
+    void anUntrustedClaimOnAPortDecidedPerRequestIsLoggedOnce() throws Exception {
+        try (CapturedStderr err = new CapturedStderr()) {
+            // frontend-stable names batch's address: not believed, so the source address is node A's (127.0.0.1).
+            Route route = new Route(c.inboundAddress(), java.util.Set.of(ledger.identity()), Map.of("forwarded", "for=\"127.0.0.5:40000\""));
+            HboneStream s = a.connect(stable.identity(), ledgerHttp.getAddress(), route).get(10, TimeUnit.SECONDS);
+            String status;
+            try (Socket sock = s.toSocket()) {
+                sock.setSoTimeout(10_000);
+                sock.getOutputStream().write("GET / HTTP/1.1\r\nhost: ledger\r\n\r\nGET /again HTTP/1.1\r\nhost: ledger\r\nconnection: close\r\n\r\n"
+                        .getBytes(StandardCharsets.US_ASCII));
+                String all = new String(sock.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+                status = all.substring(0, all.indexOf("\r\n"));
+                assertThat(java.util.regex.Pattern.compile("HTTP/1\\.1 403").matcher(all).results().count()).as(all).isEqualTo(2);
+            }
+            assertThat(status).as("ipBlocks [127.0.0.3] does not admit node A's address").isEqualTo("HTTP/1.1 403 Forbidden");
+            err.awaitLine("untrusted forwarded claim from 127.0.0.1:", "for=127.0.0.5");
+            // The tunnel's end is logged after both requests; by then every claim line of this tunnel is out.
+            err.awaitLine("inbound src=127.0.0.1:", "forwarded_for=127.0.0.5:40000", "src_id=spiffe://cluster.local/ns/prod/sa/frontend", "dst=127.0.0.6:");
+            assertThat(err.count("untrusted forwarded claim")).as(err.text()).isEqualTo(1);
+        }
+    }
+
     // Binding a claim to the claimed pod's node (zerohop's; ztunnel has no for= claim to bind, see
     // TunnelSource). Every tunnel here comes from node A's 127.0.0.1.
 

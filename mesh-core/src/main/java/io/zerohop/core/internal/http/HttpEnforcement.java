@@ -238,6 +238,16 @@ public final class HttpEnforcement {
             this.parsesH2 = parsesH2;
         }
 
+        /**
+         * Whether the CONNECT's own decision ({@code PolicyAuthorizer.authorizeBeforeSniff} on an {@code auto} port,
+         * {@code authorizeUnparsed} for HTTP/2 never parsed; see {@link #sniffs}, {@link #decidedUnparsed}) already
+         * logged the tunnel's untrusted {@code forwarded} claim: then {@link #conn} does not log it again (a new-user
+         * pass saw it twice per tunnel on an auto port).
+         */
+        boolean claimLoggedAtConnect() {
+            return protocol == AppProtocol.AUTO || (!parsesH2 && (protocol == AppProtocol.HTTP2 || protocol == AppProtocol.GRPC));
+        }
+
         @Override
         public boolean autoRead() {
             return false;
@@ -249,7 +259,7 @@ public final class HttpEnforcement {
         return new PerRequest(protocol, true) {
             @Override
             public void initStream(Channel stream, TunnelInfo tunnel) {
-                Conn conn = conn(stream, tunnel, target);
+                Conn conn = conn(stream, tunnel, target, !claimLoggedAtConnect());
                 track(stream, tunnel, conn);
                 // HTTP: the application is dialled for the first allowed request, not here (TcpUpstream, H2AppConnection):
                 // a denial never depends on it being up, and its being down is that request's 503, not the tunnel's reset.
@@ -278,7 +288,7 @@ public final class HttpEnforcement {
         return new PerRequest(protocol, false) {
             @Override
             public void initStream(Channel stream, TunnelInfo tunnel) {
-                Conn conn = conn(stream, tunnel, target);
+                Conn conn = conn(stream, tunnel, target, !claimLoggedAtConnect());
                 track(stream, tunnel, conn);
                 whenHttp(stream, protocol, conn, tunnel, installed -> {
                     Http1Filter filter = install(stream, conn, AppBridge::new);
@@ -654,14 +664,17 @@ public final class HttpEnforcement {
 
     // ---------------------------------------------------------------- decisions
 
-    /** Once per tunnel, at its start: where an untrusted {@code forwarded} claim is logged for L7 ports. */
-    private Conn conn(Channel stream, TunnelInfo t, WorkloadRef target) {
+    /**
+     * Once per tunnel, at its start: where an untrusted {@code forwarded} claim is logged ({@code report}) for an
+     * {@code http} port, whose CONNECT is allowed without a decision; elsewhere the CONNECT's decision logged it.
+     */
+    private Conn conn(Channel stream, TunnelInfo t, WorkloadRef target, boolean report) {
         String cert = ClientCertDetails.of(stream);
         if (sources == null) {
             return new Conn("inbound", t.peerIdentity(), t.localIdentity(), t.peerAddress(), t.peerAddress(), t.destination(),
                     target, null, t.localIdentity(), t.headers().get("baggage"), t.peerAddress().getAddress(), cert);
         }
-        TunnelSource.Source source = sources.source(t.peerIdentity(), t.peerAddress(), t.headers(), true);
+        TunnelSource.Source source = sources.source(t.peerIdentity(), t.peerAddress(), t.headers(), report);
         Workload w = source.workload();
         return new Conn("inbound", t.peerIdentity(), t.localIdentity(), t.peerAddress(), t.peerAddress(), t.destination(),
                 target, w == null ? null : w.ref(), t.localIdentity(), t.headers().get("baggage"), source.address(), cert);
