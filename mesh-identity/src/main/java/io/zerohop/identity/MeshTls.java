@@ -85,7 +85,13 @@ public final class MeshTls implements AutoCloseable {
     private final SslProvider sslProvider;
     private final boolean sessionResumption;
     private final boolean federation;
-    private final AsyncCache<Key, SslContext> contexts;
+    /**
+     * Made at the first context asked for ({@link #contexts()}), not here: Caffeine's cache is ~80 classes
+     * (~0.6 MB resident, archived or not) that an idle proxy, which builds a MeshTls at start, would
+     * otherwise load before its first connection (benchmarks/results/classes-*.md). Null until then.
+     */
+    private volatile AsyncCache<Key, SslContext> contexts;
+    private final long maxContexts;
     private final ConcurrentHashMap<SpiffeId, KeyMaterial> keyMaterial = new ConcurrentHashMap<>();
     private final IdentityListener rotation;
     private volatile X509BundleSet bundles;
@@ -96,22 +102,19 @@ public final class MeshTls implements AutoCloseable {
         this.sslProvider = b.sslProvider != null ? b.sslProvider : defaultProvider();
         this.sessionResumption = b.sessionResumption;
         this.federation = b.federation;
-        this.contexts = Caffeine.newBuilder()
-                .maximumSize(b.maxContexts)
-                .expireAfterAccess(Duration.ofHours(1))
-                .buildAsync();
+        this.maxContexts = b.maxContexts;
         this.bundles = provider.bundles();
         this.rotation = new IdentityListener() {
             @Override
             public void svidRotated(X509Svid svid) {
                 SpiffeId id = svid.getSpiffeId();
-                contexts.synchronous().asMap().keySet().removeIf(k -> k.self().equals(id));
+                forget(id);
                 keyMaterial.remove(id);
             }
 
             @Override
             public void svidForgotten(SpiffeId id) {
-                contexts.synchronous().asMap().keySet().removeIf(k -> k.self().equals(id));
+                forget(id);
                 keyMaterial.remove(id);
             }
 
@@ -123,6 +126,32 @@ public final class MeshTls implements AutoCloseable {
         provider.addListener(rotation);
         // A change between reading bundles above and registering the listener must not be lost.
         this.bundles = provider.bundles();
+    }
+
+    /** The context cache, made on first use (see {@link #contexts}). */
+    private AsyncCache<Key, SslContext> contexts() {
+        AsyncCache<Key, SslContext> c = contexts;
+        if (c == null) {
+            synchronized (this) {
+                c = contexts;
+                if (c == null) {
+                    c = Caffeine.newBuilder()
+                            .maximumSize(maxContexts)
+                            .expireAfterAccess(Duration.ofHours(1))
+                            .buildAsync();
+                    contexts = c;
+                }
+            }
+        }
+        return c;
+    }
+
+    /** Drops the cached contexts presenting {@code id}; nothing to drop before the cache is made. */
+    private void forget(SpiffeId id) {
+        AsyncCache<Key, SslContext> c = contexts;
+        if (c != null) {
+            c.synchronous().asMap().keySet().removeIf(k -> k.self().equals(id));
+        }
     }
 
     public static Builder builder(IdentityProvider provider) {
@@ -200,7 +229,7 @@ public final class MeshTls implements AutoCloseable {
         // provider (CertificateManager) remembers a failed fetch and answers its stored error until the identity's
         // retry (ztunnel's CertState::Unavailable, src/identity/manager.rs), no CSR per lookup; and a context is
         // built as soon as the provider holds the SVID, where a failure kept here would outlive that retry.
-        return io.zerohop.identity.internal.QuietLoads.unwrapped(contexts.get(key,
+        return io.zerohop.identity.internal.QuietLoads.unwrapped(contexts().get(key,
                 (k, executor) -> io.zerohop.identity.internal.QuietLoads.quiet(provider.svid(k.self()).thenApply(svid -> build(k, svid)))));
     }
 
@@ -325,7 +354,10 @@ public final class MeshTls implements AutoCloseable {
     public void close() {
         closed = true;
         provider.removeListener(rotation);
-        contexts.synchronous().invalidateAll();
+        AsyncCache<Key, SslContext> c = contexts;
+        if (c != null) {
+            c.synchronous().invalidateAll();
+        }
         keyMaterial.clear();
     }
 

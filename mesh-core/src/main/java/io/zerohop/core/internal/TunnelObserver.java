@@ -58,7 +58,26 @@ public final class TunnelObserver implements HboneEvents {
      * has equal labels, and each kept its own copy (104 bytes per open tunnel on both proxies;
      * issue 14). Weak: a label set goes with the last tunnel that holds it.
      */
-    private final Interner<TrafficLabels> shared = Interner.newWeakInterner();
+    private volatile Interner<TrafficLabels> shared;
+    /**
+     * {@link #shared}, made at the first tunnel reported, not with the observer: Caffeine's interner loads
+     * ~30 classes of Caffeine's (and with MeshTls's context cache, made lazily too, Caffeine's ~80) that an idle
+     * proxy would otherwise carry from its start (benchmarks/results/classes-*.md).
+     */
+    private Interner<TrafficLabels> shared() {
+        Interner<TrafficLabels> s = shared;
+        if (s == null) {
+            synchronized (this) {
+                s = shared;
+                if (s == null) {
+                    s = Interner.newWeakInterner();
+                    shared = s;
+                }
+            }
+        }
+        return s;
+    }
+
     /**
      * Tunnels a policy decision is closing while no metrics sink tracks them ({@link #open} is empty), to the
      * error their close is logged with ({@link #denied}). Keyed by the TunnelInfo instance; each leaves at its close.
@@ -134,7 +153,7 @@ public final class TunnelObserver implements HboneEvents {
     public void tunnelOpened(TunnelInfo t, TunnelCounters live) {
         TrafficLabels l = null;
         if (sink != null) {
-            l = shared.intern(labels(t));
+            l = shared().intern(labels(t));
             sink.opened(l);
             open.put(t, new Live(live, l, t.direction() == TunnelInfo.Direction.OUTBOUND));
         }
