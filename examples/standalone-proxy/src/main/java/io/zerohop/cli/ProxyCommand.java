@@ -1,6 +1,5 @@
 package io.zerohop.cli;
 
-import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.zerohop.core.Addresses;
 import io.zerohop.core.Capture;
@@ -706,7 +705,7 @@ final class ProxyCommand implements Callable<Integer> {
             // Read once, by mesh-core's access log, before the first tunnel (mesh-core README, "Access log").
             System.setProperty("zerohop.accessLog.format", accessLogFormat);
         }
-        PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        PrometheusMeterRegistry prometheus = new PrometheusMeterRegistry(MetricsConfig.INSTANCE);
         ProcessMetrics.register(prometheus);
         KubernetesProxy kube = kubernetes ? KubernetesProxy.start(node, workloads, policies, trustDomain, rootNamespace, prometheus,
                 new RootNamespaceCheck(rootNamespace, origins.label("root-namespace"))) : null;
