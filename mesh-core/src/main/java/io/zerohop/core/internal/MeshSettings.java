@@ -193,10 +193,25 @@ public final class MeshSettings {
 
     public void clusterId(String id) {
         Objects.requireNonNull(id, "cluster id");
-        if (id.isEmpty() || !id.chars().allMatch(c -> c > ' ' && c < 127 && c != ',' && c != ';' && c != '=')) {
+        if (id.isEmpty() || !clusterIdChars(id)) {
             throw new IllegalArgumentException("cluster id must be printable ASCII without white space, ',', ';' or '=': \"" + id + "\"");
         }
         this.clusterId = id;
+    }
+
+    /**
+     * Printable ASCII without white space, ',', ';' or '='. A loop, not {@code id.chars().allMatch(..)}: every proxy
+     * checks its cluster id at start, and that stream was the only use of IntStream's pipeline there (~12 classes,
+     * benchmarks/results/classes-*.md).
+     */
+    private static boolean clusterIdChars(String id) {
+        for (int i = 0; i < id.length(); i++) {
+            char c = id.charAt(i);
+            if (c <= ' ' || c >= 127 || c == ',' || c == ';' || c == '=') {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**
