@@ -21,9 +21,25 @@ public final class Zerohop {
      * ~16 % of {@code zerohop proxy}'s start-up CPU (benchmarks/results/footprint-xmn.md) for
      * commands that are never run.
      */
-    private static final java.util.Map<String, Class<?>> SUBCOMMANDS = java.util.Map.of(
-            "ca", CaCommand.class, "policy", PolicyCommand.class, "connect", ConnectCommand.class,
-            "proxy", ProxyCommand.class, "demo", DemoCommand.class);
+    static Class<?> subcommand(String name) {
+        // A switch of class literals, not a map of them built at class initialisation: a class literal loads its class
+        // when it is evaluated, and the map loaded all five (ConnectCommand and DemoCommand ~18 KB of bytecode each)
+        // into every proxy, which runs only ProxyCommand (benchmarks/results/classes-*.md).
+        switch (name) {
+            case "ca":
+                return CaCommand.class;
+            case "policy":
+                return PolicyCommand.class;
+            case "connect":
+                return ConnectCommand.class;
+            case "proxy":
+                return ProxyCommand.class;
+            case "demo":
+                return DemoCommand.class;
+            default:
+                return null;
+        }
+    }
 
     /**
      * picocli's switch for its reflective built-in converters ({@code Class.forName} of every
@@ -125,7 +141,7 @@ public final class Zerohop {
      * word gets its suggestions.
      */
     static CommandLine commandLine(String... args) {
-        Class<?> only = args.length > 0 ? SUBCOMMANDS.get(args[0]) : null;
+        Class<?> only = args.length > 0 && args[0] != null ? subcommand(args[0]) : null;
         if (only == null) {
             return new CommandLine(new Zerohop());
         }
