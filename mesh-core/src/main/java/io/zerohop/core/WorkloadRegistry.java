@@ -54,9 +54,13 @@ public final class WorkloadRegistry {
      */
     private record Snapshot(Map<InetAddress, Workload> byAddress, Map<String, InetSocketAddress> nodes, List<Workload> all,
                             IdentityHashMap<Workload, SpiffeId> ids, Map<String, List<InetAddress>> nodeAddresses,
-                            Map<InetAddress, String> nodeByAddress) {}
+                            Map<InetAddress, String> nodeByAddress, List<Service> services, Map<InetAddress, Service> byVip,
+                            IdentityHashMap<Service, Workload[]> endpoints, Map<String, WorkloadService> byHostname) {}
 
-    private volatile Snapshot snapshot = new Snapshot(Map.of(), Map.of(), List.of(), new IdentityHashMap<>(), Map.of(), Map.of());
+    private static final Workload[] NO_WORKLOADS = new Workload[0];
+
+    private volatile Snapshot snapshot = new Snapshot(Map.of(), Map.of(), List.of(), new IdentityHashMap<>(), Map.of(), Map.of(),
+            List.of(), Map.of(), new IdentityHashMap<>(), Map.of());
 
     public static WorkloadRegistry empty() {
         return new WorkloadRegistry();
@@ -115,6 +119,93 @@ public final class WorkloadRegistry {
         return snapshot.all;
     }
 
+    /** The Services installed with the workloads ({@link #replace(List, Map, Map, List)}), in the order given; never null. */
+    public List<Service> services() {
+        return snapshot.services;
+    }
+
+    /**
+     * The Service one of whose {@link Service#vips()} is {@code address}, if any: a map lookup, no allocation beyond the
+     * Optional. ztunnel's {@code services.get_by_vip} (src/state/service.rs), looked up before the workloads' addresses
+     * ({@code find_upstream}); {@link #replace} refuses a VIP that is also a workload's address.
+     */
+    public Optional<Service> serviceAt(InetAddress address) {
+        return Optional.ofNullable(snapshot.byVip.get(address));
+    }
+
+    /**
+     * The endpoints of {@code service}: the registry workloads it {@link Service#selects}, in registry order; empty for a
+     * Service not installed (or not this snapshot's instance) or one that selects none. An immutable list.
+     */
+    public List<Workload> endpoints(Service service) {
+        Workload[] e = snapshot.endpoints.get(service);
+        return e == null ? List.of() : List.of(e);
+    }
+
+    /**
+     * The Service named {@code hostname}, as telemetry describes it ({@link Service#description()}), or null: how an
+     * outbound tunnel's {@code destination_service} is found again from the {@code forwarded: …;host=} it carries.
+     */
+    public WorkloadService serviceByHostname(String hostname) {
+        return hostname == null ? null : snapshot.byHostname.get(hostname);
+    }
+
+    /**
+     * ztunnel's {@code load_balance} and {@code find_upstream_from_service} (istio/ztunnel src/state.rs) for a connection
+     * dialled at {@code vip}:{@code port} of {@code service}, in its default mode (no {@code LoadBalancer}: every eligible
+     * endpoint equally likely, as {@code choose_weighted} over equal capacities): null when {@code port} is no service
+     * port ("service does not have port") or no endpoint is eligible ("has no healthy endpoints"); else one endpoint
+     * picked at random ({@link java.util.concurrent.ThreadLocalRandom}) among the endpoints that have an address and, for
+     * a named target port, a container port of that name. The port is mapped as ztunnel's: the service's numbered target
+     * port, else the endpoint's own port of the target's name. The address is the endpoint's first of {@code vip}'s
+     * family, else its first (ztunnel's {@code pick_workload_destination_or_resolve}). Allocates the result only.
+     *
+     * <p>Endpoint health is not known here: a workload in the registry counts as healthy (ztunnel's service holds only
+     * endpoints istiod reports healthy, a Kubernetes pod that is Ready).
+     *
+     * @param vip the address dialled (one of the service's VIPs), or null (then the endpoint's first address)
+     */
+    public Service.Endpoint pickEndpoint(Service service, int port, InetAddress vip) {
+        Service.Port p = service.port(port);
+        if (p == null) {
+            return null;
+        }
+        Workload[] eps = snapshot.endpoints.get(service);
+        if (eps == null || eps.length == 0) {
+            return null;
+        }
+        int eligible = 0;
+        for (Workload w : eps) {
+            if (!w.addresses().isEmpty() && p.targetOn(w) > 0) {
+                eligible++;
+            }
+        }
+        if (eligible == 0) {
+            return null;
+        }
+        int k = eligible == 1 ? 0 : java.util.concurrent.ThreadLocalRandom.current().nextInt(eligible);
+        for (Workload w : eps) {
+            int target = w.addresses().isEmpty() ? 0 : p.targetOn(w);
+            if (target > 0 && k-- == 0) {
+                return new Service.Endpoint(service, w, new InetSocketAddress(addressFor(w, vip), target));
+            }
+        }
+        throw new IllegalStateException("unreachable");
+    }
+
+    /** {@code w}'s first address of {@code vip}'s family, else its first. */
+    private static InetAddress addressFor(Workload w, InetAddress vip) {
+        List<InetAddress> a = w.addresses();
+        if (vip != null) {
+            for (int i = 0; i < a.size(); i++) {
+                if (a.get(i).getClass() == vip.getClass()) {
+                    return a.get(i);
+                }
+            }
+        }
+        return a.get(0);
+    }
+
     /**
      * Where to open the HBONE tunnel for a destination workload: its node's proxy when the node
      * declares an {@code hboneAddress}, else the workload address itself on 15008 (ztunnel). The
@@ -146,9 +237,23 @@ public final class WorkloadRegistry {
      */
     public synchronized void replace(List<Workload> workloads, Map<String, InetSocketAddress> nodes,
                                      Map<String, List<InetAddress>> nodeAddresses) {
+        replace(workloads, nodes, nodeAddresses, snapshot.services);
+    }
+
+    /**
+     * Replaces everything at once, Services too: rejects two workloads claiming one address, two Services one VIP,
+     * a VIP that is also a workload's address, and two Services of one hostname.
+     *
+     * @param services the Services whose VIPs outbound connections resolve ({@link #serviceAt}); their endpoints are
+     *                 the workloads each {@link Service#selects}
+     * @throws IllegalArgumentException naming the address or hostname and both claimants
+     */
+    public synchronized void replace(List<Workload> workloads, Map<String, InetSocketAddress> nodes,
+                                     Map<String, List<InetAddress>> nodeAddresses, List<Service> services) {
         Objects.requireNonNull(workloads, "workloads");
         Objects.requireNonNull(nodes, "nodes");
         Objects.requireNonNull(nodeAddresses, "nodeAddresses");
+        Objects.requireNonNull(services, "services");
         Map<InetAddress, Workload> byAddress = new HashMap<>();
         IdentityHashMap<Workload, SpiffeId> ids = new IdentityHashMap<>();
         Map<SpiffeId, SpiffeId> shared = new HashMap<>();
@@ -191,8 +296,44 @@ public final class WorkloadRegistry {
                 nodeByAddress.putIfAbsent(a, k);
             }
         });
+        // Service → its endpoints through the workloads' own lists: once over the workloads, not per Service.
+        Map<String, List<Workload>> selected = services.isEmpty() ? null : new HashMap<>();
+        if (selected != null) {
+            for (Workload w : workloads) {
+                for (WorkloadService ws : w.services()) {
+                    List<Workload> l = selected.computeIfAbsent(ws.namespace() + "/" + ws.name(), k -> new ArrayList<>());
+                    if (l.isEmpty() || l.get(l.size() - 1) != w) {
+                        l.add(w);
+                    }
+                }
+            }
+        }
+        Map<InetAddress, Service> byVip = new HashMap<>();
+        Map<String, WorkloadService> byHostname = new HashMap<>();
+        IdentityHashMap<Service, Workload[]> endpoints = new IdentityHashMap<>();
+        for (Service s : services) {
+            for (InetAddress vip : s.vips()) {
+                Service prev = byVip.putIfAbsent(vip, s);
+                if (prev != null) {
+                    throw new IllegalArgumentException("service address " + vip.getHostAddress() + " claimed by both services "
+                            + prev + " and " + s);
+                }
+                Workload w = byAddress.get(vip);
+                if (w != null) {
+                    throw new IllegalArgumentException("service address " + vip.getHostAddress() + " of service " + s
+                            + " is also the address of workload " + w);
+                }
+            }
+            WorkloadService d = byHostname.putIfAbsent(s.hostname(), s.description());
+            if (d != null) {
+                throw new IllegalArgumentException("service hostname " + s.hostname() + " claimed by both services "
+                        + d.namespace() + "/" + d.name() + " and " + s);
+            }
+            List<Workload> eps = selected == null ? null : selected.get(s.namespace() + "/" + s.name());
+            endpoints.put(s, eps == null ? NO_WORKLOADS : eps.toArray(NO_WORKLOADS));
+        }
         snapshot = new Snapshot(Map.copyOf(byAddress), Map.copyOf(nodes), List.copyOf(workloads), ids, Map.copyOf(frozen),
-                Map.copyOf(nodeByAddress));
+                Map.copyOf(nodeByAddress), List.copyOf(services), Map.copyOf(byVip), endpoints, Map.copyOf(byHostname));
     }
 
     /** Adds or replaces one workload (same namespace/name) at runtime. */
@@ -230,7 +371,10 @@ public final class WorkloadRegistry {
                         List<String> addresses, Workload.Protocol protocol, String node,
                         Map<Integer, String> ports, Map<String, Integer> namedPorts) {}
 
-    record FileYaml(String trustDomain, List<NodeYaml> nodes, List<WorkloadYaml> workloads) {}
+    record ServiceYaml(String namespace, String name, String hostname, List<String> addresses, Map<Integer, String> ports,
+                       Map<String, String> selector) {}
+
+    record FileYaml(String trustDomain, List<NodeYaml> nodes, List<WorkloadYaml> workloads, List<ServiceYaml> services) {}
 
     /**
      * The reader, a class of its own: SnakeYAML's event parser (mesh-policy's YAML parser)
@@ -245,7 +389,9 @@ public final class WorkloadRegistry {
      * number is no {@code protocol} (Jackson took it as the enum's index: {@code protocol: 1} was TCP, plaintext).
      */
     private static final class Yaml {
-        private static final java.util.Set<String> FILE_KEYS = java.util.Set.of("trustDomain", "nodes", "workloads");
+        private static final java.util.Set<String> FILE_KEYS = java.util.Set.of("trustDomain", "nodes", "workloads", "services");
+        private static final java.util.Set<String> SERVICE_KEYS = java.util.Set.of("namespace", "name", "hostname", "addresses",
+                "ports", "selector");
         private static final java.util.Set<String> NODE_KEYS = java.util.Set.of("name", "hboneAddress", "addresses");
         private static final java.util.Set<String> WORKLOAD_KEYS = java.util.Set.of("namespace", "name", "serviceAccount",
                 "labels", "addresses", "protocol", "node", "ports", "namedPorts");
@@ -260,7 +406,7 @@ public final class WorkloadRegistry {
             Binder b = new Binder(file);
             YNode root = docs.get(0);
             if (root.type() != YNode.Type.MAP) {
-                throw b.error(root, "expected a mapping (trustDomain, nodes, workloads), found " + root.description());
+                throw b.error(root, "expected a mapping (trustDomain, nodes, workloads, services), found " + root.description());
             }
             b.onlyKeys(root, FILE_KEYS);
             List<NodeYaml> nodes = b.list(root, "nodes", n -> {
@@ -273,7 +419,12 @@ public final class WorkloadRegistry {
                         b.stringMap(w, "labels"), b.strings(w, "addresses"), b.protocol(w), b.string(w, "node"), b.ports(w),
                         b.namedPorts(w));
             });
-            return new FileYaml(b.string(root, "trustDomain"), nodes, workloads);
+            List<ServiceYaml> services = b.list(root, "services", v -> {
+                b.onlyKeys(b.map(v), SERVICE_KEYS);
+                return new ServiceYaml(b.string(v, "namespace"), b.string(v, "name"), b.string(v, "hostname"),
+                        b.strings(v, "addresses"), b.ports(v), b.stringMap(v, "selector"));
+            });
+            return new FileYaml(b.string(root, "trustDomain"), nodes, workloads, services);
         }
 
         /**
@@ -775,6 +926,108 @@ public final class WorkloadRegistry {
                 out.add(made);
             }
         }
-        replace(out, nodes, nodeAddresses);
+        List<Service> services = new ArrayList<>();
+        if (f.services() != null) {
+            Map<InetAddress, String> vipOf = new HashMap<>();
+            claimedBy.forEach((a, w) -> vipOf.put(a, "workload " + w));
+            Map<String, String> hostnames = new HashMap<>();
+            for (int i = 0; i < f.services().size(); i++) {
+                ServiceYaml v = f.services().get(i);
+                String where = "services[" + i + "]";
+                for (String[] field : new String[][] {{"namespace", v.namespace()}, {"name", v.name()}}) {
+                    if (field[1] == null || field[1].isBlank()) {
+                        throw new FieldError(where, where + "." + field[0] + ": is required", null);
+                    }
+                }
+                String host = v.hostname() != null ? v.hostname()
+                        : v.name() + "." + v.namespace() + ".svc.cluster.local";
+                String prevHost = hostnames.putIfAbsent(host, v.namespace() + "/" + v.name());
+                if (prevHost != null) {
+                    String at = v.hostname() != null ? where + ".hostname" : where;
+                    throw new FieldError(at, "hostname " + host + " is already service " + prevHost + "'s");
+                }
+                List<InetAddress> vips = new ArrayList<>();
+                if (v.addresses() != null) {
+                    for (int j = 0; j < v.addresses().size(); j++) {
+                        String at = where + ".addresses[" + j + "]";
+                        InetAddress a;
+                        try {
+                            a = Addresses.parseIp(v.addresses().get(j), at);
+                        } catch (IllegalArgumentException e) {
+                            throw FieldError.of(at, e);
+                        }
+                        if (a.isAnyLocalAddress()) {
+                            throw new FieldError(at, "the wildcard address is no service address");
+                        }
+                        String prev = vipOf.putIfAbsent(a, "service " + v.namespace() + "/" + v.name());
+                        if (prev != null) {
+                            throw new FieldError(at, "address " + a.getHostAddress() + " is already " + prev + "'s");
+                        }
+                        vips.add(a);
+                    }
+                }
+                List<Service.Port> ports = new ArrayList<>();
+                if (v.ports() != null) {
+                    for (Map.Entry<Integer, String> p : v.ports().entrySet()) {
+                        String at = where + ".ports." + p.getKey();
+                        if (p.getKey() < 1 || p.getKey() > 65535) {
+                            throw new FieldError(at, "port out of range 1-65535");
+                        }
+                        String t = p.getValue();
+                        try {
+                            if (t == null) {
+                                ports.add(Service.Port.of(p.getKey(), p.getKey())); // Kubernetes: targetPort defaults to port
+                            } else if (!t.isEmpty() && t.chars().allMatch(c -> c >= '0' && c <= '9')) {
+                                int n = t.length() > 5 ? 0 : Integer.parseInt(t);
+                                if (n < 1 || n > 65535) {
+                                    throw new FieldError(at, "target port " + t + " is out of range 1-65535");
+                                }
+                                ports.add(Service.Port.of(p.getKey(), n));
+                            } else {
+                                WorkloadRef.checkNamedPorts(Map.of(t, 1));
+                                ports.add(Service.Port.named(p.getKey(), t));
+                            }
+                        } catch (FieldError e) {
+                            throw e;
+                        } catch (IllegalArgumentException e) {
+                            throw new FieldError(at, "target port: " + e.getMessage());
+                        }
+                    }
+                }
+                Service made;
+                try {
+                    made = new Service(v.namespace(), v.name(), host, vips, ports);
+                } catch (IllegalArgumentException e) {
+                    throw new FieldError(where, where + ": " + e.getMessage(), e);
+                }
+                services.add(made);
+                if (v.selector() != null && !v.selector().isEmpty()) {
+                    // Its endpoints: the workloads of its namespace its selector selects (a Kubernetes Service's
+                    // spec.selector); each gets the Service in Workload.services, which inbound telemetry reads too.
+                    for (int k = 0; k < out.size(); k++) {
+                        Workload w = out.get(k);
+                        if (w.namespace().equals(v.namespace()) && w.labels().entrySet().containsAll(v.selector().entrySet())) {
+                            out.set(k, withService(w, made));
+                        }
+                    }
+                }
+            }
+        }
+        replace(out, nodes, nodeAddresses, services);
+    }
+
+    /** {@code w} with {@code s} appended to its services, targeting the ports {@code s} maps to on it. */
+    private static Workload withService(Workload w, Service s) {
+        java.util.Set<Integer> targets = new java.util.TreeSet<>();
+        for (Service.Port p : s.ports()) {
+            int t = p.targetOn(w);
+            if (t > 0) {
+                targets.add(t);
+            }
+        }
+        List<WorkloadService> list = new ArrayList<>(w.services());
+        list.add(new WorkloadService(s.name(), s.namespace(), s.hostname(), targets));
+        return new Workload(w.namespace(), w.name(), w.serviceAccount(), w.labels(), w.addresses(), w.protocol(), w.node(),
+                w.trustDomain(), w.appProtocols(), w.namedPorts(), w.workloadName(), list);
     }
 }

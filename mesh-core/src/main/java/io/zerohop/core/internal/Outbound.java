@@ -37,11 +37,26 @@ public final class Outbound implements CaptureListener.Opener {
 
     /** What {@link #buildRequest} decided for a captured connection (ztunnel's {@code OutboundProtocol}). */
     public sealed interface Request {
-        /** A tunnel as {@code source} along {@code route}, whose headers already carry the defaults. */
-        record Hbone(SpiffeId source, Route route) implements Request {}
+        /**
+         * A tunnel as {@code source} along {@code route}, whose headers already carry the defaults, to {@code target}
+         * (the CONNECT authority): the address dialled, or for a Service VIP the endpoint picked, on its target port.
+         */
+        record Hbone(SpiffeId source, Route route, InetSocketAddress target) implements Request {
+            /** A tunnel to the address dialled. */
+            public Hbone(SpiffeId source, Route route) {
+                this(source, route, null);
+            }
+        }
 
-        /** Plain TCP to the target: a {@code protocol: TCP} workload, or unknown with passthrough on. */
-        record Passthrough(String why) implements Request {}
+        /**
+         * Plain TCP to {@code destination}: a {@code protocol: TCP} workload (for a Service VIP, the endpoint picked, on
+         * its target port), or unknown with passthrough on; null {@code destination}: the address dialled.
+         */
+        record Passthrough(String why, InetSocketAddress destination) implements Request {
+            public Passthrough(String why) {
+                this(why, null);
+            }
+        }
 
         /** Sent nowhere; {@code error} is what the capture listener logs, except a self call, which {@link #open} logs. */
         record Refused(RuntimeException error, boolean selfCall) implements Request {}
@@ -97,6 +112,14 @@ public final class Outbound implements CaptureListener.Opener {
      * @throws Mesh.UnknownDestinationException when the IP is unknown or its workload is {@code protocol: TCP}
      */
     public Route route(InetSocketAddress target) {
+        io.zerohop.core.Service svc = local.registry().serviceAt(target.getAddress()).orElse(null);
+        if (svc != null) {
+            // A Route cannot change the CONNECT authority, which for a VIP must be the endpoint picked (ztunnel's
+            // hbone_target_destination): Mesh.connect and captured connections resolve VIPs; a Route names no endpoint.
+            throw new Mesh.UnknownDestinationException("destination " + Addresses.authority(target) + " is the address of service "
+                    + svc + ", which has no single route: connect to it with Mesh.connect or through a capture (--forward,"
+                    + " SOCKS5, TPROXY), which pick one of its endpoints, or dial an endpoint's own address");
+        }
         Workload w = local.registry().byAddress(target.getAddress()).orElseThrow(() -> unknown(target,
                 "add it to the workload registry or pass an explicit Route"));
         if (w.protocol() != Workload.Protocol.HBONE) {
@@ -123,10 +146,52 @@ public final class Outbound implements CaptureListener.Opener {
         return withDefaultHeaders(null, source, route, client);
     }
 
-    /** {@link #withDefaultHeaders(SpiffeId, Route, InetSocketAddress)} with the baggage of {@code from} when not null. */
-    private Route withDefaultHeaders(Workload from, SpiffeId source, Route route, InetSocketAddress client) {
+    /**
+     * {@link #withDefaultHeaders(SpiffeId, Route, InetSocketAddress)} with the baggage of {@code from} when not null, and
+     * for a connection to a Service ({@code host} its hostname, else null) ztunnel's {@code forwarded: for=…;host=HOSTNAME}
+     * ({@code build_forwarded}), from which this proxy's outbound telemetry finds the Service again.
+     */
+    private Route withDefaultHeaders(Workload from, SpiffeId source, Route route, InetSocketAddress client, String host) {
         return new Route(route.hboneAddress(), route.expectedIdentities(),
-                OutboundHeaders.withDefaults(route.headers(), local.baggageOf(from, source), client, null));
+                OutboundHeaders.withDefaults(route.headers(), local.baggageOf(from, source), client, host));
+    }
+
+    private Route withDefaultHeaders(Workload from, SpiffeId source, Route route, InetSocketAddress client) {
+        return withDefaultHeaders(from, source, route, client, null);
+    }
+
+    /**
+     * The endpoint of the Service at {@code target}'s address, as ztunnel's {@code fetch_upstream} picks it
+     * ({@link io.zerohop.core.WorkloadRegistry#pickEndpoint}); null when {@code target} is no Service VIP.
+     *
+     * @throws Mesh.UnknownDestinationException ztunnel's {@code Error::NoHealthyUpstream} ("no healthy upstream"), with
+     *         zerohop's reason: the port is no service port, or no endpoint has an address and that port
+     */
+    private io.zerohop.core.Service.Endpoint serviceEndpoint(InetSocketAddress target) {
+        io.zerohop.core.Service svc = local.registry().serviceAt(target.getAddress()).orElse(null);
+        if (svc == null) {
+            return null;
+        }
+        io.zerohop.core.Service.Endpoint ep = local.registry().pickEndpoint(svc, target.getPort(), target.getAddress());
+        if (ep == null) {
+            String why = svc.port(target.getPort()) == null
+                    ? "port " + target.getPort() + " is not a port of service " + svc + " (" + portsText(svc) + ")"
+                    : "service " + svc + " has no endpoint" + (local.registry().endpoints(svc).isEmpty() ? ""
+                            : " with an address and the port its port " + target.getPort() + " targets");
+            throw new Mesh.UnknownDestinationException("no healthy upstream: " + Addresses.authority(target) + ": " + why);
+        }
+        return ep;
+    }
+
+    private static String portsText(io.zerohop.core.Service svc) {
+        if (svc.ports().isEmpty()) {
+            return "it has none";
+        }
+        StringBuilder b = new StringBuilder("its ports: ");
+        for (int i = 0; i < svc.ports().size(); i++) {
+            b.append(i == 0 ? "" : ", ").append(svc.ports().get(i).port());
+        }
+        return b.toString();
     }
 
     /** From now on {@link #connect} and socket factories fail at once, saying the mesh is closed. */
@@ -144,12 +209,22 @@ public final class Outbound implements CaptureListener.Opener {
             return CompletableFuture.failedFuture(closed("connect"));
         }
         Route route;
+        InetSocketAddress to = target;
+        String host = null;
         try {
-            route = route(target);
+            io.zerohop.core.Service.Endpoint ep = serviceEndpoint(target);
+            if (ep != null) {
+                to = ep.address();
+                host = ep.service().hostname();
+            }
+            route = route(to);
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e);
         }
-        return connect(source, target, route);
+        if (closing) {
+            return CompletableFuture.failedFuture(closed("connect"));
+        }
+        return tunnel(source, to, withDefaultHeaders(null, source, route, null, host));
     }
 
     /** A tunnel to {@code target} as {@code source} along {@code route} (default headers added). */
@@ -249,6 +324,25 @@ public final class Outbound implements CaptureListener.Opener {
                     + " is not a workload of this node and not on this host: the proxy lends its own identity " + src
                     + " only to callers on this host (an address of its own network namespace: another container's is not)"), false);
         }
+        io.zerohop.core.Service.Endpoint ep;
+        try {
+            // ztunnel's find_upstream: a Service VIP first, then a workload address.
+            ep = serviceEndpoint(target);
+        } catch (Mesh.UnknownDestinationException e) {
+            // ztunnel's build_request: a service-addressed connection without an upstream is Error::NoHealthyUpstream,
+            // never passthrough (a VIP is no address to send plaintext to, and its endpoints may be meshed).
+            return new Request.Refused(e, false);
+        }
+        if (ep != null) {
+            Workload w = ep.workload();
+            if (w.protocol() != Workload.Protocol.HBONE) {
+                // ztunnel's OutboundProtocol::TCP for an endpoint outside the mesh: plain TCP to the endpoint itself.
+                return new Request.Passthrough("service " + ep.service() + " endpoint " + w + " is a plaintext workload",
+                        ep.address());
+            }
+            Route r = new Route(local.registry().hboneAddress(w, ep.address().getAddress()), local.registry().identityOf(w));
+            return new Request.Hbone(src, withDefaultHeaders(from, src, r, source, ep.service().hostname()), ep.address());
+        }
         Route route;
         try {
             route = route(target);
@@ -273,19 +367,20 @@ public final class Outbound implements CaptureListener.Opener {
         Request r = buildRequest(source, target);
         if (r instanceof Request.Hbone h) {
             // A failure to open is counted by mesh-hbone's tunnelFailed/tunnelRefused events (TunnelObserver).
-            return tunnel(h.source(), target, h.route()).thenApply(Relay::tunnel);
+            return tunnel(h.source(), h.target() != null ? h.target() : target, h.route()).thenApply(Relay::tunnel);
         }
         if (r instanceof Request.Passthrough p) {
-            log.debug("passthrough {} -> {}: {}", source, target, p.why());
-            CompletableFuture<Relay.End> dial = CaptureListener.connectTcp(loop, target);
+            InetSocketAddress to = p.destination() != null ? p.destination() : target;
+            log.debug("passthrough {} -> {}: {}", source, to, p.why());
+            CompletableFuture<Relay.End> dial = CaptureListener.connectTcp(loop, to);
             // ztunnel's proxy_to_tcp builds the connection result before it dials: a failed dial
             // counts (Error::ConnectionFailed, CONNECT).
             dial.whenComplete((end, e) -> {
                 if (e != null) {
-                    observer.plainFailed(false, source, target, "CONNECT");
+                    observer.plainFailed(false, source, to, "CONNECT");
                 }
             });
-            return dial.thenApply(end -> observer.plain(end, "passthrough", false, source, target, null));
+            return dial.thenApply(end -> observer.plain(end, "passthrough", false, source, to, null));
         }
         Request.Refused refused = (Request.Refused) r;
         if (refused.selfCall()) {
@@ -305,9 +400,11 @@ public final class Outbound implements CaptureListener.Opener {
      */
     @Override
     public String ends(InetSocketAddress source, InetSocketAddress destination) {
+        io.zerohop.core.Service svc = local.registry().serviceAt(destination.getAddress()).orElse(null);
         return "outbound " + Addresses.authority(source) + " (" + sourceText(source.getAddress()) + ") -> "
-                + Addresses.authority(destination) + " (" + local.registry().byAddress(destination.getAddress())
-                .map(w -> local.registry().identityOf(w).toString()).orElse("no workload") + ")";
+                + Addresses.authority(destination) + " (" + (svc != null ? "service " + svc
+                : local.registry().byAddress(destination.getAddress()).map(w -> local.registry().identityOf(w).toString())
+                .orElse("no workload")) + ")";
     }
 
     /**

@@ -608,9 +608,27 @@ public final class TunnelObserver implements HboneEvents {
         TrafficLabels l = TrafficLabels.of(inbound ? "destination" : "source", source,
                 TrafficLabels.Peer.of(dw, WorkloadStrings.text(dst), clusterId), "mutual_tls");
         // ztunnel's inbound guess_inbound_service (src/proxy.rs): the first Service of the destination with a port
-        // targeting the connection's. Outbound it names the Service the client dialled, which a pod address is not.
-        return inbound && dw != null ? l.withDestinationService(io.zerohop.core.WorkloadService.forPort(dw.services(),
+        // targeting the connection's. Outbound it names the Service the client dialled (ztunnel's
+        // intended_destination_service), which a pod address is not: a connection to a Service VIP carries its hostname
+        // in the forwarded header's host= (Outbound, ztunnel's build_forwarded), found again here.
+        if (!inbound) {
+            return registry.services().isEmpty() ? l : l.withDestinationService(registry.serviceByHostname(forwardedHost(t)));
+        }
+        return dw != null ? l.withDestinationService(io.zerohop.core.WorkloadService.forPort(dw.services(),
                 t.destination().getPort())) : l;
+    }
+
+    /** The {@code host=} of a {@code forwarded} header ({@code for="…";host=NAME}), or null. */
+    static String forwardedHost(TunnelInfo t) {
+        String fwd = t.headers().get("forwarded");
+        int i = fwd == null ? -1 : fwd.indexOf(";host=");
+        if (i < 0) {
+            return null;
+        }
+        int end = fwd.indexOf(';', i + 6);
+        int comma = fwd.indexOf(',', i + 6);
+        end = end < 0 ? comma : comma < 0 ? end : Math.min(end, comma);
+        return fwd.substring(i + 6, end < 0 ? fwd.length() : end).replace("\"", "");
     }
 
     /**

@@ -120,6 +120,66 @@ public final class PodConversion {
         return out;
     }
 
+    /**
+     * The registry Service for a Kubernetes Service, as istiod's ambient index builds ztunnel's (istio/istio
+     * pilot/pkg/serviceregistry/ambient/services.go {@code serviceServiceBuilder}, {@code constructServiceVIPs} and
+     * {@code constructServicePorts}), or empty for an ExternalName Service, which istiod leaves out. VIPs:
+     * {@code spec.clusterIPs}, else {@code spec.clusterIP}; a headless Service's {@code None} (and an unparsable address,
+     * logged once) is none. Ports: each TCP port (a port without protocol is TCP; zerohop relays TCP only, and a UDP port
+     * may repeat a TCP port's number) with its {@code targetPort}: a number, a container port name each endpoint
+     * resolves ({@code io.zerohop.core.Service.Port#named}), or absent, the port itself. A port the API server would
+     * refuse (out of range, a bad name) is skipped and logged once. Hostname {@code NAME.NAMESPACE.svc.cluster.local}.
+     * Not included: {@code spec.externalIPs} and LoadBalancer ingress IPs, which istiod adds as VIPs too.
+     */
+    public static Optional<io.zerohop.core.Service> toService(Service s) {
+        if (s.getSpec() == null || "ExternalName".equals(s.getSpec().getType())) {
+            return Optional.empty();
+        }
+        String ns = s.getMetadata().getNamespace();
+        String name = s.getMetadata().getName();
+        String where = "Service/" + ns + "/" + name;
+        List<String> ips = s.getSpec().getClusterIPs() != null && !s.getSpec().getClusterIPs().isEmpty()
+                ? s.getSpec().getClusterIPs() : s.getSpec().getClusterIP() == null ? List.of() : List.of(s.getSpec().getClusterIP());
+        List<InetAddress> vips = new ArrayList<>();
+        for (int i = 0; i < ips.size(); i++) {
+            String ip = ips.get(i);
+            if (blank(ip) || "None".equals(ip)) {
+                continue;
+            }
+            try {
+                InetAddress a = Addresses.parseIp(ip, where + ": spec.clusterIPs[" + i + "]");
+                if (!a.isAnyLocalAddress() && !vips.contains(a)) {
+                    vips.add(a);
+                }
+            } catch (IllegalArgumentException e) {
+                warnOnce("skipping an address of " + e.getMessage());
+            }
+        }
+        List<io.zerohop.core.Service.Port> ports = new ArrayList<>();
+        java.util.Set<Integer> seen = new java.util.HashSet<>();
+        if (s.getSpec().getPorts() != null) {
+            for (ServicePort sp : s.getSpec().getPorts()) {
+                if (sp.getPort() == null || (sp.getProtocol() != null && !"TCP".equals(sp.getProtocol())) || !seen.add(sp.getPort())) {
+                    continue;
+                }
+                IntOrString t = sp.getTargetPort();
+                try {
+                    if (t == null || (t.getIntVal() == null && blank(t.getStrVal()))) {
+                        ports.add(io.zerohop.core.Service.Port.of(sp.getPort(), sp.getPort()));
+                    } else if (t.getIntVal() != null) {
+                        ports.add(io.zerohop.core.Service.Port.of(sp.getPort(), t.getIntVal()));
+                    } else {
+                        io.zerohop.policy.WorkloadRef.checkNamedPorts(Map.of(t.getStrVal(), 1));
+                        ports.add(io.zerohop.core.Service.Port.named(sp.getPort(), t.getStrVal()));
+                    }
+                } catch (IllegalArgumentException e) {
+                    warnOnce(where + ": skipping port " + sp.getPort() + ": " + e.getMessage());
+                }
+            }
+        }
+        return Optional.of(new io.zerohop.core.Service(ns, name, name + "." + ns + ".svc." + DOMAIN_SUFFIX, vips, ports));
+    }
+
     /** istiod's default {@code DOMAIN_SUFFIX} (its {@code --domain} flag), which Service hostnames end with. */
     static final String DOMAIN_SUFFIX = "cluster.local";
 

@@ -55,6 +55,7 @@ public final class WorkloadState {
     private long claims;
     private List<Workload> installed = List.of();
     private Map<String, List<InetAddress>> installedNodes = Map.of();
+    private List<io.zerohop.core.Service> installedServices = List.of();
     /** Each node's addresses as last computed, installed or not (see {@link #bindNodes}). */
     private volatile Map<String, List<InetAddress>> computedNodes = Map.of();
     /** False while this node proxy's own source-address check says the pod network is an overlay. */
@@ -127,6 +128,35 @@ public final class WorkloadState {
         }
     }
 
+    /**
+     * Every Service converted ({@link PodConversion#toService}), by namespace and name; a VIP that is a pod's address in
+     * {@code podAddresses} or an earlier Service's (the API server allocates each once: only a stale view has two) is
+     * left out and logged, as the registry would refuse the whole update.
+     */
+    private List<io.zerohop.core.Service> services(Set<InetAddress> podAddresses) {
+        List<Service> all = new ArrayList<>();
+        services.values().forEach(m -> all.addAll(m.values()));
+        all.sort(Comparator.comparing((Service s) -> s.getMetadata().getNamespace()).thenComparing(s -> s.getMetadata().getName()));
+        Set<InetAddress> vips = new HashSet<>();
+        List<io.zerohop.core.Service> out = new ArrayList<>(all.size());
+        for (Service k : all) {
+            io.zerohop.core.Service s = PodConversion.toService(k).orElse(null);
+            if (s == null) {
+                continue;
+            }
+            List<InetAddress> free = new ArrayList<>();
+            for (InetAddress a : s.vips()) {
+                if (!podAddresses.contains(a) && vips.add(a)) {
+                    free.add(a);
+                } else {
+                    LOG.debug("address {} of Service {} is a pod's or another Service's: left out", a.getHostAddress(), s);
+                }
+            }
+            out.add(free.size() == s.vips().size() ? s : new io.zerohop.core.Service(s.namespace(), s.name(), s.hostname(), free, s.ports()));
+        }
+        return out;
+    }
+
     /** The pod object as kept (from the informer, or a peer lookup); for tests. */
     Optional<Pod> pod(String namespace, String name) {
         PodEntry e = pods.get(key(namespace, name));
@@ -188,12 +218,14 @@ public final class WorkloadState {
         Map<String, List<InetAddress>> computed = nodeAddresses ? nodeAddresses(all) : Map.of();
         computedNodes = computed;
         Map<String, List<InetAddress>> nodes = bindNodes ? computed : Map.of();
-        if (out.equals(installed) && nodes.equals(installedNodes)) {
+        List<io.zerohop.core.Service> svcs = services(claimed);
+        if (out.equals(installed) && nodes.equals(installedNodes) && svcs.equals(installedServices)) {
             return false;
         }
-        registry.replace(out, Map.of(), nodes);
+        registry.replace(out, Map.of(), nodes, svcs);
         installed = List.copyOf(out);
         installedNodes = nodes;
+        installedServices = svcs;
         LOG.debug("installed {} workloads", out.size());
         return true;
     }

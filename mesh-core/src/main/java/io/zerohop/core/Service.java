@@ -1,0 +1,159 @@
+package io.zerohop.core;
+
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * A Service the registry knows by its virtual addresses (a Kubernetes Service's {@code spec.clusterIPs}), so that an
+ * outbound connection dialled at {@code VIP:port} is sent to one of its endpoints, as ztunnel's does: istio/ztunnel
+ * src/state/service.rs {@code Service} ({@code vips}, {@code ports}: service port → target port, 0 for a named one that
+ * each endpoint resolves) and src/state.rs {@code find_upstream} / {@code find_upstream_from_service} /
+ * {@code load_balance}. Its endpoints are the registry workloads whose {@link Workload#services()} name it (same
+ * {@code namespace} and {@code name}): {@link WorkloadRegistry#endpoints}.
+ *
+ * @param namespace its namespace; not blank
+ * @param name      its name; not blank
+ * @param hostname  its DNS name ({@code NAME.NAMESPACE.svc.cluster.local} for a Kubernetes Service), what
+ *                  {@code destination_service} and the CONNECT's {@code forwarded: …;host=} carry; not blank
+ * @param vips      its virtual addresses, IPv4 and IPv6 (never null; may be empty: a headless Service, found by no
+ *                  address); none is the wildcard and none repeats. Immutable copy.
+ * @param ports     its ports (never null; each service port once); immutable copy
+ * @throws IllegalArgumentException naming the service and the field when one is blank, a VIP is the wildcard or
+ *                                  repeats, or a service port repeats
+ * @throws NullPointerException     for a null VIP or port
+ */
+public record Service(String namespace, String name, String hostname, List<InetAddress> vips, List<Port> ports) {
+
+    /**
+     * One service port: ztunnel's {@code ports} entry ({@code service_port} → {@code target_port}), with the Kubernetes
+     * target port's name kept where istiod sends 0 and a per-endpoint mapping.
+     *
+     * @param port           the service port clients dial, 1-65535
+     * @param targetPort     the endpoint port it maps to, 1-65535; 0 when {@code targetPortName} names it instead
+     * @param targetPortName a container port name ({@link Workload#namedPorts()}) each endpoint resolves, when
+     *                       {@code targetPort} is 0; else null
+     * @throws IllegalArgumentException naming the field for a port out of range, or not exactly one of
+     *                                  {@code targetPort} and {@code targetPortName}
+     */
+    public record Port(int port, int targetPort, String targetPortName) {
+        public Port {
+            if (port < 1 || port > 65535) {
+                throw new IllegalArgumentException("service port " + port + " is out of range 1-65535");
+            }
+            if (targetPortName != null && targetPortName.isBlank()) {
+                targetPortName = null;
+            }
+            if (targetPortName != null ? targetPort != 0 : targetPort < 1 || targetPort > 65535) {
+                throw new IllegalArgumentException("service port " + port + ": targetPort " + (targetPortName != null
+                        ? "is named \"" + targetPortName + "\" and numbered " + targetPort + " (one or the other)"
+                        : targetPort + " is out of range 1-65535"));
+            }
+        }
+
+        /** A port whose target is the number {@code targetPort}. */
+        public static Port of(int port, int targetPort) {
+            return new Port(port, targetPort, null);
+        }
+
+        /** A port whose target is the container port named {@code targetPortName} on each endpoint. */
+        public static Port named(int port, String targetPortName) {
+            return new Port(port, 0, Objects.requireNonNull(targetPortName, "targetPortName"));
+        }
+
+        /**
+         * The port on {@code endpoint} this service port maps to: the numbered target, else the endpoint's container
+         * port of that name; 0 when it names none of the endpoint's (ztunnel's {@code load_balance} then skips the
+         * endpoint: "it does not have service port").
+         */
+        public int targetOn(Workload endpoint) {
+            if (targetPortName == null) {
+                return targetPort;
+            }
+            Integer p = endpoint.namedPorts() == null ? null : endpoint.namedPorts().get(targetPortName);
+            return p == null ? 0 : p;
+        }
+    }
+
+    /**
+     * The endpoint picked for a connection to a service ({@link WorkloadRegistry#pickEndpoint}).
+     *
+     * @param service  the Service dialled
+     * @param workload the endpoint workload picked
+     * @param address  where the connection goes: an address of {@code workload} (of the VIP's family when it has one)
+     *                 on the target port the service port maps to
+     */
+    public record Endpoint(Service service, Workload workload, InetSocketAddress address) {}
+
+    public Service {
+        for (String[] f : new String[][] {{"namespace", namespace}, {"name", name}, {"hostname", hostname}}) {
+            if (f[1] == null || f[1].isBlank()) {
+                throw new IllegalArgumentException("service " + f[0] + " is required");
+            }
+        }
+        vips = List.copyOf(Objects.requireNonNull(vips, "vips"));
+        Set<InetAddress> seen = new HashSet<>();
+        for (InetAddress a : vips) {
+            if (a.isAnyLocalAddress()) {
+                throw new IllegalArgumentException("service " + namespace + "/" + name + ": vips: the wildcard address "
+                        + a.getHostAddress() + " is no service address");
+            }
+            if (!seen.add(a)) {
+                throw new IllegalArgumentException("service " + namespace + "/" + name + ": vips: " + a.getHostAddress()
+                        + " is listed twice");
+            }
+        }
+        ports = List.copyOf(Objects.requireNonNull(ports, "ports"));
+        Set<Integer> numbers = new HashSet<>();
+        for (Port p : ports) {
+            if (!numbers.add(p.port())) {
+                throw new IllegalArgumentException("service " + namespace + "/" + name + ": ports: port " + p.port()
+                        + " is listed twice");
+            }
+        }
+    }
+
+    /** The port whose service port is {@code port}, or null (a small list: no map, no allocation). */
+    public Port port(int port) {
+        for (int i = 0; i < ports.size(); i++) {
+            Port p = ports.get(i);
+            if (p.port == port) {
+                return p;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * Whether {@code w} is an endpoint of this Service: one of its {@link Workload#services()} has this namespace and name.
+     */
+    public boolean selects(Workload w) {
+        List<WorkloadService> s = w.services();
+        for (int i = 0; i < s.size(); i++) {
+            if (s.get(i).name().equals(name) && s.get(i).namespace().equals(namespace)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** What telemetry names it by: ztunnel's {@code ServiceDescription}, with the target ports its numbered ports name. */
+    public WorkloadService description() {
+        List<Integer> targets = new ArrayList<>();
+        for (Port p : ports) {
+            if (p.targetPort > 0) {
+                targets.add(p.targetPort);
+            }
+        }
+        return new WorkloadService(name, namespace, hostname, Set.copyOf(targets));
+    }
+
+    @Override
+    public String toString() {
+        return namespace + "/" + name;
+    }
+}
