@@ -175,6 +175,62 @@ class KubernetesWorkloadsTest {
         await(d, "ports gone with the Service", () -> at("10.0.4.1").map(x -> x.appProtocols().isEmpty()).orElse(false));
     }
 
+    /**
+     * A dual-stack Service's {@code spec.clusterIPs} become its VIPs, each TCP port its service port → target port (a named
+     * targetPort kept as the name, resolved per endpoint through its container ports; none: the port itself), its
+     * endpoints the pods it selects: an outbound connection to either VIP picks the pod, at the address of the VIP's
+     * family (istiod's constructServiceVIPs / constructServicePorts, ztunnel's find_upstream).
+     */
+    @Test
+    @DisplayName("a Service's clusterIPs and ports reach the registry as VIPs whose connections pick a selected pod")
+    void serviceClusterIpsBecomeVips() throws Exception {
+        k8s.create(pod("prod", "web-1", "node-a", "web", Map.of("app", "web"), "10.0.4.1", "fd00:4::1").build());
+        k8s.create(pod("prod", "db-1", "node-a", "db", Map.of("app", "db"), "10.0.4.2").build());
+        k8s.client.resource(new ServiceBuilder().withNewMetadata().withNamespace("prod").withName("web").endMetadata()
+                .withNewSpec().withSelector(Map.of("app", "web")).withClusterIP("10.96.0.10")
+                .withClusterIPs("10.96.0.10", "fd00:10:96::a").withIpFamilies("IPv4", "IPv6")
+                .addNewPort().withName("http").withPort(80).withTargetPort(new IntOrString("http-web")).endPort()
+                .addNewPort().withName("admin").withPort(9090).endPort()
+                .addNewPort().withName("dns").withPort(53).withProtocol("UDP").endPort()
+                .endSpec().build()).create();
+        InetAddress v6 = ip("fd00:10:96::a");
+        InetAddress v4 = ip("10.96.0.10");
+        await(d, "the Service installed", () -> registry.serviceAt(v6).isPresent()
+                && !registry.endpoints(registry.serviceAt(v6).get()).isEmpty());
+        io.zerohop.core.Service s = registry.serviceAt(ip("10.96.0.10")).orElseThrow();
+        assertThat(s.hostname()).isEqualTo("web.prod.svc.cluster.local");
+        assertThat(s.vips()).containsExactly(ip("10.96.0.10"), ip("fd00:10:96::a"));
+        assertThat(s.ports()).as("TCP ports only").containsExactly(io.zerohop.core.Service.Port.named(80, "http-web"),
+                io.zerohop.core.Service.Port.of(9090, 9090));
+        assertThat(registry.endpoints(s)).extracting(Workload::toString).containsExactly("prod/web-1");
+        assertThat(registry.pickEndpoint(s, 80, ip("10.96.0.10")).address())
+                .isEqualTo(new java.net.InetSocketAddress(ip("10.0.4.1"), 8080));
+        assertThat(registry.pickEndpoint(s, 9090, ip("fd00:10:96::a")).address())
+                .isEqualTo(new java.net.InetSocketAddress(ip("fd00:4::1"), 9090));
+
+        k8s.client.services().inNamespace("prod").withName("web").delete();
+        await(d, "the VIPs gone with the Service", () -> registry.serviceAt(v4).isEmpty());
+        assertThat(registry.services()).isEmpty();
+    }
+
+    /** A headless Service ({@code clusterIP: None}) has no VIP; an ExternalName Service is no Service to ambient (istiod). */
+    @Test
+    @DisplayName("a headless Service has no VIP and an ExternalName Service none at all")
+    void headlessAndExternalNameServices() throws Exception {
+        k8s.create(pod("prod", "web-1", "node-a", "web", Map.of("app", "web"), "10.0.4.1").build());
+        k8s.client.resource(new ServiceBuilder().withNewMetadata().withNamespace("prod").withName("headless").endMetadata()
+                .withNewSpec().withSelector(Map.of("app", "web")).withClusterIP("None").withClusterIPs("None")
+                .addNewPort().withPort(80).endPort().endSpec().build()).create();
+        k8s.client.resource(new ServiceBuilder().withNewMetadata().withNamespace("prod").withName("ext").endMetadata()
+                .withNewSpec().withType("ExternalName").withExternalName("example.com").withClusterIP("10.96.0.12")
+                .addNewPort().withPort(80).endPort().endSpec().build()).create();
+        await(d, "the headless Service installed", () -> registry.services().size() == 1);
+        io.zerohop.core.Service s = registry.services().get(0);
+        assertThat(s.name()).isEqualTo("headless");
+        assertThat(s.vips()).isEmpty();
+        assertThat(registry.serviceAt(ip("10.96.0.12"))).isEmpty();
+    }
+
     @Test
     @DisplayName("the node proxy's discovery keeps other nodes' pods (outbound) and tells the mesh its node (inbound serves only its own)")
     void otherNodesPodsStayForOutbound() throws Exception {
