@@ -40,7 +40,16 @@ import org.yaml.snakeyaml.reader.StreamReader;
  *   - {namespace: prod, name: backend, serviceAccount: backend, addresses: [10.0.1.2],
  *      labels: {app: backend}, protocol: HBONE, node: node-b,
  *      ports: {8080: http, 9090: grpc, 5432: tcp}}   # appProtocol per port; unlisted ports: auto
+ * services:                                          # optional: Service VIPs outbound connections resolve
+ *   - {namespace: prod, name: backend, addresses: [10.96.0.20, "fd00:10:96::14"],
+ *      ports: {80: 8080, 9000: http}, selector: {app: backend}}  # target port: a number or a container port name
  * </pre>
+ *
+ * <p>Services ({@link Service}): a VIP → Service index ({@link #serviceAt}), the endpoints each selects
+ * ({@link #endpoints}: the workloads whose {@link Workload#services()} name it), and ztunnel's endpoint pick
+ * ({@link #pickEndpoint}). A {@code services:} entry's {@code selector} attaches the Service to the matching workloads of its
+ * namespace ({@link Workload#services()}, which inbound telemetry reads too); {@code hostname} defaults to
+ * {@code NAME.NAMESPACE.svc.cluster.local}; a port's value is a target port number, a container port name, or empty (the port).
  */
 public final class WorkloadRegistry {
     /** Where a workload's HBONE tunnel ends when no node says otherwise (ztunnel's inbound port). */
@@ -497,7 +506,7 @@ public final class WorkloadRegistry {
             if (documents > 1) {
                 // Jackson read the first and dropped the rest's workloads before this was an error.
                 throw new IllegalArgumentException(file + ":" + secondAt
-                        + ": a second YAML document: the registry is one mapping (trustDomain, nodes, workloads)");
+                        + ": a second YAML document: the registry is one mapping (trustDomain, nodes, workloads, services)");
             }
             try {
                 return YamlDocuments.parse(file.toString(), text);

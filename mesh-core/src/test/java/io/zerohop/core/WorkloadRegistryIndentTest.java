@@ -69,7 +69,15 @@ class WorkloadRegistryIndentTest {
                 labels: {app: backend}
                 protocol: HBONE
                 ports: {8080: http, 9090: grpc}
+                namedPorts: {http: 8080}
                 node: node-b
+            services:
+              - namespace: prod
+                name: backend
+                hostname: backend.prod.svc.cluster.local
+                addresses: [10.96.0.20, "fd00:10:96::14"]
+                ports: {80: 8080, 9000: http, 7070: }
+                selector: {app: backend}
             """;
 
     private static final Pattern KEY = Pattern.compile("^\\s*(?:- )?\"?([A-Za-z0-9]+)\"?:(?:\\s|$)");
@@ -98,7 +106,12 @@ class WorkloadRegistryIndentTest {
     @Test
     void theExamplesLoad() throws Exception {
         assertThat(WorkloadRegistry.load(Files.writeString(dir.resolve("w.yaml"), EXAMPLE)).all()).hasSize(2);
-        assertThat(WorkloadRegistry.load(Files.writeString(dir.resolve("r.yaml"), README_EXAMPLE)).all()).hasSize(1);
+        WorkloadRegistry readme = WorkloadRegistry.load(Files.writeString(dir.resolve("r.yaml"), README_EXAMPLE));
+        assertThat(readme.all()).hasSize(1);
+        Service backend = readme.services().get(0);
+        assertThat(readme.endpoints(backend)).hasSize(1);
+        assertThat(readme.pickEndpoint(backend, 9000, java.net.InetAddress.getByName("10.96.0.20")).address())
+                .isEqualTo(new java.net.InetSocketAddress(java.net.InetAddress.getByName("10.0.1.2"), 8080));
     }
 
     @ParameterizedTest(name = "line {0}: {1}")

@@ -74,7 +74,7 @@ class WorkloadRegistryTest {
                 + "addresses, labels, name, namedPorts, namespace, node, ports, protocol, serviceAccount)");
         // New-user pass: a policy file given as --workloads read "Unrecognized field \"apiVersion\", not marked as ignorable".
         Files.writeString(f, "apiVersion: security.istio.io/v1\nkind: PeerAuthentication\n");
-        assertThatThrownBy(() -> r.reload(f)).hasMessage(f + ":1: apiVersion: unknown field (expected one of nodes, trustDomain, "
+        assertThatThrownBy(() -> r.reload(f)).hasMessage(f + ":1: apiVersion: unknown field (expected one of nodes, services, trustDomain, "
                 + "workloads); this is a Kubernetes manifest, not a workload registry (mesh-core/README.md, Workload registry)");
         Files.writeString(f, GOOD.replace("10.0.1.3", "db.local"));
         assertThatThrownBy(() -> r.reload(f)).hasMessageContaining("workloads[1].addresses[0]: \"db.local\" is not an IP address literal");
@@ -95,7 +95,7 @@ class WorkloadRegistryTest {
                 + " serviceAccount?");
         Files.writeString(f, GOOD.replace("trustDomain:", "trustdomain:"));
         assertThatThrownBy(() -> WorkloadRegistry.load(f)).hasMessage(f + ":1: trustdomain: unknown field (expected one of nodes,"
-                + " trustDomain, workloads); did you mean trustDomain? (field names are case-sensitive)");
+                + " services, trustDomain, workloads); did you mean trustDomain? (field names are case-sensitive)");
         Files.writeString(f, GOOD.replace("hboneAddress:", "hboneAdress:"));
         assertThatThrownBy(() -> WorkloadRegistry.load(f)).hasMessageStartingWith(f + ":").hasMessageContaining(
                 ".hboneAdress: unknown field (expected one of addresses, hboneAddress, name); did you mean hboneAddress?");
@@ -358,7 +358,7 @@ class WorkloadRegistryTest {
                 .hasMessage(nullLabel + ":4: workloads[0].labels.app: no value (a label value is a string: write \"\" for an empty one)");
         Path list = Files.writeString(dir.resolve("list.yaml"), "- {namespace: prod, name: backend}\n");
         assertThatThrownBy(() -> WorkloadRegistry.load(list)).isInstanceOf(IllegalArgumentException.class)
-                .hasMessage(list + ":1: : expected a mapping (trustDomain, nodes, workloads), found a list");
+                .hasMessage(list + ":1: : expected a mapping (trustDomain, nodes, workloads, services), found a list");
     }
 
     @Test

@@ -736,14 +736,28 @@ final class ProxyCommand implements Callable<Integer> {
                         + " trust domain, so no SVID can be issued or accepted for them (give the same trust domain to both)");
             }
         }
+        if (kube == null && workloads != null) {
+            for (InetSocketAddress[] f : checked.forwards()) {
+                io.zerohop.core.Service svc = registry.serviceAt(f[1].getAddress()).orElse(null);
+                if (svc != null && svc.port(f[1].getPort()) == null) {
+                    // A Service VIP at a port the Service lacks: every connection is refused (ztunnel's NoHealthyUpstream),
+                    // with or without --passthrough-unknown, which never relays a VIP; the file is read once.
+                    throw new Cli.RefusedException(origins.label("forward") + " " + Addresses.listener(f[0], f[0]) + "="
+                            + Addresses.listener(f[1], f[1]) + ": " + f[1].getAddress().getHostAddress() + " is the address of service "
+                            + svc + " of " + workloads + ", which has no port " + f[1].getPort() + " (its ports: "
+                            + String.join(", ", svc.ports().stream().map(x -> String.valueOf(x.port())).toList())
+                            + "), so every connection to it would be refused", 2);
+                }
+            }
+        }
         if (kube == null && !passthroughUnknown) {
             for (InetSocketAddress[] f : checked.forwards()) {
-                if (registry.byAddress(f[1].getAddress()).isEmpty()) {
+                if (registry.byAddress(f[1].getAddress()).isEmpty() && registry.serviceAt(f[1].getAddress()).isEmpty()) {
                     // Every connection to such a forward is refused (unknown destination: no identity to verify), one INFO
                     // line each, while the ready line lists the forward (new-user pass). A --workloads file is read once,
                     // so nothing can change that until a restart: refused before anything starts (exit 2).
                     String head = origins.label("forward") + " " + Addresses.listener(f[0], f[0]) + "=" + Addresses.listener(f[1], f[1])
-                            + ": " + f[1].getAddress().getHostAddress() + " is no workload of ";
+                            + ": " + f[1].getAddress().getHostAddress() + " is no workload or service address of ";
                     if (workloads != null) {
                         throw new Cli.RefusedException(head + workloads + ", which is read once at start, so every connection to"
                                 + " it would be refused (add the workload to " + workloads + ", or give --passthrough-unknown to relay it"
@@ -928,7 +942,7 @@ final class ProxyCommand implements Callable<Integer> {
                     return;
                 }
                 for (InetSocketAddress[] f : checked.forwards()) {
-                    if (synced.byAddress(f[1].getAddress()).isEmpty()) {
+                    if (synced.byAddress(f[1].getAddress()).isEmpty() && synced.serviceAt(f[1].getAddress()).isEmpty()) {
                         // A pod may get that address later: said once, after the first sync, not refused.
                         LogShape.proxyLine("warn", "zerohop proxy: warning: " + origins.label("forward") + " " + Addresses.listener(f[0], f[0])
                                 + "=" + Addresses.listener(f[1], f[1]) + ": " + f[1].getAddress().getHostAddress() + " is no pod of"

@@ -560,13 +560,37 @@ class CliTest {
         Path w = Files.writeString(dir.resolve("workloads.yaml"), "workloads:\n  - {namespace: prod, name: backend, addresses: [10.0.1.2]}\n");
         String[] start = startWithoutIdentity(dir, w, "--forward", "127.0.0.1:0=10.0.1.9:80", "--forward", "127.0.0.1:0=10.0.1.2:8080");
         assertThat(Zerohop.run(start)).isEqualTo(2);
-        assertThat(std.err.toString()).contains("zerohop proxy: --forward 127.0.0.1:0=10.0.1.9:80: 10.0.1.9 is no workload of " + w
+        assertThat(std.err.toString()).contains("zerohop proxy: --forward 127.0.0.1:0=10.0.1.9:80: 10.0.1.9 is no workload or service address of " + w
                 + ", which is read once at start, so every connection to it would be refused (add the workload to " + w
                 + ", or give --passthrough-unknown to relay it as plain TCP)")
                 .doesNotContain("10.0.1.2 is no workload");
         std.err.reset();
         assertThat(Zerohop.run(concat(start, new String[] {"--passthrough-unknown"}))).isNotZero().isNotEqualTo(2);
         assertThat(std.err.toString()).doesNotContain("--forward 127.0.0.1:0=10.0.1.9:80");
+    }
+
+    /**
+     * A --forward to a Service VIP of the --workloads file is a known destination (the proxy picks an endpoint per
+     * connection); at a port the Service lacks every connection would be refused (ztunnel's NoHealthyUpstream), even with
+     * --passthrough-unknown, which never relays a VIP: refused at start, naming the Service and its ports.
+     */
+    @Test
+    @org.junit.jupiter.api.DisplayName("proxy start: a --forward to a Service VIP is known; at a port the Service lacks it is refused")
+    void aForwardToAServiceVip(@TempDir Path dir) throws Exception {
+        Path w = Files.writeString(dir.resolve("workloads.yaml"), """
+                workloads:
+                  - {namespace: prod, name: backend, addresses: [10.0.1.2], labels: {app: backend}}
+                services:
+                  - {namespace: prod, name: backend, addresses: [10.96.0.20], ports: {80: 8080}, selector: {app: backend}}
+                """);
+        String[] known = startWithoutIdentity(dir, w, "--forward", "127.0.0.1:0=10.96.0.20:80");
+        assertThat(Zerohop.run(known)).isNotEqualTo(2);
+        assertThat(std.err.toString()).doesNotContain("--forward 127.0.0.1:0=10.96.0.20:80");
+        std.err.reset();
+        String[] wrongPort = startWithoutIdentity(dir, w, "--forward", "127.0.0.1:0=10.96.0.20:81");
+        assertThat(Zerohop.run(concat(wrongPort, new String[] {"--passthrough-unknown"}))).isEqualTo(2);
+        assertThat(std.err.toString()).contains("zerohop proxy: --forward 127.0.0.1:0=10.96.0.20:81: 10.96.0.20 is the address of"
+                + " service prod/backend of " + w + ", which has no port 81 (its ports: 80), so every connection to it would be refused");
     }
 
     /**
