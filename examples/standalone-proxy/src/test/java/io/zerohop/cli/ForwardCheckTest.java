@@ -98,7 +98,7 @@ class ForwardCheckTest {
                 "--admin", "off", "--forward", "127.0.121.1:0=10.0.1.9:80"};
         assertThat(Zerohop.run(args)).isNotZero().isNotEqualTo(2);
         assertThat(std.err.toString()).contains("zerohop proxy: warning: --forward 127.0.121.1:0=10.0.1.9:80: 10.0.1.9 is no workload"
-                + " of the registry (no --workloads); every connection to it will be refused (--passthrough-unknown relays it as"
+                + " or service address of the registry (no --workloads); every connection to it will be refused (--passthrough-unknown relays it as"
                 + " plain TCP)");
     }
 
