@@ -197,9 +197,14 @@ public final class Mesh implements AutoCloseable {
     }
 
     /**
-     * A tunnel to a registry workload, as {@code source} (node proxies act for many sources). The
-     * future fails with {@link UnknownDestinationException} when {@link #route} does, and with the
-     * transport's error (e.g. {@code HboneRefusedException} for a non-200 answer) when the tunnel
+     * A tunnel to a registry workload, as {@code source} (node proxies act for many sources). A {@code target} that is a
+     * {@link Service} VIP ({@link WorkloadRegistry#serviceAt}) is resolved as ztunnel's outbound resolves it (istio/ztunnel
+     * src/state.rs {@code find_upstream}): one endpoint picked ({@link WorkloadRegistry#pickEndpoint}), the tunnel opened
+     * to it with its address and target port as the CONNECT target ({@code stream.info().destination()}); no
+     * {@code forwarded} header is sent, so this side's metrics name no {@code destination_service}. The
+     * future fails with {@link UnknownDestinationException} when {@link #route} does (for the endpoint), with one
+     * saying "no healthy upstream" when a VIP's port is no service port or the Service has no endpoint with that port,
+     * and with the transport's error (e.g. {@code HboneRefusedException} for a non-200 answer) when the tunnel
      * does not open.
      */
     public CompletableFuture<HboneStream> connect(SpiffeId source, InetSocketAddress target) {
@@ -218,8 +223,10 @@ public final class Mesh implements AutoCloseable {
     /**
      * Where a registry workload is reached: its HBONE endpoint and identity.
      *
-     * @throws UnknownDestinationException when the registry does not know the address or the
-     *                                     workload is not in the mesh (plaintext)
+     * @throws UnknownDestinationException when the registry does not know the address, the
+     *                                     workload is not in the mesh (plaintext), or the address is a {@link Service}
+     *                                     VIP (a route names no endpoint: {@link #connect(SpiffeId, InetSocketAddress)}
+     *                                     and captures pick one)
      * @throws IllegalArgumentException when {@code target} is unresolved (a host name)
      */
     public Route route(InetSocketAddress target) {

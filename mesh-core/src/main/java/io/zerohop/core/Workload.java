@@ -36,7 +36,9 @@ import java.util.Objects;
  *                 names it (its Deployment, CronJob..., {@code mesh-kubernetes}), where {@code name} stays the pod's
  *                 own, unique, name; null or blank: {@code name}
  * @param services the Services that select it, in the order an inbound connection's {@code destination_service} is
- *                 guessed from ({@link WorkloadService#forPort}); null: none
+ *                 guessed from ({@link WorkloadService#forPort}); null: none. A registry {@link Service} of the same
+ *                 namespace and name counts it among its endpoints ({@link WorkloadRegistry#endpoints}), which
+ *                 connections to the Service's VIPs reach
  */
 public record Workload(String namespace, String name, String serviceAccount, Map<String, String> labels,
                        List<InetAddress> addresses, Protocol protocol, String node, String trustDomain,

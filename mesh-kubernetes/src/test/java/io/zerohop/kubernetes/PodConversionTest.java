@@ -233,4 +233,27 @@ class PodConversionTest {
         assertThat(io.zerohop.core.WorkloadService.forPort(w.services(), 8080).name()).isEqualTo("web");
         assertThat(io.zerohop.core.WorkloadService.forPort(w.services(), 7000)).isNull();
     }
+
+    /**
+     * A Service as a registry Service: {@code clusterIP} alone when {@code clusterIPs} is absent (an older object), an
+     * unparsable address and a port the API server would refuse skipped, a UDP port left out, a repeated TCP port number
+     * kept once (istiod's constructServiceVIPs / constructServicePorts; zerohop relays TCP only).
+     */
+    @Test
+    void aServiceBecomesARegistryService() throws Exception {
+        io.fabric8.kubernetes.api.model.Service s = new io.fabric8.kubernetes.api.model.ServiceBuilder().withNewMetadata()
+                .withNamespace("prod").withName("web").endMetadata().withNewSpec().withClusterIP("10.96.0.10")
+                .addNewPort().withName("http").withPort(80).withTargetPort(new io.fabric8.kubernetes.api.model.IntOrString(8080)).endPort()
+                .addNewPort().withName("bad").withPort(81).withTargetPort(new io.fabric8.kubernetes.api.model.IntOrString("8081")).endPort()
+                .addNewPort().withName("dns").withPort(53).withProtocol("UDP").endPort()
+                .endSpec().build();
+        io.zerohop.core.Service r = PodConversion.toService(s).orElseThrow();
+        assertThat(r.vips()).containsExactly(InetAddress.getByName("10.96.0.10"));
+        assertThat(r.ports()).containsExactly(io.zerohop.core.Service.Port.of(80, 8080));
+        assertThat(r.hostname()).isEqualTo("web.prod.svc.cluster.local");
+        s.getSpec().setClusterIPs(List.of("10.96.0.10", "not-an-ip"));
+        assertThat(PodConversion.toService(s).orElseThrow().vips()).containsExactly(InetAddress.getByName("10.96.0.10"));
+        s.getSpec().setType("ExternalName");
+        assertThat(PodConversion.toService(s)).isEmpty();
+    }
 }

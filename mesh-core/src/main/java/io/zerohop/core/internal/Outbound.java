@@ -203,7 +203,11 @@ public final class Outbound implements CaptureListener.Opener {
         return new IllegalStateException(what + ": this mesh is closed (or closing)");
     }
 
-    /** A tunnel to the registry workload at {@code target}; fails with {@link #route}'s exception when it throws. */
+    /**
+     * A tunnel to the registry workload at {@code target}, or for a Service VIP to the endpoint {@link #serviceEndpoint}
+     * picks (CONNECT target: its address and target port); fails with {@link #route}'s exception when it throws, or
+     * "no healthy upstream" for a VIP without one.
+     */
     public CompletableFuture<HboneStream> connect(SpiffeId source, InetSocketAddress target) {
         if (closing) {
             return CompletableFuture.failedFuture(closed("connect"));
@@ -296,7 +300,11 @@ public final class Outbound implements CaptureListener.Opener {
      * mesh), else the mesh's own for a caller on this host (a loopback or one of this host's addresses, as a sidecar's
      * identity covers its pod), else refused; a
      * registry workload with {@code protocol: HBONE} gets a tunnel, a {@code protocol: TCP} one plain
-     * TCP, an unknown IP plain TCP with passthrough on and a refusal without.
+     * TCP, an unknown IP plain TCP with passthrough on and a refusal without. A Service VIP is looked up before a workload
+     * address (ztunnel's {@code find_upstream}): one endpoint is picked and the request is the one for that endpoint on its
+     * target port ({@link Request.Hbone#target}, {@link Request.Passthrough#destination}), with the Service's hostname in
+     * {@code forwarded}'s {@code host=}; a VIP without an upstream (no such service port, no endpoint) is refused,
+     * ztunnel's {@code Error::NoHealthyUpstream}, never passed through.
      */
     public Request buildRequest(InetSocketAddress source, InetSocketAddress target) {
         // ztunnel's outbound drops a loopback destination on one of its own ports (proxy_to,
