@@ -28,7 +28,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
- * Connections dialled at a Service VIP, over real TLS and HBONE on loopback (127.0.78.x): the client proxy resolves the
+ * Connections dialled at a Service VIP, over real TLS and HBONE on loopback (127.0.151.x): the client proxy resolves the
  * VIP itself, as ztunnel's outbound does (istio/ztunnel src/proxy/outbound.rs {@code build_request}, src/state.rs
  * {@code find_upstream_from_service}): one endpoint picked, the service port mapped to its target port (a named one
  * through the endpoint's container ports), and the tunnel opened to that endpoint, its pod address and target port in
@@ -65,13 +65,13 @@ class ServiceVipTest {
     static void start() throws Exception {
         ca = InMemoryCa.create(TD);
         client = SpiffeIds.istio(TD, "prod", "client");
-        InetAddress ip1 = InetAddress.getByName("127.0.78.2");
-        InetAddress ip2 = InetAddress.getByName("127.0.78.3");
-        InetAddress ipLegacy = InetAddress.getByName("127.0.78.5");
-        vipOne = InetAddress.getByName("127.0.78.100");
-        vipWeb = InetAddress.getByName("127.0.78.101");
-        vipEmpty = InetAddress.getByName("127.0.78.102");
-        vipLegacy = InetAddress.getByName("127.0.78.103");
+        InetAddress ip1 = InetAddress.getByName("127.0.151.2");
+        InetAddress ip2 = InetAddress.getByName("127.0.151.3");
+        InetAddress ipLegacy = InetAddress.getByName("127.0.151.5");
+        vipOne = InetAddress.getByName("127.0.151.100");
+        vipWeb = InetAddress.getByName("127.0.151.101");
+        vipEmpty = InetAddress.getByName("127.0.151.102");
+        vipLegacy = InetAddress.getByName("127.0.151.103");
         appOne = tagOn(ip1, "one");
         ServerSocket http1 = tagOn(ip1, "web-1");
         ServerSocket http2 = tagOn(ip2, "web-2");

@@ -1,0 +1,62 @@
+package io.zerohop.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code zerohop proxy --workloads FILE --forward LOCAL=VIP:PORT} as the README says: the file's {@code services:} entry
+ * makes VIP:PORT a known destination, and a connection to the forward goes over HBONE, as the client workload, to the
+ * Service's endpoint at its target port (the proxy's own inbound at the endpoint's address on 15008, which presents the
+ * endpoint's SVID), where the application answers.
+ */
+class ForwardToServiceVipTest {
+    @Test
+    void aForwardToAServiceVipReachesItsEndpointOverHbone(@TempDir Path dir) throws Exception {
+        try (ServerSocket app = new ServerSocket()) {
+            app.bind(new InetSocketAddress("127.0.152.32", 0));
+            Thread echo = new Thread(() -> {
+                try (Socket c = app.accept()) {
+                    c.getOutputStream().write(c.getInputStream().read());
+                } catch (java.io.IOException e) {
+                    // the test fails on what it reads
+                }
+            });
+            echo.setDaemon(true);
+            echo.start();
+            Path w = Files.writeString(dir.resolve("w.yaml"), """
+                    workloads:
+                      - {namespace: prod, name: client, serviceAccount: client, addresses: [127.0.152.31]}
+                      - {namespace: prod, name: web-1, serviceAccount: web, addresses: [127.0.152.32], labels: {app: web},
+                         namedPorts: {http: APP}}
+                    services:
+                      - {namespace: prod, name: web, addresses: [127.0.152.100], ports: {80: http}, selector: {app: web}}
+                    """.replace("APP", String.valueOf(app.getLocalPort())));
+            try (ChildProxy proxy = new ChildProxy(List.of(), "--in-memory-ca", "--workloads", w.toString(),
+                    "--inbound", "127.0.152.32:15008", "--forward", "127.0.152.21:0=127.0.152.100:80",
+                    "--metrics", "off", "--readiness", "off", "--admin", "off")) {
+                Matcher m = Pattern.compile("forward 127\\.0\\.152\\.21:(\\d+)=").matcher(proxy.output());
+                assertThat(m.find()).as(proxy.output()).isTrue();
+                try (Socket s = new Socket()) {
+                    s.bind(new InetSocketAddress("127.0.152.31", 0)); // the client workload's address: its identity
+                    s.connect(new InetSocketAddress("127.0.152.21", Integer.parseInt(m.group(1))), 10_000);
+                    s.setSoTimeout(10_000);
+                    s.getOutputStream().write('x');
+                    assertThat(s.getInputStream().read()).as(proxy.output()).isEqualTo('x');
+                }
+                proxy.stop();
+                assertThat(proxy.output()).containsPattern("outbound src=127\\.0\\.152\\.31:\\d+ src_id=spiffe://cluster\\.local/ns/prod/sa/client"
+                        + " dst=127\\.0\\.152\\.32:" + app.getLocalPort() + " dst_id=spiffe://cluster\\.local/ns/prod/sa/web ");
+            }
+        }
+    }
+}
