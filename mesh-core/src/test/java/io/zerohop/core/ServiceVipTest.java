@@ -249,6 +249,15 @@ class ServiceVipTest {
                 .isInstanceOf(Mesh.UnknownDestinationException.class).hasMessageContaining("is the address of service prod/one");
     }
 
+    /** The admin dump lists the Services as ztunnel's does (its {@code services}), with their endpoints. */
+    @Test
+    void theConfigDumpListsTheServices() throws Exception {
+        String dump = mesh.configDump(Map.of());
+        assertThat(dump).contains("\"services\" : [ {").contains("\"hostname\" : \"web.prod.svc.cluster.local\"")
+                .contains("\"vips\" : [ \"127.0.151.101\" ]").contains("\"" + trapWeb.getLocalPort() + "\" : \"http\"")
+                .contains("\"endpoints\" : [ \"prod/web-1\", \"prod/web-2\" ]");
+    }
+
     /**
      * A VIP dialled at a port that is no service port: ztunnel's load_balance finds no upstream and build_request returns
      * Error::NoHealthyUpstream for a service-addressed connection; never passthrough, even with passthrough on.

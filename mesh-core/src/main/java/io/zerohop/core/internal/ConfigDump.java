@@ -45,6 +45,31 @@ public final class ConfigDump {
 
     private ConfigDump() {}
 
+    /**
+     * The registry's Services as ztunnel's dump lists them ({@code services}: src/state/service.rs {@code Service}, serde
+     * camelCase): name, namespace, hostname, {@code vips} (IP text; ztunnel's are {@code network/ip}), {@code ports}
+     * (service port → target port, a name where the target is a container port name, where ztunnel has 0 and
+     * per-endpoint ports), and {@code endpoints} (the selected workloads, {@code namespace/name}).
+     */
+    public static List<Map<String, Object>> services(io.zerohop.core.WorkloadRegistry registry) {
+        List<Map<String, Object>> out = new ArrayList<>();
+        for (io.zerohop.core.Service s : registry.services()) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("name", s.name());
+            m.put("namespace", s.namespace());
+            m.put("hostname", s.hostname());
+            m.put("vips", s.vips().stream().map(java.net.InetAddress::getHostAddress).toList());
+            Map<String, Object> ports = new LinkedHashMap<>();
+            for (io.zerohop.core.Service.Port p : s.ports()) {
+                ports.put(String.valueOf(p.port()), p.targetPortName() != null ? p.targetPortName() : p.targetPort());
+            }
+            m.put("ports", ports);
+            m.put("endpoints", registry.endpoints(s).stream().map(Workload::toString).toList());
+            out.add(m);
+        }
+        return out;
+    }
+
     public static String render(List<Workload> workloads, PolicyEngine policy, IdentityProvider provider,
                                 Set<SpiffeId> identities, Map<SpiffeId, HboneClient> clients, int openTunnels,
                                 Set<Integer> ownPorts, Set<String> pending, Map<String, Object> extra) throws Exception {

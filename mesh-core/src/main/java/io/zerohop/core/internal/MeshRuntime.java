@@ -392,8 +392,11 @@ public final class MeshRuntime {
 
     /** The admin {@code /config_dump} JSON. */
     public String configDump(Map<String, Object> extra) throws Exception {
+        Map<String, Object> more = new java.util.LinkedHashMap<>();
+        more.put("services", ConfigDump.services(registry));
+        more.putAll(extra);
         return ConfigDump.render(registry.all(), cfg.policy(), provider, local.servedIdentities(identity), outbound.clients(),
-                tunnels.open(), ownPorts.snapshot(), readiness.pending(), extra);
+                tunnels.open(), ownPorts.snapshot(), readiness.pending(), more);
     }
 
     /** The HBONE listener's bound address, or null before start or without inbound. */
