@@ -143,8 +143,9 @@ public final class WorkloadRegistry {
     }
 
     /**
-     * The endpoints of {@code service}: the registry workloads it {@link Service#selects}, in registry order; empty for a
-     * Service not installed (or not this snapshot's instance) or one that selects none. An immutable list.
+     * The endpoints of {@code service}: the registry workloads it {@link Service#selects} as a healthy endpoint
+     * ({@link WorkloadService#healthy}), in registry order; empty for a Service not installed (or not this snapshot's
+     * instance) or one that selects none. An immutable list.
      */
     public List<Workload> endpoints(Service service) {
         Workload[] e = snapshot.endpoints.get(service);
@@ -169,8 +170,8 @@ public final class WorkloadRegistry {
      * port, else the endpoint's own port of the target's name. The address is the endpoint's first of {@code vip}'s
      * family, else its first (ztunnel's {@code pick_workload_destination_or_resolve}). Allocates the result only.
      *
-     * <p>Endpoint health is not known here: a workload in the registry counts as healthy (ztunnel's service holds only
-     * endpoints istiod reports healthy, a Kubernetes pod that is Ready).
+     * <p>Only healthy endpoints are candidates ({@link #endpoints}, {@link WorkloadService#healthy}), as ztunnel's
+     * Service holds only endpoints istiod reports healthy.
      *
      * @param vip the address dialled (one of the service's VIPs), or null (then the endpoint's first address)
      */
@@ -310,6 +311,9 @@ public final class WorkloadRegistry {
         if (selected != null) {
             for (Workload w : workloads) {
                 for (WorkloadService ws : w.services()) {
+                    if (!ws.healthy()) {
+                        continue; // ztunnel's should_include_endpoint: an unhealthy endpoint is not in the set
+                    }
                     List<Workload> l = selected.computeIfAbsent(ws.namespace() + "/" + ws.name(), k -> new ArrayList<>());
                     if (l.isEmpty() || l.get(l.size() - 1) != w) {
                         l.add(w);

@@ -13,9 +13,21 @@ import java.util.Set;
  * @param namespace   its namespace; not blank
  * @param hostname    its DNS name, {@code NAME.NAMESPACE.svc.cluster.local} for a Kubernetes Service; not blank
  * @param targetPorts the workload's ports its service ports target (named target ports resolved), each 1-65535; never null
+ * @param healthy     whether the workload is a healthy endpoint of the Service, ztunnel's endpoint {@code status}
+ *                    (istio/ztunnel src/state/service.rs {@code should_include_endpoint}: only healthy endpoints enter a
+ *                    Service's endpoint set, unless its load balancer's health policy is {@code AllowAll}): false leaves
+ *                    it out of {@link WorkloadRegistry#endpoints}, so no connection to the Service's VIPs picks it; it
+ *                    still names the Service for inbound telemetry ({@link #forPort}). istiod's is a pod's
+ *                    {@code Ready} condition and no deletion begun, or any pod of a Service that
+ *                    {@code publishNotReadyAddresses} ({@code HealthPolicy ALLOW_ALL})
  * @throws IllegalArgumentException naming the field when one is blank or a port is out of range
  */
-public record WorkloadService(String name, String namespace, String hostname, Set<Integer> targetPorts) {
+public record WorkloadService(String name, String namespace, String hostname, Set<Integer> targetPorts, boolean healthy) {
+    /** A healthy endpoint's membership. */
+    public WorkloadService(String name, String namespace, String hostname, Set<Integer> targetPorts) {
+        this(name, namespace, hostname, targetPorts, true);
+    }
+
     public WorkloadService {
         for (String[] f : new String[][] {{"name", name}, {"namespace", namespace}, {"hostname", hostname}}) {
             if (f[1] == null || f[1].isBlank()) {

@@ -98,6 +98,27 @@ class ServiceRegistryTest {
         assertThat(seen).containsExactlyInAnyOrder("web-1", "web-2", "web-3");
     }
 
+    /**
+     * An unhealthy endpoint is no candidate (ztunnel's should_include_endpoint; its state/service.rs tests stage an
+     * "ep-unhealthy" endpoint beside "ep-healthy"): the Service's only healthy endpoint takes every connection, and with
+     * none healthy there is no upstream. Inbound telemetry still names the Service (forPort).
+     */
+    @Test
+    void anUnhealthyEndpointIsNeverPicked() throws Exception {
+        Service s = svc("web", List.of(ip("10.96.0.10")), Service.Port.of(80, 8080));
+        WorkloadService sick = new WorkloadService("web", "prod", "web.prod.svc.cluster.local", Set.of(8080), false);
+        Workload unready = pod("web-2", "10.0.0.2", null, sick);
+        WorkloadRegistry r = WorkloadRegistry.empty();
+        r.replace(List.of(pod("web-1", "10.0.0.1", null, member("web")), unready), Map.of(), Map.of(), List.of(s));
+        assertThat(r.endpoints(s)).extracting(Workload::name).containsExactly("web-1");
+        for (int i = 0; i < 50; i++) {
+            assertThat(r.pickEndpoint(s, 80, null).workload().name()).isEqualTo("web-1");
+        }
+        r.remove("prod", "web-1");
+        assertThat(r.pickEndpoint(s, 80, null)).isNull();
+        assertThat(WorkloadService.forPort(unready.services(), 8080)).isSameAs(sick);
+    }
+
     /** Dual stack: an IPv6 VIP reaches the endpoint's IPv6 address, an IPv4 one its IPv4 (pick_workload_destination). */
     @Test
     void theEndpointAddressIsOfTheVipsFamily() throws Exception {

@@ -287,7 +287,7 @@ class ServiceVipTest {
         try (CapturedStderr err = new CapturedStderr()) {
             assertThat(viaForward(target)).isEmpty();
             assertThat(err.awaitLine(" -> " + Addresses.authority(target) + " (service prod/empty) refused: no healthy upstream"))
-                    .endsWith(": service prod/empty has no endpoint");
+                    .endsWith(": service prod/empty has no healthy endpoint");
         }
         assertThat(trapped.get()).isEqualTo(before);
     }

@@ -213,6 +213,36 @@ class KubernetesWorkloadsTest {
         assertThat(registry.services()).isEmpty();
     }
 
+    /**
+     * A pod that is not Ready is no endpoint of the Services selecting it (istiod's workload status UNHEALTHY, ztunnel's
+     * should_include_endpoint), unless the Service publishes not-ready addresses (istiod: HealthPolicy ALLOW_ALL).
+     */
+    @Test
+    @DisplayName("an unready pod is no VIP endpoint, except of a Service with publishNotReadyAddresses")
+    void anUnreadyPodIsNoEndpoint() throws Exception {
+        Pod unready = pod("prod", "web-1", "node-a", "web", Map.of("app", "web"), "10.0.4.1").build();
+        unready.getStatus().getConditions().get(0).setStatus("False");
+        k8s.create(unready);
+        for (String[] svc : new String[][] {{"ready-only", "10.96.0.30", "false"}, {"all", "10.96.0.31", "true"}}) {
+            k8s.client.resource(new ServiceBuilder().withNewMetadata().withNamespace("prod").withName(svc[0]).endMetadata()
+                    .withNewSpec().withSelector(Map.of("app", "web")).withClusterIP(svc[1]).withClusterIPs(svc[1])
+                    .withPublishNotReadyAddresses(Boolean.parseBoolean(svc[2]))
+                    .addNewPort().withPort(80).withTargetPort(new IntOrString(8080)).endPort().endSpec().build()).create();
+        }
+        await(d, "both Services installed", () -> registry.services().size() == 2 && at("10.0.4.1").map(w -> w.services().size() == 2).orElse(false));
+        io.zerohop.core.Service readyOnly = registry.serviceAt(ip("10.96.0.30")).orElseThrow();
+        io.zerohop.core.Service all = registry.serviceAt(ip("10.96.0.31")).orElseThrow();
+        assertThat(registry.endpoints(readyOnly)).isEmpty();
+        assertThat(registry.pickEndpoint(readyOnly, 80, null)).isNull();
+        assertThat(registry.endpoints(all)).extracting(Workload::name).containsExactly("web-1");
+
+        Pod live = k8s.client.pods().inNamespace("prod").withName("web-1").get();
+        live.getStatus().getConditions().get(0).setStatus("True");
+        k8s.client.resource(live).update();
+        await(d, "web-1 ready, an endpoint of both", () -> registry.endpoints(registry.services().get(1)).size() == 1
+                && registry.endpoints(registry.services().get(0)).size() == 1);
+    }
+
     /** A headless Service ({@code clusterIP: None}) has no VIP; an ExternalName Service is no Service to ambient (istiod). */
     @Test
     @DisplayName("a headless Service has no VIP and an ExternalName Service none at all")

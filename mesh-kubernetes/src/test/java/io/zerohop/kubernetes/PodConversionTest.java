@@ -227,9 +227,10 @@ class PodConversionTest {
         var manual = new io.fabric8.kubernetes.api.model.ServiceBuilder().withNewMetadata().withName("manual").withNamespace("prod").endMetadata()
                 .withNewSpec().addNewPort().withPort(80).endPort().endSpec().build();
         Workload w = PodConversion.toWorkload(pod, AMBIENT, List.of(web, admin, other, manual), "cluster.local").orElseThrow();
+        // The pod has no Ready condition: no healthy endpoint of either (istiod's UNHEALTHY), yet their pod for telemetry.
         assertThat(w.services()).containsExactly(
-                new io.zerohop.core.WorkloadService("admin", "prod", "admin.prod.svc.cluster.local", java.util.Set.of(9090)),
-                new io.zerohop.core.WorkloadService("web", "prod", "web.prod.svc.cluster.local", java.util.Set.of(8080)));
+                new io.zerohop.core.WorkloadService("admin", "prod", "admin.prod.svc.cluster.local", java.util.Set.of(9090), false),
+                new io.zerohop.core.WorkloadService("web", "prod", "web.prod.svc.cluster.local", java.util.Set.of(8080), false));
         assertThat(io.zerohop.core.WorkloadService.forPort(w.services(), 8080).name()).isEqualTo("web");
         assertThat(io.zerohop.core.WorkloadService.forPort(w.services(), 7000)).isNull();
     }

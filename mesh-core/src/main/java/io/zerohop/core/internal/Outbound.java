@@ -176,7 +176,7 @@ public final class Outbound implements CaptureListener.Opener {
         if (ep == null) {
             String why = svc.port(target.getPort()) == null
                     ? "port " + target.getPort() + " is not a port of service " + svc + " (" + portsText(svc) + ")"
-                    : "service " + svc + " has no endpoint" + (local.registry().endpoints(svc).isEmpty() ? ""
+                    : "service " + svc + " has no healthy endpoint" + (local.registry().endpoints(svc).isEmpty() ? ""
                             : " with an address and the port its port " + target.getPort() + " targets");
             throw new Mesh.UnknownDestinationException("no healthy upstream: " + Addresses.authority(target) + ": " + why);
         }

@@ -93,7 +93,9 @@ public final class PodConversion {
 
     /**
      * The Services of {@code services} that select {@code pod}, by name, each with the pod ports its ports target (a named
-     * {@code targetPort} resolved through the pod's container ports; one that names no port of the pod targets none),
+     * {@code targetPort} resolved through the pod's container ports; one that names no port of the pod targets none) and
+     * whether the pod is a healthy endpoint of it (Ready and not being deleted, or the Service publishes not-ready
+     * addresses: {@link io.zerohop.core.WorkloadService#healthy}),
      * for an inbound connection's {@code destination_service} ({@link io.zerohop.core.WorkloadService#forPort}). The
      * hostname is istiod's for a Kubernetes Service with the default domain suffix, {@code NAME.NAMESPACE.svc.cluster.local}.
      */
@@ -102,6 +104,9 @@ public final class PodConversion {
         List<Service> sorted = new ArrayList<>(services);
         sorted.sort((a, b) -> a.getMetadata().getName().compareTo(b.getMetadata().getName()));
         List<io.zerohop.core.WorkloadService> out = new ArrayList<>();
+        // istiod's workload status (pilot/pkg/serviceregistry/ambient/workloads.go): HEALTHY when the pod is Ready and
+        // not being deleted; a Service with publishNotReadyAddresses takes every pod (services.go: HealthPolicy ALLOW_ALL).
+        boolean healthy = isReady(pod) && pod.getMetadata().getDeletionTimestamp() == null;
         for (Service s : sorted) {
             if (s.getSpec() == null || s.getSpec().getPorts() == null || !selectsPod(s, labels)) {
                 continue;
@@ -115,7 +120,8 @@ public final class PodConversion {
             }
             String name = s.getMetadata().getName();
             String ns = s.getMetadata().getNamespace() == null ? pod.getMetadata().getNamespace() : s.getMetadata().getNamespace();
-            out.add(new io.zerohop.core.WorkloadService(name, ns, name + "." + ns + ".svc." + DOMAIN_SUFFIX, targets));
+            out.add(new io.zerohop.core.WorkloadService(name, ns, name + "." + ns + ".svc." + DOMAIN_SUFFIX, targets,
+                    healthy || Boolean.TRUE.equals(s.getSpec().getPublishNotReadyAddresses())));
         }
         return out;
     }
