@@ -23,11 +23,21 @@ import java.util.Set;
  * @param vips      its virtual addresses, IPv4 and IPv6 (never null; may be empty: a headless Service, found by no
  *                  address); none is the wildcard and none repeats. Immutable copy.
  * @param ports     its ports (never null; each service port once); immutable copy
+ * @param nodeLocal a Kubernetes Service's {@code internalTrafficPolicy: Local}: a connection takes only an endpoint on
+ *                  the source's own node, or none (istiod sends it as a {@code LoadBalancing} of scope {@code NODE}, mode
+ *                  {@code STRICT}: pilot/pkg/serviceregistry/ambient/services.go; ztunnel's {@code load_balance} drops an
+ *                  endpoint whose {@code node} is not the source's)
  * @throws IllegalArgumentException naming the service and the field when one is blank, a VIP is the wildcard or
  *                                  repeats, or a service port repeats
  * @throws NullPointerException     for a null VIP or port
  */
-public record Service(String namespace, String name, String hostname, List<InetAddress> vips, List<Port> ports) {
+public record Service(String namespace, String name, String hostname, List<InetAddress> vips, List<Port> ports,
+                      boolean nodeLocal) {
+
+    /** A Service whose endpoints may be on any node ({@code internalTrafficPolicy: Cluster}, the default). */
+    public Service(String namespace, String name, String hostname, List<InetAddress> vips, List<Port> ports) {
+        this(namespace, name, hostname, vips, ports, false);
+    }
 
     /**
      * One service port: ztunnel's {@code ports} entry ({@code service_port} → {@code target_port}), with the Kubernetes

@@ -176,6 +176,16 @@ public final class WorkloadRegistry {
      * @param vip the address dialled (one of the service's VIPs), or null (then the endpoint's first address)
      */
     public Service.Endpoint pickEndpoint(Service service, int port, InetAddress vip) {
+        return pickEndpoint(service, port, vip, null);
+    }
+
+    /**
+     * {@link #pickEndpoint(Service, int, InetAddress)} for a source on node {@code sourceNode}: for a
+     * {@link Service#nodeLocal} Service only endpoints whose {@link Workload#node()} is {@code sourceNode} are eligible
+     * (ztunnel's strict {@code Node} scope, {@code src.node == wl.node}: a null source node matches endpoints without a
+     * node only); for another Service the node changes nothing.
+     */
+    public Service.Endpoint pickEndpoint(Service service, int port, InetAddress vip, String sourceNode) {
         Service.Port p = service.port(port);
         if (p == null) {
             return null;
@@ -184,9 +194,10 @@ public final class WorkloadRegistry {
         if (eps == null || eps.length == 0) {
             return null;
         }
+        boolean local = service.nodeLocal();
         int eligible = 0;
         for (Workload w : eps) {
-            if (!w.addresses().isEmpty() && p.targetOn(w) > 0) {
+            if (!w.addresses().isEmpty() && p.targetOn(w) > 0 && (!local || Objects.equals(sourceNode, w.node()))) {
                 eligible++;
             }
         }
@@ -195,7 +206,7 @@ public final class WorkloadRegistry {
         }
         int k = eligible == 1 ? 0 : java.util.concurrent.ThreadLocalRandom.current().nextInt(eligible);
         for (Workload w : eps) {
-            int target = w.addresses().isEmpty() ? 0 : p.targetOn(w);
+            int target = w.addresses().isEmpty() || (local && !Objects.equals(sourceNode, w.node())) ? 0 : p.targetOn(w);
             if (target > 0 && k-- == 0) {
                 return new Service.Endpoint(service, w, new InetSocketAddress(addressFor(w, vip), target));
             }
@@ -385,7 +396,7 @@ public final class WorkloadRegistry {
                         Map<Integer, String> ports, Map<String, Integer> namedPorts) {}
 
     record ServiceYaml(String namespace, String name, String hostname, List<String> addresses, Map<Integer, String> ports,
-                       Map<String, String> selector) {}
+                       Map<String, String> selector, String internalTrafficPolicy) {}
 
     record FileYaml(String trustDomain, List<NodeYaml> nodes, List<WorkloadYaml> workloads, List<ServiceYaml> services) {}
 
@@ -404,7 +415,7 @@ public final class WorkloadRegistry {
     private static final class Yaml {
         private static final java.util.Set<String> FILE_KEYS = java.util.Set.of("trustDomain", "nodes", "workloads", "services");
         private static final java.util.Set<String> SERVICE_KEYS = java.util.Set.of("namespace", "name", "hostname", "addresses",
-                "ports", "selector");
+                "ports", "selector", "internalTrafficPolicy");
         private static final java.util.Set<String> NODE_KEYS = java.util.Set.of("name", "hboneAddress", "addresses");
         private static final java.util.Set<String> WORKLOAD_KEYS = java.util.Set.of("namespace", "name", "serviceAccount",
                 "labels", "addresses", "protocol", "node", "ports", "namedPorts");
@@ -435,7 +446,7 @@ public final class WorkloadRegistry {
             List<ServiceYaml> services = b.list(root, "services", v -> {
                 b.onlyKeys(b.map(v), SERVICE_KEYS);
                 return new ServiceYaml(b.string(v, "namespace"), b.string(v, "name"), b.string(v, "hostname"),
-                        b.strings(v, "addresses"), b.ports(v), b.stringMap(v, "selector"));
+                        b.strings(v, "addresses"), b.ports(v), b.stringMap(v, "selector"), b.string(v, "internalTrafficPolicy"));
             });
             return new FileYaml(b.string(root, "trustDomain"), nodes, workloads, services);
         }
@@ -1007,9 +1018,14 @@ public final class WorkloadRegistry {
                         }
                     }
                 }
+                String itp = v.internalTrafficPolicy();
+                if (itp != null && !itp.equals("Cluster") && !itp.equals("Local")) {
+                    throw new FieldError(where + ".internalTrafficPolicy", "unknown value \"" + itp + "\" (Cluster or Local,"
+                            + " as a Kubernetes Service's spec.internalTrafficPolicy)");
+                }
                 Service made;
                 try {
-                    made = new Service(v.namespace(), v.name(), host, vips, ports);
+                    made = new Service(v.namespace(), v.name(), host, vips, ports, "Local".equals(itp));
                 } catch (IllegalArgumentException e) {
                     throw new FieldError(where, where + ": " + e.getMessage(), e);
                 }

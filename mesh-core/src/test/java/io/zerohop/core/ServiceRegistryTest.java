@@ -119,6 +119,31 @@ class ServiceRegistryTest {
         assertThat(WorkloadService.forPort(unready.services(), 8080)).isSameAs(sick);
     }
 
+    /**
+     * internalTrafficPolicy: Local, which istiod sends as a strict Node-scoped LoadBalancing: ztunnel's load_balance keeps
+     * only endpoints on the source's node ({@code src.node == wl.node}), else there is no upstream.
+     */
+    @Test
+    void aNodeLocalServicePicksOnlyTheSourcesNode() throws Exception {
+        Service local = new Service("prod", "web", "web.prod.svc.cluster.local", List.of(ip("10.96.0.10")),
+                List.of(Service.Port.of(80, 8080)), true);
+        Workload a = new Workload("prod", "web-a", "web", Map.of(), List.of(ip("10.0.0.1")), Workload.Protocol.HBONE, "node-a", TD,
+                Map.of(), null, null, List.of(member("web")));
+        Workload b = new Workload("prod", "web-b", "web", Map.of(), List.of(ip("10.0.0.2")), Workload.Protocol.HBONE, "node-b", TD,
+                Map.of(), null, null, List.of(member("web")));
+        WorkloadRegistry r = WorkloadRegistry.empty();
+        r.replace(List.of(a, b), Map.of(), Map.of(), List.of(local));
+        for (int i = 0; i < 50; i++) {
+            assertThat(r.pickEndpoint(local, 80, null, "node-a").workload()).isSameAs(a);
+            assertThat(r.pickEndpoint(local, 80, null, "node-b").workload()).isSameAs(b);
+        }
+        assertThat(r.pickEndpoint(local, 80, null, "node-c")).as("no endpoint on the source's node").isNull();
+        assertThat(r.pickEndpoint(local, 80, null)).as("a source of no node").isNull();
+        Service cluster = svc("web", List.of(ip("10.96.0.10")), Service.Port.of(80, 8080));
+        r.replace(List.of(a, b), Map.of(), Map.of(), List.of(cluster));
+        assertThat(r.pickEndpoint(cluster, 80, null, "node-c")).as("Cluster: any node").isNotNull();
+    }
+
     /** Dual stack: an IPv6 VIP reaches the endpoint's IPv6 address, an IPv4 one its IPv4 (pick_workload_destination). */
     @Test
     void theEndpointAddressIsOfTheVipsFamily() throws Exception {
@@ -219,6 +244,11 @@ class ServiceRegistryTest {
         assertThatThrownBy(() -> WorkloadRegistry.load(i)).hasMessageStartingWith(i + ":12: services[0]").hasMessageContaining("selectr");
         Path j = Files.writeString(dir.resolve("j.yaml"), FILE.replace("  name: web\n", ""));
         assertThatThrownBy(() -> WorkloadRegistry.load(j)).hasMessage(j + ":8: services[0].name: is required");
+        Path l = Files.writeString(dir.resolve("l.yaml"), FILE.replace("selector: {app: web}", "selector: {app: web}\n  internalTrafficPolicy: local"));
+        assertThatThrownBy(() -> WorkloadRegistry.load(l)).hasMessage(l + ":13: services[0].internalTrafficPolicy: unknown value"
+                + " \"local\" (Cluster or Local, as a Kubernetes Service's spec.internalTrafficPolicy)");
+        Path m = Files.writeString(dir.resolve("m.yaml"), FILE.replace("selector: {app: web}", "selector: {app: web}\n  internalTrafficPolicy: Local"));
+        assertThat(WorkloadRegistry.load(m).services().get(0).nodeLocal()).isTrue();
         Path k = Files.writeString(dir.resolve("k.yaml"), FILE.replace("10.96.0.10,", "10.96.0.300,"));
         assertThatThrownBy(() -> WorkloadRegistry.load(k)).hasMessageStartingWith(k + ":10: services[0].addresses[0]");
     }

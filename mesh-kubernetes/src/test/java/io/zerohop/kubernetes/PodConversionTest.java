@@ -252,6 +252,9 @@ class PodConversionTest {
         assertThat(r.vips()).containsExactly(InetAddress.getByName("10.96.0.10"));
         assertThat(r.ports()).containsExactly(io.zerohop.core.Service.Port.of(80, 8080));
         assertThat(r.hostname()).isEqualTo("web.prod.svc.cluster.local");
+        assertThat(r.nodeLocal()).isFalse();
+        s.getSpec().setInternalTrafficPolicy("Local");
+        assertThat(PodConversion.toService(s).orElseThrow().nodeLocal()).as("istiod: strict Node scope").isTrue();
         s.getSpec().setClusterIPs(List.of("10.96.0.10", "not-an-ip"));
         assertThat(PodConversion.toService(s).orElseThrow().vips()).containsExactly(InetAddress.getByName("10.96.0.10"));
         s.getSpec().setType("ExternalName");

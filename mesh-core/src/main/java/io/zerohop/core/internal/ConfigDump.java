@@ -65,6 +65,10 @@ public final class ConfigDump {
             }
             m.put("ports", ports);
             m.put("endpoints", registry.endpoints(s).stream().map(Workload::toString).toList());
+            if (s.nodeLocal()) {
+                // ztunnel's LoadBalancer as istiod sends internalTrafficPolicy: Local.
+                m.put("loadBalancer", Map.of("routingPreferences", List.of("Node"), "mode", "Strict"));
+            }
             out.add(m);
         }
         return out;

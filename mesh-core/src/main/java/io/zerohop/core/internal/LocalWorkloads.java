@@ -53,6 +53,11 @@ public final class LocalWorkloads {
         return registry;
     }
 
+    /** The node-proxy's node name, or null (embedded, single host). */
+    public String node() {
+        return node;
+    }
+
     public boolean isLocal(Workload w) {
         if (node != null) {
             return node.equals(w.node());

@@ -167,16 +167,20 @@ public final class Outbound implements CaptureListener.Opener {
      * @throws Mesh.UnknownDestinationException ztunnel's {@code Error::NoHealthyUpstream} ("no healthy upstream"), with
      *         zerohop's reason: the port is no service port, or no endpoint has an address and that port
      */
-    private io.zerohop.core.Service.Endpoint serviceEndpoint(InetSocketAddress target) {
+    private io.zerohop.core.Service.Endpoint serviceEndpoint(InetSocketAddress target, Workload from) {
         io.zerohop.core.Service svc = local.registry().serviceAt(target.getAddress()).orElse(null);
         if (svc == null) {
             return null;
         }
-        io.zerohop.core.Service.Endpoint ep = local.registry().pickEndpoint(svc, target.getPort(), target.getAddress());
+        // The source's node: its workload's, else (the mesh's own identity) this proxy's.
+        String node = from != null ? from.node() : local.node();
+        io.zerohop.core.Service.Endpoint ep = local.registry().pickEndpoint(svc, target.getPort(), target.getAddress(), node);
         if (ep == null) {
             String why = svc.port(target.getPort()) == null
                     ? "port " + target.getPort() + " is not a port of service " + svc + " (" + portsText(svc) + ")"
                     : "service " + svc + " has no healthy endpoint" + (local.registry().endpoints(svc).isEmpty() ? ""
+                            : svc.nodeLocal() ? " on node " + node + " (internalTrafficPolicy Local) with the port its port "
+                            + target.getPort() + " targets"
                             : " with an address and the port its port " + target.getPort() + " targets");
             throw new Mesh.UnknownDestinationException("no healthy upstream: " + Addresses.authority(target) + ": " + why);
         }
@@ -216,7 +220,7 @@ public final class Outbound implements CaptureListener.Opener {
         InetSocketAddress to = target;
         String host = null;
         try {
-            io.zerohop.core.Service.Endpoint ep = serviceEndpoint(target);
+            io.zerohop.core.Service.Endpoint ep = serviceEndpoint(target, null);
             if (ep != null) {
                 to = ep.address();
                 host = ep.service().hostname();
@@ -335,7 +339,7 @@ public final class Outbound implements CaptureListener.Opener {
         io.zerohop.core.Service.Endpoint ep;
         try {
             // ztunnel's find_upstream: a Service VIP first, then a workload address.
-            ep = serviceEndpoint(target);
+            ep = serviceEndpoint(target, from);
         } catch (Mesh.UnknownDestinationException e) {
             // ztunnel's build_request: a service-addressed connection without an upstream is Error::NoHealthyUpstream,
             // never passthrough (a VIP is no address to send plaintext to, and its endpoints may be meshed).

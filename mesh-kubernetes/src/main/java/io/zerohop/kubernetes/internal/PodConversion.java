@@ -135,6 +135,7 @@ public final class PodConversion {
      * may repeat a TCP port's number) with its {@code targetPort}: a number, a container port name each endpoint
      * resolves ({@code io.zerohop.core.Service.Port#named}), or absent, the port itself. A port the API server would
      * refuse (out of range, a bad name) is skipped and logged once. Hostname {@code NAME.NAMESPACE.svc.cluster.local}.
+     * {@code internalTrafficPolicy: Local}: {@link io.zerohop.core.Service#nodeLocal}.
      * Not included: {@code spec.externalIPs} and LoadBalancer ingress IPs, which istiod adds as VIPs too.
      */
     public static Optional<io.zerohop.core.Service> toService(Service s) {
@@ -183,7 +184,9 @@ public final class PodConversion {
                 }
             }
         }
-        return Optional.of(new io.zerohop.core.Service(ns, name, name + "." + ns + ".svc." + DOMAIN_SUFFIX, vips, ports));
+        // istiod (services.go): internalTrafficPolicy Local is a LoadBalancing of scope NODE, mode STRICT.
+        return Optional.of(new io.zerohop.core.Service(ns, name, name + "." + ns + ".svc." + DOMAIN_SUFFIX, vips, ports,
+                "Local".equals(s.getSpec().getInternalTrafficPolicy())));
     }
 
     /** istiod's default {@code DOMAIN_SUFFIX} (its {@code --domain} flag), which Service hostnames end with. */

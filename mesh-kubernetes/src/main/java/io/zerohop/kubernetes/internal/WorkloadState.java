@@ -152,7 +152,8 @@ public final class WorkloadState {
                     LOG.debug("address {} of Service {} is a pod's or another Service's: left out", a.getHostAddress(), s);
                 }
             }
-            out.add(free.size() == s.vips().size() ? s : new io.zerohop.core.Service(s.namespace(), s.name(), s.hostname(), free, s.ports()));
+            out.add(free.size() == s.vips().size() ? s : new io.zerohop.core.Service(s.namespace(), s.name(), s.hostname(), free, s.ports(),
+                    s.nodeLocal()));
         }
         return out;
     }
