@@ -402,6 +402,18 @@ public final class CaptureListener {
 
     /** A plain TCP connection as a relay end (passthrough, plaintext inbound). */
     public static CompletableFuture<Relay.End> connectTcp(EventLoopGroup group, InetSocketAddress dst) {
+        return connectTcp(group, dst, false);
+    }
+
+    /**
+     * {@link #connectTcp(EventLoopGroup, InetSocketAddress)} for an end that {@code Relay.join} joins: with {@code forRelay}
+     * what the destination sends before the join waits in a {@link Hold} ({@code Transports.DIAL_HOLD}), which the join
+     * releases into the relay. Epoll reads a peer's bytes and FIN at EPOLLRDHUP with auto-read off, so an application that
+     * writes and closes at once (a banner, an error) had its bytes read into a pipeline without a handler and dropped:
+     * the client got a bare FIN (12 of 20 passthrough connections here; found by a helper's VIP tests). An end whose
+     * channel gets handlers of its own (the L7 paths) is dialled without one.
+     */
+    public static CompletableFuture<Relay.End> connectTcp(EventLoopGroup group, InetSocketAddress dst, boolean forRelay) {
         CompletableFuture<Relay.End> f = new CompletableFuture<>();
         new Bootstrap().group(group)
                 .channel(Transports.socketChannel(group))
@@ -413,7 +425,13 @@ public final class CaptureListener {
                 .handler(Transports.Dialling.INSTANCE)
                 .connect(dst).addListener((ChannelFuture cf) -> {
                     if (cf.isSuccess()) {
-                        cf.channel().pipeline().remove(Transports.Dialling.INSTANCE);
+                        // On the loop, at the connect's completion: before epoll's next read of this channel.
+                        if (forRelay) {
+                            cf.channel().pipeline().replace(Transports.Dialling.INSTANCE, Transports.DIAL_HOLD,
+                                    new Hold(Long.MAX_VALUE, true));
+                        } else {
+                            cf.channel().pipeline().remove(Transports.Dialling.INSTANCE);
+                        }
                         f.complete(Relay.tcp((DuplexChannel) cf.channel()));
                     } else {
                         f.completeExceptionally(cf.cause());

@@ -384,7 +384,7 @@ public final class Outbound implements CaptureListener.Opener {
         if (r instanceof Request.Passthrough p) {
             InetSocketAddress to = p.destination() != null ? p.destination() : target;
             log.debug("passthrough {} -> {}: {}", source, to, p.why());
-            CompletableFuture<Relay.End> dial = CaptureListener.connectTcp(loop, to);
+            CompletableFuture<Relay.End> dial = CaptureListener.connectTcp(loop, to, true);
             // ztunnel's proxy_to_tcp builds the connection result before it dials: a failed dial
             // counts (Error::ConnectionFailed, CONNECT).
             dial.whenComplete((end, e) -> {

@@ -209,7 +209,7 @@ public final class PlaintextInbound implements CaptureListener.Opener {
             return CompletableFuture.completedFuture(observer == null ? parsed
                     : observer.plainParsed(parsed, source, target, local.registry().identityOf(w)));
         }
-        return dialed(CaptureListener.connectTcp(loop, endpoint), source, target, local.registry().identityOf(w), start).thenApply(end -> {
+        return dialed(CaptureListener.connectTcp(loop, endpoint, true), source, target, local.registry().identityOf(w), start).thenApply(end -> {
             if (policy != null) {
                 live.track(end.channel(), source, target,
                         () -> redecide(source, target, w, end.channel(), false), changes);

@@ -235,6 +235,23 @@ public final class Relay {
         HbonePipeline.relay(b.channel(), r.b);
         r.a.start();
         r.b.start();
+        releaseDialHold(a.channel());
+        releaseDialHold(b.channel());
+    }
+
+    /**
+     * Replays what a dialled connection received before its join ({@link Transports#DIAL_HOLD}) into its relay side, as
+     * callers release their captured connection's hold right after the join: on the channel's loop, before the task
+     * {@code start} leaves for a connection that ended before the join.
+     */
+    private static void releaseDialHold(Channel ch) {
+        if (ch instanceof io.netty.channel.socket.DuplexChannel && ch.pipeline().get(Transports.DIAL_HOLD) instanceof Hold h) {
+            if (ch.eventLoop().inEventLoop()) {
+                h.release();
+            } else {
+                ch.eventLoop().execute(h::release);
+            }
+        }
     }
 
     private void finish() {

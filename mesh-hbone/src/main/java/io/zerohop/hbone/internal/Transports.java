@@ -48,6 +48,12 @@ public final class Transports {
      * A dial's handler until its owner installs its own: drops {@link #readWhileDialling} (shared, stateless), and keeps
      * the dialled socket's epoll registration valid from its registration on ({@link #keepEpollRegistered}).
      */
+    /**
+     * The name of the {@link Hold} a dialled connection for a relay keeps what it receives in until {@code Relay.join}
+     * releases it (mesh-core's {@code CaptureListener.connectTcp(group, dst, true)}).
+     */
+    public static final String DIAL_HOLD = "zerohop-dial-hold";
+
     @io.netty.channel.ChannelHandler.Sharable
     public static final class Dialling extends io.netty.channel.ChannelInboundHandlerAdapter {
         public static final Dialling INSTANCE = new Dialling();
