@@ -400,6 +400,25 @@ class L7EnforcementTest {
         assertThat(seen).noneMatch(l -> l.contains("-" + id));
     }
 
+    /**
+     * A Host (or absolute-form authority) with a character Envoy's HTTP/1 codec refuses gets its 400
+     * {@code http.invalid_authority} (envoyproxy/envoy header_validation.cc {@code check_authority_h1_h2}; its
+     * codec_impl_test.cc refuses {@code HOST: h."com}), and {@code OPTIONS *} the connection manager's 404 (AbsolutePath):
+     * neither reaches the application. Taken as written, {@code Host: b/} reached it (a new-user pass).
+     */
+    @org.junit.jupiter.params.ParameterizedTest(name = "{0} -> {1}")
+    @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', value = {
+        "GET /api/host-slash HTTP/1.1\\r\\nHost: b/\\r\\n| 400 | /api/host-slash",
+        "GET /api/host-quote HTTP/1.1\\r\\nHost: h.\"com\\r\\n| 400 | /api/host-quote",
+        "GET /api/host-space HTTP/1.1\\r\\nHost: b x\\r\\n| 400 | /api/host-space",
+        "GET http://b\\admin HTTP/1.1\\r\\nHost: b\\r\\n| 400 | admin",
+        "OPTIONS * HTTP/1.1\\r\\nHost: b\\r\\n| 404 | OPTIONS *"})
+    void hostCharactersAndNonRelativePathsGetEnvoysAnswer(String head, int status, String neverSeen) throws Exception {
+        String all = exchange(viaFrontend, head.replace("\\r\\n", "\r\n") + "\r\n");
+        assertThat(all).startsWith("HTTP/1.1 " + status + " ");
+        assertThat(seen).noneMatch(l -> l.contains(neverSeen));
+    }
+
     @Test
     void oversizedHeadersGet431AndClose() throws Exception {
         String all = exchange(viaFrontend, "GET /api/big HTTP/1.1\r\nHost: b\r\nX-Big: " + "a".repeat(70 * 1024) + "\r\n\r\n");

@@ -222,7 +222,15 @@ final class H2Proxy {
                     plain.merge(name, e.getValue().toString(), name.equals("cookie") ? (a, b) -> a + "; " + b : (a, b) -> a + "," + b);
                 }
             }
-            if (!path.startsWith("/") && !(path.equals("*") && method.equals("OPTIONS"))) {
+            if (path.equals("*") && method.equals("OPTIONS")) {
+                // Valid HTTP/2, but Envoy's connection manager answers a path not starting with '/' with 404 before any
+                // filter (conn_manager_impl.cc, AbsolutePath): neither RBAC nor the application sees it.
+                denied = true;
+                status = 404;
+                respond(new DefaultHttp2Headers().status("404"), "", true);
+                return;
+            }
+            if (!path.startsWith("/")) {
                 // RFC 9113 section 8.3.1: a :path that is not origin-form (or OPTIONS *) makes the request
                 // malformed; never let RBAC match, and never forward, a path the app would read otherwise.
                 denied = true;

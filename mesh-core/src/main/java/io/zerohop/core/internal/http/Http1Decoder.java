@@ -130,8 +130,15 @@ final class Http1Decoder extends HttpRequestDecoder {
                     r.setProtocolVersion(HttpVersion.HTTP_1_0);
                 }
             }
-            if (o instanceof LastHttpContent) {
+            if (o instanceof LastHttpContent last) {
                 inBody = false;
+                if (!last.trailingHeaders().isEmpty()) {
+                    // Envoy's HTTP/1 codec drops a request's trailers unless enable_trailers is set, which istiod does not
+                    // set (Http1ProtocolOptions, protocol.proto: "By default the HTTP/1 codec drops proxied trailers").
+                    // Forwarded, a client's X-Forwarded-Client-Cert or Host trailer reached the application beside the
+                    // headers the policy judged (a new-user pass).
+                    last.trailingHeaders().clear();
+                }
             }
         }
     }

@@ -222,6 +222,15 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
                 protocolError(HttpResponseStatus.BAD_REQUEST, badTarget, refused(req, sent));
                 return;
             }
+            if (req.uri().equals("*")) {
+                // Envoy's connection manager answers a path that does not start with '/' with 404 before any filter
+                // (conn_manager_impl.cc, downstream_rq_non_relative_path, details AbsolutePath): OPTIONS * never reaches
+                // RBAC or the application, where zerohop forwarded it (a new-user pass).
+                ReferenceCountUtil.release(m);
+                protocolError(HttpResponseStatus.NOT_FOUND, "non-relative path \"*\" (Envoy's AbsolutePath)", new byte[0],
+                        req.protocolVersion(), refused(req, sent));
+                return;
+            }
             if (!req.headers().contains(HttpHeaderNames.HOST)) {
                 // Envoy's connection manager "Require host header" (conn_manager_impl.cc, MissingHost; RFC 9112 section
                 // 3.2): 400 with no body, and the close its onLocalReply adds to a 400 on HTTP/1. An absolute-form

@@ -41,10 +41,11 @@ final class RequestTarget {
         }
         String uri = req.uri();
         if (uri.startsWith("/")) {
-            return invalidPath(uri);
+            String bad = invalidPath(uri);
+            return bad != null ? bad : invalidAuthority(req.headers().get(HttpHeaderNames.HOST));
         }
         if (uri.equals("*") && req.method() == HttpMethod.OPTIONS) {
-            return null;
+            return invalidAuthority(req.headers().get(HttpHeaderNames.HOST));
         }
         int scheme = uri.indexOf("://");
         String s = scheme > 0 ? uri.substring(0, scheme).toLowerCase(Locale.ROOT) : "";
@@ -65,8 +66,34 @@ final class RequestTarget {
         if (bad != null) {
             return bad;
         }
+        String badAuthority = invalidAuthority(authority);
+        if (badAuthority != null) {
+            return badAuthority;
+        }
         req.setUri(path);
         req.headers().set(HttpHeaderNames.HOST, authority);
+        return null;
+    }
+
+    /**
+     * @return null (also for no Host), or why Envoy answers {@code host} with 400 {@code http.invalid_authority} before
+     *         any filter: a character outside its authority table (envoyproxy/envoy source/common/http/header_validation.cc
+     *         {@code check_authority_h1_h2}, called by the HTTP/1 codec through {@code requestHeadersValid}): only letters,
+     *         digits and {@code ! $ % & ' ( ) * + , - . : ; = @ [ ] _ ~}. Taken as written, {@code Host: blocked.example/}
+     *         escaped a DENY on {@code hosts: [blocked.example]} and reached an application that reads it as that host
+     *         (a new-user pass; HTTP/2's {@code :authority} was already refused by the codec).
+     */
+    static String invalidAuthority(String host) {
+        if (host == null) {
+            return null;
+        }
+        for (int i = 0; i < host.length(); i++) {
+            char c = host.charAt(i);
+            boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "!$%&'()*+,-.:;=@[]_~".indexOf(c) >= 0;
+            if (!ok) {
+                return String.format("Host has a character Envoy refuses (0x%02x at %d): http.invalid_authority", (int) c, i);
+            }
+        }
         return null;
     }
 

@@ -95,6 +95,17 @@ class Http1CodecTest {
         release(ok);
     }
 
+    @Test
+    @DisplayName("a request's trailers are dropped, as Envoy's HTTP/1 codec drops them without enable_trailers")
+    void trailersAreDropped() {
+        List<Object> out = decode("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n"
+                + "X-Forwarded-Client-Cert: By=x;URI=spiffe://cluster.local/ns/prod/sa/admin\r\nHost: blocked.example\r\n\r\n");
+        assertThat(((HttpRequest) out.get(0)).decoderResult().isSuccess()).isTrue();
+        assertThat(out).filteredOn(o -> o instanceof io.netty.handler.codec.http.LastHttpContent).singleElement()
+                .matches(o -> ((io.netty.handler.codec.http.LastHttpContent) o).trailingHeaders().isEmpty());
+        release(out);
+    }
+
     /** Cases in the spirit of envoyproxy/envoy test/extensions/filters/listener/http_inspector/http_inspector_test.cc. */
     /**
      * RFC 9112 section 2.2 lets a server skip empty lines before a request line, and Netty skips any
