@@ -355,6 +355,17 @@ class L7Http2Test {
     }
 
     /**
+     * {@code OPTIONS *} is valid HTTP/2 (RFC 9113 8.3.1), but Envoy's connection manager answers a path that does not
+     * start with '/' with 404 before any filter (conn_manager_impl.cc, AbsolutePath): Node's http2 client gets it, and the
+     * application (which would answer 200 with what it saw) is not asked.
+     */
+    @Test
+    void optionsAsteriskGetsEnvoys404() throws Exception {
+        assertThat(run("node", resource("h2-client.js"), Integer.toString(viaH2.getPort()), "OPTIONS *", "/api/after-options"))
+                .startsWith("404 \n200 GET /api/after-options");
+    }
+
+    /**
      * One curl per request: curl 7.88 fails its second request on a reused h2c prior-knowledge
      * connection to Node's server even without zerohop in between ("Error in the HTTP2 framing layer").
      */
