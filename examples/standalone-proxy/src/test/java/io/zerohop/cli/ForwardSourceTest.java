@@ -71,17 +71,7 @@ class ForwardSourceTest {
                 workloads:
                   - {namespace: prod, name: web, serviceAccount: web, addresses: [127.0.65.32]}
                 """);
-        try (java.net.ServerSocket app = new java.net.ServerSocket()) {
-            app.bind(new InetSocketAddress("127.0.65.32", 0));
-            Thread echo = new Thread(() -> {
-                try (Socket c = app.accept()) {
-                    c.getOutputStream().write(c.getInputStream().read());
-                } catch (java.io.IOException e) {
-                    // the test fails on what it reads
-                }
-            });
-            echo.setDaemon(true);
-            echo.start();
+        try (java.net.ServerSocket app = oneByteEcho("127.0.65.32")) {
             try (ChildProxy proxy = new ChildProxy(List.of(), "--cert", dir.resolve("pem/cert.pem").toString(), "--key",
                     dir.resolve("pem/key.pem").toString(), "--trust-bundle", dir.resolve("pem/bundle.pem").toString(),
                     "--workloads", w.toString(), "--inbound", "127.0.65.32:15008",
@@ -99,5 +89,21 @@ class ForwardSourceTest {
                 assertThat(proxy.output()).containsPattern("outbound src=127\\.0\\.0\\.1:\\d+ src_id=spiffe://cluster\\.local/ns/prod/sa/web ");
             }
         }
+    }
+
+    /** A listener on {@code ip} (any port) whose first connection gets its first byte back, then is closed. */
+    static java.net.ServerSocket oneByteEcho(String ip) throws java.io.IOException {
+        java.net.ServerSocket app = new java.net.ServerSocket();
+        app.bind(new InetSocketAddress(ip, 0));
+        Thread echo = new Thread(() -> {
+            try (Socket c = app.accept()) {
+                c.getOutputStream().write(c.getInputStream().read());
+            } catch (java.io.IOException e) {
+                // the test fails on what it reads
+            }
+        }, "one-byte-echo");
+        echo.setDaemon(true);
+        echo.start();
+        return app;
     }
 }

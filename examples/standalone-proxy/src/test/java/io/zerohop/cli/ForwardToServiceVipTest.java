@@ -22,17 +22,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ForwardToServiceVipTest {
     @Test
     void aForwardToAServiceVipReachesItsEndpointOverHbone(@TempDir Path dir) throws Exception {
-        try (ServerSocket app = new ServerSocket()) {
-            app.bind(new InetSocketAddress("127.0.152.32", 0));
-            Thread echo = new Thread(() -> {
-                try (Socket c = app.accept()) {
-                    c.getOutputStream().write(c.getInputStream().read());
-                } catch (java.io.IOException e) {
-                    // the test fails on what it reads
-                }
-            });
-            echo.setDaemon(true);
-            echo.start();
+        try (ServerSocket app = ForwardSourceTest.oneByteEcho("127.0.152.32")) {
             Path w = Files.writeString(dir.resolve("w.yaml"), """
                     workloads:
                       - {namespace: prod, name: client, serviceAccount: client, addresses: [127.0.152.31]}
