@@ -131,8 +131,7 @@ class ServiceVipTest {
         Thread t = new Thread(() -> {
             while (!s.isClosed()) {
                 try (Socket c = s.accept()) {
-                    // The client speaks first: a plain relay that reads the app's bytes and FIN before it has wired both
-                    // ends was seen to lose them (a passthrough of a server-first app that closes at once; not this test's).
+                    // The client speaks first (a server-first app that writes and closes at once is PassthroughBannerTest's).
                     c.setSoTimeout(10_000);
                     c.getInputStream().read();
                     c.getOutputStream().write(tag.getBytes(StandardCharsets.US_ASCII));
