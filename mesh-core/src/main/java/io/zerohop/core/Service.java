@@ -27,7 +27,8 @@ import java.util.Set;
  *                  the source's own node, or none (istiod sends it as a {@code LoadBalancing} of scope {@code NODE}, mode
  *                  {@code STRICT}: pilot/pkg/serviceregistry/ambient/services.go; ztunnel's {@code load_balance} drops an
  *                  endpoint whose {@code node} is not the source's)
- * @throws IllegalArgumentException naming the service and the field when one is blank, a VIP is the wildcard or
+ * @throws IllegalArgumentException naming the service and the field when one is blank, the name is no DNS-1035 label,
+ *                                  the namespace no DNS-1123 label, the hostname no DNS name, a VIP is the wildcard or
  *                                  repeats, or a service port repeats
  * @throws NullPointerException     for a null VIP or port
  */
@@ -104,6 +105,20 @@ public record Service(String namespace, String name, String hostname, List<InetA
             if (f[1] == null || f[1].isBlank()) {
                 throw new IllegalArgumentException("service " + f[0] + " is required");
             }
+        }
+        // A Kubernetes Service's name is a DNS-1035 label and its namespace a DNS-1123 label (the API server's
+        // ValidateServiceName, ValidateNamespaceName); the hostname goes into forwarded's host= and metric labels, so it
+        // is a DNS name. A new-user pass loaded `name: Web` and `hostname: "bad host"`.
+        if (!name.matches("[a-z]([-a-z0-9]{0,61}[a-z0-9])?")) {
+            throw new IllegalArgumentException("service name \"" + name + "\" is no DNS-1035 label (lower-case letters, digits"
+                    + " and '-', starting with a letter, at most 63 characters), as a Kubernetes Service's name must be");
+        }
+        if (!namespace.matches("[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")) {
+            throw new IllegalArgumentException("service namespace \"" + namespace + "\" is no DNS-1123 label");
+        }
+        if (hostname.length() > 253 || !hostname.matches("[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?(\\.[A-Za-z0-9]([-A-Za-z0-9]{0,61}[A-Za-z0-9])?)*")) {
+            throw new IllegalArgumentException("service " + namespace + "/" + name + ": hostname \"" + hostname
+                    + "\" is no DNS name (labels of letters, digits and '-', joined by '.')");
         }
         vips = List.copyOf(Objects.requireNonNull(vips, "vips"));
         Set<InetAddress> seen = new HashSet<>();

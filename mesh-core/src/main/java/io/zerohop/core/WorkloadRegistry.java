@@ -190,7 +190,22 @@ public final class WorkloadRegistry {
         if (p == null) {
             return null;
         }
-        Workload[] eps = snapshot.endpoints.get(service);
+        Snapshot snap = snapshot;
+        Workload[] eps = snap.endpoints.get(service);
+        if (eps == null && vip != null) {
+            // A Service of an earlier snapshot (serviceAt read before a replace, which makes new instances on every
+            // Kubernetes pod change): this snapshot's Service of the same VIP and name stands for it. A new-user pass saw
+            // 261 of 71 million picks refused as "no healthy upstream" while services were replaced every millisecond.
+            Service now = snap.byVip.get(vip);
+            if (now != null && now.namespace().equals(service.namespace()) && now.name().equals(service.name())) {
+                service = now;
+                p = now.port(port);
+                if (p == null) {
+                    return null;
+                }
+                eps = snap.endpoints.get(now);
+            }
+        }
         if (eps == null || eps.length == 0) {
             return null;
         }
@@ -335,7 +350,13 @@ public final class WorkloadRegistry {
         Map<InetAddress, Service> byVip = new HashMap<>();
         Map<String, WorkloadService> byHostname = new HashMap<>();
         IdentityHashMap<Service, Workload[]> endpoints = new IdentityHashMap<>();
+        java.util.Set<String> names = new java.util.HashSet<>();
         for (Service s : services) {
+            if (!names.add(s.namespace() + "/" + s.name())) {
+                // Endpoints are found by namespace/name: two Services of one name would each send to both's pods (a
+                // new-user pass). Kubernetes has one Service per namespace/name.
+                throw new IllegalArgumentException("two services named " + s.namespace() + "/" + s.name());
+            }
             for (InetAddress vip : s.vips()) {
                 Service prev = byVip.putIfAbsent(vip, s);
                 if (prev != null) {
@@ -955,6 +976,7 @@ public final class WorkloadRegistry {
             Map<InetAddress, String> vipOf = new HashMap<>();
             claimedBy.forEach((a, w) -> vipOf.put(a, "workload " + w));
             Map<String, String> hostnames = new HashMap<>();
+            Map<String, String> named = new HashMap<>();
             for (int i = 0; i < f.services().size(); i++) {
                 ServiceYaml v = f.services().get(i);
                 String where = "services[" + i + "]";
@@ -962,6 +984,11 @@ public final class WorkloadRegistry {
                     if (field[1] == null || field[1].isBlank()) {
                         throw new FieldError(where, where + "." + field[0] + ": is required", null);
                     }
+                }
+                String prevNamed = named.putIfAbsent(v.namespace() + "/" + v.name(), where);
+                if (prevNamed != null) {
+                    // Endpoints are found by namespace/name: both would send to both's pods (a new-user pass).
+                    throw new FieldError(where + ".name", "service " + v.namespace() + "/" + v.name() + " is already " + prevNamed);
                 }
                 String host = v.hostname() != null ? v.hostname()
                         : v.name() + "." + v.namespace() + ".svc.cluster.local";

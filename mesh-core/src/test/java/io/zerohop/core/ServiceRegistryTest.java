@@ -172,8 +172,29 @@ class ServiceRegistryTest {
         assertThat(r.serviceByHostname("web.prod.svc.cluster.local").name()).isEqualTo("web");
     }
 
+    /**
+     * A Service looked up before a replace that made new instances (mesh-kubernetes makes them on every pod change) still
+     * picks an endpoint: the replace's Service of the same VIP and name stands for it. A new-user pass had such picks
+     * refused as "no healthy upstream" while pods churned.
+     */
+    @Test
+    void aServiceOfAnEarlierSnapshotStillPicks() throws Exception {
+        Workload w = pod("web-1", "10.0.0.1", null, member("web"));
+        Service before = svc("web", List.of(ip("10.96.0.10")), Service.Port.of(80, 8080));
+        WorkloadRegistry r = WorkloadRegistry.empty();
+        r.replace(List.of(w), Map.of(), Map.of(), List.of(before));
+        r.replace(List.of(w), Map.of(), Map.of(), List.of(svc("web", List.of(ip("10.96.0.10")), Service.Port.of(80, 8080))));
+        assertThat(r.pickEndpoint(before, 80, ip("10.96.0.10"))).as("the earlier instance, by its VIP").isNotNull();
+        r.replace(List.of(w), Map.of(), Map.of(), List.of(svc("other", List.of(ip("10.96.0.10")), Service.Port.of(80, 8080))));
+        assertThat(r.pickEndpoint(before, 80, ip("10.96.0.10"))).as("the VIP is another Service's now").isNull();
+    }
+
     @Test
     void conflictsAreRefusedNamingBothClaimants() throws Exception {
+        assertThatThrownBy(() -> WorkloadRegistry.empty().replace(List.of(), Map.of(), Map.of(),
+                List.of(svc("a", List.of(ip("10.96.0.1")), Service.Port.of(80, 8080)),
+                        new Service("prod", "a", "other.example", List.of(ip("10.96.0.2")), List.of(Service.Port.of(80, 8080))))))
+                .as("one name, two Services: each would send to both's endpoints").hasMessage("two services named prod/a");
         Service a = svc("a", List.of(ip("10.96.0.10")), Service.Port.of(80, 8080));
         Service b = svc("b", List.of(ip("10.96.0.10")), Service.Port.of(80, 8080));
         WorkloadRegistry r = WorkloadRegistry.empty();
@@ -187,6 +208,10 @@ class ServiceRegistryTest {
     @Test
     void theRecordsNameTheFieldTheyRefuse() throws Exception {
         assertThatThrownBy(() -> new Service("prod", " ", "h", List.of(), List.of())).hasMessage("service name is required");
+        assertThatThrownBy(() -> new Service("prod", "Web", "h", List.of(), List.of()))
+                .hasMessageStartingWith("service name \"Web\" is no DNS-1035 label");
+        assertThatThrownBy(() -> new Service("prod", "web", "bad host", List.of(), List.of()))
+                .hasMessage("service prod/web: hostname \"bad host\" is no DNS name (labels of letters, digits and '-', joined by '.')");
         assertThatThrownBy(() -> new Service("prod", "web", "h", List.of(ip("0.0.0.0")), List.of()))
                 .hasMessage("service prod/web: vips: the wildcard address 0.0.0.0 is no service address");
         assertThatThrownBy(() -> new Service("prod", "web", "h", List.of(ip("10.96.0.1"), ip("10.96.0.1")), List.of()))
@@ -249,6 +274,10 @@ class ServiceRegistryTest {
                 + " \"local\" (Cluster or Local, as a Kubernetes Service's spec.internalTrafficPolicy)");
         Path m = Files.writeString(dir.resolve("m.yaml"), FILE.replace("selector: {app: web}", "selector: {app: web}\n  internalTrafficPolicy: Local"));
         assertThat(WorkloadRegistry.load(m).services().get(0).nodeLocal()).isTrue();
+        Path n = Files.writeString(dir.resolve("n.yaml"), FILE + """
+                - {namespace: prod, name: web, addresses: [10.96.0.11], ports: {80: 8080}, selector: {app: db}, hostname: db.example}
+                """);
+        assertThatThrownBy(() -> WorkloadRegistry.load(n)).hasMessage(n + ":13: services[1].name: service prod/web is already services[0]");
         Path k = Files.writeString(dir.resolve("k.yaml"), FILE.replace("10.96.0.10,", "10.96.0.300,"));
         assertThatThrownBy(() -> WorkloadRegistry.load(k)).hasMessageStartingWith(k + ":10: services[0].addresses[0]");
     }

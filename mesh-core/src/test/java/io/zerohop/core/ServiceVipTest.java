@@ -249,12 +249,49 @@ class ServiceVipTest {
     }
 
     /** The admin dump lists the Services as ztunnel's does (its {@code services}), with their endpoints. */
+    /**
+     * A plaintext endpoint that is one of this proxy's own listeners is a self call, checked on the endpoint picked and
+     * not only on the VIP dialled: a new-user pass's one connection was relayed to itself until the proxy ran out of fds.
+     */
+    @Test
+    void aPlaintextEndpointOnThisProxysOwnListenerIsASelfCall() throws Exception {
+        InetAddress ownIp = InetAddress.getByName("127.0.151.20");
+        InetAddress loopVip = InetAddress.getByName("127.0.151.104");
+        int port;
+        try (ServerSocket free = new ServerSocket(0, 1, ownIp)) {
+            port = free.getLocalPort();
+        }
+        Workload own = new Workload("prod", "own", "own", Map.of(), List.of(ownIp), Workload.Protocol.TCP, null, TD, Map.of(),
+                null, null, List.of(new WorkloadService("loop", "prod", "loop.prod.svc.cluster.local", Set.of(port))));
+        WorkloadRegistry r = WorkloadRegistry.empty();
+        r.replace(List.of(own), Map.of(), Map.of(), List.of(new Service("prod", "loop", "loop.prod.svc.cluster.local",
+                List.of(loopVip), List.of(Service.Port.of(80, port)))));
+        try (CapturedStderr err = new CapturedStderr();
+             Mesh m = Mesh.builder().identityProvider(ca).identity(client).workloads(r).threads(1).build()) {
+            InetSocketAddress fwd = m.capture(Capture.forward(new InetSocketAddress(ownIp, port), new InetSocketAddress(loopVip, 80)));
+            try (Socket s = new Socket(fwd.getAddress(), fwd.getPort())) {
+                s.setSoTimeout(10_000);
+                assertThat(readAll(s)).isEmpty();
+            }
+            assertThat(err.awaitLine("self call")).contains("-> 127.0.151.104:80");
+        }
+    }
+
     @Test
     void theConfigDumpListsTheServices() throws Exception {
         String dump = mesh.configDump(Map.of());
         assertThat(dump).contains("\"services\" : [ {").contains("\"hostname\" : \"web.prod.svc.cluster.local\"")
-                .contains("\"vips\" : [ \"127.0.151.101\" ]").contains("\"" + trapWeb.getLocalPort() + "\" : \"http\"")
-                .contains("\"endpoints\" : [ \"prod/web-1\", \"prod/web-2\" ]");
+                .contains("\"vips\" : [ \"127.0.151.101\" ]")
+                // istioctl's shapes (configdump/api.go: ports map[string]int, endpoints map[string]ZtunnelEndpoint): a named
+                // target is 0, as ztunnel's, and each endpoint carries its own port.
+                .contains("\"" + trapWeb.getLocalPort() + "\" : 0")
+                .contains("\"endpoints\" : {").contains("\"prod/web-1\" : {").contains("\"workloadUid\" : \"prod/web-1\"");
+        com.fasterxml.jackson.databind.JsonNode services = new com.fasterxml.jackson.databind.ObjectMapper().readTree(dump).get("services");
+        for (com.fasterxml.jackson.databind.JsonNode svc : services) {
+            svc.get("ports").fields().forEachRemaining(e -> assertThat(e.getValue().isInt()).as(e.getKey()).isTrue());
+            assertThat(svc.get("endpoints").isObject()).isTrue();
+            svc.get("endpoints").forEach(ep -> assertThat(ep.get("port").isObject()).isTrue());
+        }
     }
 
     /**

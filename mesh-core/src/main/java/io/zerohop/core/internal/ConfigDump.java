@@ -47,9 +47,10 @@ public final class ConfigDump {
 
     /**
      * The registry's Services as ztunnel's dump lists them ({@code services}: src/state/service.rs {@code Service}, serde
-     * camelCase): name, namespace, hostname, {@code vips} (IP text; ztunnel's are {@code network/ip}), {@code ports}
-     * (service port → target port, a name where the target is a container port name, where ztunnel has 0 and
-     * per-endpoint ports), and {@code endpoints} (the selected workloads, {@code namespace/name}).
+     * camelCase): name, namespace, hostname, {@code vips} (IP text in RFC 5952's short form; ztunnel's are
+     * {@code network/ip}), {@code ports} (service port → target port, 0 for a container port name, as ztunnel's), and
+     * {@code endpoints} (keyed by {@code namespace/name}, where ztunnel keys by workload uid: {@code workloadUid},
+     * {@code service}, and {@code port}, service port → the endpoint's own target port).
      */
     public static List<Map<String, Object>> services(io.zerohop.core.WorkloadRegistry registry) {
         List<Map<String, Object>> out = new ArrayList<>();
@@ -58,13 +59,31 @@ public final class ConfigDump {
             m.put("name", s.name());
             m.put("namespace", s.namespace());
             m.put("hostname", s.hostname());
-            m.put("vips", s.vips().stream().map(java.net.InetAddress::getHostAddress).toList());
+            m.put("vips", s.vips().stream().map(io.netty.util.NetUtil::toAddressString).toList());
+            // istioctl decodes ports as map[string]int and endpoints as map[string]ZtunnelEndpoint (configdump/api.go):
+            // a named target is 0 here, as ztunnel's, and its number is the endpoint's port (a new-user pass: a name and
+            // a list made `istioctl ztunnel-config` fail on the whole dump).
             Map<String, Object> ports = new LinkedHashMap<>();
             for (io.zerohop.core.Service.Port p : s.ports()) {
-                ports.put(String.valueOf(p.port()), p.targetPortName() != null ? p.targetPortName() : p.targetPort());
+                ports.put(String.valueOf(p.port()), p.targetPortName() != null ? 0 : p.targetPort());
             }
             m.put("ports", ports);
-            m.put("endpoints", registry.endpoints(s).stream().map(Workload::toString).toList());
+            Map<String, Object> endpoints = new LinkedHashMap<>();
+            for (Workload w : registry.endpoints(s)) {
+                Map<String, Object> e = new LinkedHashMap<>();
+                e.put("workloadUid", w.toString());
+                e.put("service", s.namespace() + "/" + s.hostname());
+                Map<String, Object> ep = new LinkedHashMap<>();
+                for (io.zerohop.core.Service.Port p : s.ports()) {
+                    int target = p.targetOn(w);
+                    if (target > 0) {
+                        ep.put(String.valueOf(p.port()), target);
+                    }
+                }
+                e.put("port", ep);
+                endpoints.put(w.toString(), e);
+            }
+            m.put("endpoints", endpoints);
             if (s.nodeLocal()) {
                 // ztunnel's LoadBalancer as istiod sends internalTrafficPolicy: Local.
                 m.put("loadBalancer", Map.of("routingPreferences", List.of("Node"), "mode", "Strict"));

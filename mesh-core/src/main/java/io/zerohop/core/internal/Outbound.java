@@ -347,6 +347,14 @@ public final class Outbound implements CaptureListener.Opener {
         }
         if (ep != null) {
             Workload w = ep.workload();
+            InetSocketAddress to = ep.address();
+            if (local.hostHas(to.getAddress()) && ownPorts.isSelf(to, local::hostHas)) {
+                // The self-call check above saw the VIP; the endpoint picked is what is dialled. A plaintext endpoint on
+                // one of this proxy's own listeners relayed every connection to itself until the fds ran out (a new-user
+                // pass).
+                return new Request.Refused(new IllegalStateException("self call: service " + ep.service() + " endpoint "
+                        + Addresses.authority(to) + " is one of this proxy's own ports, dropped"), true);
+            }
             if (w.protocol() != Workload.Protocol.HBONE) {
                 // ztunnel's OutboundProtocol::TCP for an endpoint outside the mesh: plain TCP to the endpoint itself.
                 return new Request.Passthrough("service " + ep.service() + " endpoint " + w + " is a plaintext workload",
