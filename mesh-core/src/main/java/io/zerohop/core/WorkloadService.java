@@ -47,6 +47,25 @@ public record WorkloadService(String name, String namespace, String hostname, Se
      * targeting it, or null.
      */
     public static WorkloadService forPort(java.util.List<WorkloadService> services, int port) {
+        return guess(services, null, port);
+    }
+
+    /**
+     * ztunnel's whole {@code guess_inbound_service} (src/proxy.rs): the Service of {@code services} whose hostname is
+     * {@code forwardedHost} (the {@code host=} of the CONNECT's {@code forwarded}, which the client's proxy sets for a
+     * connection it resolved from a Service VIP: "the client told us what Service they were reaching", believed only
+     * among the destination's own Services), else {@link #forPort}'s. Null when neither finds one.
+     *
+     * @param forwardedHost the forwarded header's {@code host=}, or null
+     */
+    public static WorkloadService guess(java.util.List<WorkloadService> services, String forwardedHost, int port) {
+        if (forwardedHost != null) {
+            for (WorkloadService s : services) {
+                if (s.hostname.equals(forwardedHost)) {
+                    return s;
+                }
+            }
+        }
         for (WorkloadService s : services) {
             if (s.targetPorts.contains(port)) {
                 return s;

@@ -189,6 +189,21 @@ class ServiceRegistryTest {
         assertThat(r.pickEndpoint(before, 80, ip("10.96.0.10"))).as("the VIP is another Service's now").isNull();
     }
 
+    /**
+     * ztunnel's guess_inbound_service (src/proxy.rs): the forwarded host= the client's proxy sent names the Service
+     * among the destination's own, before the first Service targeting the port; a host that is none of them is ignored.
+     */
+    @Test
+    void theInboundServiceIsTheForwardedHostsAmongTheDestinationsOwn() {
+        WorkloadService aaa = new WorkloadService("aaa", "prod", "aaa.prod.svc.cluster.local", Set.of(8080));
+        WorkloadService zzz = new WorkloadService("zzz", "prod", "zzz.prod.svc.cluster.local", Set.of(8080));
+        List<WorkloadService> both = List.of(aaa, zzz);
+        assertThat(WorkloadService.guess(both, "zzz.prod.svc.cluster.local", 8080)).isEqualTo(zzz);
+        assertThat(WorkloadService.guess(both, null, 8080)).isEqualTo(aaa);
+        assertThat(WorkloadService.guess(both, "other.prod.svc.cluster.local", 8080)).as("not the destination's").isEqualTo(aaa);
+        assertThat(WorkloadService.guess(both, null, 9090)).isNull();
+    }
+
     @Test
     void conflictsAreRefusedNamingBothClaimants() throws Exception {
         assertThatThrownBy(() -> WorkloadRegistry.empty().replace(List.of(), Map.of(), Map.of(),

@@ -614,7 +614,9 @@ public final class TunnelObserver implements HboneEvents {
         if (!inbound) {
             return registry.services().isEmpty() ? l : l.withDestinationService(registry.serviceByHostname(forwardedHost(t)));
         }
-        return dw != null ? l.withDestinationService(io.zerohop.core.WorkloadService.forPort(dw.services(),
+        // The client's forwarded host= first, among the destination's own Services (a new-user pass: the two sides of
+        // one connection to a VIP named different Services when two Services targeted the port).
+        return dw != null ? l.withDestinationService(io.zerohop.core.WorkloadService.guess(dw.services(), forwardedHost(t),
                 t.destination().getPort())) : l;
     }
 
