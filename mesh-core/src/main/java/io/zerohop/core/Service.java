@@ -125,10 +125,10 @@ public record Service(String namespace, String name, String hostname, List<InetA
         for (InetAddress a : vips) {
             if (a.isAnyLocalAddress()) {
                 throw new IllegalArgumentException("service " + namespace + "/" + name + ": vips: the wildcard address "
-                        + a.getHostAddress() + " is no service address");
+                        + io.netty.util.NetUtil.toAddressString(a) + " is no service address");
             }
             if (!seen.add(a)) {
-                throw new IllegalArgumentException("service " + namespace + "/" + name + ": vips: " + a.getHostAddress()
+                throw new IllegalArgumentException("service " + namespace + "/" + name + ": vips: " + io.netty.util.NetUtil.toAddressString(a)
                         + " is listed twice");
             }
         }

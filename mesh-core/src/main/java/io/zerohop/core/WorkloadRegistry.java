@@ -360,12 +360,12 @@ public final class WorkloadRegistry {
             for (InetAddress vip : s.vips()) {
                 Service prev = byVip.putIfAbsent(vip, s);
                 if (prev != null) {
-                    throw new IllegalArgumentException("service address " + vip.getHostAddress() + " claimed by both services "
+                    throw new IllegalArgumentException("service address " + io.netty.util.NetUtil.toAddressString(vip) + " claimed by both services "
                             + prev + " and " + s);
                 }
                 Workload w = byAddress.get(vip);
                 if (w != null) {
-                    throw new IllegalArgumentException("service address " + vip.getHostAddress() + " of service " + s
+                    throw new IllegalArgumentException("service address " + io.netty.util.NetUtil.toAddressString(vip) + " of service " + s
                             + " is also the address of workload " + w);
                 }
             }
@@ -1012,7 +1012,7 @@ public final class WorkloadRegistry {
                         }
                         String prev = vipOf.putIfAbsent(a, "service " + v.namespace() + "/" + v.name());
                         if (prev != null) {
-                            throw new FieldError(at, "address " + a.getHostAddress() + " is already " + prev + "'s");
+                            throw new FieldError(at, "address " + io.netty.util.NetUtil.toAddressString(a) + " is already " + prev + "'s");
                         }
                         vips.add(a);
                     }

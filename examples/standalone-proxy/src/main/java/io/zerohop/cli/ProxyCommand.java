@@ -743,7 +743,7 @@ final class ProxyCommand implements Callable<Integer> {
                     // A Service VIP at a port the Service lacks: every connection is refused (ztunnel's NoHealthyUpstream),
                     // with or without --passthrough-unknown, which never relays a VIP; the file is read once.
                     throw new Cli.RefusedException(origins.label("forward") + " " + Addresses.listener(f[0], f[0]) + "="
-                            + Addresses.listener(f[1], f[1]) + ": " + f[1].getAddress().getHostAddress() + " is the address of service "
+                            + Addresses.listener(f[1], f[1]) + ": " + io.netty.util.NetUtil.toAddressString(f[1].getAddress()) + " is the address of service "
                             + svc + " of " + workloads + ", which has no port " + f[1].getPort() + " (its ports: "
                             + String.join(", ", svc.ports().stream().map(x -> String.valueOf(x.port())).toList())
                             + "), so every connection to it would be refused", 2);
@@ -757,7 +757,7 @@ final class ProxyCommand implements Callable<Integer> {
                     // line each, while the ready line lists the forward (new-user pass). A --workloads file is read once,
                     // so nothing can change that until a restart: refused before anything starts (exit 2).
                     String head = origins.label("forward") + " " + Addresses.listener(f[0], f[0]) + "=" + Addresses.listener(f[1], f[1])
-                            + ": " + f[1].getAddress().getHostAddress() + " is no workload or service address of ";
+                            + ": " + io.netty.util.NetUtil.toAddressString(f[1].getAddress()) + " is no workload or service address of ";
                     if (workloads != null) {
                         throw new Cli.RefusedException(head + workloads + ", which is read once at start, so every connection to"
                                 + " it would be refused (add the workload to " + workloads + ", or give --passthrough-unknown to relay it"
@@ -945,7 +945,7 @@ final class ProxyCommand implements Callable<Integer> {
                     if (synced.byAddress(f[1].getAddress()).isEmpty() && synced.serviceAt(f[1].getAddress()).isEmpty()) {
                         // A pod may get that address later: said once, after the first sync, not refused.
                         LogShape.proxyLine("warn", "zerohop proxy: warning: " + origins.label("forward") + " " + Addresses.listener(f[0], f[0])
-                                + "=" + Addresses.listener(f[1], f[1]) + ": " + f[1].getAddress().getHostAddress() + " is no pod of"
+                                + "=" + Addresses.listener(f[1], f[1]) + ": " + io.netty.util.NetUtil.toAddressString(f[1].getAddress()) + " is no pod of"
                                 + " the cluster after the first sync; connections to it are refused until a pod has that address"
                                 + " (--passthrough-unknown relays them as plain TCP)");
                     }
