@@ -748,6 +748,20 @@ final class ProxyCommand implements Callable<Integer> {
                             + String.join(", ", svc.ports().stream().map(x -> String.valueOf(x.port())).toList())
                             + "), so every connection to it would be refused", 2);
                 }
+                if (svc != null && registry.pickEndpoint(svc, f[1].getPort(), f[1].getAddress(), node) == null) {
+                    // No endpoint can take the port (none selected or healthy, none with the named target port, or none
+                    // on this node for internalTrafficPolicy Local): the file is read once, so every connection from this
+                    // node's callers is refused until a restart (a new-user pass: it started silently). A warning, not exit
+                    // 2: a local workload on another node (Local) could still be served.
+                    io.zerohop.core.Service.Port p = svc.port(f[1].getPort());
+                    LogShape.proxyLine("warn", "zerohop proxy: warning: " + origins.label("forward") + " "
+                            + Addresses.listener(f[0], f[0]) + "=" + Addresses.listener(f[1], f[1]) + ": service " + svc + " of "
+                            + workloads + " has no endpoint that can take port " + f[1].getPort()
+                            + (registry.endpoints(svc).isEmpty() ? " (it selects no healthy workload)"
+                            : p.targetPortName() != null ? " (no endpoint has a container port named \"" + p.targetPortName() + "\")"
+                            : svc.nodeLocal() ? " (internalTrafficPolicy Local, and none is on node " + node + ")"
+                            : " (none has an address)") + "; every connection to it will be refused (no healthy upstream)");
+                }
             }
         }
         if (kube == null && !passthroughUnknown) {

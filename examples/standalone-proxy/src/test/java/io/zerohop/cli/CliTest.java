@@ -591,6 +591,21 @@ class CliTest {
         assertThat(Zerohop.run(concat(wrongPort, new String[] {"--passthrough-unknown"}))).isEqualTo(2);
         assertThat(std.err.toString()).contains("zerohop proxy: --forward 127.0.0.1:0=10.96.0.20:81: 10.96.0.20 is the address of"
                 + " service prod/backend of " + w + ", which has no port 81 (its ports: 80), so every connection to it would be refused");
+        // A Service no endpoint of which can take the port: a warning at start (a new-user pass: it started silently).
+        Path empty = Files.writeString(dir.resolve("empty.yaml"), """
+                workloads:
+                  - {namespace: prod, name: backend, addresses: [10.0.1.2], labels: {app: backend}}
+                services:
+                  - {namespace: prod, name: none, addresses: [10.96.0.21], ports: {80: 8080}, selector: {app: nothing}}
+                  - {namespace: prod, name: grpc, addresses: [10.96.0.22], ports: {80: grpc}, selector: {app: backend}}
+                """);
+        std.err.reset();
+        assertThat(Zerohop.run(startWithoutIdentity(dir, empty, "--forward", "127.0.0.1:0=10.96.0.21:80,127.0.0.1:0=10.96.0.22:80")))
+                .isNotEqualTo(2);
+        assertThat(std.err.toString()).contains("warning: --forward 127.0.0.1:0=10.96.0.21:80: service prod/none of " + empty
+                + " has no endpoint that can take port 80 (it selects no healthy workload); every connection to it will be refused")
+                .contains("warning: --forward 127.0.0.1:0=10.96.0.22:80: service prod/grpc of " + empty
+                + " has no endpoint that can take port 80 (no endpoint has a container port named \"grpc\")");
     }
 
     /**
