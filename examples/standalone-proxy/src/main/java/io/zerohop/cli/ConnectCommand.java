@@ -215,7 +215,8 @@ final class ConnectCommand implements Callable<Integer> {
                     + " presents the SVID of the workload at the address dialled and tunnels only to that address"
                     + " (ztunnel's validate_destination): dial the target's own address, --via " + host(target) + ":15008,"
                     + " --expect its SPIFFE ID"
-                    + " (a zerohop proxy's default --inbound 0.0.0.0:15008 serves every local workload's address); the"
+                    + " (a zerohop proxy's default --inbound 0.0.0.0:15008 serves every local workload's address; a Service"
+                    + " VIP is no HBONE target: connect to one of its pods, as a proxy's capture does for a VIP); the"
                     + " endpoint's log says which: " + REFUSAL_LINE + ")";
             case 503 -> " (destination unreachable from that endpoint, or one of its own ports)";
             default -> "";

@@ -313,7 +313,8 @@ class ConnectCommandTest {
                 + " endpoint presents the SVID of the workload at the address"
                 + " dialled and tunnels only to that address (ztunnel's validate_destination): dial the target's own address,"
                 + " --via 10.1.2.3:15008, --expect its SPIFFE ID (a zerohop proxy's default --inbound 0.0.0.0:15008 serves every local workload's"
-                + " address); the endpoint's log says which: its access line \"inbound refused ... status=400 reason=...\""
+                + " address; a Service VIP is no HBONE target: connect to one of its pods, as a proxy's capture does for a VIP);"
+                + " the endpoint's log says which: its access line \"inbound refused ... status=400 reason=...\""
                 + " (with --access-log-format ztunnel: \"connection failed ... error=...\"))");
         // Dialled at the target's own address already: nothing else to dial.
         Run same = connect("good", "", "--target", "127.0.0.1:8");
