@@ -337,5 +337,16 @@ class ServiceVipTest {
         int before = trapped.get();
         assertThat(viaSocks(new InetSocketAddress(vipLegacy, trapLegacy.getLocalPort()))).isEqualTo("legacy");
         assertThat(trapped.get()).isEqualTo(before);
+        // ztunnel's conn_metrics_from_request names the Service for a TCP request too (a new-user pass: it said unknown).
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        boolean labelled = false;
+        while (System.nanoTime() < deadline && !labelled) {
+            labelled = metrics.find("istio.tcp.connections.opened").counters().stream()
+                    .anyMatch(c -> "legacy.prod.svc.cluster.local".equals(c.getId().getTag("destination_service"))
+                            && "unknown".equals(c.getId().getTag("connection_security_policy")));
+            Thread.sleep(20);
+        }
+        assertThat(labelled).as("a plaintext relay's series named destination_service legacy: %s",
+                metrics.find("istio.tcp.connections.opened").counters().stream().map(c -> c.getId().getTags().toString()).toList()).isTrue();
     }
 }

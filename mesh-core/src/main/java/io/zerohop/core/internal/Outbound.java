@@ -50,11 +50,12 @@ public final class Outbound implements CaptureListener.Opener {
 
         /**
          * Plain TCP to {@code destination}: a {@code protocol: TCP} workload (for a Service VIP, the endpoint picked, on
-         * its target port), or unknown with passthrough on; null {@code destination}: the address dialled.
+         * its target port, and {@code serviceHost} the Service's hostname for its labels), or unknown with passthrough on;
+         * null {@code destination}: the address dialled; null {@code serviceHost}: no Service.
          */
-        record Passthrough(String why, InetSocketAddress destination) implements Request {
+        record Passthrough(String why, InetSocketAddress destination, String serviceHost) implements Request {
             public Passthrough(String why) {
-                this(why, null);
+                this(why, null, null);
             }
         }
 
@@ -358,7 +359,7 @@ public final class Outbound implements CaptureListener.Opener {
             if (w.protocol() != Workload.Protocol.HBONE) {
                 // ztunnel's OutboundProtocol::TCP for an endpoint outside the mesh: plain TCP to the endpoint itself.
                 return new Request.Passthrough("service " + ep.service() + " endpoint " + w + " is a plaintext workload",
-                        ep.address());
+                        ep.address(), ep.service().hostname());
             }
             Route r = new Route(local.registry().hboneAddress(w, ep.address().getAddress()), local.registry().identityOf(w));
             return new Request.Hbone(src, withDefaultHeaders(from, src, r, source, ep.service().hostname()), ep.address());
@@ -400,7 +401,7 @@ public final class Outbound implements CaptureListener.Opener {
                     observer.plainFailed(false, source, to, "CONNECT");
                 }
             });
-            return dial.thenApply(end -> observer.plain(end, "passthrough", false, source, to, null));
+            return dial.thenApply(end -> observer.plain(end, "passthrough", false, source, to, null, p.serviceHost()));
         }
         Request.Refused refused = (Request.Refused) r;
         if (refused.selfCall()) {

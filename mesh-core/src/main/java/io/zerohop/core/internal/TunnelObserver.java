@@ -402,7 +402,20 @@ public final class TunnelObserver implements HboneEvents {
      * makes this side the destination reporter.
      */
     public Relay.End plain(Relay.End end, String kind, boolean inbound, InetSocketAddress src, InetSocketAddress dst, Object dstId) {
-        TrafficLabels labels = plainOpened(inbound, src, dst);
+        return plain(end, kind, inbound, src, dst, dstId, null);
+    }
+
+    /**
+     * {@link #plain(Relay.End, String, boolean, InetSocketAddress, InetSocketAddress, Object)} for an outbound relay to a
+     * Service VIP's plaintext endpoint: {@code serviceHost} (the Service's hostname, or null) is its
+     * {@code destination_service}, as ztunnel's {@code conn_metrics_from_request} sets the intended Service for a TCP
+     * request too (a new-user pass: such relays said {@code unknown}).
+     */
+    public Relay.End plain(Relay.End end, String kind, boolean inbound, InetSocketAddress src, InetSocketAddress dst, Object dstId,
+                           String serviceHost) {
+        TrafficLabels labels = plainOpened(inbound, src, dst, serviceHost);
+        // The access line's labels: the metrics' when counted, else (no metrics sink) the Service's own when there is one.
+        TrafficLabels lineLabels = labels != null || serviceHost == null ? labels : plainLabels(inbound, src, dst, serviceHost);
         long openedNanos = System.nanoTime();
         return new Relay.ForwardingEnd(end) {
             /** Set by the join, from which the relay reports the end, or by a reset before any join, which reports it here. */
@@ -443,7 +456,7 @@ public final class TunnelObserver implements HboneEvents {
                 boolean drain = c != null ? TunnelCount.cutByDrain(c) : drained(s);
                 String closedBy = denied ? ZtunnelAccessLog.LATE_REJECTION : drain ? ZtunnelAccessLog.CLOSED_FROM_DRAIN : null;
                 plainEnded(labels, s, denied ? "DENY" : closedBy != null ? "CONNECT" : TrafficLabels.NO_FLAGS);
-                plainLine(kind, inbound, src, dst, dstId, s, closedBy, null, labels);
+                plainLine(kind, inbound, src, dst, dstId, s, closedBy, null, lineLabels);
             }
         };
     }
@@ -455,14 +468,19 @@ public final class TunnelObserver implements HboneEvents {
      * metrics sink.
      */
     TrafficLabels plainOpened(boolean inbound, InetSocketAddress src, InetSocketAddress dst) {
+        return plainOpened(inbound, src, dst, null);
+    }
+
+    private TrafficLabels plainOpened(boolean inbound, InetSocketAddress src, InetSocketAddress dst, String serviceHost) {
         TrafficLabels l = null;
         if (sink != null) {
-            l = plainLabels(inbound, src, dst);
+            l = plainLabels(inbound, src, dst, serviceHost);
             sink.opened(l);
         }
         if (ztunnel != null) {
             TrafficLabels known = l;
-            ZtunnelAccessLog.plainOpened(access, ztunnel, inbound, src, dst, () -> known != null ? known : plainLabels(inbound, src, dst));
+            ZtunnelAccessLog.plainOpened(access, ztunnel, inbound, src, dst,
+                    () -> known != null ? known : plainLabels(inbound, src, dst, serviceHost));
         }
         return l;
     }
@@ -701,6 +719,11 @@ public final class TunnelObserver implements HboneEvents {
      * destination workload's identity as destination principal ({@code with_destination}: {@code w.identity()}), which
      * was {@code unknown} until 2 December; connection_security_policy {@code unknown} ({@code SecurityPolicy::unknown}).
      */
+    private TrafficLabels plainLabels(boolean inbound, InetSocketAddress src, InetSocketAddress dst, String serviceHost) {
+        TrafficLabels l = plainLabels(inbound, src, dst);
+        return !inbound && serviceHost != null ? l.withDestinationService(registry.serviceByHostname(serviceHost)) : l;
+    }
+
     private TrafficLabels plainLabels(boolean inbound, InetSocketAddress src, InetSocketAddress dst) {
         Workload dw = registry.byAddress(dst.getAddress()).orElse(null);
         TrafficLabels l = TrafficLabels.of(inbound ? "destination" : "source", TrafficLabels.Peer.of(registry.byAddress(src.getAddress()).orElse(null), null, clusterId),
