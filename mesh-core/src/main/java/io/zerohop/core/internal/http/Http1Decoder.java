@@ -151,10 +151,11 @@ final class Http1Decoder extends HttpRequestDecoder {
      * codings it may read differently (a new-user pass); null when the request has no such problem.
      */
     private static RuntimeException transferCodingProblem(HttpRequest r) {
-        List<String> te = r.headers().getAll(io.netty.handler.codec.http.HttpHeaderNames.TRANSFER_ENCODING);
-        if (te.isEmpty()) {
+        // Checked on every request head: most have no Transfer-Encoding, and getAll would allocate a list for them.
+        if (!r.headers().contains(io.netty.handler.codec.http.HttpHeaderNames.TRANSFER_ENCODING)) {
             return null;
         }
+        List<String> te = r.headers().getAll(io.netty.handler.codec.http.HttpHeaderNames.TRANSFER_ENCODING);
         String joined = te.size() == 1 ? te.get(0).strip() : String.join(",", te.stream().map(String::strip).toList());
         if (joined.equalsIgnoreCase("chunked") && !HttpMethod.CONNECT.equals(r.method())) {
             return null;
