@@ -28,7 +28,8 @@ final class ChildProxy implements AutoCloseable {
         reader = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
         for (String line; (line = reader.readLine()) != null; ) {
             out.append(line).append('\n');
-            if (line.startsWith("zerohop proxy ready:")) {
+            // Anywhere in the line: in ztunnel's log format it follows the time, level and target.
+            if (line.contains("zerohop proxy ready:")) {
                 break;
             }
         }

@@ -1,6 +1,7 @@
 package io.zerohop.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
@@ -47,6 +48,43 @@ class ForwardToServiceVipTest {
                 assertThat(proxy.output()).containsPattern("outbound src=127\\.0\\.152\\.31:\\d+ src_id=spiffe://cluster\\.local/ns/prod/sa/client"
                         + " dst=127\\.0\\.152\\.32:" + app.getLocalPort() + " dst_id=spiffe://cluster\\.local/ns/prod/sa/web ");
             }
+        }
+    }
+
+    /**
+     * A forward to a Service VIP whose Service has no endpoint (the start only warns: endpoints may come later), in
+     * ztunnel's access-log format: the connection is reset (nothing
+     * sent anywhere) and the log has ztunnel's outbound early deny for {@code Error::NoHealthyUpstream}
+     * (src/proxy/outbound.rs {@code proxy}: {@code log_early_deny} of any {@code build_request} error): {@code connection
+     * failed} at WARN, {@code direction="outbound"}, {@code error="no healthy upstream: VIP:PORT"}. It had none before
+     * 5 December.
+     */
+    @Test
+    void aVipWithoutAnUpstreamIsZtunnelsEarlyDeny(@TempDir Path dir) throws Exception {
+        Path w = Files.writeString(dir.resolve("w.yaml"), """
+                workloads:
+                  - {namespace: prod, name: client, serviceAccount: client, addresses: [127.0.152.41]}
+                  - {namespace: prod, name: web-1, serviceAccount: web, addresses: [127.0.152.42], labels: {app: web}}
+                services:
+                  - {namespace: prod, name: api, addresses: [127.0.152.101], ports: {80: 8080}, selector: {app: api}}
+                """);
+        try (ChildProxy proxy = new ChildProxy(List.of(), "--in-memory-ca", "--workloads", w.toString(),
+                "--forward", "127.0.152.22:0=127.0.152.101:80", "--access-log-format", "ztunnel",
+                "--metrics", "off", "--readiness", "off", "--admin", "off")) {
+            // The listening line's port (the start's warning names the forward as given, port 0).
+            Matcher m = Pattern.compile("forward 127\\.0\\.152\\.22:([1-9]\\d*)=").matcher(proxy.output());
+            assertThat(m.find()).as(proxy.output()).isTrue();
+            try (Socket s = new Socket()) {
+                s.bind(new InetSocketAddress("127.0.152.41", 0));
+                s.connect(new InetSocketAddress("127.0.152.22", Integer.parseInt(m.group(1))), 10_000);
+                s.setSoTimeout(10_000);
+                s.getOutputStream().write('x');
+                assertThat(catchThrowable(() -> s.getInputStream().read())).as(proxy.output())
+                        .isInstanceOf(java.net.SocketException.class).hasMessageContaining("reset");
+            }
+            proxy.stop();
+            assertThat(proxy.output()).containsPattern("\\twarn\\taccess\\tconnection failed\\tsrc\\.addr=127\\.0\\.152\\.41:\\d+"
+                    + " dst\\.addr=127\\.0\\.152\\.101:80 direction=\"outbound\" error=\"no healthy upstream: 127\\.0\\.152\\.101:80\"");
         }
     }
 }

@@ -59,8 +59,16 @@ public final class Outbound implements CaptureListener.Opener {
             }
         }
 
-        /** Sent nowhere; {@code error} is what the capture listener logs, except a self call, which {@link #open} logs. */
-        record Refused(RuntimeException error, boolean selfCall) implements Request {}
+        /**
+         * Sent nowhere; {@code error} is what the capture listener logs, except a self call, which {@link #open} logs;
+         * {@code ztunnelError} the {@code error} field of ztunnel's early-deny line for it (its {@code Error}'s text where
+         * ztunnel has one, else zerohop's message), never null.
+         */
+        record Refused(RuntimeException error, boolean selfCall, String ztunnelError) implements Request {
+            public Refused(RuntimeException error, boolean selfCall) {
+                this(error, selfCall, selfCall ? PlaintextInbound.SELF_CALL : error.getMessage());
+            }
+        }
     }
 
     private final MeshTls tls;
@@ -344,7 +352,7 @@ public final class Outbound implements CaptureListener.Opener {
         } catch (Mesh.UnknownDestinationException e) {
             // ztunnel's build_request: a service-addressed connection without an upstream is Error::NoHealthyUpstream,
             // never passthrough (a VIP is no address to send plaintext to, and its endpoints may be meshed).
-            return new Request.Refused(e, false);
+            return new Request.Refused(e, false, "no healthy upstream: " + Addresses.authority(target));
         }
         if (ep != null) {
             Workload w = ep.workload();
@@ -409,9 +417,10 @@ public final class Outbound implements CaptureListener.Opener {
             refusals.warn("self call {} ({}) -> {} ({}) dropped: one of this proxy's own ports ({})", Addresses.authority(source),
                     sourceText(source.getAddress()), Addresses.authority(target),
                     identityText(local.registry().byAddress(target.getAddress())), ownPorts.owner(target.getPort()));
-            observer.outboundSelfCall(source, target);
+            observer.outboundEarlyDeny(source, target, refused.ztunnelError());
             return CompletableFuture.failedFuture(new LoggedRefusal(refused.error().getMessage()));
         }
+        observer.outboundEarlyDeny(source, target, refused.ztunnelError());
         return CompletableFuture.failedFuture(refused.error());
     }
 

@@ -571,15 +571,18 @@ public final class TunnelObserver implements HboneEvents {
     }
 
     /**
-     * A captured outbound connection to one of the proxy's own ports, ztunnel's outbound early deny (istio/ztunnel
-     * src/proxy/outbound.rs {@code proxy}: {@code log_early_deny(.., Reporter::source, Error::SelfCall)}): in ztunnel's
-     * format, one {@code connection failed} at WARN with {@code direction="outbound"}, within the failed connections'
-     * budget, and no metric; zerohop's format has the opener's WARN line for it already (Outbound). newuser18 found no
-     * access line in either format.
+     * A captured outbound connection refused before any tunnel or dial ({@code Outbound.buildRequest}: a self call, a
+     * Service VIP without a healthy upstream, a source without an identity to lend, an unknown destination without
+     * passthrough), ztunnel's outbound early deny (istio/ztunnel src/proxy/outbound.rs {@code proxy}: any
+     * {@code build_request} error goes to {@code log_early_deny(.., Reporter::source, error)}, as does
+     * {@code Error::SelfCall}): in ztunnel's format, one {@code connection failed} at WARN with
+     * {@code direction="outbound"} and {@code error}, within the failed connections' budget, and no metric. zerohop's
+     * format has the opener's WARN line (self call) or the capture listener's INFO refusal line already. newuser18 found
+     * no access line for a self call in either format; until 5 December a VIP without an upstream had none in ztunnel's.
      */
-    public void outboundSelfCall(InetSocketAddress src, InetSocketAddress dst) {
+    public void outboundEarlyDeny(InetSocketAddress src, InetSocketAddress dst, String error) {
         if (ztunnel != null) {
-            failures.warn(() -> ZtunnelAccessLog.handshakeFailed(access, ztunnel, src, dst, true, PlaintextInbound.SELF_CALL));
+            failures.warn(() -> ZtunnelAccessLog.handshakeFailed(access, ztunnel, src, dst, true, error));
         }
     }
 

@@ -155,7 +155,7 @@ class ZtunnelFailedOpenLogTest {
     /** The outbound side (ztunnel's outbound.rs log_early_deny with Reporter::source): the same line, direction outbound. */
     @Test
     void anOutboundSelfCallIsAnEarlyDenyToo() {
-        observer.outboundSelfCall(new InetSocketAddress("127.0.0.3", 40000), new InetSocketAddress("127.0.0.1", 15080));
+        observer.outboundEarlyDeny(new InetSocketAddress("127.0.0.3", 40000), new InetSocketAddress("127.0.0.1", 15080), PlaintextInbound.SELF_CALL);
         assertThat(lines).singleElement().satisfies(w -> {
             assertThat(w.level()).isEqualTo("warn");
             assertThat(w.text()).contains("\twarn\taccess\tconnection failed\t").contains("direction=\"outbound\"")
