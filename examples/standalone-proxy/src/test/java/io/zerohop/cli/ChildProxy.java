@@ -35,6 +35,28 @@ final class ChildProxy implements AutoCloseable {
         }
     }
 
+    /**
+     * A socket bound to {@code fromIp} and connected to the {@code --forward} listener on {@code listenIp}, whose port the
+     * listening line names (not the start's warnings, which name a forward as given, port 0); 10 s read timeout.
+     */
+    java.net.Socket dialForward(String listenIp, String fromIp) throws IOException {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("forward " + java.util.regex.Pattern.quote(listenIp) + ":([1-9]\\d*)=")
+                .matcher(output());
+        if (!m.find()) {
+            throw new AssertionError("no forward listening on " + listenIp + " in:\n" + output());
+        }
+        java.net.Socket s = new java.net.Socket();
+        try {
+            s.bind(new java.net.InetSocketAddress(fromIp, 0));
+            s.connect(new java.net.InetSocketAddress(listenIp, Integer.parseInt(m.group(1))), 10_000);
+            s.setSoTimeout(10_000);
+        } catch (IOException | RuntimeException e) {
+            s.close();
+            throw e;
+        }
+        return s;
+    }
+
     /** What it printed so far. */
     String output() {
         return out.toString();

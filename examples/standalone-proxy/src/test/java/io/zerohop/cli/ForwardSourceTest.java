@@ -9,8 +9,6 @@ import java.net.SocketException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -32,12 +30,7 @@ class ForwardSourceTest {
                 """);
         try (ChildProxy proxy = new ChildProxy(List.of(), "--in-memory-ca", "--workloads", w.toString(), "--inbound", "127.0.64.21:0",
                 "--forward", "127.0.64.21:0=127.0.64.22:8080", "--metrics", "off", "--readiness", "off", "--admin", "off")) {
-            Matcher m = Pattern.compile("forward 127\\.0\\.64\\.21:(\\d+)=").matcher(proxy.output());
-            assertThat(m.find()).as(proxy.output()).isTrue();
-            try (Socket s = new Socket()) {
-                s.bind(new InetSocketAddress("127.0.0.1", 0));
-                s.connect(new InetSocketAddress("127.0.64.21", Integer.parseInt(m.group(1))), 10_000);
-                s.setSoTimeout(10_000);
+            try (Socket s = proxy.dialForward("127.0.64.21", "127.0.0.1")) {
                 s.getOutputStream().write("hi\n".getBytes());
                 InputStream in = s.getInputStream();
                 int read;
@@ -76,12 +69,7 @@ class ForwardSourceTest {
                     dir.resolve("pem/key.pem").toString(), "--trust-bundle", dir.resolve("pem/bundle.pem").toString(),
                     "--workloads", w.toString(), "--inbound", "127.0.65.32:15008",
                     "--forward", "127.0.65.31:0=127.0.65.32:" + app.getLocalPort(), "--metrics", "off", "--readiness", "off", "--admin", "off")) {
-                Matcher m = Pattern.compile("forward 127\\.0\\.65\\.31:(\\d+)=").matcher(proxy.output());
-                assertThat(m.find()).as(proxy.output()).isTrue();
-                try (Socket s = new Socket()) {
-                    s.bind(new InetSocketAddress("127.0.0.1", 0));
-                    s.connect(new InetSocketAddress("127.0.65.31", Integer.parseInt(m.group(1))), 10_000);
-                    s.setSoTimeout(10_000);
+                try (Socket s = proxy.dialForward("127.0.65.31", "127.0.0.1")) {
                     s.getOutputStream().write('x');
                     assertThat(s.getInputStream().read()).as(proxy.output()).isEqualTo('x');
                 }

@@ -3,14 +3,11 @@ package io.zerohop.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
-import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -35,12 +32,7 @@ class ForwardToServiceVipTest {
             try (ChildProxy proxy = new ChildProxy(List.of(), "--in-memory-ca", "--workloads", w.toString(),
                     "--inbound", "127.0.152.32:15008", "--forward", "127.0.152.21:0=127.0.152.100:80",
                     "--metrics", "off", "--readiness", "off", "--admin", "off")) {
-                Matcher m = Pattern.compile("forward 127\\.0\\.152\\.21:(\\d+)=").matcher(proxy.output());
-                assertThat(m.find()).as(proxy.output()).isTrue();
-                try (Socket s = new Socket()) {
-                    s.bind(new InetSocketAddress("127.0.152.31", 0)); // the client workload's address: its identity
-                    s.connect(new InetSocketAddress("127.0.152.21", Integer.parseInt(m.group(1))), 10_000);
-                    s.setSoTimeout(10_000);
+                try (Socket s = proxy.dialForward("127.0.152.21", "127.0.152.31")) {
                     s.getOutputStream().write('x');
                     assertThat(s.getInputStream().read()).as(proxy.output()).isEqualTo('x');
                 }
@@ -71,13 +63,7 @@ class ForwardToServiceVipTest {
         try (ChildProxy proxy = new ChildProxy(List.of(), "--in-memory-ca", "--workloads", w.toString(),
                 "--forward", "127.0.152.22:0=127.0.152.101:80", "--access-log-format", "ztunnel",
                 "--metrics", "off", "--readiness", "off", "--admin", "off")) {
-            // The listening line's port (the start's warning names the forward as given, port 0).
-            Matcher m = Pattern.compile("forward 127\\.0\\.152\\.22:([1-9]\\d*)=").matcher(proxy.output());
-            assertThat(m.find()).as(proxy.output()).isTrue();
-            try (Socket s = new Socket()) {
-                s.bind(new InetSocketAddress("127.0.152.41", 0));
-                s.connect(new InetSocketAddress("127.0.152.22", Integer.parseInt(m.group(1))), 10_000);
-                s.setSoTimeout(10_000);
+            try (Socket s = proxy.dialForward("127.0.152.22", "127.0.152.41")) {
                 s.getOutputStream().write('x');
                 assertThat(catchThrowable(() -> s.getInputStream().read())).as(proxy.output())
                         .isInstanceOf(java.net.SocketException.class).hasMessageContaining("reset");
