@@ -47,6 +47,37 @@ final class Fields {
         return items;
     }
 
+    /**
+     * The API server's {@code maxProperties} for a map the CRD bounds (istio/api type/v1beta1/selector.proto: 4096
+     * {@code matchLabels} entries), in its words; {@code map} may be null (absent).
+     */
+    static void atMostEntries(YNode map, int max) throws PolicyLoadException {
+        if (map != null && map.map != null && map.map.size() > max) {
+            throw new PolicyLoadException(map.file, map.keyLine > 0 ? map.keyLine : map.line, map.path, "Too many: "
+                    + map.map.size() + ": must have at most " + max + " items (the CRD's maxProperties)" + map.copiedBy());
+        }
+    }
+
+    /**
+     * The suffix naming the CRD's {@code x-kubernetes-validations} rule that refuses the same input at the API server,
+     * quoting its message (istio/api, kubernetes/customresourcedefinitions.gen.yaml), for an error whose text is istiod's:
+     * the API server checks the CRD's schema before istiod's webhook, so {@code kubectl apply} shows the CRD's message.
+     */
+    static String crdRule(String message) {
+        return " (the CRD's rule: \"" + message + "\")";
+    }
+
+    /**
+     * The API server's {@code maxLength} for a string the CRD bounds, in characters (Unicode code points, as the
+     * OpenAPI validator counts them), in the words the existing label-value check uses.
+     */
+    static void atMostChars(YNode at, String value, int max) throws PolicyLoadException {
+        int n = value.codePointCount(0, value.length());
+        if (n > max) {
+            throw at.error("Too long: may not be more than " + max + " characters (the CRD's maxLength), found " + n);
+        }
+    }
+
     /** A Kubernetes label value (apimachinery IsValidLabelValue): the pattern of Cilium's MatchLabelsValue. */
     private static final java.util.regex.Pattern LABEL_VALUE =
             java.util.regex.Pattern.compile("(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?");

@@ -59,7 +59,8 @@ final class IstioCompiler {
             case "DENY" -> IstioPolicy.DENY;
             case "AUDIT" -> IstioPolicy.AUDIT;
             case "CUSTOM" -> IstioPolicy.CUSTOM;
-            default -> throw actionNode.error("unknown action \"" + actionText + "\" (ALLOW, DENY, AUDIT, CUSTOM)");
+            default -> throw actionNode.error("unknown action \"" + actionText + "\" (the CRD's enum: Unsupported value: \""
+                    + actionText + "\": supported values: \"ALLOW\", \"DENY\", \"AUDIT\", \"CUSTOM\")");
         };
         boolean dryRun = dryRun(dryRunNode, actionText);
         YNode rulesNode = spec.get("rules");
@@ -266,13 +267,20 @@ final class IstioCompiler {
         selector.onlyKeys(Set.of("matchLabels"));
         YNode ml = selector.get("matchLabels");
         Map<String, String> labels = Fields.stringMap(ml);
+        // The CRD's maxProperties on matchLabels (istio/api type/v1beta1/selector.proto, MaxProperties=4096).
+        Fields.atMostEntries(ml, 4096);
         for (Map.Entry<String, String> e : labels.entrySet()) {
             YNode at = ml.map.get(e.getKey());
+            // istiod's messages (validateWorkloadSelector), then the CRD's x-kubernetes-validations rule that refuses the
+            // same first at the API server (selector.proto: one rule each for an empty key, a '*' in a key, in a value).
             if (e.getKey().isEmpty()) {
-                throw at.error("empty key is not supported in selector: \"" + e.getKey() + "=" + e.getValue() + "\"");
+                throw at.error("empty key is not supported in selector: \"" + e.getKey() + "=" + e.getValue() + "\""
+                        + Fields.crdRule("key must not be empty"));
             }
             if (e.getKey().contains("*") || e.getValue().contains("*")) {
-                throw at.error("wildcard is not supported in selector: \"" + e.getKey() + "=" + e.getValue() + "\"");
+                throw at.error("wildcard is not supported in selector: \"" + e.getKey() + "=" + e.getValue() + "\""
+                        + Fields.crdRule(e.getKey().contains("*") ? "wildcard not allowed in label key match"
+                        : "wildcard not allowed in label value match"));
             }
         }
         // The CRD (istio/api) also bounds each value to 63 characters; no pod label is longer.

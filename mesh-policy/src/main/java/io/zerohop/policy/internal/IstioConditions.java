@@ -49,7 +49,9 @@ final class IstioConditions {
         YNode keyNode = n.get("key");
         String key = keyNode == null ? "" : keyNode.string();
         if (key.isEmpty()) {
-            throw n.error("`key` must not be empty");
+            // istiod's message; a missing key is the CRD's `required: [key]` too (istio/api authorization_policy.proto,
+            // Condition.key REQUIRED), which the API server reports first.
+            throw n.error("`key` must not be empty" + (keyNode == null ? " (the CRD: " + n.path + ".key: Required value)" : ""));
         }
         List<String> values = values(n, "values");
         List<String> notValues = values(n, "notValues");

@@ -105,11 +105,15 @@ final class PeerAuthn {
             portLevel = spec.get("portLevelMtls");
             if (portLevel != null) {
                 portLevel.requireMap();
+                // istiod's messages (ValidatePeerAuthentication), then the CRD's rule that refuses the same first at the
+                // API server (istio/api security/v1beta1/peer_authentication.proto: XValidation on the spec, MinProperties).
                 if (keys.length == 0) {
-                    throw portLevel.error("mesh/namespace peer authentication cannot have port level mTLS");
+                    throw portLevel.error("mesh/namespace peer authentication cannot have port level mTLS"
+                            + Fields.crdRule("portLevelMtls requires selector"));
                 }
                 if (portLevel.map.isEmpty()) {
-                    throw portLevel.error("port level mTLS, if defined, must have at least one element");
+                    throw portLevel.error("port level mTLS, if defined, must have at least one element (the CRD's"
+                            + " minProperties: " + portLevel.path + " should have at least 1 properties)");
                 }
                 ports = new int[portLevel.map.size()];
                 portModes = new MtlsMode[ports.length];
@@ -117,7 +121,7 @@ final class PeerAuthn {
                 for (Map.Entry<String, YNode> e : portLevel.map.entrySet()) {
                     YNode keyNode = new YNode(YNode.Type.SCALAR, portLevel.file, e.getValue().line,
                             portLevel.path + "." + e.getKey(), e.getKey(), null, null);
-                    ports[i] = Fields.port(keyNode, false);
+                    ports[i] = portKey(keyNode);
                     portModes[i] = mode(e.getValue());
                     i++;
                 }
@@ -174,8 +178,39 @@ final class PeerAuthn {
             case "STRICT" -> MtlsMode.STRICT;
             case "PERMISSIVE" -> MtlsMode.PERMISSIVE;
             case "DISABLE" -> MtlsMode.DISABLE;
-            default -> throw m.error("unknown mTLS mode \"" + m.text() + "\" (UNSET, STRICT, PERMISSIVE, DISABLE)");
+            default -> throw m.error("unknown mTLS mode \"" + m.text() + "\" (the CRD's enum: Unsupported value: \""
+                    + m.text() + "\": supported values: \"UNSET\", \"DISABLE\", \"PERMISSIVE\", \"STRICT\")");
         };
+    }
+
+    /**
+     * A {@code portLevelMtls} key as istiod decodes it ({@link Fields#port}: plain decimal 1..65535). When the CRD's rule
+     * refuses the key too (istio/api security/v1beta1/peer_authentication.proto, XValidation {@code self.all(key, 0 <
+     * int(key) && int(key) <= 65535)}), the error quotes it, as {@code kubectl apply} would show it: CEL's {@code int()}
+     * reads a string as Go's {@code strconv.ParseInt(s, 10, 64)} does (an optional sign, then decimal digits), and any
+     * other key is a conversion error. Keys the rule admits but istiod cannot decode ({@code "+8080"}, {@code "08080"})
+     * keep {@link Fields#port}'s reason alone.
+     */
+    private static int portKey(YNode keyNode) throws PolicyLoadException {
+        try {
+            return Fields.port(keyNode, false);
+        } catch (PolicyLoadException e) {
+            String key = keyNode.scalar;
+            String cel;
+            if (!key.matches("[+-]?[0-9]+")) {
+                cel = " (the CRD's rule \"port must be between 1-65535\" fails on it: int(key) is a type conversion error"
+                        + " from string to int)";
+            } else {
+                long v;
+                try {
+                    v = Long.parseLong(key);
+                } catch (NumberFormatException overflow) {
+                    v = -1; // out of int64: a conversion error for CEL too, refused either way
+                }
+                cel = v > 0 && v <= 65535 ? "" : Fields.crdRule("port must be between 1-65535");
+            }
+            throw cel.isEmpty() ? e : new PolicyLoadException(e.file(), e.line(), e.field(), e.problem() + cel);
+        }
     }
 
     /**
