@@ -100,9 +100,19 @@ final class IstioCompiler {
                 targetRefs.add(targetRef(t));
             }
         }
-        int kinds = (selector != null ? 1 : 0) + (single != null ? 1 : 0) + (many != null && !many.items().isEmpty() ? 1 : 0);
+        // The CRD's rule (istio/api security/v1beta1/authorization_policy.proto, XValidation "oneof(self.selector,
+        // self.targetRef, self.targetRefs)") counts a field that is present, as CEL's has() does on the object the API
+        // server holds: an empty `targetRefs: []` counts, a null does not (the API server prunes it; YNode.get skips it).
+        // istiod's validateOneOfSelectorType, which sees the decoded proto, counts only a non-empty targetRefs, so a
+        // `selector` beside `targetRefs: []` passes istiod but is refused by the API server; it is refused here too.
+        int kinds = (selector != null ? 1 : 0) + (single != null ? 1 : 0) + (many != null ? 1 : 0);
         if (kinds > 1) {
-            throw spec.error("only one of targetRefs or workloadSelector can be set");
+            boolean istiod = (selector != null ? 1 : 0) + (single != null ? 1 : 0) + (many != null && !many.items().isEmpty() ? 1 : 0) > 1;
+            throw spec.error(istiod
+                    ? "only one of targetRefs or workloadSelector can be set" + Fields.crdRule("only one of targetRefs or selector can be set")
+                    : "only one of targetRefs or selector can be set (the CRD's x-kubernetes-validations rule, which counts"
+                    + " a field present even as an empty list: " + (selector != null ? "selector" : "targetRef") + " beside"
+                    + " targetRefs: []; istiod alone would accept it, the API server refuses it; remove the empty targetRefs)");
         }
 
         if (!targetRefs.isEmpty()) {

@@ -37,6 +37,8 @@ final class IstioRules {
     private static final Set<String> OPERATION_KEYS = Set.of("hosts", "notHosts", "ports", "notPorts",
             "methods", "notMethods", "paths", "notPaths");
     private static final Set<String> CONDITION_KEYS = Set.of("key", "values", "notValues");
+    /** The message of the CRD's rule on Source (istio/api security/v1beta1/authorization_policy.proto). */
+    private static final String SA_RULE = "Cannot set serviceAccounts with namespaces or principals";
     private static final Set<String> CUSTOM_FORBIDDEN_SOURCE = Set.of("namespaces", "notNamespaces", "serviceAccounts",
             "notServiceAccounts", "trustDomains", "notTrustDomains", "principals", "notPrincipals", "requestPrincipals",
             "notRequestPrincipals");
@@ -414,7 +416,26 @@ final class IstioRules {
         int sn = src.get("serviceAccounts") == null ? 0 : src.get("serviceAccounts").items().size();
         sn += src.get("notServiceAccounts") == null ? 0 : src.get("notServiceAccounts").items().size();
         if (pn > 0 && sn > 0) {
-            throw src.error("cannot set serviceAccounts with namespaces or principals, found at rule " + ruleIndex);
+            throw src.error("cannot set serviceAccounts with namespaces or principals, found at rule " + ruleIndex
+                    + Fields.crdRule(SA_RULE));
+        }
+        // The CRD's rule on Source (istio/api security/v1beta1/authorization_policy.proto, XValidation with has()) tests
+        // presence, not length: a field written as an empty list counts, a null does not (the API server prunes it, and
+        // YNode.get skips it). istiod counts values only, so `principals: []` beside serviceAccounts passes istiod but is
+        // refused by the API server; refused here too (the empty list matches nothing either way: remove it).
+        boolean saPresent = src.get("serviceAccounts") != null || src.get("notServiceAccounts") != null;
+        String otherPresent = null;
+        for (String k : new String[] {"principals", "notPrincipals", "namespaces", "notNamespaces"}) {
+            if (otherPresent == null && src.get(k) != null) {
+                otherPresent = k;
+            }
+        }
+        if (saPresent && otherPresent != null) {
+            String sa = src.get("serviceAccounts") != null ? "serviceAccounts" : "notServiceAccounts";
+            String empty = sn > 0 ? otherPresent : sa; // pn and sn are not both > 0 here: one side is only empty lists
+            throw src.error(SA_RULE + " (the CRD's x-kubernetes-validations rule, found at rule " + ruleIndex + ": it counts a"
+                    + " field present even as an empty list, here " + empty + ": []; istiod alone would accept it, the API"
+                    + " server refuses it; remove the empty " + empty + ")");
         }
         IstioSource s = new IstioSource();
         s.principals = field(src, "principals", "source.principal", false, parts);
