@@ -112,6 +112,30 @@ class IstioUpstreamConformanceTest extends UpstreamTable {
         // selects no workload (no pod can carry the label); zerohop loads it and warns (SelectorLabelSyntaxTest).
         T.valid(s, "AuthorizationPolicy selector matchLabels value 'a b' (no pattern in Istio's CRD)",
                 spec("selector: {matchLabels: {app: 'a b'}}"));
+        // The CRD's CEL rules test presence (has()), where istiod counts values: an empty list counts. Until 4 December
+        // these loaded (CrdSchemaRulesTest has them in block style, with their lines).
+        T.invalid(s, "one-of rule: selector beside targetRefs: [] (was: loaded)", spec(SEL + ", targetRefs: []"),
+                "case.yaml:4: spec: only one of targetRefs or selector can be set");
+        T.invalid(s, "Source rule: serviceAccounts beside principals: [] (was: loaded)", from("{serviceAccounts: [a], principals: []}"),
+                "case.yaml:4: spec.rules[0].from[0].source: Cannot set serviceAccounts with namespaces or principals");
+        T.invalid(s, "Source rule: serviceAccounts: [] beside namespaces (was: loaded)", from("{serviceAccounts: [], namespaces: [a]}"),
+                "Cannot set serviceAccounts with namespaces or principals");
+        T.valid(s, "Source rule: a null principals is absent", from("{serviceAccounts: [a], principals: null}"));
+        StringBuilder many = new StringBuilder();
+        for (int i = 0; i < 4097; i++) {
+            many.append(i == 0 ? "" : ", ").append("k").append(i).append(": v");
+        }
+        T.invalid(s, "matchLabels: 4097 entries (maxProperties 4096; was: loaded)", spec("selector: {matchLabels: {" + many + "}}"),
+                "case.yaml:4: spec.selector.matchLabels: Too many: 4097: must have at most 4096 items");
+        T.valid(s, "matchLabels: 4096 entries", spec("selector: {matchLabels: {" + many.substring(0, many.lastIndexOf(",")) + "}}"));
+        T.invalid(s, "targetRefs name of 254 characters (maxLength 253; was: loaded)", spec("action: DENY, rules: [{}], targetRefs: "
+                + "[{kind: Service, group: '', name: " + "n".repeat(254) + "}]"), "case.yaml:4: spec.targetRefs[0].name: Too long");
+        T.valid(s, "targetRefs name of 253 characters", spec("action: DENY, rules: [{}], targetRefs: [{kind: Service, group: '', name: "
+                + "n".repeat(253) + "}]"));
+        T.invalid(s, "PeerAuthentication portLevelMtls key 70000: file, line and field", pa("p", "{selector: {matchLabels: {app: a}}, "
+                + "portLevelMtls: {'70000': {mode: STRICT}}}"), "case.yaml:4: spec.portLevelMtls.70000: bad port \"70000\"");
+        T.invalid(s, "PeerAuthentication portLevelMtls key 70000: the CEL rule's message", pa("p", "{selector: {matchLabels: {app: a}}, "
+                + "portLevelMtls: {'70000': {mode: STRICT}}}"), "port must be between 1-65535");
     }
 
     /**

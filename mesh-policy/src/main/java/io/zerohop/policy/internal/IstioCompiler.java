@@ -348,18 +348,52 @@ final class IstioCompiler {
         return head;
     }
 
+    /** The CRD's pattern for {@code targetRef.kind} (istio/api type/v1beta1/selector.proto PolicyTargetReference). */
+    private static final String TARGET_KIND_PATTERN = "^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$";
+    /** The CRD's pattern for {@code targetRef.group}: empty, or a DNS-1123 subdomain (same source). */
+    private static final String TARGET_GROUP_PATTERN = "^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+    private static final java.util.regex.Pattern TARGET_KIND = java.util.regex.Pattern.compile(TARGET_KIND_PATTERN);
+    private static final java.util.regex.Pattern TARGET_GROUP = java.util.regex.Pattern.compile(TARGET_GROUP_PATTERN);
+
+    /**
+     * One {@code targetRef} or {@code targetRefs} entry: first the CRD's schema for PolicyTargetReference (istio/api
+     * type/v1beta1/selector.proto: kind and name required, name 1..253 characters, kind 1..63 matching
+     * {@link #TARGET_KIND_PATTERN}, group at most 253 matching {@link #TARGET_GROUP_PATTERN}, namespace empty), which the
+     * API server checks before istiod sees the object, then istiod's validatePolicyTargetReference (the kinds it
+     * attaches). A name over 253 characters passed both checks here until 4 December; the others were refused by
+     * istiod's allow-list, now with the CRD's words first.
+     */
     private static String targetRef(YNode t) throws PolicyLoadException {
         t.onlyKeys(Set.of("group", "kind", "name", "namespace"));
         String kind = t.string("kind", "");
         String name = t.string("name", "");
+        YNode nameNode = t.get("name");
+        YNode kindNode = t.get("kind");
         if (name.isEmpty()) {
-            throw t.error("targetRef name must be set");
+            throw (nameNode == null ? t : nameNode).error("targetRef name must be set" + (nameNode == null
+                    ? " (the CRD: " + t.path + ".name: Required value)" : " (the CRD's minLength: should be at least 1 chars long)"));
         }
         if (kind.isEmpty()) {
-            throw t.error("targetRef kind must be set");
+            throw (kindNode == null ? t : kindNode).error("targetRef kind must be set" + (kindNode == null
+                    ? " (the CRD: " + t.path + ".kind: Required value)" : " (the CRD's minLength: should be at least 1 chars long)"));
+        }
+        Fields.atMostChars(nameNode, name, 253);
+        Fields.atMostChars(kindNode, kind, 63);
+        if (!TARGET_KIND.matcher(kind).matches()) {
+            throw kindNode.error("should match '" + TARGET_KIND_PATTERN + "' (the CRD's pattern; found \"" + kind + "\")");
+        }
+        YNode groupNode = t.get("group");
+        if (groupNode != null) {
+            String g = groupNode.string();
+            Fields.atMostChars(groupNode, g, 253);
+            if (!TARGET_GROUP.matcher(g).matches()) {
+                throw groupNode.error("should match '" + TARGET_GROUP_PATTERN + "' (the CRD's pattern: empty or a DNS-1123"
+                        + " subdomain; found \"" + g + "\")");
+            }
         }
         if (!t.string("namespace", "").isEmpty()) {
-            throw t.get("namespace").error("targetRef namespace must not be set; cross namespace referencing is not supported");
+            throw t.get("namespace").error("targetRef namespace must not be set; cross namespace referencing is not supported"
+                    + Fields.crdRule("cross namespace referencing is not currently supported"));
         }
         String group = t.string("group", "");
         boolean allowed = switch (kind) {
