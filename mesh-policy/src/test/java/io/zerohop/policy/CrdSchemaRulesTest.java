@@ -138,6 +138,29 @@ class CrdSchemaRulesTest {
                             matchLabels:
                               "": web
                         """, 7, "spec.selector.matchLabels.", "key must not be empty"),
+                // A null label value: the API server prunes it (prunenulls.go), so the cluster's copy selects without the
+                // label; read as "" (until 4 December) this DENY denied nobody that copy denies.
+                Arguments.of("null label value (pruned by the API server; was: read as an empty value)", """
+                        apiVersion: security.istio.io/v1
+                        kind: AuthorizationPolicy
+                        metadata: {name: p, namespace: prod}
+                        spec:
+                          action: DENY
+                          selector:
+                            matchLabels:
+                              app: web
+                              tier:
+                          rules: [{}]
+                        """, 9, "spec.selector.matchLabels[\"tier\"]", "null label value"),
+                Arguments.of("PeerAuthentication null label value", """
+                        apiVersion: security.istio.io/v1
+                        kind: PeerAuthentication
+                        metadata: {name: p, namespace: prod}
+                        spec:
+                          selector:
+                            matchLabels: {app: ~}
+                          mtls: {mode: DISABLE}
+                        """, 6, "spec.selector.matchLabels[\"app\"]", "null label value"),
                 // PolicyTargetReference (reqauth-invalid.yaml's cases, and name's maxLength).
                 Arguments.of("reqauth-invalid bad-target-name", """
                         apiVersion: security.istio.io/v1
@@ -399,6 +422,14 @@ class CrdSchemaRulesTest {
                             namespace: ""
                         """.replace("NAME", "s".repeat(253))),
                 Arguments.of("matchLabels with 4096 entries", labels("AuthorizationPolicy", 4096)),
+                Arguments.of("an empty label value, quoted", """
+                        apiVersion: security.istio.io/v1
+                        kind: AuthorizationPolicy
+                        metadata: {name: p, namespace: prod}
+                        spec:
+                          selector:
+                            matchLabels: {app: web, tier: ""}
+                        """),
                 Arguments.of("PeerAuthentication mode UNSET (in the enum)", """
                         apiVersion: security.istio.io/v1
                         kind: PeerAuthentication
