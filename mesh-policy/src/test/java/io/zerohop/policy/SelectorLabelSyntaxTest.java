@@ -142,4 +142,22 @@ class SelectorLabelSyntaxTest {
         assertThat(PolicyLoader.fromString("c.yaml", cilium("app", "io.cilium.k8s.namespace.labels.kubernetes.io/metadata.name",
                 "io.cilium.k8s.policy.serviceaccount", "web")).size()).isEqualTo(1);
     }
+
+    /**
+     * A null label value in a Cilium selector: the API server prunes it (apiextensions prunenulls.go), so the cluster's
+     * copy selects without the label. Read as "" (until 5 December) the endpointSelector selected almost no endpoint, which
+     * left the endpoints the cluster's copy puts under default deny open; refused, as the Istio selectors are
+     * ({@code CrdSchemaRulesTest}).
+     */
+    @Test
+    void aNullLabelValueInACiliumSelectorIsRefusedAtItsLine() {
+        String ep = CILIUM.replace("ESKEY: backend", "app: backend\n      tier:").replace("FROMKEY", "app")
+                .replace("EXPRKEY", "tier").replace("EXPRVALUE", "web");
+        assertThatThrownBy(() -> PolicyLoader.fromString("c.yaml", ep))
+                .hasMessageStartingWith("c.yaml:8: spec.endpointSelector.matchLabels[\"tier\"]: null label value (the API server"
+                        + " prunes a null, so the cluster's copy of this selector has no label tier");
+        String from = cilium("app", "app", "tier", "web").replace("app: frontend", "app: ~");
+        assertThatThrownBy(() -> PolicyLoader.fromString("c.yaml", from))
+                .hasMessageStartingWith("c.yaml:11: spec.ingress[0].fromEndpoints[0].matchLabels[\"app\"]: null label value");
+    }
 }

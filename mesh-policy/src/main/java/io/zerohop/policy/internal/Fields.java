@@ -190,7 +190,11 @@ final class Fields {
         return p;
     }
 
-    /** A flat string-to-string map (labels); sorted so compiled selectors are deterministic. */
+    /**
+     * A flat string-to-string map (labels); sorted so compiled selectors are deterministic.
+     *
+     * @throws PolicyLoadException a value that is not a string, or a null (below), naming its key's line
+     */
     static Map<String, String> stringMap(YNode n) throws PolicyLoadException {
         Map<String, String> out = new TreeMap<>();
         if (n == null) {
@@ -199,7 +203,16 @@ final class Fields {
         n.requireMap();
         for (Map.Entry<String, YNode> e : n.map.entrySet()) {
             if (e.getValue().isNull()) {
-                out.put(e.getKey(), "");
+                // The API server drops a null of a non-nullable field before it validates or stores the object
+                // (k8s.io/apiextensions-apiserver pkg/apiserver/schema/defaulting/prunenulls.go, additionalProperties
+                // included), so istiod and Cilium see the selector without this label: it selects every pod with the other
+                // labels, or the whole namespace. Read as an empty value (as until 4 December) it selected almost no pod:
+                // an Istio DENY denied nobody the cluster's copy denies, a Cilium policy left unselected endpoints open.
+                // Refused rather than dropped: a forgotten value is a typo, and dropping it would widen a selector the
+                // author meant to be narrow (a PeerAuthentication's DISABLE to every pod with the other labels).
+                throw keyError(n, e.getKey(), "null label value (the API server prunes a null, so the cluster's copy of this"
+                        + " selector has no label " + e.getKey() + " and selects every pod with the other labels); write the"
+                        + " value, or \"\" for a label whose value is empty, or remove the key");
             } else {
                 // Label values are strings in Kubernetes: "version: 1" is refused by the API server.
                 out.put(e.getKey(), e.getValue().string());

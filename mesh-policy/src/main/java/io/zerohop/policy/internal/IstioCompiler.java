@@ -276,21 +276,6 @@ final class IstioCompiler {
             throws PolicyLoadException {
         selector.onlyKeys(Set.of("matchLabels"));
         YNode ml = selector.get("matchLabels");
-        if (ml != null && ml.map != null) {
-            for (Map.Entry<String, YNode> e : ml.map.entrySet()) {
-                if (e.getValue().isNull()) {
-                    // The API server drops a null of a non-nullable field before it validates or stores the object
-                    // (k8s.io/apiextensions-apiserver pkg/apiserver/schema/defaulting/prunenulls.go, additionalProperties
-                    // included), so istiod sees the selector without this label: it selects every pod with the other labels,
-                    // or the whole namespace. Read as an empty value (as until 4 December) the policy selected almost no pod,
-                    // so a DENY denied nobody the cluster's copy denies. Refused: a forgotten value is a typo, and dropping it
-                    // would widen a PeerAuthentication's DISABLE or PERMISSIVE to every pod with the other labels.
-                    throw Fields.keyError(ml, e.getKey(), "null label value (the API server prunes a null, so the cluster's"
-                            + " copy of this policy selects without the label " + e.getKey() + "); write the value, or \"\""
-                            + " for a label whose value is empty, or remove the key");
-                }
-            }
-        }
         Map<String, String> labels = Fields.stringMap(ml);
         // The CRD's maxProperties on matchLabels (istio/api type/v1beta1/selector.proto, MaxProperties=4096).
         Fields.atMostEntries(ml, 4096);
