@@ -69,7 +69,7 @@ class EndRightAfterConnectTest {
     static final byte[] ABC = "abc".getBytes(StandardCharsets.US_ASCII);
 
     /** What the server does after its HEADERS 200 (at once unless {@code later}). */
-    enum Cut { DATA_THEN_CANCEL, DATA_THEN_CONNECT_ERROR, CLOSE_CONNECTION, DATA_WITH_END_STREAM }
+    enum Cut { DATA_THEN_CANCEL, DATA_THEN_CONNECT_ERROR, CLOSE_CONNECTION, DATA_WITH_END_STREAM, EMPTY_DATA_AROUND }
 
     Mesh mesh;
     EventLoopGroup serverLoop;
@@ -127,6 +127,31 @@ class EndRightAfterConnectTest {
         s.attach(r);
         s.channel().read();
         return r.until("inactive");
+    }
+
+    /**
+     * Empty DATA frames around the bytes: a tunnel socket's {@code read(b, off, len > 0)} never returns 0, which
+     * {@link InputStream}'s contract forbids (an InputStreamReader throws "Underlying input stream returned zero
+     * bytes"). The tunnel codec drops an empty frame's buffer; the socket's bridge also drops any empty buffer that
+     * reaches it (mesh-core's embedded L7 bridge passed one per request until 5 December: {@code EmbeddedL7ReadTest}).
+     */
+    @Test
+    void emptyDataFramesNeverReadAsZeroBytes() throws Exception {
+        cut = Cut.EMPTY_DATA_AROUND;
+        try (HboneClient client = mesh.client().build();
+             HboneSocket s = client.connectSocket(Mesh.loopback(9), mesh.expectServer(), (InetSocketAddress) listener.localAddress(),
+                     java.time.Duration.ofSeconds(30))) {
+            s.setSoTimeout(30_000);
+            InputStream in = s.getInputStream();
+            byte[] b = new byte[4096];
+            java.util.List<Integer> reads = new java.util.ArrayList<>();
+            int n;
+            do {
+                n = in.read(b, 0, b.length);
+                reads.add(n);
+            } while (n > 0);
+            assertThat(reads).as("each read's count").containsExactly(3, -1);
+        }
     }
 
     @Test
@@ -354,6 +379,15 @@ class EndRightAfterConnectTest {
                     Http2FrameStream stream = h.stream();
                     Cut how = cut;
                     ctx.write(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200"), false).stream(stream));
+                    if (how == Cut.EMPTY_DATA_AROUND) {
+                        // RFC 9113 6.1 allows DATA frames of no bytes, with or without END_STREAM.
+                        ctx.write(new DefaultHttp2DataFrame(Unpooled.EMPTY_BUFFER, false).stream(stream));
+                        ctx.write(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(ABC), false).stream(stream));
+                        ctx.write(new DefaultHttp2DataFrame(Unpooled.EMPTY_BUFFER, false).stream(stream));
+                        ctx.write(new DefaultHttp2DataFrame(Unpooled.EMPTY_BUFFER, true).stream(stream));
+                        ctx.flush();
+                        return;
+                    }
                     if (how != Cut.CLOSE_CONNECTION) {
                         ctx.write(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(ABC), how == Cut.DATA_WITH_END_STREAM).stream(stream));
                         // Netty's flow controller writes DATA at the flush, an RST_STREAM at once: without

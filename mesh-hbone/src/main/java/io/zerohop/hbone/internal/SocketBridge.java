@@ -26,6 +26,14 @@ final class SocketBridge extends ChannelInboundHandlerAdapter {
             ReferenceCountUtil.release(msg);
             return;
         }
+        if (!buf.isReadable()) {
+            // Queued, an empty buffer made read(b, off, len > 0) return 0, which InputStream's contract forbids (an
+            // InputStreamReader throws on it): mesh-core's embedded L7 bridge passed the HTTP encoder's empty
+            // end-of-message buffer until 5 December. The tunnel codec already drops empty DATA frames; this guards
+            // every other handler that may sit in front.
+            buf.release();
+            return;
+        }
         st.lock.lock();
         try {
             if (st.closed || st.discardInput || st.reset) {

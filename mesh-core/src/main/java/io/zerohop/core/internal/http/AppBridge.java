@@ -47,6 +47,11 @@ final class AppBridge extends ChannelDuplexHandler implements Upstream {
     public void write(HttpObject msg) {
         codec.writeOutbound(msg);
         for (Object o; (o = codec.readOutbound()) != null; ) {
+            if (o instanceof ByteBuf b && !b.isReadable()) {
+                // The encoder's empty buffer for a LastHttpContent without trailers: no bytes for the application.
+                b.release();
+                continue;
+            }
             ctx.fireChannelRead(o);
         }
     }
