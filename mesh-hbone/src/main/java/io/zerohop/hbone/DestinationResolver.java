@@ -18,8 +18,23 @@ public interface DestinationResolver {
      */
     Destination resolve(InetSocketAddress destination, SpiffeId localIdentity, InetSocketAddress localAddress);
 
-    /** Serves every destination whose IP is the dialled address's IP, proxying to that ip:port (ztunnel's rule). */
+    /**
+     * Serves every destination whose IP is the dialled address's IP, proxying to that ip:port (ztunnel's rule,
+     * istio/ztunnel src/proxy/inbound.rs {@code validate_destination}), except the HBONE listener itself: a CONNECT to
+     * the dialled address's own port is refused with 503, ztunnel's self call ({@code find_inbound_upstream}:
+     * {@code illegal_ports}, {@code Error::SelfCall}), as a tunnel to it would dial the server from itself. Other ports
+     * of the process (a metrics or admin port) are the caller's to refuse in a resolver of its own; mesh-core refuses
+     * all of its listeners. Until 5 December the listener's own port was proxied (a new-user pass).
+     */
     static DestinationResolver sameIp() {
-        return (dst, id, local) -> dst.getAddress().equals(local.getAddress()) ? Destination.proxy(dst) : null;
+        return (dst, id, local) -> {
+            if (!dst.getAddress().equals(local.getAddress())) {
+                return null;
+            }
+            if (dst.getPort() == local.getPort()) {
+                return Destination.refuse(503, "self call: port " + dst.getPort() + " is this HBONE listener's own port");
+            }
+            return Destination.proxy(dst);
+        };
     }
 }

@@ -58,4 +58,16 @@ class EchoTest {
             assertThat(s.peerIdentity()).isEqualTo(mesh.serverId);
         }
     }
+
+    /**
+     * sameIp() refuses the HBONE listener's own address and port with 503, ztunnel's self call (inbound.rs
+     * find_inbound_upstream, illegal_ports): proxied, the server dialled itself (a new-user pass got a 200).
+     */
+    @Test
+    void aConnectToTheListenerItselfIsASelfCall() {
+        Throwable t = org.assertj.core.api.Assertions.catchThrowable(() -> client.connect(server.localAddress(), mesh.expectServer(),
+                server.localAddress()).get(10, java.util.concurrent.TimeUnit.SECONDS));
+        assertThat(t).hasCauseInstanceOf(HboneRefusedException.class);
+        assertThat(((HboneRefusedException) t.getCause()).status()).isEqualTo(503);
+    }
 }
