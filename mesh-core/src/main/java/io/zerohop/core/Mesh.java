@@ -536,7 +536,10 @@ public final class Mesh implements AutoCloseable {
         }
 
         /**
-         * Called once per closed tunnel (after metrics and the access log), on an event loop; null: none. Never
+         * Called once per closed tunnel (after metrics and the access log), on an event loop; null: none. Only a tunnel
+         * that opened (its CONNECT answered 200, inbound or outbound) is closed: a CONNECT denied by policy (401, 403),
+         * refused (400, 503) or that failed to open gets no call, and shows in the metrics
+         * ({@code istio_tcp_connections_failed_total}) and the access log instead, as ztunnel counts it. Never
          * block in it. An exception it throws is logged (WARN, logger {@code io.zerohop.core.internal.TunnelObserver},
          * naming {@code onTunnelClosed}; at most 20 lines per 10 s) and otherwise ignored: the tunnel is still
          * closed, counted and forgotten by the mesh (the drain does not wait for it, a policy update does not

@@ -6,7 +6,9 @@ import java.time.Duration;
  * A closed tunnel, for metrics and the access log (one per tunnel).
  *
  * @param info          what was tunnelled between whom
- * @param status        the CONNECT response status (200 for every tunnel that opened)
+ * @param status        the CONNECT response status: 200, as only a tunnel that opened is ever closed (a refused
+ *                      or failed CONNECT is {@link HboneEvents#tunnelRefused} / {@code tunnelDenied} /
+ *                      {@code tunnelFailed}, never a result); kept for the access-log shape
  * @param bytesReceived payload bytes received from the peer (DATA frames)
  * @param bytesSent     payload bytes sent to the peer
  * @param duration      from the CONNECT request to close
