@@ -319,4 +319,22 @@ class DataPathTest {
             assertThat(c.getInputStream().read()).isEqualTo(1);
         }
     }
+
+    /**
+     * A tunnel socket connects as the JDK's socket does: a negative timeout is an IllegalArgumentException, and a failed
+     * connect closes the socket (a new-user pass: it stayed open, and -1 meant the default timeout).
+     */
+    @Test
+    void aFailedConnectClosesTheSocketAsTheJdksDoes() throws Exception {
+        SocketFactory sf = client.socketFactory(addr -> addr.getPort() == SOCKETS ? new Route(server.localAddress(), mesh.serverId) : null);
+        try (Socket s = sf.createSocket()) {
+            assertThatThrownBy(() -> s.connect(new java.net.InetSocketAddress("127.0.0.1", SOCKETS), -1))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessage("connect: timeout can't be negative");
+            assertThatThrownBy(() -> s.connect(new java.net.InetSocketAddress("127.0.0.1", 9)))
+                    .isInstanceOf(java.net.ConnectException.class).hasMessageContaining("no HBONE route");
+            assertThat(s.isClosed()).as("closed by the failed connect").isTrue();
+            assertThatThrownBy(() -> s.connect(new java.net.InetSocketAddress("127.0.0.1", SOCKETS)))
+                    .isInstanceOf(java.net.SocketException.class).hasMessage("Socket is closed");
+        }
+    }
 }

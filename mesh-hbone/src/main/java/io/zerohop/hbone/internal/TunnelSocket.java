@@ -104,8 +104,16 @@ public final class TunnelSocket extends TunnelSocketOptions {
         connect(endpoint, 0);
     }
 
+    /**
+     * As {@link Socket#connect(SocketAddress, int)}: a negative timeout is an {@link IllegalArgumentException}, and a
+     * connect that fails closes the socket (the JDK's socket does since JEP 353), so a second attempt says it is closed;
+     * until 5 December a failed HBONE connect left it open and a negative timeout meant the default (a new-user pass).
+     */
     @Override
     public void connect(SocketAddress endpoint, int timeout) throws IOException {
+        if (timeout < 0) {
+            throw new IllegalArgumentException("connect: timeout can't be negative");
+        }
         if (st.closed) {
             throw new SocketException("Socket is closed");
         }
@@ -119,6 +127,19 @@ public final class TunnelSocket extends TunnelSocketOptions {
         if (!(endpoint instanceof InetSocketAddress isa)) {
             throw new IllegalArgumentException("unsupported address type: " + endpoint);
         }
+        try {
+            open(isa, timeout);
+        } catch (IOException | RuntimeException e) {
+            try {
+                close();
+            } catch (IOException ce) {
+                e.addSuppressed(ce);
+            }
+            throw e;
+        }
+    }
+
+    private void open(InetSocketAddress isa, int timeout) throws IOException {
         if (isa.isUnresolved()) {
             isa = new InetSocketAddress(InetAddress.getByName(isa.getHostString()), isa.getPort());
         }
