@@ -213,7 +213,8 @@ public final class Mesh implements AutoCloseable {
 
     /**
      * A tunnel along an explicit route (for destinations outside the registry), with ztunnel's default
-     * CONNECT headers ({@code baggage}, {@code traceparent}) under the route's own.
+     * CONNECT headers ({@code baggage}, {@code traceparent}) under the route's own; the CONNECT target is the route's
+     * {@link Route#target()} when it has one (a {@link #route} to a {@link Service} VIP), else {@code target}.
      */
     public CompletableFuture<HboneStream> connect(SpiffeId source, InetSocketAddress target, Route route) {
         return runtime.outbound().connect(Objects.requireNonNull(source, "source"), resolved(target),
@@ -221,12 +222,16 @@ public final class Mesh implements AutoCloseable {
     }
 
     /**
-     * Where a registry workload is reached: its HBONE endpoint and identity.
+     * Where a registry workload is reached: its HBONE endpoint and identity. For a {@link Service} VIP, one endpoint
+     * picked as {@link #connect(SpiffeId, InetSocketAddress)} picks it (each call picks again), its HBONE endpoint and
+     * identity, and its address on the target port as {@link Route#target()}, the CONNECT target (ztunnel's
+     * {@code hbone_target_destination}); so {@link #socketFactory()} sockets reach a Service by its ClusterIP. Until
+     * 5 December a VIP was refused here.
      *
      * @throws UnknownDestinationException when the registry does not know the address, the
      *                                     workload is not in the mesh (plaintext), or the address is a {@link Service}
-     *                                     VIP (a route names no endpoint: {@link #connect(SpiffeId, InetSocketAddress)}
-     *                                     and captures pick one)
+     *                                     VIP without a healthy upstream ("no healthy upstream": the port is no service
+     *                                     port, or no endpoint has it) or whose endpoint picked is a plaintext workload
      * @throws IllegalArgumentException when {@code target} is unresolved (a host name)
      */
     public Route route(InetSocketAddress target) {

@@ -243,9 +243,44 @@ class ServiceVipTest {
         } finally {
             s.close();
         }
-        // A Route cannot carry the endpoint's address as the CONNECT target: route() and socket factories refuse a VIP.
-        assertThatThrownBy(() -> mesh.route(new InetSocketAddress(vipOne, trapOne.getLocalPort())))
-                .isInstanceOf(Mesh.UnknownDestinationException.class).hasMessageContaining("is the address of service prod/one");
+        // route() picks the endpoint too and carries it as the CONNECT target (refused until 5 December).
+        io.zerohop.hbone.Route r = mesh.route(new InetSocketAddress(vipOne, trapOne.getLocalPort()));
+        assertThat(r.target()).isEqualTo(new InetSocketAddress(web1.addresses().get(0), appOne.getLocalPort()));
+        assertThat(r.expectedIdentities()).containsExactly(web1.identity());
+        assertThat(r.hboneAddress()).isEqualTo(server.inboundAddress());
+    }
+
+    /**
+     * A library's socket factory (an HTTP client handed mesh.socketFactory()) reaches a Service by its ClusterIP: each
+     * socket tunnels to an endpoint picked, with its named target port resolved per endpoint, never to the VIP in
+     * plaintext. Until 5 December such a socket's connect was refused ("has no single route").
+     */
+    @Test
+    void aSocketFactorySocketToAVipReachesEitherEndpoint() throws Exception {
+        int before = trapped.get();
+        Set<String> seen = new HashSet<>();
+        javax.net.SocketFactory sf = mesh.socketFactory(client);
+        for (int i = 0; i < 40 && seen.size() < 2; i++) {
+            try (Socket s = sf.createSocket(vipWeb, trapWeb.getLocalPort())) {
+                s.setSoTimeout(10_000);
+                s.getOutputStream().write('x');
+                seen.add(new String(s.getInputStream().readAllBytes(), StandardCharsets.US_ASCII));
+                assertThat(((io.zerohop.hbone.HboneSocket) s).peerIdentity()).isEqualTo(web1.identity());
+            }
+        }
+        assertThat(seen).containsExactlyInAnyOrder("web-1", "web-2");
+        assertThat(trapped.get()).as("nothing sent to the VIP in plaintext").isEqualTo(before);
+        // No healthy upstream: the socket's connect is an IOException naming it, as for any unknown destination.
+        try (Socket s = sf.createSocket()) {
+            assertThatThrownBy(() -> s.connect(new InetSocketAddress(vipEmpty, trapEmpty.getLocalPort())))
+                    .isInstanceOf(java.net.ConnectException.class).hasMessageContaining("no healthy upstream");
+        }
+        // A plaintext endpoint is not reachable over HBONE: refused, never dialled in plaintext.
+        try (Socket s = sf.createSocket()) {
+            assertThatThrownBy(() -> s.connect(new InetSocketAddress(vipLegacy, trapLegacy.getLocalPort())))
+                    .isInstanceOf(java.net.ConnectException.class).hasMessageContaining("is a plaintext workload");
+        }
+        assertThat(trapped.get()).isEqualTo(before);
     }
 
     /** The admin dump lists the Services as ztunnel's does (its {@code services}), with their endpoints. */

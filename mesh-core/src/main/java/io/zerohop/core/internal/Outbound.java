@@ -121,13 +121,18 @@ public final class Outbound implements CaptureListener.Opener {
      * @throws Mesh.UnknownDestinationException when the IP is unknown or its workload is {@code protocol: TCP}
      */
     public Route route(InetSocketAddress target) {
-        io.zerohop.core.Service svc = local.registry().serviceAt(target.getAddress()).orElse(null);
-        if (svc != null) {
-            // A Route cannot change the CONNECT authority, which for a VIP must be the endpoint picked (ztunnel's
-            // hbone_target_destination): Mesh.connect and captured connections resolve VIPs; a Route names no endpoint.
-            throw new Mesh.UnknownDestinationException("destination " + Addresses.authority(target) + " is the address of service "
-                    + svc + ", which has no single route: connect to it with Mesh.connect or through a capture (--forward,"
-                    + " SOCKS5, TPROXY), which pick one of its endpoints, or dial an endpoint's own address");
+        io.zerohop.core.Service.Endpoint ep = serviceEndpoint(target, null);
+        if (ep != null) {
+            // ztunnel's find_upstream for a VIP: one endpoint, its address and target port as the CONNECT authority
+            // (hbone_target_destination), carried by the route's target; each call picks again.
+            Workload w = ep.workload();
+            if (w.protocol() != Workload.Protocol.HBONE) {
+                throw new Mesh.UnknownDestinationException("destination " + Addresses.authority(target) + " is service "
+                        + ep.service() + ", whose endpoint picked, " + w + " (" + Addresses.authority(ep.address())
+                        + "), is a plaintext workload, not reachable over HBONE (a capture relays it as plain TCP)");
+            }
+            return new Route(local.registry().hboneAddress(w, ep.address().getAddress()), Set.of(local.registry().identityOf(w)),
+                    Map.of(), ep.address());
         }
         Workload w = local.registry().byAddress(target.getAddress()).orElseThrow(() -> unknown(target,
                 "add it to the workload registry or pass an explicit Route"));
@@ -162,7 +167,7 @@ public final class Outbound implements CaptureListener.Opener {
      */
     private Route withDefaultHeaders(Workload from, SpiffeId source, Route route, InetSocketAddress client, String host) {
         return new Route(route.hboneAddress(), route.expectedIdentities(),
-                OutboundHeaders.withDefaults(route.headers(), local.baggageOf(from, source), client, host));
+                OutboundHeaders.withDefaults(route.headers(), local.baggageOf(from, source), client, host), route.target());
     }
 
     private Route withDefaultHeaders(Workload from, SpiffeId source, Route route, InetSocketAddress client) {
@@ -249,7 +254,7 @@ public final class Outbound implements CaptureListener.Opener {
         if (closing) {
             return CompletableFuture.failedFuture(closed("connect"));
         }
-        return tunnel(source, target, withDefaultHeaders(source, route, null));
+        return tunnel(source, route.target() != null ? route.target() : target, withDefaultHeaders(source, route, null));
     }
 
     /** Sockets that tunnel as {@code source}; an unknown destination fails {@code createSocket}, never dialled in plaintext. */

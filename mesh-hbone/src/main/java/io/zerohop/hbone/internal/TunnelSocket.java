@@ -158,6 +158,9 @@ public final class TunnelSocket extends TunnelSocketOptions {
         }
         int soTimeout = getSoTimeout();
         long ms = timeout > 0 ? timeout : soTimeout > 0 ? soTimeout : DEFAULT_CONNECT_TIMEOUT_MS;
+        if (route.target() != null) {
+            isa = route.target();
+        }
         var future = client.connect(isa, route.expectedIdentities(), route.hboneAddress(), route.headers());
         // Attached by the thread that completes the open, the connection's event loop while it
         // handles the 200 (as HboneClient.connectSocket does): attaching from this thread after
