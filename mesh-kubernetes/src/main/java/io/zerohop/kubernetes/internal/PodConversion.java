@@ -136,7 +136,8 @@ public final class PodConversion {
      * resolves ({@code io.zerohop.core.Service.Port#named}), or absent, the port itself. A port the API server would
      * refuse (out of range, a bad name) is skipped and logged once. Hostname {@code NAME.NAMESPACE.svc.cluster.local}.
      * {@code internalTrafficPolicy: Local}: {@link io.zerohop.core.Service#nodeLocal}.
-     * Not included: {@code spec.externalIPs} and LoadBalancer ingress IPs, which istiod adds as VIPs too.
+     * {@code spec.externalIPs} and LoadBalancer ingress IPs are no VIPs, as in istiod's ambient index (istio/istio
+     * pilot/pkg/serviceregistry/ambient/services.go {@code getVIPs}: the cluster IPs only, 86c9f01f, August 2026).
      */
     public static Optional<io.zerohop.core.Service> toService(Service s) {
         if (s.getSpec() == null || "ExternalName".equals(s.getSpec().getType())) {
