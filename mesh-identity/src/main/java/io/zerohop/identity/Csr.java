@@ -27,7 +27,8 @@ public final class Csr {
     public static byte[] create(KeyPair keys, SpiffeId id) {
         try {
             ExtensionsGenerator ext = new ExtensionsGenerator();
-            ext.addExtension(Extension.subjectAlternativeName, false,
+            // Critical, as ztunnel's (src/tls/csr.rs) and RFC 5280 4.2.1.6 require with an empty subject.
+            ext.addExtension(Extension.subjectAlternativeName, true,
                     new GeneralNames(new GeneralName(GeneralName.uniformResourceIdentifier, id.toString())));
             return new JcaPKCS10CertificationRequestBuilder(new X500Name(""), keys.getPublic())
                     .addAttribute(PKCSObjectIdentifiers.pkcs_9_at_extensionRequest, ext.generate())
