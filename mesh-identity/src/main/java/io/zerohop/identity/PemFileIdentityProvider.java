@@ -1,7 +1,6 @@
 package io.zerohop.identity;
 
 import io.spiffe.bundle.x509bundle.X509BundleSet;
-import io.spiffe.exception.InvalidSpiffeIdException;
 import io.spiffe.spiffeid.SpiffeId;
 import io.spiffe.spiffeid.TrustDomain;
 import io.spiffe.svid.x509svid.X509Svid;
@@ -230,14 +229,20 @@ public final class PemFileIdentityProvider implements IdentityProvider {
             return this;
         }
 
-        /** Roots of another trust domain to trust too (SPIFFE federation), reloaded like the rest. */
+        /**
+         * Roots (one or more, PEM) of another trust domain to trust too (SPIFFE federation), reloaded like the rest.
+         * {@code trustDomain} is the name alone in canonical form ({@code partner.example}), as
+         * {@link SpiffeIds#trustDomain}, {@link InMemoryCa} and {@code Mesh.Builder.trustDomain} take it.
+         *
+         * @throws IllegalArgumentException {@code invalid trust domain "NAME": REASON} for a null name, upper case
+         *                                  ({@code Partner.Example}), a {@code spiffe://} prefix or a path, or characters a
+         *                                  trust domain cannot hold
+         * @throws NullPointerException     when {@code file} is null
+         */
         public Builder federatedBundle(String trustDomain, Path file) {
-            TrustDomain td;
-            try {
-                td = TrustDomain.parse(trustDomain);
-            } catch (IllegalArgumentException | InvalidSpiffeIdException e) {
-                throw new IllegalArgumentException("invalid trust domain \"" + trustDomain + "\": " + e.getMessage(), e);
-            }
+            // SpiffeIds' canonical check, not java-spiffe's TrustDomain.parse: that folded "Partner.Example" to lower case
+            // and took "spiffe://partner.example", names the rest of the mesh refuses (a new-user pass).
+            TrustDomain td = SpiffeIds.trustDomain(trustDomain);
             federated.put(td, Objects.requireNonNull(file, "file"));
             return this;
         }

@@ -2,6 +2,7 @@ package io.zerohop.identity;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 import io.spiffe.bundle.x509bundle.X509Bundle;
 import io.spiffe.bundle.x509bundle.X509BundleSet;
@@ -321,6 +322,32 @@ class PemFileIdentityProviderTest {
                 .containsExactly(partner.root());
         X509Svid peer = partner.issue(SpiffeId.parse("spiffe://partner.test/peer"));
         assertThat(SvidVerifier.verify(peer.getChainArray(), p.bundles())).isEqualTo(peer.getSpiffeId());
+    }
+
+    /**
+     * A new-user pass: java-spiffe's {@code TrustDomain.parse} folded {@code Partner.Example} to lower case and took
+     * {@code spiffe://partner.example}, names {@code SpiffeIds.trustDomain}, {@code InMemoryCa} and {@code Mesh.Builder}
+     * refuse. The same check now, with the same message.
+     */
+    @Test
+    void federatedBundleTakesATrustDomainInCanonicalFormOnlyAsTheRestOfTheMesh() throws Exception {
+        Path partnerFile = dir.resolve("partner.pem");
+        for (String name : new String[] {"Partner.Example", "spiffe://partner.example", "partner.example/x", "Not A Domain!", null}) {
+            String expected = catchThrowable(() -> SpiffeIds.trustDomain(name)).getMessage();
+            assertThat(expected).startsWith("invalid trust domain \"" + name + "\": ");
+            assertThatThrownBy(() -> PemFileIdentityProvider.builder().federatedBundle(name, partnerFile))
+                    .as(name).isInstanceOf(IllegalArgumentException.class).hasMessage(expected);
+        }
+        assertThat(catchThrowable(() -> SpiffeIds.trustDomain("Partner.Example")))
+                .hasMessage("invalid trust domain \"Partner.Example\": not in canonical form (trust domain must be lower case)");
+
+        writeFresh();
+        InMemoryCa partner = InMemoryCa.create("partner.example");
+        Pem.write(partnerFile, Pem.certificates(List.of(partner.root())), false);
+        PemFileIdentityProvider p = open(PemFileIdentityProvider.builder().directory(dir)
+                .federatedBundle("partner.example", partnerFile).watch(false).pollInterval(Duration.ofHours(1)));
+        assertThat(p.bundles().getBundles().keySet()).containsExactlyInAnyOrder(TrustDomain.parse("pem.test"),
+                TrustDomain.parse("partner.example"));
     }
 
     @Test
