@@ -186,11 +186,7 @@ public final class InMemoryCa implements IdentityProvider {
      */
     public X509Svid issue(SpiffeId id, Duration ttl) {
         requireOpen("issue");
-        Objects.requireNonNull(ttl, "ttl");
-        if (ttl.isZero() || ttl.isNegative()) {
-            throw new IllegalArgumentException("ttl must be positive, got " + ttl
-                    + " (for an expired certificate use issue(LeafSpec.svid(id, notBefore, notAfter)))");
-        }
+        requirePositive(ttl);
         requireMember(id);
         KeyPair keys = X509.newP256();
         try {
@@ -209,21 +205,47 @@ public final class InMemoryCa implements IdentityProvider {
 
     /**
      * Signs a PKCS#10 request (DER) whose one URI SAN is a SPIFFE ID of this trust domain; returns
-     * the chain leaf first, root excluded.
+     * the chain leaf first, root excluded. The validity is {@link #issue(SpiffeId, Duration)}'s.
+     *
+     * @throws IllegalArgumentException   when {@code ttl} is zero or negative (as {@code issue}), or the request's
+     *                                    SPIFFE ID is outside this CA's trust domain or has no path
+     * @throws CertificateParsingException when the request is unreadable, its signature wrong, or it has no one
+     *                                    SPIFFE ID
+     * @throws IllegalStateException      when the signing certificate has expired, or this CA was closed
      */
     public List<X509Certificate> signCsr(byte[] csrDer, Duration ttl) throws CertificateParsingException {
+        requireOpen("signCsr");
+        requirePositive(ttl);
         return signCsr(csrDer, Csr.parse(csrDer).spiffeId(), ttl);
     }
 
     /**
      * Signs the request's public key for {@code subject}, whatever SAN the request names, as istiod's
-     * CreateCertificate names the authenticated caller (istio/istio security/pkg/server/ca/server.go).
+     * CreateCertificate names the authenticated caller (istio/istio security/pkg/server/ca/server.go). The
+     * validity is {@link #issue(SpiffeId, Duration)}'s.
+     *
+     * @throws IllegalArgumentException   when {@code ttl} is zero or negative (as {@code issue}), or {@code subject}
+     *                                    is outside this CA's trust domain or has no path
+     * @throws CertificateParsingException when the request is unreadable or its signature wrong
+     * @throws IllegalStateException      when the signing certificate has expired, or this CA was closed
      */
     public List<X509Certificate> signCsr(byte[] csrDer, SpiffeId subject, Duration ttl) throws CertificateParsingException {
         requireOpen("signCsr");
+        // Checked here as issue checks it: a zero ttl signed a certificate expired on arrival, a negative one failed
+        // in LeafSpec naming notAfter and notBefore, a null one with the JDK's NPE about amountToAdd (a new-user pass).
+        requirePositive(ttl);
         Csr.Parsed csr = Csr.parse(csrDer);
         requireMember(subject);
         return signWorkload(subject, ttl, csr.publicKey());
+    }
+
+    /** The workload ttl check {@code issue} and {@code signCsr} share, with one message. */
+    private static void requirePositive(Duration ttl) {
+        Objects.requireNonNull(ttl, "ttl");
+        if (ttl.isZero() || ttl.isNegative()) {
+            throw new IllegalArgumentException("ttl must be positive, got " + ttl
+                    + " (for an expired certificate use issue(LeafSpec.svid(id, notBefore, notAfter)))");
+        }
     }
 
     /**

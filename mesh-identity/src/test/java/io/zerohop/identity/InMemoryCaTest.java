@@ -2,6 +2,7 @@ package io.zerohop.identity;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowable;
 
 import io.spiffe.spiffeid.SpiffeId;
 import io.spiffe.svid.x509svid.X509Svid;
@@ -93,6 +94,32 @@ class InMemoryCaTest {
         tampered[tampered.length - 5] ^= 0x1;
         assertThatThrownBy(() -> ca.signCsr(tampered, Duration.ofMinutes(1))).isInstanceOf(CertificateParsingException.class);
         assertThat(Csr.fromPem(Csr.toPem(Csr.create(keys, ID)))).isNotEmpty();
+    }
+
+    /**
+     * A new-user pass: {@code issue(id, ZERO)} was refused, {@code signCsr(csr, ZERO)} signed a certificate expired on
+     * arrival; a negative ttl failed naming notAfter and notBefore, a null one with the JDK's NPE about amountToAdd.
+     */
+    @Test
+    void signCsrRefusesTheTtlsIssueRefusesWithIssuesMessage() throws Exception {
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        byte[] csr = Csr.create(X509.newP256(), ID);
+        for (Duration ttl : new Duration[] {Duration.ZERO, Duration.ofHours(-1), Duration.ofNanos(-1)}) {
+            Throwable byIssue = catchThrowable(() -> ca.issue(ID, ttl));
+            assertThat(byIssue).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageStartingWith("ttl must be positive, got " + ttl + " (");
+            assertThatThrownBy(() -> ca.signCsr(csr, ttl)).as("%s", ttl)
+                    .isInstanceOf(IllegalArgumentException.class).hasMessage(byIssue.getMessage());
+            assertThatThrownBy(() -> ca.signCsr(csr, ID, ttl)).as("%s", ttl)
+                    .isInstanceOf(IllegalArgumentException.class).hasMessage(byIssue.getMessage());
+        }
+        Throwable nullByIssue = catchThrowable(() -> ca.issue(ID, null));
+        assertThat(nullByIssue).isInstanceOf(NullPointerException.class).hasMessageStartingWith("ttl");
+        assertThatThrownBy(() -> ca.signCsr(csr, null)).isInstanceOf(NullPointerException.class).hasMessage(nullByIssue.getMessage());
+        assertThatThrownBy(() -> ca.signCsr(csr, ID, null)).isInstanceOf(NullPointerException.class)
+                .hasMessage(nullByIssue.getMessage());
+        // The shortest positive ttl is still signed, as by issue: the leaf ends within the second it was asked for.
+        assertThat(ca.signCsr(csr, Duration.ofSeconds(1)).get(0).getNotAfter().toInstant()).isAfter(java.time.Instant.now().minusSeconds(2));
     }
 
     @Test
