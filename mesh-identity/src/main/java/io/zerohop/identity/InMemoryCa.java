@@ -158,18 +158,33 @@ public final class InMemoryCa implements IdentityProvider {
         return root.cert();
     }
 
-    /** Trust another domain's bundle too (SPIFFE federation); providers built on this CA serve it. */
-    public void federate(X509Bundle other) {
+    /**
+     * Trust another domain's bundle too (SPIFFE federation); providers built on this CA serve it. A bundle for a
+     * trust domain already federated replaces it.
+     *
+     * @throws NullPointerException     {@code bundle must not be null}
+     * @throws IllegalArgumentException when {@code bundle} is this CA's own trust domain's
+     * @throws IllegalStateException    when this CA was closed
+     */
+    public void federate(X509Bundle bundle) {
         requireOpen("federate");
-        if (other.getTrustDomain().equals(trustDomain)) {
+        Objects.requireNonNull(bundle, "bundle must not be null");
+        if (bundle.getTrustDomain().equals(trustDomain)) {
             throw new IllegalArgumentException("cannot federate with own trust domain " + trustDomain);
         }
-        federated.removeIf(b -> b.getTrustDomain().equals(other.getTrustDomain()));
-        federated.add(other);
+        federated.removeIf(b -> b.getTrustDomain().equals(bundle.getTrustDomain()));
+        federated.add(bundle);
         fireBundles();
     }
 
-    /** A fresh SVID for {@code id} valid for the configured TTL. */
+    /**
+     * A fresh SVID for {@code id} valid for the configured TTL ({@link Builder#svidTtl}); as
+     * {@link #issue(SpiffeId, Duration)}.
+     *
+     * @throws NullPointerException     {@code id must not be null}
+     * @throws IllegalArgumentException when {@code id} is outside this CA's trust domain or has no path
+     * @throws IllegalStateException    when the signing certificate has expired, or this CA was closed
+     */
     public X509Svid issue(SpiffeId id) {
         return issue(id, svidTtl);
     }
@@ -180,12 +195,14 @@ public final class InMemoryCa implements IdentityProvider {
      * certificate that is already expired or not yet valid (tests of refusals), use
      * {@link #issue(LeafSpec)}, which signs exactly the validity it is given.
      *
+     * @throws NullPointerException     {@code id must not be null}, {@code ttl must not be null}
      * @throws IllegalArgumentException when {@code ttl} is zero or negative (the SVID would be expired
      *                                  on arrival), or {@code id} is outside this CA's trust domain or has no path
-     * @throws IllegalStateException    when the signing certificate has expired
+     * @throws IllegalStateException    when the signing certificate has expired, or this CA was closed
      */
     public X509Svid issue(SpiffeId id, Duration ttl) {
         requireOpen("issue");
+        Objects.requireNonNull(id, "id must not be null");
         requirePositive(ttl);
         requireMember(id);
         KeyPair keys = X509.newP256();
@@ -196,9 +213,15 @@ public final class InMemoryCa implements IdentityProvider {
         }
     }
 
-    /** Issues exactly what {@code spec} says, valid X.509-SVID or not. */
+    /**
+     * Issues exactly what {@code spec} says, valid X.509-SVID or not.
+     *
+     * @throws NullPointerException  {@code spec must not be null}
+     * @throws IllegalStateException when this CA was closed
+     */
     public IssuedCertificate issue(LeafSpec spec) {
         requireOpen("issue");
+        Objects.requireNonNull(spec, "spec must not be null");
         KeyPair keys = X509.newP256();
         return new IssuedCertificate(signLeaf(spec, keys.getPublic()), keys.getPrivate());
     }
@@ -207,6 +230,7 @@ public final class InMemoryCa implements IdentityProvider {
      * Signs a PKCS#10 request (DER) whose one URI SAN is a SPIFFE ID of this trust domain; returns
      * the chain leaf first, root excluded. The validity is {@link #issue(SpiffeId, Duration)}'s.
      *
+     * @throws NullPointerException       {@code csrDer must not be null}, {@code ttl must not be null}
      * @throws IllegalArgumentException   when {@code ttl} is zero or negative (as {@code issue}), or the request's
      *                                    SPIFFE ID is outside this CA's trust domain or has no path
      * @throws CertificateParsingException when the request is unreadable, its signature wrong, or it has no one
@@ -215,6 +239,7 @@ public final class InMemoryCa implements IdentityProvider {
      */
     public List<X509Certificate> signCsr(byte[] csrDer, Duration ttl) throws CertificateParsingException {
         requireOpen("signCsr");
+        Objects.requireNonNull(csrDer, "csrDer must not be null");
         requirePositive(ttl);
         return signCsr(csrDer, Csr.parse(csrDer).spiffeId(), ttl);
     }
@@ -224,6 +249,8 @@ public final class InMemoryCa implements IdentityProvider {
      * CreateCertificate names the authenticated caller (istio/istio security/pkg/server/ca/server.go). The
      * validity is {@link #issue(SpiffeId, Duration)}'s.
      *
+     * @throws NullPointerException       {@code csrDer must not be null}, {@code subject must not be null},
+     *                                    {@code ttl must not be null}
      * @throws IllegalArgumentException   when {@code ttl} is zero or negative (as {@code issue}), or {@code subject}
      *                                    is outside this CA's trust domain or has no path
      * @throws CertificateParsingException when the request is unreadable or its signature wrong
@@ -233,6 +260,8 @@ public final class InMemoryCa implements IdentityProvider {
         requireOpen("signCsr");
         // Checked here as issue checks it: a zero ttl signed a certificate expired on arrival, a negative one failed
         // in LeafSpec naming notAfter and notBefore, a null one with the JDK's NPE about amountToAdd (a new-user pass).
+        Objects.requireNonNull(csrDer, "csrDer must not be null");
+        Objects.requireNonNull(subject, "subject must not be null");
         requirePositive(ttl);
         Csr.Parsed csr = Csr.parse(csrDer);
         requireMember(subject);
@@ -241,7 +270,7 @@ public final class InMemoryCa implements IdentityProvider {
 
     /** The workload ttl check {@code issue} and {@code signCsr} share, with one message. */
     private static void requirePositive(Duration ttl) {
-        Objects.requireNonNull(ttl, "ttl");
+        Objects.requireNonNull(ttl, "ttl must not be null");
         if (ttl.isZero() || ttl.isNegative()) {
             throw new IllegalArgumentException("ttl must be positive, got " + ttl
                     + " (for an expired certificate use issue(LeafSpec.svid(id, notBefore, notAfter)))");
@@ -346,8 +375,20 @@ public final class InMemoryCa implements IdentityProvider {
         return Optional.empty();
     }
 
+    /**
+     * The SVID held for {@code id}, issued (for {@link Builder#svidTtl}) on first use and re-issued past half its
+     * lifetime. Every refusal is a failed future, never a throw: {@link IllegalArgumentException} for an identity
+     * outside this CA's trust domain or without a path, {@link IllegalStateException} once the signing certificate
+     * expired or this CA was closed.
+     *
+     * @throws NullPointerException {@code id must not be null}: a caller's bug, not an outcome, thrown as
+     *                              {@link CertificateManager#svid} throws it
+     */
     @Override
     public CompletableFuture<X509Svid> svid(SpiffeId id) {
+        // The one throw: a null id failed with the JDK's NPE about memberOf, though the comment below said this never
+        // throws (a new-user pass).
+        Objects.requireNonNull(id, "id must not be null");
         try {
             requireOpen("svid(" + id + ")");
             requireMember(id);
@@ -359,16 +400,21 @@ public final class InMemoryCa implements IdentityProvider {
             try {
                 current = reissue(id);
             } catch (RuntimeException e) {
-                // An expired signing certificate: the caller's future says so; this method never throws.
+                // An expired signing certificate: the caller's future says so; nothing but a null id throws.
                 return CompletableFuture.failedFuture(e);
             }
         }
         return CompletableFuture.completedFuture(current);
     }
 
-    /** Drops the SVID issued for {@code id} and tells listeners; a later {@link #svid} issues a new one. */
+    /**
+     * Drops the SVID issued for {@code id} and tells listeners; a later {@link #svid} issues a new one.
+     *
+     * @throws NullPointerException {@code id must not be null}
+     */
     @Override
     public void forget(SpiffeId id) {
+        Objects.requireNonNull(id, "id must not be null");
         if (issued.remove(id) != null) {
             listeners.svidForgotten(id);
         }
@@ -483,9 +529,16 @@ public final class InMemoryCa implements IdentityProvider {
             return this;
         }
 
-        /** Lifetime of the SVIDs this CA serves as a provider; default 24 h; re-issued past half of it. */
+        /**
+         * Lifetime of the SVIDs this CA serves as a provider, and of {@link InMemoryCa#issue(SpiffeId)}'s; default
+         * 24 h; re-issued past half of it. Cut to the signing certificate's end, as
+         * {@link InMemoryCa#issue(SpiffeId, Duration)}'s ttl.
+         *
+         * @throws NullPointerException     {@code svidTtl must not be null}
+         * @throws IllegalArgumentException when {@code ttl} is zero or negative
+         */
         public Builder svidTtl(Duration ttl) {
-            Objects.requireNonNull(ttl, "svidTtl");
+            Objects.requireNonNull(ttl, "svidTtl must not be null");
             if (ttl.isNegative() || ttl.isZero()) {
                 throw new IllegalArgumentException("svidTtl must be positive, got " + ttl);
             }
@@ -497,10 +550,11 @@ public final class InMemoryCa implements IdentityProvider {
          * The root's (and intermediate's) validity, counted from now (its NotBefore is back-dated {@link #BACKDATE});
          * default 3650 days. Workload leaves are cut to it (as istiod's), and nothing is issued once it ended.
          *
+         * @throws NullPointerException     {@code caTtl must not be null}
          * @throws IllegalArgumentException when {@code ttl} is zero or negative
          */
         public Builder caTtl(Duration ttl) {
-            Objects.requireNonNull(ttl, "caTtl");
+            Objects.requireNonNull(ttl, "caTtl must not be null");
             if (ttl.isNegative() || ttl.isZero()) {
                 throw new IllegalArgumentException("caTtl must be positive, got " + ttl);
             }
@@ -508,8 +562,13 @@ public final class InMemoryCa implements IdentityProvider {
             return this;
         }
 
+        /**
+         * The clock validity is counted from (default the system's, UTC); tests move it by hand.
+         *
+         * @throws NullPointerException {@code clock must not be null}
+         */
         public Builder clock(Clock clock) {
-            this.clock = Objects.requireNonNull(clock);
+            this.clock = Objects.requireNonNull(clock, "clock must not be null");
             return this;
         }
 

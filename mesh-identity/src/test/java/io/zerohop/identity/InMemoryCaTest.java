@@ -122,6 +122,41 @@ class InMemoryCaTest {
         assertThat(ca.signCsr(csr, Duration.ofSeconds(1)).get(0).getNotAfter().toInstant()).isAfter(java.time.Instant.now().minusSeconds(2));
     }
 
+    /**
+     * A new-user pass: these failed with the JDK's NPE about a method called on null ({@code memberOf},
+     * {@code uriSans}, {@code getTrustDomain}) or with the message "null", naming no parameter; {@code svid(null)} threw
+     * though its code said it never throws. Each names its parameter now; {@code svid} throws for a null id only,
+     * as {@code CertificateManager.svid} does.
+     */
+    @Test
+    void aNullArgumentIsRefusedNamingTheParameter() throws Exception {
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        byte[] csr = Csr.create(X509.newP256(), ID);
+        assertThatThrownBy(() -> ca.issue((SpiffeId) null)).isInstanceOf(NullPointerException.class).hasMessage("id must not be null");
+        assertThatThrownBy(() -> ca.issue(null, Duration.ofHours(1))).isInstanceOf(NullPointerException.class)
+                .hasMessage("id must not be null");
+        assertThatThrownBy(() -> ca.issue(ID, null)).isInstanceOf(NullPointerException.class).hasMessage("ttl must not be null");
+        assertThatThrownBy(() -> ca.issue((LeafSpec) null)).isInstanceOf(NullPointerException.class)
+                .hasMessage("spec must not be null");
+        assertThatThrownBy(() -> ca.svid(null)).isInstanceOf(NullPointerException.class).hasMessage("id must not be null");
+        assertThatThrownBy(() -> ca.forget(null)).isInstanceOf(NullPointerException.class).hasMessage("id must not be null");
+        assertThatThrownBy(() -> ca.federate(null)).isInstanceOf(NullPointerException.class).hasMessage("bundle must not be null");
+        assertThatThrownBy(() -> ca.signCsr(null, Duration.ofHours(1))).isInstanceOf(NullPointerException.class)
+                .hasMessage("csrDer must not be null");
+        assertThatThrownBy(() -> ca.signCsr(null, ID, Duration.ofHours(1))).isInstanceOf(NullPointerException.class)
+                .hasMessage("csrDer must not be null");
+        assertThatThrownBy(() -> ca.signCsr(csr, null, Duration.ofHours(1))).isInstanceOf(NullPointerException.class)
+                .hasMessage("subject must not be null");
+        assertThatThrownBy(() -> InMemoryCa.builder().clock(null)).isInstanceOf(NullPointerException.class)
+                .hasMessage("clock must not be null");
+        assertThatThrownBy(() -> InMemoryCa.builder().svidTtl(null)).isInstanceOf(NullPointerException.class)
+                .hasMessage("svidTtl must not be null");
+        assertThatThrownBy(() -> InMemoryCa.builder().caTtl(null)).isInstanceOf(NullPointerException.class)
+                .hasMessage("caTtl must not be null");
+        // Everything else svid refuses stays a failed future.
+        assertThat(ca.svid(SpiffeIds.istio("other.org", "a", "b"))).isCompletedExceptionally();
+    }
+
     @Test
     void providerModeCachesAndNotifiesOnRootRotation() {
         InMemoryCa ca = InMemoryCa.create("cluster.local");
