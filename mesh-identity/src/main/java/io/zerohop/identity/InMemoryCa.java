@@ -88,6 +88,13 @@ public final class InMemoryCa implements IdentityProvider {
      */
     static final Duration BACKDATE = Duration.ofMinutes(2);
 
+    /**
+     * The latest NotAfter of the CA's own certificates: {@code 99991231235959Z}, which RFC 5280 §4.1.2.5 assigns to a
+     * certificate with "no well-defined expiration date", and the last second X.509 can encode. A longer
+     * {@link Builder#caTtl} is cut to it.
+     */
+    static final Instant MAX_CA_NOT_AFTER = Instant.parse("9999-12-31T23:59:59Z");
+
     /** The workload leaves' subject: none, as istiod's (see the class comment). */
     private static final X500Name LEAF_SUBJECT = new X500Name(new RDN[0]);
 
@@ -191,7 +198,9 @@ public final class InMemoryCa implements IdentityProvider {
 
     /**
      * A fresh SVID for {@code id}, valid from two minutes ago ({@link #BACKDATE}, clock skew) for {@code ttl}
-     * from now, or until the signing certificate expires if that comes first (istiod's clamping). For a
+     * from now, or until the signing certificate expires if that comes first (istiod's clamping): a ttl of any
+     * length, {@code ChronoUnit.FOREVER.getDuration()} included, gives an SVID that ends with the signing
+     * certificate (to the second, as X.509 counts). For a
      * certificate that is already expired or not yet valid (tests of refusals), use
      * {@link #issue(LeafSpec)}, which signs exactly the validity it is given.
      *
@@ -290,10 +299,9 @@ public final class InMemoryCa implements IdentityProvider {
                     ? "intermediate" : "root") + " " + issuer.cert().getSubjectX500Principal().getName() + ") expired at "
                     + signerEnd + "; rotateRoot() starts signing with a new one");
         }
-        Instant notAfter = now.plus(ttl);
-        if (notAfter.isAfter(signerEnd)) {
-            notAfter = signerEnd;
-        }
+        // Compared before any addition: now.plus(ChronoUnit.FOREVER.getDuration()) threw "long overflow" where the
+        // Javadoc promised the signer's end (a new-user pass).
+        Instant notAfter = ttl.compareTo(Duration.between(now, signerEnd)) >= 0 ? signerEnd : now.plus(ttl);
         return signLeaf(LeafSpec.svid(id.toString(), now.minus(BACKDATE), notAfter), publicKey);
     }
 
@@ -339,8 +347,11 @@ public final class InMemoryCa implements IdentityProvider {
     private Signer[] newChain() {
         // Back-dated for a peer's clock, but caTtl counts from now: a short caTtl (tests) must not start expired
         // (newuser28: caTtl(30s) built a CA whose root had ended 90 s before).
-        Instant now = clock.instant().minus(BACKDATE);
-        Instant end = clock.instant().plus(caTtl);
+        Instant current = clock.instant();
+        Instant now = current.minus(BACKDATE);
+        // Cut before any addition: current.plus(ChronoUnit.FOREVER.getDuration()) threw "long overflow", and a caTtl
+        // past the year 9999 failed as "certificate time out of range" (a new-user pass).
+        Instant end = caTtl.compareTo(Duration.between(current, MAX_CA_NOT_AFTER)) >= 0 ? MAX_CA_NOT_AFTER : current.plus(caTtl);
         KeyPair rootKeys = X509.newP256();
         X500Name rootName = new X500Name("O=" + trustDomain.getName() + ",CN=zerohop root " + now.getEpochSecond());
         String tdId = trustDomain.newSpiffeId().toString();
@@ -548,7 +559,10 @@ public final class InMemoryCa implements IdentityProvider {
 
         /**
          * The root's (and intermediate's) validity, counted from now (its NotBefore is back-dated {@link #BACKDATE});
-         * default 3650 days. Workload leaves are cut to it (as istiod's), and nothing is issued once it ended.
+         * default 3650 days; {@link InMemoryCa#rotateRoot()} gives each new root the same. Workload leaves are cut to
+         * it (as istiod's), and nothing is issued once it ended. Any length is taken: one that would end after
+         * 9999-12-31T23:59:59Z ({@code ChronoUnit.FOREVER.getDuration()}, say) ends then, RFC 5280 §4.1.2.5's
+         * NotAfter for a certificate with no well-defined expiration, and the last second X.509 can encode.
          *
          * @throws NullPointerException     {@code caTtl must not be null}
          * @throws IllegalArgumentException when {@code ttl} is zero or negative

@@ -13,6 +13,8 @@ import java.security.KeyPair;
 import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -155,6 +157,46 @@ class InMemoryCaTest {
                 .hasMessage("caTtl must not be null");
         // Everything else svid refuses stays a failed future.
         assertThat(ca.svid(SpiffeIds.istio("other.org", "a", "b"))).isCompletedExceptionally();
+    }
+
+    /**
+     * A new-user pass: {@code issue(id, FOREVER)} and {@code caTtl(FOREVER)} threw "long overflow" though the Javadoc
+     * cut long ttls to the CA's lifetime; a caTtl past the year 9999 failed as "certificate time out of range".
+     */
+    @Test
+    void aTtlOfAnyLengthIsCutToTheSignerAndACaTtlToTheLastX509Second() throws Exception {
+        Duration forever = ChronoUnit.FOREVER.getDuration();
+        byte[] csr = Csr.create(X509.newP256(), ID);
+        for (boolean intermediate : new boolean[] {false, true}) {
+            InMemoryCa ca = InMemoryCa.builder().trustDomain("cluster.local").intermediate(intermediate).build();
+            for (Duration ttl : new Duration[] {forever, Duration.ofSeconds(Long.MAX_VALUE), Duration.ofDays(100_000)}) {
+                X509Svid svid = ca.issue(ID, ttl);
+                X509Certificate signer = intermediate ? svid.getChain().get(1) : ca.root();
+                assertThat(svid.getLeaf().getNotAfter()).as("%s %s", intermediate, ttl).isEqualTo(signer.getNotAfter());
+                assertThat(SvidVerifier.verify(svid.getChainArray(), ca.bundles())).isEqualTo(ID);
+                assertThat(ca.signCsr(csr, ttl).get(0).getNotAfter()).isEqualTo(signer.getNotAfter());
+            }
+        }
+        InMemoryCa longSvids = InMemoryCa.builder().trustDomain("cluster.local").svidTtl(forever).build();
+        assertThat(longSvids.svid(ID).get(10, TimeUnit.SECONDS).getLeaf().getNotAfter()).isEqualTo(longSvids.root().getNotAfter());
+
+        Instant max = Instant.parse("9999-12-31T23:59:59Z");
+        assertThat(InMemoryCa.MAX_CA_NOT_AFTER).isEqualTo(max);
+        for (Duration caTtl : new Duration[] {forever, Duration.ofDays(3_000_000)}) {
+            InMemoryCa ca = InMemoryCa.builder().trustDomain("cluster.local").intermediate(true).caTtl(caTtl).build();
+            assertThat(ca.root().getNotAfter().toInstant()).as("%s", caTtl).isEqualTo(max);
+            X509Svid svid = ca.issue(ID, forever);
+            assertThat(svid.getChain().get(1).getNotAfter().toInstant()).isEqualTo(max);
+            assertThat(svid.getLeaf().getNotAfter().toInstant()).isEqualTo(max);
+            assertThat(SvidVerifier.verify(ca.issue(ID).getChainArray(), ca.bundles())).isEqualTo(ID);
+            ca.rotateRoot();
+            assertThat(ca.root().getNotAfter().toInstant()).as("a rotation cuts the same").isEqualTo(max);
+        }
+        // Shorter than that: taken as it is, to the second.
+        Instant before = Instant.now();
+        InMemoryCa millennium = InMemoryCa.builder().trustDomain("cluster.local").caTtl(Duration.ofDays(365_000)).build();
+        assertThat(millennium.root().getNotAfter().toInstant()).isBetween(before.plus(Duration.ofDays(365_000)).minusSeconds(1),
+                Instant.now().plus(Duration.ofDays(365_000)));
     }
 
     @Test
