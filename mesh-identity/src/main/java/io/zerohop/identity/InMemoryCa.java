@@ -15,6 +15,7 @@ import java.security.GeneralSecurityException;
 import java.security.KeyPair;
 import java.security.PrivateKey;
 import java.security.PublicKey;
+import java.security.cert.CertificateException;
 import java.security.cert.CertificateParsingException;
 import java.security.cert.X509Certificate;
 import java.time.Clock;
@@ -41,7 +42,8 @@ import org.bouncycastle.asn1.x500.X500Name;
  *
  * <p>Root rotation follows SPIRE's shape: {@link #rotateRoot()} starts signing with a new root while
  * the bundle holds old and new, so peers holding either keep verifying; {@link #retireOldRoots()}
- * drops the old ones once every SVID has rolled.
+ * drops the old ones once every SVID has rolled. {@link #save} and {@link #load} keep a rotation under way: the
+ * loaded CA signs with the new root and trusts the old ones until it retires them.
  *
  * <h2>Workload certificates, as istiod's CA issues them</h2>
  * What {@link #issue(SpiffeId, Duration)}, {@link #signCsr} and the provider mode sign has the shape of a
@@ -122,7 +124,8 @@ public final class InMemoryCa implements IdentityProvider {
         }
     }
 
-    private InMemoryCa(Builder b, Signer root, Signer intermediate) {
+    /** {@code trusted}: the bundle {@link #load} read, the root among them; null for a new CA (its root alone). */
+    private InMemoryCa(Builder b, Signer root, Signer intermediate, List<X509Certificate> trusted) {
         this.trustDomain = b.trustDomain;
         this.withIntermediate = b.intermediate;
         this.svidTtl = b.svidTtl;
@@ -135,6 +138,9 @@ public final class InMemoryCa implements IdentityProvider {
         }
         this.root = root;
         this.intermediate = intermediate;
+        if (trusted != null) {
+            trustedRoots.addAll(trusted);
+        }
         trustedRoots.add(root.cert());
     }
 
@@ -482,8 +488,18 @@ public final class InMemoryCa implements IdentityProvider {
 
     // ---- persistence for `zerohop ca init` / `ca issue` ----
 
-    /** Writes root (and intermediate) certificate and key, and bundle.pem, into {@code dir}. */
+    /**
+     * Writes the CA into {@code dir} (created if missing): {@code root.pem} and {@code root.key}, the root that signs
+     * now; {@code intermediate.pem} and {@code intermediate.key} when it has an intermediate; {@code bundle.pem},
+     * every root it trusts (during a rotation the old ones, then the new one). Certificates are PEM, keys PKCS#8 PEM
+     * (mode 0600 where POSIX); each file is replaced whole (write, then rename). {@link #load} reads them back to the
+     * same CA. Answers after {@link #close()} too.
+     *
+     * @throws NullPointerException {@code dir must not be null}
+     * @throws IOException          when a file cannot be written
+     */
     public synchronized void save(Path dir) throws IOException {
+        Objects.requireNonNull(dir, "dir must not be null");
         Pem.write(dir.resolve("root.pem"), Pem.certificates(List.of(root.cert())), false);
         Pem.write(dir.resolve("root.key"), Pem.privateKey(root.key()), true);
         if (intermediate != null) {
@@ -493,9 +509,26 @@ public final class InMemoryCa implements IdentityProvider {
         Pem.write(dir.resolve("bundle.pem"), Pem.certificates(List.copyOf(trustedRoots)), false);
     }
 
-    /** Loads a CA written by {@link #save}; the trust domain is read from the root's URI SAN. */
+    /**
+     * Loads a CA written by {@link #save}: it signs with the root (and intermediate) there and trusts every root in
+     * {@code bundle.pem}, so a CA saved during a rotation still accepts the SVIDs its old roots signed, until
+     * {@link #retireOldRoots()}. The trust domain is read from the root's URI SAN. A directory without
+     * {@code bundle.pem} trusts its root alone, as every directory did before that file was read.
+     *
+     * @param svidTtl the SVIDs' lifetime, as {@link Builder#svidTtl}; positive
+     * @throws NullPointerException     {@code dir must not be null}, {@code svidTtl must not be null}
+     * @throws IllegalArgumentException when {@code svidTtl} is zero or negative
+     * @throws IOException              when a file cannot be read ({@code root.pem}, {@code root.key} missing included)
+     * @throws GeneralSecurityException when a file does not hold what it should, naming it: not one certificate in
+     *                                  {@code root.pem}, no trust domain in its SAN, an unreadable key, or a
+     *                                  {@code bundle.pem} that does not hold the root of {@code root.pem} (files from
+     *                                  two different CAs)
+     */
     public static InMemoryCa load(Path dir, Duration svidTtl) throws IOException, GeneralSecurityException {
-        X509Certificate rootCert = single(dir.resolve("root.pem"));
+        Objects.requireNonNull(dir, "dir must not be null");
+        Objects.requireNonNull(svidTtl, "svidTtl must not be null");
+        Path rootFile = dir.resolve("root.pem");
+        X509Certificate rootCert = single(rootFile);
         Signer root = new Signer(rootCert, Pem.parsePrivateKey(Pem.read(dir.resolve("root.key"))));
         Signer inter = null;
         if (Files.exists(dir.resolve("intermediate.pem"))) {
@@ -503,11 +536,38 @@ public final class InMemoryCa implements IdentityProvider {
         }
         List<String> sans = X509.uriSans(rootCert);
         if (sans.size() != 1) {
-            throw new GeneralSecurityException(dir.resolve("root.pem") + ": root must carry its trust domain as one URI SAN, found " + sans);
+            throw new GeneralSecurityException(rootFile + ": root must carry its trust domain as one URI SAN, found " + sans);
         }
+        List<X509Certificate> trusted = trustedRoots(dir.resolve("bundle.pem"), rootFile, rootCert);
         Builder b = builder().trustDomain(SpiffeIds.parse(sans.get(0)).getTrustDomain().getName())
                 .intermediate(inter != null).svidTtl(svidTtl);
-        return new InMemoryCa(b, root, inter);
+        return new InMemoryCa(b, root, inter, trusted);
+    }
+
+    /**
+     * {@code bundle.pem} as {@link #save} wrote it, in its order. Before, load read root.pem alone: a CA saved during a
+     * rotation came back trusting only its new root, and refused every peer still on the old one (a new-user pass).
+     */
+    private static List<X509Certificate> trustedRoots(Path bundleFile, Path rootFile, X509Certificate rootCert)
+            throws IOException, GeneralSecurityException {
+        if (!Files.exists(bundleFile)) {
+            // A directory made by hand for `zerohop proxy --ca` (root.pem, root.key): load never needed bundle.pem.
+            return List.of(rootCert);
+        }
+        List<X509Certificate> certs;
+        try {
+            certs = Pem.parseCertificates(Pem.read(bundleFile));
+        } catch (CertificateException | IllegalArgumentException e) {
+            throw new GeneralSecurityException(bundleFile + ": unreadable certificates: " + e.getMessage(), e);
+        }
+        if (!certs.contains(rootCert)) {
+            // Signing with a root the bundle does not trust would issue SVIDs no peer holding the bundle accepts.
+            throw new GeneralSecurityException(bundleFile + " does not hold the root in " + rootFile + " ("
+                    + rootCert.getSubjectX500Principal().getName() + "), it holds " + certs.size() + " other certificate(s):"
+                    + " the files are from different CAs; write them together (InMemoryCa.save, zerohop ca init) or add the root"
+                    + " to " + bundleFile.getFileName());
+        }
+        return certs;
     }
 
     private static X509Certificate single(Path file) throws IOException, GeneralSecurityException {
@@ -590,7 +650,7 @@ public final class InMemoryCa implements IdentityProvider {
             if (trustDomain == null) {
                 throw new IllegalStateException("trustDomain is required");
             }
-            return new InMemoryCa(this, null, null);
+            return new InMemoryCa(this, null, null, null);
         }
     }
 }

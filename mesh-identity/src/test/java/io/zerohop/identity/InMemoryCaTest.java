@@ -245,6 +245,95 @@ class InMemoryCaTest {
     }
 
     /**
+     * A new-user pass: after issue, rotateRoot and save, bundle.pem held both roots but load read root.pem alone, so
+     * the loaded CA trusted the new root only and refused every peer still on the old one, the rotation the class
+     * promises broken by a restart. Now the loaded CA is the saved one: same bundle, same signer, and saved again it
+     * writes the same bytes.
+     */
+    @Test
+    void saveAndLoadKeepARotationUnderWay(@TempDir Path dir) throws Exception {
+        for (boolean intermediate : new boolean[] {false, true}) {
+            InMemoryCa ca = InMemoryCa.builder().trustDomain("cluster.local").intermediate(intermediate).build();
+            X509Svid old = ca.issue(ID);
+            X509Certificate oldRoot = ca.root();
+            ca.rotateRoot();
+            Path saved = Files.createDirectories(dir.resolve("saved-" + intermediate));
+            ca.save(saved);
+            assertThat(Pem.parseCertificates(Pem.read(saved.resolve("bundle.pem")))).containsExactly(oldRoot, ca.root());
+
+            InMemoryCa loaded = InMemoryCa.load(saved, Duration.ofHours(1));
+            assertThat(loaded.bundle()).as("intermediate %s", intermediate).isEqualTo(ca.bundle());
+            assertThat(loaded.bundle().getX509Authorities()).containsExactlyInAnyOrder(oldRoot, ca.root());
+            assertThat(loaded.root()).isEqualTo(ca.root());
+            assertThat(SvidVerifier.verify(old.getChainArray(), loaded.bundles())).as("an SVID of the old root").isEqualTo(ID);
+            X509Svid fresh = loaded.issue(ID);
+            assertThat(fresh.getChain().subList(1, fresh.getChain().size())).isEqualTo(ca.issue(ID).getChain().subList(1, fresh.getChain().size()));
+            assertThat(SvidVerifier.verify(fresh.getChainArray(), ca.bundles())).isEqualTo(ID);
+
+            Path again = Files.createDirectories(dir.resolve("again-" + intermediate));
+            loaded.save(again);
+            List<String> names;
+            try (var files = Files.list(saved)) {
+                names = files.map(f -> f.getFileName().toString()).sorted().toList();
+            }
+            try (var files = Files.list(again)) {
+                assertThat(files.map(f -> f.getFileName().toString()).sorted().toList()).isEqualTo(names);
+            }
+            for (String name : names) {
+                assertThat(Files.readAllBytes(again.resolve(name))).as(name).isEqualTo(Files.readAllBytes(saved.resolve(name)));
+            }
+
+            // The rotation goes on where it stopped: retiring drops the old root.
+            loaded.retireOldRoots();
+            assertThat(loaded.bundle().getX509Authorities()).containsExactly(ca.root());
+            assertThatThrownBy(() -> SvidVerifier.verify(old.getChainArray(), loaded.bundles()))
+                    .isInstanceOf(java.security.cert.CertificateException.class);
+        }
+    }
+
+    /**
+     * What save writes has not changed (root.pem, root.key, bundle.pem with every trusted root, the intermediate's two
+     * files), so a directory the earlier code saved loads with its whole bundle. A directory without bundle.pem (made
+     * by hand for {@code zerohop proxy --ca}) still loads, trusting its root alone; a bundle.pem without the root is an
+     * error naming both files.
+     */
+    @Test
+    void loadReadsTheDirectoriesTheEarlierSaveWroteAndNamesABundleWithoutTheRoot(@TempDir Path dir) throws Exception {
+        InMemoryCa ca = InMemoryCa.create("cluster.local");
+        X509Certificate oldRoot = ca.root();
+        X509Svid old = ca.issue(ID);
+        ca.rotateRoot();
+        ca.save(dir);
+        try (var files = Files.list(dir)) {
+            assertThat(files.map(f -> f.getFileName().toString())).containsExactlyInAnyOrder("root.pem", "root.key", "bundle.pem");
+        }
+        // As the save before this change wrote them: the signing root, its key, and the trusted roots in order.
+        Path earlier = Files.createDirectories(dir.resolve("earlier"));
+        Files.write(earlier.resolve("root.key"), Files.readAllBytes(dir.resolve("root.key")));
+        Files.writeString(earlier.resolve("root.pem"), Pem.certificates(List.of(ca.root())));
+        Files.writeString(earlier.resolve("bundle.pem"), Pem.certificates(List.of(oldRoot, ca.root())));
+        InMemoryCa loaded = InMemoryCa.load(earlier, Duration.ofHours(1));
+        assertThat(loaded.bundle()).isEqualTo(ca.bundle());
+        assertThat(SvidVerifier.verify(old.getChainArray(), loaded.bundles())).isEqualTo(ID);
+
+        Files.delete(earlier.resolve("bundle.pem"));
+        assertThat(InMemoryCa.load(earlier, Duration.ofHours(1)).bundle().getX509Authorities()).containsExactly(ca.root());
+
+        Files.writeString(earlier.resolve("bundle.pem"), Pem.certificates(List.of(oldRoot, InMemoryCa.create("cluster.local").root())));
+        assertThatThrownBy(() -> InMemoryCa.load(earlier, Duration.ofHours(1)))
+                .isInstanceOf(java.security.GeneralSecurityException.class)
+                .hasMessageStartingWith(earlier.resolve("bundle.pem") + " does not hold the root in " + earlier.resolve("root.pem")
+                        + " (" + ca.root().getSubjectX500Principal().getName() + "), it holds 2 other certificate(s)");
+        Files.writeString(earlier.resolve("bundle.pem"), "");
+        assertThatThrownBy(() -> InMemoryCa.load(earlier, Duration.ofHours(1)))
+                .isInstanceOf(java.security.GeneralSecurityException.class).hasMessageContaining("it holds 0 other certificate(s)");
+        Files.writeString(earlier.resolve("bundle.pem"), "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n");
+        assertThatThrownBy(() -> InMemoryCa.load(earlier, Duration.ofHours(1)))
+                .isInstanceOf(java.security.GeneralSecurityException.class)
+                .hasMessageStartingWith(earlier.resolve("bundle.pem") + ": unreadable certificates: ");
+    }
+
+    /**
      * newuser23: a throwing listener made {@code rotateRoot} throw, made {@code svid(id)} throw instead of returning a
      * future, and kept the listeners after it from being told. Isolated now, as the other providers' listeners are.
      */
