@@ -492,8 +492,9 @@ public final class InMemoryCa implements IdentityProvider {
      * Writes the CA into {@code dir} (created if missing): {@code root.pem} and {@code root.key}, the root that signs
      * now; {@code intermediate.pem} and {@code intermediate.key} when it has an intermediate; {@code bundle.pem},
      * every root it trusts (during a rotation the old ones, then the new one). Certificates are PEM, keys PKCS#8 PEM
-     * (mode 0600 where POSIX); each file is replaced whole (write, then rename). {@link #load} reads them back to the
-     * same CA. Answers after {@link #close()} too.
+     * (mode 0600 where POSIX); each file is replaced whole (write, then rename), and the intermediate's files of a CA
+     * saved there before are deleted when this one has none. {@link #load} reads them back to the same CA. Answers
+     * after {@link #close()} too.
      *
      * @throws NullPointerException {@code dir must not be null}
      * @throws IOException          when a file cannot be written
@@ -505,6 +506,11 @@ public final class InMemoryCa implements IdentityProvider {
         if (intermediate != null) {
             Pem.write(dir.resolve("intermediate.pem"), Pem.certificates(List.of(intermediate.cert())), false);
             Pem.write(dir.resolve("intermediate.key"), Pem.privateKey(intermediate.key()), true);
+        } else {
+            // An earlier CA's intermediate left in dir (`zerohop ca init --force` without --intermediate over one with
+            // it) was loaded as this CA's, and signed SVIDs under a root the bundle no longer holds.
+            Files.deleteIfExists(dir.resolve("intermediate.pem"));
+            Files.deleteIfExists(dir.resolve("intermediate.key"));
         }
         Pem.write(dir.resolve("bundle.pem"), Pem.certificates(List.copyOf(trustedRoots)), false);
     }
@@ -512,7 +518,9 @@ public final class InMemoryCa implements IdentityProvider {
     /**
      * Loads a CA written by {@link #save}: it signs with the root (and intermediate) there and trusts every root in
      * {@code bundle.pem}, so a CA saved during a rotation still accepts the SVIDs its old roots signed, until
-     * {@link #retireOldRoots()}. The trust domain is read from the root's URI SAN. A directory without
+     * {@link #retireOldRoots()}. The trust domain is read from the root's URI SAN; {@code caTtl} (the lifetime
+     * {@link #rotateRoot()} gives a new root) is the root's own, its NotAfter less its NotBefore and
+     * {@link #BACKDATE}, to the second (the default when that is not positive). A directory without
      * {@code bundle.pem} trusts its root alone, as every directory did before that file was read.
      *
      * @param svidTtl the SVIDs' lifetime, as {@link Builder#svidTtl}; positive
@@ -520,9 +528,9 @@ public final class InMemoryCa implements IdentityProvider {
      * @throws IllegalArgumentException when {@code svidTtl} is zero or negative
      * @throws IOException              when a file cannot be read ({@code root.pem}, {@code root.key} missing included)
      * @throws GeneralSecurityException when a file does not hold what it should, naming it: not one certificate in
-     *                                  {@code root.pem}, no trust domain in its SAN, an unreadable key, or a
-     *                                  {@code bundle.pem} that does not hold the root of {@code root.pem} (files from
-     *                                  two different CAs)
+     *                                  {@code root.pem}, no trust domain in its SAN, an unreadable key, an
+     *                                  {@code intermediate.pem} the root did not sign, or a {@code bundle.pem} that does
+     *                                  not hold the root of {@code root.pem} (files from two different CAs)
      */
     public static InMemoryCa load(Path dir, Duration svidTtl) throws IOException, GeneralSecurityException {
         Objects.requireNonNull(dir, "dir must not be null");
@@ -532,7 +540,15 @@ public final class InMemoryCa implements IdentityProvider {
         Signer root = new Signer(rootCert, Pem.parsePrivateKey(Pem.read(dir.resolve("root.key"))));
         Signer inter = null;
         if (Files.exists(dir.resolve("intermediate.pem"))) {
-            inter = new Signer(single(dir.resolve("intermediate.pem")), Pem.parsePrivateKey(Pem.read(dir.resolve("intermediate.key"))));
+            Path interFile = dir.resolve("intermediate.pem");
+            inter = new Signer(single(interFile), Pem.parsePrivateKey(Pem.read(dir.resolve("intermediate.key"))));
+            try {
+                inter.cert().verify(rootCert.getPublicKey());
+            } catch (GeneralSecurityException e) {
+                // Signing under it would issue SVIDs whose chain ends at a root nobody here trusts.
+                throw new GeneralSecurityException(interFile + " was not issued by the root in " + rootFile + " ("
+                        + rootCert.getSubjectX500Principal().getName() + "): the files are from different CAs", e);
+            }
         }
         List<String> sans = X509.uriSans(rootCert);
         if (sans.size() != 1) {
@@ -541,6 +557,12 @@ public final class InMemoryCa implements IdentityProvider {
         List<X509Certificate> trusted = trustedRoots(dir.resolve("bundle.pem"), rootFile, rootCert);
         Builder b = builder().trustDomain(SpiffeIds.parse(sans.get(0)).getTrustDomain().getName())
                 .intermediate(inter != null).svidTtl(svidTtl);
+        // save writes no caTtl: the root carries it. Without this a loaded CA's rotateRoot made 3650-day roots whatever
+        // the CA was built with.
+        Duration caTtl = Duration.between(rootCert.getNotBefore().toInstant().plus(BACKDATE), rootCert.getNotAfter().toInstant());
+        if (caTtl.compareTo(Duration.ZERO) > 0) {
+            b.caTtl(caTtl);
+        }
         return new InMemoryCa(b, root, inter, trusted);
     }
 

@@ -334,6 +334,44 @@ class InMemoryCaTest {
     }
 
     /**
+     * The rest of what a round trip lost. The caTtl: save writes none, so a loaded CA's rotateRoot made 3650-day roots
+     * whatever the CA was built with; load reads it from the root now. An earlier CA's intermediate: save over a
+     * directory holding one left its files, load took them as the new CA's and signed SVIDs no bundle of it accepts;
+     * save deletes them now, and load names an intermediate its root did not sign.
+     */
+    @Test
+    void saveAndLoadKeepTheCaTtlAndNoEarlierCasIntermediate(@TempDir Path dir) throws Exception {
+        InMemoryCa oneDay = InMemoryCa.builder().trustDomain("cluster.local").caTtl(Duration.ofDays(1)).build();
+        oneDay.save(dir.resolve("one-day"));
+        InMemoryCa loaded = InMemoryCa.load(dir.resolve("one-day"), Duration.ofHours(1));
+        loaded.rotateRoot();
+        assertThat(loaded.root()).isNotEqualTo(oneDay.root());
+        assertThat(Duration.between(loaded.root().getNotBefore().toInstant(), loaded.root().getNotAfter().toInstant()))
+                .isEqualTo(Duration.ofDays(1).plus(InMemoryCa.BACKDATE));
+
+        Path reused = dir.resolve("reused");
+        InMemoryCa.builder().trustDomain("cluster.local").intermediate(true).build().save(reused);
+        Path stale = Files.createDirectories(dir.resolve("stale"));
+        Files.copy(reused.resolve("intermediate.pem"), stale.resolve("intermediate.pem"));
+        Files.copy(reused.resolve("intermediate.key"), stale.resolve("intermediate.key"));
+        InMemoryCa plain = InMemoryCa.create("cluster.local");
+        plain.save(reused);
+        assertThat(reused.resolve("intermediate.pem")).doesNotExist();
+        assertThat(reused.resolve("intermediate.key")).doesNotExist();
+        X509Svid svid = InMemoryCa.load(reused, Duration.ofHours(1)).issue(ID);
+        assertThat(svid.getChain()).hasSize(1);
+        assertThat(SvidVerifier.verify(svid.getChainArray(), plain.bundles())).isEqualTo(ID);
+
+        // A directory an earlier save left so.
+        Files.copy(stale.resolve("intermediate.pem"), reused.resolve("intermediate.pem"));
+        Files.copy(stale.resolve("intermediate.key"), reused.resolve("intermediate.key"));
+        assertThatThrownBy(() -> InMemoryCa.load(reused, Duration.ofHours(1)))
+                .isInstanceOf(java.security.GeneralSecurityException.class)
+                .hasMessage(reused.resolve("intermediate.pem") + " was not issued by the root in " + reused.resolve("root.pem")
+                        + " (" + plain.root().getSubjectX500Principal().getName() + "): the files are from different CAs");
+    }
+
+    /**
      * newuser23: a throwing listener made {@code rotateRoot} throw, made {@code svid(id)} throw instead of returning a
      * future, and kept the listeners after it from being told. Isolated now, as the other providers' listeners are.
      */
