@@ -74,8 +74,8 @@ import org.bouncycastle.asn1.x500.X500Name;
  *     the two apart.</li>
  * <li><b>Subject key identifier: kept, unlike Istio's.</b> Go writes one only on CA certificates, so Istio's
  *     leaves have none; RFC 5280 §4.2.1.2 says a leaf SHOULD have one, and no peer reads it. The authority key
- *     identifier is there as on Istio's, but carries the issuer's name and serial besides its key id (Go
- *     writes the key id only); no peer reads them.</li>
+ *     identifier is there as on Istio's, the issuer's key id alone (as Go writes it; until 3 December 2026 it
+ *     carried the issuer's name and serial too).</li>
  * <li>Key and signature: ECDSA P-256 keys (ztunnel's CSRs too), signed SHA256withECDSA, X.509 v3.</li>
  * </ul>
  * The root and intermediate stay zerohop's: subject {@code O=<trust domain>, CN=zerohop root <epoch>}, the trust
