@@ -412,7 +412,10 @@ class L7EnforcementTest {
         "GET /api/host-quote HTTP/1.1\\r\\nHost: h.\"com\\r\\n| 400 | /api/host-quote",
         "GET /api/host-space HTTP/1.1\\r\\nHost: b x\\r\\n| 400 | /api/host-space",
         "GET http://b\\admin HTTP/1.1\\r\\nHost: b\\r\\n| 400 | admin",
-        "OPTIONS * HTTP/1.1\\r\\nHost: b\\r\\n| 404 | OPTIONS *"})
+        "OPTIONS * HTTP/1.1\\r\\nHost: b\\r\\n| 404 | OPTIONS *",
+        // Envoy's codec passes '*' through for OPTIONS only; any other method's '*' is parsed as an absolute URL,
+        // which fails: 400 http1.invalid_url (codec_impl.cc ServerConnectionImpl::handlePath).
+        "GET * HTTP/1.1\\r\\nHost: b\\r\\n| 400 | GET *"})
     void hostCharactersAndNonRelativePathsGetEnvoysAnswer(String head, int status, String neverSeen) throws Exception {
         String all = exchange(viaFrontend, head.replace("\\r\\n", "\r\n") + "\r\n");
         assertThat(all).startsWith("HTTP/1.1 " + status + " ");

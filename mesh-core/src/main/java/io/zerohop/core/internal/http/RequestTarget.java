@@ -44,6 +44,8 @@ final class RequestTarget {
             String bad = invalidPath(uri);
             return bad != null ? bad : invalidAuthority(req.headers().get(HttpHeaderNames.HOST));
         }
+        // '*' for OPTIONS only, as Envoy's HTTP/1 codec (codec_impl.cc handlePath): another method's '*' is read as an
+        // absolute URL there, fails, and is its 400 http1.invalid_url, as below.
         if (uri.equals("*") && req.method() == HttpMethod.OPTIONS) {
             return invalidAuthority(req.headers().get(HttpHeaderNames.HOST));
         }
