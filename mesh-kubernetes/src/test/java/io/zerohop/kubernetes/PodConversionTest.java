@@ -118,6 +118,38 @@ class PodConversionTest {
      * them in the workload's labels, an ingressDeny on a namespace label never matched (allowed what Cilium denies).
      */
     @Test
+    void ciliumOwnedPodLabelsAreDroppedAsCiliumsSanitizePodLabelsDrops() throws Exception {
+        // An operator pass: a pod in an unlabelled namespace labelled itself as a trusted namespace's and another
+        // cluster's endpoint; Cilium drops every pod label under io.cilium.k8s (pkg/k8s/utils/utils.go filterPodLabels).
+        Pod evil = new PodBuilder().withNewMetadata().withName("evil").withNamespace("evil").withLabels(Map.of("app", "evil",
+                        "io.cilium.k8s.namespace.labels.team", "trusted", "io.cilium.k8s.policy.cluster", "cluster-b",
+                        "io.cilium.k8s.policy.serviceaccount", "admin"))
+                .endMetadata().withNewSpec().withServiceAccountName("evil").endSpec()
+                .withNewStatus().withPodIP("10.0.0.6").withPhase("Running").endStatus().build();
+        for (Map<String, String> ns : List.of(Map.<String, String>of(), Map.of("team", "untrusted"))) {
+            Workload w = PodConversion.toWorkload(evil, ns, List.of(), "cluster.local").orElseThrow();
+            assertThat(w.labels()).containsEntry("app", "evil").doesNotContainKeys("io.cilium.k8s.policy.cluster",
+                    "io.cilium.k8s.policy.serviceaccount");
+            assertThat(w.labels().get("io.cilium.k8s.namespace.labels.team")).isEqualTo(ns.get("team"));
+        }
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("ccnp.yaml", """
+                apiVersion: cilium.io/v2
+                kind: CiliumClusterwideNetworkPolicy
+                metadata: {name: trusted-only}
+                spec:
+                  endpointSelector: {matchLabels: {app: api}}
+                  ingress:
+                  - fromEndpoints: [{matchLabels: {'k8s:io.cilium.k8s.namespace.labels.team': trusted}}]
+                  - fromEndpoints: [{matchLabels: {'io.cilium.k8s.policy.cluster': cluster-b}}]
+                """)).build();
+        Workload w = PodConversion.toWorkload(evil, Map.of(), List.of(), "cluster.local").orElseThrow();
+        assertThat(engine.evaluate(AccessRequest.builder().sourcePrincipal("spiffe://cluster.local/ns/evil/sa/evil")
+                .sourceAddress(InetAddress.getByName("10.0.0.6")).destinationAddress(InetAddress.getByName("10.0.1.9"))
+                .destinationPort(8080).destination(new io.zerohop.policy.WorkloadRef("prod", "api", "api", Map.of("app", "api")))
+                .sourceWorkload(w.ref()).build()).allowed()).as("the forged labels admit nothing").isFalse();
+    }
+
+    @Test
     void namespaceLabelsAreCiliumEndpointLabels() throws Exception {
         Pod scanner = new PodBuilder().withNewMetadata().withName("scanner").withNamespace("tools").withLabels(Map.of("app", "scanner"))
                 .endMetadata().withNewSpec().withServiceAccountName("scanner").endSpec()

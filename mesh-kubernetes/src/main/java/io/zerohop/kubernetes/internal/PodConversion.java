@@ -288,18 +288,41 @@ public final class PodConversion {
     /** The prefix under which Cilium gives an endpoint its namespace's labels (cilium/cilium pkg/k8s/apis/cilium.io/const.go). */
     static final String CILIUM_NAMESPACE_LABELS = "io.cilium.k8s.namespace.labels.";
 
+    /** The prefix of the labels Cilium owns (cilium/cilium pkg/k8s/apis/cilium.io/const.go {@code LabelPrefix}). */
+    static final String CILIUM_LABEL_PREFIX = "io.cilium.k8s";
+
     /**
      * The pod's labels plus its namespace's labels as Cilium labels an endpoint ({@code PodNamespaceMetaLabels}:
      * {@code io.cilium.k8s.namespace.labels.<key>}), so that a Cilium selector on namespace labels
      * ({@code k8s:io.cilium.k8s.namespace.labels.team: a}) can select the workload as source or destination.
-     * A pod label with such a key (no one writes one) yields to the namespace's.
+     * The pod's own labels under Cilium's prefix {@code io.cilium.k8s} are dropped first, as Cilium's
+     * {@code SanitizePodLabels} / {@code filterPodLabels} drop them (pkg/k8s/utils/utils.go; GHSA-gj2r-phwg-6rww): a pod
+     * can set any label on itself, and {@code io.cilium.k8s.namespace.labels.team: trusted} or
+     * {@code io.cilium.k8s.policy.cluster: other} written by the pod passed selectors meant for its namespace's labels or
+     * another cluster's endpoints (an operator pass; until 5 December they were kept, and kept whole when the namespace
+     * had no labels). The cluster label is then absent, Cilium's default cluster {@code default} in mesh-policy.
      */
     static Map<String, String> withNamespaceLabels(Map<String, String> podLabels, Map<String, String> namespaceLabels) {
-        if (namespaceLabels == null || namespaceLabels.isEmpty()) {
+        boolean owned = false;
+        if (podLabels != null) {
+            for (String k : podLabels.keySet()) {
+                owned |= k.startsWith(CILIUM_LABEL_PREFIX);
+            }
+        }
+        if (!owned && (namespaceLabels == null || namespaceLabels.isEmpty())) {
             return podLabels == null ? Map.of() : podLabels;
         }
-        Map<String, String> out = new java.util.HashMap<>(podLabels == null ? Map.of() : podLabels);
-        namespaceLabels.forEach((k, v) -> out.put(CILIUM_NAMESPACE_LABELS + k, v));
+        Map<String, String> out = new java.util.HashMap<>();
+        if (podLabels != null) {
+            podLabels.forEach((k, v) -> {
+                if (!k.startsWith(CILIUM_LABEL_PREFIX)) {
+                    out.put(k, v);
+                }
+            });
+        }
+        if (namespaceLabels != null) {
+            namespaceLabels.forEach((k, v) -> out.put(CILIUM_NAMESPACE_LABELS + k, v));
+        }
         return Map.copyOf(out);
     }
 
