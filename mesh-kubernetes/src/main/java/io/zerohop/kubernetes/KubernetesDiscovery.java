@@ -229,8 +229,11 @@ public final class KubernetesDiscovery implements AutoCloseable {
             }
             watchMisses = 0;
         } else if (++watchMisses == 2) {
-            LOG.warn("Kubernetes API server {}: lost the watch after the first sync; the informers re-watch with back-off"
-                    + " (re-listing if the server answers 410 Gone), and what is installed stays in force meanwhile", client.getMasterUrl());
+            // The kinds, so that an operator can tell a lost connection (every kind) from one kind refused (RBAC): the
+            // cause is the list/watch failure line when the server answers (an operator pass read this line alone).
+            LOG.warn("Kubernetes API server {}: lost the watch of {} after the first sync; the informers re-watch with"
+                    + " back-off (re-listing if the server answers 410 Gone), and what is installed stays in force meanwhile",
+                    client.getMasterUrl(), String.join(", ", informers.notWatching()));
         }
     }
 

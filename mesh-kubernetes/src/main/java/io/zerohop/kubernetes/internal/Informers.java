@@ -69,6 +69,14 @@ public final class Informers {
     private final java.util.function.Predicate<Object> urgent;
     private final Runnable changedUrgently;
     private final List<SharedIndexInformer<?>> informers = new ArrayList<>();
+    /** Each informer's kind, as the log lines name it. */
+    private final java.util.Map<SharedIndexInformer<?>, String> kinds = new java.util.concurrent.ConcurrentHashMap<>();
+    /**
+     * Informers whose kind the API server does not serve (404 before any list: the CRD is not installed), which
+     * {@link #watching} leaves out until their list succeeds: an Istio-only cluster without Cilium's CRDs read as a lost
+     * watch forever (a false WARN 10 s after the sync, and no WARN for a real outage later; an operator pass).
+     */
+    private final Set<SharedIndexInformer<?>> notServed = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final List<CompletableFuture<Void>> ready = new ArrayList<>();
     private volatile boolean closed;
     private final Failures failures;
@@ -202,14 +210,23 @@ public final class Informers {
         return CompletableFuture.allOf(ready.toArray(CompletableFuture[]::new));
     }
 
-    /** Whether every informer has a watch open right now (false before any started). */
+    /**
+     * Whether every informer has a watch open right now (false before any started); a kind the API server does not
+     * serve counts as watched.
+     */
     public boolean watching() {
+        return notWatching().isEmpty() && !informers.isEmpty();
+    }
+
+    /** The kinds (as the log lines name them) whose informer has no watch open right now, in start order. */
+    public List<String> notWatching() {
+        List<String> out = new ArrayList<>();
         for (SharedIndexInformer<?> i : informers) {
-            if (!i.isWatching()) {
-                return false;
+            if (!i.isWatching() && !notServed.contains(i)) {
+                out.add(kinds.getOrDefault(i, "?"));
             }
         }
-        return !informers.isEmpty();
+        return out;
     }
 
     /** Stops every informer. */
@@ -234,6 +251,7 @@ public final class Informers {
             if (!started && isNotFound(t)) {
                 // The CRD is not installed: nothing of that kind exists. Keep retrying (with the
                 // informer's back-off) so that it is picked up once it is installed.
+                notServed.add(informer);
                 if (listed.complete(null)) {
                     LOG.info("{} is not served by the API server (CRD not installed?); treating it as empty", what);
                 }
@@ -265,8 +283,10 @@ public final class Informers {
             }
         });
         informers.add(informer);
+        kinds.put(informer, what);
         informer.start().whenComplete((x, e) -> {
             if (e == null) {
+                notServed.remove(informer); // listed: served now (a CRD installed later)
                 first.stored();
             }
         });
