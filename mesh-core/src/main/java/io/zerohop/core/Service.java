@@ -23,21 +23,128 @@ import java.util.Set;
  * @param vips      its virtual addresses, IPv4 and IPv6 (never null; may be empty: a headless Service, found by no
  *                  address); none is the wildcard and none repeats. Immutable copy.
  * @param ports     its ports (never null; each service port once); immutable copy
- * @param nodeLocal a Kubernetes Service's {@code internalTrafficPolicy: Local}: a connection takes only an endpoint on
- *                  the source's own node, or none (istiod sends it as a {@code LoadBalancing} of scope {@code NODE}, mode
- *                  {@code STRICT}: pilot/pkg/serviceregistry/ambient/services.go; ztunnel's {@code load_balance} drops an
- *                  endpoint whose {@code node} is not the source's)
+ * @param loadBalancing how an endpoint is chosen by locality: istiod's {@code LoadBalancing} of the Service (istio/istio
+ *                  pilot/pkg/serviceregistry/ambient/services.go {@code constructService}), ztunnel's {@code LoadBalancer}
+ *                  (istio/ztunnel src/state/service.rs); null: none, every eligible endpoint equally likely (ztunnel's
+ *                  {@code Standard} mode, what istiod sends for a Service with neither
+ *                  {@code internalTrafficPolicy: Local} nor a {@code trafficDistribution}). {@link #nodeLocal()} tells
+ *                  whether it is {@link LoadBalancing#NODE_LOCAL}
  * @throws IllegalArgumentException naming the service and the field when one is blank, the name is no DNS-1035 label,
  *                                  the namespace no DNS-1123 label, the hostname no DNS name, a VIP is the wildcard or
  *                                  repeats, or a service port repeats
  * @throws NullPointerException     for a null VIP or port
  */
 public record Service(String namespace, String name, String hostname, List<InetAddress> vips, List<Port> ports,
-                      boolean nodeLocal) {
+                      LoadBalancing loadBalancing) {
 
     /** A Service whose endpoints may be on any node ({@code internalTrafficPolicy: Cluster}, the default). */
     public Service(String namespace, String name, String hostname, List<InetAddress> vips, List<Port> ports) {
-        this(namespace, name, hostname, vips, ports, false);
+        this(namespace, name, hostname, vips, ports, (LoadBalancing) null);
+    }
+
+    /**
+     * A Service without a locality preference, or with {@code nodeLocal} true a Kubernetes Service's
+     * {@code internalTrafficPolicy: Local}: a connection takes only an endpoint on the source's own node, or none
+     * ({@link LoadBalancing#NODE_LOCAL}, as istiod sends it: pilot/pkg/serviceregistry/ambient/services.go).
+     */
+    public Service(String namespace, String name, String hostname, List<InetAddress> vips, List<Port> ports,
+                   boolean nodeLocal) {
+        this(namespace, name, hostname, vips, ports, nodeLocal ? LoadBalancing.NODE_LOCAL : null);
+    }
+
+    /**
+     * Whether this is a Kubernetes Service's {@code internalTrafficPolicy: Local}: its {@link #loadBalancing} is
+     * {@link LoadBalancing#NODE_LOCAL} (mode {@code STRICT}, scopes {@code [NODE]}), so a connection takes only an
+     * endpoint on the source's own node (ztunnel's {@code load_balance} drops one whose {@code node} is not the source's).
+     */
+    public boolean nodeLocal() {
+        return LoadBalancing.NODE_LOCAL.equals(loadBalancing);
+    }
+
+    /**
+     * The locality routing of a Service: istio/api workload.proto {@code LoadBalancing} ({@code mode},
+     * {@code routing_preference}) as ztunnel keeps it ({@code LoadBalancer}, istio/ztunnel src/state/service.rs) and
+     * applies it ({@code load_balance}, src/state.rs). Each endpoint is ranked by how many of {@code scopes}, in order, it
+     * shares with the source workload, counting stops at the first it does not share ({@link WorkloadRegistry#pickEndpoint}
+     * has the details, a leading {@code NETWORK} included). {@link Mode#STRICT}: only endpoints sharing every scope are
+     * eligible, else there is no upstream; {@link Mode#FAILOVER}: only those of the best rank present are eligible.
+     *
+     * @param mode   STRICT or FAILOVER; not null
+     * @param scopes the routing preference, most important first; not empty, no scope twice; an immutable copy
+     * @throws NullPointerException     for a null mode, list or scope
+     * @throws IllegalArgumentException for no scope or a scope listed twice
+     */
+    public record LoadBalancing(Mode mode, List<Scope> scopes) {
+        /** {@code internalTrafficPolicy: Local} as istiod sends it: STRICT [NODE] (services.go {@code constructService}). */
+        public static final LoadBalancing NODE_LOCAL = new LoadBalancing(Mode.STRICT, List.of(Scope.NODE));
+        /**
+         * {@code trafficDistribution: PreferClose} or {@code PreferSameZone} as istiod sends it: FAILOVER [NETWORK, REGION,
+         * ZONE] (services.go {@code preferSameZoneLoadBalancer}).
+         */
+        public static final LoadBalancing PREFER_SAME_ZONE = new LoadBalancing(Mode.FAILOVER,
+                List.of(Scope.NETWORK, Scope.REGION, Scope.ZONE));
+        /**
+         * {@code trafficDistribution: PreferSameNode} as istiod sends it: FAILOVER [NETWORK, REGION, ZONE, SUBZONE, NODE]
+         * (services.go {@code preferSameNodeLoadBalancer}).
+         */
+        public static final LoadBalancing PREFER_SAME_NODE = new LoadBalancing(Mode.FAILOVER,
+                List.of(Scope.NETWORK, Scope.REGION, Scope.ZONE, Scope.SUBZONE, Scope.NODE));
+
+        /** istio/api {@code LoadBalancing.Mode}, as ztunnel's {@code LoadBalancerMode} (no PASSTHROUGH: no such Service here). */
+        public enum Mode {
+            /** Only endpoints that share every scope with the source; none: no upstream. */
+            STRICT,
+            /** Endpoints of the best rank present; a worse rank only when no endpoint of a better one is eligible. */
+            FAILOVER
+        }
+
+        /**
+         * istio/api {@code LoadBalancing.Scope}, compared as ztunnel's {@code load_balance} does; an absent or empty value
+         * equals another absent or empty one (ztunnel compares strings that default to ""). Workload values are read
+         * from its labels, as {@link WorkloadRegistry#pickEndpoint} says.
+         */
+        public enum Scope {
+            /** {@code topology.kubernetes.io/region}. */
+            REGION,
+            /** {@code topology.kubernetes.io/zone}. */
+            ZONE,
+            /** {@code topology.istio.io/subzone}. */
+            SUBZONE,
+            /** {@link Workload#node()}. */
+            NODE,
+            /** {@code topology.istio.io/cluster}. */
+            CLUSTER,
+            /** {@code topology.istio.io/network}. */
+            NETWORK
+        }
+
+        public LoadBalancing {
+            Objects.requireNonNull(mode, "mode");
+            scopes = List.copyOf(Objects.requireNonNull(scopes, "scopes"));
+            if (scopes.isEmpty()) {
+                throw new IllegalArgumentException("load balancing " + mode + ": no scope (a routing preference needs one)");
+            }
+            if (java.util.EnumSet.copyOf(scopes).size() != scopes.size()) {
+                throw new IllegalArgumentException("load balancing " + mode + ": a scope is listed twice in " + scopes);
+            }
+        }
+
+        /**
+         * What istiod sends for a Kubernetes Service's traffic distribution, as {@code model.GetTrafficDistribution}
+         * (istio/istio pilot/pkg/model/service.go) reads {@code spec.trafficDistribution}: {@code PreferClose} and
+         * {@code PreferSameZone} are {@link #PREFER_SAME_ZONE}, {@code PreferSameNode} {@link #PREFER_SAME_NODE}; null for
+         * null or any other value (istiod: {@code TrafficDistributionAny}, no LoadBalancing). Case-sensitive, as the field is.
+         */
+        public static LoadBalancing ofTrafficDistribution(String value) {
+            if (value == null) {
+                return null;
+            }
+            return switch (value) {
+                case "PreferClose", "PreferSameZone" -> PREFER_SAME_ZONE;
+                case "PreferSameNode" -> PREFER_SAME_NODE;
+                default -> null;
+            };
+        }
     }
 
     /**

@@ -162,8 +162,9 @@ public final class WorkloadRegistry {
 
     /**
      * ztunnel's {@code load_balance} and {@code find_upstream_from_service} (istio/ztunnel src/state.rs) for a connection
-     * dialled at {@code vip}:{@code port} of {@code service}, in its default mode (no {@code LoadBalancer}: every eligible
-     * endpoint equally likely, as {@code choose_weighted} over equal capacities): null when {@code port} is no service
+     * dialled at {@code vip}:{@code port} of {@code service} from a source of no node and no locality (a Service's
+     * {@link Service#loadBalancing} ranks the endpoints for it: {@link #pickEndpoint(Service, int, InetAddress, String, Map)};
+     * without one every eligible endpoint is equally likely, as {@code choose_weighted} over equal capacities): null when {@code port} is no service
      * port ("service does not have port") or no endpoint is eligible ("has no healthy endpoints"); else one endpoint
      * picked at random ({@link java.util.concurrent.ThreadLocalRandom}) among the endpoints that have an address and, for
      * a named target port, a container port of that name. The port is mapped as ztunnel's: the service's numbered target
@@ -180,12 +181,40 @@ public final class WorkloadRegistry {
     }
 
     /**
-     * {@link #pickEndpoint(Service, int, InetAddress)} for a source on node {@code sourceNode}: for a
-     * {@link Service#nodeLocal} Service only endpoints whose {@link Workload#node()} is {@code sourceNode} are eligible
-     * (ztunnel's strict {@code Node} scope, {@code src.node == wl.node}: a null source node matches endpoints without a
-     * node only); for another Service the node changes nothing.
+     * {@link #pickEndpoint(Service, int, InetAddress, String, Map)} for a source on node {@code sourceNode} without
+     * topology labels: for a {@link Service#nodeLocal} Service only endpoints whose {@link Workload#node()} is
+     * {@code sourceNode} are eligible (ztunnel's strict {@code Node} scope, {@code src.node == wl.node}: a null source
+     * node matches endpoints without a node only).
      */
     public Service.Endpoint pickEndpoint(Service service, int port, InetAddress vip, String sourceNode) {
+        return pickEndpoint(service, port, vip, sourceNode, null);
+    }
+
+    /**
+     * {@link #pickEndpoint(Service, int, InetAddress)} for a source on node {@code sourceNode} whose topology labels are
+     * {@code sourceLabels}, with the Service's {@link Service#loadBalancing} applied as ztunnel's {@code load_balance}
+     * (istio/ztunnel src/state.rs): each eligible endpoint is ranked by the Service's scopes in order, one point per
+     * scope it shares with the source, stopping at the first it does not share; when the first scope is
+     * {@code NETWORK}, a network mismatch does not stop the count (the other scopes are still counted) and a network
+     * match adds {@code scopes - 1} more, so an endpoint of the source's network outranks every endpoint of another.
+     * {@code STRICT}: only endpoints that share every scope are eligible. {@code FAILOVER}: only endpoints of the best rank
+     * present. Then one of those, each equally likely (ztunnel's {@code choose_weighted} over equal capacities; zerohop has
+     * no capacities). Without a {@code loadBalancing} no ranking: any eligible endpoint.
+     *
+     * <p>A scope's value is, for the source and each endpoint alike: {@code REGION} the label
+     * {@code topology.kubernetes.io/region}, {@code ZONE} {@code topology.kubernetes.io/zone}, {@code SUBZONE}
+     * {@code topology.istio.io/subzone}, {@code CLUSTER} {@code topology.istio.io/cluster}, {@code NETWORK}
+     * {@code topology.istio.io/network}, {@code NODE} the node name. Absent and empty are equal to each other and to
+     * nothing else, as ztunnel's strings that default to "". (istiod gives a pod its Node's region, zone and subzone;
+     * zerohop reads the workload's own labels: the registry knows no Node localities.)
+     *
+     * <p>Runs per connection: no allocation but the result (two passes over the endpoints, the rank computed in each).
+     *
+     * @param sourceNode   the source's node name, or null (none)
+     * @param sourceLabels the source's labels, of which only the topology labels above are read; null: none
+     */
+    public Service.Endpoint pickEndpoint(Service service, int port, InetAddress vip, String sourceNode,
+                                         Map<String, String> sourceLabels) {
         Service.Port p = service.port(port);
         if (p == null) {
             return null;
@@ -209,25 +238,89 @@ public final class WorkloadRegistry {
         if (eps == null || eps.length == 0) {
             return null;
         }
-        boolean local = service.nodeLocal();
-        int eligible = 0;
+        Service.LoadBalancing lb = service.loadBalancing();
+        Map<String, String> src = sourceLabels == null ? Map.of() : sourceLabels;
+        // Pass 1: the best rank among eligible endpoints and how many have it (ztunnel collects the ranks in a Vec; two
+        // passes allocate nothing).
+        int best = -1;
+        int count = 0;
         for (Workload w : eps) {
-            if (!w.addresses().isEmpty() && p.targetOn(w) > 0 && (!local || Objects.equals(sourceNode, w.node()))) {
-                eligible++;
+            int r = rank(lb, p, w, sourceNode, src);
+            if (r > best) {
+                best = r;
+                count = 1;
+            } else if (r == best && r >= 0) {
+                count++;
             }
         }
-        if (eligible == 0) {
+        if (best < 0) {
             return null;
         }
-        int k = eligible == 1 ? 0 : java.util.concurrent.ThreadLocalRandom.current().nextInt(eligible);
+        int k = count == 1 ? 0 : java.util.concurrent.ThreadLocalRandom.current().nextInt(count);
         for (Workload w : eps) {
-            int target = w.addresses().isEmpty() || (local && !Objects.equals(sourceNode, w.node())) ? 0 : p.targetOn(w);
-            if (target > 0 && k-- == 0) {
-                return new Service.Endpoint(service, w, new InetSocketAddress(addressFor(w, vip), target));
+            if (rank(lb, p, w, sourceNode, src) == best && k-- == 0) {
+                return new Service.Endpoint(service, w, new InetSocketAddress(addressFor(w, vip), p.targetOn(w)));
             }
         }
         throw new IllegalStateException("unreachable");
     }
+
+    /**
+     * ztunnel's rank of endpoint {@code w} for a source of node {@code srcNode} and labels {@code src}
+     * ({@code load_balance}, istio/ztunnel src/state.rs): -1 when {@code w} is not eligible at all (no address, no port
+     * of {@code p}'s target, or under STRICT not sharing every scope); 0 for any eligible endpoint without {@code lb}.
+     */
+    private static int rank(Service.LoadBalancing lb, Service.Port p, Workload w, String srcNode, Map<String, String> src) {
+        if (w.addresses().isEmpty() || p.targetOn(w) <= 0) {
+            return -1;
+        }
+        if (lb == null) {
+            return 0;
+        }
+        List<Service.LoadBalancing.Scope> scopes = lb.scopes();
+        boolean networkPreferred = scopes.get(0) == Service.LoadBalancing.Scope.NETWORK;
+        int rank = 0;
+        int adjust = 0;
+        for (int i = 0; i < scopes.size(); i++) {
+            Service.LoadBalancing.Scope s = scopes.get(i);
+            boolean matches = switch (s) {
+                case REGION -> same(src.get(REGION_LABEL), w.labels().get(REGION_LABEL));
+                case ZONE -> same(src.get(ZONE_LABEL), w.labels().get(ZONE_LABEL));
+                case SUBZONE -> same(src.get(SUBZONE_LABEL), w.labels().get(SUBZONE_LABEL));
+                case NODE -> same(srcNode, w.node());
+                case CLUSTER -> same(src.get(CLUSTER_LABEL), w.labels().get(CLUSTER_LABEL));
+                case NETWORK -> same(src.get(NETWORK_LABEL), w.labels().get(NETWORK_LABEL));
+            };
+            if (s == Service.LoadBalancing.Scope.NETWORK && networkPreferred) {
+                if (!matches) {
+                    continue; // ztunnel: "try the other scopes"
+                }
+                adjust = scopes.size() - 1;
+            }
+            if (!matches) {
+                break;
+            }
+            rank++;
+        }
+        if (lb.mode() == Service.LoadBalancing.Mode.STRICT && rank != scopes.size()) {
+            return -1;
+        }
+        return rank + adjust;
+    }
+
+    /** Equal as ztunnel's strings that default to "": null and empty are the same value. */
+    private static boolean same(String a, String b) {
+        boolean aNone = a == null || a.isEmpty();
+        boolean bNone = b == null || b.isEmpty();
+        return aNone || bNone ? aNone && bNone : a.equals(b);
+    }
+
+    /** The topology labels a scope of {@link Service.LoadBalancing} compares (istio/api label, Kubernetes well-known). */
+    static final String REGION_LABEL = "topology.kubernetes.io/region";
+    static final String ZONE_LABEL = "topology.kubernetes.io/zone";
+    static final String SUBZONE_LABEL = "topology.istio.io/subzone";
+    static final String CLUSTER_LABEL = "topology.istio.io/cluster";
+    static final String NETWORK_LABEL = "topology.istio.io/network";
 
     /** {@code w}'s first address of {@code vip}'s family, else its first. */
     private static InetAddress addressFor(Workload w, InetAddress vip) {
@@ -417,7 +510,7 @@ public final class WorkloadRegistry {
                         Map<Integer, String> ports, Map<String, Integer> namedPorts) {}
 
     record ServiceYaml(String namespace, String name, String hostname, List<String> addresses, Map<Integer, String> ports,
-                       Map<String, String> selector, String internalTrafficPolicy) {}
+                       Map<String, String> selector, String internalTrafficPolicy, String trafficDistribution) {}
 
     record FileYaml(String trustDomain, List<NodeYaml> nodes, List<WorkloadYaml> workloads, List<ServiceYaml> services) {}
 
@@ -436,7 +529,7 @@ public final class WorkloadRegistry {
     private static final class Yaml {
         private static final java.util.Set<String> FILE_KEYS = java.util.Set.of("trustDomain", "nodes", "workloads", "services");
         private static final java.util.Set<String> SERVICE_KEYS = java.util.Set.of("namespace", "name", "hostname", "addresses",
-                "ports", "selector", "internalTrafficPolicy");
+                "ports", "selector", "internalTrafficPolicy", "trafficDistribution");
         private static final java.util.Set<String> NODE_KEYS = java.util.Set.of("name", "hboneAddress", "addresses");
         private static final java.util.Set<String> WORKLOAD_KEYS = java.util.Set.of("namespace", "name", "serviceAccount",
                 "labels", "addresses", "protocol", "node", "ports", "namedPorts");
@@ -467,7 +560,8 @@ public final class WorkloadRegistry {
             List<ServiceYaml> services = b.list(root, "services", v -> {
                 b.onlyKeys(b.map(v), SERVICE_KEYS);
                 return new ServiceYaml(b.string(v, "namespace"), b.string(v, "name"), b.string(v, "hostname"),
-                        b.strings(v, "addresses"), b.ports(v), b.stringMap(v, "selector"), b.string(v, "internalTrafficPolicy"));
+                        b.strings(v, "addresses"), b.ports(v), b.stringMap(v, "selector"), b.string(v, "internalTrafficPolicy"),
+                        b.string(v, "trafficDistribution"));
             });
             return new FileYaml(b.string(root, "trustDomain"), nodes, workloads, services);
         }
@@ -1050,9 +1144,19 @@ public final class WorkloadRegistry {
                     throw new FieldError(where + ".internalTrafficPolicy", "unknown value \"" + itp + "\" (Cluster or Local,"
                             + " as a Kubernetes Service's spec.internalTrafficPolicy)");
                 }
+                String dist = v.trafficDistribution();
+                Service.LoadBalancing lb = Service.LoadBalancing.ofTrafficDistribution(dist);
+                if (dist != null && lb == null) {
+                    throw new FieldError(where + ".trafficDistribution", "unknown value \"" + dist + "\" (PreferClose,"
+                            + " PreferSameZone or PreferSameNode, as a Kubernetes Service's spec.trafficDistribution)");
+                }
+                if ("Local".equals(itp)) {
+                    // istiod's constructService: internalTrafficPolicy Local wins over any traffic distribution.
+                    lb = Service.LoadBalancing.NODE_LOCAL;
+                }
                 Service made;
                 try {
-                    made = new Service(v.namespace(), v.name(), host, vips, ports, "Local".equals(itp));
+                    made = new Service(v.namespace(), v.name(), host, vips, ports, lb);
                 } catch (IllegalArgumentException e) {
                     throw new FieldError(where, where + ": " + e.getMessage(), e);
                 }

@@ -296,4 +296,27 @@ class ServiceRegistryTest {
         Path k = Files.writeString(dir.resolve("k.yaml"), FILE.replace("10.96.0.10,", "10.96.0.300,"));
         assertThatThrownBy(() -> WorkloadRegistry.load(k)).hasMessageStartingWith(k + ":10: services[0].addresses[0]");
     }
+
+    /**
+     * The file's {@code trafficDistribution:}, a Kubernetes Service's spec.trafficDistribution: PreferClose and
+     * PreferSameZone are istiod's same-zone failover, PreferSameNode its same-node one, any other value an error naming
+     * file, line and field; internalTrafficPolicy Local wins over it, as in istiod's constructService.
+     */
+    @Test
+    void theFilesTrafficDistribution(@TempDir Path dir) throws Exception {
+        Path a = Files.writeString(dir.resolve("a.yaml"), FILE + "  trafficDistribution: PreferClose\n");
+        assertThat(WorkloadRegistry.load(a).services().get(0).loadBalancing()).isSameAs(Service.LoadBalancing.PREFER_SAME_ZONE);
+        Path b = Files.writeString(dir.resolve("b.yaml"), FILE + "  trafficDistribution: PreferSameNode\n");
+        assertThat(WorkloadRegistry.load(b).services().get(0).loadBalancing()).isSameAs(Service.LoadBalancing.PREFER_SAME_NODE);
+        Path c = Files.writeString(dir.resolve("c.yaml"), FILE + "  trafficDistribution: PreferSameZone\n");
+        assertThat(WorkloadRegistry.load(c).services().get(0).loadBalancing()).isSameAs(Service.LoadBalancing.PREFER_SAME_ZONE);
+        Path d = Files.writeString(dir.resolve("d.yaml"), FILE + "  trafficDistribution: preferclose\n");
+        assertThatThrownBy(() -> WorkloadRegistry.load(d)).hasMessage(d + ":13: services[0].trafficDistribution: unknown value"
+                + " \"preferclose\" (PreferClose, PreferSameZone or PreferSameNode, as a Kubernetes Service's"
+                + " spec.trafficDistribution)");
+        Path e = Files.writeString(dir.resolve("e.yaml"), FILE + "  trafficDistribution: PreferClose\n  internalTrafficPolicy: Local\n");
+        assertThat(WorkloadRegistry.load(e).services().get(0).nodeLocal()).as("istiod: Local first").isTrue();
+        Path x = Files.writeString(dir.resolve("x.yaml"), FILE);
+        assertThat(WorkloadRegistry.load(x).services().get(0).loadBalancing()).as("none").isNull();
+    }
 }

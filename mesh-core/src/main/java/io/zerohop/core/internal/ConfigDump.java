@@ -84,13 +84,23 @@ public final class ConfigDump {
                 endpoints.put(w.toString(), e);
             }
             m.put("endpoints", endpoints);
-            if (s.nodeLocal()) {
-                // ztunnel's LoadBalancer as istiod sends internalTrafficPolicy: Local.
-                m.put("loadBalancer", Map.of("routingPreferences", List.of("Node"), "mode", "Strict"));
+            if (s.loadBalancing() != null) {
+                // ztunnel's LoadBalancer (src/state/service.rs, serde's variant names): e.g. internalTrafficPolicy: Local is
+                // {routingPreferences: [Node], mode: Strict}, trafficDistribution: PreferClose [Network, Region, Zone] Failover.
+                List<String> prefs = new ArrayList<>();
+                for (io.zerohop.core.Service.LoadBalancing.Scope sc : s.loadBalancing().scopes()) {
+                    prefs.add(camel(sc.name()));
+                }
+                m.put("loadBalancer", Map.of("routingPreferences", prefs, "mode", camel(s.loadBalancing().mode().name())));
             }
             out.add(m);
         }
         return out;
+    }
+
+    /** {@code STRICT} as {@code Strict}: a Rust enum variant's name, as serde writes ztunnel's. */
+    private static String camel(String upper) {
+        return upper.charAt(0) + upper.substring(1).toLowerCase(java.util.Locale.ROOT);
     }
 
     public static String render(List<Workload> workloads, PolicyEngine policy, IdentityProvider provider,

@@ -152,7 +152,8 @@ public final class LocalWorkloads {
      * a registry change, so an open is one map lookup, not a scan of every workload (each open
      * scanned {@code all()}: 10,000 {@code hasIdentity} calls per open at 10,000 workloads).
      */
-    private record BaggageIndex(List<Workload> all, Map<SpiffeId, Baggage> first, Map<Workload, Baggage> byWorkload) {}
+    private record BaggageIndex(List<Workload> all, Map<SpiffeId, Baggage> first, Map<Workload, Baggage> byWorkload,
+                                Map<SpiffeId, Workload> only) {}
 
     private volatile BaggageIndex baggage;
 
@@ -180,12 +181,22 @@ public final class LocalWorkloads {
         return b != null ? b : Baggage.of(from, clusterId);
     }
 
+    /**
+     * The one local workload with identity {@code source}, the one whose baggage {@link #baggageOf(SpiffeId)} sends; null
+     * when {@code source} is null or no or several local workloads have it. A map lookup: the Service endpoint pick asks it
+     * per connection for the source's locality when the caller is no captured workload.
+     */
+    public Workload workloadOf(SpiffeId source) {
+        return source == null ? null : index().only().get(source);
+    }
+
     private BaggageIndex index() {
         List<Workload> all = registry.all();
         BaggageIndex index = baggage;
         if (index == null || index.all() != all) {
             Map<SpiffeId, Baggage> first = new HashMap<>();
             Map<Workload, Baggage> byWorkload = new java.util.IdentityHashMap<>();
+            Map<SpiffeId, Workload> only = new HashMap<>();
             Set<SpiffeId> shared = new java.util.HashSet<>();
             for (Workload w : all) {
                 if (isLocal(w)) {
@@ -200,10 +211,12 @@ public final class LocalWorkloads {
                     if (first.putIfAbsent(id, b) != null) {
                         shared.add(id);
                     }
+                    only.putIfAbsent(id, w);
                 }
             }
             first.keySet().removeAll(shared);
-            index = new BaggageIndex(all, first, byWorkload);
+            only.keySet().removeAll(shared);
+            index = new BaggageIndex(all, first, byWorkload, only);
             baggage = index;
         }
         return index;

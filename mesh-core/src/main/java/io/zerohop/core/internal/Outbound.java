@@ -121,7 +121,12 @@ public final class Outbound implements CaptureListener.Opener {
      * @throws Mesh.UnknownDestinationException when the IP is unknown or its workload is {@code protocol: TCP}
      */
     public Route route(InetSocketAddress target) {
-        io.zerohop.core.Service.Endpoint ep = serviceEndpoint(target, null);
+        return route(target, identity);
+    }
+
+    /** {@link #route(InetSocketAddress)} for a caller going out as {@code source}: a VIP's endpoint is picked for it. */
+    private Route route(InetSocketAddress target, SpiffeId source) {
+        io.zerohop.core.Service.Endpoint ep = serviceEndpoint(target, null, source);
         if (ep != null) {
             // ztunnel's find_upstream for a VIP: one endpoint, its address and target port as the CONNECT authority
             // (hbone_target_destination), carried by the route's target; each call picks again.
@@ -176,24 +181,37 @@ public final class Outbound implements CaptureListener.Opener {
 
     /**
      * The endpoint of the Service at {@code target}'s address, as ztunnel's {@code fetch_upstream} picks it
-     * ({@link io.zerohop.core.WorkloadRegistry#pickEndpoint}); null when {@code target} is no Service VIP.
+     * ({@link io.zerohop.core.WorkloadRegistry#pickEndpoint}) for the source workload: {@code from} (a captured
+     * connection's), else the one local workload of identity {@code source} (the one whose baggage the tunnel carries:
+     * {@link LocalWorkloads#workloadOf}), else this proxy itself: its node and no locality (zerohop knows none of its own).
+     * Its node and topology labels are what a Service's {@code internalTrafficPolicy: Local} or {@code trafficDistribution}
+     * ranks endpoints by (ztunnel's {@code load_balance}: {@code src.node}, {@code src.locality}, {@code src.network}).
+     * Null when {@code target} is no Service VIP.
      *
+     * @param source the identity the connection goes out as (the mesh's own when {@code from} is null and the caller
+     *               lends it), or null
      * @throws Mesh.UnknownDestinationException ztunnel's {@code Error::NoHealthyUpstream} ("no healthy upstream"), with
      *         zerohop's reason: the port is no service port, or no endpoint has an address and that port
      */
-    private io.zerohop.core.Service.Endpoint serviceEndpoint(InetSocketAddress target, Workload from) {
+    private io.zerohop.core.Service.Endpoint serviceEndpoint(InetSocketAddress target, Workload from, SpiffeId source) {
         io.zerohop.core.Service svc = local.registry().serviceAt(target.getAddress()).orElse(null);
         if (svc == null) {
             return null;
         }
-        // The source's node: its workload's, else (the mesh's own identity) this proxy's.
-        String node = from != null ? from.node() : local.node();
-        io.zerohop.core.Service.Endpoint ep = local.registry().pickEndpoint(svc, target.getPort(), target.getAddress(), node);
+        Workload src = from != null ? from : local.workloadOf(source);
+        // The source's node: its workload's, else (the mesh's own identity, no workload of its own) this proxy's.
+        String node = src != null ? src.node() : local.node();
+        io.zerohop.core.Service.Endpoint ep = local.registry().pickEndpoint(svc, target.getPort(), target.getAddress(), node,
+                src != null ? src.labels() : null);
         if (ep == null) {
+            io.zerohop.core.Service.LoadBalancing lb = svc.loadBalancing();
             String why = svc.port(target.getPort()) == null
                     ? "port " + target.getPort() + " is not a port of service " + svc + " (" + portsText(svc) + ")"
                     : "service " + svc + " has no healthy endpoint" + (local.registry().endpoints(svc).isEmpty() ? ""
                             : svc.nodeLocal() ? " on node " + node + " (internalTrafficPolicy Local) with the port its port "
+                            + target.getPort() + " targets"
+                            : lb != null && lb.mode() == io.zerohop.core.Service.LoadBalancing.Mode.STRICT
+                            ? " sharing the source's " + lb.scopes() + " (strict load balancing) with the port its port "
                             + target.getPort() + " targets"
                             : " with an address and the port its port " + target.getPort() + " targets");
             throw new Mesh.UnknownDestinationException("no healthy upstream: " + Addresses.authority(target) + ": " + why);
@@ -234,7 +252,7 @@ public final class Outbound implements CaptureListener.Opener {
         InetSocketAddress to = target;
         String host = null;
         try {
-            io.zerohop.core.Service.Endpoint ep = serviceEndpoint(target, null);
+            io.zerohop.core.Service.Endpoint ep = serviceEndpoint(target, null, source);
             if (ep != null) {
                 to = ep.address();
                 host = ep.service().hostname();
@@ -269,7 +287,7 @@ public final class Outbound implements CaptureListener.Opener {
                 // Thrown from the routes function: the socket's connect throws a ConnectException with this message.
                 throw closed("createSocket");
             }
-            return withDefaultHeaders(source, route(t), null);
+            return withDefaultHeaders(source, route(t, source), null);
         });
     }
 
@@ -353,7 +371,7 @@ public final class Outbound implements CaptureListener.Opener {
         io.zerohop.core.Service.Endpoint ep;
         try {
             // ztunnel's find_upstream: a Service VIP first, then a workload address.
-            ep = serviceEndpoint(target, from);
+            ep = serviceEndpoint(target, from, src);
         } catch (Mesh.UnknownDestinationException e) {
             // ztunnel's build_request: a service-addressed connection without an upstream is Error::NoHealthyUpstream,
             // never passthrough (a VIP is no address to send plaintext to, and its endpoints may be meshed).
