@@ -214,6 +214,34 @@ class KubernetesWorkloadsTest {
     }
 
     /**
+     * A Service's traffic distribution reaches the registry as istiod sends it: spec.trafficDistribution, else the
+     * Service's networking.istio.io/traffic-distribution annotation, else its namespace's, which a namespace update
+     * changes (istiod's GetTrafficDistribution with namespace inheritance).
+     */
+    @Test
+    @DisplayName("spec.trafficDistribution and the namespace's traffic-distribution annotation become the Service's load balancing")
+    void trafficDistributionFollowsTheServiceAndItsNamespace() throws Exception {
+        k8s.client.resource(new ServiceBuilder().withNewMetadata().withNamespace("prod").withName("near").endMetadata()
+                .withNewSpec().withSelector(Map.of("app", "web")).withClusterIP("10.96.0.30").withTrafficDistribution("PreferClose")
+                .addNewPort().withPort(80).endPort().endSpec().build()).create();
+        k8s.client.resource(new ServiceBuilder().withNewMetadata().withNamespace("prod").withName("plain").endMetadata()
+                .withNewSpec().withSelector(Map.of("app", "web")).withClusterIP("10.96.0.31")
+                .addNewPort().withPort(80).endPort().endSpec().build()).create();
+        await(d, "both Services installed", () -> registry.services().size() == 2);
+        assertThat(registry.serviceAt(ip("10.96.0.30")).orElseThrow().loadBalancing())
+                .isSameAs(io.zerohop.core.Service.LoadBalancing.PREFER_SAME_ZONE);
+        assertThat(registry.serviceAt(ip("10.96.0.31")).orElseThrow().loadBalancing()).isNull();
+
+        io.fabric8.kubernetes.api.model.Namespace prod = k8s.client.namespaces().withName("prod").get();
+        prod.getMetadata().setAnnotations(Map.of("networking.istio.io/traffic-distribution", "PreferSameNode"));
+        k8s.client.resource(prod).update();
+        await(d, "the namespace's annotation inherited", () -> registry.services().stream().anyMatch(s -> s.name().equals("plain")
+                && s.loadBalancing() == io.zerohop.core.Service.LoadBalancing.PREFER_SAME_NODE));
+        assertThat(registry.serviceAt(ip("10.96.0.30")).orElseThrow().loadBalancing()).as("its own spec first")
+                .isSameAs(io.zerohop.core.Service.LoadBalancing.PREFER_SAME_ZONE);
+    }
+
+    /**
      * A pod that is not Ready is no endpoint of the Services selecting it (istiod's workload status UNHEALTHY, ztunnel's
      * should_include_endpoint), unless the Service publishes not-ready addresses (istiod: HealthPolicy ALLOW_ALL).
      */

@@ -292,4 +292,56 @@ class PodConversionTest {
         s.getSpec().setType("ExternalName");
         assertThat(PodConversion.toService(s)).isEmpty();
     }
+
+    static final String TD_ANNOTATION = "networking.istio.io/traffic-distribution";
+
+    static io.zerohop.core.Service.LoadBalancing lbOf(String itp, String spec, Map<String, String> svcAnnotations,
+                                                      Map<String, String> nsAnnotations) {
+        io.fabric8.kubernetes.api.model.Service s = new io.fabric8.kubernetes.api.model.ServiceBuilder().withNewMetadata()
+                .withNamespace("prod").withName("web").withAnnotations(svcAnnotations).endMetadata().withNewSpec()
+                .withClusterIP("10.96.0.10").withInternalTrafficPolicy(itp).withTrafficDistribution(spec)
+                .addNewPort().withPort(80).endPort().endSpec().build();
+        return PodConversion.toService(s, nsAnnotations).orElseThrow().loadBalancing();
+    }
+
+    /**
+     * istiod's mapping (istio/istio 86c9f01f pilot/pkg/serviceregistry/ambient/services.go constructService, and
+     * pilot/pkg/model/service_test.go TestGetTrafficDistribution's cases): internalTrafficPolicy Local is STRICT [NODE]
+     * whatever the distribution; then spec.trafficDistribution, the Service's annotation, the namespace's.
+     */
+    @Test
+    void trafficDistributionAsIstiodMapsIt() {
+        var zone = io.zerohop.core.Service.LoadBalancing.PREFER_SAME_ZONE;
+        var node = io.zerohop.core.Service.LoadBalancing.PREFER_SAME_NODE;
+        var any = Map.<String, String>of();
+        // TestGetTrafficDistribution
+        assertThat(lbOf(null, "PreferClose", Map.of(TD_ANNOTATION, "PreferSameNode"), Map.of(TD_ANNOTATION, "Any")))
+                .as("spec value takes precedence").isSameAs(zone);
+        assertThat(lbOf(null, null, Map.of(TD_ANNOTATION, "PreferSameNode"), Map.of(TD_ANNOTATION, "PreferClose")))
+                .as("service annotation takes precedence over namespace").isSameAs(node);
+        assertThat(lbOf(null, null, any, Map.of(TD_ANNOTATION, "PreferClose"))).as("namespace annotation used when service has none")
+                .isSameAs(zone);
+        assertThat(lbOf(null, null, any, Map.of(TD_ANNOTATION, "PreferSameNode"))).as("namespace annotation with PreferSameNode")
+                .isSameAs(node);
+        assertThat(lbOf(null, null, any, any)).as("defaults to Any when nothing set").isNull();
+        assertThat(lbOf(null, null, any, null)).as("defaults to Any when nil namespace annotations").isNull();
+        assertThat(lbOf(null, null, any, Map.of(TD_ANNOTATION, "preferclose"))).as("case insensitive namespace annotation")
+                .isSameAs(zone);
+        // GetTrafficDistribution's other branches
+        assertThat(lbOf(null, "PreferSameZone", any, any)).isSameAs(zone);
+        assertThat(lbOf(null, "PreferSameNode", any, any)).isSameAs(node);
+        assertThat(lbOf(null, "SomethingNew", Map.of(TD_ANNOTATION, "PREFERSAMENODE"), any))
+                .as("an unknown spec value falls through to the annotation, read in any case").isSameAs(node);
+        assertThat(lbOf(null, null, Map.of(TD_ANNOTATION, "bogus"), Map.of(TD_ANNOTATION, "PreferClose")))
+                .as("an unknown Service annotation is Any, the namespace's not read").isNull();
+        assertThat(lbOf(null, null, Map.of(TD_ANNOTATION, ""), Map.of(TD_ANNOTATION, "PreferClose")))
+                .as("an empty Service annotation: the namespace's").isSameAs(zone);
+        // constructService: internalTrafficPolicy first
+        assertThat(lbOf("Local", "PreferClose", Map.of(TD_ANNOTATION, "PreferClose"), any)).as("Local wins")
+                .isSameAs(io.zerohop.core.Service.LoadBalancing.NODE_LOCAL);
+        assertThat(lbOf("Cluster", "PreferClose", any, any)).isSameAs(zone);
+        assertThat(PodConversion.toService(new io.fabric8.kubernetes.api.model.ServiceBuilder().withNewMetadata()
+                .withNamespace("prod").withName("web").endMetadata().withNewSpec().withTrafficDistribution("PreferClose")
+                .endSpec().build()).orElseThrow().loadBalancing()).as("toService(s) alone").isSameAs(zone);
+    }
 }

@@ -135,11 +135,21 @@ public final class PodConversion {
      * may repeat a TCP port's number) with its {@code targetPort}: a number, a container port name each endpoint
      * resolves ({@code io.zerohop.core.Service.Port#named}), or absent, the port itself. A port the API server would
      * refuse (out of range, a bad name) is skipped and logged once. Hostname {@code NAME.NAMESPACE.svc.cluster.local}.
-     * {@code internalTrafficPolicy: Local}: {@link io.zerohop.core.Service#nodeLocal}.
+     * Load balancing ({@link io.zerohop.core.Service#loadBalancing}): {@link #loadBalancing}.
      * {@code spec.externalIPs} and LoadBalancer ingress IPs are no VIPs, as in istiod's ambient index (istio/istio
      * pilot/pkg/serviceregistry/ambient/services.go {@code getVIPs}: the cluster IPs only, 86c9f01f, August 2026).
+     * The Service's namespace's annotations are not consulted: {@link #toService(Service, Map)} takes them.
      */
     public static Optional<io.zerohop.core.Service> toService(Service s) {
+        return toService(s, null);
+    }
+
+    /**
+     * {@link #toService(Service)} with {@code namespaceAnnotations}, the annotations of the Service's namespace (null:
+     * none), of which {@code networking.istio.io/traffic-distribution} is read when neither the Service's
+     * {@code spec.trafficDistribution} nor its own annotation decides ({@link #loadBalancing}).
+     */
+    public static Optional<io.zerohop.core.Service> toService(Service s, Map<String, String> namespaceAnnotations) {
         if (s.getSpec() == null || "ExternalName".equals(s.getSpec().getType())) {
             return Optional.empty();
         }
@@ -185,9 +195,51 @@ public final class PodConversion {
                 }
             }
         }
-        // istiod (services.go): internalTrafficPolicy Local is a LoadBalancing of scope NODE, mode STRICT.
         return Optional.of(new io.zerohop.core.Service(ns, name, name + "." + ns + ".svc." + DOMAIN_SUFFIX, vips, ports,
-                "Local".equals(s.getSpec().getInternalTrafficPolicy())));
+                loadBalancing(s, namespaceAnnotations)));
+    }
+
+    /** istio/api annotation {@code networking.istio.io/traffic-distribution} ({@code annotation.NetworkingTrafficDistribution}). */
+    public static final String TRAFFIC_DISTRIBUTION_ANNOTATION = "networking.istio.io/traffic-distribution";
+
+    /**
+     * The load balancing istiod sends for {@code s} (istio/istio pilot/pkg/serviceregistry/ambient/services.go
+     * {@code constructService}, 86c9f01f): {@code internalTrafficPolicy: Local} is
+     * {@link io.zerohop.core.Service.LoadBalancing#NODE_LOCAL} (STRICT [NODE]), whatever the traffic distribution; else the
+     * traffic distribution as {@code model.GetTrafficDistribution} (pilot/pkg/model/service.go) finds it:
+     * {@code spec.trafficDistribution} when it is {@code PreferClose} or {@code PreferSameZone}
+     * ({@link io.zerohop.core.Service.LoadBalancing#PREFER_SAME_ZONE}, FAILOVER [NETWORK, REGION, ZONE]) or
+     * {@code PreferSameNode} ({@link io.zerohop.core.Service.LoadBalancing#PREFER_SAME_NODE}, FAILOVER [NETWORK, REGION,
+     * ZONE, SUBZONE, NODE]), exact case; another value falls through, as in istiod; then the Service's
+     * {@code networking.istio.io/traffic-distribution} annotation, any case: those values, or, for any other non-empty value,
+     * none (istiod logs "Unknown traffic distribution annotation" and stops there); then the namespace's annotation, read
+     * the same way; else none (null). {@code publishNotReadyAddresses} (istiod's health policy ALLOW_ALL) is not part of
+     * it: it decides which pods are endpoints ({@link io.zerohop.core.WorkloadService#healthy}).
+     *
+     * @param namespaceAnnotations the Service's namespace's annotations; null: none
+     */
+    public static io.zerohop.core.Service.LoadBalancing loadBalancing(Service s, Map<String, String> namespaceAnnotations) {
+        if (s.getSpec() != null && "Local".equals(s.getSpec().getInternalTrafficPolicy())) {
+            return io.zerohop.core.Service.LoadBalancing.NODE_LOCAL;
+        }
+        io.zerohop.core.Service.LoadBalancing spec = io.zerohop.core.Service.LoadBalancing.ofTrafficDistribution(
+                s.getSpec() == null ? null : s.getSpec().getTrafficDistribution());
+        if (spec != null) {
+            return spec;
+        }
+        Map<String, String> own = s.getMetadata().getAnnotations();
+        String v = own == null ? null : own.get(TRAFFIC_DISTRIBUTION_ANNOTATION);
+        if (v == null || v.isEmpty()) {
+            v = namespaceAnnotations == null ? null : namespaceAnnotations.get(TRAFFIC_DISTRIBUTION_ANNOTATION);
+        }
+        if (v == null || v.isEmpty()) {
+            return null;
+        }
+        return switch (v.toLowerCase(java.util.Locale.ROOT)) {
+            case "preferclose", "prefersamezone" -> io.zerohop.core.Service.LoadBalancing.PREFER_SAME_ZONE;
+            case "prefersamenode" -> io.zerohop.core.Service.LoadBalancing.PREFER_SAME_NODE;
+            default -> null; // istiod: TrafficDistributionAny, with a warning
+        };
     }
 
     /** istiod's default {@code DOMAIN_SUFFIX} (its {@code --domain} flag), which Service hostnames end with. */

@@ -47,6 +47,11 @@ public final class WorkloadState {
     private final String trustDomain;
     private final Map<String, PodEntry> pods = new ConcurrentHashMap<>();
     private final Map<String, Map<String, String>> namespaceLabels = new ConcurrentHashMap<>();
+    /**
+     * Per namespace, its {@code networking.istio.io/traffic-distribution} annotation when it has one: a Service without
+     * its own inherits it (istiod's {@code GetTrafficDistribution}). Only that annotation is kept.
+     */
+    private final Map<String, Map<String, String>> namespaceTrafficDistribution = new ConcurrentHashMap<>();
     private final Map<String, Map<String, Service>> services = new ConcurrentHashMap<>();
     private final Map<String, PodEntry> peers = new ConcurrentHashMap<>();
     private final boolean nodeAddresses;
@@ -111,10 +116,18 @@ public final class WorkloadState {
     public void putNamespace(Namespace n) {
         Map<String, String> l = n.getMetadata().getLabels();
         namespaceLabels.put(n.getMetadata().getName(), l == null ? Map.of() : Map.copyOf(l));
+        Map<String, String> a = n.getMetadata().getAnnotations();
+        String td = a == null ? null : a.get(PodConversion.TRAFFIC_DISTRIBUTION_ANNOTATION);
+        if (td != null) {
+            namespaceTrafficDistribution.put(n.getMetadata().getName(), Map.of(PodConversion.TRAFFIC_DISTRIBUTION_ANNOTATION, td));
+        } else {
+            namespaceTrafficDistribution.remove(n.getMetadata().getName());
+        }
     }
 
     public void removeNamespace(Namespace n) {
         namespaceLabels.remove(n.getMetadata().getName());
+        namespaceTrafficDistribution.remove(n.getMetadata().getName());
     }
 
     public void putService(Service s) {
@@ -140,7 +153,8 @@ public final class WorkloadState {
         Set<InetAddress> vips = new HashSet<>();
         List<io.zerohop.core.Service> out = new ArrayList<>(all.size());
         for (Service k : all) {
-            io.zerohop.core.Service s = PodConversion.toService(k).orElse(null);
+            io.zerohop.core.Service s = PodConversion.toService(k,
+                    namespaceTrafficDistribution.get(k.getMetadata().getNamespace())).orElse(null);
             if (s == null) {
                 continue;
             }
@@ -153,7 +167,7 @@ public final class WorkloadState {
                 }
             }
             out.add(free.size() == s.vips().size() ? s : new io.zerohop.core.Service(s.namespace(), s.name(), s.hostname(), free, s.ports(),
-                    s.nodeLocal()));
+                    s.loadBalancing()));
         }
         return out;
     }
