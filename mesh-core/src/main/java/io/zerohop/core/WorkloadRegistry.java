@@ -43,13 +43,18 @@ import org.yaml.snakeyaml.reader.StreamReader;
  * services:                                          # optional: Service VIPs outbound connections resolve
  *   - {namespace: prod, name: backend, addresses: [10.96.0.20, "fd00:10:96::14"],
  *      ports: {80: 8080, 9000: http}, selector: {app: backend}}  # target port: a number or a container port name
+ *   - {namespace: prod, name: near, addresses: [10.96.0.21], ports: {80: 8080}, selector: {app: backend},
+ *      trafficDistribution: PreferClose}             # optional, as a Kubernetes Service's: same zone first
  * </pre>
  *
  * <p>Services ({@link Service}): a VIP → Service index ({@link #serviceAt}), the endpoints each selects
  * ({@link #endpoints}: the workloads whose {@link Workload#services()} name it), and ztunnel's endpoint pick
  * ({@link #pickEndpoint}). A {@code services:} entry's {@code selector} attaches the Service to the matching workloads of its
  * namespace ({@link Workload#services()}, which inbound telemetry reads too); {@code hostname} defaults to
- * {@code NAME.NAMESPACE.svc.cluster.local}; a port's value is a target port number, a container port name, or empty (the port).
+ * {@code NAME.NAMESPACE.svc.cluster.local}; a port's value is a target port number, a container port name, or empty (the port);
+ * {@code internalTrafficPolicy: Local} is {@link Service.LoadBalancing#NODE_LOCAL}, else {@code trafficDistribution}
+ * ({@code PreferClose}, {@code PreferSameZone}, {@code PreferSameNode}) is {@link Service.LoadBalancing#ofTrafficDistribution}
+ * (another value is an error naming file, line and field).
  */
 public final class WorkloadRegistry {
     /** Where a workload's HBONE tunnel ends when no node says otherwise (ztunnel's inbound port). */

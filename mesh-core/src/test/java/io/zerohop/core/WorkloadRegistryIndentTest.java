@@ -78,6 +78,8 @@ class WorkloadRegistryIndentTest {
                 addresses: [10.96.0.20, "fd00:10:96::14"]
                 ports: {80: 8080, 9000: http, 7070: }
                 selector: {app: backend}
+                internalTrafficPolicy: Cluster
+                trafficDistribution: PreferClose
             """;
 
     private static final Pattern KEY = Pattern.compile("^\\s*(?:- )?\"?([A-Za-z0-9]+)\"?:(?:\\s|$)");
@@ -110,6 +112,7 @@ class WorkloadRegistryIndentTest {
         assertThat(readme.all()).hasSize(1);
         Service backend = readme.services().get(0);
         assertThat(readme.endpoints(backend)).hasSize(1);
+        assertThat(backend.loadBalancing()).isSameAs(Service.LoadBalancing.PREFER_SAME_ZONE);
         assertThat(readme.pickEndpoint(backend, 9000, java.net.InetAddress.getByName("10.96.0.20")).address())
                 .isEqualTo(new java.net.InetSocketAddress(java.net.InetAddress.getByName("10.0.1.2"), 8080));
     }
