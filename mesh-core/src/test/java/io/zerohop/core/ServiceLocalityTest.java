@@ -167,4 +167,13 @@ class ServiceLocalityTest {
         assertThat(viaConnect(10)).as("back").containsExactly(near.identity());
         assertThat(trapped.get()).as("nothing sent to the VIP itself").isZero();
     }
+
+    /** The admin dump shows it as ztunnel's LoadBalancer (serde's names: routingPreferences, mode; variant names). */
+    @Test
+    void theConfigDumpShowsTheLoadBalancer() throws Exception {
+        com.fasterxml.jackson.databind.JsonNode lb = new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree(mesh.configDump(Map.of())).get("services").get(0).get("loadBalancer");
+        assertThat(lb.get("mode").asText()).isEqualTo("Failover");
+        assertThat(lb.get("routingPreferences").toString()).isEqualTo("[\"Network\",\"Region\",\"Zone\"]");
+    }
 }
