@@ -626,6 +626,16 @@ public final class TunnelObserver implements HboneEvents {
         Workload sw = inbound && t.peerAddress() != null ? sources.of(src, t.peerAddress(), t.headers(), false) : null;
         TrafficLabels.Peer source = sw != null ? TrafficLabels.Peer.of(sw, srcPrincipal, clusterId)
                 : TrafficLabels.Peer.derived(Baggage.parse(t.headers().get("baggage")), srcPrincipal);
+        if (!inbound && ztunnel != null) {
+            // ztunnel's outbound result names its source workload's pod in the access log (ConnectionResult::new:
+            // src.workload is wl.name); the baggage names only its controller. Only the line's pod changes: the metric
+            // labels stay the baggage's, which this proxy built from the same workload (an operator pass read the
+            // Deployment beside the destination's pod).
+            Workload captured = outboundSource(t, src);
+            if (captured != null) {
+                source = source.withPod(captured.name());
+            }
+        }
         TrafficLabels l = TrafficLabels.of(inbound ? "destination" : "source", source,
                 TrafficLabels.Peer.of(dw, WorkloadStrings.text(dst), clusterId), "mutual_tls");
         // ztunnel's inbound guess_inbound_service (src/proxy.rs): the first Service of the destination with a port
@@ -639,6 +649,26 @@ public final class TunnelObserver implements HboneEvents {
         // one connection to a VIP named different Services when two Services targeted the port).
         return dw != null ? l.withDestinationService(io.zerohop.core.WorkloadService.guess(dw.services(), forwardedHost(t),
                 t.destination().getPort())) : l;
+    }
+
+    /**
+     * Outbound, the captured application's registry workload: at the {@code for=} address this proxy put in the
+     * CONNECT's {@code forwarded} (Outbound, ztunnel's {@code build_forwarded}), when its identity is the tunnel's own
+     * ({@code src}); else null ({@code Mesh.connect} sends no {@code forwarded}).
+     */
+    private Workload outboundSource(TunnelInfo t, Object src) {
+        String fwd = t.headers().get("forwarded");
+        if (fwd == null || src == null) {
+            return null;
+        }
+        java.net.InetAddress ip;
+        try {
+            ip = TunnelSource.forwardedFor(fwd);
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+        Workload w = ip == null ? null : registry.byAddress(ip).orElse(null);
+        return w != null && src.equals(registry.identityOf(w)) ? w : null;
     }
 
     /** The {@code host=} of a {@code forwarded} header ({@code for="…";host=NAME}), or null. */

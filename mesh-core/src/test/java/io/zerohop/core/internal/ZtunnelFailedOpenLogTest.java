@@ -52,6 +52,24 @@ class ZtunnelFailedOpenLogTest {
     /** How long before the test's call each tunnel's open began (TunnelInfo.startNanos): a lower bound of its duration. */
     static final long BEGAN_MS_AGO = 1_500;
 
+    /**
+     * An outbound line names the captured application's pod, as ztunnel's (ConnectionResult::new: src.workload is the
+     * source workload's wl.name), not the controller its baggage names, which the metrics keep (an operator pass read
+     * src.workload="frontend", the Deployment, beside the destination's pod).
+     */
+    @Test
+    void anOutboundLineNamesTheCapturedApplicationsPod() {
+        TunnelInfo t = new TunnelInfo(TunnelInfo.Direction.OUTBOUND, WorkloadStringsTest.CLIENT.identity(), null, null, HBONE, TARGET,
+                Map.of("forwarded", "for=\"127.0.0.3:5000\"", "baggage", "k8s.namespace.name=bench,k8s.deployment.name=client-deploy"),
+                System.nanoTime());
+        TrafficLabels l = observer.labels(t);
+        assertThat(l.sourcePod()).isEqualTo(WorkloadStringsTest.CLIENT.name());
+        assertThat(l.sourceWorkload()).as("the metric label: the baggage's controller").isEqualTo("client-deploy");
+        TunnelInfo other = new TunnelInfo(TunnelInfo.Direction.OUTBOUND, WorkloadStringsTest.CLIENT.identity(), null, null, HBONE,
+                TARGET, Map.of("forwarded", "for=\"127.0.0.9:5000\"", "baggage", "k8s.deployment.name=client-deploy"), System.nanoTime());
+        assertThat(observer.labels(other).sourcePod()).as("no registry workload there: the baggage's name").isEqualTo("client-deploy");
+    }
+
     /** An open that waited on an HBONE connection that failed before TLS verified the server (no local address yet). */
     static TunnelInfo pending() {
         return new TunnelInfo(TunnelInfo.Direction.OUTBOUND, WorkloadStringsTest.CLIENT.identity(), null, null, HBONE, TARGET,
@@ -76,9 +94,12 @@ class ZtunnelFailedOpenLogTest {
                 + "no SVID for spiffe://cluster.local/ns/bench/sa/client", new IllegalArgumentException("no SVID"));
         observer.tunnelFailed(pending(), cause);
         assertThat(lines).extracting(Written::level).containsExactly("debug", "error");
-        assertThat(lines.get(0).text()).startsWith("T\tdebug\taccess\tconnection opened\tsrc.addr=127.0.0.3:5000 src.identity=\"spiffe://cluster.local/ns/bench/sa/client\"")
+        // The captured application's pod (its forwarded for= is a registry workload of this identity), as ztunnel names it.
+        assertThat(lines.get(0).text()).startsWith("T\tdebug\taccess\tconnection opened\tsrc.addr=127.0.0.3:5000 src.workload=\"client\""
+                + " src.identity=\"spiffe://cluster.local/ns/bench/sa/client\"")
                 .contains(" dst.addr=127.0.0.2:15008 dst.hbone_addr=127.0.0.2:8080 ").endsWith("direction=\"outbound\"");
-        assertThat(lines.get(1).text()).startsWith("T\terror\taccess\tconnection complete\tsrc.addr=127.0.0.3:5000 src.identity=\"spiffe://cluster.local/ns/bench/sa/client\"")
+        assertThat(lines.get(1).text()).startsWith("T\terror\taccess\tconnection complete\tsrc.addr=127.0.0.3:5000 src.workload=\"client\""
+                + " src.identity=\"spiffe://cluster.local/ns/bench/sa/client\"")
                 .contains("direction=\"outbound\" bytes_sent=0 bytes_recv=0 duration=\"")
                 .endsWith("ms\" error=\"identity error: no TLS context for HBONE source "
                         + "spiffe://cluster.local/ns/bench/sa/client: no SVID for spiffe://cluster.local/ns/bench/sa/client\"");
