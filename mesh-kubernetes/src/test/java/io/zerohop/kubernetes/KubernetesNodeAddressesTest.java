@@ -251,6 +251,30 @@ class KubernetesNodeAddressesTest {
         }
     }
 
+    /**
+     * The route to this node's own pods is checked too (an operator pass): on a single-node cluster whose local-pod
+     * route leaves from an address its pods' hostIPs do not name (a bridge CNI's cni0, cilium_host; here loopback's
+     * 127.0.0.1 against hostIP 127.0.0.29), the proxy's tunnels to its own pods carried claims its own inbound did not
+     * believe, and every label or ipBlocks rule between them denied. Now it warns and the binding is off, as on an overlay.
+     */
+    @Test
+    @DisplayName("a node proxy whose route to its own node's pods leaves from an address outside hostIPs warns and binds no claims")
+    void aLocalPodRouteOutsideHostIpsTurnsTheBindingOff() throws Exception {
+        WorkloadRegistry registry = WorkloadRegistry.empty();
+        try (CapturedStderr err = new CapturedStderr(); MockCluster k8s = new MockCluster()) {
+            k8s.client.resource(namespace("prod", Map.of("istio.io/dataplane-mode", "ambient"))).create();
+            k8s.create(withHostIps(pod("prod", "local", "node-a", "web", Map.of(), "127.0.0.32"), "127.0.0.29").build());
+            KubernetesDiscovery d = k8s.closeLater(KubernetesDiscovery.forNode(k8s.client, "node-a").workloads(registry)
+                    .debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start());
+            d.synced().get(30, TimeUnit.SECONDS);
+            assertThat(err.awaitLine("WARN", "this node's proxy reaches its own node's pods (such as 127.0.0.32) from 127.0.0.1"))
+                    .contains("not an address of node node-a in its pods' status.hostIPs ([127.0.0.29])");
+            assertThat(new io.zerohop.kubernetes.internal.SourceAddressCheck("node-a").check(registry, List.of(addr("127.0.0.29"))))
+                    .containsExactly(addr("127.0.0.1"));
+            assertThat(registry.nodeAddresses("node-a")).as("unbound").isEmpty();
+        }
+    }
+
     /** A tunnel as {@code source}'s identity with {@code forwarded} set; the refusal's status, or 200. */
     static int connectClaiming(Mesh from, Workload source, Route route, InetSocketAddress target, String forwarded)
             throws Exception {

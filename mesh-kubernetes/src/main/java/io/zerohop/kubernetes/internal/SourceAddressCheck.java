@@ -49,36 +49,54 @@ public final class SourceAddressCheck {
             if (own.stream().noneMatch(a -> (a instanceof Inet4Address) == v4)) {
                 continue;
             }
-            Optional<InetAddress> remote = registry.all().stream()
-                    .filter(w -> w.node() != null && !w.node().equals(node))
-                    .flatMap((Workload w) -> w.addresses().stream())
-                    .filter(a -> (a instanceof Inet4Address) == v4)
-                    .findFirst();
-            if (remote.isEmpty()) {
-                continue;
-            }
-            InetAddress source;
-            try (DatagramSocket probe = new DatagramSocket()) {
-                probe.connect(new InetSocketAddress(remote.get(), WorkloadRegistry.HBONE_PORT));
-                source = probe.getLocalAddress();
-            } catch (IOException | RuntimeException e) {
-                LOG.debug("no route to {} to check this node's source address: {}", remote.get().getHostAddress(), e.toString());
-                continue;
-            }
-            if (source == null || source.isAnyLocalAddress() || own.contains(source)) {
-                continue;
-            }
-            foreign.add(source);
-            if (warned.add(source.getHostAddress() + " " + own)) {
-                LOG.warn("this node's proxy reaches pods on other nodes (such as {}) from {}, which is not an address of node {} "
-                        + "in its pods' status.hostIPs ({}): an overlay pod network (Flannel VXLAN, Calico IPIP/VXLAN, "
-                        + "Cilium tunnel mode), where other nodes' proxies dial from such addresses too, so forwarded "
-                        + "claims are NOT bound to the claimed pod's node (believed on the peer's identity alone, as "
-                        + "with a registry without node addresses); see mesh-kubernetes/README.md, \"Node addresses\"",
-                        remote.get().getHostAddress(), source.getHostAddress(), node,
-                        own.stream().map(InetAddress::getHostAddress).toList());
+            for (boolean local : new boolean[] {false, true}) {
+                check(registry, own, v4, local, foreign);
             }
         }
         return foreign;
+    }
+
+    /**
+     * One route: to another node's pod, or ({@code local}) to one of this node's own. The proxy's tunnels to its own
+     * node's pods reach its own inbound side, which binds their {@code forwarded: for=} to this node's addresses too:
+     * a local-pod route from a bridge gateway ({@code cni0}) or {@code cilium_host} address made every same-node claim
+     * untrusted, and the source known by its SPIFFE ID only (an operator pass: a single-node cluster denied every
+     * label or {@code ipBlocks} rule between its pods). Such an address turns the binding off, as an overlay's does.
+     */
+    private void check(WorkloadRegistry registry, List<InetAddress> own, boolean v4, boolean local, List<InetAddress> foreign) {
+        Optional<InetAddress> pod = registry.all().stream()
+                .filter(w -> w.node() != null && w.node().equals(node) == local)
+                .flatMap((Workload w) -> w.addresses().stream())
+                .filter(a -> (a instanceof Inet4Address) == v4)
+                .findFirst();
+        if (pod.isEmpty()) {
+            return;
+        }
+        InetAddress source;
+        try (DatagramSocket probe = new DatagramSocket()) {
+            probe.connect(new InetSocketAddress(pod.get(), WorkloadRegistry.HBONE_PORT));
+            source = probe.getLocalAddress();
+        } catch (IOException | RuntimeException e) {
+            LOG.debug("no route to {} to check this node's source address: {}", pod.get().getHostAddress(), e.toString());
+            return;
+        }
+        if (source == null || source.isAnyLocalAddress() || own.contains(source)) {
+            return;
+        }
+        foreign.add(source);
+        if (warned.add((local ? "local " : "") + source.getHostAddress() + " " + own)) {
+            LOG.warn(local
+                    ? "this node's proxy reaches its own node's pods (such as {}) from {}, which is not an address of node {} in its"
+                    + " pods' status.hostIPs ({}): a bridge or host-routing CNI (cni0, cilium_host), so forwarded claims are NOT"
+                    + " bound to the claimed pod's node (believed on the peer's identity alone, as with a registry without node"
+                    + " addresses); see mesh-kubernetes/README.md, \"Node addresses\""
+                    : "this node's proxy reaches pods on other nodes (such as {}) from {}, which is not an address of node {} "
+                    + "in its pods' status.hostIPs ({}): an overlay pod network (Flannel VXLAN, Calico IPIP/VXLAN, "
+                    + "Cilium tunnel mode), where other nodes' proxies dial from such addresses too, so forwarded "
+                    + "claims are NOT bound to the claimed pod's node (believed on the peer's identity alone, as "
+                    + "with a registry without node addresses); see mesh-kubernetes/README.md, \"Node addresses\"",
+                    pod.get().getHostAddress(), source.getHostAddress(), node,
+                    own.stream().map(InetAddress::getHostAddress).toList());
+        }
     }
 }
