@@ -317,13 +317,23 @@ public final class HboneClient implements AutoCloseable {
             return this;
         }
 
-        /** Close a pooled connection after this long without tunnels; default 5 min (ztunnel). */
+        /**
+         * Close a pooled connection after this long without tunnels; default 5 min (ztunnel).
+         *
+         * @param d positive, at most {@link io.zerohop.hbone.internal.DurationLimit#MAX} (36500 days); not null
+         * @throws IllegalArgumentException naming {@code idleTimeout} when {@code d} is zero, negative or longer than
+         *     the maximum (refused, not clamped: past about 292 years it cannot be held in nanoseconds, and a tunnel
+         *     opened with it threw {@link ArithmeticException} from {@code connect})
+         */
         public Builder idleTimeout(Duration d) {
             this.idleTimeout = positive(d, "idleTimeout");
             return this;
         }
 
-        /** TCP connect deadline, and separately the wait for the CONNECT response; default 10 s. */
+        /**
+         * TCP connect deadline, and separately the wait for the CONNECT response; default 10 s. Positive, at most
+         * 36500 days, as every duration of this builder ({@link #idleTimeout}); else {@link IllegalArgumentException}.
+         */
         public Builder connectTimeout(Duration d) {
             this.connectTimeout = positive(d, "connectTimeout");
             return this;
@@ -445,7 +455,8 @@ public final class HboneClient implements AutoCloseable {
             if (d.isZero() || d.isNegative()) {
                 throw new IllegalArgumentException(name + " must be positive, got " + io.zerohop.hbone.internal.LogText.duration(d));
             }
-            return d;
+            // Every duration here runs as nanoseconds (timers, deadlines): a longer one failed where it was first used.
+            return io.zerohop.hbone.internal.DurationLimit.atMost(d, name);
         }
     }
 }

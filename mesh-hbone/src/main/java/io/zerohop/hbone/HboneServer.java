@@ -250,13 +250,19 @@ public final class HboneServer implements AutoCloseable {
             return this;
         }
 
-        /** Close a connection that carried no stream for this long (GOAWAY); default 10 min; zero disables. */
+        /**
+         * Close a connection that carried no stream for this long (GOAWAY); default 10 min; zero disables.
+         *
+         * @throws IllegalArgumentException naming {@code idleTimeout} when {@code d} is negative or longer than
+         *     {@link io.zerohop.hbone.internal.DurationLimit#MAX} (36500 days: past about 292 years it cannot be held in
+         *     nanoseconds; use zero for never)
+         */
         public Builder idleTimeout(Duration d) {
             Objects.requireNonNull(d, "idleTimeout");
             if (d.isNegative()) {
                 throw new IllegalArgumentException("idleTimeout must not be negative, got " + io.zerohop.hbone.internal.LogText.duration(d));
             }
-            this.idleTimeout = d;
+            this.idleTimeout = io.zerohop.hbone.internal.DurationLimit.atMost(d, "idleTimeout");
             return this;
         }
 
@@ -450,7 +456,8 @@ public final class HboneServer implements AutoCloseable {
             if (d.isZero() || d.isNegative()) {
                 throw new IllegalArgumentException(name + " must be positive, got " + io.zerohop.hbone.internal.LogText.duration(d));
             }
-            return d;
+            // Run as nanoseconds (timers, deadlines): a longer one failed where it was first used.
+            return io.zerohop.hbone.internal.DurationLimit.atMost(d, name);
         }
     }
 }

@@ -12,8 +12,22 @@ public final class HumanText {
     /**
      * {@code d} as the options that set it are written ({@code 10s}, {@code 20s}, {@code 1500ms}, {@code 5m}),
      * the largest unit that holds it exactly, not ISO-8601's {@code PT10S} (newuser21) nor a bare {@code 10000 ms}.
+     * Never throws: a duration beyond a long of milliseconds ({@code ChronoUnit.FOREVER}'s) is written in whole
+     * seconds' largest exact unit, as the messages refusing it must still be written.
      */
     public static String duration(Duration d) {
+        if (d.getSeconds() >= Long.MAX_VALUE / 1_000 - 1 || d.getSeconds() <= Long.MIN_VALUE / 1_000 + 1) {
+            // toMillis() would throw ArithmeticException (long overflow), and the setter refusing it named nothing.
+            long s = d.getSeconds();
+            long[] sizes = {86_400L, 3_600L, 60L};
+            String[] units = {"d", "h", "m"};
+            for (int i = 0; i < sizes.length; i++) {
+                if (s % sizes[i] == 0) {
+                    return s / sizes[i] + units[i];
+                }
+            }
+            return s + "s";
+        }
         long ms = d.toMillis();
         if (ms == 0) {
             return d.isZero() ? "0s" : d.toNanos() / 1_000 + "µs";
