@@ -654,6 +654,19 @@ public final class Mesh implements AutoCloseable {
         }
 
         /**
+         * Accept peers of other trust domains whose bundles the identity provider serves (SPIFFE federation:
+         * {@code InMemoryCa.federate}, {@code PemFileIdentityProvider.Builder.federatedBundle}), inbound and outbound;
+         * passed to {@link MeshTls.Builder#federation(boolean)}. Off by default, as there: a peer must belong to the
+         * trust domain of the identity it talks to, even when the provider also carries federated bundles (a
+         * federated bundle never silently widens access). Authorization still applies to a federated peer: its
+         * identity is matched by policy principals as any other.
+         */
+        public Builder federation(boolean on) {
+            settings.federation(on);
+            return this;
+        }
+
+        /**
          * Creates the TLS contexts and the event loop group; binds nothing (see {@link Mesh#start()}).
          *
          * @throws IllegalArgumentException when the identity provider refuses {@link #identity} at once

@@ -87,7 +87,9 @@ public final class MeshRuntime {
         if (ownsProvider) {
             log.warn("no identity provider configured: using an in-memory CA for {} (development only)", cfg.trustDomain());
         }
-        this.tls = MeshTls.builder(provider).build();
+        // Mesh.Builder.federation, passed through (off by default, as MeshTls's): without it a Mesh could not accept
+        // the federated bundles its provider serves, and the handshake error named an option a Mesh user cannot reach.
+        this.tls = MeshTls.builder(provider).federation(cfg.federation()).build();
         this.registry = cfg.registry();
         this.identity = cfg.identity() != null ? cfg.identity() : provider.defaultIdentity().orElse(null);
         // mesh-hbone's group (epoll, else NIO) with its opt-in latency mode: the node proxy and an

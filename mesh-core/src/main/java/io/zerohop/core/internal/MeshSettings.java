@@ -42,6 +42,7 @@ public final class MeshSettings {
     private String clusterId = TrafficLabels.DEFAULT_CLUSTER;
     private boolean acceptHttp10;
     private boolean pilotHttp10;
+    private boolean federation;
 
     public void trustDomain(String td) {
         // Without the check, null became the string "null", a valid trust domain name.
@@ -148,6 +149,10 @@ public final class MeshSettings {
         this.metricsInterval = positive(d, "metricsInterval");
     }
 
+    public void federation(boolean on) {
+        this.federation = on;
+    }
+
     /**
      * The system property zerohop-testing's {@code @ZerohopTest} sets (to {@code PT0S}) while a test class runs, so that
      * a mesh a test builds without {@code drain(...)} closes at once instead of waiting 10 s for an idle keep-alive
@@ -237,7 +242,7 @@ public final class MeshSettings {
         return new MeshConfig(provider, trustDomain, identity, policy, registry != null ? registry : WorkloadRegistry.empty(), node,
                 inbound, inboundTransparent, meterRegistry, onTunnelClosed, threads, maxStreamsPerConnection, idleTimeout, drain,
                 metricsInterval, passthroughUnknown, clusterId, acceptHttp10 || pilotHttp10, pilotHttp10,
-                inboundEndpoints.build(inbound, inboundTransparent));
+                inboundEndpoints.build(inbound, inboundTransparent), federation);
     }
 
     /**

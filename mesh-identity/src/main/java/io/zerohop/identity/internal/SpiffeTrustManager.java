@@ -61,7 +61,8 @@ public final class SpiffeTrustManager extends X509ExtendedTrustManager {
         SpiffeId id = SvidVerifier.verify(chain, bundles.get(), new java.util.Date(), purpose);
         if (localDomain != null && !localDomain.equals(id.getTrustDomain())) {
             throw new IdentityMismatch(id + ": trust domain " + id.getTrustDomain() + " is not the local trust domain "
-                    + localDomain + " and federation is off (MeshTls.Builder.federation(true) accepts federated domains)");
+                    + localDomain + " and federation is off (Mesh.Builder.federation(true), or MeshTls.Builder.federation(true)"
+                    + " without a Mesh, accepts federated domains)");
         }
         if (!expected.isEmpty() && !expected.contains(id)) {
             throw new IdentityMismatch("peer identity " + id + " is not the expected "
