@@ -342,7 +342,8 @@ public final class Mesh implements AutoCloseable {
      * on every HBONE connection so peers open no new tunnels here, lets open tunnels (both
      * directions) finish until the drain deadline, then resets those still open and closes. Logs the
      * start and the outcome. Completes when everything is closed, the event loops included. A
-     * second call starts nothing and returns (a copy of) the first call's future.
+     * second call starts nothing and returns (a copy of) the first call's future. A drain that fails part-way is
+     * logged (ERROR) and everything is closed at once instead: the future still completes once the loops ended.
      */
     public CompletableFuture<Void> shutdown() {
         return runtime.shutdown();
@@ -350,21 +351,32 @@ public final class Mesh implements AutoCloseable {
 
     /**
      * {@link #shutdown()} and wait for it, at most the drain plus 8 s, then for the access lines still
-     * queued for standard output ({@link LogOutput#flush}, at most 1 s); never throws. On a Netty event
+     * queued for standard output ({@link LogOutput#flush}, at most 1 s); never throws: whatever fails inside is logged,
+     * and the listeners and event loops are stopped all the same. On a Netty event
      * loop thread (a callback of this mesh or of any other Netty code) it starts the shutdown and
      * returns without waiting, as {@code HboneClient.close()} does: the drain needs the loops, maybe
      * that one, so waiting there held it for the whole bound.
      */
     @Override
     public void close() {
-        CompletableFuture<Void> done = shutdown();
-        if (io.netty.util.internal.ThreadExecutorMap.currentExecutor() != null) {
-            return;
+        try {
+            CompletableFuture<Void> done = shutdown();
+            if (io.netty.util.internal.ThreadExecutorMap.currentExecutor() != null) {
+                return;
+            }
+            // The builder bounds the drain (Builder#drain), so this cannot overflow; saturated all the same, as close()
+            // must not throw where it waits.
+            long wait = cfg.drain().compareTo(MAX_CLOSE_WAIT) > 0 ? Long.MAX_VALUE : cfg.drain().toMillis() + 8_000;
+            done.orTimeout(wait, TimeUnit.MILLISECONDS).exceptionally(e -> null).join();
+        } catch (RuntimeException e) {
+            // shutdown() stops what a failed drain left running; nothing here is worth an exception to a closer.
+            org.slf4j.LoggerFactory.getLogger(Mesh.class).warn("close: {}", e.toString(), e);
         }
-        done.orTimeout(cfg.drain().toMillis() + 8_000, TimeUnit.MILLISECONDS).exceptionally(e -> null).join();
         LogOutput.flush(LogOutput.STOP_FLUSH);
     }
 
+    /** A drain longer than this waits without a bound in {@link #close()} (its millis plus 8 s would overflow). */
+    private static final Duration MAX_CLOSE_WAIT = Duration.ofMillis(Long.MAX_VALUE - 8_000);
     /** The destination is not in the registry (or not in the mesh), so its identity is unknown. */
     public static final class UnknownDestinationException extends IllegalStateException {
         private static final long serialVersionUID = 1L;
@@ -571,7 +583,14 @@ public final class Mesh implements AutoCloseable {
             return this;
         }
 
-        /** How long an unused pooled client connection stays open; default 5 min. */
+        /**
+         * How long an unused pooled client connection stays open; default 5 min.
+         *
+         * @param d positive, at most 36500 days (100 years); not null
+         * @throws IllegalArgumentException naming {@code idleTimeout} when {@code d} is zero, negative or longer than
+         *     36500 days: refused, not clamped (nothing promises a clamp, and past about 292 years it cannot be held in
+         *     nanoseconds: {@link Mesh#connect} threw {@link ArithmeticException})
+         */
         public Builder idleTimeout(Duration d) {
             settings.idleTimeout(d);
             return this;
@@ -580,6 +599,11 @@ public final class Mesh implements AutoCloseable {
         /**
          * How often open tunnels' bytes are added to the byte counters (with a meter registry);
          * default 5 s, so counters grow while long tunnels run. The rest is added at close.
+         *
+         * @param d positive, at most 36500 days (100 years); not null
+         * @throws IllegalArgumentException naming {@code metricsInterval} when {@code d} is zero, negative or longer
+         *     than 36500 days: refused, not clamped (past about 292 years it cannot be held in nanoseconds, and
+         *     {@link #build()} threw {@link ArithmeticException})
          */
         public Builder metricsInterval(Duration d) {
             settings.metricsInterval(d);
@@ -589,6 +613,11 @@ public final class Mesh implements AutoCloseable {
         /**
          * How long {@link Mesh#shutdown()} lets open tunnels finish; default 10 s, zero allowed. In a zerohop-testing
          * {@code @ZerohopTest} class the default is zero (system property {@code io.zerohop.test.drain}).
+         *
+         * @param d zero or positive, at most 36500 days (100 years); not null
+         * @throws IllegalArgumentException naming {@code drain} when {@code d} is negative or longer than 36500 days:
+         *     refused, not clamped ({@code ChronoUnit.FOREVER}'s duration cannot be held in the nanoseconds the drain
+         *     deadline runs in; {@link Mesh#close()} threw {@link ArithmeticException} with it)
          */
         public Builder drain(Duration d) {
             settings.drain(d);
@@ -667,7 +696,9 @@ public final class Mesh implements AutoCloseable {
         }
 
         /**
-         * Creates the TLS contexts and the event loop group; binds nothing (see {@link Mesh#start()}).
+         * Creates the TLS contexts and the event loop group; binds nothing (see {@link Mesh#start()}). A build that
+         * fails part-way has released what it made (event loops, TLS contexts, listeners on the policy engine and
+         * gauges on the meter registry) before it throws.
          *
          * @throws IllegalArgumentException when the identity provider refuses {@link #identity} at once
          */

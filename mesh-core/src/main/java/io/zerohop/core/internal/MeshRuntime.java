@@ -87,65 +87,108 @@ public final class MeshRuntime {
         if (ownsProvider) {
             log.warn("no identity provider configured: using an in-memory CA for {} (development only)", cfg.trustDomain());
         }
-        // Mesh.Builder.federation, passed through (off by default, as MeshTls's): without it a Mesh could not accept
-        // the federated bundles its provider serves, and the handshake error named an option a Mesh user cannot reach.
-        this.tls = MeshTls.builder(provider).federation(cfg.federation()).build();
-        this.registry = cfg.registry();
-        this.identity = cfg.identity() != null ? cfg.identity() : provider.defaultIdentity().orElse(null);
-        // mesh-hbone's group (epoll, else NIO) with its opt-in latency mode: the node proxy and an
-        // embedded Mesh run every listener and client on this one group, and HboneClient and
-        // HboneServer apply the mode only to groups they make themselves.
-        this.loopPoll = pollNanos > 0 ? new LoopPoll(pollNanos) : null;
-        this.group = Transports.newGroup(cfg.threads(), "zerohop", loopPoll);
-        this.local = new LocalWorkloads(registry, cfg.node(), cfg.clusterId());
-        cfg.inboundEndpoints().warnUnknownTargets(log, registry);
-        MicrometerSink sink = cfg.meterRegistry() == null ? null : new MicrometerSink(cfg.meterRegistry());
-        this.observer = new TunnelObserver(registry, sink, cfg.onTunnelClosed(), cfg.clusterId());
-        observer.drainDeadline(tunnels::deadlinePassed);
-        group.next().scheduleAtFixedRate(refusals::flush, 10, 10, TimeUnit.SECONDS);
-        if (sink != null) {
-            long every = cfg.metricsInterval().toNanos();
-            group.next().scheduleAtFixedRate(observer::flush, every, every, TimeUnit.NANOSECONDS);
-        }
-        PolicyEngine policy = cfg.policy();
-        HttpEnforcement http = new HttpEnforcement(policy, group, cfg.meterRegistry(),
-                new TunnelSource(registry, refusals, cfg.node(), local::hostHas), 5_000, cfg.clusterId());
-        http.acceptHttp10(cfg.acceptHttp10());
-        http.sniffHttp10(cfg.sniffHttp10());
-        http.reportDenials(new HttpEnforcement.Denials() {
-            @Override
-            public void tunnel(io.zerohop.hbone.TunnelInfo t, io.zerohop.policy.Decision d, String why) {
-                observer.denied(t, ZtunnelAccessLog.rejection(PolicyAuthorizer.rejection(d), d.explain()),
-                        d.explain() + " (not parsed as HTTP: " + why + ")");
+        EventLoopGroup loops = null;
+        java.util.List<AutoCloseable> made = new java.util.ArrayList<>();
+        try {
+            // Mesh.Builder.federation, passed through (off by default, as MeshTls's): without it a Mesh could not accept
+            // the federated bundles its provider serves, and the handshake error named an option a Mesh user cannot reach.
+            this.tls = MeshTls.builder(provider).federation(cfg.federation()).build();
+            made.add(tls::close);
+            this.registry = cfg.registry();
+            this.identity = cfg.identity() != null ? cfg.identity() : provider.defaultIdentity().orElse(null);
+            // mesh-hbone's group (epoll, else NIO) with its opt-in latency mode: the node proxy and an
+            // embedded Mesh run every listener and client on this one group, and HboneClient and
+            // HboneServer apply the mode only to groups they make themselves.
+            this.loopPoll = pollNanos > 0 ? new LoopPoll(pollNanos) : null;
+            loops = Transports.newGroup(cfg.threads(), "zerohop", loopPoll);
+            this.group = loops;
+            this.local = new LocalWorkloads(registry, cfg.node(), cfg.clusterId());
+            cfg.inboundEndpoints().warnUnknownTargets(log, registry);
+            MicrometerSink sink = cfg.meterRegistry() == null ? null : new MicrometerSink(cfg.meterRegistry());
+            this.observer = new TunnelObserver(registry, sink, cfg.onTunnelClosed(), cfg.clusterId());
+            observer.drainDeadline(tunnels::deadlinePassed);
+            group.next().scheduleAtFixedRate(refusals::flush, 10, 10, TimeUnit.SECONDS);
+            if (sink != null) {
+                long every = cfg.metricsInterval().toNanos();
+                group.next().scheduleAtFixedRate(observer::flush, every, every, TimeUnit.NANOSECONDS);
             }
-        });
-        http.logRefusals(refusals, observer::logsRefusals);
-        PolicyAuthorizer authorizer = policy == null ? null : new PolicyAuthorizer(policy, registry, refusals, observer::logsRefusals, cfg.node(), local::hostHas);
-        this.listeners = new Listeners(group, ownPorts, tunnels);
-        this.outbound = new Outbound(tls, group, local, identity, ownPorts, cfg.passthroughUnknown(), new FanOut(observer, tunnels),
-                observer, refusals, cfg.maxStreamsPerConnection(), cfg.idleTimeout());
-        this.inbound = new Inbound(local, identity, ownPorts, http, authorizer, cfg.inboundEndpoints());
-        this.plaintext = new PlaintextInbound(local, ownPorts, policy, authorizer, http, observer, refusals, cfg.inboundEndpoints());
-        this.live = new LiveAuthorization(inbound::reauthorize, observer::lateDenied);
-        // ztunnel's PolicyWatcher covers its plaintext passthrough too (inbound_passthrough.rs assert_rbac).
-        UnparsedHttpRules unparsed = policy == null ? null : new UnparsedHttpRules(local, policy);
-        this.plaintextPolicyChanges = policy == null ? null : policy.addChangeListener(set -> {
-            plaintext.live().reauthorize();
-            // Open HTTP/2 requests of both paths (HBONE inbound and plaintext): beyond ztunnel's PolicyWatcher, per request.
-            http.redecideRequests();
-            unparsed.check();
-        });
-        if (unparsed != null) {
-            unparsed.check();
+            PolicyEngine policy = cfg.policy();
+            HttpEnforcement http = new HttpEnforcement(policy, group, cfg.meterRegistry(),
+                    new TunnelSource(registry, refusals, cfg.node(), local::hostHas), 5_000, cfg.clusterId());
+            http.acceptHttp10(cfg.acceptHttp10());
+            http.sniffHttp10(cfg.sniffHttp10());
+            http.reportDenials(new HttpEnforcement.Denials() {
+                @Override
+                public void tunnel(io.zerohop.hbone.TunnelInfo t, io.zerohop.policy.Decision d, String why) {
+                    observer.denied(t, ZtunnelAccessLog.rejection(PolicyAuthorizer.rejection(d), d.explain()),
+                            d.explain() + " (not parsed as HTTP: " + why + ")");
+                }
+            });
+            http.logRefusals(refusals, observer::logsRefusals);
+            PolicyAuthorizer authorizer = policy == null ? null : new PolicyAuthorizer(policy, registry, refusals, observer::logsRefusals, cfg.node(), local::hostHas);
+            this.listeners = new Listeners(group, ownPorts, tunnels);
+            this.outbound = new Outbound(tls, group, local, identity, ownPorts, cfg.passthroughUnknown(), new FanOut(observer, tunnels),
+                    observer, refusals, cfg.maxStreamsPerConnection(), cfg.idleTimeout());
+            this.inbound = new Inbound(local, identity, ownPorts, http, authorizer, cfg.inboundEndpoints());
+            this.plaintext = new PlaintextInbound(local, ownPorts, policy, authorizer, http, observer, refusals, cfg.inboundEndpoints());
+            this.live = new LiveAuthorization(inbound::reauthorize, observer::lateDenied);
+            // ztunnel's PolicyWatcher covers its plaintext passthrough too (inbound_passthrough.rs assert_rbac).
+            UnparsedHttpRules unparsed = policy == null ? null : new UnparsedHttpRules(local, policy);
+            this.plaintextPolicyChanges = policy == null ? null : policy.addChangeListener(set -> {
+                plaintext.live().reauthorize();
+                // Open HTTP/2 requests of both paths (HBONE inbound and plaintext): beyond ztunnel's PolicyWatcher, per request.
+                http.redecideRequests();
+                unparsed.check();
+            });
+            if (plaintextPolicyChanges != null) {
+                made.add(plaintextPolicyChanges);
+            }
+            if (unparsed != null) {
+                unparsed.check();
+            }
+            this.selectorCheck = policy == null ? null
+                    : io.zerohop.core.SelectorCheck.attach(policy, registry, "the workload registry");
+            if (selectorCheck != null) {
+                made.add(selectorCheck);
+            }
+            if (sink != null) {
+                socketGauges.add(sink.socketsOpen("source", () -> listeners.openSockets(false)));
+                made.add(socketGauges.get(0));
+                socketGauges.add(sink.socketsOpen("destination", () -> {
+                    HboneServer s = server;
+                    return listeners.openSockets(true) + (s == null ? 0 : s.openConnections());
+                }));
+                made.add(socketGauges.get(1));
+            }
+        } catch (RuntimeException | Error e) {
+            // A build that fails part-way must not leave what it made: 50 failed builds (an ArithmeticException at
+            // the metrics timer, a new-user pass) left 50 loop threads and ~300 fds, the group never closed.
+            abandon(e, loops, made);
+            throw e;
         }
-        this.selectorCheck = policy == null ? null
-                : io.zerohop.core.SelectorCheck.attach(policy, registry, "the workload registry");
-        if (sink != null) {
-            socketGauges.add(sink.socketsOpen("source", () -> listeners.openSockets(false)));
-            socketGauges.add(sink.socketsOpen("destination", () -> {
-                HboneServer s = server;
-                return listeners.openSockets(true) + (s == null ? 0 : s.openConnections());
-            }));
+    }
+
+    /**
+     * Releases what a failed constructor made: change listeners on the caller's policy engine and gauges on its meter
+     * registry (newest first), the event loops (their threads end within {@link #LOOP_SHUTDOWN}, not waited for), the
+     * TLS contexts and the fallback CA. A failure here is added to {@code cause} as suppressed: it must not hide why
+     * the build failed.
+     */
+    private void abandon(Throwable cause, EventLoopGroup loops, java.util.List<AutoCloseable> made) {
+        java.util.List<AutoCloseable> all = new java.util.ArrayList<>(made);
+        java.util.Collections.reverse(all); // tls::close, added first, ends last
+        if (loops != null) {
+            all.add(all.size() - 1, () -> loops.shutdownGracefully(0, LOOP_SHUTDOWN.toMillis(), TimeUnit.MILLISECONDS));
+        }
+        if (ownsProvider) {
+            all.add(provider::close);
+        }
+        for (AutoCloseable c : all) {
+            try {
+                c.close();
+            } catch (Throwable t) {
+                cause.addSuppressed(t);
+            }
         }
     }
 
@@ -259,8 +302,17 @@ public final class MeshRuntime {
             }
             shutdown = new CompletableFuture<>();
         }
-        outbound.closing();
-        drain().whenComplete((x, e) -> {
+        CompletableFuture<Void> drained;
+        try {
+            outbound.closing();
+            drained = drain();
+        } catch (RuntimeException | Error e) {
+            // Mesh.close() never throws, and a drain that failed half-way (drain(FOREVER)'s ArithmeticException, a
+            // new-user pass) left the mesh counted as closed with its HBONE listener accepting and its loops running.
+            log.error("drain failed ({}): closing everything now", e.toString(), e);
+            drained = closeNow();
+        }
+        drained.whenComplete((x, e) -> {
             for (AutoCloseable g : socketGauges) {
                 try {
                     g.close();
@@ -345,6 +397,49 @@ public final class MeshRuntime {
                         .addListener(g -> done.complete(null)));
             }
         });
+        return done;
+    }
+
+    /**
+     * What the drain ends with, without the drain: each step on its own, as any of them may be what failed. Listeners
+     * stop at once and HBONE connections get no deadline (their tunnels are reset); completes once the loops ended.
+     */
+    private CompletableFuture<Void> closeNow() {
+        java.util.List<AutoCloseable> steps = new java.util.ArrayList<>();
+        for (AutoCloseable changes : new AutoCloseable[] {policyChanges, plaintextPolicyChanges, selectorCheck}) {
+            if (changes != null) {
+                steps.add(changes);
+            }
+        }
+        steps.add(listeners::stopAccepting);
+        HboneServer s = server;
+        if (s != null) {
+            steps.add(() -> s.shutdownGracefully(Duration.ZERO));
+        }
+        steps.add(listeners::closeHttp);
+        steps.add(outbound::close);
+        CertFetcher c = certs;
+        if (c != null) {
+            steps.add(c::close);
+        }
+        steps.add(tls::close);
+        if (ownsProvider) {
+            steps.add(provider::close);
+        }
+        for (AutoCloseable step : steps) {
+            try {
+                step.close();
+            } catch (Throwable t) {
+                log.warn("closing after a failed drain: {}", t.toString(), t);
+            }
+        }
+        CompletableFuture<Void> done = new CompletableFuture<>();
+        try {
+            group.shutdownGracefully(0, LOOP_SHUTDOWN.toMillis(), TimeUnit.MILLISECONDS).addListener(g -> done.complete(null));
+        } catch (Throwable t) {
+            log.warn("closing after a failed drain: {}", t.toString(), t);
+            done.complete(null);
+        }
         return done;
     }
 

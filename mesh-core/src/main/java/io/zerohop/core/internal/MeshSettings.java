@@ -4,6 +4,7 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.spiffe.spiffeid.SpiffeId;
 import io.zerohop.core.WorkloadRegistry;
 import io.zerohop.hbone.TunnelResult;
+import io.zerohop.hbone.internal.DurationLimit;
 import io.zerohop.identity.IdentityProvider;
 import io.zerohop.identity.SpiffeIds;
 import io.zerohop.policy.PolicyEngine;
@@ -181,7 +182,8 @@ public final class MeshSettings {
         if (d.isNegative()) {
             throw new IllegalArgumentException("drain must not be negative, got " + io.zerohop.hbone.internal.LogText.duration(d));
         }
-        this.drain = d;
+        // ChronoUnit.FOREVER was accepted, then close() threw ArithmeticException and left the listener open.
+        this.drain = DurationLimit.atMost(d, "drain");
     }
 
     public void passthroughUnknown(boolean on) {
@@ -298,6 +300,8 @@ public final class MeshSettings {
         if (d.isZero() || d.isNegative()) {
             throw new IllegalArgumentException(name + " must be positive, got " + io.zerohop.hbone.internal.LogText.duration(d));
         }
-        return d;
+        // Run as nanoseconds (timers): a longer one threw ArithmeticException from build() (metricsInterval, leaking the
+        // event loops) or from connect (idleTimeout) instead of here.
+        return DurationLimit.atMost(d, name);
     }
 }

@@ -1,0 +1,104 @@
+package io.zerohop.core;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.micrometer.core.instrument.Meter;
+import io.micrometer.core.instrument.config.MeterFilter;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.identity.InMemoryCa;
+import io.zerohop.identity.SpiffeIds;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.time.temporal.ChronoUnit;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A new-user pass of the Java API: settings that were accepted and failed later, far from the call (an
+ * {@link ArithmeticException} from {@code close()}, {@code build()} or {@code connect}), are refused where they are
+ * given, naming what is wrong; a build that fails part-way leaves nothing behind.
+ */
+class MeshArgumentsTest {
+    private static final InMemoryCa CA = InMemoryCa.create("cluster.local");
+    private static final SpiffeId BACKEND = SpiffeIds.istio("cluster.local", "prod", "backend");
+
+    /**
+     * drain(FOREVER): close() threw "long overflow" and left the listener accepting; metricsInterval past ~292 years: build()
+     * threw it; idleTimeout(365000 days): connect threw it. Each setter now refuses what cannot be held, naming the maximum.
+     */
+    @Test
+    void durationsLongerThanTheMaximumAreRefusedNamingTheSetterAndTheMaximum() {
+        Duration forever = ChronoUnit.FOREVER.getDuration();
+        assertThatThrownBy(() -> Mesh.builder().drain(forever)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("drain must be at most 36500d (100 years), got 9223372036854775807s");
+        assertThatThrownBy(() -> Mesh.builder().idleTimeout(Duration.ofDays(365_000))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("idleTimeout must be at most 36500d (100 years), got 365000d");
+        assertThatThrownBy(() -> Mesh.builder().metricsInterval(Duration.ofSeconds(Long.MAX_VALUE / 2)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("metricsInterval must be at most 36500d (100 years), got ");
+        assertThatThrownBy(() -> Mesh.builder().drain(Duration.ofDays(36_501))).hasMessageStartingWith("drain must be at most");
+        // Below the limits, zero and negatives keep their own messages.
+        assertThatThrownBy(() -> Mesh.builder().drain(Duration.ofSeconds(Long.MIN_VALUE))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("drain must not be negative, got ");
+        assertThatThrownBy(() -> Mesh.builder().idleTimeout(Duration.ZERO)).hasMessage("idleTimeout must be positive, got 0s");
+    }
+
+    /** The maximum itself works end to end: built with a meter registry (the metrics timer), then closed. */
+    @Test
+    void theMaximumDurationsBuildAndClose() throws Exception {
+        Duration max = Duration.ofDays(36_500);
+        Mesh m = Mesh.builder().identityProvider(CA).identity(BACKEND).threads(1).drain(max).idleTimeout(max).metricsInterval(max)
+                .meterRegistry(new SimpleMeterRegistry()).inbound(new InetSocketAddress("127.0.0.1", 0)).build();
+        m.start().get(10, TimeUnit.SECONDS);
+        long t0 = System.nanoTime();
+        m.close(); // nothing open: the drain ends at once
+        assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(10));
+    }
+
+    /**
+     * metricsInterval's ArithmeticException came after the event loop group was made, which nothing closed: 50 failed
+     * builds left 50 loop threads. Any exception part-way through build() now releases what it made; here a meter
+     * filter of the caller's registry that throws when the mesh registers its gauges, after the loops started.
+     */
+    @Test
+    void aBuildThatFailsPartWayLeavesNoThread() throws Exception {
+        Set<String> before = meshThreads();
+        SimpleMeterRegistry registry = new SimpleMeterRegistry();
+        registry.config().meterFilter(new MeterFilter() {
+            @Override
+            public Meter.Id map(Meter.Id id) {
+                if (id.getName().equals("istio.tcp.sockets.open")) {
+                    throw new IllegalStateException("filter refuses " + id.getName());
+                }
+                return id;
+            }
+        });
+        for (int i = 0; i < 3; i++) {
+            assertThatThrownBy(() -> Mesh.builder().identityProvider(CA).identity(BACKEND).threads(2).meterRegistry(registry).build())
+                    .isInstanceOf(IllegalStateException.class).hasMessage("filter refuses istio.tcp.sockets.open");
+        }
+        // The loops end within their 2 s shutdown bound, not at once: wait for that, no longer.
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        Set<String> left = new TreeSet<>(meshThreads());
+        while (!before.containsAll(left) && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+            left = new TreeSet<>(meshThreads());
+        }
+        left.removeAll(before);
+        assertThat(left).as("mesh threads the failed builds left").isEmpty();
+    }
+
+    /** The mesh's own threads (event loops {@code zerohop-N-M}, admin): not the JVM's, JUnit's or another library's. */
+    private static Set<String> meshThreads() {
+        Set<String> names = new TreeSet<>();
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            if (t.isAlive() && t.getName().startsWith("zerohop")) {
+                names.add(t.getName());
+            }
+        }
+        return names;
+    }
+}
