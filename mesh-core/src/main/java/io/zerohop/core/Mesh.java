@@ -41,7 +41,7 @@ import javax.net.SocketFactory;
  * durations are {@link Duration}s. Arguments are non-null unless a method says otherwise. Methods
  * are thread-safe. Returned futures may complete on an event-loop thread: never block in their
  * callbacks. Once {@link #shutdown()} or {@link #close()} was called, {@link #start()},
- * {@link #serve}, {@link #serveHttp}, {@link #capture} and {@link #plaintextInbound} throw
+ * {@link #serve}, {@link #serveHttp}, {@link #capture}, {@link #plaintextInbound} and {@link #readinessTask} throw
  * {@link IllegalStateException} saying the mesh is closed, {@link #connect} returns a future failed at once with
  * one, and sockets of a {@link #socketFactory} (made before or after) throw a {@link java.net.SocketException}
  * saying so from their connect.
@@ -85,9 +85,16 @@ public final class Mesh implements AutoCloseable {
     /**
      * Registers a task readiness waits for (e.g. {@code "policies"} until the first load, as
      * ztunnel's {@code Ready::register_task}); run the result once it is done.
+     *
+     * @param task the name {@link #pendingReadiness()} lists until it is done; not null
+     * @throws NullPointerException  naming {@code task} when it is null
+     * @throws IllegalStateException once {@link #shutdown()} or {@link #close()} was called (a closed mesh never becomes
+     *                               ready again, and the task showed up in its readiness answer next to {@code draining})
      */
     public Runnable readinessTask(String task) {
-        return runtime.readiness().register(Objects.requireNonNull(task, "task"));
+        Objects.requireNonNull(task, "task");
+        runtime.requireOpen("readinessTask");
+        return runtime.readiness().register(task);
     }
 
     /**
@@ -120,9 +127,12 @@ public final class Mesh implements AutoCloseable {
      * The admin {@code /config_dump} as JSON: workloads, policies, certificates (state, serial,
      * expiry), client pools, open tunnels, own ports, readiness; {@code extra} entries are added at the
      * top level (e.g. the last policy reload result, which the policy's owner knows).
+     *
+     * @param extra entries to add; not null ({@link Map#of()} for none)
+     * @throws NullPointerException naming {@code extra} when it is null
      */
     public String configDump(Map<String, Object> extra) throws Exception {
-        return runtime.configDump(extra);
+        return runtime.configDump(Objects.requireNonNull(extra, "extra"));
     }
 
     /**
@@ -131,6 +141,13 @@ public final class Mesh implements AutoCloseable {
      * and the connections it accepted close after the drain. A response's
      * {@linkplain HttpEndpoint.Response#thenRun after-sent action} runs once the response is
      * written (admin {@code /quitquitquit} stops the proxy there). Returns the bound address.
+     *
+     * @param bind   where to listen: a resolved IP ({@code 0.0.0.0} for every address) and port (0: a free one,
+     *               which the result names); not null
+     * @param routes path to handler; not null
+     * @throws NullPointerException     naming {@code bind} or {@code routes} when it is null
+     * @throws IllegalArgumentException naming {@code bind} when it is unresolved (a host name)
+     * @throws IllegalStateException    once the mesh is closed
      */
     public InetSocketAddress serveHttp(InetSocketAddress bind, Map<String, HttpEndpoint.Handler> routes) throws InterruptedException {
         return serveHttp(bind, routes, HttpEndpoint.Compression.NONE);
@@ -140,10 +157,22 @@ public final class Mesh implements AutoCloseable {
      * As {@link #serveHttp(InetSocketAddress, Map)}, with the answers' bodies encoded as {@code compression} says:
      * {@link HttpEndpoint.Compression#NEGOTIATED} for a metrics endpoint, as ztunnel's {@code :15020} compresses
      * (the encoding runs on the admin thread, never on an event loop).
+     *
+     * @throws NullPointerException     naming {@code bind}, {@code routes} or {@code compression} when it is null
+     * @throws IllegalArgumentException naming {@code bind} when it is unresolved (a host name)
+     * @throws IllegalStateException    once the mesh is closed
      */
     public InetSocketAddress serveHttp(InetSocketAddress bind, Map<String, HttpEndpoint.Handler> routes,
                                        HttpEndpoint.Compression compression) throws InterruptedException {
-        java.util.Objects.requireNonNull(compression, "compression");
+        // Checked here: they failed inside the bind, with a JDK NullPointerException about an internal variable and an
+        // UnresolvedAddressException with no message (a new-user pass).
+        Objects.requireNonNull(bind, "bind");
+        Objects.requireNonNull(routes, "routes");
+        Objects.requireNonNull(compression, "compression");
+        if (bind.isUnresolved()) {
+            throw new IllegalArgumentException("serveHttp: bind " + bind.getHostString() + ":" + bind.getPort()
+                    + " is unresolved: give an IP (0.0.0.0 for every address)");
+        }
         runtime.requireOpen("serveHttp");
         return runtime.listeners().bindHttp(bind, routes, compression);
     }
@@ -317,22 +346,37 @@ public final class Mesh implements AutoCloseable {
      * tunnels but does not close the handler (an {@code HboneServerSocket}'s {@code accept()} keeps
      * waiting until the caller closes it).
      *
-     * @param destination the exact IP and port callers name (their CONNECT {@code :authority})
+     * @param destination the exact IP and port callers name (their CONNECT {@code :authority}); port 1-65535
+     * @param handler     not null
+     * @throws NullPointerException     naming {@code destination} or {@code handler} when it is null
      * @throws IllegalArgumentException when {@code destination} is unresolved: a CONNECT names an IP
      *                                  literal, so a host name would never match and tunnels to the
-     *                                  address would be proxied to TCP instead
+     *                                  address would be proxied to TCP instead; or when its port is 0, which
+     *                                  is no port a peer can dial, so no tunnel would ever reach the handler
+     * @throws IllegalStateException    once the mesh is closed
      */
     public void serve(InetSocketAddress destination, StreamHandler handler) {
         runtime.requireOpen("serve");
         if (Objects.requireNonNull(destination, "destination").isUnresolved()) {
             throw new IllegalArgumentException("serve needs a resolved IP and port, got unresolved " + destination);
         }
-        runtime.inbound().serve(destination, handler);
+        if (destination.getPort() == 0) {
+            // Not a bind: the handler serves what peers dial, and nobody dials port 0 (a new-user pass: it was accepted).
+            throw new IllegalArgumentException("serve: destination " + Addresses.authority(destination)
+                    + " has port 0, which no peer can dial: give the port callers connect to");
+        }
+        runtime.inbound().serve(destination, Objects.requireNonNull(handler, "handler"));
     }
 
-    /** The effective PeerAuthentication mode for plaintext arriving at {@code w}:{@code port}. */
-    public MtlsMode mtlsMode(Workload w, int port) {
-        return runtime.plaintext().mtlsMode(w, port);
+    /**
+     * The effective PeerAuthentication mode for plaintext arriving at {@code workload}:{@code port}.
+     *
+     * @param workload not null
+     * @throws NullPointerException naming {@code workload} when it is null (the answer was PERMISSIVE without a
+     *                              policy engine: a null must never read as a mode that lets plaintext in)
+     */
+    public MtlsMode mtlsMode(Workload workload, int port) {
+        return runtime.plaintext().mtlsMode(Objects.requireNonNull(workload, "workload"), port);
     }
 
     // ---- lifecycle ----
@@ -377,6 +421,7 @@ public final class Mesh implements AutoCloseable {
 
     /** A drain longer than this waits without a bound in {@link #close()} (its millis plus 8 s would overflow). */
     private static final Duration MAX_CLOSE_WAIT = Duration.ofMillis(Long.MAX_VALUE - 8_000);
+
     /** The destination is not in the registry (or not in the mesh), so its identity is unknown. */
     public static final class UnknownDestinationException extends IllegalStateException {
         private static final long serialVersionUID = 1L;
@@ -486,7 +531,9 @@ public final class Mesh implements AutoCloseable {
          * Bind an HBONE listener (ztunnel: {@code :15008}; port 0: a free port, see
          * {@link Mesh#inboundAddress()}); null or unset: none, outbound only.
          *
-         * @throws IllegalArgumentException when {@code address} is unresolved
+         * @param address an IP of this host, or the wildcard ({@code 0.0.0.0}, {@code ::}) for every address; null: none
+         * @throws IllegalArgumentException when {@code address} is unresolved, or a multicast or the broadcast
+         *     ({@code 255.255.255.255}) address, which no peer can dial (the same check as {@link #inboundEndpoint}'s)
          */
         public Builder inbound(InetSocketAddress address) {
             settings.inbound(address);

@@ -7,20 +7,23 @@ import io.micrometer.core.instrument.Meter;
 import io.micrometer.core.instrument.config.MeterFilter;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.hbone.HboneServerSocket;
 import io.zerohop.identity.InMemoryCa;
 import io.zerohop.identity.SpiffeIds;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
- * A new-user pass of the Java API: settings that were accepted and failed later, far from the call (an
- * {@link ArithmeticException} from {@code close()}, {@code build()} or {@code connect}), are refused where they are
- * given, naming what is wrong; a build that fails part-way leaves nothing behind.
+ * A new-user pass of the Java API: settings and arguments that were accepted and failed later, far from the call (an
+ * {@link ArithmeticException} from {@code close()}, {@code build()} or {@code connect}, a JDK exception about an
+ * internal variable), or that silently did the wrong thing, are refused where they are given, naming what is wrong.
  */
 class MeshArgumentsTest {
     private static final InMemoryCa CA = InMemoryCa.create("cluster.local");
@@ -100,5 +103,70 @@ class MeshArgumentsTest {
             }
         }
         return names;
+    }
+
+    /** inbound took 224.0.0.1 and 255.255.255.255 and start() bound them, where inboundEndpoint refuses both. */
+    @Test
+    void inboundRefusesMulticastAndBroadcastAsInboundEndpointDoes() throws Exception {
+        assertThatThrownBy(() -> Mesh.builder().inbound(new InetSocketAddress("224.0.0.1", 25012)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("inbound address 224.0.0.1:25012 is a multicast address: give one host's IP");
+        assertThatThrownBy(() -> Mesh.builder().inbound(new InetSocketAddress("ff02::1", 25012)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("is a multicast address");
+        assertThatThrownBy(() -> Mesh.builder().inbound(new InetSocketAddress("255.255.255.255", 25012)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("inbound address 255.255.255.255:25012 is the broadcast address: give one host's IP");
+        assertThatThrownBy(() -> Mesh.builder().inboundEndpoint(new InetSocketAddress("10.0.0.1", 80), new InetSocketAddress("224.0.0.1", 80)))
+                .hasMessage("inboundEndpoint: endpoint 224.0.0.1:80 is a multicast address: give one host's IP");
+        Mesh.builder().inbound(new InetSocketAddress("0.0.0.0", 0)).inbound(new InetSocketAddress("127.0.0.1", 0)).inbound(null);
+    }
+
+    /** mtlsMode(null, 80) answered PERMISSIVE: a null must never read as a mode that lets plaintext in. */
+    @Test
+    void mtlsModeRefusesANullWorkload() {
+        try (Mesh m = Mesh.builder().identityProvider(CA).threads(1).drain(Duration.ZERO).build()) {
+            assertThatThrownBy(() -> m.mtlsMode(null, 80)).isInstanceOf(NullPointerException.class).hasMessage("workload");
+        }
+    }
+
+    /**
+     * serveHttp with an unresolved address threw UnresolvedAddressException with a null message, with null routes a JDK
+     * NullPointerException about an internal variable; configDump(null) too; serve(ip:0) was accepted, and no peer can
+     * dial port 0.
+     */
+    @Test
+    void serveHttpServeAndConfigDumpNameTheirBadArgument() throws Exception {
+        try (Mesh m = Mesh.builder().identityProvider(CA).threads(1).drain(Duration.ZERO).build()) {
+            InetSocketAddress local = new InetSocketAddress("127.0.0.1", 0);
+            assertThatThrownBy(() -> m.serveHttp(InetSocketAddress.createUnresolved("foo", 0), Map.of()))
+                    .isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("serveHttp: bind foo:0 is unresolved: give an IP (0.0.0.0 for every address)");
+            assertThatThrownBy(() -> m.serveHttp(local, null)).isInstanceOf(NullPointerException.class).hasMessage("routes");
+            assertThatThrownBy(() -> m.serveHttp(null, Map.of())).isInstanceOf(NullPointerException.class).hasMessage("bind");
+            assertThatThrownBy(() -> m.configDump(null)).isInstanceOf(NullPointerException.class).hasMessage("extra");
+            InetAddress ip = InetAddress.getByName("127.0.0.1");
+            try (HboneServerSocket handler = new HboneServerSocket()) {
+                assertThatThrownBy(() -> m.serve(new InetSocketAddress(ip, 0), handler)).isInstanceOf(IllegalArgumentException.class)
+                        .hasMessage("serve: destination 127.0.0.1:0 has port 0, which no peer can dial: give the port callers connect to");
+                assertThatThrownBy(() -> m.serve(new InetSocketAddress(ip, 8080), null)).isInstanceOf(NullPointerException.class)
+                        .hasMessage("handler");
+                m.serve(new InetSocketAddress(ip, 8080), handler);
+            }
+            assertThat(m.configDump(Map.of())).startsWith("{");
+        }
+    }
+
+    /**
+     * readinessTask after close() added the task: readiness then listed [draining, x]. A closed mesh refuses it as it
+     * refuses start(), serve() and the other calls that would add to it.
+     */
+    @Test
+    void aClosedMeshRefusesAReadinessTask() {
+        Mesh m = Mesh.builder().identityProvider(CA).threads(1).drain(Duration.ZERO).build();
+        m.close();
+        assertThatThrownBy(() -> m.readinessTask("x")).isInstanceOf(IllegalStateException.class)
+                .hasMessage("readinessTask: this mesh is closed (or closing)");
+        assertThat(m.pendingReadiness()).contains("draining").doesNotContain("x");
+        assertThatThrownBy(() -> m.start()).hasMessage("start: this mesh is closed (or closing)");
     }
 }

@@ -78,17 +78,27 @@ public final class InboundEndpoints {
                         + " is a wildcard address: give one IP (" + ("target".equals(what)
                         ? "the workload address peers dial" : "the one the application binds, e.g. 127.0.0.1") + ")");
             }
-            if (a.getAddress().isMulticastAddress()) {
-                // A TCP connection has one peer: a group address can be neither dialled nor named by a CONNECT.
-                throw new IllegalArgumentException("inboundEndpoint: " + what + " " + Addresses.authority(a)
-                        + " is a multicast address: give one host's IP");
-            }
-            if (isBroadcast(a.getAddress())) {
-                throw new IllegalArgumentException("inboundEndpoint: " + what + " " + Addresses.authority(a)
-                        + " is the broadcast address: give one host's IP");
-            }
+            requireUnicast("inboundEndpoint: " + what, a);
             if (a.getPort() == 0) {
                 throw new IllegalArgumentException("inboundEndpoint: " + what + " " + Addresses.authority(a) + " has port 0: give the port");
+            }
+        }
+
+        /**
+         * Refuses a multicast or the broadcast address, which a TCP socket can neither bind for accepting nor dial:
+         * {@code inboundEndpoint}'s check, also {@code inbound}'s (which took both, and {@code start()} bound them).
+         *
+         * @param what how the message names the argument, e.g. {@code "inbound address"}
+         * @throws IllegalArgumentException {@code "<what> <ip:port> is a multicast address: give one host's IP"}, or
+         *     {@code "... is the broadcast address: ..."}
+         */
+        static void requireUnicast(String what, InetSocketAddress a) {
+            if (a.getAddress().isMulticastAddress()) {
+                // A TCP connection has one peer: a group address can be neither dialled nor named by a CONNECT.
+                throw new IllegalArgumentException(what + " " + Addresses.authority(a) + " is a multicast address: give one host's IP");
+            }
+            if (isBroadcast(a.getAddress())) {
+                throw new IllegalArgumentException(what + " " + Addresses.authority(a) + " is the broadcast address: give one host's IP");
             }
         }
 

@@ -103,6 +103,10 @@ public final class MeshSettings {
         if (address != null && address.isUnresolved()) {
             throw new IllegalArgumentException("inbound address " + address + " is unresolved: give an IP (0.0.0.0 for every address)");
         }
+        if (address != null) {
+            // inboundEndpoint's check: start() bound 224.0.0.1 and 255.255.255.255 (a new-user pass), where no peer can dial.
+            InboundEndpoints.Builder.requireUnicast("inbound address", address);
+        }
         this.inbound = address;
     }
 
