@@ -95,7 +95,9 @@ public final class InMemoryCa implements IdentityProvider {
      * certificate with "no well-defined expiration date", and the last second X.509 can encode. A longer
      * {@link Builder#caTtl} is cut to it.
      */
-    static final Instant MAX_CA_NOT_AFTER = Instant.parse("9999-12-31T23:59:59Z");
+    // 9999-12-31T23:59:59Z as epoch seconds: Instant.parse would load java.time's formatters at every start of the
+    // proxy (StartFootprintTest keeps DateTimeFormatter out of the start-up classes).
+    static final Instant MAX_CA_NOT_AFTER = Instant.ofEpochSecond(253_402_300_799L);
 
     /** The workload leaves' subject: none, as istiod's (see the class comment). */
     private static final X500Name LEAF_SUBJECT = new X500Name(new RDN[0]);
