@@ -30,7 +30,8 @@ class ReadmeSnippetsTest {
                     "Path cert, Path key, Path bundle, PolicyEngine engine, io.micrometer.core.instrument.MeterRegistry prometheusRegistry, "
                             + "InetAddress backendIp"),
             "mesh-core/README.md", List.of("io.micrometer.core.instrument.MeterRegistry prometheus", "Mesh mesh, SpiffeId me, SpiffeId partner",
-                    "Mesh node", "IdentityProvider ca, WorkloadRegistry registry, PolicyEngine policies, int grpcServerPort"),
+                    "Mesh node", "SpiffeId backend, InetAddress ip",
+                    "IdentityProvider ca, WorkloadRegistry registry, PolicyEngine policies, int grpcServerPort"),
             "mesh-hbone/README.md", List.of("", "", "PolicyEngine engine, java.util.function.Predicate<TunnelInfo> allowed", "", "HboneServerSocket sockets",
                     "HboneClient client, InetSocketAddress pod, SpiffeId backend, InetSocketAddress hbone", "HboneClient client, SpiffeId backend",
                     "HboneClient client, InetSocketAddress pod, SpiffeId backend, InetSocketAddress hbone, Socket acceptedSocket, "
