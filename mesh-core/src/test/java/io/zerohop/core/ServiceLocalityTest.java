@@ -105,22 +105,7 @@ class ServiceLocalityTest {
     }
 
     static ServerSocket tagOn(InetAddress ip, String tag) throws IOException {
-        ServerSocket s = new ServerSocket(0, 50, ip);
-        sockets.add(s);
-        Thread t = new Thread(() -> {
-            while (!s.isClosed()) {
-                try (Socket c = s.accept()) {
-                    c.setSoTimeout(10_000);
-                    c.getInputStream().read();
-                    c.getOutputStream().write(tag.getBytes(StandardCharsets.US_ASCII));
-                } catch (IOException e) {
-                    // closed, or the client went away
-                }
-            }
-        }, "tag-app");
-        t.setDaemon(true);
-        t.start();
-        return s;
+        return ServiceVipTest.tagOn(ip, tag, sockets);
     }
 
     /** The identities {@code n} Mesh.connect tunnels to the VIP reached. */

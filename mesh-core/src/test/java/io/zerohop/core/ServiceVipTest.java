@@ -124,10 +124,17 @@ class ServiceVipTest {
         }
     }
 
-    /** An app on an ephemeral port of {@code ip} that answers every connection's first byte with {@code tag}, then closes it. */
     static ServerSocket tagOn(InetAddress ip, String tag) throws IOException {
+        return tagOn(ip, tag, sockets);
+    }
+
+    /**
+     * An app on an ephemeral port of {@code ip} that answers every connection's first byte with {@code tag}, then closes
+     * it; added to {@code closeLater}.
+     */
+    static ServerSocket tagOn(InetAddress ip, String tag, List<ServerSocket> closeLater) throws IOException {
         ServerSocket s = new ServerSocket(0, 50, ip);
-        sockets.add(s);
+        closeLater.add(s);
         Thread t = new Thread(() -> {
             while (!s.isClosed()) {
                 try (Socket c = s.accept()) {
