@@ -260,7 +260,7 @@ public final class HboneServer implements AutoCloseable {
         public Builder idleTimeout(Duration d) {
             Objects.requireNonNull(d, "idleTimeout");
             if (d.isNegative()) {
-                throw new IllegalArgumentException("idleTimeout must not be negative, got " + io.zerohop.hbone.internal.LogText.duration(d));
+                throw new IllegalArgumentException("idleTimeout must not be negative, got " + io.zerohop.hbone.internal.LogText.exactDuration(d));
             }
             this.idleTimeout = io.zerohop.hbone.internal.DurationLimit.atMost(d, "idleTimeout");
             return this;

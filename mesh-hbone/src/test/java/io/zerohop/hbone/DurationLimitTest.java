@@ -33,4 +33,13 @@ class DurationLimitTest {
                 .hasMessageStartingWith("handshakeTimeout must be at most 36500d");
         HboneServer.builder().idleTimeout(Duration.ZERO).idleTimeout(Duration.ofDays(36_500));
     }
+
+    /** The refused value exactly: rounded to milliseconds, 36500d plus 1 ns read as the limit itself (a new-user pass). */
+    @Test
+    void theRefusedValueIsWrittenExactly() {
+        assertThatThrownBy(() -> HboneClient.builder().idleTimeout(Duration.ofDays(36_500).plusNanos(1)))
+                .hasMessage("idleTimeout must be at most 36500d (100 years), got 3153600000000000001ns");
+        assertThatThrownBy(() -> HboneServer.builder().idleTimeout(Duration.ofNanos(-1000)))
+                .hasMessage("idleTimeout must not be negative, got -1µs");
+    }
 }

@@ -109,6 +109,9 @@ final class Cli {
         return null;
     }
 
+    /** The longest duration any option takes: the library builders' limit (36500 days). */
+    static final Duration MAX_DURATION = Duration.ofDays(36_500);
+
     /** What a duration looks like, in each error about one. */
     private static final String DURATION_EXAMPLES = " (examples: 500ms, 90s, 15m, 24h, 7d)";
 
@@ -147,12 +150,15 @@ final class Cli {
                 case 'd' -> Duration.ofDays(n);
                 default -> throw new RefusedException("bad duration \"" + s + "\"" + DURATION_EXAMPLES, 2); // a usage error
             };
-            // Timers take a duration in ns (Netty's schedule, --drain's deadline): one that no long holds in ns
-            // failed later as a bare "long overflow", exit 1, naming no option.
-            d.toNanos();
+            // The library's limit for every timeout, interval and drain (mesh-hbone's DurationLimit: timers run in ns):
+            // past it the builder refused the value only after the proxy had started, exit 1, naming its Java setter
+            // (a new-user pass); past ~106751d a long of ns overflowed. Checked here, it is a usage error naming the option.
+            if (d.compareTo(MAX_DURATION) > 0) {
+                throw new ArithmeticException();
+            }
             return d;
         } catch (ArithmeticException e) {
-            throw new RefusedException("duration \"" + s + "\" is too long (at most 106751d, what a long holds in ns)", 2);
+            throw new RefusedException("duration \"" + s + "\" is too long (at most 36500d, 100 years)", 2);
         }
     }
 

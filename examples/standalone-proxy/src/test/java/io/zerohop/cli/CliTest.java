@@ -110,6 +110,9 @@ class CliTest {
         assertThat(proxy("--inbound", "off", "--socks5=localhost:1080"))
                 .isEqualTo("exit 2: zerohop proxy: --socks5: \"localhost\" is not an IP address literal");
         assertThat(proxy("--inbound", "off", "--drain", "5x")).isEqualTo("exit 2: zerohop proxy: --drain: bad duration \"5x\" (examples: 500ms, 90s, 15m, 24h, 7d)");
+        // Past the library's limit: a usage error naming the option before anything starts (was exit 1, naming `drain`).
+        assertThat(proxy("--inbound", "off", "--drain", "36501d"))
+                .isEqualTo("exit 2: zerohop proxy: --drain: duration \"36501d\" is too long (at most 36500d, 100 years)");
         assertThat(proxy("--inbound", "off", "--inbound-transparent"))
                 .isEqualTo("exit 2: zerohop proxy: --inbound-transparent: needs an HBONE listener, but --inbound is off");
         assertThat(std.out.toString()).doesNotContain("zerohop proxy ready");
@@ -131,10 +134,12 @@ class CliTest {
                 .hasMessage("bad duration \"5ns\" (examples: 500ms, 90s, 15m, 24h, 7d)");
         org.assertj.core.api.Assertions.assertThatThrownBy(() -> Cli.duration("-5ms")).hasMessage("duration \"-5ms\" is negative");
         // New-user pass: 'zerohop proxy --drain 3000000000000h' exited 1 with the bare line "zerohop proxy: long overflow".
-        assertThat(Cli.duration("106751d")).isEqualTo(java.time.Duration.ofDays(106751));
-        for (String tooLong : new String[] {"106752d", "3000000000000h", "9223372036854775807m", "9223372036854775807s"}) {
+        // And the library's limit (36500d): past it the builder refused it only once the proxy had started, exit 1,
+        // naming its Java setter (a new-user pass: --drain=36501d).
+        assertThat(Cli.duration("36500d")).isEqualTo(java.time.Duration.ofDays(36500));
+        for (String tooLong : new String[] {"36501d", "876025h", "106752d", "3000000000000h", "9223372036854775807m", "9223372036854775807s"}) {
             org.assertj.core.api.Assertions.assertThatThrownBy(() -> Cli.duration(tooLong))
-                    .hasMessage("duration \"" + tooLong + "\" is too long (at most 106751d, what a long holds in ns)");
+                    .hasMessage("duration \"" + tooLong + "\" is too long (at most 36500d, 100 years)");
         }
     }
 

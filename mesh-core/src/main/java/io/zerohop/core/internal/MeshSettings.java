@@ -184,7 +184,7 @@ public final class MeshSettings {
     public void drain(Duration d) {
         Objects.requireNonNull(d, "drain");
         if (d.isNegative()) {
-            throw new IllegalArgumentException("drain must not be negative, got " + io.zerohop.hbone.internal.LogText.duration(d));
+            throw new IllegalArgumentException("drain must not be negative, got " + io.zerohop.hbone.internal.LogText.exactDuration(d));
         }
         // ChronoUnit.FOREVER was accepted, then close() threw ArithmeticException and left the listener open.
         this.drain = DurationLimit.atMost(d, "drain");

@@ -26,7 +26,7 @@ public final class DurationLimit {
      */
     public static Duration atMost(Duration d, String setting) {
         if (d.compareTo(MAX) > 0) {
-            throw new IllegalArgumentException(setting + " must be at most " + MAX_TEXT + ", got " + LogText.duration(d));
+            throw new IllegalArgumentException(setting + " must be at most " + MAX_TEXT + ", got " + LogText.exactDuration(d));
         }
         return d;
     }

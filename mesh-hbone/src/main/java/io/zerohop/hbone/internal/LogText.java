@@ -15,6 +15,11 @@ public final class LogText {
         return HumanText.duration(d);
     }
 
+    /** {@code d} exactly, for a message refusing it ({@link HumanText#exactDuration}). */
+    public static String exactDuration(Duration d) {
+        return HumanText.exactDuration(d);
+    }
+
     /** {@code n} and the noun that agrees with it: {@code 1 tunnel}, {@code 2 tunnels} (not {@code 1 tunnels}). */
     public static String count(long n, String one, String many) {
         return HumanText.count(n, one, many);

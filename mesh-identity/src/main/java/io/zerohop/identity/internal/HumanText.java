@@ -42,6 +42,23 @@ public final class HumanText {
         return ms + "ms";
     }
 
+    /**
+     * {@code d} as {@link #duration} writes it, but exact: a part below a millisecond is kept, in microseconds or
+     * nanoseconds ({@code 3153600000000000001ns}), for the messages that refuse a value, where {@link #duration}'s
+     * rounding showed a refused {@code 36500d} plus 1 ns as the limit itself, and -1 ns as {@code 0µs}.
+     */
+    public static String exactDuration(Duration d) {
+        if (d.getNano() % 1_000_000 != 0) {
+            try {
+                long ns = d.toNanos();
+                return ns % 1_000 == 0 ? ns / 1_000 + "µs" : ns + "ns";
+            } catch (ArithmeticException beyondNanos) {
+                // Past ~292 years the nanoseconds no longer matter to anyone reading the refusal.
+            }
+        }
+        return duration(d);
+    }
+
     /** {@code n} and the noun that agrees with it: {@code 1 tunnel}, {@code 0 tunnels}, {@code 2 policies}. */
     public static String count(long n, String one, String many) {
         return n + " " + (n == 1 ? one : many);
