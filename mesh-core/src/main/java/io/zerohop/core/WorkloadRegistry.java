@@ -1,6 +1,7 @@
 package io.zerohop.core;
 
 import io.spiffe.spiffeid.SpiffeId;
+import io.zerohop.core.internal.TopologyLabels;
 import io.zerohop.policy.PolicyLoadException;
 import io.zerohop.policy.WorkloadRef;
 import io.zerohop.policy.internal.YNode;
@@ -289,12 +290,12 @@ public final class WorkloadRegistry {
         for (int i = 0; i < scopes.size(); i++) {
             Service.LoadBalancing.Scope s = scopes.get(i);
             boolean matches = switch (s) {
-                case REGION -> same(src.get(REGION_LABEL), w.labels().get(REGION_LABEL));
-                case ZONE -> same(src.get(ZONE_LABEL), w.labels().get(ZONE_LABEL));
-                case SUBZONE -> same(src.get(SUBZONE_LABEL), w.labels().get(SUBZONE_LABEL));
+                case REGION -> sameLabel(src, w, TopologyLabels.REGION);
+                case ZONE -> sameLabel(src, w, TopologyLabels.ZONE);
+                case SUBZONE -> sameLabel(src, w, TopologyLabels.SUBZONE);
                 case NODE -> same(srcNode, w.node());
-                case CLUSTER -> same(src.get(CLUSTER_LABEL), w.labels().get(CLUSTER_LABEL));
-                case NETWORK -> same(src.get(NETWORK_LABEL), w.labels().get(NETWORK_LABEL));
+                case CLUSTER -> sameLabel(src, w, TopologyLabels.CLUSTER);
+                case NETWORK -> sameLabel(src, w, TopologyLabels.NETWORK);
             };
             if (s == Service.LoadBalancing.Scope.NETWORK && networkPreferred) {
                 if (!matches) {
@@ -313,6 +314,10 @@ public final class WorkloadRegistry {
         return rank + adjust;
     }
 
+    private static boolean sameLabel(Map<String, String> src, Workload w, String key) {
+        return same(src.get(key), w.labels().get(key));
+    }
+
     /** Equal as ztunnel's strings that default to "": null and empty are the same value. */
     private static boolean same(String a, String b) {
         boolean aNone = a == null || a.isEmpty();
@@ -320,12 +325,6 @@ public final class WorkloadRegistry {
         return aNone || bNone ? aNone && bNone : a.equals(b);
     }
 
-    /** The topology labels a scope of {@link Service.LoadBalancing} compares (istio/api label, Kubernetes well-known). */
-    static final String REGION_LABEL = "topology.kubernetes.io/region";
-    static final String ZONE_LABEL = "topology.kubernetes.io/zone";
-    static final String SUBZONE_LABEL = "topology.istio.io/subzone";
-    static final String CLUSTER_LABEL = "topology.istio.io/cluster";
-    static final String NETWORK_LABEL = "topology.istio.io/network";
 
     /** {@code w}'s first address of {@code vip}'s family, else its first. */
     private static InetAddress addressFor(Workload w, InetAddress vip) {

@@ -34,7 +34,7 @@ public record Baggage(String clusterId, String namespace, String workloadName, S
     public static Baggage of(Workload w, String clusterId) {
         return new Baggage(TrafficLabels.clusterOf(w.labels(), clusterId), w.namespace(), w.workloadName(),
                 TrafficLabels.canonicalService(w.labels(), w.workloadName()), TrafficLabels.canonicalRevision(w.labels()),
-                w.labels().get("topology.kubernetes.io/region"), w.labels().get("topology.kubernetes.io/zone"));
+                w.labels().get(TopologyLabels.REGION), w.labels().get(TopologyLabels.ZONE));
     }
 
     // Written out, not generated, as TrafficLabels' (the key of WorkloadStrings' table, hashed on a node

@@ -179,8 +179,8 @@ public record TrafficLabels(String reporter,
     }
 
     /** The Kubernetes well-known labels of a node's (and, where a registry copies them, a workload's) region and zone. */
-    static final String REGION = "topology.kubernetes.io/region";
-    static final String ZONE = "topology.kubernetes.io/zone";
+    static final String REGION = TopologyLabels.REGION;
+    static final String ZONE = TopologyLabels.ZONE;
 
     /**
      * The same labels with {@code s} as the destination Service (ztunnel's {@code with_destination_service}: hostname,
@@ -306,7 +306,7 @@ public record TrafficLabels(String reporter,
      * {@code CLUSTER_ID} for the workloads of its cluster).
      */
     static String clusterOf(Map<String, String> labels, String cluster) {
-        String label = labels.get("topology.istio.io/cluster");
+        String label = labels.get(TopologyLabels.CLUSTER);
         return label != null && !label.isEmpty() ? label : cluster;
     }
 
