@@ -257,10 +257,14 @@ public final class Mesh implements AutoCloseable {
      * {@code hbone_target_destination}); so {@link #socketFactory()} sockets reach a Service by its ClusterIP. Until
      * 5 December a VIP was refused here.
      *
+     * <p>For a VIP the endpoint is picked among the Service's endpoints in the mesh ({@code protocol: HBONE}) only
+     * ({@link WorkloadRegistry#pickMeshEndpoint}); a capture picks among all, as ztunnel, and relays a plaintext one as
+     * plain TCP.
+     *
      * @throws UnknownDestinationException when the registry does not know the address, the
      *                                     workload is not in the mesh (plaintext), or the address is a {@link Service}
      *                                     VIP without a healthy upstream ("no healthy upstream": the port is no service
-     *                                     port, or no endpoint has it) or whose endpoint picked is a plaintext workload
+     *                                     port, no endpoint has it, or none of those is in the mesh)
      * @throws IllegalArgumentException when {@code target} is unresolved (a host name)
      */
     public Route route(InetSocketAddress target) {

@@ -221,6 +221,27 @@ public final class WorkloadRegistry {
      */
     public Service.Endpoint pickEndpoint(Service service, int port, InetAddress vip, String sourceNode,
                                          Map<String, String> sourceLabels) {
+        return pick(service, port, vip, sourceNode, sourceLabels, false);
+    }
+
+    /**
+     * {@link #pickEndpoint(Service, int, InetAddress, String, Map)} among the endpoints in the mesh only
+     * ({@link Workload.Protocol#HBONE}): what a caller that must never dial in plaintext ({@code Mesh.connect},
+     * {@code Mesh.route}, {@code Mesh.socketFactory}) picks from. ztunnel has no such pick: it serves captured traffic,
+     * and relays a {@code protocol: TCP} endpoint it picked as plain TCP (the capture path here does the same, with
+     * {@link #pickEndpoint(Service, int, InetAddress, String, Map)}). A zerohop decision: a Service whose endpoints are
+     * partly outside the mesh is reached over HBONE through its meshed ones, never refused by chance of the draw.
+     *
+     * @return null as {@link #pickEndpoint(Service, int, InetAddress, String, Map)}, and also when no eligible endpoint is
+     *         in the mesh
+     */
+    public Service.Endpoint pickMeshEndpoint(Service service, int port, InetAddress vip, String sourceNode,
+                                             Map<String, String> sourceLabels) {
+        return pick(service, port, vip, sourceNode, sourceLabels, true);
+    }
+
+    private Service.Endpoint pick(Service service, int port, InetAddress vip, String sourceNode,
+                                  Map<String, String> sourceLabels, boolean meshOnly) {
         Service.Port p = service.port(port);
         if (p == null) {
             return null;
@@ -251,7 +272,7 @@ public final class WorkloadRegistry {
         int best = -1;
         int count = 0;
         for (Workload w : eps) {
-            int r = rank(lb, p, w, sourceNode, src);
+            int r = meshOnly && w.protocol() != Workload.Protocol.HBONE ? -1 : rank(lb, p, w, sourceNode, src);
             if (r > best) {
                 best = r;
                 count = 1;
@@ -264,7 +285,8 @@ public final class WorkloadRegistry {
         }
         int k = count == 1 ? 0 : java.util.concurrent.ThreadLocalRandom.current().nextInt(count);
         for (Workload w : eps) {
-            if (rank(lb, p, w, sourceNode, src) == best && k-- == 0) {
+            if ((!meshOnly || w.protocol() == Workload.Protocol.HBONE) && rank(lb, p, w, sourceNode, src) == best
+                    && k-- == 0) {
                 return new Service.Endpoint(service, w, new InetSocketAddress(addressFor(w, vip), p.targetOn(w)));
             }
         }

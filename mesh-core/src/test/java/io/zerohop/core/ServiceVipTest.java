@@ -17,6 +17,7 @@ import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -282,12 +283,70 @@ class ServiceVipTest {
             assertThatThrownBy(() -> s.connect(new InetSocketAddress(vipEmpty, trapEmpty.getLocalPort())))
                     .isInstanceOf(java.net.ConnectException.class).hasMessageContaining("no healthy upstream");
         }
-        // A plaintext endpoint is not reachable over HBONE: refused, never dialled in plaintext.
+        // A Service with plaintext endpoints only is not reachable over HBONE: refused, never dialled in plaintext.
         try (Socket s = sf.createSocket()) {
             assertThatThrownBy(() -> s.connect(new InetSocketAddress(vipLegacy, trapLegacy.getLocalPort())))
-                    .isInstanceOf(java.net.ConnectException.class).hasMessageContaining("is a plaintext workload");
+                    .isInstanceOf(java.net.ConnectException.class)
+                    .hasMessageContaining("service prod/legacy has no endpoint in the mesh (protocol HBONE) eligible for port "
+                            + trapLegacy.getLocalPort() + ", only plaintext ones");
         }
         assertThat(trapped.get()).isEqualTo(before);
+    }
+
+    /**
+     * A Service with one endpoint in the mesh and one outside it (protocol TCP): the library's calls (route, connect,
+     * socketFactory) pick among the meshed endpoints only and always reach it over HBONE; a capture picks among both, as
+     * ztunnel's load_balance does, and relays the plaintext one as plain TCP. Until 5 December a library call failed
+     * whenever the random pick was the plaintext endpoint.
+     */
+    @Test
+    void aLibraryCallToAServiceWithPlaintextEndpointsReachesItsMeshedOnes() throws Exception {
+        InetAddress vipMixed = InetAddress.getByName("127.0.151.105");
+        List<ServerSocket> own = new ArrayList<>();
+        ServerSocket trap = trapOn(vipMixed);
+        ServerSocket plain = tagOn(InetAddress.getByName("127.0.151.5"), "plain", own);
+        WorkloadService mixed = new WorkloadService("mixed", "prod", "mixed.prod.svc.cluster.local", Set.of());
+        Workload meshed = new Workload("prod", "web-1", "web", Map.of("app", "web"), web1.addresses(), Workload.Protocol.HBONE,
+                "b", TD, Map.of(), Map.of("app", appOne.getLocalPort()), null, List.of(mixed));
+        Workload outside = new Workload("prod", "legacy", "legacy", Map.of(), legacy.addresses(), Workload.Protocol.TCP, null,
+                TD, Map.of(), Map.of("app", plain.getLocalPort()), null, List.of(mixed));
+        WorkloadRegistry r = WorkloadRegistry.empty();
+        r.replace(List.of(meshed, outside), Map.of("b", server.inboundAddress()), Map.of(), List.of(new Service("prod",
+                "mixed", "mixed.prod.svc.cluster.local", List.of(vipMixed), List.of(Service.Port.named(trap.getLocalPort(), "app")))));
+        InetSocketAddress target = new InetSocketAddress(vipMixed, trap.getLocalPort());
+        InetSocketAddress meshedApp = new InetSocketAddress(web1.addresses().get(0), appOne.getLocalPort());
+        int before = trapped.get();
+        try (Mesh m = Mesh.builder().identityProvider(ca).identity(client).workloads(r).threads(1).build()) {
+            for (int i = 0; i < 40; i++) {
+                assertThat(m.route(target).target()).isEqualTo(meshedApp);
+            }
+            javax.net.SocketFactory sf = m.socketFactory(client);
+            for (int i = 0; i < 10; i++) {
+                try (Socket s = sf.createSocket(vipMixed, trap.getLocalPort())) {
+                    s.setSoTimeout(10_000);
+                    assertThat(readAll(s)).isEqualTo("one");
+                }
+                HboneStream h = m.connect(client, target).get(20, TimeUnit.SECONDS);
+                assertThat(h.info().destination()).isEqualTo(meshedApp);
+                h.close();
+            }
+            InetSocketAddress socks5 = m.capture(Capture.socks5(new InetSocketAddress("127.0.0.1", 0)));
+            Set<String> seen = new HashSet<>();
+            for (int i = 0; i < 60 && seen.size() < 2; i++) {
+                try (Socket s = new Socket(new java.net.Proxy(java.net.Proxy.Type.SOCKS, socks5))) {
+                    s.setSoTimeout(10_000);
+                    s.connect(target, 10_000);
+                    seen.add(readAll(s));
+                }
+            }
+            assertThat(seen).as("a capture picks either, as ztunnel").containsExactlyInAnyOrder("one", "plain");
+        } finally {
+            for (ServerSocket s : own) {
+                s.close();
+            }
+            trap.close();
+        }
+        assertThat(trapped.get()).as("nothing sent to the VIP in plaintext").isEqualTo(before);
     }
 
     /** The admin dump lists the Services as ztunnel's does (its {@code services}), with their endpoints. */

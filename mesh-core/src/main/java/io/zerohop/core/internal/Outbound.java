@@ -126,16 +126,11 @@ public final class Outbound implements CaptureListener.Opener {
 
     /** {@link #route(InetSocketAddress)} for a caller going out as {@code source}: a VIP's endpoint is picked for it. */
     private Route route(InetSocketAddress target, SpiffeId source) {
-        io.zerohop.core.Service.Endpoint ep = serviceEndpoint(target, null, source);
+        io.zerohop.core.Service.Endpoint ep = serviceEndpoint(target, null, source, true);
         if (ep != null) {
             // ztunnel's find_upstream for a VIP: one endpoint, its address and target port as the CONNECT authority
-            // (hbone_target_destination), carried by the route's target; each call picks again.
+            // (hbone_target_destination), carried by the route's target; each call picks again, among the meshed ones.
             Workload w = ep.workload();
-            if (w.protocol() != Workload.Protocol.HBONE) {
-                throw new Mesh.UnknownDestinationException("destination " + Addresses.authority(target) + " is service "
-                        + ep.service() + ", whose endpoint picked, " + w + " (" + Addresses.authority(ep.address())
-                        + "), is a plaintext workload, not reachable over HBONE (a capture relays it as plain TCP)");
-            }
             return new Route(local.registry().hboneAddress(w, ep.address().getAddress()), Set.of(local.registry().identityOf(w)),
                     Map.of(), ep.address());
         }
@@ -190,10 +185,15 @@ public final class Outbound implements CaptureListener.Opener {
      *
      * @param source the identity the connection goes out as (the mesh's own when {@code from} is null and the caller
      *               lends it), or null
+     * @param meshOnly pick among the {@code protocol: HBONE} endpoints only
+     *                 ({@link io.zerohop.core.WorkloadRegistry#pickMeshEndpoint}): for the library's calls, which never dial
+     *                 in plaintext; a capture picks among all, as ztunnel
      * @throws Mesh.UnknownDestinationException ztunnel's {@code Error::NoHealthyUpstream} ("no healthy upstream"), with
-     *         zerohop's reason: the port is no service port, or no endpoint has an address and that port
+     *         zerohop's reason: the port is no service port, or no endpoint has an address and that port (with
+     *         {@code meshOnly}: or none of those is in the mesh)
      */
-    private io.zerohop.core.Service.Endpoint serviceEndpoint(InetSocketAddress target, Workload from, SpiffeId source) {
+    private io.zerohop.core.Service.Endpoint serviceEndpoint(InetSocketAddress target, Workload from, SpiffeId source,
+                                                             boolean meshOnly) {
         io.zerohop.core.Service svc = local.registry().serviceAt(target.getAddress()).orElse(null);
         if (svc == null) {
             return null;
@@ -201,8 +201,17 @@ public final class Outbound implements CaptureListener.Opener {
         Workload src = from != null ? from : local.workloadOf(source);
         // The source's node: its workload's, else (the mesh's own identity, no workload of its own) this proxy's.
         String node = src != null ? src.node() : local.node();
-        io.zerohop.core.Service.Endpoint ep = local.registry().pickEndpoint(svc, target.getPort(), target.getAddress(), node,
-                src != null ? src.labels() : null);
+        Map<String, String> labels = src != null ? src.labels() : null;
+        io.zerohop.core.Service.Endpoint ep = meshOnly
+                ? local.registry().pickMeshEndpoint(svc, target.getPort(), target.getAddress(), node, labels)
+                : local.registry().pickEndpoint(svc, target.getPort(), target.getAddress(), node, labels);
+        if (ep == null && meshOnly
+                && local.registry().pickEndpoint(svc, target.getPort(), target.getAddress(), node, labels) != null) {
+            throw new Mesh.UnknownDestinationException("no healthy upstream: " + Addresses.authority(target) + ": service "
+                    + svc + " has no endpoint in the mesh (protocol HBONE) eligible for port " + target.getPort()
+                    + ", only plaintext ones: connect, route and socketFactory never dial in plaintext (a capture relays"
+                    + " them as plain TCP)");
+        }
         if (ep == null) {
             io.zerohop.core.Service.LoadBalancing lb = svc.loadBalancing();
             String why = svc.port(target.getPort()) == null
@@ -252,7 +261,7 @@ public final class Outbound implements CaptureListener.Opener {
         InetSocketAddress to = target;
         String host = null;
         try {
-            io.zerohop.core.Service.Endpoint ep = serviceEndpoint(target, null, source);
+            io.zerohop.core.Service.Endpoint ep = serviceEndpoint(target, null, source, true);
             if (ep != null) {
                 to = ep.address();
                 host = ep.service().hostname();
@@ -371,7 +380,7 @@ public final class Outbound implements CaptureListener.Opener {
         io.zerohop.core.Service.Endpoint ep;
         try {
             // ztunnel's find_upstream: a Service VIP first, then a workload address.
-            ep = serviceEndpoint(target, from, src);
+            ep = serviceEndpoint(target, from, src, false);
         } catch (Mesh.UnknownDestinationException e) {
             // ztunnel's build_request: a service-addressed connection without an upstream is Error::NoHealthyUpstream,
             // never passthrough (a VIP is no address to send plaintext to, and its endpoints may be meshed).
