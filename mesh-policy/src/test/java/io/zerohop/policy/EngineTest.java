@@ -34,6 +34,24 @@ class EngineTest {
                 .isEqualTo("ALLOW by default: no policy selects the destination");
     }
 
+    /**
+     * Entries of {@code from} (and of {@code to}) are alternatives, one is enough (Istio's AuthorizationPolicy reference:
+     * "If not set, any source is allowed"; a rule matches when any of its sources matches and any of its operations):
+     * the explanation joins them with "or", its fields within one entry with ", " (until 5 December it wrote every field
+     * of every entry as matched).
+     */
+    @Test
+    void explainsAlternativeSourcesAndOperationsWithOr() throws Exception {
+        PolicyEngine e = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", ap("prod", "two", "{action: DENY,"
+                + " rules: [{from: [{source: {principals: [cluster.local/ns/a/sa/x]}},"
+                + " {source: {namespaces: [b], ipBlocks: [10.0.0.0/8]}}], to: [{operation: {ports: ['80']}},"
+                + " {operation: {ports: ['81']}}]}]}"))).build();
+        Decision d = e.evaluate(r().principal("spiffe://cluster.local/ns/a/sa/x").port(80).build());
+        assertThat(d.explain()).isEqualTo("DENY by prod/two (AuthorizationPolicy DENY, rule 0): source.principal"
+                + " cluster.local/ns/a/sa/x or (source.namespace b, source.ip 10.0.0.0/8), destination.port 80 or"
+                + " destination.port 81 matched");
+    }
+
     @Test
     void decisionsAreSharedNotAllocatedPerCall() throws Exception {
         PolicyEngine e = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", DENY_LEGACY)).build();

@@ -68,8 +68,18 @@ final class IstioRules {
         }
         List<String> parts = new ArrayList<>();
         List<String> l7Parts = new ArrayList<>();
+        // Each entry's fields are described apart: entries of `from` (and of `to`) are alternatives, one matching is
+        // enough, so the explanation joins them with "or" (until 5 December "A, B matched" read as if both had).
+        List<List<String>> fromParts = new ArrayList<>();
+        List<List<String>> fromL7 = new ArrayList<>();
+        List<List<String>> toParts = new ArrayList<>();
+        List<List<String>> toL7 = new ArrayList<>();
         IstioSource[] from = entries(n.get("from"), "from", "source", index, IstioSource[]::new, src -> {
-            IstioSource compiled = source(src.onlyKeys(SOURCE_KEYS), namespace, action, index, parts, l7Parts, httpFound);
+            List<String> p = new ArrayList<>();
+            List<String> l = new ArrayList<>();
+            fromParts.add(p);
+            fromL7.add(l);
+            IstioSource compiled = source(src.onlyKeys(SOURCE_KEYS), namespace, action, index, p, l, httpFound);
             schemeWarnings(src, ref, warnings);
             principalCharacterWarnings(src, ref, warnings);
             namespaceWarnings(src, ref, warnings);
@@ -78,11 +88,19 @@ final class IstioRules {
         });
         IstioOperation[] to = entries(n.get("to"), "to", "operation", index, IstioOperation[]::new,
                 op -> {
-                    IstioOperation compiled = operation(op.onlyKeys(OPERATION_KEYS), index, parts, l7Parts, httpFound);
+                    List<String> p = new ArrayList<>();
+                    List<String> l = new ArrayList<>();
+                    toParts.add(p);
+                    toL7.add(l);
+                    IstioOperation compiled = operation(op.onlyKeys(OPERATION_KEYS), index, p, l, httpFound);
                     methodCaseWarnings(op, ref, warnings);
                     pathWarnings(op, ref, warnings);
                     return compiled;
                 });
+        alternatives(fromParts, parts);
+        alternatives(fromL7, l7Parts);
+        alternatives(toParts, parts);
+        alternatives(toL7, l7Parts);
         IstioCondition[] when = new IstioCondition[0];
         YNode whenNode = n.get("when");
         if (whenNode != null) {
@@ -386,6 +404,26 @@ final class IstioRules {
             out[i] = compiler.compile(n);
         }
         return out;
+    }
+
+    /**
+     * Adds to {@code out} the description of a list of alternatives ({@code from} or {@code to} entries), each given as
+     * its fields' parts: one entry with parts adds them as they are; several add one part, their groups joined by
+     * {@code " or "}, a group of several fields in parentheses (e.g. {@code source.principal a or (source.namespace b,
+     * source.ip 10.0.0.0/8)}).
+     */
+    private static void alternatives(List<List<String>> entries, List<String> out) {
+        List<String> groups = new ArrayList<>();
+        for (List<String> e : entries) {
+            if (!e.isEmpty()) {
+                groups.add(e.size() == 1 ? e.get(0) : "(" + String.join(", ", e) + ")");
+            }
+        }
+        if (groups.size() == 1) {
+            out.addAll(entries.stream().filter(e -> !e.isEmpty()).findFirst().orElseThrow());
+        } else if (!groups.isEmpty()) {
+            out.add(String.join(" or ", groups));
+        }
     }
 
     private static String describe(List<String> parts, List<String> l7Parts) {
