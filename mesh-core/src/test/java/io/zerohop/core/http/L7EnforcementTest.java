@@ -412,7 +412,8 @@ class L7EnforcementTest {
         "GET /api/host-quote HTTP/1.1\\r\\nHost: h.\"com\\r\\n| 400 | /api/host-quote",
         "GET /api/host-space HTTP/1.1\\r\\nHost: b x\\r\\n| 400 | /api/host-space",
         "GET http://b\\admin HTTP/1.1\\r\\nHost: b\\r\\n| 400 | admin",
-        "OPTIONS * HTTP/1.1\\r\\nHost: b\\r\\n| 404 | OPTIONS *",
+        // (close asked for: the 404 keeps the connection open otherwise, optionsAsteriskGets404AndTheConnectionServes...)
+        "OPTIONS * HTTP/1.1\\r\\nHost: b\\r\\nConnection: close\\r\\n| 404 | OPTIONS *",
         // Envoy's codec passes '*' through for OPTIONS only; any other method's '*' is parsed as an absolute URL,
         // which fails: 400 http1.invalid_url (codec_impl.cc ServerConnectionImpl::handlePath).
         "GET * HTTP/1.1\\r\\nHost: b\\r\\n| 400 | GET *"})
@@ -420,6 +421,22 @@ class L7EnforcementTest {
         String all = exchange(viaFrontend, head.replace("\\r\\n", "\r\n") + "\r\n");
         assertThat(all).startsWith("HTTP/1.1 " + status + " ");
         assertThat(seen).noneMatch(l -> l.contains(neverSeen));
+    }
+
+    /**
+     * Envoy's 404 for {@code OPTIONS *} is a local reply, and its connection manager closes an HTTP/1 connection after a
+     * local reply's 400 only (conn_manager_impl.cc {@code onLocalReply}): the next request on the connection is served.
+     * Until 5 December zerohop closed the connection after the 404.
+     */
+    @Test
+    void optionsAsteriskGets404AndTheConnectionServesTheNextRequest() throws Exception {
+        String all = exchange(viaFrontend, "OPTIONS * HTTP/1.1\r\nHost: b\r\nContent-Length: 3\r\n\r\nabc"
+                + "GET /api/after-asterisk HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\r\n");
+        List<String> statuses = java.util.regex.Pattern.compile("HTTP/1\\.1 \\d{3}").matcher(all).results()
+                .map(java.util.regex.MatchResult::group).toList();
+        assertThat(statuses).containsExactly("HTTP/1.1 404", "HTTP/1.1 200");
+        assertThat(all.substring(0, all.indexOf("HTTP/1.1 200"))).doesNotContainIgnoringCase("connection: close");
+        assertThat(seen).contains("GET /api/after-asterisk").noneMatch(l -> l.contains("OPTIONS"));
     }
 
     @Test

@@ -5,6 +5,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.socket.ChannelInputShutdownEvent;
 import io.netty.handler.codec.http.HttpContent;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpObject;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
@@ -225,10 +226,25 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             if (req.uri().equals("*")) {
                 // Envoy's connection manager answers a path that does not start with '/' with 404 before any filter
                 // (conn_manager_impl.cc, downstream_rq_non_relative_path, details AbsolutePath): OPTIONS * never reaches
-                // RBAC or the application, where zerohop forwarded it (a new-user pass).
-                ReferenceCountUtil.release(m);
-                protocolError(HttpResponseStatus.NOT_FOUND, "non-relative path \"*\" (Envoy's AbsolutePath)", new byte[0],
-                        req.protocolVersion(), refused(req, sent));
+                // RBAC or the application, where zerohop forwarded it (a new-user pass). A local reply, not a protocol
+                // error: its onLocalReply closes an HTTP/1 connection after a 400 only, so the connection stays open for
+                // the next request (until 5 December zerohop closed it), as after a 403; a body is read and dropped.
+                Http1Exchange x = new Http1Exchange(req);
+                x.refusal = "non-relative path \"*\" (Envoy's AbsolutePath)";
+                x.closeAfter = !HttpUtil.isKeepAlive(req) || HttpUtil.is100ContinueExpected(req)
+                        || req.headers().contains(HttpHeaderNames.UPGRADE);
+                x.status = HttpResponseStatus.NOT_FOUND.code();
+                x.responseDone = true;
+                active = x;
+                FullHttpResponse reply = LocalReplies.local(HttpResponseStatus.NOT_FOUND, new byte[0], x.closeAfter);
+                reply.headers().remove(HttpHeaderNames.CONTENT_TYPE);
+                if (x.http10) {
+                    x.toHttp10(reply);
+                }
+                ctx.writeAndFlush(reply);
+                if (m instanceof HttpContent c) {
+                    content(c);
+                }
                 return;
             }
             if (!req.headers().contains(HttpHeaderNames.HOST)) {
