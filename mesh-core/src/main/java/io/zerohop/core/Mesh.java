@@ -305,8 +305,10 @@ public final class Mesh implements AutoCloseable {
      * ztunnel treats its {@code illegal_ports}.
      *
      * @throws IllegalArgumentException when {@code port} is not 1-65535
+     * @throws IllegalStateException    when this mesh is closed (or closing): it has no listeners left to protect
      */
     public void addOwnPort(int port) {
+        runtime.requireOpen("addOwnPort");
         runtime.ownPorts().add(port);
     }
 

@@ -168,5 +168,9 @@ class MeshArgumentsTest {
                 .hasMessage("readinessTask: this mesh is closed (or closing)");
         assertThat(m.pendingReadiness()).contains("draining").doesNotContain("x");
         assertThatThrownBy(() -> m.start()).hasMessage("start: this mesh is closed (or closing)");
+        // Accepted silently until 5 December.
+        assertThatThrownBy(() -> m.addOwnPort(15020)).isInstanceOf(IllegalStateException.class)
+                .hasMessage("addOwnPort: this mesh is closed (or closing)");
+        assertThat(m.ownPorts()).doesNotContain(15020);
     }
 }

@@ -153,7 +153,7 @@ public final class CertificateManager implements IdentityProvider {
      */
     @Override
     public CompletableFuture<X509Svid> svid(SpiffeId id) {
-        Objects.requireNonNull(id, "id");
+        Objects.requireNonNull(id, "id must not be null");
         if (closed) {
             return CompletableFuture.failedFuture(new IllegalStateException("certificate manager is closed"));
         }

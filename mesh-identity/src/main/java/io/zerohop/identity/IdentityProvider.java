@@ -22,6 +22,9 @@ public interface IdentityProvider extends AutoCloseable {
     /**
      * The SVID currently in force for {@code id}. Completes at once when the SVID is held; a
      * fetch (CSR to a CA) completes it later. Never blocks the caller.
+     *
+     * @param id the identity; not null
+     * @throws NullPointerException when {@code id} is null (thrown, not a failed future, by every provider of zerohop's)
      */
     CompletableFuture<X509Svid> svid(SpiffeId id);
 

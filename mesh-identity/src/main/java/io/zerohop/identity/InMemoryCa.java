@@ -206,7 +206,7 @@ public final class InMemoryCa implements IdentityProvider {
 
     /**
      * A fresh SVID for {@code id}, valid from two minutes ago ({@link #BACKDATE}, clock skew) for {@code ttl}
-     * from now, or until the signing certificate expires if that comes first (istiod's clamping): a ttl of any
+     * from now (counted from the next whole second and rounded up, as X.509 counts whole seconds: never shorter), or until the signing certificate expires if that comes first (istiod's clamping): a ttl of any
      * length, {@code ChronoUnit.FOREVER.getDuration()} included, gives an SVID that ends with the signing
      * certificate (to the second, as X.509 counts). For a
      * certificate that is already expired or not yet valid (tests of refusals), use
@@ -309,8 +309,16 @@ public final class InMemoryCa implements IdentityProvider {
         }
         // Compared before any addition: now.plus(ChronoUnit.FOREVER.getDuration()) threw "long overflow" where the
         // Javadoc promised the signer's end (a new-user pass).
-        Instant notAfter = ttl.compareTo(Duration.between(now, signerEnd)) >= 0 ? signerEnd : now.plus(ttl);
-        return signLeaf(LeafSpec.svid(id.toString(), now.minus(BACKDATE), notAfter), publicKey);
+        // X.509 encodes whole seconds and the encoding truncates: counted from the next whole second instead, so that a
+        // leaf is never valid for less than its ttl and its validity is exactly ttl + BACKDATE (until 5 December a ttl
+        // under a second gave a leaf that had expired when issued). The signer's end is a whole second already.
+        Instant base = ceilSecond(now);
+        Instant notAfter = ttl.compareTo(Duration.between(now, signerEnd)) >= 0 ? signerEnd : ceilSecond(base.plus(ttl));
+        return signLeaf(LeafSpec.svid(id.toString(), base.minus(BACKDATE), notAfter), publicKey);
+    }
+
+    private static Instant ceilSecond(Instant t) {
+        return t.getNano() == 0 ? t : Instant.ofEpochSecond(t.getEpochSecond() + 1);
     }
 
     private synchronized List<X509Certificate> signLeaf(LeafSpec spec, PublicKey publicKey) {
@@ -627,7 +635,10 @@ public final class InMemoryCa implements IdentityProvider {
         /**
          * Lifetime of the SVIDs this CA serves as a provider, and of {@link InMemoryCa#issue(SpiffeId)}'s; default
          * 24 h; re-issued past half of it. Cut to the signing certificate's end, as
-         * {@link InMemoryCa#issue(SpiffeId, Duration)}'s ttl.
+         * {@link InMemoryCa#issue(SpiffeId, Duration)}'s ttl. X.509 times are whole seconds: a leaf's validity is
+         * counted from the issue time rounded up to the next whole second, and ends {@code ttl} later rounded up to a whole
+         * second, so it is never shorter than {@code ttl} (a ttl under a second gives a leaf of one to two seconds, never
+         * one expired when issued).
          *
          * @throws NullPointerException     {@code svidTtl must not be null}
          * @throws IllegalArgumentException when {@code ttl} is zero or negative

@@ -163,6 +163,7 @@ public final class PemFileIdentityProvider implements IdentityProvider {
 
     @Override
     public CompletableFuture<X509Svid> svid(SpiffeId id) {
+        Objects.requireNonNull(id, "id must not be null");
         X509Svid svid = material.svid();
         if (!svid.getSpiffeId().equals(id)) {
             return CompletableFuture.failedFuture(new IllegalArgumentException(

@@ -27,6 +27,26 @@ class InMemoryCaTest {
      * caTtl counts from now: the root's NotBefore is back-dated for peers' clocks, its NotAfter is not (newuser28:
      * caTtl(30s) built a CA whose root had expired, as it ended 30 s after the 2-minute back-date).
      */
+    /**
+     * X.509 times are whole seconds: a leaf's validity is counted from the next whole second and its ttl rounded up,
+     * never truncated, so a ttl under a second still gives a leaf valid when issued (until 5 December {@code svidTtl(1 ns)} issued leaves that had already expired).
+     */
+    @Test
+    void aSubSecondTtlGivesALeafValidUntilTheNextWholeSecond() throws Exception {
+        Instant now = Instant.parse("2026-12-05T00:00:00.250Z");
+        InMemoryCa ca = InMemoryCa.builder().trustDomain("ttl.test").svidTtl(Duration.ofNanos(1))
+                .clock(java.time.Clock.fixed(now, java.time.ZoneOffset.UTC)).build();
+        SpiffeId id = SpiffeId.parse("spiffe://ttl.test/ns/a/sa/b");
+        // Counted from the next whole second (00:00:01), the ttl rounded up: validity is never shorter than asked.
+        X509Certificate leaf = ca.issue(id).getLeaf();
+        assertThat(leaf.getNotAfter().toInstant()).isEqualTo(Instant.parse("2026-12-05T00:00:02Z"));
+        assertThat(leaf.getNotBefore().toInstant()).isEqualTo(Instant.parse("2026-12-05T00:00:01Z").minus(InMemoryCa.BACKDATE));
+        assertThat(ca.issue(id, Duration.ofMillis(1500)).getLeaf().getNotAfter().toInstant())
+                .isEqualTo(Instant.parse("2026-12-05T00:00:03Z"));
+        assertThat(ca.svid(id).get(5, TimeUnit.SECONDS).getLeaf().getNotAfter().toInstant()).isAfter(now);
+        ca.close();
+    }
+
     @Test
     void aShortCaTtlStillIssuesAndLeavesEndWithTheRoot() throws Exception {
         java.time.Instant before = java.time.Instant.now();

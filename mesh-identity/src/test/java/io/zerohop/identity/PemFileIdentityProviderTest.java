@@ -102,6 +102,9 @@ class PemFileIdentityProviderTest {
                 .cause().isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining(other.toString())
                 .hasMessageContaining("hold only " + ID);
+        // A null id is the caller's mistake, thrown as every provider throws it (IdentityProvider.svid); until 5 December
+        // this one returned a failed future.
+        assertThatThrownBy(() -> p.svid(null)).isInstanceOf(NullPointerException.class).hasMessage("id must not be null");
     }
 
     @Test

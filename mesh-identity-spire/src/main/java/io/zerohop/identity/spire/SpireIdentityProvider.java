@@ -415,6 +415,7 @@ public final class SpireIdentityProvider implements IdentityProvider {
      */
     @Override
     public CompletableFuture<X509Svid> svid(SpiffeId id) {
+        Objects.requireNonNull(id, "id must not be null");
         State s = state;
         X509Svid svid = s.svids().get(id);
         if (svid == null) {

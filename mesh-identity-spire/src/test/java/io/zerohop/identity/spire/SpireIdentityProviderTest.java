@@ -97,6 +97,7 @@ class SpireIdentityProviderTest {
 
         assertThatThrownBy(() -> p.svid(other).get(5, TimeUnit.SECONDS)).isInstanceOf(ExecutionException.class)
                 .cause().hasMessageContaining(other.toString()).hasMessageContaining("only [" + ID + "]");
+        assertThatThrownBy(() -> p.svid(null)).isInstanceOf(NullPointerException.class).hasMessage("id must not be null");
     }
 
     @Test
