@@ -452,12 +452,23 @@ public final class PolicyEngine {
         private Builder() {
         }
 
-        /** Istio root namespace: its policies apply mesh-wide. Default {@code istio-system}. */
+        /**
+         * Istio root namespace: its policies apply mesh-wide. Default {@code istio-system}.
+         *
+         * @param rootNamespace a Kubernetes namespace name, a DNS-1123 label, as istiod's {@code meshConfig.rootNamespace}
+         *                      names one
+         * @throws NullPointerException     when null
+         * @throws IllegalArgumentException when empty or not a DNS-1123 label ({@code Istio-System}, {@code istio_system},
+         *                                  a trailing space): no namespace could hold a policy there, so every mesh-wide
+         *                                  policy, DENY ones included, would silently stop applying (until 5 December such
+         *                                  a value was taken)
+         */
         public Builder rootNamespace(String rootNamespace) {
             Objects.requireNonNull(rootNamespace, "rootNamespace");
             if (rootNamespace.isEmpty()) {
                 throw new IllegalArgumentException("rootNamespace must not be empty");
             }
+            WorkloadRef.check("rootNamespace", rootNamespace, false);
             this.rootNamespace = rootNamespace;
             return this;
         }

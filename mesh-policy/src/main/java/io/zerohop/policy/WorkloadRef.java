@@ -148,7 +148,8 @@ public record WorkloadRef(String namespace, String name, String serviceAccount, 
      * apimachinery's {@code IsDNS1123Label} ({@code subdomain} false) or {@code IsDNS1123Subdomain} (true), with its
      * messages: one pass over the characters, no regex.
      */
-    private static void check(String field, String value, boolean subdomain) {
+    /** {@code value}, the field {@code field}, is a DNS-1123 label (or subdomain); else an exception in apimachinery's words. */
+    static void check(String field, String value, boolean subdomain) {
         java.util.Objects.requireNonNull(value, field);
         if (!valid(value, subdomain)) {
             String lower = value.toLowerCase(java.util.Locale.ROOT);

@@ -35,6 +35,24 @@ class EngineTest {
     }
 
     /**
+     * A root namespace no Kubernetes namespace could have is refused: with it, every mesh-wide policy (a DENY in
+     * istio-system) silently stopped applying (a new-user pass: "Istio-System" allowed what "istio-system" denied).
+     */
+    @Test
+    void aRootNamespaceThatIsNoNamespaceNameIsRefused() throws Exception {
+        for (String bad : List.of("Istio-System", "istio_system", "istio-system ", "-istio")) {
+            assertThatThrownBy(() -> PolicyEngine.builder().rootNamespace(bad)).as(bad)
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("rootNamespace \"" + bad + "\": ")
+                    .hasMessageContaining("IsDNS1123Label");
+        }
+        assertThatThrownBy(() -> PolicyEngine.builder().rootNamespace("Istio-System")).hasMessageContaining("write \"istio-system\"?");
+        PolicyEngine e = PolicyEngine.builder().rootNamespace("mesh-root").policies(PolicyLoader.fromString("p.yaml",
+                ap("mesh-root", "deny-legacy", "{action: DENY, rules: [{from: [{source: {principals: [cluster.local/ns/legacy/sa/old]}}]}]}")))
+                .build();
+        assertThat(e.evaluate(r().principal("spiffe://cluster.local/ns/legacy/sa/old").build()).allowed()).isFalse();
+    }
+
+    /**
      * Entries of {@code from} (and of {@code to}) are alternatives, one is enough (Istio's AuthorizationPolicy reference:
      * "If not set, any source is allowed"; a rule matches when any of its sources matches and any of its operations):
      * the explanation joins them with "or", its fields within one entry with ", " (until 5 December it wrote every field
