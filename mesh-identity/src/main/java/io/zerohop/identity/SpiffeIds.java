@@ -16,12 +16,28 @@ public final class SpiffeIds {
     /**
      * The Istio workload identity {@code spiffe://td/ns/namespace/sa/serviceAccount}.
      *
+     * @param trustDomain a trust domain name in canonical form, as {@link #trustDomain} reads it ({@code Cluster.Local} or
+     *                    {@code spiffe://cluster.local} is refused, as the CA, the providers and the builders refuse it)
      * @throws IllegalArgumentException when a part is null, empty or has characters a SPIFFE ID
-     *                                  cannot hold, naming the parts
+     *                                  cannot hold, or the trust domain is not in canonical form, naming the parts
      */
     public static SpiffeId istio(String trustDomain, String namespace, String serviceAccount) {
+        String missing = trustDomain == null ? "trustDomain" : namespace == null ? "namespace" : serviceAccount == null
+                ? "serviceAccount" : null;
+        if (missing != null) {
+            throw new IllegalArgumentException("invalid Istio identity: " + missing + " must not be null");
+        }
+        // Until 5 December java-spiffe's TrustDomain.parse read "Cluster.Local" and "spiffe://cluster.local" here (a new-user
+        // pass); every other entry point refused them.
+        TrustDomain td;
         try {
-            return SpiffeId.fromSegments(TrustDomain.parse(trustDomain), "ns", namespace, "sa", serviceAccount);
+            td = trustDomain(trustDomain);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("invalid Istio identity (trust domain \"" + trustDomain + "\", namespace \""
+                    + namespace + "\", service account \"" + serviceAccount + "\"): " + e.getMessage(), e);
+        }
+        try {
+            return SpiffeId.fromSegments(td, "ns", namespace, "sa", serviceAccount);
         } catch (RuntimeException e) {
             // java-spiffe's InvalidSpiffeIdException is no IllegalArgumentException and names no input.
             throw new IllegalArgumentException("invalid Istio identity (trust domain \"" + trustDomain + "\", namespace \""
@@ -63,7 +79,7 @@ public final class SpiffeIds {
     public static TrustDomain trustDomain(String name) {
         if (name == null) {
             // "spiffe://" + null is spiffe://null, a valid trust domain.
-            throw new IllegalArgumentException("invalid trust domain \"null\": null");
+            throw new IllegalArgumentException("invalid trust domain: null (a trust domain name is required, e.g. cluster.local)");
         }
         if (name.indexOf('/') >= 0) {
             // spiffe://example.org/x would parse as an ID with a path.
@@ -80,8 +96,15 @@ public final class SpiffeIds {
         }
     }
 
-    /** Accepts both {@code spiffe://td/path} and the principal form {@code td/path}. */
+    /**
+     * Accepts both {@code spiffe://td/path} and the principal form {@code td/path}.
+     *
+     * @throws IllegalArgumentException as {@link #parse}, null included
+     */
     public static SpiffeId fromPrincipal(String principal) {
+        if (principal == null) {
+            throw new IllegalArgumentException("invalid principal: null");
+        }
         return parse(principal.startsWith(SCHEME) ? principal : SCHEME + principal);
     }
 

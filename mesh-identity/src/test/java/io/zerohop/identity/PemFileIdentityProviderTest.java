@@ -337,7 +337,7 @@ class PemFileIdentityProviderTest {
         Path partnerFile = dir.resolve("partner.pem");
         for (String name : new String[] {"Partner.Example", "spiffe://partner.example", "partner.example/x", "Not A Domain!", null}) {
             String expected = catchThrowable(() -> SpiffeIds.trustDomain(name)).getMessage();
-            assertThat(expected).startsWith("invalid trust domain \"" + name + "\": ");
+            assertThat(expected).startsWith(name == null ? "invalid trust domain: null" : "invalid trust domain \"" + name + "\": ");
             assertThatThrownBy(() -> PemFileIdentityProvider.builder().federatedBundle(name, partnerFile))
                     .as(name).isInstanceOf(IllegalArgumentException.class).hasMessage(expected);
         }

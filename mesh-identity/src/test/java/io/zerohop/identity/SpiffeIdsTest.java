@@ -22,6 +22,26 @@ class SpiffeIdsTest {
         assertThat(SpiffeIds.serviceAccount(id)).contains("frontend");
     }
 
+    /**
+     * SpiffeIds.istio reads its trust domain as SpiffeIds.trustDomain does, and as the CA, the providers and the builders
+     * do: java-spiffe's TrustDomain.parse folded "Cluster.Local" and took "spiffe://cluster.local" here (a new-user pass).
+     * A null part is named.
+     */
+    @Test
+    void istioRefusesATrustDomainTheRestOfTheMeshRefuses() {
+        for (String td : new String[] {"Cluster.Local", "SPIFFE://Cluster.Local", "spiffe://cluster.local"}) {
+            assertThatThrownBy(() -> SpiffeIds.istio(td, "prod", "web")).as(td).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageStartingWith("invalid Istio identity (trust domain \"" + td + "\"")
+                    .hasMessageContaining("invalid trust domain \"" + td + "\"");
+        }
+        assertThatThrownBy(() -> SpiffeIds.istio(null, "ns", "sa")).hasMessage("invalid Istio identity: trustDomain must not be null");
+        assertThatThrownBy(() -> SpiffeIds.istio("td", null, "sa")).hasMessage("invalid Istio identity: namespace must not be null");
+        assertThatThrownBy(() -> SpiffeIds.istio("td", "ns", null)).hasMessage("invalid Istio identity: serviceAccount must not be null");
+        assertThatThrownBy(() -> SpiffeIds.fromPrincipal(null)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("invalid principal: null");
+        assertThatThrownBy(() -> SpiffeIds.trustDomain(null)).hasMessageStartingWith("invalid trust domain: null");
+    }
+
     @Test
     void nonIstioPathsHaveNoNamespace() {
         SpiffeId id = SpiffeIds.parse("spiffe://example.org/workload/db");
