@@ -57,7 +57,14 @@ public final class Listeners {
             accepted.closeFuture().addListener(closed);
         });
         capture.add(ch);
-        return bound(ch, c.bind(), c.mode() == Capture.Mode.TRANSPARENT);
+        InetSocketAddress local = (InetSocketAddress) ch.localAddress();
+        // A plaintext-inbound forward on one address sits on a workload's own ip:port (the port its application left for
+        // an inboundEndpoint, as a sidecar's redirect): that port is the application's, not the proxy's, so it is this
+        // address's only. Claimed on every address, the endpoint ip2:PORT (the README's 10.0.1.2:8080=127.0.0.1:8080)
+        // was a self call and every tunnel got 503 (a new-user pass).
+        ownPorts.addListener(c.bind(), local, c.mode() == Capture.Mode.TRANSPARENT,
+                inbound && c.mode() == Capture.Mode.FORWARD && !c.bind().getAddress().isAnyLocalAddress());
+        return local;
     }
 
     /**

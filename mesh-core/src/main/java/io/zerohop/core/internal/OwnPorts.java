@@ -63,12 +63,18 @@ public final class OwnPorts {
         ports.add(port);
     }
 
+    /** {@link #addListener(InetSocketAddress, InetSocketAddress, boolean, boolean)} of a listener on a port of the proxy's own. */
+    public void addListener(InetSocketAddress requested, InetSocketAddress bound, boolean transparent) {
+        addListener(requested, bound, transparent, false);
+    }
+
     /**
      * A listener this mesh bound: asked for {@code requested}, got {@code bound}. It joins by port
-     * when it was given one or is {@code transparent}, else by its bound address only.
+     * when it was given one or is {@code transparent}, else (or with {@code addressOnly}, for a listener on a port that
+     * belongs to an application: a plaintext inbound on a workload's own ip:port) by its bound address only.
      */
-    public void addListener(InetSocketAddress requested, InetSocketAddress bound, boolean transparent) {
-        if (transparent || requested.getPort() != 0) {
+    public void addListener(InetSocketAddress requested, InetSocketAddress bound, boolean transparent, boolean addressOnly) {
+        if (transparent || (requested.getPort() != 0 && !addressOnly)) {
             add(bound.getPort());
             listenerOf.putIfAbsent(bound.getPort(), bound);
         } else {
