@@ -97,9 +97,53 @@ public final class PolicyLoader {
     /** @param previous the set in force, whose files' warnings were logged; null: log every warning */
     private static PolicySet load(List<Path> files, List<String> listingWarnings, String source, PolicySet previous)
             throws PolicyLoadException {
+        return load(files, listingWarnings, source, previous, sourceLimit(Runtime.getRuntime().maxMemory()));
+    }
+
+    /**
+     * The most bytes of policy files one load reads: a twelfth of the heap's maximum ({@code -Xmx}), none without one.
+     * Loading holds the YAML, its parse and the compiled set, beside the set in force during a reload: measured with the
+     * proxy's 128 MB heap, 10 MB of AuthorizationPolicies (50,000) loaded and 21 MB (100,000) ended the process with an
+     * OutOfMemoryError (the launcher's {@code -XX:+ExitOnOutOfMemoryError}), where a refused load keeps the set in force
+     * (a new-user pass dropped one such file into a watched directory).
+     */
+    static long sourceLimit(long maxHeap) {
+        return maxHeap == Long.MAX_VALUE ? Long.MAX_VALUE : maxHeap / 12;
+    }
+
+    /** {@link #load(List, List, String, PolicySet)} refusing more than {@code limit} bytes of files. */
+    static PolicySet load(List<Path> files, List<String> listingWarnings, String source, PolicySet previous, long limit)
+            throws PolicyLoadException {
+        long total = 0;
+        Path largest = null;
+        long largestSize = -1;
+        for (Path f : files) {
+            long size;
+            try {
+                size = Files.size(f);
+            } catch (IOException e) {
+                continue; // the loader reports an unreadable file itself
+            }
+            total += size;
+            if (size > largestSize) {
+                largest = f;
+                largestSize = size;
+            }
+        }
+        if (total > limit) {
+            throw new PolicyLoadException(largest.toString(), 0, "", "the policy files of " + source + " hold "
+                    + mb(total) + " (this one " + mb(largestSize) + "), over the " + mb(limit) + " this process loads at once"
+                    + " (a twelfth of its maximum heap, " + mb(limit * 12) + "): loading them could exhaust the heap and end the"
+                    + " process; nothing was loaded (a reload keeps the policies in force); raise the heap (-Xmx; for zerohop"
+                    + " proxy ZEROHOP_JAVA_OPTS_EXTRA=-Xmx512m) or load fewer policies");
+        }
         Loader.Loaded l = Loader.loadFiles(files, listingWarnings, previous == null ? null : previous.digests(),
                 previous == null ? java.util.Set.of() : java.util.Set.copyOf(previous.warnings()));
         return new PolicySet(l.compiled(), source, files, l.digests());
+    }
+
+    private static String mb(long bytes) {
+        return String.format(java.util.Locale.ROOT, "%.1f MB", bytes / 1048576.0);
     }
 
     /**
