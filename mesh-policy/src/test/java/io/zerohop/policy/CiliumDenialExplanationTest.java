@@ -100,6 +100,32 @@ class CiliumDenialExplanationTest {
                 .endsWith("; no ingress rule's toPorts covers this port");
     }
 
+    /**
+     * The seed article's point: a workload labelled app=frontend with another identity (batch-jobs) is kept out by
+     * authentication.spiffe. Decided without HTTP attributes (the CONNECT, or policy check without --method), the reason
+     * is that identity, which no HTTP data can change; it read "no HTTP attributes were given" until 5 December (a
+     * new-user pass; the caller had sent HTTP).
+     */
+    @Test
+    void anIdentityTheRuleRefusesIsTheReasonWithoutHttpAttributes() throws Exception {
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromFile(
+                SeedManifestTest.seed("cilium-enforce-mtls-checkout.yaml"))).build();
+        WorkloadRef batch = new WorkloadRef("production", "batch", "batch-jobs", Map.of("app", "frontend"));
+        WorkloadRef checkout = new WorkloadRef("production", "checkout", "checkout", Map.of("app", "checkout"));
+        AccessRequest.Builder b = AccessRequest.builder().sourcePrincipal("spiffe://cluster.local/ns/production/sa/batch-jobs")
+                .sourceWorkload(batch).sourceAddress("10.0.0.8").destinationAddress("10.0.1.2").destinationPort(8080)
+                .destination(checkout);
+        String identity = "peer SPIFFE identity not accepted by authentication.spiffe";
+        Decision l4 = engine.evaluate(b.build());
+        assertThat(l4.allowed()).isFalse();
+        assertThat(l4.outcome()).isEqualTo(Decision.Outcome.DENIED_AUTHENTICATION);
+        assertThat(l4.reason()).startsWith(identity);
+        assertThat(engine.evaluate(b.http("POST", "/charge").build()).reason()).startsWith(identity);
+        // The identity the rule accepts, without HTTP attributes: the HTTP rule is what is missing.
+        assertThat(engine.evaluate(b.sourcePrincipal(SeedManifestTest.CILIUM_ID).http((io.zerohop.policy.HttpAttributes) null).build()).reason())
+                .startsWith("port allowed only through rules.http");
+    }
+
     /** New-user pass: a rules.http entry of host and headers alone read "http * *", as if it allowed every request. */
     @Test
     void anHttpRuleOfHostAndHeadersNamesThem() throws Exception {

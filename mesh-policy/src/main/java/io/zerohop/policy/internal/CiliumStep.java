@@ -309,12 +309,15 @@ final class CiliumStep {
                         continue;
                     }
                     int port = rule.matchesPort(r);
+                    // An identity the rule's authentication refuses is the reason whatever HTTP data would show: named
+                    // first (a new-user pass read "no HTTP attributes were given" for a caller that sent HTTP and was
+                    // refused for its identity, the seed article's point).
+                    if ((port == CiliumPolicy.PORT_MATCH || port == CiliumPolicy.PORT_NEEDS_L7) && rule.authRequired
+                            && principal != null && !rule.spiffeAccepts(principal)) {
+                        return rule.spiffeRejected;
+                    }
                     if (port == CiliumPolicy.PORT_NEEDS_L7) {
                         return rule.needsL7;
-                    }
-                    if (port == CiliumPolicy.PORT_MATCH && rule.authRequired && principal != null
-                            && !rule.spiffeAccepts(principal)) {
-                        return rule.spiffeRejected;
                     }
                 }
                 return null;
