@@ -35,7 +35,8 @@ import picocli.CommandLine.ParameterException;
  * the dashes, turned into the flags they stand for. Flags given on the command line win, and the
  * identity source counts as one setting: an identity flag on the command line drops every identity
  * key of the file that belongs to another source, so the two never combine into a mutually exclusive
- * pair; keys of the same source (cert, key and trust-bundle; the istio-ca options) are overridden one by one.
+ * pair; keys of the same source (cert, key and trust-bundle; the istio-ca options; spire-socket and spiffe-id) are
+ * overridden one by one.
  *
  * <pre>
  * # proxy.yaml
@@ -57,6 +58,12 @@ import picocli.CommandLine.ParameterException;
 final class ConfigFile {
     private static final Set<String> IDENTITY = Set.of("cert", "key", "trust-bundle", "spire-socket", "ca", "in-memory-ca",
             "istio-ca", "istio-ca-root", "token-file", "istio-ca-hostname");
+    /**
+     * Keys that qualify one identity source without being one (spiffe-id picks one of spire-socket's SVIDs): dropped
+     * with their source's keys when the command line names another source, kept when it names theirs, and never
+     * a source of their own, neither in the file (no "second identity source") nor as a flag (which drops no key).
+     */
+    private static final Map<String, String> OF_SOURCE = Map.of("spiffe-id", "spire-socket");
 
     private ConfigFile() {}
 
@@ -149,8 +156,9 @@ final class ConfigFile {
                         + (near == null ? "" : "; did you mean " + near + "?") + " (keys are the long options of `zerohop "
                         + spec.name() + " --help` without dashes)");
             }
-            if (given.contains(s.key())
-                    || (!cliSources.isEmpty() && IDENTITY.contains(s.key()) && !cliSources.contains(identitySourceOf(spec, s.key())))) {
+            String sourceKey = OF_SOURCE.getOrDefault(s.key(), s.key());
+            if (given.contains(s.key()) || (!cliSources.isEmpty() && IDENTITY.contains(sourceKey)
+                    && !cliSources.contains(identitySourceOf(spec, sourceKey)))) {
                 continue;
             }
             if (s.values().size() > 1 && !option.isMultiValue()) {

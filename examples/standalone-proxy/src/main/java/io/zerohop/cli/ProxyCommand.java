@@ -46,8 +46,9 @@ import picocli.CommandLine.Spec;
                 "  admin             127.0.0.1:15000 (/config_dump, /logging, /quitquitquit)",
                 "Any option can be set in a YAML file given by --config, under its long name",
                 "without the dashes; flags on the command line win (an identity flag drops the",
-                "file's keys of other identity sources; --cert/--key/--trust-bundle and the",
-                "--istio-ca options replace the file's one by one).",
+                "file's keys of other identity sources; --cert/--key/--trust-bundle, the",
+                "--istio-ca options and --spire-socket/--spiffe-id replace the file's one by",
+                "one).",
                 "Exit codes:",
                 "  0  stopped by SIGTERM, SIGINT or /quitquitquit, after draining",
                 "     (SIGHUP drains the same way, then exits 129 as the JVM does)",
@@ -97,6 +98,20 @@ final class ProxyCommand implements Callable<Integer> {
         @ArgGroup(exclusive = false)
         IstioCa istio;
     }
+
+    /**
+     * {@code SpireIdentityProvider.Builder.spiffeId}: which of the agent's SVIDs is the proxy's own identity. Not in
+     * {@link IdentitySource}: it is no identity source, and picocli would word its conflicts as a choice between sources;
+     * {@link #check} refuses it without {@code --spire-socket}, naming both.
+     */
+    @Option(names = "--spiffe-id", paramLabel = "ID", description = {
+            "With --spire-socket: which of the agent's SVIDs (spiffe://TRUST-DOMAIN/PATH) is this proxy's own identity;"
+                    + " until the agent gives it, the proxy waits, not ready, and presents no other",
+            "Default: the Workload API's default (its first SVID)"})
+    String spiffeId;
+
+    /** {@link #spiffeId} parsed by {@link #check}. */
+    private io.spiffe.spiffeid.SpiffeId pinnedId;
 
     /**
      * ztunnel's CLUSTER_ID, whatever the identity source (istio/ztunnel src/config.rs: the
@@ -386,6 +401,20 @@ final class ProxyCommand implements Callable<Integer> {
             // in-memory CA it switches off was used anyway (a new-user pass).
             throw u.error("in-memory-ca", "false", "switches the in-memory CA off, and no other identity source is given:"
                     + " give one of --in-memory-ca, --ca=DIR, --spire-socket=PATH, --cert/--key/--trust-bundle, --istio-ca");
+        }
+        if (spiffeId != null) {
+            if (identity.spireSocket == null) {
+                // It picks one of the SPIRE agent's SVIDs; every other source has its own identity (or one per workload).
+                throw u.error("spiffe-id", spiffeId, "picks one of the SPIRE agent's SVIDs, so it needs " + origins.label("spire-socket")
+                        + "; the identity source here is " + givenSource() + ", which has no choice of SVID (drop "
+                        + origins.label("spiffe-id") + ", or use --spire-socket)");
+            }
+            // As ca issue's --id: java-spiffe's reason, the value quoted (SpiffeIds.parse), and a path required.
+            pinnedId = Usage.parse(u, "spiffe-id", spiffeId, () -> io.zerohop.identity.SpiffeIds.parse(spiffeId));
+            if (pinnedId.getPath().isEmpty()) {
+                throw u.error("spiffe-id", spiffeId, "invalid SPIFFE ID \"" + spiffeId + "\": no path; a workload SPIFFE ID has a"
+                        + " path (spiffe://trust-domain/path), and the agent gives no SVID of a trust domain alone");
+            }
         }
         InetSocketAddress in = u.listener("inbound", inbound);
         if (inboundTransparent && in == null) {
@@ -1187,15 +1216,90 @@ final class ProxyCommand implements Callable<Integer> {
      * (deploy/node-proxy) bounds the wait where a bound is wanted. Each failed attempt is one WARN
      * line from {@link SpireIdentityProvider} naming the socket and the cause.
      *
+     * <p>With {@code --spiffe-id}, the same for the pinned ID, by decision: the proxy never starts with another identity.
+     * {@link SpireIdentityProvider} fails a pinned build whose first answer lacks the ID; the agent is then asked again
+     * without a pin, and its answer is held open until an update gives the ID (the agent pushes each change on the stream,
+     * so a registration entry that reaches the agent later starts the proxy at once), one WARN line naming the ID and the
+     * IDs given; then the pinned provider is built again. Never ready meanwhile, as no listener is bound.
+     *
      * @return null when stopped by a signal first
      * @throws IllegalStateException when the Workload API gives up for good (java-spiffe does not retry
      *         INVALID_ARGUMENT) or offers no SVID for the workload
      */
     private IdentityProvider spire(Signals signals) throws Exception {
-        LogShape.stdoutLine("zerohop proxy: waiting for an SVID from the Workload API at " + identity.spireSocket
-                + "; listeners start once one arrives");
-        java.util.concurrent.CompletableFuture<SpireIdentityProvider> f = SpireIdentityProvider.builder()
-                .address(identity.spireSocket).buildAsync();
+        LogShape.stdoutLine("zerohop proxy: waiting for an SVID " + (pinnedId != null ? "of " + pinnedId + " " : "")
+                + "from the Workload API at " + identity.spireSocket + "; listeners start once " + (pinnedId != null ? "it arrives" : "one arrives"));
+        String warned = null;
+        while (true) {
+            SpireIdentityProvider.Builder b = SpireIdentityProvider.builder().address(identity.spireSocket);
+            if (pinnedId != null) {
+                b.spiffeId(pinnedId);
+            }
+            java.util.concurrent.CompletableFuture<SpireIdentityProvider> f = b.buildAsync();
+            Exception failure;
+            try {
+                SpireIdentityProvider p = await(f, signals);
+                if (p != null) {
+                    ownIdentity = p.defaultIdentity().orElse(null);
+                }
+                return p;
+            } catch (Exception e) {
+                if (pinnedId == null) {
+                    throw e;
+                }
+                failure = e;
+            }
+            // The agent answered without the pinned ID (SpireIdentityProvider fails the build then), or not at all. Asked
+            // again without a pin: a failure is the agent's own; an answer without the ID is waited on, on that open stream.
+            SpireIdentityProvider any;
+            try {
+                any = await(SpireIdentityProvider.builder().address(identity.spireSocket).buildAsync(), signals);
+            } catch (Exception e) {
+                e.addSuppressed(failure);
+                throw e;
+            }
+            if (any == null) {
+                return null;
+            }
+            try (any) {
+                java.util.concurrent.CompletableFuture<Void> given = new java.util.concurrent.CompletableFuture<>();
+                any.addListener(new io.zerohop.identity.IdentityListener() {
+                    @Override
+                    public void svidRotated(io.spiffe.svid.x509svid.X509Svid svid) {
+                        if (svid.getSpiffeId().equals(pinnedId)) {
+                            given.complete(null);
+                        }
+                    }
+                });
+                // After addListener: an update between the answer and the listener is seen here.
+                java.util.concurrent.CompletableFuture<?> held = any.svid(pinnedId);
+                if (held.isCompletedExceptionally()) {
+                    // SpireIdentityProvider.svid's reason, e.g. "the Workload API at A gives this workload only [IDs]".
+                    String why = held.handle((v, e) -> e.getMessage()).join().replace("no SVID for " + pinnedId + ": ", "");
+                    if (!why.equals(warned)) {
+                        // Once: the wait itself is silent (the agent pushes each change on the open stream).
+                        LogShape.proxyLine("warn", "zerohop proxy: warning: " + origins.label("spiffe-id") + " " + pinnedId + ": " + why
+                                + "; waiting for the agent to give it (is its registration entry created, with this workload's"
+                                + " selectors, and synced to the agent?): until then no listener starts, so the proxy is not ready"
+                                + " and presents no other identity");
+                        warned = why;
+                    }
+                    java.util.concurrent.CompletableFuture.anyOf(given, signals.stopped()).join();
+                    if (!given.isDone()) {
+                        return null;
+                    }
+                }
+            }
+            // It is given now: the pinned provider again (a fresh stream, whose first answer holds it).
+        }
+    }
+
+    /** The agent's default identity, or the pinned one, once SPIRE's provider is up (the ready line names it). */
+    private io.spiffe.spiffeid.SpiffeId ownIdentity;
+
+    /** {@code f}'s provider; null when a signal came first (f is cancelled, closing what it was building). */
+    private static SpireIdentityProvider await(java.util.concurrent.CompletableFuture<SpireIdentityProvider> f, Signals signals)
+            throws Exception {
         try {
             java.util.concurrent.CompletableFuture.anyOf(f, signals.stopped()).get();
         } catch (java.util.concurrent.ExecutionException failed) {
@@ -1228,12 +1332,25 @@ final class ProxyCommand implements Callable<Integer> {
         return "; " + Cli.count(registry.all().size(), "workload", "workloads") + "; policies " + (engine == null ? "none (allow all)" : engine.policies().size());
     }
 
+    /** The identity source given, as a usage error names it: {@code --ca}, or {@code file:line: ca}. */
+    private String givenSource() {
+        if (identity.pem != null) {
+            return origins.label("cert") + "/" + origins.label("key") + "/" + origins.label("trust-bundle");
+        }
+        if (identity.istio != null) {
+            return origins.label("istio-ca");
+        }
+        return origins.label(identity.caDir != null ? "ca" : "in-memory-ca");
+    }
+
     private String describeIdentity() {
         if (identity.pem != null) {
             return "PEM files " + identity.pem.cert;
         }
         if (identity.spireSocket != null) {
-            return "SPIRE " + identity.spireSocket;
+            // The SVID the proxy presents as its own: what --spiffe-id pins, or the agent's default to pin instead.
+            return "SPIRE " + identity.spireSocket + " (own identity " + ownIdentity + ", "
+                    + (pinnedId != null ? origins.label("spiffe-id") : "the Workload API's default") + ")";
         }
         if (identity.istio != null) {
             return "Istio CA " + identity.istio.address + " (node mode: ImpersonatedIdentity)";

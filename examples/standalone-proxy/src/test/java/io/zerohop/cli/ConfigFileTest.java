@@ -246,6 +246,30 @@ class ConfigFileTest {
         assertThat(parsed.matchedOptionValue("--cert", (Object) null)).hasToString("c.pem");
     }
 
+    @Test
+    @DisplayName("spiffe-id goes with spire-socket: no second identity source beside it, replaced one by one by the same source's"
+            + " flags, dropped with it by another source's flag; the --spiffe-id flag drops no key of the file")
+    void spiffeIdGoesWithSpireSocket(@TempDir Path dir) throws Exception {
+        String id = "spiffe://cluster.local/ns/zerohop-system/sa/zerohop-node";
+        Path f = write(dir, "spire-socket: /run/spire.sock\nspiffe-id: " + id + "\n");
+        assertThat(ConfigFile.expand(new String[] {"--config", f.toString()}, PROXY))
+                .containsExactly("--spire-socket=/run/spire.sock", "--spiffe-id=" + id, "--config", f.toString());
+        assertThat(ConfigFile.expand(new String[] {"--config", f.toString(), "--spire-socket", "/other.sock"}, PROXY))
+                .containsExactly("--spiffe-id=" + id, "--config", f.toString(), "--spire-socket", "/other.sock");
+        assertThat(ConfigFile.expand(new String[] {"--config", f.toString(), "--spiffe-id", "spiffe://cluster.local/b"}, PROXY))
+                .containsExactly("--spire-socket=/run/spire.sock", "--config", f.toString(), "--spiffe-id", "spiffe://cluster.local/b");
+        assertThat(ConfigFile.expand(new String[] {"--config", f.toString(), "--in-memory-ca"}, PROXY))
+                .containsExactly("--config", f.toString(), "--in-memory-ca");
+        // Not a source of its own: beside ca it is no "second identity source", and its flag keeps the file's ca; the
+        // proxy's own check then refuses it, naming both (SpiffeIdOptionTest).
+        Path ca = write(dir, "ca: /etc/zerohop/ca\nspiffe-id: " + id + "\n");
+        assertThat(ConfigFile.expand(new String[] {"--config", ca.toString()}, PROXY))
+                .containsExactly("--ca=/etc/zerohop/ca", "--spiffe-id=" + id, "--config", ca.toString());
+        Path caOnly = write(dir, "ca: /etc/zerohop/ca\n");
+        assertThat(ConfigFile.expand(new String[] {"--config", caOnly.toString(), "--spiffe-id", id}, PROXY))
+                .containsExactly("--ca=/etc/zerohop/ca", "--config", caOnly.toString(), "--spiffe-id", id);
+    }
+
     /**
      * Jackson reads one YAML document and hands an alias over as its anchor's name. A new-user pass found
      * a config file whose policies: sat in a second document start a proxy with "policies none (allow
