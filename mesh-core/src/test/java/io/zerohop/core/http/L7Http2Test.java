@@ -38,7 +38,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * HTTP/2 and gRPC enforcement through real tunnels: curl {@code --http2-prior-knowledge}, nghttp and
- * Node's http2 client against Node's h2c server, grpc-java client and server. Denials as Envoy's:
+ * Node's http2 client against Node's h2c server, grpc-java client and server, and Netty's frame codec on both
+ * ends for header blocks Node would not send or keep ({@link RawH2c}). Denials as Envoy's:
  * {@code 403 RBAC: access denied} on h2, trailers-only {@code grpc-status: 7} for gRPC
  * (envoyproxy/envoy source/extensions/filters/http/rbac/rbac_filter.cc, local reply for gRPC).
  */
@@ -796,5 +797,83 @@ class L7Http2Test {
         assertThat(meters.find("istio.requests").tag("request_protocol", "grpc").tag("grpc_response_status", "").counter())
                 .as("%s", meters.find("istio.requests").tag("response_code", "200").counters().stream().map(c -> c.getId().getTags().toString()).toList())
                 .isNotNull().satisfies(c -> assertThat(c.count() - was).isEqualTo(1));
+    }
+    /**
+     * RFC 9113 section 8.2.1 makes a request whose field value starts or ends with SP or HTAB malformed, but Envoy
+     * forwards such a field as it came, and RBAC reads it as it came. Its HTTP/2 codec's two libraries both take it:
+     * oghttp2, the default from Envoy 1.31 to 1.36 (Istio 1.23 to 1.28; {@code envoy.reloadable_features.http2_use_oghttp2},
+     * envoyproxy/envoy PR 33913, and PR 42319 back to nghttp2 for 1.37), allows SP and HTAB anywhere in a value
+     * (google/quiche {@code quiche/http2/adapter/header_validator.cc}, {@code kHttp2HeaderValueAllowedChars} and
+     * {@code IsValidHeaderValue}, unchanged since 2023; its test {@code header_validator_test.cc}
+     * {@code ValueHasInvalidChar}); nghttp2 would drop such a field, but Envoy turns that check off
+     * (envoyproxy/envoy {@code source/common/http/http2/codec_impl.cc}, {@code Http2Options}:
+     * {@code nghttp2_option_set_no_rfc9113_leading_and_trailing_ws_validation(options_, 1)}, "RFC9113 invalidates
+     * trailing whitespace in header values but this is a new validation which can break existing deployments"; nghttp2
+     * {@code tests/nghttp2_session_test.c} {@code test_nghttp2_http_no_rfc9113_leading_and_trailing_ws_validation}),
+     * and nothing after the codec trims an HTTP/2 value (Envoy's universal header validator is off by default). Istio's
+     * {@code request.headers[...]} condition is an exact header match: {@code "v "} is not {@code "v"}. A control
+     * character is refused by both libraries (oghttp2 then ends the connection under Envoy's default
+     * {@code override_stream_error_on_invalid_http_message: false}; nghttp2 drops the field): zerohop keeps Netty's
+     * stream reset for it.
+     *
+     * <p>The client is Netty's frame codec (Node's own server drops such a field, nghttp2's default), the application a
+     * Netty h2c server that answers with the fields it received. Until 4 December Netty's header decoder under
+     * zerohop refused a value starting with SP or HTAB ({@code HttpHeaderValidationUtil}): the stream was reset with
+     * PROTOCOL_ERROR before any policy saw it, and nothing was logged (trailing whitespace went through).
+     */
+    @Test
+    void http2FieldValuesWithLeadingOrTrailingWhitespaceGoThroughAsSent() throws Exception {
+        String policy = """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: deny-v, namespace: prod}
+                spec:
+                  selector: {matchLabels: {app: backend}}
+                  action: DENY
+                  rules:
+                  - when: [{key: "request.headers[x-deny]", values: ["v"]}]
+                """;
+        withEchoApp(policy, via -> {
+            io.netty.handler.codec.http2.Http2Headers h = request("GET", "/ws");
+            h.add("x-a", "v ").add("x-b", "\tw").add("x-c", " v\t").add("x-d", " ").add("x-deny", "v ");
+            assertThat(RawH2c.send(via, h)).isEqualTo("200 GET /ws\nx-a=[v ]\nx-b=[\tw]\nx-c=[ v\t]\nx-d=[ ]\nx-deny=[v ]\n");
+            assertThat(RawH2c.send(via, request("GET", "/ws").add("x-deny", "v"))).isEqualTo("403 RBAC: access denied");
+            // A control character but HTAB, or DEL, is still refused as Netty refuses it: the stream is reset.
+            assertThat(RawH2c.send(via, request("GET", "/ws").add("x-a", " v\u0001"))).isEqualTo("reset PROTOCOL_ERROR");
+            assertThat(RawH2c.send(via, request("GET", "/ws").add("x-a", "v\u007f "))).isEqualTo("reset PROTOCOL_ERROR");
+        });
+    }
+
+    static io.netty.handler.codec.http2.Http2Headers request(String method, String path) {
+        // Not validated here: the test sends what a peer may send.
+        return new io.netty.handler.codec.http2.DefaultHttp2Headers(false).method(method).path(path).scheme("http")
+                .authority("backend");
+    }
+
+    interface ViaProxy {
+        void run(InetSocketAddress via) throws Exception;
+    }
+
+    /**
+     * {@code body} run against zerohop's inbound L7 path (plaintext, HTTP/2 declared) under {@code policy}, in front of
+     * {@link RawH2c#echoApp}.
+     */
+    static void withEchoApp(String policy, ViaProxy body) throws Exception {
+        InetAddress ip = InetAddress.getByName("127.0.74.2");
+        io.netty.channel.EventLoopGroup loop = io.zerohop.hbone.internal.Transports.newGroup(1, "h2-edges");
+        try {
+            io.netty.channel.Channel app = RawH2c.echoApp(loop, new InetSocketAddress(ip, 0));
+            int port = ((InetSocketAddress) app.localAddress()).getPort();
+            Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(ip),
+                    Workload.Protocol.HBONE, "b", "cluster.local", Map.of(port, AppProtocol.HTTP2));
+            PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("p.yaml", policy)).build();
+            try (Mesh mesh = Mesh.builder().identityProvider(InMemoryCa.create("cluster.local")).identity(backend.identity())
+                    .workloads(WorkloadRegistry.of(List.of(backend), Map.of())).node("b").policies(engine).threads(1).build()) {
+                mesh.start().get(10, TimeUnit.SECONDS);
+                body.run(mesh.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 0), new InetSocketAddress(ip, port))));
+            }
+        } finally {
+            loop.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
     }
 }

@@ -27,10 +27,14 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @Timeout(180)
 class ModulePathTest {
-    /** The README's flags: the native modules nothing requires by name, java-spiffe's dependency, and the epoll opening. */
+    /**
+     * The README's flags: the native modules nothing requires by name, java-spiffe's dependency, the epoll opening, and
+     * the HTTP/2 opening (used only when mesh-core parses HTTP/2, which this application does not).
+     */
     static final List<String> README_FLAGS = List.of(
             "--add-modules", "io.netty.internal.tcnative.openssl.linux.x86_64,io.netty.transport.epoll.linux.x86_64,org.apache.commons.lang3",
-            "--add-opens", "io.netty.transport.classes.epoll/io.netty.channel.epoll=io.zerohop.hbone");
+            "--add-opens", "io.netty.transport.classes.epoll/io.netty.channel.epoll=io.zerohop.hbone",
+            "--add-opens", "io.netty.codec.http2/io.netty.handler.codec.http2=io.zerohop.core");
 
     @TempDir
     static Path dir;

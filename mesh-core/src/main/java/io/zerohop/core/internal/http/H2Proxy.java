@@ -62,13 +62,16 @@ final class H2Proxy {
         H2AppConnection app = new H2AppConnection(dialer, drain);
         // Http2MultiplexHandler takes a channel whose parent is not a ServerChannel for a client, and an
         // HBONE stream's parent is its connection: the older codec asks its own connection instead.
-        downstream.pipeline().addLast("zerohop-h2-codec", Http2MultiplexCodecBuilder.forServer(new ChannelInitializer<Http2StreamChannel>() {
+        io.netty.handler.codec.http2.Http2MultiplexCodec codec = Http2MultiplexCodecBuilder.forServer(new ChannelInitializer<Http2StreamChannel>() {
             @Override
             protected void initChannel(Http2StreamChannel ch) {
                 drain.begin(ch);
                 ch.pipeline().addLast(new Downstream(app, conn, authorizer, observer));
             }
-        }).initialSettings(downstreamSettings()).build());
+        }).initialSettings(downstreamSettings()).build();
+        // A field value with leading or trailing whitespace goes on as sent, as through Envoy's codec.
+        H2FieldValues.asEnvoy(codec);
+        downstream.pipeline().addLast("zerohop-h2-codec", codec);
         downstream.pipeline().addLast("zerohop-h2-end", new H2ConnectionEnds.ConnectionEnd(app.closer()));
     }
 
