@@ -844,6 +844,53 @@ class L7Http2Test {
         });
     }
 
+    /**
+     * An HTTP/2 {@code :method} in another case than the usual, {@code get} or {@code GeT}, is a valid token (RFC 9110
+     * section 9.1: methods are case-sensitive), and Envoy takes it as it is: oghttp2 refuses only a method that is not
+     * a token (google/quiche {@code quiche/http2/adapter/header_validator.cc}, {@code IsValidMethod},
+     * {@code kHttpTokenChars}; its test {@code header_validator_test.cc} {@code MethodHasInvalidChar} takes
+     * {@code lowercase} and {@code MiXeDcAsE}), nghttp2 the same ({@code lib/nghttp2_http.c}, {@code nghttp2_check_method}), Envoy's
+     * connection manager the same ({@code source/common/http/header_utility.cc}, {@code requestHeadersValid}:
+     * {@code InvalidMethod} for an empty method or a character that is not a token's). Istio's {@code methods} are an
+     * exact, case-sensitive match on {@code :method} (istio/istio {@code pilot/pkg/security/authz/model/generator.go}
+     * {@code methodGenerator}, {@code matcher.HeaderMatcher}), so {@code get} is not {@code GET}: an ALLOW rule naming
+     * GET does not allow it, a DENY rule naming GET does not deny it, and the application reads the method as sent
+     * (Envoy's RBAC filter matches {@code :method} as any header, {@code source/extensions/filters/common/rbac/matchers.h}
+     * {@code HeaderMatcher}, with the exact string matcher istiod generates, {@code ignore_case} unset). zerohop already
+     * did all this; the test holds it (the client is Netty's frame codec, the application Netty's h2c server).
+     */
+    @Test
+    void anHttp2MethodInAnotherCaseIsItsOwnMethod() throws Exception {
+        String policy = """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: allow, namespace: prod}
+                spec:
+                  selector: {matchLabels: {app: backend}}
+                  action: ALLOW
+                  rules:
+                  - to: [{operation: {methods: ["GET"], paths: ["/allow/*"]}}]
+                  - to: [{operation: {paths: ["/deny/*"]}}]
+                ---
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: deny-get, namespace: prod}
+                spec:
+                  selector: {matchLabels: {app: backend}}
+                  action: DENY
+                  rules:
+                  - to: [{operation: {methods: ["GET"], paths: ["/deny/*"]}}]
+                """;
+        withEchoApp(policy, via -> {
+            assertThat(RawH2c.send(via, request("GET", "/allow/a"))).isEqualTo("200 GET /allow/a\n");
+            assertThat(RawH2c.send(via, request("get", "/allow/a"))).isEqualTo("403 RBAC: access denied");
+            assertThat(RawH2c.send(via, request("GeT", "/allow/a"))).isEqualTo("403 RBAC: access denied");
+            assertThat(RawH2c.send(via, request("GET", "/deny/a"))).isEqualTo("403 RBAC: access denied");
+            assertThat(RawH2c.send(via, request("get", "/deny/a"))).isEqualTo("200 get /deny/a\n");
+            assertThat(RawH2c.send(via, request("GeT", "/deny/a"))).isEqualTo("200 GeT /deny/a\n");
+        });
+    }
+
     static io.netty.handler.codec.http2.Http2Headers request(String method, String path) {
         // Not validated here: the test sends what a peer may send.
         return new io.netty.handler.codec.http2.DefaultHttp2Headers(false).method(method).path(path).scheme("http")
