@@ -891,6 +891,46 @@ class L7Http2Test {
         });
     }
 
+    /**
+     * A {@code :method} that is not a token (RFC 9110 section 9.1: {@code G(T}, {@code GE T}, {@code G,T}, a byte above
+     * 0x7E) never reaches Envoy's connection manager: both codec libraries refuse it as an invalid header field (google/quiche
+     * {@code quiche/http2/adapter/header_validator.cc} {@code IsValidMethod}, its test {@code MethodHasInvalidChar}:
+     * {@code "spac e"}, {@code "co,mma"}, {@code "In[]valid{}"}; nghttp2 {@code lib/nghttp2_http.c}
+     * {@code nghttp2_check_method}), and its connection manager would answer 400 after them
+     * ({@code source/common/http/header_utility.cc} {@code requestHeadersValid}, {@code InvalidMethod}). The stream is
+     * reset with PROTOCOL_ERROR (oghttp2's {@code OnHeaderStatus}), no policy decides it and the application never sees
+     * it. Under Envoy's default ({@code override_stream_error_on_invalid_http_message} unset, which istiod leaves:
+     * api/envoy/config/core/v3/protocol.proto, "the whole HTTP/2 connection is terminated upon receiving invalid HEADERS
+     * frame"; codec_impl.cc {@code onInvalidFrame}; test/integration/http2_flood_integration_test.cc
+     * {@code ZerolenHeader}) the connection ends too; zerohop resets the stream alone, as it does for every other header
+     * block Netty or it refuses (a control character in {@code :path}, PathCanonicalizationTest). Until 4 December such
+     * a method was decided and forwarded as sent (Netty checks no method).
+     */
+    @Test
+    void anHttp2MethodThatIsNotATokenIsReset() throws Exception {
+        // A rule on a header: the port's requests are parsed (with no HTTP rule, zerohop relays them as bytes).
+        String policy = """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: deny-v, namespace: prod}
+                spec:
+                  selector: {matchLabels: {app: backend}}
+                  action: DENY
+                  rules:
+                  - when: [{key: "request.headers[x-deny]", values: ["v"]}]
+                """;
+        withEchoApp(policy, via -> {
+            try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+                for (String m : new String[] {"G(T", "GE T", "G,T", "G\u00e9T"}) {
+                    assertThat(RawH2c.send(via, request(m, "/m"))).as(m).isEqualTo("reset PROTOCOL_ERROR");
+                }
+                assertThat(err.awaitLine("-http ", " path=\"/m\" ", " method=G(T "))
+                        .contains(" status=- decision=- policy=\"-\" reason=\":method has a character that is not a token's (0x28 at 1)\" ");
+            }
+            assertThat(RawH2c.send(via, request("M-SEARCH", "/m"))).isEqualTo("200 M-SEARCH /m\n");
+        });
+    }
+
     static io.netty.handler.codec.http2.Http2Headers request(String method, String path) {
         // Not validated here: the test sends what a peer may send.
         return new io.netty.handler.codec.http2.DefaultHttp2Headers(false).method(method).path(path).scheme("http")

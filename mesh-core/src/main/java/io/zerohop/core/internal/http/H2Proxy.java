@@ -193,6 +193,11 @@ final class H2Proxy {
                 refusal = RequestTarget.malformedH2Path(path);
                 reset = Http2Error.PROTOCOL_ERROR;
             }
+            if (refusal == null) {
+                // A :method that is not a token (RFC 9110 section 9.1), as quiche's and nghttp2's method checks refuse it
+                // under Envoy; Netty checks none. Its case is not checked: "get" is a method, and not GET.
+                refusal = RequestTarget.malformedH2Method(method);
+            }
             if (refusal != null) {
                 denied = true;
                 ctx.writeAndFlush(new DefaultHttp2ResetFrame(reset));

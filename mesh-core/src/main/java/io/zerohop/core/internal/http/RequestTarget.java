@@ -130,6 +130,27 @@ final class RequestTarget {
     }
 
     /**
+     * @return null, or why an HTTP/2 {@code :method} makes the request malformed: empty, or a character that is not an
+     *         RFC 9110 {@code tchar}, which both of Envoy's HTTP/2 codec libraries refuse (google/quiche
+     *         {@code quiche/http2/adapter/header_validator.cc} {@code IsValidMethod}, {@code kHttpTokenChars}; nghttp2
+     *         {@code lib/nghttp2_http.c} {@code nghttp2_check_method}), as its connection manager does after them
+     *         ({@code source/common/http/header_utility.cc} {@code requestHeadersValid}, {@code InvalidMethod}). Case is
+     *         not checked: {@code get} is a method of its own, for Envoy as here.
+     */
+    static String malformedH2Method(String method) {
+        if (method.isEmpty()) {
+            return ":method is empty";
+        }
+        for (int i = 0; i < method.length(); i++) {
+            char c = method.charAt(i);
+            if (!(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || "!#$%&'*+-.^_`|~".indexOf(c) >= 0)) {
+                return String.format(":method has a character that is not a token's (0x%02x at %d)", (int) c, i);
+            }
+        }
+        return null;
+    }
+
+    /**
      * The methods Envoy's HTTP/1 codec accepts without {@code allow_custom_methods}, upper case, sorted
      * (envoyproxy/envoy source/common/http/http1/balsa_parser.cc {@code kValidMethods}, http-parser's list).
      */
