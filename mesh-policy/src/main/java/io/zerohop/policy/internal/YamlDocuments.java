@@ -46,7 +46,7 @@ public final class YamlDocuments {
 
     private final String file;
     private final String text;
-    private final ParserImpl parser;
+    private ParserImpl parser;
     /** See {@link #lineStarts()}; null until the first lookup. */
     private int[] lineStarts;
     /**
@@ -249,6 +249,7 @@ public final class YamlDocuments {
         String field = field(key, columns(km.group(1)), km.group(2).isEmpty() ? -1 : columns(km.group(1) + km.group(2)) - 2);
         String what;
         Boolean unclosed;
+        int[] quote;
         if (tab) {
             // SnakeYAML: "found character '\t(TAB)' that cannot start any token. (Do not use \t(TAB) for indentation)".
             String prefix = km.group(1) + km.group(2);
@@ -265,6 +266,40 @@ public final class YamlDocuments {
                     what += read[1];
                 }
             }
+        } else if (noColon(e)) {
+            // SnakeYAML read a possible key ("ingress", "to", a stray word) and reached a later line's ':' or the end of
+            // the text without the ':' the key needed; it names that later point as the problem and the word only as
+            // context. The word's line is the mistake: the later line's key and a path placed from it were not.
+            Mark word = e.getContextMark();
+            line = word.getLine() + 1;
+            String wordLine = lineText(line);
+            int col = Math.min(word.getColumn(), wordLine.length());
+            String said = wordLine.substring(col);
+            int comment = said.indexOf(" #");
+            said = (comment >= 0 ? said.substring(0, comment) : said).strip();
+            if (said.length() > 60) {
+                said = said.substring(0, 57) + "...";
+            }
+            String prefix = wordLine.substring(0, col);
+            String indent = prefix.substring(0, prefix.length() - prefix.stripLeading().length());
+            field = enclosing(columns(indent), prefix.stripLeading().startsWith("-") ? columns(indent) : -1);
+            what = "\"" + said + "\" has no ':' after it (a key needs one; or, if it is a value, indent it under its key)";
+        } else if ((quote = quoteInFlow(e)) != null) {
+            // A quote left open inside the flow collection ran over the lines below it, up to the next quote: the
+            // bracket SnakeYAML then misses is not the mistake, the quote is.
+            line = quote[0];
+            field = lastKey != null && lastKey.line() <= line ? lastKey.path() : field;
+            String q = quote[2] == '"' ? "'\"'" : "\"'\"";
+            what = "the quote " + q + " opened at line " + quote[0] + ", column " + quote[1]
+                    + " is not closed on its line: add the closing " + q + " (SnakeYAML: " + problem + ")";
+        } else if ("while scanning a quoted scalar".equals(e.getContext()) && e.getContextMark() != null) {
+            Mark open = e.getContextMark();
+            line = open.getLine() + 1;
+            field = lastKey != null && lastKey.line() <= line ? lastKey.path() : "";
+            String q = lineText(line);
+            String c = open.getColumn() < q.length() && q.charAt(open.getColumn()) == '\'' ? "\"'\"" : "'\"'";
+            what = "the quote " + c + " opened at line " + line + ", column " + (open.getColumn() + 1)
+                    + " is not closed: add the closing " + c + " (SnakeYAML: " + problem + ")";
         } else if ((unclosed = unclosedFlow(e)) != null) {
             // SnakeYAML names where it gave up (the next line's key, or the end of the text, a line past the last one)
             // and the collection it was reading only as context: the bracket never closed is the mistake, and where
@@ -294,6 +329,92 @@ public final class YamlDocuments {
             }
         }
         return new PolicyLoadException(file, line, field, "invalid YAML: " + what, e);
+    }
+
+    /**
+     * Whether {@code e} is SnakeYAML's "while scanning a simple key: could not find expected ':'" for a word on an
+     * earlier line than where it gave up: a key written without its colon, or a stray word (ScannerImpl
+     * stalePossibleSimpleKeys; its context mark is where the word starts).
+     */
+    private static boolean noColon(MarkedYAMLException e) {
+        return "while scanning a simple key".equals(e.getContext()) && e.getContextMark() != null
+                && e.getProblem() != null && e.getProblem().startsWith("could not find expected ':'")
+                && (e.getProblemMark() == null || e.getProblemMark().getLine() > e.getContextMark().getLine());
+    }
+
+    /**
+     * The path of the mapping a line indented {@code column} (a list item's dash at {@code dash}, -1: none) sits in,
+     * among the keys read before it; "" at the top level.
+     */
+    private String enclosing(int column, int dash) {
+        int limit = dash >= 0 ? dash : column;
+        for (int i = keys.size() - 1; i >= 0; i--) {
+            KeyAt k = keys.get(i);
+            if (k.column() < limit || k.column() == limit && dash >= 0) {
+                return dash >= 0 ? k.path() : k.inline() ? k.parent() : k.path();
+            }
+            if (k.column() == limit) {
+                return k.parent();
+            }
+        }
+        return "";
+    }
+
+    /** {@link #unclosedQuote} for a flow collection SnakeYAML failed to read on a line after the one it opened on. */
+    private int[] quoteInFlow(MarkedYAMLException e) {
+        boolean flow = "while parsing a flow sequence".equals(e.getContext()) || "while parsing a flow mapping".equals(e.getContext());
+        return flow && e.getContextMark() != null && e.getProblemMark() != null
+                && e.getProblemMark().getLine() > e.getContextMark().getLine()
+                ? unclosedQuote(e.getContextMark(), e.getProblemMark()) : null;
+    }
+
+    /**
+     * The first quoted scalar that opens between {@code from} and {@code to} and is not closed on its own line:
+     * {line (1-based), column (1-based), quote character}; null if none. A quote starts a scalar only where a scalar
+     * may start (after '[', '{', ',', ': ', '- ' or the indentation); an apostrophe inside a word is none.
+     */
+    private int[] unclosedQuote(Mark from, Mark to) {
+        if (from == null || to == null) {
+            return null;
+        }
+        for (int l = from.getLine() + 1; l <= Math.min(to.getLine() + 1, lineStarts().length); l++) {
+            String t = lineText(l);
+            int i = l == from.getLine() + 1 ? Math.min(from.getColumn(), t.length()) : 0;
+            char prev = ' ';
+            for (; i < t.length(); i++) {
+                char c = t.charAt(i);
+                if (c == '#' && prev == ' ') {
+                    break;
+                }
+                if ((c == '"' || c == '\'') && (prev == ' ' || prev == '[' || prev == '{' || prev == ',' || prev == ':' || prev == '-')) {
+                    int j = i + 1;
+                    for (; j < t.length(); j++) {
+                        char d = t.charAt(j);
+                        if (c == '"' && d == '\\') {
+                            j++;
+                        } else if (d == c) {
+                            if (c == '\'' && j + 1 < t.length() && t.charAt(j + 1) == '\'') {
+                                j++;
+                            } else {
+                                break;
+                            }
+                        }
+                    }
+                    if (j >= t.length()) {
+                        return new int[] {l, i + 1, c};
+                    }
+                    i = j;
+                    prev = c;
+                    continue;
+                }
+                if (c != ' ' && c != '\t') {
+                    prev = c;
+                } else {
+                    prev = ' ';
+                }
+            }
+        }
+        return null;
     }
 
     /**
@@ -598,7 +719,8 @@ public final class YamlDocuments {
                     ahead = null;
                     streamedAnchors.clear();
                     Event root = parser.getEvent();
-                    rootStart = root.getStartMark() == null ? -1 : lineStart(root.getStartMark().getLine() + 1);
+                    rootStart = root.getStartMark() == null ? -1 : segmentStart >= 0 ? segmentStart
+                            : lineStart(root.getStartMark().getLine() + 1);
                     YNode doc = node(root, "", 0);
                     // The text after this document is parsed up to the next one's start before this one is handed
                     // over: text that goes on without "---" (a first line indented deeper than the rest, as pasted)
@@ -606,7 +728,13 @@ public final class YamlDocuments {
                     // cause to report (a typo pass: "p.yaml:1: kind is required" for a kind on line 2).
                     if (parser.checkEvent(Event.ID.DocumentEnd)) {
                         parser.getEvent();
-                        parser.peekEvent();
+                        try {
+                            parser.peekEvent();
+                        } catch (MarkedYAMLException next) {
+                            if (!nextJsonObject(next)) {
+                                throw next;
+                            }
+                        }
                     }
                     if (!doc.isNull()) {
                         docs++;
@@ -615,6 +743,70 @@ public final class YamlDocuments {
                 }
                 default -> throw new PolicyLoadException(file, line(e), "", "invalid YAML: unexpected " + e.getEventId());
             }
+        }
+    }
+
+    /** Offset in the text where the JSON object being read starts, when it follows another ({@link #nextJsonObject}); else -1. */
+    private int segmentStart = -1;
+
+    /**
+     * Whether {@code e}, SnakeYAML's refusal of a second document that starts without "---", is a JSON object after
+     * a JSON object in a text that starts with '{': then the parser goes on reading from it, as kubectl does. kubectl
+     * reads a stream whose first non-space character is '{' with Go's json.Decoder, which takes values one after the
+     * other ({@code {...}{...}}, or one a line as {@code jq -c '.items[]'} writes), each an object
+     * (k8s.io/apimachinery pkg/util/yaml decoder.go: YAMLOrJSONDecoder, GuessJSONStream, hasJSONPrefix).
+     */
+    private boolean nextJsonObject(MarkedYAMLException e) throws PolicyLoadException {
+        Mark at = e.getProblemMark();
+        if (at == null || !"expected '<document start>', but found '{'".equals(e.getProblem()) || !startsWithBrace()) {
+            return false;
+        }
+        int line = at.getLine() + 1;
+        int start = lineStart(line);
+        // The mark's column counts code points; the text is indexed by chars.
+        int offset = start;
+        for (int c = 0; c < at.getColumn() && offset < text.length(); c++) {
+            offset += Character.charCount(text.codePointAt(offset));
+        }
+        if (offset >= text.length() || text.charAt(offset) != '{') {
+            return false;
+        }
+        LoaderOptions options = new LoaderOptions();
+        options.setCodePointLimit(Integer.MAX_VALUE);
+        parser = new ParserImpl(new OffsetReader(text.substring(offset), at.getLine(), at.getColumn(), at.getIndex()), options);
+        segmentStart = offset;
+        return true;
+    }
+
+    /** Whether the text's first character other than white space (and a byte order mark) is '{'. */
+    private boolean startsWithBrace() {
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            if (c != '\uFEFF' && !Character.isWhitespace(c)) {
+                return c == '{';
+            }
+        }
+        return false;
+    }
+
+    /** Reads a tail of the text, its marks placed where the tail starts in the whole text (lines and columns as the text's). */
+    private static final class OffsetReader extends StreamReader {
+        private final int line;
+        private final int column;
+        private final int index;
+
+        OffsetReader(String tail, int line, int column, int index) {
+            super(new StringReader(tail));
+            this.line = line;
+            this.column = column;
+            this.index = index;
+        }
+
+        @Override
+        public Mark getMark() {
+            Mark m = super.getMark();
+            return new Mark(m.getName(), m.getIndex() + index, m.getLine() + line,
+                    m.getLine() == 0 ? m.getColumn() + column : m.getColumn(), m.getBuffer(), m.getPointer());
         }
     }
 
