@@ -42,6 +42,19 @@ class NeverMatchingValueWarningTest {
         "frontend | a principal is a SPIFFE ID without spiffe://, which always has a path: TRUST_DOMAIN/ns/NAMESPACE/sa/SERVICE_ACCOUNT"
             + " for Istio's (\"cluster.local/ns/<namespace>/sa/frontend\"?), or use serviceAccounts",
         "admin | which always has a path",
+        // A new-user pass: these loaded silently. A SPIFFE ID's path has no empty, "." or ".." segment and no trailing
+        // "/" (spiffe/spiffe standards/SPIFFE-ID.md 2.2 "Path"; java-spiffe SpiffeId.parse refuses each, so no peer has one).
+        "cluster.local/ns/legacy/sa/old/ | a SPIFFE ID has no trailing \"/\" (\"cluster.local/ns/legacy/sa/old\"?)",
+        "cluster.local/ns//sa/old | a SPIFFE ID has no empty path segment (\"//\")",
+        "cluster.local/ns/legacy/sa/./old | a SPIFFE ID has no \".\" path segment",
+        "cluster.local/ns/legacy/sa/.. | a SPIFFE ID has no \"..\" path segment",
+        "/ns/legacy/sa/old | a SPIFFE ID starts with its trust domain, not \"/\"",
+        // With a wildcard, only what no completion can mend.
+        "cluster.local/ns//* | a SPIFFE ID has no empty path segment",
+        "cluster.local/ns/../* | a SPIFFE ID has no \"..\" path segment",
+        "*/sa/old/ | a SPIFFE ID has no trailing \"/\"",
+        "*/sa/. | a SPIFFE ID has no \".\" path segment",
+        "*/ns//sa/old | a SPIFFE ID has no empty path segment",
     })
     void principalsNoSpiffeIdMatches(String value, String why) throws Exception {
         String w = warnings("from: [{source: {principals: [\"%s\"]}}]", value);
@@ -50,7 +63,9 @@ class NeverMatchingValueWarningTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"cluster.local/ns/x/sa/a", "*/sa/Admin", "cluster.local/ns/x/*", "*", "admin*", "*admin", "example.org/workload/vm-1"})
+    @CsvSource({"cluster.local/ns/x/sa/a", "*/sa/Admin", "cluster.local/ns/x/*", "*", "admin*", "*admin", "example.org/workload/vm-1",
+            // A wildcard completes these: "cluster.local/ns/" + "x", "cluster.local/ns/." + "x", "a." + "/sa/old", "x" + "./y".
+            "cluster.local/ns/*", "cluster.local/ns/.*", "*./sa/old", "*./y", "*.local/ns/a", "cluster.local/ns/a.b/sa/..c"})
     void principalsThatCanMatchAreNotWarned(String value) throws Exception {
         assertThat(warnings("from: [{source: {principals: [\"%s\"]}}]", value)).doesNotContain("never matches");
     }

@@ -214,6 +214,43 @@ final class IstioRules {
             return "a principal is a SPIFFE ID without spiffe://, which always has a path: TRUST_DOMAIN/ns/NAMESPACE/sa/"
                     + "SERVICE_ACCOUNT for Istio's (\"cluster.local/ns/<namespace>/sa/" + v + "\"?), or use serviceAccounts";
         }
+        return segmentProblem(v, !suffix && p.endsWith("*"), suffix);
+    }
+
+    /**
+     * Why no SPIFFE ID can be, start with ({@code prefix}) or end with ({@code suffix}) {@code v}, for its path: a SPIFFE
+     * ID's path segments are not empty, not {@code .} or {@code ..}, and it has no trailing {@code /} (spiffe/spiffe
+     * standards/SPIFFE-ID.md 2.2; java-spiffe's SpiffeId.parse, which reads every peer's ID, refuses each), nor does its
+     * trust domain start with {@code /}. Only what the wildcard cannot complete counts: the last segment of a prefix goes
+     * on in the ID ({@code cluster.local/ns/.*} may be {@code .x}), the first of a suffix may end a longer one.
+     */
+    private static String segmentProblem(String v, boolean prefix, boolean suffix) {
+        String path = v;
+        if (!suffix) {
+            int slash = v.indexOf('/');
+            if (slash == 0) {
+                return "a SPIFFE ID starts with its trust domain, not \"/\"";
+            }
+            if (slash < 0) {
+                return null;
+            }
+            path = v.substring(slash);
+        }
+        String[] segments = path.split("/", -1);
+        for (int i = 1; i < segments.length; i++) {
+            boolean last = i == segments.length - 1;
+            if (last && prefix) {
+                break;
+            }
+            String s = segments[i];
+            if (s.isEmpty()) {
+                return last ? "a SPIFFE ID has no trailing \"/\"" + (prefix || suffix ? ""
+                        : " (\"" + v.replaceAll("/+$", "") + "\"?)") : "a SPIFFE ID has no empty path segment (\"//\")";
+            }
+            if (s.equals(".") || s.equals("..")) {
+                return "a SPIFFE ID has no \"" + s + "\" path segment";
+            }
+        }
         return null;
     }
 
