@@ -19,7 +19,7 @@ import java.util.TreeMap;
  *                         {@code "specs[i].endpointSelector"} (entry {@code i} of Cilium's {@code specs}: a policy has
  *                         one PolicySelector per rule, {@code spec} first); {@code ""} for an AuthorizationPolicy with
  *                         none of them (it applies to its whole namespace, or the mesh in the root namespace). Non-null.
- *                         Cilium's {@code nodeSelector} never appears: the loader refuses host policies.
+ *                         Cilium's {@code nodeSelector} never appears: the loader skips host rules (with a warning).
  * @param matchLabels      {@code matchLabels} as written, in key order: Cilium keys keep their {@code k8s:} /
  *                         {@code any:} prefix, and a written {@code io.kubernetes.pod.namespace} stays (the compiled
  *                         selector replaces it by the policy's namespace). Non-null, unmodifiable, empty for

@@ -70,7 +70,8 @@ class CiliumUnsupportedFieldsTest {
                 Arguments.of("ingressDeny cidr with cidrGroupSelector", "  ingressDeny:\n  - fromCIDRSet:\n    - cidr: 10.0.0.0/8\n"
                         + "      cidrGroupSelector: {matchLabels: {a: b}}\n", 11, "cidrGroupSelector", "cidrGroupSelector is not supported"),
                 Arguments.of("host policy nodeSelector", "  nodeSelector: {matchLabels: {a: b}}\n  ingress: [{}]\n",
-                        8, "nodeSelector", "host policies (nodeSelector) are not supported"),
+                        // cilium.io/v2 cnp_types.go Parse: a namespaced policy's rule with a NodeSelector is refused.
+                        8, "nodeSelector", "Invalid CiliumNetworkPolicy spec: rule cannot have NodeSelector"),
                 Arguments.of("misspelt fromEndpoint", "  ingress:\n  - fromEndpoint: [{matchLabels: {app: x}}]\n",
                         9, "fromEndpoint", "fromEndpoint"),
                 Arguments.of("misspelt ingres", "  ingres: [{fromEntities: [world]}]\n", 8, "spec.ingres", "unknown field"),

@@ -52,7 +52,8 @@ final class CiliumCompiler {
     static CiliumPolicy compile(PolicyRef ref, String namespace, YNode spec, List<String> warnings)
             throws PolicyLoadException {
         spec.onlyKeys(SPEC_KEYS);
-        if (spec.has("nodeSelector")) {
+        if (spec.get("nodeSelector") != null && !spec.get("nodeSelector").isNull()) {
+            // The loader skips host rules (Loader.hostRule) before they get here.
             throw spec.get("nodeSelector").error("host policies (nodeSelector) are not supported");
         }
         YNode endpointSelector = spec.get("endpointSelector");

@@ -551,20 +551,60 @@ public final class Loader {
                 }
                 boolean first = true;
                 for (YNode s : specs) {
+                    if (hostRule(s, clusterwide, ref)) {
+                        continue;
+                    }
                     out.add(CiliumCompiler.compile(ref, ns, s, out.warnings()), first);
                     first = false;
                 }
                 // One selector per rule: each entry of specs is a rule of its own with its own endpointSelector
                 // (cilium/cilium pkg/k8s/apis/cilium.io/v2 CiliumNetworkPolicy.Parse: Spec and every Specs entry).
-                if (spec != null) {
+                if (spec != null && !isHostRule(spec)) {
                     out.select(ciliumSelector(ref, spec, "endpointSelector"));
                 }
                 List<YNode> listed = doc.get("specs") == null ? List.of() : doc.get("specs").items();
                 for (int i = 0; i < listed.size(); i++) {
-                    out.select(ciliumSelector(ref, listed.get(i), "specs[" + i + "].endpointSelector"));
+                    if (!isHostRule(listed.get(i))) {
+                        out.select(ciliumSelector(ref, listed.get(i), "specs[" + i + "].endpointSelector"));
+                    }
                 }
             }
         }
+    }
+
+    /** Whether Cilium rule {@code rule} ({@code spec} or an entry of {@code specs}) has a {@code nodeSelector}: a host rule. */
+    private static boolean isHostRule(YNode rule) {
+        YNode n = rule.type == YNode.Type.MAP ? rule.get("nodeSelector") : null;
+        return n != null && !n.isNull();
+    }
+
+    /**
+     * Whether {@code rule} is a host rule, skipped with a warning: a {@code nodeSelector} selects nodes (Cilium applies
+     * the rule to each selected node's host endpoint, never to a pod: pkg/policy/rule.go matches a NodeSelector rule
+     * only on the host endpoint), and zerohop protects pods, so it enforces none; in Kubernetes mode it is ignored too.
+     * Each entry of {@code specs} is a rule of its own, so a host rule beside pod rules skips only itself. What Cilium
+     * refuses stays refused: a rule with both selectors (pkg/policy/api rule_validation.go Sanitize, "rule cannot have
+     * both EndpointSelector and NodeSelector"), and a nodeSelector in a namespaced CiliumNetworkPolicy (cilium.io/v2
+     * cnp_types.go Parse, "Invalid CiliumNetworkPolicy spec: rule cannot have NodeSelector").
+     */
+    private boolean hostRule(YNode rule, boolean clusterwide, PolicyRef ref) throws PolicyLoadException {
+        if (!isHostRule(rule)) {
+            return false;
+        }
+        YNode n = rule.get("nodeSelector");
+        if (!clusterwide) {
+            throw n.error("a CiliumNetworkPolicy rule cannot have nodeSelector, as Cilium refuses it (\"Invalid CiliumNetworkPolicy"
+                    + " spec: rule cannot have NodeSelector\"): a host policy is a CiliumClusterwideNetworkPolicy");
+        }
+        YNode es = rule.get("endpointSelector");
+        if (es != null && !es.isNull()) {
+            throw n.error("a rule cannot have both endpointSelector and nodeSelector, as Cilium refuses it (\"rule cannot have"
+                    + " both EndpointSelector and NodeSelector\"): it selects pods or nodes");
+        }
+        out.warn(n.file + ":" + n.line + ": " + ref + ": " + n.path + ": host policy skipped: zerohop does not enforce host policies"
+                + " (Cilium applies a nodeSelector rule to the selected nodes' host endpoints; zerohop protects pods, and applies"
+                + " it to none)");
+        return true;
     }
 
     /** {@link PolicySelector} of a compiled AuthorizationPolicy: its spec was accepted, so the fields are well-formed. */
