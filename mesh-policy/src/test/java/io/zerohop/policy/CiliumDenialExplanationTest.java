@@ -159,4 +159,46 @@ class CiliumDenialExplanationTest {
         // A plaintext IPv4 peer outside the CIDR is world: allowed by rule 1, as Cilium decides.
         assertThat(engine.evaluate(b.sourcePrincipal(null).sourceAddress("11.0.0.5").build()).allowed()).isTrue();
     }
+
+    /**
+     * {@code fromEntities: [world, host]} said "matches peers outside the cluster only", though host is the node itself
+     * (a new-user pass): the text lists what each entity matches (cilium/cilium pkg/policy/api/entity.go: world is
+     * reserved:world, host reserved:host, the local node). The decision is unchanged.
+     */
+    @Test
+    void aWorldAndHostRuleSaysWhatEachEntityMatches() throws Exception {
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", ConformanceTest.cnp("prod",
+                "web-in", "{endpointSelector: {matchLabels: {app: web}}, ingress: [{fromEntities: [world, host]}]}"))).build();
+        Decision d = engine.evaluate(AccessRequest.builder().sourcePrincipal("spiffe://cluster.local/ns/other/sa/x")
+                .sourceAddress("10.0.0.5").destinationAddress("10.0.1.2").destinationPort(8080).destination(WEB).build());
+        assertThat(d.allowed()).isFalse();
+        assertThat(d.explain()).isEqualTo(HEAD + "; ingress rule 0 for this port selects fromEntities [world, host], which"
+                + " matches peers outside the cluster (world) or the local node (host: its address, when the registry knows the"
+                + " node) only, and the source is a cluster endpoint (it has a SPIFFE identity or a registry workload)")
+                .doesNotContain("outside the cluster only");
+        assertThat(engine.evaluate(AccessRequest.builder().sourceAddress("10.0.0.5").sourceNode(AccessRequest.SourceNode.HOST)
+                .destinationAddress("10.0.1.2").destinationPort(8080).destination(WEB).build()).allowed()).as("host").isTrue();
+    }
+
+    /**
+     * A fromEndpoints rule on another namespace only (no pod label) denied with the policy's head alone, where a rule on
+     * pod labels names itself and "which does not select the source" (a new-user pass). The decision is Cilium's and
+     * unchanged (pkg/policy/api/selector.go; a namespaced policy's fromEndpoints may name another namespace with
+     * k8s:io.kubernetes.pod.namespace).
+     */
+    @Test
+    void aFromEndpointsRuleOnAnotherNamespaceIsNamed() throws Exception {
+        PolicyEngine engine = PolicyEngine.builder().policies(PolicyLoader.fromString("c.yaml", ConformanceTest.cnp("prod",
+                "web-in", "{endpointSelector: {matchLabels: {app: web}}, ingress: [{fromEndpoints: [{matchLabels:"
+                + " {k8s:io.kubernetes.pod.namespace: other}}]}]}"))).build();
+        AccessRequest.Builder b = AccessRequest.builder().sourceAddress("10.0.0.5").destinationAddress("10.0.1.2")
+                .destinationPort(8080).destination(WEB);
+        Decision d = engine.evaluate(b.sourcePrincipal("spiffe://cluster.local/ns/prod/sa/a").build());
+        assertThat(d.allowed()).isFalse();
+        assertThat(d.explain()).isEqualTo(HEAD + "; ingress rule 0 for this port selects fromEndpoints"
+                + " io.kubernetes.pod.namespace=other, which does not select the source");
+        assertThat(engine.evaluate(b.sourcePrincipal("spiffe://cluster.local/ns/other/sa/a").build()).allowed())
+                .as("the namespace it names").isTrue();
+    }
 }
+

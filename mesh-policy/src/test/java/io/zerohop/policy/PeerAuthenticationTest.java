@@ -48,4 +48,34 @@ class PeerAuthenticationTest {
         WorkloadRef backend = new WorkloadRef("prod", "backend", "backend", Map.of("app", "backend"));
         assertThat(engine.mtlsMode(backend, port)).isEqualTo(expected);
     }
+
+    /**
+     * A PeerAuthentication that selects the destination is named in the allow-by-default explanation: with
+     * {@code mtls: {}} the decision said "no policy selects the destination" (a new-user pass). Its mode unset inherits
+     * the mesh's, else PERMISSIVE (istio.io PeerAuthentication reference: "UNSET: Inherit from parent, if has one.
+     * Otherwise treated as PERMISSIVE"); a PeerAuthentication decides mTLS only, never access, so the decision stays
+     * ALLOW with no authorization policy.
+     */
+    @org.junit.jupiter.api.Test
+    void anAllowWithoutAuthorizationPolicyNamesThePeerAuthenticationThatSelectsTheDestination() throws PolicyLoadException {
+        WorkloadRef backend = new WorkloadRef("prod", "backend", "backend", Map.of("app", "backend"));
+        AccessRequest.Builder plaintext = AccessRequest.builder().sourceAddress("10.0.0.1").destinationAddress("10.0.0.2")
+                .destinationPort(8080).destination(backend);
+        Decision unset = PolicyEngine.builder().policies(PolicyLoader.fromString("pa.yaml", pa("prod", "default", "{mtls: {}}")))
+                .build().evaluate(plaintext.build());
+        assertThat(unset.outcome()).isEqualTo(Decision.Outcome.ALLOWED_NO_POLICY);
+        assertThat(unset.reason()).isEqualTo("no authorization policy selects the destination; PeerAuthentication prod/default"
+                + " selects it and leaves mtls.mode unset (inherited: PERMISSIVE), which decides mTLS only, not access");
+        Decision strict = PolicyEngine.builder().policies(PolicyLoader.fromString("pa.yaml", pa("istio-system", "mesh",
+                "{mtls: {mode: STRICT}}") + pa("prod", "w", "{" + SEL + ", mtls: {}}"))).build()
+                .evaluate(plaintext.sourcePrincipal("spiffe://cluster.local/ns/prod/sa/frontend").build());
+        assertThat(strict.reason()).isEqualTo("no authorization policy selects the destination; PeerAuthentication prod/w"
+                + " selects it and leaves mtls.mode unset (inherited: STRICT), which decides mTLS only, not access");
+        Decision set = PolicyEngine.builder().policies(PolicyLoader.fromString("pa.yaml", pa("prod", "default",
+                "{mtls: {mode: PERMISSIVE}}"))).build().evaluate(plaintext.sourcePrincipal(null).build());
+        assertThat(set.reason()).contains("PeerAuthentication prod/default selects it and sets mTLS mode PERMISSIVE");
+        Decision other = PolicyEngine.builder().policies(PolicyLoader.fromString("pa.yaml", pa("prod", "w",
+                "{selector: {matchLabels: {app: db}}, mtls: {}}"))).build().evaluate(plaintext.build());
+        assertThat(other.reason()).as("one that selects another workload").isEqualTo("no policy selects the destination");
+    }
 }

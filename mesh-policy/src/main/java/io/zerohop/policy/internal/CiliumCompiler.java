@@ -145,6 +145,11 @@ final class CiliumCompiler {
                 rule.endpointsMiss = new Decision(false, Outcome.DENIED_DEFAULT, allowRef, -1, noRule + "; ingress rule "
                         + rule.index + " for this port selects " + rule.endpointsText + ", which does not select the source"
                         + " workload (its namespace, service account or labels differ)");
+            } else if (rule.fromEndpoints.length > 0 && rule.endpointsText != null && !rule.entityAll) {
+                // Selectors on no pod label (another namespace's pods, a service account, a reserved label): these match a
+                // source without a workload too (by its SPIFFE identity), so the source is named, not its workload.
+                rule.endpointsMiss = new Decision(false, Outcome.DENIED_DEFAULT, allowRef, -1, noRule + "; ingress rule "
+                        + rule.index + " for this port selects " + rule.endpointsText + ", which does not select the source");
             }
         }
         Decision noPort = new Decision(false, Outcome.DENIED_DEFAULT, allowRef, -1, noRule + "; no ingress rule's toPorts covers this port");
@@ -214,6 +219,10 @@ final class CiliumCompiler {
                     + " source workload is of another cluster (or, its workload unknown, its SPIFFE identity is of a trust domain"
                     + " not the mesh's)";
             otherText = "matches cluster endpoints only, and the source has neither a SPIFFE identity nor a registry workload";
+        } else if (world && !onlyWorld(rule.entityNames)) {
+            // fromEntities [world, host]: "outside the cluster only" was wrong for host, the node itself.
+            endpointText = "matches " + entitiesMatch(rule.entityNames, false) + " only, and " + clusterEndpoint;
+            otherText = "does not match the source's address family";
         } else if (world) {
             endpointText = "matches peers outside the cluster only, and " + clusterEndpoint;
             otherText = "does not match the source's address family";
@@ -227,12 +236,44 @@ final class CiliumCompiler {
         boolean cluster = rule.entityCluster || rule.entityClusterMesh;
         String shortOther = rule.cidrs.length > 0 ? "not the source address" : cluster
                 ? "cluster endpoints only, and the source is none" : world ? "not the source's address family" : "no workload";
-        String shortEndpoint = rule.cidrs.length > 0 || world ? outside : cluster
+        String shortEndpoint = world && !cluster && rule.cidrs.length == 0 && !onlyWorld(rule.entityNames)
+                ? entitiesMatch(rule.entityNames, true) + " only, and the source is a cluster endpoint"
+                : rule.cidrs.length > 0 || world ? outside : cluster
                 ? "the destination's cluster only, and the source is of another" : shortOther;
         rule.peerMissShort = new String[] {shortHead + shortEndpoint, shortHead + shortOther};
         rule.peerMiss = new Decision[] {
             new Decision(false, Outcome.DENIED_DEFAULT, ref, -1, head + (endpointText == null ? otherText : endpointText)),
             new Decision(false, Outcome.DENIED_DEFAULT, ref, -1, head + otherText)};
+    }
+
+    /** Whether {@code entities} (null: none) are world entities only. */
+    private static boolean onlyWorld(List<String> entities) {
+        return entities == null || entities.stream().allMatch(e -> e.startsWith("world"));
+    }
+
+    /**
+     * What each of {@code entities} matches as {@link CiliumPolicy.Rule#matchesPeer} decides, joined ("peers outside the
+     * cluster (world) or the local node (host: its address, when the registry knows the node)"); {@code brief}: without the
+     * entity names and conditions. Cilium: pkg/policy/api/entity.go EntitySelectorMapping.
+     */
+    private static String entitiesMatch(List<String> entities, boolean brief) {
+        List<String> said = new ArrayList<>();
+        for (String e : entities) {
+            String d = switch (e) {
+                case "world" -> brief ? "outside the cluster" : "peers outside the cluster (world)";
+                case "world-ipv4" -> brief ? "IPv4 outside the cluster" : "IPv4 peers outside the cluster (world-ipv4)";
+                case "world-ipv6" -> brief ? "IPv6 outside the cluster" : "IPv6 peers outside the cluster (world-ipv6)";
+                case "host" -> brief ? "the local node" : "the local node (host: its address, when the registry knows the node)";
+                case "remote-node" -> brief ? "other nodes" : "other nodes (remote-node: their addresses, when the registry knows"
+                        + " the nodes)";
+                default -> brief ? null : "no peer zerohop sees (" + e + ")";
+            };
+            if (d != null && !said.contains(d)) {
+                said.add(d);
+            }
+        }
+        return said.size() <= 1 ? String.join("", said)
+                : String.join(", ", said.subList(0, said.size() - 1)) + " or " + said.get(said.size() - 1);
     }
 
     private static CiliumPolicy.Rule rule(int index, YNode n, String namespace, PolicyRef ref, boolean deny, List<String> warnings)
@@ -286,6 +327,7 @@ final class CiliumCompiler {
                 }
                 parts.add("fromEntities " + names);
                 rule.peerText = "fromEntities " + names;
+                rule.entityNames = List.copyOf(names);
                 rule.hasL3 = true;
             }
             List<Cidr> cidrs = new ArrayList<>();

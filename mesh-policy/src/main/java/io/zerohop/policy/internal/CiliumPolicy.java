@@ -1,5 +1,7 @@
 package io.zerohop.policy.internal;
 
+import java.util.List;
+
 import io.zerohop.policy.AccessRequest;
 import io.zerohop.policy.Decision;
 import io.zerohop.policy.HttpAttributes;
@@ -136,6 +138,11 @@ final class CiliumPolicy {
                     return defaultDenyNoLabels;
                 }
                 if (endpointsMissed == null && rule.endpointsMiss != null && !rule.matchesPeer(r)) {
+                    endpointsMissed = rule.endpointsMiss;
+                }
+            } else if (rule.endpointsMiss != null) {
+                // fromEndpoints on the namespace (or service account) only: named as pod-label selectors are.
+                if (endpointsMissed == null && !rule.matchesPeer(r)) {
                     endpointsMissed = rule.endpointsMiss;
                 }
             } else if (rule.peerMiss != null && !rule.matchesPeer(r)) {
@@ -287,6 +294,8 @@ final class CiliumPolicy {
         String portsText;
         /** The rule's peer selector as the explanations name it ({@code fromCIDR [10.0.0.0/8]}); null for fromEndpoints. */
         String peerText;
+        /** The rule's fromEntities as written (lower case), or null: none. */
+        List<String> entityNames;
         /**
          * A rule with fromEndpoints on pod labels: the policy's default deny explained by a source workload with labels
          * that none of its selectors selected ({@code ingress rule 0 for this port selects fromEndpoints app=admin, which

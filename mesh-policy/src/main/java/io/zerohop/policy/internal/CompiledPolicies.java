@@ -327,7 +327,57 @@ public final class CompiledPolicies {
         if (c != null) {
             return c;
         }
-        return i != null ? i : NO_POLICY;
+        return i != null ? i : noPolicy(r.destination(), r.destinationPort(), rootNamespace);
+    }
+
+    /**
+     * {@link #NO_POLICY}, or when a PeerAuthentication selects the destination, the same decision saying so: "no policy
+     * selects the destination" read as false beside a PeerAuthentication that does (a new-user pass, {@code mtls: {}}).
+     * A PeerAuthentication decides mTLS only, never access (istio.io PeerAuthentication reference). One decision per
+     * PeerAuthentication and effective mode, built once.
+     */
+    private Decision noPolicy(WorkloadRef w, int port, String rootNamespace) {
+        if (namespacePeerAuthn.isEmpty() && workloadPeerAuthn.isEmpty()) {
+            return NO_POLICY;
+        }
+        PeerAuthn pa = selectingPeerAuthn(w, rootNamespace);
+        if (pa == null) {
+            return NO_POLICY;
+        }
+        MtlsMode mode = mtls(w, port, rootNamespace).mode();
+        Decision[] byMode = pa.noAuthorization;
+        Decision d = byMode[mode.ordinal()];
+        if (d == null) {
+            d = Decision.allowNoPolicy("no authorization policy selects the destination; " + pa.ref + " selects it and "
+                    + (pa.result == null && pa.forPort(port) == null ? "leaves mtls.mode unset (inherited: " + mode + ")"
+                    : "sets mTLS mode " + mode) + ", which decides mTLS only, not access");
+            byMode[mode.ordinal()] = d;
+        }
+        return d;
+    }
+
+    /** The PeerAuthentication whose settings apply to {@code w} (workload, else namespace, else mesh), or null: none. */
+    private PeerAuthn selectingPeerAuthn(WorkloadRef w, String rootNamespace) {
+        String ns = w.namespace();
+        if (!ns.equals(rootNamespace)) {
+            PeerAuthn[] workload = workloadPeerAuthn.get(ns);
+            if (workload != null) {
+                for (PeerAuthn pa : workload) {
+                    if (pa.selects(w)) {
+                        return pa;
+                    }
+                }
+            }
+            PeerAuthn nsPolicy = namespacePeerAuthn.get(ns);
+            if (nsPolicy != null) {
+                return nsPolicy;
+            }
+        }
+        PeerAuthn mesh = namespacePeerAuthn.get(rootNamespace);
+        if (mesh != null && mesh.meshInstead != null && !ns.equals(rootNamespace)) {
+            mesh = mesh.meshInstead;
+        }
+        return mesh;
     }
 
     public PeerAuthn.Result mtls(WorkloadRef w, int port, String rootNamespace) {

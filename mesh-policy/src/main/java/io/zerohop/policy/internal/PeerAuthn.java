@@ -37,6 +37,8 @@ final class PeerAuthn {
      * so that one is the mesh policy there, whichever was loaded first. Null otherwise.
      */
     PeerAuthn meshInstead;
+    /** {@link CompiledPolicies}' allow-without-authorization decision naming this policy, by effective mode; filled lazily. */
+    final Decision[] noAuthorization = new Decision[io.zerohop.policy.MtlsMode.values().length];
 
     private PeerAuthn(PolicyRef ref, String namespace, String[] selectorKeys, String[] selectorValues,
                       Result result, int[] ports, Result[] portResults, boolean anyPermissivePort) {
