@@ -31,7 +31,9 @@ public final class PolicyLoader {
      * applies it; other hidden entries and a ConfigMap mount's {@code ..data} entries are skipped silently;
      * every other file or directory not loaded is named in a warning ({@link PolicySet#warnings()}, logged
      * at WARN). A first load of a directory with no policy file in it warns that every authenticated peer is
-     * allowed ({@link #NO_POLICY_LOADED}).
+     * allowed ({@link #NO_POLICY_LOADED}). A file in it with no object (empty, or only comments, blank lines or
+     * {@code ---}) fails the load naming the file, as {@code kubectl apply -f} refuses such a file ("no objects passed
+     * to apply"): read as no policy, a file truncated in place dropped its policies (delete a file to remove them).
      *
      * @throws NullPointerException naming {@code dir} when it is null
      */
@@ -87,6 +89,9 @@ public final class PolicyLoader {
     public static final String NO_POLICY_LOADED = "no policy loaded from it";
 
     /**
+     * A file with no object (empty, or only comments, blank lines or {@code ---}) fails the load naming it, as in
+     * {@link #fromDirectory}.
+     *
      * @throws NullPointerException naming {@code file} when it is null
      */
     public static PolicySet fromFile(Path file) throws PolicyLoadException {

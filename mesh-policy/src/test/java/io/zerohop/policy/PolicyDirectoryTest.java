@@ -147,12 +147,11 @@ class PolicyDirectoryTest {
         Files.writeString(dir.resolve("deny-batch.yaml"), ap("prod", "deny-batch", "{action: DENY, rules: [{}]}")
                 + ap("prod", "audit-all", "{action: AUDIT, rules: [{}]}"));
         PolicySet before = PolicyLoader.fromDirectory(dir);
-        Files.writeString(dir.resolve("deny-batch.yaml"), "");
+        // An emptied file is refused (EmptyPolicyFileTest); its DENY deleted from it drops the DENY.
+        Files.writeString(dir.resolve("deny-batch.yaml"), ap("prod", "audit-all", "{action: AUDIT, rules: [{}]}"));
         PolicySet emptied = PolicyLoader.fromDirectory(dir);
-        assertThat(PolicyEngine.lossWarning(before, emptied, dir)).isEqualTo("reloaded 1 policy from " + dir
+        assertThat(PolicyEngine.lossWarning(before, emptied, dir)).isEqualTo("reloaded 2 policies from " + dir
                 + " (was 3); no longer in force: AuthorizationPolicy prod/deny-batch (DENY)");
-        assertThat(emptied.warnings()).as("an empty policy file is named at load")
-                .contains(dir.resolve("deny-batch.yaml") + ": no policy object in it (empty, or only comments)");
         Files.writeString(dir.resolve("deny-batch.yaml"), ap("prod", "deny-batch", "{action: ALLOW, rules: [{}]}"));
         assertThat(PolicyEngine.lossWarning(before, PolicyLoader.fromDirectory(dir), dir))
                 .as("a DENY turned into an ALLOW under the same name").contains("no longer in force: AuthorizationPolicy prod/deny-batch (DENY)");
@@ -333,6 +332,79 @@ class PolicyDirectoryTest {
                 assertThat(e.evaluate(frontend).allowed()).isTrue();
                 assertThat(failed).isEmpty();
             }
+        }
+    }
+
+    /**
+     * A policy file with no object (empty, only {@code ---}, only comments) is a load error naming the file, as
+     * {@code kubectl apply -f FILE} refuses it ("error: no objects passed to apply", k8s.io/kubectl pkg/cmd/apply
+     * apply.go). It loaded as zero policies (a new-user pass): {@code policy check} said "ALLOW by default", and a watched
+     * file truncated in place ({@code : > pol/istio.yaml}, a half-written file) dropped its DENY until the rewrite.
+     */
+    @Test
+    void aFileWithNoObjectIsALoadErrorNamingIt(@TempDir Path dir) throws Exception {
+        for (String text : new String[] {"", "---\n", "# only a comment\n---\n", "\n\n"}) {
+            Path file = dir.resolve("empty.yaml");
+            Files.writeString(file, text);
+            PolicyLoadException e = org.assertj.core.api.Assertions.catchThrowableOfType(PolicyLoadException.class,
+                    () -> PolicyLoader.fromFile(file));
+            assertThat(e).as("%s", text).isNotNull();
+            assertThat(e.file()).isEqualTo(file.toString());
+            assertThat(e.getMessage()).startsWith(file + ": no object in it").contains("no objects passed to apply");
+            Files.writeString(dir.resolve("deny-all.yaml"), DENY_ALL);
+            assertThat(org.assertj.core.api.Assertions.catchThrowableOfType(PolicyLoadException.class,
+                    () -> PolicyLoader.fromDirectory(dir)).file()).as("in a directory too").isEqualTo(file.toString());
+            Files.delete(file);
+            assertThat(PolicyLoader.fromDirectory(dir).size()).as("deleted, it is no error").isEqualTo(1);
+        }
+        // What still loads: an object that is no policy (skipped with a warning) and an empty List are objects.
+        Files.writeString(dir.resolve("cm.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n");
+        Files.writeString(dir.resolve("list.yaml"), "apiVersion: v1\nkind: List\nitems: []\n");
+        assertThat(PolicyLoader.fromDirectory(dir).size()).isEqualTo(1);
+    }
+
+    /**
+     * A watched directory whose policy file is truncated to empty keeps the set in force: the reload fails (ERROR,
+     * {@link ReloadListener#failed} naming the file) once the file stayed empty for the watcher's wait, and the DENY
+     * still denies; writing the policy back reloads it; deleting the file drops it (a removal, not an error).
+     */
+    @Test
+    void aWatchedFileTruncatedToEmptyKeepsTheSetInForce(@TempDir Path dir) throws Exception {
+        Path file = dir.resolve("istio.yaml");
+        Files.writeString(file, DENY_ALL);
+        BlockingQueue<PolicySet> reloaded = new LinkedBlockingQueue<>();
+        BlockingQueue<String> failed = new LinkedBlockingQueue<>();
+        BlockingQueue<String> lost = new LinkedBlockingQueue<>();
+        PolicyEngine e = PolicyEngine.builder().pollInterval(Duration.ofMillis(100)).reloadListener(new ReloadListener() {
+            @Override
+            public void reloaded(PolicySet policies) {
+                reloaded.add(policies);
+            }
+
+            @Override
+            public void lost(String warning) {
+                lost.add(warning);
+            }
+
+            @Override
+            public void failed(PolicyLoadException error) {
+                failed.add(error.getMessage());
+            }
+        }).build();
+        AccessRequest frontend = r().build();
+        try (AutoCloseable watcher = e.watch(dir)) {
+            assertThat(reloaded.poll(20, TimeUnit.SECONDS).size()).isEqualTo(1);
+            assertThat(e.evaluate(frontend).allowed()).isFalse();
+            Files.write(file, new byte[0]); // : > pol/istio.yaml
+            assertThat(failed.poll(20, TimeUnit.SECONDS)).startsWith(file + ": no object in it");
+            assertThat(e.evaluate(frontend).allowed()).as("the set in force stays").isFalse();
+            assertThat(lost).isEmpty();
+            Files.writeString(file, DENY_ALL);
+            assertThat(reloaded.poll(20, TimeUnit.SECONDS).policies()).extracting(PolicyRef::name).containsExactly("deny-all");
+            assertThat(lost).isEmpty();
+            Files.delete(file);
+            assertThat(lost.poll(20, TimeUnit.SECONDS)).contains("no longer loaded: istio.yaml (deleted or renamed");
+            assertThat(e.evaluate(frontend).allowed()).as("a deleted file is a removal").isTrue();
         }
     }
 

@@ -27,7 +27,8 @@ import org.slf4j.LoggerFactory;
  * before the command writing it has produced anything, and {@code rm file; generate > file} removes it first; so
  * does a changed file that holds no YAML document, only comments, blank lines or {@code ---} (a
  * {@code helm template} header, {@code # Source: chart/templates/policy.yaml}, written before the policy by a
- * generator that then pauses): the loader reads it as no policy, as it reads an empty file. A writer pausing longer is still read half-written: write
+ * generator that then pauses): the loader refuses a file with no object (the set in force stays, with an ERROR), and the wait
+ * spares that ERROR when the writer finishes within it. A writer pausing longer is still read half-written: write
  * a temporary file, then rename it (what ConfigMap mounts, kubectl cp and most editors do).
  */
 public final class DirectoryWatcher implements AutoCloseable {
@@ -198,7 +199,7 @@ public final class DirectoryWatcher implements AutoCloseable {
 
     /**
      * Whether a file whose entry changed since {@code before} (or is new) now holds bytes but no YAML document:
-     * read by the loader as no policy, like an emptied file. Only changed files are read, and only small ones.
+     * refused by the loader, like an emptied file. Only changed files are read, and only small ones.
      */
     private boolean blankFile(String before, String now) {
         java.util.Set<String> was = java.util.Set.of(before.split(";"));

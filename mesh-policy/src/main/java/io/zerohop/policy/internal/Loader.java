@@ -134,6 +134,11 @@ public final class Loader {
         return null;
     }
 
+    /** The error of a policy file that holds no object ({@link #loadFiles(List, List, Map, Set)}). */
+    public static final String NO_OBJECT = "no object in it (empty, or only comments, blank lines or '---'), which kubectl apply"
+            + " refuses too (\"no objects passed to apply\"); read as no policy, a file emptied or half-written in place would drop"
+            + " its policies: write its policies into it, or delete the file to remove them";
+
     public static CompiledPolicies loadFiles(List<Path> files) throws PolicyLoadException {
         return loadFiles(files, List.of());
     }
@@ -175,8 +180,10 @@ public final class Loader {
             digests.put(f, digest);
             int from = l.out.warnings().size();
             if (!l.addText(f.toString(), text)) {
-                // kubectl apply -f DIR passes over it too; said here because an emptied DENY file is a lost DENY.
-                l.out.warn(f + ": no policy object in it (empty, or only comments)");
+                // kubectl apply -f FILE refuses it too ("error: no objects passed to apply"). Loaded as no policy, a file
+                // truncated in place (": > f", a half-written file) dropped its DENY, and a reload opened traffic until
+                // the rewrite: refused, the set in force stays. Deleting the file is how its policies are removed.
+                throw new PolicyLoadException(f.toString(), 0, "", NO_OBJECT);
             }
             if (before == null || !digest.equals(before.get(f))) {
                 changed.set(from, l.out.warnings().size());
