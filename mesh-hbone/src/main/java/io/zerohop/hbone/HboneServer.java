@@ -92,9 +92,19 @@ public final class HboneServer implements AutoCloseable {
     /**
      * Stops accepting, sends GOAWAY on every connection so clients open no new tunnels here, lets open
      * tunnels finish until {@code drain} elapses, then closes whatever is left.
+     *
+     * @param drain how long open tunnels may go on: zero closes them at once (what {@link #close()} does); one
+     *              past 36500 days waits 36500 days (mesh-core adds its grace periods to a drain of up to that)
+     * @throws NullPointerException     when {@code drain} is null
+     * @throws IllegalArgumentException naming {@code drain} when it is negative (it was taken as zero, a new-user
+     *                                  pass); the server is then left as it was
      */
     public CompletableFuture<Void> shutdownGracefully(Duration drain) {
         Objects.requireNonNull(drain, "drain");
+        if (drain.isNegative()) {
+            throw new IllegalArgumentException("drain must not be negative, got " + io.zerohop.hbone.internal.LogText.exactDuration(drain)
+                    + " (zero closes the open tunnels at once)");
+        }
         synchronized (this) {
             shutDown = true;
         }
@@ -251,7 +261,8 @@ public final class HboneServer implements AutoCloseable {
         }
 
         /**
-         * Close a connection that carried no stream for this long (GOAWAY); default 10 min; zero disables.
+         * Close a connection that carried no stream for this long (GOAWAY); default 10 min; zero disables, as
+         * {@code HboneClient.Builder.idleTimeout(Duration.ZERO)} does for a pooled connection.
          *
          * @throws IllegalArgumentException naming {@code idleTimeout} when {@code d} is negative or longer than
          *     {@link io.zerohop.hbone.internal.DurationLimit#MAX} (36500 days: past about 292 years it cannot be held in

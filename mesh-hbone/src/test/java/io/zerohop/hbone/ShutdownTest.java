@@ -175,4 +175,21 @@ class ShutdownTest {
         byte[] b = goAway.payload();
         return ((b[0] & 0x7f) << 24) | ((b[1] & 0xff) << 16) | ((b[2] & 0xff) << 8) | (b[3] & 0xff);
     }
+
+    /**
+     * A new-user pass: {@code shutdownGracefully(Duration.ofSeconds(-5))} was accepted and drained as zero. A negative
+     * drain is refused before anything happens: the server is not marked shut down and still
+     * starts; zero stays allowed (at once, what {@code close()} uses).
+     */
+    @Test
+    void aNegativeDrainIsRefusedAndChangesNothing() throws Exception {
+        try (Mesh mesh = new Mesh()) {
+            HboneServer server = mesh.server(DestinationResolver.sameIp()).build();
+            assertThatThrownBy(() -> server.shutdownGracefully(Duration.ofSeconds(-5)))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessage("drain must not be negative, got -5s (zero closes the open tunnels at once)");
+            assertThat(server.start().get(10, TimeUnit.SECONDS)).as("not shut down by a refused call").isSameAs(server);
+            server.shutdownGracefully(Duration.ZERO).get(10, TimeUnit.SECONDS);
+            assertThatThrownBy(() -> server.start().get(5, TimeUnit.SECONDS)).hasCauseInstanceOf(IllegalStateException.class);
+        }
+    }
 }

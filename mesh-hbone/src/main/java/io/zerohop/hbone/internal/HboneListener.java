@@ -201,7 +201,9 @@ public final class HboneListener {
             });
             CompletableFuture<?>[] closes = connections.stream().map(c -> c.closed).toArray(CompletableFuture[]::new);
             CompletableFuture<Void> all = CompletableFuture.allOf(closes);
-            long ms = Math.max(0, drain.toMillis());
+            // Saturated: Duration.toMillis() throws past about 292 million years, here inside a callback,
+            // and the drain would never have ended.
+            long ms = Math.max(0, drain.compareTo(DurationLimit.MAX) > 0 ? DurationLimit.MAX.toMillis() : drain.toMillis());
             all.completeOnTimeout(null, ms, TimeUnit.MILLISECONDS).thenRun(() -> {
                 for (ServerConnection c : connections) {
                     Transports.closeNow(c.channel);

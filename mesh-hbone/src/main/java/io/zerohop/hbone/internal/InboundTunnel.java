@@ -360,13 +360,16 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
             // and the reason: this one at INFO made a refusal two lines.
             if (log.isDebugEnabled()) {
                 log.debug("HBONE CONNECT refused: status={} peer={} local={} src={} dst={} reason={}",
-                        status, conn.peerId, conn.localId, Authority.text(conn.peer), Authority.text(info.destination()), reason);
+                        status, conn.peerId, conn.localId, Authority.text(conn.peer), Authority.text(info.destination()), LogText.quoted(reason));
             }
         } else {
             long n = server().refusalLog.admit();
             if (n >= 0) {
+                // The reason is an authorizer's or a resolver's text: quoted and escaped, so that a CR or LF in it cannot
+                // end this line and forge another (a new-user pass: "slow down\r\nX-Injected: 1" made it two lines).
                 log.info("HBONE CONNECT refused: status={} peer={} local={} src={} dst={} reason={}{}",
-                        status, conn.peerId, conn.localId, Authority.text(conn.peer), Authority.text(info.destination()), reason, LogBudget.note(n));
+                        status, conn.peerId, conn.localId, Authority.text(conn.peer), Authority.text(info.destination()), LogText.quoted(reason),
+                        LogBudget.note(n));
             }
         }
         if (denial != null) {

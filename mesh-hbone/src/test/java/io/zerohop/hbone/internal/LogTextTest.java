@@ -26,4 +26,13 @@ class LogTextTest {
         assertThat(LogText.count(0, "tunnel", "tunnels")).isEqualTo("0 tunnels");
         assertThat(LogText.count(2, "policy", "policies")).isEqualTo("2 policies");
     }
+
+    /** Text chosen by someone else (a deny reason) cannot end a log line: quoted, with mesh-core's access-line escapes. */
+    @Test
+    void quotedTextCannotEndTheLine() {
+        assertThat(LogText.quoted("slow down\r\nX-Injected: 1")).isEqualTo("\"slow down\\x0d\\x0aX-Injected: 1\"");
+        assertThat(LogText.quoted("a \"b\" \\ c\td\u007fe\u0085f\u2028g")).isEqualTo("\"a \\x22b\\x22 \\x5c c\\x09d\\x7fe\\x85f\\u2028g\"");
+        assertThat(LogText.quoted("plain text, caf\u00e9")).isEqualTo("\"plain text, caf\u00e9\"");
+        assertThat(LogText.quoted(null)).isEqualTo("-");
+    }
 }
