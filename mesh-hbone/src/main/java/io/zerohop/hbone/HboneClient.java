@@ -59,18 +59,23 @@ public final class HboneClient implements AutoCloseable {
      * {@code expected}. Completes when the server answered 200.
      *
      * <p>Thrown at once: {@link NullPointerException} naming the argument ({@code target},
-     * {@code hboneAddress}, {@code expected identities}) when one is null. Every other error fails the
-     * returned future, nothing is thrown:
+     * {@code hboneAddress}, {@code expected identities}) when one is null, and {@code "expected identities must
+     * not contain null"} when {@code expected} holds a null. Every other error fails the returned future, nothing
+     * is thrown:
      * <ul>
-     * <li>{@link IllegalArgumentException} when {@code expected} is empty, when {@code target} or
-     *     {@code hboneAddress} is unresolved (HBONE dials IPs: resolve a host name first), or when the
-     *     client has a {@link Builder#localAddress} of the other IP version than {@code hboneAddress};
+     * <li>{@link IllegalArgumentException} when {@code expected} is empty or holds an identity without a path
+     *     ({@code spiffe://cluster.local} names a trust domain, no workload: no X509-SVID carries it), when
+     *     {@code target} or {@code hboneAddress} is unresolved (HBONE dials IPs: resolve a host name first), or
+     *     when the client has a {@link Builder#localAddress} of the other IP version than {@code hboneAddress};
      *     nothing is dialled;
      * <li>{@link HboneClientClosedException} once this client is closed;
      * <li>{@link HboneIdentityException} when the client has no certificate for its identity;
      * <li>{@link javax.net.ssl.SSLHandshakeException} when the TLS handshake fails: naming both identities
      *     on an identity mismatch, and saying what a BoringSSL code means (a peer that does not speak TLS,
      *     such as an app port or an echo server, gives {@code UNEXPECTED_MESSAGE} or {@code WRONG_VERSION_NUMBER});
+     *     also when the server refuses this client's certificate, which TLS 1.3 tells the client with an alert
+     *     after the client's side of the handshake ended: "alert unknown_ca from the peer: ..." (the original
+     *     error is the cause);
      * <li>{@link HboneRefusedException} on a non-200 status;
      * <li>another {@link IOException} otherwise (connection refused, closed during setup).
      * </ul>
@@ -81,8 +86,12 @@ public final class HboneClient implements AutoCloseable {
 
     /**
      * As {@link #connect(InetSocketAddress, Set, InetSocketAddress)} with extra request headers (baggage, traceparent,
-     * forwarded); also {@link NullPointerException} at once for null {@code headers}, and a future failed with
-     * {@link IllegalArgumentException} for a pseudo-header name ({@code :authority}).
+     * forwarded); names are sent lower-cased. Also {@link NullPointerException} at once for null {@code headers} or a
+     * null name or value in it, and a future failed with {@link IllegalArgumentException} naming the header, nothing
+     * dialled or sent, for a field HTTP/2 cannot carry (what Netty's HTTP/2 header validation refuses, RFC 9113
+     * section 8.2.1): an empty name, a pseudo-header name ({@code :authority}), a name that is not an HTTP token
+     * (ASCII letters, digits and {@code !#$%&'*+-.^_`|~}); a value with NUL, CR, LF or another control character but
+     * tab, one that starts or ends with a space or tab, or one with a character past U+00FF.
      */
     public CompletableFuture<HboneStream> connect(InetSocketAddress target, Set<SpiffeId> expected, InetSocketAddress hboneAddress,
                                                   Map<String, String> headers) {
@@ -90,6 +99,10 @@ public final class HboneClient implements AutoCloseable {
         Objects.requireNonNull(hboneAddress, "hboneAddress");
         Objects.requireNonNull(expected, "expected identities");
         Objects.requireNonNull(headers, "headers");
+        for (SpiffeId id : expected) {
+            // Set.copyOf's own NullPointerException said 'Cannot invoke "Object.equals(Object)" because "e0" is null'.
+            Objects.requireNonNull(id, "expected identities must not contain null");
+        }
         if (expected.isEmpty()) {
             return CompletableFuture.failedFuture(new IllegalArgumentException("at least one expected destination identity is required"));
         }
@@ -98,13 +111,6 @@ public final class HboneClient implements AutoCloseable {
             return CompletableFuture.failedFuture(new IllegalArgumentException("HBONE addresses must be resolved IPs: "
                     + (unresolved == target ? "target " : "hbone address ") + io.zerohop.hbone.internal.Authority.text(unresolved)
                     + " is unresolved (resolve the host name first)"));
-        }
-        if (!headers.isEmpty()) {
-            for (String name : headers.keySet()) {
-                if (name.startsWith(":")) {
-                    return CompletableFuture.failedFuture(new IllegalArgumentException("pseudo-header " + name + " cannot be set"));
-                }
-            }
         }
         InetAddress local = runtime.config().localAddress();
         if (local != null && (local instanceof java.net.Inet4Address) != (hboneAddress.getAddress() instanceof java.net.Inet4Address)) {
@@ -118,15 +124,22 @@ public final class HboneClient implements AutoCloseable {
      * Blocking convenience: {@link #connect} then {@link HboneStream#toSocket()}, waiting at most
      * {@code timeout} for the 200 (then {@link java.net.SocketTimeoutException}, and the tunnel is
      * reset if it opens later). Throws what {@link #connect} fails with: {@link HboneRefusedException},
-     * {@link javax.net.ssl.SSLHandshakeException}, another {@link IOException}; and an
-     * {@link IOException} at once when called on one of this client's event loops (for example in a
+     * {@link javax.net.ssl.SSLHandshakeException}, {@link IllegalArgumentException}, another {@link IOException};
+     * and an {@link IOException} at once when called on one of this client's event loops (for example in a
      * connect future's callback), where waiting would stall its tunnels.
+     *
+     * @param timeout positive, at most 36500 days; else {@link IllegalArgumentException} naming {@code timeout},
+     *                before anything is dialled or sent (a zero or negative one sent the CONNECT, then timed out)
      */
     public HboneSocket connectSocket(InetSocketAddress target, Set<SpiffeId> expected, InetSocketAddress hboneAddress,
                                      Duration timeout) throws IOException {
         // Checked before the CONNECT goes out: a null here used to fail after the tunnel was opened,
         // leaving it open with no owner.
         Objects.requireNonNull(timeout, "timeout");
+        if (timeout.isZero() || timeout.isNegative()) {
+            throw new IllegalArgumentException("timeout must be positive, got " + io.zerohop.hbone.internal.LogText.exactDuration(timeout));
+        }
+        io.zerohop.hbone.internal.DurationLimit.atMost(timeout, "timeout");
         runtime.refuseBlockingOnLoop("connectSocket");
         CompletableFuture<HboneStream> pending = connect(target, expected, hboneAddress);
         // The socket is attached by the thread that completes the open, the connection's event loop,
@@ -146,7 +159,7 @@ public final class HboneClient implements AutoCloseable {
             if (spin > 0) {
                 io.zerohop.hbone.internal.LatencyMode.spin(socket::isDone, spin);
             }
-            return socket.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            return socket.get(timeout.toNanos(), TimeUnit.NANOSECONDS);
         } catch (InterruptedException e) {
             pending.thenAccept(HboneStream::reset); // nobody will use it
             Thread.currentThread().interrupt();
@@ -157,6 +170,10 @@ public final class HboneClient implements AutoCloseable {
         } catch (ExecutionException e) {
             if (e.getCause() instanceof IOException io) {
                 throw io;
+            }
+            if (e.getCause() instanceof IllegalArgumentException bad) {
+                // An argument refused at once (a header HTTP/2 cannot carry, an identity without a path): as thrown.
+                throw new IllegalArgumentException(bad.getMessage(), bad);
             }
             throw new IOException(e.getCause());
         }
@@ -237,7 +254,8 @@ public final class HboneClient implements AutoCloseable {
 
     /**
      * Closes this client if it holds no connection (none open, opening or draining its tunnels; a
-     * pooled connection closes itself after {@link Builder#idleTimeout} without tunnels) and no
+     * pooled connection closes itself after {@link Builder#idleTimeout} without tunnels, unless that is
+     * zero) and no
      * ended tunnel's unread bytes, for an owner that keeps one client per source identity and drops
      * the clients of identities gone for good (mesh-core: a workload that left the node). Decided
      * atomically with the pool's opens: either an open got a connection first (then this returns
@@ -318,21 +336,28 @@ public final class HboneClient implements AutoCloseable {
         }
 
         /**
-         * Close a pooled connection after this long without tunnels; default 5 min (ztunnel).
+         * Close a pooled connection after this long without tunnels; default 5 min (ztunnel); {@link Duration#ZERO}
+         * disables it (a pooled connection then stays until the server, a failed PING or {@link #close()} ends it), as
+         * {@code HboneServer.Builder.idleTimeout(Duration.ZERO)} does (the client refused zero until 5 December).
          *
-         * @param d positive, at most {@link io.zerohop.hbone.internal.DurationLimit#MAX} (36500 days); not null
-         * @throws IllegalArgumentException naming {@code idleTimeout} when {@code d} is zero, negative or longer than
+         * @param d zero or positive, at most {@link io.zerohop.hbone.internal.DurationLimit#MAX} (36500 days); not null
+         * @throws IllegalArgumentException naming {@code idleTimeout} when {@code d} is negative or longer than
          *     the maximum (refused, not clamped: past about 292 years it cannot be held in nanoseconds, and a tunnel
          *     opened with it threw {@link ArithmeticException} from {@code connect})
          */
         public Builder idleTimeout(Duration d) {
-            this.idleTimeout = positive(d, "idleTimeout");
+            Objects.requireNonNull(d, "idleTimeout");
+            if (d.isNegative()) {
+                throw new IllegalArgumentException("idleTimeout must not be negative, got " + io.zerohop.hbone.internal.LogText.exactDuration(d));
+            }
+            this.idleTimeout = io.zerohop.hbone.internal.DurationLimit.atMost(d, "idleTimeout");
             return this;
         }
 
         /**
          * TCP connect deadline, and separately the wait for the CONNECT response; default 10 s. Positive, at most
-         * 36500 days, as every duration of this builder ({@link #idleTimeout}); else {@link IllegalArgumentException}.
+         * 36500 days, as every duration of this builder but {@link #idleTimeout} (which takes zero for "never");
+         * else {@link IllegalArgumentException}.
          */
         public Builder connectTimeout(Duration d) {
             this.connectTimeout = positive(d, "connectTimeout");

@@ -384,12 +384,31 @@ class ClientPoolTest {
                 .hasMessage("handshakeTimeout must be positive, got -1500ms");
     }
 
+    /**
+     * {@code idleTimeout(Duration.ZERO)} was refused on the client ("must be positive") while the server's means
+     * "disabled"; both now mean disabled (IdleTimerTest shows that no idle check is armed). Here: accepted, and the
+     * connection that carried a closed tunnel carries the next one.
+     */
+    @Test
+    void aZeroIdleTimeoutIsAcceptedAndKeepsTheConnection() throws Exception {
+        try (HboneServer server = mesh.server(DestinationResolver.sameIp()).build().start().get(10, TimeUnit.SECONDS);
+             HboneClient client = mesh.client().idleTimeout(Duration.ZERO).build()) {
+            HboneStream first = client.connect(echo.address(), mesh.expectServer(), server.localAddress()).get(10, TimeUnit.SECONDS);
+            first.close();
+            assertThat(first.channel().closeFuture().await(10, TimeUnit.SECONDS)).isTrue();
+            HboneStream second = client.connect(echo.address(), mesh.expectServer(), server.localAddress()).get(10, TimeUnit.SECONDS);
+            assertThat(second.channel().parent()).isSameAs(first.channel().parent());
+            second.close();
+        }
+    }
+
     @Test
     void builderValidates() {
         assertThatThrownBy(() -> HboneClient.builder().build()).hasMessageContaining("tls");
         assertThatThrownBy(() -> HboneClient.builder().maxStreamsPerConnection(0)).hasMessageContaining("maxStreamsPerConnection");
         assertThatThrownBy(() -> HboneClient.builder().tls(mesh.tls).build()).hasMessageContaining("identity");
-        assertThatThrownBy(() -> HboneClient.builder().idleTimeout(Duration.ZERO)).hasMessageContaining("idleTimeout");
+        assertThatThrownBy(() -> HboneClient.builder().idleTimeout(Duration.ofMillis(-1))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("idleTimeout must not be negative, got -1ms");
         assertThatThrownBy(() -> HboneClient.builder().tls(mesh.tls).identity(mesh.clientId).streamWindow(10).build())
                 .hasMessageContaining("stream window");
         assertThatThrownBy(() -> HboneServer.builder().tls(mesh.tls).identity(mesh.serverId).authorizer(Authorizer.allowAll()).build())

@@ -68,4 +68,29 @@ class PeerAlertReasonTest {
         assertThat(HboneListener.describe(RecordingEvents.next(events.failed)))
                 .endsWith("TLSV1_ALERT_UNKNOWN_CA (alert unknown_ca from the peer: it does not trust the CA that issued this side's certificate)");
     }
+
+    /**
+     * A new-user pass: when the server refuses the client's certificate (a CA it does not trust), TLS 1.3 tells the
+     * client after its own side of the handshake, as an alert; the future failed with a plain IOException whose
+     * cause chain was Netty's DecoderException and OpenSslException, while {@link HboneClient#connect} promises
+     * {@link javax.net.ssl.SSLHandshakeException} for a failed handshake (callers catch SSLException). The client
+     * here trusts the server (it federates the server's trust domain); the server does not trust the client's CA.
+     */
+    @Test
+    @DisplayName("the server refusing the client's certificate: the client's future fails with SSLHandshakeException, the peer's alert explained")
+    void theServerRefusingTheClientCertificateIsAnSslHandshakeException() throws Exception {
+        try (InMemoryCa foreign = InMemoryCa.create("other.local");
+                MeshTls foreignTls = MeshTls.builder(foreign).federation(true).build();
+                HboneClient client = HboneClient.builder().tls(foreignTls).identity(SpiffeIds.istio("other.local", "prod", "client"))
+                        .threads(1).build()) {
+            foreign.federate(mesh.ca.bundle());
+            Throwable e = catchThrowable(() -> client.connect(echo.address(), mesh.expectServer(), server.localAddress()).get(10, TimeUnit.SECONDS));
+            assertThat(e).isInstanceOf(java.util.concurrent.ExecutionException.class);
+            assertThat(e.getCause()).isInstanceOf(javax.net.ssl.SSLHandshakeException.class)
+                    .hasMessageStartingWith("HBONE connection setup to " + io.zerohop.hbone.internal.Authority.text(server.localAddress()) + " failed: ")
+                    .hasMessageContaining("from the peer: it does not trust the CA that issued this side's certificate")
+                    .hasRootCauseInstanceOf(javax.net.ssl.SSLException.class);
+            assertThat(e.getCause().getCause()).as("the original error is kept as the cause").isNotNull();
+        }
+    }
 }

@@ -318,8 +318,16 @@ final class ClientConnection {
                 } else {
                     log.warn("HBONE connection setup to {} failed", Authority.text(key.hboneAddress()), cause);
                 }
-                fail(new IOException("HBONE connection setup to " + Authority.text(key.hboneAddress()) + " failed: "
-                        + HboneListener.describe(cause), cause));
+                String msg = "HBONE connection setup to " + Authority.text(key.hboneAddress()) + " failed: " + HboneListener.describe(cause);
+                if (hasCause(cause, javax.net.ssl.SSLException.class)) {
+                    // Part of the handshake as the caller sees it (HboneClient.connect promises SSLHandshakeException,
+                    // callers catch SSLException): it was a plain IOException over Netty's DecoderException (a new-user pass).
+                    SSLHandshakeException e = new SSLHandshakeException(msg);
+                    e.initCause(cause);
+                    fail(e);
+                } else {
+                    fail(new IOException(msg, cause));
+                }
             } else if (log.isDebugEnabled()) {
                 log.debug("HBONE connection to {} failed", Authority.text(key.hboneAddress()), cause);
             }
@@ -390,53 +398,88 @@ final class ClientConnection {
     }
 
     void openOnLoop(Channel parent, OutboundTunnel s) {
-        if (!parent.isActive()) {
-            openFailed(s, new ClosedChannelException());
-            return;
-        }
-        if (streams == null) {
-            streams = new Http2StreamChannelBootstrap(parent);
-        }
-        // On the loop open() has finished when it returns: no listener, no task. The listener is
-        // only a fallback (Netty runs listeners as a task past its listener stack depth); until then
-        // the stream can receive nothing, as no CONNECT went out on it.
-        Future<Http2StreamChannel> f = streams.open();
-        if (f.isDone()) {
-            opened(s, f);
-        } else {
-            f.addListener(x -> opened(s, f));
+        try {
+            if (!parent.isActive()) {
+                openFailed(s, new ClosedChannelException());
+                return;
+            }
+            if (streams == null) {
+                streams = new Http2StreamChannelBootstrap(parent);
+            }
+            // On the loop open() has finished when it returns: no listener, no task. The listener is
+            // only a fallback (Netty runs listeners as a task past its listener stack depth); until then
+            // the stream can receive nothing, as no CONNECT went out on it.
+            Future<Http2StreamChannel> f = streams.open();
+            if (f.isDone()) {
+                opened(s, f);
+            } else {
+                f.addListener(x -> opened(s, f));
+            }
+        } catch (Throwable t) {
+            openThrew(s, null, t);
         }
     }
 
     private void opened(OutboundTunnel s, Future<Http2StreamChannel> f) {
-        if (!f.isSuccess()) {
-            openFailed(s, f.cause());
-            return;
+        Http2StreamChannel ch = null;
+        try {
+            if (!f.isSuccess()) {
+                openFailed(s, f.cause());
+                return;
+            }
+            ch = f.getNow();
+            if (!ch.isActive()) {
+                // Only on the fallback path: the connection closed before this ran. Without its codec the
+                // stream's close would never release the slot.
+                openFailed(s, new ClosedChannelException());
+                return;
+            }
+            // The codec is added to a registered, active stream (not by an initializer during its
+            // registration): the stream's auto-read, on until here, asked for a read that found nothing
+            // (no frame can arrive before the CONNECT), and the codec asks for its own as before, so the
+            // stream's read state is the same as with an initializer.
+            HbonePipeline.tunnel(ch, s.codec);
+            s.bind(ch);
+            // The tunnel is the write's listener: a failed CONNECT write fails the open (OutboundTunnel.operationComplete).
+            ch.write(new DefaultHttp2HeadersFrame(connectHeaders(s.target, s.headers), false)).addListener(s);
+            // Tunnels opened together share one TLS record and one send().
+            Tunnels.flushSoon(ch);
+        } catch (Throwable t) {
+            openThrew(s, ch, t);
         }
-        Http2StreamChannel ch = f.getNow();
-        if (!ch.isActive()) {
-            // Only on the fallback path: the connection closed before this ran. Without its codec the
-            // stream's close would never release the slot.
-            openFailed(s, new ClosedChannelException());
-            return;
+    }
+
+    /**
+     * Something threw on the event loop while the tunnel's stream was being started (Netty's header validation did,
+     * before {@link Headers#invalid} refused such headers up front): the open fails with that error now. Thrown out
+     * of the loop's task, it was only logged ("A task raised an exception") and the caller's future failed at the
+     * CONNECT response timeout, "no CONNECT response ... within 10s" (a new-user pass). The stream, if one was
+     * opened, is closed. The tunnel's slot is released first (once: the stream's close then releases nothing), so a
+     * caller that opens again as soon as the future failed finds it free.
+     * An {@link Error} is rethrown once the open is failed.
+     */
+    private void openThrew(OutboundTunnel s, Http2StreamChannel ch, Throwable t) {
+        try {
+            log.debug("HBONE stream to {} via {} failed to start", Authority.text(s.target), Authority.text(key.hboneAddress()), t);
+            s.cancel();
+            s.releaseSlot();
+            s.failOpen(t);
+        } finally {
+            if (ch != null) {
+                ch.close();
+            }
         }
-        // The codec is added to a registered, active stream (not by an initializer during its
-        // registration): the stream's auto-read, on until here, asked for a read that found nothing
-        // (no frame can arrive before the CONNECT), and the codec asks for its own as before, so the
-        // stream's read state is the same as with an initializer.
-        HbonePipeline.tunnel(ch, s.codec);
-        s.bind(ch);
-        // The tunnel is the write's listener: a failed CONNECT write fails the open (OutboundTunnel.operationComplete).
-        ch.write(new DefaultHttp2HeadersFrame(connectHeaders(s.target, s.headers), false)).addListener(s);
-        // Tunnels opened together share one TLS record and one send().
-        Tunnels.flushSoon(ch);
+        if (t instanceof Error e) {
+            throw e;
+        }
     }
 
     private static final AsciiString CONNECT = AsciiString.cached("CONNECT");
 
     /**
      * The CONNECT request headers: {@code :method CONNECT}, {@code :authority ip:port} and the
-     * caller's headers (names lower-cased, validated by Netty as before). Without extra headers (the
+     * caller's headers (names lower-cased; {@link Headers#invalid} refused what Netty's validation here would
+     * throw for, before the open). Without extra headers (the
      * usual tunnel) a read-only two-entry form instead of a {@code DefaultHttp2Headers} with its
      * 16-slot hash table and entries (~270 bytes per open), and the {@code :authority} text is the
      * connection's previous one when the target is the same. HPACK encodes the same bytes in the

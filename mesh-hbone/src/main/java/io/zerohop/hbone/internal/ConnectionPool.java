@@ -92,8 +92,17 @@ public final class ConnectionPool {
         }
     }
 
+    /**
+     * Opens a tunnel ({@code HboneClient.connect}, and the socket factory's sockets). Refused at once with a failed
+     * future and nothing dialled: an expected identity without a path, a header Netty's HTTP/2 validation would
+     * refuse ({@link Headers#invalid}); a null header name or value throws {@link NullPointerException}.
+     */
     public CompletableFuture<HboneStream> connect(InetSocketAddress target, Set<SpiffeId> expected,
                                                   InetSocketAddress hbone, Map<String, String> headers) {
+        IllegalArgumentException refused = refusal(expected, headers);
+        if (refused != null) {
+            return CompletableFuture.failedFuture(refused);
+        }
         if (closed) {
             if (retired) {
                 return retiredFailure();
@@ -133,6 +142,21 @@ public final class ConnectionPool {
             });
         }
         return result;
+    }
+
+    /**
+     * What makes an open impossible before anything is dialled, or null. A SPIFFE ID without a path names a trust
+     * domain, no workload: no X509-SVID carries one (X509-SVID spec section 2; mesh-identity's {@code SvidVerifier}
+     * refuses such a leaf), so such an open was dialled and handshaken only to fail (a new-user pass).
+     */
+    private static IllegalArgumentException refusal(Set<SpiffeId> expected, Map<String, String> headers) {
+        for (SpiffeId id : expected) {
+            if (id.getPath().isEmpty()) {
+                return new IllegalArgumentException("expected identity " + id + " has no path: it names a trust domain, no workload"
+                        + " (X509-SVID spec section 2); expect the server's workload ID, such as " + id + "/ns/NS/sa/SA");
+            }
+        }
+        return headers.isEmpty() ? null : Headers.invalid(headers);
     }
 
     private static void open(ClientConnection conn, Channel ch, InetSocketAddress target, Map<String, String> headers,

@@ -76,6 +76,97 @@ final class Headers {
         return HeaderMap.of(names, values.length == n ? values : Arrays.copyOf(values, n));
     }
 
+    /**
+     * Why a CONNECT cannot carry {@code extra} as its request headers, or null when it can: the fields Netty's HTTP/2
+     * header validation refuses ({@code DefaultHttp2Headers}, which threw on the event loop while the stream was
+     * started, so the open failed only at its CONNECT response timeout, a new-user pass), checked before anything is
+     * dialled. A name must be a non-empty HTTP token (RFC 9110 section 5.6.2; Netty's {@code validateToken}), and not a
+     * pseudo-header; upper-case letters are allowed, as the name is sent lower-cased (RFC 9113 section 8.2.1). A value
+     * must not contain a control character other than HTAB (NUL, CR and LF: RFC 9113 section 8.2.1; the others and DEL:
+     * Netty's {@code validateValidHeaderValue}), nor start or end with SP or HTAB (RFC 9113 section 8.2.1; Netty
+     * refuses a leading one), nor hold a character past U+00FF (HPACK carries octets: Netty wrote {@code '?'} for it).
+     *
+     * @throws NullPointerException when a name or a value is null
+     */
+    static IllegalArgumentException invalid(Map<String, String> extra) {
+        for (Map.Entry<String, String> e : extra.entrySet()) {
+            String name = e.getKey();
+            String value = e.getValue();
+            if (name == null || value == null) {
+                throw new NullPointerException("headers must not contain a null name or value"
+                        + (name == null ? "" : " (" + LogText.quoted(name) + ")"));
+            }
+            String why = nameProblem(name);
+            if (why != null) {
+                return new IllegalArgumentException("CONNECT header name " + LogText.quoted(name) + " " + why);
+            }
+            why = valueProblem(value);
+            if (why != null) {
+                return new IllegalArgumentException("CONNECT header " + LogText.quoted(name) + ": its value " + why);
+            }
+        }
+        return null;
+    }
+
+    private static String nameProblem(String name) {
+        if (name.isEmpty()) {
+            return "is empty: a header needs a name";
+        }
+        if (name.charAt(0) == ':') {
+            return "is a pseudo-header: it cannot be set (the client sends :method and :authority itself)";
+        }
+        for (int i = 0; i < name.length(); i++) {
+            char c = name.charAt(i);
+            if (!tchar(c)) {
+                return "is not an HTTP token (RFC 9110 section 5.6.2): " + charName(c) + " at index " + i
+                        + "; a name is ASCII letters, digits and !#$%&'*+-.^_`|~";
+            }
+        }
+        return null;
+    }
+
+    private static String valueProblem(String value) {
+        if (value.isEmpty()) {
+            return null;
+        }
+        char first = value.charAt(0);
+        char last = value.charAt(value.length() - 1);
+        if (first == ' ' || first == '\t' || last == ' ' || last == '\t') {
+            return "starts or ends with a space or tab (RFC 9113 section 8.2.1): trim it";
+        }
+        for (int i = 0; i < value.length(); i++) {
+            char c = value.charAt(i);
+            if ((c < 0x20 && c != '\t') || c == 0x7f) {
+                return "contains " + charName(c) + " at index " + i
+                        + ": HTTP/2 field values must not contain NUL, CR, LF or another control character but tab (RFC 9113 section 8.2.1)";
+            }
+            if (c > 0xff) {
+                return "contains " + charName(c) + " at index " + i
+                        + ": HTTP/2 sends a field value as octets, up to U+00FF (encode other text, e.g. percent-encoded UTF-8)";
+            }
+        }
+        return null;
+    }
+
+    /** RFC 9110 section 5.6.2 {@code tchar}. */
+    private static boolean tchar(char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || "!#$%&'*+-.^_`|~".indexOf(c) >= 0;
+    }
+
+    private static String charName(char c) {
+        String code = String.format("U+%04X", (int) c);
+        return switch (c) {
+            case 0 -> "NUL (" + code + ")";
+            case '\r' -> "CR (" + code + ")";
+            case '\n' -> "LF (" + code + ")";
+            case '\t' -> "tab (" + code + ")";
+            case ' ' -> "a space (" + code + ")";
+            case 0x7f -> "DEL (" + code + ")";
+            default -> c < 0x20 || (c >= 0x7f && c <= 0x9f) ? "a control character (" + code + ")"
+                    : c < 0x7f ? "'" + c + "' (" + code + ")" : code;
+        };
+    }
+
     private static final String TRACEPARENT = "traceparent";
 
     private static int indexOf(String[] names, int n, String name) {
