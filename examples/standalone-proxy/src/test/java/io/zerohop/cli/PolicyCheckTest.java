@@ -351,7 +351,8 @@ class PolicyCheckTest {
         Path p = Files.createDirectories(dir.resolve("policies"));
         Files.writeString(p.resolve("deny.YAML"), DENY_ADMIN.replace("rules: [{to: [{operation: {paths: [/admin]}}]}]", "rules: [{}]"));
         Files.writeString(p.resolve("old.yaml.bak"), FROM_FRONTEND);
-        assertThat(check("# nothing\n", "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080"))
+        // p.yaml holds an ALLOW (a file with no object is a load error, as kubectl apply refuses it): DENY still wins.
+        assertThat(check(FROM_FRONTEND, "--source", "spiffe://cluster.local/ns/prod/sa/frontend", "--source-ip", "10.0.0.1", "--dest", "prod/backend:8080"))
                 .as(std.out.toString()).isEqualTo(3);
         assertThat(std.out.toString()).startsWith("DENY by prod/deny-admin");
         String kubectl = "deny.YAML: loaded, but kubectl apply -f";
