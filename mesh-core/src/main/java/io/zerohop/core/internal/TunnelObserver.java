@@ -1,5 +1,7 @@
 package io.zerohop.core.internal;
 
+import io.zerohop.hbone.internal.LogText;
+
 import com.github.benmanes.caffeine.cache.Interner;
 import io.netty.channel.Channel;
 import io.zerohop.core.Workload;
@@ -278,8 +280,8 @@ public final class TunnelObserver implements HboneEvents {
                     r.reset() ? "reset" : "fin", deniedBy != null ? " error=\"" + deniedBy + "\""
                             // The cause ztunnel's line gives (ClosedFromDrain), not the bare "reset" of the cut.
                             : cutByDrain(r) ? " error=\"" + ZtunnelAccessLog.CLOSED_FROM_DRAIN + "\""
-                            : r.error() == null ? "" : " error=\"" + r.error() + "\"",
-                    deniedBy != null && deniedReason != null ? " reason=\"" + deniedReason + "\"" : "");
+                            : r.error() == null ? "" : " error=" + LogText.quoted(r.error()),
+                    deniedBy != null && deniedReason != null ? " reason=" + LogText.quoted(deniedReason) : "");
         }
         if (extra != null) {
             try {
@@ -341,10 +343,10 @@ public final class TunnelObserver implements HboneEvents {
                     () -> labels(t), () -> ztunnelSource(t));
         } else if (access.isInfoEnabled()) {
             boolean inbound = t.direction() == TunnelInfo.Direction.INBOUND;
-            access.info("{} refused src={} src_id={}{} dst={} dst_id={} status={} reason=\"{}\"",
+            access.info("{} refused src={} src_id={}{} dst={} dst_id={} status={} reason={}",
                     inbound ? "inbound" : "outbound",
                     source(t), inbound ? t.peerIdentity() : t.localIdentity(), sourceWorkloadField(t),
-                    addr(t.destination()), inbound ? t.localIdentity() : t.peerIdentity(), status, reason);
+                    addr(t.destination()), inbound ? t.localIdentity() : t.peerIdentity(), status, LogText.quoted(reason));
         }
     }
 
@@ -369,8 +371,8 @@ public final class TunnelObserver implements HboneEvents {
         if (ztunnel != null) {
             ZtunnelAccessLog.dialFailed(access, ztunnel, t, flags, cause, reason, () -> labels(t), () -> source(t));
         } else if (access.isInfoEnabled()) {
-            access.info("outbound refused src={} src_id={} dst={} dst_id={} status=- reason=\"{}\"", source(t), t.localIdentity(),
-                    addr(t.destination()), t.peerIdentity() != null ? t.peerIdentity() : expectedIdentity(t), reason);
+            access.info("outbound refused src={} src_id={} dst={} dst_id={} status=- reason={}", source(t), t.localIdentity(),
+                    addr(t.destination()), t.peerIdentity() != null ? t.peerIdentity() : expectedIdentity(t), LogText.quoted(reason));
         }
     }
 
@@ -390,7 +392,7 @@ public final class TunnelObserver implements HboneEvents {
                 failures.warn(() -> ZtunnelAccessLog.handshakeFailed(access, ztunnel, peer, local, false, reason));
             }
         } else {
-            failures.info("connection failed peer={} local={} reason=\"{}\"", addr(peer), addr(local), reason);
+            failures.info("connection failed peer={} local={} reason={}", addr(peer), addr(local), LogText.quoted(reason));
         }
     }
 
@@ -515,7 +517,7 @@ public final class TunnelObserver implements HboneEvents {
                     kind, addr(src), plainSourceField(inbound, src), addr(dst), dstId == null ? "-" : dstId,
                     inbound ? s.bytesFromB() : s.bytesFromA(), inbound ? s.bytesFromA() : s.bytesFromB(),
                     s.duration().toMillis(), s.reset() ? "reset" : "fin",
-                    closedBy == null ? "" : " error=\"" + closedBy + "\"", reason == null ? "" : " reason=\"" + reason + "\"");
+                    closedBy == null ? "" : " error=" + LogText.quoted(closedBy), reason == null ? "" : " reason=" + LogText.quoted(reason));
         }
     }
 
@@ -537,8 +539,8 @@ public final class TunnelObserver implements HboneEvents {
             ZtunnelAccessLog.plainRefused(access, ztunnel, src, dst, () -> plainLabels(true, src, dst), ztunnelError,
                     java.time.Duration.ofNanos(Math.max(0, System.nanoTime() - startNanos)));
         } else if (access.isInfoEnabled()) {
-            access.info("plaintext-inbound refused src={} src_id=-{} dst={} dst_id={} status=- reason=\"{}\"", addr(src),
-                    plainSourceField(true, src), addr(dst), dstId == null ? "-" : dstId, reason);
+            access.info("plaintext-inbound refused src={} src_id=-{} dst={} dst_id={} status=- reason={}", addr(src),
+                    plainSourceField(true, src), addr(dst), dstId == null ? "-" : dstId, LogText.quoted(reason));
         }
     }
 
@@ -602,8 +604,8 @@ public final class TunnelObserver implements HboneEvents {
         if (ztunnel != null) {
             failures.warn(() -> ZtunnelAccessLog.handshakeFailed(access, ztunnel, src, dst, false, ztunnelError));
         } else {
-            failures.info("plaintext-inbound refused src={} src_id=-{} dst={} dst_id={} status=- reason=\"{}\"", addr(src),
-                    plainSourceField(true, src), addr(dst), dstId == null ? "-" : dstId, reason);
+            failures.info("plaintext-inbound refused src={} src_id=-{} dst={} dst_id={} status=- reason={}", addr(src),
+                    plainSourceField(true, src), addr(dst), dstId == null ? "-" : dstId, LogText.quoted(reason));
         }
     }
 
