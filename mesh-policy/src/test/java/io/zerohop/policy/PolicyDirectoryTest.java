@@ -299,25 +299,11 @@ class PolicyDirectoryTest {
             Path home = Files.createDirectory(dir.resolve(single ? "single" : "directory"));
             Path file = home.resolve("deny-all.yaml");
             Files.writeString(file, DENY_ALL);
-            BlockingQueue<PolicySet> reloaded = new LinkedBlockingQueue<>();
-            BlockingQueue<String> lost = new LinkedBlockingQueue<>();
-            BlockingQueue<String> failed = new LinkedBlockingQueue<>();
-            PolicyEngine e = PolicyEngine.builder().pollInterval(Duration.ofMillis(100)).reloadListener(new ReloadListener() {
-                @Override
-                public void reloaded(PolicySet policies) {
-                    reloaded.add(policies);
-                }
-
-                @Override
-                public void lost(String warning) {
-                    lost.add(warning);
-                }
-
-                @Override
-                public void failed(PolicyLoadException error) {
-                    failed.add(error.getMessage());
-                }
-            }).build();
+            Heard heard = new Heard();
+            BlockingQueue<PolicySet> reloaded = heard.reloaded;
+            BlockingQueue<String> lost = heard.lost;
+            BlockingQueue<String> failed = heard.failed;
+            PolicyEngine e = PolicyEngine.builder().pollInterval(Duration.ofMillis(100)).reloadListener(heard).build();
             AccessRequest frontend = r().build();
             Path watched = single ? file : home;
             try (AutoCloseable watcher = e.watch(watched)) {
@@ -372,25 +358,11 @@ class PolicyDirectoryTest {
     void aWatchedFileTruncatedToEmptyKeepsTheSetInForce(@TempDir Path dir) throws Exception {
         Path file = dir.resolve("istio.yaml");
         Files.writeString(file, DENY_ALL);
-        BlockingQueue<PolicySet> reloaded = new LinkedBlockingQueue<>();
-        BlockingQueue<String> failed = new LinkedBlockingQueue<>();
-        BlockingQueue<String> lost = new LinkedBlockingQueue<>();
-        PolicyEngine e = PolicyEngine.builder().pollInterval(Duration.ofMillis(100)).reloadListener(new ReloadListener() {
-            @Override
-            public void reloaded(PolicySet policies) {
-                reloaded.add(policies);
-            }
-
-            @Override
-            public void lost(String warning) {
-                lost.add(warning);
-            }
-
-            @Override
-            public void failed(PolicyLoadException error) {
-                failed.add(error.getMessage());
-            }
-        }).build();
+        Heard heard = new Heard();
+        BlockingQueue<PolicySet> reloaded = heard.reloaded;
+        BlockingQueue<String> failed = heard.failed;
+        BlockingQueue<String> lost = heard.lost;
+        PolicyEngine e = PolicyEngine.builder().pollInterval(Duration.ofMillis(100)).reloadListener(heard).build();
         AccessRequest frontend = r().build();
         try (AutoCloseable watcher = e.watch(dir)) {
             assertThat(reloaded.poll(20, TimeUnit.SECONDS).size()).isEqualTo(1);
@@ -428,5 +400,27 @@ class PolicyDirectoryTest {
         assertThat(e.file()).isEqualTo(dir.resolve("kustomization.yaml").toString());
         assertThat(e.line()).isEqualTo(2);
         assertThat(e.getMessage()).contains("render the directory (kubectl kustomize DIR > policies.yaml)");
+    }
+
+    /** A reload listener that queues what it hears, for a test to wait on. */
+    static final class Heard implements ReloadListener {
+        final BlockingQueue<PolicySet> reloaded = new LinkedBlockingQueue<>();
+        final BlockingQueue<String> lost = new LinkedBlockingQueue<>();
+        final BlockingQueue<String> failed = new LinkedBlockingQueue<>();
+
+        @Override
+        public void reloaded(PolicySet policies) {
+            reloaded.add(policies);
+        }
+
+        @Override
+        public void lost(String warning) {
+            lost.add(warning);
+        }
+
+        @Override
+        public void failed(PolicyLoadException error) {
+            failed.add(error.getMessage());
+        }
     }
 }
