@@ -821,19 +821,21 @@ class L7Http2Test {
      * zerohop refused a value starting with SP or HTAB ({@code HttpHeaderValidationUtil}): the stream was reset with
      * PROTOCOL_ERROR before any policy saw it, and nothing was logged (trailing whitespace went through).
      */
+    /** A DENY on {@code request.headers[x-deny] == "v"}: the backend's requests are parsed and decided one by one. */
+    static final String DENY_X_DENY_V = """
+            apiVersion: security.istio.io/v1
+            kind: AuthorizationPolicy
+            metadata: {name: deny-v, namespace: prod}
+            spec:
+              selector: {matchLabels: {app: backend}}
+              action: DENY
+              rules:
+              - when: [{key: "request.headers[x-deny]", values: ["v"]}]
+            """;
+
     @Test
     void http2FieldValuesWithLeadingOrTrailingWhitespaceGoThroughAsSent() throws Exception {
-        String policy = """
-                apiVersion: security.istio.io/v1
-                kind: AuthorizationPolicy
-                metadata: {name: deny-v, namespace: prod}
-                spec:
-                  selector: {matchLabels: {app: backend}}
-                  action: DENY
-                  rules:
-                  - when: [{key: "request.headers[x-deny]", values: ["v"]}]
-                """;
-        withEchoApp(policy, via -> {
+        withEchoApp(DENY_X_DENY_V, via -> {
             io.netty.handler.codec.http2.Http2Headers h = request("GET", "/ws");
             h.add("x-a", "v ").add("x-b", "\tw").add("x-c", " v\t").add("x-d", " ").add("x-deny", "v ");
             assertThat(RawH2c.send(via, h)).isEqualTo("200 GET /ws\nx-a=[v ]\nx-b=[\tw]\nx-c=[ v\t]\nx-d=[ ]\nx-deny=[v ]\n");
@@ -909,17 +911,7 @@ class L7Http2Test {
     @Test
     void anHttp2MethodThatIsNotATokenIsReset() throws Exception {
         // A rule on a header: the port's requests are parsed (with no HTTP rule, zerohop relays them as bytes).
-        String policy = """
-                apiVersion: security.istio.io/v1
-                kind: AuthorizationPolicy
-                metadata: {name: deny-v, namespace: prod}
-                spec:
-                  selector: {matchLabels: {app: backend}}
-                  action: DENY
-                  rules:
-                  - when: [{key: "request.headers[x-deny]", values: ["v"]}]
-                """;
-        withEchoApp(policy, via -> {
+        withEchoApp(DENY_X_DENY_V, via -> {
             try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
                 for (String m : new String[] {"G(T", "GE T", "G,T", "G\u00e9T"}) {
                     assertThat(RawH2c.send(via, request(m, "/m"))).as(m).isEqualTo("reset PROTOCOL_ERROR");
