@@ -73,7 +73,20 @@ NATIVE=${ZEROHOP_NATIVE_DIR:-/opt/zerohop/native}
 # class path; JDK 22+ warns about that without it (accepted and without effect on JDK 17).
 ZEROHOP_DEFAULT_OPTS="-XX:+UseSerialGC -Xms8m -Xmx128m -XX:MaxNewSize=4m -XX:NewRatio=8 -XX:MaxDirectMemorySize=64m \
 -XX:TieredStopAtLevel=1 -Xss256k -XX:ReservedCodeCacheSize=32m -XX:MaxMetaspaceSize=96m \
--XX:+ExitOnOutOfMemoryError -Dio.netty.jfr.enabled=false --enable-native-access=ALL-UNNAMED"
+-Dio.netty.jfr.enabled=false --enable-native-access=ALL-UNNAMED"
+# -XX:+ExitOnOutOfMemoryError for `proxy` only: a proxy out of heap exits (status 3) and is restarted rather than limping.
+# Any other command fails with the error and status 1: `policy check`'s 3 means "deny", and a new-user pass read an
+# out-of-memory exit of it as a DENY.
+SUBCOMMAND=""
+for arg in "$@"; do
+    case $arg in
+        -*) ;;
+        *) SUBCOMMAND=$arg; break ;;
+    esac
+done
+if [ "$SUBCOMMAND" = proxy ]; then
+    ZEROHOP_DEFAULT_OPTS="$ZEROHOP_DEFAULT_OPTS -XX:+ExitOnOutOfMemoryError"
+fi
 if [ -r "$CDS" ]; then
     ZEROHOP_DEFAULT_OPTS="$ZEROHOP_DEFAULT_OPTS -XX:SharedArchiveFile=$CDS -Xshare:auto"
 fi

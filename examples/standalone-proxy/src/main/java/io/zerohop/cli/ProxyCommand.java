@@ -58,6 +58,7 @@ import picocli.CommandLine.Spec;
                 "  2  usage: an option on the command line or in the --config file (the",
                 "     message names the flag, or file:line: key), or a path option that",
                 "     names no readable file or directory",
+                "  3  out of heap, through deploy/zerohop.sh (-XX:+ExitOnOutOfMemoryError)",
                 "  4  identity: PEM files that are no valid SVID for their trust bundle;",
                 "     Istio CA: token refused, CA unreachable or no usable certificate",
                 ""})

@@ -52,6 +52,17 @@ class LauncherKubernetesModeTest {
         return Files.writeString(dir.resolve("proxy.yaml"), text);
     }
 
+    /**
+     * Only the proxy exits on an OutOfMemoryError (status 3, restarted by its supervisor): `policy check`'s 3 means
+     * deny, and a new-user pass read such an exit of it, under a policy file that exhausted the heap, as a DENY.
+     */
+    @Test
+    void onlyTheProxyExitsOnAnOutOfMemoryError() throws Exception {
+        assertThat(jvmArgs("proxy", "--in-memory-ca")).contains("-XX:+ExitOnOutOfMemoryError");
+        assertThat(jvmArgs("policy", "check", "--policies", "p")).doesNotContain("-XX:+ExitOnOutOfMemoryError");
+        assertThat(jvmArgs("connect", "--help")).doesNotContain("-XX:+ExitOnOutOfMemoryError");
+    }
+
     @Test
     void kubernetesTrueInTheConfigFileIsKubernetesMode() throws Exception {
         Path cfg = config("# as deploy/node-proxy/configmap.yaml\nkubernetes: true\ntrust-domain: cluster.local\n");
