@@ -301,8 +301,11 @@ final class CiliumCompiler {
                 for (Selector s : rule.fromEndpoints) {
                     texts.add(s.toString());
                 }
-                parts.add("fromEndpoints " + String.join(" | ", texts));
-                rule.endpointsText = "fromEndpoints " + String.join(" | ", texts);
+                // At most IstioValues.SHOWN selectors written: the text goes into every access line this rule decides.
+                String shown = texts.size() <= IstioValues.SHOWN ? String.join(" | ", texts)
+                        : String.join(" | ", texts.subList(0, IstioValues.SHOWN)) + " | ... " + (texts.size() - IstioValues.SHOWN) + " more";
+                parts.add("fromEndpoints " + shown);
+                rule.endpointsText = "fromEndpoints " + shown;
                 rule.hasL3 = true;
             }
             YNode entities = n.get("fromEntities");
@@ -366,8 +369,8 @@ final class CiliumCompiler {
             if (!cidrs.isEmpty()) {
                 rule.cidrs = cidrs.toArray(new Cidr[0]);
                 rule.cidrExcept = excepts.toArray(new Cidr[0][]);
-                parts.add("fromCIDR " + cidrs);
-                rule.peerText = (cidrList != null ? "fromCIDR " : "fromCIDRSet ") + cidrs;
+                parts.add("fromCIDR " + IstioValues.list(cidrs));
+                rule.peerText = (cidrList != null ? "fromCIDR " : "fromCIDRSet ") + IstioValues.list(cidrs);
             }
             YNode toPorts = n.get("toPorts");
             // An empty toPorts list is no toPorts: Cilium's mergeIngress takes the rule as L3-only (toPorts.Len() == 0),
@@ -639,7 +642,7 @@ final class CiliumCompiler {
                 for (YNode item : items) {
                     idTexts.add(item.text());
                 }
-                parts.add("authentication spiffe " + idTexts);
+                parts.add("authentication spiffe " + IstioValues.list(idTexts));
             } else if (td != null) {
                 parts.add("authentication spiffe trustDomain " + td);
             }

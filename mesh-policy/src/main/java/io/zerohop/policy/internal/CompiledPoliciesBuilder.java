@@ -17,7 +17,48 @@ public final class CompiledPoliciesBuilder {
     private final Map<String, List<PeerAuthn>> workloadPeerAuthn = new HashMap<>();
     private final List<PolicyRef> refs = new ArrayList<>();
     private final List<io.zerohop.policy.PolicySelector> selectors = new ArrayList<>();
-    private final List<String> warnings = new ArrayList<>();
+    /** At most this many warnings are kept per load; the rest are counted (see {@link Warnings}). */
+    static final int WARNINGS_KEPT = 10_000;
+    private final Warnings warnings = new Warnings();
+
+    /**
+     * The load's warnings, the first {@link #WARNINGS_KEPT} kept and the rest counted: each is a few hundred characters,
+     * and a list of 250,000 principals that could never match (one warning each) held ~80 MB and ran the proxy's 128 MB
+     * heap out (a new-user pass). What is dropped is said in one more line at {@link #build}.
+     */
+    static final class Warnings extends java.util.AbstractList<String> {
+        private final List<String> kept = new ArrayList<>();
+        private long dropped;
+
+        @Override
+        public boolean add(String w) {
+            if (kept.size() < WARNINGS_KEPT) {
+                return kept.add(w);
+            }
+            dropped++;
+            return false;
+        }
+
+        @Override
+        public String get(int i) {
+            return kept.get(i);
+        }
+
+        @Override
+        public int size() {
+            return kept.size();
+        }
+
+        List<String> all() {
+            if (dropped == 0) {
+                return List.copyOf(kept);
+            }
+            List<String> l = new ArrayList<>(kept);
+            l.add(dropped + " more warnings not kept (only the first " + WARNINGS_KEPT + " of a load are): fix those above and"
+                    + " load again to see the rest");
+            return List.copyOf(l);
+        }
+    }
     private final java.util.Set<String> dryRunNamespaces = new java.util.HashSet<>();
     private final java.util.Set<PolicyRef> dryRunRefs = new java.util.HashSet<>();
     private Map<String, String> origins = Map.of();
@@ -104,7 +145,7 @@ public final class CompiledPoliciesBuilder {
         Map<String, PeerAuthn[]> w = new HashMap<>();
         workloadPeerAuthn.forEach((k, v) -> w.put(k, v.toArray(new PeerAuthn[0])));
         return new CompiledPolicies(i, c, anyClusterwide ? clusterwide.build() : LabelIndex.EMPTY,
-                new HashMap<>(namespacePeerAuthn), w, List.copyOf(refs), List.copyOf(warnings),
+                new HashMap<>(namespacePeerAuthn), w, List.copyOf(refs), warnings.all(),
                 java.util.Set.copyOf(dryRunNamespaces), java.util.Set.copyOf(dryRunRefs), List.copyOf(selectors), Map.copyOf(origins));
     }
 }
