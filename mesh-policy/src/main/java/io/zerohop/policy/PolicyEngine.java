@@ -376,6 +376,24 @@ public final class PolicyEngine {
         return n + (n == 1 ? " policy" : " policies");
     }
 
+    /** The policy of {@code next} that is {@code r}'s object (kind, namespace, name), whatever its action; null if none. */
+    private static PolicyRef sameObject(PolicySet next, PolicyRef r) {
+        for (PolicyRef n : next.policies()) {
+            if (n.kind() == r.kind() && n.namespace().equals(r.namespace()) && n.name().equals(r.name())) {
+                return n;
+            }
+        }
+        return null;
+    }
+
+    /**
+     * How little plaintext a PeerAuthentication mode admits: STRICT none, PERMISSIVE and DISABLE any; UNSET inherits,
+     * so it counts as the loosest it could be.
+     */
+    private static int strictness(String mode) {
+        return mode.equals("STRICT") ? 1 : 0;
+    }
+
     /**
      * The WARN line of a reload that dropped files loaded before, dropped policy objects in force
      * before (an emptied file, a deleted document, a DENY turned into something else: each can
@@ -400,6 +418,15 @@ public final class PolicyEngine {
                 continue;
             }
             if (!now.contains(r)) {
+                PolicyRef same = r.kind() == PolicyRef.Kind.PEER_AUTHENTICATION ? sameObject(next, r) : null;
+                if (same != null) {
+                    // A PeerAuthentication whose mode changed is still in force (a final new-user pass read "no longer in
+                    // force" for PERMISSIVE tightened to STRICT): named only when plaintext may now get in where it could not.
+                    if (strictness(same.action()) < strictness(r.action())) {
+                        gone.add(r + " (" + r.action() + ", now " + same.action() + ")");
+                    }
+                    continue;
+                }
                 // A Cilium policy has no action of its own (its rules allow, its ingressDeny rules deny).
                 gone.add(r.action().isEmpty() ? r.toString() : r + " (" + r.action() + ")");
             } else if (dryRun.contains(r)) {

@@ -26,4 +26,28 @@ class ReloadLossCiliumTest {
         assertThat(PolicyEngine.lossWarning(before, after, Path.of("pol")))
                 .isEqualTo("reloaded 0 policies from pol (was 1); no longer in force: CiliumNetworkPolicy foo/l7; no policy is in force now");
     }
+
+    /**
+     * A PeerAuthentication whose mode changed is still in force: tightened (PERMISSIVE to STRICT) it widens nothing and
+     * gets no WARN; loosened, it is named with both modes. A final new-user pass read "no longer in force: PeerAuthentication
+     * prod/default (PERMISSIVE)" after tightening it.
+     */
+    @Test
+    void aPeerAuthenticationWhoseModeChangedIsNamedOnlyWhenLoosened() throws Exception {
+        PolicySet permissive = pa("PERMISSIVE");
+        PolicySet strict = pa("STRICT");
+        assertThat(PolicyEngine.lossWarning(permissive, strict, Path.of("pol"))).isNull();
+        assertThat(PolicyEngine.lossWarning(strict, permissive, Path.of("pol")))
+                .isEqualTo("reloaded 1 policy from pol (was 1); no longer in force: PeerAuthentication prod/default (STRICT, now PERMISSIVE)");
+    }
+
+    private static PolicySet pa(String mode) throws Exception {
+        PolicySet s = PolicyLoader.fromString("pa.yaml", """
+                apiVersion: security.istio.io/v1
+                kind: PeerAuthentication
+                metadata: {name: default, namespace: prod}
+                spec: {mtls: {mode: MODE}}
+                """.replace("MODE", mode));
+        return new PolicySet(s.compiled(), "pol", List.of(Path.of("pol", "pa.yaml")));
+    }
 }
