@@ -121,6 +121,9 @@ class CiliumDenialExplanationTest {
         assertThat(l4.outcome()).isEqualTo(Decision.Outcome.DENIED_AUTHENTICATION);
         assertThat(l4.reason()).startsWith(identity);
         assertThat(engine.evaluate(b.http("POST", "/charge").build()).reason()).startsWith(identity);
+        // A request the rule's rules.http would not take either: still the identity (a final new-user pass read "matches
+        // none of its rules.http", as if POST /charge would pass).
+        assertThat(engine.evaluate(b.http("GET", "/charge").build()).reason()).startsWith(identity);
         // The identity the rule accepts, without HTTP attributes: the HTTP rule is what is missing.
         assertThat(engine.evaluate(b.sourcePrincipal(SeedManifestTest.CILIUM_ID).http((io.zerohop.policy.HttpAttributes) null).build()).reason())
                 .startsWith("port allowed only through rules.http");

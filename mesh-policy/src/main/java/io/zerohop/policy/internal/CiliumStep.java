@@ -312,8 +312,11 @@ final class CiliumStep {
                     // An identity the rule's authentication refuses is the reason whatever HTTP data would show: named
                     // first (a new-user pass read "no HTTP attributes were given" for a caller that sent HTTP and was
                     // refused for its identity, the seed article's point).
-                    if ((port == CiliumPolicy.PORT_MATCH || port == CiliumPolicy.PORT_NEEDS_L7) && rule.authRequired
-                            && principal != null && !rule.spiffeAccepts(principal)) {
+                    if ((port == CiliumPolicy.PORT_MATCH || port == CiliumPolicy.PORT_NEEDS_L7
+                            || port == CiliumPolicy.PORT_NO_MATCH && r.http() != null && rule.coversPortWithHttp(r))
+                            && rule.authRequired && principal != null && !rule.spiffeAccepts(principal)) {
+                        // Also before "the request matches none of its rules.http" (a GET where only POST is allowed):
+                        // no request of this identity passes the rule, whatever its method or path.
                         return rule.spiffeRejected;
                     }
                     if (port == CiliumPolicy.PORT_NEEDS_L7) {
