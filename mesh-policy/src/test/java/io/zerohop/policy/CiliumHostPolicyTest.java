@@ -97,4 +97,28 @@ class CiliumHostPolicyTest {
         assertThat(cnp.line()).isEqualTo(5);
         assertThat(cnp.problem()).contains("Invalid CiliumNetworkPolicy spec: rule cannot have NodeSelector");
     }
+
+    /**
+     * A skipped host rule is still read as Cilium reads a rule (pkg/policy/api rule_validation.go Sanitize; the CRD's
+     * schema for unknown fields): a typo, a CIDR no prefix is or an unknown entity is refused naming file, line and field.
+     * Its nodeSelector is a label selector, and {@code fromNodes}/{@code toNodes}, which only a host rule has, are taken.
+     * A final new-user pass loaded each of these with only the "skipped" warning.
+     */
+    @Test
+    void aHostRuleIsStillCheckedAsCiliumChecksIt() throws Exception {
+        PolicyLoadException typo = catchThrowableOfType(PolicyLoadException.class, () -> PolicyLoader.fromString("t.yaml",
+                HOST_FW.replace("ingressDeny:", "ingresDeny:")));
+        assertThat(typo.line()).isEqualTo(6);
+        assertThat(typo.field()).endsWith("ingresDeny");
+        assertThat(typo.problem()).contains("did you mean ingressDeny?");
+        PolicyLoadException cidr = catchThrowableOfType(PolicyLoadException.class, () -> PolicyLoader.fromString("c.yaml",
+                HOST_FW.replace("fromEntities: [world]", "fromCIDR: [10.0.0.0/33]")));
+        assertThat(cidr.line()).isEqualTo(7);
+        PolicyLoadException entity = catchThrowableOfType(PolicyLoadException.class, () -> PolicyLoader.fromString("e.yaml",
+                HOST_FW.replace("[world]", "[wrld]")));
+        assertThat(entity.line()).isEqualTo(7);
+        assertThat(entity.problem()).contains("wrld");
+        assertThat(PolicyLoader.fromString("n.yaml", HOST_FW.replace("- fromEntities: [world]",
+                "- fromNodes: [{matchLabels: {role: edge}}]")).warnings()).anyMatch(w -> w.contains("host policy skipped"));
+    }
 }

@@ -608,10 +608,39 @@ public final class Loader {
             throw n.error("a rule cannot have both endpointSelector and nodeSelector, as Cilium refuses it (\"rule cannot have"
                     + " both EndpointSelector and NodeSelector\"): it selects pods or nodes");
         }
+        // Checked as a pod rule would be (its nodeSelector read as a selector, fromNodes/toNodes, which only a host rule has,
+        // left out), then dropped: a typo, a bad CIDR or an unknown entity in it is refused, as Cilium refuses the object
+        // (a final new-user pass loaded `ingresDeny:` in a host policy with only the "skipped" warning).
+        CiliumCompiler.compile(ref, null, asPodRule(rule, n), new ArrayList<>());
         out.warn(n.file + ":" + n.line + ": " + ref + ": " + n.path + ": host policy skipped: zerohop does not enforce host policies"
                 + " (Cilium applies a nodeSelector rule to the selected nodes' host endpoints; zerohop protects pods, and applies"
                 + " it to none)");
         return true;
+    }
+
+    /** Host rule {@code rule} as a pod rule to check: {@code nodeSelector} as its endpointSelector, no fromNodes/toNodes. */
+    private static YNode asPodRule(YNode rule, YNode nodeSelector) {
+        Map<String, YNode> m = new java.util.LinkedHashMap<>(rule.map);
+        m.remove("nodeSelector");
+        m.put("endpointSelector", nodeSelector);
+        for (String section : new String[] {"ingress", "ingressDeny", "egress", "egressDeny"}) {
+            YNode list = m.get(section);
+            if (list == null || list.type != YNode.Type.LIST) {
+                continue;
+            }
+            List<YNode> items = new ArrayList<>();
+            for (YNode item : list.list) {
+                if (item.type == YNode.Type.MAP && (item.map.containsKey("fromNodes") || item.map.containsKey("toNodes"))) {
+                    Map<String, YNode> im = new java.util.LinkedHashMap<>(item.map);
+                    im.remove("fromNodes");
+                    im.remove("toNodes");
+                    item = new YNode(YNode.Type.MAP, item.file, item.line, item.path, null, im, null);
+                }
+                items.add(item);
+            }
+            m.put(section, new YNode(YNode.Type.LIST, list.file, list.line, list.path, null, null, items));
+        }
+        return new YNode(YNode.Type.MAP, rule.file, rule.line, rule.path, null, m, null);
     }
 
     /** {@link PolicySelector} of a compiled AuthorizationPolicy: its spec was accepted, so the fields are well-formed. */
