@@ -637,10 +637,13 @@ public final class Mesh implements AutoCloseable {
         }
 
         /**
-         * How long an unused pooled client connection stays open; default 5 min.
+         * How long an unused pooled client connection stays open; default 5 min (ztunnel's pool). {@link Duration#ZERO}
+         * disables it, as {@code HboneClient.Builder.idleTimeout} takes it: a pooled connection then stays until the
+         * peer, a failed keepalive, its source identity's SVID being withdrawn (the workload left the node) or
+         * {@link Mesh#close()} ends it.
          *
-         * @param d positive, at most 36500 days (100 years); not null
-         * @throws IllegalArgumentException naming {@code idleTimeout} when {@code d} is zero, negative or longer than
+         * @param d zero or positive, at most 36500 days (100 years); not null
+         * @throws IllegalArgumentException naming {@code idleTimeout} when {@code d} is negative or longer than
          *     36500 days: refused, not clamped (nothing promises a clamp, and past about 292 years it cannot be held in
          *     nanoseconds: {@link Mesh#connect} threw {@link ArithmeticException})
          */

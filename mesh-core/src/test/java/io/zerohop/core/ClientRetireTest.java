@@ -39,8 +39,12 @@ class ClientRetireTest {
         return SpiffeId.parse("spiffe://" + TD + "/ns/prod/sa/" + sa);
     }
 
-    @Test
-    void theClientOfAnIdentityThatLeftTheNodeIsDroppedOnceIdle() throws Exception {
+    /** Node A (x, y; node n1) and node B (target, an echo app; node n2), one in-memory CA; {@code body} runs against A. */
+    private interface TwoNodes {
+        void run(Mesh a, WorkloadRegistry registry, InetSocketAddress to) throws Exception;
+    }
+
+    private static void withTwoNodes(Duration idleTimeout, TwoNodes body) throws Exception {
         InMemoryCa ca = InMemoryCa.create(TD);
         try (ServerSocket echo = new ServerSocket(0, 50, InetAddress.getByName("127.0.94.20"))) {
             Thread t = new Thread(() -> echoLoop(echo), "echo-app");
@@ -56,25 +60,50 @@ class ClientRetireTest {
                 Workload y = pod("y", "127.0.94.11", "n1");
                 WorkloadRegistry registry = WorkloadRegistry.of(List.of(x, y, target), Map.of("n2", b.inboundAddress()));
                 try (Mesh a = Mesh.builder().identityProvider(ca).workloads(registry).node("n1").threads(1)
-                        .idleTimeout(Duration.ofMillis(300)).build()) {
+                        .idleTimeout(idleTimeout).build()) {
                     a.start().get(10, TimeUnit.SECONDS);
-                    echoOnce(a, id("x"), to);
-                    echoOnce(a, id("y"), to);
-                    assertThat(clients(a)).containsKeys(id("x"), id("y"));
-
-                    registry.remove("prod", "x");
-                    CertFetchTest.await(() -> !clients(a).containsKey(id("x")), "x's client dropped once its connection idled out");
-                    // y's connection idled out too (same timeout): y is still a local workload, its client stays.
-                    assertThat(clients(a)).as("a local workload's client stays").containsKey(id("y"));
-
-                    echoOnce(a, id("x"), to);
-                    assertThat(clients(a)).as("a later tunnel from x makes a new client").containsKey(id("x"));
+                    body.run(a, registry, to);
                 }
             }
         }
     }
 
-    private static void echoOnce(Mesh mesh, SpiffeId source, InetSocketAddress to) throws Exception {
+    @Test
+    void theClientOfAnIdentityThatLeftTheNodeIsDroppedOnceIdle() throws Exception {
+        withTwoNodes(Duration.ofMillis(300), (a, registry, to) -> {
+            echoOnce(a, id("x"), to);
+            echoOnce(a, id("y"), to);
+            assertThat(clients(a)).containsKeys(id("x"), id("y"));
+
+            registry.remove("prod", "x");
+            CertFetchTest.await(() -> !clients(a).containsKey(id("x")), "x's client dropped once its connection idled out");
+            // y's connection idled out too (same timeout): y is still a local workload, its client stays.
+            assertThat(clients(a)).as("a local workload's client stays").containsKey(id("y"));
+
+            echoOnce(a, id("x"), to);
+            assertThat(clients(a)).as("a later tunnel from x makes a new client").containsKey(id("x"));
+        });
+    }
+
+    /**
+     * {@code idleTimeout(Duration.ZERO)} was refused ("must be positive") while {@code HboneClient.Builder.idleTimeout}
+     * takes zero for "never". It is now passed through: the connection of a closed tunnel is not closed as idle (a zero
+     * read as a 0 ns timer would close it at once) and carries the next tunnel. (An identity that leaves the node still
+     * closes its connections at once: its SVID is withdrawn.)
+     */
+    @Test
+    void aZeroIdleTimeoutNeverClosesAnIdlePooledConnection() throws Exception {
+        withTwoNodes(Duration.ZERO, (a, registry, to) -> {
+            io.netty.channel.Channel first = echoOnce(a, id("x"), to);
+            Thread.sleep(1_500); // the tunnel is closed: time for an idle timer, and for the registry's once-a-second check
+            assertThat(first.isActive()).as("the pooled connection").isTrue();
+            assertThat(clients(a)).containsKey(id("x"));
+            assertThat(echoOnce(a, id("x"), to)).as("the next tunnel's connection").isSameAs(first);
+        });
+    }
+
+    /** One byte echoed through a tunnel from {@code source}; returns the HBONE connection that carried it. */
+    private static io.netty.channel.Channel echoOnce(Mesh mesh, SpiffeId source, InetSocketAddress to) throws Exception {
         HboneStream s = mesh.connect(source, to).get(10, TimeUnit.SECONDS);
         try (Socket sock = s.toSocket()) {
             sock.setSoTimeout(10_000);
@@ -82,6 +111,7 @@ class ClientRetireTest {
             sock.shutdownOutput();
             assertThat(sock.getInputStream().readAllBytes()).containsExactly(42);
         }
+        return s.channel().parent();
     }
 
     @SuppressWarnings("unchecked")

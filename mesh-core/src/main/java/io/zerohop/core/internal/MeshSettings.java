@@ -147,7 +147,12 @@ public final class MeshSettings {
     }
 
     public void idleTimeout(Duration d) {
-        this.idleTimeout = positive(d, "idleTimeout");
+        // Zero is "never", as HboneClient.Builder.idleTimeout and HboneServer.Builder.idleTimeout take it.
+        Objects.requireNonNull(d, "idleTimeout");
+        if (d.isNegative()) {
+            throw new IllegalArgumentException("idleTimeout must not be negative, got " + io.zerohop.hbone.internal.LogText.duration(d));
+        }
+        this.idleTimeout = DurationLimit.atMost(d, "idleTimeout");
     }
 
     public void metricsInterval(Duration d) {
