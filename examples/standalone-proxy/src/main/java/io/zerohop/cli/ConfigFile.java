@@ -161,7 +161,9 @@ final class ConfigFile {
                     && !cliSources.contains(identitySourceOf(spec, sourceKey)))) {
                 continue;
             }
-            if (s.values().size() > 1 && !option.isMultiValue()) {
+            // Any sequence, not only a longer one: "node: [a]" was read as node a, and "policies: []" as no --policies at
+            // all, a proxy that allowed everything (a final new-user pass).
+            if (s.list() && !option.isMultiValue()) {
                 throw new ConfigException(file + ":" + s.line() + ": " + s.key() + ": takes one value, not a list");
             }
             boolean switchedOff = s.values().size() == 1 && "false".equals(s.values().get(0))
@@ -225,7 +227,8 @@ final class ConfigFile {
     }
 
     /** One key of the file: its line and its value or values (null for an empty value, which {@link #load} refuses). */
-    record Setting(String key, int line, List<String> values) {}
+    /** One key of the file: its values, and whether they were written as a YAML sequence (even of one or none). */
+    record Setting(String key, int line, List<String> values, boolean list) {}
 
     /**
      * The YAML reading: SnakeYAML's parser events (the library mesh-policy reads policy files with, and the
@@ -281,14 +284,15 @@ final class ConfigFile {
                     }
                     List<String> values = new ArrayList<>();
                     Event v = p.getEvent();
-                    if (v.is(Event.ID.SequenceStart)) {
+                    boolean list = v.is(Event.ID.SequenceStart);
+                    if (list) {
                         while (!(v = p.getEvent()).is(Event.ID.SequenceEnd)) {
                             values.add(scalar(p, v, file, key));
                         }
                     } else {
                         values.add(scalar(p, v, file, key));
                     }
-                    settings.add(new Setting(key, line, values));
+                    settings.add(new Setting(key, line, values, list));
                 }
                 // One document: a second one ("---") after the mapping would be dropped without a word, and with it,
                 // say, its policies: line (the proxy then allowed everything).

@@ -439,7 +439,7 @@ final class ProxyCommand implements Callable<Integer> {
             InetSocketAddress t = u.hostPort("inbound-endpoint", f.substring(0, eq));
             InetSocketAddress e = u.hostPort("inbound-endpoint", f.substring(eq + 1));
             // Checked as Mesh.Builder.inboundEndpoint checks it (a wildcard, port 0, TARGET=TARGET), named as the option.
-            Usage.parse(u, "inbound-endpoint", f, () -> Mesh.builder().inboundEndpoint(t, e));
+            Usage.parse(u, "inbound-endpoint", f, "inboundEndpoint", () -> Mesh.builder().inboundEndpoint(t, e));
             if (endpoints.stream().anyMatch(g -> g[0].equals(t) && g[1].equals(e))) {
                 continue; // the same entry twice is one, as Mesh.Builder.inboundEndpoint takes it
             }

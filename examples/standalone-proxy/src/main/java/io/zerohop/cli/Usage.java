@@ -98,11 +98,25 @@ final class Usage {
      * IP literal...) as a usage error about option {@code key}.
      */
     static <T> T parse(Usage u, String key, String value, java.util.function.Supplier<T> parse) {
+        return parse(u, key, value, null, parse);
+    }
+
+    /**
+     * {@link #parse(Usage, String, String, java.util.function.Supplier)} of a value checked by a library setter whose
+     * messages start with its own name ({@code "inboundEndpoint: target 224.0.0.1:80 is a multicast address"}): that
+     * prefix is dropped, so the error names the option and not a Java method the user never called.
+     */
+    static <T> T parse(Usage u, String key, String value, String setter, java.util.function.Supplier<T> parse) {
         try {
             return parse.get();
         } catch (IllegalArgumentException e) {
             String m = e.getMessage();
-            throw u.error(key, value, m.startsWith("--" + key + ": ") ? m.substring(key.length() + 4) : m);
+            if (m.startsWith("--" + key + ": ")) {
+                m = m.substring(key.length() + 4);
+            } else if (setter != null && m.startsWith(setter + ": ")) {
+                m = m.substring(setter.length() + 2);
+            }
+            throw u.error(key, value, m);
         }
     }
 

@@ -198,13 +198,36 @@ public final class Zerohop {
             if (e instanceof CommandLine.UnmatchedArgumentException u) {
                 msg = unknownCommand(cmd, u.getUnmatched(), unknownOptions(u.getUnmatched(), msg));
             }
-            err.println(cmd.getCommandSpec().qualifiedName() + ": " + from.name(e, msg));
+            String spiffeIdAlone = e instanceof CommandLine.MissingParameterException ? spiffeIdWithoutSource(cmd, given, from) : null;
+            if (spiffeIdAlone != null) {
+                msg = spiffeIdAlone;
+            }
+            err.println(cmd.getCommandSpec().qualifiedName() + ": " + (spiffeIdAlone != null ? msg : from.name(e, msg)));
             CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
             err.println(helpHint(cmd));
             err.flush();
             return cmd.getCommandSpec().exitCodeOnInvalidInput();
         });
         return cli.execute(args);
+    }
+
+    /**
+     * {@code zerohop proxy --spiffe-id ID} with no identity source: picocli's "Missing required argument (specify one of
+     * these): (--spire-socket=PATH | --ca=DIR | ...)" did not say that the option given needs one of them in particular.
+     * The same sentence as ProxyCommand's check of {@code --spiffe-id} beside another source; null when {@code cmd} is
+     * not the proxy or no {@code --spiffe-id} was given (on the command line or in the {@code --config} file).
+     */
+    static String spiffeIdWithoutSource(CommandLine cmd, String[] given, ConfigFile.Origins from) {
+        if (!cmd.getCommandSpec().name().equals("proxy")) {
+            return null;
+        }
+        for (String a : given) {
+            if (a.equals("--spiffe-id") || a.startsWith("--spiffe-id=")) {
+                return from.label("spiffe-id") + ": picks one of the SPIRE agent's SVIDs, so it needs --spire-socket=PATH (the"
+                        + " agent's Workload API socket); no identity source is given";
+            }
+        }
+        return null;
     }
 
     /**

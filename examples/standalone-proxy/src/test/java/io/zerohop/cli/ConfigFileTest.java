@@ -227,6 +227,9 @@ class ConfigFileTest {
     void theFilesOwnContradictionsNameBothLines(@TempDir Path dir) throws Exception {
         refused(dir, QUIET + "inbound: 127.0.0.1:0\ninbound: 127.0.0.1:1\n", ":6: inbound: repeated key (first on line 5)");
         refused(dir, QUIET + "inbound: [127.0.0.1:0, 127.0.0.1:1]\n", ":5: inbound: takes one value, not a list");
+        // A one-item or empty list too: "node: [a]" was taken as node a, and "policies: []" as no policies at all (allow all).
+        refused(dir, QUIET + "node: [node-a]\n", ":5: node: takes one value, not a list");
+        refused(dir, QUIET + "policies: []\n", ":5: policies: takes one value, not a list");
         String pem = "cert: c.pem\nkey: k.pem\ntrust-bundle: b.pem\n";
         refused(dir, pem + "spire-socket: /run/spire.sock\n", ":4: spire-socket: a second identity source (\"cert\" on line 1); give one of them");
         // A switch set false is no identity source (newuser21: "in-memory-ca: false" beside "ca:" was "a second identity source").

@@ -151,6 +151,15 @@ class SpiffeIdOptionTest {
         assertThat(run("--config " + caFile + " --spiffe-id spiffe://cluster.local/a " + off)).startsWith("exit 2: zerohop proxy:"
                 + " --spiffe-id: picks one of the SPIRE agent's SVIDs, so it needs --spire-socket; the identity source here is "
                 + caFile + ":1: ca,");
+        // No identity source at all: picocli's "Missing required argument (specify one of these): (--spire-socket=PATH |
+        // --ca=DIR | ...)" did not say which one --spiffe-id needs.
+        String alone = ": picks one of the SPIRE agent's SVIDs, so it needs --spire-socket=PATH (the agent's Workload API socket);"
+                + " no identity source is given" + hint;
+        assertThat(run("--spiffe-id spiffe://cluster.local/a " + off)).isEqualTo("exit 2: zerohop proxy: --spiffe-id" + alone);
+        Path pinOnly = Files.writeString(dir.resolve("pin.yaml"), "spiffe-id: spiffe://cluster.local/a\n");
+        assertThat(run("--config " + pinOnly + " " + off)).isEqualTo("exit 2: zerohop proxy: " + pinOnly + ":1: spiffe-id" + alone);
+        // Without --spiffe-id, picocli's list of the sources stays.
+        assertThat(run(off)).startsWith("exit 2: zerohop proxy: Missing required argument (specify one of these): (--spire-socket=PATH");
 
         String spire = "--spire-socket " + dir.resolve("agent.sock") + " " + off + " --spiffe-id ";
         assertThat(run(spire + "cluster.local/a")).isEqualTo("exit 2: zerohop proxy: --spiffe-id: invalid SPIFFE ID \"cluster.local/a\":"
