@@ -59,7 +59,12 @@ public final class SpiffeIds {
             SpiffeId parsed = SpiffeId.parse(id);
             // java-spiffe folds case in the trust domain; the SPIFFE spec says it must already be lower case.
             if (!parsed.toString().equals(id)) {
-                throw new IllegalArgumentException("not in canonical form (trust domain must be lower case)");
+                // java-spiffe also takes the scheme in any case ("SPIFFE://"): name the part that is not lower case.
+                String td = parsed.getTrustDomain().getName();
+                boolean tdLower = id.regionMatches(9, td, 0, td.length());
+                throw new IllegalArgumentException(id.startsWith("spiffe://") ? "not in canonical form (trust domain must be lower case)"
+                        : tdLower ? "not in canonical form (the scheme must be lower case: spiffe://)"
+                        : "not in canonical form (scheme and trust domain must be lower case)");
             }
             return parsed;
         } catch (RuntimeException e) {

@@ -57,6 +57,14 @@ class SpiffeIdsTest {
         assertThatThrownBy(() -> SpiffeIds.parse("spiffe://td/a/../b")).hasMessageContaining("invalid SPIFFE ID");
         assertThatThrownBy(() -> SpiffeIds.parse("spiffe://td//b")).hasMessageContaining("invalid SPIFFE ID");
         assertThatThrownBy(() -> SpiffeIds.parse("https://td/b")).hasMessageContaining("invalid SPIFFE ID");
+        // java-spiffe takes the scheme in any case and folds it: the part not in lower case is named (a new-user pass:
+        // "SPIFFE://cluster.local/x" was told that its trust domain must be lower case).
+        assertThatThrownBy(() -> SpiffeIds.parse("spiffe://Upper.Case/x"))
+                .hasMessage("invalid SPIFFE ID \"spiffe://Upper.Case/x\": not in canonical form (trust domain must be lower case)");
+        assertThatThrownBy(() -> SpiffeIds.parse("SPIFFE://cluster.local/x"))
+                .hasMessage("invalid SPIFFE ID \"SPIFFE://cluster.local/x\": not in canonical form (the scheme must be lower case: spiffe://)");
+        assertThatThrownBy(() -> SpiffeIds.parse("Spiffe://Cluster.local/x"))
+                .hasMessage("invalid SPIFFE ID \"Spiffe://Cluster.local/x\": not in canonical form (scheme and trust domain must be lower case)");
     }
 
     /** spiffe/java-spiffe v0.8.17 (989e186) java-spiffe-core SpiffeIdTest provideInvalidSpiffeIds: input and java-spiffe's message. */
