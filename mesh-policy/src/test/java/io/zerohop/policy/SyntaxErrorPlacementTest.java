@@ -140,6 +140,43 @@ class SyntaxErrorPlacementTest {
         assertThat(refusal("p2.json", AP1 + "\n" + AP1).problem()).startsWith("duplicate AuthorizationPolicy prod/p");
     }
 
+    /**
+     * JSON with a ',' left out at a line's end: SnakeYAML names the next line's key and "expected ',' or '}'", and the
+     * loader named that line and key (or, where the next line lined up with the '{', told to add a '}'). It is the line
+     * above, and the ',' (a final new-user pass).
+     */
+    @Test
+    void aCommaMissingInJsonIsNamedOnItsLine() {
+        String second = """
+                {
+                  "apiVersion": "security.istio.io/v1",
+                  "kind": "AuthorizationPolicy",
+                  "metadata": {"name": "q", "namespace": "prod"}
+                  "spec": {"action": "DENY", "rules": [{}]}
+                }
+                """;
+        PolicyLoadException e = refusal("p2.json", AP1 + "\n" + second);
+        assertThat(e.line()).isEqualTo(6);
+        assertThat(e.problem()).isEqualTo("invalid YAML: a ',' is missing at the end of the line, before \"spec\" on line 7 (or the '}'"
+                + " that closes the mapping opened at line 3, column 1; SnakeYAML: expected ',' or '}', but got <scalar>)");
+        assertThat(e.field()).as("the entry the comma ends, not the last key inside it").isEqualTo("metadata");
+        // Keys in the column of the '{' (no indentation): was "the flow mapping '{' ... is not closed: add the missing '}'".
+        PolicyLoadException flat = refusal("flat.json", "{\n\"kind\": \"AuthorizationPolicy\"\n\"spec\": {}\n}\n");
+        assertThat(flat.line()).isEqualTo(2);
+        assertThat(flat.problem()).startsWith("invalid YAML: a ',' is missing at the end of the line, before \"spec\" on line 3");
+        assertThat(flat.field()).isEqualTo("kind");
+        // Within a line, and in a list.
+        PolicyLoadException inLine = refusal("l.json", "{\"kind\": \"AuthorizationPolicy\" \"spec\": {}}\n");
+        assertThat(inLine.line()).isEqualTo(1);
+        assertThat(inLine.problem()).startsWith("invalid YAML: a ',' is missing before \"spec\" (column 32)");
+        PolicyLoadException inList = refusal("a.json", "{\"spec\": {\"rules\": [{\"from\": []}\n {\"to\": []}]}}\n");
+        assertThat(inList.line()).isEqualTo(1);
+        assertThat(inList.problem()).startsWith("invalid YAML: a ',' is missing at the end of the line, before the '{' on line 2"
+                + " (or the ']' that closes the list opened at line 1, column 20;");
+        // YAML keeps its reading: a flow mapping left open before the next block key is the bracket.
+        assertThat(refusal("u.yaml", "metadata: {name: p\nspec: {}\n").problem()).startsWith("invalid YAML: the flow mapping '{'");
+    }
+
     @Test
     void aSecondDocumentWithoutItsMarkerInYamlIsStillAnError() {
         // kubectl reads such a text as YAML (its first character is no '{'): a second document needs "---".

@@ -250,6 +250,7 @@ public final class YamlDocuments {
         String what;
         Boolean unclosed;
         int[] quote;
+        int[] comma;
         if (tab) {
             // SnakeYAML: "found character '\t(TAB)' that cannot start any token. (Do not use \t(TAB) for indentation)".
             String prefix = km.group(1) + km.group(2);
@@ -300,6 +301,32 @@ public final class YamlDocuments {
             String c = open.getColumn() < q.length() && q.charAt(open.getColumn()) == '\'' ? "\"'\"" : "'\"'";
             what = "the quote " + c + " opened at line " + line + ", column " + (open.getColumn() + 1)
                     + " is not closed: add the closing " + c + " (SnakeYAML: " + problem + ")";
+        } else if ((comma = missingComma(e)) != null) {
+            // JSON (a quoted key, a .json file or a text that starts with '{'): SnakeYAML names the entry after the
+            // missing ',' (the next line's key) and "expected ',' or '}'". A missing ',' is the common slip there; read
+            // as an unclosed bracket (below) it was told to add a '}'.
+            line = comma[0];
+            String before = lineText(line);
+            java.util.regex.Matcher bm = LINE_KEY.matcher(before);
+            bm.find();
+            String beforeKey = bm.group(3) == null ? null : bm.group(3).strip();
+            // The ',' ends the entry that starts its line ("metadata": {...}), not the last key read inside it.
+            field = beforeKey != null && comma[1] > line ? field(beforeKey, columns(bm.group(1)), -1)
+                    : lastKey != null && lastKey.line() <= line ? lastKey.path() : field;
+            Mark open = e.getContextMark();
+            boolean list = "while parsing a flow sequence".equals(e.getContext());
+            String next = lineText(comma[1]).substring(comma[2]).strip();
+            int cut = next.indexOf(':');
+            next = cut > 0 ? next.substring(0, cut).strip() : next;
+            if (next.startsWith("{") || next.startsWith("[")) {
+                next = "the '" + next.charAt(0) + "'";
+            } else if (next.length() > 40) {
+                next = next.substring(0, 37) + "...";
+            }
+            what = "a ',' is missing " + (comma[1] == line ? "before " + next + " (column " + (comma[2] + 1) + ")"
+                    : "at the end of the line, before " + next + " on line " + comma[1])
+                    + " (or the '" + (list ? "]" : "}") + "' that closes the " + (list ? "list" : "mapping") + " opened at line "
+                    + (open.getLine() + 1) + ", column " + (open.getColumn() + 1) + "; SnakeYAML: " + problem + ")";
         } else if ((unclosed = unclosedFlow(e)) != null) {
             // SnakeYAML names where it gave up (the next line's key, or the end of the text, a line past the last one)
             // and the collection it was reading only as context: the bracket never closed is the mistake, and where
@@ -425,6 +452,43 @@ public final class YamlDocuments {
      * collection opened on (the block structure resumed); an error on a line further right, inside a collection
      * written over several lines (a missing comma), is not this.
      */
+    /**
+     * For SnakeYAML's "expected ',' or '}'" ("... or ']'") inside a flow collection of a JSON text, where the entry it
+     * got is a quoted key or a value that follows another with no ',' between: {the line the ',' is missing on, the
+     * line of the entry SnakeYAML got, its 0-based column}; null otherwise. JSON is a quoted key ({@code "spec":}), a
+     * {@code .json} file, or a text whose first non-blank character is '{'. In YAML the same error is more often a
+     * bracket left open before a block key (unclosedFlow), and is left to it.
+     */
+    private int[] missingComma(MarkedYAMLException e) {
+        String c = e.getContext();
+        Mark open = e.getContextMark();
+        Mark at = e.getProblemMark();
+        String problem = e.getProblem();
+        if (!"while parsing a flow mapping".equals(c) && !"while parsing a flow sequence".equals(c) || open == null || at == null
+                || problem == null || !problem.startsWith("expected ',' or ") || problem.endsWith("<stream end>")) {
+            return null;
+        }
+        int atLine = at.getLine() + 1;
+        String got = lineText(atLine);
+        if (at.getColumn() > got.length()) {
+            return null;
+        }
+        String rest = got.substring(at.getColumn());
+        boolean quotedKey = rest.matches("\"(?:[^\"\\\\]|\\\\.)*\"\\s*:.*");
+        boolean json = quotedKey || file.toString().endsWith(".json") || text.stripLeading().startsWith("{");
+        if (!json) {
+            return null;
+        }
+        if (!got.substring(0, at.getColumn()).isBlank()) {
+            return new int[] {atLine, atLine, at.getColumn()};
+        }
+        int prev = atLine - 1;
+        while (prev > open.getLine() + 1 && lineText(prev).isBlank()) {
+            prev--;
+        }
+        return new int[] {Math.max(prev, open.getLine() + 1), atLine, at.getColumn()};
+    }
+
     private Boolean unclosedFlow(MarkedYAMLException e) {
         String c = e.getContext();
         Mark open = e.getContextMark();
