@@ -23,23 +23,34 @@ public final class ZerohopExtension implements ParameterResolver, BeforeAllCallb
     /** mesh-core's {@code MeshSettings.TEST_DRAIN_PROPERTY} (zerohop-testing does not depend on mesh-core). */
     public static final String DRAIN_PROPERTY = "io.zerohop.test.drain";
     private static final String SET_DRAIN = "set-drain";
+    /** Classes (outer and @Nested each count) running under this extension now; guarded by the class lock. */
+    private static int running;
+    /** Whether this extension set {@link #DRAIN_PROPERTY} (not the command line); guarded by the class lock. */
+    private static boolean setHere;
 
     @Override
     public void beforeAll(ExtensionContext context) {
         synchronized (ZerohopExtension.class) {
-            if (System.getProperty(DRAIN_PROPERTY) == null) {
+            if (running == 0 && System.getProperty(DRAIN_PROPERTY) == null) {
                 System.setProperty(DRAIN_PROPERTY, "PT0S");
-                context.getStore(NAMESPACE).put(SET_DRAIN, Boolean.TRUE);
+                setHere = true;
             }
+            running++;
+            context.getStore(NAMESPACE).put(SET_DRAIN, Boolean.TRUE);
         }
     }
 
     @Override
     public void afterAll(ExtensionContext context) {
-        // Only the class that set it clears it (a @Nested class runs inside its outer class's).
+        // Cleared when the last class running under the extension ends: with JUnit's parallel class execution, the
+        // first class to end cleared it while the others still ran (a new-user pass: a Mesh closed 3 s later waited
+        // the 10 s default drain).
         if (Boolean.TRUE.equals(context.getStore(NAMESPACE).remove(SET_DRAIN, Boolean.class))) {
             synchronized (ZerohopExtension.class) {
-                System.clearProperty(DRAIN_PROPERTY);
+                if (--running == 0 && setHere) {
+                    System.clearProperty(DRAIN_PROPERTY);
+                    setHere = false;
+                }
             }
         }
     }
@@ -52,9 +63,29 @@ public final class ZerohopExtension implements ParameterResolver, BeforeAllCallb
     @Override
     public Object resolveParameter(ParameterContext parameter, ExtensionContext context) {
         ExtensionContext classContext = classContext(context);
-        // Store values that are AutoCloseable are closed by JUnit when their context ends (JUnit 5.13+).
         return classContext.getStore(NAMESPACE).getOrComputeIfAbsent(
-                classContext.getRequiredTestClass(), c -> TestMesh.create(), TestMesh.class);
+                classContext.getRequiredTestClass(), c -> new Closing(TestMesh.create()), Closing.class).mesh;
+    }
+
+    /**
+     * The store's value for a class's mesh. JUnit closes a store value that is a {@code Store.CloseableResource} when its
+     * context ends, in every version since 5.1; a plain {@code AutoCloseable} only from 5.13 (and not with
+     * {@code junit.jupiter.extensions.store.close.autocloseable.enabled=false}). The mesh was stored as it is, so under
+     * JUnit 5.10 nothing closed it and its servers and threads outlived the class (a new-user pass). Not AutoCloseable
+     * itself, so that JUnit 5.13 closes it once.
+     */
+    @SuppressWarnings("deprecation") // Store.CloseableResource: deprecated in 5.13, the one type older versions close
+    private static final class Closing implements ExtensionContext.Store.CloseableResource {
+        final TestMesh mesh;
+
+        Closing(TestMesh mesh) {
+            this.mesh = mesh;
+        }
+
+        @Override
+        public void close() throws Throwable {
+            mesh.close();
+        }
     }
 
     /** The context of the innermost test class around {@code context} (a method's parent, or itself). */

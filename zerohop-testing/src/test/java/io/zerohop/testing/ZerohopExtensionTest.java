@@ -132,6 +132,94 @@ class ZerohopExtensionTest {
         }).isInstanceOf(ConnectException.class);
     }
 
+    /**
+     * JUnit before 5.13 closes only {@code Store.CloseableResource} values; the mesh was stored as a plain AutoCloseable, and
+     * under JUnit 5.10 its servers outlived the class (a new-user pass). JUnit 5.13 with the auto-close of AutoCloseable
+     * values turned off closes what 5.10 closes.
+     */
+    @Test
+    void theMeshIsClosedAfterItsClassWhereJunitClosesOnlyCloseableResources() {
+        SERVERS.remove("A");
+        EngineTestKit.engine("junit-jupiter").selectors(selectClass(SampleA.class))
+                .configurationParameter("junit.jupiter.extensions.store.close.autocloseable.enabled", "false")
+                .execute().testEvents().assertStatistics(s -> s.started(2).succeeded(2).failed(0));
+        assertThatThrownBy(() -> {
+            try (Socket s = new Socket()) {
+                s.connect(SERVERS.get("A"), 5_000);
+            }
+        }).isInstanceOf(ConnectException.class);
+    }
+
+    /** Set by {@link SampleQuick}'s last afterAll callback: ZerohopExtension's afterAll has run for that class. */
+    static final java.util.concurrent.CountDownLatch QUICK_ENDED = new java.util.concurrent.CountDownLatch(1);
+
+    /** Runs after ZerohopExtension's afterAll (callbacks run in the reverse order of registration). */
+    static final class QuickEnded implements org.junit.jupiter.api.extension.AfterAllCallback {
+        @Override
+        public void afterAll(org.junit.jupiter.api.extension.ExtensionContext context) {
+            QUICK_ENDED.countDown();
+        }
+    }
+
+    /** Counted down by {@link SampleQuick}'s {@code @BeforeAll}: ZerohopExtension's beforeAll has run for it. */
+    static final java.util.concurrent.CountDownLatch QUICK_STARTED = new java.util.concurrent.CountDownLatch(1);
+
+    /** Holds {@link SampleSlow} until {@link SampleQuick} has started: Quick is the class that set the property. */
+    static final class AfterQuickStarted implements org.junit.jupiter.api.extension.BeforeAllCallback {
+        @Override
+        public void beforeAll(org.junit.jupiter.api.extension.ExtensionContext context) throws InterruptedException {
+            QUICK_STARTED.await(20, java.util.concurrent.TimeUnit.SECONDS);
+        }
+    }
+
+    @org.junit.jupiter.api.extension.ExtendWith(QuickEnded.class)
+    @ZerohopTest
+    static class SampleQuick {
+        @BeforeAll
+        static void started() {
+            QUICK_STARTED.countDown();
+        }
+
+        @Test
+        void endsOnceSlowHasStarted() throws InterruptedException {
+            SLOW_STARTED.await(20, java.util.concurrent.TimeUnit.SECONDS);
+        }
+    }
+
+    /** Counted down by {@link SampleSlow}'s {@code @BeforeAll}: ZerohopExtension's beforeAll has run for it too. */
+    static final java.util.concurrent.CountDownLatch SLOW_STARTED = new java.util.concurrent.CountDownLatch(1);
+
+    @org.junit.jupiter.api.extension.ExtendWith(AfterQuickStarted.class)
+    @ZerohopTest
+    static class SampleSlow {
+        @BeforeAll
+        static void started() {
+            SLOW_STARTED.countDown();
+        }
+
+        @Test
+        void stillSeesAZeroDrainAfterTheOtherClassEnded() throws Exception {
+            boolean ended = QUICK_ENDED.await(20, java.util.concurrent.TimeUnit.SECONDS);
+            DRAINS.put("slow", ended + " " + System.getProperty(ZerohopExtension.DRAIN_PROPERTY));
+        }
+    }
+
+    /**
+     * JUnit's parallel class execution: the drain property was one global flag that the first class to end cleared while
+     * another still ran (a new-user pass: its Mesh then waited the 10 s default drain). Now cleared by the last class.
+     */
+    @Test
+    void parallelClassesKeepTheZeroDrainUntilTheLastEnds() {
+        EngineTestKit.engine("junit-jupiter").selectors(selectClass(SampleSlow.class), selectClass(SampleQuick.class))
+                .configurationParameter("junit.jupiter.execution.parallel.enabled", "true")
+                .configurationParameter("junit.jupiter.execution.parallel.mode.classes.default", "concurrent")
+                .configurationParameter("junit.jupiter.execution.parallel.config.strategy", "fixed")
+                .configurationParameter("junit.jupiter.execution.parallel.config.fixed.parallelism", "2")
+                .execute().testEvents().assertStatistics(s -> s.started(2).succeeded(2).failed(0));
+        assertThat(DRAINS).containsEntry("slow", "true PT0S");
+        assertThat(System.getProperty(ZerohopExtension.DRAIN_PROPERTY)).as("after both").isNull();
+    }
+
     @Test
     void closeClosesEveryResourceEvenIfOneFails() {
         TestMesh mesh = TestMesh.create();
