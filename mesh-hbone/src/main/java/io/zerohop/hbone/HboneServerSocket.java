@@ -22,7 +22,10 @@ import org.slf4j.LoggerFactory;
  * try (HboneSocket s = sockets.accept()) { SpiffeId caller = s.peerIdentity(); ... }
  * }</pre>
  *
- * When the backlog is full, further tunnels are reset.
+ * When the backlog is full, further tunnels are reset, and so are tunnels that arrive after {@link #close()} and those
+ * still queued at it: RST_STREAM(CONNECT_ERROR), which the client reads as a TCP reset ({@code SocketException:
+ * Connection reset}). Until 5 December they were closed with RST_STREAM(CANCEL), which zerohop's and ztunnel's clients
+ * read as a clean end: a refused tunnel looked like an empty, complete answer (a new-user pass).
  */
 public final class HboneServerSocket implements StreamHandler, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(HboneServerSocket.class);
@@ -54,15 +57,20 @@ public final class HboneServerSocket implements StreamHandler, AutoCloseable {
     @Override
     public void initStream(Channel stream, TunnelInfo tunnel) throws Exception {
         if (closed) {
-            stream.close();
+            HboneStream.reset(stream);
             return;
         }
         HboneSocket s = TunnelSocket.attach(stream, tunnel);
         if (backlog.remainingCapacity() <= 1 || !backlog.offer(s)) {
             log.warn("HBONE accept backlog full, resetting tunnel {}", tunnel);
-            s.close();
-            stream.close();
+            abort(s);
         }
+    }
+
+    /** Closes {@code s} as a TCP socket with SO_LINGER 0 closes: a reset, never a clean end. */
+    private static void abort(HboneSocket s) throws IOException {
+        s.setSoLinger(true, 0);
+        s.close();
     }
 
     /** The socket manages reads itself. */
@@ -90,7 +98,7 @@ public final class HboneServerSocket implements StreamHandler, AutoCloseable {
         if (s == CLOSED || closed) {
             backlog.offer(CLOSED);
             if (s != CLOSED) {
-                s.close();
+                abort(s);
             }
             throw new SocketException("Socket is closed");
         }
@@ -115,7 +123,7 @@ public final class HboneServerSocket implements StreamHandler, AutoCloseable {
         HboneSocket s;
         while ((s = backlog.poll()) != null) {
             if (s != CLOSED) {
-                s.close();
+                abort(s);
             }
         }
         backlog.offer(CLOSED);
