@@ -148,6 +148,8 @@ public final class Mesh implements AutoCloseable {
      * @throws NullPointerException     naming {@code bind} or {@code routes} when it is null
      * @throws IllegalArgumentException naming {@code bind} when it is unresolved (a host name)
      * @throws IllegalStateException    once the mesh is closed
+     * @throws java.io.UncheckedIOException naming the address when it cannot bind ("cannot bind HTTP endpoint to
+     *     127.0.0.1:15020: ..."), the kernel's error as its cause
      */
     public InetSocketAddress serveHttp(InetSocketAddress bind, Map<String, HttpEndpoint.Handler> routes) throws InterruptedException {
         return serveHttp(bind, routes, HttpEndpoint.Compression.NONE);
@@ -161,6 +163,8 @@ public final class Mesh implements AutoCloseable {
      * @throws NullPointerException     naming {@code bind}, {@code routes} or {@code compression} when it is null
      * @throws IllegalArgumentException naming {@code bind} when it is unresolved (a host name)
      * @throws IllegalStateException    once the mesh is closed
+     * @throws java.io.UncheckedIOException naming the address when it cannot bind ("cannot bind HTTP endpoint to
+     *     127.0.0.1:15020: ..."), the kernel's error as its cause
      */
     public InetSocketAddress serveHttp(InetSocketAddress bind, Map<String, HttpEndpoint.Handler> routes,
                                        HttpEndpoint.Compression compression) throws InterruptedException {
@@ -177,7 +181,10 @@ public final class Mesh implements AutoCloseable {
         return runtime.listeners().bindHttp(bind, routes, compression);
     }
 
-    /** The HBONE listener's bound address (after {@link #start()}), or null without inbound. */
+    /**
+     * The HBONE listener's bound address (after {@link #start()}), or null without inbound (or before start). After
+     * {@link #close()} it is still the address the listener had, for a log line or a test; nothing listens there.
+     */
     public InetSocketAddress inboundAddress() {
         return runtime.inboundAddress();
     }
@@ -292,6 +299,11 @@ public final class Mesh implements AutoCloseable {
      * Binds an outbound capture listener: connections it accepts are tunnelled as the identity of
      * the source workload (looked up by source IP; the mesh's own identity when the source is not
      * a registry workload). Returns the bound address; the listener closes with the mesh.
+     *
+     * @throws java.io.UncheckedIOException naming the address when it cannot bind (the port taken: "cannot bind capture
+     *     listener to 127.0.0.1:15001: bind(..) failed with error(-98): Address already in use"), the kernel's error as
+     *     its cause
+     * @throws IllegalStateException once the mesh is closed
      */
     public InetSocketAddress capture(Capture capture) throws InterruptedException {
         Objects.requireNonNull(capture, "capture");
@@ -332,6 +344,7 @@ public final class Mesh implements AutoCloseable {
      * is dialled at, so neither it nor the tunnels to {@code ip:port} are self calls.
      *
      * @throws IllegalArgumentException for a {@link Capture.Mode#SOCKS5} capture
+     * @throws java.io.UncheckedIOException naming the address when it cannot bind, as {@link #capture}
      */
     public InetSocketAddress plaintextInbound(Capture capture) throws InterruptedException {
         Objects.requireNonNull(capture, "capture");

@@ -174,4 +174,24 @@ class MeshArgumentsTest {
                 .hasMessage("addOwnPort: this mesh is closed (or closing)");
         assertThat(m.ownPorts()).doesNotContain(15020);
     }
+    /**
+     * A capture, plaintext-inbound or HTTP listener on a taken port threw Netty's undeclared NativeIoException, "bind(..)
+     * failed with error(-98): Address already in use", naming no address (a new-user pass), where start() names the HBONE
+     * listener's. Each now names what could not bind and where, the kernel's error as the cause.
+     */
+    @Test
+    void aListenerOnATakenPortNamesItsAddress() throws Exception {
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 50, InetAddress.getByName("127.0.94.30"));
+             Mesh m = Mesh.builder().identityProvider(CA).identity(BACKEND).threads(1).build()) {
+            InetSocketAddress at = (InetSocketAddress) taken.getLocalSocketAddress();
+            String where = "127.0.94.30:" + at.getPort() + ": ";
+            assertThatThrownBy(() -> m.capture(Capture.socks5(at))).isInstanceOf(java.io.UncheckedIOException.class)
+                    .hasMessageStartingWith("cannot bind capture listener to " + where).hasMessageContaining("Address already in use")
+                    .hasCauseInstanceOf(java.io.IOException.class);
+            assertThatThrownBy(() -> m.plaintextInbound(Capture.forward(at, new InetSocketAddress("127.0.94.31", 80))))
+                    .isInstanceOf(java.io.UncheckedIOException.class).hasMessageStartingWith("cannot bind capture listener to " + where);
+            assertThatThrownBy(() -> m.serveHttp(at, Map.of())).isInstanceOf(java.io.UncheckedIOException.class)
+                    .hasMessageStartingWith("cannot bind HTTP endpoint to " + where);
+        }
+    }
 }

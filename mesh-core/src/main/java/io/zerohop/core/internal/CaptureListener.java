@@ -119,7 +119,11 @@ public final class CaptureListener {
         if (transparent) {
             Transports.transparent(b, group);
         }
-        Channel ch = b.bind(capture.bind()).sync().channel();
+        io.netty.channel.ChannelFuture f = b.bind(capture.bind()).await();
+        if (!f.isSuccess()) {
+            throw Listeners.bindFailure("capture listener", capture.bind(), f.cause());
+        }
+        Channel ch = f.channel();
         if (transparent && !Transports.isTransparent(ch)) {
             ch.close();
             throw new IllegalStateException("cannot set IP_TRANSPARENT on the capture listener " + capture.bind() + " (needs CAP_NET_ADMIN)");

@@ -93,9 +93,9 @@ public final class HttpEndpointServer {
                                 new HttpObjectAggregator(64 * 1024), new Dispatch(r, executor, negotiated));
                     }
                 });
-        var f = b.bind(address).sync();
+        var f = b.bind(address).await();
         if (!f.isSuccess()) {
-            throw new IllegalStateException("cannot bind " + address + ": " + f.cause());
+            throw Listeners.bindFailure("HTTP endpoint", address, f.cause());
         }
         Channel server = f.channel();
         server.attr(ACCEPTED).set(new Accepted(accepted, closing));

@@ -4,6 +4,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.zerohop.core.Addresses;
 import io.zerohop.core.Capture;
 import io.zerohop.core.HttpEndpoint;
 import java.net.InetSocketAddress;
@@ -65,6 +66,20 @@ public final class Listeners {
         ownPorts.addListener(c.bind(), local, c.mode() == Capture.Mode.TRANSPARENT,
                 inbound && c.mode() == Capture.Mode.FORWARD && !c.bind().getAddress().isAnyLocalAddress());
         return local;
+    }
+
+    /**
+     * A listener that could not bind, named with its address: {@code sync()} rethrew Netty's own exception, an
+     * undeclared checked {@code NativeIoException} ("bind(..) failed with error(-98): Address already in use") that
+     * named no address (a new-user pass), where the HBONE listener's names it. Unchecked, as the callers declare only
+     * {@link InterruptedException}; the kernel's error is its cause.
+     */
+    static RuntimeException bindFailure(String what, InetSocketAddress at, Throwable cause) {
+        String text = "cannot bind " + what + " to " + Addresses.authority(at) + ": " + cause.getMessage();
+        if (cause instanceof java.io.IOException io) {
+            return new java.io.UncheckedIOException(text, io);
+        }
+        return new IllegalStateException(text, cause);
     }
 
     /**
