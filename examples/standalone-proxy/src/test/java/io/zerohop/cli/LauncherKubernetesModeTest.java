@@ -53,6 +53,26 @@ class LauncherKubernetesModeTest {
     }
 
     /**
+     * -XX:TrimNativeHeapInterval (issue 14: glibc's free native memory back to the kernel) is added only for a JRE whose
+     * release file names a version that has the flag: JDK 17.0.9+, 21.0.1+, 22+ (JDK-8293114 and its backports); any
+     * other refuses to start with it ("Unrecognized VM option").
+     */
+    @Test
+    void theNativeHeapTrimIsAddedOnlyForAJvmThatHasIt() throws Exception {
+        Path release = dir.resolve("release");
+        for (String v : new String[] {"17.0.9", "17.0.15", "21.0.1", "22", "25.0.3"}) {
+            Files.writeString(release, "IMPLEMENTOR=\"x\"\nJAVA_VERSION=\"" + v + "\"\n");
+            assertThat(jvmArgs("proxy", "--in-memory-ca")).as(v).contains("-XX:TrimNativeHeapInterval=5000");
+        }
+        for (String v : new String[] {"17.0.8", "18.0.2", "20.0.2", "21", "11.0.22"}) {
+            Files.writeString(release, "JAVA_VERSION=\"" + v + "\"\n");
+            assertThat(jvmArgs("proxy", "--in-memory-ca")).as(v).noneMatch(a -> a.startsWith("-XX:TrimNativeHeapInterval"));
+        }
+        Files.delete(release);
+        assertThat(jvmArgs("proxy", "--in-memory-ca")).as("no release file").noneMatch(a -> a.startsWith("-XX:TrimNativeHeapInterval"));
+    }
+
+    /**
      * Only the proxy exits on an OutOfMemoryError (status 3, restarted by its supervisor): `policy check`'s 3 means
      * deny, and a new-user pass read such an exit of it, under a policy file that exhausted the heap, as a DENY.
      */
