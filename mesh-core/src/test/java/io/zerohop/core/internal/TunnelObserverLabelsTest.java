@@ -99,4 +99,29 @@ class TunnelObserverLabelsTest {
         assertThat(forged.sourceWorkload()).as("a claim of another identity's pod").isEqualTo(TrafficLabels.UNKNOWN);
         assertThat(forged.sourcePrincipal()).isEqualTo(other.toString());
     }
+    /**
+     * The access line shows the {@code for=} the policy decided on: the last, as {@link TunnelSource#forwardedFor} reads it.
+     * A new-user pass sent {@code forwarded: for=127.0.82.99, for=127.0.82.10}: a DENY on 127.0.82.10 matched, and ztunnel's
+     * {@code src.addr} (and zerohop's {@code forwarded_for=}) named 127.0.82.99, the address the caller chose.
+     */
+    @Test
+    void theLoggedForwardedAddressIsTheOneDecidedOn() throws Exception {
+        for (String header : new String[] {"for=127.0.82.99, for=127.0.82.10", "for=127.0.82.99;proto=http, for=\"127.0.82.10\"",
+                "for=\"[2001:db8::1]:80\", for=127.0.82.10"}) {
+            TunnelInfo t = new TunnelInfo(TunnelInfo.Direction.INBOUND, ECHO, WorkloadStringsTest.CLIENT.identity(),
+                    new InetSocketAddress("127.0.0.2", 15008), new InetSocketAddress("127.0.0.1", 40000),
+                    new InetSocketAddress("127.0.0.2", 8080), Map.of("forwarded", header));
+            assertThat(TunnelObserver.forwardedFor(t)).as(header).contains("127.0.82.10");
+            assertThat(TunnelSource.forwardedFor(header)).as(header).isEqualTo(java.net.InetAddress.getByName("127.0.82.10"));
+        }
+        // The last node unknown or obfuscated: nothing is shown, as nothing is decided on; the quoted port stays.
+        TunnelInfo unknown = new TunnelInfo(TunnelInfo.Direction.INBOUND, ECHO, WorkloadStringsTest.CLIENT.identity(),
+                new InetSocketAddress("127.0.0.2", 15008), new InetSocketAddress("127.0.0.1", 40000),
+                new InetSocketAddress("127.0.0.2", 8080), Map.of("forwarded", "for=127.0.82.99, for=unknown"));
+        assertThat(TunnelObserver.forwardedFor(unknown)).isEmpty();
+        TunnelInfo port = new TunnelInfo(TunnelInfo.Direction.INBOUND, ECHO, WorkloadStringsTest.CLIENT.identity(),
+                new InetSocketAddress("127.0.0.2", 15008), new InetSocketAddress("127.0.0.1", 40000),
+                new InetSocketAddress("127.0.0.2", 8080), Map.of("forwarded", "for=\"127.0.0.3:5000\""));
+        assertThat(TunnelObserver.forwardedFor(port)).contains("127.0.0.3:5000");
+    }
 }
