@@ -175,8 +175,10 @@ class ServerNoiseTest {
         Files.writeString(cert, Pem.certificates(svid.getChain()));
         Files.writeString(key, Pem.privateKey(svid.getPrivateKey()));
         Files.writeString(root, Pem.certificates(List.of(mesh.ca.root())));
-        for (List<String> alpn : List.of(List.of("-alpn", "h2"), List.<String>of())) {
-            try (HboneServer server = server(new RecordingEvents())) {
+        // h2 offered (then HTTP/1.1 bytes: a preface error), none, and http/1.1 only.
+        for (List<String> alpn : List.of(List.of("-alpn", "h2"), List.<String>of(), List.of("-alpn", "http/1.1"))) {
+            RecordingEvents events = new RecordingEvents();
+            try (HboneServer server = server(events)) {
                 List<String> lines = logLines(() -> {
                     List<String> cmd = new java.util.ArrayList<>(List.of("openssl", "s_client", "-quiet", "-tls1_3",
                             "-connect", "127.0.0.1:" + server.localAddress().getPort(),
@@ -195,6 +197,12 @@ class ServerNoiseTest {
                 assertThat(ours).as("alpn %s: %s", alpn, lines).hasSize(1);
                 assertThat(ours.get(0)).contains("INFO");
                 assertThat(lines).as("no stack trace").noneMatch(l -> l.startsWith("\tat ") || l.contains("WARN"));
+                if (!alpn.contains("h2")) {
+                    // Was "closed: ALPN null is not h2", and no connectionFailed (so no access line), whatever was offered.
+                    String why = "no ALPN protocol agreed: the client did not offer h2, which HBONE requires";
+                    assertThat(ours.get(0)).as("alpn %s", alpn).contains("closed: " + why);
+                    assertThat(RecordingEvents.next(events.failed)).isInstanceOf(javax.net.ssl.SSLHandshakeException.class).hasMessage(why);
+                }
             }
         }
     }

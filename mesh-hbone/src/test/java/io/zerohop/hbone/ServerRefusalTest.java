@@ -143,8 +143,16 @@ class ServerRefusalTest {
     @Test
     void missingAuthorityIsRefused() throws Exception {
         // Netty's decoder may reject the header block itself (RST PROTOCOL_ERROR = 1); either way no tunnel.
-        assertThat(status(new DefaultHttp2Headers().method("CONNECT"))).isIn("400", "RST:1");
+        String s = status(new DefaultHttp2Headers().method("CONNECT"));
+        assertThat(s).isIn("400", "RST:1");
         assertThat(events.opened).isEmpty();
+        if (s.equals("400")) {
+            // Was 'malformed :authority "null"' (a new-user pass).
+            assertThat(RecordingEvents.next(events.refused).reason()).isEqualTo("no :authority (a CONNECT names its target there,"
+                    + " RFC 9113 section 8.5)");
+        }
+        assertThat(status(new DefaultHttp2Headers().method("CONNECT").add("host", "127.0.0.1:" + echo.address().getPort())))
+                .isIn("400", "RST:1");
     }
 
     /** ztunnel src/proxy/inbound.rs: a hostname authority (HboneAddress::SvcHostname) naming no service is 503. */

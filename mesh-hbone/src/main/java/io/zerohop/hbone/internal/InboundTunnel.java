@@ -116,6 +116,10 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
                 // ztunnel (src/proxy/inbound.rs find_inbound_upstream): a service hostname that names
                 // nothing served is SERVICE_UNAVAILABLE. zerohop serves no hostname destinations.
                 refuse(503, "no service named " + hostname + " is served here");
+            } else if (headers.authority() == null) {
+                // Logged as 'malformed :authority "null"' until 5 December (a new-user pass), a host header beside it or not.
+                refuse(400, "no :authority (a CONNECT names its target there, RFC 9113 section 8.5"
+                        + (headers.contains("host") ? "; a host header does not" : "") + ")");
             } else {
                 refuse(400, "malformed :authority \"" + headers.authority() + "\" (want ip:port, IPv6 in brackets)");
             }

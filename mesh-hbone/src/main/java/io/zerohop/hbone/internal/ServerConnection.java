@@ -99,10 +99,17 @@ final class ServerConnection extends Negotiator {
 
     @Override
     protected void notH2(ChannelHandlerContext ctx, String alpn) {
+        // The server offers h2 alone and advertises nothing else, so no protocol was agreed: the client offered no h2 (only
+        // http/1.1, or no ALPN at all). Logged as "ALPN null is not h2" and with no access line until 5 December (a new-user
+        // pass); ztunnel's rustls refuses such a client in the handshake, which its access log reports as a failed one.
+        String why = alpn == null ? "no ALPN protocol agreed: the client did not offer h2, which HBONE requires"
+                : "ALPN " + alpn + " agreed, not h2, which HBONE requires";
         long n = server.connectionLog.admit();
         if (n >= 0) {
-            log.info("HBONE connection from {} to {} closed: ALPN {} is not h2{}", Authority.text(peer), Authority.text(local), alpn, LogBudget.note(n));
+            log.info("HBONE connection from {} to {} closed: {}{}", Authority.text(peer), Authority.text(local), why, LogBudget.note(n));
         }
+        javax.net.ssl.SSLHandshakeException cause = new javax.net.ssl.SSLHandshakeException(why);
+        HboneListener.safe(() -> cfg.events().connectionFailed(peer, local, cause));
     }
 
     @Override
