@@ -48,7 +48,7 @@ class ApiMisuseTest {
     void meshBuilderRefusesWrongValuesNamingThem() {
         assertThatThrownBy(() -> Mesh.builder().threads(0)).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("threads");
         assertThatThrownBy(() -> Mesh.builder().drain(Duration.ofSeconds(-1))).hasMessageContaining("drain");
-        assertThatThrownBy(() -> Mesh.builder().idleTimeout(Duration.ZERO)).hasMessageContaining("idleTimeout");
+        assertThatThrownBy(() -> Mesh.builder().idleTimeout(Duration.ofMillis(-1))).hasMessageContaining("idleTimeout"); // zero: never
         assertThatThrownBy(() -> Mesh.builder().maxStreamsPerConnection(0)).hasMessageContaining("maxStreamsPerConnection");
         assertThatThrownBy(() -> Mesh.builder().trustDomain("Not A Domain")).isInstanceOf(IllegalArgumentException.class);
     }
