@@ -127,7 +127,46 @@ public final class SelectorCheck implements Consumer<PolicySet> {
                 out.add(line);
             }
         }
+        Set<String> namespaces = registry.all().stream().map(Workload::namespace).collect(Collectors.toSet());
+        for (io.zerohop.policy.SourceNamespace n : set.sourceNamespaces()) {
+            String line = checkSource(n, namespaces, registry, registryName);
+            if (line != null) {
+                out.add(line);
+            }
+        }
         return out;
+    }
+
+    /**
+     * A rule's {@code from.source.namespaces} or {@code notNamespaces} value that matches no namespace of the registry, as
+     * Istio's analyzer IST0101 ReferencedResourceNotFound reports one that matches no Namespace of the cluster
+     * ({@code analyzeNamespaceNotFound}, its {@code namespaceMatch}: {@code *}, a prefix or suffix pattern, or the name in
+     * any case). The registry knows the namespaces of its workloads only, so the line says that; a new-user pass found a
+     * DENY on {@code namespaces: ["legcy"]} silently denying nothing. Principals are not checked (istiod's analyzer does
+     * not check them either).
+     */
+    private static String checkSource(io.zerohop.policy.SourceNamespace n, Set<String> namespaces, WorkloadRegistry registry,
+                                      String registryName) {
+        if (namespaces.stream().anyMatch(n::matches)) {
+            return null;
+        }
+        PolicyRef ref = n.policy();
+        boolean not = n.field().contains(".notNamespaces[");
+        String verb = ref.action();
+        String left = switch (verb) {
+            case "DENY" -> not ? "denied too" : "without the denial";
+            case "AUDIT" -> not ? "audited too" : "unaudited";
+            case "CUSTOM" -> not ? "sent to its extension provider too" : "without that external check";
+            default -> not ? "allowed too" : "not allowed by it";
+        };
+        // The caller's namespace comes from its SPIFFE ID, not the registry: a namespace without a workload here may still
+        // have callers, so the consequence is said of a typo, not of the value.
+        String consequence = not ? "a mistyped namespace excludes no source, and leaves the sources it was written to exclude " + left
+                : "a mistyped namespace matches no caller, and leaves the sources it was written for " + left;
+        return ref.kind().displayName() + " " + ref.namespace() + "/" + ref.name() + " (" + verb + ") " + n.field()
+                + (n.line() > 0 ? " (line " + n.line() + ")" : "") + " names namespace " + n.namespace() + ", where no workload of "
+                + registryName + " runs" + (n.namespace().contains("*") ? "" : didYouMean(n.namespace(), registry, " (did you mean ", ")"))
+                + ": " + consequence + " (Istio's IST0101 ReferencedResourceNotFound: namespace \"" + n.namespace() + "\")";
     }
 
     private static String check(PolicySelector s, WorkloadRegistry registry, String registryName, String rootNamespace,

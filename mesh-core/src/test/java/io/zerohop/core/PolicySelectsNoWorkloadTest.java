@@ -104,4 +104,40 @@ class PolicySelectsNoWorkloadTest {
             assertThat(err.text()).doesNotContain("selects no workload");
         }
     }
+    /**
+     * A rule's source namespace where no workload runs, as Istio's analyzer IST0101 ReferencedResourceNotFound reports one
+     * no Namespace has (istio/istio pkg/config/analysis/analyzers/authz/authorizationpolicies.go analyzeNamespaceNotFound,
+     * its namespaceMatch: "*", prefix and suffix patterns, the name in any case). A new-user pass found a DENY on
+     * namespaces: ["legcy"] silently denying nothing, with no word from policy check --workloads or the proxy.
+     */
+    @Test
+    void aSourceNamespaceWhereNoWorkloadRunsIsNamed() throws Exception {
+        List<Workload> registry = List.of(
+                new Workload("prod", "backend", "backend", Map.of("app", "backend"), List.of(InetAddress.getByName("127.0.0.2")),
+                        Workload.Protocol.HBONE, null, "cluster.local"),
+                new Workload("legacy", "old", "old", Map.of("app", "old"), List.of(InetAddress.getByName("127.0.0.3")),
+                        Workload.Protocol.HBONE, null, "cluster.local"));
+        String policies = """
+                apiVersion: security.istio.io/v1
+                kind: AuthorizationPolicy
+                metadata: {name: deny-legacy, namespace: prod}
+                spec:
+                  action: DENY
+                  rules:
+                  - from:
+                    - source: {namespaces: [legcy]}
+                    - source: {namespaces: ["leg*", "*acy", "*", LEGACY], notNamespaces: [prd]}
+                """;
+        List<String> lines = SelectorCheck.unselecting(PolicyLoader.fromString("p.yaml", policies), WorkloadRegistry.of(registry, Map.of()),
+                "workloads.yaml", "istio-system", null);
+        assertThat(lines).containsExactly(
+                "AuthorizationPolicy prod/deny-legacy (DENY) spec.rules[0].from[0].source.namespaces[0] (line 8) names namespace legcy,"
+                        + " where no workload of workloads.yaml runs (did you mean legacy?): a mistyped namespace matches no caller, and"
+                        + " leaves the sources it was written for without the denial (Istio's IST0101 ReferencedResourceNotFound:"
+                        + " namespace \"legcy\")",
+                "AuthorizationPolicy prod/deny-legacy (DENY) spec.rules[0].from[1].source.notNamespaces[0] (line 9) names namespace prd,"
+                        + " where no workload of workloads.yaml runs (did you mean prod?): a mistyped namespace excludes no source, and"
+                        + " leaves the sources it was written to exclude denied too (Istio's IST0101 ReferencedResourceNotFound:"
+                        + " namespace \"prd\")");
+    }
 }

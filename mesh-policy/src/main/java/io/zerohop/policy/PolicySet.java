@@ -54,6 +54,15 @@ public final class PolicySet {
         return compiled.selectors();
     }
 
+    /**
+     * Every namespace the loaded AuthorizationPolicies' rules name as a source ({@code from.source.namespaces} and
+     * {@code notNamespaces}), in load order, as written (see {@link SourceNamespace}); what a check like Istio's IST0101
+     * ReferencedResourceNotFound reads. Never null; empty for a set built in memory without files' YAML.
+     */
+    public List<SourceNamespace> sourceNamespaces() {
+        return compiled.sourceNamespaces();
+    }
+
     public int size() {
         return compiled.refs().size();
     }

@@ -38,6 +38,7 @@ public final class CompiledPolicies {
     /** The istio.io/dry-run AuthorizationPolicies: loaded, never enforced. */
     private final java.util.Set<PolicyRef> dryRunRefs;
     private final List<io.zerohop.policy.PolicySelector> selectors;
+    private final List<io.zerohop.policy.SourceNamespace> sourceNamespaces;
     /** Kind/namespace/name to the {@code file:line} of its metadata.name; empty for an assembled text (Kubernetes mode). */
     private final Map<String, String> origins;
 
@@ -45,8 +46,9 @@ public final class CompiledPolicies {
                              Map<String, PeerAuthn> namespacePeerAuthn, Map<String, PeerAuthn[]> workloadPeerAuthn,
                              List<PolicyRef> refs, List<String> warnings, java.util.Set<String> dryRunNamespaces,
                              java.util.Set<PolicyRef> dryRunRefs, List<io.zerohop.policy.PolicySelector> selectors,
-                             Map<String, String> origins) {
+                             List<io.zerohop.policy.SourceNamespace> sourceNamespaces, Map<String, String> origins) {
         this.selectors = selectors;
+        this.sourceNamespaces = sourceNamespaces;
         this.origins = origins;
         this.dryRunNamespaces = dryRunNamespaces;
         this.dryRunRefs = dryRunRefs;
@@ -98,7 +100,7 @@ public final class CompiledPolicies {
             return this;
         }
         return new CompiledPolicies(i, c, cw, namespacePeerAuthn, workloadPeerAuthn, refs, warnings,
-                dryRunNamespaces, dryRunRefs, selectors, origins);
+                dryRunNamespaces, dryRunRefs, selectors, sourceNamespaces, origins);
     }
 
     public List<PolicyRef> refs() {
@@ -123,6 +125,11 @@ public final class CompiledPolicies {
     /** {@link io.zerohop.policy.PolicySet#selectors()}. */
     public List<io.zerohop.policy.PolicySelector> selectors() {
         return selectors;
+    }
+
+    /** {@link io.zerohop.policy.PolicySet#sourceNamespaces()}. */
+    public List<io.zerohop.policy.SourceNamespace> sourceNamespaces() {
+        return sourceNamespaces;
     }
 
     /** The loaded {@code istio.io/dry-run} policies, which never change a decision. */

@@ -17,6 +17,7 @@ public final class CompiledPoliciesBuilder {
     private final Map<String, List<PeerAuthn>> workloadPeerAuthn = new HashMap<>();
     private final List<PolicyRef> refs = new ArrayList<>();
     private final List<io.zerohop.policy.PolicySelector> selectors = new ArrayList<>();
+    private final List<io.zerohop.policy.SourceNamespace> sourceNamespaces = new ArrayList<>();
     /** At most this many warnings are kept per load; the rest are counted (see {@link Warnings}). */
     static final int WARNINGS_KEPT = 10_000;
     private final Warnings warnings = new Warnings();
@@ -129,6 +130,10 @@ public final class CompiledPoliciesBuilder {
         selectors.add(s);
     }
 
+    void sourceNamespace(io.zerohop.policy.SourceNamespace n) {
+        sourceNamespaces.add(n);
+    }
+
     void warn(String warning) {
         warnings.add(warning);
     }
@@ -146,6 +151,6 @@ public final class CompiledPoliciesBuilder {
         workloadPeerAuthn.forEach((k, v) -> w.put(k, v.toArray(new PeerAuthn[0])));
         return new CompiledPolicies(i, c, anyClusterwide ? clusterwide.build() : LabelIndex.EMPTY,
                 new HashMap<>(namespacePeerAuthn), w, List.copyOf(refs), warnings.all(),
-                java.util.Set.copyOf(dryRunNamespaces), java.util.Set.copyOf(dryRunRefs), List.copyOf(selectors), Map.copyOf(origins));
+                java.util.Set.copyOf(dryRunNamespaces), java.util.Set.copyOf(dryRunRefs), List.copyOf(selectors), List.copyOf(sourceNamespaces), Map.copyOf(origins));
     }
 }

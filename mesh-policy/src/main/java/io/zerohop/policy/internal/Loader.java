@@ -542,6 +542,7 @@ public final class Loader {
                 IstioPolicy p = IstioCompiler.authorizationPolicy(ref, namespace, spec, dryRunAnnotation(meta), out.warnings());
                 out.add(p);
                 out.select(istioSelector(p.ref, spec));
+                istioSourceNamespaces(p.ref, spec, out);
             }
             case PEER_AUTHENTICATION -> out.add(PeerAuthn.compile(ref, namespace, spec, out.warnings()));
             default -> {
@@ -651,6 +652,37 @@ public final class Loader {
         }
         boolean targetRefs = spec != null && (spec.get("targetRef") != null || spec.get("targetRefs") != null);
         return new PolicySelector(ref, targetRefs ? "targetRefs" : "", Map.of(), false);
+    }
+
+    /**
+     * The {@code rules[].from[].source.namespaces} and {@code notNamespaces} values of a compiled AuthorizationPolicy
+     * ({@link io.zerohop.policy.SourceNamespace}): its spec was accepted, so what is there is a list of strings.
+     */
+    private static void istioSourceNamespaces(PolicyRef ref, YNode spec, CompiledPoliciesBuilder out) {
+        YNode rules = spec == null ? null : spec.get("rules");
+        if (rules == null || rules.elements() == null) {
+            return;
+        }
+        for (YNode rule : rules.elements()) {
+            YNode from = rule.get("from");
+            if (from == null || from.elements() == null) {
+                continue;
+            }
+            for (YNode f : from.elements()) {
+                YNode source = f.get("source");
+                for (String key : new String[] {"namespaces", "notNamespaces"}) {
+                    YNode values = source == null ? null : source.get(key);
+                    if (values == null || values.elements() == null) {
+                        continue;
+                    }
+                    for (YNode v : values.elements()) {
+                        if (v.scalar() != null) {
+                            out.sourceNamespace(new io.zerohop.policy.SourceNamespace(ref, v.path(), v.line(), v.scalar()));
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /** {@link PolicySelector} of one rule of a compiled Cilium policy ({@code spec} or an entry of {@code specs}), named {@code field}. */
