@@ -753,6 +753,9 @@ final class ProxyCommand implements Callable<Integer> {
                     + " is on this node (its workloads' nodes: " + String.join(", ", registry.all().stream().map(w -> w.node())
                     .filter(java.util.Objects::nonNull).distinct().sorted().toList()) + "); tunnels to them will be refused (400)");
         }
+        if (kube == null && node != null && identity.pem == null && identity.spireSocket == null) {
+            hboneAddressWarning(registry);
+        }
         // --trust-domain decides only the in-memory and Istio CAs; a CA directory has its own (checked once loaded, below),
         // and PEM files and SPIRE bring theirs: warning against --trust-domain there was false (new-user pass: --ca of
         // cluster.local with --trust-domain other.local said "no SVID can be issued" while every tunnel worked).
@@ -1357,6 +1360,41 @@ final class ProxyCommand implements Callable<Integer> {
             return "Istio CA " + identity.istio.address + " (node mode: ImpersonatedIdentity)";
         }
         return identity.caDir != null ? "CA " + identity.caDir : "in-memory CA";
+    }
+
+    /**
+     * A CA (directory, in-memory or istiod) gives this proxy one SVID per workload, and its HBONE listener presents the one
+     * of the workload at the address dialled (ztunnel's way). A node {@code hboneAddress} makes every tunnel to the node's
+     * workloads dial that one address: with no workload there, each handshake fails ("no local identity serves that
+     * address"), and with one there, tunnels to workloads of other identities are refused (400). The proxy started ready
+     * and failed every tunnel, silently at start (a new-user pass). Said once at start; PEM files and SPIRE present one
+     * identity, which such an address suits (README, "Decisions").
+     */
+    private static final java.net.InetAddress ANY = new InetSocketAddress(0).getAddress();
+
+    private void hboneAddressWarning(WorkloadRegistry registry) {
+        List<io.zerohop.core.Workload> here = registry.all().stream()
+                .filter(w -> node.equals(w.node()) && w.protocol() == io.zerohop.core.Workload.Protocol.HBONE).toList();
+        if (here.isEmpty()) {
+            return;
+        }
+        // A declared hboneAddress is never a wildcard (the registry refuses one): the wildcard back means "none declared".
+        InetSocketAddress dialled = registry.hboneAddress(here.get(0), ANY);
+        if (dialled.getAddress().isAnyLocalAddress()) {
+            return;
+        }
+        io.zerohop.core.Workload at = registry.byAddress(dialled.getAddress()).filter(here::contains).orElse(null);
+        if (at != null && here.stream().map(registry::identityOf).distinct().count() == 1) {
+            return;
+        }
+        String what = at == null ? "no workload's address, so every tunnel to the node's workloads fails there (none of their SVIDs is"
+                + " presented at it)"
+                : at + "'s address, so tunnels to the node's workloads of other identities are refused (400)";
+        LogShape.proxyLine("warn", "zerohop proxy: warning: " + origins.label("workloads") + " " + workloads + ": node " + node
+                + "'s hboneAddress " + Addresses.authority(dialled) + " is " + what + ": with " + givenSource()
+                + " this proxy presents each workload's own SVID, picked by the address dialled; leave hboneAddress out (tunnels"
+                + " then dial each workload's IP on " + WorkloadRegistry.HBONE_PORT + ", as ztunnel's) or give the proxy one identity"
+                + " (--cert/--key/--trust-bundle or --spire-socket)");
     }
 
     /** Binds one listener. */

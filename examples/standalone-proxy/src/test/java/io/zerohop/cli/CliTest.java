@@ -541,6 +541,47 @@ class CliTest {
     }
 
     /**
+     * A proxy with a CA presents each workload's own SVID, picked by the address dialled; a node {@code hboneAddress} makes
+     * every tunnel to the node's workloads dial that one address. A new-user pass started such a proxy: ready, then every
+     * tunnel failed ("no local identity serves that address"), and nothing said why at start.
+     */
+    @Test
+    @org.junit.jupiter.api.DisplayName("proxy start with a CA: a node hboneAddress that cannot serve the node's workloads is named")
+    void aNodeHboneAddressAProxyWithACaCannotServeIsNamed(@TempDir Path dir) throws Exception {
+        assertThat(Zerohop.run("ca", "init", "--trust-domain", "cluster.local", "--out", dir.resolve("ca").toString())).isZero();
+        String nodes = "nodes: [{name: node-b, hboneAddress: \"127.0.93.40:15008\"}]\nworkloads:\n";
+        String backend = "  - {namespace: prod, name: backend, addresses: [127.0.93.41], node: node-b}\n";
+        String db = "  - {namespace: prod, name: db, serviceAccount: db, addresses: [127.0.93.42], node: node-b}\n";
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getByName("127.0.93.40"))) {
+            // Fails at the taken HBONE port, after the registry was read: the start-up warnings are all out.
+            java.util.function.Function<String, String> start = text -> {
+                try {
+                    Path w = Files.writeString(dir.resolve("workloads.yaml"), text);
+                    std.err.reset();
+                    assertThat(Zerohop.run("proxy", "--ca", dir.resolve("ca").toString(), "--workloads", w.toString(), "--node", "node-b",
+                            "--inbound", "127.0.93.40:" + taken.getLocalPort(), "--metrics", "off", "--readiness", "off", "--admin", "off")).isNotZero();
+                    return std.err.toString();
+                } catch (java.io.IOException e) {
+                    throw new java.io.UncheckedIOException(e);
+                }
+            };
+            String w = dir.resolve("workloads.yaml").toString();
+            assertThat(start.apply(nodes + backend + db)).contains("zerohop proxy: warning: --workloads " + w + ": node node-b's"
+                    + " hboneAddress 127.0.93.40:15008 is no workload's address, so every tunnel to the node's workloads fails there (none"
+                    + " of their SVIDs is presented at it): with --ca this proxy presents each workload's own SVID, picked by the address"
+                    + " dialled; leave hboneAddress out (tunnels then dial each workload's IP on 15008, as ztunnel's) or give the proxy"
+                    + " one identity (--cert/--key/--trust-bundle or --spire-socket)");
+            // At one workload's address, with two identities on the node: the other's tunnels are refused.
+            assertThat(start.apply(nodes.replace("127.0.93.40:15008", "127.0.93.41:15008") + backend + db))
+                    .contains("node node-b's hboneAddress 127.0.93.41:15008 is prod/backend's address, so tunnels to the node's workloads"
+                            + " of other identities are refused (400)");
+            // At the address of the node's one identity, or no hboneAddress: nothing to say.
+            assertThat(start.apply(nodes.replace("127.0.93.40:15008", "127.0.93.41:15008") + backend)).doesNotContain("hboneAddress");
+            assertThat(start.apply("nodes: [{name: node-b}]\nworkloads:\n" + backend + db)).doesNotContain("hboneAddress");
+        }
+    }
+
+    /**
      * A {@code zerohop proxy} start with {@code workloads} and {@code extra} that fails after the registry is read
      * (its identity files are empty), so the start-up warnings are all out when it returns; every listener off.
      */
