@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.security.GeneralSecurityException;
 import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -47,6 +48,7 @@ public final class PemFileIdentityProvider implements IdentityProvider {
     private final Path certFile;
     private final Path bundleFile;
     private final PemFiles files;
+    private final Clock clock;
     private final Consumer<? super Exception> onReloadFailure;
     private final ListenerSet listeners = new ListenerSet();
     private final FileWatcher watcher;
@@ -59,6 +61,7 @@ public final class PemFileIdentityProvider implements IdentityProvider {
         this.certFile = b.certFile;
         this.bundleFile = b.bundleFile;
         this.files = new PemFiles(b.certFile, b.keyFile, b.bundleFile, b.federated, b.clock);
+        this.clock = b.clock;
         this.onReloadFailure = b.onReloadFailure;
         List<byte[]> contents;
         try {
@@ -169,6 +172,14 @@ public final class PemFileIdentityProvider implements IdentityProvider {
             return CompletableFuture.failedFuture(new IllegalArgumentException(
                     "no SVID for " + id + ": the PEM files at " + certFile + " hold only " + svid.getSpiffeId()));
         }
+        // As SpireIdentityProvider and ztunnel's certificate manager (src/identity/manager.rs: a certificate is kept until
+        // it expires, not after): an expired one handed out failed every handshake at the peer ("certificate expired")
+        // while this proxy served it, rebuilt a TLS context for it at each handshake and logged nothing (a new-user pass).
+        Instant notAfter = svid.getLeaf().getNotAfter().toInstant();
+        if (clock.instant().isAfter(notAfter)) {
+            return CompletableFuture.failedFuture(new IllegalStateException("no SVID for " + id + ": the one in " + certFile
+                    + " expired at " + notAfter + " and the files have not been renewed (they are read again when they change)"));
+        }
         return CompletableFuture.completedFuture(svid);
     }
 
@@ -270,7 +281,7 @@ public final class PemFileIdentityProvider implements IdentityProvider {
             return this;
         }
 
-        /** The clock the leaf's validity is checked against on load. */
+        /** The clock the leaf's validity is checked against on load, and when {@link #svid} hands it out. */
         public Builder clock(Clock clock) {
             this.clock = Objects.requireNonNull(clock, "clock");
             return this;

@@ -91,6 +91,41 @@ class PemFileIdentityProviderTest {
                 .containsExactly(ca.root());
     }
 
+    /**
+     * An SVID past its notAfter is not handed out, as SpireIdentityProvider's and ztunnel's (src/identity/manager.rs keeps a
+     * certificate until it expires). A new-user pass found a proxy on PEM files presenting its expired certificate at
+     * every handshake, each failing at the peer ("certificate expired"), and nothing logged.
+     */
+    @Test
+    void anExpiredSvidIsNotHandedOut() throws Exception {
+        X509Svid svid = writeFresh();
+        java.time.Instant notAfter = svid.getLeaf().getNotAfter().toInstant();
+        java.time.Clock[] now = {java.time.Clock.fixed(notAfter.minusSeconds(1), java.time.ZoneOffset.UTC)};
+        java.time.Clock clock = new java.time.Clock() {
+            @Override
+            public java.time.ZoneId getZone() {
+                return java.time.ZoneOffset.UTC;
+            }
+
+            @Override
+            public java.time.Clock withZone(java.time.ZoneId zone) {
+                return this;
+            }
+
+            @Override
+            public java.time.Instant instant() {
+                return now[0].instant();
+            }
+        };
+        PemFileIdentityProvider p = open(PemFileIdentityProvider.builder().directory(dir).watch(false).pollInterval(Duration.ofHours(1))
+                .clock(clock));
+        assertThat(p.svid(ID).get(5, TimeUnit.SECONDS)).isSameAs(p.svid(ID).get(5, TimeUnit.SECONDS));
+        now[0] = java.time.Clock.fixed(notAfter.plusSeconds(1), java.time.ZoneOffset.UTC);
+        assertThatThrownBy(() -> p.svid(ID).get(5, TimeUnit.SECONDS)).cause().isInstanceOf(IllegalStateException.class)
+                .hasMessage("no SVID for " + ID + ": the one in " + dir.resolve("tls.crt") + " expired at " + notAfter
+                        + " and the files have not been renewed (they are read again when they change)");
+    }
+
     @Test
     void svidForAnotherIdentityFailsClearly() throws Exception {
         writeFresh();
