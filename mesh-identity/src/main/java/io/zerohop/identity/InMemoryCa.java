@@ -538,7 +538,8 @@ public final class InMemoryCa implements IdentityProvider {
      * @throws IllegalArgumentException when {@code svidTtl} is zero or negative
      * @throws IOException              when a file cannot be read ({@code root.pem}, {@code root.key} missing included)
      * @throws GeneralSecurityException when a file does not hold what it should, naming it: not one certificate in
-     *                                  {@code root.pem}, no trust domain in its SAN, an unreadable key, an
+     *                                  {@code root.pem}, no trust domain in its SAN, an unreadable key, a
+     *                                  {@code root.key} or {@code intermediate.key} that is not its certificate's, an
      *                                  {@code intermediate.pem} the root did not sign, or a {@code bundle.pem} that does
      *                                  not hold the root of {@code root.pem} (files from two different CAs)
      */
@@ -547,11 +548,12 @@ public final class InMemoryCa implements IdentityProvider {
         Objects.requireNonNull(svidTtl, "svidTtl must not be null");
         Path rootFile = dir.resolve("root.pem");
         X509Certificate rootCert = single(rootFile);
-        Signer root = new Signer(rootCert, Pem.parsePrivateKey(Pem.read(dir.resolve("root.key"))));
+        Signer root = new Signer(rootCert, keyOf(rootCert, rootFile, dir.resolve("root.key")));
         Signer inter = null;
         if (Files.exists(dir.resolve("intermediate.pem"))) {
             Path interFile = dir.resolve("intermediate.pem");
-            inter = new Signer(single(interFile), Pem.parsePrivateKey(Pem.read(dir.resolve("intermediate.key"))));
+            X509Certificate interCert = single(interFile);
+            inter = new Signer(interCert, keyOf(interCert, interFile, dir.resolve("intermediate.key")));
             try {
                 inter.cert().verify(rootCert.getPublicKey());
             } catch (GeneralSecurityException e) {
@@ -574,6 +576,23 @@ public final class InMemoryCa implements IdentityProvider {
             b.caTtl(caTtl);
         }
         return new InMemoryCa(b, root, inter, trusted);
+    }
+
+    /**
+     * The private key in {@code keyFile}, which must be {@code cert}'s: a root.key of another CA signed SVIDs that no peer
+     * holding root.pem accepts ("signature check failed" at every handshake), while `zerohop ca issue` reported them
+     * written and the proxy reported ready (a new-user pass).
+     */
+    private static java.security.PrivateKey keyOf(X509Certificate cert, Path certFile, Path keyFile)
+            throws IOException, GeneralSecurityException {
+        java.security.PrivateKey key = Pem.parsePrivateKey(Pem.read(keyFile));
+        try {
+            io.zerohop.identity.internal.Svids.requireKeyMatches(key, cert);
+        } catch (GeneralSecurityException e) {
+            throw new GeneralSecurityException(keyFile + " is not the key of the certificate in " + certFile + " ("
+                    + cert.getSubjectX500Principal().getName() + "): " + e.getMessage() + "; the files are from different CAs", e);
+        }
+        return key;
     }
 
     /**

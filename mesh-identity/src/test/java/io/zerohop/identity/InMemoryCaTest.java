@@ -354,6 +354,29 @@ class InMemoryCaTest {
     }
 
     /**
+     * A root.key (or intermediate.key) of another CA: load took it, zerohop ca issue wrote SVIDs that no holder of root.pem
+     * accepts, and a proxy with --ca reported ready while every peer refused it ("signature check failed"; a new-user pass).
+     */
+    @Test
+    void loadRefusesAKeyThatIsNotItsCertificates(@TempDir Path dir) throws Exception {
+        Path a = dir.resolve("a");
+        Path b = dir.resolve("b");
+        InMemoryCa.builder().trustDomain("cluster.local").intermediate(true).build().save(a);
+        InMemoryCa.builder().trustDomain("cluster.local").intermediate(true).build().save(b);
+        java.nio.file.CopyOption replace = java.nio.file.StandardCopyOption.REPLACE_EXISTING;
+        Files.copy(a.resolve("root.key"), dir.resolve("a-root.key"));
+        Files.copy(b.resolve("root.key"), a.resolve("root.key"), replace);
+        assertThatThrownBy(() -> InMemoryCa.load(a, Duration.ofHours(1))).isInstanceOf(java.security.GeneralSecurityException.class)
+                .hasMessageStartingWith(a.resolve("root.key") + " is not the key of the certificate in " + a.resolve("root.pem"))
+                .hasMessageEndingWith("the files are from different CAs");
+        Files.copy(dir.resolve("a-root.key"), a.resolve("root.key"), replace);
+        InMemoryCa.load(a, Duration.ofHours(1));
+        Files.copy(b.resolve("intermediate.key"), a.resolve("intermediate.key"), replace);
+        assertThatThrownBy(() -> InMemoryCa.load(a, Duration.ofHours(1))).isInstanceOf(java.security.GeneralSecurityException.class)
+                .hasMessageStartingWith(a.resolve("intermediate.key") + " is not the key of the certificate in " + a.resolve("intermediate.pem"));
+    }
+
+    /**
      * The rest of what a round trip lost. The caTtl: save writes none, so a loaded CA's rotateRoot made 3650-day roots
      * whatever the CA was built with; load reads it from the root now. An earlier CA's intermediate: save over a
      * directory holding one left its files, load took them as the new CA's and signed SVIDs no bundle of it accepts;
