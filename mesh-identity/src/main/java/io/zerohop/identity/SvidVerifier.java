@@ -70,21 +70,14 @@ public final class SvidVerifier {
      */
     public static SpiffeId verify(X509Certificate[] chain, X509BundleSet bundles, Date at, Purpose purpose)
             throws CertificateException {
-        SpiffeId id = verify(chain, bundles, at);
-        Set<X509Certificate> roots = Set.of();
-        try {
-            roots = bundles.getBundleForTrustDomain(id.getTrustDomain()).getX509Authorities();
-        } catch (BundleNotFoundException e) {
-            // verify found it; a bundle set swapped in between leaves the appended root checked too (stricter).
-        }
-        for (int i = 0; i < chain.length; i++) {
-            if (i > 0 && roots.contains(chain[i])) {
-                continue; // the trust anchor, which webpki does not check either
-            }
-            List<String> eku = chain[i].getExtendedKeyUsage();
+        List<X509Certificate> path = verifiedPath(chain, bundles, at);
+        SpiffeId id = X509.spiffeId(path.get(0));
+        for (int i = 0; i < path.size(); i++) {
+            X509Certificate c = path.get(i);
+            List<String> eku = c.getExtendedKeyUsage();
             if (eku != null && !eku.contains(purpose.oid)) {
                 throw new CertificateException(id + ": " + (i == 0 ? "leaf" : "chain certificate " + i + " ("
-                        + chain[i].getSubjectX500Principal() + ")") + " has extendedKeyUsage " + eku + " without "
+                        + c.getSubjectX500Principal() + ")") + " has extendedKeyUsage " + eku + " without "
                         + purpose.label + " (" + purpose.oid + "), so it may not authenticate a TLS "
                         + (purpose == Purpose.CLIENT_AUTH ? "client" : "server") + " (X509-SVID section 4.4)");
             }
@@ -99,6 +92,19 @@ public final class SvidVerifier {
      * @throws CertificateException with a message a person can act on
      */
     public static SpiffeId verify(X509Certificate[] chain, X509BundleSet bundles, Date at) throws CertificateException {
+        return X509.spiffeId(verifiedPath(chain, bundles, at).get(0));
+    }
+
+    /**
+     * The path {@code chain} verified along: the leaf and the certificates that sign it up to (not including) a trust
+     * anchor of the leaf's trust domain. The chain as sent is tried first; when it does not verify, the path is built from
+     * it as RFC 8446 section 4.4.2 asks ("SHOULD be prepared to handle potentially extraneous certificates and arbitrary
+     * orderings", which webpki under ztunnel and Go's crypto/x509 under go-spiffe do): from the leaf, each issuer by name
+     * among the other certificates, until one is issued by a certificate of the bundle (a root, or an intermediate the
+     * bundle holds). Until 5 December intermediates out of order, an extra certificate, or a bundle holding the
+     * intermediate with the chain sent up to the root were refused (a new-user pass). The SVID rules apply to that path.
+     */
+    private static List<X509Certificate> verifiedPath(X509Certificate[] chain, X509BundleSet bundles, Date at) throws CertificateException {
         if (chain == null || chain.length == 0) {
             throw new CertificateException("peer sent no certificate");
         }
@@ -118,18 +124,6 @@ public final class SvidVerifier {
         if (ku.length > 6 && (ku[5] || ku[6])) {
             throw new CertificateException(id + ": leaf has keyCertSign or cRLSign");
         }
-        for (int i = 1; i < chain.length; i++) {
-            X509Certificate signer = chain[i];
-            boolean[] sku = signer.getKeyUsage();
-            if (signer.getBasicConstraints() == -1) {
-                throw new CertificateException(id + ": chain certificate " + i + " (" + signer.getSubjectX500Principal()
-                        + ") is not a CA; an X.509-SVID signing certificate must have basicConstraints CA=true");
-            }
-            if (sku == null || sku.length <= 5 || !sku[5]) {
-                throw new CertificateException(id + ": chain certificate " + i + " (" + signer.getSubjectX500Principal()
-                        + ") lacks keyUsage keyCertSign");
-            }
-        }
         try {
             leaf.checkValidity(at);
         } catch (CertificateExpiredException e) {
@@ -148,6 +142,41 @@ public final class SvidVerifier {
         if (roots.isEmpty()) {
             throw new CertificateException(id + ": trust bundle of " + id.getTrustDomain() + " is empty");
         }
+        List<X509Certificate> sent = Arrays.asList(chain);
+        // A peer may append its root; PKIX wants the path without the anchor.
+        if (sent.size() > 1 && roots.contains(sent.get(sent.size() - 1))) {
+            sent = sent.subList(0, sent.size() - 1);
+        }
+        try {
+            return validate(id, sent, roots, at);
+        } catch (CertificateException asSent) {
+            List<X509Certificate> built = buildPath(chain, roots);
+            if (built.equals(sent)) {
+                throw asSent;
+            }
+            try {
+                return validate(id, built, roots, at);
+            } catch (CertificateException e) {
+                throw asSent; // the chain as sent says best what is wrong with it
+            }
+        }
+    }
+
+    /** {@code path} checked (signing certificates are CAs with keyCertSign; PKIX against {@code roots}) and returned. */
+    private static List<X509Certificate> validate(SpiffeId id, List<X509Certificate> path, Set<X509Certificate> roots, Date at)
+            throws CertificateException {
+        for (int i = 1; i < path.size(); i++) {
+            X509Certificate signer = path.get(i);
+            boolean[] sku = signer.getKeyUsage();
+            if (signer.getBasicConstraints() == -1) {
+                throw new CertificateException(id + ": chain certificate " + i + " (" + signer.getSubjectX500Principal()
+                        + ") is not a CA; an X.509-SVID signing certificate must have basicConstraints CA=true");
+            }
+            if (sku == null || sku.length <= 5 || !sku[5]) {
+                throw new CertificateException(id + ": chain certificate " + i + " (" + signer.getSubjectX500Principal()
+                        + ") lacks keyUsage keyCertSign");
+            }
+        }
         try {
             Set<TrustAnchor> anchors = new HashSet<>(roots.size() * 2);
             for (X509Certificate r : roots) {
@@ -156,11 +185,6 @@ public final class SvidVerifier {
             PKIXParameters params = new PKIXParameters(anchors);
             params.setRevocationEnabled(false);
             params.setDate(at);
-            List<X509Certificate> path = Arrays.asList(chain);
-            // A peer may append its root; PKIX wants the path without the anchor.
-            if (path.size() > 1 && roots.contains(path.get(path.size() - 1))) {
-                path = path.subList(0, path.size() - 1);
-            }
             CertPath certPath = CertificateFactory.getInstance("X.509").generateCertPath(path);
             CertPathValidator.getInstance("PKIX").validate(certPath, params);
         } catch (CertPathValidatorException e) {
@@ -169,7 +193,38 @@ public final class SvidVerifier {
         } catch (GeneralSecurityException e) {
             throw new CertificateException(id + ": chain verification failed: " + e.getMessage(), e);
         }
-        return id;
+        return path;
+    }
+
+    /**
+     * From {@code chain[0]}, each next certificate the one among the rest whose subject is the current one's issuer (each
+     * used once), until the current one's issuer is the subject of a certificate of {@code roots} (which may hold an
+     * intermediate) or none matches; the path PKIX then validates, or refuses. Names only, as PKIX checks each signature.
+     */
+    private static List<X509Certificate> buildPath(X509Certificate[] chain, Set<X509Certificate> roots) {
+        List<X509Certificate> path = new java.util.ArrayList<>();
+        path.add(chain[0]);
+        List<X509Certificate> unused = new java.util.ArrayList<>(Arrays.asList(chain).subList(1, chain.length));
+        X509Certificate current = chain[0];
+        while (true) {
+            javax.security.auth.x500.X500Principal issuer = current.getIssuerX500Principal();
+            if (roots.stream().anyMatch(r -> r.getSubjectX500Principal().equals(issuer))) {
+                return path;
+            }
+            X509Certificate next = null;
+            for (X509Certificate c : unused) {
+                if (c.getSubjectX500Principal().equals(issuer) && !roots.contains(c)) {
+                    next = c;
+                    break;
+                }
+            }
+            if (next == null) {
+                return path;
+            }
+            unused.remove(next);
+            path.add(next);
+            current = next;
+        }
     }
 
     public static SpiffeId verify(X509Certificate[] chain, X509BundleSet bundles) throws CertificateException {

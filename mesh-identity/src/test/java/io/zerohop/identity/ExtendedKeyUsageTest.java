@@ -36,12 +36,13 @@ import org.junit.jupiter.api.Test;
  * not checked; {@code anyExtendedKeyUsage} is neither). Until 4 December no purpose was checked (a review pass).
  */
 class ExtendedKeyUsageTest {
-    private static final String ID = "spiffe://cluster.local/ns/prod/sa/frontend";
+    static final String ID = "spiffe://cluster.local/ns/prod/sa/frontend";
     private static long serial = 100;
 
-    private record Cert(X509Certificate cert, KeyPair key) {}
+    record Cert(X509Certificate cert, KeyPair key) {}
 
-    private static Cert mint(String subject, Cert issuer, boolean ca, KeyPurposeId[] eku) throws Exception {
+    /** A leaf ({@code ca} false, with the SPIFFE ID {@link #ID}) or a CA under {@code issuer} (null: self-signed); also ChainPathTest's. */
+    static Cert mint(String subject, Cert issuer, boolean ca, KeyPurposeId[] eku) throws Exception {
         KeyPair key = X509.newP256();
         X500Name subj = new X500Name(subject);
         X500Name iss = issuer == null ? subj : X500Name.getInstance(issuer.cert().getSubjectX500Principal().getEncoded());
@@ -62,7 +63,7 @@ class ExtendedKeyUsageTest {
                 b.build(X509.signer((issuer == null ? key : issuer.key()).getPrivate()))), key);
     }
 
-    private static final KeyPurposeId[] BOTH = {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth};
+    static final KeyPurposeId[] BOTH = {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth};
 
     @Test
     void eachCertificateBelowTheRootNamesThePurposeWhenItHasExtendedKeyUsage() throws Exception {
