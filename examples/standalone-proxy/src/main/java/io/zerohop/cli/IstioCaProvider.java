@@ -129,25 +129,60 @@ final class IstioCaProvider implements IdentityProvider {
     }
 
     /**
-     * Asks the CA for {@code id} now and waits for the answer: the start-up check that turns a
-     * wrong token, an unreachable CA or a refused impersonation into one line and exit code 4
-     * rather than a proxy that reports ready and then fails every tunnel.
+     * Asks the CA for {@code id} and waits for a certificate: the start-up check. A refusal of the request (a wrong
+     * token, a refused impersonation, an answer that is no certificate) is one line and exit code 4, rather than a proxy
+     * that reports ready and then fails every tunnel: no retry can mend it. A CA that cannot be reached (gRPC UNAVAILABLE
+     * or DEADLINE_EXCEEDED, or no answer within {@link #FIRST_CERTIFICATE}) is waited for, as ztunnel waits for istiod
+     * (its certificate fetches retry on a backoff of at most 150 s): CertificateManager retries on that backoff and
+     * logs each failure with its next attempt, and this polls it every second until a certificate comes or
+     * {@code stopping} says the proxy stops (then false). Until 5 December an unreachable CA exited 4 at start too, and
+     * an istiod restart during a node's start put the node proxy into its supervisor's crash-loop back-off (a new-user
+     * pass).
+     *
+     * @param waiting told once, when the first attempt failed for an unreachable CA (its reason)
+     * @return true once a certificate came, false when {@code stopping} became true first
      */
-    void check(SpiffeId id) {
-        try {
-            manager.svid(id).get(FIRST_CERTIFICATE.toSeconds() + 5, TimeUnit.SECONDS);
-        } catch (ExecutionException e) {
-            // CertificateManager has logged its "next attempt in ..." for this failure; the proxy does not wait for it (a
-            // wrong token or address would retry forever unseen), so the line says who retries (a new-user pass).
-            throw new Cli.RefusedException(Cli.describe(e) + "; not started without a first certificate: its supervisor's restart"
-                    + " is the next attempt", 4);
-        } catch (TimeoutException e) {
-            throw new Cli.RefusedException("Istio CA at " + client.target() + " gave no certificate for " + id + " within "
-                    + FIRST_CERTIFICATE.toSeconds() + " s", 4);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new Cli.RefusedException("interrupted while waiting for the Istio CA", 4);
+    boolean check(SpiffeId id, java.util.function.BooleanSupplier stopping, java.util.function.Consumer<String> waiting) {
+        boolean told = false;
+        while (!stopping.getAsBoolean()) {
+            String transientReason;
+            try {
+                manager.svid(id).get(FIRST_CERTIFICATE.toSeconds() + 5, TimeUnit.SECONDS);
+                return true;
+            } catch (ExecutionException e) {
+                if (!unreachable(e)) {
+                    throw new Cli.RefusedException(Cli.describe(e) + "; not started: a retry would be refused the same way", 4);
+                }
+                transientReason = Cli.describe(e);
+            } catch (TimeoutException e) {
+                transientReason = "Istio CA at " + client.target() + " gave no certificate for " + id + " within "
+                        + FIRST_CERTIFICATE.toSeconds() + " s";
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new Cli.RefusedException("interrupted while waiting for the Istio CA", 4);
+            }
+            if (!told) {
+                waiting.accept(transientReason);
+                told = true;
+            }
+            try {
+                Thread.sleep(1_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new Cli.RefusedException("interrupted while waiting for the Istio CA", 4);
+            }
         }
+        return false;
+    }
+
+    /** Whether {@code e} is the CA out of reach (gRPC UNAVAILABLE or DEADLINE_EXCEEDED), which a later attempt may pass. */
+    private static boolean unreachable(Throwable e) {
+        for (Throwable c = e; c != null; c = c.getCause() == c ? null : c.getCause()) {
+            if (c instanceof io.zerohop.identity.istio.IstioCaClient.CaException ca) {
+                return "UNAVAILABLE".equals(ca.grpcStatus()) || "DEADLINE_EXCEEDED".equals(ca.grpcStatus());
+            }
+        }
+        return false;
     }
 
     @Override

@@ -908,14 +908,21 @@ final class ProxyCommand implements Callable<Integer> {
         }
         if (provider instanceof IstioCaProvider istio && kube == null) {
             // Before any listener: a proxy that cannot get certificates never says it is ready.
+            boolean got;
             try {
-                firstLocalIdentity(registry).ifPresent(istio::check);
+                got = firstLocalIdentity(registry).map(id -> istio.check(id, signals::stopping, why -> waitingForIstio(why, "; no listener starts until one comes")))
+                        .orElse(true);
             } catch (RuntimeException e) {
                 provider.close();
                 if (watch != null) {
                     watch.close();
                 }
                 throw e;
+            }
+            if (!got) {
+                provider.close();
+                closeAll(watch, kube);
+                return stoppedBefore(signals, "a first certificate came from the Istio CA");
             }
         }
         Mesh.Builder b = Mesh.builder().trustDomain(trustDomain).trustDomainAliases(trustDomainAliases).identityProvider(provider).workloads(registry)
@@ -952,7 +959,7 @@ final class ProxyCommand implements Callable<Integer> {
                     if (provider instanceof IstioCaProvider istio) {
                         firstLocalIdentity(registry).ifPresent(id -> java.util.concurrent.CompletableFuture.runAsync(() -> {
                             try {
-                                istio.check(id);
+                                istio.check(id, signals::stopping, why -> waitingForIstio(why, ""));
                             } catch (Cli.RefusedException refused) {
                                 caFailure.set(refused);
                                 signals.stop("Istio CA check failed");
@@ -1395,6 +1402,12 @@ final class ProxyCommand implements Callable<Integer> {
                 + " this proxy presents each workload's own SVID, picked by the address dialled; leave hboneAddress out (tunnels"
                 + " then dial each workload's IP on " + WorkloadRegistry.HBONE_PORT + ", as ztunnel's) or give the proxy one identity"
                 + " (--cert/--key/--trust-bundle or --spire-socket)");
+    }
+
+    /** The Istio CA is out of reach at start: said once; CertificateManager's WARN lines give each attempt. */
+    private static void waitingForIstio(String why, String then) {
+        LogShape.proxyLine("warn", "zerohop proxy: waiting for a first certificate: " + why + "; retried on ztunnel's backoff"
+                + " (at most 150 s apart)" + then);
     }
 
     /** Binds one listener. */

@@ -205,22 +205,71 @@ class IstioCaE2EIT {
         }
     }
 
+    /**
+     * An Istio CA out of reach at start is waited for, before any listener, as ztunnel waits for istiod (its fetches retry
+     * on a backoff of at most 150 s): the proxy becomes ready once the CA answers. Until 5 December it exited 4 after one
+     * attempt, and an istiod restart while a node started put its proxy into the crash-loop back-off (a new-user pass).
+     * A wrong token still exits 4 (aWrongTokenStopsTheProxyWithExitCode4): no retry mends it.
+     */
     @Test
-    void anUnreachableCaStopsTheProxyWithExitCode4() throws Exception {
+    void anUnreachableCaIsWaitedForAndTheProxyIsReadyOnceItAnswers() throws Exception {
         Path token = Files.writeString(work.resolve("istio-token-2"), TOKEN);
         // Held while the proxy runs: a number found free and freed could go to the proxy's own
         // wildcard bind(0) for HBONE, which would then answer in the CA's place.
-        try (ClosedPort unreachable = new ClosedPort();
-             Child proxy = proxy("istio-ca-unreachable", "127.0.0.1:" + unreachable.port(), token)) {
-            int closed = unreachable.port();
-            assertThat(proxy.awaitExit(Duration.ofSeconds(60))).isEqualTo(4);
-            assertThat(proxy.lines()).anyMatch(l -> l.startsWith("[err] zerohop proxy: Istio CA at 127.0.0.1:" + closed
-                    + " is unavailable (UNAVAILABLE"));
-            // CertificateManager's WARN says "next attempt in ..."; the exit line says the proxy does not wait for it.
-            assertThat(proxy.lines()).anyMatch(l -> l.startsWith("[err] zerohop proxy: Istio CA at 127.0.0.1:" + closed)
-                    && l.endsWith("; not started without a first certificate: its supervisor's restart is the next attempt"));
+        ClosedPort unreachable = new ClosedPort();
+        int port = unreachable.port();
+        try (Child proxy = proxy("istio-ca-unreachable", "127.0.0.1:" + port, token)) {
+            proxy.awaitLine(l -> l.contains("zerohop proxy: waiting for a first certificate: Istio CA at 127.0.0.1:" + port
+                    + " is unavailable (UNAVAILABLE") && l.endsWith("retried on ztunnel's backoff (at most 150 s apart); no listener"
+                    + " starts until one comes"), "the waiting line", Duration.ofSeconds(60));
             assertThat(proxy.lines()).noneMatch(l -> l.startsWith("zerohop proxy ready"));
+            assertThat(proxy.isAlive()).isTrue();
+            // The CA comes up at that address: a relay to the fake istiod.
+            unreachable.close();
+            try (ServerSocket relay = relayTo(port, istiod.port())) {
+                String ready = proxy.awaitLine(l -> l.startsWith("zerohop proxy ready"), "ready once the CA answers", Duration.ofSeconds(90));
+                assertThat(ready).contains("identity source Istio CA 127.0.0.1:" + port);
+                proxy.sigterm();
+                assertThat(proxy.awaitExit(Duration.ofSeconds(30))).isZero();
+            }
+        } finally {
+            unreachable.close();
         }
+    }
+
+    /** 127.0.0.1:{@code port} relaying each connection to 127.0.0.1:{@code to}, both ways, until closed. */
+    static ServerSocket relayTo(int port, int to) throws IOException {
+        ServerSocket ss = new ServerSocket();
+        ss.setReuseAddress(true);
+        ss.bind(new java.net.InetSocketAddress(InetAddress.getLoopbackAddress(), port));
+        Thread t = new Thread(() -> {
+            while (!ss.isClosed()) {
+                try {
+                    Socket in = ss.accept();
+                    Socket out = new Socket(InetAddress.getLoopbackAddress(), to);
+                    pump(in, out);
+                    pump(out, in);
+                } catch (IOException e) {
+                    // closed at the end of the test
+                }
+            }
+        }, "relay-" + port);
+        t.setDaemon(true);
+        t.start();
+        return ss;
+    }
+
+    private static void pump(Socket from, Socket to) {
+        Thread t = new Thread(() -> {
+            try {
+                from.getInputStream().transferTo(to.getOutputStream());
+                to.shutdownOutput();
+            } catch (IOException e) {
+                // either side closed
+            }
+        }, "pump");
+        t.setDaemon(true);
+        t.start();
     }
 
     /** A one-connection-at-a-time echo: reads to the client's FIN, echoes, then closes. */
