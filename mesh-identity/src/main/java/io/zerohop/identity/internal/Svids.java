@@ -109,6 +109,14 @@ public final class Svids {
                         // SEC1 keys often omit the public key, which getKeyPair would need
                         return converter.getPrivateKey(pair.getPrivateKeyInfo());
                     }
+                    if (o instanceof org.bouncycastle.pkcs.PKCS8EncryptedPrivateKeyInfo
+                            || o instanceof org.bouncycastle.openssl.PEMEncryptedKeyPair) {
+                        // Was "no PRIVATE KEY ... block found" beside the ENCRYPTED one (a new-user pass): no password is
+                        // taken, as none is by ztunnel, cert-manager's or Vault's files.
+                        throw new GeneralSecurityException("the private key is encrypted (ENCRYPTED PRIVATE KEY, or Proc-Type: 4,ENCRYPTED):"
+                                + " give it unencrypted (openssl pkcs8 -topk8 -nocrypt -in KEY -out KEY.pem), as cert-manager and Vault"
+                                + " agent write it");
+                    }
                 }
             } catch (IOException | RuntimeException e) {
                 throw new GeneralSecurityException("unreadable private key PEM: " + e.getMessage(), e);
