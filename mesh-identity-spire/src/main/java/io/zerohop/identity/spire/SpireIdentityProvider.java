@@ -393,8 +393,15 @@ public final class SpireIdentityProvider implements IdentityProvider {
         }
         for (X509Svid svid : fresh.svids().values()) {
             if (!Svids.sameChain(old.svids().get(svid.getSpiffeId()), svid)) {
-                log.debug("Workload API at {} rotated {} (valid until {})", address, svid.getSpiffeId(),
-                        svid.getLeaf().getNotAfter().toInstant());
+                if (old.svids().containsKey(svid.getSpiffeId())) {
+                    log.debug("Workload API at {} rotated {} (valid until {})", address, svid.getSpiffeId(),
+                            svid.getLeaf().getNotAfter().toInstant());
+                } else {
+                    // After a WARN that it stopped serving (withdrawn, PERMISSION_DENIED), or for a new ID: its end must be
+                    // as visible as its start, or the last operator-visible line says nothing is served (a new-user pass).
+                    log.info("Workload API at {} gives this workload {}{} (valid until {}); serving it", address, svid.getSpiffeId(),
+                            old.gone().containsKey(svid.getSpiffeId()) ? " again" : "", svid.getLeaf().getNotAfter().toInstant());
+                }
                 listeners.svidRotated(svid);
             }
         }

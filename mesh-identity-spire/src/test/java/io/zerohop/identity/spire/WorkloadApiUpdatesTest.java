@@ -213,6 +213,8 @@ class WorkloadApiUpdatesTest {
                 assertThat(((X509Svid) e.value()).getLeaf()).isEqualTo(back.getLeaf());
                 assertThat(p.svid(WEB).get().getLeaf()).isEqualTo(back.getLeaf());
                 assertThat(trusts(p, PARTNER)).isFalse();
+                // Said at INFO, as the withdrawal was at WARN: it was DEBUG, and the last line seen said nothing was served.
+                err.awaitLine("INFO", "gives this workload " + WEB + " again", "serving it");
             }
         }
     }
