@@ -93,18 +93,20 @@ public final class Pem {
         return Files.readString(file, StandardCharsets.US_ASCII);
     }
 
-    /** Write-then-rename, so a watcher never sees half a file; keys get mode 0600 where POSIX. */
+    /**
+     * Write-then-rename, so a watcher never sees half a file. Where POSIX, a key ({@code secret}) gets mode 0600 and a
+     * certificate or bundle 0644, as {@code openssl} and cert-manager leave them: the temporary file's 0600 was kept for
+     * both, so a process of another user (a proxy run as non-root) could not read a CA's bundle (a new-user pass).
+     */
     public static void write(Path file, String content, boolean secret) throws IOException {
         Path dir = file.toAbsolutePath().getParent();
         Files.createDirectories(dir);
         Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
         try {
-            if (secret) {
-                try {
-                    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rw-------"));
-                } catch (UnsupportedOperationException ignored) {
-                    // not a POSIX file system: nothing finer to set
-                }
+            try {
+                Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString(secret ? "rw-------" : "rw-r--r--"));
+            } catch (UnsupportedOperationException ignored) {
+                // not a POSIX file system: nothing finer to set
             }
             Files.writeString(tmp, content, StandardCharsets.US_ASCII);
             Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);

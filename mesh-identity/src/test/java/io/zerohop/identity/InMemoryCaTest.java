@@ -250,6 +250,11 @@ class InMemoryCaTest {
             assertThat(Files.getPosixFilePermissions(dir.resolve("root.key")))
                     .containsExactlyInAnyOrder(java.nio.file.attribute.PosixFilePermission.OWNER_READ,
                             java.nio.file.attribute.PosixFilePermission.OWNER_WRITE);
+            // Certificates are for everyone to read, as openssl and cert-manager leave them (they were 0600 too).
+            for (String cert : new String[] {"root.pem", "bundle.pem"}) {
+                assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(dir.resolve(cert))))
+                        .as(cert).isEqualTo("rw-r--r--");
+            }
         }
 
         // An independent verifier: openssl checks the chain we wrote.
