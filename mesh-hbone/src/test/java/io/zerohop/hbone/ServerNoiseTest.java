@@ -166,6 +166,25 @@ class ServerNoiseTest {
         return (int) (TimeUnit.NANOSECONDS.toSeconds(to - from) / 10) + 1;
     }
 
+    /**
+     * A CONNECT whose header block Netty refuses as malformed (RFC 9113 section 8.2: an upper-case field name; 8.2.2: a
+     * connection-specific header) is reset by the codec before any handler sees it. A new-user pass found no line in
+     * either log for it; now one names the stream, both identities and Netty's reason, within the refusals' budget.
+     */
+    @Test
+    void aHeaderBlockNettyRefusesIsResetWithALineNamingBothIdentities() throws Exception {
+        try (HboneServer server = server(new RecordingEvents());
+             RawH2 raw = new RawH2(mesh.tls, mesh.clientId, Set.of(mesh.serverId), server.localAddress())) {
+            String authority = "127.0.0.1:" + echo.address().getPort();
+            for (String[] field : new String[][] {{"X-Upper", "1"}, {"connection", "keep-alive"}}) {
+                List<String> lines = logLines(() -> assertThat(raw.request(new DefaultHttp2Headers(false).method("CONNECT")
+                        .authority(authority).add(field[0], field[1])).get(10, TimeUnit.SECONDS)).as(field[0]).isIn("RST:1", "closed"));
+                assertThat(lines).as(field[0]).anyMatch(l -> l.contains("INFO") && l.contains("reset with PROTOCOL_ERROR for what the peer sent:"
+                        + " peer=" + mesh.clientId + " local=" + mesh.serverId + " src=127.0.0.1:") && l.contains("reason=\""));
+            }
+        }
+    }
+
     @Test
     void tlsClientThatDoesNotSpeakH2GetsOneInfoLine(@TempDir Path dir) throws Exception {
         X509Svid svid = mesh.ca.issue(mesh.clientId);

@@ -4,7 +4,10 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.ByteToMessageDecoder;
 import io.netty.handler.codec.http2.DefaultHttp2Connection;
 import io.netty.handler.codec.http2.DefaultHttp2RemoteFlowController;
+import io.netty.handler.codec.http2.Http2CodecUtil;
 import io.netty.handler.codec.http2.Http2Connection;
+import io.netty.handler.codec.http2.Http2ConnectionDecoder;
+import io.netty.handler.codec.http2.Http2ConnectionEncoder;
 import io.netty.handler.codec.http2.Http2ConnectionAdapter;
 import io.netty.handler.codec.http2.Http2Error;
 import io.netty.handler.codec.http2.Http2Exception;
@@ -72,17 +75,55 @@ final class H2Codecs {
      * {@code settings.maxHeaderListSize()} is the HBONE per-stream limit; the value advertised and
      * used by the decoder is {@link #DECODER_HEADER_LIST_LIMIT} when larger.
      */
-    static Http2FrameCodec server(Http2Settings settings) {
+    static Http2FrameCodec server(Http2Settings settings, StreamErrors errors) {
         Long max = settings.maxHeaderListSize();
         if (max == null || max < DECODER_HEADER_LIST_LIMIT) {
             settings.maxHeaderListSize(DECODER_HEADER_LIST_LIMIT);
         }
-        return cumulateWithoutCopies(new Builder(true).initialSettings(settings).gracefulShutdownTimeoutMillis(0).build());
+        return cumulateWithoutCopies(new Builder(true, errors).initialSettings(settings).gracefulShutdownTimeoutMillis(0).build());
     }
 
     static Http2FrameCodec client(Http2Settings settings) {
-        return cumulateWithoutCopies(new Builder(false).initialSettings(settings).encoderEnforceMaxConcurrentStreams(true)
+        return cumulateWithoutCopies(new Builder(false, null).initialSettings(settings).encoderEnforceMaxConcurrentStreams(true)
                 .gracefulShutdownTimeoutMillis(0).build());
+    }
+
+    /**
+     * Told of a stream error Netty's codec found in what the peer sent and answers itself with RST_STREAM, before any
+     * handler of the stream sees a frame: a header block RFC 9113 section 8.2 or 8.3 calls malformed (an upper-case name,
+     * a connection-specific header, a misplaced or unknown pseudo-header, a control character in a value), which Netty's
+     * header validation refuses. A new-user pass found these reset with no line in either log. STREAM_CLOSED is not
+     * reported: a frame racing its stream's reset, which is no fault. Connection errors go through
+     * {@code exceptionCaught}, which logs them.
+     */
+    interface StreamErrors {
+        /** On the connection's event loop, before the RST_STREAM is written. */
+        void streamError(int streamId, Http2Error error, String message);
+    }
+
+    /** Netty's frame codec, telling {@link StreamErrors} of the stream errors of received frames. */
+    private static final class Codec extends Http2FrameCodec {
+        private final StreamErrors errors;
+
+        Codec(Http2ConnectionEncoder encoder, Http2ConnectionDecoder decoder, Http2Settings settings, boolean decoupleCloseAndGoAway,
+              boolean flushPreface, StreamErrors errors) {
+            super(encoder, decoder, settings, decoupleCloseAndGoAway, flushPreface);
+            this.errors = errors;
+        }
+
+        @Override
+        public void onError(ChannelHandlerContext ctx, boolean outbound, Throwable cause) {
+            if (!outbound && errors != null
+                    && Http2CodecUtil.getEmbeddedHttp2Exception(cause) instanceof Http2Exception.StreamException e
+                    && e.error() != Http2Error.STREAM_CLOSED) {
+                try {
+                    errors.streamError(e.streamId(), e.error(), e.getMessage());
+                } catch (RuntimeException ignored) {
+                    // a log line must not keep the reset from being sent
+                }
+            }
+            super.onError(ctx, outbound, cause);
+        }
     }
 
     private static Http2FrameCodec cumulateWithoutCopies(Http2FrameCodec codec) {
@@ -100,7 +141,10 @@ final class H2Codecs {
     }
 
     private static final class Builder extends Http2FrameCodecBuilder {
-        Builder(boolean server) {
+        private final StreamErrors errors;
+
+        Builder(boolean server, StreamErrors errors) {
+            this.errors = errors;
             // The connection carries the role (the builder forbids setting both).
             DefaultHttp2Connection connection = new DefaultHttp2Connection(server);
             // Round robin, no priority tree: HBONE peers send no priorities (RFC 9113 deprecated them,
@@ -114,6 +158,14 @@ final class H2Codecs {
             // The same bound on the RST_STREAM we send: every tunnel abort is one.
             encoderEnforceMaxRstFramesPerWindow(MAX_RST_FRAMES_PER_SECOND, 1);
             frameLogger(new StreamIdGuard(connection));
+        }
+
+        @Override
+        protected Http2FrameCodec build(Http2ConnectionDecoder decoder, Http2ConnectionEncoder encoder, Http2Settings initialSettings) {
+            // As Http2FrameCodecBuilder.build makes it, as the subclass that reports stream errors.
+            Http2FrameCodec codec = new Codec(encoder, decoder, initialSettings, decoupleCloseAndGoAway(), flushPreface(), errors);
+            codec.gracefulShutdownTimeoutMillis(gracefulShutdownTimeoutMillis());
+            return codec;
         }
     }
 

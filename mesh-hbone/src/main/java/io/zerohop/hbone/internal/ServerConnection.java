@@ -117,6 +117,19 @@ final class ServerConnection extends Negotiator {
         log.info("HBONE connection from {} to {} closed: {}", Authority.text(peer), Authority.text(local), e.getMessage());
     }
 
+    /**
+     * A stream Netty's codec resets for what the peer sent (a header block it refuses as malformed): one line naming both
+     * identities and the reason, in the refusals' budget, since no tunnel and no CONNECT status exist for it. The reason is
+     * Netty's text, with the header name: quoted and escaped, as a refusal's is.
+     */
+    private void streamError(int streamId, Http2Error error, String message) {
+        long n = server.refusalLog.admit();
+        if (n >= 0) {
+            log.info("HBONE stream {} reset with {} for what the peer sent: peer={} local={} src={} reason={}{}", streamId, error,
+                    peerId, localId, Authority.text(peer), LogText.quoted(message), LogBudget.note(n));
+        }
+    }
+
     @Override
     protected void negotiated(ChannelHandlerContext ctx, SpiffeId peerIdentity) {
         peerId = peerIdentity;
@@ -127,7 +140,7 @@ final class ServerConnection extends Negotiator {
                 .initialWindowSize(h2.streamWindow())
                 .maxFrameSize(h2.maxFrameSize())
                 .maxHeaderListSize(h2.maxHeaderListSize());
-        HbonePipeline.serverH2(ctx.pipeline(), H2Codecs.server(settings), new TunnelInit(),
+        HbonePipeline.serverH2(ctx.pipeline(), H2Codecs.server(settings, this::streamError), new TunnelInit(),
                 new PingKeepalive(cfg.pingInterval(), cfg.pingTimeout(),
                         () -> log.info("HBONE connection from {} ({}) closed: PING unanswered for {}",
                                 Authority.text(peer), peerId, LogText.duration(cfg.pingTimeout()))),

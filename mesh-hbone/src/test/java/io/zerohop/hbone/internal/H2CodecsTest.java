@@ -33,7 +33,7 @@ class H2CodecsTest {
     private final List<Http2DataFrame> received = new ArrayList<>();
     private final EmbeddedChannel client = new EmbeddedChannel(H2Codecs.client(settings()),
             new Http2MultiplexHandler(new ChannelInboundHandlerAdapter()));
-    private final EmbeddedChannel server = new EmbeddedChannel(H2Codecs.server(settings()),
+    private final EmbeddedChannel server = new EmbeddedChannel(H2Codecs.server(settings(), null),
             new Http2MultiplexHandler(new Collect()));
 
     /** Keeps the DATA frames every server-side stream reads. */

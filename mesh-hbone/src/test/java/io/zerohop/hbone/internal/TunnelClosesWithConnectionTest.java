@@ -39,7 +39,7 @@ class TunnelClosesWithConnectionTest {
     private Http2StreamChannel tunnel;
     private TunnelCodec codec;
     private final Probe probe = new Probe();
-    private final EmbeddedChannel server = new EmbeddedChannel(H2Codecs.server(new Http2Settings()),
+    private final EmbeddedChannel server = new EmbeddedChannel(H2Codecs.server(new Http2Settings(), null),
             new Http2MultiplexHandler(new ChannelInitializer<Http2StreamChannel>() {
                 @Override
                 protected void initChannel(Http2StreamChannel ch) {
