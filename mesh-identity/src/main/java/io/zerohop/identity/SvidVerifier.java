@@ -32,9 +32,11 @@ import java.util.Set;
  * own SVIDs ({@code validateLeafSpiffeId}, {@code validateLeafCertificate},
  * {@code validateSigningCertificates} in java-spiffe-core; spiffe/spiffe standards/X509-SVID.md
  * sections 4.1 to 4.3): exactly one URI SAN holding a SPIFFE ID with a non-root path, not a CA,
- * keyUsage digitalSignature and neither keyCertSign nor cRLSign; every other certificate the peer
- * sends is a CA with keyCertSign. java-spiffe keeps those checks private and tied to a private key,
- * so they are repeated here for peer chains.
+ * keyUsage digitalSignature and neither keyCertSign nor cRLSign; every certificate of the path from
+ * the leaf to the bundle is a CA with keyCertSign (java-spiffe requires it of every certificate above
+ * its own leaf; a peer's certificate that the path does not use is ignored, as webpki and Go's
+ * crypto/x509 ignore it). java-spiffe keeps those checks private and tied to a private key, so they
+ * are repeated here for peer chains.
  */
 public final class SvidVerifier {
     private SvidVerifier() {}
@@ -61,28 +63,17 @@ public final class SvidVerifier {
     }
 
     /**
-     * {@link #verify(X509Certificate[], X509BundleSet, Date)}, and then every certificate the peer sent below the trust
-     * bundle's root names {@code purpose} in its extendedKeyUsage when it has one. Until 4 December no purpose was checked,
-     * so a certificate its CA issued for code signing, or for a server only, authenticated a TLS client (a review pass).
+     * {@link #verify(X509Certificate[], X509BundleSet, Date)}, and every certificate of the path below the trust bundle's
+     * root names {@code purpose} in its extendedKeyUsage when it has one (a path that does not is not taken; another one
+     * may be). Until 4 December no purpose was checked, so a certificate its CA issued for code signing, or for a server
+     * only, authenticated a TLS client (a review pass).
      *
      * @param purpose the role the peer plays in this handshake, not null
      * @throws CertificateException with a message a person can act on
      */
     public static SpiffeId verify(X509Certificate[] chain, X509BundleSet bundles, Date at, Purpose purpose)
             throws CertificateException {
-        List<X509Certificate> path = verifiedPath(chain, bundles, at);
-        SpiffeId id = X509.spiffeId(path.get(0));
-        for (int i = 0; i < path.size(); i++) {
-            X509Certificate c = path.get(i);
-            List<String> eku = c.getExtendedKeyUsage();
-            if (eku != null && !eku.contains(purpose.oid)) {
-                throw new CertificateException(id + ": " + (i == 0 ? "leaf" : "chain certificate " + i + " ("
-                        + c.getSubjectX500Principal() + ")") + " has extendedKeyUsage " + eku + " without "
-                        + purpose.label + " (" + purpose.oid + "), so it may not authenticate a TLS "
-                        + (purpose == Purpose.CLIENT_AUTH ? "client" : "server") + " (X509-SVID section 4.4)");
-            }
-        }
-        return id;
+        return X509.spiffeId(verifiedPath(chain, bundles, at, java.util.Objects.requireNonNull(purpose, "purpose")).get(0));
     }
 
     /**
@@ -92,19 +83,27 @@ public final class SvidVerifier {
      * @throws CertificateException with a message a person can act on
      */
     public static SpiffeId verify(X509Certificate[] chain, X509BundleSet bundles, Date at) throws CertificateException {
-        return X509.spiffeId(verifiedPath(chain, bundles, at).get(0));
+        return X509.spiffeId(verifiedPath(chain, bundles, at, null).get(0));
     }
 
     /**
      * The path {@code chain} verified along: the leaf and the certificates that sign it up to (not including) a trust
-     * anchor of the leaf's trust domain. The chain as sent is tried first; when it does not verify, the path is built from
+     * anchor of the leaf's trust domain. The chain as sent is tried first; when it does not verify, paths are built from
      * it as RFC 8446 section 4.4.2 asks ("SHOULD be prepared to handle potentially extraneous certificates and arbitrary
-     * orderings", which webpki under ztunnel and Go's crypto/x509 under go-spiffe do): from the leaf, each issuer by name
-     * among the other certificates, until one is issued by a certificate of the bundle (a root, or an intermediate the
-     * bundle holds). Until 5 December intermediates out of order, an extra certificate, or a bundle holding the
-     * intermediate with the chain sent up to the root were refused (a new-user pass). The SVID rules apply to that path.
+     * orderings"): from the leaf, each issuer among the other certificates whose subject is the current issuer's name,
+     * every such candidate in turn (a re-keyed intermediate shares its name with the old one), each path tried as soon as
+     * a certificate of the bundle (a root, or an intermediate the bundle holds) bears its issuer's name, and the first that
+     * passes every check (PKIX signatures and validity, the SVID rules, {@code purpose}) is taken, as webpki under ztunnel
+     * moves to the next candidate after a failed one and Go's crypto/x509 under go-spiffe accepts any chain that verifies.
+     * The search is bounded ({@link #MAX_DEPTH} certificates, {@link #MAX_STEPS} steps), so a chain of decoys costs at most
+     * that. A refusal gives the reason of the first path that reached a certificate of the bundle by name, else the chain
+     * as sent's. Until 5 December intermediates out of order, an extra certificate, or a bundle holding the intermediate
+     * with the chain sent up to the root were refused (a new-user pass).
+     *
+     * @param purpose the peer's role, checked on the path; null for a workload's own SVID (no extendedKeyUsage check)
      */
-    private static List<X509Certificate> verifiedPath(X509Certificate[] chain, X509BundleSet bundles, Date at) throws CertificateException {
+    private static List<X509Certificate> verifiedPath(X509Certificate[] chain, X509BundleSet bundles, Date at, Purpose purpose)
+            throws CertificateException {
         if (chain == null || chain.length == 0) {
             throw new CertificateException("peer sent no certificate");
         }
@@ -148,33 +147,107 @@ public final class SvidVerifier {
             sent = sent.subList(0, sent.size() - 1);
         }
         try {
-            return validate(id, sent, roots, at);
+            return validate(id, chain, sent, roots, at, purpose);
         } catch (CertificateException asSent) {
-            List<X509Certificate> built = buildPath(chain, roots);
-            if (built.equals(sent)) {
-                throw asSent;
+            Search search = new Search(id, chain, roots, at, purpose, sent);
+            List<X509Certificate> path = new java.util.ArrayList<>(List.of(chain[0]));
+            List<X509Certificate> found = search.from(path, new boolean[chain.length]);
+            if (found != null) {
+                return found;
             }
-            try {
-                return validate(id, built, roots, at);
-            } catch (CertificateException e) {
-                throw asSent; // the chain as sent says best what is wrong with it
-            }
+            throw search.firstAnchored != null ? search.firstAnchored : asSent;
         }
     }
 
-    /** {@code path} checked (signing certificates are CAs with keyCertSign; PKIX against {@code roots}) and returned. */
-    private static List<X509Certificate> validate(SpiffeId id, List<X509Certificate> path, Set<X509Certificate> roots, Date at)
-            throws CertificateException {
+    /** The most certificates a built path holds, leaf included (webpki's limit is 6 intermediates). */
+    static final int MAX_DEPTH = 8;
+    /** The most candidates a search looks at before it gives up. */
+    static final int MAX_STEPS = 256;
+
+    /** A depth-first search of the paths {@link #verifiedPath} builds. */
+    private static final class Search {
+        private final SpiffeId id;
+        private final X509Certificate[] chain;
+        private final Set<X509Certificate> roots;
+        private final Date at;
+        private final Purpose purpose;
+        private final List<X509Certificate> sent;
+        private int steps;
+        /** The reason of the first path tried that reached a certificate of the bundle by name (other than the sent one). */
+        CertificateException firstAnchored;
+
+        Search(SpiffeId id, X509Certificate[] chain, Set<X509Certificate> roots, Date at, Purpose purpose, List<X509Certificate> sent) {
+            this.id = id;
+            this.chain = chain;
+            this.roots = roots;
+            this.at = at;
+            this.purpose = purpose;
+            this.sent = sent;
+        }
+
+        /** A verified path that extends {@code path}, or null; {@code used[i]}: chain[i] is on {@code path}. */
+        List<X509Certificate> from(List<X509Certificate> path, boolean[] used) {
+            javax.security.auth.x500.X500Principal issuer = path.get(path.size() - 1).getIssuerX500Principal();
+            if (roots.stream().anyMatch(r -> r.getSubjectX500Principal().equals(issuer)) && !path.equals(sent)) {
+                try {
+                    return validate(id, chain, List.copyOf(path), roots, at, purpose);
+                } catch (CertificateException e) {
+                    if (firstAnchored == null) {
+                        firstAnchored = e;
+                    }
+                    // a cross-signed or re-keyed certificate of the same name may still lead to another anchor
+                }
+            }
+            if (path.size() >= MAX_DEPTH) {
+                return null;
+            }
+            for (int i = 1; i < chain.length && steps < MAX_STEPS; i++) {
+                X509Certificate c = chain[i];
+                if (used[i] || roots.contains(c) || !c.getSubjectX500Principal().equals(issuer)) {
+                    continue;
+                }
+                steps++;
+                used[i] = true;
+                path.add(c);
+                List<X509Certificate> found = from(path, used);
+                path.remove(path.size() - 1);
+                used[i] = false;
+                if (found != null) {
+                    return found;
+                }
+            }
+            return null;
+        }
+    }
+
+    /**
+     * {@code path} checked and returned: signing certificates are CAs with keyCertSign, PKIX against {@code roots}, and
+     * with {@code purpose} every certificate's extendedKeyUsage names it when present. A certificate is named by its place
+     * in {@code chain} as the peer sent it.
+     */
+    private static List<X509Certificate> validate(SpiffeId id, X509Certificate[] chain, List<X509Certificate> path,
+                                                  Set<X509Certificate> roots, Date at, Purpose purpose) throws CertificateException {
         for (int i = 1; i < path.size(); i++) {
             X509Certificate signer = path.get(i);
             boolean[] sku = signer.getKeyUsage();
             if (signer.getBasicConstraints() == -1) {
-                throw new CertificateException(id + ": chain certificate " + i + " (" + signer.getSubjectX500Principal()
+                throw new CertificateException(id + ": chain certificate " + sentIndex(chain, signer) + " (" + signer.getSubjectX500Principal()
                         + ") is not a CA; an X.509-SVID signing certificate must have basicConstraints CA=true");
             }
             if (sku == null || sku.length <= 5 || !sku[5]) {
-                throw new CertificateException(id + ": chain certificate " + i + " (" + signer.getSubjectX500Principal()
+                throw new CertificateException(id + ": chain certificate " + sentIndex(chain, signer) + " (" + signer.getSubjectX500Principal()
                         + ") lacks keyUsage keyCertSign");
+            }
+        }
+        if (purpose != null) {
+            for (X509Certificate c : path) {
+                List<String> eku = c.getExtendedKeyUsage();
+                if (eku != null && !eku.contains(purpose.oid)) {
+                    throw new CertificateException(id + ": " + (c == path.get(0) ? "leaf" : "chain certificate " + sentIndex(chain, c) + " ("
+                            + c.getSubjectX500Principal() + ")") + " has extendedKeyUsage " + eku + " without "
+                            + purpose.label + " (" + purpose.oid + "), so it may not authenticate a TLS "
+                            + (purpose == Purpose.CLIENT_AUTH ? "client" : "server") + " (X509-SVID section 4.4)");
+                }
             }
         }
         try {
@@ -196,35 +269,13 @@ public final class SvidVerifier {
         return path;
     }
 
-    /**
-     * From {@code chain[0]}, each next certificate the one among the rest whose subject is the current one's issuer (each
-     * used once), until the current one's issuer is the subject of a certificate of {@code roots} (which may hold an
-     * intermediate) or none matches; the path PKIX then validates, or refuses. Names only, as PKIX checks each signature.
-     */
-    private static List<X509Certificate> buildPath(X509Certificate[] chain, Set<X509Certificate> roots) {
-        List<X509Certificate> path = new java.util.ArrayList<>();
-        path.add(chain[0]);
-        List<X509Certificate> unused = new java.util.ArrayList<>(Arrays.asList(chain).subList(1, chain.length));
-        X509Certificate current = chain[0];
-        while (true) {
-            javax.security.auth.x500.X500Principal issuer = current.getIssuerX500Principal();
-            if (roots.stream().anyMatch(r -> r.getSubjectX500Principal().equals(issuer))) {
-                return path;
+    private static int sentIndex(X509Certificate[] chain, X509Certificate c) {
+        for (int i = 0; i < chain.length; i++) {
+            if (chain[i] == c) {
+                return i;
             }
-            X509Certificate next = null;
-            for (X509Certificate c : unused) {
-                if (c.getSubjectX500Principal().equals(issuer) && !roots.contains(c)) {
-                    next = c;
-                    break;
-                }
-            }
-            if (next == null) {
-                return path;
-            }
-            unused.remove(next);
-            path.add(next);
-            current = next;
         }
+        return -1;
     }
 
     public static SpiffeId verify(X509Certificate[] chain, X509BundleSet bundles) throws CertificateException {

@@ -51,6 +51,49 @@ class ChainPathTest {
         assertThat(verify(trusting(bottom.cert()), leaf, bottom.cert(), top.cert(), root.cert())).isEqualTo(ID);
     }
 
+    /**
+     * Candidates of the same name are each tried, as webpki tries every issuer candidate and moves on after a failed one
+     * (a final new-user pass: the first name match was taken and the rest never tried).
+     */
+    @Test
+    void everyCandidateOfTheIssuersNameIsTried() throws Exception {
+        Cert root = mint("O=cluster.local, CN=root", null, true, null);
+        X509BundleSet bundles = trusting(root.cert());
+        // A re-keyed intermediate: the old and the new one share their name; the leaf is the new one's.
+        Cert oldInt = mint("O=cluster.local, CN=int", root, true, null);
+        Cert newInt = mint("O=cluster.local, CN=int", root, true, null);
+        X509Certificate leaf = mint("", newInt, false, BOTH).cert();
+        assertThat(verify(bundles, leaf, newInt.cert(), oldInt.cert())).isEqualTo(ID);
+        assertThat(verify(bundles, leaf, oldInt.cert(), newInt.cert())).isEqualTo(ID);
+        assertThat(verify(bundles, leaf, root.cert(), oldInt.cert(), newInt.cert())).isEqualTo(ID);
+        // A candidate whose extendedKeyUsage excludes the peer's role, before one that names it.
+        Cert serverOnly = mint("O=cluster.local, CN=top", root, true, new org.bouncycastle.asn1.x509.KeyPurposeId[] {
+                org.bouncycastle.asn1.x509.KeyPurposeId.id_kp_serverAuth});
+        Cert top = mint("O=cluster.local, CN=top", root, true, null);
+        Cert bottom = mint("O=cluster.local, CN=bottom", top, true, null);
+        X509Certificate underBottom = mint("", bottom, false, BOTH).cert();
+        assertThat(verify(bundles, underBottom, serverOnly.cert(), bottom.cert(), top.cert())).isEqualTo(ID);
+        // A root re-keyed under the same name, cross-signed by the one in the bundle, after an unrelated certificate.
+        Cert newRoot = mint("O=cluster.local, CN=root", null, true, null);
+        X509Certificate crossSigned = ExtendedKeyUsageTest.crossSign(newRoot, root);
+        X509Certificate underNewRoot = mint("", newRoot, false, BOTH).cert();
+        assertThat(verify(bundles, underNewRoot, mint("O=elsewhere, CN=x", null, true, null).cert(), crossSigned)).isEqualTo(ID);
+    }
+
+    /** Many decoys of the issuer's name cost a bounded search and end in a refusal. */
+    @Test
+    void decoysCostABoundedSearch() throws Exception {
+        Cert root = mint("O=cluster.local, CN=root", null, true, null);
+        Cert decoyCa = mint("O=cluster.local, CN=int", null, true, null);
+        X509Certificate leaf = mint("", decoyCa, false, BOTH).cert();
+        X509Certificate[] chain = new X509Certificate[41];
+        chain[0] = leaf;
+        for (int i = 1; i < chain.length; i++) {
+            chain[i] = mint("O=cluster.local, CN=int", decoyCa, true, null).cert(); // each named as its own issuer
+        }
+        assertThatThrownBy(() -> verify(trusting(root.cert()), chain)).isInstanceOf(CertificateException.class);
+    }
+
     @Test
     void aPathThatCannotBeBuiltIsStillRefusedWithTheChainAsSentsReason() throws Exception {
         Cert root = mint("O=cluster.local, CN=root", null, true, null);

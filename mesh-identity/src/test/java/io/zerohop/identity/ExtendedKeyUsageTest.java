@@ -63,6 +63,18 @@ class ExtendedKeyUsageTest {
                 b.build(X509.signer((issuer == null ? key : issuer.key()).getPrivate()))), key);
     }
 
+    /** {@code subject}'s certificate (its name and key) issued again by {@code issuer}: a cross-signature. */
+    static X509Certificate crossSign(Cert subject, Cert issuer) throws Exception {
+        X500Name subj = X500Name.getInstance(subject.cert().getSubjectX500Principal().getEncoded());
+        X500Name iss = X500Name.getInstance(issuer.cert().getSubjectX500Principal().getEncoded());
+        Instant now = Instant.now();
+        X509v3CertificateBuilder b = new X509v3CertificateBuilder(iss, BigInteger.valueOf(serial++), Date.from(now.minusSeconds(60)),
+                Date.from(now.plusSeconds(3600)), subj, SubjectPublicKeyInfo.getInstance(subject.key().getPublic().getEncoded()));
+        b.addExtension(Extension.basicConstraints, true, new BasicConstraints(true));
+        b.addExtension(Extension.keyUsage, true, new KeyUsage(KeyUsage.keyCertSign | KeyUsage.cRLSign));
+        return new JcaX509CertificateConverter().getCertificate(b.build(X509.signer(issuer.key().getPrivate())));
+    }
+
     static final KeyPurposeId[] BOTH = {KeyPurposeId.id_kp_serverAuth, KeyPurposeId.id_kp_clientAuth};
 
     @Test
