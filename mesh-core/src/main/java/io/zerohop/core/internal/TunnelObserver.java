@@ -785,21 +785,22 @@ public final class TunnelObserver implements HboneEvents {
     /**
      * What a {@code Forwarded: for=} header claims (RFC 7239 node, with its port when it has one), if it looks like an
      * address: shown in the access log beside the real peer as sent. The last {@code for=}, the one
-     * {@link TunnelSource#forwardedFor} decides on (the nearest proxy's); whether it names the source workload is
+     * {@link TunnelSource#forwardedFor} decides on (the nearest proxy's), read by the same parser (quoted strings; none for a
+     * header it refuses); whether it names the source workload is
      * {@link TunnelSource}'s to decide (only a workload of the peer's own identity). Until 5 December this was the first
      * {@code for=}: with {@code for=A, for=B} the policy decided on B and the access line (ztunnel's {@code src.addr}
      * included) named A, which the caller chose (a new-user pass).
      */
     static java.util.Optional<String> forwardedFor(TunnelInfo t) {
         String fwd = t.headers().get("forwarded");
-        String last = null;
-        if (fwd != null) {
-            for (String part : fwd.split("[;,]")) {
-                String p = part.trim();
-                if (p.regionMatches(true, 0, "for=", 0, 4)) {
-                    last = p.substring(4).replace("\"", "");
-                }
-            }
+        if (fwd == null) {
+            return java.util.Optional.empty();
+        }
+        String last;
+        try {
+            last = TunnelSource.forwardedForNode(fwd);
+        } catch (IllegalArgumentException malformed) {
+            return java.util.Optional.empty(); // the decision took no address from it either
         }
         return last != null && last.matches("[0-9A-Fa-f.:\\[\\]]{1,64}") ? java.util.Optional.of(last) : java.util.Optional.empty();
     }

@@ -269,7 +269,20 @@ public final class TunnelSource {
      *     a {@code for=} node that is neither an address, {@code unknown}, nor obfuscated
      */
     public static InetAddress forwardedFor(String value) {
-        InetAddress last = null;
+        String node = forwardedForNode(value);
+        return node == null ? null : node(node);
+    }
+
+    /**
+     * The last {@code for=} node of {@code value} as written (unquoted; {@code "192.0.2.43:80"}, {@code [2001:db8::1]}),
+     * read as {@link #forwardedFor} reads it (quoted strings, every element checked), or null when there is none: what
+     * the access log shows of the address the policy decided on. A split on ',' and ';' that ignored quotes named another
+     * node than the decision's ({@code for=10.0.0.5;host="x,for=6.6.6.6"}; a final new-user pass).
+     *
+     * @throws IllegalArgumentException as {@link #forwardedFor}
+     */
+    public static String forwardedForNode(String value) {
+        String last = null;
         int i = 0;
         int n = value.length();
         // RFC 7239's four parameters, one bit each: none may occur twice in an element (extension
@@ -307,7 +320,8 @@ public final class TunnelSource {
                     v = bit == FOR ? value.substring(start, i) : null;
                 }
                 if (bit == FOR) {
-                    last = node(v);
+                    node(v); // checked in every element, as the decision checks it
+                    last = v;
                 }
                 i = skipOws(value, i);
             }

@@ -123,5 +123,13 @@ class TunnelObserverLabelsTest {
                 new InetSocketAddress("127.0.0.2", 15008), new InetSocketAddress("127.0.0.1", 40000),
                 new InetSocketAddress("127.0.0.2", 8080), Map.of("forwarded", "for=\"127.0.0.3:5000\""));
         assertThat(TunnelObserver.forwardedFor(port)).contains("127.0.0.3:5000");
+        // Quoted strings are read as the decision reads them: a "for=" inside host's quoted value is no node (a final
+        // new-user pass: a split on ',' and ';' logged 6.6.6.6); a header the decision refuses shows no address.
+        for (String[] c : new String[][] {{"for=127.0.82.10;host=\"x,for=6.6.6.6\"", "127.0.82.10"}, {"for=1.2.3.4;for=5.6.7.8", null}}) {
+            TunnelInfo q = new TunnelInfo(TunnelInfo.Direction.INBOUND, ECHO, WorkloadStringsTest.CLIENT.identity(),
+                    new InetSocketAddress("127.0.0.2", 15008), new InetSocketAddress("127.0.0.1", 40000),
+                    new InetSocketAddress("127.0.0.2", 8080), Map.of("forwarded", c[0]));
+            assertThat(TunnelObserver.forwardedFor(q)).as(c[0]).isEqualTo(java.util.Optional.ofNullable(c[1]));
+        }
     }
 }
