@@ -64,6 +64,10 @@ public final class HboneServerSocket implements StreamHandler, AutoCloseable {
         if (backlog.remainingCapacity() <= 1 || !backlog.offer(s)) {
             log.warn("HBONE accept backlog full, resetting tunnel {}", tunnel);
             abort(s);
+        } else if (closed && backlog.remove(s)) {
+            // close() ran between the check above and the offer: it may have drained the queue before this tunnel was in
+            // it, and nothing would reset it (a final new-user pass, by reading).
+            abort(s);
         }
     }
 

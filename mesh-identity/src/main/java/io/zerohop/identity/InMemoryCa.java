@@ -590,7 +590,8 @@ public final class InMemoryCa implements IdentityProvider {
             io.zerohop.identity.internal.Svids.requireKeyMatches(key, cert);
         } catch (GeneralSecurityException e) {
             throw new GeneralSecurityException(keyFile + " is not the key of the certificate in " + certFile + " ("
-                    + cert.getSubjectX500Principal().getName() + "): " + e.getMessage() + "; the files are from different CAs", e);
+                    + cert.getSubjectX500Principal().getName() + "): " + e.getMessage() + "; the files are not a pair (another CA's"
+                    + " key, or another key file's of this CA)", e);
         }
         return key;
     }

@@ -94,20 +94,26 @@ public final class Pem {
     }
 
     /**
-     * Write-then-rename, so a watcher never sees half a file. Where POSIX, a key ({@code secret}) gets mode 0600 and a
-     * certificate or bundle 0644, as {@code openssl} and cert-manager leave them: the temporary file's 0600 was kept for
-     * both, so a process of another user (a proxy run as non-root) could not read a CA's bundle (a new-user pass).
+     * Write-then-rename, so a watcher never sees half a file. Where POSIX, a key ({@code secret}) is created 0600 and a
+     * certificate or bundle as any new file is (0666 less the umask: 0644 under the usual 022), as {@code openssl} writes
+     * them: {@code createTempFile}'s 0600 was kept for both, so a process of another user (a proxy run as non-root) could
+     * not read a CA's bundle (a new-user pass), and a forced 0644 would have ignored a stricter umask (the final pass).
      */
     public static void write(Path file, String content, boolean secret) throws IOException {
         Path dir = file.toAbsolutePath().getParent();
         Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
-        try {
+        long unique = java.util.concurrent.ThreadLocalRandom.current().nextLong();
+        Path tmp = dir.resolve("." + file.getFileName() + "." + Long.toUnsignedString(unique, 36) + ".tmp");
+        if (secret) {
             try {
-                Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString(secret ? "rw-------" : "rw-r--r--"));
-            } catch (UnsupportedOperationException ignored) {
-                // not a POSIX file system: nothing finer to set
+                Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            } catch (UnsupportedOperationException notPosix) {
+                Files.createFile(tmp); // not a POSIX file system: nothing finer to set
             }
+        } else {
+            Files.createFile(tmp);
+        }
+        try {
             Files.writeString(tmp, content, StandardCharsets.US_ASCII);
             Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } finally {

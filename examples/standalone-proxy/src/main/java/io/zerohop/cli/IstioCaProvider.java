@@ -145,18 +145,37 @@ final class IstioCaProvider implements IdentityProvider {
     boolean check(SpiffeId id, java.util.function.BooleanSupplier stopping, java.util.function.Consumer<String> waiting) {
         boolean told = false;
         while (!stopping.getAsBoolean()) {
-            String transientReason;
+            String transientReason = null;
+            java.util.concurrent.CompletableFuture<?> answer = manager.svid(id);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(FIRST_CERTIFICATE.toSeconds() + 5);
             try {
-                manager.svid(id).get(FIRST_CERTIFICATE.toSeconds() + 5, TimeUnit.SECONDS);
-                return true;
-            } catch (ExecutionException e) {
-                if (!unreachable(e)) {
-                    throw new Cli.RefusedException(Cli.describe(e) + "; not started: a retry would be refused the same way", 4);
+                // In one-second slices: a SIGTERM while a call hangs (a CA that accepts and never answers) stops the
+                // wait within a second, not after the call's 30 s (a final new-user pass: 24 s after the signal).
+                while (true) {
+                    try {
+                        answer.get(1, TimeUnit.SECONDS);
+                        return true;
+                    } catch (TimeoutException slice) {
+                        if (stopping.getAsBoolean()) {
+                            return false;
+                        }
+                        if (System.nanoTime() - deadline > 0) {
+                            transientReason = "Istio CA at " + client.target() + " gave no certificate for " + id + " within "
+                                    + FIRST_CERTIFICATE.toSeconds() + " s";
+                            break;
+                        }
+                    }
                 }
-                transientReason = Cli.describe(e);
-            } catch (TimeoutException e) {
-                transientReason = "Istio CA at " + client.target() + " gave no certificate for " + id + " within "
-                        + FIRST_CERTIFICATE.toSeconds() + " s";
+            } catch (ExecutionException e) {
+                // Every line names the CA: a TLS failure's text was the JDK's alone ("PKIX path building failed: ...").
+                String why = Cli.describe(e);
+                if (!why.startsWith("Istio CA at ")) {
+                    why = "Istio CA at " + client.target() + ": " + why;
+                }
+                if (!unreachable(e)) {
+                    throw new Cli.RefusedException(why + "; not started: a retry would be refused the same way", 4);
+                }
+                transientReason = why;
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 throw new Cli.RefusedException("interrupted while waiting for the Istio CA", 4);
@@ -175,14 +194,22 @@ final class IstioCaProvider implements IdentityProvider {
         return false;
     }
 
-    /** Whether {@code e} is the CA out of reach (gRPC UNAVAILABLE or DEADLINE_EXCEEDED), which a later attempt may pass. */
+    /**
+     * Whether {@code e} is the CA out of reach (gRPC UNAVAILABLE or DEADLINE_EXCEEDED), which a later attempt may pass. A
+     * TLS failure under UNAVAILABLE (a root file that is not istiod's, a wrong --istio-ca-hostname, a plaintext port) is
+     * the configuration's, which no retry mends: it exits 4, as before (a final new-user pass found it waited for).
+     */
     private static boolean unreachable(Throwable e) {
+        boolean transientStatus = false;
         for (Throwable c = e; c != null; c = c.getCause() == c ? null : c.getCause()) {
             if (c instanceof io.zerohop.identity.istio.IstioCaClient.CaException ca) {
-                return "UNAVAILABLE".equals(ca.grpcStatus()) || "DEADLINE_EXCEEDED".equals(ca.grpcStatus());
+                transientStatus = "UNAVAILABLE".equals(ca.grpcStatus()) || "DEADLINE_EXCEEDED".equals(ca.grpcStatus());
+            }
+            if (c instanceof javax.net.ssl.SSLException || c instanceof java.security.cert.CertificateException) {
+                return false;
             }
         }
-        return false;
+        return transientStatus;
     }
 
     @Override

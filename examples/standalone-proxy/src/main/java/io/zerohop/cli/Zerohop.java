@@ -1,6 +1,7 @@
 package io.zerohop.cli;
 
 import io.zerohop.identity.MeshTls;
+import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import picocli.CommandLine;
@@ -217,9 +218,21 @@ public final class Zerohop {
      * The same sentence as ProxyCommand's check of {@code --spiffe-id} beside another source; null when {@code cmd} is
      * not the proxy or no {@code --spiffe-id} was given (on the command line or in the {@code --config} file).
      */
+    private static final List<String> IDENTITY_OPTIONS = List.of("--spire-socket", "--ca", "--in-memory-ca", "--cert", "--key",
+            "--trust-bundle", "--istio-ca", "--istio-ca-root", "--token-file", "--istio-ca-hostname");
+
     static String spiffeIdWithoutSource(CommandLine cmd, String[] given, ConfigFile.Origins from) {
         if (!cmd.getCommandSpec().name().equals("proxy")) {
             return null;
+        }
+        for (String a : given) {
+            // Only with no identity option at all: "--spiffe-id X --spire-socket S --cert c.pem" misses --key and
+            // --trust-bundle, which picocli's message names (a final new-user pass: this one replaced it).
+            for (String source : IDENTITY_OPTIONS) {
+                if (a.equals(source) || a.startsWith(source + "=")) {
+                    return null;
+                }
+            }
         }
         for (String a : given) {
             if (a.equals("--spiffe-id") || a.startsWith("--spiffe-id=")) {

@@ -158,6 +158,9 @@ class SpiffeIdOptionTest {
         assertThat(run("--spiffe-id spiffe://cluster.local/a " + off)).isEqualTo("exit 2: zerohop proxy: --spiffe-id" + alone);
         Path pinOnly = Files.writeString(dir.resolve("pin.yaml"), "spiffe-id: spiffe://cluster.local/a\n");
         assertThat(run("--config " + pinOnly + " " + off)).isEqualTo("exit 2: zerohop proxy: " + pinOnly + ":1: spiffe-id" + alone);
+        // With an incomplete identity source, picocli's message about what it misses stays (a final new-user pass).
+        assertThat(run("--spiffe-id spiffe://cluster.local/a --cert c.pem " + off)).startsWith("exit 2: zerohop proxy: Missing required")
+                .contains("--key").doesNotContain("no identity source is given");
         // Without --spiffe-id, picocli's list of the sources stays.
         assertThat(run(off)).startsWith("exit 2: zerohop proxy: Missing required argument (specify one of these): (--spire-socket=PATH");
 

@@ -90,9 +90,14 @@ class IstioCaE2EIT {
 
     /** {@link #proxy(String, String, Path)} with {@code extra} options, which name {@code --metrics}. */
     static Child proxy(String name, String caAddress, Path tokenFile, String... extra) throws IOException {
+        return proxy(name, caAddress, tokenFile, root, extra);
+    }
+
+    /** {@link #proxy(String, String, Path, String...)} trusting {@code caRoot} for the CA's TLS certificate. */
+    static Child proxy(String name, String caAddress, Path tokenFile, Path caRoot, String... extra) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(NodeProxyE2EIT.java(), "-Xmx256m", "-XX:+UseSerialGC",
                 "-Dio.netty.leakDetection.level=paranoid", "-jar", NodeProxyE2EIT.required("zerohop.e2e.jar"), "proxy",
-                "--istio-ca", caAddress, "--istio-ca-root", root.toString(), "--token-file", tokenFile.toString(),
+                "--istio-ca", caAddress, "--istio-ca-root", caRoot.toString(), "--token-file", tokenFile.toString(),
                 // The fake's TLS certificate names istiod's Service, as the real one does (ztunnel's ALT_CA_HOSTNAME).
                 "--istio-ca-hostname", FakeIstioCa.SERVER_NAME,
                 "--workloads", work.resolve("workloads.yaml").toString(), "--node", "node-a",
@@ -234,6 +239,41 @@ class IstioCaE2EIT {
             }
         } finally {
             unreachable.close();
+        }
+    }
+
+    /**
+     * A root file that is not the CA's (a TLS failure under gRPC UNAVAILABLE) is the configuration's: exit 4 at once, not
+     * a wait (a final new-user pass found it waited for, retried without end).
+     */
+    @Test
+    void aRootFileThatIsNotTheCasExitsWithCode4() throws Exception {
+        Path token = Files.writeString(work.resolve("istio-token-3"), TOKEN);
+        Path otherRoot = work.resolve("other-root.pem");
+        io.zerohop.identity.Pem.write(otherRoot, io.zerohop.identity.Pem.certificates(
+                List.of(io.zerohop.identity.InMemoryCa.create("cluster.local").root())), false);
+        try (Child proxy = proxy("istio-ca-wrong-root", "127.0.0.1:" + istiod.port(), token, otherRoot, "--metrics", "off")) {
+            assertThat(proxy.awaitExit(Duration.ofSeconds(60))).isEqualTo(4);
+            assertThat(proxy.lines()).anyMatch(l -> l.startsWith("[err] zerohop proxy: Istio CA at 127.0.0.1:" + istiod.port())
+                    && l.endsWith("; not started: a retry would be refused the same way"));
+            assertThat(proxy.lines()).noneMatch(l -> l.contains("waiting for a first certificate"));
+        }
+    }
+
+    /**
+     * A CA that accepts the connection and never answers: SIGTERM during the wait stops the proxy at once, not after the
+     * call's 30 s (a final new-user pass: 24 s after the signal, past what Kubernetes' grace period may allow).
+     */
+    @Test
+    void aSigtermWhileACaCallHangsStopsTheProxyPromptly() throws Exception {
+        Path token = Files.writeString(work.resolve("istio-token-4"), TOKEN);
+        try (ServerSocket silent = new ServerSocket(0, 16, InetAddress.getLoopbackAddress());
+             Child proxy = proxy("istio-ca-silent", "127.0.0.1:" + silent.getLocalPort(), token)) {
+            Thread.sleep(3_000); // the call is under way (its TLS handshake gets no answer)
+            assertThat(proxy.isAlive()).isTrue();
+            proxy.sigterm();
+            assertThat(proxy.awaitExit(Duration.ofSeconds(15))).as("exited well before the call's 30 s").isZero();
+            assertThat(proxy.lines()).noneMatch(l -> l.startsWith("zerohop proxy ready"));
         }
     }
 
