@@ -100,27 +100,11 @@ class PemFileIdentityProviderTest {
     void anExpiredSvidIsNotHandedOut() throws Exception {
         X509Svid svid = writeFresh();
         java.time.Instant notAfter = svid.getLeaf().getNotAfter().toInstant();
-        java.time.Clock[] now = {java.time.Clock.fixed(notAfter.minusSeconds(1), java.time.ZoneOffset.UTC)};
-        java.time.Clock clock = new java.time.Clock() {
-            @Override
-            public java.time.ZoneId getZone() {
-                return java.time.ZoneOffset.UTC;
-            }
-
-            @Override
-            public java.time.Clock withZone(java.time.ZoneId zone) {
-                return this;
-            }
-
-            @Override
-            public java.time.Instant instant() {
-                return now[0].instant();
-            }
-        };
+        io.zerohop.identity.testing.MutableClock clock = new io.zerohop.identity.testing.MutableClock(notAfter.minusSeconds(1));
         PemFileIdentityProvider p = open(PemFileIdentityProvider.builder().directory(dir).watch(false).pollInterval(Duration.ofHours(1))
                 .clock(clock));
         assertThat(p.svid(ID).get(5, TimeUnit.SECONDS)).isSameAs(p.svid(ID).get(5, TimeUnit.SECONDS));
-        now[0] = java.time.Clock.fixed(notAfter.plusSeconds(1), java.time.ZoneOffset.UTC);
+        clock.advance(Duration.ofSeconds(2));
         assertThatThrownBy(() -> p.svid(ID).get(5, TimeUnit.SECONDS)).cause().isInstanceOf(IllegalStateException.class)
                 .hasMessage("no SVID for " + ID + ": the one in " + dir.resolve("tls.crt") + " expired at " + notAfter
                         + " and the files have not been renewed (they are read again when they change)");
