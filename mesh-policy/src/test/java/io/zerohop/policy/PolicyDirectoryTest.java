@@ -197,19 +197,10 @@ class PolicyDirectoryTest {
     @DisplayName("live: renaming seed.yaml to seed.YAML keeps its DENY; to seed.yaml.bak warns naming it and still reloads")
     void liveReloadThroughTheWatcher(@TempDir Path dir) throws Exception {
         Files.writeString(dir.resolve("seed.yaml"), DENY_ALL);
-        BlockingQueue<PolicySet> reloaded = new LinkedBlockingQueue<>();
-        BlockingQueue<String> lost = new LinkedBlockingQueue<>();
-        PolicyEngine e = PolicyEngine.builder().pollInterval(Duration.ofMillis(100)).reloadListener(new ReloadListener() {
-            @Override
-            public void reloaded(PolicySet policies) {
-                reloaded.add(policies);
-            }
-
-            @Override
-            public void lost(String warning) {
-                lost.add(warning);
-            }
-        }).build();
+        Heard heard = new Heard();
+        BlockingQueue<PolicySet> reloaded = heard.reloaded;
+        BlockingQueue<String> lost = heard.lost;
+        PolicyEngine e = PolicyEngine.builder().pollInterval(Duration.ofMillis(100)).reloadListener(heard).build();
         AccessRequest caller = r().build();
         try (AutoCloseable watcher = e.watch(dir)) {
             assertThat(reloaded.poll(20, TimeUnit.SECONDS).size()).isEqualTo(1);
