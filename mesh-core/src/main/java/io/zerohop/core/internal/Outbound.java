@@ -433,15 +433,19 @@ public final class Outbound implements CaptureListener.Opener {
         if (r instanceof Request.Passthrough p) {
             InetSocketAddress to = p.destination() != null ? p.destination() : target;
             log.debug("passthrough {} -> {}: {}", source, to, p.why());
-            CompletableFuture<Relay.End> dial = CaptureListener.connectTcp(loop, to, true);
-            // ztunnel's proxy_to_tcp builds the connection result before it dials: a failed dial
-            // counts (Error::ConnectionFailed, CONNECT).
-            dial.whenComplete((end, e) -> {
-                if (e != null) {
-                    observer.plainFailed(false, source, to, "CONNECT");
+            long start = System.nanoTime();
+            // ztunnel's proxy_to_tcp builds the connection result before it dials: a failed dial counts
+            // (Error::Io, CONNECT) and has its line. While the access log writes it, the failure is a
+            // LoggedRefusal, so the capture listener adds no line of its own (as PlaintextInbound's dial).
+            return CaptureListener.connectTcp(loop, to, true).handle((end, e) -> {
+                if (e == null) {
+                    return CompletableFuture.completedFuture(observer.plain(end, "passthrough", false, source, to, null, p.serviceHost()));
                 }
-            });
-            return dial.thenApply(end -> observer.plain(end, "passthrough", false, source, to, null, p.serviceHost()));
+                String cause = io.zerohop.hbone.internal.DialErrors.describe(e);
+                observer.passthroughDialFailed(source, to, cause, start, p.serviceHost());
+                return CompletableFuture.<Relay.End>failedFuture(observer.logsRefusals()
+                        ? new LoggedRefusal("upstream " + Addresses.authority(to) + " unreachable: " + cause) : e);
+            }).thenCompose(f -> f);
         }
         Request.Refused refused = (Request.Refused) r;
         if (refused.selfCall()) {

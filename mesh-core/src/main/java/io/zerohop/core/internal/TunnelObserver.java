@@ -563,6 +563,32 @@ public final class TunnelObserver implements HboneEvents {
     }
 
     /**
+     * A captured outbound connection relayed as plain TCP (passthrough: an unknown destination with passthrough on, a
+     * {@code TCP} workload, a Service's plaintext endpoint) whose dial failed ({@code cause}: the dial's error text,
+     * {@code DialErrors.describe}), as ztunnel records it: {@code proxy_to_tcp} (istio/ztunnel src/proxy/outbound.rs)
+     * builds the connection result before it dials, and {@code freebind_connect(..).await?} ends it with
+     * {@code Error::Io}, whose Display is {@code io error: CAUSE} (src/proxy.rs), flag {@code ConnectionFailure}. Counted
+     * opened, closed and failed with {@code CONNECT} under the relay's labels ({@code serviceHost}: the Service's
+     * hostname, or null), and one access line: ztunnel's {@code connection opened} at DEBUG and {@code connection
+     * complete} at ERROR, or zerohop's {@code passthrough refused src=… src_id=- dst=… dst_id=- status=- reason="upstream
+     * ADDR unreachable: CAUSE"}. Until 5 December only the metrics moved (a review pass).
+     */
+    public void passthroughDialFailed(InetSocketAddress src, InetSocketAddress dst, String cause, long startNanos, String serviceHost) {
+        if (sink != null) {
+            TrafficLabels l = plainLabels(false, src, dst, serviceHost);
+            sink.opened(l);
+            sink.closed(l.withResponseFlags("CONNECT"));
+        }
+        if (ztunnel != null) {
+            ZtunnelAccessLog.plainRefused(access, ztunnel, false, src, dst, () -> plainLabels(false, src, dst, serviceHost), "io error: " + cause,
+                    java.time.Duration.ofNanos(Math.max(0, System.nanoTime() - startNanos)));
+        } else if (access.isInfoEnabled()) {
+            access.info("passthrough refused src={} src_id=-{} dst={} dst_id=- status=- reason=\"upstream {} unreachable: {}\"", addr(src),
+                    plainSourceField(false, src), addr(dst), addr(dst), cause);
+        }
+    }
+
+    /**
      * {@code end} (the workload side of a plaintext-inbound connection parsed per request, {@code HttpEnforcement.plaintext})
      * with the connection's one access line when it closes, in the same shape as a relayed one's ({@link #plain}); its
      * requests have their own lines. Counted as a relayed one ({@link #plainOpened}, {@link #plainEnded}): until

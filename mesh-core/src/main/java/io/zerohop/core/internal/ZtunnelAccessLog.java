@@ -284,9 +284,19 @@ final class ZtunnelAccessLog {
      */
     static void plainRefused(Logger log, Out out, InetSocketAddress src, InetSocketAddress dst, Supplier<TrafficLabels> labels,
                              String error, Duration duration) {
-        plainOpened(log, out, true, src, dst, labels);
+        plainRefused(log, out, true, src, dst, labels, error, duration);
+    }
+
+    /**
+     * {@link #plainRefused(Logger, Out, InetSocketAddress, InetSocketAddress, Supplier, String, Duration)} for either
+     * direction: outbound, a passthrough whose dial failed (istio/ztunnel src/proxy/outbound.rs {@code proxy_to_tcp} builds
+     * the connection result, then the dial's {@code io::Error} ends it: {@code record(Err(Error::Io))}).
+     */
+    static void plainRefused(Logger log, Out out, boolean inbound, InetSocketAddress src, InetSocketAddress dst,
+                             Supplier<TrafficLabels> labels, String error, Duration duration) {
+        plainOpened(log, out, inbound, src, dst, labels);
         if (log.isErrorEnabled()) {
-            out.write("error", complete(addr(src), labels.get(), addr(dst), null, false, false, 0, 0, duration, error));
+            out.write("error", complete(addr(src), labels.get(), addr(dst), null, !inbound, false, 0, 0, duration, error));
         }
     }
 

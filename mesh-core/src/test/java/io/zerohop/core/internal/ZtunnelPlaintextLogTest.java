@@ -62,6 +62,23 @@ class ZtunnelPlaintextLogTest {
     }
 
     /**
+     * A passthrough whose dial failed: ztunnel's {@code proxy_to_tcp} (src/proxy/outbound.rs) ends its result with the
+     * dial's {@code io::Error}, {@code Error::Io} ("io error: ", src/proxy.rs), CONNECT, outbound.
+     */
+    @Test
+    void aPassthroughWhoseDialFailsIsAnIoError() {
+        observer.passthroughDialFailed(SRC, DST, "Connection refused (os error 111)", System.nanoTime(), null);
+        assertThat(lines).extracting(ZtunnelFailedOpenLogTest.Written::level).containsExactly("debug", "error");
+        assertThat(lines.get(0).text()).startsWith("T\tdebug\taccess\tconnection opened\tsrc.addr=127.0.82.9:40000 ")
+                .endsWith(" direction=\"outbound\"");
+        assertThat(lines.get(1).text()).startsWith("T\terror\taccess\tconnection complete\tsrc.addr=127.0.82.9:40000 ")
+                .contains(" direction=\"outbound\" bytes_sent=0 bytes_recv=0 ")
+                .endsWith(" error=\"io error: Connection refused (os error 111)\"").doesNotContain("identity");
+        assertThat(metrics.opened).hasSize(1);
+        assertThat(metrics.closed).extracting(TrafficLabels::responseFlags).containsExactly("CONNECT");
+    }
+
+    /**
      * ztunnel's early denies of plaintext (inbound_passthrough.rs {@code log_early_deny}, before any connection result):
      * {@code connection failed} at WARN, no metrics. A self call, {@code Error::SelfCall}; an address no workload has, the
      * {@code Error::UnknownDestination} of ztunnel's shared node mode (inbound_passthrough.rs before commit 4de5e896).
