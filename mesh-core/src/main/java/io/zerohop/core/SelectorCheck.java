@@ -216,25 +216,32 @@ public final class SelectorCheck implements Consumer<PolicySet> {
         Map<String, String> labels = new TreeMap<>();
         String ns = meshWide || clusterwide ? null : namespace;
         String sa = null;
+        boolean none = false;
         for (var e : wanted.entrySet()) {
             String key = istio ? e.getKey() : e.getKey().replaceFirst("^(k8s|any):", "");
             if (!istio && key.equals("io.kubernetes.pod.namespace")) {
-                if (ns != null && !ns.equals(e.getValue())) {
-                    ns = "\0"; // a CiliumNetworkPolicy's endpoints are in its own namespace only
-                } else {
-                    ns = e.getValue();
+                if (namespace != null && e.getKey().startsWith("k8s:")) {
+                    // Cilium's ParseToCiliumRule replaces k8s:io.kubernetes.pod.namespace with the policy's namespace (the
+                    // engine too): until 5 December this named the written one, and warned of a policy that was enforced.
+                    continue;
                 }
+                // Without a source (any:) it stays a requirement beside the policy's namespace (mesh-policy's Selector).
+                none |= ns != null && !ns.equals(e.getValue());
+                ns = e.getValue();
             } else if (!istio && key.equals("io.cilium.k8s.policy.serviceaccount")) {
+                none |= sa != null && !sa.equals(e.getValue());
                 sa = e.getValue();
             } else if (!istio && (key.contains(":") || key.startsWith("io.cilium.k8s."))) {
                 return null; // reserved: identities, namespace labels, cluster: not the registry's to answer
             } else {
-                labels.put(key, e.getValue());
+                // app and k8s:app are two requirements to Cilium on one Kubernetes label: two values select nothing.
+                String first = labels.putIfAbsent(key, e.getValue());
+                none |= first != null && !first.equals(e.getValue());
             }
         }
         String inNs = ns;
         String inSa = sa;
-        boolean selects = registry.all().stream().anyMatch(w -> (inNs == null || w.namespace().equals(inNs))
+        boolean selects = !none && registry.all().stream().anyMatch(w -> (inNs == null || w.namespace().equals(inNs))
                 && (inSa == null || w.serviceAccount().equals(inSa))
                 && labels.entrySet().stream().allMatch(e -> e.getValue().equals(w.labels().get(e.getKey()))));
         if (selects) {

@@ -143,4 +143,36 @@ class PolicySelectsNoWorkloadTest {
                         + " leaves the sources it was written to exclude denied too (Istio's IST0101 ReferencedResourceNotFound:"
                         + " namespace \"prd\")");
     }
+
+    /**
+     * The check reads a CiliumNetworkPolicy's endpointSelector as the engine and Cilium do: ParseToCiliumRule
+     * (cilium/cilium pkg/k8s/apis/cilium.io/utils/utils.go) replaces k8s:io.kubernetes.pod.namespace with the policy's
+     * namespace, so such a policy selects prod's workloads (a review pass found "selects no workload" beside a decision
+     * that enforced it); a namespace without a source (any.io.kubernetes.pod.namespace) stays a requirement, and app beside
+     * k8s:app with another value (any.app, k8s.app: pkg/policy/api/selector.go) selects nothing.
+     */
+    @Test
+    void ciliumEndpointSelectorsAreReadAsTheEngineReadsThem() throws Exception {
+        interface Cnp {
+            List<String> apply(String selector) throws Exception;
+        }
+        Workload backend = new Workload("prod", "backend", "backend", Map.of("app", "backend"),
+                List.of(InetAddress.getByName("127.0.0.2")), Workload.Protocol.HBONE, null, "cluster.local");
+        WorkloadRegistry registry = WorkloadRegistry.of(List.of(backend), Map.of());
+        Cnp lines = selector -> SelectorCheck.unselecting(PolicyLoader.fromString("c.yaml", """
+                apiVersion: cilium.io/v2
+                kind: CiliumNetworkPolicy
+                metadata: {name: c, namespace: prod}
+                spec:
+                  endpointSelector: {matchLabels: %s}
+                  ingress: [{fromEndpoints: [{matchLabels: {app: frontend}}]}]
+                """.formatted(selector)), registry, "r.yaml", "istio-system", null);
+        assertThat(lines.apply("{'k8s:io.kubernetes.pod.namespace': other, app: backend}")).as("replaced by prod").isEmpty();
+        assertThat(lines.apply("{io.kubernetes.pod.namespace: prod, app: backend}")).isEmpty();
+        assertThat(lines.apply("{io.kubernetes.pod.namespace: other, app: backend}")).singleElement().asString()
+                .contains("CiliumNetworkPolicy prod/c selects no workload in r.yaml");
+        assertThat(lines.apply("{app: backend, 'k8s:app': other}")).singleElement().asString()
+                .contains("CiliumNetworkPolicy prod/c selects no workload in r.yaml");
+        assertThat(lines.apply("{app: backend, 'k8s:app': backend}")).isEmpty();
+    }
 }

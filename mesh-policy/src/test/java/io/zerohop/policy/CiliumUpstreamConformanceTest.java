@@ -4,6 +4,7 @@ import static io.zerohop.policy.R.r;
 import static io.zerohop.policy.Upstream.CILIUM_CLUSTER_LABEL;
 import static io.zerohop.policy.Upstream.CILIUM_CONST;
 import static io.zerohop.policy.Upstream.CILIUM_CRD;
+import static io.zerohop.policy.Upstream.CILIUM_EXTENDED_KEY;
 import static io.zerohop.policy.Upstream.CILIUM_K8S_UTILS;
 import static io.zerohop.policy.Upstream.CILIUM_ENTITY;
 import static io.zerohop.policy.Upstream.CILIUM_L4;
@@ -166,6 +167,29 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
         T.decide(s, "parse-in-namespace-with-ns-selector: the policy's namespace replaces the one named", otherNs,
                 r().sourceLabels("prod", Map.of("app", "other")).principal("spiffe://cluster.local/ns/prod/sa/peer"), false, "prod/c");
         T.decide(s, "parse-in-namespace-with-ns-selector: its rule allows", otherNs, r(), true, "prod/c");
+        // ParseToCiliumRule replaces only k8s.io.kubernetes.pod.namespace; a namespace written without a source is
+        // any.io.kubernetes.pod.namespace, which stays beside the policy's own: naming another namespace, the
+        // endpointSelector selects nothing, and prod/backend keeps no default deny (until 5 December it selected prod).
+        String anyOtherNs = cnp("prod", "c", "{endpointSelector: {matchLabels: {io.kubernetes.pod.namespace: other}}, "
+                + "ingress: [{fromEndpoints: [{matchLabels: {app: nobody}}]}]}");
+        T.decide(s, "ParseToCiliumRule: an any-source namespace in endpointSelector stays a requirement", anyOtherNs, r(), true, null);
+        T.decide(s, "ParseToCiliumRule: an any-source namespace in endpointSelector stays a requirement (ingressDeny)",
+                cnp("prod", "c", "{endpointSelector: {matchLabels: {'any:io.kubernetes.pod.namespace': other}}, ingressDeny: "
+                        + "[{fromEntities: [all]}]}"), r(), true, null);
+        T.decide(s, "ParseToCiliumRule: an any-source namespace naming the policy's own selects it",
+                cnp("prod", "c", "{endpointSelector: {matchLabels: {io.kubernetes.pod.namespace: prod}}, "
+                        + "ingress: [{fromEndpoints: [{matchLabels: {app: nobody}}]}]}"), r(), false, "prod/c");
+        // app and k8s:app are two keys to Cilium (any.app, k8s.app), both required; a pod has one app label, so two
+        // values select nothing, in either order (until 5 December the last value was kept and the first dropped).
+        String e = CILIUM_EXTENDED_KEY;
+        T.decide(e, "app and k8s:app with two values are two requirements", ingress("{fromEndpoints: [{matchLabels: "
+                + "{app: nobody, 'k8s:app': frontend}}]}"), r(), false, "prod/c");
+        T.decide(e, "k8s:app and app with two values are two requirements", ingress("{fromEndpoints: [{matchLabels: "
+                + "{'k8s:app': nobody, app: frontend}}]}"), r(), false, "prod/c");
+        T.decide(e, "any:app and app with one value", ingress("{fromEndpoints: [{matchLabels: "
+                + "{'any:app': frontend, app: frontend}}]}"), r(), true, "prod/c");
+        T.decide(e, "app and k8s:app in an endpointSelector", cnp("prod", "c", "{endpointSelector: {matchLabels: "
+                + "{app: backend, 'k8s:app': other}}, ingress: [{fromEndpoints: [{matchLabels: {app: nobody}}]}]}"), r(), true, null);
         // set-any-source-for-namespace: a fromEndpoints naming a namespace (any: source) gets no implicit one.
         String anyNs = ingress("{fromEndpoints: [{matchLabels: {'any:io.kubernetes.pod.namespace': ns-2}}]}");
         T.decide(s, "set-any-source-for-namespace: a peer of ns-2", anyNs,
@@ -334,8 +358,14 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
         T.warns(s, "a valid egress is parsed, then not enforced", cnp("prod", "c", "{endpointSelector: {}, egress: "
                 + "[{toEndpoints: [{}], toPorts: [{ports: [{port: '53', protocol: UDP}], rules: {dns: [{matchPattern: '*'}]}}]}]}"),
                 "egress rules ignored");
-        T.invalid(CILIUM_CRD, "a rule with neither ingress nor egress", cnp("prod", "c", "{endpointSelector: {}}"),
-                "rule has neither ingress nor egress");
+        T.invalid(s, "Rule.Validate: a rule with neither ingress nor egress", cnp("prod", "c", "{endpointSelector: {}}"),
+                "rule must have at least one of Ingress, IngressDeny, Egress, EgressDeny");
+        // Rule.Validate tests len(): empty lists are none (Valid=False in Cilium), with enableDefaultDeny or not.
+        T.invalid(s, "Rule.Validate: ingress: []", cnp("prod", "c", "{endpointSelector: {}, ingress: []}"),
+                "rule must have at least one of Ingress, IngressDeny, Egress, EgressDeny");
+        T.invalid(s, "Rule.Validate: all four lists empty, enableDefaultDeny", cnp("prod", "c", "{endpointSelector: {}, "
+                + "enableDefaultDeny: {ingress: true}, ingress: [], ingressDeny: [], egress: [], egressDeny: []}"),
+                "rule must have at least one of Ingress, IngressDeny, Egress, EgressDeny");
         T.valid(CILIUM_CRD, "spec.log and description", cnp("prod", "c", "{description: d, log: {value: x}, endpointSelector: {}, ingress: [{}]}"));
         T.invalid(CILIUM_CRD, "port: integer (the CRD declares a string)", ingress("{toPorts: [{ports: [{port: 80}]}]}"),
                 "expected a string, found integer 80");
@@ -911,7 +941,7 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
         T.counts().forEach((k, v) -> System.out.println("conformance cases: " + v + "  " + k));
         assertThat(T.counts()).containsKeys(CILIUM_RULE_VALIDATION, CILIUM_ENTITY, CILIUM_L4, CILIUM_XDS, RE2_SYNTAX, CILIUM_CRD,
                 CILIUM_K8S_UTILS, CILIUM_CONST, ZEROHOP_UNKNOWN_LABELS,
-                CILIUM_POLICY_UTILS, CILIUM_CLUSTER_LABEL);
+                CILIUM_POLICY_UTILS, CILIUM_CLUSTER_LABEL, CILIUM_EXTENDED_KEY);
     }
 
     /**

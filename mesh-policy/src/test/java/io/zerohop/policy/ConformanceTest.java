@@ -258,8 +258,6 @@ class ConformanceTest {
                 cnp("prod", "c", "{endpointSelector: {}, ingress: [{toPorts: [{ports: [{port: '8080'}]}]}]}"), r().plaintext().source(null), "prod/c");
         deny("ingress [{}] is default deny",
                 cnp("prod", "c", "{endpointSelector: {}, ingress: [{}]}"), r(), "prod/c");
-        allow("ingress [] does not enable default deny",
-                cnp("prod", "c", "{endpointSelector: {}, ingress: []}"), r(), null);
         allow("egress-only policy leaves ingress open",
                 cnp("prod", "c", "{endpointSelector: {}, egress: [{}]}"), r(), null);
         allow("enableDefaultDeny.ingress false",

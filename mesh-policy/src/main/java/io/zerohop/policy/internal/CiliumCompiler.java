@@ -70,9 +70,13 @@ final class CiliumCompiler {
             throw endpointSelector.error("endpointSelector with reserved:all selects every endpoint of the cluster in Cilium, "
                     + "even in a CiliumNetworkPolicy; write it as a CiliumClusterwideNetworkPolicy");
         }
-        if (spec.get("ingress") == null && spec.get("ingressDeny") == null && spec.get("egress") == null
-                && spec.get("egressDeny") == null) {
-            throw spec.error("rule has neither ingress nor egress (ingress, ingressDeny, egress or egressDeny)");
+        if (noRules(spec.get("ingress")) && noRules(spec.get("ingressDeny")) && noRules(spec.get("egress"))
+                && noRules(spec.get("egressDeny"))) {
+            // Cilium's Rule.Validate (pkg/policy/api/rule_validation.go) tests len(), so an empty list is none: Cilium
+            // marks such a policy Valid=False and enforces nothing of it. `ingress: []` is a common try at a default
+            // deny, which until 5 December loaded here without a word (a review pass).
+            throw spec.error("rule must have at least one of Ingress, IngressDeny, Egress, EgressDeny (an empty list is none:"
+                    + " Cilium marks such a policy Valid=False; a default deny is ingress: [{}])");
         }
         YNode log = spec.get("log");
         if (log != null) {
@@ -650,5 +654,10 @@ final class CiliumCompiler {
         if (rule.authRequired && spiffe == null) {
             parts.add("authentication required");
         }
+    }
+
+    /** Whether a rule list is absent, null or empty: Cilium's {@code len(r.Ingress) == 0}. */
+    private static boolean noRules(YNode list) throws PolicyLoadException {
+        return list == null || list.isNull() || list.items().isEmpty();
     }
 }

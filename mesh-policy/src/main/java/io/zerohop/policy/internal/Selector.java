@@ -183,7 +183,22 @@ final class Selector {
                 }
             }
             for (Map.Entry<String, String> e : written.entrySet()) {
-                labels.put(normalizeKey(e.getKey()), e.getValue());
+                String key = normalizeKey(e.getKey());
+                // Cilium keeps a label's source in its key (pkg/policy/api/selector.go UnmarshalJSON, GetExtendedKeyFrom):
+                // `app` is any.app, `k8s:app` is k8s.app, two requirements that must both hold. Every label zerohop
+                // knows is a Kubernetes one, which any.* matches too, so they test one label: a second value on it is
+                // kept as a requirement beside the first, not written over it (a review pass found `app: nobody` and
+                // `k8s:app: frontend` selecting frontend).
+                // ParseToCiliumRule (pkg/k8s/apis/cilium.io/utils/utils.go) replaces only k8s.io.kubernetes.pod.namespace
+                // in a CiliumNetworkPolicy's endpointSelector; an any.* namespace match stays, as a requirement.
+                boolean kept = !peer && implicitNamespace != null && key.equals(NAMESPACE_KEY) && !e.getKey().startsWith("k8s:");
+                String first = kept ? null : labels.putIfAbsent(key, e.getValue());
+                if (kept || (first != null && !first.equals(e.getValue()))) {
+                    ek.add(key);
+                    eo.add(IN);
+                    ev.add(new String[] {e.getValue()});
+                    text.add(key + "=" + e.getValue());
+                }
             }
             YNode exprs = n.get("matchExpressions");
             if (exprs != null) {
