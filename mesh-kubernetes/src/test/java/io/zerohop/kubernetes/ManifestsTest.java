@@ -144,6 +144,8 @@ class ManifestsTest {
                 .contains("metrics: 0.0.0.0:15020");
         assertThat(cm.getData().get("capture.sh")).contains("tproxy to :15001").contains("tproxy to :15006").contains("add set ip zerohop mesh_pods");
         assertThat(cm.getData().get("proxy.yaml")).contains("plaintext-inbound: 0.0.0.0:15006").contains("capture-set: zerohop/mesh_pods");
+        // Beside Istio, ztunnel's access-log lines: log pipelines written for ztunnel read them unchanged (review pass).
+        assertThat(cm.getData().get("proxy.yaml")).contains("access-log-format: ztunnel");
         assertThat(only(load("node-proxy/namespace.yaml"), Namespace.class).getMetadata().getName()).isEqualTo("zerohop-system");
     }
 

@@ -29,7 +29,8 @@ class KubernetesOptionTest {
         Path file = java.nio.file.Files.writeString(dir.resolve("proxy.yaml"), cm.path("data").path("proxy.yaml").asText());
         String[] args = ConfigFile.expand(new String[] {"--config", file.toString(), "--spire-socket", "unix:/run/spire/sockets/agent.sock"},
                 new picocli.CommandLine(new ProxyCommand()).getCommandSpec());
-        assertThat(args).contains("--kubernetes", "--inbound-transparent", "--transparent=0.0.0.0:15001", "--readiness=0.0.0.0:15021", "--metrics=0.0.0.0:15020");
+        assertThat(args).contains("--kubernetes", "--inbound-transparent", "--transparent=0.0.0.0:15001", "--readiness=0.0.0.0:15021", "--metrics=0.0.0.0:15020",
+                "--access-log-format=ztunnel");
         picocli.CommandLine.ParseResult parsed = new picocli.CommandLine(new ProxyCommand()).parseArgs(args);
         assertThat(parsed.hasMatchedOption("--kubernetes")).isTrue();
         assertThat(parsed.hasMatchedOption("--inbound-transparent")).as("inbound tunnels to pod IPs reach the node proxy").isTrue();
