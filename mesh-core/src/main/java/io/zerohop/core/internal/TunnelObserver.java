@@ -369,7 +369,11 @@ public final class TunnelObserver implements HboneEvents {
             sink.closed(l.withResponseFlags(flags));
         }
         if (ztunnel != null) {
-            ZtunnelAccessLog.dialFailed(access, ztunnel, t, flags, cause, reason, () -> labels(t), () -> source(t));
+            // ztunnel's pool hands its dial's io::Error on as it is ("io error: Connection refused (os error 111)",
+            // src/proxy/pool.rs): the OS error alone, not zerohop's "HBONE connection to ADDR failed: ..." (review pass).
+            String dial = "CONNECT".equals(flags) ? io.zerohop.hbone.internal.DialErrors.describe(cause) : null;
+            String ztunnelReason = dial != null && dial.endsWith(")") && dial.contains(" (os error ") ? dial : reason;
+            ZtunnelAccessLog.dialFailed(access, ztunnel, t, flags, cause, ztunnelReason, () -> labels(t), () -> source(t));
         } else if (access.isInfoEnabled()) {
             access.info("outbound refused src={} src_id={} dst={} dst_id={} status=- reason={}", source(t), t.localIdentity(),
                     addr(t.destination()), t.peerIdentity() != null ? t.peerIdentity() : expectedIdentity(t), LogText.quoted(reason));

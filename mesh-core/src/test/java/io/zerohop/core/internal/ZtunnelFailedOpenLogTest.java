@@ -124,11 +124,13 @@ class ZtunnelFailedOpenLogTest {
     }
 
     @Test
-    @DisplayName("a refused dial is ztunnel's io error")
+    @DisplayName("a refused dial is ztunnel's io error, the OS error as Rust prints it (src/proxy/pool.rs: the dial's io::Error)")
     void aRefusedDialIsAnIoError() {
-        ConnectException refused = new ConnectException("HBONE connection to 127.0.0.2:15008 failed: Connection refused");
+        // As mesh-hbone's ClientConnection reports it: its own text around Netty's native exception.
+        ConnectException refused = new ConnectException("HBONE connection to 127.0.0.2:15008 failed: Connection refused (os error 111)");
+        refused.initCause(new ConnectException("finishConnect(..) failed with error(-111): Connection refused"));
         observer.tunnelFailed(pending(), refused);
-        assertThat(lines.get(1).text()).endsWith(" error=\"io error: HBONE connection to 127.0.0.2:15008 failed: Connection refused\"");
+        assertThat(lines.get(1).text()).endsWith(" error=\"io error: Connection refused (os error 111)\"");
     }
 
     @Test
