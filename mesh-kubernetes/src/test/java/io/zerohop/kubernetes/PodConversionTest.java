@@ -112,6 +112,41 @@ class PodConversionTest {
     }
 
     /**
+     * The tunnel label says a pod terminates HBONE itself (istiod's {@code setTunnelProtocol}); whether the node proxy
+     * captures it is istio-cni's decision ({@code CompiledEnablementSelectors.Matches}, cni/pkg/util/enablement_selector.go),
+     * which refuses a {@code none} pod and a sidecar. Such a pod is HBONE with no node ({@link Workload#node()} null: its own
+     * address on 15008), so no node proxy serves or captures it; until 5 December it kept its node and its node's proxy put
+     * it in the capture set (a review pass). The embedded Deployment's pod template as deploy/ ships it, and a sidecar pod
+     * as Istio's injection template labels it with HBONE on (manifests/charts/istio-control/istio-discovery/files/
+     * injection-template.yaml: {@code networking.istio.io/tunnel: http}).
+     */
+    @Test
+    void aPodThatTerminatesHboneItselfIsServedByNoNodeProxy() throws Exception {
+        io.fabric8.kubernetes.api.model.apps.Deployment embedded = ManifestsTest.load("embedded/deployment.yaml").stream()
+                .filter(io.fabric8.kubernetes.api.model.apps.Deployment.class::isInstance)
+                .map(io.fabric8.kubernetes.api.model.apps.Deployment.class::cast).findFirst().orElseThrow();
+        Pod quotes = new PodBuilder().withMetadata(embedded.getSpec().getTemplate().getMetadata()).editMetadata().withName("quotes-abc")
+                .withNamespace("shop").endMetadata().withNewSpec().withNodeName("n1").endSpec()
+                .withNewStatus().withPodIP("10.244.1.40").withPhase("Running").endStatus().build();
+        Map<String, String> hbone = new java.util.HashMap<>(SIDECAR);
+        Pod sidecar = new PodBuilder().withNewMetadata().withName("sidecar-hbone").withNamespace("shop")
+                .withLabels(Map.of("networking.istio.io/tunnel", "http", "security.istio.io/tlsMode", "istio")).withAnnotations(hbone)
+                .endMetadata().withNewSpec().withNodeName("n1").endSpec()
+                .withNewStatus().withPodIP("10.244.1.41").withPhase("Running").endStatus().build();
+        Pod ambient = new PodBuilder().withNewMetadata().withName("enrolled").withNamespace("shop").endMetadata()
+                .withNewSpec().withNodeName("n1").endSpec().withNewStatus().withPodIP("10.244.1.42").withPhase("Running").endStatus().build();
+        for (Pod own : List.of(quotes, sidecar)) {
+            Workload w = PodConversion.toWorkload(own, AMBIENT, List.of(), "cluster.local").orElseThrow();
+            assertThat(w.protocol()).as(w.name()).isEqualTo(Workload.Protocol.HBONE);
+            assertThat(w.node()).as(w.name() + ": its own HBONE endpoint, no node proxy's").isNull();
+            assertThat(PodConversion.captured(own, AMBIENT)).as(w.name()).isFalse();
+        }
+        Workload enrolled = PodConversion.toWorkload(ambient, AMBIENT, List.of(), "cluster.local").orElseThrow();
+        assertThat(enrolled.protocol()).isEqualTo(Workload.Protocol.HBONE);
+        assertThat(enrolled.node()).isEqualTo("n1");
+    }
+
+    /**
      * cilium/cilium pkg/k8s/apis/cilium.io/const.go {@code PodNamespaceMetaLabels}: an endpoint carries its
      * namespace's labels as {@code io.cilium.k8s.namespace.labels.<key>}, and a CiliumNetworkPolicy selector on
      * them reaches pods of other namespaces (pkg/k8s/apis/cilium.io/utils/utils.go getEndpointSelector). Without

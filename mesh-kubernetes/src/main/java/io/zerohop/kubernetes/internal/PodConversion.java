@@ -87,6 +87,13 @@ public final class PodConversion {
                 : pod.getSpec().getServiceAccountName();
         String node = pod.getSpec() == null || blank(pod.getSpec().getNodeName()) ? null : pod.getSpec().getNodeName();
         Workload.Protocol protocol = inMesh(pod, namespaceLabels) ? Workload.Protocol.HBONE : Workload.Protocol.TCP;
+        if (protocol == Workload.Protocol.HBONE && !captured(pod, namespaceLabels)) {
+            // It terminates HBONE itself (zerohop embedded, a sidecar with HBONE on: the tunnel label), and istio-cni would
+            // not capture it: no node proxy serves it (Workload.node null: its own address on 15008). Until 5 December
+            // it kept its node, so that node's proxy put it in the capture set, took the HBONE dialled to it, its
+            // outbound and its inbound plaintext (a review pass: the embedded Deployment and sidecars were captured).
+            node = null;
+        }
         return Optional.of(new Workload(ns, name, sa, labels, addresses, protocol, node, trustDomain,
                 appProtocols(pod, services), namedPorts(pod), workloadName(pod), services(pod, services)));
     }
@@ -448,8 +455,20 @@ public final class PodConversion {
      */
     public static boolean inMesh(Pod pod, Map<String, String> namespaceLabels) {
         Map<String, String> labels = pod.getMetadata().getLabels() == null ? Map.of() : pod.getMetadata().getLabels();
+        return supportsTunnel(labels, "http") || captured(pod, namespaceLabels);
+    }
+
+    /**
+     * Whether the node proxy captures the pod, as istio-cni decides which pods ztunnel's redirection takes: its
+     * {@code ambient.istio.io/redirection: enabled} annotation, else {@code CompiledEnablementSelectors.Matches}
+     * (cni/pkg/util/enablement_selector.go) with the default selectors, as {@link #inMesh} says. The
+     * {@code networking.istio.io/tunnel} label is not enrolment: it says the pod terminates HBONE itself
+     * (istiod's {@code setTunnelProtocol} only), and such a pod outside these selectors is not captured.
+     */
+    public static boolean captured(Pod pod, Map<String, String> namespaceLabels) {
+        Map<String, String> labels = pod.getMetadata().getLabels() == null ? Map.of() : pod.getMetadata().getLabels();
         Map<String, String> annotations = pod.getMetadata().getAnnotations() == null ? Map.of() : pod.getMetadata().getAnnotations();
-        if ("enabled".equals(annotations.get(AMBIENT_REDIRECTION_ANNOTATION)) || supportsTunnel(labels, "http")) {
+        if ("enabled".equals(annotations.get(AMBIENT_REDIRECTION_ANNOTATION))) {
             return true;
         }
         // Enrolled by zerohop's reading of istio-cni's defaults, which exclude kube-system (manifests/charts/istio-cni/
