@@ -41,7 +41,8 @@ class SeedManifestTest {
         assertThat(set.warnings()).filteredOn(w -> w.contains("istio-ambient-e-commerce.yaml")).singleElement().asString()
                 .contains("istio-ambient-e-commerce.yaml:8")
                 .contains("spec.mode is not a PeerAuthentication field; read as spec.mtls.mode")
-                .contains("spec: {mtls: {mode: STRICT}}");
+                .contains("spec: {mtls: {mode: STRICT}}")
+                .contains("kubectl apply to a cluster refuses the unknown field").contains("the policy is UNSET there, not STRICT");
         // newuser23: the same file applied to a Cilium cluster loses the identity pin; say so where it is written
         assertThat(set.warnings()).filteredOn(w -> w.contains("cilium-enforce-mtls-checkout.yaml")).singleElement().asString()
                 .startsWith(seed("cilium-enforce-mtls-checkout.yaml") + ":27: CiliumClusterwideNetworkPolicy enforce-mtls-checkout: "

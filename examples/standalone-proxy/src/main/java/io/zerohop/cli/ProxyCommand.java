@@ -60,7 +60,8 @@ import picocli.CommandLine.Spec;
                 "     names no readable file or directory",
                 "  3  out of heap, through deploy/zerohop.sh (-XX:+ExitOnOutOfMemoryError)",
                 "  4  identity: PEM files that are no valid SVID for their trust bundle;",
-                "     Istio CA: token refused, CA unreachable or no usable certificate",
+                "     Istio CA: token or impersonation refused, a TLS failure, or no usable",
+                "     certificate (a CA out of reach is waited for, as ztunnel waits)",
                 ""})
 final class ProxyCommand implements Callable<Integer> {
     /** A default on a line of its own: picocli's line breaking would split an address after its colon. */

@@ -99,8 +99,11 @@ final class PeerAuthn {
                             + " which inherits); only the seed article's spec.mode: STRICT is read; write spec: {mtls: {mode: "
                             + flatMode.text() + "}}");
                 }
+                // The cluster's copy differs, which the warning must say (an operator pass: STRICT checked here, none there).
                 warnings.add(flatMode.file + ":" + flatMode.line + ": " + base + ": spec.mode is not a PeerAuthentication "
-                        + "field; read as spec.mtls.mode (upstream form: spec: {mtls: {mode: " + flatMode.text() + "}})");
+                        + "field; read as spec.mtls.mode (upstream form: spec: {mtls: {mode: " + flatMode.text() + "}}); "
+                        + "kubectl apply to a cluster refuses the unknown field (strict field validation), or, with validation"
+                        + " off, the API server drops it and the policy is UNSET there, not STRICT");
             } else {
                 mode = mode(spec.get("mtls"));
             }
