@@ -106,10 +106,15 @@ public final class KubernetesDiscovery implements AutoCloseable {
         this.executor.setRemoveOnCancelPolicy(true);
         this.debouncer = new Debouncer(executor, b.debounce, b.debounceMax, URGENT_MAX, this::install);
         String local = node;
-        // A node proxy's own pods are applied within URGENT_MAX even while the cluster keeps changing (Debouncer).
+        // A node proxy's own pods are applied within URGENT_MAX even while the cluster keeps changing (Debouncer), and so is
+        // a Namespace, whose istio.io/dataplane-mode label enrols or releases its pods (this node's among them), as
+        // istio-cni reconciles a namespace's pods at its event (cni/pkg/nodeagent/informers.go); until 5 December a
+        // namespace's label waited up to the 10 s cap on a busy cluster (an operator pass: 6.7-8.1 s). Namespaces change
+        // seldom, so this costs nothing.
         this.informers = new Informers(client, b.resync.toMillis(), workloads, policies, debouncer::trigger,
-                o -> local != null && o instanceof io.fabric8.kubernetes.api.model.Pod pod && pod.getSpec() != null
-                        && local.equals(pod.getSpec().getNodeName()), debouncer::triggerUrgent);
+                o -> local != null && (o instanceof io.fabric8.kubernetes.api.model.Namespace
+                        || o instanceof io.fabric8.kubernetes.api.model.Pod pod && pod.getSpec() != null
+                        && local.equals(pod.getSpec().getNodeName())), debouncer::triggerUrgent);
         this.sourceCheck = node == null || !b.nodeAddresses ? null : new SourceAddressCheck(node);
         this.peers = namespace == null ? null
                 : new PeerLookup(client, workloads, b.peerCacheSize, b.peerCacheTtl, debouncer::trigger);

@@ -27,6 +27,8 @@ class LocalPodUrgencyTest {
             KubernetesDiscovery d = k8s.closeLater(KubernetesDiscovery.forNode(k8s.client, "node-a").workloads(registry)
                     .debounce(Duration.ofSeconds(30), Duration.ofSeconds(60)).start());
             d.synced().get(20, TimeUnit.SECONDS);
+            // The namespace's own event is urgent too (the test below): let it be applied before the pods below come.
+            Thread.sleep(1500);
 
             InetAddress elsewhere = InetAddress.getByName("10.0.2.2");
             InetAddress local = InetAddress.getByName("10.0.1.2");
@@ -39,6 +41,30 @@ class LocalPodUrgencyTest {
             }
             assertThat(registry.byAddress(local)).as("this node's pod does not (20 s given, where the quiet period is 30 s)").isPresent();
             assertThat(registry.byAddress(elsewhere)).as("applied with it").isPresent();
+        }
+    }
+
+    /** A namespace's enrolment label too: istio-cni reconciles the namespace's pods at its event (cni/pkg/nodeagent/informers.go). */
+    @Test
+    void aNamespaceLabelIsAppliedWithoutWaitingForTheDebounce() throws Exception {
+        try (MockCluster k8s = new MockCluster()) {
+            k8s.client.resource(namespace("prod", Map.of())).create();
+            WorkloadRegistry registry = WorkloadRegistry.empty();
+            KubernetesDiscovery d = k8s.closeLater(KubernetesDiscovery.forNode(k8s.client, "node-a").workloads(registry)
+                    .debounce(Duration.ofSeconds(30), Duration.ofSeconds(60)).start());
+            k8s.create(pod("prod", "local", "node-a", "backend", Map.of("app", "backend"), "10.0.1.2").build());
+            d.synced().get(20, TimeUnit.SECONDS);
+            InetAddress local = InetAddress.getByName("10.0.1.2");
+            for (int i = 0; i < 2000 && registry.byAddress(local).isEmpty(); i++) {
+                Thread.sleep(10);
+            }
+            assertThat(registry.byAddress(local).orElseThrow().protocol()).isEqualTo(io.zerohop.core.Workload.Protocol.TCP);
+            k8s.client.resource(namespace("prod", Map.of("istio.io/dataplane-mode", "ambient"))).update();
+            for (int i = 0; i < 2000 && registry.byAddress(local).orElseThrow().protocol() != io.zerohop.core.Workload.Protocol.HBONE; i++) {
+                Thread.sleep(10);
+            }
+            assertThat(registry.byAddress(local).orElseThrow().protocol()).as("enrolled within 20 s, where the quiet period is 30 s")
+                    .isEqualTo(io.zerohop.core.Workload.Protocol.HBONE);
         }
     }
 }
