@@ -758,6 +758,15 @@ class IstioUpstreamConformanceTest extends UpstreamTable {
                 r().http("GET", "/foo/buzz/bar/baz"), true, "prod/p");
         T.decide(p, "/foo/{*} ignores the query (matched on the normalised path)", to("{paths: ['/foo/{*}']}"),
                 r().http("GET", "/foo/bar?x=/y"), true, "prod/p");
+        // Envoy's matcher (source/extensions/path/uri_template_lib/uri_template_internal.cc kLiteral, "sub-delims
+        // excluding *=", and its test isValidLiteral("a=c") false): '=' and '*' are in no {*} or {**}.
+        String e = Upstream.ENVOY_URI_TEMPLATE;
+        T.decide(e, "/tmpl/{**} does not match /tmpl/a=b", to("{paths: ['/tmpl/{**}']}"), r().http("GET", "/tmpl/a=b"), false, "prod/p");
+        T.decide(e, "/users/{*}/delete does not match /users/a=b/delete", to("{paths: ['/users/{*}/delete']}"),
+                r().http("GET", "/users/a=b/delete"), false, "prod/p");
+        T.decide(e, "/tmpl/{**} does not match /tmpl/a*b", to("{paths: ['/tmpl/{**}']}"), r().http("GET", "/tmpl/a*b"), false, "prod/p");
+        T.decide(e, "/tmpl/{**} matches /tmpl/a:b@c;d,e+f(g)!$&'h~i_j.k-l%20", to("{paths: ['/tmpl/{**}']}"),
+                r().http("GET", "/tmpl/a:b@c;d,e+f(g)!$&'h~i_j.k-l%20"), true, "prod/p");
         T.invalid(p, "/*/baz/{*} is not a valid path template", to("{paths: ['/*/baz/{*}']}"), "invalid string literal");
         T.invalid(p, "/**/baz/{*} is not a valid path template", to("{paths: ['/**/baz/{*}']}"), "invalid string literal");
         T.invalid(p, "/{**}/foo/{*} is not a valid path template", to("{paths: ['/{**}/foo/{*}']}"), "{**} is not the last operator");

@@ -9,9 +9,14 @@ import com.google.re2j.Pattern;
  */
 final class PathMatch {
 
-    /** RFC 3986 pchar without '/', as Envoy's uri_template matches one segment. */
-    private static final String SEGMENT = "[a-zA-Z0-9\\-._~%!$&'()+,;:@=]+";
-    private static final String REST = "[a-zA-Z0-9\\-._~%!$&'()+,;:@=/]*";
+    /**
+     * Envoy's uri_template literal characters (envoyproxy/envoy source/extensions/path/uri_template_lib/
+     * uri_template_internal.cc {@code kLiteral}: RFC 3986 pchar without '/', and of the sub-delims without '*' and
+     * '='): {@code {*}} is one or more of them, {@code {**}} any of them and '/'. Until 5 December '=' was one, so
+     * {@code /tmpl/a=b} matched {@code /tmpl/{**}} where Envoy's does not (a review pass).
+     */
+    private static final String SEGMENT = "[a-zA-Z0-9\\-._~%!$&'()+,;:@]+";
+    private static final String REST = "[a-zA-Z0-9\\-._~%!$&'()+,;:@/]*";
 
     private final StringMatch plain;
     private final Pattern template;
