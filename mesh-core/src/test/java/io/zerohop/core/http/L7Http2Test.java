@@ -385,6 +385,25 @@ class L7Http2Test {
                 base + "/api/nul%00")).endsWith("[2 400]");
     }
 
+    /**
+     * Which denied requests get the gRPC form is Envoy's {@code hasGrpcContentType} (envoyproxy/envoy
+     * source/common/grpc/common.cc; common_test.cc {@code HasGrpcContentType}): {@code application/grpc} or
+     * {@code application/grpc+...}; grpc-web and a parameter are HTTP, 403. Until 5 December any prefix was gRPC (a review
+     * pass: grpc-web got 200 with grpc-status 7).
+     */
+    @Test
+    void onlyEnvoysGrpcContentTypesGetTheGrpcDenial() throws Exception {
+        String url = "http://127.0.0.1:" + viaH2.getPort() + "/admin";
+        for (String http : List.of("application/grpc-web", "application/grpc-web+proto", "application/grpcx", "application/grpc; charset=utf-8")) {
+            assertThat(run("curl", "-sS", "--max-time", "20", "--http2-prior-knowledge", "-w", " [%{http_code}]", "-H", "content-type: " + http,
+                    "--data-binary", "x", url)).as(http).isEqualTo("RBAC: access denied [403]");
+        }
+        for (String grpc : List.of("application/grpc", "application/grpc+proto")) {
+            assertThat(run("curl", "-sS", "--max-time", "20", "--http2-prior-knowledge", "-D", "-", "-o", "/dev/null", "-H", "content-type: " + grpc,
+                    "--data-binary", "x", url)).as(grpc).contains("HTTP/2 200").contains("grpc-status: 7");
+        }
+    }
+
     @Test
     void nghttpConcurrentStreams() throws Exception {
         String base = "http://127.0.0.1:" + viaH2.getPort();

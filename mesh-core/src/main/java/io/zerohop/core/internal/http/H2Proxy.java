@@ -123,7 +123,7 @@ final class H2Proxy {
         private boolean cut;
         /** Envoy's response flags for the access line and {@code istio_requests_total}: "-" for none. */
         private String responseFlags = "-";
-        /** A gRPC request ({@code content-type: application/grpc*}): local replies are trailers-only with a grpc-status. */
+        /** A gRPC request ({@link #isGrpc}, Envoy's test): local replies are trailers-only with a grpc-status. */
         private boolean grpc;
         /** A forwarded gRPC request's message counters and the two directions' inspectors; null otherwise. */
         private HttpObserver.MessageCounters messages;
@@ -181,7 +181,7 @@ final class H2Proxy {
             Http2Headers h = frame.headers();
             method = String.valueOf(h.method());
             CharSequence contentType = h.get("content-type");
-            grpc = contentType != null && contentType.toString().startsWith("application/grpc");
+            grpc = isGrpc(contentType);
             path = String.valueOf(h.path());
             // Reset, as Envoy's HTTP/2 codec resets these before its connection manager sees them: no answer, no decision.
             // Over the header limits: Envoy's reset. A control character, SP or DEL in :path: a malformed request (RFC 9113
@@ -260,7 +260,7 @@ final class H2Proxy {
                 denied = true;
                 CharSequence ct = h.get("content-type");
                 String location = io.zerohop.policy.HttpAttributes.ciliumTarget(path);
-                if (location == null || (ct != null && ct.toString().startsWith("application/grpc"))) {
+                if (location == null || isGrpc(ct)) {
                     status = 400;
                     respond(new DefaultHttp2Headers().status("400").set("content-type", "text/plain"), "Bad Request", true);
                 } else {
@@ -654,5 +654,19 @@ final class H2Proxy {
                 finish();
             }
         }
+    }
+
+    /**
+     * Whether a request is gRPC as Envoy decides it (envoyproxy/envoy source/common/grpc/common.cc
+     * {@code hasGrpcContentType}): {@code content-type} exactly {@code application/grpc} or starting with
+     * {@code application/grpc+}; {@code application/grpc-web}, {@code application/grpcx} or one with parameters is not,
+     * and gets the HTTP reply. Until 5 December any {@code application/grpc} prefix was taken (a review pass).
+     */
+    static boolean isGrpc(CharSequence contentType) {
+        if (contentType == null) {
+            return false;
+        }
+        String t = contentType.toString();
+        return t.startsWith("application/grpc") && (t.length() == 16 || t.charAt(16) == '+');
     }
 }
