@@ -70,6 +70,27 @@ class Http1CodecTest {
     }
 
     @Test
+    @DisplayName("Envoy's max_request_headers_kb (60) counts the URL with the headers: a 20 KiB URL passes, URL + headers over 60 KiB or a longer URL is 431")
+    void theUrlCountsAgainstEnvoysHeaderBudget() {
+        // envoyproxy/envoy test/integration/protocol_integration_test.cc LargeRequestUrlRejected / LargeRequestUrlAccepted
+        // (http_integration.cc testLargeRequestUrl): the URL alone over the limit is 431.
+        List<Object> ok = decode("GET /ok?" + "a".repeat(20_000) + " HTTP/1.1\r\nHost: a\r\n\r\n");
+        assertThat(((HttpRequest) ok.get(0)).decoderResult().isSuccess()).isTrue();
+        release(ok);
+        String big = "X-Big: " + "b".repeat(25_000) + "\r\n";
+        for (String request : List.of("GET /ok?" + "a".repeat(40_000) + " HTTP/1.1\r\nHost: a\r\n" + big + "\r\n",
+                "GET /ok?" + "a".repeat(62_000) + " HTTP/1.1\r\nHost: a\r\n\r\n", "GET /ok?" + "a".repeat(70_000) + " HTTP/1.1\r\nHost: a\r\n\r\n")) {
+            List<Object> out = decode(request, "GET /after HTTP/1.1\r\nHost: a\r\n\r\n");
+            HttpRequest r = (HttpRequest) out.get(0);
+            assertThat(r.decoderResult().isFailure()).as(request.length() + " bytes").isTrue();
+            assertThat(LocalReplies.statusFor(r.decoderResult().cause())).as(request.length() + " bytes")
+                    .isEqualTo(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE);
+            assertThat(out).as("nothing after it is decoded").hasSize(1);
+            release(out);
+        }
+    }
+
+    @Test
     @DisplayName("Netty already fails CL+TE and duplicate Content-Length (kept as a regression guard on upgrades)")
     void nettyRejections() {
         for (String h : List.of("Content-Length: 1\r\nTransfer-Encoding: chunked\r\n", "Content-Length: 1\r\nContent-Length: 1\r\n")) {
