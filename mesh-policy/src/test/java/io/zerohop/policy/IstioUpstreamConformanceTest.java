@@ -758,6 +758,23 @@ class IstioUpstreamConformanceTest extends UpstreamTable {
                 r().http("GET", "/foo/buzz/bar/baz"), true, "prod/p");
         T.decide(p, "/foo/{*} ignores the query (matched on the normalised path)", to("{paths: ['/foo/{*}']}"),
                 r().http("GET", "/foo/bar?x=/y"), true, "prod/p");
+        // remote.ip / remoteIpBlocks: Envoy's remote address under istiod's use_remote_address false (sidecar and waypoint
+        // listeners, listener_builder.go / listener_waypoint.go): the last X-Forwarded-For address (utility.cc
+        // getLastAddressFromXFF), else the peer; istio/api authorization_policy.proto: "populated from X-Forwarded-For".
+        String x = Upstream.ENVOY_XFF;
+        String denyRemote = spec("action: DENY, rules: [{from: [{source: {remoteIpBlocks: ['203.0.113.0/24']}}]}, "
+                + "{when: [{key: remote.ip, values: ['198.51.100.9']}]}]");
+        for (String xff : List.of("203.0.113.7", "10.0.0.1, 203.0.113.7", "10.0.0.1,203.0.113.7 ", "198.51.100.9")) {
+            T.decide(x, "DENY remoteIpBlocks/remote.ip, X-Forwarded-For: " + xff, denyRemote,
+                    r().http("GET", "/", "a", Map.of("x-forwarded-for", xff)), false, "prod/p");
+        }
+        for (String xff : List.of("203.0.113.7, 10.0.0.1", "203.0.113.7,", "not-an-ip", "::ffff:203.0.113.7")) {
+            T.decide(x, "DENY remoteIpBlocks/remote.ip, X-Forwarded-For: " + xff + " (last entry not the client, or no IP: the peer)",
+                    denyRemote, r().http("GET", "/", "a", Map.of("x-forwarded-for", xff)), true, null);
+        }
+        T.decide(x, "DENY remoteIpBlocks without X-Forwarded-For: the peer 10.0.0.1", denyRemote, r().http("GET", "/"), true, null);
+        T.decide(x, "ALLOW remoteIpBlocks by the last X-Forwarded-For address", spec("action: ALLOW, rules: [{from: [{source: "
+                + "{remoteIpBlocks: ['203.0.113.0/24']}}]}]"), r().http("GET", "/", "a", Map.of("x-forwarded-for", "203.0.113.7")), true, "prod/p");
         // Envoy's matcher (source/extensions/path/uri_template_lib/uri_template_internal.cc kLiteral, "sub-delims
         // excluding *=", and its test isValidLiteral("a=c") false): '=' and '*' are in no {*} or {**}.
         String e = Upstream.ENVOY_URI_TEMPLATE;

@@ -42,6 +42,7 @@ final class Upstream {
     static final String CILIUM_ENTITY = "cilium/cilium pkg/policy/api/entity.go";
     static final String CILIUM_L4 = "cilium/cilium pkg/policy/api/l4.go";
     static final String CILIUM_XDS = "cilium/cilium pkg/envoy/xds_server.go (getHTTPRule)";
+    static final String ENVOY_XFF = "envoyproxy/envoy source/common/http/utility.cc (getLastAddressFromXFF) + conn_manager_utility.cc; istio/istio listener_builder.go, listener_waypoint.go (UseRemoteAddress false)";
     static final String ENVOY_URI_TEMPLATE = "envoyproxy/envoy source/extensions/path/uri_template_lib/uri_template_internal.cc (kLiteral) + uri_template_internal_test.cc";
     static final String CILIUM_EXTENDED_KEY = "cilium/cilium pkg/policy/api/selector.go (EndpointSelector.UnmarshalJSON: matchLabels keyed by labels.GetExtendedKeyFrom, pkg/labels: app is any.app, k8s:app is k8s.app)";
     static final String CILIUM_K8S_UTILS = "cilium/cilium pkg/k8s/apis/cilium.io/utils/utils.go + utils_test.go (getEndpointSelector, ParseToCiliumRule)";

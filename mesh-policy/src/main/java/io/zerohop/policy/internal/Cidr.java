@@ -173,6 +173,33 @@ final class Cidr {
         return v4 ? (other.v4Addr & v4Mask) == v4Addr : prefixMatches(other.v6Addr);
     }
 
+    /**
+     * Envoy's remote address of a request ({@code remote.ip}, {@code remoteIpBlocks}): istiod's sidecar and waypoint
+     * listeners set {@code use_remote_address: false} (istio/istio pilot/pkg/networking/core/listener_builder.go,
+     * listener_waypoint.go), so Envoy's connection manager takes the last {@code X-Forwarded-For} address
+     * (envoyproxy/envoy source/common/http/utility.cc {@code getLastAddressFromXFF}, no trusted hops: after the last
+     * comma, trimmed, an IP literal) and keeps the connection's when there is none or it does not parse
+     * ({@code conn_manager_utility.cc} {@code mutateRequestHeaders}). Without HTTP: the source address. Until
+     * 5 December zerohop took the source address for HTTP too, so a DENY on a client address an ingress gateway put in
+     * X-Forwarded-For never fired (a review pass). As behind Envoy, the client that sends the header chooses it.
+     */
+    static InetAddress remoteAddress(io.zerohop.policy.AccessRequest r) {
+        String xff = r.http() == null ? null : r.http().header("x-forwarded-for");
+        if (xff != null) {
+            byte[] b = parseLiteral(xff.substring(xff.lastIndexOf(',') + 1).trim());
+            if (b != null) {
+                try {
+                    // An IPv4-mapped literal stays IPv6 (no IPv4 CIDR matches it, as Envoy's CidrRange): getByAddress
+                    // would make it IPv4.
+                    return b.length == 16 ? java.net.Inet6Address.getByAddress(null, b, -1) : InetAddress.getByAddress(b);
+                } catch (java.net.UnknownHostException e) {
+                    // a 4- or 16-byte array is always an address
+                }
+            }
+        }
+        return r.sourceAddress();
+    }
+
     static boolean any(Cidr[] cs, InetAddress a) {
         for (Cidr c : cs) {
             if (c.contains(a)) {

@@ -178,8 +178,9 @@ final class IstioCondition implements Cloneable {
         StringMatch[] sm = negative ? notValues : values;
         switch (key) {
             case SOURCE_IP:
-            case REMOTE_IP:
                 return Cidr.any(negative ? notCidrs : cidrs, r.sourceAddress());
+            case REMOTE_IP:
+                return Cidr.any(negative ? notCidrs : cidrs, Cidr.remoteAddress(r));
             case DESTINATION_IP:
                 return Cidr.any(negative ? notCidrs : cidrs, r.destinationAddress());
             case DESTINATION_PORT:

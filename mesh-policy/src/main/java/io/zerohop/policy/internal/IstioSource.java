@@ -307,11 +307,11 @@ final class IstioSource implements Cloneable {
         if (notTrustDomains.length > 0 && trustDomainAny(notTrustDomains, p)) {
             return false;
         }
-        // Without X-Forwarded-For handling the remote address is the peer address, as Envoy's default.
-        if (remoteIpBlocks.length > 0 && !Cidr.any(remoteIpBlocks, r.sourceAddress())) {
+        // Envoy's remote address: the last X-Forwarded-For address, else the peer's (Cidr.remoteAddress).
+        if (remoteIpBlocks.length > 0 && !Cidr.any(remoteIpBlocks, Cidr.remoteAddress(r))) {
             return false;
         }
-        if (notRemoteIpBlocks.length > 0 && Cidr.any(notRemoteIpBlocks, r.sourceAddress())) {
+        if (notRemoteIpBlocks.length > 0 && Cidr.any(notRemoteIpBlocks, Cidr.remoteAddress(r))) {
             return false;
         }
         // No request authentication (JWT) is performed, so the request principal is absent.
