@@ -251,12 +251,15 @@ class L7EnforcementTest {
         String all = exchange(viaFrontend, reqs);
         List<String> statuses = java.util.regex.Pattern.compile("HTTP/1\\.1 \\d{3} [A-Za-z ]+(?=\r\n)").matcher(all)
                 .results().map(java.util.regex.MatchResult::group).toList();
+        // The denied POST /refund has a body: Envoy's RBAC answers it from decodeHeaders, before the body, and its
+        // connection manager then closes the HTTP/1 connection with connection: close (conn_manager_impl.cc encodeHeaders,
+        // !remoteDecodeComplete), so GET /api/2 after it is never served (until 5 December zerohop served it).
         assertThat(statuses).containsExactly("HTTP/1.1 200 OK", "HTTP/1.1 403 Forbidden", "HTTP/1.1 200 OK",
-                "HTTP/1.1 403 Forbidden", "HTTP/1.1 200 OK");
+                "HTTP/1.1 403 Forbidden");
+        assertThat(all.substring(all.lastIndexOf("HTTP/1.1 403 Forbidden"))).contains("connection: close");
         assertThat(all.indexOf("GET /api/1 ")).isLessThan(all.indexOf("POST /charge ")).isGreaterThan(0);
-        assertThat(all.indexOf("POST /charge ")).isLessThan(all.indexOf("GET /api/2 "));
         assertThat(all).contains("POST /charge xfcc=").contains("len=5 sha=" + sha("hello".getBytes(StandardCharsets.US_ASCII)));
-        assertThat(seen).doesNotContain("GET /secret", "POST /refund");
+        assertThat(seen).doesNotContain("GET /secret", "POST /refund", "GET /api/2");
     }
 
     @Test
