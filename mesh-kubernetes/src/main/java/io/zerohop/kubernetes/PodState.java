@@ -11,6 +11,11 @@ package io.zerohop.kubernetes;
  * @param phase     {@code status.phase} ({@code Pending}, {@code Running}, ...), null when not reported
  * @param ready     the {@code Ready} condition is {@code True}
  * @param inMesh    traffic to it is tunnelled (HBONE); see {@link io.zerohop.core.Workload.Protocol}
+ * @param captured  its node's proxy captures it, as istio-cni decides which pods ztunnel's redirection takes (the
+ *                  {@code ambient.istio.io/redirection: enabled} annotation, else its enablement selectors). False for a
+ *                  pod that terminates HBONE itself ({@code networking.istio.io/tunnel: http}: zerohop embedded, a sidecar
+ *                  with HBONE on) outside those selectors: {@code inMesh}, but no node proxy takes its traffic. Until
+ *                  5 December such a pod was captured (a review pass)
  */
-public record PodState(String namespace, String name, String node, String phase, boolean ready, boolean inMesh) {
+public record PodState(String namespace, String name, String node, String phase, boolean ready, boolean inMesh, boolean captured) {
 }

@@ -114,14 +114,14 @@ class PodConversionTest {
     /**
      * The tunnel label says a pod terminates HBONE itself (istiod's {@code setTunnelProtocol}); whether the node proxy
      * captures it is istio-cni's decision ({@code CompiledEnablementSelectors.Matches}, cni/pkg/util/enablement_selector.go),
-     * which refuses a {@code none} pod and a sidecar. Such a pod is HBONE with no node ({@link Workload#node()} null: its own
-     * address on 15008), so no node proxy serves or captures it; until 5 December it kept its node and its node's proxy put
-     * it in the capture set (a review pass). The embedded Deployment's pod template as deploy/ ships it, and a sidecar pod
-     * as Istio's injection template labels it with HBONE on (manifests/charts/istio-control/istio-discovery/files/
-     * injection-template.yaml: {@code networking.istio.io/tunnel: http}).
+     * which refuses a {@code none} pod and a sidecar. Such a pod is HBONE on its node (istiod sends every pod's node), and
+     * not captured ({@link PodConversion#captured}, {@code PodState.captured}, which the node proxy's capture set reads);
+     * until 5 December its node's proxy put it in the capture set (a review pass). The embedded Deployment's pod template
+     * as deploy/ ships it, and a sidecar pod as Istio's injection template labels it with HBONE on
+     * (manifests/charts/istio-control/istio-discovery/files/injection-template.yaml: {@code networking.istio.io/tunnel: http}).
      */
     @Test
-    void aPodThatTerminatesHboneItselfIsServedByNoNodeProxy() throws Exception {
+    void aPodThatTerminatesHboneItselfIsNotCaptured() throws Exception {
         io.fabric8.kubernetes.api.model.apps.Deployment embedded = ManifestsTest.load("embedded/deployment.yaml").stream()
                 .filter(io.fabric8.kubernetes.api.model.apps.Deployment.class::isInstance)
                 .map(io.fabric8.kubernetes.api.model.apps.Deployment.class::cast).findFirst().orElseThrow();
@@ -138,12 +138,13 @@ class PodConversionTest {
         for (Pod own : List.of(quotes, sidecar)) {
             Workload w = PodConversion.toWorkload(own, AMBIENT, List.of(), "cluster.local").orElseThrow();
             assertThat(w.protocol()).as(w.name()).isEqualTo(Workload.Protocol.HBONE);
-            assertThat(w.node()).as(w.name() + ": its own HBONE endpoint, no node proxy's").isNull();
-            assertThat(PodConversion.captured(own, AMBIENT)).as(w.name()).isFalse();
+            assertThat(w.node()).as(w.name() + ": its node, for locality").isEqualTo("n1");
+            assertThat(PodConversion.captured(own, AMBIENT)).as(w.name() + ": its own HBONE endpoint, not captured").isFalse();
         }
         Workload enrolled = PodConversion.toWorkload(ambient, AMBIENT, List.of(), "cluster.local").orElseThrow();
         assertThat(enrolled.protocol()).isEqualTo(Workload.Protocol.HBONE);
         assertThat(enrolled.node()).isEqualTo("n1");
+        assertThat(PodConversion.captured(ambient, AMBIENT)).isTrue();
     }
 
     /**

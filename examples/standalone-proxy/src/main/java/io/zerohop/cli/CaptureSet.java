@@ -39,6 +39,8 @@ final class CaptureSet implements AutoCloseable {
     private final WorkloadRegistry registry;
     private final String node;
     private final String nft;
+    /** Which of this node's HBONE workloads its proxy captures (under --kubernetes: istio-cni's decision, PodState.captured). */
+    private final java.util.function.Predicate<Workload> captured;
     private volatile boolean closed;
     /** The {@code nft} running now, or null: {@link #close} kills it. */
     private volatile Process running;
@@ -55,17 +57,23 @@ final class CaptureSet implements AutoCloseable {
      *                 {@code nft list set ip TABLE SET}
      */
     CaptureSet(String[] spec, WorkloadRegistry registry, String node, String nft) {
-        this(spec, registry, node, nft, null);
+        this(spec, registry, node, nft, null, w -> true);
     }
 
-    /** @param written run once, on the thread that wrote, after the first successful write (the proxy's readiness task); may be null */
-    CaptureSet(String[] spec, WorkloadRegistry registry, String node, String nft, Runnable written) {
+    /**
+     * @param written  run once, on the thread that wrote, after the first successful write (the proxy's readiness task); may be null
+     * @param captured which of this node's HBONE workloads are captured: a pod that terminates HBONE itself and that
+     *                 istio-cni would not enrol is left out (its own listener takes what is dialled to it)
+     */
+    CaptureSet(String[] spec, WorkloadRegistry registry, String node, String nft, Runnable written,
+               java.util.function.Predicate<Workload> captured) {
         this.table = spec[0];
         this.set = spec[1];
         this.registry = registry;
         this.node = node;
         this.nft = nft;
         this.firstWrite = written;
+        this.captured = captured;
     }
 
     /** {@code TABLE/SET}, each an nftables identifier; null with the reason in {@code why[0]} when it is not. */
@@ -95,14 +103,15 @@ final class CaptureSet implements AutoCloseable {
     }
 
     /**
-     * This node's mesh workloads' IPv4 addresses, sorted. Left out: workloads outside the mesh ({@link Workload.Protocol#TCP}:
+     * This node's mesh workloads' IPv4 addresses, sorted. Left out: those not captured (a pod that terminates HBONE itself),
+     * workloads outside the mesh ({@link Workload.Protocol#TCP}:
      * the Kubernetes registry keeps every pod, for policies on source labels, and ztunnel captures enrolled pods only) and
      * IPv6 addresses (capture.sh's table is {@code ip}).
      */
     TreeSet<String> local() {
         TreeSet<String> out = new TreeSet<>();
         for (Workload w : registry.all()) {
-            if (node.equals(w.node()) && w.protocol() == Workload.Protocol.HBONE) {
+            if (node.equals(w.node()) && w.protocol() == Workload.Protocol.HBONE && captured.test(w)) {
                 for (InetAddress a : w.addresses()) {
                     if (a instanceof Inet4Address) {
                         out.add(a.getHostAddress());

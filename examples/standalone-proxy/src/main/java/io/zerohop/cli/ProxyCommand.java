@@ -1015,7 +1015,7 @@ final class ProxyCommand implements Callable<Integer> {
         CaptureSet capture = null;
         if (captureSet != null) {
             capture = new CaptureSet(CaptureSet.parse(captureSet, new String[1]), registry, node != null ? node : System.getenv("NODE_NAME"),
-                    "nft", captureWritten);
+                    "nft", captureWritten, captured(kube));
             // Only looked at here: the set keeps the previous proxy's pods until this one has its own (a rollout's new pod
             // wrote an empty set at start, and plaintext reached STRICT pods until the first sync, a break-it pass).
             String error = capture.check();
@@ -1332,6 +1332,15 @@ final class ProxyCommand implements Callable<Integer> {
      * The identity of one HBONE workload this proxy serves, for the Istio CA start-up check (ztunnel
      * prefetches every local workload's certificate; one answer proves token, TLS and impersonation).
      */
+    /**
+     * Which of this node's HBONE workloads its proxy captures: under {@code --kubernetes} istio-cni's decision
+     * ({@code PodState.captured}: a pod that terminates HBONE itself, outside its enablement selectors, is not), else all.
+     */
+    static java.util.function.Predicate<io.zerohop.core.Workload> captured(KubernetesProxy kube) {
+        return kube == null ? w -> true
+                : w -> kube.discovery.podState(w.namespace(), w.name()).map(io.zerohop.kubernetes.PodState::captured).orElse(true);
+    }
+
     private java.util.Optional<io.spiffe.spiffeid.SpiffeId> firstLocalIdentity(WorkloadRegistry registry) {
         String self = node != null ? node : System.getenv("NODE_NAME");
         return registry.all().stream()

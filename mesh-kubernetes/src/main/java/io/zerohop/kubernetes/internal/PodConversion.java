@@ -87,13 +87,6 @@ public final class PodConversion {
                 : pod.getSpec().getServiceAccountName();
         String node = pod.getSpec() == null || blank(pod.getSpec().getNodeName()) ? null : pod.getSpec().getNodeName();
         Workload.Protocol protocol = inMesh(pod, namespaceLabels) ? Workload.Protocol.HBONE : Workload.Protocol.TCP;
-        if (protocol == Workload.Protocol.HBONE && !captured(pod, namespaceLabels)) {
-            // It terminates HBONE itself (zerohop embedded, a sidecar with HBONE on: the tunnel label), and istio-cni would
-            // not capture it: no node proxy serves it (Workload.node null: its own address on 15008). Until 5 December
-            // it kept its node, so that node's proxy put it in the capture set, took the HBONE dialled to it, its
-            // outbound and its inbound plaintext (a review pass: the embedded Deployment and sidecars were captured).
-            node = null;
-        }
         return Optional.of(new Workload(ns, name, sa, labels, addresses, protocol, node, trustDomain,
                 appProtocols(pod, services), namedPorts(pod), workloadName(pod), services(pod, services)));
     }

@@ -187,9 +187,10 @@ public final class WorkloadState {
             return Optional.empty();
         }
         Pod p = e.pod;
+        Map<String, String> nsLabels = namespaceLabels.getOrDefault(namespace, Map.of());
         return Optional.of(new PodState(namespace, name, p.getSpec() == null ? null : p.getSpec().getNodeName(),
                 p.getStatus() == null ? null : p.getStatus().getPhase(), PodConversion.isReady(p),
-                PodConversion.inMesh(p, namespaceLabels.getOrDefault(namespace, Map.of()))));
+                PodConversion.inMesh(p, nsLabels), PodConversion.captured(p, nsLabels)));
     }
 
     /** Converts everything and installs it when it differs from what is installed; true when it did. */
