@@ -171,7 +171,7 @@ class PolicySelectsNoWorkloadTest {
         assertThat(lines.apply("{io.kubernetes.pod.namespace: prod, app: backend}")).isEmpty();
         assertThat(lines.apply("{io.kubernetes.pod.namespace: other, app: backend}")).singleElement().asString()
                 .contains("CiliumNetworkPolicy prod/c selects no workload in r.yaml");
-        assertThat(lines.apply("{app: backend, 'k8s:app': other}")).singleElement().asString()
+        assertThat(lines.apply("{app: other, 'k8s:app': backend}")).singleElement().asString()
                 .contains("CiliumNetworkPolicy prod/c selects no workload in r.yaml");
         assertThat(lines.apply("{app: backend, 'k8s:app': backend}")).isEmpty();
     }

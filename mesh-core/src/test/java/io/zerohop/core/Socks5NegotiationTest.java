@@ -133,6 +133,17 @@ class Socks5NegotiationTest {
                             .as("the peer's HBONE port refuses the dial").isEqualTo(5);
                 }
             }
+            // A destination outside the mesh relayed as plain TCP: its refused dial is 5 too, with the access line written
+            // (a final pass: the refusal that replaced the dial's error in the chain made it 1).
+            try (Mesh clients = Mesh.builder().identityProvider(ca).workloads(registry).passthroughUnknown(true).threads(1).build()) {
+                InetSocketAddress proxy = clients.capture(Capture.socks5(new InetSocketAddress("127.0.0.1", 0)));
+                InetSocketAddress outside = new InetSocketAddress(InetAddress.getByName("127.0.0.9"), appPort.getLocalPort());
+                try (Socket closed = new Socket()) {
+                    closed.bind(new InetSocketAddress(outside.getAddress(), 0)); // bound, never listening
+                    assertThat(socksReply(proxy, frontend, (InetSocketAddress) closed.getLocalSocketAddress()))
+                            .as("a passthrough dial refused").isEqualTo(5);
+                }
+            }
         }
     }
 

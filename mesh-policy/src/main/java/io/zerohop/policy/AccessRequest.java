@@ -8,8 +8,9 @@ import java.util.Objects;
  * One inbound connection (L4) or request (L7) to authorize.
  *
  * @param sourcePrincipal     verified peer SPIFFE ID ({@code spiffe://td/ns/NS/sa/SA}), null for plaintext
- * @param sourceAddress       the source address Istio's {@code source.ip}/{@code ipBlocks} (and here
- *                            {@code remote.ip}) and Cilium's CIDR rules test: ztunnel's {@code conn.src},
+ * @param sourceAddress       the source address Istio's {@code source.ip}/{@code ipBlocks} (and {@code remote.ip}
+ *                            when an HTTP request has no {@code X-Forwarded-For}, as Envoy) and Cilium's CIDR rules
+ *                            test: ztunnel's {@code conn.src},
  *                            the source pod's own address; mesh-core gives the peer's, or the pod's
  *                            that a node proxy's believed {@code forwarded: for=} names
  * @param destinationAddress  local address the peer connected to

@@ -185,11 +185,11 @@ class CiliumUpstreamConformanceTest extends UpstreamTable {
         T.decide(e, "app and k8s:app with two values are two requirements", ingress("{fromEndpoints: [{matchLabels: "
                 + "{app: nobody, 'k8s:app': frontend}}]}"), r(), false, "prod/c");
         T.decide(e, "k8s:app and app with two values are two requirements", ingress("{fromEndpoints: [{matchLabels: "
-                + "{'k8s:app': nobody, app: frontend}}]}"), r(), false, "prod/c");
+                + "{'k8s:app': frontend, app: nobody}}]}"), r(), false, "prod/c");
         T.decide(e, "any:app and app with one value", ingress("{fromEndpoints: [{matchLabels: "
                 + "{'any:app': frontend, app: frontend}}]}"), r(), true, "prod/c");
         T.decide(e, "app and k8s:app in an endpointSelector", cnp("prod", "c", "{endpointSelector: {matchLabels: "
-                + "{app: backend, 'k8s:app': other}}, ingress: [{fromEndpoints: [{matchLabels: {app: nobody}}]}]}"), r(), true, null);
+                + "{app: other, 'k8s:app': backend}}, ingress: [{fromEndpoints: [{matchLabels: {app: nobody}}]}]}"), r(), true, null);
         // set-any-source-for-namespace: a fromEndpoints naming a namespace (any: source) gets no implicit one.
         String anyNs = ingress("{fromEndpoints: [{matchLabels: {'any:io.kubernetes.pod.namespace': ns-2}}]}");
         T.decide(s, "set-any-source-for-namespace: a peer of ns-2", anyNs,

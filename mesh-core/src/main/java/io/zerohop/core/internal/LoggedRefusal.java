@@ -14,4 +14,13 @@ public final class LoggedRefusal extends IllegalStateException {
     public LoggedRefusal(String message) {
         super(message);
     }
+
+    /**
+     * @param message why, as the opener's log line says it
+     * @param cause   the failure it stands for (a refused dial), which readers of the chain still need: SOCKS5's reply
+     *                code is read from it (a final pass: a refused passthrough dial answered 1 instead of 5)
+     */
+    public LoggedRefusal(String message, Throwable cause) {
+        super(message, cause);
+    }
 }

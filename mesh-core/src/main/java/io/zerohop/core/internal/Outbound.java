@@ -444,7 +444,7 @@ public final class Outbound implements CaptureListener.Opener {
                 String cause = io.zerohop.hbone.internal.DialErrors.describe(e);
                 observer.passthroughDialFailed(source, to, cause, start, p.serviceHost());
                 return CompletableFuture.<Relay.End>failedFuture(observer.logsRefusals()
-                        ? new LoggedRefusal("upstream " + Addresses.authority(to) + " unreachable: " + cause) : e);
+                        ? new LoggedRefusal("upstream " + Addresses.authority(to) + " unreachable: " + cause, e) : e);
             }).thenCompose(f -> f);
         }
         Request.Refused refused = (Request.Refused) r;

@@ -95,7 +95,10 @@ final class Http1Decoder extends HttpRequestDecoder {
             }
             int end = blankLine(buffer, ri);
             if (end < 0) {
-                if (buffer.readableBytes() > MAX_INITIAL_LINE + MAX_HEADER_SIZE) {
+                // A head that big is over Envoy's budget whatever its separators (at most 100 fields, MAX_HEADERS_COUNT):
+                // handed to Netty, which refuses it. The bound it was until 5 December (16 + 60 KiB), not the larger
+                // line limit's sum: every read rescans what is buffered.
+                if (buffer.readableBytes() > MAX_HEADER_SIZE + 16 * 1024) {
                     super.decode(ctx, buffer, out);
                 }
                 return;

@@ -292,17 +292,26 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             upstream.write(req);
             return;
         }
-        if (HttpUtil.isTransferEncodingChunked(req) || HttpUtil.getContentLength(req, 0L) > 0) {
-            // Envoy's RBAC answers from decodeHeaders, before a body is decoded, and its connection manager closes an
-            // HTTP/1 connection whose response comes before the request's end, saying connection: close
-            // (conn_manager_impl.cc encodeHeaders, !remoteDecodeComplete, downstream_rq_response_before_rq_complete). The
-            // body is still read and dropped, then the connection closes; until 5 December it stayed open (a review pass).
+        // Envoy's RBAC answers from decodeHeaders, before a body is decoded, and its connection manager closes an HTTP/1
+        // connection whose response comes before the request's end, saying connection: close, without waiting for the
+        // body (conn_manager_impl.cc encodeHeaders, !remoteDecodeComplete, downstream_rq_response_before_rq_complete; "we
+        // don't want to wait around for the request to finish"), as for the 503 of onUpstreamUnreachable. Until
+        // 5 December the connection stayed open for the next request (a review pass).
+        boolean bodyToCome = HttpUtil.isTransferEncodingChunked(req) || HttpUtil.getContentLength(req, 0L) > 0;
+        if (bodyToCome) {
             x.closeAfter = true;
         }
         FullHttpResponse local = x.location != null ? LocalReplies.redirect(x.location, x.closeAfter)
                 : LocalReplies.local(HttpResponseStatus.FORBIDDEN, LocalReplies.DENIED, x.closeAfter);
         if (x.http10) {
             x.toHttp10(local);
+        }
+        if (bodyToCome) {
+            active = null;
+            observer.request(x.logLine(conn));
+            ctx.writeAndFlush(local);
+            closeGracefully();
+            return;
         }
         ctx.writeAndFlush(local);
     }

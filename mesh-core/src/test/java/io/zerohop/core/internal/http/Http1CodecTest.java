@@ -492,8 +492,8 @@ class Http1CodecTest {
      * A denied request whose body is still to come: Envoy's RBAC answers from decodeHeaders and its connection manager
      * closes an HTTP/1 connection whose response came before the request's end, with {@code connection: close}
      * (envoyproxy/envoy source/common/http/conn_manager_impl.cc {@code encodeHeaders}, {@code !remoteDecodeComplete()},
-     * {@code downstream_rq_response_before_rq_complete}). The body is read and dropped, the request pipelined after it is
-     * not served. Until 5 December the connection stayed open and served it (a review pass).
+     * {@code downstream_rq_response_before_rq_complete}), at once, without waiting for the body; the request pipelined
+     * after it is not served. Until 5 December the connection stayed open and served it (a review pass).
      */
     @Test
     void aDeniedRequestWithABodyClosesTheConnectionAsEnvoys() {
@@ -501,11 +501,17 @@ class Http1CodecTest {
         ch.writeInbound(ascii("POST /no HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n"));
         assertThat(outbound(ch)).isEqualTo("HTTP/1.1 403 Forbidden\r\ncontent-length: 19\r\ncontent-type: text/plain\r\n"
                 + "connection: close\r\n\r\nRBAC: access denied");
+        assertThat(upstream.closed).as("closing at once, not after the body").isTrue();
         ch.writeInbound(ascii("hello"), ascii("GET /ok HTTP/1.1\r\nHost: a\r\n\r\n"));
         assertThat(upstream.written).as("neither the body nor the next request").isEmpty();
-        assertThat(upstream.closed).as("the connection closes once the body is read").isTrue();
         ch.finishAndReleaseAll();
-        // Without a body the request is complete at its head: the connection goes on (deniedAnswer).
+        // Content-Length: 0 is complete at its head: the connection goes on, as without a body (deniedAnswer).
+        EmbeddedChannel empty = channel();
+        empty.writeInbound(ascii("POST /no HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n"));
+        assertThat(outbound(empty)).doesNotContain("connection: close");
+        assertThat(empty.isActive()).isTrue();
+        empty.finishAndReleaseAll();
+        // A chunked body is always still to come.
         EmbeddedChannel chunked = channel();
         chunked.writeInbound(ascii("POST /no HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"));
         assertThat(outbound(chunked)).contains("connection: close");
