@@ -1329,10 +1329,6 @@ final class ProxyCommand implements Callable<Integer> {
     }
 
     /**
-     * The identity of one HBONE workload this proxy serves, for the Istio CA start-up check (ztunnel
-     * prefetches every local workload's certificate; one answer proves token, TLS and impersonation).
-     */
-    /**
      * Which of this node's HBONE workloads its proxy captures: under {@code --kubernetes} istio-cni's decision
      * ({@code PodState.captured}: a pod that terminates HBONE itself, outside its enablement selectors, is not), else all.
      */
@@ -1341,6 +1337,10 @@ final class ProxyCommand implements Callable<Integer> {
                 : w -> kube.discovery.podState(w.namespace(), w.name()).map(io.zerohop.kubernetes.PodState::captured).orElse(true);
     }
 
+    /**
+     * The identity of one HBONE workload this proxy serves, for the Istio CA start-up check (ztunnel
+     * prefetches every local workload's certificate; one answer proves token, TLS and impersonation).
+     */
     private java.util.Optional<io.spiffe.spiffeid.SpiffeId> firstLocalIdentity(WorkloadRegistry registry) {
         String self = node != null ? node : System.getenv("NODE_NAME");
         return registry.all().stream()
