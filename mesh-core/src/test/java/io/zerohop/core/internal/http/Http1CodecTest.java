@@ -153,6 +153,41 @@ class Http1CodecTest {
         release(folded);
     }
 
+    /**
+     * The blank-line search resumes where the previous read left it (a head arriving in small reads was rescanned from
+     * its start at every read): every split of these heads, one byte per read and every cut in two, decodes as the
+     * whole does, whatever line end the cut falls into.
+     */
+    @Test
+    @DisplayName("a head split at any byte, or one byte per read, decodes as it does whole (CRLF, bare LF, obs-fold, pipelined)")
+    void headsDecodeTheSameWhateverTheReadsSplit() {
+        for (String head : List.of("GET /a HTTP/1.1\r\nHost: a\r\nX-A: b\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n",
+                "GET /c HTTP/1.1\nHost: a\n\r\nGET /d HTTP/1.1\nHost: a\n\n", "\r\n\r\nGET /e HTTP/1.1\r\nHost: a\r\nX-A: b\r\n c\r\n\r\n",
+                "POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\n\r\n\r\nGET /g HTTP/1.1\r\nHost: a\r\n\r\n")) {
+            String whole = summary(decode(head));
+            assertThat(whole).as(head).isNotEmpty();
+            assertThat(summary(decode(head.split("")))).as("one byte per read: " + head).isEqualTo(whole);
+            for (int cut = 1; cut < head.length(); cut++) {
+                assertThat(summary(decode(head.substring(0, cut), head.substring(cut)))).as(cut + ": " + head).isEqualTo(whole);
+            }
+        }
+    }
+
+    /** What a decode produced, as text: each request's target and result, each content's bytes; releases it. */
+    private static String summary(List<Object> out) {
+        StringBuilder s = new StringBuilder();
+        for (Object o : out) {
+            if (o instanceof HttpRequest r) {
+                s.append('|').append(r.method()).append(' ').append(r.uri()).append(r.decoderResult().isSuccess() ? " ok" : " failed").append('|');
+            }
+            if (o instanceof HttpContent c && c.content().isReadable()) {
+                s.append(c.content().toString(StandardCharsets.ISO_8859_1)); // a body's reads split as the bytes came
+            }
+        }
+        release(out);
+        return s.toString().replace("\r", "\\r").replace("\n", "\\n");
+    }
+
     @Test
     @DisplayName("RFC 9112 2.2 + 5.2: empty lines before the request line do not hide an obs-fold")
     void obsFoldAfterLeadingEmptyLines() {
