@@ -1,8 +1,11 @@
 #!/bin/sh
 # zerohop launcher (the image's entrypoint). The default JVM flags size the node proxy on purpose;
 # each flag's measured effect is in benchmarks/README.md ("Footprint") and benchmarks/results/.
-#   JAVA_OPTS               replaces the defaults entirely (set it empty for the JVM's own defaults)
-#   ZEROHOP_JAVA_OPTS_EXTRA added after the defaults (e.g. -Xmx512m for very many tunnels)
+#   JAVA_OPTS               replaces the defaults entirely (set it empty for the JVM's own defaults): the sizing
+#                           flags and everything else added below, the CDS archive, java.library.path for
+#                           ZEROHOP_NATIVE_DIR and, for `proxy`, -XX:+ExitOnOutOfMemoryError (exit 3 out of heap)
+#   ZEROHOP_JAVA_OPTS_EXTRA added after the defaults, keeping all of them (e.g. -Xmx512m for very many tunnels):
+#                           the way to change one flag, since the later flag wins
 #   ZEROHOP_JAR             the shaded CLI jar, default /opt/zerohop/zerohop.jar
 #   ZEROHOP_CDS_ARCHIVE     AppCDS archive built for that jar, default /opt/zerohop/zerohop.jsa;
 #                           used when readable (a stale one is ignored by the JVM, never fatal)
