@@ -419,8 +419,21 @@ public final class CaptureListener {
      */
     public static CompletableFuture<Relay.End> connectTcp(EventLoopGroup group, InetSocketAddress dst, boolean forRelay) {
         CompletableFuture<Relay.End> f = new CompletableFuture<>();
-        new Bootstrap().group(group)
-                .channel(Transports.socketChannel(group))
+        // In a task of the dial's loop, never inside a batch of epoll events: a dial there can take the descriptor
+        // number of a connection closed earlier in the batch, whose event still in it then reaches the connecting
+        // channel as the end of its input (mesh-hbone's InboundTunnel.proxy says how; a chaos pass, helper 229).
+        io.netty.channel.EventLoop loop = group.next();
+        try {
+            loop.execute(() -> dialTcp(loop, dst, forRelay, f));
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            f.completeExceptionally(e);
+        }
+        return f;
+    }
+
+    private static void dialTcp(io.netty.channel.EventLoop loop, InetSocketAddress dst, boolean forRelay, CompletableFuture<Relay.End> f) {
+        new Bootstrap().group(loop)
+                .channel(Transports.socketChannel(loop))
                 .option(ChannelOption.AUTO_READ, false)
                 .option(ChannelOption.ALLOW_HALF_CLOSURE, true)
                 .option(ChannelOption.TCP_NODELAY, true)
@@ -441,6 +454,5 @@ public final class CaptureListener {
                         f.completeExceptionally(cf.cause());
                     }
                 });
-        return f;
     }
 }

@@ -38,7 +38,9 @@ public final class Transports {
      * of them for input before the connect is done (a new-user pass: 60-160 of 1,600 loopback dials), and Netty's
      * read then fails with ENOTCONN ({@link java.nio.channels.NotYetConnectedException}). The dial's outcome is its
      * connect future's, so the handler that sees this drops it; before, it reached the pipeline's tail and Netty
-     * logged a WARN with a stack trace per dial.
+     * logged a WARN with a stack trace per dial. Such reads were most likely events of a connection closed earlier in
+     * the same epoll batch, whose descriptor number the dial had taken; relay dials are now made after the batch
+     * ({@code InboundTunnel.proxy}), and this stays as a guard.
      */
     public static boolean readWhileDialling(Channel ch, Throwable cause) {
         return cause instanceof java.nio.channels.NotYetConnectedException && !ch.isActive();
