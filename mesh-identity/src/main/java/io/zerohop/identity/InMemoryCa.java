@@ -447,8 +447,13 @@ public final class InMemoryCa implements IdentityProvider {
         }
     }
 
+    /**
+     * Past half of the lifetime the SVID was issued for: from its issue (its NotBefore less the {@link #BACKDATE} every
+     * leaf of this CA carries) to its NotAfter. Counted from the back-dated NotBefore, an SVID of under 2 minutes was past
+     * half when issued, and every {@link #svid} call re-issued it (a lifecycle pass, helper 231).
+     */
     private boolean pastHalfLife(X509Svid svid) {
-        long from = svid.getLeaf().getNotBefore().getTime();
+        long from = svid.getLeaf().getNotBefore().getTime() + BACKDATE.toMillis();
         long to = svid.getLeaf().getNotAfter().getTime();
         return clock.millis() > from + (to - from) / 2;
     }

@@ -43,7 +43,13 @@ import org.slf4j.LoggerFactory;
  * <p>Contexts are cached per (role, own identity, expected peers) and dropped when the provider
  * rotates that identity's SVID, so the next handshake presents the new certificate; bundles are read
  * per handshake by the trust manager, so a rotated root applies at once. Established connections
- * are never touched.
+ * are never touched. A handshake past half of the presented SVID's validity (NotBefore plus half of
+ * NotAfter less NotBefore, ztunnel's {@code refresh_at}, istio/ztunnel src/tls/certificate.rs) asks the
+ * provider again, at most once a second per identity, without waiting for the answer: a provider that
+ * issues on demand ({@link InMemoryCa}) re-issues then, and the handshakes after it present the new
+ * SVID; one that rotates on its own schedule (istiod's, SPIRE's) answers the SVID it holds, and nothing
+ * changes. Until 5 December the provider was asked again only once the SVID had expired, so an
+ * in-memory CA's certificate was presented to its last second.
  */
 public final class MeshTls implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(MeshTls.class);
@@ -78,8 +84,18 @@ public final class MeshTls implements AutoCloseable {
         }
     }
 
-    /** One SVID's key managers, shared by every context presenting it. */
-    private record KeyMaterial(X509Svid svid, KeyManagerFactory factory, long notAfter) {}
+    /**
+     * One SVID's key managers, shared by every context presenting it; {@code refreshAt}: when a handshake asks the
+     * provider again (epoch milliseconds; see the class comment).
+     */
+    private record KeyMaterial(X509Svid svid, KeyManagerFactory factory, long notAfter, long refreshAt) {
+        KeyMaterial asked(long now) {
+            return new KeyMaterial(svid, factory, notAfter, now + REFRESH_RETRY_MILLIS);
+        }
+    }
+
+    /** The least time between two refresh asks for one identity, so that a provider answering the same SVID is not asked per handshake. */
+    static final long REFRESH_RETRY_MILLIS = 1_000;
 
     private final IdentityProvider provider;
     private final SslProvider sslProvider;
@@ -218,11 +234,14 @@ public final class MeshTls implements AutoCloseable {
                     (key.role() == Role.SERVER ? "server" : "client") + "(" + key.self() + "): this MeshTls was closed; build a new one"));
         }
         KeyMaterial km = keyMaterial.get(key.self());
-        if (km != null && km.notAfter() <= System.currentTimeMillis()) {
+        long now = System.currentTimeMillis();
+        if (km != null && km.notAfter() <= now) {
             // A provider that issues on demand (InMemoryCa) announces no rotation until asked, so the
             // cached contexts would present the expired SVID (and resume its sessions) forever: ask
             // the provider again, as a rotation would.
             rotation.svidRotated(km.svid());
+        } else if (km != null && km.refreshAt() <= now && keyMaterial.replace(key.self(), km, km.asked(now))) {
+            refresh(km.svid());
         }
         // A failure is the caller's to report (a mesh logs "identity ... not ready"): not Caffeine's (QuietLoads).
         // Caffeine drops a failed load, so the next lookup asks the provider again: that is cheap, as a node-mode
@@ -231,6 +250,31 @@ public final class MeshTls implements AutoCloseable {
         // built as soon as the provider holds the SVID, where a failure kept here would outlive that retry.
         return io.zerohop.identity.internal.QuietLoads.unwrapped(contexts().get(key,
                 (k, executor) -> io.zerohop.identity.internal.QuietLoads.quiet(provider.svid(k.self()).thenApply(svid -> build(k, svid)))));
+    }
+
+    /**
+     * Asks the provider for {@code presented}'s identity past its refresh time; an SVID other than {@code presented}
+     * replaces it for the handshakes after this one, unless a rotation already did. A failure keeps {@code presented}
+     * (still valid; the next ask is a second away at the earliest): the provider reports its own failures.
+     */
+    private void refresh(X509Svid presented) {
+        SpiffeId id = presented.getSpiffeId();
+        CompletableFuture<X509Svid> answer;
+        try {
+            answer = provider.svid(id);
+        } catch (RuntimeException e) {
+            log.debug("refresh of {}'s SVID failed: {}", id, e.toString());
+            return;
+        }
+        answer.whenComplete((svid, error) -> {
+            if (svid == null || svid == presented || svid.getLeaf().equals(presented.getLeaf())) {
+                return;
+            }
+            KeyMaterial current = keyMaterial.get(id);
+            if (current != null && current.svid() == presented) {
+                rotation.svidRotated(svid);
+            }
+        });
     }
 
     private SslContext build(Key key, X509Svid svid) {
@@ -279,7 +323,12 @@ public final class MeshTls implements AutoCloseable {
         }
         KeyManagerFactory keys = new KeyManagerFactoryWrapper(new SvidKeyManager(svid.getPrivateKey(), svid.getChainArray()));
         KeyManagerFactory factory = sslProvider == SslProvider.OPENSSL ? new OpenSslCachingX509KeyManagerFactory(keys) : keys;
-        keyMaterial.put(svid.getSpiffeId(), new KeyMaterial(svid, factory, svid.getLeaf().getNotAfter().getTime()));
+        long notBefore = svid.getLeaf().getNotBefore().getTime();
+        long notAfter = svid.getLeaf().getNotAfter().getTime();
+        // ztunnel's refresh_at; not before a second from now, as a provider that answers the same SVID is asked at most
+        // once a second (an in-memory CA's SVID of less than its 2-minute back-dating is past half from its issue).
+        long refreshAt = Math.max(notBefore + (notAfter - notBefore) / 2, System.currentTimeMillis() + REFRESH_RETRY_MILLIS);
+        keyMaterial.put(svid.getSpiffeId(), new KeyMaterial(svid, factory, notAfter, refreshAt));
         return factory;
     }
 

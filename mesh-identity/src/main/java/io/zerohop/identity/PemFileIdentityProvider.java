@@ -44,6 +44,10 @@ import org.slf4j.LoggerFactory;
  */
 public final class PemFileIdentityProvider implements IdentityProvider {
     private static final Logger log = LoggerFactory.getLogger(PemFileIdentityProvider.class);
+    /** The least time between two warnings that the served SVID expired unrenewed. */
+    private static final long EXPIRED_WARN_INTERVAL_MILLIS = 60_000;
+    /** When the last such warning was logged (epoch milliseconds), or {@code Long.MIN_VALUE}. */
+    private volatile long expiredWarnedAt = Long.MIN_VALUE;
 
     private final Path certFile;
     private final Path bundleFile;
@@ -176,9 +180,20 @@ public final class PemFileIdentityProvider implements IdentityProvider {
         // it expires, not after): an expired one handed out failed every handshake at the peer ("certificate expired")
         // while this proxy served it, rebuilt a TLS context for it at each handshake and logged nothing (a new-user pass).
         Instant notAfter = svid.getLeaf().getNotAfter().toInstant();
-        if (clock.instant().isAfter(notAfter)) {
-            return CompletableFuture.failedFuture(new IllegalStateException("no SVID for " + id + ": the one in " + certFile
-                    + " expired at " + notAfter + " and the files have not been renewed (they are read again when they change)"));
+        Instant now = clock.instant();
+        if (now.isAfter(notAfter)) {
+            IllegalStateException expired = new IllegalStateException("no SVID for " + id + ": the one in " + certFile
+                    + " expired at " + notAfter + " and the files have not been renewed (they are read again when they change)");
+            // Said where an operator looks, at most once a minute: each refused handshake is otherwise only an access
+            // line at INFO, and readiness stays green (as ztunnel's, which warns at each retry of its fetch,
+            // src/identity/manager.rs "certificate fetch failed ... and no valid existing certificate"; a lifecycle
+            // pass, helper 231).
+            long last = expiredWarnedAt;
+            if (last == Long.MIN_VALUE || now.toEpochMilli() - last >= EXPIRED_WARN_INTERVAL_MILLIS) {
+                expiredWarnedAt = now.toEpochMilli();
+                log.warn("{}; every new connection of {} fails until they are (said at most once a minute)", expired.getMessage(), id);
+            }
+            return CompletableFuture.failedFuture(expired);
         }
         return CompletableFuture.completedFuture(svid);
     }

@@ -191,6 +191,51 @@ class MeshTlsTest {
         }
     }
 
+    /**
+     * ztunnel's refresh_at (src/tls/certificate.rs: NotBefore plus half the validity): a handshake past it asks the
+     * provider again, and an in-memory CA re-issues then (helper 231: the same serial was presented until its last
+     * second, then replaced only once expired). A 4 s SVID's refresh_at is long past at its issue (its NotBefore is
+     * back-dated 2 minutes), so MeshTls asks from a second after the context was built, and the CA re-issues past half
+     * of the 4 s it issued the SVID for; on the old code the context stayed until the SVID expired.
+     */
+    @Test
+    void aHandshakePastHalfTheSvidsLifeGetsTheProvidersNewOne() throws Exception {
+        InMemoryCa shortLived = InMemoryCa.builder().trustDomain("cluster.local").svidTtl(Duration.ofSeconds(4)).build();
+        // Issues are counted by listening: asking the CA itself (svid) past half the life would re-issue.
+        List<java.math.BigInteger> issued = new java.util.concurrent.CopyOnWriteArrayList<>();
+        shortLived.addListener(new IdentityListener() {
+            @Override
+            public void svidRotated(io.spiffe.svid.x509svid.X509Svid svid) {
+                issued.add(svid.getLeaf().getSerialNumber());
+            }
+        });
+        try (MeshTls t = MeshTls.builder(shortLived).build()) {
+            SslContext first = t.server(SERVER).join();
+            assertThat(t.server(SERVER).join()).as("within the first second: not asked again").isSameAs(first);
+            assertThat(issued).hasSize(1);
+            Thread.sleep(3_100); // past half of the 4 s (its validity starts up to 1 s after the issue, in whole seconds), not expired
+            t.server(SERVER).join(); // past refresh_at: asks the provider, which re-issues
+            SslContext next = t.server(SERVER).join();
+            assertThat(next).as("the next handshake presents the re-issued SVID").isNotSameAs(first);
+            assertThat(issued).hasSize(2).doesNotHaveDuplicates();
+            Handshakes.Outcome o = handshakes.run(next, MeshTls.builder(shortLived).build().client(CLIENT, Set.of(SERVER)).join());
+            assertThat(o.succeeded()).as(o.errors()).isTrue();
+        }
+    }
+
+    /** A provider that answers the SVID it already gave (istiod's and SPIRE's rotate on their own schedule) keeps its contexts. */
+    @Test
+    void aProviderAnsweringTheSameSvidPastHalfItsLifeKeepsTheContexts() throws Exception {
+        InMemoryCa shortLived = InMemoryCa.builder().trustDomain("cluster.local").svidTtl(Duration.ofSeconds(30)).build();
+        FixedIdentityProvider fixed = new FixedIdentityProvider(shortLived.issue(SERVER), shortLived.bundles());
+        try (MeshTls t = MeshTls.builder(fixed).build()) {
+            SslContext first = t.server(SERVER).join();
+            Thread.sleep(MeshTls.REFRESH_RETRY_MILLIS + 200);
+            t.server(SERVER).join();
+            assertThat(t.server(SERVER).join()).as("asked, answered the same SVID: the same context").isSameAs(first);
+        }
+    }
+
     @Test
     void aForgottenIdentitysContextsAreDroppedAndTheNextOneCarriesANewCertificate() throws Exception {
         InMemoryCa node = InMemoryCa.create("cluster.local");

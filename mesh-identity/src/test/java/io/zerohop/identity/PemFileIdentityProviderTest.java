@@ -110,6 +110,35 @@ class PemFileIdentityProviderTest {
                         + " and the files have not been renewed (they are read again when they change)");
     }
 
+    /**
+     * The expiry is said at WARN, at most once a minute: refused handshakes were only access lines at INFO, with readiness
+     * still green (a lifecycle pass, helper 231), where ztunnel warns at each retry of its fetch (src/identity/manager.rs).
+     */
+    @Test
+    void anExpiredUnrenewedSvidIsWarnedOfOnceAMinute() throws Exception {
+        X509Svid svid = writeFresh();
+        java.time.Instant notAfter = svid.getLeaf().getNotAfter().toInstant();
+        io.zerohop.identity.testing.MutableClock clock = new io.zerohop.identity.testing.MutableClock(notAfter.minusSeconds(1));
+        PemFileIdentityProvider p = open(PemFileIdentityProvider.builder().directory(dir).watch(false).pollInterval(Duration.ofHours(1))
+                .clock(clock));
+        clock.advance(Duration.ofSeconds(2));
+        java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream old = System.err;
+        System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            for (int i = 0; i < 3; i++) {
+                assertThatThrownBy(() -> p.svid(ID).get(5, TimeUnit.SECONDS)).cause().isInstanceOf(IllegalStateException.class);
+            }
+            clock.advance(Duration.ofSeconds(61));
+            assertThatThrownBy(() -> p.svid(ID).get(5, TimeUnit.SECONDS)).cause().isInstanceOf(IllegalStateException.class);
+        } finally {
+            System.setErr(old);
+        }
+        List<String> warnings = err.toString(java.nio.charset.StandardCharsets.UTF_8).lines().filter(l -> l.contains("WARN")).toList();
+        assertThat(warnings).hasSize(2).allSatisfy(l -> assertThat(l).contains("no SVID for " + ID + ": the one in "
+                + dir.resolve("tls.crt") + " expired at " + notAfter).contains("every new connection of " + ID + " fails until they are"));
+    }
+
     @Test
     void svidForAnotherIdentityFailsClearly() throws Exception {
         writeFresh();
