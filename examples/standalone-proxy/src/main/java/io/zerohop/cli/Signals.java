@@ -32,7 +32,7 @@ final class Signals {
     /** The handlers {@link #installEarly} installed, until {@link #forProxy} takes them. */
     private static volatile Signals early;
 
-    private Signals() {}
+    Signals() {}
 
     /**
      * For {@code main} of {@code zerohop proxy}, before anything else: the handlers, and the shutdown
@@ -105,14 +105,31 @@ final class Signals {
     static Signals install() {
         Signals s = new Signals();
         try {
-            for (String name : new String[] {"TERM", "INT"}) {
-                sun.misc.Signal.handle(new sun.misc.Signal(name), sig -> s.stop("SIG" + sig.getName()));
-            }
+            sun.misc.Signal.handle(new sun.misc.Signal("TERM"), sig -> s.stop("SIGTERM"));
+            sun.misc.Signal.handle(new sun.misc.Signal("INT"), sig -> s.interrupted(() -> Runtime.getRuntime().halt(0)));
         } catch (IllegalArgumentException | UnsupportedOperationException e) {
             // No signal support here (or -Xrs): the shutdown hook below drains instead.
         }
         Runtime.getRuntime().addShutdownHook(new Thread(s::exiting, "zerohop-shutdown"));
         return s;
+    }
+
+    /**
+     * A SIGINT: the first stops the proxy as SIGTERM does (a drain); a second during the drain a first SIGINT started
+     * ends the process at once through {@code halt}, exit 0, without the rest of the drain or the shutdown hooks, as ztunnel's (src/signal.rs: "Double Ctrl+C, exit immediately", {@code process::exit(0)},
+     * only after a SIGINT); open tunnels end with the process (the kernel closes their sockets). Until 5 December the
+     * second signal was ignored without a word and the drain ran to its end (a lifecycle pass, helper 231).
+     */
+    void interrupted(Runnable halt) {
+        if (!"SIGINT".equals(got.get())) {
+            stop("SIGINT");
+            return;
+        }
+        LogShape.stdoutLine("zerohop proxy: second SIGINT, exiting now without draining");
+        io.zerohop.core.LogOutput.flush(io.zerohop.core.LogOutput.STOP_FLUSH);
+        System.out.flush();
+        System.err.flush();
+        halt.run();
     }
 
     /** The shutdown hook: the drain a signal would start, and the exit waits for its end. */

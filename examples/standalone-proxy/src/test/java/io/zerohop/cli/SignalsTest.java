@@ -15,4 +15,24 @@ class SignalsTest {
         assertThat(Signals.ignored("SigIgn:\t0000000000000000\n")).isEmpty();
         assertThat(Signals.ignored("")).isEmpty();
     }
+
+    /**
+     * ztunnel's double Ctrl+C (src/signal.rs): a second SIGINT during the drain a first SIGINT started exits at once; after
+     * a SIGTERM, a SIGINT changes nothing. Until 5 December the second signal was ignored without a word (helper 231).
+     */
+    @Test
+    void aSecondSigintDuringItsDrainExitsAtOnceAndOnlyThen() {
+        java.util.concurrent.atomic.AtomicInteger halts = new java.util.concurrent.atomic.AtomicInteger();
+        Signals interrupted = new Signals();
+        interrupted.interrupted(halts::incrementAndGet);
+        assertThat(interrupted.stopping()).isTrue();
+        assertThat(halts).as("the first SIGINT drains").hasValue(0);
+        interrupted.interrupted(halts::incrementAndGet);
+        assertThat(halts).as("the second exits").hasValue(1);
+
+        Signals terminated = new Signals();
+        terminated.stop("SIGTERM");
+        terminated.interrupted(halts::incrementAndGet);
+        assertThat(halts).as("a SIGINT after a SIGTERM").hasValue(1);
+    }
 }
