@@ -218,19 +218,25 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         }
         conn.pendingDials++;
         dialPending = true;
+        // Until the dial starts, the stream's end gives its claim back at once, as the abandoned dial's does: a
+        // CONNECT+RST flood's claims would otherwise pile up to the end of the loop's tasks, fill the limits, and
+        // answer later CONNECTs with 503 (answered, so their resets no longer counted against the reset budget).
+        abandon = x -> releaseDial();
+        ch.closeFuture().addListener(abandon);
         // In a task of the loop, after the batch of epoll events this CONNECT came in: Netty's epoll loop finds an
         // event's channel by its file descriptor alone (EpollIoHandler.processReady), and a dial made inside the batch
         // can take the number of a connection closed earlier in it (an upstream's reset), whose own event, still in the
         // batch, then reached the new channel while it connected. Netty reads EPOLLRDHUP on a channel not yet active as
         // the end of its input (epollRdHupReady): the relay sent END_STREAM at once and never read the upstream, a clean,
         // empty answer where the upstream's bytes or reset were due (a chaos pass, helper 229: 11-16 of 600 tunnels
-        // under reset churn; UpstreamResetChurnTest). Also ahead of the stream's own reset in the same read
-        // (closeAfterReset is a later task): a CONNECT+RST now costs no upstream connection at all.
+        // under reset churn; UpstreamResetChurnTest).
         ch.eventLoop().execute(() -> dial(upstream));
     }
 
     /** Dials {@code upstream} for the relay, unless the stream ended since the CONNECT was accepted. Event loop. */
     private void dial(InetSocketAddress upstream) {
+        ch.closeFuture().removeListener(abandon);
+        abandon = null;
         if (!ch.isActive() || codec.rstReceived()) {
             releaseDial();
             refuse(503, "stream ended before the upstream " + Authority.text(upstream) + " answered; dial abandoned");
