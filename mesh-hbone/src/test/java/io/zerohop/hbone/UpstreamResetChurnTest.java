@@ -27,8 +27,8 @@ import org.junit.jupiter.api.Timeout;
  * Upstreams that reset while the proxy-mode server dials new ones free file descriptors that the new dials take; an
  * event of the old connection still in the loop's batch reached the new, still connecting channel, which Netty's epoll
  * transport then took for ended input, so the relay sent END_STREAM at once and never read the upstream (a chaos pass,
- * helper 229: 11-16 of 600 tunnels; this test saw 4-5 of 600 on the old code). Fixed by registering dialled channels
- * after the batch ({@code Transports.dialGroup}). Probabilistic by nature: it can pass on the old code, never fail on
+ * helper 229: 11-16 of 600 tunnels; this test saw 3-6 of 600 on the old code). Fixed by dialling from a task of the
+ * loop, after the batch ({@code InboundTunnel.proxy}). Probabilistic by nature: it can pass on the old code, never fail on
  * the new one.
  */
 @Timeout(300)

@@ -48,8 +48,8 @@ import org.slf4j.LoggerFactory;
  * provider again, at most once a second per identity, without waiting for the answer: a provider that
  * issues on demand ({@link InMemoryCa}) re-issues then, and the handshakes after it present the new
  * SVID; one that rotates on its own schedule (istiod's, SPIRE's) answers the SVID it holds, and nothing
- * changes. Until 5 December the provider was asked again only once the SVID had expired, so an
- * in-memory CA's certificate was presented to its last second.
+ * changes. Connections made before keep theirs. Until 5 December the provider was asked again only once
+ * the SVID had expired, so an in-memory CA's certificate was presented to its last second.
  */
 public final class MeshTls implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(MeshTls.class);

@@ -218,8 +218,10 @@ class MeshTlsTest {
             SslContext next = t.server(SERVER).join();
             assertThat(next).as("the next handshake presents the re-issued SVID").isNotSameAs(first);
             assertThat(issued).hasSize(2).doesNotHaveDuplicates();
-            Handshakes.Outcome o = handshakes.run(next, MeshTls.builder(shortLived).build().client(CLIENT, Set.of(SERVER)).join());
-            assertThat(o.succeeded()).as(o.errors()).isTrue();
+            try (MeshTls clientTls = MeshTls.builder(shortLived).build()) {
+                Handshakes.Outcome o = handshakes.run(next, clientTls.client(CLIENT, Set.of(SERVER)).join());
+                assertThat(o.succeeded()).as(o.errors()).isTrue();
+            }
         }
     }
 
@@ -227,12 +229,50 @@ class MeshTlsTest {
     @Test
     void aProviderAnsweringTheSameSvidPastHalfItsLifeKeepsTheContexts() throws Exception {
         InMemoryCa shortLived = InMemoryCa.builder().trustDomain("cluster.local").svidTtl(Duration.ofSeconds(30)).build();
-        FixedIdentityProvider fixed = new FixedIdentityProvider(shortLived.issue(SERVER), shortLived.bundles());
-        try (MeshTls t = MeshTls.builder(fixed).build()) {
+        FixedIdentityProvider same = new FixedIdentityProvider(shortLived.issue(SERVER), shortLived.bundles());
+        java.util.concurrent.atomic.AtomicInteger asked = new java.util.concurrent.atomic.AtomicInteger();
+        IdentityProvider counting = new IdentityProvider() {
+            @Override
+            public java.util.Optional<SpiffeId> defaultIdentity() {
+                return same.defaultIdentity();
+            }
+
+            @Override
+            public java.util.concurrent.CompletableFuture<io.spiffe.svid.x509svid.X509Svid> svid(SpiffeId id) {
+                asked.incrementAndGet();
+                return same.svid(id);
+            }
+
+            @Override
+            public X509BundleSet bundles() {
+                return same.bundles();
+            }
+
+            @Override
+            public void addListener(IdentityListener listener) {
+                same.addListener(listener);
+            }
+
+            @Override
+            public void removeListener(IdentityListener listener) {
+                same.removeListener(listener);
+            }
+
+            @Override
+            public void close() {
+            }
+        };
+        try (MeshTls t = MeshTls.builder(counting).build()) {
             SslContext first = t.server(SERVER).join();
+            assertThat(asked).as("the context's build").hasValue(1);
             Thread.sleep(MeshTls.REFRESH_RETRY_MILLIS + 200);
-            t.server(SERVER).join();
-            assertThat(t.server(SERVER).join()).as("asked, answered the same SVID: the same context").isSameAs(first);
+            long start = System.nanoTime();
+            for (int i = 0; i < 1_000; i++) {
+                assertThat(t.server(SERVER).join()).as("asked, answered the same SVID: the same context").isSameAs(first);
+            }
+            long seconds = java.util.concurrent.TimeUnit.NANOSECONDS.toSeconds(System.nanoTime() - start);
+            // Asked again past refresh_at, then at most once a second, not per handshake (1,000 here).
+            assertThat(asked.get()).as("asks").isBetween(2, 2 + (int) seconds + 1);
         }
     }
 

@@ -56,8 +56,8 @@ final class Signals {
         return s;
     }
 
-    /** Whether main installed these handlers: the proxy owns the process's signals. */
-    private boolean ownProcess;
+    /** Whether main installed these handlers: the proxy owns the process's signals. Read by the signal thread. */
+    private volatile boolean ownProcess;
 
     /**
      * Warns of SIGINT or SIGTERM that this process cannot take back ({@link #ignored}). Only for the CLI's own process: a
@@ -106,7 +106,15 @@ final class Signals {
         Signals s = new Signals();
         try {
             sun.misc.Signal.handle(new sun.misc.Signal("TERM"), sig -> s.stop("SIGTERM"));
-            sun.misc.Signal.handle(new sun.misc.Signal("INT"), sig -> s.interrupted(() -> Runtime.getRuntime().halt(0)));
+            // Halting is for the proxy's own process (main installed these): a proxy run inside another application's JVM
+            // (forProxy without main's handlers) must not end that JVM, so its second SIGINT is only logged.
+            sun.misc.Signal.handle(new sun.misc.Signal("INT"), sig -> s.interrupted(() -> {
+                if (s.ownProcess) {
+                    exitNow();
+                } else {
+                    LogShape.proxyLine("warn", "zerohop proxy: second SIGINT: not exiting, this JVM is not the proxy's own");
+                }
+            }));
         } catch (IllegalArgumentException | UnsupportedOperationException e) {
             // No signal support here (or -Xrs): the shutdown hook below drains instead.
         }
@@ -116,20 +124,26 @@ final class Signals {
 
     /**
      * A SIGINT: the first stops the proxy as SIGTERM does (a drain); a second during the drain a first SIGINT started
-     * ends the process at once through {@code halt}, exit 0, without the rest of the drain or the shutdown hooks, as ztunnel's (src/signal.rs: "Double Ctrl+C, exit immediately", {@code process::exit(0)},
-     * only after a SIGINT); open tunnels end with the process (the kernel closes their sockets). Until 5 December the
-     * second signal was ignored without a word and the drain ran to its end (a lifecycle pass, helper 231).
+     * runs {@code halt}: in the proxy's own process it ends the process at once, exit 0, without the rest of the drain or
+     * the shutdown hooks, as ztunnel's (src/signal.rs: "Double Ctrl+C, exit immediately", {@code process::exit(0)}, only
+     * after a SIGINT); open tunnels end with the process (the kernel closes their sockets). Until 5 December the second
+     * signal was ignored without a word and the drain ran to its end (a lifecycle pass, helper 231).
      */
     void interrupted(Runnable halt) {
         if (!"SIGINT".equals(got.get())) {
             stop("SIGINT");
             return;
         }
+        halt.run();
+    }
+
+    /** The proxy's own process, at a second SIGINT: says so, flushes the log, and halts with status 0. */
+    private static void exitNow() {
         LogShape.stdoutLine("zerohop proxy: second SIGINT, exiting now without draining");
         io.zerohop.core.LogOutput.flush(io.zerohop.core.LogOutput.STOP_FLUSH);
         System.out.flush();
         System.err.flush();
-        halt.run();
+        Runtime.getRuntime().halt(0);
     }
 
     /** The shutdown hook: the drain a signal would start, and the exit waits for its end. */

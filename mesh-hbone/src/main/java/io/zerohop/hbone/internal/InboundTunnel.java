@@ -230,7 +230,13 @@ final class InboundTunnel extends TunnelSet.Deadline implements TunnelCodec.List
         // the end of its input (epollRdHupReady): the relay sent END_STREAM at once and never read the upstream, a clean,
         // empty answer where the upstream's bytes or reset were due (a chaos pass, helper 229: 11-16 of 600 tunnels
         // under reset churn; UpstreamResetChurnTest).
-        ch.eventLoop().execute(() -> dial(upstream));
+        try {
+            ch.eventLoop().execute(() -> dial(upstream));
+        } catch (java.util.concurrent.RejectedExecutionException loopGone) {
+            // The server is closing: its loop takes no task, and its stream will not see a dial.
+            releaseDial();
+            refuse(503, "server closing: the upstream " + Authority.text(upstream) + " was not dialled");
+        }
     }
 
     /** Dials {@code upstream} for the relay, unless the stream ended since the CONNECT was accepted. Event loop. */

@@ -102,22 +102,23 @@ final class Http1Decoder extends HttpRequestDecoder {
             int end = blankLine(buffer, ri, ri + Math.max(1, scanned - 2));
             if (end < 0) {
                 scanned = buffer.writerIndex() - ri;
-                // A head that big is over Envoy's budget whatever its separators (at most 100 fields, MAX_HEADERS_COUNT):
-                // handed to Netty, which refuses it. The bound it was until 5 December (16 + 60 KiB), not the larger
-                // line limit's sum: what one connection may make this side buffer.
+                // A head that big is over Envoy's budget whatever its separators (the URL and at most 100 fields,
+                // MAX_HEADERS_COUNT, of at most 4 separator bytes each): 431, as Envoy answers a head over
+                // max_request_headers_kb. Refused here, not handed to Netty, whose own limits (a 60 KiB + 64 line, 60 KiB of
+                // header lines) took some of these heads apart (a 426 for a header line read as a request line) or consumed
+                // part of one, after which the blank-line search resumed past the rest (a final review pass). The bound it
+                // was until 5 December (16 + 60 KiB): what one connection may make this side buffer.
                 if (buffer.readableBytes() > MAX_HEADER_SIZE + 16 * 1024) {
-                    super.decode(ctx, buffer, out);
+                    refuse(buffer, out, new io.netty.handler.codec.http.TooLongHttpHeaderException("HTTP request head of over "
+                            + (MAX_HEADER_SIZE + 16 * 1024) + " bytes without its end, more than " + MAX_HEADER_SIZE
+                            + " (Envoy's max_request_headers_kb, which counts the URL)"));
                 }
                 return;
             }
             scanned = 0;
             RuntimeException bad = folded(buffer, ri, end) ? obsFold(buffer, ri, end) : versionProblem(buffer, ri, end);
             if (bad != null) {
-                failed = true;
-                buffer.skipBytes(buffer.readableBytes());
-                HttpRequest failure = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/bad-request");
-                failure.setDecoderResult(DecoderResult.failure(bad));
-                out.add(failure);
+                refuse(buffer, out, bad);
                 return;
             }
         }
@@ -165,6 +166,15 @@ final class Http1Decoder extends HttpRequestDecoder {
                 }
             }
         }
+    }
+
+    /** Refuses the connection's input from here on: one failed request carrying {@code why}, nothing decoded after it. */
+    private void refuse(ByteBuf buffer, List<Object> out, RuntimeException why) {
+        failed = true;
+        buffer.skipBytes(buffer.readableBytes());
+        HttpRequest failure = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/bad-request");
+        failure.setDecoderResult(DecoderResult.failure(why));
+        out.add(failure);
     }
 
     /**

@@ -173,6 +173,24 @@ class Http1CodecTest {
         }
     }
 
+    /**
+     * A head that outgrows 76 KiB before its blank line is 431 at once, whatever Netty's own limits would make of it: a
+     * 60,000-byte URL and 20 header lines of 1 KiB, the rest in a later read. Handed to Netty, it was taken apart (Netty
+     * consumed the request line and the complete header lines) and the blank line in the next read was never seen, so the
+     * client waited for an answer that never came (a final review pass); before this session, a header line was read as
+     * a request line and answered 426.
+     */
+    @Test
+    @DisplayName("a head over 76 KiB without its end is 431 at once (Envoy's max_request_headers_kb), its rest in the next read changes nothing")
+    void anOversizedHeadIs431WhereverTheReadsSplit() {
+        String first = "GET /" + "u".repeat(60_000) + " HTTP/1.1\r\n" + ("X-Pad: " + "p".repeat(1_016) + "\r\n").repeat(20);
+        List<Object> out = decode(first, "Host: a\r\n\r\nGET /after HTTP/1.1\r\nHost: a\r\n\r\n");
+        assertThat(out).as("one refusal, nothing decoded after it").singleElement();
+        assertThat(LocalReplies.statusFor(((HttpRequest) out.get(0)).decoderResult().cause()))
+                .isEqualTo(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE);
+        release(out);
+    }
+
     /** What a decode produced, as text: each request's target and result, each content's bytes; releases it. */
     private static String summary(List<Object> out) {
         StringBuilder s = new StringBuilder();
