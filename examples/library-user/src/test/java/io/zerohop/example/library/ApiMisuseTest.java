@@ -448,10 +448,11 @@ class ApiMisuseTest {
         InMemoryCa ca = InMemoryCa.builder().trustDomain("cluster.local").svidTtl(Duration.ofMinutes(10)).clock(clock).build();
         SpiffeId web = SpiffeIds.istio("cluster.local", "shop", "web");
         var first = ca.svid(web).get();
-        now[0] = now[0].plus(Duration.ofMinutes(3));
-        // before half of its life (back-dated by 2 min, as istiod: 12 min, half-way 4 min from issue): kept
+        now[0] = now[0].plus(Duration.ofMinutes(4));
+        // before half of the 10 minutes it was issued for, counted from its issue (its NotBefore is back-dated 2 min, as
+        // istiod's; until 5 December half-way was counted from that NotBefore, 4 min after the issue): kept
         assertThat(ca.svid(web).get()).isSameAs(first);
-        now[0] = now[0].plus(Duration.ofMinutes(2));
+        now[0] = now[0].plus(Duration.ofSeconds(61));
         var second = ca.svid(web).get(); // past half: re-issued
         assertThat(second.getLeaf().getSerialNumber()).isNotEqualTo(first.getLeaf().getSerialNumber());
         assertThat(second.getLeaf().getNotAfter().toInstant()).isEqualTo(now[0].plus(Duration.ofMinutes(10)));
