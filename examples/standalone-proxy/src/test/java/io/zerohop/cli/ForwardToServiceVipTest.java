@@ -61,7 +61,7 @@ class ForwardToServiceVipTest {
                   - {namespace: prod, name: api, addresses: [127.0.152.101], ports: {80: 8080}, selector: {app: api}}
                 """);
         try (ChildProxy proxy = new ChildProxy(List.of(), "--in-memory-ca", "--workloads", w.toString(),
-                "--forward", "127.0.152.22:0=127.0.152.101:80", "--access-log-format", "ztunnel",
+                "--forward", "127.0.152.22:0=127.0.152.101:80", "--access-log-format", "ztunnel", "--inbound", "off",
                 "--metrics", "off", "--readiness", "off", "--admin", "off")) {
             try (Socket s = proxy.dialForward("127.0.152.22", "127.0.152.41")) {
                 s.getOutputStream().write('x');
