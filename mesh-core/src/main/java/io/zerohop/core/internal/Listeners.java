@@ -59,12 +59,14 @@ public final class Listeners {
         });
         capture.add(ch);
         InetSocketAddress local = (InetSocketAddress) ch.localAddress();
-        // A plaintext-inbound forward on one address sits on a workload's own ip:port (the port its application left for
-        // an inboundEndpoint, as a sidecar's redirect): that port is the application's, not the proxy's, so it is this
-        // address's only. Claimed on every address, the endpoint ip2:PORT (the README's 10.0.1.2:8080=127.0.0.1:8080)
-        // was a self call and every tunnel got 503 (a new-user pass).
-        ownPorts.addListener(c.bind(), local, c.mode() == Capture.Mode.TRANSPARENT,
-                inbound && c.mode() == Capture.Mode.FORWARD && !c.bind().getAddress().isAnyLocalAddress());
+        // A forward listener is the proxy's at the address it is bound to only (every address of this host when bound to
+        // the wildcard), not by port on every address as its fixed listeners are (ztunnel's illegal_ports: ztunnel has no
+        // forwards). Its port is the user's choice, often the application's own: a plaintext-inbound forward sits on a
+        // workload's ip:port (claimed everywhere, the README's inboundEndpoint 10.0.1.2:8080=127.0.0.1:8080 was a self
+        // call and every tunnel got 503, a new-user pass), and an outbound one is often on its target's port (claimed
+        // everywhere, the README's forward 127.0.0.1:8080=10.0.1.2:8080 reset every connection as a self call, and every
+        // inbound tunnel to port 8080 got 503: a new-user pass, helper 233).
+        ownPorts.addListener(c.bind(), local, c.mode() == Capture.Mode.TRANSPARENT, c.mode() == Capture.Mode.FORWARD);
         return local;
     }
 
