@@ -91,6 +91,16 @@ class PemFileIdentityProviderTest {
                 .containsExactly(ca.root());
     }
 
+    /** A provider over fresh files (not watched) whose clock stands a second before the SVID's notAfter. */
+    private record Expiring(PemFileIdentityProvider provider, io.zerohop.identity.testing.MutableClock clock, java.time.Instant notAfter) {}
+
+    private Expiring expiring() throws Exception {
+        java.time.Instant notAfter = writeFresh().getLeaf().getNotAfter().toInstant();
+        io.zerohop.identity.testing.MutableClock clock = new io.zerohop.identity.testing.MutableClock(notAfter.minusSeconds(1));
+        return new Expiring(open(PemFileIdentityProvider.builder().directory(dir).watch(false).pollInterval(Duration.ofHours(1))
+                .clock(clock)), clock, notAfter);
+    }
+
     /**
      * An SVID past its notAfter is not handed out, as SpireIdentityProvider's and ztunnel's (src/identity/manager.rs keeps a
      * certificate until it expires). A new-user pass found a proxy on PEM files presenting its expired certificate at
@@ -98,11 +108,10 @@ class PemFileIdentityProviderTest {
      */
     @Test
     void anExpiredSvidIsNotHandedOut() throws Exception {
-        X509Svid svid = writeFresh();
-        java.time.Instant notAfter = svid.getLeaf().getNotAfter().toInstant();
-        io.zerohop.identity.testing.MutableClock clock = new io.zerohop.identity.testing.MutableClock(notAfter.minusSeconds(1));
-        PemFileIdentityProvider p = open(PemFileIdentityProvider.builder().directory(dir).watch(false).pollInterval(Duration.ofHours(1))
-                .clock(clock));
+        Expiring e = expiring();
+        PemFileIdentityProvider p = e.provider();
+        io.zerohop.identity.testing.MutableClock clock = e.clock();
+        java.time.Instant notAfter = e.notAfter();
         assertThat(p.svid(ID).get(5, TimeUnit.SECONDS)).isSameAs(p.svid(ID).get(5, TimeUnit.SECONDS));
         clock.advance(Duration.ofSeconds(2));
         assertThatThrownBy(() -> p.svid(ID).get(5, TimeUnit.SECONDS)).cause().isInstanceOf(IllegalStateException.class)
@@ -116,11 +125,10 @@ class PemFileIdentityProviderTest {
      */
     @Test
     void anExpiredUnrenewedSvidIsWarnedOfOnceAMinute() throws Exception {
-        X509Svid svid = writeFresh();
-        java.time.Instant notAfter = svid.getLeaf().getNotAfter().toInstant();
-        io.zerohop.identity.testing.MutableClock clock = new io.zerohop.identity.testing.MutableClock(notAfter.minusSeconds(1));
-        PemFileIdentityProvider p = open(PemFileIdentityProvider.builder().directory(dir).watch(false).pollInterval(Duration.ofHours(1))
-                .clock(clock));
+        Expiring e = expiring();
+        PemFileIdentityProvider p = e.provider();
+        io.zerohop.identity.testing.MutableClock clock = e.clock();
+        java.time.Instant notAfter = e.notAfter();
         clock.advance(Duration.ofSeconds(2));
         java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
         java.io.PrintStream old = System.err;

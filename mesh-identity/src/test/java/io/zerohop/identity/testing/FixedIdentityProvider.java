@@ -15,6 +15,7 @@ public final class FixedIdentityProvider implements IdentityProvider {
     private final List<IdentityListener> listeners = new CopyOnWriteArrayList<>();
     private volatile X509Svid svid;
     private volatile X509BundleSet bundles;
+    private final java.util.concurrent.atomic.AtomicInteger asked = new java.util.concurrent.atomic.AtomicInteger();
 
     public FixedIdentityProvider(X509Svid svid, X509BundleSet bundles) {
         this.svid = svid;
@@ -36,8 +37,14 @@ public final class FixedIdentityProvider implements IdentityProvider {
         return Optional.of(svid.getSpiffeId());
     }
 
+    /** How many times {@link #svid} was called. */
+    public int asked() {
+        return asked.get();
+    }
+
     @Override
     public CompletableFuture<X509Svid> svid(SpiffeId id) {
+        asked.incrementAndGet();
         X509Svid s = svid;
         return s.getSpiffeId().equals(id)
                 ? CompletableFuture.completedFuture(s)
