@@ -109,13 +109,10 @@ class PemFileIdentityProviderTest {
     @Test
     void anExpiredSvidIsNotHandedOut() throws Exception {
         Expiring e = expiring();
-        PemFileIdentityProvider p = e.provider();
-        io.zerohop.identity.testing.MutableClock clock = e.clock();
-        java.time.Instant notAfter = e.notAfter();
-        assertThat(p.svid(ID).get(5, TimeUnit.SECONDS)).isSameAs(p.svid(ID).get(5, TimeUnit.SECONDS));
-        clock.advance(Duration.ofSeconds(2));
-        assertThatThrownBy(() -> p.svid(ID).get(5, TimeUnit.SECONDS)).cause().isInstanceOf(IllegalStateException.class)
-                .hasMessage("no SVID for " + ID + ": the one in " + dir.resolve("tls.crt") + " expired at " + notAfter
+        assertThat(e.provider().svid(ID).get(5, TimeUnit.SECONDS)).isSameAs(e.provider().svid(ID).get(5, TimeUnit.SECONDS));
+        e.clock().advance(Duration.ofSeconds(2));
+        assertThatThrownBy(() -> e.provider().svid(ID).get(5, TimeUnit.SECONDS)).cause().isInstanceOf(IllegalStateException.class)
+                .hasMessage("no SVID for " + ID + ": the one in " + dir.resolve("tls.crt") + " expired at " + e.notAfter()
                         + " and the files have not been renewed (they are read again when they change)");
     }
 
@@ -127,9 +124,8 @@ class PemFileIdentityProviderTest {
     void anExpiredUnrenewedSvidIsWarnedOfOnceAMinute() throws Exception {
         Expiring e = expiring();
         PemFileIdentityProvider p = e.provider();
-        io.zerohop.identity.testing.MutableClock clock = e.clock();
         java.time.Instant notAfter = e.notAfter();
-        clock.advance(Duration.ofSeconds(2));
+        e.clock().advance(Duration.ofSeconds(2));
         java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
         java.io.PrintStream old = System.err;
         System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
@@ -137,7 +133,7 @@ class PemFileIdentityProviderTest {
             for (int i = 0; i < 3; i++) {
                 assertThatThrownBy(() -> p.svid(ID).get(5, TimeUnit.SECONDS)).cause().isInstanceOf(IllegalStateException.class);
             }
-            clock.advance(Duration.ofSeconds(61));
+            e.clock().advance(Duration.ofSeconds(61));
             assertThatThrownBy(() -> p.svid(ID).get(5, TimeUnit.SECONDS)).cause().isInstanceOf(IllegalStateException.class);
         } finally {
             System.setErr(old);
