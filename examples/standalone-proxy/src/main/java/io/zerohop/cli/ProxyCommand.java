@@ -637,11 +637,14 @@ final class ProxyCommand implements Callable<Integer> {
                 }
             }
             // The mesh's self-call rule by port (OwnPorts, as ztunnel's illegal_ports): ztunnel's four fixed ports, and the
-            // port of every listener not bound on port 0, on any address, but a forward's, which counts at its own
-            // address only (the clash above). Such an ENDPOINT started, then refused every tunnel with 503 (newuser26).
+            // port of every listener not bound on port 0, on any address, but a forward on one address, which counts at that
+            // address only (the clash above). A wildcard forward stays: Netty's epoll binds 0.0.0.0 and [::] dual-stack, so
+            // it takes its port at every address of both families, which the clash above does not see for the other
+            // family (a final pass). Such an ENDPOINT started, then refused every tunnel with 503 (newuser26).
             int p = e[1].getPort();
             String owner = java.util.Set.of(15008, 15006, 15001, 15080).contains(p) ? "one of ztunnel's fixed ports, 15008, 15006, 15001 and 15080"
-                    : listeners.stream().filter(o -> o.getValue() != null && o.getValue().getPort() == p && !o.getKey().equals("forward"))
+                    : listeners.stream().filter(o -> o.getValue() != null && o.getValue().getPort() == p
+                                    && !(o.getKey().equals("forward") && !o.getValue().getAddress().isAnyLocalAddress()))
                             .map(o -> origins.label(o.getKey()) + " " + Addresses.authority(o.getValue()) + " claims it on every address").findFirst().orElse(null);
             if (owner != null) {
                 throw u.error("inbound-endpoint", shown, shown + ": port " + p + " is one of this proxy's own ports (" + owner
