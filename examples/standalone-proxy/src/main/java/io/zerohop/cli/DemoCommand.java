@@ -67,7 +67,7 @@ final class DemoCommand implements Callable<Integer> {
     static final long TIMEOUT_S = 10;
 
     @Option(names = "--ip-prefix", defaultValue = "127.0.0", paramLabel = "A.B.C",
-            description = "Loopback /24 for the two checkouts (.2 Istio's, .3 Cilium's) and the captured batch-jobs pod (.4), default ${DEFAULT-VALUE}")
+            description = "Loopback /24 for the Istio checkout's application (.1), the two checkouts (.2 Istio's, .3 Cilium's) and the captured batch-jobs pod (.4), default ${DEFAULT-VALUE}")
     String ipPrefix;
 
     @picocli.CommandLine.Spec
@@ -142,7 +142,8 @@ final class DemoCommand implements Callable<Integer> {
         Semaphore closed = new Semaphore(0);
         // STRICT holds only if no plaintext client can reach the application: as a pod's application behind ztunnel's
         // redirect, it listens on loopback, and zerohop delivers the workload address's tunnels there.
-        try (DemoCheckoutApp app = DemoCheckoutApp.start(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        // On the --ip-prefix's .1 (127.0.0.1 by default), so that every address the demo binds is under its prefix.
+        try (DemoCheckoutApp app = DemoCheckoutApp.start(new InetSocketAddress(InetAddress.getByName(ipPrefix + ".1"), 0));
              Mesh node = checkoutNode(ca, checkout, registry, engine, ip, meters, closed, target, app.address());
              Mesh callers = Mesh.builder().identityProvider(ca).workloads(registry).threads(1).build()) {
             InetSocketAddress plaintext = node.plaintextInbound(Capture.forward(new InetSocketAddress(ip, 15006), target));

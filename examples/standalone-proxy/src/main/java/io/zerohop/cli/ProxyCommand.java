@@ -1443,7 +1443,12 @@ final class ProxyCommand implements Callable<Integer> {
             if (why == null) {
                 throw e;
             }
-            throw new Cli.RefusedException(origins.label(key) + " " + Addresses.authority(at) + ": cannot listen: " + why, 1);
+            // The usual cause on a node is the proxy this one replaces: a draining proxy keeps its metrics, readiness and
+            // admin ports until it exits (deploy/README.md, "Fail closed"), and the bare kernel text did not say so.
+            String hint = why.contains("Address already in use")
+                    ? " (another process listens there: a zerohop proxy still draining keeps its metrics, readiness and admin ports"
+                    + " until it exits; `ss -ltnp` names the process)" : "";
+            throw new Cli.RefusedException(origins.label(key) + " " + Addresses.authority(at) + ": cannot listen: " + why + hint, 1);
         }
     }
 

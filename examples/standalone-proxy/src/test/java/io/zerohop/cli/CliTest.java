@@ -275,7 +275,9 @@ class CliTest {
             assertThat(Zerohop.run("proxy", "--in-memory-ca", "--inbound", "127.0.0.1:0", "--metrics", at,
                     "--readiness", "off", "--admin", "off")).isEqualTo(1);
             assertThat(std.err.toString().lines().filter(l -> l.startsWith("zerohop proxy: ")).toList())
-                    .containsExactly("zerohop proxy: --metrics " + at + ": cannot listen: Address already in use");
+                    .containsExactly("zerohop proxy: --metrics " + at + ": cannot listen: Address already in use (another process listens"
+                            + " there: a zerohop proxy still draining keeps its metrics, readiness and admin ports until it exits;"
+                            + " `ss -ltnp` names the process)");
             // A start that failed drains nothing: no "draining for up to" / "drained" lines before the error (an operator pass).
             assertThat(std.err.toString()).doesNotContain("draining for up to").doesNotContain("drained");
         }

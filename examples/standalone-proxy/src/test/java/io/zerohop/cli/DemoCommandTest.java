@@ -38,7 +38,8 @@ class DemoCommandTest {
         try {
             // A /24 of loopback of our own: a concurrent build on this host never holds our ports.
             ThreadLocalRandom r = ThreadLocalRandom.current();
-            exit = Zerohop.run("demo", "--ip-prefix", "127." + r.nextInt(1, 255) + "." + r.nextInt(1, 255));
+            prefix = "127." + r.nextInt(1, 255) + "." + r.nextInt(1, 255);
+            exit = Zerohop.run("demo", "--ip-prefix", prefix);
         } finally {
             System.setOut(oldOut);
             System.setErr(oldErr);
@@ -47,6 +48,15 @@ class DemoCommandTest {
         log = err.toString(StandardCharsets.UTF_8);
         System.out.println(report);
         System.out.println(log);
+    }
+
+    /** The demo's --ip-prefix in this run. */
+    private static String prefix;
+
+    @Test
+    @DisplayName("every address the demo binds is under its --ip-prefix: the Istio checkout's application on .1 (a new-user pass: it was 127.0.0.1)")
+    void theApplicationListensUnderTheIpPrefix() {
+        assertThat(line("checkout : e-commerce/checkout")).contains("JDK HTTP server on " + prefix + ".1:");
     }
 
     private static String line(String start) {

@@ -26,6 +26,23 @@ import java.util.concurrent.CompletableFuture;
  */
 public final class ConfigDump {
     /** One certificate as ztunnel's {@code dump_cert}: base64 of its PEM, decimal serial, RFC 3339 validity. */
+    /**
+     * The error of an {@code Unavailable:} state as ztunnel's {@code {err}} reads: its message, without the wrappers a
+     * future adds ({@code CompletionException}, {@code ExecutionException}) and without a wrapper whose message is only its
+     * cause's {@code toString()} (Java's default, {@code java.io.IOException: ...}), so no Java class name is shown where
+     * a message says what failed (a new-user pass); a message-less error is its simple class name.
+     */
+    static String unavailable(Throwable e) {
+        Throwable t = e;
+        while (t.getCause() != null && (t instanceof java.util.concurrent.CompletionException
+                || t instanceof java.util.concurrent.ExecutionException
+                || t.getMessage() == null || t.getMessage().equals(t.getCause().toString()))) {
+            t = t.getCause();
+        }
+        String m = t.getMessage();
+        return m == null || m.isBlank() ? t.getClass().getSimpleName() : m;
+    }
+
     private static Map<String, Object> certDump(X509Certificate x) {
         Map<String, Object> cert = new LinkedHashMap<>();
         try {
@@ -160,8 +177,7 @@ public final class ConfigDump {
             if (!f.isDone()) {
                 c.put("state", "Initializing");
             } else if (f.isCompletedExceptionally()) {
-                c.put("state", "Unavailable: " + f.handle((v, e) -> String.valueOf(e instanceof java.util.concurrent.CompletionException
-                        && e.getCause() != null ? e.getCause().getMessage() : e)).join());
+                c.put("state", "Unavailable: " + f.handle((v, e) -> unavailable(e)).join());
             } else {
                 X509Certificate leaf = f.join().getLeaf();
                 c.put("state", "Available");

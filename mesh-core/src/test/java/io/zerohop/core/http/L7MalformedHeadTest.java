@@ -68,6 +68,23 @@ class L7MalformedHeadTest {
         });
     }
 
+    /**
+     * A head over 76 KiB that has not ended is refused with 431 at once; nothing of it was read as a request, so its access
+     * line shows {@code -} for the method and path, as Envoy's does for a head its codec refused before handing it to the
+     * stream. Until 5 December it showed the decoder's stand-in, {@code GET /bad-request}, a request nobody sent (a
+     * new-user pass).
+     */
+    @Test
+    void aHeadRefusedBeforeItsEndIsLoggedWithoutAMethodOrPath() throws Exception {
+        throughPlaintext("127.0.71.5", (via, err) -> {
+            assertThat(L7EnforcementTest.exchange(via, "GET /z7 HTTP/1.1\r\nHost: b\r\nX-Big: " + "a".repeat(78 * 1024)))
+                    .startsWith("HTTP/1.1 431 ");
+            String line = err.awaitLine("plaintext-inbound-http", " status=431 ");
+            assertThat(line).contains(" method=- path=\"-\" ").doesNotContain("bad-request")
+                    .contains("without its end");
+        });
+    }
+
     interface Body {
         void run(InetSocketAddress via, CapturedStderr err) throws Exception;
     }

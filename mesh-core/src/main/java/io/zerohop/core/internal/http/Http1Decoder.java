@@ -168,11 +168,18 @@ final class Http1Decoder extends HttpRequestDecoder {
         }
     }
 
-    /** Refuses the connection's input from here on: one failed request carrying {@code why}, nothing decoded after it. */
+    /**
+     * Refuses the connection's input from here on: one failed request carrying {@code why}, nothing decoded after it. A
+     * full request, as Netty's own stand-in for a head it could not read: the access line then shows {@code - -} for the
+     * method and path, as Envoy's does for a head refused before it was complete (its codec hands no headers to the
+     * stream), where it showed the stand-in's {@code GET /bad-request} until 5 December (a new-user pass). A refused line
+     * ({@link RequestLineException}) keeps the method and target it showed.
+     */
     private void refuse(ByteBuf buffer, List<Object> out, RuntimeException why) {
         failed = true;
         buffer.skipBytes(buffer.readableBytes());
-        HttpRequest failure = new DefaultHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/bad-request");
+        HttpRequest failure = new io.netty.handler.codec.http.DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.GET, "/bad-request",
+                io.netty.buffer.Unpooled.EMPTY_BUFFER);
         failure.setDecoderResult(DecoderResult.failure(why));
         out.add(failure);
     }

@@ -70,6 +70,16 @@ final class LocalReplies {
      * class name, which says nothing to an operator; the class's simple name when there is no message.
      */
     static String problem(Throwable cause) {
+        // Netty's own limits speak of its buffers ("An HTTP line is larger than 61504 bytes.", "HTTP header is larger than
+        // 61440 bytes."): said in Envoy's terms, as zerohop's own refusals of the same budget are (a new-user pass).
+        if (cause instanceof io.netty.handler.codec.http.TooLongHttpLineException) {
+            return "HTTP request line of more than " + Http1Decoder.MAX_INITIAL_LINE + " bytes: a URL over " + Http1Decoder.MAX_HEADER_SIZE
+                    + " bytes (Envoy's max_request_headers_kb, which counts the URL)";
+        }
+        if (cause instanceof TooLongHttpHeaderException && String.valueOf(cause.getMessage()).startsWith("HTTP header is larger than")) {
+            return "HTTP request headers of more than " + Http1Decoder.MAX_HEADER_SIZE
+                    + " bytes (Envoy's max_request_headers_kb, which counts the URL)";
+        }
         String m = cause.getMessage();
         return m == null || m.isBlank() ? cause.getClass().getSimpleName() : m;
     }

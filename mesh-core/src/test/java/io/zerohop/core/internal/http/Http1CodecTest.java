@@ -85,6 +85,9 @@ class Http1CodecTest {
             assertThat(r.decoderResult().isFailure()).as(request.length() + " bytes").isTrue();
             assertThat(LocalReplies.statusFor(r.decoderResult().cause())).as(request.length() + " bytes")
                     .isEqualTo(HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE);
+            // The access line's reason in Envoy's terms, never Netty's "An HTTP line is larger than 61504 bytes."
+            assertThat(LocalReplies.problem(r.decoderResult().cause())).as(request.length() + " bytes")
+                    .contains("max_request_headers_kb").doesNotContain("larger than");
             assertThat(out).as("nothing after it is decoded").hasSize(1);
             release(out);
         }
