@@ -14,8 +14,9 @@ import java.util.Objects;
  * @param bind   where the listener binds: an IP (0.0.0.0 for every address), port 0 for an ephemeral one
  * @param target the destination of a {@link Mode#FORWARD} listener, an IP and a port 1-65535; null otherwise
  * @throws IllegalArgumentException naming the argument and its value when {@code bind} or {@code target} is
- *                                  unresolved (a host name: a capture never resolves names) or the target's
- *                                  port is 0 (no connection can be made to it)
+ *                                  unresolved (a host name: a capture never resolves names), the target is a
+ *                                  wildcard address (0.0.0.0, ::) or the target's port is 0 (no connection can be
+ *                                  made to it)
  */
 public record Capture(Mode mode, InetSocketAddress bind, InetSocketAddress target) {
     public enum Mode { TRANSPARENT, SOCKS5, FORWARD }
@@ -32,6 +33,12 @@ public record Capture(Mode mode, InetSocketAddress bind, InetSocketAddress targe
         // Checked here, not at the first connection: every connection to such a target died on a bare NullPointerException.
         if (target != null && target.isUnresolved()) {
             throw new IllegalArgumentException("forward target " + target + " is unresolved: give the destination's IP and port");
+        }
+        if (target != null && target.getAddress().isAnyLocalAddress()) {
+            // 0.0.0.0 / :: is where a listener binds, never a destination: the kernel dials this host for it, which no
+            // forward means (a break-it pass found it accepted; the connection then went wherever this host listened).
+            throw new IllegalArgumentException("forward target " + Addresses.authority(target)
+                    + " is a wildcard address, not a destination: give the destination's IP");
         }
         if (target != null && target.getPort() == 0) {
             throw new IllegalArgumentException("forward target " + Addresses.authority(target)

@@ -29,6 +29,15 @@ class CaptureArgumentsTest {
     }
 
     @Test
+    void aWildcardTargetIsRefused() {
+        assertThatThrownBy(() -> Capture.forward(BIND, new InetSocketAddress("0.0.0.0", 8080)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("forward target 0.0.0.0:8080 is a wildcard address, not a destination: give the destination's IP");
+        assertThatThrownBy(() -> Capture.forward(BIND, new InetSocketAddress("::", 8080)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("is a wildcard address");
+    }
+
+    @Test
     void anUnresolvedBindIsRefusedInEveryMode() {
         InetSocketAddress name = InetSocketAddress.createUnresolved("proxy.local", 15001);
         assertThatThrownBy(() -> Capture.socks5(name)).isInstanceOf(IllegalArgumentException.class)

@@ -524,7 +524,7 @@ final class ProxyCommand implements Callable<Integer> {
 
     /**
      * The forwards that can never work, refused before anything starts (exit 2): a target port 0 (no connection can
-     * reach it), a target that is the forward's own LOCAL address (a self call: it started, and dropped every
+     * reach it), a wildcard target (0.0.0.0, ::: where a listener binds, not a destination), a target that is the forward's own LOCAL address (a self call: it started, and dropped every
      * connection; ztunnel refuses such a call as {@code Error::SelfCall}, src/proxy/outbound.rs), and a LOCAL address another listener of this proxy binds too (the same address and port, or a
      * wildcard and an address of its family on the same port: Linux refuses the second bind, and no listener sets
      * SO_REUSEPORT). The second bind failed after the mesh had started, as "cannot listen: Address already in use",
@@ -538,6 +538,11 @@ final class ProxyCommand implements Callable<Integer> {
             String shown = Addresses.listener(f[0], f[0]) + "=" + Addresses.authority(f[1]);
             if (f[1].getPort() == 0) {
                 throw u.error("forward", shown, shown + ": target port 0: no connection can be made to it (give the target's port)");
+            }
+            if (f[1].getAddress() != null && f[1].getAddress().isAnyLocalAddress()) {
+                // The kernel dials this host for 0.0.0.0 / ::, wherever it listens on that port: no forward means that.
+                throw u.error("forward", shown, shown + ": the target is a wildcard address, not a destination (give the"
+                        + " application's address as TARGET)");
             }
             if (selfCall(f[0], f[1])) {
                 // It started, and dropped every connection (each a self call, refused one by one).

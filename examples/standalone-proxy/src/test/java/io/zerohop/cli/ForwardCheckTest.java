@@ -50,6 +50,16 @@ class ForwardCheckTest {
                 + " 127.0.121.1:0=10.0.1.2:0: target port 0: no connection can be made to it (give the target's port)");
     }
 
+    /** A wildcard TARGET dialled this host wherever it listened on that port: refused (a break-it pass found it accepted). */
+    @Test
+    void aWildcardTargetIsRefused() {
+        assertThat(proxy("--metrics", "off", "--forward", "127.0.121.1:0=0.0.0.0:8080")).isEqualTo("exit 2: zerohop proxy: --forward:"
+                + " 127.0.121.1:0=0.0.0.0:8080: the target is a wildcard address, not a destination (give the application's address"
+                + " as TARGET)");
+        assertThat(proxy("--metrics", "off", "--forward", "127.0.121.1:0=[::]:8080")).startsWith("exit 2: zerohop proxy: --forward:")
+                .contains("the target is a wildcard address");
+    }
+
     /**
      * A forward to its own LOCAL address started and dropped every connection (a self call, new-user pass). Bounded:
      * a proxy that starts runs until it is stopped.
