@@ -662,7 +662,9 @@ final class ProxyCommand implements Callable<Integer> {
     /**
      * Whether a forward listening on {@code local} dials itself at {@code target}: the same port (not 0) and the same
      * address, or a wildcard LOCAL and a target this host answers on (loopback, a wildcard, an address of one of its
-     * interfaces) of the wildcard's family.
+     * interfaces) that the wildcard takes: {@code 0.0.0.0} IPv4 only, {@code [::]} both families, as epoll binds it
+     * dual-stack (Linux's default {@code net.ipv6.bindv6only=0}; until 5 December an IPv4 target behind a {@code [::]} LOCAL
+     * started and then dropped every connection as a self call, a break-it pass).
      */
     static boolean selfCall(InetSocketAddress local, InetSocketAddress target) {
         if (local.getPort() == 0 || local.getPort() != target.getPort() || target.getAddress() == null) {
@@ -673,7 +675,7 @@ final class ProxyCommand implements Callable<Integer> {
         if (l.equals(t)) {
             return true;
         }
-        if (!l.isAnyLocalAddress() || (l instanceof java.net.Inet4Address) != (t instanceof java.net.Inet4Address)) {
+        if (!l.isAnyLocalAddress() || l instanceof java.net.Inet4Address && !(t instanceof java.net.Inet4Address)) {
             return false;
         }
         try {
