@@ -442,6 +442,27 @@ class L7EnforcementTest {
         assertThat(seen).contains("GET /api/after-asterisk").noneMatch(l -> l.contains("OPTIONS"));
     }
 
+    /**
+     * A denied HTTP/1 request whose content-type is gRPC's gets Envoy's gRPC local reply, as over HTTP/2: Envoy's filter
+     * manager marks a request gRPC by its content-type alone ({@code Grpc::Common::isGrpcRequestHeaders}), whatever the
+     * protocol, and {@code Utility::prepareLocalReply} then answers 200, {@code application/grpc}, {@code grpc-status}
+     * {@code httpToGrpcStatus(403)} = 7 and the body as {@code grpc-message}, with no body. Until 5 December it got the
+     * plain 403. {@code application/grpc-web} is not gRPC there ({@code hasGrpcContentType}): 403.
+     */
+    @Test
+    void aDeniedGrpcRequestOverHttp1GetsGrpcStatus7() throws Exception {
+        int before = seen.size();
+        String all = exchange(viaFrontend, "POST /pkg.Svc/Admin HTTP/1.1\r\nHost: b\r\nContent-Type: application/grpc\r\n"
+                + "Content-Length: 0\r\nConnection: close\r\n\r\n");
+        assertThat(all).startsWith("HTTP/1.1 200 OK\r\n").containsIgnoringCase("content-type: application/grpc\r\n")
+                .containsIgnoringCase("grpc-status: 7\r\n").containsIgnoringCase("grpc-message: RBAC: access denied\r\n")
+                .containsIgnoringCase("content-length: 0\r\n").endsWith("\r\n\r\n");
+        String web = exchange(viaFrontend, "POST /pkg.Svc/Admin HTTP/1.1\r\nHost: b\r\nContent-Type: application/grpc-web\r\n"
+                + "Content-Length: 0\r\nConnection: close\r\n\r\n");
+        assertThat(web).startsWith("HTTP/1.1 403 ").endsWith("RBAC: access denied");
+        assertThat(seen.subList(before, seen.size())).noneMatch(l -> l.contains("/pkg.Svc/Admin"));
+    }
+
     @Test
     void oversizedHeadersGet431AndClose() throws Exception {
         String all = exchange(viaFrontend, "GET /api/big HTTP/1.1\r\nHost: b\r\nX-Big: " + "a".repeat(70 * 1024) + "\r\n\r\n");

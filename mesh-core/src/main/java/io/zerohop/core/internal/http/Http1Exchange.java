@@ -50,6 +50,8 @@ final class Http1Exchange {
     String responseFlags = "-";
     long requestBytes;
     long responseBytes;
+    /** The grpc-status of a local reply to a gRPC request ({@link LocalReplies#forRequest}), else "". */
+    String grpcStatus = "";
 
     Http1Exchange(HttpRequest request) {
         this(request, request.method().name(), request.uri(), request.protocolVersion().text());
@@ -61,6 +63,11 @@ final class Http1Exchange {
         this.path = path;
         this.protocol = protocol;
         this.http10 = HttpVersion.HTTP_1_0.equals(request.protocolVersion());
+    }
+
+    /** Whether the request is gRPC by Envoy's test ({@code content-type} {@code application/grpc} or {@code application/grpc+...}). */
+    boolean grpc() {
+        return H2Proxy.isGrpc(request.headers().get(io.netty.handler.codec.http.HttpHeaderNames.CONTENT_TYPE));
     }
 
     /**
@@ -159,6 +166,6 @@ final class Http1Exchange {
     /** The access-log entry of this exchange on {@code conn}, as it stands now. */
     HttpObserver.RequestLog logLine(Conn conn) {
         return new HttpObserver.RequestLog(conn, method, path, status, System.nanoTime() - start,
-                decision, requestBytes, responseBytes, protocol, "", refusal, responseFlags);
+                decision, requestBytes, responseBytes, protocol, grpcStatus, refusal, responseFlags);
     }
 }

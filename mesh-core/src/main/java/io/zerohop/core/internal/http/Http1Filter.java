@@ -302,7 +302,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             x.closeAfter = true;
         }
         FullHttpResponse local = x.location != null ? LocalReplies.redirect(x.location, x.closeAfter)
-                : LocalReplies.local(HttpResponseStatus.FORBIDDEN, LocalReplies.DENIED, x.closeAfter);
+                : LocalReplies.forRequest(x, HttpResponseStatus.FORBIDDEN, LocalReplies.DENIED, x.closeAfter);
         if (x.http10) {
             x.toHttp10(local);
         }
@@ -424,7 +424,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
                 answerUnreached(active, failure);
                 active.closeAfter = true;
                 active.requestDone = true;
-                ctx.writeAndFlush(LocalReplies.local(HttpResponseStatus.valueOf(failure.status()), failure.bodyBytes(), true));
+                ctx.writeAndFlush(LocalReplies.forRequest(active, HttpResponseStatus.valueOf(failure.status()), failure.bodyBytes(), true));
                 pump();
                 return;
             }
@@ -454,7 +454,7 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
         if (!x.requestDone) {
             x.closeAfter = true;
         }
-        FullHttpResponse reply = LocalReplies.local(HttpResponseStatus.valueOf(failure.status()), failure.bodyBytes(), x.closeAfter);
+        FullHttpResponse reply = LocalReplies.forRequest(x, HttpResponseStatus.valueOf(failure.status()), failure.bodyBytes(), x.closeAfter);
         if (x.http10) {
             x.toHttp10(reply);
         }
@@ -515,11 +515,8 @@ final class Http1Filter extends ChannelDuplexHandler implements LiveRequest {
             closing = true;
             upstream.reset();
             x.allowed = false;
-            x.status = 403;
-            x.responseDone = true;
-            x.responseBytes = LocalReplies.DENIED.length;
+            FullHttpResponse reply = LocalReplies.forRequest(x, HttpResponseStatus.FORBIDDEN, LocalReplies.DENIED, true);
             observer.request(x.logLine(conn));
-            FullHttpResponse reply = LocalReplies.local(HttpResponseStatus.FORBIDDEN, LocalReplies.DENIED, true);
             if (x.http10) {
                 x.toHttp10(reply);
             }

@@ -35,6 +35,50 @@ final class LocalReplies {
     }
 
     /**
+     * The local reply {@code x} gets for {@code status} and {@code body}, with {@code x}'s status, size and grpc-status set:
+     * {@link #local}, or for a gRPC request ({@link Http1Exchange#grpc}) what Envoy's {@code Utility::sendLocalReply} turns
+     * every local reply to a gRPC request into, whatever the protocol (source/common/http/utility.cc
+     * {@code prepareLocalReply}, {@code is_grpc}): {@code 200}, {@code content-type: application/grpc}, {@code grpc-status}
+     * {@code httpToGrpcStatus(status)} ({@link #grpcStatus}), the body as {@code grpc-message}, no body (HTTP/1:
+     * {@code content-length: 0}). As the HTTP/2 path answers ({@code H2Proxy}); until 5 December an HTTP/1 gRPC request got
+     * the plain {@code 403 RBAC: access denied} or 503.
+     */
+    static FullHttpResponse forRequest(Http1Exchange x, HttpResponseStatus status, byte[] body, boolean close) {
+        x.responseDone = true;
+        if (!x.grpc()) {
+            x.status = status.code();
+            x.responseBytes = body.length;
+            return local(status, body, close);
+        }
+        x.status = 200;
+        x.responseBytes = 0;
+        x.grpcStatus = grpcStatus(status.code());
+        FullHttpResponse r = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK, Unpooled.EMPTY_BUFFER);
+        r.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/grpc").set("grpc-status", x.grpcStatus)
+                .set("grpc-message", new String(body, StandardCharsets.US_ASCII)).set(HttpHeaderNames.CONTENT_LENGTH, 0);
+        if (close) {
+            r.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        }
+        return r;
+    }
+
+    /**
+     * Envoy's {@code Grpc::Utility::httpToGrpcStatus} (source/common/grpc/status.cc), the grpc-status of a local reply:
+     * 400 INTERNAL (13), 401 UNAUTHENTICATED (16), 403 PERMISSION_DENIED (7), 404 UNIMPLEMENTED (12), 429, 502, 503 and
+     * 504 UNAVAILABLE (14), any other UNKNOWN (2).
+     */
+    static String grpcStatus(int httpStatus) {
+        return switch (httpStatus) {
+            case 400 -> "13";
+            case 401 -> "16";
+            case 403 -> "7";
+            case 404 -> "12";
+            case 429, 502, 503, 504 -> "14";
+            default -> "2";
+        };
+    }
+
+    /**
      * Envoy's answer to a path it unescaped under {@code UNESCAPE_AND_REDIRECT}: 307 with the new path as
      * {@code location} and no body (envoy source/common/http/conn_manager_impl.cc, {@code Code::TemporaryRedirect}).
      */
