@@ -242,7 +242,7 @@ public final class SelectorCheck implements Consumer<PolicySet> {
         String inNs = ns;
         String inSa = sa;
         boolean selects = !none && registry.all().stream().anyMatch(w -> (inNs == null || w.namespace().equals(inNs))
-                && (inSa == null || w.serviceAccount().equals(inSa))
+                && (inSa == null || inSa.equals(w.serviceAccount()))
                 && labels.entrySet().stream().allMatch(e -> e.getValue().equals(w.labels().get(e.getKey()))));
         if (selects) {
             return null;

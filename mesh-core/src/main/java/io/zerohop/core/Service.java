@@ -148,6 +148,25 @@ public record Service(String namespace, String name, String hostname, List<InetA
     }
 
     /**
+     * The port on {@code endpoint} that service port {@code p} of this Service reaches, as ztunnel's {@code load_balance}
+     * (istio/ztunnel src/state.rs) picks it: the endpoint's own mapping for this Service ({@link WorkloadService#ports},
+     * an EndpointSlice endpoint's) when it has one for {@code p}, else {@link Port#targetOn}. 0 when neither gives one (the
+     * endpoint is then skipped for that port). Runs per connection: a scan of the endpoint's few Services, allocating nothing.
+     */
+    public int targetOn(Port p, Workload endpoint) {
+        for (WorkloadService ws : endpoint.services()) {
+            if (!ws.ports().isEmpty() && ws.name().equals(name) && ws.namespace().equals(namespace)) {
+                Integer t = ws.ports().get(p.port());
+                if (t != null) {
+                    return t;
+                }
+                break;
+            }
+        }
+        return p.targetOn(endpoint);
+    }
+
+    /**
      * One service port: ztunnel's {@code ports} entry ({@code service_port} → {@code target_port}), with the Kubernetes
      * target port's name kept where istiod sends 0 and a per-endpoint mapping.
      *

@@ -18,6 +18,16 @@ import java.util.Objects;
  * {@link NullPointerException} for a null {@code trustDomain}. Null labels, addresses and protocols
  * mean none, none and {@link Protocol#HBONE}.
  *
+ * <p><b>A workload without identity.</b> A {@link Protocol#TCP} workload may have a null {@code serviceAccount}: an
+ * endpoint whose identity nobody knows, such as an address of a Kubernetes EndpointSlice that names no pod (istiod's
+ * {@code endpointSlicesBuilder} sends it with {@code ServiceAccount: ""}, "Unknown"). It has no {@link #identity()}
+ * (null), {@link #hasIdentity} is false for every peer, so no tunnel's {@code forwarded: for=} claim of its address is
+ * believed, and {@link #ref()} has an empty service account, which mesh-policy never matches as a principal, a
+ * {@code serviceAccounts} selector or Cilium's service-account label. Such a workload is never served by a mesh
+ * ({@code LocalWorkloads} does not count it as local) and is reached only by plain TCP from the capture path; no telemetry
+ * names a principal for it. Rather than a made-up service account, which would be a SPIFFE ID a real pod could hold (a
+ * Kubernetes ServiceAccount may have any name this record accepts), and so a principal a policy could match.
+ *
  * @param labels   its pod labels, kept as an immutable map whose keys and values are interned (the policy engine
  *                 interns a selector's, so a label compared per connection matches at the identity check); a null key
  *                 or value throws {@link NullPointerException}
@@ -70,18 +80,22 @@ public record Workload(String namespace, String name, String serviceAccount, Map
     public Workload {
         requireName("namespace", namespace);
         requireName("name", name);
-        requireName("serviceAccount", serviceAccount);
+        protocol = protocol == null ? Protocol.HBONE : protocol;
+        if (serviceAccount != null || protocol != Protocol.TCP) {
+            // Only a plaintext workload may be of unknown identity: an HBONE one is reached through a tunnel whose peer
+            // must present its identity.
+            requireName("serviceAccount", serviceAccount);
+        }
         labels = interned(labels);
         // Names the Kubernetes API server would refuse fail here, where the workload is defined (the --workloads loader
         // names the entry's line); ref(), made per connection, then checks nothing.
         WorkloadRef.checkNames(namespace, name, serviceAccount);
         addresses = List.copyOf(addresses == null ? List.of() : addresses);
-        protocol = protocol == null ? Protocol.HBONE : protocol;
         Objects.requireNonNull(trustDomain, "trustDomain");
         try {
             // identity() builds it on every call: a trust domain, namespace or service account that
             // makes no SPIFFE ID must fail here, where the workload is defined, not while a tunnel is routed.
-            SpiffeIds.istio(trustDomain, namespace, serviceAccount);
+            SpiffeIds.istio(trustDomain, namespace, serviceAccount == null ? "default" : serviceAccount);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("workload " + namespace + "/" + name + ": " + e.getMessage(), e);
         }
@@ -134,9 +148,17 @@ public record Workload(String namespace, String name, String serviceAccount, Map
         }
     }
 
-    /** The Istio-layout SPIFFE ID this workload presents: {@code spiffe://TD/ns/NS/sa/SA}. */
+    /**
+     * The Istio-layout SPIFFE ID this workload presents: {@code spiffe://TD/ns/NS/sa/SA}; null for a workload without
+     * identity (a null {@code serviceAccount}: see the class comment).
+     */
     public SpiffeId identity() {
-        return SpiffeIds.istio(trustDomain, namespace, serviceAccount);
+        return serviceAccount == null ? null : SpiffeIds.istio(trustDomain, namespace, serviceAccount);
+    }
+
+    /** Whether this workload has an identity: false only for a {@link Protocol#TCP} one with a null {@code serviceAccount}. */
+    public boolean hasKnownIdentity() {
+        return serviceAccount != null;
     }
 
     /**
@@ -146,7 +168,7 @@ public record Workload(String namespace, String name, String serviceAccount, Map
      * @param id a SPIFFE ID, or null (never this workload's)
      */
     public boolean hasIdentity(SpiffeId id) {
-        if (id == null || !id.getTrustDomain().getName().equalsIgnoreCase(trustDomain)) {
+        if (id == null || serviceAccount == null || !id.getTrustDomain().getName().equalsIgnoreCase(trustDomain)) {
             return false;
         }
         // "/ns/" + namespace + "/sa/" + serviceAccount, as SpiffeIds.istio builds it.
@@ -156,7 +178,10 @@ public record Workload(String namespace, String name, String serviceAccount, Map
                 && p.startsWith("/sa/", 4 + n) && p.startsWith(serviceAccount, 8 + n);
     }
 
-    /** The form mesh-policy evaluates against; its name is {@link #workloadName} (policy never reads it; logs and metrics do). */
+    /**
+     * The form mesh-policy evaluates against; its name is {@link #workloadName} (policy never reads it; logs and metrics do).
+     * A workload without identity has an empty service account there, which no policy matches.
+     */
     public WorkloadRef ref() {
         return new WorkloadRef(namespace, workloadName, serviceAccount, labels, namedPorts);
     }

@@ -104,7 +104,8 @@ public final class WorkloadRegistry {
      * {@code w.identity()}, the same instance for every call while {@code w} is in the registry (and
      * for every workload of that identity), so asking allocates nothing; a workload no longer (or
      * never) in the registry gets a fresh {@code w.identity()}. Compare a peer with
-     * {@link Workload#hasIdentity} instead where no SpiffeId is needed.
+     * {@link Workload#hasIdentity} instead where no SpiffeId is needed. Null for a workload without identity
+     * ({@link Workload#hasKnownIdentity}: an EndpointSlice endpoint's).
      */
     public SpiffeId identityOf(Workload w) {
         SpiffeId id = snapshot.ids.get(w);
@@ -272,7 +273,7 @@ public final class WorkloadRegistry {
         int best = -1;
         int count = 0;
         for (Workload w : eps) {
-            int r = meshOnly && w.protocol() != Workload.Protocol.HBONE ? -1 : rank(lb, p, w, sourceNode, src);
+            int r = meshOnly && w.protocol() != Workload.Protocol.HBONE ? -1 : rank(service, lb, p, w, sourceNode, src);
             if (r > best) {
                 best = r;
                 count = 1;
@@ -285,9 +286,9 @@ public final class WorkloadRegistry {
         }
         int k = count == 1 ? 0 : java.util.concurrent.ThreadLocalRandom.current().nextInt(count);
         for (Workload w : eps) {
-            if ((!meshOnly || w.protocol() == Workload.Protocol.HBONE) && rank(lb, p, w, sourceNode, src) == best
+            if ((!meshOnly || w.protocol() == Workload.Protocol.HBONE) && rank(service, lb, p, w, sourceNode, src) == best
                     && k-- == 0) {
-                return new Service.Endpoint(service, w, new InetSocketAddress(addressFor(w, vip), p.targetOn(w)));
+                return new Service.Endpoint(service, w, new InetSocketAddress(addressFor(w, vip), service.targetOn(p, w)));
             }
         }
         throw new IllegalStateException("unreachable");
@@ -298,8 +299,9 @@ public final class WorkloadRegistry {
      * ({@code load_balance}, istio/ztunnel src/state.rs): -1 when {@code w} is not eligible at all (no address, no port
      * of {@code p}'s target, or under STRICT not sharing every scope); 0 for any eligible endpoint without {@code lb}.
      */
-    private static int rank(Service.LoadBalancing lb, Service.Port p, Workload w, String srcNode, Map<String, String> src) {
-        if (w.addresses().isEmpty() || p.targetOn(w) <= 0) {
+    private static int rank(Service service, Service.LoadBalancing lb, Service.Port p, Workload w, String srcNode,
+                            Map<String, String> src) {
+        if (w.addresses().isEmpty() || service.targetOn(p, w) <= 0) {
             return -1;
         }
         if (lb == null) {
@@ -418,6 +420,9 @@ public final class WorkloadRegistry {
                 if (prev != null) {
                     throw new IllegalArgumentException("address " + a.getHostAddress() + " claimed by both " + prev + " and " + w);
                 }
+            }
+            if (!w.hasKnownIdentity()) {
+                continue; // no identity to memoize: identityOf answers null
             }
             SpiffeId id;
             try {

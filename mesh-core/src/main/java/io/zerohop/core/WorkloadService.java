@@ -19,13 +19,26 @@ import java.util.Set;
  *                    it out of {@link WorkloadRegistry#endpoints}, so no connection to the Service's VIPs picks it; it
  *                    still names the Service for inbound telemetry ({@link #forPort}). istiod's is a pod's
  *                    {@code Ready} condition and no deletion begun, or any pod of a Service that
- *                    {@code publishNotReadyAddresses} ({@code HealthPolicy ALLOW_ALL})
+ *                    {@code publishNotReadyAddresses} ({@code HealthPolicy ALLOW_ALL}); an EndpointSlice endpoint's is
+ *                    its {@code conditions.ready} (absent or true)
+ * @param ports       this endpoint's own service port → target port mapping for the Service, ztunnel's per-workload
+ *                    {@code PortList} (istio/ztunnel src/state.rs {@code load_balance}: the endpoint's port for a
+ *                    service port wins over the Service's {@code targetPort}); empty (never null; null: empty): the
+ *                    Service's own target ports apply ({@link Service#targetOn}). istiod sends it for an EndpointSlice
+ *                    endpoint, whose slice names the port each service port reaches (mesh-kubernetes); each port 1-65535.
+ *                    Immutable copy
  * @throws IllegalArgumentException naming the field when one is blank or a port is out of range
  */
-public record WorkloadService(String name, String namespace, String hostname, Set<Integer> targetPorts, boolean healthy) {
+public record WorkloadService(String name, String namespace, String hostname, Set<Integer> targetPorts, boolean healthy,
+                             java.util.Map<Integer, Integer> ports) {
     /** A healthy endpoint's membership. */
     public WorkloadService(String name, String namespace, String hostname, Set<Integer> targetPorts) {
         this(name, namespace, hostname, targetPorts, true);
+    }
+
+    /** A membership whose target ports are the Service's own ({@link #ports} empty). */
+    public WorkloadService(String name, String namespace, String hostname, Set<Integer> targetPorts, boolean healthy) {
+        this(name, namespace, hostname, targetPorts, healthy, java.util.Map.of());
     }
 
     public WorkloadService {
@@ -38,6 +51,13 @@ public record WorkloadService(String name, String namespace, String hostname, Se
         for (int p : targetPorts) {
             if (p < 1 || p > 65535) {
                 throw new IllegalArgumentException("service " + namespace + "/" + name + ": target port " + p + " is out of range 1-65535");
+            }
+        }
+        ports = java.util.Map.copyOf(ports == null ? java.util.Map.of() : ports);
+        for (java.util.Map.Entry<Integer, Integer> e : ports.entrySet()) {
+            if (e.getKey() < 1 || e.getKey() > 65535 || e.getValue() < 1 || e.getValue() > 65535) {
+                throw new IllegalArgumentException("service " + namespace + "/" + name + ": port " + e.getKey() + " -> "
+                        + e.getValue() + " is out of range 1-65535");
             }
         }
     }

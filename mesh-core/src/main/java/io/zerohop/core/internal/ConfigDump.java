@@ -92,7 +92,7 @@ public final class ConfigDump {
                 e.put("service", s.namespace() + "/" + s.hostname());
                 Map<String, Object> ep = new LinkedHashMap<>();
                 for (io.zerohop.core.Service.Port p : s.ports()) {
-                    int target = p.targetOn(w);
+                    int target = s.targetOn(p, w);
                     if (target > 0) {
                         ep.put(String.valueOf(p.port()), target);
                     }
@@ -130,8 +130,9 @@ public final class ConfigDump {
             SpiffeId id = w.identity();
             m.put("namespace", w.namespace());
             m.put("name", w.name());
+            // null for an endpoint of unknown identity (an EndpointSlice's): no identity is shown for it.
             m.put("serviceAccount", w.serviceAccount());
-            m.put("identity", id.toString());
+            m.put("identity", id == null ? null : id.toString());
             m.put("addresses", w.addresses().stream().map(a -> a.getHostAddress()).toList());
             m.put("protocol", w.protocol().name());
             m.put("node", w.node());

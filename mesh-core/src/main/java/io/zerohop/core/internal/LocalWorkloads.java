@@ -59,6 +59,11 @@ public final class LocalWorkloads {
     }
 
     public boolean isLocal(Workload w) {
+        if (!w.hasKnownIdentity()) {
+            // An endpoint of unknown identity (an EndpointSlice's) is never served here: it is no pod of this node, and
+            // serving it would need an identity to present or to match policies against.
+            return false;
+        }
         if (node != null) {
             return node.equals(w.node());
         }

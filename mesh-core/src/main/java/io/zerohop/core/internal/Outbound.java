@@ -469,7 +469,7 @@ public final class Outbound implements CaptureListener.Opener {
         io.zerohop.core.Service svc = local.registry().serviceAt(destination.getAddress()).orElse(null);
         return "outbound " + Addresses.authority(source) + " (" + sourceText(source.getAddress()) + ") -> "
                 + Addresses.authority(destination) + " (" + (svc != null ? "service " + svc
-                : local.registry().byAddress(destination.getAddress()).map(w -> local.registry().identityOf(w).toString())
+                : local.registry().byAddress(destination.getAddress()).map(w -> w.hasKnownIdentity() ? local.registry().identityOf(w).toString() : "outside the mesh")
                 .orElse("no workload")) + ")";
     }
 
@@ -488,6 +488,9 @@ public final class Outbound implements CaptureListener.Opener {
 
     /** The identity of {@code w}, else the mesh's own, else "no identity". */
     private String identityText(java.util.Optional<Workload> w) {
+        if (w.isPresent() && !w.get().hasKnownIdentity()) {
+            return "no identity"; // an EndpointSlice endpoint: never the mesh's own identity
+        }
         SpiffeId id = w.map(local.registry()::identityOf).orElse(identity);
         return id == null ? "no identity" : id.toString();
     }

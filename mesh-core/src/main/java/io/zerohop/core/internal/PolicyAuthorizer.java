@@ -162,7 +162,7 @@ public final class PolicyAuthorizer implements Authorizer {
                 .destinationAddress(target.getAddress())
                 .destinationPort(target.getPort())
                 .destination(destination.ref())
-                .sourceWorkload(registry.byAddress(source.getAddress()).map(Workload::ref).orElse(null))
+                .sourceWorkload(ref(sources.plaintext(source.getAddress())))
                 .sourceNode(sources.plaintextNode(source.getAddress(), destination.node()))
                 .build();
     }

@@ -219,9 +219,14 @@ public final class TunnelSource {
         return b.toString();
     }
 
-    /** A plaintext connection's source: the registry workload at its address (no identity to check), or null. */
+    /**
+     * A plaintext connection's source: the registry workload at its address (no identity to check), or null. A workload
+     * without identity ({@link Workload#hasKnownIdentity}: an EndpointSlice endpoint, often a node's or an external
+     * address) is none: its namespace and labels would be a pod's to Cilium's {@code fromEndpoints}, where Cilium knows
+     * such an address as {@code world} or a node; it is treated as an address outside the registry.
+     */
     public Workload plaintext(InetAddress address) {
-        return registry.byAddress(address).orElse(null);
+        return registry.byAddress(address).filter(Workload::hasKnownIdentity).orElse(null);
     }
 
     /** The node of the registry workload at {@code address}, or null. */
@@ -247,7 +252,7 @@ public final class TunnelSource {
      */
     public AccessRequest.SourceNode plaintextNode(InetAddress address, String destinationNode) {
         String node = registry.nodeAt(address).orElse(null);
-        if (node == null || registry.byAddress(address).isPresent()) {
+        if (node == null || plaintext(address) != null) {
             return null;
         }
         String enforcing = localNode != null ? localNode : destinationNode;

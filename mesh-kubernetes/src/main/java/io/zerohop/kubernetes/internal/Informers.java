@@ -5,6 +5,7 @@ import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.Informable;
@@ -22,8 +23,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The fabric8 informers of a {@code KubernetesDiscovery}: pods, Services and Namespaces into a
- * {@link WorkloadState}, policy kinds (as generic resources) into a {@link PolicyState}; every event
+ * The fabric8 informers of a {@code KubernetesDiscovery}: pods, Services, EndpointSlices (those of Services without a
+ * selector: {@link #sliceFilter}) and Namespaces into a {@link WorkloadState}, policy kinds (as generic resources) into a {@link PolicyState}; every event
  * then calls {@code changed} (the debouncer's trigger). Each informer's cache keeps its objects
  * stripped of the fields zerohop never reads ({@link ObjectStrip}, as istiod strips its pods).
  */
@@ -193,12 +194,15 @@ public final class Informers {
      * namespace. The future completes once each has listed its kind (a kind not served counts as listed).
      */
     public CompletableFuture<Void> start(String namespace, String rootNamespace) {
+        var slices = client.discovery().v1().endpointSlices();
         if (namespace == null) {
             inform("Pod", client.pods().inAnyNamespace().withLimit(POD_LIST_PAGE), ObjectStrip::pod, this::onPod);
             inform("Service", client.services().inAnyNamespace(), ObjectStrip::compacted, this::onService);
+            inform("EndpointSlice", sliceFilter(slices.inAnyNamespace()), ObjectStrip::endpointSlice, this::onSlice);
         } else {
             inform("Pod", client.pods().inNamespace(namespace).withLimit(POD_LIST_PAGE), ObjectStrip::pod, this::onPod);
             inform("Service", client.services().inNamespace(namespace), ObjectStrip::compacted, this::onService);
+            inform("EndpointSlice", sliceFilter(slices.inNamespace(namespace)), ObjectStrip::endpointSlice, this::onSlice);
         }
         inform("Namespace", client.namespaces(), ObjectStrip::compacted, this::onNamespace);
         Set<String> istioNamespaces = namespace == null ? null : new LinkedHashSet<>(List.of(namespace, rootNamespace));
@@ -402,6 +406,25 @@ public final class Informers {
             workloads.removeService(e.object);
         } else {
             workloads.putService(e.object);
+        }
+    }
+
+    /**
+     * Only the slices that can matter, selected by the API server: labelled {@code kubernetes.io/service-name} (istiod
+     * reads no other), and not written by the EndpointSlice controller, which writes them only for Services with a
+     * selector and with only pod endpoints, which the pods' own conversion covers ({@link EndpointSliceConversion}).
+     * What remains is the mirrored slices of selectorless Services' Endpoints and hand-written ones: few.
+     */
+    private static <L extends io.fabric8.kubernetes.client.dsl.Filterable<L>> L sliceFilter(L op) {
+        return op.withLabel(EndpointSliceConversion.SERVICE_NAME_LABEL)
+                .withoutLabel(EndpointSliceConversion.MANAGED_BY_LABEL, EndpointSliceConversion.ENDPOINTSLICE_CONTROLLER);
+    }
+
+    private void onSlice(Event<EndpointSlice> e) {
+        if (e.deleted) {
+            workloads.removeSlice(e.object);
+        } else {
+            workloads.putSlice(e.object);
         }
     }
 

@@ -67,6 +67,72 @@ public final class ObjectStrip {
     }
 
     /**
+     * Strips {@code slice} in place to what {@link EndpointSliceConversion} reads, then compacts it; returns it.
+     * Metadata: name, namespace, uid, resourceVersion and the {@code kubernetes.io/service-name} label (its other labels,
+     * annotations, owner references and managedFields dropped); {@code addressType}; each endpoint's first address, its
+     * {@code conditions.ready} and its {@code targetRef}'s kind, namespace, name and uid (hostname, nodeName, zone, hints,
+     * the other conditions dropped); each port's name, port and protocol ({@code appProtocol} dropped). The informer
+     * selects only slices that are not the EndpointSlice controller's, so few are kept at all.
+     */
+    public static io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice endpointSlice(
+            io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice slice) {
+        ObjectMeta m = slice.getMetadata();
+        if (m != null) {
+            ObjectMeta kept = new ObjectMeta();
+            kept.setName(m.getName());
+            kept.setNamespace(intern(m.getNamespace()));
+            kept.setUid(m.getUid());
+            kept.setResourceVersion(m.getResourceVersion());
+            String svc = m.getLabels() == null ? null : m.getLabels().get(EndpointSliceConversion.SERVICE_NAME_LABEL);
+            kept.setLabels(svc == null ? Map.of() : Map.of(EndpointSliceConversion.SERVICE_NAME_LABEL, svc));
+            slice.setMetadata(kept);
+        }
+        slice.setAddressType(intern(slice.getAddressType()));
+        if (slice.getEndpoints() != null) {
+            List<io.fabric8.kubernetes.api.model.discovery.v1.Endpoint> eps = new ArrayList<>(slice.getEndpoints().size());
+            for (var e : slice.getEndpoints()) {
+                if (e == null) {
+                    continue;
+                }
+                var out = new io.fabric8.kubernetes.api.model.discovery.v1.Endpoint();
+                out.setAddresses(e.getAddresses() == null || e.getAddresses().isEmpty() ? List.of() : List.of(e.getAddresses().get(0)));
+                if (e.getConditions() != null && e.getConditions().getReady() != null) {
+                    var c = new io.fabric8.kubernetes.api.model.discovery.v1.EndpointConditions();
+                    c.setReady(e.getConditions().getReady());
+                    out.setConditions(c);
+                }
+                var r = e.getTargetRef();
+                if (r != null) {
+                    var ref = new io.fabric8.kubernetes.api.model.ObjectReference();
+                    ref.setKind(intern(r.getKind()));
+                    ref.setNamespace(intern(r.getNamespace()));
+                    ref.setName(r.getName());
+                    ref.setUid(r.getUid());
+                    out.setTargetRef(ref);
+                }
+                eps.add(out);
+            }
+            slice.setEndpoints(eps);
+        }
+        if (slice.getPorts() != null) {
+            List<io.fabric8.kubernetes.api.model.discovery.v1.EndpointPort> ports = new ArrayList<>(slice.getPorts().size());
+            for (var p : slice.getPorts()) {
+                if (p == null) {
+                    continue;
+                }
+                var out = new io.fabric8.kubernetes.api.model.discovery.v1.EndpointPort();
+                out.setName(intern(p.getName()));
+                out.setPort(p.getPort());
+                out.setProtocol(intern(p.getProtocol()));
+                ports.add(out);
+            }
+            slice.setPorts(ports);
+        }
+        compact(slice);
+        return slice;
+    }
+
+    /**
      * Strips a Service or Namespace's metadata ({@link #metadata}) and compacts it ({@link #compact});
      * returns {@code o}. Not for policy objects, whose text {@link PolicyState} serializes as served.
      */

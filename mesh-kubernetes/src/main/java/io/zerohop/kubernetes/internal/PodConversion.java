@@ -65,6 +65,18 @@ public final class PodConversion {
      */
     public static Optional<Workload> toWorkload(Pod pod, Map<String, String> namespaceLabels,
                                                 Collection<Service> services, String trustDomain) {
+        return toWorkload(pod, namespaceLabels, services, trustDomain, List.of());
+    }
+
+    /**
+     * {@link #toWorkload(Pod, Map, Collection, String)} with {@code sliceServices}: the Services whose EndpointSlices name
+     * the pod by {@code targetRef} (istiod's {@code matchingServicesWithoutSelectors}: a Service without a selector whose
+     * hand-written or mirrored slice lists the pod), which the pod joins as it joins the Services selecting it (its
+     * target ports from the Service's, its health its own), after them; one that also selects it counts once.
+     */
+    public static Optional<Workload> toWorkload(Pod pod, Map<String, String> namespaceLabels,
+                                                Collection<Service> services, String trustDomain,
+                                                Collection<Service> sliceServices) {
         if (isTerminal(pod) || (pod.getSpec() != null && Boolean.TRUE.equals(pod.getSpec().getHostNetwork()))) {
             return Optional.empty();
         }
@@ -88,7 +100,7 @@ public final class PodConversion {
         String node = pod.getSpec() == null || blank(pod.getSpec().getNodeName()) ? null : pod.getSpec().getNodeName();
         Workload.Protocol protocol = inMesh(pod, namespaceLabels) ? Workload.Protocol.HBONE : Workload.Protocol.TCP;
         return Optional.of(new Workload(ns, name, sa, labels, addresses, protocol, node, trustDomain,
-                appProtocols(pod, services), namedPorts(pod), workloadName(pod), services(pod, services)));
+                appProtocols(pod, services), namedPorts(pod), workloadName(pod), services(pod, services, sliceServices)));
     }
 
     /**
@@ -100,15 +112,44 @@ public final class PodConversion {
      * hostname is istiod's for a Kubernetes Service with the default domain suffix, {@code NAME.NAMESPACE.svc.cluster.local}.
      */
     static List<io.zerohop.core.WorkloadService> services(Pod pod, Collection<Service> services) {
+        return services(pod, services, List.of());
+    }
+
+    /**
+     * {@link #services(Pod, Collection)}, then the Services of {@code sliceServices} (sorted by namespace and name) not
+     * already among them: those whose EndpointSlices name the pod ({@link #toWorkload(Pod, Map, Collection, String,
+     * Collection)}).
+     */
+    static List<io.zerohop.core.WorkloadService> services(Pod pod, Collection<Service> services, Collection<Service> sliceServices) {
         Map<String, String> labels = pod.getMetadata().getLabels() == null ? Map.of() : pod.getMetadata().getLabels();
-        List<Service> sorted = new ArrayList<>(services);
+        List<Service> sorted = new ArrayList<>();
+        for (Service s : services) {
+            if (s.getSpec() != null && selectsPod(s, labels)) {
+                sorted.add(s);
+            }
+        }
         sorted.sort((a, b) -> a.getMetadata().getName().compareTo(b.getMetadata().getName()));
+        if (sliceServices != null && !sliceServices.isEmpty()) {
+            List<Service> extra = new ArrayList<>(sliceServices);
+            extra.sort(java.util.Comparator.comparing((Service s) -> String.valueOf(s.getMetadata().getNamespace()))
+                    .thenComparing(s -> s.getMetadata().getName()));
+            java.util.Set<String> seen = new java.util.HashSet<>();
+            for (Service s : sorted) {
+                seen.add(s.getMetadata().getNamespace() + "/" + s.getMetadata().getName());
+            }
+            for (Service s : extra) {
+                if (s.getSpec() != null && !"ExternalName".equals(s.getSpec().getType())
+                        && seen.add(s.getMetadata().getNamespace() + "/" + s.getMetadata().getName())) {
+                    sorted.add(s);
+                }
+            }
+        }
         List<io.zerohop.core.WorkloadService> out = new ArrayList<>();
         // istiod's workload status (pilot/pkg/serviceregistry/ambient/workloads.go): HEALTHY when the pod is Ready and
         // not being deleted; a Service with publishNotReadyAddresses takes every pod (services.go: HealthPolicy ALLOW_ALL).
         boolean healthy = isReady(pod) && pod.getMetadata().getDeletionTimestamp() == null;
         for (Service s : sorted) {
-            if (s.getSpec() == null || s.getSpec().getPorts() == null || !selectsPod(s, labels)) {
+            if (s.getSpec().getPorts() == null) {
                 continue;
             }
             java.util.Set<Integer> targets = new java.util.TreeSet<>();

@@ -3,6 +3,7 @@ package io.zerohop.kubernetes.internal;
 import io.fabric8.kubernetes.api.model.Namespace;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice;
 import io.zerohop.core.Addresses;
 import io.zerohop.core.Workload;
 import io.zerohop.core.WorkloadRegistry;
@@ -13,6 +14,7 @@ import java.util.Arrays;
 import java.util.Collection;
 import java.util.Collections;
 import java.util.Comparator;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -53,6 +55,8 @@ public final class WorkloadState {
      */
     private final Map<String, Map<String, String>> namespaceTrafficDistribution = new ConcurrentHashMap<>();
     private final Map<String, Map<String, Service>> services = new ConcurrentHashMap<>();
+    /** EndpointSlices by namespace and name: those the informer keeps (labelled with a Service, not the controller's). */
+    private final Map<String, Map<String, EndpointSlice>> slices = new ConcurrentHashMap<>();
     private final Map<String, PodEntry> peers = new ConcurrentHashMap<>();
     private final boolean nodeAddresses;
     /** Pod and value of each malformed host IP already logged (the API server validates them: few, if any). */
@@ -141,6 +145,17 @@ public final class WorkloadState {
         }
     }
 
+    public void putSlice(EndpointSlice s) {
+        slices.computeIfAbsent(s.getMetadata().getNamespace(), k -> new ConcurrentHashMap<>()).put(s.getMetadata().getName(), s);
+    }
+
+    public void removeSlice(EndpointSlice s) {
+        Map<String, EndpointSlice> m = slices.get(s.getMetadata().getNamespace());
+        if (m != null) {
+            m.remove(s.getMetadata().getName());
+        }
+    }
+
     /**
      * Every Service converted ({@link PodConversion#toService}), by namespace and name; a VIP that is a pod's address in
      * {@code podAddresses} or an earlier Service's (the API server allocates each once: only a stale view has two) is
@@ -205,10 +220,14 @@ public final class WorkloadState {
         all.sort(Comparator.comparingLong((PodEntry e) -> e.claimedAt).reversed());
         Set<InetAddress> claimed = new HashSet<>();
         List<Workload> out = new ArrayList<>(all.size());
+        List<EndpointSlice> allSlices = sortedSlices();
+        Map<String, List<Service>> podSlices = podSliceServices(allSlices);
         for (PodEntry e : all) {
             String ns = e.pod.getMetadata().getNamespace();
             Collection<Service> svcs = services.getOrDefault(ns, Map.of()).values();
-            Optional<Workload> w = PodConversion.toWorkload(e.pod, namespaceLabels.getOrDefault(ns, Map.of()), svcs, trustDomain);
+            Optional<Workload> w = PodConversion.toWorkload(e.pod, namespaceLabels.getOrDefault(ns, Map.of()), svcs, trustDomain,
+                    podSlices.getOrDefault(EndpointSliceConversion.podKey(ns, e.pod.getMetadata().getName(),
+                            e.pod.getMetadata().getUid()), List.of()));
             if (w.isEmpty()) {
                 continue;
             }
@@ -230,11 +249,12 @@ public final class WorkloadState {
             }
             out.add(x);
         }
+        List<io.zerohop.core.Service> svcs = services(claimed);
+        out = withSliceEndpoints(out, allSlices, svcs);
         out.sort(Comparator.comparing(Workload::namespace).thenComparing(Workload::name));
         Map<String, List<InetAddress>> computed = nodeAddresses ? nodeAddresses(all) : Map.of();
         computedNodes = computed;
         Map<String, List<InetAddress>> nodes = bindNodes ? computed : Map.of();
-        List<io.zerohop.core.Service> svcs = services(claimed);
         if (out.equals(installed) && nodes.equals(installedNodes) && svcs.equals(installedServices)) {
             return false;
         }
@@ -244,6 +264,164 @@ public final class WorkloadState {
         installedServices = svcs;
         LOG.debug("installed {} workloads", out.size());
         return true;
+    }
+
+    /** The slices kept, by namespace then name (so the first slice of an address is always the same one). */
+    private List<EndpointSlice> sortedSlices() {
+        List<EndpointSlice> out = new ArrayList<>();
+        slices.values().forEach(m -> out.addAll(m.values()));
+        out.sort(Comparator.comparing((EndpointSlice s) -> s.getMetadata().getNamespace()).thenComparing(s -> s.getMetadata().getName()));
+        return out;
+    }
+
+    /**
+     * {@link EndpointSliceConversion#podKey} → the Services whose slices name that pod by {@code targetRef}
+     * (istiod's {@code matchingServicesWithoutSelectors}). A slice that fails to convert is skipped alone, logged once.
+     */
+    private Map<String, List<Service>> podSliceServices(List<EndpointSlice> all) {
+        Map<String, List<Service>> out = new HashMap<>();
+        for (EndpointSlice es : all) {
+            try {
+                Map<String, Service> nsServices = services.get(es.getMetadata().getNamespace());
+                Service svc = EndpointSliceConversion.serviceOf(es, nsServices);
+                for (String key : EndpointSliceConversion.podRefs(es, nsServices)) {
+                    List<Service> l = out.computeIfAbsent(key, k -> new ArrayList<>());
+                    if (!l.contains(svc)) {
+                        l.add(svc);
+                    }
+                }
+            } catch (RuntimeException bad) {
+                PodConversion.warnOnce("EndpointSlice " + es.getMetadata().getNamespace() + "/" + es.getMetadata().getName()
+                        + " skipped: " + bad);
+            }
+        }
+        return out;
+    }
+
+    /**
+     * {@code pods} (the pod workloads, each address owned by one) plus the endpoints of the slices that name no pod
+     * ({@link EndpointSliceConversion#endpoints}), as istiod's {@code endpointSlicesBuilder} adds them, each address given
+     * to one workload so that the registry never refuses the update:
+     * <ul>
+     * <li>An address that is a pod's stays the pod's; the slice's Service membership (with the slice's ports and
+     * readiness) is added to that pod's workload, so the Service's VIP still reaches the address, as upstream's
+     * separate {@code HOST_NETWORK} workload at the pod's IP does (over HBONE when the pod is in the mesh, where ztunnel
+     * would send plaintext: the same address and port, one tunnel stronger).</li>
+     * <li>An address several slices list (two Services in front of one external IP) is one workload carrying each
+     * Service; it is named after the first slice by namespace and name.</li>
+     * <li>An address that is a Service VIP is left out (logged once): the API server allocated the VIP, the slice
+     * was written by hand.</li>
+     * </ul>
+     * Each remaining address becomes a {@link Workload.Protocol#TCP} workload without identity (null service account:
+     * {@link Workload}'s class comment), no labels, no node, named {@code SLICE-ADDRESS} (the address with {@code :} as
+     * {@code -}, so the name is a DNS subdomain and unique among slice workloads; a pod of that very name in the namespace
+     * makes it {@code SLICE-ADDRESS-2}, ...: {@code KubernetesDiscovery} finds pods by name), its telemetry name
+     * ({@link Workload#workloadName}) the slice's, istiod's workload name. A slice that fails to convert is skipped
+     * alone, logged once; the other slices and every pod still install.
+     */
+    private List<Workload> withSliceEndpoints(List<Workload> pods, List<EndpointSlice> all, List<io.zerohop.core.Service> svcs) {
+        if (all.isEmpty()) {
+            return pods;
+        }
+        Set<InetAddress> vips = new HashSet<>();
+        for (io.zerohop.core.Service s : svcs) {
+            vips.addAll(s.vips());
+        }
+        // Address → the memberships the slices give it, in slice order; and the first slice naming it.
+        Map<InetAddress, List<io.zerohop.core.WorkloadService>> byAddress = new java.util.LinkedHashMap<>();
+        Map<InetAddress, EndpointSliceConversion.SliceEndpoint> first = new HashMap<>();
+        for (EndpointSlice es : all) {
+            List<EndpointSliceConversion.SliceEndpoint> eps;
+            try {
+                eps = EndpointSliceConversion.endpoints(es, services.get(es.getMetadata().getNamespace()));
+            } catch (RuntimeException bad) {
+                PodConversion.warnOnce("EndpointSlice " + es.getMetadata().getNamespace() + "/" + es.getMetadata().getName()
+                        + " skipped: " + bad);
+                continue;
+            }
+            for (EndpointSliceConversion.SliceEndpoint ep : eps) {
+                if (vips.contains(ep.address())) {
+                    PodConversion.warnOnce("EndpointSlice " + ep.namespace() + "/" + ep.slice() + ": endpoint "
+                            + ep.address().getHostAddress() + " is a Service's cluster IP, left out");
+                    continue;
+                }
+                List<io.zerohop.core.WorkloadService> l = byAddress.computeIfAbsent(ep.address(), k -> new ArrayList<>());
+                if (l.stream().noneMatch(x -> x.namespace().equals(ep.service().namespace()) && x.name().equals(ep.service().name()))) {
+                    l.add(ep.service());
+                }
+                first.putIfAbsent(ep.address(), ep);
+            }
+        }
+        if (byAddress.isEmpty()) {
+            return pods;
+        }
+        List<Workload> out = new ArrayList<>(pods.size() + byAddress.size());
+        Set<String> names = new HashSet<>();
+        for (Workload w : pods) {
+            names.add(w.namespace() + "/" + w.name());
+            List<io.zerohop.core.WorkloadService> extra = null;
+            for (InetAddress a : w.addresses()) {
+                List<io.zerohop.core.WorkloadService> l = byAddress.remove(a);
+                if (l != null) {
+                    extra = extra == null ? new ArrayList<>() : extra;
+                    extra.addAll(l);
+                }
+            }
+            if (extra == null) {
+                out.add(w);
+                continue;
+            }
+            List<io.zerohop.core.WorkloadService> merged = new ArrayList<>(w.services());
+            for (io.zerohop.core.WorkloadService ws : extra) {
+                if (merged.stream().noneMatch(x -> x.namespace().equals(ws.namespace()) && x.name().equals(ws.name()))) {
+                    merged.add(ws);
+                }
+            }
+            out.add(new Workload(w.namespace(), w.name(), w.serviceAccount(), w.labels(), w.addresses(), w.protocol(), w.node(),
+                    w.trustDomain(), w.appProtocols(), w.namedPorts(), w.workloadName(), merged));
+        }
+        for (PodEntry e : allPodEntries()) {
+            names.add(e.pod.getMetadata().getNamespace() + "/" + e.pod.getMetadata().getName());
+        }
+        for (Map.Entry<InetAddress, List<io.zerohop.core.WorkloadService>> e : byAddress.entrySet()) {
+            EndpointSliceConversion.SliceEndpoint ep = first.get(e.getKey());
+            try {
+                String base = sliceWorkloadName(ep.slice(), e.getKey());
+                String name = base;
+                for (int i = 2; !names.add(ep.namespace() + "/" + name); i++) {
+                    name = base + "-" + i;
+                }
+                out.add(new Workload(ep.namespace(), name, null, Map.of(), List.of(e.getKey()), Workload.Protocol.TCP, null,
+                        trustDomain, Map.of(), null, ep.slice(), e.getValue()));
+            } catch (RuntimeException bad) {
+                PodConversion.warnOnce("EndpointSlice " + ep.namespace() + "/" + ep.slice() + ": endpoint "
+                        + e.getKey().getHostAddress() + " skipped: " + bad.getMessage());
+            }
+        }
+        return out;
+    }
+
+    /** Every pod entry, informer pods and looked-up peers (names a slice workload must not take). */
+    private List<PodEntry> allPodEntries() {
+        List<PodEntry> out = new ArrayList<>(pods.values());
+        out.addAll(peers.values());
+        return out;
+    }
+
+    /**
+     * {@code SLICE-ADDRESS}: the address with {@code :} as {@code -} (Java writes IPv6 uncompressed, so it begins and ends
+     * with a hex digit), a DNS subdomain as {@link Workload} requires; a slice name that would make it longer than 253
+     * characters is cut.
+     */
+    static String sliceWorkloadName(String slice, InetAddress a) {
+        String ip = a.getHostAddress();
+        int pct = ip.indexOf('%');
+        ip = (pct < 0 ? ip : ip.substring(0, pct)).replace(':', '-');
+        String head = slice.length() + 1 + ip.length() > 253 ? slice.substring(0, 253 - 1 - ip.length()) : slice;
+        while (!head.isEmpty() && !Character.isLetterOrDigit(head.charAt(head.length() - 1))) {
+            head = head.substring(0, head.length() - 1);
+        }
+        return head.isEmpty() ? ip : head + "-" + ip;
     }
 
     /**
