@@ -106,7 +106,7 @@ public final class Informers {
 
     /**
      * One WARN line per retry round of the informers' list/watch failures. With the API server out
-     * of reach every informer (nine for a node proxy) fails at once and again at each of its
+     * of reach every informer (ten for a node proxy) fails at once and again at each of its
      * back-off retries; fabric8's Reflector logged each failure at WARN with its stack trace. A
      * failure is logged when no informer has reported its cause since it was last logged, or when
      * the informer that fails has already reported it (its next retry: a new round); the others'

@@ -35,6 +35,12 @@ import org.slf4j.LoggerFactory;
  * before A's deletion arrives (or A lingers as a terminating pod), B gets the address and A keeps
  * only its others, so no update is ever refused for an address "claimed by both".
  *
+ * <p>EndpointSlices of Services without a selector add their endpoints ({@link EndpointSliceConversion}, istio/istio
+ * pilot/pkg/serviceregistry/ambient/workloads.go {@code endpointSlicesBuilder}): an endpoint that names a pod adds its
+ * Service to the pod; one that names none becomes a plaintext workload without identity, unless its address is a pod's
+ * (the pod keeps it and carries the Service) or a Service VIP (left out); one address in several slices is one workload
+ * ({@code withSliceEndpoints}). A slice that fails to convert is skipped alone: an install never fails for one.
+ *
  * <p>Each node's addresses (where its proxy dials from, which binds the {@code forwarded: for=}
  * claims of its pods in mesh-core's {@code TunnelSource}) are the {@code status.hostIPs} (else
  * {@code status.hostIP}) of the pods on it that are not terminal, host-network pods included: see

@@ -223,6 +223,56 @@ class ObjectStripTest {
                 .isInstanceOf(UnsupportedOperationException.class);
     }
 
+    /**
+     * An EndpointSlice keeps what {@link EndpointSliceConversion} reads (the service-name label, addressType, each
+     * endpoint's first address, ready and targetRef, each port's name, number and protocol) and converts as before; the
+     * rest (other labels, annotations, managedFields, hostname, nodeName, zone, hints, serving/terminating, appProtocol)
+     * goes, and no mutable collection is left.
+     */
+    @Test
+    void endpointSlicesKeepWhatIsRead() throws Exception {
+        java.util.function.Supplier<io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice> full = () ->
+                new io.fabric8.kubernetes.api.model.discovery.v1.EndpointSliceBuilder()
+                .withNewMetadata().withNamespace("default").withName("kubernetes").withUid("u1").withResourceVersion("7")
+                .withLabels(Map.of("kubernetes.io/service-name", "kubernetes", "endpointslice.kubernetes.io/managed-by",
+                        "endpointslicemirroring-controller.k8s.io"))
+                .withAnnotations(Map.of("kubectl.kubernetes.io/last-applied-configuration", "{}"))
+                .addToManagedFields(new ManagedFieldsEntryBuilder().withManager("kube-apiserver").build()).endMetadata()
+                .withAddressType("IPv4")
+                .addNewEndpoint().withAddresses("172.18.0.5", "172.18.0.6").withHostname("cp").withNodeName("cp").withZone("z")
+                .withNewConditions().withReady(true).withServing(true).withTerminating(false).endConditions()
+                .withNewHints().addNewForZone("z").endHints().endEndpoint()
+                .addNewEndpoint().withAddresses("10.0.0.7").withNewTargetRef().withKind("Pod").withNamespace("default")
+                .withName("p").withUid("pu").withResourceVersion("9").endTargetRef().endEndpoint()
+                .addNewPort().withName("https").withPort(6443).withProtocol("TCP").withAppProtocol("https").endPort()
+                .build();
+        var stripped = ObjectStrip.endpointSlice(full.get());
+        assertThat(stripped.getMetadata().getLabels()).containsExactly(Map.entry("kubernetes.io/service-name", "kubernetes"));
+        assertThat(stripped.getMetadata().getAnnotations()).isNullOrEmpty();
+        assertThat(stripped.getMetadata().getManagedFields()).isNullOrEmpty();
+        assertThat(stripped.getMetadata().getResourceVersion()).isEqualTo("7");
+        var ep = stripped.getEndpoints().get(0);
+        assertThat(ep.getAddresses()).containsExactly("172.18.0.5");
+        assertThat(ep.getHostname()).isNull();
+        assertThat(ep.getNodeName()).isNull();
+        assertThat(ep.getHints()).isNull();
+        assertThat(ep.getConditions().getReady()).isTrue();
+        assertThat(ep.getConditions().getServing()).isNull();
+        assertThat(stripped.getEndpoints().get(1).getTargetRef().getUid()).isEqualTo("pu");
+        assertThat(stripped.getEndpoints().get(1).getTargetRef().getResourceVersion()).isNull();
+        assertThat(stripped.getPorts().get(0).getAppProtocol()).isNull();
+        Service svc = new ServiceBuilder().withNewMetadata().withNamespace("default").withName("kubernetes").endMetadata()
+                .withNewSpec().withClusterIP("10.96.0.1").addNewPort().withName("https").withPort(443)
+                .withTargetPort(new io.fabric8.kubernetes.api.model.IntOrString(6443)).endPort().endSpec().build();
+        assertThat(EndpointSliceConversion.endpoints(stripped, Map.of("kubernetes", svc)))
+                .isEqualTo(EndpointSliceConversion.endpoints(full.get(), Map.of("kubernetes", svc))).hasSize(1);
+        assertThat(EndpointSliceConversion.podRefs(stripped, Map.of("kubernetes", svc)))
+                .isEqualTo(EndpointSliceConversion.podRefs(full.get(), Map.of("kubernetes", svc)));
+        List<String> mutable = new java.util.ArrayList<>();
+        walk(stripped, "EndpointSlice", mutable);
+        assertThat(mutable).isEmpty();
+    }
+
     /** Compaction changes no value: the full Deployment pod compacted equals and serializes as the pod read. */
     @Test
     void compactionChangesNoValue() throws Exception {
