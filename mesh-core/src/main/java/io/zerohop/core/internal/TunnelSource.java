@@ -171,7 +171,7 @@ public final class TunnelSource {
             if (report && untrusted != null) {
                 untrusted.warn("untrusted forwarded claim from {}: for={} is {} ({}), but the peer is {}; "
                                 + "source known by its SPIFFE ID only", Addresses.authority(peerAddress),
-                        NetUtil.toAddressString(claimed), w, w.identity(), peer);
+                        NetUtil.toAddressString(claimed), w, w.hasKnownIdentity() ? w.identity() : "no identity", peer);
             }
             return new Source(null, peerIp, false);
         }
