@@ -25,7 +25,6 @@ import java.util.concurrent.CompletableFuture;
  * hold what {@code istioctl ztunnel-config} reads (istioctl/pkg/writer/ztunnel/configdump/api.go).
  */
 public final class ConfigDump {
-    /** One certificate as ztunnel's {@code dump_cert}: base64 of its PEM, decimal serial, RFC 3339 validity. */
     /**
      * The error of an {@code Unavailable:} state as ztunnel's {@code {err}} reads: its message, without the wrappers a
      * future adds ({@code CompletionException}, {@code ExecutionException}) and without a wrapper whose message is only its
@@ -43,6 +42,7 @@ public final class ConfigDump {
         return m == null || m.isBlank() ? t.getClass().getSimpleName() : m;
     }
 
+    /** One certificate as ztunnel's {@code dump_cert}: base64 of its PEM, decimal serial, RFC 3339 validity. */
     private static Map<String, Object> certDump(X509Certificate x) {
         Map<String, Object> cert = new LinkedHashMap<>();
         try {

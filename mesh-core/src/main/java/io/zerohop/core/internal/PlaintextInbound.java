@@ -87,7 +87,8 @@ public final class PlaintextInbound implements CaptureListener.Opener {
             String at = Addresses.authority(target) + (dialled == target ? "" : " (inboundEndpoint " + Addresses.authority(dialled) + ")");
             refusal("self call {} (plaintext, no identity) -> {} ({}) dropped: one of this proxy's own ports ({})",
                     Addresses.authority(source), at,
-                    local.registry().byAddress(target.getAddress()).map(w -> local.registry().identityOf(w).toString()).orElse("no workload"),
+                    local.registry().byAddress(target.getAddress()).map(w -> w.hasKnownIdentity() ? local.registry().identityOf(w).toString()
+                            : "no identity").orElse("no workload"),
                     ownPorts.owner(dialled.getPort()));
             return new Admission(null, false, new LoggedRefusal("self call: " + at
                     + " is one of this proxy's own ports, dropped"), SELF_CALL_REASON + " (" + ownPorts.owner(dialled.getPort()) + ")", SELF_CALL);
