@@ -155,4 +155,38 @@ class SelectorlessServiceTest {
             ca.close();
         }
     }
+
+    /**
+     * A role from before EndpointSlices were read (no {@code endpointslices} in {@code discovery.k8s.io}): their list is 403.
+     * The discovery still syncs, with one WARN, and a selectorless Service keeps no endpoints (fails closed, as before), so
+     * that a proxy or an embedded mesh upgraded without its role re-applied still becomes ready; Pods, Services and
+     * policies forbidden still block the sync.
+     */
+    @Test
+    @DisplayName("EndpointSlices forbidden (403, an old role): the discovery syncs anyway, selectorless Services without endpoints")
+    void forbiddenSlicesCountAsEmpty() throws Exception {
+        try (MockCluster k8s = new MockCluster()) {
+            String selector = java.net.URLEncoder.encode("kubernetes.io/service-name,endpointslice.kubernetes.io/managed-by"
+                    + "!=endpointslice-controller.k8s.io", StandardCharsets.UTF_8);
+            for (String query : List.of("?labelSelector=" + selector + "&resourceVersion=0", "?resourceVersion=0&labelSelector=" + selector,
+                    "?labelSelector=" + selector)) {
+                k8s.server.expect().get().withPath("/apis/discovery.k8s.io/v1/endpointslices" + query)
+                        .andReturn(403, new io.fabric8.kubernetes.api.model.StatusBuilder().withCode(403).withReason("Forbidden")
+                                .withMessage("endpointslices.discovery.k8s.io is forbidden: User \"system:serviceaccount:zerohop-system:"
+                                        + "zerohop\" cannot list resource \"endpointslices\" in API group \"discovery.k8s.io\" at the"
+                                        + " cluster scope").build())
+                        .always();
+            }
+            InetAddress vip = InetAddress.getByName("127.0.84.11");
+            k8s.client.resource(new ServiceBuilder().withNewMetadata().withNamespace(NS).withName("db").endMetadata()
+                    .withNewSpec().withClusterIP(vip.getHostAddress()).addNewPort().withName("pg").withPort(5432)
+                    .withTargetPort(new IntOrString(5432)).withProtocol("TCP").endPort().endSpec().build()).create();
+            try (KubernetesDiscovery d = KubernetesDiscovery.forNode(k8s.client, "node-a")
+                    .debounce(Duration.ofMillis(20), Duration.ofSeconds(1)).start()) {
+                d.synced().get(30, TimeUnit.SECONDS);
+                await(d, "the Service known", () -> d.registry().serviceAt(vip).isPresent());
+                assertThat(d.registry().endpoints(d.registry().serviceAt(vip).orElseThrow())).isEmpty();
+            }
+        }
+    }
 }

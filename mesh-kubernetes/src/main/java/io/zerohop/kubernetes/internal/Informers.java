@@ -198,11 +198,11 @@ public final class Informers {
         if (namespace == null) {
             inform("Pod", client.pods().inAnyNamespace().withLimit(POD_LIST_PAGE), ObjectStrip::pod, this::onPod);
             inform("Service", client.services().inAnyNamespace(), ObjectStrip::compacted, this::onService);
-            inform("EndpointSlice", sliceFilter(slices.inAnyNamespace()), ObjectStrip::endpointSlice, this::onSlice);
+            informSlices(sliceFilter(slices.inAnyNamespace()));
         } else {
             inform("Pod", client.pods().inNamespace(namespace).withLimit(POD_LIST_PAGE), ObjectStrip::pod, this::onPod);
             inform("Service", client.services().inNamespace(namespace), ObjectStrip::compacted, this::onService);
-            inform("EndpointSlice", sliceFilter(slices.inNamespace(namespace)), ObjectStrip::endpointSlice, this::onSlice);
+            informSlices(sliceFilter(slices.inNamespace(namespace)));
         }
         inform("Namespace", client.namespaces(), ObjectStrip::compacted, this::onNamespace);
         Set<String> istioNamespaces = namespace == null ? null : new LinkedHashSet<>(List.of(namespace, rootNamespace));
@@ -246,6 +246,22 @@ public final class Informers {
      * handlers see it so: {@link StrippingItemStore}).
      */
     private <T extends HasMetadata> void inform(String what, Informable<T> source, UnaryOperator<T> strip, Consumer<Event<T>> sink) {
+        inform(what, source, strip, sink, false);
+    }
+
+    /**
+     * EndpointSlices, whose list an RBAC role from before 5 December forbids (403): then they count as listed and empty,
+     * with one WARN, and are retried with the informer's back-off, so that a proxy or an embedded mesh upgraded without
+     * its role re-applied still becomes ready. That fails closed: a Service without a selector keeps no endpoints, and a
+     * connection to its VIP is refused, as before. Never for Pods, Services or policies, whose absence would widen
+     * access or hide workloads.
+     */
+    private void informSlices(Informable<io.fabric8.kubernetes.api.model.discovery.v1.EndpointSlice> source) {
+        inform("EndpointSlice", source, ObjectStrip::endpointSlice, this::onSlice, true);
+    }
+
+    private <T extends HasMetadata> void inform(String what, Informable<T> source, UnaryOperator<T> strip, Consumer<Event<T>> sink,
+                                                boolean emptyWhenForbidden) {
         SharedIndexInformer<T> informer = source.runnableInformer(resyncMillis);
         informer.itemStore(new StrippingItemStore<>(strip));
         CompletableFuture<Void> listed = new CompletableFuture<>();
@@ -258,6 +274,13 @@ public final class Informers {
                 notServed.add(informer);
                 if (listed.complete(null)) {
                     LOG.info("{} is not served by the API server (CRD not installed?); treating it as empty", what);
+                }
+            } else if (!started && emptyWhenForbidden && isForbidden(t)) {
+                notServed.add(informer);
+                if (listed.complete(null)) {
+                    LOG.warn("{} list is forbidden (HTTP 403): the role of this service account lacks get/list/watch on"
+                            + " endpointslices in discovery.k8s.io (re-apply deploy/node-proxy/rbac.yaml, or the embedded Role);"
+                            + " Services without a selector have no endpoints until it is granted (retrying)", what);
                 }
             } else if (!closed) {
                 failures.failed(what, t);
@@ -372,6 +395,15 @@ public final class Informers {
                 inform(what + " in " + ns, op.inNamespace(ns), ObjectStrip::metadata, this::onPolicy);
             }
         }
+    }
+
+    private static boolean isForbidden(Throwable t) {
+        for (Throwable x = t; x != null; x = x.getCause() == x ? null : x.getCause()) {
+            if (x instanceof KubernetesClientException k && k.getCode() == 403) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static boolean isNotFound(Throwable t) {
