@@ -370,8 +370,10 @@ public final class Mesh implements AutoCloseable {
      * @throws NullPointerException     naming {@code destination} or {@code handler} when it is null
      * @throws IllegalArgumentException when {@code destination} is unresolved: a CONNECT names an IP
      *                                  literal, so a host name would never match and tunnels to the
-     *                                  address would be proxied to TCP instead; or when its port is 0, which
-     *                                  is no port a peer can dial, so no tunnel would ever reach the handler
+     *                                  address would be proxied to TCP instead; when its port is 0, which
+     *                                  is no port a peer can dial, so no tunnel would ever reach the handler; or when
+     *                                  it is a wildcard ({@code 0.0.0.0}, {@code ::}), multicast or broadcast address,
+     *                                  which no CONNECT names
      * @throws IllegalStateException    once the mesh is closed
      */
     public void serve(InetSocketAddress destination, StreamHandler handler) {
@@ -384,6 +386,13 @@ public final class Mesh implements AutoCloseable {
             throw new IllegalArgumentException("serve: destination " + Addresses.authority(destination)
                     + " has port 0, which no peer can dial: give the port callers connect to");
         }
+        if (destination.getAddress().isAnyLocalAddress()) {
+            // Java's "port 8080 on any address" (new InetSocketAddress(8080)): a CONNECT names one IP, so no tunnel ever
+            // matched it, and tunnels to the workload's IP went to whatever plaintext listener held the port (a new-user pass).
+            throw new IllegalArgumentException("serve: destination " + Addresses.authority(destination) + " is a wildcard"
+                    + " address, which no CONNECT names: give the workload's IP callers connect to (a serve call per address)");
+        }
+        io.zerohop.core.internal.InboundEndpoints.requireUnicast("serve: destination", destination);
         runtime.inbound().serve(destination, Objects.requireNonNull(handler, "handler"));
     }
 

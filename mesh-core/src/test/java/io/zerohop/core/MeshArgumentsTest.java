@@ -151,6 +151,15 @@ class MeshArgumentsTest {
                         .hasMessage("serve: destination 127.0.0.1:0 has port 0, which no peer can dial: give the port callers connect to");
                 assertThatThrownBy(() -> m.serve(new InetSocketAddress(ip, 8080), null)).isInstanceOf(NullPointerException.class)
                         .hasMessage("handler");
+                // Java's "port 8080 on any address": no CONNECT names it, and tunnels went to a plaintext listener on the port
+                // instead (a new-user pass); multicast and broadcast as inboundEndpoint refuses them.
+                assertThatThrownBy(() -> m.serve(new InetSocketAddress(8080), handler)).isInstanceOf(IllegalArgumentException.class)
+                        .hasMessage("serve: destination 0.0.0.0:8080 is a wildcard address, which no CONNECT names: give the workload's"
+                                + " IP callers connect to (a serve call per address)");
+                assertThatThrownBy(() -> m.serve(new InetSocketAddress("::", 8080), handler)).isInstanceOf(IllegalArgumentException.class)
+                        .hasMessageContaining("is a wildcard address");
+                assertThatThrownBy(() -> m.serve(new InetSocketAddress("224.0.0.1", 8080), handler)).isInstanceOf(IllegalArgumentException.class)
+                        .hasMessage("serve: destination 224.0.0.1:8080 is a multicast address: give one host's IP");
                 m.serve(new InetSocketAddress(ip, 8080), handler);
             }
             assertThat(m.configDump(Map.of())).startsWith("{");

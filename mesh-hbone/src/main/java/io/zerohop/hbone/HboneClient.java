@@ -340,7 +340,7 @@ public final class HboneClient implements AutoCloseable {
          * disables it (a pooled connection then stays until the server, a failed PING or {@link #close()} ends it), as
          * {@code HboneServer.Builder.idleTimeout(Duration.ZERO)} does (the client refused zero until 5 December).
          *
-         * @param d zero or positive, at most {@link io.zerohop.hbone.internal.DurationLimit#MAX} (36500 days); not null
+         * @param d zero or positive, at most 36,500 days (about 100 years); not null
          * @throws IllegalArgumentException naming {@code idleTimeout} when {@code d} is negative or longer than
          *     the maximum (refused, not clamped: past about 292 years it cannot be held in nanoseconds, and a tunnel
          *     opened with it threw {@link ArithmeticException} from {@code connect})

@@ -192,13 +192,22 @@ public final class HboneServer implements AutoCloseable {
          * @throws NullPointerException     when {@code address} is null
          * @throws IllegalArgumentException when it is unresolved ({@code InetSocketAddress.createUnresolved}, or a host
          *                                  name that did not resolve): a listener binds an IP (it failed at
-         *                                  {@link #start()} with a message ending in "null", a new-user pass)
+         *                                  {@link #start()} with a message ending in "null", a new-user pass); or a
+         *                                  multicast or the IPv4 broadcast address
          */
         public Builder bind(InetSocketAddress address) {
             Objects.requireNonNull(address, "bind address");
             if (address.isUnresolved()) {
                 throw new IllegalArgumentException("bind address " + io.zerohop.hbone.internal.Authority.text(address)
                         + " is unresolved: give an IP address (resolve the host name first)");
+            }
+            byte[] ip = address.getAddress().getAddress();
+            if (address.getAddress().isMulticastAddress() || ip.length == 4 && (ip[0] & ip[1] & ip[2] & ip[3]) == (byte) 0xff) {
+                // A TCP listener has one address: it bound 224.0.0.1 and started, where no peer can dial (a new-user pass);
+                // Mesh.Builder.inbound refuses the same.
+                throw new IllegalArgumentException("bind address " + io.zerohop.hbone.internal.Authority.text(address)
+                        + " is a multicast or the broadcast address, which no peer can dial: give one of this host's IPs"
+                        + " (0.0.0.0 for every address)");
             }
             this.bind = address;
             return this;
@@ -265,7 +274,7 @@ public final class HboneServer implements AutoCloseable {
          * {@code HboneClient.Builder.idleTimeout(Duration.ZERO)} does for a pooled connection.
          *
          * @throws IllegalArgumentException naming {@code idleTimeout} when {@code d} is negative or longer than
-         *     {@link io.zerohop.hbone.internal.DurationLimit#MAX} (36500 days: past about 292 years it cannot be held in
+         *     36,500 days (about 100 years; past about 292 years a duration cannot be held in
          *     nanoseconds; use zero for never)
          */
         public Builder idleTimeout(Duration d) {

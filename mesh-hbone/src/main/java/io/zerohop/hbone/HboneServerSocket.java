@@ -6,8 +6,8 @@ import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.SocketException;
 import java.net.SocketTimeoutException;
-import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -43,15 +43,23 @@ public final class HboneServerSocket implements StreamHandler, AutoCloseable {
     private volatile boolean closed;
     private volatile int soTimeout;
 
+    /** With a backlog of 1,024 tunnels. */
     public HboneServerSocket() {
         this(1024);
     }
 
+    /**
+     * @param backlog how many accepted tunnels wait for {@link #accept()} before further ones are reset, 1 to
+     *                {@code Integer.MAX_VALUE - 1}; nothing is allocated for it up front (a new-user pass: a backlog of
+     *                100 million was an {@code OutOfMemoryError}, {@code Integer.MAX_VALUE} an unexplained exception)
+     * @throws IllegalArgumentException when {@code backlog} is out of that range
+     */
     public HboneServerSocket(int backlog) {
-        if (backlog < 1) {
-            throw new IllegalArgumentException("backlog must be >= 1, got " + backlog);
+        if (backlog < 1 || backlog == Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("backlog must be 1 to " + (Integer.MAX_VALUE - 1) + ", got " + backlog);
         }
-        this.backlog = new ArrayBlockingQueue<>(backlog + 1);
+        // One slot more than the backlog: close() wakes a waiting accept() with CLOSED even when the backlog is full.
+        this.backlog = new LinkedBlockingQueue<>(backlog + 1);
     }
 
     @Override

@@ -169,5 +169,11 @@ class LogAddressTest {
         assertThat(catchThrowable(() -> mesh.server((dst, id, local) -> null).bind(InetSocketAddress.createUnresolved("nowhere.invalid", 0))))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("bind address nowhere.invalid:0 is unresolved: give an IP address (resolve the host name first)");
+        // It bound 224.0.0.1 and started (a new-user pass), where no peer can dial; Mesh.Builder.inbound refuses it too.
+        for (String group : new String[] {"224.0.0.1", "255.255.255.255", "ff02::1"}) {
+            assertThat(catchThrowable(() -> mesh.server((dst, id, local) -> null).bind(new InetSocketAddress(group, 0))))
+                    .as(group).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("is a multicast or the broadcast address, which no peer can dial");
+        }
     }
 }

@@ -44,6 +44,18 @@ class ServerSocketRefusalTest {
                 .isInstanceOf(SocketException.class).hasMessageContaining("reset");
     }
 
+    /** A large backlog allocates nothing up front (it was an array of that size: OutOfMemoryError at -Xmx256m, a new-user pass). */
+    @Test
+    void aLargeBacklogCostsNothingUntilUsedAndTheBoundIsSaid() throws Exception {
+        try (HboneServerSocket big = new HboneServerSocket(Integer.MAX_VALUE - 1)) {
+            assertThat(big).isNotNull();
+        }
+        assertThatThrownBy(() -> new HboneServerSocket(Integer.MAX_VALUE)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("backlog must be 1 to 2147483646, got 2147483647");
+        assertThatThrownBy(() -> new HboneServerSocket(0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("backlog must be 1 to 2147483646, got 0");
+    }
+
     @Test
     void aTunnelPastAFullBacklogIsReset() throws Exception {
         HboneServerSocket sockets = new HboneServerSocket(1);

@@ -11,6 +11,19 @@ import java.util.List;
 public record LeafSpec(List<String> uriSans, boolean ca, boolean digitalSignature, Instant notBefore, Instant notAfter) {
     public LeafSpec {
         uriSans = List.copyOf(uriSans);
+        for (String san : uriSans) {
+            // Checked here, as the JDK's X.509 encoder checks a URI name (a URI with a scheme), so that a caller's typo is an
+            // IllegalArgumentException naming it, not an IllegalStateException "certificate signing failed" at issue time
+            // (a new-user pass). Anything else a test may want to issue (a URI that is no SPIFFE ID) stays allowed.
+            try {
+                if (new java.net.URI(san).getScheme() == null) {
+                    throw new IllegalArgumentException("URI SAN \"" + san + "\" has no scheme: give a URI such as spiffe://TD/ns/NS/sa/SA");
+                }
+            } catch (java.net.URISyntaxException e) {
+                throw new IllegalArgumentException("URI SAN \"" + san + "\" is not a URI (" + e.getMessage()
+                        + "): give one such as spiffe://TD/ns/NS/sa/SA", e);
+            }
+        }
         if (!notAfter.isAfter(notBefore)) {
             throw new IllegalArgumentException("notAfter " + notAfter + " must be after notBefore " + notBefore);
         }

@@ -160,6 +160,13 @@ class InMemoryCaTest {
         assertThatThrownBy(() -> ca.issue(ID, null)).isInstanceOf(NullPointerException.class).hasMessage("ttl must not be null");
         assertThatThrownBy(() -> ca.issue((LeafSpec) null)).isInstanceOf(NullPointerException.class)
                 .hasMessage("spec must not be null");
+        // A typo is an IllegalArgumentException naming it, not "certificate signing failed: java.io.IOException: invalid
+        // URI name" at issue time (a new-user pass).
+        java.time.Instant now = java.time.Instant.now();
+        assertThatThrownBy(() -> LeafSpec.svid("not a spiffe id", now, now.plusSeconds(60))).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageStartingWith("URI SAN \"not a spiffe id\" is not a URI (");
+        assertThatThrownBy(() -> LeafSpec.svid("cluster.local/ns/a/sa/b", now, now.plusSeconds(60)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("has no scheme");
         assertThatThrownBy(() -> ca.svid(null)).isInstanceOf(NullPointerException.class).hasMessage("id must not be null");
         assertThatThrownBy(() -> ca.forget(null)).isInstanceOf(NullPointerException.class).hasMessage("id must not be null");
         assertThatThrownBy(() -> ca.federate(null)).isInstanceOf(NullPointerException.class).hasMessage("bundle must not be null");

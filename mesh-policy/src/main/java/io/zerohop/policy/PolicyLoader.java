@@ -186,18 +186,31 @@ public final class PolicyLoader {
      * @throws NullPointerException naming {@code name} or {@code yaml}, whichever is null
      */
     public static void checkYaml(String name, String yaml) throws PolicyLoadException {
-        Objects.requireNonNull(name, "name");
-        Objects.requireNonNull(yaml, "yaml");
+        requireName(name, yaml);
         io.zerohop.policy.internal.YamlDocuments.parse(name, yaml);
     }
 
     /**
-     * @param name used in error messages in place of a file name
-     * @throws NullPointerException naming {@code name} or {@code yaml}, whichever is null
+     * Both non-null, and {@code name} one line: a name with a line break is the YAML passed first (the arguments swapped),
+     * which was read as a document {@code "inline.yaml"} and refused as "expected a mapping", quoting the whole policy as
+     * the file name (a new-user pass).
      */
-    public static PolicySet fromString(String name, String yaml) throws PolicyLoadException {
+    private static void requireName(String name, String yaml) {
         Objects.requireNonNull(name, "name");
         Objects.requireNonNull(yaml, "yaml");
+        if (name.indexOf('\n') >= 0) {
+            throw new IllegalArgumentException("name has a line break: it names the text in messages, and the YAML comes second"
+                    + " (fromString(name, yaml)); were the arguments swapped?");
+        }
+    }
+
+    /**
+     * @param name used in error messages in place of a file name; one line
+     * @throws NullPointerException naming {@code name} or {@code yaml}, whichever is null
+     * @throws IllegalArgumentException when {@code name} has a line break (the arguments swapped)
+     */
+    public static PolicySet fromString(String name, String yaml) throws PolicyLoadException {
+        requireName(name, yaml);
         return new PolicySet(Loader.loadString(name, yaml), name);
     }
 
@@ -211,8 +224,7 @@ public final class PolicyLoader {
      * @throws NullPointerException naming {@code name} or {@code yaml}, whichever is null
      */
     public static PolicySet fromStringQuietly(String name, String yaml) throws PolicyLoadException {
-        Objects.requireNonNull(name, "name");
-        Objects.requireNonNull(yaml, "yaml");
+        requireName(name, yaml);
         return new PolicySet(Loader.loadString(name, yaml, false), name);
     }
 }

@@ -30,6 +30,18 @@ class NullArgumentsTest {
         names(() -> PolicyLoader.checkYaml("x", null), "yaml");
     }
 
+    /** Swapped arguments (the YAML first) were refused as "expected a mapping" with the whole policy as the file name. */
+    @Test
+    void swappedNameAndYamlAreNamedAsSuch() {
+        String yaml = "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: a, namespace: b}\n";
+        for (ThrowingCallable swapped : List.<ThrowingCallable>of(() -> PolicyLoader.fromString(yaml, "inline.yaml"),
+                () -> PolicyLoader.fromStringQuietly(yaml, "inline.yaml"), () -> PolicyLoader.checkYaml(yaml, "inline.yaml"))) {
+            assertThatThrownBy(swapped).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("name has a line break: it names the text in messages, and the YAML comes second"
+                            + " (fromString(name, yaml)); were the arguments swapped?");
+        }
+    }
+
     @Test
     void theEngineNamesTheNullParameter() throws Exception {
         PolicyEngine engine = PolicyEngine.builder().build();
