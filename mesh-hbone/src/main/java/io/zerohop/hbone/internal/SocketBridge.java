@@ -95,6 +95,8 @@ final class SocketBridge extends ChannelInboundHandlerAdapter {
             st.inactive = true;
             if (st.closed) {
                 st.releaseQueue();
+            } else if (!st.queue.isEmpty()) {
+                st.detachQueue();
             }
             st.signalReadable();
         } finally {

@@ -108,6 +108,26 @@ final class SocketState {
         buffered = 0;
     }
 
+    /**
+     * The tunnel's channel is gone while the application still holds this socket with bytes unread: they stay readable (as
+     * a TCP socket's after its peer's FIN or its connection's end), but as heap copies the garbage collector frees with the
+     * socket, and the channel's buffers go back to their allocator now. Kept as they were, they were released only by
+     * {@code close()}: a socket the application dropped unclosed leaked them, up to its high-water mark (a new-user pass:
+     * a server socket dropped after reading 10 of 256 KiB, or an HboneClient closed under a socket never closed). One copy,
+     * only on this path; the caller holds {@link #lock}.
+     */
+    void detachQueue() {
+        int n = queue.size();
+        for (int i = 0; i < n; i++) {
+            ByteBuf b = queue.poll();
+            try {
+                queue.add(io.netty.buffer.Unpooled.wrappedBuffer(io.netty.buffer.ByteBufUtil.getBytes(b)));
+            } finally {
+                b.release();
+            }
+        }
+    }
+
     /** Drops what is unread and wakes every waiter; true when something was unread. */
     boolean close() {
         boolean unread;

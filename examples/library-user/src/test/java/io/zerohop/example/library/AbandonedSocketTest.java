@@ -60,12 +60,14 @@ class AbandonedSocketTest {
         assertThatThrownBy(() -> s.getInputStream().read()).isInstanceOf(SocketException.class).hasMessageContaining("reset");
     }
 
+    /**
+     * The HboneClient closes under a socket the application never closes, with bytes queued unread: they stay readable,
+     * as a TCP socket's after its connection ended, but as heap copies, and the channel's buffers go back to their
+     * allocator at once (SocketState.detachQueue). Until 5 December they stayed allocated until socket.close(), here
+     * never: the class's leak check failed (this test was disabled as a finding).
+     */
     @Test
-    @org.junit.jupiter.api.Disabled("finding, not fixed (a tunnel cut by its own side's close is the drain/close path, drain2's): "
-            + "bytes queued unread in a socket the application never closes stay allocated after its HboneClient (or Mesh) "
-            + "closes: the channel goes inactive without a Reset, and SocketState keeps its queue until socket.close() "
-            + "(SocketBridge.channelInactive releases it only when already closed); enabled, this class fails on the leak")
-    void bytesQueuedWhenTheClientClosesAreReleasedWithoutTheApplicationClosingTheSocket(TestMesh t) throws Exception {
+    void bytesQueuedWhenTheClientClosesStayReadableAndLeakNothing(TestMesh t) throws Exception {
         SpiffeId server = t.identity("shop", "orders");
         HboneServerSocket sockets = t.closeLater(new HboneServerSocket());
         HboneServer orders = t.start(t.serverBuilder(server).destinations((dst, id, local) -> Destination.embedded(sockets)));
@@ -79,7 +81,33 @@ class AbandonedSocketTest {
             Await.until("the answer queued unread", () -> available(s) == 1024);
         }
         client.close(); // the application never closes s
-        Await.until("the socket's queue released", () -> available(s) == 0);
+        s.setSoTimeout(10_000);
+        byte[] got = s.getInputStream().readNBytes(2048);
+        assertThat(got).as("what arrived before the end is still read").hasSize(1024);
+    }
+
+    /**
+     * The server side: an accepted socket dropped unclosed after reading 10 of 256 KiB, then its server closed (a new-user
+     * pass: 4 buffers leaked from the tunnel's queue). The class's leak check fails if anything the dropped socket held
+     * was never released.
+     */
+    @Test
+    void anAcceptedSocketDroppedUnclosedLeaksNothingWhenItsServerCloses(TestMesh t) throws Exception {
+        SpiffeId server = t.identity("shop", "orders");
+        HboneServerSocket sockets = t.closeLater(new HboneServerSocket());
+        HboneServer orders = t.start(t.serverBuilder(server).destinations((dst, id, local) -> Destination.embedded(sockets)));
+        sockets.setSoTimeout(10_000);
+        HboneClient client = t.client(t.identity("shop", "web"));
+        try (HboneSocket s = client.connectSocket(new InetSocketAddress("192.0.2.42", 8080), Set.of(server), orders.localAddress(),
+                java.time.Duration.ofSeconds(10))) {
+            s.getOutputStream().write(new byte[256 * 1024]);
+            s.getOutputStream().flush();
+            HboneSocket dropped = sockets.accept();
+            assertThat(dropped.getInputStream().readNBytes(10)).hasSize(10);
+            Await.until("more queued unread", () -> available(dropped) > 0);
+        }
+        orders.close();
+        System.gc(); // what the dropped socket held becomes garbage: a buffer never released is reported by the class's check
     }
 
     private static int available(HboneSocket s) {
