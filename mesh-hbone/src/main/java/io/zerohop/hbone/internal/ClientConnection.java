@@ -225,6 +225,9 @@ final class ClientConnection {
                         ch.pipeline().addFirst(Transports.Dialling.INSTANCE);
                         Transports.keepalive(ch);
                         ch.closeFuture().addListener(x -> {
+                            synchronized (pool.lock) {
+                                idle.cancel(); // its check would hold this closed connection for the rest of the idle timeout
+                            }
                             pool.remove(ClientConnection.this);
                             // Later on the loop: the error that closed the channel (a TLS alert) may be
                             // fired after the close, and it names the cause better than "closed".

@@ -26,6 +26,10 @@ final class IdleTimer {
     private long idleSince;
     /** Whether a check is scheduled; guarded by {@code lock}. */
     private boolean armed;
+    /** The scheduled check, cancelled when the connection closes; guarded by {@code lock}. */
+    private io.netty.util.concurrent.ScheduledFuture<?> pending;
+    /** Set by {@link #cancel}: no check is scheduled from then on; guarded by {@code lock}. */
+    private boolean cancelled;
 
     /**
      * @param timeout      zero or negative: never closes
@@ -47,23 +51,40 @@ final class IdleTimer {
             return;
         }
         idleSince = System.nanoTime();
-        if (!armed) {
+        if (!armed && !cancelled) {
             armed = true;
-            loop.schedule(() -> check(loop), timeoutNanos, TimeUnit.NANOSECONDS);
+            pending = loop.schedule(() -> check(loop), timeoutNanos, TimeUnit.NANOSECONDS);
+        }
+    }
+
+    /**
+     * The connection closed: the scheduled check is cancelled, which takes it out of the loop's queue. Left there, it held
+     * the closed connection (its channel, TLS engine and buffers) for the rest of the idle timeout, 10 minutes by default:
+     * a peer that opened and closed connections, each with one refused CONNECT, grew the heap by one connection each until
+     * the proxy ran out of memory after ~24,000 (a hostile-peer pass). Caller holds {@code lock}.
+     */
+    void cancel() {
+        cancelled = true;
+        armed = false;
+        io.netty.util.concurrent.ScheduledFuture<?> p = pending;
+        pending = null;
+        if (p != null) {
+            p.cancel(false);
         }
     }
 
     private void check(EventLoop loop) {
         synchronized (lock) {
             armed = false;
-            if (!stillIdle.getAsBoolean()) {
+            pending = null;
+            if (cancelled || !stillIdle.getAsBoolean()) {
                 return;
             }
             long left = timeoutNanos - (System.nanoTime() - idleSince);
             if (left > 0) {
                 // Tunnels came and went since the check was armed: idle only since the last one ended.
                 armed = true;
-                loop.schedule(() -> check(loop), left, TimeUnit.NANOSECONDS);
+                pending = loop.schedule(() -> check(loop), left, TimeUnit.NANOSECONDS);
                 return;
             }
             // Still under the lock: a tunnel reserved after this point finds the connection out of

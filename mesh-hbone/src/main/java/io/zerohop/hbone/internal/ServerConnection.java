@@ -63,6 +63,13 @@ final class ServerConnection extends Negotiator {
         });
         server.connections.add(this);
         channel.closeFuture().addListener(f -> {
+            synchronized (this) {
+                idle.cancel(); // its check would hold this closed connection for the rest of the idle timeout
+            }
+            ScheduledFuture<?> preface = prefaceTimer;
+            if (preface != null) {
+                preface.cancel(false); // likewise, for a connection closed before its preface
+            }
             if (share != null) {
                 server.budgets.detach(share);
             }
