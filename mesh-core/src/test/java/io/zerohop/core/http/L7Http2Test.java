@@ -942,6 +942,26 @@ class L7Http2Test {
         });
     }
 
+    /**
+     * An {@code :authority} with a character outside Envoy's authority table (whitespace before or after the host, a tab)
+     * makes the request malformed: nghttp2 refuses it under Envoy ({@code nghttp2_check_authority}), and the stream is
+     * reset with PROTOCOL_ERROR before any policy decides it. Netty lets SP and HTAB through; {@code " backend"} escaped a
+     * DENY on {@code hosts: [backend]} and was forwarded as sent (a hostile-peer pass). HTTP/1's Host was already refused.
+     */
+    @Test
+    void anHttp2AuthorityWithWhitespaceIsReset() throws Exception {
+        withEchoApp(DENY_X_DENY_V, via -> {
+            try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr()) {
+                for (String a : new String[] {"backend ", " backend", "\tbackend", "back end"}) {
+                    assertThat(RawH2c.send(via, request("GET", "/a").authority(a))).as("[%s]", a).isEqualTo("reset PROTOCOL_ERROR");
+                }
+                assertThat(err.awaitLine("-http ", " path=\"/a\" ")).contains(" status=- decision=- ")
+                        .contains("reason=\":authority has a character Envoy refuses");
+            }
+            assertThat(RawH2c.send(via, request("GET", "/a"))).isEqualTo("200 GET /a\n");
+        });
+    }
+
     static io.netty.handler.codec.http2.Http2Headers request(String method, String path) {
         // Not validated here: the test sends what a peer may send.
         return new io.netty.handler.codec.http2.DefaultHttp2Headers(false).method(method).path(path).scheme("http")

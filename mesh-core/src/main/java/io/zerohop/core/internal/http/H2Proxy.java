@@ -221,6 +221,18 @@ final class H2Proxy {
                 // Without :authority, host is the authority (RFC 9113 section 8.3.1), for RBAC as for the application.
                 authority = hosts.isEmpty() ? "" : hosts.get(0).toString();
             }
+            String badAuthority = RequestTarget.invalidAuthority(authority);
+            if (badAuthority != null) {
+                // A malformed request (RFC 9113 section 8.1.1), reset with PROTOCOL_ERROR as nghttp2 resets it under Envoy
+                // (nghttp2_check_authority: Envoy's authority table, no whitespace). Netty's field-value check lets SP and
+                // HTAB through, and " blocked.example" escaped a DENY on hosts [blocked.example] and was forwarded as sent
+                // (a hostile-peer pass); HTTP/1's Host was already refused (RequestTarget).
+                refusal = badAuthority.replace("Host has", ":authority has");
+                denied = true;
+                ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.PROTOCOL_ERROR));
+                finish();
+                return;
+            }
             Map<String, String> plain = new HashMap<>();
             for (Map.Entry<CharSequence, CharSequence> e : h) {
                 String name = e.getKey().toString();
