@@ -962,6 +962,22 @@ class L7Http2Test {
         });
     }
 
+    /**
+     * A denied request whose client never ends it gets its 403, then, a second later, RST_STREAM(NO_ERROR) (RFC 9113
+     * section 8.1, as Envoy resets a stream whose response ended first: conn_manager_impl.cc doEndStream), so its stream
+     * does not stay open. Until 5 December it stayed half-open for good: a client opening such streams and never ending
+     * them ran the proxy out of heap (a hostile-peer pass). Not at once: Node's client drops an unread body at a reset
+     * ({@link #nodeHttp2ClientMixesAllowedAndDeniedOnOneSession}). An ended denied request gets no reset.
+     */
+    @Test
+    void aDeniedRequestThatNeverEndsIsResetAfterItsReply() throws Exception {
+        withEchoApp(DENY_X_DENY_V, via -> {
+            assertThat(RawH2c.sendUnended(via, request("POST", "/d").add("x-deny", "v"), java.time.Duration.ofSeconds(5)))
+                    .isEqualTo("403 RBAC: access denied | reset NO_ERROR");
+            assertThat(RawH2c.send(via, request("GET", "/d").add("x-deny", "v"))).isEqualTo("403 RBAC: access denied");
+        });
+    }
+
     static io.netty.handler.codec.http2.Http2Headers request(String method, String path) {
         // Not validated here: the test sends what a peer may send.
         return new io.netty.handler.codec.http2.DefaultHttp2Headers(false).method(method).path(path).scheme("http")

@@ -43,7 +43,20 @@ final class RawH2c {
      * reset, "goaway CODE" when the connection ended with a GOAWAY first, "closed" when it ended without either.
      */
     static String send(InetSocketAddress to, Http2Headers headers) throws Exception {
+        return send(to, headers, true, null);
+    }
+
+    /**
+     * As {@link #send}, without END_STREAM (a request whose body never comes): the response as {@code send} says it, then
+     * what ended the stream within {@code wait} after it ({@code " | reset CODE"}, or {@code " | open"}).
+     */
+    static String sendUnended(InetSocketAddress to, Http2Headers headers, java.time.Duration wait) throws Exception {
+        return send(to, headers, false, wait);
+    }
+
+    private static String send(InetSocketAddress to, Http2Headers headers, boolean endStream, java.time.Duration wait) throws Exception {
         EventLoopGroup group = Transports.newGroup(1, "raw-h2c");
+        CompletableFuture<String> after = new CompletableFuture<>();
         try {
             CompletableFuture<String> result = new CompletableFuture<>();
             Channel conn = new Bootstrap().group(group).channel(Transports.socketChannel(group))
@@ -86,7 +99,7 @@ final class RawH2c {
                                 result.complete(status[0] + " " + body);
                             }
                         } else if (msg instanceof Http2ResetFrame r) {
-                            result.complete("reset " + io.netty.handler.codec.http2.Http2Error.valueOf(r.errorCode()));
+                            reset(r);
                         }
                     } finally {
                         ReferenceCountUtil.release(msg);
@@ -96,13 +109,27 @@ final class RawH2c {
                 @Override
                 public void userEventTriggered(ChannelHandlerContext ctx, Object evt) {
                     if (evt instanceof Http2ResetFrame r) {
-                        result.complete("reset " + io.netty.handler.codec.http2.Http2Error.valueOf(r.errorCode()));
+                        reset(r);
                     }
                     ctx.fireUserEventTriggered(evt);
                 }
+
+                private void reset(Http2ResetFrame r) {
+                    String code = "reset " + io.netty.handler.codec.http2.Http2Error.valueOf(r.errorCode());
+                    if (!result.complete(code)) {
+                        after.complete(code);
+                    }
+                }
             }).open().sync().getNow();
-            stream.writeAndFlush(new DefaultHttp2HeadersFrame(headers, true)).sync();
+            stream.writeAndFlush(new DefaultHttp2HeadersFrame(headers, endStream)).sync();
             String r = result.get(20, TimeUnit.SECONDS);
+            if (wait != null) {
+                try {
+                    r += " | " + after.get(wait.toMillis(), TimeUnit.MILLISECONDS);
+                } catch (java.util.concurrent.TimeoutException open) {
+                    r += " | open";
+                }
+            }
             conn.close().sync();
             return r;
         } finally {

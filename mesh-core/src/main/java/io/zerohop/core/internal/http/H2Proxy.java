@@ -121,6 +121,10 @@ final class H2Proxy {
         private Map<String, String> headers;
         /** Ended by a policy change: what the application still sends on this stream is dropped. */
         private boolean cut;
+        /** How long a denied request that has not ended keeps its stream after the reply ({@link #endRequestEarly}). */
+        static final long EARLY_RESET_DELAY_MS = 1000;
+        /** The client's END_STREAM has arrived ({@link #endRequestEarly}). */
+        private boolean requestEnded;
         /** Envoy's response flags for the access line and {@code istio_requests_total}: "-" for none. */
         private String responseFlags = "-";
         /** A gRPC request ({@link #isGrpc}, Envoy's test): local replies are trailers-only with a grpc-status. */
@@ -144,6 +148,9 @@ final class H2Proxy {
 
         @Override
         public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (msg instanceof Http2DataFrame d && d.isEndStream() || msg instanceof Http2HeadersFrame e && e.isEndStream()) {
+                requestEnded = true;
+            }
             if (denied) {
                 ReferenceCountUtil.release(msg);
                 return;
@@ -423,11 +430,14 @@ final class H2Proxy {
                 ctx.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200")
                         .set("content-type", "application/grpc").set("grpc-status", grpcStatus)
                         .set("grpc-message", "Request Header Fields Too Large"), true));
+                endRequestEarly();
                 finish();
                 return;
             }
             status = 431;
-            respond(new DefaultHttp2Headers().status("431").set("content-type", "text/plain"), "Request Header Fields Too Large", true);
+            respond(new DefaultHttp2Headers().status("431").set("content-type", "text/plain"), "Request Header Fields Too Large", false);
+            endRequestEarly();
+            finish();
         }
 
         private void deny() {
@@ -443,9 +453,29 @@ final class H2Proxy {
                 respond(new DefaultHttp2Headers().status("403").set("content-type", "text/plain")
                         .setInt("content-length", LocalReplies.DENIED.length), "RBAC: access denied", false);
             }
-            // A request body still coming is read and dropped (its flow-control credit returned as it
-            // is read); no RST_STREAM: Node's client drops a response whose stream is reset.
+            endRequestEarly();
             finish();
+        }
+
+        /**
+         * A complete local reply went out before the request's end: unless the client ends the request within
+         * {@link #EARLY_RESET_DELAY_MS}, RST_STREAM(NO_ERROR), which asks it to stop sending "without error" (RFC 9113
+         * section 8.1), as Envoy resets such a stream once its response is done ({@code conn_manager_impl.cc}
+         * {@code doEndStream}: {@code !remoteDecodeComplete()} leads to a local reset, NO_ERROR on HTTP/2). Not at once:
+         * Node's http2 client drops a response body still unread when any RST_STREAM arrives (its 403 came without its
+         * text), against the RFC's "MUST NOT discard"; a second is ample for a client to read a local reply. Until 5 December
+         * the stream stayed half-open until the client's END_STREAM, and a client that opened denied streams and never
+         * ended them held ~1.6 KB each until the proxy ran out of heap (a hostile-peer pass: 60,000 streams on one
+         * connection in 31 s); now at most a second's worth.
+         */
+        private void endRequestEarly() {
+            if (!requestEnded && ctx.channel().isActive()) {
+                ctx.executor().schedule(() -> {
+                    if (!requestEnded && ctx.channel().isActive()) {
+                        ctx.writeAndFlush(new DefaultHttp2ResetFrame(Http2Error.NO_ERROR));
+                    }
+                }, EARLY_RESET_DELAY_MS, java.util.concurrent.TimeUnit.MILLISECONDS);
+            }
         }
 
         /**
@@ -463,12 +493,15 @@ final class H2Proxy {
                 ctx.writeAndFlush(new DefaultHttp2HeadersFrame(new DefaultHttp2Headers().status("200")
                         .set("content-type", "application/grpc").set("grpc-status", grpcStatus)
                         .set("grpc-message", failure.body()), true));
+                endRequestEarly();
                 finish();
                 return;
             }
             status = failure.status();
             respond(new DefaultHttp2Headers().status(Integer.toString(status)).set("content-type", "text/plain"),
-                    failure.body(), true);
+                    failure.body(), false);
+            endRequestEarly();
+            finish();
         }
 
         private void respond(Http2Headers headers, String body, boolean finish) {
