@@ -42,8 +42,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Netty HTTP/1.1 server for {@link HttpEndpoint}s: {@code HttpServerCodec} and a 64 KiB aggregator,
- * a 30 s read timeout, keep-alive as the client asks. Handlers run on {@code executor}, never on the
+ * Netty HTTP/1.1 server for {@link HttpEndpoint}s: {@code HttpServerCodec} and a {@link #MAX_BODY} aggregator,
+ * a 30 s read timeout, at most {@link #MAX_CONNECTIONS} connections at once, keep-alive as the client asks. Handlers run on {@code executor}, never on the
  * event loop (a Prometheus scrape or a config dump can take milliseconds). A response's
  * {@linkplain HttpEndpoint.Response#thenRun after-sent action} runs on {@code executor} once its
  * write has completed. Closing the returned server channel also closes every connection it
@@ -54,6 +54,22 @@ public final class HttpEndpointServer {
     private static final Logger log = LoggerFactory.getLogger(HttpEndpointServer.class);
 
     private HttpEndpointServer() {}
+
+    /**
+     * The request body kept, in bytes: no handler reads one ({@link HttpEndpoint.Request} has none; the admin's POSTs take
+     * their arguments in the query), so a larger body is answered 413 and dropped as it comes. It was 64 KiB, in the
+     * direct-memory pool the tunnels use: 1,500 connections trickling 64 KB bodies to the metrics port, which binds every
+     * address by default, reserved it all and stalled the data plane, with no identity needed (a hostile-peer pass).
+     */
+    static final int MAX_BODY = 4 * 1024;
+    /**
+     * Connections an endpoint keeps at once; a connection past it is closed as it is accepted (logged once per minute).
+     * With {@link #MAX_BODY} and the codec's line and header limits (4 + 8 KiB), what a listener can be made to hold is
+     * bounded (~16 MB), where Prometheus, kubelet and an operator need a handful.
+     */
+    static final int MAX_CONNECTIONS = 1024;
+    private static final RateLimitedLog FULL = new RateLimitedLog(log, "HTTP endpoint connection limit reached",
+            "HTTP endpoint connections refused at the limit", 1, java.time.Duration.ofMinutes(1));
 
     /**
      * Binds {@code address} on {@code group}; returns the server channel. Closing it closes the
@@ -69,6 +85,12 @@ public final class HttpEndpointServer {
     /** As {@link #bind(EventLoopGroup, InetSocketAddress, Map, Executor)}, the bodies encoded as {@code compression} says. */
     public static Channel bind(EventLoopGroup group, InetSocketAddress address, Map<String, HttpEndpoint.Handler> routes,
                                Executor executor, HttpEndpoint.Compression compression) throws InterruptedException {
+        return bind(group, address, routes, executor, compression, MAX_CONNECTIONS);
+    }
+
+    /** As above, with at most {@code maxConnections} connections at once (tests). */
+    static Channel bind(EventLoopGroup group, InetSocketAddress address, Map<String, HttpEndpoint.Handler> routes,
+                        Executor executor, HttpEndpoint.Compression compression, int maxConnections) throws InterruptedException {
         boolean negotiated = compression == HttpEndpoint.Compression.NEGOTIATED;
         Map<String, HttpEndpoint.Handler> r = Map.copyOf(routes);
         // The accepted connections, closed with the server. ImmediateEventExecutor: the group's
@@ -89,8 +111,14 @@ public final class HttpEndpointServer {
                             ch.close();
                             return;
                         }
+                        if (accepted.size() > maxConnections) {
+                            FULL.warn("HTTP endpoint {}: {} connections open, the limit; closing the one from {}",
+                                    address, maxConnections, ch.remoteAddress());
+                            ch.close();
+                            return;
+                        }
                         ch.pipeline().addLast(new ReadTimeoutHandler(30), new HttpServerCodec(),
-                                new HttpObjectAggregator(64 * 1024), new Dispatch(r, executor, negotiated));
+                                new HttpObjectAggregator(MAX_BODY), new Dispatch(r, executor, negotiated));
                     }
                 });
         var f = b.bind(address).await();

@@ -68,6 +68,36 @@ class HttpEndpointServerTest {
     }
 
     /**
+     * The endpoints read no body and keep few connections: a body over {@link HttpEndpointServer#MAX_BODY} is answered 413
+     * (and dropped as it comes), and a connection past the limit is closed as it is accepted, while the ones open are
+     * served. A hostile-peer pass held 1,500 connections trickling 64 KB bodies to the metrics port, which reserved the
+     * direct memory the tunnels use and stalled the data plane, no identity needed.
+     */
+    @Test
+    void aBodyIsNotKeptAndConnectionsAreBounded() throws Exception {
+        EventLoopGroup group = Transports.newGroup(1, "admin-test");
+        ExecutorService handlers = Executors.newSingleThreadExecutor();
+        try {
+            Channel server = HttpEndpointServer.bind(group, BIND, Map.of("/ping", r -> HttpEndpoint.Response.text(200, "pong\n")),
+                    handlers, HttpEndpoint.Compression.NONE, 2);
+            try (Socket big = connect(server); Socket second = connect(server)) {
+                big.getOutputStream().write(("POST /ping HTTP/1.1\r\nhost: admin\r\ncontent-length: 65536\r\n\r\n")
+                        .getBytes(StandardCharsets.US_ASCII));
+                assertThat(readUntil(big.getInputStream(), "\r\n")).startsWith("HTTP/1.1 413 ");
+                try (Socket third = connect(server)) {
+                    third.setSoTimeout(10_000);
+                    assertThat(third.getInputStream().read()).as("the connection past the limit is closed").isEqualTo(-1);
+                }
+                second.getOutputStream().write("GET /ping HTTP/1.1\r\nhost: admin\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                assertThat(readUntil(second.getInputStream(), "pong\n")).startsWith("HTTP/1.1 200 OK\r\n");
+            }
+        } finally {
+            group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+            handlers.shutdownNow();
+        }
+    }
+
+    /**
      * The JDK's HTTP client keeps its connection to the admin listener open; an in-process proxy
      * whose admin server channel was closed (its event loops still running) left that connection
      * ESTABLISHED, and a client waiting on it hung (a CI run of KubernetesOptionTest).
