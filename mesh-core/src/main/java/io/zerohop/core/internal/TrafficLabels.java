@@ -156,6 +156,9 @@ public record TrafficLabels(String reporter,
          * {@code service.version}. Display only: policy never reads it.
          */
         public static Peer derived(Baggage b, String principal) {
+            if (b != Baggage.EMPTY && !BaggageBudget.admit(principal, b)) {
+                b = Baggage.EMPTY; // past the peer's budget of distinct values (BaggageBudget): no new series
+            }
             return new Peer(orUnknown(b.workloadName()), orUnknown(b.serviceName()), orUnknown(b.revision()),
                     orUnknown(b.namespace()), orUnknown(principal), orUnknown(b.workloadName()), orUnknown(b.revision()),
                     orUnknown(b.clusterId()), orUnknown(b.region()), orUnknown(b.zone()));
