@@ -652,6 +652,23 @@ public final class Mesh implements AutoCloseable {
             return this;
         }
 
+        /**
+         * The IP this mesh's HBONE connections are dialled from (bound, any port), as {@code HboneClient.Builder.localAddress}
+         * and ztunnel's {@code freebind_connect}; null (the default): the kernel picks it from the route. Give the workload's
+         * own address when this host has several: the destination's proxy finds the caller's registry workload by the
+         * connection's source address (its labels for a Cilium {@code fromEndpoints}, its address for {@code ipBlocks} and
+         * {@code source.ip}), and a connection from another address of the host names no workload, so such rules deny it (a
+         * new-user pass: an embedded client at 127.0.82.53 dialled from 127.0.0.1 and got 401). An address this host does not
+         * have fails each dial ("Cannot assign requested address").
+         *
+         * @param address a unicast IP of this host, or null
+         * @throws IllegalArgumentException when it is a wildcard or multicast address
+         */
+        public Builder localAddress(java.net.InetAddress address) {
+            settings.localAddress(address);
+            return this;
+        }
+
         /** Streams (tunnels) per pooled HBONE connection of each client; default 100. */
         public Builder maxStreamsPerConnection(int n) {
             settings.maxStreamsPerConnection(n);

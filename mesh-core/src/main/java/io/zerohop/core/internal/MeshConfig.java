@@ -21,5 +21,6 @@ public record MeshConfig(IdentityProvider provider, String trustDomain, SpiffeId
                          MeterRegistry meterRegistry, Consumer<TunnelResult> onTunnelClosed, int threads,
                          int maxStreamsPerConnection, Duration idleTimeout, Duration drain, Duration metricsInterval,
                          boolean passthroughUnknown, String clusterId, boolean acceptHttp10,
-                         boolean sniffHttp10, InboundEndpoints inboundEndpoints, boolean federation) {
+                         boolean sniffHttp10, InboundEndpoints inboundEndpoints, boolean federation,
+                         java.net.InetAddress localAddress) {
 }

@@ -128,7 +128,7 @@ public final class MeshRuntime {
             PolicyAuthorizer authorizer = policy == null ? null : new PolicyAuthorizer(policy, registry, refusals, observer::logsRefusals, cfg.node(), local::hostHas);
             this.listeners = new Listeners(group, ownPorts, tunnels);
             this.outbound = new Outbound(tls, group, local, identity, ownPorts, cfg.passthroughUnknown(), new FanOut(observer, tunnels),
-                    observer, refusals, cfg.maxStreamsPerConnection(), cfg.idleTimeout());
+                    observer, refusals, cfg.maxStreamsPerConnection(), cfg.idleTimeout(), cfg.localAddress());
             this.inbound = new Inbound(local, identity, ownPorts, http, authorizer, cfg.inboundEndpoints());
             this.plaintext = new PlaintextInbound(local, ownPorts, policy, authorizer, http, observer, refusals, cfg.inboundEndpoints());
             this.live = new LiveAuthorization(inbound::reauthorize, observer::lateDenied);

@@ -142,6 +142,18 @@ public final class MeshSettings {
         this.threads = n;
     }
 
+    /** Where the mesh's HBONE connections are dialled from; null: the kernel's choice. */
+    private java.net.InetAddress localAddress;
+
+    public void localAddress(java.net.InetAddress address) {
+        if (address != null && (address.isAnyLocalAddress() || address.isMulticastAddress())) {
+            throw new IllegalArgumentException("localAddress " + address.getHostAddress() + " is a "
+                    + (address.isAnyLocalAddress() ? "wildcard" : "multicast") + " address: give one of this host's IPs (null: the"
+                    + " kernel's choice)");
+        }
+        this.localAddress = address;
+    }
+
     public void maxStreamsPerConnection(int n) {
         this.maxStreamsPerConnection = atLeastOne(n, "maxStreamsPerConnection");
     }
@@ -253,7 +265,7 @@ public final class MeshSettings {
         return new MeshConfig(provider, trustDomain, identity, policy, registry != null ? registry : WorkloadRegistry.empty(), node,
                 inbound, inboundTransparent, meterRegistry, onTunnelClosed, threads, maxStreamsPerConnection, idleTimeout, drain,
                 metricsInterval, passthroughUnknown, clusterId, acceptHttp10 || pilotHttp10, pilotHttp10,
-                inboundEndpoints.build(inbound, inboundTransparent), federation);
+                inboundEndpoints.build(inbound, inboundTransparent), federation, localAddress);
     }
 
     /**

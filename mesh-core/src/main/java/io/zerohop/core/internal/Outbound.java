@@ -82,6 +82,8 @@ public final class Outbound implements CaptureListener.Opener {
     private final RateLimitedLog refusals;
     private final int maxStreamsPerConnection;
     private final Duration idleTimeout;
+    /** Where HBONE connections are dialled from ({@code Mesh.Builder.localAddress}); null: the kernel's choice. */
+    private final java.net.InetAddress localAddress;
     private final Map<SpiffeId, HboneClient> clients = new ConcurrentHashMap<>();
     /** Clients {@link #retireIdle} is closing now; with {@link #clients}, what tells an open to take a new client. */
     private final Set<HboneClient> retiring = ConcurrentHashMap.newKeySet();
@@ -100,7 +102,7 @@ public final class Outbound implements CaptureListener.Opener {
      */
     public Outbound(MeshTls tls, EventLoopGroup group, LocalWorkloads local, SpiffeId identity, OwnPorts ownPorts,
                     boolean passthroughUnknown, HboneEvents events, TunnelObserver observer, RateLimitedLog refusals,
-                    int maxStreamsPerConnection, Duration idleTimeout) {
+                    int maxStreamsPerConnection, Duration idleTimeout, java.net.InetAddress localAddress) {
         this.tls = Objects.requireNonNull(tls, "tls");
         this.group = Objects.requireNonNull(group, "group");
         this.local = Objects.requireNonNull(local, "local");
@@ -112,6 +114,7 @@ public final class Outbound implements CaptureListener.Opener {
         this.refusals = Objects.requireNonNull(refusals, "refusals");
         this.maxStreamsPerConnection = maxStreamsPerConnection;
         this.idleTimeout = Objects.requireNonNull(idleTimeout, "idleTimeout");
+        this.localAddress = localAddress;
     }
 
     /**
@@ -553,13 +556,15 @@ public final class Outbound implements CaptureListener.Opener {
     }
 
     private HboneClient client(SpiffeId source) {
-        return clients.computeIfAbsent(source, id -> HboneClient.builder()
-                .tls(tls)
-                .identity(id)
-                .eventLoopGroup(group)
-                .listener(events)
-                .maxStreamsPerConnection(maxStreamsPerConnection)
-                .idleTimeout(idleTimeout)
-                .build());
+        return clients.computeIfAbsent(source, id -> {
+            HboneClient.Builder b = HboneClient.builder()
+                    .tls(tls)
+                    .identity(id)
+                    .eventLoopGroup(group)
+                    .listener(events)
+                    .maxStreamsPerConnection(maxStreamsPerConnection)
+                    .idleTimeout(idleTimeout);
+            return (localAddress == null ? b : b.localAddress(localAddress)).build();
+        });
     }
 }

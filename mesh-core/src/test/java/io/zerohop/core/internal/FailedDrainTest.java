@@ -32,7 +32,7 @@ class FailedDrainTest {
         MeshConfig forever = new MeshConfig(c.provider(), c.trustDomain(), c.identity(), c.policy(), c.registry(), c.node(), c.inbound(),
                 c.inboundTransparent(), c.meterRegistry(), c.onTunnelClosed(), c.threads(), c.maxStreamsPerConnection(),
                 c.idleTimeout(), ChronoUnit.FOREVER.getDuration(), c.metricsInterval(), c.passthroughUnknown(), c.clusterId(),
-                c.acceptHttp10(), c.sniffHttp10(), c.inboundEndpoints(), c.federation());
+                c.acceptHttp10(), c.sniffHttp10(), c.inboundEndpoints(), c.federation(), c.localAddress());
         MeshRuntime runtime = new MeshRuntime(forever);
         runtime.start().get(10, TimeUnit.SECONDS);
         InetSocketAddress listener = runtime.inboundAddress();

@@ -63,7 +63,7 @@ class OutboundTest {
     Outbound outbound(LocalWorkloads local, SpiffeId identity, boolean passthroughUnknown) {
         TunnelObserver observer = new TunnelObserver(local.registry(), null, null);
         return new Outbound(tls, group, local, identity, f.ownPorts, passthroughUnknown, observer, observer, f.refusals, 100,
-                Duration.ofMinutes(5));
+                Duration.ofMinutes(5), null);
     }
 
     @Test
