@@ -1018,6 +1018,7 @@ public final class WorkloadRegistry {
         List<Workload> out = new ArrayList<>();
         // replace() refuses a shared address too, but knows no path; here the second claimant's entry is named.
         Map<InetAddress, Workload> claimedBy = new HashMap<>();
+        Map<String, Workload> byName = new HashMap<>();
         if (f.workloads() != null) {
             for (int i = 0; i < f.workloads().size(); i++) {
                 WorkloadYaml w = f.workloads().get(i);
@@ -1031,6 +1032,12 @@ public final class WorkloadRegistry {
                             a = Addresses.parseIp(w.addresses().get(j), at);
                         } catch (IllegalArgumentException e) {
                             throw FieldError.of(at, e);
+                        }
+                        if (a.isAnyLocalAddress() || a.isMulticastAddress()) {
+                            // No workload listens there: 0.0.0.0 as a workload's address made every connection to this
+                            // host's wildcard look like it (a new-user pass).
+                            throw new FieldError(at, "address " + a.getHostAddress() + " is a " + (a.isAnyLocalAddress() ? "wildcard"
+                                    : "multicast") + " address, no workload's: give the workload's IP");
                         }
                         addrs.add(a);
                     }
@@ -1085,6 +1092,13 @@ public final class WorkloadRegistry {
                 } catch (IllegalArgumentException e) {
                     // Which field the constructor refused is in its message; the line is the entry's.
                     throw new FieldError(where, where + ": " + e.getMessage(), e);
+                }
+                Workload sameName = byName.putIfAbsent(made.namespace() + "/" + made.name(), made);
+                if (sameName != null) {
+                    // byName and put() take namespace/name as the workload's key, as Kubernetes does: the second entry was
+                    // kept beside the first and never found by name (a new-user pass).
+                    throw new FieldError(where + ".name", "workload " + made.namespace() + "/" + made.name()
+                            + " is declared twice (namespace and name name one workload)");
                 }
                 for (int j = 0; j < addrs.size(); j++) {
                     Workload prev = claimedBy.putIfAbsent(addrs.get(j), made);
