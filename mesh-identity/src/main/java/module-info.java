@@ -15,6 +15,12 @@ module io.zerohop.identity {
     // provider. (The classifier jar with the native library must be added by the application:
     // --add-modules io.netty.internal.tcnative.openssl.linux.x86_64, see zerohop-bom/README.md.)
     requires io.netty.tcnative.classes.openssl;
+    // Never named in our code either: java-spiffe-core's SpiffeId.parse uses commons-lang3 (StringUtils), but an
+    // automatic module declares no requires, and commons-lang3 has a real module-info, so nothing resolved it
+    // (NoClassDefFoundError: org/apache/commons/lang3/StringUtils without --add-modules org.apache.commons.lang3).
+    // java-spiffe's other runtime dependencies (commons-validator ...) are automatic modules, which the JVM
+    // resolves with any automatic module.
+    requires org.apache.commons.lang3;
     requires com.github.benmanes.caffeine;
     requires org.bouncycastle.pkix;
     requires org.bouncycastle.provider;
