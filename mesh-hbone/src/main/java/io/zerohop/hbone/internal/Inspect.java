@@ -36,6 +36,11 @@ public final class Inspect {
         return runtime(server, HboneListener.class).connectionCount();
     }
 
+    /** The channels of the connections the server holds (tests: an event fired on one). */
+    public static java.util.List<io.netty.channel.Channel> connectionChannels(HboneServer server) {
+        return runtime(server, HboneListener.class).connections.stream().map(c -> c.channel).toList();
+    }
+
     /** Upstream bytes the server holds queued toward tunnels (behind closed windows). */
     public static long queuedBytes(HboneServer server) {
         return runtime(server, HboneListener.class).queuedBytes();

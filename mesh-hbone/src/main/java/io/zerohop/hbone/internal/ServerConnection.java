@@ -180,7 +180,16 @@ final class ServerConnection extends Negotiator {
 
     @Override
     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-        if (log.isDebugEnabled()) {
+        if (cause instanceof OutOfMemoryError) {
+            // Direct memory ran out (Netty's allocator: "Cannot reserve ... bytes of direct buffer memory"): every connection
+            // allocating now fails alike, so an operator must see it, where it was DEBUG (a hostile-peer pass: one peer's
+            // tunnels to an application that never read filled it in ~2 s). Budgeted as the other connection lines.
+            long n = server.connectionLog.admit();
+            if (n >= 0) {
+                log.warn("HBONE connection from {} ({}) closed: out of memory: {} (-XX:MaxDirectMemorySize bounds Netty's buffers;"
+                        + " see mesh-hbone README, \"Not budgeted\"){}", Authority.text(peer), peerId, cause.getMessage(), LogBudget.note(n));
+            }
+        } else if (log.isDebugEnabled()) {
             log.debug("HBONE connection from {} failed", Authority.text(peer), cause);
         }
         ctx.close();
