@@ -394,6 +394,9 @@ public final class Mesh implements AutoCloseable {
         }
         io.zerohop.core.internal.InboundEndpoints.requireUnicast("serve: destination", destination);
         runtime.inbound().serve(destination, Objects.requireNonNull(handler, "handler"));
+        if (runtime.started()) {
+            runtime.warnServedWithoutInbound();
+        }
     }
 
     /**

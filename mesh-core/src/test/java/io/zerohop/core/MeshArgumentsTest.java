@@ -203,4 +203,18 @@ class MeshArgumentsTest {
                     .hasMessageStartingWith("cannot bind HTTP endpoint to " + where);
         }
     }
+
+    /** serve() on a mesh without an HBONE listener can never get a tunnel: a WARN at start and at a later serve (it was silent). */
+    @Test
+    void servingWithoutAnInboundListenerIsSaid() throws Exception {
+        try (io.zerohop.testing.CapturedStderr err = new io.zerohop.testing.CapturedStderr();
+             Mesh m = Mesh.builder().identityProvider(CA).threads(1).drain(Duration.ZERO).build();
+             HboneServerSocket handler = new HboneServerSocket()) {
+            m.serve(new InetSocketAddress(InetAddress.getByName("127.0.86.9"), 8080), handler);
+            m.start().get(10, java.util.concurrent.TimeUnit.SECONDS);
+            assertThat(err.awaitLine("serve(127.0.86.9:8080): this mesh has no HBONE listener (Mesh.Builder.inbound)")).contains("WARN");
+            m.serve(new InetSocketAddress(InetAddress.getByName("127.0.86.9"), 9090), handler);
+            assertThat(err.awaitLine("serve(127.0.86.9:8080, 127.0.86.9:9090): this mesh has no HBONE listener")).contains("WARN");
+        }
+    }
 }

@@ -73,6 +73,11 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
         embedded.put(Objects.requireNonNull(destination, "destination"), Objects.requireNonNull(handler, "handler"));
     }
 
+    /** The destinations {@link #serve} was given, as the log names them. */
+    public java.util.List<String> served() {
+        return embedded.keySet().stream().map(io.zerohop.core.Addresses::authority).sorted().toList();
+    }
+
     // ---- phase 1: identity ----
 
     /**

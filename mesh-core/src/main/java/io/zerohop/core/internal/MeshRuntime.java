@@ -227,6 +227,7 @@ public final class MeshRuntime {
             }, 1, 1, TimeUnit.SECONDS);
         }
         if (cfg.inbound() == null) {
+            warnServedWithoutInbound();
             listenersReady.run();
             return CompletableFuture.completedFuture(null);
         }
@@ -258,6 +259,23 @@ public final class MeshRuntime {
             ownPorts.addListener(cfg.inbound(), s.localAddress(), cfg.inboundTransparent());
             listenersReady.run();
         });
+    }
+
+    /**
+     * {@code serve(...)} handlers in a mesh without an HBONE listener ({@code Mesh.Builder.inbound}) can never get a tunnel:
+     * said at {@link #start()} and at a later {@code serve}, where it was silent (a new-user pass).
+     */
+    /** Whether {@link #start()} has run. */
+    public boolean started() {
+        return certs != null;
+    }
+
+    public void warnServedWithoutInbound() {
+        java.util.List<String> served = inbound.served();
+        if (cfg.inbound() == null && !served.isEmpty()) {
+            log.warn("serve({}): this mesh has no HBONE listener (Mesh.Builder.inbound), so no tunnel can reach the handler",
+                    String.join(", ", served));
+        }
     }
 
     /**
