@@ -459,6 +459,7 @@ final class ProxyCommand implements Callable<Integer> {
                 plaintextInbound == null ? null : u.listener("plaintext-inbound", plaintextInbound),
                 u.listener("metrics", metrics), u.listener("readiness", readiness), u.listener("admin", admin), fwd, endpoints,
                 drainDeadline(u), clusterId(u));
+        listenersThatClash(u, c);
         forwardsThatCannotWork(u, c);
         endpointsThatCannotWork(u, c);
         if (!List.of("zerohop", "ztunnel", "ztunnel-json").contains(accessLogFormat)) {
@@ -544,6 +545,27 @@ final class ProxyCommand implements Callable<Integer> {
                 throw u.error("forward", shown, shown + ": the target is a wildcard address, not a destination (give the"
                         + " application's address as TARGET)");
             }
+            if (f[1].getAddress() != null && (f[1].getAddress().isMulticastAddress() || isBroadcast(f[1].getAddress()))) {
+                throw u.error("forward", shown, shown + ": the target is a multicast or the broadcast address, which a TCP"
+                        + " connection cannot reach (give the application's address as TARGET)");
+            }
+            for (Map.Entry<String, InetSocketAddress> o : others.entrySet()) {
+                if (o.getValue() != null && selfCall(o.getValue(), f[1])) {
+                    // It started and reported ready, then dropped every connection as a self call (a new-operator pass), as
+                    // --inbound-endpoint refuses an ENDPOINT on one of the proxy's own listeners.
+                    throw u.error("forward", shown, shown + ": the target is where " + origins.label(o.getKey()) + " "
+                            + Addresses.authority(o.getValue()) + " listens: every connection would come back to this proxy (a"
+                            + " self call) and none would reach an application (give the application's address as TARGET)");
+                }
+            }
+            for (int j = 0; j < fwd.size(); j++) {
+                InetSocketAddress[] g = fwd.get(j);
+                if (j != i && selfCall(g[0], f[1])) {
+                    throw u.error("forward", shown, shown + ": the target is where --forward " + Addresses.listener(g[0], g[0]) + "="
+                            + Addresses.authority(g[1]) + " listens: every connection would come back to this proxy (a self call;"
+                            + " give the application's address as TARGET)");
+                }
+            }
             if (selfCall(f[0], f[1])) {
                 // It started, and dropped every connection (each a self call, refused one by one).
                 throw u.error("forward", shown, shown + ": the target is this forward's own LOCAL address: every connection"
@@ -588,6 +610,32 @@ final class ProxyCommand implements Callable<Integer> {
                 + Addresses.authority(e[1]) + ": something accepts connections at " + Addresses.authority(probe) + ", the workload"
                 + " address on the application's port: is the application bound to 0.0.0.0? A plaintext client reaches it there"
                 + " directly, without mTLS and without policy (bind it to " + Addresses.authority(e[1]) + " only)");
+    }
+
+    /**
+     * Two of the proxy's own listeners on one address and port (or a wildcard and an address of its family): the second
+     * bind failed after the start had begun, "Address already in use" with a hint at another process (a new-operator
+     * pass: {@code --metrics} and {@code --readiness} both on 127.0.87.80:15020). Refused before anything starts (exit 2).
+     */
+    private void listenersThatClash(Usage u, Checked c) {
+        List<Map.Entry<String, InetSocketAddress>> on = listeners(c).entrySet().stream().filter(e -> e.getValue() != null).toList();
+        for (int i = 0; i < on.size(); i++) {
+            for (int j = 0; j < i; j++) {
+                Map.Entry<String, InetSocketAddress> a = on.get(i);
+                Map.Entry<String, InetSocketAddress> b = on.get(j);
+                if (clash(a.getValue(), b.getValue())) {
+                    throw u.error(a.getKey(), Addresses.authority(a.getValue()), Addresses.authority(a.getValue()) + " is also where "
+                            + origins.label(b.getKey()) + " " + Addresses.authority(b.getValue()) + " listens: two listeners cannot"
+                            + " share an address and port (give one of them another port)");
+                }
+            }
+        }
+    }
+
+    /** IPv4's limited broadcast. */
+    private static boolean isBroadcast(java.net.InetAddress a) {
+        byte[] b = a.getAddress();
+        return b.length == 4 && (b[0] & b[1] & b[2] & b[3]) == (byte) 0xff;
     }
 
     /** The proxy's listeners by option name (long, without dashes), null for one that is off. */
@@ -1452,9 +1500,12 @@ final class ProxyCommand implements Callable<Integer> {
             }
             // The usual cause on a node is the proxy this one replaces: a draining proxy keeps its metrics, readiness and
             // admin ports until it exits (deploy/README.md, "Fail closed"), and the bare kernel text did not say so.
-            String hint = why.contains("Address already in use")
-                    ? " (another process listens there: a zerohop proxy still draining keeps its metrics, readiness and admin ports"
-                    + " until it exits; `ss -ltnp` names the process)" : "";
+            // Only these three: a draining proxy closes its other listeners when the drain starts (a new-operator pass).
+            boolean drainKeeps = List.of("metrics", "readiness", "admin").contains(key);
+            String hint = !why.contains("Address already in use") ? ""
+                    : drainKeeps ? " (another process listens there: a zerohop proxy still draining keeps its metrics, readiness"
+                    + " and admin ports until it exits; `ss -ltnp` names the process)"
+                    : " (another process listens there; `ss -ltnp` names it)";
             throw new Cli.RefusedException(origins.label(key) + " " + Addresses.authority(at) + ": cannot listen: " + why + hint, 1);
         }
     }

@@ -50,6 +50,32 @@ class ForwardCheckTest {
                 + " 127.0.121.1:0=10.0.1.2:0: target port 0: no connection can be made to it (give the target's port)");
     }
 
+    /**
+     * A TARGET where one of the proxy's own listeners (or another forward) listens started, reported ready and dropped
+     * every connection as a self call (a new-operator pass); --inbound-endpoint already refused an ENDPOINT there. So do
+     * multicast and broadcast targets, which no TCP connection reaches.
+     */
+    @Test
+    void aTargetOnTheProxysOwnListenerIsRefused() {
+        assertThat(proxy("--metrics", "127.0.121.2:15020", "--forward", "127.0.121.3:8080=127.0.121.2:15020")).isEqualTo(
+                "exit 2: zerohop proxy: --forward: 127.0.121.3:8080=127.0.121.2:15020: the target is where --metrics"
+                        + " 127.0.121.2:15020 listens: every connection would come back to this proxy (a self call) and none would"
+                        + " reach an application (give the application's address as TARGET)");
+        assertThat(proxy("--metrics", "off", "--forward", "127.0.121.3:8080=10.0.1.2:80", "--forward", "127.0.121.3:8081=127.0.121.3:8080"))
+                .startsWith("exit 2: zerohop proxy: --forward: 127.0.121.3:8081=127.0.121.3:8080: the target is where --forward"
+                        + " 127.0.121.3:8080=10.0.1.2:80 listens");
+        assertThat(proxy("--metrics", "off", "--forward", "127.0.121.3:8080=224.0.0.1:80"))
+                .contains("the target is a multicast or the broadcast address");
+    }
+
+    /** Two of the proxy's own listeners on one address: refused at start, naming both (the second bind failed after the start began). */
+    @Test
+    void twoOwnListenersOnOneAddressAreRefused() {
+        assertThat(proxy("--metrics", "127.0.121.4:15020", "--socks5", "127.0.121.4:15020")).startsWith("exit 2: zerohop proxy: --")
+                .contains("127.0.121.4:15020 is also where --").contains(" 127.0.121.4:15020 listens: two listeners cannot share an"
+                        + " address and port");
+    }
+
     /** A wildcard TARGET dialled this host wherever it listened on that port: refused (a break-it pass found it accepted). */
     @Test
     void aWildcardTargetIsRefused() {
