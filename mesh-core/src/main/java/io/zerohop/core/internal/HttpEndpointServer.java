@@ -43,7 +43,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Netty HTTP/1.1 server for {@link HttpEndpoint}s: {@code HttpServerCodec} and a {@link #MAX_BODY} aggregator,
- * a 30 s read timeout, at most {@link #MAX_CONNECTIONS} connections at once, keep-alive as the client asks. Handlers run on {@code executor}, never on the
+ * a 30 s read timeout, a request whole within {@link #REQUEST_SECONDS} of its first byte, at most
+ * {@link #MAX_CONNECTIONS} connections at once, keep-alive as the client asks. Handlers run on {@code executor}, never on the
  * event loop (a Prometheus scrape or a config dump can take milliseconds). A response's
  * {@linkplain HttpEndpoint.Response#thenRun after-sent action} runs on {@code executor} once its
  * write has completed. Closing the returned server channel also closes every connection it
@@ -85,12 +86,13 @@ public final class HttpEndpointServer {
     /** As {@link #bind(EventLoopGroup, InetSocketAddress, Map, Executor)}, the bodies encoded as {@code compression} says. */
     public static Channel bind(EventLoopGroup group, InetSocketAddress address, Map<String, HttpEndpoint.Handler> routes,
                                Executor executor, HttpEndpoint.Compression compression) throws InterruptedException {
-        return bind(group, address, routes, executor, compression, MAX_CONNECTIONS);
+        return bind(group, address, routes, executor, compression, MAX_CONNECTIONS, java.time.Duration.ofSeconds(REQUEST_SECONDS));
     }
 
-    /** As above, with at most {@code maxConnections} connections at once (tests). */
+    /** As above, with at most {@code maxConnections} connections at once and {@code requestDeadline} for a request (tests). */
     static Channel bind(EventLoopGroup group, InetSocketAddress address, Map<String, HttpEndpoint.Handler> routes,
-                        Executor executor, HttpEndpoint.Compression compression, int maxConnections) throws InterruptedException {
+                        Executor executor, HttpEndpoint.Compression compression, int maxConnections,
+                        java.time.Duration requestDeadline) throws InterruptedException {
         boolean negotiated = compression == HttpEndpoint.Compression.NEGOTIATED;
         Map<String, HttpEndpoint.Handler> r = Map.copyOf(routes);
         // The accepted connections, closed with the server. ImmediateEventExecutor: the group's
@@ -117,8 +119,9 @@ public final class HttpEndpointServer {
                             ch.close();
                             return;
                         }
-                        ch.pipeline().addLast(new ReadTimeoutHandler(30), new HttpServerCodec(),
-                                new HttpObjectAggregator(MAX_BODY), new Dispatch(r, executor, negotiated));
+                        RequestDeadline deadline = new RequestDeadline(requestDeadline.toMillis());
+                        ch.pipeline().addLast(new ReadTimeoutHandler(30), deadline, new HttpServerCodec(),
+                                new HttpObjectAggregator(MAX_BODY), deadline.complete(), new Dispatch(r, executor, negotiated));
                     }
                 });
         var f = b.bind(address).await();
@@ -155,6 +158,61 @@ public final class HttpEndpointServer {
         a.closing().set(true);
         a.channels().close().addListener(g -> serverClosed.addListener(x -> done.complete(null)));
         return done;
+    }
+
+    /**
+     * A request must arrive whole within {@link #REQUEST_SECONDS} of its first byte, else the connection is closed. The
+     * read timeout restarts at every byte, so a client trickling one byte every 25 s kept its connection for good, and
+     * 1,024 of them kept {@code /healthz/ready} (the DaemonSet's probes) and {@code /metrics} unreachable, no identity
+     * needed (a new-operator pass). Prometheus, kubelet and curl send a request in one go.
+     */
+    static final int REQUEST_SECONDS = 10;
+
+    /** Armed at a request's first byte (before the codec), disarmed once it is whole ({@link #complete}, after the aggregator). */
+    private static final class RequestDeadline extends io.netty.channel.ChannelInboundHandlerAdapter {
+        private final long millis;
+        private io.netty.util.concurrent.ScheduledFuture<?> timer;
+
+        RequestDeadline(long millis) {
+            this.millis = millis;
+        }
+
+        @Override
+        public void channelRead(ChannelHandlerContext ctx, Object msg) {
+            if (timer == null) {
+                timer = ctx.executor().schedule(() -> {
+                    log.debug("HTTP endpoint connection from {}: no whole request within {} ms, closed", ctx.channel().remoteAddress(),
+                            millis);
+                    ctx.close();
+                }, millis, java.util.concurrent.TimeUnit.MILLISECONDS);
+            }
+            ctx.fireChannelRead(msg);
+        }
+
+        @Override
+        public void channelInactive(ChannelHandlerContext ctx) {
+            disarm();
+            ctx.fireChannelInactive();
+        }
+
+        void disarm() {
+            if (timer != null) {
+                timer.cancel(false);
+                timer = null;
+            }
+        }
+
+        io.netty.channel.ChannelInboundHandler complete() {
+            return new io.netty.channel.ChannelInboundHandlerAdapter() {
+                @Override
+                public void channelRead(ChannelHandlerContext ctx, Object msg) {
+                    if (msg instanceof FullHttpRequest) {
+                        disarm(); // the next request's first byte arms it again
+                    }
+                    ctx.fireChannelRead(msg);
+                }
+            };
+        }
     }
 
     private static final class Dispatch extends SimpleChannelInboundHandler<FullHttpRequest> {

@@ -79,7 +79,7 @@ class HttpEndpointServerTest {
         ExecutorService handlers = Executors.newSingleThreadExecutor();
         try {
             Channel server = HttpEndpointServer.bind(group, BIND, Map.of("/ping", r -> HttpEndpoint.Response.text(200, "pong\n")),
-                    handlers, HttpEndpoint.Compression.NONE, 2);
+                    handlers, HttpEndpoint.Compression.NONE, 2, java.time.Duration.ofSeconds(10));
             try (Socket big = connect(server); Socket second = connect(server)) {
                 big.getOutputStream().write(("POST /ping HTTP/1.1\r\nhost: admin\r\ncontent-length: 65536\r\n\r\n")
                         .getBytes(StandardCharsets.US_ASCII));
@@ -90,6 +90,48 @@ class HttpEndpointServerTest {
                 }
                 second.getOutputStream().write("GET /ping HTTP/1.1\r\nhost: admin\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
                 assertThat(readUntil(second.getInputStream(), "pong\n")).startsWith("HTTP/1.1 200 OK\r\n");
+            }
+        } finally {
+            group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
+            handlers.shutdownNow();
+        }
+    }
+
+    /**
+     * A request must be whole within the deadline from its first byte: a client trickling a byte at a time kept its
+     * connection for good (the read timeout restarts at every byte), and 1,024 of them kept the readiness probe's port
+     * unreachable (a new-operator pass). A keep-alive connection waiting between requests is not cut by it.
+     */
+    @Test
+    void aRequestTrickledPastTheDeadlineIsCut() throws Exception {
+        EventLoopGroup group = Transports.newGroup(1, "admin-test");
+        ExecutorService handlers = Executors.newSingleThreadExecutor();
+        try {
+            Channel server = HttpEndpointServer.bind(group, BIND, Map.of("/ping", r -> HttpEndpoint.Response.text(200, "pong\n")),
+                    handlers, HttpEndpoint.Compression.NONE, 16, java.time.Duration.ofMillis(600));
+            try (Socket slow = connect(server); Socket idle = connect(server)) {
+                idle.getOutputStream().write("GET /ping HTTP/1.1\r\nhost: admin\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                assertThat(readUntil(idle.getInputStream(), "pong\n")).startsWith("HTTP/1.1 200 OK\r\n");
+                // 3 s of a head that never ends, a byte every 100 ms: the read timeout (30 s) never fires on it.
+                for (char c : ("GET /ping HTTP/1.1\r\nx-pad: " + "p".repeat(10)).toCharArray()) {
+                    try {
+                        slow.getOutputStream().write(c);
+                    } catch (java.io.IOException cut) {
+                        break;
+                    }
+                    Thread.sleep(100);
+                }
+                slow.setSoTimeout(2_000);
+                int end;
+                try {
+                    end = slow.getInputStream().read();
+                } catch (java.net.SocketException reset) {
+                    end = -1; // our late writes after the close may have drawn a reset: closed all the same
+                }
+                assertThat(end).as("closed by the deadline (before: still open, its read timed out)").isEqualTo(-1);
+                Thread.sleep(800); // past the deadline with no request pending: the keep-alive connection is still served
+                idle.getOutputStream().write("GET /ping HTTP/1.1\r\nhost: admin\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                assertThat(readUntil(idle.getInputStream(), "pong\n")).startsWith("HTTP/1.1 200 OK\r\n");
             }
         } finally {
             group.shutdownGracefully(0, 0, TimeUnit.MILLISECONDS);
