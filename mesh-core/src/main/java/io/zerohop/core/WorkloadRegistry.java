@@ -1098,7 +1098,7 @@ public final class WorkloadRegistry {
                     // byName and put() take namespace/name as the workload's key, as Kubernetes does: the second entry was
                     // kept beside the first and never found by name (a new-user pass).
                     throw new FieldError(where + ".name", "workload " + made.namespace() + "/" + made.name()
-                            + " is declared twice (namespace and name name one workload)");
+                            + " is declared twice (a namespace and a name identify one workload)");
                 }
                 for (int j = 0; j < addrs.size(); j++) {
                     Workload prev = claimedBy.putIfAbsent(addrs.get(j), made);

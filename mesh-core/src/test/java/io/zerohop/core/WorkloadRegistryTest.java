@@ -168,7 +168,7 @@ class WorkloadRegistryTest {
         refused.accept(file.replace("10.0.1.3", "0.0.0.0"),
                 ":19: workloads[1].addresses[0]: address 0.0.0.0 is a wildcard address, no workload's: give the workload's IP");
         refused.accept(file.replace("name: db", "name: backend"),
-                ":19: workloads[1].name: workload prod/backend is declared twice (namespace and name name one workload)");
+                ":19: workloads[1].name: workload prod/backend is declared twice (a namespace and a name identify one workload)");
         refused.accept(file.replace("10.0.5.2", "node-b.local"), ":6: nodes[0].addresses[0]: \"node-b.local\" is not an IP address literal");
         refused.accept(file.replace("\"10.0.0.2:15008\"", "10.0.0.2"),
                 ":4: nodes[0].hboneAddress: \"10.0.0.2\" is not ip:port ([v6]:port for IPv6)");

@@ -115,7 +115,8 @@ public final class HttpEndpointServer {
                         }
                         if (accepted.size() > maxConnections) {
                             FULL.warn("HTTP endpoint {}: {} connections open, the limit; closing the one from {}",
-                                    address, maxConnections, ch.remoteAddress());
+                                    io.zerohop.core.Addresses.authority(address), maxConnections,
+                                    ch.remoteAddress() == null ? "?" : io.zerohop.core.Addresses.authority(ch.remoteAddress()));
                             ch.close();
                             return;
                         }
