@@ -1036,7 +1036,7 @@ public final class WorkloadRegistry {
                         if (a.isAnyLocalAddress() || a.isMulticastAddress()) {
                             // No workload listens there: 0.0.0.0 as a workload's address made every connection to this
                             // host's wildcard look like it (a new-user pass).
-                            throw new FieldError(at, "address " + a.getHostAddress() + " is a " + (a.isAnyLocalAddress() ? "wildcard"
+                            throw new FieldError(at, "address " + io.netty.util.NetUtil.toAddressString(a) + " is a " + (a.isAnyLocalAddress() ? "wildcard"
                                     : "multicast") + " address, no workload's: give the workload's IP");
                         }
                         addrs.add(a);

@@ -186,16 +186,15 @@ final class ProxyCommand implements Callable<Integer> {
             description = {"SOCKS5 outbound capture listener, or off (the default)", FALLBACK})
     String socks5;
 
-    @Option(names = "--forward", paramLabel = "LOCAL=TARGET", split = ",", description = {"Static outbound mapping (repeatable), e.g.", "127.0.0.1:8080=10.0.1.2:8080; a caller whose source"
+    @Option(names = "--forward", paramLabel = "LOCAL=TARGET", split = ",", description = "Static outbound mapping (repeatable), for example 127.0.0.1:8080=10.0.1.2:8080; a caller whose source"
             + " address is no workload of this node is reset, unless it is on this host and the proxy has an SVID of its"
-            + " own (PEM files, SPIRE)"})
+            + " own (PEM files, SPIRE)")
     List<String> forwards = new ArrayList<>();
 
-    @Option(names = "--inbound-endpoint", paramLabel = "TARGET=ENDPOINT", split = ",", description = {
-            "Deliver inbound tunnels for a workload's ip:port to where the application listens (repeatable), e.g.",
-            "10.0.1.2:8080=127.0.0.1:8080 (Istio's Sidecar ingress defaultEndpoint), the application bound to",
-            "loopback only; the proxy receives plaintext on TARGET (STRICT refuses it, PERMISSIVE lets the policy",
-            "decide), as a sidecar's redirect does, without TPROXY"})
+    @Option(names = "--inbound-endpoint", paramLabel = "TARGET=ENDPOINT", split = ",", description = "Deliver inbound tunnels for a workload's ip:port to where the application listens (repeatable), for example"
+            + " 10.0.1.2:8080=127.0.0.1:8080 (Istio's Sidecar ingress defaultEndpoint), the application bound to loopback"
+            + " only; the proxy receives plaintext on TARGET (STRICT refuses it, PERMISSIVE lets the policy decide), as a"
+            + " sidecar's redirect does, without TPROXY")
     List<String> inboundEndpoints = new ArrayList<>();
 
     @Option(names = "--plaintext-inbound", paramLabel = "ADDR", arity = "0..1", fallbackValue = "0.0.0.0:15006",
