@@ -64,7 +64,8 @@ public final class HttpEndpointServer {
      */
     static final int MAX_BODY = 4 * 1024;
     /**
-     * Connections an endpoint keeps at once; a connection past it is closed as it is accepted (logged once per minute).
+     * Connections an endpoint keeps at once; past it an idle one (no request in progress) is closed to make room, and only
+     * when every one is in a request (each bounded by {@link #REQUEST_SECONDS}) the new one is (logged once per minute).
      * With {@link #MAX_BODY} and the codec's line and header limits (4 + 8 KiB), what a listener can be made to hold is
      * bounded (~16 MB), where Prometheus, kubelet and an operator need a handful.
      */
@@ -114,11 +115,26 @@ public final class HttpEndpointServer {
                             return;
                         }
                         if (accepted.size() > maxConnections) {
-                            FULL.warn("HTTP endpoint {}: {} connections open, the limit; closing the one from {}",
-                                    io.zerohop.core.Addresses.authority(address), maxConnections,
-                                    ch.remoteAddress() == null ? "?" : io.zerohop.core.Addresses.authority(ch.remoteAddress()));
-                            ch.close();
-                            return;
+                            // An idle connection (no request in progress) makes room: a connection that sends nothing is held
+                            // only by the 30 s read timeout, and 1,024 silent ones refused kubelet's probe (a review pass). One
+                            // in the middle of a request is bounded by its deadline; only when all are, the new one is closed.
+                            Channel idle = null;
+                            for (Channel other : accepted) {
+                                RequestDeadline d = other == ch ? null : other.pipeline().get(RequestDeadline.class);
+                                if (d != null && !d.busy()) {
+                                    idle = other;
+                                    break;
+                                }
+                            }
+                            if (idle != null) {
+                                idle.close();
+                            } else {
+                                FULL.warn("HTTP endpoint {}: {} connections open, each in a request, the limit; closing the one from {}",
+                                        io.zerohop.core.Addresses.authority(address), maxConnections,
+                                        ch.remoteAddress() == null ? "?" : io.zerohop.core.Addresses.authority(ch.remoteAddress()));
+                                ch.close();
+                                return;
+                            }
                         }
                         RequestDeadline deadline = new RequestDeadline(requestDeadline.toMillis());
                         ch.pipeline().addLast(new ReadTimeoutHandler(30), deadline, new HttpServerCodec(),
@@ -172,7 +188,8 @@ public final class HttpEndpointServer {
     /** Armed at a request's first byte (before the codec), disarmed once it is whole ({@link #complete}, after the aggregator). */
     private static final class RequestDeadline extends io.netty.channel.ChannelInboundHandlerAdapter {
         private final long millis;
-        private io.netty.util.concurrent.ScheduledFuture<?> timer;
+        /** Set while a request is in progress; read by another connection's accept ({@link #busy}). */
+        private volatile io.netty.util.concurrent.ScheduledFuture<?> timer;
 
         RequestDeadline(long millis) {
             this.millis = millis;
@@ -194,6 +211,11 @@ public final class HttpEndpointServer {
         public void channelInactive(ChannelHandlerContext ctx) {
             disarm();
             ctx.fireChannelInactive();
+        }
+
+        /** Whether a request is in progress on this connection (its first byte came, the request is not whole yet). */
+        boolean busy() {
+            return timer != null;
         }
 
         void disarm() {

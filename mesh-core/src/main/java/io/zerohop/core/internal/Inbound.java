@@ -125,7 +125,10 @@ public final class Inbound implements IdentitySelector, DestinationResolver, Aut
     @Override
     public Destination resolve(InetSocketAddress dst, SpiffeId localIdentity, InetSocketAddress localAddress) {
         StreamHandler h = embedded.get(dst);
-        Optional<Workload> w = local.registry().byAddress(dst.getAddress());
+        // A workload without identity (an EndpointSlice's endpoint: the address of a VM behind a selectorless Service,
+        // say) is no workload this proxy could serve or compare identities with: an address outside the registry here, so
+        // a serve() handler at it is reached (a review pass: every tunnel to it was refused "destination ... is null").
+        Optional<Workload> w = local.registry().byAddress(dst.getAddress()).filter(Workload::hasKnownIdentity);
         if (w.isPresent() && localAddress != null && !localAddress.getAddress().equals(dst.getAddress())) {
             Optional<Workload> dialled = local.at(localAddress.getAddress());
             if (dialled.isPresent()) {

@@ -48,12 +48,12 @@ public final class InboundEndpoints {
         }
     }
 
-    /** Validates one entry as {@code Mesh.Builder.inboundEndpoint} documents, and collects them. */
     /** {@link Builder#requireUnicast}, for {@code Mesh.serve}'s destination. */
     public static void requireUnicast(String what, InetSocketAddress a) {
         Builder.requireUnicast(what, a);
     }
 
+    /** Validates one entry as {@code Mesh.Builder.inboundEndpoint} documents, and collects them. */
     static final class Builder {
         private final Map<InetSocketAddress, InetSocketAddress> endpoints = new LinkedHashMap<>();
 

@@ -261,15 +261,15 @@ public final class MeshRuntime {
         });
     }
 
-    /**
-     * {@code serve(...)} handlers in a mesh without an HBONE listener ({@code Mesh.Builder.inbound}) can never get a tunnel:
-     * said at {@link #start()} and at a later {@code serve}, where it was silent (a new-user pass).
-     */
     /** Whether {@link #start()} has run. */
     public boolean started() {
         return certs != null;
     }
 
+    /**
+     * {@code serve(...)} handlers in a mesh without an HBONE listener ({@code Mesh.Builder.inbound}) can never get a tunnel:
+     * said at {@link #start()} and at a later {@code serve}, where it was silent (a new-user pass).
+     */
     public void warnServedWithoutInbound() {
         java.util.List<String> served = inbound.served();
         if (cfg.inbound() == null && !served.isEmpty()) {

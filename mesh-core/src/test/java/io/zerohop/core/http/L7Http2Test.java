@@ -974,7 +974,11 @@ class L7Http2Test {
         withEchoApp(DENY_X_DENY_V, via -> {
             assertThat(RawH2c.sendUnended(via, request("POST", "/d").add("x-deny", "v"), java.time.Duration.ofSeconds(5)))
                     .isEqualTo("403 RBAC: access denied | reset NO_ERROR");
-            assertThat(RawH2c.send(via, request("GET", "/d").add("x-deny", "v"))).isEqualTo("403 RBAC: access denied");
+            // Every local reply, not the denial's alone (a review pass: a fragment's 400 left its stream half-open).
+            assertThat(RawH2c.sendUnended(via, request("POST", "/a#b"), java.time.Duration.ofSeconds(5)))
+                    .isEqualTo("400 invalid :path | reset NO_ERROR");
+            assertThat(RawH2c.sendAndWait(via, request("GET", "/d").add("x-deny", "v"), java.time.Duration.ofMillis(2_500)))
+                    .as("an ended request is not reset").isEqualTo("403 RBAC: access denied | open");
         });
     }
 

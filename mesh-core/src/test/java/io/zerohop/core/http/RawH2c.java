@@ -54,6 +54,11 @@ final class RawH2c {
         return send(to, headers, false, wait);
     }
 
+    /** As {@link #send} (END_STREAM), then what ended the stream within {@code wait} after the response, as {@link #sendUnended}. */
+    static String sendAndWait(InetSocketAddress to, Http2Headers headers, java.time.Duration wait) throws Exception {
+        return send(to, headers, true, wait);
+    }
+
     private static String send(InetSocketAddress to, Http2Headers headers, boolean endStream, java.time.Duration wait) throws Exception {
         EventLoopGroup group = Transports.newGroup(1, "raw-h2c");
         CompletableFuture<String> after = new CompletableFuture<>();

@@ -30,4 +30,14 @@ class BaggageBudgetTest {
         assertThat(TrafficLabels.Peer.derived(baggage(BaggageBudget.PER_PEER + 1), honest).workload())
                 .isEqualTo("w" + (BaggageBudget.PER_PEER + 1));
     }
+
+    /** A value longer than any Kubernetes name (253) is padding: no label is made of it, nor counted against the budget. */
+    @Test
+    void aValueLongerThanAnyKubernetesNameIsNoLabel() {
+        String peer = "spiffe://cluster.local/ns/evil/sa/pad-" + System.nanoTime();
+        Baggage padded = Baggage.read("k8s.deployment.name=" + "w".repeat(254) + ",k8s.namespace.name=ns");
+        assertThat(TrafficLabels.Peer.derived(padded, peer).workload()).isEqualTo(TrafficLabels.UNKNOWN);
+        Baggage longest = Baggage.read("k8s.deployment.name=" + "w".repeat(253) + ",k8s.namespace.name=ns");
+        assertThat(TrafficLabels.Peer.derived(longest, peer).workload()).isEqualTo("w".repeat(253));
+    }
 }

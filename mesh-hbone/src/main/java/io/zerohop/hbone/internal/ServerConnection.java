@@ -186,8 +186,10 @@ final class ServerConnection extends Negotiator {
             // tunnels to an application that never read filled it in ~2 s). Budgeted as the other connection lines.
             long n = server.connectionLog.admit();
             if (n >= 0) {
-                log.warn("HBONE connection from {} ({}) closed: out of memory: {} (-XX:MaxDirectMemorySize bounds Netty's buffers;"
-                        + " see mesh-hbone README, \"Not budgeted\"){}", Authority.text(peer), peerId, cause.getMessage(), LogBudget.note(n));
+                boolean direct = String.valueOf(cause.getMessage()).contains("direct buffer memory");
+                log.warn("HBONE connection from {} ({}) closed: out of memory: {} ({}){}", Authority.text(peer), peerId, cause.getMessage(),
+                        direct ? "-XX:MaxDirectMemorySize bounds Netty's buffers; see mesh-hbone README, \"Not budgeted\""
+                                : "the Java heap: -Xmx", LogBudget.note(n));
             }
         } else if (log.isDebugEnabled()) {
             log.debug("HBONE connection from {} failed", Authority.text(peer), cause);

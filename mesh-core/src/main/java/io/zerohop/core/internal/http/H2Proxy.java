@@ -510,6 +510,9 @@ final class H2Proxy {
             ctx.write(new DefaultHttp2HeadersFrame(headers, false));
             ctx.writeAndFlush(new DefaultHttp2DataFrame(Unpooled.wrappedBuffer(b), true));
             if (finish) {
+                // Every local reply (400, 404, the Cilium 307 ...) as the denial's: a request that has not ended is reset a
+                // second later, or one ":path /a#b" stream after another stayed half-open (a review pass).
+                endRequestEarly();
                 finish();
             }
         }

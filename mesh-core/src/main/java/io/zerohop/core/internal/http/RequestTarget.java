@@ -83,7 +83,8 @@ final class RequestTarget {
      *         {@code check_authority_h1_h2}, called by the HTTP/1 codec through {@code requestHeadersValid}): only letters,
      *         digits and {@code ! $ % & ' ( ) * + , - . : ; = @ [ ] _ ~}. Taken as written, {@code Host: blocked.example/}
      *         escaped a DENY on {@code hosts: [blocked.example]} and reached an application that reads it as that host
-     *         (a new-user pass; HTTP/2's {@code :authority} was already refused by the codec).
+     *         (a new-user pass). HTTP/2's {@code :authority} goes through the same check ({@code H2Proxy}): Netty's codec
+     *         lets SP and HTAB through, and until 5 December {@code " blocked.example"} escaped a hosts DENY there.
      */
     static String invalidAuthority(String host) {
         if (host == null) {
